@@ -1,0 +1,28 @@
+"""attention_core: a small PyTorch engine that runs real pretrained transformers and exposes every
+intermediate of attention. No Streamlit or Plotly here.
+
+    from attention_core import load_model
+    model = load_model("smollm2-135m")
+    trace = model.trace("a fluffy blue creature roamed the verdant forest")
+    trace.pattern(layer=3, head=0)
+"""
+
+from .api import DEFAULT_MAX_TOKENS, Model, load_model
+from .config import ModelConfig
+from .errors import AttentionCoreError, InputError, ModelLoadError, UnknownModelError
+from .registry import DEFAULT_MODEL, MODEL_NAMES
+from .trace import Trace
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_MODEL",
+    "MODEL_NAMES",
+    "AttentionCoreError",
+    "InputError",
+    "Model",
+    "ModelConfig",
+    "ModelLoadError",
+    "Trace",
+    "UnknownModelError",
+    "load_model",
+]

@@ -1,0 +1,164 @@
+"""The public entry points: `load_model(name)` → `Model`, and `Model.trace(text)` → `Trace`."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from . import model as fwd
+from .config import ModelConfig
+from .device import pick_device
+from .errors import InputError, ModelLoadError
+from .loading import cache
+from .loading.gguf_llama import convert_gguf
+from .loading.safetensors_hf import convert_hf_folder
+from .params import count_per_layer, count_weights
+from .registry import resolve
+from .tokenizer import TextTokenizer
+from .trace import Trace
+
+Progress = Callable[[float, str], None]
+DEFAULT_MAX_TOKENS = 4096
+
+
+class Model:
+    """A loaded model: config, canonical weights on one device, tokenizer. Read-only once built."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        weights: dict[str, torch.Tensor],
+        tokenizer: Tokenizer,
+        device: torch.device,
+        source: Path | None = None,
+        notes: list[str] | None = None,
+    ):
+        self.config = config
+        self.name = config.name
+        self.device = device
+        self.weights = {k: v.to(device) for k, v in weights.items()}
+        self.tokenizer = TextTokenizer(tokenizer)
+        self.source = source
+        self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
+        self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return f"Model({self.name!r}, {c.arch}, {c.n_layers} layers × {c.n_heads} heads, device={self.device})"
+
+    # ── running ───────────────────────────────────────────────────────────────────────────────────
+    def trace(self, text: str, causal: bool | None = None, max_tokens: int | None = None) -> Trace:
+        """Run the model on `text` and capture what attention needs.
+
+        causal=None uses the model's own masking; True/False forces a causal mask on/off in every layer.
+        Text longer than `max_tokens` (default `self.max_tokens`) is cut; `trace.truncated` says so.
+        """
+        cap = self.max_tokens if max_tokens is None else max_tokens
+        if not 1 <= cap <= self.config.n_ctx:
+            raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
+        enc = self.tokenizer.encode(text, cap)
+        use_causal = self.config.causal if causal is None else bool(causal)
+        ids = torch.tensor(enc.ids, dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            captured = fwd.run(ids, self.weights, self.config, use_causal)
+        return Trace(
+            model=self,
+            text=text,
+            token_ids=enc.ids,
+            tokens=enc.tokens,
+            offsets=enc.offsets,
+            causal=use_causal,
+            truncated=enc.truncated,
+            n_input_tokens=enc.n_input_tokens,
+            captured=captured,
+        )
+
+    # ── weights, per head, in math orientation ────────────────────────────────────────────────────
+    def _per_head(self, layer: int, name: str, n_heads: int) -> torch.Tensor:
+        W = self.weights[f"blocks.{layer}.attn.{name}"]
+        d_head = self.config.d_head
+        if name == "W_O":
+            return W.view(n_heads, d_head, self.config.d_model).cpu()  # (n_heads, d_head, d_model)
+        return W.view(self.config.d_model, n_heads, d_head).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)
+
+    def W_Q(self, layer: int) -> torch.Tensor:
+        """[n_heads, d_model, d_head] query maps."""
+        return self._per_head(layer, "W_Q", self.config.n_heads)
+
+    def W_K(self, layer: int) -> torch.Tensor:
+        """[n_kv_heads, d_model, d_head] key maps."""
+        return self._per_head(layer, "W_K", self.config.n_kv_heads)
+
+    def W_V(self, layer: int) -> torch.Tensor:
+        """[n_kv_heads, d_model, d_head] value-down maps."""
+        return self._per_head(layer, "W_V", self.config.n_kv_heads)
+
+    def W_O(self, layer: int) -> torch.Tensor:
+        """[n_heads, d_head, d_model] value-up maps; stacked over heads they are the output matrix."""
+        return self._per_head(layer, "W_O", self.config.n_heads)
+
+    # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
+    def parameter_counts(self) -> dict[str, int]:
+        """Exact count by component; 'total' equals the sum of every tensor's size."""
+        return count_weights(self.weights)
+
+    def parameter_counts_per_layer(self) -> list[dict[str, int]]:
+        return count_per_layer(self.weights, self.config.n_layers)
+
+
+_load_lock = threading.Lock()  # two sessions converting the same file at once would do the work twice
+
+
+def load_model(name: str, device: str | torch.device | None = None, progress: Progress | None = None) -> Model:
+    """Load an embedded model ('smollm2-135m', 'minilm-l6') or a local GGUF file / model folder.
+
+    The first load converts the source into a float32 safetensors cache under the user's cache folder
+    ($ATTN_CACHE_DIR overrides it); later loads read that cache. `progress(fraction, message)` is called
+    as loading proceeds. Raises UnknownModelError or ModelLoadError with a message for the user.
+    """
+    report = progress or (lambda fraction, message: None)
+    source = resolve(name)
+    target = pick_device(device)
+    folder = cache.entry_dir(source.name, source.path)
+    notes: list[str] = []
+    with _load_lock:
+        report(0.0, f"Looking for converted weights of {source.name}")
+        try:
+            config, weights, tokenizer = cache.read_entry(folder)
+        except FileNotFoundError:
+            config, weights, tokenizer = _convert_and_cache(source, folder, report)
+        except cache.CacheCorrupt as exc:
+            note = f"The converted-weight cache at {folder} was damaged ({exc}); it was rebuilt from {source.path.name}."
+            warnings.warn(note, stacklevel=2)
+            notes.append(note)
+            cache.remove_entry(folder)
+            config, weights, tokenizer = _convert_and_cache(source, folder, report)
+    report(0.97, f"Moving weights to {target.type}")
+    model = Model(config, weights, tokenizer, target, source.path, notes)
+    report(1.0, "Ready")
+    return model
+
+
+def _convert_and_cache(source, folder: Path, report: Progress):
+    def sub(lo: float, hi: float) -> Progress:
+        return lambda f, msg: report(lo + (hi - lo) * f, msg)
+
+    report(0.02, f"Converting {source.path.name} (first load only)")
+    if source.kind == "gguf":
+        config, weights, tokenizer = convert_gguf(source.path, source.name, sub(0.05, 0.8))
+    else:
+        config, weights, tokenizer = convert_hf_folder(source.path, source.name, sub(0.05, 0.8))
+    report(0.85, "Writing the converted-weight cache")
+    try:
+        cache.write_entry(folder, config, weights, tokenizer)
+    except OSError as exc:  # a read-only or full disk costs speed next time, not correctness now
+        warnings.warn(f"Could not write the weight cache at {folder}: {exc}", stacklevel=3)
+    return config, weights, tokenizer
+
+
+__all__ = ["Model", "load_model", "ModelLoadError"]

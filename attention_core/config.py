@@ -1,0 +1,55 @@
+"""One frozen description of a model's shapes and conventions, shared by every source format."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    arch: Literal["llama", "bert"]
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int  # < n_heads means grouped-query attention: n_heads // n_kv_heads queries share a key/value head
+    d_model: int
+    d_head: int
+    d_mlp: int
+    d_vocab: int
+    n_ctx: int  # positions the model was trained for
+    causal: bool  # the model's own masking
+    norm: Literal["rms", "layer"]
+    norm_eps: float
+    norm_position: Literal["pre", "post"]  # llama normalises a block's input; BERT normalises after each residual add
+    act: Literal["silu", "gelu"]
+    gated_mlp: bool  # SwiGLU: act(x W_gate) * (x W_in)
+    uses_rope: bool
+    rope_theta: float | None = None
+    n_token_types: int = 0  # BERT's segment embeddings
+    attn_bias: bool = False
+    mlp_bias: bool = False
+    tie_embeddings: bool = False
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
+    display_name: str = ""
+
+    @property
+    def group_size(self) -> int:
+        """Query heads per key/value head (1 without grouped-query attention)."""
+        return self.n_heads // self.n_kv_heads
+
+    def kv_head(self, head: int) -> int:
+        """The key/value head that query head `head` reads (consecutive query heads share one, as in HF and SDPA)."""
+        return head // self.group_size
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelConfig:
+        data = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

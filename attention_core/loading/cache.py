@@ -1,0 +1,109 @@
+"""Converted-weight cache: safetensors + tokenizer.json + config, written atomically.
+
+A first load dequantizes/converts the source file and writes one folder per (model, source file state);
+later loads read that folder. Each tensor's float64 sum is stored in the manifest so that a cache damaged
+after it was written is detected on read and rebuilt instead of silently producing wrong numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from ..config import ModelConfig
+
+CACHE_ENV = "ATTN_CACHE_DIR"
+FORMAT_VERSION = 1
+WEIGHTS, TOKENIZER, CONFIG, MANIFEST = "weights.safetensors", "tokenizer.json", "config.json", "manifest.json"
+
+
+class CacheCorrupt(Exception):
+    """The cached folder cannot be trusted; the caller rebuilds it."""
+
+
+def cache_root() -> Path:
+    """$ATTN_CACHE_DIR, else $XDG_CACHE_HOME/attention-viz, else ~/.cache/attention-viz."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "attention-viz"
+
+
+def source_fingerprint(source: Path) -> str:
+    """Changes when the source file (or folder's files) or the cache format changes."""
+    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+    h = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def entry_dir(name: str, source: Path) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+    return cache_root() / f"{safe}-{source_fingerprint(source)}"
+
+
+def _checksums(weights: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {k: float(v.double().sum()) for k, v in weights.items()}
+
+
+def write_entry(folder: Path, config: ModelConfig, weights: dict[str, torch.Tensor], tokenizer: Tokenizer) -> None:
+    """Write into a temporary sibling folder, then rename it into place: readers never see half a cache."""
+    from safetensors.torch import save_file
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        save_file({k: v.contiguous() for k, v in weights.items()}, str(tmp / WEIGHTS))
+        tokenizer.save(str(tmp / TOKENIZER))
+        (tmp / CONFIG).write_text(config.to_json(), encoding="utf-8")
+        manifest = {"format": FORMAT_VERSION, "checksums": _checksums(weights)}
+        (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")  # written last: marks the folder complete
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    except OSError:
+        # Another process may have renamed an identical entry into place first; keep theirs.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (folder / MANIFEST).is_file():
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_entry(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
+    """Raise FileNotFoundError when absent, CacheCorrupt when present but damaged."""
+    from safetensors.torch import load_file
+
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(folder)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        config = ModelConfig.from_json((folder / CONFIG).read_text(encoding="utf-8"))
+        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER))
+        weights = load_file(str(folder / WEIGHTS))
+    except Exception as exc:
+        raise CacheCorrupt(f"{type(exc).__name__}: {exc}") from exc
+    if manifest.get("format") != FORMAT_VERSION:
+        raise CacheCorrupt("cache format version changed")
+    expected = manifest.get("checksums", {})
+    if set(expected) != set(weights):
+        raise CacheCorrupt("tensor names differ from the manifest")
+    for key, value in _checksums(weights).items():
+        if not abs(value - expected[key]) <= 1e-6 * (1.0 + abs(expected[key])):  # `not <=` also catches NaN
+            raise CacheCorrupt(f"tensor {key} does not match its checksum")
+    return config, weights, tokenizer
+
+
+def remove_entry(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

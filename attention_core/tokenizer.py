@@ -1,0 +1,86 @@
+"""Text → token ids, and token ids → strings a person can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from tokenizers import Tokenizer, decoders
+
+from .errors import InputError
+
+
+@lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """Inverse of GPT-2's bytes_to_unicode: byte-level BPE spells byte b as a printable character."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    chars = list(printable)
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars)}
+
+
+def readable_token(token: str, byte_level: bool) -> str:
+    """'Ġfluffy' → ' fluffy'; a token holding part of a multi-byte character shows its bytes ('\\xf0\\x9f')."""
+    if not byte_level:
+        return token
+    table = _byte_decoder()
+    if any(c not in table for c in token):
+        return token  # special tokens such as <|im_start|> are stored verbatim
+    raw = bytes(table[c] for c in token)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="backslashreplace")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    ids: list[int]
+    tokens: list[str]  # readable
+    offsets: list[tuple[int, int]]  # character span of each token in the text ((0, 0) for added special tokens)
+    n_input_tokens: int  # before the cap
+    truncated: bool
+
+
+class TextTokenizer:
+    """Wraps a `tokenizers.Tokenizer` with the engine's token cap and readable token strings."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self.byte_level = isinstance(tokenizer.decoder, decoders.ByteLevel)
+        self._special_ids = {tok.content: i for i, tok in tokenizer.get_added_tokens_decoder().items() if tok.special}
+
+    def encode(self, text: str, max_tokens: int) -> Encoding:
+        if not isinstance(text, str):
+            raise InputError("The text must be a string.")
+        if not text.strip():
+            raise InputError("The text is empty: type a sentence to see its attention.")
+        # A lone surrogate (possible from a URL or JSON) is not valid Unicode; replace it rather than crash.
+        text = text.encode("utf-8", errors="replace").decode("utf-8")
+        enc = self.tokenizer.encode(text)
+        ids, offsets = list(enc.ids), [tuple(o) for o in enc.offsets]
+        if not ids:
+            raise InputError("The text produced no tokens.")
+        n_input = len(ids)
+        truncated = n_input > max_tokens
+        if truncated:
+            keep_last = self._trailing_special(ids)  # BERT's [SEP] closes the sequence even after a cut
+            ids = ids[: max_tokens - len(keep_last)] + keep_last
+            offsets = offsets[: max_tokens - len(keep_last)] + [(0, 0)] * len(keep_last)
+        tokens = [readable_token(self.tokenizer.id_to_token(i) or "", self.byte_level) for i in ids]
+        return Encoding(ids=ids, tokens=tokens, offsets=offsets, n_input_tokens=n_input, truncated=truncated)
+
+    def _trailing_special(self, ids: list[int]) -> list[int]:
+        specials = set(self._special_ids.values())
+        return [ids[-1]] if not self.byte_level and ids and ids[-1] in specials else []
+
+    def token_id(self, token: str) -> int | None:
+        return self.tokenizer.token_to_id(token)
+
+    def decode_token(self, token_id: int) -> str:
+        return readable_token(self.tokenizer.id_to_token(token_id) or "", self.byte_level)

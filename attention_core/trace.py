@@ -1,0 +1,262 @@
+"""What one forward pass captured, and everything derived from it on request.
+
+The pass keeps O(n·d_model) per layer (residual in, q, k, v). Scores, patterns, z, head outputs and
+per-source contributions are recomputed from those with the same functions the pass used, so they are
+the numbers the model really computed. Every public method returns float32 CPU tensors.
+
+Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
+
+    blocks.l.resid_pre        [n, d_model]             residual stream entering block l
+    blocks.l.attn.q           [n_heads, n, d_head]     queries (after RoPE where used)
+    blocks.l.attn.k           [n_kv_heads, n, d_head]  keys (after RoPE where used)
+    blocks.l.attn.v           [n_kv_heads, n, d_head]  values
+    blocks.l.attn.scores      [n_heads, n_q, n_k]      q·k/√d_head, before the mask
+    blocks.l.attn.mask        [n_q, n_k]               bool, True where a query may attend
+    blocks.l.attn.masked_scores [n_heads, n_q, n_k]    scores with -inf where masked
+    blocks.l.attn.pattern     [n_heads, n_q, n_k]      softmax of masked scores; rows sum to 1
+    blocks.l.attn.z           [n_heads, n, d_head]     pattern · v
+    blocks.l.attn.head_out    [n_heads, n, d_model]    z · W_O (each head's slice), without b_O
+    blocks.l.attn_out         [n, d_model]             Σ heads' outputs + b_O
+    blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
+    blocks.l.resid_post       [n, d_model]             residual leaving block l
+    logits                    [n, d_vocab]             decoders only
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+
+from . import model as fwd
+
+if TYPE_CHECKING:
+    from .api import Model
+
+
+def causal_mask(n_q: int, n_k: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(n_q, n_k) bool, True on and below the diagonal: query i may attend to keys 0..i."""
+    return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril()
+
+
+def pool_edges(n: int, size: int) -> tuple[int, int]:
+    """Block width and block count for pooling n positions to at most `size` blocks (last may be narrower)."""
+    width = max(1, math.ceil(n / size))
+    return width, math.ceil(n / width)
+
+
+@dataclass
+class Trace:
+    model: Model
+    text: str
+    token_ids: list[int]
+    tokens: list[str]
+    offsets: list[tuple[int, int]]
+    causal: bool  # the mask every layer of this pass used
+    truncated: bool
+    n_input_tokens: int
+    captured: fwd.Captured
+    _logits: torch.Tensor | None = field(default=None, repr=False)
+
+    # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
+    @property
+    def n_tokens(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def n_layers(self) -> int:
+        return self.model.config.n_layers
+
+    @property
+    def n_heads(self) -> int:
+        return self.model.config.n_heads
+
+    def _check(self, layer: int, head: int | None = None) -> None:
+        if not 0 <= layer < self.n_layers:
+            raise IndexError(f"layer {layer} is out of range 0..{self.n_layers - 1}")
+        if head is not None and not 0 <= head < self.n_heads:
+            raise IndexError(f"head {head} is out of range 0..{self.n_heads - 1}")
+
+    # ── on the engine's device ────────────────────────────────────────────────────────────────────
+    def _keys(self, layer: int, which: str) -> torch.Tensor:
+        """k or v expanded so that index h is query head h's key/value head: (n_heads, n, d_head)."""
+        t = getattr(self.captured, which)[layer]
+        group = self.model.config.group_size
+        return t if group == 1 else t.repeat_interleave(group, dim=0)
+
+    def _scores(self, layer: int, heads: slice | int, rows: slice = slice(None)) -> torch.Tensor:
+        q = self.captured.q[layer][heads, rows]  # (heads, n_q, d_head) or (n_q, d_head)
+        k = self._keys(layer, "k")[heads]  # (heads, n_k, d_head) or (n_k, d_head)
+        return (q @ k.transpose(-1, -2)) / math.sqrt(self.model.config.d_head)  # (heads, n_q, n_k)
+
+    def _softmax(self, scores: torch.Tensor, causal: bool, row_offset: int = 0) -> torch.Tensor:
+        if causal:
+            n_q, n_k = scores.shape[-2:]
+            allowed = causal_mask(n_q + row_offset, n_k, scores.device)[row_offset:]
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        return torch.softmax(scores, dim=-1)  # masked entries are exactly 0: exp(-inf) == 0
+
+    def _z(self, layer: int) -> torch.Tensor:
+        c = self.captured
+        return fwd.attend(c.q[layer], c.k[layer], c.v[layer], self.causal)  # (n_heads, n, d_head)
+
+    def _W_O_heads(self, layer: int) -> torch.Tensor:
+        cfg = self.model.config
+        return self.model.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_head, cfg.d_model)
+
+    # ── the public API: CPU float32 tensors ───────────────────────────────────────────────────────
+    def scores(self, layer: int, head: int) -> torch.Tensor:
+        """[n_q, n_k] scaled dot products q·k/√d_head, before any mask."""
+        self._check(layer, head)
+        return self._scores(layer, head).cpu()
+
+    def mask(self, layer: int) -> torch.Tensor:
+        """[n_q, n_k] bool, True where a query may attend, as used by this pass (same in every layer)."""
+        self._check(layer)
+        n = self.n_tokens
+        return causal_mask(n, n) if self.causal else torch.ones(n, n, dtype=torch.bool)
+
+    def masked_scores(self, layer: int, head: int) -> torch.Tensor:
+        """[n_q, n_k] scores with -inf where this pass masked them: the softmax's input."""
+        s = self.scores(layer, head)
+        return s.masked_fill(~self.mask(layer), float("-inf"))
+
+    def pattern(self, layer: int, head: int, masked: bool | None = None) -> torch.Tensor:
+        """[n_q, n_k] attention weights; rows are queries and sum to 1.
+
+        masked=None: the pattern this pass used; True/False: softmax of the same scores with/without
+        a causal mask (a per-head what-if; the rest of the pass is unchanged).
+        """
+        self._check(layer, head)
+        causal = self.causal if masked is None else masked
+        return self._softmax(self._scores(layer, head), causal).cpu()
+
+    def layer_patterns(self, layer: int, masked: bool | None = None) -> torch.Tensor:
+        """[n_heads, n_q, n_k] every head's pattern in one layer."""
+        self._check(layer)
+        causal = self.causal if masked is None else masked
+        return self._softmax(self._scores(layer, slice(None)), causal).cpu()
+
+    def pooled_patterns(self, size: int = 64, rows_per_chunk: int = 512) -> torch.Tensor:
+        """[n_layers, n_heads, s, s]: each used pattern mean-pooled over blocks of w×w cells.
+
+        w = ceil(n / size) and s = ceil(n / w) (the last block may be narrower). Computed a chunk of
+        queries at a time, so no full (n, n) layer of patterns is ever held.
+        """
+        n = self.n_tokens
+        width, s = pool_edges(n, size)
+        chunk = max(width, rows_per_chunk // width * width)  # whole row blocks per chunk
+        device = self.captured.q[0].device
+        widths = torch.full((s,), float(width), device=device)
+        widths[-1] = n - width * (s - 1)
+        out = torch.empty(self.n_layers, self.n_heads, s, s, device=device)
+        for layer in range(self.n_layers):
+            for r0 in range(0, n, chunk):
+                r1 = min(n, r0 + chunk)
+                p = self._softmax(self._scores(layer, slice(None), slice(r0, r1)), self.causal, r0)  # (H, r, n)
+                p = torch.nn.functional.pad(p, (0, s * width - n))  # (H, r, s·w)
+                cols = p.view(self.n_heads, r1 - r0, s, width).sum(-1)  # (H, r, s)
+                n_blocks = math.ceil((r1 - r0) / width)
+                cols = torch.nn.functional.pad(cols, (0, 0, 0, n_blocks * width - (r1 - r0)))
+                rows = cols.view(self.n_heads, n_blocks, width, s).sum(2)  # (H, row blocks, s)
+                b0 = r0 // width
+                out[layer, :, b0 : b0 + n_blocks] = rows
+        out /= widths[:, None] * widths[None, :]  # block sums → block means
+        return out.cpu()
+
+    def z(self, layer: int) -> torch.Tensor:
+        """[n_heads, n, d_head] each head's weighted sum of values."""
+        self._check(layer)
+        return self._z(layer).cpu()
+
+    def head_out(self, layer: int, head: int | None = None) -> torch.Tensor:
+        """[n, d_model] one head's z·W_O (its share of the update, b_O excluded); all heads: [n_heads, n, d_model]."""
+        self._check(layer, head)
+        z, W_O = self._z(layer), self._W_O_heads(layer)
+        if head is not None:
+            return (z[head] @ W_O[head]).cpu()
+        return torch.bmm(z, W_O).cpu()  # (n_heads, n, d_model)
+
+    def attn_out(self, layer: int) -> torch.Tensor:
+        """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O."""
+        self._check(layer)
+        return fwd.attn_output(self._z(layer), self.model.weights, layer).cpu()
+
+    def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
+        """Per-source contributions A[i,j]·(v_j W_O) to query i's update.
+
+        One head: [n_k, d_model], summing over keys to that head's output at i. head=None: [n_heads, n_k,
+        d_model]; summing over heads and keys, plus b_O, gives the attention output at i.
+        """
+        self._check(layer, head)
+        if not 0 <= query < self.n_tokens:
+            raise IndexError(f"query {query} is out of range 0..{self.n_tokens - 1}")
+        heads = slice(None) if head is None else slice(head, head + 1)
+        row = slice(query, query + 1)
+        a = self._softmax(self._scores(layer, heads, row), self.causal, query)[:, 0]  # (h, n_k)
+        values_up = torch.bmm(self._keys(layer, "v")[heads], self._W_O_heads(layer)[heads])  # (h, n_k, d_model)
+        out = a[..., None] * values_up  # (h, n_k, d_model)
+        return (out[0] if head is not None else out).cpu()
+
+    def resid(self, layer: int) -> torch.Tensor:
+        """[n, d_model] the residual stream entering block `layer`; layer == n_layers: the final one."""
+        if not 0 <= layer <= self.n_layers:
+            raise IndexError(f"layer {layer} is out of range 0..{self.n_layers}")
+        return self.captured.resid_pre[layer].cpu()
+
+    def resid_mid(self, layer: int) -> torch.Tensor:
+        """[n, d_model] the residual stream after block `layer`'s attention, before its MLP."""
+        self._check(layer)
+        attn = fwd.attn_output(self._z(layer), self.model.weights, layer)
+        return fwd.after_attention(self.captured.resid_pre[layer], attn, self.model.weights, layer, self.model.config).cpu()
+
+    @property
+    def logits(self) -> torch.Tensor | None:
+        """[n, d_vocab] next-token logits at every position (decoders); None for encoders."""
+        if self.model.config.arch == "bert":
+            return None
+        if self._logits is None:
+            self._logits = fwd.unembed(self.captured.resid_pre[-1], self.model.weights, self.model.config).cpu()
+        return self._logits
+
+    def next_token_logits(self) -> torch.Tensor | None:
+        """[d_vocab] logits after the last token, without computing the other positions (decoders)."""
+        if self.model.config.arch == "bert":
+            return None
+        last = self.captured.resid_pre[-1][-1:]
+        return fwd.unembed(last, self.model.weights, self.model.config)[0].cpu()
+
+    # ── dotted names ──────────────────────────────────────────────────────────────────────────────
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name == "logits":
+            logits = self.logits
+            if logits is None:
+                raise KeyError("logits: encoders have no next-token logits")
+            return logits
+        parts = name.split(".")
+        try:
+            assert parts[0] == "blocks"
+            layer, rest = int(parts[1]), ".".join(parts[2:])
+        except (AssertionError, IndexError, ValueError):
+            raise KeyError(name) from None
+        self._check(layer)
+        getters = {
+            "resid_pre": lambda: self.resid(layer),
+            "resid_post": lambda: self.resid(layer + 1),
+            "resid_mid": lambda: self.resid_mid(layer),
+            "attn.q": lambda: self.captured.q[layer].cpu(),
+            "attn.k": lambda: self.captured.k[layer].cpu(),
+            "attn.v": lambda: self.captured.v[layer].cpu(),
+            "attn.scores": lambda: self._scores(layer, slice(None)).cpu(),
+            "attn.mask": lambda: self.mask(layer),
+            "attn.masked_scores": lambda: self._scores(layer, slice(None)).cpu().masked_fill(~self.mask(layer), float("-inf")),
+            "attn.pattern": lambda: self.layer_patterns(layer),
+            "attn.z": lambda: self.z(layer),
+            "attn.head_out": lambda: self.head_out(layer),
+            "attn_out": lambda: self.attn_out(layer),
+        }
+        if rest not in getters:
+            raise KeyError(name)
+        return getters[rest]()
