@@ -1,0 +1,172 @@
+"""Streamlit shell: page navigation, the shared sidebar (model, device, text, masking, layer/head,
+orientation), URL state, and the cached model and traces. Pages render from `st.session_state.ctx`.
+
+Run with `streamlit run app.py` (or `make run`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from viz import engine
+from viz.context import AppContext, load_examples
+from viz.figures import ORIENTATIONS
+from viz.state import PAGES, clamp_layer_head, parse_params, to_params
+
+st.set_page_config(page_title="Attention, visualised", page_icon=":material/visibility:", layout="wide")
+
+PAGE_OBJECTS = {
+    "patterns": st.Page(
+        "pages/patterns.py", title="Attention patterns", icon=":material/grid_on:", url_path="patterns", default=True
+    ),
+    "masking": st.Page("pages/masking.py", title="Scores & masking", icon=":material/block:", url_path="masking"),
+    "guide": st.Page("pages/guide.py", title="How to read this", icon=":material/menu_book:", url_path="guide"),
+}
+assert set(PAGE_OBJECTS) == set(PAGES)  # URL validation and navigation must agree on page names
+
+ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def cached_model(name: str, device: str, _progress: Callable[[float, str], None] | None = None) -> engine.Model:
+    # One read-only model per (name, device) per process, shared by every session. `_progress` is
+    # not part of the key (leading underscore): it only reports the first, slow load.
+    return engine.load(name, device, _progress)
+
+
+@st.cache_resource(show_spinner="Running the model…", max_entries=32)
+def cached_trace(name: str, device: str, text: str, causal: bool, _model: engine.Model) -> engine.Trace:
+    # st.cache_data can't hash a model, so the key is (model name, device, text, causal) and the
+    # model rides along unhashed. cache_resource returns the same object (no pickling copy); traces
+    # are read-only and hold only O(n·d) tensors per layer, so 32 of them stay small.
+    return engine.run_trace(_model, text, causal)
+
+
+def load_with_progress(name: str, device: str) -> engine.Model:
+    slot = st.empty()
+
+    def progress(fraction: float, message: str) -> None:
+        slot.progress(min(max(fraction, 0.0), 1.0), text=f"Loading {name}: {message}")
+
+    try:
+        return cached_model(name, device, progress)
+    except engine.AttentionCoreError as exc:
+        st.error(str(exc))
+        st.stop()
+        raise  # unreachable: st.stop() raises; keeps type checkers honest
+    finally:
+        slot.empty()
+
+
+def set_text(text: str) -> None:
+    st.session_state.text = text
+
+
+def current_page_name(page: object) -> str:
+    for name, obj in PAGE_OBJECTS.items():
+        if getattr(obj, "url_path", None) == getattr(page, "url_path", object()):
+            return name
+    return "patterns"
+
+
+ss = st.session_state
+current = st.navigation(list(PAGE_OBJECTS.values()))
+page_name = current_page_name(current)
+
+# ── First run of a session: restore the view from the URL (validated) ─────────────────────────
+if "_started" not in ss:
+    ss._started = True
+    url = parse_params(st.query_params.to_dict(), engine.MODEL_NAMES, engine.DEFAULT_MODEL)
+    ss.model, ss.text, ss.orient = url.model, url.text, url.orient
+    ss._url_layer_head = (url.layer, url.head)  # range-checked once the model is loaded
+    ss._url_causal = url.causal
+    ss._notices = list(url.warnings)
+    if "page" in st.query_params and url.page != page_name:
+        st.switch_page(PAGE_OBJECTS[url.page])
+
+# ── Sidebar ───────────────────────────────────────────────────────────────────────────────────
+with st.sidebar:
+    st.selectbox("Model", list(engine.MODEL_NAMES), format_func=engine.MODEL_NAMES.get, key="model")
+    devices = engine.available_devices()
+    if ss.get("device") not in devices:
+        ss.device = devices[0]
+    st.selectbox("Device", devices, format_func=lambda d: engine.DEVICE_LABELS.get(d, d), key="device")
+    st.text_area("Text", key="text", height=90, help="Press Ctrl+Enter (or click outside) to run the model.")
+    st.caption("Examples from 3Blue1Brown's chapter")
+    for i, example in enumerate(load_examples()):
+        st.button(example.text, key=f"example_{i}", on_click=set_text, args=(example.text,), width="stretch")
+
+model = load_with_progress(ss.model, ss.device)
+cfg = model.config
+
+with st.sidebar:
+    st.divider()
+    # The masking default follows the model (decoder: on, encoder: off) unless the URL said otherwise;
+    # switching model re-applies the new model's default.
+    if ss.get("_causal_for") != ss.model:
+        url_causal = ss.pop("_url_causal", None)
+        ss.causal = cfg.causal if url_causal is None else url_causal
+        ss._causal_for = ss.model
+    st.toggle(
+        "Causal mask in every layer",
+        key="causal",
+        help="On: each token attends only to itself and earlier tokens (scores of later keys set to −∞ "
+        f"before the softmax). {model.name}'s own masking is {'on' if cfg.causal else 'off'}.",
+    )
+    if "_url_layer_head" in ss:
+        layer, head, notices = clamp_layer_head(*ss.pop("_url_layer_head"), cfg.n_layers, cfg.n_heads, model.name)
+        ss.layer, ss.head = layer, head
+        ss._notices = ss.get("_notices", []) + notices
+    else:
+        # A model switch can leave layer/head past the new model's range: clamp quietly (the user did it).
+        ss.layer = min(max(int(ss.get("layer", 0)), 0), cfg.n_layers - 1)
+        ss.head = min(max(int(ss.get("head", 0)), 0), cfg.n_heads - 1)
+    st.slider("Layer", 0, cfg.n_layers - 1, key="layer")
+    st.slider("Head", 0, cfg.n_heads - 1, key="head")
+    if ss.get("orient") not in ORIENTATIONS:
+        ss.orient = "rows"
+    st.radio("Orientation", ORIENTATIONS, format_func=ORIENT_LABELS.get, key="orient")
+    st.caption(
+        f"{cfg.n_layers} layers × {cfg.n_heads} heads, d_head = {cfg.d_head}, "
+        f"running on {engine.DEVICE_LABELS.get(model.device.type, str(model.device))}."
+    )
+
+for notice in ss.get("_notices", []):
+    st.warning(notice, icon=":material/warning:")
+ss._notices = []  # shown once, on the view the link opened
+
+# ── Trace ─────────────────────────────────────────────────────────────────────────────────────
+trace = None
+message = None
+if not ss.text.strip():
+    message = "The text is empty: type a sentence in the sidebar (or pick an example) to see its attention."
+else:
+    try:
+        trace = cached_trace(model.name, ss.device, ss.text, bool(ss.causal), _model=model)
+    except engine.InputError as exc:
+        message = str(exc)
+
+ss.ctx = AppContext(
+    model_name=model.name,
+    model_label=engine.MODEL_NAMES.get(model.name, model.name),
+    device=model.device.type,
+    n_layers=cfg.n_layers,
+    n_heads=cfg.n_heads,
+    d_head=cfg.d_head,
+    model_causal=cfg.causal,
+    causal=bool(ss.causal),
+    layer=int(ss.layer),
+    head=int(ss.head),
+    orient=ss.orient,
+    trace=trace,
+    message=message,
+)
+
+# ── Mirror the shareable state into the URL (strings only) ───────────────────────────────────
+params = to_params(ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name)
+if st.query_params.to_dict() != params:
+    st.query_params.from_dict(params)
+
+current.run()

@@ -1,0 +1,44 @@
+"""How to read the views, in the vocabulary of 3Blue1Brown's chapter 6 ("Attention in transformers")."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.title("How to read this")
+st.markdown(
+    """
+This app runs a real pretrained model on your text and draws what its attention heads computed.
+The words below follow 3Blue1Brown's *Attention in transformers, visually explained* (Deep Learning, chapter 6).
+
+**Tokens.** The model never sees words, only tokens. "verdant" is not in SmolLM2's vocabulary, so it
+becomes " ver", "d", "ant". A leading space is part of a token; the app draws it as ␣.
+
+**Query and key.** Each token's embedding is multiplied by a query matrix W_Q ("what am I looking
+for?", e.g. a noun asking "any adjectives before me?") and by a key matrix W_K ("what do I offer?").
+The *scaled score* of a query token and a key token is their dot product divided by √d_head
+(**Scores & masking** page, top chart).
+
+**Softmax → attention pattern.** For each query, a softmax turns its scores into weights that are
+positive and sum to 1: the attention pattern (**Attention patterns** page). In the chapter's drawing
+each *column* is a query; in BertViz and PyTorch each *row* is. The **Orientation** switch picks one;
+the caption under the chart says which direction sums to 1.
+
+**Masking.** A decoder like SmolLM2 is trained to predict the next token at every position, so a token
+must not see later tokens. Their scores are set to −∞ before the softmax, which makes their weights 0
+while the rest still sum to 1. The **Causal mask** toggle re-runs the model with the mask on or off in
+every layer; the **Scores & masking** page shows the same scores through a softmax with and without the
+mask, and their difference: masked rows renormalize over fewer keys. MiniLM, an encoder, is trained
+without a mask.
+
+**Heads and layers.** Each head has its own W_Q and W_K, so its own pattern. SmolLM2 has 30 layers ×
+9 heads, MiniLM 6 × 12 (GPT-3: 96 × 96). The small multiples show every head of the selected layer;
+the overview shows every layer × head. Click one to select it.
+
+**The mole sentences.** "American shrew mole", "one mole of carbon dioxide" and "take a biopsy of the
+mole" start with the same embedding for " mole"; attention is how context moves it toward the right
+meaning. Compare what " mole" attends to across the three (examples in the sidebar).
+
+**Sharing.** The address bar always holds the model, text, layer, head, masking, orientation and page:
+copy it to share exactly this view.
+"""
+)

@@ -1,0 +1,463 @@
+"""Pure Plotly figure builders: numpy arrays + labels in, `go.Figure` out. No Streamlit, no torch.
+
+Conventions shared by every builder:
+* inputs are [n_q, n_k] (rows = queries) as the engine returns them; `orient` only decides how they
+  are drawn: "rows" puts queries on the y axis (BertViz, PyTorch), "cols" puts queries on the x
+  axis (3Blue1Brown's drawing, where each column is a query and sums to 1);
+* axes use integer positions with tickvals/ticktext, because categorical axes would merge the two
+  "the" tokens of a sentence into one row;
+* labels arrive already escaped for Plotly (viz.labels.plotly_tokens).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+Orientation = Literal["rows", "cols"]
+ORIENTATIONS: tuple[Orientation, ...] = ("rows", "cols")
+
+WEIGHT_SCALE = "Blues"
+DIVERGING_SCALE = "RdBu_r"  # red = positive, blue = negative, white = 0
+MASKED_GREY = "#c8c8c8"  # background that shows through NaN (masked) cells: not a colour on any scale
+MINUS_INF = "−∞"
+_TRANSPARENT = "rgba(0,0,0,0)"
+
+
+def orientation_caption(orient: Orientation) -> str:
+    """Which way the pattern is drawn and which direction sums to 1."""
+    if orient == "rows":
+        return (
+            "Rows are queries (the token that is looking), columns are keys (the tokens it looks at). "
+            "Each row sums to 1. This is BertViz's and PyTorch's layout."
+        )
+    return (
+        "Columns are queries (the token that is looking), rows are keys (the tokens it looks at). "
+        "Each column sums to 1. This is the layout of 3Blue1Brown's drawing."
+    )
+
+
+def _orient(matrix: np.ndarray, orient: Orientation) -> np.ndarray:
+    """[n_q, n_k] → the drawn [y, x] array."""
+    return matrix if orient == "rows" else matrix.T
+
+
+def _axis_names(orient: Orientation) -> tuple[str, str]:
+    """(x title, y title)."""
+    return ("key", "query") if orient == "rows" else ("query", "key")
+
+
+def _tick_step(n: int, max_labels: int = 64) -> int:
+    # Past ~64 labels the ticks overlap into a black bar; show every k-th one instead.
+    return max(1, math.ceil(n / max_labels))
+
+
+def _token_axis(labels: Sequence[str], title: str) -> dict:
+    n = len(labels)
+    step = _tick_step(n)
+    idx = list(range(0, n, step))
+    return dict(
+        title=dict(text=title),
+        tickmode="array",
+        tickvals=idx,
+        ticktext=[labels[i] for i in idx],
+        range=[-0.5, n - 0.5],
+        showgrid=False,
+        zeroline=False,
+        automargin=True,  # long token labels must push the plot in, not be clipped
+    )
+
+
+def _fmt(x: float) -> str:
+    if np.isneginf(x):
+        return MINUS_INF
+    return f"{x:.4g}"
+
+
+def _cell_hover(labels: Sequence[str], line: Callable[[int, int], str]) -> list[list[str]]:
+    """[n_q][n_k] hover strings, built in query/key space before any transpose."""
+    n = len(labels)
+    return [[line(i, j) for j in range(n)] for i in range(n)]
+
+
+def _transpose(text: list[list[str]]) -> list[list[str]]:
+    return [list(r) for r in zip(*text, strict=True)]
+
+
+def head_heatmap(
+    pattern: np.ndarray,
+    scores: np.ndarray,
+    mask: np.ndarray,
+    labels: Sequence[str],
+    orient: Orientation = "rows",
+    title: str = "",
+) -> go.Figure:
+    """One head's attention pattern as a large heatmap; hover: query, key, weight and raw score."""
+    n = len(labels)
+    _check_square(pattern, n)
+
+    def hover(i: int, j: int) -> str:
+        score = f"{scores[i, j]:.4g}"
+        if not mask[i, j]:
+            score += f" (masked: {MINUS_INF} in the softmax)"
+        return (
+            f"query {i}: {labels[i]}<br>key {j}: {labels[j]}<br>"
+            f"weight {pattern[i, j]:.4g}<br>raw score {score}"
+        )
+
+    text = _cell_hover(labels, hover)
+    z = _orient(pattern, orient)
+    text_drawn = text if orient == "rows" else _transpose(text)
+    x_title, y_title = _axis_names(orient)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(range(n)),
+            y=list(range(n)),
+            text=text_drawn,
+            hovertemplate="%{text}<extra></extra>",
+            colorscale=WEIGHT_SCALE,
+            zmin=0.0,
+            zmax=float(max(np.nanmax(pattern), 1e-9)),
+            colorbar=dict(title=dict(text="weight")),
+            xgap=1 if n <= 40 else 0,
+            ygap=1 if n <= 40 else 0,
+        )
+    )
+    fig.update_layout(
+        title=dict(text=title),
+        xaxis=_token_axis(labels, x_title) | dict(side="top", tickangle=-45),
+        yaxis=_token_axis(labels, y_title) | dict(autorange="reversed"),
+        height=_matrix_height(n),
+        margin=dict(l=10, r=10, t=110 if title else 90, b=10),
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def scores_heatmap(
+    scores: np.ndarray,
+    mask: np.ndarray,
+    labels: Sequence[str],
+    orient: Orientation = "rows",
+    title: str = "",
+) -> go.Figure:
+    """Scaled scores q·k/√d_head; masked cells are blank grey, labelled −∞, not coloured as a value."""
+    n = len(labels)
+    _check_square(scores, n)
+    shown = np.where(mask, scores, np.nan)  # NaN → no colour: the grey plot background shows through
+
+    def hover(i: int, j: int) -> str:
+        head = f"query {i}: {labels[i]}<br>key {j}: {labels[j]}<br>"
+        if mask[i, j]:
+            return head + f"scaled score {scores[i, j]:.4g}"
+        return head + f"{MINUS_INF} (masked)<br>score before the mask {scores[i, j]:.4g}"
+
+    text = _cell_hover(labels, hover)
+    finite = scores[mask]
+    bound = float(np.max(np.abs(finite))) if finite.size else 1.0
+    x_title, y_title = _axis_names(orient)
+    traces: list[go.BaseTraceType] = [
+        go.Heatmap(
+            z=_orient(shown, orient),
+            x=list(range(n)),
+            y=list(range(n)),
+            text=text if orient == "rows" else _transpose(text),
+            hovertemplate="%{text}<extra></extra>",
+            colorscale=DIVERGING_SCALE,
+            zmin=-bound,
+            zmax=bound,
+            zmid=0.0,
+            colorbar=dict(title=dict(text="score")),
+            xgap=1 if n <= 40 else 0,
+            ygap=1 if n <= 40 else 0,
+            hoverongaps=False,
+        )
+    ]
+    qi, kj = np.nonzero(~mask)
+    if qi.size:
+        # Heatmaps don't hover on NaN gaps, so a separate layer carries the −∞ labels and hover text.
+        xs, ys = (kj, qi) if orient == "rows" else (qi, kj)
+        traces.append(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="text" if n <= 32 else "markers",
+                text=[MINUS_INF] * qi.size,
+                textfont=dict(color="#555555", size=11),
+                marker=dict(symbol="line-ne", size=6, line=dict(color="#777777", width=1)),
+                hovertext=[text[i][j] for i, j in zip(qi, kj, strict=True)],
+                hovertemplate="%{hovertext}<extra></extra>",
+                showlegend=False,
+                name="masked",
+            )
+        )
+    fig = go.Figure(traces)
+    fig.update_layout(
+        title=dict(text=title),
+        xaxis=_token_axis(labels, x_title) | dict(side="top", tickangle=-45),
+        yaxis=_token_axis(labels, y_title) | dict(autorange="reversed"),
+        height=_matrix_height(n),
+        margin=dict(l=10, r=10, t=110 if title else 90, b=10),
+        plot_bgcolor=MASKED_GREY,
+    )
+    return fig
+
+
+def mask_comparison(
+    masked: np.ndarray,
+    unmasked: np.ndarray,
+    labels: Sequence[str],
+    orient: Orientation = "rows",
+) -> go.Figure:
+    """Softmax of the same scores with and without the causal mask, and their difference."""
+    n = len(labels)
+    _check_square(masked, n)
+    _check_square(unmasked, n)
+    diff = masked - unmasked
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=["softmax with causal mask", "softmax without mask", "difference (with − without)"],
+        horizontal_spacing=0.07,
+    )
+    top = float(max(np.max(masked), np.max(unmasked), 1e-9))
+    bound = float(max(np.max(np.abs(diff)), 1e-9))
+    panels = [(masked, "coloraxis", "weight"), (unmasked, "coloraxis", "weight"), (diff, "coloraxis2", "difference")]
+    x_title, y_title = _axis_names(orient)
+    for col, (matrix, axis, what) in enumerate(panels, start=1):
+
+        def hover(i: int, j: int, m: np.ndarray = matrix, what: str = what) -> str:
+            return f"query {i}: {labels[i]}<br>key {j}: {labels[j]}<br>{what} {m[i, j]:.4g}"
+
+        text = _cell_hover(labels, hover)
+        fig.add_trace(
+            go.Heatmap(
+                z=_orient(matrix, orient),
+                x=list(range(n)),
+                y=list(range(n)),
+                text=text if orient == "rows" else _transpose(text),
+                hovertemplate="%{text}<extra></extra>",
+                coloraxis=axis,
+                xgap=1 if n <= 24 else 0,
+                ygap=1 if n <= 24 else 0,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(_token_axis(labels, x_title) | dict(tickangle=-60), row=1, col=col)
+        y_axis = _token_axis(labels, y_title) | dict(autorange="reversed")
+        if col > 1:
+            y_axis["showticklabels"] = False  # the first panel labels the rows for all three
+        fig.update_yaxes(y_axis, row=1, col=col)
+    fig.update_layout(
+        coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=top, colorbar=dict(title="weight", x=1.0, len=0.9)),
+        coloraxis2=dict(
+            colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=dict(title="diff", x=1.08, len=0.9)
+        ),
+        height=max(380, min(700, 200 + 16 * n)),
+        margin=dict(l=10, r=40, t=40, b=10),
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def layer_small_multiples(
+    patterns: np.ndarray,
+    selected_head: int | None = None,
+    orient: Orientation = "rows",
+    layer: int | None = None,
+) -> go.Figure:
+    """Every head of one layer as a small heatmap; clicking one selects it (point customdata = head)."""
+    n_heads, n, _ = patterns.shape
+    cols = math.ceil(math.sqrt(n_heads))  # near-square grid: 9 heads → 3×3, 12 → 4×3
+    rows = math.ceil(n_heads / cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"head {h}" for h in range(n_heads)],
+        horizontal_spacing=0.02,
+        vertical_spacing=0.08 if rows > 1 else 0.0,
+    )
+    centre = (n - 1) / 2
+    where = f"layer {layer}, " if layer is not None else ""
+    for h in range(n_heads):
+        r, c = divmod(h, cols)
+        fig.add_trace(
+            go.Heatmap(z=_orient(patterns[h], orient), coloraxis="coloraxis", hoverinfo="skip"),
+            row=r + 1,
+            col=c + 1,
+        )
+        # A transparent point at the thumbnail's centre is the click target: Streamlit's selection
+        # events carry points of scatter traces but not heatmap cells. With hoverdistance=-1 the
+        # nearest point wins, so a click anywhere on the thumbnail selects it.
+        fig.add_trace(
+            go.Scatter(
+                x=[centre],
+                y=[centre],
+                mode="markers",
+                marker=dict(size=max(8, min(60, 4 * n)), color=_TRANSPARENT),
+                customdata=[[layer if layer is not None else -1, h]],
+                hovertemplate=f"{where}head {h}<br>click to select<extra></extra>",
+                showlegend=False,
+            ),
+            row=r + 1,
+            col=c + 1,
+        )
+        fig.update_xaxes(visible=False, range=[-0.5, n - 0.5], row=r + 1, col=c + 1)
+        fig.update_yaxes(visible=False, range=[n - 0.5, -0.5], row=r + 1, col=c + 1)
+    fig.update_annotations(font_size=12)  # subplot titles
+    if selected_head is not None and 0 <= selected_head < n_heads:
+        ref = "" if selected_head == 0 else str(selected_head + 1)
+        fig.add_shape(
+            type="rect",
+            xref=f"x{ref} domain",
+            yref=f"y{ref} domain",
+            x0=-0.03,
+            x1=1.03,
+            y0=-0.03,
+            y1=1.03,
+            line=dict(color="#d62728", width=3),
+        )
+    fig.update_layout(
+        coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=float(max(np.max(patterns), 1e-9)), showscale=False),
+        height=40 + rows * 150,
+        margin=dict(l=5, r=5, t=30, b=5),
+        hovermode="closest",
+        hoverdistance=-1,
+        clickmode="event+select",
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def overview_mosaic(
+    pooled: np.ndarray,
+    selected: tuple[int, int] | None = None,
+    orient: Orientation = "rows",
+) -> go.Figure:
+    """Every layer × head as a thumbnail (x = layer, y = head) in one heatmap; click selects (layer, head)."""
+    n_layers, n_heads, s, _ = pooled.shape
+    gap = max(1, s // 6)
+    cell = s + gap
+    z = np.full((n_heads * cell - gap, n_layers * cell - gap), np.nan, dtype=np.float32)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            z[head * cell : head * cell + s, layer * cell : layer * cell + s] = _orient(pooled[layer, head], orient)
+    centres_x = [layer * cell + (s - 1) / 2 for layer in range(n_layers)]
+    centres_y = [head * cell + (s - 1) / 2 for head in range(n_heads)]
+    gx, gy = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                z=z,
+                colorscale=WEIGHT_SCALE,
+                zmin=0.0,
+                zmax=float(max(np.nanmax(pooled), 1e-9)),
+                hoverinfo="skip",
+                showscale=False,
+            ),
+            # Click targets, one per thumbnail (see layer_small_multiples for why a scatter).
+            go.Scatter(
+                x=[centres_x[layer] for layer in gx.ravel()],
+                y=[centres_y[head] for head in gy.ravel()],
+                mode="markers",
+                marker=dict(size=max(6, min(30, 2 * s)), color=_TRANSPARENT),
+                customdata=np.stack([gx.ravel(), gy.ravel()], axis=1),
+                hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to select<extra></extra>",
+                showlegend=False,
+            ),
+        ]
+    )
+    if selected is not None:
+        layer, head = selected
+        if 0 <= layer < n_layers and 0 <= head < n_heads:
+            fig.add_shape(
+                type="rect",
+                x0=layer * cell - 0.5 - gap / 2,
+                x1=layer * cell + s - 0.5 + gap / 2,
+                y0=head * cell - 0.5 - gap / 2,
+                y1=head * cell + s - 0.5 + gap / 2,
+                line=dict(color="#d62728", width=2.5),
+            )
+    step = 1 if n_layers <= 32 else 2
+    fig.update_layout(
+        xaxis=dict(
+            title=dict(text="layer"),
+            tickmode="array",
+            tickvals=centres_x[::step],
+            ticktext=[str(i) for i in range(0, n_layers, step)],
+            showgrid=False,
+            zeroline=False,
+            range=[-0.5 - gap, n_layers * cell - 0.5],
+            automargin=True,
+            constrain="domain",
+        ),
+        yaxis=dict(
+            title=dict(text="head"),
+            tickmode="array",
+            tickvals=centres_y,
+            ticktext=[str(i) for i in range(n_heads)],
+            showgrid=False,
+            zeroline=False,
+            range=[n_heads * cell - 0.5, -0.5 - gap],
+            scaleanchor="x",  # square thumbnails ...
+            constrain="domain",  # ... by shrinking the plot area, so the tick labels stay next to it
+            automargin=True,
+        ),
+        # Sized for a ~900 px wide main column at 1280 px; wider or narrower screens just add margin.
+        height=int(max(200, min(640, 50 + 820 * n_heads / n_layers))),
+        margin=dict(l=10, r=10, t=10, b=10),
+        hovermode="closest",
+        hoverdistance=-1,
+        clickmode="event+select",
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def image_config(filename: str, fmt: Literal["png", "svg"] = "png") -> dict:
+    """Plotly config whose camera button saves the figure in the browser (no kaleido/Chrome on the server)."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1},
+    }
+
+
+def selected_point(selection: object) -> tuple[int, int] | None:
+    """(layer, head) from a Streamlit plotly selection of one of our click targets, else None.
+
+    Streamlit hands customdata back as a list or as a {"0": .., "1": ..} dict depending on version.
+    """
+    points = _get(selection, "points") or []
+    for point in points:
+        custom = _get(point, "customdata")
+        if custom is None:
+            continue
+        if isinstance(custom, dict):
+            custom = [custom.get("0"), custom.get("1")]
+        try:
+            return int(custom[0]), int(custom[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+    return None
+
+
+def _get(obj: object, key: str) -> object:
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _check_square(matrix: np.ndarray, n: int) -> None:
+    if matrix.shape != (n, n):
+        raise ValueError(f"expected a [{n}, {n}] matrix for {n} labels, got {list(matrix.shape)}")
+
+
+def _matrix_height(n: int) -> int:
+    return int(max(460, min(900, 260 + 24 * n)))

@@ -1,0 +1,63 @@
+"""Token strings → labels a reader can trust.
+
+Two separate concerns:
+* *readable*: a leading space is the difference between " ver" (a word start) and "ver" (a word
+  continuation), so spaces, newlines and other invisible characters must be drawn, not hidden;
+* *safe*: Plotly interprets a subset of HTML (<b>, <br>, <a href>, entities) in tick and hover text,
+  so a token like "<br>" would silently become a line break. We escape `&`, `<`, `>` for Plotly only;
+  Streamlit elements that show plain text (st.code, st.dataframe) get the readable form unescaped.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from collections.abc import Sequence
+
+SPACE_MARK = "␣"
+
+# Whitespace with a conventional escape reads better than a \x code.
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def readable_token(token: str) -> str:
+    """A token with spaces shown as ␣ and control/invisible characters as escapes (\\n, \\x07, \\u200b)."""
+    if token == "":
+        return "∅"  # an empty token would be an invisible tick label
+    out: list[str] = []
+    for ch in token:
+        if ch == " ":
+            out.append(SPACE_MARK)
+        elif ch in _NAMED:
+            out.append(_NAMED[ch])
+        elif unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cn"}:
+            # Control, format (zero-width), separators and unassigned code points all render as
+            # nothing or as a box; the code point is the only honest label.
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def plotly_escape(text: str) -> str:
+    """Escape the characters Plotly would read as markup; Plotly renders the entities back as text."""
+    return html.escape(text, quote=False)
+
+
+def plotly_token(token: str) -> str:
+    """Readable and safe for Plotly tick and hover text."""
+    return plotly_escape(readable_token(token))
+
+
+def readable_tokens(tokens: Sequence[str]) -> list[str]:
+    return [readable_token(t) for t in tokens]
+
+
+def plotly_tokens(tokens: Sequence[str]) -> list[str]:
+    return [plotly_token(t) for t in tokens]
+
+
+def token_strip(tokens: Sequence[str]) -> str:
+    """One line of plain text showing how the model split the input, for st.code (no markup)."""
+    return " │ ".join(readable_tokens(tokens))

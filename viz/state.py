@@ -1,0 +1,129 @@
+"""Shareable view state ↔ URL query parameters. Pure functions, no Streamlit, so they are testable alone.
+
+Everything read from a URL is untrusted: unknown values fall back to defaults and produce a
+warning sentence the app shows, instead of an exception or a silently different view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from viz.figures import ORIENTATIONS, Orientation
+
+PAGES: tuple[str, ...] = ("patterns", "masking", "guide")
+DEFAULT_PAGE = "patterns"
+DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
+MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
+
+_TRUE = {"on", "true", "1", "yes", "causal"}
+_FALSE = {"off", "false", "0", "no", "bidirectional"}
+
+
+@dataclass
+class ViewState:
+    model: str
+    text: str = DEFAULT_TEXT
+    layer: int = 0
+    head: int = 0
+    causal: bool | None = None  # None: the model's own masking
+    orient: Orientation = "rows"
+    page: str = DEFAULT_PAGE
+    warnings: list[str] = field(default_factory=list)
+
+
+def _first(value: str | list[str] | None) -> str | None:
+    # Streamlit gives the last value of a repeated key; AppTest may hand lists. Accept both.
+    if isinstance(value, list):
+        return value[-1] if value else None
+    return value
+
+
+def parse_params(params: Mapping[str, str | list[str]], model_names: Iterable[str], default_model: str) -> ViewState:
+    """Query parameters → a ViewState with every value checked; problems become `warnings`.
+
+    Layer and head are only checked for being non-negative integers here: their upper bounds depend
+    on the model, which is loaded later (see `clamp_layer_head`).
+    """
+    models = list(model_names)
+    state = ViewState(model=default_model)
+    warn = state.warnings.append
+
+    model = _first(params.get("model"))
+    if model is not None:
+        if model in models:
+            state.model = model
+        else:
+            warn(f"Unknown model {model!r} in the link; showing {default_model!r} instead.")
+
+    text = _first(params.get("text"))
+    if text is not None:
+        if len(text) > MAX_TEXT_CHARS:
+            warn(f"The text in the link was {len(text)} characters; only the first {MAX_TEXT_CHARS} are used.")
+            text = text[:MAX_TEXT_CHARS]
+        state.text = text
+
+    for name in ("layer", "head"):
+        raw = _first(params.get(name))
+        if raw is None:
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            warn(f"{name.capitalize()} {raw!r} in the link is not a number; showing {name} 0.")
+            continue
+        if value < 0:
+            warn(f"{name.capitalize()} {value} in the link is out of range; showing {name} 0.")
+            continue
+        setattr(state, name, value)
+
+    mask = _first(params.get("mask"))
+    if mask is not None:
+        if mask.lower() in _TRUE:
+            state.causal = True
+        elif mask.lower() in _FALSE:
+            state.causal = False
+        else:
+            warn(f"Masking {mask!r} in the link is neither 'on' nor 'off'; using the model's own masking.")
+
+    orient = _first(params.get("orient"))
+    if orient is not None:
+        if orient in ORIENTATIONS:
+            state.orient = orient  # type: ignore[assignment]  # checked against ORIENTATIONS
+        else:
+            warn(f"Orientation {orient!r} in the link is neither 'rows' nor 'cols'; showing rows as queries.")
+
+    page = _first(params.get("page"))
+    if page is not None:
+        if page in PAGES:
+            state.page = page
+        else:
+            warn(f"Unknown page {page!r} in the link; showing the attention patterns.")
+    return state
+
+
+def clamp_layer_head(layer: int, head: int, n_layers: int, n_heads: int, model: str) -> tuple[int, int, list[str]]:
+    """Bring layer/head inside the model's range; say so when that changed them."""
+    warnings: list[str] = []
+    if not 0 <= layer < n_layers:
+        warnings.append(f"Layer {layer} does not exist in {model} (layers 0–{n_layers - 1}); showing layer 0.")
+        layer = 0
+    if not 0 <= head < n_heads:
+        warnings.append(f"Head {head} does not exist in {model} (heads 0–{n_heads - 1}); showing head 0.")
+        head = 0
+    return layer, head, warnings
+
+
+def to_params(
+    model: str, text: str, layer: int, head: int, causal: bool, orient: Orientation, page: str
+) -> dict[str, str]:
+    """The shareable subset of the view, as strings for st.query_params."""
+    return {
+        "model": model,
+        "text": text,
+        "layer": str(layer),
+        "head": str(head),
+        "mask": "on" if causal else "off",
+        "orient": orient,
+        "page": page,
+    }
