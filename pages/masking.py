@@ -8,7 +8,7 @@ from pages._common import image_format_radio, require_context, show_tokens
 from viz.figures import image_config, mask_comparison, orientation_caption, scores_heatmap
 from viz.viewmodel import export_basename, head_view
 
-ctx = require_context()
+ctx = require_context("masking")
 view = head_view(ctx.trace, ctx.layer, ctx.head)
 tokens = view.tokens
 fmt = st.session_state.get("img_fmt_masking", "png")

@@ -10,7 +10,7 @@ from pages._common import image_format_radio, require_context, select_head_from_
 from viz.figures import head_heatmap, image_config, layer_small_multiples, orientation_caption, overview_mosaic
 from viz.viewmodel import export_basename, head_view, layer_patterns, overview, pattern_csv, pattern_npz
 
-ctx = require_context()
+ctx = require_context("patterns")
 trace = ctx.trace
 view = head_view(trace, ctx.layer, ctx.head)
 tokens = view.tokens

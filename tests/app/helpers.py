@@ -1,0 +1,41 @@
+"""Shared helpers for the app tests: decode Plotly specs that Streamlit sends to the browser."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+def decode(value: Any) -> np.ndarray:
+    """Plotly ≥6 ships numpy arrays as {"dtype", "bdata" (base64), "shape"}; lists stay lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape:
+            arr = arr.reshape([int(s) for s in str(shape).split(",")])
+        return arr
+    return np.asarray(value, dtype=float)
+
+
+def figure_spec(element: Any) -> dict:
+    """The Plotly figure dict of an AppTest plotly_chart element."""
+    return json.loads(element.proto.spec)
+
+
+def chart(at: Any, key_prefix: str) -> dict:
+    """The figure of the first plotly chart whose widget key starts with `key_prefix`."""
+    for element in at.get("plotly_chart"):
+        if _key(element).startswith(key_prefix):
+            return figure_spec(element)
+    raise AssertionError(f"no plotly chart with key {key_prefix!r}; have {[_key(e) for e in at.get('plotly_chart')]}")
+
+
+def _key(element: Any) -> str:
+    return str(getattr(element, "key", "") or "")
