@@ -6,8 +6,6 @@ Run with `streamlit run app.py` (or `make run`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
 from viz import engine
@@ -19,21 +17,18 @@ st.set_page_config(page_title="Attention, visualised", page_icon=":material/visi
 
 PAGE_OBJECTS = {
     "patterns": st.Page(
-        "pages/patterns.py", title="Attention patterns", icon=":material/grid_on:", url_path="patterns", default=True
+        "pages/views/patterns.py",
+        title="Attention patterns",
+        icon=":material/grid_on:",
+        url_path="patterns",
+        default=True,
     ),
-    "masking": st.Page("pages/masking.py", title="Scores & masking", icon=":material/block:", url_path="masking"),
-    "guide": st.Page("pages/guide.py", title="How to read this", icon=":material/menu_book:", url_path="guide"),
+    "masking": st.Page("pages/views/masking.py", title="Scores & masking", icon=":material/block:", url_path="masking"),
+    "guide": st.Page("pages/views/guide.py", title="How to read this", icon=":material/menu_book:", url_path="guide"),
 }
 assert set(PAGE_OBJECTS) == set(PAGES)  # URL validation and navigation must agree on page names
 
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def cached_model(name: str, device: str, _progress: Callable[[float, str], None] | None = None) -> engine.Model:
-    # One read-only model per (name, device) per process, shared by every session. `_progress` is
-    # not part of the key (leading underscore): it only reports the first, slow load.
-    return engine.load(name, device, _progress)
 
 
 @st.cache_resource(show_spinner="Running the model…", max_entries=32)
@@ -45,13 +40,14 @@ def cached_trace(name: str, device: str, text: str, causal: bool, _model: engine
 
 
 def load_with_progress(name: str, device: str) -> engine.Model:
+    """The process-wide model (viz.engine.load), with a progress bar while it loads the first time."""
     slot = st.empty()
 
     def progress(fraction: float, message: str) -> None:
         slot.progress(min(max(fraction, 0.0), 1.0), text=f"Loading {name}: {message}")
 
     try:
-        return cached_model(name, device, progress)
+        return engine.load(name, device, progress)
     except engine.AttentionCoreError as exc:
         st.error(str(exc))
         st.stop()

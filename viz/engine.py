@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import torch
@@ -54,8 +55,27 @@ def available_devices() -> list[str]:
     return devices
 
 
+_models: dict[tuple[str, str], Model] = {}
+_models_lock = threading.Lock()
+
+
+def is_loaded(name: str, device: str) -> bool:
+    return (name, device) in _models
+
+
 def load(name: str, device: str, progress: Callable[[float, str], None] | None = None) -> Model:
-    return load_model(name, device=device, progress=progress)
+    """One shared, read-only model per (name, device) per process.
+
+    Not st.cache_resource: Streamlit records the elements a cached function draws and replays them
+    on later hits, and refuses a progress bar drawn into a placeholder made outside the function
+    (CacheReplayClosureError). A plain dict under a lock gives the same once-per-process load, and
+    the progress callback can draw freely. The cache is bounded by the model × device choices (≤ 6).
+    """
+    key = (name, device)
+    with _models_lock:  # a second session asking mid-load waits instead of loading again
+        if key not in _models:
+            _models[key] = load_model(name, device=device, progress=progress)
+        return _models[key]
 
 
 def run_trace(model: Model, text: str, causal: bool) -> Trace:

@@ -253,7 +253,8 @@ def mask_comparison(
         fig.update_xaxes(_token_axis(labels, x_title) | dict(tickangle=-60), row=1, col=col)
         y_axis = _token_axis(labels, y_title) | dict(autorange="reversed")
         if col > 1:
-            y_axis["showticklabels"] = False  # the first panel labels the rows for all three
+            # The first panel labels the rows for all three.
+            y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
         fig.update_yaxes(y_axis, row=1, col=col)
     fig.update_layout(
         coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=top, colorbar=dict(title="weight", x=1.0, len=0.9)),

@@ -6,11 +6,11 @@ from functools import partial
 
 import streamlit as st
 
-from pages._common import image_format_radio, require_context, select_head_from_chart, show_tokens
+from pages.views._common import image_format_radio, require_context, select_head_from_chart, show_tokens
 from viz.figures import head_heatmap, image_config, layer_small_multiples, orientation_caption, overview_mosaic
 from viz.viewmodel import export_basename, head_view, layer_patterns, overview, pattern_csv, pattern_npz
 
-ctx = require_context("patterns")
+ctx = require_context()
 trace = ctx.trace
 view = head_view(trace, ctx.layer, ctx.head)
 tokens = view.tokens

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._common import ensure_shell
-
-ensure_shell("guide")
-
 st.title("How to read this")
 st.markdown(
     """

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._common import image_format_radio, require_context, show_tokens
+from pages.views._common import image_format_radio, require_context, show_tokens
 from viz.figures import image_config, mask_comparison, orientation_caption, scores_heatmap
 from viz.viewmodel import export_basename, head_view
 
-ctx = require_context("masking")
+ctx = require_context()
 view = head_view(ctx.trace, ctx.layer, ctx.head)
 tokens = view.tokens
 fmt = st.session_state.get("img_fmt_masking", "png")

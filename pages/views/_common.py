@@ -10,22 +10,12 @@ from viz.labels import SPACE_MARK, token_strip
 from viz.viewmodel import Tokens
 
 
-def ensure_shell(page: str) -> None:
-    """Make sure app.py ran first; if not, hand over to it, keeping the URL and this page.
-
-    Streamlit decides once per process, before app.py first runs, whether `pages/` is an old-style
-    (v1) pages folder. So the very first request of a fresh server on /masking runs
-    pages/masking.py on its own, without the sidebar or the model. Switching to app.py restores the
-    shell; app.py then reads `page` from the URL and comes back here through st.navigation.
-    """
-    if "ctx" not in st.session_state:
-        st.switch_page("app.py", query_params={**st.query_params.to_dict(), "page": page})
-
-
-def require_context(page: str) -> AppContext:
+def require_context() -> AppContext:
     """The shell's context for this run; stops the page with a clear message when there is no trace."""
-    ensure_shell(page)
-    ctx: AppContext = st.session_state["ctx"]
+    ctx: AppContext | None = st.session_state.get("ctx")
+    if ctx is None:  # only when a page file is run on its own instead of through app.py
+        st.info("Start the app with `streamlit run app.py` (or `make run`).")
+        st.stop()
     if ctx.trace is None:
         st.info(ctx.message or "Nothing to show yet: type a sentence in the sidebar.")
         st.stop()

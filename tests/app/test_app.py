@@ -1,0 +1,170 @@
+"""AppTest: every page runs with the real engine, and the controls change what is drawn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import APP, chart, decode
+
+DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
+TIMEOUT = 120  # the first model load in a fresh cache converts weights (~30 s on 2 cores)
+
+
+@pytest.fixture(scope="module")
+def engine_model():
+    """The same engine model the app uses, to check that drawn numbers are the model's numbers."""
+    from attention_core import load_model
+
+    return load_model("smollm2-135m", device="cpu")
+
+
+def new_app(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(params)
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def heatmap_z(at: AppTest) -> np.ndarray:
+    return decode(chart(at, "head_heatmap")["data"][0]["z"])
+
+
+def test_first_page_shows_default_sentence_heatmap(engine_model) -> None:
+    at = new_app()
+    assert_clean(at)
+    assert at.title[0].value == "Attention patterns"
+    assert "␣ver │ d │ ant" in at.code[0].value  # "verdant" as the model split it
+    fig = chart(at, "head_heatmap")
+    assert fig["layout"]["xaxis"]["ticktext"][6:9] == ["␣ver", "d", "ant"]
+    expected = engine_model.trace(DEFAULT_TEXT).pattern(0, 0).numpy()
+    np.testing.assert_allclose(heatmap_z(at), expected, atol=1e-6)  # the model's real numbers
+    assert {e.key.split("_")[0] for e in at.get("plotly_chart")} >= {"head", "heads", "overview"}
+    assert at.query_params["model"] == "smollm2-135m" and at.query_params["page"] == "patterns"
+
+
+def test_masking_toggle_reruns_with_and_without_causal_mask() -> None:
+    at = new_app()
+    masked = heatmap_z(at)
+    assert at.toggle(key="causal").value is True  # SmolLM2's own masking
+    assert np.all(masked[np.triu_indices_from(masked, k=1)] == 0)
+    at.toggle(key="causal").set_value(False).run()
+    assert_clean(at)
+    unmasked = heatmap_z(at)
+    assert np.any(unmasked[np.triu_indices_from(unmasked, k=1)] > 0)
+    np.testing.assert_allclose(unmasked.sum(axis=1), 1.0, atol=1e-5)
+    assert at.query_params["mask"] == "off"
+
+
+def test_layer_and_head_selection_changes_the_figures(engine_model) -> None:
+    at = new_app()
+    before = heatmap_z(at)
+    at.slider(key="layer").set_value(3).run()
+    at.slider(key="head").set_value(2).run()
+    assert_clean(at)
+    after = heatmap_z(at)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, engine_model.trace(DEFAULT_TEXT).pattern(3, 2).numpy(), atol=1e-6)
+    keys = [e.key for e in at.get("plotly_chart")]
+    assert "heads_L3_H2" in keys and "overview_L3_H2" in keys  # selection frames follow
+    assert (at.query_params["layer"], at.query_params["head"]) == ("3", "2")
+
+
+def test_orientation_switch_transposes_and_says_which_way_sums_to_one() -> None:
+    at = new_app()
+    rows = heatmap_z(at)
+    at.radio(key="orient").set_value("cols").run()
+    assert_clean(at)
+    np.testing.assert_allclose(heatmap_z(at), rows.T)
+    assert any("Each column sums to 1" in c.value for c in at.caption)
+
+
+def test_url_parameters_restore_the_view() -> None:
+    at = new_app(model="minilm-l6", text="take a biopsy of the mole", layer="4", head="11", mask="on",
+                 orient="cols", page="masking")
+    assert_clean(at)
+    assert at.title[0].value == "Scores, masking and softmax"
+    assert at.selectbox(key="model").value == "minilm-l6"
+    assert at.text_area(key="text").value == "take a biopsy of the mole"
+    assert (at.slider(key="layer").value, at.slider(key="head").value) == (4, 11)
+    assert at.toggle(key="causal").value is True  # overrides MiniLM's own (bidirectional) default
+    assert at.radio(key="orient").value == "cols"
+    assert "[CLS]" in at.code[0].value
+    assert not at.warning
+
+
+def test_bad_url_values_fall_back_with_visible_notices() -> None:
+    at = new_app(model="gpt-17", layer="99", head="x", orient="sideways")
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning)
+    assert "gpt-17" in notices and "Layer 99" in notices and "'x'" in notices and "sideways" in notices
+    assert at.selectbox(key="model").value == "smollm2-135m"
+    assert (at.slider(key="layer").value, at.slider(key="head").value) == (0, 0)
+    assert at.radio(key="orient").value == "rows"
+
+
+def test_empty_text_gets_a_message_not_a_traceback() -> None:
+    at = new_app()
+    at.text_area(key="text").set_value("   \n").run()
+    assert_clean(at)
+    assert any("empty" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_example_buttons_and_markup_in_tokens() -> None:
+    at = new_app()
+    at.button(key="example_2").click().run()
+    assert at.text_area(key="text").value == "one mole of carbon dioxide"
+    at.text_area(key="text").set_value("a <b>cat</b> & the dog saw the").run()
+    assert_clean(at)
+    ticks = chart(at, "head_heatmap")["layout"]["xaxis"]["ticktext"]
+    assert not any("<" in t or ">" in t for t in ticks)
+    assert any("&lt;" in t for t in ticks) and ticks.count("␣the") == 2  # repeated tokens both drawn
+
+
+def test_model_switch_resets_masking_to_the_models_own() -> None:
+    at = new_app()
+    at.slider(key="layer").set_value(20).run()
+    at.selectbox(key="model").set_value("minilm-l6").run()
+    assert_clean(at)
+    assert at.toggle(key="causal").value is False
+    assert at.slider(key="layer").value == 5  # clamped into MiniLM's 6 layers
+    z = heatmap_z(at)
+    assert np.any(z[np.triu_indices_from(z, k=1)] > 0)
+
+
+def test_masking_page_scores_and_renormalization() -> None:
+    at = new_app(page="masking", layer="2", head="1")
+    assert_clean(at)
+    scores = chart(at, "scores")
+    z = decode(scores["data"][0]["z"])
+    upper = np.triu_indices_from(z, k=1)
+    assert np.isnan(z[upper]).all() and np.isfinite(z[np.tril_indices_from(z)]).all()
+    assert all("−∞ (masked)" in h for h in scores["data"][1]["hovertext"])
+    compare = chart(at, "compare")["data"]
+    masked, unmasked, diff = (decode(d["z"]) for d in compare)
+    np.testing.assert_allclose(masked.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(unmasked.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(diff, masked - unmasked, atol=1e-6)
+    # Renormalization: a masked row is the unmasked row over keys 0..i divided by its sum.
+    i = 4
+    np.testing.assert_allclose(masked[i, : i + 1], unmasked[i, : i + 1] / unmasked[i, : i + 1].sum(), rtol=1e-4)
+    assert at.query_params["page"] == "masking"
+
+
+def test_guide_page() -> None:
+    at = new_app(page="guide")
+    assert_clean(at)
+    assert at.title[0].value == "How to read this"
+    assert "−∞" in at.markdown[0].value and "query" in at.markdown[0].value.lower()
+
+
+def test_export_buttons_offer_csv_and_npz() -> None:
+    at = new_app()
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Pattern as CSV", "Pattern as NPZ"]

@@ -1,0 +1,53 @@
+"""Small helpers shared by the mechanism view models: tensors → numpy, token labels, PCA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from viz.labels import plotly_tokens, readable_tokens
+
+
+def to_np(value: Any, dtype: type = np.float64) -> np.ndarray:
+    """Tensor or array → numpy on the CPU (float64 by default so sums and checks don't lose digits)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=dtype)
+
+
+def token_labels(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """(readable, plotly-safe) labels, both prefixed with the position because tokens repeat."""
+    readable = [f"{i}: {t}" for i, t in enumerate(readable_tokens(tokens))]
+    plotly = [f"{i}: {t}" for i, t in enumerate(plotly_tokens(tokens))]
+    return readable, plotly
+
+
+def pca_2d(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Project rows of `points` [m, d] on their first two principal axes (numpy SVD).
+
+    Returns (coords [m, 2], explained variance ratio [2], mean [d]). The sign of each axis is fixed
+    (largest |loading| positive) so the picture does not flip between reruns.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    mean = pts.mean(axis=0)
+    centered = pts - mean
+    _, s, vt = np.linalg.svd(centered, full_matrices=False)
+    axes = vt[:2]
+    for k in range(axes.shape[0]):
+        if axes[k, np.argmax(np.abs(axes[k]))] < 0:
+            axes[k] = -axes[k]
+    coords = centered @ axes.T
+    total = float((s**2).sum())
+    ratio = (s[:2] ** 2) / total if total > 0 else np.zeros(2)
+    if coords.shape[1] < 2:  # a single point or rank-1 data: pad so callers can always draw x and y
+        coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
+        ratio = np.pad(ratio, (0, 2 - ratio.shape[0]))
+    return coords, ratio, mean
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0:
+        return float("nan")
+    return float(np.dot(a, b) / (na * nb))

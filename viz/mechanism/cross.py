@@ -1,0 +1,96 @@
+"""Cross-attention, as far as the embedded models allow: one decoder reading "English: … French: …".
+
+In that prompt the French tokens come after every English token, so under the causal mask each French
+query still sees every English key: the target-query × source-key block of the (self-)attention
+pattern is unmasked, like a cross-attention pattern. It is not the real thing: the keys and values
+come from the same weights and the same stream as the queries, and each row also spends weight on the
+prompt labels and on the French tokens before it. An encoder-decoder (e.g. Marian) has a separate
+cross-attention sublayer whose keys/values come from the encoder's final output.
+
+Seam for that later issue: a page draws any `CrossAttention` (the Protocol below). `PromptCross`
+implements it for a decoder prompt; an encoder-decoder engine gets its own implementation whose
+`block()` returns the real cross-attention pattern, with `kind = "encoder-decoder"`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from viz.mechanism.common import to_np
+from viz.mechanism.shifts import word_positions
+
+DEFAULT_SOURCE = "The cat sleeps on the mat."
+DEFAULT_TARGET = "Le chat dort sur le tapis."
+
+
+@dataclass(frozen=True)
+class CrossBlock:
+    kind: str  # "decoder prompt" now; "encoder-decoder" once such a model exists
+    layer: int
+    head: int
+    queries: list[str]  # target tokens
+    keys: list[str]  # source tokens
+    pattern: np.ndarray  # [n_target, n_source] attention weights (rows: target queries)
+    mask: np.ndarray  # [n_target, n_source] bool, True where the query may attend
+    row_share: np.ndarray  # [n_target] Σ over source keys: the part of each query's weight that goes to the source
+
+
+class CrossAttention(Protocol):
+    kind: str
+    n_layers: int
+    n_heads: int
+
+    def block(self, layer: int, head: int) -> CrossBlock: ...
+
+
+def build_prompt(
+    source: str, target: str, source_label: str = "English", target_label: str = "French"
+) -> tuple[str, tuple[int, int], tuple[int, int]]:
+    """The prompt and the character spans of the source and target texts inside it."""
+    head = f"{source_label}: "
+    middle = f" {target_label}: "
+    prompt = head + source + middle + target
+    s0 = len(head)
+    t0 = s0 + len(source) + len(middle)
+    return prompt, (s0, s0 + len(source)), (t0, t0 + len(target))
+
+
+class PromptCross:
+    """The target-query × source-key block of a decoder's self-attention over "English: … French: …"."""
+
+    kind = "decoder prompt"
+
+    def __init__(self, trace: Any, source_span: tuple[int, int], target_span: tuple[int, int]):
+        self.trace = trace
+        self.n_layers = trace.n_layers
+        self.n_heads = trace.n_heads
+        self.source = word_positions(trace.offsets, source_span)
+        self.target = word_positions(trace.offsets, target_span)
+        # A token straddling the boundary (e.g. " Le" carries the space before the target) belongs to
+        # the side where it starts; never count one position as both source and target.
+        self.source = [i for i in self.source if i not in self.target]
+
+    def block(self, layer: int, head: int) -> CrossBlock:
+        pat = to_np(self.trace.pattern(layer, head))
+        mask = to_np(self.trace.mask(layer), dtype=bool)
+        rows, cols = np.ix_(self.target, self.source)
+        sub = pat[rows, cols]
+        tokens = self.trace.tokens
+        return CrossBlock(
+            kind=self.kind,
+            layer=layer,
+            head=head,
+            queries=[tokens[i] for i in self.target],
+            keys=[tokens[j] for j in self.source],
+            pattern=sub,
+            mask=mask[rows, cols],
+            row_share=sub.sum(axis=1),
+        )
+
+    def source_share(self, patterns: np.ndarray) -> np.ndarray:
+        """[n_layers, n_heads] mean over target queries of the weight they put on source keys."""
+        rows, cols = np.ix_(self.target, self.source)
+        return patterns[:, :, rows, cols].sum(axis=-1).mean(axis=-1)

@@ -1,0 +1,130 @@
+"""Streamlit glue for the mechanism pages: the shared model/trace/layer/head from the app shell, with
+a standalone fallback, and cached extra traces (the mole sentences, the translation prompt).
+
+The shell (app.py) runs before every page and leaves `st.session_state.ctx` (viz.context.AppContext);
+its trace carries the model it came from, so pages share the shell's one loaded model. When a page
+runs without the shell (AppTest.from_file on the page, or Streamlit's first request of a fresh
+server going straight to a page file) it loads the default model and text itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from viz import engine
+from viz.state import DEFAULT_TEXT
+
+
+@dataclass(frozen=True)
+class MechContext:
+    model: Any  # attention_core.Model
+    model_name: str
+    model_label: str
+    device: str
+    layer: int
+    head: int
+    causal: bool
+    text: str
+    trace: Any | None  # attention_core.Trace; None when there is nothing to show (see message)
+    message: str | None
+    standalone: bool  # True when running without the shell's sidebar
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=1)
+def _standalone_model(name: str, device: str) -> Any:
+    return engine.load(name, device)
+
+
+@st.cache_resource(show_spinner="Running the model…", max_entries=64)
+def cached_trace(name: str, device: str, text: str, causal: bool | None, max_tokens: int, _model: Any) -> Any:
+    # Keyed by (model, device, text, masking, cap); the model rides along unhashed. Traces are
+    # read-only and hold O(n·d) tensors per layer, so 64 short sentences stay small.
+    return _model.trace(text, causal=causal, max_tokens=max_tokens)
+
+
+def run_trace(ctx: MechContext, text: str, causal: bool | None = None) -> Any:
+    """A cached trace of `text` on the page's model, capped like the shell's traces. Raises engine.InputError."""
+    model = ctx.model
+    return cached_trace(model.name, ctx.device, text, causal, min(engine.APP_MAX_TOKENS, model.max_tokens), model)
+
+
+def mechanism_context() -> MechContext:
+    """The shell's model, text and layer/head for this run (or the defaults when there is no shell)."""
+    ss = st.session_state
+    app_ctx = ss.get("ctx")
+    if app_ctx is None:
+        return _standalone()
+    trace = app_ctx.trace
+    if trace is not None:
+        model = trace.model
+        ss["_mech_model"] = model  # remembered for runs where the text is empty (the shell then has no trace)
+    else:
+        remembered = ss.get("_mech_model")
+        if remembered is not None and remembered.name == app_ctx.model_name:
+            model = remembered
+        else:
+            model = _standalone_model(app_ctx.model_name, app_ctx.device)
+    return MechContext(
+        model=model,
+        model_name=app_ctx.model_name,
+        model_label=app_ctx.model_label,
+        device=app_ctx.device,
+        layer=int(app_ctx.layer),
+        head=int(app_ctx.head),
+        causal=bool(app_ctx.causal),
+        text=str(ss.get("text", "")),
+        trace=trace,
+        message=app_ctx.message,
+        standalone=False,
+    )
+
+
+def _standalone() -> MechContext:
+    ss = st.session_state
+    name = ss.get("model", engine.DEFAULT_MODEL)
+    device = engine.available_devices()[0]
+    model = _standalone_model(name, device)
+    cfg = model.config
+    text = ss.get("text", DEFAULT_TEXT)
+    layer = min(max(int(ss.get("layer", 0)), 0), cfg.n_layers - 1)
+    head = min(max(int(ss.get("head", 0)), 0), cfg.n_heads - 1)
+    causal = bool(ss.get("causal", cfg.causal))
+    ctx = MechContext(
+        model, name, engine.MODEL_NAMES.get(name, name), device, layer, head, causal, text, None, None, True
+    )
+    if not text.strip():
+        return _replace(ctx, message="The text is empty: type a sentence to see its attention.")
+    try:
+        trace = run_trace(ctx, text, causal)
+    except engine.InputError as exc:
+        return _replace(ctx, message=str(exc))
+    return _replace(ctx, trace=trace)
+
+
+def _replace(ctx: MechContext, **changes: Any) -> MechContext:
+    from dataclasses import replace
+
+    return replace(ctx, **changes)
+
+
+def require_trace(ctx: MechContext) -> Any:
+    """The shared trace, or a clear message and stop (empty text, bad input)."""
+    if ctx.standalone:
+        st.caption(
+            f"Running without the app's sidebar: {ctx.model_name}, layer {ctx.layer}, head {ctx.head}, "
+            "default text. Open the app's home page to change them."
+        )
+    if ctx.trace is None:
+        st.info(ctx.message or "Nothing to show yet: type a sentence in the sidebar.")
+        st.stop()
+    return ctx.trace
+
+
+def token_strip(tokens: list[str]) -> None:
+    """How the model split the text, as plain text (st.code never interprets markup)."""
+    from viz.labels import token_strip as strip
+
+    st.code(strip(tokens), language=None, wrap_lines=True)

@@ -1,0 +1,209 @@
+"""How attention moves embeddings: Δe split by source token, before/after pictures, and one word
+("mole") across sentences and layers. All numbers come from the engine's trace."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from viz.mechanism.common import cosine, pca_2d, to_np
+
+
+# ── "a fluffy blue creature": who moved this token, and by how much ─────────────────────────────
+@dataclass(frozen=True)
+class DeltaBySource:
+    layer: int
+    query: int
+    tokens: list[str]
+    per_head: np.ndarray  # [n_heads, n_k, d_model] A[i,j]·(v_j W_O) for each head and source
+    weights: np.ndarray  # [n_heads, n_k] the attention weights A[i, j] of each head
+    bias: np.ndarray  # [d_model] b_O (zeros when the model has none): added once, from no source
+    attn_out: np.ndarray  # [d_model] the engine's attention output at the query
+
+    @property
+    def per_source(self) -> np.ndarray:
+        """[n_k, d_model] summed over heads."""
+        return self.per_head.sum(axis=0)
+
+    @property
+    def delta(self) -> np.ndarray:
+        """[d_model] Σ heads, keys + b_O: should equal attn_out."""
+        return self.per_source.sum(axis=0) + self.bias
+
+    def share_along_delta(self) -> np.ndarray:
+        """[n_k] each source's component along Δe, as a fraction of |Δe|²: with b_O's share they sum to 1."""
+        d = self.attn_out
+        norm2 = float(d @ d)
+        return self.per_source @ d / norm2 if norm2 > 0 else np.zeros(len(self.tokens))
+
+    def bias_share(self) -> float:
+        d = self.attn_out
+        norm2 = float(d @ d)
+        return float(self.bias @ d / norm2) if norm2 > 0 else 0.0
+
+    def head_norms(self) -> np.ndarray:
+        """[n_heads, n_k] |A[i,j]·(v_j W_O)| per head and source."""
+        return np.linalg.norm(self.per_head, axis=-1)
+
+
+def delta_by_source(trace: Any, layer: int, query: int) -> DeltaBySource:
+    weights = trace.model.weights
+    b = weights.get(f"blocks.{layer}.attn.b_O")
+    per_head = to_np(trace.contributions(layer, query))  # (n_heads, n_k, d_model)
+    d_model = per_head.shape[-1]
+    return DeltaBySource(
+        layer=layer,
+        query=query,
+        tokens=list(trace.tokens),
+        per_head=per_head,
+        weights=to_np(trace.layer_patterns(layer))[:, query, :],
+        bias=to_np(b) if b is not None else np.zeros(d_model),
+        attn_out=to_np(trace.attn_out(layer))[query],
+    )
+
+
+@dataclass(frozen=True)
+class LayerShift:
+    """Every token's residual before block `layer`'s attention and after it, projected to 2-D."""
+
+    layer: int
+    tokens: list[str]
+    before: np.ndarray  # [n, 2]
+    after: np.ndarray  # [n, 2]
+    explained: np.ndarray  # [2] variance ratio of the two axes
+    included: list[int]  # token positions in the PCA (the first token may be left out: see below)
+    step_norms: np.ndarray  # [n] |after − before| in the full d_model space
+
+
+def layer_shift(trace: Any, layer: int, skip_first: bool = False) -> LayerShift:
+    """PCA (numpy SVD) of the 2n points {resid(layer), resid_mid(layer)} for the included tokens.
+
+    `skip_first`: decoders give the first token a residual tens of times larger than the others (an
+    "attention sink"); left in, it alone defines the first axis and the other tokens collapse to a dot.
+    """
+    before = to_np(trace.resid(layer))
+    after = to_np(trace.resid_mid(layer))
+    n = before.shape[0]
+    included = list(range(1 if skip_first and n > 1 else 0, n))
+    coords, ratio, _ = pca_2d(np.concatenate([before[included], after[included]]))
+    m = len(included)
+    return LayerShift(
+        layer=layer,
+        tokens=[trace.tokens[i] for i in included],
+        before=coords[:m],
+        after=coords[m:],
+        explained=ratio,
+        included=included,
+        step_norms=np.linalg.norm(after - before, axis=-1)[included],
+    )
+
+
+# ── "mole": one word in many sentences ──────────────────────────────────────────────────────────
+def find_word(text: str, word: str) -> tuple[int, int] | None:
+    """Character span of the first whole-word, case-insensitive occurrence of `word` in `text`."""
+    word = word.strip()
+    if not word:
+        return None
+    m = re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text, flags=re.IGNORECASE)
+    return (m.start(), m.end()) if m else None
+
+
+def word_positions(offsets: Sequence[tuple[int, int]], span: tuple[int, int]) -> list[int]:
+    """Token positions whose character span overlaps `span` (special tokens have empty spans)."""
+    start, end = span
+    return [i for i, (a, b) in enumerate(offsets) if b > a and a < end and b > start]
+
+
+@dataclass(frozen=True)
+class WordTrace:
+    text: str
+    word: str
+    span: tuple[int, int]
+    positions: list[int]  # the word's sub-tokens
+    pieces: list[str]
+    embeddings: np.ndarray  # [n_layers + 1, d_model] mean over sub-tokens of the residual entering each block
+    has_right_context: bool  # text after the word (other than punctuation) exists
+    causal: bool
+
+    @property
+    def right_context_hidden(self) -> bool:
+        """A causal model cannot see text after the word: that part of the sentence can't shape it."""
+        return self.causal and self.has_right_context
+
+
+def word_trace(trace: Any, word: str) -> WordTrace | None:
+    """The contextual embedding of `word` in the traced text at every layer; None when it isn't there."""
+    span = find_word(trace.text, word)
+    if span is None:
+        return None
+    positions = word_positions(trace.offsets, span)
+    if not positions:  # the word lies past the token cap
+        return None
+    layers = range(trace.n_layers + 1)
+    emb = np.stack([to_np(trace.resid(layer))[positions].mean(axis=0) for layer in layers])
+    right = trace.text[span[1] :]
+    return WordTrace(
+        text=trace.text,
+        word=trace.text[span[0] : span[1]],
+        span=span,
+        positions=positions,
+        pieces=[trace.tokens[i] for i in positions],
+        embeddings=emb,
+        has_right_context=bool(re.search(r"\w", right)),
+        causal=bool(trace.causal),
+    )
+
+
+def pairwise_cosines(words: Sequence[WordTrace]) -> dict[tuple[int, int], np.ndarray]:
+    """(a, b) → [n_layers + 1] cosine similarity of the word's embeddings in sentences a and b."""
+    out = {}
+    for a in range(len(words)):
+        for b in range(a + 1, len(words)):
+            ea, eb = words[a].embeddings, words[b].embeddings
+            out[(a, b)] = np.array([cosine(ea[layer], eb[layer]) for layer in range(ea.shape[0])])
+    return out
+
+
+def trajectories(words: Sequence[WordTrace]) -> tuple[np.ndarray, np.ndarray]:
+    """[n_sentences, n_layers + 1, 2] joint PCA of every sentence's word embedding at every layer.
+
+    Each vector is scaled to unit length first: the residual's norm grows layer by layer, and without
+    this the first axis would just be "depth"; directions are what cosine similarity compares.
+    """
+    stack = np.stack([w.embeddings for w in words])  # (s, L+1, d)
+    s, n_points, d = stack.shape
+    flat = stack.reshape(s * n_points, d)
+    norms = np.linalg.norm(flat, axis=-1, keepdims=True)
+    flat = flat / np.where(norms > 0, norms, 1.0)
+    coords, ratio, _ = pca_2d(flat)
+    return coords.reshape(s, n_points, 2), ratio
+
+
+@dataclass(frozen=True)
+class SenseMatch:
+    senses: list[str]
+    similarity: np.ndarray  # [n_sentences, n_senses, n_layers + 1] cosine to each sense reference
+    closest: np.ndarray  # [n_sentences, n_layers + 1] index of the closest sense
+
+
+def sense_match(words: Sequence[WordTrace], references: Sequence[WordTrace], senses: Sequence[str]) -> SenseMatch:
+    """Cosine of each occurrence to each sense reference (the word in the reference sentence), per layer."""
+    n_points = words[0].embeddings.shape[0]
+    sim = np.array(
+        [
+            [[cosine(w.embeddings[layer], r.embeddings[layer]) for layer in range(n_points)] for r in references]
+            for w in words
+        ]
+    )
+    return SenseMatch(
+        senses=list(senses), similarity=sim, closest=np.argmax(np.nan_to_num(sim, nan=-2.0), axis=1)
+    )  # NaN: a zero vector
+
+
+def parse_lines(text: str) -> list[str]:
+    """Non-empty lines, stripped: the sentences box takes one sentence per line."""
+    return [line.strip() for line in text.splitlines() if line.strip()]

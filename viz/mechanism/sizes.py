@@ -1,0 +1,117 @@
+"""Parameter counts and context size: the calculator, the loaded model's exact counts, n² growth and
+measured trace times."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from attention_core.params import GPT3, attention_breakdown, attention_parameters, model_parameters
+
+GPT3_PRESET = {k: GPT3[k] for k in ("d_model", "d_head", "n_heads", "n_layers")}
+GPT3_TOTAL = model_parameters(**GPT3)["total"]  # 175,181,291,520 in 3Blue1Brown's accounting
+
+# A repeatable filler text for timing: long enough to cut to any measured length.
+FILLER = "a fluffy blue creature roamed the verdant forest. " * 800
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    d_model: int
+    d_head: int
+    n_heads: int
+    n_layers: int
+    per_matrix_per_head: int  # query, key, value-down, value-up: each d_model·d_head
+    per_head: int
+    per_layer: int
+    total: int
+
+    def rows(self) -> list[dict[str, str]]:
+        """Table rows for the page (strings with thousands separators: these are exact integers)."""
+        names = ["query (W_Q)", "key (W_K)", "value-down (W_V)", "value-up (W_O slice)"]
+        out = [
+            {
+                "matrix": name,
+                "shape": f"{self.d_model} × {self.d_head}" if i < 3 else f"{self.d_head} × {self.d_model}",
+                "per head": f"{self.per_matrix_per_head:,}",
+                "per layer": f"{self.per_matrix_per_head * self.n_heads:,}",
+                "all layers": f"{self.per_matrix_per_head * self.n_heads * self.n_layers:,}",
+            }
+            for i, name in enumerate(names)
+        ]
+        out.append(
+            {
+                "matrix": "all four",
+                "shape": "",
+                "per head": f"{self.per_head:,}",
+                "per layer": f"{self.per_layer:,}",
+                "all layers": f"{self.total:,}",
+            }
+        )
+        return out
+
+
+def breakdown(d_model: int, d_head: int, n_heads: int, n_layers: int) -> Breakdown:
+    b = attention_breakdown(d_model, d_head, n_heads, n_layers)
+    assert b["total"] == attention_parameters(d_model, d_head, n_heads, n_layers)  # two routes, one number
+    return Breakdown(d_model, d_head, n_heads, n_layers, b["per_head_each"], b["per_head"], b["per_layer"], b["total"])
+
+
+def loaded_breakdown(model: Any) -> list[dict[str, str]]:
+    """The loaded model's exact parameter count by component (model.parameter_counts())."""
+    counts = model.parameter_counts()
+    total = counts["total"]
+    order = sorted((k for k in counts if k != "total"), key=lambda k: (not k.startswith("attention."), k))
+    rows = [{"component": k, "parameters": f"{counts[k]:,}", "share": f"{counts[k] / total:.1%}"} for k in order]
+    rows.append({"component": "total", "parameters": f"{total:,}", "share": "100.0%"})
+    return rows
+
+
+def pattern_entries(n_layers: int, n_heads: int, n: int) -> int:
+    """Attention weights one forward pass computes: one n × n pattern per head per layer."""
+    return n_layers * n_heads * n * n
+
+
+def pattern_bytes(n_layers: int, n_heads: int, n: int, bytes_per: int) -> int:
+    return pattern_entries(n_layers, n_heads, n) * bytes_per
+
+
+def context_lengths(n_ctx: int) -> list[int]:
+    """Powers of two from 16 up to the model's trained context (and that context itself)."""
+    out, n = [], 16
+    while n < n_ctx:
+        out.append(n)
+        n *= 2
+    out.append(n_ctx)
+    return out
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PB"  # unreachable; keeps type checkers honest
+
+
+@dataclass(frozen=True)
+class Timing:
+    n_tokens: int
+    seconds: float  # best of `repeats` runs of model.trace (the forward pass; patterns are computed lazily)
+    repeats: int
+
+
+def measure_trace(model: Any, lengths: Sequence[int], repeats: int = 2) -> list[Timing]:
+    """Time model.trace on FILLER cut to each length; best of `repeats` (the first run warms caches)."""
+    out = []
+    for n in sorted(set(int(x) for x in lengths)):
+        n = min(n, model.max_tokens)
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            trace = model.trace(FILLER, max_tokens=n)
+            best = min(best, time.perf_counter() - t0)
+        out.append(Timing(trace.n_tokens, best, repeats))
+    return out
