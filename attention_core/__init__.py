@@ -10,6 +10,7 @@ intermediate of attention. No Streamlit or Plotly here.
 from .api import DEFAULT_MAX_TOKENS, Model, load_model
 from .config import ModelConfig
 from .errors import AttentionCoreError, InputError, ModelLoadError, UnknownModelError
+from .interventions import Intervention, ablate_head, ablate_layer, force_pattern, temperature
 from .registry import DEFAULT_MODEL, MODEL_NAMES
 from .trace import Trace
 
@@ -19,6 +20,11 @@ __all__ = [
     "MODEL_NAMES",
     "AttentionCoreError",
     "InputError",
+    "Intervention",
+    "ablate_head",
+    "ablate_layer",
+    "force_pattern",
+    "temperature",
     "Model",
     "ModelConfig",
     "ModelLoadError",

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
 from .device import pick_device
@@ -52,12 +53,20 @@ class Model:
         return f"Model({self.name!r}, {c.arch}, {c.n_layers} layers × {c.n_heads} heads, device={self.device})"
 
     # ── running ───────────────────────────────────────────────────────────────────────────────────
-    def trace(self, text: str, causal: bool | None = None, max_tokens: int | None = None) -> Trace:
+    def trace(
+        self,
+        text: str,
+        causal: bool | None = None,
+        max_tokens: int | None = None,
+        interventions: list[iv.Intervention] | tuple[iv.Intervention, ...] = (),
+    ) -> Trace:
         """Run the model on `text` and capture what attention needs.
 
         causal=None uses the model's own masking; True/False forces a causal mask on/off in every layer.
         Text longer than `max_tokens` (default `self.max_tokens`) is cut; `trace.truncated` says so.
+        `interventions` (see attention_core.interventions) change heads or layers during the pass.
         """
+        ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads)
         cap = self.max_tokens if max_tokens is None else max_tokens
         if not 1 <= cap <= self.config.n_ctx:
             raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
@@ -65,7 +74,7 @@ class Model:
         use_causal = self.config.causal if causal is None else bool(causal)
         ids = torch.tensor(enc.ids, dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            captured = fwd.run(ids, self.weights, self.config, use_causal)
+            captured = fwd.run(ids, self.weights, self.config, use_causal, ivs)
         return Trace(
             model=self,
             text=text,
@@ -76,6 +85,7 @@ class Model:
             truncated=enc.truncated,
             n_input_tokens=enc.n_input_tokens,
             captured=captured,
+            interventions=ivs,
         )
 
     # ── weights, per head, in math orientation ────────────────────────────────────────────────────
@@ -133,7 +143,9 @@ def load_model(name: str, device: str | torch.device | None = None, progress: Pr
         except FileNotFoundError:
             config, weights, tokenizer = _convert_and_cache(source, folder, report)
         except cache.CacheCorrupt as exc:
-            note = f"The converted-weight cache at {folder} was damaged ({exc}); it was rebuilt from {source.path.name}."
+            note = (
+                f"The converted-weight cache at {folder} was damaged ({exc}); it was rebuilt from {source.path.name}."
+            )
             warnings.warn(note, stacklevel=2)
             notes.append(note)
             cache.remove_entry(folder)

@@ -68,8 +68,16 @@ def model_parameters(
 
 
 GPT3 = {
-    "d_model": 12288, "d_head": 128, "n_heads": 96, "n_layers": 96, "d_vocab": 50257, "d_mlp": 4 * 12288,
-    "n_ctx": 0, "tied_embeddings": False, "biases": False, "norm_params_per_norm": 0,
+    "d_model": 12288,
+    "d_head": 128,
+    "n_heads": 96,
+    "n_layers": 96,
+    "d_vocab": 50257,
+    "d_mlp": 4 * 12288,
+    "n_ctx": 0,
+    "tied_embeddings": False,
+    "biases": False,
+    "norm_params_per_norm": 0,
 }
 
 
@@ -104,7 +112,7 @@ def count_per_layer(weights: dict[str, torch.Tensor], n_layers: int) -> list[dic
         row: dict[str, int] = defaultdict(int)
         for name, t in weights.items():
             if name.startswith(prefix):
-                rest = name[len(prefix):]
+                rest = name[len(prefix) :]
                 key = rest.split(".", 1)[1] if rest.startswith("attn.") else rest.split(".", 1)[0]
                 row[key] += t.numel()
         rows.append(dict(row))

