@@ -1,0 +1,48 @@
+"""Which model names a deployment accepts from its users.
+
+The Python API loads any local path a caller passes (the caller already has file access). A served
+app must not: it asks `check_model_request` first. Operators set
+
+    ATTN_ALLOWED_MODEL_DIRS   folders (os.pathsep-separated) under which local models may be loaded
+    ATTN_PUBLIC=1             public deployment: only the embedded models, no local paths at all
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import UnknownModelError
+from .registry import EMBEDDED
+
+ALLOWED_DIRS_ENV = "ATTN_ALLOWED_MODEL_DIRS"
+PUBLIC_ENV = "ATTN_PUBLIC"
+
+
+def allowed_roots() -> list[Path]:
+    raw = os.environ.get(ALLOWED_DIRS_ENV, "")
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def is_public() -> bool:
+    return os.environ.get(PUBLIC_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def check_model_request(name: str) -> str:
+    """Return `name` if this deployment may load it, else raise UnknownModelError saying why."""
+    if name in EMBEDDED:
+        return name
+    if is_public():
+        raise UnknownModelError(f"This deployment serves only the embedded models ({', '.join(EMBEDDED)}).")
+    roots = allowed_roots()
+    if not roots:
+        raise UnknownModelError(
+            f"Unknown model {name!r}. Local model folders are off; an operator can allow some with ${ALLOWED_DIRS_ENV}."
+        )
+    try:
+        target = Path(name).expanduser().resolve()  # resolves symlinks and '..' before the containment check
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise UnknownModelError(f"{name!r} is not a usable path: {exc}") from None
+    if not any(target == root or root in target.parents for root in roots):
+        raise UnknownModelError(f"{name!r} is outside the folders this deployment allows.")
+    return str(target)

@@ -1,0 +1,55 @@
+"""Deployment policy for model names, and one shared model used from many threads at once."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+from attention_core import UnknownModelError
+from attention_core.policy import ALLOWED_DIRS_ENV, PUBLIC_ENV, check_model_request
+
+
+def test_embedded_models_are_always_allowed(monkeypatch):
+    monkeypatch.setenv(PUBLIC_ENV, "1")
+    assert check_model_request("smollm2-135m") == "smollm2-135m"
+
+
+def test_local_paths_need_an_allowed_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv(PUBLIC_ENV, raising=False)
+    monkeypatch.delenv(ALLOWED_DIRS_ENV, raising=False)
+    with pytest.raises(UnknownModelError, match="off"):
+        check_model_request(str(tmp_path))
+    allowed = tmp_path / "models"
+    (allowed / "bert").mkdir(parents=True)
+    monkeypatch.setenv(ALLOWED_DIRS_ENV, str(allowed))
+    assert check_model_request(str(allowed / "bert")) == str((allowed / "bert").resolve())
+    for escape in (str(allowed / ".." / "elsewhere"), "/etc", str(tmp_path)):
+        with pytest.raises(UnknownModelError, match="outside"):
+            check_model_request(escape)
+    link = allowed / "sneaky"
+    os.symlink(tmp_path, link)
+    with pytest.raises(UnknownModelError, match="outside"):
+        check_model_request(str(link))
+
+
+def test_public_mode_refuses_every_path(monkeypatch, tmp_path):
+    monkeypatch.setenv(ALLOWED_DIRS_ENV, str(tmp_path))
+    monkeypatch.setenv(PUBLIC_ENV, "1")
+    with pytest.raises(UnknownModelError, match="only the embedded"):
+        check_model_request(str(tmp_path))
+
+
+def test_shared_model_is_safe_from_many_threads(smollm):
+    texts = [f"Sentence number {i} is about {w}." for i, w in enumerate(["cats", "moles", "towers", "rivers"] * 3)]
+    sequential = {t: smollm.trace(t) for t in texts}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        concurrent = dict(zip(texts, pool.map(smollm.trace, texts), strict=True))
+    for t in texts:
+        assert concurrent[t].token_ids == sequential[t].token_ids
+        assert torch.allclose(concurrent[t].pattern(7, 3), sequential[t].pattern(7, 3), atol=1e-6)
+        assert torch.allclose(concurrent[t].next_token_logits(), sequential[t].next_token_logits(), atol=1e-4)
+    before = {k: v.clone() for k, v in list(smollm.weights.items())[:5]}
+    assert all(torch.equal(before[k], smollm.weights[k]) for k in before)  # nothing wrote to the weights
