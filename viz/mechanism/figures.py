@@ -267,7 +267,8 @@ def closest_sense_figure(
         colorscale += [[idx / k, c], [(idx + 1) / k, c]]
     hover = [
         [
-            f"{sentences[s]}<br>layer {layer}: closest to {senses[closest[s, layer]]}<br>"
+            f"{sentences[s]}<br>layer {layer}: "
+            + (f"closest to {senses[closest[s, layer]]}<br>" if closest[s, layer] >= 0 else "a tie<br>")
             + "<br>".join(f"cos to {senses[r]}: {similarity[s, r, layer]:.4f}" for r in range(len(senses)))
             for layer in range(n_layers)
         ]
@@ -275,7 +276,7 @@ def closest_sense_figure(
     ]
     fig = go.Figure(
         go.Heatmap(
-            z=closest.astype(np.float64) + 0.5,
+            z=np.where(closest >= 0, closest + 0.5, np.nan),  # ties (-1) show the grey background
             x=np.arange(n_layers),
             y=np.arange(n_s),
             zmin=0,
@@ -298,12 +299,22 @@ def closest_sense_figure(
                 name=name,
             )
         )
+    if (closest < 0).any():
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker=dict(size=12, color=MASKED_GREY, symbol="square"),
+                name="tie (identical embeddings)",
+            )
+        )
     fig.update_layout(
         xaxis=dict(title=dict(text="layer (residual entering block)"), showgrid=False),
         yaxis=_axis(list(sentences), n_s, "") | dict(autorange="reversed"),
         height=int(120 + 40 * n_s),
         margin=dict(l=10, r=10, t=30, b=10),
-        plot_bgcolor="white",
+        plot_bgcolor=MASKED_GREY,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, title=dict(text="closest sense:")),
     )
     return fig

@@ -2,19 +2,20 @@
 a standalone fallback, and cached extra traces (the mole sentences, the translation prompt).
 
 The shell (app.py) runs before every page and leaves `st.session_state.ctx` (viz.context.AppContext);
-its trace carries the model it came from, so pages share the shell's one loaded model. When a page
-runs without the shell (AppTest.from_file on the page, or Streamlit's first request of a fresh
-server going straight to a page file) it loads the default model and text itself.
+its trace carries the model it came from, and viz.engine.load shares one model per process, so
+pages never load a second copy. When a page runs without the shell (AppTest.from_file on the page
+file) it falls back to the default model and text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
 
 from viz import engine
+from viz.labels import token_strip as _strip
 from viz.state import DEFAULT_TEXT
 
 
@@ -33,8 +34,8 @@ class MechContext:
     standalone: bool  # True when running without the shell's sidebar
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=1)
-def _standalone_model(name: str, device: str) -> Any:
+def _model(name: str, device: str) -> Any:
+    # viz.engine.load keeps one model per (name, device) per process: the same object the shell uses.
     return engine.load(name, device)
 
 
@@ -58,15 +59,7 @@ def mechanism_context() -> MechContext:
     if app_ctx is None:
         return _standalone()
     trace = app_ctx.trace
-    if trace is not None:
-        model = trace.model
-        ss["_mech_model"] = model  # remembered for runs where the text is empty (the shell then has no trace)
-    else:
-        remembered = ss.get("_mech_model")
-        if remembered is not None and remembered.name == app_ctx.model_name:
-            model = remembered
-        else:
-            model = _standalone_model(app_ctx.model_name, app_ctx.device)
+    model = trace.model if trace is not None else _model(app_ctx.model_name, app_ctx.device)
     return MechContext(
         model=model,
         model_name=app_ctx.model_name,
@@ -86,7 +79,7 @@ def _standalone() -> MechContext:
     ss = st.session_state
     name = ss.get("model", engine.DEFAULT_MODEL)
     device = engine.available_devices()[0]
-    model = _standalone_model(name, device)
+    model = _model(name, device)
     cfg = model.config
     text = ss.get("text", DEFAULT_TEXT)
     layer = min(max(int(ss.get("layer", 0)), 0), cfg.n_layers - 1)
@@ -105,8 +98,6 @@ def _standalone() -> MechContext:
 
 
 def _replace(ctx: MechContext, **changes: Any) -> MechContext:
-    from dataclasses import replace
-
     return replace(ctx, **changes)
 
 
@@ -125,6 +116,16 @@ def require_trace(ctx: MechContext) -> Any:
 
 def token_strip(tokens: list[str]) -> None:
     """How the model split the text, as plain text (st.code never interprets markup)."""
-    from viz.labels import token_strip as strip
+    st.code(_strip(tokens), language=None, wrap_lines=True)
 
-    st.code(strip(tokens), language=None, wrap_lines=True)
+
+@st.cache_resource(show_spinner="Computing every head's pattern…", max_entries=8)
+def _cached_patterns(name: str, device: str, text: str, causal: bool, n_tokens: int, _trace: Any) -> Any:
+    from viz.mechanism.heads import all_patterns
+
+    return all_patterns(_trace)
+
+
+def trace_patterns(ctx: MechContext, trace: Any) -> Any:
+    """[n_layers, n_heads, n, n] numpy patterns of a trace, cached by (model, device, text, masking, length)."""
+    return _cached_patterns(trace.model.name, ctx.device, trace.text, bool(trace.causal), trace.n_tokens, trace)

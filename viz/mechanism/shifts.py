@@ -79,6 +79,11 @@ class LayerShift:
     step_norms: np.ndarray  # [n] |after − before| in the full d_model space
 
 
+def residual_norms(trace: Any, layer: int) -> np.ndarray:
+    """[n] length of each token's residual entering `layer`."""
+    return np.linalg.norm(to_np(trace.resid(layer)), axis=-1)
+
+
 def layer_shift(trace: Any, layer: int, skip_first: bool = False) -> LayerShift:
     """PCA (numpy SVD) of the 2n points {resid(layer), resid_mid(layer)} for the included tokens.
 
@@ -187,7 +192,7 @@ def trajectories(words: Sequence[WordTrace]) -> tuple[np.ndarray, np.ndarray]:
 class SenseMatch:
     senses: list[str]
     similarity: np.ndarray  # [n_sentences, n_senses, n_layers + 1] cosine to each sense reference
-    closest: np.ndarray  # [n_sentences, n_layers + 1] index of the closest sense
+    closest: np.ndarray  # [n_sentences, n_layers + 1] index of the closest sense; -1 for a tie
 
 
 def sense_match(words: Sequence[WordTrace], references: Sequence[WordTrace], senses: Sequence[str]) -> SenseMatch:
@@ -199,9 +204,14 @@ def sense_match(words: Sequence[WordTrace], references: Sequence[WordTrace], sen
             for w in words
         ]
     )
-    return SenseMatch(
-        senses=list(senses), similarity=sim, closest=np.argmax(np.nan_to_num(sim, nan=-2.0), axis=1)
-    )  # NaN: a zero vector
+    filled = np.nan_to_num(sim, nan=-2.0)  # NaN (a zero vector) is never the closest
+    closest = np.argmax(filled, axis=1)
+    if len(references) > 1:
+        # At layer 0 a word's embedding is the same in every sentence (decoders): every sense is
+        # equally close and argmax would just report the first one. Call that a tie (-1).
+        ordered = np.sort(filled, axis=1)
+        closest = np.where(ordered[:, -1, :] - ordered[:, -2, :] < 1e-6, -1, closest)
+    return SenseMatch(senses=list(senses), similarity=sim, closest=closest)
 
 
 def parse_lines(text: str) -> list[str]:

@@ -1,0 +1,122 @@
+"""Cross-attention: target-language queries reading source-language keys, in the embedded decoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from viz import engine
+from viz.labels import plotly_escape, readable_tokens
+from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
+from viz.mechanism.figures import layer_head_grid, matrix_heatmap
+from viz.mechanism.session import mechanism_context, run_trace, token_strip, trace_patterns
+
+ctx = mechanism_context()
+st.title("Cross-attention")
+st.caption(
+    "In a translation model, cross-attention lets every word of the translation (queries) look at the words of the "
+    "original (keys and values). The embedded models have no separate cross-attention, so this page feeds the "
+    "current model one prompt that holds both texts and shows the part of its attention pattern where queries come "
+    "from the target and keys from the source."
+)
+c1, c2 = st.columns(2)
+source = c1.text_input("Source text (English)", DEFAULT_SOURCE, key="mech_cross_source")
+target = c2.text_input("Target text (French)", DEFAULT_TARGET, key="mech_cross_target")
+if not source.strip() or not target.strip():
+    st.info("Type both a source and a target text.")
+    st.stop()
+prompt, source_span, target_span = build_prompt(source, target)
+try:
+    trace = run_trace(ctx, prompt, ctx.causal)
+except engine.InputError as exc:
+    st.info(str(exc))
+    st.stop()
+cross = PromptCross(trace, source_span, target_span)
+if not cross.source or not cross.target:
+    st.warning("The prompt was cut at the token cap before the target text; use shorter texts.")
+    st.stop()
+st.caption(f"The prompt the model reads ({ctx.model_label}):")
+token_strip(trace.tokens)
+
+patterns = trace_patterns(ctx, trace)
+share = cross.source_share(patterns)
+best = np.unravel_index(int(np.argmax(share)), share.shape)
+choices = [(layer, head) for layer in range(cross.n_layers) for head in range(cross.n_heads)]
+by_share = sorted(choices, key=lambda lh: -share[lh])
+c1, c2 = st.columns([1, 1])
+layer, head = c1.selectbox(
+    "Head (sorted by how much the target reads the source)",
+    by_share,
+    index=0,
+    format_func=lambda lh: f"layer {lh[0]}, head {lh[1]}: {share[lh]:.1%} of target attention on the source",
+    key="mech_cross_head",
+)
+block = cross.block(layer, head)
+n_masked = int((~block.mask).sum())  # computed from the engine's mask, not assumed
+q_labels = [
+    f"{i}: {t}" for i, t in zip(cross.target, (plotly_escape(t) for t in readable_tokens(block.queries)), strict=True)
+]
+k_labels = [
+    f"{j}: {t}" for j, t in zip(cross.source, (plotly_escape(t) for t in readable_tokens(block.keys)), strict=True)
+]
+with c2:
+    st.metric("Masked entries inside the target × source block", f"{n_masked} of {block.mask.size}")
+st.plotly_chart(
+    matrix_heatmap(
+        block.pattern,
+        f"Layer {layer}, head {head}: target queries × source keys [{len(cross.target)} × {len(cross.source)}]",
+        q_labels,
+        k_labels,
+        "source key (English)",
+        "target query (French)",
+        kind="weight",
+    ),
+    key="mech_cross_block",
+    theme=None,
+    config={"displaylogo": False},
+)
+mask_note = (
+    "The causal mask is on, yet no entry of this block is masked: every French token comes after every English "
+    "token in the prompt, so the mask never hides a source key from a target query."
+    if ctx.causal and n_masked == 0
+    else f"{n_masked} entries of this block are masked."
+    if ctx.causal
+    else "This pass uses no mask at all, so the English tokens can also look at the French ones (the block above "
+    "the diagonal); a decoder-only translator would not."
+)
+st.caption(
+    f"{mask_note} Each row is one French query; a row's weights here sum to less than 1 because the rest goes to the "
+    "prompt labels and to French tokens."
+)
+st.dataframe(
+    [
+        {"target query": f"{i}: {t}", "weight on the source": float(w)}
+        for i, t, w in zip(cross.target, readable_tokens(block.queries), block.row_share, strict=True)
+    ],
+    hide_index=True,
+    width="stretch",
+    key="mech_cross_rows",
+)
+st.plotly_chart(
+    layer_head_grid(share, "Mean weight the target puts on the source, every head", "weight", (layer, head)),
+    key="mech_cross_grid",
+    theme=None,
+    config={"displaylogo": False},
+)
+st.caption(f"Most source-reading head: layer {best[0]}, head {best[1]} ({share[best]:.1%}).")
+
+st.subheader("How a real encoder-decoder differs")
+st.markdown(
+    """
+- **Two stacks, two streams.** An encoder reads the source (bidirectionally); a decoder writes the target. A
+  cross-attention sublayer in each decoder block takes its **queries from the decoder's stream** and its **keys and
+  values from the encoder's final output**, with their own W_Q, W_K, W_V, W_O.
+- **No mask in cross-attention.** The whole source is known before decoding starts, so every target position may read
+  every source position. (The decoder's own self-attention stays causal.)
+- **The pattern is target × source only.** Rows sum to 1 over the source alone; here each row also spends weight on
+  the prompt labels and on earlier French tokens, and the same heads do both jobs.
+
+A real encoder-decoder (e.g. a Marian English→French model) comes with a later issue: it plugs into this page through
+`viz.mechanism.cross.CrossAttention`, whose `block(layer, head)` will return its true cross-attention pattern.
+"""
+)

@@ -1,0 +1,257 @@
+"""Embedding shifts: how one layer's attention moves each token ("a fluffy blue creature"), and how the
+same word ("mole") drifts apart across sentences, layer by layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from viz import engine
+from viz.labels import plotly_escape, readable_token
+from viz.mechanism.common import token_labels
+from viz.mechanism.figures import (
+    closest_sense_figure,
+    layer_lines,
+    matrix_heatmap,
+    shift_arrows,
+    source_bars,
+    trajectories_figure,
+)
+from viz.mechanism.heads import default_query_keys
+from viz.mechanism.session import mechanism_context, require_trace, run_trace, token_strip
+from viz.mechanism.shifts import (
+    delta_by_source,
+    layer_shift,
+    pairwise_cosines,
+    parse_lines,
+    residual_norms,
+    sense_match,
+    trajectories,
+    word_trace,
+)
+
+DEFAULT_SENTENCES = "American shrew mole\none mole of carbon dioxide\ntake a biopsy of the mole"
+DEFAULT_SENSES = [
+    ("animal", "the mole dug a tunnel in the garden"),
+    ("chemistry unit", "a mole of a substance contains Avogadro's number of particles"),
+    ("skin", "the doctor examined the mole on her skin"),
+]
+
+
+def show(fig, key: str) -> None:
+    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+
+
+ctx = mechanism_context()
+st.title("Embedding shifts")
+trace = require_trace(ctx)
+layer = ctx.layer
+readable, labels = token_labels(trace.tokens)
+n = trace.n_tokens
+
+# ── Part 1: who moved this token? ────────────────────────────────────────────────────────────────
+st.header("How attention moves one token")
+st.caption(
+    f"{ctx.model_label} · layer {layer} (pick it in the sidebar) · the update Δe that layer {layer}'s attention adds "
+    "to one token, split by the source token it came from: source j contributes Σ_heads A[i, j]·(v_j·W_O[head])."
+)
+token_strip(trace.tokens)
+default_q, _ = default_query_keys(trace.tokens)
+query = st.selectbox(
+    "Token to explain", range(n), index=default_q, format_func=readable.__getitem__, key="mech_shift_query"
+)
+split = delta_by_source(trace, layer, query)
+shares = split.share_along_delta()
+norms = np.linalg.norm(split.per_source, axis=-1)
+check = float(np.abs(split.delta - split.attn_out).max())
+st.caption(
+    f"Check against the engine: Σ over heads and sources + b_O equals trace.attn_out[{query}] to within {check:.2g} "
+    f"(|Δe| = {np.linalg.norm(split.attn_out):.4g})."
+)
+c1, c2 = st.columns(2)
+with c1:
+    show(
+        source_bars(
+            labels,
+            shares,
+            f"Share of Δe along its own direction (sums to {shares.sum() + split.bias_share():.3f} with b_O)",
+            "c_j·Δe / |Δe|²",
+            query,
+        ),
+        "mech_share",
+    )
+with c2:
+    show(
+        source_bars(labels, norms, "Size of each source's contribution |c_j|", "|c_j| (d_model units)", query),
+        "mech_norms",
+    )
+show(
+    matrix_heatmap(
+        split.head_norms(),
+        f"Per head: |A[i, j]·(v_j·W_O[head])| for query {plotly_escape(readable[query])}",
+        [f"head {h}" for h in range(trace.n_heads)],
+        labels,
+        "source token",
+        "head",
+        kind="weight",
+    ),
+    "mech_heads_sources",
+)
+bias_row = [
+    {
+        "source": "b_O (output bias, from no token)",
+        "share of Δe": split.bias_share(),
+        "|contribution|": float(np.linalg.norm(split.bias)),
+        "mean attention weight": float("nan"),
+    }
+]
+st.dataframe(
+    [
+        {
+            "source": readable[j],
+            "share of Δe": float(shares[j]),
+            "|contribution|": float(norms[j]),
+            "mean attention weight": float(split.weights[:, j].mean()),
+        }
+        for j in range(n)
+    ]
+    + (bias_row if np.any(split.bias) else []),
+    hide_index=True,
+    width="stretch",
+    key="mech_shift_table",
+)
+
+st.subheader(f"Every token before and after layer {layer}'s attention")
+pre_norm = trace.model.config.norm_position == "pre"
+after_what = "before + Δe" if pre_norm else "LayerNorm(before + Δe) in this post-norm model"
+rn = residual_norms(trace, layer)
+first_is_outlier = bool(n > 2 and rn[0] > 5 * np.median(rn[1:]))
+skip_first = st.checkbox(
+    "Leave out the first token",
+    value=first_is_outlier,
+    key="mech_skip_first",
+    help="Decoders give the first token a residual many times longer than the others (an attention sink); in the "
+    "picture it would take the whole first axis and squash every other token into a dot.",
+)
+shift = layer_shift(trace, layer, skip_first=skip_first)
+shown = [labels[i] for i in shift.included]
+hl = shift.included.index(query) if query in shift.included else None
+st.caption(
+    "Each arrow goes from a token's residual entering the layer to the residual after this layer's attention "
+    f"({after_what}), projected on the first two principal axes of those {2 * len(shown)} points (PCA by SVD)."
+    + (f" Here the first token's residual is {rn[0] / np.median(rn[1:]):.1f}× the median length." if n > 2 else "")
+)
+show(shift_arrows(shown, shift.before, shift.after, hl, shift.explained), "mech_arrows")
+
+# ── Part 2: the same word in different sentences ─────────────────────────────────────────────────
+st.header("One word, many meanings")
+st.caption(
+    (
+        "The word's embedding entering layer 0 is the same in every sentence (this model has no position embedding); "
+        if not trace.model.config.n_token_types
+        else "The word's embedding entering layer 0 differs only by its position embedding; "
+    )
+    + "each layer's attention pulls in context. Compare its contextual embeddings (the residual entering each block, "
+    "averaged over the word's tokens) across sentences and against one reference sentence per sense."
+)
+word = st.text_input("Word", "mole", key="mech_word")
+sentences = parse_lines(st.text_area("Sentences (one per line)", DEFAULT_SENTENCES, key="mech_sentences", height=100))
+st.markdown("**Sense references** (the word's embedding in each sentence defines that sense)")
+senses: list[tuple[str, str]] = []
+for k, (name, sentence) in enumerate(DEFAULT_SENSES):
+    c1, c2 = st.columns([1, 3])
+    nm = c1.text_input(f"Sense {k + 1}", name, key=f"mech_sense_name_{k}")
+    tx = c2.text_input(f"Reference sentence {k + 1}", sentence, key=f"mech_sense_text_{k}")
+    if nm.strip() and tx.strip():
+        senses.append((nm.strip(), tx.strip()))
+
+if not word.strip():
+    st.info("Type the word to follow.")
+    st.stop()
+if len(sentences) < 2:
+    st.info("Give at least two sentences (one per line) that contain the word.")
+    st.stop()
+
+
+def occurrences(texts: list[str]) -> tuple[list, list[str]]:
+    found, missing = [], []
+    for text in texts:
+        try:
+            wt = word_trace(run_trace(ctx, text, ctx.causal), word)
+        except engine.InputError as exc:
+            st.warning(f"{exc}")
+            wt = None
+        if wt is None:
+            missing.append(text)
+        else:
+            found.append(wt)
+    return found, missing
+
+
+words, missing = occurrences(sentences)
+for text in missing:
+    st.warning(f"The word does not occur in this sentence (or lies past the token cap): {text}")
+if len(words) < 2:
+    st.info("Fewer than two sentences contain the word; nothing to compare.")
+    st.stop()
+names = [plotly_escape(w.text) for w in words]
+rows = []
+for w in words:
+    pieces = " + ".join(readable_token(p) for p in w.pieces)
+    note = ""
+    if w.right_context_hidden:
+        note = "causal model: the words after it cannot affect it"
+    elif w.has_right_context:
+        note = "bidirectional: sees the words after it too"
+    rows.append({"sentence": w.text, "tokens of the word": pieces, "positions": str(w.positions), "context": note})
+st.dataframe(rows, hide_index=True, width="stretch", key="mech_mole_table")
+if any(w.right_context_hidden for w in words):
+    st.info(
+        f'{ctx.model_name} reads left to right (causal mask), so in a sentence like "one mole of carbon dioxide" the '
+        "telling context comes after the word and cannot reach it: its embedding there is the same as in any sentence "
+        "with the same words before it. A bidirectional model (MiniLM, or the mask switched off) can use it.",
+        icon=":material/arrow_forward:",
+    )
+cos = pairwise_cosines(words)
+series = {f"{names[a]}  ↔  {names[b]}": v for (a, b), v in cos.items()}
+c1, c2 = st.columns(2)
+with c1:
+    show(
+        layer_lines(series, f"Cosine similarity of “{plotly_escape(word)}” between sentences", "cosine similarity"),
+        "mech_mole_cos",
+    )
+with c2:
+    coords, ratio = trajectories(words)
+    st.caption(
+        "Path of the word's embedding across layers (unit-length vectors, joint 2-D PCA). Big dots: first "
+        "and last layer."
+    )
+    show(trajectories_figure(names, coords, ratio), "mech_mole_traj")
+
+if senses:
+    refs, ref_missing = occurrences([t for _, t in senses])
+    for text in ref_missing:
+        st.warning(f"The word does not occur in this reference sentence: {text}")
+    kept = [name for (name, text) in senses if text not in ref_missing]
+    if refs:
+        match = sense_match(words, refs, kept)
+        st.subheader("Which sense is each occurrence closest to?")
+        st.caption("Closest by cosine similarity to the sense reference at the same layer. Hover for every cosine.")
+        show(
+            closest_sense_figure(names, [plotly_escape(k) for k in kept], match.closest, match.similarity),
+            "mech_mole_senses",
+        )
+        last = match.similarity.shape[-1] - 1
+        st.dataframe(
+            [
+                {
+                    "sentence": w.text,
+                    "closest at the last layer": kept[match.closest[s, last]] if match.closest[s, last] >= 0 else "tie",
+                }
+                | {f"cos to {k} (last layer)": float(match.similarity[s, r, last]) for r, k in enumerate(kept)}
+                for s, w in enumerate(words)
+            ],
+            hide_index=True,
+            width="stretch",
+            key="mech_sense_table",
+        )

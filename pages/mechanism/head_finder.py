@@ -1,0 +1,112 @@
+"""Head finder: which heads make one token look at others; statistics of every head, click to open it."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from viz.labels import plotly_escape
+from viz.mechanism.common import token_labels
+from viz.mechanism.figures import layer_head_grid
+from viz.mechanism.heads import STAT_COLUMNS, default_query_keys, head_statistics, rank_heads, row_to_head, stats_table
+from viz.mechanism.session import mechanism_context, require_trace, token_strip, trace_patterns
+
+TABLE_KEY = "mech_head_stats"
+PATTERNS_PAGE = "pages/views/patterns.py"
+
+
+def open_selected_head(n_heads: int) -> None:
+    """on_select callback: runs before the next script run, so it may set the sidebar's layer/head state."""
+    state = st.session_state.get(TABLE_KEY)
+    rows = state.get("selection", {}).get("rows", []) if hasattr(state, "get") else []
+    if not rows:
+        return
+    layer, head = row_to_head(rows[0], n_heads)
+    st.session_state.layer = layer
+    st.session_state.head = head
+    st.session_state["_mech_open_patterns"] = True  # st.switch_page is not allowed inside a callback
+
+
+ctx = mechanism_context()
+if st.session_state.pop("_mech_open_patterns", False) and not ctx.standalone:
+    st.switch_page(PATTERNS_PAGE)
+st.title("Head finder")
+trace = require_trace(ctx)
+readable, labels = token_labels(trace.tokens)
+n = trace.n_tokens
+patterns = trace_patterns(ctx, trace)  # [n_layers, n_heads, n, n]
+L, H = patterns.shape[:2]
+
+st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
+token_strip(trace.tokens)
+st.subheader("Which heads make one token look at others?")
+default_q, default_keys = default_query_keys(trace.tokens)
+c1, c2 = st.columns([1, 2])
+query = c1.selectbox(
+    "Query token (the one looking)", range(n), index=default_q, format_func=readable.__getitem__, key="mech_find_query"
+)
+keys = c2.multiselect(
+    "Key tokens (looked at)", range(n), default=default_keys, format_func=readable.__getitem__, key="mech_find_keys"
+)
+if not keys:
+    st.info("Pick at least one key token.")
+else:
+    hidden = [k for k in keys if ctx.causal and k > query]
+    if hidden:
+        st.warning(
+            "With the causal mask a query cannot look at later tokens; these keys always get weight 0: "
+            + ", ".join(readable[k] for k in hidden)
+        )
+    hits = rank_heads(patterns, query, keys)
+    best = hits[0]
+    key_names = " + ".join(readable[k] for k in keys)
+    st.metric(
+        f"Best head: layer {best.layer}, head {best.head}",
+        f"{best.weight:.1%}",
+        help="The query's attention weight on the chosen keys together, in the best head.",
+    )
+    st.caption(f"of the attention of {readable[query]} goes to {key_names} in layer {best.layer}, head {best.head}.")
+    over_half = sum(h.weight > 0.5 for h in hits)
+    st.caption(f"{over_half} of {L * H} heads put more than half of this query's attention on these keys.")
+    grid = np.array([[0.0] * H for _ in range(L)])
+    for h in hits:
+        grid[h.layer, h.head] = h.weight
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        st.dataframe(
+            [
+                {"layer": h.layer, "head": h.head, "weight on keys": h.weight}
+                | {f"→ {readable[k]}": w for k, w in zip(keys, h.per_key, strict=True)}
+                for h in hits[:20]
+            ],
+            hide_index=True,
+            width="stretch",
+            key="mech_find_table",
+        )
+    with c2:
+        title = f"Attention from {plotly_escape(readable[query])} to the chosen keys, every head"
+        st.plotly_chart(
+            layer_head_grid(grid, title, "weight", (best.layer, best.head)),
+            key="mech_find_grid",
+            theme=None,
+            config={"displaylogo": False},
+        )
+
+st.subheader("Every head at a glance")
+st.caption(
+    "Averaged over this text's queries: entropy of each row (0 bits = all weight on one key), the weight on the "
+    "previous token, the weight on the first token (often an 'attention sink'), and the mean distance |i − j| of "
+    "the keys, weighted by attention. Click a column header to sort; click a row to open that head on the "
+    "Attention patterns page."
+)
+stats = head_statistics(patterns)
+st.dataframe(
+    stats_table(stats),
+    hide_index=True,
+    width="stretch",
+    height=420,
+    key=TABLE_KEY,
+    on_select=lambda: open_selected_head(H),
+    selection_mode="single-row",
+    column_config={label: st.column_config.NumberColumn(format="%.3f") for label in STAT_COLUMNS.values()},
+)

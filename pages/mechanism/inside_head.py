@@ -1,0 +1,225 @@
+"""Inside one head, step by step: E → Q, K (→ RoPE) → Q·Kᵀ → ÷√d_head → mask → softmax → V → z → Δe."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from viz.mechanism.common import token_labels
+from viz.mechanism.figures import matrix_heatmap
+from viz.mechanism.session import mechanism_context, require_trace, token_strip
+from viz.mechanism.steps import head_steps
+
+ctx = mechanism_context()
+st.title("Inside one head, step by step")
+trace = require_trace(ctx)
+s = head_steps(trace, ctx.layer, ctx.head)
+n, d, dm = s.n, s.d_head, s.d_model
+readable, labels = token_labels(s.tokens)
+
+st.caption(
+    f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "
+    f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {n} tokens, d_model = {dm}, d_head = {d}"
+)
+token_strip(s.tokens)
+if s.group_size > 1:
+    sharing = [h for h in range(s.n_heads) if h // s.group_size == s.kv_head and h != s.head]
+    st.info(
+        f"Grouped-query attention: {s.n_heads} query heads share {s.n_kv_heads} key/value heads. Query head {s.head} "
+        f"uses key/value head {s.kv_head}, which query heads {', '.join(map(str, sharing))} use too; so W_K and W_V "
+        "below (and K, V) are shared with them, while W_Q and W_O are this head's own.",
+        icon=":material/call_split:",
+    )
+
+# ── the cell picker comes first: every matrix below frames the chosen entry ──────────────────────
+st.subheader("Pick one entry of the pattern")
+c1, c2 = st.columns(2)
+i = c1.selectbox(
+    "Query i (the token that is looking)",
+    range(n),
+    index=n - 1,
+    format_func=readable.__getitem__,
+    key="mech_cell_query",
+)
+j = c2.selectbox(
+    "Key j (the token it looks at)", range(n), index=0, format_func=readable.__getitem__, key="mech_cell_key"
+)
+cell = s.cell(i, j)
+engine_weight = float(trace.pattern(s.layer, s.head)[i, j])  # the engine's own softmax, for comparison
+if cell["allowed"]:
+    share = (
+        f"softmax share  = exp({cell['scaled']:.6g} − {cell['row_max']:.6g}) / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
+        f"               = {cell['numerator']:.6g} / {cell['denominator']:.6g} = {cell['weight']:.6g}"
+    )
+else:
+    share = "masked: key j comes after query i, so its score is replaced by −∞ and exp(−∞) = 0 → weight 0"
+st.code(
+    f"q_i · k_j      = {cell['dot']:.6g}\n"
+    f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"
+    f"{share}\n"
+    f"engine's trace.pattern[{s.layer}, {s.head}][{i}, {j}] = {engine_weight:.6g}",
+    language=None,
+)
+hl = (i, j)
+
+
+def show(fig, key: str) -> None:
+    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+
+
+# ── 1. E ─────────────────────────────────────────────────────────────────────────────────────────
+st.subheader("1 · The embeddings E")
+if s.norm_position == "pre":
+    st.caption(
+        f"E is what this head reads: the residual stream entering layer {s.layer}, RMS-normalised "
+        f"({'RMSNorm' if s.norm == 'rms' else 'LayerNorm'}(x)·w). At layer 0 that is the normalised token embeddings; "
+        "later it also carries what earlier layers added. One row per token, one column per dimension."
+    )
+else:
+    st.caption(
+        f"E is the residual stream entering layer {s.layer} (this post-norm model normalised it at the end of the "
+        "previous block; at layer 0 it is LayerNorm(token + position + segment embeddings))."
+    )
+show(matrix_heatmap(s.E, f"E  [n × d_model] = [{n} × {dm}]", labels, None, "dimension", "token"), "mech_E")
+
+# ── 2. Q and K ───────────────────────────────────────────────────────────────────────────────────
+st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
+bias = " + b_Q (this model has biases)" if s.has_bias else ""
+st.caption(
+    f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". Both map d_model = {dm} to d_head = {d}.{bias}'
+)
+c1, c2 = st.columns(2)
+with c1:
+    show(matrix_heatmap(s.W_Q, f"W_Q (head {s.head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WQ")
+    show(
+        matrix_heatmap(
+            s.q_pre,
+            f"Q = E·W_Q  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+            labels,
+            None,
+            "d_head",
+            "query token",
+        ),
+        "mech_Q_pre",
+    )
+with c2:
+    show(matrix_heatmap(s.W_K, f"W_K (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WK")
+    show(
+        matrix_heatmap(
+            s.k_pre,
+            f"K = E·W_K  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+            labels,
+            None,
+            "d_head",
+            "key token",
+        ),
+        "mech_K_pre",
+    )
+if s.uses_rope:
+    st.caption(
+        "RoPE: SmolLM2 has no position embedding; instead each query and key is rotated by an angle proportional to "
+        "its position (pairs of dimensions i and i + d_head/2, each at its own frequency). So q_i·k_j depends on "
+        "how far apart i and j are. The scores below use these rotated q and k, exactly as the model (and "
+        "trace.scores) does."
+    )
+    c1, c2 = st.columns(2)
+    with c1:
+        show(matrix_heatmap(s.q, f"Q after RoPE  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_Q")
+    with c2:
+        show(matrix_heatmap(s.k, f"K after RoPE  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_K")
+
+# ── 3–6. scores → pattern ────────────────────────────────────────────────────────────────────────
+st.subheader("3 · Every query against every key: Q·Kᵀ")
+st.caption("Rows are queries, columns are keys; the red frame is the entry picked above.")
+c1, c2 = st.columns(2)
+with c1:
+    show(matrix_heatmap(s.dots, f"Q·Kᵀ  [{n} × {n}]", labels, labels, "key", "query", highlight=hl), "mech_dots")
+with c2:
+    show(
+        matrix_heatmap(
+            s.scaled, f"÷ √d_head = ÷ {s.scale:.4g}  [{n} × {n}]", labels, labels, "key", "query", highlight=hl
+        ),
+        "mech_scaled",
+    )
+st.subheader("4 · Mask, then softmax")
+if s.causal:
+    st.caption(
+        "Causal mask: a query may not look at later keys, so those scores become −∞ (grey) before the softmax; "
+        "exp(−∞) = 0, so they get weight 0 and each row still sums to 1."
+    )
+else:
+    st.caption(
+        "No mask in this pass (bidirectional): every query sees every key. Turn the causal mask on in the "
+        "sidebar to see the −∞ entries."
+    )
+c1, c2 = st.columns(2)
+with c1:
+    show(
+        matrix_heatmap(
+            s.masked, f"masked scores  [{n} × {n}]", labels, labels, "key", "query", kind="scores", highlight=hl
+        ),
+        "mech_masked",
+    )
+with c2:
+    show(
+        matrix_heatmap(
+            s.pattern,
+            f"softmax → attention pattern A  [{n} × {n}]",
+            labels,
+            labels,
+            "key",
+            "query",
+            kind="weight",
+            highlight=hl,
+        ),
+        "mech_pattern",
+    )
+
+# ── 7–9. values → Δe ─────────────────────────────────────────────────────────────────────────────
+st.subheader("5 · Values: V = E·W_V (value-down)")
+st.caption(
+    f"The value map is factored in two: value-down W_V takes each embedding from d_model = {dm} down to "
+    f"d_head = {d}; value-up (step 7) brings the weighted sum back up to d_model."
+    + (f" W_V is key/value head {s.kv_head}'s, shared under grouped-query attention." if s.group_size > 1 else "")
+)
+c1, c2 = st.columns(2)
+with c1:
+    show(
+        matrix_heatmap(s.W_V, f"W_V value-down (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"),
+        "mech_WV",
+    )
+with c2:
+    show(matrix_heatmap(s.v, f"V = E·W_V  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_V")
+st.subheader("6 · Weighted sum: z = A·V")
+st.caption("Each query's row of A weights the value vectors of the keys; z_i = Σ_j A[i, j]·v_j.")
+show(matrix_heatmap(s.z, f"z = A·V  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_z")
+st.subheader("7 · Value-up and the output matrix")
+st.caption(
+    f"Head {s.head}'s value-up is its {d} rows of the output matrix W_O. Stacking every head's value-up gives "
+    f"W_O itself, [{s.n_heads}·{d} × {dm}] = [{s.n_heads * d} × {dm}] (head {s.head}'s band framed in red)."
+)
+c1, c2 = st.columns(2)
+with c1:
+    show(
+        matrix_heatmap(s.W_O, f"value-up W_O[head {s.head}]  [{d} × {dm}]", None, None, "d_model", "d_head"), "mech_WO"
+    )
+with c2:
+    show(
+        matrix_heatmap(
+            s.W_O_all,
+            f"output matrix W_O  [{s.n_heads * d} × {dm}]",
+            None,
+            None,
+            "d_model",
+            "head · d_head",
+            row_bands=d,
+            band_highlight=s.head,
+            height=420,
+        ),
+        "mech_WO_all",
+    )
+st.subheader("8 · Δe = z·W_O[head]: what this head adds to each embedding")
+st.caption(
+    f"Row i is head {s.head}'s change to token i's embedding. The layer's full update adds every head's Δe and the "
+    "output bias b_O once (see Embedding shifts)."
+)
+show(matrix_heatmap(s.delta, f"Δe = z·W_O[{s.head}]  [{n} × {dm}]", labels, None, "dimension", "token"), "mech_delta")

@@ -1,0 +1,171 @@
+"""Parameters and context size: the attention parameter calculator (GPT-3 preset), the loaded model's exact
+counts, and how the attention pattern grows with the context, next to measured trace times."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from viz.mechanism.figures import context_growth, timing_figure
+from viz.mechanism.session import mechanism_context
+from viz.mechanism.sizes import (
+    GPT3_PRESET,
+    GPT3_TOTAL,
+    breakdown,
+    context_lengths,
+    human_bytes,
+    loaded_breakdown,
+    measure_trace,
+    pattern_bytes,
+    pattern_entries,
+)
+
+FIELDS = ("d_model", "d_head", "n_heads", "n_layers")
+LABELS = {
+    "d_model": "d_model (embedding size)",
+    "d_head": "d_head (key-query space)",
+    "n_heads": "heads per layer",
+    "n_layers": "layers",
+}
+
+
+def apply_preset(values: dict[str, int]) -> None:
+    # A button callback runs before the script, so it may set the number inputs' state.
+    for k in FIELDS:
+        st.session_state[f"mech_calc_{k}"] = values[k]
+
+
+ctx = mechanism_context()
+model = ctx.model
+cfg = model.config
+st.title("Parameters and context size")
+
+# ── calculator ───────────────────────────────────────────────────────────────────────────────────
+st.header("How many parameters does attention have?")
+st.caption(
+    "Counting as 3Blue1Brown does: per head a query map, a key map and a value-down map (each d_model × d_head) and "
+    "a value-up map (d_head × d_model); biases not counted."
+)
+loaded = {"d_model": cfg.d_model, "d_head": cfg.d_head, "n_heads": cfg.n_heads, "n_layers": cfg.n_layers}
+for k in FIELDS:
+    st.session_state.setdefault(f"mech_calc_{k}", GPT3_PRESET[k])
+c = st.columns([1, 1, 1, 1])
+c[0].button("GPT-3 preset", on_click=apply_preset, args=(GPT3_PRESET,), key="mech_preset_gpt3", width="stretch")
+c[1].button(f"{ctx.model_name} shape", on_click=apply_preset, args=(loaded,), key="mech_preset_loaded", width="stretch")
+cols = st.columns(4)
+values = {
+    k: int(cols[i].number_input(LABELS[k], min_value=1, max_value=1_000_000, step=1, key=f"mech_calc_{k}"))
+    for i, k in enumerate(FIELDS)
+}
+b = breakdown(**values)
+st.dataframe(b.rows(), hide_index=True, width="stretch", key="mech_calc_table")
+m1, m2, m3 = st.columns(3)
+m1.metric("Each matrix, per head", f"{b.per_matrix_per_head:,}")
+m2.metric("Attention, per layer", f"{b.per_layer:,}")
+m3.metric("Attention, all layers", f"{b.total:,}")
+if values == GPT3_PRESET:
+    st.success(
+        f"GPT-3: {b.total:,} attention parameters out of {GPT3_TOTAL:,} in all (embedding, unembedding, attention and "
+        f"MLP matrices), {b.total / GPT3_TOTAL:.1%}: about a third.",
+        icon=":material/check:",
+    )
+if cfg.n_kv_heads != cfg.n_heads and values == loaded:
+    st.caption(
+        f"{ctx.model_name} uses grouped-query attention: only {cfg.n_kv_heads} key and value-down maps per layer are "
+        "stored (shared by several query heads), so its real count is lower than this calculator's; see below."
+    )
+
+# ── the loaded model ─────────────────────────────────────────────────────────────────────────────
+st.header(f"{ctx.model_label}: every parameter, counted from its tensors")
+st.dataframe(loaded_breakdown(model), hide_index=True, width="stretch", key="mech_loaded_table")
+
+# ── context size ─────────────────────────────────────────────────────────────────────────────────
+st.header("Context size: the pattern grows as n²")
+n_ctx = cfg.n_ctx
+lengths = context_lengths(n_ctx)
+L, H = cfg.n_layers, cfg.n_heads
+st.caption(
+    f"One pass computes one n × n pattern per head per layer: {L} × {H} × n² weights for {ctx.model_name} "
+    f"(trained context {n_ctx:,} tokens). Memory if they were all kept at once:"
+)
+c1, c2 = st.columns(2)
+with c1:
+    st.plotly_chart(
+        context_growth(
+            lengths,
+            [pattern_bytes(L, H, n, 2) for n in lengths],
+            [pattern_bytes(L, H, n, 4) for n in lengths],
+            f"All attention patterns of {ctx.model_name}",
+        ),
+        key="mech_ctx_growth",
+        theme=None,
+        config={"displaylogo": False},
+    )
+with c2:
+    st.dataframe(
+        [
+            {
+                "tokens n": n,
+                "pattern entries": f"{pattern_entries(L, H, n):,}",
+                "fp16": human_bytes(pattern_bytes(L, H, n, 2)),
+                "fp32": human_bytes(pattern_bytes(L, H, n, 4)),
+            }
+            for n in lengths
+        ],
+        hide_index=True,
+        width="stretch",
+        key="mech_ctx_table",
+    )
+g = GPT3_PRESET
+st.caption(
+    f"For comparison, GPT-3 ({g['n_layers']} layers × {g['n_heads']} heads) at its 2,048-token context: "
+    f"{pattern_entries(g['n_layers'], g['n_heads'], 2048):,} entries, "
+    f"{human_bytes(pattern_bytes(g['n_layers'], g['n_heads'], 2048, 2))} at fp16. The engine never holds them all: "
+    "it keeps O(n·d) per layer and computes a head's pattern when asked."
+)
+
+st.subheader("Measured on this machine")
+options = [n for n in (64, 256, 1024, 2048, 4096) if n <= model.max_tokens]
+chosen = st.multiselect(
+    "Lengths to time (tokens)",
+    options,
+    default=[n for n in (64, 256, 1024) if n in options],
+    key="mech_measure_lengths",
+)
+timings_key = f"_mech_timings_{ctx.model_name}_{ctx.device}"
+if st.button("Measure", key="mech_measure", icon=":material/timer:", disabled=not chosen):
+    with st.spinner("Timing model.trace…"):
+        found = {t.n_tokens: t for t in st.session_state.get(timings_key, [])}
+        found.update({t.n_tokens: t for t in measure_trace(model, chosen)})
+        st.session_state[timings_key] = sorted(found.values(), key=lambda t: t.n_tokens)
+timings = st.session_state.get(timings_key, [])
+if not timings:
+    st.caption("Nothing measured yet: pick lengths and press Measure. Only measured numbers are shown here.")
+else:
+    st.caption(
+        f"Best of {timings[0].repeats} runs of model.trace (the forward pass on {model.device.type.upper()}, capturing "
+        "q, k, v and the residuals; patterns are computed later, per head, when a view asks)."
+    )
+    c1, c2 = st.columns(2)
+    with c1:
+        st.plotly_chart(
+            timing_figure(
+                [t.n_tokens for t in timings], [t.seconds for t in timings], f"model.trace time, {ctx.model_name}"
+            ),
+            key="mech_timing_chart",
+            theme=None,
+            config={"displaylogo": False},
+        )
+    with c2:
+        st.dataframe(
+            [
+                {
+                    "tokens": t.n_tokens,
+                    "seconds": round(t.seconds, 4),
+                    "pattern entries": f"{pattern_entries(L, H, t.n_tokens):,}",
+                }
+                for t in timings
+            ],
+            hide_index=True,
+            width="stretch",
+            key="mech_timing_table",
+        )
