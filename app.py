@@ -11,6 +11,7 @@ import streamlit as st
 from viz import engine
 from viz.context import AppContext, load_examples
 from viz.figures import ORIENTATIONS
+from viz.mechanism.pages import mechanism_pages
 from viz.state import PAGES, clamp_layer_head, parse_params, to_params
 
 st.set_page_config(page_title="Attention, visualised", page_icon=":material/visibility:", layout="wide")
@@ -68,7 +69,7 @@ def current_page_name(page: object) -> str:
 
 
 ss = st.session_state
-current = st.navigation(list(PAGE_OBJECTS.values()))
+current = st.navigation(list(PAGE_OBJECTS.values()) + mechanism_pages())
 page_name = current_page_name(current)
 
 # ── First run of a session: restore the view from the URL (validated) ─────────────────────────
