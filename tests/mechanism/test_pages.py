@@ -1,0 +1,165 @@
+"""AppTest of every mechanism page through the real shell (app.py): no exception, engine numbers shown."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.mechanism.conftest import ROOT
+from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
+from viz.mechanism.heads import STAT_COLUMNS, all_patterns, head_statistics
+
+APP = str(ROOT / "app.py")
+PAGES = ["inside_head", "embedding_shifts", "head_finder", "cross_attention", "parameters"]
+TIMEOUT = 180  # generous: two other engineers share these 2 cores
+
+
+def decode(value: Any) -> np.ndarray:
+    """Plotly ≥ 6 sends numpy arrays as base64 ("bdata"); lists stay lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return arr.reshape([int(s) for s in str(shape).split(",")]) if shape else arr
+    return np.asarray(value, dtype=float)
+
+
+def chart(at: AppTest, key: str) -> dict:
+    for element in at.get("plotly_chart"):
+        if getattr(element, "key", None) == key:
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart {key!r}")
+
+
+def open_page(page: str, at: AppTest | None = None) -> AppTest:
+    at = at or AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page(f"pages/mechanism/{page}.py")
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_inside_head_matches_engine(fluffy) -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.slider(key="layer").set_value(16).run()
+    at = open_page("inside_head", at)
+    assert_clean(at)
+    pattern = decode(chart(at, "mech_pattern")["data"][0]["z"])
+    np.testing.assert_allclose(pattern, fluffy.pattern(16, 0).numpy(), atol=1e-6)  # step-by-step softmax == engine
+    scaled = decode(chart(at, "mech_scaled")["data"][0]["z"])
+    np.testing.assert_allclose(scaled, fluffy.scores(16, 0).numpy(), atol=1e-5)
+    masked = decode(chart(at, "mech_masked")["data"][0]["z"])
+    assert np.all(np.isnan(masked[np.triu_indices(10, 1)]))  # −∞ drawn as grey gaps
+    assert "[10 × 576]" in chart(at, "mech_E")["layout"]["title"]["text"]
+    assert "[576 × 576]" in chart(at, "mech_WO_all")["layout"]["title"]["text"]
+    assert any("shares" in i.value or "share" in i.value for i in at.info)  # GQA note
+    at.selectbox(key="mech_cell_query").set_value(3).run()
+    at.selectbox(key="mech_cell_key").set_value(2).run()
+    code = at.code[1].value
+    w = float(fluffy.pattern(16, 0)[3, 2])
+    assert f"= {w:.6g}\n" in code and code.strip().endswith(f"{w:.6g}")
+    at.selectbox(key="mech_cell_key").set_value(5).run()
+    assert "masked" in at.code[1].value and at.code[1].value.strip().endswith("= 0")
+
+
+def test_embedding_shifts_sum_to_attention_output(fluffy) -> None:
+    at = open_page("embedding_shifts")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    expected = fluffy.attn_out(0)[3].numpy()
+    assert table["source"][3].endswith("creature")
+    assert table["share of Δe"].sum() == pytest.approx(1.0, abs=1e-4)  # SmolLM2 has no b_O: sources alone make Δe
+    assert any("to within" in c.value for c in at.caption)
+    norms = decode(chart(at, "mech_norms")["data"][0]["x"])
+    assert norms[4:].max() == 0 and norms[:4].min() > 0 and np.linalg.norm(expected) > 0
+    mole = at.dataframe[1].value
+    assert list(mole["sentence"]) == ["American shrew mole", "one mole of carbon dioxide", "take a biopsy of the mole"]
+    assert "cannot affect" in mole["context"][1]
+    assert any("reads left to right" in i.value for i in at.info)
+    cos = chart(at, "mech_mole_cos")["data"]
+    assert len(cos) == 3 and all(decode(t["y"])[0] == pytest.approx(1.0, abs=1e-5) for t in cos)
+    at.text_input(key="mech_word").set_value("giraffe").run()
+    assert_clean(at)
+    assert any("does not occur" in w.value for w in at.warning)
+
+
+def test_embedding_shifts_bidirectional_model() -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="model").set_value("minilm-l6").run()
+    at = open_page("embedding_shifts", at)
+    assert_clean(at)
+    assert not any("reads left to right" in i.value for i in at.info)
+    assert "sees the words after it" in at.dataframe[1].value["context"][1]
+    cos = chart(at, "mech_mole_cos")["data"]
+    assert all(decode(t["y"])[0] < 0.9999 for t in cos)  # BERT adds position embeddings: not identical at first
+
+
+def test_head_finder_ranks_and_tabulates(fluffy) -> None:
+    at = open_page("head_finder")
+    assert_clean(at)
+    best = float(fluffy.pattern(16, 0)[3, [1, 2]].sum())
+    assert at.metric[0].label == "Best head: layer 16, head 0" and at.metric[0].value == f"{best:.1%}"
+    stats = at.dataframe[1].value
+    assert len(stats) == 30 * 9
+    expected = head_statistics(all_patterns(fluffy))
+    for key, label in STAT_COLUMNS.items():
+        np.testing.assert_allclose(stats[label].to_numpy(), expected[key].reshape(-1), atol=1e-5)
+    at.multiselect(key="mech_find_keys").set_value([0]).run()
+    assert_clean(at)
+    assert at.metric[0].value == f"{max(float(fluffy.pattern(a, b)[3, 0]) for a in range(30) for b in range(9)):.1%}"
+
+
+def test_cross_attention_block(smol) -> None:
+    at = open_page("cross_attention")
+    assert_clean(at)
+    prompt, s_span, t_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
+    trace = smol.trace(prompt)
+    cross = PromptCross(trace, s_span, t_span)
+    layer, head = at.selectbox(key="mech_cross_head").value
+    z = decode(chart(at, "mech_cross_block")["data"][0]["z"])
+    np.testing.assert_allclose(z, trace.pattern(layer, head).numpy()[np.ix_(cross.target, cross.source)], atol=1e-6)
+    assert at.metric[0].value == f"0 of {len(cross.target) * len(cross.source)}"
+    assert "target query" in chart(at, "mech_cross_block")["layout"]["yaxis"]["title"]["text"]
+
+
+def test_parameters_gpt3_and_measure() -> None:
+    at = open_page("parameters")
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Each matrix, per head"] == "1,572,864"
+    assert metrics["Attention, all layers"] == "57,982,058,496"
+    assert "175,181,291,520" in at.success[0].value
+    assert "134,515,008" in list(at.dataframe[1].value["parameters"])  # SmolLM2-135M's exact total
+    at.multiselect(key="mech_measure_lengths").set_value([64]).run()
+    at.button(key="mech_measure").click().run()
+    assert_clean(at)
+    timing = at.dataframe[-1].value
+    assert list(timing["tokens"]) == [64] and timing["seconds"][0] > 0
+    at.button(key="mech_preset_loaded").click().run()
+    assert {m.label: m.value for m in at.metric}["Each matrix, per head"] == f"{576 * 64:,}"
+
+
+def test_empty_text_gives_a_message_on_every_page() -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.text_area(key="text").set_value("").run()
+    for page in PAGES:
+        at = open_page(page, at)
+        assert_clean(at)
+        if page in ("inside_head", "embedding_shifts", "head_finder"):
+            assert any("empty" in i.value for i in at.info), page
+
+
+def test_user_text_is_escaped_in_plotly() -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.text_area(key="text").set_value("<b>bold</b> & <br> creature").run()
+    at = open_page("inside_head", at)
+    assert_clean(at)
+    ticks = " ".join(chart(at, "mech_pattern")["layout"]["xaxis"]["ticktext"])
+    assert "<b>" not in ticks and "<br>" not in ticks and "&lt;" in ticks and "&amp;" in ticks

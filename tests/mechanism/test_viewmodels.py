@@ -1,0 +1,197 @@
+"""The mechanism view models reproduce the engine's numbers (and the chapter's GPT-3 numbers)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.mechanism.conftest import FLUFFY, ROOT
+from viz.mechanism.common import pca_2d
+from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
+from viz.mechanism.heads import all_patterns, default_query_keys, head_statistics, rank_heads, row_to_head, stats_table
+from viz.mechanism.shifts import (
+    delta_by_source,
+    find_word,
+    layer_shift,
+    pairwise_cosines,
+    sense_match,
+    word_positions,
+    word_trace,
+)
+from viz.mechanism.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, pattern_bytes, pattern_entries
+from viz.mechanism.steps import head_steps, rope_check
+
+
+# ── inside one head ─────────────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize("layer, head", [(0, 0), (16, 0), (29, 8)])
+def test_steps_match_the_engine_smollm2(fluffy, layer: int, head: int) -> None:
+    s = head_steps(fluffy, layer, head)
+    assert s.kv_head == head // 3 and s.uses_rope and s.norm_position == "pre"
+    np.testing.assert_allclose(s.scaled, fluffy.scores(layer, head).numpy(), atol=1e-5)
+    np.testing.assert_allclose(s.pattern, fluffy.pattern(layer, head).numpy(), atol=1e-6)  # softmax == engine's
+    np.testing.assert_allclose(s.z, fluffy.z(layer)[head].numpy(), atol=1e-5)
+    np.testing.assert_allclose(s.delta, fluffy.head_out(layer, head).numpy(), atol=1e-4)
+    assert np.all(s.pattern[np.triu_indices(s.n, 1)] == 0) and np.all(np.isneginf(s.masked[np.triu_indices(s.n, 1)]))
+    assert rope_check(s, fluffy) < 1e-4  # the captured q is RoPE(E·W_Q): E really is what the head reads
+    assert np.abs(s.q_pre - s.q)[1:].max() > 1e-2  # ...and RoPE really changed it (position 0 is not rotated)
+    W_O = fluffy.model.W_O(layer).numpy()
+    np.testing.assert_allclose(s.W_O_all[head * s.d_head : (head + 1) * s.d_head], W_O[head])
+
+
+def test_steps_match_the_engine_minilm(minilm) -> None:
+    trace = minilm.trace("one mole of carbon dioxide")
+    s = head_steps(trace, 3, 5)
+    assert not s.uses_rope and s.has_bias and s.kv_head == 5 and not s.causal
+    np.testing.assert_allclose(s.q_pre, s.q, atol=1e-4)  # no RoPE: E·W_Q + b_Q is the query itself
+    np.testing.assert_allclose(s.pattern, trace.pattern(3, 5).numpy(), atol=1e-6)
+    np.testing.assert_allclose(s.delta, trace.head_out(3, 5).numpy(), atol=1e-4)
+    assert np.all(s.pattern > 0)  # bidirectional: nothing masked
+
+
+def test_cell_numbers(fluffy) -> None:
+    s = head_steps(fluffy, 16, 0)
+    c = s.cell(3, 2)
+    assert c["dot"] == pytest.approx(c["scaled"] * 8.0)
+    assert c["numerator"] / c["denominator"] == pytest.approx(c["weight"], rel=1e-9)
+    assert c["weight"] == pytest.approx(float(fluffy.pattern(16, 0)[3, 2]), abs=1e-6)
+    masked = s.cell(3, 5)
+    assert not masked["allowed"] and masked["weight"] == 0.0
+
+
+# ── embedding shifts ────────────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize("layer", [0, 16])
+def test_delta_by_source_sums_to_the_attention_output(fluffy, layer: int) -> None:
+    split = delta_by_source(fluffy, layer, 3)
+    np.testing.assert_allclose(split.delta, fluffy.attn_out(layer)[3].numpy(), atol=1e-4)
+    assert split.share_along_delta().sum() + split.bias_share() == pytest.approx(1.0, abs=1e-5)
+    assert np.all(split.per_source[4:] == 0)  # causal: later tokens contribute nothing to "creature"
+
+
+def test_delta_by_source_with_output_bias(minilm) -> None:
+    trace = minilm.trace(FLUFFY)
+    split = delta_by_source(trace, 2, 4)
+    assert np.any(split.bias)
+    np.testing.assert_allclose(split.delta, trace.attn_out(2)[4].numpy(), atol=1e-4)
+
+
+def test_pca_recovers_a_plane() -> None:
+    rng = np.random.default_rng(0)
+    plane = rng.normal(size=(2, 50))
+    pts = rng.normal(size=(30, 2)) * [5.0, 1.0] @ plane
+    coords, ratio, _ = pca_2d(pts)
+    assert ratio.sum() == pytest.approx(1.0)
+    d_full = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
+    d_2d = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
+    np.testing.assert_allclose(d_2d, d_full, atol=1e-8)
+
+
+def test_layer_shift_leaves_out_the_first_token(fluffy) -> None:
+    full = layer_shift(fluffy, 16)
+    assert full.explained[0] > 0.99  # the first token's huge residual takes the whole first axis
+    trimmed = layer_shift(fluffy, 16, skip_first=True)
+    assert trimmed.included == list(range(1, fluffy.n_tokens)) and trimmed.before.shape == (fluffy.n_tokens - 1, 2)
+    attn = fluffy.attn_out(16).numpy()
+    np.testing.assert_allclose(
+        full.step_norms, np.linalg.norm(attn, axis=-1), rtol=1e-4
+    )  # pre-norm: after − before == Δe
+
+
+def test_find_word_and_sub_tokens(smol) -> None:
+    assert find_word("Moles and a Mole.", "mole") == (12, 16)  # whole word, any case
+    assert find_word("molecule", "mole") is None
+    trace = smol.trace(FLUFFY)
+    span = find_word(FLUFFY, "verdant")
+    pos = word_positions(trace.offsets, span)
+    assert [trace.tokens[i] for i in pos] == [" ver", "d", "ant"]
+    wt = word_trace(trace, "verdant")
+    np.testing.assert_allclose(wt.embeddings[5], trace.resid(5).numpy()[pos].mean(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_mole_diverges_and_senses(smol, minilm) -> None:
+    sentences = ["American shrew mole", "one mole of carbon dioxide", "take a biopsy of the mole"]
+    words = [word_trace(smol.trace(s), "mole") for s in sentences]
+    cos = pairwise_cosines(words)
+    for v in cos.values():
+        assert v[0] == pytest.approx(1.0, abs=1e-6)  # same token, no position embedding: identical at first
+        assert v[-1] < 0.95  # ...and apart after the last layer
+    assert [w.right_context_hidden for w in words] == [False, True, False]
+    refs = [word_trace(smol.trace(s), "mole") for s in ["the doctor examined the mole on her skin"] * 2]
+    match = sense_match(words, refs, ["skin", "skin again"])
+    assert np.all(match.closest[:, 0] == -1)  # identical at layer 0: a tie, not "the first sense"
+    bert = word_trace(minilm.trace("one mole of carbon dioxide"), "mole")
+    assert bert.has_right_context and not bert.right_context_hidden
+
+
+# ── head finder ─────────────────────────────────────────────────────────────────────────────────
+def test_head_finder_finds_the_adjective_head(fluffy) -> None:
+    """Acceptance: some head makes "creature" put > 1/2 of its attention on "fluffy" + "blue"; the docs name it."""
+    q, keys = default_query_keys(fluffy.tokens)
+    assert [fluffy.tokens[i] for i in [q, *keys]] == [" creature", " fluffy", " blue"]
+    hits = rank_heads(all_patterns(fluffy), q, keys)
+    best = hits[0]
+    manual = float(fluffy.pattern(best.layer, best.head)[q, keys].sum())
+    assert best.weight == pytest.approx(manual, abs=1e-6) and best.weight > 0.5
+    assert all(a.weight >= b.weight for a, b in zip(hits, hits[1:], strict=False))
+    docs = (ROOT / "docs" / "mechanism.md").read_text(encoding="utf-8")
+    named = re.search(r"layer (\d+), head (\d+)", docs)
+    assert named, "docs/mechanism.md must name the head"
+    layer, head = int(named.group(1)), int(named.group(2))
+    assert float(fluffy.pattern(layer, head)[q, keys].sum()) > 0.5
+
+
+def test_head_statistics_on_known_patterns() -> None:
+    n = 5
+    ident = np.eye(n)
+    prev = np.eye(n, k=-1)
+    prev[0, 0] = 1.0
+    first = np.zeros((n, n))
+    first[:, 0] = 1.0
+    stats = head_statistics(np.stack([ident, prev, first])[:, None])  # 3 layers × 1 head
+    np.testing.assert_allclose(stats["entropy"][:, 0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(stats["prev"][:, 0], [0.0, 1.0, 0.25])
+    np.testing.assert_allclose(stats["first"][:, 0], [0.2, 0.4, 1.0])
+    np.testing.assert_allclose(stats["distance"][:, 0], [0.0, 0.8, 2.0])
+    uniform = np.full((1, 1, 4, 4), 0.25)
+    assert head_statistics(uniform)["entropy"][0, 0] == pytest.approx(2.0)
+    table = stats_table(stats)
+    assert table["layer"] == [0, 1, 2] and row_to_head(7, 3) == (2, 1)
+
+
+# ── cross-attention ─────────────────────────────────────────────────────────────────────────────
+def test_cross_block_is_unmasked_under_the_causal_mask(smol) -> None:
+    prompt, s_span, t_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
+    assert prompt[slice(*s_span)] == DEFAULT_SOURCE and prompt[slice(*t_span)] == DEFAULT_TARGET
+    trace = smol.trace(prompt)
+    cross = PromptCross(trace, s_span, t_span)
+    assert trace.causal and min(cross.target) > max(cross.source)
+    assert "".join(trace.tokens[i] for i in cross.source).strip() == DEFAULT_SOURCE
+    block = cross.block(7, 1)
+    assert block.mask.all()
+    np.testing.assert_allclose(block.pattern, trace.pattern(7, 1).numpy()[np.ix_(cross.target, cross.source)])
+    assert np.all(block.row_share < 1.0 + 1e-6)
+
+
+# ── parameters ──────────────────────────────────────────────────────────────────────────────────
+def test_gpt3_numbers() -> None:
+    b = breakdown(**GPT3_PRESET)
+    assert b.per_matrix_per_head == 1_572_864
+    assert b.total == 57_982_058_496
+    assert GPT3_TOTAL == 175_181_291_520
+    assert 0.3 < b.total / GPT3_TOTAL < 0.34
+    assert b.rows()[-1]["all layers"] == "57,982,058,496"
+
+
+def test_loaded_breakdown_and_pattern_sizes(smol) -> None:
+    rows = loaded_breakdown(smol)
+    total = sum(t.numel() for t in smol.weights.values())
+    assert rows[-1] == {"component": "total", "parameters": f"{total:,}", "share": "100.0%"}
+    assert sum(int(r["parameters"].replace(",", "")) for r in rows[:-1]) == total
+    assert pattern_entries(30, 9, 1024) == 30 * 9 * 1024**2
+    assert pattern_bytes(30, 9, 1024, 2) * 2 == pattern_bytes(30, 9, 1024, 4)
+
+
+def test_docs_exist() -> None:
+    assert Path(ROOT / "docs" / "mechanism.md").exists()
