@@ -28,6 +28,8 @@ PAGE_OBJECTS = {
     "guide": st.Page("pages/views/guide.py", title="How to read this", icon=":material/menu_book:", url_path="guide"),
 }
 assert set(PAGE_OBJECTS) == set(PAGES)  # URL validation and navigation must agree on page names
+# Every page, by its URL path: the name `page=` carries in a shared link.
+ALL_PAGES = {**PAGE_OBJECTS, **{page.url_path: page for page in mechanism_pages()}}
 
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
 
@@ -62,26 +64,26 @@ def set_text(text: str) -> None:
 
 
 def current_page_name(page: object) -> str:
-    for name, obj in PAGE_OBJECTS.items():
+    for name, obj in ALL_PAGES.items():
         if getattr(obj, "url_path", None) == getattr(page, "url_path", object()):
             return name
     return "patterns"
 
 
 ss = st.session_state
-current = st.navigation(list(PAGE_OBJECTS.values()) + mechanism_pages())
+current = st.navigation(list(ALL_PAGES.values()))
 page_name = current_page_name(current)
 
 # ── First run of a session: restore the view from the URL (validated) ─────────────────────────
 if "_started" not in ss:
     ss._started = True
-    url = parse_params(st.query_params.to_dict(), engine.MODEL_NAMES, engine.DEFAULT_MODEL)
+    url = parse_params(st.query_params.to_dict(), engine.MODEL_NAMES, engine.DEFAULT_MODEL, ALL_PAGES)
     ss.model, ss.text, ss.orient = url.model, url.text, url.orient
     ss._url_layer_head = (url.layer, url.head)  # range-checked once the model is loaded
     ss._url_causal = url.causal
     ss._notices = list(url.warnings)
     if "page" in st.query_params and url.page != page_name:
-        st.switch_page(PAGE_OBJECTS[url.page])
+        st.switch_page(ALL_PAGES[url.page])
 
 # ── Sidebar ───────────────────────────────────────────────────────────────────────────────────
 with st.sidebar:

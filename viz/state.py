@@ -39,13 +39,19 @@ def _first(value: str | list[str] | None) -> str | None:
     return value
 
 
-def parse_params(params: Mapping[str, str | list[str]], model_names: Iterable[str], default_model: str) -> ViewState:
+def parse_params(
+    params: Mapping[str, str | list[str]],
+    model_names: Iterable[str],
+    default_model: str,
+    pages: Iterable[str] = PAGES,
+) -> ViewState:
     """Query parameters → a ViewState with every value checked; problems become `warnings`.
 
     Layer and head are only checked for being non-negative integers here: their upper bounds depend
     on the model, which is loaded later (see `clamp_layer_head`).
     """
     models = list(model_names)
+    known_pages = set(pages)
     state = ViewState(model=default_model)
     warn = state.warnings.append
 
@@ -95,7 +101,7 @@ def parse_params(params: Mapping[str, str | list[str]], model_names: Iterable[st
 
     page = _first(params.get("page"))
     if page is not None:
-        if page in PAGES:
+        if page in known_pages:
             state.page = page
         else:
             warn(f"Unknown page {page!r} in the link; showing the attention patterns.")

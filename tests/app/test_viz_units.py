@@ -231,3 +231,8 @@ def test_head_view_masked_scores_are_minus_infinity_where_masked() -> None:
     view = viewmodel.head_view(FakeTrace(), 0, 0)
     assert np.isneginf(view.masked_scores[~view.mask]).all()
     np.testing.assert_array_equal(view.masked_scores[view.mask], view.scores[view.mask])
+
+
+def test_parse_params_accepts_pages_registered_by_the_shell() -> None:
+    got = state.parse_params({"page": "head_finder"}, MODELS, "smollm2-135m", pages=[*state.PAGES, "head_finder"])
+    assert got.page == "head_finder" and got.warnings == []

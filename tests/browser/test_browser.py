@@ -1,0 +1,170 @@
+"""The app in a real browser: typing, masking, clicking thumbnails, downloading, screenshots."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def plot(page, key: str):
+    return page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
+
+
+def wait_for_chart(page, key: str):
+    locator = plot(page, key)
+    locator.wait_for(state="visible")
+    return locator
+
+
+def heatmap_z(page) -> list[list[float]]:
+    """The z matrix of the big heatmap as Plotly drew it (rows = drawn rows).
+
+    `_fullData`, not `data`: Plotly keeps the typed-array spec ({dtype, bdata, shape}) in `data` and
+    the decoded rows in `_fullData`.
+    """
+    z = wait_for_chart(page, "head_heatmap").evaluate(
+        "el => Array.from(el._fullData[0].z, r => Array.from(r))"
+    )
+    assert len(z) > 1 and all(len(r) == len(z) for r in z), z  # never check an empty matrix
+    return z
+
+
+def x_ticks(page) -> list[str]:
+    return wait_for_chart(page, "head_heatmap").evaluate("el => Array.from(el.layout.xaxis.ticktext)")
+
+
+def wait_rerun_done(page) -> None:
+    # Streamlit marks stale elements while a rerun is in flight; wait until none are left and the
+    # status widget has gone, then let Plotly finish drawing.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]')"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    )
+    page.wait_for_timeout(600)
+
+
+def open_app(page, url: str, path: str = "") -> None:
+    page.goto(f"{url}/{path}")
+    wait_for_chart(page, "head_heatmap" if not path.startswith("masking") else "scores")
+    wait_rerun_done(page)
+
+
+def click_point(page, key: str, layer: int, head: int) -> None:
+    """Click the screen position of the click target whose customdata is (layer, head)."""
+    pos = plot(page, key).evaluate(
+        """(el, [layer, head]) => {
+            const fl = el._fullLayout;
+            for (const tr of el._fullData) {
+                if (tr.type !== 'scatter' || !tr.customdata) continue;
+                for (let i = 0; i < tr.x.length; i++) {
+                    const c = tr.customdata[i];
+                    if (Number(c[0]) === layer && Number(c[1]) === head) {
+                        const xa = fl[tr.xaxis.replace('x', 'xaxis')], ya = fl[tr.yaxis.replace('y', 'yaxis')];
+                        const box = el.getBoundingClientRect();
+                        return [box.left + xa._offset + xa.l2p(tr.x[i]), box.top + ya._offset + ya.l2p(tr.y[i])];
+                    }
+                }
+            }
+            return null;
+        }""",
+        [layer, head],
+    )
+    assert pos is not None, f"no click target for layer {layer}, head {head} in {key}"
+    page.mouse.move(pos[0] + 3, pos[1] + 2)  # off-centre on purpose: anywhere on the thumbnail works
+    page.wait_for_timeout(200)
+    page.mouse.click(pos[0] + 3, pos[1] + 2)
+
+
+def shot(page, screenshots: Path, name: str) -> None:
+    page.screenshot(path=str(screenshots / f"{name}.png"))
+
+
+def test_default_view_then_type_a_new_sentence(page, app_url, screenshots) -> None:
+    open_app(page, app_url)
+    assert x_ticks(page)[6:9] == ["␣ver", "d", "ant"]
+    shot(page, screenshots, "patterns")
+    box = page.locator("[data-testid='stTextArea'] textarea")
+    box.fill("the cat sat on the mat")
+    box.press("Control+Enter")
+    page.wait_for_function(
+        "() => { const el = document.querySelector(\"[class*='st-key-head_heatmap'] .js-plotly-plot\");"
+        " return el && el.layout && Array.from(el.layout.xaxis.ticktext).includes('␣mat'); }"
+    )
+    wait_rerun_done(page)
+    assert x_ticks(page) == ["the", "␣cat", "␣sat", "␣on", "␣the", "␣mat"]
+    assert "text=the+cat+sat+on+the+mat" in page.url
+    # The tick labels the user sees, read from the SVG, not just Plotly's data.
+    drawn = plot(page, "head_heatmap").locator(".xtick text").all_text_contents()
+    assert "␣mat" in drawn and drawn.count("␣the") == 1 and "the" in drawn
+    shot(page, screenshots, "patterns_new_sentence")
+
+
+def test_toggle_masking(page, app_url, screenshots) -> None:
+    open_app(page, app_url)
+    z = heatmap_z(page)
+    assert all(z[i][j] == 0 for i in range(len(z)) for j in range(i + 1, len(z)))
+    page.get_by_text("Causal mask in every layer").click()
+    page.wait_for_function(
+        "() => { const el = document.querySelector(\"[class*='st-key-head_heatmap'] .js-plotly-plot\");"
+        " const z = el && el._fullData && el._fullData[0].z; return !!(z && z[0] && z[0][1] > 0); }"
+    )
+    wait_rerun_done(page)
+    z = heatmap_z(page)
+    assert any(z[i][j] > 0 for i in range(len(z)) for j in range(i + 1, len(z)))
+    assert "mask=off" in page.url
+    shot(page, screenshots, "patterns_unmasked")
+
+
+def test_click_thumbnails_select_layer_and_head(page, app_url, screenshots) -> None:
+    open_app(page, app_url)
+    click_point(page, "overview_L0_H0", 5, 3)
+    page.get_by_role("heading", name="Layer 5, head 3").wait_for()
+    wait_rerun_done(page)
+    assert "layer=5" in page.url and "head=3" in page.url
+    shot(page, screenshots, "patterns_overview_click")
+    click_point(page, "heads_L5_H3", 5, 7)
+    page.get_by_role("heading", name="Layer 5, head 7").wait_for()
+    wait_rerun_done(page)
+    assert "head=7" in page.url
+
+
+def test_download_csv_rows_sum_to_one(page, app_url, tmp_path) -> None:
+    open_app(page, app_url)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Pattern as CSV").click()
+    target = tmp_path / "pattern.csv"
+    info.value.save_as(target)
+    rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert rows[0][:2] == ["query_pos", "query_token"]
+    assert [r[1] for r in rows[1:]][6:9] == [" ver", "d", "ant"]
+    for r in rows[1:]:
+        assert abs(sum(float(x) for x in r[2:]) - 1.0) < 1e-5
+
+
+def test_masking_page_and_orientation(page, app_url, screenshots) -> None:
+    open_app(page, app_url, "masking?layer=2&head=1")
+    scores = wait_for_chart(page, "scores")
+    texts = scores.locator(".textpoint text").all_text_contents()
+    assert texts and set(texts) == {"−∞"}  # masked cells carry −∞, not a colour
+    shot(page, screenshots, "masking")
+    page.get_by_text("Columns are queries (3Blue1Brown)").click()
+    page.get_by_text("Each column sums to 1", exact=False).first.wait_for()
+    wait_rerun_done(page)
+    assert "orient=cols" in page.url
+    shot(page, screenshots, "masking_columns_as_queries")
+
+
+def test_guide_and_shared_link(page, app_url, screenshots) -> None:
+    open_app(page, app_url, "?model=minilm-l6&text=take+a+biopsy+of+the+mole&layer=1&head=4&orient=cols")
+    assert x_ticks(page)[0] == "[CLS]"
+    page.get_by_role("heading", name="Layer 1, head 4").wait_for()
+    shot(page, screenshots, "patterns_minilm_columns")
+    page.goto(f"{app_url}/guide")
+    page.get_by_role("heading", name="How to read this").wait_for()
+    wait_rerun_done(page)
+    shot(page, screenshots, "guide")
