@@ -257,12 +257,18 @@ def mask_comparison(
             y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
         fig.update_yaxes(y_axis, row=1, col=col)
     fig.update_layout(
-        coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=top, colorbar=dict(title="weight", x=1.0, len=0.9)),
+        # Two colour bars side by side, spaced so the first one's tick labels are not hidden by the second.
+        coloraxis=dict(
+            colorscale=WEIGHT_SCALE, cmin=0.0, cmax=top, colorbar=dict(title="weight", x=1.01, len=0.9, thickness=12)
+        ),
         coloraxis2=dict(
-            colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=dict(title="diff", x=1.08, len=0.9)
+            colorscale=DIVERGING_SCALE,
+            cmin=-bound,
+            cmax=bound,
+            colorbar=dict(title="diff", x=1.12, len=0.9, thickness=12),
         ),
         height=max(380, min(700, 200 + 16 * n)),
-        margin=dict(l=10, r=40, t=40, b=10),
+        margin=dict(l=10, r=90, t=40, b=10),
         plot_bgcolor="white",
     )
     return fig
@@ -315,16 +321,18 @@ def layer_small_multiples(
     fig.update_annotations(font_size=12)  # subplot titles
     if selected_head is not None and 0 <= selected_head < n_heads:
         ref = "" if selected_head == 0 else str(selected_head + 1)
+        # Frame exactly on the thumbnail (a larger one would cover its title); the title turns red too.
         fig.add_shape(
             type="rect",
             xref=f"x{ref} domain",
             yref=f"y{ref} domain",
-            x0=-0.03,
-            x1=1.03,
-            y0=-0.03,
-            y1=1.03,
+            x0=0,
+            x1=1,
+            y0=0,
+            y1=1,
             line=dict(color="#d62728", width=3),
         )
+        fig.layout.annotations[selected_head].update(text=f"<b>head {selected_head}</b>", font_color="#d62728")
     fig.update_layout(
         coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=float(max(np.max(patterns), 1e-9)), showscale=False),
         height=40 + rows * 150,

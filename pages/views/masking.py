@@ -39,7 +39,7 @@ st.plotly_chart(
 
 st.subheader("The same scores, softmax with and without the causal mask")
 st.caption(
-    "Masking does not just zero the upper triangle: each query's row is renormalized over the keys it may "
+    "Masking does not just zero the weights of later keys: each query's weights are renormalized over the keys it may "
     "see, so the remaining weights grow. The difference panel shows that shift (red: larger with the mask). "
     + orientation_caption(ctx.orient)
 )
