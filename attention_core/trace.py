@@ -88,14 +88,29 @@ class Trace:
         group = self.model.config.group_size
         return t if group == 1 else t.repeat_interleave(group, dim=0)
 
-    def _scores(self, layer: int, heads: slice | int, rows: slice = slice(None)) -> torch.Tensor:
-        q = self.captured.q[layer][heads, rows]  # (heads, n_q, d_head) or (n_q, d_head)
-        k = self._keys(layer, "k")[heads]  # (heads, n_k, d_head) or (n_k, d_head)
-        return (q @ k.transpose(-1, -2)) / math.sqrt(self.model.config.d_head)  # (heads, n_q, n_k)
+    def _scores(self, layer: int, heads: slice | int, rows: slice = slice(None), n_keys: int | None = None):
+        """(heads, n_q, n_k) scaled scores of heads[heads] for queries[rows] against the first n_keys keys."""
+        cfg = self.model.config
+        keys = slice(0, n_keys)
+        if heads == slice(None) and cfg.group_size > 1:
+            # All heads: multiply each key head once by its whole group of queries (no copy of k).
+            q = self.captured.q[layer][:, rows]  # (n_heads, n_q, d_head)
+            n_q = q.shape[1]
+            q = q.reshape(cfg.n_kv_heads, cfg.group_size * n_q, cfg.d_head)  # (n_kv_heads, group·n_q, d_head)
+            k = self.captured.k[layer][:, keys]  # (n_kv_heads, n_k, d_head)
+            scores = (q @ k.transpose(-1, -2)).view(cfg.n_heads, n_q, -1)  # (n_heads, n_q, n_k)
+        else:
+            q = self.captured.q[layer][heads, rows]  # (heads, n_q, d_head) or (n_q, d_head)
+            k = self._keys(layer, "k")[heads, ..., keys, :]  # (heads, n_k, d_head) or (n_k, d_head)
+            scores = q @ k.transpose(-1, -2)
+        return scores / math.sqrt(cfg.d_head)
 
-    def _patterns(self, layer: int, heads: slice, causal: bool, rows: slice = slice(None)) -> torch.Tensor:
-        """(h, n_q, n_k) patterns of heads[heads] for queries[rows], with this pass's interventions."""
-        scores = self._scores(layer, heads, rows)  # (h, n_q, n_k)
+    def _patterns(
+        self, layer: int, heads: slice, causal: bool, rows: slice = slice(None), n_keys: int | None = None
+    ) -> torch.Tensor:
+        """(h, n_q, n_k) patterns of heads[heads] for queries[rows] over the first n_keys keys, with this
+        pass's interventions. Only pass n_keys where the keys left out get zero weight anyway."""
+        scores = self._scores(layer, heads, rows, n_keys)  # (h, n_q, n_k)
         row_offset = rows.start or 0
         layer_ivs = iv.for_layer(self.interventions, layer)
         head_ids = range(self.n_heads)[heads]
@@ -163,16 +178,35 @@ class Trace:
         for layer in range(self.n_layers):
             for r0 in range(0, n, chunk):
                 r1 = min(n, r0 + chunk)
-                p = self._patterns(layer, slice(None), self.causal, slice(r0, r1))  # (H, r, n)
-                p = torch.nn.functional.pad(p, (0, s * width - n))  # (H, r, s·w)
-                cols = p.view(self.n_heads, r1 - r0, s, width).sum(-1)  # (H, r, s)
+                cols = self._pooled_columns(layer, r0, r1, width, s)  # (H, r, s) sums over key blocks
                 n_blocks = math.ceil((r1 - r0) / width)
                 cols = torch.nn.functional.pad(cols, (0, 0, 0, n_blocks * width - (r1 - r0)))
-                rows = cols.view(self.n_heads, n_blocks, width, s).sum(2)  # (H, row blocks, s)
-                b0 = r0 // width
-                out[layer, :, b0 : b0 + n_blocks] = rows
+                out[layer, :, r0 // width : r0 // width + n_blocks] = cols.view(self.n_heads, n_blocks, width, s).sum(2)
         out /= widths[:, None] * widths[None, :]  # block sums → block means
         return out.cpu()
+
+    def _pooled_columns(self, layer: int, r0: int, r1: int, width: int, s: int) -> torch.Tensor:
+        """(n_heads, r1 - r0, s): each query row's pattern summed over blocks of `width` keys.
+
+        The fast path pools softmax numerators and divides by the row sums afterwards, at block
+        resolution, instead of normalising every (query, key) cell; it never touches keys that a
+        causal mask zeroes (those after r1).
+        """
+        n, H = self.n_tokens, self.n_heads
+        n_keys = r1 if self.causal else n  # under a causal mask, keys after the chunk get exactly zero weight
+        if iv.for_layer(self.interventions, layer):  # pattern overrides: take the general path
+            p = self._patterns(layer, slice(None), self.causal, slice(r0, r1), n_keys)  # (H, r, n_keys)
+            return torch.nn.functional.pad(p, (0, s * width - n_keys)).view(H, r1 - r0, s, width).sum(-1)
+        e = self._scores(layer, slice(None), slice(r0, r1), n_keys)  # (H, r, n_keys)
+        if self.causal:  # only the chunk's own square has keys after some of its queries
+            e[:, :, r0:r1].masked_fill_(~causal_mask(r1 - r0, r1 - r0, e.device), float("-inf"))
+        e.sub_(e.amax(-1, keepdim=True)).exp_()  # softmax numerators, in place
+        full = n_keys // width * width  # keys in whole blocks; the rest form one narrower block
+        cols = e[..., :full].unflatten(-1, (full // width, width)).sum(-1)  # (H, r, full / width)
+        if full < n_keys:
+            cols = torch.cat([cols, e[..., full:].sum(-1, keepdim=True)], dim=-1)
+        cols = cols / cols.sum(-1, keepdim=True)  # row sums of the numerators normalise the blocks
+        return torch.nn.functional.pad(cols, (0, s - cols.shape[-1]))  # (H, r, s)
 
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n, d_head] each head's weighted sum of values."""

@@ -153,16 +153,24 @@ def test_forced_bidirectional_decoder_sees_the_future(smollm, traces):
     assert torch.allclose(causal_a.resid(30)[:5], causal_b.resid(30)[:5], atol=1e-4)
 
 
-def test_pooled_patterns_are_block_means(smollm):
+@pytest.mark.parametrize("case", ["causal", "bidirectional", "intervened"])
+def test_pooled_patterns_are_block_means(smollm, minilm, case):
+    from attention_core import temperature
+
     text = " ".join(f"word{i}" for i in range(150))
-    t = smollm.trace(text)
+    if case == "causal":
+        t = smollm.trace(text)
+    elif case == "bidirectional":
+        t = minilm.trace(text)
+    else:
+        t = smollm.trace(text, interventions=[temperature(17, 2, 3.0)])
     n = t.n_tokens
     for size, rows_per_chunk in ((16, 40), (64, 512), (n + 5, 7)):
         pooled = t.pooled_patterns(size=size, rows_per_chunk=rows_per_chunk)
         width = math.ceil(n / size)
         s = math.ceil(n / width)
         assert pooled.shape == (t.n_layers, t.n_heads, s, s)
-        for layer in (0, 17, 29):
+        for layer in sorted({0, min(17, t.n_layers - 1), t.n_layers - 1}):
             full = t.layer_patterns(layer)
             for a in range(0, s, max(1, s // 5)):
                 for b in range(0, s, max(1, s // 5)):
