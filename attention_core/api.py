@@ -59,12 +59,14 @@ class Model:
         causal: bool | None = None,
         max_tokens: int | None = None,
         interventions: list[iv.Intervention] | tuple[iv.Intervention, ...] = (),
+        progress: Progress | None = None,
     ) -> Trace:
         """Run the model on `text` and capture what attention needs.
 
         causal=None uses the model's own masking; True/False forces a causal mask on/off in every layer.
         Text longer than `max_tokens` (default `self.max_tokens`) is cut; `trace.truncated` says so.
         `interventions` (see attention_core.interventions) change heads or layers during the pass.
+        `progress(fraction, message)` is called after each layer (long inputs take seconds).
         """
         ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads)
         cap = self.max_tokens if max_tokens is None else max_tokens
@@ -74,7 +76,10 @@ class Model:
         use_causal = self.config.causal if causal is None else bool(causal)
         ids = torch.tensor(enc.ids, dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            captured = fwd.run(ids, self.weights, self.config, use_causal, ivs)
+            on_layer = None
+            if progress is not None:
+                on_layer = lambda done, total: progress(done / total, f"Layer {done} of {total}")  # noqa: E731
+            captured = fwd.run(ids, self.weights, self.config, use_causal, ivs, on_layer)
         return Trace(
             model=self,
             text=text,

@@ -9,6 +9,7 @@ Only O(n·d) tensors are captured per layer (residual in, q, k, v); anything O(n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -178,9 +179,17 @@ def after_mlp(mid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> to
 
 
 def run(
-    ids: torch.Tensor, w: Weights, cfg: ModelConfig, causal: bool, interventions: tuple[iv.Intervention, ...] = ()
+    ids: torch.Tensor,
+    w: Weights,
+    cfg: ModelConfig,
+    causal: bool,
+    interventions: tuple[iv.Intervention, ...] = (),
+    on_layer: Callable[[int, int], None] | None = None,
 ) -> Captured:
-    """Forward pass over token ids (n,), capturing each layer's residual input, q, k and v."""
+    """Forward pass over token ids (n,), capturing each layer's residual input, q, k and v.
+
+    on_layer(done, n_layers) is called after each block, for progress bars on long inputs.
+    """
     n = ids.shape[0]
     rope = rope_tables(n, cfg, ids.device) if cfg.uses_rope else None
     cap = Captured(resid_pre=[], q=[], k=[], v=[])
@@ -195,6 +204,8 @@ def run(
         z = layer_z(q, k, v, causal, layer_ivs)  # (n_heads, n, d_head)
         mid = after_attention(x, layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)  # (n, d_model)
         x = after_mlp(mid, w, layer, cfg)  # (n, d_model)
+        if on_layer is not None:
+            on_layer(layer + 1, cfg.n_layers)
     cap.resid_pre.append(x)
     return cap
 

@@ -162,51 +162,78 @@ class Trace:
         causal = self.causal if masked is None else masked
         return self._patterns(layer, slice(None), causal).cpu()
 
-    def pooled_patterns(self, size: int = 64, rows_per_chunk: int = 512) -> torch.Tensor:
+    def pooled_patterns(
+        self, size: int = 64, rows_per_chunk: int = 512, layers: list[int] | None = None, heads: slice = slice(None)
+    ) -> torch.Tensor:
         """[n_layers, n_heads, s, s]: each used pattern mean-pooled over blocks of w×w cells.
 
         w = ceil(n / size) and s = ceil(n / w) (the last block may be narrower). Computed a chunk of
-        queries at a time, so no full (n, n) layer of patterns is ever held.
+        queries at a time, so no full (n, n) layer of patterns is ever held. `layers` and `heads`
+        restrict the result to those layers (in that order) and that slice of heads.
         """
         n = self.n_tokens
+        layers = list(range(self.n_layers)) if layers is None else layers
+        for layer in layers:
+            self._check(layer)
+        n_heads = len(range(self.n_heads)[heads])
         width, s = pool_edges(n, size)
         chunk = max(width, rows_per_chunk // width * width)  # whole row blocks per chunk
         device = self.captured.q[0].device
         widths = torch.full((s,), float(width), device=device)
         widths[-1] = n - width * (s - 1)
-        out = torch.empty(self.n_layers, self.n_heads, s, s, device=device)
-        for layer in range(self.n_layers):
+        out = torch.empty(len(layers), n_heads, s, s, device=device)
+        for i, layer in enumerate(layers):
             for r0 in range(0, n, chunk):
                 r1 = min(n, r0 + chunk)
-                cols = self._pooled_columns(layer, r0, r1, width, s)  # (H, r, s) sums over key blocks
+                cols = self._pooled_columns(layer, heads, r0, r1, width, s)  # (h, r, s) sums over key blocks
                 n_blocks = math.ceil((r1 - r0) / width)
                 cols = torch.nn.functional.pad(cols, (0, 0, 0, n_blocks * width - (r1 - r0)))
-                out[layer, :, r0 // width : r0 // width + n_blocks] = cols.view(self.n_heads, n_blocks, width, s).sum(2)
+                out[i, :, r0 // width : r0 // width + n_blocks] = cols.view(n_heads, n_blocks, width, s).sum(2)
         out /= widths[:, None] * widths[None, :]  # block sums → block means
         return out.cpu()
 
-    def _pooled_columns(self, layer: int, r0: int, r1: int, width: int, s: int) -> torch.Tensor:
-        """(n_heads, r1 - r0, s): each query row's pattern summed over blocks of `width` keys.
+    def pooled_pattern(self, layer: int, head: int, size: int = 256) -> torch.Tensor:
+        """[s, s] one head's used pattern, mean-pooled as in `pooled_patterns` (a downsampled full view)."""
+        self._check(layer, head)
+        return self.pooled_patterns(size, layers=[layer], heads=slice(head, head + 1))[0, 0]
+
+    def pattern_window(self, layer: int, head: int, rows: slice, cols: slice) -> torch.Tensor:
+        """[rows, cols] exact weights of one head for a window of queries × keys (a zoomed view).
+
+        Each row is normalised over all of its keys, so the window shows the true weights, not a
+        renormalised crop; only the window's rows are computed.
+        """
+        self._check(layer, head)
+        r0, r1, _ = rows.indices(self.n_tokens)
+        c0, c1, _ = cols.indices(self.n_tokens)
+        n_keys = min(self.n_tokens, r1) if self.causal else self.n_tokens
+        p = self._patterns(layer, slice(head, head + 1), self.causal, slice(r0, r1), n_keys)[0]  # (r, n_keys)
+        p = torch.nn.functional.pad(p, (0, self.n_tokens - n_keys))  # keys after the last query are masked: 0
+        return p[:, c0:c1].cpu()
+
+    def _pooled_columns(self, layer: int, heads: slice, r0: int, r1: int, width: int, s: int) -> torch.Tensor:
+        """(h, r1 - r0, s): each query row's pattern summed over blocks of `width` keys, for heads[heads].
 
         The fast path pools softmax numerators and divides by the row sums afterwards, at block
         resolution, instead of normalising every (query, key) cell; it never touches keys that a
         causal mask zeroes (those after r1).
         """
-        n, H = self.n_tokens, self.n_heads
+        n = self.n_tokens
         n_keys = r1 if self.causal else n  # under a causal mask, keys after the chunk get exactly zero weight
         if iv.for_layer(self.interventions, layer):  # pattern overrides: take the general path
-            p = self._patterns(layer, slice(None), self.causal, slice(r0, r1), n_keys)  # (H, r, n_keys)
-            return torch.nn.functional.pad(p, (0, s * width - n_keys)).view(H, r1 - r0, s, width).sum(-1)
-        e = self._scores(layer, slice(None), slice(r0, r1), n_keys)  # (H, r, n_keys)
+            p = self._patterns(layer, heads, self.causal, slice(r0, r1), n_keys)  # (h, r, n_keys)
+            p = torch.nn.functional.pad(p, (0, s * width - n_keys))
+            return p.view(p.shape[0], r1 - r0, s, width).sum(-1)
+        e = self._scores(layer, heads, slice(r0, r1), n_keys)  # (h, r, n_keys)
         if self.causal:  # only the chunk's own square has keys after some of its queries
             e[:, :, r0:r1].masked_fill_(~causal_mask(r1 - r0, r1 - r0, e.device), float("-inf"))
         e.sub_(e.amax(-1, keepdim=True)).exp_()  # softmax numerators, in place
         full = n_keys // width * width  # keys in whole blocks; the rest form one narrower block
-        cols = e[..., :full].unflatten(-1, (full // width, width)).sum(-1)  # (H, r, full / width)
+        cols = e[..., :full].unflatten(-1, (full // width, width)).sum(-1)  # (h, r, full / width)
         if full < n_keys:
             cols = torch.cat([cols, e[..., full:].sum(-1, keepdim=True)], dim=-1)
         cols = cols / cols.sum(-1, keepdim=True)  # row sums of the numerators normalise the blocks
-        return torch.nn.functional.pad(cols, (0, s - cols.shape[-1]))  # (H, r, s)
+        return torch.nn.functional.pad(cols, (0, s - cols.shape[-1]))  # (h, r, s)
 
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n, d_head] each head's weighted sum of values."""

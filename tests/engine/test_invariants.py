@@ -178,6 +178,24 @@ def test_pooled_patterns_are_block_means(smollm, minilm, case):
                     assert torch.allclose(pooled[layer, :, a, b], block.mean((1, 2)), atol=1e-6)
 
 
+def test_single_head_pooling_and_windows_match_the_full_pattern(smollm, minilm):
+    text = " ".join(f"token{i}" for i in range(120))
+    for model in (smollm, minilm):
+        t = model.trace(text)
+        full = t.pattern(3, 2)
+        assert torch.allclose(t.pooled_pattern(3, 2, size=32), t.pooled_patterns(32)[3, 2], atol=1e-7)
+        assert torch.allclose(t.pooled_patterns(32, layers=[5, 3], heads=slice(1, 3))[1, 1], t.pooled_pattern(3, 2, 32))
+        windows = ((slice(0, 40), slice(0, 40)), (slice(50, 90), slice(10, 200)), (slice(100, None), slice(None)))
+        for rows, cols in windows:
+            assert torch.allclose(t.pattern_window(3, 2, rows, cols), full[rows, cols], atol=1e-6)
+
+
+def test_trace_reports_progress_per_layer(minilm):
+    seen = []
+    minilm.trace("progress please", progress=lambda f, m: seen.append(f))
+    assert seen == [(i + 1) / 6 for i in range(6)]
+
+
 def test_dotted_names_have_documented_shapes(traces):
     t = traces["smollm"]
     cfg, n = t.model.config, t.n_tokens
