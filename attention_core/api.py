@@ -47,6 +47,8 @@ class Model:
         self.source = source
         self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
         self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS)
+        self._cpu: Model | None = None  # made on the first accelerator out-of-memory error
+        self._twin_lock = threading.Lock()
 
     def __repr__(self) -> str:
         c = self.config
@@ -74,14 +76,26 @@ class Model:
             raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
         enc = self.tokenizer.encode(text, cap)
         use_causal = self.config.causal if causal is None else bool(causal)
-        ids = torch.tensor(enc.ids, dtype=torch.long, device=self.device)
-        with torch.inference_mode():
-            on_layer = None
-            if progress is not None:
-                on_layer = lambda done, total: progress(done / total, f"Layer {done} of {total}")  # noqa: E731
-            captured = fwd.run(ids, self.weights, self.config, use_causal, ivs, on_layer)
+        on_layer = None
+        if progress is not None:
+            on_layer = lambda done, total: progress(done / total, f"Layer {done} of {total}")  # noqa: E731
+        runner, notes = self, []
+        try:
+            captured = self._run(enc.ids, use_causal, ivs, on_layer)
+        except torch.OutOfMemoryError:
+            if self.device.type == "cpu":
+                raise InputError(f"Not enough memory for {len(enc.ids)} tokens: lower the token cap.") from None
+            # The GPU is full (other users, a long text): finish this request on the CPU, and say so.
+            runner = self._cpu_twin()
+            captured = runner._run(enc.ids, use_causal, ivs, on_layer)
+            notes.append(f"The {self.device.type.upper()} ran out of memory; this trace ran on the CPU instead.")
+        except RuntimeError as exc:  # the CPU allocator reports exhaustion as a RuntimeError
+            if "can't allocate memory" not in str(exc) and "not enough memory" not in str(exc):
+                raise
+            raise InputError(f"Not enough memory for {len(enc.ids)} tokens: lower the token cap.") from None
         return Trace(
-            model=self,
+            model=runner,
+            notes=notes,
             text=text,
             token_ids=enc.ids,
             tokens=enc.tokens,
@@ -92,6 +106,20 @@ class Model:
             captured=captured,
             interventions=ivs,
         )
+
+    def _run(self, ids: list[int], causal: bool, ivs, on_layer) -> fwd.Captured:
+        with torch.inference_mode():
+            ids_t = torch.tensor(ids, dtype=torch.long, device=self.device)
+            return fwd.run(ids_t, self.weights, self.config, causal, ivs, on_layer)
+
+    def _cpu_twin(self) -> Model:
+        """A CPU copy of this model, made once, for requests the accelerator has no memory for."""
+        with self._twin_lock:
+            if self._cpu is None:
+                self._cpu = Model(
+                    self.config, self.weights, self.tokenizer.tokenizer, torch.device("cpu"), self.source, self.notes
+                )
+            return self._cpu
 
     # ── weights, per head, in math orientation ────────────────────────────────────────────────────
     def _per_head(self, layer: int, name: str, n_heads: int) -> torch.Tensor:

@@ -60,6 +60,7 @@ class Trace:
     n_input_tokens: int
     captured: fwd.Captured = field(repr=False)
     interventions: tuple[iv.Intervention, ...] = ()
+    notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. a CPU fallback)
     _logits: torch.Tensor | None = field(default=None, repr=False)
 
     # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
