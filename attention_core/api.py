@@ -46,7 +46,8 @@ class Model:
         self.tokenizer = TextTokenizer(tokenizer)
         self.source = source
         self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
-        self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS)
+        # A sliding window never bites below its width, so capping there keeps every number exact.
+        self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS, config.sliding_window or DEFAULT_MAX_TOKENS)
         self._cpu: Model | None = None  # made on the first accelerator out-of-memory error
         self._twin_lock = threading.Lock()
 

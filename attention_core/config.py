@@ -11,7 +11,7 @@ from typing import Literal
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
-    arch: Literal["llama", "bert"]
+    arch: Literal["llama", "bert", "gpt2"]
     n_layers: int
     n_heads: int
     n_kv_heads: int  # < n_heads means grouped-query attention: n_heads // n_kv_heads queries share a key/value head
@@ -24,17 +24,24 @@ class ModelConfig:
     norm: Literal["rms", "layer"]
     norm_eps: float
     norm_position: Literal["pre", "post"]  # llama normalises a block's input; BERT normalises after each residual add
-    act: Literal["silu", "gelu"]
+    act: Literal["silu", "gelu", "gelu_tanh"]
     gated_mlp: bool  # SwiGLU: act(x W_gate) * (x W_in)
     uses_rope: bool
     rope_theta: float | None = None
     n_token_types: int = 0  # BERT's segment embeddings
+    pos_offset: int = 0  # RoBERTa numbers positions from padding_idx + 1
+    sliding_window: int | None = None  # Mistral: a query sees at most this many keys (itself included)
     attn_bias: bool = False
     mlp_bias: bool = False
     tie_embeddings: bool = False
     bos_token_id: int | None = None
     eos_token_id: int | None = None
     display_name: str = ""
+
+    @property
+    def has_lm_head(self) -> bool:
+        """Decoders predict the next token; the encoders we load have no language-model head."""
+        return self.arch != "bert"
 
     @property
     def group_size(self) -> int:

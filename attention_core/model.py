@@ -39,13 +39,16 @@ def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> tor
     if cfg.norm == "rms":
         variance = x.pow(2).mean(-1, keepdim=True)  # (n, 1)
         return w[prefix + ".w"] * (x * torch.rsqrt(variance + cfg.norm_eps))
-    return F.layer_norm(x, (cfg.d_model,), w[prefix + ".w"], w[prefix + ".b"], cfg.norm_eps)
+    return F.layer_norm(x, (cfg.d_model,), w[prefix + ".w"], w.get(prefix + ".b"), cfg.norm_eps)
 
 
 def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     x = w["embed.W_E"][ids]  # (n, d_model)
-    if "embed.W_pos" in w:  # absolute positions and segment 0 (BERT)
-        x = x + w["embed.W_pos"][: ids.shape[0]] + w["embed.W_type"][0]
+    if "embed.W_pos" in w:  # learned absolute positions (BERT, GPT-2)
+        x = x + w["embed.W_pos"][cfg.pos_offset : cfg.pos_offset + ids.shape[0]]
+    if "embed.W_type" in w:  # every token is in segment 0
+        x = x + w["embed.W_type"][0]
+    if "embed.ln.w" in w:  # BERT normalises the embeddings
         x = normalize(x, w, "embed.ln", cfg)
     return x
 
@@ -152,8 +155,9 @@ def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tens
     if cfg.gated_mlp:  # SwiGLU
         hidden = F.silu(x @ w[p + "W_gate"]) * (x @ w[p + "W_in"])  # (..., n, d_mlp)
         return hidden @ w[p + "W_out"]  # (..., n, d_model)
-    hidden = F.gelu(linear(x, w[p + "W_in"], w[p + "b_in"]))  # (..., n, d_mlp)
-    return linear(hidden, w[p + "W_out"], w[p + "b_out"])  # (..., n, d_model)
+    hidden = linear(x, w[p + "W_in"], w.get(p + "b_in"))  # (..., n, d_mlp)
+    hidden = F.gelu(hidden, approximate="tanh" if cfg.act == "gelu_tanh" else "none")
+    return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
 
 
 def attention_input(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:

@@ -25,7 +25,7 @@ def head_ablation_sweep(
     interventions=[ablate_head(l, h, mode)])` for each head in turn.
     """
     model, cfg, w = trace.model, trace.model.config, trace.model.weights
-    if cfg.arch == "bert":
+    if not cfg.has_lm_head:
         raise ValueError("The ablation sweep needs a decoder's next-token logits.")
     if trace.interventions:
         raise ValueError("Run the sweep on a trace without interventions.")

@@ -294,7 +294,7 @@ class Trace:
     @property
     def logits(self) -> torch.Tensor | None:
         """[n, d_vocab] next-token logits at every position (decoders); None for encoders."""
-        if self.model.config.arch == "bert":
+        if not self.model.config.has_lm_head:
             return None
         if self._logits is None:
             self._logits = fwd.unembed(self.captured.resid_pre[-1], self.model.weights, self.model.config).cpu()
@@ -302,7 +302,7 @@ class Trace:
 
     def next_token_logits(self) -> torch.Tensor | None:
         """[d_vocab] logits after the last token, without computing the other positions (decoders)."""
-        if self.model.config.arch == "bert":
+        if not self.model.config.has_lm_head:
             return None
         last = self.captured.resid_pre[-1][-1:]
         return fwd.unembed(last, self.model.weights, self.model.config)[0].cpu()

@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from ..config import ModelConfig
 from ..errors import ModelLoadError
 
 Progress = Callable[[float, str], None]
@@ -51,87 +50,76 @@ def read_tokenizer(path: Path) -> Tokenizer:
     return tokenizer
 
 
-def config_from_bert(hf: dict, name: str) -> ModelConfig:
-    if hf.get("model_type") not in ("bert", None):
-        raise ModelLoadError(f"model_type {hf.get('model_type')!r} is not a BERT encoder.")
-    if hf.get("position_embedding_type", "absolute") != "absolute":
-        raise ModelLoadError("Only absolute position embeddings are supported for BERT.")
-    if hf.get("hidden_act", "gelu") != "gelu":
-        raise ModelLoadError(f"hidden_act {hf.get('hidden_act')!r} is not supported (only exact 'gelu').")
-    d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
-    return ModelConfig(
-        name=name,
-        arch="bert",
-        n_layers=int(hf["num_hidden_layers"]),
-        n_heads=n_heads,
-        n_kv_heads=n_heads,
-        d_model=d_model,
-        d_head=d_model // n_heads,
-        d_mlp=int(hf["intermediate_size"]),
-        d_vocab=int(hf["vocab_size"]),
-        n_ctx=int(hf["max_position_embeddings"]),
-        causal=False,
-        norm="layer",
-        norm_eps=float(hf.get("layer_norm_eps", 1e-12)),
-        norm_position="post",
-        act="gelu",
-        gated_mlp=False,
-        uses_rope=False,
-        n_token_types=int(hf.get("type_vocab_size", 2)),
-        attn_bias=True,
-        mlp_bias=True,
-        tie_embeddings=True,
-        display_name=str(hf.get("_name_or_path") or name),
-    )
+def _safetensors_files(folder: Path) -> list[Path]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():  # sharded checkpoints list their shards in an index
+        shards = sorted(set(read_json(index).get("weight_map", {}).values()))
+        return [folder / s for s in shards]
+    single = folder / "model.safetensors"
+    if single.is_file():
+        return [single]
+    if any(folder.glob("*.bin")) or any(folder.glob("*.pt")) or any(folder.glob("*.pth")):
+        raise ModelLoadError(
+            f"{folder.name} has only PyTorch pickle weights (.bin/.pt); they can run code when read, so only "
+            "safetensors are loaded. Convert the checkpoint to safetensors first."
+        )
+    raise ModelLoadError(f"No model.safetensors in {folder}.")
 
 
-def weights_from_bert(sd: dict[str, torch.Tensor], config: ModelConfig) -> dict[str, torch.Tensor]:
-    """HF BertModel state dict ([out, in] Linear weights) → canonical layout ([in, out])."""
-    prefix = "bert." if any(k.startswith("bert.") for k in sd) else ""
+def float32_bytes(files: list[Path]) -> int:
+    """Size of the checkpoint once converted to float32, from the safetensors headers alone."""
+    from safetensors import safe_open
 
-    def get(key: str) -> torch.Tensor:
+    total = 0
+    for f in files:
         try:
-            return sd[prefix + key].float()
-        except KeyError:
-            raise ModelLoadError(f"BERT weights lack {prefix + key!r}.") from None
+            with safe_open(str(f), "pt") as handle:
+                for key in handle.keys():
+                    shape = handle.get_slice(key).get_shape()
+                    n = 1
+                    for dim in shape:
+                        n *= dim
+                    total += 4 * n
+        except Exception as exc:
+            raise ModelLoadError(f"{f.name} is not a readable safetensors file (truncated or corrupt?): {exc}") from exc
+    return total
 
-    def linear(dst: str, src: str) -> None:
-        w[dst.replace("{X}", "W")] = get(src + ".weight").T.contiguous()  # [out, in] → [in, out]
-        w[dst.replace("{X}", "b")] = get(src + ".bias")
 
-    def norm(dst: str, src: str) -> None:
-        w[dst + ".w"] = get(src + ".weight")
-        w[dst + ".b"] = get(src + ".bias")
+def check_fits_in_memory(n_bytes: int, available: int | None = None) -> None:
+    """Converting holds the checkpoint and its canonical copy at once: refuse what cannot fit."""
+    import psutil
 
-    w: dict[str, torch.Tensor] = {
-        "embed.W_E": get("embeddings.word_embeddings.weight"),
-        "embed.W_pos": get("embeddings.position_embeddings.weight"),
-        "embed.W_type": get("embeddings.token_type_embeddings.weight"),
-    }
-    norm("embed.ln", "embeddings.LayerNorm")
-    for layer in range(config.n_layers):
-        src, dst = f"encoder.layer.{layer}.", f"blocks.{layer}."
-        linear(dst + "attn.{X}_Q", src + "attention.self.query")
-        linear(dst + "attn.{X}_K", src + "attention.self.key")
-        linear(dst + "attn.{X}_V", src + "attention.self.value")
-        linear(dst + "attn.{X}_O", src + "attention.output.dense")
-        norm(dst + "ln_attn", src + "attention.output.LayerNorm")
-        linear(dst + "mlp.{X}_in", src + "intermediate.dense")
-        linear(dst + "mlp.{X}_out", src + "output.dense")
-        norm(dst + "ln_mlp", src + "output.LayerNorm")
-    return w
+    available = psutil.virtual_memory().available if available is None else available
+    needed = int(2.2 * n_bytes)
+    if needed > available:
+        raise ModelLoadError(
+            f"This model needs about {needed / 2**30:.1f} GiB of memory to load in float32, and this machine has "
+            f"{available / 2**30:.1f} GiB available. Choose a smaller model."
+        )
 
 
 def convert_hf_folder(folder: Path, name: str, progress: Progress | None = None):
-    """A Hugging Face BERT folder → (config, canonical float32 weights, tokenizer)."""
+    """A Hugging Face folder (config.json, safetensors, tokenizer.json) → (config, canonical weights, tokenizer)."""
+    from .hf_adapters import adapter_for
+
     if not folder.is_dir():
         raise ModelLoadError(f"Model folder not found: {folder}")
     hf = read_json(folder / "config.json")
-    config = config_from_bert(hf, name)
+    make_config, make_weights = adapter_for(hf)
+    try:
+        config = make_config(hf, name)
+    except (KeyError, TypeError, ValueError) as exc:
+        kind = hf.get("model_type")
+        raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
     tokenizer = read_tokenizer(folder / "tokenizer.json")
+    files = _safetensors_files(folder)
+    check_fits_in_memory(float32_bytes(files))
+    state: dict[str, torch.Tensor] = {}
+    for i, f in enumerate(files):
+        if progress is not None:
+            progress(i / len(files), f"Reading {f.name}")
+        state.update(read_safetensors(f))
+    weights = make_weights(state, config)
     if progress is not None:
-        progress(0.2, "Reading model.safetensors")
-    weights = weights_from_bert(read_safetensors(folder / "model.safetensors"), config)
-    if progress is not None:
-        progress(1.0, "Converted BERT weights")
+        progress(1.0, f"Converted {hf.get('model_type')} weights")
     return config, weights, tokenizer

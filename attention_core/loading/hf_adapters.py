@@ -1,0 +1,196 @@
+"""Hugging Face checkpoints → the canonical layout: one small adapter per architecture.
+
+Each adapter is a pair of pure functions: `config(hf_json, name) -> ModelConfig` and
+`weights(state_dict, config) -> canonical dict`. The forward pass stays shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+
+StateDict = dict[str, torch.Tensor]
+
+
+class _Reader:
+    """Fetch tensors under an optional prefix, with a clear error when one is missing."""
+
+    def __init__(self, sd: StateDict, prefixes: tuple[str, ...]):
+        self.sd = sd
+        self.prefix = next((p for p in prefixes if any(k.startswith(p) for k in sd)), "")
+
+    def has(self, key: str) -> bool:
+        return self.prefix + key in self.sd
+
+    def get(self, key: str) -> torch.Tensor:
+        try:
+            return self.sd[self.prefix + key].float()
+        except KeyError:
+            raise ModelLoadError(f"The checkpoint lacks {self.prefix + key!r}.") from None
+
+    def linear(self, key: str) -> torch.Tensor:
+        """nn.Linear weights are [out, in]; the canonical layout is [in, out]."""
+        return self.get(key).T.contiguous()
+
+
+def _rope_theta(hf: dict) -> float:
+    params = hf.get("rope_parameters") or {}
+    scaling = hf.get("rope_scaling") or {}
+    kind = params.get("rope_type") or scaling.get("rope_type") or scaling.get("type") or "default"
+    if kind != "default":
+        raise ModelLoadError(f"RoPE scaling {kind!r} is not supported yet; only plain RoPE is.")
+    return float(params.get("rope_theta") or hf.get("rope_theta") or 10000.0)
+
+
+def _act(name: str) -> str:
+    table = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "silu": "silu", "swish": "silu"}
+    if name not in table:
+        raise ModelLoadError(f"Activation {name!r} is not supported.")
+    return table[name]
+
+
+# ── BERT and RoBERTa encoders ─────────────────────────────────────────────────────────────────────
+
+
+def bert_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("position_embedding_type", "absolute") != "absolute":
+        raise ModelLoadError("Only absolute position embeddings are supported for BERT-style encoders.")
+    d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
+    roberta = hf.get("model_type") in ("roberta", "xlm-roberta")
+    offset = int(hf.get("pad_token_id", 1)) + 1 if roberta else 0  # RoBERTa's first position id is padding_idx + 1
+    return ModelConfig(
+        name=name, arch="bert", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
+        d_model=d_model, d_head=d_model // n_heads, d_mlp=int(hf["intermediate_size"]), d_vocab=int(hf["vocab_size"]),
+        n_ctx=int(hf["max_position_embeddings"]) - offset,
+        causal=False, norm="layer", norm_eps=float(hf.get("layer_norm_eps", 1e-12)), norm_position="post",
+        act=_act(hf.get("hidden_act", "gelu")), gated_mlp=False, uses_rope=False,
+        n_token_types=int(hf.get("type_vocab_size", 2)), pos_offset=offset,
+        attn_bias=True, mlp_bias=True, tie_embeddings=True, display_name=str(hf.get("_name_or_path") or name),
+    )
+
+
+def bert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("bert.", "roberta.", "model."))
+    w: StateDict = {
+        "embed.W_E": r.get("embeddings.word_embeddings.weight"),
+        "embed.W_pos": r.get("embeddings.position_embeddings.weight"),
+        "embed.W_type": r.get("embeddings.token_type_embeddings.weight"),
+        "embed.ln.w": r.get("embeddings.LayerNorm.weight"),
+        "embed.ln.b": r.get("embeddings.LayerNorm.bias"),
+    }
+    for layer in range(cfg.n_layers):
+        src, dst = f"encoder.layer.{layer}.", f"blocks.{layer}."
+        for ours, theirs in (("Q", "self.query"), ("K", "self.key"), ("V", "self.value"), ("O", "output.dense")):
+            w[f"{dst}attn.W_{ours}"] = r.linear(f"{src}attention.{theirs}.weight")
+            w[f"{dst}attn.b_{ours}"] = r.get(f"{src}attention.{theirs}.bias")
+        w[dst + "ln_attn.w"] = r.get(src + "attention.output.LayerNorm.weight")
+        w[dst + "ln_attn.b"] = r.get(src + "attention.output.LayerNorm.bias")
+        w[dst + "mlp.W_in"] = r.linear(src + "intermediate.dense.weight")
+        w[dst + "mlp.b_in"] = r.get(src + "intermediate.dense.bias")
+        w[dst + "mlp.W_out"] = r.linear(src + "output.dense.weight")
+        w[dst + "mlp.b_out"] = r.get(src + "output.dense.bias")
+        w[dst + "ln_mlp.w"] = r.get(src + "output.LayerNorm.weight")
+        w[dst + "ln_mlp.b"] = r.get(src + "output.LayerNorm.bias")
+    return w
+
+
+# ── GPT-2 ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def gpt2_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("scale_attn_by_inverse_layer_idx") or hf.get("reorder_and_upcast_attn"):
+        raise ModelLoadError("GPT-2 variants with per-layer attention scaling are not supported.")
+    d_model, n_heads = int(hf["n_embd"]), int(hf["n_head"])
+    return ModelConfig(
+        name=name, arch="gpt2", n_layers=int(hf["n_layer"]), n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
+        d_head=d_model // n_heads, d_mlp=int(hf.get("n_inner") or 4 * d_model), d_vocab=int(hf["vocab_size"]),
+        n_ctx=int(hf["n_positions"]), causal=True, norm="layer", norm_eps=float(hf.get("layer_norm_epsilon", 1e-5)),
+        norm_position="pre", act=_act(hf.get("activation_function", "gelu_new")), gated_mlp=False, uses_rope=False,
+        attn_bias=True, mlp_bias=True, tie_embeddings=True, bos_token_id=hf.get("bos_token_id"),
+        eos_token_id=hf.get("eos_token_id"), display_name=str(hf.get("_name_or_path") or name),
+    )
+
+
+def gpt2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("transformer.",))
+    d = cfg.d_model
+    w: StateDict = {"embed.W_E": r.get("wte.weight"), "embed.W_pos": r.get("wpe.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"h.{layer}.", f"blocks.{layer}."
+        qkv_w, qkv_b = r.get(src + "attn.c_attn.weight"), r.get(src + "attn.c_attn.bias")  # Conv1D: already [in, out]
+        for i, part in enumerate("QKV"):
+            w[f"{dst}attn.W_{part}"] = qkv_w[:, i * d : (i + 1) * d].contiguous()
+            w[f"{dst}attn.b_{part}"] = qkv_b[i * d : (i + 1) * d].contiguous()
+        w[dst + "attn.W_O"] = r.get(src + "attn.c_proj.weight")
+        w[dst + "attn.b_O"] = r.get(src + "attn.c_proj.bias")
+        for ours, theirs in (("ln_attn", "ln_1"), ("ln_mlp", "ln_2")):
+            w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(src + theirs + ".weight"), r.get(src + theirs + ".bias")
+        w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = r.get(src + "mlp.c_fc.weight"), r.get(src + "mlp.c_fc.bias")
+        w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.get(src + "mlp.c_proj.weight"), r.get(src + "mlp.c_proj.bias")
+    w["ln_final.w"], w["ln_final.b"] = r.get("ln_f.weight"), r.get("ln_f.bias")
+    return w
+
+
+# ── Llama family: Llama, SmolLM, Mistral, Qwen2 ──────────────────────────────────────────────────
+
+
+def llama_config(hf: dict, name: str) -> ModelConfig:
+    d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
+    qwen = hf.get("model_type") == "qwen2"
+    window = hf.get("sliding_window") if (hf.get("model_type") == "mistral" or hf.get("use_sliding_window")) else None
+    if hf.get("attention_bias") or hf.get("mlp_bias"):
+        raise ModelLoadError("Llama checkpoints with attention/MLP biases are not supported yet.")
+    return ModelConfig(
+        name=name, arch="llama", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads,
+        n_kv_heads=int(hf.get("num_key_value_heads") or n_heads), d_model=d_model,
+        d_head=int(hf.get("head_dim") or d_model // n_heads), d_mlp=int(hf["intermediate_size"]),
+        d_vocab=int(hf["vocab_size"]), n_ctx=int(hf.get("max_position_embeddings", 2048)), causal=True, norm="rms",
+        norm_eps=float(hf.get("rms_norm_eps", 1e-6)), norm_position="pre", act=_act(hf.get("hidden_act", "silu")),
+        gated_mlp=True, uses_rope=True, rope_theta=_rope_theta(hf), attn_bias=qwen,
+        tie_embeddings=bool(hf.get("tie_word_embeddings", False)), sliding_window=int(window) if window else None,
+        bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
+        display_name=str(hf.get("_name_or_path") or name),
+    )
+
+
+def llama_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        for part in "qkvo":
+            w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
+            if cfg.attn_bias and part != "o":  # Qwen2: biases on q, k and v only
+                w[f"{dst}attn.b_{part.upper()}"] = r.get(f"{src}self_attn.{part}_proj.bias")
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
+        w[dst + "mlp.W_gate"] = r.linear(src + "mlp.gate_proj.weight")
+        w[dst + "mlp.W_in"] = r.linear(src + "mlp.up_proj.weight")
+        w[dst + "mlp.W_out"] = r.linear(src + "mlp.down_proj.weight")
+    if not cfg.tie_embeddings:
+        if "lm_head.weight" not in sd:
+            raise ModelLoadError("The checkpoint lacks 'lm_head.weight' and does not tie its embeddings.")
+        w["unembed.W_U"] = sd["lm_head.weight"].float().T.contiguous()  # [d_model, d_vocab]
+    return w
+
+
+ADAPTERS: dict[str, tuple[Callable[[dict, str], ModelConfig], Callable[[StateDict, ModelConfig], StateDict]]] = {
+    "bert": (bert_config, bert_weights),
+    "roberta": (bert_config, bert_weights),
+    "gpt2": (gpt2_config, gpt2_weights),
+    "llama": (llama_config, llama_weights),
+    "mistral": (llama_config, llama_weights),
+    "qwen2": (llama_config, llama_weights),
+}
+
+
+def adapter_for(hf: dict):
+    kind = hf.get("model_type")
+    if kind not in ADAPTERS:
+        known = ", ".join(sorted(ADAPTERS))
+        raise ModelLoadError(f"model_type {kind!r} is not supported; supported: {known}.")
+    return ADAPTERS[kind]

@@ -1,0 +1,165 @@
+"""Parity per architecture against `transformers` on small randomly initialised models saved locally.
+
+Tolerances (max absolute difference, float32 CPU): patterns 1e-4; logits and hidden states 1e-3.
+Weights are drawn with std 0.2 (not the usual 0.02) so that patterns are peaked, not near-uniform:
+a wrong RoPE or head mapping then shows up as a large difference.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import ModelLoadError, load_model
+from attention_core import model as fwd
+from attention_core.loading.safetensors_hf import check_fits_in_memory
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
+CORPUS = [
+    "a fluffy blue creature roamed the verdant forest",
+    "one mole of carbon dioxide",
+    "take a biopsy of the mole",
+    "the quick brown fox jumps over the lazy dog",
+    "attention is all you need, said the paper in 2017",
+] * 20
+TEXT = "the blue creature took a mole of the forest"
+
+
+def _byte_bpe(vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS, trainer)
+    return tok
+
+
+def _wordpiece(vocab_size: int):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")]
+    )
+    return tok
+
+
+def _make(kind: str):
+    V = 300
+    common = dict(vocab_size=V)
+    llama_like = dict(
+        hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=128, rope_theta=5000.0, tie_word_embeddings=False, **common,
+    )
+    if kind == "gpt2":
+        cfg = transformers.GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=128, **common)
+        return transformers.GPT2LMHeadModel(cfg), _byte_bpe(V)
+    if kind == "llama":
+        return transformers.LlamaForCausalLM(transformers.LlamaConfig(**llama_like)), _byte_bpe(V)
+    if kind == "qwen2":
+        return transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**llama_like)), _byte_bpe(V)
+    if kind == "mistral":
+        cfg = transformers.MistralConfig(sliding_window=64, **llama_like)
+        return transformers.MistralForCausalLM(cfg), _byte_bpe(V)
+    bert_like = dict(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, max_position_embeddings=130,
+        **common,
+    )
+    if kind == "bert":
+        return transformers.BertModel(transformers.BertConfig(**bert_like)), _wordpiece(V)
+    if kind == "roberta":
+        cfg = transformers.RobertaConfig(pad_token_id=1, **bert_like)
+        return transformers.RobertaModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    raise ValueError(kind)
+
+
+@pytest.fixture(scope="module", params=["gpt2", "llama", "qwen2", "mistral", "bert", "roberta"])
+def pair(request, tmp_path_factory, monkeypatch_module):
+    torch.manual_seed(0)
+    hf, tok = _make(request.param)
+    hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.2)
+    folder = tmp_path_factory.mktemp(request.param)
+    hf.save_pretrained(folder, safe_serialization=True)
+    tok.save(str(folder / "tokenizer.json"))
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return request.param, hf.eval(), load_model(str(folder), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_patterns_logits_and_hidden_states_match(pair):
+    kind, hf, ours = pair
+    trace = ours.trace(TEXT)
+    ids = torch.tensor([trace.token_ids])
+    assert ids.shape[1] > 5
+    with torch.inference_mode():
+        out = hf(ids, output_attentions=True, output_hidden_states=True)
+    assert len(out.attentions) == ours.config.n_layers
+    for layer in range(ours.config.n_layers):
+        ref = out.attentions[layer][0]
+        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
+        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
+        assert ref.max() > 0.5, "random weights too small to make a peaked pattern"  # the test could catch a bug
+    n_layers = ours.config.n_layers
+    for layer in range(n_layers):
+        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
+        assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
+    final = trace.resid(n_layers)
+    if ours.config.norm_position == "pre":  # HF's last hidden state is after the final norm
+        final = fwd.normalize(final, ours.weights, "ln_final", ours.config)
+    assert (final - out.hidden_states[n_layers][0]).abs().max().item() <= HIDDEN_TOL
+    if ours.config.has_lm_head:
+        assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    else:
+        assert trace.logits is None
+
+
+def test_parameter_counts_match(pair):
+    kind, hf, ours = pair
+    expected = sum(p.numel() for p in hf.parameters())
+    if kind == "bert":
+        expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith("pooler."))
+    assert ours.parameter_counts()["total"] == expected
+
+
+def test_architecture_specifics(pair):
+    kind, _, ours = pair
+    cfg = ours.config
+    assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral") else 4)
+    assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
+    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", "bert", "roberta"))
+    if kind == "mistral":
+        assert ours.max_tokens == 64  # capped at the sliding window, where it would start to matter
+    if kind == "roberta":
+        assert cfg.pos_offset == 2
+
+
+def test_unsupported_and_oversized_models_are_refused(tmp_path):
+    import json
+
+    folder = tmp_path / "t5"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    with pytest.raises(ModelLoadError, match="not supported"):
+        load_model(str(folder))
+    with pytest.raises(ModelLoadError, match="GiB"):
+        check_fits_in_memory(n_bytes=40 * 2**30, available=8 * 2**30)
+    check_fits_in_memory(n_bytes=2**20, available=8 * 2**30)
