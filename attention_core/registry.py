@@ -86,5 +86,12 @@ def resolve(name: str) -> Source:
         if (path / "config.json").is_file():
             return Source(path.name, "hf", path)
         raise ModelLoadError(f"{path} holds neither a .gguf file nor a Hugging Face config.json.")
+    from .loading import hub
+
+    if hub.looks_like_hub_id(name):
+        folder = hub.fetch(name)
+        return Source(name.replace("/", "--"), "hf", folder)
     known = ", ".join(repr(n) for n in EMBEDDED)
-    raise UnknownModelError(f"Unknown model {name!r}: use one of {known}, or a local model folder.")
+    raise UnknownModelError(
+        f"Unknown model {name!r}: use one of {known}, a local model folder, or a Hugging Face hub id (owner/name)."
+    )

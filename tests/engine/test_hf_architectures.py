@@ -163,3 +163,32 @@ def test_unsupported_and_oversized_models_are_refused(tmp_path):
     with pytest.raises(ModelLoadError, match="GiB"):
         check_fits_in_memory(n_bytes=40 * 2**30, available=8 * 2**30)
     check_fits_in_memory(n_bytes=2**20, available=8 * 2**30)
+
+
+def test_hub_id_offline_is_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache"):
+        load_model("nobody-here/tiny-model-that-is-not-cached")
+
+
+def test_hub_id_loads_from_the_cache_without_network(tmp_path, monkeypatch):
+    """A model already in the hub cache loads offline: lay out the cache by hand around a saved tiny GPT-2."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "converted"))
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    repo = cache / "models--someone--tiny-gpt2"
+    commit = "0" * 40
+    snapshot = repo / "snapshots" / commit
+    hf, tok = _make("gpt2")
+    hf.save_pretrained(snapshot, safe_serialization=True)
+    tok.save(str(snapshot / "tokenizer.json"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    loaded = load_model("someone/tiny-gpt2", device="cpu")
+    assert loaded.name == "someone--tiny-gpt2"
+    trace = loaded.trace(TEXT)
+    with torch.inference_mode():
+        ref = hf.eval()(torch.tensor([trace.token_ids])).logits[0]
+    assert (trace.logits - ref).abs().max().item() <= LOGIT_TOL

@@ -1,0 +1,44 @@
+"""Hub ids ("openai-community/gpt2") → a local folder, only when the user asked for a hub model.
+
+Only config, tokenizer.json and safetensors files are fetched; never pickles, never code. Offline,
+an id already in the Hugging Face cache loads from there; one that is not gives a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import ModelLoadError
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+PATTERNS = ["config.json", "tokenizer.json", "*.safetensors", "model.safetensors.index.json"]
+
+
+def looks_like_hub_id(name: str) -> bool:
+    return bool(HUB_ID.match(name)) and ".." not in name
+
+
+def fetch(repo_id: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+    except ImportError as exc:  # pragma: no cover - a runtime requirement
+        raise ModelLoadError("Loading hub models needs the huggingface_hub package.") from exc
+    cache_dir = os.environ.get("HF_HUB_CACHE") or None  # read now, not when huggingface_hub was imported
+    try:  # the cache first: no network needed when the model was downloaded before
+        return Path(snapshot_download(repo_id, allow_patterns=PATTERNS, local_files_only=True, cache_dir=cache_dir))
+    except LocalEntryNotFoundError:
+        pass
+    except Exception as exc:
+        raise ModelLoadError(f"Could not read {repo_id} from the Hugging Face cache: {exc}") from exc
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=PATTERNS, cache_dir=cache_dir))
+    except LocalEntryNotFoundError:
+        raise ModelLoadError(
+            f"{repo_id} is not in the local Hugging Face cache and the hub cannot be reached (offline?). "
+            "Connect to the internet once to download it, or load a local folder."
+        ) from None
+    except Exception as exc:
+        raise ModelLoadError(f"Could not download {repo_id} from the Hugging Face hub: {exc}") from exc
