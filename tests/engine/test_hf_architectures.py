@@ -1,7 +1,7 @@
 """Parity per architecture against `transformers` on small randomly initialised models saved locally.
 
 Tolerances (max absolute difference, float32 CPU): patterns 1e-4; logits and hidden states 1e-3.
-Weights are drawn with std 0.2 (not the usual 0.02) so that patterns are peaked, not near-uniform:
+Weights are drawn with std 0.3 (not the usual 0.02) so that patterns are peaked, not near-uniform:
 a wrong RoPE or head mapping then shows up as a large difference.
 """
 
@@ -90,7 +90,7 @@ def pair(request, tmp_path_factory, monkeypatch_module):
     with torch.no_grad():
         for name, p in hf.named_parameters():
             if p.dim() == 2 or name.endswith("bias"):
-                p.normal_(0.0, 0.2)
+                p.normal_(0.0, 0.3)
     folder = tmp_path_factory.mktemp(request.param)
     hf.save_pretrained(folder, safe_serialization=True)
     tok.save(str(folder / "tokenizer.json"))
@@ -117,7 +117,9 @@ def test_patterns_logits_and_hidden_states_match(pair):
         ref = out.attentions[layer][0]
         diff = (trace.layer_patterns(layer) - ref).abs().max().item()
         assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
-        assert ref.max() > 0.5, "random weights too small to make a peaked pattern"  # the test could catch a bug
+        # The last query sees every key: uniform would give it 1/n per key. A peaked row means that a wrong
+        # RoPE, mask or head mapping would move real weight, so this comparison can catch one.
+        assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
     n_layers = ours.config.n_layers
     for layer in range(n_layers):
         diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
