@@ -40,16 +40,28 @@ token_strip(trace.tokens)
 
 patterns = trace_patterns(ctx, trace)
 share = cross.source_share(patterns)
+spread = cross.spread(patterns)
 best = np.unravel_index(int(np.argmax(share)), share.shape)
-choices = [(layer, head) for layer in range(cross.n_layers) for head in range(cross.n_heads)]
-by_share = sorted(choices, key=lambda lh: -share[lh])
+order = st.radio(
+    "Order heads by",
+    ["spread", "share"],
+    format_func={
+        "spread": "alignment spread: share × how many different source tokens the target tokens pick",
+        "share": "share: how much of the target's attention goes to the source",
+    }.get,
+    key="mech_cross_order",
+)
+rank = spread if order == "spread" else share
+choices = sorted(
+    ((layer, head) for layer in range(cross.n_layers) for head in range(cross.n_heads)), key=lambda lh: -rank[lh]
+)
 c1, c2 = st.columns([1, 1])
 layer, head = c1.selectbox(
-    "Head (sorted by how much the target reads the source)",
-    by_share,
+    "Head",
+    choices,
     index=0,
-    format_func=lambda lh: f"layer {lh[0]}, head {lh[1]}: {share[lh]:.1%} of target attention on the source",
-    key="mech_cross_head",
+    format_func=lambda lh: f"layer {lh[0]}, head {lh[1]}: share {share[lh]:.1%}, spread {spread[lh]:.2f}",
+    key=f"mech_cross_head_{order}",
 )
 block = cross.block(layer, head)
 n_masked = int((~block.mask).sum())  # computed from the engine's mask, not assumed

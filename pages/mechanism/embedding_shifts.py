@@ -155,7 +155,7 @@ st.caption(
     "averaged over the word's tokens) across sentences and against one reference sentence per sense."
 )
 word = st.text_input("Word", "mole", key="mech_word")
-sentences = parse_lines(st.text_area("Sentences (one per line)", DEFAULT_SENTENCES, key="mech_sentences", height=100))
+sentences = parse_lines(st.text_area("Sentences (one per line)", DEFAULT_SENTENCES, key="mech_sentences", height=130))
 st.markdown("**Sense references** (the word's embedding in each sentence defines that sense)")
 senses: list[tuple[str, str]] = []
 for k, (name, sentence) in enumerate(DEFAULT_SENSES):

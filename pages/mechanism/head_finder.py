@@ -13,6 +13,7 @@ from viz.mechanism.session import mechanism_context, require_trace, token_strip,
 
 TABLE_KEY = "mech_head_stats"
 PATTERNS_PAGE = "pages/views/patterns.py"
+SHELL_KEYS = ("model", "device", "text", "causal", "orient")  # the sidebar widgets app.py keys by name
 
 
 def open_selected_head(n_heads: int) -> None:
@@ -22,8 +23,14 @@ def open_selected_head(n_heads: int) -> None:
     if not rows:
         return
     layer, head = row_to_head(rows[0], n_heads)
-    st.session_state.layer = layer
-    st.session_state.head = head
+    ss = st.session_state
+    # st.switch_page drops the values of widgets that only lived in the interrupted run (the shell's
+    # text, masking, ... would reset to their defaults); re-assigning them as plain state keeps them.
+    for key in SHELL_KEYS:
+        if key in ss:
+            ss[key] = ss[key]
+    ss.layer = layer
+    ss.head = head
     st.session_state["_mech_open_patterns"] = True  # st.switch_page is not allowed inside a callback
 
 
@@ -71,7 +78,7 @@ else:
     grid = np.array([[0.0] * H for _ in range(L)])
     for h in hits:
         grid[h.layer, h.head] = h.weight
-    c1, c2 = st.columns([2, 3])
+    c1, c2 = st.columns([1, 1])
     with c1:
         st.dataframe(
             [

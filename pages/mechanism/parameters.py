@@ -75,7 +75,7 @@ if cfg.n_kv_heads != cfg.n_heads and values == loaded:
     )
 
 # ── the loaded model ─────────────────────────────────────────────────────────────────────────────
-st.header(f"{ctx.model_label}: every parameter, counted from its tensors")
+st.header(f"{ctx.model_name}: every parameter, counted from its tensors")
 st.dataframe(loaded_breakdown(model), hide_index=True, width="stretch", key="mech_loaded_table")
 
 # ── context size ─────────────────────────────────────────────────────────────────────────────────

@@ -122,11 +122,15 @@ def test_cross_attention_block(smol) -> None:
     prompt, s_span, t_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
     trace = smol.trace(prompt)
     cross = PromptCross(trace, s_span, t_span)
-    layer, head = at.selectbox(key="mech_cross_head").value
+    layer, head = at.selectbox(key="mech_cross_head_spread").value
     z = decode(chart(at, "mech_cross_block")["data"][0]["z"])
     np.testing.assert_allclose(z, trace.pattern(layer, head).numpy()[np.ix_(cross.target, cross.source)], atol=1e-6)
     assert at.metric[0].value == f"0 of {len(cross.target) * len(cross.source)}"
     assert "target query" in chart(at, "mech_cross_block")["layout"]["yaxis"]["title"]["text"]
+    at.radio(key="mech_cross_order").set_value("share").run()
+    layer, head = at.selectbox(key="mech_cross_head_share").value
+    shares = cross.source_share(np.stack([trace.layer_patterns(i).numpy() for i in range(trace.n_layers)]))
+    assert shares[layer, head] == pytest.approx(shares.max(), abs=1e-6)
 
 
 def test_parameters_gpt3_and_measure() -> None:

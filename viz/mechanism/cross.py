@@ -94,3 +94,19 @@ class PromptCross:
         """[n_layers, n_heads] mean over target queries of the weight they put on source keys."""
         rows, cols = np.ix_(self.target, self.source)
         return patterns[:, :, rows, cols].sum(axis=-1).mean(axis=-1)
+
+    def spread(self, patterns: np.ndarray) -> np.ndarray:
+        """[n_layers, n_heads] source share × (distinct most-attended source keys / target tokens).
+
+        A head that sends every target token to the same source token (often "the" or the first token: a
+        sink) scores low even with a large share; one whose target tokens each pick their own source
+        token, as an alignment would, scores high. A heuristic for ordering heads, not a measure of
+        translation quality.
+        """
+        rows, cols = np.ix_(self.target, self.source)
+        block = patterns[:, :, rows, cols]  # (L, H, n_target, n_source)
+        top = block.argmax(axis=-1)  # (L, H, n_target)
+        distinct = np.array(
+            [[len(set(top[layer, head])) for head in range(top.shape[1])] for layer in range(top.shape[0])]
+        )
+        return self.source_share(patterns) * distinct / len(self.target)

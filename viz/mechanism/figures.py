@@ -20,6 +20,14 @@ MASKED_GREY = "#c8c8c8"
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
 
+def _auto(fig: go.Figure) -> go.Figure:
+    # Tight margins everywhere, but let tick labels and axis titles push the plot in instead of being
+    # clipped (long token labels, log-axis units).
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
 def _axis(labels: Sequence[str] | None, n: int, title: str, max_labels: int = 48) -> dict:
     axis: dict = dict(title=dict(text=title), showgrid=False, zeroline=False, automargin=True)
     axis["range"] = [-0.5, n - 0.5]
@@ -56,7 +64,13 @@ def matrix_heatmap(
     if kind == "weight":
         scale, zmin, zmax, zmid = WEIGHT_SCALE, 0.0, float(max(finite.max() if finite.size else 1.0, 1e-9)), None
     else:
-        bound = float(np.abs(finite).max()) if finite.size else 1.0
+        # Residual streams have a few outlier dimensions hundreds of times larger than the rest; a colour
+        # scale spanning them would paint everything else white. Saturate at the 99.5th percentile of
+        # |value| (hover still shows every exact value) unless the matrix is small enough to show whole.
+        mags = np.abs(finite)
+        bound = float(mags.max()) if mags.size else 1.0
+        if mags.size > 400:
+            bound = float(max(np.percentile(mags, 99.5), 1e-12))
         scale, zmin, zmax, zmid = DIVERGING_SCALE, -bound, bound, None
     rname = y_title or "row"
     cname = x_title or "column"
@@ -93,7 +107,12 @@ def matrix_heatmap(
                 line=dict(color="#d62728", width=2),
             )
     if height is None:
-        height = int(min(520, max(220, 90 + 16 * n_rows))) if row_labels is not None else 320
+        if row_labels is not None and col_labels is not None:  # query × key: keep cells roughly square
+            height = int(min(640, max(380, 150 + 24 * n_rows)))
+        elif row_labels is not None:
+            height = int(min(560, max(260, 110 + 20 * n_rows)))
+        else:
+            height = 320
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
         xaxis=_axis(col_labels, n_cols, x_title) | (dict(tickangle=-45) if col_labels is not None else {}),
@@ -102,7 +121,7 @@ def matrix_heatmap(
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor=MASKED_GREY if kind == "scores" else "white",
     )
-    return fig
+    return _auto(fig)
 
 
 def source_bars(labels: Sequence[str], values: np.ndarray, title: str, x_title: str, highlight: int) -> go.Figure:
@@ -126,7 +145,7 @@ def source_bars(labels: Sequence[str], values: np.ndarray, title: str, x_title: 
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",
     )
-    return fig
+    return _auto(fig)
 
 
 def shift_arrows(
@@ -183,7 +202,7 @@ def shift_arrows(
         plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
     )
-    return fig
+    return _auto(fig)
 
 
 def layer_lines(
@@ -207,12 +226,12 @@ def layer_lines(
         title=dict(text=title, font=dict(size=14)),
         xaxis=dict(title=dict(text=x_title)),
         yaxis=dict(title=dict(text=y_title)),
-        height=380,
-        margin=dict(l=10, r=10, t=50, b=10),
+        height=400 + 22 * len(series),
+        margin=dict(l=10, r=10, t=50, b=60 + 22 * len(series)),  # room for one legend line per series
         plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
-    return fig
+    return _auto(fig)
 
 
 def trajectories_figure(names: Sequence[str], coords: np.ndarray, explained: np.ndarray) -> go.Figure:
@@ -247,12 +266,12 @@ def trajectories_figure(names: Sequence[str], coords: np.ndarray, explained: np.
     fig.update_layout(
         xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%})"), zeroline=False),
         yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%})"), zeroline=False),
-        height=420,
-        margin=dict(l=10, r=10, t=30, b=10),
+        height=420 + 22 * len(names),
+        margin=dict(l=10, r=10, t=30, b=60 + 22 * len(names)),
         plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="top", y=-0.15, x=0),
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
-    return fig
+    return _auto(fig)
 
 
 def closest_sense_figure(
@@ -317,7 +336,7 @@ def closest_sense_figure(
         plot_bgcolor=MASKED_GREY,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, title=dict(text="closest sense:")),
     )
-    return fig
+    return _auto(fig)
 
 
 def layer_head_grid(
@@ -351,13 +370,13 @@ def layer_head_grid(
         )
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
-        xaxis=dict(title=dict(text="head"), tickmode="linear", dtick=1, side="top"),
+        xaxis=dict(title=dict(text="head"), tickmode="linear", dtick=1),
         yaxis=dict(title=dict(text="layer"), autorange="reversed", tickmode="linear", dtick=max(1, n_layers // 15)),
         height=int(min(640, max(260, 80 + 16 * n_layers))),
-        margin=dict(l=10, r=10, t=70, b=10),
+        margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",
     )
-    return fig
+    return _auto(fig)
 
 
 def context_growth(
@@ -381,11 +400,11 @@ def context_growth(
         xaxis=dict(title=dict(text="context length n (tokens)"), type="log"),
         yaxis=dict(title=dict(text="bytes for all patterns"), type="log"),
         height=380,
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=dict(l=10, r=10, t=50, b=90),
         plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
-    return fig
+    return _auto(fig)
 
 
 def timing_figure(lengths: Sequence[int], seconds: Sequence[float], title: str) -> go.Figure:
@@ -408,4 +427,4 @@ def timing_figure(lengths: Sequence[int], seconds: Sequence[float], title: str) 
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",
     )
-    return fig
+    return _auto(fig)

@@ -1,0 +1,124 @@
+"""The mechanism pages in a real browser: open each, use its main control, save a 1280 px screenshot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def chart(page, key: str):
+    loc = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
+    loc.wait_for(state="visible")
+    return loc
+
+
+def wait_rerun_done(page) -> None:
+    # Stale elements are marked while a rerun is in flight; wait until none are left and the status
+    # widget has gone, then give Plotly a moment to draw.
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]')"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    )
+    page.wait_for_timeout(800)
+
+
+def open_page(page, url: str, link: str, first_chart: str, query: str = "") -> None:
+    """Open the app at its home (as a user does), then follow the sidebar link to the page."""
+    page.goto(f"{url}/{query}")
+    page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first.wait_for(state="visible")
+    wait_rerun_done(page)
+    page.get_by_role("link", name=link).click()
+    chart(page, first_chart)
+    wait_rerun_done(page)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose `option` in the selectbox labelled `label`."""
+    page.get_by_role("combobox", name=label).click()  # Streamlit's selectbox is a react-aria combobox
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_rerun_done(page)
+
+
+def shoot(page, shots: Path, name: str, height: int) -> None:
+    page.set_viewport_size({"width": 1280, "height": height})
+    wait_rerun_done(page)
+    # Typing into a widget scrolls Streamlit's own container; start the picture at the page title.
+    page.evaluate("() => document.querySelectorAll('*').forEach(e => { if (e.scrollTop) e.scrollTop = 0; })")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / f"{name}.png"))
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_inside_head(mech_page, mech_url, shots) -> None:
+    page = mech_page
+    open_page(page, mech_url, "Inside one head", "mech_pattern", "?layer=16&head=0")
+    pick(page, "Key j", "2: ␣blue")
+    pick(page, "Query i", "3: ␣creature")
+    code = page.locator("[data-testid='stCode']").nth(1).inner_text()
+    assert "trace.pattern[16, 0][3, 2]" in code
+    weights = re.findall(r"= (0\.\d+)", code)
+    assert weights and abs(float(weights[-1]) - float(weights[-2])) < 1e-6  # page softmax == engine's weight
+    frame = chart(page, "mech_pattern").evaluate("el => el.layout.shapes[0]")
+    assert frame["x0"] == 1.5 and frame["y0"] == 2.5  # the picked cell is framed
+    shoot(page, shots, "inside_head", 5450)
+
+
+def test_embedding_shifts(mech_page, mech_url, shots) -> None:
+    page = mech_page
+    open_page(page, mech_url, "Embedding shifts", "mech_share", "?layer=16&head=0")
+    box = page.get_by_label("Sentences (one per line)")
+    box.fill("American shrew mole\none mole of carbon dioxide\ntake a biopsy of the mole\nthe mole on my arm itched")
+    box.press("Control+Enter")
+    wait_rerun_done(page)
+    n_lines = chart(page, "mech_mole_cos").evaluate("el => el.data.length")
+    assert n_lines == 6  # 4 sentences → 6 pairs
+    shoot(page, shots, "embedding_shifts", 4300)
+
+
+def test_head_finder_row_click_opens_the_head(mech_page, mech_url, shots) -> None:
+    page = mech_page
+    open_page(page, mech_url, "Head finder", "mech_find_grid")
+    assert "layer 16, head 0" in page.locator("[data-testid='stMetric']").first.inner_text()
+    shoot(page, shots, "head_finder", 1900)
+    page.set_viewport_size({"width": 1280, "height": 2400})
+    grid = page.locator("[class*='st-key-mech_head_stats'] [data-testid='stDataFrameResizable']").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    # Glide data grid: a ~37 px header, then 35 px rows; the first column holds the row checkboxes.
+    page.mouse.click(box["x"] + 18, box["y"] + 37 + 35 * 5 + 17)  # row 5's checkbox: layer 0, head 5
+    page.get_by_role("heading", name="Layer 0, head 5").wait_for()  # the Attention patterns page, that head
+    wait_rerun_done(page)
+    assert "head=5" in page.url and "layer=0" in page.url and "page=patterns" in page.url
+    # The shell's other settings survive the page switch (text and masking are not reset).
+    assert "text=a+fluffy+blue+creature" in page.url and "mask=on" in page.url
+
+
+def test_cross_attention(mech_page, mech_url, shots) -> None:
+    page = mech_page
+    open_page(page, mech_url, "Cross-attention", "mech_cross_block")
+    target = page.get_by_label("Target text (French)")
+    target.fill("Le chat dort sur le tapis rouge.")
+    target.press("Enter")
+    wait_rerun_done(page)
+    ticks = chart(page, "mech_cross_block").evaluate("el => Array.from(el.layout.yaxis.ticktext)")
+    assert len(ticks) > 9 and any(t.endswith("␣rou") for t in ticks)  # 9 tokens before " rou", "ge" were added
+    assert "0 of" in page.locator("[data-testid='stMetric']").first.inner_text()
+    shoot(page, shots, "cross_attention", 2300)
+
+
+def test_parameters_measure(mech_page, mech_url, shots) -> None:
+    page = mech_page
+    open_page(page, mech_url, "Parameters & context", "mech_ctx_growth")
+    assert "57,982,058,496" in page.locator("[data-testid='stMetric']").nth(2).inner_text()
+    page.get_by_role("button", name="Measure").click()
+    chart(page, "mech_timing_chart")
+    wait_rerun_done(page)
+    xs = chart(page, "mech_timing_chart").evaluate("el => Array.from(el.data[0].x)")
+    assert xs == [64, 256, 1024]
+    shoot(page, shots, "parameters", 2500)
