@@ -12,6 +12,7 @@ from .config import ModelConfig
 from .errors import AttentionCoreError, InputError, ModelLoadError, UnknownModelError
 from .interventions import Intervention, ablate_head, ablate_layer, force_pattern, temperature
 from .registry import DEFAULT_MODEL, MODEL_NAMES
+from .seq2seq import PairTrace
 from .trace import Trace
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "force_pattern",
     "temperature",
     "Model",
+    "PairTrace",
     "ModelConfig",
     "ModelLoadError",
     "Trace",

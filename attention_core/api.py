@@ -20,6 +20,7 @@ from .loading.gguf_llama import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
 from .params import count_per_layer, count_weights
 from .registry import resolve
+from .seq2seq import CrossAttention, PairTrace, decoder_view
 from .tokenizer import TextTokenizer
 from .trace import Trace
 
@@ -50,6 +51,7 @@ class Model:
         self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS, config.sliding_window or DEFAULT_MAX_TOKENS)
         self._cpu: Model | None = None  # made on the first accelerator out-of-memory error
         self._twin_lock = threading.Lock()
+        self._decoder = None  # encoder-decoders: the decoder's view of the weights, made on first use
 
     def __repr__(self) -> str:
         c = self.config
@@ -107,6 +109,42 @@ class Model:
             captured=captured,
             interventions=ivs,
         )
+
+    def trace_pair(self, source: str, target: str, max_tokens: int | None = None) -> PairTrace:
+        """Encoder-decoders: run the encoder on `source` and the decoder on `target` (teacher forcing).
+
+        The decoder's inputs are the start token followed by the target's tokens, so query i predicts
+        target token i + 1; `trace.cross.pattern(l, h)` is [n_target, n_source].
+        """
+        if not self.config.is_encoder_decoder:
+            raise InputError(f"{self.name} is not an encoder-decoder: use trace(text).")
+        encoder = self.trace(source, max_tokens=max_tokens)
+        cap = self.max_tokens if max_tokens is None else max_tokens
+        tgt = self.tokenizer.encode(target, cap - 1)
+        start = self.config.decoder_start_token_id or 0
+        view = self._decoder_view()
+        ids = torch.tensor([start, *tgt.ids], dtype=torch.long, device=self.device)
+        with torch.inference_mode():
+            enc_out = encoder.captured.resid_pre[-1]  # (n_source, d_model)
+            captured = fwd.run_decoder(ids, enc_out, view.weights, view.cross_weights, view.weights, view.config)
+        decoder = Trace(
+            model=view,  # type: ignore[arg-type]  # a Model-shaped view of the decoder's config and weights
+            text=target,
+            token_ids=ids.tolist(),
+            tokens=[self.tokenizer.decode_token(start), *tgt.tokens],
+            offsets=[(0, 0), *tgt.offsets],
+            causal=True,
+            truncated=tgt.truncated,
+            n_input_tokens=tgt.n_input_tokens + 1,
+            captured=captured,
+        )
+        return PairTrace(source, target, encoder, decoder, CrossAttention(view, captured))
+
+    def _decoder_view(self):
+        with self._twin_lock:
+            if self._decoder is None:
+                self._decoder = decoder_view(self)
+            return self._decoder
 
     def _run(self, ids: list[int], causal: bool, ivs, on_layer) -> fwd.Captured:
         with torch.inference_mode():

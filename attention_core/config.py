@@ -11,7 +11,7 @@ from typing import Literal
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
-    arch: Literal["llama", "bert", "gpt2"]
+    arch: Literal["llama", "bert", "gpt2", "marian", "marian-decoder"]
     n_layers: int
     n_heads: int
     n_kv_heads: int  # < n_heads means grouped-query attention: n_heads // n_kv_heads queries share a key/value head
@@ -31,6 +31,9 @@ class ModelConfig:
     n_token_types: int = 0  # BERT's segment embeddings
     pos_offset: int = 0  # RoBERTa numbers positions from padding_idx + 1
     sliding_window: int | None = None  # Mistral: a query sees at most this many keys (itself included)
+    embed_scale: float = 1.0  # Marian multiplies token embeddings by √d_model
+    n_decoder_layers: int = 0  # > 0 for encoder-decoders; n_layers then counts the encoder's layers
+    decoder_start_token_id: int | None = None
     attn_bias: bool = False
     mlp_bias: bool = False
     tie_embeddings: bool = False
@@ -41,7 +44,11 @@ class ModelConfig:
     @property
     def has_lm_head(self) -> bool:
         """Decoders predict the next token; the encoders we load have no language-model head."""
-        return self.arch != "bert"
+        return self.arch in ("llama", "gpt2", "marian-decoder")
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return self.n_decoder_layers > 0
 
     @property
     def group_size(self) -> int:

@@ -44,6 +44,8 @@ def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> tor
 
 def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     x = w["embed.W_E"][ids]  # (n, d_model)
+    if cfg.embed_scale != 1.0:
+        x = x * cfg.embed_scale
     if "embed.W_pos" in w:  # learned absolute positions (BERT, GPT-2)
         x = x + w["embed.W_pos"][cfg.pos_offset : cfg.pos_offset + ids.shape[0]]
     if "embed.W_type" in w:  # every token is in segment 0
@@ -150,13 +152,18 @@ def attn_output(z: torch.Tensor, w: Weights, layer: int) -> torch.Tensor:
     return linear(z_flat, w[f"blocks.{layer}.attn.W_O"], w.get(f"blocks.{layer}.attn.b_O"))  # (..., n, d_model)
 
 
+def activation(x: torch.Tensor, act: str) -> torch.Tensor:
+    if act == "silu":
+        return F.silu(x)
+    return F.gelu(x, approximate="tanh" if act == "gelu_tanh" else "none")
+
+
 def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     p = f"blocks.{layer}.mlp."
     if cfg.gated_mlp:  # SwiGLU
         hidden = F.silu(x @ w[p + "W_gate"]) * (x @ w[p + "W_in"])  # (..., n, d_mlp)
         return hidden @ w[p + "W_out"]  # (..., n, d_model)
-    hidden = linear(x, w[p + "W_in"], w.get(p + "b_in"))  # (..., n, d_mlp)
-    hidden = F.gelu(hidden, approximate="tanh" if cfg.act == "gelu_tanh" else "none")
+    hidden = activation(linear(x, w[p + "W_in"], w.get(p + "b_in")), cfg.act)  # (..., n, d_mlp)
     return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
 
 
@@ -215,7 +222,50 @@ def run(
 
 
 def unembed(resid_final: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
-    """Final norm and unembedding: (n, d_model) → (n, d_vocab) logits (decoders only)."""
-    x = normalize(resid_final, w, "ln_final", cfg)
+    """Final norm (pre-norm models) and unembedding: (n, d_model) → (n, d_vocab) logits (decoders only)."""
+    x = normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w else resid_final
     W_U = w["unembed.W_U"] if "unembed.W_U" in w else w["embed.W_E"].T  # tied: W_U = W_Eᵀ
-    return x @ W_U
+    return linear(x, W_U, w.get("unembed.b_U"))
+
+
+# ── encoder-decoders (Marian): the decoder's extra step ───────────────────────────────────────────
+
+
+@dataclass
+class CapturedDecoder(Captured):
+    """The decoder's self-attention (as Captured) plus its cross-attention over the encoder."""
+
+    cross_q: list[torch.Tensor]  # (n_heads, n_target, d_head), from the decoder
+    cross_k: list[torch.Tensor]  # (n_heads, n_source, d_head), from the encoder's output
+    cross_v: list[torch.Tensor]  # (n_heads, n_source, d_head)
+    resid_cross: list[torch.Tensor]  # (n_target, d_model): residual after self-attention, entering cross-attention
+
+
+def run_decoder(
+    ids: torch.Tensor, enc_out: torch.Tensor, dw: Weights, cw: Weights, shared: Weights, cfg: ModelConfig
+) -> CapturedDecoder:
+    """Post-norm decoder: causal self-attention, then cross-attention (queries from the target, keys and
+    values from the encoder's output, no mask), then the MLP. `dw` holds the decoder's self-attention and
+    MLP under the usual block names, `cw` its cross-attention under `blocks.{l}.attn.*`."""
+    cap = CapturedDecoder(resid_pre=[], q=[], k=[], v=[], cross_q=[], cross_k=[], cross_v=[], resid_cross=[])
+    x = embed(ids, shared, cfg)  # (n_target, d_model)
+    for layer in range(cfg.n_layers):
+        cap.resid_pre.append(x)
+        q, k, v = qkv(x, dw, layer, cfg, None)  # (n_heads, n_target, d_head)
+        cap.q.append(q)
+        cap.k.append(k)
+        cap.v.append(v)
+        mid = after_attention(x, attn_output(attend(q, k, v, True), dw, layer), dw, layer, cfg)  # (n_target, d_model)
+        cap.resid_cross.append(mid)
+        p = f"blocks.{layer}.attn."
+        cq = project_heads(mid, cw[p + "W_Q"], cw.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n_target, d_head)
+        ck = project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), cfg.n_heads)  # (n_heads, n_source, d_head)
+        cv = project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), cfg.n_heads)  # (n_heads, n_source, d_head)
+        cap.cross_q.append(cq)
+        cap.cross_k.append(ck)
+        cap.cross_v.append(cv)
+        cross = attn_output(attend(cq, ck, cv, False), cw, layer)  # (n_target, d_model)
+        mid = normalize(mid + cross, dw, f"blocks.{layer}.ln_cross", cfg)
+        x = after_mlp(mid, dw, layer, cfg)  # (n_target, d_model)
+    cap.resid_pre.append(x)
+    return cap

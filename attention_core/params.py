@@ -96,6 +96,8 @@ def count_weights(weights: dict[str, torch.Tensor]) -> dict[str, int]:
             counts["unembedding"] += n
         elif ".attn." in name:
             counts["attention." + name.rsplit(".", 1)[1]] += n  # W_Q, b_Q, W_K, ... over all layers
+        elif ".cross." in name:  # encoder-decoders' cross-attention
+            counts["cross_attention." + name.rsplit(".", 1)[1]] += n
         elif ".mlp." in name:
             counts["mlp"] += n
         else:  # ln_attn, ln_mlp, ln_final

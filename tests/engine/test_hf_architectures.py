@@ -194,3 +194,75 @@ def test_hub_id_loads_from_the_cache_without_network(tmp_path, monkeypatch):
     with torch.inference_mode():
         ref = hf.eval()(torch.tensor([trace.token_ids])).logits[0]
     assert (trace.logits - ref).abs().max().item() <= LOGIT_TOL
+
+
+@pytest.fixture(scope="module")
+def marian(tmp_path_factory, monkeypatch_module):
+    from attention_core.loading.hf_adapters import sinusoidal_positions
+
+    torch.manual_seed(1)
+    cfg = transformers.MarianConfig(
+        vocab_size=300, d_model=64, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=96, decoder_ffn_dim=96, max_position_embeddings=128,
+        pad_token_id=0, decoder_start_token_id=0, eos_token_id=1, scale_embedding=True, activation_function="swish",
+    )
+    hf = transformers.MarianMTModel(cfg)
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if (p.dim() == 2 and "embed_positions" not in name) or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+        hf.final_logits_bias.normal_(0.0, 0.3)
+    assert torch.allclose(sinusoidal_positions(128, 64), hf.model.encoder.embed_positions.weight, atol=1e-6)
+    folder = tmp_path_factory.mktemp("marian")
+    hf.save_pretrained(folder, safe_serialization=True)
+    _byte_bpe(300).save(str(folder / "tokenizer.json"))
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-marian")))
+    return hf.eval(), load_model(str(folder), device="cpu")
+
+
+def test_encoder_decoder_matches_transformers_including_cross_attention(marian):
+    hf, ours = marian
+    pair = ours.trace_pair("the blue creature took a mole", "a fluffy mole of the forest")
+    src = torch.tensor([pair.encoder.token_ids])
+    tgt = torch.tensor([pair.decoder.token_ids])
+    assert pair.decoder.token_ids[0] == 0  # the decoder starts from decoder_start_token_id
+    with torch.inference_mode():
+        out = hf(input_ids=src, decoder_input_ids=tgt, output_attentions=True, output_hidden_states=True)
+    for layer in range(ours.config.n_layers):
+        assert (pair.encoder.layer_patterns(layer) - out.encoder_attentions[layer][0]).abs().max() <= PATTERN_TOL
+        assert (pair.encoder.resid(layer + 1) - out.encoder_hidden_states[layer + 1][0]).abs().max() <= HIDDEN_TOL
+    for layer in range(ours.config.n_decoder_layers):
+        assert (pair.decoder.layer_patterns(layer) - out.decoder_attentions[layer][0]).abs().max() <= PATTERN_TOL
+        cross = pair.cross.layer_patterns(layer)
+        assert cross.shape == (4, tgt.shape[1], src.shape[1])
+        assert (cross - out.cross_attentions[layer][0]).abs().max() <= PATTERN_TOL
+        assert cross[:, -1].max() > 3.0 / src.shape[1]  # peaked: the comparison can catch a wrong mapping
+        assert (pair.decoder.resid(layer) - out.decoder_hidden_states[layer][0]).abs().max() <= HIDDEN_TOL
+        assert torch.allclose(pair.cross.pattern(layer, 2), cross[2])
+    assert (pair.logits - out.logits[0]).abs().max() <= LOGIT_TOL
+    assert pair.encoder.logits is None
+
+
+def test_encoder_decoder_masks(marian):
+    _, ours = marian
+    pair = ours.trace_pair("one mole of carbon dioxide", "une mole de dioxyde")
+    n_t = pair.decoder.n_tokens
+    above = torch.ones(n_t, n_t, dtype=torch.bool).triu(1)
+    assert (pair.decoder.pattern(1, 0)[above] == 0).all()  # masked self-attention in the decoder
+    # Cross-attention: no mask, so even the first target query (the start token) weighs many source keys.
+    assert (pair.cross.pattern(1, 0)[0] > 0).sum() > 1
+    n_s = pair.encoder.n_tokens
+    assert pair.encoder.mask(0).all()  # the encoder is bidirectional: keys after a query carry weight
+    assert pair.encoder.layer_patterns(0)[:, torch.ones(n_s, n_s, dtype=torch.bool).triu(1)].sum() > 1.0
+    assert torch.allclose(pair.cross.pattern(2, 3).sum(-1), torch.ones(n_t), atol=1e-6)
+    with pytest.raises(Exception, match="not an encoder-decoder"):
+        load_model("minilm-l6").trace_pair("a", "b")
+
+
+def test_encoder_decoder_parameter_count(marian):
+    hf, ours = marian
+    learned = sum(p.numel() for n, p in hf.named_parameters() if "embed_positions" not in n)
+    fixed = ours.config.n_ctx * ours.config.d_model  # our one copy of the sinusoidal table (HF keeps one per stack)
+    assert ours.parameter_counts()["total"] == learned + fixed + hf.final_logits_bias.numel()
+    assert ours.parameter_counts()["cross_attention.W_Q"] == 3 * 64 * 64
