@@ -46,7 +46,7 @@ order = st.radio(
     "Order heads by",
     ["spread", "share"],
     format_func={
-        "spread": "alignment spread: share × how many different source tokens the target tokens pick",
+        "spread": "alignment spread: how sharply, and on how many different source tokens, the target tokens land",
         "share": "share: how much of the target's attention goes to the source",
     }.get,
     key="mech_cross_order",

@@ -27,10 +27,13 @@ def wait_rerun_done(page) -> None:
     page.wait_for_timeout(800)
 
 
+TEXT = "a+fluffy+blue+creature+roamed+the+verdant+forest"
+
+
 def open_page(page, url: str, link: str, first_chart: str, query: str = "") -> None:
-    """Open the app at its home (as a user does), then follow the sidebar link to the page."""
-    page.goto(f"{url}/{query}")
-    page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first.wait_for(state="visible")
+    """Open the app at its home (as a user does, with the chapter's sentence), then follow the sidebar link."""
+    page.goto(f"{url}/?text={TEXT}" + (f"&{query.lstrip('?')}" if query else ""))
+    page.get_by_role("link", name=link).wait_for()  # the shell has run and registered the pages
     wait_rerun_done(page)
     page.get_by_role("link", name=link).click()
     chart(page, first_chart)

@@ -195,3 +195,16 @@ def test_loaded_breakdown_and_pattern_sizes(smol) -> None:
 
 def test_docs_exist() -> None:
     assert Path(ROOT / "docs" / "mechanism.md").exists()
+
+
+def test_alignment_spread_prefers_sharp_distinct_heads() -> None:
+    cross = PromptCross.__new__(PromptCross)  # only the positions matter here
+    cross.source, cross.target = [0, 1, 2], [3, 4, 5]
+    n = 6
+    aligned, sink = np.zeros((n, n)), np.zeros((n, n))
+    for t, s in zip(cross.target, cross.source, strict=True):
+        aligned[t, s] = 1.0  # each target token on its own source token
+        sink[t, 0] = 1.0  # every target token on the first source token
+    spread = cross.spread(np.stack([aligned, sink])[:, None])
+    np.testing.assert_allclose(spread[:, 0], [1.0, 1 / 3])
+    np.testing.assert_allclose(cross.source_share(np.stack([aligned, sink])[:, None])[:, 0], [1.0, 1.0])

@@ -96,17 +96,17 @@ class PromptCross:
         return patterns[:, :, rows, cols].sum(axis=-1).mean(axis=-1)
 
     def spread(self, patterns: np.ndarray) -> np.ndarray:
-        """[n_layers, n_heads] source share × (distinct most-attended source keys / target tokens).
+        """[n_layers, n_heads] alignment spread: mean peak × (distinct most-attended source keys / target tokens).
 
-        A head that sends every target token to the same source token (often "the" or the first token: a
-        sink) scores low even with a large share; one whose target tokens each pick their own source
-        token, as an alignment would, scores high. A heuristic for ordering heads, not a measure of
-        translation quality.
+        Peak is a target row's largest weight on one source key. A head that sends every target token to
+        the same source token (often "the" or "."; a sink) scores low, and so does a diffuse head; one whose
+        target tokens each pick their own source token sharply, as an alignment would, scores high. A
+        heuristic for ordering heads, not a measure of translation quality.
         """
         rows, cols = np.ix_(self.target, self.source)
         block = patterns[:, :, rows, cols]  # (L, H, n_target, n_source)
+        peak = block.max(axis=-1).mean(axis=-1)  # (L, H)
         top = block.argmax(axis=-1)  # (L, H, n_target)
-        distinct = np.array(
-            [[len(set(top[layer, head])) for head in range(top.shape[1])] for layer in range(top.shape[0])]
-        )
-        return self.source_share(patterns) * distinct / len(self.target)
+        n_layers, n_heads = top.shape[:2]
+        distinct = np.array([[len(set(top[layer, head])) for head in range(n_heads)] for layer in range(n_layers)])
+        return peak * distinct / len(self.target)
