@@ -30,6 +30,9 @@ PAGE_OBJECTS = {
 assert set(PAGE_OBJECTS) == set(PAGES)  # URL validation and navigation must agree on page names
 # Every page, by its URL path: the name `page=` carries in a shared link.
 ALL_PAGES = {**PAGE_OBJECTS, **{page.url_path: page for page in mechanism_pages()}}
+ALL_PAGES["experiments"] = st.Page(
+    "pages/views/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"
+)
 
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
 

@@ -1,0 +1,376 @@
+"""Experiments: change one head of the real model and see what happens downstream.
+
+Four panels on the shell's text, model and selected head (sidebar): the next-token prediction; an
+experiment (a list of changes to heads) with the prediction before and after, the change in log p of a
+chosen token and how far each later layer's embedding of a chosen position moved; the heads ranked by
+how much ablating each alone lowers log p of the chosen token; and a temperature slider on the selected
+head's pattern with the entropy of each row. Numbers come from viz.experiments (the engine's traces).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from pages.views._common import require_context
+from viz.experiments import (
+    CHANGES,
+    EXP_MAX_TOKENS,
+    SWEEP_MAX_TOKENS,
+    TEMPERATURES,
+    TOP_K,
+    compare_predictions,
+    drift_figure,
+    has_sweep,
+    make_intervention,
+    next_token_logprobs,
+    prediction_bars,
+    prediction_table,
+    rank_heads,
+    rank_of,
+    readable_labels,
+    residual_drift,
+    row_entropy,
+    run_sweep,
+    run_trace,
+    sweep_heatmap,
+    temperature_figure,
+    token_labels,
+    top_ids,
+    typed_token_id,
+    valid_interventions,
+)
+from viz.labels import plotly_escape, readable_token, token_strip
+
+CHART_CONFIG = {"displaylogo": False}
+TYPED = -1  # the token selectbox's "type another token" option
+
+ss = st.session_state
+
+
+def add_intervention(iv) -> None:
+    items = list(ss.get("exp_ivs", []))
+    if iv not in items:
+        items.append(iv)
+    ss.exp_ivs = items
+
+
+def remove_intervention(index: int) -> None:
+    items = list(ss.get("exp_ivs", []))
+    if 0 <= index < len(items):
+        del items[index]
+    ss.exp_ivs = items
+
+
+def clear_interventions() -> None:
+    ss.exp_ivs = []
+
+
+ctx = require_context()
+shell_trace = ctx.trace
+model = shell_trace.model
+cfg = model.config
+L, H = cfg.n_layers, cfg.n_heads
+layer, head = ctx.layer, ctx.head
+
+# Interventions belong to one model (layer/head ranges differ): a model switch starts a new experiment.
+if ss.get("exp_ivs_model") != model.name:
+    ss.exp_ivs, ss.exp_ivs_model = [], model.name
+ivs = valid_interventions(ss.get("exp_ivs", []), L, H)
+
+# Experiments use the shell's tokens, up to EXP_MAX_TOKENS (each change is another full forward pass).
+cap = min(shell_trace.n_tokens, EXP_MAX_TOKENS)
+if shell_trace.n_tokens <= cap and not shell_trace.interventions:
+    base = shell_trace  # max_tokens=cap reproduces exactly these tokens
+else:
+    base = run_trace(model, shell_trace.text, shell_trace.causal, cap)
+text, causal = base.text, base.causal
+labels = token_labels(base.tokens)
+readable = readable_labels(base.tokens)
+n = base.n_tokens
+
+st.title("Experiments")
+st.caption(
+    f"{ctx.model_label} · {'causal mask on' if causal else 'no mask (bidirectional)'} · selected head: "
+    f"layer {layer}, head {head} (change it in the sidebar)"
+)
+if shell_trace.n_tokens > cap:
+    st.warning(
+        f"The text has {shell_trace.n_tokens} tokens in the shell's trace; experiments run on the first {cap} "
+        "(every change is a full forward pass).",
+        icon=":material/content_cut:",
+    )
+st.code(token_strip(base.tokens), language=None, wrap_lines=True)
+
+# ── 1. Next-token prediction ────────────────────────────────────────────────────────────────────
+st.header("What the model predicts next", divider="gray")
+before_lp = next_token_logprobs(base)
+target_id: int | None = None
+if before_lp is None:
+    st.info(
+        f"{ctx.model_label} is an encoder, and this checkpoint ships without its masked-language-model head "
+        "(no `cls.predictions` weights): it cannot say which token belongs at a `[MASK]`, so no prediction is "
+        "shown. Its embeddings are real, so the experiment below still shows how far each layer's embedding "
+        "moves when you change a head. A BERT loaded with its MLM head will make the masked prediction possible.",
+        icon=":material/info:",
+    )
+else:
+    st.caption(
+        "The chapter's claim: a transformer exists to predict the next token. These are the model's "
+        f"{TOP_K} most likely tokens after the text (softmax of its last position's logits)."
+    )
+    if causal != cfg.causal:
+        st.warning(
+            f"The causal mask is off, but {ctx.model_label} was trained with it: these predictions come from a pass "
+            "the model never saw in training.",
+            icon=":material/warning:",
+        )
+    rows = compare_predictions(before_lp, before_lp, model.tokenizer.decode_token)
+    c1, c2 = st.columns([3, 2], gap="medium")
+    with c1:
+        st.plotly_chart(
+            prediction_bars(
+                rows, f"Top {TOP_K} next tokens after “{plotly_escape(readable_token(text[-40:]))}”", False
+            ),
+            key="exp_next",
+            theme=None,
+            config=CHART_CONFIG,
+        )
+    with c2:
+        options = top_ids(before_lp, TOP_K) + [TYPED]
+        choice = st.selectbox(
+            "Chosen token (for Δ log p and the head ranking)",
+            options,
+            format_func=lambda i: (
+                "another token (type it)…"
+                if i == TYPED
+                else f"{readable_token(model.tokenizer.decode_token(i))}  (p = {np.exp(before_lp[i]):.3f})"
+            ),
+            key="exp_token",
+        )
+        if choice == TYPED:
+            typed = st.text_input("Token", value=" Paris", key="exp_typed", help="Leading spaces count: ' Paris'.")
+            target_id, note = typed_token_id(model.tokenizer, typed)
+            st.caption(note)
+        else:
+            target_id = int(choice)
+        st.dataframe(prediction_table(rows, with_after=False), hide_index=True, width="stretch", key="exp_next_table")
+    if target_id is not None:
+        st.caption(
+            f"Chosen token: {readable_token(model.tokenizer.decode_token(target_id))}, p = "
+            f"{np.exp(before_lp[target_id]):.4f}, log p = {before_lp[target_id]:.3f}, rank "
+            f"{rank_of(before_lp, target_id)} of {before_lp.shape[0]}."
+        )
+
+# ── 2. The experiment ───────────────────────────────────────────────────────────────────────────
+st.header("Experiment: change heads, see what happens downstream", divider="gray")
+st.caption(
+    "The chapter says each head adds something to the embeddings. Take it out (or change how it attends) and "
+    "run the whole model again: the prediction and every later layer see the difference."
+)
+c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+change = c1.selectbox(
+    f"Change to apply to layer {layer}, head {head}", list(CHANGES), format_func=CHANGES.get, key="exp_change"
+)
+T_add = 1.0
+if change == "temperature":
+    T_add = c2.select_slider("T", TEMPERATURES, value=2.0, key="exp_add_T")
+new_iv = make_intervention(change, layer, head, T_add)
+c3.button("Add to experiment", key="exp_add", on_click=add_intervention, args=(new_iv,), type="primary")
+
+if not ivs:
+    st.info(
+        f"No changes yet: pick one above and click **Add to experiment** (it will apply to layer {layer}, head "
+        f"{head}; pick another head in the sidebar to add more)."
+    )
+else:
+    st.markdown(f"**This experiment ({len(ivs)} change{'s' if len(ivs) > 1 else ''}):**")
+    for i, iv in enumerate(ivs):
+        d1, d2 = st.columns([6, 1], vertical_alignment="center")
+        d1.code(iv.describe(), language=None)
+        d2.button("Remove", key=f"exp_remove_{i}", on_click=remove_intervention, args=(i,))
+    st.button("Clear the experiment", key="exp_clear", on_click=clear_interventions)
+
+    with st.spinner("Running the model with these changes…"):
+        after = run_trace(model, text, causal, cap, ivs)
+
+    if before_lp is not None:
+        after_lp = next_token_logprobs(after)
+        both = compare_predictions(before_lp, after_lp, model.tokenizer.decode_token)
+        top_before, top_after = int(np.argmax(before_lp)), int(np.argmax(after_lp))
+        name_before = readable_token(model.tokenizer.decode_token(top_before))
+        name_after = readable_token(model.tokenizer.decode_token(top_after))
+        m1, m2, m3 = st.columns(3)
+        if target_id is not None:
+            dlogp = float(after_lp[target_id] - before_lp[target_id])
+            m1.metric(
+                f"Δ log p({readable_token(model.tokenizer.decode_token(target_id))})",
+                f"{dlogp:+.3f}",
+                help="Natural log. Negative: the changed heads were helping the model predict this token.",
+            )
+            m2.metric(
+                "p before → after",
+                f"{np.exp(before_lp[target_id]):.3f} → {np.exp(after_lp[target_id]):.3f}",
+            )
+        m3.metric("Top prediction after", name_after, help=f"Before: {name_before}")
+        if top_after != top_before:
+            st.success(
+                f"The top prediction changed: {name_before} (p = {np.exp(before_lp[top_before]):.3f}) → "
+                f"{name_after} (p = {np.exp(after_lp[top_after]):.3f}).",
+                icon=":material/swap_horiz:",
+            )
+        else:
+            st.caption(f"The top prediction is still {name_before}.")
+        c1, c2 = st.columns([3, 2], gap="medium")
+        with c1:
+            st.plotly_chart(
+                prediction_bars(both, "Next-token probabilities before and after the change", True),
+                key="exp_compare",
+                theme=None,
+                config=CHART_CONFIG,
+            )
+        with c2:
+            st.dataframe(
+                prediction_table(both, with_after=True),
+                hide_index=True,
+                width="stretch",
+                key="exp_compare_table",
+                column_config={
+                    "p before": st.column_config.NumberColumn(format="%.4f"),
+                    "p after": st.column_config.NumberColumn(format="%.4f"),
+                    "Δ log p": st.column_config.NumberColumn(format="%+.3f"),
+                },
+            )
+
+    position = st.selectbox(
+        "Position whose embedding to follow",
+        range(n),
+        index=n - 1,
+        format_func=readable.__getitem__,
+        key="exp_position",
+    )
+    drift = residual_drift(base, after)
+    first = min(iv.layer for iv in ivs)
+    st.plotly_chart(
+        drift_figure(
+            drift,
+            position,
+            labels,
+            [iv.layer for iv in ivs],
+            f"How far the embedding of {labels[position]} moved, layer by layer",
+        ),
+        key="exp_drift",
+        theme=None,
+        config=CHART_CONFIG,
+    )
+    st.caption(
+        f"‖resid_after(l) − resid_before(l)‖ / ‖resid_before(l)‖ for the residual stream entering each layer "
+        f"(dotted lines: the changed layers). Layers up to {first} are untouched (exactly 0); the change enters "
+        f"at layer {first + 1} and the later layers carry it, amplify it or wash it out. At the final residual, "
+        f"{readable[position]} moved by {drift[-1, position]:.1%}."
+    )
+
+# ── 3. Most important heads ─────────────────────────────────────────────────────────────────────
+st.header("Most important heads for the chosen token", divider="gray")
+if before_lp is None:
+    st.info("The ranking needs next-token probabilities, which this encoder checkpoint cannot give (see above).")
+elif target_id is None:
+    st.info("Choose a token above.")
+elif n > SWEEP_MAX_TOKENS:
+    st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {n}. Shorten the text.")
+else:
+    target_name = readable_token(model.tokenizer.decode_token(target_id))
+    st.caption(
+        f"Ablate (zero) each of the {L * H} heads alone, run the rest of the model, and measure the change in "
+        f"log p({target_name}) after the text. Batched: each layer's {H} variants run through the later layers "
+        "together, starting from the unchanged residual (identical to one trace per head, much faster)."
+    )
+    if has_sweep(base, cap, target_id) or st.button(f"Rank all {L * H} heads", key="exp_sweep", type="primary"):
+        with st.spinner(f"Ablating each of {L * H} heads in turn…"):
+            sweep = run_sweep(base, cap, target_id)
+        ranked = rank_heads(sweep)
+        best = ranked[0]
+        p0 = float(np.exp(before_lp[target_id]))
+        c1, c2 = st.columns([3, 2], gap="medium")
+        with c1:
+            st.plotly_chart(
+                sweep_heatmap(
+                    sweep, f"Change in log p({plotly_escape(target_name)}) when one head is zeroed", (layer, head)
+                ),
+                key="exp_sweep_map",
+                theme=None,
+                config=CHART_CONFIG,
+            )
+        with c2:
+            st.metric(
+                f"Most important: layer {best.layer}, head {best.head}",
+                f"{best.dlogp:+.3f}",
+                help="Change in log p of the chosen token when this head alone is zeroed.",
+            )
+            st.dataframe(
+                [
+                    {
+                        "layer": e.layer,
+                        "head": e.head,
+                        "Δ log p": e.dlogp,
+                        "p after": p0 * float(np.exp(e.dlogp)),
+                    }
+                    for e in ranked[:TOP_K]
+                ],
+                hide_index=True,
+                width="stretch",
+                key="exp_sweep_table",
+                column_config={
+                    "Δ log p": st.column_config.NumberColumn(format="%+.3f"),
+                    "p after": st.column_config.NumberColumn(format="%.4f"),
+                },
+            )
+            st.button(
+                f"Add zero-ablation of layer {best.layer}, head {best.head} to the experiment",
+                key="exp_add_top",
+                on_click=add_intervention,
+                args=(make_intervention("zero", best.layer, best.head),),
+            )
+        st.caption(
+            f"Blue: zeroing the head lowers p({target_name}), so the head was helping; red: it was working against "
+            f"it. The framed cell is the selected head (layer {layer}, head {head}: "
+            f"{sweep[layer, head]:+.3f}). {int(np.sum(sweep < -0.1))} of {L * H} heads lower log p by more than 0.1."
+        )
+
+# ── 4. Temperature ──────────────────────────────────────────────────────────────────────────────
+st.header(f"Temperature of layer {layer}, head {head}", divider="gray")
+st.caption(
+    "Divide the head's scores by T before the softmax: T < 1 sharpens each row towards its largest score, "
+    "T > 1 flattens it towards uniform. Entropy (bits) measures how spread a row is: 0 = all weight on one key, "
+    "log₂(keys) = uniform."
+)
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+T = c1.select_slider("Temperature T", TEMPERATURES, value=1.0, key="exp_T")
+c2.button(
+    f"Add T = {T:g} on L{layer}H{head} to the experiment",
+    key="exp_T_add",
+    on_click=add_intervention,
+    args=(make_intervention("temperature", layer, head, T),),
+    disabled=T == 1.0,
+)
+hot = base if T == 1.0 else run_trace(model, text, causal, cap, (make_intervention("temperature", layer, head, T),))
+pattern_before = base.pattern(layer, head).double().numpy()
+pattern_T = hot.pattern(layer, head).double().numpy()
+ent_before, ent_T = row_entropy(pattern_before), row_entropy(pattern_T)
+m1, m2, m3 = st.columns(3)
+m1.metric("Mean row entropy at T = 1", f"{ent_before.mean():.3f} bits")
+m2.metric(f"Mean row entropy at T = {T:g}", f"{ent_T.mean():.3f} bits", f"{ent_T.mean() - ent_before.mean():+.3f}")
+if before_lp is not None:
+    hot_lp = next_token_logprobs(hot)
+    top_hot = int(np.argmax(hot_lp))
+    m3.metric(
+        f"Top prediction at T = {T:g}",
+        readable_token(model.tokenizer.decode_token(top_hot)),
+        help=f"p = {np.exp(hot_lp[top_hot]):.3f}; the whole model ran with this head at temperature T.",
+    )
+st.plotly_chart(
+    temperature_figure(pattern_T, ent_T, ent_before, labels, f"Layer {layer}, head {head} at T = {T:g}", T),
+    key="exp_temperature",
+    theme=None,
+    config=CHART_CONFIG,
+)

@@ -1,0 +1,160 @@
+"""AppTest of the Experiments page through the real shell (app.py): every drawn number is the engine's.
+
+The all-heads sweep runs once in this module (on a 4-token text, the cheapest real sweep).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from attention_core import ablate_head
+from tests.experiments.conftest import DEFAULT_TEXT, ROOT, SHORT_TEXT
+from viz.experiments import next_token_logprobs, row_entropy
+from viz.labels import plotly_token
+
+APP = str(ROOT / "app.py")
+PAGE = "pages/views/experiments.py"
+TIMEOUT = 300  # two other engineers share these 2 cores; the sweep alone can take a minute under load
+
+
+def decode(value: Any) -> np.ndarray:
+    """Plotly ≥ 6 sends numpy arrays as base64 ("bdata"); lists stay lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return arr.reshape([int(s) for s in str(shape).split(",")]) if shape else arr
+    return np.asarray(value, dtype=float)
+
+
+def chart(at: AppTest, key: str) -> dict:
+    for element in at.get("plotly_chart"):
+        if getattr(element, "key", None) == key:
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart {key!r}; have {[getattr(e, 'key', None) for e in at.get('plotly_chart')]}")
+
+
+def chart_keys(at: AppTest) -> set[str]:
+    return {getattr(e, "key", None) for e in at.get("plotly_chart")}
+
+
+def open_page(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"page": "experiments", **params})
+    at.run()
+    assert_clean(at)
+    assert at.title[0].value == "Experiments", [t.value for t in at.title]
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metric(at: AppTest, label_start: str) -> str:
+    for m in at.metric:
+        if m.label.startswith(label_start):
+            return m.value
+    raise AssertionError(f"no metric {label_start!r}; have {[m.label for m in at.metric]}")
+
+
+def test_next_token_panel_shows_the_models_top_10(fluffy) -> None:
+    at = open_page(layer="0", head="2")
+    fig = chart(at, "exp_next")
+    expected = torch.softmax(fluffy.next_token_logits().double(), -1)
+    top = torch.topk(expected, 10)
+    np.testing.assert_allclose(decode(fig["data"][0]["x"]), top.values.numpy(), atol=1e-6)
+    names = [plotly_token(fluffy.model.tokenizer.decode_token(int(i))) for i in top.indices]
+    assert fig["layout"]["yaxis"]["ticktext"] == names and names[:2] == [",", "."]
+    assert "exp_compare" not in chart_keys(at)  # no experiment yet
+    assert any("No changes yet" in i.value for i in at.info)
+
+
+def test_ablating_L0H2_changes_the_top_prediction(fluffy) -> None:
+    """The finding, through the page: add 'zero-ablate' for the selected head (layer 0, head 2)."""
+    at = open_page(layer="0", head="2")
+    at.button(key="exp_add").click().run()
+    assert_clean(at)
+    after = fluffy.model.trace(DEFAULT_TEXT, interventions=[ablate_head(0, 2)])
+    before_lp, after_lp = next_token_logprobs(fluffy), next_token_logprobs(after)
+    comma = int(np.argmax(before_lp))
+    assert metric(at, "Δ log p(,)") == f"{after_lp[comma] - before_lp[comma]:+.3f}" == "-3.790"
+    assert "The top prediction changed: , " in at.success[0].value and "→ ␣ (p = 0.613)" in at.success[0].value
+    assert any("L0H2: output set to zero" in c.value for c in at.code)
+    compare = chart(at, "exp_compare")
+    assert {d["name"] for d in compare["data"]} == {"before", "after"}
+    drift = decode(chart(at, "exp_drift")["data"][-1]["y"])  # the bold line: the last position by default
+    final = after.resid(30)[-1].double() - fluffy.resid(30)[-1].double()
+    assert drift[0] == 0.0 and drift[-1] == pytest.approx(float(final.norm() / fluffy.resid(30)[-1].double().norm()))
+    # Remove it again: back to no experiment.
+    at.button(key="exp_remove_0").click().run()
+    assert_clean(at)
+    assert "exp_compare" not in chart_keys(at)
+
+
+def test_temperature_slider_redraws_the_pattern_and_entropy(fluffy) -> None:
+    at = open_page(layer="5", head="1")
+    at.select_slider(key="exp_T").set_value(0.25).run()
+    assert_clean(at)
+    fig = chart(at, "exp_temperature")
+    cold = fluffy.model.trace(DEFAULT_TEXT, interventions=[torch_free_temperature(5, 1, 0.25)])
+    np.testing.assert_allclose(decode(fig["data"][0]["z"]), cold.pattern(5, 1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(decode(fig["data"][1]["x"]), row_entropy(fluffy.pattern(5, 1).numpy()), atol=1e-5)
+    np.testing.assert_allclose(decode(fig["data"][2]["x"]), row_entropy(cold.pattern(5, 1).numpy()), atol=1e-5)
+    assert metric(at, "Mean row entropy at T = 0.25") == f"{row_entropy(cold.pattern(5, 1).numpy()).mean():.3f} bits"
+    at.button(key="exp_T_add").click().run()  # the same change joins the experiment
+    assert any("L5H1: scores ÷ T with T = 0.25" in c.value for c in at.code)
+
+
+def torch_free_temperature(layer: int, head: int, T: float):
+    from attention_core import temperature
+
+    return temperature(layer, head, T)
+
+
+def test_head_ranking_matches_single_ablations(smol) -> None:
+    at = open_page(text=SHORT_TEXT)
+    assert "exp_sweep_map" not in chart_keys(at)  # the sweep waits for the button
+    at.button(key="exp_sweep").click().run()
+    assert_clean(at)
+    sweep = decode(chart(at, "exp_sweep_map")["data"][0]["z"])
+    assert sweep.shape == (30, 9)
+    table = at.dataframe[-1].value  # the ranking table of this section
+    best = table.iloc[0]
+    layer, head = int(best["layer"]), int(best["head"])
+    assert sweep[layer, head] == sweep.min() == pytest.approx(best["Δ log p"])
+    clean = smol.trace(SHORT_TEXT)
+    target = int(np.argmax(next_token_logprobs(clean)))
+    single = next_token_logprobs(smol.trace(SHORT_TEXT, interventions=[ablate_head(layer, head)]))
+    assert best["Δ log p"] == pytest.approx(single[target] - next_token_logprobs(clean)[target], abs=1e-4)
+    at.button(key="exp_add_top").click().run()  # the top head joins the experiment
+    assert_clean(at)
+    assert any(f"L{layer}H{head}: output set to zero" in c.value for c in at.code)
+    assert "exp_sweep_map" in chart_keys(at)  # cached: drawn again without a click
+
+
+def test_encoder_says_plainly_it_cannot_predict_a_mask() -> None:
+    at = open_page(model="minilm-l6", text="the cat sat on the [MASK]")
+    text = " ".join(i.value for i in at.info)
+    assert "masked-language-model head" in text and "cls.predictions" in text
+    assert "exp_next" not in chart_keys(at)
+    at.button(key="exp_add").click().run()
+    assert_clean(at)
+    assert "exp_drift" in chart_keys(at) and "exp_compare" not in chart_keys(at)
+    assert "exp_temperature" in chart_keys(at)
+
+
+def test_hostile_text_is_escaped_in_every_chart() -> None:
+    at = open_page(text="<b>bold</b> & <br> <script>x</script>")
+    at.button(key="exp_add").click().run()
+    assert_clean(at)
+    for key in ("exp_drift", "exp_temperature"):
+        spec = json.dumps(chart(at, key))
+        assert "<b>" not in spec and "<script>" not in spec and "&lt;" in spec
