@@ -6,6 +6,9 @@ Two separate concerns:
 * *safe*: Plotly interprets a subset of HTML (<b>, <br>, <a href>, entities) in tick and hover text,
   so a token like "<br>" would silently become a line break. We escape `&`, `<`, `>` for Plotly only;
   Streamlit elements that show plain text (st.code, st.dataframe) get the readable form unescaped.
+* *literal in Markdown*: st.warning, st.caption and st.info render Markdown, so a value from a link
+  such as `![x](https://…)` or `[log in](https://…)` would become an image or a link inside the app's
+  own notice. `markdown_literal` puts such values in a code span, where Markdown acts on nothing.
 """
 
 from __future__ import annotations
@@ -43,6 +46,27 @@ def readable_token(token: str) -> str:
 def plotly_escape(text: str) -> str:
     """Escape the characters Plotly would read as markup; Plotly renders the entities back as text."""
     return html.escape(text, quote=False)
+
+
+MAX_SHOWN_CHARS = 80
+
+
+def markdown_literal(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`repr(value)` for a Markdown message, as an inline code span: shown literally, cut at `limit`.
+
+    Backslash escapes are not enough: GitHub-style autolinks (www.x.com, https://…) see through
+    them. Inside a code span nothing is markup: no links, images, HTML, math or :color[...]. The
+    fence is longer than any run of backticks in the value; the spaces around it are dropped.
+    """
+    shown = repr(value) if isinstance(value, str) else str(value)
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    run, longest = 0, 0
+    for ch in shown:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    return f"{fence} {shown} {fence}"
 
 
 def plotly_token(token: str) -> str:

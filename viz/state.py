@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from viz.figures import ORIENTATIONS, Orientation
+from viz.labels import markdown_literal
 
 PAGES: tuple[str, ...] = ("patterns", "masking", "guide")
 DEFAULT_PAGE = "patterns"
@@ -60,7 +61,7 @@ def parse_params(
         if model in models:
             state.model = model
         else:
-            warn(f"Unknown model {model!r} in the link; showing {default_model!r} instead.")
+            warn(f"Unknown model {markdown_literal(model)} in the link; showing {default_model!r} instead.")
 
     text = _first(params.get("text"))
     if text is not None:
@@ -76,7 +77,7 @@ def parse_params(
         try:
             value = int(raw)
         except ValueError:
-            warn(f"{name.capitalize()} {raw!r} in the link is not a number; showing {name} 0.")
+            warn(f"{name.capitalize()} {markdown_literal(raw)} in the link is not a number; showing {name} 0.")
             continue
         if value < 0:
             warn(f"{name.capitalize()} {value} in the link is out of range; showing {name} 0.")
@@ -90,21 +91,23 @@ def parse_params(
         elif mask.lower() in _FALSE:
             state.causal = False
         else:
-            warn(f"Masking {mask!r} in the link is neither 'on' nor 'off'; using the model's own masking.")
+            shown = markdown_literal(mask)
+            warn(f"Masking {shown} in the link is neither 'on' nor 'off'; using the model's own masking.")
 
     orient = _first(params.get("orient"))
     if orient is not None:
         if orient in ORIENTATIONS:
             state.orient = orient  # type: ignore[assignment]  # checked against ORIENTATIONS
         else:
-            warn(f"Orientation {orient!r} in the link is neither 'rows' nor 'cols'; showing rows as queries.")
+            shown = markdown_literal(orient)
+            warn(f"Orientation {shown} in the link is neither 'rows' nor 'cols'; showing rows as queries.")
 
     page = _first(params.get("page"))
     if page is not None:
         if page in known_pages:
             state.page = page
         else:
-            warn(f"Unknown page {page!r} in the link; showing the attention patterns.")
+            warn(f"Unknown page {markdown_literal(page)} in the link; showing the attention patterns.")
     return state
 
 
