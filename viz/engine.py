@@ -18,6 +18,7 @@ from attention_core import (
     UnknownModelError,
     load_model,
 )
+from attention_core.policy import check_model_request
 
 # The engine accepts up to 4096 tokens, but an n×n heatmap with per-cell hover text is ~n² strings
 # sent to the browser (three such figures on the masking page). 128 tokens keeps a page under a few
@@ -72,9 +73,12 @@ def load(name: str, device: str, progress: Callable[[float, str], None] | None =
     the progress callback can draw freely. The cache is bounded by the model × device choices (≤ 6).
     """
     key = (name, device)
+    # A served app loads only what the deployment allows ($ATTN_PUBLIC, $ATTN_ALLOWED_MODEL_DIRS):
+    # a name from session state or a link never reaches the file system unchecked.
+    source = check_model_request(name)
     with _models_lock:  # a second session asking mid-load waits instead of loading again
         if key not in _models:
-            _models[key] = load_model(name, device=device, progress=progress)
+            _models[key] = load_model(source, device=device, progress=progress)
         return _models[key]
 
 
