@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from viz import engine
-from viz.labels import plotly_escape, readable_token
+from viz.labels import markdown_literal, plotly_escape, readable_token
 from viz.mechanism.common import token_labels
 from viz.mechanism.figures import (
     closest_sense_figure,
@@ -190,7 +190,7 @@ def occurrences(texts: list[str]) -> tuple[list, list[str]]:
 
 words, missing = occurrences(sentences)
 for text in missing:
-    st.warning(f"The word does not occur in this sentence (or lies past the token cap): {text}")
+    st.warning(f"The word does not occur in this sentence (or lies past the token cap): {markdown_literal(text)}")
 if len(words) < 2:
     st.info("Fewer than two sentences contain the word; nothing to compare.")
     st.stop()
@@ -231,7 +231,7 @@ with c2:
 if senses:
     refs, ref_missing = occurrences([t for _, t in senses])
     for text in ref_missing:
-        st.warning(f"The word does not occur in this reference sentence: {text}")
+        st.warning(f"The word does not occur in this reference sentence: {markdown_literal(text)}")
     kept = [name for (name, text) in senses if text not in ref_missing]
     if refs:
         match = sense_match(words, refs, kept)

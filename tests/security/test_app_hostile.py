@@ -217,3 +217,14 @@ def test_repeated_parameters_use_the_last_value() -> None:
     assert_no_traceback(at)
     assert "not a number" in notices(at)
     assert (at.slider(key="layer").value, at.slider(key="head").value) == (0, 3)
+
+
+def test_typed_sentences_in_mechanism_warnings_are_literal() -> None:
+    """Embedding shifts names a sentence that lacks the word: as typed, not as a Markdown image or link."""
+    evil = "![x](https://example.com/p.png) [log in](https://example.com) www.example.org"
+    at = new_app(page="embedding_shifts")
+    at.text_area(key="mech_sentences").set_value(f"one mole of carbon\ntake a biopsy of the mole\n{evil}").run()
+    assert_no_traceback(at)
+    said = [w.value for w in at.warning if "does not occur" in w.value]
+    assert len(said) == 1 and f"` {evil!r} `" in said[0], said
+    assert not re.search(r"[\[\]<>!`]|https?:|www\.", re.sub(r"(`+) .*? \1", "", said[0]))
