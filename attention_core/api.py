@@ -44,6 +44,7 @@ class Model:
         self.name = config.name
         self.device = device
         self.weights = {k: v.to(device) for k, v in weights.items()}
+        self._fast = fwd.fuse_projections(self.weights, config)  # what the forward pass reads
         self.tokenizer = TextTokenizer(tokenizer)
         self.source = source
         self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
@@ -149,7 +150,7 @@ class Model:
     def _run(self, ids: list[int], causal: bool, ivs, on_layer) -> fwd.Captured:
         with torch.inference_mode():
             ids_t = torch.tensor(ids, dtype=torch.long, device=self.device)
-            return fwd.run(ids_t, self.weights, self.config, causal, ivs, on_layer)
+            return fwd.run(ids_t, self._fast, self.config, causal, ivs, on_layer)
 
     def _cpu_twin(self) -> Model:
         """A CPU copy of this model, made once, for requests the accelerator has no memory for."""
@@ -166,7 +167,8 @@ class Model:
         d_head = self.config.d_head
         if name == "W_O":
             return W.view(n_heads, d_head, self.config.d_model).cpu()  # (n_heads, d_head, d_model)
-        return W.view(self.config.d_model, n_heads, d_head).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)
+        # W may be a column slice of the fused W_QKV, so unflatten (a view either way) rather than view().
+        return W.unflatten(1, (n_heads, d_head)).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)
 
     def W_Q(self, layer: int) -> torch.Tensor:
         """[n_heads, d_model, d_head] query maps."""

@@ -36,9 +36,8 @@ class Captured:
 
 def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> torch.Tensor:
     """RMSNorm (llama) or LayerNorm (BERT) over d_model."""
-    if cfg.norm == "rms":
-        variance = x.pow(2).mean(-1, keepdim=True)  # (n, 1)
-        return w[prefix + ".w"] * (x * torch.rsqrt(variance + cfg.norm_eps))
+    if cfg.norm == "rms":  # w · x / √(mean(x²) + ε), one fused kernel
+        return F.rms_norm(x, (cfg.d_model,), w[prefix + ".w"], cfg.norm_eps)
     return F.layer_norm(x, (cfg.d_model,), w[prefix + ".w"], w.get(prefix + ".b"), cfg.norm_eps)
 
 
@@ -90,9 +89,16 @@ def project_heads(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, n_he
 def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope) -> tuple[torch.Tensor, ...]:
     """Queries, keys and values of one layer from its (normalised) input x (n, d_model)."""
     p = f"blocks.{layer}.attn."
-    q = project_heads(x, w[p + "W_Q"], w.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n, d_head)
-    k = project_heads(x, w[p + "W_K"], w.get(p + "b_K"), cfg.n_kv_heads)  # (n_kv_heads, n, d_head)
-    v = project_heads(x, w[p + "W_V"], w.get(p + "b_V"), cfg.n_kv_heads)  # (n_kv_heads, n, d_head)
+    if p + "W_QKV" in w:  # one matrix product instead of three (see fuse_projections)
+        y = linear(x, w[p + "W_QKV"], w.get(p + "b_QKV"))  # (..., n, (n_heads + 2·n_kv_heads)·d_head)
+        q, k, v = y.split([cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head], -1)
+        q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
+        k = k.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
+        v = v.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
+    else:
+        q = project_heads(x, w[p + "W_Q"], w.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n, d_head)
+        k = project_heads(x, w[p + "W_K"], w.get(p + "b_K"), cfg.n_kv_heads)  # (n_kv_heads, n, d_head)
+        v = project_heads(x, w[p + "W_V"], w.get(p + "b_V"), cfg.n_kv_heads)  # (n_kv_heads, n, d_head)
     if rope is not None:
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
     return q, k, v
@@ -161,8 +167,11 @@ def activation(x: torch.Tensor, act: str) -> torch.Tensor:
 def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     p = f"blocks.{layer}.mlp."
     if cfg.gated_mlp:  # SwiGLU
-        hidden = F.silu(x @ w[p + "W_gate"]) * (x @ w[p + "W_in"])  # (..., n, d_mlp)
-        return hidden @ w[p + "W_out"]  # (..., n, d_model)
+        if p + "W_gate_in" in w:  # one matrix product instead of two (see fuse_projections)
+            gate, up = (x @ w[p + "W_gate_in"]).split(cfg.d_mlp, -1)  # (..., n, d_mlp) each
+        else:
+            gate, up = x @ w[p + "W_gate"], x @ w[p + "W_in"]
+        return (F.silu(gate) * up) @ w[p + "W_out"]  # (..., n, d_model)
     hidden = activation(linear(x, w[p + "W_in"], w.get(p + "b_in")), cfg.act)  # (..., n, d_mlp)
     return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
 
@@ -184,6 +193,37 @@ def after_mlp(mid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> to
     if cfg.norm_position == "pre":
         return mid + mlp(normalize(mid, w, f"blocks.{layer}.ln_mlp", cfg), w, layer, cfg)
     return normalize(mid + mlp(mid, w, layer, cfg), w, f"blocks.{layer}.ln_mlp", cfg)
+
+
+def fuse_projections(w: Weights, cfg: ModelConfig) -> Weights:
+    """Concatenate each layer's W_Q|W_K|W_V (and SwiGLU's W_gate|W_in) into one matrix, for speed.
+
+    Fewer, larger matrix products help most on short inputs, where each product is small. The
+    canonical entries of `w` are replaced *in place* by views into the fused buffers, so the weights
+    are stored once; the returned dict holds the canonical names plus the fused ones.
+    """
+    fast = dict(w)
+    for layer in range(cfg.n_layers):
+        p = f"blocks.{layer}."
+        names = [p + "attn.W_Q", p + "attn.W_K", p + "attn.W_V"]
+        if all(n in w for n in names):
+            _fuse(w, fast, names, p + "attn.W_QKV")
+            biases = [p + "attn.b_Q", p + "attn.b_K", p + "attn.b_V"]
+            if all(b in w for b in biases):
+                _fuse(w, fast, biases, p + "attn.b_QKV")
+        if cfg.gated_mlp and p + "mlp.W_gate" in w:
+            _fuse(w, fast, [p + "mlp.W_gate", p + "mlp.W_in"], p + "mlp.W_gate_in")
+    return fast
+
+
+def _fuse(w: Weights, fast: Weights, names: list[str], fused_name: str) -> None:
+    fused = torch.cat([w[n] for n in names], dim=-1)  # (d_in, Σ d_out) or (Σ d_out,) for biases
+    start = 0
+    for n in names:
+        width = w[n].shape[-1]
+        w[n] = fast[n] = fused[..., start : start + width]  # a view: the same numbers, stored once
+        start += width
+    fast[fused_name] = fused
 
 
 # ── the whole pass ────────────────────────────────────────────────────────────────────────────────

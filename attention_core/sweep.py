@@ -24,7 +24,8 @@ def head_ablation_sweep(
     Negative values mean the head helped the prediction. Equals running `model.trace(text,
     interventions=[ablate_head(l, h, mode)])` for each head in turn.
     """
-    model, cfg, w = trace.model, trace.model.config, trace.model.weights
+    model, cfg = trace.model, trace.model.config
+    w = getattr(model, "_fast", model.weights)  # fused projections where the model has them
     if not cfg.has_lm_head:
         raise ValueError("The ablation sweep needs a decoder's next-token logits.")
     if trace.interventions:
