@@ -9,7 +9,64 @@ from viz import engine
 from viz.labels import plotly_escape, readable_tokens
 from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
 from viz.mechanism.figures import layer_head_grid, matrix_heatmap
-from viz.mechanism.session import mechanism_context, run_trace, token_strip, trace_patterns
+from viz.mechanism.session import mechanism_context, run_pair, run_trace, token_strip, trace_patterns
+
+
+def show_encoder_decoder(ctx, source: str, target: str) -> None:
+    """An encoder-decoder's own cross-attention sublayer: target queries × source keys, no mask."""
+    from viz.mechanism.cross import EncoderDecoderCross
+
+    try:
+        cross = EncoderDecoderCross(run_pair(ctx, source, target))
+    except engine.InputError as exc:
+        st.info(str(exc))
+        return
+    st.caption(f"{ctx.model_label} is an encoder-decoder: this is its real cross-attention.")
+    st.caption("Source (encoder input):")
+    token_strip(cross.pair.source_tokens)
+    st.caption("Target (decoder input: the start token, then the target; query i predicts target token i + 1):")
+    token_strip(cross.pair.target_tokens)
+    patterns = cross.patterns()
+    spread = cross.spread(patterns)
+    choices = sorted(
+        ((layer, head) for layer in range(cross.n_layers) for head in range(cross.n_heads)), key=lambda lh: -spread[lh]
+    )
+    layer, head = st.selectbox(
+        "Cross-attention head (decoder layer, head)",
+        choices,
+        format_func=lambda lh: f"decoder layer {lh[0]}, head {lh[1]}: spread {spread[lh]:.2f}",
+        key="mech_cross_encdec_head",
+    )
+    block = cross.block(layer, head)
+    q_labels = [f"{i}: {plotly_escape(t)}" for i, t in enumerate(readable_tokens(block.queries))]
+    k_labels = [f"{j}: {plotly_escape(t)}" for j, t in enumerate(readable_tokens(block.keys))]
+    st.plotly_chart(
+        matrix_heatmap(
+            block.pattern,
+            f"Cross-attention, decoder layer {layer}, head {head}: target queries × source keys "
+            f"[{len(block.queries)} × {len(block.keys)}]",
+            q_labels,
+            k_labels,
+            "source key (encoder output)",
+            "target query (decoder)",
+            kind="weight",
+        ),
+        key="mech_cross_encdec_block",
+        theme=None,
+        config={"displaylogo": False},
+    )
+    st.caption(
+        "No entry is masked: the whole source is known before decoding, so every target position reads every source "
+        "position, and each row sums to 1 over the source alone. The decoder's own self-attention (not shown here) "
+        "stays causal."
+    )
+    st.plotly_chart(
+        layer_head_grid(spread, "Alignment spread of every cross-attention head", "spread", (layer, head)),
+        key="mech_cross_encdec_grid",
+        theme=None,
+        config={"displaylogo": False},
+    )
+
 
 ctx = mechanism_context()
 st.title("Cross-attention")
@@ -24,6 +81,9 @@ source = c1.text_input("Source text (English)", DEFAULT_SOURCE, key="mech_cross_
 target = c2.text_input("Target text (French)", DEFAULT_TARGET, key="mech_cross_target")
 if not source.strip() or not target.strip():
     st.info("Type both a source and a target text.")
+    st.stop()
+if ctx.model.config.is_encoder_decoder:  # a real encoder-decoder: draw its cross-attention, then stop
+    show_encoder_decoder(ctx, source, target)
     st.stop()
 prompt, source_span, target_span = build_prompt(source, target)
 try:

@@ -13,44 +13,15 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core import model as fwd
 from attention_core.loading.safetensors_hf import check_fits_in_memory
+from tests.tiny_models import byte_bpe as _byte_bpe
+from tests.tiny_models import save_tiny_marian
+from tests.tiny_models import wordpiece as _wordpiece
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
 
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
-CORPUS = [
-    "a fluffy blue creature roamed the verdant forest",
-    "one mole of carbon dioxide",
-    "take a biopsy of the mole",
-    "the quick brown fox jumps over the lazy dog",
-    "attention is all you need, said the paper in 2017",
-] * 20
 TEXT = "the blue creature took a mole of the forest"
-
-
-def _byte_bpe(vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS, trainer)
-    return tok
-
-
-def _wordpiece(vocab_size: int):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")]
-    )
-    return tok
 
 
 def _make(kind: str):
@@ -200,25 +171,11 @@ def test_hub_id_loads_from_the_cache_without_network(tmp_path, monkeypatch):
 def marian(tmp_path_factory, monkeypatch_module):
     from attention_core.loading.hf_adapters import sinusoidal_positions
 
-    torch.manual_seed(1)
-    cfg = transformers.MarianConfig(
-        vocab_size=300, d_model=64, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=96, decoder_ffn_dim=96, max_position_embeddings=128,
-        pad_token_id=0, decoder_start_token_id=0, eos_token_id=1, scale_embedding=True, activation_function="swish",
-    )
-    hf = transformers.MarianMTModel(cfg)
-    hf.set_attn_implementation("eager")
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if (p.dim() == 2 and "embed_positions" not in name) or name.endswith("bias"):
-                p.normal_(0.0, 0.3)
-        hf.final_logits_bias.normal_(0.0, 0.3)
-    assert torch.allclose(sinusoidal_positions(128, 64), hf.model.encoder.embed_positions.weight, atol=1e-6)
     folder = tmp_path_factory.mktemp("marian")
-    hf.save_pretrained(folder, safe_serialization=True)
-    _byte_bpe(300).save(str(folder / "tokenizer.json"))
+    hf = save_tiny_marian(folder)
+    assert torch.allclose(sinusoidal_positions(128, 64), hf.model.encoder.embed_positions.weight, atol=1e-6)
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-marian")))
-    return hf.eval(), load_model(str(folder), device="cpu")
+    return hf, load_model(str(folder), device="cpu")
 
 
 def test_encoder_decoder_matches_transformers_including_cross_attention(marian):

@@ -110,3 +110,40 @@ class PromptCross:
         n_layers, n_heads = top.shape[:2]
         distinct = np.array([[len(set(top[layer, head])) for head in range(n_heads)] for layer in range(n_layers)])
         return peak * distinct / len(self.target)
+
+
+class EncoderDecoderCross:
+    """The real thing: an encoder-decoder's cross-attention (decoder queries over encoder keys, no mask)."""
+
+    kind = "encoder-decoder"
+
+    def __init__(self, pair: Any):
+        self.pair = pair
+        self.n_layers = pair.cross.n_layers
+        self.n_heads = pair.decoder.n_heads
+        self.target = list(range(pair.decoder.n_tokens))
+        self.source = list(range(pair.encoder.n_tokens))
+
+    def block(self, layer: int, head: int) -> CrossBlock:
+        pat = to_np(self.pair.cross.pattern(layer, head))  # [n_target, n_source]
+        return CrossBlock(
+            kind=self.kind,
+            layer=layer,
+            head=head,
+            queries=list(self.pair.target_tokens),
+            keys=list(self.pair.source_tokens),
+            pattern=pat,
+            mask=np.ones(pat.shape, dtype=bool),  # cross-attention has no mask
+            row_share=pat.sum(axis=1),
+        )
+
+    def patterns(self) -> np.ndarray:
+        """[n_layers, n_heads, n_target, n_source] every decoder layer's cross-attention."""
+        return np.stack([to_np(self.pair.cross.layer_patterns(layer)) for layer in range(self.n_layers)])
+
+    def spread(self, patterns: np.ndarray) -> np.ndarray:
+        """Alignment spread (see PromptCross.spread) over the whole target × source pattern."""
+        peak = patterns.max(axis=-1).mean(axis=-1)  # (L, H)
+        top = patterns.argmax(axis=-1)  # (L, H, n_target)
+        distinct = np.array([[len(set(row)) for row in per_layer] for per_layer in top])
+        return peak * distinct / patterns.shape[2]

@@ -52,6 +52,17 @@ def run_trace(ctx: MechContext, text: str, causal: bool | None = None) -> Any:
     return cached_trace(model.name, ctx.device, text, causal, min(engine.APP_MAX_TOKENS, model.max_tokens), model)
 
 
+@st.cache_resource(show_spinner="Running the encoder and decoder…", max_entries=16)
+def cached_pair(name: str, device: str, source: str, target: str, max_tokens: int, _model: Any) -> Any:
+    return _model.trace_pair(source, target, max_tokens=max_tokens)
+
+
+def run_pair(ctx: MechContext, source: str, target: str) -> Any:
+    """A cached encoder-decoder trace (attention_core.PairTrace). Raises engine.InputError."""
+    model = ctx.model
+    return cached_pair(model.name, ctx.device, source, target, min(engine.APP_MAX_TOKENS, model.max_tokens), model)
+
+
 def mechanism_context() -> MechContext:
     """The shell's model, text and layer/head for this run (or the defaults when there is no shell)."""
     ss = st.session_state

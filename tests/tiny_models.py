@@ -1,0 +1,66 @@
+"""Tiny randomly initialised models, saved in Hugging Face format, for tests that must not need a network.
+
+Weights are drawn with std 0.3 (not the usual 0.02) so that attention patterns are peaked: a wrong
+mapping of heads, positions or masks then moves real weight and a comparison can catch it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+CORPUS = [
+    "a fluffy blue creature roamed the verdant forest",
+    "one mole of carbon dioxide",
+    "take a biopsy of the mole",
+    "the quick brown fox jumps over the lazy dog",
+    "attention is all you need, said the paper in 2017",
+] * 20
+
+
+def byte_bpe(vocab_size: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS, trainer)
+    return tok
+
+
+def wordpiece(vocab_size: int):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")]
+    )
+    return tok
+
+
+def save_tiny_marian(folder: Path, seed: int = 1):
+    """A 2-layer encoder, 3-layer decoder Marian translation model with a byte-level tokenizer; returns it."""
+    import transformers
+
+    torch.manual_seed(seed)
+    cfg = transformers.MarianConfig(
+        vocab_size=300, d_model=64, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=96, decoder_ffn_dim=96, max_position_embeddings=128,
+        pad_token_id=0, decoder_start_token_id=0, eos_token_id=1, scale_embedding=True, activation_function="swish",
+    )
+    hf = transformers.MarianMTModel(cfg)
+    hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if (p.dim() == 2 and "embed_positions" not in name) or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+        hf.final_logits_bias.normal_(0.0, 0.3)
+    hf.save_pretrained(folder, safe_serialization=True)
+    byte_bpe(300).save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()
