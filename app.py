@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.views._common import wait_with_progress
 from viz import engine
+from viz.cache import TRACES
 from viz.context import AppContext, load_examples
 from viz.figures import ORIENTATIONS
 from viz.mechanism.pages import mechanism_pages
-from viz.state import PAGES, clamp_layer_head, parse_params, to_params
+from viz.state import MAX_TEXT_CHARS, PAGES, clamp_layer_head, parse_params, to_params
 
 st.set_page_config(page_title="Attention, visualised", page_icon=":material/visibility:", layout="wide")
 
@@ -37,12 +39,15 @@ ALL_PAGES["experiments"] = st.Page(
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
 
 
-@st.cache_resource(show_spinner="Running the model…", max_entries=32)
-def cached_trace(name: str, device: str, text: str, causal: bool, _model: engine.Model) -> engine.Trace:
-    # st.cache_data can't hash a model, so the key is (model name, device, text, causal) and the
-    # model rides along unhashed. cache_resource returns the same object (no pickling copy); traces
-    # are read-only and hold only O(n·d) tensors per layer, so 32 of them stay small.
-    return engine.run_trace(_model, text, causal)
+def cached_trace(model: engine.Model, device: str, text: str, causal: bool, cap: int) -> tuple[tuple, engine.Trace]:
+    """(key, trace), from the process-wide trace cache (viz.cache.TRACES: single flight, bounded by bytes).
+
+    The forward pass runs in a background thread; this run draws its progress while it waits, and a
+    rerun mid-trace (a click) waits on the same job instead of starting over.
+    """
+    key = (model.name, device, text, causal, cap)
+    job = TRACES.job(key, lambda progress: engine.run_trace(model, text, causal, cap, progress))
+    return key, wait_with_progress(job, f"Running {model.name}")
 
 
 def load_with_progress(name: str, device: str) -> engine.Model:
@@ -125,6 +130,20 @@ with st.sidebar:
         # A model switch can leave layer/head past the new model's range: clamp quietly (the user did it).
         ss.layer = min(max(int(ss.get("layer", 0)), 0), cfg.n_layers - 1)
         ss.head = min(max(int(ss.get("head", 0)), 0), cfg.n_heads - 1)
+    # Token cap: up to the model's limit (4096 for SmolLM2), lowered by $ATTN_MAX_TOKENS on a server.
+    cap_limit = engine.token_cap_limit(model.max_tokens)
+    if ss.get("_cap_limit") != cap_limit:  # first run, or a model with another limit: its full limit
+        ss.max_tokens = cap_limit
+        ss._cap_limit = cap_limit
+    st.number_input(
+        "Token cap",
+        min_value=1,
+        max_value=cap_limit,
+        step=256,
+        key="max_tokens",
+        help=f"Longer texts are cut to this many tokens (a notice says where). {model.name} takes up to "
+        f"{cap_limit}. Long texts are drawn downsampled, with an exact window to zoom into.",
+    )
     st.slider("Layer", 0, cfg.n_layers - 1, key="layer")
     st.slider("Head", 0, cfg.n_heads - 1, key="head")
     if ss.get("orient") not in ORIENTATIONS:
@@ -141,12 +160,14 @@ ss._notices = []  # shown once, on the view the link opened
 
 # ── Trace ─────────────────────────────────────────────────────────────────────────────────────
 trace = None
+trace_key = None
 message = None
+token_cap = int(ss.max_tokens)
 if not ss.text.strip():
     message = "The text is empty: type a sentence in the sidebar (or pick an example) to see its attention."
 else:
     try:
-        trace = cached_trace(model.name, ss.device, ss.text, bool(ss.causal), _model=model)
+        trace_key, trace = cached_trace(model, ss.device, ss.text, bool(ss.causal), token_cap)
     except engine.InputError as exc:
         message = str(exc)
 
@@ -164,10 +185,18 @@ ss.ctx = AppContext(
     orient=ss.orient,
     trace=trace,
     message=message,
+    trace_key=trace_key,
+    token_cap=token_cap,
 )
 
 # ── Mirror the shareable state into the URL (strings only) ───────────────────────────────────
 params = to_params(ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name)
+if "text" not in params:
+    with st.sidebar:
+        st.caption(
+            f"This text is over {MAX_TEXT_CHARS} characters, too long for the page address: a shared link "
+            "keeps the model, layer, head and masking but not the text."
+        )
 if st.query_params.to_dict() != params:
     st.query_params.from_dict(params)
 

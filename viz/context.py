@@ -27,6 +27,11 @@ class AppContext:
     orient: Orientation
     trace: TraceLike | None  # None when there is nothing to show; `message` says why
     message: str | None = None
+    # What identifies the trace for caches of things derived from it (pooled views, figures):
+    # (model, device, text, causal, token cap). The forward pass is deterministic, so equal keys mean
+    # equal traces even after the trace itself was evicted and recomputed.
+    trace_key: tuple | None = None
+    token_cap: int | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -20,15 +21,21 @@ from attention_core import (
 )
 from attention_core.policy import check_model_request
 
-# The engine accepts up to 4096 tokens, but an n×n heatmap with per-cell hover text is ~n² strings
-# sent to the browser (three such figures on the masking page). 128 tokens keeps a page under a few
-# MB and interactive; the app says when it cuts.
+# Views that draw every (query, key) cell with its own hover text (the mechanism pages) cap their own
+# traces here: n² strings per figure. The shell's pages draw long inputs downsampled plus an exact
+# window instead, so they go up to the model's limit (see token_cap_limit).
 APP_MAX_TOKENS = 128
+
+# The shell's token cap: the sidebar's "Token cap" is bounded by min(this, the model's max_tokens).
+# Operators lower it with the environment variable ATTN_MAX_TOKENS (e.g. on a small shared server).
+DEFAULT_TOKEN_CAP = 4096
+MAX_TOKENS_ENV = "ATTN_MAX_TOKENS"
 
 DEVICE_LABELS = {"cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple GPU)"}
 
 __all__ = [
     "APP_MAX_TOKENS",
+    "DEFAULT_TOKEN_CAP",
     "DEFAULT_MODEL",
     "DEVICE_LABELS",
     "MODEL_NAMES",
@@ -41,6 +48,8 @@ __all__ = [
     "available_devices",
     "load",
     "run_trace",
+    "set_threads_for",
+    "token_cap_limit",
 ]
 
 
@@ -82,5 +91,41 @@ def load(name: str, device: str, progress: Callable[[float, str], None] | None =
         return _models[key]
 
 
-def run_trace(model: Model, text: str, causal: bool) -> Trace:
-    return model.trace(text, causal=causal, max_tokens=min(APP_MAX_TOKENS, model.max_tokens))
+def token_cap_limit(model_max_tokens: int, environ: dict[str, str] | None = None) -> int:
+    """The largest token cap the app offers: the model's limit, lowered by $ATTN_MAX_TOKENS if set."""
+    env = os.environ if environ is None else environ
+    limit = min(DEFAULT_TOKEN_CAP, model_max_tokens)
+    raw = env.get(MAX_TOKENS_ENV, "").strip()
+    if raw:
+        try:
+            limit = min(limit, max(1, int(raw)))
+        except ValueError:
+            pass  # a malformed operator setting must not take the app down; the model's limit stands
+    return limit
+
+
+# Small inputs run single-threaded: their matmuls are too small for a second thread to pay off, and on
+# a busy machine OpenMP's barrier waits make a 32-token trace 5-10× slower with 2 threads than with 1
+# (measured: 0.4 s vs 1.5-7 s under load on 2 cores). Long inputs use every thread torch started with.
+SMALL_WORK_TOKENS = 256
+_THREADS = torch.get_num_threads()
+
+
+def set_threads_for(n_tokens: int) -> None:
+    """torch's intra-op threads for work on n_tokens (process-wide: a performance setting only)."""
+    want = 1 if n_tokens <= SMALL_WORK_TOKENS else _THREADS
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(want)
+
+
+def run_trace(
+    model: Model,
+    text: str,
+    causal: bool,
+    max_tokens: int | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> Trace:
+    """The shell's trace: cut to `max_tokens` (default: the app's limit for this model)."""
+    cap = token_cap_limit(model.max_tokens) if max_tokens is None else max_tokens
+    set_threads_for(len(model.tokenizer.encode(text, cap).ids))
+    return model.trace(text, causal=causal, max_tokens=cap, progress=progress)

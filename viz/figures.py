@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -57,16 +58,17 @@ def _tick_step(n: int, max_labels: int = 64) -> int:
     return max(1, math.ceil(n / max_labels))
 
 
-def _token_axis(labels: Sequence[str], title: str) -> dict:
+def _token_axis(labels: Sequence[str], title: str, start: int = 0) -> dict:
+    """An axis of token positions start..start+n-1, labelled with (every k-th) token."""
     n = len(labels)
     step = _tick_step(n)
     idx = list(range(0, n, step))
     return dict(
         title=dict(text=title),
         tickmode="array",
-        tickvals=idx,
+        tickvals=[start + i for i in idx],
         ticktext=[labels[i] for i in idx],
-        range=[-0.5, n - 0.5],
+        range=[start - 0.5, start + n - 0.5],
         showgrid=False,
         zeroline=False,
         automargin=True,  # long token labels must push the plot in, not be clipped
@@ -79,10 +81,53 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _cell_hover(labels: Sequence[str], line: Callable[[int, int], str]) -> list[list[str]]:
+def _cell_hover(n_rows: int, n_cols: int, line: Callable[[int, int], str]) -> list[list[str]]:
     """[n_q][n_k] hover strings, built in query/key space before any transpose."""
-    n = len(labels)
-    return [[line(i, j) for j in range(n)] for i in range(n)]
+    return [[line(i, j) for j in range(n_cols)] for i in range(n_rows)]
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Which (query, key) cells a matrix holds: the whole text, or a window of it.
+
+    `rows`/`cols` are the token labels of the window's queries/keys; positions start at
+    `row_start`/`col_start`, so hover and ticks give the tokens' true positions in the text.
+    """
+
+    rows: Sequence[str]
+    cols: Sequence[str]
+    row_start: int = 0
+    col_start: int = 0
+
+    @classmethod
+    def square(cls, labels: Sequence[str]) -> Cells:
+        return cls(labels, labels)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.rows), len(self.cols)
+
+    def axes(self, orient: Orientation) -> tuple[dict, dict]:
+        """(x axis, y axis) layouts for this window in the given orientation."""
+        x_title, y_title = _axis_names(orient)
+        q_axis = (self.rows, y_title if orient == "rows" else x_title, self.row_start)
+        k_axis = (self.cols, x_title if orient == "rows" else y_title, self.col_start)
+        x, y = (k_axis, q_axis) if orient == "rows" else (q_axis, k_axis)
+        return _token_axis(*x), _token_axis(*y)
+
+    def positions(self, orient: Orientation) -> tuple[list[int], list[int]]:
+        """(x, y) coordinates of the drawn columns and rows."""
+        q = list(range(self.row_start, self.row_start + len(self.rows)))
+        k = list(range(self.col_start, self.col_start + len(self.cols)))
+        return (k, q) if orient == "rows" else (q, k)
+
+    def check(self, matrix: np.ndarray) -> None:
+        if matrix.shape != self.shape:
+            raise ValueError(f"expected a {list(self.shape)} matrix for these labels, got {list(matrix.shape)}")
+
+
+def _cells_of(labels: Sequence[str], cells: Cells | None) -> Cells:
+    return Cells.square(labels) if cells is None else cells
 
 
 def _transpose(text: list[list[str]]) -> list[list[str]]:
@@ -96,46 +141,59 @@ def head_heatmap(
     labels: Sequence[str],
     orient: Orientation = "rows",
     title: str = "",
+    cells: Cells | None = None,
+    row_share: np.ndarray | None = None,
+    meta: dict | None = None,
 ) -> go.Figure:
-    """One head's attention pattern as a large heatmap; hover: query, key, weight and raw score."""
-    n = len(labels)
-    _check_square(pattern, n)
+    """One head's attention pattern as a large heatmap; hover: query, key, weight and raw score.
+
+    `cells` draws a window of a long text (rows/cols labels and start positions); `row_share` (the part
+    of each query's weight that falls inside the window) is added to the hover then.
+    """
+    win = _cells_of(labels, cells)
+    win.check(pattern)
+    rows, cols, r0, c0 = win.rows, win.cols, win.row_start, win.col_start
 
     def hover(i: int, j: int) -> str:
         score = f"{scores[i, j]:.4g}"
         if not mask[i, j]:
             score += f" (masked: {MINUS_INF} in the softmax)"
-        return (
-            f"query {i}: {labels[i]}<br>key {j}: {labels[j]}<br>"
-            f"weight {pattern[i, j]:.4g}<br>raw score {score}"
+        line = (
+            f"query {r0 + i}: {rows[i]}<br>key {c0 + j}: {cols[j]}<br>weight {pattern[i, j]:.4g}<br>raw score {score}"
         )
+        if row_share is not None:
+            line += f"<br>this query's weight inside the window: {row_share[i]:.3g}"
+        return line
 
-    text = _cell_hover(labels, hover)
+    text = _cell_hover(*win.shape, hover)
     z = _orient(pattern, orient)
     text_drawn = text if orient == "rows" else _transpose(text)
-    x_title, y_title = _axis_names(orient)
+    x_axis, y_axis = win.axes(orient)
+    xs, ys = win.positions(orient)
+    small = max(win.shape) <= 40
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=list(range(n)),
-            y=list(range(n)),
+            x=xs,
+            y=ys,
             text=text_drawn,
             hovertemplate="%{text}<extra></extra>",
             colorscale=WEIGHT_SCALE,
             zmin=0.0,
             zmax=float(max(np.nanmax(pattern), 1e-9)),
             colorbar=dict(title=dict(text="weight")),
-            xgap=1 if n <= 40 else 0,
-            ygap=1 if n <= 40 else 0,
+            xgap=1 if small else 0,
+            ygap=1 if small else 0,
         )
     )
     fig.update_layout(
         title=dict(text=title),
-        xaxis=_token_axis(labels, x_title) | dict(side="top", tickangle=-45),
-        yaxis=_token_axis(labels, y_title) | dict(autorange="reversed"),
-        height=_matrix_height(n),
+        xaxis=x_axis | dict(side="top", tickangle=-45),
+        yaxis=y_axis | dict(autorange="reversed"),
+        height=_matrix_height(max(win.shape)),
         margin=dict(l=10, r=10, t=110 if title else 90, b=10),
         plot_bgcolor="white",
+        meta=meta,
     )
     return fig
 
@@ -146,27 +204,31 @@ def scores_heatmap(
     labels: Sequence[str],
     orient: Orientation = "rows",
     title: str = "",
+    cells: Cells | None = None,
 ) -> go.Figure:
     """Scaled scores q·k/√d_head; masked cells are blank grey, labelled −∞, not coloured as a value."""
-    n = len(labels)
-    _check_square(scores, n)
+    win = _cells_of(labels, cells)
+    win.check(scores)
+    rows, cols, r0, c0 = win.rows, win.cols, win.row_start, win.col_start
     shown = np.where(mask, scores, np.nan)  # NaN → no colour: the grey plot background shows through
 
     def hover(i: int, j: int) -> str:
-        head = f"query {i}: {labels[i]}<br>key {j}: {labels[j]}<br>"
+        head = f"query {r0 + i}: {rows[i]}<br>key {c0 + j}: {cols[j]}<br>"
         if mask[i, j]:
             return head + f"scaled score {scores[i, j]:.4g}"
         return head + f"{MINUS_INF} (masked)<br>score before the mask {scores[i, j]:.4g}"
 
-    text = _cell_hover(labels, hover)
+    text = _cell_hover(*win.shape, hover)
     finite = scores[mask]
     bound = float(np.max(np.abs(finite))) if finite.size else 1.0
-    x_title, y_title = _axis_names(orient)
+    x_axis, y_axis = win.axes(orient)
+    xs, ys = win.positions(orient)
+    small = max(win.shape) <= 40
     traces: list[go.BaseTraceType] = [
         go.Heatmap(
             z=_orient(shown, orient),
-            x=list(range(n)),
-            y=list(range(n)),
+            x=xs,
+            y=ys,
             text=text if orient == "rows" else _transpose(text),
             hovertemplate="%{text}<extra></extra>",
             colorscale=DIVERGING_SCALE,
@@ -174,20 +236,20 @@ def scores_heatmap(
             zmax=bound,
             zmid=0.0,
             colorbar=dict(title=dict(text="score")),
-            xgap=1 if n <= 40 else 0,
-            ygap=1 if n <= 40 else 0,
+            xgap=1 if small else 0,
+            ygap=1 if small else 0,
             hoverongaps=False,
         )
     ]
     qi, kj = np.nonzero(~mask)
     if qi.size:
         # Heatmaps don't hover on NaN gaps, so a separate layer carries the −∞ labels and hover text.
-        xs, ys = (kj, qi) if orient == "rows" else (qi, kj)
+        xs_m, ys_m = (kj + c0, qi + r0) if orient == "rows" else (qi + r0, kj + c0)
         traces.append(
             go.Scatter(
-                x=xs,
-                y=ys,
-                mode="text" if n <= 32 else "markers",
+                x=xs_m,
+                y=ys_m,
+                mode="text" if max(win.shape) <= 32 else "markers",
                 text=[MINUS_INF] * qi.size,
                 textfont=dict(color="#555555", size=11),
                 marker=dict(symbol="line-ne", size=6, line=dict(color="#777777", width=1)),
@@ -200,9 +262,9 @@ def scores_heatmap(
     fig = go.Figure(traces)
     fig.update_layout(
         title=dict(text=title),
-        xaxis=_token_axis(labels, x_title) | dict(side="top", tickangle=-45),
-        yaxis=_token_axis(labels, y_title) | dict(autorange="reversed"),
-        height=_matrix_height(n),
+        xaxis=x_axis | dict(side="top", tickangle=-45),
+        yaxis=y_axis | dict(autorange="reversed"),
+        height=_matrix_height(max(win.shape)),
         margin=dict(l=10, r=10, t=110 if title else 90, b=10),
         plot_bgcolor=MASKED_GREY,
     )
@@ -214,11 +276,14 @@ def mask_comparison(
     unmasked: np.ndarray,
     labels: Sequence[str],
     orient: Orientation = "rows",
+    cells: Cells | None = None,
 ) -> go.Figure:
     """Softmax of the same scores with and without the causal mask, and their difference."""
-    n = len(labels)
-    _check_square(masked, n)
-    _check_square(unmasked, n)
+    win = _cells_of(labels, cells)
+    win.check(masked)
+    win.check(unmasked)
+    rows, cols, r0, c0 = win.rows, win.cols, win.row_start, win.col_start
+    n = max(win.shape)
     diff = masked - unmasked
     fig = make_subplots(
         rows=1,
@@ -229,18 +294,19 @@ def mask_comparison(
     top = float(max(np.max(masked), np.max(unmasked), 1e-9))
     bound = float(max(np.max(np.abs(diff)), 1e-9))
     panels = [(masked, "coloraxis", "weight"), (unmasked, "coloraxis", "weight"), (diff, "coloraxis2", "difference")]
-    x_title, y_title = _axis_names(orient)
+    x_axis, y_axis0 = win.axes(orient)
+    xs, ys = win.positions(orient)
     for col, (matrix, axis, what) in enumerate(panels, start=1):
 
         def hover(i: int, j: int, m: np.ndarray = matrix, what: str = what) -> str:
-            return f"query {i}: {labels[i]}<br>key {j}: {labels[j]}<br>{what} {m[i, j]:.4g}"
+            return f"query {r0 + i}: {rows[i]}<br>key {c0 + j}: {cols[j]}<br>{what} {m[i, j]:.4g}"
 
-        text = _cell_hover(labels, hover)
+        text = _cell_hover(*win.shape, hover)
         fig.add_trace(
             go.Heatmap(
                 z=_orient(matrix, orient),
-                x=list(range(n)),
-                y=list(range(n)),
+                x=xs,
+                y=ys,
                 text=text if orient == "rows" else _transpose(text),
                 hovertemplate="%{text}<extra></extra>",
                 coloraxis=axis,
@@ -250,8 +316,8 @@ def mask_comparison(
             row=1,
             col=col,
         )
-        fig.update_xaxes(_token_axis(labels, x_title) | dict(tickangle=-60), row=1, col=col)
-        y_axis = _token_axis(labels, y_title) | dict(autorange="reversed")
+        fig.update_xaxes(dict(x_axis) | dict(tickangle=-60), row=1, col=col)
+        y_axis = dict(y_axis0) | dict(autorange="reversed")
         if col > 1:
             # The first panel labels the rows for all three.
             y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
@@ -279,8 +345,11 @@ def layer_small_multiples(
     selected_head: int | None = None,
     orient: Orientation = "rows",
     layer: int | None = None,
+    meta: dict | None = None,
 ) -> go.Figure:
-    """Every head of one layer as a small heatmap; clicking one selects it (point customdata = head)."""
+    """Every head of one layer as a small heatmap; clicking one selects it (point customdata = head).
+
+    `patterns` may be pooled ([n_heads, s, s] block means) for long texts: thumbnails need no more."""
     n_heads, n, _ = patterns.shape
     cols = math.ceil(math.sqrt(n_heads))  # near-square grid: 9 heads → 3×3, 12 → 4×3
     rows = math.ceil(n_heads / cols)
@@ -341,6 +410,7 @@ def layer_small_multiples(
         hoverdistance=-1,
         clickmode="event+select",
         plot_bgcolor="white",
+        meta=meta,
     )
     return fig
 
@@ -349,6 +419,7 @@ def overview_mosaic(
     pooled: np.ndarray,
     selected: tuple[int, int] | None = None,
     orient: Orientation = "rows",
+    meta: dict | None = None,
 ) -> go.Figure:
     """Every layer × head as a thumbnail (x = layer, y = head) in one heatmap; click selects (layer, head)."""
     n_layers, n_heads, s, _ = pooled.shape
@@ -426,8 +497,165 @@ def overview_mosaic(
         hoverdistance=-1,
         clickmode="event+select",
         plot_bgcolor="white",
+        meta=meta,
     )
     return fig
+
+
+def pooled_heatmap(
+    pooled: np.ndarray,
+    block: int,
+    n: int,
+    labels: Sequence[str],
+    orient: Orientation = "rows",
+    window: tuple[int, int, int, int] | None = None,
+    title: str = "",
+    meta: dict | None = None,
+) -> go.Figure:
+    """A long text's pattern downsampled: [s, s] means over blocks of `block`×`block` tokens.
+
+    Each block is one category named by its token range and first/last tokens ("1024–1055 ␣the … ␣mat"),
+    so hover gives the block's tokens and mean weight while the figure ships s labels, not s² hover
+    strings. The exact `window` (q0, q1, k0, k1; half-open token positions) is outlined in red.
+    """
+    s = pooled.shape[0]
+    if pooled.shape != (s, s) or s != math.ceil(n / block):
+        raise ValueError(f"expected [{math.ceil(n / block)}]² block means for {n} tokens in blocks of {block}")
+    starts = [b * block for b in range(s)]
+    ends = [min(n, a + block) - 1 for a in starts]  # inclusive
+    names = [f"{a}–{e} ({_short(labels[a])} … {_short(labels[e])})" for a, e in zip(starts, ends, strict=True)]
+    x_title, y_title = _axis_names(orient)
+    step = _tick_step(s, 16)
+    ticks = dict(
+        type="category",
+        tickmode="array",
+        tickvals=names[::step],
+        ticktext=[f"{starts[b]} {_short(labels[starts[b]])}" for b in range(0, s, step)],
+        range=[-0.5, s - 0.5],
+        showgrid=False,
+        zeroline=False,
+        automargin=True,
+    )
+    q_name, k_name = ("y", "x") if orient == "rows" else ("x", "y")
+    fig = go.Figure(
+        go.Heatmap(
+            z=_orient(pooled, orient),
+            x=names,
+            y=names,
+            hovertemplate=f"queries %{{{q_name}}}<br>keys %{{{k_name}}}<br>mean weight %{{z:.4g}}<extra></extra>",
+            colorscale=WEIGHT_SCALE,
+            zmin=0.0,
+            zmax=float(max(np.nanmax(pooled), 1e-9)),
+            colorbar=dict(title=dict(text="mean<br>weight")),
+        )
+    )
+    if window is not None:
+        q0, q1, k0, k1 = window
+        (x0, x1), (y0, y1) = ((k0, k1), (q0, q1)) if orient == "rows" else ((q0, q1), (k0, k1))
+        # Category b spans b-0.5..b+0.5 and holds tokens b·block..(b+1)·block-1: token p sits at p/block-0.5.
+        fig.add_shape(
+            type="rect",
+            x0=x0 / block - 0.5,
+            x1=x1 / block - 0.5,
+            y0=y0 / block - 0.5,
+            y1=y1 / block - 0.5,
+            line=dict(color="#d62728", width=2),
+        )
+    fig.update_layout(
+        title=dict(text=title),
+        xaxis=ticks | dict(title=dict(text=f"{x_title} position"), side="top", tickangle=-45),
+        yaxis=ticks | dict(title=dict(text=f"{y_title} position"), autorange="reversed"),
+        height=620,
+        margin=dict(l=10, r=10, t=110 if title else 90, b=10),
+        plot_bgcolor="white",
+        meta=meta,
+    )
+    return fig
+
+
+def window_heatmap(
+    pattern: np.ndarray,
+    scores: np.ndarray,
+    cells: Cells,
+    orient: Orientation = "rows",
+    row_share: np.ndarray | None = None,
+    meta: dict | None = None,
+) -> go.Figure:
+    """An exact window of a long text's pattern, at full resolution, with compact hover.
+
+    Every row and column is a category named by its position and token ("3968: ␣the"; a query's name
+    also carries the share of its weight inside the window), and the raw scores ride along as numeric
+    customdata: hover gives query, key, weight and raw score while the figure ships r + c labels and
+    two number arrays instead of r·c hover strings. Masked cells have weight 0.
+    """
+    cells.check(pattern)
+    q_names = [f"{cells.row_start + i}: {tok}" for i, tok in enumerate(cells.rows)]
+    if row_share is not None:
+        q_names = [
+            f"{name} (weight inside the window {share:.3g})" for name, share in zip(q_names, row_share, strict=True)
+        ]
+    k_names = [f"{cells.col_start + j}: {tok}" for j, tok in enumerate(cells.cols)]
+    x_title, y_title = _axis_names(orient)
+    (xs, x_labels), (ys, y_labels) = (
+        ((k_names, cells.cols), (q_names, cells.rows))
+        if orient == "rows"
+        else ((q_names, cells.rows), (k_names, cells.cols))
+    )
+    q_var, k_var = ("y", "x") if orient == "rows" else ("x", "y")
+
+    def axis(names: list[str], labels: Sequence[str], title: str) -> dict:
+        step = _tick_step(len(names))
+        return dict(
+            type="category",
+            title=dict(text=title),
+            tickmode="array",
+            tickvals=names[::step],
+            ticktext=list(labels[::step]),
+            range=[-0.5, len(names) - 0.5],
+            showgrid=False,
+            zeroline=False,
+            automargin=True,
+        )
+
+    small = max(cells.shape) <= 40
+    fig = go.Figure(
+        go.Heatmap(
+            z=_orient(pattern, orient),
+            x=xs,
+            y=ys,
+            customdata=_orient(scores.astype(np.float32), orient),
+            hovertemplate=(
+                f"query %{{{q_var}}}<br>key %{{{k_var}}}<br>weight %{{z:.4g}}<br>raw score %{{customdata:.4g}}"
+                "<extra></extra>"
+            ),
+            colorscale=WEIGHT_SCALE,
+            zmin=0.0,
+            zmax=float(max(np.nanmax(pattern), 1e-9)),
+            colorbar=dict(title=dict(text="weight")),
+            xgap=1 if small else 0,
+            ygap=1 if small else 0,
+        )
+    )
+    fig.update_layout(
+        xaxis=axis(xs, x_labels, x_title) | dict(side="top", tickangle=-45),
+        yaxis=axis(ys, y_labels, y_title) | dict(autorange="reversed"),
+        height=_matrix_height(max(cells.shape)),
+        margin=dict(l=10, r=10, t=90, b=10),
+        plot_bgcolor="white",
+        meta=meta,
+    )
+    return fig
+
+
+def _short(label: str, limit: int = 12) -> str:
+    """A token label cut for tick and block hover text (labels are already escaped; don't cut an entity)."""
+    if len(label) <= limit:
+        return label
+    cut = label[:limit]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def image_config(filename: str, fmt: Literal["png", "svg"] = "png") -> dict:
@@ -461,11 +689,6 @@ def _get(obj: object, key: str) -> object:
     if isinstance(obj, dict):
         return obj.get(key)
     return getattr(obj, key, None)
-
-
-def _check_square(matrix: np.ndarray, n: int) -> None:
-    if matrix.shape != (n, n):
-        raise ValueError(f"expected a [{n}, {n}] matrix for {n} labels, got {list(matrix.shape)}")
 
 
 def _matrix_height(n: int) -> int:

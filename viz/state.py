@@ -126,8 +126,12 @@ def clamp_layer_head(layer: int, head: int, n_layers: int, n_heads: int, model: 
 def to_params(
     model: str, text: str, layer: int, head: int, causal: bool, orient: Orientation, page: str
 ) -> dict[str, str]:
-    """The shareable subset of the view, as strings for st.query_params."""
-    return {
+    """The shareable subset of the view, as strings for st.query_params.
+
+    A text longer than MAX_TEXT_CHARS is left out: a link could not carry it back (parse_params cuts
+    it) and a page of text in the address bar breaks servers' header limits. The app says so.
+    """
+    params = {
         "model": model,
         "text": text,
         "layer": str(layer),
@@ -136,3 +140,6 @@ def to_params(
         "orient": orient,
         "page": page,
     }
+    if len(text) > MAX_TEXT_CHARS:
+        del params["text"]
+    return params

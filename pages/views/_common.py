@@ -1,13 +1,35 @@
-"""Streamlit pieces every page shares: the context guard, the token strip, chart selection."""
+"""Streamlit pieces every page shares: the context guard, the token strip, chart selection,
+progress while a long computation runs, and the long-input window selector."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import streamlit as st
 
+from viz.cache import Job
 from viz.context import AppContext
 from viz.figures import selected_point
 from viz.labels import SPACE_MARK, token_strip
-from viz.viewmodel import Tokens
+from viz.viewmodel import WINDOW_MAX, Tokens, Window, clamp_span, cut_excerpt, cut_position, default_window, is_long
+
+QUIET_S = 0.4  # a job that finishes within this draws no progress bar (no flicker on short texts)
+
+
+def wait_with_progress(job: Job, label: str, slot: Any = None) -> Any:
+    """The job's result; while it runs (past QUIET_S), a progress bar with the job's own messages.
+
+    If the user changes something meanwhile, Streamlit stops this script at the next progress
+    update; the job keeps running in its thread and the next run waits on the same job.
+    """
+    if not job.wait(QUIET_S):
+        slot = slot if slot is not None else st.empty()
+        while not job.wait(0.25):
+            elapsed = time.monotonic() - job.started
+            slot.progress(job.fraction, text=f"{label}: {job.message} ({elapsed:.0f} s)")
+        slot.empty()
+    return job.result()
 
 
 def require_context() -> AppContext:
@@ -24,8 +46,14 @@ def require_context() -> AppContext:
 
 def show_tokens(ctx: AppContext, tokens: Tokens) -> None:
     """How the model split the text: plain text (st.code never interprets markup)."""
-    st.code(token_strip(tokens.raw), language=None, wrap_lines=True)
     trace = ctx.trace
+    if trace is not None and trace.truncated:
+        show_cut_notice(trace, len(tokens))
+    if is_long(len(tokens)):
+        with st.expander(f"The {len(tokens)} tokens as {ctx.model_name} split them"):
+            st.code(token_strip(tokens.raw), language=None, wrap_lines=True)
+    else:
+        st.code(token_strip(tokens.raw), language=None, wrap_lines=True)
     note = (
         f"{len(tokens)} tokens as {ctx.model_name} split them; {SPACE_MARK} is a space that belongs to the "
         "token, so a word start and a word piece are different tokens"
@@ -33,11 +61,56 @@ def show_tokens(ctx: AppContext, tokens: Tokens) -> None:
     if any(t.startswith("##") for t in tokens.raw):
         note += ' ("##" marks a piece that continues the previous word)'
     st.caption(note + ".")
-    if trace is not None and trace.truncated:
-        st.warning(
-            f"The text has {trace.n_input_tokens} tokens; the app shows the first {len(tokens)} "
-            "(long texts make n×n heatmaps too heavy to draw)."
+
+
+def show_cut_notice(trace: Any, n_shown: int) -> None:
+    cut = cut_position(trace)
+    st.warning(
+        f"The text has {trace.n_input_tokens} tokens; the token cap (sidebar) keeps the first {n_shown}. "
+        f"It was cut at character {cut} of {len(trace.text)}, marked ⟂ below; the rest is not in this trace.",
+        icon=":material/content_cut:",
+    )
+    st.code(cut_excerpt(trace.text, cut), language=None, wrap_lines=True)
+
+
+def window_selector(ctx: AppContext, n: int, key_prefix: str = "win") -> Window:
+    """Query and key range sliders for the exact window of a long text; shared by the pages.
+
+    The window is kept per text length (a new text resets it to the default: the last 128 queries ×
+    the same keys); spans are limited to WINDOW_MAX tokens per side.
+    """
+    ss = st.session_state
+    q_key, k_key, saved_key = f"{key_prefix}_q", f"{key_prefix}_k", f"_{key_prefix}_saved"
+    # Widget state does not follow a widget to another page, so the window also lives in a plain
+    # session key, (n, q range, k range), restored into the sliders before they are drawn.
+    saved = ss.get(saved_key)
+    if saved is None or saved[0] != n:
+        w = default_window(n)
+        saved = ss[saved_key] = (n, (w.q0, w.q1 - 1), (w.k0, w.k1 - 1))
+    ss[q_key], ss[k_key] = tuple(saved[1]), tuple(saved[2])
+
+    def remember() -> None:  # on_change runs before the next script run: the user's move wins
+        ss[saved_key] = (n, tuple(ss[q_key]), tuple(ss[k_key]))
+
+    c1, c2 = st.columns(2)
+    q = c1.slider(
+        "Window: queries",
+        0,
+        n - 1,
+        key=q_key,
+        on_change=remember,
+        help=f"At most {WINDOW_MAX} queries at full resolution.",
+    )
+    k = c2.slider(
+        "Window: keys", 0, n - 1, key=k_key, on_change=remember, help=f"At most {WINDOW_MAX} keys at full resolution."
+    )
+    q0, q1 = clamp_span(*q, n)
+    k0, k1 = clamp_span(*k, n)
+    if (q1 - 1, k1 - 1) != (max(q), max(k)):
+        st.caption(
+            f"The window is limited to {WINDOW_MAX} tokens per side: showing queries {q0}–{q1 - 1}, keys {k0}–{k1 - 1}."
         )
+    return Window(q0, q1, k0, k1)
 
 
 def select_head_from_chart(chart_key: str) -> None:

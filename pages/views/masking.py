@@ -1,22 +1,54 @@
-"""Scores and masking: raw scaled scores (masked cells as −∞) and masked vs unmasked softmax."""
+"""Scores and masking: raw scaled scores (masked cells as −∞) and masked vs unmasked softmax.
+
+Long texts (past FULL_RES_MAX_TOKENS) show the same figures for the exact window chosen with the
+sliders (shared with the patterns page), never the whole n×n matrices.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages.views._common import image_format_radio, require_context, show_tokens
-from viz.figures import image_config, mask_comparison, orientation_caption, scores_heatmap
-from viz.viewmodel import export_basename, head_view
+from pages.views._common import image_format_radio, require_context, show_tokens, window_selector
+from viz.cache import DERIVED
+from viz.engine import set_threads_for
+from viz.figures import Cells, image_config, mask_comparison, orientation_caption, scores_heatmap
+from viz.viewmodel import (
+    Window,
+    export_basename,
+    head_view,
+    is_long,
+    tokens_of,
+    window_mask_patterns,
+    window_view,
+)
 
 ctx = require_context()
-view = head_view(ctx.trace, ctx.layer, ctx.head)
-tokens = view.tokens
+trace = ctx.trace
+key = ctx.trace_key or (id(trace),)
+tokens = DERIVED.get(("tokens", key), lambda _: tokens_of(trace))
+n = len(tokens)
+long = is_long(n)
+set_threads_for(n)
 fmt = st.session_state.get("img_fmt_masking", "png")
 base = export_basename(ctx.model_name, ctx.layer, ctx.head, ctx.causal)
 
 st.title("Scores, masking and softmax")
 st.caption(f"{ctx.model_label} · layer {ctx.layer}, head {ctx.head}")
 show_tokens(ctx, tokens)
+
+if long:
+    st.caption(f"{n} tokens: these figures show the window of queries × keys chosen here (at full resolution).")
+    window = window_selector(ctx, n)
+    wview = window_view(trace, ctx.layer, ctx.head, window, tokens)
+    scores, mask = wview.scores, wview.mask
+    masked, unmasked, kept_rows = window_mask_patterns(trace, ctx.layer, ctx.head, window)
+    rows, cols = wview.labels()
+    cells: Cells | None = Cells(rows, cols, window.q0, window.k0)
+else:
+    window = Window(0, n, 0, n)
+    view = head_view(trace, ctx.layer, ctx.head)
+    scores, mask, masked, unmasked = view.scores, view.mask, view.pattern_masked, view.pattern_unmasked
+    cells = None
 
 st.subheader("Raw scaled scores  q·k / √d_head")
 if ctx.causal:
@@ -31,7 +63,7 @@ else:
     )
 st.caption(f"d_head = {ctx.d_head}. {how} {orientation_caption(ctx.orient).split('. ')[0]}.")
 st.plotly_chart(
-    scores_heatmap(view.scores, view.mask, tokens.plotly, ctx.orient),
+    scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells),
     key="scores",
     config=image_config(f"{base}_scores", fmt),
     theme=None,
@@ -42,9 +74,10 @@ st.caption(
     "Masking does not just zero the weights of later keys: each query's weights are renormalized over the keys it may "
     "see, so the remaining weights grow. The difference panel shows that shift (red: larger with the mask). "
     + orientation_caption(ctx.orient)
+    + (" In a window, a row sums to the share of the query's weight inside it." if long else "")
 )
 st.plotly_chart(
-    mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, ctx.orient),
+    mask_comparison(masked, unmasked, tokens.plotly, ctx.orient, cells=cells),
     key="compare",
     config=image_config(f"{base}_mask_vs_no_mask", fmt),
     theme=None,
@@ -52,28 +85,31 @@ st.plotly_chart(
 
 # One query's row in numbers: the masked weights are the unmasked ones over keys 0..i, divided by
 # their sum. Showing that sum makes "renormalize over fewer keys" concrete with the model's numbers.
-n = len(tokens)
+queries = list(range(window.q0, window.q1))
 query = st.selectbox(
     "Look at one query's row",
-    list(range(n)),
-    index=min(n - 1, max(0, n // 2)),
+    queries,
+    index=min(len(queries) - 1, max(0, len(queries) // 2)),
     format_func=lambda i: f"{i}: {tokens.readable[i]}",
     key="masking_query",
 )
-kept = float(view.pattern_unmasked[query, : query + 1].sum())
+r = query - window.q0
+kept = float(kept_rows[r]) if long else float(unmasked[r, : query + 1].sum())
 st.caption(
     f"Without the mask, query {query} puts {kept:.4f} of its weight on keys 0–{query}. With the mask those "
     f"keys are all it has, so each of their weights is divided by {kept:.4f}."
+    + (f" The table lists keys {window.k0}–{window.k1 - 1} (the window)." if long else "")
 )
+keys = range(window.k0, window.k1)
 st.dataframe(
     {
-        "key": [f"{j}: {tokens.readable[j]}" for j in range(n)],
-        "scaled score": [float(s) for s in view.scores[query]],
+        "key": [f"{j}: {tokens.readable[j]}" for j in keys],
+        "scaled score": [float(s) for s in scores[r]],
         "score the softmax sees (masked)": [
-            float(s) if j <= query else float("-inf") for j, s in enumerate(view.scores[query])
+            float(s) if j <= query else float("-inf") for j, s in zip(keys, scores[r], strict=True)
         ],
-        "weight without mask": [float(w) for w in view.pattern_unmasked[query]],
-        "weight with mask": [float(w) for w in view.pattern_masked[query]],
+        "weight without mask": [float(w) for w in unmasked[r]],
+        "weight with mask": [float(w) for w in masked[r]],
     },
     hide_index=True,
     width="stretch",

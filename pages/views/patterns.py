@@ -1,47 +1,168 @@
-"""Attention patterns: tokens, one head large, every head of the layer, every layer × head, export."""
+"""Attention patterns: tokens, one head large, every head of the layer, every layer × head, export.
+
+Short texts (≤ FULL_RES_MAX_TOKENS) draw every cell with its own hover. Long texts (up to the token
+cap, 4096 by default) draw the head downsampled to block means plus an exact window chosen with two
+sliders, and pooled thumbnails; every derived array and figure is cached per trace, so a rerun only
+computes what changed.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 
 import streamlit as st
 
-from pages.views._common import image_format_radio, require_context, select_head_from_chart, show_tokens
-from viz.figures import head_heatmap, image_config, layer_small_multiples, orientation_caption, overview_mosaic
-from viz.viewmodel import export_basename, head_view, layer_patterns, overview, pattern_csv, pattern_npz
+from pages.views._common import (
+    image_format_radio,
+    require_context,
+    select_head_from_chart,
+    show_tokens,
+    wait_with_progress,
+    window_selector,
+)
+from viz.cache import DERIVED, FIGURES
+from viz.engine import set_threads_for
+from viz.figures import (
+    Cells,
+    head_heatmap,
+    image_config,
+    layer_small_multiples,
+    orientation_caption,
+    overview_mosaic,
+    pooled_heatmap,
+    window_heatmap,
+)
+from viz.viewmodel import (
+    OVERVIEW_SIZE,
+    POOLED_VIEW_SIZE,
+    export_basename,
+    head_view,
+    is_long,
+    layer_patterns,
+    layer_thumbnails,
+    overview,
+    pattern_csv,
+    pattern_npz,
+    pooled_npz,
+    pooled_view,
+    tokens_of,
+    window_csv,
+    window_view,
+)
 
 ctx = require_context()
 trace = ctx.trace
-view = head_view(trace, ctx.layer, ctx.head)
-tokens = view.tokens
+key = ctx.trace_key or (id(trace),)  # id only when a page runs without the shell's key (tests)
+layer, head, orient = ctx.layer, ctx.head, ctx.orient
+tokens = DERIVED.get(("tokens", key), lambda _: tokens_of(trace))
+n = len(tokens)
+long = is_long(n)
+set_threads_for(n)
+digest = DERIVED.get(("digest", key), lambda _: hashlib.sha1(trace.text.encode("utf-8")).hexdigest()[:10])
+meta = {"tokens": n, "layer": layer, "head": head, "text": digest}  # lets tests and the benchmark see what is drawn
 mask_word = "causal mask on" if ctx.causal else "no mask (bidirectional)"
 
+
+def overview_job(trace, n: int, progress):
+    set_threads_for(n)
+    return overview(trace, progress=progress, per_layer=long)
+
+
+def figure(name: str, *parts: object, build) -> object:
+    """A cached figure: rebuilt only when what it shows changes."""
+    return FIGURES.get((name, key, *parts), lambda _: build())
+
+
 st.title("Attention patterns")
-st.caption(f"{ctx.model_label} · {mask_word} · layer {ctx.layer}, head {ctx.head}")
+st.caption(f"{ctx.model_label} · {mask_word} · layer {layer}, head {head}")
 show_tokens(ctx, tokens)
 
 fmt = st.session_state.get("img_fmt_patterns", "png")  # the radio is drawn in the export section below
-base = export_basename(ctx.model_name, ctx.layer, ctx.head, ctx.causal)
+base = export_basename(ctx.model_name, layer, head, ctx.causal)
 
 left, right = st.columns([3, 2], gap="medium")
 with left:
-    st.subheader(f"Layer {ctx.layer}, head {ctx.head}")
-    st.caption(orientation_caption(ctx.orient) + " Hover a cell for its weight and raw score.")
-    st.plotly_chart(
-        head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, ctx.orient),
-        key="head_heatmap",
-        config=image_config(base, fmt),
-        theme=None,
-    )
+    st.subheader(f"Layer {layer}, head {head}")
+    if not long:
+        view = head_view(trace, layer, head)
+        st.caption(orientation_caption(orient) + " Hover a cell for its weight and raw score.")
+        st.plotly_chart(
+            figure(
+                "head",
+                layer,
+                head,
+                orient,
+                build=lambda: head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta),
+            ),
+            key="head_heatmap",
+            config=image_config(base, fmt),
+            theme=None,
+        )
+    else:
+        pooled = DERIVED.get(("pooled", key, layer, head, POOLED_VIEW_SIZE), lambda _: pooled_view(trace, layer, head))
+        st.caption(
+            f"{n} tokens: the whole pattern is drawn as {pooled.size}×{pooled.size} blocks of {pooled.block} "
+            "tokens, each the mean weight of its block (computed on the server, block by block). "
+            "The red frame is the window drawn exactly below; move it with the sliders. " + orientation_caption(orient)
+        )
+        window = window_selector(ctx, n)
+        st.plotly_chart(
+            figure(
+                "pooled",
+                layer,
+                head,
+                orient,
+                window,
+                build=lambda: pooled_heatmap(
+                    pooled.pooled, pooled.block, n, tokens.plotly, orient, window.as_tuple(), meta=meta
+                ),
+            ),
+            key="head_heatmap",
+            config=image_config(f"{base}_downsampled", fmt),
+            theme=None,
+        )
+        wview = window_view(trace, layer, head, window, tokens)
+        rows, cols = wview.labels()
+        st.caption(
+            f"Exact weights of queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}. Each query's "
+            "weights are normalised over all its keys, so a window's row sums to the share of attention that falls "
+            "inside it (in the hover). Drag on the chart to zoom; double-click to reset."
+        )
+        st.plotly_chart(
+            figure(
+                "window",
+                layer,
+                head,
+                orient,
+                window,
+                build=lambda: window_heatmap(
+                    wview.pattern,
+                    wview.scores,
+                    Cells(rows, cols, window.q0, window.k0),
+                    orient,
+                    row_share=wview.row_share,
+                    meta=meta,
+                ),
+            ),
+            key="head_window",
+            config=image_config(f"{base}_window", fmt),
+            theme=None,
+        )
 with right:
-    st.subheader(f"All {ctx.n_heads} heads of layer {ctx.layer}")
-    st.caption("Click a head to select it (red frame: the selected head).")
+    st.subheader(f"All {ctx.n_heads} heads of layer {layer}")
+    st.caption(
+        "Click a head to select it (red frame: the selected head)." + (" Thumbnails are block means." if long else "")
+    )
     # The key carries the selection so the chart is rebuilt (and its old click cleared) when it changes.
-    key = f"heads_L{ctx.layer}_H{ctx.head}"
+    heads_key = f"heads_L{layer}_H{head}"
+    thumbs = DERIVED.get(
+        ("thumbs", key, layer), lambda _: layer_thumbnails(trace, layer) if long else layer_patterns(trace, layer)
+    )
     st.plotly_chart(
-        layer_small_multiples(layer_patterns(trace, ctx.layer), ctx.head, ctx.orient, layer=ctx.layer),
-        key=key,
-        on_select=partial(select_head_from_chart, key),
+        figure("heads", layer, head, orient, build=lambda: layer_small_multiples(thumbs, head, orient, layer, meta)),
+        key=heads_key,
+        on_select=partial(select_head_from_chart, heads_key),
         selection_mode="points",
         config=image_config(f"{base}_layer", fmt),
         theme=None,
@@ -52,9 +173,12 @@ st.caption(
     "Each thumbnail is one head's pattern, averaged over blocks of tokens for long texts. "
     "Click one to select that layer and head."
 )
-overview_key = f"overview_L{ctx.layer}_H{ctx.head}"
-st.plotly_chart(
-    overview_mosaic(overview(trace), (ctx.layer, ctx.head), ctx.orient),
+overview_key = f"overview_L{layer}_H{head}"
+slot = st.empty()
+job = DERIVED.job(("overview", key, OVERVIEW_SIZE), lambda progress: overview_job(trace, n, progress))
+pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot)
+slot.plotly_chart(
+    figure("overview", layer, head, orient, build=lambda: overview_mosaic(pooled_all, (layer, head), orient, meta)),
     key=overview_key,
     on_select=partial(select_head_from_chart, overview_key),
     selection_mode="points",
@@ -63,17 +187,38 @@ st.plotly_chart(
 )
 
 st.subheader("Export the selected pattern")
-st.caption("Files always have one row per query (rows sum to 1), whatever the orientation on screen.")
-c1, c2, c3 = st.columns([1, 1, 2])
-c1.download_button(
-    "Pattern as CSV", pattern_csv(view), file_name=f"{base}.csv", mime="text/csv", icon=":material/table:"
-)
-c2.download_button(
-    "Pattern as NPZ",
-    pattern_npz(view, ctx.model_name),
-    file_name=f"{base}.npz",
-    mime="application/octet-stream",
-    icon=":material/download:",
-)
+if not long:
+    st.caption("Files always have one row per query (rows sum to 1), whatever the orientation on screen.")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    c1.download_button(
+        "Pattern as CSV", pattern_csv(view), file_name=f"{base}.csv", mime="text/csv", icon=":material/table:"
+    )
+    c2.download_button(
+        "Pattern as NPZ",
+        pattern_npz(view, ctx.model_name),
+        file_name=f"{base}.npz",
+        mime="application/octet-stream",
+        icon=":material/download:",
+    )
+else:
+    st.caption(
+        "Long texts export the exact window (one row per query; a row sums to the share of its weight inside the "
+        "window) and, in the NPZ, the block means of the whole pattern. Files are built when you click."
+    )
+    c1, c2, c3 = st.columns([1, 1, 2])
+    c1.download_button(
+        "Window as CSV",
+        partial(window_csv, wview),
+        file_name=f"{base}_window.csv",
+        mime="text/csv",
+        icon=":material/table:",
+    )
+    c2.download_button(
+        "Blocks + window as NPZ",
+        partial(pooled_npz, pooled, wview, tokens, ctx.model_name),
+        file_name=f"{base}_long.npz",
+        mime="application/octet-stream",
+        icon=":material/download:",
+    )
 with c3:
     image_format_radio("img_fmt_patterns")
