@@ -1,0 +1,290 @@
+"""App latency in a real browser: `streamlit run app.py` driven by headless Chromium (Playwright).
+
+    python bench/app_latency.py                          # 32, 512 and 4096 tokens
+    python bench/app_latency.py --lengths 32 512 --switches 3
+
+For each length it submits a text of exactly that many tokens (a fresh text each time, so no cache
+hit) and measures, from the Ctrl+Enter that submits it:
+  * submit → heatmap: until the big heatmap of the new text is drawn in the page;
+  * submit → overview: until the layer × head overview of the new text is drawn;
+then clicks other heads' thumbnails and measures click → that head's heatmap drawn (for long texts,
+the downsampled view *and* the exact window). "Drawn" means Plotly has plotted a figure whose
+`layout.meta` names this text (sha1 prefix), length, layer and head: the page puts it there.
+
+The trace floor (FLOPs of the 4096-token forward pass, bench/engine.py's `forward_flops`, divided by
+the fp32 matmul rate measured in this same run) makes the 4096-token overview target machine-relative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+MODEL_NAME = "smollm2-135m"
+
+# Targets from issue 6 (2-core CPU). None: measured and printed, no target.
+TARGETS = {
+    32: {"submit_heatmap": 1.0, "switch": 0.3},
+    4096: {"switch": 1.5, "overview_over_floor": 2.5},
+}
+
+
+def _bench_engine() -> Any:
+    """bench/engine.py as a module (PASSAGE, forward_flops), without making bench/ a package."""
+    spec = importlib.util.spec_from_file_location("bench_engine", REPO_ROOT / "bench" / "engine.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def matmul_gflops(size: int = 4096, repeats: int = 3) -> float:
+    """Best-of-`repeats` fp32 torch.mm rate, as bench/engine.py measures it (2·size³ FLOPs per call)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * size**3 / best / 1e9
+
+
+def exact_text(model: Any, passage: str, n_tokens: int, tag: str) -> str:
+    """A text that the model's tokenizer splits into exactly n_tokens (cut at a token boundary)."""
+    text = f"{tag}. {passage}"
+    while len(model.tokenizer.tokenizer.encode(text).ids) < n_tokens + 8:
+        text += "\n\n" + passage
+    enc = model.tokenizer.encode(text, n_tokens)
+    cut = max(end for _start, end in enc.offsets)
+    text = text[:cut]
+    assert len(model.tokenizer.tokenizer.encode(text).ids) == n_tokens, "token boundary moved"
+    return text
+
+
+def digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(port: int, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "w")  # noqa: SIM115  # closed with the process
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
+            "--server.port", str(port),
+            "--server.address", "127.0.0.1",
+            "--server.headless", "true",
+            "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false",
+        ],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError(f"streamlit did not answer on {url}")
+
+
+DRAWN_JS = """([key, want]) => {
+    const el = document.querySelector(`[class*='st-key-${key}'] .js-plotly-plot`);
+    const m = el && el._fullLayout && el.layout && el.layout.meta;
+    if (!m) return false;
+    return Object.entries(want).every(([k, v]) => m[k] === v);
+}"""
+
+META_JS = """(key) => document.querySelector(`[class*='st-key-${key}'] .js-plotly-plot`).layout.meta"""
+N_HEADS = 9  # SmolLM2-135M
+
+CLICK_JS = """([key, layer, head]) => {
+    const el = document.querySelector(`[class*='st-key-${key}'] .js-plotly-plot`);
+    if (!el || !el._fullLayout) return null;
+    const fl = el._fullLayout;
+    for (const tr of el._fullData) {
+        if (tr.type !== 'scatter' || !tr.customdata) continue;
+        for (let i = 0; i < tr.x.length; i++) {
+            const c = tr.customdata[i];
+            if (Number(c[0]) === layer && Number(c[1]) === head) {
+                const xa = fl[tr.xaxis.replace('x', 'xaxis')], ya = fl[tr.yaxis.replace('y', 'yaxis')];
+                const box = el.getBoundingClientRect();
+                return [box.left + xa._offset + xa.l2p(tr.x[i]), box.top + ya._offset + ya.l2p(tr.y[i])];
+            }
+        }
+    }
+    return null;
+}"""
+
+
+def wait_drawn(page: Any, key: str, want: dict, timeout_s: float) -> float:
+    try:
+        page.wait_for_function(DRAWN_JS, arg=[key, want], polling="raf", timeout=timeout_s * 1000)
+    except Exception as exc:
+        shot = REPO_ROOT / "test-artifacts" / "app-latency-timeout.png"
+        page.screenshot(path=str(shot))
+        raise RuntimeError(f"{key} with {want} not drawn within {timeout_s} s (screenshot: {shot})") from exc
+    return time.perf_counter()
+
+
+def measure_length(page: Any, model: Any, passage: str, n: int, rep: int, switches: int, timeout_s: float) -> dict:
+    text = exact_text(model, passage, n, f"Run {rep} at {n}")
+    tag = digest(text)
+    long = n > 256
+    head0 = page.evaluate(META_JS, "head_heatmap")["head"]  # the selected head carries over between texts
+    box = page.locator("[data-testid='stTextArea'] textarea")
+    box.fill(text)
+    page.wait_for_timeout(300)
+    t0 = time.perf_counter()
+    box.press("Control+Enter")
+    first = {"text": tag, "tokens": n, "layer": 0, "head": head0}
+    t_heatmap = wait_drawn(page, "head_heatmap", first, timeout_s) - t0
+    if long:
+        t_heatmap = max(t_heatmap, wait_drawn(page, "head_window", first, timeout_s) - t0)
+    t_overview = wait_drawn(page, "overview", first, timeout_s) - t0
+    page.wait_for_timeout(500)
+    times = []
+    for i in range(switches):
+        prev, head = (head0 + i) % N_HEADS, (head0 + i + 1) % N_HEADS
+        pos = page.evaluate(CLICK_JS, [f"heads_L0_H{prev}", 0, head])
+        if pos is None:
+            raise RuntimeError(f"no click target for head {head}")
+        page.mouse.move(pos[0] + 3, pos[1] + 2)
+        page.wait_for_timeout(150)
+        t1 = time.perf_counter()
+        page.mouse.click(pos[0] + 3, pos[1] + 2)
+        want = {"text": tag, "tokens": n, "layer": 0, "head": head}
+        t_done = wait_drawn(page, "head_heatmap", want, timeout_s)
+        if long:
+            t_done = max(t_done, wait_drawn(page, "head_window", want, timeout_s))
+        times.append(t_done - t1)
+        wait_drawn(page, "overview", want, timeout_s)  # let the rest of the page settle before the next click
+        page.wait_for_timeout(400)
+    return {"n": n, "submit_heatmap": t_heatmap, "submit_overview": t_overview, "switch": times}
+
+
+def fmt(x: float | None, target: float | None = None, unit: str = " s") -> str:
+    if x is None:
+        return "—"
+    s = f"{x:.2f}{unit}"
+    if target is not None:
+        s += f" ({'✓' if x <= target else '✗'} ≤ {target}{unit.strip() or '×'})"
+    return s
+
+
+def report(rows: list[dict], floor_s: float, gflops: float, args: argparse.Namespace) -> str:
+    lines = [
+        f"App latency, `python bench/app_latency.py --lengths {' '.join(map(str, args.lengths))} "
+        f"--switches {args.switches}` ({MODEL_NAME}, CPU, {os.cpu_count()} cores, headless Chromium)",
+        f"fp32 matmul rate measured in this run: {gflops:.1f} GFLOP/s; trace floor at 4096 tokens "
+        f"(forward FLOPs / rate): {floor_s:.1f} s",
+        "",
+        "| tokens | submit → heatmap | submit → overview | overview / trace floor | head switch (median; all) |",
+        "|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        t = TARGETS.get(r["n"], {})
+        med = statistics.median(r["switch"]) if r["switch"] else None
+        over = r["submit_overview"] / floor_s if r["n"] == 4096 else None
+        lines.append(
+            f"| {r['n']} | {fmt(r['submit_heatmap'], t.get('submit_heatmap'))} | {fmt(r['submit_overview'])} | "
+            f"{fmt(over, t.get('overview_over_floor'), '×') if over is not None else '—'} | "
+            f"{fmt(med, t.get('switch'))}; " + ", ".join(f"{x:.2f}" for x in r["switch"]) + " |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lengths", type=int, nargs="+", default=[32, 512, 4096])
+    p.add_argument("--switches", type=int, default=3, help="head clicks measured per length")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for one step")
+    p.add_argument("--json", type=Path, help="also write the measurements here")
+    p.add_argument("--screenshots", type=Path, help="save a screenshot per length in this folder")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(REPO_ROOT))
+    from playwright.sync_api import sync_playwright
+
+    from attention_core import load_model
+
+    be = _bench_engine()
+    model = load_model(MODEL_NAME, device="cpu")  # tokenizer and config only; the app loads its own
+    cfg = json.loads(model.config.to_json())
+    gflops = matmul_gflops()
+    floor_s = be.forward_flops(cfg, 4096, logits=False) / (gflops * 1e9)
+    print(f"matmul {gflops:.1f} GFLOP/s → 4096-token trace floor {floor_s:.1f} s", flush=True)
+
+    log_path = REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    proc = start_app(port, log_path)
+    rows = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1280, "height": 2000})
+            page.goto(f"http://127.0.0.1:{port}/")
+            # The first run loads the model and traces the default sentence: not measured.
+            page.wait_for_function(DRAWN_JS, arg=["overview", {"layer": 0, "head": 0}], timeout=180_000)
+            # A warm-up length, so the first measured submit does not pay one-off costs (imports, JIT).
+            measure_length(page, model, be.PASSAGE, 24, 0, 1, args.timeout)
+            for n in args.lengths:
+                row = measure_length(page, model, be.PASSAGE, n, 1, args.switches, args.timeout)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                if args.screenshots:
+                    args.screenshots.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(args.screenshots / f"app_latency_{n}.png"))
+            browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    print()
+    print(report(rows, floor_s, gflops, args))
+    if args.json:
+        args.json.write_text(json.dumps({"gflops": gflops, "floor_s": floor_s, "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
