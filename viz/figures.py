@@ -603,8 +603,8 @@ def window_heatmap(
     )
     q_var, k_var = ("y", "x") if orient == "rows" else ("x", "y")
 
-    def axis(names: list[str], labels: Sequence[str], title: str) -> dict:
-        step = _tick_step(len(names))
+    def axis(names: list[str], labels: Sequence[str], title: str, max_labels: int = 64) -> dict:
+        step = _tick_step(len(names), max_labels)
         return dict(
             type="category",
             title=dict(text=title),
@@ -637,7 +637,7 @@ def window_heatmap(
         )
     )
     fig.update_layout(
-        xaxis=axis(xs, x_labels, x_title) | dict(side="top", tickangle=-45),
+        xaxis=axis(xs, x_labels, x_title, 32) | dict(side="top", tickangle=-45),  # slanted labels need room
         yaxis=axis(ys, y_labels, y_title) | dict(autorange="reversed"),
         height=_matrix_height(max(cells.shape)),
         margin=dict(l=10, r=10, t=90, b=10),
