@@ -112,7 +112,7 @@ class MemorySampler(threading.Thread):
         return self.peak
 
 
-def start_server(log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(log_path: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
@@ -137,7 +137,7 @@ def start_server(log_path: Path) -> tuple[subprocess.Popen, str]:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **extra_env},
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -209,8 +209,8 @@ async def run_phase(url: str, sessions: int, n_texts: int, time_limit: float, ti
     return result
 
 
-def measure(sessions: int, n_texts: int, time_limit: float, timeout_ms: int) -> dict:
-    proc, url = start_server(ROOT / "test-artifacts" / f"load-{sessions}-sessions.log")
+def measure(sessions: int, n_texts: int, time_limit: float, timeout_ms: int, env: dict[str, str]) -> dict:
+    proc, url = start_server(ROOT / "test-artifacts" / f"load-{sessions}-sessions.log", env)
     try:
         sampler = MemorySampler(proc.pid)
         idle = sampler.rss()
@@ -267,7 +267,15 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=180, help="wait for one text to be drawn, seconds")
     parser.add_argument("--max-ratio", type=float, default=1.5, help="allowed peak memory vs one session")
     parser.add_argument("--json", type=Path, default=ROOT / "test-artifacts" / "load.json")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="server environment for both phases, e.g. ATTN_TRACE_CACHE_MB=256 (repeatable)",
+    )
     args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.env)
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
         return 2
@@ -276,8 +284,9 @@ def main() -> int:
     rows = []
     for sessions in (1, args.sessions):
         print(f"… {sessions} session(s) × {args.texts} texts", flush=True)
-        rows.append(measure(sessions, args.texts, args.time_limit, int(args.timeout * 1000)))
+        rows.append(measure(sessions, args.texts, args.time_limit, int(args.timeout * 1000), env))
     print()
+    print("server environment:", " ".join(f"{k}={v}" for k, v in env.items()) or "defaults")
     print(table(rows))
     ratio = rows[1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]
     errors = sum(r["errors"] for r in rows)
@@ -290,7 +299,7 @@ def main() -> int:
         f"{'PASS' if ok else 'FAIL'}"
     )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"rows": rows, "ratio": ratio, "ok": ok}, indent=2))
+    args.json.write_text(json.dumps({"env": env, "rows": rows, "ratio": ratio, "ok": ok}, indent=2))
     return 0 if ok else 1
 
 
