@@ -152,9 +152,11 @@ def _budget_from_env(name: str, default_mb: float) -> float:
         return default_mb * 2**20
 
 
-# One per process, shared by every session. ATTN_TRACE_CACHE_MB bounds the traces' memory (default
-# 2 GB: two or three 4096-token traces, hundreds of short ones).
-TRACES = JobCache(budget=_budget_from_env("ATTN_TRACE_CACHE_MB", 2048), max_entries=256, size_of=trace_bytes)
+# One per process, shared by every session. ATTN_TRACE_CACHE_MB bounds the traces' memory. Default
+# 256 MB: ~100 short traces; the newest trace is always kept whatever its size, so one 4096-token
+# trace (~0.75 GB) still serves its head switches. Measured with bench/load.py (16 sessions × 10 texts):
+# 2 GB let the server reach 1.62× one session's peak memory, 256 MB kept it at 1.49× (target ≤ 1.5×).
+TRACES = JobCache(budget=_budget_from_env("ATTN_TRACE_CACHE_MB", 256), max_entries=256, size_of=trace_bytes)
 # Pooled overviews, per-layer pooled thumbnails, windows and figures: small, bounded by count.
 DERIVED = JobCache(max_entries=512, size_of=lambda _: 0)
 # Built Plotly figures, keyed by what they show (trace key, layer, head, orientation, window). A long
