@@ -300,7 +300,7 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
 
 def prediction_bars(rows: Sequence[PredictionRow], title: str, with_after: bool) -> go.Figure:
     """Horizontal bars of next-token probabilities, most likely at the top; before (and after) side by side."""
-    labels = [f"{plotly_escape(r.token)}" for r in rows]
+    labels = [f"‘{plotly_escape(r.token)}’" for r in rows]  # quoted: ',' or '.' alone is hard to see
     y = list(range(len(rows)))
     fig = go.Figure()
     fig.add_trace(
@@ -332,7 +332,7 @@ def prediction_bars(rows: Sequence[PredictionRow], title: str, with_after: bool)
         )
     top = max([r.p_before for r in rows] + ([r.p_after for r in rows] if with_after else []) + [1e-9])
     fig.update_layout(barmode="group", bargap=0.25)
-    fig.update_yaxes(tickvals=y, ticktext=labels, autorange="reversed", title=None)
+    fig.update_yaxes(tickvals=y, ticktext=labels, autorange="reversed", title=None, tickfont=dict(size=13))
     fig.update_xaxes(title="probability of the next token", range=[0, min(1.0, top * 1.25)])
     return _layout(fig, title, 120 + (34 if with_after else 24) * len(rows))
 
@@ -380,7 +380,7 @@ def drift_figure(
 
 
 def sweep_heatmap(sweep: np.ndarray, title: str, selected: tuple[int, int] | None = None) -> go.Figure:
-    """[n_layers, n_heads] change in log p(target) per ablated head; blue = the head helped (a drop)."""
+    """[n_layers, n_heads] change in log p(target) per ablated head; red = a drop (the head helped), blue = a rise."""
     L, H = sweep.shape
     lim = float(max(np.max(np.abs(sweep)), 1e-6))
     fig = go.Figure(
@@ -390,7 +390,7 @@ def sweep_heatmap(sweep: np.ndarray, title: str, selected: tuple[int, int] | Non
             y=list(range(L)),
             zmin=-lim,
             zmax=lim,
-            colorscale="RdBu",  # reversed from viz.figures: a drop (negative) is blue, a rise red
+            colorscale="RdBu",  # Plotly's RdBu runs red (low) → blue (high): a drop is red, a rise blue
             colorbar=dict(title="Δ log p", thickness=12),
             hovertemplate="layer %{y}, head %{x}<br>Δ log p = %{z:.3f}<extra></extra>",
         )
@@ -422,8 +422,8 @@ def temperature_figure(
     fig = make_subplots(
         rows=1,
         cols=2,
-        column_widths=[0.68, 0.32],
-        horizontal_spacing=0.04,
+        column_widths=[0.64, 0.36],
+        horizontal_spacing=0.1,
         shared_yaxes=True,
         subplot_titles=(f"pattern at T = {T:g} (rows: queries, each sums to 1)", "entropy of each row (bits)"),
     )
@@ -438,7 +438,7 @@ def temperature_figure(
             colorscale="Blues",
             text=hover,
             hovertemplate="%{text}<extra></extra>",
-            colorbar=dict(title="weight", thickness=12, x=0.64, len=0.9),
+            colorbar=dict(title="weight", thickness=12, x=0.585, len=0.9),
         ),
         row=1,
         col=1,
@@ -474,8 +474,10 @@ def temperature_figure(
     fig.update_yaxes(autorange="reversed", title="query", row=1, col=1, **ticks)
     fig.update_xaxes(title="key", tickangle=-45, row=1, col=1, **ticks)
     fig.update_xaxes(title="bits", rangemode="tozero", row=1, col=2)
-    fig.update_layout(barmode="group", bargap=0.2)
-    return _layout(fig, title, max(420, 160 + 22 * n))
+    fig = _layout(fig, title, max(460, 200 + 22 * n))
+    fig.update_layout(barmode="group", bargap=0.2, margin=dict(b=110))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="right", x=1.0))
+    return fig
 
 
 def token_labels(tokens: Sequence[str]) -> list[str]:

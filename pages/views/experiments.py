@@ -66,6 +66,11 @@ def clear_interventions() -> None:
     ss.exp_ivs = []
 
 
+def quoted(token_id: int) -> str:
+    """A token as plain text between quotes (a lone ',' or '␣' is easy to miss otherwise)."""
+    return f"‘{readable_token(model.tokenizer.decode_token(token_id))}’"
+
+
 ctx = require_context()
 shell_trace = ctx.trace
 model = shell_trace.model
@@ -87,6 +92,8 @@ else:
 text, causal = base.text, base.causal
 labels = token_labels(base.tokens)
 readable = readable_labels(base.tokens)
+tail = " ".join(text.split())  # the end of the text, on one line, for a chart title
+tail = tail if len(tail) <= 40 else "…" + tail[-39:]
 n = base.n_tokens
 
 st.title("Experiments")
@@ -129,9 +136,7 @@ else:
     c1, c2 = st.columns([3, 2], gap="medium")
     with c1:
         st.plotly_chart(
-            prediction_bars(
-                rows, f"Top {TOP_K} next tokens after “{plotly_escape(readable_token(text[-40:]))}”", False
-            ),
+            prediction_bars(rows, f"Top {TOP_K} next tokens after “{plotly_escape(tail)}”", False),
             key="exp_next",
             theme=None,
             config=CHART_CONFIG,
@@ -157,7 +162,7 @@ else:
         st.dataframe(prediction_table(rows, with_after=False), hide_index=True, width="stretch", key="exp_next_table")
     if target_id is not None:
         st.caption(
-            f"Chosen token: {readable_token(model.tokenizer.decode_token(target_id))}, p = "
+            f"Chosen token: {quoted(target_id)}, p = "
             f"{np.exp(before_lp[target_id]):.4f}, log p = {before_lp[target_id]:.3f}, rank "
             f"{rank_of(before_lp, target_id)} of {before_lp.shape[0]}."
         )
@@ -198,13 +203,12 @@ else:
         after_lp = next_token_logprobs(after)
         both = compare_predictions(before_lp, after_lp, model.tokenizer.decode_token)
         top_before, top_after = int(np.argmax(before_lp)), int(np.argmax(after_lp))
-        name_before = readable_token(model.tokenizer.decode_token(top_before))
-        name_after = readable_token(model.tokenizer.decode_token(top_after))
+        name_before, name_after = quoted(top_before), quoted(top_after)
         m1, m2, m3 = st.columns(3)
         if target_id is not None:
             dlogp = float(after_lp[target_id] - before_lp[target_id])
             m1.metric(
-                f"Δ log p({readable_token(model.tokenizer.decode_token(target_id))})",
+                f"Δ log p({quoted(target_id)})",
                 f"{dlogp:+.3f}",
                 help="Natural log. Negative: the changed heads were helping the model predict this token.",
             )
@@ -221,7 +225,7 @@ else:
             )
         else:
             st.caption(f"The top prediction is still {name_before}.")
-        c1, c2 = st.columns([3, 2], gap="medium")
+        c1, c2 = st.columns([1, 1], gap="medium")
         with c1:
             st.plotly_chart(
                 prediction_bars(both, "Next-token probabilities before and after the change", True),
@@ -279,11 +283,11 @@ elif target_id is None:
 elif n > SWEEP_MAX_TOKENS:
     st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {n}. Shorten the text.")
 else:
-    target_name = readable_token(model.tokenizer.decode_token(target_id))
+    target_name = quoted(target_id)
     st.caption(
         f"Ablate (zero) each of the {L * H} heads alone, run the rest of the model, and measure the change in "
         f"log p({target_name}) after the text. Batched: each layer's {H} variants run through the later layers "
-        "together, starting from the unchanged residual (identical to one trace per head, much faster)."
+        "together from the unchanged residual: the same numbers as one trace per head, in less time (bench/sweep.py)."
     )
     if has_sweep(base, cap, target_id) or st.button(f"Rank all {L * H} heads", key="exp_sweep", type="primary"):
         with st.spinner(f"Ablating each of {L * H} heads in turn…"):
@@ -326,13 +330,13 @@ else:
                 },
             )
             st.button(
-                f"Add zero-ablation of layer {best.layer}, head {best.head} to the experiment",
+                f"Add L{best.layer}H{best.head} (zeroed) to the experiment",
                 key="exp_add_top",
                 on_click=add_intervention,
                 args=(make_intervention("zero", best.layer, best.head),),
             )
         st.caption(
-            f"Blue: zeroing the head lowers p({target_name}), so the head was helping; red: it was working against "
+            f"Red: zeroing the head lowers p({target_name}), so the head was helping; blue: it was working against "
             f"it. The framed cell is the selected head (layer {layer}, head {head}: "
             f"{sweep[layer, head]:+.3f}). {int(np.sum(sweep < -0.1))} of {L * H} heads lower log p by more than 0.1."
         )
@@ -347,7 +351,7 @@ st.caption(
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
 T = c1.select_slider("Temperature T", TEMPERATURES, value=1.0, key="exp_T")
 c2.button(
-    f"Add T = {T:g} on L{layer}H{head} to the experiment",
+    f"Add T = {T:g} to the experiment",
     key="exp_T_add",
     on_click=add_intervention,
     args=(make_intervention("temperature", layer, head, T),),
@@ -365,7 +369,7 @@ if before_lp is not None:
     top_hot = int(np.argmax(hot_lp))
     m3.metric(
         f"Top prediction at T = {T:g}",
-        readable_token(model.tokenizer.decode_token(top_hot)),
+        quoted(top_hot),
         help=f"p = {np.exp(hot_lp[top_hot]):.3f}; the whole model ran with this head at temperature T.",
     )
 st.plotly_chart(

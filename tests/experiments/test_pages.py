@@ -71,8 +71,8 @@ def test_next_token_panel_shows_the_models_top_10(fluffy) -> None:
     expected = torch.softmax(fluffy.next_token_logits().double(), -1)
     top = torch.topk(expected, 10)
     np.testing.assert_allclose(decode(fig["data"][0]["x"]), top.values.numpy(), atol=1e-6)
-    names = [plotly_token(fluffy.model.tokenizer.decode_token(int(i))) for i in top.indices]
-    assert fig["layout"]["yaxis"]["ticktext"] == names and names[:2] == [",", "."]
+    names = [f"‘{plotly_token(fluffy.model.tokenizer.decode_token(int(i)))}’" for i in top.indices]
+    assert fig["layout"]["yaxis"]["ticktext"] == names and names[:2] == ["‘,’", "‘.’"]
     assert "exp_compare" not in chart_keys(at)  # no experiment yet
     assert any("No changes yet" in i.value for i in at.info)
 
@@ -85,14 +85,15 @@ def test_ablating_L0H2_changes_the_top_prediction(fluffy) -> None:
     after = fluffy.model.trace(DEFAULT_TEXT, interventions=[ablate_head(0, 2)])
     before_lp, after_lp = next_token_logprobs(fluffy), next_token_logprobs(after)
     comma = int(np.argmax(before_lp))
-    assert metric(at, "Δ log p(,)") == f"{after_lp[comma] - before_lp[comma]:+.3f}" == "-3.790"
-    assert "The top prediction changed: , " in at.success[0].value and "→ ␣ (p = 0.613)" in at.success[0].value
+    assert metric(at, "Δ log p(‘,’)") == f"{after_lp[comma] - before_lp[comma]:+.3f}" == "-3.790"
+    assert at.success[0].value.startswith("The top prediction changed: ‘,’ (p = 0.455) → ‘␣’ (p = 0.613)")
     assert any("L0H2: output set to zero" in c.value for c in at.code)
     compare = chart(at, "exp_compare")
     assert {d["name"] for d in compare["data"]} == {"before", "after"}
     drift = decode(chart(at, "exp_drift")["data"][-1]["y"])  # the bold line: the last position by default
     final = after.resid(30)[-1].double() - fluffy.resid(30)[-1].double()
-    assert drift[0] == 0.0 and drift[-1] == pytest.approx(float(final.norm() / fluffy.resid(30)[-1].double().norm()))
+    expected = float(final.norm() / fluffy.resid(30)[-1].double().norm())
+    assert drift[0] == 0.0 and drift[-1] == pytest.approx(expected, rel=1e-4)  # float32 residuals on both sides
     # Remove it again: back to no experiment.
     at.button(key="exp_remove_0").click().run()
     assert_clean(at)

@@ -77,7 +77,7 @@ def test_result_cache_is_lru_bounded_by_bytes() -> None:
 def test_figures_escape_user_tokens() -> None:
     rows = ex.compare_predictions(np.log([0.7, 0.3]), np.log([0.2, 0.8]), lambda i: ["<br>", "&amp;"][i], k=2)
     fig = ex.prediction_bars(rows, "t", True)
-    assert list(fig.layout.yaxis.ticktext) == ["&lt;br&gt;", "&amp;amp;"]
+    assert list(fig.layout.yaxis.ticktext) == ["‘&lt;br&gt;’", "‘&amp;amp;’"]
     assert [list(t.x) for t in fig.data] == [[0.7, 0.3], [0.2, 0.8]]
     labels = ex.token_labels(["<b>", " x"])
     assert labels == ["0: &lt;b&gt;", "1: ␣x"]
