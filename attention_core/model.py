@@ -94,7 +94,8 @@ def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope) -> tupl
         q, k, v = y.split([cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head], -1)
         q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
         k = k.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
-        v = v.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
+        # A copy, not a view: the trace keeps v, and a view would keep the whole fused output alive.
+        v = v.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2).contiguous()  # (..., n_kv_heads, n, d_head)
     else:
         q = project_heads(x, w[p + "W_Q"], w.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n, d_head)
         k = project_heads(x, w[p + "W_K"], w.get(p + "b_K"), cfg.n_kv_heads)  # (n_kv_heads, n, d_head)
