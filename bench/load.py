@@ -36,7 +36,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy  # noqa: E402
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy  # noqa: E402
 
 SUBJECTS = [
     "the teacher", "a small fox", "my neighbour", "the old sailor", "a quiet student", "the baker",

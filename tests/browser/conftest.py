@@ -1,114 +1,20 @@
-"""A real `streamlit run app.py` on a free localhost port, driven by Debian's Chromium.
-
-The fixture starts the server once per session and stops it (by its own process id) at the end.
-Tests skip only when /usr/bin/chromium is missing: `playwright install` cannot download browsers
-offline, and CI installs the Debian package.
-"""
+"""Browser fixtures for the app's own pages; the server and Chromium come from tests/conftest.py."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WIDTH = 1280
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode} before serving")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not answer {url} within {timeout} s")
-
-
-@pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
-    port = _free_port()
-    log_path = ROOT / "test-artifacts" / "streamlit-browser-tests.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                "--server.port", str(port),
-                "--server.address", "127.0.0.1",
-                "--server.headless", "true",
-                "--server.fileWatcherType", "none",
-                "--browser.gatherUsageStats", "false",
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, timeout=60)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="session")
-def browser(app_url: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+from tests.browser_support import new_page, screenshot_dir
 
 
 @pytest.fixture
 def page(browser):
-    # Tall viewport: Streamlit scrolls inside its own container, so full_page screenshots would only
-    # show the first screen; a tall window shows the whole page at 1280 px wide.
-    context = browser.new_context(viewport={"width": WIDTH, "height": 2000}, accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(90_000)  # the first run loads the model (~20-30 s on a fresh cache)
-    yield pg
-    context.close()
+    with new_page(browser, height=2000, timeout_ms=90_000, downloads=True) as pg:
+        yield pg
 
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+    return screenshot_dir()

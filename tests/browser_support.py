@@ -1,0 +1,119 @@
+"""What every browser test needs: a real `streamlit run app.py` on a free 127.0.0.1 port, and Debian's Chromium.
+
+Each browser test folder's conftest builds its fixtures from these (one server per folder and session,
+stopped by its own process id). Tests skip only when /usr/bin/chromium is missing: `playwright install`
+cannot download browsers offline, and CI installs the Debian package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WIDTH = 1280
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode} before serving")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not answer {url} within {timeout} s")
+
+
+@contextlib.contextmanager
+def streamlit_server(log_name: str) -> Iterator[str]:
+    """Serve app.py on a free loopback port (log under test-artifacts/); yield its URL; stop it after."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+    port = _free_port()
+    log_path = ROOT / "test-artifacts" / log_name
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                "--server.port", str(port),
+                "--server.address", "127.0.0.1",
+                "--server.headless", "true",
+                "--server.fileWatcherType", "none",
+                "--browser.gatherUsageStats", "false",
+            ],  # fmt: skip
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, timeout=60)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@contextlib.contextmanager
+def new_page(browser, height: int, timeout_ms: int, downloads: bool = False) -> Iterator[object]:
+    # Tall viewport: Streamlit scrolls inside its own container, so full_page screenshots would only
+    # show the first screen; a tall window shows the whole page at the README's 1280 px width.
+    context = browser.new_context(viewport={"width": WIDTH, "height": height}, accept_downloads=downloads)
+    pg = context.new_page()
+    pg.set_default_timeout(timeout_ms)  # the first run loads the model; 2 shared cores
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
