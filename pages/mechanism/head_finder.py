@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from viz.labels import plotly_escape
+from viz.labels import markdown_literal, plotly_escape
 from viz.mechanism.common import token_labels
 from viz.mechanism.figures import layer_head_grid
 from viz.mechanism.heads import STAT_COLUMNS, default_query_keys, head_statistics, rank_heads, row_to_head, stats_table
@@ -62,17 +62,20 @@ else:
     if hidden:
         st.warning(
             "With the causal mask a query cannot look at later tokens; these keys always get weight 0: "
-            + ", ".join(readable[k] for k in hidden)
+            + ", ".join(markdown_literal(readable[k]) for k in hidden)
         )
     hits = rank_heads(patterns, query, keys)
     best = hits[0]
-    key_names = " + ".join(readable[k] for k in keys)
+    key_names = " + ".join(markdown_literal(readable[k]) for k in keys)  # tokens are user text: never Markdown
     st.metric(
         f"Best head: layer {best.layer}, head {best.head}",
         f"{best.weight:.1%}",
         help="The query's attention weight on the chosen keys together, in the best head.",
     )
-    st.caption(f"of the attention of {readable[query]} goes to {key_names} in layer {best.layer}, head {best.head}.")
+    st.caption(
+        f"of the attention of {markdown_literal(readable[query])} goes to {key_names} "
+        f"in layer {best.layer}, head {best.head}."
+    )
     over_half = sum(h.weight > 0.5 for h in hits)
     st.caption(f"{over_half} of {L * H} heads put more than half of this query's attention on these keys.")
     grid = np.array([[0.0] * H for _ in range(L)])

@@ -167,3 +167,17 @@ def test_user_text_is_escaped_in_plotly() -> None:
     assert_clean(at)
     ticks = " ".join(chart(at, "mech_pattern")["layout"]["xaxis"]["ticktext"])
     assert "<b>" not in ticks and "<br>" not in ticks and "&lt;" in ticks and "&amp;" in ticks
+
+
+def test_head_finder_shows_tokens_literally() -> None:
+    """Token text in the captions sits in code spans: Markdown in a typed sentence stays text."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.text_area(key="text").set_value("a **bold** [link](https://example.com) creature").run()
+    at = open_page("head_finder", at)
+    assert_clean(at)
+    caption = next(c.value for c in at.caption if c.value.startswith("of the attention of"))
+    assert caption.count("`") >= 4  # the query and at least one key, each in its own code span
+    import re
+
+    outside_code = re.sub(r"`[^`]*`", "", caption)
+    assert "](" not in outside_code and "**" not in outside_code and "[" not in outside_code
