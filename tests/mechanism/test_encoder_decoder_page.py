@@ -19,6 +19,9 @@ def test_cross_attention_page_shows_real_cross_attention(tmp_path, monkeypatch):
     folder = tmp_path / "models" / "tiny-marian"
     folder.mkdir(parents=True)
     save_tiny_marian(folder)
+    from viz import engine
+
+    monkeypatch.setattr(engine, "_models", {})  # a private model table: the tiny model must not outlive this test
     monkeypatch.setenv("ATTN_ALLOWED_MODEL_DIRS", str(tmp_path / "models"))
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     page = Path(__file__).resolve().parents[2] / "pages" / "mechanism" / "cross_attention.py"
