@@ -106,6 +106,8 @@ with st.sidebar:
         st.button(example.text, key=f"example_{i}", on_click=set_text, args=(example.text,), width="stretch")
 
 model = load_with_progress(ss.model, ss.device)
+for note in model.notes:  # e.g. a damaged weight cache that was detected and rebuilt on this load
+    st.sidebar.warning(note)
 cfg = model.config
 
 with st.sidebar:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +154,17 @@ def test_concurrent_requests_share_the_model_read_only_and_single_flight() -> No
         assert trace.model is model
         assert torch.allclose(trace.pattern(5, 2), expected[text], atol=1e-6)
     assert _weights_versions(model) == before  # nobody wrote to the shared weights
+
+
+def test_a_rebuilt_weight_cache_is_shown_to_the_user(monkeypatch) -> None:
+    """The engine rebuilds a damaged cache and records a note; the app shows it in the sidebar."""
+    from streamlit.testing.v1 import AppTest
+
+    from viz import engine
+
+    model = engine.load("smollm2-135m", "cpu")
+    note = "The converted-weight cache at /tmp/x was damaged (checksum); it was rebuilt from model.gguf."
+    monkeypatch.setattr(model, "notes", [note])
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert any("was damaged" in w.value and "rebuilt" in w.value for w in at.sidebar.warning)
