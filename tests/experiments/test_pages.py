@@ -5,9 +5,7 @@ The all-heads sweep runs once in this module (on a 4-token text, the cheapest re
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from attention_core import ablate_head
+from tests.app.helpers import decode  # noqa: E402  (one decoder for Plotly's base64 arrays)
 from tests.experiments.conftest import DEFAULT_TEXT, ROOT, SHORT_TEXT
 from viz.experiments import next_token_logprobs, row_entropy
 from viz.labels import plotly_token
@@ -22,15 +21,6 @@ from viz.labels import plotly_token
 APP = str(ROOT / "app.py")
 PAGE = "pages/views/experiments.py"
 TIMEOUT = 300  # two other engineers share these 2 cores; the sweep alone can take a minute under load
-
-
-def decode(value: Any) -> np.ndarray:
-    """Plotly ≥ 6 sends numpy arrays as base64 ("bdata"); lists stay lists."""
-    if isinstance(value, dict) and "bdata" in value:
-        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return arr.reshape([int(s) for s in str(shape).split(",")]) if shape else arr
-    return np.asarray(value, dtype=float)
 
 
 def chart(at: AppTest, key: str) -> dict:

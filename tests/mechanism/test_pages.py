@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import Any
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.helpers import decode  # noqa: E402  (one decoder for Plotly's base64 arrays)
 from tests.mechanism.conftest import ROOT
 from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
 from viz.mechanism.heads import STAT_COLUMNS, all_patterns, head_statistics
@@ -17,15 +16,6 @@ from viz.mechanism.heads import STAT_COLUMNS, all_patterns, head_statistics
 APP = str(ROOT / "app.py")
 PAGES = ["inside_head", "embedding_shifts", "head_finder", "cross_attention", "parameters"]
 TIMEOUT = 180  # generous: two other engineers share these 2 cores
-
-
-def decode(value: Any) -> np.ndarray:
-    """Plotly ≥ 6 sends numpy arrays as base64 ("bdata"); lists stay lists."""
-    if isinstance(value, dict) and "bdata" in value:
-        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return arr.reshape([int(s) for s in str(shape).split(",")]) if shape else arr
-    return np.asarray(value, dtype=float)
 
 
 def chart(at: AppTest, key: str) -> dict:
