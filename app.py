@@ -36,6 +36,8 @@ ALL_PAGES["experiments"] = st.Page(
     "pages/views/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"
 )
 
+# The sidebar widgets whose values make the shell state (see the restore step below).
+SHELL_WIDGET_KEYS = ("model", "device", "text", "causal", "max_tokens", "layer", "head", "orient")
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
 
 
@@ -71,6 +73,10 @@ def set_text(text: str) -> None:
     st.session_state.text = text
 
 
+def save_shell_state() -> None:
+    st.session_state._shell_saved = {key: st.session_state[key] for key in SHELL_WIDGET_KEYS if key in st.session_state}
+
+
 def current_page_name(page: object) -> str:
     for name, obj in ALL_PAGES.items():
         if getattr(obj, "url_path", None) == getattr(page, "url_path", object()):
@@ -92,6 +98,18 @@ if "_started" not in ss:
     ss._notices = list(url.warnings)
     if "page" in st.query_params and url.page != page_name:
         st.switch_page(ALL_PAGES[url.page])
+
+# A page switch that interrupts a run can leave the browser holding a sidebar widget's *default* (an
+# empty text, the mask off) and sending it back on the next rerun, or make Streamlit drop a widget's state
+# (streamlit/streamlit#9100). So every run (1) restores a dropped key from a plain copy that Streamlit
+# never cleans up and (2) re-assigns each key, which makes Streamlit send the value to the browser.
+for key in SHELL_WIDGET_KEYS:
+    saved = ss.get("_shell_saved", {})
+    if key in ss:
+        ss[key] = ss[key]
+    elif key in saved:
+        ss[key] = saved[key]
+save_shell_state()
 
 # ── Sidebar ───────────────────────────────────────────────────────────────────────────────────
 with st.sidebar:
@@ -155,6 +173,8 @@ with st.sidebar:
         f"{cfg.n_layers} layers × {cfg.n_heads} heads, d_head = {cfg.d_head}, "
         f"running on {engine.DEVICE_LABELS.get(model.device.type, str(model.device))}."
     )
+
+save_shell_state()  # now with the masking, layer and head this run settled
 
 for notice in ss.get("_notices", []):
     st.warning(notice, icon=":material/warning:")

@@ -125,3 +125,19 @@ def test_parameters_measure(mech_page, mech_url, shots) -> None:
     xs = chart(page, "mech_timing_chart").evaluate("el => Array.from(el.data[0].x)")
     assert xs == [64, 256, 1024]
     shoot(page, shots, "parameters", 2500)
+
+
+def test_switching_page_mid_run_keeps_the_shell_state(mech_page, mech_url) -> None:
+    """Regression: a page link clicked while the first run was still going left the browser holding the
+    sidebar's widget defaults, so the next rerun blanked the text and switched the mask off."""
+    page = mech_page
+    for k in range(3):  # a new text each time: its trace is not cached, so the click lands mid-run
+        text = f"the+mole+number+{k}+is+a+unit+in+chemistry+and+{k * 7}+moles+weigh+more"
+        page.goto(f"{mech_url}/?text={text}&layer=3&head=1")
+        page.get_by_role("link", name="Embedding shifts").click()
+        box = page.get_by_label("Sentences (one per line)")
+        box.fill("one mole of carbon dioxide\nthe mole on my arm itched")
+        box.press("Control+Enter")
+        wait_rerun_done(page)
+        assert f"text={text}" in page.url and "mask=on" in page.url and "layer=3" in page.url, page.url
+        chart(page, "mech_mole_cos")
