@@ -60,7 +60,9 @@ class JobCache:
     kept, whatever its size); `max_entries` bounds their number. Failed jobs are not cached.
     """
 
-    def __init__(self, budget: float = float("inf"), max_entries: int = 1_000, size_of: Callable[[Any], float] = len):
+    def __init__(
+        self, budget: float = float("inf"), max_entries: int = 1_000, size_of: Callable[[Any], float] = lambda _: 1.0
+    ):
         self.budget = budget
         self.max_entries = max_entries
         self.size_of = size_of
