@@ -11,6 +11,7 @@ import torch
 from tokenizers import Tokenizer
 
 from . import interventions as iv
+from . import memory
 from . import model as fwd
 from .config import ModelConfig
 from .device import pick_device
@@ -210,6 +211,16 @@ def load_model(name: str, device: str | torch.device | None = None, progress: Pr
     target = pick_device(device)
     folder = cache.entry_dir(source.name, source.path)
     notes: list[str] = []
+    # Refuse a model that would not fit before reading any weights (headers only). A file too damaged to
+    # size is left to the loader below, which says what is wrong with it (or rebuilds a damaged cache).
+    cached = folder / cache.WEIGHTS
+    converting = not cached.is_file()
+    try:
+        size = memory.float32_bytes(*(("safetensors", cached) if not converting else (source.kind, source.path)))
+    except ModelLoadError:
+        size = None
+    if size is not None:
+        memory.check_fits(source.name, size, target, converting=converting)
     with _load_lock:
         report(0.0, f"Looking for converted weights of {source.name}")
         try:

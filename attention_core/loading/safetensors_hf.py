@@ -85,19 +85,6 @@ def float32_bytes(files: list[Path]) -> int:
     return total
 
 
-def check_fits_in_memory(n_bytes: int, available: int | None = None) -> None:
-    """Converting holds the checkpoint and its canonical copy at once: refuse what cannot fit."""
-    import psutil
-
-    available = psutil.virtual_memory().available if available is None else available
-    needed = int(2.2 * n_bytes)
-    if needed > available:
-        raise ModelLoadError(
-            f"This model needs about {needed / 2**30:.1f} GiB of memory to load in float32, and this machine has "
-            f"{available / 2**30:.1f} GiB available. Choose a smaller model."
-        )
-
-
 def convert_hf_folder(folder: Path, name: str, progress: Progress | None = None):
     """A Hugging Face folder (config.json, safetensors, tokenizer.json) → (config, canonical weights, tokenizer)."""
     from .hf_adapters import adapter_for
@@ -113,7 +100,6 @@ def convert_hf_folder(folder: Path, name: str, progress: Progress | None = None)
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
     tokenizer = read_tokenizer(folder / "tokenizer.json")
     files = _safetensors_files(folder)
-    check_fits_in_memory(float32_bytes(files))
     state: dict[str, torch.Tensor] = {}
     for i, f in enumerate(files):
         if progress is not None:
