@@ -47,13 +47,17 @@ def cached_trace(model: engine.Model, device: str, text: str, causal: bool, cap:
     The forward pass runs in a background thread; this run draws its progress while it waits, and a
     rerun mid-trace (a click) waits on the same job instead of starting over.
     """
-    key = (model.name, device, text, causal, cap)
+    key = (model.key, device, text, causal, cap)
     job = TRACES.job(key, lambda progress: engine.run_trace(model, text, causal, cap, progress))
     return key, wait_with_progress(job, f"Running {model.name}")
 
 
 def load_with_progress(name: str, device: str) -> engine.Model:
-    """The process-wide model (viz.engine.load), with a progress bar while it loads the first time."""
+    """The process-wide model (viz.engine.load), with a progress bar while it loads the first time.
+
+    A model the user asked for (hub id, local folder) that fails to load is dropped from the list and
+    the previous model comes back, with the reason shown under *Another model*.
+    """
     slot = st.empty()
 
     def progress(fraction: float, message: str) -> None:
@@ -62,6 +66,12 @@ def load_with_progress(name: str, device: str) -> engine.Model:
     try:
         return engine.load(name, device, progress)
     except engine.AttentionCoreError as exc:
+        previous = st.session_state.get("_last_good_model")
+        if not engine.is_embedded(name) and previous and previous != name:
+            st.session_state._model_error = f"Could not load {name}: {exc}"
+            st.session_state._custom_models = [m for m in st.session_state.get("_custom_models", []) if m != name]
+            st.session_state._revert_model = previous  # applied before the selectbox exists (next run)
+            st.rerun()
         st.error(str(exc))
         st.stop()
         raise  # unreachable: st.stop() raises; keeps type checkers honest
@@ -71,6 +81,21 @@ def load_with_progress(name: str, device: str) -> engine.Model:
 
 def set_text(text: str) -> None:
     st.session_state.text = text
+
+
+def request_model() -> None:
+    """The *Load* button: check the typed hub id / folder against the deployment's rules, then select it."""
+    ss = st.session_state
+    name = str(ss.get("model_request", "")).strip()
+    problem = engine.request_problem(name)
+    ss._model_error = problem
+    if problem is None:
+        ss._custom_models = [*(m for m in ss.get("_custom_models", []) if m != name), name]
+        ss.model = name  # a callback runs before the script: the selectbox is not drawn yet
+
+
+def model_label(name: str) -> str:
+    return engine.MODEL_NAMES.get(name, name)
 
 
 def save_shell_state() -> None:
@@ -91,8 +116,16 @@ page_name = current_page_name(current)
 # ── First run of a session: restore the view from the URL (validated) ─────────────────────────
 if "_started" not in ss:
     ss._started = True
-    url = parse_params(st.query_params.to_dict(), engine.MODEL_NAMES, engine.DEFAULT_MODEL, ALL_PAGES)
+    url = parse_params(
+        st.query_params.to_dict(),
+        engine.MODEL_NAMES,
+        engine.DEFAULT_MODEL,
+        ALL_PAGES,
+        requestable=lambda name: engine.request_problem(name) is None,
+    )
     ss.model, ss.text, ss.orient = url.model, url.text, url.orient
+    if url.requested_model:
+        ss.model_request = url.requested_model  # pre-filled under "Another model"; loads on Load
     ss._url_layer_head = (url.layer, url.head)  # range-checked once the model is loaded
     ss._url_causal = url.causal
     ss._notices = list(url.warnings)
@@ -103,6 +136,8 @@ if "_started" not in ss:
 # empty text, the mask off) and sending it back on the next rerun, or make Streamlit drop a widget's state
 # (streamlit/streamlit#9100). So every run (1) restores a dropped key from a plain copy that Streamlit
 # never cleans up and (2) re-assigns each key, which makes Streamlit send the value to the browser.
+if "_revert_model" in ss:  # a requested model failed to load: back to the one that worked
+    ss.model = ss.pop("_revert_model")
 for key in SHELL_WIDGET_KEYS:
     saved = ss.get("_shell_saved", {})
     if key in ss:
@@ -113,7 +148,22 @@ save_shell_state()
 
 # ── Sidebar ───────────────────────────────────────────────────────────────────────────────────
 with st.sidebar:
-    st.selectbox("Model", list(engine.MODEL_NAMES), format_func=engine.MODEL_NAMES.get, key="model")
+    custom = [m for m in ss.get("_custom_models", []) if not engine.is_embedded(m)]
+    if not engine.is_embedded(ss.model) and ss.model not in custom:  # e.g. restored after a page switch
+        custom.append(ss.model)
+    st.selectbox("Model", [*engine.MODEL_NAMES, *custom], format_func=model_label, key="model")
+    with st.expander("Another model", expanded=bool(ss.get("_model_error") or ss.get("model_request"))):
+        st.text_input(
+            "Hugging Face hub id or local folder",
+            key="model_request",
+            placeholder="openai-community/gpt2",
+            help="GPT-2, BERT/RoBERTa, Llama/SmolLM/Qwen2/Mistral and Marian models in Hugging Face format "
+            "(config.json, tokenizer.json, safetensors). A hub id downloads those files once (no code, no "
+            "pickles); a local folder must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS).",
+        )
+        st.button("Load", key="model_load", on_click=request_model, icon=":material/download:")
+        if ss.get("_model_error"):
+            st.error(ss._model_error)
     devices = engine.available_devices()
     if ss.get("device") not in devices:
         ss.device = devices[0]
@@ -124,6 +174,7 @@ with st.sidebar:
         st.button(example.text, key=f"example_{i}", on_click=set_text, args=(example.text,), width="stretch")
 
 model = load_with_progress(ss.model, ss.device)
+ss._last_good_model = ss.model
 for note in model.notes:  # e.g. a damaged weight cache that was detected and rebuilt on this load
     st.sidebar.warning(note)
 cfg = model.config
@@ -170,7 +221,7 @@ with st.sidebar:
         ss.orient = "rows"
     st.radio("Orientation", ORIENTATIONS, format_func=ORIENT_LABELS.get, key="orient")
     st.caption(
-        f"{cfg.n_layers} layers × {cfg.n_heads} heads, d_head = {cfg.d_head}, "
+        f"{engine.describe(model)}; {cfg.n_layers} layers × {cfg.n_heads} heads, d_head = {cfg.d_head}, "
         f"running on {engine.DEVICE_LABELS.get(model.device.type, str(model.device))}."
     )
 
@@ -195,7 +246,7 @@ else:
 
 ss.ctx = AppContext(
     model_name=model.name,
-    model_label=engine.MODEL_NAMES.get(model.name, model.name),
+    model_label=engine.label(model),
     device=model.device.type,
     n_layers=cfg.n_layers,
     n_heads=cfg.n_heads,
@@ -209,6 +260,7 @@ ss.ctx = AppContext(
     message=message,
     trace_key=trace_key,
     token_cap=token_cap,
+    model_request=ss.model,
 )
 
 # ── Mirror the shareable state into the URL (strings only) ───────────────────────────────────

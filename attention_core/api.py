@@ -55,6 +55,11 @@ class Model:
         self._twin_lock = threading.Lock()
         self._decoder = None  # encoder-decoders: the decoder's view of the weights, made on first use
 
+    @property
+    def key(self) -> str:
+        """Identifies the weights for caches: two local folders may share a name, never a source path."""
+        return f"{self.name}@{self.source}"
+
     def __repr__(self) -> str:
         c = self.config
         return f"Model({self.name!r}, {c.arch}, {c.n_layers} layers × {c.n_heads} heads, device={self.device})"

@@ -4,7 +4,10 @@ The Python API loads any local path a caller passes (the caller already has file
 app must not: it asks `check_model_request` first. Operators set
 
     ATTN_ALLOWED_MODEL_DIRS   folders (os.pathsep-separated) under which local models may be loaded
-    ATTN_PUBLIC=1             public deployment: only the embedded models, no local paths at all
+    ATTN_PUBLIC=1             public deployment: only the embedded models, no local paths, no hub ids
+
+Hub ids (owner/name) are accepted otherwise: a user who types one asks for that download. A hub-id-shaped
+name that is also an existing local path is a local path, and the folder rules apply to it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 from pathlib import Path
 
 from .errors import UnknownModelError
+from .loading.hub import looks_like_hub_id
 from .registry import EMBEDDED
 
 ALLOWED_DIRS_ENV = "ATTN_ALLOWED_MODEL_DIRS"
@@ -34,10 +38,13 @@ def check_model_request(name: str) -> str:
         return name
     if is_public():
         raise UnknownModelError(f"This deployment serves only the embedded models ({', '.join(EMBEDDED)}).")
+    if looks_like_hub_id(name) and not _exists(name):
+        return name
     roots = allowed_roots()
     if not roots:
         raise UnknownModelError(
-            f"Unknown model {name!r}. Local model folders are off; an operator can allow some with ${ALLOWED_DIRS_ENV}."
+            f"Unknown model {name!r}: not a hub id (owner/name), and local model folders are off here; an operator "
+            f"can allow some with ${ALLOWED_DIRS_ENV}."
         )
     try:
         target = Path(name).expanduser().resolve()  # resolves symlinks and '..' before the containment check
@@ -46,3 +53,10 @@ def check_model_request(name: str) -> str:
     if not any(target == root or root in target.parents for root in roots):
         raise UnknownModelError(f"{name!r} is outside the folders this deployment allows.")
     return str(target)
+
+
+def _exists(name: str) -> bool:
+    try:
+        return Path(name).expanduser().exists()
+    except (OSError, ValueError):
+        return False

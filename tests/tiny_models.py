@@ -64,3 +64,22 @@ def save_tiny_marian(folder: Path, seed: int = 1):
     hf.save_pretrained(folder, safe_serialization=True)
     byte_bpe(300).save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
+
+
+def save_tiny_gpt2(folder: Path, seed: int = 0):
+    """A 2-layer, 4-head GPT-2 with a byte-level tokenizer, saved as safetensors; returns it."""
+    import transformers
+
+    torch.manual_seed(seed)
+    cfg = transformers.GPT2Config(
+        vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_positions=128, bos_token_id=0, eos_token_id=0
+    )
+    hf = transformers.GPT2LMHeadModel(cfg)
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+    hf.save_pretrained(folder, safe_serialization=True)
+    byte_bpe(300).save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()

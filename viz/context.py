@@ -32,6 +32,7 @@ class AppContext:
     # equal traces even after the trace itself was evicted and recomputed.
     trace_key: tuple | None = None
     token_cap: int | None = None
+    model_request: str = ""  # the name viz.engine.load took (an embedded name, a hub id or a local folder)
 
 
 @dataclass(frozen=True)

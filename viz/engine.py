@@ -46,7 +46,11 @@ __all__ = [
     "Trace",
     "UnknownModelError",
     "available_devices",
+    "describe",
+    "is_embedded",
+    "label",
     "load",
+    "request_problem",
     "run_trace",
     "set_threads_for",
     "token_cap_limit",
@@ -89,6 +93,50 @@ def load(name: str, device: str, progress: Callable[[float, str], None] | None =
         if key not in _models:
             _models[key] = load_model(source, device=device, progress=progress)
         return _models[key]
+
+
+ARCH_LABELS = {
+    "llama": "Llama-family decoder",
+    "gpt2": "GPT-2 decoder",
+    "bert": "BERT-style encoder",
+    "marian": "Marian encoder-decoder",
+    "marian-decoder": "Marian decoder",
+}
+
+
+def is_embedded(name: str) -> bool:
+    return name in MODEL_NAMES
+
+
+def request_problem(name: str) -> str | None:
+    """Why this deployment would not load `name` (a hub id or a local folder), or None if it may."""
+    name = name.strip()
+    if not name:
+        return "Type a Hugging Face hub id (owner/name, e.g. openai-community/gpt2) or a local model folder."
+    try:
+        check_model_request(name)
+    except AttentionCoreError as exc:
+        return str(exc)
+    return None
+
+
+def label(model: Model) -> str:
+    """How the app names a model: the built-in description, or the folder / hub name with its shape."""
+    if model.name in MODEL_NAMES:
+        return MODEL_NAMES[model.name]
+    cfg = model.config
+    return f"{model.name} ({ARCH_LABELS.get(cfg.arch, cfg.arch)}, {cfg.n_layers} layers × {cfg.n_heads} heads)"
+
+
+def describe(model: Model) -> str:
+    """One line for the sidebar: architecture, exact parameter count and float32 size."""
+    cfg = model.config
+    total = model.parameter_counts()["total"]
+    arch = ARCH_LABELS.get(cfg.arch, cfg.arch)
+    if cfg.is_encoder_decoder:
+        arch += f" ({cfg.n_layers} encoder + {cfg.n_decoder_layers} decoder layers)"
+    size = f"{total / 1e9:.2f} B" if total >= 1e9 else f"{total / 1e6:.1f} M"
+    return f"{arch} · {size} parameters ({total:,}), {4 * total / 2**30:.2f} GiB in float32"
 
 
 def token_cap_limit(model_max_tokens: int, environ: dict[str, str] | None = None) -> int:

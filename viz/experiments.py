@@ -124,7 +124,7 @@ def trace_bytes(trace: Any) -> int:
 
 def trace_key(model: Any, text: str, causal: bool, cap: int, interventions: Sequence[Intervention]) -> tuple:
     """What identifies a trace: the forward pass is deterministic, so equal keys mean equal traces."""
-    return ("trace", model.name, str(model.device), text, bool(causal), int(cap), tuple(interventions))
+    return ("trace", model.key, str(model.device), text, bool(causal), int(cap), tuple(interventions))
 
 
 def run_trace(model: Any, text: str, causal: bool, cap: int, interventions: Sequence[Intervention] = ()) -> Any:
@@ -136,7 +136,7 @@ def run_trace(model: Any, text: str, causal: bool, cap: int, interventions: Sequ
 
 
 def sweep_key(model: Any, text: str, causal: bool, cap: int, target_id: int, mode: str = "zero") -> tuple:
-    return ("sweep", model.name, str(model.device), text, bool(causal), int(cap), int(target_id), mode)
+    return ("sweep", model.key, str(model.device), text, bool(causal), int(cap), int(target_id), mode)
 
 
 def run_sweep(trace: Any, cap: int, target_id: int, mode: str = "zero") -> np.ndarray:

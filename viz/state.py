@@ -6,7 +6,7 @@ warning sentence the app shows, instead of an exception or a silently different 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from viz.figures import ORIENTATIONS, Orientation
@@ -31,6 +31,7 @@ class ViewState:
     orient: Orientation = "rows"
     page: str = DEFAULT_PAGE
     warnings: list[str] = field(default_factory=list)
+    requested_model: str | None = None  # a hub id / local folder the link names: loaded only if the user says so
 
 
 def _first(value: str | list[str] | None) -> str | None:
@@ -45,11 +46,14 @@ def parse_params(
     model_names: Iterable[str],
     default_model: str,
     pages: Iterable[str] = PAGES,
+    requestable: Callable[[str], bool] = lambda _name: False,
 ) -> ViewState:
     """Query parameters → a ViewState with every value checked; problems become `warnings`.
 
     Layer and head are only checked for being non-negative integers here: their upper bounds depend
-    on the model, which is loaded later (see `clamp_layer_head`).
+    on the model, which is loaded later (see `clamp_layer_head`). A model that is not built in but that
+    `requestable` accepts (a hub id or an allowed folder) is not loaded from a link: opening a link must
+    not start a download. It comes back as `requested_model` for the app to offer.
     """
     models = list(model_names)
     known_pages = set(pages)
@@ -60,6 +64,12 @@ def parse_params(
     if model is not None:
         if model in models:
             state.model = model
+        elif requestable(model):
+            state.requested_model = model
+            warn(
+                f"The link names the model {markdown_literal(model)}, which is not built in: press **Load** under "
+                f"*Another model* in the sidebar to load it. Showing {default_model!r} meanwhile."
+            )
         else:
             warn(f"Unknown model {markdown_literal(model)} in the link; showing {default_model!r} instead.")
 

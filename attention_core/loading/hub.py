@@ -33,6 +33,7 @@ def fetch(repo_id: str) -> Path:
         pass
     except Exception as exc:
         raise ModelLoadError(f"Could not read {repo_id} from the Hugging Face cache: {exc}") from exc
+    refuse_if_too_large(repo_id, cache_dir)
     try:
         return Path(snapshot_download(repo_id, allow_patterns=PATTERNS, cache_dir=cache_dir))
     except LocalEntryNotFoundError:
@@ -42,3 +43,34 @@ def fetch(repo_id: str) -> Path:
         ) from None
     except Exception as exc:
         raise ModelLoadError(f"Could not download {repo_id} from the Hugging Face hub: {exc}") from exc
+
+
+def refuse_if_too_large(repo_id: str, cache_dir: str | None) -> None:
+    """Before downloading: refuse a repository whose safetensors could not fit on disk or in memory.
+
+    The hub lists file sizes, not dtypes; a file's size is a lower bound on its float32 size, so this
+    refuses only what certainly does not fit (the exact check reads the headers once downloaded). When
+    the hub cannot be asked, the download below reports the problem itself.
+    """
+    import shutil
+
+    import torch
+    from huggingface_hub import HfApi, constants
+
+    from .. import memory
+
+    try:
+        info = HfApi().model_info(repo_id, files_metadata=True)
+    except Exception:  # offline, private, missing: snapshot_download says which
+        return
+    size = sum(int(s.size or 0) for s in info.siblings or [] if s.rfilename.endswith(".safetensors"))
+    folder = Path(cache_dir or constants.HF_HUB_CACHE)
+    while not folder.exists() and folder != folder.parent:  # the cache may not exist yet: its nearest parent
+        folder = folder.parent
+    free_disk = shutil.disk_usage(folder).free
+    if size > free_disk:
+        raise ModelLoadError(
+            f"{repo_id} has {size / 2**30:.2f} GiB of weights but only {free_disk / 2**30:.2f} GiB of disk is free "
+            f"at {folder}. Free some space or pick a smaller model."
+        )
+    memory.check_fits(repo_id, size, torch.device("cpu"), converting=True)

@@ -219,3 +219,47 @@ def test_encoder_decoder_parameter_count(marian):
     fixed = ours.config.n_ctx * ours.config.d_model  # our one copy of the sinusoidal table (HF keeps one per stack)
     assert ours.parameter_counts()["total"] == learned + fixed + hf.final_logits_bias.numel()
     assert ours.parameter_counts()["cross_attention.W_Q"] == 3 * 64 * 64
+
+
+def test_hub_download_is_refused_up_front_when_it_cannot_fit(tmp_path, monkeypatch):
+    """The hub's file list is checked before any download: too large for memory or disk → a message."""
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from attention_core.loading import hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("ATTN_MEMORY_LIMIT_GB", "4")
+    downloads = []
+
+    def snapshot_download(repo_id, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise LocalEntryNotFoundError("not cached")
+        downloads.append(repo_id)
+        raise LocalEntryNotFoundError("test: no network")
+
+    class Sibling:
+        def __init__(self, name, size):
+            self.rfilename, self.size = name, size
+
+    class FakeApi:
+        def model_info(self, repo_id, files_metadata=False):
+            gib = 2**30
+            files = {"big/model": [("model.safetensors", 3 * gib), ("pytorch_model.bin", 9 * gib)]}
+            return type("Info", (), {"siblings": [Sibling(n, s) for n, s in files.get(repo_id, [])]})()
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    with pytest.raises(ModelLoadError, match="big/model is too large for this machine"):
+        hub.fetch("big/model")  # 3 GiB of safetensors × 2.2 while converting > 4 GiB
+    assert downloads == []
+    with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache"):
+        hub.fetch("small/model")  # nothing listed: the download is tried (and fails offline here)
+    assert downloads == ["small/model"]
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: type("Usage", (), {"free": 2**30})())
+    monkeypatch.setenv("ATTN_MEMORY_LIMIT_GB", "100")  # memory is no longer the limit: 1 GiB of disk is
+    with pytest.raises(ModelLoadError, match="of disk is free"):
+        hub.fetch("big/model")

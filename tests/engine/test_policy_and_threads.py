@@ -53,3 +53,21 @@ def test_shared_model_is_safe_from_many_threads(smollm):
         assert torch.allclose(concurrent[t].next_token_logits(), sequential[t].next_token_logits(), atol=1e-4)
     before = {k: v.clone() for k, v in list(smollm.weights.items())[:5]}
     assert all(torch.equal(before[k], smollm.weights[k]) for k in before)  # nothing wrote to the weights
+
+
+def test_hub_ids_are_allowed_unless_public(monkeypatch, tmp_path):
+    monkeypatch.delenv(PUBLIC_ENV, raising=False)
+    monkeypatch.delenv(ALLOWED_DIRS_ENV, raising=False)
+    assert check_model_request("openai-community/gpt2") == "openai-community/gpt2"
+    monkeypatch.setenv(PUBLIC_ENV, "1")
+    with pytest.raises(UnknownModelError, match="only the embedded"):
+        check_model_request("openai-community/gpt2")
+    # A name shaped like a hub id that is a folder here is a local path: the folder rules apply.
+    monkeypatch.delenv(PUBLIC_ENV)
+    (tmp_path / "owner" / "name").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UnknownModelError, match="local model folders are off"):
+        check_model_request("owner/name")
+    for not_an_id in ("../x/y", "a/b/c", "<img src=x>/y", "gpt2"):
+        with pytest.raises(UnknownModelError):
+            check_model_request(not_an_id)

@@ -49,7 +49,7 @@ def cached_trace(name: str, device: str, text: str, causal: bool | None, max_tok
 def run_trace(ctx: MechContext, text: str, causal: bool | None = None) -> Any:
     """A cached trace of `text` on the page's model, capped like the shell's traces. Raises engine.InputError."""
     model = ctx.model
-    return cached_trace(model.name, ctx.device, text, causal, min(engine.APP_MAX_TOKENS, model.max_tokens), model)
+    return cached_trace(model.key, ctx.device, text, causal, min(engine.APP_MAX_TOKENS, model.max_tokens), model)
 
 
 @st.cache_resource(show_spinner="Running the encoder and decoder…", max_entries=16)
@@ -60,7 +60,7 @@ def cached_pair(name: str, device: str, source: str, target: str, max_tokens: in
 def run_pair(ctx: MechContext, source: str, target: str) -> Any:
     """A cached encoder-decoder trace (attention_core.PairTrace). Raises engine.InputError."""
     model = ctx.model
-    return cached_pair(model.name, ctx.device, source, target, min(engine.APP_MAX_TOKENS, model.max_tokens), model)
+    return cached_pair(model.key, ctx.device, source, target, min(engine.APP_MAX_TOKENS, model.max_tokens), model)
 
 
 def mechanism_context() -> MechContext:
@@ -70,7 +70,7 @@ def mechanism_context() -> MechContext:
     if app_ctx is None:
         return _standalone()
     trace = app_ctx.trace
-    model = trace.model if trace is not None else _model(app_ctx.model_name, app_ctx.device)
+    model = trace.model if trace is not None else _model(app_ctx.model_request or app_ctx.model_name, app_ctx.device)
     return MechContext(
         model=model,
         model_name=app_ctx.model_name,
@@ -139,4 +139,4 @@ def _cached_patterns(name: str, device: str, text: str, causal: bool, n_tokens: 
 
 def trace_patterns(ctx: MechContext, trace: Any) -> Any:
     """[n_layers, n_heads, n, n] numpy patterns of a trace, cached by (model, device, text, masking, length)."""
-    return _cached_patterns(trace.model.name, ctx.device, trace.text, bool(trace.causal), trace.n_tokens, trace)
+    return _cached_patterns(trace.model.key, ctx.device, trace.text, bool(trace.causal), trace.n_tokens, trace)

@@ -1,0 +1,110 @@
+"""The sidebar's *Another model* box: a hub id or an allowed local folder, checked, described, and refused
+with a message (never a traceback) when it is not allowed, not there, or too large for this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import decode, figure_spec
+
+pytest.importorskip("transformers")
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TEXT = "the blue creature took a mole"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    from viz import engine
+
+    monkeypatch.setattr(engine, "_models", {})  # a private model table: tiny models must not outlive the test
+    monkeypatch.setenv("ATTN_ALLOWED_MODEL_DIRS", str(tmp_path / "models"))
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("ATTN_PUBLIC", raising=False)
+    monkeypatch.delenv("ATTN_MEMORY_LIMIT_GB", raising=False)
+    return tmp_path
+
+
+def tiny_gpt2(root: Path) -> Path:
+    from tests.tiny_models import save_tiny_gpt2
+
+    folder = root / "models" / "tiny-gpt2"
+    folder.mkdir(parents=True)
+    save_tiny_gpt2(folder)
+    return folder
+
+
+def request(at: AppTest, name: str) -> AppTest:
+    at.text_input(key="model_request").set_value(name)
+    return at.button(key="model_load").click().run()
+
+
+def sidebar_errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.sidebar.error]
+
+
+def test_a_local_folder_loads_and_is_described(env) -> None:
+    from attention_core import load_model
+
+    folder = tiny_gpt2(env)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"text": TEXT})
+    at.run()
+    request(at, str(folder))
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["model"] == str(folder) and not sidebar_errors(at)
+    model = load_model(str(folder), device="cpu")
+    total = model.parameter_counts()["total"]
+    caption = next(c.value for c in at.sidebar.caption if "parameters" in c.value)
+    assert "GPT-2 decoder" in caption and f"({total:,})" in caption and "running on CPU" in caption
+    assert at.session_state["ctx"].model_label == "tiny-gpt2 (GPT-2 decoder, 2 layers × 4 heads)"
+    assert at.selectbox(key="model").value == str(folder)  # the selector lists it next to the built-in models
+    heatmap = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("head_heatmap"))
+    z = decode(figure_spec(heatmap)["data"][0]["z"])
+    expected = model.trace(TEXT, causal=True).pattern(0, 0).numpy()
+    np.testing.assert_allclose(z, expected, atol=1e-6)
+    assert at.query_params["model"] == str(folder)  # the link carries it
+
+
+def test_refusals_keep_the_working_model(env, monkeypatch) -> None:
+    folder = tiny_gpt2(env)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"text": TEXT})
+    at.run()
+    before = at.session_state["model"]
+
+    request(at, "/etc")  # outside the allowed folders: refused before anything is read
+    assert "outside the folders this deployment allows" in sidebar_errors(at)[0]
+    assert at.session_state["model"] == before and not at.exception
+
+    request(at, "nobody-here/not-cached-model")  # a hub id, offline and not in the cache: the load fails
+    assert not at.exception, [e.value for e in at.exception]
+    assert "not in the local Hugging Face cache" in sidebar_errors(at)[0]
+    assert at.session_state["model"] == before  # back to the model that worked
+    assert "nobody-here/not-cached-model" not in at.selectbox(key="model").options
+
+    monkeypatch.setenv("ATTN_MEMORY_LIMIT_GB", "0.0001")  # a machine with almost no free memory
+    request(at, str(folder))
+    assert not at.exception, [e.value for e in at.exception]
+    assert "too large for this machine" in sidebar_errors(at)[0] and at.session_state["model"] == before
+
+    monkeypatch.setenv("ATTN_PUBLIC", "1")
+    request(at, "openai-community/gpt2")
+    assert "only the embedded models" in sidebar_errors(at)[0] and at.session_state["model"] == before
+
+
+def test_a_link_naming_a_hub_model_does_not_download_it(env) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"model": "openai-community/gpt2", "text": TEXT})
+    at.run()
+    assert not at.exception
+    assert at.session_state["model"] == "smollm2-135m"  # the default model shows meanwhile
+    assert at.text_input(key="model_request").value == "openai-community/gpt2"  # one click away
+    assert any("press **Load**" in w.value for w in at.warning)
+    assert not (env / "hub").exists()  # nothing was fetched
