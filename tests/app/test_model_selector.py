@@ -108,3 +108,22 @@ def test_a_link_naming_a_hub_model_does_not_download_it(env) -> None:
     assert at.text_input(key="model_request").value == "openai-community/gpt2"  # one click away
     assert any("press **Load**" in w.value for w in at.warning)
     assert not (env / "hub").exists()  # nothing was fetched
+
+
+def test_an_encoder_decoder_from_the_selector_drives_the_cross_attention_page(env) -> None:
+    from tests.tiny_models import save_tiny_marian
+
+    folder = env / "models" / "tiny-marian"
+    folder.mkdir(parents=True)
+    save_tiny_marian(folder)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"text": "The cat sleeps on the mat."})
+    at.run()
+    request(at, str(folder))
+    assert not at.exception, [e.value for e in at.exception]
+    caption = next(c.value for c in at.sidebar.caption if "parameters" in c.value)
+    assert "Marian encoder-decoder (2 encoder + 3 decoder layers)" in caption
+    at.switch_page("pages/mechanism/cross_attention.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("real cross-attention" in c.value for c in at.caption)
+    assert any("mech_cross_encdec_block" in str(c.proto.id) for c in at.get("plotly_chart"))
