@@ -79,94 +79,161 @@ st.caption(f"{ctx.model_label} · {mask_word} · layer {layer}, head {head}")
 show_tokens(ctx, tokens)
 
 fmt = st.session_state.get("img_fmt_patterns", "png")  # the radio is drawn in the export section below
-base = export_basename(ctx.model_name, layer, head, ctx.causal)
 
-left, right = st.columns([3, 2], gap="medium")
-with left:
-    st.subheader(f"Layer {layer}, head {head}")
-    if not long:
-        view = head_view(trace, layer, head)
-        st.caption(orientation_caption(orient) + " Hover a cell for its weight and raw score.")
+
+def head_panel(layer: int, head: int) -> None:
+    """The selected head large, its layer's heads, and the export: everything a head switch changes."""
+    meta = {"tokens": n, "layer": layer, "head": head, "text": digest}
+    base = export_basename(ctx.model_name, layer, head, ctx.causal)
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        st.subheader(f"Layer {layer}, head {head}")
+        if not long:
+            view = head_view(trace, layer, head)
+            st.caption(orientation_caption(orient) + " Hover a cell for its weight and raw score.")
+            st.plotly_chart(
+                figure(
+                    "head",
+                    layer,
+                    head,
+                    orient,
+                    build=lambda: head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta),
+                ),
+                key="head_heatmap",
+                config=image_config(base, fmt),
+                theme=None,
+            )
+        else:
+            pooled = DERIVED.get(
+                ("pooled", key, layer, head, POOLED_VIEW_SIZE), lambda _: pooled_view(trace, layer, head)
+            )
+            st.caption(
+                f"{n} tokens: the whole pattern is drawn as {pooled.size}×{pooled.size} blocks of {pooled.block} "
+                "tokens, each the mean weight of its block (computed on the server, block by block). "
+                "The red frame is the window drawn exactly below; move it with the sliders. "
+                + orientation_caption(orient)
+            )
+            window = window_selector(ctx, n)
+            st.plotly_chart(
+                figure(
+                    "pooled",
+                    layer,
+                    head,
+                    orient,
+                    window,
+                    build=lambda: pooled_heatmap(
+                        pooled.pooled, pooled.block, n, tokens.plotly, orient, window.as_tuple(), meta=meta
+                    ),
+                ),
+                key="head_heatmap",
+                config=image_config(f"{base}_downsampled", fmt),
+                theme=None,
+            )
+            wview = window_view(trace, layer, head, window, tokens)
+            rows, cols = wview.labels()
+            st.caption(
+                f"Exact weights of queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}. "
+                "Each query's weights are normalised over all its keys, so a window's row sums to the share of "
+                "attention that falls inside it (in the hover). Drag on the chart to zoom; double-click to reset."
+            )
+            st.plotly_chart(
+                figure(
+                    "window",
+                    layer,
+                    head,
+                    orient,
+                    window,
+                    build=lambda: window_heatmap(
+                        wview.pattern,
+                        wview.scores,
+                        Cells(rows, cols, window.q0, window.k0),
+                        orient,
+                        row_share=wview.row_share,
+                        meta=meta,
+                    ),
+                ),
+                key="head_window",
+                config=image_config(f"{base}_window", fmt),
+                theme=None,
+            )
+    with right:
+        st.subheader(f"All {ctx.n_heads} heads of layer {layer}")
+        st.caption(
+            "Click a head to select it (red frame: the selected head)."
+            + (" Thumbnails are block means." if long else "")
+        )
+        # The key carries the selection so the chart is rebuilt (and its old click cleared) when it changes.
+        heads_key = f"heads_L{layer}_H{head}"
+        thumbs = DERIVED.get(
+            ("thumbs", key, layer), lambda _: layer_thumbnails(trace, layer) if long else layer_patterns(trace, layer)
+        )
         st.plotly_chart(
             figure(
-                "head",
-                layer,
-                head,
-                orient,
-                build=lambda: head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta),
+                "heads", layer, head, orient, build=lambda: layer_small_multiples(thumbs, head, orient, layer, meta)
             ),
-            key="head_heatmap",
-            config=image_config(base, fmt),
+            key=heads_key,
+            on_select=partial(select_head_from_chart, heads_key),
+            selection_mode="points",
+            config=image_config(f"{base}_layer", fmt),
             theme=None,
+        )
+
+    st.subheader("Export the selected pattern")
+    if not long:
+        st.caption("Files always have one row per query (rows sum to 1), whatever the orientation on screen.")
+        c1, c2, c3 = st.columns([1, 1, 2])
+        c1.download_button(
+            "Pattern as CSV", pattern_csv(view), file_name=f"{base}.csv", mime="text/csv", icon=":material/table:"
+        )
+        c2.download_button(
+            "Pattern as NPZ",
+            pattern_npz(view, ctx.model_name),
+            file_name=f"{base}.npz",
+            mime="application/octet-stream",
+            icon=":material/download:",
         )
     else:
-        pooled = DERIVED.get(("pooled", key, layer, head, POOLED_VIEW_SIZE), lambda _: pooled_view(trace, layer, head))
         st.caption(
-            f"{n} tokens: the whole pattern is drawn as {pooled.size}×{pooled.size} blocks of {pooled.block} "
-            "tokens, each the mean weight of its block (computed on the server, block by block). "
-            "The red frame is the window drawn exactly below; move it with the sliders. " + orientation_caption(orient)
+            "Long texts export the exact window (one row per query; a row sums to the share of its weight inside the "
+            "window) and, in the NPZ, the block means of the whole pattern. Files are built when you click."
         )
-        window = window_selector(ctx, n)
-        st.plotly_chart(
-            figure(
-                "pooled",
-                layer,
-                head,
-                orient,
-                window,
-                build=lambda: pooled_heatmap(
-                    pooled.pooled, pooled.block, n, tokens.plotly, orient, window.as_tuple(), meta=meta
-                ),
-            ),
-            key="head_heatmap",
-            config=image_config(f"{base}_downsampled", fmt),
-            theme=None,
+        c1, c2, c3 = st.columns([1, 1, 2])
+        c1.download_button(
+            "Window as CSV",
+            partial(window_csv, wview),
+            file_name=f"{base}_window.csv",
+            mime="text/csv",
+            icon=":material/table:",
         )
-        wview = window_view(trace, layer, head, window, tokens)
-        rows, cols = wview.labels()
-        st.caption(
-            f"Exact weights of queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}. Each query's "
-            "weights are normalised over all its keys, so a window's row sums to the share of attention that falls "
-            "inside it (in the hover). Drag on the chart to zoom; double-click to reset."
+        c2.download_button(
+            "Blocks + window as NPZ",
+            partial(pooled_npz, pooled, wview, tokens, ctx.model_name),
+            file_name=f"{base}_long.npz",
+            mime="application/octet-stream",
+            icon=":material/download:",
         )
-        st.plotly_chart(
-            figure(
-                "window",
-                layer,
-                head,
-                orient,
-                window,
-                build=lambda: window_heatmap(
-                    wview.pattern,
-                    wview.scores,
-                    Cells(rows, cols, window.q0, window.k0),
-                    orient,
-                    row_share=wview.row_share,
-                    meta=meta,
-                ),
-            ),
-            key="head_window",
-            config=image_config(f"{base}_window", fmt),
-            theme=None,
-        )
-with right:
-    st.subheader(f"All {ctx.n_heads} heads of layer {layer}")
-    st.caption(
-        "Click a head to select it (red frame: the selected head)." + (" Thumbnails are block means." if long else "")
-    )
-    # The key carries the selection so the chart is rebuilt (and its old click cleared) when it changes.
-    heads_key = f"heads_L{layer}_H{head}"
-    thumbs = DERIVED.get(
-        ("thumbs", key, layer), lambda _: layer_thumbnails(trace, layer) if long else layer_patterns(trace, layer)
-    )
-    st.plotly_chart(
-        figure("heads", layer, head, orient, build=lambda: layer_small_multiples(thumbs, head, orient, layer, meta)),
-        key=heads_key,
-        on_select=partial(select_head_from_chart, heads_key),
-        selection_mode="points",
-        config=image_config(f"{base}_layer", fmt),
-        theme=None,
-    )
+    with c3:
+        image_format_radio("img_fmt_patterns")
+
+
+@st.fragment
+def head_panel_fragment() -> None:
+    """A click on a thumbnail in this panel reruns only the panel, so the new head is drawn without
+    waiting for the sidebar, the token strip and the overview; the whole app then reruns once to bring
+    those (sliders, link, overview frame) up to date. On a full run the panel shows the shell's choice."""
+    ss = st.session_state
+    full_run = ss.pop("_patterns_full_run", False)
+    if full_run:
+        head_panel(layer, head)
+        return
+    picked_layer = min(max(int(ss.get("layer", layer)), 0), ctx.n_layers - 1)
+    picked_head = min(max(int(ss.get("head", head)), 0), ctx.n_heads - 1)
+    head_panel(picked_layer, picked_head)
+    st.rerun(scope="app")
+
+
+st.session_state._patterns_full_run = True
+head_panel_fragment()
 
 st.subheader(f"Every layer × head ({ctx.n_layers} × {ctx.n_heads})")
 st.caption(
@@ -182,43 +249,6 @@ slot.plotly_chart(
     key=overview_key,
     on_select=partial(select_head_from_chart, overview_key),
     selection_mode="points",
-    config=image_config(f"{ctx.model_name}_overview", fmt),
+    config=image_config(f"{ctx.model_name}_overview", st.session_state.get("img_fmt_patterns", "png")),
     theme=None,
 )
-
-st.subheader("Export the selected pattern")
-if not long:
-    st.caption("Files always have one row per query (rows sum to 1), whatever the orientation on screen.")
-    c1, c2, c3 = st.columns([1, 1, 2])
-    c1.download_button(
-        "Pattern as CSV", pattern_csv(view), file_name=f"{base}.csv", mime="text/csv", icon=":material/table:"
-    )
-    c2.download_button(
-        "Pattern as NPZ",
-        pattern_npz(view, ctx.model_name),
-        file_name=f"{base}.npz",
-        mime="application/octet-stream",
-        icon=":material/download:",
-    )
-else:
-    st.caption(
-        "Long texts export the exact window (one row per query; a row sums to the share of its weight inside the "
-        "window) and, in the NPZ, the block means of the whole pattern. Files are built when you click."
-    )
-    c1, c2, c3 = st.columns([1, 1, 2])
-    c1.download_button(
-        "Window as CSV",
-        partial(window_csv, wview),
-        file_name=f"{base}_window.csv",
-        mime="text/csv",
-        icon=":material/table:",
-    )
-    c2.download_button(
-        "Blocks + window as NPZ",
-        partial(pooled_npz, pooled, wview, tokens, ctx.model_name),
-        file_name=f"{base}_long.npz",
-        mime="application/octet-stream",
-        icon=":material/download:",
-    )
-with c3:
-    image_format_radio("img_fmt_patterns")

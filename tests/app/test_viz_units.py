@@ -149,9 +149,18 @@ def test_mask_comparison_difference_panel_is_masked_minus_unmasked() -> None:
 def test_small_multiples_and_overview_click_targets_carry_layer_and_head() -> None:
     patterns = np.stack([_synthetic(seed=h)[2] for h in range(4)])
     fig = figures.layer_small_multiples(patterns, selected_head=2, layer=7)
-    targets = [t for t in fig.data if t.type == "scatter"]
-    assert [tuple(t.customdata[0]) for t in targets] == [(7, h) for h in range(4)]
+    (targets,) = [t for t in fig.data if t.type == "scatter"]
+    assert [tuple(c) for c in targets.customdata] == [(7, h) for h in range(4)]
     assert len(fig.layout.shapes) == 1  # the selected head's frame
+    assert [a.text for a in fig.layout.annotations] == ["head 0", "head 1", "<b>head 2</b>", "head 3"]
+    # The mosaic holds each head's pattern unchanged, at the cell the click target's centre points into.
+    grid = decode(fig.to_plotly_json()["data"][0]["z"])
+    n = patterns.shape[1]
+    for h in range(4):
+        x0, y0 = (round(v - (n - 1) / 2) for v in (targets.x[h], targets.y[h]))
+        np.testing.assert_array_equal(grid[y0 : y0 + n, x0 : x0 + n], patterns[h].astype(np.float32))
+    frame = fig.layout.shapes[0]
+    assert (frame.x0 + 0.5, frame.y0 + 0.5) == (round(targets.x[2] - (n - 1) / 2), round(targets.y[2] - (n - 1) / 2))
     pooled = np.random.default_rng(1).random((3, 4, 5, 5))
     over = figures.overview_mosaic(pooled, selected=(2, 1))
     custom = np.asarray(over.data[1].customdata)

@@ -130,7 +130,11 @@ def test_click_thumbnails_select_layer_and_head(page, app_url, screenshots) -> N
     click_point(page, "heads_L5_H3", 5, 7)
     page.get_by_role("heading", name="Layer 5, head 7").wait_for()
     wait_rerun_done(page)
+    # The click reran only the head panel first; the app rerun after it brought the rest along:
+    # the link, the sidebar's slider and the overview (now drawn for head 7).
     assert "head=7" in page.url
+    assert page.locator(".st-key-head [data-testid='stSliderThumbValue']").inner_text() == "7"
+    assert page.locator("[class*='st-key-overview_L5_H7'] .js-plotly-plot").count() == 1
 
 
 def test_download_csv_rows_sum_to_one(page, app_url, tmp_path) -> None:
