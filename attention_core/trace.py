@@ -89,22 +89,38 @@ class Trace:
         group = self.model.config.group_size
         return t if group == 1 else t.repeat_interleave(group, dim=0)
 
-    def _scores(self, layer: int, heads: slice | int, rows: slice = slice(None), n_keys: int | None = None):
-        """(heads, n_q, n_k) scaled scores of heads[heads] for queries[rows] against the first n_keys keys."""
+    def _scores(
+        self,
+        layer: int,
+        heads: slice | int,
+        rows: slice = slice(None),
+        n_keys: int | None = None,
+        scale_q: bool = False,
+    ):
+        """(heads, n_q, n_k) scaled scores of heads[heads] for queries[rows] against the first n_keys keys.
+
+        scale_q multiplies the (small) q by 1/√d_head instead of dividing the (large) scores: one pass
+        over n_q × n_k fewer, at a rounding difference of ~1e-7 relative (pooled views use it; exact
+        views do not)."""
         cfg = self.model.config
         keys = slice(0, n_keys)
+        scale = 1.0 / math.sqrt(cfg.d_head)
         if heads == slice(None) and cfg.group_size > 1:
             # All heads: multiply each key head once by its whole group of queries (no copy of k).
             q = self.captured.q[layer][:, rows]  # (n_heads, n_q, d_head)
+            if scale_q:
+                q = q * scale
             n_q = q.shape[1]
             q = q.reshape(cfg.n_kv_heads, cfg.group_size * n_q, cfg.d_head)  # (n_kv_heads, group·n_q, d_head)
             k = self.captured.k[layer][:, keys]  # (n_kv_heads, n_k, d_head)
             scores = (q @ k.transpose(-1, -2)).view(cfg.n_heads, n_q, -1)  # (n_heads, n_q, n_k)
         else:
             q = self.captured.q[layer][heads, rows]  # (heads, n_q, d_head) or (n_q, d_head)
+            if scale_q:
+                q = q * scale
             k = self._keys(layer, "k")[heads, ..., keys, :]  # (heads, n_k, d_head) or (n_k, d_head)
             scores = q @ k.transpose(-1, -2)
-        return scores / math.sqrt(cfg.d_head)
+        return scores if scale_q else scores / math.sqrt(cfg.d_head)
 
     def _patterns(
         self, layer: int, heads: slice, causal: bool, rows: slice = slice(None), n_keys: int | None = None
@@ -164,13 +180,19 @@ class Trace:
         return self._patterns(layer, slice(None), causal).cpu()
 
     def pooled_patterns(
-        self, size: int = 64, rows_per_chunk: int = 512, layers: list[int] | None = None, heads: slice = slice(None)
+        self, size: int = 64, rows_per_chunk: int = 128, layers: list[int] | None = None, heads: slice = slice(None)
     ) -> torch.Tensor:
         """[n_layers, n_heads, s, s]: each used pattern mean-pooled over blocks of w×w cells.
 
         w = ceil(n / size) and s = ceil(n / w) (the last block may be narrower). Computed a chunk of
-        queries at a time, so no full (n, n) layer of patterns is ever held. `layers` and `heads`
-        restrict the result to those layers (in that order) and that slice of heads.
+        queries at a time, so no full (n, n) layer of patterns is ever held; chunks need not align with
+        blocks (each row's block sums are added into its row block). `layers` and `heads` restrict the
+        result to those layers (in that order) and that slice of heads.
+
+        The default chunk keeps one chunk's scores of every head (9 × 128 × 4096 floats = 19 MB at 4096
+        tokens) inside a 32 MB L3 cache: the softmax and the pooling then read them from cache, not
+        memory. Measured on the 2-core machine, SmolLM2 at 4096 tokens: 0.17 s a layer, against 0.50 s
+        with 512-row chunks and an unfused softmax.
         """
         n = self.n_tokens
         layers = list(range(self.n_layers)) if layers is None else layers
@@ -178,18 +200,17 @@ class Trace:
             self._check(layer)
         n_heads = len(range(self.n_heads)[heads])
         width, s = pool_edges(n, size)
-        chunk = max(width, rows_per_chunk // width * width)  # whole row blocks per chunk
+        chunk = max(1, rows_per_chunk)
         device = self.captured.q[0].device
         widths = torch.full((s,), float(width), device=device)
         widths[-1] = n - width * (s - 1)
-        out = torch.empty(len(layers), n_heads, s, s, device=device)
+        out = torch.zeros(len(layers), n_heads, s, s, device=device)
         for i, layer in enumerate(layers):
             for r0 in range(0, n, chunk):
                 r1 = min(n, r0 + chunk)
                 cols = self._pooled_columns(layer, heads, r0, r1, width, s)  # (h, r, s) sums over key blocks
-                n_blocks = math.ceil((r1 - r0) / width)
-                cols = torch.nn.functional.pad(cols, (0, 0, 0, n_blocks * width - (r1 - r0)))
-                out[i, :, r0 // width : r0 // width + n_blocks] = cols.view(n_heads, n_blocks, width, s).sum(2)
+                row_blocks = torch.arange(r0, r1, device=device) // width
+                out[i].index_add_(1, row_blocks, cols)  # each row's sums into its row block
         out /= widths[:, None] * widths[None, :]  # block sums → block means
         return out.cpu()
 
@@ -215,9 +236,8 @@ class Trace:
     def _pooled_columns(self, layer: int, heads: slice, r0: int, r1: int, width: int, s: int) -> torch.Tensor:
         """(h, r1 - r0, s): each query row's pattern summed over blocks of `width` keys, for heads[heads].
 
-        The fast path pools softmax numerators and divides by the row sums afterwards, at block
-        resolution, instead of normalising every (query, key) cell; it never touches keys that a
-        causal mask zeroes (those after r1).
+        The fast path scales q (not the scores) by 1/√d_head and runs one fused softmax over the chunk;
+        it never touches keys that a causal mask zeroes (those after r1).
         """
         n = self.n_tokens
         n_keys = r1 if self.causal else n  # under a causal mask, keys after the chunk get exactly zero weight
@@ -225,15 +245,14 @@ class Trace:
             p = self._patterns(layer, heads, self.causal, slice(r0, r1), n_keys)  # (h, r, n_keys)
             p = torch.nn.functional.pad(p, (0, s * width - n_keys))
             return p.view(p.shape[0], r1 - r0, s, width).sum(-1)
-        e = self._scores(layer, heads, slice(r0, r1), n_keys)  # (h, r, n_keys)
+        e = self._scores(layer, heads, slice(r0, r1), n_keys, scale_q=True)  # (h, r, n_keys)
         if self.causal:  # only the chunk's own square has keys after some of its queries
             e[:, :, r0:r1].masked_fill_(~causal_mask(r1 - r0, r1 - r0, e.device), float("-inf"))
-        e.sub_(e.amax(-1, keepdim=True)).exp_()  # softmax numerators, in place
+        e = torch.softmax(e, dim=-1)
         full = n_keys // width * width  # keys in whole blocks; the rest form one narrower block
         cols = e[..., :full].unflatten(-1, (full // width, width)).sum(-1)  # (h, r, full / width)
         if full < n_keys:
             cols = torch.cat([cols, e[..., full:].sum(-1, keepdim=True)], dim=-1)
-        cols = cols / cols.sum(-1, keepdim=True)  # row sums of the numerators normalise the blocks
         return torch.nn.functional.pad(cols, (0, s - cols.shape[-1]))  # (h, r, s)
 
     def z(self, layer: int) -> torch.Tensor:

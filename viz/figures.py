@@ -615,6 +615,7 @@ def pooled_heatmap(
         plot_bgcolor="white",
         meta=meta,
     )
+    _fit_token_margins(fig, -45, bool(title))
     return fig
 
 
@@ -689,6 +690,7 @@ def window_heatmap(
         plot_bgcolor="white",
         meta=meta,
     )
+    _fit_token_margins(fig, -45, False)
     return fig
 
 

@@ -25,9 +25,15 @@ def wait_with_progress(job: Job, label: str, slot: Any = None) -> Any:
     """
     if not job.wait(QUIET_S):
         slot = slot if slot is not None else st.empty()
+        shown = None
         while not job.wait(0.25):
+            # Redraw only when the bar would change (at most once a second for the clock): every update
+            # is a message the browser renders, and on a 2-core machine that CPU comes out of the trace.
             elapsed = time.monotonic() - job.started
-            slot.progress(job.fraction, text=f"{label}: {job.message} ({elapsed:.0f} s)")
+            now = (job.fraction, job.message, int(elapsed))
+            if now != shown:
+                slot.progress(job.fraction, text=f"{label}: {job.message} ({elapsed:.0f} s)")
+                shown = now
         slot.empty()
     return job.result()
 

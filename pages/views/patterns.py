@@ -81,6 +81,49 @@ show_tokens(ctx, tokens)
 fmt = st.session_state.get("img_fmt_patterns", "png")  # the radio is drawn in the export section below
 
 
+def meta_of(layer: int, head: int) -> dict:
+    return {"tokens": n, "layer": layer, "head": head, "text": digest}
+
+
+def head_figure(layer: int, head: int) -> object:
+    """A short text's head heatmap (cached; safe to build in a background thread: no Streamlit calls)."""
+
+    def build() -> object:
+        view = head_view(trace, layer, head)
+        return head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta_of(layer, head))
+
+    return figure("head", layer, head, orient, build=build)
+
+
+def heads_figure(layer: int, head: int) -> object:
+    """The layer's thumbnails with `head` framed (cached; no Streamlit calls either)."""
+    thumbs = DERIVED.get(
+        ("thumbs", key, layer), lambda _: layer_thumbnails(trace, layer) if long else layer_patterns(trace, layer)
+    )
+    return figure(
+        "heads",
+        layer,
+        head,
+        orient,
+        build=lambda: layer_small_multiples(thumbs, head, orient, layer, meta_of(layer, head)),
+    )
+
+
+def prefetch_layer(layer: int) -> None:
+    """Build the figures of the layer's other heads in one background thread once the page is drawn: a
+    click on another thumbnail, the common next step, then finds them ready (~45 ms less per switch)."""
+    if long:
+        return
+
+    def build_all(_progress: object) -> bool:
+        for h in range(ctx.n_heads):
+            head_figure(layer, h)
+            heads_figure(layer, h)
+        return True
+
+    DERIVED.job(("prefetch", key, layer, orient), build_all)
+
+
 def head_panel(layer: int, head: int) -> None:
     """The selected head large, its layer's heads, and the export: everything a head switch changes."""
     meta = {"tokens": n, "layer": layer, "head": head, "text": digest}
@@ -89,16 +132,10 @@ def head_panel(layer: int, head: int) -> None:
     with left:
         st.subheader(f"Layer {layer}, head {head}")
         if not long:
-            view = head_view(trace, layer, head)
+            view = head_view(trace, layer, head)  # for the export below
             st.caption(orientation_caption(orient) + " Hover a cell for its weight and raw score.")
             st.plotly_chart(
-                figure(
-                    "head",
-                    layer,
-                    head,
-                    orient,
-                    build=lambda: head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta),
-                ),
+                head_figure(layer, head),
                 key="head_heatmap",
                 config=image_config(base, fmt),
                 theme=None,
@@ -164,13 +201,8 @@ def head_panel(layer: int, head: int) -> None:
         )
         # The key carries the selection so the chart is rebuilt (and its old click cleared) when it changes.
         heads_key = f"heads_L{layer}_H{head}"
-        thumbs = DERIVED.get(
-            ("thumbs", key, layer), lambda _: layer_thumbnails(trace, layer) if long else layer_patterns(trace, layer)
-        )
         st.plotly_chart(
-            figure(
-                "heads", layer, head, orient, build=lambda: layer_small_multiples(thumbs, head, orient, layer, meta)
-            ),
+            heads_figure(layer, head),
             key=heads_key,
             on_select=partial(select_head_from_chart, heads_key),
             selection_mode="points",
@@ -242,6 +274,8 @@ st.caption(
 )
 overview_key = f"overview_L{layer}_H{head}"
 slot = st.empty()
+# Started only now, after the head panel: on two cores, pooling beside the panel's work and the browser's
+# drawing made both slower (measured at 4096 tokens: the overview done 1.8 s later than in sequence).
 job = DERIVED.job(("overview", key, OVERVIEW_SIZE), lambda progress: overview_job(trace, n, progress))
 pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot)
 slot.plotly_chart(
@@ -252,3 +286,5 @@ slot.plotly_chart(
     config=image_config(f"{ctx.model_name}_overview", st.session_state.get("img_fmt_patterns", "png")),
     theme=None,
 )
+
+prefetch_layer(layer)  # last: the page is drawn by now
