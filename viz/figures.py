@@ -366,6 +366,38 @@ def mask_comparison(
     return fig
 
 
+def _thumbnail_mosaic(
+    z: np.ndarray,
+    zmax: float,
+    x: Sequence[float],
+    y: Sequence[float],
+    marker_size: int,
+    customdata: object,
+    hovertemplate: str,
+    text: Sequence[str] | None = None,
+) -> go.Figure:
+    """Thumbnails tiled into one heatmap `z` (NaN between them), with one click target per thumbnail.
+
+    The targets are transparent points at the thumbnails' centres: Streamlit's selection events carry
+    points of scatter traces but not heatmap cells. With hoverdistance=-1 (set by the callers) the nearest
+    point wins, so a click anywhere on a thumbnail selects it."""
+    return go.Figure(
+        [
+            go.Heatmap(z=z, colorscale=WEIGHT_SCALE, zmin=0.0, zmax=max(zmax, 1e-9), hoverinfo="skip", showscale=False),
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="markers",
+                marker=dict(size=marker_size, color=_TRANSPARENT),
+                customdata=customdata,
+                text=text,
+                hovertemplate=hovertemplate,
+                showlegend=False,
+            ),
+        ]
+    )
+
+
 def layer_small_multiples(
     patterns: np.ndarray,
     selected_head: int | None = None,
@@ -395,30 +427,15 @@ def layer_small_multiples(
         y0s.append(y0)
     centre = (n - 1) / 2
     where = f"layer {layer}, " if layer is not None else ""
-    fig = go.Figure(
-        [
-            go.Heatmap(
-                z=z,
-                colorscale=WEIGHT_SCALE,
-                zmin=0.0,
-                zmax=float(max(np.max(patterns), 1e-9)),
-                hoverinfo="skip",
-                showscale=False,
-            ),
-            # Transparent points at the thumbnails' centres are the click targets: Streamlit's selection
-            # events carry points of scatter traces but not heatmap cells. With hoverdistance=-1 the
-            # nearest point wins, so a click anywhere on a thumbnail selects it.
-            go.Scatter(
-                x=[x + centre for x in x0s],
-                y=[y + centre for y in y0s],
-                mode="markers",
-                marker=dict(size=max(8, min(60, 4 * n)), color=_TRANSPARENT),
-                customdata=[[layer if layer is not None else -1, h] for h in range(n_heads)],
-                text=[f"{where}head {h}" for h in range(n_heads)],
-                hovertemplate="%{text}<br>click to select<extra></extra>",
-                showlegend=False,
-            ),
-        ]
+    fig = _thumbnail_mosaic(
+        z,
+        zmax=float(np.max(patterns)),
+        x=[x + centre for x in x0s],
+        y=[y + centre for y in y0s],
+        marker_size=max(8, min(60, 4 * n)),
+        customdata=[[layer if layer is not None else -1, h] for h in range(n_heads)],
+        hovertemplate="%{text}<br>click to select<extra></extra>",
+        text=[f"{where}head {h}" for h in range(n_heads)],
     )
     selected = selected_head if selected_head is not None and 0 <= selected_head < n_heads else None
     for h in range(n_heads):
@@ -472,27 +489,14 @@ def overview_mosaic(
     centres_x = [layer * cell + (s - 1) / 2 for layer in range(n_layers)]
     centres_y = [head * cell + (s - 1) / 2 for head in range(n_heads)]
     gx, gy = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
-    fig = go.Figure(
-        [
-            go.Heatmap(
-                z=z,
-                colorscale=WEIGHT_SCALE,
-                zmin=0.0,
-                zmax=float(max(np.nanmax(pooled), 1e-9)),
-                hoverinfo="skip",
-                showscale=False,
-            ),
-            # Click targets, one per thumbnail (see layer_small_multiples for why a scatter).
-            go.Scatter(
-                x=[centres_x[layer] for layer in gx.ravel()],
-                y=[centres_y[head] for head in gy.ravel()],
-                mode="markers",
-                marker=dict(size=max(6, min(30, 2 * s)), color=_TRANSPARENT),
-                customdata=np.stack([gx.ravel(), gy.ravel()], axis=1),
-                hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to select<extra></extra>",
-                showlegend=False,
-            ),
-        ]
+    fig = _thumbnail_mosaic(
+        z,
+        zmax=float(np.nanmax(pooled)),
+        x=[centres_x[layer] for layer in gx.ravel()],
+        y=[centres_y[head] for head in gy.ravel()],
+        marker_size=max(6, min(30, 2 * s)),
+        customdata=np.stack([gx.ravel(), gy.ravel()], axis=1),
+        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to select<extra></extra>",
     )
     if selected is not None:
         layer, head = selected
