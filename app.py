@@ -151,7 +151,13 @@ with st.sidebar:
     custom = [m for m in ss.get("_custom_models", []) if not engine.is_embedded(m)]
     if not engine.is_embedded(ss.model) and ss.model not in custom:  # e.g. restored after a page switch
         custom.append(ss.model)
-    st.selectbox("Model", [*engine.MODEL_NAMES, *custom], format_func=model_label, key="model")
+    st.selectbox(
+        "Model",
+        [*engine.MODEL_NAMES, *custom],
+        format_func=model_label,
+        key="model",
+        on_change=lambda: ss.pop("_model_error", None),  # a new choice: the last refusal is old news
+    )
     with st.expander("Another model", expanded=bool(ss.get("_model_error") or ss.get("model_request"))):
         st.text_input(
             "Hugging Face hub id or local folder",

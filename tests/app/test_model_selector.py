@@ -98,6 +98,9 @@ def test_refusals_keep_the_working_model(env, monkeypatch) -> None:
     request(at, "openai-community/gpt2")
     assert "only the embedded models" in sidebar_errors(at)[0] and at.session_state["model"] == before
 
+    at.selectbox(key="model").set_value("minilm-l6").run()  # a new choice clears the old refusal
+    assert not sidebar_errors(at) and not at.exception
+
 
 def test_a_link_naming_a_hub_model_does_not_download_it(env) -> None:
     at = AppTest.from_file(APP, default_timeout=120)
