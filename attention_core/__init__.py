@@ -7,7 +7,6 @@ intermediate of attention. No Streamlit or Plotly here.
     trace.pattern(layer=3, head=0)
 """
 
-from . import _malloc
 from .api import DEFAULT_MAX_TOKENS, Model, load_model
 from .config import ModelConfig
 from .errors import AttentionCoreError, InputError, ModelLoadError, UnknownModelError
@@ -35,5 +34,3 @@ __all__ = [
     "UnknownModelError",
     "load_model",
 ]
-
-_malloc.tune()  # before any trace allocates: see attention_core/_malloc.py

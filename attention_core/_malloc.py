@@ -1,12 +1,12 @@
-"""Return big tensor buffers to the OS when they are freed (glibc only; a no-op elsewhere).
+"""Give the heap's free memory back to the OS after a forward pass (glibc only; a no-op elsewhere).
 
-glibc serves an allocation from its heap unless it is larger than the mmap threshold, and raises that
-threshold (up to 32 MiB) each time a large mmap-ed block is freed. A trace allocates and frees many
-1–20 MB buffers, so after the first few they all come from the heap, whose freed space glibc rarely gives
-back: the process's resident memory then stays near its worst moment. A fixed 1 MiB threshold keeps such
-buffers in their own mappings, released on free. Measured with bench/engine.py's worker at 2048 tokens:
-peak RSS 1.77–1.79 GiB with it against 1.90–2.13 GiB without, at the same speed within noise.
-Set ATTN_MALLOC_TUNING=0 to leave glibc's defaults.
+A forward pass allocates and frees many 1–30 MB buffers. glibc serves most of them from its heap and
+rarely returns freed heap space, so the process's resident memory would stay near the pass's worst moment
+while the trace's logits and the app's figures are allocated on top. `trim()` after each pass hands the
+free space back (malloc_trim; a few milliseconds). Measured with bench/engine.py's worker at 2048 tokens:
+see README. (A fixed low mmap threshold gave the same memory but made traces ~20 % and the overview's
+pooling 2.5× slower, every buffer then being fresh zeroed pages: not used.)
+Set ATTN_MALLOC_TRIM=0 to skip it.
 """
 
 from __future__ import annotations
@@ -15,17 +15,24 @@ import ctypes
 import ctypes.util
 import os
 import sys
-
-M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
-THRESHOLD_BYTES = 1 << 20
+from collections.abc import Callable
 
 
-def tune() -> bool:
-    """Set the fixed mmap threshold; True if glibc accepted it."""
-    if not sys.platform.startswith("linux") or os.environ.get("ATTN_MALLOC_TUNING", "1") == "0":
-        return False
+def _load_trim() -> Callable[[], None] | None:
+    if not sys.platform.startswith("linux") or os.environ.get("ATTN_MALLOC_TRIM", "1") == "0":
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, THRESHOLD_BYTES))
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
-        return False
+        malloc_trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to trim
+        return None
+    return lambda: malloc_trim(0)
+
+
+_TRIM = _load_trim()
+
+
+def trim() -> None:
+    """Return the heap's free pages to the OS (no-op where unsupported)."""
+    if _TRIM is not None:
+        _TRIM()

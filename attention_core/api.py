@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from . import _malloc, memory
 from . import interventions as iv
-from . import memory
 from . import model as fwd
 from .config import ModelConfig
 from .device import pick_device
@@ -156,7 +156,10 @@ class Model:
     def _run(self, ids: list[int], causal: bool, ivs, on_layer) -> fwd.Captured:
         with torch.inference_mode():
             ids_t = torch.tensor(ids, dtype=torch.long, device=self.device)
-            return fwd.run(ids_t, self._fast, self.config, causal, ivs, on_layer)
+            captured = fwd.run(ids_t, self._fast, self.config, causal, ivs, on_layer)
+        if len(ids) > 256:  # long passes leave tens of MB of freed heap behind: give it back (_malloc.py)
+            _malloc.trim()
+        return captured
 
     def _cpu_twin(self) -> Model:
         """A CPU copy of this model, made once, for requests the accelerator has no memory for."""
