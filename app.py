@@ -17,6 +17,10 @@ from viz.mechanism.pages import mechanism_pages
 from viz.state import MAX_TEXT_CHARS, PAGES, clamp_layer_head, parse_params, to_params
 
 st.set_page_config(page_title="Attention, visualised", page_icon=":material/visibility:", layout="wide")
+# Progress bars jump instead of gliding: the glide is a CSS transition the browser repaints every frame,
+# and when browser and engine share a small machine (make run on a laptop) those frames come out of the
+# forward pass. (Only a style rule: st.html with nothing but <style> takes no room on the page.)
+st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</style>")
 
 PAGE_OBJECTS = {
     "patterns": st.Page(
