@@ -22,17 +22,17 @@ import hashlib
 import importlib.util
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, CLICK_TARGET_JS, app_server  # noqa: E402
+
 MODEL_NAME = "smollm2-135m"
 
 # Targets from issue 6 (2-core CPU). None: measured and printed, no target.
@@ -81,43 +81,6 @@ def digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(port: int, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "w")  # noqa: SIM115  # closed with the process
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
-            "--server.port", str(port),
-            "--server.address", "127.0.0.1",
-            "--server.headless", "true",
-            "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false",
-        ],
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError(f"streamlit did not answer on {url}")
-
-
 DRAWN_JS = """([key, want]) => {
     const el = document.querySelector(`[class*='st-key-${key}'] .js-plotly-plot`);
     const m = el && el._fullLayout && el.layout && el.layout.meta;
@@ -127,25 +90,6 @@ DRAWN_JS = """([key, want]) => {
 
 META_JS = """(key) => document.querySelector(`[class*='st-key-${key}'] .js-plotly-plot`).layout.meta"""
 N_HEADS = 9  # SmolLM2-135M
-
-CLICK_JS = """([key, layer, head]) => {
-    const el = document.querySelector(`[class*='st-key-${key}'] .js-plotly-plot`);
-    if (!el || !el._fullLayout) return null;
-    const fl = el._fullLayout;
-    for (const tr of el._fullData) {
-        if (tr.type !== 'scatter' || !tr.customdata) continue;
-        for (let i = 0; i < tr.x.length; i++) {
-            const c = tr.customdata[i];
-            if (Number(c[0]) === layer && Number(c[1]) === head) {
-                const xa = fl[tr.xaxis.replace('x', 'xaxis')], ya = fl[tr.yaxis.replace('y', 'yaxis')];
-                const box = el.getBoundingClientRect();
-                return [box.left + xa._offset + xa.l2p(tr.x[i]), box.top + ya._offset + ya.l2p(tr.y[i])];
-            }
-        }
-    }
-    return null;
-}"""
-
 
 def wait_drawn(page: Any, key: str, want: dict, timeout_s: float, polling: str | int = "raf") -> float:
     """Seconds (perf_counter) when the chart `key` shows `want`. Polling every animation frame is exact to
@@ -180,7 +124,8 @@ def measure_length(page: Any, model: Any, passage: str, n: int, rep: int, switch
     times = []
     for i in range(switches):
         prev, head = (head0 + i) % N_HEADS, (head0 + i + 1) % N_HEADS
-        pos = page.evaluate(CLICK_JS, [f"heads_L0_H{prev}", 0, head])
+        heads = page.locator(f"[class*='st-key-heads_L0_H{prev}'] .js-plotly-plot").first
+        pos = heads.evaluate(CLICK_TARGET_JS, [0, head])
         if pos is None:
             raise RuntimeError(f"no click target for head {head}")
         page.mouse.move(pos[0] + 3, pos[1] + 2)
@@ -243,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
         return 2
-    sys.path.insert(0, str(REPO_ROOT))
     from playwright.sync_api import sync_playwright
 
     from attention_core import load_model
@@ -255,16 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     floor_s = be.forward_flops(cfg, 4096, logits=False) / (gflops * 1e9)
     print(f"matmul {gflops:.1f} GFLOP/s → 4096-token trace floor {floor_s:.1f} s", flush=True)
 
-    log_path = REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    proc = start_app(port, log_path)
     rows = []
-    try:
+    with app_server(REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log", timeout=90) as (url, _proc):
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 2000})
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(f"{url}/")
             # The first run loads the model and traces the default sentence: not measured.
             page.wait_for_function(DRAWN_JS, arg=["overview", {"layer": 0, "head": 0}], timeout=180_000)
             # A warm-up length, so the first measured submit does not pay one-off costs (imports, JIT).
@@ -277,12 +217,6 @@ def main(argv: list[str] | None = None) -> int:
                     args.screenshots.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(args.screenshots / f"app_latency_{n}.png"))
             browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     print()
     print(report(rows, floor_s, gflops, args))
     if args.json:

@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -36,7 +34,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy  # noqa: E402
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
 
 SUBJECTS = [
     "the teacher", "a small fox", "my neighbour", "the old sailor", "a quiet student", "the baker",
@@ -112,51 +110,6 @@ class MemorySampler(threading.Thread):
         return self.peak
 
 
-def start_server(log_path: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app.py"),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],  # fmt: skip
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **extra_env},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, timeout=90)
-    except Exception:
-        stop_server(proc)
-        raise
-    return proc, url
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 async def run_session(browser, url: str, session: int, n_texts: int, timeout_ms: int, result: Result) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 1400})
     try:
@@ -210,8 +163,7 @@ async def run_phase(url: str, sessions: int, n_texts: int, time_limit: float, ti
 
 
 def measure(sessions: int, n_texts: int, time_limit: float, timeout_ms: int, env: dict[str, str]) -> dict:
-    proc, url = start_server(ROOT / "test-artifacts" / f"load-{sessions}-sessions.log", env)
-    try:
+    with app_server(ROOT / "test-artifacts" / f"load-{sessions}-sessions.log", env, timeout=90) as (url, proc):
         sampler = MemorySampler(proc.pid)
         idle = sampler.rss()
         sampler.start()
@@ -219,8 +171,6 @@ def measure(sessions: int, n_texts: int, time_limit: float, timeout_ms: int, env
         result = asyncio.run(run_phase(url, sessions, n_texts, time_limit, timeout_ms))
         wall = time.perf_counter() - t0
         peak = sampler.stop()
-    finally:
-        stop_server(proc)
     lat = sorted(result.latencies)
     return {
         "sessions": sessions,

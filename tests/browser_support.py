@@ -54,12 +54,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(log_name: str) -> Iterator[str]:
-    """Serve app.py on a free loopback port (log under test-artifacts/); yield its URL; stop it after."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+def app_server(
+    log_path: Path, extra_env: dict[str, str] | None = None, timeout: float = 60
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve app.py on a free loopback port, output to `log_path`; yield (URL, process); stop it after.
+
+    No pytest here: the benchmarks (bench/app_latency.py, bench/load.py) start their server with it too."""
     port = _free_port()
-    log_path = ROOT / "test-artifacts" / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
@@ -74,12 +75,12 @@ def streamlit_server(log_name: str) -> Iterator[str]:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})},
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, timeout=60)
-        yield url
+        _wait_healthy(url, proc, timeout=timeout)
+        yield url, proc
     finally:
         proc.terminate()
         try:
@@ -87,6 +88,15 @@ def streamlit_server(log_name: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def streamlit_server(log_name: str) -> Iterator[str]:
+    """The app for a browser test folder (log under test-artifacts/); skips when Chromium is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+    with app_server(ROOT / "test-artifacts" / log_name) as (url, _proc):
+        yield url
 
 
 @contextlib.contextmanager
@@ -117,3 +127,23 @@ def new_page(browser, height: int, timeout_ms: int, downloads: bool = False) -> 
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+# The screen position of the click target (a transparent scatter point, see viz.figures) whose customdata
+# is (layer, head), in a Plotly chart element: (el, [layer, head]) → [x, y] or null.
+CLICK_TARGET_JS = """(el, [layer, head]) => {
+    if (!el || !el._fullLayout) return null;
+    const fl = el._fullLayout;
+    for (const tr of el._fullData) {
+        if (tr.type !== 'scatter' || !tr.customdata) continue;
+        for (let i = 0; i < tr.x.length; i++) {
+            const c = tr.customdata[i];
+            if (Number(c[0]) === layer && Number(c[1]) === head) {
+                const xa = fl[tr.xaxis.replace('x', 'xaxis')], ya = fl[tr.yaxis.replace('y', 'yaxis')];
+                const box = el.getBoundingClientRect();
+                return [box.left + xa._offset + xa.l2p(tr.x[i]), box.top + ya._offset + ya.l2p(tr.y[i])];
+            }
+        }
+    }
+    return null;
+}"""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_support import CLICK_TARGET_JS
+
 pytestmark = pytest.mark.browser
 
 
@@ -56,24 +58,7 @@ def open_app(page, url: str, path: str = "") -> None:
 
 def click_point(page, key: str, layer: int, head: int) -> None:
     """Click the screen position of the click target whose customdata is (layer, head)."""
-    pos = plot(page, key).evaluate(
-        """(el, [layer, head]) => {
-            const fl = el._fullLayout;
-            for (const tr of el._fullData) {
-                if (tr.type !== 'scatter' || !tr.customdata) continue;
-                for (let i = 0; i < tr.x.length; i++) {
-                    const c = tr.customdata[i];
-                    if (Number(c[0]) === layer && Number(c[1]) === head) {
-                        const xa = fl[tr.xaxis.replace('x', 'xaxis')], ya = fl[tr.yaxis.replace('y', 'yaxis')];
-                        const box = el.getBoundingClientRect();
-                        return [box.left + xa._offset + xa.l2p(tr.x[i]), box.top + ya._offset + ya.l2p(tr.y[i])];
-                    }
-                }
-            }
-            return null;
-        }""",
-        [layer, head],
-    )
+    pos = plot(page, key).evaluate(CLICK_TARGET_JS, [layer, head])
     assert pos is not None, f"no click target for layer {layer}, head {head} in {key}"
     page.mouse.move(pos[0] + 3, pos[1] + 2)  # off-centre on purpose: anywhere on the thumbnail works
     page.wait_for_timeout(200)
