@@ -38,12 +38,13 @@ def float32_bytes(kind: str, path: Path) -> int:
     """Bytes the engine's float32 weights take: kind 'gguf' (a file), 'hf' (a folder of safetensors)
     or 'safetensors' (one file, e.g. the converted-weight cache)."""
     from .loading.safetensors_hf import float32_bytes as safetensors_float32_bytes
+    from .loading.safetensors_hf import safetensors_files
 
     if kind == "safetensors":
         return safetensors_float32_bytes([Path(path)])
     if kind == "gguf":
         return 4 * _gguf_numel(path)
-    return safetensors_float32_bytes(sorted(Path(path).glob("*.safetensors")))
+    return safetensors_float32_bytes(safetensors_files(Path(path)))  # the files the loader will read
 
 
 def available_bytes(device: torch.device) -> int | None:

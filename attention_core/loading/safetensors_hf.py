@@ -50,7 +50,7 @@ def read_tokenizer(path: Path) -> Tokenizer:
     return tokenizer
 
 
-def _safetensors_files(folder: Path) -> list[Path]:
+def safetensors_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():  # sharded checkpoints list their shards in an index
         shards = sorted(set(read_json(index).get("weight_map", {}).values()))
@@ -99,7 +99,7 @@ def convert_hf_folder(folder: Path, name: str, progress: Progress | None = None)
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
     tokenizer = read_tokenizer(folder / "tokenizer.json")
-    files = _safetensors_files(folder)
+    files = safetensors_files(folder)
     state: dict[str, torch.Tensor] = {}
     for i, f in enumerate(files):
         if progress is not None:
