@@ -142,8 +142,8 @@ if "_started" not in ss:
 # never cleans up and (2) re-assigns each key, which makes Streamlit send the value to the browser.
 if "_revert_model" in ss:  # a requested model failed to load: back to the one that worked
     ss.model = ss.pop("_revert_model")
+saved = ss.get("_shell_saved", {})
 for key in SHELL_WIDGET_KEYS:
-    saved = ss.get("_shell_saved", {})
     if key in ss:
         ss[key] = ss[key]
     elif key in saved:

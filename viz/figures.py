@@ -158,6 +158,19 @@ def _transpose(text: list[list[str]]) -> list[list[str]]:
     return [list(r) for r in zip(*text, strict=True)]
 
 
+def _weight_cells(pattern: np.ndarray, small: bool) -> dict:
+    """Heatmap colouring of attention weights: 0 to the largest weight, a "weight" colour bar, and thin
+    gaps between cells when there are few enough of them to see."""
+    return dict(
+        colorscale=WEIGHT_SCALE,
+        zmin=0.0,
+        zmax=float(max(np.nanmax(pattern), 1e-9)),
+        colorbar=dict(title=dict(text="weight")),
+        xgap=1 if small else 0,
+        ygap=1 if small else 0,
+    )
+
+
 def head_heatmap(
     pattern: np.ndarray,
     scores: np.ndarray,
@@ -202,12 +215,7 @@ def head_heatmap(
             y=ys,
             text=text_drawn,
             hovertemplate="%{text}<extra></extra>",
-            colorscale=WEIGHT_SCALE,
-            zmin=0.0,
-            zmax=float(max(np.nanmax(pattern), 1e-9)),
-            colorbar=dict(title=dict(text="weight")),
-            xgap=1 if small else 0,
-            ygap=1 if small else 0,
+            **_weight_cells(pattern, small),
         )
     )
     fig.update_layout(
@@ -678,12 +686,7 @@ def window_heatmap(
                 f"query %{{{q_var}}}<br>key %{{{k_var}}}<br>weight %{{z:.4g}}<br>raw score %{{customdata:.4g}}"
                 "<extra></extra>"
             ),
-            colorscale=WEIGHT_SCALE,
-            zmin=0.0,
-            zmax=float(max(np.nanmax(pattern), 1e-9)),
-            colorbar=dict(title=dict(text="weight")),
-            xgap=1 if small else 0,
-            ygap=1 if small else 0,
+            **_weight_cells(pattern, small),
         )
     )
     fig.update_layout(

@@ -60,7 +60,6 @@ n = len(tokens)
 long = is_long(n)
 set_threads_for(n)
 digest = DERIVED.get(("digest", key), lambda _: hashlib.sha1(trace.text.encode("utf-8")).hexdigest()[:10])
-meta = {"tokens": n, "layer": layer, "head": head, "text": digest}  # lets tests and the benchmark see what is drawn
 mask_word = "causal mask on" if ctx.causal else "no mask (bidirectional)"
 
 
@@ -82,6 +81,7 @@ fmt = st.session_state.get("img_fmt_patterns", "png")  # the radio is drawn in t
 
 
 def meta_of(layer: int, head: int) -> dict:
+    """Put in each figure's layout.meta: lets tests and the benchmark see what is drawn."""
     return {"tokens": n, "layer": layer, "head": head, "text": digest}
 
 
@@ -126,7 +126,7 @@ def prefetch_layer(layer: int) -> None:
 
 def head_panel(layer: int, head: int) -> None:
     """The selected head large, its layer's heads, and the export: everything a head switch changes."""
-    meta = {"tokens": n, "layer": layer, "head": head, "text": digest}
+    meta = meta_of(layer, head)
     base = export_basename(ctx.model_name, layer, head, ctx.causal)
     left, right = st.columns([3, 2], gap="medium")
     with left:
@@ -279,7 +279,13 @@ slot = st.empty()
 job = DERIVED.job(("overview", key, OVERVIEW_SIZE), lambda progress: overview_job(trace, n, progress))
 pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot)
 slot.plotly_chart(
-    figure("overview", layer, head, orient, build=lambda: overview_mosaic(pooled_all, (layer, head), orient, meta)),
+    figure(
+        "overview",
+        layer,
+        head,
+        orient,
+        build=lambda: overview_mosaic(pooled_all, (layer, head), orient, meta_of(layer, head)),
+    ),
     key=overview_key,
     on_select=partial(select_head_from_chart, overview_key),
     selection_mode="points",

@@ -13,7 +13,7 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core import model as fwd
 from tests.tiny_models import byte_bpe as _byte_bpe
-from tests.tiny_models import save_tiny_marian
+from tests.tiny_models import save_tiny_gpt2, save_tiny_marian
 from tests.tiny_models import wordpiece as _wordpiece
 
 transformers = pytest.importorskip("transformers")
@@ -150,16 +150,14 @@ def test_hub_id_loads_from_the_cache_without_network(tmp_path, monkeypatch):
     repo = cache / "models--someone--tiny-gpt2"
     commit = "0" * 40
     snapshot = repo / "snapshots" / commit
-    hf, tok = _make("gpt2")
-    hf.save_pretrained(snapshot, safe_serialization=True)
-    tok.save(str(snapshot / "tokenizer.json"))
+    hf = save_tiny_gpt2(snapshot)
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
     loaded = load_model("someone/tiny-gpt2", device="cpu")
     assert loaded.name == "someone--tiny-gpt2"
     trace = loaded.trace(TEXT)
     with torch.inference_mode():
-        ref = hf.eval()(torch.tensor([trace.token_ids])).logits[0]
+        ref = hf(torch.tensor([trace.token_ids])).logits[0]
     assert (trace.logits - ref).abs().max().item() <= LOGIT_TOL
 
 
