@@ -1,6 +1,6 @@
 """Process-wide caches for the app: traces and what is derived from them. Pure Python, no Streamlit.
 
-Why not st.cache_resource for traces: a 4096-token trace takes ~20 s, and Streamlit stops a script
+Why not st.cache_resource for traces: a 4096-token trace takes 10–20 s, and Streamlit stops a script
 at its next element call when the user clicks something, so a progress bar drawn from inside the
 forward pass would abort it and waste the work. Here the work runs in a background thread; the
 script only *waits* for it and draws progress while it waits. A rerun (a head click mid-trace) waits
