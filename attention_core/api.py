@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from . import _malloc, memory
+from . import _malloc, _pages, memory, packed
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -45,7 +45,10 @@ class Model:
         self.name = config.name
         self.device = device
         self.weights = {k: v.to(device) for k, v in weights.items()}
-        self._fast = fwd.fuse_projections(self.weights, config)  # what the forward pass reads
+        pack = device.type == "cpu" and packed.available()
+        self._fast = fwd.fast_weights(self.weights, config, pack)  # what the forward pass reads
+        if pack:  # the pass reads packed copies now: the mapped cache file need not stay resident
+            _pages.release(self.weights.values())
         self.tokenizer = TextTokenizer(tokenizer)
         self.source = source
         self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import interventions as iv
+from . import packed
 from .config import ModelConfig
 
 Weights = dict[str, torch.Tensor]
@@ -72,7 +73,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 def linear(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """x (..., d_in) @ W (d_in, d_out) + b."""
+    """x (..., d_in) @ W (d_in, d_out) + b; W may be pre-packed for oneDNN (see packed.py)."""
+    if packed.is_packed(W):
+        return packed.linear(x, W, b)
     if b is None:
         return x @ W
     if x.dim() == 2:
@@ -89,7 +92,7 @@ def project_heads(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, n_he
 def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope) -> tuple[torch.Tensor, ...]:
     """Queries, keys and values of one layer from its (normalised) input x (n, d_model)."""
     p = f"blocks.{layer}.attn."
-    if p + "W_QKV" in w:  # one matrix product instead of three (see fuse_projections)
+    if p + "W_QKV" in w:  # one matrix product instead of three (see fast_weights)
         y = linear(x, w[p + "W_QKV"], w.get(p + "b_QKV"))  # (..., n, (n_heads + 2·n_kv_heads)·d_head)
         q, k, v = y.split([cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head], -1)
         q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
@@ -168,11 +171,11 @@ def activation(x: torch.Tensor, act: str) -> torch.Tensor:
 def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     p = f"blocks.{layer}.mlp."
     if cfg.gated_mlp:  # SwiGLU
-        if p + "W_gate_in" in w:  # one matrix product instead of two (see fuse_projections)
-            gate, up = (x @ w[p + "W_gate_in"]).split(cfg.d_mlp, -1)  # (..., n, d_mlp) each
+        if p + "W_gate_in" in w:  # one matrix product instead of two (see fast_weights)
+            gate, up = linear(x, w[p + "W_gate_in"], None).split(cfg.d_mlp, -1)  # (..., n, d_mlp) each
         else:
-            gate, up = x @ w[p + "W_gate"], x @ w[p + "W_in"]
-        return (F.silu(gate) * up) @ w[p + "W_out"]  # (..., n, d_model)
+            gate, up = linear(x, w[p + "W_gate"], None), linear(x, w[p + "W_in"], None)
+        return linear(F.silu(gate) * up, w[p + "W_out"], None)  # (..., n, d_model)
     hidden = activation(linear(x, w[p + "W_in"], w.get(p + "b_in")), cfg.act)  # (..., n, d_mlp)
     return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
 
@@ -196,29 +199,40 @@ def after_mlp(mid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> to
     return normalize(mid + mlp(mid, w, layer, cfg), w, f"blocks.{layer}.ln_mlp", cfg)
 
 
-def fuse_projections(w: Weights, cfg: ModelConfig) -> Weights:
-    """Concatenate each layer's W_Q|W_K|W_V (and SwiGLU's W_gate|W_in) into one matrix, for speed.
+def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> Weights:
+    """What the forward pass reads: `w` plus each layer's W_Q|W_K|W_V (and SwiGLU's W_gate|W_in)
+    concatenated into one matrix, since fewer, larger products help most on short inputs.
 
-    Fewer, larger matrix products help most on short inputs, where each product is small. The
-    canonical entries of `w` are replaced *in place* by views into the fused buffers, so the weights
-    are stored once; the returned dict holds the canonical names plus the fused ones.
+    pack=False (GPUs, or no oneDNN): the canonical entries of `w` are replaced *in place* by views into
+    the fused buffers, so the weights are stored once. pack=True (the CPU): every matrix the pass
+    multiplies by (fused projections, W_O, the MLP's, the unembedding) is packed for oneDNN (see
+    packed.py) and `w` is left as it is: the pass reads the packed copies, everything else `w`.
     """
     fast = dict(w)
     for layer in range(cfg.n_layers):
         p = f"blocks.{layer}."
         names = [p + "attn.W_Q", p + "attn.W_K", p + "attn.W_V"]
         if all(n in w for n in names):
-            _fuse(w, fast, names, p + "attn.W_QKV")
+            _fuse(w, fast, names, p + "attn.W_QKV", pack)
             biases = [p + "attn.b_Q", p + "attn.b_K", p + "attn.b_V"]
             if all(b in w for b in biases):
-                _fuse(w, fast, biases, p + "attn.b_QKV")
+                _fuse(w, fast, biases, p + "attn.b_QKV", pack)
         if cfg.gated_mlp and p + "mlp.W_gate" in w:
-            _fuse(w, fast, [p + "mlp.W_gate", p + "mlp.W_in"], p + "mlp.W_gate_in")
+            _fuse(w, fast, [p + "mlp.W_gate", p + "mlp.W_in"], p + "mlp.W_gate_in", pack)
+        if pack:  # the other matrices the pass multiplies by (a SwiGLU's W_in is inside W_gate_in)
+            for name in (p + "attn.W_O", p + "mlp.W_out", *(() if cfg.gated_mlp else (p + "mlp.W_in",))):
+                if name in fast:
+                    fast[name] = packed.pack(fast[name])
+    if pack and cfg.has_lm_head and "embed.W_E" in w and not cfg.is_encoder_decoder:
+        fast["unembed.W_U"] = packed.pack(w["unembed.W_U"] if "unembed.W_U" in w else w["embed.W_E"].T)
     return fast
 
 
-def _fuse(w: Weights, fast: Weights, names: list[str], fused_name: str) -> None:
+def _fuse(w: Weights, fast: Weights, names: list[str], fused_name: str, pack: bool) -> None:
     fused = torch.cat([w[n] for n in names], dim=-1)  # (d_in, Σ d_out) or (Σ d_out,) for biases
+    if pack and fused.dim() == 2:
+        fast[fused_name] = packed.pack(fused)  # the concatenation was temporary; w keeps the originals
+        return
     start = 0
     for n in names:
         width = w[n].shape[-1]

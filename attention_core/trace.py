@@ -142,6 +142,12 @@ class Trace:
         layer_ivs = iv.for_layer(self.interventions, layer)
         return fwd.layer_z(c.q[layer], c.k[layer], c.v[layer], self.causal, layer_ivs)  # (n_heads, n, d_head)
 
+    @property
+    def _pass_weights(self) -> dict[str, torch.Tensor]:
+        """The weights as the forward pass read them (fused, packed on the CPU), so a recomputed step
+        gives the pass's own numbers; a decoder view of an encoder-decoder has only canonical ones."""
+        return getattr(self.model, "_fast", self.model.weights)
+
     def _W_O_heads(self, layer: int) -> torch.Tensor:
         cfg = self.model.config
         return self.model.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_head, cfg.d_model)
@@ -272,7 +278,7 @@ class Trace:
         """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O."""
         self._check(layer)
         layer_ivs = iv.for_layer(self.interventions, layer)
-        return fwd.layer_attn_out(self._z(layer), self.model.weights, layer, layer_ivs).cpu()
+        return fwd.layer_attn_out(self._z(layer), self._pass_weights, layer, layer_ivs).cpu()
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
         """Per-source contributions A[i,j]·(v_j W_O) to query i's update.
@@ -305,10 +311,9 @@ class Trace:
     def resid_mid(self, layer: int) -> torch.Tensor:
         """[n, d_model] the residual stream after block `layer`'s attention, before its MLP."""
         self._check(layer)
-        attn = fwd.layer_attn_out(self._z(layer), self.model.weights, layer, iv.for_layer(self.interventions, layer))
-        return fwd.after_attention(
-            self.captured.resid_pre[layer], attn, self.model.weights, layer, self.model.config
-        ).cpu()
+        w = self._pass_weights
+        attn = fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
+        return fwd.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.model.config).cpu()
 
     @property
     def logits(self) -> torch.Tensor | None:
@@ -316,7 +321,7 @@ class Trace:
         if not self.model.config.has_lm_head:
             return None
         if self._logits is None:
-            self._logits = fwd.unembed(self.captured.resid_pre[-1], self.model.weights, self.model.config).cpu()
+            self._logits = fwd.unembed(self.captured.resid_pre[-1], self._pass_weights, self.model.config).cpu()
         return self._logits
 
     def next_token_logits(self) -> torch.Tensor | None:
@@ -324,7 +329,7 @@ class Trace:
         if not self.model.config.has_lm_head:
             return None
         last = self.captured.resid_pre[-1][-1:]
-        return fwd.unembed(last, self.model.weights, self.model.config)[0].cpu()
+        return fwd.unembed(last, self._pass_weights, self.model.config)[0].cpu()
 
     # ── dotted names ──────────────────────────────────────────────────────────────────────────────
     def __getitem__(self, name: str) -> torch.Tensor:

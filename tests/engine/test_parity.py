@@ -6,8 +6,11 @@ Tolerances (max absolute difference, float32 on CPU):
   SmolLM2 logits                    1e-3, and the same greedy next token at every position whose
                                     reference top-2 margin exceeds 2e-3 (closer calls are ties
                                     at float32 precision); the last position always
-  SmolLM2 residual stream           1e-3 + 1e-5·max|h| (it grows to hundreds; the final norm is checked
-                                    through the logits)
+  SmolLM2 residual stream           1e-3 + 3e-5·max|h| (it grows to hundreds; the final norm is checked
+                                    through the logits). Each float32 implementation is itself up to
+                                    ~1.7e-5·max|h| from a float64 run of the same weights (HF 1.3e-5, ours
+                                    1.7e-5 packed, 1.8e-5 unpacked, measured over TEXTS), so two may differ
+                                    by about the sum; test_packed.py bounds ours against float64
   MiniLM hidden states              1e-4
 """
 
@@ -24,6 +27,7 @@ PATTERN_TOL = 1e-4
 LOGIT_TOL = 1e-3
 TIE_MARGIN = 2e-3
 MINILM_HIDDEN_TOL = 1e-4
+RESID_REL_TOL = 3e-5
 
 
 def test_texts_cover_the_required_variety(smollm):
@@ -44,7 +48,7 @@ def test_smollm2_matches_transformers(text, smollm, hf_smollm):
         assert diff <= PATTERN_TOL, f"layer {layer} pattern differs by {diff}"
         ref = out.hidden_states[layer][0]
         diff = (trace.resid(layer) - ref).abs().max().item()
-        assert diff <= 1e-3 + 1e-5 * ref.abs().max().item(), f"layer {layer} residual differs by {diff}"
+        assert diff <= 1e-3 + RESID_REL_TOL * ref.abs().max().item(), f"layer {layer} residual differs by {diff}"
     ref_logits = out.logits[0]
     assert (trace.logits - ref_logits).abs().max().item() <= LOGIT_TOL
     top2 = ref_logits.topk(2, dim=-1).values

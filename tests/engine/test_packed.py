@@ -1,0 +1,102 @@
+"""The CPU forward pass reads weights pre-packed for oneDNN (attention_core/packed.py); check that this
+changes nothing but float32 rounding, and that the canonical weights stay intact.
+
+Tolerances:
+  packed vs plain product, one matrix      1e-5 relative to the largest output (float32 sums over ≤ 1536 terms)
+  packed vs plain forward pass, patterns   1e-5 absolute; residual 2e-5·max|h|; logits 5e-4
+  our float32 pass vs a float64 run        residual 2.5e-5·max|h|, logits 3e-4 (measured over tests/engine/texts.py:
+                                           packed 1.7e-5 and 1.8e-4, HF's float32 pass 1.3e-5 and 1.0e-4)
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from attention_core import _pages, packed
+from attention_core import model as fwd
+from attention_core.loading import cache
+from attention_core.trace import causal_mask
+from tests.engine.texts import TEXTS
+
+
+def test_oneDNN_packing_is_available_on_this_build():
+    if not torch.backends.mkldnn.is_available():
+        pytest.fail("this PyTorch build has no oneDNN: the CPU pass would fall back to plain matmuls")
+    assert packed.available()
+
+
+@pytest.mark.parametrize("shape", [(1, 576, 960), (32, 576, 3072), (7, 1536, 576), (3, 5, 576, 576)])
+def test_packed_product_equals_the_plain_product(shape):
+    gen = torch.Generator().manual_seed(1)
+    *lead, d_in, d_out = shape
+    W = torch.randn(d_in, d_out, generator=gen) / d_in**0.5
+    b = torch.randn(d_out, generator=gen)
+    x = torch.randn(*lead, d_in, generator=gen)
+    P = packed.pack(W)
+    assert packed.is_packed(P) and tuple(P.shape) == (d_out, d_in)
+    assert torch.equal(packed.unpack(P), W)  # a change of layout, nothing lost
+    for bias in (None, b):
+        ref = x @ W + (0 if bias is None else bias)
+        got = packed.linear(x, P, bias)
+        assert got.shape == ref.shape
+        assert (got - ref).abs().max() <= 1e-5 * ref.abs().max()
+    x_view = x[..., :1, :].expand(*lead[:-1], 4, d_in)  # a broadcast view, as the ablation sweep passes
+    ref = x_view @ W
+    assert (packed.linear(x_view, P, None) - ref).abs().max() <= 1e-5 * ref.abs().max()
+
+
+def test_forward_pass_reads_packed_weights_and_canonical_ones_are_intact(smollm):
+    fast, w = smollm._fast, smollm.weights
+    for name in ("blocks.0.attn.W_QKV", "blocks.0.attn.W_O", "blocks.29.mlp.W_gate_in", "blocks.29.mlp.W_out"):
+        assert packed.is_packed(fast[name]), name
+    assert packed.is_packed(fast["unembed.W_U"])  # tied: packed from W_Eᵀ
+    assert torch.equal(packed.unpack(fast["unembed.W_U"]), w["embed.W_E"].T)
+    W_QKV = packed.unpack(fast["blocks.3.attn.W_QKV"])
+    assert torch.equal(W_QKV, torch.cat([w["blocks.3.attn.W_Q"], w["blocks.3.attn.W_K"], w["blocks.3.attn.W_V"]], 1))
+    assert not any(packed.is_packed(t) for t in w.values())
+    # The canonical weights' pages were released after packing (_pages.py): reading them gives the file's bytes.
+    on_disk = load_file(str(cache.entry_dir(smollm.name, smollm.source) / cache.WEIGHTS))
+    assert on_disk.keys() == w.keys()
+    assert all(torch.equal(on_disk[k], w[k]) for k in on_disk)
+
+
+def test_releasing_pages_finds_the_weight_file_mapping(smollm):
+    mapped = [m for m in _pages.weight_file_mappings() if m[2].endswith(cache.WEIGHTS)]
+    assert mapped, "the converted-weight cache is not memory-mapped"
+    assert _pages.release(smollm.weights.values()) >= sum(t.numel() * 4 for t in smollm.weights.values())
+    before = smollm.trace(TEXTS[0]).logits
+    assert torch.equal(smollm.trace(TEXTS[0]).logits, before)  # pages fault back in with the same numbers
+
+
+def test_packed_pass_equals_the_plain_pass(smollm):
+    plain = fwd.fast_weights(dict(smollm.weights), smollm.config, pack=False)  # a copy: fusing rewrites its dict
+    for text in TEXTS[:4]:
+        trace = smollm.trace(text)
+        ids = torch.tensor(trace.token_ids)
+        with torch.inference_mode():
+            cap = fwd.run(ids, plain, smollm.config, True)
+            logits = fwd.unembed(cap.resid_pre[-1], plain, smollm.config)
+        for layer in range(smollm.config.n_layers + 1):
+            ref = cap.resid_pre[layer]
+            assert (trace.resid(layer) - ref).abs().max() <= 2e-5 * ref.abs().max() + 1e-6
+        for layer in (0, 15, 29):
+            scores = cap.q[layer] @ cap.k[layer].repeat_interleave(3, 0).mT / 8.0  # (9, n, n); d_head 64, 3 KV heads
+            plain_pattern = scores.masked_fill(~causal_mask(len(ids), len(ids)), -torch.inf).softmax(-1)
+            assert (trace.layer_patterns(layer) - plain_pattern).abs().max() <= 1e-5
+        assert (trace.logits - logits).abs().max() <= 5e-4
+
+
+@pytest.mark.parametrize("index", [0, 3, 12])
+def test_float32_pass_is_as_close_to_float64_as_transformers_is(smollm, index):
+    text = TEXTS[index]
+    w64 = fwd.fast_weights({k: v.double() for k, v in smollm.weights.items()}, smollm.config, pack=False)
+    trace = smollm.trace(text)
+    with torch.inference_mode():
+        cap = fwd.run(torch.tensor(trace.token_ids), w64, smollm.config, True)
+        logits = fwd.unembed(cap.resid_pre[-1], w64, smollm.config)
+    for layer in range(1, smollm.config.n_layers + 1):
+        exact = cap.resid_pre[layer]
+        assert (trace.resid(layer).double() - exact).abs().max() <= 2.5e-5 * exact.abs().max()
+    assert (trace.logits.double() - logits).abs().max() <= 3e-4
