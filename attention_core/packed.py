@@ -40,7 +40,7 @@ def available() -> bool:
 
 def pack(W: torch.Tensor) -> torch.Tensor:
     """A float32 CPU matrix W (d_in, d_out) → an opaque oneDNN tensor for `linear` (shape (d_out, d_in))."""
-    return torch.ops.mkldnn._reorder_linear_weight(W.T.contiguous(), ROWS_HINT)
+    return torch.ops.mkldnn._reorder_linear_weight(W.T, ROWS_HINT)  # reads the transposed view directly
 
 
 def is_packed(W: torch.Tensor) -> bool:

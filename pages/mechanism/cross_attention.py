@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from pages.views._common import fixed_decimals
 from viz import engine
 from viz.labels import plotly_escape, readable_tokens
 from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
@@ -167,6 +168,7 @@ st.dataframe(
     ],
     hide_index=True,
     width="stretch",
+    column_config=fixed_decimals(["weight on the source"]),
     key="mech_cross_rows",
 )
 st.plotly_chart(

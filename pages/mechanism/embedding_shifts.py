@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from pages.views._common import fixed_decimals
 from viz import engine
 from viz.labels import markdown_literal, plotly_escape, readable_token
 from viz.mechanism.common import token_labels
@@ -118,6 +119,7 @@ st.dataframe(
     + (bias_row if np.any(split.bias) else []),
     hide_index=True,
     width="stretch",
+    column_config=fixed_decimals(["share of Δe", "|contribution|", "mean attention weight"]),
     key="mech_shift_table",
 )
 
@@ -253,5 +255,6 @@ if senses:
             ],
             hide_index=True,
             width="stretch",
+            column_config=fixed_decimals([f"cos to {k} (last layer)" for k in kept]),
             key="mech_sense_table",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from pages.views._common import fixed_decimals
 from viz.labels import markdown_literal, plotly_escape
 from viz.mechanism.common import token_labels
 from viz.mechanism.figures import layer_head_grid
@@ -91,6 +92,7 @@ else:
             ],
             hide_index=True,
             width="stretch",
+            column_config=fixed_decimals(["weight on keys", *(f"→ {readable[k]}" for k in keys)]),
             key="mech_find_table",
         )
     with c2:

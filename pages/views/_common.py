@@ -144,3 +144,8 @@ def image_format_radio(key: str) -> str:
         horizontal=True,
         key=key,
     )
+
+
+def fixed_decimals(columns: list[str], fmt: str = "%.4f") -> dict[str, Any]:
+    """column_config giving these number columns one format (st.dataframe drops trailing zeros: 0.09 next to 0.1906)."""
+    return {name: st.column_config.NumberColumn(format=fmt) for name in columns}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.views._common import image_format_radio, require_context, show_tokens, window_selector
+from pages.views._common import fixed_decimals, image_format_radio, require_context, show_tokens, window_selector
 from viz.cache import DERIVED
 from viz.engine import set_threads_for
 from viz.figures import Cells, image_config, mask_comparison, orientation_caption, scores_heatmap
@@ -113,5 +113,8 @@ st.dataframe(
     },
     hide_index=True,
     width="stretch",
+    column_config=fixed_decimals(
+        ["scaled score", "score the softmax sees (masked)", "weight without mask", "weight with mask"]
+    ),
 )
 image_format_radio("img_fmt_masking")
