@@ -5,7 +5,8 @@ canonical tensors of `Model.weights` point into it. On the CPU the pass reads pa
 (packed.py), so after packing those pages are read again only when a page shows a weight matrix or a
 trace looks up token embeddings. madvise(MADV_DONTNEED) drops them from the process's resident set; a
 later read faults the same bytes back from the page cache (nothing ever writes to the weights, so the
-private mapping holds exactly the file's bytes). For SmolLM2 this is ~0.55 GiB less resident memory.
+private mapping holds exactly the file's bytes; and the cache is only ever replaced by renaming a new
+folder into place, never rewritten in place). For SmolLM2 this is ~0.55 GiB less resident memory.
 Linux only; a no-op elsewhere, or with ATTN_RELEASE_PAGES=0.
 """
 

@@ -266,7 +266,16 @@ def _convert_and_cache(source, folder: Path, report: Progress):
         cache.write_entry(folder, config, weights, tokenizer)
     except OSError as exc:  # a read-only or full disk costs speed next time, not correctness now
         warnings.warn(f"Could not write the weight cache at {folder}: {exc}", stacklevel=3)
-    return config, weights, tokenizer
+        return config, weights, tokenizer
+    # Serve from the cache just written, as a warm load would: its tensors are a file mapping whose pages
+    # can leave resident memory once packed (_pages.py), where the converted ones would stay on the heap.
+    try:
+        written = cache.read_entry(folder)
+    except (FileNotFoundError, cache.CacheCorrupt):  # replaced or damaged meanwhile: keep what we converted
+        return config, weights, tokenizer
+    del weights
+    _malloc.trim()
+    return written
 
 
 __all__ = ["Model", "load_model", "ModelLoadError"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from attention_core import ModelLoadError, UnknownModelError, load_model
+from attention_core import ModelLoadError, UnknownModelError, _pages, load_model
 from attention_core.loading import cache
 
 
@@ -33,6 +33,9 @@ def test_first_load_writes_cache_and_reports_progress(tmp_cache, minilm):
     entries = [p for p in tmp_cache.iterdir() if not p.name.startswith(".tmp")]
     assert len(entries) == 1 and (entries[0] / cache.MANIFEST).is_file()
     assert not [p for p in tmp_cache.iterdir() if p.name.startswith(".tmp")]
+    # Even the first load serves the weights from the cache it wrote (a file mapping, paged out once packed).
+    mapped = [(a, b) for a, b, path in _pages.weight_file_mappings() if Path(path) == entries[0] / cache.WEIGHTS]
+    assert any(a <= model.weights["embed.W_E"].data_ptr() < b for a, b in mapped)
     seen.clear()
     again = load_model("minilm-l6", device="cpu", progress=lambda f, m: seen.append((f, m)))
     assert not any("Converting" in m for _, m in seen)  # read from the cache
