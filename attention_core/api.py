@@ -253,14 +253,8 @@ def load_model(name: str, device: str | torch.device | None = None, progress: Pr
 
 
 def _convert_and_cache(source, folder: Path, report: Progress):
-    def sub(lo: float, hi: float) -> Progress:
-        return lambda f, msg: report(lo + (hi - lo) * f, msg)
-
     report(0.02, f"Converting {source.path.name} (first load only)")
-    if source.kind == "gguf":
-        config, weights, tokenizer = convert_gguf(source.path, source.name, sub(0.05, 0.8))
-    else:
-        config, weights, tokenizer = convert_hf_folder(source.path, source.name, sub(0.05, 0.8))
+    config, weights, tokenizer = _convert(source, report, 0.05, 0.8)
     report(0.85, "Writing the converted-weight cache")
     try:
         cache.write_entry(folder, config, weights, tokenizer)
@@ -268,14 +262,23 @@ def _convert_and_cache(source, folder: Path, report: Progress):
         warnings.warn(f"Could not write the weight cache at {folder}: {exc}", stacklevel=3)
         return config, weights, tokenizer
     # Serve from the cache just written, as a warm load would: its tensors are a file mapping whose pages
-    # can leave resident memory once packed (_pages.py), where the converted ones would stay on the heap.
-    try:
-        written = cache.read_entry(folder)
-    except (FileNotFoundError, cache.CacheCorrupt):  # replaced or damaged meanwhile: keep what we converted
-        return config, weights, tokenizer
+    # leave resident memory once packed (_pages.py), where the converted ones would stay on the heap.
+    # Dropped before reading back, so the two copies are never resident together.
     del weights
     _malloc.trim()
-    return written
+    try:
+        return cache.read_entry(folder)
+    except (FileNotFoundError, cache.CacheCorrupt):  # replaced or damaged since we wrote it: convert again
+        report(0.86, f"Converting {source.path.name} again: the cache changed while it was being read")
+        return _convert(source, report, 0.86, 0.95)
+
+
+def _convert(source, report: Progress, lo: float, hi: float):
+    """Config, canonical float32 weights and tokenizer from the source file; progress runs from lo to hi."""
+    sub: Progress = lambda f, msg: report(lo + (hi - lo) * f, msg)  # noqa: E731
+    if source.kind == "gguf":
+        return convert_gguf(source.path, source.name, sub)
+    return convert_hf_folder(source.path, source.name, sub)
 
 
 __all__ = ["Model", "load_model", "ModelLoadError"]

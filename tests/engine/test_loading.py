@@ -44,6 +44,27 @@ def test_first_load_writes_cache_and_reports_progress(tmp_cache, minilm):
     assert torch.allclose(again.trace(text).resid(6), minilm.trace(text).resid(6))
 
 
+def test_cache_changed_while_read_back_converts_again(tmp_cache, minilm, monkeypatch):
+    """The first load reads back the cache it wrote; if that copy was replaced or damaged meanwhile, it
+    converts the source again and serves that copy."""
+    real, calls = cache.read_entry, []
+
+    def read_entry(folder):
+        calls.append(folder)
+        if len(calls) == 2:  # the read-back right after writing
+            raise cache.CacheCorrupt("damaged by someone else")
+        return real(folder)
+
+    monkeypatch.setattr(cache, "read_entry", read_entry)
+    seen: list[tuple[float, str]] = []
+    model = load_model("minilm-l6", device="cpu", progress=lambda f, m: seen.append((f, m)))
+    assert len(calls) == 2 and any("again" in m for _, m in seen)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    text = "take a biopsy of the mole"
+    assert torch.allclose(model.trace(text).resid(6), minilm.trace(text).resid(6), atol=1e-5)
+
+
 def _only_entry(root: Path) -> Path:
     (entry,) = [p for p in root.iterdir() if not p.name.startswith(".")]
     return entry
