@@ -206,7 +206,8 @@ def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> Weights:
     pack=False (GPUs, or no oneDNN): the canonical entries of `w` are replaced *in place* by views into
     the fused buffers, so the weights are stored once. pack=True (the CPU): every matrix the pass
     multiplies by (fused projections, W_O, the MLP's, the unembedding) is packed for oneDNN (see
-    packed.py) and `w` is left as it is: the pass reads the packed copies, everything else `w`.
+    packed.py) and `w`'s matrices are left as they are: the pass reads the packed copies, everything else
+    `w`. Fused biases are vectors, not packed: either way their canonical entries become views.
     """
     fast = dict(w)
     for layer in range(cfg.n_layers):

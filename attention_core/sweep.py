@@ -25,7 +25,7 @@ def head_ablation_sweep(
     interventions=[ablate_head(l, h, mode)])` for each head in turn.
     """
     model, cfg = trace.model, trace.model.config
-    w = getattr(model, "_fast", model.weights)  # fused projections where the model has them
+    w = trace._pass_weights  # what the clean pass read: fused (and, on the CPU, packed) weights
     if not cfg.has_lm_head:
         raise ValueError("The ablation sweep needs a decoder's next-token logits.")
     if trace.interventions:

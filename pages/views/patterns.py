@@ -289,7 +289,7 @@ slot.plotly_chart(
     key=overview_key,
     on_select=partial(select_head_from_chart, overview_key),
     selection_mode="points",
-    config=image_config(f"{ctx.model_name}_overview", st.session_state.get("img_fmt_patterns", "png")),
+    config=image_config(f"{ctx.model_name}_overview", fmt),
     theme=None,
 )
 
