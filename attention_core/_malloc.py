@@ -18,21 +18,21 @@ import sys
 from collections.abc import Callable
 
 
-def _load_trim() -> Callable[[], None] | None:
-    if not sys.platform.startswith("linux") or os.environ.get("ATTN_MALLOC_TRIM", "1") == "0":
+def libc_function(name: str, opt_out_env: str) -> Callable[..., int] | None:
+    """The C library's function `name` (through ctypes) on Linux; None elsewhere, where the C library
+    lacks it (musl, ...), or when the environment variable `opt_out_env` is "0"."""
+    if not sys.platform.startswith("linux") or os.environ.get(opt_out_env, "1") == "0":
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        malloc_trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to trim
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
         return None
-    return lambda: malloc_trim(0)
 
 
-_TRIM = _load_trim()
+_MALLOC_TRIM = libc_function("malloc_trim", "ATTN_MALLOC_TRIM")
 
 
 def trim() -> None:
     """Return the heap's free pages to the OS (no-op where unsupported)."""
-    if _TRIM is not None:
-        _TRIM()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

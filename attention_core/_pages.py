@@ -13,25 +13,20 @@ Linux only; a no-op elsewhere, or with ATTN_RELEASE_PAGES=0.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import os
-import sys
 from collections.abc import Iterable
 
 import torch
+
+from ._malloc import libc_function
 
 MADV_DONTNEED = 4  # Linux, every architecture we run on
 
 
 def _madvise():
-    if not sys.platform.startswith("linux") or os.environ.get("ATTN_RELEASE_PAGES", "1") == "0":
-        return None
-    try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).madvise
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    fn.restype = ctypes.c_int
+    fn = libc_function("madvise", "ATTN_RELEASE_PAGES")
+    if fn is not None:
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        fn.restype = ctypes.c_int
     return fn
 
 

@@ -225,7 +225,7 @@ def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> Weights:
                 if name in fast:
                     fast[name] = packed.pack(fast[name])
     if pack and cfg.has_lm_head and "embed.W_E" in w and not cfg.is_encoder_decoder:
-        fast["unembed.W_U"] = packed.pack(w["unembed.W_U"] if "unembed.W_U" in w else w["embed.W_E"].T)
+        fast["unembed.W_U"] = packed.pack(unembedding(w))
     return fast
 
 
@@ -280,8 +280,12 @@ def run(
 def unembed(resid_final: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """Final norm (pre-norm models) and unembedding: (n, d_model) → (n, d_vocab) logits (decoders only)."""
     x = normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w else resid_final
-    W_U = w["unembed.W_U"] if "unembed.W_U" in w else w["embed.W_E"].T  # tied: W_U = W_Eᵀ
-    return linear(x, W_U, w.get("unembed.b_U"))
+    return linear(x, unembedding(w), w.get("unembed.b_U"))
+
+
+def unembedding(w: Weights) -> torch.Tensor:
+    """W_U (d_model, d_vocab), possibly packed; tied models have none of their own: W_U = W_Eᵀ."""
+    return w["unembed.W_U"] if "unembed.W_U" in w else w["embed.W_E"].T
 
 
 # ── encoder-decoders (Marian): the decoder's extra step ───────────────────────────────────────────
