@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-
-from pages.views._common import fixed_decimals
-from viz import engine
-from viz.labels import markdown_literal, plotly_escape, readable_token
-from viz.mechanism.common import token_labels
-from viz.mechanism.figures import (
+from viz.figures.mechanism import (
     closest_sense_figure,
     layer_lines,
     matrix_heatmap,
@@ -18,9 +13,9 @@ from viz.mechanism.figures import (
     source_bars,
     trajectories_figure,
 )
-from viz.mechanism.heads import default_query_keys
-from viz.mechanism.session import mechanism_context, require_trace, run_trace, token_strip
-from viz.mechanism.shifts import (
+from viz.views.common import token_labels
+from viz.views.heads import default_query_keys
+from viz.views.shifts import (
     delta_by_source,
     layer_shift,
     pairwise_cosines,
@@ -30,6 +25,12 @@ from viz.mechanism.shifts import (
     trajectories,
     word_trace,
 )
+
+from services.models import InputError
+from services.traces import short_trace
+from ui.context import require_trace
+from ui.widgets import fixed_decimals, show_token_strip
+from viz.labels import markdown_literal, plotly_escape, readable_token
 
 DEFAULT_SENTENCES = "American shrew mole\none mole of carbon dioxide\ntake a biopsy of the mole"
 DEFAULT_SENSES = [
@@ -43,9 +44,9 @@ def show(fig, key: str) -> None:
     st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
 
 
-ctx = mechanism_context()
 st.title("Embedding shifts")
-trace = require_trace(ctx)
+ctx = require_trace()
+trace = ctx.trace
 layer = ctx.layer
 readable, labels = token_labels(trace.tokens)
 n = trace.n_tokens
@@ -56,7 +57,7 @@ st.caption(
     f"{ctx.model_label} · layer {layer} (pick it in the sidebar) · the update Δe that layer {layer}'s attention adds "
     "to one token, split by the source token it came from: source j contributes Σ_heads A[i, j]·(v_j·W_O[head])."
 )
-token_strip(trace.tokens)
+show_token_strip(trace.tokens)
 default_q, _ = default_query_keys(trace.tokens)
 query = st.selectbox(
     "Token to explain", range(n), index=default_q, format_func=readable.__getitem__, key="mech_shift_query"
@@ -124,7 +125,7 @@ st.dataframe(
 )
 
 st.subheader(f"Every token before and after layer {layer}'s attention")
-pre_norm = trace.model.config.norm_position == "pre"
+pre_norm = trace.config.norm_position == "pre"
 after_what = "before + Δe" if pre_norm else "LayerNorm(before + Δe) in this post-norm model"
 rn = residual_norms(trace, layer)
 first_is_outlier = bool(n > 2 and rn[0] > 5 * np.median(rn[1:]))
@@ -150,7 +151,7 @@ st.header("One word, many meanings")
 st.caption(
     (
         "The word's embedding entering layer 0 is the same in every sentence (this model has no position embedding); "
-        if not trace.model.config.n_token_types
+        if not trace.config.n_token_types
         else "The word's embedding entering layer 0 differs only by its position embedding; "
     )
     + "each layer's attention pulls in context. Compare its contextual embeddings (the residual entering each block, "
@@ -179,8 +180,8 @@ def occurrences(texts: list[str]) -> tuple[list, list[str]]:
     found, missing = [], []
     for text in texts:
         try:
-            wt = word_trace(run_trace(ctx, text, ctx.causal), word)
-        except engine.InputError as exc:
+            wt = word_trace(short_trace(ctx.model, text, ctx.causal), word)
+        except InputError as exc:
             st.warning(f"{exc}")
             wt = None
         if wt is None:

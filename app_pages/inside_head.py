@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viz.mechanism.common import token_labels
-from viz.mechanism.figures import matrix_heatmap
-from viz.mechanism.session import mechanism_context, require_trace, token_strip
-from viz.mechanism.steps import head_steps
+from ui.context import require_trace
+from ui.widgets import show_token_strip
+from viz.figures.mechanism import matrix_heatmap
+from viz.views.common import token_labels
 
-ctx = mechanism_context()
 st.title("Inside one head, step by step")
-trace = require_trace(ctx)
-s = head_steps(trace, ctx.layer, ctx.head)
+ctx = require_trace()
+trace = ctx.trace
+s = trace.head_steps(ctx.layer, ctx.head)  # every intermediate, from the engine (attention_core.steps)
 n, d, dm = s.n, s.d_head, s.d_model
 readable, labels = token_labels(s.tokens)
 
@@ -20,7 +20,7 @@ st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "
     f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {n} tokens, d_model = {dm}, d_head = {d}"
 )
-token_strip(s.tokens)
+show_token_strip(s.tokens)
 if s.group_size > 1:
     sharing = [h for h in range(s.n_heads) if h // s.group_size == s.kv_head and h != s.head]
     st.info(

@@ -1,5 +1,6 @@
-"""Parameter counts and context size: the calculator, the loaded model's exact counts, n² growth and
-measured trace times."""
+"""Parameter counts and context size, from the engine: the calculator's breakdown (attention_core.params
+formulas), the loaded model's exact counts, and measured trace times. The pure n² arithmetic lives in
+viz.views.sizes."""
 
 from __future__ import annotations
 
@@ -67,33 +68,6 @@ def loaded_breakdown(model: Any) -> list[dict[str, str]]:
     rows = [{"component": k, "parameters": f"{counts[k]:,}", "share": f"{counts[k] / total:.1%}"} for k in order]
     rows.append({"component": "total", "parameters": f"{total:,}", "share": "100.0%"})
     return rows
-
-
-def pattern_entries(n_layers: int, n_heads: int, n: int) -> int:
-    """Attention weights one forward pass computes: one n × n pattern per head per layer."""
-    return n_layers * n_heads * n * n
-
-
-def pattern_bytes(n_layers: int, n_heads: int, n: int, bytes_per: int) -> int:
-    return pattern_entries(n_layers, n_heads, n) * bytes_per
-
-
-def context_lengths(n_ctx: int) -> list[int]:
-    """Powers of two from 16 up to the model's trained context (and that context itself)."""
-    out, n = [], 16
-    while n < n_ctx:
-        out.append(n)
-        n *= 2
-    out.append(n_ctx)
-    return out
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1024 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PB"  # unreachable; keeps type checkers honest
 
 
 @dataclass(frozen=True)

@@ -11,35 +11,29 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-
-from pages.views._common import require_context
-from viz.experiments import (
+from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
+from viz.views.experiments import (
     CHANGES,
     EXP_MAX_TOKENS,
     SWEEP_MAX_TOKENS,
     TEMPERATURES,
     TOP_K,
     compare_predictions,
-    drift_figure,
-    has_sweep,
-    make_intervention,
     next_token_logprobs,
-    prediction_bars,
     prediction_table,
-    rank_heads,
+    rank_heads_by_effect,
     rank_of,
     readable_labels,
     residual_drift,
     row_entropy,
-    run_sweep,
-    run_trace,
-    sweep_heatmap,
-    temperature_figure,
     token_labels,
     top_ids,
     typed_token_id,
-    valid_interventions,
 )
+
+from services.interventions import make_intervention, valid_interventions
+from services.traces import get_sweep, get_trace, has_sweep, trace_key
+from ui.context import require_trace
 from viz.labels import plotly_escape, readable_token, token_strip
 
 CHART_CONFIG = {"displaylogo": False}
@@ -68,27 +62,28 @@ def clear_interventions() -> None:
 
 def quoted(token_id: int) -> str:
     """A token as plain text between quotes (a lone ',' or '␣' is easy to miss otherwise)."""
-    return f"‘{readable_token(model.tokenizer.decode_token(token_id))}’"
+    return f"‘{readable_token(base.decode_token(token_id))}’"
 
 
-ctx = require_context()
+ctx = require_trace()
 shell_trace = ctx.trace
-model = shell_trace.model
-cfg = model.config
+model = ctx.model  # an opaque handle for the trace service
+cfg = ctx.config
 L, H = cfg.n_layers, cfg.n_heads
 layer, head = ctx.layer, ctx.head
 
 # Interventions belong to one model (layer/head ranges differ): a model switch starts a new experiment.
-if ss.get("exp_ivs_model") != model.name:
-    ss.exp_ivs, ss.exp_ivs_model = [], model.name
+if ss.get("exp_ivs_model") != ctx.model_name:
+    ss.exp_ivs, ss.exp_ivs_model = [], ctx.model_name
 ivs = valid_interventions(ss.get("exp_ivs", []), L, H)
 
 # Experiments use the shell's tokens, up to EXP_MAX_TOKENS (each change is another full forward pass).
 cap = min(shell_trace.n_tokens, EXP_MAX_TOKENS)
 if shell_trace.n_tokens <= cap and not shell_trace.interventions:
-    base = shell_trace  # max_tokens=cap reproduces exactly these tokens
+    base, base_key = shell_trace, ctx.trace_key  # max_tokens=cap reproduces exactly these tokens
 else:
-    base = run_trace(model, shell_trace.text, shell_trace.causal, cap)
+    base = get_trace(model, shell_trace.text, shell_trace.causal, cap)
+    base_key = trace_key(model, shell_trace.text, shell_trace.causal, cap)
 text, causal = base.text, base.causal
 labels = token_labels(base.tokens)
 readable = readable_labels(base.tokens)
@@ -132,7 +127,7 @@ else:
             "the model never saw in training.",
             icon=":material/warning:",
         )
-    rows = compare_predictions(before_lp, before_lp, model.tokenizer.decode_token)
+    rows = compare_predictions(before_lp, before_lp, base.decode_token)
     c1, c2 = st.columns([3, 2], gap="medium")
     with c1:
         st.plotly_chart(
@@ -149,13 +144,13 @@ else:
             format_func=lambda i: (
                 "another token (type it)…"
                 if i == TYPED
-                else f"{readable_token(model.tokenizer.decode_token(i))}  (p = {np.exp(before_lp[i]):.3f})"
+                else f"{readable_token(base.decode_token(i))}  (p = {np.exp(before_lp[i]):.3f})"
             ),
             key="exp_token",
         )
         if choice == TYPED:
             typed = st.text_input("Token", value=" Paris", key="exp_typed", help="Leading spaces count: ' Paris'.")
-            target_id, note = typed_token_id(model.tokenizer, typed)
+            target_id, note = typed_token_id(base, typed)
             st.caption(note)
         else:
             target_id = int(choice)
@@ -197,11 +192,11 @@ else:
     st.button("Clear the experiment", key="exp_clear", on_click=clear_interventions)
 
     with st.spinner("Running the model with these changes…"):
-        after = run_trace(model, text, causal, cap, ivs)
+        after = get_trace(model, text, causal, cap, ivs)
 
     if before_lp is not None:
         after_lp = next_token_logprobs(after)
-        both = compare_predictions(before_lp, after_lp, model.tokenizer.decode_token)
+        both = compare_predictions(before_lp, after_lp, base.decode_token)
         top_before, top_after = int(np.argmax(before_lp)), int(np.argmax(after_lp))
         name_before, name_after = quoted(top_before), quoted(top_after)
         m1, m2, m3 = st.columns(3)
@@ -289,10 +284,10 @@ else:
         f"log p({target_name}) after the text. Batched: each layer's {H} variants run through the later layers "
         "together from the unchanged residual: the same numbers as one trace per head, in less time (bench/sweep.py)."
     )
-    if has_sweep(base, cap, target_id) or st.button(f"Rank all {L * H} heads", key="exp_sweep", type="primary"):
+    if has_sweep(base_key, target_id) or st.button(f"Rank all {L * H} heads", key="exp_sweep", type="primary"):
         with st.spinner(f"Ablating each of {L * H} heads in turn…"):
-            sweep = run_sweep(base, cap, target_id)
-        ranked = rank_heads(sweep)
+            sweep = get_sweep(base_key, base, target_id)
+        ranked = rank_heads_by_effect(sweep)
         best = ranked[0]
         p0 = float(np.exp(before_lp[target_id]))
         c1, c2 = st.columns([3, 2], gap="medium")
@@ -357,7 +352,7 @@ c2.button(
     args=(make_intervention("temperature", layer, head, T),),
     disabled=T == 1.0,
 )
-hot = base if T == 1.0 else run_trace(model, text, causal, cap, (make_intervention("temperature", layer, head, T),))
+hot = base if T == 1.0 else get_trace(model, text, causal, cap, (make_intervention("temperature", layer, head, T),))
 pattern_before = base.pattern(layer, head).double().numpy()
 pattern_T = hot.pattern(layer, head).double().numpy()
 ent_before, ent_T = row_entropy(pattern_before), row_entropy(pattern_T)

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from viz.figures.mechanism import layer_head_grid
+from viz.views.common import token_labels
+from viz.views.heads import (
+    STAT_COLUMNS,
+    all_patterns,
+    default_query_keys,
+    head_statistics,
+    rank_heads_by_attention,
+    row_to_head,
+    stats_table,
+)
 
-from pages.views._common import fixed_decimals
+from app_pages.registry import page_named
+from services.traces import derived
+from ui.context import require_trace
+from ui.shell import SHELL_KEYS
+from ui.widgets import fixed_decimals, show_token_strip
 from viz.labels import markdown_literal, plotly_escape
-from viz.mechanism.common import token_labels
-from viz.mechanism.figures import layer_head_grid
-from viz.mechanism.heads import STAT_COLUMNS, default_query_keys, head_statistics, rank_heads, row_to_head, stats_table
-from viz.mechanism.session import mechanism_context, require_trace, token_strip, trace_patterns
 
 TABLE_KEY = "mech_head_stats"
-PATTERNS_PAGE = "pages/views/patterns.py"
-SHELL_KEYS = ("model", "device", "text", "causal", "orient")  # the sidebar widgets app.py keys by name
 
 
 def open_selected_head(n_heads: int) -> None:
@@ -35,18 +44,18 @@ def open_selected_head(n_heads: int) -> None:
     st.session_state["_mech_open_patterns"] = True  # st.switch_page is not allowed inside a callback
 
 
-ctx = mechanism_context()
-if st.session_state.pop("_mech_open_patterns", False) and not ctx.standalone:
-    st.switch_page(PATTERNS_PAGE)
+if st.session_state.pop("_mech_open_patterns", False):
+    st.switch_page(page_named("patterns").path)
 st.title("Head finder")
-trace = require_trace(ctx)
+ctx = require_trace()
+trace = ctx.trace
 readable, labels = token_labels(trace.tokens)
 n = trace.n_tokens
-patterns = trace_patterns(ctx, trace)  # [n_layers, n_heads, n, n]
+patterns = derived(ctx.trace_key, "all_patterns", compute=lambda: all_patterns(trace))  # [n_layers, n_heads, n, n]
 L, H = patterns.shape[:2]
 
 st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
-token_strip(trace.tokens)
+show_token_strip(trace.tokens)
 st.subheader("Which heads make one token look at others?")
 default_q, default_keys = default_query_keys(trace.tokens)
 c1, c2 = st.columns([1, 2])
@@ -65,7 +74,7 @@ else:
             "With the causal mask a query cannot look at later tokens; these keys always get weight 0: "
             + ", ".join(markdown_literal(readable[k]) for k in hidden)
         )
-    hits = rank_heads(patterns, query, keys)
+    hits = rank_heads_by_attention(patterns, query, keys)
     best = hits[0]
     key_names = " + ".join(markdown_literal(readable[k]) for k in keys)  # tokens are user text: never Markdown
     st.metric(

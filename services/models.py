@@ -1,4 +1,8 @@
-"""The app's one door into attention_core (and so torch). Pages import viz, never this engine directly."""
+"""The loaded models: one shared, read-only model per (name, device) per process, the devices this
+machine has, which models a deployment may load, and how the app names and describes them.
+
+Services are the app's only door into attention_core (and so torch); pages hold a model only as an opaque
+handle to pass back to services.traces."""
 
 from __future__ import annotations
 
@@ -51,8 +55,6 @@ __all__ = [
     "label",
     "load",
     "request_problem",
-    "run_trace",
-    "set_threads_for",
     "token_cap_limit",
 ]
 
@@ -150,30 +152,3 @@ def token_cap_limit(model_max_tokens: int, environ: dict[str, str] | None = None
         except ValueError:
             pass  # a malformed operator setting must not take the app down; the model's limit stands
     return limit
-
-
-# Small inputs run single-threaded: their matmuls are too small for a second thread to pay off, and on
-# a busy machine OpenMP's barrier waits make a 32-token trace 5-10× slower with 2 threads than with 1
-# (measured: 0.4 s vs 1.5-7 s under load on 2 cores). Long inputs use every thread torch started with.
-SMALL_WORK_TOKENS = 256
-_THREADS = torch.get_num_threads()
-
-
-def set_threads_for(n_tokens: int) -> None:
-    """torch's intra-op threads for work on n_tokens (process-wide: a performance setting only)."""
-    want = 1 if n_tokens <= SMALL_WORK_TOKENS else _THREADS
-    if torch.get_num_threads() != want:
-        torch.set_num_threads(want)
-
-
-def run_trace(
-    model: Model,
-    text: str,
-    causal: bool,
-    max_tokens: int | None = None,
-    progress: Callable[[float, str], None] | None = None,
-) -> Trace:
-    """The shell's trace: cut to `max_tokens` (default: the app's limit for this model)."""
-    cap = token_cap_limit(model.max_tokens) if max_tokens is None else max_tokens
-    set_threads_for(len(model.tokenizer.encode(text, cap).ids))
-    return model.trace(text, causal=causal, max_tokens=cap, progress=progress)

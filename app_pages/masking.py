@@ -7,25 +7,18 @@ sliders (shared with the patterns page), never the whole n×n matrices.
 from __future__ import annotations
 
 import streamlit as st
+from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
+from viz.figures.layout import image_config, orientation_caption
+from viz.views.export import export_basename
+from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
 
-from pages.views._common import fixed_decimals, image_format_radio, require_context, show_tokens, window_selector
-from viz.cache import DERIVED
-from viz.engine import set_threads_for
-from viz.figures import Cells, image_config, mask_comparison, orientation_caption, scores_heatmap
-from viz.viewmodel import (
-    Window,
-    export_basename,
-    head_view,
-    is_long,
-    tokens_of,
-    window_mask_patterns,
-    window_view,
-)
+from services.traces import derived, set_threads_for
+from ui.context import require_trace
+from ui.widgets import fixed_decimals, image_format_radio, show_tokens, window_selector
 
-ctx = require_context()
+ctx = require_trace()
 trace = ctx.trace
-key = ctx.trace_key or (id(trace),)
-tokens = DERIVED.get(("tokens", key), lambda _: tokens_of(trace))
+tokens = derived(ctx.trace_key, "tokens", compute=lambda: tokens_of(trace))
 n = len(tokens)
 long = is_long(n)
 set_threads_for(n)
@@ -38,7 +31,7 @@ show_tokens(ctx, tokens)
 
 if long:
     st.caption(f"{n} tokens: these figures show the window of queries × keys chosen here (at full resolution).")
-    window = window_selector(ctx, n)
+    window = window_selector(n)
     wview = window_view(trace, ctx.layer, ctx.head, window, tokens)
     scores, mask = wview.scores, wview.mask
     masked, unmasked, kept_rows = window_mask_patterns(trace, ctx.layer, ctx.head, window)

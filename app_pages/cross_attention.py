@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from viz.figures.mechanism import layer_head_grid, matrix_heatmap
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
+from viz.views.heads import all_patterns
 
-from pages.views._common import fixed_decimals
-from viz import engine
+from services.models import InputError
+from services.traces import derived, get_pair, get_trace, short_cap, trace_key
+from ui.context import page_context
+from ui.widgets import fixed_decimals, show_token_strip
 from viz.labels import plotly_escape, readable_tokens
-from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
-from viz.mechanism.figures import layer_head_grid, matrix_heatmap
-from viz.mechanism.session import mechanism_context, run_pair, run_trace, token_strip, trace_patterns
 
 
 def show_encoder_decoder(ctx, source: str, target: str) -> None:
     """An encoder-decoder's own cross-attention sublayer: target queries × source keys, no mask."""
-    from viz.mechanism.cross import EncoderDecoderCross
-
     try:
-        cross = EncoderDecoderCross(run_pair(ctx, source, target))
-    except engine.InputError as exc:
+        cross = EncoderDecoderCross(get_pair(ctx.model, source, target))
+    except InputError as exc:
         st.info(str(exc))
         return
     st.caption(f"{ctx.model_label} is an encoder-decoder: this is its real cross-attention.")
     st.caption("Source (encoder input):")
-    token_strip(cross.pair.source_tokens)
+    show_token_strip(cross.pair.source_tokens)
     st.caption("Target (decoder input: the start token, then the target; query i predicts target token i + 1):")
-    token_strip(cross.pair.target_tokens)
+    show_token_strip(cross.pair.target_tokens)
     patterns = cross.patterns()
     spread = cross.spread(patterns)
     choices = sorted(
@@ -69,7 +69,7 @@ def show_encoder_decoder(ctx, source: str, target: str) -> None:
     )
 
 
-ctx = mechanism_context()
+ctx = page_context()
 st.title("Cross-attention")
 st.caption(
     "In a translation model, cross-attention lets every word of the translation (queries) look at the words of the "
@@ -83,13 +83,14 @@ target = c2.text_input("Target text (French)", DEFAULT_TARGET, key="mech_cross_t
 if not source.strip() or not target.strip():
     st.info("Type both a source and a target text.")
     st.stop()
-if ctx.model.config.is_encoder_decoder:  # a real encoder-decoder: draw its cross-attention, then stop
+if ctx.config.is_encoder_decoder:  # a real encoder-decoder: draw its cross-attention, then stop
     show_encoder_decoder(ctx, source, target)
     st.stop()
 prompt, source_span, target_span = build_prompt(source, target)
+cap = short_cap(ctx.model)
 try:
-    trace = run_trace(ctx, prompt, ctx.causal)
-except engine.InputError as exc:
+    trace = get_trace(ctx.model, prompt, ctx.causal, cap)
+except InputError as exc:
     st.info(str(exc))
     st.stop()
 cross = PromptCross(trace, source_span, target_span)
@@ -97,9 +98,9 @@ if not cross.source or not cross.target:
     st.warning("The prompt was cut at the token cap before the target text; use shorter texts.")
     st.stop()
 st.caption(f"The prompt the model reads ({ctx.model_label}):")
-token_strip(trace.tokens)
+show_token_strip(trace.tokens)
 
-patterns = trace_patterns(ctx, trace)
+patterns = derived(trace_key(ctx.model, prompt, ctx.causal, cap), "all_patterns", compute=lambda: all_patterns(trace))
 share = cross.source_share(patterns)
 spread = cross.spread(patterns)
 best = np.unravel_index(int(np.argmax(share)), share.shape)

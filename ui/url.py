@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from viz.figures import ORIENTATIONS, Orientation
+from viz.figures.layout import ORIENTATIONS, Orientation
 from viz.labels import markdown_literal
 
-PAGES: tuple[str, ...] = ("patterns", "masking", "guide")
 DEFAULT_PAGE = "patterns"
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
@@ -45,7 +44,7 @@ def parse_params(
     params: Mapping[str, str | list[str]],
     model_names: Iterable[str],
     default_model: str,
-    pages: Iterable[str] = PAGES,
+    pages: Iterable[str],
     requestable: Callable[[str], bool] = lambda _name: False,
 ) -> ViewState:
     """Query parameters → a ViewState with every value checked; problems become `warnings`.

@@ -1,65 +1,29 @@
-"""Streamlit pieces every page shares: the context guard, the token strip, chart selection,
-progress while a long computation runs, and the long-input window selector."""
+"""Streamlit pieces the pages share: the token strip, the cut notice, the long-input window selector,
+head selection from a chart click, the image-format switch and fixed-decimal tables."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
 
-from viz.cache import Job
-from viz.context import AppContext
-from viz.figures import selected_point
+from ui.context import PageContext
+from viz.figures.layout import selected_point
 from viz.labels import SPACE_MARK, token_strip
-from viz.viewmodel import WINDOW_MAX, Tokens, Window, clamp_span, cut_excerpt, cut_position, default_window, is_long
-
-QUIET_S = 0.4  # a job that finishes within this draws no progress bar (no flicker on short texts)
+from viz.views.patterns import WINDOW_MAX, Tokens, Window, clamp_span, cut_excerpt, cut_position, default_window, is_long
 
 
-def wait_with_progress(job: Job, label: str, slot: Any = None) -> Any:
-    """The job's result; while it runs (past QUIET_S), a progress bar with the job's own messages.
-
-    If the user changes something meanwhile, Streamlit stops this script at the next progress
-    update; the job keeps running in its thread and the next run waits on the same job.
-    """
-    if not job.wait(QUIET_S):
-        slot = slot if slot is not None else st.empty()
-        shown = None
-        while not job.wait(0.25):
-            # Redraw only when the bar would change (at most once a second for the clock): every update
-            # is a message the browser renders, and on a 2-core machine that CPU comes out of the trace.
-            elapsed = time.monotonic() - job.started
-            now = (job.fraction, job.message, int(elapsed))
-            if now != shown:
-                slot.progress(job.fraction, text=f"{label}: {job.message} ({elapsed:.0f} s)")
-                shown = now
-        slot.empty()
-    return job.result()
-
-
-def require_context() -> AppContext:
-    """The shell's context for this run; stops the page with a clear message when there is no trace."""
-    ctx: AppContext | None = st.session_state.get("ctx")
-    if ctx is None:  # only when a page file is run on its own instead of through app.py
-        st.info("Start the app with `streamlit run app.py` (or `make run`).")
-        st.stop()
-    if ctx.trace is None:
-        st.info(ctx.message or "Nothing to show yet: type a sentence in the sidebar.")
-        st.stop()
-    return ctx
-
-
-def show_tokens(ctx: AppContext, tokens: Tokens) -> None:
+def show_tokens(ctx: PageContext, tokens: Tokens) -> None:
     """How the model split the text: plain text (st.code never interprets markup)."""
     trace = ctx.trace
     if trace is not None and trace.truncated:
         show_cut_notice(trace, len(tokens))
     if is_long(len(tokens)):
         with st.expander(f"The {len(tokens)} tokens as {ctx.model_name} split them"):
-            st.code(token_strip(tokens.raw), language=None, wrap_lines=True)
+            show_token_strip(tokens.raw)
     else:
-        st.code(token_strip(tokens.raw), language=None, wrap_lines=True)
+        show_token_strip(tokens.raw)
     note = (
         f"{len(tokens)} tokens as {ctx.model_name} split them; {SPACE_MARK} is a space that belongs to the "
         "token, so a word start and a word piece are different tokens"
@@ -67,6 +31,11 @@ def show_tokens(ctx: AppContext, tokens: Tokens) -> None:
     if any(t.startswith("##") for t in tokens.raw):
         note += ' ("##" marks a piece that continues the previous word)'
     st.caption(note + ".")
+
+
+def show_token_strip(tokens: Sequence[str]) -> None:
+    """How the model split the text, as plain text (st.code never interprets markup)."""
+    st.code(token_strip(tokens), language=None, wrap_lines=True)
 
 
 def show_cut_notice(trace: Any, n_shown: int) -> None:
@@ -79,7 +48,7 @@ def show_cut_notice(trace: Any, n_shown: int) -> None:
     st.code(cut_excerpt(trace.text, cut), language=None, wrap_lines=True)
 
 
-def window_selector(ctx: AppContext, n: int, key_prefix: str = "win") -> Window:
+def window_selector(n: int, key_prefix: str = "win") -> Window:
     """Query and key range sliders for the exact window of a long text; shared by the pages.
 
     The window is kept per text length (a new text resets it to the default: the last 128 queries ×

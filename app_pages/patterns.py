@@ -1,0 +1,284 @@
+"""Attention patterns: tokens, one head large, every head of the layer, every layer × head, export.
+
+Short texts (≤ FULL_RES_MAX_TOKENS) draw every cell with its own hover. Long texts (up to the token
+cap, 4096 by default) draw the head downsampled to block means plus an exact window chosen with two
+sliders, and pooled thumbnails; every derived array and figure is cached per trace, so a rerun only
+computes what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import partial
+
+import streamlit as st
+from viz.figures.heatmaps import Cells, head_heatmap
+from viz.figures.layout import image_config, orientation_caption
+from viz.figures.long_text import pooled_heatmap, window_heatmap
+from viz.figures.overview import layer_small_multiples, overview_mosaic
+from viz.views.export import export_basename, pattern_csv, pattern_npz, pooled_npz, window_csv
+from viz.views.patterns import (
+    OVERVIEW_SIZE,
+    POOLED_VIEW_SIZE,
+    head_view,
+    is_long,
+    layer_patterns,
+    layer_thumbnails,
+    overview,
+    pooled_view,
+    tokens_of,
+    window_view,
+)
+
+from services.traces import derived, derived_job, set_threads_for
+from ui.context import require_trace
+from ui.figure_memo import memo_figure, memo_in_background
+from ui.progress import wait_with_progress
+from ui.widgets import image_format_radio, select_head_from_chart, show_tokens, window_selector
+
+ctx = require_trace()
+trace = ctx.trace
+key = ctx.trace_key
+layer, head, orient = ctx.layer, ctx.head, ctx.orient
+tokens = derived(key, "tokens", compute=lambda: tokens_of(trace))
+n = len(tokens)
+long = is_long(n)
+set_threads_for(n)
+digest = derived(key, "digest", compute=lambda: hashlib.sha1(trace.text.encode("utf-8")).hexdigest()[:10])
+mask_word = "causal mask on" if ctx.causal else "no mask (bidirectional)"
+
+
+def overview_job(trace, n: int, progress):
+    set_threads_for(n)
+    return overview(trace, progress=progress, per_layer=long)
+
+
+def figure(name: str, *parts: object, build) -> object:
+    """A cached figure: rebuilt only when what it shows changes."""
+    return memo_figure((name, key, *parts), build)
+
+
+st.title("Attention patterns")
+st.caption(f"{ctx.model_label} · {mask_word} · layer {layer}, head {head}")
+show_tokens(ctx, tokens)
+
+fmt = st.session_state.get("img_fmt_patterns", "png")  # the radio is drawn in the export section below
+
+
+def meta_of(layer: int, head: int) -> dict:
+    """Put in each figure's layout.meta: lets tests and the benchmark see what is drawn."""
+    return {"tokens": n, "layer": layer, "head": head, "text": digest}
+
+
+def head_figure(layer: int, head: int) -> object:
+    """A short text's head heatmap (cached; safe to build in a background thread: no Streamlit calls)."""
+
+    def build() -> object:
+        view = head_view(trace, layer, head)
+        return head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta_of(layer, head))
+
+    return figure("head", layer, head, orient, build=build)
+
+
+def heads_figure(layer: int, head: int) -> object:
+    """The layer's thumbnails with `head` framed (cached; no Streamlit calls either)."""
+    thumbs = derived(
+        key, "thumbs", layer, compute=lambda: layer_thumbnails(trace, layer) if long else layer_patterns(trace, layer)
+    )
+    return figure(
+        "heads",
+        layer,
+        head,
+        orient,
+        build=lambda: layer_small_multiples(thumbs, head, orient, layer, meta_of(layer, head)),
+    )
+
+
+def prefetch_layer(layer: int) -> None:
+    """Build the figures of the layer's other heads in one background thread once the page is drawn: a
+    click on another thumbnail, the common next step, then finds them ready (~45 ms less per switch)."""
+    if long:
+        return
+
+    def build_all() -> bool:
+        for h in range(ctx.n_heads):
+            head_figure(layer, h)
+            heads_figure(layer, h)
+        return True
+
+    memo_in_background(("prefetch", key, layer, orient), build_all)
+
+
+def short_head(layer: int, head: int, base: str) -> object:
+    """A short text's head: every cell with its own hover. Returns its view (for the export)."""
+    view = head_view(trace, layer, head)
+    st.caption(orientation_caption(orient) + " Hover a cell for its weight and raw score.")
+    st.plotly_chart(head_figure(layer, head), key="head_heatmap", config=image_config(base, fmt), theme=None)
+    return view
+
+
+def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
+    """A long text's head: block means of the whole pattern, and an exact window. Returns both views."""
+    meta = meta_of(layer, head)
+    pooled = derived(key, "pooled", layer, head, POOLED_VIEW_SIZE, compute=lambda: pooled_view(trace, layer, head))
+    st.caption(
+        f"{n} tokens: the whole pattern is drawn as {pooled.size}×{pooled.size} blocks of {pooled.block} "
+        "tokens, each the mean weight of its block (computed on the server, block by block). "
+        "The red frame is the window drawn exactly below; move it with the sliders. " + orientation_caption(orient)
+    )
+    window = window_selector(n)
+    pooled_fig = figure(
+        "pooled",
+        layer,
+        head,
+        orient,
+        window,
+        build=lambda: pooled_heatmap(
+            pooled.pooled, pooled.block, n, tokens.plotly, orient, window.as_tuple(), meta=meta
+        ),
+    )
+    st.plotly_chart(pooled_fig, key="head_heatmap", config=image_config(f"{base}_downsampled", fmt), theme=None)
+    wview = window_view(trace, layer, head, window, tokens)
+    rows, cols = wview.labels()
+    st.caption(
+        f"Exact weights of queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}. "
+        "Each query's weights are normalised over all its keys, so a window's row sums to the share of "
+        "attention that falls inside it (in the hover). Drag on the chart to zoom; double-click to reset."
+    )
+    cells = Cells(rows, cols, window.q0, window.k0)
+    window_fig = figure(
+        "window",
+        layer,
+        head,
+        orient,
+        window,
+        build=lambda: window_heatmap(wview.pattern, wview.scores, cells, orient, row_share=wview.row_share, meta=meta),
+    )
+    st.plotly_chart(window_fig, key="head_window", config=image_config(f"{base}_window", fmt), theme=None)
+    return pooled, wview
+
+
+def layer_heads(layer: int, head: int, base: str) -> None:
+    """Every head of the layer as thumbnails; a click selects one."""
+    st.subheader(f"All {ctx.n_heads} heads of layer {layer}")
+    st.caption(
+        "Click a head to select it (red frame: the selected head)." + (" Thumbnails are block means." if long else "")
+    )
+    # The key carries the selection so the chart is rebuilt (and its old click cleared) when it changes.
+    heads_key = f"heads_L{layer}_H{head}"
+    st.plotly_chart(
+        heads_figure(layer, head),
+        key=heads_key,
+        on_select=partial(select_head_from_chart, heads_key),
+        selection_mode="points",
+        config=image_config(f"{base}_layer", fmt),
+        theme=None,
+    )
+
+
+def export_short(view: object, base: str) -> None:
+    st.caption("Files always have one row per query (rows sum to 1), whatever the orientation on screen.")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    c1.download_button(
+        "Pattern as CSV", pattern_csv(view), file_name=f"{base}.csv", mime="text/csv", icon=":material/table:"
+    )
+    c2.download_button(
+        "Pattern as NPZ",
+        pattern_npz(view, ctx.model_name),
+        file_name=f"{base}.npz",
+        mime="application/octet-stream",
+        icon=":material/download:",
+    )
+    with c3:
+        image_format_radio("img_fmt_patterns")
+
+
+def export_long(pooled: object, wview: object, base: str) -> None:
+    st.caption(
+        "Long texts export the exact window (one row per query; a row sums to the share of its weight inside the "
+        "window) and, in the NPZ, the block means of the whole pattern. Files are built when you click."
+    )
+    c1, c2, c3 = st.columns([1, 1, 2])
+    c1.download_button(
+        "Window as CSV",
+        partial(window_csv, wview),
+        file_name=f"{base}_window.csv",
+        mime="text/csv",
+        icon=":material/table:",
+    )
+    c2.download_button(
+        "Blocks + window as NPZ",
+        partial(pooled_npz, pooled, wview, tokens, ctx.model_name),
+        file_name=f"{base}_long.npz",
+        mime="application/octet-stream",
+        icon=":material/download:",
+    )
+    with c3:
+        image_format_radio("img_fmt_patterns")
+
+
+def head_panel(layer: int, head: int) -> None:
+    """The selected head large, its layer's heads, and the export: everything a head switch changes."""
+    base = export_basename(ctx.model_name, layer, head, ctx.causal)
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        st.subheader(f"Layer {layer}, head {head}")
+        if long:
+            pooled, wview = long_head(layer, head, base)
+        else:
+            view = short_head(layer, head, base)
+    with right:
+        layer_heads(layer, head, base)
+    st.subheader("Export the selected pattern")
+    if long:
+        export_long(pooled, wview, base)
+    else:
+        export_short(view, base)
+
+
+@st.fragment
+def head_panel_fragment() -> None:
+    """A click on a thumbnail in this panel reruns only the panel, so the new head is drawn without
+    waiting for the sidebar, the token strip and the overview; the whole app then reruns once to bring
+    those (sliders, link, overview frame) up to date. On a full run the panel shows the shell's choice."""
+    ss = st.session_state
+    full_run = ss.pop("_patterns_full_run", False)
+    if full_run:
+        head_panel(layer, head)
+        return
+    picked_layer = min(max(int(ss.get("layer", layer)), 0), ctx.n_layers - 1)
+    picked_head = min(max(int(ss.get("head", head)), 0), ctx.n_heads - 1)
+    head_panel(picked_layer, picked_head)
+    st.rerun(scope="app")
+
+
+st.session_state._patterns_full_run = True
+head_panel_fragment()
+
+st.subheader(f"Every layer × head ({ctx.n_layers} × {ctx.n_heads})")
+st.caption(
+    "Each thumbnail is one head's pattern, averaged over blocks of tokens for long texts. "
+    "Click one to select that layer and head."
+)
+overview_key = f"overview_L{layer}_H{head}"
+slot = st.empty()
+# Started only now, after the head panel: on two cores, pooling beside the panel's work and the browser's
+# drawing made both slower (measured at 4096 tokens: the overview done 1.8 s later than in sequence).
+job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview_job(trace, n, progress))
+pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot)
+slot.plotly_chart(
+    figure(
+        "overview",
+        layer,
+        head,
+        orient,
+        build=lambda: overview_mosaic(pooled_all, (layer, head), orient, meta_of(layer, head)),
+    ),
+    key=overview_key,
+    on_select=partial(select_head_from_chart, overview_key),
+    selection_mode="points",
+    config=image_config(f"{ctx.model_name}_overview", fmt),
+    theme=None,
+)
+
+prefetch_layer(layer)  # last: the page is drawn by now

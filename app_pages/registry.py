@@ -1,0 +1,50 @@
+"""The one page registry: every page's URL name, title, icon and script, in navigation order.
+
+The frame builds st.navigation from it, and a shared link's `page=` is checked against its names.
+Adding a page is one line here plus its script in app_pages/. (The scripts are in app_pages/, not
+pages/: Streamlit treats a top-level pages/ folder next to app.py as an old-style multipage folder and
+would run its scripts without the frame.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+PAGES_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    name: str  # the URL path and the `page=` value of a shared link
+    title: str
+    icon: str
+    script: str  # the file in app_pages/
+
+    @property
+    def path(self) -> str:
+        """The script's path relative to the repository root (what st.Page and AppTest.switch_page take)."""
+        return f"app_pages/{self.script}"
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("patterns", "Attention patterns", ":material/grid_on:", "patterns.py"),
+    PageSpec("masking", "Scores & masking", ":material/block:", "masking.py"),
+    PageSpec("guide", "How to read this", ":material/menu_book:", "guide.py"),
+    PageSpec("inside_head", "Inside one head", ":material/account_tree:", "inside_head.py"),
+    PageSpec("embedding_shifts", "Embedding shifts", ":material/open_with:", "embedding_shifts.py"),
+    PageSpec("head_finder", "Head finder", ":material/search:", "head_finder.py"),
+    PageSpec("cross_attention", "Cross-attention", ":material/translate:", "cross_attention.py"),
+    PageSpec("parameters", "Parameters & context", ":material/calculate:", "parameters.py"),
+    PageSpec("experiments", "Experiments", ":material/science:", "experiments.py"),
+)
+DEFAULT_PAGE = PAGES[0].name
+PAGE_NAMES: tuple[str, ...] = tuple(page.name for page in PAGES)
+
+
+def page_named(name: str) -> PageSpec:
+    """The page registered under `name` (KeyError otherwise)."""
+    for page in PAGES:
+        if page.name == name:
+            return page
+    raise KeyError(name)

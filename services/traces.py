@@ -1,0 +1,112 @@
+"""The trace service: the app's one way to run the model. Plain traces, traces with interventions,
+encoder-decoder pairs, ablation sweeps and anything derived from a trace all go through the one
+bytes-bounded, single-flight cache in services.cache (RESULTS).
+
+A key names everything that changes a result: the model's weights (`model.key`), the device, the text,
+the masking, the token cap and the interventions. The forward pass is deterministic, so equal keys mean
+equal traces, even after a trace was evicted and computed again. Derived results (a pooled overview, a
+view model) are cached in their trace's group: they leave the cache together with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from attention_core import Intervention, Model, PairTrace, Trace
+from attention_core.backend import set_threads_for
+from services.cache import RESULTS, Job, Progress
+from services.models import APP_MAX_TOKENS
+
+__all__ = [
+    "derived",
+    "derived_job",
+    "get_pair",
+    "get_sweep",
+    "get_trace",
+    "has_sweep",
+    "set_threads_for",
+    "short_cap",
+    "short_trace",
+    "trace_job",
+    "trace_key",
+]
+
+
+def trace_key(
+    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = ()
+) -> tuple:
+    """What identifies a trace: (model, device, text, masking, cap, interventions)."""
+    return ("trace", model.key, model.device.type, text, causal, int(cap), tuple(interventions))
+
+
+def _run(model: Model, text: str, causal: bool | None, cap: int, ivs: tuple, progress: Progress | None) -> Trace:
+    set_threads_for(len(model.tokenizer.encode(text, cap).ids))
+    return model.trace(text, causal=causal, max_tokens=cap, interventions=ivs, progress=progress)
+
+
+def trace_job(
+    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = ()
+) -> Job:
+    """The trace as a background job (its `key` is `trace_key(...)`): the caller draws its progress while
+    it waits, and a rerun mid-trace waits on the same job instead of starting another."""
+    ivs = tuple(interventions)
+    key = trace_key(model, text, causal, cap, ivs)
+    return RESULTS.job(key, lambda progress: _run(model, text, causal, cap, ivs, progress))
+
+
+def get_trace(
+    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = ()
+) -> Trace:
+    """The trace, computed in this thread if it is not cached. Raises attention_core.InputError."""
+    ivs = tuple(interventions)
+    key = trace_key(model, text, causal, cap, ivs)
+    return RESULTS.get(key, lambda _progress: _run(model, text, causal, cap, ivs, None))
+
+
+def short_cap(model: Model) -> int:
+    """The cap of the traces that views drawing every cell with its own hover run for themselves."""
+    return min(APP_MAX_TOKENS, model.max_tokens)
+
+
+def short_trace(model: Model, text: str, causal: bool | None = None) -> Trace:
+    """A page's own trace of a short text (the mole sentences, a prompt), capped at `short_cap`."""
+    return get_trace(model, text, causal, short_cap(model))
+
+
+def get_pair(model: Model, source: str, target: str) -> PairTrace:
+    """An encoder-decoder's trace of a source and a target text (short cap). Raises InputError."""
+    cap = short_cap(model)
+    key = ("pair", model.key, model.device.type, source, target, cap)
+    return RESULTS.get(key, lambda _progress: model.trace_pair(source, target, max_tokens=cap))
+
+
+def _sweep_key(base_key: Hashable, target_id: int, mode: str) -> tuple:
+    return ("sweep", base_key, int(target_id), mode)
+
+
+def get_sweep(base_key: Hashable, trace: Trace, target_id: int, mode: str = "zero") -> np.ndarray:
+    """[n_layers, n_heads] change in log p(target_id) after the last token when each head alone is ablated
+    (the engine's batched sweep over a clean trace, float64), cached with that trace."""
+
+    def compute(_progress: Progress) -> np.ndarray:
+        return trace.ablation_sweep(int(target_id), position=-1, mode=mode).numpy().astype(np.float64)
+
+    return RESULTS.get(_sweep_key(base_key, target_id, mode), compute, group=base_key)
+
+
+def has_sweep(base_key: Hashable, target_id: int, mode: str = "zero") -> bool:
+    return _sweep_key(base_key, target_id, mode) in RESULTS
+
+
+def derived(base_key: Hashable, name: str, *params: Hashable, compute: Callable[[], Any]) -> Any:
+    """Something computed from the trace `base_key` names (a view model, a pooled array), computed in this
+    thread once and cached with that trace."""
+    return RESULTS.get((name, base_key, *params), lambda _progress: compute(), group=base_key)
+
+
+def derived_job(base_key: Hashable, name: str, *params: Hashable, compute: Callable[[Progress], Any]) -> Job:
+    """Like `derived`, as a background job with progress (e.g. pooling every head of a long text)."""
+    return RESULTS.job((name, base_key, *params), compute, group=base_key)

@@ -1,0 +1,114 @@
+"""The trace service's one cache: plain traces, traces with interventions, encoder-decoder pairs, sweeps and
+derived results all live in services.cache.RESULTS, bounded by bytes, a trace and what is derived from it
+evicted together. Tiny random models only (fast tier)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services import cache, traces
+
+pytest.importorskip("transformers")
+
+TEXT = "the cat sat on the mat"
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory):
+    from attention_core import load_model
+    from tests.tiny_models import save_tiny_gpt2
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-gpt2"
+    folder.mkdir()
+    save_tiny_gpt2(folder)
+    return load_model(str(folder), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_marian(tmp_path_factory):
+    from attention_core import load_model
+    from tests.tiny_models import save_tiny_marian
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-marian"
+    folder.mkdir()
+    save_tiny_marian(folder)
+    return load_model(str(folder), device="cpu")
+
+
+@pytest.fixture()
+def results(monkeypatch):
+    """A fresh, unbounded copy of the one cache, so tests can set its budget."""
+    fresh = cache.JobCache(max_entries=1_000, size_of=cache.bytes_of)
+    monkeypatch.setattr(traces, "RESULTS", fresh)
+    return fresh
+
+
+def test_every_kind_of_result_is_held_and_sized_by_the_one_cache(results, tiny_gpt2, tiny_marian):
+    from attention_core import ablate_head
+
+    plain = traces.get_trace(tiny_gpt2, TEXT, None, 64)
+    ablated = traces.get_trace(tiny_gpt2, TEXT, None, 64, [ablate_head(1, 2)])
+    pair = traces.get_pair(tiny_marian, "the cat sleeps", "le chat dort")
+    base_key = traces.trace_key(tiny_gpt2, TEXT, None, 64)
+    sweep = traces.get_sweep(base_key, plain, target_id=5)
+    assert ablated is not plain and ablated.interventions == (ablate_head(1, 2),)
+    assert sweep.shape == (tiny_gpt2.config.n_layers, tiny_gpt2.config.n_heads)
+    assert len(results) == 4  # four keys: the intervention is part of the trace's key
+    sizes = sorted(results._sizes.values())
+    expected = sorted([plain.nbytes(), ablated.nbytes(), pair.nbytes(), sweep.nbytes])
+    assert sizes == pytest.approx(expected) and min(sizes) > 0
+    assert results.held_bytes() == pytest.approx(sum(expected))
+
+
+def test_the_budget_bounds_traces_with_interventions_pairs_and_sweeps(results, tiny_gpt2, tiny_marian):
+    from attention_core import ablate_head
+
+    one = traces.get_trace(tiny_gpt2, TEXT, None, 64).nbytes()
+    results.clear()
+    results.budget = 2.5 * one
+    base_key = traces.trace_key(tiny_gpt2, TEXT, None, 64)
+    base = traces.get_trace(tiny_gpt2, TEXT, None, 64)
+    traces.get_sweep(base_key, base, target_id=5)  # in the base trace's group
+    for head in range(4):  # four traces with interventions, each the size of the base
+        traces.get_trace(tiny_gpt2, TEXT, None, 64, [ablate_head(0, head)])
+        assert results.held_bytes() <= results.budget
+    assert base_key not in results  # the oldest group went first, its sweep with it
+    assert not any(key[0] == "sweep" for key in results._jobs)
+    pair = traces.get_pair(tiny_marian, "the cat sleeps", "le chat dort")
+    results.budget = 0.5 * pair.nbytes()  # smaller than the newest result: it alone stays
+    traces.get_pair(tiny_marian, "the dog sleeps", "le chien dort")
+    assert len(results) == 1 and results.held_bytes() > results.budget
+
+
+def test_a_derived_result_never_pushes_out_its_trace(results, tiny_gpt2):
+    key = traces.trace_key(tiny_gpt2, TEXT, None, 64)
+    trace = traces.get_trace(tiny_gpt2, TEXT, None, 64)
+    results.budget = 0.5 * trace.nbytes()  # the trace alone is over budget
+    pooled = traces.derived(key, "pooled", 0, 1, compute=lambda: trace.pooled_pattern(0, 1, size=4).numpy())
+    assert key in results and ("pooled", key, 0, 1) in results  # one group: kept together
+    assert isinstance(pooled, np.ndarray)
+    computed = results.computed
+    again = traces.derived(key, "pooled", 0, 1, compute=lambda: pytest.fail("recomputed"))
+    assert again is pooled and results.computed == computed
+    other = traces.get_trace(tiny_gpt2, "another text entirely", None, 64)  # a new group evicts the old one
+    assert key not in results and ("pooled", key, 0, 1) not in results and other.nbytes() > 0
+
+
+def test_the_trace_job_reports_progress_and_is_single_flight(results, tiny_gpt2):
+    job = traces.trace_job(tiny_gpt2, TEXT, True, 64)
+    again = traces.trace_job(tiny_gpt2, TEXT, True, 64)
+    assert again is job and job.key == traces.trace_key(tiny_gpt2, TEXT, True, 64)
+    trace = job.result()
+    assert job.fraction == 1.0 and trace.causal and results.computed == 1
+
+
+def test_bytes_of_counts_arrays_tensors_and_containers():
+    import torch
+
+    a = np.zeros((3, 4), dtype=np.float32)
+    t = torch.zeros(5, dtype=torch.float64)
+    assert cache.bytes_of(a) == 48
+    assert cache.bytes_of(t) == 40
+    assert cache.bytes_of((a, [t, 1.0], {"x": a})) == 48 + 40 + 48
+    assert cache.bytes_of(3.5) == 0

@@ -1,0 +1,63 @@
+"""Progress while the app waits: a job's own messages in a progress bar (traces, pooling), and the
+model's first load."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import streamlit as st
+
+from services import models
+from services.cache import Job
+
+QUIET_S = 0.4  # a job that finishes within this draws no progress bar (no flicker on short texts)
+
+
+def wait_with_progress(job: Job, label: str, slot: Any = None) -> Any:
+    """The job's result; while it runs (past QUIET_S), a progress bar with the job's own messages.
+
+    If the user changes something meanwhile, Streamlit stops this script at the next progress
+    update; the job keeps running in its thread and the next run waits on the same job.
+    """
+    if not job.wait(QUIET_S):
+        slot = slot if slot is not None else st.empty()
+        shown = None
+        while not job.wait(0.25):
+            # Redraw only when the bar would change (at most once a second for the clock): every update
+            # is a message the browser renders, and on a 2-core machine that CPU comes out of the trace.
+            elapsed = time.monotonic() - job.started
+            now = (job.fraction, job.message, int(elapsed))
+            if now != shown:
+                slot.progress(job.fraction, text=f"{label}: {job.message} ({elapsed:.0f} s)")
+                shown = now
+        slot.empty()
+    return job.result()
+
+
+def load_with_progress(name: str, device: str) -> models.Model:
+    """The process-wide model (services.models.load), with a progress bar while it loads the first time.
+
+    A model the user asked for (hub id, local folder) that fails to load is dropped from the list and
+    the previous model comes back, with the reason shown under *Another model*.
+    """
+    slot = st.empty()
+
+    def progress(fraction: float, message: str) -> None:
+        slot.progress(min(max(fraction, 0.0), 1.0), text=f"Loading {name}: {message}")
+
+    try:
+        return models.load(name, device, progress)
+    except models.AttentionCoreError as exc:
+        ss = st.session_state
+        previous = ss.get("_last_good_model")
+        if not models.is_embedded(name) and previous and previous != name:
+            ss._model_error = f"Could not load {name}: {exc}"
+            ss._custom_models = [m for m in ss.get("_custom_models", []) if m != name]
+            ss._revert_model = previous  # applied before the selectbox exists (next run)
+            st.rerun()
+        st.error(str(exc))
+        st.stop()
+        raise  # unreachable: st.stop() raises; keeps type checkers honest
+    finally:
+        slot.empty()

@@ -1,0 +1,112 @@
+"""Shell state: every session key the frame uses, restoring the view from a shared link, keeping the
+sidebar's widget state across page switches, and mirroring the shareable state into the URL.
+
+Every key the frame keeps in st.session_state is named here (pages keep their own widget keys, each
+prefixed by its page). Shareable state (model, text, layer, head, masking, orientation, page) also lives
+in st.query_params, so a link restores the view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+
+import streamlit as st
+
+from ui.url import MAX_TEXT_CHARS, clamp_layer_head, parse_params, to_params
+
+# The sidebar widgets whose values make the shell state, in the order they are drawn.
+SHELL_KEYS = ("model", "device", "text", "causal", "max_tokens", "layer", "head", "orient")
+# The frame's own keys (never widgets):
+STARTED = "_started"  # the first run of a session has read the URL
+SAVED = "_shell_saved"  # a plain copy of the shell widgets' values (see keep_shell_state)
+NOTICES = "_notices"  # warnings about the link, shown once on the view it opened
+URL_LAYER_HEAD = "_url_layer_head"  # the link's layer and head, range-checked once the model is loaded
+URL_CAUSAL = "_url_causal"  # the link's masking, applied once the model is known
+CAUSAL_FOR = "_causal_for"  # the model whose default masking the toggle holds
+CAP_LIMIT = "_cap_limit"  # the token cap's upper limit the number input was drawn with
+LAST_GOOD_MODEL = "_last_good_model"  # the model that loaded last: where a failed load goes back to
+REVERT_MODEL = "_revert_model"  # set when a requested model failed: the selectbox goes back to it
+CUSTOM_MODELS = "_custom_models"  # hub ids / folders the user loaded, listed after the built-in models
+MODEL_ERROR = "_model_error"  # why the last requested model was refused, shown under "Another model"
+MODEL_REQUEST = "model_request"  # the "Another model" text input
+
+
+def restore_from_url(
+    model_names: Collection[str],
+    default_model: str,
+    page_names: Collection[str],
+    requestable: Callable[[str], bool],
+    current_page: str,
+) -> str | None:
+    """On a session's first run, set the shell state from the (validated) URL. Returns the page the link
+    names when it is not the one being shown, else None."""
+    ss = st.session_state
+    if STARTED in ss:
+        return None
+    ss[STARTED] = True
+    url = parse_params(st.query_params.to_dict(), model_names, default_model, page_names, requestable=requestable)
+    ss.model, ss.text, ss.orient = url.model, url.text, url.orient
+    if url.requested_model:
+        ss[MODEL_REQUEST] = url.requested_model  # pre-filled under "Another model"; loads on Load
+    ss[URL_LAYER_HEAD] = (url.layer, url.head)
+    ss[URL_CAUSAL] = url.causal
+    ss[NOTICES] = list(url.warnings)
+    return url.page if "page" in st.query_params and url.page != current_page else None
+
+
+def keep_shell_state() -> None:
+    """Keep the sidebar's values across page switches.
+
+    A page switch that interrupts a run can leave the browser holding a sidebar widget's *default* (an
+    empty text, the mask off) and sending it back on the next rerun, or make Streamlit drop a widget's
+    state (streamlit/streamlit#9100). So every run (1) restores a dropped key from a plain copy that
+    Streamlit never cleans up and (2) re-assigns each key, which makes Streamlit send the value to the
+    browser.
+    """
+    ss = st.session_state
+    if REVERT_MODEL in ss:  # a requested model failed to load: back to the one that worked
+        ss.model = ss.pop(REVERT_MODEL)
+    saved = ss.get(SAVED, {})
+    for key in SHELL_KEYS:
+        if key in ss:
+            ss[key] = ss[key]
+        elif key in saved:
+            ss[key] = saved[key]
+    save_shell_state()
+
+
+def save_shell_state() -> None:
+    st.session_state[SAVED] = {key: st.session_state[key] for key in SHELL_KEYS if key in st.session_state}
+
+
+def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
+    """Layer and head inside the model's range: a link's values with a notice, a model switch's quietly."""
+    ss = st.session_state
+    if URL_LAYER_HEAD in ss:
+        layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, model_name)
+        ss.layer, ss.head = layer, head
+        ss[NOTICES] = ss.get(NOTICES, []) + notices
+    else:
+        ss.layer = min(max(int(ss.get("layer", 0)), 0), n_layers - 1)
+        ss.head = min(max(int(ss.get("head", 0)), 0), n_heads - 1)
+
+
+def show_notices() -> None:
+    """The link's warnings, once, on the view the link opened."""
+    for notice in st.session_state.get(NOTICES, []):
+        st.warning(notice, icon=":material/warning:")
+    st.session_state[NOTICES] = []
+
+
+def mirror_to_url(page_name: str) -> Mapping[str, str]:
+    """Write the shareable state into the address bar (strings only); returns what was written."""
+    ss = st.session_state
+    params = to_params(ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name)
+    if "text" not in params:
+        st.sidebar.caption(
+            f"This text is over {MAX_TEXT_CHARS} characters, too long for the page address: a shared link "
+            "keeps the model, layer, head and masking but not the text."
+        )
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+    return params

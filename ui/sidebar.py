@@ -1,0 +1,130 @@
+"""The shared sidebar: model, device, text and examples (drawn before the model loads), then masking,
+token cap, layer, head and orientation (drawn once the model's sizes are known)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from services import models
+from ui import shell
+from viz.figures.layout import ORIENTATIONS
+
+EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
+ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
+
+
+@dataclass(frozen=True)
+class Example:
+    label: str
+    text: str
+
+
+def load_examples(path: Path = EXAMPLES_FILE) -> list[Example]:
+    """The one-click example texts (3Blue1Brown's chapter 6 sentences)."""
+    return [Example(e["label"], e["text"]) for e in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def _set_text(text: str) -> None:
+    st.session_state.text = text
+
+
+def _request_model() -> None:
+    """The *Load* button: check the typed hub id / folder against the deployment's rules, then select it."""
+    ss = st.session_state
+    name = str(ss.get(shell.MODEL_REQUEST, "")).strip()
+    problem = models.request_problem(name)
+    ss[shell.MODEL_ERROR] = problem
+    if problem is None:
+        ss[shell.CUSTOM_MODELS] = [*(m for m in ss.get(shell.CUSTOM_MODELS, []) if m != name), name]
+        ss.model = name  # a callback runs before the script: the selectbox is not drawn yet
+
+
+def draw_inputs() -> None:
+    """Model (built-in and requested), device, text and the chapter's examples."""
+    ss = st.session_state
+    custom = [m for m in ss.get(shell.CUSTOM_MODELS, []) if not models.is_embedded(m)]
+    if not models.is_embedded(ss.model) and ss.model not in custom:  # e.g. restored after a page switch
+        custom.append(ss.model)
+    st.selectbox(
+        "Model",
+        [*models.MODEL_NAMES, *custom],
+        format_func=lambda name: models.MODEL_NAMES.get(name, name),
+        key="model",
+        on_change=lambda: ss.pop(shell.MODEL_ERROR, None),  # a new choice: the last refusal is old news
+    )
+    with st.expander("Another model", expanded=bool(ss.get(shell.MODEL_ERROR) or ss.get(shell.MODEL_REQUEST))):
+        st.text_input(
+            "Hugging Face hub id or local folder",
+            key=shell.MODEL_REQUEST,
+            placeholder="openai-community/gpt2",
+            help="GPT-2, BERT/RoBERTa, Llama/SmolLM/Qwen2/Mistral and Marian models in Hugging Face format "
+            "(config.json, tokenizer.json, safetensors). A hub id downloads those files once (no code, no "
+            "pickles); a local folder must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS).",
+        )
+        st.button("Load", key="model_load", on_click=_request_model, icon=":material/download:")
+        if ss.get(shell.MODEL_ERROR):
+            st.error(ss[shell.MODEL_ERROR])
+    devices = models.available_devices()
+    if ss.get("device") not in devices:
+        ss.device = devices[0]
+    st.selectbox("Device", devices, format_func=lambda d: models.DEVICE_LABELS.get(d, d), key="device")
+    st.text_area("Text", key="text", height=90, help="Press Ctrl+Enter (or click outside) to run the model.")
+    st.caption("Examples from 3Blue1Brown's chapter")
+    for i, example in enumerate(load_examples()):
+        st.button(example.text, key=f"example_{i}", on_click=_set_text, args=(example.text,), width="stretch")
+
+
+def _masking_toggle(model: models.Model) -> None:
+    """The masking default follows the model (decoder: on, encoder: off) unless the URL said otherwise;
+    switching model re-applies the new model's default."""
+    ss, cfg = st.session_state, model.config
+    if ss.get(shell.CAUSAL_FOR) != ss.model:
+        url_causal = ss.pop(shell.URL_CAUSAL, None)
+        ss.causal = cfg.causal if url_causal is None else url_causal
+        ss[shell.CAUSAL_FOR] = ss.model
+    st.toggle(
+        "Causal mask in every layer",
+        key="causal",
+        help="On: each token attends only to itself and earlier tokens (scores of later keys set to −∞ "
+        f"before the softmax). {model.name}'s own masking is {'on' if cfg.causal else 'off'}.",
+    )
+
+
+def _token_cap(model: models.Model) -> None:
+    """Up to the model's limit (4096 for SmolLM2), lowered by $ATTN_MAX_TOKENS on a server."""
+    ss = st.session_state
+    cap_limit = models.token_cap_limit(model.max_tokens)
+    if ss.get(shell.CAP_LIMIT) != cap_limit:  # first run, or a model with another limit: its full limit
+        ss.max_tokens = cap_limit
+        ss[shell.CAP_LIMIT] = cap_limit
+    st.number_input(
+        "Token cap",
+        min_value=1,
+        max_value=cap_limit,
+        step=256,
+        key="max_tokens",
+        help=f"Longer texts are cut to this many tokens (a notice says where). {model.name} takes up to "
+        f"{cap_limit}. Long texts are drawn downsampled, with an exact window to zoom into.",
+    )
+
+
+def draw_view_controls(model: models.Model) -> None:
+    """Masking, token cap, layer, head and orientation for the loaded model, and a line describing it."""
+    cfg = model.config
+    st.divider()
+    _masking_toggle(model)
+    shell.settle_layer_head(cfg.n_layers, cfg.n_heads, model.name)
+    _token_cap(model)
+    st.slider("Layer", 0, cfg.n_layers - 1, key="layer")
+    st.slider("Head", 0, cfg.n_heads - 1, key="head")
+    if st.session_state.get("orient") not in ORIENTATIONS:
+        st.session_state.orient = "rows"
+    st.radio("Orientation", ORIENTATIONS, format_func=ORIENT_LABELS.get, key="orient")
+    st.caption(
+        f"{models.describe(model)}; {cfg.n_layers} layers × {cfg.n_heads} heads, d_head = {cfg.d_head}, "
+        f"running on {models.DEVICE_LABELS.get(model.device.type, str(model.device))}."
+    )
