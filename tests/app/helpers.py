@@ -39,3 +39,18 @@ def chart(at: Any, key_prefix: str) -> dict:
 
 def _key(element: Any) -> str:
     return str(getattr(element, "key", "") or "")
+
+
+def count_forward_passes(monkeypatch: Any) -> list[str]:
+    """The texts of the forward passes the trace service runs from now on (the list fills as they run)."""
+    from services import traces
+
+    runs: list[str] = []
+    real = traces._run
+
+    def counting(model, text, *args, **kwargs):
+        runs.append(text)
+        return real(model, text, *args, **kwargs)
+
+    monkeypatch.setattr(traces, "_run", counting)
+    return runs

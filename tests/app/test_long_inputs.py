@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP, chart, decode
-from viz import engine
-from viz.cache import TRACES, JobCache
+from tests.app.helpers import APP, chart, count_forward_passes, decode
+from services import models, traces
+from services.cache import JobCache
 from viz.figures import Cells, pooled_heatmap, window_heatmap
-from viz.state import MAX_TEXT_CHARS, to_params
+from ui.url import MAX_TEXT_CHARS, to_params
 from viz.viewmodel import (
     Window,
     clamp_span,
@@ -35,12 +35,12 @@ SENTENCE = "The keeper climbed the stairs of the lighthouse every night to light
 
 @pytest.fixture(scope="module")
 def smol():
-    return engine.load("smollm2-135m", "cpu")
+    return models.load("smollm2-135m", "cpu")
 
 
 @pytest.fixture(scope="module")
 def long_trace(smol):
-    return engine.run_trace(smol, SENTENCE * 40, True, 600)  # 600 tokens: past the full-resolution limit
+    return traces.get_trace(smol, SENTENCE * 40, True, 600)  # 600 tokens: past the full-resolution limit
 
 
 def block_means(full: np.ndarray, block: int) -> np.ndarray:
@@ -94,7 +94,7 @@ def test_window_spans_are_clamped() -> None:
 
 def test_cut_notice_gives_the_character_position_and_a_plain_text_excerpt(smol) -> None:
     text = "alpha beta\ngamma <b>delta</b> " * 20
-    trace = engine.run_trace(smol, text, True, 12)
+    trace = traces.get_trace(smol, text, True, 12)
     assert trace.truncated and trace.n_tokens == 12
     cut = cut_position(trace)
     assert 0 < cut < len(text) and text[:cut].endswith(trace.tokens[-1].strip())
@@ -103,11 +103,11 @@ def test_cut_notice_gives_the_character_position_and_a_plain_text_excerpt(smol) 
 
 
 def test_token_cap_limit_follows_model_and_operator(monkeypatch) -> None:
-    assert engine.token_cap_limit(4096, {}) == 4096
-    assert engine.token_cap_limit(512, {}) == 512  # MiniLM
-    assert engine.token_cap_limit(4096, {"ATTN_MAX_TOKENS": "1000"}) == 1000
-    assert engine.token_cap_limit(512, {"ATTN_MAX_TOKENS": "1000"}) == 512
-    assert engine.token_cap_limit(4096, {"ATTN_MAX_TOKENS": "lots"}) == 4096  # malformed: ignored
+    assert models.token_cap_limit(4096, {}) == 4096
+    assert models.token_cap_limit(512, {}) == 512  # MiniLM
+    assert models.token_cap_limit(4096, {"ATTN_MAX_TOKENS": "1000"}) == 1000
+    assert models.token_cap_limit(512, {"ATTN_MAX_TOKENS": "1000"}) == 512
+    assert models.token_cap_limit(4096, {"ATTN_MAX_TOKENS": "lots"}) == 4096  # malformed: ignored
 
 
 def test_long_text_is_left_out_of_the_link() -> None:
@@ -160,18 +160,18 @@ def test_job_cache_evicts_least_recently_used_by_budget() -> None:
 # ── through the app ───────────────────────────────────────────────────────────────────────────────
 
 
-def test_head_switch_reuses_the_cached_trace() -> None:
+def test_head_switch_reuses_the_cached_trace(monkeypatch) -> None:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update({"text": "the cat sat on the mat and then it slept"})
     at.run()
     trace = at.session_state["ctx"].trace
-    computed = TRACES.computed
+    runs = count_forward_passes(monkeypatch)
     at.slider(key="head").set_value(4).run()
     at.slider(key="layer").set_value(2).run()
     assert not at.exception
-    assert TRACES.computed == computed and at.session_state["ctx"].trace is trace  # no new forward pass
+    assert runs == [] and at.session_state["ctx"].trace is trace  # no new forward pass
     at.toggle(key="causal").set_value(False).run()  # masking is part of the key: a new trace
-    assert TRACES.computed == computed + 1
+    assert len(runs) == 1
 
 
 def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smol, long_trace) -> None:
@@ -199,7 +199,7 @@ def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smol, long_trace) 
     at.slider(key="win_q").set_value((100, 163)).run()
     window = decode(chart(at, "head_window")["data"][0]["z"])
     np.testing.assert_allclose(window, long_trace.pattern(0, 0).numpy()[100:164, 472:600], atol=1e-6)
-    at.switch_page("pages/views/masking.py").run()
+    at.switch_page("app_pages/masking.py").run()
     assert not at.exception, [e.value for e in at.exception]
     scores = decode(chart(at, "scores")["data"][0]["z"])
     expected = long_trace.scores(0, 0).numpy()[100:164, 472:600]
@@ -208,13 +208,13 @@ def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smol, long_trace) 
 
 def test_4096_tokens_window_and_blocks_match_the_full_pattern(smol) -> None:
     text = SENTENCE * 300  # ~5100 tokens: cut to the default cap
-    trace = engine.run_trace(smol, text, True)
+    trace = traces.get_trace(smol, text, True, models.token_cap_limit(smol.max_tokens))
     assert trace.n_tokens == 4096 and trace.truncated
     full = trace.pattern(9, 4).numpy()  # one head, computed in full on request
     np.testing.assert_allclose(full.sum(axis=1), 1.0, atol=1e-4)
     assert np.all(np.triu(full, k=1) == 0)
     # The causal model's first 512 rows are a full, separate computation of the 512-token prefix.
-    prefix = engine.run_trace(smol, text, True, 512).pattern(9, 4).numpy()
+    prefix = traces.get_trace(smol, text, True, 512).pattern(9, 4).numpy()
     np.testing.assert_allclose(full[:512, :512], prefix, atol=2e-5)
     view = window_view(trace, 9, 4, default_window(4096))
     np.testing.assert_allclose(view.pattern, full[3968:, 3968:], atol=1e-6)

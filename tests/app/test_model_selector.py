@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from attention_core import load_model
 from tests.app.helpers import decode, figure_spec
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET
 
 pytest.importorskip("transformers")
 
@@ -19,7 +21,7 @@ TEXT = "the blue creature took a mole"
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    from viz import engine
+    from services import models as engine
 
     monkeypatch.setattr(engine, "_models", {})  # a private model table: tiny models must not outlive the test
     monkeypatch.setenv("ATTN_ALLOWED_MODEL_DIRS", str(tmp_path / "models"))
@@ -126,7 +128,16 @@ def test_an_encoder_decoder_from_the_selector_drives_the_cross_attention_page(en
     assert not at.exception, [e.value for e in at.exception]
     caption = next(c.value for c in at.sidebar.caption if "parameters" in c.value)
     assert "Marian encoder-decoder (2 encoder + 3 decoder layers)" in caption
-    at.switch_page("pages/mechanism/cross_attention.py").run()
+    at.switch_page("app_pages/cross_attention.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("real cross-attention" in c.value for c in at.caption)
-    assert any("mech_cross_encdec_block" in str(c.proto.id) for c in at.get("plotly_chart"))
+    charts = [c for c in at.get("plotly_chart") if "mech_cross_encdec_block" in str(c.proto.id)]
+    assert charts, "the encoder-decoder block was not drawn"
+    # The drawn weights are the engine's cross-attention pattern of the chosen head, rows summing to 1.
+    z = decode(figure_spec(charts[0])["data"][0]["z"]).astype(float)
+    pair = load_model(str(folder), device="cpu").trace_pair(DEFAULT_SOURCE, DEFAULT_TARGET, max_tokens=128)
+    layer, head = at.selectbox(key="mech_cross_encdec_head").value
+    expected = pair.cross.pattern(layer, head).numpy()
+    assert z.shape == expected.shape == (pair.decoder.n_tokens, pair.encoder.n_tokens)
+    assert np.allclose(z, expected, atol=1e-6)
+    assert np.allclose(z.sum(axis=1), 1.0, atol=1e-5)  # rows sum to 1 over the source alone

@@ -17,7 +17,7 @@ SHORT_TEXT = "one mole of carbon"  # 4 tokens: the cheapest real sweep (270 head
 
 @pytest.fixture(scope="session")
 def smol():
-    from viz import engine
+    from services import models as engine
 
     return engine.load("smollm2-135m", "cpu")  # the process-wide model the app shares
 

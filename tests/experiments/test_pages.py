@@ -19,7 +19,7 @@ from viz.experiments import next_token_logprobs, row_entropy
 from viz.labels import plotly_token
 
 APP = str(ROOT / "app.py")
-PAGE = "pages/views/experiments.py"
+PAGE = "app_pages/experiments.py"
 TIMEOUT = 300  # two other engineers share these 2 cores; the sweep alone can take a minute under load
 
 

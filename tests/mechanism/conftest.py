@@ -16,14 +16,14 @@ FLUFFY = "a fluffy blue creature roamed the verdant forest"
 
 @pytest.fixture(scope="session")
 def smol():
-    from viz import engine
+    from services import models as engine
 
     return engine.load("smollm2-135m", "cpu")  # the process-wide model the app shares
 
 
 @pytest.fixture(scope="session")
 def minilm():
-    from viz import engine
+    from services import models as engine
 
     return engine.load("minilm-l6", "cpu")
 

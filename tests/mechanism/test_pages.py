@@ -27,7 +27,7 @@ def chart(at: AppTest, key: str) -> dict:
 
 def open_page(page: str, at: AppTest | None = None) -> AppTest:
     at = at or AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page(f"pages/mechanism/{page}.py")
+    at.switch_page(f"app_pages/{page}.py")
     return at.run()
 
 

@@ -177,7 +177,7 @@ def test_bad_link_values_fall_back_to_defaults_with_a_notice(params: dict, says:
     assert at.selectbox(key="model").value == "smollm2-135m"
     assert (at.slider(key="layer").value, at.slider(key="head").value) == (0, 0)
     assert at.query_params["model"] == "smollm2-135m" and at.query_params["page"] == "patterns"
-    from viz import engine
+    from services import models as engine
 
     assert {name for name, _ in engine._models} <= set(engine.MODEL_NAMES)  # nothing else was loaded
 

@@ -19,9 +19,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from attention_core.policy import ALLOWED_DIRS_ENV, PUBLIC_ENV
-from tests.app.helpers import APP, chart, decode
-from viz import engine
-from viz.cache import TRACES, trace_bytes
+from tests.app.helpers import APP, chart, count_forward_passes, decode
+from services import models as engine
+from services import traces
+from services.cache import RESULTS, bytes_of
 
 MODEL = "smollm2-135m"
 
@@ -39,7 +40,7 @@ def assert_no_traceback(at: AppTest) -> None:
 
 @pytest.fixture
 def load_model_spy(monkeypatch):
-    """Records every name viz.engine hands to attention_core.load_model (and loads nothing)."""
+    """Records every name services.models hands to attention_core.load_model (and loads nothing)."""
     calls: list[str] = []
 
     def spy(name, device=None, progress=None):
@@ -102,28 +103,29 @@ def test_sessions_share_one_model_per_process() -> None:
     shared = engine.load(MODEL, "cpu")
     for at in sessions:
         assert_no_traceback(at)
-        assert at.session_state["ctx"].trace.model is shared  # the same object, not a copy per session
+        assert at.session_state["ctx"].model is shared  # the same object, not a copy per session
+        assert at.session_state["ctx"].trace.context is shared.context
     assert sum(1 for name, _ in engine._models if name == MODEL) == 1
 
 
 def test_trace_cache_stays_within_its_byte_budget(monkeypatch) -> None:
-    assert TRACES.budget < float("inf") and TRACES.max_entries < 10_000  # bounded by default
+    assert RESULTS.budget < float("inf") and RESULTS.max_entries < 10_000  # bounded by default
     at = new_app(text="alpha beta gamma delta")
-    one = trace_bytes(at.session_state["ctx"].trace)
+    one = bytes_of(at.session_state["ctx"].trace)
     assert one > 0
-    monkeypatch.setattr(TRACES, "budget", 2.5 * one)  # room for two traces of this length
+    monkeypatch.setattr(RESULTS, "budget", 2.5 * one)  # room for two traces of this length (and what they derive)
     texts = [f"alpha beta gamma {w}" for w in ("one", "two", "three", "four")]
     for text in texts:
         at.text_area(key="text").set_value(text).run()
         assert_no_traceback(at)
-    cached = [k for k in list(TRACES._jobs) if TRACES._jobs[k].done()]
-    assert sum(TRACES._sizes.get(k, 0.0) for k in cached) <= TRACES.budget
-    first_key = at.session_state["ctx"].trace_key[:2] + (texts[0],) + at.session_state["ctx"].trace_key[3:]
-    assert first_key not in TRACES and at.session_state["ctx"].trace_key in TRACES  # oldest out, newest in
-    computed = TRACES.computed
+    assert RESULTS.held_bytes() <= RESULTS.budget
+    key = at.session_state["ctx"].trace_key
+    first_key = key[:3] + (texts[0],) + key[4:]
+    assert first_key not in RESULTS and key in RESULTS  # oldest out, newest in
+    runs = count_forward_passes(monkeypatch)
     at.text_area(key="text").set_value(texts[0]).run()  # an evicted trace is simply recomputed
     assert_no_traceback(at)
-    assert TRACES.computed == computed + 1
+    assert runs == [texts[0]]
     np.testing.assert_allclose(decode(chart(at, "head_heatmap")["data"][0]["z"]).sum(axis=1), 1.0, atol=1e-5)
 
 
@@ -141,17 +143,18 @@ def test_concurrent_requests_share_the_model_read_only_and_single_flight() -> No
 
     def session(i: int):
         text = texts[i % len(texts)]
-        key = (MODEL, "cpu", f"{text}", True, 64, "security-test")  # the app's key shape, kept apart
         start.wait()
-        job = TRACES.job(key, lambda progress: engine.run_trace(model, text, True, 64, progress))
+        job = traces.trace_job(model, f"{text}", True, 64, ())
         return text, job.result()
 
-    computed = TRACES.computed
+    for text in texts:  # not cached from an earlier test: every text is a new forward pass here
+        assert traces.trace_key(model, text, True, 64) not in RESULTS
+    computed = RESULTS.computed
     with ThreadPoolExecutor(max_workers=12) as pool:
         results = list(pool.map(session, range(12)))
-    assert TRACES.computed == computed + len(texts)  # 12 requests, one forward pass per distinct text
+    assert RESULTS.computed == computed + len(texts)  # 12 requests, one forward pass per distinct text
     for text, trace in results:
-        assert trace.model is model
+        assert trace.context is model.context
         assert torch.allclose(trace.pattern(5, 2), expected[text], atol=1e-6)
     assert _weights_versions(model) == before  # nobody wrote to the shared weights
 
@@ -159,8 +162,6 @@ def test_concurrent_requests_share_the_model_read_only_and_single_flight() -> No
 def test_a_rebuilt_weight_cache_is_shown_to_the_user(monkeypatch) -> None:
     """The engine rebuilds a damaged cache and records a note; the app shows it in the sidebar."""
     from streamlit.testing.v1 import AppTest
-
-    from viz import engine
 
     model = engine.load("smollm2-135m", "cpu")
     note = "The converted-weight cache at /tmp/x was damaged (checksum); it was rebuilt from model.gguf."
