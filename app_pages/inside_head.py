@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import streamlit as st
+from viz.figures.mechanism import matrix_heatmap
+from viz.views.common import token_labels
 
 from ui.context import require_trace
 from ui.widgets import show_token_strip
-from viz.figures.mechanism import matrix_heatmap
-from viz.views.common import token_labels
 
 st.title("Inside one head, step by step")
 ctx = require_trace()

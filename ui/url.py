@@ -1,4 +1,5 @@
-"""Shareable view state ↔ URL query parameters. Pure functions, no Streamlit, so they are testable alone.
+"""Shareable view state ↔ URL query parameters. Pure functions, no Streamlit, so they are testable alone
+(ui.shell applies them to the session).
 
 Everything read from a URL is untrusted: unknown values fall back to defaults and produce a
 warning sentence the app shows, instead of an exception or a silently different view.
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from viz.figures.layout import ORIENTATIONS, Orientation
+
 from viz.labels import markdown_literal
 
 DEFAULT_PAGE = "patterns"
@@ -54,70 +56,83 @@ def parse_params(
     `requestable` accepts (a hub id or an allowed folder) is not loaded from a link: opening a link must
     not start a download. It comes back as `requested_model` for the app to offer.
     """
-    models = list(model_names)
-    known_pages = set(pages)
     state = ViewState(model=default_model)
-    warn = state.warnings.append
-
-    model = _first(params.get("model"))
-    if model is not None:
-        if model in models:
-            state.model = model
-        elif requestable(model):
-            state.requested_model = model
-            warn(
-                f"The link names the model {markdown_literal(model)}, which is not built in: press **Load** under "
-                f"*Another model* in the sidebar to load it. Showing {default_model!r} meanwhile."
-            )
-        else:
-            warn(f"Unknown model {markdown_literal(model)} in the link; showing {default_model!r} instead.")
-
-    text = _first(params.get("text"))
-    if text is not None:
-        if len(text) > MAX_TEXT_CHARS:
-            warn(f"The text in the link was {len(text)} characters; only the first {MAX_TEXT_CHARS} are used.")
-            text = text[:MAX_TEXT_CHARS]
-        state.text = text
-
+    value = {name: _first(params.get(name)) for name in ("model", "text", "layer", "head", "mask", "orient", "page")}
+    if value["model"] is not None:
+        _read_model(state, value["model"], list(model_names), default_model, requestable)
+    if value["text"] is not None:
+        _read_text(state, value["text"])
     for name in ("layer", "head"):
-        raw = _first(params.get(name))
-        if raw is None:
-            continue
-        try:
-            value = int(raw)
-        except ValueError:
-            warn(f"{name.capitalize()} {markdown_literal(raw)} in the link is not a number; showing {name} 0.")
-            continue
-        if value < 0:
-            warn(f"{name.capitalize()} {value} in the link is out of range; showing {name} 0.")
-            continue
-        setattr(state, name, value)
-
-    mask = _first(params.get("mask"))
-    if mask is not None:
-        if mask.lower() in _TRUE:
-            state.causal = True
-        elif mask.lower() in _FALSE:
-            state.causal = False
-        else:
-            shown = markdown_literal(mask)
-            warn(f"Masking {shown} in the link is neither 'on' nor 'off'; using the model's own masking.")
-
-    orient = _first(params.get("orient"))
-    if orient is not None:
-        if orient in ORIENTATIONS:
-            state.orient = orient  # type: ignore[assignment]  # checked against ORIENTATIONS
-        else:
-            shown = markdown_literal(orient)
-            warn(f"Orientation {shown} in the link is neither 'rows' nor 'cols'; showing rows as queries.")
-
-    page = _first(params.get("page"))
-    if page is not None:
-        if page in known_pages:
-            state.page = page
-        else:
-            warn(f"Unknown page {markdown_literal(page)} in the link; showing the attention patterns.")
+        if value[name] is not None:
+            _read_index(state, name, value[name])
+    if value["mask"] is not None:
+        _read_mask(state, value["mask"])
+    if value["orient"] is not None:
+        _read_orient(state, value["orient"])
+    if value["page"] is not None:
+        _read_page(state, value["page"], set(pages))
     return state
+
+
+def _read_model(state: ViewState, model: str, models: list[str], default: str, requestable: Callable) -> None:
+    if model in models:
+        state.model = model
+    elif requestable(model):
+        state.requested_model = model
+        state.warnings.append(
+            f"The link names the model {markdown_literal(model)}, which is not built in: press **Load** under "
+            f"*Another model* in the sidebar to load it. Showing {default!r} meanwhile."
+        )
+    else:
+        state.warnings.append(f"Unknown model {markdown_literal(model)} in the link; showing {default!r} instead.")
+
+
+def _read_text(state: ViewState, text: str) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        state.warnings.append(
+            f"The text in the link was {len(text)} characters; only the first {MAX_TEXT_CHARS} are used."
+        )
+        text = text[:MAX_TEXT_CHARS]
+    state.text = text
+
+
+def _read_index(state: ViewState, name: str, raw: str) -> None:
+    try:
+        value = int(raw)
+    except ValueError:
+        state.warnings.append(
+            f"{name.capitalize()} {markdown_literal(raw)} in the link is not a number; showing {name} 0."
+        )
+        return
+    if value < 0:
+        state.warnings.append(f"{name.capitalize()} {value} in the link is out of range; showing {name} 0.")
+        return
+    setattr(state, name, value)
+
+
+def _read_mask(state: ViewState, mask: str) -> None:
+    if mask.lower() in _TRUE:
+        state.causal = True
+    elif mask.lower() in _FALSE:
+        state.causal = False
+    else:
+        shown = markdown_literal(mask)
+        state.warnings.append(f"Masking {shown} in the link is neither 'on' nor 'off'; using the model's own masking.")
+
+
+def _read_orient(state: ViewState, orient: str) -> None:
+    if orient in ORIENTATIONS:
+        state.orient = orient  # type: ignore[assignment]  # checked against ORIENTATIONS
+    else:
+        shown = markdown_literal(orient)
+        state.warnings.append(f"Orientation {shown} in the link is neither 'rows' nor 'cols'; showing rows as queries.")
+
+
+def _read_page(state: ViewState, page: str, known_pages: set[str]) -> None:
+    if page in known_pages:
+        state.page = page
+    else:
+        state.warnings.append(f"Unknown page {markdown_literal(page)} in the link; showing the attention patterns.")
 
 
 def clamp_layer_head(layer: int, head: int, n_layers: int, n_heads: int, model: str) -> tuple[int, int, list[str]]:

@@ -7,11 +7,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
+from viz.figures.layout import selected_point
+from viz.views.patterns import (
+    WINDOW_MAX,
+    Tokens,
+    Window,
+    clamp_span,
+    cut_excerpt,
+    cut_position,
+    default_window,
+    is_long,
+)
 
 from ui.context import PageContext
-from viz.figures.layout import selected_point
 from viz.labels import SPACE_MARK, token_strip
-from viz.views.patterns import WINDOW_MAX, Tokens, Window, clamp_span, cut_excerpt, cut_position, default_window, is_long
 
 
 def show_tokens(ctx: PageContext, tokens: Tokens) -> None:

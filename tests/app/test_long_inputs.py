@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP, chart, count_forward_passes, decode
 from services import models, traces
 from services.cache import JobCache
-from viz.figures import Cells, pooled_heatmap, window_heatmap
+from tests.app.helpers import APP, chart, count_forward_passes, decode
 from ui.url import MAX_TEXT_CHARS, to_params
+from viz.figures import Cells, pooled_heatmap, window_heatmap
 from viz.viewmodel import (
     Window,
     clamp_span,
