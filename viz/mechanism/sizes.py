@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from attention_core.params import GPT3, attention_breakdown, attention_parameters, model_parameters
+from viz.views.sizes import FILLER
 
 GPT3_PRESET = {k: GPT3[k] for k in ("d_model", "d_head", "n_heads", "n_layers")}
 GPT3_TOTAL = model_parameters(**GPT3)["total"]  # 175,181,291,520 in 3Blue1Brown's accounting
-
-# A repeatable filler text for timing: long enough to cut to any measured length.
-FILLER = "a fluffy blue creature roamed the verdant forest. " * 800
 
 
 @dataclass(frozen=True)
@@ -67,33 +65,6 @@ def loaded_breakdown(model: Any) -> list[dict[str, str]]:
     rows = [{"component": k, "parameters": f"{counts[k]:,}", "share": f"{counts[k] / total:.1%}"} for k in order]
     rows.append({"component": "total", "parameters": f"{total:,}", "share": "100.0%"})
     return rows
-
-
-def pattern_entries(n_layers: int, n_heads: int, n: int) -> int:
-    """Attention weights one forward pass computes: one n × n pattern per head per layer."""
-    return n_layers * n_heads * n * n
-
-
-def pattern_bytes(n_layers: int, n_heads: int, n: int, bytes_per: int) -> int:
-    return pattern_entries(n_layers, n_heads, n) * bytes_per
-
-
-def context_lengths(n_ctx: int) -> list[int]:
-    """Powers of two from 16 up to the model's trained context (and that context itself)."""
-    out, n = [], 16
-    while n < n_ctx:
-        out.append(n)
-        n *= 2
-    out.append(n_ctx)
-    return out
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1024 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PB"  # unreachable; keeps type checkers honest
 
 
 @dataclass(frozen=True)
