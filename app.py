@@ -12,7 +12,7 @@ from pages.views._common import wait_with_progress
 from viz import engine
 from viz.cache import TRACES
 from viz.context import AppContext, load_examples
-from viz.figures import ORIENTATIONS
+from viz.figures.layout import ORIENTATIONS
 from viz.mechanism.pages import mechanism_pages
 from viz.state import MAX_TEXT_CHARS, PAGES, clamp_layer_head, parse_params, to_params
 

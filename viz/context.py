@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from viz.figures import Orientation
-from viz.viewmodel import TraceLike
+from viz.figures.layout import Orientation
+from viz.views.trace import TraceLike
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
 

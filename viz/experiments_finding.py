@@ -16,8 +16,9 @@ import time
 import numpy as np
 
 from attention_core import ablate_head, load_model
-from viz.experiments import next_token_logprobs, rank_heads, run_sweep
+from viz.experiments import run_sweep
 from viz.state import DEFAULT_TEXT
+from viz.views.experiments import next_token_logprobs, rank_heads_by_effect
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep = run_sweep(trace, trace.n_tokens, target)
     print(f"sweep of {sweep.size} heads: {time.perf_counter() - t0:.1f} s")
     print(f"{'head':>8}  {'Δ log p (sweep)':>15}  {'Δ log p (single)':>16}  top prediction after")
-    for effect in rank_heads(sweep)[: args.top]:
+    for effect in rank_heads_by_effect(sweep)[: args.top]:
         after = next_token_logprobs(model.trace(args.text, interventions=[ablate_head(effect.layer, effect.head)]))
         single = float(after[target] - before[target])
         new = int(np.argmax(after))

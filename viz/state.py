@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from viz.figures import ORIENTATIONS, Orientation
+from viz.figures.layout import ORIENTATIONS, Orientation
 from viz.labels import markdown_literal
 
 PAGES: tuple[str, ...] = ("patterns", "masking", "guide")

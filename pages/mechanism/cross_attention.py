@@ -7,15 +7,15 @@ import streamlit as st
 
 from pages.views._common import fixed_decimals
 from viz import engine
+from viz.figures.mechanism import layer_head_grid, matrix_heatmap
 from viz.labels import plotly_escape, readable_tokens
-from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
-from viz.mechanism.figures import layer_head_grid, matrix_heatmap
 from viz.mechanism.session import mechanism_context, run_pair, run_trace, token_strip, trace_patterns
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
 
 
 def show_encoder_decoder(ctx, source: str, target: str) -> None:
     """An encoder-decoder's own cross-attention sublayer: target queries × source keys, no mask."""
-    from viz.mechanism.cross import EncoderDecoderCross
+    from viz.views.cross import EncoderDecoderCross
 
     try:
         cross = EncoderDecoderCross(run_pair(ctx, source, target))

@@ -8,19 +8,12 @@ import streamlit as st
 
 from pages.views._common import fixed_decimals
 from viz import engine
-from viz.labels import markdown_literal, plotly_escape, readable_token
-from viz.mechanism.common import token_labels
-from viz.mechanism.figures import (
-    closest_sense_figure,
-    layer_lines,
-    matrix_heatmap,
-    shift_arrows,
-    source_bars,
-    trajectories_figure,
-)
-from viz.mechanism.heads import default_query_keys
+from viz.figures.mechanism import matrix_heatmap, source_bars
+from viz.figures.shifts import closest_sense_figure, layer_lines, shift_arrows, trajectories_figure
+from viz.labels import axis_labels, markdown_literal, plotly_escape, readable_token
 from viz.mechanism.session import mechanism_context, require_trace, run_trace, token_strip
-from viz.mechanism.shifts import (
+from viz.views.heads import default_query_keys
+from viz.views.shifts import (
     delta_by_source,
     layer_shift,
     pairwise_cosines,
@@ -47,7 +40,7 @@ ctx = mechanism_context()
 st.title("Embedding shifts")
 trace = require_trace(ctx)
 layer = ctx.layer
-readable, labels = token_labels(trace.tokens)
+readable, labels = axis_labels(trace.tokens)
 n = trace.n_tokens
 
 # ── Part 1: who moved this token? ────────────────────────────────────────────────────────────────

@@ -6,11 +6,17 @@ import numpy as np
 import streamlit as st
 
 from pages.views._common import fixed_decimals
-from viz.labels import markdown_literal, plotly_escape
-from viz.mechanism.common import token_labels
-from viz.mechanism.figures import layer_head_grid
-from viz.mechanism.heads import STAT_COLUMNS, default_query_keys, head_statistics, rank_heads, row_to_head, stats_table
+from viz.figures.mechanism import layer_head_grid
+from viz.labels import axis_labels, markdown_literal, plotly_escape
 from viz.mechanism.session import mechanism_context, require_trace, token_strip, trace_patterns
+from viz.views.heads import (
+    STAT_COLUMNS,
+    default_query_keys,
+    head_statistics,
+    rank_heads_by_attention,
+    row_to_head,
+    stats_table,
+)
 
 TABLE_KEY = "mech_head_stats"
 PATTERNS_PAGE = "pages/views/patterns.py"
@@ -40,7 +46,7 @@ if st.session_state.pop("_mech_open_patterns", False) and not ctx.standalone:
     st.switch_page(PATTERNS_PAGE)
 st.title("Head finder")
 trace = require_trace(ctx)
-readable, labels = token_labels(trace.tokens)
+readable, labels = axis_labels(trace.tokens)
 n = trace.n_tokens
 patterns = trace_patterns(ctx, trace)  # [n_layers, n_heads, n, n]
 L, H = patterns.shape[:2]
@@ -65,7 +71,7 @@ else:
             "With the causal mask a query cannot look at later tokens; these keys always get weight 0: "
             + ", ".join(markdown_literal(readable[k]) for k in hidden)
         )
-    hits = rank_heads(patterns, query, keys)
+    hits = rank_heads_by_attention(patterns, query, keys)
     best = hits[0]
     key_names = " + ".join(markdown_literal(readable[k]) for k in keys)  # tokens are user text: never Markdown
     st.metric(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viz.mechanism.common import token_labels
-from viz.mechanism.figures import matrix_heatmap
+from viz.figures.mechanism import matrix_heatmap
+from viz.labels import axis_labels
 from viz.mechanism.session import mechanism_context, require_trace, token_strip
 from viz.mechanism.steps import head_steps
 
@@ -14,7 +14,7 @@ st.title("Inside one head, step by step")
 trace = require_trace(ctx)
 s = head_steps(trace, ctx.layer, ctx.head)
 n, d, dm = s.n, s.d_head, s.d_model
-readable, labels = token_labels(s.tokens)
+readable, labels = axis_labels(s.tokens)
 
 st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "

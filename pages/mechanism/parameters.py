@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viz.mechanism.figures import context_growth, timing_figure
+from viz.figures.mechanism import context_growth, timing_figure
 from viz.mechanism.session import mechanism_context
-from viz.mechanism.sizes import (
-    GPT3_PRESET,
-    GPT3_TOTAL,
-    breakdown,
-    context_lengths,
-    human_bytes,
-    loaded_breakdown,
-    measure_trace,
-    pattern_bytes,
-    pattern_entries,
-)
+from viz.mechanism.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, measure_trace
+from viz.views.sizes import context_lengths, human_bytes, pattern_bytes, pattern_entries
 
 FIELDS = ("d_model", "d_head", "n_heads", "n_layers")
 LABELS = {

@@ -10,9 +10,18 @@ import streamlit as st
 
 from viz.cache import Job
 from viz.context import AppContext
-from viz.figures import selected_point
+from viz.figures.layout import selected_point
 from viz.labels import SPACE_MARK, token_strip
-from viz.viewmodel import WINDOW_MAX, Tokens, Window, clamp_span, cut_excerpt, cut_position, default_window, is_long
+from viz.views.patterns import (
+    WINDOW_MAX,
+    Tokens,
+    Window,
+    clamp_span,
+    cut_excerpt,
+    cut_position,
+    default_window,
+    is_long,
+)
 
 QUIET_S = 0.4  # a job that finishes within this draws no progress bar (no flicker on short texts)
 

@@ -13,34 +13,25 @@ import numpy as np
 import streamlit as st
 
 from pages.views._common import require_context
-from viz.experiments import (
+from viz.experiments import has_sweep, make_intervention, run_sweep, run_trace, valid_interventions
+from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
+from viz.labels import plotly_escape, plotly_token_labels, readable_token, readable_token_labels, token_strip
+from viz.views.experiments import (
     CHANGES,
     EXP_MAX_TOKENS,
     SWEEP_MAX_TOKENS,
     TEMPERATURES,
     TOP_K,
     compare_predictions,
-    drift_figure,
-    has_sweep,
-    make_intervention,
     next_token_logprobs,
-    prediction_bars,
     prediction_table,
-    rank_heads,
+    rank_heads_by_effect,
     rank_of,
-    readable_labels,
     residual_drift,
     row_entropy,
-    run_sweep,
-    run_trace,
-    sweep_heatmap,
-    temperature_figure,
-    token_labels,
     top_ids,
     typed_token_id,
-    valid_interventions,
 )
-from viz.labels import plotly_escape, readable_token, token_strip
 
 CHART_CONFIG = {"displaylogo": False}
 TYPED = -1  # the token selectbox's "type another token" option
@@ -90,8 +81,8 @@ if shell_trace.n_tokens <= cap and not shell_trace.interventions:
 else:
     base = run_trace(model, shell_trace.text, shell_trace.causal, cap)
 text, causal = base.text, base.causal
-labels = token_labels(base.tokens)
-readable = readable_labels(base.tokens)
+labels = plotly_token_labels(base.tokens)
+readable = readable_token_labels(base.tokens)
 tail = " ".join(text.split())  # the end of the text, on one line, for a chart title
 tail = tail if len(tail) <= 40 else "…" + tail[-39:]
 n = base.n_tokens
@@ -155,7 +146,7 @@ else:
         )
         if choice == TYPED:
             typed = st.text_input("Token", value=" Paris", key="exp_typed", help="Leading spaces count: ' Paris'.")
-            target_id, note = typed_token_id(model.tokenizer, typed)
+            target_id, note = typed_token_id(base, typed)
             st.caption(note)
         else:
             target_id = int(choice)
@@ -292,7 +283,7 @@ else:
     if has_sweep(base, cap, target_id) or st.button(f"Rank all {L * H} heads", key="exp_sweep", type="primary"):
         with st.spinner(f"Ablating each of {L * H} heads in turn…"):
             sweep = run_sweep(base, cap, target_id)
-        ranked = rank_heads(sweep)
+        ranked = rank_heads_by_effect(sweep)
         best = ranked[0]
         p0 = float(np.exp(before_lp[target_id]))
         c1, c2 = st.columns([3, 2], gap="medium")

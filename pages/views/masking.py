@@ -11,16 +11,10 @@ import streamlit as st
 from pages.views._common import fixed_decimals, image_format_radio, require_context, show_tokens, window_selector
 from viz.cache import DERIVED
 from viz.engine import set_threads_for
-from viz.figures import Cells, image_config, mask_comparison, orientation_caption, scores_heatmap
-from viz.viewmodel import (
-    Window,
-    export_basename,
-    head_view,
-    is_long,
-    tokens_of,
-    window_mask_patterns,
-    window_view,
-)
+from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
+from viz.figures.layout import image_config, orientation_caption
+from viz.views.export import export_basename
+from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
 
 ctx = require_context()
 trace = ctx.trace

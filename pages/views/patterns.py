@@ -23,31 +23,21 @@ from pages.views._common import (
 )
 from viz.cache import DERIVED, FIGURES
 from viz.engine import set_threads_for
-from viz.figures import (
-    Cells,
-    head_heatmap,
-    image_config,
-    layer_small_multiples,
-    orientation_caption,
-    overview_mosaic,
-    pooled_heatmap,
-    window_heatmap,
-)
-from viz.viewmodel import (
+from viz.figures.heatmaps import Cells, head_heatmap
+from viz.figures.layout import image_config, orientation_caption
+from viz.figures.long_text import pooled_heatmap, window_heatmap
+from viz.figures.overview import layer_small_multiples, overview_mosaic
+from viz.views.export import export_basename, pattern_csv, pattern_npz, pooled_npz, window_csv
+from viz.views.patterns import (
     OVERVIEW_SIZE,
     POOLED_VIEW_SIZE,
-    export_basename,
     head_view,
     is_long,
     layer_patterns,
     layer_thumbnails,
     overview,
-    pattern_csv,
-    pattern_npz,
-    pooled_npz,
     pooled_view,
     tokens_of,
-    window_csv,
     window_view,
 )
 

@@ -132,7 +132,7 @@ def token_strip(tokens: list[str]) -> None:
 
 @st.cache_resource(show_spinner="Computing every head's pattern…", max_entries=8)
 def _cached_patterns(name: str, device: str, text: str, causal: bool, n_tokens: int, _trace: Any) -> Any:
-    from viz.mechanism.heads import all_patterns
+    from viz.views.heads import all_patterns
 
     return all_patterns(_trace)
 

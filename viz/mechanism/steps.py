@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from attention_core import model as fwd
-from viz.mechanism.common import to_np
+from viz.views.common import to_numpy as to_np
 
 
 @dataclass(frozen=True)
