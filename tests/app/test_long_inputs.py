@@ -15,9 +15,11 @@ from streamlit.testing.v1 import AppTest
 from tests.app.helpers import APP, chart, decode
 from viz import engine
 from viz.cache import TRACES, JobCache
-from viz.figures import Cells, pooled_heatmap, window_heatmap
+from viz.figures.heatmaps import Cells
+from viz.figures.long_text import pooled_heatmap, window_heatmap
 from viz.state import MAX_TEXT_CHARS, to_params
-from viz.viewmodel import (
+from viz.views.export import window_csv
+from viz.views.patterns import (
     Window,
     clamp_span,
     cut_excerpt,
@@ -25,7 +27,6 @@ from viz.viewmodel import (
     default_window,
     pooled_view,
     tokens_of,
-    window_csv,
     window_view,
 )
 

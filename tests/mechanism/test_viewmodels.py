@@ -9,10 +9,19 @@ import numpy as np
 import pytest
 
 from tests.mechanism.conftest import FLUFFY, ROOT
-from viz.mechanism.common import pca_2d
-from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
-from viz.mechanism.heads import all_patterns, default_query_keys, head_statistics, rank_heads, row_to_head, stats_table
-from viz.mechanism.shifts import (
+from viz.mechanism.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown
+from viz.mechanism.steps import head_steps, rope_check
+from viz.views.common import pca_2d
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
+from viz.views.heads import (
+    all_patterns,
+    default_query_keys,
+    head_statistics,
+    rank_heads_by_attention,
+    row_to_head,
+    stats_table,
+)
+from viz.views.shifts import (
     delta_by_source,
     find_word,
     layer_shift,
@@ -21,8 +30,7 @@ from viz.mechanism.shifts import (
     word_positions,
     word_trace,
 )
-from viz.mechanism.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, pattern_bytes, pattern_entries
-from viz.mechanism.steps import head_steps, rope_check
+from viz.views.sizes import pattern_bytes, pattern_entries
 
 
 # ── inside one head ─────────────────────────────────────────────────────────────────────────────
@@ -130,7 +138,7 @@ def test_head_finder_finds_the_adjective_head(fluffy) -> None:
     """Acceptance: some head makes "creature" put > 1/2 of its attention on "fluffy" + "blue"; the docs name it."""
     q, keys = default_query_keys(fluffy.tokens)
     assert [fluffy.tokens[i] for i in [q, *keys]] == [" creature", " fluffy", " blue"]
-    hits = rank_heads(all_patterns(fluffy), q, keys)
+    hits = rank_heads_by_attention(all_patterns(fluffy), q, keys)
     best = hits[0]
     manual = float(fluffy.pattern(best.layer, best.head)[q, keys].sum())
     assert best.weight == pytest.approx(manual, abs=1e-6) and best.weight > 0.5
