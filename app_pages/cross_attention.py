@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from viz.figures.mechanism import layer_head_grid, matrix_heatmap
-from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
-from viz.views.heads import all_patterns
 
 from services.models import InputError
 from services.traces import derived, get_pair, get_trace, short_cap, trace_key
 from ui.context import page_context
 from ui.widgets import fixed_decimals, show_token_strip
+from viz.figures.mechanism import layer_head_grid, matrix_heatmap
 from viz.labels import plotly_escape, readable_tokens
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
+from viz.views.heads import all_patterns
 
 
 def show_encoder_decoder(ctx, source: str, target: str) -> None:

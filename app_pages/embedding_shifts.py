@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+
+from services.models import InputError
+from services.traces import short_trace
+from ui.context import require_trace
+from ui.widgets import fixed_decimals, show_token_strip
 from viz.figures.mechanism import (
     closest_sense_figure,
     layer_lines,
@@ -13,7 +18,7 @@ from viz.figures.mechanism import (
     source_bars,
     trajectories_figure,
 )
-from viz.views.common import token_labels
+from viz.labels import axis_labels, markdown_literal, plotly_escape, readable_token
 from viz.views.heads import default_query_keys
 from viz.views.shifts import (
     delta_by_source,
@@ -25,12 +30,6 @@ from viz.views.shifts import (
     trajectories,
     word_trace,
 )
-
-from services.models import InputError
-from services.traces import short_trace
-from ui.context import require_trace
-from ui.widgets import fixed_decimals, show_token_strip
-from viz.labels import markdown_literal, plotly_escape, readable_token
 
 DEFAULT_SENTENCES = "American shrew mole\none mole of carbon dioxide\ntake a biopsy of the mole"
 DEFAULT_SENSES = [
@@ -48,7 +47,7 @@ st.title("Embedding shifts")
 ctx = require_trace()
 trace = ctx.trace
 layer = ctx.layer
-readable, labels = token_labels(trace.tokens)
+readable, labels = axis_labels(trace.tokens)
 n = trace.n_tokens
 
 # ── Part 1: who moved this token? ────────────────────────────────────────────────────────────────

@@ -4,14 +4,19 @@ Four panels on the shell's text, model and selected head (sidebar): the next-tok
 experiment (a list of changes to heads) with the prediction before and after, the change in log p of a
 chosen token and how far each later layer's embedding of a chosen position moved; the heads ranked by
 how much ablating each alone lowers log p of the chosen token; and a temperature slider on the selected
-head's pattern with the entropy of each row. Numbers come from viz.experiments (the engine's traces).
+head's pattern with the entropy of each row. Numbers come from viz.views.experiments over traces from services.traces.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+
+from services.interventions import make_intervention, valid_interventions
+from services.traces import get_sweep, get_trace, has_sweep, trace_key
+from ui.context import require_trace
 from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
+from viz.labels import plotly_escape, plotly_token_labels, readable_token, readable_token_labels, token_strip
 from viz.views.experiments import (
     CHANGES,
     EXP_MAX_TOKENS,
@@ -23,18 +28,11 @@ from viz.views.experiments import (
     prediction_table,
     rank_heads_by_effect,
     rank_of,
-    readable_labels,
     residual_drift,
     row_entropy,
-    token_labels,
     top_ids,
     typed_token_id,
 )
-
-from services.interventions import make_intervention, valid_interventions
-from services.traces import get_sweep, get_trace, has_sweep, trace_key
-from ui.context import require_trace
-from viz.labels import plotly_escape, readable_token, token_strip
 
 CHART_CONFIG = {"displaylogo": False}
 TYPED = -1  # the token selectbox's "type another token" option
@@ -85,8 +83,8 @@ else:
     base = get_trace(model, shell_trace.text, shell_trace.causal, cap)
     base_key = trace_key(model, shell_trace.text, shell_trace.causal, cap)
 text, causal = base.text, base.causal
-labels = token_labels(base.tokens)
-readable = readable_labels(base.tokens)
+labels = plotly_token_labels(base.tokens)
+readable = readable_token_labels(base.tokens)
 tail = " ".join(text.split())  # the end of the text, on one line, for a chart title
 tail = tail if len(tail) <= 40 else "…" + tail[-39:]
 n = base.n_tokens

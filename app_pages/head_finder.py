@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+
+from app_pages.registry import page_named
+from services.traces import derived
+from ui.context import require_trace
+from ui.shell import SHELL_KEYS
+from ui.widgets import fixed_decimals, show_token_strip
 from viz.figures.mechanism import layer_head_grid
-from viz.views.common import token_labels
+from viz.labels import axis_labels, markdown_literal, plotly_escape
 from viz.views.heads import (
     STAT_COLUMNS,
     all_patterns,
@@ -15,13 +21,6 @@ from viz.views.heads import (
     row_to_head,
     stats_table,
 )
-
-from app_pages.registry import page_named
-from services.traces import derived
-from ui.context import require_trace
-from ui.shell import SHELL_KEYS
-from ui.widgets import fixed_decimals, show_token_strip
-from viz.labels import markdown_literal, plotly_escape
 
 TABLE_KEY = "mech_head_stats"
 
@@ -49,7 +48,7 @@ if st.session_state.pop("_mech_open_patterns", False):
 st.title("Head finder")
 ctx = require_trace()
 trace = ctx.trace
-readable, labels = token_labels(trace.tokens)
+readable, labels = axis_labels(trace.tokens)
 n = trace.n_tokens
 patterns = derived(ctx.trace_key, "all_patterns", compute=lambda: all_patterns(trace))  # [n_layers, n_heads, n, n]
 L, H = patterns.shape[:2]

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import streamlit as st
-from viz.figures.mechanism import matrix_heatmap
-from viz.views.common import token_labels
 
 from ui.context import require_trace
 from ui.widgets import show_token_strip
+from viz.figures.mechanism import matrix_heatmap
+from viz.labels import axis_labels
 
 st.title("Inside one head, step by step")
 ctx = require_trace()
 trace = ctx.trace
 s = trace.head_steps(ctx.layer, ctx.head)  # every intermediate, from the engine (attention_core.steps)
 n, d, dm = s.n, s.d_head, s.d_model
-readable, labels = token_labels(s.tokens)
+readable, labels = axis_labels(s.tokens)
 
 st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "

@@ -7,14 +7,14 @@ sliders (shared with the patterns page), never the whole n×n matrices.
 from __future__ import annotations
 
 import streamlit as st
-from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
-from viz.figures.layout import image_config, orientation_caption
-from viz.views.export import export_basename
-from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
 
 from services.traces import derived, set_threads_for
 from ui.context import require_trace
 from ui.widgets import fixed_decimals, image_format_radio, show_tokens, window_selector
+from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
+from viz.figures.layout import image_config, orientation_caption
+from viz.views.export import export_basename
+from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
 
 ctx = require_trace()
 trace = ctx.trace

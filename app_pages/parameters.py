@@ -4,11 +4,11 @@ counts, and how the attention pattern grows with the context, next to measured t
 from __future__ import annotations
 
 import streamlit as st
-from viz.figures.mechanism import context_growth, timing_figure
-from viz.views.sizes import context_lengths, human_bytes, pattern_bytes, pattern_entries
 
 from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, measure_trace
 from ui.context import page_context
+from viz.figures.mechanism import context_growth, timing_figure
+from viz.views.sizes import context_lengths, human_bytes, pattern_bytes, pattern_entries
 
 FIELDS = ("d_model", "d_head", "n_heads", "n_layers")
 LABELS = {

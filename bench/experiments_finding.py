@@ -1,7 +1,7 @@
 """Reproduce the Experiments page's finding from the command line (no Streamlit):
 
-    python -m viz.experiments_finding                       # the default sentence on SmolLM2
-    python -m viz.experiments_finding --text "The Eiffel Tower is located in the city of"
+    python -m bench.experiments_finding                       # the default sentence on SmolLM2
+    python -m bench.experiments_finding --text "The Eiffel Tower is located in the city of"
 
 For the text: the model's top next token, the heads ranked by how much zeroing each alone lowers its
 log-probability (the engine's batched sweep), then a single-ablation trace of each of the top heads to
@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from attention_core import ablate_head, load_model
-from viz.experiments import next_token_logprobs, rank_heads, run_sweep
-from viz.state import DEFAULT_TEXT
+from ui.url import DEFAULT_TEXT
+from viz.views.experiments import next_token_logprobs, rank_heads_by_effect
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"text: {args.text!r} ({trace.n_tokens} tokens), model {args.model}")
     print(f"top next token: {name!r}  p = {np.exp(before[target]):.4f}")
     t0 = time.perf_counter()
-    sweep = run_sweep(trace, trace.n_tokens, target)
+    sweep = trace.ablation_sweep(target).numpy().astype(np.float64)  # the engine's batched sweep
     print(f"sweep of {sweep.size} heads: {time.perf_counter() - t0:.1f} s")
     print(f"{'head':>8}  {'Δ log p (sweep)':>15}  {'Δ log p (single)':>16}  top prediction after")
-    for effect in rank_heads(sweep)[: args.top]:
+    for effect in rank_heads_by_effect(sweep)[: args.top]:
         after = next_token_logprobs(model.trace(args.text, interventions=[ablate_head(effect.layer, effect.head)]))
         single = float(after[target] - before[target])
         new = int(np.argmax(after))

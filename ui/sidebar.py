@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
-from viz.figures.layout import ORIENTATIONS
 
 from services import models
 from ui import shell
+from viz.figures.layout import ORIENTATIONS
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from viz.figures.layout import ORIENTATIONS, Orientation
-
 from viz.labels import markdown_literal
 
 DEFAULT_PAGE = "patterns"

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
+
+from ui.context import PageContext
 from viz.figures.layout import selected_point
+from viz.labels import SPACE_MARK, token_strip
 from viz.views.patterns import (
     WINDOW_MAX,
     Tokens,
@@ -18,9 +21,6 @@ from viz.views.patterns import (
     default_window,
     is_long,
 )
-
-from ui.context import PageContext
-from viz.labels import SPACE_MARK, token_strip
 
 
 def show_tokens(ctx: PageContext, tokens: Tokens) -> None:

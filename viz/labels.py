@@ -1,6 +1,6 @@
 """Token strings → labels a reader can trust.
 
-Two separate concerns:
+Separate concerns:
 * *readable*: a leading space is the difference between " ver" (a word start) and "ver" (a word
   continuation), so spaces, newlines and other invisible characters must be drawn, not hidden;
 * *safe*: Plotly interprets a subset of HTML (<b>, <br>, <a href>, entities) in tick and hover text,
@@ -85,3 +85,18 @@ def plotly_tokens(tokens: Sequence[str]) -> list[str]:
 def token_strip(tokens: Sequence[str]) -> str:
     """One line of plain text showing how the model split the input, for st.code (no markup)."""
     return " │ ".join(readable_tokens(tokens))
+
+
+def plotly_token_labels(tokens: Sequence[str]) -> list[str]:
+    """Plotly-safe labels with positions ("3: ␣creature"): tokens repeat, positions do not."""
+    return [f"{i}: {t}" for i, t in enumerate(plotly_tokens(tokens))]
+
+
+def readable_token_labels(tokens: Sequence[str]) -> list[str]:
+    """The same labels as plain text, for widgets (selectboxes show text, never markup)."""
+    return [f"{i}: {t}" for i, t in enumerate(readable_tokens(tokens))]
+
+
+def axis_labels(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(readable, plotly-safe) position labels at once: widgets take the first, figures the second."""
+    return readable_token_labels(tokens), plotly_token_labels(tokens)

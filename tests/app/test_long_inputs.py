@@ -16,8 +16,10 @@ from services import models, traces
 from services.cache import JobCache
 from tests.app.helpers import APP, chart, count_forward_passes, decode
 from ui.url import MAX_TEXT_CHARS, to_params
-from viz.figures import Cells, pooled_heatmap, window_heatmap
-from viz.viewmodel import (
+from viz.figures.heatmaps import Cells
+from viz.figures.long_text import pooled_heatmap, window_heatmap
+from viz.views.export import window_csv
+from viz.views.patterns import (
     Window,
     clamp_span,
     cut_excerpt,
@@ -25,7 +27,6 @@ from viz.viewmodel import (
     default_window,
     pooled_view,
     tokens_of,
-    window_csv,
     window_view,
 )
 

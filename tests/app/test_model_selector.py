@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
-from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET
 
 from attention_core import load_model
 from tests.app.helpers import decode, figure_spec
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET
 
 pytest.importorskip("transformers")
 

@@ -9,85 +9,74 @@ import pytest
 import torch
 
 from attention_core import Intervention, ablate_head, ablate_layer, force_pattern, temperature
+from services import interventions, traces
 from tests.experiments.conftest import DEFAULT_TEXT
-from viz import experiments as ex
+from viz.figures import experiments as fx
+from viz.labels import plotly_token_labels
+from viz.views import experiments as vx
 
 # ── pure functions ───────────────────────────────────────────────────────────────────────────────
 
 
 def test_row_entropy_bits() -> None:
     p = np.array([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0]])
-    np.testing.assert_allclose(ex.row_entropy(p), [0.0, 2.0, 1.0])  # masked zeros contribute nothing
+    np.testing.assert_allclose(vx.row_entropy(p), [0.0, 2.0, 1.0])  # masked zeros contribute nothing
 
 
-def test_rank_heads_largest_drop_first() -> None:
+def test_rank_heads_by_effect_largest_drop_first() -> None:
     sweep = np.array([[0.1, -2.0, 0.0], [-0.5, 0.3, -2.0]])
-    ranked = ex.rank_heads(sweep)
+    ranked = vx.rank_heads_by_effect(sweep)
     assert [(e.layer, e.head) for e in ranked[:3]] == [(0, 1), (1, 2), (1, 0)]  # tie broken by layer
     assert ranked[0].dlogp == -2.0 and len(ranked) == 6
 
 
 def test_top_ids_and_rank() -> None:
     lp = np.log(np.array([0.1, 0.4, 0.1, 0.3, 0.1]))
-    assert ex.top_ids(lp, 3) == [1, 3, 0]  # ties among 0.1 broken by id
-    assert ex.rank_of(lp, 1) == 1 and ex.rank_of(lp, 3) == 2
+    assert vx.top_ids(lp, 3) == [1, 3, 0]  # ties among 0.1 broken by id
+    assert vx.rank_of(lp, 1) == 1 and vx.rank_of(lp, 3) == 2
 
 
 def test_compare_predictions_union_and_dlogp() -> None:
     before = np.log(np.array([0.6, 0.3, 0.05, 0.05]))
     after = np.log(np.array([0.1, 0.2, 0.65, 0.05]))
-    rows = ex.compare_predictions(before, after, lambda i: f" t{i}", k=2)
+    rows = vx.compare_predictions(before, after, lambda i: f" t{i}", k=2)
     assert [r.token_id for r in rows] == [0, 1, 2]  # top-2 before, then the new top after
     assert rows[0].token == "␣t0"  # readable: the leading space is drawn
     assert rows[2].rank_before == 3 and rows[2].rank_after == 1
     assert rows[0].dlogp == pytest.approx(math.log(0.1 / 0.6))
-    table = ex.prediction_table(rows, with_after=True)
+    table = vx.prediction_table(rows, with_after=True)
     assert table[0]["Δ log p"] == pytest.approx(math.log(0.1 / 0.6))
 
 
 def test_make_intervention_covers_every_change() -> None:
-    kinds = {c: ex.make_intervention(c, 2, 3, 0.5) for c in ex.CHANGES}
+    assert interventions.CHANGE_NAMES == tuple(vx.CHANGES)  # the page's labels and the service's changes agree
+    kinds = {c: interventions.make_intervention(c, 2, 3, 0.5) for c in vx.CHANGES}
     assert kinds["zero"] == ablate_head(2, 3, "zero") and kinds["mean"] == ablate_head(2, 3, "mean")
     assert kinds["previous"] == force_pattern(2, 3, "previous") and kinds["self"] == force_pattern(2, 3, "self")
     assert kinds["temperature"] == temperature(2, 3, 0.5) and kinds["layer"] == ablate_layer(2)
     with pytest.raises(ValueError):
-        ex.make_intervention("explode", 0, 0)
+        interventions.make_intervention("explode", 0, 0)
 
 
 def test_valid_interventions_drops_out_of_range_and_duplicates() -> None:
     items = [ablate_head(1, 1), ablate_head(1, 1), ablate_head(9, 0), ablate_head(0, 12), "junk", ablate_layer(2)]
-    assert ex.valid_interventions(items, n_layers=6, n_heads=12) == (ablate_head(1, 1), ablate_layer(2))
-
-
-def test_result_cache_is_lru_bounded_by_bytes() -> None:
-    cache = ex.ResultCache(max_bytes=10)
-    calls = []
-
-    def compute(v):
-        return lambda: calls.append(v) or v
-
-    assert cache.get(("a",), compute("a"), lambda _: 4) == "a"
-    cache.get(("b",), compute("b"), lambda _: 4)
-    cache.get(("a",), compute("a"), lambda _: 4)  # a hit: a becomes the most recent
-    cache.get(("c",), compute("c"), lambda _: 4)  # 12 bytes > 10: evicts b, the least recent
-    assert calls == ["a", "b", "c"]
-    assert ("a",) in cache and ("c",) in cache and ("b",) not in cache
+    assert interventions.valid_interventions(items, n_layers=6, n_heads=12) == (ablate_head(1, 1), ablate_layer(2))
 
 
 def test_figures_escape_user_tokens() -> None:
-    rows = ex.compare_predictions(np.log([0.7, 0.3]), np.log([0.2, 0.8]), lambda i: ["<br>", "&amp;"][i], k=2)
-    fig = ex.prediction_bars(rows, "t", True)
+    rows = vx.compare_predictions(np.log([0.7, 0.3]), np.log([0.2, 0.8]), lambda i: ["<br>", "&amp;"][i], k=2)
+    fig = fx.prediction_bars(rows, "t", True)
     assert list(fig.layout.yaxis.ticktext) == ["‘&lt;br&gt;’", "‘&amp;amp;’"]
     assert [list(t.x) for t in fig.data] == [[0.7, 0.3], [0.2, 0.8]]
-    labels = ex.token_labels(["<b>", " x"])
+    labels = plotly_token_labels(["<b>", " x"])
     assert labels == ["0: &lt;b&gt;", "1: ␣x"]
-    temp = ex.temperature_figure(np.eye(2), np.zeros(2), np.ones(2), labels, "t", 0.5)
+    temp = fx.temperature_figure(np.eye(2), np.zeros(2), np.ones(2), labels, "t", 0.5)
     assert "&lt;b&gt;" in temp.data[0].text[0][0] and "<b>" not in temp.data[0].text[0][0]
 
 
 def test_drift_figure_highlights_the_chosen_position() -> None:
     drift = np.array([[0.0, 0.0, 0.0], [0.1, 0.2, 0.3], [0.2, 0.4, 0.9]])
-    fig = ex.drift_figure(drift, 2, ["0: a", "1: b", "2: c"], [0], "t")
+    fig = fx.drift_figure(drift, 2, ["0: a", "1: b", "2: c"], [0], "t")
     bold = [t for t in fig.data if t.line.width == 3]
     assert len(bold) == 1 and list(bold[0].y) == [0.0, 0.3, 0.9]
     assert len(fig.data) == 3  # two thin lines for the other positions
@@ -95,7 +84,7 @@ def test_drift_figure_highlights_the_chosen_position() -> None:
 
 def test_sweep_heatmap_is_centred_on_zero() -> None:
     sweep = np.array([[-3.0, 1.0], [0.5, 0.0]])
-    fig = ex.sweep_heatmap(sweep, "t", (1, 0))
+    fig = fx.sweep_heatmap(sweep, "t", (1, 0))
     assert fig.data[0].zmin == -3.0 and fig.data[0].zmax == 3.0
     np.testing.assert_array_equal(np.asarray(fig.data[0].z), sweep)
     assert fig.layout.shapes[0].x0 == -0.5 and fig.layout.shapes[0].y0 == 0.5
@@ -105,56 +94,55 @@ def test_sweep_heatmap_is_centred_on_zero() -> None:
 
 
 def test_next_token_logprobs_match_the_engine(fluffy) -> None:
-    lp = ex.next_token_logprobs(fluffy)
+    lp = vx.next_token_logprobs(fluffy)
     expected = torch.log_softmax(fluffy.next_token_logits().double(), -1).numpy()
     np.testing.assert_allclose(lp, expected, atol=1e-9)
-    assert fluffy.model.tokenizer.decode_token(ex.top_ids(lp, 1)[0]) == ","  # the model's real top token
+    assert fluffy.decode_token(vx.top_ids(lp, 1)[0]) == ","  # the model's real top token
 
 
 def test_interventions_are_part_of_the_trace_key(smol, fluffy) -> None:
     cap = fluffy.n_tokens
-    ex.RESULTS.clear()
-    clean = ex.run_trace(smol, DEFAULT_TEXT, True, cap)
-    assert ex.run_trace(smol, DEFAULT_TEXT, True, cap) is clean  # cached
-    ablated = ex.run_trace(smol, DEFAULT_TEXT, True, cap, [ablate_head(0, 2)])
+    clean = traces.get_trace(smol, DEFAULT_TEXT, True, cap)
+    assert traces.get_trace(smol, DEFAULT_TEXT, True, cap) is clean  # cached
+    ablated = traces.get_trace(smol, DEFAULT_TEXT, True, cap, [ablate_head(0, 2)])
     assert ablated is not clean and ablated.interventions == (ablate_head(0, 2),)
-    assert ex.run_trace(smol, DEFAULT_TEXT, True, cap, (ablate_head(0, 2),)) is ablated  # list or tuple: same key
-    assert ex.run_trace(smol, DEFAULT_TEXT, True, cap, [ablate_head(0, 2, "mean")]) is not ablated
-    plain = ex.trace_key(smol, DEFAULT_TEXT, True, cap, ())
-    assert plain != ex.trace_key(smol, DEFAULT_TEXT, True, cap, [ablate_layer(0)])
+    assert traces.get_trace(smol, DEFAULT_TEXT, True, cap, (ablate_head(0, 2),)) is ablated  # list or tuple: same key
+    assert traces.get_trace(smol, DEFAULT_TEXT, True, cap, [ablate_head(0, 2, "mean")]) is not ablated
+    plain = traces.trace_key(smol, DEFAULT_TEXT, True, cap, ())
+    assert plain != traces.trace_key(smol, DEFAULT_TEXT, True, cap, [ablate_layer(0)])
 
 
 def test_finding_zeroing_L0H2_changes_the_top_prediction(smol, fluffy) -> None:
     """The README's finding: on the default sentence, zeroing layer 0 head 2 turns ',' into ' '."""
-    before = ex.next_token_logprobs(fluffy)
-    after_trace = ex.run_trace(smol, DEFAULT_TEXT, True, fluffy.n_tokens, [ablate_head(0, 2)])
-    after = ex.next_token_logprobs(after_trace)
+    before = vx.next_token_logprobs(fluffy)
+    after_trace = traces.get_trace(smol, DEFAULT_TEXT, True, fluffy.n_tokens, [ablate_head(0, 2)])
+    after = vx.next_token_logprobs(after_trace)
     comma, space = smol.tokenizer.tokenizer.token_to_id(","), int(np.argmax(after))
     assert int(np.argmax(before)) == comma and smol.tokenizer.decode_token(space) == " "
     assert after[comma] - before[comma] == pytest.approx(-3.79, abs=0.01)
-    drift = ex.residual_drift(fluffy, after_trace)
+    drift = vx.residual_drift(fluffy, after_trace)
     assert drift.shape == (31, fluffy.n_tokens)
     assert np.all(drift[0] == 0.0)  # the embeddings enter layer 0 untouched
     assert np.all(drift[1:, 1:] > 0)  # every later layer carries the change (position 0 attends only to itself)
-    np.testing.assert_allclose(ex.residual_drift(fluffy, fluffy), 0.0)
+    np.testing.assert_allclose(vx.residual_drift(fluffy, fluffy), 0.0)
 
 
 def test_temperature_sharpens_rows_and_is_the_engines_pattern(smol, fluffy) -> None:
-    cold = ex.run_trace(smol, DEFAULT_TEXT, True, fluffy.n_tokens, [ex.make_intervention("temperature", 5, 1, 0.25)])
+    cold = traces.get_trace(smol, DEFAULT_TEXT, True, fluffy.n_tokens, [interventions.make_intervention("temperature", 5, 1, 0.25)])
     p1, p_cold = fluffy.pattern(5, 1).double().numpy(), cold.pattern(5, 1).double().numpy()
     scores = fluffy.masked_scores(5, 1).double() / 0.25
     np.testing.assert_allclose(p_cold, torch.softmax(scores, -1).numpy(), atol=1e-5)
-    e1, e_cold = ex.row_entropy(p1), ex.row_entropy(p_cold)
+    e1, e_cold = vx.row_entropy(p1), vx.row_entropy(p_cold)
     assert e_cold[1:].mean() < e1[1:].mean()  # row 0 has a single key: 0 bits at any temperature
     assert e1[0] == 0.0
 
 
-def test_typed_token_id(smol) -> None:
-    token_id, note = ex.typed_token_id(smol.tokenizer, " Paris")
+def test_typed_token_id(smol, fluffy) -> None:
+    token_id, note = vx.typed_token_id(fluffy, " Paris")
     assert smol.tokenizer.decode_token(token_id) == " Paris" and "one token" in note
-    token_id, note = ex.typed_token_id(smol.tokenizer, " verdantly")
+    token_id, note = vx.typed_token_id(fluffy, " verdantly")
     assert "using the first" in note and token_id is not None
-    assert ex.typed_token_id(smol.tokenizer, "")[0] is None
+    assert vx.typed_token_id(fluffy, "")[0] is None
 
 
 def test_interventions_are_hashable_values() -> None:

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import decode  # noqa: E402  (one decoder for Plotly's base64 arrays)
 from tests.mechanism.conftest import ROOT
-from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
-from viz.mechanism.heads import STAT_COLUMNS, all_patterns, head_statistics
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
+from viz.views.heads import STAT_COLUMNS, all_patterns, head_statistics
 
 APP = str(ROOT / "app.py")
 PAGES = ["inside_head", "embedding_shifts", "head_finder", "cross_attention", "parameters"]

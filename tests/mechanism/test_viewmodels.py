@@ -8,11 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown
 from tests.mechanism.conftest import FLUFFY, ROOT
-from viz.mechanism.common import pca_2d
-from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
-from viz.mechanism.heads import all_patterns, default_query_keys, head_statistics, rank_heads, row_to_head, stats_table
-from viz.mechanism.shifts import (
+from viz.views.common import pca_2d
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
+from viz.views.heads import (
+    all_patterns,
+    default_query_keys,
+    head_statistics,
+    rank_heads_by_attention,
+    row_to_head,
+    stats_table,
+)
+from viz.views.shifts import (
     delta_by_source,
     find_word,
     layer_shift,
@@ -21,21 +29,20 @@ from viz.mechanism.shifts import (
     word_positions,
     word_trace,
 )
-from viz.mechanism.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, pattern_bytes, pattern_entries
-from viz.mechanism.steps import head_steps, rope_check
+from viz.views.sizes import pattern_bytes, pattern_entries
 
 
 # ── inside one head ─────────────────────────────────────────────────────────────────────────────
 @pytest.mark.parametrize("layer, head", [(0, 0), (16, 0), (29, 8)])
 def test_steps_match_the_engine_smollm2(fluffy, layer: int, head: int) -> None:
-    s = head_steps(fluffy, layer, head)
+    s = fluffy.head_steps(layer, head)
     assert s.kv_head == head // 3 and s.uses_rope and s.norm_position == "pre"
     np.testing.assert_allclose(s.scaled, fluffy.scores(layer, head).numpy(), atol=1e-5)
     np.testing.assert_allclose(s.pattern, fluffy.pattern(layer, head).numpy(), atol=1e-6)  # softmax == engine's
     np.testing.assert_allclose(s.z, fluffy.z(layer)[head].numpy(), atol=1e-5)
     np.testing.assert_allclose(s.delta, fluffy.head_out(layer, head).numpy(), atol=1e-4)
     assert np.all(s.pattern[np.triu_indices(s.n, 1)] == 0) and np.all(np.isneginf(s.masked[np.triu_indices(s.n, 1)]))
-    assert rope_check(s, fluffy) < 1e-4  # the captured q is RoPE(E·W_Q): E really is what the head reads
+    assert fluffy.rope_check(s) < 1e-4  # the captured q is RoPE(E·W_Q): E really is what the head reads
     assert np.abs(s.q_pre - s.q)[1:].max() > 1e-2  # ...and RoPE really changed it (position 0 is not rotated)
     W_O = fluffy.model.W_O(layer).numpy()
     np.testing.assert_allclose(s.W_O_all[head * s.d_head : (head + 1) * s.d_head], W_O[head])
@@ -43,7 +50,7 @@ def test_steps_match_the_engine_smollm2(fluffy, layer: int, head: int) -> None:
 
 def test_steps_match_the_engine_minilm(minilm) -> None:
     trace = minilm.trace("one mole of carbon dioxide")
-    s = head_steps(trace, 3, 5)
+    s = trace.head_steps(3, 5)
     assert not s.uses_rope and s.has_bias and s.kv_head == 5 and not s.causal
     np.testing.assert_allclose(s.q_pre, s.q, atol=1e-4)  # no RoPE: E·W_Q + b_Q is the query itself
     np.testing.assert_allclose(s.pattern, trace.pattern(3, 5).numpy(), atol=1e-6)
@@ -52,7 +59,7 @@ def test_steps_match_the_engine_minilm(minilm) -> None:
 
 
 def test_cell_numbers(fluffy) -> None:
-    s = head_steps(fluffy, 16, 0)
+    s = fluffy.head_steps(16, 0)
     c = s.cell(3, 2)
     assert c["dot"] == pytest.approx(c["scaled"] * 8.0)
     assert c["numerator"] / c["denominator"] == pytest.approx(c["weight"], rel=1e-9)
@@ -130,7 +137,7 @@ def test_head_finder_finds_the_adjective_head(fluffy) -> None:
     """Acceptance: some head makes "creature" put > 1/2 of its attention on "fluffy" + "blue"; the docs name it."""
     q, keys = default_query_keys(fluffy.tokens)
     assert [fluffy.tokens[i] for i in [q, *keys]] == [" creature", " fluffy", " blue"]
-    hits = rank_heads(all_patterns(fluffy), q, keys)
+    hits = rank_heads_by_attention(all_patterns(fluffy), q, keys)
     best = hits[0]
     manual = float(fluffy.pattern(best.layer, best.head)[q, keys].sum())
     assert best.weight == pytest.approx(manual, abs=1e-6) and best.weight > 0.5

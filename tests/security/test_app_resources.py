@@ -19,10 +19,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from attention_core.policy import ALLOWED_DIRS_ENV, PUBLIC_ENV
-from tests.app.helpers import APP, chart, count_forward_passes, decode
 from services import models as engine
 from services import traces
 from services.cache import RESULTS, bytes_of
+from tests.app.helpers import APP, chart, count_forward_passes, decode
 
 MODEL = "smollm2-135m"
 

@@ -7,7 +7,7 @@ come from the same weights and the same stream as the queries, and each row also
 prompt labels and on the French tokens before it. An encoder-decoder (e.g. Marian) has a separate
 cross-attention sublayer whose keys/values come from the encoder's final output.
 
-Seam for that later issue: a page draws any `CrossAttention` (the Protocol below). `PromptCross`
+Seam for that later issue: a page draws any `CrossView` (the Protocol below). `PromptCross`
 implements it for a decoder prompt; an encoder-decoder engine gets its own implementation whose
 `block()` returns the real cross-attention pattern, with `kind = "encoder-decoder"`.
 """
@@ -19,8 +19,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from viz.mechanism.common import to_np
-from viz.mechanism.shifts import word_positions
+from viz.views.common import to_numpy
+from viz.views.shifts import word_positions
+from viz.views.trace import TraceLike
 
 DEFAULT_SOURCE = "The cat sleeps on the mat."
 DEFAULT_TARGET = "Le chat dort sur le tapis."
@@ -38,7 +39,9 @@ class CrossBlock:
     row_share: np.ndarray  # [n_target] Σ over source keys: the part of each query's weight that goes to the source
 
 
-class CrossAttention(Protocol):
+class CrossView(Protocol):
+    """What a cross-attention page draws: any source of target-query × source-key blocks."""
+
     kind: str
     n_layers: int
     n_heads: int
@@ -63,7 +66,7 @@ class PromptCross:
 
     kind = "decoder prompt"
 
-    def __init__(self, trace: Any, source_span: tuple[int, int], target_span: tuple[int, int]):
+    def __init__(self, trace: TraceLike, source_span: tuple[int, int], target_span: tuple[int, int]):
         self.trace = trace
         self.n_layers = trace.n_layers
         self.n_heads = trace.n_heads
@@ -74,8 +77,8 @@ class PromptCross:
         self.source = [i for i in self.source if i not in self.target]
 
     def block(self, layer: int, head: int) -> CrossBlock:
-        pat = to_np(self.trace.pattern(layer, head))
-        mask = to_np(self.trace.mask(layer), dtype=bool)
+        pat = to_numpy(self.trace.pattern(layer, head))
+        mask = to_numpy(self.trace.mask(layer), dtype=bool)
         rows, cols = np.ix_(self.target, self.source)
         sub = pat[rows, cols]
         tokens = self.trace.tokens
@@ -125,7 +128,7 @@ class EncoderDecoderCross:
         self.source = list(range(pair.encoder.n_tokens))
 
     def block(self, layer: int, head: int) -> CrossBlock:
-        pat = to_np(self.pair.cross.pattern(layer, head))  # [n_target, n_source]
+        pat = to_numpy(self.pair.cross.pattern(layer, head))  # [n_target, n_source]
         return CrossBlock(
             kind=self.kind,
             layer=layer,
@@ -139,7 +142,7 @@ class EncoderDecoderCross:
 
     def patterns(self) -> np.ndarray:
         """[n_layers, n_heads, n_target, n_source] every decoder layer's cross-attention."""
-        return np.stack([to_np(self.pair.cross.layer_patterns(layer)) for layer in range(self.n_layers)])
+        return np.stack([to_numpy(self.pair.cross.layer_patterns(layer)) for layer in range(self.n_layers)])
 
     def spread(self, patterns: np.ndarray) -> np.ndarray:
         """Alignment spread (see PromptCross.spread) over the whole target × source pattern."""

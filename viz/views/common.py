@@ -1,26 +1,22 @@
-"""Small helpers shared by the mechanism view models: tensors → numpy, token labels, PCA."""
+"""Small numeric helpers shared by the view models: tensors → numpy, 2-D PCA, cosine similarity."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from viz.labels import plotly_tokens, readable_tokens
 
+def to_numpy(value: Any, dtype: DTypeLike | None = np.float64) -> np.ndarray:
+    """Tensor or array → numpy on the CPU, float64 by default so sums and checks don't lose digits.
 
-def to_np(value: Any, dtype: type = np.float64) -> np.ndarray:
-    """Tensor or array → numpy on the CPU (float64 by default so sums and checks don't lose digits)."""
+    `.detach().cpu()` first, since a CUDA/MPS tensor can't `.numpy()`. `dtype=None` keeps the value's
+    own dtype (what the pattern views and exports hand on unchanged).
+    """
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=dtype)
-
-
-def token_labels(tokens: list[str]) -> tuple[list[str], list[str]]:
-    """(readable, plotly-safe) labels, both prefixed with the position because tokens repeat."""
-    readable = [f"{i}: {t}" for i, t in enumerate(readable_tokens(tokens))]
-    plotly = [f"{i}: {t}" for i, t in enumerate(plotly_tokens(tokens))]
-    return readable, plotly
+    return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
 
 
 def pca_2d(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,6 +43,7 @@ def pca_2d(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two vectors; NaN when either is zero."""
     na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
     if na == 0.0 or nb == 0.0:
         return float("nan")

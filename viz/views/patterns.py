@@ -1,48 +1,21 @@
-"""View models: what a page needs from a Trace, as numpy arrays and labels.
+"""Pattern view models: one head, one layer, every layer pooled, and windows of long texts.
 
-This is the boundary where torch stops: every function takes an engine Trace (duck-typed, so tests
-can pass a fake) and returns plain numpy arrays. Pages and figure builders never see a tensor.
-Rows are queries and columns are keys in every array here, as in the engine; orientation is a
-display concern handled by the figure builders.
+Every function takes an engine Trace (duck-typed: `viz.views.trace.TraceLike`, so tests can pass a
+fake) and returns plain numpy arrays. Rows are queries and columns are keys in every array here, as in
+the engine; orientation is a display concern handled by the figure builders. Arrays keep the dtype the
+engine gave them (the exports hand them on unchanged).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from viz.labels import plotly_tokens, readable_token, readable_tokens
-
-
-class TraceLike(Protocol):
-    """The subset of attention_core's Trace the app reads."""
-
-    tokens: list[str]
-    token_ids: list[int]
-    causal: bool
-    truncated: bool
-    n_input_tokens: int
-    n_layers: int
-    n_heads: int
-
-    def scores(self, layer: int, head: int) -> Any: ...
-    def mask(self, layer: int) -> Any: ...
-    def pattern(self, layer: int, head: int, masked: bool | None = None) -> Any: ...
-    def layer_patterns(self, layer: int) -> Any: ...
-    def pooled_patterns(self, size: int = 64, **kwargs: Any) -> Any: ...
-    def pooled_pattern(self, layer: int, head: int, size: int = 256) -> Any: ...
-    def pattern_window(self, layer: int, head: int, rows: slice, cols: slice) -> Any: ...
-
-
-def to_numpy(value: Any) -> np.ndarray:
-    """Tensor or array → numpy on the CPU. `.detach().cpu()` first, since a CUDA/MPS tensor can't `.numpy()`."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
+from viz.views.common import to_numpy
+from viz.views.trace import TraceLike
 
 
 @dataclass(frozen=True)
@@ -87,17 +60,17 @@ def head_view(trace: TraceLike, layer: int, head: int) -> HeadView:
         head=head,
         tokens=tokens_of(trace),
         causal=bool(trace.causal),
-        scores=to_numpy(trace.scores(layer, head)).astype(np.float32, copy=False),
-        mask=to_numpy(trace.mask(layer)).astype(bool, copy=False),
-        pattern=to_numpy(trace.pattern(layer, head)),
-        pattern_masked=to_numpy(trace.pattern(layer, head, masked=True)),
-        pattern_unmasked=to_numpy(trace.pattern(layer, head, masked=False)),
+        scores=to_numpy(trace.scores(layer, head), dtype=np.float32),
+        mask=to_numpy(trace.mask(layer), dtype=bool),
+        pattern=to_numpy(trace.pattern(layer, head), dtype=None),
+        pattern_masked=to_numpy(trace.pattern(layer, head, masked=True), dtype=None),
+        pattern_unmasked=to_numpy(trace.pattern(layer, head, masked=False), dtype=None),
     )
 
 
 def layer_patterns(trace: TraceLike, layer: int) -> np.ndarray:
     """[n_heads, n_q, n_k]: the used pattern of every head in `layer`."""
-    return to_numpy(trace.layer_patterns(layer))
+    return to_numpy(trace.layer_patterns(layer), dtype=None)
 
 
 OVERVIEW_SIZE = 16  # cells per side of a layer × head thumbnail: plenty for ~35 px
@@ -111,11 +84,11 @@ def overview(trace: TraceLike, size: int = OVERVIEW_SIZE, progress: Any = None, 
     per_layer=False asks the engine for all layers in one call (less overhead for short texts).
     """
     if not per_layer:
-        return to_numpy(trace.pooled_patterns(size=size))
+        return to_numpy(trace.pooled_patterns(size=size), dtype=None)
     n_layers = trace.n_layers
     out = []
     for layer in range(n_layers):
-        out.append(to_numpy(trace.pooled_patterns(size=size, layers=[layer]))[0])
+        out.append(to_numpy(trace.pooled_patterns(size=size, layers=[layer]), dtype=None)[0])
         if progress is not None:
             progress((layer + 1) / n_layers, f"Pooling layer {layer + 1} of {n_layers}")
     return np.stack(out)
@@ -154,7 +127,7 @@ class PooledView:
 
 def pooled_view(trace: TraceLike, layer: int, head: int, size: int = POOLED_VIEW_SIZE) -> PooledView:
     n = len(trace.tokens)
-    pooled = to_numpy(trace.pooled_pattern(layer, head, size=size))
+    pooled = to_numpy(trace.pooled_pattern(layer, head, size=size), dtype=None)
     block = max(1, -(-n // size))  # the engine's pool_edges: block = ceil(n / size), s = ceil(n / block)
     if pooled.shape != (-(-n // block),) * 2:
         raise ValueError(f"pooled pattern {pooled.shape} does not match {n} tokens in blocks of {block}")
@@ -163,7 +136,7 @@ def pooled_view(trace: TraceLike, layer: int, head: int, size: int = POOLED_VIEW
 
 def layer_thumbnails(trace: TraceLike, layer: int, size: int = SMALL_MULTIPLE_SIZE) -> np.ndarray:
     """[n_heads, s, s]: every head of `layer`, pooled (long texts) — what the small multiples draw."""
-    return to_numpy(trace.pooled_patterns(size=size, layers=[layer]))[0]
+    return to_numpy(trace.pooled_patterns(size=size, layers=[layer]), dtype=None)[0]
 
 
 @dataclass(frozen=True)
@@ -225,9 +198,9 @@ class WindowView:
 
 def window_view(trace: TraceLike, layer: int, head: int, window: Window, tokens: Tokens | None = None) -> WindowView:
     w = window
-    pattern = to_numpy(trace.pattern_window(layer, head, rows=w.rows, cols=w.cols))
-    scores = to_numpy(trace.scores(layer, head))[w.rows, w.cols].astype(np.float32, copy=True)
-    mask = to_numpy(trace.mask(layer))[w.rows, w.cols].astype(bool, copy=True)
+    pattern = to_numpy(trace.pattern_window(layer, head, rows=w.rows, cols=w.cols), dtype=None)
+    scores = to_numpy(trace.scores(layer, head), dtype=None)[w.rows, w.cols].astype(np.float32, copy=True)
+    mask = to_numpy(trace.mask(layer), dtype=None)[w.rows, w.cols].astype(bool, copy=True)
     return WindowView(
         layer=layer,
         head=head,
@@ -247,13 +220,13 @@ def window_mask_patterns(
     """(with causal mask, without, kept) for a window: softmax of the same scores cut to the window (rows
     normalised over all keys), and kept[r] = the unmasked weight query q0+r puts on keys 0..q0+r."""
     w = window
-    masked = to_numpy(trace.pattern(layer, head, masked=True))[w.rows, w.cols].copy()
-    full = to_numpy(trace.pattern(layer, head, masked=False))[w.rows]
+    masked = to_numpy(trace.pattern(layer, head, masked=True), dtype=None)[w.rows, w.cols].copy()
+    full = to_numpy(trace.pattern(layer, head, masked=False), dtype=None)[w.rows]
     kept = np.array([full[r, : w.q0 + r + 1].sum() for r in range(full.shape[0])], dtype=np.float64)
     return masked, full[:, w.cols].copy(), kept
 
 
-def cut_position(trace: Any) -> int:
+def cut_position(trace: TraceLike) -> int:
     """Character position in the text where the trace's last token ends (special tokens have (0, 0))."""
     return max((end for _start, end in trace.offsets), default=0)
 
@@ -267,80 +240,3 @@ def cut_excerpt(text: str, cut: int, context: int = 40) -> str:
     before = ("…" if cut > context else "") + plain(text[max(0, cut - context) : cut])
     after = plain(text[cut : cut + context]) + ("…" if cut + context < len(text) else "")
     return f"{before} ⟂ {after}"
-
-
-def pooled_npz(view: PooledView, window: WindowView, tokens: Tokens, model_name: str) -> bytes:
-    """A long text's export: the block means, the exact window, and the tokens."""
-    buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        pooled=view.pooled,
-        block=np.int64(view.block),
-        window=np.array(window.window.as_tuple(), dtype=np.int64),
-        window_pattern=window.pattern,
-        window_scores=window.scores,
-        tokens=np.array(tokens.raw, dtype=str),
-        token_ids=np.array(tokens.ids, dtype=np.int64),
-        layer=np.int64(view.layer),
-        head=np.int64(view.head),
-        causal=np.bool_(window.causal),
-        model=np.array(model_name),
-    )
-    return buf.getvalue()
-
-
-# ---------------------------------------------------------------------------------------------
-# Export. Rows are always queries in the files, whatever the on-screen orientation, so a file's
-# rows sum to 1 and match the engine's convention; the header says so.
-
-
-def pattern_csv(view: HeadView) -> bytes:
-    """The selected head's used pattern: one row per query, one column per key, with tokens."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["query_pos", "query_token"] + [f"{j}:{tok}" for j, tok in enumerate(view.tokens.raw)])
-    for i, tok in enumerate(view.tokens.raw):
-        # repr(float) round-trips float32 exactly enough for a sum check; no rounding of real numbers.
-        writer.writerow([i, tok] + [repr(float(w)) for w in view.pattern[i]])
-    return buf.getvalue().encode("utf-8")
-
-
-def pattern_npz(view: HeadView, model_name: str) -> bytes:
-    """Pattern, pre-mask scores, mask and tokens in one file (np.load(..., allow_pickle=False) works)."""
-    buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        pattern=view.pattern,
-        scores=view.scores,
-        mask=view.mask,
-        pattern_masked=view.pattern_masked,
-        pattern_unmasked=view.pattern_unmasked,
-        tokens=np.array(view.tokens.raw, dtype=str),
-        token_ids=np.array(view.tokens.ids, dtype=np.int64),
-        layer=np.int64(view.layer),
-        head=np.int64(view.head),
-        causal=np.bool_(view.causal),
-        model=np.array(model_name),
-    )
-    return buf.getvalue()
-
-
-def window_csv(view: WindowView) -> bytes:
-    """A long text's exact window: one row per query of the window, one column per key of the window.
-
-    Weights are the true ones (each row normalised over all keys), so a row sums to the share of the
-    query's attention inside the window, given in the last column.
-    """
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    w = view.window
-    keys = range(w.k0, w.k1)
-    writer.writerow(["query_pos", "query_token"] + [f"{j}:{view.tokens.raw[j]}" for j in keys] + ["row_share"])
-    for r, i in enumerate(range(w.q0, w.q1)):
-        weights = [repr(float(x)) for x in view.pattern[r]]
-        writer.writerow([i, view.tokens.raw[i], *weights, repr(float(view.row_share[r]))])
-    return buf.getvalue().encode("utf-8")
-
-
-def export_basename(model_name: str, layer: int, head: int, causal: bool) -> str:
-    return f"attention_{model_name}_L{layer}_H{head}_{'causal' if causal else 'bidirectional'}"

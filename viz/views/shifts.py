@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from viz.mechanism.common import cosine, pca_2d, to_np
+from viz.views.common import cosine, pca_2d, to_numpy
+from viz.views.trace import TraceLike
 
 
 # ── "a fluffy blue creature": who moved this token, and by how much ─────────────────────────────
@@ -50,19 +50,19 @@ class DeltaBySource:
         return np.linalg.norm(self.per_head, axis=-1)
 
 
-def delta_by_source(trace: Any, layer: int, query: int) -> DeltaBySource:
-    weights = trace.model.weights
-    b = weights.get(f"blocks.{layer}.attn.b_O")
-    per_head = to_np(trace.contributions(layer, query))  # (n_heads, n_k, d_model)
+def delta_by_source(trace: TraceLike, layer: int, query: int) -> DeltaBySource:
+    """Δe of `query` at `layer` split by source token and head, with b_O and the engine's attn_out."""
+    b = trace.output_bias(layer)
+    per_head = to_numpy(trace.contributions(layer, query))  # (n_heads, n_k, d_model)
     d_model = per_head.shape[-1]
     return DeltaBySource(
         layer=layer,
         query=query,
         tokens=list(trace.tokens),
         per_head=per_head,
-        weights=to_np(trace.layer_patterns(layer))[:, query, :],
-        bias=to_np(b) if b is not None else np.zeros(d_model),
-        attn_out=to_np(trace.attn_out(layer))[query],
+        weights=to_numpy(trace.layer_patterns(layer))[:, query, :],
+        bias=to_numpy(b) if b is not None else np.zeros(d_model),
+        attn_out=to_numpy(trace.attn_out(layer))[query],
     )
 
 
@@ -79,19 +79,19 @@ class LayerShift:
     step_norms: np.ndarray  # [n] |after − before| in the full d_model space
 
 
-def residual_norms(trace: Any, layer: int) -> np.ndarray:
+def residual_norms(trace: TraceLike, layer: int) -> np.ndarray:
     """[n] length of each token's residual entering `layer`."""
-    return np.linalg.norm(to_np(trace.resid(layer)), axis=-1)
+    return np.linalg.norm(to_numpy(trace.resid(layer)), axis=-1)
 
 
-def layer_shift(trace: Any, layer: int, skip_first: bool = False) -> LayerShift:
+def layer_shift(trace: TraceLike, layer: int, skip_first: bool = False) -> LayerShift:
     """PCA (numpy SVD) of the 2n points {resid(layer), resid_mid(layer)} for the included tokens.
 
     `skip_first`: decoders give the first token a residual tens of times larger than the others (an
     "attention sink"); left in, it alone defines the first axis and the other tokens collapse to a dot.
     """
-    before = to_np(trace.resid(layer))
-    after = to_np(trace.resid_mid(layer))
+    before = to_numpy(trace.resid(layer))
+    after = to_numpy(trace.resid_mid(layer))
     n = before.shape[0]
     included = list(range(1 if skip_first and n > 1 else 0, n))
     coords, ratio, _ = pca_2d(np.concatenate([before[included], after[included]]))
@@ -140,7 +140,7 @@ class WordTrace:
         return self.causal and self.has_right_context
 
 
-def word_trace(trace: Any, word: str) -> WordTrace | None:
+def word_trace(trace: TraceLike, word: str) -> WordTrace | None:
     """The contextual embedding of `word` in the traced text at every layer; None when it isn't there."""
     span = find_word(trace.text, word)
     if span is None:
@@ -149,7 +149,7 @@ def word_trace(trace: Any, word: str) -> WordTrace | None:
     if not positions:  # the word lies past the token cap
         return None
     layers = range(trace.n_layers + 1)
-    emb = np.stack([to_np(trace.resid(layer))[positions].mean(axis=0) for layer in layers])
+    emb = np.stack([to_numpy(trace.resid(layer))[positions].mean(axis=0) for layer in layers])
     right = trace.text[span[1] :]
     return WordTrace(
         text=trace.text,

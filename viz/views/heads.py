@@ -1,19 +1,20 @@
-"""Head finder and per-head statistics over every layer × head, from the engine's patterns."""
+"""Head finder view models: every head ranked by the attention one query pays to chosen keys, and
+per-head statistics (entropy, previous-/first-token share, distance) over every layer × head."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from viz.mechanism.common import to_np
+from viz.views.common import to_numpy
+from viz.views.trace import TraceLike
 
 
-def all_patterns(trace: Any) -> np.ndarray:
+def all_patterns(trace: TraceLike) -> np.ndarray:
     """[n_layers, n_heads, n_q, n_k] the patterns the pass used (n ≤ the app's token cap, so this is small)."""
-    return np.stack([to_np(trace.layer_patterns(layer), dtype=np.float32) for layer in range(trace.n_layers)])
+    return np.stack([to_numpy(trace.layer_patterns(layer), dtype=np.float32) for layer in range(trace.n_layers)])
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class HeadHit:
     per_key: tuple[float, ...]
 
 
-def rank_heads(patterns: np.ndarray, query: int, keys: Sequence[int]) -> list[HeadHit]:
+def rank_heads_by_attention(patterns: np.ndarray, query: int, keys: Sequence[int]) -> list[HeadHit]:
     """Every head, most attention from `query` to the `keys` (together) first."""
     keys = list(keys)
     sub = patterns[:, :, query, keys].astype(np.float64)  # (L, H, len(keys))

@@ -1,0 +1,60 @@
+"""Unit tests of the shell's URL state (ui.url). The label, figure and view-model tests are in tests/viz/."""
+
+from __future__ import annotations
+
+import pytest
+
+from app_pages.registry import PAGE_NAMES
+from ui import url as state
+
+# ── URL state ─────────────────────────────────────────────────────────────────────────────────
+MODELS = ["smollm2-135m", "minilm-l6"]
+
+
+def test_parse_params_accepts_a_full_valid_link() -> None:
+    got = state.parse_params(
+        {"model": "minilm-l6", "text": "one mole", "layer": "2", "head": "5", "mask": "on", "orient": "cols",
+         "page": "masking"},
+        MODELS,
+        "smollm2-135m",
+        PAGE_NAMES,
+    )
+    assert (got.model, got.text, got.layer, got.head, got.causal, got.orient, got.page) == (
+        "minilm-l6", "one mole", 2, 5, True, "cols", "masking")
+    assert got.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "default"),
+    [
+        ({"model": "gpt-9"}, "model", "smollm2-135m"),
+        ({"layer": "three"}, "layer", 0),
+        ({"head": "-1"}, "head", 0),
+        ({"mask": "maybe"}, "causal", None),
+        ({"orient": "diagonal"}, "orient", "rows"),
+        ({"page": "secret"}, "page", "patterns"),
+    ],
+)
+def test_parse_params_falls_back_with_a_warning(params: dict, field: str, default: object) -> None:
+    got = state.parse_params(params, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert getattr(got, field) == default
+    assert len(got.warnings) == 1
+
+
+def test_clamp_layer_head_out_of_range() -> None:
+    assert state.clamp_layer_head(3, 2, 30, 9, "m") == (3, 2, [])
+    layer, head, warnings = state.clamp_layer_head(30, 9, 30, 9, "m")
+    assert (layer, head) == (0, 0) and len(warnings) == 2
+
+
+def test_params_round_trip() -> None:
+    params = state.to_params("minilm-l6", "a & b", 1, 2, False, "cols", "guide")
+    got = state.parse_params(params, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert (got.model, got.text, got.layer, got.head, got.causal, got.orient, got.page) == (
+        "minilm-l6", "a & b", 1, 2, False, "cols", "guide")
+
+
+
+def test_parse_params_accepts_pages_registered_by_the_shell() -> None:
+    got = state.parse_params({"page": "head_finder"}, MODELS, "smollm2-135m", pages=PAGE_NAMES)
+    assert got.page == "head_finder" and got.warnings == []

@@ -1,0 +1,108 @@
+"""The pattern pages' figure builders with synthetic arrays (no model): orientation, hover, masks, clicks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.app.helpers import decode
+from tests.viz.synthetic import TOKS, softmax, synthetic
+from viz import labels
+from viz.figures import heatmaps, layout, overview
+
+
+def test_head_heatmap_keeps_repeated_tokens_apart_and_orients() -> None:
+    scores, mask, pattern = synthetic()
+    ticks = labels.plotly_tokens(TOKS)
+    rows = heatmaps.head_heatmap(pattern, scores, mask, ticks, "rows")
+    assert rows.layout.xaxis.tickvals == (0, 1, 2, 3, 4)  # integer positions: both "the" survive
+    assert rows.layout.xaxis.ticktext[4] == "␣&lt;b&gt;dog&lt;/b&gt;"
+    np.testing.assert_array_equal(decode(rows.to_plotly_json()["data"][0]["z"]), pattern)
+    assert rows.layout.yaxis.title.text == "query"
+    cols = heatmaps.head_heatmap(pattern, scores, mask, ticks, "cols")
+    np.testing.assert_array_equal(decode(cols.to_plotly_json()["data"][0]["z"]), pattern.T)
+    assert cols.layout.xaxis.title.text == "query"
+    # Hover of drawn cell (y=0, x=3) in "cols" is query 3 looking at key 0.
+    assert cols.data[0].text[0][3].startswith("query 3: ␣the<br>key 0: the")
+
+
+def test_head_heatmap_hover_has_weight_and_raw_score() -> None:
+    scores, mask, pattern = synthetic()
+    fig = heatmaps.head_heatmap(pattern, scores, mask, labels.plotly_tokens(TOKS))
+    hover = fig.data[0].text[1][3]  # query 1, key 3: masked
+    assert "weight 0<" in hover and f"raw score {scores[1, 3]:.4g}" in hover and "masked" in hover
+
+
+def test_scores_heatmap_masks_with_blank_cells_labelled_minus_infinity() -> None:
+    scores, mask, _ = synthetic()
+    fig = heatmaps.scores_heatmap(scores, mask, labels.plotly_tokens(TOKS))
+    z = decode(fig.to_plotly_json()["data"][0]["z"])
+    assert np.isnan(z[~mask]).all() and np.isfinite(z[mask]).all()
+    overlay = fig.data[1]
+    assert len(overlay.x) == int((~mask).sum())
+    assert all("−∞ (masked)" in h for h in overlay.hovertext)
+
+
+def test_scores_heatmap_without_mask_has_no_overlay() -> None:
+    scores, _, _ = synthetic()
+    fig = heatmaps.scores_heatmap(scores, np.ones_like(scores, dtype=bool), labels.plotly_tokens(TOKS))
+    assert len(fig.data) == 1
+
+
+def test_mask_comparison_difference_panel_is_masked_minus_unmasked() -> None:
+    scores, mask, masked = synthetic()
+    unmasked = softmax(scores)
+    fig = heatmaps.mask_comparison(masked, unmasked, labels.plotly_tokens(TOKS))
+    data = fig.to_plotly_json()["data"]
+    np.testing.assert_allclose(decode(data[2]["z"]), masked - unmasked)
+
+
+def test_small_multiples_and_overview_click_targets_carry_layer_and_head() -> None:
+    patterns = np.stack([synthetic(seed=h)[2] for h in range(4)])
+    fig = overview.layer_small_multiples(patterns, selected_head=2, layer=7)
+    (targets,) = [t for t in fig.data if t.type == "scatter"]
+    assert [tuple(c) for c in targets.customdata] == [(7, h) for h in range(4)]
+    assert len(fig.layout.shapes) == 1  # the selected head's frame
+    assert [a.text for a in fig.layout.annotations] == ["head 0", "head 1", "<b>head 2</b>", "head 3"]
+    # The mosaic holds each head's pattern unchanged, at the cell the click target's centre points into.
+    grid = decode(fig.to_plotly_json()["data"][0]["z"])
+    n = patterns.shape[1]
+    for h in range(4):
+        x0, y0 = (round(v - (n - 1) / 2) for v in (targets.x[h], targets.y[h]))
+        np.testing.assert_array_equal(grid[y0 : y0 + n, x0 : x0 + n], patterns[h].astype(np.float32))
+    frame = fig.layout.shapes[0]
+    assert (frame.x0 + 0.5, frame.y0 + 0.5) == (round(targets.x[2] - (n - 1) / 2), round(targets.y[2] - (n - 1) / 2))
+    pooled = np.random.default_rng(1).random((3, 4, 5, 5))
+    over = overview.overview_mosaic(pooled, selected=(2, 1))
+    custom = np.asarray(over.data[1].customdata)
+    assert custom.shape == (12, 2) and {tuple(c) for c in custom} == {(lay, h) for lay in range(3) for h in range(4)}
+    z = decode(over.to_plotly_json()["data"][0]["z"])
+    s, gap = 5, 1
+    np.testing.assert_array_equal(z[1 * (s + gap) : 1 * (s + gap) + s, 2 * (s + gap) : 2 * (s + gap) + s],
+                                  pooled[2, 1].astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        ({"points": [{"customdata": [3, 4]}]}, (3, 4)),
+        ({"points": [{"customdata": {"0": 5, "1": 1}}]}, (5, 1)),
+        ({"points": [{"x": 1}]}, None),
+        ({"points": []}, None),
+        (None, None),
+    ],
+)
+def test_selected_point(selection: object, expected: object) -> None:
+    assert layout.selected_point(selection) == expected
+
+
+def test_image_config_formats() -> None:
+    assert layout.image_config("f", "svg")["toImageButtonOptions"]["format"] == "svg"
+    assert layout.image_config("f")["toImageButtonOptions"]["format"] == "png"
+
+
+def test_token_axis_thins_ticks_and_can_go_without_labels() -> None:
+    axis = layout.token_axis([f"t{i}" for i in range(130)], "key", start=10)
+    assert axis["tickvals"][:3] == [10, 13, 16] and axis["range"] == [9.5, 139.5]  # every 3rd of 130 labels
+    bare = layout.token_axis(None, "dim", n=7)
+    assert "tickvals" not in bare and bare["range"] == [-0.5, 6.5]

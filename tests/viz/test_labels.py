@@ -1,0 +1,37 @@
+"""Token labels: readable (spaces and control characters drawn) and safe for Plotly (markup escaped)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from viz import labels
+
+
+def test_readable_token_shows_spaces_and_control_characters() -> None:
+    assert labels.readable_token(" ver") == "␣ver"
+    assert labels.readable_token("\n") == "\\n"
+    assert labels.readable_token("a\tb") == "a\\tb"
+    assert labels.readable_token("\x07") == "\\x07"
+    assert labels.readable_token("\u200b") == "\\u200b"  # zero-width space must not vanish
+    assert labels.readable_token("") == "∅"
+
+
+def test_plotly_token_escapes_markup() -> None:
+    assert labels.plotly_token("<br>") == "&lt;br&gt;"
+    assert labels.plotly_token(" <b>&") == "␣&lt;b&gt;&amp;"
+
+
+@given(st.text(max_size=12))
+def test_labels_never_contain_raw_markup_or_invisible_characters(token: str) -> None:
+    out = labels.plotly_token(token)
+    assert "<" not in out and ">" not in out
+    assert " " not in out and "\n" not in out and "\t" not in out
+    assert out  # never an empty, invisible tick label
+
+
+def test_position_labels_number_repeated_tokens() -> None:
+    toks = ["the", " <b>", "the"]
+    assert labels.plotly_token_labels(toks) == ["0: the", "1: ␣&lt;b&gt;", "2: the"]
+    assert labels.readable_token_labels(toks) == ["0: the", "1: ␣<b>", "2: the"]
+    assert labels.axis_labels(toks) == (labels.readable_token_labels(toks), labels.plotly_token_labels(toks))

@@ -1,0 +1,219 @@
+"""Figures of the experiments page: next-token probabilities before and after a change, how far the
+residual stream moved, the ablation sweep over every head, and one head's pattern at a temperature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz.figures.layout import WEIGHT_SCALE, tick_step
+from viz.labels import plotly_escape
+from viz.views.experiments import PredictionRow
+
+BEFORE_COLOUR = "#7f9cc0"
+AFTER_COLOUR = "#d9572b"
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    """The experiments page's figure frame: a left-aligned title, a legend on top right, white template."""
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=15)),
+        height=height,
+        margin=dict(l=10, r=10, t=60, b=40),
+        template="plotly_white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+    )
+    return fig
+
+
+def prediction_bars(rows: Sequence[PredictionRow], title: str, with_after: bool) -> go.Figure:
+    """Horizontal bars of next-token probabilities, most likely at the top; before (and after) side by side."""
+    labels = [f"‘{plotly_escape(r.token)}’" for r in rows]  # quoted: ',' or '.' alone is hard to see
+    y = list(range(len(rows)))
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=[r.p_before for r in rows],
+            y=y,
+            orientation="h",
+            name="before" if with_after else "probability",
+            marker_color=BEFORE_COLOUR,
+            customdata=[[lab, r.rank_before] for lab, r in zip(labels, rows, strict=True)],
+            hovertemplate="%{customdata[0]}: p = %{x:.4f} (rank %{customdata[1]})<extra></extra>",
+            texttemplate="%{x:.3f}",
+            textposition="outside",
+        )
+    )
+    if with_after:
+        fig.add_trace(
+            go.Bar(
+                x=[r.p_after for r in rows],
+                y=y,
+                orientation="h",
+                name="after",
+                marker_color=AFTER_COLOUR,
+                customdata=[[lab, r.rank_after] for lab, r in zip(labels, rows, strict=True)],
+                hovertemplate="%{customdata[0]}: p = %{x:.4f} after (rank %{customdata[1]})<extra></extra>",
+                texttemplate="%{x:.3f}",
+                textposition="outside",
+            )
+        )
+    top = max([r.p_before for r in rows] + ([r.p_after for r in rows] if with_after else []) + [1e-9])
+    fig.update_layout(barmode="group", bargap=0.25)
+    fig.update_yaxes(tickvals=y, ticktext=labels, autorange="reversed", title=None, tickfont=dict(size=13))
+    fig.update_xaxes(title="probability of the next token", range=[0, min(1.0, top * 1.25)])
+    return _layout(fig, title, 120 + (34 if with_after else 24) * len(rows))
+
+
+def drift_figure(
+    drift: np.ndarray, position: int, labels: Sequence[str], intervened_layers: Sequence[int], title: str
+) -> go.Figure:
+    """Relative change of the residual stream per layer: the chosen position bold, every other position thin.
+
+    `drift` is [n_layers + 1, n] (residual_drift); `labels` are Plotly-safe token labels.
+    """
+    n_rows, n = drift.shape
+    x = list(range(n_rows))
+    fig = go.Figure()
+    for j in range(n):
+        if j == position:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=drift[:, j],
+                mode="lines",
+                line=dict(color="rgba(120,120,120,0.35)", width=1),
+                name="other positions",
+                legendgroup="others",
+                showlegend=j == (1 if position == 0 else 0),
+                hovertemplate=f"{labels[j]}<br>entering layer %{{x}}: %{{y:.3f}}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=drift[:, position],
+            mode="lines+markers",
+            line=dict(color=AFTER_COLOUR, width=3),
+            name=f"position {labels[position]}",
+            hovertemplate=f"{labels[position]}<br>entering layer %{{x}}: %{{y:.3f}}<extra></extra>",
+        )
+    )
+    for layer in sorted(set(intervened_layers)):
+        fig.add_vline(x=layer, line=dict(color="#888", dash="dot", width=1))
+    fig.update_xaxes(title="residual stream entering layer l (last: the final residual)", dtick=max(1, n_rows // 15))
+    fig.update_yaxes(title="‖after − before‖ / ‖before‖", rangemode="tozero")
+    return _layout(fig, title, 380)
+
+
+def sweep_heatmap(sweep: np.ndarray, title: str, selected: tuple[int, int] | None = None) -> go.Figure:
+    """[n_layers, n_heads] change in log p(target) per ablated head; red = a drop (the head helped), blue = a rise."""
+    L, H = sweep.shape
+    lim = float(max(np.max(np.abs(sweep)), 1e-6))
+    fig = go.Figure(
+        go.Heatmap(
+            z=sweep,
+            x=list(range(H)),
+            y=list(range(L)),
+            zmin=-lim,
+            zmax=lim,
+            colorscale="RdBu",  # Plotly's RdBu runs red (low) → blue (high): a drop is red, a rise blue
+            colorbar=dict(title="Δ log p", thickness=12),
+            hovertemplate="layer %{y}, head %{x}<br>Δ log p = %{z:.3f}<extra></extra>",
+        )
+    )
+    if selected is not None:
+        layer, head = selected
+        fig.add_shape(
+            type="rect", x0=head - 0.5, x1=head + 0.5, y0=layer - 0.5, y1=layer + 0.5, line=dict(color="black", width=2)
+        )
+    fig.update_xaxes(title="head", dtick=1)
+    fig.update_yaxes(title="layer", autorange="reversed", dtick=max(1, L // 15))
+    return _layout(fig, title, max(360, 80 + 16 * L))
+
+
+def temperature_figure(
+    pattern: np.ndarray,
+    entropy_after: np.ndarray,
+    entropy_before: np.ndarray,
+    labels: Sequence[str],
+    title: str,
+    T: float,
+) -> go.Figure:
+    """The head's pattern at temperature T (rows = queries) beside the entropy of each row, T vs T = 1.
+
+    `labels` are Plotly-safe token labels; the pattern is [n_q, n_k].
+    """
+    n = pattern.shape[0]
+    pos = list(range(n))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.64, 0.36],
+        horizontal_spacing=0.1,
+        shared_yaxes=True,
+        subplot_titles=(f"pattern at T = {T:g} (rows: queries, each sums to 1)", "entropy of each row (bits)"),
+    )
+    hover = [[f"query {labels[i]}<br>key {labels[j]}<br>weight {pattern[i, j]:.4f}" for j in pos] for i in pos]
+    fig.add_trace(
+        go.Heatmap(
+            z=pattern,
+            x=pos,
+            y=pos,
+            zmin=0.0,
+            zmax=1.0,
+            colorscale=WEIGHT_SCALE,
+            text=hover,
+            hovertemplate="%{text}<extra></extra>",
+            colorbar=dict(title="weight", thickness=12, x=0.585, len=0.9),
+        ),
+        row=1,
+        col=1,
+    )
+    _add_entropy_bars(fig, entropy_before, entropy_after, labels, T)
+    step = tick_step(n, 48)
+    ticks = dict(tickvals=pos[::step], ticktext=list(labels)[::step])
+    fig.update_yaxes(autorange="reversed", title="query", row=1, col=1, **ticks)
+    fig.update_xaxes(title="key", tickangle=-45, row=1, col=1, **ticks)
+    fig.update_xaxes(title="bits", rangemode="tozero", row=1, col=2)
+    fig = _layout(fig, title, max(460, 200 + 22 * n))
+    fig.update_layout(barmode="group", bargap=0.2, margin=dict(b=110))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="right", x=1.0))
+    return fig
+
+
+def _add_entropy_bars(
+    fig: go.Figure, entropy_before: np.ndarray, entropy_after: np.ndarray, labels: Sequence[str], T: float
+) -> None:
+    """The right panel of the temperature figure: each row's entropy at T = 1 and at T, side by side."""
+    pos = list(range(len(entropy_before)))
+    fig.add_trace(
+        go.Bar(
+            x=entropy_before,
+            y=pos,
+            orientation="h",
+            name="T = 1 (the model)",
+            marker_color=BEFORE_COLOUR,
+            customdata=list(labels),
+            hovertemplate="%{customdata}: %{x:.3f} bits at T = 1<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=entropy_after,
+            y=pos,
+            orientation="h",
+            name=f"T = {T:g}",
+            marker_color=AFTER_COLOUR,
+            customdata=list(labels),
+            hovertemplate=f"%{{customdata}}: %{{x:.3f}} bits at T = {T:g}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )

@@ -1,0 +1,184 @@
+"""The one shared heatmap layout: colours, orientation, token axes with thinned ticks, margins sized
+from the labels, and the Plotly config / click helpers every page's figures use.
+
+Conventions shared by every builder:
+* inputs are [n_q, n_k] (rows = queries) as the engine returns them; `orient` only decides how they
+  are drawn: "rows" puts queries on the y axis (BertViz, PyTorch), "cols" puts queries on the x
+  axis (3Blue1Brown's drawing, where each column is a query and sums to 1);
+* axes use integer positions with tickvals/ticktext, because categorical axes would merge the two
+  "the" tokens of a sentence into one row;
+* labels arrive already escaped for Plotly (viz.labels.plotly_tokens).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import plotly.graph_objects as go
+
+Orientation = Literal["rows", "cols"]
+ORIENTATIONS: tuple[Orientation, ...] = ("rows", "cols")
+
+WEIGHT_SCALE = "Blues"
+DIVERGING_SCALE = "RdBu_r"  # red = positive, blue = negative, white = 0
+MASKED_GREY = "#c8c8c8"  # background that shows through NaN (masked) cells: not a colour on any scale
+SELECTED_RED = "#d62728"  # frames and labels of the selected head, token or band
+TRANSPARENT = "rgba(0,0,0,0)"
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+MINUS_INF = "−∞"
+
+# Plotly's automargin measures tick labels in the browser and then draws the figure again: measured in
+# Chromium, it makes a 32-token heatmap take 135 ms to draw instead of 57, and the overview 300 ms instead
+# of ~70. The main views size their margins from the label lengths instead (12 px labels; a little slack).
+CHAR_PX, LINE_PX, AXIS_TITLE_PX = 7.5, 15.0, 26.0
+
+
+def orientation_caption(orient: Orientation) -> str:
+    """Which way the pattern is drawn and which direction sums to 1."""
+    if orient == "rows":
+        return (
+            "Rows are queries (the token that is looking), columns are keys (the tokens it looks at). "
+            "Each row sums to 1. This is BertViz's and PyTorch's layout."
+        )
+    return (
+        "Columns are queries (the token that is looking), rows are keys (the tokens it looks at). "
+        "Each column sums to 1. This is the layout of 3Blue1Brown's drawing."
+    )
+
+
+def oriented(matrix: np.ndarray, orient: Orientation) -> np.ndarray:
+    """[n_q, n_k] → the drawn [y, x] array."""
+    return matrix if orient == "rows" else matrix.T
+
+
+def axis_titles(orient: Orientation) -> tuple[str, str]:
+    """(x title, y title)."""
+    return ("key", "query") if orient == "rows" else ("query", "key")
+
+
+def tick_step(n: int, max_labels: int = 64) -> int:
+    """Label every k-th of n ticks: past ~64 labels the ticks overlap into a black bar."""
+    return max(1, math.ceil(n / max_labels))
+
+
+def token_axis(
+    labels: Sequence[str] | None, title: str, start: int = 0, max_labels: int = 64, n: int | None = None
+) -> dict:
+    """An axis of positions start..start+n-1, labelled with (every k-th) token; `labels=None` draws the
+    positions without tick labels (then `n` gives their count)."""
+    count = len(labels) if labels is not None else int(n or 0)
+    axis: dict = dict(title=dict(text=title))
+    if labels is not None:
+        idx = list(range(0, count, tick_step(count, max_labels)))
+        axis.update(tickmode="array", tickvals=[start + i for i in idx], ticktext=[labels[i] for i in idx])
+    return axis | dict(
+        range=[start - 0.5, start + count - 0.5],
+        showgrid=False,
+        zeroline=False,
+        automargin=True,  # long token labels must push the plot in, not be clipped
+    )
+
+
+def tick_reach(ticktext: Sequence[str], angle_deg: float) -> float:
+    """How far (px) tick labels reach away from their axis: an x axis's labels at `angle_deg` from the
+    horizontal, or a y axis's horizontal labels (angle 90 from the axis)."""
+    longest = max((len(html.unescape(str(t))) for t in ticktext), default=0) * CHAR_PX
+    a = math.radians(abs(angle_deg))
+    return longest * math.sin(a) + LINE_PX * math.cos(a)
+
+
+def fit_token_margins(fig: go.Figure, x_angle: float, title: bool) -> None:
+    """Margins that hold the top x labels (rotated by `x_angle`) and left y labels, without automargin."""
+    x_ticks = fig.layout.xaxis.ticktext or ()
+    y_ticks = fig.layout.yaxis.ticktext or ()
+    top = (30 if title else 0) + AXIS_TITLE_PX + tick_reach(x_ticks, x_angle) + 10
+    left = AXIS_TITLE_PX + tick_reach(y_ticks, 90) + 12
+    fig.update_layout(margin=dict(t=int(top), l=int(left)), xaxis_automargin=False, yaxis_automargin=False)
+
+
+def matrix_height(n: int) -> int:
+    """Height (px) of a token × token heatmap with n rows or columns at most."""
+    return int(max(460, min(900, 260 + 24 * n)))
+
+
+def token_matrix_layout(
+    fig: go.Figure,
+    x_axis: dict,
+    y_axis: dict,
+    height: int,
+    title: str | None = None,
+    plot_bgcolor: str = "white",
+    meta: dict | None = None,
+) -> go.Figure:
+    """The layout of every query × key heatmap of the pattern pages: x labels on top at −45°, queries
+    read downwards, margins fitted to the labels. `title=None` leaves the figure untitled."""
+    titled = dict(title=dict(text=title)) if title is not None else {}
+    fig.update_layout(
+        **titled,
+        xaxis=x_axis | dict(side="top", tickangle=-45),
+        yaxis=y_axis | dict(autorange="reversed"),
+        height=height,
+        margin=dict(l=10, r=10, t=110 if title else 90, b=10),
+        plot_bgcolor=plot_bgcolor,
+        meta=meta,
+    )
+    fit_token_margins(fig, -45, bool(title))
+    return fig
+
+
+def weight_colouring(pattern: np.ndarray, small: bool) -> dict:
+    """Heatmap colouring of attention weights: 0 to the largest weight, a "weight" colour bar, and thin
+    gaps between cells when there are few enough of them to see."""
+    return dict(
+        colorscale=WEIGHT_SCALE,
+        zmin=0.0,
+        zmax=float(max(np.nanmax(pattern), 1e-9)),
+        colorbar=dict(title=dict(text="weight")),
+        xgap=1 if small else 0,
+        ygap=1 if small else 0,
+    )
+
+
+def auto_margins(fig: go.Figure) -> go.Figure:
+    """Tight margins everywhere, but let tick labels and axis titles push the plot in instead of being
+    clipped (long token labels, log-axis units). For the smaller figures, drawn once per rerun."""
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def image_config(filename: str, fmt: Literal["png", "svg"] = "png") -> dict:
+    """Plotly config whose camera button saves the figure in the browser (no kaleido/Chrome on the server)."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1},
+    }
+
+
+def selected_point(selection: object) -> tuple[int, int] | None:
+    """(layer, head) from a Streamlit plotly selection of one of our click targets, else None.
+
+    Streamlit hands customdata back as a list or as a {"0": .., "1": ..} dict depending on version.
+    """
+    points = _get(selection, "points") or []
+    for point in points:
+        custom = _get(point, "customdata")
+        if custom is None:
+            continue
+        if isinstance(custom, dict):
+            custom = [custom.get("0"), custom.get("1")]
+        try:
+            return int(custom[0]), int(custom[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+    return None
+
+
+def _get(obj: object, key: str) -> object:
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)

@@ -1,0 +1,232 @@
+"""Figures of the mechanism pages' matrices and sizes: any labelled matrix (inside one head), a value per
+source token, a value per layer × head (head finder, cross-attention), and context size and timing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.figures.layout import (
+    DIVERGING_SCALE,
+    MASKED_GREY,
+    SELECTED_RED,
+    WEIGHT_SCALE,
+    auto_margins,
+    token_axis,
+)
+from viz.labels import plotly_escape
+
+MATRIX_MAX_LABELS = 48  # the mechanism pages' matrices sit in narrower columns than the pattern pages'
+
+
+def _colour_range(finite: np.ndarray, kind: str) -> tuple[str, float, float]:
+    """(colour scale, zmin, zmax) for a matrix's finite values."""
+    if kind == "weight":
+        return WEIGHT_SCALE, 0.0, float(max(finite.max() if finite.size else 1.0, 1e-9))
+    # Residual streams have a few outlier dimensions hundreds of times larger than the rest; a colour
+    # scale spanning them would paint everything else white. Saturate at the 99.5th percentile of
+    # |value| (hover still shows every exact value) unless the matrix is small enough to show whole.
+    mags = np.abs(finite)
+    bound = float(mags.max()) if mags.size else 1.0
+    if mags.size > 400:
+        bound = float(max(np.percentile(mags, 99.5), 1e-12))
+    return DIVERGING_SCALE, -bound, bound
+
+
+def _default_height(n_rows: int, row_labels: Sequence[str] | None, col_labels: Sequence[str] | None) -> int:
+    if row_labels is not None and col_labels is not None:  # query × key: keep cells roughly square
+        return int(min(640, max(380, 150 + 24 * n_rows)))
+    if row_labels is not None:
+        return int(min(560, max(260, 110 + 20 * n_rows)))
+    return 320
+
+
+def _frame_band(fig: go.Figure, n_rows: int, n_cols: int, row_bands: int, band_highlight: int | None) -> None:
+    """A line every `row_bands` rows; a red frame round band `band_highlight`."""
+    for r in range(row_bands, n_rows, row_bands):
+        fig.add_hline(y=r - 0.5, line=dict(color="#555", width=0.5))
+    if band_highlight is not None:
+        fig.add_shape(
+            type="rect",
+            x0=-0.5,
+            x1=n_cols - 0.5,
+            y0=band_highlight * row_bands - 0.5,
+            y1=(band_highlight + 1) * row_bands - 0.5,
+            line=dict(color=SELECTED_RED, width=2),
+        )
+
+
+def matrix_heatmap(
+    matrix: np.ndarray,
+    title: str,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    x_title: str = "",
+    y_title: str = "",
+    kind: str = "diverging",
+    highlight: tuple[int, int] | None = None,
+    height: int | None = None,
+    row_bands: int | None = None,
+    band_highlight: int | None = None,
+) -> go.Figure:
+    """A labelled heatmap of any matrix (rows down, columns across), shape in the title.
+
+    kind: "diverging" (signed values, white = 0), "weight" (0..1), "scores" (signed, −∞ drawn grey).
+    row_bands: draw a line every `row_bands` rows (the heads of a stacked output matrix);
+    band_highlight: frame that band (the selected head's value-up).
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    n_rows, n_cols = m.shape
+    scale, zmin, zmax = _colour_range(m[np.isfinite(m)], kind)
+    small = n_rows <= 40 and n_cols <= 40
+    hover = f"{y_title or 'row'} %{{y}}<br>{x_title or 'column'} %{{x}}<br>value %{{z:.5g}}<extra></extra>"
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.where(np.isfinite(m), m, np.nan).astype(np.float32),  # NaN cells show the grey background
+            x=np.arange(n_cols),
+            y=np.arange(n_rows),
+            colorscale=scale,
+            zmin=zmin,
+            zmax=zmax,
+            zmid=None,
+            hovertemplate=hover,
+            xgap=1 if small else 0,
+            ygap=1 if small else 0,
+            colorbar=dict(thickness=12),
+        )
+    )
+    if highlight is not None:
+        i, j = highlight
+        fig.add_shape(
+            type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color=SELECTED_RED, width=3)
+        )
+    if row_bands:
+        _frame_band(fig, n_rows, n_cols, row_bands, band_highlight)
+    x_axis = token_axis(col_labels, x_title, max_labels=MATRIX_MAX_LABELS, n=n_cols)
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        xaxis=x_axis | (dict(tickangle=-45) if col_labels is not None else {}),
+        yaxis=token_axis(row_labels, y_title, max_labels=MATRIX_MAX_LABELS, n=n_rows) | dict(autorange="reversed"),
+        height=height if height is not None else _default_height(n_rows, row_labels, col_labels),
+        margin=dict(l=10, r=10, t=50, b=10),
+        plot_bgcolor=MASKED_GREY if kind == "scores" else "white",
+    )
+    return auto_margins(fig)
+
+
+def source_bars(labels: Sequence[str], values: np.ndarray, title: str, x_title: str, highlight: int) -> go.Figure:
+    """One horizontal bar per source token (signed values allowed)."""
+    n = len(labels)
+    colors = [SELECTED_RED if i == highlight else "#1f77b4" for i in range(n)]
+    fig = go.Figure(
+        go.Bar(
+            x=np.asarray(values, dtype=np.float64),
+            y=np.arange(n),
+            orientation="h",
+            marker_color=colors,
+            hovertemplate="source %{y}<br>%{x:.4g}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        xaxis=dict(title=dict(text=x_title), zeroline=True),
+        yaxis=token_axis(labels, "source token", max_labels=MATRIX_MAX_LABELS) | dict(autorange="reversed"),
+        height=int(min(520, max(240, 80 + 22 * n))),
+        margin=dict(l=10, r=10, t=50, b=10),
+        plot_bgcolor="white",
+    )
+    return auto_margins(fig)
+
+
+def layer_head_grid(
+    values: np.ndarray, title: str, colorbar: str, selected: tuple[int, int] | None = None
+) -> go.Figure:
+    """[n_layers, n_heads] as a heatmap: rows = layers, columns = heads."""
+    n_layers, n_heads = values.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.asarray(values, dtype=np.float32),
+            x=np.arange(n_heads),
+            y=np.arange(n_layers),
+            colorscale=WEIGHT_SCALE,
+            zmin=0.0,
+            zmax=float(max(np.nanmax(values), 1e-9)),
+            colorbar=dict(title=dict(text=colorbar), thickness=12),
+            hovertemplate="layer %{y}, head %{x}<br>%{z:.4f}<extra></extra>",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    if selected is not None:
+        layer, head = selected
+        fig.add_shape(
+            type="rect",
+            x0=head - 0.5,
+            x1=head + 0.5,
+            y0=layer - 0.5,
+            y1=layer + 0.5,
+            line=dict(color=SELECTED_RED, width=3),
+        )
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        xaxis=dict(title=dict(text="head"), tickmode="linear", dtick=1),
+        yaxis=dict(title=dict(text="layer"), autorange="reversed", tickmode="linear", dtick=max(1, n_layers // 15)),
+        height=int(min(640, max(260, 80 + 16 * n_layers))),
+        margin=dict(l=10, r=10, t=50, b=10),
+        plot_bgcolor="white",
+    )
+    return auto_margins(fig)
+
+
+def context_growth(
+    lengths: Sequence[int], bytes_fp16: Sequence[float], bytes_fp32: Sequence[float], title: str
+) -> go.Figure:
+    """Memory of every attention pattern of one pass (layers × heads × n²) against context length."""
+    fig = go.Figure()
+    for name, ys, c in (("fp16 (2 bytes)", bytes_fp16, "#1f77b4"), ("fp32 (4 bytes)", bytes_fp32, "#d62728")):
+        fig.add_trace(
+            go.Scatter(
+                x=list(lengths),
+                y=list(ys),
+                mode="lines+markers",
+                name=name,
+                line=dict(color=c),
+                hovertemplate="n = %{x}<br>%{y:.3s}B<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=dict(text=plotly_escape(title), font=dict(size=14)),
+        xaxis=dict(title=dict(text="context length n (tokens)"), type="log"),
+        yaxis=dict(title=dict(text="bytes for all patterns"), type="log"),
+        height=380,
+        margin=dict(l=10, r=10, t=50, b=90),
+        plot_bgcolor="white",
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
+    )
+    return auto_margins(fig)
+
+
+def timing_figure(lengths: Sequence[int], seconds: Sequence[float], title: str) -> go.Figure:
+    """Measured seconds of one trace against its number of tokens (log-log)."""
+    fig = go.Figure(
+        go.Scatter(
+            x=list(lengths),
+            y=list(seconds),
+            mode="lines+markers+text",
+            text=[f"{s:.3f} s" for s in seconds],
+            textposition="top left",
+            line=dict(color="#2ca02c"),
+            hovertemplate="n = %{x}<br>%{y:.4f} s<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=dict(text=plotly_escape(title), font=dict(size=14)),
+        xaxis=dict(title=dict(text="tokens"), type="log"),
+        yaxis=dict(title=dict(text="seconds (best of runs)"), type="log"),
+        height=380,
+        margin=dict(l=10, r=10, t=50, b=10),
+        plot_bgcolor="white",
+    )
+    return auto_margins(fig)

@@ -1,0 +1,257 @@
+"""Many heads at once as clickable thumbnails: every head of one layer (small multiples), and every
+layer × head (the overview mosaic). Each is one heatmap plus one transparent click target per head."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.figures.layout import (
+    AXIS_TITLE_PX,
+    LINE_PX,
+    SELECTED_RED,
+    TRANSPARENT,
+    WEIGHT_SCALE,
+    Orientation,
+    oriented,
+    tick_reach,
+)
+
+
+def _thumbnail_mosaic(
+    z: np.ndarray,
+    zmax: float,
+    x: Sequence[float],
+    y: Sequence[float],
+    marker_size: int,
+    customdata: object,
+    hovertemplate: str,
+    text: Sequence[str] | None = None,
+) -> go.Figure:
+    """Thumbnails tiled into one heatmap `z` (NaN between them), with one click target per thumbnail.
+
+    The targets are transparent points at the thumbnails' centres: Streamlit's selection events carry
+    points of scatter traces but not heatmap cells. With hoverdistance=-1 (set by the callers) the nearest
+    point wins, so a click anywhere on a thumbnail selects it."""
+    return go.Figure(
+        [
+            go.Heatmap(z=z, colorscale=WEIGHT_SCALE, zmin=0.0, zmax=max(zmax, 1e-9), hoverinfo="skip", showscale=False),
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="markers",
+                marker=dict(size=marker_size, color=TRANSPARENT),
+                customdata=customdata,
+                text=text,
+                hovertemplate=hovertemplate,
+                showlegend=False,
+            ),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class _HeadGrid:
+    """Where each head's n × n thumbnail sits in a near-square grid (9 heads → 3×3, 12 → 4×3)."""
+
+    n_heads: int
+    n: int
+
+    @property
+    def cols(self) -> int:
+        return math.ceil(math.sqrt(self.n_heads))
+
+    @property
+    def rows(self) -> int:
+        return math.ceil(self.n_heads / self.cols)
+
+    @property
+    def gap(self) -> int:
+        return max(1, round(self.n / 8))
+
+    @property
+    def title(self) -> int:
+        return max(1, round(self.n / 5))  # room above each thumbnail for its "head h" label
+
+    @property
+    def cell_w(self) -> int:
+        return self.n + self.gap
+
+    @property
+    def cell_h(self) -> int:
+        return self.n + self.gap + self.title
+
+    def corner(self, head: int) -> tuple[int, int]:
+        """(x0, y0): the thumbnail's top-left cell."""
+        r, c = divmod(head, self.cols)
+        return c * self.cell_w, r * self.cell_h + self.title
+
+    def mosaic(self, patterns: np.ndarray, orient: Orientation) -> np.ndarray:
+        z = np.full((self.rows * self.cell_h, self.cols * self.cell_w - self.gap), np.nan, dtype=np.float32)
+        for h in range(self.n_heads):
+            x0, y0 = self.corner(h)
+            z[y0 : y0 + self.n, x0 : x0 + self.n] = oriented(patterns[h], orient)
+        return z
+
+
+def layer_small_multiples(
+    patterns: np.ndarray,
+    selected_head: int | None = None,
+    orient: Orientation = "rows",
+    layer: int | None = None,
+    meta: dict | None = None,
+) -> go.Figure:
+    """Every head of one layer as a small heatmap; clicking one selects it (point customdata = (layer, head)).
+
+    `patterns` may be pooled ([n_heads, s, s] block means) for long texts: thumbnails need no more.
+    One heatmap holds the whole grid (thumbnails separated by empty cells), like the overview: a figure
+    of one trace builds and draws several times faster than one subplot per head, and a head switch
+    rebuilds it."""
+    n_heads, n, _ = patterns.shape
+    grid = _HeadGrid(n_heads, n)
+    corners = [grid.corner(h) for h in range(n_heads)]
+    centre = (n - 1) / 2
+    where = f"layer {layer}, " if layer is not None else ""
+    fig = _thumbnail_mosaic(
+        grid.mosaic(patterns, orient),
+        zmax=float(np.max(patterns)),
+        x=[x + centre for x, _ in corners],
+        y=[y + centre for _, y in corners],
+        marker_size=max(8, min(60, 4 * n)),
+        customdata=[[layer if layer is not None else -1, h] for h in range(n_heads)],
+        hovertemplate="%{text}<br>click to select<extra></extra>",
+        text=[f"{where}head {h}" for h in range(n_heads)],
+    )
+    selected = selected_head if selected_head is not None and 0 <= selected_head < n_heads else None
+    _label_heads(fig, corners, n, selected)
+    fig.update_layout(
+        xaxis=dict(visible=False, range=[-0.5, grid.cols * grid.cell_w - grid.gap - 0.5], constrain="domain"),
+        yaxis=dict(
+            visible=False, range=[grid.rows * grid.cell_h - grid.gap - 0.5, -0.5], scaleanchor="x", constrain="domain"
+        ),
+        height=40 + grid.rows * 150,
+        margin=dict(l=5, r=5, t=5, b=5),
+        hovermode="closest",
+        hoverdistance=-1,
+        clickmode="event+select",
+        plot_bgcolor="white",
+        meta=meta,
+    )
+    return fig
+
+
+def _label_heads(fig: go.Figure, corners: Sequence[tuple[int, int]], n: int, selected: int | None) -> None:
+    """A "head h" title above each thumbnail; the selected one's is bold red and its thumbnail framed."""
+    centre = (n - 1) / 2
+    for h, (x0, y0) in enumerate(corners):
+        chosen = h == selected
+        fig.add_annotation(
+            x=x0 + centre,
+            y=y0 - 0.5,
+            yanchor="bottom",
+            text=f"<b>head {h}</b>" if chosen else f"head {h}",
+            font=dict(size=12, color=SELECTED_RED if chosen else "#444"),
+            showarrow=False,
+        )
+    if selected is not None:
+        # Frame exactly on the thumbnail (a larger one would cover its title); the title turns red too.
+        x0, y0 = corners[selected]
+        fig.add_shape(
+            type="rect",
+            x0=x0 - 0.5,
+            x1=x0 + n - 0.5,
+            y0=y0 - 0.5,
+            y1=y0 + n - 0.5,
+            line=dict(color=SELECTED_RED, width=3),
+        )
+
+
+def overview_mosaic(
+    pooled: np.ndarray,
+    selected: tuple[int, int] | None = None,
+    orient: Orientation = "rows",
+    meta: dict | None = None,
+) -> go.Figure:
+    """Every layer × head as a thumbnail (x = layer, y = head) in one heatmap; click selects (layer, head)."""
+    n_layers, n_heads, s, _ = pooled.shape
+    gap = max(1, s // 6)
+    cell = s + gap
+    z = np.full((n_heads * cell - gap, n_layers * cell - gap), np.nan, dtype=np.float32)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            z[head * cell : head * cell + s, layer * cell : layer * cell + s] = oriented(pooled[layer, head], orient)
+    centres_x = [layer * cell + (s - 1) / 2 for layer in range(n_layers)]
+    centres_y = [head * cell + (s - 1) / 2 for head in range(n_heads)]
+    gx, gy = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    fig = _thumbnail_mosaic(
+        z,
+        zmax=float(np.nanmax(pooled)),
+        x=[centres_x[layer] for layer in gx.ravel()],
+        y=[centres_y[head] for head in gy.ravel()],
+        marker_size=max(6, min(30, 2 * s)),
+        customdata=np.stack([gx.ravel(), gy.ravel()], axis=1),
+        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to select<extra></extra>",
+    )
+    if selected is not None:
+        layer, head = selected
+        if 0 <= layer < n_layers and 0 <= head < n_heads:
+            fig.add_shape(
+                type="rect",
+                x0=layer * cell - 0.5 - gap / 2,
+                x1=layer * cell + s - 0.5 + gap / 2,
+                y0=head * cell - 0.5 - gap / 2,
+                y1=head * cell + s - 0.5 + gap / 2,
+                line=dict(color=SELECTED_RED, width=2.5),
+            )
+    return _overview_layout(fig, centres_x, centres_y, cell, gap, meta)
+
+
+def _overview_layout(
+    fig: go.Figure, centres_x: list[float], centres_y: list[float], cell: int, gap: int, meta: dict | None
+) -> go.Figure:
+    """Layer and head axes at the thumbnails' centres, square thumbnails, margins fixed from the labels."""
+    n_layers, n_heads = len(centres_x), len(centres_y)
+    step = 1 if n_layers <= 32 else 2
+    fig.update_layout(
+        xaxis=dict(
+            title=dict(text="layer"),
+            tickmode="array",
+            tickvals=centres_x[::step],
+            ticktext=[str(i) for i in range(0, n_layers, step)],
+            showgrid=False,
+            zeroline=False,
+            range=[-0.5 - gap, n_layers * cell - 0.5],
+            automargin=False,  # fixed margins below: automargin costs a second draw (see layout.CHAR_PX)
+            constrain="domain",
+        ),
+        yaxis=dict(
+            title=dict(text="head"),
+            tickmode="array",
+            tickvals=centres_y,
+            ticktext=[str(i) for i in range(n_heads)],
+            showgrid=False,
+            zeroline=False,
+            range=[n_heads * cell - 0.5, -0.5 - gap],
+            scaleanchor="x",  # square thumbnails ...
+            constrain="domain",  # ... by shrinking the plot area, so the tick labels stay next to it
+            automargin=False,
+        ),
+        # Sized for a ~900 px wide main column at 1280 px; wider or narrower screens just add margin.
+        height=int(max(200, min(640, 50 + 820 * n_heads / n_layers))),
+        margin=dict(
+            l=int(AXIS_TITLE_PX + tick_reach([str(n_heads - 1)], 90) + 14),
+            r=10,
+            t=10,
+            b=int(AXIS_TITLE_PX + LINE_PX + 12),
+        ),
+        hovermode="closest",
+        hoverdistance=-1,
+        clickmode="event+select",
+        plot_bgcolor="white",
+        meta=meta,
+    )
+    return fig

@@ -1,0 +1,216 @@
+"""Figures of the embedding-shifts page: arrows from each token's embedding before attention to after it,
+one line per series over layers, a word's path over layers, and which sense each occurrence is closest to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.figures.layout import MASKED_GREY, PALETTE, SELECTED_RED, auto_margins, token_axis
+from viz.figures.mechanism import MATRIX_MAX_LABELS
+
+
+def shift_arrows(
+    labels: Sequence[str], before: np.ndarray, after: np.ndarray, highlight: int | None, explained: np.ndarray
+) -> go.Figure:
+    """Arrows from each token's embedding before the attention sublayer to after it (2-D PCA)."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=before[:, 0],
+            y=before[:, 1],
+            mode="markers+text",
+            text=list(labels),
+            textposition="bottom center",
+            marker=dict(size=8, color="#7f7f7f"),
+            name="before (entering the layer)",
+            hovertemplate="%{text}<br>before<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=after[:, 0],
+            y=after[:, 1],
+            mode="markers",
+            text=list(labels),
+            marker=dict(size=9, color="#1f77b4", symbol="diamond"),
+            name="after attention (+ Δe)",
+            hovertemplate="%{text}<br>after<extra></extra>",
+        )
+    )
+    for i in range(len(labels)):
+        color = SELECTED_RED if i == highlight else "#1f77b4"
+        fig.add_annotation(
+            x=float(after[i, 0]),
+            y=float(after[i, 1]),
+            ax=float(before[i, 0]),
+            ay=float(before[i, 1]),
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=3,
+            arrowsize=1.2,
+            arrowwidth=2.5 if i == highlight else 1.2,
+            arrowcolor=color,
+            text="",
+        )
+    fig.update_layout(
+        xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%} of variance)"), zeroline=False),
+        yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%} of variance)"), zeroline=False),
+        height=480,
+        margin=dict(l=10, r=10, t=30, b=10),
+        plot_bgcolor="white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
+    return auto_margins(fig)
+
+
+def layer_lines(
+    series: dict[str, np.ndarray], title: str, y_title: str, x_title: str = "layer (residual entering block)"
+) -> go.Figure:
+    """One line per named series over layers 0..L (names must be Plotly-escaped)."""
+    fig = go.Figure()
+    for k, (name, ys) in enumerate(series.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(ys)),
+                y=np.asarray(ys, dtype=np.float64),
+                mode="lines+markers",
+                name=name,
+                line=dict(color=PALETTE[k % len(PALETTE)]),
+                marker=dict(size=4),
+                hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.4f}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        xaxis=dict(title=dict(text=x_title)),
+        yaxis=dict(title=dict(text=y_title)),
+        height=400 + 22 * len(series),
+        margin=dict(l=10, r=10, t=50, b=60 + 22 * len(series)),  # room for one legend line per series
+        plot_bgcolor="white",
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
+    )
+    return auto_margins(fig)
+
+
+def trajectories_figure(names: Sequence[str], coords: np.ndarray, explained: np.ndarray) -> go.Figure:
+    """Each sentence's word embedding as a path over layers (joint 2-D PCA); first and last layers marked."""
+    fig = go.Figure()
+    n_points = coords.shape[1]
+    for k, name in enumerate(names):
+        c = PALETTE[k % len(PALETTE)]
+        fig.add_trace(
+            go.Scatter(
+                x=coords[k, :, 0],
+                y=coords[k, :, 1],
+                mode="lines+markers",
+                name=name,
+                line=dict(color=c),
+                marker=dict(size=[10] + [4] * (n_points - 2) + [10], symbol=["circle"] + ["circle"] * (n_points - 1)),
+                customdata=np.arange(n_points),
+                hovertemplate=f"{name}<br>layer %{{customdata}}<extra></extra>",
+            )
+        )
+        fig.add_annotation(
+            x=float(coords[k, -1, 0]),
+            y=float(coords[k, -1, 1]),
+            text=f"L{n_points - 1}",
+            showarrow=False,
+            yshift=10,
+            font=dict(color=c, size=10),
+        )
+    fig.add_annotation(
+        x=float(coords[0, 0, 0]), y=float(coords[0, 0, 1]), text="L0", showarrow=False, yshift=10, font=dict(size=10)
+    )
+    fig.update_layout(
+        xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%})"), zeroline=False),
+        yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%})"), zeroline=False),
+        height=420 + 22 * len(names),
+        margin=dict(l=10, r=10, t=30, b=60 + 22 * len(names)),
+        plot_bgcolor="white",
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
+    )
+    return auto_margins(fig)
+
+
+def closest_sense_figure(
+    sentences: Sequence[str], senses: Sequence[str], closest: np.ndarray, similarity: np.ndarray
+) -> go.Figure:
+    """Rows: occurrences; columns: layers; colour and text: the closest sense reference."""
+    n_s, n_layers = closest.shape
+    colorscale = []
+    k = max(1, len(senses))
+    for idx in range(k):
+        c = PALETTE[idx % len(PALETTE)]
+        colorscale += [[idx / k, c], [(idx + 1) / k, c]]
+    hover = _sense_hover(sentences, senses, closest, similarity)
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.where(closest >= 0, closest + 0.5, np.nan),  # ties (-1) show the grey background
+            x=np.arange(n_layers),
+            y=np.arange(n_s),
+            zmin=0,
+            zmax=k,
+            colorscale=colorscale,
+            showscale=False,
+            text=hover,
+            hovertemplate="%{text}<extra></extra>",
+            xgap=1,
+            ygap=2,
+        )
+    )
+    _sense_legend(fig, senses, tie=bool((closest < 0).any()))
+    fig.update_layout(
+        xaxis=dict(title=dict(text="layer (residual entering block)"), showgrid=False),
+        yaxis=token_axis(list(sentences), "", max_labels=MATRIX_MAX_LABELS) | dict(autorange="reversed"),
+        height=int(120 + 40 * n_s),
+        margin=dict(l=10, r=10, t=30, b=10),
+        plot_bgcolor=MASKED_GREY,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, title=dict(text="closest sense:")),
+    )
+    return auto_margins(fig)
+
+
+def _sense_hover(
+    sentences: Sequence[str], senses: Sequence[str], closest: np.ndarray, similarity: np.ndarray
+) -> list[list[str]]:
+    """[n_sentences][n_layers] hover: the closest sense (or a tie) and the cosine to every sense."""
+    n_s, n_layers = closest.shape
+    return [
+        [
+            f"{sentences[s]}<br>layer {layer}: "
+            + (f"closest to {senses[closest[s, layer]]}<br>" if closest[s, layer] >= 0 else "a tie<br>")
+            + "<br>".join(f"cos to {senses[r]}: {similarity[s, r, layer]:.4f}" for r in range(len(senses)))
+            for layer in range(n_layers)
+        ]
+        for s in range(n_s)
+    ]
+
+
+def _sense_legend(fig: go.Figure, senses: Sequence[str], tie: bool) -> None:
+    """A legend for the sense colours: one invisible marker per sense (and one for ties)."""
+    for idx, name in enumerate(senses):
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker=dict(size=12, color=PALETTE[idx % len(PALETTE)], symbol="square"),
+                name=name,
+            )
+        )
+    if tie:
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker=dict(size=12, color=MASKED_GREY, symbol="square"),
+                name="tie (identical embeddings)",
+            )
+        )

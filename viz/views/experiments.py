@@ -1,0 +1,165 @@
+"""Experiments view models: next-token predictions before and after a change, how far the residual
+stream moved, row entropies, heads ranked by the effect of ablating each, and the page's constants.
+
+No engine import: the interventions themselves and the cached runs are the services' job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from viz.labels import readable_token
+from viz.views.common import to_numpy
+from viz.views.trace import TraceLike
+
+EXP_MAX_TOKENS = 128  # experiments run on at most this many tokens (each change is a full forward pass; the
+# temperature heatmap draws every cell with its own hover text)
+SWEEP_MAX_TOKENS = 64  # the all-heads sweep runs n_heads variants per layer: keep it to short texts
+TOP_K = 10
+TEMPERATURES: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+# The changes a user can apply to the selected head, in the order the page offers them.
+CHANGES: dict[str, str] = {
+    "zero": "Zero-ablate the head (its output set to 0)",
+    "mean": "Mean-ablate the head (its output set to its mean over positions)",
+    "previous": "Force the head to attend only to the previous token",
+    "self": "Force the head to attend only to itself",
+    "temperature": "Change the head's softmax temperature (scores ÷ T)",
+    "layer": "Remove the whole attention layer (every head of it)",
+}
+
+
+def next_token_logprobs(trace: TraceLike) -> np.ndarray | None:
+    """[vocab] log-probabilities of the token after the text (float64); None for encoders (no LM head)."""
+    logits = trace.next_token_logits()
+    if logits is None:
+        return None
+    x = to_numpy(logits)
+    x = x - x.max()
+    return x - np.log(np.exp(x).sum())
+
+
+def top_ids(logprobs: np.ndarray, k: int = TOP_K) -> list[int]:
+    """Ids of the k most likely tokens, most likely first (ties broken by id, so the order is stable)."""
+    k = min(k, logprobs.shape[0])
+    part = np.argpartition(-logprobs, k - 1)[:k]
+    return [int(i) for i in sorted(part, key=lambda i: (-logprobs[i], i))]
+
+
+@dataclass(frozen=True)
+class PredictionRow:
+    token_id: int
+    token: str  # readable (␣ for a leading space); plain text, not escaped
+    p_before: float
+    p_after: float
+    rank_before: int  # 1 = the top prediction
+    rank_after: int
+
+    @property
+    def dlogp(self) -> float:
+        """log p_after − log p_before (natural log)."""
+        return float(np.log(self.p_after) - np.log(self.p_before))
+
+
+def rank_of(logprobs: np.ndarray, token_id: int) -> int:
+    """1-based rank of a token in a distribution (1 = most likely)."""
+    return int(np.sum(logprobs > logprobs[token_id])) + 1
+
+
+def compare_predictions(
+    before: np.ndarray, after: np.ndarray, decode: Callable[[int], str], k: int = TOP_K
+) -> list[PredictionRow]:
+    """Rows for the union of the top-k before and the top-k after, ordered by probability before, then after."""
+    ids = top_ids(before, k)
+    ids += [i for i in top_ids(after, k) if i not in ids]
+    rows = [
+        PredictionRow(
+            token_id=i,
+            token=readable_token(decode(i)),
+            p_before=float(np.exp(before[i])),
+            p_after=float(np.exp(after[i])),
+            rank_before=rank_of(before, i),
+            rank_after=rank_of(after, i),
+        )
+        for i in ids
+    ]
+    return sorted(rows, key=lambda r: (r.rank_before, r.rank_after))
+
+
+def prediction_table(rows: Sequence[PredictionRow], with_after: bool) -> list[dict[str, Any]]:
+    """Plain rows for st.dataframe (the token stays text: no markup is ever interpreted there)."""
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {"token": r.token, "rank": r.rank_before, "p": r.p_before}
+        if with_after:
+            row = {
+                "token": r.token,
+                "rank before": r.rank_before,
+                "p before": r.p_before,
+                "rank after": r.rank_after,
+                "p after": r.p_after,
+                "Δ log p": r.dlogp,
+            }
+        out.append(row)
+    return out
+
+
+def residual_drift(before: TraceLike, after: TraceLike) -> np.ndarray:
+    """[n_layers + 1, n] ‖resid_after(l) − resid_before(l)‖ / ‖resid_before(l)‖ at every position.
+
+    Row l is the residual stream entering block l (row 0: the embeddings; the last row: the final
+    residual, before the final norm).
+    """
+    if before.n_tokens != after.n_tokens or before.token_ids != after.token_ids:
+        raise ValueError("before and after must be traces of the same tokens")
+    rows = []
+    for layer in range(before.n_layers + 1):
+        b = to_numpy(before.resid(layer))
+        a = to_numpy(after.resid(layer))
+        norm = np.linalg.norm(b, axis=-1)
+        rows.append(np.linalg.norm(a - b, axis=-1) / np.where(norm > 0, norm, 1.0))
+    return np.stack(rows)
+
+
+def row_entropy(pattern: np.ndarray) -> np.ndarray:
+    """[n_q] entropy in bits of each query row of an attention pattern (0·log 0 = 0)."""
+    p = np.asarray(pattern, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    return terms.sum(-1)
+
+
+@dataclass(frozen=True)
+class HeadEffect:
+    layer: int
+    head: int
+    dlogp: float  # change in log p(target) when this head alone is ablated; negative = the head helped
+
+
+def rank_heads_by_effect(sweep: np.ndarray) -> list[HeadEffect]:
+    """Every head of an ablation sweep [n_layers, n_heads], largest drop in log p first (ties by layer, head)."""
+    L, H = sweep.shape
+    order = sorted((float(sweep[l, h]), l, h) for l in range(L) for h in range(H))  # noqa: E741
+    return [HeadEffect(layer, head, d) for d, layer, head in order]
+
+
+def typed_token_id(trace: TraceLike, typed: str) -> tuple[int | None, str]:
+    """A token id for text the user typed (' Paris'), and a sentence saying what was used.
+
+    The text is tokenised as the trace's model would (`trace.token_ids_for`); when it is more than one
+    token, the first one is the next-token prediction that matters, and the message says so.
+    """
+    if not typed:
+        return None, "Type a token, e.g. ' Paris' with its leading space."
+    ids = list(trace.token_ids_for(typed))
+    if not ids:
+        return None, f"{readable_token(typed)!s} produced no tokens."
+    first = readable_token(trace.decode_token(ids[0]))
+    if len(ids) == 1:
+        return ids[0], f"{first} is one token (id {ids[0]})."
+    parts = " │ ".join(readable_token(trace.decode_token(i)) for i in ids)
+    return ids[0], f"That text is {len(ids)} tokens ({parts}); using the first, {first} (id {ids[0]})."

@@ -1,0 +1,86 @@
+"""Downloads of a head's pattern: CSV and NPZ for short texts, NPZ and window CSV for long ones.
+
+Rows are always queries in the files, whatever the on-screen orientation, so a file's rows sum to 1 and
+match the engine's convention; the header says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from viz.views.patterns import HeadView, PooledView, Tokens, WindowView
+
+
+def pattern_csv(view: HeadView) -> bytes:
+    """The selected head's used pattern: one row per query, one column per key, with tokens."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["query_pos", "query_token"] + [f"{j}:{tok}" for j, tok in enumerate(view.tokens.raw)])
+    for i, tok in enumerate(view.tokens.raw):
+        # repr(float) round-trips float32 exactly enough for a sum check; no rounding of real numbers.
+        writer.writerow([i, tok] + [repr(float(w)) for w in view.pattern[i]])
+    return buf.getvalue().encode("utf-8")
+
+
+def pattern_npz(view: HeadView, model_name: str) -> bytes:
+    """Pattern, pre-mask scores, mask and tokens in one file (np.load(..., allow_pickle=False) works)."""
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        pattern=view.pattern,
+        scores=view.scores,
+        mask=view.mask,
+        pattern_masked=view.pattern_masked,
+        pattern_unmasked=view.pattern_unmasked,
+        tokens=np.array(view.tokens.raw, dtype=str),
+        token_ids=np.array(view.tokens.ids, dtype=np.int64),
+        layer=np.int64(view.layer),
+        head=np.int64(view.head),
+        causal=np.bool_(view.causal),
+        model=np.array(model_name),
+    )
+    return buf.getvalue()
+
+
+def window_csv(view: WindowView) -> bytes:
+    """A long text's exact window: one row per query of the window, one column per key of the window.
+
+    Weights are the true ones (each row normalised over all keys), so a row sums to the share of the
+    query's attention inside the window, given in the last column.
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    w = view.window
+    keys = range(w.k0, w.k1)
+    writer.writerow(["query_pos", "query_token"] + [f"{j}:{view.tokens.raw[j]}" for j in keys] + ["row_share"])
+    for r, i in enumerate(range(w.q0, w.q1)):
+        weights = [repr(float(x)) for x in view.pattern[r]]
+        writer.writerow([i, view.tokens.raw[i], *weights, repr(float(view.row_share[r]))])
+    return buf.getvalue().encode("utf-8")
+
+
+def export_basename(model_name: str, layer: int, head: int, causal: bool) -> str:
+    return f"attention_{model_name}_L{layer}_H{head}_{'causal' if causal else 'bidirectional'}"
+
+
+def pooled_npz(view: PooledView, window: WindowView, tokens: Tokens, model_name: str) -> bytes:
+    """A long text's export: the block means, the exact window, and the tokens."""
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        pooled=view.pooled,
+        block=np.int64(view.block),
+        window=np.array(window.window.as_tuple(), dtype=np.int64),
+        window_pattern=window.pattern,
+        window_scores=window.scores,
+        tokens=np.array(tokens.raw, dtype=str),
+        token_ids=np.array(tokens.ids, dtype=np.int64),
+        layer=np.int64(view.layer),
+        head=np.int64(view.head),
+        causal=np.bool_(window.causal),
+        model=np.array(model_name),
+    )
+    return buf.getvalue()

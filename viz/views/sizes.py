@@ -1,0 +1,33 @@
+"""Context-size arithmetic for the parameters page: how many attention weights one pass computes, their
+bytes at n tokens, the context lengths to plot and bytes for people."""
+
+from __future__ import annotations
+
+
+def pattern_entries(n_layers: int, n_heads: int, n: int) -> int:
+    """Attention weights one forward pass computes: one n × n pattern per head per layer."""
+    return n_layers * n_heads * n * n
+
+
+def pattern_bytes(n_layers: int, n_heads: int, n: int, bytes_per: int) -> int:
+    """Bytes of every pattern of one pass at `bytes_per` bytes per weight."""
+    return pattern_entries(n_layers, n_heads, n) * bytes_per
+
+
+def context_lengths(n_ctx: int) -> list[int]:
+    """Powers of two from 16 up to the model's trained context (and that context itself)."""
+    out, n = [], 16
+    while n < n_ctx:
+        out.append(n)
+        n *= 2
+    out.append(n_ctx)
+    return out
+
+
+def human_bytes(n: float) -> str:
+    """1536 → "1.5 KB" (binary units; whole bytes below 1 KB)."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PB"  # unreachable; keeps type checkers honest
