@@ -29,9 +29,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+# `python bench/sweep.py` puts bench/, not the repository root (where attention_core lives), on sys.path.
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
@@ -45,7 +48,7 @@ TEXT = (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--tokens", type=int, default=32)
@@ -53,17 +56,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="time a single-ablation trace for every head")
     parser.add_argument("--repeats", type=int, default=2, help="timed sweeps (the best is reported)")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def clean_trace(model: Any, tokens: int) -> tuple[Any, str]:
+    """The clean trace of TEXT cut to `tokens` tokens, and that exact text (so single traces see the same input)."""
+    clean = model.trace(TEXT, max_tokens=tokens)  # also the warm-up
+    text = TEXT[: clean.offsets[-1][1]]
+    clean = model.trace(text)
+    assert clean.token_ids == model.trace(TEXT, max_tokens=tokens).token_ids
+    return clean, text
+
+
+def time_sweep(clean: Any, target: int, repeats: int) -> tuple[Any, list[float]]:
+    """The batched sweep over every head, timed `repeats` times; (the last sweep's result, the times)."""
+    sweep_times = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        sweep = head_ablation_sweep(clean, target)
+        sweep_times.append(time.perf_counter() - t0)
+    return sweep, sweep_times
+
+
+def time_single_ablations(
+    model: Any, text: str, heads: list[tuple[int, int]], target: int, base_lp: torch.Tensor, sweep: Any
+) -> tuple[list[float], float]:
+    """One single-ablation trace + next-token log-probability per head, timed; (times, worst |Δ| vs the sweep)."""
+    single_times, worst = [], 0.0
+    for layer, head in heads:
+        t0 = time.perf_counter()
+        tr = model.trace(text, interventions=[ablate_head(layer, head)])
+        lp = torch.log_softmax(tr.next_token_logits().double(), -1)
+        single_times.append(time.perf_counter() - t0)
+        worst = max(worst, abs(float(lp[target] - base_lp[target]) - float(sweep[layer, head])))
+    return single_times, worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
     model = load_model(args.model, device="cpu")
     cfg = model.config
     n_heads_total = cfg.n_layers * cfg.n_heads
-    clean = model.trace(TEXT, max_tokens=args.tokens)  # also the warm-up
-    text = TEXT[: clean.offsets[-1][1]]  # exactly these tokens, so single traces see the same input
-    clean = model.trace(text)
-    assert clean.token_ids == model.trace(TEXT, max_tokens=args.tokens).token_ids
+    clean, text = clean_trace(model, args.tokens)
     base_lp = torch.log_softmax(clean.next_token_logits().double(), -1)
     target = int(base_lp.argmax())
 
@@ -74,24 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
-    sweep_times = []
-    for _ in range(max(1, args.repeats)):
-        t0 = time.perf_counter()
-        sweep = head_ablation_sweep(clean, target)
-        sweep_times.append(time.perf_counter() - t0)
+    sweep, sweep_times = time_sweep(clean, target, args.repeats)
     sweep_s = min(sweep_times)
 
     heads = [(l, h) for l in range(cfg.n_layers) for h in range(cfg.n_heads)]  # noqa: E741
     if not args.all:
         step = max(1, len(heads) // max(1, args.sample))
         heads = heads[::step][: args.sample]
-    single_times, worst = [], 0.0
-    for layer, head in heads:
-        t0 = time.perf_counter()
-        tr = model.trace(text, interventions=[ablate_head(layer, head)])
-        lp = torch.log_softmax(tr.next_token_logits().double(), -1)
-        single_times.append(time.perf_counter() - t0)
-        worst = max(worst, abs(float(lp[target] - base_lp[target]) - float(sweep[layer, head])))
+    single_times, worst = time_single_ablations(model, text, heads, target, base_lp, sweep)
     mean_single = statistics.mean(single_times)
     total_single = mean_single * n_heads_total if not args.all else sum(single_times)
     how = "measured" if args.all else f"extrapolated from {len(heads)} timed"
