@@ -128,7 +128,8 @@ def test_finding_zeroing_L0H2_changes_the_top_prediction(smol, fluffy) -> None:
 
 
 def test_temperature_sharpens_rows_and_is_the_engines_pattern(smol, fluffy) -> None:
-    cold = traces.get_trace(smol, DEFAULT_TEXT, True, fluffy.n_tokens, [interventions.make_intervention("temperature", 5, 1, 0.25)])
+    colder = interventions.make_intervention("temperature", 5, 1, 0.25)
+    cold = traces.get_trace(smol, DEFAULT_TEXT, True, fluffy.n_tokens, [colder])
     p1, p_cold = fluffy.pattern(5, 1).double().numpy(), cold.pattern(5, 1).double().numpy()
     scores = fluffy.masked_scores(5, 1).double() / 0.25
     np.testing.assert_allclose(p_cold, torch.softmax(scores, -1).numpy(), atol=1e-5)
