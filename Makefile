@@ -1,5 +1,6 @@
 # make run   – create .venv, install everything, serve the app on http://localhost:8501
-# make test  – the same set-up plus test dependencies, then the whole test suite
+# make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
+#              whole test suite, browser tests included (~8 min on 2 cores; CI runs this, see .ci/run)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from attention_core import Intervention, ablate_head, ablate_layer, force_pattern, temperature
-from tests.experiments.conftest import DEFAULT_TEXT
+from tests.texts import DEFAULT_TEXT
 from viz import experiments as ex
 
 # ── pure functions ───────────────────────────────────────────────────────────────────────────────

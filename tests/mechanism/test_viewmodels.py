@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.mechanism.conftest import FLUFFY, ROOT
+from tests.app.helpers import ROOT
+from tests.texts import FLUFFY
 from viz.mechanism.common import pca_2d
 from viz.mechanism.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
 from viz.mechanism.heads import all_patterns, default_query_keys, head_statistics, rank_heads, row_to_head, stats_table
