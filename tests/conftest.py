@@ -9,27 +9,24 @@ Models: each real model is loaded once per session. `smollm` and `minilm` come s
 `smol` is SmolLM2 as the app holds it (the process-wide model that AppTest runs of the app share).
 
 Markers (`make test-fast` deselects them): a test is marked `real_model` when it uses a real-model fixture, runs
-the app through AppTest (which loads the real default model), or loads a real model by name; every test under
-tests/browser/ is marked `browser`.
+the app through AppTest (which loads the real default model), or loads a real model by name (tests/tiers.py);
+every test under tests/browser/ is marked `browser`.
 """
 
 from __future__ import annotations
 
 import os
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devtools.browser import CHROMIUM, ROOT, app_server, chromium
 from tests.texts import FLUFFY
+from tests.tiers import uses_real_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the reference (transformers) reads local files only
 
-REAL_MODELS = {"smollm2-135m", "minilm-l6"}
-REAL_MODEL_FIXTURES = {"smollm", "minilm", "hf_smollm", "hf_minilm", "smol"}  # and all built on them (fluffy)
-LOADERS = {"load_model", "load"}  # attention_core.load_model, the app's engine.load
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 
 
@@ -109,47 +106,9 @@ def fluffy(smol):
 # --- markers ---------------------------------------------------------------------------------------------
 
 
-def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
-    yield code
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _code_objects(const)
-
-
-def _reaches_real_model(func: Callable, seen: set[types.CodeType]) -> bool:
-    """Whether `func`, or a test helper it calls by name, names AppTest or loads a real model by name."""
-    func = getattr(func, "__func__", func)
-    code, scope = getattr(func, "__code__", None), getattr(func, "__globals__", {})
-    if code is None or code in seen:
-        return False
-    seen.add(code)
-    names, strings = set(), set()
-    for c in _code_objects(code):
-        names.update(c.co_names)
-        strings.update(const for const in c.co_consts if isinstance(const, str))
-    strings.update(value for name in names if isinstance(value := scope.get(name), str))
-    if "AppTest" in names or (names & LOADERS and strings & REAL_MODELS):
-        return True
-    helpers = (scope.get(name) for name in names)
-    return any(
-        _reaches_real_model(h, seen)
-        for h in helpers
-        if isinstance(h, types.FunctionType) and h.__module__.split(".")[0] == "tests"
-    )
-
-
-def _uses_real_model(item: pytest.Item) -> bool:
-    if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
-        return True
-    seen: set[types.CodeType] = set()
-    fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-    funcs = [getattr(item, "obj", None)] + [d.func for defs in fixtures.values() for d in defs]
-    return any(f is not None and _reaches_real_model(f, seen) for f in funcs)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if BROWSER_DIR in item.path.parents:
             item.add_marker(pytest.mark.browser)
-        if _uses_real_model(item):
+        if uses_real_model(item):
             item.add_marker(pytest.mark.real_model)
