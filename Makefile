@@ -1,11 +1,16 @@
 # make run   – create .venv, install everything, serve the app on http://localhost:8501
-# make test  – the same set-up plus test dependencies, then the whole test suite
+# make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
+#              whole test suite, browser tests included (~8 min on 2 cores; CI runs this, see .ci/run)
+# make test-fast – the quick tier (15-30 s on 2 shared cores): ruff, lint-imports, and every test except the browser
+#              tests, the parity tests (transformers as reference) and the tests that load the real models
+#              (SmolLM2, MiniLM) or run the app through AppTest; tiny random models only (tests/tiny_models.py).
+#              tests/conftest.py sets the `real_model` and `browser` markers; this deselects them.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +32,20 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -m "not browser and not parity and not real_model"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache test-artifacts

@@ -31,7 +31,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, CLICK_TARGET_JS, app_server  # noqa: E402
+from devtools.browser import CHROMIUM, CHROMIUM_ARGS, CLICK_TARGET_JS, app_server  # noqa: E402
 
 MODEL_NAME = "smollm2-135m"
 

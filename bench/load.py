@@ -34,7 +34,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
+from devtools.browser import CHROMIUM, CHROMIUM_ARGS, app_server  # noqa: E402
 
 SUBJECTS = [
     "the teacher", "a small fox", "my neighbour", "the old sailor", "a quiet student", "the baker",

@@ -1,26 +1,114 @@
-"""Session-wide browser fixtures shared by every browser test folder.
+"""What every test folder shares: the session's app server and Chromium, the real models, and the markers that
+sort tests into tiers.
 
-Playwright's sync API allows one running instance per process, and `make test` runs every folder in one
-pytest process, so there is one Chromium and one `streamlit run app.py` for the whole session; each test
-gets a fresh browser context (a fresh Streamlit session). See tests/browser_support.py.
+Browser: Playwright's sync API allows one running instance per process, and `make test` runs every folder in one
+pytest process, so there is one Chromium and one `streamlit run app.py` for the whole session; each test gets a
+fresh browser context (tests/browser/conftest.py). See devtools/browser.py.
+
+Models: each real model is loaded once per session. `smollm` and `minilm` come straight from the engine;
+`smol` is SmolLM2 as the app holds it (the process-wide model that AppTest runs of the app share).
+
+Markers (`make test-fast` deselects them): a test is marked `real_model` when it uses a real-model fixture, runs
+the app through AppTest (which loads the real default model), or loads a real model by name (tests/tiers.py);
+every test under tests/browser/ is marked `browser`.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+from devtools.browser import CHROMIUM, ROOT, app_server, chromium
+from tests.texts import FLUFFY
+from tests.tiers import uses_real_model
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the reference (transformers) reads local files only
+
+BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+
+
+# --- the app in a real browser ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def app_url():
-    from tests.browser_support import streamlit_server
-
-    with streamlit_server("streamlit-browser-tests.log") as url:
+def app_url() -> Iterator[str]:
+    """The app for every browser test (log under test-artifacts/); skips when Chromium is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+    with app_server(ROOT / "test-artifacts" / "streamlit-browser-tests.log") as (url, _proc):
         yield url
 
 
 @pytest.fixture(scope="session")
 def browser(app_url: str):
-    from tests.browser_support import chromium
-
     with chromium() as b:
         yield b
+
+
+# --- real models -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def smollm():
+    from attention_core import load_model
+
+    return load_model("smollm2-135m", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from attention_core import load_model
+
+    return load_model("minilm-l6", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def hf_smollm(smollm):
+    """transformers loading the same GGUF file as `smollm`: the parity tests' reference."""
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    path: Path = smollm.source
+    kwargs = {"gguf_file": path.name}
+    tok = transformers.AutoTokenizer.from_pretrained(str(path.parent), **kwargs)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(
+        str(path.parent), dtype=torch.float32, attn_implementation="eager", **kwargs
+    )
+    return tok, hf.eval()
+
+
+@pytest.fixture(scope="session")
+def hf_minilm(minilm):
+    """transformers loading the same folder as `minilm`."""
+    transformers = pytest.importorskip("transformers")
+    folder = str(minilm.source)
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    hf = transformers.AutoModel.from_pretrained(folder, attn_implementation="eager")
+    return tok, hf.eval()
+
+
+@pytest.fixture(scope="session")
+def smol():
+    """SmolLM2 as the app holds it: the process-wide model the app shares."""
+    from services import models
+
+    return models.load("smollm2-135m", "cpu")
+
+
+@pytest.fixture(scope="session")
+def fluffy(smol):
+    return smol.trace(FLUFFY)
+
+
+# --- markers ---------------------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if BROWSER_DIR in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+        if uses_real_model(item):
+            item.add_marker(pytest.mark.real_model)

@@ -1,4 +1,5 @@
-"""Browser fixtures for the app's own pages; the server and Chromium come from tests/conftest.py."""
+"""Page fixtures for every browser test; the server and Chromium come from tests/conftest.py (one of each per
+session, each test gets a fresh browser context: a fresh Streamlit session)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import new_page, screenshot_dir
+from devtools.browser import new_page, screenshot_dir
 
 
 @pytest.fixture
@@ -15,6 +16,39 @@ def page(browser):
         yield pg
 
 
+@pytest.fixture
+def exp_page(browser):
+    """The Experiments page is tall; its first all-heads sweep is slow on 2 shared cores."""
+    with new_page(browser, height=4800, timeout_ms=180_000) as pg:
+        yield pg
+
+
+@pytest.fixture
+def mech_page(browser):
+    with new_page(browser, height=2400, timeout_ms=120_000) as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def exp_url(app_url: str) -> str:
+    return app_url
+
+
+@pytest.fixture(scope="session")
+def mech_url(app_url: str) -> str:
+    return app_url
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
+    return screenshot_dir()
+
+
+@pytest.fixture(scope="session")
+def exp_shots() -> Path:
+    return screenshot_dir()
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
     return screenshot_dir()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import CLICK_TARGET_JS
+from devtools.browser import CLICK_TARGET_JS
 
 pytestmark = pytest.mark.browser
 

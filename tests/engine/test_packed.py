@@ -18,7 +18,7 @@ from attention_core import _pages, packed
 from attention_core import model as fwd
 from attention_core.loading import cache
 from attention_core.trace import causal_mask
-from tests.engine.texts import TEXTS
+from tests.texts import TEXTS
 
 
 def test_oneDNN_packing_is_available_on_this_build():

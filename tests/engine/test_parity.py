@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.engine.texts import TEXTS
+from tests.texts import TEXTS
 
 pytestmark = pytest.mark.parity
 

@@ -13,8 +13,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from attention_core import ablate_head
-from tests.app.helpers import decode  # noqa: E402  (one decoder for Plotly's base64 arrays)
-from tests.experiments.conftest import DEFAULT_TEXT, ROOT, SHORT_TEXT
+from tests.app.helpers import ROOT, decode  # one decoder for Plotly's base64 arrays
+from tests.texts import DEFAULT_TEXT, SHORT_TEXT
 from viz.labels import plotly_token
 from viz.views.experiments import next_token_logprobs, row_entropy
 

@@ -10,7 +10,7 @@ import torch
 
 from attention_core import Intervention, ablate_head, ablate_layer, force_pattern, temperature
 from services import interventions, traces
-from tests.experiments.conftest import DEFAULT_TEXT
+from tests.texts import DEFAULT_TEXT
 from viz.figures import experiments as fx
 from viz.labels import plotly_token_labels
 from viz.views import experiments as vx

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import decode  # noqa: E402  (one decoder for Plotly's base64 arrays)
-from tests.mechanism.conftest import ROOT
+from tests.app.helpers import ROOT, decode  # one decoder for Plotly's base64 arrays
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
 from viz.views.heads import STAT_COLUMNS, all_patterns, head_statistics
 

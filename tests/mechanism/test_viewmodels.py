@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown
-from tests.mechanism.conftest import FLUFFY, ROOT
+from tests.app.helpers import ROOT
+from tests.texts import FLUFFY
 from viz.views.common import pca_2d
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
 from viz.views.heads import (

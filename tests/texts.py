@@ -1,5 +1,10 @@
-"""Varied texts for parity tests: plain English, the chapter's examples, punctuation, digits, emoji,
-CJK, accented text and one long passage (300+ tokens)."""
+"""The texts tests share: the app's default sentence, a cheap one for sweeps, and varied texts for parity tests
+(plain English, the chapter's examples, punctuation, digits, emoji, CJK, accented text and one long passage of
+300+ tokens)."""
+
+FLUFFY = "a fluffy blue creature roamed the verdant forest"
+DEFAULT_TEXT = FLUFFY  # the app's default sentence
+SHORT_TEXT = "one mole of carbon"  # 4 tokens: the cheapest real sweep (270 heads)
 
 LONG = (
     "Attention lets every token look at the others and decide what matters. "

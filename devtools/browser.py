@@ -1,8 +1,9 @@
-"""What every browser test needs: a real `streamlit run app.py` on a free 127.0.0.1 port, and Debian's Chromium.
+"""The app in a real browser, for the browser tests and the benchmarks: a real `streamlit run app.py` on a free
+127.0.0.1 port (stopped by its own process id), Debian's Chromium, and where a chart's click target is.
 
-Each browser test folder's conftest builds its fixtures from these (one server per folder and session,
-stopped by its own process id). Tests skip only when /usr/bin/chromium is missing: `playwright install`
-cannot download browsers offline, and CI installs the Debian package.
+No pytest here: tests/conftest.py builds the session's server and Chromium fixtures from these (and skips when
+/usr/bin/chromium is missing: `playwright install` cannot download browsers offline, and CI installs the Debian
+package); bench/app_latency.py and bench/load.py start their own server with `app_server`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -57,9 +56,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 def app_server(
     log_path: Path, extra_env: dict[str, str] | None = None, timeout: float = 60
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Serve app.py on a free loopback port, output to `log_path`; yield (URL, process); stop it after.
-
-    No pytest here: the benchmarks (bench/app_latency.py, bench/load.py) start their server with it too."""
+    """Serve app.py on a free loopback port, output to `log_path`; yield (URL, process); stop it after."""
     port = _free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
@@ -88,15 +85,6 @@ def app_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@contextlib.contextmanager
-def streamlit_server(log_name: str) -> Iterator[str]:
-    """The app for a browser test folder (log under test-artifacts/); skips when Chromium is missing."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
-    with app_server(ROOT / "test-artifacts" / log_name) as (url, _proc):
-        yield url
 
 
 @contextlib.contextmanager
