@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import statistics
@@ -31,6 +30,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.engine_vs_hf.estimates import forward_flops  # noqa: E402
+from bench.engine_vs_hf.text import PASSAGE  # noqa: E402
 from devtools.browser import CHROMIUM, CHROMIUM_ARGS, CLICK_TARGET_JS, app_server  # noqa: E402
 
 MODEL_NAME = "smollm2-135m"
@@ -40,15 +41,6 @@ TARGETS = {
     32: {"submit_heatmap": 1.0, "switch": 0.3},
     4096: {"switch": 1.5, "overview_over_floor": 2.5},
 }
-
-
-def _bench_engine() -> Any:
-    """bench/engine.py as a module (PASSAGE, forward_flops), without making bench/ a package."""
-    spec = importlib.util.spec_from_file_location("bench_engine", REPO_ROOT / "bench" / "engine.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def matmul_gflops(size: int = 4096, repeats: int = 3) -> float:
@@ -192,11 +184,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from attention_core import load_model
 
-    be = _bench_engine()
     model = load_model(MODEL_NAME, device="cpu")  # tokenizer and config only; the app loads its own
     cfg = json.loads(model.config.to_json())
     gflops = matmul_gflops()
-    floor_s = be.forward_flops(cfg, 4096, logits=False) / (gflops * 1e9)
+    floor_s = forward_flops(cfg, 4096, logits=False) / (gflops * 1e9)
     print(f"matmul {gflops:.1f} GFLOP/s → 4096-token trace floor {floor_s:.1f} s", flush=True)
 
     rows = []
@@ -208,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             # The first run loads the model and traces the default sentence: not measured.
             page.wait_for_function(DRAWN_JS, arg=["overview", {"layer": 0, "head": 0}], timeout=180_000)
             # A warm-up length, so the first measured submit does not pay one-off costs (imports, JIT).
-            measure_length(page, model, be.PASSAGE, 24, 0, 1, args.timeout)
+            measure_length(page, model, PASSAGE, 24, 0, 1, args.timeout)
             for n in args.lengths:
-                row = measure_length(page, model, be.PASSAGE, n, 1, args.switches, args.timeout)
+                row = measure_length(page, model, PASSAGE, n, 1, args.switches, args.timeout)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if args.screenshots:

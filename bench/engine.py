@@ -28,8 +28,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from bench.engine_vs_hf.cli import main  # noqa: E402
-from bench.engine_vs_hf.estimates import forward_flops  # noqa: E402, F401  (bench/app_latency.py reads it here)
-from bench.engine_vs_hf.text import PASSAGE  # noqa: E402, F401  (bench/app_latency.py reads it here)
 
 if __name__ == "__main__":
     sys.exit(main())
