@@ -58,7 +58,8 @@ def test_forward_pass_reads_packed_weights_and_canonical_ones_are_intact(smollm)
     W_QKV = packed.unpack(fast["blocks.3.attn.W_QKV"])
     assert torch.equal(W_QKV, torch.cat([w["blocks.3.attn.W_Q"], w["blocks.3.attn.W_K"], w["blocks.3.attn.W_V"]], 1))
     assert not any(packed.is_packed(t) for t in w.values())
-    # The canonical weights' pages were released after packing (backend/memory_pages.py): reading them gives the file's bytes.
+    # The canonical weights' pages were released after packing (backend/memory_pages.py): reading them gives
+    # the file's bytes.
     on_disk = load_file(str(cache.entry_dir(smollm.name, smollm.source) / cache.WEIGHTS))
     assert on_disk.keys() == w.keys()
     assert all(torch.equal(on_disk[k], w[k]) for k in on_disk)
