@@ -89,7 +89,9 @@ def project_heads(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, n_he
     return y.unflatten(-1, (n_heads, -1)).transpose(-3, -2)  # (..., n_heads, n, d_head)
 
 
-def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope) -> tuple[torch.Tensor, ...]:
+def qkv(
+    x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: tuple[torch.Tensor, torch.Tensor] | None
+) -> tuple[torch.Tensor, ...]:
     """Queries, keys and values of one layer from its (normalised) input x (n, d_model)."""
     p = f"blocks.{layer}.attn."
     if p + "W_QKV" in w:  # one matrix product instead of three (see fast_weights)
@@ -193,7 +195,9 @@ def layer_z(
     return z
 
 
-def layer_attn_out(z: torch.Tensor, w: Weights, layer: int, layer_ivs: tuple[iv.Intervention, ...] = ()):
+def layer_attn_out(
+    z: torch.Tensor, w: Weights, layer: int, layer_ivs: tuple[iv.Intervention, ...] = ()
+) -> torch.Tensor:
     """The attention sublayer's output (n, d_model); zero, bias included, when the whole layer is ablated."""
     out = attn_output(z, w, layer)
     return torch.zeros_like(out) if any(item.kind == "zero_layer" for item in layer_ivs) else out
