@@ -86,6 +86,13 @@ def test_fast_weights_never_writes_the_dict_it_is_given(smollm, pack):
     assert torch.equal(fast["blocks.0.attn.W_Q"], w["blocks.0.attn.W_Q"])  # unpacked canonical entries: same numbers
 
 
+def test_prepare_pass_weights_packs_on_the_cpu_and_leaves_its_input_alone(smollm):
+    w = dict(smollm.weights)
+    fast = backend.prepare_pass_weights(w, smollm.config, torch.device("cpu"))
+    assert all(w[k] is smollm.weights[k] for k in smollm.weights) and w.keys() == smollm.weights.keys()
+    assert backend.is_packed(fast["blocks.0.attn.W_QKV"]) and not backend.is_packed(fast["embed.W_E"])
+
+
 def test_packed_pass_equals_the_plain_pass(smollm):
     plain = fwd.fast_weights(smollm.weights, smollm.config, pack=False)
     for text in TEXTS[:4]:

@@ -76,3 +76,17 @@ def test_hub_ids_are_allowed_unless_public(monkeypatch, tmp_path):
     for not_an_id in ("../x/y", "a/b/c", "<img src=x>/y", "gpt2"):
         with pytest.raises(UnknownModelError):
             check_model_request(not_an_id)
+
+
+def test_thread_policy_small_inputs_run_on_one_thread():
+    from attention_core import backend
+    from attention_core.backend import threads
+
+    started = torch.get_num_threads()
+    try:
+        backend.set_threads_for(backend.SMALL_WORK_TOKENS)
+        assert torch.get_num_threads() == 1
+        backend.set_threads_for(backend.SMALL_WORK_TOKENS + 1)
+        assert torch.get_num_threads() == threads._THREADS  # every thread torch started with
+    finally:
+        torch.set_num_threads(started)
