@@ -9,10 +9,12 @@ intermediate of attention. No Streamlit or Plotly here.
 
 from .api import DEFAULT_MAX_TOKENS, Model, load_model
 from .config import ModelConfig
+from .context import PassContext
 from .errors import AttentionCoreError, InputError, ModelLoadError, UnknownModelError
 from .interventions import Intervention, ablate_head, ablate_layer, force_pattern, temperature
 from .registry import DEFAULT_MODEL, MODEL_NAMES
 from .seq2seq import PairTrace
+from .steps import HeadSteps
 from .trace import Trace
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "MODEL_NAMES",
     "AttentionCoreError",
+    "HeadSteps",
     "InputError",
     "Intervention",
     "ablate_head",
@@ -28,6 +31,7 @@ __all__ = [
     "temperature",
     "Model",
     "PairTrace",
+    "PassContext",
     "ModelConfig",
     "ModelLoadError",
     "Trace",

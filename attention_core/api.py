@@ -10,10 +10,11 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from . import _malloc, _pages, memory, packed
+from . import backend, memory
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
+from .context import PassContext
 from .device import pick_device
 from .errors import InputError, ModelLoadError
 from .loading import cache
@@ -21,7 +22,7 @@ from .loading.gguf_llama import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
 from .params import count_per_layer, count_weights
 from .registry import resolve
-from .seq2seq import CrossAttention, PairTrace, decoder_view
+from .seq2seq import CrossAttention, DecoderView, PairTrace, decoder_view, run_decoder
 from .tokenizer import TextTokenizer
 from .trace import Trace
 
@@ -44,19 +45,30 @@ class Model:
         self.config = config
         self.name = config.name
         self.device = device
-        self.weights = {k: v.to(device) for k, v in weights.items()}
-        pack = device.type == "cpu" and packed.available()
-        self._fast = fwd.fast_weights(self.weights, config, pack)  # what the forward pass reads
-        if pack:  # the pass reads packed copies now: the mapped cache file need not stay resident
-            _pages.release(self.weights.values())
+        on_device = {k: v.to(device) for k, v in weights.items()}
+        pass_weights = backend.prepare_pass_weights(on_device, config, device)  # what the forward pass reads
+        # Canonical entries that the pass holds unpacked (views into its fused buffers) are kept from there:
+        # stored once.
+        self.weights = fwd.canonical_views(on_device, pass_weights)
+        if backend.packs_on(device):  # the pass reads packed copies now: the mapped cache file need not stay resident
+            backend.release_pages(self.weights.values())
         self.tokenizer = TextTokenizer(tokenizer)
         self.source = source
+        self.context = PassContext(
+            name=self.name,
+            key=self.key,
+            config=config,
+            weights=self.weights,
+            pass_weights=pass_weights,
+            tokenizer=self.tokenizer,
+            device=device,
+        )
         self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
         # A sliding window never bites below its width, so capping there keeps every number exact.
         self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS, config.sliding_window or DEFAULT_MAX_TOKENS)
         self._cpu: Model | None = None  # made on the first accelerator out-of-memory error
         self._twin_lock = threading.Lock()
-        self._decoder = None  # encoder-decoders: the decoder's view of the weights, made on first use
+        self._decoder: DecoderView | None = None  # encoder-decoders: the decoder's weights, made on first use
 
     @property
     def key(self) -> str:
@@ -107,7 +119,7 @@ class Model:
                 raise
             raise InputError(f"Not enough memory for {len(enc.ids)} tokens: lower the token cap.") from None
         return Trace(
-            model=runner,
+            context=runner.context,
             notes=notes,
             text=text,
             token_ids=enc.ids,
@@ -136,9 +148,10 @@ class Model:
         ids = torch.tensor([start, *tgt.ids], dtype=torch.long, device=self.device)
         with torch.inference_mode():
             enc_out = encoder.captured.resid_pre[-1]  # (n_source, d_model)
-            captured = fwd.run_decoder(ids, enc_out, view.weights, view.cross_weights, view.weights, view.config)
+            dw = view.context.pass_weights
+            captured = run_decoder(ids, enc_out, dw, view.cross_weights, dw, view.context.config)
         decoder = Trace(
-            model=view,  # type: ignore[arg-type]  # a Model-shaped view of the decoder's config and weights
+            context=view.context,
             text=target,
             token_ids=ids.tolist(),
             tokens=[self.tokenizer.decode_token(start), *tgt.tokens],
@@ -150,18 +163,18 @@ class Model:
         )
         return PairTrace(source, target, encoder, decoder, CrossAttention(view, captured))
 
-    def _decoder_view(self):
+    def _decoder_view(self) -> DecoderView:
         with self._twin_lock:
             if self._decoder is None:
-                self._decoder = decoder_view(self)
+                self._decoder = decoder_view(self.context)
             return self._decoder
 
     def _run(self, ids: list[int], causal: bool, ivs, on_layer) -> fwd.Captured:
         with torch.inference_mode():
             ids_t = torch.tensor(ids, dtype=torch.long, device=self.device)
-            captured = fwd.run(ids_t, self._fast, self.config, causal, ivs, on_layer)
-        if len(ids) > 256:  # long passes leave tens of MB of freed heap behind: give it back (_malloc.py)
-            _malloc.trim()
+            captured = fwd.run(ids_t, self.context.pass_weights, self.config, causal, ivs, on_layer)
+        if len(ids) > 256:  # long passes leave tens of MB of freed heap behind: give it back (backend/heap.py)
+            backend.trim_heap()
         return captured
 
     def _cpu_twin(self) -> Model:
@@ -174,29 +187,21 @@ class Model:
             return self._cpu
 
     # ── weights, per head, in math orientation ────────────────────────────────────────────────────
-    def _per_head(self, layer: int, name: str, n_heads: int) -> torch.Tensor:
-        W = self.weights[f"blocks.{layer}.attn.{name}"]
-        d_head = self.config.d_head
-        if name == "W_O":
-            return W.view(n_heads, d_head, self.config.d_model).cpu()  # (n_heads, d_head, d_model)
-        # W may be a column slice of the fused W_QKV, so unflatten (a view either way) rather than view().
-        return W.unflatten(1, (n_heads, d_head)).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)
-
     def W_Q(self, layer: int) -> torch.Tensor:
         """[n_heads, d_model, d_head] query maps."""
-        return self._per_head(layer, "W_Q", self.config.n_heads)
+        return fwd.per_head_weight(self.weights, self.config, layer, "W_Q")
 
     def W_K(self, layer: int) -> torch.Tensor:
         """[n_kv_heads, d_model, d_head] key maps."""
-        return self._per_head(layer, "W_K", self.config.n_kv_heads)
+        return fwd.per_head_weight(self.weights, self.config, layer, "W_K")
 
     def W_V(self, layer: int) -> torch.Tensor:
         """[n_kv_heads, d_model, d_head] value-down maps."""
-        return self._per_head(layer, "W_V", self.config.n_kv_heads)
+        return fwd.per_head_weight(self.weights, self.config, layer, "W_V")
 
     def W_O(self, layer: int) -> torch.Tensor:
         """[n_heads, d_head, d_model] value-up maps; stacked over heads they are the output matrix."""
-        return self._per_head(layer, "W_O", self.config.n_heads)
+        return fwd.per_head_weight(self.weights, self.config, layer, "W_O")
 
     # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
     def parameter_counts(self) -> dict[str, int]:
@@ -262,10 +267,10 @@ def _convert_and_cache(source, folder: Path, report: Progress):
         warnings.warn(f"Could not write the weight cache at {folder}: {exc}", stacklevel=3)
         return config, weights, tokenizer
     # Serve from the cache just written, as a warm load would: its tensors are a file mapping whose pages
-    # leave resident memory once packed (_pages.py), where the converted ones would stay on the heap.
-    # Dropped before reading back, so the two copies are never resident together.
+    # leave resident memory once packed (backend/memory_pages.py), where the converted ones would stay on
+    # the heap. Dropped before reading back, so the two copies are never resident together.
     del weights
-    _malloc.trim()
+    backend.trim_heap()
     try:
         return cache.read_entry(folder)
     except (FileNotFoundError, cache.CacheCorrupt):  # replaced or damaged since we wrote it: convert again

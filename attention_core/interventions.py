@@ -8,6 +8,7 @@ same head both apply (the ablation wins, since it discards the head's output).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,7 +53,7 @@ def force_pattern(layer: int, head: int, to: Literal["previous", "self"]) -> Int
     return Intervention("previous_token" if to == "previous" else "self_only", layer, head)
 
 
-def validate(interventions, n_layers: int, n_heads: int) -> tuple[Intervention, ...]:
+def validate(interventions: Iterable[Intervention] | None, n_layers: int, n_heads: int) -> tuple[Intervention, ...]:
     """Check ranges once, up front, so a bad experiment is a clear error and not a wrong number."""
     out = []
     for iv in interventions or ():

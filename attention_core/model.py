@@ -9,17 +9,17 @@ Only O(n·d) tensors are captured per layer (residual in, q, k, v); anything O(n
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from . import backend
 from . import interventions as iv
-from . import packed
 from .config import ModelConfig
 
-Weights = dict[str, torch.Tensor]
+Weights = Mapping[str, torch.Tensor]
 
 
 @dataclass
@@ -73,9 +73,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 def linear(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """x (..., d_in) @ W (d_in, d_out) + b; W may be pre-packed for oneDNN (see packed.py)."""
-    if packed.is_packed(W):
-        return packed.linear(x, W, b)
+    """x (..., d_in) @ W (d_in, d_out) + b; W may be pre-packed for oneDNN (see backend/onednn.py)."""
+    if backend.is_packed(W):
+        return backend.packed_linear(x, W, b)
     if b is None:
         return x @ W
     if x.dim() == 2:
@@ -89,7 +89,9 @@ def project_heads(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, n_he
     return y.unflatten(-1, (n_heads, -1)).transpose(-3, -2)  # (..., n_heads, n, d_head)
 
 
-def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope) -> tuple[torch.Tensor, ...]:
+def qkv(
+    x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: tuple[torch.Tensor, torch.Tensor] | None
+) -> tuple[torch.Tensor, ...]:
     """Queries, keys and values of one layer from its (normalised) input x (n, d_model)."""
     p = f"blocks.{layer}.attn."
     if p + "W_QKV" in w:  # one matrix product instead of three (see fast_weights)
@@ -108,8 +110,51 @@ def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope) -> tupl
     return q, k, v
 
 
+# ── attention, written out: what the user sees (Trace.scores, Trace.pattern) is computed here ─────
+
+
+def attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Scaled dot products q·kᵀ/√d_head: q (..., n_q, d_head), k (..., n_k, d_head) → (..., n_q, n_k)."""
+    d_head = q.shape[-1]
+    return q @ k.transpose(-1, -2) / math.sqrt(d_head)  # (..., n_q, n_k)
+
+
+def query_mask(n_q: int, n_k: int, row_offset: int = 0, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(n_q, n_k) bool causal mask for queries row_offset .. row_offset + n_q - 1: True where key j ≤ query i."""
+    rows = torch.arange(row_offset, row_offset + n_q, device=device)  # (n_q,) the queries' positions
+    return torch.arange(n_k, device=device)[None, :] <= rows[:, None]  # (n_q, n_k)
+
+
+def attention_pattern(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """softmax over keys of the scores with −∞ where `mask` (broadcast to scores) is False; rows sum to 1.
+
+    scores (..., n_q, n_k), mask (n_q, n_k) bool or None (nothing masked). exp(−∞) = 0, so masked keys
+    get exactly zero weight.
+    """
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))  # (..., n_q, n_k)
+    return torch.softmax(scores, dim=-1)  # (..., n_q, n_k)
+
+
+def attend_plain(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+    """z = pattern·v, step by step: the readable twin of `attend` (same inputs, same z up to rounding).
+
+    q (n_heads, n, d_head); k and v (n_kv_heads, n, d_head): each key/value head serves a group of
+    consecutive query heads.
+    """
+    group = q.shape[-3] // k.shape[-3]
+    k = k.repeat_interleave(group, dim=-3)  # (n_heads, n, d_head)
+    v = v.repeat_interleave(group, dim=-3)  # (n_heads, n, d_head)
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    mask = query_mask(n_q, n_k, device=q.device) if causal else None
+    pattern = attention_pattern(attention_scores(q, k), mask)  # (n_heads, n_q, n_k)
+    return pattern @ v  # (n_heads, n_q, d_head)
+
+
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
     """z = softmax(q·kᵀ/√d_head + mask)·v for every head at once, without keeping the (n, n) pattern.
+
+    The fast path the forward pass runs; `attend_plain` above is the same computation written out.
 
     q is (n_heads, n, d_head) or batched (B, n_heads, n, d_head); k and v have n_kv_heads heads.
     SDPA takes 4-D inputs (batch, heads, n, d_head): measured ~5x faster on CPU than 3-D ones.
@@ -138,7 +183,7 @@ def layer_z(
         override = iv.pattern_override(layer_ivs, head)
         if override is not None:
             kv = head // group
-            scores = q[head] @ k[kv].T / math.sqrt(q.shape[-1])  # (n, n) for this head only
+            scores = attention_scores(q[head], k[kv])  # (n, n) for this head only
             z[head] = iv.modified_pattern(scores, causal, override) @ v[kv]
     for item in layer_ivs:
         if item.kind == "zero_layer":
@@ -150,7 +195,9 @@ def layer_z(
     return z
 
 
-def layer_attn_out(z: torch.Tensor, w: Weights, layer: int, layer_ivs: tuple[iv.Intervention, ...] = ()):
+def layer_attn_out(
+    z: torch.Tensor, w: Weights, layer: int, layer_ivs: tuple[iv.Intervention, ...] = ()
+) -> torch.Tensor:
     """The attention sublayer's output (n, d_model); zero, bias included, when the whole layer is ablated."""
     out = attn_output(z, w, layer)
     return torch.zeros_like(out) if any(item.kind == "zero_layer" for item in layer_ivs) else out
@@ -199,15 +246,16 @@ def after_mlp(mid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> to
     return normalize(mid + mlp(mid, w, layer, cfg), w, f"blocks.{layer}.ln_mlp", cfg)
 
 
-def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> Weights:
-    """What the forward pass reads: `w` plus each layer's W_Q|W_K|W_V (and SwiGLU's W_gate|W_in)
-    concatenated into one matrix, since fewer, larger products help most on short inputs.
+def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> dict[str, torch.Tensor]:
+    """What the forward pass reads, as a new dict (`w` is never written): `w` plus each layer's
+    W_Q|W_K|W_V (and SwiGLU's W_gate|W_in) concatenated into one matrix, since fewer, larger products
+    help most on short inputs.
 
-    pack=False (GPUs, or no oneDNN): the canonical entries of `w` are replaced *in place* by views into
-    the fused buffers, so the weights are stored once. pack=True (the CPU): every matrix the pass
-    multiplies by (fused projections, W_O, the MLP's, the unembedding) is packed for oneDNN (see
-    packed.py) and `w`'s matrices are left as they are: the pass reads the packed copies, everything else
-    `w`. Fused biases are vectors, not packed: either way their canonical entries become views.
+    pack=False (GPUs, or no oneDNN): the result's canonical entries are views into the fused buffers
+    (`canonical_views` lets a caller keep those, so the weights are stored once). pack=True (the CPU):
+    every matrix the pass multiplies by (fused projections, W_O, the MLP's, the unembedding) is packed
+    for oneDNN (backend/onednn.py) under its own name, and the canonical matrices stay `w`'s. Fused
+    biases are vectors, never packed: their canonical entries are views either way.
     """
     fast = dict(w)
     for layer in range(cfg.n_layers):
@@ -223,23 +271,39 @@ def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> Weights:
         if pack:  # the other matrices the pass multiplies by (a SwiGLU's W_in is inside W_gate_in)
             for name in (p + "attn.W_O", p + "mlp.W_out", *(() if cfg.gated_mlp else (p + "mlp.W_in",))):
                 if name in fast:
-                    fast[name] = packed.pack(fast[name])
+                    fast[name] = backend.pack(fast[name])
     if pack and cfg.has_lm_head and "embed.W_E" in w and not cfg.is_encoder_decoder:
-        fast["unembed.W_U"] = packed.pack(unembedding(w))
+        fast["unembed.W_U"] = backend.pack(unembedding(w))
     return fast
 
 
-def _fuse(w: Weights, fast: Weights, names: list[str], fused_name: str, pack: bool) -> None:
+def _fuse(w: Weights, fast: dict[str, torch.Tensor], names: list[str], fused_name: str, pack: bool) -> None:
     fused = torch.cat([w[n] for n in names], dim=-1)  # (d_in, Σ d_out) or (Σ d_out,) for biases
     if pack and fused.dim() == 2:
-        fast[fused_name] = packed.pack(fused)  # the concatenation was temporary; w keeps the originals
+        fast[fused_name] = backend.pack(fused)  # the concatenation was temporary; w keeps the originals
         return
     start = 0
     for n in names:
         width = w[n].shape[-1]
-        w[n] = fast[n] = fused[..., start : start + width]  # a view: the same numbers, stored once
+        fast[n] = fused[..., start : start + width]  # a view: the same numbers as w[n], in the fused buffer
         start += width
     fast[fused_name] = fused
+
+
+def canonical_views(w: Weights, fast: Weights) -> dict[str, torch.Tensor]:
+    """`w`'s entries, each taken from `fast` where that holds it unpacked (a view into a fused buffer, or
+    the same tensor), so a model that keeps both dicts stores those numbers once, as before the fusing."""
+    return {name: w[name] if backend.is_packed(fast[name]) else fast[name] for name in w}
+
+
+def per_head_weight(w: Weights, cfg: ModelConfig, layer: int, name: str) -> torch.Tensor:
+    """One layer's W_Q/W_K/W_V as (heads, d_model, d_head) or W_O as (n_heads, d_head, d_model), on the CPU."""
+    W = w[f"blocks.{layer}.attn.{name}"]
+    n_heads = cfg.n_heads if name in ("W_Q", "W_O") else cfg.n_kv_heads
+    if name == "W_O":
+        return W.view(n_heads, cfg.d_head, cfg.d_model).cpu()  # (n_heads, d_head, d_model)
+    # W may be a column slice of the fused W_QKV, so unflatten (a view either way) rather than view().
+    return W.unflatten(1, (n_heads, cfg.d_head)).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)
 
 
 # ── the whole pass ────────────────────────────────────────────────────────────────────────────────
@@ -286,46 +350,3 @@ def unembed(resid_final: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Te
 def unembedding(w: Weights) -> torch.Tensor:
     """W_U (d_model, d_vocab), possibly packed; tied models have none of their own: W_U = W_Eᵀ."""
     return w["unembed.W_U"] if "unembed.W_U" in w else w["embed.W_E"].T
-
-
-# ── encoder-decoders (Marian): the decoder's extra step ───────────────────────────────────────────
-
-
-@dataclass
-class CapturedDecoder(Captured):
-    """The decoder's self-attention (as Captured) plus its cross-attention over the encoder."""
-
-    cross_q: list[torch.Tensor]  # (n_heads, n_target, d_head), from the decoder
-    cross_k: list[torch.Tensor]  # (n_heads, n_source, d_head), from the encoder's output
-    cross_v: list[torch.Tensor]  # (n_heads, n_source, d_head)
-    resid_cross: list[torch.Tensor]  # (n_target, d_model): residual after self-attention, entering cross-attention
-
-
-def run_decoder(
-    ids: torch.Tensor, enc_out: torch.Tensor, dw: Weights, cw: Weights, shared: Weights, cfg: ModelConfig
-) -> CapturedDecoder:
-    """Post-norm decoder: causal self-attention, then cross-attention (queries from the target, keys and
-    values from the encoder's output, no mask), then the MLP. `dw` holds the decoder's self-attention and
-    MLP under the usual block names, `cw` its cross-attention under `blocks.{l}.attn.*`."""
-    cap = CapturedDecoder(resid_pre=[], q=[], k=[], v=[], cross_q=[], cross_k=[], cross_v=[], resid_cross=[])
-    x = embed(ids, shared, cfg)  # (n_target, d_model)
-    for layer in range(cfg.n_layers):
-        cap.resid_pre.append(x)
-        q, k, v = qkv(x, dw, layer, cfg, None)  # (n_heads, n_target, d_head)
-        cap.q.append(q)
-        cap.k.append(k)
-        cap.v.append(v)
-        mid = after_attention(x, attn_output(attend(q, k, v, True), dw, layer), dw, layer, cfg)  # (n_target, d_model)
-        cap.resid_cross.append(mid)
-        p = f"blocks.{layer}.attn."
-        cq = project_heads(mid, cw[p + "W_Q"], cw.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n_target, d_head)
-        ck = project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), cfg.n_heads)  # (n_heads, n_source, d_head)
-        cv = project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), cfg.n_heads)  # (n_heads, n_source, d_head)
-        cap.cross_q.append(cq)
-        cap.cross_k.append(ck)
-        cap.cross_v.append(cv)
-        cross = attn_output(attend(cq, ck, cv, False), cw, layer)  # (n_target, d_model)
-        mid = normalize(mid + cross, dw, f"blocks.{layer}.ln_cross", cfg)
-        x = after_mlp(mid, dw, layer, cfg)  # (n_target, d_model)
-    cap.resid_pre.append(x)
-    return cap

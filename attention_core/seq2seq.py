@@ -9,53 +9,118 @@
 from __future__ import annotations
 
 import dataclasses
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import torch
 
 from . import model as fwd
-from .trace import Trace
+from .context import PassContext
+from .trace import Trace, captured_nbytes
+
+Weights = Mapping[str, torch.Tensor]
 
 
-def decoder_view(model) -> SimpleNamespace:
-    """The decoder as something a `Trace` can read: its config and its weights under the usual names."""
+@dataclass(frozen=True, eq=False)
+class DecoderView:
+    """The decoder of an encoder-decoder: its self-attention and MLP as a Trace reads them (`context`),
+    and its cross-attention weights under the usual attention names (`blocks.{l}.attn.*`)."""
+
+    context: PassContext
+    cross_weights: Weights
+
+
+def decoder_view(model: PassContext) -> DecoderView:
+    """The decoder's config and weights, split out of the whole encoder-decoder's context."""
     cfg = model.config
     dec_cfg = dataclasses.replace(cfg, arch="marian-decoder", n_layers=cfg.n_decoder_layers, causal=True)
-    weights = {k[len("dec."):]: v for k, v in model.weights.items() if k.startswith("dec.")}
+    weights = {k[len("dec.") :]: v for k, v in model.weights.items() if k.startswith("dec.")}
     weights.update({k: v for k, v in model.weights.items() if k.startswith(("embed.", "unembed."))})
-    cross = {}
-    for key, value in weights.items():
-        if ".cross." in key:
-            cross[key.replace(".cross.", ".attn.")] = value  # so the shared attention helpers find it
-    return SimpleNamespace(config=dec_cfg, weights=weights, cross_weights=cross, device=model.device, name=model.name)
+    # Under the attention names, so the shared attention helpers find them.
+    cross = {key.replace(".cross.", ".attn."): value for key, value in weights.items() if ".cross." in key}
+    context = PassContext(
+        name=model.name,
+        key=f"{model.key}#decoder",  # its traces differ from the encoder's for the same text
+        config=dec_cfg,
+        weights=weights,
+        pass_weights=weights,  # the decoder's pass reads the canonical weights (nothing fused or packed)
+        tokenizer=model.tokenizer,
+        device=model.device,
+    )
+    return DecoderView(context, cross)
+
+
+# ── the decoder's pass: self-attention, then cross-attention over the encoder ─────────────────────
+
+
+@dataclass
+class CapturedDecoder(fwd.Captured):
+    """The decoder's self-attention (as Captured) plus its cross-attention over the encoder."""
+
+    cross_q: list[torch.Tensor]  # (n_heads, n_target, d_head), from the decoder
+    cross_k: list[torch.Tensor]  # (n_heads, n_source, d_head), from the encoder's output
+    cross_v: list[torch.Tensor]  # (n_heads, n_source, d_head)
+    resid_cross: list[torch.Tensor]  # (n_target, d_model): residual after self-attention, entering cross-attention
+
+
+def run_decoder(
+    ids: torch.Tensor, enc_out: torch.Tensor, dw: Weights, cw: Weights, shared: Weights, cfg: fwd.ModelConfig
+) -> CapturedDecoder:
+    """Post-norm decoder: causal self-attention, then cross-attention (queries from the target, keys and
+    values from the encoder's output, no mask), then the MLP. `dw` holds the decoder's self-attention and
+    MLP under the usual block names, `cw` its cross-attention under `blocks.{l}.attn.*`."""
+    cap = CapturedDecoder(resid_pre=[], q=[], k=[], v=[], cross_q=[], cross_k=[], cross_v=[], resid_cross=[])
+    x = fwd.embed(ids, shared, cfg)  # (n_target, d_model)
+    for layer in range(cfg.n_layers):
+        cap.resid_pre.append(x)
+        q, k, v = fwd.qkv(x, dw, layer, cfg, None)  # (n_heads, n_target, d_head)
+        cap.q.append(q)
+        cap.k.append(k)
+        cap.v.append(v)
+        attn = fwd.attn_output(fwd.attend(q, k, v, True), dw, layer)  # (n_target, d_model)
+        mid = fwd.after_attention(x, attn, dw, layer, cfg)  # (n_target, d_model)
+        cap.resid_cross.append(mid)
+        p = f"blocks.{layer}.attn."
+        cq = fwd.project_heads(mid, cw[p + "W_Q"], cw.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n_target, d_head)
+        ck = fwd.project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), cfg.n_heads)  # (n_heads, n_source, d_head)
+        cv = fwd.project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), cfg.n_heads)  # (n_heads, n_source, d_head)
+        cap.cross_q.append(cq)
+        cap.cross_k.append(ck)
+        cap.cross_v.append(cv)
+        cross = fwd.attn_output(fwd.attend(cq, ck, cv, False), cw, layer)  # (n_target, d_model)
+        mid = fwd.normalize(mid + cross, dw, f"blocks.{layer}.ln_cross", cfg)
+        x = fwd.after_mlp(mid, dw, layer, cfg)  # (n_target, d_model)
+    cap.resid_pre.append(x)
+    return cap
+
+
+# ── what the user reads ───────────────────────────────────────────────────────────────────────────
 
 
 @dataclass
 class CrossAttention:
     """Decoder queries over encoder keys in every decoder layer; nothing is masked."""
 
-    view: SimpleNamespace
-    captured: fwd.CapturedDecoder
+    view: DecoderView
+    captured: CapturedDecoder
 
     @property
     def n_layers(self) -> int:
-        return self.view.config.n_layers
+        return self.view.context.config.n_layers
 
     def scores(self, layer: int, head: int) -> torch.Tensor:
         """[n_target, n_source] scaled q·k/√d_head."""
         q, k = self.captured.cross_q[layer][head], self.captured.cross_k[layer][head]
-        return (q @ k.T / math.sqrt(q.shape[-1])).cpu()
+        return fwd.attention_scores(q, k).cpu()  # (n_target, n_source)
 
     def pattern(self, layer: int, head: int) -> torch.Tensor:
         """[n_target, n_source]; each target query's row sums to 1 over the source."""
-        return torch.softmax(self.scores(layer, head), dim=-1)
+        return fwd.attention_pattern(self.scores(layer, head), None)
 
     def layer_patterns(self, layer: int) -> torch.Tensor:
         """[n_heads, n_target, n_source]."""
         q, k = self.captured.cross_q[layer], self.captured.cross_k[layer]
-        return torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1).cpu()
+        return fwd.attention_pattern(fwd.attention_scores(q, k), None).cpu()
 
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n_target, d_head]."""
@@ -89,3 +154,8 @@ class PairTrace:
     @property
     def logits(self) -> torch.Tensor | None:
         return self.decoder.logits
+
+    def nbytes(self) -> int:
+        """Bytes the pair holds: the encoder's and decoder's traces (whose captures include the
+        cross-attention's q, k, v and residuals) and their cached logits."""
+        return self.encoder.nbytes() + captured_nbytes(self.decoder.captured, self.decoder._logits)

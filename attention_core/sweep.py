@@ -22,17 +22,17 @@ def head_ablation_sweep(
     """[n_layers, n_heads]: change in log p(target_id) at `position` when each head alone is ablated.
 
     Negative values mean the head helped the prediction. Equals running `model.trace(text,
-    interventions=[ablate_head(l, h, mode)])` for each head in turn.
+    interventions=[ablate_head(l, h, mode)])` for each head in turn. `trace.ablation_sweep` calls this.
     """
-    model, cfg = trace.model, trace.model.config
-    w = trace._pass_weights  # what the clean pass read: fused (and, on the CPU, packed) weights
+    cfg = trace.config
+    w = trace.context.pass_weights  # what the clean pass read: fused (and, on the CPU, packed) weights
     if not cfg.has_lm_head:
         raise ValueError("The ablation sweep needs a decoder's next-token logits.")
     if trace.interventions:
         raise ValueError("Run the sweep on a trace without interventions.")
     cap = trace.captured
     n, H = trace.n_tokens, cfg.n_heads
-    rope = fwd.rope_tables(n, cfg, model.device) if cfg.uses_rope else None
+    rope = fwd.rope_tables(n, cfg, trace.context.device) if cfg.uses_rope else None
     clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg), -1)[target_id]
     out = torch.empty(cfg.n_layers, H)
     heads = torch.arange(H)

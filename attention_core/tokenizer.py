@@ -81,6 +81,10 @@ class TextTokenizer:
         specials = set(self._special_ids.values())
         return [ids[-1]] if not self.byte_level and ids and ids[-1] in specials else []
 
+    def piece_ids(self, text: str) -> list[int]:
+        """The ids of `text` on its own: no special tokens added, no cap (e.g. a token the user types)."""
+        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
     def token_id(self, token: str) -> int | None:
         return self.tokenizer.token_to_id(token)
 

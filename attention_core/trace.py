@@ -2,7 +2,9 @@
 
 The pass keeps O(n·d_model) per layer (residual in, q, k, v). Scores, patterns, z, head outputs and
 per-source contributions are recomputed from those with the same functions the pass used, so they are
-the numbers the model really computed. Every public method returns float32 CPU tensors.
+the numbers the model really computed: scores and patterns by model.attention_scores and
+model.attention_pattern, softmax attention written out. Every public tensor is float32 on the CPU.
+A trace holds the `PassContext` of the model that made it (config, weights, tokenizer), not the model.
 
 Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
 
@@ -24,17 +26,21 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import torch
 
 from . import interventions as iv
 from . import model as fwd
+from . import recompute, steps, sweep
+from .config import ModelConfig
+from .context import PassContext
+from .recompute import pool_edges
+from .steps import HeadSteps
 
-if TYPE_CHECKING:
-    from .api import Model
+__all__ = ["Trace", "causal_mask", "captured_nbytes", "pool_edges"]
 
 
 def causal_mask(n_q: int, n_k: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -42,15 +48,18 @@ def causal_mask(n_q: int, n_k: int, device: torch.device | str = "cpu") -> torch
     return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril()
 
 
-def pool_edges(n: int, size: int) -> tuple[int, int]:
-    """Block width and block count for pooling n positions to at most `size` blocks (last may be narrower)."""
-    width = max(1, math.ceil(n / size))
-    return width, math.ceil(n / width)
+def captured_nbytes(captured: fwd.Captured, *extra: torch.Tensor | None) -> int:
+    """Bytes held by every tensor a pass captured (and `extra` ones), each buffer counted once: q and k
+    of a model without RoPE are views into one fused projection output, which is what stays in memory."""
+    tensors = [t for f in dataclasses.fields(captured) for t in getattr(captured, f.name)]
+    tensors += [t for t in extra if t is not None]
+    buffers = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(buffers.values())
 
 
 @dataclass
 class Trace:
-    model: Model = field(repr=False)
+    context: PassContext = field(repr=False)
     text: str
     token_ids: list[int]
     tokens: list[str]
@@ -63,6 +72,39 @@ class Trace:
     notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. a CPU fallback)
     _logits: torch.Tensor | None = field(default=None, repr=False)
 
+    # ── the model that made it ────────────────────────────────────────────────────────────────────
+    @property
+    def config(self) -> ModelConfig:
+        return self.context.config
+
+    @property
+    def model_name(self) -> str:
+        return self.context.name
+
+    @property
+    def model_key(self) -> str:
+        """Identifies the weights for caches (see Model.key)."""
+        return self.context.key
+
+    @property
+    def device(self) -> str:
+        """Where the pass ran and its captures live, e.g. "cpu" (an out-of-memory fallback makes it the CPU)."""
+        return str(self.context.device)
+
+    def decode_token(self, token_id: int) -> str:
+        """The readable string of one token id (' fluffy', not 'Ġfluffy')."""
+        return self.context.tokenizer.decode_token(token_id)
+
+    def token_ids_for(self, text: str) -> list[int]:
+        """The ids of `text` alone, without special tokens (e.g. a next token the user types: ' Paris')."""
+        return self.context.tokenizer.piece_ids(text)
+
+    def output_bias(self, layer: int) -> torch.Tensor | None:
+        """[d_model] the attention output bias b_O of `layer` (added once per layer, not per head), or None."""
+        self.check(layer)
+        b_O = self.context.weights.get(f"blocks.{layer}.attn.b_O")
+        return None if b_O is None else b_O.cpu()
+
     # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
     @property
     def n_tokens(self) -> int:
@@ -70,57 +112,27 @@ class Trace:
 
     @property
     def n_layers(self) -> int:
-        return self.model.config.n_layers
+        return self.config.n_layers
 
     @property
     def n_heads(self) -> int:
-        return self.model.config.n_heads
+        return self.config.n_heads
 
-    def _check(self, layer: int, head: int | None = None) -> None:
+    def check(self, layer: int, head: int | None = None) -> None:
+        """Raise IndexError unless `layer` (and `head`, if given) exist in this model."""
         if not 0 <= layer < self.n_layers:
             raise IndexError(f"layer {layer} is out of range 0..{self.n_layers - 1}")
         if head is not None and not 0 <= head < self.n_heads:
             raise IndexError(f"head {head} is out of range 0..{self.n_heads - 1}")
 
+    def nbytes(self) -> int:
+        """Bytes this trace holds: its captured tensors and, once computed, its cached logits."""
+        return captured_nbytes(self.captured, self._logits)
+
     # ── on the engine's device ────────────────────────────────────────────────────────────────────
-    def _keys(self, layer: int, which: str) -> torch.Tensor:
-        """k or v expanded so that index h is query head h's key/value head: (n_heads, n, d_head)."""
-        t = getattr(self.captured, which)[layer]
-        group = self.model.config.group_size
-        return t if group == 1 else t.repeat_interleave(group, dim=0)
-
-    def _scores(
-        self,
-        layer: int,
-        heads: slice | int,
-        rows: slice = slice(None),
-        n_keys: int | None = None,
-        scale_q: bool = False,
-    ):
-        """(heads, n_q, n_k) scaled scores of heads[heads] for queries[rows] against the first n_keys keys.
-
-        scale_q multiplies the (small) q by 1/√d_head instead of dividing the (large) scores: one pass
-        over n_q × n_k fewer, at a rounding difference of ~1e-7 relative (pooled views use it; exact
-        views do not)."""
-        cfg = self.model.config
-        keys = slice(0, n_keys)
-        scale = 1.0 / math.sqrt(cfg.d_head)
-        if heads == slice(None) and cfg.group_size > 1:
-            # All heads: multiply each key head once by its whole group of queries (no copy of k).
-            q = self.captured.q[layer][:, rows]  # (n_heads, n_q, d_head)
-            if scale_q:
-                q = q * scale
-            n_q = q.shape[1]
-            q = q.reshape(cfg.n_kv_heads, cfg.group_size * n_q, cfg.d_head)  # (n_kv_heads, group·n_q, d_head)
-            k = self.captured.k[layer][:, keys]  # (n_kv_heads, n_k, d_head)
-            scores = (q @ k.transpose(-1, -2)).view(cfg.n_heads, n_q, -1)  # (n_heads, n_q, n_k)
-        else:
-            q = self.captured.q[layer][heads, rows]  # (heads, n_q, d_head) or (n_q, d_head)
-            if scale_q:
-                q = q * scale
-            k = self._keys(layer, "k")[heads, ..., keys, :]  # (heads, n_k, d_head) or (n_k, d_head)
-            scores = q @ k.transpose(-1, -2)
-        return scores if scale_q else scores / math.sqrt(cfg.d_head)
+    def _scores(self, layer: int, heads: slice | int, rows: slice = slice(None), n_keys: int | None = None):
+        """(heads, n_q, n_k) scaled scores of heads[heads] for queries[rows] against the first n_keys keys."""
+        return recompute.scores(self.captured.q[layer], self.captured.k[layer], self.config, heads, rows, n_keys)
 
     def _patterns(
         self, layer: int, heads: slice, causal: bool, rows: slice = slice(None), n_keys: int | None = None
@@ -128,39 +140,28 @@ class Trace:
         """(h, n_q, n_k) patterns of heads[heads] for queries[rows] over the first n_keys keys, with this
         pass's interventions. Only pass n_keys where the keys left out get zero weight anyway."""
         scores = self._scores(layer, heads, rows, n_keys)  # (h, n_q, n_k)
-        row_offset = rows.start or 0
         layer_ivs = iv.for_layer(self.interventions, layer)
-        head_ids = range(self.n_heads)[heads]
-        overrides = [iv.pattern_override(layer_ivs, h) for h in head_ids]
-        if not any(overrides):
-            return iv.modified_pattern(scores, causal, None, row_offset)
-        per_head = zip(scores, overrides, strict=True)
-        return torch.stack([iv.modified_pattern(s, causal, o, row_offset) for s, o in per_head])
+        return recompute.patterns(scores, causal, layer_ivs, range(self.n_heads)[heads], rows.start or 0)
 
     def _z(self, layer: int) -> torch.Tensor:
         c = self.captured
         layer_ivs = iv.for_layer(self.interventions, layer)
         return fwd.layer_z(c.q[layer], c.k[layer], c.v[layer], self.causal, layer_ivs)  # (n_heads, n, d_head)
 
-    @property
-    def _pass_weights(self) -> dict[str, torch.Tensor]:
-        """The weights as the forward pass read them (fused, packed on the CPU), so a recomputed step
-        gives the pass's own numbers; a decoder view of an encoder-decoder has only canonical ones."""
-        return getattr(self.model, "_fast", self.model.weights)
-
     def _W_O_heads(self, layer: int) -> torch.Tensor:
-        cfg = self.model.config
-        return self.model.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_head, cfg.d_model)
+        cfg = self.config
+        W_O = self.context.weights[f"blocks.{layer}.attn.W_O"]  # (n_heads · d_head, d_model)
+        return W_O.view(cfg.n_heads, cfg.d_head, cfg.d_model)  # (n_heads, d_head, d_model)
 
     # ── the public API: CPU float32 tensors ───────────────────────────────────────────────────────
     def scores(self, layer: int, head: int) -> torch.Tensor:
         """[n_q, n_k] scaled dot products q·k/√d_head, before any mask."""
-        self._check(layer, head)
+        self.check(layer, head)
         return self._scores(layer, head).cpu()
 
     def mask(self, layer: int) -> torch.Tensor:
         """[n_q, n_k] bool, True where a query may attend, as used by this pass (same in every layer)."""
-        self._check(layer)
+        self.check(layer)
         n = self.n_tokens
         return causal_mask(n, n) if self.causal else torch.ones(n, n, dtype=torch.bool)
 
@@ -175,13 +176,13 @@ class Trace:
         masked=None: the pattern this pass used; True/False: softmax of the same scores with/without
         a causal mask (a per-head what-if; the rest of the pass is unchanged).
         """
-        self._check(layer, head)
+        self.check(layer, head)
         causal = self.causal if masked is None else masked
         return self._patterns(layer, slice(head, head + 1), causal)[0].cpu()
 
     def layer_patterns(self, layer: int, masked: bool | None = None) -> torch.Tensor:
         """[n_heads, n_q, n_k] every head's pattern in one layer."""
-        self._check(layer)
+        self.check(layer)
         causal = self.causal if masked is None else masked
         return self._patterns(layer, slice(None), causal).cpu()
 
@@ -203,7 +204,7 @@ class Trace:
         n = self.n_tokens
         layers = list(range(self.n_layers)) if layers is None else layers
         for layer in layers:
-            self._check(layer)
+            self.check(layer)
         n_heads = len(range(self.n_heads)[heads])
         width, s = pool_edges(n, size)
         chunk = max(1, rows_per_chunk)
@@ -222,7 +223,7 @@ class Trace:
 
     def pooled_pattern(self, layer: int, head: int, size: int = 256) -> torch.Tensor:
         """[s, s] one head's used pattern, mean-pooled as in `pooled_patterns` (a downsampled full view)."""
-        self._check(layer, head)
+        self.check(layer, head)
         return self.pooled_patterns(size, layers=[layer], heads=slice(head, head + 1))[0, 0]
 
     def pattern_window(self, layer: int, head: int, rows: slice, cols: slice) -> torch.Tensor:
@@ -231,7 +232,7 @@ class Trace:
         Each row is normalised over all of its keys, so the window shows the true weights, not a
         renormalised crop; only the window's rows are computed.
         """
-        self._check(layer, head)
+        self.check(layer, head)
         r0, r1, _ = rows.indices(self.n_tokens)
         c0, c1, _ = cols.indices(self.n_tokens)
         n_keys = min(self.n_tokens, r1) if self.causal else self.n_tokens
@@ -245,30 +246,23 @@ class Trace:
         The fast path scales q (not the scores) by 1/√d_head and runs one fused softmax over the chunk;
         it never touches keys that a causal mask zeroes (those after r1).
         """
-        n = self.n_tokens
-        n_keys = r1 if self.causal else n  # under a causal mask, keys after the chunk get exactly zero weight
+        n_keys = r1 if self.causal else self.n_tokens  # under a causal mask, keys after the chunk get zero weight
         if iv.for_layer(self.interventions, layer):  # pattern overrides: take the general path
             p = self._patterns(layer, heads, self.causal, slice(r0, r1), n_keys)  # (h, r, n_keys)
-            p = torch.nn.functional.pad(p, (0, s * width - n_keys))
-            return p.view(p.shape[0], r1 - r0, s, width).sum(-1)
-        e = self._scores(layer, heads, slice(r0, r1), n_keys, scale_q=True)  # (h, r, n_keys)
-        if self.causal:  # only the chunk's own square has keys after some of its queries
-            e[:, :, r0:r1].masked_fill_(~causal_mask(r1 - r0, r1 - r0, e.device), float("-inf"))
-        e = torch.softmax(e, dim=-1)
-        full = n_keys // width * width  # keys in whole blocks; the rest form one narrower block
-        cols = e[..., :full].unflatten(-1, (full // width, width)).sum(-1)  # (h, r, full / width)
-        if full < n_keys:
-            cols = torch.cat([cols, e[..., full:].sum(-1, keepdim=True)], dim=-1)
-        return torch.nn.functional.pad(cols, (0, s - cols.shape[-1]))  # (h, r, s)
+            p = torch.nn.functional.pad(p, (0, s * width - n_keys))  # (h, r, s · width)
+            return p.view(p.shape[0], r1 - r0, s, width).sum(-1)  # (h, r, s)
+        c, rows = self.captured, slice(r0, r1)
+        e = recompute.scores(c.q[layer], c.k[layer], self.config, heads, rows, n_keys, scale_q=True)  # (h, r, n_keys)
+        return recompute.softmax_block_sums(e, self.causal, r0, width, s)
 
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n, d_head] each head's weighted sum of values."""
-        self._check(layer)
+        self.check(layer)
         return self._z(layer).cpu()
 
     def head_out(self, layer: int, head: int | None = None) -> torch.Tensor:
         """[n, d_model] one head's z·W_O (its share of the update, b_O excluded); all heads: [n_heads, n, d_model]."""
-        self._check(layer, head)
+        self.check(layer, head)
         z, W_O = self._z(layer), self._W_O_heads(layer)
         if head is not None:
             return (z[head] @ W_O[head]).cpu()
@@ -276,9 +270,9 @@ class Trace:
 
     def attn_out(self, layer: int) -> torch.Tensor:
         """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O."""
-        self._check(layer)
+        self.check(layer)
         layer_ivs = iv.for_layer(self.interventions, layer)
-        return fwd.layer_attn_out(self._z(layer), self._pass_weights, layer, layer_ivs).cpu()
+        return fwd.layer_attn_out(self._z(layer), self.context.pass_weights, layer, layer_ivs).cpu()
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
         """Per-source contributions A[i,j]·(v_j W_O) to query i's update.
@@ -287,7 +281,7 @@ class Trace:
         d_model]; summing over heads and keys, plus b_O, gives the attention output at i. Ablations apply:
         a zeroed head contributes nothing; a mean-ablated head's weights are its pattern's column means.
         """
-        self._check(layer, head)
+        self.check(layer, head)
         if not 0 <= query < self.n_tokens:
             raise IndexError(f"query {query} is out of range 0..{self.n_tokens - 1}")
         a = self._patterns(layer, slice(None), self.causal, slice(query, query + 1))[:, 0]  # (n_heads, n_k)
@@ -298,7 +292,8 @@ class Trace:
                 a[item.head] = 0.0
             elif item.kind == "mean_head":  # the head's output is its mean over queries
                 a[item.head] = self._patterns(layer, slice(item.head, item.head + 1), self.causal)[0].mean(0)
-        values_up = torch.bmm(self._keys(layer, "v"), self._W_O_heads(layer))  # (n_heads, n_k, d_model)
+        v = recompute.per_query_head(self.captured.v[layer], self.config)  # (n_heads, n_k, d_head)
+        values_up = torch.bmm(v, self._W_O_heads(layer))  # (n_heads, n_k, d_model)
         out = a[..., None] * values_up  # (n_heads, n_k, d_model)
         return (out if head is None else out[head]).cpu()
 
@@ -310,26 +305,42 @@ class Trace:
 
     def resid_mid(self, layer: int) -> torch.Tensor:
         """[n, d_model] the residual stream after block `layer`'s attention, before its MLP."""
-        self._check(layer)
-        w = self._pass_weights
+        self.check(layer)
+        w = self.context.pass_weights
         attn = fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
-        return fwd.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.model.config).cpu()
+        return fwd.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config).cpu()
 
     @property
     def logits(self) -> torch.Tensor | None:
         """[n, d_vocab] next-token logits at every position (decoders); None for encoders."""
-        if not self.model.config.has_lm_head:
+        if not self.config.has_lm_head:
             return None
         if self._logits is None:
-            self._logits = fwd.unembed(self.captured.resid_pre[-1], self._pass_weights, self.model.config).cpu()
+            self._logits = fwd.unembed(self.captured.resid_pre[-1], self.context.pass_weights, self.config).cpu()
         return self._logits
 
     def next_token_logits(self) -> torch.Tensor | None:
         """[d_vocab] logits after the last token, without computing the other positions (decoders)."""
-        if not self.model.config.has_lm_head:
+        if not self.config.has_lm_head:
             return None
         last = self.captured.resid_pre[-1][-1:]
-        return fwd.unembed(last, self._pass_weights, self.model.config)[0].cpu()
+        return fwd.unembed(last, self.context.pass_weights, self.config)[0].cpu()
+
+    # ── one head step by step, and experiments over every head ───────────────────────────────────
+    def head_steps(self, layer: int, head: int) -> HeadSteps:
+        """Every intermediate of one head for this text (E, q, k, scores, pattern, z, Δe) as float64 numpy."""
+        return steps.head_steps(self, layer, head)
+
+    def rope_check(self, head_steps: HeadSteps) -> float:
+        """Largest |RoPE(q_pre) − q| over one head's steps: ~0 shows the captured q is the rotated E·W_Q."""
+        return steps.rope_check(head_steps, self.config)
+
+    def ablation_sweep(
+        self, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero"
+    ) -> torch.Tensor:
+        """[n_layers, n_heads] change in log p(target_id) at `position` when each head alone is ablated
+        (decoders, on a trace without interventions; see attention_core/sweep.py)."""
+        return sweep.head_ablation_sweep(self, target_id, position, mode)
 
     # ── dotted names ──────────────────────────────────────────────────────────────────────────────
     def __getitem__(self, name: str) -> torch.Tensor:
@@ -344,7 +355,7 @@ class Trace:
             layer, rest = int(parts[1]), ".".join(parts[2:])
         except (AssertionError, IndexError, ValueError):
             raise KeyError(name) from None
-        self._check(layer)
+        self.check(layer)
         getters = {
             "resid_pre": lambda: self.resid(layer),
             "resid_post": lambda: self.resid(layer + 1),

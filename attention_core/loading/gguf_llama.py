@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -12,13 +13,16 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 
+if TYPE_CHECKING:
+    from gguf import GGUFReader
+
 Progress = Callable[[float, str], None]
 
 # GGUF token types (gguf.TokenType): CONTROL tokens are the special ones (<|im_start|>, ...).
 _CONTROL, _USER_DEFINED = 3, 4
 
 
-def read_gguf(path: Path):
+def read_gguf(path: Path) -> GGUFReader:
     """Open a GGUF file, turning the reader's low-level errors into a clear one."""
     import gguf
 
@@ -50,7 +54,7 @@ def unpermute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, d_head // 2, 2, d_in).swapaxes(1, 2).reshape(out, d_in)  # (n_heads*d_head, d_in)
 
 
-def config_from_gguf(reader, name: str) -> ModelConfig:
+def config_from_gguf(reader: GGUFReader, name: str) -> ModelConfig:
     arch = _field(reader, "general.architecture")
     if arch != "llama":
         raise ModelLoadError(f"GGUF architecture {arch!r} is not supported; only 'llama' is.")
@@ -104,7 +108,9 @@ _BLOCK_TENSORS = {
 }
 
 
-def weights_from_gguf(reader, config: ModelConfig, progress: Progress | None = None) -> dict[str, torch.Tensor]:
+def weights_from_gguf(
+    reader: GGUFReader, config: ModelConfig, progress: Progress | None = None
+) -> dict[str, torch.Tensor]:
     """Dequantize every tensor to float32 and map it to the canonical layout."""
     import gguf
 
@@ -153,7 +159,7 @@ def _check_complete(weights: dict[str, torch.Tensor], config: ModelConfig) -> No
         raise ModelLoadError("Token embedding shape does not match the GGUF metadata.")
 
 
-def tokenizer_from_gguf(reader) -> Tokenizer:
+def tokenizer_from_gguf(reader: GGUFReader) -> Tokenizer:
     """Byte-level BPE from the GGUF vocabulary and merges (what llama.cpp calls the 'gpt2' tokenizer model)."""
     kind = _field(reader, "tokenizer.ggml.model")
     if kind != "gpt2":
@@ -175,7 +181,9 @@ def tokenizer_from_gguf(reader) -> Tokenizer:
     return tokenizer
 
 
-def convert_gguf(path: Path, name: str, progress: Progress | None = None):
+def convert_gguf(
+    path: Path, name: str, progress: Progress | None = None
+) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
     """GGUF file → (config, canonical float32 weights, tokenizer)."""
     reader = read_gguf(path)
     config = config_from_gguf(reader, name)

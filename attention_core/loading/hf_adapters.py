@@ -219,7 +219,7 @@ def marian_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         "embed.W_pos": sinusoidal_positions(cfg.n_ctx, cfg.d_model),  # not stored in checkpoints: computed
     }
     if "final_logits_bias" in sd:
-        w["unembed.b_U"] = sd["final_logits_bias"].float().reshape(-1)
+        w["unembed.b_U"] = sd["final_logits_bias"].float().reshape(-1)  # (d_vocab,)
     if not cfg.tie_embeddings:
         w["unembed.W_U"] = sd["lm_head.weight"].float().T.contiguous()
 
@@ -252,7 +252,8 @@ def marian_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-ADAPTERS: dict[str, tuple[Callable[[dict, str], ModelConfig], Callable[[StateDict, ModelConfig], StateDict]]] = {
+Adapter = tuple[Callable[[dict, str], ModelConfig], Callable[[StateDict, ModelConfig], StateDict]]  # (config, weights)
+ADAPTERS: dict[str, Adapter] = {
     "bert": (bert_config, bert_weights),
     "roberta": (bert_config, bert_weights),
     "gpt2": (gpt2_config, gpt2_weights),
@@ -263,7 +264,7 @@ ADAPTERS: dict[str, tuple[Callable[[dict, str], ModelConfig], Callable[[StateDic
 }
 
 
-def adapter_for(hf: dict):
+def adapter_for(hf: dict) -> Adapter:
     kind = hf.get("model_type")
     if kind not in ADAPTERS:
         known = ", ".join(sorted(ADAPTERS))

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
+from ..config import ModelConfig
 from ..errors import ModelLoadError
 
 Progress = Callable[[float, str], None]
@@ -85,7 +86,9 @@ def float32_bytes(files: list[Path]) -> int:
     return total
 
 
-def convert_hf_folder(folder: Path, name: str, progress: Progress | None = None):
+def convert_hf_folder(
+    folder: Path, name: str, progress: Progress | None = None
+) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
     """A Hugging Face folder (config.json, safetensors, tokenizer.json) → (config, canonical weights, tokenizer)."""
     from .hf_adapters import adapter_for
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import ModelLoadError, load_model
+from attention_core import ModelLoadError, PassContext, load_model
 from attention_core import model as fwd
 from tests.tiny_models import byte_bpe as _byte_bpe
 from tests.tiny_models import save_tiny_gpt2, save_tiny_marian
@@ -261,3 +261,22 @@ def test_hub_download_is_refused_up_front_when_it_cannot_fit(tmp_path, monkeypat
     monkeypatch.setenv("ATTN_MEMORY_LIMIT_GB", "100")  # memory is no longer the limit: 1 GiB of disk is
     with pytest.raises(ModelLoadError, match="of disk is free"):
         hub.fetch("big/model")
+
+
+def test_encoder_decoder_decoder_context_and_sizes(marian):
+    _, ours = marian
+    pair = ours.trace_pair("one mole of carbon dioxide", "une mole de dioxyde")
+    dec = pair.decoder.context
+    assert isinstance(dec, PassContext) and dec is not ours.context
+    assert dec.config.arch == "marian-decoder" and dec.config.n_layers == ours.config.n_decoder_layers
+    assert dec.key == f"{ours.key}#decoder" and pair.decoder.model_name == ours.name
+    assert pair.decoder.model_key != pair.encoder.model_key  # different traces of the same model
+    assert dec.weights["blocks.0.attn.W_Q"] is ours.weights["dec.blocks.0.attn.W_Q"]  # the decoder's own
+    assert pair.cross.view.cross_weights["blocks.0.attn.W_Q"] is ours.weights["dec.blocks.0.cross.W_Q"]
+    c = pair.decoder.captured
+    parts = (c.resid_pre, c.q, c.k, c.v, c.cross_q, c.cross_k, c.cross_v, c.resid_cross)
+    assert pair.decoder.nbytes() >= sum(x.numel() * 4 for part in parts for x in part)
+    assert pair.nbytes() == pair.encoder.nbytes() + pair.decoder.nbytes()
+    before = pair.nbytes()
+    logits = pair.logits  # computed once, then held by the decoder's trace
+    assert pair.nbytes() == before + logits.numel() * 4

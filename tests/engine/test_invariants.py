@@ -78,14 +78,14 @@ def test_scores_mask_and_softmax_are_consistent(traces):
     s, ms = t.scores(4, 2), t.masked_scores(4, 2)
     assert torch.isinf(ms[~t.mask(4)]).all() and torch.equal(ms[t.mask(4)], s[t.mask(4)])
     assert torch.allclose(torch.softmax(ms, -1), t.pattern(4, 2), atol=1e-7)
-    q, k = t["blocks.4.attn.q"][2], t["blocks.4.attn.k"][t.model.config.kv_head(2)]
-    assert torch.allclose(s, q @ k.T / math.sqrt(t.model.config.d_head), atol=1e-5)
+    q, k = t["blocks.4.attn.q"][2], t["blocks.4.attn.k"][t.config.kv_head(2)]
+    assert torch.allclose(s, q @ k.T / math.sqrt(t.config.d_head), atol=1e-5)
 
 
 @pytest.mark.parametrize("key", ["smollm", "minilm-causal"])
 def test_z_equals_pattern_times_values(traces, key):
     t = traces[key]
-    cfg = t.model.config
+    cfg = t.config
     for layer in (0, cfg.n_layers - 1):
         z = t.z(layer)
         v = t[f"blocks.{layer}.attn.v"]
@@ -108,7 +108,8 @@ def test_per_source_contributions_sum_to_head_output(traces, key):
 def test_head_outputs_plus_bias_sum_to_attention_output(traces, key):
     t = traces[key]
     for layer in range(t.n_layers):
-        bias = t.model.weights.get(f"blocks.{layer}.attn.b_O", torch.zeros(t.model.config.d_model)).cpu()
+        bias = t.output_bias(layer)
+        bias = torch.zeros(t.config.d_model) if bias is None else bias
         assert close(t.head_out(layer).sum(0) + bias, t.attn_out(layer))
 
 
@@ -124,7 +125,7 @@ def test_residual_stream_is_consistent(traces, key):
     from attention_core import model as fwd
 
     t = traces[key]
-    w, cfg = t.model.weights, t.model.config
+    w, cfg = t.context.weights, t.config
     for layer in (0, t.n_layers - 1):
         mid = t.resid_mid(layer)
         if cfg.norm_position == "pre":
@@ -198,7 +199,7 @@ def test_trace_reports_progress_per_layer(minilm):
 
 def test_dotted_names_have_documented_shapes(traces):
     t = traces["smollm"]
-    cfg, n = t.model.config, t.n_tokens
+    cfg, n = t.config, t.n_tokens
     shapes = {
         "blocks.0.resid_pre": (n, cfg.d_model),
         "blocks.0.attn.q": (cfg.n_heads, n, cfg.d_head),

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from attention_core import ModelLoadError, UnknownModelError, _pages, load_model
+from attention_core import ModelLoadError, UnknownModelError, load_model
+from attention_core.backend import memory_pages
 from attention_core.loading import cache
 
 
@@ -34,7 +35,7 @@ def test_first_load_writes_cache_and_reports_progress(tmp_cache, minilm):
     assert len(entries) == 1 and (entries[0] / cache.MANIFEST).is_file()
     assert not [p for p in tmp_cache.iterdir() if p.name.startswith(".tmp")]
     # Even the first load serves the weights from the cache it wrote (a file mapping, paged out once packed).
-    mapped = [(a, b) for a, b, path in _pages.weight_file_mappings() if Path(path) == entries[0] / cache.WEIGHTS]
+    mapped = [(a, b) for a, b, path in memory_pages.weight_file_mappings() if Path(path) == entries[0] / cache.WEIGHTS]
     assert any(a <= model.weights["embed.W_E"].data_ptr() < b for a, b in mapped)
     seen.clear()
     again = load_model("minilm-l6", device="cpu", progress=lambda f, m: seen.append((f, m)))

@@ -1,4 +1,4 @@
-"""The CPU forward pass reads weights pre-packed for oneDNN (attention_core/packed.py); check that this
+"""The CPU forward pass reads weights pre-packed for oneDNN (attention_core/backend/onednn.py); check that this
 changes nothing but float32 rounding, and that the canonical weights stay intact.
 
 Tolerances:
@@ -14,8 +14,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from attention_core import _pages, packed
+from attention_core import backend, load_model
 from attention_core import model as fwd
+from attention_core.backend import memory_pages
+from attention_core.backend import onednn as packed
 from attention_core.loading import cache
 from attention_core.trace import causal_mask
 from tests.texts import TEXTS
@@ -24,7 +26,7 @@ from tests.texts import TEXTS
 def test_oneDNN_packing_is_available_on_this_build():
     if not torch.backends.mkldnn.is_available():
         pytest.fail("this PyTorch build has no oneDNN: the CPU pass would fall back to plain matmuls")
-    assert packed.available()
+    assert packed.available() and backend.packing_available()
 
 
 @pytest.mark.parametrize("shape", [(1, 576, 960), (32, 576, 3072), (7, 1536, 576), (3, 5, 576, 576)])
@@ -48,7 +50,7 @@ def test_packed_product_equals_the_plain_product(shape):
 
 
 def test_forward_pass_reads_packed_weights_and_canonical_ones_are_intact(smollm):
-    fast, w = smollm._fast, smollm.weights
+    fast, w = smollm.context.pass_weights, smollm.weights
     for name in ("blocks.0.attn.W_QKV", "blocks.0.attn.W_O", "blocks.29.mlp.W_gate_in", "blocks.29.mlp.W_out"):
         assert packed.is_packed(fast[name]), name
     assert packed.is_packed(fast["unembed.W_U"])  # tied: packed from W_Eᵀ
@@ -56,22 +58,43 @@ def test_forward_pass_reads_packed_weights_and_canonical_ones_are_intact(smollm)
     W_QKV = packed.unpack(fast["blocks.3.attn.W_QKV"])
     assert torch.equal(W_QKV, torch.cat([w["blocks.3.attn.W_Q"], w["blocks.3.attn.W_K"], w["blocks.3.attn.W_V"]], 1))
     assert not any(packed.is_packed(t) for t in w.values())
-    # The canonical weights' pages were released after packing (_pages.py): reading them gives the file's bytes.
+    # The canonical weights' pages were released after packing (backend/memory_pages.py): reading them gives
+    # the file's bytes.
     on_disk = load_file(str(cache.entry_dir(smollm.name, smollm.source) / cache.WEIGHTS))
     assert on_disk.keys() == w.keys()
     assert all(torch.equal(on_disk[k], w[k]) for k in on_disk)
 
 
-def test_releasing_pages_finds_the_weight_file_mapping(smollm):
-    mapped = [m for m in _pages.weight_file_mappings() if m[2].endswith(cache.WEIGHTS)]
+def test_releasing_pages_finds_the_weight_file_mapping_and_keeps_the_numbers(smollm, monkeypatch):
+    mapped = [m for m in memory_pages.weight_file_mappings() if m[2].endswith(cache.WEIGHTS)]
     assert mapped, "the converted-weight cache is not memory-mapped"
-    assert _pages.release(smollm.weights.values()) >= sum(t.numel() * 4 for t in smollm.weights.values())
-    before = smollm.trace(TEXTS[0]).logits
-    assert torch.equal(smollm.trace(TEXTS[0]).logits, before)  # pages fault back in with the same numbers
+    # A fresh model whose pages were never released (the shared one's were, at load): trace it before and after.
+    monkeypatch.setenv("ATTN_RELEASE_PAGES", "0")
+    fresh = load_model("smollm2-135m", device="cpu")
+    monkeypatch.delenv("ATTN_RELEASE_PAGES")
+    before = fresh.trace(TEXTS[0]).logits  # reads the canonical embeddings (the token lookup), resident now
+    assert backend.release_pages(fresh.weights.values()) >= sum(t.numel() * 4 for t in fresh.weights.values())
+    assert torch.equal(fresh.trace(TEXTS[0]).logits, before)  # pages fault back in with the same numbers
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_fast_weights_never_writes_the_dict_it_is_given(smollm, pack):
+    w = dict(smollm.weights)
+    fast = fwd.fast_weights(w, smollm.config, pack=pack)
+    assert w.keys() == smollm.weights.keys() and all(w[k] is smollm.weights[k] for k in w)
+    assert "blocks.0.attn.W_QKV" in fast and "blocks.0.attn.W_QKV" not in w
+    assert torch.equal(fast["blocks.0.attn.W_Q"], w["blocks.0.attn.W_Q"])  # unpacked canonical entries: same numbers
+
+
+def test_prepare_pass_weights_packs_on_the_cpu_and_leaves_its_input_alone(smollm):
+    w = dict(smollm.weights)
+    fast = backend.prepare_pass_weights(w, smollm.config, torch.device("cpu"))
+    assert all(w[k] is smollm.weights[k] for k in smollm.weights) and w.keys() == smollm.weights.keys()
+    assert backend.is_packed(fast["blocks.0.attn.W_QKV"]) and not backend.is_packed(fast["embed.W_E"])
 
 
 def test_packed_pass_equals_the_plain_pass(smollm):
-    plain = fwd.fast_weights(dict(smollm.weights), smollm.config, pack=False)  # a copy: fusing rewrites its dict
+    plain = fwd.fast_weights(smollm.weights, smollm.config, pack=False)
     for text in TEXTS[:4]:
         trace = smollm.trace(text)
         ids = torch.tensor(trace.token_ids)

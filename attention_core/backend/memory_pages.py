@@ -2,7 +2,7 @@
 
 safetensors maps the converted-weight cache into memory (a private, file-backed mapping) and the
 canonical tensors of `Model.weights` point into it. On the CPU the pass reads packed copies instead
-(packed.py), so after packing those pages are read again only when a page shows a weight matrix or a
+(onednn.py), so after packing those pages are read again only when a page shows a weight matrix or a
 trace looks up token embeddings. madvise(MADV_DONTNEED) drops them from the process's resident set; a
 later read faults the same bytes back from the page cache (nothing ever writes to the weights, so the
 private mapping holds exactly the file's bytes; and the cache is only ever replaced by renaming a new
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import torch
 
-from ._malloc import libc_function
+from .heap import libc_function
 
 MADV_DONTNEED = 4  # Linux, every architecture we run on
 

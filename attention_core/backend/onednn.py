@@ -7,7 +7,8 @@ made SmolLM2's 32-token trace plus logits 1.7× faster (0.118 → 0.068 s) and a
 Packing is a lossless change of layout: the products are ordinary float32 products whose sums run in
 another order, so results equal `x @ W` up to float32 rounding (tests/engine/test_packed.py).
 
-Only the forward pass reads packed matrices (`Model._fast`); `Model.weights` keeps the canonical ones.
+Only the forward pass reads packed matrices (`Model.context.pass_weights`); `Model.weights` keeps the canonical
+ones.
 """
 
 from __future__ import annotations

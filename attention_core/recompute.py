@@ -1,0 +1,96 @@
+"""Attention recomputed from what a pass captured (q, k per layer): scores, patterns, pooled patterns.
+
+`Trace` calls these for the heads, rows and keys a view asks for; the exact views go through
+model.attention_scores / model.attention_pattern, the same written-out softmax attention the forward
+pass's fast kernel computes. Everything stays on the engine's device.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from . import interventions as iv
+from . import model as fwd
+from .config import ModelConfig
+
+
+def pool_edges(n: int, size: int) -> tuple[int, int]:
+    """Block width and block count for pooling n positions to at most `size` blocks (last may be narrower)."""
+    width = max(1, math.ceil(n / size))
+    return width, math.ceil(n / width)
+
+
+def per_query_head(t: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """Captured k or v (n_kv_heads, n, d_head) expanded so that index h is query head h's: (n_heads, n, d_head)."""
+    group = cfg.group_size
+    return t if group == 1 else t.repeat_interleave(group, dim=0)
+
+
+def scores(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    cfg: ModelConfig,
+    heads: slice | int,
+    rows: slice = slice(None),
+    n_keys: int | None = None,
+    scale_q: bool = False,
+) -> torch.Tensor:
+    """(heads, n_q, n_k) scaled scores of heads[heads] for queries[rows] against the first n_keys keys.
+
+    q (n_heads, n, d_head) and k (n_kv_heads, n, d_head) are one layer's captures. scale_q multiplies
+    the (small) q by 1/√d_head instead of dividing the (large) scores: one pass over n_q × n_k fewer, at
+    a rounding difference of ~1e-7 relative (pooled views use it; exact views do not)."""
+    keys = slice(0, n_keys)
+    if heads == slice(None) and cfg.group_size > 1:
+        # All heads: multiply each key head once by its whole group of queries (no copy of k).
+        q_rows = q[:, rows]  # (n_heads, n_q, d_head)
+        n_q = q_rows.shape[1]
+        q_grouped = q_rows.reshape(cfg.n_kv_heads, cfg.group_size * n_q, cfg.d_head)  # (n_kv_heads, group·n_q, d_head)
+        k_keys = k[:, keys]  # (n_kv_heads, n_k, d_head)
+        if scale_q:
+            s = (q_grouped * (1.0 / math.sqrt(cfg.d_head))) @ k_keys.transpose(-1, -2)  # (n_kv_heads, group·n_q, n_k)
+        else:
+            s = fwd.attention_scores(q_grouped, k_keys)  # (n_kv_heads, group·n_q, n_k)
+        return s.view(cfg.n_heads, n_q, -1)  # (n_heads, n_q, n_k)
+    q_rows = q[heads, rows]  # (heads, n_q, d_head) or (n_q, d_head)
+    k_keys = per_query_head(k, cfg)[heads, ..., keys, :]  # (heads, n_k, d_head) or (n_k, d_head)
+    if scale_q:
+        return (q_rows * (1.0 / math.sqrt(cfg.d_head))) @ k_keys.transpose(-1, -2)
+    return fwd.attention_scores(q_rows, k_keys)
+
+
+def patterns(
+    s: torch.Tensor, causal: bool, layer_ivs: tuple[iv.Intervention, ...], head_ids: range, row_offset: int = 0
+) -> torch.Tensor:
+    """(h, n_q, n_k) patterns from scores s (h, n_q, n_k) of heads head_ids, for queries from row_offset on,
+    with this layer's interventions (temperature, forced patterns)."""
+    overrides = [iv.pattern_override(layer_ivs, h) for h in head_ids]
+    if not any(overrides):
+        n_q, n_k = s.shape[-2:]
+        mask = fwd.query_mask(n_q, n_k, row_offset, s.device) if causal else None
+        return fwd.attention_pattern(s, mask)
+    per_head = zip(s, overrides, strict=True)
+    return torch.stack([iv.modified_pattern(one, causal, o, row_offset) for one, o in per_head])
+
+
+def softmax_block_sums(e: torch.Tensor, causal: bool, r0: int, width: int, s: int) -> torch.Tensor:
+    """(h, r, s): softmax of scaled scores e (h, r, n_keys) for query rows r0.., summed over blocks of
+    `width` keys. Masks in place (e is a temporary): under a causal mask only the chunk's own square
+    has keys after some of its queries, since n_keys ends at the chunk's last row."""
+    r = e.shape[1]
+    if causal:
+        e[:, :, r0 : r0 + r].masked_fill_(~fwd.query_mask(r, r, device=e.device), float("-inf"))
+    return block_sums(torch.softmax(e, dim=-1), width, s)
+
+
+def block_sums(p: torch.Tensor, width: int, s: int) -> torch.Tensor:
+    """(h, r, s): each row of p (h, r, n_keys) summed over blocks of `width` keys; the keys past the last
+    whole block form one narrower block, and missing blocks (keys never computed) are zero."""
+    n_keys = p.shape[-1]
+    full = n_keys // width * width  # keys in whole blocks
+    cols = p[..., :full].unflatten(-1, (full // width, width)).sum(-1)  # (h, r, full / width)
+    if full < n_keys:
+        cols = torch.cat([cols, p[..., full:].sum(-1, keepdim=True)], dim=-1)  # (h, r, full / width + 1)
+    return torch.nn.functional.pad(cols, (0, s - cols.shape[-1]))  # (h, r, s)

@@ -1,0 +1,183 @@
+"""Inside one head, step by step, with the engine's own numbers.
+
+E → Q = E·W_Q (+ b_Q), K = E·W_K (+ b_K) → RoPE (SmolLM2) → Q·Kᵀ → ÷√d_head → mask (−∞) → softmax
+→ V = E·W_V (+ b_V) → z = A·V → Δe = z·W_O[head].
+
+The "after RoPE" q and k and the values are the ones the forward pass captured (what trace.scores
+uses); E and the "before RoPE" q and k are recomputed from the captured residual with the engine's own
+functions. Every later step is computed here in float64 from those, and the tests check that each one
+equals the engine's (trace.scores, trace.pattern, trace.z, trace.head_out): tests/engine/test_steps.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from . import model as fwd
+from .config import ModelConfig
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+
+@dataclass(frozen=True)
+class HeadSteps:
+    layer: int
+    head: int
+    kv_head: int  # the key/value head this query head reads (GQA: shared with group_size - 1 others)
+    group_size: int
+    n_heads: int
+    n_kv_heads: int
+    d_model: int
+    d_head: int
+    arch: str
+    norm: str  # "rms" or "layer"
+    norm_position: str  # "pre": E is the normalised residual; "post": E is the residual itself
+    uses_rope: bool
+    has_bias: bool
+    causal: bool
+    tokens: list[str]
+    E: np.ndarray  # [n, d_model] what Q, K, V are computed from
+    W_Q: np.ndarray  # [d_model, d_head]
+    W_K: np.ndarray  # [d_model, d_head] (the kv head's)
+    W_V: np.ndarray  # [d_model, d_head] value-down (the kv head's)
+    W_O: np.ndarray  # [d_head, d_model] value-up: this head's rows of the output matrix
+    W_O_all: np.ndarray  # [n_heads * d_head, d_model] the output matrix: every head's value-up stacked
+    q_pre: np.ndarray  # [n, d_head] E·W_Q (+ b_Q), before RoPE
+    k_pre: np.ndarray  # [n, d_head]
+    q: np.ndarray  # [n, d_head] after RoPE (== q_pre without RoPE): what the scores use
+    k: np.ndarray  # [n, d_head]
+    dots: np.ndarray  # [n_q, n_k] q_i·k_j
+    scaled: np.ndarray  # [n_q, n_k] dots / √d_head
+    mask: np.ndarray  # [n_q, n_k] bool, True where the query may attend
+    masked: np.ndarray  # [n_q, n_k] scaled with −∞ where masked
+    pattern: np.ndarray  # [n_q, n_k] softmax over keys; rows sum to 1
+    v: np.ndarray  # [n, d_head] value-down of every token
+    z: np.ndarray  # [n, d_head] pattern · v
+    delta: np.ndarray  # [n, d_model] z · W_O[head] = this head's Δe (b_O is added once per layer, not per head)
+
+    @property
+    def n(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def scale(self) -> float:
+        return math.sqrt(self.d_head)
+
+    def cell(self, i: int, j: int) -> dict[str, float | bool]:
+        """The numbers behind one entry of the pattern: query i, key j."""
+        row = self.masked[i]
+        finite = np.isfinite(row)
+        top = float(row[finite].max())
+        denom = float(np.exp(row[finite] - top).sum())  # softmax shifted by the row max, as every softmax is
+        allowed = bool(self.mask[i, j])
+        return {
+            "dot": float(self.dots[i, j]),
+            "scaled": float(self.scaled[i, j]),
+            "allowed": allowed,
+            "row_max": top,
+            "numerator": float(np.exp(self.scaled[i, j] - top)) if allowed else 0.0,
+            "denominator": denom,
+            "weight": float(self.pattern[i, j]),
+        }
+
+
+def _numpy(t: torch.Tensor, dtype: type = np.float64) -> np.ndarray:
+    """A tensor → numpy on the CPU, float64 by default so the step-by-step sums keep their digits."""
+    return np.asarray(t.detach().cpu().numpy(), dtype=dtype)
+
+
+def _softmax_rows(x: np.ndarray) -> np.ndarray:
+    top = np.max(np.where(np.isfinite(x), x, -np.inf), axis=-1, keepdims=True)
+    e = np.exp(x - top)  # exp(−∞) = 0 exactly, so masked keys get weight 0
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _bias(weights: Mapping[str, torch.Tensor], name: str, index: int, d_head: int) -> np.ndarray | None:
+    b = weights.get(name)
+    if b is None:
+        return None
+    return _numpy(b)[index * d_head : (index + 1) * d_head]  # this head's slice of the layer's bias
+
+
+def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
+    """Every intermediate of one head for the traced text, as numpy arrays.
+
+    Long because the record it returns has 33 named fields, filled one per line.
+    """
+    cfg = trace.config
+    trace.check(layer, head)  # the engine's own range check and message
+    kv = cfg.kv_head(head)
+    w = trace.context.weights
+    with torch.inference_mode():
+        resid = trace.captured.resid_pre[layer]  # (n, d_model) on the engine's device
+        E = _numpy(fwd.attention_input(resid, w, layer, cfg))  # (n, d_model)
+    W_Q = _numpy(fwd.per_head_weight(w, cfg, layer, "W_Q")[head])  # (d_model, d_head)
+    W_K = _numpy(fwd.per_head_weight(w, cfg, layer, "W_K")[kv])  # (d_model, d_head)
+    W_V = _numpy(fwd.per_head_weight(w, cfg, layer, "W_V")[kv])  # (d_model, d_head)
+    W_O_heads = _numpy(fwd.per_head_weight(w, cfg, layer, "W_O"))  # (n_heads, d_head, d_model)
+    d = cfg.d_head
+    p = f"blocks.{layer}.attn."
+    b_Q, b_K = _bias(w, p + "b_Q", head, d), _bias(w, p + "b_K", kv, d)
+    q_pre = E @ W_Q if b_Q is None else E @ W_Q + b_Q  # (n, d_head)
+    k_pre = E @ W_K if b_K is None else E @ W_K + b_K  # (n, d_head)
+    q = _numpy(trace.captured.q[layer][head])  # (n, d_head) after RoPE: exactly what the pass used
+    k = _numpy(trace.captured.k[layer][kv])  # (n, d_head)
+    v = _numpy(trace.captured.v[layer][kv])  # (n, d_head)
+    dots = q @ k.T  # (n_q, n_k)
+    scaled = dots / math.sqrt(d)
+    mask = _numpy(trace.mask(layer), dtype=bool)  # (n_q, n_k)
+    masked = np.where(mask, scaled, -np.inf)
+    pattern = _softmax_rows(masked)  # (n_q, n_k)
+    z = pattern @ v  # (n_q, d_head)
+    return HeadSteps(
+        layer=layer,
+        head=head,
+        kv_head=kv,
+        group_size=cfg.group_size,
+        n_heads=cfg.n_heads,
+        n_kv_heads=cfg.n_kv_heads,
+        d_model=cfg.d_model,
+        d_head=d,
+        arch=cfg.arch,
+        norm=cfg.norm,
+        norm_position=cfg.norm_position,
+        uses_rope=bool(cfg.uses_rope),
+        has_bias=b_Q is not None,
+        causal=bool(trace.causal),
+        tokens=list(trace.tokens),
+        E=E,
+        W_Q=W_Q,
+        W_K=W_K,
+        W_V=W_V,
+        W_O=W_O_heads[head],
+        W_O_all=W_O_heads.reshape(cfg.n_heads * d, cfg.d_model),  # (n_heads · d_head, d_model): heads stacked
+        q_pre=q_pre,
+        k_pre=k_pre,
+        q=q,
+        k=k,
+        dots=dots,
+        scaled=scaled,
+        mask=mask,
+        masked=masked,
+        pattern=pattern,
+        v=v,
+        z=z,
+        delta=z @ W_O_heads[head],  # (n, d_model)
+    )
+
+
+def rope_check(steps: HeadSteps, config: ModelConfig) -> float:
+    """Largest |RoPE(q_pre) − q| over the head: shows the captured q really is the rotated E·W_Q."""
+    if not config.uses_rope:
+        return float(np.abs(steps.q_pre - steps.q).max())
+    cos, sin = fwd.rope_tables(steps.n, config, torch.device("cpu"))
+    q_pre = torch.from_numpy(steps.q_pre).float()[None]  # (1, n, d_head): apply_rope takes heads first
+    rotated = _numpy(fwd.apply_rope(q_pre, cos, sin)[0])  # (n, d_head)
+    return float(np.abs(rotated - steps.q).max())
