@@ -9,10 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.registry import DEFAULT_PAGE, PAGE_NAMES, PAGES
-from services import models, traces
 from ui import shell, sidebar
-from ui.context import CONTEXT_KEY, PageContext
-from ui.progress import load_with_progress, wait_with_progress
+from ui.context import build_page_context
+from ui.progress import load_with_progress
 
 st.set_page_config(page_title="Attention, visualised", page_icon=":material/visibility:", layout="wide")
 # Progress bars jump instead of gliding: the glide is a CSS transition the browser repaints every frame,
@@ -20,19 +19,14 @@ st.set_page_config(page_title="Attention, visualised", page_icon=":material/visi
 # forward pass. (Only a style rule: st.html with nothing but <style> takes no room on the page.)
 st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</style>")
 
-st_pages = {p.name: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.name, default=p.name == DEFAULT_PAGE)
-            for p in PAGES}
+st_pages = {
+    p.name: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.name, default=p.name == DEFAULT_PAGE) for p in PAGES
+}
 current = st.navigation(list(st_pages.values()))
 page_name = next((name for name, page in st_pages.items() if page.url_path == current.url_path), DEFAULT_PAGE)
 ss = st.session_state
 
-linked_page = shell.restore_from_url(
-    models.MODEL_NAMES,
-    models.DEFAULT_MODEL,
-    PAGE_NAMES,
-    requestable=lambda name: models.request_problem(name) is None,
-    current_page=page_name,
-)
+linked_page = shell.restore_from_url(PAGE_NAMES, current_page=page_name)
 if linked_page is not None:
     st.switch_page(st_pages[linked_page])
 shell.keep_shell_state()
@@ -48,38 +42,6 @@ with st.sidebar:
 shell.save_shell_state()  # now with the masking, layer and head this run settled
 shell.show_notices()
 
-# ── The shell's trace: the forward pass runs in a background job; this run draws its progress ─────
-trace, trace_key, message = None, None, None
-token_cap = int(ss.max_tokens)
-if not ss.text.strip():
-    message = "The text is empty: type a sentence in the sidebar (or pick an example) to see its attention."
-else:
-    job = traces.trace_job(model, ss.text, bool(ss.causal), token_cap)
-    try:
-        trace, trace_key = wait_with_progress(job, f"Running {model.name}"), job.key
-    except models.InputError as exc:
-        message = str(exc)
-
-cfg = model.config
-ss[CONTEXT_KEY] = PageContext(
-    model=model,
-    config=cfg,
-    model_name=model.name,
-    model_label=models.label(model),
-    device=model.device.type,
-    n_layers=cfg.n_layers,
-    n_heads=cfg.n_heads,
-    d_head=cfg.d_head,
-    model_causal=cfg.causal,
-    causal=bool(ss.causal),
-    layer=int(ss.layer),
-    head=int(ss.head),
-    orient=ss.orient,
-    text=ss.text,
-    token_cap=token_cap,
-    trace=trace,
-    message=message,
-    trace_key=trace_key,
-)
+build_page_context(model)  # runs the shell's trace of the sidebar's text, with progress
 shell.mirror_to_url(page_name)
 current.run()

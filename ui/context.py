@@ -8,6 +8,9 @@ from typing import Any
 
 import streamlit as st
 
+from services import models, traces
+from ui.progress import wait_with_progress
+
 CONTEXT_KEY = "ctx"  # where the frame leaves the context in st.session_state
 
 
@@ -50,4 +53,43 @@ def require_trace() -> PageContext:
     if ctx.trace is None:
         st.info(ctx.message or "Nothing to show yet: type a sentence in the sidebar.")
         st.stop()
+    return ctx
+
+
+def build_page_context(model: models.Model) -> PageContext:
+    """Run the shell's trace of the sidebar's text (a background job; its progress drawn here while this run
+    waits) and leave the page context for this run in st.session_state."""
+    ss = st.session_state
+    trace, trace_key, message = None, None, None
+    token_cap = int(ss.max_tokens)
+    if not ss.text.strip():
+        message = "The text is empty: type a sentence in the sidebar (or pick an example) to see its attention."
+    else:
+        job = traces.trace_job(model, ss.text, bool(ss.causal), token_cap)
+        try:
+            trace, trace_key = wait_with_progress(job, f"Running {model.name}"), job.key
+        except models.InputError as exc:
+            message = str(exc)
+    cfg = model.config
+    ctx = PageContext(
+        model=model,
+        config=cfg,
+        model_name=model.name,
+        model_label=models.label(model),
+        device=model.device.type,
+        n_layers=cfg.n_layers,
+        n_heads=cfg.n_heads,
+        d_head=cfg.d_head,
+        model_causal=cfg.causal,
+        causal=bool(ss.causal),
+        layer=int(ss.layer),
+        head=int(ss.head),
+        orient=ss.orient,
+        text=ss.text,
+        token_cap=token_cap,
+        trace=trace,
+        message=message,
+        trace_key=trace_key,
+    )
+    ss[CONTEXT_KEY] = ctx
     return ctx

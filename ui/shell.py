@@ -8,10 +8,11 @@ in st.query_params, so a link restores the view.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 
 import streamlit as st
 
+from services import models
 from ui.url import MAX_TEXT_CHARS, clamp_layer_head, parse_params, to_params
 
 # The sidebar widgets whose values make the shell state, in the order they are drawn.
@@ -31,20 +32,20 @@ MODEL_ERROR = "_model_error"  # why the last requested model was refused, shown 
 MODEL_REQUEST = "model_request"  # the "Another model" text input
 
 
-def restore_from_url(
-    model_names: Collection[str],
-    default_model: str,
-    page_names: Collection[str],
-    requestable: Callable[[str], bool],
-    current_page: str,
-) -> str | None:
+def restore_from_url(page_names: Collection[str], current_page: str) -> str | None:
     """On a session's first run, set the shell state from the (validated) URL. Returns the page the link
     names when it is not the one being shown, else None."""
     ss = st.session_state
     if STARTED in ss:
         return None
     ss[STARTED] = True
-    url = parse_params(st.query_params.to_dict(), model_names, default_model, page_names, requestable=requestable)
+    url = parse_params(
+        st.query_params.to_dict(),
+        models.MODEL_NAMES,
+        models.DEFAULT_MODEL,
+        page_names,
+        requestable=lambda name: models.request_problem(name) is None,
+    )
     ss.model, ss.text, ss.orient = url.model, url.text, url.orient
     if url.requested_model:
         ss[MODEL_REQUEST] = url.requested_model  # pre-filled under "Another model"; loads on Load
