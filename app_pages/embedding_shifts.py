@@ -9,7 +9,7 @@ import streamlit as st
 from services.models import InputError
 from services.traces import short_trace
 from ui.context import require_trace
-from ui.widgets import fixed_decimals, show_token_strip
+from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.mechanism import (
     closest_sense_figure,
     layer_lines,
@@ -37,10 +37,6 @@ DEFAULT_SENSES = [
     ("chemistry unit", "a mole of a substance contains Avogadro's number of particles"),
     ("skin", "the doctor examined the mole on her skin"),
 ]
-
-
-def show(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
 
 
 st.title("Embedding shifts")
@@ -71,7 +67,7 @@ st.caption(
 )
 c1, c2 = st.columns(2)
 with c1:
-    show(
+    show_chart(
         source_bars(
             labels,
             shares,
@@ -82,11 +78,11 @@ with c1:
         "mech_share",
     )
 with c2:
-    show(
+    show_chart(
         source_bars(labels, norms, "Size of each source's contribution |c_j|", "|c_j| (d_model units)", query),
         "mech_norms",
     )
-show(
+show_chart(
     matrix_heatmap(
         split.head_norms(),
         f"Per head: |A[i, j]·(v_j·W_O[head])| for query {plotly_escape(readable[query])}",
@@ -143,7 +139,7 @@ st.caption(
     f"({after_what}), projected on the first two principal axes of those {2 * len(shown)} points (PCA by SVD)."
     + (f" Here the first token's residual is {rn[0] / np.median(rn[1:]):.1f}× the median length." if n > 2 else "")
 )
-show(shift_arrows(shown, shift.before, shift.after, hl, shift.explained), "mech_arrows")
+show_chart(shift_arrows(shown, shift.before, shift.after, hl, shift.explained), "mech_arrows")
 
 # ── Part 2: the same word in different sentences ─────────────────────────────────────────────────
 st.header("One word, many meanings")
@@ -218,7 +214,7 @@ cos = pairwise_cosines(words)
 series = {f"{names[a]}  ↔  {names[b]}": v for (a, b), v in cos.items()}
 c1, c2 = st.columns(2)
 with c1:
-    show(
+    show_chart(
         layer_lines(series, f"Cosine similarity of “{plotly_escape(word)}” between sentences", "cosine similarity"),
         "mech_mole_cos",
     )
@@ -228,7 +224,7 @@ with c2:
         "Path of the word's embedding across layers (unit-length vectors, joint 2-D PCA). Big dots: first "
         "and last layer."
     )
-    show(trajectories_figure(names, coords, ratio), "mech_mole_traj")
+    show_chart(trajectories_figure(names, coords, ratio), "mech_mole_traj")
 
 if senses:
     refs, ref_missing = occurrences([t for _, t in senses])
@@ -239,7 +235,7 @@ if senses:
         match = sense_match(words, refs, kept)
         st.subheader("Which sense is each occurrence closest to?")
         st.caption("Closest by cosine similarity to the sense reference at the same layer. Hover for every cosine.")
-        show(
+        show_chart(
             closest_sense_figure(names, [plotly_escape(k) for k in kept], match.closest, match.similarity),
             "mech_mole_senses",
         )

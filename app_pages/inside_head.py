@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.context import require_trace
-from ui.widgets import show_token_strip
+from ui.widgets import show_chart, show_token_strip
 from viz.figures.mechanism import matrix_heatmap
 from viz.labels import axis_labels
 
@@ -62,10 +62,6 @@ st.code(
 hl = (i, j)
 
 
-def show(fig, key: str) -> None:
-    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
-
-
 # ── 1. E ─────────────────────────────────────────────────────────────────────────────────────────
 st.subheader("1 · The embeddings E")
 if s.norm_position == "pre":
@@ -79,7 +75,7 @@ else:
         f"E is the residual stream entering layer {s.layer} (this post-norm model normalised it at the end of the "
         "previous block; at layer 0 it is LayerNorm(token + position + segment embeddings))."
     )
-show(matrix_heatmap(s.E, f"E  [n × d_model] = [{n} × {dm}]", labels, None, "dimension", "token"), "mech_E")
+show_chart(matrix_heatmap(s.E, f"E  [n × d_model] = [{n} × {dm}]", labels, None, "dimension", "token"), "mech_E")
 
 # ── 2. Q and K ───────────────────────────────────────────────────────────────────────────────────
 st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
@@ -89,8 +85,8 @@ st.caption(
 )
 c1, c2 = st.columns(2)
 with c1:
-    show(matrix_heatmap(s.W_Q, f"W_Q (head {s.head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WQ")
-    show(
+    show_chart(matrix_heatmap(s.W_Q, f"W_Q (head {s.head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WQ")
+    show_chart(
         matrix_heatmap(
             s.q_pre,
             f"Q = E·W_Q  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
@@ -102,8 +98,10 @@ with c1:
         "mech_Q_pre",
     )
 with c2:
-    show(matrix_heatmap(s.W_K, f"W_K (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WK")
-    show(
+    show_chart(
+        matrix_heatmap(s.W_K, f"W_K (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WK"
+    )
+    show_chart(
         matrix_heatmap(
             s.k_pre,
             f"K = E·W_K  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
@@ -123,18 +121,18 @@ if s.uses_rope:
     )
     c1, c2 = st.columns(2)
     with c1:
-        show(matrix_heatmap(s.q, f"Q after RoPE  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_Q")
+        show_chart(matrix_heatmap(s.q, f"Q after RoPE  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_Q")
     with c2:
-        show(matrix_heatmap(s.k, f"K after RoPE  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_K")
+        show_chart(matrix_heatmap(s.k, f"K after RoPE  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_K")
 
 # ── 3–6. scores → pattern ────────────────────────────────────────────────────────────────────────
 st.subheader("3 · Every query against every key: Q·Kᵀ")
 st.caption("Rows are queries, columns are keys; the red frame is the entry picked above.")
 c1, c2 = st.columns(2)
 with c1:
-    show(matrix_heatmap(s.dots, f"Q·Kᵀ  [{n} × {n}]", labels, labels, "key", "query", highlight=hl), "mech_dots")
+    show_chart(matrix_heatmap(s.dots, f"Q·Kᵀ  [{n} × {n}]", labels, labels, "key", "query", highlight=hl), "mech_dots")
 with c2:
-    show(
+    show_chart(
         matrix_heatmap(
             s.scaled, f"÷ √d_head = ÷ {s.scale:.4g}  [{n} × {n}]", labels, labels, "key", "query", highlight=hl
         ),
@@ -153,14 +151,14 @@ else:
     )
 c1, c2 = st.columns(2)
 with c1:
-    show(
+    show_chart(
         matrix_heatmap(
             s.masked, f"masked scores  [{n} × {n}]", labels, labels, "key", "query", kind="scores", highlight=hl
         ),
         "mech_masked",
     )
 with c2:
-    show(
+    show_chart(
         matrix_heatmap(
             s.pattern,
             f"softmax → attention pattern A  [{n} × {n}]",
@@ -183,15 +181,15 @@ st.caption(
 )
 c1, c2 = st.columns(2)
 with c1:
-    show(
+    show_chart(
         matrix_heatmap(s.W_V, f"W_V value-down (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"),
         "mech_WV",
     )
 with c2:
-    show(matrix_heatmap(s.v, f"V = E·W_V  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_V")
+    show_chart(matrix_heatmap(s.v, f"V = E·W_V  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_V")
 st.subheader("6 · Weighted sum: z = A·V")
 st.caption("Each query's row of A weights the value vectors of the keys; z_i = Σ_j A[i, j]·v_j.")
-show(matrix_heatmap(s.z, f"z = A·V  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_z")
+show_chart(matrix_heatmap(s.z, f"z = A·V  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_z")
 st.subheader("7 · Value-up and the output matrix")
 st.caption(
     f"Head {s.head}'s value-up is its {d} rows of the output matrix W_O. Stacking every head's value-up gives "
@@ -199,11 +197,11 @@ st.caption(
 )
 c1, c2 = st.columns(2)
 with c1:
-    show(
+    show_chart(
         matrix_heatmap(s.W_O, f"value-up W_O[head {s.head}]  [{d} × {dm}]", None, None, "d_model", "d_head"), "mech_WO"
     )
 with c2:
-    show(
+    show_chart(
         matrix_heatmap(
             s.W_O_all,
             f"output matrix W_O  [{s.n_heads * d} × {dm}]",
@@ -222,4 +220,6 @@ st.caption(
     f"Row i is head {s.head}'s change to token i's embedding. The layer's full update adds every head's Δe and the "
     "output bias b_O once (see Embedding shifts)."
 )
-show(matrix_heatmap(s.delta, f"Δe = z·W_O[{s.head}]  [{n} × {dm}]", labels, None, "dimension", "token"), "mech_delta")
+show_chart(
+    matrix_heatmap(s.delta, f"Δe = z·W_O[{s.head}]  [{n} × {dm}]", labels, None, "dimension", "token"), "mech_delta"
+)

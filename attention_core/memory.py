@@ -37,8 +37,7 @@ def _gguf_numel(path: Path) -> int:
 def float32_bytes(kind: str, path: Path) -> int:
     """Bytes the engine's float32 weights take: kind 'gguf' (a file), 'hf' (a folder of safetensors)
     or 'safetensors' (one file, e.g. the converted-weight cache)."""
-    from .loading.safetensors_hf import float32_bytes as safetensors_float32_bytes
-    from .loading.safetensors_hf import safetensors_files
+    from .loading.safetensors_hf import safetensors_files, safetensors_float32_bytes
 
     if kind == "safetensors":
         return safetensors_float32_bytes([Path(path)])

@@ -26,7 +26,7 @@ def _byte_decoder() -> dict[str, int]:
     return {chr(c): b for b, c in zip(printable, chars, strict=True)}
 
 
-def readable_token(token: str, byte_level: bool) -> str:
+def byte_level_text(token: str, byte_level: bool) -> str:
     """'Ġfluffy' → ' fluffy'; a token holding part of a multi-byte character shows its bytes ('\\xf0\\x9f')."""
     if not byte_level:
         return token
@@ -74,7 +74,7 @@ class TextTokenizer:
             keep_last = self._trailing_special(ids)  # BERT's [SEP] closes the sequence even after a cut
             ids = ids[: max_tokens - len(keep_last)] + keep_last
             offsets = offsets[: max_tokens - len(keep_last)] + [(0, 0)] * len(keep_last)
-        tokens = [readable_token(self.tokenizer.id_to_token(i) or "", self.byte_level) for i in ids]
+        tokens = [byte_level_text(self.tokenizer.id_to_token(i) or "", self.byte_level) for i in ids]
         return Encoding(ids=ids, tokens=tokens, offsets=offsets, n_input_tokens=n_input, truncated=truncated)
 
     def _trailing_special(self, ids: list[int]) -> list[int]:
@@ -89,4 +89,4 @@ class TextTokenizer:
         return self.tokenizer.token_to_id(token)
 
     def decode_token(self, token_id: int) -> str:
-        return readable_token(self.tokenizer.id_to_token(token_id) or "", self.byte_level)
+        return byte_level_text(self.tokenizer.id_to_token(token_id) or "", self.byte_level)

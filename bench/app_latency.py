@@ -96,7 +96,7 @@ def wait_drawn(page: Any, key: str, want: dict, timeout_s: float, polling: str |
     return time.perf_counter()
 
 
-def measure_length(page: Any, model: Any, passage: str, n: int, rep: int, switches: int, timeout_s: float) -> dict:
+def _measure_length(page: Any, model: Any, passage: str, n: int, rep: int, switches: int, timeout_s: float) -> dict:
     text = exact_text(model, passage, n, f"Run {rep} at {n}")
     tag = digest(text)
     long = n > 256
@@ -134,7 +134,7 @@ def measure_length(page: Any, model: Any, passage: str, n: int, rep: int, switch
     return {"n": n, "submit_heatmap": t_heatmap, "submit_overview": t_overview, "switch": times}
 
 
-def fmt(x: float | None, target: float | None = None, unit: str = " s") -> str:
+def _fmt(x: float | None, target: float | None = None, unit: str = " s") -> str:
     if x is None:
         return "—"
     s = f"{x:.2f}{unit}"
@@ -143,7 +143,7 @@ def fmt(x: float | None, target: float | None = None, unit: str = " s") -> str:
     return s
 
 
-def report(rows: list[dict], floor_s: float, gflops: float, args: argparse.Namespace) -> str:
+def _report(rows: list[dict], floor_s: float, gflops: float, args: argparse.Namespace) -> str:
     lines = [
         f"App latency, `python bench/app_latency.py --lengths {' '.join(map(str, args.lengths))} "
         f"--switches {args.switches}` ({MODEL_NAME}, CPU, {os.cpu_count()} cores, headless Chromium)",
@@ -158,14 +158,14 @@ def report(rows: list[dict], floor_s: float, gflops: float, args: argparse.Names
         med = statistics.median(r["switch"]) if r["switch"] else None
         over = r["submit_overview"] / floor_s if r["n"] == 4096 else None
         lines.append(
-            f"| {r['n']} | {fmt(r['submit_heatmap'], t.get('submit_heatmap'))} | {fmt(r['submit_overview'])} | "
-            f"{fmt(over, t.get('overview_over_floor'), '×') if over is not None else '—'} | "
-            f"{fmt(med, t.get('switch'))}; " + ", ".join(f"{x:.2f}" for x in r["switch"]) + " |"
+            f"| {r['n']} | {_fmt(r['submit_heatmap'], t.get('submit_heatmap'))} | {_fmt(r['submit_overview'])} | "
+            f"{_fmt(over, t.get('overview_over_floor'), '×') if over is not None else '—'} | "
+            f"{_fmt(med, t.get('switch'))}; " + ", ".join(f"{x:.2f}" for x in r["switch"]) + " |"
         )
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lengths", type=int, nargs="+", default=[32, 512, 4096])
     p.add_argument("--switches", type=int, default=3, help="head clicks measured per length")
@@ -176,7 +176,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = _parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
         return 2
@@ -199,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             # The first run loads the model and traces the default sentence: not measured.
             page.wait_for_function(DRAWN_JS, arg=["overview", {"layer": 0, "head": 0}], timeout=180_000)
             # A warm-up length, so the first measured submit does not pay one-off costs (imports, JIT).
-            measure_length(page, model, PASSAGE, 24, 0, 1, args.timeout)
+            _measure_length(page, model, PASSAGE, 24, 0, 1, args.timeout)
             for n in args.lengths:
-                row = measure_length(page, model, PASSAGE, n, 1, args.switches, args.timeout)
+                row = _measure_length(page, model, PASSAGE, n, 1, args.switches, args.timeout)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if args.screenshots:
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                     page.screenshot(path=str(args.screenshots / f"app_latency_{n}.png"))
             browser.close()
     print()
-    print(report(rows, floor_s, gflops, args))
+    print(_report(rows, floor_s, gflops, args))
     if args.json:
         args.json.write_text(json.dumps({"gflops": gflops, "floor_s": floor_s, "rows": rows}, indent=2))
     return 0

@@ -189,7 +189,7 @@ def measure(sessions: int, n_texts: int, time_limit: float, timeout_ms: int, env
     }
 
 
-def fmt(x: float | None, spec: str = ".2f") -> str:
+def _fmt(x: float | None, spec: str = ".2f") -> str:
     return "–" if x is None else format(x, spec)
 
 
@@ -203,8 +203,8 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         lines.append(
             f"| {r['sessions']} | {r['texts_per_session']} | {r['drawn']}/{r['submitted']} | {r['errors']} "
-            f"| {fmt(r['p50_s'])} | {fmt(r['p95_s'])} | {fmt(r['max_s'])} | {fmt(r['wall_s'], '.0f')} "
-            f"| {fmt(r['peak_rss_mb'], '.0f')} | {fmt(r['peak_rss_mb'] / base)} |"
+            f"| {_fmt(r['p50_s'])} | {_fmt(r['p95_s'])} | {_fmt(r['max_s'])} | {_fmt(r['wall_s'], '.0f')} "
+            f"| {_fmt(r['peak_rss_mb'], '.0f')} | {_fmt(r['peak_rss_mb'] / base)} |"
         )
     return "\n".join(lines)
 

@@ -47,6 +47,11 @@ def show_token_strip(tokens: Sequence[str]) -> None:
     st.code(token_strip(tokens), language=None, wrap_lines=True)
 
 
+def show_chart(fig: Any, key: str) -> None:
+    """A figure as the mechanism pages draw them: Plotly's own colours, no Plotly logo in the toolbar."""
+    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+
+
 def show_cut_notice(trace: Any, n_shown: int) -> None:
     cut = cut_position(trace)
     st.warning(

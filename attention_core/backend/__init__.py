@@ -56,7 +56,7 @@ def trim_heap() -> None:
 # The packed product, for the forward pass's `linear`.
 pack = onednn.pack
 is_packed = onednn.is_packed
-packed_linear = onednn.linear
+packed_linear = onednn.packed_linear
 
 __all__ = [
     "SMALL_WORK_TOKENS",

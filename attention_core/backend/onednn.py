@@ -34,14 +34,14 @@ def available() -> bool:
         W = torch.randn(24, 40, generator=gen)  # (d_in, d_out)
         x = torch.randn(3, 24, generator=gen)
         b = torch.randn(40, generator=gen)
-        y = linear(x, pack(W), b)
+        y = packed_linear(x, pack(W), b)
     except (RuntimeError, AttributeError, NotImplementedError):  # a build without these ops
         return False
     return bool(torch.allclose(y, torch.addmm(b, x, W), rtol=1e-5, atol=1e-5))
 
 
 def pack(W: torch.Tensor) -> torch.Tensor:
-    """A float32 CPU matrix W (d_in, d_out) → an opaque oneDNN tensor for `linear` (shape (d_out, d_in))."""
+    """A float32 CPU matrix W (d_in, d_out) → an opaque oneDNN tensor for `packed_linear` (shape (d_out, d_in))."""
     return torch.ops.mkldnn._reorder_linear_weight(W.T, ROWS_HINT)  # reads the transposed view directly
 
 
@@ -49,7 +49,7 @@ def is_packed(W: torch.Tensor) -> bool:
     return W.is_mkldnn
 
 
-def linear(x: torch.Tensor, packed: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+def packed_linear(x: torch.Tensor, packed: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
     """x (..., d_in) @ W + b, W given packed; any leading dimensions."""
     return torch.ops.mkldnn._linear_pointwise(x, packed, b, "none", [], "")
 

@@ -67,7 +67,7 @@ def safetensors_files(folder: Path) -> list[Path]:
     raise ModelLoadError(f"No model.safetensors in {folder}.")
 
 
-def float32_bytes(files: list[Path]) -> int:
+def safetensors_float32_bytes(files: list[Path]) -> int:
     """Size of the checkpoint once converted to float32, from the safetensors headers alone."""
     from safetensors import safe_open
 

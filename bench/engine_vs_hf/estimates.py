@@ -44,7 +44,7 @@ def estimate_hf_bytes(cfg: dict[str, Any], n: int) -> float:
     return 2 * patterns + logits + hidden + weights
 
 
-def available_bytes(device: str) -> tuple[float, str]:
+def free_bytes_for_hf(device: str) -> tuple[float, str]:
     """Bytes free where HF would run: (free GPU memory or available RAM, what that is called in the report)."""
     import psutil
     import torch

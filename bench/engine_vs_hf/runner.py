@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .estimates import available_bytes, estimate_hf_bytes
+from .estimates import estimate_hf_bytes, free_bytes_for_hf
 from .settings import GIB, PAIRED_MAX_TOKENS, RESULT_MARK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -157,7 +157,7 @@ def measure_length(
 def hf_skip_reason(cfg: dict[str, Any], n: int, args: argparse.Namespace) -> str | None:
     """Why HF is not run at n tokens (asked, or its estimated memory does not fit), or None to run it."""
     need = estimate_hf_bytes(cfg, n)
-    have, what = available_bytes(args.device)
+    have, what = free_bytes_for_hf(args.device)
     if args.skip_hf_above is not None and n > args.skip_hf_above:
         return f"--skip-hf-above {args.skip_hf_above}"
     if need > have:

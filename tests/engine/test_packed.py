@@ -41,12 +41,12 @@ def test_packed_product_equals_the_plain_product(shape):
     assert torch.equal(packed.unpack(P), W)  # a change of layout, nothing lost
     for bias in (None, b):
         ref = x @ W + (0 if bias is None else bias)
-        got = packed.linear(x, P, bias)
+        got = packed.packed_linear(x, P, bias)
         assert got.shape == ref.shape
         assert (got - ref).abs().max() <= 1e-5 * ref.abs().max()
     x_view = x[..., :1, :].expand(*lead[:-1], 4, d_in)  # a broadcast view, as the ablation sweep passes
     ref = x_view @ W
-    assert (packed.linear(x_view, P, None) - ref).abs().max() <= 1e-5 * ref.abs().max()
+    assert (packed.packed_linear(x_view, P, None) - ref).abs().max() <= 1e-5 * ref.abs().max()
 
 
 def test_forward_pass_reads_packed_weights_and_canonical_ones_are_intact(smollm):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from attention_core.tokenizer import readable_token
+from attention_core.tokenizer import byte_level_text
 
 
 def test_verdant_splits_into_three_readable_pieces(smollm):
@@ -22,8 +22,8 @@ def test_partial_utf8_bytes_are_shown_not_hidden(smollm):
     t = smollm.trace("🦊")
     assert "".join(t.tokens).encode("utf-8", errors="backslashreplace")  # printable
     assert any("\\x" in tok for tok in t.tokens)  # the emoji spans several byte-level tokens
-    assert readable_token("Ġfluffy", byte_level=True) == " fluffy"
-    assert readable_token("<|im_start|>", byte_level=True) == "<|im_start|>"
+    assert byte_level_text("Ġfluffy", byte_level=True) == " fluffy"
+    assert byte_level_text("<|im_start|>", byte_level=True) == "<|im_start|>"
 
 
 @pytest.mark.parametrize(
