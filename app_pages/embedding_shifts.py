@@ -10,14 +10,8 @@ from services.models import InputError
 from services.traces import short_trace
 from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
-from viz.figures.mechanism import (
-    closest_sense_figure,
-    layer_lines,
-    matrix_heatmap,
-    shift_arrows,
-    source_bars,
-    trajectories_figure,
-)
+from viz.figures.mechanism import matrix_heatmap, source_bars
+from viz.figures.shifts import closest_sense_figure, layer_lines, shift_arrows, trajectories_figure
 from viz.labels import axis_labels, markdown_literal, plotly_escape, readable_token
 from viz.views.heads import default_query_keys
 from viz.views.shifts import (

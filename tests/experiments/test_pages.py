@@ -61,18 +61,18 @@ def test_next_token_panel_shows_the_models_top_10(fluffy) -> None:
     expected = torch.softmax(fluffy.next_token_logits().double(), -1)
     top = torch.topk(expected, 10)
     np.testing.assert_allclose(decode(fig["data"][0]["x"]), top.values.numpy(), atol=1e-6)
-    names = [f"‘{plotly_token(fluffy.model.tokenizer.decode_token(int(i)))}’" for i in top.indices]
+    names = [f"‘{plotly_token(fluffy.decode_token(int(i)))}’" for i in top.indices]
     assert fig["layout"]["yaxis"]["ticktext"] == names and names[:2] == ["‘,’", "‘.’"]
     assert "exp_compare" not in chart_keys(at)  # no experiment yet
     assert any("No changes yet" in i.value for i in at.info)
 
 
-def test_ablating_L0H2_changes_the_top_prediction(fluffy) -> None:
+def test_ablating_L0H2_changes_the_top_prediction(smol, fluffy) -> None:
     """The finding, through the page: add 'zero-ablate' for the selected head (layer 0, head 2)."""
     at = open_page(layer="0", head="2")
     at.button(key="exp_add").click().run()
     assert_clean(at)
-    after = fluffy.model.trace(DEFAULT_TEXT, interventions=[ablate_head(0, 2)])
+    after = smol.trace(DEFAULT_TEXT, interventions=[ablate_head(0, 2)])
     before_lp, after_lp = next_token_logprobs(fluffy), next_token_logprobs(after)
     comma = int(np.argmax(before_lp))
     shown = metric(at, "Δ log p(‘,’)")
@@ -92,12 +92,12 @@ def test_ablating_L0H2_changes_the_top_prediction(fluffy) -> None:
     assert "exp_compare" not in chart_keys(at)
 
 
-def test_temperature_slider_redraws_the_pattern_and_entropy(fluffy) -> None:
+def test_temperature_slider_redraws_the_pattern_and_entropy(smol, fluffy) -> None:
     at = open_page(layer="5", head="1")
     at.select_slider(key="exp_T").set_value(0.25).run()
     assert_clean(at)
     fig = chart(at, "exp_temperature")
-    cold = fluffy.model.trace(DEFAULT_TEXT, interventions=[torch_free_temperature(5, 1, 0.25)])
+    cold = smol.trace(DEFAULT_TEXT, interventions=[torch_free_temperature(5, 1, 0.25)])
     np.testing.assert_allclose(decode(fig["data"][0]["z"]), cold.pattern(5, 1).numpy(), atol=1e-6)
     np.testing.assert_allclose(decode(fig["data"][1]["x"]), row_entropy(fluffy.pattern(5, 1).numpy()), atol=1e-5)
     np.testing.assert_allclose(decode(fig["data"][2]["x"]), row_entropy(cold.pattern(5, 1).numpy()), atol=1e-5)

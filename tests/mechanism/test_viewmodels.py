@@ -33,42 +33,6 @@ from viz.views.shifts import (
 from viz.views.sizes import pattern_bytes, pattern_entries
 
 
-# ── inside one head ─────────────────────────────────────────────────────────────────────────────
-@pytest.mark.parametrize("layer, head", [(0, 0), (16, 0), (29, 8)])
-def test_steps_match_the_engine_smollm2(fluffy, layer: int, head: int) -> None:
-    s = fluffy.head_steps(layer, head)
-    assert s.kv_head == head // 3 and s.uses_rope and s.norm_position == "pre"
-    np.testing.assert_allclose(s.scaled, fluffy.scores(layer, head).numpy(), atol=1e-5)
-    np.testing.assert_allclose(s.pattern, fluffy.pattern(layer, head).numpy(), atol=1e-6)  # softmax == engine's
-    np.testing.assert_allclose(s.z, fluffy.z(layer)[head].numpy(), atol=1e-5)
-    np.testing.assert_allclose(s.delta, fluffy.head_out(layer, head).numpy(), atol=1e-4)
-    assert np.all(s.pattern[np.triu_indices(s.n, 1)] == 0) and np.all(np.isneginf(s.masked[np.triu_indices(s.n, 1)]))
-    assert fluffy.rope_check(s) < 1e-4  # the captured q is RoPE(E·W_Q): E really is what the head reads
-    assert np.abs(s.q_pre - s.q)[1:].max() > 1e-2  # ...and RoPE really changed it (position 0 is not rotated)
-    W_O = fluffy.model.W_O(layer).numpy()
-    np.testing.assert_allclose(s.W_O_all[head * s.d_head : (head + 1) * s.d_head], W_O[head])
-
-
-def test_steps_match_the_engine_minilm(minilm) -> None:
-    trace = minilm.trace("one mole of carbon dioxide")
-    s = trace.head_steps(3, 5)
-    assert not s.uses_rope and s.has_bias and s.kv_head == 5 and not s.causal
-    np.testing.assert_allclose(s.q_pre, s.q, atol=1e-4)  # no RoPE: E·W_Q + b_Q is the query itself
-    np.testing.assert_allclose(s.pattern, trace.pattern(3, 5).numpy(), atol=1e-6)
-    np.testing.assert_allclose(s.delta, trace.head_out(3, 5).numpy(), atol=1e-4)
-    assert np.all(s.pattern > 0)  # bidirectional: nothing masked
-
-
-def test_cell_numbers(fluffy) -> None:
-    s = fluffy.head_steps(16, 0)
-    c = s.cell(3, 2)
-    assert c["dot"] == pytest.approx(c["scaled"] * 8.0)
-    assert c["numerator"] / c["denominator"] == pytest.approx(c["weight"], rel=1e-9)
-    assert c["weight"] == pytest.approx(float(fluffy.pattern(16, 0)[3, 2]), abs=1e-6)
-    masked = s.cell(3, 5)
-    assert not masked["allowed"] and masked["weight"] == 0.0
-
-
 # ── embedding shifts ────────────────────────────────────────────────────────────────────────────
 @pytest.mark.parametrize("layer", [0, 16])
 def test_delta_by_source_sums_to_the_attention_output(fluffy, layer: int) -> None:
