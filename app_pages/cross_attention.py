@@ -8,7 +8,7 @@ import streamlit as st
 from services.models import InputError
 from services.traces import derived, get_pair, get_trace, short_cap, trace_key
 from ui.context import page_context
-from ui.widgets import fixed_decimals, show_token_strip
+from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.mechanism import layer_head_grid, matrix_heatmap
 from viz.labels import plotly_escape, readable_tokens
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
@@ -41,7 +41,7 @@ def show_encoder_decoder(ctx, source: str, target: str) -> None:
     block = cross.block(layer, head)
     q_labels = [f"{i}: {plotly_escape(t)}" for i, t in enumerate(readable_tokens(block.queries))]
     k_labels = [f"{j}: {plotly_escape(t)}" for j, t in enumerate(readable_tokens(block.keys))]
-    st.plotly_chart(
+    show_chart(
         matrix_heatmap(
             block.pattern,
             f"Cross-attention, decoder layer {layer}, head {head}: target queries × source keys "
@@ -53,19 +53,15 @@ def show_encoder_decoder(ctx, source: str, target: str) -> None:
             kind="weight",
         ),
         key="mech_cross_encdec_block",
-        theme=None,
-        config={"displaylogo": False},
     )
     st.caption(
         "No entry is masked: the whole source is known before decoding, so every target position reads every source "
         "position, and each row sums to 1 over the source alone. The decoder's own self-attention (not shown here) "
         "stays causal."
     )
-    st.plotly_chart(
+    show_chart(
         layer_head_grid(spread, "Alignment spread of every cross-attention head", "spread", (layer, head)),
         key="mech_cross_encdec_grid",
-        theme=None,
-        config={"displaylogo": False},
     )
 
 
@@ -135,7 +131,7 @@ k_labels = [
 ]
 with c2:
     st.metric("Masked entries inside the target × source block", f"{n_masked} of {block.mask.size}")
-st.plotly_chart(
+show_chart(
     matrix_heatmap(
         block.pattern,
         f"Layer {layer}, head {head}: target queries × source keys [{len(cross.target)} × {len(cross.source)}]",
@@ -146,8 +142,6 @@ st.plotly_chart(
         kind="weight",
     ),
     key="mech_cross_block",
-    theme=None,
-    config={"displaylogo": False},
 )
 mask_note = (
     "The causal mask is on, yet no entry of this block is masked: every French token comes after every English "
@@ -172,11 +166,9 @@ st.dataframe(
     column_config=fixed_decimals(["weight on the source"]),
     key="mech_cross_rows",
 )
-st.plotly_chart(
+show_chart(
     layer_head_grid(share, "Mean weight the target puts on the source, every head", "weight", (layer, head)),
     key="mech_cross_grid",
-    theme=None,
-    config={"displaylogo": False},
 )
 st.caption(f"Most source-reading head: layer {best[0]}, head {best[1]} ({share[best]:.1%}).")
 

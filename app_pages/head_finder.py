@@ -9,7 +9,7 @@ from app_pages.registry import page_named
 from services.traces import derived
 from ui.context import require_trace
 from ui.shell import SHELL_KEYS
-from ui.widgets import fixed_decimals, show_token_strip
+from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape
 from viz.views.heads import (
@@ -105,11 +105,9 @@ else:
         )
     with c2:
         title = f"Attention from {plotly_escape(readable[query])} to the chosen keys, every head"
-        st.plotly_chart(
+        show_chart(
             layer_head_grid(grid, title, "weight", (best.layer, best.head)),
             key="mech_find_grid",
-            theme=None,
-            config={"displaylogo": False},
         )
 
 st.subheader("Every head at a glance")

@@ -7,6 +7,7 @@ import streamlit as st
 
 from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, measure_trace
 from ui.context import page_context
+from ui.widgets import show_chart
 from viz.figures.mechanism import context_growth, timing_figure
 from viz.views.sizes import context_lengths, human_bytes, pattern_bytes, pattern_entries
 
@@ -80,7 +81,7 @@ st.caption(
 )
 c1, c2 = st.columns(2)
 with c1:
-    st.plotly_chart(
+    show_chart(
         context_growth(
             lengths,
             [pattern_bytes(L, H, n, 2) for n in lengths],
@@ -88,8 +89,6 @@ with c1:
             f"All attention patterns of {ctx.model_name}",
         ),
         key="mech_ctx_growth",
-        theme=None,
-        config={"displaylogo": False},
     )
 with c2:
     st.dataframe(
@@ -138,13 +137,11 @@ else:
     )
     c1, c2 = st.columns(2)
     with c1:
-        st.plotly_chart(
+        show_chart(
             timing_figure(
                 [t.n_tokens for t in timings], [t.seconds for t in timings], f"model.trace time, {ctx.model_name}"
             ),
             key="mech_timing_chart",
-            theme=None,
-            config={"displaylogo": False},
         )
     with c2:
         st.dataframe(
