@@ -157,7 +157,13 @@ class Trace:
     def scores(self, layer: int, head: int) -> torch.Tensor:
         """[n_q, n_k] scaled dot products q·k/√d_head, before any mask."""
         self.check(layer, head)
-        return self._scores(layer, head).cpu()
+        return self._head_scores(layer, head).cpu()
+
+    def _head_scores(self, layer: int, head: int) -> torch.Tensor:
+        """[n_q, n_k] one head's scores: the forward pass's own `attention_scores` on the captured q and k."""
+        q = self.captured.q[layer][head]  # [n, d_head], after RoPE where used
+        k = self.captured.k[layer][self.config.kv_head(head)]  # [n, d_head]: the key head this query head reads
+        return fwd.attention_scores(q, k)
 
     def mask(self, layer: int) -> torch.Tensor:
         """[n_q, n_k] bool, True where a query may attend, as used by this pass (same in every layer)."""
@@ -178,7 +184,12 @@ class Trace:
         """
         self.check(layer, head)
         causal = self.causal if masked is None else masked
-        return self._patterns(layer, slice(head, head + 1), causal)[0].cpu()
+        scores = self._head_scores(layer, head)  # [n_q, n_k]
+        override = iv.pattern_override(iv.for_layer(self.interventions, layer), head)
+        if override is not None:  # a temperature or a forced pattern on this head
+            return iv.modified_pattern(scores, causal, override).cpu()
+        mask = fwd.query_mask(self.n_tokens, self.n_tokens, 0, scores.device) if causal else None
+        return fwd.attention_pattern(scores, mask).cpu()  # the softmax, written out in model.py
 
     def layer_patterns(self, layer: int, masked: bool | None = None) -> torch.Tensor:
         """[n_heads, n_q, n_k] every head's pattern in one layer."""
