@@ -5,8 +5,8 @@ Browser: Playwright's sync API allows one running instance per process, and `mak
 pytest process, so there is one Chromium and one `streamlit run app.py` for the whole session; each test gets a
 fresh browser context (tests/browser/conftest.py). See devtools/browser.py.
 
-Models: each real model is loaded once per session. `smollm` and `minilm` come straight from the engine;
-`smol` is SmolLM2 as the app holds it (the process-wide model that AppTest runs of the app share).
+Models: each real model is loaded once per session, as the app holds it (services.models.load keeps one per
+process), so engine tests, view-model tests and AppTest runs of the app share one copy of each.
 
 Markers (`make test-fast` deselects them): a test is marked `real_model` when it uses a real-model fixture, runs
 the app through AppTest (which loads the real default model), or loads a real model by name (tests/tiers.py);
@@ -53,16 +53,19 @@ def browser(app_url: str):
 
 @pytest.fixture(scope="session")
 def smollm():
-    from attention_core import load_model
+    """SmolLM2 as the app holds it (services.models.load: one process-wide model), so engine tests, view-model
+    tests and AppTest runs of the app all share one copy."""
+    from services import models
 
-    return load_model("smollm2-135m", device="cpu")
+    return models.load("smollm2-135m", "cpu")
 
 
 @pytest.fixture(scope="session")
 def minilm():
-    from attention_core import load_model
+    """MiniLM, likewise shared with the app."""
+    from services import models
 
-    return load_model("minilm-l6", device="cpu")
+    return models.load("minilm-l6", "cpu")
 
 
 @pytest.fixture(scope="session")
@@ -91,16 +94,8 @@ def hf_minilm(minilm):
 
 
 @pytest.fixture(scope="session")
-def smol():
-    """SmolLM2 as the app holds it: the process-wide model the app shares."""
-    from services import models
-
-    return models.load("smollm2-135m", "cpu")
-
-
-@pytest.fixture(scope="session")
-def fluffy(smol):
-    return smol.trace(FLUFFY)
+def fluffy(smollm):
+    return smollm.trace(FLUFFY)
 
 
 # --- markers ---------------------------------------------------------------------------------------------

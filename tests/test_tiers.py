@@ -59,6 +59,6 @@ def test_tiny_models_and_mere_names_are_not_real_models(request) -> None:
 
 
 def test_real_model_fixtures_mark_a_test_and_so_does_its_code() -> None:
-    assert uses_real_model(SimpleNamespace(fixturenames=["fluffy", "smol"], obj=Samples.tiny))
+    assert uses_real_model(SimpleNamespace(fixturenames=["fluffy", "smollm"], obj=Samples.tiny))
     assert uses_real_model(SimpleNamespace(fixturenames=["tmp_path"], obj=Samples.by_constant))
     assert not uses_real_model(SimpleNamespace(fixturenames=["tmp_path"], obj=Samples.tiny))

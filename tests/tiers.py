@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 REAL_MODELS = {"smollm2-135m", "minilm-l6"}
-REAL_MODEL_FIXTURES = {"smollm", "minilm", "hf_smollm", "hf_minilm", "smol"}  # and all built on them (fluffy)
+REAL_MODEL_FIXTURES = {"smollm", "minilm", "hf_smollm", "hf_minilm"}  # and all built on them (fluffy)
 LOADERS = {"load_model", "load"}  # attention_core.load_model, services.models.load
 
 

@@ -35,13 +35,8 @@ SENTENCE = "The keeper climbed the stairs of the lighthouse every night to light
 
 
 @pytest.fixture(scope="module")
-def smol():
-    return models.load("smollm2-135m", "cpu")
-
-
-@pytest.fixture(scope="module")
-def long_trace(smol):
-    return traces.get_trace(smol, SENTENCE * 40, True, 600)  # 600 tokens: past the full-resolution limit
+def long_trace(smollm):
+    return traces.get_trace(smollm, SENTENCE * 40, True, 600)  # 600 tokens: past the full-resolution limit
 
 
 def block_means(full: np.ndarray, block: int) -> np.ndarray:
@@ -93,9 +88,9 @@ def test_window_spans_are_clamped() -> None:
     assert clamp_span(-3, 9999, 50) == (0, 50)
 
 
-def test_cut_notice_gives_the_character_position_and_a_plain_text_excerpt(smol) -> None:
+def test_cut_notice_gives_the_character_position_and_a_plain_text_excerpt(smollm) -> None:
     text = "alpha beta\ngamma <b>delta</b> " * 20
-    trace = traces.get_trace(smol, text, True, 12)
+    trace = traces.get_trace(smollm, text, True, 12)
     assert trace.truncated and trace.n_tokens == 12
     cut = cut_position(trace)
     assert 0 < cut < len(text) and text[:cut].endswith(trace.tokens[-1].strip())
@@ -175,9 +170,9 @@ def test_head_switch_reuses_the_cached_trace(monkeypatch) -> None:
     assert len(runs) == 1
 
 
-def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smol, long_trace) -> None:
+def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smollm, long_trace) -> None:
     text = SENTENCE * 50
-    n_input = smol.tokenizer.encode(text, 600).n_input_tokens
+    n_input = smollm.tokenizer.encode(text, 600).n_input_tokens
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.number_input(key="max_tokens").set_value(600)
@@ -207,15 +202,15 @@ def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smol, long_trace) 
     np.testing.assert_allclose(scores, np.where(np.isnan(scores), np.nan, expected), atol=1e-5)
 
 
-def test_4096_tokens_window_and_blocks_match_the_full_pattern(smol) -> None:
+def test_4096_tokens_window_and_blocks_match_the_full_pattern(smollm) -> None:
     text = SENTENCE * 300  # ~5100 tokens: cut to the default cap
-    trace = traces.get_trace(smol, text, True, models.token_cap_limit(smol.max_tokens))
+    trace = traces.get_trace(smollm, text, True, models.token_cap_limit(smollm.max_tokens))
     assert trace.n_tokens == 4096 and trace.truncated
     full = trace.pattern(9, 4).numpy()  # one head, computed in full on request
     np.testing.assert_allclose(full.sum(axis=1), 1.0, atol=1e-4)
     assert np.all(np.triu(full, k=1) == 0)
     # The causal model's first 512 rows are a full, separate computation of the 512-token prefix.
-    prefix = traces.get_trace(smol, text, True, 512).pattern(9, 4).numpy()
+    prefix = traces.get_trace(smollm, text, True, 512).pattern(9, 4).numpy()
     np.testing.assert_allclose(full[:512, :512], prefix, atol=2e-5)
     view = window_view(trace, 9, 4, default_window(4096))
     np.testing.assert_allclose(view.pattern, full[3968:, 3968:], atol=1e-6)

@@ -67,12 +67,12 @@ def test_next_token_panel_shows_the_models_top_10(fluffy) -> None:
     assert any("No changes yet" in i.value for i in at.info)
 
 
-def test_ablating_L0H2_changes_the_top_prediction(smol, fluffy) -> None:
+def test_ablating_L0H2_changes_the_top_prediction(smollm, fluffy) -> None:
     """The finding, through the page: add 'zero-ablate' for the selected head (layer 0, head 2)."""
     at = open_page(layer="0", head="2")
     at.button(key="exp_add").click().run()
     assert_clean(at)
-    after = smol.trace(DEFAULT_TEXT, interventions=[ablate_head(0, 2)])
+    after = smollm.trace(DEFAULT_TEXT, interventions=[ablate_head(0, 2)])
     before_lp, after_lp = next_token_logprobs(fluffy), next_token_logprobs(after)
     comma = int(np.argmax(before_lp))
     shown = metric(at, "Δ log p(‘,’)")
@@ -92,12 +92,12 @@ def test_ablating_L0H2_changes_the_top_prediction(smol, fluffy) -> None:
     assert "exp_compare" not in chart_keys(at)
 
 
-def test_temperature_slider_redraws_the_pattern_and_entropy(smol, fluffy) -> None:
+def test_temperature_slider_redraws_the_pattern_and_entropy(smollm, fluffy) -> None:
     at = open_page(layer="5", head="1")
     at.select_slider(key="exp_T").set_value(0.25).run()
     assert_clean(at)
     fig = chart(at, "exp_temperature")
-    cold = smol.trace(DEFAULT_TEXT, interventions=[torch_free_temperature(5, 1, 0.25)])
+    cold = smollm.trace(DEFAULT_TEXT, interventions=[torch_free_temperature(5, 1, 0.25)])
     np.testing.assert_allclose(decode(fig["data"][0]["z"]), cold.pattern(5, 1).numpy(), atol=1e-6)
     np.testing.assert_allclose(decode(fig["data"][1]["x"]), row_entropy(fluffy.pattern(5, 1).numpy()), atol=1e-5)
     np.testing.assert_allclose(decode(fig["data"][2]["x"]), row_entropy(cold.pattern(5, 1).numpy()), atol=1e-5)
@@ -112,7 +112,7 @@ def torch_free_temperature(layer: int, head: int, T: float):
     return temperature(layer, head, T)
 
 
-def test_head_ranking_matches_single_ablations(smol) -> None:
+def test_head_ranking_matches_single_ablations(smollm) -> None:
     at = open_page(text=SHORT_TEXT)
     assert "exp_sweep_map" not in chart_keys(at)  # the sweep waits for the button
     at.button(key="exp_sweep").click().run()
@@ -123,9 +123,9 @@ def test_head_ranking_matches_single_ablations(smol) -> None:
     best = table.iloc[0]
     layer, head = int(best["layer"]), int(best["head"])
     assert sweep[layer, head] == sweep.min() == pytest.approx(best["Δ log p"])
-    clean = smol.trace(SHORT_TEXT)
+    clean = smollm.trace(SHORT_TEXT)
     target = int(np.argmax(next_token_logprobs(clean)))
-    single = next_token_logprobs(smol.trace(SHORT_TEXT, interventions=[ablate_head(layer, head)]))
+    single = next_token_logprobs(smollm.trace(SHORT_TEXT, interventions=[ablate_head(layer, head)]))
     assert best["Δ log p"] == pytest.approx(single[target] - next_token_logprobs(clean)[target], abs=1e-4)
     at.button(key="exp_add_top").click().run()  # the top head joins the experiment
     assert_clean(at)

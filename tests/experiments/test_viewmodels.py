@@ -100,25 +100,25 @@ def test_next_token_logprobs_match_the_engine(fluffy) -> None:
     assert fluffy.decode_token(vx.top_ids(lp, 1)[0]) == ","  # the model's real top token
 
 
-def test_interventions_are_part_of_the_trace_key(smol, fluffy) -> None:
+def test_interventions_are_part_of_the_trace_key(smollm, fluffy) -> None:
     cap = fluffy.n_tokens
-    clean = traces.get_trace(smol, DEFAULT_TEXT, True, cap)
-    assert traces.get_trace(smol, DEFAULT_TEXT, True, cap) is clean  # cached
-    ablated = traces.get_trace(smol, DEFAULT_TEXT, True, cap, [ablate_head(0, 2)])
+    clean = traces.get_trace(smollm, DEFAULT_TEXT, True, cap)
+    assert traces.get_trace(smollm, DEFAULT_TEXT, True, cap) is clean  # cached
+    ablated = traces.get_trace(smollm, DEFAULT_TEXT, True, cap, [ablate_head(0, 2)])
     assert ablated is not clean and ablated.interventions == (ablate_head(0, 2),)
-    assert traces.get_trace(smol, DEFAULT_TEXT, True, cap, (ablate_head(0, 2),)) is ablated  # list or tuple: same key
-    assert traces.get_trace(smol, DEFAULT_TEXT, True, cap, [ablate_head(0, 2, "mean")]) is not ablated
-    plain = traces.trace_key(smol, DEFAULT_TEXT, True, cap, ())
-    assert plain != traces.trace_key(smol, DEFAULT_TEXT, True, cap, [ablate_layer(0)])
+    assert traces.get_trace(smollm, DEFAULT_TEXT, True, cap, (ablate_head(0, 2),)) is ablated  # list or tuple: same key
+    assert traces.get_trace(smollm, DEFAULT_TEXT, True, cap, [ablate_head(0, 2, "mean")]) is not ablated
+    plain = traces.trace_key(smollm, DEFAULT_TEXT, True, cap, ())
+    assert plain != traces.trace_key(smollm, DEFAULT_TEXT, True, cap, [ablate_layer(0)])
 
 
-def test_finding_zeroing_L0H2_changes_the_top_prediction(smol, fluffy) -> None:
+def test_finding_zeroing_L0H2_changes_the_top_prediction(smollm, fluffy) -> None:
     """The README's finding: on the default sentence, zeroing layer 0 head 2 turns ',' into ' '."""
     before = vx.next_token_logprobs(fluffy)
-    after_trace = traces.get_trace(smol, DEFAULT_TEXT, True, fluffy.n_tokens, [ablate_head(0, 2)])
+    after_trace = traces.get_trace(smollm, DEFAULT_TEXT, True, fluffy.n_tokens, [ablate_head(0, 2)])
     after = vx.next_token_logprobs(after_trace)
-    comma, space = smol.tokenizer.tokenizer.token_to_id(","), int(np.argmax(after))
-    assert int(np.argmax(before)) == comma and smol.tokenizer.decode_token(space) == " "
+    comma, space = smollm.tokenizer.tokenizer.token_to_id(","), int(np.argmax(after))
+    assert int(np.argmax(before)) == comma and smollm.tokenizer.decode_token(space) == " "
     assert after[comma] - before[comma] == pytest.approx(-3.79, abs=0.01)
     drift = vx.residual_drift(fluffy, after_trace)
     assert drift.shape == (31, fluffy.n_tokens)
@@ -127,9 +127,9 @@ def test_finding_zeroing_L0H2_changes_the_top_prediction(smol, fluffy) -> None:
     np.testing.assert_allclose(vx.residual_drift(fluffy, fluffy), 0.0)
 
 
-def test_temperature_sharpens_rows_and_is_the_engines_pattern(smol, fluffy) -> None:
+def test_temperature_sharpens_rows_and_is_the_engines_pattern(smollm, fluffy) -> None:
     colder = interventions.make_intervention("temperature", 5, 1, 0.25)
-    cold = traces.get_trace(smol, DEFAULT_TEXT, True, fluffy.n_tokens, [colder])
+    cold = traces.get_trace(smollm, DEFAULT_TEXT, True, fluffy.n_tokens, [colder])
     p1, p_cold = fluffy.pattern(5, 1).double().numpy(), cold.pattern(5, 1).double().numpy()
     scores = fluffy.masked_scores(5, 1).double() / 0.25
     np.testing.assert_allclose(p_cold, torch.softmax(scores, -1).numpy(), atol=1e-5)
@@ -138,9 +138,9 @@ def test_temperature_sharpens_rows_and_is_the_engines_pattern(smol, fluffy) -> N
     assert e1[0] == 0.0
 
 
-def test_typed_token_id(smol, fluffy) -> None:
+def test_typed_token_id(smollm, fluffy) -> None:
     token_id, note = vx.typed_token_id(fluffy, " Paris")
-    assert smol.tokenizer.decode_token(token_id) == " Paris" and "one token" in note
+    assert smollm.tokenizer.decode_token(token_id) == " Paris" and "one token" in note
     token_id, note = vx.typed_token_id(fluffy, " verdantly")
     assert "using the first" in note and token_id is not None
     assert vx.typed_token_id(fluffy, "")[0] is None

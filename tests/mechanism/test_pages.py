@@ -107,11 +107,11 @@ def test_head_finder_ranks_and_tabulates(fluffy) -> None:
     assert at.metric[0].value == f"{max(float(fluffy.pattern(a, b)[3, 0]) for a in range(30) for b in range(9)):.1%}"
 
 
-def test_cross_attention_block(smol) -> None:
+def test_cross_attention_block(smollm) -> None:
     at = open_page("cross_attention")
     assert_clean(at)
     prompt, s_span, t_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
-    trace = smol.trace(prompt)
+    trace = smollm.trace(prompt)
     cross = PromptCross(trace, s_span, t_span)
     layer, head = at.selectbox(key="mech_cross_head_spread").value
     z = decode(chart(at, "mech_cross_block")["data"][0]["z"])

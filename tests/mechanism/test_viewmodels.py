@@ -71,10 +71,10 @@ def test_layer_shift_leaves_out_the_first_token(fluffy) -> None:
     )  # pre-norm: after − before == Δe
 
 
-def test_find_word_and_sub_tokens(smol) -> None:
+def test_find_word_and_sub_tokens(smollm) -> None:
     assert find_word("Moles and a Mole.", "mole") == (12, 16)  # whole word, any case
     assert find_word("molecule", "mole") is None
-    trace = smol.trace(FLUFFY)
+    trace = smollm.trace(FLUFFY)
     span = find_word(FLUFFY, "verdant")
     pos = word_positions(trace.offsets, span)
     assert [trace.tokens[i] for i in pos] == [" ver", "d", "ant"]
@@ -82,15 +82,15 @@ def test_find_word_and_sub_tokens(smol) -> None:
     np.testing.assert_allclose(wt.embeddings[5], trace.resid(5).numpy()[pos].mean(axis=0), rtol=1e-5, atol=1e-5)
 
 
-def test_mole_diverges_and_senses(smol, minilm) -> None:
+def test_mole_diverges_and_senses(smollm, minilm) -> None:
     sentences = ["American shrew mole", "one mole of carbon dioxide", "take a biopsy of the mole"]
-    words = [word_trace(smol.trace(s), "mole") for s in sentences]
+    words = [word_trace(smollm.trace(s), "mole") for s in sentences]
     cos = pairwise_cosines(words)
     for v in cos.values():
         assert v[0] == pytest.approx(1.0, abs=1e-6)  # same token, no position embedding: identical at first
         assert v[-1] < 0.95  # ...and apart after the last layer
     assert [w.right_context_hidden for w in words] == [False, True, False]
-    refs = [word_trace(smol.trace(s), "mole") for s in ["the doctor examined the mole on her skin"] * 2]
+    refs = [word_trace(smollm.trace(s), "mole") for s in ["the doctor examined the mole on her skin"] * 2]
     match = sense_match(words, refs, ["skin", "skin again"])
     assert np.all(match.closest[:, 0] == -1)  # identical at layer 0: a tie, not "the first sense"
     bert = word_trace(minilm.trace("one mole of carbon dioxide"), "mole")
@@ -133,10 +133,10 @@ def test_head_statistics_on_known_patterns() -> None:
 
 
 # ── cross-attention ─────────────────────────────────────────────────────────────────────────────
-def test_cross_block_is_unmasked_under_the_causal_mask(smol) -> None:
+def test_cross_block_is_unmasked_under_the_causal_mask(smollm) -> None:
     prompt, s_span, t_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
     assert prompt[slice(*s_span)] == DEFAULT_SOURCE and prompt[slice(*t_span)] == DEFAULT_TARGET
-    trace = smol.trace(prompt)
+    trace = smollm.trace(prompt)
     cross = PromptCross(trace, s_span, t_span)
     assert trace.causal and min(cross.target) > max(cross.source)
     assert "".join(trace.tokens[i] for i in cross.source).strip() == DEFAULT_SOURCE
@@ -156,9 +156,9 @@ def test_gpt3_numbers() -> None:
     assert b.rows()[-1]["all layers"] == "57,982,058,496"
 
 
-def test_loaded_breakdown_and_pattern_sizes(smol) -> None:
-    rows = loaded_breakdown(smol)
-    total = sum(t.numel() for t in smol.weights.values())
+def test_loaded_breakdown_and_pattern_sizes(smollm) -> None:
+    rows = loaded_breakdown(smollm)
+    total = sum(t.numel() for t in smollm.weights.values())
     assert rows[-1] == {"component": "total", "parameters": f"{total:,}", "share": "100.0%"}
     assert sum(int(r["parameters"].replace(",", "")) for r in rows[:-1]) == total
     assert pattern_entries(30, 9, 1024) == 30 * 9 * 1024**2
