@@ -12,6 +12,12 @@ import hashlib
 from functools import partial
 
 import streamlit as st
+
+from services.traces import derived, derived_job, set_threads_for
+from ui.context import require_trace
+from ui.figure_memo import memo_figure, memo_in_background
+from ui.progress import wait_with_progress
+from ui.widgets import image_format_radio, select_head_from_chart, show_tokens, window_selector
 from viz.figures.heatmaps import Cells, head_heatmap
 from viz.figures.layout import image_config, orientation_caption
 from viz.figures.long_text import pooled_heatmap, window_heatmap
@@ -29,12 +35,6 @@ from viz.views.patterns import (
     tokens_of,
     window_view,
 )
-
-from services.traces import derived, derived_job, set_threads_for
-from ui.context import require_trace
-from ui.figure_memo import memo_figure, memo_in_background
-from ui.progress import wait_with_progress
-from ui.widgets import image_format_radio, select_head_from_chart, show_tokens, window_selector
 
 ctx = require_trace()
 trace = ctx.trace

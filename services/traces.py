@@ -14,9 +14,9 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
-from attention_core.backend import set_threads_for
 
 from attention_core import Intervention, Model, PairTrace, Trace
+from attention_core.backend import set_threads_for
 from services.cache import RESULTS, Job, Progress
 from services.models import APP_MAX_TOKENS
 
