@@ -9,7 +9,7 @@ import streamlit as st
 from services.models import InputError
 from services.traces import short_trace
 from ui.context import require_trace
-from ui.widgets import fixed_decimals, show_chart, show_token_strip
+from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
 from viz.figures.mechanism import matrix_heatmap, source_bars
 from viz.figures.shifts import closest_sense_figure, layer_lines, shift_arrows, trajectories_figure
 from viz.labels import axis_labels, markdown_literal, plotly_escape, readable_token
@@ -48,9 +48,7 @@ st.caption(
 )
 show_token_strip(trace.tokens)
 default_q, _ = default_query_keys(trace.tokens)
-query = st.selectbox(
-    "Token to explain", range(n), index=default_q, format_func=readable.__getitem__, key="mech_shift_query"
-)
+query = token_picker("Token to explain", readable, default_q, "mech_shift_query")
 split = delta_by_source(trace, layer, query)
 shares = split.share_along_delta()
 norms = np.linalg.norm(split.per_source, axis=-1)

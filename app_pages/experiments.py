@@ -15,6 +15,7 @@ import streamlit as st
 from services.interventions import make_intervention, valid_interventions
 from services.traces import get_sweep, get_trace, has_sweep, trace_key
 from ui.context import require_trace
+from ui.widgets import token_picker
 from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
 from viz.labels import plotly_escape, plotly_token_labels, readable_token, readable_token_labels, token_strip
 from viz.views.experiments import (
@@ -239,13 +240,7 @@ else:
                 },
             )
 
-    position = st.selectbox(
-        "Position whose embedding to follow",
-        range(n),
-        index=n - 1,
-        format_func=readable.__getitem__,
-        key="exp_position",
-    )
+    position = token_picker("Position whose embedding to follow", readable, n - 1, "exp_position")
     drift = residual_drift(base, after)
     first = min(iv.layer for iv in ivs)
     st.plotly_chart(

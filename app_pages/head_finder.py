@@ -9,7 +9,7 @@ from app_pages.registry import page_named
 from services.traces import derived
 from ui.context import require_trace
 from ui.shell import SHELL_KEYS
-from ui.widgets import fixed_decimals, show_chart, show_token_strip
+from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_multi_picker, token_picker
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape
 from viz.views.heads import (
@@ -58,12 +58,8 @@ show_token_strip(trace.tokens)
 st.subheader("Which heads make one token look at others?")
 default_q, default_keys = default_query_keys(trace.tokens)
 c1, c2 = st.columns([1, 2])
-query = c1.selectbox(
-    "Query token (the one looking)", range(n), index=default_q, format_func=readable.__getitem__, key="mech_find_query"
-)
-keys = c2.multiselect(
-    "Key tokens (looked at)", range(n), default=default_keys, format_func=readable.__getitem__, key="mech_find_keys"
-)
+query = token_picker("Query token (the one looking)", readable, default_q, "mech_find_query", where=c1)
+keys = token_multi_picker("Key tokens (looked at)", readable, default_keys, "mech_find_keys", where=c2)
 if not keys:
     st.info("Pick at least one key token.")
 else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.context import require_trace
-from ui.widgets import show_chart, show_token_strip
+from ui.widgets import show_chart, show_token_strip, token_picker
 from viz.figures.mechanism import matrix_heatmap
 from viz.labels import axis_labels
 
@@ -33,16 +33,8 @@ if s.group_size > 1:
 # ── the cell picker comes first: every matrix below frames the chosen entry ──────────────────────
 st.subheader("Pick one entry of the pattern")
 c1, c2 = st.columns(2)
-i = c1.selectbox(
-    "Query i (the token that is looking)",
-    range(n),
-    index=n - 1,
-    format_func=readable.__getitem__,
-    key="mech_cell_query",
-)
-j = c2.selectbox(
-    "Key j (the token it looks at)", range(n), index=0, format_func=readable.__getitem__, key="mech_cell_key"
-)
+i = token_picker("Query i (the token that is looking)", readable, n - 1, "mech_cell_query", where=c1)
+j = token_picker("Key j (the token it looks at)", readable, 0, "mech_cell_key", where=c2)
 cell = s.cell(i, j)
 engine_weight = float(trace.pattern(s.layer, s.head)[i, j])  # the engine's own softmax, for comparison
 if cell["allowed"]:

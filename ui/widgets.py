@@ -3,6 +3,7 @@ head selection from a chart click, the image-format switch and fixed-decimal tab
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,3 +133,50 @@ def image_format_radio(key: str) -> str:
 def fixed_decimals(columns: list[str], fmt: str = "%.4f") -> dict[str, Any]:
     """column_config giving these number columns one format (st.dataframe drops trailing zeros: 0.09 next to 0.1906)."""
     return {name: st.column_config.NumberColumn(format=fmt) for name in columns}
+
+
+def _labels_digest(labels: Sequence[str]) -> str:
+    return hashlib.sha1("\x00".join(labels).encode("utf-8")).hexdigest()[:12]
+
+
+def _still_there(picked: Sequence[str], labels: Sequence[str]) -> list[int]:
+    """The positions whose label ("3: ␣creature": position and token) is one picked before."""
+    wanted = set(picked)
+    return [i for i, label in enumerate(labels) if label in wanted]
+
+
+def token_picker(label: str, labels: Sequence[str], default: int, key: str, where: Any = st) -> int:
+    """A position picked by its label ("3: ␣creature", from viz.labels.readable_token_labels).
+
+    The widget's key carries a digest of the labels, so a new text gives a new widget listing the new tokens
+    (with a fixed key the browser kept showing the last text's labels). The pick survives a text change only
+    where the same token stands at the same position; otherwise the page's default is picked.
+    """
+    memory = f"_{key}_picked"
+    kept = _still_there(st.session_state.get(memory, []), labels)
+    index = kept[0] if kept else min(max(default, 0), len(labels) - 1)
+    picked = int(
+        where.selectbox(
+            label,
+            range(len(labels)),
+            index=index,
+            format_func=labels.__getitem__,
+            key=f"{key}_{_labels_digest(labels)}",
+        )
+    )
+    st.session_state[memory] = [labels[picked]]
+    return picked
+
+
+def token_multi_picker(
+    label: str, labels: Sequence[str], default: Sequence[int], key: str, where: Any = st
+) -> list[int]:
+    """Several positions picked by their labels; follows the text like `token_picker`."""
+    memory = f"_{key}_picked"
+    remembered = st.session_state.get(memory)
+    kept = _still_there(remembered, labels) if remembered is not None else list(default)
+    picked = where.multiselect(
+        label, range(len(labels)), default=kept, format_func=labels.__getitem__, key=f"{key}_{_labels_digest(labels)}"
+    )
+    st.session_state[memory] = [labels[int(i)] for i in picked]
+    return [int(i) for i in picked]

@@ -54,3 +54,11 @@ def count_forward_passes(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(traces, "_run", counting)
     return runs
+
+
+def keyed(at: Any, kind: str, prefix: str) -> Any:
+    """The widget of `kind` ('selectbox', 'multiselect', ...) whose key starts with `prefix` (token pickers add a
+    digest of the tokens to their key: ui.widgets.token_picker)."""
+    found = [w for w in at.get(kind) if str(getattr(w, "key", "") or "").startswith(prefix)]
+    assert len(found) == 1, f"{len(found)} {kind} widgets with a key starting {prefix!r}"
+    return found[0]

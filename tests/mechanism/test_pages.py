@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import ROOT, decode  # one decoder for Plotly's base64 arrays
+from tests.app.helpers import ROOT, decode, keyed  # one decoder for Plotly's base64 arrays
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
 from viz.views.heads import STAT_COLUMNS, all_patterns, head_statistics
 
@@ -51,12 +51,12 @@ def test_inside_head_matches_engine(fluffy) -> None:
     assert "[10 × 576]" in chart(at, "mech_E")["layout"]["title"]["text"]
     assert "[576 × 576]" in chart(at, "mech_WO_all")["layout"]["title"]["text"]
     assert any("shares" in i.value or "share" in i.value for i in at.info)  # GQA note
-    at.selectbox(key="mech_cell_query").set_value(3).run()
-    at.selectbox(key="mech_cell_key").set_value(2).run()
+    keyed(at, "selectbox", "mech_cell_query").set_value(3).run()
+    keyed(at, "selectbox", "mech_cell_key").set_value(2).run()
     code = at.code[1].value
     w = float(fluffy.pattern(16, 0)[3, 2])
     assert f"= {w:.6g}\n" in code and code.strip().endswith(f"{w:.6g}")
-    at.selectbox(key="mech_cell_key").set_value(5).run()
+    keyed(at, "selectbox", "mech_cell_key").set_value(5).run()
     assert "masked" in at.code[1].value and at.code[1].value.strip().endswith("= 0")
 
 
@@ -102,7 +102,7 @@ def test_head_finder_ranks_and_tabulates(fluffy) -> None:
     expected = head_statistics(all_patterns(fluffy))
     for key, label in STAT_COLUMNS.items():
         np.testing.assert_allclose(stats[label].to_numpy(), expected[key].reshape(-1), atol=1e-5)
-    at.multiselect(key="mech_find_keys").set_value([0]).run()
+    keyed(at, "multiselect", "mech_find_keys").set_value([0]).run()
     assert_clean(at)
     assert at.metric[0].value == f"{max(float(fluffy.pattern(a, b)[3, 0]) for a in range(30) for b in range(9)):.1%}"
 
