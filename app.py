@@ -6,6 +6,8 @@ Run with `streamlit run app.py` (or `make run`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from app_pages.registry import DEFAULT_PAGE, PAGE_NAMES, PAGES
@@ -13,7 +15,9 @@ from ui import shell, sidebar
 from ui.context import build_page_context
 from ui.progress import load_with_progress
 
-st.set_page_config(page_title="Attention, visualised", page_icon=":material/visibility:", layout="wide")
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+# The favicon is a file of ours: a Material icon or an emoji would be fetched from the network (fails offline).
+st.set_page_config(page_title="Attention, visualised", page_icon=str(FAVICON), layout="wide")
 # Progress bars jump instead of gliding: the glide is a CSS transition the browser repaints every frame,
 # and when browser and engine share a small machine (make run on a laptop) those frames come out of the
 # forward pass. (Only a style rule: st.html with nothing but <style> takes no room on the page.)

@@ -34,10 +34,12 @@ def show_tokens(ctx: PageContext, tokens: Tokens) -> None:
             show_token_strip(tokens.raw)
     else:
         show_token_strip(tokens.raw)
-    note = (
-        f"{len(tokens)} tokens as {ctx.model_name} split them; {SPACE_MARK} is a space that belongs to the "
-        "token, so a word start and a word piece are different tokens"
-    )
+    note = f"{len(tokens)} tokens as {ctx.model_name} split them"
+    if any(" " in t for t in tokens.raw):  # only byte-level tokenizers keep the space: WordPiece drops it
+        note += (
+            f"; {SPACE_MARK} is a space that belongs to the token, so a word start and a word piece are different "
+            "tokens"
+        )
     if any(t.startswith("##") for t in tokens.raw):
         note += ' ("##" marks a piece that continues the previous word)'
     st.caption(note + ".")

@@ -75,7 +75,7 @@ def test_window_is_the_slice_of_the_full_pattern_and_rows_keep_summing_to_one(lo
     fig = window_heatmap(view.pattern, view.scores, Cells(rows, cols, 300, 250), row_share=view.row_share)
     assert fig.data[0].x[:2] == (f"250: {cols[0]}", f"251: {cols[1]}") and fig.data[0].y[-1].startswith("427: ")
     assert "weight inside the window" in fig.data[0].y[0]
-    np.testing.assert_allclose(decode(fig.data[0].customdata), view.scores, atol=1e-6)  # raw score in hover
+    np.testing.assert_allclose(decode(fig.data[0].customdata), view.scores, atol=1e-6)  # the scaled score in hover
     lines = window_csv(view).decode().splitlines()
     assert len(lines) == 1 + 128 and lines[1].startswith("300,")
 

@@ -30,7 +30,7 @@ def test_head_heatmap_hover_has_weight_and_raw_score() -> None:
     scores, mask, pattern = synthetic()
     fig = heatmaps.head_heatmap(pattern, scores, mask, labels.plotly_tokens(TOKS))
     hover = fig.data[0].text[1][3]  # query 1, key 3: masked
-    assert "weight 0<" in hover and f"raw score {scores[1, 3]:.4g}" in hover and "masked" in hover
+    assert "weight 0<" in hover and f"scaled score {scores[1, 3]:.4g}" in hover and "raw" not in hover and "masked" in hover
 
 
 def test_scores_heatmap_masks_with_blank_cells_labelled_minus_infinity() -> None:

@@ -91,7 +91,7 @@ def head_heatmap(
     row_share: np.ndarray | None = None,
     meta: dict | None = None,
 ) -> go.Figure:
-    """One head's attention pattern as a large heatmap; hover: query, key, weight and raw score.
+    """One head's attention pattern as a large heatmap; hover: query, key, weight and scaled score (q·k/√d_head).
 
     `cells` draws a window of a long text (rows/cols labels and start positions); `row_share` (the part
     of each query's weight that falls inside the window) is added to the hover then.
@@ -103,7 +103,7 @@ def head_heatmap(
         score = f"{scores[i, j]:.4g}"
         if not mask[i, j]:
             score += f" (masked: {MINUS_INF} in the softmax)"
-        line = f"{win.where(i, j)}<br>weight {pattern[i, j]:.4g}<br>raw score {score}"
+        line = f"{win.where(i, j)}<br>weight {pattern[i, j]:.4g}<br>scaled score {score}"
         if row_share is not None:
             line += f"<br>this query's weight inside the window: {row_share[i]:.3g}"
         return line

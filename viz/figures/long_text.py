@@ -109,8 +109,8 @@ def window_heatmap(
     """An exact window of a long text's pattern, at full resolution, with compact hover.
 
     Every row and column is a category named by its position and token ("3968: ␣the"; a query's name
-    also carries the share of its weight inside the window), and the raw scores ride along as numeric
-    customdata: hover gives query, key, weight and raw score while the figure ships r + c labels and
+    also carries the share of its weight inside the window), and the scaled scores ride along as numeric
+    customdata: hover gives query, key, weight and scaled score while the figure ships r + c labels and
     two number arrays instead of r·c hover strings. Masked cells have weight 0.
     """
     cells.check(pattern)
@@ -134,7 +134,7 @@ def window_heatmap(
             y=ys,
             customdata=oriented(scores.astype(np.float32), orient),
             hovertemplate=(
-                f"query %{{{q_var}}}<br>key %{{{k_var}}}<br>weight %{{z:.4g}}<br>raw score %{{customdata:.4g}}"
+                f"query %{{{q_var}}}<br>key %{{{k_var}}}<br>weight %{{z:.4g}}<br>scaled score %{{customdata:.4g}}"
                 "<extra></extra>"
             ),
             **weight_colouring(pattern, max(cells.shape) <= 40),

@@ -1,0 +1,25 @@
+"""Captions say only what applies to the model on screen (issue 19, defect 8): ␣ is explained where the
+tokenizer keeps spaces (SmolLM2's byte-level BPE), not for MiniLM's WordPiece, which never shows one."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import APP
+
+
+def token_caption(model: str) -> str:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"model": model, "text": "a fluffy blue creature roamed the verdant forest"})
+    at.run()
+    assert not at.exception, at.exception
+    return next(c.value for c in at.caption if "split them" in c.value)
+
+
+def test_minilm_caption_does_not_explain_a_mark_it_never_shows() -> None:
+    caption = token_caption("minilm-l6")
+    assert "␣" not in caption and '"##" marks a piece' in caption
+
+
+def test_smollm_caption_explains_the_space_mark() -> None:
+    assert "␣ is a space that belongs to the token" in token_caption("smollm2-135m")
