@@ -112,7 +112,9 @@ def prefetch_layer(layer: int) -> None:
 def short_head(layer: int, head: int, base: str) -> object:
     """A short text's head: every cell with its own hover. Returns its view (for the export)."""
     view = head_view(trace, layer, head)
-    st.caption(orientation_caption(orient) + " Hover a cell for its weight and scaled score (q·k/√d_head, before the softmax).")
+    st.caption(
+        orientation_caption(orient) + " Hover a cell for its weight and scaled score (q·k/√d_head, before the softmax)."
+    )
     st.plotly_chart(head_figure(layer, head), key="head_heatmap", config=image_config(base, fmt), theme=None)
     return view
 

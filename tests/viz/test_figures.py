@@ -30,7 +30,12 @@ def test_head_heatmap_hover_has_weight_and_raw_score() -> None:
     scores, mask, pattern = synthetic()
     fig = heatmaps.head_heatmap(pattern, scores, mask, labels.plotly_tokens(TOKS))
     hover = fig.data[0].text[1][3]  # query 1, key 3: masked
-    assert "weight 0<" in hover and f"scaled score {scores[1, 3]:.4g}" in hover and "raw" not in hover and "masked" in hover
+    assert (
+        "weight 0<" in hover
+        and f"scaled score {scores[1, 3]:.4g}" in hover
+        and "raw" not in hover
+        and "masked" in hover
+    )
 
 
 def test_scores_heatmap_masks_with_blank_cells_labelled_minus_infinity() -> None:
@@ -78,8 +83,9 @@ def test_small_multiples_and_overview_click_targets_carry_layer_and_head() -> No
     assert custom.shape == (12, 2) and {tuple(c) for c in custom} == {(lay, h) for lay in range(3) for h in range(4)}
     z = decode(over.to_plotly_json()["data"][0]["z"])
     s, gap = 5, 1
-    np.testing.assert_array_equal(z[1 * (s + gap) : 1 * (s + gap) + s, 2 * (s + gap) : 2 * (s + gap) + s],
-                                  pooled[2, 1].astype(np.float32))
+    np.testing.assert_array_equal(
+        z[1 * (s + gap) : 1 * (s + gap) + s, 2 * (s + gap) : 2 * (s + gap) + s], pooled[2, 1].astype(np.float32)
+    )
 
 
 @pytest.mark.parametrize(
