@@ -97,7 +97,7 @@ st.caption(
 )
 if shell_trace.n_tokens > cap:
     st.warning(
-        f"The text has {shell_trace.n_tokens} tokens in the shell's trace; experiments run on the first {cap} "
+        f"The text has {shell_trace.n_input_tokens} tokens; experiments run on the first {cap} "
         "(every change is a full forward pass).",
         icon=":material/content_cut:",
     )
@@ -269,7 +269,10 @@ if before_lp is None:
 elif target_id is None:
     st.info("Choose a token above.")
 elif n > SWEEP_MAX_TOKENS:
-    st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {n}. Shorten the text.")
+    st.info(
+        f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {shell_trace.n_input_tokens}. "
+        "Shorten the text."
+    )
 else:
     target_name = quoted(target_id)
     st.caption(

@@ -16,9 +16,9 @@ from viz.labels import readable_token
 from viz.views.common import to_numpy
 from viz.views.trace import TraceLike
 
-EXP_MAX_TOKENS = 128  # experiments run on at most this many tokens (each change is a full forward pass; the
+EXP_MAX_TOKENS = 512  # experiments run on at most this many tokens (each change is a full forward pass; the
 # temperature heatmap draws every cell with its own hover text)
-SWEEP_MAX_TOKENS = 64  # the all-heads sweep runs n_heads variants per layer: keep it to short texts
+SWEEP_MAX_TOKENS = 256  # the all-heads sweep runs n_heads variants per layer, batched (bench/sweep.py)
 TOP_K = 10
 TEMPERATURES: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
