@@ -15,7 +15,7 @@ import streamlit as st
 from services.interventions import make_intervention, valid_interventions
 from services.traces import get_sweep, get_trace, has_sweep, trace_key
 from ui.context import require_trace
-from ui.widgets import token_picker
+from ui.widgets import token_picker, warn_untrained_masking
 from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
 from viz.labels import plotly_escape, plotly_token_labels, readable_token, readable_token_labels, token_strip
 from viz.views.experiments import (
@@ -120,12 +120,7 @@ else:
         "The chapter's claim: a transformer exists to predict the next token. These are the model's "
         f"{TOP_K} most likely tokens after the text (softmax of its last position's logits)."
     )
-    if causal != cfg.causal:
-        st.warning(
-            f"The causal mask is off, but {ctx.model_label} was trained with it: these predictions come from a pass "
-            "the model never saw in training.",
-            icon=":material/warning:",
-        )
+    warn_untrained_masking(ctx, "these predictions")
     rows = compare_predictions(before_lp, before_lp, base.decode_token)
     c1, c2 = st.columns([3, 2], gap="medium")
     with c1:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from services.traces import derived, set_threads_for
 from ui.context import require_trace
-from ui.widgets import fixed_decimals, image_format_radio, show_tokens, window_selector
+from ui.widgets import fixed_decimals, image_format_radio, show_tokens, warn_untrained_masking, window_selector
 from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
 from viz.figures.layout import image_config, orientation_caption
 from viz.views.export import export_basename
@@ -28,6 +28,7 @@ base = export_basename(ctx.model_name, ctx.layer, ctx.head, ctx.causal)
 st.title("Scores, masking and softmax")
 st.caption(f"{ctx.model_label} · layer {ctx.layer}, head {ctx.head}")
 show_tokens(ctx, tokens)
+warn_untrained_masking(ctx)
 
 if long:
     st.caption(f"{n} tokens: these figures show the window of queries × keys chosen here (at full resolution).")

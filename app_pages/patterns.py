@@ -17,7 +17,7 @@ from services.traces import derived, derived_job, set_threads_for
 from ui.context import require_trace
 from ui.figure_memo import memo_figure, memo_in_background
 from ui.progress import wait_with_progress
-from ui.widgets import image_format_radio, select_head_from_chart, show_tokens, window_selector
+from ui.widgets import image_format_radio, select_head_from_chart, show_tokens, warn_untrained_masking, window_selector
 from viz.figures.heatmaps import Cells, head_heatmap
 from viz.figures.layout import image_config, orientation_caption
 from viz.figures.long_text import pooled_heatmap, window_heatmap
@@ -61,6 +61,7 @@ def figure(name: str, *parts: object, build) -> object:
 st.title("Attention patterns")
 st.caption(f"{ctx.model_label} · {mask_word} · layer {layer}, head {head}")
 show_tokens(ctx, tokens)
+warn_untrained_masking(ctx)
 
 fmt = st.session_state.get("img_fmt_patterns", "png")  # the radio is drawn in the export section below
 

@@ -45,6 +45,18 @@ def show_tokens(ctx: PageContext, tokens: Tokens) -> None:
     st.caption(note + ".")
 
 
+def warn_untrained_masking(ctx: PageContext, what: str = "these patterns") -> None:
+    """Say so when the masking asked for is not the one the model was trained with: every layer after the
+    first then reads inputs it never saw in training, so its numbers are a what-if, not the model's habit."""
+    if ctx.causal == ctx.model_causal:
+        return
+    if ctx.model_causal:
+        said = f"The causal mask is off, but {ctx.model_label} was trained with it"
+    else:
+        said = f"The causal mask is on, but {ctx.model_label} was trained without it (it reads in both directions)"
+    st.warning(f"{said}: {what} come from a pass the model never saw in training.", icon=":material/warning:")
+
+
 def show_token_strip(tokens: Sequence[str]) -> None:
     """How the model split the text, as plain text (st.code never interprets markup)."""
     st.code(token_strip(tokens), language=None, wrap_lines=True)

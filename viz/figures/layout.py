@@ -132,12 +132,15 @@ def token_matrix_layout(
 
 def weight_colouring(pattern: np.ndarray, small: bool) -> dict:
     """Heatmap colouring of attention weights: 0 to the largest weight, a "weight" colour bar, and thin
-    gaps between cells when there are few enough of them to see."""
+    gaps between cells when there are few enough of them to see. The scale tops out at the largest weight
+    shown, so when that is below 1 the colour bar says so (an unmasked head's darkest cell may be 0.45)."""
+    top = float(max(np.nanmax(pattern), 1e-9))
+    title = "weight" if top >= 0.995 else f"weight<br>(darkest = {top:.2g},<br>the largest here)"
     return dict(
         colorscale=WEIGHT_SCALE,
         zmin=0.0,
-        zmax=float(max(np.nanmax(pattern), 1e-9)),
-        colorbar=dict(title=dict(text="weight")),
+        zmax=top,
+        colorbar=dict(title=dict(text=title)),
         xgap=1 if small else 0,
         ygap=1 if small else 0,
     )
