@@ -114,12 +114,15 @@ choices = sorted(
     ((layer, head) for layer in range(cross.n_layers) for head in range(cross.n_heads)), key=lambda lh: -rank[lh]
 )
 c1, c2 = st.columns([1, 1])
+# The sidebar's layer and head are where the picker starts (its key follows them, so moving the sidebar's sliders
+# moves it); the list is ordered by the chosen measure, best first.
+sidebar_head = (ctx.layer, ctx.head) if (ctx.layer, ctx.head) in choices else choices[0]
 layer, head = c1.selectbox(
-    "Head",
+    "Head (starts at the sidebar's layer and head; best first below it)",
     choices,
-    index=0,
+    index=choices.index(sidebar_head),
     format_func=lambda lh: f"layer {lh[0]}, head {lh[1]}: share {share[lh]:.1%}, spread {spread[lh]:.2f}",
-    key=f"mech_cross_head_{order}",
+    key=f"mech_cross_head_{order}_L{ctx.layer}_H{ctx.head}",
 )
 block = cross.block(layer, head)
 n_masked = int((~block.mask).sum())  # computed from the engine's mask, not assumed
@@ -183,7 +186,8 @@ st.markdown(
 - **The pattern is target × source only.** Rows sum to 1 over the source alone; here each row also spends weight on
   the prompt labels and on earlier French tokens, and the same heads do both jobs.
 
-A real encoder-decoder (e.g. a Marian English→French model) comes with a later issue: it plugs into this page through
-`viz.mechanism.cross.CrossAttention`, whose `block(layer, head)` will return its true cross-attention pattern.
+To see a real one, load a Marian translation model under *Another model* in the sidebar (for example
+`Helsinki-NLP/opus-mt-en-fr`, where the model hub is reachable): this page then draws its own cross-attention
+sublayer, decoder queries × encoder keys, instead of this prompt.
 """
 )

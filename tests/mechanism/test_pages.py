@@ -113,15 +113,28 @@ def test_cross_attention_block(smollm) -> None:
     prompt, s_span, t_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
     trace = smollm.trace(prompt)
     cross = PromptCross(trace, s_span, t_span)
-    layer, head = at.selectbox(key="mech_cross_head_spread").value
+    layer, head = keyed(at, "selectbox", "mech_cross_head_spread").value
     z = decode(chart(at, "mech_cross_block")["data"][0]["z"])
     np.testing.assert_allclose(z, trace.pattern(layer, head).numpy()[np.ix_(cross.target, cross.source)], atol=1e-6)
     assert at.metric[0].value == f"0 of {len(cross.target) * len(cross.source)}"
     assert "target query" in chart(at, "mech_cross_block")["layout"]["yaxis"]["title"]["text"]
     at.radio(key="mech_cross_order").set_value("share").run()
-    layer, head = at.selectbox(key="mech_cross_head_share").value
+    best_first = keyed(at, "selectbox", "mech_cross_head_share").options[0]  # "layer L, head H: share …"
     shares = cross.source_share(np.stack([trace.layer_patterns(i).numpy() for i in range(trace.n_layers)]))
-    assert shares[layer, head] == pytest.approx(shares.max(), abs=1e-6)
+    top = np.unravel_index(int(np.argmax(shares)), shares.shape)
+    assert best_first.startswith(f"layer {top[0]}, head {top[1]}:")
+
+
+def test_cross_attention_follows_the_sidebar_head_and_shows_no_developer_note() -> None:
+    """Issue 19, defect 7: the sidebar's Layer/Head pick the head drawn; no note meant for developers."""
+    at = open_page("cross_attention")
+    at.slider(key="layer").set_value(3).run()
+    at.slider(key="head").set_value(2).run()
+    assert_clean(at)
+    assert keyed(at, "selectbox", "mech_cross_head_spread").value == (3, 2)
+    assert "Layer 3, head 2" in chart(at, "mech_cross_block")["layout"]["title"]["text"]
+    page_text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "later issue" not in page_text and "viz." not in page_text
 
 
 def test_parameters_gpt3_and_measure() -> None:
