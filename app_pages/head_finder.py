@@ -6,15 +6,18 @@ import numpy as np
 import streamlit as st
 
 from app_pages.registry import page_named
-from services.traces import derived
+from services.traces import derived, short_trace
 from ui.context import require_trace
 from ui.shell import SHELL_KEYS
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_multi_picker, token_picker
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape
 from viz.views.heads import (
+    CONTROL_TEXT,
+    PREVIOUS_TOKEN_HEAD,
     STAT_COLUMNS,
     all_patterns,
+    control_result,
     default_query_keys,
     head_statistics,
     rank_heads_by_attention,
@@ -43,6 +46,25 @@ def open_selected_head(n_heads: int) -> None:
     st.session_state["_mech_open_patterns"] = True  # st.switch_page is not allowed inside a callback
 
 
+def show_control(layer: int, head: int, weight_here: float) -> None:
+    """The default question ("creature" ← "fluffy", "blue") asked of a control text where a word stands between the
+    adjectives and the noun, beside the score of this page's best head (layer, head) there."""
+    control = short_trace(ctx.model, CONTROL_TEXT, ctx.causal)
+    control_patterns = all_patterns(control)
+    result = control_result(control_patterns, control.tokens, layer, head)
+    best_there = result.best
+    prev_there = float(head_statistics(control_patterns)["prev"][best_there.layer, best_there.head])
+    c_readable = axis_labels(control.tokens)[0]
+    show_token_strip(control.tokens)
+    st.caption(
+        f"Query {markdown_literal(c_readable[result.query])}, keys "
+        + " + ".join(markdown_literal(c_readable[k]) for k in result.keys)
+        + f". Layer {layer}, head {head} puts {result.same_head.weight:.1%} there (against {weight_here:.1%} on "
+        f"this page's text); the best head for the control is layer {best_there.layer}, head {best_there.head} "
+        f"with {best_there.weight:.1%} (its previous-token share on the control: {prev_there:.0%})."
+    )
+
+
 if st.session_state.pop("_mech_open_patterns", False):
     st.switch_page(page_named("patterns").path)
 st.title("Head finder")
@@ -52,6 +74,8 @@ readable, labels = axis_labels(trace.tokens)
 n = trace.n_tokens
 patterns = derived(ctx.trace_key, "all_patterns", compute=lambda: all_patterns(trace))  # [n_layers, n_heads, n, n]
 L, H = patterns.shape[:2]
+stats = head_statistics(patterns)  # per head, over this text: entropy, previous- and first-token share, distance
+SHARE_PREV, SHARE_FIRST = "previous-token share (whole text)", "first-token share (whole text)"
 
 st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
 show_token_strip(trace.tokens)
@@ -81,6 +105,14 @@ else:
         f"of the attention of {markdown_literal(readable[query])} goes to {key_names} "
         f"in layer {best.layer}, head {best.head}."
     )
+    best_prev = float(stats["prev"][best.layer, best.head])
+    if best_prev > PREVIOUS_TOKEN_HEAD:
+        st.warning(
+            f"Careful: across this text, layer {best.layer}, head {best.head} puts {best_prev:.0%} of each query's "
+            "weight on the token just before it: a previous-token head. Its score here may only say that a chosen "
+            "key sits right before the query. The control below moves the adjectives one word away.",
+            icon=":material/warning:",
+        )
     over_half = sum(h.weight > 0.5 for h in hits)
     st.caption(f"{over_half} of {L * H} heads put more than half of this query's attention on these keys.")
     grid = np.array([[0.0] * H for _ in range(L)])
@@ -92,11 +124,17 @@ else:
             [
                 {"layer": h.layer, "head": h.head, "weight on keys": h.weight}
                 | {f"→ {readable[k]}": w for k, w in zip(keys, h.per_key, strict=True)}
+                | {
+                    SHARE_PREV: float(stats["prev"][h.layer, h.head]),
+                    SHARE_FIRST: float(stats["first"][h.layer, h.head]),
+                }
                 for h in hits[:20]
             ],
             hide_index=True,
             width="stretch",
-            column_config=fixed_decimals(["weight on keys", *(f"→ {readable[k]}" for k in keys)]),
+            column_config=fixed_decimals(
+                ["weight on keys", *(f"→ {readable[k]}" for k in keys), SHARE_PREV, SHARE_FIRST]
+            ),
             key="mech_find_table",
         )
     with c2:
@@ -106,6 +144,9 @@ else:
             key="mech_find_grid",
         )
 
+    with st.expander("Control: the adjectives one word away from the noun", expanded=best_prev > PREVIOUS_TOKEN_HEAD):
+        show_control(best.layer, best.head, best.weight)
+
 st.subheader("Every head at a glance")
 st.caption(
     "Averaged over this text's queries: entropy of each row (0 bits = all weight on one key), the weight on the "
@@ -113,7 +154,6 @@ st.caption(
     "the keys, weighted by attention. Click a column header to sort; click a row to open that head on the "
     "Attention patterns page."
 )
-stats = head_statistics(patterns)
 st.dataframe(
     stats_table(stats),
     hide_index=True,

@@ -96,3 +96,25 @@ def default_query_keys(tokens: Sequence[str]) -> tuple[int, list[int]]:
             return q, keys
     n = len(tokens)
     return n - 1, [max(0, n - 2)]
+
+
+# The showcase's control: the same adjectives before the noun, but one word ("old") between them and it, so a
+# head that only looks at the previous token cannot score here.
+CONTROL_TEXT = "a fluffy and blue old creature roamed the verdant forest"
+PREVIOUS_TOKEN_HEAD = 0.5  # a head whose previous-token share is above this is called a previous-token head
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    query: int
+    keys: list[int]
+    best: HeadHit  # the best head for the same question in the control text
+    same_head: HeadHit  # the original best head's score in the control text
+
+
+def control_result(patterns: np.ndarray, tokens: Sequence[str], layer: int, head: int) -> ControlResult:
+    """The head finder's default question asked of the control text's patterns ([L, H, n, n])."""
+    query, keys = default_query_keys(tokens)
+    hits = rank_heads_by_attention(patterns, query, keys)
+    same = next(h for h in hits if (h.layer, h.head) == (layer, head))
+    return ControlResult(query, keys, hits[0], same)
