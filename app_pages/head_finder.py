@@ -9,7 +9,8 @@ from app_pages.registry import page_named
 from services.traces import derived, short_trace
 from ui.context import require_trace
 from ui.shell import SHELL_KEYS
-from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_multi_picker, token_picker
+from ui.widgets import fixed_decimals, show_token_strip, token_multi_picker, token_picker
+from viz.figures.layout import selected_point
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape
 from viz.views.heads import (
@@ -28,13 +29,13 @@ from viz.views.heads import (
 TABLE_KEY = "mech_head_stats"
 
 
-def open_selected_head(n_heads: int) -> None:
-    """on_select callback: runs before the next script run, so it may set the sidebar's layer/head state."""
-    state = st.session_state.get(TABLE_KEY)
-    rows = state.get("selection", {}).get("rows", []) if hasattr(state, "get") else []
-    if not rows:
-        return
-    layer, head = row_to_head(rows[0], n_heads)
+RANKING_KEY, GRID_KEY = "mech_find_table", "mech_find_grid"
+RANKED_HEADS = "_mech_find_ranked"  # the (layer, head) of each row of the ranking table, for its click callback
+
+
+def open_head(layer: int, head: int) -> None:
+    """Select (layer, head) and go to the Attention patterns page. Called from on_select callbacks, which run
+    before the next script run, so they may set the sidebar's layer/head state."""
     ss = st.session_state
     # st.switch_page drops the values of widgets that only lived in the interrupted run (the shell's
     # text, masking, ... would reset to their defaults); re-assigning them as plain state keeps them.
@@ -43,7 +44,33 @@ def open_selected_head(n_heads: int) -> None:
             ss[key] = ss[key]
     ss.layer = layer
     ss.head = head
-    st.session_state["_mech_open_patterns"] = True  # st.switch_page is not allowed inside a callback
+    ss["_mech_open_patterns"] = True  # st.switch_page is not allowed inside a callback
+
+
+def selected_row(table_key: str) -> int | None:
+    state = st.session_state.get(table_key)
+    rows = state.get("selection", {}).get("rows", []) if hasattr(state, "get") else []
+    return int(rows[0]) if rows else None
+
+
+def open_from_stats_table(n_heads: int) -> None:
+    row = selected_row(TABLE_KEY)
+    if row is not None:
+        open_head(*row_to_head(row, n_heads))
+
+
+def open_from_ranking() -> None:
+    row = selected_row(RANKING_KEY)
+    ranked = st.session_state.get(RANKED_HEADS, [])
+    if row is not None and row < len(ranked):
+        open_head(*ranked[row])
+
+
+def open_from_grid() -> None:
+    state = st.session_state.get(GRID_KEY)
+    point = selected_point(state.get("selection") if hasattr(state, "get") else getattr(state, "selection", None))
+    if point is not None:
+        open_head(*point)
 
 
 def show_control(layer: int, head: int, weight_here: float) -> None:
@@ -120,6 +147,7 @@ else:
         grid[h.layer, h.head] = h.weight
     c1, c2 = st.columns([1, 1])
     with c1:
+        st.session_state[RANKED_HEADS] = [(h.layer, h.head) for h in hits[:20]]
         st.dataframe(
             [
                 {"layer": h.layer, "head": h.head, "weight on keys": h.weight}
@@ -135,14 +163,21 @@ else:
             column_config=fixed_decimals(
                 ["weight on keys", *(f"→ {readable[k]}" for k in keys), SHARE_PREV, SHARE_FIRST]
             ),
-            key="mech_find_table",
+            key=RANKING_KEY,
+            on_select=open_from_ranking,
+            selection_mode="single-row",
         )
     with c2:
         title = f"Attention from {plotly_escape(readable[query])} to the chosen keys, every head"
-        show_chart(
+        st.plotly_chart(
             layer_head_grid(grid, title, "weight", (best.layer, best.head)),
-            key="mech_find_grid",
+            key=GRID_KEY,
+            on_select=open_from_grid,
+            selection_mode="points",
+            theme=None,
+            config={"displaylogo": False},
         )
+    st.caption("Click a row of the table or a cell of the grid to open that head on the Attention patterns page.")
 
     with st.expander("Control: the adjectives one word away from the noun", expanded=best_prev > PREVIOUS_TOKEN_HEAD):
         show_control(best.layer, best.head, best.weight)
@@ -160,7 +195,7 @@ st.dataframe(
     width="stretch",
     height=420,
     key=TABLE_KEY,
-    on_select=lambda: open_selected_head(H),
+    on_select=lambda: open_from_stats_table(H),
     selection_mode="single-row",
     column_config={label: st.column_config.NumberColumn(format="%.3f") for label in STAT_COLUMNS.values()},
 )

@@ -12,6 +12,7 @@ from viz.figures.layout import (
     DIVERGING_SCALE,
     MASKED_GREY,
     SELECTED_RED,
+    TRANSPARENT,
     WEIGHT_SCALE,
     auto_margins,
     token_axis,
@@ -143,21 +144,35 @@ def source_bars(labels: Sequence[str], values: np.ndarray, title: str, x_title: 
 def layer_head_grid(
     values: np.ndarray, title: str, colorbar: str, selected: tuple[int, int] | None = None
 ) -> go.Figure:
-    """[n_layers, n_heads] as a heatmap: rows = layers, columns = heads."""
+    """[n_layers, n_heads] as a heatmap: rows = layers, columns = heads. Each cell carries an invisible click
+    target whose customdata is (layer, head), as the overview's thumbnails do (viz.figures.layout.selected_point)."""
     n_layers, n_heads = values.shape
+    layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")  # (n_layers, n_heads) each
     fig = go.Figure(
-        go.Heatmap(
-            z=np.asarray(values, dtype=np.float32),
-            x=np.arange(n_heads),
-            y=np.arange(n_layers),
-            colorscale=WEIGHT_SCALE,
-            zmin=0.0,
-            zmax=float(max(np.nanmax(values), 1e-9)),
-            colorbar=dict(title=dict(text=colorbar), thickness=12),
-            hovertemplate="layer %{y}, head %{x}<br>%{z:.4f}<extra></extra>",
-            xgap=1,
-            ygap=1,
-        )
+        [
+            go.Heatmap(
+                z=np.asarray(values, dtype=np.float32),
+                x=np.arange(n_heads),
+                y=np.arange(n_layers),
+                colorscale=WEIGHT_SCALE,
+                zmin=0.0,
+                zmax=float(max(np.nanmax(values), 1e-9)),
+                colorbar=dict(title=dict(text=colorbar), thickness=12),
+                hoverinfo="skip",
+                xgap=1,
+                ygap=1,
+            ),
+            go.Scatter(
+                x=heads.ravel(),
+                y=layers.ravel(),
+                mode="markers",
+                marker=dict(size=12, color=TRANSPARENT),
+                customdata=np.stack([layers.ravel(), heads.ravel()], axis=1),
+                text=[f"{v:.4f}" for v in np.asarray(values, dtype=np.float64).ravel()],
+                hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>%{text}<extra></extra>",
+                showlegend=False,
+            ),
+        ]
     )
     if selected is not None:
         layer, head = selected
