@@ -11,6 +11,7 @@ from ui.context import page_context
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.mechanism import layer_head_grid, matrix_heatmap
 from viz.labels import plotly_escape, readable_tokens
+from viz.views.common import display_tokens
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
 from viz.views.heads import all_patterns
 
@@ -94,7 +95,7 @@ if not cross.source or not cross.target:
     st.warning("The prompt was cut at the token cap before the target text; use shorter texts.")
     st.stop()
 st.caption(f"The prompt the model reads ({ctx.model_label}):")
-show_token_strip(trace.tokens)
+show_token_strip(display_tokens(trace))
 
 patterns = derived(trace_key(ctx.model, prompt, ctx.causal, cap), "all_patterns", compute=lambda: all_patterns(trace))
 share = cross.source_share(patterns)

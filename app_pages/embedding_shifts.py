@@ -13,6 +13,7 @@ from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picke
 from viz.figures.mechanism import matrix_heatmap, source_bars
 from viz.figures.shifts import closest_sense_figure, layer_lines, shift_arrows, trajectories_figure
 from viz.labels import axis_labels, markdown_literal, plotly_escape, readable_token
+from viz.views.common import display_tokens
 from viz.views.heads import default_query_keys
 from viz.views.shifts import (
     delta_by_source,
@@ -37,7 +38,7 @@ st.title("Embedding shifts")
 ctx = require_trace()
 trace = ctx.trace
 layer = ctx.layer
-readable, labels = axis_labels(trace.tokens)
+readable, labels = axis_labels(display_tokens(trace))
 n = trace.n_tokens
 
 # ── Part 1: who moved this token? ────────────────────────────────────────────────────────────────
@@ -46,7 +47,7 @@ st.caption(
     f"{ctx.model_label} · layer {layer} (pick it in the sidebar) · the update Δe that layer {layer}'s attention adds "
     "to one token, split by the source token it came from: source j contributes Σ_heads A[i, j]·(v_j·W_O[head])."
 )
-show_token_strip(trace.tokens)
+show_token_strip(display_tokens(trace))
 default_q, _ = default_query_keys(trace.tokens)
 query = token_picker("Token to explain", readable, default_q, "mech_shift_query")
 split = delta_by_source(trace, layer, query)

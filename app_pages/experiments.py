@@ -15,9 +15,10 @@ import streamlit as st
 from services.interventions import make_intervention, valid_interventions
 from services.traces import get_sweep, get_trace, has_sweep, trace_key
 from ui.context import require_trace
-from ui.widgets import token_picker, warn_untrained_masking
+from ui.widgets import show_token_strip, token_picker, warn_untrained_masking
 from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
-from viz.labels import plotly_escape, plotly_token_labels, readable_token, readable_token_labels, token_strip
+from viz.labels import plotly_escape, plotly_token_labels, readable_token, readable_token_labels
+from viz.views.common import display_tokens
 from viz.views.experiments import (
     CHANGES,
     EXP_MAX_TOKENS,
@@ -84,8 +85,9 @@ else:
     base = get_trace(model, shell_trace.text, shell_trace.causal, cap)
     base_key = trace_key(model, shell_trace.text, shell_trace.causal, cap)
 text, causal = base.text, base.causal
-labels = plotly_token_labels(base.tokens)
-readable = readable_token_labels(base.tokens)
+shown_tokens = display_tokens(base)  # byte pieces named by their character
+labels = plotly_token_labels(shown_tokens)
+readable = readable_token_labels(shown_tokens)
 tail = " ".join(text.split())  # the end of the text, on one line, for a chart title
 tail = tail if len(tail) <= 40 else "…" + tail[-39:]
 n = base.n_tokens
@@ -101,7 +103,7 @@ if shell_trace.n_tokens > cap:
         "(every change is a full forward pass).",
         icon=":material/content_cut:",
     )
-st.code(token_strip(base.tokens), language=None, wrap_lines=True)
+show_token_strip(shown_tokens)
 
 # ── 1. Next-token prediction ────────────────────────────────────────────────────────────────────
 st.header("What the model predicts next", divider="gray")

@@ -13,6 +13,7 @@ from ui.widgets import fixed_decimals, show_token_strip, token_multi_picker, tok
 from viz.figures.layout import selected_point
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape
+from viz.views.common import display_tokens
 from viz.views.heads import (
     CONTROL_TEXT,
     PREVIOUS_TOKEN_HEAD,
@@ -81,8 +82,8 @@ def show_control(layer: int, head: int, weight_here: float) -> None:
     result = control_result(control_patterns, control.tokens, layer, head)
     best_there = result.best
     prev_there = float(head_statistics(control_patterns)["prev"][best_there.layer, best_there.head])
-    c_readable = axis_labels(control.tokens)[0]
-    show_token_strip(control.tokens)
+    c_readable = axis_labels(display_tokens(control))[0]
+    show_token_strip(display_tokens(control))
     st.caption(
         f"Query {markdown_literal(c_readable[result.query])}, keys "
         + " + ".join(markdown_literal(c_readable[k]) for k in result.keys)
@@ -97,7 +98,7 @@ if st.session_state.pop("_mech_open_patterns", False):
 st.title("Head finder")
 ctx = require_trace()
 trace = ctx.trace
-readable, labels = axis_labels(trace.tokens)
+readable, labels = axis_labels(display_tokens(trace))
 n = trace.n_tokens
 patterns = derived(ctx.trace_key, "all_patterns", compute=lambda: all_patterns(trace))  # [n_layers, n_heads, n, n]
 L, H = patterns.shape[:2]
@@ -105,7 +106,7 @@ stats = head_statistics(patterns)  # per head, over this text: entropy, previous
 SHARE_PREV, SHARE_FIRST = "previous-token share (whole text)", "first-token share (whole text)"
 
 st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
-show_token_strip(trace.tokens)
+show_token_strip(display_tokens(trace))
 st.subheader("Which heads make one token look at others?")
 default_q, default_keys = default_query_keys(trace.tokens)
 c1, c2 = st.columns([1, 2])

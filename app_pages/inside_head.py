@@ -8,19 +8,20 @@ from ui.context import require_trace
 from ui.widgets import show_chart, show_token_strip, token_picker
 from viz.figures.mechanism import matrix_heatmap
 from viz.labels import axis_labels
+from viz.views.common import display_tokens
 
 st.title("Inside one head, step by step")
 ctx = require_trace()
 trace = ctx.trace
 s = trace.head_steps(ctx.layer, ctx.head)  # every intermediate, from the engine (attention_core.steps)
 n, d, dm = s.n, s.d_head, s.d_model
-readable, labels = axis_labels(s.tokens)
+readable, labels = axis_labels(display_tokens(trace))
 
 st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "
     f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {n} tokens, d_model = {dm}, d_head = {d}"
 )
-show_token_strip(s.tokens)
+show_token_strip(display_tokens(trace))
 if s.group_size > 1:
     sharing = [h for h in range(s.n_heads) if h // s.group_size == s.kv_head and h != s.head]
     st.info(

@@ -14,6 +14,7 @@ Separate concerns:
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -100,3 +101,37 @@ def readable_token_labels(tokens: Sequence[str]) -> list[str]:
 def axis_labels(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
     """(readable, plotly-safe) position labels at once: widgets take the first, figures the second."""
     return readable_token_labels(tokens), plotly_token_labels(tokens)
+
+
+# A byte-level token that holds part of a character's UTF-8 bytes comes from the engine as escapes ("\\xe2").
+_BYTE_ESCAPE = re.compile(r"\\x[0-9a-f]{2}")
+BYTE_PIECE_NOTE = (
+    "⟨❤·1/3⟩ is a token that holds byte 1 of the 3 UTF-8 bytes of ❤ (⟨🦊·1–2/4⟩: bytes 1 and 2 of 4): the "
+    "tokenizer split that character (an emoji, a Hebrew letter, …) into byte pieces, and the model sees each piece "
+    "as a token of its own."
+)
+
+
+def name_byte_pieces(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], text: str) -> list[str]:
+    """Tokens with byte pieces named by their character: ' \\xe2', '\\x9d', '\\xa4' → ' ⟨❤·1/3⟩', '⟨❤·2/3⟩',
+    '⟨❤·3/3⟩' (no spaces inside: a drawn ␣ means a space that belongs to the token). The character is the last
+    one of the token's span in `text` (the tokenizer's offsets give a byte piece its whole character); other
+    tokens are returned unchanged."""
+    out, shown = [], {}  # shown: a character's end offset → how many of its bytes the earlier pieces held
+    for token, (start, end) in zip(tokens, offsets, strict=True):
+        pieces = _BYTE_ESCAPE.findall(token)
+        if not pieces or not 0 <= start < end <= len(text):
+            out.append(token)
+            continue
+        char = text[end - 1]
+        total = len(char.encode("utf-8"))
+        first = shown.get(end, 0) + 1
+        last = min(total, first + len(pieces) - 1)
+        shown[end] = last
+        where = f"{first}" if first == last else f"{first}–{last}"
+        out.append(f"{_BYTE_ESCAPE.sub('', token)}⟨{char}·{where}/{total}⟩")
+    return out
+
+
+def has_byte_pieces(tokens: Sequence[str]) -> bool:
+    return any(re.search(r"⟨.·\d+(–\d+)?/\d+⟩", t) for t in tokens)

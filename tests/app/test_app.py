@@ -95,7 +95,8 @@ def test_url_parameters_restore_the_view() -> None:
     assert at.toggle(key="causal").value is True  # overrides MiniLM's own (bidirectional) default
     assert at.radio(key="orient").value == "cols"
     assert "[CLS]" in at.code[0].value
-    assert not at.warning
+    notices = [w.value for w in at.warning]  # no notice about the link; one about masking MiniLM never had
+    assert len(notices) == 1 and "The causal mask is on, but" in notices[0]
 
 
 def test_bad_url_values_fall_back_with_visible_notices() -> None:

@@ -15,6 +15,8 @@ from viz.views import common, experiments, export, patterns, shifts
 class FakeTrace:
     tokens = TOKS
     token_ids = [1, 2, 3, 1, 4]
+    text = "".join(TOKS)
+    offsets = [(0, 0)] * len(TOKS)  # no byte pieces to name
     causal = True
     truncated = False
     n_input_tokens = 5

@@ -1,4 +1,4 @@
-"""Small numeric helpers shared by the view models: tensors → numpy, 2-D PCA, cosine similarity."""
+"""Small helpers shared by the view models: tensors → numpy, a trace's tokens as shown, 2-D PCA, cosine."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
+
+from viz.labels import name_byte_pieces
 
 
 def to_numpy(value: Any, dtype: DTypeLike | None = np.float64) -> np.ndarray:
@@ -48,3 +50,8 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     if na == 0.0 or nb == 0.0:
         return float("nan")
     return float(np.dot(a, b) / (na * nb))
+
+
+def display_tokens(trace: Any) -> list[str]:
+    """A trace's tokens as the app shows them: byte pieces of a character named by it (viz.labels)."""
+    return name_byte_pieces(list(trace.tokens), list(trace.offsets), trace.text)

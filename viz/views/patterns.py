@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 
 from viz.labels import plotly_tokens, readable_token, readable_tokens
-from viz.views.common import to_numpy
+from viz.views.common import display_tokens, to_numpy
 from viz.views.trace import TraceLike
 
 
 @dataclass(frozen=True)
 class Tokens:
-    raw: list[str]  # exactly as the engine gave them (real spaces)
+    raw: list[str]  # as the engine gave them (real spaces), byte pieces named by their character
     readable: list[str]  # ␣ for spaces, escapes for control characters: for plain-text widgets
     plotly: list[str]  # readable + HTML-escaped: for Plotly tick and hover text
     ids: list[int]
@@ -30,7 +30,7 @@ class Tokens:
 
 
 def tokens_of(trace: TraceLike) -> Tokens:
-    raw = list(trace.tokens)
+    raw = display_tokens(trace)  # the engine's tokens, byte pieces named by their character
     return Tokens(raw=raw, readable=readable_tokens(raw), plotly=plotly_tokens(raw), ids=list(trace.token_ids))
 
 
