@@ -103,7 +103,7 @@ n = trace.n_tokens
 patterns = derived(ctx.trace_key, "all_patterns", compute=lambda: all_patterns(trace))  # [n_layers, n_heads, n, n]
 L, H = patterns.shape[:2]
 stats = head_statistics(patterns)  # per head, over this text: entropy, previous- and first-token share, distance
-SHARE_PREV, SHARE_FIRST = "previous-token share (whole text)", "first-token share (whole text)"
+SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the whole text
 
 st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
 show_token_strip(display_tokens(trace))
@@ -142,11 +142,15 @@ else:
             icon=":material/warning:",
         )
     over_half = sum(h.weight > 0.5 for h in hits)
-    st.caption(f"{over_half} of {L * H} heads put more than half of this query's attention on these keys.")
+    st.caption(
+        f"{over_half} of {L * H} heads put more than half of this query's attention on these keys. Beside each head, "
+        "its previous-token and first-token share over the whole text: a high previous-token share means the head "
+        "mostly looks one token back, whatever the tokens are."
+    )
     grid = np.array([[0.0] * H for _ in range(L)])
     for h in hits:
         grid[h.layer, h.head] = h.weight
-    c1, c2 = st.columns([1, 1])
+    c1, c2 = st.columns([3, 2])
     with c1:
         st.session_state[RANKED_HEADS] = [(h.layer, h.head) for h in hits[:20]]
         st.dataframe(
@@ -161,15 +165,19 @@ else:
             ],
             hide_index=True,
             width="stretch",
-            column_config=fixed_decimals(
-                ["weight on keys", *(f"→ {readable[k]}" for k in keys), SHARE_PREV, SHARE_FIRST]
-            ),
+            column_config={
+                "layer": st.column_config.NumberColumn(width="small"),
+                "head": st.column_config.NumberColumn(width="small"),
+                **fixed_decimals(
+                    ["weight on keys", *(f"→ {readable[k]}" for k in keys), SHARE_PREV, SHARE_FIRST], width="small"
+                ),
+            },
             key=RANKING_KEY,
             on_select=open_from_ranking,
             selection_mode="single-row",
         )
     with c2:
-        title = f"Attention from {plotly_escape(readable[query])} to the chosen keys, every head"
+        title = f"{plotly_escape(readable[query])} → the keys, every head"
         st.plotly_chart(
             layer_head_grid(grid, title, "weight", (best.layer, best.head)),
             key=GRID_KEY,

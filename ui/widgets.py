@@ -147,9 +147,10 @@ def image_format_radio(key: str) -> str:
     )
 
 
-def fixed_decimals(columns: list[str], fmt: str = "%.4f") -> dict[str, Any]:
-    """column_config giving these number columns one format (st.dataframe drops trailing zeros: 0.09 next to 0.1906)."""
-    return {name: st.column_config.NumberColumn(format=fmt) for name in columns}
+def fixed_decimals(columns: list[str], fmt: str = "%.4f", width: str | None = None) -> dict[str, Any]:
+    """column_config giving these number columns one format (st.dataframe drops trailing zeros: 0.09 next to 0.1906);
+    width="small" lets a table of several such columns fit a narrow column of the page."""
+    return {name: st.column_config.NumberColumn(format=fmt, width=width) for name in columns}
 
 
 def _labels_digest(labels: Sequence[str]) -> str:

@@ -108,7 +108,7 @@ _BYTE_ESCAPE = re.compile(r"\\x[0-9a-f]{2}")
 BYTE_PIECE_NOTE = (
     "⟨❤·1/3⟩ is a token that holds byte 1 of the 3 UTF-8 bytes of ❤ (⟨🦊·1–2/4⟩: bytes 1 and 2 of 4): the "
     "tokenizer split that character (an emoji, a Hebrew letter, …) into byte pieces, and the model sees each piece "
-    "as a token of its own."
+    "as a token of its own. A right-to-left letter is named by its code point (⟨U+05E9·1/2⟩ is ש)."
 )
 
 
@@ -125,13 +125,22 @@ def name_byte_pieces(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], 
             continue
         char = text[end - 1]
         total = len(char.encode("utf-8"))
+        shown_as = char_label(char)
         first = shown.get(end, 0) + 1
         last = min(total, first + len(pieces) - 1)
         shown[end] = last
         where = f"{first}" if first == last else f"{first}–{last}"
-        out.append(f"{_BYTE_ESCAPE.sub('', token)}⟨{char}·{where}/{total}⟩")
+        out.append(f"{_BYTE_ESCAPE.sub('', token)}⟨{shown_as}·{where}/{total}⟩")
     return out
 
 
+def char_label(char: str) -> str:
+    """A character as a byte piece's label names it: itself, or its code point for a right-to-left letter (drawn
+    itself, a Hebrew or Arabic letter would reorder the label's digits and brackets around it)."""
+    if unicodedata.bidirectional(char) in ("R", "AL"):
+        return f"U+{ord(char):04X}"
+    return char
+
+
 def has_byte_pieces(tokens: Sequence[str]) -> bool:
-    return any(re.search(r"⟨.·\d+(–\d+)?/\d+⟩", t) for t in tokens)
+    return any(re.search(r"⟨(.|U\+[0-9A-F]{4,6})·\d+(–\d+)?/\d+⟩", t) for t in tokens)

@@ -32,8 +32,8 @@ def test_ranked_heads_show_their_previous_and_first_token_share(model: str, fixt
     table = next(df.value for df in at.dataframe if "weight on keys" in df.value.columns)
     first = table.iloc[0]
     layer, head = int(first["layer"]), int(first["head"])
-    assert first["previous-token share (whole text)"] == pytest.approx(stats["prev"][layer, head], abs=1e-9)
-    assert first["first-token share (whole text)"] == pytest.approx(stats["first"][layer, head], abs=1e-9)
+    assert first["previous-token share"] == pytest.approx(stats["prev"][layer, head], abs=1e-9)
+    assert first["first-token share"] == pytest.approx(stats["first"][layer, head], abs=1e-9)
     # On both models the best head for "creature" ← "fluffy", "blue" is a previous-token head: the page says so.
     assert stats["prev"][layer, head] > 0.5
     warning = " ".join(w.value for w in at.warning)

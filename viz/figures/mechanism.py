@@ -186,8 +186,11 @@ def layer_head_grid(
         )
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
-        xaxis=dict(title=dict(text="head"), tickmode="linear", dtick=1),
-        yaxis=dict(title=dict(text="layer"), autorange="reversed", tickmode="linear", dtick=max(1, n_layers // 15)),
+        # Fixed ranges: the click targets' markers would otherwise pad the axes past the first and last cells.
+        xaxis=dict(title=dict(text="head"), tickmode="linear", dtick=1, range=[-0.5, n_heads - 0.5]),
+        yaxis=dict(
+            title=dict(text="layer"), range=[n_layers - 0.5, -0.5], tickmode="linear", dtick=max(1, n_layers // 15)
+        ),
         height=int(min(640, max(260, 80 + 16 * n_layers))),
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",
