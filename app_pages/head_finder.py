@@ -150,7 +150,7 @@ else:
     grid = np.array([[0.0] * H for _ in range(L)])
     for h in hits:
         grid[h.layer, h.head] = h.weight
-    c1, c2 = st.columns([3, 2])
+    c1, c2 = st.columns([5, 2])  # the ranking table has up to 7 columns; the grid needs ~250 px
     with c1:
         st.session_state[RANKED_HEADS] = [(h.layer, h.head) for h in hits[:20]]
         st.dataframe(
