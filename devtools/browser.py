@@ -62,12 +62,21 @@ def app_server(
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                "--server.port", str(port),
-                "--server.address", "127.0.0.1",
-                "--server.headless", "true",
-                "--server.fileWatcherType", "none",
-                "--browser.gatherUsageStats", "false",
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--server.fileWatcherType",
+                "none",
+                "--browser.gatherUsageStats",
+                "false",
             ],  # fmt: skip
             cwd=ROOT,
             stdout=log,
@@ -135,3 +144,15 @@ CLICK_TARGET_JS = """(el, [layer, head]) => {
     }
     return null;
 }"""
+
+
+def wait_rerun_done(page, timeout_ms: float | None = None, before_ms: int = 300, after_ms: int = 800) -> None:
+    """Wait until a Streamlit rerun has finished drawing: it marks stale elements while a rerun is in flight, so
+    wait until none are left and the status widget has gone, then give Plotly a moment to draw."""
+    page.wait_for_timeout(before_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]')"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(after_ms)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.browser import CLICK_TARGET_JS
+from devtools.browser import CLICK_TARGET_JS, wait_rerun_done
 
 pytestmark = pytest.mark.browser
 
@@ -29,25 +29,13 @@ def heatmap_z(page) -> list[list[float]]:
     `_fullData`, not `data`: Plotly keeps the typed-array spec ({dtype, bdata, shape}) in `data` and
     the decoded rows in `_fullData`.
     """
-    z = wait_for_chart(page, "head_heatmap").evaluate(
-        "el => Array.from(el._fullData[0].z, r => Array.from(r))"
-    )
+    z = wait_for_chart(page, "head_heatmap").evaluate("el => Array.from(el._fullData[0].z, r => Array.from(r))")
     assert len(z) > 1 and all(len(r) == len(z) for r in z), z  # never check an empty matrix
     return z
 
 
 def x_ticks(page) -> list[str]:
     return wait_for_chart(page, "head_heatmap").evaluate("el => Array.from(el.layout.xaxis.ticktext)")
-
-
-def wait_rerun_done(page) -> None:
-    # Streamlit marks stale elements while a rerun is in flight; wait until none are left and the
-    # status widget has gone, then let Plotly finish drawing.
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]')"
-        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-    )
-    page.wait_for_timeout(600)
 
 
 def open_app(page, url: str, path: str = "") -> None:

@@ -7,9 +7,12 @@ One test walks the page in order, as a user would, so the all-heads sweep runs o
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
+
+from devtools import browser
 
 pytestmark = pytest.mark.browser
 
@@ -22,14 +25,7 @@ def chart(page, key: str, timeout: float | None = None):
     return loc
 
 
-def wait_rerun_done(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]')"
-        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=SWEEP_TIMEOUT_MS,
-    )
-    page.wait_for_timeout(800)
+wait_rerun_done = partial(browser.wait_rerun_done, timeout_ms=SWEEP_TIMEOUT_MS)  # the first sweep is slow
 
 
 def no_exception(page) -> None:

@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from devtools.browser import CLICK_TARGET_JS
+from devtools.browser import CLICK_TARGET_JS, wait_rerun_done
 from viz.views.heads import all_patterns, default_query_keys, rank_heads_by_attention
 
 pytestmark = pytest.mark.browser
 
 TEXT = "a fluffy blue creature roamed the verdant forest"
-
-
-def wait_rerun_done(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]')"
-        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-    )
-    page.wait_for_timeout(800)
 
 
 def open_head_finder(page, url: str) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.browser import wait_rerun_done
+
 pytestmark = pytest.mark.browser
 
 
@@ -14,17 +16,6 @@ def chart(page, key: str):
     loc = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
     loc.wait_for(state="visible")
     return loc
-
-
-def wait_rerun_done(page) -> None:
-    # Stale elements are marked while a rerun is in flight; wait until none are left and the status
-    # widget has gone, then give Plotly a moment to draw.
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]')"
-        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-    )
-    page.wait_for_timeout(800)
 
 
 TEXT = "a+fluffy+blue+creature+roamed+the+verdant+forest"

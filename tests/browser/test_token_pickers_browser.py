@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.browser import wait_rerun_done
+
 pytestmark = pytest.mark.browser
 
 FIRST = "a+fluffy+blue+creature+roamed+the+verdant+forest"
@@ -18,15 +20,6 @@ PAGES = {
     "Embedding shifts": ["Token to explain"],
     "Scores & masking": ["Look at one query's row"],
 }
-
-
-def wait_rerun_done(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]')"
-        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-    )
-    page.wait_for_timeout(800)
 
 
 def offered(page, label: str) -> list[str]:
