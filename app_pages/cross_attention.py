@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from services.models import InputError
-from services.traces import derived, get_pair, get_trace, short_cap, trace_key
+from services.traces import derived, get_pair, short_trace, short_trace_key
 from ui.context import page_context
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.mechanism import layer_head_grid, matrix_heatmap
@@ -84,9 +84,8 @@ if ctx.config.is_encoder_decoder:  # a real encoder-decoder: draw its cross-atte
     show_encoder_decoder(ctx, source, target)
     st.stop()
 prompt, source_span, target_span = build_prompt(source, target)
-cap = short_cap(ctx.model)
 try:
-    trace = get_trace(ctx.model, prompt, ctx.causal, cap)
+    trace = short_trace(ctx.model, prompt, ctx.causal)
 except InputError as exc:
     st.info(str(exc))
     st.stop()
@@ -97,7 +96,7 @@ if not cross.source or not cross.target:
 st.caption(f"The prompt the model reads ({ctx.model_label}):")
 show_token_strip(display_tokens(trace))
 
-patterns = derived(trace_key(ctx.model, prompt, ctx.causal, cap), "all_patterns", compute=lambda: all_patterns(trace))
+patterns = derived(short_trace_key(ctx.model, prompt, ctx.causal), "all_patterns", compute=lambda: all_patterns(trace))
 share = cross.source_share(patterns)
 spread = cross.spread(patterns)
 best = np.unravel_index(int(np.argmax(share)), share.shape)

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.registry import page_named
-from services.traces import derived, short_trace
+from services.traces import derived, short_trace, short_trace_key
 from ui.context import require_trace
 from ui.shell import SHELL_KEYS
 from ui.widgets import fixed_decimals, show_token_strip, token_multi_picker, token_picker
@@ -78,10 +78,12 @@ def show_control(layer: int, head: int, weight_here: float) -> None:
     """The default question ("creature" ← "fluffy", "blue") asked of a control text where a word stands between the
     adjectives and the noun, beside the score of this page's best head (layer, head) there."""
     control = short_trace(ctx.model, CONTROL_TEXT, ctx.causal)
-    control_patterns = all_patterns(control)
+    key = short_trace_key(ctx.model, CONTROL_TEXT, ctx.causal)
+    control_patterns = derived(key, "all_patterns", compute=lambda: all_patterns(control))  # not redone each rerun
+    control_stats = derived(key, "head_statistics", compute=lambda: head_statistics(control_patterns))
     result = control_result(control_patterns, control.tokens, layer, head)
     best_there = result.best
-    prev_there = float(head_statistics(control_patterns)["prev"][best_there.layer, best_there.head])
+    prev_there = float(control_stats["prev"][best_there.layer, best_there.head])
     c_readable = axis_labels(display_tokens(control))[0]
     show_token_strip(display_tokens(control))
     st.caption(

@@ -30,6 +30,7 @@ __all__ = [
     "set_threads_for",
     "short_cap",
     "short_trace",
+    "short_trace_key",
     "trace_job",
     "trace_key",
 ]
@@ -74,6 +75,11 @@ def short_cap(model: Model) -> int:
 def short_trace(model: Model, text: str, causal: bool | None = None) -> Trace:
     """A page's own trace of a short text (the mole sentences, a prompt), capped at `short_cap`."""
     return get_trace(model, text, causal, short_cap(model))
+
+
+def short_trace_key(model: Model, text: str, causal: bool | None = None) -> tuple:
+    """The key of `short_trace(model, text, causal)`: what results derived from it are cached under."""
+    return trace_key(model, text, causal, short_cap(model))
 
 
 def get_pair(model: Model, source: str, target: str) -> PairTrace:

@@ -14,26 +14,25 @@ pytest.importorskip("transformers")
 TEXT = "the cat sat on the mat"
 
 
+def load_tiny(tmp_path_factory, name: str):
+    """A tiny random model from tests/tiny_models.py, saved and loaded by the engine."""
+    from attention_core import load_model
+    from tests import tiny_models
+
+    folder = tmp_path_factory.mktemp("models") / f"tiny-{name}"
+    folder.mkdir()
+    getattr(tiny_models, f"save_tiny_{name}")(folder)
+    return load_model(str(folder), device="cpu")
+
+
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory):
-    from attention_core import load_model
-    from tests.tiny_models import save_tiny_gpt2
-
-    folder = tmp_path_factory.mktemp("models") / "tiny-gpt2"
-    folder.mkdir()
-    save_tiny_gpt2(folder)
-    return load_model(str(folder), device="cpu")
+    return load_tiny(tmp_path_factory, "gpt2")
 
 
 @pytest.fixture(scope="module")
 def tiny_marian(tmp_path_factory):
-    from attention_core import load_model
-    from tests.tiny_models import save_tiny_marian
-
-    folder = tmp_path_factory.mktemp("models") / "tiny-marian"
-    folder.mkdir()
-    save_tiny_marian(folder)
-    return load_model(str(folder), device="cpu")
+    return load_tiny(tmp_path_factory, "marian")
 
 
 @pytest.fixture()
