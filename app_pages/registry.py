@@ -29,6 +29,7 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("patterns", "Attention patterns", ":material/grid_on:", "patterns.py"),
+    PageSpec("text_view", "Text view", ":material/format_color_text:", "text_view.py"),
     PageSpec("masking", "Scores & masking", ":material/block:", "masking.py"),
     PageSpec("guide", "How to read this", ":material/menu_book:", "guide.py"),
     PageSpec("inside_head", "Inside one head", ":material/account_tree:", "inside_head.py"),
