@@ -23,11 +23,11 @@ COLOURS = {"query": (37, 99, 235), "key": (234, 88, 12)}  # blue: what it reads;
 _CSS = """
 body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
   background: #fff; }
-#tv-legend { font-size: 14px; line-height: 1.45; margin: 0 0 8px 0; }
+#tv-legend { font-size: 13.5px; line-height: 1.45; margin: 0 0 8px 0; }
 #tv-legend .how { margin: 0 0 4px 0; }
 #tv-scale { display: flex; align-items: center; gap: 6px; margin: 4px 0; flex-wrap: wrap; }
-#tv-bar { width: 140px; height: 12px; border-radius: 3px; border: 1px solid #ccc; }
-#tv-status { min-height: 1.45em; color: #333; overflow-wrap: anywhere; }
+#tv-bar { width: 120px; flex: none; height: 12px; border-radius: 3px; border: 1px solid #ccc; }
+#tv-status { min-height: 1.45em; color: #1f2328; font-weight: 600; overflow-wrap: anywhere; }
 .note { color: #666; font-size: 13px; }
 #tv-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.85; font-size: 16px;
   max-height: 520px; overflow-y: auto; border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 12px; }
@@ -115,9 +115,9 @@ def text_view_html(pieces: TextPieces, enc: Encoded, legend: Legend) -> str:
         f"<style>{_CSS}</style></head><body>"
         "<div id='tv-legend'>"
         f"<div class='how'>{html.escape(how)}</div>"
-        f"<div id='tv-scale'><span>weight 0</span><span id='tv-bar' style='background:{bar}'></span>"
-        "<span>darkest = <b id='tv-max'>–</b> (the largest weight of the hovered token's "
-        f"{'row' if enc.direction == 'query' else 'column'}; each shade is in proportion to it)</span></div>"
+        f"<div id='tv-scale'><span>0</span><span id='tv-bar' style='background:{bar}'></span>"
+        "<span><b id='tv-max'>–</b> = darkest: the largest weight in the hovered token's "
+        f"{'row' if enc.direction == 'query' else 'column'}; every shade is in proportion to it.</span></div>"
         "<div id='tv-status'></div>"
         f"<div class='note'>{html.escape(coverage_note(enc))}</div>"
         "</div>"
