@@ -101,3 +101,25 @@ def test_invalid_utf8_in_the_link_gets_a_view(page, app_url, dialogs) -> None:
     assert "Unknown model" in notices and "not a number" in notices
     assert page.locator("[data-testid='stException']").count() == 0
     assert dialogs == []
+
+
+def test_text_view_shows_typed_html_as_text(page, app_url, dialogs) -> None:
+    """The Text view builds its own HTML page: a typed tag must come out as the tag's characters, hovered and
+    clicked, with nothing injected into that page."""
+    text = f"a {IMG} and {SCRIPT} end"
+    page.goto(f"{app_url}/text_view?text={quote(text)}")
+    frame = page.frame_locator("iframe").first
+    tokens = frame.locator("#tv-text .tok")
+    tokens.first.wait_for()
+    wait_rerun_done(page)
+    assert "".join(tokens.all_text_contents()) == text
+    tokens.nth(3).hover()
+    tokens.nth(3).click()
+    assert frame.locator("img").count() == 0
+    # The typed text is only in the component's JSON data block (data, not code); no script that runs holds it.
+    assert frame.locator("script[type='application/json']").count() == 1
+    running = frame.locator("script:not([type='application/json'])").all_text_contents()
+    assert running and not any("alert(" in code or "onerror" in code for code in running)
+    assert_nothing_injected(page)
+    page.wait_for_timeout(300)
+    assert dialogs == []

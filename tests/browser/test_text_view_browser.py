@@ -1,0 +1,123 @@
+"""The Text view in a real browser: hovering a token shades the others by the model's weights (read back as the
+computed background alpha), a click pins the token, and a new sidebar text redraws the tokens."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+
+from devtools.browser import wait_rerun_done
+from viz.figures.text_view import ALPHA_MAX
+from viz.views.text_view import REL_ERROR
+
+pytestmark = pytest.mark.browser
+
+TEXT = "The cat sat on the mat because it was tired."
+LAYER, HEAD = 5, 4
+# Chromium keeps a background alpha to about 1/255; each shade is ŵ_j / ŵ_max with both weights within
+# REL_ERROR of the model's.
+ALPHA_TOL = 1 / 255 + 1e-4
+
+
+def text_frame(page):
+    return page.frame_locator("iframe").first
+
+
+def open_text_view(page, url: str, text: str, **params: str) -> None:
+    query = "&".join([f"text={quote(text)}", *(f"{k}={v}" for k, v in params.items())])
+    page.goto(f"{url}/text_view?{query}")
+    text_frame(page).locator(".tok").first.wait_for()
+    wait_rerun_done(page)
+
+
+def tokens_shown(page) -> str:
+    return "".join(text_frame(page).locator("#tv-text .tok").all_text_contents())
+
+
+def alphas(page) -> np.ndarray:
+    """Every token's computed background alpha, as the browser resolved it."""
+    colours = (
+        text_frame(page)
+        .locator("#tv-text")
+        .evaluate("el => Array.from(el.querySelectorAll('.tok')).map(s => getComputedStyle(s).backgroundColor)")
+    )
+    out = []
+    for colour in colours:
+        parts = re.findall(r"[\d.]+", colour)
+        out.append(float(parts[3]) if len(parts) == 4 else 1.0 if parts else 0.0)
+    return np.array(out)
+
+
+def expected_alphas(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, tolerance) per token for one row of weights: ALPHA_MAX · w / max w."""
+    ratio = weights / weights.max()
+    return ALPHA_MAX * ratio, ALPHA_MAX * 2.1 * REL_ERROR * ratio + ALPHA_TOL
+
+
+def test_hover_shades_by_the_models_weights_and_click_pins(page, app_url, smollm, screenshots) -> None:
+    from services.traces import get_trace
+
+    open_text_view(page, app_url, TEXT, layer=str(LAYER), head=str(HEAD))
+    pattern = get_trace(smollm, TEXT, None, 4096).pattern(LAYER, HEAD).numpy().astype(np.float64)
+    n = pattern.shape[0]
+    toks = text_frame(page).locator("#tv-text .tok")
+    assert toks.count() == n and tokens_shown(page) == TEXT
+
+    query = n - 2  # "was": it may look at every earlier token
+    toks.nth(query).hover()
+    got = alphas(page)
+    want, tol = expected_alphas(pattern[query])
+    # Two tokens first (the darkest and the one the model weighs second), then every token.
+    order = np.argsort(pattern[query])[::-1]
+    for j in order[:2]:
+        assert abs(got[j] - want[j]) <= tol[j], (j, got[j], want[j])
+    np.testing.assert_array_less(np.abs(got - want), tol)
+    assert (got[query + 1 :] == 0).all()  # the causal mask: later tokens get nothing
+    status = text_frame(page).locator("#tv-status")
+    assert "Hovered" in status.inner_text()
+
+    toks.nth(query).click()
+    assert "Pinned" in status.inner_text()
+    assert "pin" in (toks.nth(query).get_attribute("class") or "")
+    toks.nth(2).hover()  # a pinned token keeps its shading while the mouse moves on
+    np.testing.assert_array_less(np.abs(alphas(page) - want), tol)
+    page.screenshot(path=str(screenshots / "text_view.png"))
+
+    page.keyboard.press("Escape")  # unpin; then hovering another token shades its row
+    toks.nth(3).hover()
+    want3, tol3 = expected_alphas(pattern[3])
+    np.testing.assert_array_less(np.abs(alphas(page) - want3), tol3)
+
+
+def test_key_direction_shades_a_column(page, app_url, smollm) -> None:
+    from services.traces import get_trace
+
+    open_text_view(page, app_url, TEXT, layer=str(LAYER), head=str(HEAD))
+    page.get_by_text("As a key: who attends to it").click()
+    wait_rerun_done(page)
+    pattern = get_trace(smollm, TEXT, None, 4096).pattern(LAYER, HEAD).numpy().astype(np.float64)
+    key = 1
+    text_frame(page).locator("#tv-text .tok").nth(key).hover()
+    want, tol = expected_alphas(pattern[:, key])
+    np.testing.assert_array_less(np.abs(alphas(page) - want), tol)
+
+
+def test_new_sidebar_text_redraws_the_tokens(page, app_url) -> None:
+    open_text_view(page, app_url, TEXT)
+    box = page.locator("[data-testid='stTextArea'] textarea")
+    new = "one mole of carbon dioxide\nand a <b>bold</b> line"
+    box.fill(new)
+    box.press("Control+Enter")
+    page.wait_for_function(
+        """(want) => { const f = document.querySelector('iframe');
+        const doc = f && f.contentDocument; if (!doc) return false;
+        const toks = Array.from(doc.querySelectorAll('#tv-text .tok')).map(s => s.textContent);
+        return toks.join('').replaceAll('↵', '') === want; }""",
+        arg=new,
+    )
+    wait_rerun_done(page)
+    assert tokens_shown(page).replace("↵", "") == new
+    assert text_frame(page).locator("#tv-text b").count() == 0  # the typed <b> is text
