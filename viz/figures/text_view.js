@@ -22,15 +22,30 @@
   const maxLabel = document.getElementById("tv-max");
   const spans = new Array(n);
   const frag = document.createDocumentFragment();
+  // Long texts go in paragraphs the browser can skip while off screen (content-visibility): without them, shading
+  // a few dozen tokens spread over 4,096 made Chromium repaint for 100-200 ms per hover. A paragraph ends after
+  // PARA tokens at a newline or a sentence end, or at a word start after twice that (anywhere after 4 × PARA: CJK).
+  const chunked = n > D.chunkMin;
+  let para = frag;
+  let inPara = 0;
+  const endsSentence = (s) => /\n$|[.!?;:]["')\]]?\s*$/.test(s);
   for (let i = 0; i < n; i++) {
-    if (D.gaps[i]) frag.appendChild(document.createTextNode(D.gaps[i]));
+    if (chunked && (i === 0 || (inPara >= D.para && (endsSentence(D.shown[i - 1]) || /\n/.test(D.gaps[i]))) ||
+        (inPara >= 2 * D.para && /^\s/.test(D.gaps[i] + D.shown[i])) || inPara >= 4 * D.para)) {
+      para = document.createElement("div");
+      para.className = "para";
+      frag.appendChild(para);
+      inPara = 0;
+    }
+    inPara++;
+    if (D.gaps[i]) para.appendChild(document.createTextNode(D.gaps[i]));
     const s = document.createElement("span");
     s.className = D.chip[i] ? "tok chip" : "tok";
     s.textContent = D.shown[i];
     s.title = D.labels[i];
     s.dataset.i = i;
     spans[i] = s;
-    frag.appendChild(s);
+    para.appendChild(s);
   }
   box.appendChild(frag);
 
@@ -115,7 +130,7 @@
     if (e.key === "Escape" && pinned >= 0) { const i = pinned; pinned = -1; remember(); show(i); }
   });
 
-  window.__textView = { buildMs: 0, lastShowMs: 0, spans: () => spans, pinned: () => pinned };
+  window.__textView = { buildMs: 0, lastShowMs: 0, spans: () => spans, pinned: () => pinned, dir: D.dir, what: D.what };
   status.textContent = D.idle;
   let restored = -1;
   try { restored = Number(sessionStorage.getItem(D.store) ?? -1); } catch (e) { restored = -1; }

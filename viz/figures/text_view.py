@@ -18,6 +18,8 @@ from viz.views.text_view import LOG_FLOOR, LOG_STEP, Encoded, TextPieces
 
 _JS = (Path(__file__).with_name("text_view.js")).read_text(encoding="utf-8")
 ALPHA_MAX = 0.7  # the background alpha of the most-weighted token: darker would hide the text
+CHUNK_MIN_TOKENS = 512  # past this, the text is drawn in paragraphs the browser skips while off screen
+PARAGRAPH_TOKENS = 160
 COLOURS = {"query": (37, 99, 235), "key": (234, 88, 12)}  # blue: what it reads; orange: who reads it
 
 _CSS = """
@@ -26,11 +28,14 @@ body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, san
 #tv-legend { font-size: 13.5px; line-height: 1.45; margin: 0 0 8px 0; }
 #tv-legend .how { margin: 0 0 4px 0; }
 #tv-scale { display: flex; align-items: center; gap: 6px; margin: 4px 0; flex-wrap: wrap; }
-#tv-bar { width: 120px; flex: none; height: 12px; border-radius: 3px; border: 1px solid #ccc; }
-#tv-status { min-height: 1.45em; color: #1f2328; font-weight: 600; overflow-wrap: anywhere; }
+#tv-bar { width: 120px; height: 12px; flex: none; border-radius: 3px; border: 1px solid #ccc; }
+#tv-max { display: inline-block; min-width: 3.2em; }
+#tv-status { height: 2.9em; overflow: hidden; color: #1f2328; font-weight: 600; overflow-wrap: anywhere; }
 .note { color: #666; font-size: 13px; }
-#tv-text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.85; font-size: 16px;
-  max-height: 520px; overflow-y: auto; border: 1px solid #d0d7de; border-radius: 6px; padding: 10px 12px; }
+#tv-text { background: #fff; contain: content; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.85;
+  font-size: 16px; max-height: 520px; overflow-y: auto; border: 1px solid #d0d7de; border-radius: 6px;
+  padding: 10px 12px; }
+.para { content-visibility: auto; contain-intrinsic-size: auto 240px; }
 .tok { border-radius: 3px; cursor: pointer; }
 .tok:hover { box-shadow: inset 0 -2px 0 #999; }
 .chip { font-size: 0.78em; color: #555; border: 1px dashed #aaa; padding: 0 3px; margin: 0 1px; }
@@ -104,12 +109,21 @@ def text_view_html(pieces: TextPieces, enc: Encoded, legend: Legend) -> str:
         "labels": pieces.labels,
         "rgb": list(rgb),
         "alpha": ALPHA_MAX,
+        "chunkMin": CHUNK_MIN_TOKENS,
+        "para": PARAGRAPH_TOKENS,
         "store": legend.store_key,
+        "what": legend.what,
         "strongestWord": "It attends most to" if enc.direction == "query" else "Attended to most by",
         "idle": "Hover a token, or click one to pin it.",
     }
     bar = f"linear-gradient(to right, rgba({rgb[0]},{rgb[1]},{rgb[2]},0), rgba({rgb[0]},{rgb[1]},{rgb[2]},{ALPHA_MAX}))"
     how = how_sentence(enc.direction, legend.what, legend.causal)
+    note = coverage_note(enc)
+    if enc.n > CHUNK_MIN_TOKENS:
+        note += (
+            f" The text is drawn in paragraphs of about {PARAGRAPH_TOKENS} tokens (cut at a newline or a sentence "
+            "end), so that the browser repaints only what is on screen."
+        )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<style>{_CSS}</style></head><body>"
@@ -119,7 +133,7 @@ def text_view_html(pieces: TextPieces, enc: Encoded, legend: Legend) -> str:
         "<span><b id='tv-max'>–</b> = darkest: the largest weight in the hovered token's "
         f"{'row' if enc.direction == 'query' else 'column'}; every shade is in proportion to it.</span></div>"
         "<div id='tv-status'></div>"
-        f"<div class='note'>{html.escape(coverage_note(enc), quote=False)}</div>"
+        f"<div class='note'>{html.escape(note, quote=False)}</div>"
         "</div>"
         "<div id='tv-text' data-testid='text-view'></div>"
         f"<script id='tv-data' type='application/json'>{_json_for_script(data)}</script>"
