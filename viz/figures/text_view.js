@@ -18,7 +18,10 @@
   for (let c = 1; c < 256; c++) table[c] = D.floor * Math.exp((c - 1) * D.step);
 
   const box = document.getElementById("tv-text");
-  const status = document.getElementById("tv-status");
+  const who = document.getElementById("tv-who");
+  const strongest = document.getElementById("tv-top");
+  const hint = document.getElementById("tv-hint");
+  const idle = () => { who.textContent = ""; strongest.textContent = ""; hint.textContent = D.idle; };
   const maxLabel = document.getElementById("tv-max");
   const spans = new Array(n);
   const frag = document.createDocumentFragment();
@@ -100,10 +103,9 @@
     current = i;
     spans[i].classList.add(pinned === i ? "pin" : "sel");
     const top = touched.slice().sort((a, b2) => w[b2] - w[a]).slice(0, 3);
-    const strongest = top.map((j) => `${D.labels[j]} (${w[j].toFixed(3)})`).join(", ");
-    status.textContent =
-      `${pinned === i ? "Pinned" : "Hovered"}: ${D.labels[i]}. ${D.strongestWord}: ${strongest}` +
-      (pinned === i ? ". Click it again (or press Esc) to unpin." : ". Click to pin.");
+    who.textContent = `${pinned === i ? "Pinned" : "Hovered"} ${D.labels[i]}`;
+    strongest.textContent = ` ${D.strongestWord} ${top.map((j) => `${D.labels[j]} ${w[j].toFixed(3)}`).join(" · ")}`;
+    hint.textContent = pinned === i ? " (click it again or press Esc to unpin)" : " (click to pin)";
     maxLabel.textContent = max.toFixed(3);
     window.__textView.lastShowMs = performance.now() - start;
   }
@@ -117,7 +119,7 @@
     if (pinned < 0 && Number.isInteger(i) && i !== current) show(i);
   });
   box.addEventListener("mouseleave", () => {
-    if (pinned < 0) { clear(); status.textContent = D.idle; maxLabel.textContent = "–"; }
+    if (pinned < 0) { clear(); idle(); maxLabel.textContent = "–"; }
   });
   box.addEventListener("click", (e) => {
     const i = e.target.dataset ? Number(e.target.dataset.i) : NaN;
@@ -131,7 +133,7 @@
   });
 
   window.__textView = { buildMs: 0, lastShowMs: 0, spans: () => spans, pinned: () => pinned, dir: D.dir, what: D.what };
-  status.textContent = D.idle;
+  idle();
   let restored = -1;
   try { restored = Number(sessionStorage.getItem(D.store) ?? -1); } catch (e) { restored = -1; }
   if (Number.isInteger(restored) && restored >= 0 && restored < n) {

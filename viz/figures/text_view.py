@@ -25,12 +25,14 @@ COLOURS = {"query": (37, 99, 235), "key": (234, 88, 12)}  # blue: what it reads;
 _CSS = """
 body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
   background: #fff; }
-#tv-legend { font-size: 13.5px; line-height: 1.45; margin: 0 0 8px 0; }
+#tv-legend { font-size: 14px; line-height: 1.45; margin: 0 0 8px 0; }
 #tv-legend .how { margin: 0 0 4px 0; }
 #tv-scale { display: flex; align-items: center; gap: 6px; margin: 4px 0; flex-wrap: wrap; }
 #tv-bar { width: 120px; height: 12px; flex: none; border-radius: 3px; border: 1px solid #ccc; }
 #tv-max { display: inline-block; min-width: 3.2em; }
-#tv-status { height: 2.9em; overflow: hidden; color: #1f2328; font-weight: 600; overflow-wrap: anywhere; }
+#tv-status { height: 2.9em; overflow: hidden; overflow-wrap: anywhere; }
+#tv-hint { color: #666; }
+@media (max-width: 520px) { #tv-status { height: 4.35em; } }
 .note { color: #666; font-size: 13px; }
 #tv-text { background: #fff; contain: content; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.85;
   font-size: 16px; max-height: 520px; overflow-y: auto; border: 1px solid #d0d7de; border-radius: 6px;
@@ -113,7 +115,7 @@ def text_view_html(pieces: TextPieces, enc: Encoded, legend: Legend) -> str:
         "para": PARAGRAPH_TOKENS,
         "store": legend.store_key,
         "what": legend.what,
-        "strongestWord": "It attends most to" if enc.direction == "query" else "Attended to most by",
+        "strongestWord": "attends most to" if enc.direction == "query" else "is attended to most by",
         "idle": "Hover a token, or click one to pin it.",
     }
     bar = f"linear-gradient(to right, rgba({rgb[0]},{rgb[1]},{rgb[2]},0), rgba({rgb[0]},{rgb[1]},{rgb[2]},{ALPHA_MAX}))"
@@ -130,9 +132,9 @@ def text_view_html(pieces: TextPieces, enc: Encoded, legend: Legend) -> str:
         "<div id='tv-legend'>"
         f"<div class='how'>{html.escape(how, quote=False)}</div>"
         f"<div id='tv-scale'><span>0</span><span id='tv-bar' style='background:{bar}'></span>"
-        "<span><b id='tv-max'>–</b> = darkest: the largest weight in the hovered token's "
-        f"{'row' if enc.direction == 'query' else 'column'}; every shade is in proportion to it.</span></div>"
-        "<div id='tv-status'></div>"
+        "<span><b id='tv-max'>–</b> = darkest (the largest weight in the hovered token's "
+        f"{'row' if enc.direction == 'query' else 'column'}; shades are in proportion)</span></div>"
+        "<div id='tv-status'><b id='tv-who'></b><span id='tv-top'></span><span id='tv-hint'></span></div>"
         f"<div class='note'>{html.escape(note, quote=False)}</div>"
         "</div>"
         "<div id='tv-text' data-testid='text-view'></div>"
