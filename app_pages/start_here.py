@@ -54,6 +54,7 @@ if long_text:  # every view here draws each cell: walk through the text's first 
 tokens = derived(key, "tokens", compute=lambda: tokens_of(trace))
 readable, labels = axis_labels(tokens.raw)
 layer, head, orient = ctx.layer, ctx.head, ctx.orient
+facts = facts_of(ctx, len(tokens))
 index = step_index(ss.get(STEP))
 step = STEPS[index]
 ss[STEP] = step.slug
@@ -124,6 +125,7 @@ def draw_softmax() -> None:
     st.caption(
         f"Layer {layer}, head {head}: query {readable[q]} puts {row[top]:.1%} of its weight on {readable[top]}; "
         f"its weights sum to {row.sum():.4f}."
+        + (" −Infinity: a later key, masked (step 7)." if not view.mask[q].all() else "")
     )
     st.dataframe(
         softmax_rows(view.scores[q], view.mask[q], row, tokens.readable),
@@ -192,7 +194,7 @@ def draw_moles() -> None:
     )
     if any(w.right_context_hidden for w in words):
         st.caption(
-            f"{ctx.model_name} reads left to right: in *one mole of carbon dioxide* the words that tell the meaning "
+            f"{facts.model} reads left to right: in *one mole of carbon dioxide* the words that tell the meaning "
             "come after *mole* and cannot reach it."
         )
     st.button("Open the mole comparison", key="start_open_moles", on_click=open_moles, icon=":material/compare_arrows:")
@@ -203,7 +205,7 @@ def draw_context() -> None:
     lengths = context_lengths(cfg.n_ctx)
     fp16 = [pattern_bytes(cfg.n_layers, cfg.n_heads, n, 2) for n in lengths]
     fp32 = [pattern_bytes(cfg.n_layers, cfg.n_heads, n, 4) for n in lengths]
-    show_chart(context_growth(lengths, fp16, fp32, f"All attention patterns of {ctx.model_name}"), "start_context")
+    show_chart(context_growth(lengths, fp16, fp32, f"All attention patterns of {facts.model}"), "start_context")
 
 
 def draw_parameters() -> None:
@@ -212,10 +214,10 @@ def draw_parameters() -> None:
     st.dataframe(b.rows(), hide_index=True, width="stretch", key="start_params")
     gpt3 = breakdown(**GPT3_PRESET).total
     st.caption(
-        f"{ctx.model_name}: {b.total:,} attention parameters by this count. GPT-3: {gpt3:,} of {GPT3_TOTAL:,} "
+        f"{facts.model}: {b.total:,} attention parameters by this count. GPT-3: {gpt3:,} of {GPT3_TOTAL:,} "
         f"({gpt3 / GPT3_TOTAL:.1%})."
         + (
-            f" {ctx.model_name} shares each key and value-down map among {cfg.n_heads // cfg.n_kv_heads} query heads "
+            f" {facts.model} shares each key and value-down map among {cfg.n_heads // cfg.n_kv_heads} query heads "
             "(grouped-query attention), so it stores fewer: exact counts on the deeper page."
             if cfg.n_kv_heads != cfg.n_heads
             else ""
@@ -311,9 +313,10 @@ st.pills(
     label_visibility="collapsed",
 )
 st.header(f"{index + 1} · {step.title}")
-st.markdown(step_text(step.slug, facts_of(ctx, len(tokens))))
+st.markdown(step_text(step.slug, facts))
 DRAW[step.slug]()
 for name in step.deeper:
     page = page_named(name)
-    st.page_link(page.path, label=f"Go deeper: {page.title}", icon=page.icon)
+    label = "Every page, in one list: " if name == "guide" else "Go deeper: "
+    st.page_link(page.path, label=label + page.title, icon=page.icon)
 navigation("bottom")

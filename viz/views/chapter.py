@@ -63,7 +63,7 @@ def step_index(slug: str | None) -> int:
 class Facts:
     """What the prose needs to know about the loaded model and the traced text."""
 
-    model: str  # how the app names the model
+    model: str  # the model's short name ("SmolLM2-135M-Instruct"; its sizes are in the page's caption)
     n_tokens: int
     n_layers: int
     n_heads: int
@@ -83,7 +83,7 @@ def facts_of(ctx: object, n_tokens: int) -> Facts:
     """Facts from a page context (ui.context.PageContext: duck-typed, viz imports no ui)."""
     cfg = ctx.config  # type: ignore[attr-defined]
     return Facts(
-        model=ctx.model_label,  # type: ignore[attr-defined]
+        model=str(ctx.model_label).split(" (")[0],  # type: ignore[attr-defined]
         n_tokens=n_tokens,
         n_layers=cfg.n_layers,
         n_heads=cfg.n_heads,
@@ -203,7 +203,9 @@ def step_text(slug: str, f: Facts) -> str:
         ),
         "moles": (
             "*American shrew mole*, *one mole of carbon dioxide*, *take a biopsy of the mole*: the word **mole** "
-            "starts with the same embedding in all three, and attention moves it toward the right meaning. "
+            "starts with the same embedding in all three"
+            + ("" if f.uses_rope else " (but for its position embedding)")
+            + ", and attention moves it toward the right meaning. "
             "Each line below is one pair of sentences: the cosine similarity of *mole*'s embedding in the two, "
             "layer by layer (1 = the same vector). Where a line falls, the layers have pulled the meanings apart."
         ),
