@@ -147,8 +147,13 @@ def _cross_text(f: Facts) -> str:
 
 def step_text(slug: str, f: Facts) -> str:
     """The step's few sentences, in the chapter's words, with this model's numbers (Markdown)."""
+    return (_one_head_texts(f) | _many_heads_texts(f))[slug]
+
+
+def _one_head_texts(f: Facts) -> dict[str, str]:
+    """Tokens to Δe: what one head does."""
     lh = f"layer {f.layer}, head {f.head} (pick them in the sidebar)"
-    texts = {
+    return {
         "tokens": (
             f"The model never sees words. The text is cut into **tokens** (words, pieces of words, punctuation), "
             f"and everything after works on them. {f.model} cut the sidebar's text into **{f.n_tokens} tokens**:"
@@ -190,6 +195,12 @@ def step_text(slug: str, f: Facts) -> str:
             "value vectors weighted by its weights in the pattern; the sum is **Δe**, the change added to that "
             f"token's embedding. Δe of {lh}, one row per token:"
         ),
+    }
+
+
+def _many_heads_texts(f: Facts) -> dict[str, str]:
+    """Many heads and layers, the moles, sizes and cross-attention."""
+    return {
         "heads": (
             "One head is one kind of contextual update. A **multi-headed** attention block runs many in "
             f"parallel, each with its own query, key and value matrices: **{f.n_heads} heads** per layer in "
@@ -223,7 +234,6 @@ def step_text(slug: str, f: Facts) -> str:
         ),
         "cross-attention": _cross_text(f),
     }
-    return texts[slug]
 
 
 def softmax_rows(scores: np.ndarray, mask: np.ndarray, weights: np.ndarray, tokens: Sequence[str]) -> list[dict]:
