@@ -9,6 +9,7 @@ import streamlit as st
 from services.models import InputError
 from services.traces import short_trace
 from ui.context import require_trace
+from ui.sidebar import MOLE_HINT
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
 from viz.figures.mechanism import matrix_heatmap, source_bars
 from viz.figures.shifts import closest_sense_figure, layer_lines, shift_arrows, trajectories_figure
@@ -35,6 +36,8 @@ DEFAULT_SENSES = [
 
 
 st.title("Embedding shifts")
+if st.session_state.get(MOLE_HINT):  # set by the sidebar's mole examples (ui/sidebar.py)
+    st.info(st.session_state[MOLE_HINT], icon=":material/compare_arrows:")
 ctx = require_trace()
 trace = ctx.trace
 layer = ctx.layer

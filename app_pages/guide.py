@@ -4,6 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.registry import PAGES
+
+# One line per page; a page registered without a line here is still listed (by its title).
+ABOUT = {
+    "start": "the chapter step by step, on the loaded model and your text: begin here.",
+    "patterns": "the tokens, one head's pattern large, every head of the layer and every layer × head.",
+    "masking": "the raw scaled scores, and the softmax with and without the causal mask.",
+    "inside_head": "one head from the embeddings E to Δe, every matrix, one entry followed through.",
+    "embedding_shifts": "how one layer's attention moves each token, and the three *mole* sentences compared.",
+    "head_finder": "which heads make one token look at others, and statistics of every head.",
+    "cross_attention": "target-language queries reading source-language keys.",
+    "parameters": "the chapter's parameter count (GPT-3 preset), the loaded model's exact counts, context size.",
+    "experiments": "change one head and see the prediction and the later layers move.",
+}
+
 st.title("How to read this")
 st.markdown(
     """
@@ -42,3 +57,11 @@ meaning. Compare what " mole" attends to across the three (examples in the sideb
 copy it to share exactly this view.
 """
 )
+
+st.subheader("Every page")
+for page in PAGES:
+    if page.name == "guide":
+        continue
+    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    c1.page_link(page.path, label=page.title, icon=page.icon)
+    c2.caption(ABOUT.get(page.name, ""))

@@ -28,6 +28,7 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
+    PageSpec("start", "Start here", ":material/school:", "start_here.py"),
     PageSpec("patterns", "Attention patterns", ":material/grid_on:", "patterns.py"),
     PageSpec("text_view", "Text view", ":material/format_color_text:", "text_view.py"),
     PageSpec("masking", "Scores & masking", ":material/block:", "masking.py"),
@@ -39,7 +40,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("parameters", "Parameters & context", ":material/calculate:", "parameters.py"),
     PageSpec("experiments", "Experiments", ":material/science:", "experiments.py"),
 )
-DEFAULT_PAGE = PAGES[0].name
+DEFAULT_PAGE = PAGES[0].name  # "start": the app opens on the chapter's walk-through
 PAGE_NAMES: tuple[str, ...] = tuple(page.name for page in PAGES)
 
 

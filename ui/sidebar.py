@@ -16,6 +16,18 @@ from viz.figures.layout import ORIENTATIONS
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
 
+# The mole examples open the mole comparison of the Embedding shifts page, with the chapter's three sentences.
+MOLE_WORD = "mole"
+MOLE_PAGE = "app_pages/embedding_shifts.py"  # its registry path (ui may not import app_pages)
+MOLE_WORD_KEY, MOLE_SENTENCES_KEY = "mech_word", "mech_sentences"  # that page's word and sentences boxes
+OPEN_MOLES = "_open_moles"  # a mole example was clicked: switch pages on this run
+MOLE_HINT = "_moles_hint"  # the line the Embedding shifts page shows on how to read the comparison
+MOLE_HINT_TEXT = (
+    "The chapter's three *mole* sentences are loaded into **One word, many meanings** below: each line there is "
+    "one pair of sentences, the cosine similarity of *mole*'s embedding in the two, layer by layer (1 = the same "
+    "vector); where a line falls, attention has pulled the two meanings apart."
+)
+
 
 @dataclass(frozen=True)
 class Example:
@@ -28,8 +40,30 @@ def load_examples(path: Path = EXAMPLES_FILE) -> list[Example]:
     return [Example(e["label"], e["text"]) for e in json.loads(path.read_text(encoding="utf-8"))]
 
 
+def is_mole_example(example: Example) -> bool:
+    return example.label.startswith(MOLE_WORD)
+
+
+def mole_sentences() -> list[str]:
+    """The chapter's three mole sentences, from the examples file."""
+    return [e.text for e in load_examples() if is_mole_example(e)]
+
+
 def _set_text(text: str) -> None:
     st.session_state.text = text
+    st.session_state.pop(MOLE_HINT, None)
+
+
+def open_moles(text: str | None = None) -> None:
+    """Button callback (a mole example, or the Start here page's mole step): load the three mole sentences into
+    the Embedding shifts page's comparison and go there (the switch happens in `draw_inputs`: a callback can't)."""
+    ss = st.session_state
+    if text is not None:
+        ss.text = text
+    ss[MOLE_WORD_KEY] = MOLE_WORD
+    ss[MOLE_SENTENCES_KEY] = "\n".join(mole_sentences())
+    ss[MOLE_HINT] = MOLE_HINT_TEXT
+    ss[OPEN_MOLES] = True
 
 
 def _request_model() -> None:
@@ -75,7 +109,16 @@ def draw_inputs() -> None:
     st.text_area("Text", key="text", height=90, help="Press Ctrl+Enter (or click outside) to run the model.")
     st.caption("Examples from 3Blue1Brown's chapter")
     for i, example in enumerate(load_examples()):
-        st.button(example.text, key=f"example_{i}", on_click=_set_text, args=(example.text,), width="stretch")
+        st.button(
+            example.text,
+            key=f"example_{i}",
+            on_click=open_moles if is_mole_example(example) else _set_text,
+            args=(example.text,),
+            width="stretch",
+            help="Opens the mole comparison on the Embedding shifts page" if is_mole_example(example) else None,
+        )
+    if ss.pop(OPEN_MOLES, False):
+        st.switch_page(MOLE_PAGE)
 
 
 def _masking_toggle(model: models.Model) -> None:

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from viz.figures.layout import ORIENTATIONS, Orientation
 from viz.labels import markdown_literal
+from viz.views.chapter import step_slug
 
-DEFAULT_PAGE = "patterns"
+START_PAGE = "start"  # the page whose step a link carries (`step=`)
+DEFAULT_PAGE = START_PAGE
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
 
@@ -30,6 +32,7 @@ class ViewState:
     causal: bool | None = None  # None: the model's own masking
     orient: Orientation = "rows"
     page: str = DEFAULT_PAGE
+    step: str | None = None  # the Start here page's step (viz.views.chapter), None: its first
     warnings: list[str] = field(default_factory=list)
     requested_model: str | None = None  # a hub id / local folder the link names: loaded only if the user says so
 
@@ -56,7 +59,9 @@ def parse_params(
     not start a download. It comes back as `requested_model` for the app to offer.
     """
     state = ViewState(model=default_model)
-    value = {name: _first(params.get(name)) for name in ("model", "text", "layer", "head", "mask", "orient", "page")}
+    value = {
+        name: _first(params.get(name)) for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step")
+    }
     if value["model"] is not None:
         _read_model(state, value["model"], list(model_names), default_model, requestable)
     if value["text"] is not None:
@@ -70,6 +75,11 @@ def parse_params(
         _read_orient(state, value["orient"])
     if value["page"] is not None:
         _read_page(state, value["page"], set(pages))
+    if value["step"] is not None:
+        state.step = step_slug(value["step"])
+        if state.step is None:
+            shown = markdown_literal(value["step"])
+            state.warnings.append(f"Step {shown} in the link is not a step of *Start here*; showing its first step.")
     return state
 
 
@@ -131,7 +141,7 @@ def _read_page(state: ViewState, page: str, known_pages: set[str]) -> None:
     if page in known_pages:
         state.page = page
     else:
-        state.warnings.append(f"Unknown page {markdown_literal(page)} in the link; showing the attention patterns.")
+        state.warnings.append(f"Unknown page {markdown_literal(page)} in the link; showing *Start here*.")
 
 
 def clamp_layer_head(layer: int, head: int, n_layers: int, n_heads: int, model: str) -> tuple[int, int, list[str]]:
@@ -147,7 +157,14 @@ def clamp_layer_head(layer: int, head: int, n_layers: int, n_heads: int, model: 
 
 
 def to_params(
-    model: str, text: str, layer: int, head: int, causal: bool, orient: Orientation, page: str
+    model: str,
+    text: str,
+    layer: int,
+    head: int,
+    causal: bool,
+    orient: Orientation,
+    page: str,
+    step: str | None = None,
 ) -> dict[str, str]:
     """The shareable subset of the view, as strings for st.query_params.
 
@@ -163,6 +180,8 @@ def to_params(
         "orient": orient,
         "page": page,
     }
+    if step is not None and page == START_PAGE:
+        params["step"] = step
     if len(text) > MAX_TEXT_CHARS:
         del params["text"]
     return params

@@ -21,8 +21,10 @@ def engine_model():
 
 
 def new_app(**params: str) -> AppTest:
+    """The app on the page a test names, by default Attention patterns (what these tests are about; the app
+    itself opens on Start here: tests/app/test_start_here.py)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update(params)
+    at.query_params.update({"page": "patterns", **params})
     return at.run()
 
 
@@ -35,7 +37,7 @@ def heatmap_z(at: AppTest) -> np.ndarray:
     return decode(chart(at, "head_heatmap")["data"][0]["z"])
 
 
-def test_first_page_shows_default_sentence_heatmap(engine_model) -> None:
+def test_patterns_page_shows_default_sentence_heatmap(engine_model) -> None:
     at = new_app()
     assert_clean(at)
     assert at.title[0].value == "Attention patterns"
@@ -117,10 +119,8 @@ def test_empty_text_gets_a_message_not_a_traceback() -> None:
     assert not at.get("plotly_chart")
 
 
-def test_example_buttons_and_markup_in_tokens() -> None:
-    at = new_app()
-    at.button(key="example_2").click().run()
-    assert at.text_area(key="text").value == "one mole of carbon dioxide"
+def test_markup_in_tokens() -> None:
+    at = new_app()  # (the example buttons: tests/app/test_start_here.py)
     at.text_area(key="text").set_value("a <b>cat</b> & the dog saw the").run()
     assert_clean(at)
     ticks = chart(at, "head_heatmap")["layout"]["xaxis"]["ticktext"]

@@ -158,7 +158,7 @@ def test_job_cache_evicts_least_recently_used_by_budget() -> None:
 
 def test_head_switch_reuses_the_cached_trace(monkeypatch) -> None:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update({"text": "the cat sat on the mat and then it slept"})
+    at.query_params.update({"page": "patterns", "text": "the cat sat on the mat and then it slept"})
     at.run()
     trace = at.session_state["ctx"].trace
     runs = count_forward_passes(monkeypatch)
@@ -174,6 +174,7 @@ def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smollm, long_trace
     text = SENTENCE * 50
     n_input = smollm.tokenizer.encode(text, 600).n_input_tokens
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["page"] = "patterns"
     at.run()
     at.number_input(key="max_tokens").set_value(600)
     at.text_area(key="text").set_value(text)

@@ -13,7 +13,9 @@ TEXT = "a fluffy blue creature roamed the verdant forest"
 
 def patterns(**params: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"text": TEXT, "layer": "17", "head": "1", **params})  # unmasked, its darkest is 0.27
+    at.query_params.update(
+        {"page": "patterns", "text": TEXT, "layer": "17", "head": "1", **params}
+    )  # unmasked, its darkest is 0.27
     at.run()
     assert not at.exception, at.exception
     return at

@@ -56,7 +56,7 @@ def test_a_local_folder_loads_and_is_described(env) -> None:
 
     folder = tiny_gpt2(env)
     at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"text": TEXT})
+    at.query_params.update({"page": "patterns", "text": TEXT})
     at.run()
     request(at, str(folder))
     assert not at.exception, [e.value for e in at.exception]

@@ -32,7 +32,9 @@ def test_parse_params_accepts_a_full_valid_link() -> None:
         ({"head": "-1"}, "head", 0),
         ({"mask": "maybe"}, "causal", None),
         ({"orient": "diagonal"}, "orient", "rows"),
-        ({"page": "secret"}, "page", "patterns"),
+        ({"page": "secret"}, "page", "start"),
+        ({"step": "99"}, "step", None),
+        ({"step": "<b>softmax</b>"}, "step", None),
     ],
 )
 def test_parse_params_falls_back_with_a_warning(params: dict, field: str, default: object) -> None:
@@ -54,7 +56,21 @@ def test_params_round_trip() -> None:
         "minilm-l6", "a & b", 1, 2, False, "cols", "guide")
 
 
-
 def test_parse_params_accepts_pages_registered_by_the_shell() -> None:
     got = state.parse_params({"page": "head_finder"}, MODELS, "smollm2-135m", pages=PAGE_NAMES)
     assert got.page == "head_finder" and got.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "slug"), [("softmax", "softmax"), ("SOFTMAX ", "softmax"), ("1", "tokens"), ("14", "cross-attention")]
+)
+def test_a_step_is_read_by_name_or_number(raw: str, slug: str) -> None:
+    got = state.parse_params({"step": raw}, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert got.step == slug and got.warnings == []
+
+
+def test_only_the_start_page_carries_its_step() -> None:
+    assert state.to_params("m", "t", 0, 0, True, "rows", "start", "softmax")["step"] == "softmax"
+    assert "step" not in state.to_params("m", "t", 0, 0, True, "rows", "patterns", "softmax")
+    assert "step" not in state.to_params("m", "t", 0, 0, True, "rows", "start")
+    assert state.DEFAULT_PAGE == "start" == PAGE_NAMES[0]

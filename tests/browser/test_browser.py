@@ -38,7 +38,8 @@ def x_ticks(page) -> list[str]:
     return wait_for_chart(page, "head_heatmap").evaluate("el => Array.from(el.layout.xaxis.ticktext)")
 
 
-def open_app(page, url: str, path: str = "") -> None:
+def open_app(page, url: str, path: str = "patterns") -> None:
+    """Open a page (by default Attention patterns; the app itself opens on Start here) and wait for its chart."""
     page.goto(f"{url}/{path}")
     wait_for_chart(page, "head_heatmap" if not path.startswith("masking") else "scores")
     wait_rerun_done(page)
@@ -137,7 +138,7 @@ def test_masking_page_and_orientation(page, app_url, screenshots) -> None:
 
 
 def test_guide_and_shared_link(page, app_url, screenshots) -> None:
-    open_app(page, app_url, "?model=minilm-l6&text=take+a+biopsy+of+the+mole&layer=1&head=4&orient=cols")
+    open_app(page, app_url, "patterns?model=minilm-l6&text=take+a+biopsy+of+the+mole&layer=1&head=4&orient=cols")
     assert x_ticks(page)[0] == "[CLS]"
     page.get_by_role("heading", name="Layer 1, head 4").wait_for()
     shot(page, screenshots, "patterns_minilm_columns")

@@ -52,7 +52,7 @@ def test_experiments_page(exp_page, exp_url, exp_shots) -> None:
     page = exp_page
     # Open the app at home with layer 0, head 2 selected, then follow the sidebar link, as a user would.
     page.goto(f"{exp_url}/?layer=0&head=2")
-    page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first.wait_for(state="visible")
+    page.get_by_role("heading", name="Start here").wait_for()
     wait_rerun_done(page)
     page.get_by_role("link", name="Experiments").click()
     bars = chart(page, "exp_next")

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 def open_home(page, app_url: str) -> None:
     page.goto(app_url)
-    page.get_by_role("heading", name="Attention patterns").wait_for()
+    page.get_by_role("heading", name="Start here").wait_for()
     page.wait_for_timeout(1000)
 
 

@@ -74,8 +74,8 @@ def check_drawn_view(at: AppTest, text: str) -> None:
 
 @pytest.fixture(scope="module")
 def app() -> AppTest:
-    """One session reused across texts (each rerun costs ~1 s; a fresh app ~3 s)."""
-    at = new_app()
+    """One session reused across texts (each rerun costs ~1 s; a fresh app ~3 s), on the patterns page."""
+    at = new_app(page="patterns")
     assert_no_traceback(at)
     return at
 
@@ -111,7 +111,7 @@ def test_html_text_is_shown_literally_and_escaped_for_plotly(app: AppTest) -> No
 
 def test_100k_characters_are_cut_at_the_operator_cap(monkeypatch) -> None:
     monkeypatch.setenv("ATTN_MAX_TOKENS", "64")  # an operator's per-request cap ($ATTN_MAX_TOKENS)
-    at = new_app()
+    at = new_app(page="patterns")
     assert at.number_input(key="max_tokens").value == 64
     huge = HOSTILE["huge"]
     assert len(huge) == 100_000
@@ -173,10 +173,10 @@ def test_bad_link_values_fall_back_to_defaults_with_a_notice(params: dict, says:
     at = new_app(**params)
     assert_no_traceback(at)
     assert says in notices(at), notices(at)
-    assert at.title[0].value == "Attention patterns"
+    assert at.title[0].value == "Start here"  # the default page
     assert at.selectbox(key="model").value == "smollm2-135m"
     assert (at.slider(key="layer").value, at.slider(key="head").value) == (0, 0)
-    assert at.query_params["model"] == "smollm2-135m" and at.query_params["page"] == "patterns"
+    assert at.query_params["model"] == "smollm2-135m" and at.query_params["page"] == "start"
     from services import models as engine
 
     assert {name for name, _ in engine._models} <= set(engine.MODEL_NAMES)  # nothing else was loaded
@@ -207,8 +207,10 @@ def test_invalid_utf8_and_encoded_surrogates_in_the_link() -> None:
     assert_no_traceback(at)
     text = at.text_area(key="text").value
     assert text.endswith("abc") and "\ufffd" in text
-    check_drawn_view(at, text)
+    assert at.title[0].value == "Start here"  # the unknown page fell back to the default
     said = notices(at)
+    at.switch_page("app_pages/patterns.py").run()
+    check_drawn_view(at, text)
     assert "Unknown model" in said and "not a number" in said and "Unknown page" in said
 
 

@@ -85,7 +85,7 @@ def test_allowed_folder_is_loaded_by_its_resolved_path(load_model_spy, monkeypat
 
 def test_token_cap_per_request_follows_the_operator_setting(monkeypatch) -> None:
     monkeypatch.setenv("ATTN_MAX_TOKENS", "16")
-    at = new_app(text=" ".join(f"word{i}" for i in range(40)))
+    at = new_app(page="patterns", text=" ".join(f"word{i}" for i in range(40)))
     assert_no_traceback(at)
     cap = at.number_input(key="max_tokens")
     assert cap.value == 16 and cap.max == 16  # the sidebar cannot ask for more
@@ -110,7 +110,7 @@ def test_sessions_share_one_model_per_process() -> None:
 
 def test_trace_cache_stays_within_its_byte_budget(monkeypatch) -> None:
     assert RESULTS.budget < float("inf") and RESULTS.max_entries < 10_000  # bounded by default
-    at = new_app(text="alpha beta gamma delta")
+    at = new_app(page="patterns", text="alpha beta gamma delta")
     one = bytes_of(at.session_state["ctx"].trace)
     assert one > 0
     monkeypatch.setattr(RESULTS, "budget", 2.5 * one)  # room for two traces of this length (and what they derive)

@@ -67,7 +67,7 @@ def test_pieces_are_named_by_character_and_byte_range() -> None:
 
 def test_the_app_names_byte_pieces_and_says_what_they_are() -> None:
     at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"text": TEXT})
+    at.query_params.update({"page": "patterns", "text": TEXT})
     at.run()
     assert not at.exception, at.exception
     strip = at.code[0].value

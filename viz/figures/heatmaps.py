@@ -203,7 +203,8 @@ def mask_comparison(
     fig = make_subplots(
         rows=1,
         cols=3,
-        subplot_titles=["softmax with causal mask", "softmax without mask", "difference (with − without)"],
+        # Short titles: at 1024 px the three panels are ~180 px wide, and longer ones ran into each other.
+        subplot_titles=["with causal mask", "without mask", "with − without"],
         horizontal_spacing=0.07,
     )
     top = float(max(np.max(masked), np.max(unmasked), 1e-9))
@@ -214,16 +215,19 @@ def mask_comparison(
     fig.update_layout(
         # Two colour bars side by side, spaced so the first one's tick labels are not hidden by the second.
         coloraxis=dict(
-            colorscale=WEIGHT_SCALE, cmin=0.0, cmax=top, colorbar=dict(title="weight", x=1.01, len=0.9, thickness=12)
+            colorscale=WEIGHT_SCALE,
+            cmin=0.0,
+            cmax=top,
+            colorbar=dict(title=dict(text="weight", side="right"), x=1.01, len=0.9, thickness=12),
         ),
         coloraxis2=dict(
             colorscale=DIVERGING_SCALE,
             cmin=-bound,
             cmax=bound,
-            colorbar=dict(title="diff", x=1.12, len=0.9, thickness=12),
+            colorbar=dict(title=dict(text="with − without", side="right"), x=1.17, len=0.9, thickness=12),
         ),
         height=max(380, min(700, 200 + 16 * n)),
-        margin=dict(l=10, r=90, t=40, b=10),
+        margin=dict(l=10, r=120, t=40, b=10),
         plot_bgcolor="white",
     )
     return fig

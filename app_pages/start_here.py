@@ -1,0 +1,322 @@
+"""Start here: 3Blue1Brown's chapter 6 in its order, on the model and the text the sidebar holds.
+
+One step at a time (viz.views.chapter.STEPS): a few sentences in the chapter's words, the step's live view
+drawn by the same view models and figure builders as the deeper pages, links to those pages, and Back/Next.
+The step is a plain session key (ui.shell.STEP) mirrored into the link as `step=`. Every view reads the
+shell's trace (a text past FULL_RES_MAX_TOKENS is walked through on its first tokens, a cached short trace),
+and what a step derives from it is cached with it (services.traces.derived), so stepping computes little.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import streamlit as st
+
+from app_pages.registry import page_named
+from services.models import InputError
+from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown
+from services.traces import derived, derived_job, get_pair, short_trace, short_trace_key
+from ui.context import require_trace
+from ui.progress import wait_with_progress
+from ui.shell import STEP
+from ui.sidebar import MOLE_WORD, mole_sentences, open_moles
+from ui.widgets import (
+    fixed_decimals,
+    select_head_from_chart,
+    show_chart,
+    show_token_strip,
+    show_tokens,
+    token_picker,
+    warn_untrained_masking,
+)
+from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
+from viz.figures.layout import orientation_caption
+from viz.figures.mechanism import context_growth, matrix_heatmap
+from viz.figures.overview import layer_small_multiples, overview_mosaic
+from viz.figures.shifts import layer_lines
+from viz.labels import axis_labels, plotly_escape, readable_tokens
+from viz.views.chapter import SLUGS, STEPS, facts_of, softmax_rows, step_index, step_text
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
+from viz.views.heads import default_query_keys
+from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
+from viz.views.shifts import pairwise_cosines, word_trace
+from viz.views.sizes import context_lengths, pattern_bytes
+
+ss = st.session_state
+OUTLINE = "start_outline"  # the chapter outline's widget key (the step itself lives in ui.shell.STEP)
+
+ctx = require_trace()
+trace, key = ctx.trace, ctx.trace_key
+long_text = is_long(trace.n_tokens)
+if long_text:  # every view here draws each cell: walk through the text's first tokens instead
+    trace, key = short_trace(ctx.model, ctx.text, ctx.causal), short_trace_key(ctx.model, ctx.text, ctx.causal)
+tokens = derived(key, "tokens", compute=lambda: tokens_of(trace))
+readable, labels = axis_labels(tokens.raw)
+layer, head, orient = ctx.layer, ctx.head, ctx.orient
+facts = facts_of(ctx, len(tokens))
+index = step_index(ss.get(STEP))
+step = STEPS[index]
+ss[STEP] = step.slug
+
+
+def move(delta: int) -> None:
+    """Back/Next (a callback runs before the script, so the frame mirrors the new step into the link)."""
+    ss[STEP] = SLUGS[min(max(step_index(ss.get(STEP)) + delta, 0), len(SLUGS) - 1)]
+
+
+def jump() -> None:
+    if ss.get(OUTLINE) in SLUGS:
+        ss[STEP] = ss[OUTLINE]
+
+
+def head_steps(at_layer: int) -> object:
+    """Every intermediate of one head (E, Q, K, …, Δe), from the engine, cached with the trace."""
+    return derived(key, "head_steps", at_layer, head, compute=lambda: trace.head_steps(at_layer, head))
+
+
+def one_head() -> object:
+    return derived(key, "head_view", layer, head, compute=lambda: head_view(trace, layer, head))
+
+
+def draw_tokens() -> None:
+    if long_text:
+        show_token_strip(tokens.raw)
+        st.caption(f"The first {len(tokens)} tokens of {trace.n_input_tokens}.")
+    else:
+        show_tokens(ctx, tokens)
+
+
+def draw_embeddings() -> None:
+    s = head_steps(0)
+    how = "RMS-normalised" if s.norm_position == "pre" else "LayerNorm(token + position embeddings)"
+    show_chart(
+        matrix_heatmap(s.E, f"E entering layer 0 ({how})  [{s.n} × {s.d_model}]", labels, None, "dimension", "token"),
+        "start_E",
+    )
+
+
+def draw_query_key() -> None:
+    s = head_steps(layer)
+    rope = " (after RoPE)" if s.uses_rope else ""
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(
+            matrix_heatmap(s.q, f"Q = E·W_Q{rope}  [{s.n} × {s.d_head}]", labels, None, "d_head", "query"), "start_Q"
+        )
+    with c2:
+        show_chart(
+            matrix_heatmap(s.k, f"K = E·W_K{rope}  [{s.n} × {s.d_head}]", labels, None, "d_head", "key"), "start_K"
+        )
+
+
+def draw_dot_products() -> None:
+    view = one_head()
+    st.caption(orientation_caption(orient).split(". ")[0] + ". Grey cells marked −∞ are masked (next steps).")
+    st.plotly_chart(scores_heatmap(view.scores, view.mask, tokens.plotly, orient), key="start_scores", theme=None)
+
+
+def draw_softmax() -> None:
+    view = one_head()
+    default_q, _ = default_query_keys(tokens.raw)
+    q = token_picker("Query token", readable, default_q, "start_query")
+    row = view.pattern[q]
+    top = int(row.argmax())
+    st.caption(
+        f"Layer {layer}, head {head}: query {readable[q]} puts {row[top]:.1%} of its weight on {readable[top]}; "
+        f"its weights sum to {row.sum():.4f}."
+        + (" −Infinity: a later key, masked (step 7)." if not view.mask[q].all() else "")
+    )
+    st.dataframe(
+        softmax_rows(view.scores[q], view.mask[q], row, tokens.readable),
+        hide_index=True,
+        width="stretch",
+        column_config=fixed_decimals(["scaled score", "score the softmax sees", "weight"]),
+        key="start_softmax",
+    )
+
+
+def draw_pattern() -> None:
+    view = one_head()
+    st.caption(orientation_caption(orient))
+    st.plotly_chart(
+        head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient), key="start_pattern", theme=None
+    )
+
+
+def draw_masking() -> None:
+    warn_untrained_masking(ctx)
+    view = one_head()
+    st.caption(orientation_caption(orient))
+    figure = mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, orient)
+    st.plotly_chart(figure, key="start_masking", theme=None)
+
+
+def draw_values() -> None:
+    s = head_steps(layer)
+    title = f"Δe = (A·V)·W_O[head {head}]  [{s.n} × {s.d_model}]"
+    show_chart(matrix_heatmap(s.delta, title, labels, None, "dimension", "token"), "start_delta")
+
+
+def draw_heads() -> None:
+    thumbs = derived(key, "thumbs", layer, compute=lambda: layer_patterns(trace, layer))
+    chart_key = f"start_heads_L{layer}_H{head}"
+    st.plotly_chart(
+        layer_small_multiples(thumbs, head, orient, layer),
+        key=chart_key,
+        on_select=partial(select_head_from_chart, chart_key),
+        selection_mode="points",
+        theme=None,
+    )
+
+
+def draw_layers() -> None:
+    slot = st.empty()
+    job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview(trace, progress=progress))
+    pooled = wait_with_progress(job, "Pooling every head", slot)
+    chart_key = f"start_overview_L{layer}_H{head}"
+    slot.plotly_chart(
+        overview_mosaic(pooled, (layer, head), orient),
+        key=chart_key,
+        on_select=partial(select_head_from_chart, chart_key),
+        selection_mode="points",
+        theme=None,
+    )
+
+
+def draw_moles() -> None:
+    words = [word_trace(short_trace(ctx.model, text, ctx.causal), MOLE_WORD) for text in mole_sentences()]
+    words = [w for w in words if w is not None]
+    names = [plotly_escape(w.text) for w in words]
+    series = {f"{names[a]}  ↔  {names[b]}": v for (a, b), v in pairwise_cosines(words).items()}
+    show_chart(
+        layer_lines(series, f"Cosine similarity of “{MOLE_WORD}” between sentences", "cosine similarity"), "start_moles"
+    )
+    if any(w.right_context_hidden for w in words):
+        st.caption(
+            f"{facts.model} reads left to right: in *one mole of carbon dioxide* the words that tell the meaning "
+            "come after *mole* and cannot reach it."
+        )
+    st.button("Open the mole comparison", key="start_open_moles", on_click=open_moles, icon=":material/compare_arrows:")
+
+
+def draw_context() -> None:
+    cfg = ctx.config
+    lengths = context_lengths(cfg.n_ctx)
+    fp16 = [pattern_bytes(cfg.n_layers, cfg.n_heads, n, 2) for n in lengths]
+    fp32 = [pattern_bytes(cfg.n_layers, cfg.n_heads, n, 4) for n in lengths]
+    show_chart(context_growth(lengths, fp16, fp32, f"All attention patterns of {facts.model}"), "start_context")
+
+
+def draw_parameters() -> None:
+    cfg = ctx.config
+    b = breakdown(cfg.d_model, cfg.d_head, cfg.n_heads, cfg.n_layers)
+    st.dataframe(b.rows(), hide_index=True, width="stretch", key="start_params")
+    gpt3 = breakdown(**GPT3_PRESET).total
+    st.caption(
+        f"{facts.model}: {b.total:,} attention parameters by this count. GPT-3: {gpt3:,} of {GPT3_TOTAL:,} "
+        f"({gpt3 / GPT3_TOTAL:.1%})."
+        + (
+            f" {facts.model} shares each key and value-down map among {cfg.n_heads // cfg.n_kv_heads} query heads "
+            "(grouped-query attention), so it stores fewer: exact counts on the deeper page."
+            if cfg.n_kv_heads != cfg.n_heads
+            else ""
+        )
+    )
+
+
+def draw_cross_attention() -> None:
+    try:
+        if ctx.config.is_encoder_decoder:
+            cross = EncoderDecoderCross(get_pair(ctx.model, DEFAULT_SOURCE, DEFAULT_TARGET))
+        else:
+            prompt, source_span, target_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
+            cross = PromptCross(short_trace(ctx.model, prompt, ctx.causal), source_span, target_span)
+    except InputError as exc:
+        st.info(str(exc))
+        return
+    at_layer, at_head = min(layer, cross.n_layers - 1), min(head, cross.n_heads - 1)
+    block = cross.block(at_layer, at_head)
+    rows = [f"{i}: {plotly_escape(t)}" for i, t in enumerate(readable_tokens(block.queries))]
+    cols = [f"{j}: {plotly_escape(t)}" for j, t in enumerate(readable_tokens(block.keys))]
+    title = f"Layer {at_layer}, head {at_head}: French queries × English keys  [{len(rows)} × {len(cols)}]"
+    show_chart(
+        matrix_heatmap(block.pattern, title, rows, cols, "key (English)", "query (French)", kind="weight"),
+        "start_cross",
+    )
+
+
+DRAW = {
+    "tokens": draw_tokens,
+    "embeddings": draw_embeddings,
+    "query-key": draw_query_key,
+    "dot-products": draw_dot_products,
+    "softmax": draw_softmax,
+    "pattern": draw_pattern,
+    "masking": draw_masking,
+    "values": draw_values,
+    "heads": draw_heads,
+    "layers": draw_layers,
+    "moles": draw_moles,
+    "context": draw_context,
+    "parameters": draw_parameters,
+    "cross-attention": draw_cross_attention,
+}
+
+
+def navigation(where: str) -> None:
+    """Back, where we are, Next."""
+    c1, c2, c3 = st.columns([1, 3, 1], vertical_alignment="center")
+    c1.button(
+        "Back",
+        key=f"start_back_{where}",
+        on_click=move,
+        args=(-1,),
+        disabled=index == 0,
+        icon=":material/arrow_back:",
+        width="stretch",
+    )
+    c2.caption(
+        f"Step {index + 1} of {len(STEPS)}" + (f" · next: {STEPS[index + 1].title}" if index + 1 < len(STEPS) else "")
+    )
+    c3.button(
+        "Next",
+        key=f"start_next_{where}",
+        on_click=move,
+        args=(1,),
+        disabled=index == len(STEPS) - 1,
+        icon=":material/arrow_forward:",
+        width="stretch",
+        type="primary",
+    )
+
+
+st.title("Start here")
+st.caption(
+    f"3Blue1Brown's *Attention in transformers* (Deep Learning, chapter 6), step by step, on {ctx.model_label} "
+    "and the text in the sidebar: every number below is the model's own. Change the model, the text, the layer "
+    "or the head in the sidebar and the steps follow."
+)
+if long_text:
+    st.info(
+        f"Your text has {ctx.trace.n_tokens} tokens. So that every cell can be drawn, these steps use its first "
+        f"{trace.n_tokens}; the Attention patterns page shows all of them.",
+        icon=":material/content_cut:",
+    )
+ss[OUTLINE] = step.slug
+st.pills(
+    "The chapter's steps",
+    SLUGS,
+    format_func=lambda s: STEPS[step_index(s)].title,
+    key=OUTLINE,
+    on_change=jump,
+    label_visibility="collapsed",
+)
+st.header(f"{index + 1} · {step.title}")
+st.markdown(step_text(step.slug, facts))
+DRAW[step.slug]()
+for name in step.deeper:
+    page = page_named(name)
+    label = "Every page, in one list: " if name == "guide" else "Go deeper: "
+    st.page_link(page.path, label=label + page.title, icon=page.icon)
+navigation("bottom")

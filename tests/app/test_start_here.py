@@ -1,0 +1,182 @@
+"""Start here (issue 19, "New for learners"): the app opens on the chapter's walk-through; Back/Next go through
+every step on both built-in models, each step draws its live view with the model's numbers, the link's `step=`
+restores a step, every registered page is linked from a step or from the guide, and the sidebar's mole examples
+open the mole comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_pages.registry import DEFAULT_PAGE, PAGES, page_named
+from tests.app.helpers import APP, chart, decode
+from ui.shell import STEP
+from viz.views.chapter import SLUGS, STEPS
+
+TEXT = "a fluffy blue creature roamed the verdant forest"
+TIMEOUT = 120
+
+# What each step draws: a chart's key prefix, a table's column, or the token strip.
+LIVE_VIEW = {
+    "tokens": ("code", None),
+    "embeddings": ("plotly_chart", "start_E"),
+    "query-key": ("plotly_chart", "start_Q"),
+    "dot-products": ("plotly_chart", "start_scores"),
+    "softmax": ("dataframe", "score the softmax sees"),
+    "pattern": ("plotly_chart", "start_pattern"),
+    "masking": ("plotly_chart", "start_masking"),
+    "values": ("plotly_chart", "start_delta"),
+    "heads": ("plotly_chart", "start_heads"),
+    "layers": ("plotly_chart", "start_overview"),
+    "moles": ("plotly_chart", "start_moles"),
+    "context": ("plotly_chart", "start_context"),
+    "parameters": ("dataframe", "all layers"),
+    "cross-attention": ("plotly_chart", "start_cross"),
+}
+
+
+def open_app(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"text": TEXT, **params})
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def header(at: AppTest) -> str:
+    return at.header[0].value
+
+
+def has_live_view(at: AppTest, slug: str) -> bool:
+    kind, mark = LIVE_VIEW[slug]
+    if kind == "code":
+        return bool(at.code)
+    if kind == "dataframe":
+        return any(mark in df.value.columns for df in at.dataframe)
+    return any(mark in str(e.proto.id) for e in at.get("plotly_chart"))
+
+
+def linked_pages(at: AppTest) -> set[str]:
+    """Registry names of the pages linked (a link holds the page's URL path, which is its registry name; the
+    default page's is empty)."""
+    return {link.proto.page or DEFAULT_PAGE for link in at.get("page_link")}
+
+
+def test_the_app_opens_on_start_here() -> None:
+    at = open_app()
+    assert_clean(at)
+    assert at.title[0].value == "Start here"
+    assert header(at) == "1 · Tokens"
+    assert "␣ver │ d │ ant" in at.code[0].value  # the sidebar's text, as SmolLM2 split it
+    assert at.query_params["page"] == "start"
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m", "minilm-l6"])
+def test_next_and_back_walk_every_step(model: str) -> None:
+    at = open_app(model=model)
+    assert_clean(at)
+    assert at.button(key="start_back_bottom").disabled
+    for i, step in enumerate(STEPS):
+        assert header(at) == f"{i + 1} · {step.title}", (model, step.slug)
+        assert has_live_view(at, step.slug), (model, step.slug)
+        assert at.session_state[STEP] == step.slug
+        if i + 1 < len(STEPS):
+            at.button(key="start_next_bottom").click().run()
+            assert_clean(at)
+            assert at.query_params["step"] == STEPS[i + 1].slug
+    assert at.button(key="start_next_bottom").disabled
+    at.button(key="start_back_bottom").click().run()
+    assert_clean(at)
+    assert header(at) == f"{len(STEPS) - 1} · {STEPS[-2].title}"
+
+
+def test_step_views_show_the_models_numbers(smollm) -> None:
+    expected = smollm.trace(TEXT)
+    at = open_app(step="pattern", layer="3", head="2")
+    assert_clean(at)
+    z = decode(chart(at, "start_pattern")["data"][0]["z"])
+    np.testing.assert_allclose(z, expected.pattern(3, 2).numpy(), atol=1e-6)
+    at = open_app(step="softmax", layer="3", head="2")
+    table = at.dataframe[0].value
+    creature = 3  # the default query: "creature", asking about "fluffy" and "blue"
+    np.testing.assert_allclose(table["weight"].to_numpy(), expected.pattern(3, 2).numpy()[creature], atol=1e-6)
+    assert table["score the softmax sees"].iloc[-1] == -np.inf  # a later key, masked
+
+
+def test_minilm_says_what_masking_and_cross_attention_are_for_it() -> None:
+    at = open_app(model="minilm-l6", step="masking")
+    assert_clean(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "**encoder**" in text and "trained **without** a mask" in text
+    at = open_app(model="minilm-l6", step="cross-attention")
+    text = " ".join(m.value for m in at.markdown)
+    assert "has no cross-attention" in text and "Helsinki-NLP/opus-mt-en-fr" in text
+
+
+@pytest.mark.parametrize(("raw", "slug"), [("softmax", "softmax"), ("5", "softmax"), ("14", "cross-attention")])
+def test_the_step_in_the_link_is_restored(raw: str, slug: str) -> None:
+    at = open_app(step=raw)
+    assert_clean(at)
+    assert header(at) == f"{SLUGS.index(slug) + 1} · {STEPS[SLUGS.index(slug)].title}"
+    assert at.query_params["step"] == slug
+
+
+@pytest.mark.parametrize("raw", ["99", "0", "<b>x</b>", "dot products"])
+def test_a_bad_step_falls_back_to_the_first_with_a_notice(raw: str) -> None:
+    at = open_app(step=raw)
+    assert_clean(at)
+    assert header(at) == "1 · Tokens"
+    assert any("is not a step of *Start here*" in w.value for w in at.warning)
+
+
+def test_every_registered_page_is_linked_from_a_step_or_the_guide() -> None:
+    at = open_app()
+    linked: set[str] = set()
+    for i, step in enumerate(STEPS):
+        assert set(step.deeper) <= linked_pages(at), step.slug
+        linked |= linked_pages(at)
+        if i + 1 < len(STEPS):
+            at.button(key="start_next_bottom").click().run()
+    at.switch_page(page_named("guide").path).run()
+    assert_clean(at)
+    linked |= linked_pages(at)
+    missing = [p.name for p in PAGES if p.name not in linked]
+    assert not missing, f"pages no step and not the guide links to: {missing}"
+
+
+def test_the_step_survives_a_visit_to_a_deeper_page() -> None:
+    at = open_app(step="masking")
+    at.switch_page(page_named("masking").path).run()
+    assert "step" not in at.query_params  # only the Start here page carries it
+    at.switch_page(page_named("start").path).run()
+    assert_clean(at)
+    assert header(at) == "7 · Masking" and at.query_params["step"] == "masking"
+
+
+@pytest.mark.parametrize("button", ["example_1", "example_2", "example_3"])
+def test_a_mole_example_opens_the_mole_comparison(button: str) -> None:
+    at = open_app(page="patterns")
+    at.button(key=button).click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Embedding shifts"
+    assert at.text_area(key="text").value == at.button(key=button).label  # the sentence itself is traced
+    assert at.text_input(key="mech_word").value == "mole"
+    assert at.text_area(key="mech_sentences").value.splitlines() == [
+        "American shrew mole",
+        "one mole of carbon dioxide",
+        "take a biopsy of the mole",
+    ]
+    assert any("each line there is one pair of sentences" in i.value for i in at.info)  # how to read it
+    assert chart(at, "mech_mole_cos")["data"], "the comparison was not drawn"
+    assert at.query_params["page"] == "embedding_shifts"
+
+
+def test_the_fluffy_example_only_sets_the_text() -> None:
+    at = open_app(page="patterns", text="the cat sat")
+    at.button(key="example_0").click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Attention patterns" and at.text_area(key="text").value == TEXT

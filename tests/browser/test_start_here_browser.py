@@ -1,0 +1,51 @@
+"""Start here in a real browser: the app opens on it, Next walks the chapter's steps (the link follows), and a
+step's link leads to the page that goes deeper. Screenshots at 1280 and 1024 px wide."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devtools.browser import wait_rerun_done
+from viz.views.chapter import STEPS
+
+pytestmark = pytest.mark.browser
+
+
+def step_heading(page, number: int):
+    return page.get_by_role("heading", name=f"{number} · {STEPS[number - 1].title}")
+
+
+def shoot(page, screenshots: Path, name: str) -> None:
+    """The page at 1280 and at 1024 px wide (the browser test pages are 1280 wide)."""
+    for width in (1280, 1024):
+        page.set_viewport_size({"width": width, "height": 1500})
+        wait_rerun_done(page, after_ms=500)
+        page.screenshot(path=str(screenshots / f"start_here_{name}_{width}.png"))
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_start_here_next_and_a_deeper_link(page, app_url, screenshots) -> None:
+    page.goto(app_url)
+    page.get_by_role("heading", name="Start here").wait_for()
+    step_heading(page, 1).wait_for()
+    page.locator("[data-testid='stCode']").first.wait_for()  # the token strip of the sidebar's sentence
+    wait_rerun_done(page)
+    assert "␣ver │ d │ ant" in page.locator("[data-testid='stCode']").first.inner_text()
+    assert "page=start" in page.url
+    shoot(page, screenshots, "1_tokens")
+    for number in (2, 3, 4):
+        page.get_by_role("button", name="Next", exact=True).click()
+        step_heading(page, number).wait_for()
+        wait_rerun_done(page)
+        assert f"step={STEPS[number - 1].slug}" in page.url
+        if number == 3:
+            shoot(page, screenshots, "3_query_key")
+    page.locator("[class*='st-key-start_scores'] .js-plotly-plot").first.wait_for(state="visible")
+    shoot(page, screenshots, "4_dot_products")
+    page.get_by_role("link", name="Go deeper: Scores & masking").click()
+    page.get_by_role("heading", name="Scores, masking and softmax").wait_for()
+    wait_rerun_done(page)
+    assert "page=masking" in page.url and "step=" not in page.url
+    assert page.get_by_role("button", name="Next", exact=True).count() == 0  # the Start here page is left

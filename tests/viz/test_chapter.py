@@ -1,0 +1,61 @@
+"""The Start here walk-through's data (viz.views.chapter): steps in the chapter's order, every step told for a
+decoder and for an encoder, and every page a step points to exists."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from app_pages.registry import PAGE_NAMES
+from viz.views.chapter import SLUGS, STEPS, Facts, softmax_rows, step_slug, step_text
+
+DECODER = Facts(
+    model="SmolLM2-135M-Instruct", n_tokens=10, n_layers=30, n_heads=9, n_kv_heads=3, d_model=576, d_head=64,
+    n_ctx=8192, model_causal=True, causal=True, uses_rope=True, encoder_decoder=False, layer=3, head=2,
+)  # fmt: skip
+ENCODER = dataclasses.replace(DECODER, model="all-MiniLM-L6-v2", model_causal=False, causal=False, uses_rope=False)
+
+
+def test_the_steps_follow_the_chapter() -> None:
+    assert SLUGS == (
+        "tokens", "embeddings", "query-key", "dot-products", "softmax", "pattern", "masking", "values", "heads",
+        "layers", "moles", "context", "parameters", "cross-attention",
+    )  # fmt: skip
+    assert all(name in PAGE_NAMES for step in STEPS for name in step.deeper)
+
+
+@pytest.mark.parametrize("facts", [DECODER, ENCODER])
+def test_every_step_is_told_with_the_models_numbers(facts: Facts) -> None:
+    texts = {slug: step_text(slug, facts) for slug in SLUGS}
+    assert all(texts.values())
+    assert "**10 tokens**" in texts["tokens"] and "d_model = **576**" in texts["embeddings"]
+    assert f"{30 * 9 * 100:,}" in texts["context"] and "Layer 3, head 2" in texts["pattern"]
+
+
+def test_masking_and_cross_attention_say_what_applies() -> None:
+    assert "−∞" in step_text("masking", DECODER) and "without** a mask" not in step_text("masking", DECODER)
+    assert "trained **without** a mask" in step_text("masking", ENCODER)
+    assert "is an encoder only, so it" in step_text("cross-attention", ENCODER)
+    assert "is a decoder only, so it" in step_text("cross-attention", DECODER)
+    real = dataclasses.replace(DECODER, encoder_decoder=True)
+    assert "has no cross-attention" not in step_text("cross-attention", real)
+
+
+@pytest.mark.parametrize(
+    ("raw", "slug"), [("softmax", "softmax"), (" Masking ", "masking"), ("3", "query-key"), ("14", "cross-attention")]
+)
+def test_a_step_by_name_or_number(raw: str, slug: str) -> None:
+    assert step_slug(raw) == slug
+
+
+@pytest.mark.parametrize("raw", ["0", "15", "-1", "", "soft max", "<b>tokens</b>"])
+def test_not_a_step(raw: str) -> None:
+    assert step_slug(raw) is None
+
+
+def test_softmax_rows_show_the_masked_scores_as_minus_infinity() -> None:
+    rows = softmax_rows(np.array([1.0, 2.0]), np.array([True, False]), np.array([1.0, 0.0]), ["a", "b"])
+    assert rows[1]["score the softmax sees"] == -np.inf and rows[1]["scaled score"] == 2.0
+    assert [r["key token"] for r in rows] == ["0: a", "1: b"]

@@ -1,0 +1,250 @@
+"""The *Start here* walk-through: 3Blue1Brown's chapter 6 ("Attention in transformers") step by step, in the
+chapter's order and vocabulary, each step told with the loaded model's real sizes and numbers.
+
+Pure data and text: the page (app_pages/start_here.py) draws each step's live view from the trace; the
+step names here are what a link's `step=` holds (ui/url.py checks them), and `deeper` names the registry
+pages (app_pages/registry.py) that take a step further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# The model a learner can load for a real cross-attention (a Marian encoder-decoder, English → French).
+ENCODER_DECODER_EXAMPLE = "Helsinki-NLP/opus-mt-en-fr"
+
+
+@dataclass(frozen=True)
+class Step:
+    slug: str  # the `step=` value of a link
+    title: str
+    deeper: tuple[str, ...]  # registry names of the pages that go deeper
+
+
+STEPS: tuple[Step, ...] = (
+    Step("tokens", "Tokens", ("patterns",)),
+    Step("embeddings", "Embeddings", ("inside_head",)),
+    Step("query-key", "Query and key", ("inside_head",)),
+    Step("dot-products", "Dot products", ("masking",)),
+    Step("softmax", "Softmax", ("inside_head",)),
+    Step("pattern", "The attention pattern", ("patterns",)),
+    Step("masking", "Masking", ("masking",)),
+    Step("values", "Values and Δe", ("inside_head", "embedding_shifts")),
+    Step("heads", "Many heads", ("patterns", "head_finder")),
+    Step("layers", "Many layers", ("patterns", "experiments")),
+    Step("moles", "The moles", ("embedding_shifts",)),
+    Step("context", "Context size", ("parameters",)),
+    Step("parameters", "Parameter count", ("parameters",)),
+    Step("cross-attention", "Cross-attention", ("cross_attention", "guide")),
+)
+SLUGS: tuple[str, ...] = tuple(s.slug for s in STEPS)
+FIRST_STEP = SLUGS[0]
+
+
+def step_slug(raw: str) -> str | None:
+    """A link's `step=` value (a step's name, or its number counted from 1) → the step's name; None if neither."""
+    value = raw.strip().lower()
+    if value in SLUGS:
+        return value
+    if value.isdigit() and 1 <= int(value) <= len(SLUGS):
+        return SLUGS[int(value) - 1]
+    return None
+
+
+def step_index(slug: str | None) -> int:
+    """Position of a step in STEPS (0 for an unknown or missing one)."""
+    return SLUGS.index(slug) if slug in SLUGS else 0
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the prose needs to know about the loaded model and the traced text."""
+
+    model: str  # the model's short name ("SmolLM2-135M-Instruct"; its sizes are in the page's caption)
+    n_tokens: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    d_model: int
+    d_head: int
+    n_ctx: int
+    model_causal: bool  # the model's own masking
+    causal: bool  # the masking of this pass
+    uses_rope: bool
+    encoder_decoder: bool
+    layer: int
+    head: int
+
+
+def facts_of(ctx: object, n_tokens: int) -> Facts:
+    """Facts from a page context (ui.context.PageContext: duck-typed, viz imports no ui)."""
+    cfg = ctx.config  # type: ignore[attr-defined]
+    return Facts(
+        model=str(ctx.model_label).split(" (")[0],  # type: ignore[attr-defined]
+        n_tokens=n_tokens,
+        n_layers=cfg.n_layers,
+        n_heads=cfg.n_heads,
+        n_kv_heads=cfg.n_kv_heads,
+        d_model=cfg.d_model,
+        d_head=cfg.d_head,
+        n_ctx=cfg.n_ctx,
+        model_causal=bool(cfg.causal),
+        causal=bool(ctx.causal),  # type: ignore[attr-defined]
+        uses_rope=bool(cfg.uses_rope),
+        encoder_decoder=bool(cfg.is_encoder_decoder),
+        layer=int(ctx.layer),  # type: ignore[attr-defined]
+        head=int(ctx.head),  # type: ignore[attr-defined]
+    )
+
+
+def _position_sentence(f: Facts) -> str:
+    if f.uses_rope:
+        return (
+            "This model has no position embedding: instead its queries and keys are rotated by an angle that grows "
+            "with the position (RoPE), so position enters at the next step."
+        )
+    return "This model adds a learned position embedding to each token's embedding, as GPT-3 does."
+
+
+def _masking_text(f: Facts) -> str:
+    if f.model_causal:
+        return (
+            f"{f.model} is trained to predict the next token at every position at once, so a later token must not "
+            "influence an earlier one: it would give the answer away. The scores of later keys are set to **−∞** "
+            "before the softmax, so their weights come out 0 and each query's weights still sum to 1. Left: this "
+            "head with the mask, middle: the same scores without it, right: the difference (a masked query "
+            "renormalises over fewer keys, so its remaining weights grow)."
+        )
+    return (
+        f"{f.model} is an **encoder**: it was trained **without** a mask, so every token reads the tokens after it "
+        "as well as before it (bidirectional). Masking is what a decoder such as SmolLM2 (or GPT-3) needs, "
+        "because it predicts the next token. Below is what a causal mask *would* do to this head's scores, "
+        "beside the model's own unmasked softmax; the model itself never saw the masked version."
+    )
+
+
+def _cross_text(f: Facts) -> str:
+    if f.encoder_decoder:
+        return (
+            f"Everything so far is **self-attention**: queries, keys and values from one text. {f.model} is an "
+            "encoder-decoder, so it also has **cross-attention**: queries from the translation being written "
+            "(decoder), keys and values from the original (encoder), and no mask, since the whole original is "
+            "known. Below: one of its cross-attention heads on an English sentence and its French translation."
+        )
+    kind = "an encoder only" if not f.model_causal else "a decoder only"
+    return (
+        "Everything so far is **self-attention**: queries, keys and values come from the same text. "
+        "**Cross-attention** takes its queries from one text (say the French translation being written) and "
+        f"its keys and values from another (the English original), with no mask. {f.model} is {kind}, so it "
+        "has no cross-attention. Below, it reads one prompt holding both texts, and the block where French "
+        "queries meet English keys shows what its self-attention does with them. For the real thing, load "
+        f"an encoder-decoder under *Another model* in the sidebar, for example `{ENCODER_DECODER_EXAMPLE}`."
+    )
+
+
+def step_text(slug: str, f: Facts) -> str:
+    """The step's few sentences, in the chapter's words, with this model's numbers (Markdown)."""
+    return (_one_head_texts(f) | _many_heads_texts(f))[slug]
+
+
+def _one_head_texts(f: Facts) -> dict[str, str]:
+    """Tokens to Δe: what one head does."""
+    lh = f"layer {f.layer}, head {f.head} (pick them in the sidebar)"
+    return {
+        "tokens": (
+            f"The model never sees words. The text is cut into **tokens** (words, pieces of words, punctuation), "
+            f"and everything after works on them. {f.model} cut the sidebar's text into **{f.n_tokens} tokens**:"
+        ),
+        "embeddings": (
+            f"Each token starts as its **embedding**: a vector of d_model = **{f.d_model}** numbers looked up for "
+            f"that token (GPT-3: 12,288). Directions in this space carry meaning, but this first embedding knows "
+            f"nothing of the context. {_position_sentence(f)} Below: the embeddings as the first attention "
+            "block reads them, one row per token."
+        ),
+        "query-key": (
+            'A noun may ask *"are there adjectives in front of me?"*. The **query** matrix W_Q turns each '
+            "embedding into a query vector that encodes such a question; the **key** matrix W_K turns each "
+            'embedding into a key, a possible answer (*"I am an adjective, here"*). Both are small: '
+            f"d_head = **{f.d_head}** numbers (GPT-3: 128). Queries and keys of {lh}:"
+        ),
+        "dot-products": (
+            "How well a key answers a query is measured by their **dot product**: large when they point the same "
+            "way. Every query against every key gives a grid of scores; the chapter divides them by "
+            f"√d_head = √{f.d_head} for numerical stability. When a key's score for a query is large, the key "
+            f"*attends to* that query. The scaled scores of {lh}:"
+        ),
+        "softmax": (
+            "Scores can be any size, positive or negative. The **softmax** turns one query's scores into weights "
+            "between 0 and 1 that sum to 1: the largest score gets most of the weight. One query's row, "
+            "with the model's numbers:"
+        ),
+        "pattern": (
+            f"Do that for every query and you have the **attention pattern**: {f.n_tokens} × {f.n_tokens} weights, "
+            "how relevant each token is to updating each other token. The chapter draws queries along the top "
+            "(each column sums to 1); the *Orientation* switch in the sidebar draws it that way. "
+            f"Hover a cell for its weight and score. {lh[0].upper() + lh[1:]}:"
+        ),
+        "masking": _masking_text(f),
+        "values": (
+            "Now the pattern is used. The **value** matrix maps each embedding to a value vector: what to add if "
+            "this token is relevant. The chapter factors it in two: *value-down* W_V (d_model → d_head) and "
+            "*value-up*, this head's slice of the output matrix W_O (d_head → d_model). Each query adds up the "
+            "value vectors weighted by its weights in the pattern; the sum is **Δe**, the change added to that "
+            f"token's embedding. Δe of {lh}, one row per token:"
+        ),
+    }
+
+
+def _many_heads_texts(f: Facts) -> dict[str, str]:
+    """Many heads and layers, the moles, sizes and cross-attention."""
+    return {
+        "heads": (
+            "One head is one kind of contextual update. A **multi-headed** attention block runs many in "
+            f"parallel, each with its own query, key and value matrices: **{f.n_heads} heads** per layer in "
+            f"{f.model} (GPT-3: 96). Every head of layer {f.layer} on your text (click one to select it):"
+        ),
+        "layers": (
+            "Data flows through many attention blocks, with multi-layer perceptrons between them. Each block's "
+            "heads read embeddings that earlier blocks already changed, so later layers can encode higher-level "
+            f"ideas. {f.model} has **{f.n_layers} layers** (GPT-3: 96): all {f.n_layers} × {f.n_heads} heads "
+            "on your text (click one to select it):"
+        ),
+        "moles": (
+            "*American shrew mole*, *one mole of carbon dioxide*, *take a biopsy of the mole*: the word **mole** "
+            "starts with the same embedding in all three"
+            + ("" if f.uses_rope else " (but for its position embedding)")
+            + ", and attention moves it toward the right meaning. "
+            "Each line below is one pair of sentences: the cosine similarity of *mole*'s embedding in the two, "
+            "layer by layer (1 = the same vector). Where a line falls, the layers have pulled the meanings apart."
+        ),
+        "context": (
+            "The attention pattern has one weight for every query and every key: its size is the **square of the "
+            f"context size**. Your {f.n_tokens} tokens give {f.n_tokens}² = {f.n_tokens**2:,} weights per head, "
+            f"{f.n_layers * f.n_heads * f.n_tokens**2:,} in the whole pass. That square is why the context size "
+            f"is a bottleneck. Memory of all {f.n_layers} × {f.n_heads} patterns of {f.model}, up to its context "
+            f"of {f.n_ctx:,} tokens:"
+        ),
+        "parameters": (
+            "Counting as the chapter does: per head, a query, a key, a value-down and a value-up map, each "
+            "d_model × d_head numbers. For GPT-3 that is about 1.5 million each, 58 billion for all 96 heads "
+            f"of all 96 layers: about a third of its 175 billion. The same count for {f.model}'s shape:"
+        ),
+        "cross-attention": _cross_text(f),
+    }
+
+
+def softmax_rows(scores: np.ndarray, mask: np.ndarray, weights: np.ndarray, tokens: Sequence[str]) -> list[dict]:
+    """One query's row for the softmax step: each key's scaled score, the score the softmax saw (−∞ where
+    masked) and the weight the model used (from the trace, not recomputed)."""
+    return [
+        {
+            "key token": f"{j}: {tok}",
+            "scaled score": float(scores[j]),
+            "score the softmax sees": float(scores[j]) if mask[j] else float("-inf"),
+            "weight": float(weights[j]),
+        }
+        for j, tok in enumerate(tokens)
+    ]
