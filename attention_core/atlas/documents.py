@@ -34,13 +34,16 @@ class _Part:
 
 
 def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, value: float) -> dict:
-    """What the app needs to draw an example without re-running: a window of tokens around the query (keys
-    before it on a causal model, around it otherwise), the query's weights on them, and its strongest keys."""
+    """What the app needs to show an example without re-running: the text the trace read (to open it on
+    another page), a window of tokens around the query (keys before it on a causal model, around it
+    otherwise), the query's weights on them, and its strongest keys."""
     n = len(trace.tokens)
     lo = max(0, query - WINDOW + 1) if trace.causal else max(0, min(query - WINDOW // 2, n - WINDOW))
     hi = min(n, lo + WINDOW)
     keys = np.argsort(-row, kind="stable")[:TOP_KEYS]
+    traced_chars = max(end for _, end in trace.offsets)  # the part of the text the trace read (it may be cut)
     return {
+        "text": trace.text[:traced_chars] if kind == "text" else trace.text,
         "kind": kind,
         "doc_id": doc_id,
         "query": query,

@@ -130,11 +130,12 @@ def _start_ray(address: str | None, workers: int) -> None:
     if ray.is_initialized():
         return
     here = str(Path(__file__).resolve().parents[2])  # workers import attention_core from this checkout
-    runtime_env = {"env_vars": {"PYTHONPATH": here, "ATLAS_WORKER_THREADS": "1"}}
     if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
-    else:
-        ray.init(num_cpus=workers, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": here}}, log_to_driver=False)
+    else:  # this machine: share its cores between the actors rather than let each take them all
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        env = {"PYTHONPATH": here, "ATLAS_WORKER_THREADS": threads}
+        ray.init(num_cpus=workers, include_dashboard=False, runtime_env={"env_vars": env}, log_to_driver=False)
 
 
 def _documents_seen(batches: list[dict]) -> int:
