@@ -137,8 +137,11 @@ def running_job(model: Model) -> AtlasRun | None:
     return _RUNS.get(model.key)
 
 
-def start_atlas(model: Model, corpus: str = "default", max_tokens: int = 256, workers: int = 2) -> AtlasRun:
-    """Start computing `model`'s atlas in the background (once per model at a time)."""
+def start_atlas(
+    model: Model, corpus: str = "default", max_tokens: int = 256, workers: int = 2, limit: int | None = None
+) -> AtlasRun:
+    """Start computing `model`'s atlas in the background (once per model at a time); `limit`: only the
+    corpus's first documents."""
     with _RUNS_LOCK:
         run = _RUNS.get(model.key)
         if run is not None and run.running:
@@ -149,6 +152,8 @@ def start_atlas(model: Model, corpus: str = "default", max_tokens: int = 256, wo
         source = model.name if is_embedded(model.name) else str(model.source)
         cmd = [sys.executable, "-m", "attention_core.atlas", "--model", source, "--corpus", corpus,
                "--out", str(out), "--max-tokens", str(max_tokens), "--workers", str(workers)]  # fmt: skip
+        if limit is not None:
+            cmd += ["--limit", str(limit)]
         with open(log, "w", encoding="utf-8") as sink:
             process = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
         _RUNS[model.key] = run = AtlasRun(model.key, out, log, process)
