@@ -40,11 +40,18 @@ def write_atlas(stats: list[dict], examples: list[dict], out: Path, metadata: di
             os.close(fd)
             temps.append(Path(name))
             pq.write_table(table, name)
+            os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600; the atlas is an ordinary file
         for (target, _), temp in zip(targets[::-1], temps[::-1], strict=True):  # the statistics table last
             os.replace(temp, target)
     finally:
         for temp in temps:
             temp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_atlas(path: Path) -> tuple[pa.Table, pa.Table, dict]:
