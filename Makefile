@@ -38,7 +38,7 @@ test: $(VENV)/.dev
 test-fast: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -m "not browser and not parity and not real_model"
+	$(BIN)/python -m pytest -m "not browser and not parity and not real_model and not ray"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

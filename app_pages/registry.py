@@ -39,6 +39,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("cross_attention", "Cross-attention", ":material/translate:", "cross_attention.py"),
     PageSpec("parameters", "Parameters & context", ":material/calculate:", "parameters.py"),
     PageSpec("experiments", "Experiments", ":material/science:", "experiments.py"),
+    PageSpec("atlas", "Head atlas", ":material/travel_explore:", "atlas.py"),
 )
 DEFAULT_PAGE = PAGES[0].name  # "start": the app opens on the chapter's walk-through
 PAGE_NAMES: tuple[str, ...] = tuple(page.name for page in PAGES)

@@ -132,6 +132,29 @@ class Model:
             interventions=ivs,
         )
 
+    def trace_ids(self, token_ids: list[int], causal: bool | None = None) -> Trace:
+        """Run the model on token ids chosen directly (e.g. the atlas's repeated random tokens), not on a text.
+
+        The ids are used as given: no special tokens are added and no cap applies beyond the model's context.
+        """
+        vocab = self.config.d_vocab
+        if not 1 <= len(token_ids) <= self.config.n_ctx or not all(0 <= int(i) < vocab for i in token_ids):
+            raise InputError(f"Token ids must be 1 to {self.config.n_ctx} ids, each in [0, {vocab}).")
+        ids = [int(i) for i in token_ids]
+        use_causal = self.config.causal if causal is None else bool(causal)
+        tokens = [self.tokenizer.decode_token(i) for i in ids]
+        return Trace(
+            context=self.context,
+            text="".join(tokens),
+            token_ids=ids,
+            tokens=tokens,
+            offsets=[(0, 0)] * len(ids),
+            causal=use_causal,
+            truncated=False,
+            n_input_tokens=len(ids),
+            captured=self._run(ids, use_causal, [], None),
+        )
+
     def trace_pair(self, source: str, target: str, max_tokens: int | None = None) -> PairTrace:
         """Encoder-decoders: run the encoder on `source` and the decoder on `target` (teacher forcing).
 

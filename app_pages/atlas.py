@@ -1,0 +1,119 @@
+"""Head atlas: what every head does across a whole corpus (docs/atlas.md), from the shipped atlas or one
+computed here; click a head to open it on the patterns page with its top example."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.registry import page_named
+from services import atlas
+from services.traces import derived
+from ui.context import page_context
+from ui.open_head import follow_open_request, request_open_head
+from ui.widgets import fixed_decimals, show_chart
+from viz.figures.atlas import example_figure, profile_figure
+from viz.figures.heatmaps import head_heatmap
+from viz.figures.layout import selected_point
+from viz.figures.mechanism import layer_head_grid
+from viz.views.atlas import example_row, head_profile, ranked_heads
+from viz.views.patterns import head_view, is_long, tokens_of
+
+GRID_KEY, TABLE_KEY, STAT_KEY = "atlas_grid", "atlas_table", "atlas_stat"
+RANKED = "_atlas_ranked"  # (layer, head) of each table row, for the table's click callback
+
+
+def _top_text(data: atlas.AtlasData, stat: str, layer: int, head: int) -> str | None:
+    found = data.examples.get((stat, layer, head), [])
+    return found[0]["text"] if found and found[0]["kind"] == "text" else None
+
+
+def _open_from_grid(data: atlas.AtlasData, stat: str) -> None:
+    state = st.session_state.get(GRID_KEY)
+    point = selected_point(state.get("selection") if hasattr(state, "get") else None)
+    if point is not None:
+        request_open_head(*point, _top_text(data, stat, *point))
+
+
+def _open_from_table(data: atlas.AtlasData, stat: str) -> None:
+    state = st.session_state.get(TABLE_KEY)
+    rows = state.get("selection", {}).get("rows", []) if hasattr(state, "get") else []
+    if rows:
+        layer, head = st.session_state[RANKED][int(rows[0])]
+        request_open_head(layer, head, _top_text(data, stat, layer, head))
+
+
+def _compute_panel(ctx) -> None:
+    run = atlas.running_job(ctx.model)
+    if run is not None and run.running:
+        progress = run.progress()
+        done, total = progress or (0, 1)
+        st.progress(done / max(total, 1), text=f"Computing the atlas on local Ray: {done} of {total} documents")
+        st.caption("The rest of the app stays usable; this page fills when the job is done.")
+        st.button("Refresh", icon=":material/refresh:")
+        return
+    if run is not None and run.error():
+        st.error(f"The atlas job failed: {run.error()}")
+    st.info(
+        f"No atlas for {ctx.model_label} yet. Computing one runs every head over the default corpus (946 documents, "
+        "cut to 256 tokens) on local Ray in the background: minutes on a small model, longer on a large one."
+    )
+    if st.button("Compute the atlas", icon=":material/play_arrow:", type="primary"):
+        atlas.start_atlas(ctx.model)
+        st.rerun()
+
+
+follow_open_request(page_named("patterns").path)
+st.title("Head atlas")
+ctx = page_context()
+path = atlas.atlas_path(ctx.model)
+if path is None:
+    _compute_panel(ctx)
+    st.stop()
+data = atlas.load_atlas(path)
+s = data.settings
+st.caption(
+    f"{ctx.model_label} over {s.get('n_documents', '?')} documents of the "
+    f"{'default corpus' if s.get('corpus') == 'default' else 'corpus ' + str(s.get('corpus'))} (each cut to "
+    f"{s.get('max_tokens')} tokens) and {s.get('induction_sequences')} repeated random sequences; every value is a "
+    "mean over all qualifying queries of all documents (docs/atlas.md). Click a head to open it on the patterns "
+    "page with its top example."
+)
+if STAT_KEY not in st.session_state:
+    st.session_state[STAT_KEY] = "previous_token"
+stat = st.radio("Statistic", data.statistics, format_func=atlas.STATISTIC_LABELS.get, horizontal=True, key=STAT_KEY)
+si = data.statistics.index(stat)
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(
+        layer_head_grid(data.values[si], atlas.STATISTIC_LABELS[stat], stat.replace("_", " "), (ctx.layer, ctx.head)),
+        key=GRID_KEY, on_select=lambda: _open_from_grid(data, stat), selection_mode="points", theme=None,
+        config={"displaylogo": False},
+    )  # fmt: skip
+with right:
+    ranked = ranked_heads(data.values[si], data.n_queries[si], top=20)
+    st.session_state[RANKED] = [(r.layer, r.head) for r in ranked]
+    st.dataframe(
+        [{"rank": r.rank, "layer": r.layer, "head": r.head, "value": r.value, "queries": r.n_queries} for r in ranked],
+        hide_index=True, key=TABLE_KEY, on_select=lambda: _open_from_table(data, stat), selection_mode="single-row",
+        column_config=fixed_decimals(["value"]),
+    )  # fmt: skip
+
+st.subheader(f"Layer {ctx.layer}, head {ctx.head} (the sidebar's head)")
+standings = head_profile(data.values, data.statistics, ctx.layer, ctx.head)
+st.caption("Red: this head; grey: every head of the model. Hover for the value and its rank.")
+show_chart(profile_figure(standings, atlas.STATISTIC_LABELS), "atlas_profile")
+st.markdown(f"**Top examples for {atlas.STATISTIC_LABELS[stat]}** (the query is outlined; shading = its weight)")
+for i, example in enumerate(data.examples.get((stat, ctx.layer, ctx.head), [])):
+    row = example_row(example)
+    st.caption(row.caption)
+    show_chart(example_figure(row), f"atlas_example_{i}")
+if ctx.trace is not None and not is_long(ctx.trace.n_tokens):
+    st.markdown("**On your text** (the sidebar's text; the same head's pattern in this forward pass)")
+    trace, orient = ctx.trace, st.session_state.get("orient", "rows")
+    view = derived(
+        ctx.trace_key, "head_view", ctx.layer, ctx.head, compute=lambda: head_view(trace, ctx.layer, ctx.head)
+    )
+    tokens = tokens_of(trace)
+    show_chart(head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient), "atlas_on_text")
+elif ctx.trace is not None:
+    st.page_link(page_named("patterns").path, label="This head on your (long) text: the patterns page", icon="🔎")

@@ -1,0 +1,160 @@
+"""From documents to per-head sums and examples, with a loaded model: the work one atlas worker does.
+
+`BatchStats` takes a batch of documents (and of induction sequences), runs each through the model one layer's
+patterns at a time (never every head's n² pattern at once), and returns one row per (layer, head, statistic):
+the sum over the batch's qualifying queries, their count, how many documents went in, and the batch's top
+examples. Rows from any split of the corpus into batches add up to the same corpus table (job.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from attention_core.api import Model
+from attention_core.atlas import statistics as st
+from attention_core.trace import Trace
+
+EXAMPLES_PER_HEAD = 3  # top examples kept per head and statistic
+WINDOW = 16  # tokens of context stored with an example
+TOP_KEYS = 5  # the example query's strongest keys, stored with their weights
+
+
+@dataclass
+class _Part:
+    """One (layer, head, statistic)'s running sum, count and top examples within a batch."""
+
+    total: float = 0.0
+    n_queries: int = 0
+    top: list = field(default_factory=list)  # heap of (value, -doc_id, -query, example dict)
+
+
+def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, value: float) -> dict:
+    """What the app needs to show an example without re-running: the text the trace read (to open it on
+    another page), a window of tokens around the query (keys before it on a causal model, around it
+    otherwise), the query's weights on them, and its strongest keys."""
+    n = len(trace.tokens)
+    lo = max(0, query - WINDOW + 1) if trace.causal else max(0, min(query - WINDOW // 2, n - WINDOW))
+    hi = min(n, lo + WINDOW)
+    keys = np.argsort(-row, kind="stable")[:TOP_KEYS]
+    traced_chars = max(end for _, end in trace.offsets)  # the part of the text the trace read (it may be cut)
+    return {
+        "text": trace.text[:traced_chars] if kind == "text" else trace.text,
+        "kind": kind,
+        "doc_id": doc_id,
+        "query": query,
+        "value": value,
+        "window_start": lo,
+        "tokens": trace.tokens[lo:hi],
+        "weights": [round(float(w), 6) for w in row[lo:hi]],
+        "top_keys": [int(k) for k in keys],
+        "top_key_tokens": [trace.tokens[int(k)] for k in keys],
+        "top_key_weights": [round(float(row[k]), 6) for k in keys],
+    }
+
+
+class BatchStats:
+    """Accumulates one batch's statistics for a model; `rows()` gives the batch's table."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.parts: dict[tuple[int, int, str], _Part] = {}
+        self.n_docs = {"text": 0, "induction": 0}  # documents added, by kind
+
+    def add_trace(self, trace: Trace, doc_id: int, kind: str, induction: tuple[int, int] | None = None) -> None:
+        """Add one traced document (kind 'text') or repeated random sequence (kind 'induction', with its
+        (start, period))."""
+        ids = torch.tensor(trace.token_ids)
+        for layer in range(trace.n_layers):
+            patterns = trace.layer_patterns(layer)  # [n_heads, n, n]: one layer at a time
+            if induction is None:
+                found = st.text_statistics(patterns, ids, trace.causal)
+            else:
+                found = {"induction": st.induction(patterns, *induction)}
+            for name, values in found.items():
+                self._add(trace, patterns, layer, name, values, doc_id, kind)
+        self.n_docs[kind] += 1
+
+    def _add(self, trace: Trace, patterns: torch.Tensor, layer: int, name: str, values: st.HeadValues,
+             doc_id: int, kind: str) -> None:  # fmt: skip
+        if values.n_queries == 0:
+            for head in range(patterns.shape[0]):
+                self.parts.setdefault((layer, head, name), _Part())
+            return
+        best = torch.nan_to_num(values.per_query, nan=-np.inf).max(dim=1)  # each head's best query in this text
+        for head in range(patterns.shape[0]):
+            part = self.parts.setdefault((layer, head, name), _Part())
+            part.total += float(values.sums[head])
+            part.n_queries += values.n_queries
+            value, query = float(best.values[head]), int(best.indices[head])
+            rank = (value, -doc_id, -query)  # ties: the earlier document, then the earlier query, wins
+            if len(part.top) < EXAMPLES_PER_HEAD or rank > part.top[0][:3]:
+                row = patterns[head, query].numpy()
+                entry = (*rank, _example(trace, row, doc_id, kind, query, value))
+                (heapq.heappush if len(part.top) < EXAMPLES_PER_HEAD else heapq.heapreplace)(part.top, entry)
+
+    def rows(self) -> dict[str, np.ndarray]:
+        """The batch's table: layer, head, statistic, sum, n_queries, n_docs (documents of the kind the
+        statistic reads), batch_docs (all documents in the batch), examples (a JSON list)."""
+        keys = sorted(self.parts)
+        parts = [self.parts[k] for k in keys]
+        return {
+            "layer": np.array([k[0] for k in keys], dtype=np.int32),
+            "head": np.array([k[1] for k in keys], dtype=np.int32),
+            "statistic": np.array([k[2] for k in keys], dtype=object),
+            "sum": np.array([p.total for p in parts], dtype=np.float64),
+            "n_queries": np.array([p.n_queries for p in parts], dtype=np.int64),
+            "n_docs": np.array(
+                [self.n_docs["induction" if k[2] == "induction" else "text"] for k in keys], dtype=np.int64
+            ),
+            "batch_docs": np.full(len(keys), sum(self.n_docs.values()), dtype=np.int64),
+            "examples": np.array(
+                [json.dumps([e[3] for e in sorted(p.top, reverse=True)]) for p in parts], dtype=object
+            ),
+        }
+
+
+def induction_ids(model: Model, index: int, period: int, seed: int) -> tuple[list[int], int]:
+    """Sequence `index` of the induction set: the model's usual start token(s) if it adds any, then `period`
+    random ordinary tokens (seeded by (seed, index)), then the same tokens again, then its usual end token(s).
+    Returns (ids, start of the first copy)."""
+    prefix, suffix = special_frame(model)
+    rng = np.random.default_rng([seed, index])
+    pool = ordinary_token_ids(model)
+    if len(pool) < period:  # a tiny vocabulary: any token but the special ones
+        special = set(raw_special_ids(model))
+        pool = np.array([i for i in range(model.config.d_vocab) if i not in special], dtype=np.int64)
+    if len(pool) < period:
+        raise ValueError(f"{model.name}'s vocabulary has {len(pool)} ordinary tokens, fewer than {period}")
+    tokens = [int(t) for t in rng.choice(pool, size=period, replace=False)]
+    return [*prefix, *tokens, *tokens, *suffix], len(prefix)
+
+
+def special_frame(model: Model) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts before and after any text (BERT: [CLS] … [SEP]; SmolLM2: none)."""
+    raw = model.tokenizer.tokenizer
+    probe = raw.encode("word", add_special_tokens=True).ids
+    plain = raw.encode("word", add_special_tokens=False).ids
+    at = next(i for i in range(len(probe)) if probe[i : i + len(plain)] == plain)
+    return probe[:at], probe[at + len(plain) :]
+
+
+def raw_special_ids(model: Model) -> list[int]:
+    return [i for i, tok in model.tokenizer.tokenizer.get_added_tokens_decoder().items() if tok.special]
+
+
+def ordinary_token_ids(model: Model) -> np.ndarray:
+    """Ids of whole-word tokens of three or more letters (with a leading space on byte-level vocabularies),
+    sorted: the pool induction sequences draw from, so they look like text rather than byte soup."""
+    raw = model.tokenizer.tokenizer
+    byte_level = model.tokenizer.byte_level
+    ids = []
+    for token, i in raw.get_vocab().items():
+        word = token[1:] if byte_level and token.startswith("Ġ") else (None if byte_level else token)
+        if word and len(word) >= 3 and word.isascii() and word.isalpha():
+            ids.append(i)
+    return np.array(sorted(ids), dtype=np.int64)

@@ -1,0 +1,168 @@
+"""The atlas job: documents → per-batch rows (documents.BatchStats) → one corpus table, in-process or on Ray.
+
+Both paths run the same `AtlasWorker` on the same batches, and `reduce_rows` adds batch rows up with exact
+sums, so the numbers do not depend on which path ran, how many workers there were, or the order batches
+came back in. Ray Data is imported only by `run_on_ray`; without an address it starts Ray on this machine,
+with one (or $RAY_ADDRESS) it joins an existing cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attention_core.atlas.corpus import Document
+from attention_core.atlas.documents import EXAMPLES_PER_HEAD
+
+Progress = Callable[[int, int], None]  # (documents done, documents in all)
+
+
+@dataclass(frozen=True)
+class AtlasSettings:
+    model: str
+    max_tokens: int = 256
+    seed: int = 0
+    induction_sequences: int = 32
+    induction_period: int = 40
+    batch_size: int = 8
+
+
+def work_items(docs: list[Document], settings: AtlasSettings) -> list[dict]:
+    """Every unit of work: the corpus's documents, then the seeded induction sequences."""
+    items = [{"kind": "text", "doc_id": d.doc_id, "text": d.text} for d in docs]
+    items += [{"kind": "induction", "doc_id": i, "text": ""} for i in range(settings.induction_sequences)]
+    return items
+
+
+class AtlasWorker:
+    """Holds one model; called with a batch (columns kind, doc_id, text), returns the batch's rows. Ray Data
+    makes one per actor; the in-process loop makes one."""
+
+    def __init__(self, settings: dict):
+        import torch
+
+        from attention_core.api import load_model
+
+        self.settings = AtlasSettings(**settings)
+        if os.environ.get("ATLAS_WORKER_THREADS"):
+            torch.set_num_threads(int(os.environ["ATLAS_WORKER_THREADS"]))
+        self.model = load_model(self.settings.model)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from attention_core.atlas.documents import BatchStats, induction_ids
+
+        s, stats = self.settings, BatchStats(self.model)
+        for kind, doc_id, text in zip(batch["kind"], batch["doc_id"], batch["text"], strict=True):
+            if kind == "text":
+                stats.add_trace(self.model.trace(str(text), max_tokens=s.max_tokens), int(doc_id), "text")
+            else:
+                ids, start = induction_ids(self.model, int(doc_id), s.induction_period, s.seed)
+                trace = self.model.trace_ids(ids)
+                stats.add_trace(trace, int(doc_id), "induction", (start, s.induction_period))
+        rows = stats.rows()
+        # Names the batch, so progress can count batches once however Ray regroups rows into blocks.
+        rows["batch_key"] = np.full(len(rows["layer"]), f"{batch['kind'][0]}:{batch['doc_id'][0]}", dtype=object)
+        return rows
+
+
+def _batches(items: list[dict], size: int) -> Iterator[dict[str, np.ndarray]]:
+    for at in range(0, len(items), size):
+        chunk = items[at : at + size]
+        yield {key: np.array([item[key] for item in chunk], dtype=object) for key in ("kind", "doc_id", "text")}
+
+
+def run_in_process(items: list[dict], settings: AtlasSettings, progress: Progress | None = None) -> list[dict]:
+    """The loop without Ray: one worker, the same batches."""
+    worker = AtlasWorker(asdict(settings))
+    out, done = [], 0
+    for batch in _batches(items, settings.batch_size):
+        out.append(worker(batch))
+        done += len(batch["kind"])
+        if progress:
+            progress(done, len(items))
+    return out
+
+
+def run_on_ray(
+    items: list[dict], settings: AtlasSettings, workers: int = 2, address: str | None = None,
+    progress: Progress | None = None,
+) -> list[dict]:  # fmt: skip
+    """Ray Data: `map_batches` over an actor pool of `workers` actors that each hold the model (one GPU each
+    where the cluster has GPUs). Batches whose actor dies are retried by Ray on a restarted actor."""
+    import ray
+
+    _start_ray(address, workers)
+    ray.data.DataContext.get_current().enable_progress_bars = False  # the CLI draws its own
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / settings.batch_size)))
+    rows = ds.map_batches(
+        AtlasWorker,
+        fn_constructor_kwargs={"settings": asdict(settings)},
+        batch_size=settings.batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=1,
+        num_gpus=gpus,
+        max_restarts=-1,  # a worker that dies is replaced ...
+        max_task_retries=-1,  # ... and its batch runs again, once, on the replacement
+    )
+    out, done = [], 0
+    for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
+        out.append(batch)
+        done = _documents_seen(out)
+        if progress:
+            progress(min(done, len(items)), len(items))
+    return out
+
+
+def _start_ray(address: str | None, workers: int) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    here = str(Path(__file__).resolve().parents[2])  # workers import attention_core from this checkout
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": here}}, log_to_driver=False)
+    else:  # this machine: share its cores between the actors rather than let each take them all
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        env = {"PYTHONPATH": here, "ATLAS_WORKER_THREADS": threads}
+        ray.init(num_cpus=workers, include_dashboard=False, runtime_env={"env_vars": env}, log_to_driver=False)
+
+
+def _documents_seen(batches: list[dict]) -> int:
+    """Documents behind the batch rows so far (each batch counted once, however its rows were split)."""
+    seen = {}
+    for b in batches:
+        seen.update(zip(b["batch_key"], b["batch_docs"], strict=True))
+    return sum(int(v) for v in seen.values())
+
+
+def reduce_rows(batches: Iterable[dict], n_text: int, n_induction: int) -> tuple[list[dict], list[dict]]:
+    """Batch rows → (statistics rows, example rows). Raises if any document was lost or counted twice."""
+    groups: dict[tuple[int, int, str], dict] = defaultdict(lambda: {"sums": [], "n": 0, "docs": 0, "ex": []})
+    for batch in batches:
+        for i in range(len(batch["layer"])):
+            g = groups[(int(batch["layer"][i]), int(batch["head"][i]), str(batch["statistic"][i]))]
+            g["sums"].append(float(batch["sum"][i]))
+            g["n"] += int(batch["n_queries"][i])
+            g["docs"] += int(batch["n_docs"][i])
+            g["ex"] += json.loads(batch["examples"][i])
+    stats, examples = [], []
+    for (layer, head, name), g in sorted(groups.items()):
+        expected = n_induction if name == "induction" else n_text
+        if g["docs"] != expected:
+            raise RuntimeError(f"{name} at L{layer}H{head} counted {g['docs']} documents, not {expected}")
+        value = math.fsum(g["sums"]) / g["n"] if g["n"] else float("nan")
+        stats.append({"layer": layer, "head": head, "statistic": name, "value": value, "n_queries": g["n"]})
+        top = sorted(g["ex"], key=lambda e: (-e["value"], e["doc_id"], e["query"]))[:EXAMPLES_PER_HEAD]
+        examples += [{"layer": layer, "head": head, "statistic": name, "rank": r, **e} for r, e in enumerate(top)]
+    return stats, examples

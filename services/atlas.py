@@ -1,0 +1,160 @@
+"""The head atlas for the app: the shipped atlases (assets/atlas/), atlases computed here (a user folder), and
+computing one in the background.
+
+Computing runs the atlas CLI (`python -m attention_core.atlas`, on local Ray) as a child process, so Ray and
+its workers live outside the app's process and the app stays usable; its progress line is read from the
+child's log. Loaded atlases are cached in the one results cache (services.cache.RESULTS), keyed by file and
+modification time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from attention_core import Model
+from attention_core.atlas.statistics import STATISTICS
+from attention_core.atlas.tables import examples_path, read_atlas
+from services.cache import RESULTS
+from services.models import is_embedded
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "assets" / "atlas"
+STATISTIC_LABELS = {
+    "previous_token": "previous token",
+    "first_token": "first token (sink)",
+    "self": "self",
+    "entropy": "entropy (0 focused, 1 spread)",
+    "mean_distance": "mean distance (tokens)",
+    "duplicate_token": "duplicate token",
+    "induction": "induction",
+}
+_PROGRESS = re.compile(r"(\d+)/(\d+) documents")
+
+
+@dataclass(frozen=True)
+class AtlasData:
+    """An atlas as arrays: values and n_queries [n_statistics, n_layers, n_heads] (NaN where no query
+    qualified), examples by (statistic, layer, head), and the run's settings."""
+
+    path: Path
+    statistics: tuple[str, ...]
+    values: np.ndarray
+    n_queries: np.ndarray
+    examples: dict[tuple[str, int, int], list[dict]]
+    settings: dict
+
+    @property
+    def nbytes(self) -> int:  # the cache's byte budget counts the arrays; examples are small
+        return int(self.values.nbytes + self.n_queries.nbytes) + 2_000 * len(self.examples)
+
+
+def user_dir() -> Path:
+    """Where atlases computed here go: $ATTN_ATLAS_DIR, else ~/.cache/attention-viz/atlas."""
+    return Path(os.environ.get("ATTN_ATLAS_DIR") or Path.home() / ".cache" / "attention-viz" / "atlas")
+
+
+def computed_path(model: Model) -> Path:
+    digest = hashlib.sha1(model.key.encode()).hexdigest()[:12]
+    return user_dir() / f"{re.sub(r'[^A-Za-z0-9._-]', '_', model.name)}-{digest}.parquet"
+
+
+def atlas_path(model: Model) -> Path | None:
+    """The atlas for this model: shipped (embedded models), else computed here, else None."""
+    shipped = SHIPPED / f"{model.name}.parquet"
+    if is_embedded(model.name) and shipped.is_file() and examples_path(shipped).is_file():
+        return shipped
+    mine = computed_path(model)
+    return mine if mine.is_file() and examples_path(mine).is_file() else None
+
+
+def _read(path: Path) -> AtlasData:
+    stats, examples, settings = read_atlas(path)
+    cols = stats.to_pydict()
+    n_layers, n_heads = max(cols["layer"]) + 1, max(cols["head"]) + 1
+    values = np.full((len(STATISTICS), n_layers, n_heads), np.nan)
+    counts = np.zeros((len(STATISTICS), n_layers, n_heads), dtype=np.int64)
+    for layer, head, name, value, n in zip(
+        cols["layer"], cols["head"], cols["statistic"], cols["value"], cols["n_queries"], strict=True
+    ):
+        s = STATISTICS.index(name)
+        values[s, layer, head], counts[s, layer, head] = value, n
+    by_head: dict[tuple[str, int, int], list[dict]] = {}
+    for row in sorted(examples.to_pylist(), key=lambda r: r["rank"]):
+        by_head.setdefault((row["statistic"], row["layer"], row["head"]), []).append(row)
+    return AtlasData(path, STATISTICS, values, counts, by_head, settings)
+
+
+def load_atlas(path: Path) -> AtlasData:
+    """The atlas at `path`, read once per file version."""
+    key = ("atlas", str(path), path.stat().st_mtime_ns)
+    return RESULTS.get(key, lambda _progress: _read(path))
+
+
+@dataclass
+class AtlasRun:
+    """A background computation of one model's atlas (the CLI as a child process)."""
+
+    model_key: str
+    out: Path
+    log: Path
+    process: subprocess.Popen
+    lines: list[str] = field(default_factory=list)
+
+    def progress(self) -> tuple[int, int] | None:
+        """(documents done, documents in all) from the child's latest progress line."""
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
+        found = _PROGRESS.findall(text)
+        return (int(found[-1][0]), int(found[-1][1])) if found else None
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def error(self) -> str | None:
+        """The child's last error line when it failed, else None."""
+        if self.running or self.process.returncode == 0:
+            return None
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
+        lines = [ln.strip() for ln in re.split(r"[\r\n]", text) if ln.strip()]
+        said = [ln for ln in lines if ln.startswith("error:")]
+        return (said or lines or [f"exit code {self.process.returncode}"])[-1]
+
+
+_RUNS: dict[str, AtlasRun] = {}
+_RUNS_LOCK = threading.Lock()
+
+
+def running_job(model: Model) -> AtlasRun | None:
+    return _RUNS.get(model.key)
+
+
+def start_atlas(
+    model: Model, corpus: str = "default", max_tokens: int = 256, workers: int = 2, limit: int | None = None
+) -> AtlasRun:
+    """Start computing `model`'s atlas in the background (once per model at a time); `limit`: only the
+    corpus's first documents."""
+    with _RUNS_LOCK:
+        run = _RUNS.get(model.key)
+        if run is not None and run.running:
+            return run
+        out = computed_path(model)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        log = out.with_suffix(".log")
+        source = model.name if is_embedded(model.name) else str(model.source)
+        cmd = [sys.executable, "-m", "attention_core.atlas", "--model", source, "--corpus", corpus,
+               "--out", str(out), "--max-tokens", str(max_tokens), "--workers", str(workers)]  # fmt: skip
+        if limit is not None:
+            cmd += ["--limit", str(limit)]
+        with open(log, "w", encoding="utf-8") as sink:
+            process = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+        _RUNS[model.key] = run = AtlasRun(model.key, out, log, process)
+        return run

@@ -1,0 +1,67 @@
+"""The Head atlas page through AppTest, on a small SmolLM2 atlas made by the CLI (4 documents, 2 induction
+sequences): the grid and the table show the Parquet's numbers, the head card ranks the sidebar's head, and a
+model without an atlas gets "Compute the atlas" instead of a traceback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from attention_core.atlas.__main__ import main as atlas_cli
+from services import atlas
+from tests.app.helpers import APP, chart, decode
+
+TEXT = "a fluffy blue creature roamed the verdant forest"
+
+
+@pytest.fixture(scope="module")
+def small_atlas(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("atlas")
+    out = folder / "smollm2-135m.parquet"
+    args = ["--model", "smollm2-135m", "--corpus", "default", "--limit", "4", "--max-tokens", "48", "--in-process",
+            "--induction-sequences", "2", "--induction-period", "8", "--out", str(out)]  # fmt: skip
+    assert atlas_cli(args) == 0
+    return folder, pq.read_table(out).to_pandas()
+
+
+def atlas_page(monkeypatch, shipped, **params: str) -> AppTest:
+    monkeypatch.setattr(atlas, "SHIPPED", shipped)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"text": TEXT, "layer": "3", "head": "2", **params})
+    at.run()
+    at.switch_page("app_pages/atlas.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_grid_and_table_show_the_atlas_numbers(monkeypatch, small_atlas):
+    folder, table = small_atlas
+    at = atlas_page(monkeypatch, folder)
+    for stat in ("previous_token", "induction"):
+        at.radio(key="atlas_stat").set_value(stat).run()
+        assert not at.exception, at.exception
+        expected = table[table.statistic == stat].pivot(index="layer", columns="head", values="value").to_numpy()
+        grid = decode(chart(at, "atlas_grid")["data"][0]["z"]).reshape(expected.shape)
+        np.testing.assert_allclose(grid, expected, rtol=1e-6)
+        best = table[table.statistic == stat].sort_values("value", ascending=False).iloc[0]
+        top_row = at.dataframe[0].value.iloc[0]
+        assert (int(top_row["layer"]), int(top_row["head"])) == (int(best["layer"]), int(best["head"]))
+        assert top_row["value"] == pytest.approx(best["value"])
+
+
+def test_head_card_has_its_profile_examples_and_its_pattern_on_the_text(monkeypatch, small_atlas):
+    folder, _ = small_atlas
+    at = atlas_page(monkeypatch, folder)
+    keys = [str(e.key) for e in at.get("plotly_chart")]
+    assert "atlas_profile" in keys and "atlas_on_text" in keys
+    assert sum(k.startswith("atlas_example_") for k in keys) == 3
+    assert any("document" in c.value and "query" in c.value for c in at.caption)
+
+
+def test_a_model_without_an_atlas_offers_to_compute_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "mine"))
+    at = atlas_page(monkeypatch, tmp_path / "none")
+    assert any("No atlas for" in i.value for i in at.info)
+    assert any(b.label == "Compute the atlas" for b in at.button)

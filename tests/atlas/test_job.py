@@ -1,0 +1,125 @@
+"""The atlas job on a tiny random GPT-2: in-process and on a local 2-worker Ray give the same table (to 1e-12:
+both add the same float64 batch sums exactly), a killed worker loses and double-counts nothing, the numbers
+match statistics computed by hand from the trace, and the CLI writes both tables atomically."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import psutil
+import pyarrow.parquet as pq
+import pytest
+
+from attention_core.api import load_model
+from attention_core.atlas import job, tables
+from attention_core.atlas.__main__ import main as cli
+from attention_core.atlas.corpus import Document
+from tests.tiny_models import CORPUS, save_tiny_gpt2
+
+TOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    save_tiny_gpt2(folder)
+    return str(folder)
+
+
+def _settings(tiny: str, batch_size: int = 4) -> job.AtlasSettings:
+    return job.AtlasSettings(
+        tiny, max_tokens=64, seed=3, induction_sequences=3, induction_period=4, batch_size=batch_size
+    )
+
+
+def _docs(n: int) -> list[Document]:
+    return [Document(i, f"{CORPUS[i % 5]} {CORPUS[(i * 3) % 5]}") for i in range(n)]
+
+
+def _table(batches, n_docs, settings):
+    stats, examples = job.reduce_rows(batches, n_docs, settings.induction_sequences)
+    return {(r["layer"], r["head"], r["statistic"]): (r["value"], r["n_queries"]) for r in stats}, examples
+
+
+def test_in_process_values_equal_the_statistics_computed_by_hand(tiny):
+    settings, docs = _settings(tiny), _docs(5)
+    got, examples = _table(job.run_in_process(job.work_items(docs, settings), settings), len(docs), settings)
+    model = load_model(tiny)
+    sums = counts = 0
+    for d in docs:  # previous_token of L1H2 by hand: mean of A[i, i-1] over every i ≥ 1 of every text
+        pattern = model.trace(d.text, max_tokens=64).pattern(1, 2).numpy()
+        sums += float(np.diagonal(pattern, offset=-1).sum())
+        counts += pattern.shape[0] - 1
+    value, n = got[(1, 2, "previous_token")]
+    assert n == counts and value == pytest.approx(sums / counts, abs=1e-6)
+    assert got[(0, 0, "induction")][1] == settings.induction_sequences * settings.induction_period
+    best = [e for e in examples if (e["layer"], e["head"], e["statistic"]) == (1, 2, "previous_token")]
+    assert [e["rank"] for e in best] == [0, 1, 2] and best[0]["value"] >= best[1]["value"] >= best[2]["value"]
+
+
+@pytest.mark.ray
+def test_ray_with_two_workers_equals_the_in_process_loop_and_survives_a_killed_worker(tiny):
+    import ray
+
+    settings, docs = _settings(tiny, batch_size=1), _docs(80)
+    items = job.work_items(docs, settings)
+    clean, _ = _table(job.run_in_process(items, settings), len(docs), settings)
+    try:
+        on_ray, _ = _table(job.run_on_ray(items, settings, workers=2), len(docs), settings)
+        assert on_ray.keys() == clean.keys()
+        for key, (value, n) in clean.items():
+            assert on_ray[key][1] == n and (on_ray[key][0] == pytest.approx(value, abs=TOL) or np.isnan(value)), key
+
+        killed: list[int] = []
+
+        def kill_one_worker(done: int, total: int) -> None:
+            if not killed and done < total // 2:
+                workers = [
+                    p for p in psutil.process_iter(["cmdline"]) if "AtlasWorker" in " ".join(p.info["cmdline"] or [])
+                ]
+                if workers:  # Ray titles an actor's process "ray::AtlasWorker…"
+                    os.kill(workers[0].pid, signal.SIGKILL)
+                    killed.append(done)
+
+        after_kill, _ = _table(
+            job.run_on_ray(items, settings, workers=2, progress=kill_one_worker), len(docs), settings
+        )
+        assert killed, "no worker was killed mid-job: the test did not test anything"
+        for key, (value, n) in clean.items():
+            assert after_kill[key][1] == n and (after_kill[key][0] == pytest.approx(value, abs=TOL) or np.isnan(value))
+    finally:
+        ray.shutdown()
+
+
+def test_cli_writes_both_tables_and_a_failed_write_leaves_the_previous_atlas(tiny, tmp_path, monkeypatch):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(CORPUS[:6]), encoding="utf-8")
+    out = tmp_path / "atlas.parquet"
+    args = ["--model", tiny, "--corpus", str(corpus), "--out", str(out), "--in-process", "--max-tokens", "32",
+            "--induction-sequences", "2", "--induction-period", "4"]  # fmt: skip
+    assert cli(args) == 0
+    stats, examples, meta = tables.read_atlas(out)
+    assert set(tables.STATS_COLUMNS) <= set(stats.column_names) and stats.num_rows == 2 * 4 * 7
+    assert {"doc_id", "query", "tokens", "weights", "top_keys"} <= set(examples.column_names)
+    assert meta["n_documents"] == 6 and meta["max_tokens"] == 32
+    before = out.read_bytes()
+
+    def broken_write(table, where, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tables.pq, "write_table", broken_write)
+    with pytest.raises(OSError):
+        cli(args)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "atlas.examples.parquet", "atlas.parquet", "c.txt"]  # fmt: skip
+
+
+def test_cli_says_what_is_wrong_with_a_bad_corpus(tiny, tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    assert cli(["--model", tiny, "--corpus", str(empty), "--out", str(tmp_path / "a.parquet"), "--in-process"]) == 2
+    assert "holds no documents" in capsys.readouterr().err
+    assert not (tmp_path / "a.parquet").exists()
+    assert pq is not None

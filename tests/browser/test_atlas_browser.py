@@ -1,0 +1,39 @@
+"""Head atlas in the browser (issue 15): a click on a cell of the layer × head grid opens that head on the
+Attention patterns page with its top example loaded as the text. Uses the shipped SmolLM2 atlas."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+
+from devtools.browser import CLICK_TARGET_JS, screenshot_dir, wait_rerun_done
+from services.atlas import SHIPPED, load_atlas
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_grid_cell_opens_its_head_with_its_top_example(mech_page, mech_url) -> None:
+    data = load_atlas(SHIPPED / "smollm2-135m.parquet")
+    stat = data.statistics.index("previous_token")
+    layer, head = (int(i) for i in divmod(int(data.values[stat].argmax()), data.values.shape[2]))
+    example_text = data.examples[("previous_token", layer, head)][0]["text"]
+    page = mech_page
+    page.goto(f"{mech_url}/?page=patterns&text=a+fluffy+blue+creature")
+    page.get_by_role("link", name="Head atlas").wait_for()
+    wait_rerun_done(page)
+    page.get_by_role("link", name="Head atlas").click()
+    plot = page.locator("[class*='st-key-atlas_grid'] .js-plotly-plot").first
+    plot.wait_for(state="visible")
+    wait_rerun_done(page)
+    page.screenshot(path=str(screenshot_dir() / "atlas.png"), full_page=True)
+    plot.scroll_into_view_if_needed()
+    xy = plot.evaluate(CLICK_TARGET_JS, [layer, head])
+    assert xy, f"no click target for layer {layer}, head {head}"
+    page.mouse.click(*xy)
+    page.get_by_role("heading", name="Attention patterns").wait_for()
+    wait_rerun_done(page)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
+    assert query["page"] == ["patterns"] and query["layer"] == [str(layer)] and query["head"] == [str(head)]
+    assert query["text"] == [example_text]  # the example (≤ 1,000 characters) is the text now
+    assert page.get_by_text(f"layer {layer}, head {head}").first.is_visible()
