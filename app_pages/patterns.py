@@ -20,7 +20,7 @@ from ui.progress import wait_with_progress
 from ui.widgets import image_format_radio, select_head_from_chart, show_tokens, warn_untrained_masking, window_selector
 from viz.figures.heatmaps import Cells, head_heatmap
 from viz.figures.layout import image_config, orientation_caption
-from viz.figures.long_text import pooled_heatmap, window_heatmap
+from viz.figures.long_text import COLOUR_SCALES, pooled_heatmap, window_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.views.export import export_basename, pattern_csv, pattern_npz, pooled_npz, window_csv
 from viz.views.patterns import (
@@ -120,8 +120,21 @@ def short_head(layer: int, head: int, base: str) -> object:
     return view
 
 
+def long_scale() -> str:
+    """The long views' colour scale. Block means of a long text are small (a query's weight is spread over
+    hundreds of keys), so on a linear scale most of the chart is white; log is the default."""
+    return st.radio(
+        "Colour scale",
+        list(COLOUR_SCALES),
+        format_func=COLOUR_SCALES.__getitem__,
+        horizontal=True,
+        key="long_scale",
+        help="Hover always gives the real weights; only the colours change. The colour bar names the scale.",
+    )
+
+
 def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
-    """A long text's head: block means of the whole pattern, and an exact window. Returns both views."""
+    """A long text's head: block means of the whole pattern (here), then an exact window (`long_window`)."""
     meta = meta_of(layer, head)
     pooled = derived(key, "pooled", layer, head, POOLED_VIEW_SIZE, compute=lambda: pooled_view(trace, layer, head))
     st.caption(
@@ -129,6 +142,7 @@ def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
         "tokens, each the mean weight of its block (computed on the server, block by block). "
         "The red frame is the window drawn exactly below; move it with the sliders. " + orientation_caption(orient)
     )
+    scale = long_scale()
     window = window_selector(n)
     pooled_fig = figure(
         "pooled",
@@ -136,15 +150,22 @@ def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
         head,
         orient,
         window,
+        scale,
         build=lambda: pooled_heatmap(
-            pooled.pooled, pooled.block, n, tokens.plotly, orient, window.as_tuple(), meta=meta
+            pooled.pooled, pooled.block, n, tokens.plotly, orient, window.as_tuple(), meta=meta, scale=scale
         ),
     )
     st.plotly_chart(pooled_fig, key="head_heatmap", config=image_config(f"{base}_downsampled", fmt), theme=None)
+    return pooled, (window, scale)
+
+
+def long_window(layer: int, head: int, base: str, window: object, scale: str) -> object:
+    """The exact window of a long text's head at the page's full width (in a column it was ~245 px wide)."""
+    meta = meta_of(layer, head)
     wview = window_view(trace, layer, head, window, tokens)
     rows, cols = wview.labels()
+    st.subheader(f"Exact window: queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}")
     st.caption(
-        f"Exact weights of queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}. "
         "Each query's weights are normalised over all its keys, so a window's row sums to the share of "
         "attention that falls inside it (in the hover). Drag on the chart to zoom; double-click to reset."
     )
@@ -155,10 +176,13 @@ def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
         head,
         orient,
         window,
-        build=lambda: window_heatmap(wview.pattern, wview.scores, cells, orient, row_share=wview.row_share, meta=meta),
+        scale,
+        build=lambda: window_heatmap(
+            wview.pattern, wview.scores, cells, orient, row_share=wview.row_share, meta=meta, scale=scale
+        ),
     )
     st.plotly_chart(window_fig, key="head_window", config=image_config(f"{base}_window", fmt), theme=None)
-    return pooled, wview
+    return wview
 
 
 def layer_heads(layer: int, head: int, base: str) -> None:
@@ -227,11 +251,13 @@ def head_panel(layer: int, head: int) -> None:
     with left:
         st.subheader(f"Layer {layer}, head {head}")
         if long:
-            pooled, wview = long_head(layer, head, base)
+            pooled, (window, scale) = long_head(layer, head, base)
         else:
             view = short_head(layer, head, base)
     with right:
         layer_heads(layer, head, base)
+    if long:
+        wview = long_window(layer, head, base, window, scale)
     st.subheader("Export the selected pattern")
     if long:
         export_long(pooled, wview, base)
