@@ -209,13 +209,14 @@ def _measure_pages(page: Any, model: Any, n: int, timeout_s: float, shots: Path 
     return {"n": n, "trace_s": trace_s, "submit_s": submit_s, "pages": times}
 
 
-def _pages_report(rows: list[dict], args: argparse.Namespace, load: tuple[float, float]) -> str:
+def _pages_report(rows: list[dict], args: argparse.Namespace, load: tuple[float, float], gflops: float) -> str:
     from app_pages.registry import PAGES
 
     lines = [
         f"Page latency, `python bench/app_latency.py --pages --lengths {' '.join(map(str, args.lengths))}` "
         f"({MODEL_NAME}, CPU, {os.cpu_count()} cores, headless Chromium, 1280 px); load average "
-        f"{load[0]:.2f} at the start, {load[1]:.2f} at the end. Seconds from the sidebar click to the page fully "
+        f"{load[0]:.2f} at the start, {load[1]:.2f} at the end; fp32 matmul {gflops:.1f} GFLOP/s. "
+        "Seconds from the sidebar click to the page fully "
         f"drawn, the trace already cached (✓/✗: the {PAGE_BUDGET_S:g} s budget at 1,000 tokens).",
         "",
         "| page | " + " | ".join(f"{r['n']} tokens" for r in rows) + " |",
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"matmul {gflops:.1f} GFLOP/s → 4096-token trace floor {floor_s:.1f} s", flush=True)
 
     if args.pages:
-        return _main_pages(args, model)
+        return _main_pages(args, model, gflops)
     rows = []
     with app_server(REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log", timeout=90) as (url, _proc):
         with sync_playwright() as pw:
@@ -321,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _main_pages(args: argparse.Namespace, model: Any) -> int:
+def _main_pages(args: argparse.Namespace, model: Any, gflops: float) -> int:
     from playwright.sync_api import sync_playwright
 
     load_start = os.getloadavg()[0]
@@ -339,7 +340,7 @@ def _main_pages(args: argparse.Namespace, model: Any) -> int:
                 print(json.dumps(rows[-1]), flush=True)
             browser.close()
     print()
-    print(_pages_report(rows, args, (load_start, os.getloadavg()[0])))
+    print(_pages_report(rows, args, (load_start, os.getloadavg()[0]), gflops))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows}, indent=2))
     return 0
