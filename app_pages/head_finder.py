@@ -122,10 +122,8 @@ def show_focus(layer: int, head: int, query: int, keys: list[int]) -> None:
             else ""
         )
     )
-    title = f"Layer {layer}, head {head}: {plotly_escape(readable[query])} and its neighbours"
-    show_chart(
-        focus_heatmap(view, plotly_tokens(display_tokens(trace)), query, keys, ctx.orient, title), "mech_find_focus"
-    )
+    tokens = plotly_tokens(display_tokens(trace))
+    show_chart(focus_heatmap(view, tokens, query, keys, ctx.orient, ""), "mech_find_focus")  # untitled: named above
 
 
 if st.session_state.pop("_mech_open_patterns", False):

@@ -133,17 +133,22 @@ def long_scale() -> str:
     )
 
 
-def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
-    """A long text's head: block means of the whole pattern (here), then an exact window (`long_window`)."""
-    meta = meta_of(layer, head)
+def long_head(layer: int, head: int) -> tuple[object, object, str]:
+    """A long text's head, in the panel's column: what the charts below show, the colour scale and the window."""
     pooled = derived(key, "pooled", layer, head, POOLED_VIEW_SIZE, compute=lambda: pooled_view(trace, layer, head))
     st.caption(
-        f"{n} tokens: the whole pattern is drawn as {pooled.size}×{pooled.size} blocks of {pooled.block} "
+        f"{n} tokens: the whole pattern is drawn below as {pooled.size}×{pooled.size} blocks of {pooled.block} "
         "tokens, each the mean weight of its block (computed on the server, block by block). "
-        "The red frame is the window drawn exactly below; move it with the sliders. " + orientation_caption(orient)
+        "The red frame is the window drawn exactly under it; move it with the sliders. " + orientation_caption(orient)
     )
     scale = long_scale()
-    window = window_selector(n)
+    return pooled, window_selector(n), scale
+
+
+def long_charts(layer: int, head: int, base: str, pooled: object, window: object, scale: str) -> object:
+    """The block means and the exact window of a long text's head, each at the page's full width (in the
+    panel's column the window was ~245 px wide and the block means narrower still at 1024 px)."""
+    meta = meta_of(layer, head)
     pooled_fig = figure(
         "pooled",
         layer,
@@ -156,12 +161,6 @@ def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
         ),
     )
     st.plotly_chart(pooled_fig, key="head_heatmap", config=image_config(f"{base}_downsampled", fmt), theme=None)
-    return pooled, (window, scale)
-
-
-def long_window(layer: int, head: int, base: str, window: object, scale: str) -> object:
-    """The exact window of a long text's head at the page's full width (in a column it was ~245 px wide)."""
-    meta = meta_of(layer, head)
     wview = window_view(trace, layer, head, window, tokens)
     rows, cols = wview.labels()
     st.subheader(f"Exact window: queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}")
@@ -251,13 +250,14 @@ def head_panel(layer: int, head: int) -> None:
     with left:
         st.subheader(f"Layer {layer}, head {head}")
         if long:
-            pooled, (window, scale) = long_head(layer, head, base)
+            pooled, window, scale = long_head(layer, head)
         else:
             view = short_head(layer, head, base)
     with right:
         layer_heads(layer, head, base)
     if long:
-        wview = long_window(layer, head, base, window, scale)
+        st.markdown(f"**Layer {layer}, head {head}: the whole pattern in blocks of {pooled.block} tokens**")
+        wview = long_charts(layer, head, base, pooled, window, scale)
     st.subheader("Export the selected pattern")
     if long:
         export_long(pooled, wview, base)
