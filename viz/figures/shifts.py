@@ -40,9 +40,10 @@ def shift_arrows(
             hovertemplate="%{text}<br>after<extra></extra>",
         )
     )
-    for i in range(len(labels)):
-        color = SELECTED_RED if i == highlight else "#1f77b4"
-        fig.add_annotation(
+    # One list of annotations set at once: fig.add_annotation in a loop re-validates the whole list each time
+    # (quadratic; at 835 tokens building the figure alone took seconds).
+    arrows = [
+        dict(
             x=float(after[i, 0]),
             y=float(after[i, 1]),
             ax=float(before[i, 0]),
@@ -55,9 +56,12 @@ def shift_arrows(
             arrowhead=3,
             arrowsize=1.2,
             arrowwidth=2.5 if i == highlight else 1.2,
-            arrowcolor=color,
+            arrowcolor=SELECTED_RED if i == highlight else "#1f77b4",
             text="",
         )
+        for i in range(len(labels))
+    ]
+    fig.update_layout(annotations=arrows)
     fig.update_layout(
         xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%} of variance)"), zeroline=False),
         yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%} of variance)"), zeroline=False),
