@@ -7,22 +7,34 @@ import numpy as np
 import streamlit as st
 
 from services.models import InputError
-from services.traces import short_trace
+from services.traces import derived, set_threads_for, short_trace
 from ui.context import require_trace
+from ui.figure_memo import memo_figure
 from ui.sidebar import MOLE_HINT
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
 from viz.figures.mechanism import matrix_heatmap, source_bars
-from viz.figures.shifts import closest_sense_figure, layer_lines, shift_arrows, trajectories_figure
+from viz.figures.shifts import (
+    closest_sense_figure,
+    layer_lines,
+    named_head_sources,
+    named_source_bars,
+    shift_arrows,
+    trajectories_figure,
+)
 from viz.labels import axis_labels, markdown_literal, plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.heads import default_query_keys
+from viz.views.patterns import is_long
 from viz.views.shifts import (
+    ARROW_MAX,
+    SOURCE_MAX,
     delta_by_source,
     layer_shift,
     pairwise_cosines,
     parse_lines,
     residual_norms,
     sense_match,
+    top_positions,
     trajectories,
     word_trace,
 )
@@ -43,6 +55,8 @@ trace = ctx.trace
 layer = ctx.layer
 readable, labels = axis_labels(display_tokens(trace))
 n = trace.n_tokens
+long = is_long(n)
+set_threads_for(n)
 
 # ── Part 1: who moved this token? ────────────────────────────────────────────────────────────────
 st.header("How attention moves one token")
@@ -50,10 +64,14 @@ st.caption(
     f"{ctx.model_label} · layer {layer} (pick it in the sidebar) · the update Δe that layer {layer}'s attention adds "
     "to one token, split by the source token it came from: source j contributes Σ_heads A[i, j]·(v_j·W_O[head])."
 )
-show_token_strip(display_tokens(trace))
+if long:
+    with st.expander(f"The {n} tokens as {ctx.model_name} split them"):
+        show_token_strip(display_tokens(trace))
+else:
+    show_token_strip(display_tokens(trace))
 default_q, _ = default_query_keys(trace.tokens)
 query = token_picker("Token to explain", readable, default_q, "mech_shift_query")
-split = delta_by_source(trace, layer, query)
+split = derived(ctx.trace_key, "delta_by_source", layer, query, compute=lambda: delta_by_source(trace, layer, query))
 shares = split.share_along_delta()
 norms = np.linalg.norm(split.per_source, axis=-1)
 check = float(np.abs(split.delta - split.attn_out).max())
@@ -61,35 +79,51 @@ st.caption(
     f"Check against the engine: Σ over heads and sources + b_O equals trace.attn_out[{query}] to within {check:.2g} "
     f"(|Δe| = {np.linalg.norm(split.attn_out):.4g})."
 )
-c1, c2 = st.columns(2)
-with c1:
+share_title = f"Share of Δe along its own direction (sums to {shares.sum() + split.bias_share():.3f} with b_O)"
+heads_title = f"Per head: |A[i, j]·(v_j·W_O[head])| for query {plotly_escape(readable[query])}"
+if n > SOURCE_MAX:
+    shown = top_positions(norms, SOURCE_MAX - 1, exclude=[query]) if query < n else []
+    shown = sorted([*shown, query])
+    kept = float(norms[shown].sum() / max(norms.sum(), 1e-30))
+    st.info(
+        f"{n} sources: the charts draw the {len(shown)} with the largest contribution |c_j| (the token itself "
+        f"included), which carry {kept:.0%} of Σ|c_j|; the table below lists every source. The share's sum in the "
+        "title is over every source.",
+        icon=":material/filter_list:",
+    )
+    names = [labels[j] for j in shown]
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(named_source_bars(names, shares[shown], share_title, "c_j·Δe / |Δe|²", labels[query]), "mech_share")
+    with c2:
+        show_chart(
+            named_source_bars(
+                names, norms[shown], "Size of each source's contribution |c_j|", "|c_j| (d_model units)", labels[query]
+            ),
+            "mech_norms",
+        )
+    show_chart(named_head_sources(split.head_norms()[:, shown], names, heads_title), "mech_heads_sources")
+else:
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(source_bars(labels, shares, share_title, "c_j·Δe / |Δe|²", query), "mech_share")
+    with c2:
+        show_chart(
+            source_bars(labels, norms, "Size of each source's contribution |c_j|", "|c_j| (d_model units)", query),
+            "mech_norms",
+        )
     show_chart(
-        source_bars(
+        matrix_heatmap(
+            split.head_norms(),
+            heads_title,
+            [f"head {h}" for h in range(trace.n_heads)],
             labels,
-            shares,
-            f"Share of Δe along its own direction (sums to {shares.sum() + split.bias_share():.3f} with b_O)",
-            "c_j·Δe / |Δe|²",
-            query,
+            "source token",
+            "head",
+            kind="weight",
         ),
-        "mech_share",
+        "mech_heads_sources",
     )
-with c2:
-    show_chart(
-        source_bars(labels, norms, "Size of each source's contribution |c_j|", "|c_j| (d_model units)", query),
-        "mech_norms",
-    )
-show_chart(
-    matrix_heatmap(
-        split.head_norms(),
-        f"Per head: |A[i, j]·(v_j·W_O[head])| for query {plotly_escape(readable[query])}",
-        [f"head {h}" for h in range(trace.n_heads)],
-        labels,
-        "source token",
-        "head",
-        kind="weight",
-    ),
-    "mech_heads_sources",
-)
 bias_row = [
     {
         "source": "b_O (output bias, from no token)",
@@ -118,7 +152,7 @@ st.dataframe(
 st.subheader(f"Every token before and after layer {layer}'s attention")
 pre_norm = trace.config.norm_position == "pre"
 after_what = "before + Δe" if pre_norm else "LayerNorm(before + Δe) in this post-norm model"
-rn = residual_norms(trace, layer)
+rn = derived(ctx.trace_key, "residual_norms", layer, compute=lambda: residual_norms(trace, layer))
 first_is_outlier = bool(n > 2 and rn[0] > 5 * np.median(rn[1:]))
 skip_first = st.checkbox(
     "Leave out the first token",
@@ -127,15 +161,34 @@ skip_first = st.checkbox(
     help="Decoders give the first token a residual many times longer than the others (an attention sink); in the "
     "picture it would take the whole first axis and squash every other token into a dot.",
 )
-shift = layer_shift(trace, layer, skip_first=skip_first)
+shift = derived(
+    ctx.trace_key,
+    "layer_shift",
+    layer,
+    skip_first,
+    query,
+    ARROW_MAX,
+    compute=lambda: layer_shift(trace, layer, skip_first=skip_first, max_tokens=ARROW_MAX, keep=query),
+)
 shown = [labels[i] for i in shift.included]
 hl = shift.included.index(query) if query in shift.included else None
+if len(shift.included) < shift.n_eligible:
+    st.info(
+        f"{shift.n_eligible} tokens: arrows for {len(shift.included)} of them, the token picked above and the "
+        f"{len(shift.included) - (hl is not None)} whose residual this layer's attention moved most (|after − before| "
+        "in the full space); the PCA is of their points alone.",
+        icon=":material/filter_list:",
+    )
 st.caption(
     "Each arrow goes from a token's residual entering the layer to the residual after this layer's attention "
     f"({after_what}), projected on the first two principal axes of those {2 * len(shown)} points (PCA by SVD)."
     + (f" Here the first token's residual is {rn[0] / np.median(rn[1:]):.1f}× the median length." if n > 2 else "")
 )
-show_chart(shift_arrows(shown, shift.before, shift.after, hl, shift.explained), "mech_arrows")
+arrows = memo_figure(
+    ("shift_arrows", ctx.trace_key, layer, skip_first, query, ARROW_MAX),
+    lambda: shift_arrows(shown, shift.before, shift.after, hl, shift.explained),
+)
+show_chart(arrows, "mech_arrows")
 
 # ── Part 2: the same word in different sentences ─────────────────────────────────────────────────
 st.header("One word, many meanings")

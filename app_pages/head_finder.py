@@ -6,13 +6,15 @@ import numpy as np
 import streamlit as st
 
 from app_pages.registry import page_named
-from services.traces import derived, short_trace, short_trace_key
+from services.traces import derived, derived_job, set_threads_for, short_trace, short_trace_key
 from ui.context import require_trace
+from ui.progress import wait_with_progress
 from ui.shell import SHELL_KEYS
-from ui.widgets import fixed_decimals, show_token_strip, token_multi_picker, token_picker
-from viz.figures.layout import selected_point
+from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_multi_picker, token_picker
+from viz.figures.heads import focus_heatmap
+from viz.figures.layout import orientation_caption, selected_point
 from viz.figures.mechanism import layer_head_grid
-from viz.labels import axis_labels, markdown_literal, plotly_escape
+from viz.labels import axis_labels, markdown_literal, plotly_escape, plotly_tokens
 from viz.views.common import display_tokens
 from viz.views.heads import (
     CONTROL_TEXT,
@@ -21,11 +23,16 @@ from viz.views.heads import (
     all_patterns,
     control_result,
     default_query_keys,
+    focus_span,
+    focus_view,
     head_statistics,
-    rank_heads_by_attention,
+    query_rows,
+    rank_heads_by_rows,
     row_to_head,
     stats_table,
+    trace_head_statistics,
 )
+from viz.views.patterns import is_long
 
 TABLE_KEY = "mech_head_stats"
 
@@ -95,6 +102,30 @@ def show_control(layer: int, head: int, weight_here: float) -> None:
     )
 
 
+def show_focus(layer: int, head: int, query: int, keys: list[int]) -> None:
+    """The best head's pattern around the query, in the sidebar's orientation (issue 19, defect 6)."""
+    start, stop = focus_span(n, query, keys)
+    view = derived(
+        ctx.trace_key, "focus", layer, head, start, stop, compute=lambda: focus_view(trace, layer, head, start, stop)
+    )
+    outside = [k for k in keys if not start <= k < stop]
+    st.markdown(f"**Layer {layer}, head {head} around the query** (tokens {start}–{stop - 1})")
+    st.caption(
+        orientation_caption(ctx.orient)
+        + " The query's "
+        + ("row" if ctx.orient == "rows" else "column")
+        + " is framed in red; red circles mark the chosen keys."
+        + (
+            f" {len(outside)} chosen key(s) lie outside these {stop - start} tokens (the ranking counts them): "
+            + ", ".join(markdown_literal(readable[k]) for k in outside)
+            if outside
+            else ""
+        )
+    )
+    tokens = plotly_tokens(display_tokens(trace))
+    show_chart(focus_heatmap(view, tokens, query, keys, ctx.orient, ""), "mech_find_focus")  # untitled: named above
+
+
 if st.session_state.pop("_mech_open_patterns", False):
     st.switch_page(page_named("patterns").path)
 st.title("Head finder")
@@ -102,13 +133,21 @@ ctx = require_trace()
 trace = ctx.trace
 readable, labels = axis_labels(display_tokens(trace))
 n = trace.n_tokens
-patterns = derived(ctx.trace_key, "all_patterns", compute=lambda: all_patterns(trace))  # [n_layers, n_heads, n, n]
-L, H = patterns.shape[:2]
-stats = head_statistics(patterns)  # per head, over this text: entropy, previous- and first-token share, distance
+L, H = trace.n_layers, trace.n_heads
+set_threads_for(n)
+# Per head, over this text: entropy, previous- and first-token share, distance. Computed once per trace, a chunk
+# of query rows at a time (all the patterns of a 1,000-token text would be 1 GB), and cached with it.
+stats_job = derived_job(
+    ctx.trace_key, "head_statistics", compute=lambda progress: trace_head_statistics(trace, progress)
+)
 SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the whole text
 
 st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
-show_token_strip(display_tokens(trace))
+if is_long(n):
+    with st.expander(f"The {n} tokens as {ctx.model_name} split them"):
+        show_token_strip(display_tokens(trace))
+else:
+    show_token_strip(display_tokens(trace))
 st.subheader("Which heads make one token look at others?")
 default_q, default_keys = default_query_keys(trace.tokens)
 c1, c2 = st.columns([1, 2])
@@ -123,8 +162,10 @@ else:
             "With the causal mask a query cannot look at later tokens; these keys always get weight 0: "
             + ", ".join(markdown_literal(readable[k]) for k in hidden)
         )
-    hits = rank_heads_by_attention(patterns, query, keys)
+    rows = derived(ctx.trace_key, "query_rows", query, compute=lambda: query_rows(trace, query))  # [L, H, n_k]
+    hits = rank_heads_by_rows(rows, keys)
     best = hits[0]
+    stats = wait_with_progress(stats_job, "Head statistics over the whole text")
     key_names = " + ".join(markdown_literal(readable[k]) for k in keys)  # tokens are user text: never Markdown
     st.metric(
         f"Best head: layer {best.layer}, head {best.head}",
@@ -189,10 +230,12 @@ else:
             config={"displaylogo": False},
         )
     st.caption("Click a row of the table or a cell of the grid to open that head on the Attention patterns page.")
+    show_focus(best.layer, best.head, query, keys)
 
     with st.expander("Control: the adjectives one word away from the noun", expanded=best_prev > PREVIOUS_TOKEN_HEAD):
         show_control(best.layer, best.head, best.weight)
 
+stats = wait_with_progress(stats_job, "Head statistics over the whole text")
 st.subheader("Every head at a glance")
 st.caption(
     "Averaged over this text's queries: entropy of each row (0 bits = all weight on one key), the weight on the "

@@ -20,7 +20,7 @@ from ui.progress import wait_with_progress
 from ui.widgets import image_format_radio, select_head_from_chart, show_tokens, warn_untrained_masking, window_selector
 from viz.figures.heatmaps import Cells, head_heatmap
 from viz.figures.layout import image_config, orientation_caption
-from viz.figures.long_text import pooled_heatmap, window_heatmap
+from viz.figures.long_text import COLOUR_SCALES, pooled_heatmap, window_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.views.export import export_basename, pattern_csv, pattern_npz, pooled_npz, window_csv
 from viz.views.patterns import (
@@ -120,31 +120,51 @@ def short_head(layer: int, head: int, base: str) -> object:
     return view
 
 
-def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
-    """A long text's head: block means of the whole pattern, and an exact window. Returns both views."""
-    meta = meta_of(layer, head)
+def long_scale() -> str:
+    """The long views' colour scale. Block means of a long text are small (a query's weight is spread over
+    hundreds of keys), so on a linear scale most of the chart is white; log is the default."""
+    return st.radio(
+        "Colour scale",
+        list(COLOUR_SCALES),
+        format_func=COLOUR_SCALES.__getitem__,
+        horizontal=True,
+        key="long_scale",
+        help="Hover always gives the real weights; only the colours change. The colour bar names the scale.",
+    )
+
+
+def long_head(layer: int, head: int) -> tuple[object, object, str]:
+    """A long text's head, in the panel's column: what the charts below show, the colour scale and the window."""
     pooled = derived(key, "pooled", layer, head, POOLED_VIEW_SIZE, compute=lambda: pooled_view(trace, layer, head))
     st.caption(
-        f"{n} tokens: the whole pattern is drawn as {pooled.size}×{pooled.size} blocks of {pooled.block} "
+        f"{n} tokens: the whole pattern is drawn below as {pooled.size}×{pooled.size} blocks of {pooled.block} "
         "tokens, each the mean weight of its block (computed on the server, block by block). "
-        "The red frame is the window drawn exactly below; move it with the sliders. " + orientation_caption(orient)
+        "The red frame is the window drawn exactly under it; move it with the sliders. " + orientation_caption(orient)
     )
-    window = window_selector(n)
+    scale = long_scale()
+    return pooled, window_selector(n), scale
+
+
+def long_charts(layer: int, head: int, base: str, pooled: object, window: object, scale: str) -> object:
+    """The block means and the exact window of a long text's head, each at the page's full width (in the
+    panel's column the window was ~245 px wide and the block means narrower still at 1024 px)."""
+    meta = meta_of(layer, head)
     pooled_fig = figure(
         "pooled",
         layer,
         head,
         orient,
         window,
+        scale,
         build=lambda: pooled_heatmap(
-            pooled.pooled, pooled.block, n, tokens.plotly, orient, window.as_tuple(), meta=meta
+            pooled.pooled, pooled.block, n, tokens.plotly, orient, window.as_tuple(), meta=meta, scale=scale
         ),
     )
     st.plotly_chart(pooled_fig, key="head_heatmap", config=image_config(f"{base}_downsampled", fmt), theme=None)
     wview = window_view(trace, layer, head, window, tokens)
     rows, cols = wview.labels()
+    st.subheader(f"Exact window: queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}")
     st.caption(
-        f"Exact weights of queries {window.q0}–{window.q1 - 1} × keys {window.k0}–{window.k1 - 1}. "
         "Each query's weights are normalised over all its keys, so a window's row sums to the share of "
         "attention that falls inside it (in the hover). Drag on the chart to zoom; double-click to reset."
     )
@@ -155,10 +175,13 @@ def long_head(layer: int, head: int, base: str) -> tuple[object, object]:
         head,
         orient,
         window,
-        build=lambda: window_heatmap(wview.pattern, wview.scores, cells, orient, row_share=wview.row_share, meta=meta),
+        scale,
+        build=lambda: window_heatmap(
+            wview.pattern, wview.scores, cells, orient, row_share=wview.row_share, meta=meta, scale=scale
+        ),
     )
     st.plotly_chart(window_fig, key="head_window", config=image_config(f"{base}_window", fmt), theme=None)
-    return pooled, wview
+    return wview
 
 
 def layer_heads(layer: int, head: int, base: str) -> None:
@@ -227,11 +250,14 @@ def head_panel(layer: int, head: int) -> None:
     with left:
         st.subheader(f"Layer {layer}, head {head}")
         if long:
-            pooled, wview = long_head(layer, head, base)
+            pooled, window, scale = long_head(layer, head)
         else:
             view = short_head(layer, head, base)
     with right:
         layer_heads(layer, head, base)
+    if long:
+        st.markdown(f"**Layer {layer}, head {head}: the whole pattern in blocks of {pooled.block} tokens**")
+        wview = long_charts(layer, head, base, pooled, window, scale)
     st.subheader("Export the selected pattern")
     if long:
         export_long(pooled, wview, base)

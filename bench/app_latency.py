@@ -2,6 +2,7 @@
 
     python bench/app_latency.py                          # 32, 512 and 4096 tokens
     python bench/app_latency.py --lengths 32 512 --switches 3
+    python bench/app_latency.py --pages --lengths 32 1000   # every registered page, once the trace is cached
 
 For each length it submits a text of exactly that many tokens (a fresh text each time, so no cache
 hit) and measures, from the Ctrl+Enter that submits it:
@@ -10,6 +11,13 @@ hit) and measures, from the Ctrl+Enter that submits it:
 then clicks other heads' thumbnails and measures click → that head's heatmap drawn (for long texts,
 the downsampled view *and* the exact window). "Drawn" means Plotly has plotted a figure whose
 `layout.meta` names this text (sha1 prefix), length, layer and head: the page puts it there.
+
+With --pages it measures every page of app_pages/registry.PAGES instead, at each length: it submits the text
+(submit → the page drawn, trace included, is the reference), then opens each page from the sidebar and measures
+click → that page fully drawn: its title changed, no element stale, no status widget, spinner or progress bar,
+and every Plotly chart plotted, continuously for a second (the time is the start of that quiet second). Each
+page's own derived results (head statistics, a split of Δe) are computed in that visit, as for a reader. The
+trace alone, timed in this process on the same text, is printed beside them.
 
 The trace floor (FLOPs of the 4096-token forward pass, bench/engine.py's `forward_flops`, divided by
 the fp32 matmul rate measured in this same run) makes the 4096-token overview target machine-relative.
@@ -83,6 +91,7 @@ DRAWN_JS = """([key, want]) => {
 META_JS = """(key) => document.querySelector(`[class*='st-key-${key}'] .js-plotly-plot`).layout.meta"""
 N_HEADS = 9  # SmolLM2-135M
 
+
 def wait_drawn(page: Any, key: str, want: dict, timeout_s: float, polling: str | int = "raf") -> float:
     """Seconds (perf_counter) when the chart `key` shows `want`. Polling every animation frame is exact to
     a frame but costs CPU in Chromium and here; waits that last seconds (a long trace) poll every 100 ms
@@ -134,6 +143,98 @@ def _measure_length(page: Any, model: Any, passage: str, n: int, rep: int, switc
     return {"n": n, "submit_heatmap": t_heatmap, "submit_overview": t_overview, "switch": times}
 
 
+SETTLED_JS = """() => {
+    if (document.querySelector('[data-stale="true"], [data-testid="stStatusWidget"], [data-testid="stSpinner"],'
+        + ' [data-testid="stProgress"]')) return false;
+    const h1 = document.querySelector('[data-testid="stMain"] h1');
+    const plots = [...document.querySelectorAll('.js-plotly-plot')];
+    return plots.every((el) => el._fullLayout) ? (h1 ? h1.innerText : '') : false;
+}"""
+PAGE_BUDGET_S = 5.0  # issue 19: every page ready ≤ 5 s after the trace, at 1,000 tokens
+
+
+def _settle(page: Any, old_title: str | None, timeout_s: float, quiet_s: float = 1.0) -> float | None:
+    """perf_counter time when the page became (and then stayed, for `quiet_s`) fully drawn; None on timeout.
+    While the title is still `old_title` the old page counts as not drawn (for the first 10 s: a page may
+    share a title)."""
+    start, since = time.perf_counter(), None
+    while time.perf_counter() - start < timeout_s:
+        title = page.evaluate(SETTLED_JS)
+        now = time.perf_counter()
+        ok = title is not False and (title != old_title or now - start > 10)
+        if not ok:
+            since = None
+        elif since is None:
+            since = now
+        elif now - since >= quiet_s:
+            return since
+        page.wait_for_timeout(100)
+    return None
+
+
+def _measure_pages(page: Any, model: Any, n: int, timeout_s: float, shots: Path | None) -> dict:
+    """Submit a fresh text of n tokens, then open every registered page from the sidebar, timing each."""
+    from app_pages.registry import PAGES
+    from attention_core.backend import set_threads_for
+
+    text = exact_text(model, PASSAGE, n, f"Pages at {n}")
+    set_threads_for(n)
+    t0 = time.perf_counter()
+    model.trace(text, max_tokens=n)  # the reference: the trace alone, in this process (the app's is separate)
+    trace_s = time.perf_counter() - t0
+    old = page.evaluate(SETTLED_JS) or None
+    box = page.locator("[data-testid='stTextArea'] textarea")
+    box.fill(text)
+    page.wait_for_timeout(300)
+    t0 = time.perf_counter()
+    box.press("Control+Enter")
+    done = _settle(page, None, timeout_s)
+    submit_s = None if done is None else done - t0
+    times: dict[str, float | None] = {}
+    order = list(PAGES[1:]) + [PAGES[0]]  # the submit drew the first page; it is measured last, from another
+    for spec in order:
+        old = page.evaluate(SETTLED_JS) or None
+        link = page.locator("[data-testid='stSidebarNav'] a", has_text=spec.title).first
+        more = page.locator("[data-testid='stSidebarNavViewButton']")
+        if not link.is_visible() and more.count() and "more" in more.first.inner_text().lower():
+            more.first.click()  # Streamlit folds a long page list behind "View more"
+        t1 = time.perf_counter()
+        link.click()
+        done = _settle(page, old, timeout_s)
+        times[spec.name] = None if done is None else done - t1
+        print(f"  {n} tokens, {spec.name}: {_fmt(times[spec.name])}", flush=True)
+        if shots is not None:
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / f"page_{spec.name}_{n}.png"), full_page=True)
+    return {"n": n, "trace_s": trace_s, "submit_s": submit_s, "pages": times}
+
+
+def _pages_report(rows: list[dict], args: argparse.Namespace, load: tuple[float, float], gflops: float) -> str:
+    from app_pages.registry import PAGES
+
+    lines = [
+        f"Page latency, `python bench/app_latency.py --pages --lengths {' '.join(map(str, args.lengths))}` "
+        f"({MODEL_NAME}, CPU, {os.cpu_count()} cores, headless Chromium, 1280 px); load average "
+        f"{load[0]:.2f} at the start, {load[1]:.2f} at the end; fp32 matmul {gflops:.1f} GFLOP/s. "
+        "Seconds from the sidebar click to the page fully "
+        f"drawn, the trace already cached (✓/✗: the {PAGE_BUDGET_S:g} s budget at 1,000 tokens).",
+        "",
+        "| page | " + " | ".join(f"{r['n']} tokens" for r in rows) + " |",
+        "|---|" + "---:|" * len(rows),
+    ]
+    for spec in PAGES:
+        cells = []
+        for r in rows:
+            t = r["pages"].get(spec.name)
+            cells.append(_fmt(t, PAGE_BUDGET_S if r["n"] >= 1000 else None))
+        lines.append(f"| {spec.title} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| *reference: the trace alone (bench process)* | " + " | ".join(_fmt(r["trace_s"]) for r in rows) + " |"
+    )
+    lines.append("| *reference: submit → first page drawn* | " + " | ".join(_fmt(r["submit_s"]) for r in rows) + " |")
+    return "\n".join(lines)
+
+
 def _fmt(x: float | None, target: float | None = None, unit: str = " s") -> str:
     if x is None:
         return "—"
@@ -171,8 +272,12 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--switches", type=int, default=3, help="head clicks measured per length")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for one step")
     p.add_argument("--json", type=Path, help="also write the measurements here")
-    p.add_argument("--screenshots", type=Path, help="save a screenshot per length in this folder")
-    return p.parse_args(argv)
+    p.add_argument("--screenshots", type=Path, help="save a screenshot per length (per page with --pages) here")
+    p.add_argument("--pages", action="store_true", help="time every registered page instead (default lengths 32 1000)")
+    args = p.parse_args(argv)
+    if args.pages and args.lengths == [32, 512, 4096]:
+        args.lengths = [32, 1000]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     floor_s = forward_flops(cfg, 4096, logits=False) / (gflops * 1e9)
     print(f"matmul {gflops:.1f} GFLOP/s → 4096-token trace floor {floor_s:.1f} s", flush=True)
 
+    if args.pages:
+        return _main_pages(args, model, gflops)
     rows = []
     with app_server(REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log", timeout=90) as (url, _proc):
         with sync_playwright() as pw:
@@ -212,6 +319,30 @@ def main(argv: list[str] | None = None) -> int:
     print(_report(rows, floor_s, gflops, args))
     if args.json:
         args.json.write_text(json.dumps({"gflops": gflops, "floor_s": floor_s, "rows": rows}, indent=2))
+    return 0
+
+
+def _main_pages(args: argparse.Namespace, model: Any, gflops: float) -> int:
+    from playwright.sync_api import sync_playwright
+
+    load_start = os.getloadavg()[0]
+    rows = []
+    with app_server(REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log", timeout=90) as (url, _proc):
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 2000})
+            page.goto(f"{url}/")
+            if _settle(page, None, 300) is None:  # loads the model and traces the default sentence: not measured
+                raise RuntimeError("the first page was not drawn within 300 s")
+            _measure_pages(page, model, 24, args.timeout, None)  # warm-up: imports, first figures of each page
+            for n in args.lengths:
+                rows.append(_measure_pages(page, model, n, args.timeout, args.screenshots))
+                print(json.dumps(rows[-1]), flush=True)
+            browser.close()
+    print()
+    print(_pages_report(rows, args, (load_start, os.getloadavg()[0]), gflops))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows}, indent=2))
     return 0
 
 

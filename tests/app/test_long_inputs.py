@@ -58,7 +58,7 @@ def test_downsampled_view_is_the_block_mean_of_the_full_pattern(long_trace) -> N
     fig = pooled_heatmap(view.pooled, view.block, view.n, tokens_of(long_trace).plotly, window=(472, 600, 472, 600))
     np.testing.assert_allclose(decode(fig.data[0].z), view.pooled, atol=1e-7)
     assert fig.data[0].y[1].startswith("5–9 (") and fig.data[0].x[2].startswith("10–14 (")  # hover: block tokens
-    assert "queries %{y}" in fig.data[0].hovertemplate and "mean weight %{z" in fig.data[0].hovertemplate
+    assert "queries %{y}" in fig.data[0].hovertemplate and "mean weight %{customdata" in fig.data[0].hovertemplate
     assert fig.layout.shapes[0].x0 == 472 / 5 - 0.5 and fig.layout.shapes[0].y1 == 600 / 5 - 0.5  # the window
 
 
@@ -75,7 +75,8 @@ def test_window_is_the_slice_of_the_full_pattern_and_rows_keep_summing_to_one(lo
     fig = window_heatmap(view.pattern, view.scores, Cells(rows, cols, 300, 250), row_share=view.row_share)
     assert fig.data[0].x[:2] == (f"250: {cols[0]}", f"251: {cols[1]}") and fig.data[0].y[-1].startswith("427: ")
     assert "weight inside the window" in fig.data[0].y[0]
-    np.testing.assert_allclose(decode(fig.data[0].customdata), view.scores, atol=1e-6)  # the scaled score in hover
+    np.testing.assert_allclose(decode(fig.data[0].customdata)[..., 1], view.scores, atol=1e-6)  # scaled score
+    np.testing.assert_allclose(decode(fig.data[0].customdata)[..., 0], view.pattern, atol=1e-6)  # and weight
     lines = window_csv(view).decode().splitlines()
     assert len(lines) == 1 + 128 and lines[1].startswith("300,")
 
@@ -184,9 +185,10 @@ def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smollm, long_trace
     cut = cut_position(long_trace)
     assert f"has {n_input} tokens" in warning and "first 600" in warning and f"character {cut} of" in warning
     assert "⟂" in at.code[0].value  # the excerpt around the cut, as plain text
-    pooled = decode(chart(at, "head_heatmap")["data"][0]["z"])
+    # The hover numbers (customdata) are the engine's, whatever the colour scale (log by default for long texts).
+    pooled = decode(chart(at, "head_heatmap")["data"][0]["customdata"])
     np.testing.assert_allclose(pooled, long_trace.pooled_pattern(0, 0, size=128).numpy(), atol=1e-6)
-    window = decode(chart(at, "head_window")["data"][0]["z"])
+    window = decode(chart(at, "head_window")["data"][0]["customdata"])[..., 0]
     np.testing.assert_allclose(window, long_trace.pattern(0, 0).numpy()[472:600, 472:600], atol=1e-6)
     heads = chart(at, "heads_L0_H0")
     block = -(-600 // 48)
@@ -194,6 +196,7 @@ def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smollm, long_trace
     grid = decode(heads["data"][0]["z"])
     np.testing.assert_array_equal(grid[~np.isnan(grid)].size, 9 * thumb * thumb)
     at.slider(key="win_q").set_value((100, 163)).run()
+    at.radio(key="long_scale").set_value("linear").run()  # linear: the colours are the weights themselves
     window = decode(chart(at, "head_window")["data"][0]["z"])
     np.testing.assert_allclose(window, long_trace.pattern(0, 0).numpy()[100:164, 472:600], atol=1e-6)
     at.switch_page("app_pages/masking.py").run()

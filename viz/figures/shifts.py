@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.figures.layout import MASKED_GREY, PALETTE, SELECTED_RED, auto_margins, token_axis
+from viz.figures.layout import MASKED_GREY, PALETTE, SELECTED_RED, WEIGHT_SCALE, auto_margins, token_axis
 from viz.figures.mechanism import MATRIX_MAX_LABELS
 
 
@@ -40,9 +40,10 @@ def shift_arrows(
             hovertemplate="%{text}<br>after<extra></extra>",
         )
     )
-    for i in range(len(labels)):
-        color = SELECTED_RED if i == highlight else "#1f77b4"
-        fig.add_annotation(
+    # One list of annotations set at once: fig.add_annotation in a loop re-validates the whole list each time
+    # (quadratic; at 835 tokens building the figure alone took seconds).
+    arrows = [
+        dict(
             x=float(after[i, 0]),
             y=float(after[i, 1]),
             ax=float(before[i, 0]),
@@ -55,9 +56,12 @@ def shift_arrows(
             arrowhead=3,
             arrowsize=1.2,
             arrowwidth=2.5 if i == highlight else 1.2,
-            arrowcolor=color,
+            arrowcolor=SELECTED_RED if i == highlight else "#1f77b4",
             text="",
         )
+        for i in range(len(labels))
+    ]
+    fig.update_layout(annotations=arrows)
     fig.update_layout(
         xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%} of variance)"), zeroline=False),
         yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%} of variance)"), zeroline=False),
@@ -65,6 +69,57 @@ def shift_arrows(
         margin=dict(l=10, r=10, t=30, b=10),
         plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
+    return auto_margins(fig)
+
+
+def named_source_bars(
+    names: Sequence[str], values: np.ndarray, title: str, x_title: str, highlight: str | None
+) -> go.Figure:
+    """One horizontal bar per named source token ("412: ␣the", already Plotly-escaped), for a chosen subset of
+    a long text's sources: the names carry the true positions, so hover and ticks never show a subset index."""
+    fig = go.Figure(
+        go.Bar(
+            x=np.asarray(values, dtype=np.float64),
+            y=list(names),
+            orientation="h",
+            marker_color=[SELECTED_RED if name == highlight else "#1f77b4" for name in names],
+            hovertemplate="source %{y}<br>%{x:.4g}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        xaxis=dict(title=dict(text=x_title), zeroline=True),
+        yaxis=dict(type="category", title=dict(text="source token"), autorange="reversed"),
+        height=int(min(760, max(240, 80 + 16 * len(names)))),
+        margin=dict(l=10, r=10, t=50, b=10),
+        plot_bgcolor="white",
+    )
+    return auto_margins(fig)
+
+
+def named_head_sources(matrix: np.ndarray, names: Sequence[str], title: str) -> go.Figure:
+    """[n_heads, k] |A[i, j]·(v_j·W_O[head])| for k named sources (a long text's chosen subset)."""
+    m = np.asarray(matrix, dtype=np.float32)
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=list(names),
+            y=[f"head {h}" for h in range(m.shape[0])],
+            colorscale=WEIGHT_SCALE,
+            zmin=0.0,
+            zmax=float(max(np.nanmax(m), 1e-9)) if m.size else 1.0,
+            hovertemplate="%{y}<br>source %{x}<br>value %{z:.5g}<extra></extra>",
+            colorbar=dict(thickness=12),
+        )
+    )
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        xaxis=dict(type="category", title=dict(text="source token"), tickangle=-45),
+        yaxis=dict(type="category", title=dict(text="head"), autorange="reversed"),
+        height=int(max(320, 120 + 24 * m.shape[0])),
+        margin=dict(l=10, r=10, t=50, b=10),
+        plot_bgcolor="white",
     )
     return auto_margins(fig)
 

@@ -76,7 +76,8 @@ class LayerShift:
     after: np.ndarray  # [n, 2]
     explained: np.ndarray  # [2] variance ratio of the two axes
     included: list[int]  # token positions in the PCA (the first token may be left out: see below)
-    step_norms: np.ndarray  # [n] |after − before| in the full d_model space
+    step_norms: np.ndarray  # [m] |after − before| in the full d_model space, for the included tokens
+    n_eligible: int = 0  # tokens that could be drawn (all, or all but the first): more than m when thinned
 
 
 def residual_norms(trace: TraceLike, layer: int) -> np.ndarray:
@@ -84,16 +85,31 @@ def residual_norms(trace: TraceLike, layer: int) -> np.ndarray:
     return np.linalg.norm(to_numpy(trace.resid(layer)), axis=-1)
 
 
-def layer_shift(trace: TraceLike, layer: int, skip_first: bool = False) -> LayerShift:
-    """PCA (numpy SVD) of the 2n points {resid(layer), resid_mid(layer)} for the included tokens.
+# Long texts: how many tokens the arrow picture and the per-source charts draw (the table keeps every source).
+ARROW_MAX = 64  # 1,000 arrows with labels took the browser a minute to draw and could not be read
+SOURCE_MAX = 40  # bars and heat-map columns: one readable label each
+
+
+def layer_shift(
+    trace: TraceLike, layer: int, skip_first: bool = False, max_tokens: int | None = None, keep: int | None = None
+) -> LayerShift:
+    """PCA (numpy SVD) of the 2m points {resid(layer), resid_mid(layer)} for the included tokens.
 
     `skip_first`: decoders give the first token a residual tens of times larger than the others (an
     "attention sink"); left in, it alone defines the first axis and the other tokens collapse to a dot.
+    `max_tokens`: when more tokens than this are eligible, include only token `keep` and the ones whose
+    residual this layer's attention moved most (|after − before| in the full space), `max_tokens` in all,
+    in text order; the PCA is then of those tokens' points alone (what is drawn).
     """
     before = to_numpy(trace.resid(layer))
     after = to_numpy(trace.resid_mid(layer))
     n = before.shape[0]
-    included = list(range(1 if skip_first and n > 1 else 0, n))
+    eligible = list(range(1 if skip_first and n > 1 else 0, n))
+    steps = np.linalg.norm(after - before, axis=-1)
+    included = eligible
+    if max_tokens is not None and len(eligible) > max_tokens:
+        kept = [keep] if keep in eligible else []
+        included = sorted(kept + top_positions(steps, max_tokens - len(kept), eligible, exclude=kept))
     coords, ratio, _ = pca_2d(np.concatenate([before[included], after[included]]))
     m = len(included)
     return LayerShift(
@@ -103,8 +119,19 @@ def layer_shift(trace: TraceLike, layer: int, skip_first: bool = False) -> Layer
         after=coords[m:],
         explained=ratio,
         included=included,
-        step_norms=np.linalg.norm(after - before, axis=-1)[included],
+        step_norms=steps[included],
+        n_eligible=len(eligible),
     )
+
+
+def top_positions(
+    values: np.ndarray, k: int, among: Sequence[int] | None = None, exclude: Sequence[int] = ()
+) -> list[int]:
+    """The positions (from `among`, default all) of the k largest `values`, minus `exclude`, in text order;
+    ties go to the earlier position."""
+    pool = [i for i in (range(len(values)) if among is None else among) if i not in set(exclude)]
+    ranked = sorted(pool, key=lambda i: (-float(values[i]), i))
+    return sorted(ranked[: max(0, k)])
 
 
 # ── "mole": one word in many sentences ──────────────────────────────────────────────────────────
