@@ -10,15 +10,16 @@ from services import atlas
 from services.traces import derived
 from ui.context import page_context
 from ui.open_head import follow_open_request, request_open_head
+from ui.shell import ATLAS_STAT
 from ui.widgets import fixed_decimals, show_chart
 from viz.figures.atlas import example_figure, profile_figure
 from viz.figures.heatmaps import head_heatmap
 from viz.figures.layout import selected_point
 from viz.figures.mechanism import layer_head_grid
-from viz.views.atlas import example_row, head_profile, ranked_heads
+from viz.views.atlas import STATISTIC_LABELS, example_row, head_profile, ranked_heads
 from viz.views.patterns import head_view, is_long, tokens_of
 
-GRID_KEY, TABLE_KEY, STAT_KEY = "atlas_grid", "atlas_table", "atlas_stat"
+GRID_KEY, TABLE_KEY, STAT_KEY = "atlas_grid", "atlas_table", "atlas_stat"  # STAT_KEY: the radio
 RANKED = "_atlas_ranked"  # (layer, head) of each table row, for the table's click callback
 
 
@@ -78,14 +79,21 @@ st.caption(
     "mean over all qualifying queries of all documents (docs/atlas.md). Click a head to open it on the patterns "
     "page with its top example."
 )
-if STAT_KEY not in st.session_state:
-    st.session_state[STAT_KEY] = "previous_token"
-stat = st.radio("Statistic", data.statistics, format_func=atlas.STATISTIC_LABELS.get, horizontal=True, key=STAT_KEY)
+if st.session_state.get(STAT_KEY) not in data.statistics:  # first visit, or a page switch dropped it
+    st.session_state[STAT_KEY] = st.session_state.get(ATLAS_STAT) or "previous_token"
+stat = st.radio(
+    "Statistic",
+    data.statistics,
+    format_func=STATISTIC_LABELS.get,
+    horizontal=True,
+    key=STAT_KEY,
+    on_change=lambda: st.session_state.update({ATLAS_STAT: st.session_state[STAT_KEY]}),  # into the link
+)
 si = data.statistics.index(stat)
 left, right = st.columns([3, 2])
 with left:
     st.plotly_chart(
-        layer_head_grid(data.values[si], atlas.STATISTIC_LABELS[stat], stat.replace("_", " "), (ctx.layer, ctx.head)),
+        layer_head_grid(data.values[si], STATISTIC_LABELS[stat], stat.replace("_", " "), (ctx.layer, ctx.head)),
         key=GRID_KEY, on_select=lambda: _open_from_grid(data, stat), selection_mode="points", theme=None,
         config={"displaylogo": False},
     )  # fmt: skip
@@ -101,8 +109,8 @@ with right:
 st.subheader(f"Layer {ctx.layer}, head {ctx.head} (the sidebar's head)")
 standings = head_profile(data.values, data.statistics, ctx.layer, ctx.head)
 st.caption("Red: this head; grey: every head of the model. Hover for the value and its rank.")
-show_chart(profile_figure(standings, atlas.STATISTIC_LABELS), "atlas_profile")
-st.markdown(f"**Top examples for {atlas.STATISTIC_LABELS[stat]}** (the query is outlined; shading = its weight)")
+show_chart(profile_figure(standings, STATISTIC_LABELS), "atlas_profile")
+st.markdown(f"**Top examples for {STATISTIC_LABELS[stat]}** (the query is outlined; shading = its weight)")
 for i, example in enumerate(data.examples.get((stat, ctx.layer, ctx.head), [])):
     row = example_row(example)
     st.caption(row.caption)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.engine_vs_hf.text import PASSAGE  # noqa: E402  (benchmarks do not import the tests)
 from devtools.browser import ROOT, app_server, chromium, new_page, wait_rerun_done  # noqa: E402
-from tests.texts import LONG  # noqa: E402  (a bench may read the shared texts)
 
 HOVER_JS = """async ([count]) => {
   const spans = window.__textView.spans();
@@ -82,7 +82,7 @@ def main() -> None:
             page.frame_locator("iframe").first.locator(".tok").first.wait_for()
             wait_rerun_done(page)
             box = page.locator("[data-testid='stTextArea'] textarea")
-            box.fill(LONG * 11)  # ~4,450 tokens: cut at the 4,096-token cap
+            box.fill(PASSAGE * 10)  # over 4,096 tokens: cut at the token cap
             start = time.monotonic()
             box.press("Control+Enter")
             wait_drawn(page, 4096, start, "submit → 4,096 tokens drawn (head, query)")

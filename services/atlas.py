@@ -28,15 +28,6 @@ from services.models import is_embedded
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "assets" / "atlas"
-STATISTIC_LABELS = {
-    "previous_token": "previous token",
-    "first_token": "first token (sink)",
-    "self": "self",
-    "entropy": "entropy (0 focused, 1 spread)",
-    "mean_distance": "mean distance (tokens)",
-    "duplicate_token": "duplicate token",
-    "induction": "induction",
-}
 _PROGRESS = re.compile(r"(\d+)/(\d+) documents")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 import streamlit as st
 
 from services import models
-from ui.url import MAX_TEXT_CHARS, START_PAGE, clamp_layer_head, parse_params, to_params
+from ui.url import ATLAS_PAGE, MAX_TEXT_CHARS, START_PAGE, clamp_layer_head, parse_params, to_params
 
 # The sidebar widgets whose values make the shell state, in the order they are drawn.
 SHELL_KEYS = ("model", "device", "text", "causal", "max_tokens", "layer", "head", "orient")
@@ -30,6 +30,7 @@ REVERT_MODEL = "_revert_model"  # set when a requested model failed: the selectb
 CUSTOM_MODELS = "_custom_models"  # hub ids / folders the user loaded, listed after the built-in models
 MODEL_ERROR = "_model_error"  # why the last requested model was refused, shown under "Another model"
 MODEL_REQUEST = "model_request"  # the "Another model" text input
+ATLAS_STAT = "atlas_stat_choice"  # the Head atlas page's statistic (a plain key, like STEP)
 STEP = "start_step"  # the Start here page's step (a plain key, not a widget's: it outlives page switches)
 
 
@@ -55,6 +56,8 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
     ss[NOTICES] = list(url.warnings)
     if url.step is not None:
         ss[STEP] = url.step
+    if url.stat is not None:
+        ss[ATLAS_STAT] = url.stat
     return url.page if "page" in st.query_params and url.page != current_page else None
 
 
@@ -106,7 +109,10 @@ def mirror_to_url(page_name: str) -> Mapping[str, str]:
     """Write the shareable state into the address bar (strings only); returns what was written."""
     ss = st.session_state
     step = ss.get(STEP) if page_name == START_PAGE else None
-    params = to_params(ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step)
+    stat = ss.get(ATLAS_STAT) if page_name == ATLAS_PAGE else None
+    params = to_params(
+        ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat
+    )
     if "text" not in params:
         st.sidebar.caption(
             f"This text is over {MAX_TEXT_CHARS} characters, too long for the page address: a shared link "

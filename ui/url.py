@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from viz.figures.layout import ORIENTATIONS, Orientation
 from viz.labels import markdown_literal
+from viz.views.atlas import STATISTIC_LABELS
 from viz.views.chapter import step_slug
 
 START_PAGE = "start"  # the page whose step a link carries (`step=`)
 DEFAULT_PAGE = START_PAGE
+ATLAS_PAGE = "atlas"  # the page whose statistic a link carries (`stat=`)
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
 
@@ -33,6 +35,7 @@ class ViewState:
     orient: Orientation = "rows"
     page: str = DEFAULT_PAGE
     step: str | None = None  # the Start here page's step (viz.views.chapter), None: its first
+    stat: str | None = None  # the Head atlas page's statistic (viz.views.atlas.STATISTIC_LABELS), None: its first
     warnings: list[str] = field(default_factory=list)
     requested_model: str | None = None  # a hub id / local folder the link names: loaded only if the user says so
 
@@ -60,7 +63,8 @@ def parse_params(
     """
     state = ViewState(model=default_model)
     value = {
-        name: _first(params.get(name)) for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step")
+        name: _first(params.get(name))
+        for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat")
     }
     if value["model"] is not None:
         _read_model(state, value["model"], list(model_names), default_model, requestable)
@@ -80,7 +84,17 @@ def parse_params(
         if state.step is None:
             shown = markdown_literal(value["step"])
             state.warnings.append(f"Step {shown} in the link is not a step of *Start here*; showing its first step.")
+    if value["stat"] is not None:
+        _read_stat(state, value["stat"])
     return state
+
+
+def _read_stat(state: ViewState, stat: str) -> None:
+    if stat in STATISTIC_LABELS:
+        state.stat = stat
+    else:
+        shown = markdown_literal(stat)
+        state.warnings.append(f"Statistic {shown} in the link is not one of the head atlas's; showing the first.")
 
 
 def _read_model(state: ViewState, model: str, models: list[str], default: str, requestable: Callable) -> None:
@@ -165,6 +179,7 @@ def to_params(
     orient: Orientation,
     page: str,
     step: str | None = None,
+    stat: str | None = None,
 ) -> dict[str, str]:
     """The shareable subset of the view, as strings for st.query_params.
 
@@ -182,6 +197,8 @@ def to_params(
     }
     if step is not None and page == START_PAGE:
         params["step"] = step
+    if stat is not None and page == ATLAS_PAGE:
+        params["stat"] = stat
     if len(text) > MAX_TEXT_CHARS:
         del params["text"]
     return params

@@ -65,3 +65,20 @@ def test_a_model_without_an_atlas_offers_to_compute_it(monkeypatch, tmp_path):
     at = atlas_page(monkeypatch, tmp_path / "none")
     assert any("No atlas for" in i.value for i in at.info)
     assert any(b.label == "Compute the atlas" for b in at.button)
+
+
+def test_the_statistic_is_in_the_link_and_a_bad_one_falls_back(monkeypatch, small_atlas):
+    folder, _ = small_atlas
+    monkeypatch.setattr(atlas, "SHIPPED", folder)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"text": TEXT, "page": "atlas", "stat": "induction"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.radio(key="atlas_stat").value == "induction"
+    at.radio(key="atlas_stat").set_value("entropy").run()
+    assert at.query_params["stat"] in ("entropy", ["entropy"])
+    bad = AppTest.from_file(APP, default_timeout=180)
+    bad.query_params.update({"text": TEXT, "page": "atlas", "stat": "<b>nope</b>"})
+    bad.run()
+    assert not bad.exception and bad.radio(key="atlas_stat").value == "previous_token"
+    assert any("not one of the head atlas" in w.value for w in bad.warning)

@@ -115,3 +115,9 @@ def test_heads_are_kept_apart_and_corpus_value_is_token_weighted():
     assert st.corpus_value([3.0, 0.0], [3, 1]) == pytest.approx(0.75)
     assert math.isnan(st.corpus_value([], []))
     assert set(st.text_statistics(two, torch.arange(n), causal=True)) == set(st.TEXT_STATISTICS)
+
+
+def test_the_app_names_every_statistic():
+    from viz.views.atlas import STATISTIC_LABELS
+
+    assert tuple(STATISTIC_LABELS) == st.STATISTICS

@@ -9,6 +9,17 @@ import numpy as np
 
 from viz.labels import plotly_tokens, readable_tokens
 
+# The atlas's statistics (attention_core.atlas.statistics.STATISTICS, in its order) as the page names them.
+STATISTIC_LABELS = {
+    "previous_token": "previous token",
+    "first_token": "first token (sink)",
+    "self": "self",
+    "entropy": "entropy (0 focused, 1 spread)",
+    "mean_distance": "mean distance (tokens)",
+    "duplicate_token": "duplicate token",
+    "induction": "induction",
+}
+
 
 @dataclass(frozen=True)
 class RankedHead:
