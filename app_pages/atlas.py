@@ -9,12 +9,11 @@ from app_pages.registry import page_named
 from services import atlas
 from services.traces import derived
 from ui.context import page_context
-from ui.open_head import follow_open_request, request_open_head
+from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.shell import ATLAS_STAT
 from ui.widgets import fixed_decimals, show_chart
 from viz.figures.atlas import example_figure, profile_figure
 from viz.figures.heatmaps import head_heatmap
-from viz.figures.layout import selected_point
 from viz.figures.mechanism import layer_head_grid
 from viz.views.atlas import STATISTIC_LABELS, example_row, head_profile, ranked_heads
 from viz.views.patterns import head_view, is_long, tokens_of
@@ -29,17 +28,15 @@ def _top_text(data: atlas.AtlasData, stat: str, layer: int, head: int) -> str | 
 
 
 def _open_from_grid(data: atlas.AtlasData, stat: str) -> None:
-    state = st.session_state.get(GRID_KEY)
-    point = selected_point(state.get("selection") if hasattr(state, "get") else None)
+    point = selected_cell(GRID_KEY)
     if point is not None:
         request_open_head(*point, _top_text(data, stat, *point))
 
 
 def _open_from_table(data: atlas.AtlasData, stat: str) -> None:
-    state = st.session_state.get(TABLE_KEY)
-    rows = state.get("selection", {}).get("rows", []) if hasattr(state, "get") else []
-    if rows:
-        layer, head = st.session_state[RANKED][int(rows[0])]
+    row = selected_row(TABLE_KEY)
+    if row is not None:
+        layer, head = st.session_state[RANKED][row]
         request_open_head(layer, head, _top_text(data, stat, layer, head))
 
 

@@ -8,11 +8,11 @@ import streamlit as st
 from app_pages.registry import page_named
 from services.traces import derived, derived_job, set_threads_for, short_trace, short_trace_key
 from ui.context import require_trace
+from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.progress import wait_with_progress
-from ui.shell import SHELL_KEYS
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_multi_picker, token_picker
 from viz.figures.heads import focus_heatmap
-from viz.figures.layout import orientation_caption, selected_point
+from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape, plotly_tokens
 from viz.views.common import display_tokens
@@ -41,44 +41,23 @@ RANKING_KEY, GRID_KEY = "mech_find_table", "mech_find_grid"
 RANKED_HEADS = "_mech_find_ranked"  # the (layer, head) of each row of the ranking table, for its click callback
 
 
-def open_head(layer: int, head: int) -> None:
-    """Select (layer, head) and go to the Attention patterns page. Called from on_select callbacks, which run
-    before the next script run, so they may set the sidebar's layer/head state."""
-    ss = st.session_state
-    # st.switch_page drops the values of widgets that only lived in the interrupted run (the shell's
-    # text, masking, ... would reset to their defaults); re-assigning them as plain state keeps them.
-    for key in SHELL_KEYS:
-        if key in ss:
-            ss[key] = ss[key]
-    ss.layer = layer
-    ss.head = head
-    ss["_mech_open_patterns"] = True  # st.switch_page is not allowed inside a callback
-
-
-def selected_row(table_key: str) -> int | None:
-    state = st.session_state.get(table_key)
-    rows = state.get("selection", {}).get("rows", []) if hasattr(state, "get") else []
-    return int(rows[0]) if rows else None
-
-
 def open_from_stats_table(n_heads: int) -> None:
     row = selected_row(TABLE_KEY)
     if row is not None:
-        open_head(*row_to_head(row, n_heads))
+        request_open_head(*row_to_head(row, n_heads))
 
 
 def open_from_ranking() -> None:
     row = selected_row(RANKING_KEY)
     ranked = st.session_state.get(RANKED_HEADS, [])
     if row is not None and row < len(ranked):
-        open_head(*ranked[row])
+        request_open_head(*ranked[row])
 
 
 def open_from_grid() -> None:
-    state = st.session_state.get(GRID_KEY)
-    point = selected_point(state.get("selection") if hasattr(state, "get") else getattr(state, "selection", None))
+    point = selected_cell(GRID_KEY)
     if point is not None:
-        open_head(*point)
+        request_open_head(*point)
 
 
 def show_control(layer: int, head: int, weight_here: float) -> None:
@@ -126,8 +105,7 @@ def show_focus(layer: int, head: int, query: int, keys: list[int]) -> None:
     show_chart(focus_heatmap(view, tokens, query, keys, ctx.orient, ""), "mech_find_focus")  # untitled: named above
 
 
-if st.session_state.pop("_mech_open_patterns", False):
-    st.switch_page(page_named("patterns").path)
+follow_open_request(page_named("patterns").path)
 st.title("Head finder")
 ctx = require_trace()
 trace = ctx.trace

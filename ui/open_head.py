@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.shell import SHELL_KEYS
+from viz.figures.layout import selected_point
 
 OPEN_REQUEST = "_open_patterns"
 
@@ -31,3 +32,16 @@ def follow_open_request(patterns_path: str) -> None:
     """Call first in a page script: go to the patterns page if a click asked for it."""
     if st.session_state.pop(OPEN_REQUEST, False):
         st.switch_page(patterns_path)
+
+
+def selected_row(table_key: str) -> int | None:
+    """The row picked in a single-row st.dataframe selection (read in its on_select callback)."""
+    state = st.session_state.get(table_key)
+    rows = state.get("selection", {}).get("rows", []) if hasattr(state, "get") else []
+    return int(rows[0]) if rows else None
+
+
+def selected_cell(chart_key: str) -> tuple[int, int] | None:
+    """The (layer, head) click target picked in a layer × head chart (viz.figures.mechanism.layer_head_grid)."""
+    state = st.session_state.get(chart_key)
+    return selected_point(state.get("selection") if hasattr(state, "get") else getattr(state, "selection", None))
