@@ -21,7 +21,7 @@ def plot(page, key: str):
 
 
 def open_patterns(page, url: str) -> None:
-    page.goto(f"{url}/?page=patterns&layer=0&head=0")
+    page.goto(f"{url}/?page=patterns&layer=0&head=0")  # page= works whichever page is the default
     plot(page, "head_heatmap").wait_for(state="visible", timeout=FIRST_LOAD_MS)
     plot(page, "overview_L").wait_for(state="visible", timeout=FIRST_LOAD_MS)
     wait_rerun_done(page)

@@ -17,7 +17,8 @@ MIN_HEATMAP_PX = 500  # at 1024 px the heatmap was 322 px wide beside the layer'
 MIN_THUMB_PX = 40  # at 390 px each overview thumbnail was ~10 px
 
 # Every element inside a visible button whose text is wider than its box (Streamlit cuts a label with "…").
-CUT_LABELS_JS = """() => Array.from(document.querySelectorAll('button')).filter(b => b.offsetParent && b.innerText.trim())
+CUT_LABELS_JS = """() => Array.from(document.querySelectorAll('button'))
+    .filter(b => b.offsetParent && b.innerText.trim())
     .flatMap(b => [b, ...b.querySelectorAll('*')])
     .filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0)
     .map(e => e.closest('button').innerText.trim() + ': ' + e.scrollWidth + ' > ' + e.clientWidth)"""
