@@ -22,6 +22,25 @@ st.set_page_config(page_title="Attention, visualised", page_icon=str(FAVICON), l
 # and when browser and engine share a small machine (make run on a laptop) those frames come out of the
 # forward pass. (Only a style rule: st.html with nothing but <style> takes no room on the page.)
 st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</style>")
+# Layout on smaller screens (issue 19, defect 12). At 1024 px the sidebar leaves ~620 px, so the patterns page's
+# head panel (heatmap beside the layer's heads) stacks instead of drawing the heatmap 320 px wide; button
+# columns take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the
+# layer × head overview scrolls sideways at a size where each thumbnail can be seen and tapped.
+st.html(
+    """<style>
+@media (max-width: 1200px) {
+  [data-testid='stHorizontalBlock']:has(.st-key-head_heatmap, .st-key-head_window) { flex-wrap: wrap; }
+  [data-testid='stHorizontalBlock']:has(.st-key-head_heatmap, .st-key-head_window) > [data-testid='stColumn'] {
+    flex: 1 1 100%; min-width: 100%; }
+}
+[data-testid='stHorizontalBlock']:has(.stDownloadButton, .stButton) { flex-wrap: wrap; }
+[data-testid='stColumn']:has(.stDownloadButton, .stButton) { min-width: fit-content; }
+@media (max-width: 640px) {
+  .st-key-overview_box { overflow-x: auto; }
+  .st-key-overview_box [class*='st-key-overview_L'] { min-width: 1400px; }
+}
+</style>"""
+)
 
 st_pages = {
     p.name: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.name, default=p.name == DEFAULT_PAGE) for p in PAGES
@@ -33,7 +52,7 @@ ss = st.session_state
 linked_page = shell.restore_from_url(PAGE_NAMES, current_page=page_name)
 if linked_page is not None:
     st.switch_page(st_pages[linked_page])
-shell.keep_shell_state()
+shell.keep_shell_state(page_name)
 
 with st.sidebar:
     sidebar.draw_inputs()

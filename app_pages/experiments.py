@@ -331,10 +331,11 @@ else:
 
 # ── 4. Temperature ──────────────────────────────────────────────────────────────────────────────
 st.header(f"Temperature of layer {layer}, head {head}", divider="gray")
+line = "row" if ctx.orient == "rows" else "column"  # how a query's weights are drawn (the sidebar's orientation)
 st.caption(
-    "Divide the head's scores by T before the softmax: T < 1 sharpens each row towards its largest score, "
-    "T > 1 flattens it towards uniform. Entropy (bits) measures how spread a row is: 0 = all weight on one key, "
-    "log₂(keys) = uniform."
+    f"Divide the head's scores by T before the softmax: T < 1 sharpens each query's weights (a {line} of the "
+    f"pattern below, summing to 1) towards its largest score, T > 1 flattens them towards uniform. Entropy (bits) "
+    f"measures how spread a {line} is: 0 = all weight on one key, log₂(keys) = uniform."
 )
 c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
 T = c1.select_slider("Temperature T", TEMPERATURES, value=1.0, key="exp_T")
@@ -350,8 +351,8 @@ pattern_before = base.pattern(layer, head).double().numpy()
 pattern_T = hot.pattern(layer, head).double().numpy()
 ent_before, ent_T = row_entropy(pattern_before), row_entropy(pattern_T)
 m1, m2, m3 = st.columns(3)
-m1.metric("Mean row entropy at T = 1", f"{ent_before.mean():.3f} bits")
-m2.metric(f"Mean row entropy at T = {T:g}", f"{ent_T.mean():.3f} bits", f"{ent_T.mean() - ent_before.mean():+.3f}")
+m1.metric(f"Mean {line} entropy at T = 1", f"{ent_before.mean():.3f} bits")
+m2.metric(f"Mean {line} entropy at T = {T:g}", f"{ent_T.mean():.3f} bits", f"{ent_T.mean() - ent_before.mean():+.3f}")
 if before_lp is not None:
     hot_lp = next_token_logprobs(hot)
     top_hot = int(np.argmax(hot_lp))
@@ -361,7 +362,7 @@ if before_lp is not None:
         help=f"p = {np.exp(hot_lp[top_hot]):.3f}; the whole model ran with this head at temperature T.",
     )
 st.plotly_chart(
-    temperature_figure(pattern_T, ent_T, ent_before, labels, f"Layer {layer}, head {head} at T = {T:g}", T),
+    temperature_figure(pattern_T, ent_T, ent_before, labels, f"Layer {layer}, head {head} at T = {T:g}", T, ctx.orient),
     key="exp_temperature",
     theme=None,
     config=CHART_CONFIG,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.context import require_trace
-from ui.widgets import show_chart, show_token_strip, token_picker
-from viz.figures.mechanism import matrix_heatmap
+from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
+from viz.figures.layout import orientation_caption
+from viz.figures.mechanism import matrix_heatmap, query_key_heatmap, vector_strips
 from viz.labels import axis_labels
 from viz.views.common import display_tokens
+from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
 
 st.title("Inside one head, step by step")
 ctx = require_trace()
@@ -16,6 +18,8 @@ trace = ctx.trace
 s = trace.head_steps(ctx.layer, ctx.head)  # every intermediate, from the engine (attention_core.steps)
 n, d, dm = s.n, s.d_head, s.d_model
 readable, labels = axis_labels(display_tokens(trace))
+orient = ctx.orient
+sums = "each row" if orient == "rows" else "each column"  # which way a pattern sums to 1, as drawn
 
 st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "
@@ -54,165 +58,199 @@ st.code(
 )
 hl = (i, j)
 
-
-# ── 1. E ─────────────────────────────────────────────────────────────────────────────────────────
-st.subheader("1 · The embeddings E")
-if s.norm_position == "pre":
-    st.caption(
-        f"E is what this head reads: the residual stream entering layer {s.layer}, RMS-normalised "
-        f"({'RMSNorm' if s.norm == 'rms' else 'LayerNorm'}(x)·w). At layer 0 that is the normalised token embeddings; "
-        "later it also carries what earlier layers added. One row per token, one column per dimension."
-    )
-else:
-    st.caption(
-        f"E is the residual stream entering layer {s.layer} (this post-norm model normalised it at the end of the "
-        "previous block; at layer 0 it is LayerNorm(token + position + segment embeddings))."
-    )
-show_chart(matrix_heatmap(s.E, f"E  [n × d_model] = [{n} × {dm}]", labels, None, "dimension", "token"), "mech_E")
-
-# ── 2. Q and K ───────────────────────────────────────────────────────────────────────────────────
-st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
-bias = " + b_Q (this model has biases)" if s.has_bias else ""
+# ── the picked tokens' own vectors, before the full matrices ─────────────────────────────────────
+st.subheader("The two picked tokens' vectors")
+pv = picked_vectors(s, i, j)
 st.caption(
-    f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". Both map d_model = {dm} to d_head = {d}.{bias}'
+    f"Each token gets its own query q, key k and value v: {d} numbers each, for this head"
+    + (" (q and k after RoPE, what the score uses)" if s.uses_rope else "")
+    + f". The score of query {i} for key {j} is the dot product q_i·k_j; "
+    "the cosine is the same product without the lengths: +1 = same direction, 0 = unrelated, −1 = opposite."
 )
+strips = [(f"{kind} of {labels[t]}", pv.vector(kind, w)) for w, t in (("i", i), ("j", j)) for kind in KINDS]
+show_chart(vector_strips(strips, f"q, k, v of query {labels[i]} and key {labels[j]}  [{d} each]"), "mech_vectors")
 c1, c2 = st.columns(2)
 with c1:
-    show_chart(matrix_heatmap(s.W_Q, f"W_Q (head {s.head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WQ")
-    show_chart(
-        matrix_heatmap(
-            s.q_pre,
-            f"Q = E·W_Q  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
-            labels,
-            None,
-            "d_head",
-            "query token",
-        ),
-        "mech_Q_pre",
+    st.dataframe(
+        [{"token": readable[r.pop("token")], **r} for r in pv.norms()],
+        hide_index=True,
+        width="stretch",
+        key="mech_vector_norms",
+        column_config=fixed_decimals([f"|{kind}|" for kind in KINDS]),
     )
+    st.caption("Lengths (L2 norms): " + ", ".join(f"|{kind}| of the {KIND_NAMES[kind]}" for kind in KINDS) + ".")
 with c2:
-    show_chart(
-        matrix_heatmap(s.W_K, f"W_K (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WK"
+    numbers = {f"q_{i} · k_{j}": pv.dot, f"÷ √{d} (the scaled score)": pv.scaled}
+    numbers.update({name.replace("_i", f"_{i}").replace("_j", f"_{j}"): v for name, v in pv.cosines().items()})
+    st.dataframe(
+        [{"quantity": name, "value": value} for name, value in numbers.items()],
+        hide_index=True,
+        width="stretch",
+        key="mech_vector_numbers",
+        column_config=fixed_decimals(["value"], "%.6g"),
     )
-    show_chart(
-        matrix_heatmap(
-            s.k_pre,
-            f"K = E·W_K  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
-            labels,
-            None,
-            "d_head",
-            "key token",
-        ),
-        "mech_K_pre",
-    )
-if s.uses_rope:
+    st.caption("e is what the head reads (the row of E below) at each picked token.")
+
+full = st.expander("The full matrices, every token at once (fold them away)", expanded=True)
+with full:
+    # ── 1. E ─────────────────────────────────────────────────────────────────────────────────────────
+    st.subheader("1 · The embeddings E")
+    if s.norm_position == "pre":
+        st.caption(
+            f"E is what this head reads: the residual stream entering layer {s.layer}, RMS-normalised "
+            f"({'RMSNorm' if s.norm == 'rms' else 'LayerNorm'}(x)·w). At layer 0 that is the normalised token "
+            "embeddings; later it also carries what earlier layers added. One row per token, one column per "
+            "dimension."
+        )
+    else:
+        st.caption(
+            f"E is the residual stream entering layer {s.layer} (this post-norm model normalised it at the end of the "
+            "previous block; at layer 0 it is LayerNorm(token + position + segment embeddings))."
+        )
+    show_chart(matrix_heatmap(s.E, f"E  [n × d_model] = [{n} × {dm}]", labels, None, "dimension", "token"), "mech_E")
+
+    # ── 2. Q and K ───────────────────────────────────────────────────────────────────────────────────
+    st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
+    bias = " + b_Q (this model has biases)" if s.has_bias else ""
     st.caption(
-        "RoPE: SmolLM2 has no position embedding; instead each query and key is rotated by an angle proportional to "
-        "its position (pairs of dimensions i and i + d_head/2, each at its own frequency). So q_i·k_j depends on "
-        "how far apart i and j are. The scores below use these rotated q and k, exactly as the model (and "
-        "trace.scores) does."
+        f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". '
+        f"Both map d_model = {dm} to d_head = {d}.{bias}"
     )
     c1, c2 = st.columns(2)
     with c1:
-        show_chart(matrix_heatmap(s.q, f"Q after RoPE  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_Q")
+        show_chart(
+            matrix_heatmap(s.W_Q, f"W_Q (head {s.head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WQ"
+        )
+        show_chart(
+            matrix_heatmap(
+                s.q_pre,
+                f"Q = E·W_Q  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+                labels,
+                None,
+                "d_head",
+                "query token",
+            ),
+            "mech_Q_pre",
+        )
     with c2:
-        show_chart(matrix_heatmap(s.k, f"K after RoPE  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_K")
+        show_chart(
+            matrix_heatmap(s.W_K, f"W_K (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"),
+            "mech_WK",
+        )
+        show_chart(
+            matrix_heatmap(
+                s.k_pre,
+                f"K = E·W_K  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+                labels,
+                None,
+                "d_head",
+                "key token",
+            ),
+            "mech_K_pre",
+        )
+    if s.uses_rope:
+        st.caption(
+            "RoPE: SmolLM2 has no position embedding; instead each query and key is rotated by an angle proportional "
+            "to its position (pairs of dimensions i and i + d_head/2, each at its own frequency). So q_i·k_j depends "
+            "on how far apart i and j are. The scores below use these rotated q and k, exactly as the model (and "
+            "trace.scores) does."
+        )
+        c1, c2 = st.columns(2)
+        with c1:
+            show_chart(
+                matrix_heatmap(s.q, f"Q after RoPE  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_Q"
+            )
+        with c2:
+            show_chart(matrix_heatmap(s.k, f"K after RoPE  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_K")
 
-# ── 3–6. scores → pattern ────────────────────────────────────────────────────────────────────────
-st.subheader("3 · Every query against every key: Q·Kᵀ")
-st.caption("Rows are queries, columns are keys; the red frame is the entry picked above.")
-c1, c2 = st.columns(2)
-with c1:
-    show_chart(matrix_heatmap(s.dots, f"Q·Kᵀ  [{n} × {n}]", labels, labels, "key", "query", highlight=hl), "mech_dots")
-with c2:
-    show_chart(
-        matrix_heatmap(
-            s.scaled, f"÷ √d_head = ÷ {s.scale:.4g}  [{n} × {n}]", labels, labels, "key", "query", highlight=hl
-        ),
-        "mech_scaled",
-    )
-st.subheader("4 · Mask, then softmax")
-if s.causal:
-    st.caption(
-        "Causal mask: a query may not look at later keys, so those scores become −∞ (grey) before the softmax; "
-        "exp(−∞) = 0, so they get weight 0 and each row still sums to 1."
-    )
-else:
-    st.caption(
-        "No mask in this pass (bidirectional): every query sees every key. Turn the causal mask on in the "
-        "sidebar to see the −∞ entries."
-    )
-c1, c2 = st.columns(2)
-with c1:
-    show_chart(
-        matrix_heatmap(
-            s.masked, f"masked scores  [{n} × {n}]", labels, labels, "key", "query", kind="scores", highlight=hl
-        ),
-        "mech_masked",
-    )
-with c2:
-    show_chart(
-        matrix_heatmap(
-            s.pattern,
-            f"softmax → attention pattern A  [{n} × {n}]",
-            labels,
-            labels,
-            "key",
-            "query",
-            kind="weight",
-            highlight=hl,
-        ),
-        "mech_pattern",
-    )
+    # ── 3–6. scores → pattern ────────────────────────────────────────────────────────────────────────
+    st.subheader("3 · Every query against every key: Q·Kᵀ")
+    st.caption(orientation_caption(orient).split(". Each")[0] + "; the red frame is the entry picked above.")
+    shape = f"[{n} × {n}]" + ("" if orient == "rows" else ", transposed: queries across")
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(query_key_heatmap(s.dots, f"Q·Kᵀ  {shape}", labels, orient, highlight=hl), "mech_dots")
+    with c2:
+        show_chart(
+            query_key_heatmap(s.scaled, f"÷ √d_head = ÷ {s.scale:.4g}  {shape}", labels, orient, highlight=hl),
+            "mech_scaled",
+        )
+    st.subheader("4 · Mask, then softmax")
+    if s.causal:
+        st.caption(
+            "Causal mask: a query may not look at later keys, so those scores become −∞ (grey) before the softmax; "
+            f"exp(−∞) = 0, so they get weight 0 and {sums} (one query's weights) still sums to 1."
+        )
+    else:
+        st.caption(
+            "No mask in this pass (bidirectional): every query sees every key. Turn the causal mask on in the "
+            f"sidebar to see the −∞ entries. After the softmax {sums} (one query's weights) sums to 1."
+        )
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(
+            query_key_heatmap(s.masked, f"masked scores  {shape}", labels, orient, kind="scores", highlight=hl),
+            "mech_masked",
+        )
+    with c2:
+        show_chart(
+            query_key_heatmap(
+                s.pattern, f"softmax → pattern A, {sums} sums to 1  {shape}", labels, orient, "weight", hl
+            ),
+            "mech_pattern",
+        )
 
-# ── 7–9. values → Δe ─────────────────────────────────────────────────────────────────────────────
-st.subheader("5 · Values: V = E·W_V (value-down)")
-st.caption(
-    f"The value map is factored in two: value-down W_V takes each embedding from d_model = {dm} down to "
-    f"d_head = {d}; value-up (step 7) brings the weighted sum back up to d_model."
-    + (f" W_V is key/value head {s.kv_head}'s, shared under grouped-query attention." if s.group_size > 1 else "")
-)
-c1, c2 = st.columns(2)
-with c1:
-    show_chart(
-        matrix_heatmap(s.W_V, f"W_V value-down (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"),
-        "mech_WV",
+    # ── 7–9. values → Δe ─────────────────────────────────────────────────────────────────────────────
+    st.subheader("5 · Values: V = E·W_V (value-down)")
+    st.caption(
+        f"The value map is factored in two: value-down W_V takes each embedding from d_model = {dm} down to "
+        f"d_head = {d}; value-up (step 7) brings the weighted sum back up to d_model."
+        + (f" W_V is key/value head {s.kv_head}'s, shared under grouped-query attention." if s.group_size > 1 else "")
     )
-with c2:
-    show_chart(matrix_heatmap(s.v, f"V = E·W_V  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_V")
-st.subheader("6 · Weighted sum: z = A·V")
-st.caption("Each query's row of A weights the value vectors of the keys; z_i = Σ_j A[i, j]·v_j.")
-show_chart(matrix_heatmap(s.z, f"z = A·V  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_z")
-st.subheader("7 · Value-up and the output matrix")
-st.caption(
-    f"Head {s.head}'s value-up is its {d} rows of the output matrix W_O. Stacking every head's value-up gives "
-    f"W_O itself, [{s.n_heads}·{d} × {dm}] = [{s.n_heads * d} × {dm}] (head {s.head}'s band framed in red)."
-)
-c1, c2 = st.columns(2)
-with c1:
-    show_chart(
-        matrix_heatmap(s.W_O, f"value-up W_O[head {s.head}]  [{d} × {dm}]", None, None, "d_model", "d_head"), "mech_WO"
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(
+            matrix_heatmap(
+                s.W_V, f"W_V value-down (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"
+            ),
+            "mech_WV",
+        )
+    with c2:
+        show_chart(matrix_heatmap(s.v, f"V = E·W_V  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_V")
+    st.subheader("6 · Weighted sum: z = A·V")
+    st.caption("Each query's weights in A weight the value vectors of the keys; z_i = Σ_j A[i, j]·v_j.")
+    show_chart(matrix_heatmap(s.z, f"z = A·V  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_z")
+    st.subheader("7 · Value-up and the output matrix")
+    st.caption(
+        f"Head {s.head}'s value-up is its {d} rows of the output matrix W_O. Stacking every head's value-up gives "
+        f"W_O itself, [{s.n_heads}·{d} × {dm}] = [{s.n_heads * d} × {dm}] (head {s.head}'s band framed in red)."
     )
-with c2:
-    show_chart(
-        matrix_heatmap(
-            s.W_O_all,
-            f"output matrix W_O  [{s.n_heads * d} × {dm}]",
-            None,
-            None,
-            "d_model",
-            "head · d_head",
-            row_bands=d,
-            band_highlight=s.head,
-            height=420,
-        ),
-        "mech_WO_all",
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(
+            matrix_heatmap(s.W_O, f"value-up W_O[head {s.head}]  [{d} × {dm}]", None, None, "d_model", "d_head"),
+            "mech_WO",
+        )
+    with c2:
+        show_chart(
+            matrix_heatmap(
+                s.W_O_all,
+                f"output matrix W_O  [{s.n_heads * d} × {dm}]",
+                None,
+                None,
+                "d_model",
+                "head · d_head",
+                row_bands=d,
+                band_highlight=s.head,
+                height=420,
+            ),
+            "mech_WO_all",
+        )
+    st.subheader("8 · Δe = z·W_O[head]: what this head adds to each embedding")
+    st.caption(
+        f"Row i is head {s.head}'s change to token i's embedding. The layer's full update adds every head's Δe and the "
+        "output bias b_O once (see Embedding shifts)."
     )
-st.subheader("8 · Δe = z·W_O[head]: what this head adds to each embedding")
-st.caption(
-    f"Row i is head {s.head}'s change to token i's embedding. The layer's full update adds every head's Δe and the "
-    "output bias b_O once (see Embedding shifts)."
-)
-show_chart(
-    matrix_heatmap(s.delta, f"Δe = z·W_O[{s.head}]  [{n} × {dm}]", labels, None, "dimension", "token"), "mech_delta"
-)
+    show_chart(
+        matrix_heatmap(s.delta, f"Δe = z·W_O[{s.head}]  [{n} × {dm}]", labels, None, "dimension", "token"), "mech_delta"
+    )

@@ -17,7 +17,14 @@ from services.traces import derived, derived_job, set_threads_for
 from ui.context import require_trace
 from ui.figure_memo import memo_figure, memo_in_background
 from ui.progress import wait_with_progress
-from ui.widgets import image_format_radio, select_head_from_chart, show_tokens, warn_untrained_masking, window_selector
+from ui.widgets import (
+    chart_anchor,
+    image_format_radio,
+    select_head_from_chart,
+    show_tokens,
+    warn_untrained_masking,
+    window_selector,
+)
 from viz.figures.heatmaps import Cells, head_heatmap
 from viz.figures.layout import image_config, orientation_caption
 from viz.figures.long_text import COLOUR_SCALES, pooled_heatmap, window_heatmap
@@ -289,8 +296,9 @@ st.caption(
     "Each thumbnail is one head's pattern, averaged over blocks of tokens for long texts. "
     "Click one to select that layer and head."
 )
-overview_key = f"overview_L{layer}_H{head}"
-slot = st.empty()
+ov_layer, ov_head = chart_anchor("overview", layer, head)  # as drawn while its own clicks come in (defect 11)
+overview_key = f"overview_L{ov_layer}_H{ov_head}"
+slot = st.container(key="overview_box").empty()  # the box scrolls sideways on a phone (app.py's style)
 # Started only now, after the head panel: on two cores, pooling beside the panel's work and the browser's
 # drawing made both slower (measured at 4096 tokens: the overview done 1.8 s later than in sequence).
 job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview_job(trace, n, progress))
@@ -298,10 +306,10 @@ pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot
 slot.plotly_chart(
     figure(
         "overview",
-        layer,
-        head,
+        ov_layer,
+        ov_head,
         orient,
-        build=lambda: overview_mosaic(pooled_all, (layer, head), orient, meta_of(layer, head)),
+        build=lambda: overview_mosaic(pooled_all, (ov_layer, ov_head), orient, meta_of(ov_layer, ov_head)),
     ),
     key=overview_key,
     on_select=partial(select_head_from_chart, overview_key),

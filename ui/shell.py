@@ -32,6 +32,7 @@ MODEL_ERROR = "_model_error"  # why the last requested model was refused, shown 
 MODEL_REQUEST = "model_request"  # the "Another model" text input
 ATLAS_STAT = "atlas_stat_choice"  # the Head atlas page's statistic (a plain key, like STEP)
 STEP = "start_step"  # the Start here page's step (a plain key, not a widget's: it outlives page switches)
+SHELL_PAGE = "_shell_page"  # the page the last run showed: the first run on another page re-sends the sidebar
 
 
 def restore_from_url(page_names: Collection[str], current_page: str) -> str | None:
@@ -61,24 +62,32 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
     return url.page if "page" in st.query_params and url.page != current_page else None
 
 
-def keep_shell_state() -> None:
+def keep_shell_state(page_name: str) -> None:
     """Keep the sidebar's values across page switches.
 
     A page switch that interrupts a run can leave the browser holding a sidebar widget's *default* (an
     empty text, the mask off) and sending it back on the next rerun, or make Streamlit drop a widget's
-    state (streamlit/streamlit#9100). So every run (1) restores a dropped key from a plain copy that
-    Streamlit never cleans up and (2) re-assigns each key, which makes Streamlit send the value to the
-    browser.
+    state (streamlit/streamlit#9100). So every run restores a dropped key from a plain copy that Streamlit
+    never cleans up, and the first run on another page re-assigns each key, which makes Streamlit send the
+    value to the browser.
+
+    Only then: a re-assigned widget value is sent back with "set this value" on, so re-assigning on every
+    run echoed each slider value back to the browser while the user was still moving it; an echo that
+    arrived after the next key press put the slider back one step and that press was lost (issue 19,
+    defect 11: sixteen quick presses of → on Layer ended at 15).
     """
     ss = st.session_state
     if REVERT_MODEL in ss:  # a requested model failed to load: back to the one that worked
         ss.model = ss.pop(REVERT_MODEL)
     saved = ss.get(SAVED, {})
+    new_page = ss.get(SHELL_PAGE) != page_name
+    ss[SHELL_PAGE] = page_name
     for key in SHELL_KEYS:
-        if key in ss:
+        if key not in ss:
+            if key in saved:
+                ss[key] = saved[key]
+        elif new_page:
             ss[key] = ss[key]
-        elif key in saved:
-            ss[key] = saved[key]
     save_shell_state()
 
 
@@ -93,9 +102,13 @@ def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
         layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, model_name)
         ss.layer, ss.head = layer, head
         ss[NOTICES] = ss.get(NOTICES, []) + notices
-    else:
-        ss.layer = min(max(int(ss.get("layer", 0)), 0), n_layers - 1)
-        ss.head = min(max(int(ss.get("head", 0)), 0), n_heads - 1)
+        return
+    # Assigned only when out of range (another model): an assignment echoes the value to the browser's
+    # slider, which the user may have moved on since (see keep_shell_state).
+    for key, top in (("layer", n_layers - 1), ("head", n_heads - 1)):
+        value = min(max(int(ss.get(key, 0)), 0), top)
+        if ss.get(key) != value:
+            ss[key] = value
 
 
 def show_notices() -> None:

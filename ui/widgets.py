@@ -134,6 +134,23 @@ def select_head_from_chart(chart_key: str) -> None:
     if layer >= 0:
         st.session_state.layer = layer
     st.session_state.head = head
+    st.session_state[f"_{_family(chart_key)}_clicked"] = (st.session_state.layer, head)
+
+
+def _family(chart_key: str) -> str:
+    return chart_key.split("_L", 1)[0]
+
+
+def chart_anchor(family: str, layer: int, head: int) -> tuple[int, int]:
+    """The (layer, head) a clickable chart is drawn for: the current one, unless the current one came from a
+    click on this very chart, in which case the chart stays as it was drawn (its own selection style shows the
+    click). Redrawing it would make a new widget, and quick further clicks on the old one would be lost."""
+    ss = st.session_state
+    anchor, mine = f"_{family}_anchor", f"_{family}_clicked"
+    if anchor not in ss or ss.get(mine) != (layer, head):
+        ss[anchor] = (layer, head)
+        ss.pop(mine, None)
+    return ss[anchor]
 
 
 def image_format_radio(key: str) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import WEIGHT_SCALE, tick_step
+from viz.figures.layout import WEIGHT_SCALE, Orientation, axis_titles, oriented, tick_step
 from viz.labels import plotly_escape
 from viz.views.experiments import PredictionRow
 
@@ -143,77 +143,93 @@ def temperature_figure(
     labels: Sequence[str],
     title: str,
     T: float,
+    orient: Orientation = "rows",
 ) -> go.Figure:
-    """The head's pattern at temperature T (rows = queries) beside the entropy of each row, T vs T = 1.
+    """The head's pattern at temperature T beside the entropy of each query's weights, T vs T = 1.
 
-    `labels` are Plotly-safe token labels; the pattern is [n_q, n_k].
+    `labels` are Plotly-safe token labels; the pattern is [n_q, n_k] as the engine returns it. orient "rows"
+    draws queries down the side with the entropy bars to the right; "cols" draws queries along the top (each
+    column sums to 1) with the entropy bars underneath, one per column.
     """
     n = pattern.shape[0]
     pos = list(range(n))
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        column_widths=[0.64, 0.36],
-        horizontal_spacing=0.1,
-        shared_yaxes=True,
-        subplot_titles=(f"pattern at T = {T:g} (rows: queries, each sums to 1)", "entropy of each row (bits)"),
-    )
+    rows = orient == "rows"
+    fig = _temperature_frame(rows, T)
+    drawn = oriented(pattern, orient)
     hover = [[f"query {labels[i]}<br>key {labels[j]}<br>weight {pattern[i, j]:.4f}" for j in pos] for i in pos]
     fig.add_trace(
         go.Heatmap(
-            z=pattern,
+            z=drawn,
             x=pos,
             y=pos,
             zmin=0.0,
             zmax=1.0,
             colorscale=WEIGHT_SCALE,
-            text=hover,
+            text=hover if rows else [list(r) for r in zip(*hover, strict=True)],
             hovertemplate="%{text}<extra></extra>",
-            colorbar=dict(title="weight", thickness=12, x=0.585, len=0.9),
+            colorbar=dict(title="weight", thickness=12, x=0.585, len=0.9)
+            if rows
+            else dict(title="weight", thickness=12, y=0.7, len=0.65),
         ),
         row=1,
         col=1,
     )
-    _add_entropy_bars(fig, entropy_before, entropy_after, labels, T)
+    _add_entropy_bars(fig, entropy_before, entropy_after, labels, T, rows)
     step = tick_step(n, 48)
     ticks = dict(tickvals=pos[::step], ticktext=list(labels)[::step])
-    fig.update_yaxes(autorange="reversed", title="query", row=1, col=1, **ticks)
-    fig.update_xaxes(title="key", tickangle=-45, row=1, col=1, **ticks)
-    fig.update_xaxes(title="bits", rangemode="tozero", row=1, col=2)
-    fig = _layout(fig, title, max(460, 200 + 22 * n))
+    x_title, y_title = axis_titles(orient)
+    fig.update_yaxes(autorange="reversed", title=y_title, row=1, col=1, **ticks)
+    if rows:
+        fig.update_xaxes(title=x_title, tickangle=-45, row=1, col=1, **ticks)
+        fig.update_xaxes(title="bits", rangemode="tozero", row=1, col=2)
+        fig = _layout(fig, title, max(460, 200 + 22 * n))
+    else:
+        fig.update_xaxes(title=x_title, tickangle=-45, row=2, col=1, **ticks)
+        fig.update_yaxes(title="bits", rangemode="tozero", row=2, col=1)
+        fig = _layout(fig, title, max(600, 320 + 22 * n))
     fig.update_layout(barmode="group", bargap=0.2, margin=dict(b=110))
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="right", x=1.0))
     return fig
 
 
+def _temperature_frame(rows: bool, T: float) -> go.Figure:
+    """Two panels: pattern and entropy side by side (queries are rows) or one above the other (columns)."""
+    line = "row" if rows else "column"
+    titles = (f"pattern at T = {T:g} ({line}s: queries, each sums to 1)", f"entropy of each {line} (bits)")
+    if rows:
+        return make_subplots(
+            rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.1, shared_yaxes=True, subplot_titles=titles
+        )
+    return make_subplots(
+        rows=2, cols=1, row_heights=[0.7, 0.3], vertical_spacing=0.08, shared_xaxes=True, subplot_titles=titles
+    )
+
+
 def _add_entropy_bars(
-    fig: go.Figure, entropy_before: np.ndarray, entropy_after: np.ndarray, labels: Sequence[str], T: float
+    fig: go.Figure,
+    entropy_before: np.ndarray,
+    entropy_after: np.ndarray,
+    labels: Sequence[str],
+    T: float,
+    beside: bool = True,
 ) -> None:
-    """The right panel of the temperature figure: each row's entropy at T = 1 and at T, side by side."""
+    """The entropy panel of the temperature figure: each query's entropy at T = 1 and at T, side by side;
+    horizontal bars beside the pattern (queries are rows), vertical bars under it (queries are columns)."""
     pos = list(range(len(entropy_before)))
-    fig.add_trace(
-        go.Bar(
-            x=entropy_before,
-            y=pos,
-            orientation="h",
-            name="T = 1 (the model)",
-            marker_color=BEFORE_COLOUR,
-            customdata=list(labels),
-            hovertemplate="%{customdata}: %{x:.3f} bits at T = 1<extra></extra>",
-        ),
-        row=1,
-        col=2,
-    )
-    fig.add_trace(
-        go.Bar(
-            x=entropy_after,
-            y=pos,
-            orientation="h",
-            name=f"T = {T:g}",
-            marker_color=AFTER_COLOUR,
-            customdata=list(labels),
-            hovertemplate=f"%{{customdata}}: %{{x:.3f}} bits at T = {T:g}<extra></extra>",
-        ),
-        row=1,
-        col=2,
-    )
+    where = dict(row=1, col=2) if beside else dict(row=2, col=1)
+    for values, name, colour, at in (
+        (entropy_before, "T = 1 (the model)", BEFORE_COLOUR, "1"),
+        (entropy_after, f"T = {T:g}", AFTER_COLOUR, f"{T:g}"),
+    ):
+        bars = dict(x=values, y=pos, orientation="h") if beside else dict(x=pos, y=values, orientation="v")
+        value = "x" if beside else "y"
+        fig.add_trace(
+            go.Bar(
+                **bars,
+                name=name,
+                marker_color=colour,
+                customdata=list(labels),
+                hovertemplate=f"%{{customdata}}: %{{{value}:.3f}} bits at T = {at}<extra></extra>",
+            ),
+            **where,
+        )

@@ -14,7 +14,10 @@ from viz.figures.layout import (
     SELECTED_RED,
     TRANSPARENT,
     WEIGHT_SCALE,
+    Orientation,
     auto_margins,
+    axis_titles,
+    oriented,
     token_axis,
 )
 from viz.labels import plotly_escape
@@ -113,6 +116,58 @@ def matrix_heatmap(
         height=height if height is not None else _default_height(n_rows, row_labels, col_labels),
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor=MASKED_GREY if kind == "scores" else "white",
+    )
+    return auto_margins(fig)
+
+
+def query_key_heatmap(
+    matrix: np.ndarray,
+    title: str,
+    labels: Sequence[str],
+    orient: Orientation,
+    kind: str = "diverging",
+    highlight: tuple[int, int] | None = None,
+) -> go.Figure:
+    """A [n_q, n_k] matrix (scores, pattern) in the sidebar's orientation: "rows" draws queries down the side,
+    "cols" along the top (3Blue1Brown's drawing). `highlight` is (query, key) either way."""
+    x_title, y_title = axis_titles(orient)
+    if highlight is not None and orient == "cols":
+        highlight = (highlight[1], highlight[0])  # drawn (row, column) = (key, query)
+    return matrix_heatmap(
+        oriented(np.asarray(matrix), orient), title, labels, labels, x_title, y_title, kind=kind, highlight=highlight
+    )
+
+
+def vector_strips(rows: Sequence[tuple[str, np.ndarray]], title: str, x_title: str = "d_head") -> go.Figure:
+    """Vectors as strips, one row each (label, values), on one diverging colour scale so they compare.
+
+    Labels must be Plotly-safe (viz.labels)."""
+    m = np.stack([np.asarray(v, dtype=np.float64) for _, v in rows])
+    bound = float(max(np.abs(m).max(), 1e-12))
+    names = [label for label, _ in rows]
+    fig = go.Figure(
+        go.Heatmap(
+            z=m.astype(np.float32),
+            x=np.arange(m.shape[1]),
+            y=np.arange(m.shape[0]),
+            colorscale=DIVERGING_SCALE,
+            zmin=-bound,
+            zmax=bound,
+            customdata=[[name] * m.shape[1] for name in names],
+            hovertemplate="%{customdata}<br>dimension %{x}<br>value %{z:.5g}<extra></extra>",
+            ygap=3,
+            colorbar=dict(thickness=12),
+        )
+    )
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)),
+        xaxis=dict(title=dict(text=x_title), showgrid=False, zeroline=False, range=[-0.5, m.shape[1] - 0.5]),
+        yaxis=dict(
+            tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False
+        ),
+        height=int(90 + 30 * len(names)),
+        margin=dict(l=10, r=10, t=40, b=10),
+        plot_bgcolor="white",
     )
     return auto_margins(fig)
 

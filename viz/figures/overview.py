@@ -196,17 +196,18 @@ def overview_mosaic(
         customdata=np.stack([gx.ravel(), gy.ravel()], axis=1),
         hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to select<extra></extra>",
     )
-    if selected is not None:
-        layer, head = selected
-        if 0 <= layer < n_layers and 0 <= head < n_heads:
-            fig.add_shape(
-                type="rect",
-                x0=layer * cell - 0.5 - gap / 2,
-                x1=layer * cell + s - 0.5 + gap / 2,
-                y0=head * cell - 0.5 - gap / 2,
-                y1=head * cell + s - 0.5 + gap / 2,
-                line=dict(color=SELECTED_RED, width=2.5),
-            )
+    if selected is not None and 0 <= selected[0] < n_layers and 0 <= selected[1] < n_heads:
+        # The frame is the click targets' own "selected" style, not a shape: a click then moves it in the
+        # browser at once, and the figure (so Streamlit's widget id) stays the same while the user clicks on.
+        # A shape in the spec made every click a new widget, and clicks on the old one before the browser had
+        # the new one were dropped (issue 19, defect 11).
+        fig.update_traces(
+            selector=dict(type="scatter"),
+            selectedpoints=[selected[0] * n_heads + selected[1]],
+            marker=dict(symbol="square-open", line=dict(width=2.5)),
+            selected=dict(marker=dict(color=SELECTED_RED, opacity=1.0)),
+            unselected=dict(marker=dict(opacity=0.0)),
+        )
     return _overview_layout(fig, centres_x, centres_y, cell, gap, meta)
 
 
@@ -238,10 +239,13 @@ def _overview_layout(
             range=[n_heads * cell - 0.5, -0.5 - gap],
             scaleanchor="x",  # square thumbnails ...
             constrain="domain",  # ... by shrinking the plot area, so the tick labels stay next to it
+            constraintoward="top",
             automargin=False,
         ),
-        # Sized for a ~900 px wide main column at 1280 px; wider or narrower screens just add margin.
-        height=int(max(200, min(640, 50 + 820 * n_heads / n_layers))),
+        # Sized for a ~900 px wide main column at 1280 px, but at least ~42 px a head: on a phone the overview
+        # scrolls sideways (app.py) and its thumbnails are as large as the height allows. On wide screens the
+        # square cells leave the spare height below (constraintoward="top").
+        height=int(max(200, min(640, 50 + max(820 * n_heads / n_layers, 42 * n_heads)))),
         margin=dict(
             l=int(AXIS_TITLE_PX + tick_reach([str(n_heads - 1)], 90) + 14),
             r=10,

@@ -1,0 +1,62 @@
+"""The patterns page on smaller screens (issue 19, defect 12): at 1024 px no button label is cut and the selected
+head's heatmap is drawn at a readable size; on a 390 px phone the layer × head overview's thumbnails are large
+enough to see and tap (the overview scrolls sideways)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from devtools.browser import wait_rerun_done
+
+pytestmark = pytest.mark.browser
+
+FIRST_LOAD_MS = 300_000  # a session's first page loads the model, on two cores shared by several agents
+MIN_HEATMAP_PX = 500  # at 1024 px the heatmap was 322 px wide beside the layer's heads
+MIN_THUMB_PX = 40  # at 390 px each overview thumbnail was ~10 px
+
+# Every element inside a visible button whose text is wider than its box (Streamlit cuts a label with "…").
+CUT_LABELS_JS = """() => Array.from(document.querySelectorAll('button'))
+    .filter(b => b.offsetParent && b.innerText.trim())
+    .flatMap(b => [b, ...b.querySelectorAll('*')])
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0)
+    .map(e => e.closest('button').innerText.trim() + ': ' + e.scrollWidth + ' > ' + e.clientWidth)"""
+# The overview's plot area per layer and per head, in CSS px.
+THUMB_PX_JS = """el => { const fl = el._fullLayout;
+    const ticks = [fl.xaxis.tickvals.length, fl.yaxis.tickvals.length];
+    return [fl.xaxis._length / ticks[0], fl.yaxis._length / ticks[1]]; }"""
+
+
+@contextlib.contextmanager
+def patterns_at(browser, url: str, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 3600 if width < 500 else 2400})
+    page = context.new_page()
+    page.set_default_timeout(FIRST_LOAD_MS)
+    try:
+        page.goto(f"{url}/?page=patterns&layer=0&head=0")
+        page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first.wait_for(state="visible")
+        wait_rerun_done(page, before_ms=1000, after_ms=1500)
+        page.mouse.move(1, 1)
+        yield page
+    finally:
+        context.close()
+
+
+def test_at_1024_px_buttons_are_whole_and_the_heatmap_is_large(browser, app_url, shots) -> None:
+    with patterns_at(browser, app_url, 1024) as page:
+        page.screenshot(path=str(shots / "patterns_1024.png"))
+        assert page.evaluate(CUT_LABELS_JS) == []
+        box = page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first.bounding_box()
+        assert box is not None and box["width"] >= MIN_HEATMAP_PX, box
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024  # no sideways page scroll
+
+
+def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots) -> None:
+    with patterns_at(browser, app_url, 390) as page:
+        page.screenshot(path=str(shots / "phone.png"))
+        overview = page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first
+        per_layer, per_head = overview.evaluate(THUMB_PX_JS)
+        assert min(per_layer, per_head) >= MIN_THUMB_PX, (per_layer, per_head)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the overview scrolls
+        assert page.evaluate(CUT_LABELS_JS) == []
