@@ -37,6 +37,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("cross_attention", "Cross-attention", ":material/translate:", "cross_attention.py"),
     PageSpec("parameters", "Parameters & context", ":material/calculate:", "parameters.py"),
     PageSpec("experiments", "Experiments", ":material/science:", "experiments.py"),
+    PageSpec("logit_lens", "Logit lens", ":material/stacked_line_chart:", "logit_lens.py"),
+    PageSpec("generate", "Generate", ":material/edit_note:", "generate.py"),
 )
 DEFAULT_PAGE = PAGES[0].name
 PAGE_NAMES: tuple[str, ...] = tuple(page.name for page in PAGES)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from attention_core import Intervention, Model
 from attention_core.generation import Generation
 from services.cache import RESULTS
 
-__all__ = ["MAX_NEW_TOKENS", "Generation", "can_generate", "generation_key", "get_generation"]
+__all__ = ["MAX_NEW_TOKENS", "Generation", "can_generate", "candidate_arrays", "generation_key", "get_generation"]
 
 MAX_NEW_TOKENS = 100  # the app's limit: each token is one step through every layer
 
@@ -39,3 +41,8 @@ def get_generation(
     return RESULTS.get(
         key, lambda _progress: model.generate(text, int(n_new), float(temperature), int(seed), ivs, top_k=10)
     )
+
+
+def candidate_arrays(gen: Generation) -> tuple[np.ndarray, np.ndarray]:
+    """([n_new, k] ids, [n_new, k] probabilities) of each step's most likely tokens, as numpy."""
+    return gen.top_ids.numpy(), gen.top_probs.numpy().astype(np.float64)
