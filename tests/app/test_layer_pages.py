@@ -67,3 +67,14 @@ def test_encoders_get_a_message_on_both_pages():
         assert_clean(at)
         assert any("encoder" in i.value for i in at.info), page
         assert not at.get("plotly_chart")
+
+
+def test_patterns_page_value_weighted_switch(smollm):
+    at = open_page("patterns", layer="3", head="1")
+    assert_clean(at)
+    at.toggle(key="value_weighted").set_value(True).run()
+    assert_clean(at)
+    z = decode(chart(at, "value_weighted_heatmap")["data"][0]["z"])
+    expected = smollm.trace(DEFAULT_TEXT).value_weighted(3, 1).numpy()
+    np.testing.assert_allclose(z, expected, atol=1e-5)  # the real norms, queries as rows
+    assert any("attention sink" in c.value for c in at.caption)

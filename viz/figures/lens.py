@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import token_axis
+from viz.figures.layout import matrix_height, token_axis, token_matrix_layout
 from viz.labels import plotly_escape
 from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
@@ -103,3 +103,15 @@ def candidates_figure(c: Candidates) -> go.Figure:
                       yaxis=dict(autorange="reversed"), height=int(120 + 26 * len(labels)),
                       margin=dict(l=10, r=10, t=30, b=10))  # fmt: skip
     return fig
+
+
+def value_weighted_heatmap(sent: np.ndarray, pattern: np.ndarray, labels: list[str], orient: str) -> go.Figure:
+    """One head's ‖A[i,j]·v_j·W_O^h‖ (what key j adds to query i), as the pattern heatmap lays it out."""
+    n = sent.shape[0]
+    hover = [[f"query {labels[i]} ← key {labels[j]}<br>sent ‖A·v·W_O‖ {sent[i, j]:.4g}<br>weight {pattern[i, j]:.4g}"
+              for j in range(n)] for i in range(n)]  # fmt: skip
+    z, text = (sent, hover) if orient == "rows" else (sent.T, [list(r) for r in zip(*hover, strict=True)])
+    fig = go.Figure(go.Heatmap(z=z, text=text, hovertemplate="%{text}<extra></extra>", colorscale="Viridis",
+                               zmin=0.0, colorbar=dict(title=dict(text="‖A·v·W_O‖"))))  # fmt: skip
+    rows_title, cols_title = ("query", "key") if orient == "rows" else ("key", "query")
+    return token_matrix_layout(fig, token_axis(labels, cols_title), token_axis(labels, rows_title), matrix_height(n))

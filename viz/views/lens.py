@@ -75,3 +75,13 @@ def lens_track(
     token_ids: Sequence[int], probs: np.ndarray, ranks: np.ndarray, decode: Callable[[int], str]
 ) -> LensTrack:
     return LensTrack([readable_token(decode(int(t))) for t in token_ids], np.asarray(probs), np.asarray(ranks))
+
+
+def first_key_shares(pattern: np.ndarray, sent: np.ndarray) -> tuple[float, float]:
+    """(mean share of each query's weight on key 0, mean share of what it is sent that comes from key 0), over
+    queries after the first: a large first share and a small second one is an attention sink."""
+    if pattern.shape[0] < 2:
+        return float("nan"), float("nan")
+    weight = pattern[1:, 0] / np.maximum(pattern[1:].sum(1), 1e-12)
+    norm = sent[1:, 0] / np.maximum(sent[1:].sum(1), 1e-12)
+    return float(weight.mean()), float(norm.mean())
