@@ -66,7 +66,7 @@ step = st.pills("Generated tokens: click one to see its step", range(len(labels)
 step = 0 if step is None else int(step)
 view = step_attention(gen.trace, gen.n_prompt, ctx.layer, ctx.head)
 
-left, right = st.columns([1, 2])
+left, right = st.columns([2, 3])
 with left:
     st.markdown(f"**Step {step + 1}: the most likely tokens** (red: the one written)")
     top_ids, top_probs = candidate_arrays(gen)

@@ -117,4 +117,5 @@ def test_greedy_generation_matches_transformers_generate(smollm, hf_smollm):
         theirs = out[0, ids.shape[1] :].tolist()
         assert gen.new_token_ids == theirs, f"{text!r}: {gen.new_tokens} vs {[tok.decode([t]) for t in theirs]}"
         same += 1
+        print(f"same {len(theirs)} tokens as HF generate: {text[:40]!r}", flush=True)  # progress under -s
     assert same >= 10

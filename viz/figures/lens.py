@@ -30,9 +30,9 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
     x_axis = token_axis([plotly_escape(t) for t in grid.tokens], "position (the token the prediction follows)")
     fig.update_layout(
         xaxis=x_axis | dict(side="top", tickangle=-45),
-        yaxis=dict(title=dict(text="after block (layer)"), dtick=1 if n_layers <= 32 else None),
+        yaxis=dict(title=dict(text="after block (layer)"), dtick=1 if n_layers <= 32 else None, automargin=True),
         height=int(min(1100, 200 + 24 * n_layers)),
-        margin=dict(l=10, r=10, t=120, b=10),
+        margin=dict(l=70, r=10, t=120, b=10),
         plot_bgcolor="white",
     )
     return fig
@@ -52,8 +52,9 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
     fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
     fig.update_yaxes(type="log", autorange="reversed", row=1, col=2)
     fig.update_xaxes(title_text="after block (layer)")
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=60, b=10), title=dict(text=position_label),
-                      legend=dict(orientation="h", y=-0.25))  # fmt: skip
+    fig.update_yaxes(automargin=True)
+    fig.update_layout(height=420, margin=dict(l=70, r=10, t=60, b=10), title=dict(text=position_label),
+                      legend=dict(orientation="h", y=-0.2))  # fmt: skip
     return fig
 
 
@@ -73,7 +74,8 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
         xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)")
         | dict(side="top", tickangle=-45),
         yaxis=token_axis([plotly_escape(t) for t in view.rows], "generated token") | dict(autorange="reversed"),
-        height=int(min(1000, 240 + 22 * n_new)), margin=dict(l=10, r=10, t=130, b=10), plot_bgcolor="#eee",
+        height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=10, r=10, t=190, b=10), plot_bgcolor="#eee",
+        title_y=0.99,
     )  # fmt: skip
     return fig
 
@@ -86,8 +88,8 @@ def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written:
     fig.update_layout(
         title=dict(text=f"Layer {layer}, every head, at the step that wrote {plotly_escape(written)}"),
         xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token") | dict(side="top", tickangle=-45),
-        yaxis=dict(title=dict(text="head"), autorange="reversed", dtick=1),
-        height=int(200 + 22 * weights.shape[0]), margin=dict(l=10, r=10, t=130, b=10),
+        yaxis=dict(title=dict(text="head"), autorange="reversed", dtick=1, automargin=True),
+        height=int(260 + 22 * weights.shape[0]), margin=dict(l=60, r=10, t=190, b=10), title_y=0.99,
     )  # fmt: skip
     return fig
 
@@ -100,8 +102,8 @@ def candidates_figure(c: Candidates) -> go.Figure:
                            hovertext=[f"{t}: {p:.2%}" for t, p in zip(labels, c.probs, strict=True)],
                            hoverinfo="text"))  # fmt: skip
     fig.update_layout(xaxis=dict(tickformat=".0%", title=dict(text="probability (temperature 1)")),
-                      yaxis=dict(autorange="reversed"), height=int(120 + 26 * len(labels)),
-                      margin=dict(l=10, r=10, t=30, b=10))  # fmt: skip
+                      yaxis=dict(autorange="reversed", automargin=True), height=int(120 + 26 * len(labels)),
+                      margin=dict(l=120, r=10, t=30, b=10))  # fmt: skip
     return fig
 
 
