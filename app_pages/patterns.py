@@ -17,6 +17,7 @@ from services.traces import derived, derived_job, set_threads_for
 from ui.context import require_trace
 from ui.figure_memo import memo_figure, memo_in_background
 from ui.progress import wait_with_progress
+from ui.value_weighted import value_weighted_view
 from ui.widgets import (
     chart_anchor,
     image_format_radio,
@@ -124,6 +125,8 @@ def short_head(layer: int, head: int, base: str) -> object:
         orientation_caption(orient) + " Hover a cell for its weight and scaled score (q·k/√d_head, before the softmax)."
     )
     st.plotly_chart(head_figure(layer, head), key="head_heatmap", config=image_config(base, fmt), theme=None)
+    if st.toggle("Colour by what is sent: ‖A[i,j]·v_j·W_O‖", key="value_weighted"):  # issue 16, LENS
+        value_weighted_view(key, trace, layer, head, view.pattern, tokens.plotly, orient)
     return view
 
 

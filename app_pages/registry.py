@@ -40,6 +40,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("parameters", "Parameters & context", ":material/calculate:", "parameters.py"),
     PageSpec("experiments", "Experiments", ":material/science:", "experiments.py"),
     PageSpec("atlas", "Head atlas", ":material/travel_explore:", "atlas.py"),
+    PageSpec("logit_lens", "Logit lens", ":material/stacked_line_chart:", "logit_lens.py"),
+    PageSpec("generate", "Generate", ":material/edit_note:", "generate.py"),
 )
 DEFAULT_PAGE = PAGES[0].name  # "start": the app opens on the chapter's walk-through
 PAGE_NAMES: tuple[str, ...] = tuple(page.name for page in PAGES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from .config import ModelConfig
 from .context import PassContext
 from .device import pick_device
 from .errors import InputError, ModelLoadError
+from .generation import Generation, run_generation
 from .loading import cache
 from .loading.gguf_llama import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
@@ -154,6 +156,32 @@ class Model:
             n_input_tokens=len(ids),
             captured=self._run(ids, use_causal, [], None),
         )
+
+    def generate(
+        self,
+        text: str,
+        max_new_tokens: int = 30,
+        temperature: float = 0.0,
+        seed: int = 0,
+        interventions: list[iv.Intervention] | tuple[iv.Intervention, ...] = (),
+        top_k: int = 5,
+    ) -> Generation:
+        """Continue `text` by up to `max_new_tokens` tokens with a key/value cache (attention_core/generation.py).
+
+        temperature 0 is greedy; otherwise each token is sampled from softmax(logits / temperature) with a
+        generator seeded by `seed`, so the same arguments give the same text on the same device.
+        `interventions` apply in every layer at every step. Stops early at the end-of-text token.
+        """
+        if not self.config.has_lm_head or not self.config.causal or self.config.is_encoder_decoder:
+            raise InputError(f"{self.name} does not predict next tokens (it is an encoder): nothing to generate.")
+        if not 1 <= int(max_new_tokens) < self.max_tokens:
+            raise InputError(f"Generate between 1 and {self.max_tokens - 1} new tokens.")
+        if not (temperature >= 0 and math.isfinite(temperature)):
+            raise InputError("The temperature must be 0 (greedy) or a positive number.")
+        ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads)
+        enc = self.tokenizer.encode(text, self.max_tokens - int(max_new_tokens))  # room for the new tokens
+        k = max(1, min(int(top_k), self.config.d_vocab))
+        return run_generation(self.context, enc, text, int(max_new_tokens), float(temperature), int(seed), ivs, k)
 
     def trace_pair(self, source: str, target: str, max_tokens: int | None = None) -> PairTrace:
         """Encoder-decoders: run the encoder on `source` and the decoder on `target` (teacher forcing).

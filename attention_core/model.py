@@ -42,12 +42,14 @@ def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> tor
     return F.layer_norm(x, (cfg.d_model,), w[prefix + ".w"], w.get(prefix + ".b"), cfg.norm_eps)
 
 
-def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
+def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> torch.Tensor:
+    """Token (and position) embeddings of ids (n,) at positions start .. start + n - 1."""
     x = w["embed.W_E"][ids]  # (n, d_model)
     if cfg.embed_scale != 1.0:
         x = x * cfg.embed_scale
     if "embed.W_pos" in w:  # learned absolute positions (BERT, GPT-2)
-        x = x + w["embed.W_pos"][cfg.pos_offset : cfg.pos_offset + ids.shape[0]]
+        first = cfg.pos_offset + start
+        x = x + w["embed.W_pos"][first : first + ids.shape[0]]
     if "embed.W_type" in w:  # every token is in segment 0
         x = x + w["embed.W_type"][0]
     if "embed.ln.w" in w:  # BERT normalises the embeddings
@@ -172,10 +174,21 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> t
 
 
 def layer_z(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, layer_ivs: tuple[iv.Intervention, ...] = ()
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    causal: bool,
+    layer_ivs: tuple[iv.Intervention, ...] = (),
+    row_offset: int = 0,
 ) -> torch.Tensor:
-    """One layer's z (n_heads, n, d_head), with this layer's interventions applied."""
-    z = attend(q, k, v, causal)  # (n_heads, n, d_head)
+    """One layer's z (n_heads, n_q, d_head), with this layer's interventions applied.
+
+    q holds the queries at positions row_offset .. (generation with a key/value cache passes one query,
+    the last position, against every cached key: nothing to mask). Several queries start at 0.
+    """
+    if row_offset and q.shape[-2] > 1:
+        raise ValueError("a chunk of several queries must start at position 0")
+    z = attend(q, k, v, causal and q.shape[-2] > 1)  # (n_heads, n_q, d_head)
     if not layer_ivs:
         return z
     group = q.shape[0] // k.shape[0]
@@ -184,7 +197,7 @@ def layer_z(
         if override is not None:
             kv = head // group
             scores = attention_scores(q[head], k[kv])  # (n, n) for this head only
-            z[head] = iv.modified_pattern(scores, causal, override) @ v[kv]
+            z[head] = iv.modified_pattern(scores, causal, override, row_offset) @ v[kv]
     for item in layer_ivs:
         if item.kind == "zero_layer":
             z.zero_()

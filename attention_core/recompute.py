@@ -7,6 +7,7 @@ pass's fast kernel computes. Everything stays on the engine's device.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -14,6 +15,15 @@ import torch
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
+
+
+def captured_nbytes(captured: fwd.Captured, *extra: torch.Tensor | None) -> int:
+    """Bytes held by every tensor a pass captured (and `extra` ones), each buffer counted once: q and k
+    of a model without RoPE are views into one fused projection output, which is what stays in memory."""
+    tensors = [t for f in dataclasses.fields(captured) for t in getattr(captured, f.name)]
+    tensors += [t for t in extra if t is not None]
+    buffers = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(buffers.values())
 
 
 def pool_edges(n: int, size: int) -> tuple[int, int]:

@@ -88,5 +88,9 @@ class TextTokenizer:
     def token_id(self, token: str) -> int | None:
         return self.tokenizer.token_to_id(token)
 
+    def decode(self, ids: list[int]) -> str:
+        """The text of a sequence of ids (bytes of one character split over tokens join up again)."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
+
     def decode_token(self, token_id: int) -> str:
         return byte_level_text(self.tokenizer.id_to_token(token_id) or "", self.byte_level)

@@ -26,18 +26,17 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 
 from . import interventions as iv
+from . import lens, recompute, steps, sweep
 from . import model as fwd
-from . import recompute, steps, sweep
 from .config import ModelConfig
 from .context import PassContext
-from .recompute import pool_edges
+from .recompute import captured_nbytes, pool_edges
 from .steps import HeadSteps
 
 __all__ = ["Trace", "causal_mask", "captured_nbytes", "pool_edges"]
@@ -46,15 +45,6 @@ __all__ = ["Trace", "causal_mask", "captured_nbytes", "pool_edges"]
 def causal_mask(n_q: int, n_k: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """(n_q, n_k) bool, True on and below the diagonal: query i may attend to keys 0..i."""
     return torch.ones(n_q, n_k, dtype=torch.bool, device=device).tril()
-
-
-def captured_nbytes(captured: fwd.Captured, *extra: torch.Tensor | None) -> int:
-    """Bytes held by every tensor a pass captured (and `extra` ones), each buffer counted once: q and k
-    of a model without RoPE are views into one fused projection output, which is what stays in memory."""
-    tensors = [t for f in dataclasses.fields(captured) for t in getattr(captured, f.name)]
-    tensors += [t for t in extra if t is not None]
-    buffers = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
-    return sum(buffers.values())
 
 
 @dataclass
@@ -336,6 +326,23 @@ class Trace:
             return None
         last = self.captured.resid_pre[-1][-1:]
         return fwd.unembed(last, self.context.pass_weights, self.config)[0].cpu()
+
+    # ── layer by layer (attention_core/lens.py) ──────────────────────────────────────────────────
+    def lens_logits(self, layer: int) -> torch.Tensor:
+        """[n, d_vocab] logit lens: residual after block `layer` → final norm → unembedding (decoders)."""
+        return lens.lens_logits(self, layer)
+
+    def lens_top(self, k: int = 5) -> lens.LensTop:
+        """Top-k ids and probabilities [n_layers, n, k] of every layer's lens, computed blockwise."""
+        return lens.lens_top(self, k)
+
+    def lens_ranks(self, position: int, token_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """[n_layers, t] lens probability and rank (0 = top-1) of each token at `position`."""
+        return lens.lens_ranks(self, position, token_ids)
+
+    def value_weighted(self, layer: int, head: int) -> torch.Tensor:
+        """[n_q, n_k] ‖A[i,j]·v_j·W_O^h‖: what key j sends to query i through this head."""
+        return lens.value_weighted(self, layer, head)
 
     # ── one head step by step, and experiments over every head ───────────────────────────────────
     def head_steps(self, layer: int, head: int) -> HeadSteps:

@@ -1,0 +1,84 @@
+"""Generate: continue the text token by token (key/value cache), and see where each step looked (issue 16).
+
+Widgets → services.generation (cached; the Experiments page's interventions apply) → viz.views.generation →
+viz.figures.lens.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.generation import MAX_NEW_TOKENS, can_generate, candidate_arrays, get_generation
+from services.interventions import valid_interventions
+from services.models import InputError
+from ui.context import require_trace
+from viz.figures.lens import candidates_figure, step_attention_figure, step_heads_figure
+from viz.views.generation import candidates, step_attention, step_heads
+
+ss = st.session_state
+
+
+def use_text(text: str) -> None:
+    ss.text = text  # the sidebar's text box: every page now reads the generated text
+
+
+ctx = require_trace()
+st.title("Generate: continue the text")
+st.caption(f"{ctx.model_label} · layer {ctx.layer}, head {ctx.head} (change them in the sidebar)")
+if not can_generate(ctx.model):
+    st.info(
+        f"{ctx.model_label} is an encoder: it reads a whole text at once and has no next-token head, so it "
+        "cannot continue a text. Pick SmolLM2 in the sidebar.",
+        icon=":material/info:",
+    )
+    st.stop()
+
+cols = st.columns(3)
+n_new = cols[0].number_input("New tokens", 1, MAX_NEW_TOKENS, 30, key="gen_n")
+temperature = cols[1].number_input(
+    "Temperature", 0.0, 5.0, 0.0, 0.1, key="gen_temperature", help="0 = greedy: always the most likely token."
+)
+seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed", help="Sampling draws from this seed.")
+ivs = ()
+if ss.get("exp_ivs_model") == ctx.model_name:
+    ivs = tuple(valid_interventions(ss.get("exp_ivs", []), ctx.n_layers, ctx.n_heads))
+if ivs and st.toggle("Apply the Experiments page's changes", value=True, key="gen_ivs"):
+    st.caption("Generating with: " + "; ".join(item.describe() for item in ivs))
+else:
+    ivs = ()
+
+try:
+    with st.spinner(f"Generating {n_new} tokens"):
+        gen = get_generation(ctx.model, ctx.text, int(n_new), float(temperature), int(seed), ivs)
+except InputError as exc:
+    st.error(str(exc))
+    st.stop()
+
+how = "greedy" if temperature == 0 else f"sampled at temperature {temperature:g}, seed {seed}"
+st.subheader("The continuation")
+st.caption(f"{len(gen.new_token_ids)} new tokens, {how}" + (", stopped at end-of-text." if gen.stopped_at_eos else "."))
+st.code(gen.text, language=None, wrap_lines=True)
+st.button("Use this text on every page", key="gen_use", on_click=use_text, args=(gen.text,), icon=":material/input:")
+
+labels = [f"{s + 1}·{t}" for s, t in enumerate(step_attention(gen.trace, gen.n_prompt, 0, 0).rows)]
+step = st.pills("Generated tokens: click one to see its step", range(len(labels)),
+                format_func=lambda s: labels[s], key="gen_step", default=0)  # fmt: skip
+step = 0 if step is None else int(step)
+view = step_attention(gen.trace, gen.n_prompt, ctx.layer, ctx.head)
+
+left, right = st.columns([2, 3])
+with left:
+    st.markdown(f"**Step {step + 1}: the most likely tokens** (red: the one written)")
+    top_ids, top_probs = candidate_arrays(gen)
+    c = candidates(top_ids[step], top_probs[step], gen.new_token_ids[step], gen.trace.decode_token)
+    st.plotly_chart(candidates_figure(c), key="gen_candidates", theme=None)
+with right:
+    heads = step_heads(gen.trace, gen.n_prompt, step, ctx.layer)
+    keys = view.keys[: heads.shape[1]]
+    st.plotly_chart(step_heads_figure(heads, keys, ctx.layer, view.rows[step]), key="gen_heads", theme=None)
+st.plotly_chart(step_attention_figure(view, ctx.layer, ctx.head), key="gen_attention", theme=None)
+st.caption(
+    "Each row is one generated token; its weights are those of the step that wrote it: the query at the token "
+    "before it, looking at everything up to there (a causal model sees nothing later). Probabilities are the "
+    "model's own (temperature 1), whatever temperature sampled the token."
+)

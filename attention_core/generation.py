@@ -1,0 +1,191 @@
+"""Continue a text token by token, with a key/value cache: each new token runs through the layers once.
+
+The prompt runs as one chunk (positions 0..n-1, causal); every later step runs one token at position p
+against the keys and values cached for positions 0..p, with RoPE rotated to p, so no step re-runs the
+text before it. The same building blocks as the full pass (model.py) compute each step, with the same
+interventions in every layer and at every step. One exception: a mean-ablated head's output is its mean
+over *all* positions, so each new token changes what every earlier position received and the cache is
+no longer valid; such a run re-runs the whole pass per token (slower, same numbers as a fresh trace).
+
+The steps' captures (residuals, q, and the cache's k, v) are kept, so `Generation.trace` is the trace of
+prompt + generated text from the very pass that generated it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from . import backend
+from . import interventions as iv
+from . import model as fwd
+from .context import PassContext
+from .tokenizer import Encoding
+from .trace import Trace
+
+
+@dataclass
+class Generation:
+    """What `Model.generate` produced: the new tokens, each step's candidates, and the whole trace."""
+
+    prompt: str
+    prompt_ids: list[int]
+    new_token_ids: list[int]
+    new_tokens: list[str]  # readable strings of the new tokens
+    top_ids: torch.Tensor  # [n_new, k] the k most likely next tokens at each step, most likely first
+    top_probs: torch.Tensor  # [n_new, k] their probabilities (softmax of the logits, temperature 1)
+    temperature: float  # 0: greedy
+    seed: int
+    interventions: tuple[iv.Intervention, ...]
+    stopped_at_eos: bool
+    trace: Trace  # prompt + generated tokens; query prompt_len + s is where generated token s + 1 was chosen
+
+    @property
+    def text(self) -> str:
+        """The prompt followed by the generated text."""
+        return self.trace.text
+
+    @property
+    def n_prompt(self) -> int:
+        return len(self.prompt_ids)
+
+
+class KVCache:
+    """Each layer's keys and values for positions 0 .. length - 1, in buffers sized once for the whole run."""
+
+    def __init__(self, n_layers: int, n_kv_heads: int, n_max: int, d_head: int, device: torch.device):
+        shape = (n_kv_heads, n_max, d_head)
+        self.k = [torch.empty(shape, device=device) for _ in range(n_layers)]
+        self.v = [torch.empty(shape, device=device) for _ in range(n_layers)]
+
+    def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k, v (n_kv_heads, m, d_head) at positions start..; return every key and value so far."""
+        end = start + k.shape[-2]
+        self.k[layer][:, start:end] = k
+        self.v[layer][:, start:end] = v
+        return self.k[layer][:, :end], self.v[layer][:, :end]  # (n_kv_heads, end, d_head) views
+
+
+def step_weights(ctx: PassContext) -> Mapping[str, torch.Tensor]:
+    """The matrices one-token steps multiply by. On one row, oneDNN's packed product is slower than a plain
+    one (SmolLM2's fused W_gate|W_in: 3.1 ms packed, 0.9 ms plain, measured on this machine), so where the
+    pass reads packed copies the steps read the canonical matrices; elsewhere the pass's own (fused)."""
+    packed = any(backend.is_packed(t) for t in ctx.pass_weights.values())
+    return ctx.weights if packed else ctx.pass_weights
+
+
+def forward_chunk(
+    ids: torch.Tensor,
+    start: int,
+    ctx: PassContext,
+    cache: KVCache,
+    rope: tuple[torch.Tensor, torch.Tensor] | None,
+    ivs: tuple[iv.Intervention, ...],
+    w: Mapping[str, torch.Tensor] | None = None,
+) -> fwd.Captured:
+    """Run tokens ids (m,) at positions start .. start + m - 1 through every layer, reading and extending
+    the cache; returns their residuals and queries (k and v stay in the cache). `w`: the weights to read
+    (default: the full pass's)."""
+    w, cfg = ctx.pass_weights if w is None else w, ctx.config
+    end = start + ids.shape[0]
+    r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, d_head) each
+    cap = fwd.Captured(resid_pre=[], q=[], k=[], v=[])
+    x = fwd.embed(ids, w, cfg, start)  # (m, d_model)
+    for layer in range(cfg.n_layers):
+        cap.resid_pre.append(x)
+        q, k, v = fwd.qkv(fwd.attention_input(x, w, layer, cfg), w, layer, cfg, r)  # (heads, m, d_head)
+        keys, values = cache.write(layer, start, k, v)  # (n_kv_heads, end, d_head)
+        layer_ivs = iv.for_layer(ivs, layer)
+        z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start)  # (n_heads, m, d_head)
+        mid = fwd.after_attention(x, fwd.layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)
+        x = fwd.after_mlp(mid, w, layer, cfg)  # (m, d_model)
+        cap.q.append(q)
+    cap.resid_pre.append(x)
+    return cap
+
+
+def choose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> int:
+    """Greedy (temperature 0) or a sample from softmax(logits / temperature)."""
+    if temperature == 0.0 or generator is None:
+        return int(logits.argmax())
+    probs = torch.softmax(logits / temperature, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def run_generation(
+    ctx: PassContext, enc: Encoding, prompt: str, max_new: int, temperature: float, seed: int,
+    ivs: tuple[iv.Intervention, ...], top_k: int = 5,
+) -> Generation:
+    """Long because the loop keeps its bookkeeping in one place: generate up to `max_new` tokens after the
+    prompt's ids (greedy, or sampled with a seeded generator), stopping early at the end-of-text token."""
+    cfg, device = ctx.config, ctx.device
+    w = step_weights(ctx)
+    ids = list(enc.ids)
+    n_max = len(ids) + max_new
+    rope = fwd.rope_tables(n_max, cfg, device) if cfg.uses_rope else None
+    cache = KVCache(cfg.n_layers, cfg.n_kv_heads, n_max, cfg.d_head, device)
+    full_rerun = any(item.kind == "mean_head" for item in ivs)  # see the module's docstring
+    generator = torch.Generator(device=device).manual_seed(int(seed)) if temperature > 0 else None
+    new_ids: list[int] = []
+    top_ids, top_probs = [], []
+    stopped = False
+    with torch.inference_mode():
+        chunks = [_first_chunk(ids, ctx, cache, rope, ivs, full_rerun)]
+        for _ in range(max_new):
+            logits = fwd.unembed(chunks[-1].resid_pre[-1][-1:], w, cfg)[0]  # (d_vocab,) after the last token
+            top = torch.softmax(logits, dim=-1).topk(top_k)
+            top_ids.append(top.indices.cpu())
+            top_probs.append(top.values.cpu())
+            token = choose(logits, temperature, generator)
+            new_ids.append(token)
+            # The new token runs too (its k, v and residuals complete the trace), even if it is the last.
+            step = torch.tensor([token], dtype=torch.long, device=device)
+            if full_rerun:
+                chunks = [fwd.run(torch.tensor(ids + new_ids, device=device), ctx.pass_weights, cfg, True, ivs)]
+            else:
+                chunks.append(forward_chunk(step, len(ids) + len(new_ids) - 1, ctx, cache, rope, ivs, w))
+            if cfg.eos_token_id is not None and token == cfg.eos_token_id:
+                stopped = True
+                break
+    trace = _trace(ctx, enc, prompt, new_ids, chunks, cache, full_rerun, ivs)
+    return Generation(
+        prompt=prompt, prompt_ids=list(enc.ids), new_token_ids=new_ids,
+        new_tokens=[ctx.tokenizer.decode_token(t) for t in new_ids],
+        top_ids=torch.stack(top_ids), top_probs=torch.stack(top_probs),
+        temperature=float(temperature), seed=int(seed), interventions=ivs, stopped_at_eos=stopped, trace=trace,
+    )  # fmt: skip
+
+
+def _first_chunk(ids, ctx, cache, rope, ivs, full_rerun) -> fwd.Captured:
+    ids_t = torch.tensor(ids, dtype=torch.long, device=ctx.device)
+    if full_rerun:
+        return fwd.run(ids_t, ctx.pass_weights, ctx.config, True, ivs)
+    return forward_chunk(ids_t, 0, ctx, cache, rope, ivs)
+
+
+def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], chunks, cache: KVCache, full_rerun: bool, ivs):
+    """The Trace of prompt + new tokens from the generating pass's own captures."""
+    n = len(enc.ids) + len(new_ids)
+    if full_rerun:
+        captured = chunks[-1]
+    else:
+        L = ctx.config.n_layers
+        captured = fwd.Captured(
+            resid_pre=[torch.cat([c.resid_pre[i] for c in chunks]) for i in range(L + 1)],  # (n, d_model)
+            q=[torch.cat([c.q[i] for c in chunks], dim=1) for i in range(L)],  # (n_heads, n, d_head)
+            k=[cache.k[i][:, :n].clone() for i in range(L)],  # (n_kv_heads, n, d_head), no spare buffer
+            v=[cache.v[i][:, :n].clone() for i in range(L)],
+        )
+    # Offsets of the new tokens in the text: the growth of the decoded continuation after each token.
+    offsets, end = list(enc.offsets), len(prompt)
+    for i in range(len(new_ids)):
+        start, end = end, len(prompt) + len(ctx.tokenizer.decode(new_ids[: i + 1]))
+        offsets.append((start, end))
+    return Trace(
+        context=ctx, text=prompt + ctx.tokenizer.decode(new_ids), token_ids=list(enc.ids) + new_ids,
+        tokens=list(enc.tokens) + [ctx.tokenizer.decode_token(t) for t in new_ids], offsets=offsets,
+        causal=True, truncated=enc.truncated, n_input_tokens=enc.n_input_tokens + len(new_ids),
+        captured=captured, interventions=ivs,
+    )  # fmt: skip

@@ -1,0 +1,106 @@
+"""The logit lens: read each layer's residual stream as if it were the last one.
+
+The residual after block l goes through the model's own final norm and unembedding, exactly as the final
+residual does (`model.unembed`), giving a distribution over the vocabulary at every layer and position.
+The last layer's lens is the model's logits. The grid (`lens_top`) is computed a block of rows at a time,
+so no n_layers × n × d_vocab tensor is ever held: only each row's top k survive a block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from . import model as fwd
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+# Rows (layer, position pairs) unembedded at once: 256 × 49152 logits are 50 MB for SmolLM2, and larger
+# blocks were no faster on the 2-core machine.
+BLOCK_ROWS = 256
+
+
+@dataclass(frozen=True)
+class LensTop:
+    """The k most likely next tokens after every block at every position (CPU tensors)."""
+
+    ids: torch.Tensor  # [n_layers, n, k] long: token ids, most likely first
+    probs: torch.Tensor  # [n_layers, n, k] float32: their softmax probabilities under that layer's lens
+
+
+def require_lm_head(trace: Trace) -> None:
+    if not trace.config.has_lm_head:
+        raise ValueError(f"{trace.model_name} is an encoder: it has no unembedding, so there is no logit lens.")
+
+
+def lens_logits(trace: Trace, layer: int) -> torch.Tensor:
+    """[n, d_vocab]: the residual after block `layer` → final norm → unembedding."""
+    require_lm_head(trace)
+    trace.check(layer)
+    resid = trace.captured.resid_pre[layer + 1]  # (n, d_model): what leaves block `layer`
+    with torch.inference_mode():
+        return fwd.unembed(resid, trace.context.pass_weights, trace.config).cpu()
+
+
+def lens_top(trace: Trace, k: int = 5, block_rows: int = BLOCK_ROWS) -> LensTop:
+    """Top-k token ids and probabilities for every (layer, position), a block of rows at a time."""
+    require_lm_head(trace)
+    if not 1 <= k <= trace.config.d_vocab:
+        raise ValueError(f"k must be between 1 and {trace.config.d_vocab}")
+    n, L = trace.n_tokens, trace.n_layers
+    resid = torch.cat(trace.captured.resid_pre[1:])  # (L·n, d_model): row l·n + i is layer l, position i
+    ids = torch.empty(L * n, k, dtype=torch.long)
+    probs = torch.empty(L * n, k)
+    w, cfg = trace.context.pass_weights, trace.config
+    with torch.inference_mode():
+        for r0 in range(0, L * n, block_rows):
+            r1 = min(L * n, r0 + block_rows)
+            logits = fwd.unembed(resid[r0:r1], w, cfg)  # (rows, d_vocab), freed after this block
+            top = logits.topk(k, dim=-1)  # (rows, k): softmax is monotone, so the top logits are the top probs
+            log_z = torch.logsumexp(logits, dim=-1, keepdim=True)  # (rows, 1)
+            ids[r0:r1] = top.indices.cpu()
+            probs[r0:r1] = (top.values - log_z).exp().cpu()
+    return LensTop(ids=ids.view(L, n, k), probs=probs.view(L, n, k))
+
+
+def lens_ranks(trace: Trace, position: int, token_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """([n_layers, t] probability, [n_layers, t] rank) of each of `token_ids` at `position` under every
+    layer's lens; rank 0 is the lens's top-1 (ties counted in the token's favour)."""
+    require_lm_head(trace)
+    if not -trace.n_tokens <= position < trace.n_tokens:
+        raise IndexError(f"position {position} is out of range 0..{trace.n_tokens - 1}")
+    if any(not 0 <= t < trace.config.d_vocab for t in token_ids):
+        raise IndexError(f"token ids must be in 0..{trace.config.d_vocab - 1}")
+    resid = torch.stack([r[position] for r in trace.captured.resid_pre[1:]])  # (n_layers, d_model)
+    with torch.inference_mode():
+        logits = fwd.unembed(resid, trace.context.pass_weights, trace.config)  # (n_layers, d_vocab)
+        chosen = logits[:, token_ids]  # (n_layers, t)
+        probs = (chosen - torch.logsumexp(logits, dim=-1, keepdim=True)).exp()
+        ranks = (logits[:, None, :] > chosen[:, :, None]).sum(-1)  # (n_layers, t): tokens strictly above
+    return probs.cpu(), ranks.cpu()
+
+
+def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
+    """[n_q, n_k]: ‖A[i,j]·v_j·W_O^h‖, what key j actually sends to query i through this head (b_O excluded).
+
+    A is the pattern this pass used; the ablations apply as in `Trace.contributions` (a zeroed head sends
+    nothing; a mean-ablated head's weights are its pattern's column means). Since A[i,j] ≥ 0, the norm is
+    A[i,j]·‖v_j·W_O^h‖: one vector norm per key, scaled by the weight.
+    """
+    trace.check(layer, head)
+    cfg = trace.config
+    a = trace.pattern(layer, head)  # [n_q, n_k], with temperature / forced patterns
+    for item in trace.interventions:
+        if item.layer != layer:
+            continue
+        if item.kind == "zero_layer" or (item.kind == "zero_head" and item.head == head):
+            a = torch.zeros_like(a)
+        elif item.kind == "mean_head" and item.head == head:
+            a = a.mean(0, keepdim=True).expand_as(a)  # the head's output is its mean over queries
+    v = trace.captured.v[layer][cfg.kv_head(head)]  # (n_k, d_head)
+    W_O = trace.context.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_head, cfg.d_model)[head]
+    sent = torch.linalg.vector_norm(v @ W_O, dim=-1).cpu()  # (n_k,) ‖v_j·W_O^h‖
+    return a * sent[None, :]  # (n_q, n_k)

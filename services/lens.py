@@ -1,0 +1,51 @@
+"""Layer-by-layer results of a trace (issue 16): the logit-lens grid, one position's chosen tokens across
+layers, and value-weighted attention. Each is derived from a cached trace and cached in its group
+(services.traces.derived), so it leaves the cache with that trace. numpy out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from attention_core import Trace
+from services.traces import derived
+
+__all__ = ["has_lens", "lens_grid", "lens_ranks", "value_weighted"]
+
+
+def has_lens(trace: Trace) -> bool:
+    """Whether the model has an unembedding to read layers through (decoders; not MiniLM)."""
+    return trace.config.has_lm_head
+
+
+def lens_grid(base_key: Hashable, trace: Trace, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """([n_layers, n, k] token ids, [n_layers, n, k] probabilities): every layer's top k at every position."""
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        top = trace.lens_top(int(k))
+        return top.ids.numpy(), top.probs.numpy().astype(np.float64)
+
+    return derived(base_key, "lens_top", int(k), compute=compute)
+
+
+def lens_ranks(
+    base_key: Hashable, trace: Trace, position: int, token_ids: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """([n_layers, t] probability, [n_layers, t] rank, 0 = top-1) of each token at `position`, every layer."""
+    ids = tuple(int(t) for t in token_ids)
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        probs, ranks = trace.lens_ranks(int(position), list(ids))
+        return probs.numpy().astype(np.float64), ranks.numpy()
+
+    return derived(base_key, "lens_ranks", int(position), ids, compute=compute)
+
+
+def value_weighted(base_key: Hashable, trace: Trace, layer: int, head: int) -> np.ndarray:
+    """[n_q, n_k] ‖A[i,j]·v_j·W_O^h‖ of one head (float64)."""
+    return derived(
+        base_key, "value_weighted", int(layer), int(head),
+        compute=lambda: trace.value_weighted(int(layer), int(head)).numpy().astype(np.float64),
+    )  # fmt: skip

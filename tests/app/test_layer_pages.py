@@ -1,0 +1,80 @@
+"""AppTest: the Logit lens and Generate pages (issue 16) draw the model's real numbers, and say when a model
+has no lens or cannot generate."""
+
+from __future__ import annotations
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import APP, chart, decode
+
+TIMEOUT = 240
+DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
+
+
+def open_page(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"page": page, **params})
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_logit_lens_grid_is_the_models_lens_and_the_position_track(smollm):
+    at = open_page("logit_lens")
+    assert_clean(at)
+    assert at.title[0].value.startswith("Logit lens")
+    trace = smollm.trace(DEFAULT_TEXT)
+    top = trace.lens_top(5)
+    z = decode(chart(at, "lens_grid")["data"][0]["z"])
+    np.testing.assert_allclose(z, top.probs[:, :, 0].numpy(), atol=1e-5)  # the real top-1 probabilities
+    assert "after block" in at.caption[1].value or any("after block" in c.value for c in at.caption)
+    track = chart(at, "lens_track")
+    first = decode(track["data"][0]["y"])
+    probs, _ = trace.lens_ranks(-1, [int(top.ids[-1, -1, 0])])
+    np.testing.assert_allclose(first, probs[:, 0].numpy(), atol=1e-5)
+    at.selectbox(key="lens_position").set_value(2).run()
+    assert_clean(at)
+    assert "position 2" in chart(at, "lens_track")["layout"]["title"]["text"]
+
+
+def test_generate_page_shows_the_greedy_continuation_and_a_clicked_step(smollm):
+    at = open_page("generate", layer="0", head="0")
+    assert_clean(at)
+    gen = smollm.generate(DEFAULT_TEXT, 30, top_k=10)  # the page shows 10 candidates
+    assert at.code[-1].value.rstrip() == gen.text.rstrip()  # st.code drops a trailing newline
+    cand = chart(at, "gen_candidates")
+    np.testing.assert_allclose(decode(cand["data"][0]["x"]), gen.top_probs[0].numpy(), atol=1e-6)
+    at.pills(key="gen_step").set_value(3).run()  # click the 4th generated token
+    assert_clean(at)
+    cand = chart(at, "gen_candidates")
+    np.testing.assert_allclose(decode(cand["data"][0]["x"]), gen.top_probs[3].numpy(), atol=1e-6)
+    assert "wrote" in chart(at, "gen_heads")["layout"]["title"]["text"]
+    heads = decode(chart(at, "gen_heads")["data"][0]["z"])
+    n = gen.n_prompt + 3  # the step that wrote token 4 is the query at position n_prompt + 2
+    np.testing.assert_allclose(heads, gen.trace.layer_patterns(0)[:, n - 1, :n].numpy(), atol=1e-6)
+    at.button(key="gen_use").click().run()
+    assert_clean(at)
+    assert at.session_state.text == gen.text  # the generated text is now every page's text
+
+
+def test_encoders_get_a_message_on_both_pages():
+    for page in ("logit_lens", "generate"):
+        at = open_page(page, model="minilm-l6")
+        assert_clean(at)
+        assert any("encoder" in i.value for i in at.info), page
+        assert not at.get("plotly_chart")
+
+
+def test_patterns_page_value_weighted_switch(smollm):
+    at = open_page("patterns", layer="3", head="1")
+    assert_clean(at)
+    at.toggle(key="value_weighted").set_value(True).run()
+    assert_clean(at)
+    z = decode(chart(at, "value_weighted_heatmap")["data"][0]["z"])
+    expected = smollm.trace(DEFAULT_TEXT).value_weighted(3, 1).numpy()
+    np.testing.assert_allclose(z, expected, atol=1e-5)  # the real norms, queries as rows
+    assert any("attention sink" in c.value for c in at.caption)

@@ -1,0 +1,121 @@
+"""Generation with a key/value cache (issue 16): the same tokens as re-running the whole pass, interventions at
+every step, seeded sampling, the trace of prompt + generated text, and parity with transformers' generate.
+
+Tolerances: the generating pass's residuals against one full pass over the same ids 1e-3 + 3e-5·max|h| (as
+test_parity.py: float32 products over different row counts round differently), patterns 1e-4.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import InputError, ablate_head, force_pattern, temperature
+from attention_core import model as fwd
+from tests.texts import FLUFFY, TEXTS
+
+RESID_REL_TOL = 3e-5
+PATTERN_TOL = 1e-4
+N_NEW = 8
+
+
+def _full_pass(smollm, ids: list[int], ivs=()) -> fwd.Captured:
+    with torch.inference_mode():
+        return fwd.run(torch.tensor(ids), smollm.context.pass_weights, smollm.config, True, tuple(ivs))
+
+
+def _check_against_full_pass(smollm, gen, ivs=()):
+    ids = gen.trace.token_ids
+    assert ids == gen.prompt_ids + gen.new_token_ids
+    full = _full_pass(smollm, ids, ivs)
+    for layer in range(smollm.config.n_layers + 1):
+        ref = full.resid_pre[layer]
+        diff = (gen.trace.captured.resid_pre[layer] - ref).abs().max().item()
+        assert diff <= 1e-3 + RESID_REL_TOL * ref.abs().max().item(), f"layer {layer} residual differs by {diff}"
+    logits = fwd.unembed(full.resid_pre[-1], smollm.context.pass_weights, smollm.config)  # (n, d_vocab)
+    n = gen.n_prompt
+    for s, token in enumerate(gen.new_token_ids):  # greedy: each token is the full pass's argmax there
+        assert token == int(logits[n - 1 + s].argmax()) == int(gen.top_ids[s, 0])
+    return full
+
+
+def test_greedy_generation_equals_rerunning_the_whole_pass(smollm):
+    gen = smollm.generate(FLUFFY, max_new_tokens=N_NEW)
+    assert len(gen.new_token_ids) == N_NEW and not gen.stopped_at_eos
+    assert gen.new_tokens == [gen.trace.decode_token(t) for t in gen.new_token_ids]
+    assert gen.text.startswith(FLUFFY) and gen.trace.text == gen.text
+    _check_against_full_pass(smollm, gen)
+    fresh = smollm.trace(FLUFFY)
+    for layer in (0, 15, 29):  # the prompt's own patterns are the plain trace's
+        n = fresh.n_tokens
+        assert (gen.trace.layer_patterns(layer)[:, :n, :n] - fresh.layer_patterns(layer)).abs().max() <= PATTERN_TOL
+    assert torch.allclose(gen.top_probs.sum(-1), gen.top_probs.sum(-1).clamp(max=1.0))  # top-k mass ≤ 1
+    assert (gen.top_probs[:, :-1] >= gen.top_probs[:, 1:]).all()
+
+
+@pytest.mark.parametrize(
+    "ivs",
+    [(ablate_head(0, 3),), (temperature(2, 1, 0.3), ablate_head(5, 4)), (force_pattern(1, 0, "previous"),),
+     (ablate_head(4, 2, "mean"),)],
+    ids=["zero", "temperature+zero", "forced", "mean"],
+)  # fmt: skip
+def test_interventions_apply_at_every_step(smollm, ivs):
+    gen = smollm.generate(FLUFFY, max_new_tokens=4, interventions=ivs)
+    assert gen.interventions == ivs and gen.trace.interventions == ivs
+    _check_against_full_pass(smollm, gen, ivs)
+
+
+def test_ablating_a_layer_changes_the_text(smollm):
+    clean = smollm.generate(TEXTS[4], max_new_tokens=3)
+    from attention_core import ablate_layer
+
+    broken = smollm.generate(TEXTS[4], max_new_tokens=3, interventions=[ablate_layer(0)])
+    assert clean.new_token_ids != broken.new_token_ids
+
+
+def test_sampling_is_reproducible_with_its_seed(smollm):
+    a = smollm.generate(FLUFFY, max_new_tokens=6, temperature=1.0, seed=7)
+    b = smollm.generate(FLUFFY, max_new_tokens=6, temperature=1.0, seed=7)
+    assert a.new_token_ids == b.new_token_ids and a.seed == 7 and a.temperature == 1.0
+    others = {tuple(smollm.generate(FLUFFY, max_new_tokens=6, temperature=1.0, seed=s).new_token_ids) for s in (1, 2)}
+    assert others != {tuple(a.new_token_ids)}  # some other seed samples another continuation
+
+
+def test_generation_stops_at_the_end_of_text_token(smollm):
+    gen = smollm.generate("The Eiffel Tower is located in the city of", max_new_tokens=40)
+    eos = smollm.config.eos_token_id
+    assert gen.stopped_at_eos == (gen.new_token_ids[-1] == eos)
+    assert eos not in gen.new_token_ids[:-1]
+
+
+def test_bad_requests_get_messages(smollm, minilm):
+    with pytest.raises(InputError, match="encoder"):
+        minilm.generate(FLUFFY)
+    with pytest.raises(InputError, match="new tokens"):
+        smollm.generate(FLUFFY, max_new_tokens=0)
+    with pytest.raises(InputError, match="temperature"):
+        smollm.generate(FLUFFY, temperature=-1.0)
+    with pytest.raises(InputError, match="empty"):
+        smollm.generate("   ")
+
+
+GREEDY_PROMPTS = TEXTS[:12]
+HF_NEW = 30
+
+
+@pytest.mark.parity
+def test_greedy_generation_matches_transformers_generate(smollm, hf_smollm):
+    """30 greedy tokens on 12 prompts: the same tokens as transformers' generate (KV cache) on the same weights."""
+    tok, hf = hf_smollm
+    same = 0
+    for text in GREEDY_PROMPTS:
+        gen = smollm.generate(text, max_new_tokens=HF_NEW)
+        ids = tok(text, return_tensors="pt").input_ids
+        assert gen.prompt_ids == ids[0].tolist()
+        with torch.inference_mode():
+            out = hf.generate(ids, max_new_tokens=HF_NEW, do_sample=False, eos_token_id=smollm.config.eos_token_id)
+        theirs = out[0, ids.shape[1] :].tolist()
+        assert gen.new_token_ids == theirs, f"{text!r}: {gen.new_tokens} vs {[tok.decode([t]) for t in theirs]}"
+        same += 1
+        print(f"same {len(theirs)} tokens as HF generate: {text[:40]!r}", flush=True)  # progress under -s
+    assert same >= 10

@@ -1,0 +1,39 @@
+"""Logit-lens and generation view models (issue 16): pure numpy, checked on hand-made arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from viz.views.generation import candidates
+from viz.views.lens import chosen_tokens, lens_grid, settle_layers
+
+
+def test_settle_layers_is_the_start_of_the_final_run():
+    top1 = np.array([[5, 1, 2], [7, 1, 3], [5, 1, 3], [5, 4, 3]])  # 4 layers, 3 positions
+    assert settle_layers(top1).tolist() == [2, 3, 1]
+
+
+def test_lens_grid_cells_hover_and_escaping():
+    ids = np.array([[[1, 2]], [[2, 1]]])  # 2 layers, 1 position, k = 2
+    probs = np.array([[[0.6, 0.3]], [[0.9, 0.05]]])
+    names = {1: "<br>", 2: " averyveryverylongtoken"}
+    grid = lens_grid(ids, probs, ["<b>"], names.__getitem__)
+    assert grid.cell_text[0][0] == "&lt;br&gt;"  # Plotly would read <br> as a line break
+    assert grid.cell_text[1][0] == "␣averyv…"  # cut to CELL_CHARS
+    assert grid.prob.tolist() == [[0.6], [0.9]]
+    assert "&lt;b&gt;" in grid.hover[0][0] and "60.0%" in grid.hover[0][0] and "30.0%" in grid.hover[0][0]
+    assert grid.settles.tolist() == [1]
+
+
+def test_chosen_tokens_adds_the_actual_next_token():
+    ids = np.zeros((2, 3, 5), dtype=int)
+    ids[-1, 0] = [10, 11, 12, 13, 14]
+    assert chosen_tokens(ids, 0, [0, 42, 7]) == [10, 11, 12, 42]
+    assert chosen_tokens(ids, 0, [0, 11, 7]) == [10, 11, 12]
+    assert chosen_tokens(ids, 2, [0, 11, 7]) == [0, 0, 0]  # the last position has no next token in the text
+
+
+def test_candidates_marks_the_written_token():
+    c = candidates(np.array([4, 9]), np.array([0.7, 0.2]), 9, lambda i: f" t{i}")
+    assert c.labels == ["␣t4", "␣t9"] and c.chosen == 1
+    assert candidates(np.array([4, 9]), np.array([0.7, 0.2]), 3, str).chosen == -1

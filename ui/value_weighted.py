@@ -1,0 +1,31 @@
+"""The patterns page's value-weighted switch (issue 16): what each key actually sends, and a note on sinks."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from services.lens import value_weighted
+from viz.figures.lens import value_weighted_heatmap
+from viz.views.lens import first_key_shares
+
+
+def value_weighted_view(
+    key: Hashable, trace: Any, layer: int, head: int, pattern: np.ndarray, labels: Sequence[str], orient: str
+) -> None:
+    """Draw ‖A[i,j]·v_j·W_O^h‖ of one head under its pattern, with this head's own attention-sink numbers."""
+    sent = value_weighted(key, trace, layer, head)
+    st.plotly_chart(value_weighted_heatmap(sent, pattern, list(labels), orient), key="value_weighted_heatmap",
+                    theme=None)  # fmt: skip
+    weight, norm = first_key_shares(np.asarray(pattern, dtype=np.float64), sent)
+    st.caption(
+        "A weight says how much a query looks at a key; what the key adds to the query's embedding is "
+        "A[i,j]·v_j·W_O (this head's slice of the output matrix), and its length is drawn here. Many heads park "
+        "most of their weight on the first token when nothing else fits (an *attention sink*); a sink's value "
+        "is small, so little is sent. "
+        + (f"In this head, the first token gets {weight:.0%} of the later queries' weight on average, and "
+           f"{norm:.0%} of the summed lengths of what they are sent." if np.isfinite(weight) else "")
+    )  # fmt: skip

@@ -1,0 +1,119 @@
+"""Figures of the layer-by-layer pages: the logit-lens grid, one position's tokens across layers, and
+generation's per-step attention and candidates. numpy and view models in, go.Figure out."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz.figures.layout import matrix_height, token_axis, token_matrix_layout
+from viz.labels import plotly_escape
+from viz.views.generation import Candidates, StepAttention
+from viz.views.lens import LensGrid, LensTrack
+
+TEXT_IN_CELLS_MAX = 48  # past this many positions the cells are too narrow for their token
+
+
+def lens_grid_figure(grid: LensGrid) -> go.Figure:
+    """Layers (bottom: block 0) × positions; each cell is that layer's top-1 next token, coloured by its
+    probability; the hover lists the top k."""
+    n_layers, n = grid.prob.shape
+    heat = go.Heatmap(
+        z=grid.prob, x=list(range(n)), y=list(range(n_layers)), zmin=0.0, zmax=1.0, colorscale="Blues",
+        text=grid.cell_text if n <= TEXT_IN_CELLS_MAX else None,
+        texttemplate="%{text}" if n <= TEXT_IN_CELLS_MAX else None, textfont=dict(size=10),
+        hovertext=grid.hover, hoverinfo="text", xgap=1, ygap=1,
+        colorbar=dict(title=dict(text="top-1<br>probability"), tickformat=".0%"),
+    )  # fmt: skip
+    fig = go.Figure(heat)
+    x_axis = token_axis([plotly_escape(t) for t in grid.tokens], "position (the token the prediction follows)")
+    fig.update_layout(
+        xaxis=x_axis | dict(side="top", tickangle=-45),
+        yaxis=dict(title=dict(text="after block (layer)"), dtick=1 if n_layers <= 32 else None, automargin=True),
+        height=int(min(1100, 200 + 24 * n_layers)),
+        margin=dict(l=70, r=10, t=120, b=10),
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
+    """Probability (left) and rank (right, log scale, 1 = top) of each chosen token after every block."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("probability", "rank (1 = the lens's top token)"))
+    layers = list(range(track.probs.shape[0]))
+    for t, label in enumerate(track.labels):
+        name = plotly_escape(label)
+        hover = [f"{name}<br>after block {k}: {p:.2%}, rank {r + 1}" for k, p, r in
+                 zip(layers, track.probs[:, t], track.ranks[:, t], strict=True)]  # fmt: skip
+        common = dict(mode="lines+markers", name=name, legendgroup=name, hovertext=hover, hoverinfo="text")
+        fig.add_trace(go.Scatter(x=layers, y=track.probs[:, t], **common), row=1, col=1)
+        fig.add_trace(go.Scatter(x=layers, y=track.ranks[:, t] + 1, showlegend=False, **common), row=1, col=2)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(type="log", autorange="reversed", row=1, col=2)
+    fig.update_xaxes(title_text="after block (layer)")
+    fig.update_yaxes(automargin=True)
+    fig.update_layout(height=420, margin=dict(l=70, r=10, t=60, b=10), title=dict(text=position_label),
+                      legend=dict(orientation="h", y=-0.2))  # fmt: skip
+    return fig
+
+
+def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figure:
+    """Generated tokens (rows) × every earlier token (columns): the weights at the step that wrote each."""
+    w = view.weights
+    n_new, n_keys = w.shape
+    hover = [[f"wrote {plotly_escape(view.rows[s])} · looked at {plotly_escape(view.keys[j])} (position {j})"
+              f"<br>weight {w[s, j]:.3f}" if j <= view.n_prompt - 1 + s else "after this step: not visible"
+              for j in range(n_keys)] for s in range(n_new)]  # fmt: skip
+    masked = np.where(np.tril(np.ones_like(w), view.n_prompt - 1) > 0, w, np.nan)
+    fig = go.Figure(go.Heatmap(z=masked, colorscale="Viridis", zmin=0.0, hovertext=hover, hoverinfo="text",
+                               colorbar=dict(title=dict(text="weight"))))  # fmt: skip
+    fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
+    fig.update_layout(
+        title=dict(text=f"Layer {layer}, head {head}: where each generated token's step looked"),
+        xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)")
+        | dict(side="top", tickangle=-45),
+        yaxis=token_axis([plotly_escape(t) for t in view.rows], "generated token") | dict(autorange="reversed"),
+        height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=10, r=10, t=190, b=10), plot_bgcolor="#eee",
+        title_y=0.99,
+    )  # fmt: skip
+    return fig
+
+
+def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written: str) -> go.Figure:
+    """Every head of one layer (rows) over the earlier tokens at one step."""
+    hover = [[f"head {h} → {plotly_escape(keys[j])}: {weights[h, j]:.3f}" for j in range(weights.shape[1])]
+             for h in range(weights.shape[0])]  # fmt: skip
+    fig = go.Figure(go.Heatmap(z=weights, colorscale="Viridis", zmin=0.0, hovertext=hover, hoverinfo="text"))
+    fig.update_layout(
+        title=dict(text=f"Layer {layer}, every head, at the step that wrote {plotly_escape(written)}"),
+        xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token") | dict(side="top", tickangle=-45),
+        yaxis=dict(title=dict(text="head"), autorange="reversed", dtick=1, automargin=True),
+        height=int(260 + 22 * weights.shape[0]), margin=dict(l=60, r=10, t=190, b=10), title_y=0.99,
+    )  # fmt: skip
+    return fig
+
+
+def candidates_figure(c: Candidates) -> go.Figure:
+    """One step's most likely tokens, the written one highlighted."""
+    colours = ["crimson" if i == c.chosen else "steelblue" for i in range(len(c.labels))]
+    labels = [f"{i + 1}. {plotly_escape(t)}" for i, t in enumerate(c.labels)]
+    fig = go.Figure(go.Bar(x=c.probs, y=labels, orientation="h", marker_color=colours,
+                           hovertext=[f"{t}: {p:.2%}" for t, p in zip(labels, c.probs, strict=True)],
+                           hoverinfo="text"))  # fmt: skip
+    fig.update_layout(xaxis=dict(tickformat=".0%", title=dict(text="probability (temperature 1)")),
+                      yaxis=dict(autorange="reversed", automargin=True), height=int(120 + 26 * len(labels)),
+                      margin=dict(l=120, r=10, t=30, b=10))  # fmt: skip
+    return fig
+
+
+def value_weighted_heatmap(sent: np.ndarray, pattern: np.ndarray, labels: list[str], orient: str) -> go.Figure:
+    """One head's ‖A[i,j]·v_j·W_O^h‖ (what key j adds to query i), as the pattern heatmap lays it out."""
+    n = sent.shape[0]
+    hover = [[f"query {labels[i]} ← key {labels[j]}<br>sent ‖A·v·W_O‖ {sent[i, j]:.4g}<br>weight {pattern[i, j]:.4g}"
+              for j in range(n)] for i in range(n)]  # fmt: skip
+    z, text = (sent, hover) if orient == "rows" else (sent.T, [list(r) for r in zip(*hover, strict=True)])
+    fig = go.Figure(go.Heatmap(z=z, text=text, hovertemplate="%{text}<extra></extra>", colorscale="Viridis",
+                               zmin=0.0, colorbar=dict(title=dict(text="‖A·v·W_O‖"))))  # fmt: skip
+    rows_title, cols_title = ("query", "key") if orient == "rows" else ("key", "query")
+    return token_matrix_layout(fig, token_axis(labels, cols_title), token_axis(labels, rows_title), matrix_height(n))

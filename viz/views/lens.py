@@ -1,0 +1,87 @@
+"""Logit-lens view models: the layer × position grid of each layer's most likely next token, where the
+prediction settles, and one position's chosen tokens across layers. numpy in (from services.lens), no engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from viz.labels import plotly_escape, readable_token
+
+CELL_CHARS = 8  # a cell shows at most this many characters of its token; the hover has all of it
+
+
+@dataclass(frozen=True)
+class LensGrid:
+    """Rows are layers (block 0 at the bottom when drawn), columns are positions of the text."""
+
+    cell_text: list[list[str]]  # [n_layers][n] top-1 token, readable, cut to CELL_CHARS, Plotly-escaped
+    prob: np.ndarray  # [n_layers, n] its probability under that layer's lens
+    hover: list[list[str]]  # [n_layers][n] "layer l · after 'tok'" and the top k with probabilities
+    tokens: list[str]  # [n] readable input tokens (the column labels)
+    settles: np.ndarray  # [n] first layer from which the top-1 is the final layer's top-1 at every layer after
+
+
+def settle_layers(top1: np.ndarray) -> np.ndarray:
+    """[n] for top-1 ids [n_layers, n]: the first layer l with top1[l:] all equal to the last layer's."""
+    same = top1 == top1[-1:]  # (n_layers, n)
+    # Scanning from the top: the settled run is the suffix of rows that all agree with the final row.
+    suffix = np.flip(np.cumprod(np.flip(same, 0), axis=0), 0).astype(bool)  # (n_layers, n)
+    return top1.shape[0] - suffix.sum(0)
+
+
+def lens_grid(ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str]) -> LensGrid:
+    """The grid from lens ids/probs [n_layers, n, k]; `decode(id)` is the model's token string."""
+    n_layers, n, k = ids.shape
+    names = {int(i): readable_token(decode(int(i))) for i in np.unique(ids)}
+    shown = [readable_token(t) for t in tokens]
+    cell_text, hover = [], []
+    for layer in range(n_layers):
+        row_text, row_hover = [], []
+        for pos in range(n):
+            top = [names[int(i)] for i in ids[layer, pos]]
+            cut = top[0] if len(top[0]) <= CELL_CHARS else top[0][: CELL_CHARS - 1] + "…"
+            row_text.append(plotly_escape(cut))
+            lines = [f"{plotly_escape(t)}  {p:.1%}" for t, p in zip(top, probs[layer, pos], strict=True)]
+            head = f"layer {layer} · position {pos}, after {plotly_escape(shown[pos])}"
+            row_hover.append("<br>".join([head, f"top {k} next tokens under this layer's lens:", *lines]))
+        cell_text.append(row_text)
+        hover.append(row_hover)
+    settles = settle_layers(ids[:, :, 0])
+    return LensGrid(cell_text, np.asarray(probs[:, :, 0], dtype=np.float64), hover, shown, settles)
+
+
+@dataclass(frozen=True)
+class LensTrack:
+    """Chosen tokens' probability and rank at one position, layer by layer."""
+
+    labels: list[str]  # [t] readable token strings
+    probs: np.ndarray  # [n_layers, t]
+    ranks: np.ndarray  # [n_layers, t] 0 = the lens's top-1
+
+
+def chosen_tokens(ids: np.ndarray, position: int, token_ids: Sequence[int], n_final: int = 3) -> list[int]:
+    """The tokens to follow at `position`: the final layer's top `n_final`, then the text's actual next token."""
+    chosen = [int(i) for i in ids[-1, position, :n_final]]
+    if position + 1 < len(token_ids) and int(token_ids[position + 1]) not in chosen:
+        chosen.append(int(token_ids[position + 1]))
+    return chosen
+
+
+def lens_track(
+    token_ids: Sequence[int], probs: np.ndarray, ranks: np.ndarray, decode: Callable[[int], str]
+) -> LensTrack:
+    return LensTrack([readable_token(decode(int(t))) for t in token_ids], np.asarray(probs), np.asarray(ranks))
+
+
+def first_key_shares(pattern: np.ndarray, sent: np.ndarray) -> tuple[float, float]:
+    """(mean share of each query's weight on key 0, mean share of what it is sent that comes from key 0), over
+    queries after the first: a large first share and a small second one is an attention sink."""
+    if pattern.shape[0] < 2:
+        return float("nan"), float("nan")
+    weight = pattern[1:, 0] / np.maximum(pattern[1:].sum(1), 1e-12)
+    norm = sent[1:, 0] / np.maximum(sent[1:].sum(1), 1e-12)
+    return float(weight.mean()), float(norm.mean())
