@@ -26,12 +26,14 @@ the fp32 matmul rate measured in this same run) makes the 4096-token overview ta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -285,7 +287,6 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
         return 2
-    from playwright.sync_api import sync_playwright
 
     from attention_core import load_model
 
@@ -298,23 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.pages:
         return _main_pages(args, model, gflops)
     rows = []
-    with app_server(REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log", timeout=90) as (url, _proc):
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 2000})
-            page.goto(f"{url}/")
-            # The first run loads the model and traces the default sentence: not measured.
-            page.wait_for_function(DRAWN_JS, arg=["overview", {"layer": 0, "head": 0}], timeout=180_000)
-            # A warm-up length, so the first measured submit does not pay one-off costs (imports, JIT).
-            _measure_length(page, model, PASSAGE, 24, 0, 1, args.timeout)
-            for n in args.lengths:
-                row = _measure_length(page, model, PASSAGE, n, 1, args.switches, args.timeout)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-                if args.screenshots:
-                    args.screenshots.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(args.screenshots / f"app_latency_{n}.png"))
-            browser.close()
+    with _app_page("?page=patterns") as page:
+        # The first run loads the model and traces the default sentence: not measured.
+        page.wait_for_function(DRAWN_JS, arg=["overview", {"layer": 0, "head": 0}], timeout=180_000)
+        # A warm-up length, so the first measured submit does not pay one-off costs (imports, JIT).
+        _measure_length(page, model, PASSAGE, 24, 0, 1, args.timeout)
+        for n in args.lengths:
+            row = _measure_length(page, model, PASSAGE, n, 1, args.switches, args.timeout)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if args.screenshots:
+                args.screenshots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(args.screenshots / f"app_latency_{n}.png"))
     print()
     print(_report(rows, floor_s, gflops, args))
     if args.json:
@@ -322,23 +318,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _main_pages(args: argparse.Namespace, model: Any, gflops: float) -> int:
+@contextlib.contextmanager
+def _app_page(query: str) -> Iterator[Any]:
+    """A served app and one 1280 px Chromium page opened on it (with `query`, e.g. "?page=patterns")."""
     from playwright.sync_api import sync_playwright
 
-    load_start = os.getloadavg()[0]
-    rows = []
     with app_server(REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log", timeout=90) as (url, _proc):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 2000})
-            page.goto(f"{url}/")
-            if _settle(page, None, 300) is None:  # loads the model and traces the default sentence: not measured
-                raise RuntimeError("the first page was not drawn within 300 s")
-            _measure_pages(page, model, 24, args.timeout, None)  # warm-up: imports, first figures of each page
-            for n in args.lengths:
-                rows.append(_measure_pages(page, model, n, args.timeout, args.screenshots))
-                print(json.dumps(rows[-1]), flush=True)
-            browser.close()
+            page.goto(f"{url}/{query}")
+            try:
+                yield page
+            finally:
+                browser.close()
+
+
+def _main_pages(args: argparse.Namespace, model: Any, gflops: float) -> int:
+    load_start = os.getloadavg()[0]
+    rows = []
+    with _app_page("") as page:
+        if _settle(page, None, 300) is None:  # loads the model and traces the default sentence: not measured
+            raise RuntimeError("the first page was not drawn within 300 s")
+        _measure_pages(page, model, 24, args.timeout, None)  # warm-up: imports, first figures of each page
+        for n in args.lengths:
+            rows.append(_measure_pages(page, model, n, args.timeout, args.screenshots))
+            print(json.dumps(rows[-1]), flush=True)
     print()
     print(_pages_report(rows, args, (load_start, os.getloadavg()[0]), gflops))
     if args.json:
