@@ -1,0 +1,52 @@
+"""The shipped atlases are the models' own numbers: for every statistic, the best head's top examples are
+recomputed from scratch (trace the example's text, take the head's pattern, apply the statistic) and must match
+the stored value and weights. Tolerance: 1e-5 (float32 patterns, values stored as float64, weights rounded to
+6 decimals)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attention_core.atlas import statistics as st
+from attention_core.atlas.documents import induction_ids
+from services.atlas import SHIPPED, load_atlas
+
+TOL = 1e-5
+
+
+def _recomputed(model, example, settings):
+    if example["kind"] == "induction":
+        ids, start = induction_ids(model, example["doc_id"], settings["induction_period"], settings["seed"])
+        trace = model.trace_ids(ids)
+    else:
+        trace = model.trace(example["text"], max_tokens=settings["max_tokens"])
+    return trace
+
+
+@pytest.mark.parametrize("name", ["smollm2-135m", "minilm-l6"])
+def test_shipped_atlas_examples_recompute_exactly(name, request):
+    path = SHIPPED / f"{name}.parquet"
+    assert path.is_file(), f"{path} must ship with the repository"
+    model = request.getfixturevalue("smollm" if name.startswith("smollm") else "minilm")
+    data = load_atlas(path)
+    assert data.settings["corpus"] == "default" and data.settings["n_documents"] >= 900
+    for s, stat in enumerate(data.statistics):
+        layer, head = np.unravel_index(np.nanargmax(data.values[s]), data.values[s].shape)
+        examples = data.examples[(stat, int(layer), int(head))]
+        assert examples, (stat, layer, head)
+        example = examples[0]
+        trace = _recomputed(model, example, data.settings)
+        patterns = trace.layer_patterns(int(layer))  # [n_heads, n, n]
+        if stat == "induction":
+            _, start = induction_ids(model, example["doc_id"], data.settings["induction_period"], data.settings["seed"])
+            values = st.induction(patterns, start, data.settings["induction_period"])
+        else:
+            values = st.text_statistics(patterns, torch.tensor(trace.token_ids), trace.causal)[stat]
+        q = example["query"]
+        assert values.per_query[head, q].item() == pytest.approx(example["value"], abs=TOL), (stat, layer, head)
+        lo = example["window_start"]
+        row = patterns[head, q, lo : lo + len(example["weights"])].numpy()
+        np.testing.assert_allclose(row, example["weights"], atol=TOL)
+        assert trace.tokens[lo : lo + len(example["tokens"])] == list(example["tokens"])
