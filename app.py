@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.registry import DEFAULT_PAGE, PAGE_NAMES, PAGES
+from app_pages.registry import DEFAULT_PAGE, PAGE_NAMES, PAGES, SECTIONS
 from ui import shell, sidebar
 from ui.context import build_page_context
 from ui.progress import load_with_progress
@@ -45,7 +45,9 @@ st.html(
 st_pages = {
     p.name: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.name, default=p.name == DEFAULT_PAGE) for p in PAGES
 }
-current = st.navigation(list(st_pages.values()))
+# Grouped and always expanded: with 14 pages Streamlit would otherwise hide the last ones behind "View more".
+sections = {section: [st_pages[p.name] for p in PAGES if p.section == section] for section in SECTIONS}
+current = st.navigation(sections, expanded=True)
 page_name = next((name for name, page in st_pages.items() if page.url_path == current.url_path), DEFAULT_PAGE)
 ss = st.session_state
 

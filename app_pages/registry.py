@@ -20,6 +20,7 @@ class PageSpec:
     title: str
     icon: str
     script: str  # the file in app_pages/
+    section: str  # the sidebar group it is listed under
 
     @property
     def path(self) -> str:
@@ -28,21 +29,22 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("start", "Start here", ":material/school:", "start_here.py"),
-    PageSpec("patterns", "Attention patterns", ":material/grid_on:", "patterns.py"),
-    PageSpec("text_view", "Text view", ":material/format_color_text:", "text_view.py"),
-    PageSpec("masking", "Scores & masking", ":material/block:", "masking.py"),
-    PageSpec("guide", "How to read this", ":material/menu_book:", "guide.py"),
-    PageSpec("inside_head", "Inside one head", ":material/account_tree:", "inside_head.py"),
-    PageSpec("embedding_shifts", "Embedding shifts", ":material/open_with:", "embedding_shifts.py"),
-    PageSpec("head_finder", "Head finder", ":material/search:", "head_finder.py"),
-    PageSpec("cross_attention", "Cross-attention", ":material/translate:", "cross_attention.py"),
-    PageSpec("parameters", "Parameters & context", ":material/calculate:", "parameters.py"),
-    PageSpec("experiments", "Experiments", ":material/science:", "experiments.py"),
-    PageSpec("atlas", "Head atlas", ":material/travel_explore:", "atlas.py"),
-    PageSpec("logit_lens", "Logit lens", ":material/stacked_line_chart:", "logit_lens.py"),
-    PageSpec("generate", "Generate", ":material/edit_note:", "generate.py"),
+    PageSpec("start", "Start here", ":material/school:", "start_here.py", "Learn"),
+    PageSpec("guide", "How to read this", ":material/menu_book:", "guide.py", "Learn"),
+    PageSpec("patterns", "Attention patterns", ":material/grid_on:", "patterns.py", "One text"),
+    PageSpec("text_view", "Text view", ":material/format_color_text:", "text_view.py", "One text"),
+    PageSpec("masking", "Scores & masking", ":material/block:", "masking.py", "One text"),
+    PageSpec("inside_head", "Inside one head", ":material/account_tree:", "inside_head.py", "One text"),
+    PageSpec("embedding_shifts", "Embedding shifts", ":material/open_with:", "embedding_shifts.py", "One text"),
+    PageSpec("head_finder", "Head finder", ":material/search:", "head_finder.py", "One text"),
+    PageSpec("cross_attention", "Cross-attention", ":material/translate:", "cross_attention.py", "One text"),
+    PageSpec("parameters", "Parameters & context", ":material/calculate:", "parameters.py", "One text"),
+    PageSpec("experiments", "Experiments", ":material/science:", "experiments.py", "Change the model"),
+    PageSpec("logit_lens", "Logit lens", ":material/stacked_line_chart:", "logit_lens.py", "Layer by layer"),
+    PageSpec("generate", "Generate", ":material/edit_note:", "generate.py", "Layer by layer"),
+    PageSpec("atlas", "Head atlas", ":material/travel_explore:", "atlas.py", "Across a corpus"),
 )
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(page.section for page in PAGES))  # in navigation order
 DEFAULT_PAGE = PAGES[0].name  # "start": the app opens on the chapter's walk-through
 PAGE_NAMES: tuple[str, ...] = tuple(page.name for page in PAGES)
 

