@@ -32,3 +32,15 @@ def test_example_row_labels_positions_and_finds_the_query():
     assert row.readable == ["10: ␣the", "11: ␣cat", "12: <b>"] and row.query_index == 2
     assert "&lt;b&gt;" in row.plotly[2] or "<b>" not in row.plotly[2]  # Plotly text is escaped
     assert "document 7, query 12" in row.caption and "11: ␣cat 0.81" in row.caption
+
+
+def test_example_row_ends_at_the_query_when_later_keys_got_no_weight():
+    example = {
+        "kind": "text", "doc_id": 1, "query": 1, "value": 0.9, "window_start": 0,
+        "tokens": ["a", " b", " c", " d"], "weights": [0.9, 0.1, 0.0, 0.0],
+        "top_keys": [0], "top_key_tokens": ["a"], "top_key_weights": [0.9],
+    }  # fmt: skip
+    row = example_row(example)
+    assert row.readable == ["0: a", "1: ␣b"] and row.weights.tolist() == [0.9, 0.1] and row.query_index == 1
+    bidirectional = {**example, "weights": [0.5, 0.1, 0.3, 0.1]}
+    assert len(example_row(bidirectional).readable) == 4

@@ -39,7 +39,8 @@ def profile_figure(standings: Sequence[StatisticStanding], labels: dict[str, str
             showticklabels=True, tickvals=[0], ticktext=[labels.get(s.statistic, s.statistic)], range=[-0.5, 0.5],
             row=i, col=1,
         )  # fmt: skip
-    fig.update_layout(height=46 * len(standings) + 60, margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_yaxes(automargin=True)  # the statistics' names are the row labels: never cut them
+    fig.update_layout(height=52 * len(standings) + 60, margin=dict(l=10, r=10, t=10, b=10))
     return fig
 
 
@@ -56,6 +57,6 @@ def example_figure(row: ExampleRow) -> go.Figure:
             type="rect", x0=row.query_index - 0.5, x1=row.query_index + 0.5, y0=-0.5, y1=0.5,
             line=dict(color=SELECTED_RED, width=2),
         )  # fmt: skip
-    fig.update_xaxes(tickangle=-45, type="category")
-    fig.update_layout(height=150, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(showticklabels=False))
+    fig.update_xaxes(tickangle=-45, type="category", automargin=True)  # every token of the window, labelled
+    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(showticklabels=False))
     return fig

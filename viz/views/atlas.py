@@ -75,7 +75,13 @@ class ExampleRow:
 
 
 def example_row(example: dict) -> ExampleRow:
+    """An example as a strip. Keys after the query that got no weight at all (a causal model's future) are left
+    out, so the strip ends at the query."""
     start, tokens = int(example["window_start"]), list(example["tokens"])
+    weights = [float(w) for w in example["weights"]]
+    end = int(example["query"]) + 1 - start  # the query's place in the window, plus one
+    if 0 < end < len(tokens) and not any(weights[end:]):
+        tokens, weights = tokens[:end], weights[:end]
     positions = range(start, start + len(tokens))
     readable = [f"{p}: {t}" for p, t in zip(positions, readable_tokens(tokens), strict=True)]
     plotly = [f"{p}: {t}" for p, t in zip(positions, plotly_tokens(tokens), strict=True)]
@@ -92,4 +98,4 @@ def example_row(example: dict) -> ExampleRow:
     )
     caption = f"{where}, query {q} — value {float(example['value']):.3f}; strongest keys: {key_bits}"
     inside = q - start if start <= q < start + len(tokens) else None
-    return ExampleRow(readable, plotly, np.asarray(example["weights"], dtype=float), inside, caption)
+    return ExampleRow(readable, plotly, np.asarray(weights, dtype=float), inside, caption)
