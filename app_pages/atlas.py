@@ -40,14 +40,22 @@ def _open_from_table(data: atlas.AtlasData, stat: str) -> None:
         request_open_head(layer, head, _top_text(data, stat, layer, head))
 
 
+@st.fragment(run_every=2)
+def _job_progress(model) -> None:
+    """Redrawn every 2 s on its own (the rest of the app stays usable); the whole page reruns to fill itself
+    once the job has ended."""
+    run = atlas.running_job(model)
+    if run is None or not run.running:
+        st.rerun()
+    done, total = run.progress() or (0, 1)
+    st.progress(done / max(total, 1), text=f"Computing the atlas on local Ray: {done} of {total} documents")
+    st.caption("The rest of the app stays usable; this page fills when the job is done.")
+
+
 def _compute_panel(ctx) -> None:
     run = atlas.running_job(ctx.model)
     if run is not None and run.running:
-        progress = run.progress()
-        done, total = progress or (0, 1)
-        st.progress(done / max(total, 1), text=f"Computing the atlas on local Ray: {done} of {total} documents")
-        st.caption("The rest of the app stays usable; this page fills when the job is done.")
-        st.button("Refresh", icon=":material/refresh:")
+        _job_progress(ctx.model)
         return
     if run is not None and run.error():
         st.error(f"The atlas job failed: {run.error()}")

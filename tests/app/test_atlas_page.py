@@ -82,3 +82,16 @@ def test_the_statistic_is_in_the_link_and_a_bad_one_falls_back(monkeypatch, smal
     bad.run()
     assert not bad.exception and bad.radio(key="atlas_stat").value == "previous_token"
     assert any("not one of the head atlas" in w.value for w in bad.warning)
+
+
+def test_a_running_job_shows_its_progress(monkeypatch, tmp_path):
+    class Running:
+        running = True
+
+        def progress(self):
+            return (3, 10)
+
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "mine"))
+    monkeypatch.setattr(atlas, "running_job", lambda model: Running())
+    at = atlas_page(monkeypatch, tmp_path / "none")
+    assert any("3 of 10 documents" in str(p.proto.text) for p in at.get("progress"))
