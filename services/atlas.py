@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,6 @@ class AtlasRun:
     out: Path
     log: Path
     process: subprocess.Popen
-    lines: list[str] = field(default_factory=list)
 
     def progress(self) -> tuple[int, int] | None:
         """(documents done, documents in all) from the child's latest progress line."""

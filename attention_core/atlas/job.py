@@ -115,12 +115,13 @@ def run_on_ray(
         max_restarts=-1,  # a worker that dies is replaced ...
         max_task_retries=-1,  # ... and its batch runs again, once, on the replacement
     )
-    out, done = [], 0
+    out: list[dict] = []
+    seen: dict[str, int] = {}  # batch → its documents: Ray may split one batch's rows over several blocks
     for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
         out.append(batch)
-        done = _documents_seen(out)
+        seen.update(zip(batch["batch_key"], (int(d) for d in batch["batch_docs"]), strict=True))
         if progress:
-            progress(min(done, len(items)), len(items))
+            progress(min(sum(seen.values()), len(items)), len(items))
     return out
 
 
@@ -136,14 +137,6 @@ def _start_ray(address: str | None, workers: int) -> None:
         threads = str(max(1, (os.cpu_count() or 1) // workers))
         env = {"PYTHONPATH": here, "ATLAS_WORKER_THREADS": threads}
         ray.init(num_cpus=workers, include_dashboard=False, runtime_env={"env_vars": env}, log_to_driver=False)
-
-
-def _documents_seen(batches: list[dict]) -> int:
-    """Documents behind the batch rows so far (each batch counted once, however its rows were split)."""
-    seen = {}
-    for b in batches:
-        seen.update(zip(b["batch_key"], b["batch_docs"], strict=True))
-    return sum(int(v) for v in seen.values())
 
 
 def reduce_rows(batches: Iterable[dict], n_text: int, n_induction: int) -> tuple[list[dict], list[dict]]:

@@ -9,7 +9,6 @@ import signal
 
 import numpy as np
 import psutil
-import pyarrow.parquet as pq
 import pytest
 
 from attention_core.api import load_model
@@ -122,4 +121,3 @@ def test_cli_says_what_is_wrong_with_a_bad_corpus(tiny, tmp_path, capsys):
     assert cli(["--model", tiny, "--corpus", str(empty), "--out", str(tmp_path / "a.parquet"), "--in-process"]) == 2
     assert "holds no documents" in capsys.readouterr().err
     assert not (tmp_path / "a.parquet").exists()
-    assert pq is not None
