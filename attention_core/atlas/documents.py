@@ -22,6 +22,9 @@ from attention_core.trace import Trace
 EXAMPLES_PER_HEAD = 3  # top examples kept per head and statistic
 WINDOW = 16  # tokens of context stored with an example
 TOP_KEYS = 5  # the example query's strongest keys, stored with their weights
+# At query 1 the previous token is the first token, so weight there shows neither statistic apart: their
+# examples are chosen from query 2 on (the statistics themselves still count query 1, docs/atlas.md).
+FIRST_EXAMPLE_QUERY = {"previous_token": 2, "first_token": 2}
 
 
 @dataclass
@@ -85,11 +88,17 @@ class BatchStats:
             for head in range(patterns.shape[0]):
                 self.parts.setdefault((layer, head, name), _Part())
             return
-        best = torch.nan_to_num(values.per_query, nan=-np.inf).max(dim=1)  # each head's best query in this text
+        per_query = torch.nan_to_num(values.per_query, nan=-np.inf)  # (n_heads, n)
+        per_query[:, : FIRST_EXAMPLE_QUERY.get(name, 0)] = -np.inf
+        best = per_query.max(dim=1)  # each head's best query in this text
+        if not torch.isfinite(best.values).any():  # a text too short to give an example
+            best = None
         for head in range(patterns.shape[0]):
             part = self.parts.setdefault((layer, head, name), _Part())
             part.total += float(values.sums[head])
             part.n_queries += values.n_queries
+            if best is None:
+                continue
             value, query = float(best.values[head]), int(best.indices[head])
             rank = (value, -doc_id, -query)  # ties: the earlier document, then the earlier query, wins
             if len(part.top) < EXAMPLES_PER_HEAD or rank > part.top[0][:3]:

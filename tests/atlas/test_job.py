@@ -121,3 +121,12 @@ def test_cli_says_what_is_wrong_with_a_bad_corpus(tiny, tmp_path, capsys):
     assert cli(["--model", tiny, "--corpus", str(empty), "--out", str(tmp_path / "a.parquet"), "--in-process"]) == 2
     assert "holds no documents" in capsys.readouterr().err
     assert not (tmp_path / "a.parquet").exists()
+
+
+def test_previous_and_first_token_examples_are_not_chosen_where_the_two_are_the_same_key(tiny):
+    """At query 1 the previous token IS the first token, so weight there shows neither statistic; examples
+    start at query 2 (the statistic itself still counts query 1, as docs/atlas.md defines it)."""
+    settings, docs = _settings(tiny), _docs(5)
+    _, examples = _table(job.run_in_process(job.work_items(docs, settings), settings), len(docs), settings)
+    chosen = [e for e in examples if e["statistic"] in ("previous_token", "first_token")]
+    assert chosen and all(e["query"] >= 2 for e in chosen)
