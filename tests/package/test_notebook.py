@@ -17,9 +17,8 @@ NOTEBOOK = ROOT / "examples" / "quickstart.ipynb"
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory: pytest.TempPathFactory, smollm) -> tuple[dict, Path]:
-    """The quickstart run top to bottom by nbclient in a fresh kernel (working folder: a temporary one).
-    `smollm` marks the test real_model (the kernel loads SmolLM2 itself)."""
+def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """The quickstart run top to bottom by nbclient in a fresh kernel (working folder: a temporary one)."""
     nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
     out = tmp_path_factory.mktemp("quickstart")
@@ -49,6 +48,7 @@ def test_quickstart_is_committed_without_outputs() -> None:
     )
 
 
+@pytest.mark.real_model  # the kernel loads SmolLM2
 def test_quickstart_runs_and_shows_interactive_figures(executed) -> None:
     nb, out = executed
     views = html_outputs(nb)
@@ -80,6 +80,7 @@ def head_titles(page) -> list[str]:
 
 
 @pytest.mark.browser
+@pytest.mark.real_model
 def test_views_in_one_kernel_are_independent(executed, browser, tmp_path: Path) -> None:
     """The outputs on one page, as a notebook shows them: each draws its own figures, and a click on head 5 in the
     layer view redraws that view's head figure only."""
