@@ -18,6 +18,7 @@ from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
 from attention_viz.views import View
+from viz.figures.layout import SELECTED_RED
 
 # `module` shadowed: in a page where a CommonJS-style `module` exists, plotly.js's UMD header would export into it
 # instead of setting window.Plotly.
@@ -36,6 +37,25 @@ _SCRIPT = """<script>
   var picker = document.getElementById("%(uid)s-fig0");
   var target = "%(uid)s-fig" + (spec.figures.length - 1);
   var status = document.getElementById("%(uid)s-selected");
+  function moveFrame(pt) {
+    // The grid's frame and bold red label follow the click, as the app redraws them (viz.figures.overview).
+    var lay = picker.layout, upd = {};
+    if (lay.shapes && lay.shapes.length) {
+      var s = lay.shapes[0], hw = (s.x1 - s.x0) / 2, hh = (s.y1 - s.y0) / 2;
+      upd["shapes[0].x0"] = pt.x - hw; upd["shapes[0].x1"] = pt.x + hw;
+      upd["shapes[0].y0"] = pt.y - hh; upd["shapes[0].y1"] = pt.y + hh;
+    }
+    var plainColour = null;
+    (lay.annotations || []).forEach(function (a) {
+      if (a.text.indexOf("<b>") < 0 && plainColour === null) plainColour = a.font && a.font.color;
+    });
+    (lay.annotations || []).forEach(function (a, i) {
+      var label = a.text.replace(/<[^>]+>/g, ""), on = label === "head " + pt.customdata[1];
+      upd["annotations[" + i + "].text"] = on ? "<b>" + label + "</b>" : label;
+      upd["annotations[" + i + "].font.color"] = on ? spec.selected_colour : plainColour;
+    });
+    Plotly.relayout(picker, upd);
+  }
   picker.on("plotly_click", function (ev) {
     var pt = ev.points.find(function (p) { return p.customdata !== undefined; });
     if (!pt) return;
@@ -45,6 +65,7 @@ _SCRIPT = """<script>
     var layout = JSON.parse(JSON.stringify(spec.figures[spec.figures.length - 1].layout));
     layout.title = Object.assign({}, layout.title || {}, {text: head.title});
     Plotly.react(target, head.data, layout, config);
+    if (spec.name === "layer") moveFrame(pt);
     status.textContent = "Selected: " + head.title;
     status.setAttribute("data-selected", key);
   });
@@ -72,6 +93,7 @@ def fragment(view: View, include_plotlyjs: bool = True) -> str:
         "layer": view.layer,
         "head": view.head,
         "clickable": view.clickable,
+        "selected_colour": SELECTED_RED,
         "heads": view.heads,
         "figures": figures,
     }

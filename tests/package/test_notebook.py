@@ -104,6 +104,10 @@ def test_views_in_one_kernel_are_independent(executed, browser, tmp_path: Path) 
         views.nth(1).locator("[id$=-selected]", has_text="head 5").wait_for()
         after = head_titles(page)
         assert after[1] == "Layer 3, head 5"
+        frame_x, target_x = page.evaluate(
+            """el => [(el.layout.shapes[0].x0 + el.layout.shapes[0].x1) / 2, el.data[1].x[5]]""", grid.element_handle()
+        )
+        assert frame_x == pytest.approx(target_x), "the grid's red frame moved to head 5"
         assert after[0] == before[0] and after[2:] == before[2:], (before, after)
 
 
