@@ -2,7 +2,7 @@
 
     attention-viz app [--port 8501]
     attention-viz export --model smollm2-135m --text "a fluffy blue creature" --layer 3 --head 0 \\
-        --view head --format svg -o head.svg
+        --view head --format svg -o head.svg          (several -o: one trace, each file's format from its suffix)
     attention-viz trace --model smollm2-135m --text "..." --out trace.npz [--tensors pattern,scores,q,k,v,resid]
 
 Exit codes: 0 done; 2 bad arguments (one line on stderr: an unknown view, a layer out of range, empty text);
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=FORMATS, default=None, help="default: from the output's suffix")
     exp.add_argument("--orient", choices=["rows", "cols"], default="rows", help="rows: queries down the side")
     exp.add_argument("--width", type=int, default=900, help="SVG/PNG width in px")
-    exp.add_argument("-o", "--out", required=True)
+    exp.add_argument("-o", "--out", required=True, action="append", help="repeat for several files of one trace")
     tr = sub.choices["trace"]
     tr.add_argument("--out", required=True, help=".npz or .parquet")
     tr.add_argument("--tensors", default=",".join(DEFAULT_TENSORS), help="short or dotted names, comma-separated")
@@ -80,29 +80,44 @@ def _trace(args: argparse.Namespace):
     return model.trace(args.text, causal=_causal(args.causal))
 
 
+def _formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """(file, format) for each -o: --format when there is one file, else each file's suffix."""
+    outs = [Path(o) for o in args.out]
+    if args.format and len(outs) > 1:
+        raise UsageError("--format takes one output file; with several -o, each file's suffix names its format")
+    pairs = [(o, args.format or o.suffix.lstrip(".").lower()) for o in outs]
+    for out, fmt in pairs:
+        if fmt not in FORMATS:
+            raise UsageError(f"{out}: unknown format {fmt!r}: use --format or a suffix among {', '.join(FORMATS)}")
+    return pairs
+
+
 def _export(args: argparse.Namespace) -> str:
     from attention_viz.export import pattern_bytes, view_bytes
     from attention_viz.views import build_view, check_args
 
-    fmt = args.format or Path(args.out).suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}: use --format {', '.join(FORMATS)}")
+    pairs = _formats(args)
     trace = _trace(args)
     try:
         check_args(trace, args.view, args.layer, args.head)
     except ViewError as exc:
         raise UsageError(str(exc)) from None
-    if fmt in ("csv", "npz"):
-        data = pattern_bytes(trace, args.layer, args.head, fmt)  # one head's pattern, whatever the view
-    else:
-        view = build_view(trace, args.view, args.layer, args.head, args.orient)
-        title = f"{trace.model_name} · {args.view} · layer {args.layer}, head {args.head} · {args.text[:60]}"
-        try:
-            data = view_bytes(view, fmt, title, width=args.width)
-        except SvgError as exc:
-            raise UsageError(f"--view {args.view}: {exc}") from None
-    Path(args.out).write_bytes(data)
-    return f"wrote {args.out} ({len(data):,} bytes)"
+    view = None
+    files = []
+    for out, fmt in pairs:
+        if fmt in ("csv", "npz"):
+            data = pattern_bytes(trace, args.layer, args.head, fmt)  # one head's pattern, whatever the view
+        else:
+            view = view or build_view(trace, args.view, args.layer, args.head, args.orient)
+            title = f"{trace.model_name} · {args.view} · layer {args.layer}, head {args.head} · {args.text[:60]}"
+            try:
+                data = view_bytes(view, fmt, title, width=args.width)
+            except SvgError as exc:
+                raise UsageError(f"--view {args.view}: {exc}") from None
+        files.append((out, data))
+    for out, data in files:  # written only once every file could be made
+        out.write_bytes(data)
+    return "\n".join(f"wrote {out} ({len(data):,} bytes)" for out, data in files)
 
 
 def _trace_cmd(args: argparse.Namespace) -> str:

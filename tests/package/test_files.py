@@ -97,6 +97,7 @@ def test_code_size_of_the_library() -> None:
         (["--text", "  "], "--text is empty"),
         (["--format", "gif"], "invalid choice: 'gif'"),
         (["--view", "shifts", "--format", "svg"], "no heatmap"),
+        (["--format", "svg", "-o", "second.html"], "--format takes one output file"),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_one_line(tiny_model, tmp_path, capsys, args, message) -> None:
@@ -105,6 +106,17 @@ def test_cli_bad_arguments_exit_2_with_one_line(tiny_model, tmp_path, capsys, ar
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "x.svg").exists()
+
+
+def test_cli_example_spelling_and_several_outputs(tiny_model, tmp_path, capsys) -> None:
+    """`--format svg -o head.svg` (the issue's example), and several -o of one trace, formats from the suffixes."""
+    base = ["export", "--model", tiny_model, "--text", "a fluffy blue creature", "--layer", "1", "--head", "0"]
+    assert cli.main([*base, "--view", "head", "--format", "svg", "-o", str(tmp_path / "head.svg")]) == 0
+    assert ET.parse(tmp_path / "head.svg").getroot().tag == f"{SVG}svg"
+    outs = [tmp_path / f"scores.{s}" for s in ("svg", "html", "csv")]
+    assert cli.main([*base, "--view", "scores", *[a for o in outs for a in ("-o", str(o))]]) == 0
+    assert all(o.stat().st_size > 0 for o in outs)
+    assert capsys.readouterr().out.count("wrote") == 4
 
 
 def test_cli_missing_model_package_is_one_line(monkeypatch, tmp_path, capsys) -> None:

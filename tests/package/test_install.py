@@ -83,11 +83,20 @@ def run_cli(script: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(script), *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=300)
 
 
-def test_installed_cli_writes_vector_svg(installed: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def exported(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The issue's example, run by the installed command, writing the SVG and the HTML of one trace (one model load;
+    `--format svg -o head.svg`, the example's spelling, is checked in test_files.py with a tiny model)."""
+    out = tmp_path_factory.mktemp("exported")
     args = ["export", "--model", "smollm2-135m", "--text", TEXT, "--layer", "3", "--head", "0", "--view", "head"]
-    done = run_cli(installed, tmp_path, *args, "--format", "svg", "-o", "head.svg")
+    done = run_cli(installed, out, *args, "-o", "head.svg", "-o", "head.html")
     assert done.returncode == 0, done.stderr
-    root = ET.parse(tmp_path / "head.svg").getroot()
+    assert done.stdout.count("wrote") == 2
+    return out
+
+
+def test_installed_cli_writes_vector_svg(exported: Path) -> None:
+    root = ET.parse(exported / "head.svg").getroot()
     assert root.tag == f"{SVG}svg"
     texts = [t.text for t in root.iter(f"{SVG}text")]
     for token in ["a", "␣fluffy", "␣blue", "␣creature"]:  # the app's readable labels (␣ = a leading space)
@@ -96,11 +105,8 @@ def test_installed_cli_writes_vector_svg(installed: Path, tmp_path: Path) -> Non
 
 
 @pytest.mark.browser
-def test_installed_cli_html_works_offline_in_a_browser(installed: Path, tmp_path: Path, browser) -> None:
-    args = ["export", "--model", "smollm2-135m", "--text", TEXT, "--layer", "3", "--head", "0", "--view", "head"]
-    done = run_cli(installed, tmp_path, *args, "--format", "html", "-o", "head.html")
-    assert done.returncode == 0, done.stderr
-    with offline_page(browser, (tmp_path / "head.html").as_uri()) as page:
+def test_installed_cli_html_works_offline_in_a_browser(exported: Path, browser) -> None:
+    with offline_page(browser, (exported / "head.html").as_uri()) as page:
         page.wait_for_selector(".attnviz-figure .heatmaplayer image", state="attached")
         assert page.locator(".attnviz-figure .xtick text").count() == 4
         box = page.locator(".attnviz-figure .nsewdrag").first.bounding_box()
