@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -137,13 +136,15 @@ def _trace_cmd(args: argparse.Namespace) -> str:
 
 
 def serve(port: int, address: str | None) -> int:
-    """`streamlit run app.py` with make run's flags (headless, no file watcher, no usage statistics)."""
+    """`streamlit run app.py` with make run's flags (headless, no file watcher, no usage statistics), in place of this
+    process (exec): a stop signal (Ctrl-C, `docker stop`) reaches Streamlit itself and leaves no server behind."""
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_script()), "--server.port", str(port)]
     cmd += ["--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     cmd += ["--client.toolbarMode", "viewer"]  # as .streamlit/config.toml, which is read only from the repo root
     if address:
         cmd += ["--server.address", address]
-    return subprocess.call(cmd, env=os.environ.copy())
+    os.execv(sys.executable, cmd)
+    return 0  # not reached: exec replaced the process
 
 
 def main(argv: list[str] | None = None) -> int:
