@@ -1,0 +1,57 @@
+"""attention_viz: the visualiser as a library. Load a model, trace a text, show the app's views inline in a notebook,
+and export them (SVG, PNG, standalone HTML) or the trace's numbers (CSV, NPZ, Parquet) with no server.
+
+    import attention_viz as av
+    model = av.load("smollm2-135m")
+    trace = model.trace("a fluffy blue creature")
+    av.show(trace, "overview")                       # in a notebook
+    av.show(trace, "head", layer=3, head=0).save("head.svg")
+
+The figures are the app's own (viz/figures); the engine is attention_core, reached through services as the app does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attention_viz.export import collect, tensor_names, tensors_npz, tensors_parquet
+from attention_viz.notebook import NotebookView, show
+from attention_viz.views import VIEWS, View, ViewError, build_view
+from services.interventions import make_intervention
+
+__all__ = [
+    "VIEWS",
+    "NotebookView",
+    "View",
+    "ViewError",
+    "ablate_head",
+    "build_view",
+    "load",
+    "save_tensors",
+    "show",
+]
+
+
+def load(name: str = "smollm2-135m", device: str = "cpu") -> Any:
+    """A model (attention_core.Model) shared per process, as the app holds it: `.trace(text)` gives a Trace."""
+    from services import models
+
+    return models.load(name, device)
+
+
+def ablate_head(layer: int, head: int, mode: str = "zero") -> Any:
+    """An intervention for `model.trace(text, interventions=[...])`: the head's output zeroed ("zero") or replaced by
+    its mean over positions ("mean"), as the app's Experiments page does."""
+    if mode not in ("zero", "mean"):
+        raise ValueError(f"mode must be 'zero' or 'mean', not {mode!r}")
+    return make_intervention(mode, layer, head)
+
+
+def save_tensors(trace: Any, path: str, tensors: str = "pattern,scores,q,k,v,resid") -> dict:
+    """Write the trace's tensors (short or dotted names) to .npz or .parquet with a manifest; returns the manifest
+    entries written."""
+    arrays = collect(trace, tensor_names(trace, tensors.split(",")))
+    data = tensors_parquet(trace, arrays) if str(path).endswith(".parquet") else tensors_npz(trace, arrays)
+    with open(path, "wb") as f:
+        f.write(data)
+    return {name: list(a.shape) for name, a in arrays.items()}

