@@ -20,7 +20,7 @@ from .device import pick_device
 from .errors import InputError, ModelLoadError
 from .generation import Generation, run_generation
 from .loading import cache
-from .loading.gguf_llama import convert_gguf
+from .loading.gguf import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
 from .params import count_per_layer, count_weights
 from .registry import resolve

@@ -1,0 +1,179 @@
+"""Tiny GGUF files for tests, written the way llama.cpp's convert_hf_to_gguf.py lays them out.
+
+From a Hugging Face model: tensor names from gguf-py's own name map (the one llama.cpp and transformers'
+GGUF loader use), llama's Q/K rows permuted for llama.cpp's interleaved RoPE, GPT-2's Conv1D weights
+transposed to (out, in), Gemma's RMSNorm weights stored as 1 + w, the metadata keys llama.cpp writes, and
+the tokenizer as tokenizer.ggml.* fields (byte-level BPE, llama.cpp's 'gpt2' tokenizer model).
+
+gguf-py can quantise Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and BF16 but not the K-quants: `quantize_q4_k` here writes
+Q4_K blocks in gguf-py's block layout (tests check that they round-trip through gguf.quants.dequantize).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+QK_K = 256  # elements in a K-quant super-block
+
+# ── Q4_K ─────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def quantize_q4_k(data: np.ndarray) -> np.ndarray:
+    """float32 rows (last axis a multiple of 256) → Q4_K bytes, shape (..., n_blocks * 144).
+
+    A 256-value super-block holds f16 d and dmin, eight 6-bit (scale, min) pairs packed into 12 bytes, and
+    128 bytes of 4-bit values; value = d * scale_j * q - dmin * min_j for sub-block j of 32 values.
+    """
+    shape = data.shape
+    x = data.reshape(-1, 8, 32).astype(np.float32)  # (n_blocks, sub-block, value)
+    lo = np.minimum(x.min(axis=-1), 0.0)  # the offset is -dmin * min ≤ 0
+    step = (x.max(axis=-1) - lo) / 15.0  # (n_blocks, 8)
+    d = (step.max(axis=-1) / 63.0).astype(np.float16)  # (n_blocks,)
+    dmin = ((-lo).max(axis=-1) / 63.0).astype(np.float16)
+    d32, dmin32 = d.astype(np.float32)[:, None], dmin.astype(np.float32)[:, None]
+    sc = np.clip(np.round(np.divide(step, d32, out=np.zeros_like(step), where=d32 > 0)), 0, 63).astype(np.uint8)
+    mn = np.clip(np.round(np.divide(-lo, dmin32, out=np.zeros_like(lo), where=dmin32 > 0)), 0, 63).astype(np.uint8)
+    scale = (d32 * sc)[..., None]  # (n_blocks, 8, 1)
+    offset = (dmin32 * mn)[..., None]
+    q = np.clip(np.round(np.divide(x + offset, scale, out=np.zeros_like(x), where=scale > 0)), 0, 15).astype(np.uint8)
+    # 12 scale bytes as three rows of 4: low 6 bits of scales 0-3 | top 2 bits of scales 4-7, the same for
+    # mins, then the low 4 bits of scales 4-7 and mins 4-7 (gguf.quants.Q4_K.get_scale_min reads it back).
+    packed = np.concatenate(
+        [
+            sc[:, :4] | ((sc[:, 4:] >> 4) << 6),
+            mn[:, :4] | ((mn[:, 4:] >> 4) << 6),
+            (sc[:, 4:] & 0xF) | ((mn[:, 4:] & 0xF) << 4),
+        ],
+        axis=-1,
+    )
+    qs = q.reshape(-1, 4, 2, 32)  # sub-blocks 2g and 2g+1 share 32 bytes: low and high nibbles
+    qs = qs[:, :, 0] | (qs[:, :, 1] << 4)  # (n_blocks, 4, 32)
+    blocks = np.concatenate(
+        [d.view(np.uint8).reshape(-1, 2), dmin.view(np.uint8).reshape(-1, 2), packed, qs.reshape(-1, 128)], axis=-1
+    )
+    return blocks.reshape(*shape[:-1], shape[-1] // QK_K * 144)
+
+
+def quantize(data: np.ndarray, qtype) -> np.ndarray:
+    import gguf
+
+    if qtype == gguf.GGMLQuantizationType.Q4_K:
+        return quantize_q4_k(data)
+    return gguf.quants.quantize(data, qtype)
+
+
+def can_quantize(data: np.ndarray, qtype) -> bool:
+    """llama.cpp quantises matrices whose rows split into whole blocks; vectors stay float32."""
+    import gguf
+
+    block = gguf.GGML_QUANT_SIZES[qtype][0]
+    return data.ndim == 2 and data.shape[-1] % block == 0
+
+
+# ── the file ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
+    """llama.cpp's llama converter: each head's rows (half, i) reordered to (i, half) for its GPT-J rotation."""
+    return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
+    if arch == "llama" and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
+        return permute_rope_rows(data, cfg.num_attention_heads)
+    if arch == "llama" and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
+        return permute_rope_rows(data, cfg.num_key_value_heads)
+    if arch == "gpt2" and hf_name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
+        return data.T  # Conv1D is [in, out]; GGUF matrices are (out, in)
+    if arch in ("gemma2", "gemma3") and hf_name.endswith("norm.weight"):
+        return data + 1.0  # llama.cpp stores Gemma's RMSNorm scale as 1 + w
+    return data
+
+
+def _metadata(w, arch: str, cfg) -> None:
+    if arch == "gpt2":
+        w.add_context_length(cfg.n_positions)
+        w.add_embedding_length(cfg.n_embd)
+        w.add_block_count(cfg.n_layer)
+        w.add_feed_forward_length(cfg.n_inner or 4 * cfg.n_embd)
+        w.add_head_count(cfg.n_head)
+        w.add_layer_norm_eps(cfg.layer_norm_epsilon)
+        return
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    rope = getattr(cfg, "rope_parameters", None) or {}
+    rope = rope.get("full_attention", rope)  # Gemma 3 keeps one set per attention type
+    w.add_rope_freq_base(float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0))))
+    w.add_rope_dimension_count(int(head_dim * getattr(cfg, "partial_rotary_factor", 1.0)))
+    if head_dim != cfg.hidden_size // cfg.num_attention_heads or arch.startswith("gemma") or arch == "qwen3":
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    if arch.startswith("gemma"):
+        w.add_sliding_window(cfg.sliding_window)
+    if arch == "gemma2":
+        w.add_attn_logit_softcapping(cfg.attn_logit_softcapping)
+        w.add_final_logit_softcapping(cfg.final_logit_softcapping)
+
+
+def _tokenizer(w, tokenizer) -> None:
+    model = json.loads(tokenizer.to_str())["model"]
+    vocab = sorted(model["vocab"].items(), key=lambda kv: kv[1])
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("default")
+    w.add_token_list([tok for tok, _ in vocab])
+    w.add_token_types([1] * len(vocab))  # all NORMAL
+    w.add_token_merges(merges)
+    w.add_bos_token_id(0)
+    w.add_eos_token_id(0)
+    w.add_pad_token_id(
+        0
+    )  # transformers sizes padding_idx from it (Phi-3's default, 32000, is outside a tiny vocabulary)
+
+
+def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | None = None) -> Path:
+    """Write `hf` (a transformers model) and its byte-level BPE `tokenizer` as llama.cpp would, as `arch`.
+
+    qtype (a gguf.GGMLQuantizationType) quantises every matrix whose rows split into whole blocks;
+    vectors (norms, biases) stay float32, as in llama.cpp's files.
+    """
+    import gguf
+
+    arch_enum = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
+    cfg = hf.config
+    n_layers = cfg.n_layer if arch == "gpt2" else cfg.num_hidden_layers
+    names = gguf.get_tensor_name_map(arch_enum, n_layers)
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_name(name or f"tiny-{arch}")
+    _metadata(w, arch, cfg)
+    _tokenizer(w, tokenizer)
+    tied = bool(getattr(cfg, "tie_word_embeddings", False))
+    for hf_name, tensor in hf.state_dict().items():
+        if hf_name == "lm_head.weight" and tied:
+            continue  # llama.cpp writes no output tensor for tied embeddings
+        base, suffix = hf_name.rsplit(".", 1)
+        if base.endswith(".attn") or base.endswith("rotary_emb"):
+            continue  # buffers (GPT-2's causal mask, RoPE frequencies), not weights
+        gguf_name = names.get_name(base)
+        if gguf_name is None:
+            raise KeyError(f"gguf's {arch} name map has no entry for {hf_name}")
+        data = _tensor_data(arch, hf_name, tensor.detach().float().numpy(), cfg)
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        if qtype is not None and can_quantize(data, qtype):
+            w.add_tensor(f"{gguf_name}.{suffix}", quantize(data, qtype), raw_dtype=qtype)
+        else:
+            w.add_tensor(f"{gguf_name}.{suffix}", data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
