@@ -57,9 +57,29 @@ def quantize_q4_k(data: np.ndarray) -> np.ndarray:
     return blocks.reshape(*shape[:-1], shape[-1] // QK_K * 144)
 
 
-def quantize(data: np.ndarray, qtype) -> np.ndarray:
+# Q5_K and Q6_K: no quantiser here or in gguf-py. Their tensors are random blocks whose f16 scale fields
+# are set so that values come out centred on 0 with a spread of about 0.15: the file's weights are then what
+# those blocks decode to, and a parity test compares both readers on them. Per type: (byte offset, value) of
+# each f16 field. Q5_K: value = d * scale * q - dmin * min (6-bit scale and min, 5-bit q), so dmin = 15.5 d
+# centres it; Q6_K: value = d * scale * (q - 32) (int8 scale, 6-bit q) is centred already.
+RANDOM_BLOCKS = {"Q5_K": ((0, 3e-4), (2, 15.5 * 3e-4)), "Q6_K": ((208, 1.5e-4),)}
+
+
+def random_blocks(shape: tuple[int, int], qtype, rng: np.random.Generator) -> np.ndarray:
     import gguf
 
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = rng.integers(0, 256, (shape[0] * shape[1] // block, size), dtype=np.uint8)
+    for offset, value in RANDOM_BLOCKS[qtype.name]:
+        blocks[:, offset : offset + 2] = np.full((len(blocks), 1), value, np.float16).view(np.uint8)
+    return blocks.reshape(shape[0], -1)
+
+
+def quantize(data: np.ndarray, qtype, rng: np.random.Generator) -> np.ndarray:
+    import gguf
+
+    if qtype.name in RANDOM_BLOCKS:
+        return random_blocks(data.shape, qtype, rng)
     if qtype == gguf.GGMLQuantizationType.Q4_K:
         return quantize_q4_k(data)
     return gguf.quants.quantize(data, qtype)
@@ -143,8 +163,8 @@ def _tokenizer(w, tokenizer) -> None:
 def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | None = None) -> Path:
     """Write `hf` (a transformers model) and its byte-level BPE `tokenizer` as llama.cpp would, as `arch`.
 
-    qtype (a gguf.GGMLQuantizationType) quantises every matrix whose rows split into whole blocks;
-    vectors (norms, biases) stay float32, as in llama.cpp's files.
+    qtype (a gguf.GGMLQuantizationType) quantises every matrix whose rows split into whole blocks (Q5_K
+    and Q6_K: random blocks, see RANDOM_BLOCKS); vectors (norms, biases) stay float32, as in llama.cpp's files.
     """
     import gguf
 
@@ -152,6 +172,7 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
     cfg = hf.config
     n_layers = cfg.n_layer if arch == "gpt2" else cfg.num_hidden_layers
     names = gguf.get_tensor_name_map(arch_enum, n_layers)
+    rng = np.random.default_rng(0)
     w = gguf.GGUFWriter(str(path), arch)
     w.add_name(name or f"tiny-{arch}")
     _metadata(w, arch, cfg)
@@ -169,7 +190,7 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
         data = _tensor_data(arch, hf_name, tensor.detach().float().numpy(), cfg)
         data = np.ascontiguousarray(data, dtype=np.float32)
         if qtype is not None and can_quantize(data, qtype):
-            w.add_tensor(f"{gguf_name}.{suffix}", quantize(data, qtype), raw_dtype=qtype)
+            w.add_tensor(f"{gguf_name}.{suffix}", quantize(data, qtype, rng), raw_dtype=qtype)
         else:
             w.add_tensor(f"{gguf_name}.{suffix}", data)
     w.write_header_to_file()
