@@ -198,3 +198,65 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+# ── ready-made tiny files ────────────────────────────────────────────────────────────────────────────
+
+
+def save_tiny_gguf(path: Path, seed: int = 0) -> Path:
+    """A 2-layer, 4-head llama (grouped-query: 2 key/value heads) with a 300-token byte-level BPE, as GGUF."""
+    import torch
+    import transformers
+
+    from tests.tiny_models import byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.LlamaConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=False,
+    )  # fmt: skip
+    hf = transformers.LlamaForCausalLM(cfg)
+    with torch.no_grad():
+        for p in hf.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_gguf(hf, byte_bpe(300), path, "llama", name="tiny-llama")
+
+
+def add_to_ollama_store(store: Path, gguf_path: Path, name: str, tag: str = "latest") -> Path:
+    """Lay `gguf_path` out in a fake Ollama store as `ollama pull` would: a blob named by its sha256 and a
+    manifest (with the template and params layers Ollama writes beside the model); returns the blob."""
+    import hashlib
+    import shutil
+
+    def blob(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (store / "blobs").mkdir(parents=True, exist_ok=True)
+        (store / "blobs" / f"sha256-{digest}").write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    parts = name.split("/")
+    parts = ["registry.ollama.ai", "library", *parts] if len(parts) == 1 else ["registry.ollama.ai", *parts]
+    digest = hashlib.sha256(gguf_path.read_bytes()).hexdigest()
+    (store / "blobs").mkdir(parents=True, exist_ok=True)
+    target = store / "blobs" / f"sha256-{digest}"
+    shutil.copyfile(gguf_path, target)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **blob(b'{"model_format":"gguf"}')},
+        "layers": [
+            {
+                "mediaType": "application/vnd.ollama.image.model",
+                "digest": f"sha256:{digest}",
+                "size": target.stat().st_size,
+            },
+            {"mediaType": "application/vnd.ollama.image.template", **blob(b"{{ .Prompt }}")},
+            {"mediaType": "application/vnd.ollama.image.params", **blob(b'{"stop":["</s>"]}')},
+        ],
+    }
+    folder = store / "manifests" / Path(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / tag).write_text(json.dumps(manifest), encoding="utf-8")
+    return target

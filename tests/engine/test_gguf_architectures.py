@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import load_model
+from attention_core import ModelLoadError, load_model
 from attention_core import model as fwd
 from tests.gguf_writer import write_gguf
 from tests.tiny_models import byte_bpe
@@ -117,3 +117,18 @@ def test_the_gguf_round_trip_keeps_the_original_model(pair):
 def test_parameter_counts_match(pair):
     kind, _, hf, ours = pair
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()), kind
+
+
+def test_an_unsupported_architecture_names_the_supported_ones(tmp_path, monkeypatch):
+    import gguf
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "mamba.gguf"
+    w = gguf.GGUFWriter(str(path), "mamba")
+    w.add_tensor("token_embd.weight", torch.zeros(4, 8).numpy())
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with pytest.raises(ModelLoadError, match=r"architecture 'mamba' .* supported: .*gpt2.*llama.*phi3.*qwen2"):
+        load_model(str(path))
