@@ -23,7 +23,7 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest"
 V = 300
 
-LLAMA_LIKE = dict(
+LLAMA_LIKE: dict = dict(
     vocab_size=V,
     hidden_size=64,
     intermediate_size=96,
@@ -47,12 +47,24 @@ def make_hf(kind: str):
         return t.Qwen2ForCausalLM(t.Qwen2Config(**LLAMA_LIKE)), "qwen2"
     if kind == "phi3":
         return t.Phi3ForCausalLM(t.Phi3Config(**LLAMA_LIKE, pad_token_id=0)), "phi3"
+    if kind == "qwen3":  # head_dim 128: transformers' default, which it uses whatever the file says
+        return t.Qwen3ForCausalLM(t.Qwen3Config(**LLAMA_LIKE, head_dim=128)), "qwen3"
+    gemma = dict(LLAMA_LIKE, num_attention_heads=2, num_key_value_heads=1, head_dim=256, sliding_window=4)
+    gemma["tie_word_embeddings"] = True  # as Gemma's checkpoints: llama.cpp then writes no output tensor
+    del gemma["rope_theta"]  # Gemma's own bases
+    # head_dim 256 = query_pre_attn_scalar's default, which transformers assumes for GGUF files; a 4-token window
+    # is shorter than TEXT, so the sliding-window layers differ from the global ones.
+    if kind == "gemma2":  # layers alternate sliding / global; soft-caps 50 (scores) and 30 (logits)
+        return t.Gemma2ForCausalLM(t.Gemma2Config(**gemma)), "gemma2"
+    if kind == "gemma3":  # five sliding layers, then a global one; q/k norms; RoPE bases 10⁴ local, 10⁶ global
+        cfg = t.Gemma3TextConfig(**dict(gemma, num_hidden_layers=6))
+        return t.Gemma3ForCausalLM(cfg), "gemma3"
     if kind == "gpt2":  # 1024 positions: transformers sizes GPT-2's position table from its default, not the file
         return t.GPT2LMHeadModel(t.GPT2Config(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=1024)), "gpt2"
     raise ValueError(kind)
 
 
-KINDS = ["llama", "mistral", "qwen2", "phi3", "gpt2"]
+KINDS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2"]
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +84,8 @@ def pair(request, tmp_path_factory, monkeypatch_module):
         for name, p in hf.named_parameters():
             if p.dim() == 2 or name.endswith("bias"):
                 p.normal_(0.0, 0.3)
+            elif "norm" in name:  # norms too: a wrong +1 convention (Gemma) or a dropped q/k norm shows
+                p.add_(torch.randn_like(p) * 0.1)
     folder = tmp_path_factory.mktemp(f"gguf-{kind}")
     # transformers would read a llama file named exactly "mistral" as Mistral, then fail to find gguf-py's
     # (absent) mistral tensor map; any other name reads as Llama, the same maths below the sliding window.
@@ -132,3 +146,18 @@ def test_an_unsupported_architecture_names_the_supported_ones(tmp_path, monkeypa
     w.close()
     with pytest.raises(ModelLoadError, match=r"architecture 'mamba' .* supported: .*gpt2.*llama.*phi3.*qwen2"):
         load_model(str(path))
+
+
+def test_declared_features_come_from_the_file(pair):
+    kind, _, _, ours = pair
+    cfg = ours.config
+    assert cfg.qk_norm == ("head" if kind in ("qwen3", "gemma3") else "none")
+    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("qwen2", "gpt2"))
+    if kind.startswith("gemma"):
+        assert cfg.norm_position == "sandwich" and cfg.embed_scale == 8.0 and cfg.attn_scale == 256**-0.5
+        assert cfg.sliding_window == 4 < ours.trace(TEXT).n_tokens  # the window cuts real keys off
+    if kind == "gemma2":
+        assert cfg.sliding_layers == (True, False) and (cfg.attn_softcap, cfg.final_softcap) == (50.0, 30.0)
+    if kind == "gemma3":
+        assert cfg.sliding_layers == (True,) * 5 + (False,) and cfg.attn_softcap is None
+        assert (cfg.rope_theta_local, cfg.rope_theta) == (10000.0, 1_000_000.0)

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from . import gpt2, llama
+from . import gemma, gpt2, llama
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf, tokenizer_from_gguf
 
 ConfigFn = Callable[[Meta, str, set[str]], ModelConfig]
@@ -24,6 +24,9 @@ WeightsFn = Callable[[Tensors, ModelConfig], dict[str, torch.Tensor]]
 CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "llama": (llama.llama_config, llama.llama_weights),
     "qwen2": (llama.rope_config, llama.qwen2_weights),
+    "qwen3": (llama.qwen3_config, llama.qwen2_weights),
+    "gemma2": (gemma.gemma_config, gemma.gemma_weights),
+    "gemma3": (gemma.gemma_config, gemma.gemma_weights),
     "phi3": (llama.phi3_config, llama.phi3_weights),
     "gpt2": (gpt2.gpt2_config, gpt2.gpt2_weights),
 }

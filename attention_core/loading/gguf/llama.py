@@ -1,8 +1,8 @@
 """GGUF llama-family decoders → canonical weights: llama (also Mistral and SmolLM, which llama.cpp writes as
-'llama'), qwen2 (q/k/v biases) and phi3 (fused QKV and gate+up).
+'llama'), qwen2 (q/k/v biases), qwen3 (per-head q/k RMSNorm) and phi3 (fused QKV and gate+up).
 
-Only llama.cpp's *llama* converter permutes the rows of W_Q and W_K (for its interleaved RoPE); qwen2 and
-phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half already, so their rows are kept.
+Only llama.cpp's *llama* converter permutes the rows of W_Q and W_K (for its interleaved RoPE); qwen2, qwen3
+and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half already, so their rows are kept.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
     d_model, n_heads = int(meta.get("embedding_length")), int(meta.get("attention.head_count"))
     d_head = int(meta.get("attention.key_length", d_model // n_heads))
     rotary = int(meta.get("rope.dimension_count", d_head))
-    if rotary != d_head:
-        raise ModelLoadError(f"Partial rotary embeddings ({rotary} of {d_head} dims per head) are not supported yet.")
+    if not 0 < rotary <= d_head or rotary % 2:
+        raise ModelLoadError(f"rope.dimension_count {rotary} does not fit a head of {d_head} dimensions.")
     fields = dict(
         name=name,
         arch="llama",
@@ -52,6 +52,7 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
         gated_mlp=True,
         uses_rope=True,
         rope_theta=float(meta.get("rope.freq_base", 10000.0)),
+        rotary_dim=rotary if rotary < d_head else None,  # partial rotary (Phi-4-mini): the first dims rotate
         attn_bias="blk.0.attn_q.bias" in tensor_names or "blk.0.attn_qkv.bias" in tensor_names,
         tie_embeddings="output.weight" not in tensor_names,
         bos_token_id=meta.maybe_int("tokenizer.ggml.bos_token_id"),
@@ -68,11 +69,15 @@ def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     return rope_config(meta, name, tensor_names)
 
 
+def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    return rope_config(meta, name, tensor_names, arch="qwen3", qk_norm="head")  # RMSNorm per head on q and k
+
+
 def phi3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     if "rope_factors_long.weight" in tensor_names:
         raise ModelLoadError("Phi-3 long-context RoPE (LongRoPE factors) is not supported yet.")
     window = meta.get("attention.sliding_window", None)
-    return rope_config(meta, name, tensor_names, sliding_window=int(window) if window else None)
+    return rope_config(meta, name, tensor_names, arch="phi3", sliding_window=int(window) if window else None)
 
 
 def ends(t: Tensors, cfg: ModelConfig) -> Weights:
@@ -111,6 +116,9 @@ def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weight
             if bias is not None:
                 w[f"{dst}attn.b_{part.upper()}"] = torch.from_numpy(bias.copy())
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        if cfg.qk_norm == "head":  # Qwen3: one d_head-wide RMSNorm weight shared by every head, for q and k
+            w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
+            w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
         _mlp(t, w, src, dst)
     return w
 
