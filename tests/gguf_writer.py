@@ -144,12 +144,12 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_final_logit_softcapping(cfg.final_logit_softcapping)
 
 
-def _tokenizer(w, tokenizer) -> None:
+def _tokenizer(w, tokenizer, pre: str = "default") -> None:
     model = json.loads(tokenizer.to_str())["model"]
     vocab = sorted(model["vocab"].items(), key=lambda kv: kv[1])
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
     w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("default")
+    w.add_tokenizer_pre(pre)
     w.add_token_list([tok for tok, _ in vocab])
     w.add_token_types([1] * len(vocab))  # all NORMAL
     w.add_token_merges(merges)
@@ -260,3 +260,50 @@ def add_to_ollama_store(store: Path, gguf_path: Path, name: str, tag: str = "lat
     folder.mkdir(parents=True, exist_ok=True)
     (folder / tag).write_text(json.dumps(manifest), encoding="utf-8")
     return target
+
+
+def sentencepiece_vocab(vocab_size: int = 200) -> tuple[list[str], list[int], list[float]]:
+    """(tokens, types, scores) laid out like a Llama SentencePiece vocabulary in GGUF: <unk>, <s>, </s>, the 256
+    byte-fallback tokens <0x00>..<0xFF>, then BPE pieces ('▁the') best first, scored -rank."""
+    from tokenizers import SentencePieceBPETokenizer
+
+    from tests.tiny_models import CORPUS
+
+    sp = SentencePieceBPETokenizer()
+    sp.train_from_iterator(CORPUS, vocab_size=vocab_size, special_tokens=[])
+    pieces = [t for t, _ in sorted(sp.get_vocab().items(), key=lambda kv: kv[1])]
+    tokens = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256)), *pieces]
+    types = [2, 3, 3] + [6] * 256 + [1] * len(pieces)  # UNKNOWN, CONTROL, BYTE, NORMAL
+    scores = [0.0] * 259 + [-float(i) for i in range(len(pieces))]
+    return tokens, types, scores
+
+
+def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = None, add_bos: bool | None = None) -> Path:
+    """A GGUF with a tokenizer and no weights: kind 'gpt2' (tests.tiny_models.byte_bpe) or 'llama' (SentencePiece)."""
+    import gguf
+
+    from tests.tiny_models import byte_bpe
+
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_block_count(1)
+    w.add_context_length(64)
+    w.add_embedding_length(8)
+    w.add_head_count(1)
+    if kind == "gpt2":
+        _tokenizer(w, byte_bpe(300), pre=pre or "default")
+    else:
+        tokens, types, scores = sentencepiece_vocab()
+        w.add_tokenizer_model("llama")
+        w.add_token_list(tokens)
+        w.add_token_types(types)
+        w.add_token_scores(scores)
+        w.add_bos_token_id(1)
+        w.add_eos_token_id(2)
+        w.add_unk_token_id(0)
+    if add_bos is not None:
+        w.add_add_bos_token(add_bos)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

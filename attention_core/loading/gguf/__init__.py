@@ -15,7 +15,8 @@ from tokenizers import Tokenizer
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from . import gemma, gpt2, llama
-from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf, tokenizer_from_gguf
+from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
+from .tokenizer import tokenizer_from_gguf
 
 ConfigFn = Callable[[Meta, str, set[str]], ModelConfig]
 WeightsFn = Callable[[Tensors, ModelConfig], dict[str, torch.Tensor]]

@@ -1,4 +1,4 @@
-"""Reading a GGUF file: its metadata, its tensors dequantised to float32, and its tokenizer.
+"""Reading a GGUF file: its metadata and its tensors dequantised to float32 (the tokenizer: tokenizer.py).
 
 Architecture-neutral: the converters (one module per architecture family) read through `Meta` and
 `Tensors` and map the llama.cpp tensor names to the canonical layout (attention_core/loading/__init__.py).
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
 from ...errors import ModelLoadError
 
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[float, str], None]
 
-# GGUF token types (gguf.TokenType): CONTROL tokens are the special ones (<|im_start|>, ...).
-_CONTROL, _USER_DEFINED = 3, 4
 _MISSING = object()
 
 
@@ -150,28 +147,3 @@ def split_rows(data: np.ndarray, sizes: list[int], name: str) -> list[np.ndarray
     if data.shape[0] != sum(sizes):
         raise ModelLoadError(f"{name} has {data.shape[0]} rows; the metadata implies {sum(sizes)} ({sizes}).")
     return np.split(data, np.cumsum(sizes)[:-1], axis=0)
-
-
-def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
-    """Byte-level BPE from the GGUF vocabulary and merges (what llama.cpp calls the 'gpt2' tokenizer model)."""
-    kind = meta.key("tokenizer.ggml.model")
-    if kind != "gpt2":
-        raise ModelLoadError(
-            f"GGUF tokenizer model {kind!r} is not supported yet; only byte-level BPE ('gpt2') is "
-            "(SentencePiece vocabularies, 'llama', are not read)."
-        )
-    tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
-    merges = [tuple(str(m).split(" ", 1)) for m in meta.key("tokenizer.ggml.merges")]
-    types = list(meta.key("tokenizer.ggml.token_type", [1] * len(tokens)))
-    vocab = {tok: i for i, tok in enumerate(tokens)}
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False))
-    # Same pre-tokenization as Hugging Face's GGUF converter (our reference): GPT-2's regex, no prefix space.
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tokenizer.decoder = decoders.ByteLevel()
-    special = [
-        AddedToken(tok, special=True, normalized=False)
-        for tok, kind in zip(tokens, types, strict=True)
-        if kind in (_CONTROL, _USER_DEFINED)
-    ]
-    tokenizer.add_special_tokens(special)
-    return tokenizer
