@@ -161,7 +161,8 @@ def _tokenizer(w, tokenizer, pre: str = "default") -> None:
 
 
 def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | None = None) -> Path:
-    """Write `hf` (a transformers model) and its byte-level BPE `tokenizer` as llama.cpp would, as `arch`.
+    """Write `hf` (a transformers model) and its byte-level BPE `tokenizer` as llama.cpp would, as `arch`
+    (tokenizer "sentencepiece": `sentencepiece_vocab()` as a 'llama' vocabulary instead; hf's vocab must fit it).
 
     qtype (a gguf.GGMLQuantizationType) quantises every matrix whose rows split into whole blocks (Q5_K
     and Q6_K: random blocks, see RANDOM_BLOCKS); vectors (norms, biases) stay float32, as in llama.cpp's files.
@@ -176,7 +177,10 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
     w = gguf.GGUFWriter(str(path), arch)
     w.add_name(name or f"tiny-{arch}")
     _metadata(w, arch, cfg)
-    _tokenizer(w, tokenizer)
+    if tokenizer == "sentencepiece":
+        _sentencepiece_tokenizer(w)
+    else:
+        _tokenizer(w, tokenizer)
     tied = bool(getattr(cfg, "tie_word_embeddings", False))
     for hf_name, tensor in hf.state_dict().items():
         if hf_name == "lm_head.weight" and tied:
@@ -278,6 +282,18 @@ def sentencepiece_vocab(vocab_size: int = 200) -> tuple[list[str], list[int], li
     return tokens, types, scores
 
 
+def _sentencepiece_tokenizer(w) -> None:
+    tokens, types, scores = sentencepiece_vocab()
+    w.add_tokenizer_model("llama")  # llama.cpp's name for a SentencePiece vocabulary: no merges, scores
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_scores(scores)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_pad_token_id(0)  # transformers sizes padding_idx from it
+
+
 def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = None, add_bos: bool | None = None) -> Path:
     """A GGUF with a tokenizer and no weights: kind 'gpt2' (tests.tiny_models.byte_bpe) or 'llama' (SentencePiece)."""
     import gguf
@@ -292,14 +308,7 @@ def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = Non
     if kind == "gpt2":
         _tokenizer(w, byte_bpe(300), pre=pre or "default")
     else:
-        tokens, types, scores = sentencepiece_vocab()
-        w.add_tokenizer_model("llama")
-        w.add_token_list(tokens)
-        w.add_token_types(types)
-        w.add_token_scores(scores)
-        w.add_bos_token_id(1)
-        w.add_eos_token_id(2)
-        w.add_unk_token_id(0)
+        _sentencepiece_tokenizer(w)
     if add_bos is not None:
         w.add_add_bos_token(add_bos)
     w.write_header_to_file()

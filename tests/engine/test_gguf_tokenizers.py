@@ -62,3 +62,37 @@ def test_an_unknown_tokenizer_model_is_a_clear_message(tmp_path):
     w.close()
     with pytest.raises(ModelLoadError, match="tokenizer model 't5' is not supported.*'gpt2'.*'llama'"):
         tokenizer_from_gguf(Meta(read_gguf(path)))
+
+
+def test_a_sentencepiece_model_runs_end_to_end_like_transformers(tmp_path, monkeypatch):
+    """A tiny Phi-3 with a SentencePiece vocabulary: the same ids as transformers' tokenizer (BOS first), and the
+    same logits (max abs difference ≤ 1e-3, as in test_gguf_architectures.py)."""
+    import torch
+
+    from attention_core import load_model
+    from tests.gguf_writer import sentencepiece_vocab, write_gguf
+
+    torch.manual_seed(0)
+    cfg = transformers.Phi3Config(
+        vocab_size=len(sentencepiece_vocab()[0]), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0,
+    )  # fmt: skip
+    hf = transformers.Phi3ForCausalLM(cfg)
+    with torch.no_grad():
+        for p in hf.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.3)
+    path = write_gguf(hf, "sentencepiece", tmp_path / "phi3-spm.gguf", "phi3")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    reference_tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=path.name)
+    reference = transformers.AutoModelForCausalLM.from_pretrained(
+        str(tmp_path), gguf_file=path.name, dtype=torch.float32
+    )
+    text = "the blue creature took a mole"
+    trace = ours.trace(text)
+    assert trace.token_ids == reference_tok(text).input_ids and trace.token_ids[0] == 1  # <s>
+    assert trace.tokens[1].startswith("\u2581")  # the readable tokens are SentencePiece's pieces
+    with torch.inference_mode():
+        logits = reference(torch.tensor([trace.token_ids])).logits[0]
+    assert (trace.logits - logits).abs().max().item() <= 1e-3
