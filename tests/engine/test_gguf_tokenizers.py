@@ -12,6 +12,7 @@ from attention_core.loading.gguf.tokenizer import tokenizer_from_gguf
 from tests.gguf_writer import write_tokenizer_only
 
 transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
 
 TEXTS = [
     "the quick brown fox",
