@@ -74,7 +74,8 @@ if parts.has_window:
     st.caption(
         f"In this layer a query sees at most {parts.window_size} keys, itself included: keys further back than "
         f"{parts.window_size - 1} positions are masked too, even where the causal mask would allow them. The "
-        "softmax uses both masks together (right). Layers without a window use the causal mask alone."
+        "softmax uses both masks together (right). Blue: the query may see that key; light grey: masked. Layers "
+        "without a window use the causal mask alone."
     )
     st.plotly_chart(
         window_masks(parts.causal, parts.window, parts.used, parts.window_size, tokens.plotly, ctx.orient, cells),
