@@ -173,3 +173,6 @@ def draw_view_controls(model: models.Model) -> None:
         f"{models.describe(model)}; {cfg.n_layers} layers × {cfg.n_heads} heads, d_head = {cfg.d_head}, "
         f"running on {models.DEVICE_LABELS.get(model.device.type, str(model.device))}."
     )
+    features = cfg.features()  # what this model's attention adds to plain causal softmax (config.py)
+    if features:
+        st.caption("Its attention uses: " + "; ".join(features) + ".")
