@@ -207,25 +207,29 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
 # ── ready-made tiny files ────────────────────────────────────────────────────────────────────────────
 
 
-def save_tiny_gguf(path: Path, seed: int = 0) -> Path:
-    """A 2-layer, 4-head llama (grouped-query: 2 key/value heads) with a 300-token byte-level BPE, as GGUF."""
+def save_tiny_gguf(path: Path, arch: str = "llama", seed: int = 0) -> Path:
+    """A tiny model with a 300-token byte-level BPE, as GGUF: arch "llama" (2 layers, 4 heads, 2 key/value
+    heads) or "gemma2" (2 layers, 2 heads; layer 0 in a 4-token sliding window, soft-caps 50 and 30)."""
     import torch
     import transformers
 
     from tests.tiny_models import byte_bpe
 
     torch.manual_seed(seed)
-    cfg = transformers.LlamaConfig(
-        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=False,
-    )  # fmt: skip
-    hf = transformers.LlamaForCausalLM(cfg)
+    shape = dict(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, max_position_embeddings=128)
+    if arch == "gemma2":
+        cfg = transformers.Gemma2Config(**shape, num_attention_heads=2, num_key_value_heads=1, head_dim=256,
+                                        sliding_window=4)  # fmt: skip
+        hf = transformers.Gemma2ForCausalLM(cfg)
+    else:
+        cfg = transformers.LlamaConfig(**shape, num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+        hf = transformers.LlamaForCausalLM(cfg)
     with torch.no_grad():
         for p in hf.parameters():
             if p.dim() == 2:
                 p.normal_(0.0, 0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_gguf(hf, byte_bpe(300), path, "llama", name="tiny-llama")
+    return write_gguf(hf, byte_bpe(300), path, arch, name=f"tiny-{arch}")
 
 
 def add_to_ollama_store(store: Path, gguf_path: Path, name: str, tag: str = "latest") -> Path:

@@ -1,5 +1,5 @@
-"""*Another model* with a local GGUF file and with an `ollama:` name (a fake Ollama store holding the same tiny
-GGUF): each loads, is described in the sidebar, and draws the engine's own pattern."""
+"""*Another model* with a local GGUF file (a tiny llama) and with an `ollama:` name (a fake Ollama store holding
+a tiny Gemma 2 GGUF): each loads, is described in the sidebar, and draws the engine's own pattern."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def load_through_the_sidebar(name: str) -> AppTest:
 
 
 def check_described_and_drawn(at: AppTest, name: str, label: str) -> None:
+    """Selected, described with its exact parameter count, and its head 0 pattern drawn from the engine's."""
     from attention_core import load_model
 
     assert not at.exception, [e.value for e in at.exception]
@@ -48,7 +49,7 @@ def check_described_and_drawn(at: AppTest, name: str, label: str) -> None:
     model = load_model(name, device="cpu")
     total = model.parameter_counts()["total"]
     caption = next(c.value for c in at.sidebar.caption if "parameters" in c.value)
-    assert "Llama-family decoder" in caption and f"({total:,})" in caption
+    assert label.split(" (")[1].split(",")[0] in caption and f"({total:,})" in caption  # the architecture
     assert at.session_state["ctx"].model_label == label
     heatmap = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("head_heatmap"))
     z = decode(figure_spec(heatmap)["data"][0]["z"])
@@ -62,7 +63,8 @@ def test_a_local_gguf_file_loads_and_is_described(env) -> None:
 
 
 def test_an_ollama_model_loads_and_is_described(env) -> None:
-    path = save_tiny_gguf(env / "gguf" / "tiny.gguf")
+    """A tiny Gemma 2 in the store: the sidebar also names what its attention adds (window, soft-caps)."""
+    path = save_tiny_gguf(env / "gguf" / "tiny.gguf", arch="gemma2")
     add_to_ollama_store(env / "models" / "ollama", path, "tiny", tag="q8")
     at = load_through_the_sidebar("ollama:llama3.2")  # not pulled: refused, saying what the store has
     assert not at.exception, [e.value for e in at.exception]
@@ -71,4 +73,6 @@ def test_an_ollama_model_loads_and_is_described(env) -> None:
     assert at.session_state["model"] == "smollm2-135m"  # the model that worked stays
     at.text_input(key="model_request").set_value("ollama:tiny:q8")
     at = at.button(key="model_load").click().run()
-    check_described_and_drawn(at, "ollama:tiny:q8", "ollama:tiny:q8 (Llama-family decoder, 2 layers × 4 heads)")
+    check_described_and_drawn(at, "ollama:tiny:q8", "ollama:tiny:q8 (gemma2, 2 layers × 2 heads)")
+    said = " ".join(c.value for c in at.sidebar.caption)
+    assert "sliding window of 4 tokens (1 of 2 layers)" in said and "soft-capped" in said
