@@ -13,7 +13,9 @@ from ui.context import require_trace
 from ui.widgets import fixed_decimals, image_format_radio, show_tokens, warn_untrained_masking, window_selector
 from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
 from viz.figures.layout import image_config, orientation_caption
+from viz.figures.mask_parts import softcap_scores, window_masks
 from viz.views.export import export_basename
+from viz.views.mask_parts import mask_parts
 from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
 
 ctx = require_trace()
@@ -43,8 +45,12 @@ else:
     view = head_view(trace, ctx.layer, ctx.head)
     scores, mask, masked, unmasked = view.scores, view.mask, view.pattern_masked, view.pattern_unmasked
     cells = None
+parts = derived(
+    ctx.trace_key, "mask_parts", ctx.layer, ctx.head, *window.as_tuple(),
+    compute=lambda: mask_parts(trace, ctx.layer, ctx.head, window.rows, window.cols),
+)  # fmt: skip
 
-st.subheader("Raw scaled scores  q·k / √d_head")
+st.subheader("Scaled scores, soft-capped  (see below)" if parts.has_softcap else "Raw scaled scores  q·k / √d_head")
 if ctx.causal:
     how = (
         "This forward pass used a causal mask: a query may not look at later keys, so those scores are set "
@@ -63,12 +69,41 @@ st.plotly_chart(
     theme=None,
 )
 
+if parts.has_window:
+    st.subheader("The sliding window: a second mask")
+    st.caption(
+        f"In this layer a query sees at most {parts.window_size} keys, itself included: keys further back than "
+        f"{parts.window_size - 1} positions are masked too, even where the causal mask would allow them. The "
+        "softmax uses both masks together (right). Blue: the query may see that key; light grey: masked. Layers "
+        "without a window use the causal mask alone."
+    )
+    st.plotly_chart(
+        window_masks(parts.causal, parts.window, parts.used, parts.window_size, tokens.plotly, ctx.orient, cells),
+        key="window_masks",
+        config=image_config(f"{base}_sliding_window", fmt),
+        theme=None,
+    )
+if parts.has_softcap:
+    st.subheader("Soft-capped scores: before and after the cap")
+    st.caption(
+        f"This model squashes every scaled score s to {parts.softcap:g}·tanh(s / {parts.softcap:g}) before the "
+        f"mask and the softmax: scores near 0 barely change, large ones are pulled towards ±{parts.softcap:g}. "
+        "Both panels share one colour scale; the softmax reads the right one."
+    )
+    st.plotly_chart(
+        softcap_scores(parts.uncapped, parts.scores, mask, parts.softcap, tokens.plotly, ctx.orient, cells),
+        key="softcap",
+        config=image_config(f"{base}_softcap", fmt),
+        theme=None,
+    )
+
 st.subheader("The same scores, softmax with and without the causal mask")
 st.caption(
     "Masking does not just zero the weights of later keys: each query's weights are renormalized over the keys it may "
     "see, so the remaining weights grow. The difference panel shows that shift (red: larger with the mask). "
     + orientation_caption(ctx.orient)
     + (" In a window, a row sums to the share of the query's weight inside it." if long else "")
+    + (" The sliding window applies in both: it is part of the model." if parts.has_window else "")
 )
 st.plotly_chart(
     mask_comparison(masked, unmasked, tokens.plotly, ctx.orient, cells=cells),
@@ -88,9 +123,10 @@ query = st.selectbox(
     key="masking_query",
 )
 r = query - window.q0
-kept = float(kept_rows[r]) if long else float(unmasked[r, : query + 1].sum())
+first = 0 if parts.window_size is None else max(0, query - parts.window_size + 1)  # the first key it may see
+kept = float(kept_rows[r]) if long else float(unmasked[r, first : query + 1].sum())
 st.caption(
-    f"Without the mask, query {query} puts {kept:.4f} of its weight on keys 0–{query}. With the mask those "
+    f"Without the mask, query {query} puts {kept:.4f} of its weight on keys {first}–{query}. With the mask those "
     f"keys are all it has, so each of their weights is divided by {kept:.4f}."
     + (f" The table lists keys {window.k0}–{window.k1 - 1} (the window)." if long else "")
 )
@@ -100,7 +136,7 @@ st.dataframe(
         "key": [f"{j}: {tokens.readable[j]}" for j in keys],
         "scaled score": [float(s) for s in scores[r]],
         "score the softmax sees (masked)": [
-            float(s) if j <= query else float("-inf") for j, s in zip(keys, scores[r], strict=True)
+            float(s) if allowed else float("-inf") for allowed, s in zip(parts.used[r], scores[r], strict=True)
         ],
         "weight without mask": [float(w) for w in unmasked[r]],
         "weight with mask": [float(w) for w in masked[r]],

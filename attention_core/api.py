@@ -20,7 +20,7 @@ from .device import pick_device
 from .errors import InputError, ModelLoadError
 from .generation import Generation, run_generation
 from .loading import cache
-from .loading.gguf_llama import convert_gguf
+from .loading.gguf import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
 from .params import count_per_layer, count_weights
 from .registry import resolve
@@ -66,8 +66,8 @@ class Model:
             device=device,
         )
         self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
-        # A sliding window never bites below its width, so capping there keeps every number exact.
-        self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS, config.sliding_window or DEFAULT_MAX_TOKENS)
+        # Sliding windows are in the masks (attention.py), so a text may run past the window.
+        self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS)
         self._cpu: Model | None = None  # made on the first accelerator out-of-memory error
         self._twin_lock = threading.Lock()
         self._decoder: DecoderView | None = None  # encoder-decoders: the decoder's weights, made on first use

@@ -11,7 +11,9 @@ from typing import Literal
 @dataclass(frozen=True)
 class ModelConfig:
     name: str
-    arch: Literal["llama", "bert", "gpt2", "marian", "marian-decoder"]
+    arch: Literal[
+        "llama", "bert", "gpt2", "marian", "marian-decoder", "qwen3", "gemma2", "gemma3", "phi3", "olmo2", "neox"
+    ]
     n_layers: int
     n_heads: int
     n_kv_heads: int  # < n_heads means grouped-query attention: n_heads // n_kv_heads queries share a key/value head
@@ -23,9 +25,12 @@ class ModelConfig:
     causal: bool  # the model's own masking
     norm: Literal["rms", "layer"]
     norm_eps: float
-    norm_position: Literal["pre", "post"]  # llama normalises a block's input; BERT normalises after each residual add
+    # "pre": llama normalises a block's input; "post": BERT normalises after each residual add; "sandwich"
+    # (Gemma 2/3): pre-norm plus a norm on each sublayer's output before its add (ln_attn_out, ln_mlp_out);
+    # "post_sublayer" (OLMo 2): no input norm, x + norm(sublayer(x)) with ln_attn_out and ln_mlp_out.
+    norm_position: Literal["pre", "post", "sandwich", "post_sublayer"]
     act: Literal["silu", "gelu", "gelu_tanh"]
-    gated_mlp: bool  # SwiGLU: act(x W_gate) * (x W_in)
+    gated_mlp: bool  # SwiGLU / GeGLU: act(x W_gate) * (x W_in), act from `act`
     uses_rope: bool
     rope_theta: float | None = None
     n_token_types: int = 0  # BERT's segment embeddings
@@ -40,11 +45,71 @@ class ModelConfig:
     bos_token_id: int | None = None
     eos_token_id: int | None = None
     display_name: str = ""
+    # ── declared attention features: the forward pass branches on these, never on `arch` ─────────────
+    qk_norm: Literal["none", "head", "full"] = "none"  # RMSNorm on q and k before RoPE: per head (Qwen3,
+    # Gemma 3; weights attn.q_norm.w / attn.k_norm.w of [d_head]) or over the whole projection (OLMo 2)
+    attn_scale: float | None = None  # the factor on q·k; None = 1/√d_head (Gemma: query_pre_attn_scalar^-0.5)
+    attn_softcap: float | None = None  # scores → cap·tanh(scores/cap) before the mask (Gemma 2)
+    final_softcap: float | None = None  # logits → cap·tanh(logits/cap) (Gemma 2)
+    sliding_layers: tuple[bool, ...] = ()  # which layers use sliding_window; () = every layer (Mistral)
+    rope_theta_local: float | None = None  # RoPE base of the sliding-window layers (Gemma 3)
+    rotary_dim: int | None = None  # partial rotary: only the first rotary_dim dims of a head rotate (Pythia)
+    parallel_blocks: bool = False  # x + attn(ln_attn(x)) + mlp(ln_mlp(x)) (GPT-NeoX use_parallel_residual)
+
+    def __post_init__(self) -> None:
+        # JSON has no tuples: a config read back from the cache gives a list, which would not hash.
+        object.__setattr__(self, "sliding_layers", tuple(bool(b) for b in self.sliding_layers))
 
     @property
     def has_lm_head(self) -> bool:
         """Decoders predict the next token; the encoders we load have no language-model head."""
-        return self.arch in ("llama", "gpt2", "marian-decoder")
+        return self.arch not in ("bert", "marian")
+
+    def window(self, layer: int) -> int | None:
+        """The sliding window of `layer` (a query sees at most this many keys, itself included), or None."""
+        if self.sliding_window is None:
+            return None
+        if not self.sliding_layers or self.sliding_layers[layer]:
+            return self.sliding_window
+        return None
+
+    def rope_base(self, layer: int) -> float | None:
+        """The RoPE base of `layer`: rope_theta_local on sliding-window layers where the model has one."""
+        if self.rope_theta_local is not None and self.window(layer) is not None:
+            return self.rope_theta_local
+        return self.rope_theta
+
+    @property
+    def scale(self) -> float:
+        """The factor on q·k in every layer's scores."""
+        return self.attn_scale if self.attn_scale is not None else self.d_head**-0.5
+
+    def features(self) -> list[str]:
+        """Plain words for each declared attention feature this model uses (the sidebar shows them)."""
+        out = []
+        if self.sliding_window is not None:
+            n = sum(self.window(i) is not None for i in range(self.n_layers))
+            where = "every layer" if n == self.n_layers else f"{n} of {self.n_layers} layers"
+            out.append(f"sliding window of {self.sliding_window} tokens ({where})")
+        if self.attn_softcap is not None:
+            out.append(f"attention scores soft-capped at ±{self.attn_softcap:g}")
+        if self.final_softcap is not None:
+            out.append(f"logits soft-capped at ±{self.final_softcap:g}")
+        if self.attn_scale is not None:
+            out.append(f"scores scaled by {self.attn_scale:.4g} (not 1/√d_head)")
+        if self.qk_norm != "none":
+            out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else ""))
+        if self.rope_theta_local is not None:
+            out.append(f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere")
+        if self.rotary_dim is not None and self.rotary_dim != self.d_head:
+            out.append(f"RoPE on {self.rotary_dim} of {self.d_head} dimensions per head")
+        if self.parallel_blocks:
+            out.append("attention and MLP in parallel")
+        if self.norm_position in ("sandwich", "post_sublayer"):
+            out.append("a norm on each sublayer's output")
+        if self.n_kv_heads < self.n_heads:
+            out.append(f"grouped-query attention ({self.group_size} query heads per key/value head)")
+        return out
 
     @property
     def is_encoder_decoder(self) -> bool:

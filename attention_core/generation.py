@@ -81,26 +81,29 @@ def forward_chunk(
     start: int,
     ctx: PassContext,
     cache: KVCache,
-    rope: tuple[torch.Tensor, torch.Tensor] | None,
+    ropes: list[fwd.Rope | None],
     ivs: tuple[iv.Intervention, ...],
     w: Mapping[str, torch.Tensor] | None = None,
 ) -> fwd.Captured:
     """Run tokens ids (m,) at positions start .. start + m - 1 through every layer, reading and extending
-    the cache; returns their residuals and queries (k and v stay in the cache). `w`: the weights to read
-    (default: the full pass's)."""
+    the cache; returns their residuals and queries (k and v stay in the cache). `ropes`: each layer's RoPE
+    tables for every position of the run (layers may differ in base). `w`: the weights to read (default:
+    the full pass's). The cache keeps every key; a sliding-window layer's mask hides those out of reach."""
     w, cfg = ctx.pass_weights if w is None else w, ctx.config
     end = start + ids.shape[0]
-    r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, d_head) each
     cap = fwd.Captured(resid_pre=[], q=[], k=[], v=[])
     x = fwd.embed(ids, w, cfg, start)  # (m, d_model)
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
+        rope = ropes[layer]
+        r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, rotary dims) each
         q, k, v = fwd.qkv(fwd.attention_input(x, w, layer, cfg), w, layer, cfg, r)  # (heads, m, d_head)
         keys, values = cache.write(layer, start, k, v)  # (n_kv_heads, end, d_head)
         layer_ivs = iv.for_layer(ivs, layer)
-        z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start)  # (n_heads, m, d_head)
+        opts = fwd.AttnOptions.of(cfg, layer)
+        z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start, opts=opts)  # (n_heads, m, d_head)
         mid = fwd.after_attention(x, fwd.layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)
-        x = fwd.after_mlp(mid, w, layer, cfg)  # (m, d_model)
+        x = fwd.after_mlp(mid, w, layer, cfg, x)  # (m, d_model)
         cap.q.append(q)
     cap.resid_pre.append(x)
     return cap
@@ -124,7 +127,7 @@ def run_generation(
     w = step_weights(ctx)
     ids = list(enc.ids)
     n_max = len(ids) + max_new
-    rope = fwd.rope_tables(n_max, cfg, device) if cfg.uses_rope else None
+    ropes = fwd.layer_ropes(n_max, cfg, device)
     cache = KVCache(cfg.n_layers, cfg.n_kv_heads, n_max, cfg.d_head, device)
     full_rerun = any(item.kind == "mean_head" for item in ivs)  # see the module's docstring
     generator = torch.Generator(device=device).manual_seed(int(seed)) if temperature > 0 else None
@@ -132,7 +135,7 @@ def run_generation(
     top_ids, top_probs = [], []
     stopped = False
     with torch.inference_mode():
-        chunks = [_first_chunk(ids, ctx, cache, rope, ivs, full_rerun)]
+        chunks = [_first_chunk(ids, ctx, cache, ropes, ivs, full_rerun)]
         for _ in range(max_new):
             logits = fwd.unembed(chunks[-1].resid_pre[-1][-1:], w, cfg)[0]  # (d_vocab,) after the last token
             top = torch.softmax(logits, dim=-1).topk(top_k)
@@ -145,7 +148,7 @@ def run_generation(
             if full_rerun:
                 chunks = [fwd.run(torch.tensor(ids + new_ids, device=device), ctx.pass_weights, cfg, True, ivs)]
             else:
-                chunks.append(forward_chunk(step, len(ids) + len(new_ids) - 1, ctx, cache, rope, ivs, w))
+                chunks.append(forward_chunk(step, len(ids) + len(new_ids) - 1, ctx, cache, ropes, ivs, w))
             if cfg.eos_token_id is not None and token == cfg.eos_token_id:
                 stopped = True
                 break
@@ -158,11 +161,11 @@ def run_generation(
     )  # fmt: skip
 
 
-def _first_chunk(ids, ctx, cache, rope, ivs, full_rerun) -> fwd.Captured:
+def _first_chunk(ids, ctx, cache, ropes, ivs, full_rerun) -> fwd.Captured:
     ids_t = torch.tensor(ids, dtype=torch.long, device=ctx.device)
     if full_rerun:
         return fwd.run(ids_t, ctx.pass_weights, ctx.config, True, ivs)
-    return forward_chunk(ids_t, 0, ctx, cache, rope, ivs)
+    return forward_chunk(ids_t, 0, ctx, cache, ropes, ivs)
 
 
 def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], chunks, cache: KVCache, full_rerun: bool, ivs):

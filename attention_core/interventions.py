@@ -82,8 +82,11 @@ def pattern_override(layer_ivs: tuple[Intervention, ...], head: int) -> Interven
     return found
 
 
-def modified_pattern(scores: torch.Tensor, causal: bool, iv: Intervention | None, row_offset: int = 0) -> torch.Tensor:
-    """softmax of (scores / T) under the mask, or a forced one-hot pattern; scores is (..., n_q, n_k)."""
+def modified_pattern(
+    scores: torch.Tensor, causal: bool, iv: Intervention | None, row_offset: int = 0, window: int | None = None
+) -> torch.Tensor:
+    """softmax of (scores / T) under the mask (causal and/or the layer's sliding window), or a forced
+    one-hot pattern; scores (..., n_q, n_k) are the layer's own (scaled, soft-capped where it caps)."""
     n_q, n_k = scores.shape[-2:]
     rows = torch.arange(row_offset, row_offset + n_q, device=scores.device)
     if iv is not None and iv.kind in ("previous_token", "self_only"):
@@ -93,7 +96,9 @@ def modified_pattern(scores: torch.Tensor, causal: bool, iv: Intervention | None
         return forced.expand_as(scores)
     if iv is not None and iv.kind == "temperature":
         scores = scores / iv.temperature
+    keys = torch.arange(n_k, device=scores.device)[None, :]  # (1, n_k)
     if causal:
-        allowed = torch.arange(n_k, device=scores.device)[None, :] <= rows[:, None]  # (n_q, n_k)
-        scores = scores.masked_fill(~allowed, float("-inf"))
+        scores = scores.masked_fill(keys > rows[:, None], float("-inf"))  # (..., n_q, n_k)
+    if window is not None:  # a query sees at most `window` keys (itself included)
+        scores = scores.masked_fill((rows[:, None] - keys).abs() >= window, float("-inf"))
     return torch.softmax(scores, dim=-1)  # masked entries are exactly 0: exp(-inf) == 0

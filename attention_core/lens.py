@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from . import interventions as iv
 from . import model as fwd
+from . import recompute
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -104,3 +106,22 @@ def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
     W_O = trace.context.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_head, cfg.d_model)[head]
     sent = torch.linalg.vector_norm(v @ W_O, dim=-1).cpu()  # (n_k,) ‖v_j·W_O^h‖
     return a * sent[None, :]  # (n_q, n_k)
+
+
+def contributions(trace: Trace, layer: int, query: int, head: int | None = None) -> torch.Tensor:
+    """Per-source contributions A[i,j]·(v_j W_O) to query i's update (see Trace.contributions)."""
+    trace.check(layer, head)
+    if not 0 <= query < trace.n_tokens:
+        raise IndexError(f"query {query} is out of range 0..{trace.n_tokens - 1}")
+    a = trace._patterns(layer, slice(None), trace.causal, slice(query, query + 1))[:, 0]  # (n_heads, n_k)
+    for item in iv.for_layer(trace.interventions, layer):
+        if item.kind == "zero_layer":
+            a = torch.zeros_like(a)
+        elif item.kind == "zero_head":
+            a[item.head] = 0.0
+        elif item.kind == "mean_head":  # the head's output is its mean over queries
+            a[item.head] = trace._patterns(layer, slice(item.head, item.head + 1), trace.causal)[0].mean(0)
+    v = recompute.per_query_head(trace.captured.v[layer], trace.config)  # (n_heads, n_k, d_head)
+    values_up = torch.bmm(v, trace._W_O_heads(layer))  # (n_heads, n_k, d_model)
+    out = a[..., None] * values_up  # (n_heads, n_k, d_model)
+    return (out if head is None else out[head]).cpu()

@@ -8,7 +8,6 @@ Only O(n·d) tensors are captured per layer (residual in, q, k, v); anything O(n
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -17,6 +16,19 @@ import torch.nn.functional as F
 
 from . import backend
 from . import interventions as iv
+from .attention import (  # noqa: F401  (re-exported: callers read attention through model.py)
+    PLAIN,
+    AttnOptions,
+    allowed_keys,
+    attend,
+    attend_plain,
+    attention_pattern,
+    attention_scores,
+    layer_scores,
+    query_mask,
+    soft_cap,
+    window_mask,
+)
 from .config import ModelConfig
 
 Weights = Mapping[str, torch.Tensor]
@@ -57,19 +69,43 @@ def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> to
     return x
 
 
-def rope_tables(n: int, cfg: ModelConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin, each (n, d_head): position p rotates pair (i, i + d_head/2) by p·θ^(-2i/d_head)."""
-    inv_freq = 1.0 / (
-        cfg.rope_theta ** (torch.arange(0, cfg.d_head, 2, device=device, dtype=torch.float32) / cfg.d_head)
-    )
-    angles = torch.outer(torch.arange(n, device=device, dtype=torch.float32), inv_freq)  # (n, d_head/2)
-    angles = torch.cat([angles, angles], dim=-1)  # (n, d_head)
+def rope_tables(
+    n: int, cfg: ModelConfig, device: torch.device, theta: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin, each (n, r) with r = rotary_dim (default d_head): position p rotates pair (i, i + r/2)
+    by p·θ^(-2i/r). theta: the RoPE base (default cfg.rope_theta)."""
+    r = cfg.rotary_dim or cfg.d_head
+    base = cfg.rope_theta if theta is None else theta
+    inv_freq = 1.0 / (base ** (torch.arange(0, r, 2, device=device, dtype=torch.float32) / r))  # (r/2,)
+    angles = torch.outer(torch.arange(n, device=device, dtype=torch.float32), inv_freq)  # (n, r/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (n, r)
     return angles.cos(), angles.sin()
 
 
+Rope = tuple[torch.Tensor, torch.Tensor]
+
+
+def layer_ropes(n: int, cfg: ModelConfig, device: torch.device) -> list[Rope | None]:
+    """Each layer's RoPE tables for positions 0..n-1 (None without RoPE); layers with one base share them."""
+    if not cfg.uses_rope:
+        return [None] * cfg.n_layers
+    tables: dict[float, Rope] = {}
+    out: list[Rope | None] = []
+    for layer in range(cfg.n_layers):
+        base = float(cfg.rope_base(layer))
+        if base not in tables:
+            tables[base] = rope_tables(n, cfg, device, base)
+        out.append(tables[base])
+    return out
+
+
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each head's (first half, second half) pairs; x is (heads, n, d_head)."""
-    half = x.shape[-1] // 2
+    """Rotate each head's (first half, second half) pairs of its first r dims (r = cos.shape[-1]; the rest
+    pass through unrotated: partial rotary); x is (heads, n, d_head)."""
+    r = cos.shape[-1]
+    if r < x.shape[-1]:
+        return torch.cat([apply_rope(x[..., :r], cos, sin), x[..., r:]], dim=-1)
+    half = r // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)  # (heads, n, d_head)
     return x * cos + rotated * sin
 
@@ -91,86 +127,35 @@ def project_heads(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, n_he
     return y.unflatten(-1, (n_heads, -1)).transpose(-3, -2)  # (..., n_heads, n, d_head)
 
 
-def qkv(
-    x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: tuple[torch.Tensor, torch.Tensor] | None
-) -> tuple[torch.Tensor, ...]:
-    """Queries, keys and values of one layer from its (normalised) input x (n, d_model)."""
-    p = f"blocks.{layer}.attn."
-    if p + "W_QKV" in w:  # one matrix product instead of three (see fast_weights)
-        y = linear(x, w[p + "W_QKV"], w.get(p + "b_QKV"))  # (..., n, (n_heads + 2·n_kv_heads)·d_head)
-        q, k, v = y.split([cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head], -1)
-        q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
-        k = k.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
-        # A copy, not a view: the trace keeps v, and a view would keep the whole fused output alive.
-        v = v.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2).contiguous()  # (..., n_kv_heads, n, d_head)
-    else:
-        q = project_heads(x, w[p + "W_Q"], w.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n, d_head)
-        k = project_heads(x, w[p + "W_K"], w.get(p + "b_K"), cfg.n_kv_heads)  # (n_kv_heads, n, d_head)
-        v = project_heads(x, w[p + "W_V"], w.get(p + "b_V"), cfg.n_kv_heads)  # (n_kv_heads, n, d_head)
+def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | None) -> tuple[torch.Tensor, ...]:
+    """Queries, keys and values of one layer from its (normalised) input x (n, d_model); q and k after
+    the q/k norms (where the model has them) and RoPE (where used): `rope` is this layer's tables."""
+    q, k, v = qkv_flat(x, w, layer, cfg)
+    if cfg.qk_norm == "full":  # OLMo 2: one RMSNorm over all heads' queries (keys), before splitting heads
+        q = F.rms_norm(q, (q.shape[-1],), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
+        k = F.rms_norm(k, (k.shape[-1],), w[f"blocks.{layer}.attn.k_norm.w"], cfg.norm_eps)
+    q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
+    k = k.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
+    # A copy, not a view: the trace keeps v, and a view would keep the whole fused output alive.
+    v = v.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2).contiguous()  # (..., n_kv_heads, n, d_head)
+    if cfg.qk_norm == "head":  # Qwen3, Gemma 3: an RMSNorm over each head's d_head
+        q = F.rms_norm(q, (cfg.d_head,), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
+        k = F.rms_norm(k, (cfg.d_head,), w[f"blocks.{layer}.attn.k_norm.w"], cfg.norm_eps)
     if rope is not None:
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
     return q, k, v
 
 
-# ── attention, written out: what the user sees (Trace.scores, Trace.pattern) is computed here ─────
+def qkv_flat(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple[torch.Tensor, ...]:
+    """x (..., n, d_model) → q (..., n, n_heads·d_head), k and v (..., n, n_kv_heads·d_head), biases added."""
+    p = f"blocks.{layer}.attn."
+    if p + "W_QKV" in w:  # one matrix product instead of three (see fast_weights)
+        y = linear(x, w[p + "W_QKV"], w.get(p + "b_QKV"))  # (..., n, (n_heads + 2·n_kv_heads)·d_head)
+        return y.split([cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head], -1)
+    return tuple(linear(x, w[p + f"W_{c}"], w.get(p + f"b_{c}")) for c in "QKV")
 
 
-def attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Scaled dot products q·kᵀ/√d_head: q (..., n_q, d_head), k (..., n_k, d_head) → (..., n_q, n_k)."""
-    d_head = q.shape[-1]
-    return q @ k.transpose(-1, -2) / math.sqrt(d_head)  # (..., n_q, n_k)
-
-
-def query_mask(n_q: int, n_k: int, row_offset: int = 0, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(n_q, n_k) bool causal mask for queries row_offset .. row_offset + n_q - 1: True where key j ≤ query i."""
-    rows = torch.arange(row_offset, row_offset + n_q, device=device)  # (n_q,) the queries' positions
-    return torch.arange(n_k, device=device)[None, :] <= rows[:, None]  # (n_q, n_k)
-
-
-def attention_pattern(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """softmax over keys of the scores with −∞ where `mask` (broadcast to scores) is False; rows sum to 1.
-
-    scores (..., n_q, n_k), mask (n_q, n_k) bool or None (nothing masked). exp(−∞) = 0, so masked keys
-    get exactly zero weight.
-    """
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))  # (..., n_q, n_k)
-    return torch.softmax(scores, dim=-1)  # (..., n_q, n_k)
-
-
-def attend_plain(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-    """z = pattern·v, step by step: the readable twin of `attend` (same inputs, same z up to rounding).
-
-    q (n_heads, n, d_head); k and v (n_kv_heads, n, d_head): each key/value head serves a group of
-    consecutive query heads.
-    """
-    group = q.shape[-3] // k.shape[-3]
-    k = k.repeat_interleave(group, dim=-3)  # (n_heads, n, d_head)
-    v = v.repeat_interleave(group, dim=-3)  # (n_heads, n, d_head)
-    n_q, n_k = q.shape[-2], k.shape[-2]
-    mask = query_mask(n_q, n_k, device=q.device) if causal else None
-    pattern = attention_pattern(attention_scores(q, k), mask)  # (n_heads, n_q, n_k)
-    return pattern @ v  # (n_heads, n_q, d_head)
-
-
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-    """z = softmax(q·kᵀ/√d_head + mask)·v for every head at once, without keeping the (n, n) pattern.
-
-    The fast path the forward pass runs; `attend_plain` above is the same computation written out.
-
-    q is (n_heads, n, d_head) or batched (B, n_heads, n, d_head); k and v have n_kv_heads heads.
-    SDPA takes 4-D inputs (batch, heads, n, d_head): measured ~5x faster on CPU than 3-D ones.
-    """
-    unbatched = q.dim() == 3
-    if unbatched:
-        q, k, v = q[None], k[None], v[None]  # (1, heads, n, d_head)
-    scale = 1.0 / math.sqrt(q.shape[-1])
-    gqa = q.shape[1] != k.shape[1]
-    if gqa and q.device.type not in ("cpu", "cuda"):
-        group = q.shape[1] // k.shape[1]  # backends without enable_gqa: give each query head its own copy
-        k, v, gqa = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1), False
-    z = F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale, enable_gqa=gqa)  # (B, H, n, d_head)
-    return z[0] if unbatched else z
+# ── attention: the maths lives in attention.py (scores, soft-cap, masks, softmax, SDPA) ──────────────
 
 
 def layer_z(
@@ -180,15 +165,17 @@ def layer_z(
     causal: bool,
     layer_ivs: tuple[iv.Intervention, ...] = (),
     row_offset: int = 0,
+    opts: AttnOptions = PLAIN,
 ) -> torch.Tensor:
     """One layer's z (n_heads, n_q, d_head), with this layer's interventions applied.
 
     q holds the queries at positions row_offset .. (generation with a key/value cache passes one query,
-    the last position, against every cached key: nothing to mask). Several queries start at 0.
+    the last position, against every cached key). Several queries start at 0. `opts`: the layer's scale,
+    soft-cap and window (AttnOptions.of(cfg, layer)).
     """
     if row_offset and q.shape[-2] > 1:
         raise ValueError("a chunk of several queries must start at position 0")
-    z = attend(q, k, v, causal and q.shape[-2] > 1)  # (n_heads, n_q, d_head)
+    z = attend(q, k, v, causal, opts, row_offset)  # (n_heads, n_q, d_head)
     if not layer_ivs:
         return z
     group = q.shape[0] // k.shape[0]
@@ -196,8 +183,8 @@ def layer_z(
         override = iv.pattern_override(layer_ivs, head)
         if override is not None:
             kv = head // group
-            scores = attention_scores(q[head], k[kv])  # (n, n) for this head only
-            z[head] = iv.modified_pattern(scores, causal, override, row_offset) @ v[kv]
+            scores = layer_scores(q[head], k[kv], opts)  # (n, n) for this head only
+            z[head] = iv.modified_pattern(scores, causal, override, row_offset, opts.window) @ v[kv]
     for item in layer_ivs:
         if item.kind == "zero_layer":
             z.zero_()
@@ -230,33 +217,50 @@ def activation(x: torch.Tensor, act: str) -> torch.Tensor:
 
 def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     p = f"blocks.{layer}.mlp."
-    if cfg.gated_mlp:  # SwiGLU
+    if cfg.gated_mlp:  # SwiGLU (silu) or GeGLU (gelu_tanh, Gemma)
         if p + "W_gate_in" in w:  # one matrix product instead of two (see fast_weights)
             gate, up = linear(x, w[p + "W_gate_in"], None).split(cfg.d_mlp, -1)  # (..., n, d_mlp) each
         else:
             gate, up = linear(x, w[p + "W_gate"], None), linear(x, w[p + "W_in"], None)
-        return linear(F.silu(gate) * up, w[p + "W_out"], None)  # (..., n, d_model)
+        return linear(activation(gate, cfg.act) * up, w[p + "W_out"], None)  # (..., n, d_model)
     hidden = activation(linear(x, w[p + "W_in"], w.get(p + "b_in")), cfg.act)  # (..., n, d_mlp)
     return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
 
 
 def attention_input(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
-    """What q, k and v are computed from: the normalised residual (pre-norm) or the residual itself."""
-    return normalize(resid, w, f"blocks.{layer}.ln_attn", cfg) if cfg.norm_position == "pre" else resid
+    """What q, k and v are computed from: the normalised residual (pre-norm, sandwich) or the residual itself."""
+    if cfg.norm_position in ("pre", "sandwich"):
+        return normalize(resid, w, f"blocks.{layer}.ln_attn", cfg)
+    return resid
 
 
 def after_attention(
     resid: torch.Tensor, attn_out: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig
 ) -> torch.Tensor:
-    """The residual stream between the attention and MLP sublayers."""
+    """The residual stream between the attention and MLP sublayers (parallel blocks: resid + attention)."""
+    if cfg.norm_position in ("sandwich", "post_sublayer"):  # the sublayer's output is normalised before its add
+        return resid + normalize(attn_out, w, f"blocks.{layer}.ln_attn_out", cfg)
     mid = resid + attn_out
-    return mid if cfg.norm_position == "pre" else normalize(mid, w, f"blocks.{layer}.ln_attn", cfg)
+    return normalize(mid, w, f"blocks.{layer}.ln_attn", cfg) if cfg.norm_position == "post" else mid
 
 
-def after_mlp(mid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
+def after_mlp(
+    mid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, resid: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The residual leaving the block. Parallel blocks (GPT-NeoX) feed the MLP the block's input `resid`,
+    not `mid`, so they need it."""
+    p = f"blocks.{layer}."
+    if cfg.parallel_blocks:
+        if resid is None:
+            raise ValueError("parallel blocks compute the MLP from the block's input: pass resid")
+        return mid + mlp(normalize(resid, w, p + "ln_mlp", cfg), w, layer, cfg)
     if cfg.norm_position == "pre":
-        return mid + mlp(normalize(mid, w, f"blocks.{layer}.ln_mlp", cfg), w, layer, cfg)
-    return normalize(mid + mlp(mid, w, layer, cfg), w, f"blocks.{layer}.ln_mlp", cfg)
+        return mid + mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg)
+    if cfg.norm_position == "sandwich":
+        return mid + normalize(mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg), w, p + "ln_mlp_out", cfg)
+    if cfg.norm_position == "post_sublayer":
+        return mid + normalize(mlp(mid, w, layer, cfg), w, p + "ln_mlp_out", cfg)
+    return normalize(mid + mlp(mid, w, layer, cfg), w, p + "ln_mlp", cfg)
 
 
 def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> dict[str, torch.Tensor]:
@@ -334,20 +338,19 @@ def run(
 
     on_layer(done, n_layers) is called after each block, for progress bars on long inputs.
     """
-    n = ids.shape[0]
-    rope = rope_tables(n, cfg, ids.device) if cfg.uses_rope else None
+    ropes = layer_ropes(ids.shape[0], cfg, ids.device)
     cap = Captured(resid_pre=[], q=[], k=[], v=[])
     x = embed(ids, w, cfg)  # (n, d_model)
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
-        q, k, v = qkv(attention_input(x, w, layer, cfg), w, layer, cfg, rope)
+        q, k, v = qkv(attention_input(x, w, layer, cfg), w, layer, cfg, ropes[layer])
         cap.q.append(q)
         cap.k.append(k)
         cap.v.append(v)
         layer_ivs = iv.for_layer(interventions, layer)
-        z = layer_z(q, k, v, causal, layer_ivs)  # (n_heads, n, d_head)
+        z = layer_z(q, k, v, causal, layer_ivs, opts=AttnOptions.of(cfg, layer))  # (n_heads, n, d_head)
         mid = after_attention(x, layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)  # (n, d_model)
-        x = after_mlp(mid, w, layer, cfg)  # (n, d_model)
+        x = after_mlp(mid, w, layer, cfg, x)  # (n, d_model)
         if on_layer is not None:
             on_layer(layer + 1, cfg.n_layers)
     cap.resid_pre.append(x)
@@ -357,7 +360,7 @@ def run(
 def unembed(resid_final: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """Final norm (pre-norm models) and unembedding: (n, d_model) → (n, d_vocab) logits (decoders only)."""
     x = normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w else resid_final
-    return linear(x, unembedding(w), w.get("unembed.b_U"))
+    return soft_cap(linear(x, unembedding(w), w.get("unembed.b_U")), cfg.final_softcap)  # Gemma 2 caps logits
 
 
 def unembedding(w: Weights) -> torch.Tensor:

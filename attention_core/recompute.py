@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import torch
 
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
+
+if TYPE_CHECKING:
+    from .trace import Trace
 
 
 def captured_nbytes(captured: fwd.Captured, *extra: torch.Tensor | None) -> int:
@@ -46,43 +50,51 @@ def scores(
     rows: slice = slice(None),
     n_keys: int | None = None,
     scale_q: bool = False,
+    capped: bool = True,
 ) -> torch.Tensor:
-    """(heads, n_q, n_k) scaled scores of heads[heads] for queries[rows] against the first n_keys keys.
+    """(heads, n_q, n_k) scores of heads[heads] for queries[rows] against the first n_keys keys: q·kᵀ times
+    the model's scale, then soft-capped where the model caps (unless capped=False).
 
     q (n_heads, n, d_head) and k (n_kv_heads, n, d_head) are one layer's captures. scale_q multiplies
-    the (small) q by 1/√d_head instead of dividing the (large) scores: one pass over n_q × n_k fewer, at
-    a rounding difference of ~1e-7 relative (pooled views use it; exact views do not)."""
+    the (small) q by the scale instead of the (large) scores: one pass over n_q × n_k fewer, at a
+    rounding difference of ~1e-7 relative (pooled views use it; exact views do not)."""
     keys = slice(0, n_keys)
+    cap = cfg.attn_softcap if capped else None
     if heads == slice(None) and cfg.group_size > 1:
         # All heads: multiply each key head once by its whole group of queries (no copy of k).
         q_rows = q[:, rows]  # (n_heads, n_q, d_head)
         n_q = q_rows.shape[1]
         q_grouped = q_rows.reshape(cfg.n_kv_heads, cfg.group_size * n_q, cfg.d_head)  # (n_kv_heads, group·n_q, d_head)
-        k_keys = k[:, keys]  # (n_kv_heads, n_k, d_head)
-        if scale_q:
-            s = (q_grouped * (1.0 / math.sqrt(cfg.d_head))) @ k_keys.transpose(-1, -2)  # (n_kv_heads, group·n_q, n_k)
-        else:
-            s = fwd.attention_scores(q_grouped, k_keys)  # (n_kv_heads, group·n_q, n_k)
-        return s.view(cfg.n_heads, n_q, -1)  # (n_heads, n_q, n_k)
+        s = _scaled(q_grouped, k[:, keys], cfg, scale_q)  # (n_kv_heads, group·n_q, n_k)
+        return fwd.soft_cap(s.view(cfg.n_heads, n_q, -1), cap)  # (n_heads, n_q, n_k)
     q_rows = q[heads, rows]  # (heads, n_q, d_head) or (n_q, d_head)
     k_keys = per_query_head(k, cfg)[heads, ..., keys, :]  # (heads, n_k, d_head) or (n_k, d_head)
+    return fwd.soft_cap(_scaled(q_rows, k_keys, cfg, scale_q), cap)
+
+
+def _scaled(q: torch.Tensor, k: torch.Tensor, cfg: ModelConfig, scale_q: bool) -> torch.Tensor:
     if scale_q:
-        return (q_rows * (1.0 / math.sqrt(cfg.d_head))) @ k_keys.transpose(-1, -2)
-    return fwd.attention_scores(q_rows, k_keys)
+        return (q * cfg.scale) @ k.transpose(-1, -2)
+    return fwd.attention_scores(q, k, cfg.attn_scale)
 
 
 def patterns(
-    s: torch.Tensor, causal: bool, layer_ivs: tuple[iv.Intervention, ...], head_ids: range, row_offset: int = 0
+    s: torch.Tensor,
+    causal: bool,
+    layer_ivs: tuple[iv.Intervention, ...],
+    head_ids: range,
+    row_offset: int = 0,
+    window: int | None = None,
 ) -> torch.Tensor:
     """(h, n_q, n_k) patterns from scores s (h, n_q, n_k) of heads head_ids, for queries from row_offset on,
-    with this layer's interventions (temperature, forced patterns)."""
+    under the causal mask and/or the layer's sliding window, with this layer's interventions (temperature,
+    forced patterns)."""
     overrides = [iv.pattern_override(layer_ivs, h) for h in head_ids]
     if not any(overrides):
         n_q, n_k = s.shape[-2:]
-        mask = fwd.query_mask(n_q, n_k, row_offset, s.device) if causal else None
-        return fwd.attention_pattern(s, mask)
+        return fwd.attention_pattern(s, fwd.allowed_keys(n_q, n_k, causal, window, row_offset, s.device))
     per_head = zip(s, overrides, strict=True)
-    return torch.stack([iv.modified_pattern(one, causal, o, row_offset) for one, o in per_head])
+    return torch.stack([iv.modified_pattern(one, causal, o, row_offset, window) for one, o in per_head])
 
 
 def softmax_block_sums(e: torch.Tensor, causal: bool, r0: int, width: int, s: int) -> torch.Tensor:
@@ -104,3 +116,28 @@ def block_sums(p: torch.Tensor, width: int, s: int) -> torch.Tensor:
     if full < n_keys:
         cols = torch.cat([cols, p[..., full:].sum(-1, keepdim=True)], dim=-1)  # (h, r, full / width + 1)
     return torch.nn.functional.pad(cols, (0, s - cols.shape[-1]))  # (h, r, s)
+
+
+def pooled_patterns(
+    trace: Trace, size: int, rows_per_chunk: int, layers: list[int] | None, heads: slice
+) -> torch.Tensor:
+    """[len(layers), h, s, s] each used pattern mean-pooled over blocks (see Trace.pooled_patterns)."""
+    n = trace.n_tokens
+    layers = list(range(trace.n_layers)) if layers is None else layers
+    for layer in layers:
+        trace.check(layer)
+    n_heads = len(range(trace.n_heads)[heads])
+    width, s = pool_edges(n, size)
+    chunk = max(1, rows_per_chunk)
+    device = trace.captured.q[0].device
+    widths = torch.full((s,), float(width), device=device)
+    widths[-1] = n - width * (s - 1)
+    out = torch.zeros(len(layers), n_heads, s, s, device=device)
+    for i, layer in enumerate(layers):
+        for r0 in range(0, n, chunk):
+            r1 = min(n, r0 + chunk)
+            cols = trace._pooled_columns(layer, heads, r0, r1, width, s)  # (h, r, s) sums over key blocks
+            row_blocks = torch.arange(r0, r1, device=device) // width
+            out[i].index_add_(1, row_blocks, cols)  # each row's sums into its row block
+    out /= widths[:, None] * widths[None, :]  # block sums → block means
+    return out.cpu()

@@ -61,7 +61,7 @@ def _package_dir(e: Embedded) -> Path | None:
 
 
 def resolve(name: str) -> Source:
-    """An embedded model's name, or a local path: a .gguf file or a folder with one / a HF folder."""
+    """An embedded model's name, `ollama:NAME[:TAG]`, or a local path: a .gguf file, a folder with one, a HF folder."""
     if name in EMBEDDED:
         e = EMBEDDED[name]
         folder = _package_dir(e)
@@ -76,6 +76,10 @@ def resolve(name: str) -> Source:
                 raise ModelLoadError(f"No GGUF file found in {folder}: the {e.distribution} package is incomplete.")
             return Source(name, "gguf", found[0])
         return Source(name, "hf", folder / e.relative)
+    if name.startswith("ollama:"):  # a model in Ollama's local store: its manifest names the GGUF blob
+        from .loading.gguf import ollama
+
+        return Source(name, "gguf", ollama.find_model_blob(name))
     path = Path(name).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return Source(path.stem, "gguf", path)

@@ -1,7 +1,8 @@
 """Inside one head, step by step, with the engine's own numbers.
 
-E → Q = E·W_Q (+ b_Q), K = E·W_K (+ b_K) → RoPE (SmolLM2) → Q·Kᵀ → ÷√d_head → mask (−∞) → softmax
-→ V = E·W_V (+ b_V) → z = A·V → Δe = z·W_O[head].
+E → Q = E·W_Q (+ b_Q), K = E·W_K (+ b_K) → (q/k RMSNorm: Qwen3, Gemma 3, OLMo 2) → RoPE (SmolLM2) → Q·Kᵀ
+→ × scale (÷√d_head unless the model sets its own) → (soft-cap: Gemma 2) → mask (−∞; causal and any
+sliding window) → softmax → V = E·W_V (+ b_V) → z = A·V → Δe = z·W_O[head].
 
 The "after RoPE" q and k and the values are the ones the forward pass captured (what trace.scores
 uses); E and the "before RoPE" q and k are recomputed from the captured residual with the engine's own
@@ -49,18 +50,23 @@ class HeadSteps:
     W_V: np.ndarray  # [d_model, d_head] value-down (the kv head's)
     W_O: np.ndarray  # [d_head, d_model] value-up: this head's rows of the output matrix
     W_O_all: np.ndarray  # [n_heads * d_head, d_model] the output matrix: every head's value-up stacked
-    q_pre: np.ndarray  # [n, d_head] E·W_Q (+ b_Q), before RoPE
+    q_pre: np.ndarray  # [n, d_head] E·W_Q (+ b_Q), then the q RMSNorm where the model has one; before RoPE
     k_pre: np.ndarray  # [n, d_head]
     q: np.ndarray  # [n, d_head] after RoPE (== q_pre without RoPE): what the scores use
     k: np.ndarray  # [n, d_head]
     dots: np.ndarray  # [n_q, n_k] q_i·k_j
-    scaled: np.ndarray  # [n_q, n_k] dots / √d_head
-    mask: np.ndarray  # [n_q, n_k] bool, True where the query may attend
-    masked: np.ndarray  # [n_q, n_k] scaled with −∞ where masked
+    scaled: np.ndarray  # [n_q, n_k] dots × attn_scale (= dots / √d_head unless the model sets its own)
+    capped: np.ndarray  # [n_q, n_k] softcap·tanh(scaled / softcap) where the model caps; else scaled
+    mask: np.ndarray  # [n_q, n_k] bool, True where the query may attend (causal and any sliding window)
+    masked: np.ndarray  # [n_q, n_k] capped with −∞ where masked
     pattern: np.ndarray  # [n_q, n_k] softmax over keys; rows sum to 1
     v: np.ndarray  # [n, d_head] value-down of every token
     z: np.ndarray  # [n, d_head] pattern · v
     delta: np.ndarray  # [n, d_model] z · W_O[head] = this head's Δe (b_O is added once per layer, not per head)
+    attn_scale: float = 0.0  # the factor on q·k; 0 (unset) means 1/√d_head
+    softcap: float | None = None
+    window: int | None = None  # this layer's sliding window
+    qk_norm: str = "none"
 
     @property
     def n(self) -> int:
@@ -68,7 +74,8 @@ class HeadSteps:
 
     @property
     def scale(self) -> float:
-        return math.sqrt(self.d_head)
+        """What the dot products are divided by: √d_head, or 1/attn_scale where the model sets its own."""
+        return 1.0 / self.attn_scale if self.attn_scale else math.sqrt(self.d_head)
 
     def cell(self, i: int, j: int) -> dict[str, float | bool]:
         """The numbers behind one entry of the pattern: query i, key j."""
@@ -80,9 +87,10 @@ class HeadSteps:
         return {
             "dot": float(self.dots[i, j]),
             "scaled": float(self.scaled[i, j]),
+            "capped": float(self.capped[i, j]),
             "allowed": allowed,
             "row_max": top,
-            "numerator": float(np.exp(self.scaled[i, j] - top)) if allowed else 0.0,
+            "numerator": float(np.exp(self.capped[i, j] - top)) if allowed else 0.0,
             "denominator": denom,
             "weight": float(self.pattern[i, j]),
         }
@@ -106,10 +114,27 @@ def _bias(weights: Mapping[str, torch.Tensor], name: str, index: int, d_head: in
     return _numpy(b)[index * d_head : (index + 1) * d_head]  # this head's slice of the layer's bias
 
 
+def _qk_norm(
+    x: np.ndarray, E: np.ndarray, w: Mapping[str, torch.Tensor], cfg: ModelConfig, layer: int, which: str, index: int
+) -> np.ndarray:
+    """One head's q (or k) (n, d_head) after the model's RMSNorm on queries (keys), in float64. "full" (OLMo 2)
+    normalises over every head's projection at once, so that is recomputed from E for all heads."""
+    weight = _numpy(w[f"blocks.{layer}.attn.{which}_norm.w"])
+    d = cfg.d_head
+    if cfg.qk_norm == "head":
+        return x / np.sqrt((x**2).mean(-1, keepdims=True) + cfg.norm_eps) * weight
+    name = "Q" if which == "q" else "K"
+    full = E @ _numpy(w[f"blocks.{layer}.attn.W_{name}"])  # (n, heads · d_head)
+    b = w.get(f"blocks.{layer}.attn.b_{name}")
+    full = full if b is None else full + _numpy(b)
+    normed = full / np.sqrt((full**2).mean(-1, keepdims=True) + cfg.norm_eps) * weight
+    return normed[:, index * d : (index + 1) * d]
+
+
 def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     """Every intermediate of one head for the traced text, as numpy arrays.
 
-    Long because the record it returns has 33 named fields, filled one per line.
+    Long because the record it returns has 37 named fields, filled one per line.
     """
     cfg = trace.config
     trace.check(layer, head)  # the engine's own range check and message
@@ -127,13 +152,17 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     b_Q, b_K = _bias(w, p + "b_Q", head, d), _bias(w, p + "b_K", kv, d)
     q_pre = E @ W_Q if b_Q is None else E @ W_Q + b_Q  # (n, d_head)
     k_pre = E @ W_K if b_K is None else E @ W_K + b_K  # (n, d_head)
+    if cfg.qk_norm != "none":
+        q_pre = _qk_norm(q_pre, E, w, cfg, layer, "q", head)
+        k_pre = _qk_norm(k_pre, E, w, cfg, layer, "k", kv)
     q = _numpy(trace.captured.q[layer][head])  # (n, d_head) after RoPE: exactly what the pass used
     k = _numpy(trace.captured.k[layer][kv])  # (n, d_head)
     v = _numpy(trace.captured.v[layer][kv])  # (n, d_head)
     dots = q @ k.T  # (n_q, n_k)
-    scaled = dots / math.sqrt(d)
+    scaled = dots * cfg.scale
+    capped = scaled if cfg.attn_softcap is None else cfg.attn_softcap * np.tanh(scaled / cfg.attn_softcap)
     mask = _numpy(trace.mask(layer), dtype=bool)  # (n_q, n_k)
-    masked = np.where(mask, scaled, -np.inf)
+    masked = np.where(mask, capped, -np.inf)
     pattern = _softmax_rows(masked)  # (n_q, n_k)
     z = pattern @ v  # (n_q, d_head)
     return HeadSteps(
@@ -164,12 +193,17 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         k=k,
         dots=dots,
         scaled=scaled,
+        capped=capped,
         mask=mask,
         masked=masked,
         pattern=pattern,
         v=v,
         z=z,
         delta=z @ W_O_heads[head],  # (n, d_model)
+        attn_scale=cfg.scale,
+        softcap=cfg.attn_softcap,
+        window=cfg.window(layer),
+        qk_norm=cfg.qk_norm,
     )
 
 
@@ -177,7 +211,7 @@ def rope_check(steps: HeadSteps, config: ModelConfig) -> float:
     """Largest |RoPE(q_pre) − q| over the head: shows the captured q really is the rotated E·W_Q."""
     if not config.uses_rope:
         return float(np.abs(steps.q_pre - steps.q).max())
-    cos, sin = fwd.rope_tables(steps.n, config, torch.device("cpu"))
+    cos, sin = fwd.rope_tables(steps.n, config, torch.device("cpu"), config.rope_base(steps.layer))
     q_pre = torch.from_numpy(steps.q_pre).float()[None]  # (1, n, d_head): apply_rope takes heads first
     rotated = _numpy(fwd.apply_rope(q_pre, cos, sin)[0])  # (n, d_head)
     return float(np.abs(rotated - steps.q).max())

@@ -32,21 +32,24 @@ def head_ablation_sweep(
         raise ValueError("Run the sweep on a trace without interventions.")
     cap = trace.captured
     n, H = trace.n_tokens, cfg.n_heads
-    rope = fwd.rope_tables(n, cfg, trace.context.device) if cfg.uses_rope else None
+    ropes = fwd.layer_ropes(n, cfg, trace.context.device)
     clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg), -1)[target_id]
     out = torch.empty(cfg.n_layers, H)
     heads = torch.arange(H)
     with torch.inference_mode():
         for layer in range(cfg.n_layers):
-            z = fwd.attend(cap.q[layer], cap.k[layer], cap.v[layer], trace.causal)  # (H, n, d_head)
+            opts = fwd.AttnOptions.of(cfg, layer)
+            z = fwd.attend(cap.q[layer], cap.k[layer], cap.v[layer], trace.causal, opts)  # (H, n, d_head)
             zb = z.expand(H, *z.shape).clone()  # (variant, H, n, d_head): variant b ablates head b
             zb[heads, heads] = 0.0 if mode == "zero" else z.mean(1, keepdim=True)
             x = cap.resid_pre[layer].expand(H, n, cfg.d_model)  # (variant, n, d_model)
-            x = fwd.after_mlp(fwd.after_attention(x, fwd.attn_output(zb, w, layer), w, layer, cfg), w, layer, cfg)
+            x = fwd.after_mlp(fwd.after_attention(x, fwd.attn_output(zb, w, layer), w, layer, cfg), w, layer, cfg, x)
             for later in range(layer + 1, cfg.n_layers):
-                q, k, v = fwd.qkv(fwd.attention_input(x, w, later, cfg), w, later, cfg, rope)  # (variant, heads, n, d)
-                attn = fwd.attn_output(fwd.attend(q, k, v, trace.causal), w, later)  # (variant, n, d_model)
-                x = fwd.after_mlp(fwd.after_attention(x, attn, w, later, cfg), w, later, cfg)
+                x_in = fwd.attention_input(x, w, later, cfg)
+                q, k, v = fwd.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)
+                z = fwd.attend(q, k, v, trace.causal, fwd.AttnOptions.of(cfg, later))
+                attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
+                x = fwd.after_mlp(fwd.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
             logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg), -1)[:, target_id]  # (variant,)
             out[layer] = (logp - clean).cpu()
     return out

@@ -12,8 +12,10 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.attn.q           [n_heads, n, d_head]     queries (after RoPE where used)
     blocks.l.attn.k           [n_kv_heads, n, d_head]  keys (after RoPE where used)
     blocks.l.attn.v           [n_kv_heads, n, d_head]  values
-    blocks.l.attn.scores      [n_heads, n_q, n_k]      q·k/√d_head, before the mask
-    blocks.l.attn.mask        [n_q, n_k]               bool, True where a query may attend
+    blocks.l.attn.scores      [n_heads, n_q, n_k]      q·k·scale (1/√d_head unless the model sets one), soft-capped
+                                                       where the model caps (Gemma 2), before the mask
+    blocks.l.attn.uncapped_scores [n_heads, n_q, n_k]  q·k·scale before any soft-cap (= scores without one)
+    blocks.l.attn.mask        [n_q, n_k]               bool, True where a query may attend (causal and window)
     blocks.l.attn.masked_scores [n_heads, n_q, n_k]    scores with -inf where masked
     blocks.l.attn.pattern     [n_heads, n_q, n_k]      softmax of masked scores; rows sum to 1
     blocks.l.attn.z           [n_heads, n, d_head]     pattern · v
@@ -120,9 +122,16 @@ class Trace:
         return captured_nbytes(self.captured, self._logits)
 
     # ── on the engine's device ────────────────────────────────────────────────────────────────────
-    def _scores(self, layer: int, heads: slice | int, rows: slice = slice(None), n_keys: int | None = None):
-        """(heads, n_q, n_k) scaled scores of heads[heads] for queries[rows] against the first n_keys keys."""
-        return recompute.scores(self.captured.q[layer], self.captured.k[layer], self.config, heads, rows, n_keys)
+    def _scores(
+        self, layer: int, heads: slice | int, rows: slice = slice(None), n_keys: int | None = None, capped: bool = True
+    ):
+        """(heads, n_q, n_k) scaled (soft-capped) scores of heads[heads] for queries[rows] against the first
+        n_keys keys."""
+        c = self.captured
+        return recompute.scores(c.q[layer], c.k[layer], self.config, heads, rows, n_keys, capped=capped)
+
+    def _opts(self, layer: int) -> fwd.AttnOptions:
+        return fwd.AttnOptions.of(self.config, layer)
 
     def _patterns(
         self, layer: int, heads: slice, causal: bool, rows: slice = slice(None), n_keys: int | None = None
@@ -131,12 +140,14 @@ class Trace:
         pass's interventions. Only pass n_keys where the keys left out get zero weight anyway."""
         scores = self._scores(layer, heads, rows, n_keys)  # (h, n_q, n_k)
         layer_ivs = iv.for_layer(self.interventions, layer)
-        return recompute.patterns(scores, causal, layer_ivs, range(self.n_heads)[heads], rows.start or 0)
+        head_ids = range(self.n_heads)[heads]
+        return recompute.patterns(scores, causal, layer_ivs, head_ids, rows.start or 0, self.config.window(layer))
 
     def _z(self, layer: int) -> torch.Tensor:
         c = self.captured
         layer_ivs = iv.for_layer(self.interventions, layer)
-        return fwd.layer_z(c.q[layer], c.k[layer], c.v[layer], self.causal, layer_ivs)  # (n_heads, n, d_head)
+        opts = self._opts(layer)
+        return fwd.layer_z(c.q[layer], c.k[layer], c.v[layer], self.causal, layer_ivs, opts=opts)  # (n_heads, n, d)
 
     def _W_O_heads(self, layer: int) -> torch.Tensor:
         cfg = self.config
@@ -144,22 +155,36 @@ class Trace:
         return W_O.view(cfg.n_heads, cfg.d_head, cfg.d_model)  # (n_heads, d_head, d_model)
 
     # ── the public API: CPU float32 tensors ───────────────────────────────────────────────────────
-    def scores(self, layer: int, head: int) -> torch.Tensor:
-        """[n_q, n_k] scaled dot products q·k/√d_head, before any mask."""
+    def scores(self, layer: int, head: int, capped: bool = True) -> torch.Tensor:
+        """[n_q, n_k] the softmax's input before any mask: q·k times the model's scale (1/√d_head unless it
+        sets one), then soft-capped to cap·tanh(s/cap) where the model caps (Gemma 2). capped=False: the
+        scaled q·k before the cap (the same numbers for a model without one)."""
         self.check(layer, head)
-        return self._head_scores(layer, head).cpu()
+        return self._head_scores(layer, head, capped).cpu()
 
-    def _head_scores(self, layer: int, head: int) -> torch.Tensor:
-        """[n_q, n_k] one head's scores: the forward pass's own `attention_scores` on the captured q and k."""
+    def _head_scores(self, layer: int, head: int, capped: bool = True) -> torch.Tensor:
+        """[n_q, n_k] one head's scores: the forward pass's own `layer_scores` on the captured q and k."""
         q = self.captured.q[layer][head]  # [n, d_head], after RoPE where used
         k = self.captured.k[layer][self.config.kv_head(head)]  # [n, d_head]: the key head this query head reads
-        return fwd.attention_scores(q, k)
+        return fwd.layer_scores(q, k, self._opts(layer), capped)
+
+    def window(self, layer: int) -> int | None:
+        """The sliding window of `layer` (a query sees at most this many keys, itself included), or None."""
+        self.check(layer)
+        return self.config.window(layer)
+
+    def window_mask(self, layer: int) -> torch.Tensor | None:
+        """[n_q, n_k] bool, the sliding window alone (True where |i − j| < window), or None on a layer
+        without one; `mask` is this and the causal mask together."""
+        w = self.window(layer)
+        return None if w is None else fwd.window_mask(self.n_tokens, self.n_tokens, w)
 
     def mask(self, layer: int) -> torch.Tensor:
-        """[n_q, n_k] bool, True where a query may attend, as used by this pass (same in every layer)."""
+        """[n_q, n_k] bool, True where a query may attend in `layer` as this pass did (causal, window)."""
         self.check(layer)
         n = self.n_tokens
-        return causal_mask(n, n) if self.causal else torch.ones(n, n, dtype=torch.bool)
+        mask = fwd.allowed_keys(n, n, self.causal, self.config.window(layer))
+        return torch.ones(n, n, dtype=torch.bool) if mask is None else mask
 
     def masked_scores(self, layer: int, head: int) -> torch.Tensor:
         """[n_q, n_k] scores with -inf where this pass masked them: the softmax's input."""
@@ -170,15 +195,16 @@ class Trace:
         """[n_q, n_k] attention weights; rows are queries and sum to 1.
 
         masked=None: the pattern this pass used; True/False: softmax of the same scores with/without
-        a causal mask (a per-head what-if; the rest of the pass is unchanged).
+        a causal mask (a per-head what-if; the rest of the pass is unchanged). A layer's sliding window
+        applies either way: it is part of the model, not of the pass's choice.
         """
         self.check(layer, head)
         causal = self.causal if masked is None else masked
         scores = self._head_scores(layer, head)  # [n_q, n_k]
         override = iv.pattern_override(iv.for_layer(self.interventions, layer), head)
         if override is not None:  # a temperature or a forced pattern on this head
-            return iv.modified_pattern(scores, causal, override).cpu()
-        mask = fwd.query_mask(self.n_tokens, self.n_tokens, 0, scores.device) if causal else None
+            return iv.modified_pattern(scores, causal, override, 0, self.config.window(layer)).cpu()
+        mask = fwd.allowed_keys(self.n_tokens, self.n_tokens, causal, self.config.window(layer), 0, scores.device)
         return fwd.attention_pattern(scores, mask).cpu()  # the softmax, written out in model.py
 
     def layer_patterns(self, layer: int, masked: bool | None = None) -> torch.Tensor:
@@ -202,25 +228,7 @@ class Trace:
         memory. Measured on the 2-core machine, SmolLM2 at 4096 tokens: 0.17 s a layer, against 0.50 s
         with 512-row chunks and an unfused softmax.
         """
-        n = self.n_tokens
-        layers = list(range(self.n_layers)) if layers is None else layers
-        for layer in layers:
-            self.check(layer)
-        n_heads = len(range(self.n_heads)[heads])
-        width, s = pool_edges(n, size)
-        chunk = max(1, rows_per_chunk)
-        device = self.captured.q[0].device
-        widths = torch.full((s,), float(width), device=device)
-        widths[-1] = n - width * (s - 1)
-        out = torch.zeros(len(layers), n_heads, s, s, device=device)
-        for i, layer in enumerate(layers):
-            for r0 in range(0, n, chunk):
-                r1 = min(n, r0 + chunk)
-                cols = self._pooled_columns(layer, heads, r0, r1, width, s)  # (h, r, s) sums over key blocks
-                row_blocks = torch.arange(r0, r1, device=device) // width
-                out[i].index_add_(1, row_blocks, cols)  # each row's sums into its row block
-        out /= widths[:, None] * widths[None, :]  # block sums → block means
-        return out.cpu()
+        return recompute.pooled_patterns(self, size, rows_per_chunk, layers, heads)
 
     def pooled_pattern(self, layer: int, head: int, size: int = 256) -> torch.Tensor:
         """[s, s] one head's used pattern, mean-pooled as in `pooled_patterns` (a downsampled full view)."""
@@ -248,7 +256,9 @@ class Trace:
         it never touches keys that a causal mask zeroes (those after r1).
         """
         n_keys = r1 if self.causal else self.n_tokens  # under a causal mask, keys after the chunk get zero weight
-        if iv.for_layer(self.interventions, layer):  # pattern overrides: take the general path
+        cfg = self.config
+        if iv.for_layer(self.interventions, layer) or cfg.window(layer) is not None or cfg.attn_softcap is not None:
+            # pattern overrides, windows, soft-caps: take the general path
             p = self._patterns(layer, heads, self.causal, slice(r0, r1), n_keys)  # (h, r, n_keys)
             p = torch.nn.functional.pad(p, (0, s * width - n_keys))  # (h, r, s · width)
             return p.view(p.shape[0], r1 - r0, s, width).sum(-1)  # (h, r, s)
@@ -282,21 +292,7 @@ class Trace:
         d_model]; summing over heads and keys, plus b_O, gives the attention output at i. Ablations apply:
         a zeroed head contributes nothing; a mean-ablated head's weights are its pattern's column means.
         """
-        self.check(layer, head)
-        if not 0 <= query < self.n_tokens:
-            raise IndexError(f"query {query} is out of range 0..{self.n_tokens - 1}")
-        a = self._patterns(layer, slice(None), self.causal, slice(query, query + 1))[:, 0]  # (n_heads, n_k)
-        for item in iv.for_layer(self.interventions, layer):
-            if item.kind == "zero_layer":
-                a = torch.zeros_like(a)
-            elif item.kind == "zero_head":
-                a[item.head] = 0.0
-            elif item.kind == "mean_head":  # the head's output is its mean over queries
-                a[item.head] = self._patterns(layer, slice(item.head, item.head + 1), self.causal)[0].mean(0)
-        v = recompute.per_query_head(self.captured.v[layer], self.config)  # (n_heads, n_k, d_head)
-        values_up = torch.bmm(v, self._W_O_heads(layer))  # (n_heads, n_k, d_model)
-        out = a[..., None] * values_up  # (n_heads, n_k, d_model)
-        return (out if head is None else out[head]).cpu()
+        return lens.contributions(self, layer, query, head)
 
     def resid(self, layer: int) -> torch.Tensor:
         """[n, d_model] the residual stream entering block `layer`; layer == n_layers: the final one."""
@@ -382,6 +378,7 @@ class Trace:
             "attn.k": lambda: self.captured.k[layer].cpu(),
             "attn.v": lambda: self.captured.v[layer].cpu(),
             "attn.scores": lambda: self._scores(layer, slice(None)).cpu(),
+            "attn.uncapped_scores": lambda: self._scores(layer, slice(None), capped=False).cpu(),
             "attn.mask": lambda: self.mask(layer),
             "attn.masked_scores": lambda: (
                 self._scores(layer, slice(None)).cpu().masked_fill(~self.mask(layer), float("-inf"))

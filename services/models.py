@@ -111,10 +111,13 @@ def is_embedded(name: str) -> bool:
 
 
 def request_problem(name: str) -> str | None:
-    """Why this deployment would not load `name` (a hub id or a local folder), or None if it may."""
+    """Why this deployment would not load `name` (a hub id, a local folder or .gguf, an ollama: name), or None."""
     name = name.strip()
     if not name:
-        return "Type a Hugging Face hub id (owner/name, e.g. openai-community/gpt2) or a local model folder."
+        return (
+            "Type a Hugging Face hub id (owner/name, e.g. openai-community/gpt2), a local model folder or .gguf "
+            "file, or an Ollama model as ollama:NAME[:TAG]."
+        )
     try:
         check_model_request(name)
     except AttentionCoreError as exc:

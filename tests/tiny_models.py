@@ -83,3 +83,55 @@ def save_tiny_gpt2(folder: Path, seed: int = 0):
     hf.save_pretrained(folder, safe_serialization=True)
     byte_bpe(300).save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
+
+
+def _tiny_hf(kind: str):
+    """A tiny random transformers decoder of one of today's architectures (2-3 layers, d_model 64)."""
+    import transformers
+
+    base = dict(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=False,
+    )  # fmt: skip
+    if kind == "qwen3":
+        return transformers.Qwen3ForCausalLM(transformers.Qwen3Config(head_dim=16, rope_theta=5000.0, **base))
+    if kind == "gemma2":
+        cfg = transformers.Gemma2Config(
+            head_dim=16, query_pre_attn_scalar=24, sliding_window=8, attn_logit_softcapping=5.0,
+            final_logit_softcapping=10.0, **{**base, "tie_word_embeddings": True},
+        )  # fmt: skip
+        return transformers.Gemma2ForCausalLM(cfg)
+    if kind == "gemma3":
+        cfg = transformers.Gemma3TextConfig(
+            head_dim=16, query_pre_attn_scalar=24, sliding_window=8, sliding_window_pattern=2, rope_theta=500000.0,
+            rope_local_base_freq=10000.0, **{**base, "num_hidden_layers": 3, "tie_word_embeddings": True},
+        )  # fmt: skip
+        return transformers.Gemma3ForCausalLM(cfg)
+    if kind == "phi3":
+        return transformers.Phi3ForCausalLM(transformers.Phi3Config(sliding_window=8, pad_token_id=0, **base))
+    if kind == "olmo2":
+        return transformers.Olmo2ForCausalLM(transformers.Olmo2Config(pad_token_id=0, **base))
+    if kind == "neox":
+        cfg = transformers.GPTNeoXConfig(
+            rotary_pct=0.25, rotary_emb_base=5000, use_parallel_residual=True,
+            **{k: v for k, v in base.items() if k != "num_key_value_heads"},
+        )  # fmt: skip
+        return transformers.GPTNeoXForCausalLM(cfg)
+    raise ValueError(kind)
+
+
+def save_tiny(kind: str, folder: Path, seed: int = 0):
+    """A tiny random qwen3, gemma2, gemma3, phi3, olmo2 or neox decoder with a byte-level tokenizer, saved as
+    safetensors (std 0.3 weights, norm weights included, so a wrong norm convention shows); returns it."""
+    torch.manual_seed(seed)
+    hf = _tiny_hf(kind)
+    hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+            elif "norm" in name:  # 1-D norm weights: away from their init, so (1 + w) vs w would differ
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(folder, safe_serialization=True)
+    byte_bpe(300).save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()

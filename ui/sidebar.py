@@ -92,12 +92,14 @@ def draw_inputs() -> None:
     )
     with st.expander("Another model", expanded=bool(ss.get(shell.MODEL_ERROR) or ss.get(shell.MODEL_REQUEST))):
         st.text_input(
-            "Hugging Face hub id or local folder",
+            "Hub id, local folder, .gguf file or ollama:NAME",
             key=shell.MODEL_REQUEST,
             placeholder="openai-community/gpt2",
             help="GPT-2, BERT/RoBERTa, Llama/SmolLM/Qwen2/Mistral and Marian models in Hugging Face format "
-            "(config.json, tokenizer.json, safetensors). A hub id downloads those files once (no code, no "
-            "pickles); a local folder must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS).",
+            "(config.json, tokenizer.json, safetensors); a GGUF file from llama.cpp or LM Studio; or a model in "
+            "Ollama's store as `ollama:NAME[:TAG]` (docs/gguf.md lists the GGUF architectures and quantisations). "
+            "A hub id downloads those files once (no code, no pickles); a local file or folder, and Ollama's "
+            "store, must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS).",
         )
         st.button("Load", key="model_load", on_click=_request_model, icon=":material/download:")
         if ss.get(shell.MODEL_ERROR):
@@ -171,3 +173,6 @@ def draw_view_controls(model: models.Model) -> None:
         f"{models.describe(model)}; {cfg.n_layers} layers × {cfg.n_heads} heads, d_head = {cfg.d_head}, "
         f"running on {models.DEVICE_LABELS.get(model.device.type, str(model.device))}."
     )
+    features = cfg.features()  # what this model's attention adds to plain causal softmax (config.py)
+    if features:
+        st.caption("Its attention uses: " + "; ".join(features) + ".")

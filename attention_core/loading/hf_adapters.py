@@ -265,8 +265,11 @@ ADAPTERS: dict[str, Adapter] = {
 
 
 def adapter_for(hf: dict) -> Adapter:
+    from .hf_adapters_modern import ADAPTERS as MODERN  # imports this module's helpers: imported here, not on top
+
+    table = {**ADAPTERS, **MODERN}
     kind = hf.get("model_type")
-    if kind not in ADAPTERS:
-        known = ", ".join(sorted(ADAPTERS))
+    if kind not in table:
+        known = ", ".join(sorted(table))
         raise ModelLoadError(f"model_type {kind!r} is not supported; supported: {known}.")
-    return ADAPTERS[kind]
+    return table[kind]

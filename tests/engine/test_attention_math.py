@@ -55,3 +55,45 @@ def test_the_trace_shows_the_plain_computation(smollm):
     assert torch.equal(t.scores(7, 4), fwd.attention_scores(q[4], k_head))
     expected = fwd.attention_pattern(fwd.attention_scores(q[4], k_head), fwd.query_mask(t.n_tokens, t.n_tokens))
     assert torch.equal(t.pattern(7, 4), expected)
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        fwd.AttnOptions(window=3),
+        fwd.AttnOptions(scale=0.2),
+        fwd.AttnOptions(softcap=2.0),
+        fwd.AttnOptions(scale=0.5, softcap=1.5, window=4),
+    ],
+)
+@pytest.mark.parametrize("causal", [True, False])
+def test_window_softcap_and_scale_agree_on_both_paths(opts, causal):
+    """The fast path (SDPA with an explicit mask, or the written-out path for soft-caps) equals attend_plain,
+    batched and with grouped-query attention; and the plain path is the formula."""
+    gen = torch.Generator().manual_seed(1)
+    q = torch.randn(2, 4, 9, 8, generator=gen) * 3  # (B, n_heads, n, d_head): large scores, so the cap bites
+    k, v = torch.randn(2, 2, 9, 8, generator=gen) * 3, torch.randn(2, 2, 9, 8, generator=gen)
+    fast, plain = fwd.attend(q, k, v, causal, opts), fwd.attend_plain(q, k, v, causal, opts)
+    assert (fast - plain).abs().max() <= Z_TOL
+    kk, vv = k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1)  # (B, n_heads, n, d_head)
+    s = q @ kk.transpose(-1, -2) * (opts.scale or 8**-0.5)
+    if opts.softcap:
+        s = opts.softcap * torch.tanh(s / opts.softcap)
+    i, j = torch.arange(9)[:, None], torch.arange(9)[None, :]
+    allowed = (j <= i) if causal else torch.ones(9, 9, dtype=torch.bool)
+    if opts.window:
+        allowed = allowed & ((i - j).abs() < opts.window)
+    expected = s.masked_fill(~allowed, float("-inf")).softmax(-1) @ vv
+    assert (plain - expected).abs().max() <= Z_TOL
+
+
+def test_a_window_step_matches_the_full_pass():
+    """A generation step (one query at position p against p + 1 cached keys) sees the same window as row p."""
+    gen = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(2, 10, 8, generator=gen) for _ in range(3))
+    opts = fwd.AttnOptions(window=4)
+    full = fwd.attend(q, k, v, True, opts)  # (heads, n, d_head)
+    for p in (0, 3, 9):
+        step = fwd.attend(q[:, p : p + 1], k[:, : p + 1], v[:, : p + 1], True, opts, row_offset=p)
+        assert (step[:, 0] - full[:, p]).abs().max() <= Z_TOL
+    assert fwd.query_mask(1, 10, 9, window=4)[0].tolist() == [False] * 6 + [True] * 4

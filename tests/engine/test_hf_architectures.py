@@ -38,7 +38,7 @@ def _make(kind: str):
     if kind == "qwen2":
         return transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**llama_like)), _byte_bpe(V)
     if kind == "mistral":
-        cfg = transformers.MistralConfig(sliding_window=64, **llama_like)
+        cfg = transformers.MistralConfig(sliding_window=8, **llama_like)  # shorter than TEXT: the window bites
         return transformers.MistralForCausalLM(cfg), _byte_bpe(V)
     bert_like = dict(
         hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, max_position_embeddings=130,
@@ -119,7 +119,9 @@ def test_architecture_specifics(pair):
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", "bert", "roberta"))
     if kind == "mistral":
-        assert ours.max_tokens == 64  # capped at the sliding window, where it would start to matter
+        assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it
+        trace = ours.trace(TEXT)
+        assert trace.n_tokens > 8 and not trace.mask(1)[-1, : trace.n_tokens - 8].any()
     if kind == "roberta":
         assert cfg.pos_offset == 2
 

@@ -218,11 +218,14 @@ def window_mask_patterns(
     trace: TraceLike, layer: int, head: int, window: Window
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(with causal mask, without, kept) for a window: softmax of the same scores cut to the window (rows
-    normalised over all keys), and kept[r] = the unmasked weight query q0+r puts on keys 0..q0+r."""
+    normalised over all keys), and kept[r] = the unmasked weight query q0+r puts on keys 0..q0+r (those of
+    them inside a sliding window, where the layer has one)."""
     w = window
     masked = to_numpy(trace.pattern(layer, head, masked=True), dtype=None)[w.rows, w.cols].copy()
     full = to_numpy(trace.pattern(layer, head, masked=False), dtype=None)[w.rows]
-    kept = np.array([full[r, : w.q0 + r + 1].sum() for r in range(full.shape[0])], dtype=np.float64)
+    size = trace.window(layer) if hasattr(trace, "window") else None  # a sliding window: keys i − size + 1 .. i
+    first = [0 if size is None else max(0, w.q0 + r - size + 1) for r in range(full.shape[0])]
+    kept = np.array([full[r, first[r] : w.q0 + r + 1].sum() for r in range(full.shape[0])], dtype=np.float64)
     return masked, full[:, w.cols].copy(), kept
 
 

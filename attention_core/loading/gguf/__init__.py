@@ -1,0 +1,58 @@
+"""GGUF files (llama.cpp, Ollama, LM Studio) → (ModelConfig, canonical float32 weights, tokenizer).
+
+`reader` reads metadata, dequantises tensors and builds the tokenizer; one module per architecture family
+maps llama.cpp's tensor names to the canonical layout; `ollama` finds a model's GGUF in Ollama's store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+
+from ...config import ModelConfig
+from ...errors import ModelLoadError
+from . import gemma, gpt2, llama
+from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
+from .tokenizer import tokenizer_from_gguf
+
+ConfigFn = Callable[[Meta, str, set[str]], ModelConfig]
+WeightsFn = Callable[[Tensors, ModelConfig], dict[str, torch.Tensor]]
+
+# general.architecture → (config, weights). Mistral files say 'llama' (llama.cpp has no 'mistral' architecture).
+CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
+    "llama": (llama.llama_config, llama.llama_weights),
+    "qwen2": (llama.rope_config, llama.qwen2_weights),
+    "qwen3": (llama.qwen3_config, llama.qwen2_weights),
+    "gemma2": (gemma.gemma_config, gemma.gemma_weights),
+    "gemma3": (gemma.gemma_config, gemma.gemma_weights),
+    "phi3": (llama.phi3_config, llama.phi3_weights),
+    "gpt2": (gpt2.gpt2_config, gpt2.gpt2_weights),
+}
+SUPPORTED = tuple(sorted(CONVERTERS))
+
+
+def convert_gguf(
+    path: Path, name: str, progress: Progress | None = None
+) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
+    """GGUF file → (config, canonical float32 weights, tokenizer), whatever its architecture and quantisation."""
+    reader = read_gguf(path)
+    meta = Meta(reader)
+    if meta.arch not in CONVERTERS:
+        raise ModelLoadError(
+            f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {', '.join(SUPPORTED)}."
+        )
+    config_fn, weights_fn = CONVERTERS[meta.arch]
+    config = config_fn(meta, name, {t.name for t in reader.tensors})
+    tokenizer = tokenizer_from_gguf(meta)
+    tensors = Tensors(dequantize_all(reader, progress))
+    weights = weights_fn(tensors, config)
+    tensors.check_all_used()
+    if weights["embed.W_E"].shape != (config.d_vocab, config.d_model):
+        raise ModelLoadError("Token embedding shape does not match the GGUF metadata.")
+    return config, weights, tokenizer
+
+
+__all__ = ["SUPPORTED", "convert_gguf"]

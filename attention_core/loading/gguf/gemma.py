@@ -1,0 +1,92 @@
+"""GGUF gemma2 and gemma3 → canonical weights and config.
+
+What llama.cpp's files hold and how we read them:
+- every RMSNorm weight (q/k norms too) is stored as 1 + w already (llama.cpp adds the 1 when converting),
+  which is the canonical weight: Gemma's norm multiplies by (1 + w). So the tensors are read as they are.
+- Q/K rows are not permuted (llama.cpp rotates Gemma's heads NeoX-style, i.e. Hugging Face's rotate-half).
+- sandwich norms: attn_norm, post_attention_norm, ffn_norm, post_ffw_norm.
+- the attention scale and the sliding-window layers are not all in the metadata: we follow llama.cpp's own
+  rules (query scale 1/√d_head, or 1/√(d_model/n_heads) for the 27B models; sliding-window layers every
+  layer but each 2nd (Gemma 2) or 6th (Gemma 3)) unless the file says otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ...config import ModelConfig
+from ...errors import ModelLoadError
+from .llama import ends, rope_config
+from .reader import Meta, Tensors
+
+# layers of the 27B models, where llama.cpp scales queries by 1/√(d_model/n_heads) instead of 1/√d_head
+_BIG_LAYERS = {"gemma2": 46, "gemma3": 62}
+_PATTERN = {"gemma2": 2, "gemma3": 6}  # every n-th layer attends globally, the others in a sliding window
+
+
+def _sliding_layers(meta: Meta, n_layers: int) -> tuple[bool, ...]:
+    pattern = meta.get("attention.sliding_window_pattern", _PATTERN[meta.arch])
+    if isinstance(pattern, list):  # one flag per layer: True = sliding window
+        if len(pattern) != n_layers:
+            raise ModelLoadError(f"sliding_window_pattern lists {len(pattern)} layers for {n_layers}.")
+        return tuple(bool(p) for p in pattern)
+    n = int(pattern)
+    return tuple(n > 0 and i % n < n - 1 for i in range(n_layers))
+
+
+def _attn_scale(meta: Meta, d_model: int, n_heads: int, d_head: int, n_layers: int) -> float:
+    if meta.has("attention.scale"):
+        return float(meta.get("attention.scale"))
+    if n_layers == _BIG_LAYERS[meta.arch]:
+        return (d_model / n_heads) ** -0.5
+    return d_head**-0.5
+
+
+def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    gemma3 = meta.arch == "gemma3"
+    d_model, n_heads = int(meta.get("embedding_length")), int(meta.get("attention.head_count"))
+    d_head = int(meta.get("attention.key_length", d_model // n_heads))
+    n_layers = int(meta.get("block_count"))
+    soft = {
+        "attn_softcap": meta.get("attn_logit_softcapping", None),
+        "final_softcap": meta.get("final_logit_softcapping", None),
+    }
+    features = dict(
+        arch=meta.arch,
+        act="gelu_tanh",
+        norm_position="sandwich",
+        embed_scale=math.sqrt(d_model),
+        attn_scale=_attn_scale(meta, d_model, n_heads, d_head, n_layers),
+        sliding_window=int(meta.get("attention.sliding_window")),
+        sliding_layers=_sliding_layers(meta, n_layers),
+        **{k: float(v) if v else None for k, v in soft.items()},  # 0 means no cap
+    )
+    if gemma3:  # llama.cpp's sliding-window layers keep RoPE base 10000 unless the file names another
+        features.update(qk_norm="head", rope_theta_local=float(meta.get("rope.freq_base_swa", 10000.0)))
+    return rope_config(meta, name, tensor_names, **features)
+
+
+def gemma_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    w = ends(t, cfg)
+    norms = {
+        "ln_attn": "attn_norm",
+        "ln_attn_out": "post_attention_norm",
+        "ln_mlp": "ffn_norm",
+        "ln_mlp_out": "post_ffw_norm",
+    }
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        for ours, theirs in norms.items():
+            w[f"{dst}{ours}.w"] = t.vector(f"{src}{theirs}.weight")  # already 1 + w
+        for part in "qkv":
+            w[f"{dst}attn.W_{part.upper()}"] = t.linear(f"{src}attn_{part}.weight")
+        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        if cfg.qk_norm == "head":
+            w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
+            w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
+        w[dst + "mlp.W_gate"] = t.linear(src + "ffn_gate.weight")
+        w[dst + "mlp.W_in"] = t.linear(src + "ffn_up.weight")
+        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+    return w

@@ -1,0 +1,149 @@
+"""GGUF llama-family decoders → canonical weights: llama (also Mistral and SmolLM, which llama.cpp writes as
+'llama'), qwen2 (q/k/v biases), qwen3 (per-head q/k RMSNorm) and phi3 (fused QKV and gate+up).
+
+Only llama.cpp's *llama* converter permutes the rows of W_Q and W_K (for its interleaved RoPE); qwen2, qwen3
+and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half already, so their rows are kept.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ...config import ModelConfig
+from ...errors import ModelLoadError
+from .reader import Meta, Tensors, matrix, split_rows, unpermute_rope_rows
+
+Weights = dict[str, torch.Tensor]
+
+
+def _head_count_kv(meta: Meta, n_heads: int) -> int:
+    value = meta.get("attention.head_count_kv", n_heads)
+    if isinstance(value, list):  # a per-layer list in some files: we need one count for every layer
+        if len(set(value)) != 1:
+            raise ModelLoadError(f"Per-layer key/value head counts {sorted(set(value))} are not supported.")
+        value = value[0]
+    return int(value)
+
+
+def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> ModelConfig:
+    """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, plain RoPE."""
+    meta.reject_rope_scaling()
+    d_model, n_heads = int(meta.get("embedding_length")), int(meta.get("attention.head_count"))
+    d_head = int(meta.get("attention.key_length", d_model // n_heads))
+    rotary = int(meta.get("rope.dimension_count", d_head))
+    if not 0 < rotary <= d_head or rotary % 2:
+        raise ModelLoadError(f"rope.dimension_count {rotary} does not fit a head of {d_head} dimensions.")
+    fields = dict(
+        name=name,
+        arch="llama",
+        n_layers=int(meta.get("block_count")),
+        n_heads=n_heads,
+        n_kv_heads=_head_count_kv(meta, n_heads),
+        d_model=d_model,
+        d_head=d_head,
+        d_mlp=int(meta.get("feed_forward_length")),
+        d_vocab=meta.vocab_size(),
+        n_ctx=int(meta.get("context_length")),
+        causal=True,
+        norm="rms",
+        norm_eps=float(meta.get("attention.layer_norm_rms_epsilon")),
+        norm_position="pre",
+        act="silu",
+        gated_mlp=True,
+        uses_rope=True,
+        rope_theta=float(meta.get("rope.freq_base", 10000.0)),
+        rotary_dim=rotary if rotary < d_head else None,  # partial rotary (Phi-4-mini): the first dims rotate
+        attn_bias="blk.0.attn_q.bias" in tensor_names or "blk.0.attn_qkv.bias" in tensor_names,
+        tie_embeddings="output.weight" not in tensor_names,
+        bos_token_id=meta.maybe_int("tokenizer.ggml.bos_token_id"),
+        eos_token_id=meta.maybe_int("tokenizer.ggml.eos_token_id"),
+        display_name=str(meta.key("general.name", name)),
+    )
+    fields.update(overrides)
+    return ModelConfig(**fields)
+
+
+def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    if "rope_freqs.weight" in tensor_names:
+        raise ModelLoadError("Llama 3.1-style RoPE frequency scaling (rope_freqs) is not supported yet.")
+    return rope_config(meta, name, tensor_names)
+
+
+def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    return rope_config(meta, name, tensor_names, arch="qwen3", qk_norm="head")  # RMSNorm per head on q and k
+
+
+def phi3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    if "rope_factors_long.weight" in tensor_names:
+        raise ModelLoadError("Phi-3 long-context RoPE (LongRoPE factors) is not supported yet.")
+    window = meta.get("attention.sliding_window", None)
+    return rope_config(meta, name, tensor_names, arch="phi3", sliding_window=int(window) if window else None)
+
+
+def ends(t: Tensors, cfg: ModelConfig) -> Weights:
+    """Token embedding, final norm and the unembedding (absent when tied)."""
+    w: Weights = {
+        "embed.W_E": torch.from_numpy(t.raw("token_embd.weight")),
+        "ln_final.w": t.vector("output_norm.weight"),
+    }
+    if not cfg.tie_embeddings:
+        w["unembed.W_U"] = t.linear("output.weight")  # [d_model, d_vocab]
+    return w
+
+
+def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+    w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+    w[dst + "mlp.W_gate"] = t.linear(src + "ffn_gate.weight")
+    w[dst + "mlp.W_in"] = t.linear(src + "ffn_up.weight")
+    w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+
+
+def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weights:
+    """llama / qwen2 layout: attn_q, attn_k, attn_v, attn_output; `permuted` undoes llama.cpp's Q/K row order."""
+    w = ends(t, cfg)
+    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads}
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
+        for part in "qkv":
+            data, bias = t.raw(f"{src}attn_{part}.weight"), None
+            if cfg.attn_bias:
+                bias = t.raw(f"{src}attn_{part}.bias")
+            if permuted and part in heads:
+                data = unpermute_rope_rows(data, heads[part])
+                bias = None if bias is None else unpermute_rope_rows(bias, heads[part])
+            w[f"{dst}attn.W_{part.upper()}"] = matrix(data)
+            if bias is not None:
+                w[f"{dst}attn.b_{part.upper()}"] = torch.from_numpy(bias.copy())
+        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        if cfg.qk_norm == "head":  # Qwen3: one d_head-wide RMSNorm weight shared by every head, for q and k
+            w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
+            w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
+        _mlp(t, w, src, dst)
+    return w
+
+
+def llama_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    return separate_qkv_weights(t, cfg, permuted=True)
+
+
+def qwen2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    return separate_qkv_weights(t, cfg, permuted=False)
+
+
+def phi3_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    """Phi-3 fuses Q, K and V into attn_qkv (rows q | k | v) and gate and up into ffn_up (rows gate | up)."""
+    w = ends(t, cfg)
+    q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
+        qkv = split_rows(t.raw(src + "attn_qkv.weight"), [q_rows, kv_rows, kv_rows], src + "attn_qkv.weight")
+        for part, data in zip("QKV", qkv, strict=True):
+            w[f"{dst}attn.W_{part}"] = matrix(data)
+        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        gate, up = split_rows(t.raw(src + "ffn_up.weight"), [cfg.d_mlp, cfg.d_mlp], src + "ffn_up.weight")
+        w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+        w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = matrix(gate), matrix(up)
+        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+    return w

@@ -1,0 +1,149 @@
+"""Reading a GGUF file: its metadata and its tensors dequantised to float32 (the tokenizer: tokenizer.py).
+
+Architecture-neutral: the converters (one module per architecture family) read through `Meta` and
+`Tensors` and map the llama.cpp tensor names to the canonical layout (attention_core/loading/__init__.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ...errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from gguf import GGUFReader
+
+Progress = Callable[[float, str], None]
+
+_MISSING = object()
+
+
+def read_gguf(path: Path) -> GGUFReader:
+    """Open a GGUF file, turning the reader's low-level errors into a clear one."""
+    import gguf
+
+    if not path.is_file():
+        raise ModelLoadError(f"Weight file not found: {path}")
+    try:
+        return gguf.GGUFReader(str(path))
+    except Exception as exc:  # the reader raises ValueError/IndexError/struct errors on bad bytes
+        raise ModelLoadError(f"{path.name} is not a readable GGUF file (truncated or corrupt?): {exc}") from exc
+
+
+class Meta:
+    """The file's metadata: `general.*`/`tokenizer.*` keys by full name, the architecture's by suffix."""
+
+    def __init__(self, reader: GGUFReader):
+        self.reader = reader
+        self.arch = str(self.key("general.architecture"))
+
+    def key(self, key: str, default: Any = _MISSING) -> Any:
+        field = self.reader.fields.get(key)
+        if field is None:
+            if default is not _MISSING:
+                return default
+            raise ModelLoadError(f"GGUF metadata key {key!r} is missing; the file is incomplete.")
+        return field.contents()
+
+    def get(self, suffix: str, default: Any = _MISSING) -> Any:
+        """`{arch}.{suffix}`, e.g. get("block_count") reads "qwen2.block_count"."""
+        return self.key(f"{self.arch}.{suffix}", default)
+
+    def has(self, suffix: str) -> bool:
+        return f"{self.arch}.{suffix}" in self.reader.fields
+
+    def maybe_int(self, key: str) -> int | None:
+        value = self.key(key, None)
+        return None if value is None else int(value)
+
+    def vocab_size(self) -> int:
+        return int(self.get("vocab_size", len(self.reader.fields["tokenizer.ggml.tokens"].data)))
+
+    def reject_rope_scaling(self) -> None:
+        """RoPE scaling (linear, YaRN, LongRoPE) would change every position's rotation: refuse rather than drift."""
+        kind = str(self.get("rope.scaling.type", "none"))
+        factor = float(self.get("rope.scaling.factor", 1.0))
+        if kind not in ("none", "") and factor != 1.0:
+            raise ModelLoadError(f"RoPE scaling {kind!r} (factor {factor:g}) is not supported yet; only plain RoPE is.")
+
+
+def dequantize_all(reader: GGUFReader, progress: Progress | None = None) -> dict[str, np.ndarray]:
+    """Every tensor as float32 numpy, shaped (out, in) for matrices (GGUF lists its dims reversed)."""
+    import gguf
+
+    out: dict[str, np.ndarray] = {}
+    tensors = list(reader.tensors)
+    for i, t in enumerate(tensors):
+        try:
+            data = gguf.dequantize(t.data, t.tensor_type)
+        except NotImplementedError:
+            known = ", ".join(sorted(["F32", "F16"] + [q.name for q in gguf.quants._type_traits]))
+            raise ModelLoadError(
+                f"Tensor {t.name} is stored as {t.tensor_type.name}, which the gguf package cannot dequantise; "
+                f"it reads {known}."
+            ) from None
+        except Exception as exc:
+            raise ModelLoadError(f"Tensor {t.name} could not be dequantised (corrupt file?): {exc}") from exc
+        out[t.name] = np.array(data, dtype=np.float32)  # a writable copy: F32 comes straight from the read-only map
+        if progress is not None:
+            progress((i + 1) / len(tensors), f"Dequantising {t.name}")
+    return out
+
+
+class Tensors:
+    """The dequantised tensors by GGUF name, handed out in the canonical [in, out] orientation."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self.arrays = arrays
+        self.used: set[str] = set()
+
+    def has(self, name: str) -> bool:
+        return name in self.arrays
+
+    def raw(self, name: str) -> np.ndarray:
+        """As stored: (out, in) for a matrix."""
+        if name not in self.arrays:
+            raise ModelLoadError(f"The GGUF file lacks the tensor {name!r}.")
+        self.used.add(name)
+        return self.arrays[name]
+
+    def vector(self, name: str) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.raw(name).reshape(-1)))
+
+    def linear(self, name: str) -> torch.Tensor:
+        """A (out, in) matrix turned [in, out] so that activations do x @ W."""
+        return matrix(self.raw(name))
+
+    def check_all_used(self) -> None:
+        """A tensor we did not map is a feature we would silently drop: refuse instead."""
+        left = sorted(set(self.arrays) - self.used)
+        if left:
+            raise ModelLoadError(f"The GGUF file has tensors this architecture's converter does not know: {left[:4]}.")
+
+
+def matrix(data: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(data.T))  # (out, in) → [in, out]
+
+
+def unpermute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
+    """Undo llama.cpp's llama converter, which interleaves each head's two RoPE halves.
+
+    llama.cpp stores rows (head, i, half) for its GPT-J style rotation; Hugging Face's `rotate_half`
+    wants (head, half, i). `w` is [out, ...] with out = n_heads * d_head (a matrix or a bias).
+    """
+    out = w.shape[0]
+    d_head = out // n_heads
+    rest = w.shape[1:]
+    return w.reshape(n_heads, d_head // 2, 2, *rest).swapaxes(1, 2).reshape(out, *rest)  # (n_heads*d_head, ...)
+
+
+def split_rows(data: np.ndarray, sizes: list[int], name: str) -> list[np.ndarray]:
+    """A fused tensor (attn_qkv, phi3's gate+up) cut along its output rows."""
+    if data.shape[0] != sum(sizes):
+        raise ModelLoadError(f"{name} has {data.shape[0]} rows; the metadata implies {sum(sizes)} ({sizes}).")
+    return np.split(data, np.cumsum(sizes)[:-1], axis=0)

@@ -1,0 +1,126 @@
+"""The GGUF's tokenizer (tokenizer.ggml.* metadata) → a `tokenizers.Tokenizer`, built the way transformers
+builds it from the same file (our parity reference; it follows llama.cpp's conventions):
+
+- 'gpt2': byte-level BPE; text is split by the regex of the model's own pre-tokenizer (tokenizer.ggml.pre:
+  Llama 3's, Qwen 2's), else GPT-2's.
+- 'llama': SentencePiece BPE with byte fallback; merges from the file, or rebuilt from the vocabulary ranked
+  by score (Gemma: by file order, its scores do not follow its merges). Spaces become '▁'; a leading '▁'
+  is added (Llama, Mistral; Phi-3 by a normalizer) except for Gemma.
+Control tokens are special, user-defined ones are kept whole; BOS is prepended where the file says so
+(tokenizer.ggml.add_bos_token; 'llama' vocabularies without the flag add it, as llama.cpp does).
+"""
+
+from __future__ import annotations
+
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+from ...errors import ModelLoadError
+from .reader import Meta
+
+# GGUF token types (gguf.TokenType): CONTROL tokens are the special ones (<|im_start|>, ...).
+_CONTROL, _USER_DEFINED = 3, 4
+SPACE = "\u2581"  # SentencePiece's '▁'
+
+# The models' own split regexes (Llama 3's tokenizer.json; Qwen 2's splits digits one by one).
+_LLAMA3 = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_QWEN2 = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+SPLITS = {
+    **dict.fromkeys(["llama3", "llama-v3", "llama-bpe", "smaug-bpe", "dbrx", "falcon3"], _LLAMA3),
+    **dict.fromkeys(["qwen2", "deepseek-r1-qwen", "megrez"], _QWEN2),
+}
+
+
+def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
+    kind = meta.key("tokenizer.ggml.model")
+    if kind == "gpt2":
+        tokenizer = _byte_level(meta)
+    elif kind == "llama":
+        tokenizer = _sentencepiece(meta)
+    else:
+        raise ModelLoadError(
+            f"GGUF tokenizer model {kind!r} is not supported; supported: 'gpt2' (byte-level BPE) and 'llama' "
+            "(SentencePiece BPE)."
+        )
+    tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
+    types = list(meta.key("tokenizer.ggml.token_type", [1] * len(tokens)))
+    tokenizer.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=True) if k == _CONTROL]
+    )
+    tokenizer.add_tokens(
+        [
+            AddedToken(t, special=False, normalized=False)
+            for t, k in zip(tokens, types, strict=True)
+            if k == _USER_DEFINED
+        ]
+    )
+    bos = meta.maybe_int("tokenizer.ggml.bos_token_id")
+    if bos is not None and bool(meta.key("tokenizer.ggml.add_bos_token", kind == "llama")):
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{tokens[bos]}:0 $A:0", pair=f"{tokens[bos]}:0 $A:0 $B:1", special_tokens=[(tokens[bos], bos)]
+        )
+    return tokenizer
+
+
+def _byte_level(meta: Meta) -> Tokenizer:
+    tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
+    merges = [tuple(str(m).split(" ", 1)) for m in meta.key("tokenizer.ggml.merges")]
+    vocab = {tok: i for i, tok in enumerate(tokens)}
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False))
+    split = SPLITS.get(str(meta.key("tokenizer.ggml.pre", "default")))
+    if split is None:  # GPT-2's own regex
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    else:
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(split), behavior="isolated"), pre_tokenizers.ByteLevel(False, use_regex=False)]
+        )
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def merges_from_scores(vocab: dict[str, int], scores: dict[str, float]) -> list[tuple[str, str]]:
+    """SentencePiece keeps no merges: every split of a token into two tokens is one, best score first."""
+    merges = []
+    for token, score in scores.items():
+        pairs = [(token[:i], token[i:]) for i in range(1, len(token)) if token[:i] in vocab and token[i:] in vocab]
+        pairs.sort(key=lambda p: (vocab[p[0]], vocab[p[1]]))
+        merges.extend((left, right, score) for left, right in pairs)
+    merges.sort(key=lambda m: (m[2], len(m[0]), len(m[1])), reverse=True)
+    return [(left, right) for left, right, _ in merges]
+
+
+def _sentencepiece(meta: Meta) -> Tokenizer:
+    tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
+    gemma = meta.arch.startswith("gemma")
+    if gemma:  # runs of spaces are stored as spaces, looked up as '▁'s; merge order is file order
+        tokens = [SPACE * len(t) if " " in t and not t.strip() else t for t in tokens]
+        scores = {t: -float(i) for i, t in enumerate(tokens)}
+    else:
+        scores = dict(zip(tokens, (float(s) for s in meta.key("tokenizer.ggml.scores")), strict=True))
+    vocab = {t: i for i, t in enumerate(tokens)}
+    if "tokenizer.ggml.merges" in meta.reader.fields:
+        merges = [tuple(str(m).split(" ", 1)) for m in meta.key("tokenizer.ggml.merges")]
+    else:
+        merges = merges_from_scores(vocab, scores)
+    unk = meta.maybe_int("tokenizer.ggml.unknown_token_id")
+    unk_token = tokens[unk] if unk is not None else ("<unk>" if "<unk>" in vocab else None)
+    tokenizer = Tokenizer(
+        models.BPE(vocab=vocab, merges=merges, unk_token=unk_token, fuse_unk=True, byte_fallback=True)
+    )
+    steps = [decoders.Replace(SPACE, " "), decoders.ByteFallback(), decoders.Fuse()]
+    if gemma:
+        tokenizer.normalizer = normalizers.Replace(" ", SPACE)
+        tokenizer.pre_tokenizer = pre_tokenizers.Split(" ", behavior="merged_with_previous")
+    elif meta.arch == "phi3":
+        tokenizer.normalizer = normalizers.Sequence([normalizers.Prepend(SPACE), normalizers.Replace(" ", SPACE)])
+        steps.append(decoders.Strip(" ", 1, 0))
+    else:
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme="first", split=False)
+        steps.append(decoders.Strip(" ", 1, 0))
+    tokenizer.decoder = decoders.Sequence(steps)
+    return tokenizer

@@ -1,0 +1,256 @@
+"""Hugging Face adapters for today's open decoders: Qwen3, Gemma 2, Gemma 3 (text), Phi-3, OLMo 2, GPT-NeoX.
+
+Each is a (config, weights) pair like those in hf_adapters.py. What an architecture adds to attention is
+declared in the ModelConfig (qk_norm, attn_scale, attn_softcap, sliding_window + sliding_layers, ...);
+the forward pass branches on those features only, never on the architecture's name.
+
+Conventions folded in here, so the forward pass stays one:
+- Gemma's RMSNorm multiplies by (1 + w): the canonical weight is w + 1 (every Gemma norm, q/k norms too).
+- Phi-3's fused qkv_proj rows are [q; k; v], its gate_up_proj rows [gate; up]: split into W_Q/W_K/W_V and
+  W_gate/W_in.
+- GPT-NeoX's query_key_value rows are per head interleaved: head h's q, k, v are rows
+  (3h + 0, 1, 2)·d_head ..: regrouped into W_Q/W_K/W_V.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import StateDict, _act, _Reader
+
+# ── config ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _rope(hf: dict, layer_type: str | None = None) -> dict:
+    """The RoPE parameters (of one layer type, where they are given per type, as Gemma 3's are)."""
+    params = dict(hf.get("rope_parameters") or {})
+    if layer_type is not None and isinstance(params.get(layer_type), dict):
+        params = dict(params[layer_type])
+    scaling = hf.get("rope_scaling") or {}
+    kind = params.get("rope_type") or scaling.get("rope_type") or scaling.get("type") or "default"
+    if kind != "default":
+        raise ModelLoadError(f"RoPE scaling {kind!r} is not supported yet; only plain RoPE is.")
+    return params
+
+
+def _theta(hf: dict, layer_type: str | None = None, default: float = 10000.0) -> float:
+    params = _rope(hf, layer_type)
+    return float(params.get("rope_theta") or hf.get("rope_theta") or default)
+
+
+def _windows(hf: dict, n_layers: int) -> tuple[int | None, tuple[bool, ...]]:
+    """(sliding_window, sliding_layers) from layer_types where the config lists them, else every layer."""
+    window = hf.get("sliding_window")
+    types = hf.get("layer_types")
+    if types:
+        sliding = tuple(t == "sliding_attention" for t in types)
+        if len(sliding) != n_layers:
+            raise ModelLoadError(f"config.json lists {len(sliding)} layer types for {n_layers} layers.")
+        if not any(sliding) or window is None:
+            return None, ()
+        return int(window), sliding
+    if window is None or hf.get("use_sliding_window") is False:
+        return None, ()
+    return int(window), ()
+
+
+def _decoder(hf: dict, name: str, arch: str, **features) -> ModelConfig:
+    """A pre-norm RoPE decoder's config from the usual Hugging Face fields, plus the declared features."""
+    d_model, n_heads, n_layers = int(hf["hidden_size"]), int(hf["num_attention_heads"]), int(hf["num_hidden_layers"])
+    d_head = int(hf.get("head_dim") or d_model // n_heads)
+    window, sliding = _windows(hf, n_layers)
+    fields = dict(
+        name=name, arch=arch, n_layers=n_layers, n_heads=n_heads,
+        n_kv_heads=int(hf.get("num_key_value_heads") or n_heads), d_model=d_model, d_head=d_head,
+        d_mlp=int(hf["intermediate_size"]), d_vocab=int(hf["vocab_size"]),
+        n_ctx=int(hf.get("max_position_embeddings", 2048)), causal=True, norm="rms",
+        norm_eps=float(hf.get("rms_norm_eps", 1e-6)), norm_position="pre",
+        act=_act(hf.get("hidden_activation") or hf.get("hidden_act", "silu")), gated_mlp=True, uses_rope=True,
+        rope_theta=_theta(hf), tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+        sliding_window=window, sliding_layers=sliding, bos_token_id=hf.get("bos_token_id"),
+        eos_token_id=_eos(hf), display_name=str(hf.get("_name_or_path") or name),
+    )  # fmt: skip
+    partial = float(_rope(hf).get("partial_rotary_factor") or hf.get("partial_rotary_factor") or 1.0)
+    if partial != 1.0:
+        fields["rotary_dim"] = int(d_head * partial)
+    fields.update(features)
+    return ModelConfig(**fields)
+
+
+def _eos(hf: dict) -> int | None:
+    eos = hf.get("eos_token_id")
+    return eos[0] if isinstance(eos, list) and eos else eos  # Gemma and Qwen list several: the first stops
+
+
+def qwen3_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("attention_bias"):
+        raise ModelLoadError("Qwen3 checkpoints with attention biases are not supported yet.")
+    return _decoder(hf, name, "qwen3", qk_norm="head")
+
+
+def gemma_config(hf: dict, name: str) -> ModelConfig:
+    """Gemma 2 and Gemma 3 (text): sandwich norms, √d_model embedding scale, query_pre_attn_scalar, and
+    Gemma 2's soft-caps (Gemma 3 replaces them with q/k norms and a separate RoPE base on sliding layers)."""
+    gemma3 = hf.get("model_type") in ("gemma3_text", "gemma3")
+    features: dict = dict(
+        norm_position="sandwich", embed_scale=math.sqrt(int(hf["hidden_size"])),
+        attn_scale=float(hf.get("query_pre_attn_scalar") or 256) ** -0.5,
+        attn_softcap=hf.get("attn_logit_softcapping"), final_softcap=hf.get("final_logit_softcapping"),
+        tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
+    )  # fmt: skip
+    if gemma3:
+        features.update(
+            qk_norm="head", rope_theta=_theta(hf, "full_attention", 1_000_000.0),
+            rope_theta_local=_theta(hf, "sliding_attention", 10000.0) if hf.get("rope_parameters")
+            else float(hf.get("rope_local_base_freq", 10000.0)),
+        )  # fmt: skip
+    return _decoder(hf, name, "gemma3" if gemma3 else "gemma2", **features)
+
+
+def phi3_config(hf: dict, name: str) -> ModelConfig:
+    return _decoder(hf, name, "phi3")
+
+
+def olmo2_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("attention_bias"):
+        raise ModelLoadError("OLMo 2 checkpoints with attention biases are not supported yet.")
+    return _decoder(hf, name, "olmo2", qk_norm="full", norm_position="post_sublayer")
+
+
+def neox_config(hf: dict, name: str) -> ModelConfig:
+    """GPT-NeoX / Pythia: LayerNorm, partial rotary, parallel attention and MLP, biases everywhere."""
+    cfg = _decoder(
+        {**hf, "num_key_value_heads": hf["num_attention_heads"]}, name, "neox", norm="layer",
+        norm_eps=float(hf.get("layer_norm_eps", 1e-5)), gated_mlp=False,
+        parallel_blocks=bool(hf.get("use_parallel_residual", True)), attn_bias=bool(hf.get("attention_bias", True)),
+        mlp_bias=True,
+    )  # fmt: skip
+    return cfg
+
+
+# ── weights ────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _unembed(w: StateDict, sd: StateDict, cfg: ModelConfig, key: str = "lm_head.weight") -> None:
+    if cfg.tie_embeddings:
+        return
+    if key not in sd:
+        raise ModelLoadError(f"The checkpoint lacks {key!r} and does not tie its embeddings.")
+    w["unembed.W_U"] = sd[key].float().T.contiguous()  # [d_model, d_vocab]
+
+
+def _gated(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    w[dst + "mlp.W_gate"] = r.linear(src + "mlp.gate_proj.weight")
+    w[dst + "mlp.W_in"] = r.linear(src + "mlp.up_proj.weight")
+    w[dst + "mlp.W_out"] = r.linear(src + "mlp.down_proj.weight")
+
+
+def _attn(w: StateDict, r: _Reader, src: str, dst: str, plus_one: float = 0.0) -> None:
+    for part in "qkvo":
+        w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
+    if r.has(src + "self_attn.q_norm.weight"):
+        w[dst + "attn.q_norm.w"] = r.get(src + "self_attn.q_norm.weight") + plus_one
+        w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.k_norm.weight") + plus_one
+
+
+def qwen3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst)
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
+        _gated(w, r, src, dst)
+    _unembed(w, sd, cfg)
+    return w
+
+
+def gemma_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Gemma 2/3: every RMSNorm weight + 1 (Gemma's norms multiply by 1 + w)."""
+    r = _Reader(sd, ("model.language_model.", "model."))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight") + 1.0}
+    norms = (
+        ("ln_attn", "input_layernorm"), ("ln_attn_out", "post_attention_layernorm"),
+        ("ln_mlp", "pre_feedforward_layernorm"), ("ln_mlp_out", "post_feedforward_layernorm"),
+    )  # fmt: skip
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst, plus_one=1.0)
+        for ours, theirs in norms:
+            w[f"{dst}{ours}.w"] = r.get(f"{src}{theirs}.weight") + 1.0
+        _gated(w, r, src, dst)
+    _unembed(w, sd, cfg)
+    return w
+
+
+def phi3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        q, k, v = r.get(src + "self_attn.qkv_proj.weight").split([q_rows, kv_rows, kv_rows])  # [out, d_model] each
+        for part, W in zip("QKV", (q, k, v), strict=True):
+            w[f"{dst}attn.W_{part}"] = W.T.contiguous()
+        w[dst + "attn.W_O"] = r.linear(src + "self_attn.o_proj.weight")
+        gate, up = r.get(src + "mlp.gate_up_proj.weight").chunk(2)  # [d_mlp, d_model] each: gate first
+        w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = gate.T.contiguous(), up.T.contiguous()
+        w[dst + "mlp.W_out"] = r.linear(src + "mlp.down_proj.weight")
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
+    _unembed(w, sd, cfg)
+    return w
+
+
+def olmo2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst)
+        w[dst + "ln_attn_out.w"] = r.get(src + "post_attention_layernorm.weight")
+        w[dst + "ln_mlp_out.w"] = r.get(src + "post_feedforward_layernorm.weight")
+        _gated(w, r, src, dst)
+    _unembed(w, sd, cfg)
+    return w
+
+
+def neox_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("gpt_neox.",))
+    H, d = cfg.n_heads, cfg.d_head
+    w: StateDict = {"embed.W_E": r.get("embed_in.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        fused = r.get(src + "attention.query_key_value.weight").view(H, 3, d, cfg.d_model)  # rows: head, part, dim
+        bias = r.get(src + "attention.query_key_value.bias").view(H, 3, d) if cfg.attn_bias else None
+        for i, part in enumerate("QKV"):
+            w[f"{dst}attn.W_{part}"] = fused[:, i].reshape(H * d, cfg.d_model).T.contiguous()  # [d_model, H·d]
+            if bias is not None:
+                w[f"{dst}attn.b_{part}"] = bias[:, i].reshape(H * d).contiguous()
+        w[dst + "attn.W_O"] = r.linear(src + "attention.dense.weight")
+        if cfg.attn_bias:
+            w[dst + "attn.b_O"] = r.get(src + "attention.dense.bias")
+        for ours, theirs in (("ln_attn", "input_layernorm"), ("ln_mlp", "post_attention_layernorm")):
+            w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
+        w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = r.linear(src + "mlp.dense_h_to_4h.weight"), r.get(
+            src + "mlp.dense_h_to_4h.bias"
+        )
+        w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.linear(src + "mlp.dense_4h_to_h.weight"), r.get(
+            src + "mlp.dense_4h_to_h.bias"
+        )
+    w["ln_final.w"], w["ln_final.b"] = r.get("final_layer_norm.weight"), r.get("final_layer_norm.bias")
+    _unembed(w, sd, cfg, "embed_out.weight")
+    return w
+
+
+ADAPTERS = {
+    "qwen3": (qwen3_config, qwen3_weights),
+    "gemma2": (gemma_config, gemma_weights),
+    "gemma3_text": (gemma_config, gemma_weights),
+    "phi3": (phi3_config, phi3_weights),
+    "olmo2": (olmo2_config, olmo2_weights),
+    "gpt_neox": (neox_config, neox_weights),
+}

@@ -1,0 +1,77 @@
+"""What a model's attention adds is shown, not hidden: a tiny Gemma 2 (sliding window of 8 on even layers,
+scores soft-capped at 5) loaded through *Another model* shows its window as its own mask and its scores
+before and after the cap on the masking page, and the sidebar names both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import chart, decode
+
+pytest.importorskip("transformers")
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
+
+
+@pytest.fixture
+def gemma2(tmp_path, monkeypatch) -> Path:
+    from services import models as engine
+    from tests.tiny_models import save_tiny
+
+    monkeypatch.setattr(engine, "_models", {})  # a private model table: tiny models must not outlive the test
+    monkeypatch.setenv("ATTN_ALLOWED_MODEL_DIRS", str(tmp_path / "models"))
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("ATTN_PUBLIC", raising=False)
+    folder = tmp_path / "models" / "tiny-gemma2"
+    folder.mkdir(parents=True)
+    save_tiny("gemma2", folder)
+    return folder
+
+
+def test_sliding_window_and_softcap_are_drawn_and_named(gemma2) -> None:
+    from attention_core import load_model
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "masking", "text": TEXT, "layer": "0", "head": "1"})
+    at.run()
+    at.text_input(key="model_request").set_value(str(gemma2))
+    at = at.button(key="model_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["model"] == str(gemma2)
+    said = " ".join(c.value for c in at.sidebar.caption)
+    assert "sliding window of 8 tokens (1 of 2 layers)" in said and "soft-capped at ±5" in said
+
+    trace = load_model(str(gemma2), device="cpu").trace(TEXT)
+    n, layer, head = trace.n_tokens, at.session_state["ctx"].layer, at.session_state["ctx"].head
+    assert layer == 0  # a sliding-window layer (Gemma 2: the even ones)
+    masks = chart(at, "window_masks")["data"]  # causal, window, used
+    assert len(masks) == 3
+    np.testing.assert_array_equal(decode(masks[0]["z"]) > 0.5, np.tril(np.ones((n, n), dtype=bool)))
+    np.testing.assert_array_equal(decode(masks[1]["z"]) > 0.5, trace.window_mask(0).numpy())
+    np.testing.assert_array_equal(decode(masks[2]["z"]) > 0.5, trace.mask(0).numpy())
+    assert not trace.mask(0)[-1, : n - 8].any()  # the window bites on this text
+
+    before, after = (decode(panel["z"]) for panel in chart(at, "softcap")["data"])
+    allowed = trace.mask(0).numpy()
+    np.testing.assert_allclose(before[allowed], trace.scores(0, head, capped=False).numpy()[allowed], atol=1e-5)
+    np.testing.assert_allclose(after[allowed], trace.scores(0, head).numpy()[allowed], atol=1e-5)
+    assert np.abs(before[allowed]).max() > 5.0 > np.abs(after[allowed]).max()  # the cap bites
+
+
+def test_a_layer_without_window_draws_no_window_mask(gemma2) -> None:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "masking", "text": TEXT})
+    at.run()
+    at.text_input(key="model_request").set_value(str(gemma2))
+    at = at.button(key="model_load").click().run()
+    at.sidebar.slider(key="layer").set_value(1).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["ctx"].layer == 1
+    keys = [c.proto.id for c in at.get("plotly_chart")]
+    assert not any("window_masks" in k for k in keys) and any("softcap" in k for k in keys)

@@ -1,0 +1,163 @@
+"""GGUF parity per architecture: tiny random Hugging Face models written as GGUF files in llama.cpp's layout
+(tests/gguf_writer.py), loaded by both `transformers` (gguf_file=...) and us.
+
+Tolerances (max absolute difference, float32 CPU): patterns 1e-4; logits and hidden states 1e-3.
+Weights are drawn with std 0.3 so that patterns are peaked: a wrong Q/K row order, head mapping or norm
+convention moves real weight and the comparison catches it.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import ModelLoadError, load_model
+from attention_core import model as fwd
+from tests.gguf_writer import write_gguf
+from tests.tiny_models import byte_bpe
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
+TEXT = "the blue creature took a mole of the forest"
+V = 300
+
+LLAMA_LIKE: dict = dict(
+    vocab_size=V,
+    hidden_size=64,
+    intermediate_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=128,
+    rope_theta=5000.0,
+    tie_word_embeddings=False,
+)
+
+
+def make_hf(kind: str):
+    """(transformers model, the GGUF architecture llama.cpp writes it as)."""
+    t = transformers
+    if kind == "llama":
+        return t.LlamaForCausalLM(t.LlamaConfig(**LLAMA_LIKE)), "llama"
+    if kind == "mistral":  # llama.cpp writes Mistral as 'llama' (gguf-py has no 'mistral' architecture)
+        return t.MistralForCausalLM(t.MistralConfig(**LLAMA_LIKE)), "llama"
+    if kind == "qwen2":
+        return t.Qwen2ForCausalLM(t.Qwen2Config(**LLAMA_LIKE)), "qwen2"
+    if kind == "phi3":
+        return t.Phi3ForCausalLM(t.Phi3Config(**LLAMA_LIKE, pad_token_id=0)), "phi3"
+    if kind == "qwen3":  # head_dim 128: transformers' default, which it uses whatever the file says
+        return t.Qwen3ForCausalLM(t.Qwen3Config(**LLAMA_LIKE, head_dim=128)), "qwen3"
+    gemma = dict(LLAMA_LIKE, num_attention_heads=2, num_key_value_heads=1, head_dim=256, sliding_window=4)
+    gemma["tie_word_embeddings"] = True  # as Gemma's checkpoints: llama.cpp then writes no output tensor
+    del gemma["rope_theta"]  # Gemma's own bases
+    # head_dim 256 = query_pre_attn_scalar's default, which transformers assumes for GGUF files; a 4-token window
+    # is shorter than TEXT, so the sliding-window layers differ from the global ones.
+    if kind == "gemma2":  # layers alternate sliding / global; soft-caps 50 (scores) and 30 (logits)
+        return t.Gemma2ForCausalLM(t.Gemma2Config(**gemma)), "gemma2"
+    if kind == "gemma3":  # five sliding layers, then a global one; q/k norms; RoPE bases 10⁴ local, 10⁶ global
+        cfg = t.Gemma3TextConfig(**dict(gemma, num_hidden_layers=6))
+        return t.Gemma3ForCausalLM(cfg), "gemma3"
+    if kind == "gpt2":  # 1024 positions: transformers sizes GPT-2's position table from its default, not the file
+        return t.GPT2LMHeadModel(t.GPT2Config(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=1024)), "gpt2"
+    raise ValueError(kind)
+
+
+KINDS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2"]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def pair(request, tmp_path_factory, monkeypatch_module):
+    """(kind, the original HF model, transformers reading our GGUF, us reading it)."""
+    kind = request.param
+    torch.manual_seed(0)
+    hf, arch = make_hf(kind)
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+            elif "norm" in name:  # norms too: a wrong +1 convention (Gemma) or a dropped q/k norm shows
+                p.add_(torch.randn_like(p) * 0.1)
+    folder = tmp_path_factory.mktemp(f"gguf-{kind}")
+    # transformers would read a llama file named exactly "mistral" as Mistral, then fail to find gguf-py's
+    # (absent) mistral tensor map; any other name reads as Llama, the same maths below the sliding window.
+    path = write_gguf(hf, byte_bpe(V), folder / f"{kind}.gguf", arch, name=f"tiny-{kind}")
+    reference = transformers.AutoModelForCausalLM.from_pretrained(
+        str(folder), gguf_file=path.name, dtype=torch.float32, attn_implementation="eager"
+    )
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return kind, hf.eval(), reference.eval(), load_model(str(path), device="cpu")
+
+
+def test_patterns_logits_and_hidden_states_match_transformers(pair):
+    kind, _, hf, ours = pair
+    trace = ours.trace(TEXT)
+    ids = torch.tensor([trace.token_ids])
+    assert trace.token_ids == byte_bpe(V).encode(TEXT).ids  # the GGUF's tokenizer is the one we wrote
+    with torch.inference_mode():
+        out = hf(ids, output_attentions=True, output_hidden_states=True)
+    n_layers = ours.config.n_layers
+    assert len(out.attentions) == n_layers
+    for layer in range(n_layers):
+        ref = out.attentions[layer][0]
+        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
+        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
+        assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
+        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
+        assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
+    final = fwd.normalize(trace.resid(n_layers), ours.weights, "ln_final", ours.config)  # HF's last is after the norm
+    assert (final - out.hidden_states[n_layers][0]).abs().max().item() <= HIDDEN_TOL
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+
+
+def test_the_gguf_round_trip_keeps_the_original_model(pair):
+    """transformers' GGUF reading is our reference; it must itself give back the model we wrote."""
+    kind, original, hf, ours = pair
+    ids = torch.tensor([ours.trace(TEXT).token_ids])
+    with torch.inference_mode():
+        assert (original(ids).logits - hf(ids).logits).abs().max().item() <= LOGIT_TOL, kind
+    if kind != "mistral":
+        assert type(hf) is type(original)
+
+
+def test_parameter_counts_match(pair):
+    kind, _, hf, ours = pair
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()), kind
+
+
+def test_an_unsupported_architecture_names_the_supported_ones(tmp_path, monkeypatch):
+    import gguf
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "mamba.gguf"
+    w = gguf.GGUFWriter(str(path), "mamba")
+    w.add_tensor("token_embd.weight", torch.zeros(4, 8).numpy())
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with pytest.raises(ModelLoadError, match=r"architecture 'mamba' .* supported: .*gpt2.*llama.*phi3.*qwen2"):
+        load_model(str(path))
+
+
+def test_declared_features_come_from_the_file(pair):
+    kind, _, _, ours = pair
+    cfg = ours.config
+    assert cfg.qk_norm == ("head" if kind in ("qwen3", "gemma3") else "none")
+    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("qwen2", "gpt2"))
+    if kind.startswith("gemma"):
+        assert cfg.norm_position == "sandwich" and cfg.embed_scale == 8.0 and cfg.attn_scale == 256**-0.5
+        assert cfg.sliding_window == 4 < ours.trace(TEXT).n_tokens  # the window cuts real keys off
+    if kind == "gemma2":
+        assert cfg.sliding_layers == (True, False) and (cfg.attn_softcap, cfg.final_softcap) == (50.0, 30.0)
+    if kind == "gemma3":
+        assert cfg.sliding_layers == (True,) * 5 + (False,) and cfg.attn_softcap is None
+        assert (cfg.rope_theta_local, cfg.rope_theta) == (10000.0, 1_000_000.0)

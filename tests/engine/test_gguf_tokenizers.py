@@ -1,0 +1,99 @@
+"""The tokenizer a GGUF describes, built by us and by transformers (AutoTokenizer, gguf_file=...) from the
+same file, must give the same token ids: byte-level BPE with each model's split regex, SentencePiece BPE as
+Llama, Phi-3 and Gemma files hold it (no merges: rebuilt from scores), BOS where the file asks for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from attention_core import ModelLoadError
+from attention_core.loading.gguf.reader import Meta, read_gguf
+from attention_core.loading.gguf.tokenizer import tokenizer_from_gguf
+from tests.gguf_writer import write_tokenizer_only
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+TEXTS = [
+    "the quick brown fox",
+    "  two  spaces, then\na new line",
+    "In 2017, 12345 moles of ünïcödé 🙂 in 20172017",
+    "it's the mole's",
+]
+CASES = [  # (architecture, tokenizer model, tokenizer.ggml.pre, add_bos_token)
+    ("llama", "gpt2", "default", None),
+    ("llama", "gpt2", "llama-bpe", True),  # Llama 3: its regex (digits in threes) and <|begin_of_text|>
+    ("qwen2", "gpt2", "qwen2", None),  # Qwen 2: digits one by one
+    ("llama", "llama", None, None),  # Llama 2 / Mistral SentencePiece: '▁' prefix, BOS by default
+    ("phi3", "llama", None, None),
+    ("gemma2", "llama", None, True),  # Gemma: no prefix space, merges in file order
+    ("llama", "llama", None, False),
+]
+
+
+@pytest.mark.parametrize(("arch", "kind", "pre", "add_bos"), CASES)
+def test_token_ids_match_transformers(tmp_path, arch, kind, pre, add_bos):
+    path = write_tokenizer_only(tmp_path / "tok.gguf", arch, kind, pre, add_bos)
+    reference = transformers.AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=path.name)
+    ours = tokenizer_from_gguf(Meta(read_gguf(path)))
+    for text in TEXTS:
+        assert ours.encode(text).ids == reference(text).input_ids, (arch, kind, pre, text)
+    added = len(ours.encode("the").ids) - len(ours.encode("the", add_special_tokens=False).ids)
+    assert added == (1 if (add_bos if add_bos is not None else kind == "llama") else 0)
+
+
+def test_the_split_regex_changes_the_tokens(tmp_path):
+    """The comparison above can fail: GPT-2's, Llama 3's and Qwen 2's splits tokenise digits differently."""
+    ids = {}
+    for pre in ("default", "llama-bpe", "qwen2"):
+        path = write_tokenizer_only(tmp_path / f"{pre}.gguf", "llama", "gpt2", pre)
+        ids[pre] = tokenizer_from_gguf(Meta(read_gguf(path))).encode("in 20172017").ids
+    assert len({tuple(v) for v in ids.values()}) == 3
+
+
+def test_an_unknown_tokenizer_model_is_a_clear_message(tmp_path):
+    import gguf
+
+    path = tmp_path / "t5.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_tokenizer_model("t5")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with pytest.raises(ModelLoadError, match="tokenizer model 't5' is not supported.*'gpt2'.*'llama'"):
+        tokenizer_from_gguf(Meta(read_gguf(path)))
+
+
+def test_a_sentencepiece_model_runs_end_to_end_like_transformers(tmp_path, monkeypatch):
+    """A tiny Phi-3 with a SentencePiece vocabulary: the same ids as transformers' tokenizer (BOS first), and the
+    same logits (max abs difference ≤ 1e-3, as in test_gguf_architectures.py)."""
+    import torch
+
+    from attention_core import load_model
+    from tests.gguf_writer import sentencepiece_vocab, write_gguf
+
+    torch.manual_seed(0)
+    cfg = transformers.Phi3Config(
+        vocab_size=len(sentencepiece_vocab()[0]), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0,
+    )  # fmt: skip
+    hf = transformers.Phi3ForCausalLM(cfg)
+    with torch.no_grad():
+        for p in hf.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.3)
+    path = write_gguf(hf, "sentencepiece", tmp_path / "phi3-spm.gguf", "phi3")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    reference_tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=path.name)
+    reference = transformers.AutoModelForCausalLM.from_pretrained(
+        str(tmp_path), gguf_file=path.name, dtype=torch.float32
+    )
+    text = "the blue creature took a mole"
+    trace = ours.trace(text)
+    assert trace.token_ids == reference_tok(text).input_ids and trace.token_ids[0] == 1  # <s>
+    assert trace.tokens[1].startswith("\u2581")  # the readable tokens are SentencePiece's pieces
+    with torch.inference_mode():
+        logits = reference(torch.tensor([trace.token_ids])).logits[0]
+    assert (trace.logits - logits).abs().max().item() <= 1e-3

@@ -1,0 +1,145 @@
+"""Parity against `transformers` for today's open decoders, on tiny random models saved as safetensors.
+
+Tolerances (max absolute difference, float32 CPU), as for the older architectures: patterns 1e-4;
+logits and hidden states 1e-3. Weights are drawn with std 0.3 so patterns are peaked (a wrong RoPE,
+mask or head mapping moves real weight). Windowed models get a window of 8 and a text of more than
+8 tokens, so the window bites; Gemma 2's soft-cap is set low (5) so that it bites too.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import load_model
+from attention_core import model as fwd
+from tests.tiny_models import save_tiny
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
+TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
+KINDS = ["qwen3", "gemma2", "gemma3", "phi3", "olmo2", "neox"]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def pair(request, tmp_path_factory, monkeypatch_module):
+    folder = tmp_path_factory.mktemp(request.param)
+    hf = save_tiny(request.param, folder)
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return request.param, hf, load_model(str(folder), device="cpu")
+
+
+def _final_hidden(ours, trace) -> torch.Tensor:
+    """HF's last hidden state is after the final norm."""
+    return fwd.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
+
+
+def test_patterns_logits_and_hidden_states_match(pair):
+    kind, hf, ours = pair
+    trace = ours.trace(TEXT)
+    ids = torch.tensor([trace.token_ids])
+    assert ids.shape[1] > 12  # longer than the windows below
+    with torch.inference_mode():
+        out = hf(ids, output_attentions=True, output_hidden_states=True)
+    for layer in range(ours.config.n_layers):
+        ref = out.attentions[layer][0]
+        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
+        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
+        assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
+        assert torch.equal(trace.layer_patterns(layer)[0] > 0, trace.mask(layer))  # zero exactly where masked
+    for layer in range(ours.config.n_layers):
+        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
+        assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
+    assert (_final_hidden(ours, trace) - out.hidden_states[-1][0]).abs().max().item() <= HIDDEN_TOL
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+
+
+def test_parameter_counts_match(pair):
+    _, hf, ours = pair
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+
+
+def test_declared_features(pair):
+    kind, _, ours = pair
+    cfg = ours.config
+    expected = {
+        "qwen3": dict(qk_norm="head", norm_position="pre"),
+        "gemma2": dict(attn_softcap=5.0, final_softcap=10.0, norm_position="sandwich", sliding_layers=(True, False)),
+        "gemma3": dict(qk_norm="head", rope_theta_local=10000.0, rope_theta=500000.0, norm_position="sandwich"),
+        "phi3": dict(sliding_window=8, sliding_layers=()),
+        "olmo2": dict(qk_norm="full", norm_position="post_sublayer"),
+        "neox": dict(rotary_dim=4, parallel_blocks=True, norm="layer"),
+    }[kind]
+    for field, value in expected.items():
+        assert getattr(cfg, field) == value, field
+    if kind.startswith("gemma"):
+        assert cfg.attn_scale == pytest.approx(24**-0.5) and cfg.act == "gelu_tanh"
+    if kind == "gemma3":  # sliding_window_pattern 2: layers 0 and 2 slide, 1 is global
+        assert [cfg.window(i) for i in range(3)] == [8, None, 8]
+        assert cfg.rope_base(0) == 10000.0 and cfg.rope_base(1) == 500000.0
+
+
+def test_a_windowed_layer_masks_keys_out_of_reach(pair):
+    kind, _, ours = pair
+    if ours.config.sliding_window is None:
+        pytest.skip(f"{kind} here has no sliding window")
+    trace = ours.trace(TEXT)
+    layer = next(i for i in range(ours.config.n_layers) if ours.config.window(i) is not None)
+    n = trace.n_tokens
+    assert (trace.pattern(layer, 0)[-1, : n - 8] == 0).all() and (trace.pattern(layer, 0)[-1, n - 8 :] > 0).all()
+    assert torch.equal(trace.mask(layer), trace.window_mask(layer) & torch.ones(n, n, dtype=torch.bool).tril())
+    assert ours.max_tokens == ours.config.n_ctx  # no cap at the window: the mask holds it
+
+
+def test_generation_with_the_cache_matches_a_fresh_trace(pair):
+    """The key/value cache path (per-layer RoPE base, window on one query) gives the full pass's numbers."""
+    _, _, ours = pair
+    gen = ours.generate("the blue creature took a mole of the forest", max_new_tokens=8)
+    ids = torch.tensor(gen.trace.token_ids)
+    assert ids.shape[0] > 12  # past the window of 8
+    full = fwd.run(ids, ours.context.pass_weights, ours.config, causal=True)  # the whole text in one pass
+    for layer in range(ours.config.n_layers):
+        assert (gen.trace.captured.q[layer] - full.q[layer]).abs().max() <= HIDDEN_TOL
+        assert (gen.trace.captured.k[layer] - full.k[layer]).abs().max() <= HIDDEN_TOL
+        assert (gen.trace.resid(layer + 1) - full.resid_pre[layer + 1]).abs().max() <= HIDDEN_TOL
+
+
+def test_softcapped_scores_are_kept_before_and_after_the_cap(pair):
+    kind, _, ours = pair
+    trace = ours.trace(TEXT)
+    raw, capped = trace.scores(0, 1, capped=False), trace.scores(0, 1)
+    if kind != "gemma2":
+        assert torch.equal(raw, capped)
+        return
+    assert raw.abs().max() > 5.0  # the cap bites on these weights
+    assert torch.allclose(capped, 5.0 * torch.tanh(raw / 5.0)) and capped.abs().max() < 5.0
+    steps = trace.head_steps(0, 1)
+    assert abs(steps.capped - capped.double().numpy()).max() < 1e-5
+    assert abs(steps.pattern - trace.pattern(0, 1).double().numpy()).max() < 1e-6
+
+
+def test_steps_sweep_and_pooled_views_agree_with_the_trace(pair):
+    kind, _, ours = pair
+    trace = ours.trace(TEXT)
+    layer = ours.config.n_layers - 1
+    s = trace.head_steps(layer, 2)
+    assert abs(s.pattern - trace.pattern(layer, 2).double().numpy()).max() < 1e-6
+    assert trace.rope_check(s) < 1e-4  # the step-by-step q (norms included) rotates into the captured q
+    pooled = trace.pooled_patterns(size=trace.n_tokens)  # one token per block: the exact patterns
+    assert (pooled[layer] - trace.layer_patterns(layer)).abs().max() <= 1e-6
+    from attention_core import ablate_head
+
+    target = int(trace.logits[-1].argmax())
+    sweep = trace.ablation_sweep(target)
+    ablated = ours.trace(TEXT, interventions=[ablate_head(0, 1)])
+    expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
+    assert abs(sweep[0, 1] - expected) <= 1e-4

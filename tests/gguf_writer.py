@@ -1,0 +1,322 @@
+"""Tiny GGUF files for tests, written the way llama.cpp's convert_hf_to_gguf.py lays them out.
+
+From a Hugging Face model: tensor names from gguf-py's own name map (the one llama.cpp and transformers'
+GGUF loader use), llama's Q/K rows permuted for llama.cpp's interleaved RoPE, GPT-2's Conv1D weights
+transposed to (out, in), Gemma's RMSNorm weights stored as 1 + w, the metadata keys llama.cpp writes, and
+the tokenizer as tokenizer.ggml.* fields (byte-level BPE, llama.cpp's 'gpt2' tokenizer model).
+
+gguf-py can quantise Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and BF16 but not the K-quants: `quantize_q4_k` here writes
+Q4_K blocks in gguf-py's block layout (tests check that they round-trip through gguf.quants.dequantize).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+QK_K = 256  # elements in a K-quant super-block
+
+# ── Q4_K ─────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def quantize_q4_k(data: np.ndarray) -> np.ndarray:
+    """float32 rows (last axis a multiple of 256) → Q4_K bytes, shape (..., n_blocks * 144).
+
+    A 256-value super-block holds f16 d and dmin, eight 6-bit (scale, min) pairs packed into 12 bytes, and
+    128 bytes of 4-bit values; value = d * scale_j * q - dmin * min_j for sub-block j of 32 values.
+    """
+    shape = data.shape
+    x = data.reshape(-1, 8, 32).astype(np.float32)  # (n_blocks, sub-block, value)
+    lo = np.minimum(x.min(axis=-1), 0.0)  # the offset is -dmin * min ≤ 0
+    step = (x.max(axis=-1) - lo) / 15.0  # (n_blocks, 8)
+    d = (step.max(axis=-1) / 63.0).astype(np.float16)  # (n_blocks,)
+    dmin = ((-lo).max(axis=-1) / 63.0).astype(np.float16)
+    d32, dmin32 = d.astype(np.float32)[:, None], dmin.astype(np.float32)[:, None]
+    sc = np.clip(np.round(np.divide(step, d32, out=np.zeros_like(step), where=d32 > 0)), 0, 63).astype(np.uint8)
+    mn = np.clip(np.round(np.divide(-lo, dmin32, out=np.zeros_like(lo), where=dmin32 > 0)), 0, 63).astype(np.uint8)
+    scale = (d32 * sc)[..., None]  # (n_blocks, 8, 1)
+    offset = (dmin32 * mn)[..., None]
+    q = np.clip(np.round(np.divide(x + offset, scale, out=np.zeros_like(x), where=scale > 0)), 0, 15).astype(np.uint8)
+    # 12 scale bytes as three rows of 4: low 6 bits of scales 0-3 | top 2 bits of scales 4-7, the same for
+    # mins, then the low 4 bits of scales 4-7 and mins 4-7 (gguf.quants.Q4_K.get_scale_min reads it back).
+    packed = np.concatenate(
+        [
+            sc[:, :4] | ((sc[:, 4:] >> 4) << 6),
+            mn[:, :4] | ((mn[:, 4:] >> 4) << 6),
+            (sc[:, 4:] & 0xF) | ((mn[:, 4:] & 0xF) << 4),
+        ],
+        axis=-1,
+    )
+    qs = q.reshape(-1, 4, 2, 32)  # sub-blocks 2g and 2g+1 share 32 bytes: low and high nibbles
+    qs = qs[:, :, 0] | (qs[:, :, 1] << 4)  # (n_blocks, 4, 32)
+    blocks = np.concatenate(
+        [d.view(np.uint8).reshape(-1, 2), dmin.view(np.uint8).reshape(-1, 2), packed, qs.reshape(-1, 128)], axis=-1
+    )
+    return blocks.reshape(*shape[:-1], shape[-1] // QK_K * 144)
+
+
+# Q5_K and Q6_K: no quantiser here or in gguf-py. Their tensors are random blocks whose f16 scale fields
+# are set so that values come out centred on 0 with a spread of about 0.15: the file's weights are then what
+# those blocks decode to, and a parity test compares both readers on them. Per type: (byte offset, value) of
+# each f16 field. Q5_K: value = d * scale * q - dmin * min (6-bit scale and min, 5-bit q), so dmin = 15.5 d
+# centres it; Q6_K: value = d * scale * (q - 32) (int8 scale, 6-bit q) is centred already.
+RANDOM_BLOCKS = {"Q5_K": ((0, 3e-4), (2, 15.5 * 3e-4)), "Q6_K": ((208, 1.5e-4),)}
+
+
+def random_blocks(shape: tuple[int, int], qtype, rng: np.random.Generator) -> np.ndarray:
+    import gguf
+
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = rng.integers(0, 256, (shape[0] * shape[1] // block, size), dtype=np.uint8)
+    for offset, value in RANDOM_BLOCKS[qtype.name]:
+        blocks[:, offset : offset + 2] = np.full((len(blocks), 1), value, np.float16).view(np.uint8)
+    return blocks.reshape(shape[0], -1)
+
+
+def quantize(data: np.ndarray, qtype, rng: np.random.Generator) -> np.ndarray:
+    import gguf
+
+    if qtype.name in RANDOM_BLOCKS:
+        return random_blocks(data.shape, qtype, rng)
+    if qtype == gguf.GGMLQuantizationType.Q4_K:
+        return quantize_q4_k(data)
+    return gguf.quants.quantize(data, qtype)
+
+
+def can_quantize(data: np.ndarray, qtype) -> bool:
+    """llama.cpp quantises matrices whose rows split into whole blocks; vectors stay float32."""
+    import gguf
+
+    block = gguf.GGML_QUANT_SIZES[qtype][0]
+    return data.ndim == 2 and data.shape[-1] % block == 0
+
+
+# ── the file ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
+    """llama.cpp's llama converter: each head's rows (half, i) reordered to (i, half) for its GPT-J rotation."""
+    return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
+    if arch == "llama" and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
+        return permute_rope_rows(data, cfg.num_attention_heads)
+    if arch == "llama" and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
+        return permute_rope_rows(data, cfg.num_key_value_heads)
+    if arch == "gpt2" and hf_name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
+        return data.T  # Conv1D is [in, out]; GGUF matrices are (out, in)
+    if arch in ("gemma2", "gemma3") and hf_name.endswith("norm.weight"):
+        return data + 1.0  # llama.cpp stores Gemma's RMSNorm scale as 1 + w
+    return data
+
+
+def _metadata(w, arch: str, cfg) -> None:
+    if arch == "gpt2":
+        w.add_context_length(cfg.n_positions)
+        w.add_embedding_length(cfg.n_embd)
+        w.add_block_count(cfg.n_layer)
+        w.add_feed_forward_length(cfg.n_inner or 4 * cfg.n_embd)
+        w.add_head_count(cfg.n_head)
+        w.add_layer_norm_eps(cfg.layer_norm_epsilon)
+        return
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    rope = getattr(cfg, "rope_parameters", None) or {}
+    rope = rope.get("full_attention", rope)  # Gemma 3 keeps one set per attention type
+    w.add_rope_freq_base(float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0))))
+    w.add_rope_dimension_count(int(head_dim * getattr(cfg, "partial_rotary_factor", 1.0)))
+    if head_dim != cfg.hidden_size // cfg.num_attention_heads or arch.startswith("gemma") or arch == "qwen3":
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    if arch.startswith("gemma"):
+        w.add_sliding_window(cfg.sliding_window)
+    if arch == "gemma2":
+        w.add_attn_logit_softcapping(cfg.attn_logit_softcapping)
+        w.add_final_logit_softcapping(cfg.final_logit_softcapping)
+
+
+def _tokenizer(w, tokenizer, pre: str = "default") -> None:
+    model = json.loads(tokenizer.to_str())["model"]
+    vocab = sorted(model["vocab"].items(), key=lambda kv: kv[1])
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list([tok for tok, _ in vocab])
+    w.add_token_types([1] * len(vocab))  # all NORMAL
+    w.add_token_merges(merges)
+    w.add_bos_token_id(0)
+    w.add_eos_token_id(0)
+    w.add_pad_token_id(
+        0
+    )  # transformers sizes padding_idx from it (Phi-3's default, 32000, is outside a tiny vocabulary)
+
+
+def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | None = None) -> Path:
+    """Write `hf` (a transformers model) and its byte-level BPE `tokenizer` as llama.cpp would, as `arch`
+    (tokenizer "sentencepiece": `sentencepiece_vocab()` as a 'llama' vocabulary instead; hf's vocab must fit it).
+
+    qtype (a gguf.GGMLQuantizationType) quantises every matrix whose rows split into whole blocks (Q5_K
+    and Q6_K: random blocks, see RANDOM_BLOCKS); vectors (norms, biases) stay float32, as in llama.cpp's files.
+    """
+    import gguf
+
+    arch_enum = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
+    cfg = hf.config
+    n_layers = cfg.n_layer if arch == "gpt2" else cfg.num_hidden_layers
+    names = gguf.get_tensor_name_map(arch_enum, n_layers)
+    rng = np.random.default_rng(0)
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_name(name or f"tiny-{arch}")
+    _metadata(w, arch, cfg)
+    if tokenizer == "sentencepiece":
+        _sentencepiece_tokenizer(w)
+    else:
+        _tokenizer(w, tokenizer)
+    tied = bool(getattr(cfg, "tie_word_embeddings", False))
+    for hf_name, tensor in hf.state_dict().items():
+        if hf_name == "lm_head.weight" and tied:
+            continue  # llama.cpp writes no output tensor for tied embeddings
+        base, suffix = hf_name.rsplit(".", 1)
+        if base.endswith(".attn") or base.endswith("rotary_emb"):
+            continue  # buffers (GPT-2's causal mask, RoPE frequencies), not weights
+        gguf_name = names.get_name(base)
+        if gguf_name is None:
+            raise KeyError(f"gguf's {arch} name map has no entry for {hf_name}")
+        data = _tensor_data(arch, hf_name, tensor.detach().float().numpy(), cfg)
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        if qtype is not None and can_quantize(data, qtype):
+            w.add_tensor(f"{gguf_name}.{suffix}", quantize(data, qtype, rng), raw_dtype=qtype)
+        else:
+            w.add_tensor(f"{gguf_name}.{suffix}", data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+# ── ready-made tiny files ────────────────────────────────────────────────────────────────────────────
+
+
+def save_tiny_gguf(path: Path, arch: str = "llama", seed: int = 0) -> Path:
+    """A tiny model with a 300-token byte-level BPE, as GGUF: arch "llama" (2 layers, 4 heads, 2 key/value
+    heads) or "gemma2" (2 layers, 2 heads; layer 0 in a 4-token sliding window, soft-caps 50 and 30)."""
+    import torch
+    import transformers
+
+    from tests.tiny_models import byte_bpe
+
+    torch.manual_seed(seed)
+    shape = dict(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, max_position_embeddings=128)
+    if arch == "gemma2":
+        cfg = transformers.Gemma2Config(**shape, num_attention_heads=2, num_key_value_heads=1, head_dim=256,
+                                        sliding_window=4)  # fmt: skip
+        hf = transformers.Gemma2ForCausalLM(cfg)
+    else:
+        cfg = transformers.LlamaConfig(**shape, num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+        hf = transformers.LlamaForCausalLM(cfg)
+    with torch.no_grad():
+        for p in hf.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_gguf(hf, byte_bpe(300), path, arch, name=f"tiny-{arch}")
+
+
+def add_to_ollama_store(store: Path, gguf_path: Path, name: str, tag: str = "latest") -> Path:
+    """Lay `gguf_path` out in a fake Ollama store as `ollama pull` would: a blob named by its sha256 and a
+    manifest (with the template and params layers Ollama writes beside the model); returns the blob."""
+    import hashlib
+    import shutil
+
+    def blob(data: bytes) -> dict:
+        digest = hashlib.sha256(data).hexdigest()
+        (store / "blobs").mkdir(parents=True, exist_ok=True)
+        (store / "blobs" / f"sha256-{digest}").write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    parts = name.split("/")
+    parts = ["registry.ollama.ai", "library", *parts] if len(parts) == 1 else ["registry.ollama.ai", *parts]
+    digest = hashlib.sha256(gguf_path.read_bytes()).hexdigest()
+    (store / "blobs").mkdir(parents=True, exist_ok=True)
+    target = store / "blobs" / f"sha256-{digest}"
+    shutil.copyfile(gguf_path, target)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", **blob(b'{"model_format":"gguf"}')},
+        "layers": [
+            {
+                "mediaType": "application/vnd.ollama.image.model",
+                "digest": f"sha256:{digest}",
+                "size": target.stat().st_size,
+            },
+            {"mediaType": "application/vnd.ollama.image.template", **blob(b"{{ .Prompt }}")},
+            {"mediaType": "application/vnd.ollama.image.params", **blob(b'{"stop":["</s>"]}')},
+        ],
+    }
+    folder = store / "manifests" / Path(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / tag).write_text(json.dumps(manifest), encoding="utf-8")
+    return target
+
+
+def sentencepiece_vocab(vocab_size: int = 200) -> tuple[list[str], list[int], list[float]]:
+    """(tokens, types, scores) laid out like a Llama SentencePiece vocabulary in GGUF: <unk>, <s>, </s>, the 256
+    byte-fallback tokens <0x00>..<0xFF>, then BPE pieces ('▁the') best first, scored -rank."""
+    from tokenizers import SentencePieceBPETokenizer
+
+    from tests.tiny_models import CORPUS
+
+    sp = SentencePieceBPETokenizer()
+    sp.train_from_iterator(CORPUS, vocab_size=vocab_size, special_tokens=[])
+    pieces = [t for t, _ in sorted(sp.get_vocab().items(), key=lambda kv: kv[1])]
+    tokens = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256)), *pieces]
+    types = [2, 3, 3] + [6] * 256 + [1] * len(pieces)  # UNKNOWN, CONTROL, BYTE, NORMAL
+    scores = [0.0] * 259 + [-float(i) for i in range(len(pieces))]
+    return tokens, types, scores
+
+
+def _sentencepiece_tokenizer(w) -> None:
+    tokens, types, scores = sentencepiece_vocab()
+    w.add_tokenizer_model("llama")  # llama.cpp's name for a SentencePiece vocabulary: no merges, scores
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_scores(scores)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_pad_token_id(0)  # transformers sizes padding_idx from it
+
+
+def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = None, add_bos: bool | None = None) -> Path:
+    """A GGUF with a tokenizer and no weights: kind 'gpt2' (tests.tiny_models.byte_bpe) or 'llama' (SentencePiece)."""
+    import gguf
+
+    from tests.tiny_models import byte_bpe
+
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_block_count(1)
+    w.add_context_length(64)
+    w.add_embedding_length(8)
+    w.add_head_count(1)
+    if kind == "gpt2":
+        _tokenizer(w, byte_bpe(300), pre=pre or "default")
+    else:
+        _sentencepiece_tokenizer(w)
+    if add_bos is not None:
+        w.add_add_bos_token(add_bos)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

@@ -1,0 +1,103 @@
+"""The masking page's extra figures for what some models add: a sliding window drawn as its own mask
+beside the causal one, and soft-capped scores beside the scores before the cap (Gemma 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from viz.figures.heatmaps import Cells, _cell_hover, _cells_of
+from viz.figures.layout import DIVERGING_SCALE, MASKED_GREY, MINUS_INF, Orientation, oriented
+
+ALLOWED, BLOCKED = "#2b6cb0", "#f2f2f2"  # a key the query may see / may not
+
+
+def _panel_axes(fig: go.Figure, col: int, win: Cells, orient: Orientation) -> None:
+    x_axis, y_axis = win.axes(orient)
+    fig.update_xaxes(dict(x_axis) | dict(tickangle=-60), row=1, col=col)
+    y_axis = dict(y_axis) | dict(autorange="reversed")
+    if col > 1:  # only the first panel labels its rows
+        y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
+    fig.update_yaxes(y_axis, row=1, col=col)
+
+
+def window_masks(
+    causal: np.ndarray | None,
+    window: np.ndarray,
+    used: np.ndarray,
+    window_size: int,
+    labels: Sequence[str],
+    orient: Orientation = "rows",
+    cells: Cells | None = None,
+) -> go.Figure:
+    """The causal mask, the sliding window and the mask the softmax used (both together), side by side."""
+    win = _cells_of(labels, cells)
+    panels = [] if causal is None else [("causal: key ≤ query", causal)]
+    used_title = "used: both" if causal is not None else "used: the window"
+    panels += [(f"window: |query − key| < {window_size}", window), (used_title, used)]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.05)
+    small = max(win.shape) <= 40
+    for col, (title, mask) in enumerate(panels, start=1):
+        win.check(mask)
+
+        def hover(i: int, j: int, mask: np.ndarray = mask, title: str = title) -> str:
+            return f"{win.where(i, j)}<br>{title.split(':')[0]}: {'allowed' if mask[i, j] else 'masked'}"
+
+        xs, ys = win.positions(orient)
+        fig.add_trace(
+            go.Heatmap(
+                z=oriented(mask.astype(float), orient), x=xs, y=ys, text=_cell_hover(win, hover, orient),
+                hovertemplate="%{text}<extra></extra>", zmin=0.0, zmax=1.0, showscale=False,
+                colorscale=[[0.0, BLOCKED], [1.0, ALLOWED]], xgap=1 if small else 0, ygap=1 if small else 0,
+            ),
+            row=1, col=col,
+        )  # fmt: skip
+        _panel_axes(fig, col, win, orient)
+    n = max(win.shape)
+    fig.update_layout(height=max(360, min(640, 200 + 14 * n)), margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def softcap_scores(
+    uncapped: np.ndarray,
+    capped: np.ndarray,
+    mask: np.ndarray,
+    cap: float,
+    labels: Sequence[str],
+    orient: Orientation = "rows",
+    cells: Cells | None = None,
+) -> go.Figure:
+    """Scores before and after cap·tanh(s/cap), on one colour scale; masked cells grey (−∞ after the mask)."""
+    win = _cells_of(labels, cells)
+    win.check(uncapped)
+    win.check(capped)
+    allowed = uncapped[mask]
+    bound = float(np.max(np.abs(allowed))) if allowed.size else 1.0
+    titles = ["before the cap: q·k × scale", f"after the cap: {cap:g}·tanh(s / {cap:g})"]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.06)
+    small = max(win.shape) <= 40
+    for col, matrix in enumerate((uncapped, capped), start=1):
+
+        def hover(i: int, j: int, matrix: np.ndarray = matrix) -> str:
+            line = f"{win.where(i, j)}<br>before the cap {uncapped[i, j]:.4g}<br>after the cap {capped[i, j]:.4g}"
+            return line if mask[i, j] else line + f"<br>masked: {MINUS_INF} in the softmax"
+
+        xs, ys = win.positions(orient)
+        fig.add_trace(
+            go.Heatmap(
+                z=oriented(np.where(mask, matrix, np.nan), orient), x=xs, y=ys,
+                text=_cell_hover(win, hover, orient), hovertemplate="%{text}<extra></extra>", coloraxis="coloraxis",
+                xgap=1 if small else 0, ygap=1 if small else 0, hoverongaps=False,
+            ),
+            row=1, col=col,
+        )  # fmt: skip
+        _panel_axes(fig, col, win, orient)
+    fig.update_layout(
+        coloraxis=dict(colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=dict(title=dict(text="score"))),
+        height=max(380, min(700, 200 + 16 * max(win.shape))), margin=dict(l=10, r=10, t=40, b=10),
+        plot_bgcolor=MASKED_GREY,
+    )  # fmt: skip
+    return fig

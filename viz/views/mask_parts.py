@@ -1,0 +1,60 @@
+"""What a layer adds to plain causal softmax attention, told apart for the masking page: the causal mask
+and a sliding window as separate masks, and soft-capped scores beside the scores before the cap.
+
+All numbers come from the engine's Trace (`mask`, `window_mask`, `scores(..., capped=False)`); the causal
+mask alone is the rule "key j ≤ query i", drawn from the positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from viz.views.common import to_numpy
+from viz.views.trace import TraceLike
+
+
+@dataclass(frozen=True)
+class MaskParts:
+    """[rows, cols] arrays for a block of queries × keys (rows = queries, from row_start; keys from col_start)."""
+
+    used: np.ndarray  # bool: the mask the pass used (causal and/or window)
+    causal: np.ndarray | None  # bool: the causal mask alone (None: this pass had none)
+    window: np.ndarray | None  # bool: the sliding window alone, |i − j| < window (None: no window in this layer)
+    window_size: int | None
+    scores: np.ndarray  # the softmax's input before the mask (after the soft-cap where the model caps)
+    uncapped: np.ndarray  # q·k times the scale, before any soft-cap (== scores without one)
+    softcap: float | None
+
+    @property
+    def has_window(self) -> bool:
+        return self.window is not None
+
+    @property
+    def has_softcap(self) -> bool:
+        return self.softcap is not None
+
+
+def mask_parts(trace: TraceLike, layer: int, head: int, rows: slice, cols: slice) -> MaskParts:
+    """The masks and the scores before / after the soft-cap of one head, for queries[rows] × keys[cols]."""
+    q = np.arange(trace.n_tokens)[rows][:, None]  # (rows, 1) query positions
+    k = np.arange(trace.n_tokens)[cols][None, :]  # (1, cols) key positions
+    window_size = trace.window(layer) if hasattr(trace, "window") else None
+    window = None
+    if window_size is not None:
+        window = to_numpy(trace.window_mask(layer), dtype=None)[rows, cols].astype(bool, copy=True)
+    scores = to_numpy(trace.scores(layer, head), dtype=None)[rows, cols].astype(np.float32, copy=True)
+    softcap = getattr(getattr(trace, "config", None), "attn_softcap", None)
+    uncapped = scores
+    if softcap is not None:
+        uncapped = to_numpy(trace.scores(layer, head, capped=False), dtype=None)[rows, cols].astype(np.float32)
+    return MaskParts(
+        used=to_numpy(trace.mask(layer), dtype=None)[rows, cols].astype(bool, copy=True),
+        causal=(k <= q) if trace.causal else None,
+        window=window,
+        window_size=window_size,
+        scores=scores,
+        uncapped=uncapped,
+        softcap=softcap,
+    )
