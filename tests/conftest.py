@@ -101,9 +101,20 @@ def fluffy(smollm):
 # --- markers ---------------------------------------------------------------------------------------------
 
 
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). Tests that share an expensive
+# session fixture go to one worker, so each is built once: the app server and Chromium, and transformers'
+# copy of SmolLM2 (about 40 s to dequantise). Everything else is shared out test by test.
+XDIST_GROUPS = (("app_url", "app-server"), ("hf_smollm", "hf-smollm"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if BROWSER_DIR in item.path.parents:
             item.add_marker(pytest.mark.browser)
         if uses_real_model(item):
             item.add_marker(pytest.mark.real_model)
+        fixtures = getattr(item, "fixturenames", ())
+        group = next((name for fixture, name in XDIST_GROUPS if fixture in fixtures), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
