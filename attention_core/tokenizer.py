@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,6 +41,21 @@ def byte_level_text(token: str, byte_level: bool) -> str:
         return raw.decode("utf-8", errors="backslashreplace")
 
 
+METASPACE = "\u2581"  # ▁: SentencePiece's word-start mark (Llama 2, Mistral, Gemma, Phi-3 vocabularies)
+
+
+def uses_metaspace(tokenizer: Tokenizer) -> bool:
+    """Whether the decoder turns ▁ back into a space (a Metaspace decoder, or a Replace("▁", " ") step as
+    SentencePiece BPE files have): then a readable token shows that space, as a byte-level Ġ does."""
+    found = json.loads(tokenizer.to_str()).get("decoder") or {}
+    steps = found.get("decoders", [found]) if found.get("type") == "Sequence" else [found]
+    for step in steps:
+        kind, pattern = step.get("type"), (step.get("pattern") or {}).get("String")
+        if kind == "Metaspace" or (kind == "Replace" and pattern == METASPACE and step.get("content") == " "):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Encoding:
     ids: list[int]
@@ -55,6 +71,7 @@ class TextTokenizer:
     def __init__(self, tokenizer: Tokenizer):
         self.tokenizer = tokenizer
         self.byte_level = isinstance(tokenizer.decoder, decoders.ByteLevel)
+        self.metaspace = not self.byte_level and uses_metaspace(tokenizer)
         self._special_ids = {tok.content: i for i, tok in tokenizer.get_added_tokens_decoder().items() if tok.special}
 
     def encode(self, text: str, max_tokens: int) -> Encoding:
@@ -74,7 +91,7 @@ class TextTokenizer:
             keep_last = self._trailing_special(ids)  # BERT's [SEP] closes the sequence even after a cut
             ids = ids[: max_tokens - len(keep_last)] + keep_last
             offsets = offsets[: max_tokens - len(keep_last)] + [(0, 0)] * len(keep_last)
-        tokens = [byte_level_text(self.tokenizer.id_to_token(i) or "", self.byte_level) for i in ids]
+        tokens = [self.decode_token(i) for i in ids]
         return Encoding(ids=ids, tokens=tokens, offsets=offsets, n_input_tokens=n_input, truncated=truncated)
 
     def _trailing_special(self, ids: list[int]) -> list[int]:
@@ -93,4 +110,6 @@ class TextTokenizer:
         return self.tokenizer.decode(list(ids), skip_special_tokens=False)
 
     def decode_token(self, token_id: int) -> str:
-        return byte_level_text(self.tokenizer.id_to_token(token_id) or "", self.byte_level)
+        """One token as readable text: byte-level Ġ and SentencePiece ▁ shown as the space they stand for."""
+        token = byte_level_text(self.tokenizer.id_to_token(token_id) or "", self.byte_level)
+        return token.replace(METASPACE, " ") if self.metaspace else token

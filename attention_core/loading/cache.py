@@ -20,7 +20,7 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 
 CACHE_ENV = "ATTN_CACHE_DIR"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: GGUF converters of many architectures, SentencePiece tokenizers, new config fields
 WEIGHTS, TOKENIZER, CONFIG, MANIFEST = "weights.safetensors", "tokenizer.json", "config.json", "manifest.json"
 
 

@@ -37,3 +37,23 @@ def test_hostile_text_traces(smollm, minilm, text):
         t = model.trace(text, max_tokens=256)
         assert 0 < t.n_tokens <= 256
         assert all(isinstance(tok, str) for tok in t.tokens)
+
+
+def test_sentencepiece_word_starts_read_as_spaces_like_byte_level_ones():
+    """A SentencePiece vocabulary (Llama 2, Mistral, Gemma, Phi-3 GGUF files) marks a word start with ▁; the
+    readable token shows a space there, as byte-level vocabularies' Ġ does, and the text still round-trips."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from attention_core.tokenizer import TextTokenizer
+    from tests.tiny_models import CORPUS
+
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    raw.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    raw.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=120, special_tokens=["<unk>"]))
+    tok = TextTokenizer(raw)
+    enc = tok.encode("the mole", max_tokens=16)
+    assert "▁the" in raw.encode("the mole").tokens  # the vocabulary does mark word starts with ▁
+    assert enc.tokens[0] == " the" and not any("▁" in t for t in enc.tokens)
+    assert "".join(enc.tokens) == " the mole" and tok.decode(enc.ids) == "the mole"
+    assert tok.decode_token(enc.ids[0]) == " the"
