@@ -94,6 +94,11 @@ def gemma_config(hf: dict, name: str) -> ModelConfig:
     """Gemma 2 and Gemma 3 (text): sandwich norms, √d_model embedding scale, query_pre_attn_scalar, and
     Gemma 2's soft-caps (Gemma 3 replaces them with q/k norms and a separate RoPE base on sliding layers)."""
     gemma3 = hf.get("model_type") in ("gemma3_text", "gemma3")
+    if not hf.get("layer_types"):  # configs saved before transformers listed layer types: the models' own rule
+        period = int(hf.get("sliding_window_pattern") or 6) if gemma3 else 2
+        n_layers = int(hf["num_hidden_layers"])
+        types = ["sliding_attention" if (i + 1) % period else "full_attention" for i in range(n_layers)]
+        hf = {**hf, "layer_types": types}
     features: dict = dict(
         norm_position="sandwich", embed_scale=math.sqrt(int(hf["hidden_size"])),
         attn_scale=float(hf.get("query_pre_attn_scalar") or 256) ** -0.5,

@@ -143,3 +143,20 @@ def test_steps_sweep_and_pooled_views_agree_with_the_trace(pair):
     ablated = ours.trace(TEXT, interventions=[ablate_head(0, 1)])
     expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
     assert abs(sweep[0, 1] - expected) <= 1e-4
+
+
+def test_gemma_configs_without_layer_types_follow_the_models_rule():
+    """Configs saved before transformers listed `layer_types` (e.g. the original Gemma 2 releases): Gemma 2
+    slides on even layers, Gemma 3 on all but every sliding_window_pattern-th; the rope bases as saved then."""
+    from attention_core.loading.hf_adapters_modern import gemma_config
+
+    hf = dict(
+        model_type="gemma2", hidden_size=64, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=4,
+        head_dim=16, intermediate_size=96, vocab_size=300, sliding_window=8, query_pre_attn_scalar=16,
+        hidden_activation="gelu_pytorch_tanh", attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
+    )  # fmt: skip
+    assert [gemma_config(hf, "g2").window(i) for i in range(4)] == [8, None, 8, None]
+    g3 = dict(hf, model_type="gemma3_text", num_hidden_layers=7, rope_theta=1e6, rope_local_base_freq=1e4)
+    cfg = gemma_config(g3, "g3")
+    assert [cfg.window(i) for i in range(7)] == [8, 8, 8, 8, 8, None, 8]
+    assert (cfg.rope_base(0), cfg.rope_base(5)) == (1e4, 1e6)
