@@ -103,6 +103,12 @@ ARCH_LABELS = {
     "bert": "BERT-style encoder",
     "marian": "Marian encoder-decoder",
     "marian-decoder": "Marian decoder",
+    "qwen3": "Qwen3 decoder",
+    "gemma2": "Gemma 2 decoder",
+    "gemma3": "Gemma 3 decoder",
+    "phi3": "Phi-3 decoder",
+    "olmo2": "OLMo 2 decoder",
+    "neox": "GPT-NeoX decoder",
 }
 
 

@@ -73,6 +73,6 @@ def test_an_ollama_model_loads_and_is_described(env) -> None:
     assert at.session_state["model"] == "smollm2-135m"  # the model that worked stays
     at.text_input(key="model_request").set_value("ollama:tiny:q8")
     at = at.button(key="model_load").click().run()
-    check_described_and_drawn(at, "ollama:tiny:q8", "ollama:tiny:q8 (gemma2, 2 layers × 2 heads)")
+    check_described_and_drawn(at, "ollama:tiny:q8", "ollama:tiny:q8 (Gemma 2 decoder, 2 layers × 2 heads)")
     said = " ".join(c.value for c in at.sidebar.caption)
     assert "sliding window of 4 tokens (1 of 2 layers)" in said and "soft-capped" in said
