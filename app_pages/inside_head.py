@@ -44,14 +44,25 @@ cell = s.cell(i, j)
 engine_weight = float(trace.pattern(s.layer, s.head)[i, j])  # the engine's own softmax, for comparison
 if cell["allowed"]:
     share = (
-        f"softmax share  = exp({cell['scaled']:.6g} − {cell['row_max']:.6g}) / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
+        f"softmax share  = exp({cell['capped']:.6g} − {cell['row_max']:.6g}) / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
         f"               = {cell['numerator']:.6g} / {cell['denominator']:.6g} = {cell['weight']:.6g}"
     )
-else:
+elif j > i:
     share = "masked: key j comes after query i, so its score is replaced by −∞ and exp(−∞) = 0 → weight 0"
+else:
+    share = (
+        f"masked: key j is further back than this layer's sliding window of {s.window} keys, so its score is "
+        "replaced by −∞ and exp(−∞) = 0 → weight 0"
+    )
+if abs(s.scale - d**0.5) <= 1e-6 * d**0.5:  # the usual 1/√d_head
+    scaling = f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['scaled']:.6g}\n"
+else:  # the model sets its own factor (Gemma: query_pre_attn_scalar^-½)
+    scaling = f"× the model's own scale 1/{s.scale:.6g} = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"
+if s.softcap is not None:
+    scaling += f"soft-cap       = {s.softcap:g}·tanh({cell['scaled']:.6g} / {s.softcap:g}) = {cell['capped']:.6g}\n"
 st.code(
     f"q_i · k_j      = {cell['dot']:.6g}\n"
-    f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"
+    f"{scaling}"
     f"{share}\n"
     f"engine's trace.pattern[{s.layer}, {s.head}][{i}, {j}] = {engine_weight:.6g}",
     language=None,

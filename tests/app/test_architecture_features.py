@@ -75,3 +75,24 @@ def test_a_layer_without_window_draws_no_window_mask(gemma2) -> None:
     assert at.session_state["ctx"].layer == 1
     keys = [c.proto.id for c in at.get("plotly_chart")]
     assert not any("window_masks" in k for k in keys) and any("softcap" in k for k in keys)
+
+
+def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> None:
+    """Gemma 2 scales q·k by query_pre_attn_scalar^-½ (here 1/√24, not 1/√d_head = 1/4) and soft-caps the
+    result at 5 before the mask: the worked entry names both steps, and its softmax reads the capped score."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "inside_head", "text": TEXT, "layer": "0", "head": "1"})
+    at.run()
+    at.text_input(key="model_request").set_value(str(gemma2))
+    at = at.button(key="model_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    worked = next(c.value for c in at.code if "q_i · k_j" in c.value)
+    assert "masked: key j is further back than this layer's sliding window of 8 keys" in worked  # last query, key 0
+    key = next(box for box in at.selectbox if box.label.startswith("Key j"))
+    at = key.set_value(key.options[-1]).run()  # the query itself: inside the window
+    worked = next(c.value for c in at.code if "q_i · k_j" in c.value)
+    assert "√d_head" not in worked and "the model's own scale 1/4.89898" in worked  # √24, not √16
+    assert "soft-cap       = 5·tanh(" in worked
+    ctx = at.session_state["ctx"]
+    cell = ctx.trace.head_steps(ctx.layer, ctx.head).cell(ctx.trace.n_tokens - 1, ctx.trace.n_tokens - 1)
+    assert cell["capped"] != cell["scaled"] and f"exp({cell['capped']:.6g} −" in worked
