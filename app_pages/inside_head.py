@@ -54,7 +54,9 @@ else:
         f"masked: key j is further back than this layer's sliding window of {s.window} keys, so its score is "
         "replaced by −∞ and exp(−∞) = 0 → weight 0"
     )
-if abs(s.scale - d**0.5) <= 1e-6 * d**0.5:  # the usual 1/√d_head
+own_scale = abs(s.scale - d**0.5) > 1e-6 * d**0.5  # the model sets its own factor on q·k (Gemma)
+scale_title = "× the model's own scale" if own_scale else "÷ √d_head"
+if not own_scale:
     scaling = f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['scaled']:.6g}\n"
 else:  # the model sets its own factor (Gemma: query_pre_attn_scalar^-½)
     scaling = f"× the model's own scale 1/{s.scale:.6g} = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"
@@ -183,7 +185,7 @@ with full:
         show_chart(query_key_heatmap(s.dots, f"Q·Kᵀ  {shape}", labels, orient, highlight=hl), "mech_dots")
     with c2:
         show_chart(
-            query_key_heatmap(s.scaled, f"÷ √d_head = ÷ {s.scale:.4g}  {shape}", labels, orient, highlight=hl),
+            query_key_heatmap(s.scaled, f"{scale_title} = ÷ {s.scale:.4g}  {shape}", labels, orient, highlight=hl),
             "mech_scaled",
         )
     st.subheader("4 · Mask, then softmax")

@@ -50,7 +50,12 @@ parts = derived(
     compute=lambda: mask_parts(trace, ctx.layer, ctx.head, window.rows, window.cols),
 )  # fmt: skip
 
-st.subheader("Scaled scores, soft-capped  (see below)" if parts.has_softcap else "Raw scaled scores  q·k / √d_head")
+cfg = trace.config
+if abs(cfg.scale * cfg.d_head**0.5 - 1.0) > 1e-6:  # the model sets its own factor on q·k (Gemma)
+    scaled_by = f"q·k × {cfg.scale:.4g} (the model's own scale, not 1/√d_head)"
+else:
+    scaled_by = "q·k / √d_head"
+st.subheader("Scaled scores, soft-capped  (see below)" if parts.has_softcap else f"Raw scaled scores  {scaled_by}")
 if ctx.causal:
     how = (
         "This forward pass used a causal mask: a query may not look at later keys, so those scores are set "
