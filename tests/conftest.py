@@ -104,17 +104,24 @@ def fluffy(smollm):
 # `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). Tests that share an expensive
 # session fixture go to one worker, so each is built once: the app server and Chromium, and transformers'
 # copy of SmolLM2 (about 40 s to dequantise). Everything else is shared out test by test.
+# xdist 3.8 groups by an "@group" suffix on the node id, which it writes to `item._nodeid`; pytest 9 keeps the
+# id in `item._id` and ignores that, so the suffix is written here (only on an xdist worker with loadgroup).
 XDIST_GROUPS = (("app_url", "app-server"), ("hf_smollm", "hf-smollm"))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def _xdist_group(config: pytest.Config, item: pytest.Item) -> None:
+    fixtures = getattr(item, "fixturenames", ())
+    group = next((name for fixture, name in XDIST_GROUPS if fixture in fixtures), None)
+    if group is not None and getattr(config.option, "loadgroup", False) and not item.nodeid.endswith("@" + group):
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(f"{item.nodeid}@{group}")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if BROWSER_DIR in item.path.parents:
             item.add_marker(pytest.mark.browser)
         if uses_real_model(item):
             item.add_marker(pytest.mark.real_model)
-        fixtures = getattr(item, "fixturenames", ())
-        group = next((name for fixture, name in XDIST_GROUPS if fixture in fixtures), None)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+        _xdist_group(config, item)
