@@ -13,6 +13,8 @@ from functools import partial
 
 import streamlit as st
 
+from attention_viz.export import view_bytes
+from attention_viz.views import build_view
 from services.traces import derived, derived_job, set_threads_for
 from ui.context import require_trace
 from ui.figure_memo import memo_figure, memo_in_background
@@ -212,9 +214,19 @@ def layer_heads(layer: int, head: int, base: str) -> None:
     )
 
 
+def head_file(fmt: str) -> bytes:
+    """The head as the notebook and `attention-viz export` draw it (the same figure builders): a vector SVG
+    whose token labels are text, or one HTML file that opens offline and stays interactive."""
+    view = build_view(ctx.trace, "head", ctx.layer, ctx.head, ctx.orient)
+    return view_bytes(view, fmt, f"{ctx.model_name} · layer {ctx.layer}, head {ctx.head}")
+
+
 def export_short(view: object, base: str) -> None:
-    st.caption("Files always have one row per query (rows sum to 1), whatever the orientation on screen.")
-    c1, c2, c3 = st.columns([1, 1, 2])
+    st.caption(
+        "Data files always have one row per query (rows sum to 1), whatever the orientation on screen; the SVG and "
+        "HTML files draw the head as shown. Files are built when you click."
+    )
+    c1, c2, c3, c4 = st.columns(4)
     c1.download_button(
         "Pattern as CSV", pattern_csv(view), file_name=f"{base}.csv", mime="text/csv", icon=":material/table:"
     )
@@ -225,8 +237,15 @@ def export_short(view: object, base: str) -> None:
         mime="application/octet-stream",
         icon=":material/download:",
     )
-    with c3:
-        image_format_radio("img_fmt_patterns")
+    c3.download_button(
+        "Head as SVG", partial(head_file, "svg"), file_name=f"{base}.svg", mime="image/svg+xml",
+        icon=":material/image:",
+    )  # fmt: skip
+    c4.download_button(
+        "Head as HTML", partial(head_file, "html"), file_name=f"{base}.html", mime="text/html",
+        icon=":material/html:",
+    )  # fmt: skip
+    image_format_radio("img_fmt_patterns")
 
 
 def export_long(pooled: object, wview: object, base: str) -> None:

@@ -165,7 +165,7 @@ def test_guide_page() -> None:
     assert "−∞" in at.markdown[0].value and "query" in at.markdown[0].value.lower()
 
 
-def test_export_buttons_offer_csv_and_npz() -> None:
+def test_export_buttons_offer_csv_npz_svg_and_html() -> None:
     at = new_app()
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Pattern as CSV", "Pattern as NPZ"]
+    assert labels == ["Pattern as CSV", "Pattern as NPZ", "Head as SVG", "Head as HTML"]

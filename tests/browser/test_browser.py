@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,22 @@ def test_guide_and_shared_link(page, app_url, screenshots) -> None:
     page.get_by_role("heading", name="How to read this").wait_for()
     wait_rerun_done(page)
     shot(page, screenshots, "guide")
+
+
+def test_download_the_head_as_vector_svg_and_standalone_html(page, app_url, tmp_path) -> None:
+    """The app's SVG and HTML files are those of attention_viz (the notebook's and the CLI's): the SVG's token labels
+    are <text>, and the HTML holds plotly.js itself (it opens with no network) and draws the head with it."""
+    import xml.etree.ElementTree as ET
+
+    open_app(page, app_url)
+    files = {}
+    for fmt in ("SVG", "HTML"):
+        with page.expect_download(timeout=120_000) as info:
+            page.get_by_role("button", name=f"Head as {fmt}").click()
+        files[fmt] = tmp_path / f"head.{fmt.lower()}"
+        info.value.save_as(files[fmt])
+    texts = [t.text or "" for t in ET.parse(files["SVG"]).iter() if t.tag.endswith("text")]
+    assert any("fluffy" in t for t in texts) and any("forest" in t for t in texts)
+    html = files["HTML"].read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\ssrc=", html) and "Plotly.newPlot" in html  # no script fetched from anywhere
+    assert len(html) > 1_000_000  # plotly.js itself is inside
