@@ -216,7 +216,8 @@ def layer_heads(layer: int, head: int, base: str) -> None:
 
 def head_file(fmt: str) -> bytes:
     """The head as the notebook and `attention-viz export` draw it (the same figure builders): a vector SVG
-    whose token labels are text, or one HTML file that opens offline and stays interactive."""
+    whose token labels are text, or one HTML file that opens offline and stays interactive. Built on click;
+    the buttons do not rerun the page, which would replace the file the browser is about to fetch."""
     view = build_view(ctx.trace, "head", ctx.layer, ctx.head, ctx.orient)
     return view_bytes(view, fmt, f"{ctx.model_name} · layer {ctx.layer}, head {ctx.head}")
 
@@ -239,11 +240,11 @@ def export_short(view: object, base: str) -> None:
     )
     c3.download_button(
         "Head as SVG", partial(head_file, "svg"), file_name=f"{base}.svg", mime="image/svg+xml",
-        icon=":material/image:",
+        icon=":material/image:", on_click="ignore",
     )  # fmt: skip
     c4.download_button(
         "Head as HTML", partial(head_file, "html"), file_name=f"{base}.html", mime="text/html",
-        icon=":material/html:",
+        icon=":material/html:", on_click="ignore",
     )  # fmt: skip
     image_format_radio("img_fmt_patterns")
 
@@ -260,6 +261,7 @@ def export_long(pooled: object, wview: object, base: str) -> None:
         file_name=f"{base}_window.csv",
         mime="text/csv",
         icon=":material/table:",
+        on_click="ignore",  # a rerun on click would replace the file the browser is about to fetch
     )
     c2.download_button(
         "Blocks + window as NPZ",
@@ -267,6 +269,7 @@ def export_long(pooled: object, wview: object, base: str) -> None:
         file_name=f"{base}_long.npz",
         mime="application/octet-stream",
         icon=":material/download:",
+        on_click="ignore",
     )
     with c3:
         image_format_radio("img_fmt_patterns")
