@@ -54,9 +54,8 @@ else:
         f"masked: key j is further back than this layer's sliding window of {s.window} keys, so its score is "
         "replaced by −∞ and exp(−∞) = 0 → weight 0"
     )
-own_scale = abs(s.scale - d**0.5) > 1e-6 * d**0.5  # the model sets its own factor on q·k (Gemma)
-scale_title = "× the model's own scale" if own_scale else "÷ √d_head"
-if not own_scale:
+scale_title = "× the model's own scale" if trace.config.has_own_scale else "÷ √d_head"
+if not trace.config.has_own_scale:
     scaling = f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['scaled']:.6g}\n"
 else:  # the model sets its own factor (Gemma: query_pre_attn_scalar^-½)
     scaling = f"× the model's own scale 1/{s.scale:.6g} = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"

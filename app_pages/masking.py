@@ -51,7 +51,7 @@ parts = derived(
 )  # fmt: skip
 
 cfg = trace.config
-if abs(cfg.scale * cfg.d_head**0.5 - 1.0) > 1e-6:  # the model sets its own factor on q·k (Gemma)
+if cfg.has_own_scale:  # Gemma: query_pre_attn_scalar^-½
     scaled_by = f"q·k × {cfg.scale:.4g} (the model's own scale, not 1/√d_head)"
 else:
     scaled_by = "q·k / √d_head"

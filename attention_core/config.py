@@ -84,6 +84,11 @@ class ModelConfig:
         """The factor on q·k in every layer's scores."""
         return self.attn_scale if self.attn_scale is not None else self.d_head**-0.5
 
+    @property
+    def has_own_scale(self) -> bool:
+        """Whether the model sets its own factor on q·k (Gemma) rather than the usual 1/√d_head."""
+        return abs(self.scale * self.d_head**0.5 - 1.0) > 1e-6
+
     def features(self) -> list[str]:
         """Plain words for each declared attention feature this model uses (the sidebar shows them)."""
         out = []
