@@ -8,14 +8,17 @@ from __future__ import annotations
 import streamlit as st
 
 from services.lens import has_lens, lens_grid, lens_ranks
-from services.traces import get_trace, trace_key
 from ui.context import require_trace
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import readable_token
 from viz.views.lens import chosen_tokens, lens_track
 from viz.views.lens import lens_grid as grid_view
 
-LENS_MAX_TOKENS = 256  # the grid draws n_layers × n cells, each with its own hover
+# A long text's grid shows this many positions at a time: each position costs n_layers projections onto the
+# whole vocabulary (30 × 49,152 × 576 multiply-adds on SmolLM2), so 64 positions take about a second on two cores
+# (bench/lens.py) where a 1,000-token grid would take half a minute; and 64 columns are as many as a screen
+# can label.
+LENS_WINDOW = 64
 
 ctx = require_trace()
 st.title("Logit lens: the prediction, layer by layer")
@@ -30,10 +33,15 @@ if not has_lens(ctx.trace):
     st.stop()
 
 trace, key = ctx.trace, ctx.trace_key
-if trace.n_tokens > LENS_MAX_TOKENS:
-    st.warning(f"The text has {trace.n_tokens} tokens; the lens shows the first {LENS_MAX_TOKENS}.")
-    trace = get_trace(ctx.model, trace.text, trace.causal, LENS_MAX_TOKENS)
-    key = trace_key(ctx.model, trace.text, trace.causal, LENS_MAX_TOKENS)
+first, stop = 0, trace.n_tokens
+if trace.n_tokens > LENS_WINDOW:
+    last_start = trace.n_tokens - LENS_WINDOW
+    first = st.slider(
+        f"The text has {trace.n_tokens} tokens; the grid shows {LENS_WINDOW} positions at a time, from position",
+        0, last_start, last_start, step=1, key=f"lens_first_{trace.n_tokens}",
+        help="Each position is read through the unembedding once per layer, so a window is what stays quick.",
+    )  # fmt: skip
+    stop = first + LENS_WINDOW
 
 st.markdown(
     "After every block the embedding at each position is still a vector in the same space the last block "
@@ -42,36 +50,37 @@ st.markdown(
     "probability; hover for the top 5. The top row is the model's real prediction."
 )
 with st.spinner("Reading every layer through the unembedding"):
-    ids, probs = lens_grid(key, trace, 5)
-grid = grid_view(ids, probs, trace.tokens, trace.decode_token)
+    ids, probs = lens_grid(key, trace, 5, first, stop)
+grid = grid_view(ids, probs, trace.tokens[first:stop], trace.decode_token, first)
 st.plotly_chart(lens_grid_figure(grid), key="lens_grid", theme=None)
 
-last = trace.n_tokens - 1
-final = readable_token(trace.decode_token(int(ids[-1, last, 0])))
-settled = int(grid.settles[last])
+last = stop - 1  # the last position shown (the text's last unless the window is moved back)
+final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
+settled = int(grid.settles[last - first])
+where = "the last position" if last == trace.n_tokens - 1 else f"position {last}, the window's last,"
 st.caption(
-    f"At the last position the final answer is ‘{final}’; the lens first shows it, and keeps it to the end, "
+    f"At {where} the final answer is ‘{final}’; the lens first shows it, and keeps it to the end, "
     f"after block {settled} of {trace.n_layers - 1}."
 )
 
 st.subheader("One position, layer by layer")
 position = st.selectbox(
     "Position",
-    range(trace.n_tokens),
-    index=last,
-    format_func=lambda i: f"{i}: after ‘{grid.tokens[i]}’",
-    key="lens_position",
+    range(first, stop),
+    index=last - first,
+    format_func=lambda i: f"{i}: after ‘{grid.tokens[i - first]}’",
+    key="lens_position" + ("" if stop - first == trace.n_tokens else f"_{first}"),  # a new window: new positions
 )
-chosen = chosen_tokens(ids, position, trace.token_ids)
+chosen = chosen_tokens(ids, position - first, trace.token_ids[first:])
 p, r = lens_ranks(key, trace, position, chosen)
 track = lens_track(chosen, p, r, trace.decode_token)
 st.plotly_chart(
-    lens_track_figure(track, f"after ‘{grid.tokens[position]}’ (position {position})"),
+    lens_track_figure(track, f"after ‘{grid.tokens[position - first]}’ (position {position})"),
     key="lens_track",
     theme=None,
 )
 st.caption(
     "Followed: the final layer's top 3 at this position"
-    + (", and the token that actually comes next in the text." if position < last else ".")
+    + (", and the token that actually comes next in the text." if position < trace.n_tokens - 1 else ".")
     + " Rank 1 means the lens's most likely token after that block."
 )

@@ -47,13 +47,19 @@ def lens_logits(trace: Trace, layer: int) -> torch.Tensor:
         return fwd.unembed(resid, trace.context.pass_weights, trace.config).cpu()
 
 
-def lens_top(trace: Trace, k: int = 5, block_rows: int = BLOCK_ROWS) -> LensTop:
-    """Top-k token ids and probabilities for every (layer, position), a block of rows at a time."""
+def lens_top(
+    trace: Trace, k: int = 5, block_rows: int = BLOCK_ROWS, start: int = 0, stop: int | None = None
+) -> LensTop:
+    """Top-k token ids and probabilities for every layer at positions start..stop-1 (default: every position),
+    a block of rows at a time. A window costs only its own rows: each row is one projection onto the vocabulary."""
     require_lm_head(trace)
     if not 1 <= k <= trace.config.d_vocab:
         raise ValueError(f"k must be between 1 and {trace.config.d_vocab}")
-    n, L = trace.n_tokens, trace.n_layers
-    resid = torch.cat(trace.captured.resid_pre[1:])  # (L·n, d_model): row l·n + i is layer l, position i
+    stop = trace.n_tokens if stop is None else stop
+    if not 0 <= start < stop <= trace.n_tokens:
+        raise IndexError(f"positions {start}..{stop - 1} are not inside 0..{trace.n_tokens - 1}")
+    n, L = stop - start, trace.n_layers
+    resid = torch.cat([r[start:stop] for r in trace.captured.resid_pre[1:]])  # (L·n, d_model): row l·n + i
     ids = torch.empty(L * n, k, dtype=torch.long)
     probs = torch.empty(L * n, k)
     w, cfg = trace.context.pass_weights, trace.config

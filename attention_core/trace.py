@@ -328,9 +328,10 @@ class Trace:
         """[n, d_vocab] logit lens: residual after block `layer` → final norm → unembedding (decoders)."""
         return lens.lens_logits(self, layer)
 
-    def lens_top(self, k: int = 5) -> lens.LensTop:
-        """Top-k ids and probabilities [n_layers, n, k] of every layer's lens, computed blockwise."""
-        return lens.lens_top(self, k)
+    def lens_top(self, k: int = 5, start: int = 0, stop: int | None = None) -> lens.LensTop:
+        """Top-k ids and probabilities [n_layers, stop - start, k] of every layer's lens at positions
+        start..stop-1 (default: all), computed blockwise."""
+        return lens.lens_top(self, k, start=start, stop=stop)
 
     def lens_ranks(self, position: int, token_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """[n_layers, t] lens probability and rank (0 = top-1) of each token at `position`."""

@@ -48,12 +48,13 @@ def main() -> int:
     print(f"torch {torch.__version__}, {model.config.n_layers} layers, vocabulary {model.config.d_vocab}")
     for n in args.lengths:
         text = text_of(model, n)
-        set_threads_for(n)  # as the app's trace service does
         trace_t, grid_t = [], []
         for _ in range(args.repeats + 1):  # the first is a warm-up
+            set_threads_for(n)  # as the app's trace service does
             t0 = time.perf_counter()
             trace = model.trace(text)
             t1 = time.perf_counter()
+            set_threads_for(trace.n_layers * trace.n_tokens)  # as services/lens.py does for the grid
             top = trace.lens_top(5)
             t2 = time.perf_counter()
             trace_t.append(t1 - t0)
@@ -61,7 +62,7 @@ def main() -> int:
         tr, gr = statistics.median(trace_t[1:]), statistics.median(grid_t[1:])
         print(
             f"{trace.n_tokens:5d} tokens: lens grid {gr:6.2f} s, trace {tr:6.2f} s, both {tr + gr:6.2f} s "
-            f"(grid {tuple(top.ids.shape)}, threads {torch.get_num_threads()})"
+            f"(grid {tuple(top.ids.shape)}, grid threads {torch.get_num_threads()})"
         )
     return 0
 

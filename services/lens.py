@@ -10,7 +10,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from attention_core import Trace
-from services.traces import derived
+from services.traces import derived, set_threads_for
 
 __all__ = ["has_lens", "lens_grid", "lens_ranks", "value_weighted"]
 
@@ -20,14 +20,22 @@ def has_lens(trace: Trace) -> bool:
     return trace.config.has_lm_head
 
 
-def lens_grid(base_key: Hashable, trace: Trace, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """([n_layers, n, k] token ids, [n_layers, n, k] probabilities): every layer's top k at every position."""
+def lens_grid(
+    base_key: Hashable, trace: Trace, k: int = 5, start: int = 0, stop: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """([n_layers, m, k] token ids, [n_layers, m, k] probabilities): every layer's top k at positions
+    start..stop-1 (default: every position; m = stop - start)."""
+    stop = trace.n_tokens if stop is None else int(stop)
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
-        top = trace.lens_top(int(k))
+        # Threads for the grid's own size: its rows are every (layer, position), each projected onto the whole
+        # vocabulary, so even a 64-token text is 1,920 rows × 49,152 tokens on SmolLM2 (~108 GFLOP), work a
+        # second core pays for, where the 64-token trace itself runs best on one (backend/threads.py).
+        set_threads_for(trace.n_layers * (stop - start))
+        top = trace.lens_top(int(k), int(start), stop)
         return top.ids.numpy(), top.probs.numpy().astype(np.float64)
 
-    return derived(base_key, "lens_top", int(k), compute=compute)
+    return derived(base_key, "lens_top", int(k), int(start), stop, compute=compute)
 
 
 def lens_ranks(

@@ -41,6 +41,26 @@ def test_logit_lens_grid_is_the_models_lens_and_the_position_track(smollm):
     assert "position 2" in chart(at, "lens_track")["layout"]["title"]["text"]
 
 
+def test_a_long_texts_lens_is_a_window_of_the_shells_own_trace(smollm):
+    """A long text gets a window of LENS_WINDOW positions of the shell's trace (not a second, shorter trace),
+    ending at the last token; moving the window shows those positions' real lens (issue 19, defect 3)."""
+    text = " ".join(["the cat sat on the mat because it was tired and the dog barked at the moon."] * 8)
+    at = open_page("logit_lens", text=text)
+    assert_clean(at)
+    trace = smollm.trace(text)
+    n, window = trace.n_tokens, 64
+    assert n > window
+    z = decode(chart(at, "lens_grid")["data"][0]["z"])
+    np.testing.assert_allclose(z, trace.lens_top(5, n - window, n).probs[:, :, 0].numpy(), atol=1e-5)
+    x = chart(at, "lens_grid")["data"][0]["x"]
+    assert list(decode(x) if isinstance(x, dict) else x) == list(range(n - window, n))  # the text's positions
+    at.slider(key=f"lens_first_{n}").set_value(10).run()
+    assert_clean(at)
+    z = decode(chart(at, "lens_grid")["data"][0]["z"])
+    np.testing.assert_allclose(z, trace.lens_top(5, 10, 10 + window).probs[:, :, 0].numpy(), atol=1e-5)
+    assert "position 73" in chart(at, "lens_track")["layout"]["title"]["text"]  # the window's last, by default
+
+
 def test_generate_page_shows_the_greedy_continuation_and_a_clicked_step(smollm):
     at = open_page("generate", layer="0", head="0")
     assert_clean(at)

@@ -65,6 +65,19 @@ def test_lens_top_is_the_top_k_of_each_layers_lens_whatever_the_block(fluffy_tra
     assert (top.probs[:, :, :-1] >= top.probs[:, :, 1:]).all()  # most likely first
 
 
+def test_a_window_of_positions_is_that_slice_of_the_whole_grid(fluffy_trace):
+    """The page shows long texts a window of positions at a time: the window is the same numbers as the whole grid."""
+    t = fluffy_trace
+    whole = t.lens_top(5)
+    window = t.lens_top(5, start=2, stop=5)
+    assert window.ids.shape == (t.n_layers, 3, 5)
+    assert torch.equal(window.ids, whole.ids[:, 2:5])
+    assert torch.allclose(window.probs, whole.probs[:, 2:5], atol=PROB_TOL, rtol=0)
+    for start, stop in ((3, 3), (-1, 2), (0, t.n_tokens + 1)):
+        with pytest.raises(IndexError):
+            t.lens_top(5, start=start, stop=stop)
+
+
 def test_lens_ranks_agree_with_the_grid(fluffy_trace):
     t = fluffy_trace
     top = t.lens_top(3)

@@ -20,14 +20,17 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
     probability; the hover lists the top k."""
     n_layers, n = grid.prob.shape
     heat = go.Heatmap(
-        z=grid.prob, x=list(range(n)), y=list(range(n_layers)), zmin=0.0, zmax=1.0, colorscale="Blues",
+        z=grid.prob, x=list(range(grid.first, grid.first + n)), y=list(range(n_layers)),
+        zmin=0.0, zmax=1.0, colorscale="Blues",
         text=grid.cell_text if n <= TEXT_IN_CELLS_MAX else None,
         texttemplate="%{text}" if n <= TEXT_IN_CELLS_MAX else None, textfont=dict(size=10),
         hovertext=grid.hover, hoverinfo="text", xgap=1, ygap=1,
         colorbar=dict(title=dict(text="top-1<br>probability"), tickformat=".0%"),
     )  # fmt: skip
     fig = go.Figure(heat)
-    x_axis = token_axis([plotly_escape(t) for t in grid.tokens], "position (the token the prediction follows)")
+    x_axis = token_axis(
+        [plotly_escape(t) for t in grid.tokens], "position (the token the prediction follows)", start=grid.first
+    )
     fig.update_layout(
         xaxis=x_axis | dict(side="top", tickangle=-45),
         yaxis=dict(title=dict(text="after block (layer)"), dtick=1 if n_layers <= 32 else None, automargin=True),

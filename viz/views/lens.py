@@ -16,13 +16,15 @@ CELL_CHARS = 8  # a cell shows at most this many characters of its token; the ho
 
 @dataclass(frozen=True)
 class LensGrid:
-    """Rows are layers (block 0 at the bottom when drawn), columns are positions of the text."""
+    """Rows are layers (block 0 at the bottom when drawn), columns are positions first, first + 1, ... of the text
+    (the whole text, or the window of a long one)."""
 
     cell_text: list[list[str]]  # [n_layers][n] top-1 token, readable, cut to CELL_CHARS, Plotly-escaped
     prob: np.ndarray  # [n_layers, n] its probability under that layer's lens
     hover: list[list[str]]  # [n_layers][n] "layer l · after 'tok'" and the top k with probabilities
     tokens: list[str]  # [n] readable input tokens (the column labels)
     settles: np.ndarray  # [n] first layer from which the top-1 is the final layer's top-1 at every layer after
+    first: int = 0  # the text position of column 0
 
 
 def settle_layers(top1: np.ndarray) -> np.ndarray:
@@ -33,8 +35,11 @@ def settle_layers(top1: np.ndarray) -> np.ndarray:
     return top1.shape[0] - suffix.sum(0)
 
 
-def lens_grid(ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str]) -> LensGrid:
-    """The grid from lens ids/probs [n_layers, n, k]; `decode(id)` is the model's token string."""
+def lens_grid(
+    ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str], first: int = 0
+) -> LensGrid:
+    """The grid from lens ids/probs [n_layers, n, k] at positions first..first + n - 1 (`tokens`: those n input
+    tokens); `decode(id)` is the model's token string."""
     n_layers, n, k = ids.shape
     names = {int(i): readable_token(decode(int(i))) for i in np.unique(ids)}
     shown = [readable_token(t) for t in tokens]
@@ -46,12 +51,12 @@ def lens_grid(ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode:
             cut = top[0] if len(top[0]) <= CELL_CHARS else top[0][: CELL_CHARS - 1] + "…"
             row_text.append(plotly_escape(cut))
             lines = [f"{plotly_escape(t)}  {p:.1%}" for t, p in zip(top, probs[layer, pos], strict=True)]
-            head = f"layer {layer} · position {pos}, after {plotly_escape(shown[pos])}"
+            head = f"layer {layer} · position {first + pos}, after {plotly_escape(shown[pos])}"
             row_hover.append("<br>".join([head, f"top {k} next tokens under this layer's lens:", *lines]))
         cell_text.append(row_text)
         hover.append(row_hover)
     settles = settle_layers(ids[:, :, 0])
-    return LensGrid(cell_text, np.asarray(probs[:, :, 0], dtype=np.float64), hover, shown, settles)
+    return LensGrid(cell_text, np.asarray(probs[:, :, 0], dtype=np.float64), hover, shown, settles, first)
 
 
 @dataclass(frozen=True)
