@@ -49,7 +49,7 @@ else:
 
 try:
     with st.spinner(f"Generating {n_new} tokens"):
-        gen = get_generation(ctx.model, ctx.text, int(n_new), float(temperature), int(seed), ivs)
+        gen = get_generation(ctx.model, ctx.text, int(n_new), float(temperature), int(seed), ivs, ctx.trace)
 except InputError as exc:
     st.error(str(exc))
     st.stop()

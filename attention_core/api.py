@@ -165,12 +165,15 @@ class Model:
         seed: int = 0,
         interventions: list[iv.Intervention] | tuple[iv.Intervention, ...] = (),
         top_k: int = 5,
+        prompt_trace: Trace | None = None,
     ) -> Generation:
         """Continue `text` by up to `max_new_tokens` tokens with a key/value cache (attention_core/generation.py).
 
         temperature 0 is greedy; otherwise each token is sampled from softmax(logits / temperature) with a
         generator seeded by `seed`, so the same arguments give the same text on the same device.
         `interventions` apply in every layer at every step. Stops early at the end-of-text token.
+        `prompt_trace`: a trace of this model on exactly the prompt's tokens (causal, no interventions), whose
+        captures are reused instead of running the prompt again; any other trace is ignored.
         """
         if not self.config.has_lm_head or not self.config.causal or self.config.is_encoder_decoder:
             raise InputError(f"{self.name} does not predict next tokens (it is an encoder): nothing to generate.")
@@ -181,7 +184,20 @@ class Model:
         ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads)
         enc = self.tokenizer.encode(text, self.max_tokens - int(max_new_tokens))  # room for the new tokens
         k = max(1, min(int(top_k), self.config.d_vocab))
-        return run_generation(self.context, enc, text, int(max_new_tokens), float(temperature), int(seed), ivs, k)
+        reuse = None
+        if prompt_trace is not None and self._same_prompt(prompt_trace, enc.ids, ivs):
+            reuse = prompt_trace.captured
+        return run_generation(
+            self.context, enc, text, int(max_new_tokens), float(temperature), int(seed), ivs, k, prompt_capture=reuse
+        )
+
+    def _same_prompt(self, trace: Trace, ids: list[int], ivs: tuple[iv.Intervention, ...]) -> bool:
+        """Whether `trace` computed exactly what the prompt's own chunk would: this model's weights on this
+        device, the same token ids, the causal mask, and no interventions in it or in the generation."""
+        return (
+            trace.context is self.context and list(trace.token_ids) == list(ids) and trace.causal
+            and not trace.interventions and not ivs
+        )  # fmt: skip
 
     def trace_pair(self, source: str, target: str, max_tokens: int | None = None) -> PairTrace:
         """Encoder-decoders: run the encoder on `source` and the decoder on `target` (teacher forcing).

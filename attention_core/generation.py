@@ -9,6 +9,11 @@ no longer valid; such a run re-runs the whole pass per token (slower, same numbe
 
 The steps' captures (residuals, q, and the cache's k, v) are kept, so `Generation.trace` is the trace of
 prompt + generated text from the very pass that generated it.
+
+A trace of exactly the prompt (same ids, causal, no interventions: e.g. the app's cached trace of the text)
+can stand in for the prompt's chunk: its captured k and v fill the cache and its residuals and queries open the
+new trace, so a long prompt is not run twice. A causal model's captures for a position depend only on the
+positions before it, so they are the numbers the prompt's own chunk would compute.
 """
 
 from __future__ import annotations
@@ -119,7 +124,7 @@ def choose(logits: torch.Tensor, temperature: float, generator: torch.Generator 
 
 def run_generation(
     ctx: PassContext, enc: Encoding, prompt: str, max_new: int, temperature: float, seed: int,
-    ivs: tuple[iv.Intervention, ...], top_k: int = 5,
+    ivs: tuple[iv.Intervention, ...], top_k: int = 5, prompt_capture: fwd.Captured | None = None,
 ) -> Generation:
     """Long because the loop keeps its bookkeeping in one place: generate up to `max_new` tokens after the
     prompt's ids (greedy, or sampled with a seeded generator), stopping early at the end-of-text token."""
@@ -135,7 +140,10 @@ def run_generation(
     top_ids, top_probs = [], []
     stopped = False
     with torch.inference_mode():
-        chunks = [_first_chunk(ids, ctx, cache, ropes, ivs, full_rerun)]
+        if prompt_capture is not None and not full_rerun:
+            chunks = [_reuse_prompt(prompt_capture, cache)]
+        else:
+            chunks = [_first_chunk(ids, ctx, cache, ropes, ivs, full_rerun)]
         for _ in range(max_new):
             logits = fwd.unembed(chunks[-1].resid_pre[-1][-1:], w, cfg)[0]  # (d_vocab,) after the last token
             top = torch.softmax(logits, dim=-1).topk(top_k)
@@ -166,6 +174,13 @@ def _first_chunk(ids, ctx, cache, ropes, ivs, full_rerun) -> fwd.Captured:
     if full_rerun:
         return fwd.run(ids_t, ctx.pass_weights, ctx.config, True, ivs)
     return forward_chunk(ids_t, 0, ctx, cache, ropes, ivs)
+
+
+def _reuse_prompt(captured: fwd.Captured, cache: KVCache) -> fwd.Captured:
+    """The prompt's chunk from a trace of the prompt: its k, v into the cache, its residuals and queries kept."""
+    for layer, (k, v) in enumerate(zip(captured.k, captured.v, strict=True)):
+        cache.write(layer, 0, k, v)  # (n_kv_heads, n, d_head) each
+    return fwd.Captured(resid_pre=list(captured.resid_pre), q=list(captured.q), k=[], v=[])
 
 
 def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], chunks, cache: KVCache, full_rerun: bool, ivs):

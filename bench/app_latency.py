@@ -27,15 +27,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -174,8 +177,24 @@ def _settle(page: Any, old_title: str | None, timeout_s: float, quiet_s: float =
     return None
 
 
-def _measure_pages(page: Any, model: Any, n: int, timeout_s: float, shots: Path | None) -> dict:
-    """Submit a fresh text of n tokens, then open every registered page from the sidebar, timing each."""
+def _server_quiet(proc: Any, limit_s: float = 120.0, busy_percent: float = 15.0) -> float:
+    """Wait until the app server has used under `busy_percent` of a core for a whole second (a page may leave
+    work running after it is drawn, e.g. the patterns page's prefetch of the next layer), at most `limit_s`;
+    returns the seconds waited."""
+    start = time.perf_counter()
+    proc.cpu_percent(None)  # starts psutil's interval
+    while time.perf_counter() - start < limit_s:
+        time.sleep(1.0)
+        if proc.cpu_percent(None) < busy_percent:
+            break
+    return time.perf_counter() - start
+
+
+def _measure_pages(
+    page: Any, model: Any, n: int, timeout_s: float, shots: Path | None, quiet: Callable[[], float]
+) -> dict:
+    """Submit a fresh text of n tokens, then open every registered page from the sidebar, timing each once the
+    server has finished what the previous page left running (so each page is timed on its own)."""
     from app_pages.registry import PAGES
     from attention_core.backend import set_threads_for
 
@@ -195,6 +214,9 @@ def _measure_pages(page: Any, model: Any, n: int, timeout_s: float, shots: Path 
     times: dict[str, float | None] = {}
     order = list(PAGES[1:]) + [PAGES[0]]  # the submit drew the first page; it is measured last, from another
     for spec in order:
+        waited = quiet()
+        if waited > 2:
+            print(f"  (waited {waited:.1f} s for the server to finish the previous page's work)", flush=True)
         old = page.evaluate(SETTLED_JS) or None
         link = page.locator("[data-testid='stSidebarNav'] a", has_text=spec.title).first
         more = page.locator("[data-testid='stSidebarNavViewButton']")
@@ -319,11 +341,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _app_page(query: str) -> Iterator[Any]:
-    """A served app and one 1280 px Chromium page opened on it (with `query`, e.g. "?page=patterns")."""
+def _app_page(query: str, server: list | None = None) -> Iterator[Any]:
+    """A served app and one 1280 px Chromium page opened on it (with `query`, e.g. "?page=patterns"); the server's
+    process is appended to `server` when given."""
     from playwright.sync_api import sync_playwright
 
-    with app_server(REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log", timeout=90) as (url, _proc):
+    with app_server(REPO_ROOT / "test-artifacts" / "app-latency-streamlit.log", timeout=90) as (url, proc):
+        if server is not None:
+            server.append(proc)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 2000})
@@ -337,12 +362,14 @@ def _app_page(query: str) -> Iterator[Any]:
 def _main_pages(args: argparse.Namespace, model: Any, gflops: float) -> int:
     load_start = os.getloadavg()[0]
     rows = []
-    with _app_page("") as page:
+    server: list = []
+    with _app_page("", server) as page:
         if _settle(page, None, 300) is None:  # loads the model and traces the default sentence: not measured
             raise RuntimeError("the first page was not drawn within 300 s")
-        _measure_pages(page, model, 24, args.timeout, None)  # warm-up: imports, first figures of each page
+        quiet = functools.partial(_server_quiet, psutil.Process(server[0].pid))
+        _measure_pages(page, model, 24, args.timeout, None, quiet)  # warm-up: imports, first figures of each page
         for n in args.lengths:
-            rows.append(_measure_pages(page, model, n, args.timeout, args.screenshots))
+            rows.append(_measure_pages(page, model, n, args.timeout, args.screenshots, quiet))
             print(json.dumps(rows[-1]), flush=True)
     print()
     print(_pages_report(rows, args, (load_start, os.getloadavg()[0]), gflops))

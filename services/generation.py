@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from attention_core import Intervention, Model
+from attention_core import Intervention, Model, Trace
 from attention_core.generation import Generation
 from services.cache import RESULTS
 
@@ -33,13 +33,18 @@ def generation_key(
 
 def get_generation(
     model: Model, text: str, n_new: int, temperature: float = 0.0, seed: int = 0,
-    interventions: Sequence[Intervention] = (),
+    interventions: Sequence[Intervention] = (), prompt_trace: Trace | None = None,
 ) -> Generation:  # fmt: skip
-    """The continuation of `text` (cached). Raises attention_core.InputError for bad requests."""
+    """The continuation of `text` (cached). Raises attention_core.InputError for bad requests. `prompt_trace`
+    (the shell's trace of the text) saves running the prompt again when it is a plain causal trace of exactly
+    the prompt's tokens; it does not change the result, so it is not part of the key."""
     key = generation_key(model, text, n_new, temperature, seed, interventions)
     ivs = tuple(interventions)
     return RESULTS.get(
-        key, lambda _progress: model.generate(text, int(n_new), float(temperature), int(seed), ivs, top_k=10)
+        key,
+        lambda _progress: model.generate(
+            text, int(n_new), float(temperature), int(seed), ivs, top_k=10, prompt_trace=prompt_trace
+        ),
     )
 
 

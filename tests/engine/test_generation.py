@@ -53,6 +53,30 @@ def test_greedy_generation_equals_rerunning_the_whole_pass(smollm):
     assert (gen.top_probs[:, :-1] >= gen.top_probs[:, 1:]).all()
 
 
+def test_a_trace_of_the_prompt_stands_in_for_its_chunk(smollm, monkeypatch):
+    """The app passes its cached trace of the text: the generation reuses its captures (the prompt is not run
+    again) and writes what it writes without them; a trace of another prompt or with interventions is ignored."""
+    from attention_core import generation
+
+    fresh = smollm.trace(FLUFFY)
+    plain = smollm.generate(FLUFFY, max_new_tokens=N_NEW)
+    prompt_runs = []
+    real_first_chunk = generation._first_chunk
+    monkeypatch.setattr(generation, "_first_chunk", lambda *a: prompt_runs.append(1) or real_first_chunk(*a))
+    reused = smollm.generate(FLUFFY, max_new_tokens=N_NEW, prompt_trace=fresh)
+    assert not prompt_runs  # the prompt was not run again
+    assert reused.new_token_ids == plain.new_token_ids
+    assert torch.equal(reused.trace.captured.resid_pre[5][: fresh.n_tokens], fresh.captured.resid_pre[5])
+    _check_against_full_pass(smollm, reused)
+    assert torch.allclose(reused.top_probs, plain.top_probs, atol=1e-5, rtol=0)
+    for other in (smollm.trace(FLUFFY + " again"), smollm.trace(FLUFFY, interventions=[ablate_head(0, 3)]),
+                  smollm.trace(FLUFFY, causal=False)):  # fmt: skip
+        runs_before = len(prompt_runs)
+        gen = smollm.generate(FLUFFY, max_new_tokens=2, prompt_trace=other)
+        assert len(prompt_runs) == runs_before + 1  # ignored: the prompt ran itself
+        assert gen.new_token_ids == plain.new_token_ids[:2]
+
+
 @pytest.mark.parametrize(
     "ivs",
     [(ablate_head(0, 3),), (temperature(2, 1, 0.3), ablate_head(5, 4)), (force_pattern(1, 0, "previous"),),
