@@ -123,13 +123,13 @@ def test_bad_requests_get_messages(smollm, minilm):
         smollm.generate("   ")
 
 
-GREEDY_PROMPTS = TEXTS[:12]
+GREEDY_PROMPTS = TEXTS[:10]  # the acceptance asks for at least 10; each costs ~6 s of the suite
 HF_NEW = 30
 
 
 @pytest.mark.parity
 def test_greedy_generation_matches_transformers_generate(smollm, hf_smollm):
-    """30 greedy tokens on 12 prompts: the same tokens as transformers' generate (KV cache) on the same weights."""
+    """30 greedy tokens on 10 prompts: the same tokens as transformers' generate (KV cache) on the same weights."""
     tok, hf = hf_smollm
     same = 0
     for text in GREEDY_PROMPTS:
@@ -142,4 +142,4 @@ def test_greedy_generation_matches_transformers_generate(smollm, hf_smollm):
         assert gen.new_token_ids == theirs, f"{text!r}: {gen.new_tokens} vs {[tok.decode([t]) for t in theirs]}"
         same += 1
         print(f"same {len(theirs)} tokens as HF generate: {text[:40]!r}", flush=True)  # progress under -s
-    assert same >= 10
+    assert same == len(GREEDY_PROMPTS) >= 10
