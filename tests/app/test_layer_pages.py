@@ -44,7 +44,7 @@ def test_logit_lens_grid_is_the_models_lens_and_the_position_track(smollm):
 def test_a_long_texts_lens_is_a_window_of_the_shells_own_trace(smollm):
     """A long text gets a window of LENS_WINDOW positions of the shell's trace (not a second, shorter trace),
     ending at the last token; moving the window shows those positions' real lens (issue 19, defect 3)."""
-    text = " ".join(["the cat sat on the mat because it was tired and the dog barked at the moon."] * 8)
+    text = " ".join(["the cat sat on the mat because it was tired and the dog barked at the moon."] * 5)
     at = open_page("logit_lens", text=text)
     assert_clean(at)
     trace = smollm.trace(text)
