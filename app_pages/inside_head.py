@@ -1,4 +1,5 @@
-"""Inside one head, step by step: E → Q, K (→ RoPE) → Q·Kᵀ → ÷√d_head → mask → softmax → V → z → Δe."""
+"""Inside one head, step by step: E → Q, K (→ RoPE) → Q·Kᵀ → ÷√d_head (→ + position bias) → mask → softmax → V
+→ z → Δe."""
 
 from __future__ import annotations
 
@@ -41,10 +42,11 @@ c1, c2 = st.columns(2)
 i = token_picker("Query i (the token that is looking)", readable, n - 1, "mech_cell_query", where=c1)
 j = token_picker("Key j (the token it looks at)", readable, 0, "mech_cell_key", where=c2)
 cell = s.cell(i, j)
+softmax_in = cell["capped"] + cell["bias"]  # the score the softmax reads (T5 adds its position bias)
 engine_weight = float(trace.pattern(s.layer, s.head)[i, j])  # the engine's own softmax, for comparison
 if cell["allowed"]:
     share = (
-        f"softmax share  = exp({cell['capped']:.6g} − {cell['row_max']:.6g}) / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
+        f"softmax share  = exp({softmax_in:.6g} − {cell['row_max']:.6g}) / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
         f"               = {cell['numerator']:.6g} / {cell['denominator']:.6g} = {cell['weight']:.6g}"
     )
 elif j > i:
@@ -55,12 +57,19 @@ else:
         "replaced by −∞ and exp(−∞) = 0 → weight 0"
     )
 scale_title = "× the model's own scale" if trace.config.has_own_scale else "÷ √d_head"
-if not trace.config.has_own_scale:
+if s.attn_scale == 1.0:  # T5 does not scale q·k at all
+    scale_title, scaling = "no scale (T5: × 1)", "no scale       (this model uses q·k as it is)\n"
+elif not trace.config.has_own_scale:
     scaling = f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['scaled']:.6g}\n"
 else:  # the model sets its own factor (Gemma: query_pre_attn_scalar^-½)
     scaling = f"× the model's own scale 1/{s.scale:.6g} = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"
 if s.softcap is not None:
     scaling += f"soft-cap       = {s.softcap:g}·tanh({cell['scaled']:.6g} / {s.softcap:g}) = {cell['capped']:.6g}\n"
+if s.position_bias is not None:  # T5: its own term, added before the mask
+    scaling += (
+        f"+ position bias = {cell['capped']:.6g} + {cell['bias']:.6g} = {softmax_in:.6g}"
+        f"   (the bias of offset {j - i:+d}, key − query)\n"
+    )
 st.code(
     f"q_i · k_j      = {cell['dot']:.6g}\n"
     f"{scaling}"
@@ -92,7 +101,10 @@ with c1:
     )
     st.caption("Lengths (L2 norms): " + ", ".join(f"|{kind}| of the {KIND_NAMES[kind]}" for kind in KINDS) + ".")
 with c2:
-    numbers = {f"q_{i} · k_{j}": pv.dot, f"÷ √{d} (the scaled score)": pv.scaled}
+    factor = f"× {s.attn_scale:.4g}" if trace.config.has_own_scale else f"÷ √{d}"
+    numbers = {f"q_{i} · k_{j}": pv.dot, f"{factor} (the scaled score)": pv.scaled}
+    if s.position_bias is not None:
+        numbers[f"+ position bias (offset {j - i:+d})"] = cell["bias"]
     numbers.update({name.replace("_i", f"_{i}").replace("_j", f"_{j}"): v for name, v in pv.cosines().items()})
     st.dataframe(
         [{"quantity": name, "value": value} for name, value in numbers.items()],
@@ -187,6 +199,22 @@ with full:
             query_key_heatmap(s.scaled, f"{scale_title} = ÷ {s.scale:.4g}  {shape}", labels, orient, highlight=hl),
             "mech_scaled",
         )
+    if s.position_bias is not None:
+        st.subheader("3b · Plus the relative position bias: a second term")
+        st.caption(
+            "This model has no position embeddings and no RoPE: each head adds a learned number to every score, "
+            "looked up by the offset key − query (near offsets each have their own bucket, further ones share "
+            "logarithmically wider buckets). It is a separate term, not part of q·k: left the bias alone, right "
+            "the sum, which the mask and the softmax read. Every layer of this stack adds the same bias."
+        )
+        c1, c2 = st.columns(2)
+        with c1:
+            show_chart(
+                query_key_heatmap(s.position_bias, f"position bias  {shape}", labels, orient, highlight=hl), "mech_bias"
+            )
+        with c2:
+            title = f"q·k{'' if s.attn_scale == 1.0 else ' scaled'} + position bias  {shape}"
+            show_chart(query_key_heatmap(s.before_mask, title, labels, orient, highlight=hl), "mech_biased")
     st.subheader("4 · Mask, then softmax")
     if s.causal:
         st.caption(

@@ -13,7 +13,7 @@ from ui.context import require_trace
 from ui.widgets import fixed_decimals, image_format_radio, show_tokens, warn_untrained_masking, window_selector
 from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
 from viz.figures.layout import image_config, orientation_caption
-from viz.figures.mask_parts import softcap_scores, window_masks
+from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
 from viz.views.export import export_basename
 from viz.views.mask_parts import mask_parts
 from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
@@ -51,11 +51,17 @@ parts = derived(
 )  # fmt: skip
 
 cfg = trace.config
-if cfg.has_own_scale:  # Gemma: query_pre_attn_scalar^-½
+if cfg.scale == 1.0:  # T5: no factor at all
+    scaled_by = "q·k (this model does not scale it)"
+elif cfg.has_own_scale:  # Gemma: query_pre_attn_scalar^-½
     scaled_by = f"q·k × {cfg.scale:.4g} (the model's own scale, not 1/√d_head)"
 else:
     scaled_by = "q·k / √d_head"
-st.subheader("Scaled scores, soft-capped  (see below)" if parts.has_softcap else f"Raw scaled scores  {scaled_by}")
+if parts.has_bias:
+    title = f"Scores: {scaled_by} + relative position bias  (the two terms below)"
+else:
+    title = "Scaled scores, soft-capped  (see below)" if parts.has_softcap else f"Raw scaled scores  {scaled_by}"
+st.subheader(title)
 if ctx.causal:
     how = (
         "This forward pass used a causal mask: a query may not look at later keys, so those scores are set "
@@ -86,6 +92,23 @@ if parts.has_window:
         window_masks(parts.causal, parts.window, parts.used, parts.window_size, tokens.plotly, ctx.orient, cells),
         key="window_masks",
         config=image_config(f"{base}_sliding_window", fmt),
+        theme=None,
+    )
+if parts.has_bias:
+    st.subheader("Two terms: q·k and the relative position bias")
+    st.caption(
+        "This model (T5) has no position embeddings. Instead every head adds a learned number to each score, "
+        "chosen by how far the key is from the query: one number per bucket of offsets (each near offset its "
+        f"own bucket, further ones sharing logarithmically wider buckets, every offset past {cfg.rel_max_distance} "
+        "tokens one last bucket"
+        + (", with keys before and after the query told apart" if not cfg.causal else "")
+        + "). The scores above are q·k plus this bias; here the two terms are shown apart, on one colour scale, "
+        "and their sum is what the mask and the softmax read. Every layer of the stack adds the same bias."
+    )
+    st.plotly_chart(
+        bias_scores(parts.uncapped, parts.bias, parts.scores, mask, tokens.plotly, ctx.orient, cells),
+        key="position_bias",
+        config=image_config(f"{base}_position_bias", fmt),
         theme=None,
     )
 if parts.has_softcap:
@@ -136,20 +159,15 @@ st.caption(
     + (f" The table lists keys {window.k0}–{window.k1 - 1} (the window)." if long else "")
 )
 keys = range(window.k0, window.k1)
-st.dataframe(
-    {
-        "key": [f"{j}: {tokens.readable[j]}" for j in keys],
-        "scaled score": [float(s) for s in scores[r]],
-        "score the softmax sees (masked)": [
-            float(s) if allowed else float("-inf") for allowed, s in zip(parts.used[r], scores[r], strict=True)
-        ],
-        "weight without mask": [float(w) for w in unmasked[r]],
-        "weight with mask": [float(w) for w in masked[r]],
-    },
-    hide_index=True,
-    width="stretch",
-    column_config=fixed_decimals(
-        ["scaled score", "score the softmax sees (masked)", "weight without mask", "weight with mask"]
-    ),
-)
+columns = {"key": [f"{j}: {tokens.readable[j]}" for j in keys]}
+if parts.has_bias:  # T5: the score is two terms; show both
+    columns["q·k × scale"] = [float(s) for s in parts.uncapped[r]]
+    columns["position bias"] = [float(b) for b in parts.bias[r]]
+columns["scaled score"] = [float(s) for s in scores[r]]
+columns["score the softmax sees (masked)"] = [
+    float(s) if allowed else float("-inf") for allowed, s in zip(parts.used[r], scores[r], strict=True)
+]
+columns["weight without mask"] = [float(w) for w in unmasked[r]]
+columns["weight with mask"] = [float(w) for w in masked[r]]
+st.dataframe(columns, hide_index=True, width="stretch", column_config=fixed_decimals(list(columns)[1:]))
 image_format_radio("img_fmt_masking")

@@ -24,7 +24,7 @@ from .loading.gguf import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
 from .params import count_per_layer, count_weights
 from .registry import resolve
-from .seq2seq import CrossAttention, DecoderView, PairTrace, decoder_view, run_decoder
+from .seq2seq import CrossAttention, DecoderView, PairTrace, decoder_view, encoder_output, run_decoder
 from .tokenizer import TextTokenizer
 from .trace import Trace
 
@@ -214,7 +214,7 @@ class Model:
         view = self._decoder_view()
         ids = torch.tensor([start, *tgt.ids], dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            enc_out = encoder.captured.resid_pre[-1]  # (n_source, d_model)
+            enc_out = encoder_output(encoder.captured.resid_pre[-1], self.context.pass_weights, self.config)
             dw = view.context.pass_weights
             captured = run_decoder(ids, enc_out, dw, view.cross_weights, dw, view.context.config)
         decoder = Trace(

@@ -1,25 +1,30 @@
 """Softmax attention, written out and fast: the one place its maths lives (model.py re-exports these).
 
-A layer's attention is q·kᵀ · scale → (soft-cap) → mask → softmax → · v, where
+A layer's attention is q·kᵀ · scale → (soft-cap) → (+ position bias) → mask → softmax → · v, where
 
 - scale is the config's `attn_scale` (1/√d_head unless the model says otherwise, e.g. Gemma's
-  query_pre_attn_scalar^-0.5);
+  query_pre_attn_scalar^-0.5; T5: 1, no scale at all);
 - the soft-cap (Gemma 2) is cap·tanh(s/cap), applied to the scaled scores *before* the mask;
+- the position bias (T5) is a learned number per head and bucket of key − query offset
+  (`relative_position_bucket`), added to the scores as its own step (`add_position_bias`), after q·k·scale
+  and before the mask: `attention_scores` stays q·k·scale, and the bias stays a separate term;
 - the mask allows key j for query i when j ≤ i (causal) and i − j < window (a sliding-window layer: a
   query sees at most `window` keys, itself included, as in Hugging Face's `sliding_window_overlay`).
   Without the causal mask the window still holds, on both sides: |i − j| < window.
 
-"Scores" in the trace are the softmax's input before the mask: after the soft-cap where a model has one;
-the raw scaled q·k stay available (Trace.scores(..., capped=False)).
+"Scores" in the trace are the softmax's input before the mask: after the soft-cap where a model has one,
+with the position bias where it has one; the raw scaled q·k stay available (Trace.scores(..., capped=False,
+with_bias=False)).
 
 `attend` is the fast path the forward pass runs (SDPA, with an explicit boolean mask when a window
-applies); SDPA has no soft-cap, so a soft-capped layer runs `attend_plain`, the written-out path, instead.
+applies, and the position bias as an additive float mask); SDPA has no soft-cap, so a soft-capped layer
+runs `attend_plain`, the written-out path, instead.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -34,10 +39,17 @@ class AttnOptions:
     scale: float | None = None  # None: 1/√d_head
     softcap: float | None = None
     window: int | None = None
+    # T5: the position bias for these queries and keys, (n_heads, n_q, n_k), or (n_q, n_k) for one head's
+    # options (`for_head`). A tensor: left out of ==, so options compare by the config's features alone.
+    bias: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, cfg: ModelConfig, layer: int) -> AttnOptions:
-        return cls(cfg.attn_scale, cfg.attn_softcap, cfg.window(layer))
+    def of(cls, cfg: ModelConfig, layer: int, bias: torch.Tensor | None = None) -> AttnOptions:
+        return cls(cfg.attn_scale, cfg.attn_softcap, cfg.window(layer), bias)
+
+    def for_head(self, head: int) -> AttnOptions:
+        """The options of one query head: its own slice of the position bias."""
+        return self if self.bias is None else replace(self, bias=self.bias[head])
 
 
 PLAIN = AttnOptions()
@@ -56,10 +68,59 @@ def soft_cap(x: torch.Tensor, cap: float | None) -> torch.Tensor:
     return x if cap is None else torch.tanh(x / cap) * cap
 
 
-def layer_scores(q: torch.Tensor, k: torch.Tensor, opts: AttnOptions, capped: bool = True) -> torch.Tensor:
-    """The softmax's input before the mask: scaled q·kᵀ, soft-capped where the layer caps (and `capped`)."""
+def relative_position_bucket(
+    relative: torch.Tensor, bidirectional: bool, n_buckets: int, max_distance: int
+) -> torch.Tensor:
+    """T5's bucket of each offset key − query (long tensor in, long tensor of the same shape out).
+
+    Bidirectional (an encoder): keys after the query use the upper half of the buckets, keys at or before
+    it the lower half. Causal (a decoder): only keys at or before the query are told apart (later ones
+    share bucket 0, and the mask hides them). In each half, the first max_exact = half/2 buckets are
+    the exact distances 0 .. max_exact − 1; the rest grow logarithmically up to max_distance, and every
+    distance beyond shares the last bucket. The same operations, in the same order, as transformers'
+    T5Attention._relative_position_bucket, so the float log rounds to the same bucket.
+    """
+    buckets = torch.zeros_like(relative)
+    if bidirectional:
+        n_buckets //= 2
+        buckets = buckets + (relative > 0).long() * n_buckets
+        distance = relative.abs()
+    else:
+        distance = (-relative).clamp(min=0)
+    max_exact = n_buckets // 2
+    far = distance.clamp(min=max_exact).float()  # the log's argument where it is used (log 0 never taken)
+    logarithmic = max_exact + (
+        torch.log(far / max_exact) / math.log(max_distance / max_exact) * (n_buckets - max_exact)
+    ).long()
+    logarithmic = logarithmic.clamp(max=n_buckets - 1)
+    return buckets + torch.where(distance < max_exact, distance, logarithmic)
+
+
+def position_bias(
+    table: torch.Tensor, n_q: int, n_k: int, bidirectional: bool, max_distance: int, row_offset: int = 0
+) -> torch.Tensor:
+    """(n_heads, n_q, n_k) T5's relative position bias for queries at row_offset .. row_offset + n_q − 1 and
+    keys 0 .. n_k − 1: table (n_buckets, n_heads) looked up at each pair's bucket (relative_position_bucket)."""
+    rows = torch.arange(row_offset, row_offset + n_q, device=table.device)[:, None]  # (n_q, 1)
+    keys = torch.arange(n_k, device=table.device)[None, :]  # (1, n_k)
+    buckets = relative_position_bucket(keys - rows, bidirectional, table.shape[0], max_distance)  # (n_q, n_k)
+    return table[buckets].permute(2, 0, 1).contiguous()  # (n_q, n_k, n_heads) → (n_heads, n_q, n_k)
+
+
+def add_position_bias(scores: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """scores + the position bias (T5), its own step between the scaled (capped) scores and the mask;
+    scores themselves where the model has no bias."""
+    return scores if bias is None else scores + bias
+
+
+def layer_scores(
+    q: torch.Tensor, k: torch.Tensor, opts: AttnOptions, capped: bool = True, with_bias: bool = True
+) -> torch.Tensor:
+    """The softmax's input before the mask: scaled q·kᵀ, soft-capped where the layer caps (and `capped`),
+    plus the position bias where the layer has one (and `with_bias`)."""
     s = attention_scores(q, k, opts.scale)
-    return soft_cap(s, opts.softcap) if capped else s
+    s = soft_cap(s, opts.softcap) if capped else s
+    return add_position_bias(s, opts.bias) if with_bias else s
 
 
 def query_mask(
@@ -133,6 +194,8 @@ def attend(
     """
     if opts.softcap is not None:
         return attend_plain(q, k, v, causal, opts, row_offset)
+    if opts.bias is not None:
+        return _attend_biased(q, k, v, causal, opts, row_offset)
     unbatched = q.dim() == 3
     if unbatched:
         q, k, v = q[None], k[None], v[None]  # (1, heads, n, d_head)
@@ -149,4 +212,25 @@ def attend(
         z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=gqa)
     else:
         z = F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale, enable_gqa=gqa)  # (B, H, n, d)
+    return z[0] if unbatched else z
+
+
+def _attend_biased(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, opts: AttnOptions, row_offset: int
+) -> torch.Tensor:
+    """`attend` for a layer with a position bias: SDPA adds a float attn_mask to q·kᵀ·scale, so the bias goes
+    in as that mask, with −∞ where the causal mask or window hides a key (T5 has no grouped-query heads)."""
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    allowed = allowed_keys(n_q, n_k, causal, opts.window, row_offset, q.device)  # (n_q, n_k) bool or None
+    additive = opts.bias.to(q.dtype)  # (n_heads, n_q, n_k): broadcast over a batch dimension
+    if allowed is not None:
+        additive = additive.masked_fill(~allowed, float("-inf"))
+    scale = opts.scale if opts.scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    if q.shape[-3] != k.shape[-3]:
+        group = q.shape[-3] // k.shape[-3]
+        k, v = k.repeat_interleave(group, dim=-3), v.repeat_interleave(group, dim=-3)
+    unbatched = q.dim() == 3
+    if unbatched:
+        q, k, v = q[None], k[None], v[None]  # (1, heads, n, d_head)
+    z = F.scaled_dot_product_attention(q, k, v, attn_mask=additive, scale=scale)  # (B, H, n_q, d_head)
     return z[0] if unbatched else z

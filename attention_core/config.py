@@ -12,7 +12,8 @@ from typing import Literal
 class ModelConfig:
     name: str
     arch: Literal[
-        "llama", "bert", "gpt2", "marian", "marian-decoder", "qwen3", "gemma2", "gemma3", "phi3", "olmo2", "neox"
+        "llama", "bert", "gpt2", "marian", "marian-decoder", "qwen3", "gemma2", "gemma3", "phi3", "olmo2", "neox",
+        "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -29,7 +30,7 @@ class ModelConfig:
     # (Gemma 2/3): pre-norm plus a norm on each sublayer's output before its add (ln_attn_out, ln_mlp_out);
     # "post_sublayer" (OLMo 2): no input norm, x + norm(sublayer(x)) with ln_attn_out and ln_mlp_out.
     norm_position: Literal["pre", "post", "sandwich", "post_sublayer"]
-    act: Literal["silu", "gelu", "gelu_tanh"]
+    act: Literal["silu", "gelu", "gelu_tanh", "relu"]
     gated_mlp: bool  # SwiGLU / GeGLU: act(x W_gate) * (x W_in), act from `act`
     uses_rope: bool
     rope_theta: float | None = None
@@ -55,6 +56,14 @@ class ModelConfig:
     rope_theta_local: float | None = None  # RoPE base of the sliding-window layers (Gemma 3)
     rotary_dim: int | None = None  # partial rotary: only the first rotary_dim dims of a head rotate (Pythia)
     parallel_blocks: bool = False  # x + attn(ln_attn(x)) + mlp(ln_mlp(x)) (GPT-NeoX use_parallel_residual)
+    # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
+    # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
+    # bucket of key − query and added to the scores after q·k·scale, before the mask. Buckets are
+    # bidirectional where the stack's own masking is (the encoder), causal where it is causal (the decoder).
+    position_bias: Literal["none", "t5"] = "none"
+    rel_buckets: int = 0
+    rel_max_distance: int = 0
+    unembed_scale: float = 1.0  # the final residual's factor before the unembedding (T5 tied: d_model^-0.5)
 
     def __post_init__(self) -> None:
         # JSON has no tuples: a config read back from the cache gives a list, which would not hash.
@@ -63,7 +72,7 @@ class ModelConfig:
     @property
     def has_lm_head(self) -> bool:
         """Decoders predict the next token; the encoders we load have no language-model head."""
-        return self.arch not in ("bert", "marian")
+        return self.arch not in ("bert", "marian", "t5")
 
     def window(self, layer: int) -> int | None:
         """The sliding window of `layer` (a query sees at most this many keys, itself included), or None."""
@@ -100,7 +109,9 @@ class ModelConfig:
             out.append(f"attention scores soft-capped at ±{self.attn_softcap:g}")
         if self.final_softcap is not None:
             out.append(f"logits soft-capped at ±{self.final_softcap:g}")
-        if self.attn_scale is not None:
+        if self.attn_scale == 1.0:
+            out.append("q·k not scaled (no 1/√d_head)")
+        elif self.attn_scale is not None:
             out.append(f"scores scaled by {self.attn_scale:.4g} (not 1/√d_head)")
         if self.qk_norm != "none":
             out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else ""))
@@ -108,6 +119,12 @@ class ModelConfig:
             out.append(f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere")
         if self.rotary_dim is not None and self.rotary_dim != self.d_head:
             out.append(f"RoPE on {self.rotary_dim} of {self.d_head} dimensions per head")
+        if self.position_bias == "t5":
+            kind = "causal" if self.causal else "bidirectional"
+            if self.is_encoder_decoder:
+                kind = "bidirectional in the encoder, causal in the decoder"
+            out.append(f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
+                       f"tokens; {kind})")
         if self.parallel_blocks:
             out.append("attention and MLP in parallel")
         if self.norm_position in ("sandwich", "post_sublayer"):

@@ -19,19 +19,25 @@ from . import interventions as iv
 from .attention import (  # noqa: F401  (re-exported: callers read attention through model.py)
     PLAIN,
     AttnOptions,
+    add_position_bias,
     allowed_keys,
     attend,
     attend_plain,
     attention_pattern,
     attention_scores,
     layer_scores,
+    position_bias,
     query_mask,
+    relative_position_bucket,
     soft_cap,
     window_mask,
 )
 from .config import ModelConfig
 
 Weights = Mapping[str, torch.Tensor]
+# T5 keeps one relative-position table (n_buckets, n_heads) per stack, in its first layer; every layer of the
+# stack reads it. An encoder-decoder's decoder has its own under dec.blocks.0.attn.rel_bias.
+REL_BIAS = "blocks.0.attn.rel_bias"
 
 
 @dataclass
@@ -155,7 +161,17 @@ def qkv_flat(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple
     return tuple(linear(x, w[p + f"W_{c}"], w.get(p + f"b_{c}")) for c in "QKV")
 
 
-# ── attention: the maths lives in attention.py (scores, soft-cap, masks, softmax, SDPA) ──────────────
+# ── attention: the maths lives in attention.py (scores, soft-cap, bias, masks, softmax, SDPA) ─────────
+
+
+def stack_position_bias(w: Weights, cfg: ModelConfig, n_q: int, n_k: int, row_offset: int = 0) -> torch.Tensor | None:
+    """(n_heads, n_q, n_k) the relative position bias every layer of this stack adds to its scores (T5), or
+    None. Bidirectional buckets where the stack's own masking is (an encoder), causal ones in a decoder:
+    the model's own rule, whatever mask a what-if run forces."""
+    if cfg.position_bias == "none":
+        return None
+    return position_bias(w[REL_BIAS], n_q, n_k, not cfg.causal, cfg.rel_max_distance, row_offset)
+
 
 
 def layer_z(
@@ -183,7 +199,7 @@ def layer_z(
         override = iv.pattern_override(layer_ivs, head)
         if override is not None:
             kv = head // group
-            scores = layer_scores(q[head], k[kv], opts)  # (n, n) for this head only
+            scores = layer_scores(q[head], k[kv], opts.for_head(head))  # (n, n) for this head only
             z[head] = iv.modified_pattern(scores, causal, override, row_offset, opts.window) @ v[kv]
     for item in layer_ivs:
         if item.kind == "zero_layer":
@@ -212,6 +228,8 @@ def attn_output(z: torch.Tensor, w: Weights, layer: int) -> torch.Tensor:
 def activation(x: torch.Tensor, act: str) -> torch.Tensor:
     if act == "silu":
         return F.silu(x)
+    if act == "relu":  # T5
+        return F.relu(x)
     return F.gelu(x, approximate="tanh" if act == "gelu_tanh" else "none")
 
 
@@ -339,6 +357,7 @@ def run(
     on_layer(done, n_layers) is called after each block, for progress bars on long inputs.
     """
     ropes = layer_ropes(ids.shape[0], cfg, ids.device)
+    bias = stack_position_bias(w, cfg, ids.shape[0], ids.shape[0])  # (n_heads, n, n) or None: shared by layers
     cap = Captured(resid_pre=[], q=[], k=[], v=[])
     x = embed(ids, w, cfg)  # (n, d_model)
     for layer in range(cfg.n_layers):
@@ -348,7 +367,7 @@ def run(
         cap.k.append(k)
         cap.v.append(v)
         layer_ivs = iv.for_layer(interventions, layer)
-        z = layer_z(q, k, v, causal, layer_ivs, opts=AttnOptions.of(cfg, layer))  # (n_heads, n, d_head)
+        z = layer_z(q, k, v, causal, layer_ivs, opts=AttnOptions.of(cfg, layer, bias))  # (n_heads, n, d_head)
         mid = after_attention(x, layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)  # (n, d_model)
         x = after_mlp(mid, w, layer, cfg, x)  # (n, d_model)
         if on_layer is not None:
@@ -360,6 +379,8 @@ def run(
 def unembed(resid_final: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """Final norm (pre-norm models) and unembedding: (n, d_model) → (n, d_vocab) logits (decoders only)."""
     x = normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w else resid_final
+    if cfg.unembed_scale != 1.0:  # T5 with tied embeddings: d_model^-0.5
+        x = x * cfg.unembed_scale
     return soft_cap(linear(x, unembedding(w), w.get("unembed.b_U")), cfg.final_softcap)  # Gemma 2 caps logits
 
 

@@ -51,9 +51,11 @@ def scores(
     n_keys: int | None = None,
     scale_q: bool = False,
     capped: bool = True,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(heads, n_q, n_k) scores of heads[heads] for queries[rows] against the first n_keys keys: q·kᵀ times
-    the model's scale, then soft-capped where the model caps (unless capped=False).
+    the model's scale, then soft-capped where the model caps (unless capped=False), then plus `bias`, the
+    position bias of every head for those queries and keys (n_heads, n_q, n_k), where given.
 
     q (n_heads, n, d_head) and k (n_kv_heads, n, d_head) are one layer's captures. scale_q multiplies
     the (small) q by the scale instead of the (large) scores: one pass over n_q × n_k fewer, at a
@@ -66,10 +68,14 @@ def scores(
         n_q = q_rows.shape[1]
         q_grouped = q_rows.reshape(cfg.n_kv_heads, cfg.group_size * n_q, cfg.d_head)  # (n_kv_heads, group·n_q, d_head)
         s = _scaled(q_grouped, k[:, keys], cfg, scale_q)  # (n_kv_heads, group·n_q, n_k)
-        return fwd.soft_cap(s.view(cfg.n_heads, n_q, -1), cap)  # (n_heads, n_q, n_k)
+        return fwd.add_position_bias(fwd.soft_cap(s.view(cfg.n_heads, n_q, -1), cap), bias)  # (n_heads, n_q, n_k)
     q_rows = q[heads, rows]  # (heads, n_q, d_head) or (n_q, d_head)
     k_keys = per_query_head(k, cfg)[heads, ..., keys, :]  # (heads, n_k, d_head) or (n_k, d_head)
-    return fwd.soft_cap(_scaled(q_rows, k_keys, cfg, scale_q), cap)
+    return fwd.add_position_bias(fwd.soft_cap(_scaled(q_rows, k_keys, cfg, scale_q), cap), _heads(bias, heads))
+
+
+def _heads(bias: torch.Tensor | None, heads: slice | int) -> torch.Tensor | None:
+    return None if bias is None else bias[heads]
 
 
 def _scaled(q: torch.Tensor, k: torch.Tensor, cfg: ModelConfig, scale_q: bool) -> torch.Tensor:
@@ -136,8 +142,27 @@ def pooled_patterns(
     for i, layer in enumerate(layers):
         for r0 in range(0, n, chunk):
             r1 = min(n, r0 + chunk)
-            cols = trace._pooled_columns(layer, heads, r0, r1, width, s)  # (h, r, s) sums over key blocks
+            cols = pooled_columns(trace, layer, heads, r0, r1, width, s)  # (h, r, s) sums over key blocks
             row_blocks = torch.arange(r0, r1, device=device) // width
             out[i].index_add_(1, row_blocks, cols)  # each row's sums into its row block
     out /= widths[:, None] * widths[None, :]  # block sums → block means
     return out.cpu()
+
+
+def pooled_columns(trace: Trace, layer: int, heads: slice, r0: int, r1: int, width: int, s: int) -> torch.Tensor:
+    """(h, r1 - r0, s): each query row's pattern summed over blocks of `width` keys, for heads[heads].
+
+    The fast path scales q (not the scores) by the model's scale, adds any position bias, and runs one
+    fused softmax over the chunk; it never touches keys that a causal mask zeroes (those after r1).
+    """
+    n_keys = r1 if trace.causal else trace.n_tokens  # under a causal mask, keys after the chunk get zero weight
+    cfg = trace.config
+    if iv.for_layer(trace.interventions, layer) or cfg.window(layer) is not None or cfg.attn_softcap is not None:
+        # pattern overrides, windows, soft-caps: take the general path
+        p = trace._patterns(layer, heads, trace.causal, slice(r0, r1), n_keys)  # (h, r, n_keys)
+        p = torch.nn.functional.pad(p, (0, s * width - n_keys))  # (h, r, s · width)
+        return p.view(p.shape[0], r1 - r0, s, width).sum(-1)  # (h, r, s)
+    c, rows = trace.captured, slice(r0, r1)
+    bias = trace._bias(r0, r1 - r0, n_keys)  # (n_heads, r, n_keys) or None
+    e = scores(c.q[layer], c.k[layer], cfg, heads, rows, n_keys, scale_q=True, bias=bias)  # (h, r, n_keys)
+    return softmax_block_sums(e, trace.causal, r0, width, s)

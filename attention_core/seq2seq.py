@@ -4,6 +4,10 @@
     trace.encoder            a Trace over the source (bidirectional self-attention)
     trace.decoder            a Trace over the target (causal self-attention); .logits predicts each next token
     trace.cross.pattern(l, h)  [n_target, n_source]: decoder queries over encoder keys, no mask
+
+Marian's decoder is post-norm, T5's pre-norm (a norm before each sublayer, the cross-attention's too); the
+decoder's config says which (`norm_position`). T5's decoder self-attention adds its own stack's position
+bias (causal buckets); cross-attention has none in either model.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ class DecoderView:
 def decoder_view(model: PassContext) -> DecoderView:
     """The decoder's config and weights, split out of the whole encoder-decoder's context."""
     cfg = model.config
-    dec_cfg = dataclasses.replace(cfg, arch="marian-decoder", n_layers=cfg.n_decoder_layers, causal=True)
+    dec_cfg = dataclasses.replace(cfg, arch=f"{cfg.arch}-decoder", n_layers=cfg.n_decoder_layers, causal=True)
     weights = {k[len("dec.") :]: v for k, v in model.weights.items() if k.startswith("dec.")}
     weights.update({k: v for k, v in model.weights.items() if k.startswith(("embed.", "unembed."))})
     # Under the attention names, so the shared attention helpers find them.
@@ -63,32 +67,48 @@ class CapturedDecoder(fwd.Captured):
     resid_cross: list[torch.Tensor]  # (n_target, d_model): residual after self-attention, entering cross-attention
 
 
+def encoder_output(resid_final: torch.Tensor, w: Weights, cfg: fwd.ModelConfig) -> torch.Tensor:
+    """What the decoder's cross-attention reads: the encoder's final residual, through the encoder's final
+    norm where it has one (T5: `ln_final`); Marian's post-norm encoder has none."""
+    return fwd.normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w else resid_final
+
+
+def cross_options(cfg: fwd.ModelConfig) -> fwd.AttnOptions:
+    """Cross-attention's options: the model's scale on q·k (T5: none), and no mask, window or position bias."""
+    return fwd.AttnOptions(scale=cfg.attn_scale)
+
+
 def run_decoder(
     ids: torch.Tensor, enc_out: torch.Tensor, dw: Weights, cw: Weights, shared: Weights, cfg: fwd.ModelConfig
 ) -> CapturedDecoder:
-    """Post-norm decoder: causal self-attention, then cross-attention (queries from the target, keys and
-    values from the encoder's output, no mask), then the MLP. `dw` holds the decoder's self-attention and
-    MLP under the usual block names, `cw` its cross-attention under `blocks.{l}.attn.*`."""
+    """The decoder: causal self-attention, then cross-attention (queries from the target, keys and values
+    from the encoder's output, no mask), then the MLP; post-norm (Marian) or pre-norm (T5), as cfg says.
+    `dw` holds the decoder's self-attention and MLP under the usual block names, `cw` its cross-attention
+    under `blocks.{l}.attn.*`."""
     cap = CapturedDecoder(resid_pre=[], q=[], k=[], v=[], cross_q=[], cross_k=[], cross_v=[], resid_cross=[])
     x = fwd.embed(ids, shared, cfg)  # (n_target, d_model)
+    n = ids.shape[0]
+    bias = fwd.stack_position_bias(dw, cfg, n, n)  # (n_heads, n_target, n_target) or None
+    pre = cfg.norm_position == "pre"
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
-        q, k, v = fwd.qkv(x, dw, layer, cfg, None)  # (n_heads, n_target, d_head)
+        q, k, v = fwd.qkv(fwd.attention_input(x, dw, layer, cfg), dw, layer, cfg, None)  # (n_heads, n_target, d_head)
         cap.q.append(q)
         cap.k.append(k)
         cap.v.append(v)
-        attn = fwd.attn_output(fwd.attend(q, k, v, True), dw, layer)  # (n_target, d_model)
+        attn = fwd.attn_output(fwd.attend(q, k, v, True, fwd.AttnOptions.of(cfg, layer, bias)), dw, layer)
         mid = fwd.after_attention(x, attn, dw, layer, cfg)  # (n_target, d_model)
         cap.resid_cross.append(mid)
+        cross_in = fwd.normalize(mid, dw, f"blocks.{layer}.ln_cross", cfg) if pre else mid
         p = f"blocks.{layer}.attn."
-        cq = fwd.project_heads(mid, cw[p + "W_Q"], cw.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n_target, d_head)
+        cq = fwd.project_heads(cross_in, cw[p + "W_Q"], cw.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n_target, d_head)
         ck = fwd.project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), cfg.n_heads)  # (n_heads, n_source, d_head)
         cv = fwd.project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), cfg.n_heads)  # (n_heads, n_source, d_head)
         cap.cross_q.append(cq)
         cap.cross_k.append(ck)
         cap.cross_v.append(cv)
-        cross = fwd.attn_output(fwd.attend(cq, ck, cv, False), cw, layer)  # (n_target, d_model)
-        mid = fwd.normalize(mid + cross, dw, f"blocks.{layer}.ln_cross", cfg)
+        cross = fwd.attn_output(fwd.attend(cq, ck, cv, False, cross_options(cfg)), cw, layer)  # (n_target, d_model)
+        mid = mid + cross if pre else fwd.normalize(mid + cross, dw, f"blocks.{layer}.ln_cross", cfg)
         x = fwd.after_mlp(mid, dw, layer, cfg)  # (n_target, d_model)
     cap.resid_pre.append(x)
     return cap
@@ -108,10 +128,14 @@ class CrossAttention:
     def n_layers(self) -> int:
         return self.view.context.config.n_layers
 
+    @property
+    def _opts(self) -> fwd.AttnOptions:
+        return cross_options(self.view.context.config)
+
     def scores(self, layer: int, head: int) -> torch.Tensor:
-        """[n_target, n_source] scaled q·k/√d_head."""
+        """[n_target, n_source] q·k times the model's scale (1/√d_head; T5: 1); no position bias."""
         q, k = self.captured.cross_q[layer][head], self.captured.cross_k[layer][head]
-        return fwd.attention_scores(q, k).cpu()  # (n_target, n_source)
+        return fwd.layer_scores(q, k, self._opts).cpu()  # (n_target, n_source)
 
     def pattern(self, layer: int, head: int) -> torch.Tensor:
         """[n_target, n_source]; each target query's row sums to 1 over the source."""
@@ -120,17 +144,17 @@ class CrossAttention:
     def layer_patterns(self, layer: int) -> torch.Tensor:
         """[n_heads, n_target, n_source]."""
         q, k = self.captured.cross_q[layer], self.captured.cross_k[layer]
-        return fwd.attention_pattern(fwd.attention_scores(q, k), None).cpu()
+        return fwd.attention_pattern(fwd.layer_scores(q, k, self._opts), None).cpu()
 
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n_target, d_head]."""
         c = self.captured
-        return fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False).cpu()
+        return fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False, self._opts).cpu()
 
     def attn_out(self, layer: int) -> torch.Tensor:
         """[n_target, d_model] what cross-attention adds to the decoder's residual stream."""
         c = self.captured
-        z = fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False)
+        z = fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False, self._opts)
         return fwd.attn_output(z, self.view.cross_weights, layer).cpu()
 
 

@@ -1,8 +1,8 @@
 """Inside one head, step by step, with the engine's own numbers.
 
 E → Q = E·W_Q (+ b_Q), K = E·W_K (+ b_K) → (q/k RMSNorm: Qwen3, Gemma 3, OLMo 2) → RoPE (SmolLM2) → Q·Kᵀ
-→ × scale (÷√d_head unless the model sets its own) → (soft-cap: Gemma 2) → mask (−∞; causal and any
-sliding window) → softmax → V = E·W_V (+ b_V) → z = A·V → Δe = z·W_O[head].
+→ × scale (÷√d_head unless the model sets its own) → (soft-cap: Gemma 2) → (+ position bias: T5) → mask
+(−∞; causal and any sliding window) → softmax → V = E·W_V (+ b_V) → z = A·V → Δe = z·W_O[head].
 
 The "after RoPE" q and k and the values are the ones the forward pass captured (what trace.scores
 uses); E and the "before RoPE" q and k are recomputed from the captured residual with the engine's own
@@ -58,7 +58,7 @@ class HeadSteps:
     scaled: np.ndarray  # [n_q, n_k] dots × attn_scale (= dots / √d_head unless the model sets its own)
     capped: np.ndarray  # [n_q, n_k] softcap·tanh(scaled / softcap) where the model caps; else scaled
     mask: np.ndarray  # [n_q, n_k] bool, True where the query may attend (causal and any sliding window)
-    masked: np.ndarray  # [n_q, n_k] capped with −∞ where masked
+    masked: np.ndarray  # [n_q, n_k] before_mask with −∞ where masked
     pattern: np.ndarray  # [n_q, n_k] softmax over keys; rows sum to 1
     v: np.ndarray  # [n, d_head] value-down of every token
     z: np.ndarray  # [n, d_head] pattern · v
@@ -67,10 +67,16 @@ class HeadSteps:
     softcap: float | None = None
     window: int | None = None  # this layer's sliding window
     qk_norm: str = "none"
+    position_bias: np.ndarray | None = None  # [n_q, n_k] T5: this head's relative position bias; None without
 
     @property
     def n(self) -> int:
         return len(self.tokens)
+
+    @property
+    def before_mask(self) -> np.ndarray:
+        """[n_q, n_k] the softmax's input before the mask: capped, plus the position bias where there is one."""
+        return self.capped if self.position_bias is None else self.capped + self.position_bias
 
     @property
     def scale(self) -> float:
@@ -88,9 +94,10 @@ class HeadSteps:
             "dot": float(self.dots[i, j]),
             "scaled": float(self.scaled[i, j]),
             "capped": float(self.capped[i, j]),
+            "bias": 0.0 if self.position_bias is None else float(self.position_bias[i, j]),
             "allowed": allowed,
             "row_max": top,
-            "numerator": float(np.exp(self.capped[i, j] - top)) if allowed else 0.0,
+            "numerator": float(np.exp(self.before_mask[i, j] - top)) if allowed else 0.0,
             "denominator": denom,
             "weight": float(self.pattern[i, j]),
         }
@@ -161,8 +168,10 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     dots = q @ k.T  # (n_q, n_k)
     scaled = dots * cfg.scale
     capped = scaled if cfg.attn_softcap is None else cfg.attn_softcap * np.tanh(scaled / cfg.attn_softcap)
+    bias = trace.position_bias(layer, head)  # [n_q, n_k] or None: T5's term beside q·k, added before the mask
+    bias = None if bias is None else _numpy(bias)
     mask = _numpy(trace.mask(layer), dtype=bool)  # (n_q, n_k)
-    masked = np.where(mask, capped, -np.inf)
+    masked = np.where(mask, capped if bias is None else capped + bias, -np.inf)
     pattern = _softmax_rows(masked)  # (n_q, n_k)
     z = pattern @ v  # (n_q, d_head)
     return HeadSteps(
@@ -204,6 +213,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         softcap=cfg.attn_softcap,
         window=cfg.window(layer),
         qk_norm=cfg.qk_norm,
+        position_bias=bias,
     )
 
 

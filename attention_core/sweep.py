@@ -30,15 +30,18 @@ def head_ablation_sweep(
         raise ValueError("The ablation sweep needs a decoder's next-token logits.")
     if trace.interventions:
         raise ValueError("Run the sweep on a trace without interventions.")
+    if cfg.is_encoder_decoder:  # its decoder also reads the encoder, which this rerun does not model
+        raise ValueError("The ablation sweep reruns a decoder-only model, not an encoder-decoder's decoder.")
     cap = trace.captured
     n, H = trace.n_tokens, cfg.n_heads
     ropes = fwd.layer_ropes(n, cfg, trace.context.device)
+    bias = fwd.stack_position_bias(w, cfg, n, n)  # (H, n, n) or None: every layer's position bias
     clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg), -1)[target_id]
     out = torch.empty(cfg.n_layers, H)
     heads = torch.arange(H)
     with torch.inference_mode():
         for layer in range(cfg.n_layers):
-            opts = fwd.AttnOptions.of(cfg, layer)
+            opts = fwd.AttnOptions.of(cfg, layer, bias)
             z = fwd.attend(cap.q[layer], cap.k[layer], cap.v[layer], trace.causal, opts)  # (H, n, d_head)
             zb = z.expand(H, *z.shape).clone()  # (variant, H, n, d_head): variant b ablates head b
             zb[heads, heads] = 0.0 if mode == "zero" else z.mean(1, keepdim=True)
@@ -47,7 +50,7 @@ def head_ablation_sweep(
             for later in range(layer + 1, cfg.n_layers):
                 x_in = fwd.attention_input(x, w, later, cfg)
                 q, k, v = fwd.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)
-                z = fwd.attend(q, k, v, trace.causal, fwd.AttnOptions.of(cfg, later))
+                z = fwd.attend(q, k, v, trace.causal, fwd.AttnOptions.of(cfg, later, bias))
                 attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
                 x = fwd.after_mlp(fwd.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
             logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg), -1)[:, target_id]  # (variant,)

@@ -13,8 +13,11 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.attn.k           [n_kv_heads, n, d_head]  keys (after RoPE where used)
     blocks.l.attn.v           [n_kv_heads, n, d_head]  values
     blocks.l.attn.scores      [n_heads, n_q, n_k]      q·k·scale (1/√d_head unless the model sets one), soft-capped
-                                                       where the model caps (Gemma 2), before the mask
-    blocks.l.attn.uncapped_scores [n_heads, n_q, n_k]  q·k·scale before any soft-cap (= scores without one)
+                                                       where the model caps (Gemma 2), plus the position bias where
+                                                       the model has one (T5), before the mask
+    blocks.l.attn.uncapped_scores [n_heads, n_q, n_k]  q·k·scale alone: no soft-cap, no position bias
+    blocks.l.attn.position_bias [n_heads, n_q, n_k]    T5's relative position bias (the same in every layer of a
+                                                       stack); KeyError for a model without one
     blocks.l.attn.mask        [n_q, n_k]               bool, True where a query may attend (causal and window)
     blocks.l.attn.masked_scores [n_heads, n_q, n_k]    scores with -inf where masked
     blocks.l.attn.pattern     [n_heads, n_q, n_k]      softmax of masked scores; rows sum to 1
@@ -123,15 +126,25 @@ class Trace:
 
     # ── on the engine's device ────────────────────────────────────────────────────────────────────
     def _scores(
-        self, layer: int, heads: slice | int, rows: slice = slice(None), n_keys: int | None = None, capped: bool = True
-    ):
-        """(heads, n_q, n_k) scaled (soft-capped) scores of heads[heads] for queries[rows] against the first
-        n_keys keys."""
+        self, layer: int, heads: slice | int, rows: slice = slice(None), n_keys: int | None = None, capped: bool = True,
+        with_bias: bool = True,
+    ):  # fmt: skip
+        """(heads, n_q, n_k) scaled (soft-capped, position-biased) scores of heads[heads] for queries[rows]
+        against the first n_keys keys."""
         c = self.captured
-        return recompute.scores(c.q[layer], c.k[layer], self.config, heads, rows, n_keys, capped=capped)
+        r0, r1, _ = rows.indices(self.n_tokens)
+        n_k = self.n_tokens if n_keys is None else n_keys
+        bias = self._bias(r0, r1 - r0, n_k) if with_bias else None  # (n_heads, n_q, n_k) or None
+        return recompute.scores(c.q[layer], c.k[layer], self.config, heads, rows, n_keys, capped=capped, bias=bias)
+
+    def _bias(self, row_offset: int = 0, n_q: int | None = None, n_k: int | None = None) -> torch.Tensor | None:
+        """(n_heads, n_q, n_k) the stack's position bias for queries row_offset.. and the first n_k keys, or None."""
+        n = self.n_tokens
+        n_q, n_k = n if n_q is None else n_q, n if n_k is None else n_k
+        return fwd.stack_position_bias(self.context.weights, self.config, n_q, n_k, row_offset)
 
     def _opts(self, layer: int) -> fwd.AttnOptions:
-        return fwd.AttnOptions.of(self.config, layer)
+        return fwd.AttnOptions.of(self.config, layer, self._bias())
 
     def _patterns(
         self, layer: int, heads: slice, causal: bool, rows: slice = slice(None), n_keys: int | None = None
@@ -155,18 +168,26 @@ class Trace:
         return W_O.view(cfg.n_heads, cfg.d_head, cfg.d_model)  # (n_heads, d_head, d_model)
 
     # ── the public API: CPU float32 tensors ───────────────────────────────────────────────────────
-    def scores(self, layer: int, head: int, capped: bool = True) -> torch.Tensor:
+    def scores(self, layer: int, head: int, capped: bool = True, with_bias: bool = True) -> torch.Tensor:
         """[n_q, n_k] the softmax's input before any mask: q·k times the model's scale (1/√d_head unless it
-        sets one), then soft-capped to cap·tanh(s/cap) where the model caps (Gemma 2). capped=False: the
-        scaled q·k before the cap (the same numbers for a model without one)."""
+        sets one), soft-capped to cap·tanh(s/cap) where the model caps (Gemma 2), plus the position bias
+        where it has one (T5; `position_bias`). capped=False: without the cap; with_bias=False: without
+        the bias (the same numbers for a model without them)."""
         self.check(layer, head)
-        return self._head_scores(layer, head, capped).cpu()
+        return self._head_scores(layer, head, capped, with_bias).cpu()
 
-    def _head_scores(self, layer: int, head: int, capped: bool = True) -> torch.Tensor:
+    def _head_scores(self, layer: int, head: int, capped: bool = True, with_bias: bool = True) -> torch.Tensor:
         """[n_q, n_k] one head's scores: the forward pass's own `layer_scores` on the captured q and k."""
         q = self.captured.q[layer][head]  # [n, d_head], after RoPE where used
         k = self.captured.k[layer][self.config.kv_head(head)]  # [n, d_head]: the key head this query head reads
-        return fwd.layer_scores(q, k, self._opts(layer), capped)
+        return fwd.layer_scores(q, k, self._opts(layer).for_head(head), capped, with_bias)
+
+    def position_bias(self, layer: int, head: int) -> torch.Tensor | None:
+        """[n_q, n_k] the relative position bias this head adds to q·k·scale before the mask (T5: a learned
+        number per bucket of key − query offset; every layer of a stack shares it), or None without one."""
+        self.check(layer, head)
+        bias = self._bias()
+        return None if bias is None else bias[head].cpu()
 
     def window(self, layer: int) -> int | None:
         """The sliding window of `layer` (a query sees at most this many keys, itself included), or None."""
@@ -248,23 +269,6 @@ class Trace:
         p = self._patterns(layer, slice(head, head + 1), self.causal, slice(r0, r1), n_keys)[0]  # (r, n_keys)
         p = torch.nn.functional.pad(p, (0, self.n_tokens - n_keys))  # keys after the last query are masked: 0
         return p[:, c0:c1].cpu()
-
-    def _pooled_columns(self, layer: int, heads: slice, r0: int, r1: int, width: int, s: int) -> torch.Tensor:
-        """(h, r1 - r0, s): each query row's pattern summed over blocks of `width` keys, for heads[heads].
-
-        The fast path scales q (not the scores) by 1/√d_head and runs one fused softmax over the chunk;
-        it never touches keys that a causal mask zeroes (those after r1).
-        """
-        n_keys = r1 if self.causal else self.n_tokens  # under a causal mask, keys after the chunk get zero weight
-        cfg = self.config
-        if iv.for_layer(self.interventions, layer) or cfg.window(layer) is not None or cfg.attn_softcap is not None:
-            # pattern overrides, windows, soft-caps: take the general path
-            p = self._patterns(layer, heads, self.causal, slice(r0, r1), n_keys)  # (h, r, n_keys)
-            p = torch.nn.functional.pad(p, (0, s * width - n_keys))  # (h, r, s · width)
-            return p.view(p.shape[0], r1 - r0, s, width).sum(-1)  # (h, r, s)
-        c, rows = self.captured, slice(r0, r1)
-        e = recompute.scores(c.q[layer], c.k[layer], self.config, heads, rows, n_keys, scale_q=True)  # (h, r, n_keys)
-        return recompute.softmax_block_sums(e, self.causal, r0, width, s)
 
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n, d_head] each head's weighted sum of values."""
@@ -379,7 +383,7 @@ class Trace:
             "attn.k": lambda: self.captured.k[layer].cpu(),
             "attn.v": lambda: self.captured.v[layer].cpu(),
             "attn.scores": lambda: self._scores(layer, slice(None)).cpu(),
-            "attn.uncapped_scores": lambda: self._scores(layer, slice(None), capped=False).cpu(),
+            "attn.uncapped_scores": lambda: self._scores(layer, slice(None), capped=False, with_bias=False).cpu(),
             "attn.mask": lambda: self.mask(layer),
             "attn.masked_scores": lambda: (
                 self._scores(layer, slice(None)).cpu().masked_fill(~self.mask(layer), float("-inf"))
@@ -389,6 +393,8 @@ class Trace:
             "attn.head_out": lambda: self.head_out(layer),
             "attn_out": lambda: self.attn_out(layer),
         }
+        if self.config.position_bias != "none":
+            getters["attn.position_bias"] = lambda: self._bias().cpu()
         if rest not in getters:
             raise KeyError(name)
         return getters[rest]()

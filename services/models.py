@@ -109,6 +109,8 @@ ARCH_LABELS = {
     "phi3": "Phi-3 decoder",
     "olmo2": "OLMo 2 decoder",
     "neox": "GPT-NeoX decoder",
+    "t5": "T5 encoder-decoder",
+    "t5-decoder": "T5 decoder",
 }
 
 

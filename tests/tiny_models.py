@@ -135,3 +135,72 @@ def save_tiny(kind: str, folder: Path, seed: int = 0):
     hf.save_pretrained(folder, safe_serialization=True)
     byte_bpe(300).save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
+
+
+def sentencepiece_unigram(vocab_size: int):
+    """A SentencePiece-style Unigram tokenizer laid out like T5's tokenizer.json: <pad> 0, </s> 1, <unk> 2,
+    ▁ marking word starts, and </s> appended to every text."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    specials = ["<pad>", "</s>", "<unk>"]
+    tok.train_from_iterator(
+        CORPUS, trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
+    )
+    return tok
+
+
+def save_tiny_t5(folder: Path, feed_forward: str = "relu", seed: int = 3):
+    """A tiny T5ForConditionalGeneration (d_model 32, 2 + 2 layers, 4 heads of d_kv 8, 8 relative buckets up to
+    16 tokens) with a SentencePiece-style tokenizer, saved as safetensors; returns it.
+
+    feed_forward "relu": original T5 (tied embeddings, decoder output × d_model^-0.5). "gated-gelu": T5 v1.1 /
+    Flan-T5 (GeGLU, tie_word_embeddings false: its own lm_head, no rescale), written out by hand, since
+    transformers 5 ties every T5's lm_head to the shared embedding when it builds one.
+    """
+    import json
+
+    import transformers
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    v1_1 = feed_forward != "relu"
+    cfg = transformers.T5Config(
+        vocab_size=300, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_decoder_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=16, feed_forward_proj=feed_forward,
+        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, dropout_rate=0.0,
+    )  # fmt: skip
+    hf = transformers.T5ForConditionalGeneration(cfg)
+    hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
+    if v1_1:  # an lm_head of its own, and no rescale of the decoder's output
+        hf.lm_head = torch.nn.Linear(32, 300, bias=False)
+        hf.config.scale_decoder_outputs = False
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if "relative_attention_bias" in name:
+                p.normal_(0.0, 2.0)  # a bias as large as q·k (below), so a wrong bucket moves real weight
+            elif name.endswith((".q.weight", ".k.weight")):
+                p.normal_(0.0, 0.15)  # T5 does not scale q·k: smaller W_Q, W_K keep it near the bias's size
+            elif p.dim() == 2:
+                p.normal_(0.0, 0.3)
+            else:  # 1-D norm weights: away from 1, so a missing norm weight would show
+                p.add_(torch.randn_like(p) * 0.1)
+        if v1_1:
+            hf.lm_head.weight.normal_(0.0, 0.3)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().clone().contiguous() for k, v in hf.state_dict().items()}  # tied tensors as copies
+    if not v1_1:
+        state.pop("lm_head.weight", None)  # tied: only the shared embedding is stored, as save_pretrained does
+    save_file(state, str(folder / "model.safetensors"))
+    config = hf.config.to_dict()
+    config.update(architectures=["T5ForConditionalGeneration"], tie_word_embeddings=not v1_1)
+    config.pop("scale_decoder_outputs", None)  # checkpoints on the hub say it through tie_word_embeddings alone
+    (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    sentencepiece_unigram(300).save(str(folder / "tokenizer.json"))
+    return hf.eval()

@@ -48,7 +48,10 @@ def _rope_theta(hf: dict) -> float:
 
 
 def _act(name: str) -> str:
-    table = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "silu": "silu", "swish": "silu"}
+    table = {
+        "gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "silu": "silu", "swish": "silu",
+        "relu": "relu",
+    }  # fmt: skip
     if name not in table:
         raise ModelLoadError(f"Activation {name!r} is not supported.")
     return table[name]
@@ -266,8 +269,9 @@ ADAPTERS: dict[str, Adapter] = {
 
 def adapter_for(hf: dict) -> Adapter:
     from .hf_adapters_modern import ADAPTERS as MODERN  # imports this module's helpers: imported here, not on top
+    from .hf_adapters_t5 import ADAPTERS as T5
 
-    table = {**ADAPTERS, **MODERN}
+    table = {**ADAPTERS, **MODERN, **T5}
     kind = hf.get("model_type")
     if kind not in table:
         known = ", ".join(sorted(table))

@@ -97,3 +97,49 @@ def test_a_window_step_matches_the_full_pass():
         step = fwd.attend(q[:, p : p + 1], k[:, : p + 1], v[:, : p + 1], True, opts, row_offset=p)
         assert (step[:, 0] - full[:, p]).abs().max() <= Z_TOL
     assert fwd.query_mask(1, 10, 9, window=4)[0].tolist() == [False] * 6 + [True] * 4
+
+
+@pytest.mark.parametrize("window", [None, 4])
+@pytest.mark.parametrize("causal", [True, False])
+def test_a_position_bias_agrees_on_both_paths(causal, window):
+    """T5's bias: the fast path (SDPA, the bias as an additive float mask) equals attend_plain, batched and with
+    grouped-query heads, and the plain path is softmax(q·k·scale + bias, masked)·v; one query at row p (a
+    generation step) with row p of the bias equals row p of the full pass."""
+    gen = torch.Generator().manual_seed(3)
+    q = torch.randn(2, 4, 9, 8, generator=gen) * 2  # (B, n_heads, n, d_head)
+    k, v = torch.randn(2, 2, 9, 8, generator=gen) * 2, torch.randn(2, 2, 9, 8, generator=gen)
+    bias = torch.randn(4, 9, 9, generator=gen) * 3  # (n_heads, n_q, n_k): large, so it changes the patterns
+    opts = fwd.AttnOptions(scale=1.0, window=window, bias=bias)
+    fast, plain = fwd.attend(q, k, v, causal, opts), fwd.attend_plain(q, k, v, causal, opts)
+    assert (fast - plain).abs().max() <= Z_TOL
+    unbiased = fwd.attend(q, k, v, causal, fwd.AttnOptions(scale=1.0, window=window))
+    assert (fast - unbiased).abs().max() > 0.1  # the bias is really there
+    kk, vv = k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1)  # (B, n_heads, n, d_head)
+    s = fwd.add_position_bias(fwd.attention_scores(q, kk, 1.0), bias)
+    assert torch.equal(fwd.layer_scores(q, kk, opts), s)
+    assert torch.equal(fwd.layer_scores(q, kk, opts, with_bias=False), q @ kk.transpose(-1, -2))
+    mask = fwd.allowed_keys(9, 9, causal, window)
+    expected = fwd.attention_pattern(s, mask) @ vv
+    assert (plain - expected).abs().max() <= Z_TOL
+    one = fwd.AttnOptions(scale=1.0, window=window, bias=bias[:, 6:7, :7])  # row 6 of the bias, keys 0..6
+    step = fwd.attend(q[0, :, 6:7], k[0, :, :7], v[0, :, :7], True, one, row_offset=6)
+    if causal:
+        assert (step[:, 0] - fast[0, :, 6]).abs().max() <= Z_TOL
+    assert torch.equal(opts.for_head(3).bias, bias[3]) and opts == fwd.AttnOptions(scale=1.0, window=window)
+
+
+def test_relative_position_buckets_are_t5s():
+    """The bucket rule, against transformers' own T5Attention._relative_position_bucket: the same integers for
+    every offset from −300 to 300, bidirectional (encoder) and causal (decoder), for T5's sizes and tiny ones."""
+    transformers = pytest.importorskip("transformers")
+    hf_bucket = transformers.models.t5.modeling_t5.T5Attention._relative_position_bucket
+    offsets = torch.arange(-300, 301)[None, :]  # key − query
+    for n_buckets, max_distance in ((32, 128), (8, 16), (16, 64)):
+        for bidirectional in (True, False):
+            ours = fwd.relative_position_bucket(offsets, bidirectional, n_buckets, max_distance)
+            assert torch.equal(ours, hf_bucket(offsets, bidirectional, n_buckets, max_distance))
+    causal = fwd.relative_position_bucket(offsets, False, 32, 128)[0]
+    assert (causal[301:] == 0).all() and causal[300 - 100] < 31 and (causal[: 300 - 128 + 1] == 31).all()
+    table = torch.randn(8, 3)
+    bias = fwd.position_bias(table, 4, 6, True, 16, row_offset=2)  # queries 2..5, keys 0..5
+    assert bias.shape == (3, 4, 6) and torch.equal(bias[:, 0, 2], table[0])  # offset 0: bucket 0

@@ -1,9 +1,10 @@
 """The masking page's extra figures for what some models add: a sliding window drawn as its own mask
-beside the causal one, and soft-capped scores beside the scores before the cap (Gemma 2)."""
+beside the causal one, soft-capped scores beside the scores before the cap (Gemma 2), and a relative
+position bias beside the q·k it is added to (T5)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -71,20 +72,56 @@ def softcap_scores(
     cells: Cells | None = None,
 ) -> go.Figure:
     """Scores before and after cap·tanh(s/cap), on one colour scale; masked cells grey (−∞ after the mask)."""
-    win = _cells_of(labels, cells)
-    win.check(uncapped)
-    win.check(capped)
-    allowed = uncapped[mask]
-    bound = float(np.max(np.abs(allowed))) if allowed.size else 1.0
     titles = ["before the cap: q·k × scale", f"after the cap: {cap:g}·tanh(s / {cap:g})"]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.06)
+
+    def line(i: int, j: int) -> str:
+        return f"before the cap {uncapped[i, j]:.4g}<br>after the cap {capped[i, j]:.4g}"
+
+    return _side_by_side(titles, [uncapped, capped], mask, line, labels, orient, cells)
+
+
+def bias_scores(
+    qk: np.ndarray,
+    bias: np.ndarray,
+    scores: np.ndarray,
+    mask: np.ndarray,
+    labels: Sequence[str],
+    orient: Orientation = "rows",
+    cells: Cells | None = None,
+) -> go.Figure:
+    """T5: q·k (× scale), the relative position bias, and their sum (what the mask and softmax read), side by
+    side on one colour scale, so the two terms' sizes compare; masked cells grey (−∞ after the mask)."""
+    titles = ["q·k × scale", "+ relative position bias", "= scores (the softmax's input)"]
+
+    def line(i: int, j: int) -> str:
+        return f"q·k × scale {qk[i, j]:.4g}<br>position bias {bias[i, j]:+.4g}<br>sum {scores[i, j]:.4g}"
+
+    return _side_by_side(titles, [qk, bias, scores], mask, line, labels, orient, cells)
+
+
+def _side_by_side(
+    titles: list[str],
+    matrices: list[np.ndarray],
+    mask: np.ndarray,
+    line: Callable[[int, int], str],
+    labels: Sequence[str],
+    orient: Orientation,
+    cells: Cells | None,
+) -> go.Figure:
+    """Score panels on one diverging colour scale; `line(i, j)` is each cell's hover text (every panel's)."""
+    win = _cells_of(labels, cells)
+    for matrix in matrices:
+        win.check(matrix)
+    allowed = np.concatenate([m[mask] for m in matrices])
+    bound = float(np.max(np.abs(allowed))) if allowed.size else 1.0
+    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=titles, horizontal_spacing=0.06)
     small = max(win.shape) <= 40
-    for col, matrix in enumerate((uncapped, capped), start=1):
 
-        def hover(i: int, j: int, matrix: np.ndarray = matrix) -> str:
-            line = f"{win.where(i, j)}<br>before the cap {uncapped[i, j]:.4g}<br>after the cap {capped[i, j]:.4g}"
-            return line if mask[i, j] else line + f"<br>masked: {MINUS_INF} in the softmax"
+    def hover(i: int, j: int) -> str:
+        text = f"{win.where(i, j)}<br>{line(i, j)}"
+        return text if mask[i, j] else text + f"<br>masked: {MINUS_INF} in the softmax"
 
+    for col, matrix in enumerate(matrices, start=1):
         xs, ys = win.positions(orient)
         fig.add_trace(
             go.Heatmap(

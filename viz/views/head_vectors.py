@@ -1,5 +1,6 @@
 """The vectors of two picked tokens inside one head: each token's query, key and value (d_head numbers each),
-their lengths, the score q_i·k_j (and scaled by 1/√d_head), and cosines between them.
+their lengths, the score q_i·k_j (and scaled by the model's factor, 1/√d_head unless it sets its own), and cosines
+between them.
 
 Reads the engine's step-by-step arrays (`Trace.head_steps`, attention_core/steps.py: q and k after RoPE, what
 the scores use; v value-down; E what the head reads) and returns plain numbers, float64.
@@ -38,6 +39,7 @@ class PickedVectors:
     v_j: np.ndarray
     e_i: np.ndarray  # what the head reads at i and j (E's rows)
     e_j: np.ndarray
+    attn_scale: float = 0.0  # the model's factor on q·k; 0 (unset) means 1/√d_head
 
     def vector(self, kind: str, token: str) -> np.ndarray:
         """kind 'q' | 'k' | 'v', token 'i' | 'j'."""
@@ -49,7 +51,7 @@ class PickedVectors:
 
     @property
     def scaled(self) -> float:
-        return self.dot / math.sqrt(self.d_head)
+        return self.dot * self.attn_scale if self.attn_scale else self.dot / math.sqrt(self.d_head)
 
     def norms(self) -> list[dict[str, Any]]:
         """One row per picked token: its position and the length of its q, k and v."""
@@ -84,4 +86,5 @@ def picked_vectors(steps: Any, i: int, j: int) -> PickedVectors:
         v_j=rows["v"][j],
         e_i=rows["E"][i],
         e_j=rows["E"][j],
+        attn_scale=float(getattr(steps, "attn_scale", 0.0) or 0.0),
     )

@@ -1,8 +1,9 @@
 """What a layer adds to plain causal softmax attention, told apart for the masking page: the causal mask
-and a sliding window as separate masks, and soft-capped scores beside the scores before the cap.
+and a sliding window as separate masks, soft-capped scores beside the scores before the cap, and a relative
+position bias (T5) beside the q·k it is added to.
 
-All numbers come from the engine's Trace (`mask`, `window_mask`, `scores(..., capped=False)`); the causal
-mask alone is the rule "key j ≤ query i", drawn from the positions.
+All numbers come from the engine's Trace (`mask`, `window_mask`, `scores(..., capped=False, with_bias=False)`,
+`position_bias`); the causal mask alone is the rule "key j ≤ query i", drawn from the positions.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ class MaskParts:
     causal: np.ndarray | None  # bool: the causal mask alone (None: this pass had none)
     window: np.ndarray | None  # bool: the sliding window alone, |i − j| < window (None: no window in this layer)
     window_size: int | None
-    scores: np.ndarray  # the softmax's input before the mask (after the soft-cap where the model caps)
-    uncapped: np.ndarray  # q·k times the scale, before any soft-cap (== scores without one)
+    scores: np.ndarray  # the softmax's input before the mask (after the soft-cap, with the position bias)
+    uncapped: np.ndarray  # q·k times the scale, before any soft-cap and bias (== scores without them)
     softcap: float | None
+    bias: np.ndarray | None = None  # the position bias this head adds before the mask (T5); None without one
 
     @property
     def has_window(self) -> bool:
@@ -34,6 +36,10 @@ class MaskParts:
     @property
     def has_softcap(self) -> bool:
         return self.softcap is not None
+
+    @property
+    def has_bias(self) -> bool:
+        return self.bias is not None
 
 
 def mask_parts(trace: TraceLike, layer: int, head: int, rows: slice, cols: slice) -> MaskParts:
@@ -46,9 +52,13 @@ def mask_parts(trace: TraceLike, layer: int, head: int, rows: slice, cols: slice
         window = to_numpy(trace.window_mask(layer), dtype=None)[rows, cols].astype(bool, copy=True)
     scores = to_numpy(trace.scores(layer, head), dtype=None)[rows, cols].astype(np.float32, copy=True)
     softcap = getattr(getattr(trace, "config", None), "attn_softcap", None)
+    bias = trace.position_bias(layer, head) if hasattr(trace, "position_bias") else None
+    if bias is not None:
+        bias = to_numpy(bias, dtype=None)[rows, cols].astype(np.float32, copy=True)
     uncapped = scores
-    if softcap is not None:
-        uncapped = to_numpy(trace.scores(layer, head, capped=False), dtype=None)[rows, cols].astype(np.float32)
+    if softcap is not None or bias is not None:
+        plain = trace.scores(layer, head, capped=False, with_bias=False)  # q·k × scale alone
+        uncapped = to_numpy(plain, dtype=None)[rows, cols].astype(np.float32)
     return MaskParts(
         used=to_numpy(trace.mask(layer), dtype=None)[rows, cols].astype(bool, copy=True),
         causal=(k <= q) if trace.causal else None,
@@ -57,4 +67,5 @@ def mask_parts(trace: TraceLike, layer: int, head: int, rows: slice, cols: slice
         scores=scores,
         uncapped=uncapped,
         softcap=softcap,
+        bias=bias,
     )

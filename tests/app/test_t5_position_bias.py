@@ -1,0 +1,86 @@
+"""T5's relative position bias is shown beside q·k, not folded into it: a tiny T5 (tests/tiny_models.py) loaded
+through *Another model* shows q·k, the bias and their sum as three panels on the masking page, adds the bias
+as its own line in Inside one head's worked entry, draws its cross-attention, and the sidebar names the bias."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import chart, decode
+
+pytest.importorskip("transformers")
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TEXT = "the blue creature took a mole of the forest, and the quick brown fox jumps over the lazy dog"
+
+
+@pytest.fixture
+def t5(tmp_path, monkeypatch) -> Path:
+    from services import models as engine
+    from tests.tiny_models import save_tiny_t5
+
+    monkeypatch.setattr(engine, "_models", {})  # a private model table: tiny models must not outlive the test
+    monkeypatch.setenv("ATTN_ALLOWED_MODEL_DIRS", str(tmp_path / "models"))
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("ATTN_PUBLIC", raising=False)
+    folder = tmp_path / "models" / "tiny-t5"
+    save_tiny_t5(folder)
+    return folder
+
+
+def load(page: str, folder: Path, layer: int = 0, head: int = 0) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": page, "text": TEXT})
+    at.run()
+    at.text_input(key="model_request").set_value(str(folder))
+    at = at.button(key="model_load").click().run()
+    if (layer, head) != (0, 0):  # a new model starts at layer 0, head 0
+        at.sidebar.slider(key="layer").set_value(layer)
+        at = at.sidebar.slider(key="head").set_value(head).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["model"] == str(folder)
+    return at
+
+
+def test_masking_page_shows_qk_and_the_bias_apart(t5) -> None:
+    from attention_core import load_model
+
+    at = load("masking", t5, layer=1, head=2)
+    said = " ".join(c.value for c in at.sidebar.caption)
+    assert "relative position bias" in said and "bidirectional in the encoder, causal in the decoder" in said
+    ctx = at.session_state["ctx"]
+    trace = load_model(str(t5), device="cpu").trace(TEXT)
+    assert trace.n_tokens > 16 and (ctx.layer, ctx.head) == (1, 2)
+    qk, bias, total = (decode(panel["z"]) for panel in chart(at, "position_bias")["data"])
+    np.testing.assert_allclose(qk, trace.scores(1, 2, with_bias=False).numpy(), atol=1e-5)
+    np.testing.assert_allclose(bias, trace.position_bias(1, 2).numpy(), atol=1e-6)
+    np.testing.assert_allclose(total, trace.scores(1, 2).numpy(), atol=1e-5)
+    assert np.abs(bias).max() > 0.5  # the bias is a real term here, not a rounding error
+    words = " ".join(c.value for c in at.caption)
+    assert "The scores above are q·k plus this bias" in words and "keys before and after the query" in words
+    assert any("q·k (this model does not scale it) + relative position bias" in h.value for h in at.subheader)
+
+
+def test_inside_one_head_adds_the_bias_as_its_own_step(t5) -> None:
+    at = load("inside_head", t5, layer=0, head=1)
+    worked = next(c.value for c in at.code if "q_i · k_j" in c.value)
+    assert "no scale" in worked and "√d_head" not in worked
+    ctx = at.session_state["ctx"]
+    n = ctx.trace.n_tokens
+    cell = ctx.trace.head_steps(ctx.layer, ctx.head).cell(n - 1, 0)  # the default pick: last query, first key
+    assert f"+ position bias = {cell['capped']:.6g} + {cell['bias']:.6g}" in worked
+    assert f"(the bias of offset {-(n - 1):+d}" in worked
+    assert f"exp({cell['capped'] + cell['bias']:.6g} −" in worked
+    keys = [str(getattr(c, "key", "") or "") for c in at.get("plotly_chart")]
+    assert any("mech_bias" in k for k in keys)
+
+
+def test_cross_attention_page_draws_t5s_cross_attention(t5) -> None:
+    at = load("cross_attention", t5)
+    assert not at.exception
+    assert len(at.get("plotly_chart")) > 0
