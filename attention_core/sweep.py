@@ -33,7 +33,7 @@ def head_ablation_sweep(
     cap = trace.captured
     n, H = trace.n_tokens, cfg.n_heads
     ropes = fwd.layer_ropes(n, cfg, trace.context.device)
-    clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg), -1)[target_id]
+    clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg).float(), -1)[target_id]  # float32
     out = torch.empty(cfg.n_layers, H)
     heads = torch.arange(H)
     with torch.inference_mode():
@@ -50,6 +50,6 @@ def head_ablation_sweep(
                 z = fwd.attend(q, k, v, trace.causal, fwd.AttnOptions.of(cfg, later))
                 attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
                 x = fwd.after_mlp(fwd.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
-            logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg), -1)[:, target_id]  # (variant,)
+            logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg).float(), -1)[:, target_id]  # (variant,)
             out[layer] = (logp - clean).cpu()
     return out

@@ -83,6 +83,10 @@ class Trace:
         """Where the pass ran and its captures live, e.g. "cpu" (an out-of-memory fallback makes it the CPU)."""
         return str(self.context.device)
 
+    @property
+    def dtype(self) -> torch.dtype:  # the pass's and its captures' (the weights'); public tensors are float32
+        return self.context.dtype
+
     def decode_token(self, token_id: int) -> str:
         """The readable string of one token id (' fluffy', not 'Ġfluffy')."""
         return self.context.tokenizer.decode_token(token_id)
@@ -95,7 +99,7 @@ class Trace:
         """[d_model] the attention output bias b_O of `layer` (added once per layer, not per head), or None."""
         self.check(layer)
         b_O = self.context.weights.get(f"blocks.{layer}.attn.b_O")
-        return None if b_O is None else b_O.cpu()
+        return None if b_O is None else b_O.cpu().float()
 
     # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
     @property
@@ -269,21 +273,21 @@ class Trace:
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n, d_head] each head's weighted sum of values."""
         self.check(layer)
-        return self._z(layer).cpu()
+        return self._z(layer).cpu().float()
 
     def head_out(self, layer: int, head: int | None = None) -> torch.Tensor:
         """[n, d_model] one head's z·W_O (its share of the update, b_O excluded); all heads: [n_heads, n, d_model]."""
         self.check(layer, head)
         z, W_O = self._z(layer), self._W_O_heads(layer)
         if head is not None:
-            return (z[head] @ W_O[head]).cpu()
-        return torch.bmm(z, W_O).cpu()  # (n_heads, n, d_model)
+            return (z[head] @ W_O[head]).cpu().float()
+        return torch.bmm(z, W_O).cpu().float()  # (n_heads, n, d_model)
 
     def attn_out(self, layer: int) -> torch.Tensor:
         """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O."""
         self.check(layer)
         layer_ivs = iv.for_layer(self.interventions, layer)
-        return fwd.layer_attn_out(self._z(layer), self.context.pass_weights, layer, layer_ivs).cpu()
+        return fwd.layer_attn_out(self._z(layer), self.context.pass_weights, layer, layer_ivs).cpu().float()
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
         """Per-source contributions A[i,j]·(v_j W_O) to query i's update.
@@ -298,14 +302,14 @@ class Trace:
         """[n, d_model] the residual stream entering block `layer`; layer == n_layers: the final one."""
         if not 0 <= layer <= self.n_layers:
             raise IndexError(f"layer {layer} is out of range 0..{self.n_layers}")
-        return self.captured.resid_pre[layer].cpu()
+        return self.captured.resid_pre[layer].cpu().float()
 
     def resid_mid(self, layer: int) -> torch.Tensor:
         """[n, d_model] the residual stream after block `layer`'s attention, before its MLP."""
         self.check(layer)
         w = self.context.pass_weights
         attn = fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
-        return fwd.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config).cpu()
+        return fwd.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config).cpu().float()
 
     @property
     def logits(self) -> torch.Tensor | None:
@@ -313,7 +317,8 @@ class Trace:
         if not self.config.has_lm_head:
             return None
         if self._logits is None:
-            self._logits = fwd.unembed(self.captured.resid_pre[-1], self.context.pass_weights, self.config).cpu()
+            logits = fwd.unembed(self.captured.resid_pre[-1], self.context.pass_weights, self.config)  # (n, d_vocab)
+            self._logits = logits.cpu().float()
         return self._logits
 
     def next_token_logits(self) -> torch.Tensor | None:
@@ -321,7 +326,7 @@ class Trace:
         if not self.config.has_lm_head:
             return None
         last = self.captured.resid_pre[-1][-1:]
-        return fwd.unembed(last, self.context.pass_weights, self.config)[0].cpu()
+        return fwd.unembed(last, self.context.pass_weights, self.config)[0].cpu().float()
 
     # ── layer by layer (attention_core/lens.py) ──────────────────────────────────────────────────
     def lens_logits(self, layer: int) -> torch.Tensor:
@@ -374,9 +379,9 @@ class Trace:
             "resid_pre": lambda: self.resid(layer),
             "resid_post": lambda: self.resid(layer + 1),
             "resid_mid": lambda: self.resid_mid(layer),
-            "attn.q": lambda: self.captured.q[layer].cpu(),
-            "attn.k": lambda: self.captured.k[layer].cpu(),
-            "attn.v": lambda: self.captured.v[layer].cpu(),
+            "attn.q": lambda: self.captured.q[layer].cpu().float(),
+            "attn.k": lambda: self.captured.k[layer].cpu().float(),
+            "attn.v": lambda: self.captured.v[layer].cpu().float(),
             "attn.scores": lambda: self._scores(layer, slice(None)).cpu(),
             "attn.uncapped_scores": lambda: self._scores(layer, slice(None), capped=False).cpu(),
             "attn.mask": lambda: self.mask(layer),
