@@ -58,7 +58,7 @@ shell.keep_shell_state(page_name)
 
 with st.sidebar:
     sidebar.draw_inputs()
-model = load_with_progress(ss.model, ss.device)
+model = load_with_progress(ss.model, ss.device, ss.dtype)
 ss[shell.LAST_GOOD_MODEL] = ss.model
 for note in model.notes:  # e.g. a damaged weight cache that was detected and rebuilt on this load
     st.sidebar.warning(note)

@@ -17,6 +17,7 @@ from . import model as fwd
 from .config import ModelConfig
 from .context import PassContext
 from .device import pick_device
+from .dtypes import dtype_name, resolve_dtype
 from .errors import InputError, ModelLoadError
 from .generation import Generation, run_generation
 from .loading import cache
@@ -43,16 +44,19 @@ class Model:
         device: torch.device,
         source: Path | None = None,
         notes: list[str] | None = None,
+        dtype: torch.dtype = torch.float32,
     ):
         self.config = config
         self.name = config.name
         self.device = device
-        on_device = {k: v.to(device) for k, v in weights.items()}
-        pass_weights = backend.prepare_pass_weights(on_device, config, device)  # what the forward pass reads
+        self.dtype = dtype  # the weights' and the pass's dtype; what a trace shows is float32 (dtypes.py)
+        # Cast once, tensor by tensor, as each moves: a half-precision load never holds a second full copy.
+        on_device = {k: v.to(device=device, dtype=dtype) for k, v in weights.items()}
+        pass_weights = backend.prepare_pass_weights(on_device, config, device, dtype)  # what the forward pass reads
         # Canonical entries that the pass holds unpacked (views into its fused buffers) are kept from there:
         # stored once.
         self.weights = fwd.canonical_views(on_device, pass_weights)
-        if backend.packs_on(device):  # the pass reads packed copies now: the mapped cache file need not stay resident
+        if backend.packs_on(device, dtype):  # the pass reads packed copies: the mapped cache file may leave memory
             backend.release_pages(self.weights.values())
         self.tokenizer = TextTokenizer(tokenizer)
         self.source = source
@@ -64,6 +68,7 @@ class Model:
             pass_weights=pass_weights,
             tokenizer=self.tokenizer,
             device=device,
+            dtype=dtype,
         )
         self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
         # Sliding windows are in the masks (attention.py), so a text may run past the window.
@@ -74,12 +79,15 @@ class Model:
 
     @property
     def key(self) -> str:
-        """Identifies the weights for caches: two local folders may share a name, never a source path."""
-        return f"{self.name}@{self.source}"
+        """Identifies the weights for caches: two local folders may share a name, never a source path; the
+        same weights in half precision give other numbers (a float32 model's key has no dtype in it)."""
+        half = "" if self.dtype == torch.float32 else f"/{dtype_name(self.dtype)}"
+        return f"{self.name}@{self.source}{half}"
 
     def __repr__(self) -> str:
-        c = self.config
-        return f"Model({self.name!r}, {c.arch}, {c.n_layers} layers × {c.n_heads} heads, device={self.device})"
+        c, dtype = self.config, dtype_name(self.dtype)
+        shape = f"{c.n_layers} layers × {c.n_heads} heads"
+        return f"Model({self.name!r}, {c.arch}, {shape}, device={self.device}, {dtype=})"
 
     # ── running ───────────────────────────────────────────────────────────────────────────────────
     def trace(
@@ -115,7 +123,8 @@ class Model:
             # The GPU is full (other users, a long text): finish this request on the CPU, and say so.
             runner = self._cpu_twin()
             captured = runner._run(enc.ids, use_causal, ivs, on_layer)
-            notes.append(f"The {self.device.type.upper()} ran out of memory; this trace ran on the CPU instead.")
+            where = "the CPU" if self.dtype == torch.float32 else "the CPU (in float32)"
+            notes.append(f"The {self.device.type.upper()} ran out of memory; this trace ran on {where} instead.")
         except RuntimeError as exc:  # the CPU allocator reports exhaustion as a RuntimeError
             if "can't allocate memory" not in str(exc) and "not enough memory" not in str(exc):
                 raise
@@ -245,7 +254,8 @@ class Model:
         return captured
 
     def _cpu_twin(self) -> Model:
-        """A CPU copy of this model, made once, for requests the accelerator has no memory for."""
+        """A CPU copy of this model, made once, for requests the accelerator has no memory for: in float32, the
+        CPU's dtype (half-precision weights upcast exactly, so it runs the same weights in more precision)."""
         with self._twin_lock:
             if self._cpu is None:
                 self._cpu = Model(
@@ -282,16 +292,24 @@ class Model:
 _load_lock = threading.Lock()  # two sessions converting the same file at once would do the work twice
 
 
-def load_model(name: str, device: str | torch.device | None = None, progress: Progress | None = None) -> Model:
+def load_model(
+    name: str,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    progress: Progress | None = None,
+) -> Model:
     """Load an embedded model ('smollm2-135m', 'minilm-l6') or a local GGUF file / model folder.
 
     The first load converts the source into a float32 safetensors cache under the user's cache folder
-    ($ATTN_CACHE_DIR overrides it); later loads read that cache. `progress(fraction, message)` is called
-    as loading proceeds. Raises UnknownModelError or ModelLoadError with a message for the user.
+    ($ATTN_CACHE_DIR overrides it); later loads read that cache. `dtype`: the weights' dtype, None or
+    "float32" (the default), "bfloat16" or "float16" (or the torch dtypes), cast once after reading them;
+    float16 is refused on the CPU (attention_core/dtypes.py says where each runs). `progress(fraction,
+    message)` is called as loading proceeds. Raises UnknownModelError or ModelLoadError with a message.
     """
     report = progress or (lambda fraction, message: None)
-    source = resolve(name)
     target = pick_device(device)
+    weight_dtype = resolve_dtype(dtype, target)  # a bad dtype is refused before any file is read
+    source = resolve(name)
     folder = cache.entry_dir(source.name, source.path)
     notes: list[str] = []
     # Refuse a model that would not fit before reading any weights (headers only). A file too damaged to
@@ -303,7 +321,7 @@ def load_model(name: str, device: str | torch.device | None = None, progress: Pr
     except ModelLoadError:
         size = None
     if size is not None:
-        memory.check_fits(source.name, size, target, converting=converting)
+        memory.check_fits(source.name, size, target, converting=converting, dtype=weight_dtype)
     with _load_lock:
         report(0.0, f"Looking for converted weights of {source.name}")
         try:
@@ -318,8 +336,8 @@ def load_model(name: str, device: str | torch.device | None = None, progress: Pr
             notes.append(note)
             cache.remove_entry(folder)
             config, weights, tokenizer = _convert_and_cache(source, folder, report)
-    report(0.97, f"Moving weights to {target.type}")
-    model = Model(config, weights, tokenizer, target, source.path, notes)
+    report(0.97, f"Moving weights to {target.type} in {dtype_name(weight_dtype)}")
+    model = Model(config, weights, tokenizer, target, source.path, notes, weight_dtype)
     report(1.0, "Ready")
     return model
 

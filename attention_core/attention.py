@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ModelConfig
+from .dtypes import wide
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ PLAIN = AttnOptions()
 
 def attention_scores(q: torch.Tensor, k: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """Scaled dot products q·kᵀ·scale (default 1/√d_head): q (..., n_q, d_head), k (..., n_k, d_head)
-    → (..., n_q, n_k)."""
+    → (..., n_q, n_k). Half-precision q and k are upcast first: scores, and so patterns, are float32.
+    """
+    q, k = wide(q), wide(k)
     if scale is None:
         return q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (..., n_q, n_k)
     return q @ k.transpose(-1, -2) * scale  # (..., n_q, n_k)
@@ -177,7 +180,7 @@ def attend_plain(
     n_q, n_k = q.shape[-2], k.shape[-2]
     mask = allowed_keys(n_q, n_k, causal, opts.window, row_offset, q.device)
     pattern = attention_pattern(layer_scores(q, k, opts), mask)  # (..., n_heads, n_q, n_k)
-    return pattern @ v  # (..., n_heads, n_q, d_head)
+    return pattern.to(v.dtype) @ v  # (..., n_heads, n_q, d_head); in v's dtype, as HF's eager attention
 
 
 def attend(

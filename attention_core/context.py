@@ -24,6 +24,7 @@ class PassContext:
     pass_weights: Mapping[str, torch.Tensor]  # what the forward pass read (fused; packed on the CPU)
     tokenizer: TextTokenizer
     device: torch.device
+    dtype: torch.dtype = torch.float32  # the weights' and the forward pass's dtype (attention_core/dtypes.py)
 
     def __repr__(self) -> str:
-        return f"PassContext({self.key!r}, {self.config.arch}, device={self.device})"
+        return f"PassContext({self.key!r}, {self.config.arch}, device={self.device}, dtype={self.dtype})"

@@ -60,10 +60,12 @@ class Generation:
 class KVCache:
     """Each layer's keys and values for positions 0 .. length - 1, in buffers sized once for the whole run."""
 
-    def __init__(self, n_layers: int, n_kv_heads: int, n_max: int, d_head: int, device: torch.device):
-        shape = (n_kv_heads, n_max, d_head)
-        self.k = [torch.empty(shape, device=device) for _ in range(n_layers)]
-        self.v = [torch.empty(shape, device=device) for _ in range(n_layers)]
+    def __init__(
+        self, n_layers: int, n_kv_heads: int, n_max: int, d_head: int, device: torch.device, dtype: torch.dtype
+    ):
+        shape = (n_kv_heads, n_max, d_head)  # in the pass's dtype: the keys and values are stored as computed
+        self.k = [torch.empty(shape, device=device, dtype=dtype) for _ in range(n_layers)]
+        self.v = [torch.empty(shape, device=device, dtype=dtype) for _ in range(n_layers)]
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (n_kv_heads, m, d_head) at positions start..; return every key and value so far."""
@@ -133,7 +135,7 @@ def run_generation(
     ids = list(enc.ids)
     n_max = len(ids) + max_new
     ropes = fwd.layer_ropes(n_max, cfg, device)
-    cache = KVCache(cfg.n_layers, cfg.n_kv_heads, n_max, cfg.d_head, device)
+    cache = KVCache(cfg.n_layers, cfg.n_kv_heads, n_max, cfg.d_head, device, ctx.dtype)
     full_rerun = any(item.kind == "mean_head" for item in ivs)  # see the module's docstring
     generator = torch.Generator(device=device).manual_seed(int(seed)) if temperature > 0 else None
     new_ids: list[int] = []
@@ -145,7 +147,7 @@ def run_generation(
         else:
             chunks = [_first_chunk(ids, ctx, cache, ropes, ivs, full_rerun)]
         for _ in range(max_new):
-            logits = fwd.unembed(chunks[-1].resid_pre[-1][-1:], w, cfg)[0]  # (d_vocab,) after the last token
+            logits = fwd.unembed(chunks[-1].resid_pre[-1][-1:], w, cfg)[0].float()  # (d_vocab,) after the last token
             top = torch.softmax(logits, dim=-1).topk(top_k)
             top_ids.append(top.indices.cpu())
             top_probs.append(top.values.cpu())

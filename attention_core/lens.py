@@ -44,7 +44,7 @@ def lens_logits(trace: Trace, layer: int) -> torch.Tensor:
     trace.check(layer)
     resid = trace.captured.resid_pre[layer + 1]  # (n, d_model): what leaves block `layer`
     with torch.inference_mode():
-        return fwd.unembed(resid, trace.context.pass_weights, trace.config).cpu()
+        return fwd.unembed(resid, trace.context.pass_weights, trace.config).cpu().float()
 
 
 def lens_top(
@@ -66,7 +66,7 @@ def lens_top(
     with torch.inference_mode():
         for r0 in range(0, L * n, block_rows):
             r1 = min(L * n, r0 + block_rows)
-            logits = fwd.unembed(resid[r0:r1], w, cfg)  # (rows, d_vocab), freed after this block
+            logits = fwd.unembed(resid[r0:r1], w, cfg).float()  # (rows, d_vocab), freed after this block
             top = logits.topk(k, dim=-1)  # (rows, k): softmax is monotone, so the top logits are the top probs
             log_z = torch.logsumexp(logits, dim=-1, keepdim=True)  # (rows, 1)
             ids[r0:r1] = top.indices.cpu()
@@ -84,7 +84,7 @@ def lens_ranks(trace: Trace, position: int, token_ids: list[int]) -> tuple[torch
         raise IndexError(f"token ids must be in 0..{trace.config.d_vocab - 1}")
     resid = torch.stack([r[position] for r in trace.captured.resid_pre[1:]])  # (n_layers, d_model)
     with torch.inference_mode():
-        logits = fwd.unembed(resid, trace.context.pass_weights, trace.config)  # (n_layers, d_vocab)
+        logits = fwd.unembed(resid, trace.context.pass_weights, trace.config).float()  # (n_layers, d_vocab)
         chosen = logits[:, token_ids]  # (n_layers, t)
         probs = (chosen - torch.logsumexp(logits, dim=-1, keepdim=True)).exp()
         ranks = (logits[:, None, :] > chosen[:, :, None]).sum(-1)  # (n_layers, t): tokens strictly above
@@ -110,7 +110,7 @@ def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
             a = a.mean(0, keepdim=True).expand_as(a)  # the head's output is its mean over queries
     v = trace.captured.v[layer][cfg.kv_head(head)]  # (n_k, d_head)
     W_O = trace.context.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_head, cfg.d_model)[head]
-    sent = torch.linalg.vector_norm(v @ W_O, dim=-1).cpu()  # (n_k,) ‖v_j·W_O^h‖
+    sent = torch.linalg.vector_norm((v @ W_O).float(), dim=-1).cpu()  # (n_k,) ‖v_j·W_O^h‖
     return a * sent[None, :]  # (n_q, n_k)
 
 
@@ -130,4 +130,4 @@ def contributions(trace: Trace, layer: int, query: int, head: int | None = None)
     v = recompute.per_query_head(trace.captured.v[layer], trace.config)  # (n_heads, n_k, d_head)
     values_up = torch.bmm(v, trace._W_O_heads(layer))  # (n_heads, n_k, d_model)
     out = a[..., None] * values_up  # (n_heads, n_k, d_model)
-    return (out if head is None else out[head]).cpu()
+    return (out if head is None else out[head]).cpu().float()

@@ -113,6 +113,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
         return torch.cat([apply_rope(x[..., :r], cos, sin), x[..., r:]], dim=-1)
     half = r // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)  # (heads, n, d_head)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # float32 tables, rounded to a half-precision x (as HF does)
     return x * cos + rotated * sin
 
 
@@ -200,7 +201,8 @@ def layer_z(
         if override is not None:
             kv = head // group
             scores = layer_scores(q[head], k[kv], opts.for_head(head))  # (n, n) for this head only
-            z[head] = iv.modified_pattern(scores, causal, override, row_offset, opts.window) @ v[kv]
+            pattern = iv.modified_pattern(scores, causal, override, row_offset, opts.window)  # float32 (n, n)
+            z[head] = pattern.to(v.dtype) @ v[kv]
     for item in layer_ivs:
         if item.kind == "zero_layer":
             z.zero_()

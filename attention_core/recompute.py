@@ -16,6 +16,7 @@ import torch
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
+from .dtypes import wide
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -79,8 +80,8 @@ def _heads(bias: torch.Tensor | None, heads: slice | int) -> torch.Tensor | None
 
 
 def _scaled(q: torch.Tensor, k: torch.Tensor, cfg: ModelConfig, scale_q: bool) -> torch.Tensor:
-    if scale_q:
-        return (q * cfg.scale) @ k.transpose(-1, -2)
+    if scale_q:  # half-precision captures are upcast, as in attention_scores: pooled patterns are float32 too
+        return (wide(q) * cfg.scale) @ wide(k).transpose(-1, -2)
     return fwd.attention_scores(q, k, cfg.attn_scale)
 
 

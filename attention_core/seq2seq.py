@@ -50,6 +50,7 @@ def decoder_view(model: PassContext) -> DecoderView:
         pass_weights=weights,  # the decoder's pass reads the canonical weights (nothing fused or packed)
         tokenizer=model.tokenizer,
         device=model.device,
+        dtype=model.dtype,
     )
     return DecoderView(context, cross)
 
@@ -149,13 +150,13 @@ class CrossAttention:
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n_target, d_head]."""
         c = self.captured
-        return fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False, self._opts).cpu()
+        return fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False, self._opts).cpu().float()
 
     def attn_out(self, layer: int) -> torch.Tensor:
         """[n_target, d_model] what cross-attention adds to the decoder's residual stream."""
         c = self.captured
         z = fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False, self._opts)
-        return fwd.attn_output(z, self.view.cross_weights, layer).cpu()
+        return fwd.attn_output(z, self.view.cross_weights, layer).cpu().float()
 
 
 @dataclass

@@ -104,8 +104,9 @@ class HeadSteps:
 
 
 def _numpy(t: torch.Tensor, dtype: type = np.float64) -> np.ndarray:
-    """A tensor → numpy on the CPU, float64 by default so the step-by-step sums keep their digits."""
-    return np.asarray(t.detach().cpu().numpy(), dtype=dtype)
+    """A tensor → numpy on the CPU, float64 by default so the step-by-step sums keep their digits (numpy has no
+    bfloat16: half-precision tensors are widened first, exactly)."""
+    return np.asarray(t.detach().cpu().to(torch.float64 if t.is_floating_point() else t.dtype).numpy(), dtype=dtype)
 
 
 def _softmax_rows(x: np.ndarray) -> np.ndarray:

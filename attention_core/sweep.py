@@ -36,7 +36,7 @@ def head_ablation_sweep(
     n, H = trace.n_tokens, cfg.n_heads
     ropes = fwd.layer_ropes(n, cfg, trace.context.device)
     bias = fwd.stack_position_bias(w, cfg, n, n)  # (H, n, n) or None: every layer's position bias
-    clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg), -1)[target_id]
+    clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg).float(), -1)[target_id]  # float32
     out = torch.empty(cfg.n_layers, H)
     heads = torch.arange(H)
     with torch.inference_mode():
@@ -53,6 +53,6 @@ def head_ablation_sweep(
                 z = fwd.attend(q, k, v, trace.causal, fwd.AttnOptions.of(cfg, later, bias))
                 attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
                 x = fwd.after_mlp(fwd.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
-            logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg), -1)[:, target_id]  # (variant,)
+            logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg).float(), -1)[:, target_id]  # (variant,)
             out[layer] = (logp - clean).cpu()
     return out

@@ -36,8 +36,8 @@ from typing import Literal
 
 import torch
 
+from . import dotted_names, lens, recompute, steps, sweep
 from . import interventions as iv
-from . import lens, recompute, steps, sweep
 from . import model as fwd
 from .config import ModelConfig
 from .context import PassContext
@@ -86,6 +86,10 @@ class Trace:
         """Where the pass ran and its captures live, e.g. "cpu" (an out-of-memory fallback makes it the CPU)."""
         return str(self.context.device)
 
+    @property
+    def dtype(self) -> torch.dtype:  # the pass's and its captures' (the weights'); public tensors are float32
+        return self.context.dtype
+
     def decode_token(self, token_id: int) -> str:
         """The readable string of one token id (' fluffy', not 'Ġfluffy')."""
         return self.context.tokenizer.decode_token(token_id)
@@ -98,7 +102,7 @@ class Trace:
         """[d_model] the attention output bias b_O of `layer` (added once per layer, not per head), or None."""
         self.check(layer)
         b_O = self.context.weights.get(f"blocks.{layer}.attn.b_O")
-        return None if b_O is None else b_O.cpu()
+        return None if b_O is None else b_O.cpu().float()
 
     # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
     @property
@@ -187,7 +191,7 @@ class Trace:
         number per bucket of key − query offset; every layer of a stack shares it), or None without one."""
         self.check(layer, head)
         bias = self._bias()
-        return None if bias is None else bias[head].cpu()
+        return None if bias is None else bias[head].cpu().float()
 
     def window(self, layer: int) -> int | None:
         """The sliding window of `layer` (a query sees at most this many keys, itself included), or None."""
@@ -273,21 +277,21 @@ class Trace:
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n, d_head] each head's weighted sum of values."""
         self.check(layer)
-        return self._z(layer).cpu()
+        return self._z(layer).cpu().float()
 
     def head_out(self, layer: int, head: int | None = None) -> torch.Tensor:
         """[n, d_model] one head's z·W_O (its share of the update, b_O excluded); all heads: [n_heads, n, d_model]."""
         self.check(layer, head)
         z, W_O = self._z(layer), self._W_O_heads(layer)
         if head is not None:
-            return (z[head] @ W_O[head]).cpu()
-        return torch.bmm(z, W_O).cpu()  # (n_heads, n, d_model)
+            return (z[head] @ W_O[head]).cpu().float()
+        return torch.bmm(z, W_O).cpu().float()  # (n_heads, n, d_model)
 
     def attn_out(self, layer: int) -> torch.Tensor:
         """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O."""
         self.check(layer)
         layer_ivs = iv.for_layer(self.interventions, layer)
-        return fwd.layer_attn_out(self._z(layer), self.context.pass_weights, layer, layer_ivs).cpu()
+        return fwd.layer_attn_out(self._z(layer), self.context.pass_weights, layer, layer_ivs).cpu().float()
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
         """Per-source contributions A[i,j]·(v_j W_O) to query i's update.
@@ -302,14 +306,14 @@ class Trace:
         """[n, d_model] the residual stream entering block `layer`; layer == n_layers: the final one."""
         if not 0 <= layer <= self.n_layers:
             raise IndexError(f"layer {layer} is out of range 0..{self.n_layers}")
-        return self.captured.resid_pre[layer].cpu()
+        return self.captured.resid_pre[layer].cpu().float()
 
     def resid_mid(self, layer: int) -> torch.Tensor:
         """[n, d_model] the residual stream after block `layer`'s attention, before its MLP."""
         self.check(layer)
         w = self.context.pass_weights
         attn = fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
-        return fwd.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config).cpu()
+        return fwd.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config).cpu().float()
 
     @property
     def logits(self) -> torch.Tensor | None:
@@ -317,7 +321,8 @@ class Trace:
         if not self.config.has_lm_head:
             return None
         if self._logits is None:
-            self._logits = fwd.unembed(self.captured.resid_pre[-1], self.context.pass_weights, self.config).cpu()
+            logits = fwd.unembed(self.captured.resid_pre[-1], self.context.pass_weights, self.config)  # (n, d_vocab)
+            self._logits = logits.cpu().float()
         return self._logits
 
     def next_token_logits(self) -> torch.Tensor | None:
@@ -325,7 +330,7 @@ class Trace:
         if not self.config.has_lm_head:
             return None
         last = self.captured.resid_pre[-1][-1:]
-        return fwd.unembed(last, self.context.pass_weights, self.config)[0].cpu()
+        return fwd.unembed(last, self.context.pass_weights, self.config)[0].cpu().float()
 
     # ── layer by layer (attention_core/lens.py) ──────────────────────────────────────────────────
     def lens_logits(self, layer: int) -> torch.Tensor:
@@ -361,40 +366,6 @@ class Trace:
         (decoders, on a trace without interventions; see attention_core/sweep.py)."""
         return sweep.head_ablation_sweep(self, target_id, position, mode)
 
-    # ── dotted names ──────────────────────────────────────────────────────────────────────────────
+    # ── dotted names (attention_core/dotted_names.py; listed with shapes in this module's docstring) ──────────
     def __getitem__(self, name: str) -> torch.Tensor:
-        if name == "logits":
-            logits = self.logits
-            if logits is None:
-                raise KeyError("logits: encoders have no next-token logits")
-            return logits
-        parts = name.split(".")
-        try:
-            assert parts[0] == "blocks"
-            layer, rest = int(parts[1]), ".".join(parts[2:])
-        except (AssertionError, IndexError, ValueError):
-            raise KeyError(name) from None
-        self.check(layer)
-        getters = {
-            "resid_pre": lambda: self.resid(layer),
-            "resid_post": lambda: self.resid(layer + 1),
-            "resid_mid": lambda: self.resid_mid(layer),
-            "attn.q": lambda: self.captured.q[layer].cpu(),
-            "attn.k": lambda: self.captured.k[layer].cpu(),
-            "attn.v": lambda: self.captured.v[layer].cpu(),
-            "attn.scores": lambda: self._scores(layer, slice(None)).cpu(),
-            "attn.uncapped_scores": lambda: self._scores(layer, slice(None), capped=False, with_bias=False).cpu(),
-            "attn.mask": lambda: self.mask(layer),
-            "attn.masked_scores": lambda: (
-                self._scores(layer, slice(None)).cpu().masked_fill(~self.mask(layer), float("-inf"))
-            ),
-            "attn.pattern": lambda: self.layer_patterns(layer),
-            "attn.z": lambda: self.z(layer),
-            "attn.head_out": lambda: self.head_out(layer),
-            "attn_out": lambda: self.attn_out(layer),
-        }
-        if self.config.position_bias != "none":
-            getters["attn.position_bias"] = lambda: self._bias().cpu()
-        if rest not in getters:
-            raise KeyError(name)
-        return getters[rest]()
+        return dotted_names.lookup(self, name)

@@ -32,11 +32,12 @@ __all__ = [
 ]
 
 
-def load(name: str = "smollm2-135m", device: str = "cpu") -> Any:
-    """A model (attention_core.Model) shared per process, as the app holds it: `.trace(text)` gives a Trace."""
+def load(name: str = "smollm2-135m", device: str = "cpu", dtype: str = "float32") -> Any:
+    """A model (attention_core.Model) shared per process, as the app holds it: `.trace(text)` gives a Trace.
+    dtype "bfloat16" or "float16" (half the memory) on device "cuda" only, as in the app."""
     from services import models
 
-    return models.load(name, device)
+    return models.load(name, device, dtype=dtype)
 
 
 def ablate_head(layer: int, head: int, mode: str = "zero") -> Any:

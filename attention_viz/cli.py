@@ -4,6 +4,7 @@
     attention-viz export --model smollm2-135m --text "a fluffy blue creature" --layer 3 --head 0 \\
         --view head --format svg -o head.svg          (several -o: one trace, each file's format from its suffix)
     attention-viz trace --model smollm2-135m --text "..." --out trace.npz [--tensors pattern,scores,q,k,v,resid]
+    (export and trace take --device cpu|cuda|mps and, on cuda, --dtype bfloat16|float16: half the weights' memory)
 
 Exit codes: 0 done; 2 bad arguments (one line on stderr: an unknown view, a layer out of range, empty text);
 1 the model could not be loaded or the file not written (one line too, never a traceback).
@@ -20,7 +21,7 @@ from typing import NoReturn
 from attention_viz.export import DEFAULT_TENSORS, FORMATS, ExportError, collect, tensor_names
 from attention_viz.svg import SvgError
 from attention_viz.views import VIEWS, ViewError
-from services.models import DEFAULT_MODEL, AttentionCoreError
+from services.models import DEFAULT_DTYPE, DEFAULT_MODEL, DTYPES, AttentionCoreError
 
 
 class UsageError(Exception):
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--model", default=DEFAULT_MODEL, help="smollm2-135m, minilm-l6 or a local model folder")
         s.add_argument("--text", required=True)
         s.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+        s.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE, help="weights; half: cuda only")
         s.add_argument("--causal", choices=["model", "on", "off"], default="model", help="default: the model's mask")
     exp = sub.choices["export"]
     exp.add_argument("--view", choices=list(VIEWS), default="head")
@@ -75,7 +77,7 @@ def _trace(args: argparse.Namespace):
         raise UsageError("--text is empty: give the text to trace")
     from services import models
 
-    model = models.load(args.model, args.device)
+    model = models.load(args.model, args.device, dtype=args.dtype)
     return model.trace(args.text, causal=_causal(args.causal))
 
 

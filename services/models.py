@@ -37,11 +37,20 @@ MAX_TOKENS_ENV = "ATTN_MAX_TOKENS"
 
 DEVICE_LABELS = {"cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple GPU)"}
 
+# The weights' dtype. The app offers half precision on CUDA only: there it halves a model's memory (a 7–8B
+# model fits one GPU) at full speed, while on the CPU bfloat16 is slower than float32 and float16 is refused
+# by the engine (attention_core/dtypes.py); MPS is left at float32 until someone can test it.
+DTYPES = ("float32", "bfloat16", "float16")
+DEFAULT_DTYPE = "float32"
+HALF_DEVICES = ("cuda",)
+
 __all__ = [
     "APP_MAX_TOKENS",
     "DEFAULT_TOKEN_CAP",
     "DEFAULT_MODEL",
     "DEVICE_LABELS",
+    "DEFAULT_DTYPE",
+    "DTYPES",
     "MODEL_NAMES",
     "AttentionCoreError",
     "InputError",
@@ -51,6 +60,8 @@ __all__ = [
     "UnknownModelError",
     "available_devices",
     "describe",
+    "dtype_choices",
+    "dtype_problem",
     "is_embedded",
     "label",
     "load",
@@ -71,29 +82,49 @@ def available_devices() -> list[str]:
     return devices
 
 
-_models: dict[tuple[str, str], Model] = {}
+_models: dict[tuple[str, str, str], Model] = {}
 _models_lock = threading.Lock()
 
 
-def is_loaded(name: str, device: str) -> bool:
-    return (name, device) in _models
+def dtype_choices(device: str) -> list[str]:
+    """The weight dtypes the app offers on `device`: half precision on CUDA only, float32 everywhere."""
+    return list(DTYPES) if device in HALF_DEVICES else [DEFAULT_DTYPE]
 
 
-def load(name: str, device: str, progress: Callable[[float, str], None] | None = None) -> Model:
-    """One shared, read-only model per (name, device) per process.
+def dtype_problem(dtype: str, device: str) -> str | None:
+    """Why the app would not load weights in `dtype` on `device` (a message for the user), or None."""
+    if dtype not in DTYPES:
+        return f"Unknown weight dtype {dtype!r}: use one of {', '.join(DTYPES)}."
+    if dtype not in dtype_choices(device):
+        where = DEVICE_LABELS.get(device, device)
+        return f"{dtype} weights need a CUDA GPU here; on the {where} the weights are float32."
+    return None
+
+
+def is_loaded(name: str, device: str, dtype: str = DEFAULT_DTYPE) -> bool:
+    return (name, device, dtype) in _models
+
+
+def load(
+    name: str, device: str, progress: Callable[[float, str], None] | None = None, dtype: str = DEFAULT_DTYPE
+) -> Model:
+    """One shared, read-only model per (name, device, dtype) per process; half precision on CUDA only.
 
     Not st.cache_resource: Streamlit records the elements a cached function draws and replays them
     on later hits, and refuses a progress bar drawn into a placeholder made outside the function
     (CacheReplayClosureError). A plain dict under a lock gives the same once-per-process load, and
-    the progress callback can draw freely. The cache is bounded by the model × device choices (≤ 6).
+    the progress callback can draw freely. The cache is bounded by the model × device × dtype choices.
     """
-    key = (name, device)
+    problem = dtype_problem(dtype, device)
+    if problem is not None:
+        raise ModelLoadError(problem)
+    key = (name, device, dtype)
     # A served app loads only what the deployment allows ($ATTN_PUBLIC, $ATTN_ALLOWED_MODEL_DIRS):
     # a name from session state or a link never reaches the file system unchecked.
     source = check_model_request(name)
     with _models_lock:  # a second session asking mid-load waits instead of loading again
         if key not in _models:
-            _models[key] = load_model(source, device=device, progress=progress)
+            _models[key] = load_model(source, device=device, dtype=dtype, progress=progress)
         return _models[key]
 
 
@@ -142,14 +173,16 @@ def label(model: Model) -> str:
 
 
 def describe(model: Model) -> str:
-    """One line for the sidebar: architecture, exact parameter count and float32 size."""
+    """One line for the sidebar: architecture, exact parameter count and the weights' size in their dtype."""
     cfg = model.config
     total = model.parameter_counts()["total"]
     arch = ARCH_LABELS.get(cfg.arch, cfg.arch)
     if cfg.is_encoder_decoder:
         arch += f" ({cfg.n_layers} encoder + {cfg.n_decoder_layers} decoder layers)"
     size = f"{total / 1e9:.2f} B" if total >= 1e9 else f"{total / 1e6:.1f} M"
-    return f"{arch} · {size} parameters ({total:,}), {4 * total / 2**30:.2f} GiB in float32"
+    dtype = str(model.dtype).removeprefix("torch.")
+    gib = total * model.dtype.itemsize / 2**30
+    return f"{arch} · {size} parameters ({total:,}), {gib:.2f} GiB in {dtype}"
 
 
 def token_cap_limit(model_max_tokens: int, environ: dict[str, str] | None = None) -> int:

@@ -35,7 +35,7 @@ def wait_with_progress(job: Job, label: str, slot: Any = None) -> Any:
     return job.result()
 
 
-def load_with_progress(name: str, device: str) -> models.Model:
+def load_with_progress(name: str, device: str, dtype: str = models.DEFAULT_DTYPE) -> models.Model:
     """The process-wide model (services.models.load), with a progress bar while it loads the first time.
 
     A model the user asked for (hub id, local folder) that fails to load is dropped from the list and
@@ -47,7 +47,7 @@ def load_with_progress(name: str, device: str) -> models.Model:
         slot.progress(min(max(fraction, 0.0), 1.0), text=f"Loading {name}: {message}")
 
     try:
-        return models.load(name, device, progress)
+        return models.load(name, device, progress, dtype=dtype)
     except models.AttentionCoreError as exc:
         ss = st.session_state
         previous = ss.get("_last_good_model")

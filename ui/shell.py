@@ -16,13 +16,14 @@ from services import models
 from ui.url import ATLAS_PAGE, MAX_TEXT_CHARS, START_PAGE, clamp_layer_head, parse_params, to_params
 
 # The sidebar widgets whose values make the shell state, in the order they are drawn.
-SHELL_KEYS = ("model", "device", "text", "causal", "max_tokens", "layer", "head", "orient")
+SHELL_KEYS = ("model", "device", "dtype", "text", "causal", "max_tokens", "layer", "head", "orient")
 # The frame's own keys (never widgets):
 STARTED = "_started"  # the first run of a session has read the URL
 SAVED = "_shell_saved"  # a plain copy of the shell widgets' values (see keep_shell_state)
 NOTICES = "_notices"  # warnings about the link, shown once on the view it opened
 URL_LAYER_HEAD = "_url_layer_head"  # the link's layer and head, range-checked once the model is loaded
 URL_CAUSAL = "_url_causal"  # the link's masking, applied once the model is known
+URL_DTYPE = "_url_dtype"  # the link's weight dtype, applied once the device is known (ui/sidebar.py)
 CAUSAL_FOR = "_causal_for"  # the model whose default masking the toggle holds
 CAP_LIMIT = "_cap_limit"  # the token cap's upper limit the number input was drawn with
 LAST_GOOD_MODEL = "_last_good_model"  # the model that loaded last: where a failed load goes back to
@@ -48,12 +49,15 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
         models.DEFAULT_MODEL,
         page_names,
         requestable=lambda name: models.request_problem(name) is None,
+        dtypes=models.DTYPES,
     )
     ss.model, ss.text, ss.orient = url.model, url.text, url.orient
     if url.requested_model:
         ss[MODEL_REQUEST] = url.requested_model  # pre-filled under "Another model"; loads on Load
     ss[URL_LAYER_HEAD] = (url.layer, url.head)
     ss[URL_CAUSAL] = url.causal
+    if url.dtype is not None:
+        ss[URL_DTYPE] = url.dtype
     ss[NOTICES] = list(url.warnings)
     if url.step is not None:
         ss[STEP] = url.step
@@ -123,8 +127,9 @@ def mirror_to_url(page_name: str) -> Mapping[str, str]:
     ss = st.session_state
     step = ss.get(STEP) if page_name == START_PAGE else None
     stat = ss.get(ATLAS_STAT) if page_name == ATLAS_PAGE else None
+    dtype = ss.get("dtype", models.DEFAULT_DTYPE)
     params = to_params(
-        ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat
+        ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat, dtype
     )
     if "text" not in params:
         st.sidebar.caption(

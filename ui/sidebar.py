@@ -108,6 +108,7 @@ def draw_inputs() -> None:
     if ss.get("device") not in devices:
         ss.device = devices[0]
     st.selectbox("Device", devices, format_func=lambda d: models.DEVICE_LABELS.get(d, d), key="device")
+    _weights_choice()
     st.text_area("Text", key="text", height=90, help="Press Ctrl+Enter (or click outside) to run the model.")
     st.caption("Examples from 3Blue1Brown's chapter")
     for i, example in enumerate(load_examples()):
@@ -121,6 +122,31 @@ def draw_inputs() -> None:
         )
     if ss.pop(OPEN_MOLES, False):
         st.switch_page(MOLE_PAGE)
+
+
+def _weights_choice() -> None:
+    """Weights: float32 / bfloat16 / float16, offered only on a device where the app runs half precision (CUDA);
+    elsewhere float32, and a link asking for half precision says why it did not get it."""
+    ss = st.session_state
+    choices = models.dtype_choices(ss.device)
+    wanted = ss.pop(shell.URL_DTYPE, None)
+    if wanted is not None:
+        problem = models.dtype_problem(wanted, ss.device)
+        if problem is None:
+            ss.dtype = wanted
+        else:
+            ss[shell.NOTICES] = [*ss.get(shell.NOTICES, []), f"The link asks for {wanted} weights, but {problem}"]
+    if ss.get("dtype") not in choices:  # first run, or a device that runs float32 only
+        ss.dtype = choices[0]
+    if len(choices) > 1:
+        st.radio(
+            "Weights",
+            choices,
+            key="dtype",
+            horizontal=True,
+            help="bfloat16 and float16 halve the weights' memory, so a 7–8B model fits one GPU; the forward pass "
+            "then runs in that dtype, while scores and the softmax (and so every pattern shown) stay float32.",
+        )
 
 
 def _masking_toggle(model: models.Model) -> None:

@@ -21,6 +21,7 @@ ATLAS_PAGE = "atlas"  # the page whose statistic a link carries (`stat=`)
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
 
+DEFAULT_DTYPE = "float32"  # the weights' dtype a link without `dtype=` asks for (services.models.DTYPES)
 _TRUE = {"on", "true", "1", "yes", "causal"}
 _FALSE = {"off", "false", "0", "no", "bidirectional"}
 
@@ -38,6 +39,7 @@ class ViewState:
     stat: str | None = None  # the Head atlas page's statistic (viz.views.atlas.STATISTIC_LABELS), None: its first
     warnings: list[str] = field(default_factory=list)
     requested_model: str | None = None  # a hub id / local folder the link names: loaded only if the user says so
+    dtype: str | None = None  # the weights' dtype the link asks for (None: not said); the device decides if it runs
 
 
 def _first(value: str | list[str] | None) -> str | None:
@@ -53,18 +55,20 @@ def parse_params(
     default_model: str,
     pages: Iterable[str],
     requestable: Callable[[str], bool] = lambda _name: False,
+    dtypes: Iterable[str] = (DEFAULT_DTYPE,),
 ) -> ViewState:
     """Query parameters → a ViewState with every value checked; problems become `warnings`.
 
     Layer and head are only checked for being non-negative integers here: their upper bounds depend
     on the model, which is loaded later (see `clamp_layer_head`). A model that is not built in but that
     `requestable` accepts (a hub id or an allowed folder) is not loaded from a link: opening a link must
-    not start a download. It comes back as `requested_model` for the app to offer.
+    not start a download. It comes back as `requested_model` for the app to offer. `dtype` must be one of
+    `dtypes`; whether this machine's device runs it is decided once the device is known (ui/sidebar.py).
     """
     state = ViewState(model=default_model)
     value = {
         name: _first(params.get(name))
-        for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat")
+        for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "dtype")
     }
     if value["model"] is not None:
         _read_model(state, value["model"], list(model_names), default_model, requestable)
@@ -86,7 +90,19 @@ def parse_params(
             state.warnings.append(f"Step {shown} in the link is not a step of *Start here*; showing its first step.")
     if value["stat"] is not None:
         _read_stat(state, value["stat"])
+    if value["dtype"] is not None:
+        _read_dtype(state, value["dtype"], list(dtypes))
     return state
+
+
+def _read_dtype(state: ViewState, dtype: str, dtypes: list[str]) -> None:
+    if dtype in dtypes:
+        state.dtype = dtype
+    else:
+        shown = markdown_literal(dtype)
+        state.warnings.append(
+            f"Weights {shown} in the link are not one of {', '.join(dtypes)}; loading {DEFAULT_DTYPE} weights."
+        )
 
 
 def _read_stat(state: ViewState, stat: str) -> None:
@@ -180,11 +196,13 @@ def to_params(
     page: str,
     step: str | None = None,
     stat: str | None = None,
+    dtype: str = DEFAULT_DTYPE,
 ) -> dict[str, str]:
     """The shareable subset of the view, as strings for st.query_params.
 
     A text longer than MAX_TEXT_CHARS is left out: a link could not carry it back (parse_params cuts
-    it) and a page of text in the address bar breaks servers' header limits. The app says so.
+    it) and a page of text in the address bar breaks servers' header limits. The app says so. The weights'
+    dtype is written only when it is not the default float32, so existing links stay as they were.
     """
     params = {
         "model": model,
@@ -199,6 +217,8 @@ def to_params(
         params["step"] = step
     if stat is not None and page == ATLAS_PAGE:
         params["stat"] = stat
+    if dtype != DEFAULT_DTYPE:
+        params["dtype"] = dtype
     if len(text) > MAX_TEXT_CHARS:
         del params["text"]
     return params

@@ -26,21 +26,23 @@ def packing_available() -> bool:
     return onednn.available()
 
 
-def packs_on(device: torch.device) -> bool:
-    """Whether the pass on `device` reads packed matrices (the CPU, where oneDNN is available)."""
-    return device.type == "cpu" and packing_available()
+def packs_on(device: torch.device, dtype: torch.dtype = torch.float32) -> bool:
+    """Whether the pass on `device` reads packed matrices: float32 weights on the CPU, where oneDNN is
+    available. The packing is checked and measured for float32 only, so half-precision weights stay plain."""
+    return device.type == "cpu" and dtype == torch.float32 and packing_available()
 
 
 def prepare_pass_weights(
-    weights: Mapping[str, torch.Tensor], config: ModelConfig, device: torch.device
+    weights: Mapping[str, torch.Tensor], config: ModelConfig, device: torch.device, dtype: torch.dtype = torch.float32
 ) -> dict[str, torch.Tensor]:
-    """A new dict of what the forward pass reads: `weights` plus fused projections, packed on the CPU.
+    """A new dict of what the forward pass reads: `weights` plus fused projections, packed on the CPU when
+    the weights are float32.
 
     Never writes to `weights` (see model.fast_weights for what is fused and packed).
     """
     from ..model import fast_weights  # model.py imports this package for `pack`/`linear`: import on use
 
-    return fast_weights(weights, config, packs_on(device))
+    return fast_weights(weights, config, packs_on(device, dtype))
 
 
 def release_pages(tensors: Iterable[torch.Tensor]) -> int:

@@ -98,6 +98,7 @@ def test_code_size_of_the_library() -> None:
         (["--format", "gif"], "invalid choice: 'gif'"),
         (["--view", "shifts", "--format", "svg"], "no heatmap"),
         (["--format", "svg", "-o", "second.html"], "--format takes one output file"),
+        (["--dtype", "float8"], "invalid choice: 'float8'"),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_one_line(tiny_model, tmp_path, capsys, args, message) -> None:
@@ -117,6 +118,14 @@ def test_cli_example_spelling_and_several_outputs(tiny_model, tmp_path, capsys) 
     assert cli.main([*base, "--view", "scores", *[a for o in outs for a in ("-o", str(o))]]) == 0
     assert all(o.stat().st_size > 0 for o in outs)
     assert capsys.readouterr().out.count("wrote") == 4
+
+
+def test_cli_half_precision_off_cuda_is_one_line(tiny_model, tmp_path, capsys) -> None:
+    out = tmp_path / "x.svg"
+    assert cli.main(["export", "--model", tiny_model, "--text", "hi", "--dtype", "bfloat16", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "bfloat16 weights need a CUDA GPU here" in err and err.count("\n") == 1, err
+    assert not out.exists()
 
 
 def test_cli_missing_model_package_is_one_line(monkeypatch, tmp_path, capsys) -> None:

@@ -172,7 +172,7 @@ def test_bad_link_values_fall_back_to_defaults_with_a_notice(params: dict, says:
     from services import models as engine
 
     monkeypatch.setenv("ATTN_MAX_TOKENS", "32")  # the 4001-character text: quick, and not what is tested
-    before = {name for name, _ in engine._models}  # other tests in this process may have loaded tiny models
+    before = {name for name, *_ in engine._models}  # other tests in this process may have loaded tiny models
     at = new_app(**params)
     assert_no_traceback(at)
     assert says in notices(at), notices(at)
@@ -180,7 +180,7 @@ def test_bad_link_values_fall_back_to_defaults_with_a_notice(params: dict, says:
     assert at.selectbox(key="model").value == "smollm2-135m"
     assert (at.slider(key="layer").value, at.slider(key="head").value) == (0, 0)
     assert at.query_params["model"] == "smollm2-135m" and at.query_params["page"] == "start"
-    loaded = {name for name, _ in engine._models} - before
+    loaded = {name for name, *_ in engine._models} - before
     assert loaded <= set(engine.MODEL_NAMES), loaded  # the link loaded nothing but the default
 
 

@@ -43,7 +43,7 @@ def load_model_spy(monkeypatch):
     """Records every name services.models hands to attention_core.load_model (and loads nothing)."""
     calls: list[str] = []
 
-    def spy(name, device=None, progress=None):
+    def spy(name, device=None, dtype=None, progress=None):
         calls.append(str(name))
         return object()
 
@@ -105,7 +105,7 @@ def test_sessions_share_one_model_per_process() -> None:
         assert_no_traceback(at)
         assert at.session_state["ctx"].model is shared  # the same object, not a copy per session
         assert at.session_state["ctx"].trace.context is shared.context
-    assert sum(1 for name, _ in engine._models if name == MODEL) == 1
+    assert sum(1 for name, *_ in engine._models if name == MODEL) == 1  # keys: (name, device, dtype)
 
 
 def test_trace_cache_stays_within_its_byte_budget(monkeypatch) -> None:
