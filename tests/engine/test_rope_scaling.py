@@ -206,3 +206,26 @@ def test_gemma3_scales_its_global_layers_only(tmp_path, cache_dir):
         diff = (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item()
         assert diff <= PATTERN_TOL, f"gemma3 layer {layer} pattern differs by {diff}"
     assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+
+
+def test_the_step_by_step_head_rotates_with_the_scaled_tables(pair):
+    """steps.rope_check rebuilds the layer's tables: RoPE(q before rotation) must give the captured q."""
+    rule, fmt, _, ours = pair
+    trace = ours.trace(TEXT)
+    assert trace.rope_check(trace.head_steps(1, 0)) < 1e-4, f"{rule}/{fmt}"
+
+
+def test_gguf_yarn_scaling_is_refused_by_name(tmp_path, cache_dir):
+    import gguf
+
+    def with_yarn(writer, base):
+        real(writer, base)
+        writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        writer.add_rope_scaling_factor(4.0)
+
+    real = gguf.GGUFWriter.add_rope_freq_base
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gguf.GGUFWriter, "add_rope_freq_base", with_yarn)
+        path = write_gguf(make_hf(None), byte_bpe(V), tmp_path / "yarn.gguf", "llama")
+    with pytest.raises(ModelLoadError, match=r"RoPE scaling 'yarn' \(factor 4\) is not supported yet"):
+        load_model(str(path), device="cpu")
