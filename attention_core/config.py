@@ -54,6 +54,12 @@ class ModelConfig:
     final_softcap: float | None = None  # logits → cap·tanh(logits/cap) (Gemma 2)
     sliding_layers: tuple[bool, ...] = ()  # which layers use sliding_window; () = every layer (Mistral)
     rope_theta_local: float | None = None  # RoPE base of the sliding-window layers (Gemma 3)
+    # RoPE scaling, as llama.cpp stores it: one divisor per frequency ((rotary_dim or d_head) / 2 of them), so
+    # frequency i is θ^(-2i/r) / divisors[i]. "linear" divides every frequency (≡ positions) by its factor;
+    # "llama3" divides the low frequencies by its factor, leaves the high ones, interpolates between. () = none.
+    # Applies to the layers at rope_theta (Gemma 3's sliding layers keep their own base unscaled).
+    rope_freq_divisors: tuple[float, ...] = ()
+    rope_scaling: str | None = None  # what the divisors came from, in words ("llama3, factor 8"), for the sidebar
     rotary_dim: int | None = None  # partial rotary: only the first rotary_dim dims of a head rotate (Pythia)
     parallel_blocks: bool = False  # x + attn(ln_attn(x)) + mlp(ln_mlp(x)) (GPT-NeoX use_parallel_residual)
     # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
@@ -68,6 +74,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         # JSON has no tuples: a config read back from the cache gives a list, which would not hash.
         object.__setattr__(self, "sliding_layers", tuple(bool(b) for b in self.sliding_layers))
+        object.__setattr__(self, "rope_freq_divisors", tuple(float(d) for d in self.rope_freq_divisors))
 
     @property
     def has_lm_head(self) -> bool:
@@ -87,6 +94,12 @@ class ModelConfig:
         if self.rope_theta_local is not None and self.window(layer) is not None:
             return self.rope_theta_local
         return self.rope_theta
+
+    def rope_divisors(self, layer: int) -> tuple[float, ...]:
+        """The RoPE frequency divisors of `layer` (() = unscaled): none on a layer with its own local base."""
+        if self.rope_theta_local is not None and self.window(layer) is not None:
+            return ()
+        return self.rope_freq_divisors
 
     @property
     def scale(self) -> float:
@@ -117,6 +130,8 @@ class ModelConfig:
             out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else ""))
         if self.rope_theta_local is not None:
             out.append(f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere")
+        if self.rope_scaling is not None:
+            out.append(f"RoPE scaling: {self.rope_scaling}")
         if self.rotary_dim is not None and self.rotary_dim != self.d_head:
             out.append(f"RoPE on {self.rotary_dim} of {self.d_head} dimensions per head")
         if self.position_bias == "t5":

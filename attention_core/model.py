@@ -75,33 +75,37 @@ def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> to
     return x
 
 
-def rope_tables(
-    n: int, cfg: ModelConfig, device: torch.device, theta: float | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
+Rope = tuple[torch.Tensor, torch.Tensor]
+
+
+def rope_tables(n: int, cfg: ModelConfig, device: torch.device, layer: int | None = None) -> Rope:
     """cos and sin, each (n, r) with r = rotary_dim (default d_head): position p rotates pair (i, i + r/2)
-    by p·θ^(-2i/r). theta: the RoPE base (default cfg.rope_theta)."""
+    by p·θ^(-2i/r) / divisor_i. θ and the divisors (RoPE scaling) are `layer`'s (default: the global ones).
+    The one place RoPE frequencies are made: trace, generation, steps and recompute all come here."""
     r = cfg.rotary_dim or cfg.d_head
-    base = cfg.rope_theta if theta is None else theta
+    base = cfg.rope_theta if layer is None else cfg.rope_base(layer)
+    divisors = cfg.rope_freq_divisors if layer is None else cfg.rope_divisors(layer)
     inv_freq = 1.0 / (base ** (torch.arange(0, r, 2, device=device, dtype=torch.float32) / r))  # (r/2,)
+    if divisors:
+        if len(divisors) != r // 2:
+            raise ValueError(f"{len(divisors)} RoPE frequency divisors for {r // 2} frequencies.")
+        inv_freq = inv_freq / torch.tensor(divisors, device=device, dtype=torch.float32)
     angles = torch.outer(torch.arange(n, device=device, dtype=torch.float32), inv_freq)  # (n, r/2)
     angles = torch.cat([angles, angles], dim=-1)  # (n, r)
     return angles.cos(), angles.sin()
 
 
-Rope = tuple[torch.Tensor, torch.Tensor]
-
-
 def layer_ropes(n: int, cfg: ModelConfig, device: torch.device) -> list[Rope | None]:
-    """Each layer's RoPE tables for positions 0..n-1 (None without RoPE); layers with one base share them."""
+    """Each layer's RoPE tables for positions 0..n-1 (None without RoPE); layers with one rule share them."""
     if not cfg.uses_rope:
         return [None] * cfg.n_layers
-    tables: dict[float, Rope] = {}
+    tables: dict[tuple, Rope] = {}
     out: list[Rope | None] = []
     for layer in range(cfg.n_layers):
-        base = float(cfg.rope_base(layer))
-        if base not in tables:
-            tables[base] = rope_tables(n, cfg, device, base)
-        out.append(tables[base])
+        key = (float(cfg.rope_base(layer)), cfg.rope_divisors(layer))
+        if key not in tables:
+            tables[key] = rope_tables(n, cfg, device, layer)
+        out.append(tables[key])
     return out
 
 

@@ -222,7 +222,7 @@ def rope_check(steps: HeadSteps, config: ModelConfig) -> float:
     """Largest |RoPE(q_pre) − q| over the head: shows the captured q really is the rotated E·W_Q."""
     if not config.uses_rope:
         return float(np.abs(steps.q_pre - steps.q).max())
-    cos, sin = fwd.rope_tables(steps.n, config, torch.device("cpu"), config.rope_base(steps.layer))
+    cos, sin = fwd.rope_tables(steps.n, config, torch.device("cpu"), steps.layer)
     q_pre = torch.from_numpy(steps.q_pre).float()[None]  # (1, n, d_head): apply_rope takes heads first
     rotated = _numpy(fwd.apply_rope(q_pre, cos, sin)[0])  # (n, d_head)
     return float(np.abs(rotated - steps.q).max())

@@ -13,6 +13,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from .rope_scaling import rope_divisors
 
 StateDict = dict[str, torch.Tensor]
 
@@ -38,13 +39,19 @@ class _Reader:
         return self.get(key).T.contiguous()
 
 
+def _rope_rule(hf: dict) -> dict:
+    """The RoPE parameters, whichever spelling the config uses (rope_parameters, or the older rope_scaling)."""
+    return {**(hf.get("rope_scaling") or {}), **(hf.get("rope_parameters") or {})}
+
+
 def _rope_theta(hf: dict) -> float:
-    params = hf.get("rope_parameters") or {}
-    scaling = hf.get("rope_scaling") or {}
-    kind = params.get("rope_type") or scaling.get("rope_type") or scaling.get("type") or "default"
-    if kind != "default":
-        raise ModelLoadError(f"RoPE scaling {kind!r} is not supported yet; only plain RoPE is.")
-    return float(params.get("rope_theta") or hf.get("rope_theta") or 10000.0)
+    return float(_rope_rule(hf).get("rope_theta") or hf.get("rope_theta") or 10000.0)
+
+
+def _rope_scaling(hf: dict, d_head: int) -> dict:
+    """ModelConfig's RoPE scaling fields (linear, llama3; others refused by name)."""
+    divisors, described = rope_divisors(_rope_rule(hf), _rope_theta(hf), d_head)
+    return dict(rope_freq_divisors=divisors, rope_scaling=described)
 
 
 def _act(name: str) -> str:
@@ -148,16 +155,17 @@ def llama_config(hf: dict, name: str) -> ModelConfig:
     window = hf.get("sliding_window") if (hf.get("model_type") == "mistral" or hf.get("use_sliding_window")) else None
     if hf.get("attention_bias") or hf.get("mlp_bias"):
         raise ModelLoadError("Llama checkpoints with attention/MLP biases are not supported yet.")
+    d_head = int(hf.get("head_dim") or d_model // n_heads)
     return ModelConfig(
         name=name, arch="llama", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads,
-        n_kv_heads=int(hf.get("num_key_value_heads") or n_heads), d_model=d_model,
-        d_head=int(hf.get("head_dim") or d_model // n_heads), d_mlp=int(hf["intermediate_size"]),
+        n_kv_heads=int(hf.get("num_key_value_heads") or n_heads), d_model=d_model, d_head=d_head,
+        d_mlp=int(hf["intermediate_size"]),
         d_vocab=int(hf["vocab_size"]), n_ctx=int(hf.get("max_position_embeddings", 2048)), causal=True, norm="rms",
         norm_eps=float(hf.get("rms_norm_eps", 1e-6)), norm_position="pre", act=_act(hf.get("hidden_act", "silu")),
         gated_mlp=True, uses_rope=True, rope_theta=_rope_theta(hf), attn_bias=qwen,
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)), sliding_window=int(window) if window else None,
         bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
-        display_name=str(hf.get("_name_or_path") or name),
+        display_name=str(hf.get("_name_or_path") or name), **_rope_scaling(hf, d_head),
     )
 
 

@@ -19,20 +19,29 @@ import math
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _act, _Reader
+from .rope_scaling import rope_divisors, scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
 
 def _rope(hf: dict, layer_type: str | None = None) -> dict:
-    """The RoPE parameters (of one layer type, where they are given per type, as Gemma 3's are)."""
-    params = dict(hf.get("rope_parameters") or {})
+    """The RoPE parameters (of one layer type, where they are given per type, as Gemma 3's are), whichever
+    spelling the config uses (rope_parameters, or the older rope_scaling)."""
+    params = {**(hf.get("rope_scaling") or {}), **(hf.get("rope_parameters") or {})}
     if layer_type is not None and isinstance(params.get(layer_type), dict):
         params = dict(params[layer_type])
-    scaling = hf.get("rope_scaling") or {}
-    kind = params.get("rope_type") or scaling.get("rope_type") or scaling.get("type") or "default"
-    if kind != "default":
-        raise ModelLoadError(f"RoPE scaling {kind!r} is not supported yet; only plain RoPE is.")
     return params
+
+
+def _scaling(hf: dict, theta: float, rotary_dim: int) -> dict:
+    """ModelConfig's RoPE scaling fields, from the global layers' rule (linear, llama3; others refused).
+    Scaling declared on sliding layers that keep their own base (Gemma 3's local layers) is refused."""
+    if scaling_kind(_rope(hf, "sliding_attention")) != "default" and "sliding_attention" in (
+        hf.get("rope_parameters") or {}
+    ):
+        raise ModelLoadError("RoPE scaling on sliding-window layers is not supported yet.")
+    divisors, described = rope_divisors(_rope(hf, "full_attention"), theta, rotary_dim)
+    return dict(rope_freq_divisors=divisors, rope_scaling=described)
 
 
 def _theta(hf: dict, layer_type: str | None = None, default: float = 10000.0) -> float:
@@ -76,6 +85,7 @@ def _decoder(hf: dict, name: str, arch: str, **features) -> ModelConfig:
     if partial != 1.0:
         fields["rotary_dim"] = int(d_head * partial)
     fields.update(features)
+    fields.update(_scaling(hf, fields["rope_theta"], fields.get("rotary_dim") or d_head))
     return ModelConfig(**fields)
 
 

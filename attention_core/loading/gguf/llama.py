@@ -7,10 +7,13 @@ and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half alre
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
+from ..rope_scaling import gguf_linear
 from .reader import Meta, Tensors, matrix, split_rows, unpermute_rope_rows
 
 Weights = dict[str, torch.Tensor]
@@ -26,8 +29,7 @@ def _head_count_kv(meta: Meta, n_heads: int) -> int:
 
 
 def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> ModelConfig:
-    """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, plain RoPE."""
-    meta.reject_rope_scaling()
+    """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, RoPE (linear scaling where declared)."""
     d_model, n_heads = int(meta.get("embedding_length")), int(meta.get("attention.head_count"))
     d_head = int(meta.get("attention.key_length", d_model // n_heads))
     rotary = int(meta.get("rope.dimension_count", d_head))
@@ -59,14 +61,28 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
         eos_token_id=meta.maybe_int("tokenizer.ggml.eos_token_id"),
         display_name=str(meta.key("general.name", name)),
     )
+    r = rotary if rotary < d_head else d_head
+    divisors, described = gguf_linear(str(meta.get("rope.scaling.type", "none")),
+                                      float(meta.get("rope.scaling.factor", 1.0)), r)
+    fields.update(rope_freq_divisors=divisors, rope_scaling=described)
     fields.update(overrides)
     return ModelConfig(**fields)
 
 
 def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    if "rope_freqs.weight" in tensor_names:
-        raise ModelLoadError("Llama 3.1-style RoPE frequency scaling (rope_freqs) is not supported yet.")
-    return rope_config(meta, name, tensor_names)
+    cfg = rope_config(meta, name, tensor_names)
+    freqs = meta.tensor_f32("rope_freqs.weight")
+    if freqs is None:
+        return cfg
+    # Llama 3.1/3.2: llama.cpp's converter stores llama3 scaling as one divisor per frequency ([r/2], F32)
+    r = cfg.rotary_dim or cfg.d_head
+    if freqs.shape != (r // 2,):
+        raise ModelLoadError(f"rope_freqs.weight has {freqs.size} values; {r // 2} RoPE frequencies need one each.")
+    if cfg.rope_freq_divisors:
+        raise ModelLoadError("The file declares both rope_freqs and linear RoPE scaling; llama.cpp writes one.")
+    low = float(freqs.max())
+    return replace(cfg, rope_freq_divisors=tuple(float(f) for f in freqs),
+                   rope_scaling=f"llama3 frequency divisors from the file (up to {low:g})")
 
 
 def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -124,6 +140,8 @@ def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weight
 
 
 def llama_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    if t.has("rope_freqs.weight"):
+        t.raw("rope_freqs.weight")  # not a weight: llama_config made it the config's RoPE divisors
     return separate_qkv_weights(t, cfg, permuted=True)
 
 

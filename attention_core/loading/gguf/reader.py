@@ -64,12 +64,14 @@ class Meta:
     def vocab_size(self) -> int:
         return int(self.get("vocab_size", len(self.reader.fields["tokenizer.ggml.tokens"].data)))
 
-    def reject_rope_scaling(self) -> None:
-        """RoPE scaling (linear, YaRN, LongRoPE) would change every position's rotation: refuse rather than drift."""
-        kind = str(self.get("rope.scaling.type", "none"))
-        factor = float(self.get("rope.scaling.factor", 1.0))
-        if kind not in ("none", "") and factor != 1.0:
-            raise ModelLoadError(f"RoPE scaling {kind!r} (factor {factor:g}) is not supported yet; only plain RoPE is.")
+    def tensor_f32(self, name: str) -> np.ndarray | None:
+        """A small float32 tensor read straight from the file (rope_freqs, needed before the weights), or None."""
+        for t in self.reader.tensors:
+            if t.name == name:
+                if t.tensor_type.name != "F32":
+                    raise ModelLoadError(f"{name} is stored as {t.tensor_type.name}; llama.cpp writes it as F32.")
+                return np.array(t.data, dtype=np.float32).reshape(-1)
+        return None
 
 
 def dequantize_all(reader: GGUFReader, progress: Progress | None = None) -> dict[str, np.ndarray]:
