@@ -23,6 +23,8 @@ from viz.views.experiments import (
     CHANGES,
     EXP_MAX_TOKENS,
     SWEEP_MAX_TOKENS,
+    TEMPERATURE_FULL_MAX_TOKENS,
+    TEMPERATURE_QUERIES,
     TEMPERATURES,
     TOP_K,
     compare_predictions,
@@ -35,6 +37,7 @@ from viz.views.experiments import (
     top_ids,
     typed_token_id,
 )
+from viz.views.patterns import is_long
 
 CHART_CONFIG = {"displaylogo": False}
 TYPED = -1  # the token selectbox's "type another token" option
@@ -103,7 +106,11 @@ if shell_trace.n_tokens > cap:
         "(every change is a full forward pass).",
         icon=":material/content_cut:",
     )
-show_token_strip(shown_tokens)
+if is_long(n):  # hundreds of tokens: a wall of text above every panel
+    with st.expander(f"The {n} tokens the experiments run on"):
+        show_token_strip(shown_tokens)
+else:
+    show_token_strip(shown_tokens)
 
 # ── 1. Next-token prediction ────────────────────────────────────────────────────────────────────
 st.header("What the model predicts next", divider="gray")
@@ -361,8 +368,23 @@ if before_lp is not None:
         quoted(top_hot),
         help=f"p = {np.exp(hot_lp[top_hot]):.3f}; the whole model ran with this head at temperature T.",
     )
+q0 = 0 if n <= TEMPERATURE_FULL_MAX_TOKENS else n - TEMPERATURE_QUERIES  # the first query the map draws
+if q0:
+    st.caption(
+        f"The map shows the last {TEMPERATURE_QUERIES} queries (positions {q0}–{n - 1}), each {line} with all of its "
+        f"{n} keys; the mean entropies above are over all {n} queries."
+    )
 st.plotly_chart(
-    temperature_figure(pattern_T, ent_T, ent_before, labels, f"Layer {layer}, head {head} at T = {T:g}", T, ctx.orient),
+    temperature_figure(
+        pattern_T[q0:],
+        ent_T[q0:],
+        ent_before[q0:],
+        labels,
+        f"Layer {layer}, head {head} at T = {T:g}",
+        T,
+        ctx.orient,
+        q0,
+    ),
     key="exp_temperature",
     theme=None,
     config=CHART_CONFIG,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from ui.context import require_trace
@@ -12,6 +13,8 @@ from viz.figures.mechanism import matrix_heatmap, query_key_heatmap, vector_stri
 from viz.labels import axis_labels
 from viz.views.common import display_tokens
 from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
+from viz.views.head_window import STEPS_FULL_MAX_TOKENS, STEPS_TOGGLE_MAX_TOKENS, step_positions, steps_window
+from viz.views.patterns import is_long
 
 st.title("Inside one head, step by step")
 ctx = require_trace()
@@ -26,7 +29,11 @@ st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "
     f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {n} tokens, d_model = {dm}, d_head = {d}"
 )
-show_token_strip(display_tokens(trace))
+if is_long(n):  # a wall of a thousand tokens would push everything else off the screen
+    with st.expander(f"The {n} tokens as {ctx.model_name} split them"):
+        show_token_strip(display_tokens(trace))
+else:
+    show_token_strip(display_tokens(trace))
 if s.group_size > 1:
     sharing = [h for h in range(s.n_heads) if h // s.group_size == s.kv_head and h != s.head]
     st.info(
@@ -77,8 +84,6 @@ st.code(
     f"engine's trace.pattern[{s.layer}, {s.head}][{i}, {j}] = {engine_weight:.6g}",
     language=None,
 )
-hl = (i, j)
-
 # ── the picked tokens' own vectors, before the full matrices ─────────────────────────────────────
 st.subheader("The two picked tokens' vectors")
 pv = picked_vectors(s, i, j)
@@ -115,7 +120,27 @@ with c2:
     )
     st.caption("e is what the head reads (the row of E below) at each picked token.")
 
-full = st.expander("The full matrices, every token at once (fold them away)", expanded=True)
+# ── which tokens the matrices show: every one for a short text, the picked cell's surroundings for a long one ──
+every = n <= STEPS_FULL_MAX_TOKENS
+if not every and n <= STEPS_TOGGLE_MAX_TOKENS:
+    every = st.toggle(f"Every one of the {n} tokens in the matrices below (slower to draw)", key="mech_every_token")
+w = steps_window(s, np.arange(n) if every else step_positions(n, i, j))
+pos = None if w.complete else w.positions  # the window's positions, for hover and the dashed jumps
+rows = f"{n}" if w.complete else f"{w.m} of {n}"  # the token side of a matrix's shape
+wl = [labels[p] for p in w.positions]  # the window's row labels ("976: ␣the")
+hl = (w.index(i), w.index(j))
+summed = f"{sums} sums to 1" if w.complete else f"{sums}: its weights on these keys"
+if not w.complete:
+    st.info(
+        f"{n} tokens: the matrices below show {w.describe()} ({w.m} tokens round the picked query {i} and key {j}), "
+        f"cut from the full {n}-token matrices; pick another query or key above to move them. A dashed line marks "
+        f"a jump in positions. A pattern row keeps its true weights (normalised over all {n} keys), so here it sums "
+        "to the share of that query's weight on the shown keys.",
+        icon=":material/crop:",
+    )
+
+title = "The full matrices, every token at once" if w.complete else f"The matrices, for {w.describe()}"
+full = st.expander(f"{title} (fold them away)", expanded=True)
 with full:
     # ── 1. E ─────────────────────────────────────────────────────────────────────────────────────────
     st.subheader("1 · The embeddings E")
@@ -131,7 +156,12 @@ with full:
             f"E is the residual stream entering layer {s.layer} (this post-norm model normalised it at the end of the "
             "previous block; at layer 0 it is LayerNorm(token + position + segment embeddings))."
         )
-    show_chart(matrix_heatmap(s.E, f"E  [n × d_model] = [{n} × {dm}]", labels, None, "dimension", "token"), "mech_E")
+    show_chart(
+        matrix_heatmap(
+            w["E"], f"E  [n × d_model] = [{rows} × {dm}]", wl, None, "dimension", "token", row_positions=pos
+        ),
+        "mech_E",
+    )
 
     # ── 2. Q and K ───────────────────────────────────────────────────────────────────────────────────
     st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
@@ -147,12 +177,13 @@ with full:
         )
         show_chart(
             matrix_heatmap(
-                s.q_pre,
-                f"Q = E·W_Q  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
-                labels,
+                w["q_pre"],
+                f"Q = E·W_Q  [{rows} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+                wl,
                 None,
                 "d_head",
                 "query token",
+                row_positions=pos,
             ),
             "mech_Q_pre",
         )
@@ -163,12 +194,13 @@ with full:
         )
         show_chart(
             matrix_heatmap(
-                s.k_pre,
-                f"K = E·W_K  [{n} × {d}]" + (" before RoPE" if s.uses_rope else ""),
-                labels,
+                w["k_pre"],
+                f"K = E·W_K  [{rows} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+                wl,
                 None,
                 "d_head",
                 "key token",
+                row_positions=pos,
             ),
             "mech_K_pre",
         )
@@ -182,21 +214,31 @@ with full:
         c1, c2 = st.columns(2)
         with c1:
             show_chart(
-                matrix_heatmap(s.q, f"Q after RoPE  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_Q"
+                matrix_heatmap(
+                    w["q"], f"Q after RoPE  [{rows} × {d}]", wl, None, "d_head", "query token", row_positions=pos
+                ),
+                "mech_Q",
             )
         with c2:
-            show_chart(matrix_heatmap(s.k, f"K after RoPE  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_K")
+            show_chart(
+                matrix_heatmap(
+                    w["k"], f"K after RoPE  [{rows} × {d}]", wl, None, "d_head", "key token", row_positions=pos
+                ),
+                "mech_K",
+            )
 
     # ── 3–6. scores → pattern ────────────────────────────────────────────────────────────────────────
     st.subheader("3 · Every query against every key: Q·Kᵀ")
     st.caption(orientation_caption(orient).split(". Each")[0] + "; the red frame is the entry picked above.")
-    shape = f"[{n} × {n}]" + ("" if orient == "rows" else ", transposed: queries across")
+    shape = f"[{rows} × {rows}]" + ("" if orient == "rows" else ", transposed: queries across")
     c1, c2 = st.columns(2)
     with c1:
-        show_chart(query_key_heatmap(s.dots, f"Q·Kᵀ  {shape}", labels, orient, highlight=hl), "mech_dots")
+        show_chart(query_key_heatmap(w["dots"], f"Q·Kᵀ  {shape}", wl, orient, highlight=hl, positions=pos), "mech_dots")
     with c2:
         show_chart(
-            query_key_heatmap(s.scaled, f"{scale_title} = ÷ {s.scale:.4g}  {shape}", labels, orient, highlight=hl),
+            query_key_heatmap(
+                w["scaled"], f"{scale_title} = ÷ {s.scale:.4g}  {shape}", wl, orient, highlight=hl, positions=pos
+            ),
             "mech_scaled",
         )
     if s.position_bias is not None:
@@ -229,14 +271,14 @@ with full:
     c1, c2 = st.columns(2)
     with c1:
         show_chart(
-            query_key_heatmap(s.masked, f"masked scores  {shape}", labels, orient, kind="scores", highlight=hl),
+            query_key_heatmap(
+                w["masked"], f"masked scores  {shape}", wl, orient, kind="scores", highlight=hl, positions=pos
+            ),
             "mech_masked",
         )
     with c2:
         show_chart(
-            query_key_heatmap(
-                s.pattern, f"softmax → pattern A, {sums} sums to 1  {shape}", labels, orient, "weight", hl
-            ),
+            query_key_heatmap(w["pattern"], f"softmax → pattern A, {summed}  {shape}", wl, orient, "weight", hl, pos),
             "mech_pattern",
         )
 
@@ -256,10 +298,16 @@ with full:
             "mech_WV",
         )
     with c2:
-        show_chart(matrix_heatmap(s.v, f"V = E·W_V  [{n} × {d}]", labels, None, "d_head", "key token"), "mech_V")
+        show_chart(
+            matrix_heatmap(w["v"], f"V = E·W_V  [{rows} × {d}]", wl, None, "d_head", "key token", row_positions=pos),
+            "mech_V",
+        )
     st.subheader("6 · Weighted sum: z = A·V")
     st.caption("Each query's weights in A weight the value vectors of the keys; z_i = Σ_j A[i, j]·v_j.")
-    show_chart(matrix_heatmap(s.z, f"z = A·V  [{n} × {d}]", labels, None, "d_head", "query token"), "mech_z")
+    show_chart(
+        matrix_heatmap(w["z"], f"z = A·V  [{rows} × {d}]", wl, None, "d_head", "query token", row_positions=pos),
+        "mech_z",
+    )
     st.subheader("7 · Value-up and the output matrix")
     st.caption(
         f"Head {s.head}'s value-up is its {d} rows of the output matrix W_O. Stacking every head's value-up gives "
@@ -292,5 +340,8 @@ with full:
         "output bias b_O once (see Embedding shifts)."
     )
     show_chart(
-        matrix_heatmap(s.delta, f"Δe = z·W_O[{s.head}]  [{n} × {dm}]", labels, None, "dimension", "token"), "mech_delta"
+        matrix_heatmap(
+            w["delta"], f"Δe = z·W_O[{s.head}]  [{rows} × {dm}]", wl, None, "dimension", "token", row_positions=pos
+        ),
+        "mech_delta",
     )

@@ -65,7 +65,9 @@ st.subheader(title)
 if ctx.causal:
     how = (
         "This forward pass used a causal mask: a query may not look at later keys, so those scores are set "
-        "to −∞ before the softmax (grey cells marked −∞; hover shows the score the mask replaced)."
+        "to −∞ before the softmax (grey cells"
+        + (" marked −∞; hover shows" if max(scores.shape) <= 40 else "; hover shows −∞ and")  # heatmaps.scores_heatmap
+        + " the score the mask replaced)."
     )
 else:
     how = (

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP, chart, decode
+from tests.app.helpers import APP, chart, decode, keyed
 from viz.figures.long_text import POOLED_X_LABELS
+from viz.views.head_window import STEPS_WINDOW_SIZE, step_positions
 from viz.views.heads import FOCUS_SIZE, STAT_COLUMNS, head_statistics
 from viz.views.shifts import ARROW_MAX, SOURCE_MAX
 
@@ -81,3 +82,32 @@ def test_patterns_long_view_has_a_structure_scale_and_thinned_labels(at: AppTest
     z = decode(chart(at, "head_heatmap")["data"][0]["z"])
     np.testing.assert_allclose(np.nanmax(z, axis=1), 1.0)  # rows = queries on the default orientation
     assert "per row" in chart(at, "head_window")["data"][0]["colorbar"]["title"]["text"]
+
+
+def test_inside_head_at_1000_tokens_draws_the_picked_cells_window(at: AppTest) -> None:
+    open_page(at, "inside_head")
+    ctx = at.session_state["ctx"]
+    trace, layer, head = ctx.trace, ctx.layer, ctx.head
+    pos = step_positions(N, N - 1, 0)  # the page's default pick: the last query and the first key
+    assert pos.size == STEPS_WINDOW_SIZE and {0, N - 1} <= set(pos.tolist())
+    full = trace.pattern(layer, head).numpy()
+    pattern = chart(at, "mech_pattern")
+    # The window's weights are the full pattern's (not renormalised), with the picked cell framed in red.
+    np.testing.assert_allclose(decode(pattern["data"][0]["z"]), full[np.ix_(pos, pos)], atol=1e-6)
+    frame = pattern["layout"]["shapes"][0]
+    assert (frame["y0"] + 0.5, frame["x0"] + 0.5) == (STEPS_WINDOW_SIZE - 1, 0)
+    rows_cols = decode(pattern["data"][0]["customdata"]).reshape(STEPS_WINDOW_SIZE, STEPS_WINDOW_SIZE, 2)
+    np.testing.assert_array_equal(rows_cols[:, 0, 0], pos)  # hover gives true positions
+    for key in ("mech_E", "mech_Q_pre", "mech_K_pre", "mech_Q", "mech_K", "mech_V", "mech_z", "mech_delta"):
+        assert decode(chart(at, key)["data"][0]["z"]).shape[0] == STEPS_WINDOW_SIZE, key
+    for key in ("mech_dots", "mech_scaled", "mech_masked", "mech_pattern"):
+        assert decode(chart(at, key)["data"][0]["z"]).shape == (STEPS_WINDOW_SIZE, STEPS_WINDOW_SIZE), key
+    assert any("tokens 0–23 and 976–999" in i.value for i in at.info)
+    assert any(e.label.startswith(f"The {N} tokens") for e in at.expander)  # the strip is folded away
+    # Another pick moves the window, which again holds it.
+    keyed(at, "selectbox", "mech_cell_query").set_value(500).run()
+    keyed(at, "selectbox", "mech_cell_key").set_value(470).run()
+    pos = step_positions(N, 500, 470)
+    z = decode(chart(at, "mech_pattern")["data"][0]["z"])
+    np.testing.assert_allclose(z, full[np.ix_(pos, pos)], atol=1e-6)
+    assert z[list(pos).index(500), list(pos).index(470)] == pytest.approx(float(full[500, 470]), abs=1e-6)

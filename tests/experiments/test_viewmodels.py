@@ -79,7 +79,31 @@ def test_drift_figure_highlights_the_chosen_position() -> None:
     fig = fx.drift_figure(drift, 2, ["0: a", "1: b", "2: c"], [0], "t")
     bold = [t for t in fig.data if t.line.width == 3]
     assert len(bold) == 1 and list(bold[0].y) == [0.0, 0.3, 0.9]
-    assert len(fig.data) == 3  # two thin lines for the other positions
+    # The other positions are one thin trace, broken between positions: a 512-token text is 2 traces, not 512.
+    assert len(fig.data) == 2
+    assert list(fig.data[0].y) == [0.0, 0.1, 0.2, None, 0.0, 0.2, 0.4, None]
+    assert list(fig.data[0].text) == ["0: a"] * 3 + [None] + ["1: b"] * 3 + [None]
+    many = fx.drift_figure(np.random.default_rng(0).random((31, 512)), 511, [f"{i}: t" for i in range(512)], [0], "t")
+    assert len(many.data) == 2
+
+
+def test_temperature_figure_of_a_long_texts_last_queries() -> None:
+    """Past 64 × 64 cells the map has no per-cell hover strings (a 512-token text made 262,144 of them); its rows
+    are the queries q0.. with every key, each summing to 1, and the entropy bars sit at those queries."""
+    n, m = 300, 48
+    rng = np.random.default_rng(1)
+    pattern = rng.random((m, n))
+    pattern /= pattern.sum(axis=1, keepdims=True)
+    labels = [f"{i}: t" for i in range(n)]
+    fig = fx.temperature_figure(pattern, np.ones(m), np.zeros(m), labels, "t", 2.0, q0=n - m)
+    heat = fig.data[0]
+    assert heat.text is None and "%{z" in heat.hovertemplate
+    assert list(heat.y) == list(range(n - m, n)) and list(heat.x) == list(range(n))
+    assert list(fig.data[1].y) == list(range(n - m, n))  # entropy bars beside their queries
+    assert len(fig.layout.xaxis.tickvals) <= 48 and fig.layout.yaxis.ticktext[0] == labels[n - m]
+    cols = fx.temperature_figure(pattern, np.ones(m), np.zeros(m), labels, "t", 2.0, "cols", q0=n - m)
+    np.testing.assert_array_equal(np.asarray(cols.data[0].z), pattern.T)
+    assert list(cols.data[0].x) == list(range(n - m, n))
 
 
 def test_sweep_heatmap_is_centred_on_zero() -> None:

@@ -112,3 +112,15 @@ def test_token_axis_thins_ticks_and_can_go_without_labels() -> None:
     assert axis["tickvals"][:3] == [10, 13, 16] and axis["range"] == [9.5, 139.5]  # every 3rd of 130 labels
     bare = layout.token_axis(None, "dim", n=7)
     assert "tickvals" not in bare and bare["range"] == [-0.5, 6.5]
+
+
+def test_a_long_texts_window_has_no_marker_per_masked_cell_but_hovers_on_them() -> None:
+    """A 128 × 128 window of a causal head has 8,128 masked cells: as SVG markers they were slow to draw and too
+    small to read; the heatmap hovers on its grey gaps instead, with the −∞ text."""
+    n = 128
+    scores = np.random.default_rng(0).standard_normal((n, n))
+    mask = np.tril(np.ones((n, n), dtype=bool))
+    toks = [f"t{i}" for i in range(n)]
+    fig = heatmaps.scores_heatmap(scores, mask, toks, cells=heatmaps.Cells(toks, toks, 872, 872))
+    assert len(fig.data) == 1 and fig.data[0].hoverongaps
+    assert "−∞ (masked)" in fig.data[0].text[0][5] and "key 877" in fig.data[0].text[0][5]

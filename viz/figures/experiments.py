@@ -78,19 +78,23 @@ def drift_figure(
     n_rows, n = drift.shape
     x = list(range(n_rows))
     fig = go.Figure()
-    for j in range(n):
-        if j == position:
-            continue
+    others = [j for j in range(n) if j != position]
+    if others:
+        # Every other position in ONE line trace, broken by gaps (None): a trace per position made a 512-token
+        # text 511 traces, each its own SVG path, legend entry and hover layer (seconds to build and to draw).
+        xs = [v for _ in others for v in [*x, None]]
+        ys = [v for j in others for v in [*drift[:, j].tolist(), None]]
+        names = [v for j in others for v in [labels[j]] * n_rows + [None]]
         fig.add_trace(
             go.Scatter(
-                x=x,
-                y=drift[:, j],
+                x=xs,
+                y=ys,
                 mode="lines",
                 line=dict(color="rgba(120,120,120,0.35)", width=1),
                 name="other positions",
-                legendgroup="others",
-                showlegend=j == (1 if position == 0 else 0),
-                hovertemplate=f"{labels[j]}<br>entering layer %{{x}}: %{{y:.3f}}<extra></extra>",
+                text=names,
+                hovertemplate="%{text}<br>entering layer %{x}: %{y:.3f}<extra></extra>",
+                connectgaps=False,
             )
         )
     fig.add_trace(
@@ -136,6 +140,9 @@ def sweep_heatmap(sweep: np.ndarray, title: str, selected: tuple[int, int] | Non
     return _layout(fig, title, max(360, 80 + 16 * L))
 
 
+HOVER_TEXT_MAX_CELLS = 64 * 64  # past this many cells the temperature map's hover gives positions, not token names
+
+
 def temperature_figure(
     pattern: np.ndarray,
     entropy_after: np.ndarray,
@@ -144,52 +151,72 @@ def temperature_figure(
     title: str,
     T: float,
     orient: Orientation = "rows",
+    q0: int = 0,
 ) -> go.Figure:
     """The head's pattern at temperature T beside the entropy of each query's weights, T vs T = 1.
 
-    `labels` are Plotly-safe token labels; the pattern is [n_q, n_k] as the engine returns it. orient "rows"
-    draws queries down the side with the entropy bars to the right; "cols" draws queries along the top (each
-    column sums to 1) with the entropy bars underneath, one per column.
+    `labels` are every token's Plotly-safe label; the pattern is [n_q, n_k] as the engine returns it, its rows
+    the queries q0, q0 + 1, … (a long text's last queries, each with all of its keys) and the entropies theirs.
+    orient "rows" draws queries down the side with the entropy bars to the right; "cols" draws queries along
+    the top (each column sums to 1) with the entropy bars underneath, one per column.
     """
-    n = pattern.shape[0]
-    pos = list(range(n))
+    m, n_k = pattern.shape
+    queries, keys = list(range(q0, q0 + m)), list(range(n_k))
     rows = orient == "rows"
     fig = _temperature_frame(rows, T)
-    drawn = oriented(pattern, orient)
-    hover = [[f"query {labels[i]}<br>key {labels[j]}<br>weight {pattern[i, j]:.4f}" for j in pos] for i in pos]
+    text = _temperature_hover(pattern, labels, q0, rows)
     fig.add_trace(
         go.Heatmap(
-            z=drawn,
-            x=pos,
-            y=pos,
+            z=oriented(pattern, orient),
+            x=keys if rows else queries,
+            y=queries if rows else keys,
             zmin=0.0,
             zmax=1.0,
             colorscale=WEIGHT_SCALE,
-            text=hover if rows else [list(r) for r in zip(*hover, strict=True)],
-            hovertemplate="%{text}<extra></extra>",
             colorbar=dict(title="weight", thickness=12, x=0.585, len=0.9)
             if rows
             else dict(title="weight", thickness=12, y=0.7, len=0.65),
+            **text,
         ),
         row=1,
         col=1,
     )
-    _add_entropy_bars(fig, entropy_before, entropy_after, labels, T, rows)
-    step = tick_step(n, 48)
-    ticks = dict(tickvals=pos[::step], ticktext=list(labels)[::step])
+    _add_entropy_bars(fig, entropy_before, entropy_after, list(labels)[q0 : q0 + m], T, rows, q0)
+    q_ticks, k_ticks = (_ticks(span, labels) for span in (queries, keys))
     x_title, y_title = axis_titles(orient)
-    fig.update_yaxes(autorange="reversed", title=y_title, row=1, col=1, **ticks)
+    x_ticks, y_ticks = (k_ticks, q_ticks) if rows else (q_ticks, k_ticks)
+    fig.update_yaxes(autorange="reversed", title=y_title, row=1, col=1, **y_ticks)
     if rows:
-        fig.update_xaxes(title=x_title, tickangle=-45, row=1, col=1, **ticks)
+        fig.update_xaxes(title=x_title, tickangle=-45, row=1, col=1, **x_ticks)
         fig.update_xaxes(title="bits", rangemode="tozero", row=1, col=2)
-        fig = _layout(fig, title, max(460, 200 + 22 * n))
+        fig = _layout(fig, title, max(460, 200 + 22 * m))
     else:
-        fig.update_xaxes(title=x_title, tickangle=-45, row=2, col=1, **ticks)
+        fig.update_xaxes(title=x_title, tickangle=-45, row=2, col=1, **x_ticks)
         fig.update_yaxes(title="bits", rangemode="tozero", row=2, col=1)
-        fig = _layout(fig, title, max(600, 320 + 22 * n))
+        fig = _layout(fig, title, max(600, 320 + 22 * min(m, n_k)))
     fig.update_layout(barmode="group", bargap=0.2, margin=dict(b=110))
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="right", x=1.0))
     return fig
+
+
+def _temperature_hover(pattern: np.ndarray, labels: Sequence[str], q0: int, rows: bool) -> dict:
+    """The temperature map's hover: a string per cell naming both tokens, or, past HOVER_TEXT_MAX_CELLS, one
+    template giving positions (the tick labels name the tokens)."""
+    m, n_k = pattern.shape
+    if m * n_k > HOVER_TEXT_MAX_CELLS:
+        x, y = ("key", "query") if rows else ("query", "key")
+        return dict(hovertemplate=f"{y} %{{y}}<br>{x} %{{x}}<br>weight %{{z:.4f}}<extra></extra>")
+    hover = [[f"query {labels[i]}<br>key {labels[j]}<br>weight {pattern[i - q0, j]:.4f}" for j in range(n_k)]
+             for i in range(q0, q0 + m)]  # fmt: skip
+    return dict(
+        text=hover if rows else [list(r) for r in zip(*hover, strict=True)], hovertemplate="%{text}<extra></extra>"
+    )
+
+
+def _ticks(positions: Sequence[int], labels: Sequence[str]) -> dict:
+    """Tick values and labels for a run of positions, at most 48 of them."""
+    shown = list(positions)[:: tick_step(len(positions), 48)]
+    return dict(tickvals=shown, ticktext=[labels[p] for p in shown])
 
 
 def _temperature_frame(rows: bool, T: float) -> go.Figure:
@@ -212,10 +239,12 @@ def _add_entropy_bars(
     labels: Sequence[str],
     T: float,
     beside: bool = True,
+    q0: int = 0,
 ) -> None:
     """The entropy panel of the temperature figure: each query's entropy at T = 1 and at T, side by side;
-    horizontal bars beside the pattern (queries are rows), vertical bars under it (queries are columns)."""
-    pos = list(range(len(entropy_before)))
+    horizontal bars beside the pattern (queries are rows), vertical bars under it (queries are columns).
+    The queries are q0, q0 + 1, …; `labels` are theirs."""
+    pos = list(range(q0, q0 + len(entropy_before)))
     where = dict(row=1, col=2) if beside else dict(row=2, col=1)
     for values, name, colour, at in (
         (entropy_before, "T = 1 (the model)", BEFORE_COLOUR, "1"),

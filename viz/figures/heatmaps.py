@@ -159,17 +159,20 @@ def scores_heatmap(
             colorbar=dict(title=dict(text="score")),
             xgap=1 if small else 0,
             ygap=1 if small else 0,
-            hoverongaps=False,
+            hoverongaps=not small,  # a big window's masked cells hover here: no overlay (below)
         )
     ]
-    if (~mask).any():
+    if (~mask).any() and small:
+        # A few cells: write −∞ in each. A long text's window (128 × 128 by default) would get ~8,000 SVG markers,
+        # too small to read and slow to draw; the grey cells and their hover say −∞ there.
         traces.append(_masked_cells(mask, text, win, orient))
     fig = go.Figure(traces)
     return token_matrix_layout(fig, x_axis, y_axis, matrix_height(max(win.shape)), title, plot_bgcolor=MASKED_GREY)
 
 
 def _masked_cells(mask: np.ndarray, text: list[list[str]], win: Cells, orient: Orientation) -> go.Scatter:
-    """Heatmaps don't hover on NaN gaps, so a separate layer carries the −∞ labels and hover text."""
+    """−∞ written in each masked cell of a small window, with the cell's hover text (the heatmap itself does not
+    hover on its NaN gaps there)."""
     qi, kj = np.nonzero(~mask)
     r0, c0 = win.row_start, win.col_start
     xs, ys = (kj + c0, qi + r0) if orient == "rows" else (qi + r0, kj + c0)

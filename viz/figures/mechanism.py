@@ -9,7 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.figures.layout import (
+    AXIS_TITLE_PX,
+    CHAR_PX,
     DIVERGING_SCALE,
+    LINE_PX,
     MASKED_GREY,
     SELECTED_RED,
     TRANSPARENT,
@@ -18,10 +21,12 @@ from viz.figures.layout import (
     auto_margins,
     axis_titles,
     oriented,
+    tick_reach,
     token_axis,
 )
 from viz.labels import plotly_escape
 
+NUMBER_CHARS = 5  # the widest numeric tick label a matrix axis gets ("1,000" / "575")
 MATRIX_MAX_LABELS = 48  # the mechanism pages' matrices sit in narrower columns than the pattern pages'
 
 
@@ -62,6 +67,37 @@ def _frame_band(fig: go.Figure, n_rows: int, n_cols: int, row_bands: int, band_h
         )
 
 
+def _positions_hover(
+    n_rows: int,
+    n_cols: int,
+    row_positions: Sequence[int] | None,
+    col_positions: Sequence[int] | None,
+    x_title: str,
+    y_title: str,
+) -> dict:
+    """Hover of a matrix cell: its row and column, as token positions where the matrix is a window."""
+    rows, cols = f"{y_title or 'row'} %{{y}}", f"{x_title or 'column'} %{{x}}"
+    if row_positions is None and col_positions is None:
+        return dict(hovertemplate=f"{rows}<br>{cols}<br>value %{{z:.5g}}<extra></extra>")
+    r = np.arange(n_rows) if row_positions is None else np.asarray(row_positions)
+    c = np.arange(n_cols) if col_positions is None else np.asarray(col_positions)
+    if len(r) != n_rows or len(c) != n_cols:
+        raise ValueError(f"positions for a [{n_rows} × {n_cols}] matrix, got {len(r)} and {len(c)}")
+    grid = np.stack(np.broadcast_arrays(r[:, None], c[None, :]), axis=-1).astype(np.int32)  # (rows, cols, 2)
+    rows, cols = f"{y_title or 'row'} %{{customdata[0]}}", f"{x_title or 'column'} %{{customdata[1]}}"
+    return dict(customdata=grid, hovertemplate=f"{rows}<br>{cols}<br>value %{{z:.5g}}<extra></extra>")
+
+
+def _mark_jumps(fig: go.Figure, row_positions: Sequence[int] | None, col_positions: Sequence[int] | None) -> None:
+    """A dashed line before each row (column) where the positions jump: a window made of two runs of tokens."""
+    line = dict(color="#333", width=1.5, dash="dash")
+    for positions, add in ((row_positions, fig.add_hline), (col_positions, fig.add_vline)):
+        if positions is None:
+            continue
+        for index in np.flatnonzero(np.diff(np.asarray(positions)) > 1) + 1:
+            add(float(index) - 0.5, line=line)
+
+
 def matrix_heatmap(
     matrix: np.ndarray,
     title: str,
@@ -74,18 +110,21 @@ def matrix_heatmap(
     height: int | None = None,
     row_bands: int | None = None,
     band_highlight: int | None = None,
+    row_positions: Sequence[int] | None = None,
+    col_positions: Sequence[int] | None = None,
 ) -> go.Figure:
     """A labelled heatmap of any matrix (rows down, columns across), shape in the title.
 
     kind: "diverging" (signed values, white = 0), "weight" (0..1), "scores" (signed, −∞ drawn grey).
-    row_bands: draw a line every `row_bands` rows (the heads of a stacked output matrix);
-    band_highlight: frame that band (the selected head's value-up).
+    row_bands: a line every `row_bands` rows (a stacked output matrix's heads); band_highlight: frame that band.
+    row_positions / col_positions: the token positions the rows / columns hold when the matrix is a window of a
+    longer text (viz.views.head_window): hover gives those positions, and a dashed line marks each jump.
     """
     m = np.asarray(matrix, dtype=np.float64)
     n_rows, n_cols = m.shape
     scale, zmin, zmax = _colour_range(m[np.isfinite(m)], kind)
     small = n_rows <= 40 and n_cols <= 40
-    hover = f"{y_title or 'row'} %{{y}}<br>{x_title or 'column'} %{{x}}<br>value %{{z:.5g}}<extra></extra>"
+    where = _positions_hover(n_rows, n_cols, row_positions, col_positions, x_title, y_title)
     fig = go.Figure(
         go.Heatmap(
             z=np.where(np.isfinite(m), m, np.nan).astype(np.float32),  # NaN cells show the grey background
@@ -95,10 +134,10 @@ def matrix_heatmap(
             zmin=zmin,
             zmax=zmax,
             zmid=None,
-            hovertemplate=hover,
             xgap=1 if small else 0,
             ygap=1 if small else 0,
             colorbar=dict(thickness=12),
+            **where,
         )
     )
     if highlight is not None:
@@ -108,6 +147,7 @@ def matrix_heatmap(
         )
     if row_bands:
         _frame_band(fig, n_rows, n_cols, row_bands, band_highlight)
+    _mark_jumps(fig, row_positions, col_positions)  # after the frame: shapes[0] stays the picked cell
     x_axis = token_axis(col_labels, x_title, max_labels=MATRIX_MAX_LABELS, n=n_cols)
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
@@ -117,7 +157,22 @@ def matrix_heatmap(
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor=MASKED_GREY if kind == "scores" else "white",
     )
-    return auto_margins(fig)
+    return _fit_margins(fig)
+
+
+def _fit_margins(fig: go.Figure) -> go.Figure:
+    """Margins that hold the left tick labels and the bottom ones (tokens at −45°, or numbers), computed here:
+    automargin measures the labels in the browser and draws every chart a second time (layout.CHAR_PX), and
+    Inside one head draws fifteen of these."""
+    x_ticks, y_ticks = fig.layout.xaxis.ticktext, fig.layout.yaxis.ticktext
+    x_reach = tick_reach(x_ticks, fig.layout.xaxis.tickangle or 0) if x_ticks else LINE_PX
+    y_reach = tick_reach(y_ticks, 90) if y_ticks else NUMBER_CHARS * CHAR_PX
+    fig.update_layout(
+        margin=dict(l=int(AXIS_TITLE_PX + y_reach + 12), b=int(AXIS_TITLE_PX + x_reach + 10)),
+        xaxis_automargin=False,
+        yaxis_automargin=False,
+    )
+    return fig
 
 
 def query_key_heatmap(
@@ -127,14 +182,26 @@ def query_key_heatmap(
     orient: Orientation,
     kind: str = "diverging",
     highlight: tuple[int, int] | None = None,
+    positions: Sequence[int] | None = None,
 ) -> go.Figure:
     """A [n_q, n_k] matrix (scores, pattern) in the sidebar's orientation: "rows" draws queries down the side,
-    "cols" along the top (3Blue1Brown's drawing). `highlight` is (query, key) either way."""
+    "cols" along the top (3Blue1Brown's drawing). `highlight` is (query, key) either way, as row and column
+    indices of `matrix`. `positions`: the token positions of its rows and columns (the same tokens on both
+    sides) when it is a window of a longer text."""
     x_title, y_title = axis_titles(orient)
     if highlight is not None and orient == "cols":
         highlight = (highlight[1], highlight[0])  # drawn (row, column) = (key, query)
     return matrix_heatmap(
-        oriented(np.asarray(matrix), orient), title, labels, labels, x_title, y_title, kind=kind, highlight=highlight
+        oriented(np.asarray(matrix), orient),
+        title,
+        labels,
+        labels,
+        x_title,
+        y_title,
+        kind=kind,
+        highlight=highlight,
+        row_positions=positions,
+        col_positions=positions,
     )
 
 

@@ -20,6 +20,8 @@ EXP_MAX_TOKENS = 512  # experiments run on at most this many tokens (each change
 # temperature heatmap draws every cell with its own hover text)
 SWEEP_MAX_TOKENS = 256  # the all-heads sweep runs n_heads variants per layer, batched (bench/sweep.py)
 TOP_K = 10
+TEMPERATURE_FULL_MAX_TOKENS = 64  # up to here the temperature map draws every query; past it the last ones:
+TEMPERATURE_QUERIES = 48  # this many, each with all of its keys (rows still sum to 1; labels stay readable)
 TEMPERATURES: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 # The changes a user can apply to the selected head, in the order the page offers them.
