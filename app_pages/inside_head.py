@@ -252,11 +252,15 @@ with full:
         c1, c2 = st.columns(2)
         with c1:
             show_chart(
-                query_key_heatmap(s.position_bias, f"position bias  {shape}", labels, orient, highlight=hl), "mech_bias"
+                query_key_heatmap(
+                    w["position_bias"], f"position bias  {shape}", wl, orient, highlight=hl, positions=pos
+                ),
+                "mech_bias",
             )
         with c2:
             title = f"q·k{'' if s.attn_scale == 1.0 else ' scaled'} + position bias  {shape}"
-            show_chart(query_key_heatmap(s.before_mask, title, labels, orient, highlight=hl), "mech_biased")
+            biased = query_key_heatmap(w["before_mask"], title, wl, orient, highlight=hl, positions=pos)
+            show_chart(biased, "mech_biased")
     st.subheader("4 · Mask, then softmax")
     if s.causal:
         st.caption(

@@ -67,3 +67,15 @@ def test_bad_positions_are_refused() -> None:
         step_positions(10, 10, 0)
     with pytest.raises(ValueError):
         steps_window(fake_steps(10), np.array([3, 2]))
+
+
+def test_a_position_bias_is_cut_like_the_other_query_key_matrices() -> None:
+    """T5's bias panels (step 3b) show the same positions as the scores beside them."""
+    steps = fake_steps(300)
+    steps.position_bias = np.random.default_rng(1).standard_normal((300, 300))
+    steps.before_mask = steps.capped + steps.position_bias
+    pos = step_positions(300, 250, 3)
+    w = steps_window(steps, pos)
+    for name in ("position_bias", "before_mask"):
+        np.testing.assert_array_equal(w[name], getattr(steps, name)[np.ix_(pos, pos)])
+    assert "position_bias" not in steps_window(fake_steps(300), pos).arrays  # no bias, no panel

@@ -21,6 +21,7 @@ STEPS_TOGGLE_MAX_TOKENS = 256  # up to here the page also offers every token (a 
 
 TOKEN_ROWS = ("E", "q_pre", "k_pre", "q", "k", "v", "z", "delta")  # [n, ·] one row per token
 QUERY_KEY = ("dots", "scaled", "capped", "mask", "masked", "pattern")  # [n_q, n_k]
+BIAS_KEY = ("position_bias", "before_mask")  # [n_q, n_k], for a model with a position bias (T5) only
 
 
 def _span(n: int, centre_lo: int, centre_hi: int, size: int) -> tuple[int, int]:
@@ -106,4 +107,6 @@ def steps_window(steps: Any, positions: np.ndarray) -> StepsWindow:
     arrays = {name: np.asarray(getattr(steps, name))[pos] for name in TOKEN_ROWS}
     grid = np.ix_(pos, pos)
     arrays |= {name: np.asarray(getattr(steps, name))[grid] for name in QUERY_KEY}
+    if getattr(steps, "position_bias", None) is not None:
+        arrays |= {name: np.asarray(getattr(steps, name))[grid] for name in BIAS_KEY}
     return StepsWindow(n=n, positions=pos, arrays=arrays)
