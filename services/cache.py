@@ -61,8 +61,15 @@ class JobCache:
     used together and leave together, so a derived result never pushes out the trace it came from. A key
     is its own group unless `job(..., group=...)` names one. `budget` bounds the sum of `size_of(result)`
     over cached results, `max_entries` their number; the newest group is always kept, whatever its size.
+    A group pinned by an owner (`pin`: a session's current trace, which that session holds and draws from anyway,
+    so dropping it would free nothing and only make its next rerun trace the text again) is not evicted either;
+    each owner pins one group at a time, and only the MAX_PINS most recent owners count, for PIN_TTL_S seconds after
+    they last pinned (Streamlit forgets a disconnected session after 120 s; a session that is gone pins nothing).
     Failed jobs are not cached.
     """
+
+    MAX_PINS = 32
+    PIN_TTL_S = 120.0
 
     def __init__(
         self, budget: float = float("inf"), max_entries: int = 1_000, size_of: Callable[[Any], float] = lambda _: 1.0
@@ -74,6 +81,8 @@ class JobCache:
         self._sizes: dict[Hashable, float] = {}
         self._groups: OrderedDict[Hashable, set[Hashable]] = OrderedDict()  # least recently used first
         self._group_of: dict[Hashable, Hashable] = {}
+        # owner → (the group it pins, when), oldest first
+        self._pins: OrderedDict[Hashable, tuple[Hashable, float]] = OrderedDict()
         self._lock = threading.Lock()
         self.computed = 0  # how many computations were started (tests count these)
 
@@ -110,6 +119,14 @@ class JobCache:
             self._run(job, compute)
         return job
 
+    def pin(self, owner: Hashable, group: Hashable) -> None:
+        """`owner` (e.g. a browser session) is using `group`: keep it until the owner pins another."""
+        with self._lock:
+            self._pins[owner] = (group, time.monotonic())
+            self._pins.move_to_end(owner)
+            while len(self._pins) > self.MAX_PINS:
+                self._pins.popitem(last=False)
+
     def get(self, key: Hashable, compute: Callable[[Progress], Any], group: Hashable = None) -> Any:
         """Compute in the calling thread (for quick results); cached like `job`."""
         return self.job(key, compute, background=False, group=group).result()
@@ -143,12 +160,14 @@ class JobCache:
 
     def _evict(self, keep: Hashable) -> None:
         """Drop least recently used groups until within budget and entry count (lock held). The group just
-        computed stays, and so does any group with a job still running."""
+        computed stays, and so do pinned groups and any group with a job still running."""
+        recent = time.monotonic() - self.PIN_TTL_S
+        pinned = {group for group, when in self._pins.values() if when >= recent}
         for group in list(self._groups):
             if sum(self._sizes.values()) <= self.budget and len(self._jobs) <= self.max_entries:
                 break
             members = self._groups[group]
-            if group == keep or any(key not in self._sizes for key in members):
+            if group == keep or group in pinned or any(key not in self._sizes for key in members):
                 continue
             for key in list(members):
                 self._forget(key)
@@ -159,6 +178,7 @@ class JobCache:
             self._sizes.clear()
             self._groups.clear()
             self._group_of.clear()
+            self._pins.clear()
 
 
 def bytes_of(value: Any) -> float:

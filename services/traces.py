@@ -27,6 +27,7 @@ __all__ = [
     "get_sweep",
     "get_trace",
     "has_sweep",
+    "pin_trace",
     "set_threads_for",
     "short_cap",
     "short_trace",
@@ -65,6 +66,12 @@ def get_trace(
     ivs = tuple(interventions)
     key = trace_key(model, text, causal, cap, ivs)
     return RESULTS.get(key, lambda _progress: _run(model, text, causal, cap, ivs, None))
+
+
+def pin_trace(owner: Hashable, key: Hashable) -> None:
+    """`owner` (a browser session) is showing the trace under `key`: keep it, and what was derived from it, while
+    the owner's pages compute their own traces beside it (services.cache.JobCache.pin)."""
+    RESULTS.pin(owner, key)
 
 
 def short_cap(model: Model) -> int:

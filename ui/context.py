@@ -3,6 +3,7 @@ orientation, text) and the shell's trace. Every page reads it through `page_cont
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import streamlit as st
 
 from services import models, traces
 from ui.progress import wait_with_progress
+from ui.shell import CACHE_OWNER
 
 CONTEXT_KEY = "ctx"  # where the frame leaves the context in st.session_state
 
@@ -56,6 +58,14 @@ def require_trace() -> PageContext:
     return ctx
 
 
+def _session_owner() -> str:
+    """A name for this browser session, kept in its state (one pinned trace per session)."""
+    ss = st.session_state
+    if CACHE_OWNER not in ss:
+        ss[CACHE_OWNER] = uuid.uuid4().hex
+    return ss[CACHE_OWNER]
+
+
 def build_page_context(model: models.Model) -> PageContext:
     """Run the shell's trace of the sidebar's text (a background job; its progress drawn here while this run
     waits) and leave the page context for this run in st.session_state."""
@@ -70,6 +80,8 @@ def build_page_context(model: models.Model) -> PageContext:
             trace, trace_key = wait_with_progress(job, f"Running {model.name}"), job.key
         except models.InputError as exc:
             message = str(exc)
+        else:  # this session's pages draw from it while they compute their own traces beside it
+            traces.pin_trace(_session_owner(), trace_key)
     cfg = model.config
     ctx = PageContext(
         model=model,

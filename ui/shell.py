@@ -34,6 +34,7 @@ MODEL_REQUEST = "model_request"  # the "Another model" text input
 ATLAS_STAT = "atlas_stat_choice"  # the Head atlas page's statistic (a plain key, like STEP)
 STEP = "start_step"  # the Start here page's step (a plain key, not a widget's: it outlives page switches)
 SHELL_PAGE = "_shell_page"  # the page the last run showed: the first run on another page re-sends the sidebar
+CACHE_OWNER = "_cache_owner"  # this session's name for the result cache's pin on its trace (ui/context.py)
 
 
 def restore_from_url(page_names: Collection[str], current_page: str) -> str | None:

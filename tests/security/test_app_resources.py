@@ -110,6 +110,7 @@ def test_sessions_share_one_model_per_process() -> None:
 
 def test_trace_cache_stays_within_its_byte_budget(monkeypatch) -> None:
     assert RESULTS.budget < float("inf") and RESULTS.max_entries < 10_000  # bounded by default
+    monkeypatch.setattr(RESULTS, "_pins", type(RESULTS._pins)())  # the other tests' sessions have ended
     at = new_app(page="patterns", text="alpha beta gamma delta")
     one = bytes_of(at.session_state["ctx"].trace)
     assert one > 0

@@ -111,3 +111,44 @@ def test_bytes_of_counts_arrays_tensors_and_containers():
     assert cache.bytes_of(t) == 40
     assert cache.bytes_of((a, [t, 1.0], {"x": a})) == 48 + 40 + 48
     assert cache.bytes_of(3.5) == 0
+
+
+def test_a_pinned_trace_stays_while_its_session_computes_others_beside_it(results, tiny_gpt2):
+    """The Experiments page on a long text computes its own traces beside the text's: with the budget too small for
+    both, the text's trace went first and every rerun traced the text again. A session pins the trace it shows."""
+    from attention_core import ablate_head
+
+    shown_key = traces.trace_key(tiny_gpt2, TEXT, None, 64)
+    shown = traces.get_trace(tiny_gpt2, TEXT, None, 64)
+    results.budget = 1.5 * shown.nbytes()  # room for one trace of this size, not two
+    traces.pin_trace("session-1", shown_key)
+    for head in range(3):
+        traces.get_trace(tiny_gpt2, TEXT, None, 64, [ablate_head(0, head)])
+        assert shown_key in results  # pinned: kept, whatever else comes
+    assert len(results) == 2  # the pinned trace and the newest; the other experiments went
+    traces.pin_trace("session-1", traces.trace_key(tiny_gpt2, "another text", None, 64))  # the session moves on
+    traces.get_trace(tiny_gpt2, "another text", None, 64)
+    assert shown_key not in results  # no longer pinned: evicted as usual
+
+
+def test_a_pin_lapses_when_its_session_has_gone_quiet(results, tiny_gpt2, monkeypatch):
+    key = traces.trace_key(tiny_gpt2, TEXT, None, 64)
+    traces.get_trace(tiny_gpt2, TEXT, None, 64)
+    traces.pin_trace("session-1", key)
+    results.budget = 0
+    clock = cache.time.monotonic() + results.PIN_TTL_S + 1  # the session last pinned longer ago than the TTL
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock)
+    traces.get_trace(tiny_gpt2, "a newer text", None, 64)
+    assert key not in results
+
+
+def test_only_the_most_recent_owners_pins_count(results, tiny_gpt2):
+    keys = [traces.trace_key(tiny_gpt2, f"text {i}", None, 64) for i in range(3)]
+    for i in range(len(keys)):
+        traces.get_trace(tiny_gpt2, f"text {i}", None, 64)
+    results.MAX_PINS = 2
+    for i, key in enumerate(keys):
+        traces.pin_trace(f"session-{i}", key)
+    results.budget = 0  # everything unpinned must go at the next computation
+    traces.get_trace(tiny_gpt2, "a newer text", None, 64)
+    assert keys[0] not in results and keys[1] in results and keys[2] in results
