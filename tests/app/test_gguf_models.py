@@ -19,16 +19,8 @@ TEXT = "the blue creature took a mole"
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    from services import models as engine
-
-    monkeypatch.setattr(engine, "_models", {})  # a private model table: tiny models must not outlive the test
-    monkeypatch.setenv("ATTN_ALLOWED_MODEL_DIRS", str(tmp_path / "models"))
-    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "models" / "ollama"))
-    monkeypatch.delenv("ATTN_PUBLIC", raising=False)
-    monkeypatch.delenv("ATTN_MEMORY_LIMIT_GB", raising=False)
-    return tmp_path
+def env(private_models):
+    return private_models
 
 
 def load_through_the_sidebar(name: str) -> AppTest:

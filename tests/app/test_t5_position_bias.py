@@ -19,16 +19,10 @@ TEXT = "the blue creature took a mole of the forest, and the quick brown fox jum
 
 
 @pytest.fixture
-def t5(tmp_path, monkeypatch) -> Path:
-    from services import models as engine
+def t5(private_models) -> Path:
     from tests.tiny_models import save_tiny_t5
 
-    monkeypatch.setattr(engine, "_models", {})  # a private model table: tiny models must not outlive the test
-    monkeypatch.setenv("ATTN_ALLOWED_MODEL_DIRS", str(tmp_path / "models"))
-    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("ATTN_PUBLIC", raising=False)
-    folder = tmp_path / "models" / "tiny-t5"
+    folder = private_models / "models" / "tiny-t5"
     save_tiny_t5(folder)
     return folder
 
