@@ -23,6 +23,7 @@ from attention_core import (
     UnknownModelError,
     load_model,
 )
+from attention_core.dtypes import DTYPES as ENGINE_DTYPES
 from attention_core.policy import check_model_request
 
 # Views that draw every (query, key) cell with its own hover text (the mechanism pages) cap their own
@@ -40,7 +41,7 @@ DEVICE_LABELS = {"cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple G
 # The weights' dtype. The app offers half precision on CUDA only: there it halves a model's memory (a 7–8B
 # model fits one GPU) at full speed, while on the CPU bfloat16 is slower than float32 and float16 is refused
 # by the engine (attention_core/dtypes.py); MPS is left at float32 until someone can test it.
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = tuple(ENGINE_DTYPES)  # the engine's names: "float32", "bfloat16", "float16"
 DEFAULT_DTYPE = "float32"
 HALF_DEVICES = ("cuda",)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from services.models import DEFAULT_DTYPE  # the weights' dtype a link without `dtype=` asks for
 from viz.figures.layout import ORIENTATIONS, Orientation
 from viz.labels import markdown_literal
 from viz.views.atlas import STATISTIC_LABELS
@@ -21,7 +22,6 @@ ATLAS_PAGE = "atlas"  # the page whose statistic a link carries (`stat=`)
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
 
-DEFAULT_DTYPE = "float32"  # the weights' dtype a link without `dtype=` asks for (services.models.DTYPES)
 _TRUE = {"on", "true", "1", "yes", "causal"}
 _FALSE = {"off", "false", "0", "no", "bidirectional"}
 
