@@ -17,6 +17,11 @@ ABOUT = {
     "cross_attention": "target-language queries reading source-language keys.",
     "parameters": "the chapter's parameter count (GPT-3 preset), the loaded model's exact counts, context size.",
     "experiments": "change one head and see the prediction and the later layers move.",
+    "text_view": "the running text shaded by one token's attention, as query or as key.",
+    "logit_lens": "the next-token prediction read after every block: where it forms.",
+    "contributions": "which earlier tokens, through which blocks, built one token's final embedding.",
+    "generate": "continue the text, and see where each new token looked.",
+    "atlas": "what every head does across a whole corpus, and its strongest examples.",
 }
 
 st.title("How to read this")

@@ -41,6 +41,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("parameters", "Parameters & context", ":material/calculate:", "parameters.py", "One text"),
     PageSpec("experiments", "Experiments", ":material/science:", "experiments.py", "Change the model"),
     PageSpec("logit_lens", "Logit lens", ":material/stacked_line_chart:", "logit_lens.py", "Layer by layer"),
+    PageSpec("contributions", "Contribution graph", ":material/hub:", "contribution_graph.py", "Layer by layer"),
     PageSpec("generate", "Generate", ":material/edit_note:", "generate.py", "Layer by layer"),
     PageSpec("atlas", "Head atlas", ":material/travel_explore:", "atlas.py", "Across a corpus"),
 )

@@ -114,19 +114,28 @@ def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
     return a * sent[None, :]  # (n_q, n_k)
 
 
-def contributions(trace: Trace, layer: int, query: int, head: int | None = None) -> torch.Tensor:
-    """Per-source contributions A[i,j]·(v_j W_O) to query i's update (see Trace.contributions)."""
-    trace.check(layer, head)
-    if not 0 <= query < trace.n_tokens:
-        raise IndexError(f"query {query} is out of range 0..{trace.n_tokens - 1}")
-    a = trace._patterns(layer, slice(None), trace.causal, slice(query, query + 1))[:, 0]  # (n_heads, n_k)
+def sent_patterns(trace: Trace, layer: int, rows: torch.Tensor) -> torch.Tensor:
+    """(n_heads, m, n_k) the weights each head's output really used at query positions `rows` (long, sorted):
+    the pattern with this pass's interventions, a zeroed head's or layer's all zero, a mean-ablated head's
+    its pattern's column means (its output is its mean over queries)."""
+    r0, r1 = int(rows.min()), int(rows.max()) + 1
+    a = trace._patterns(layer, slice(None), trace.causal, slice(r0, r1))[:, rows - r0]  # (n_heads, m, n_k)
     for item in iv.for_layer(trace.interventions, layer):
         if item.kind == "zero_layer":
             a = torch.zeros_like(a)
         elif item.kind == "zero_head":
             a[item.head] = 0.0
-        elif item.kind == "mean_head":  # the head's output is its mean over queries
+        elif item.kind == "mean_head":
             a[item.head] = trace._patterns(layer, slice(item.head, item.head + 1), trace.causal)[0].mean(0)
+    return a
+
+
+def contributions(trace: Trace, layer: int, query: int, head: int | None = None) -> torch.Tensor:
+    """Per-source contributions A[i,j]·(v_j W_O) to query i's update (see Trace.contributions)."""
+    trace.check(layer, head)
+    if not 0 <= query < trace.n_tokens:
+        raise IndexError(f"query {query} is out of range 0..{trace.n_tokens - 1}")
+    a = sent_patterns(trace, layer, torch.tensor([query]))[:, 0]  # (n_heads, n_k)
     v = recompute.per_query_head(trace.captured.v[layer], trace.config)  # (n_heads, n_k, d_head)
     values_up = torch.bmm(v, trace._W_O_heads(layer))  # (n_heads, n_k, d_model)
     out = a[..., None] * values_up  # (n_heads, n_k, d_model)

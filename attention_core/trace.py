@@ -36,7 +36,7 @@ from typing import Literal
 
 import torch
 
-from . import dotted_names, lens, recompute, steps, sweep
+from . import dotted_names, flow, lens, recompute, steps, sweep
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -349,6 +349,11 @@ class Trace:
     def value_weighted(self, layer: int, head: int) -> torch.Tensor:
         """[n_q, n_k] ‖A[i,j]·v_j·W_O^h‖: what key j sends to query i through this head."""
         return lens.value_weighted(self, layer, head)
+
+    def contribution_graph(self, token: int, threshold: float = 0.04) -> flow.ContributionGraph:
+        """The parts of `token`'s final residual with importance ≥ threshold, traced back through every layer:
+        attention edges from each source, the MLP as a self-edge (attention_core/flow.py)."""
+        return flow.contribution_graph(self, token, threshold)
 
     # ── one head step by step, and experiments over every head ───────────────────────────────────
     def head_steps(self, layer: int, head: int) -> HeadSteps:

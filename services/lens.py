@@ -1,6 +1,6 @@
 """Layer-by-layer results of a trace (issue 16): the logit-lens grid, one position's chosen tokens across
-layers, and value-weighted attention. Each is derived from a cached trace and cached in its group
-(services.traces.derived), so it leaves the cache with that trace. numpy out.
+layers, value-weighted attention and one token's contribution graph. Each is derived from a cached trace and
+cached in its group (services.traces.derived), so it leaves the cache with that trace. numpy out.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from attention_core import Trace
 from services.traces import derived, set_threads_for
 
-__all__ = ["has_lens", "lens_grid", "lens_ranks", "value_weighted"]
+__all__ = ["contribution_graph", "has_lens", "lens_grid", "lens_ranks", "value_weighted"]
 
 
 def has_lens(trace: Trace) -> bool:
@@ -57,3 +57,21 @@ def value_weighted(base_key: Hashable, trace: Trace, layer: int, head: int) -> n
         base_key, "value_weighted", int(layer), int(head),
         compute=lambda: trace.value_weighted(int(layer), int(head)).numpy().astype(np.float64),
     )  # fmt: skip
+
+
+def contribution_graph(base_key: Hashable, trace: Trace, token: int, threshold: float) -> dict[str, np.ndarray]:
+    """The edges of `token`'s contribution graph (attention_core/flow.py) as columns of equal length: layer,
+    kind ("attention", "residual_attn", "mlp", "residual_mlp"), source, target (positions), importance."""
+
+    def compute() -> dict[str, np.ndarray]:
+        set_threads_for(trace.n_tokens)
+        edges = trace.contribution_graph(int(token), float(threshold)).edges
+        return {
+            "layer": np.array([e.layer for e in edges], dtype=np.int64),
+            "kind": np.array([e.kind for e in edges], dtype=object),
+            "source": np.array([e.source for e in edges], dtype=np.int64),
+            "target": np.array([e.target for e in edges], dtype=np.int64),
+            "importance": np.array([e.importance for e in edges], dtype=np.float64),
+        }
+
+    return derived(base_key, "contribution_graph", int(token), round(float(threshold), 6), compute=compute)

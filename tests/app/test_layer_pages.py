@@ -98,3 +98,28 @@ def test_patterns_page_value_weighted_switch(smollm):
     expected = smollm.trace(DEFAULT_TEXT).value_weighted(3, 1).numpy()
     np.testing.assert_allclose(z, expected, atol=1e-5)  # the real norms, queries as rows
     assert any("attention sink" in c.value for c in at.caption)
+
+
+def test_contribution_graph_draws_the_engines_edges(smollm, minilm):
+    """The page draws every edge of the engine's graph for the last token (one hover dot per edge) and lists the
+    strongest moves between tokens with their real importances; a higher threshold keeps fewer edges; an encoder
+    gets a graph too (its tokens read both ways)."""
+    at = open_page("contributions")
+    assert_clean(at)
+    trace = smollm.trace(DEFAULT_TEXT)
+    graph = trace.contribution_graph(trace.n_tokens - 1, 0.04)
+    dots = [t for t in chart(at, "flow_graph")["data"] if t.get("mode") == "markers" and "legendgroup" in t]
+    assert sum(len(t["hovertext"]) for t in dots) == len(graph.edges)
+    table = at.dataframe[0].value
+    moves = [e for e in graph.edges if e.kind == "attention" and e.source != e.target]
+    assert abs(table["importance"].iloc[0] - max(e.importance for e in moves)) < 1e-9
+    assert any(f"{len(graph.edges)} edges" in c.value for c in at.caption)
+    at.slider(key="flow_threshold_0.01").set_value(0.2).run()
+    assert_clean(at)
+    fewer = trace.contribution_graph(trace.n_tokens - 1, 0.2)
+    assert any(f"{len(fewer.edges)} edges" in c.value for c in at.caption) and len(fewer.edges) < len(graph.edges)
+    at = open_page("contributions", model="minilm-l6")
+    assert_clean(at)
+    encoded = minilm.trace(DEFAULT_TEXT).contribution_graph(minilm.trace(DEFAULT_TEXT).n_tokens - 1, 0.04)
+    assert any(f"{len(encoded.edges)} edges" in c.value for c in at.caption)
+    assert any(e.source > 0 and e.kind == "attention" for e in encoded.edges)

@@ -1,0 +1,65 @@
+"""Contribution graph: from which earlier tokens, through which layers, one token's final embedding was built
+(issue 16, item 3).
+
+Widgets → services.lens.contribution_graph (cached with the shell's trace) → viz.views.flow → viz.figures.flow.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.lens import contribution_graph
+from ui.context import require_trace
+from ui.widgets import fixed_decimals, show_chart, token_picker, warn_untrained_masking
+from viz.figures.flow import flow_figure
+from viz.labels import readable_token, readable_token_labels
+from viz.views.flow import flow_view, lowest_threshold, strongest_sources
+
+DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
+
+ctx = require_trace()
+trace = ctx.trace
+st.title("Contribution graph: where one token's embedding came from")
+st.caption(ctx.model_label)
+st.markdown(
+    "Each block adds to a token's embedding: its attention adds what every earlier token sends "
+    "(A[i,j]·v_j·W_O, summed over heads), its MLP adds what it computes from the token alone. Each part's "
+    "**importance** is how much it pulls the sum towards where the sum ends up (its proximity "
+    "‖y‖₁ − ‖y − part‖₁, as a share of all parts'; Ferrando & Voita 2024, the measure of the LLM "
+    "Transparency Tool). Starting from the chosen token at the top, the graph keeps every part at or above "
+    "the threshold, and follows it down to the token it came from."
+)
+warn_untrained_masking(ctx, "these contributions")
+labels = readable_token_labels(trace.tokens)
+c1, c2 = st.columns([3, 2])
+with c1:
+    token = token_picker("Token whose embedding to explain", labels, trace.n_tokens - 1, "flow_token")
+lowest = lowest_threshold(trace.n_tokens)
+threshold = c2.slider(
+    "Threshold (share of a sum)", lowest, 0.5, max(DEFAULT_THRESHOLD, lowest), 0.01, key=f"flow_threshold_{lowest}",
+    help="A part is drawn when it is at least this share of the sum it joins. Lower shows more paths"
+    + ("." if lowest == 0.01 else f"; a text this long starts at {lowest:.2f}, below which nearly every token joins."),
+)  # fmt: skip
+
+with st.spinner("Splitting every block's update into its parts"):
+    edges = contribution_graph(ctx.trace_key, trace, token, threshold)
+view = flow_view(edges, trace.tokens, token, trace.n_layers, threshold)
+show_chart(flow_figure(view), "flow_graph")
+reached = len(view.positions) - 1
+st.caption(
+    f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other token"
+    f"{'' if reached == 1 else 's'} reach ‘{readable_token(trace.tokens[token])}’ (position {token}). Blue: attention "
+    "(a curve in a token's own column is attention to itself); orange: the MLP; grey: the residual stream "
+    "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."
+)
+
+strongest = strongest_sources(edges, trace.tokens)
+if strongest:
+    st.subheader("The strongest moves between tokens")
+    st.dataframe(strongest, hide_index=True, column_config=fixed_decimals(["importance"], "%.3f"))
+else:
+    st.info(
+        "No attention edge between two different tokens reaches this threshold: at this threshold the token's "
+        "embedding is built from itself. Lower the threshold to see weaker paths.",
+        icon=":material/info:",
+    )
