@@ -15,8 +15,10 @@ every test under tests/browser/ is marked `browser`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,11 +78,36 @@ def hf_smollm(smollm):
 
     path: Path = smollm.source
     kwargs = {"gguf_file": path.name}
-    tok = transformers.AutoTokenizer.from_pretrained(str(path.parent), **kwargs)
-    hf = transformers.AutoModelForCausalLM.from_pretrained(
-        str(path.parent), dtype=torch.float32, attn_implementation="eager", **kwargs
-    )
+    with reused_gguf_parsing():
+        tok = transformers.AutoTokenizer.from_pretrained(str(path.parent), **kwargs)
+        hf = transformers.AutoModelForCausalLM.from_pretrained(
+            str(path.parent), dtype=torch.float32, attn_implementation="eager", **kwargs
+        )
     return tok, hf.eval()
+
+
+@contextmanager
+def reused_gguf_parsing() -> Iterator[None]:
+    """transformers' GGUF loading parses the file three times (tokenizer, config, weights; ~8 s each here) and
+    rebuilds gguf's tensor-name map for each of the model's tensors (~12 s in all). One reader per file and one
+    map per (architecture, layers) give the same model in about a third of the time: the reader is a read-only
+    memory map, the map a pure function of its arguments. transformers imports both from `gguf` at call time."""
+    import gguf
+
+    real_reader, real_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict[tuple, object] = {}
+
+    def reader(path, *args, **kwargs):
+        key = (str(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = real_reader(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = reader, functools.lru_cache(maxsize=None)(real_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = real_reader, real_map
 
 
 @pytest.fixture(scope="session")
