@@ -117,11 +117,14 @@ def _mlp_step(
 def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float, edges: list[FlowEdge]) -> set[int]:
     """The attention's split of the sum behind resid_mid at `rows`; returns the positions that carry on."""
     pres: set[int] = set()
-    chunk = max(1, CHUNK_FLOATS // (trace.n_tokens * trace.config.d_model))
+    if not rows:
+        return pres
+    pieces = _attention_pieces(trace, layer, rows)
+    n_k = pieces.values_up.shape[1]
+    chunk = max(1, CHUNK_FLOATS // (n_k * trace.config.d_model))
     for at in range(0, len(rows), chunk):
-        part_rows = rows[at : at + chunk]
-        share = importances(attention_parts(trace, layer, part_rows)).cpu()  # (m, 1 + n + 1)
-        for r, i in enumerate(part_rows):
+        share = pieces.shares(slice(at, at + chunk)).cpu()  # (m, 1 + n_k + 1)
+        for r, i in enumerate(rows[at : at + chunk]):
             if share[r, 0] >= threshold:
                 edges.append(FlowEdge(layer, "residual_attn", i, i, float(share[r, 0])))
                 pres.add(i)
@@ -131,24 +134,77 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
     return pres
 
 
+@dataclass(frozen=True)
+class _AttentionPieces:
+    """What the parts of the attention step at some rows are made of, without forming them all at once."""
+
+    resid: torch.Tensor  # (m, d_model) resid_pre at the rows
+    weights: torch.Tensor  # (n_heads, m, n_k) the weights each head used
+    values_up: torch.Tensor  # (n_heads, n_k, d_model) v_j·W_O^h
+    bias: torch.Tensor  # (m, d_model) the output bias part (zeros where there is none)
+    gain: torch.Tensor | None  # (m, 1, d_model) the linearised output norm's factor (sandwich models), or None
+    centre: bool  # the output norm is a LayerNorm: parts are centred first
+
+    def sent(self, rows: slice) -> torch.Tensor:
+        """(m', n_k, d_model) each source's part c_j at rows[rows]."""
+        c = torch.einsum("hmk,hkd->mkd", self.weights[:, rows], self.values_up)
+        return self._normed(c, rows)
+
+    def _normed(self, parts: torch.Tensor, rows: slice) -> torch.Tensor:
+        if self.gain is None:
+            return parts
+        if self.centre:
+            parts = parts - parts.mean(-1, keepdim=True)
+        return parts * self.gain[rows]
+
+    def shares(self, rows: slice) -> torch.Tensor:
+        """(m', 1 + n_k + 1) importances of (resid, each source, bias) at rows[rows]: `importances` of the
+        parts, computed without joining them into one tensor."""
+        sent, resid, bias = self.sent(rows), self.resid[rows], self.bias[rows]  # (m', n_k, d), (m', d), (m', d)
+        total = resid + sent.sum(1) + bias  # (m', d)
+        size = total.abs().sum(-1, keepdim=True)  # (m', 1)
+        near = (total[:, None] - sent).abs_().sum(-1)  # (m', n_k): ‖y − c_j‖₁
+        proximity = torch.cat(
+            [
+                size - (total - resid).abs().sum(-1, keepdim=True),
+                size - near,
+                size - (total - bias).abs().sum(-1, keepdim=True),
+            ],
+            1,
+        ).clamp_min(0)  # (m', 1 + n_k + 1)
+        return proximity / proximity.sum(-1, keepdim=True).clamp_min(torch.finfo(proximity.dtype).tiny)
+
+
+def _attention_pieces(trace: Trace, layer: int, rows: list[int], all_keys: bool = False) -> _AttentionPieces:
+    """The pieces at `rows`. A causal model's keys after the last row send exactly nothing (weight 0), so they
+    are left out unless `all_keys`."""
+    cfg, w = trace.config, trace.context.weights
+    index = torch.tensor(rows)
+    n_k = trace.n_tokens if all_keys or not trace.causal else max(rows) + 1
+    a = lens.sent_patterns(trace, layer, index).float()[..., :n_k]  # (n_heads, m, n_k)
+    v = recompute.per_query_head(trace.captured.v[layer], cfg).float()[:, :n_k]  # (n_heads, n_k, d_head)
+    values_up = torch.bmm(v, trace._W_O_heads(layer).float())  # (n_heads, n_k, d_model)
+    zeroed = any(item.kind == "zero_layer" for item in iv.for_layer(trace.interventions, layer))
+    b_O = w.get(f"blocks.{layer}.attn.b_O")
+    bias = torch.zeros(len(rows), cfg.d_model, device=values_up.device)
+    if b_O is not None and not zeroed:
+        bias = bias + b_O.float()
+    resid = trace.captured.resid_pre[layer][index].float()  # (m, d_model)
+    gain, centre = None, False
+    if cfg.norm_position in ("sandwich", "post_sublayer"):  # the output is normalised before it is added
+        update = torch.einsum("hmk,hkd->md", a, values_up) + bias  # (m, d_model): the whole output
+        gain, centre, shift = _linearised_norm(update, trace, f"blocks.{layer}.ln_attn_out")
+        bias = (bias - bias.mean(-1, keepdim=True) if centre else bias) * gain[:, 0] + shift
+    return _AttentionPieces(resid, a, values_up, bias, gain, centre)
+
+
 def attention_parts(trace: Trace, layer: int, rows: list[int]) -> torch.Tensor:
     """[m, 1 + n + 1, d_model] float32: for each row i, the parts of the sum the attention sublayer leaves at
     i: resid_pre[i], then each source j's c_j, then the output bias (zeros where there is none). They add up to
     resid_mid[i] (pre-norm, sandwich, parallel) or to what the post-norm normalises (BERT)."""
-    cfg, w = trace.config, trace.context.weights
-    index = torch.tensor(rows)
-    a = lens.sent_patterns(trace, layer, index).float()  # (n_heads, m, n_k)
-    v = recompute.per_query_head(trace.captured.v[layer], cfg).float()  # (n_heads, n_k, d_head)
-    values_up = torch.bmm(v, trace._W_O_heads(layer).float())  # (n_heads, n_k, d_model)
-    sent = torch.einsum("hmk,hkd->mkd", a, values_up)  # (m, n_k, d_model): c_j for each row
-    zeroed = any(item.kind == "zero_layer" for item in iv.for_layer(trace.interventions, layer))
-    b_O = w.get(f"blocks.{layer}.attn.b_O")
-    bias = torch.zeros(len(rows), 1, cfg.d_model) if b_O is None or zeroed else b_O.float().expand(len(rows), 1, -1)
-    update = torch.cat([sent, bias.to(sent.device)], 1)  # (m, n_k + 1, d_model)
-    if cfg.norm_position in ("sandwich", "post_sublayer"):  # the output is normalised before it is added
-        update = _linear_norm_parts(update, trace, f"blocks.{layer}.ln_attn_out")
-    resid = trace.captured.resid_pre[layer][index].float()[:, None]  # (m, 1, d_model)
-    return torch.cat([resid, update], 1)  # (m, 1 + n_k + 1, d_model)
+    p = _attention_pieces(trace, layer, rows, all_keys=True)
+    every = slice(None)
+    return torch.cat([p.resid[:, None], p.sent(every), p.bias[:, None]], 1)  # (m, 1 + n_k + 1, d_model)
 
 
 def mlp_parts(trace: Trace, layer: int, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,24 +212,32 @@ def mlp_parts(trace: Trace, layer: int, rows: list[int]) -> tuple[torch.Tensor, 
     (before the norm in post-norm models)."""
     cfg, w = trace.config, trace.context.pass_weights
     index = torch.tensor(rows)
-    mid = trace.resid_mid(layer)[index]  # (m, d_model)
+    mid = _mid_at(trace, layer, index)  # (m, d_model), the pass's dtype
     if cfg.norm_position == "post":  # resid_post = LN(mid + mlp(mid)): the MLP's output is not a difference
-        return mid, fwd.mlp(mid.to(trace.device, trace.dtype), w, layer, cfg).float().cpu()
-    post = trace.resid(layer + 1)[index]  # (m, d_model)
-    return mid, post - mid
+        return mid.float().cpu(), fwd.mlp(mid, w, layer, cfg).float().cpu()
+    post = trace.captured.resid_pre[layer + 1][index]  # (m, d_model)
+    return mid.float().cpu(), (post.float() - mid.float()).cpu()
 
 
-def _linear_norm_parts(parts: torch.Tensor, trace: Trace, prefix: str) -> torch.Tensor:
-    """parts [m, p, d] of a sublayer's output, mapped through the output norm at their sum's scale, so that
-    they add up to the normalised output (the norm's own bias goes to the last part, the output bias's)."""
+def _mid_at(trace: Trace, layer: int, index: torch.Tensor) -> torch.Tensor:
+    """resid_mid at positions `index` alone (Trace.resid_mid computes every position's attention again)."""
+    cfg, w = trace.config, trace.context.pass_weights
+    v = recompute.per_query_head(trace.captured.v[layer], cfg)  # (n_heads, n, d_head)
+    a = lens.sent_patterns(trace, layer, index).to(v.dtype)  # (n_heads, m, n)
+    z = torch.bmm(a, v)  # (n_heads, m, d_head)
+    attn = fwd.layer_attn_out(z, w, layer, iv.for_layer(trace.interventions, layer))  # (m, d_model)
+    return fwd.after_attention(trace.captured.resid_pre[layer][index], attn, w, layer, cfg)
+
+
+def _linearised_norm(update: torch.Tensor, trace: Trace, prefix: str) -> tuple[torch.Tensor, bool, torch.Tensor]:
+    """The output norm at `prefix` as a map that is linear at this output's own scale: (gain [m, 1, d], whether
+    parts are centred first (LayerNorm), the norm's own bias [d] or zeros). Parts mapped so add up to the
+    normalised output."""
     cfg, w = trace.config, trace.context.weights
-    total = parts.sum(1, keepdim=True)  # (m, 1, d)
-    gain = w[prefix + ".w"].float().to(parts.device)  # (d,)
+    weight = w[prefix + ".w"].float().to(update.device)  # (d,)
     if cfg.norm == "rms":
-        scale = torch.rsqrt(total.pow(2).mean(-1, keepdim=True) + cfg.norm_eps)  # (m, 1, 1)
-        return parts * scale * gain
-    scale = torch.rsqrt(total.var(-1, unbiased=False, keepdim=True) + cfg.norm_eps)  # (m, 1, 1)
-    out = (parts - parts.mean(-1, keepdim=True)) * scale * gain
-    if w.get(prefix + ".b") is not None:
-        out[:, -1] += w[prefix + ".b"].float().to(parts.device)
-    return out
+        scale = torch.rsqrt(update.pow(2).mean(-1, keepdim=True) + cfg.norm_eps)  # (m, 1)
+        return (scale * weight)[:, None], False, torch.zeros_like(weight)
+    scale = torch.rsqrt(update.var(-1, unbiased=False, keepdim=True) + cfg.norm_eps)  # (m, 1)
+    shift = w.get(prefix + ".b")
+    return (scale * weight)[:, None], True, torch.zeros_like(weight) if shift is None else shift.float()

@@ -118,8 +118,12 @@ def sent_patterns(trace: Trace, layer: int, rows: torch.Tensor) -> torch.Tensor:
     """(n_heads, m, n_k) the weights each head's output really used at query positions `rows` (long, sorted):
     the pattern with this pass's interventions, a zeroed head's or layer's all zero, a mean-ablated head's
     its pattern's column means (its output is its mean over queries)."""
-    r0, r1 = int(rows.min()), int(rows.max()) + 1
-    a = trace._patterns(layer, slice(None), trace.causal, slice(r0, r1))[:, rows - r0]  # (n_heads, m, n_k)
+    runs, start = [], 0  # rows in runs of consecutive positions: each run's scores alone, not the span between
+    for at in range(1, len(rows) + 1):
+        if at == len(rows) or int(rows[at]) != int(rows[at - 1]) + 1:
+            runs.append(slice(int(rows[start]), int(rows[at - 1]) + 1))
+            start = at
+    a = torch.cat([trace._patterns(layer, slice(None), trace.causal, run) for run in runs], 1)  # (n_heads, m, n_k)
     for item in iv.for_layer(trace.interventions, layer):
         if item.kind == "zero_layer":
             a = torch.zeros_like(a)
