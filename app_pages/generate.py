@@ -16,6 +16,9 @@ from viz.figures.lens import candidates_figure, step_attention_figure, step_head
 from viz.views.generation import candidates, step_attention, step_heads
 
 ss = st.session_state
+# A long prompt's step charts show this many keys (the last ones, by default): a 1,000-column heatmap is a pixel per
+# token, and its 30,000 hover texts made the page's charts 2.8 MB.
+KEY_WINDOW = 128
 
 
 def use_text(text: str) -> None:
@@ -65,6 +68,14 @@ step = st.pills("Generated tokens: click one to see its step", range(len(labels)
                 format_func=lambda s: labels[s], key="gen_step", default=0)  # fmt: skip
 step = 0 if step is None else int(step)
 view = step_attention(gen.trace, gen.n_prompt, ctx.layer, ctx.head)
+n_keys = len(view.keys)
+if n_keys > KEY_WINDOW:  # a long prompt: a window of keys, ending with the continuation, that the eye can read
+    first = st.slider(
+        f"The charts show {KEY_WINDOW} of the {n_keys} tokens before the last one, from position",
+        0, n_keys - KEY_WINDOW, n_keys - KEY_WINDOW, key=f"gen_first_{n_keys}",
+        help="The weights stay the model's: each is a share of everything that step saw, shown or not.",
+    )  # fmt: skip
+    view = view.window(int(first), int(first) + KEY_WINDOW)
 
 left, right = st.columns([2, 3])
 with left:
@@ -73,9 +84,11 @@ with left:
     c = candidates(top_ids[step], top_probs[step], gen.new_token_ids[step], gen.trace.decode_token)
     st.plotly_chart(candidates_figure(c), key="gen_candidates", theme=None)
 with right:
-    heads = step_heads(gen.trace, gen.n_prompt, step, ctx.layer)
+    heads = step_heads(gen.trace, gen.n_prompt, step, ctx.layer)[:, view.first : view.first + len(view.keys)]
     keys = view.keys[: heads.shape[1]]
-    st.plotly_chart(step_heads_figure(heads, keys, ctx.layer, view.rows[step]), key="gen_heads", theme=None)
+    st.plotly_chart(
+        step_heads_figure(heads, keys, ctx.layer, view.rows[step], view.first), key="gen_heads", theme=None
+    )
 st.plotly_chart(step_attention_figure(view, ctx.layer, ctx.head), key="gen_attention", theme=None)
 st.caption(
     "Each row is one generated token; its weights are those of the step that wrote it: the query at the token "

@@ -123,3 +123,24 @@ def test_contribution_graph_draws_the_engines_edges(smollm, minilm):
     encoded = minilm.trace(DEFAULT_TEXT).contribution_graph(minilm.trace(DEFAULT_TEXT).n_tokens - 1, 0.04)
     assert any(f"{len(encoded.edges)} edges" in c.value for c in at.caption)
     assert any(e.source > 0 and e.kind == "attention" for e in encoded.edges)
+
+
+def test_a_long_prompts_step_charts_show_a_window_of_keys(smollm):
+    """Past KEY_WINDOW keys the step charts show a window (the last keys by default, a slider to move it) whose
+    columns are the text's positions and whose weights are the generation's own (issue 19, defect 3)."""
+    text = " ".join(["the cat sat on the mat because it was tired and the dog barked at the moon."] * 9)
+    at = open_page("generate", text=text, layer="2", head="1")
+    at.number_input(key="gen_n").set_value(4).run()
+    assert_clean(at)
+    gen = smollm.generate(text, 4, top_k=10)
+    n_keys = gen.trace.n_tokens - 1
+    assert n_keys > 128
+    at.slider(key=f"gen_first_{n_keys}").set_value(10).run()
+    assert_clean(at)
+    fig = chart(at, "gen_attention")["data"][0]
+    x = decode(fig["x"]) if isinstance(fig["x"], dict) else fig["x"]
+    assert list(x) == list(range(10, 10 + 128))  # the window's text positions
+    rows = gen.trace.pattern(2, 1).numpy()[gen.n_prompt - 1 : gen.trace.n_tokens - 1, 10 : 10 + 128]
+    z = decode(fig["z"])
+    assert z.shape == (4, 128) and not np.isnan(z).any()  # every key of this window precedes every step
+    np.testing.assert_allclose(z, rows, atol=1e-6)

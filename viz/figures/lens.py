@@ -62,19 +62,23 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
 
 
 def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figure:
-    """Generated tokens (rows) × every earlier token (columns): the weights at the step that wrote each."""
-    w = view.weights
+    """Generated tokens (rows) × the earlier tokens from position view.first on (columns): the weights at the
+    step that wrote each."""
+    w, first = view.weights, view.first
     n_new, n_keys = w.shape
-    hover = [[f"wrote {plotly_escape(view.rows[s])} · looked at {plotly_escape(view.keys[j])} (position {j})"
-              f"<br>weight {w[s, j]:.3f}" if j <= view.n_prompt - 1 + s else "after this step: not visible"
+    hover = [[f"wrote {plotly_escape(view.rows[s])} · looked at {plotly_escape(view.keys[j])} (position {first + j})"
+              f"<br>weight {w[s, j]:.3f}" if first + j <= view.n_prompt - 1 + s else "after this step: not visible"
               for j in range(n_keys)] for s in range(n_new)]  # fmt: skip
-    masked = np.where(np.tril(np.ones_like(w), view.n_prompt - 1) > 0, w, np.nan)
-    fig = go.Figure(go.Heatmap(z=masked, colorscale="Viridis", zmin=0.0, hovertext=hover, hoverinfo="text",
-                               colorbar=dict(title=dict(text="weight"))))  # fmt: skip
+    seen = np.arange(first, first + n_keys)[None, :] <= view.n_prompt - 1 + np.arange(n_new)[:, None]
+    masked = np.where(seen, w, np.nan)
+    fig = go.Figure(go.Heatmap(
+        z=masked, x=np.arange(first, first + n_keys), colorscale="Viridis", zmin=0.0, hovertext=hover,
+        hoverinfo="text", colorbar=dict(title=dict(text="weight")),
+    ))  # fmt: skip
     fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
     fig.update_layout(
         title=dict(text=f"Layer {layer}, head {head}: where each generated token's step looked"),
-        xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)")
+        xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)", first)
         | dict(side="top", tickangle=-45),
         yaxis=token_axis([plotly_escape(t) for t in view.rows], "generated token") | dict(autorange="reversed"),
         height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=10, r=10, t=190, b=10), plot_bgcolor="#eee",
@@ -83,14 +87,15 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
     return fig
 
 
-def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written: str) -> go.Figure:
-    """Every head of one layer (rows) over the earlier tokens at one step."""
-    hover = [[f"head {h} → {plotly_escape(keys[j])}: {weights[h, j]:.3f}" for j in range(weights.shape[1])]
-             for h in range(weights.shape[0])]  # fmt: skip
-    fig = go.Figure(go.Heatmap(z=weights, colorscale="Viridis", zmin=0.0, hovertext=hover, hoverinfo="text"))
+def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written: str, first: int = 0) -> go.Figure:
+    """Every head of one layer (rows) over the earlier tokens (from position `first`) at one step."""
+    hover = [[f"head {h} → {plotly_escape(keys[j])} (position {first + j}): {weights[h, j]:.3f}"
+              for j in range(weights.shape[1])] for h in range(weights.shape[0])]  # fmt: skip
+    fig = go.Figure(go.Heatmap(z=weights, x=np.arange(first, first + weights.shape[1]), colorscale="Viridis",
+                               zmin=0.0, hovertext=hover, hoverinfo="text"))  # fmt: skip
     fig.update_layout(
         title=dict(text=f"Layer {layer}, every head, at the step that wrote {plotly_escape(written)}"),
-        xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token") | dict(side="top", tickangle=-45),
+        xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token", first) | dict(side="top", tickangle=-45),
         yaxis=dict(title=dict(text="head"), autorange="reversed", dtick=1, automargin=True),
         height=int(260 + 22 * weights.shape[0]), margin=dict(l=60, r=10, t=190, b=10), title_y=0.99,
     )  # fmt: skip

@@ -20,8 +20,15 @@ class StepAttention:
 
     weights: np.ndarray  # [n_new, n_keys] attention weights; n_keys = prompt + generated tokens but the last
     rows: list[str]  # [n_new] readable generated tokens
-    keys: list[str]  # [n_keys] readable tokens of the text
-    n_prompt: int  # keys before this index are the prompt's
+    keys: list[str]  # [n_keys] readable tokens of the text (from position `first`)
+    n_prompt: int  # keys before this position are the prompt's
+    first: int = 0  # the text position of keys[0] and weights[:, 0] (a window of a long text's keys)
+
+    def window(self, first: int, stop: int) -> StepAttention:
+        """The same steps over the keys at positions first..stop-1 (their weights unchanged: still shares of
+        everything each step saw)."""
+        a, b = first - self.first, stop - self.first
+        return StepAttention(self.weights[:, a:b], self.rows, self.keys[a:b], self.n_prompt, first)
 
 
 def step_attention(trace: TraceLike, n_prompt: int, layer: int, head: int) -> StepAttention:
