@@ -140,10 +140,7 @@ if not w.complete:
     )
 
 title = "The full matrices, every token at once" if w.complete else f"The matrices, for {w.describe()}"
-# A long text's matrices are cut-outs, folded until asked for: drawing eighteen of them took ~2.6 s of the page's
-# 7.8 s at 1,000 tokens (bench/app_latency.py --pages), and the worked entry and the vectors above come first.
-fold = "fold them away" if w.complete else "folded on a long text: open them"
-full = st.expander(f"{title} ({fold})", expanded=w.complete)
+full = st.expander(f"{title} (fold them away)", expanded=True)
 with full:
     # ── 1. E ─────────────────────────────────────────────────────────────────────────────────────────
     st.subheader("1 · The embeddings E")
