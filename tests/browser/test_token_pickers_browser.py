@@ -19,6 +19,7 @@ PAGES = {
     "Inside one head": ["Query i (the token that is looking)", "Key j (the token it looks at)"],
     "Embedding shifts": ["Token to explain"],
     "Scores & masking": ["Look at one query's row"],
+    "Contribution graph": ["Token whose embedding to explain"],
 }
 
 
