@@ -12,7 +12,7 @@ from services.lens import contribution_graph
 from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_chart, token_picker, warn_untrained_masking
 from viz.figures.flow import flow_figure
-from viz.labels import readable_token, readable_token_labels
+from viz.labels import markdown_literal, readable_token, readable_token_labels
 from viz.views.flow import flow_view, lowest_threshold, strongest_sources
 
 DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
@@ -48,7 +48,8 @@ show_chart(flow_figure(view), "flow_graph")
 reached = len(view.positions) - 1
 st.caption(
     f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other token"
-    f"{'' if reached == 1 else 's'} reach ‘{readable_token(trace.tokens[token])}’ (position {token}). Blue: attention "
+    f"{'' if reached == 1 else 's'} reach {markdown_literal(readable_token(trace.tokens[token]))} (position {token}). "
+    "Blue: attention "
     "(a curve in a token's own column is attention to itself); orange: the MLP; grey: the residual stream "
     "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."
 )

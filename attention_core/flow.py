@@ -89,6 +89,8 @@ def contribution_graph(trace: Trace, target: int, threshold: float = 0.04) -> Co
     reached = [target]  # positions whose residual leaving the current block is on a path to the target
     with torch.inference_mode():
         for layer in reversed(range(trace.n_layers)):
+            if not reached:  # a high threshold can keep no part of some sum: nothing below is on a path
+                break
             mids, pres = _mlp_step(trace, layer, reached, threshold, edges)
             pres |= _attention_step(trace, layer, sorted(mids), threshold, edges)
             reached = sorted(pres)

@@ -120,6 +120,13 @@ def test_an_ablated_layer_sends_nothing(smollm) -> None:
     assert [e for e in graph.edges if e.layer == 28 and e.kind == "residual_attn"]
 
 
+def test_a_threshold_no_part_reaches_ends_the_graph(smollm) -> None:
+    """At threshold 1 a sum keeps a part only if it is the whole sum: the graph stops where none is."""
+    trace = smollm.trace(FLUFFY)
+    graph = trace.contribution_graph(trace.n_tokens - 1, 1.0)
+    assert all(e.importance >= 1.0 for e in graph.edges)
+
+
 def test_bad_requests_are_refused(smollm) -> None:
     trace = smollm.trace("the cat sat")
     with pytest.raises(IndexError, match="out of range"):
