@@ -75,8 +75,12 @@ class ContributionGraph:
 def importances(parts: torch.Tensor) -> torch.Tensor:
     """[..., p] each part's proximity to the parts' sum, normalised: parts [..., p, d] → importance [..., p]."""
     total = parts.sum(-2, keepdim=True)  # (..., 1, d)
-    proximity = (total.abs().sum(-1) - (total - parts).abs().sum(-1)).clamp_min(0)  # (..., p)
-    return proximity / proximity.sum(-1, keepdim=True).clamp_min(torch.finfo(parts.dtype).tiny)
+    return _shares((total.abs().sum(-1) - (total - parts).abs().sum(-1)).clamp_min(0))  # (..., p)
+
+
+def _shares(proximity: torch.Tensor) -> torch.Tensor:
+    """Proximities [..., p] → each one's share of their sum (all 0 where the sum is 0, not NaN)."""
+    return proximity / proximity.sum(-1, keepdim=True).clamp_min(torch.finfo(proximity.dtype).tiny)
 
 
 def contribution_graph(trace: Trace, target: int, threshold: float = 0.04) -> ContributionGraph:
@@ -174,7 +178,7 @@ class _AttentionPieces:
             ],
             1,
         ).clamp_min(0)  # (m', 1 + n_k + 1)
-        return proximity / proximity.sum(-1, keepdim=True).clamp_min(torch.finfo(proximity.dtype).tiny)
+        return _shares(proximity)
 
 
 def _attention_pieces(trace: Trace, layer: int, rows: list[int], all_keys: bool = False) -> _AttentionPieces:

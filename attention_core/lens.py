@@ -100,37 +100,34 @@ def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
     """
     trace.check(layer, head)
     cfg = trace.config
-    a = trace.pattern(layer, head)  # [n_q, n_k], with temperature / forced patterns
-    for item in trace.interventions:
-        if item.layer != layer:
-            continue
-        if item.kind == "zero_layer" or (item.kind == "zero_head" and item.head == head):
-            a = torch.zeros_like(a)
-        elif item.kind == "mean_head" and item.head == head:
-            a = a.mean(0, keepdim=True).expand_as(a)  # the head's output is its mean over queries
+    every_query = torch.arange(trace.n_tokens)
+    a = sent_patterns(trace, layer, every_query, slice(head, head + 1))[0].cpu().float()  # [n_q, n_k]
     v = trace.captured.v[layer][cfg.kv_head(head)]  # (n_k, d_head)
     W_O = trace.context.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_head, cfg.d_model)[head]
     sent = torch.linalg.vector_norm((v @ W_O).float(), dim=-1).cpu()  # (n_k,) ‖v_j·W_O^h‖
     return a * sent[None, :]  # (n_q, n_k)
 
 
-def sent_patterns(trace: Trace, layer: int, rows: torch.Tensor) -> torch.Tensor:
-    """(n_heads, m, n_k) the weights each head's output really used at query positions `rows` (long, sorted):
-    the pattern with this pass's interventions, a zeroed head's or layer's all zero, a mean-ablated head's
-    its pattern's column means (its output is its mean over queries)."""
+def sent_patterns(trace: Trace, layer: int, rows: torch.Tensor, heads: slice = slice(None)) -> torch.Tensor:
+    """(h, m, n_k) the weights each of heads[heads] really used at query positions `rows` (long, sorted): the
+    pattern with this pass's interventions, a zeroed head's or layer's all zero, a mean-ablated head's its
+    pattern's column means (its output is its mean over queries)."""
     runs, start = [], 0  # rows in runs of consecutive positions: each run's scores alone, not the span between
     for at in range(1, len(rows) + 1):
         if at == len(rows) or int(rows[at]) != int(rows[at - 1]) + 1:
             runs.append(slice(int(rows[start]), int(rows[at - 1]) + 1))
             start = at
-    a = torch.cat([trace._patterns(layer, slice(None), trace.causal, run) for run in runs], 1)  # (n_heads, m, n_k)
+    a = torch.cat([trace._patterns(layer, heads, trace.causal, run) for run in runs], 1)  # (h, m, n_k)
+    head_ids = range(trace.n_heads)[heads]
     for item in iv.for_layer(trace.interventions, layer):
         if item.kind == "zero_layer":
             a = torch.zeros_like(a)
-        elif item.kind == "zero_head":
-            a[item.head] = 0.0
-        elif item.kind == "mean_head":
-            a[item.head] = trace._patterns(layer, slice(item.head, item.head + 1), trace.causal)[0].mean(0)
+        elif item.kind in ("zero_head", "mean_head") and item.head in head_ids:
+            at = head_ids.index(item.head)
+            if item.kind == "zero_head":
+                a[at] = 0.0
+            else:
+                a[at] = trace._patterns(layer, slice(item.head, item.head + 1), trace.causal)[0].mean(0)
     return a
 
 
