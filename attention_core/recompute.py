@@ -167,3 +167,34 @@ def pooled_columns(trace: Trace, layer: int, heads: slice, r0: int, r1: int, wid
     bias = trace._bias(r0, r1 - r0, n_keys)  # (n_heads, r, n_keys) or None
     e = scores(c.q[layer], c.k[layer], cfg, heads, rows, n_keys, scale_q=True, bias=bias)  # (h, r, n_keys)
     return softmax_block_sums(e, trace.causal, r0, width, s)
+
+
+ROW_SUM_NAMES = ("entropy", "previous", "first", "distance")
+
+
+def pattern_row_sums(trace: Trace, layer: int, rows_per_chunk: int) -> dict[str, torch.Tensor]:
+    """Per head of `layer`, sums over every query row of the used pattern A: the row's entropy
+    −Σ_j A[i,j]·ln A[i,j] (nats; 0·ln 0 = 0), A[i, i−1] (rows i ≥ 1), A[i, 0] and Σ_j A[i,j]·|i − j|:
+    [n_heads] float64 each, named as in ROW_SUM_NAMES (see Trace.pattern_row_sums).
+
+    A chunk of query rows at a time, all heads together: the chunk's patterns stay in the CPU's cache
+    while they are summed, and under a causal mask no key after the chunk's last row is computed."""
+    trace.check(layer)
+    n, device = trace.n_tokens, trace.captured.q[0].device
+    totals = {name: torch.zeros(trace.n_heads, dtype=torch.float64, device=device) for name in ROW_SUM_NAMES}
+    for r0 in range(0, n, max(1, rows_per_chunk)):
+        r1 = min(n, r0 + max(1, rows_per_chunk))
+        n_keys = r1 if trace.causal else n  # causal: keys after the chunk's last row weigh 0
+        p = trace._patterns(layer, slice(None), trace.causal, slice(r0, r1), n_keys).float()  # (h, r, n_keys)
+        queries = torch.arange(r0, r1, device=device, dtype=torch.float32)
+        distance = (queries[:, None] - torch.arange(n_keys, device=device, dtype=torch.float32)).abs()  # (r, n_keys)
+        previous = p.diagonal(offset=r0 - 1, dim1=1, dim2=2)  # (h, rows ≥ 1): A[i, i−1]
+        row_sums = {
+            "entropy": -torch.special.xlogy(p, p).sum(-1),  # (h, r)
+            "previous": previous.sum(-1, keepdim=True),  # (h, 1)
+            "first": p[:, :, 0],  # (h, r)
+            "distance": (p * distance).sum(-1),  # (h, r)
+        }
+        for name, sums in row_sums.items():
+            totals[name] += sums.double().sum(-1)
+    return {name: total.cpu() for name, total in totals.items()}

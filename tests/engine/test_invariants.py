@@ -179,6 +179,46 @@ def test_pooled_patterns_are_block_means(smollm, minilm, case):
                     assert torch.allclose(pooled[layer, :, a, b], block.mean((1, 2)), atol=1e-6)
 
 
+def _row_sums_of_whole_patterns(p: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Pattern row sums written out on a whole layer (h, n, n) in float64: the reference for the chunked ones."""
+    p = p.double()
+    n = p.shape[-1]
+    idx = torch.arange(n, dtype=torch.float64)
+    return {
+        "entropy": -torch.special.xlogy(p, p).sum((-1, -2)),
+        "previous": torch.diagonal(p, offset=-1, dim1=1, dim2=2).sum(-1),
+        "first": p[:, :, 0].sum(-1),
+        "distance": (p * (idx[:, None] - idx[None, :]).abs()).sum((-1, -2)),
+    }
+
+
+@pytest.mark.parametrize("case", ["causal", "bidirectional", "intervened"])
+def test_pattern_row_sums_add_up_the_whole_patterns(smollm, minilm, case):
+    from attention_core import force_pattern, temperature
+
+    text = " ".join(f"word{i}" for i in range(70))
+    if case == "causal":
+        t = smollm.trace(text)
+    elif case == "bidirectional":
+        t = minilm.trace(text)
+    else:  # a forced previous-token head is known exactly: n − 1 on the previous token, 1 on the first
+        t = smollm.trace(text, interventions=[temperature(4, 2, 3.0), force_pattern(4, 5, "previous")])
+    n = t.n_tokens
+    for rows_per_chunk in (7, 64, n + 3):  # a ragged last chunk, the default, one chunk
+        for layer in sorted({0, 4, t.n_layers - 1}):
+            got = t.pattern_row_sums(layer, rows_per_chunk)
+            want = _row_sums_of_whole_patterns(t.layer_patterns(layer))
+            for name in ("entropy", "previous", "first", "distance"):
+                assert got[name].dtype == torch.float64 and got[name].shape == (t.n_heads,)
+                # float32 weights, summed per row in float32: ~1e-7 of a row's sum, n rows
+                assert torch.allclose(got[name], want[name], rtol=1e-5, atol=1e-5), (name, layer, rows_per_chunk)
+    if case == "intervened":
+        forced = t.pattern_row_sums(4)
+        assert forced["previous"][5].item() == pytest.approx(n - 1, abs=1e-5)
+        assert forced["entropy"][5].item() == pytest.approx(0.0, abs=1e-5)
+        assert forced["distance"][5].item() == pytest.approx(n - 1, abs=1e-4)  # query 0 looks at itself
+
+
 def test_single_head_pooling_and_windows_match_the_full_pattern(smollm, minilm):
     text = " ".join(f"token{i}" for i in range(120))
     for model in (smollm, minilm):

@@ -133,12 +133,7 @@ def test_head_statistics_on_known_patterns() -> None:
     assert table["layer"] == [0, 1, 2] and row_to_head(7, 3) == (2, 1)
 
 
-@pytest.mark.parametrize("layer_weights", [1 << 24, 0])  # a whole layer per call; one head's rows in chunks
-def test_trace_head_statistics_equal_those_of_the_whole_patterns(fluffy, monkeypatch, layer_weights: int) -> None:
-    import viz.views.heads as heads
-
-    monkeypatch.setattr(heads, "STATS_LAYER_WEIGHTS", layer_weights)
-    monkeypatch.setattr(heads, "STATS_CHUNK_WEIGHTS", 3 * fluffy.n_tokens)  # 3 query rows a chunk: a ragged end
+def test_trace_head_statistics_equal_those_of_the_whole_patterns(fluffy) -> None:
     got, want = trace_head_statistics(fluffy), head_statistics(all_patterns(fluffy))
     for key in ("entropy", "prev", "first", "distance"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-6)

@@ -79,48 +79,24 @@ def head_statistics(patterns: np.ndarray) -> dict[str, np.ndarray]:
     return _means(sums, patterns.shape[-2])
 
 
-# How much of the patterns `trace_head_statistics` asks the engine for at once. Every call has a fixed cost (the
-# mask, the key heads repeated for grouped-query attention, the padding), and at 1,000 tokens the 1,080 calls of
-# 2¹⁸-weight chunks spent ~8× longer in the engine than 30 calls of one layer each (measured on the shared 2-core
-# machine, same load). So: a whole layer's heads in one call while that is ≤ 2²⁴ weights (64 MB in float32:
-# 9 heads up to ~1,365 tokens), else one head at a time in chunks of ≤ 2²² weights (16 MB).
-STATS_LAYER_WEIGHTS = 1 << 24
-STATS_CHUNK_WEIGHTS = 1 << 22
-
-
 def trace_head_statistics(
     trace: TraceLike, progress: Callable[[float, str], None] | None = None
 ) -> dict[str, np.ndarray]:
-    """`head_statistics` of every head of `trace`, a layer (or, for long texts, a chunk of one head's query rows)
-    at a time, so a long text never holds all its patterns: at 1,000 tokens those are 1 GB (30 layers × 9 heads ×
-    n²)."""
-    n, n_layers, n_heads = trace.n_tokens, trace.n_layers, trace.n_heads
-    totals = {name: np.zeros((n_layers, n_heads)) for name in ("entropy", "prev", "first", "distance")}
+    """`head_statistics` of every head of `trace`, from the engine's row sums of each layer's patterns
+    (`Trace.pattern_row_sums`: a chunk of query rows at a time, so a long text never holds all its patterns,
+    which at 1,000 tokens are 1 GB: 30 layers × 9 heads × n²). `head_statistics` is the same maths written
+    out on whole patterns; tests hold the two equal."""
+    n_layers = trace.n_layers
+    names = {"entropy": "entropy", "prev": "previous", "first": "first", "distance": "distance"}
+    totals = {name: np.zeros((n_layers, trace.n_heads)) for name in names}
     for layer in range(n_layers):
         if progress is not None:
             progress(layer / n_layers, f"Head statistics: layer {layer} of {n_layers}")
-        if n_heads * n * n <= STATS_LAYER_WEIGHTS:
-            sums = _row_sums(to_numpy(trace.layer_patterns(layer), dtype=None), 0)  # [n_heads] each
-            for name, value in sums.items():
-                totals[name][layer] = value
-            continue
-        for head in range(n_heads):
-            for name, value in _head_row_sums(trace, layer, head, max(1, STATS_CHUNK_WEIGHTS // n)).items():
-                totals[name][layer, head] = value
-    return _means(totals, n)
-
-
-def _head_row_sums(trace: TraceLike, layer: int, head: int, chunk: int) -> dict[str, float]:
-    """`_row_sums` of one head's whole pattern, added up over chunks of `chunk` query rows."""
-    n = trace.n_tokens
-    totals: dict[str, float] = {}
-    for r0 in range(0, n, chunk):
-        r1 = min(n, r0 + chunk)
-        keys = slice(0, r1) if trace.causal else slice(None)  # causal: keys after r1 weigh 0
-        rows = to_numpy(trace.pattern_window(layer, head, slice(r0, r1), keys), dtype=None)
-        for name, value in _row_sums(rows, r0).items():
-            totals[name] = totals.get(name, 0.0) + float(value)
-    return totals
+        sums = trace.pattern_row_sums(layer)
+        for name, engine_name in names.items():
+            totals[name][layer] = to_numpy(sums[engine_name], dtype=np.float64)
+    totals["entropy"] /= _LN2  # nats → bits
+    return _means(totals, trace.n_tokens)
 
 
 _TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32: log of it is finite, and 0 · it = 0
@@ -131,11 +107,10 @@ def _row_sums(p: np.ndarray, row_start: int) -> dict[str, np.ndarray]:
     """Sums over the query rows of [..., rows, n_k] weights (rows start at query `row_start`) of each row's
     entropy, previous-token weight, first-token weight and mean distance: [...] arrays.
 
-    The products are float32 (a weight's own precision) and summed in float64: at 1,000 tokens this is
-    ~3× faster than float64 throughout, and the means agree to ~1e-7. The logarithm is the natural one of
-    max(p, tiny) (numpy's vectorised float32 log; log2 with a `where=` mask ran ~2× slower), in bits at the
-    end; a weight below float32's smallest normal number adds less than 1e-36 to an entropy. The distances
-    |i − j| are built in float32 directly (as int64 and then cast they took as long as the rest together)."""
+    Used on whole patterns of short texts (the control text, tests); a trace's own statistics come from the
+    engine's chunked `Trace.pattern_row_sums`. The products are float32 (a weight's own precision), summed in
+    float64. The logarithm is the natural one of max(p, tiny), in bits at the end: a weight below float32's
+    smallest normal number adds less than 1e-36 to an entropy. The distances |i − j| are built in float32."""
     p = np.asarray(p, dtype=np.float32)
     n_rows, n_k = p.shape[-2:]
     logs = np.log(np.maximum(p, np.float32(_TINY)))  # 0 · log(tiny) = 0: the 0 · log 0 = 0 convention
