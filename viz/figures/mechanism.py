@@ -52,19 +52,27 @@ def _default_height(n_rows: int, row_labels: Sequence[str] | None, col_labels: S
     return 320
 
 
-def _frame_band(fig: go.Figure, n_rows: int, n_cols: int, row_bands: int, band_highlight: int | None) -> None:
+def _band_shapes(n_rows: int, n_cols: int, row_bands: int, band_highlight: int | None) -> list[dict]:
     """A line every `row_bands` rows; a red frame round band `band_highlight`."""
-    for r in range(row_bands, n_rows, row_bands):
-        fig.add_hline(y=r - 0.5, line=dict(color="#555", width=0.5))
+    shapes = [_hline(r - 0.5, dict(color="#555", width=0.5)) for r in range(row_bands, n_rows, row_bands)]
     if band_highlight is not None:
-        fig.add_shape(
-            type="rect",
-            x0=-0.5,
-            x1=n_cols - 0.5,
-            y0=band_highlight * row_bands - 0.5,
-            y1=(band_highlight + 1) * row_bands - 0.5,
-            line=dict(color=SELECTED_RED, width=2),
-        )
+        y0 = band_highlight * row_bands - 0.5
+        shapes.append(_rect(-0.5, n_cols - 0.5, y0, y0 + row_bands, 2))
+    return shapes
+
+
+def _rect(x0: float, x1: float, y0: float, y1: float, width: int) -> dict:
+    """A red frame in data coordinates (the picked cell, the picked head's band)."""
+    return dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line=dict(color=SELECTED_RED, width=width))
+
+
+def _hline(y: float, line: dict) -> dict:
+    """A line across the whole plot at data height y (what fig.add_hline draws)."""
+    return dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y, line=line)
+
+
+def _vline(x: float, line: dict) -> dict:
+    return dict(type="line", yref="y domain", y0=0, y1=1, xref="x", x0=x, x1=x, line=line)
 
 
 def _positions_hover(
@@ -88,14 +96,14 @@ def _positions_hover(
     return dict(customdata=grid, hovertemplate=f"{rows}<br>{cols}<br>value %{{z:.5g}}<extra></extra>")
 
 
-def _mark_jumps(fig: go.Figure, row_positions: Sequence[int] | None, col_positions: Sequence[int] | None) -> None:
+def _jump_shapes(row_positions: Sequence[int] | None, col_positions: Sequence[int] | None) -> list[dict]:
     """A dashed line before each row (column) where the positions jump: a window made of two runs of tokens."""
     line = dict(color="#333", width=1.5, dash="dash")
-    for positions, add in ((row_positions, fig.add_hline), (col_positions, fig.add_vline)):
-        if positions is None:
-            continue
-        for index in np.flatnonzero(np.diff(np.asarray(positions)) > 1) + 1:
-            add(float(index) - 0.5, line=line)
+    shapes = []
+    for positions, shape in ((row_positions, _hline), (col_positions, _vline)):
+        if positions is not None:
+            shapes += [shape(float(i) - 0.5, line) for i in np.flatnonzero(np.diff(np.asarray(positions)) > 1) + 1]
+    return shapes
 
 
 def matrix_heatmap(
@@ -119,60 +127,57 @@ def matrix_heatmap(
     row_bands: a line every `row_bands` rows (a stacked output matrix's heads); band_highlight: frame that band.
     row_positions / col_positions: the token positions the rows / columns hold when the matrix is a window of a
     longer text (viz.views.head_window): hover gives those positions, and a dashed line marks each jump.
+
+    The layout is one dict, given to the figure once: Inside one head draws ~18 of these per rerun, and each
+    update_layout / add_shape call runs Plotly's validation again (building them so took half the time).
     """
     m = np.asarray(matrix, dtype=np.float64)
     n_rows, n_cols = m.shape
     scale, zmin, zmax = _colour_range(m[np.isfinite(m)], kind)
     small = n_rows <= 40 and n_cols <= 40
-    where = _positions_hover(n_rows, n_cols, row_positions, col_positions, x_title, y_title)
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.where(np.isfinite(m), m, np.nan).astype(np.float32),  # NaN cells show the grey background
-            x=np.arange(n_cols),
-            y=np.arange(n_rows),
-            colorscale=scale,
-            zmin=zmin,
-            zmax=zmax,
-            zmid=None,
-            xgap=1 if small else 0,
-            ygap=1 if small else 0,
-            colorbar=dict(thickness=12),
-            **where,
-        )
+    heatmap = dict(
+        type="heatmap",
+        z=np.where(np.isfinite(m), m, np.nan).astype(np.float32),  # NaN cells show the grey background
+        x=np.arange(n_cols),
+        y=np.arange(n_rows),
+        colorscale=scale,
+        zmin=zmin,
+        zmax=zmax,
+        xgap=1 if small else 0,
+        ygap=1 if small else 0,
+        colorbar=dict(thickness=12),
+        **_positions_hover(n_rows, n_cols, row_positions, col_positions, x_title, y_title),
     )
+    shapes = []  # shapes[0] is the picked cell where there is one
     if highlight is not None:
         i, j = highlight
-        fig.add_shape(
-            type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(color=SELECTED_RED, width=3)
-        )
+        shapes.append(_rect(j - 0.5, j + 0.5, i - 0.5, i + 0.5, 3))
     if row_bands:
-        _frame_band(fig, n_rows, n_cols, row_bands, band_highlight)
-    _mark_jumps(fig, row_positions, col_positions)  # after the frame: shapes[0] stays the picked cell
+        shapes += _band_shapes(n_rows, n_cols, row_bands, band_highlight)
+    shapes += _jump_shapes(row_positions, col_positions)
     x_axis = token_axis(col_labels, x_title, max_labels=MATRIX_MAX_LABELS, n=n_cols)
-    fig.update_layout(
+    x_axis |= dict(tickangle=-45) if col_labels is not None else {}
+    y_axis = token_axis(row_labels, y_title, max_labels=MATRIX_MAX_LABELS, n=n_rows) | dict(autorange="reversed")
+    layout = dict(
         title=dict(text=title, font=dict(size=14)),
-        xaxis=x_axis | (dict(tickangle=-45) if col_labels is not None else {}),
-        yaxis=token_axis(row_labels, y_title, max_labels=MATRIX_MAX_LABELS, n=n_rows) | dict(autorange="reversed"),
+        xaxis=x_axis | dict(automargin=False),
+        yaxis=y_axis | dict(automargin=False),
         height=height if height is not None else _default_height(n_rows, row_labels, col_labels),
-        margin=dict(l=10, r=10, t=50, b=10),
+        margin=_fitted_margins(x_axis, y_axis),
         plot_bgcolor=MASKED_GREY if kind == "scores" else "white",
+        shapes=shapes,
     )
-    return _fit_margins(fig)
+    return go.Figure(data=[heatmap], layout=layout)
 
 
-def _fit_margins(fig: go.Figure) -> go.Figure:
+def _fitted_margins(x_axis: dict, y_axis: dict) -> dict:
     """Margins that hold the left tick labels and the bottom ones (tokens at −45°, or numbers), computed here:
     automargin measures the labels in the browser and draws every chart a second time (layout.CHAR_PX), and
     Inside one head draws fifteen of these."""
-    x_ticks, y_ticks = fig.layout.xaxis.ticktext, fig.layout.yaxis.ticktext
-    x_reach = tick_reach(x_ticks, fig.layout.xaxis.tickangle or 0) if x_ticks else LINE_PX
+    x_ticks, y_ticks = x_axis.get("ticktext"), y_axis.get("ticktext")
+    x_reach = tick_reach(x_ticks, x_axis.get("tickangle", 0)) if x_ticks else LINE_PX
     y_reach = tick_reach(y_ticks, 90) if y_ticks else NUMBER_CHARS * CHAR_PX
-    fig.update_layout(
-        margin=dict(l=int(AXIS_TITLE_PX + y_reach + 12), b=int(AXIS_TITLE_PX + x_reach + 10)),
-        xaxis_automargin=False,
-        yaxis_automargin=False,
-    )
-    return fig
+    return dict(l=int(AXIS_TITLE_PX + y_reach + 12), r=10, t=50, b=int(AXIS_TITLE_PX + x_reach + 10))
 
 
 def query_key_heatmap(
