@@ -60,6 +60,15 @@ def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, 
     }
 
 
+def _makes_the_top(part: _Part, rank: tuple) -> bool:
+    return len(part.top) < EXAMPLES_PER_HEAD or rank > part.top[0][:3]
+
+
+def _keep(part: _Part, entry: tuple) -> None:
+    """Push an example (rank…, example) onto the part's heap of its best ones, dropping the weakest past the limit."""
+    (heapq.heappush if len(part.top) < EXAMPLES_PER_HEAD else heapq.heapreplace)(part.top, entry)
+
+
 class BatchStats:
     """Accumulates one batch's statistics for a model; `rows()` gives the batch's table."""
 
@@ -101,10 +110,21 @@ class BatchStats:
                 continue
             value, query = float(best.values[head]), int(best.indices[head])
             rank = (value, -doc_id, -query)  # ties: the earlier document, then the earlier query, wins
-            if len(part.top) < EXAMPLES_PER_HEAD or rank > part.top[0][:3]:
-                row = patterns[head, query].numpy()
-                entry = (*rank, _example(trace, row, doc_id, kind, query, value))
-                (heapq.heappush if len(part.top) < EXAMPLES_PER_HEAD else heapq.heapreplace)(part.top, entry)
+            if _makes_the_top(part, rank):
+                _keep(part, (*rank, _example(trace, patterns[head, query].numpy(), doc_id, kind, query, value)))
+
+    def merge(self, other: BatchStats) -> None:
+        """Add another batch's (or document's) statistics to these: sums and counts add, and the top examples
+        of both compete, so merging documents one by one in order gives what adding them in order gives."""
+        for key, theirs in other.parts.items():
+            part = self.parts.setdefault(key, _Part())
+            part.total += theirs.total
+            part.n_queries += theirs.n_queries
+            for entry in theirs.top:
+                if _makes_the_top(part, entry[:3]):
+                    _keep(part, entry)
+        for kind, n in other.n_docs.items():
+            self.n_docs[kind] += n
 
     def rows(self) -> dict[str, np.ndarray]:
         """The batch's table: layer, head, statistic, sum, n_queries, n_docs (documents of the kind the

@@ -14,13 +14,14 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from attention_core.atlas.corpus import Document
-from attention_core.atlas.documents import EXAMPLES_PER_HEAD
+from attention_core.atlas.documents import EXAMPLES_PER_HEAD, BatchStats, induction_ids
 
 Progress = Callable[[int, int], None]  # (documents done, documents in all)
 
@@ -44,7 +45,14 @@ def work_items(docs: list[Document], settings: AtlasSettings) -> list[dict]:
 
 class AtlasWorker:
     """Holds one model; called with a batch (columns kind, doc_id, text), returns the batch's rows. Ray Data
-    makes one per actor; the in-process loop makes one."""
+    makes one per actor; the in-process loop makes one.
+
+    On a CPU the worker's threads each trace their own documents, with one torch thread each, instead of
+    splitting every matrix product of one document between them. A document of ≤ 256 tokens has products too
+    small to split well, and split work waits at OpenMP's barrier for the slowest thread: on a 2-core machine
+    where Ray's own processes take turns on the cores, that barrier cost an actor with two torch threads ~20 %
+    of the loop's speed (docs/performance.md), while a preempted thread of its own document delays only that
+    document. The documents' numbers are added up in batch order, so the rows equal a one-by-one loop's."""
 
     def __init__(self, settings: dict):
         import torch
@@ -52,25 +60,36 @@ class AtlasWorker:
         from attention_core.api import load_model
 
         self.settings = AtlasSettings(**settings)
-        if os.environ.get("ATLAS_WORKER_THREADS"):
-            torch.set_num_threads(int(os.environ["ATLAS_WORKER_THREADS"]))
+        threads = int(os.environ.get("ATLAS_WORKER_THREADS") or torch.get_num_threads())
         self.model = load_model(self.settings.model)
+        self.threads = threads if self.model.device.type == "cpu" else 1
+        torch.set_num_threads(1 if self.threads > 1 else threads)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from attention_core.atlas.documents import BatchStats, induction_ids
-
-        s, stats = self.settings, BatchStats(self.model)
-        for kind, doc_id, text in zip(batch["kind"], batch["doc_id"], batch["text"], strict=True):
-            if kind == "text":
-                stats.add_trace(self.model.trace(str(text), max_tokens=s.max_tokens), int(doc_id), "text")
-            else:
-                ids, start = induction_ids(self.model, int(doc_id), s.induction_period, s.seed)
-                trace = self.model.trace_ids(ids)
-                stats.add_trace(trace, int(doc_id), "induction", (start, s.induction_period))
+        work = list(zip(batch["kind"], batch["doc_id"], batch["text"], strict=True))
+        if self.threads > 1:
+            with ThreadPoolExecutor(self.threads) as pool:
+                per_document = list(pool.map(self._document, work))
+        else:
+            per_document = [self._document(item) for item in work]
+        stats = BatchStats(self.model)
+        for one in per_document:  # in batch order: the same sums and examples as adding them one by one
+            stats.merge(one)
         rows = stats.rows()
         # Names the batch, so progress can count batches once however Ray regroups rows into blocks.
         rows["batch_key"] = np.full(len(rows["layer"]), f"{batch['kind'][0]}:{batch['doc_id'][0]}", dtype=object)
         return rows
+
+    def _document(self, item: tuple) -> BatchStats:
+        """One document's (or induction sequence's) statistics."""
+        kind, doc_id, text = item
+        s, stats = self.settings, BatchStats(self.model)
+        if kind == "text":
+            stats.add_trace(self.model.trace(str(text), max_tokens=s.max_tokens), int(doc_id), "text")
+        else:
+            ids, start = induction_ids(self.model, int(doc_id), s.induction_period, s.seed)
+            stats.add_trace(self.model.trace_ids(ids), int(doc_id), "induction", (start, s.induction_period))
+        return stats
 
 
 def _batches(items: list[dict], size: int) -> Iterator[dict[str, np.ndarray]]:
@@ -80,15 +99,21 @@ def _batches(items: list[dict], size: int) -> Iterator[dict[str, np.ndarray]]:
 
 
 def run_in_process(items: list[dict], settings: AtlasSettings, progress: Progress | None = None) -> list[dict]:
-    """The loop without Ray: one worker, the same batches."""
-    worker = AtlasWorker(asdict(settings))
-    out, done = [], 0
-    for batch in _batches(items, settings.batch_size):
-        out.append(worker(batch))
-        done += len(batch["kind"])
-        if progress:
-            progress(done, len(items))
-    return out
+    """The loop without Ray: one worker, the same batches. The caller's torch thread count is restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        worker = AtlasWorker(asdict(settings))
+        out, done = [], 0
+        for batch in _batches(items, settings.batch_size):
+            out.append(worker(batch))
+            done += len(batch["kind"])
+            if progress:
+                progress(done, len(items))
+        return out
+    finally:
+        torch.set_num_threads(threads)
 
 
 def run_on_ray(

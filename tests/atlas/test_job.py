@@ -59,6 +59,26 @@ def test_in_process_values_equal_the_statistics_computed_by_hand(tiny):
 
 
 @pytest.mark.ray
+def test_a_worker_tracing_documents_on_two_threads_gives_the_one_thread_rows(tiny, monkeypatch):
+    """Two threads each trace their own documents; the rows (sums, counts, examples) equal one thread's exactly,
+    and the caller's torch thread count comes back."""
+    import torch
+
+    settings, docs = _settings(tiny, batch_size=6), _docs(5)
+    items = job.work_items(docs, settings)
+    before = torch.get_num_threads()
+    runs = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("ATLAS_WORKER_THREADS", threads)
+        runs[threads] = job.run_in_process(items, settings)
+        assert torch.get_num_threads() == before
+    assert len(runs["1"]) == len(runs["2"]) == 2  # 5 documents and 3 induction sequences: batches of 6 and 2
+    for one, two in zip(runs["1"], runs["2"], strict=True):
+        assert one.keys() == two.keys()
+        for column in one:
+            assert list(one[column]) == list(two[column]), column
+
+
 def test_ray_with_two_workers_equals_the_in_process_loop_and_survives_a_killed_worker(tiny):
     import ray
 
