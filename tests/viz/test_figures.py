@@ -124,3 +124,27 @@ def test_a_long_texts_window_has_no_marker_per_masked_cell_but_hovers_on_them() 
     fig = heatmaps.scores_heatmap(scores, mask, toks, cells=heatmaps.Cells(toks, toks, 872, 872))
     assert len(fig.data) == 1 and fig.data[0].hoverongaps
     assert "−∞ (masked)" in fig.data[0].text[0][5] and "key 877" in fig.data[0].text[0][5]
+
+
+def test_a_query_key_window_in_half_a_column_thins_its_rotated_labels_but_keeps_every_cell_and_jump() -> None:
+    """48 positions of a long text in half a column: at most 12 x labels (at −45° more overlap), every row
+    labelled, hover on each cell's true positions, the picked cell framed first and a dashed line at the jump."""
+    from viz.figures.mechanism import QK_MAX_X_LABELS, matrix_heatmap, query_key_heatmap
+
+    positions = [*range(0, 24), *range(276, 300)]  # a window made of two runs of tokens
+    names = [f"{p}: t{p}" for p in positions]
+    matrix = np.random.default_rng(0).random((48, 48))
+    fig = query_key_heatmap(matrix, "A", names, "rows", "weight", highlight=(30, 5), positions=positions)
+    assert len(fig.layout.xaxis.ticktext) <= QK_MAX_X_LABELS < 48 and len(fig.layout.yaxis.ticktext) == 48
+    np.testing.assert_array_equal(decode(fig.to_plotly_json()["data"][0]["z"]), matrix.astype(np.float32))
+    assert decode(fig.to_plotly_json()["data"][0]["customdata"])[24, 23].tolist() == [276, 23]
+    frame, *jumps = fig.layout.shapes
+    assert (frame.x0, frame.y0, frame.line.color) == (4.5, 29.5, layout.SELECTED_RED)
+    assert [(s.y0, s.line.dash) for s in jumps if s.yref == "y"] == [(23.5, "dash")]
+    assert [(s.x0, s.line.dash) for s in jumps if s.xref == "x"] == [(23.5, "dash")]
+    # A matrix of its own (not query × key) keeps the wider label budget.
+    wide = matrix_heatmap(matrix, "E", names, names, "dimension", "token")
+    assert len(wide.layout.xaxis.ticktext) == 48
+    stacked = matrix_heatmap(np.zeros((18, 4)), "W_O", row_bands=6, band_highlight=1)
+    lines = [s for s in stacked.layout.shapes if s.type == "line"]
+    assert [s.y0 for s in lines] == [5.5, 11.5] and stacked.layout.shapes[-1].y0 == 5.5

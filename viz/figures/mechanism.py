@@ -28,6 +28,10 @@ from viz.labels import plotly_escape
 
 NUMBER_CHARS = 5  # the widest numeric tick label a matrix axis gets ("1,000" / "575")
 MATRIX_MAX_LABELS = 48  # the mechanism pages' matrices sit in narrower columns than the pattern pages'
+# A query × key matrix sits in half a column: at 1280 px its plot is ~170 px wide, and token labels at −45° need
+# ~16 px each, so 48 of them (a long text's window) were drawn on top of one another. Every 4th of 48 is shown
+# instead; hover still names every cell's tokens.
+QK_MAX_X_LABELS = 12
 
 
 def _colour_range(finite: np.ndarray, kind: str) -> tuple[str, float, float]:
@@ -120,6 +124,7 @@ def matrix_heatmap(
     band_highlight: int | None = None,
     row_positions: Sequence[int] | None = None,
     col_positions: Sequence[int] | None = None,
+    max_x_labels: int = MATRIX_MAX_LABELS,
 ) -> go.Figure:
     """A labelled heatmap of any matrix (rows down, columns across), shape in the title.
 
@@ -155,7 +160,7 @@ def matrix_heatmap(
     if row_bands:
         shapes += _band_shapes(n_rows, n_cols, row_bands, band_highlight)
     shapes += _jump_shapes(row_positions, col_positions)
-    x_axis = token_axis(col_labels, x_title, max_labels=MATRIX_MAX_LABELS, n=n_cols)
+    x_axis = token_axis(col_labels, x_title, max_labels=max_x_labels, n=n_cols)
     x_axis |= dict(tickangle=-45) if col_labels is not None else {}
     y_axis = token_axis(row_labels, y_title, max_labels=MATRIX_MAX_LABELS, n=n_rows) | dict(autorange="reversed")
     layout = dict(
@@ -207,6 +212,7 @@ def query_key_heatmap(
         highlight=highlight,
         row_positions=positions,
         col_positions=positions,
+        max_x_labels=QK_MAX_X_LABELS,
     )
 
 
