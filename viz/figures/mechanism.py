@@ -56,6 +56,14 @@ def _default_height(n_rows: int, row_labels: Sequence[str] | None, col_labels: S
     return 320
 
 
+def _cell_shapes(highlight: tuple[int, int] | None) -> list[dict]:
+    """A red frame round the picked (row, column), or nothing."""
+    if highlight is None:
+        return []
+    i, j = highlight
+    return [_rect(j - 0.5, j + 0.5, i - 0.5, i + 0.5, 3)]
+
+
 def _band_shapes(n_rows: int, n_cols: int, row_bands: int, band_highlight: int | None) -> list[dict]:
     """A line every `row_bands` rows; a red frame round band `band_highlight`."""
     shapes = [_hline(r - 0.5, dict(color="#555", width=0.5)) for r in range(row_bands, n_rows, row_bands)]
@@ -153,10 +161,7 @@ def matrix_heatmap(
         colorbar=dict(thickness=12),
         **_positions_hover(n_rows, n_cols, row_positions, col_positions, x_title, y_title),
     )
-    shapes = []  # shapes[0] is the picked cell where there is one
-    if highlight is not None:
-        i, j = highlight
-        shapes.append(_rect(j - 0.5, j + 0.5, i - 0.5, i + 0.5, 3))
+    shapes = _cell_shapes(highlight)  # shapes[0] is the picked cell where there is one
     if row_bands:
         shapes += _band_shapes(n_rows, n_cols, row_bands, band_highlight)
     shapes += _jump_shapes(row_positions, col_positions)
