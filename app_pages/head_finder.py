@@ -12,7 +12,7 @@ from ui.open_head import follow_open_request, request_open_head, selected_cell, 
 from ui.progress import wait_with_progress
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_multi_picker, token_picker
 from viz.figures.heads import focus_heatmap
-from viz.figures.layout import orientation_caption
+from viz.figures.layout import click_select_config, orientation_caption
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape, plotly_tokens
 from viz.views.common import display_tokens
@@ -205,7 +205,7 @@ else:
             on_select=open_from_grid,
             selection_mode="points",
             theme=None,
-            config={"displaylogo": False},
+            config=click_select_config(),
         )
     st.caption("Click a row of the table or a cell of the grid to open that head on the Attention patterns page.")
     show_focus(best.layer, best.head, query, keys)

@@ -29,7 +29,7 @@ from ui.widgets import (
     window_selector,
 )
 from viz.figures.heatmaps import Cells, head_heatmap
-from viz.figures.layout import image_config, orientation_caption
+from viz.figures.layout import click_select_config, image_config, orientation_caption
 from viz.figures.long_text import COLOUR_SCALES, pooled_heatmap, window_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.views.export import export_basename, pattern_csv, pattern_npz, pooled_npz, window_csv
@@ -209,7 +209,7 @@ def layer_heads(layer: int, head: int, base: str) -> None:
         key=heads_key,
         on_select=partial(select_head_from_chart, heads_key),
         selection_mode="points",
-        config=image_config(f"{base}_layer", fmt),
+        config=click_select_config(image_config(f"{base}_layer", fmt)),
         theme=None,
     )
 
@@ -339,7 +339,7 @@ slot.plotly_chart(
     key=overview_key,
     on_select=partial(select_head_from_chart, overview_key),
     selection_mode="points",
-    config=image_config(f"{ctx.model_name}_overview", fmt),
+    config=click_select_config(image_config(f"{ctx.model_name}_overview", fmt)),
     theme=None,
 )
 

@@ -31,7 +31,7 @@ from ui.widgets import (
     warn_untrained_masking,
 )
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
-from viz.figures.layout import orientation_caption
+from viz.figures.layout import click_select_config, orientation_caption
 from viz.figures.mechanism import context_growth, matrix_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import layer_lines
@@ -167,6 +167,7 @@ def draw_heads() -> None:
         on_select=partial(select_head_from_chart, chart_key),
         selection_mode="points",
         theme=None,
+        config=click_select_config(),
     )
 
 
@@ -181,6 +182,7 @@ def draw_layers() -> None:
         on_select=partial(select_head_from_chart, chart_key),
         selection_mode="points",
         theme=None,
+        config=click_select_config(),
     )
 
 

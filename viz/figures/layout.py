@@ -154,6 +154,18 @@ def auto_margins(fig: go.Figure) -> go.Figure:
     return fig
 
 
+# A chart whose click selects a head (thumbnails, layer × head grids) counts no double clicks. Plotly calls a second
+# mousedown within `doubleClickDelay` of the first (500 ms in Streamlit's Plotly) a double click, and a double click
+# on such a chart clears the selection instead of selecting the clicked point: a reader who clicked two heads in
+# quick succession kept the first (issue 19, defect 11). With 0 every click is a single click.
+CLICK_SELECT = {"doubleClickDelay": 0}
+
+
+def click_select_config(config: dict | None = None) -> dict:
+    """Plotly config for a chart whose clicks select: `config` (default: no Plotly logo) without double clicks."""
+    return {"displaylogo": False, **(config or {}), **CLICK_SELECT}
+
+
 def image_config(filename: str, fmt: Literal["png", "svg"] = "png") -> dict:
     """Plotly config whose camera button saves the figure in the browser (no kaleido/Chrome on the server)."""
     return {
