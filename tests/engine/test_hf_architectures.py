@@ -249,16 +249,18 @@ def test_hub_download_is_refused_up_front_when_it_cannot_fit(tmp_path, monkeypat
             files = {"big/model": [("model.safetensors", 3 * gib), ("pytorch_model.bin", 9 * gib)]}
             return type("Info", (), {"siblings": [Sibling(n, s) for n, s in files.get(repo_id, [])]})()
 
+    import shutil
+
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    # Memory is the limit first, whatever this machine's disk holds (a full /tmp failed this check once).
+    monkeypatch.setattr(shutil, "disk_usage", lambda _path: type("Usage", (), {"free": 2**40})())
     with pytest.raises(ModelLoadError, match="big/model is too large for this machine"):
         hub.fetch("big/model")  # 3 GiB of safetensors × 2.2 while converting > 4 GiB
     assert downloads == []
     with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache"):
         hub.fetch("small/model")  # nothing listed: the download is tried (and fails offline here)
     assert downloads == ["small/model"]
-    import shutil
-
     monkeypatch.setattr(shutil, "disk_usage", lambda _path: type("Usage", (), {"free": 2**30})())
     monkeypatch.setenv("ATTN_MEMORY_LIMIT_GB", "100")  # memory is no longer the limit: 1 GiB of disk is
     with pytest.raises(ModelLoadError, match="of disk is free"):
