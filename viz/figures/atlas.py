@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import SELECTED_RED, WEIGHT_SCALE
+from viz.figures.layout import SELECTED_RED, WEIGHT_SCALE, red_frame
 from viz.views.atlas import ExampleRow, StatisticStanding
 
 
@@ -53,10 +53,7 @@ def example_figure(row: ExampleRow) -> go.Figure:
         )
     )  # fmt: skip
     if row.query_index is not None:
-        fig.add_shape(
-            type="rect", x0=row.query_index - 0.5, x1=row.query_index + 0.5, y0=-0.5, y1=0.5,
-            line=dict(color=SELECTED_RED, width=2),
-        )  # fmt: skip
+        fig.add_shape(red_frame(row.query_index - 0.5, row.query_index + 0.5, -0.5, 0.5))
     fig.update_xaxes(tickangle=-45, type="category", automargin=True)  # every token of the window, labelled
     fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(showticklabels=False))
     return fig

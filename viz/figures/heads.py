@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from viz.figures.heatmaps import Cells, head_heatmap
-from viz.figures.layout import SELECTED_RED, Orientation
+from viz.figures.layout import SELECTED_RED, Orientation, red_frame
 from viz.views.heads import FocusView
 
 
@@ -24,7 +24,7 @@ def focus_heatmap(
     lo, hi = view.start - 0.5, view.stop - 0.5
     band = (query - 0.5, query + 0.5)
     (x0, x1), (y0, y1) = ((lo, hi), band) if orient == "rows" else (band, (lo, hi))
-    fig.add_shape(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line=dict(color=SELECTED_RED, width=2))
+    fig.add_shape(red_frame(x0, x1, y0, y1))
     shown = [k for k in keys if view.start <= k < view.stop]
     if shown:
         along, across = (shown, [query] * len(shown))

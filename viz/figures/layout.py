@@ -161,6 +161,11 @@ def auto_margins(fig: go.Figure) -> go.Figure:
 CLICK_SELECT = {"doubleClickDelay": 0}
 
 
+def red_frame(x0: float, x1: float, y0: float, y1: float, width: int = 2) -> dict:
+    """A selected thing's red frame in data coordinates (a picked cell, head, window or band): a Plotly shape."""
+    return dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line=dict(color=SELECTED_RED, width=width))
+
+
 def click_select_config(config: dict | None = None) -> dict:
     """Plotly config for a chart whose clicks select: `config` (default: no Plotly logo) without double clicks."""
     return {"displaylogo": False, **(config or {}), **CLICK_SELECT}

@@ -12,12 +12,12 @@ import plotly.graph_objects as go
 
 from viz.figures.heatmaps import Cells
 from viz.figures.layout import (
-    SELECTED_RED,
     WEIGHT_SCALE,
     Orientation,
     axis_titles,
     matrix_height,
     oriented,
+    red_frame,
     tick_step,
     token_matrix_layout,
     weight_colouring,
@@ -147,14 +147,7 @@ def _outline_window(fig: go.Figure, window: tuple[int, int, int, int], block: in
     q0, q1, k0, k1 = window
     (x0, x1), (y0, y1) = ((k0, k1), (q0, q1)) if orient == "rows" else ((q0, q1), (k0, k1))
     # Category b spans b-0.5..b+0.5 and holds tokens b·block..(b+1)·block-1: token p sits at p/block-0.5.
-    fig.add_shape(
-        type="rect",
-        x0=x0 / block - 0.5,
-        x1=x1 / block - 0.5,
-        y0=y0 / block - 0.5,
-        y1=y1 / block - 0.5,
-        line=dict(color=SELECTED_RED, width=2),
-    )
+    fig.add_shape(red_frame(x0 / block - 0.5, x1 / block - 0.5, y0 / block - 0.5, y1 / block - 0.5))
 
 
 def window_heatmap(

@@ -21,6 +21,7 @@ from viz.figures.layout import (
     auto_margins,
     axis_titles,
     oriented,
+    red_frame,
     tick_reach,
     token_axis,
 )
@@ -61,7 +62,7 @@ def _cell_shapes(highlight: tuple[int, int] | None) -> list[dict]:
     if highlight is None:
         return []
     i, j = highlight
-    return [_rect(j - 0.5, j + 0.5, i - 0.5, i + 0.5, 3)]
+    return [red_frame(j - 0.5, j + 0.5, i - 0.5, i + 0.5, 3)]
 
 
 def _band_shapes(n_rows: int, n_cols: int, row_bands: int, band_highlight: int | None) -> list[dict]:
@@ -69,13 +70,8 @@ def _band_shapes(n_rows: int, n_cols: int, row_bands: int, band_highlight: int |
     shapes = [_hline(r - 0.5, dict(color="#555", width=0.5)) for r in range(row_bands, n_rows, row_bands)]
     if band_highlight is not None:
         y0 = band_highlight * row_bands - 0.5
-        shapes.append(_rect(-0.5, n_cols - 0.5, y0, y0 + row_bands, 2))
+        shapes.append(red_frame(-0.5, n_cols - 0.5, y0, y0 + row_bands))
     return shapes
-
-
-def _rect(x0: float, x1: float, y0: float, y1: float, width: int) -> dict:
-    """A red frame in data coordinates (the picked cell, the picked head's band)."""
-    return dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line=dict(color=SELECTED_RED, width=width))
 
 
 def _hline(y: float, line: dict) -> dict:
@@ -314,14 +310,7 @@ def layer_head_grid(
     )
     if selected is not None:
         layer, head = selected
-        fig.add_shape(
-            type="rect",
-            x0=head - 0.5,
-            x1=head + 0.5,
-            y0=layer - 0.5,
-            y1=layer + 0.5,
-            line=dict(color=SELECTED_RED, width=3),
-        )
+        fig.add_shape(red_frame(head - 0.5, head + 0.5, layer - 0.5, layer + 0.5, 3))
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
         # Fixed ranges: the click targets' markers would otherwise pad the axes past the first and last cells.

@@ -18,6 +18,7 @@ from viz.figures.layout import (
     WEIGHT_SCALE,
     Orientation,
     oriented,
+    red_frame,
     tick_reach,
 )
 
@@ -160,14 +161,7 @@ def _label_heads(fig: go.Figure, corners: Sequence[tuple[int, int]], n: int, sel
     if selected is not None:
         # Frame exactly on the thumbnail (a larger one would cover its title); the title turns red too.
         x0, y0 = corners[selected]
-        fig.add_shape(
-            type="rect",
-            x0=x0 - 0.5,
-            x1=x0 + n - 0.5,
-            y0=y0 - 0.5,
-            y1=y0 + n - 0.5,
-            line=dict(color=SELECTED_RED, width=3),
-        )
+        fig.add_shape(red_frame(x0 - 0.5, x0 + n - 0.5, y0 - 0.5, y0 + n - 0.5, 3))
 
 
 def overview_mosaic(
