@@ -17,6 +17,7 @@ import streamlit as st
 from app_pages.registry import DEFAULT_PAGE, PAGE_NAMES, PAGES, SECTIONS
 from ui import shell, sidebar
 from ui.context import build_page_context
+from ui.plotly_clicks import make_clicks_land
 from ui.progress import load_with_progress
 
 FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
@@ -45,6 +46,7 @@ st.html(
 }
 </style>"""
 )
+make_clicks_land()  # a quick click on a chart selects the point clicked, not the one passed on the way
 
 st_pages = {
     p.name: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.name, default=p.name == DEFAULT_PAGE) for p in PAGES

@@ -157,7 +157,8 @@ def auto_margins(fig: go.Figure) -> go.Figure:
 # A chart whose click selects a head (thumbnails, layer × head grids) counts no double clicks. Plotly calls a second
 # mousedown within `doubleClickDelay` of the first (500 ms in Streamlit's Plotly) a double click, and a double click
 # on such a chart clears the selection instead of selecting the clicked point: a reader who clicked two heads in
-# quick succession kept the first (issue 19, defect 11). With 0 every click is a single click.
+# quick succession kept the first (issue 19, defect 11). With 0 every click is a single click. (A click's other way
+# to miss, Plotly's late hover, is mended in the page by ui/plotly_clicks.py.)
 CLICK_SELECT = {"doubleClickDelay": 0}
 
 
