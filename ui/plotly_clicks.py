@@ -4,7 +4,8 @@ Plotly does not look up the point under a click: a click selects the point of it
 recomputed on mousemove at most once per 50 ms (plotly.js `HOVERMINTIME`), later ones wait on a timer, and while
 the button is held a hover clears instead (`gd._dragging`). So a click that comes soon after the pointer arrived,
 or on a page busy drawing the previous click's rerun (the browser handles the queued mouseup before the timer),
-selected the thumbnail passed on the way, or nothing.
+selected the thumbnail passed on the way, or nothing. On a phone a tap has no hover before it, so each tap selected
+the previous tap's point.
 
 The script below, added once per page by the frame, refreshes the hover at the press's position just before
 Plotly handles the release, on charts whose clickmode selects. It leans on three internals of the plotly.js that
@@ -19,25 +20,28 @@ import streamlit as st
 
 KEY = "plotly_clicks_land"
 
-# The press is remembered in the capture phase of mousedown (before Plotly's handler), and the hover refreshed in
-# the capture phase of mouseup, so Plotly's click handler, which runs right after, reads the fresh hover.
+# The press is remembered in the capture phase of mousedown or touchstart (before Plotly's handler), and the hover
+# refreshed in the capture phase of mouseup or touchend, so Plotly's click handler, which runs right after, reads
+# the fresh hover.
 SCRIPT = """<script>
 (() => {
   if (window.__plotlyClicksLand) return;
   window.__plotlyClicksLand = true;
   const MAX_CLICK_MOVE_PX = 8;  // Plotly's own limit between a click and a drag
+  const point = event => (event.changedTouches ? event.changedTouches[0] : event);
   let press = null, refreshes = 0;
-  document.addEventListener('mousedown', event => {
+  const onPress = event => {
     const drag = event.target.closest ? event.target.closest('.nsewdrag') : null;
     const plot = drag ? drag.closest('.js-plotly-plot') : null;
     const selects = plot && plot._fullLayout && String(plot._fullLayout.clickmode).includes('select');
-    press = selects ? {drag, plot, x: event.clientX, y: event.clientY} : null;
-  }, true);
-  document.addEventListener('mouseup', event => {
+    const single = !event.touches || event.touches.length === 1;
+    press = selects && single ? {drag, plot, x: point(event).clientX, y: point(event).clientY} : null;
+  };
+  const onRelease = event => {
     if (!press) return;
     const {drag, plot, x, y} = press;
     press = null;
-    if (Math.hypot(event.clientX - x, event.clientY - y) > MAX_CLICK_MOVE_PX) return;
+    if (Math.hypot(point(event).clientX - x, point(event).clientY - y) > MAX_CLICK_MOVE_PX) return;
     const layout = plot._fullLayout, uid = layout._uid, dragging = plot._dragging;
     layout._uid = `${uid}-click${++refreshes}`;  // a throttle id of its own: the hover runs now, not in 50 ms
     plot._dragging = false;  // a held button makes Plotly clear the hover instead
@@ -47,7 +51,11 @@ SCRIPT = """<script>
       layout._uid = uid;
       plot._dragging = dragging;
     }
-  }, true);
+  };
+  for (const [down, up] of [['mousedown', 'mouseup'], ['touchstart', 'touchend']]) {
+    document.addEventListener(down, onPress, {capture: true, passive: true});
+    document.addEventListener(up, onRelease, {capture: true, passive: true});
+  }
 })();
 </script>"""
 

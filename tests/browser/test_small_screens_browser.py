@@ -1,6 +1,8 @@
 """The patterns page on smaller screens (issue 19, defect 12): at 1024 px no button label is cut and the selected
 head's heatmap is drawn at a readable size; on a 390 px phone the layer × head overview's thumbnails are large
-enough to see and tap (the overview scrolls sideways)."""
+enough to see and tap (the overview scrolls sideways), and a tap selects the thumbnail tapped (defect 11: each tap
+selected the previous tap's head, and the first tap nothing, until ui/plotly_clicks.py also refreshed Plotly's hover
+at a touch)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import contextlib
 
 import pytest
 
-from devtools.browser import wait_rerun_done
+from devtools.browser import CLICK_TARGET_JS, wait_rerun_done
 
 pytestmark = pytest.mark.browser
 
@@ -29,8 +31,10 @@ THUMB_PX_JS = """el => { const fl = el._fullLayout;
 
 
 @contextlib.contextmanager
-def patterns_at(browser, url: str, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 3600 if width < 500 else 2400})
+def patterns_at(browser, url: str, width: int, touch: bool = False):
+    context = browser.new_context(
+        viewport={"width": width, "height": 3600 if width < 500 else 2400}, has_touch=touch, is_mobile=touch
+    )
     page = context.new_page()
     page.set_default_timeout(FIRST_LOAD_MS)
     try:
@@ -53,10 +57,17 @@ def test_at_1024_px_buttons_are_whole_and_the_heatmap_is_large(browser, app_url,
 
 
 def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots) -> None:
-    with patterns_at(browser, app_url, 390) as page:
+    with patterns_at(browser, app_url, 390, touch=True) as page:
         page.screenshot(path=str(shots / "phone.png"))
         overview = page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first
         per_layer, per_head = overview.evaluate(THUMB_PX_JS)
         assert min(per_layer, per_head) >= MIN_THUMB_PX, (per_layer, per_head)
+        for layer, head in ((2, 1), (3, 2)):  # both inside the phone's width, before any sideways scroll
+            x, y = overview.evaluate(CLICK_TARGET_JS, [layer, head])
+            page.touchscreen.tap(x + 2, y + 2)
+            for _ in range(2):
+                wait_rerun_done(page, before_ms=500, after_ms=1000)
+            assert f"layer={layer}&head={head}" in page.url, (layer, head, page.url)
+            assert page.get_by_role("heading", name=f"Layer {layer}, head {head}").count() == 1
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the overview scrolls
         assert page.evaluate(CUT_LABELS_JS) == []
