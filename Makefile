@@ -1,7 +1,7 @@
 # make run   – create .venv, install everything, serve the app on http://localhost:8501
 # make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
 #              whole test suite, browser tests included (two pytest workers; on a fresh 2-core clone 2026-12-01 00:59 UTC: 11 min 53 s of tests, 13 min 50 s for the whole .ci/run with the set-up; CI runs this)
-# make test-fast – the quick tier (15-30 s on 2 shared cores): ruff, lint-imports, and every test except the browser
+# make test-fast – the quick tier (29 s of tests, 35 s with the linters, on 2 shared cores, 2026-12-01): ruff, lint-imports, and every test except the browser
 #              tests, the parity tests (transformers as reference) and the tests that load the real models
 #              (SmolLM2, MiniLM) or run the app through AppTest; tiny random models only (tests/tiny_models.py).
 #              tests/conftest.py sets the `real_model` and `browser` markers; this deselects them.

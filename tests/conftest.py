@@ -25,7 +25,7 @@ import pytest
 
 from devtools.browser import CHROMIUM, ROOT, app_server, chromium
 from tests.texts import FLUFFY
-from tests.tiers import uses_real_model
+from tests.tiers import uses_ray, uses_real_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the reference (transformers) reads local files only
 
@@ -151,4 +151,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
         if uses_real_model(item):
             item.add_marker(pytest.mark.real_model)
+        if uses_ray(item):
+            item.add_marker(pytest.mark.ray)
         _xdist_group(config, item)

@@ -1,10 +1,11 @@
-"""The `real_model` marker (tests/tiers.py) finds every way a test reaches the real models, and only those."""
+"""The `real_model` and `ray` markers (tests/tiers.py) find every way a test reaches the real models or starts a
+local Ray, and only those."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from tests.tiers import reaches_real_model, uses_real_model
+from tests.tiers import reaches_real_model, starts_ray, uses_real_model
 
 MODEL = "minilm-l6"
 
@@ -14,6 +15,7 @@ def load_model(name: str) -> None:  # stand-ins: the sample tests below are read
 
 
 engine = SimpleNamespace(load=load_model)
+job = SimpleNamespace(run_on_ray=load_model, run_in_process=load_model)
 
 
 def open_app():
@@ -45,11 +47,38 @@ class Samples:
     def name_without_loading():
         return {"model": "minilm-l6"}
 
+    @staticmethod
+    def by_fixture_value(request, name):
+        return request.getfixturevalue("smollm" if name.startswith("smollm") else "minilm")
+
+    @staticmethod
+    def on_ray(items, settings):
+        import ray
+
+        try:
+            return job.run_on_ray(items, settings, workers=2)
+        finally:
+            ray.shutdown()
+
+    @staticmethod
+    def in_process(items, settings):
+        return job.run_in_process(items, settings)
+
 
 def test_code_that_runs_the_app_or_loads_a_real_model_is_found() -> None:
     assert reaches_real_model(Samples.through_a_helper)
     assert reaches_real_model(Samples.by_name)
     assert reaches_real_model(Samples.by_constant)
+    # tests/atlas/test_shipped_atlases.py asks for SmolLM2 or MiniLM by name, and ran in the fast tier
+    assert reaches_real_model(Samples.by_fixture_value)
+
+
+def test_code_that_starts_ray_is_found_and_the_in_process_loop_is_not() -> None:
+    # tests/atlas/test_job.py's Ray test lost its marker to a test put between it and its decorator, and its
+    # 30-40 s of local Ray ran in the fast tier
+    assert starts_ray(Samples.on_ray)
+    assert not starts_ray(Samples.in_process)
+    assert not reaches_real_model(Samples.on_ray)
 
 
 def test_tiny_models_and_mere_names_are_not_real_models(request) -> None:

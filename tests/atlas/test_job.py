@@ -58,7 +58,6 @@ def test_in_process_values_equal_the_statistics_computed_by_hand(tiny):
     assert [e["rank"] for e in best] == [0, 1, 2] and best[0]["value"] >= best[1]["value"] >= best[2]["value"]
 
 
-@pytest.mark.ray
 def test_a_worker_tracing_documents_on_two_threads_gives_the_one_thread_rows(tiny, monkeypatch):
     """Two threads each trace their own documents; the rows (sums, counts, examples) equal one thread's exactly,
     and the caller's torch thread count comes back."""
@@ -79,6 +78,7 @@ def test_a_worker_tracing_documents_on_two_threads_gives_the_one_thread_rows(tin
             assert list(one[column]) == list(two[column]), column
 
 
+@pytest.mark.ray
 def test_ray_with_two_workers_equals_the_in_process_loop_and_survives_a_killed_worker(tiny):
     import ray
 
