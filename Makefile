@@ -3,8 +3,9 @@
 #              whole test suite, browser tests included (two pytest workers; on a fresh 2-core clone 2026-12-01 00:59 UTC: 11 min 53 s of tests, 13 min 50 s for the whole .ci/run with the set-up; CI runs this)
 # make test-fast – the quick tier (29 s of tests, 35 s with the linters, on 2 shared cores, 2026-12-01): ruff, lint-imports, and every test except the browser
 #              tests, the parity tests (transformers as reference) and the tests that load the real models
-#              (SmolLM2, MiniLM) or run the app through AppTest; tiny random models only (tests/tiny_models.py).
-#              tests/conftest.py sets the `real_model` and `browser` markers; this deselects them.
+#              (SmolLM2, MiniLM), run the app through AppTest or start a local Ray; tiny random models only
+#              (tests/tiny_models.py). tests/conftest.py sets the `real_model`, `ray` and `browser` markers; this
+#              deselects them.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
