@@ -9,8 +9,8 @@ Models: each real model is loaded once per session, as the app holds it (service
 process), so engine tests, view-model tests and AppTest runs of the app share one copy of each.
 
 Markers (`make test-fast` deselects them): a test is marked `real_model` when it uses a real-model fixture, runs
-the app through AppTest (which loads the real default model), or loads a real model by name (tests/tiers.py);
-every test under tests/browser/ is marked `browser`.
+the app through AppTest (which loads the real default model), or loads a real model by name (tests/tiers.py); one
+whose code imports `ray` or calls `run_on_ray` is marked `ray`; every test under tests/browser/ is marked `browser`.
 """
 
 from __future__ import annotations
