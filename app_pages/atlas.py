@@ -11,10 +11,9 @@ from services.traces import derived
 from ui.context import page_context
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.shell import ATLAS_STAT
-from ui.widgets import fixed_decimals, show_chart
+from ui.widgets import fixed_decimals, show_chart, show_clickable_chart
 from viz.figures.atlas import example_figure, profile_figure
 from viz.figures.heatmaps import head_heatmap
-from viz.figures.layout import click_select_config
 from viz.figures.mechanism import layer_head_grid
 from viz.views.atlas import STATISTIC_LABELS, example_row, head_profile, ranked_heads
 from viz.views.patterns import head_view, is_long, tokens_of
@@ -98,10 +97,9 @@ stat = st.radio(
 si = data.statistics.index(stat)
 left, right = st.columns([3, 2])
 with left:
-    st.plotly_chart(
+    show_clickable_chart(
         layer_head_grid(data.values[si], STATISTIC_LABELS[stat], stat.replace("_", " "), (ctx.layer, ctx.head)),
-        key=GRID_KEY, on_select=lambda: _open_from_grid(data, stat), selection_mode="points", theme=None,
-        config=click_select_config(),
+        GRID_KEY, lambda: _open_from_grid(data, stat),
     )  # fmt: skip
 with right:
     ranked = ranked_heads(data.values[si], data.n_queries[si], top=20)

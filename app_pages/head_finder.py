@@ -10,9 +10,16 @@ from services.traces import derived, derived_job, set_threads_for, short_trace, 
 from ui.context import require_trace
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.progress import wait_with_progress
-from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_multi_picker, token_picker
+from ui.widgets import (
+    fixed_decimals,
+    show_chart,
+    show_clickable_chart,
+    show_token_strip,
+    token_multi_picker,
+    token_picker,
+)
 from viz.figures.heads import focus_heatmap
-from viz.figures.layout import click_select_config, orientation_caption
+from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape, plotly_tokens
 from viz.views.common import display_tokens
@@ -199,14 +206,7 @@ else:
         )
     with c2:
         title = f"{plotly_escape(readable[query])} → the keys, every head"
-        st.plotly_chart(
-            layer_head_grid(grid, title, "weight", (best.layer, best.head)),
-            key=GRID_KEY,
-            on_select=open_from_grid,
-            selection_mode="points",
-            theme=None,
-            config=click_select_config(),
-        )
+        show_clickable_chart(layer_head_grid(grid, title, "weight", (best.layer, best.head)), GRID_KEY, open_from_grid)
     st.caption("Click a row of the table or a cell of the grid to open that head on the Attention patterns page.")
     show_focus(best.layer, best.head, query, keys)
 

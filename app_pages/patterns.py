@@ -24,12 +24,13 @@ from ui.widgets import (
     chart_anchor,
     image_format_radio,
     select_head_from_chart,
+    show_clickable_chart,
     show_tokens,
     warn_untrained_masking,
     window_selector,
 )
 from viz.figures.heatmaps import Cells, head_heatmap
-from viz.figures.layout import click_select_config, image_config, orientation_caption
+from viz.figures.layout import image_config, orientation_caption
 from viz.figures.long_text import COLOUR_SCALES, pooled_heatmap, window_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.views.export import export_basename, pattern_csv, pattern_npz, pooled_npz, window_csv
@@ -204,13 +205,11 @@ def layer_heads(layer: int, head: int, base: str) -> None:
     )
     # The key carries the selection so the chart is rebuilt (and its old click cleared) when it changes.
     heads_key = f"heads_L{layer}_H{head}"
-    st.plotly_chart(
+    show_clickable_chart(
         heads_figure(layer, head),
-        key=heads_key,
-        on_select=partial(select_head_from_chart, heads_key),
-        selection_mode="points",
-        config=click_select_config(image_config(f"{base}_layer", fmt)),
-        theme=None,
+        heads_key,
+        partial(select_head_from_chart, heads_key),
+        image_config(f"{base}_layer", fmt),
     )
 
 
@@ -328,7 +327,7 @@ slot = st.container(key="overview_box").empty()  # the box scrolls sideways on a
 # drawing made both slower (measured at 4096 tokens: the overview done 1.8 s later than in sequence).
 job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview_job(trace, n, progress))
 pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot)
-slot.plotly_chart(
+show_clickable_chart(
     figure(
         "overview",
         ov_layer,
@@ -336,11 +335,10 @@ slot.plotly_chart(
         orient,
         build=lambda: overview_mosaic(pooled_all, (ov_layer, ov_head), orient, meta_of(ov_layer, ov_head)),
     ),
-    key=overview_key,
-    on_select=partial(select_head_from_chart, overview_key),
-    selection_mode="points",
-    config=click_select_config(image_config(f"{ctx.model_name}_overview", fmt)),
-    theme=None,
+    overview_key,
+    partial(select_head_from_chart, overview_key),
+    image_config(f"{ctx.model_name}_overview", fmt),
+    where=slot,
 )
 
 prefetch_layer(layer)  # last: the page is drawn by now

@@ -25,13 +25,14 @@ from ui.widgets import (
     fixed_decimals,
     select_head_from_chart,
     show_chart,
+    show_clickable_chart,
     show_token_strip,
     show_tokens,
     token_picker,
     warn_untrained_masking,
 )
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
-from viz.figures.layout import click_select_config, orientation_caption
+from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import context_growth, matrix_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import layer_lines
@@ -161,13 +162,8 @@ def draw_values() -> None:
 def draw_heads() -> None:
     thumbs = derived(key, "thumbs", layer, compute=lambda: layer_patterns(trace, layer))
     chart_key = f"start_heads_L{layer}_H{head}"
-    st.plotly_chart(
-        layer_small_multiples(thumbs, head, orient, layer),
-        key=chart_key,
-        on_select=partial(select_head_from_chart, chart_key),
-        selection_mode="points",
-        theme=None,
-        config=click_select_config(),
+    show_clickable_chart(
+        layer_small_multiples(thumbs, head, orient, layer), chart_key, partial(select_head_from_chart, chart_key)
     )
 
 
@@ -176,13 +172,11 @@ def draw_layers() -> None:
     job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview(trace, progress=progress))
     pooled = wait_with_progress(job, "Pooling every head", slot)
     chart_key = f"start_overview_L{layer}_H{head}"
-    slot.plotly_chart(
+    show_clickable_chart(
         overview_mosaic(pooled, (layer, head), orient),
-        key=chart_key,
-        on_select=partial(select_head_from_chart, chart_key),
-        selection_mode="points",
-        theme=None,
-        config=click_select_config(),
+        chart_key,
+        partial(select_head_from_chart, chart_key),
+        where=slot,
     )
 
 

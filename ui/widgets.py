@@ -4,13 +4,13 @@ head selection from a chart click, the image-format switch and fixed-decimal tab
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
 
 from ui.context import PageContext
-from viz.figures.layout import selected_point
+from viz.figures.layout import click_select_config, selected_point
 from viz.labels import BYTE_PIECE_NOTE, SPACE_MARK, has_byte_pieces, token_strip
 from viz.views.patterns import (
     WINDOW_MAX,
@@ -68,6 +68,16 @@ def show_token_strip(tokens: Sequence[str]) -> None:
 def show_chart(fig: Any, key: str) -> None:
     """A figure as the mechanism pages draw them: Plotly's own colours, no Plotly logo in the toolbar."""
     st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+
+
+def show_clickable_chart(
+    fig: Any, key: str, on_select: Callable[[], None], config: dict | None = None, where: Any = st
+) -> None:
+    """A figure whose click selects a point (a head), drawn in `where` (a column or slot): Plotly's own colours, and
+    no double clicks (`click_select_config`), so quick clicks on two heads each select their head."""
+    where.plotly_chart(
+        fig, key=key, on_select=on_select, selection_mode="points", theme=None, config=click_select_config(config)
+    )
 
 
 def show_cut_notice(trace: Any, n_shown: int) -> None:
