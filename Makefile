@@ -1,9 +1,9 @@
 # make run   – create .venv, install everything, serve the app on http://localhost:8501
 # make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
-#              whole test suite, browser tests included (two pytest workers; CI runs this). On a fresh 2-core
-#              clone, 2026-12-01 00:59 UTC: 11 min 53 s of tests, 13 min 50 s for the whole .ci/run with the
-#              set-up. At 03:28 UTC, with the same machine running slower (the engine-only generation parity test
-#              took 83 s against 54 s), 18 min 44 s and 21 min 08 s.
+#              whole test suite, browser tests included (two pytest workers, each with its own app server and
+#              Chromium for half of the browser tests; CI runs this). On 2 shared cores, 2026-12-01 in one
+#              checkout: 17 min 26 s of tests with every browser test on one worker, 13 min 21 s with them split
+#              and Chromium's animations off (tests/conftest.py, devtools/browser.py).
 # make test-fast – the quick tier (29 s of tests, 35 s with the linters, on 2 shared cores, 2026-12-01): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a

@@ -1,9 +1,9 @@
 """What every test folder shares: the session's app server and Chromium, the real models, and the markers that
 sort tests into tiers.
 
-Browser: Playwright's sync API allows one running instance per process, and `make test` runs every folder in one
-pytest process, so there is one Chromium and one `streamlit run app.py` for the whole session; each test gets a
-fresh browser context (tests/browser/conftest.py). See devtools/browser.py.
+Browser: Playwright's sync API allows one running instance per process, so there is one Chromium and one
+`streamlit run app.py` per pytest process (`make test` runs two workers, each with half of the browser tests; see
+below); each test gets a fresh browser context (tests/browser/conftest.py). See devtools/browser.py.
 
 Models: each real model is loaded once per session, as the app holds it (services.models.load keeps one per
 process), so engine tests, view-model tests and AppTest runs of the app share one copy of each.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,7 +41,8 @@ def app_url() -> Iterator[str]:
     """The app for every browser test (log under test-artifacts/); skips when Chromium is missing."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
-    with app_server(ROOT / "test-artifacts" / "streamlit-browser-tests.log") as (url, _proc):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # each xdist worker with browser tests has its own server
+    with app_server(ROOT / "test-artifacts" / f"streamlit-browser-tests-{worker}.log") as (url, _proc):
         yield url
 
 
@@ -129,16 +131,29 @@ def fluffy(smollm):
 
 
 # `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). Tests that share an expensive
-# session fixture go to one worker, so each is built once: the app server and Chromium, and transformers'
-# copy of SmolLM2 (about 40 s to dequantise). Everything else is shared out test by test.
+# session fixture go to one worker, so each is built once per group: transformers' copy of SmolLM2 (about 40 s
+# to dequantise), and the app server with Chromium. The browser tests are about half of the suite's time, so
+# they are split into two groups by a hash of their file's name (measured: 486 s and 539 s of the 1,025 s),
+# each with its own server and Chromium: one worker alone would be the suite's long pole. Everything else is
+# shared out test by test.
 # xdist 3.8 groups by an "@group" suffix on the node id, which it writes to `item._nodeid`; pytest 9 keeps the
 # id in `item._id` and ignores that, so the suffix is written here (only on an xdist worker with loadgroup).
 XDIST_GROUPS = (("app_url", "app-server"), ("hf_smollm", "hf-smollm"))
+APP_SERVER_GROUPS = 2
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The item's loadgroup name, or None when it may run on any worker."""
+    fixtures = getattr(item, "fixturenames", ())
+    group = next((name for fixture, name in XDIST_GROUPS if fixture in fixtures), None)
+    if group == "app-server":
+        # crc32, not hash(): the same split in every worker process (str hashes are salted per process).
+        group += f"-{zlib.crc32(item.path.name.encode()) % APP_SERVER_GROUPS + 1}"
+    return group
 
 
 def _xdist_group(config: pytest.Config, item: pytest.Item) -> None:
-    fixtures = getattr(item, "fixturenames", ())
-    group = next((name for fixture, name in XDIST_GROUPS if fixture in fixtures), None)
+    group = xdist_group_of(item)
     if group is not None and getattr(config.option, "loadgroup", False) and not item.nodeid.endswith("@" + group):
         from _pytest.nodeid import coerce_node_id
 

@@ -25,7 +25,7 @@ def no_exception(page) -> None:
 def test_generate_and_lens_pages(app_url, request) -> None:
     b = request.getfixturevalue("browser")
     shots = browser.screenshot_dir()
-    with browser.new_page(b, height=1800, timeout_ms=TIMEOUT_MS) as page:
+    with browser.new_page(b, height=1800, timeout_ms=TIMEOUT_MS, animations=False) as page:
         page.goto(f"{app_url}/?page=generate&layer=0&head=0")
         chart(page, "gen_attention")
         browser.wait_rerun_done(page, timeout_ms=TIMEOUT_MS)

@@ -1,0 +1,28 @@
+"""`make test`'s worker groups (tests/conftest.py): the browser tests are split between two app servers, and the
+tests that share transformers' copy of SmolLM2 stay on one worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from tests.conftest import BROWSER_DIR, xdist_group_of
+
+
+def _item(path: Path, *fixtures: str) -> SimpleNamespace:
+    return SimpleNamespace(path=path, fixturenames=list(fixtures))
+
+
+def test_browser_files_are_split_between_two_app_servers_and_stay_whole() -> None:
+    files = sorted(BROWSER_DIR.glob("test_*.py"))
+    groups = {f.name: xdist_group_of(_item(f, "page", "app_url")) for f in files}
+    assert set(groups.values()) == {"app-server-1", "app-server-2"}, groups
+    # A file's tests share one server: its group depends on the file alone.
+    assert all(xdist_group_of(_item(f, "app_url", "shots")) == groups[f.name] for f in files)
+
+
+def test_other_groups_and_ungrouped_tests() -> None:
+    here = Path(__file__)
+    assert xdist_group_of(_item(here, "hf_smollm", "smollm")) == "hf-smollm"
+    assert xdist_group_of(_item(here, "smollm", "tmp_path")) is None
+    assert xdist_group_of(SimpleNamespace(path=here)) is None  # an item without fixtures (a doctest)
