@@ -1,5 +1,5 @@
-"""Page fixtures for every browser test; the server and Chromium come from tests/conftest.py (one of each per
-session, each test gets a fresh browser context: a fresh Streamlit session, with animations off)."""
+"""Page fixtures for every browser test; the server and Chromium come from tests/conftest.py (one of each per pytest
+process, each test gets a fresh browser context: a fresh Streamlit session, with animations off)."""
 
 from __future__ import annotations
 
