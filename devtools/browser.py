@@ -128,7 +128,7 @@ def new_page(
     context = browser.new_context(
         viewport={"width": WIDTH, "height": height},
         accept_downloads=downloads,
-        reduced_motion="no-preference" if animations else "reduce",
+        reduced_motion=None if animations else "reduce",  # None: Chromium's own default, as before
     )
     if not animations:
         context.add_init_script(NO_ANIMATIONS_JS)
