@@ -27,16 +27,21 @@ st.set_page_config(page_title="Attention, visualised", page_icon=str(FAVICON), l
 # and when browser and engine share a small machine (make run on a laptop) those frames come out of the
 # forward pass. (Only a style rule: st.html with nothing but <style> takes no room on the page.)
 st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</style>")
-# Layout on smaller screens (issue 19, defect 12). At 1024 px the sidebar leaves ~620 px, so the patterns page's
-# head panel (heatmap beside the layer's heads) stacks instead of drawing the heatmap 320 px wide; button
-# columns take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the
-# layer × head overview scrolls sideways at a size where each thumbnail can be seen and tapped.
+# Layout on smaller screens (issue 19, defect 12). At 1024 px the sidebar leaves ~620 px, so charts that sit side by
+# side stack: the patterns page's heatmap was 320 px wide beside the layer's heads, and the half-width charts of the
+# other pages piled their token labels on one another and lost their titles at both edges
+# (tests/browser/test_chart_text_fits_browser.py). The masking page's three-panel comparison keeps the width its
+# labels need and scrolls sideways. Button columns take the width their labels need instead of cutting them
+# ("Pattern as …"); and on a phone the layer × head overview scrolls sideways at a size where each thumbnail can
+# be seen and tapped.
 st.html(
     """<style>
 @media (max-width: 1200px) {
-  [data-testid='stHorizontalBlock']:has(.st-key-head_heatmap, .st-key-head_window) { flex-wrap: wrap; }
-  [data-testid='stHorizontalBlock']:has(.st-key-head_heatmap, .st-key-head_window) > [data-testid='stColumn'] {
+  [data-testid='stHorizontalBlock']:has([data-testid='stPlotlyChart']) { flex-wrap: wrap; }
+  [data-testid='stHorizontalBlock']:has([data-testid='stPlotlyChart']) > [data-testid='stColumn'] {
     flex: 1 1 100%; min-width: 100%; }
+  .st-key-compare_box { overflow-x: auto; }
+  .st-key-compare_box .st-key-compare { min-width: 760px; }
 }
 [data-testid='stHorizontalBlock']:has(.stDownloadButton, .stButton) { flex-wrap: wrap; }
 [data-testid='stColumn']:has(.stDownloadButton, .stButton) { min-width: fit-content; }

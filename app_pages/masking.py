@@ -135,12 +135,13 @@ st.caption(
     + (" In a window, a row sums to the share of the query's weight inside it." if long else "")
     + (" The sliding window applies in both: it is part of the model." if parts.has_window else "")
 )
-st.plotly_chart(
-    mask_comparison(masked, unmasked, tokens.plotly, ctx.orient, cells=cells),
-    key="compare",
-    config=image_config(f"{base}_mask_vs_no_mask", fmt),
-    theme=None,
-)
+with st.container(key="compare_box"):  # below 1200 px the three panels keep their width and scroll (app.py's style)
+    st.plotly_chart(
+        mask_comparison(masked, unmasked, tokens.plotly, ctx.orient, cells=cells),
+        key="compare",
+        config=image_config(f"{base}_mask_vs_no_mask", fmt),
+        theme=None,
+    )
 
 # One query's row in numbers: the masked weights are the unmasked ones over keys 0..i, divided by
 # their sum. Showing that sum makes "renormalize over fewer keys" concrete with the model's numbers.

@@ -120,13 +120,14 @@ NO_ANIMATIONS_JS = """document.addEventListener('DOMContentLoaded', () => {
 
 @contextlib.contextmanager
 def new_page(
-    browser, height: int, timeout_ms: int, downloads: bool = False, animations: bool = True
+    browser, height: int, timeout_ms: int, downloads: bool = False, animations: bool = True, width: int = WIDTH
 ) -> Iterator[object]:
-    """A fresh browser context (so a fresh Streamlit session) at the README's width; `animations=False` for tests."""
+    """A fresh browser context (so a fresh Streamlit session), at the README's width unless told; `animations=False`
+    for tests."""
     # Tall viewport: Streamlit scrolls inside its own container, so full_page screenshots would only
     # show the first screen; a tall window shows the whole page at the README's 1280 px width.
     context = browser.new_context(
-        viewport={"width": WIDTH, "height": height},
+        viewport={"width": width, "height": height},
         accept_downloads=downloads,
         reduced_motion=None if animations else "reduce",  # None: Chromium's own default, as before
     )

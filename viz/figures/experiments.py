@@ -222,7 +222,7 @@ def _ticks(positions: Sequence[int], labels: Sequence[str]) -> dict:
 def _temperature_frame(rows: bool, T: float) -> go.Figure:
     """Two panels: pattern and entropy side by side (queries are rows) or one above the other (columns)."""
     line = "row" if rows else "column"
-    titles = (f"pattern at T = {T:g} ({line}s: queries, each sums to 1)", f"entropy of each {line} (bits)")
+    titles = (f"pattern at T = {T:g} ({line}s: queries, each sums to 1)", f"entropy per {line} (bits)")
     if rows:
         return make_subplots(
             rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.1, shared_yaxes=True, subplot_titles=titles

@@ -78,10 +78,12 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
     fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
     fig.update_layout(
         title=dict(text=f"Layer {layer}, head {head}: where each generated token's step looked"),
-        xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)", first)
-        | dict(side="top", tickangle=-45),
+        # Vertical labels, at most 48: a prompt and its continuation are ~40 tokens, and at 45° their labels ran into
+        # each other on a 1024 px screen (tests/browser/test_chart_text_fits_browser.py).
+        xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)", first,
+                         max_labels=48) | dict(side="top", tickangle=-90),
         yaxis=token_axis([plotly_escape(t) for t in view.rows], "generated token") | dict(autorange="reversed"),
-        height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=10, r=10, t=190, b=10), plot_bgcolor="#eee",
+        height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=10, r=10, t=130, b=10), plot_bgcolor="#eee",
         title_y=0.99,
     )  # fmt: skip
     return fig
@@ -109,7 +111,7 @@ def candidates_figure(c: Candidates) -> go.Figure:
     fig = go.Figure(go.Bar(x=c.probs, y=labels, orientation="h", marker_color=colours,
                            hovertext=[f"{t}: {p:.2%}" for t, p in zip(labels, c.probs, strict=True)],
                            hoverinfo="text"))  # fmt: skip
-    fig.update_layout(xaxis=dict(tickformat=".0%", title=dict(text="probability (temperature 1)")),
+    fig.update_layout(xaxis=dict(tickformat=".0%", title=dict(text="probability (temperature 1)"), automargin=True),
                       yaxis=dict(autorange="reversed", automargin=True), height=int(120 + 26 * len(labels)),
                       margin=dict(l=120, r=10, t=30, b=10))  # fmt: skip
     return fig
