@@ -30,18 +30,19 @@ st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</s
 # Layout on smaller screens (issue 19, defect 12). At 1024 px the sidebar leaves ~620 px, so charts that sit side by
 # side stack: the patterns page's heatmap was 320 px wide beside the layer's heads, and the half-width charts of the
 # other pages piled their token labels on one another and lost their titles at both edges
-# (tests/browser/test_chart_text_fits_browser.py). The masking page's three-panel comparison keeps the width its
-# labels need and scrolls sideways. Button columns take the width their labels need instead of cutting them
-# ("Pattern as …"); and on a phone the layer × head overview scrolls sideways at a size where each thumbnail can
-# be seen and tapped.
+# (tests/browser/test_chart_text_fits_browser.py). The three-panel mask comparison (the masking page, Start here's
+# step 7), in a container keyed wide_chart…, keeps the width its labels need and scrolls sideways. Button columns
+# take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the layer × head
+# overview scrolls sideways at a size where each thumbnail can be seen and tapped.
 st.html(
     """<style>
 @media (max-width: 1200px) {
   [data-testid='stHorizontalBlock']:has([data-testid='stPlotlyChart']) { flex-wrap: wrap; }
   [data-testid='stHorizontalBlock']:has([data-testid='stPlotlyChart']) > [data-testid='stColumn'] {
     flex: 1 1 100%; min-width: 100%; }
-  .st-key-compare_box { overflow-x: auto; }
-  .st-key-compare_box .st-key-compare { min-width: 760px; }
+  [class*='st-key-wide_chart'] { overflow-x: auto; }
+  [class*='st-key-wide_chart'] > [data-testid='stElementContainer']:has([data-testid='stPlotlyChart']) {
+    min-width: 760px; }
 }
 [data-testid='stHorizontalBlock']:has(.stDownloadButton, .stButton) { flex-wrap: wrap; }
 [data-testid='stColumn']:has(.stDownloadButton, .stButton) { min-width: fit-content; }

@@ -135,7 +135,7 @@ st.caption(
     + (" In a window, a row sums to the share of the query's weight inside it." if long else "")
     + (" The sliding window applies in both: it is part of the model." if parts.has_window else "")
 )
-with st.container(key="compare_box"):  # below 1200 px the three panels keep their width and scroll (app.py's style)
+with st.container(key="wide_chart_compare"):  # below 1200 px the three panels keep their width and scroll
     st.plotly_chart(
         mask_comparison(masked, unmasked, tokens.plotly, ctx.orient, cells=cells),
         key="compare",

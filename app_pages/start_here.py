@@ -150,7 +150,8 @@ def draw_masking() -> None:
     view = one_head()
     st.caption(orientation_caption(orient))
     figure = mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, orient)
-    st.plotly_chart(figure, key="start_masking", theme=None)
+    with st.container(key="wide_chart_start_masking"):  # below 1200 px it keeps its width and scrolls (app.py)
+        st.plotly_chart(figure, key="start_masking", theme=None)
 
 
 def draw_values() -> None:

@@ -19,7 +19,7 @@ EDGE_PX = 2  # what a text may pass its chart's edge by (anti-aliasing, Plotly's
 # Two neighbouring tick labels overlap when, across their writing direction, their baselines are closer than this
 # share of the font size: the height of the lower-case letters, which is what a reader sees collide.
 MIN_LINE_SHARE = 0.7
-# Pages with charts, and something each draws last (all its charts are there once it is).
+# Pages with charts.
 PAGES = (
     "patterns",
     "masking",
@@ -31,7 +31,24 @@ PAGES = (
     "contributions",
     "generate",
     "atlas",
+    "cross_attention",
+    "parameters",
 )
+# Start here's steps that draw a chart (Tokens, Softmax and Parameter count show tables).
+START_STEPS = (
+    "embeddings",
+    "query-key",
+    "dot-products",
+    "pattern",
+    "masking",
+    "values",
+    "heads",
+    "layers",
+    "moles",
+    "context",
+    "cross-attention",
+)
+PAGES += tuple(f"start&step={step}" for step in START_STEPS)
 
 # Each visible text of each visible chart that lies outside the chart's box: [chart's title, text, px outside].
 CLIPPED_TEXT_JS = f"""() => {{
@@ -112,6 +129,6 @@ def test_chart_text_is_whole_and_apart(page_at, app_url: str, shots, name: str) 
     wait_rerun_done(page, before_ms=1000, after_ms=2500)
     clipped, overlapping = page.evaluate(CLIPPED_TEXT_JS), page.evaluate(OVERLAPPING_TICKS_JS)
     if clipped or overlapping:
-        page.screenshot(path=str(shots / f"chart_text_{name}_{width}.png"))
+        page.screenshot(path=str(shots / f"chart_text_{name.replace('&', '_')}_{width}.png"))
     assert clipped == [], f"chart text cut off at {width} px: {clipped}"
     assert overlapping == [], f"tick labels overlapping at {width} px: {overlapping}"
