@@ -9,6 +9,12 @@ from tests.app.helpers import decode
 from tests.viz.synthetic import TOKS, softmax, synthetic
 from viz import labels
 from viz.figures import heatmaps, layout, overview
+from viz.figures.atlas import example_figure
+from viz.figures.lens import lens_grid_figure
+from viz.figures.mechanism import layer_head_grid, vector_strips
+from viz.figures.shifts import closest_sense_figure
+from viz.views.atlas import ExampleRow
+from viz.views.lens import lens_grid
 
 
 def test_head_heatmap_keeps_repeated_tokens_apart_and_orients() -> None:
@@ -148,3 +154,38 @@ def test_a_query_key_window_in_half_a_column_thins_its_rotated_labels_but_keeps_
     stacked = matrix_heatmap(np.zeros((18, 4)), "W_O", row_bands=6, band_highlight=1)
     lines = [s for s in stacked.layout.shapes if s.type == "line"]
     assert [s.y0 for s in lines] == [5.5, 11.5] and stacked.layout.shapes[-1].y0 == 5.5
+
+
+def _cell_axes_drawing_lines(fig) -> list[str]:
+    """The axes of gapped heatmaps that draw a grid or zero line: Plotly draws those under the cells, so
+    they show through the gaps as rows of dots (the atlas grid had one down head 0 and across layer 0)."""
+    found = []
+    for trace in fig.data:
+        if trace.type != "heatmap" or not (trace.xgap or trace.ygap):
+            continue
+        for name in ("xaxis", "yaxis"):
+            axis = fig.layout[name]
+            if axis.showgrid is not False or axis.zeroline is not False:
+                found.append(f"{name}: showgrid={axis.showgrid}, zeroline={axis.zeroline}")
+    return found
+
+
+def test_no_axis_line_shows_through_the_gaps_between_cells() -> None:
+    rng = np.random.default_rng(0)
+    scores, mask, pattern = synthetic()
+    ticks = labels.plotly_tokens(TOKS)
+    grid = lens_grid(np.array([[[1, 2]], [[2, 1]]]), np.array([[[0.6, 0.3]], [[0.9, 0.05]]]), ["a"], str)
+    figures = {
+        "layer_head_grid": layer_head_grid(rng.random((6, 4)), "previous token", "share", (0, 0)),
+        "vector_strips": vector_strips([("q", rng.normal(size=8)), ("k", rng.normal(size=8))], "q and k"),
+        "closest_sense": closest_sense_figure(
+            ["a mole", "the mole"], ["animal", "unit"], np.array([[0, 1], [1, -1]]), rng.random((2, 2, 2))
+        ),
+        "lens_grid": lens_grid_figure(grid),
+        "head_heatmap": heatmaps.head_heatmap(pattern, scores, mask, ticks, "rows"),
+        "scores_heatmap": heatmaps.scores_heatmap(scores, mask, ticks, "rows"),
+        "mask_comparison": heatmaps.mask_comparison(pattern, softmax(scores), ticks, "rows"),
+        "atlas_example": example_figure(ExampleRow(list(TOKS), ticks, np.full(len(TOKS), 0.2), 2, "")),
+    }
+    drawing = {name: lines for name, fig in figures.items() if (lines := _cell_axes_drawing_lines(fig))}
+    assert drawing == {}

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import SELECTED_RED, WEIGHT_SCALE, red_frame
+from viz.figures.layout import CELL_AXIS, SELECTED_RED, WEIGHT_SCALE, red_frame
 from viz.views.atlas import ExampleRow, StatisticStanding
 
 
@@ -54,6 +54,6 @@ def example_figure(row: ExampleRow) -> go.Figure:
     )  # fmt: skip
     if row.query_index is not None:
         fig.add_shape(red_frame(row.query_index - 0.5, row.query_index + 0.5, -0.5, 0.5))
-    fig.update_xaxes(tickangle=-45, type="category", automargin=True)  # every token of the window, labelled
-    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(showticklabels=False))
+    fig.update_xaxes(tickangle=-45, type="category", automargin=True, **CELL_AXIS)  # every token, labelled
+    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(showticklabels=False) | CELL_AXIS)
     return fig

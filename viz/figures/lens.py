@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import matrix_height, token_axis, token_matrix_layout
+from viz.figures.layout import CELL_AXIS, matrix_height, token_axis, token_matrix_layout
 from viz.labels import plotly_escape
 from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
@@ -33,7 +33,8 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
     )
     fig.update_layout(
         xaxis=x_axis | dict(side="top", tickangle=-45),
-        yaxis=dict(title=dict(text="after block (layer)"), dtick=1 if n_layers <= 32 else None, automargin=True),
+        yaxis=dict(title=dict(text="after block (layer)"), dtick=1 if n_layers <= 32 else None, automargin=True)
+        | CELL_AXIS,
         height=int(min(1100, 200 + 24 * n_layers)),
         margin=dict(l=70, r=10, t=120, b=10),
         plot_bgcolor="white",

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from viz.figures.layout import (
     AXIS_TITLE_PX,
+    CELL_AXIS,
     CHAR_PX,
     DIVERGING_SCALE,
     LINE_PX,
@@ -240,10 +241,9 @@ def vector_strips(rows: Sequence[tuple[str, np.ndarray]], title: str, x_title: s
     )
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
-        xaxis=dict(title=dict(text=x_title), showgrid=False, zeroline=False, range=[-0.5, m.shape[1] - 0.5]),
-        yaxis=dict(
-            tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed", showgrid=False
-        ),
+        xaxis=dict(title=dict(text=x_title), range=[-0.5, m.shape[1] - 0.5]) | CELL_AXIS,
+        yaxis=dict(tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
+        | CELL_AXIS,
         height=int(90 + 30 * len(names)),
         margin=dict(l=10, r=10, t=40, b=10),
         plot_bgcolor="white",
@@ -314,10 +314,11 @@ def layer_head_grid(
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
         # Fixed ranges: the click targets' markers would otherwise pad the axes past the first and last cells.
-        xaxis=dict(title=dict(text="head"), tickmode="linear", dtick=1, range=[-0.5, n_heads - 0.5]),
+        xaxis=dict(title=dict(text="head"), tickmode="linear", dtick=1, range=[-0.5, n_heads - 0.5]) | CELL_AXIS,
         yaxis=dict(
             title=dict(text="layer"), range=[n_layers - 0.5, -0.5], tickmode="linear", dtick=max(1, n_layers // 15)
-        ),
+        )
+        | CELL_AXIS,
         height=int(min(640, max(260, 80 + 16 * n_layers))),
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.figures.layout import MASKED_GREY, PALETTE, SELECTED_RED, WEIGHT_SCALE, auto_margins, token_axis
+from viz.figures.layout import CELL_AXIS, MASKED_GREY, PALETTE, SELECTED_RED, WEIGHT_SCALE, auto_margins, token_axis
 from viz.figures.mechanism import MATRIX_MAX_LABELS
 
 
@@ -221,7 +221,7 @@ def closest_sense_figure(
     )
     _sense_legend(fig, senses, tie=bool((closest < 0).any()))
     fig.update_layout(
-        xaxis=dict(title=dict(text="layer (residual entering block)"), showgrid=False),
+        xaxis=dict(title=dict(text="layer (residual entering block)")) | CELL_AXIS,
         yaxis=token_axis(list(sentences), "", max_labels=MATRIX_MAX_LABELS) | dict(autorange="reversed"),
         height=int(120 + 40 * n_s),
         margin=dict(l=10, r=10, t=30, b=10),
