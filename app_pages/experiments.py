@@ -15,7 +15,7 @@ import streamlit as st
 from services.interventions import make_intervention, valid_interventions
 from services.traces import get_sweep, get_trace, has_sweep, trace_key
 from ui.context import require_trace
-from ui.widgets import show_token_strip, token_picker, warn_untrained_masking
+from ui.widgets import fixed_decimals, show_token_strip, token_picker, warn_untrained_masking
 from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
 from viz.labels import plotly_escape, plotly_token_labels, readable_token, readable_token_labels
 from viz.views.common import display_tokens
@@ -157,7 +157,13 @@ else:
             st.caption(note)
         else:
             target_id = int(choice)
-        st.dataframe(prediction_table(rows, with_after=False), hide_index=True, width="stretch", key="exp_next_table")
+        st.dataframe(
+            prediction_table(rows, with_after=False),
+            hide_index=True,
+            width="stretch",
+            column_config=fixed_decimals(["p"]),
+            key="exp_next_table",
+        )
     if target_id is not None:
         st.caption(
             f"Chosen token: {quoted(target_id)}, p = "
