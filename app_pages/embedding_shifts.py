@@ -65,7 +65,7 @@ st.caption(
     "to one token, split by the source token it came from: source j contributes Σ_heads A[i, j]·(v_j·W_O[head])."
 )
 if long:
-    with st.expander(f"The {n} tokens as {ctx.model_name} split them"):
+    with st.expander(f"The {n} tokens as {ctx.model_title} split them"):
         show_token_strip(display_tokens(trace))
 else:
     show_token_strip(display_tokens(trace))
@@ -254,7 +254,7 @@ for w in words:
 st.dataframe(rows, hide_index=True, width="stretch", key="mech_mole_table")
 if any(w.right_context_hidden for w in words):
     st.info(
-        f'{ctx.model_name} reads left to right (causal mask), so in a sentence like "one mole of carbon dioxide" the '
+        f'{ctx.model_title} reads left to right (causal mask), so in a sentence like "one mole of carbon dioxide" the '
         "telling context comes after the word and cannot reach it: its embedding there is the same as in any sentence "
         "with the same words before it. A bidirectional model (MiniLM, or the mask switched off) can use it.",
         icon=":material/arrow_forward:",

@@ -129,7 +129,7 @@ SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over th
 
 st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
 if is_long(n):
-    with st.expander(f"The {n} tokens as {ctx.model_name} split them"):
+    with st.expander(f"The {n} tokens as {ctx.model_title} split them"):
         show_token_strip(display_tokens(trace))
 else:
     show_token_strip(display_tokens(trace))

@@ -30,7 +30,7 @@ st.caption(
     f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {n} tokens, d_model = {dm}, d_head = {d}"
 )
 if is_long(n):  # a wall of a thousand tokens would push everything else off the screen
-    with st.expander(f"The {n} tokens as {ctx.model_name} split them"):
+    with st.expander(f"The {n} tokens as {ctx.model_title} split them"):
         show_token_strip(display_tokens(trace))
 else:
     show_token_strip(display_tokens(trace))

@@ -42,7 +42,9 @@ for k in FIELDS:
     st.session_state.setdefault(f"mech_calc_{k}", GPT3_PRESET[k])
 c = st.columns([1, 1, 1, 1])
 c[0].button("GPT-3 preset", on_click=apply_preset, args=(GPT3_PRESET,), key="mech_preset_gpt3", width="stretch")
-c[1].button(f"{ctx.model_name} shape", on_click=apply_preset, args=(loaded,), key="mech_preset_loaded", width="stretch")
+c[1].button(
+    f"{ctx.model_title} shape", on_click=apply_preset, args=(loaded,), key="mech_preset_loaded", width="stretch"
+)
 cols = st.columns(4)
 values = {
     k: int(cols[i].number_input(LABELS[k], min_value=1, max_value=1_000_000, step=1, key=f"mech_calc_{k}"))
@@ -62,12 +64,12 @@ if values == GPT3_PRESET:
     )
 if cfg.n_kv_heads != cfg.n_heads and values == loaded:
     st.caption(
-        f"{ctx.model_name} uses grouped-query attention: only {cfg.n_kv_heads} key and value-down maps per layer are "
+        f"{ctx.model_title} uses grouped-query attention: only {cfg.n_kv_heads} key and value-down maps per layer are "
         "stored (shared by several query heads), so its real count is lower than this calculator's; see below."
     )
 
 # ── the loaded model ─────────────────────────────────────────────────────────────────────────────
-st.header(f"{ctx.model_name}: every parameter, counted from its tensors")
+st.header(f"{ctx.model_title}: every parameter, counted from its tensors")
 st.dataframe(loaded_breakdown(model), hide_index=True, width="stretch", key="mech_loaded_table")
 
 # ── context size ─────────────────────────────────────────────────────────────────────────────────
@@ -76,7 +78,7 @@ n_ctx = cfg.n_ctx
 lengths = context_lengths(n_ctx)
 L, H = cfg.n_layers, cfg.n_heads
 st.caption(
-    f"One pass computes one n × n pattern per head per layer: {L} × {H} × n² weights for {ctx.model_name} "
+    f"One pass computes one n × n pattern per head per layer: {L} × {H} × n² weights for {ctx.model_title} "
     f"(trained context {n_ctx:,} tokens). Memory if they were all kept at once:"
 )
 c1, c2 = st.columns(2)
@@ -86,7 +88,7 @@ with c1:
             lengths,
             [pattern_bytes(L, H, n, 2) for n in lengths],
             [pattern_bytes(L, H, n, 4) for n in lengths],
-            f"All attention patterns of {ctx.model_name}",
+            f"All attention patterns of {ctx.model_title}",
         ),
         key="mech_ctx_growth",
     )
@@ -139,7 +141,7 @@ else:
     with c1:
         show_chart(
             timing_figure(
-                [t.n_tokens for t in timings], [t.seconds for t in timings], f"model.trace time, {ctx.model_name}"
+                [t.n_tokens for t in timings], [t.seconds for t in timings], f"model.trace time, {ctx.model_title}"
             ),
             key="mech_timing_chart",
         )

@@ -67,6 +67,7 @@ __all__ = [
     "label",
     "load",
     "request_problem",
+    "title",
     "token_cap_limit",
 ]
 
@@ -171,6 +172,12 @@ def label(model: Model) -> str:
         return MODEL_NAMES[model.name]
     cfg = model.config
     return f"{model.name} ({ARCH_LABELS.get(cfg.arch, cfg.arch)}, {cfg.n_layers} layers × {cfg.n_heads} heads)"
+
+
+def title(model: Model) -> str:
+    """The model's name as a reader knows it: a built-in's own name ("SmolLM2-135M-Instruct"), else the folder or
+    hub name it was loaded from. (model.name is the registry key that URLs and file names use.)"""
+    return MODEL_NAMES[model.name].split(" (")[0] if model.name in MODEL_NAMES else model.name
 
 
 def describe(model: Model) -> str:

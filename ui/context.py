@@ -20,8 +20,9 @@ CONTEXT_KEY = "ctx"  # where the frame leaves the context in st.session_state
 class PageContext:
     model: Any  # the loaded model, an opaque handle for services.traces (attention_core.Model)
     config: Any  # its ModelConfig (a plain frozen dataclass: sizes, architecture, masking)
-    model_name: str
-    model_label: str
+    model_name: str  # the registry key (URLs, file names, cache keys)
+    model_title: str  # what the prose calls it: "SmolLM2-135M-Instruct"
+    model_label: str  # the title with its kind and shape, for a page's caption
     device: str
     n_layers: int
     n_heads: int
@@ -77,7 +78,7 @@ def build_page_context(model: models.Model) -> PageContext:
     else:
         job = traces.trace_job(model, ss.text, bool(ss.causal), token_cap)
         try:
-            trace, trace_key = wait_with_progress(job, f"Running {model.name}"), job.key
+            trace, trace_key = wait_with_progress(job, f"Running {models.title(model)}"), job.key
         except models.InputError as exc:
             message = str(exc)
         else:  # this session's pages draw from it while they compute their own traces beside it
@@ -87,6 +88,7 @@ def build_page_context(model: models.Model) -> PageContext:
         model=model,
         config=cfg,
         model_name=model.name,
+        model_title=models.title(model),
         model_label=models.label(model),
         device=model.device.type,
         n_layers=cfg.n_layers,

@@ -161,7 +161,7 @@ def _masking_toggle(model: models.Model) -> None:
         "Causal mask in every layer",
         key="causal",
         help="On: each token attends only to itself and earlier tokens (scores of later keys set to −∞ "
-        f"before the softmax). {model.name}'s own masking is {'on' if cfg.causal else 'off'}.",
+        f"before the softmax). {models.title(model)}'s own masking is {'on' if cfg.causal else 'off'}.",
     )
 
 
@@ -178,7 +178,7 @@ def _token_cap(model: models.Model) -> None:
         max_value=cap_limit,
         step=256,
         key="max_tokens",
-        help=f"Longer texts are cut to this many tokens (a notice says where). {model.name} takes up to "
+        help=f"Longer texts are cut to this many tokens (a notice says where). {models.title(model)} takes up to "
         f"{cap_limit}. Long texts are drawn downsampled, with an exact window to zoom into.",
     )
 

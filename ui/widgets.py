@@ -30,11 +30,11 @@ def show_tokens(ctx: PageContext, tokens: Tokens) -> None:
     if trace is not None and trace.truncated:
         show_cut_notice(trace, len(tokens))
     if is_long(len(tokens)):
-        with st.expander(f"The {len(tokens)} tokens as {ctx.model_name} split them"):
+        with st.expander(f"The {len(tokens)} tokens as {ctx.model_title} split them"):
             show_token_strip(tokens.raw)
     else:
         show_token_strip(tokens.raw)
-    note = f"{len(tokens)} tokens as {ctx.model_name} split them"
+    note = f"{len(tokens)} tokens as {ctx.model_title} split them"
     if any(" " in t for t in tokens.raw):  # only byte-level tokenizers keep the space: WordPiece drops it
         note += (
             f"; {SPACE_MARK} is a space that belongs to the token, so a word start and a word piece are different "

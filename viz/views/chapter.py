@@ -83,7 +83,7 @@ def facts_of(ctx: object, n_tokens: int) -> Facts:
     """Facts from a page context (ui.context.PageContext: duck-typed, viz imports no ui)."""
     cfg = ctx.config  # type: ignore[attr-defined]
     return Facts(
-        model=str(ctx.model_label).split(" (")[0],  # type: ignore[attr-defined]
+        model=ctx.model_title,  # type: ignore[attr-defined]
         n_tokens=n_tokens,
         n_layers=cfg.n_layers,
         n_heads=cfg.n_heads,
