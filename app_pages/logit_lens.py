@@ -11,7 +11,7 @@ from services.lens import has_lens, lens_grid, lens_ranks
 from ui.context import require_trace
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import readable_token
-from viz.views.lens import chosen_tokens, lens_track
+from viz.views.lens import chosen_tokens, lens_track, settle_caption
 from viz.views.lens import lens_grid as grid_view
 
 # A long text's grid shows this many positions at a time: each position costs n_layers projections onto the
@@ -56,12 +56,8 @@ st.plotly_chart(lens_grid_figure(grid), key="lens_grid", theme=None)
 
 last = stop - 1  # the last position shown (the text's last unless the window is moved back)
 final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
-settled = int(grid.settles[last - first])
 where = "the last position" if last == trace.n_tokens - 1 else f"position {last}, the window's last,"
-st.caption(
-    f"At {where} the final answer is ‘{final}’; the lens first shows it, and keeps it to the end, "
-    f"after block {settled} of {trace.n_layers - 1}."
-)
+st.caption(settle_caption(ids[:, last - first, 0], f"‘{final}’", where))
 
 st.subheader("One position, layer by layer")
 position = st.selectbox(

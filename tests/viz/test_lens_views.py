@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from viz.views.generation import candidates
-from viz.views.lens import chosen_tokens, lens_grid, settle_layers
+from viz.views.lens import chosen_tokens, lens_grid, settle_caption, settle_layers
 
 
 def test_settle_layers_is_the_start_of_the_final_run():
@@ -37,3 +37,23 @@ def test_candidates_marks_the_written_token():
     c = candidates(np.array([4, 9]), np.array([0.7, 0.2]), 9, lambda i: f" t{i}")
     assert c.labels == ["␣t4", "␣t9"] and c.chosen == 1
     assert candidates(np.array([4, 9]), np.array([0.7, 0.2]), 3, str).chosen == -1
+
+
+def test_the_settling_caption_says_where_the_answer_first_shows_and_where_it_stays():
+    # Column 0's final top-1 (5) shows after block 0, is lost at block 1 and stays from block 2: the caption said
+    # only "first shows it, and keeps it to the end, after block 2", which reads as if nothing showed it before.
+    top1 = np.array([[5, 1], [7, 1], [5, 1], [5, 1]])
+    assert settle_caption(top1[:, 0], "‘,’", "the last position") == (
+        "At the last position the final answer is ‘,’: the lens first shows it after block 0 of 3 and keeps it "
+        "from block 2 on."
+    )
+    assert settle_caption(top1[:, 1], "‘x’", "the last position") == (
+        "At the last position the final answer is ‘x’: the lens shows it after every block."
+    )
+    assert settle_caption(np.array([7, 5, 5, 5]), "‘,’", "position 4") == (
+        "At position 4 the final answer is ‘,’: the lens first shows it after block 1 of 3 and keeps it to the end."
+    )
+    late = np.array([7, 7, 7, 5])
+    assert settle_caption(late, "‘,’", "position 4") == (
+        "At position 4 the final answer is ‘,’: the lens shows it only after the last block (3)."
+    )

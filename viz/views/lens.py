@@ -35,6 +35,23 @@ def settle_layers(top1: np.ndarray) -> np.ndarray:
     return top1.shape[0] - suffix.sum(0)
 
 
+def settle_caption(top1: np.ndarray, final: str, where: str) -> str:
+    """One sentence on one position's top-1 ids [n_layers]: the final answer (`final`, already quoted), after which
+    block the lens first shows it, and from which block on it keeps it (settle_layers)."""
+    last = top1.shape[0] - 1
+    first = int(np.argmax(top1 == top1[-1]))  # the final row matches itself, so argmax finds a match
+    settled = int(settle_layers(top1[:, None])[0])
+    if settled == 0:
+        when = "the lens shows it after every block"
+    elif first == last:
+        when = f"the lens shows it only after the last block ({last})"
+    elif first == settled:
+        when = f"the lens first shows it after block {first} of {last} and keeps it to the end"
+    else:
+        when = f"the lens first shows it after block {first} of {last} and keeps it from block {settled} on"
+    return f"At {where} the final answer is {final}: {when}."
+
+
 def lens_grid(
     ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str], first: int = 0
 ) -> LensGrid:
