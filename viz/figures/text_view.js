@@ -119,7 +119,7 @@
     if (pinned < 0 && Number.isInteger(i) && i !== current) show(i);
   });
   box.addEventListener("mouseleave", () => {
-    if (pinned < 0) { clear(); idle(); maxLabel.textContent = "–"; }
+    if (pinned < 0) { clear(); idle(); maxLabel.textContent = "max"; }
   });
   box.addEventListener("click", (e) => {
     const i = e.target.dataset ? Number(e.target.dataset.i) : NaN;

@@ -132,7 +132,7 @@ def text_view_html(pieces: TextPieces, enc: Encoded, legend: Legend) -> str:
         "<div id='tv-legend'>"
         f"<div class='how'>{html.escape(how, quote=False)}</div>"
         f"<div id='tv-scale'><span>0</span><span id='tv-bar' style='background:{bar}'></span>"
-        "<span><b id='tv-max'>–</b> = darkest (the largest weight in the hovered token's "
+        "<span><b id='tv-max'>max</b> = darkest (the largest weight in the hovered token's "
         f"{'row' if enc.direction == 'query' else 'column'}; shades are in proportion)</span></div>"
         "<div id='tv-status'><b id='tv-who'></b><span id='tv-top'></span><span id='tv-hint'></span></div>"
         f"<div class='note'>{html.escape(note, quote=False)}</div>"
