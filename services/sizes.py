@@ -60,12 +60,19 @@ def breakdown(d_model: int, d_head: int, n_heads: int, n_layers: int) -> Breakdo
     return Breakdown(d_model, d_head, n_heads, n_layers, b["per_head_each"], b["per_head"], b["per_layer"], b["total"])
 
 
+def share_text(part: int, total: int) -> str:
+    """part / total as a percentage to one decimal; a nonzero share below 0.1 % with two significant digits, so it
+    does not read as none ("0.026%", not "0.0%")."""
+    share = 100 * part / total
+    return f"{share:.2g}%" if 0 < share < 0.05 else f"{share:.1f}%"
+
+
 def loaded_breakdown(model: Any) -> list[dict[str, str]]:
     """The loaded model's exact parameter count by component (model.parameter_counts())."""
     counts = model.parameter_counts()
     total = counts["total"]
     order = sorted((k for k in counts if k != "total"), key=lambda k: (not k.startswith("attention."), k))
-    rows = [{"component": k, "parameters": f"{counts[k]:,}", "share": f"{counts[k] / total:.1%}"} for k in order]
+    rows = [{"component": k, "parameters": f"{counts[k]:,}", "share": share_text(counts[k], total)} for k in order]
     rows.append({"component": "total", "parameters": f"{total:,}", "share": "100.0%"})
     return rows
 

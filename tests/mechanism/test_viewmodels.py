@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown
+from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, share_text
 from tests.app.helpers import ROOT
 from tests.texts import FLUFFY
 from viz.views.common import pca_2d
@@ -168,6 +168,10 @@ def test_loaded_breakdown_and_pattern_sizes(smollm) -> None:
     total = sum(t.numel() for t in smollm.weights.values())
     assert rows[-1] == {"component": "total", "parameters": f"{total:,}", "share": "100.0%"}
     assert sum(int(r["parameters"].replace(",", "")) for r in rows[:-1]) == total
+    # The norms' 35,136 weights are 0.026 % of the model: "0.0%" said they had none.
+    norms = next(r for r in rows if r["component"] == "norms")
+    assert norms["share"] == "0.026%"
+    assert share_text(1, 3) == "33.3%" and share_text(0, 5) == "0.0%" and share_text(1, 10**6) == "0.0001%"
     assert pattern_entries(30, 9, 1024) == 30 * 9 * 1024**2
     assert pattern_bytes(30, 9, 1024, 2) * 2 == pattern_bytes(30, 9, 1024, 4)
 
