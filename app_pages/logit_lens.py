@@ -10,7 +10,7 @@ import streamlit as st
 from services.lens import has_lens, lens_grid, lens_ranks
 from ui.context import require_trace
 from viz.figures.lens import lens_grid_figure, lens_track_figure
-from viz.labels import readable_token
+from viz.labels import plotly_escape, readable_token
 from viz.views.lens import chosen_tokens, lens_track, settle_caption
 from viz.views.lens import lens_grid as grid_view
 
@@ -71,7 +71,7 @@ chosen = chosen_tokens(ids, position - first, trace.token_ids[first:])
 p, r = lens_ranks(key, trace, position, chosen)
 track = lens_track(chosen, p, r, trace.decode_token)
 st.plotly_chart(
-    lens_track_figure(track, f"after ‘{grid.tokens[position - first]}’ (position {position})"),
+    lens_track_figure(track, f"after ‘{plotly_escape(grid.tokens[position - first])}’ (position {position})"),
     key="lens_track",
     theme=None,
 )
