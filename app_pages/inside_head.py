@@ -116,7 +116,7 @@ with c2:
         hide_index=True,
         width="stretch",
         key="mech_vector_numbers",
-        column_config=fixed_decimals(["value"], "%.6g"),
+        column_config=fixed_decimals(["value"], "%.6f"),
     )
     st.caption("e is what the head reads (the row of E below) at each picked token.")
 

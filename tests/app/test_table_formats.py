@@ -1,5 +1,6 @@
-"""Every number column of every table has one format: st.dataframe otherwise drops trailing zeros, so 0.012
-stood under 0.0127 in the Experiments page's next-token table, and a reader compares digits that do not line up."""
+"""Every number column of every table has one fixed format: st.dataframe otherwise drops trailing zeros, so 0.012
+stood under 0.0127 in the Experiments page's next-token table, and a reader compares digits that do not line up
+(a %g format drops them too: Inside one head's numbers showed 0.35457 under 0.225334)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,14 @@ VIEWS = [{"page": name} for name in PAGE_NAMES] + [
 
 
 def unformatted_float_columns(at: AppTest) -> list[str]:
-    """[table key: column] for each float column of a drawn table without a number format."""
+    """[table key: column] for each float column of a drawn table without a fixed number format."""
     found = []
     for table in at.dataframe:
         config = json.loads(table.proto.columns or "{}")
         frame = table.value
         for column in frame.columns:
             fmt = (config.get(str(column)) or {}).get("type_config", {}).get("format")
-            if frame[column].dtype.kind == "f" and not fmt:
+            if frame[column].dtype.kind == "f" and (not fmt or fmt.endswith("g")):  # %g drops trailing zeros too
                 found.append(f"{table.key}: {column}")
     return found
 
