@@ -61,8 +61,8 @@ def breakdown(d_model: int, d_head: int, n_heads: int, n_layers: int) -> Breakdo
 
 
 def share_text(part: int, total: int) -> str:
-    """part / total as a percentage to one decimal; a nonzero share below 0.1 % with two significant digits, so it
-    does not read as none ("0.026%", not "0.0%")."""
+    """part / total as a percentage to one decimal; a nonzero share that would round to 0.0% gets two significant
+    digits instead, so it does not read as none ("0.026%")."""
     share = 100 * part / total
     return f"{share:.2g}%" if 0 < share < 0.05 else f"{share:.1f}%"
 
