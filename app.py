@@ -54,11 +54,21 @@ st.html(
 )
 make_clicks_land()  # a quick click on a chart selects the point clicked, not the one passed on the way
 
+# The default page is served at "/" but still reserves its url_path, and Streamlit answers that path with "Page not
+# found"; so it reserves "home", and a hidden page at /start (every other page's name is its path) hands over to it.
+HOME = "home"
 st_pages = {
-    p.name: st.Page(p.path, title=p.title, icon=p.icon, url_path=p.name, default=p.name == DEFAULT_PAGE) for p in PAGES
-}
+    p.name: st.Page(p.path, title=p.title, icon=p.icon, url_path=HOME if p.name == DEFAULT_PAGE else p.name,
+                    default=p.name == DEFAULT_PAGE)
+    for p in PAGES
+}  # fmt: skip
 # Grouped and always expanded: with 14 pages Streamlit would otherwise hide the last ones behind "View more".
 sections = {section: [st_pages[p.name] for p in PAGES if p.section == section] for section in SECTIONS}
+home_alias = st.Page(
+    lambda: st.switch_page(st_pages[DEFAULT_PAGE]), title=st_pages[DEFAULT_PAGE].title, url_path=DEFAULT_PAGE,
+    visibility="hidden",
+)  # fmt: skip
+sections[SECTIONS[0]].append(home_alias)
 current = st.navigation(sections, expanded=True)
 page_name = next((name for name, page in st_pages.items() if page.url_path == current.url_path), DEFAULT_PAGE)
 ss = st.session_state
