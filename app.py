@@ -33,7 +33,8 @@ st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</s
 # (tests/browser/test_chart_text_fits_browser.py). The three-panel mask comparison (the masking page, Start here's
 # step 7), in a container keyed wide_chart…, keeps the width its labels need and scrolls sideways. Button columns
 # take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the layer × head
-# overview scrolls sideways at a size where each thumbnail can be seen and tapped.
+# overview scrolls sideways at a size where each thumbnail can be seen and tapped, and headings drop their
+# link-to-heading icon (shown on hover, which a phone has not), which wrapped to an empty second line.
 st.html(
     """<style>
 @media (max-width: 1200px) {
@@ -47,6 +48,7 @@ st.html(
 [data-testid='stHorizontalBlock']:has(.stDownloadButton, .stButton) { flex-wrap: wrap; }
 [data-testid='stColumn']:has(.stDownloadButton, .stButton) { min-width: fit-content; }
 @media (max-width: 640px) {
+  [data-testid='stMain'] [data-testid='stHeaderActionElements'] { display: none; }
   .st-key-overview_box { overflow-x: auto; }
   .st-key-overview_box [class*='st-key-overview_L'] { min-width: 1400px; }
 }

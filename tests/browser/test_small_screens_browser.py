@@ -29,6 +29,11 @@ THUMB_PX_JS = """el => { const fl = el._fullLayout;
     const ticks = [fl.xaxis.tickvals.length, fl.yaxis.tickvals.length];
     return [fl.xaxis._length / ticks[0], fl.yaxis._length / ticks[1]]; }"""
 
+# A heading's text height (its box less its padding) and its line height, in CSS px.
+TITLE_LINES_JS = """h => { const cs = getComputedStyle(h);
+    return [h.getBoundingClientRect().height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom),
+            parseFloat(cs.lineHeight)]; }"""
+
 
 @contextlib.contextmanager
 def patterns_at(browser, url: str, width: int, touch: bool = False):
@@ -59,6 +64,10 @@ def test_at_1024_px_buttons_are_whole_and_the_heatmap_is_large(browser, app_url,
 def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots) -> None:
     with patterns_at(browser, app_url, 390, touch=True) as page:
         page.screenshot(path=str(shots / "phone.png"))
+        # The page title fits its one line: Streamlit's link-to-heading icon (shown on hover, which a phone has not)
+        # wrapped to a second, empty line and left a blank band under "Attention patterns".
+        text_height, line = page.locator("[data-testid='stMain'] h1").first.evaluate(TITLE_LINES_JS)
+        assert text_height < 1.5 * line, (text_height, line)
         overview = page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first
         per_layer, per_head = overview.evaluate(THUMB_PX_JS)
         assert min(per_layer, per_head) >= MIN_THUMB_PX, (per_layer, per_head)
