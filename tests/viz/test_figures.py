@@ -163,7 +163,8 @@ def _cell_axes_drawing_lines(fig) -> list[str]:
     for trace in fig.data:
         if trace.type != "heatmap" or not (trace.xgap or trace.ygap):
             continue
-        for name in ("xaxis", "yaxis"):
+        for ref in (trace.xaxis or "x", trace.yaxis or "y"):  # "x2": a subplot's axis, layout.xaxis2
+            name = ref[0] + "axis" + ref[1:]
             axis = fig.layout[name]
             if axis.showgrid is not False or axis.zeroline is not False:
                 found.append(f"{name}: showgrid={axis.showgrid}, zeroline={axis.zeroline}")
