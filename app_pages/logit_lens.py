@@ -57,7 +57,7 @@ st.plotly_chart(lens_grid_figure(grid), key="lens_grid", theme=None)
 last = stop - 1  # the last position shown (the text's last unless the window is moved back)
 final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
 where = "the last position" if last == trace.n_tokens - 1 else f"position {last}, the window's last,"
-st.caption(settle_caption(ids[:, last - first, 0], f"‘{final}’", where))
+st.caption(settle_caption(grid, last - first, f"‘{final}’", where))
 
 st.subheader("One position, layer by layer")
 position = st.selectbox(

@@ -24,6 +24,7 @@ class LensGrid:
     hover: list[list[str]]  # [n_layers][n] "layer l · after 'tok'" and the top k with probabilities
     tokens: list[str]  # [n] readable input tokens (the column labels)
     settles: np.ndarray  # [n] first layer from which the top-1 is the final layer's top-1 at every layer after
+    first_shown: np.ndarray  # [n] first layer whose top-1 is the final layer's
     first: int = 0  # the text position of column 0
 
 
@@ -35,12 +36,11 @@ def settle_layers(top1: np.ndarray) -> np.ndarray:
     return top1.shape[0] - suffix.sum(0)
 
 
-def settle_caption(top1: np.ndarray, final: str, where: str) -> str:
-    """One sentence on one position's top-1 ids [n_layers]: the final answer (`final`, already quoted), after which
-    block the lens first shows it, and from which block on it keeps it (settle_layers)."""
-    last = top1.shape[0] - 1
-    first = int(np.argmax(top1 == top1[-1]))  # the final row matches itself, so argmax finds a match
-    settled = int(settle_layers(top1[:, None])[0])
+def settle_caption(grid: LensGrid, column: int, final: str, where: str) -> str:
+    """One sentence on the grid's `column`: the final answer (`final`, already quoted), after which block the lens
+    first shows it, and from which block on it keeps it."""
+    last = grid.prob.shape[0] - 1
+    first, settled = int(grid.first_shown[column]), int(grid.settles[column])
     if settled == 0:
         when = "the lens shows it after every block"
     elif first == last:
@@ -72,8 +72,10 @@ def lens_grid(
             row_hover.append("<br>".join([head, f"top {k} next tokens under this layer's lens:", *lines]))
         cell_text.append(row_text)
         hover.append(row_hover)
-    settles = settle_layers(ids[:, :, 0])
-    return LensGrid(cell_text, np.asarray(probs[:, :, 0], dtype=np.float64), hover, shown, settles, first)
+    top1 = ids[:, :, 0]  # (n_layers, n)
+    first_shown = np.argmax(top1 == top1[-1:], axis=0)  # the final row matches itself, so argmax finds a match
+    prob = np.asarray(probs[:, :, 0], dtype=np.float64)
+    return LensGrid(cell_text, prob, hover, shown, settle_layers(top1), first_shown, first)
 
 
 @dataclass(frozen=True)
