@@ -67,9 +67,8 @@ st_pages = {
 # Grouped and always expanded: with 14 pages Streamlit would otherwise hide the last ones behind "View more".
 sections = {section: [st_pages[p.name] for p in PAGES if p.section == section] for section in SECTIONS}
 home_alias = st.Page(
-    lambda: st.switch_page(st_pages[DEFAULT_PAGE]), title=st_pages[DEFAULT_PAGE].title, url_path=DEFAULT_PAGE,
-    visibility="hidden",
-)  # fmt: skip
+    lambda: None, title=st_pages[DEFAULT_PAGE].title, url_path=DEFAULT_PAGE, visibility="hidden"
+)  # never runs: the frame hands /start over below, before any model or trace work
 sections[SECTIONS[0]].append(home_alias)
 current = st.navigation(sections, expanded=True)
 page_name = next((name for name, page in st_pages.items() if page.url_path == current.url_path), DEFAULT_PAGE)
@@ -78,6 +77,8 @@ ss = st.session_state
 linked_page = shell.restore_from_url(PAGE_NAMES, current_page=page_name)
 if linked_page is not None:
     st.switch_page(st_pages[linked_page])
+if current.url_path == home_alias.url_path:  # /start, once the link's state is in the session
+    st.switch_page(st_pages[DEFAULT_PAGE])
 shell.keep_shell_state(page_name)
 
 with st.sidebar:
