@@ -1,0 +1,64 @@
+"""Checks that hold on every page as it opens (and on Start here's steps that show a table), each page opened once.
+
+- Every number column of every table has one fixed format: st.dataframe otherwise drops trailing zeros, so 0.012
+  stood under 0.0127 in the Experiments page's next-token table, and a reader compares digits that do not line up
+  (a %g format drops them too: Inside one head's numbers showed 0.35457 under 0.225334).
+- The text a reader sees names the model as they know it ("SmolLM2-135M-Instruct"), not by the app's internal
+  registry key: the Parameters page headed its tables "smollm2-135m: every parameter" under a caption that said
+  "SmolLM2-135M-Instruct", and the token notes said "as smollm2-135m split them".
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_pages.registry import PAGE_NAMES
+from tests.app.helpers import APP
+
+VIEWS = [{"page": name} for name in PAGE_NAMES] + [
+    {"page": "start", "step": step} for step in ("tokens", "softmax", "parameters")
+]
+REGISTRY_KEY = "smollm2-135m"  # the default model's key in attention_core.registry (URLs and file names use it)
+
+
+@pytest.fixture(scope="module", params=VIEWS, ids=lambda p: "-".join(p.values()))
+def opened(request) -> AppTest:
+    """The view, run once for every check of this module."""
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update(request.param)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def unformatted_float_columns(at: AppTest) -> list[str]:
+    """[table key: column] for each float column of a drawn table without a fixed number format."""
+    found = []
+    for table in at.dataframe:
+        config = json.loads(table.proto.columns or "{}")
+        frame = table.value
+        for column in frame.columns:
+            fmt = (config.get(str(column)) or {}).get("type_config", {}).get("format")
+            if frame[column].dtype.kind == "f" and (not fmt or fmt.endswith("g")):  # %g drops trailing zeros too
+                found.append(f"{table.key}: {column}")
+    return found
+
+
+def reader_texts(at: AppTest) -> list[str]:
+    """The page's prose, headings, notices and the labels of its buttons and expanders."""
+    kinds = ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error")
+    texts = [element.value for kind in kinds for element in at.get(kind)]
+    return texts + [b.label for b in at.button] + [e.label for e in at.expander]
+
+
+def test_every_float_column_has_a_format(opened: AppTest) -> None:
+    assert unformatted_float_columns(opened) == []
+
+
+def test_the_page_names_the_model_by_its_title(opened: AppTest) -> None:
+    texts = reader_texts(opened)
+    assert texts, "the page showed no text at all"
+    assert [t for t in texts if REGISTRY_KEY in str(t)] == []
