@@ -9,6 +9,7 @@ import streamlit as st
 
 from services.lens import has_lens, lens_grid, lens_ranks
 from ui.context import require_trace
+from ui.widgets import token_picker
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
 from viz.views.lens import chosen_tokens, lens_track, settle_caption
@@ -60,13 +61,8 @@ where = "the last position" if last == trace.n_tokens - 1 else f"position {last}
 st.caption(settle_caption(grid, last - first, f"‘{final}’", where))
 
 st.subheader("One position, layer by layer")
-position = st.selectbox(
-    "Position",
-    range(first, stop),
-    index=last - first,
-    format_func=lambda i: f"{i}: after ‘{grid.tokens[i - first]}’",
-    key="lens_position" + ("" if stop - first == trace.n_tokens else f"_{first}"),  # a new window: new positions
-)
+positions = [f"{i}: after ‘{grid.tokens[i - first]}’" for i in range(first, stop)]
+position = first + token_picker("Position", positions, last - first, "lens_position")  # follows a new text or window
 chosen = chosen_tokens(ids, position - first, trace.token_ids[first:])
 p, r = lens_ranks(key, trace, position, chosen)
 track = lens_track(chosen, p, r, trace.decode_token)

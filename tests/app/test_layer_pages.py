@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP, chart, decode
+from tests.app.helpers import APP, chart, decode, keyed
 
 TIMEOUT = 240
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
@@ -42,7 +42,7 @@ def test_logit_lens_grid_is_the_models_lens_and_the_position_track(smollm):
     first = decode(track["data"][0]["y"])
     probs, _ = trace.lens_ranks(-1, [int(top.ids[-1, -1, 0])])
     np.testing.assert_allclose(first, probs[:, 0].numpy(), atol=1e-5)
-    at.selectbox(key="lens_position").set_value(2).run()
+    keyed(at, "selectbox", "lens_position").set_value(2).run()
     assert_clean(at)
     assert "position 2" in chart(at, "lens_track")["layout"]["title"]["text"]
 

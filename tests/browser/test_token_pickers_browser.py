@@ -20,6 +20,7 @@ PAGES = {
     "Embedding shifts": ["Token to explain"],
     "Scores & masking": ["Look at one query's row"],
     "Contribution graph": ["Token whose embedding to explain"],
+    "Logit lens": ["Position"],
 }
 
 
@@ -31,6 +32,8 @@ def offered(page, label: str) -> list[str]:
         .first
     )
     shown = widget.inner_text().replace(label, "")
+    # A selectbox shows its value in an <input>, which inner_text leaves out (a stale value went unseen).
+    shown += " ".join(i.input_value() for i in widget.locator("input").all())
     widget.get_by_role("combobox").click()
     page.get_by_role("option").first.wait_for()
     names = page.get_by_role("option").all_inner_texts()
