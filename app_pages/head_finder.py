@@ -11,7 +11,6 @@ from ui.context import require_trace
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.progress import wait_with_progress
 from ui.widgets import (
-    fixed_decimals,
     show_chart,
     show_clickable_chart,
     show_token_strip,
@@ -127,6 +126,31 @@ stats_job = derived_job(
 )
 SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the whole text
 
+
+def ranking_columns(per_key: list[str]) -> dict:
+    """The ranking table's columns: short headers that fit beside the grid at 1024-1280 px (a narrow column cut
+    "previous-token share" to "previous-tol"), each with its full meaning as the header's tooltip."""
+
+    def weight(label: str | None, meaning: str) -> object:
+        return st.column_config.NumberColumn(label, format="%.4f", help=meaning)
+
+    return {
+        "layer": st.column_config.NumberColumn(width="small"),
+        "head": st.column_config.NumberColumn(width="small"),
+        "weight on keys": weight("on keys", "The query's attention weight on all the chosen keys together."),
+        **{name: weight(None, "The query's attention weight on this key alone.") for name in per_key},
+        SHARE_PREV: weight(
+            "prev. token",
+            "Previous-token share: each query's weight on the token just before it, averaged over the whole text.",
+        ),
+        SHARE_FIRST: weight(
+            "first token",
+            "First-token share: each query's weight on the first token (often an "
+            "attention sink), averaged over the whole text.",
+        ),
+    }
+
+
 st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
 if is_long(n):
     with st.expander(f"The {n} tokens as {ctx.model_title} split them"):
@@ -193,13 +217,7 @@ else:
             ],
             hide_index=True,
             width="stretch",
-            column_config={
-                "layer": st.column_config.NumberColumn(width="small"),
-                "head": st.column_config.NumberColumn(width="small"),
-                **fixed_decimals(
-                    ["weight on keys", *(f"→ {readable[k]}" for k in keys), SHARE_PREV, SHARE_FIRST], width="small"
-                ),
-            },
+            column_config=ranking_columns([f"→ {readable[k]}" for k in keys]),
             key=RANKING_KEY,
             on_select=open_from_ranking,
             selection_mode="single-row",

@@ -6,6 +6,9 @@
 - The text a reader sees names the model as they know it ("SmolLM2-135M-Instruct"), not by the app's internal
   registry key: the Parameters page headed its tables "smollm2-135m: every parameter" under a caption that said
   "SmolLM2-135M-Instruct", and the token notes said "as smollm2-135m split them".
+- No table column set to Streamlit's "small" width (75 px) has a label longer than that width holds: the Head
+  finder's ranking table showed "weight on k", "previous-tol" and "first-token sh" at 1280 px. (The table is drawn
+  on a canvas, so this reads the column's width and label from the element rather than from the page.)
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from tests.app.helpers import APP
 VIEWS = [{"page": name} for name in PAGE_NAMES] + [
     {"page": "start", "step": step} for step in ("tokens", "softmax", "parameters")
 ]
+SMALL_COLUMN_CHARS = 7  # a "small" column is 75 px; the grid's 14 px header font fits about 7 characters with
+# the column's padding (measured on the ranking table: "weight on keys" showed as "weight on k" in ~85 px)
 REGISTRY_KEY = "smollm2-135m"  # the default model's key in attention_core.registry (URLs and file names use it)
 
 
@@ -47,6 +52,18 @@ def unformatted_float_columns(at: AppTest) -> list[str]:
     return found
 
 
+def cut_off_column_labels(at: AppTest) -> list[str]:
+    """[table key: label] for each column set to the "small" width whose label is longer than it holds."""
+    found = []
+    for table in at.dataframe:
+        config = json.loads(table.proto.columns or "{}")
+        for column, settings in config.items():
+            label = settings.get("label") or column
+            if settings.get("width") == "small" and len(label) > SMALL_COLUMN_CHARS:
+                found.append(f"{table.key}: {label}")
+    return found
+
+
 def reader_texts(at: AppTest) -> list[str]:
     """The page's prose, headings, notices and the labels of its buttons and expanders."""
     kinds = ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error")
@@ -56,6 +73,10 @@ def reader_texts(at: AppTest) -> list[str]:
 
 def test_every_float_column_has_a_format(opened: AppTest) -> None:
     assert unformatted_float_columns(opened) == []
+
+
+def test_no_small_column_cuts_its_label(opened: AppTest) -> None:
+    assert cut_off_column_labels(opened) == []
 
 
 def test_the_page_names_the_model_by_its_title(opened: AppTest) -> None:
