@@ -12,7 +12,7 @@ from ui.context import require_trace
 from ui.figure_memo import memo_figure
 from ui.sidebar import MOLE_HINT
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
-from viz.figures.mechanism import matrix_heatmap, source_bars
+from viz.figures.mechanism import source_bars
 from viz.figures.shifts import (
     closest_sense_figure,
     layer_lines,
@@ -39,6 +39,7 @@ from viz.views.shifts import (
     word_trace,
 )
 
+MASKED_HELP = "The causal mask (or the layer's sliding window) hides this source from the query: every weight is 0."
 DEFAULT_SENTENCES = "American shrew mole\none mole of carbon dioxide\ntake a biopsy of the mole"
 DEFAULT_SENSES = [
     ("animal", "the mole dug a tunnel in the garden"),
@@ -102,7 +103,9 @@ if n > SOURCE_MAX:
             ),
             "mech_norms",
         )
-    show_chart(named_head_sources(split.head_norms()[:, shown], names, heads_title), "mech_heads_sources")
+    show_chart(
+        named_head_sources(split.head_norms()[:, shown], names, heads_title, split.allowed[shown]), "mech_heads_sources"
+    )
 else:
     c1, c2 = st.columns(2)
     with c1:
@@ -112,24 +115,14 @@ else:
             source_bars(labels, norms, "Size of each source's contribution |c_j|", "|c_j| (d_model units)", query),
             "mech_norms",
         )
-    show_chart(
-        matrix_heatmap(
-            split.head_norms(),
-            heads_title,
-            [f"head {h}" for h in range(trace.n_heads)],
-            labels,
-            "source token",
-            "head",
-            kind="weight",
-        ),
-        "mech_heads_sources",
-    )
+    show_chart(named_head_sources(split.head_norms(), labels, heads_title, split.allowed), "mech_heads_sources")
 bias_row = [
     {
         "source": "b_O (output bias, from no token)",
         "share of Δe": split.bias_share(),
         "|contribution|": float(np.linalg.norm(split.bias)),
         "mean attention weight": float("nan"),
+        "masked": None,
     }
 ]
 st.dataframe(
@@ -139,13 +132,15 @@ st.dataframe(
             "share of Δe": float(shares[j]),
             "|contribution|": float(norms[j]),
             "mean attention weight": float(split.weights[:, j].mean()),
+            "masked": not bool(split.allowed[j]),
         }
         for j in range(n)
     ]
     + (bias_row if np.any(split.bias) else []),
     hide_index=True,
     width="stretch",
-    column_config=fixed_decimals(["share of Δe", "|contribution|", "mean attention weight"]),
+    column_config=fixed_decimals(["share of Δe", "|contribution|", "mean attention weight"])
+    | {"masked": st.column_config.CheckboxColumn(help=MASKED_HELP)},
     key="mech_shift_table",
 )
 

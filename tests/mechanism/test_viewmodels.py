@@ -41,12 +41,14 @@ def test_delta_by_source_sums_to_the_attention_output(fluffy, layer: int) -> Non
     np.testing.assert_allclose(split.delta, fluffy.attn_out(layer)[3].numpy(), atol=1e-4)
     assert split.share_along_delta().sum() + split.bias_share() == pytest.approx(1.0, abs=1e-5)
     assert np.all(split.per_source[4:] == 0)  # causal: later tokens contribute nothing to "creature"
+    assert split.allowed.tolist() == [True] * 4 + [False] * (fluffy.n_tokens - 4)  # and the view says why
 
 
 def test_delta_by_source_with_output_bias(minilm) -> None:
     trace = minilm.trace(FLUFFY)
     split = delta_by_source(trace, 2, 4)
     assert np.any(split.bias)
+    assert split.allowed.all()  # an encoder: every source is seen
     np.testing.assert_allclose(split.delta, trace.attn_out(2)[4].numpy(), atol=1e-4)
 
 

@@ -12,7 +12,7 @@ from viz.figures import heatmaps, layout, overview
 from viz.figures.atlas import example_figure
 from viz.figures.lens import lens_grid_figure
 from viz.figures.mechanism import layer_head_grid, vector_strips
-from viz.figures.shifts import closest_sense_figure
+from viz.figures.shifts import closest_sense_figure, named_head_sources
 from viz.views.atlas import ExampleRow
 from viz.views.lens import lens_grid
 
@@ -52,6 +52,18 @@ def test_scores_heatmap_masks_with_blank_cells_labelled_minus_infinity() -> None
     overlay = fig.data[1]
     assert len(overlay.x) == int((~mask).sum())
     assert all("−∞ (masked)" in h for h in overlay.hovertext)
+
+
+def test_head_sources_draw_a_masked_source_grey_and_say_so_on_hover() -> None:
+    """Embedding shifts' per-head picture: a source the mask hides from the query is not drawn as a weak one."""
+    values = np.array([[0.5, 0.2, 0.0], [0.1, 0.4, 0.0]])
+    fig = named_head_sources(values, ["0: a", "1: b", "2: c"], "per head", allowed=np.array([True, True, False]))
+    z = decode(fig.to_plotly_json()["data"][0]["z"])
+    assert np.isnan(z[:, 2]).all() and np.isfinite(z[:, :2]).all()
+    assert fig.layout.plot_bgcolor == layout.MASKED_GREY
+    hover = fig.data[0].text
+    assert all("masked" in row[2] for row in hover) and not any("masked" in row[0] for row in hover)
+    assert "0.5" in hover[0][0]
 
 
 def test_scores_heatmap_without_mask_has_no_overlay() -> None:
@@ -183,6 +195,7 @@ def test_no_axis_line_shows_through_the_gaps_between_cells() -> None:
             ["a mole", "the mole"], ["animal", "unit"], np.array([[0, 1], [1, -1]]), rng.random((2, 2, 2))
         ),
         "lens_grid": lens_grid_figure(grid),
+        "head_sources": named_head_sources(rng.random((2, 3)), ["a", "b", "c"], "t", np.array([True, True, False])),
         "head_heatmap": heatmaps.head_heatmap(pattern, scores, mask, ticks, "rows"),
         "scores_heatmap": heatmaps.scores_heatmap(scores, mask, ticks, "rows"),
         "mask_comparison": heatmaps.mask_comparison(pattern, softmax(scores), ticks, "rows"),

@@ -110,6 +110,9 @@ class FakeShiftTrace:
     def output_bias(self, layer: int) -> np.ndarray | None:
         return self._bias
 
+    def mask(self, layer: int) -> np.ndarray:
+        return np.tril(np.ones((3, 3), dtype=bool))
+
     def attn_out(self, layer: int) -> np.ndarray:
         extra = self._bias if self._bias is not None else 0.0
         return np.stack([self._contrib.sum(axis=(0, 1)) + extra] * 3)
@@ -123,3 +126,4 @@ def test_delta_by_source_adds_the_output_bias_once() -> None:
     assert d.share_along_delta().sum() + d.bias_share() == pytest.approx(1.0)
     no_bias = shifts.delta_by_source(FakeShiftTrace(None), layer=0, query=2)
     np.testing.assert_array_equal(no_bias.bias, np.zeros(2))
+    assert shifts.delta_by_source(FakeShiftTrace(None), layer=0, query=1).allowed.tolist() == [True, True, False]

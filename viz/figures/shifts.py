@@ -98,28 +98,45 @@ def named_source_bars(
     return auto_margins(fig)
 
 
-def named_head_sources(matrix: np.ndarray, names: Sequence[str], title: str) -> go.Figure:
-    """[n_heads, k] |A[i, j]·(v_j·W_O[head])| for k named sources (a long text's chosen subset)."""
-    m = np.asarray(matrix, dtype=np.float32)
+def named_head_sources(
+    matrix: np.ndarray, names: Sequence[str], title: str, allowed: np.ndarray | None = None
+) -> go.Figure:
+    """[n_heads, k] |A[i, j]·(v_j·W_O[head])| for k named sources ("412: ␣the", already Plotly-escaped).
+
+    `allowed` [k] bool: the sources the query may see; a masked one (a later token, or one outside a sliding
+    window) is left grey and says so on hover, not drawn as a source the heads happened to ignore."""
+    m = np.asarray(matrix, dtype=np.float64)
+    seen = np.ones(m.shape[1], dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    hover = [
+        [
+            f"value {v:.5g}" if ok else "masked: the query cannot see this source"
+            for v, ok in zip(row, seen, strict=True)
+        ]
+        for row in m
+    ]
     fig = go.Figure(
         go.Heatmap(
-            z=m,
+            z=np.where(seen[None, :], m, np.nan).astype(np.float32),  # NaN: the grey background shows
             x=list(names),
             y=[f"head {h}" for h in range(m.shape[0])],
+            text=hover,
             colorscale=WEIGHT_SCALE,
             zmin=0.0,
-            zmax=float(max(np.nanmax(m), 1e-9)) if m.size else 1.0,
-            hovertemplate="%{y}<br>source %{x}<br>value %{z:.5g}<extra></extra>",
+            zmax=float(max(np.max(m[:, seen]), 1e-9)) if seen.any() and m.size else 1.0,
+            hovertemplate="%{y}<br>source %{x}<br>%{text}<extra></extra>",
+            hoverongaps=True,
+            xgap=1 if m.shape[1] <= 40 else 0,  # cells apart, as the other token heatmaps draw them
+            ygap=1,
             colorbar=dict(thickness=12),
         )
     )
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
-        xaxis=dict(type="category", title=dict(text="source token"), tickangle=-45),
-        yaxis=dict(type="category", title=dict(text="head"), autorange="reversed"),
+        xaxis=dict(type="category", title=dict(text="source token"), tickangle=-45, **CELL_AXIS),
+        yaxis=dict(type="category", title=dict(text="head"), autorange="reversed", **CELL_AXIS),
         height=int(max(320, 120 + 24 * m.shape[0])),
         margin=dict(l=10, r=10, t=50, b=10),
-        plot_bgcolor="white",
+        plot_bgcolor=MASKED_GREY if not seen.all() else "white",
     )
     return auto_margins(fig)
 

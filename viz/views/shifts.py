@@ -23,6 +23,7 @@ class DeltaBySource:
     weights: np.ndarray  # [n_heads, n_k] the attention weights A[i, j] of each head
     bias: np.ndarray  # [d_model] b_O (zeros when the model has none): added once, from no source
     attn_out: np.ndarray  # [d_model] the engine's attention output at the query
+    allowed: np.ndarray  # [n_k] bool: the sources this pass let the query see (the causal mask, any window)
 
     @property
     def per_source(self) -> np.ndarray:
@@ -63,6 +64,7 @@ def delta_by_source(trace: TraceLike, layer: int, query: int) -> DeltaBySource:
         weights=to_numpy(trace.layer_patterns(layer))[:, query, :],
         bias=to_numpy(b) if b is not None else np.zeros(d_model),
         attn_out=to_numpy(trace.attn_out(layer))[query],
+        allowed=to_numpy(trace.mask(layer))[query].astype(bool),
     )
 
 
