@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from tests.app.helpers import decode
@@ -10,10 +11,11 @@ from tests.viz.synthetic import TOKS, softmax, synthetic
 from viz import labels
 from viz.figures import heatmaps, layout, overview
 from viz.figures.atlas import example_figure
-from viz.figures.lens import lens_grid_figure
+from viz.figures.lens import lens_grid_figure, step_attention_figure, step_heads_figure
 from viz.figures.mechanism import layer_head_grid, vector_strips
 from viz.figures.shifts import closest_sense_figure, named_head_sources
 from viz.views.atlas import ExampleRow
+from viz.views.generation import StepAttention
 from viz.views.lens import lens_grid
 
 
@@ -203,3 +205,22 @@ def test_no_axis_line_shows_through_the_gaps_between_cells() -> None:
     }
     drawing = {name: lines for name, fig in figures.items() if (lines := _cell_axes_drawing_lines(fig))}
     assert drawing == {}
+
+
+def test_every_attention_weight_heatmap_uses_the_one_weight_scale() -> None:
+    """A learner reads "dark blue = much attention" on every page: the Generate page's step heatmaps drew the same
+    weights in Viridis (dark purple = none) and their unseen cells in another grey."""
+    rng = np.random.default_rng(0)
+    scores, mask, pattern = synthetic()
+    ticks = labels.plotly_tokens(TOKS)
+    steps = StepAttention(rng.random((2, 4)), ["x", "y"], ["a", "b", "c", "x"], n_prompt=3)
+    figures = {
+        "head_heatmap": heatmaps.head_heatmap(pattern, scores, mask, ticks, "rows"),
+        "head_sources": named_head_sources(rng.random((2, 3)), ["a", "b", "c"], "t", np.array([True, True, False])),
+        "step_attention": step_attention_figure(steps, 0, 0),
+        "step_heads": step_heads_figure(rng.random((3, 4)), ["a", "b", "c", "x"], 0, "y"),
+    }
+    blues = go.Figure(go.Heatmap(z=[[0.0]], colorscale=layout.WEIGHT_SCALE)).data[0].colorscale
+    scales = {name: fig.data[0].colorscale for name, fig in figures.items()}
+    assert {name: scale for name, scale in scales.items() if scale != blues} == {}
+    assert step_attention_figure(steps, 0, 0).layout.plot_bgcolor == layout.MASKED_GREY  # the steps not yet seen

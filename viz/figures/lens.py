@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import CELL_AXIS, matrix_height, token_axis, token_matrix_layout
+from viz.figures.layout import CELL_AXIS, MASKED_GREY, WEIGHT_SCALE, matrix_height, token_axis, token_matrix_layout
 from viz.labels import plotly_escape
 from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
@@ -73,7 +73,7 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
     seen = np.arange(first, first + n_keys)[None, :] <= view.n_prompt - 1 + np.arange(n_new)[:, None]
     masked = np.where(seen, w, np.nan)
     fig = go.Figure(go.Heatmap(
-        z=masked, x=np.arange(first, first + n_keys), colorscale="Viridis", zmin=0.0, hovertext=hover,
+        z=masked, x=np.arange(first, first + n_keys), colorscale=WEIGHT_SCALE, zmin=0.0, hovertext=hover,
         hoverinfo="text", colorbar=dict(title=dict(text="weight")),
     ))  # fmt: skip
     fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
@@ -84,7 +84,7 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
         xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)", first,
                          max_labels=48) | dict(side="top", tickangle=-90),
         yaxis=token_axis([plotly_escape(t) for t in view.rows], "generated token") | dict(autorange="reversed"),
-        height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=10, r=10, t=130, b=10), plot_bgcolor="#eee",
+        height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=10, r=10, t=130, b=10), plot_bgcolor=MASKED_GREY,
         title_y=0.99,
     )  # fmt: skip
     return fig
@@ -94,8 +94,9 @@ def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written:
     """Every head of one layer (rows) over the earlier tokens (from position `first`) at one step."""
     hover = [[f"head {h} → {plotly_escape(keys[j])} (position {first + j}): {weights[h, j]:.3f}"
               for j in range(weights.shape[1])] for h in range(weights.shape[0])]  # fmt: skip
-    fig = go.Figure(go.Heatmap(z=weights, x=np.arange(first, first + weights.shape[1]), colorscale="Viridis",
-                               zmin=0.0, hovertext=hover, hoverinfo="text"))  # fmt: skip
+    fig = go.Figure(go.Heatmap(z=weights, x=np.arange(first, first + weights.shape[1]), colorscale=WEIGHT_SCALE,
+                               zmin=0.0, hovertext=hover, hoverinfo="text",
+                               colorbar=dict(title=dict(text="weight"))))  # fmt: skip
     fig.update_layout(
         title=dict(text=f"Layer {layer}, every head, at the step that wrote {plotly_escape(written)}"),
         xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token", first) | dict(side="top", tickangle=-45),
