@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import streamlit as st
 
 from app_pages.registry import page_named
@@ -37,7 +38,7 @@ from viz.figures.mechanism import context_growth, matrix_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import layer_lines
 from viz.labels import axis_labels, plotly_escape, readable_tokens
-from viz.views.chapter import SLUGS, STEPS, facts_of, softmax_rows, step_index, step_text
+from viz.views.chapter import SLUGS, STEPS, facts_of, softmax_rows, step_index, step_text, weighted_values
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
 from viz.views.heads import default_query_keys
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
@@ -158,6 +159,29 @@ def draw_values() -> None:
     s = head_steps(layer)
     title = f"Δe = (A·V)·W_O[head {head}]  [{s.n} × {s.d_model}]"
     show_chart(matrix_heatmap(s.delta, title, labels, None, "dimension", "token"), "start_delta")
+    st.markdown("**One token's row, added up**: each source's value vector times the query's weight on it.")
+    q = token_picker("Query token", readable, default_query_keys(tokens.raw)[0], "start_values_query")
+    parts = weighted_values(s.v, s.W_O, s.pattern[q], s.mask[q], q)
+    names = [f"{w:.3f} × v({labels[j]})·W_O" for j, w in zip(parts.sources, parts.weights, strict=True)]
+    rows = [parts.rows]
+    if parts.rest is not None:
+        names.append(f"{parts.rest_weight:.3f} × the other {parts.n_rest}")
+        rows.append(parts.rest[None, :])
+    figure = matrix_heatmap(
+        np.vstack([*rows, parts.delta[None, :]]),
+        f"Δe of {labels[q]} = Σ_j A[{q}, j]·(v_j·W_O)  ({parts.n_seen} sources it sees)",
+        [*names, f"= Δe of {labels[q]}"],
+        None,
+        "dimension",
+        row_bands=len(names),  # a line above the sum
+    )
+    show_chart(figure, "start_delta_sum")
+    st.caption(
+        f"The bottom row is the sum of the rows above it and equals row {q} of the Δe above to within "
+        f"{float(np.abs(parts.delta - s.delta[q]).max()):.1g}. A source with a small weight adds a faint row, "
+        "however large its value vector."
+        + (" Masked sources (later tokens; outside a sliding window) add nothing and have no row." if not s.mask[q].all() else "")
+    )
 
 
 def draw_heads() -> None:

@@ -107,6 +107,23 @@ def test_step_views_show_the_models_numbers(smollm) -> None:
     assert table["score the softmax sees"].iloc[-1] == -np.inf  # a later key, masked
 
 
+def test_the_values_step_adds_one_tokens_delta_up_from_the_engines_numbers(smollm) -> None:
+    expected = smollm.trace(TEXT)
+    at = open_app(step="values", layer="3", head="2")
+    assert_clean(at)
+    figure = chart(at, "start_delta_sum")
+    z = decode(figure["data"][0]["z"])
+    creature = 3  # the default query sees "a", "fluffy", "blue" and itself: four rows and their sum
+    delta = expected.head_out(3, 2).numpy()[creature]  # this head's A·V·W_O at the query, from the engine
+    assert z.shape == (5, delta.shape[0])
+    np.testing.assert_allclose(z[-1], delta, atol=1e-5)
+    np.testing.assert_allclose(z[:-1].sum(axis=0), z[-1], atol=1e-5)
+    weights = expected.pattern(3, 2).numpy()[creature]
+    ticks = figure["layout"]["yaxis"]["ticktext"]
+    assert ticks[1].startswith(f"{weights[1]:.3f} × v(1: ") and ticks[-1].startswith("= Δe of 3: ")
+    assert "Masked sources" in " ".join(c.value for c in at.caption)
+
+
 def test_minilm_says_what_masking_and_cross_attention_are_for_it() -> None:
     at = open_app(model="minilm-l6", step="masking")
     assert_clean(at)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app_pages.registry import PAGE_NAMES
-from viz.views.chapter import SLUGS, STEPS, Facts, softmax_rows, step_slug, step_text
+from viz.views.chapter import SLUGS, STEPS, Facts, softmax_rows, step_slug, step_text, weighted_values
 
 DECODER = Facts(
     model="SmolLM2-135M-Instruct", n_tokens=10, n_layers=30, n_heads=9, n_kv_heads=3, d_model=576, d_head=64,
@@ -59,3 +59,21 @@ def test_softmax_rows_show_the_masked_scores_as_minus_infinity() -> None:
     rows = softmax_rows(np.array([1.0, 2.0]), np.array([True, False]), np.array([1.0, 0.0]), ["a", "b"])
     assert rows[1]["score the softmax sees"] == -np.inf and rows[1]["scaled score"] == 2.0
     assert [r["key token"] for r in rows] == ["0: a", "1: b"]
+
+
+def test_weighted_values_add_up_to_the_heads_delta() -> None:
+    rng = np.random.default_rng(0)
+    n, d_head, d_model = 6, 4, 8
+    v, W_O = rng.normal(size=(n, d_head)), rng.normal(size=(d_head, d_model))
+    seen = np.arange(n) <= 4  # causal, query 4
+    row = np.where(seen, rng.random(n), 0.0)
+    row /= row.sum()
+    whole = weighted_values(v, W_O, row, seen, query=4)
+    assert whole.sources == [0, 1, 2, 3, 4] and whole.rest is None and whole.n_seen == 5
+    np.testing.assert_allclose(whole.delta, (row @ v) @ W_O, atol=1e-12)  # (A·V)·W_O, the engine's Δe row
+    np.testing.assert_allclose(whole.rows[2], row[2] * v[2] @ W_O)
+    cut = weighted_values(v, W_O, row, seen, query=4, max_rows=2)
+    sizes = np.linalg.norm(row[:5, None] * (v[:5] @ W_O), axis=-1)
+    assert cut.sources == sorted(np.argsort(-sizes)[:2].tolist()) and cut.n_rest == 3
+    np.testing.assert_allclose(cut.rows.sum(axis=0) + cut.rest, whole.delta, atol=1e-12)
+    assert cut.rest_weight == pytest.approx(1.0 - cut.weights.sum())
