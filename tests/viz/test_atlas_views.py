@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from viz.views.atlas import example_row, head_profile, ranked_heads
@@ -31,7 +33,7 @@ def test_example_row_labels_positions_and_finds_the_query():
     row = example_row(example)
     assert row.readable == ["10: ␣the", "11: ␣cat", "12: <b>"] and row.query_index == 2
     assert "&lt;b&gt;" in row.plotly[2] or "<b>" not in row.plotly[2]  # Plotly text is escaped
-    assert "document 7, query 12" in row.caption and "11: ␣cat 0.81" in row.caption
+    assert "document 7, query 12" in row.caption and "11: ` '␣cat' ` 0.81" in row.caption
 
 
 def test_example_row_ends_at_the_query_when_later_keys_got_no_weight():
@@ -44,3 +46,17 @@ def test_example_row_ends_at_the_query_when_later_keys_got_no_weight():
     assert row.readable == ["0: a", "1: ␣b"] and row.weights.tolist() == [0.9, 0.1] and row.query_index == 1
     bidirectional = {**example, "weights": [0.5, 0.1, 0.3, 0.1]}
     assert len(example_row(bidirectional).readable) == 4
+
+
+def test_an_examples_caption_shows_its_tokens_as_text() -> None:
+    """The page writes the caption as Markdown (st.caption): a corpus's tokens such as "**", "<b>" or "$" must not
+    become bold text, HTML or maths there; each token sits in a code span."""
+    example = {
+        "kind": "text", "doc_id": 0, "query": 3, "value": 0.5, "window_start": 0,
+        "tokens": ["**", "x", "**", "$"], "weights": [0.2, 0.1, 0.3, 0.4],
+        "top_keys": [3, 2, 0], "top_key_tokens": ["$", "**", "<b>"], "top_key_weights": [0.4, 0.3, 0.2],
+    }  # fmt: skip
+    caption = example_row(example).caption
+    outside_code = re.sub(r"(`+).+?\1", "", caption)
+    assert not any(mark in outside_code for mark in ("**", "$", "<b>")), caption
+    assert "3: " in caption and "0.40" in caption

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.labels import plotly_tokens, readable_tokens
+from viz.labels import markdown_literal, plotly_tokens, readable_tokens
 
 # The atlas's statistics (attention_core.atlas.statistics.STATISTICS, in its order) as the page names them.
 STATISTIC_LABELS = {
@@ -88,7 +88,7 @@ def example_row(example: dict) -> ExampleRow:
     q = int(example["query"])
     where = "a repeated random sequence" if example["kind"] == "induction" else f"document {example['doc_id']}"
     key_bits = ", ".join(
-        f"{k}: {t} {w:.2f}"
+        f"{k}: {markdown_literal(t)} {w:.2f}"  # the page writes the caption as Markdown: tokens stay literal
         for k, t, w in zip(
             example["top_keys"],
             readable_tokens(example["top_key_tokens"]),
