@@ -46,6 +46,7 @@ from viz.views.shifts import pairwise_cosines, word_trace
 from viz.views.sizes import context_lengths, pattern_bytes
 
 ss = st.session_state
+MASKED_NOTE = " Masked sources (later tokens; outside a sliding window) add nothing and have no row."
 OUTLINE = "start_outline"  # the chapter outline's widget key (the step itself lives in ui.shell.STEP)
 
 ctx = require_trace()
@@ -179,8 +180,7 @@ def draw_values() -> None:
     st.caption(
         f"The bottom row is the sum of the rows above it and equals row {q} of the Δe above to within "
         f"{float(np.abs(parts.delta - s.delta[q]).max()):.1g}. A source with a small weight adds a faint row, "
-        "however large its value vector."
-        + (" Masked sources (later tokens; outside a sliding window) add nothing and have no row." if not s.mask[q].all() else "")
+        "however large its value vector." + (MASKED_NOTE if not s.mask[q].all() else "")
     )
 
 
