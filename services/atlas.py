@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from attention_core import Model
+from attention_core.atlas.corpus import CorpusError, read_corpus
 from attention_core.atlas.statistics import STATISTICS
 from attention_core.atlas.tables import examples_path, read_atlas
+from attention_core.policy import is_public
 from services.cache import RESULTS
 from services.models import is_embedded
 
@@ -53,9 +55,11 @@ def user_dir() -> Path:
     return Path(os.environ.get("ATTN_ATLAS_DIR") or Path.home() / ".cache" / "attention-viz" / "atlas")
 
 
-def computed_path(model: Model) -> Path:
+def computed_path(model: Model, corpus: StoredCorpus | None = None) -> Path:
+    """Where this model's atlas computed here goes: over the default corpus, or over an uploaded `corpus`."""
     digest = hashlib.sha1(model.key.encode()).hexdigest()[:12]
-    return user_dir() / f"{re.sub(r'[^A-Za-z0-9._-]', '_', model.name)}-{digest}.parquet"
+    stem = f"{re.sub(r'[^A-Za-z0-9._-]', '_', model.name)}-{digest}"
+    return user_dir() / (f"{stem}{CORPUS_TAG}{corpus.sha256[:12]}.parquet" if corpus else f"{stem}.parquet")
 
 
 def atlas_path(model: Model) -> Path | None:
@@ -65,6 +69,87 @@ def atlas_path(model: Model) -> Path | None:
         return shipped
     mine = computed_path(model)
     return mine if mine.is_file() and examples_path(mine).is_file() else None
+
+
+@dataclass(frozen=True)
+class StoredCorpus:
+    """A corpus a user uploaded, checked and kept (by content) in the atlas folder's corpora/."""
+
+    path: Path
+    name: str  # the file name it was uploaded as (shown; never a path)
+    sha256: str
+    n_documents: int
+
+
+CORPUS_TAG = "-corpus-"  # in an atlas file's name: the atlas of an uploaded corpus, by its content's hash
+CORPUS_SUFFIXES = (".txt", ".jsonl", ".ndjson", ".parquet")
+
+
+def max_corpus_mb() -> float:
+    """The largest corpus one may upload: $ATTN_MAX_CORPUS_MB, else 20, and 0 (uploads off) on a public server
+    (ATTN_PUBLIC), where anyone could otherwise start hour-long jobs; 0 turns uploads off."""
+    said = os.environ.get("ATTN_MAX_CORPUS_MB")
+    if said:
+        return float(said)
+    return 0.0 if is_public() else 20.0
+
+
+def store_corpus(filename: str, data: bytes) -> StoredCorpus:
+    """Check an uploaded corpus and keep it under its content's hash; CorpusError says what is wrong with it
+    in terms of the user's own file name."""
+    name = Path(filename).name
+    suffix = Path(name).suffix.lower()
+    if suffix not in CORPUS_SUFFIXES:
+        raise CorpusError(
+            f'{name}: give a .txt file (one document per line), JSON Lines (.jsonl, a string "text" field on '
+            'each line) or Parquet (a "text" column).'
+        )
+    if max_corpus_mb() <= 0:
+        raise CorpusError("Uploading a corpus is turned off on this server (ATTN_MAX_CORPUS_MB=0, or ATTN_PUBLIC).")
+    if len(data) > max_corpus_mb() * 1e6:
+        raise CorpusError(f"{name} is {len(data) / 1e6:.1f} MB; corpora up to {max_corpus_mb():g} MB can be uploaded.")
+    sha = hashlib.sha256(data).hexdigest()
+    path = user_dir() / "corpora" / f"{sha[:16]}{suffix}"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".part")
+        partial.write_bytes(data)
+        partial.replace(path)  # whole or absent: two sessions uploading the same file write the same bytes
+    try:
+        documents = read_corpus(path)
+    except CorpusError as exc:
+        path.unlink(missing_ok=True)
+        raise CorpusError(str(exc).replace(str(path), name)) from None
+    return StoredCorpus(path, name, sha, len(documents))
+
+
+@dataclass(frozen=True)
+class AtlasChoice:
+    path: Path
+    corpus: str  # "the default corpus", or the name an uploaded corpus came with (user text)
+    n_documents: int | None
+    uploaded: bool
+
+    @property
+    def label(self) -> str:
+        """ "the default corpus (946 documents)", "notes.jsonl (120 documents)": plain text, for a picker."""
+        return f"{self.corpus} ({self.n_documents if self.n_documents is not None else '?'} documents)"
+
+
+def atlas_choices(model: Model) -> list[AtlasChoice]:
+    """Every atlas of this model: the default corpus's first (shipped or computed here), then those of uploaded
+    corpora, newest first."""
+    found = [p for p in [atlas_path(model)] if p is not None]
+    prefix = computed_path(model).stem + CORPUS_TAG
+    mine = [p for p in user_dir().glob(f"{prefix}*.parquet") if not p.name.endswith(".examples.parquet")]
+    found += sorted((p for p in mine if examples_path(p).is_file()), key=lambda p: -p.stat().st_mtime_ns)
+    return [_choice(p, load_atlas(p).settings) for p in found]
+
+
+def _choice(path: Path, settings: dict) -> AtlasChoice:
+    default = settings.get("corpus") == "default"
+    name = settings.get("corpus_name") or ("the default corpus" if default else "a corpus")
+    return AtlasChoice(path, str(name), settings.get("n_documents"), uploaded=CORPUS_TAG in path.name)
 
 
 def _read(path: Path) -> AtlasData:
@@ -98,6 +183,7 @@ class AtlasRun:
     out: Path
     log: Path
     process: subprocess.Popen
+    corpus_name: str = "the default corpus"
 
     def progress(self) -> tuple[int, int] | None:
         """(documents done, documents in all) from the child's latest progress line."""
@@ -128,23 +214,33 @@ def running_job(model: Model) -> AtlasRun | None:
 
 
 def start_atlas(
-    model: Model, corpus: str = "default", max_tokens: int = 256, workers: int = 2, limit: int | None = None
+    model: Model,
+    corpus: str | StoredCorpus = "default",
+    max_tokens: int = 256,
+    workers: int = 2,
+    limit: int | None = None,
 ) -> AtlasRun:
-    """Start computing `model`'s atlas in the background (once per model at a time); `limit`: only the
-    corpus's first documents."""
+    """Start computing `model`'s atlas in the background (once per model at a time) over the default corpus, a
+    corpus file, or an uploaded corpus (its atlas kept beside the default one); `limit`: only the corpus's first
+    documents."""
     with _RUNS_LOCK:
         run = _RUNS.get(model.key)
         if run is not None and run.running:
             return run
-        out = computed_path(model)
+        uploaded = corpus if isinstance(corpus, StoredCorpus) else None
+        out = computed_path(model, uploaded)
         out.parent.mkdir(parents=True, exist_ok=True)
         log = out.with_suffix(".log")
         source = model.name if is_embedded(model.name) else str(model.source)
-        cmd = [sys.executable, "-m", "attention_core.atlas", "--model", source, "--corpus", corpus,
+        cmd = [sys.executable, "-m", "attention_core.atlas", "--model", source,
+               "--corpus", str(uploaded.path) if uploaded else corpus,
                "--out", str(out), "--max-tokens", str(max_tokens), "--workers", str(workers)]  # fmt: skip
+        if uploaded is not None:
+            cmd += ["--corpus-name", uploaded.name]
         if limit is not None:
             cmd += ["--limit", str(limit)]
         with open(log, "w", encoding="utf-8") as sink:
             process = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
-        _RUNS[model.key] = run = AtlasRun(model.key, out, log, process)
+        name = uploaded.name if uploaded else "the default corpus" if corpus == "default" else Path(corpus).name
+        _RUNS[model.key] = run = AtlasRun(model.key, out, log, process, name)
         return run

@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="actors, each holding the model (default 2)")
     p.add_argument("--in-process", action="store_true", help="run without Ray")
     p.add_argument("--limit", type=int, default=None, help="only the corpus's first N documents")
+    p.add_argument("--corpus-name", default=None, help="the corpus's name as shown (default: its file name)")
     p.add_argument("--seed", type=int, default=0, help="seeds the induction sequences")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--induction-sequences", type=int, default=32, help="repeated random sequences (default 32)")
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     metadata = {
         **asdict(settings),
         "corpus": "default" if args.corpus == "default" else str(corpus),
+        "corpus_name": args.corpus_name or ("the default corpus" if args.corpus == "default" else corpus.name),
         "corpus_sha256": hashlib.sha256(corpus.read_bytes()).hexdigest(),
         "n_documents": len(docs),
         "seconds": round(time.monotonic() - started, 1),

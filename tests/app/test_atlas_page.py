@@ -87,6 +87,7 @@ def test_the_statistic_is_in_the_link_and_a_bad_one_falls_back(monkeypatch, smal
 def test_a_running_job_shows_its_progress(monkeypatch, tmp_path):
     class Running:
         running = True
+        corpus_name = "the default corpus"
 
         def progress(self):
             return (3, 10)
@@ -95,3 +96,71 @@ def test_a_running_job_shows_its_progress(monkeypatch, tmp_path):
     monkeypatch.setattr(atlas, "running_job", lambda model: Running())
     at = atlas_page(monkeypatch, tmp_path / "none")
     assert any("3 of 10 documents" in str(p.proto.text) for p in at.get("progress"))
+
+
+# ── a corpus of one's own ──────────────────────────────────────────────────────────────────────────────────
+OWN = b'{"text": "the cat sat on the mat"}\n{"text": "a dog ran in the park"}\n{"text": "**birds** <b>sing</b>"}\n'
+
+
+def test_an_uploaded_corpus_can_be_computed_from_the_page(monkeypatch, small_atlas, tmp_path):
+    folder, _ = small_atlas
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "mine"))
+    started = []
+
+    class Started:
+        out = tmp_path / "mine" / "pending.parquet"
+
+    monkeypatch.setattr(atlas, "start_atlas", lambda model, corpus, **kw: started.append((corpus, kw)) or Started())
+    at = atlas_page(monkeypatch, folder)
+    assert any(e.label == "Your own corpus" for e in at.expander)
+    at.file_uploader(key="atlas_upload").set_value(("notes.jsonl", OWN, "application/json")).run()
+    assert not at.exception, at.exception
+    docs = at.number_input(key="atlas_own_docs")
+    assert docs.value == 3 and "first of 3" in docs.label
+    at.number_input(key="atlas_own_tokens").set_value(64)
+    next(b for b in at.button if b.label == "Compute the atlas on this corpus").click().run()
+    assert not at.exception, at.exception
+    corpus, options = started[0]
+    assert corpus.name == "notes.jsonl" and corpus.n_documents == 3
+    assert options == {"max_tokens": 64, "limit": 3}
+
+
+def test_a_bad_corpus_file_gets_a_message_not_a_traceback(monkeypatch, small_atlas, tmp_path):
+    folder, _ = small_atlas
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "mine"))
+    at = atlas_page(monkeypatch, folder)
+    at.file_uploader(key="atlas_upload").set_value(("**x** $y$.jsonl", b"{oops\n", "text/plain")).run()
+    assert not at.exception, at.exception
+    assert any("cannot be used as a corpus" in e.value for e in at.error)
+    shown = " ".join(c.value for c in at.code)
+    assert "**x** $y$.jsonl, line 1: not valid JSON" in shown  # in a code block: literal
+    assert not any(b.label == "Compute the atlas on this corpus" for b in at.button)
+
+
+def test_the_page_offers_each_corpus_atlas_and_shows_the_one_picked(monkeypatch, small_atlas, tmp_path):
+    folder, _ = small_atlas
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "mine"))
+    stored = atlas.store_corpus("**notes**.jsonl", OWN)
+    mine = tmp_path / "own.parquet"
+    args = ["--model", "smollm2-135m", "--corpus", str(stored.path), "--corpus-name", stored.name, "--in-process",
+            "--max-tokens", "16", "--induction-sequences", "2", "--induction-period", "8",
+            "--out", str(mine)]  # fmt: skip
+    assert atlas_cli(args) == 0
+    monkeypatch.setattr(atlas, "atlas_choices", lambda model: [
+        atlas.AtlasChoice(folder / "smollm2-135m.parquet", "the default corpus", 4, uploaded=False),
+        atlas.AtlasChoice(mine, "**notes**.jsonl", 3, uploaded=True),
+    ])  # fmt: skip
+    at = atlas_page(monkeypatch, folder)
+    picker = at.selectbox(key="atlas_corpus")
+    assert picker.value == str(folder / "smollm2-135m.parquet")
+    picker.set_value(str(folder / "smollm2-135m.parquet")).run()
+    at.session_state["_atlas_pending"] = str(mine)  # as "Compute the atlas on this corpus" leaves it; now done
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="atlas_corpus").value == str(mine)  # the finished atlas is shown
+    table = pq.read_table(mine).to_pandas()
+    expected = table[table.statistic == "previous_token"].pivot(index="layer", columns="head", values="value")
+    grid = decode(chart(at, "atlas_grid")["data"][0]["z"]).reshape(expected.shape)
+    np.testing.assert_allclose(grid, expected.to_numpy(), rtol=1e-6)
+    caption = next(c.value for c in at.caption if "repeated random sequences" in c.value)
+    assert "over 3 documents of ` '**notes**.jsonl' `" in caption  # the name, inside a code span

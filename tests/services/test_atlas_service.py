@@ -3,12 +3,15 @@ Ray, reports progress, and the finished atlas is found and loaded."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
 import pytest
 
 from attention_core.api import load_model
+from attention_core.atlas.__main__ import main as atlas_cli
+from attention_core.atlas.corpus import CorpusError
 from services import atlas
 from tests.tiny_models import save_tiny_gpt2
 
@@ -40,3 +43,88 @@ def test_a_failed_job_says_why(tmp_path, monkeypatch):
     run = atlas.start_atlas(model, corpus=str(tmp_path / "missing.txt"))
     run.process.wait(timeout=300)
     assert "No corpus file" in (run.error() or "")
+
+
+# ── a corpus of one's own ──────────────────────────────────────────────────────────────────────────────────
+CORPUS = b'{"text": "the cat sat on the mat"}\n{"text": "a dog ran in the park"}\n\n{"text": "birds sing"}\n'
+
+
+def test_an_uploaded_corpus_is_kept_by_content_and_counted(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "atlases"))
+    stored = atlas.store_corpus("notes.jsonl", CORPUS)
+    assert stored.name == "notes.jsonl" and stored.n_documents == 3
+    assert stored.path.read_bytes() == CORPUS and stored.path.parent == tmp_path / "atlases" / "corpora"
+    assert atlas.store_corpus("copy.jsonl", CORPUS).path == stored.path  # the same bytes are kept once
+
+
+@pytest.mark.parametrize(
+    ("filename", "data", "message"),
+    [
+        ("notes.docx", b"x", "give a .txt file"),
+        ("notes.jsonl", b'{"text": "ok"}\n{"txt": 1}\n', "notes.jsonl, line 2: each line must be an object"),
+        ("notes.jsonl", b"{not json\n", "notes.jsonl, line 1: not valid JSON"),
+        ("notes.txt", b"\n  \n", "notes.txt holds no documents"),
+        ("notes.txt", b"\xff\xfe bad", "notes.txt is not UTF-8"),
+        ("notes.parquet", b"not parquet", "notes.parquet is not a readable Parquet file"),
+        ("../../etc/notes.txt", b"x" * 2_100_000, "notes.txt is 2.1 MB; corpora up to 2 MB"),
+    ],
+)
+def test_a_bad_corpus_is_refused_with_its_own_name_and_nothing_kept(tmp_path, monkeypatch, filename, data, message):
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "atlases"))
+    monkeypatch.setenv("ATTN_MAX_CORPUS_MB", "2")
+    with pytest.raises(CorpusError, match=re.escape(message)) as refused:
+        atlas.store_corpus(filename, data)
+    assert str(tmp_path) not in str(refused.value)  # the user's file name, never the server's path
+    assert not list((tmp_path / "atlases").rglob("*.*"))
+
+
+def test_an_uploaded_corpus_gets_its_own_atlas_listed_after_the_default_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "atlases"))
+    save_tiny_gpt2(tmp_path / "tiny")
+    model = load_model(str(tmp_path / "tiny"))
+    stored = atlas.store_corpus("notes.jsonl", CORPUS)
+    assert atlas.atlas_choices(model) == []
+    for out, corpus in ((atlas.computed_path(model), "default"), (atlas.computed_path(model, stored), stored)):
+        args = ["--model", str(tmp_path / "tiny"), "--max-tokens", "16", "--limit", "3", "--in-process",
+                "--induction-sequences", "2", "--induction-period", "4", "--out", str(out)]  # fmt: skip
+        if corpus == "default":
+            args += ["--corpus", "default"]
+        else:
+            args += ["--corpus", str(stored.path), "--corpus-name", stored.name]
+        assert atlas_cli(args) == 0
+    choices = atlas.atlas_choices(model)
+    assert [c.label for c in choices] == ["the default corpus (3 documents)", "notes.jsonl (3 documents)"]
+    assert choices[1].path == atlas.computed_path(model, stored) != choices[0].path
+
+
+def test_start_atlas_runs_the_cli_on_an_uploaded_corpus_under_its_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "atlases"))
+    save_tiny_gpt2(tmp_path / "tiny")
+    model = load_model(str(tmp_path / "tiny"))
+    stored = atlas.store_corpus("notes.jsonl", CORPUS)
+    started = []
+
+    class FakeProcess:
+        def __init__(self, cmd, **_):
+            started.append(cmd)
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(atlas.subprocess, "Popen", FakeProcess)
+    run = atlas.start_atlas(model, stored, max_tokens=64, limit=2)
+    cmd = started[0]
+    assert cmd[cmd.index("--corpus") + 1] == str(stored.path) and cmd[cmd.index("--corpus-name") + 1] == "notes.jsonl"
+    assert cmd[cmd.index("--out") + 1] == str(atlas.computed_path(model, stored)) and "--limit" in cmd
+    assert run.corpus_name == "notes.jsonl"
+
+
+def test_a_public_server_takes_no_corpus_unless_its_operator_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "atlases"))
+    monkeypatch.setenv("ATTN_PUBLIC", "1")
+    monkeypatch.delenv("ATTN_MAX_CORPUS_MB", raising=False)
+    assert atlas.max_corpus_mb() == 0
+    with pytest.raises(CorpusError, match="turned off"):
+        atlas.store_corpus("notes.jsonl", CORPUS)
+    monkeypatch.setenv("ATTN_MAX_CORPUS_MB", "5")
+    assert atlas.store_corpus("notes.jsonl", CORPUS).n_documents == 3
