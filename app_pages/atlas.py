@@ -22,6 +22,8 @@ from viz.views.patterns import head_view, is_long, tokens_of
 GRID_KEY, TABLE_KEY, STAT_KEY = "atlas_grid", "atlas_table", "atlas_stat"  # STAT_KEY: the radio
 CORPUS_KEY, UPLOAD_KEY = "atlas_corpus", "atlas_upload"  # the corpus picker (an atlas file), the file uploader
 PENDING = "_atlas_pending"  # the atlas file a job started here will write: picked once it exists
+DEFAULT_CORPUS = atlas.DEFAULT_CORPUS_NAME
+STORED = "_atlas_stored"  # (upload's file id, the StoredCorpus or why the file was refused)
 RANKED = "_atlas_ranked"  # (layer, head) of each table row, for the table's click callback
 
 
@@ -51,11 +53,14 @@ def _job_progress(model) -> None:
     if run is None or not run.running:
         st.rerun()
     done, total = run.progress() or (0, 1)
-    st.progress(
-        done / max(total, 1),
-        text=f"Computing the atlas of {markdown_literal(run.corpus_name)} on local Ray: {done} of {total} documents",
-    )
+    name = run.corpus_name if run.corpus_name == DEFAULT_CORPUS else markdown_literal(run.corpus_name)
+    st.progress(done / max(total, 1), text=f"Computing the atlas of {name} on local Ray: {done} of {total} documents")
     st.caption("The rest of the app stays usable; this page fills when the job is done.")
+
+
+def _running(model) -> bool:
+    run = atlas.running_job(model)
+    return run is not None and run.running
 
 
 def _compute_panel(ctx) -> None:
@@ -63,7 +68,7 @@ def _compute_panel(ctx) -> None:
     if run is not None and run.running:
         _job_progress(ctx.model)
         return
-    if run is not None and run.error():
+    if run is not None and run.error() and run.corpus_name == DEFAULT_CORPUS:  # an upload's: its own panel
         st.error(f"The atlas job failed: {run.error()}")
     st.info(
         f"No atlas for {ctx.model_label} yet. Computing one runs every head over the default corpus (946 documents, "
@@ -80,6 +85,8 @@ def _own_corpus_panel(ctx) -> None:
     if run is not None and run.running:
         _job_progress(ctx.model)
         return
+    if run is not None and run.error() and run.corpus_name != DEFAULT_CORPUS:
+        st.error(f"The atlas job on {markdown_literal(run.corpus_name)} failed: {markdown_literal(run.error())}")
     if atlas.max_corpus_mb() <= 0:
         st.caption("Uploading a corpus is turned off on this server (a public one, or ATTN_MAX_CORPUS_MB=0).")
         return
@@ -92,11 +99,17 @@ def _own_corpus_panel(ctx) -> None:
     upload = st.file_uploader("Corpus file", type=[s.lstrip(".") for s in atlas.CORPUS_SUFFIXES], key=UPLOAD_KEY)
     if upload is None:
         return
-    try:
-        stored = atlas.store_corpus(upload.name, upload.getvalue())
-    except atlas.CorpusError as exc:
+    checked = st.session_state.get(STORED)
+    if checked is None or checked[0] != upload.file_id:  # read and check a file once, not on every rerun
+        try:
+            checked = (upload.file_id, atlas.store_corpus(upload.name, upload.getvalue()))
+        except atlas.CorpusError as exc:
+            checked = (upload.file_id, str(exc))
+        st.session_state[STORED] = checked
+    stored = checked[1]
+    if isinstance(stored, str):
         st.error("This file cannot be used as a corpus:", icon=":material/error:")
-        st.code(str(exc), language=None, wrap_lines=True)  # it quotes the file's name: shown as text
+        st.code(stored, language=None, wrap_lines=True)  # it quotes the file's name: shown as text
         return
     c1, c2 = st.columns(2)
     n_docs = c1.number_input(
@@ -128,9 +141,10 @@ st.title("Head atlas")
 ctx = page_context()
 choices = atlas.atlas_choices(ctx.model)
 if not choices:
-    _compute_panel(ctx)
-    with st.expander("Or compute it on your own corpus"):
-        _own_corpus_panel(ctx)
+    _compute_panel(ctx)  # with the progress of a running job, whichever corpus it is on
+    if not _running(ctx.model):
+        with st.expander("Or compute it on your own corpus"):
+            _own_corpus_panel(ctx)
     st.stop()
 chosen = _pick_atlas(choices)
 data = atlas.load_atlas(chosen.path)
@@ -141,8 +155,7 @@ st.caption(
     f"{s.get('induction_sequences')} repeated random sequences; every value is a mean over all qualifying queries "
     "of all documents (docs/atlas.md). Click a head to open it on the patterns page with its top example."
 )
-running = atlas.running_job(ctx.model)
-with st.expander("Your own corpus", expanded=running is not None and running.running):
+with st.expander("Your own corpus", expanded=_running(ctx.model)):
     _own_corpus_panel(ctx)
 if st.session_state.get(STAT_KEY) not in data.statistics:  # first visit, or a page switch dropped it
     st.session_state[STAT_KEY] = st.session_state.get(ATLAS_STAT) or "previous_token"

@@ -81,6 +81,7 @@ class StoredCorpus:
     n_documents: int
 
 
+DEFAULT_CORPUS_NAME = "the default corpus"
 CORPUS_TAG = "-corpus-"  # in an atlas file's name: the atlas of an uploaded corpus, by its content's hash
 CORPUS_SUFFIXES = (".txt", ".jsonl", ".ndjson", ".parquet")
 
@@ -112,9 +113,9 @@ def store_corpus(filename: str, data: bytes) -> StoredCorpus:
     path = user_dir() / "corpora" / f"{sha[:16]}{suffix}"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
+        partial = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.part")
         partial.write_bytes(data)
-        partial.replace(path)  # whole or absent: two sessions uploading the same file write the same bytes
+        partial.replace(path)  # whole or absent, whichever of two sessions uploading the same bytes is last
     try:
         documents = read_corpus(path)
     except CorpusError as exc:
@@ -148,7 +149,7 @@ def atlas_choices(model: Model) -> list[AtlasChoice]:
 
 def _choice(path: Path, settings: dict) -> AtlasChoice:
     default = settings.get("corpus") == "default"
-    name = settings.get("corpus_name") or ("the default corpus" if default else "a corpus")
+    name = settings.get("corpus_name") or (DEFAULT_CORPUS_NAME if default else "a corpus")
     return AtlasChoice(path, str(name), settings.get("n_documents"), uploaded=CORPUS_TAG in path.name)
 
 
@@ -183,7 +184,7 @@ class AtlasRun:
     out: Path
     log: Path
     process: subprocess.Popen
-    corpus_name: str = "the default corpus"
+    corpus_name: str = DEFAULT_CORPUS_NAME
 
     def progress(self) -> tuple[int, int] | None:
         """(documents done, documents in all) from the child's latest progress line."""
@@ -241,6 +242,6 @@ def start_atlas(
             cmd += ["--limit", str(limit)]
         with open(log, "w", encoding="utf-8") as sink:
             process = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
-        name = uploaded.name if uploaded else "the default corpus" if corpus == "default" else Path(corpus).name
+        name = uploaded.name if uploaded else DEFAULT_CORPUS_NAME if corpus == "default" else Path(corpus).name
         _RUNS[model.key] = run = AtlasRun(model.key, out, log, process, name)
         return run

@@ -164,3 +164,19 @@ def test_the_page_offers_each_corpus_atlas_and_shows_the_one_picked(monkeypatch,
     np.testing.assert_allclose(grid, expected.to_numpy(), rtol=1e-6)
     caption = next(c.value for c in at.caption if "repeated random sequences" in c.value)
     assert "over 3 documents of ` '**notes**.jsonl' `" in caption  # the name, inside a code span
+
+
+def test_a_failed_job_on_an_uploaded_corpus_says_so_in_its_panel(monkeypatch, small_atlas, tmp_path):
+    class Failed:
+        running = False
+        corpus_name = "notes.jsonl"
+
+        def error(self):
+            return "error: notes.jsonl holds no documents"
+
+    folder, _ = small_atlas
+    monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "mine"))
+    monkeypatch.setattr(atlas, "running_job", lambda model: Failed())
+    at = atlas_page(monkeypatch, folder)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "The atlas job on ` 'notes.jsonl' ` failed" in errors[0] and "no documents" in errors[0]
