@@ -10,7 +10,7 @@ from services import atlas
 from services.traces import derived
 from ui.context import page_context
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
-from ui.shell import ATLAS_STAT
+from ui.shell import ATLAS_CORPUS, ATLAS_STAT, mirror_to_url
 from ui.widgets import fixed_decimals, show_chart, show_clickable_chart
 from viz.figures.atlas import example_figure, profile_figure
 from viz.figures.heatmaps import head_heatmap
@@ -124,16 +124,29 @@ def _own_corpus_panel(ctx) -> None:
 
 
 def _pick_atlas(choices: list[atlas.AtlasChoice]) -> atlas.AtlasChoice:
-    """The corpus whose atlas the page shows: a just-computed one once it is there, else the reader's pick."""
+    """The corpus whose atlas the page shows: a just-computed one once it is there, else the reader's pick, else
+    the link's (`corpus=`, kept in ATLAS_CORPUS); the pick goes back into the link."""
+    ss = st.session_state
     by_path = {str(c.path): c for c in choices}
-    if st.session_state.get(PENDING) in by_path:
-        st.session_state[CORPUS_KEY] = st.session_state.pop(PENDING)
-    if st.session_state.get(CORPUS_KEY) not in by_path:
-        st.session_state[CORPUS_KEY] = str(choices[0].path)
-    if len(choices) == 1:
-        return choices[0]
-    picked = st.selectbox("Corpus", list(by_path), format_func=lambda p: by_path[p].label, key=CORPUS_KEY)
-    return by_path[picked]
+    by_tag = {c.tag: str(c.path) for c in choices}
+    if ss.get(PENDING) in by_path:
+        ss[CORPUS_KEY] = ss.pop(PENDING)
+    if ss.get(CORPUS_KEY) not in by_path:
+        wanted = ss.get(ATLAS_CORPUS)
+        if wanted is not None and wanted not in by_tag:
+            st.warning(
+                f"This server has no atlas of the corpus {markdown_literal(wanted)} that the link names for this "
+                "model; showing the default corpus's.",
+                icon=":material/warning:",
+            )
+        ss[CORPUS_KEY] = by_tag.get(wanted, str(choices[0].path))
+    picked = by_path[ss[CORPUS_KEY]]
+    if len(choices) > 1:
+        picked = by_path[st.selectbox("Corpus", list(by_path), format_func=lambda p: by_path[p].label, key=CORPUS_KEY)]
+    if ss.get(ATLAS_CORPUS) != picked.tag:
+        ss[ATLAS_CORPUS] = picked.tag
+        mirror_to_url(page_named("atlas").name)  # the frame wrote the link before this page picked
+    return picked
 
 
 follow_open_request(page_named("patterns").path)

@@ -132,6 +132,11 @@ class AtlasChoice:
     uploaded: bool
 
     @property
+    def tag(self) -> str | None:
+        """An uploaded corpus's atlas by its content hash (what a shared link carries); None for the default."""
+        return self.path.stem.rsplit(CORPUS_TAG, 1)[-1] if self.uploaded else None
+
+    @property
     def label(self) -> str:
         """ "the default corpus (946 documents)", "notes.jsonl (120 documents)": plain text, for a picker."""
         return f"{self.corpus} ({self.n_documents if self.n_documents is not None else '?'} documents)"

@@ -32,6 +32,7 @@ CUSTOM_MODELS = "_custom_models"  # hub ids / folders the user loaded, listed af
 MODEL_ERROR = "_model_error"  # why the last requested model was refused, shown under "Another model"
 MODEL_REQUEST = "model_request"  # the "Another model" text input
 ATLAS_STAT = "atlas_stat_choice"  # the Head atlas page's statistic (a plain key, like STEP)
+ATLAS_CORPUS = "atlas_corpus_choice"  # the tag of the uploaded corpus whose atlas it shows; None: the default one
 STEP = "start_step"  # the Start here page's step (a plain key, not a widget's: it outlives page switches)
 SHELL_PAGE = "_shell_page"  # the page the last run showed: the first run on another page re-sends the sidebar
 CACHE_OWNER = "_cache_owner"  # this session's name for the result cache's pin on its trace (ui/context.py)
@@ -64,6 +65,8 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
         ss[STEP] = url.step
     if url.stat is not None:
         ss[ATLAS_STAT] = url.stat
+    if url.corpus is not None:
+        ss[ATLAS_CORPUS] = url.corpus
     return url.page if "page" in st.query_params and url.page != current_page else None
 
 
@@ -128,10 +131,12 @@ def mirror_to_url(page_name: str) -> Mapping[str, str]:
     ss = st.session_state
     step = ss.get(STEP) if page_name == START_PAGE else None
     stat = ss.get(ATLAS_STAT) if page_name == ATLAS_PAGE else None
+    corpus = ss.get(ATLAS_CORPUS) if page_name == ATLAS_PAGE else None
     dtype = ss.get("dtype", models.DEFAULT_DTYPE)
     params = to_params(
-        ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat, dtype
-    )
+        ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat, dtype,
+        corpus,
+    )  # fmt: skip
     if "text" not in params:
         st.sidebar.caption(
             f"This text is over {MAX_TEXT_CHARS} characters, too long for the page address: a shared link "

@@ -7,6 +7,7 @@ warning sentence the app shows, instead of an exception or a silently different 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,7 +19,8 @@ from viz.views.chapter import step_slug
 
 START_PAGE = "start"  # the page whose step a link carries (`step=`)
 DEFAULT_PAGE = START_PAGE
-ATLAS_PAGE = "atlas"  # the page whose statistic a link carries (`stat=`)
+ATLAS_PAGE = "atlas"  # the page whose statistic a link carries (`stat=`), and the corpus of its atlas (`corpus=`)
+CORPUS_TAG = re.compile(r"[0-9a-f]{12}")  # an uploaded corpus's atlas, by its content hash (services.atlas)
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
 
@@ -37,6 +39,7 @@ class ViewState:
     page: str = DEFAULT_PAGE
     step: str | None = None  # the Start here page's step (viz.views.chapter), None: its first
     stat: str | None = None  # the Head atlas page's statistic (viz.views.atlas.STATISTIC_LABELS), None: its first
+    corpus: str | None = None  # the Head atlas of an uploaded corpus (its tag), None: the default corpus's
     warnings: list[str] = field(default_factory=list)
     requested_model: str | None = None  # a hub id / local folder the link names: loaded only if the user says so
     dtype: str | None = None  # the weights' dtype the link asks for (None: not said); the device decides if it runs
@@ -68,7 +71,7 @@ def parse_params(
     state = ViewState(model=default_model)
     value = {
         name: _first(params.get(name))
-        for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "dtype")
+        for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "corpus", "dtype")
     }
     if value["model"] is not None:
         _read_model(state, value["model"], list(model_names), default_model, requestable)
@@ -90,9 +93,19 @@ def parse_params(
             state.warnings.append(f"Step {shown} in the link is not a step of *Start here*; showing its first step.")
     if value["stat"] is not None:
         _read_stat(state, value["stat"])
+    if value["corpus"] is not None:
+        _read_corpus(state, value["corpus"])
     if value["dtype"] is not None:
         _read_dtype(state, value["dtype"], list(dtypes))
     return state
+
+
+def _read_corpus(state: ViewState, corpus: str) -> None:
+    if CORPUS_TAG.fullmatch(corpus):
+        state.corpus = corpus  # whether this server has that atlas is the page's to say
+    else:
+        shown = markdown_literal(corpus)
+        state.warnings.append(f"Corpus {shown} in the link names no atlas; the head atlas shows the default corpus.")
 
 
 def _read_dtype(state: ViewState, dtype: str, dtypes: list[str]) -> None:
@@ -197,6 +210,7 @@ def to_params(
     step: str | None = None,
     stat: str | None = None,
     dtype: str = DEFAULT_DTYPE,
+    corpus: str | None = None,
 ) -> dict[str, str]:
     """The shareable subset of the view, as strings for st.query_params.
 
@@ -217,6 +231,8 @@ def to_params(
         params["step"] = step
     if stat is not None and page == ATLAS_PAGE:
         params["stat"] = stat
+    if corpus is not None and page == ATLAS_PAGE:
+        params["corpus"] = corpus
     if dtype != DEFAULT_DTYPE:
         params["dtype"] = dtype
     if len(text) > MAX_TEXT_CHARS:

@@ -141,7 +141,7 @@ def test_the_page_offers_each_corpus_atlas_and_shows_the_one_picked(monkeypatch,
     folder, _ = small_atlas
     monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "mine"))
     stored = atlas.store_corpus("**notes**.jsonl", OWN)
-    mine = tmp_path / "own.parquet"
+    mine = tmp_path / "smollm2-135m-0123-corpus-0123456789ab.parquet"
     args = ["--model", "smollm2-135m", "--corpus", str(stored.path), "--corpus-name", stored.name, "--in-process",
             "--max-tokens", "16", "--induction-sequences", "2", "--induction-period", "8",
             "--out", str(mine)]  # fmt: skip
@@ -180,3 +180,32 @@ def test_a_failed_job_on_an_uploaded_corpus_says_so_in_its_panel(monkeypatch, sm
     at = atlas_page(monkeypatch, folder)
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "The atlas job on ` 'notes.jsonl' ` failed" in errors[0] and "no documents" in errors[0]
+
+
+def test_a_link_opens_the_atlas_of_its_corpus_and_says_when_this_server_has_none(monkeypatch, small_atlas, tmp_path):
+    folder, _ = small_atlas
+    default = folder / "smollm2-135m.parquet"
+    mine = tmp_path / "smollm2-135m-0123-corpus-0123456789ab.parquet"
+    for suffix in (".parquet", ".examples.parquet"):  # the default atlas's files stand in for an uploaded one's
+        mine.with_name(mine.name.replace(".parquet", suffix)).write_bytes(default.with_name(default.name.replace(
+            ".parquet", suffix)).read_bytes())  # fmt: skip
+    monkeypatch.setattr(atlas, "atlas_choices", lambda model: [
+        atlas.AtlasChoice(default, "the default corpus", 4, uploaded=False),
+        atlas.AtlasChoice(mine, "notes.jsonl", 3, uploaded=True),
+    ])  # fmt: skip
+    monkeypatch.setattr(atlas, "SHIPPED", folder)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"text": TEXT, "page": "atlas", "corpus": "0123456789ab"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="atlas_corpus").value == str(mine)
+    assert at.query_params["corpus"] in ("0123456789ab", ["0123456789ab"])
+    at.selectbox(key="atlas_corpus").set_value(str(default)).run()
+    assert "corpus" not in at.query_params  # the default corpus: the link says nothing
+    at.selectbox(key="atlas_corpus").set_value(str(mine)).run()
+    assert at.query_params["corpus"] in ("0123456789ab", ["0123456789ab"])  # a pick goes into the link at once
+    elsewhere = AppTest.from_file(APP, default_timeout=180)
+    elsewhere.query_params.update({"text": TEXT, "page": "atlas", "corpus": "ffffffffffff"})
+    elsewhere.run()
+    assert elsewhere.selectbox(key="atlas_corpus").value == str(default)
+    assert any("no atlas of the corpus" in w.value for w in elsewhere.warning)

@@ -74,3 +74,18 @@ def test_only_the_start_page_carries_its_step() -> None:
     assert "step" not in state.to_params("m", "t", 0, 0, True, "rows", "patterns", "softmax")
     assert "step" not in state.to_params("m", "t", 0, 0, True, "rows", "start")
     assert state.DEFAULT_PAGE == "start" == PAGE_NAMES[0]
+
+
+def test_the_atlas_page_carries_the_corpus_of_an_uploaded_atlas() -> None:
+    params = state.to_params("m", "t", 0, 0, True, "rows", "atlas", stat="self", corpus="0123456789ab")
+    assert params["corpus"] == "0123456789ab" and params["stat"] == "self"
+    assert "corpus" not in state.to_params("m", "t", 0, 0, True, "rows", "patterns", corpus="0123456789ab")
+    assert "corpus" not in state.to_params("m", "t", 0, 0, True, "rows", "atlas")  # the default corpus: no field
+    got = state.parse_params({"corpus": "0123456789ab"}, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert got.corpus == "0123456789ab" and got.warnings == []
+
+
+@pytest.mark.parametrize("raw", ["../../etc/passwd", "0123456789AB", "0123", "*"])
+def test_a_corpus_that_is_no_atlas_tag_falls_back_with_a_warning(raw: str) -> None:
+    got = state.parse_params({"corpus": raw}, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert got.corpus is None and len(got.warnings) == 1 and "default corpus" in got.warnings[0]
