@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from attention_viz.base import view_title
 from attention_viz.export import DEFAULT_TENSORS, FORMATS, ExportError, collect, tensor_names
 from attention_viz.svg import SvgError
 from attention_viz.views import VIEWS, ViewError
@@ -110,7 +111,7 @@ def _export(args: argparse.Namespace) -> str:
             data = pattern_bytes(trace, args.layer, args.head, fmt)  # one head's pattern, whatever the view
         else:
             view = view or build_view(trace, args.view, args.layer, args.head, args.orient)
-            title = f"{trace.model_name} · {args.view} · layer {args.layer}, head {args.head} · {args.text[:60]}"
+            title = f"{view_title(trace.model_name, args.view, args.layer, args.head)} · {args.text[:60]}"
             try:
                 data = view_bytes(view, fmt, title, width=args.width)
             except SvgError as exc:

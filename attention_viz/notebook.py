@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from attention_viz.base import view_title
 from attention_viz.export import view_bytes
 from attention_viz.html import fragment
 from attention_viz.views import View, build_view
@@ -43,5 +44,5 @@ class NotebookView:
 def show(trace: Any, view: str = "head", layer: int = 0, head: int = 0, orient: Orientation = "rows") -> NotebookView:
     """One of attention_viz.VIEWS for `trace`, displayed when it is a cell's last value (or via IPython's display)."""
     built = build_view(trace, view, layer, head, orient)
-    title = f"{trace.model_name} · {view} · layer {layer}, head {head}"
+    title = view_title(trace.model_name, view, layer, head)
     return NotebookView(built, title)

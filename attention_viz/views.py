@@ -8,12 +8,13 @@ browser with no Python behind it (attention_viz/html.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from attention_viz.base import View, ViewError
+from attention_viz.layer_views import contributions_view, lens_view, sent_view
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
 from viz.figures.layout import Orientation
 from viz.figures.mechanism import query_key_heatmap
@@ -32,32 +33,14 @@ VIEWS: dict[str, str] = {
     "scores": "scores & masking: the scaled scores with the mask, softmax with and without the causal mask",
     "steps": "one head step by step: q·k, ÷√d_head, masked scores, softmax",
     "shifts": "embedding shifts: each token's residual before and after the layer's attention (2-D PCA)",
+    "lens": "logit lens: every layer's likeliest next token at the last 64 positions; the last one layer by layer",
+    "sent": "what each key sends to each query in one head, ‖A[i,j]·v_j·W_O‖, laid out as the pattern",
+    "contributions": "contribution graph: where the last token's final embedding came from (threshold 0.04)",
 }
-CLICKABLE = ("layer", "overview")
 
 # Clickable views embed one head heatmap per head: n² hover strings each. Past this many cells in all, the overview
 # embeds none (the file would pass tens of MB) and says so under the figure.
 MAX_EMBEDDED_CELLS = 400_000
-
-
-class ViewError(ValueError):
-    """A view asked with arguments the trace cannot satisfy (layer out of range, unknown view, long text)."""
-
-
-@dataclass
-class View:
-    """What one `show`/`export` draws: figures top to bottom, and for clickable views the selectable heads."""
-
-    name: str
-    figures: list[go.Figure]
-    layer: int
-    head: int
-    heads: dict[str, dict[str, Any]] = field(default_factory=dict)  # "layer,head" → {"data": [...], "title": str}
-    note: str = ""  # said under the figures (e.g. why clicking a head cannot redraw it here)
-
-    @property
-    def clickable(self) -> bool:
-        return self.name in CLICKABLE
 
 
 def check_args(trace: Any, name: str, layer: int, head: int) -> None:
@@ -68,7 +51,7 @@ def check_args(trace: Any, name: str, layer: int, head: int) -> None:
         raise ViewError(f"layer {layer} is out of range: {trace.model_name} has layers 0..{trace.n_layers - 1}")
     if not 0 <= head < trace.n_heads:
         raise ViewError(f"head {head} is out of range: {trace.model_name} has heads 0..{trace.n_heads - 1}")
-    if is_long(trace.n_tokens) and name != "overview":
+    if is_long(trace.n_tokens) and name not in ("overview", "lens"):  # the lens reads the last 64 positions
         raise ViewError(
             f"{trace.n_tokens} tokens: views at full resolution take at most 256 tokens (the app draws longer texts "
             "as block means plus a window); shorten the text or use --view overview"
@@ -161,6 +144,12 @@ def _shifts_view(trace: Any, layer: int) -> View:
 def build_view(trace: Any, name: str, layer: int = 0, head: int = 0, orient: Orientation = "rows") -> View:
     """One of VIEWS for `trace` (a Trace from Model.trace), built with the app's view models and figures."""
     check_args(trace, name, layer, head)
+    if name == "lens":
+        return lens_view(trace)
+    if name == "sent":
+        return sent_view(trace, layer, head, orient)
+    if name == "contributions":
+        return contributions_view(trace)
     if name == "overview":
         return _overview_view(trace, tokens_of(trace), layer, head, orient)
     if name == "shifts":

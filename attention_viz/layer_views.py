@@ -1,0 +1,69 @@
+"""The layer-by-layer views of one trace, as the app's pages draw them: the logit lens (app_pages/logit_lens.py),
+what each key sends (the patterns page's value-weighted switch) and one token's contribution graph
+(app_pages/contribution_graph.py). The same services, view models and figure builders; nothing is cached here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from attention_viz.base import View, ViewError
+from services.lens import graph_columns, lens_top, ranks_of, value_weighted_of
+from viz.figures.flow import flow_figure
+from viz.figures.layout import Orientation
+from viz.figures.lens import lens_grid_figure, lens_track_figure, value_weighted_heatmap
+from viz.labels import axis_labels, plotly_escape, readable_token
+from viz.views.common import display_tokens
+from viz.views.flow import flow_view
+from viz.views.lens import chosen_tokens, first_key_shares, lens_grid, lens_track, settle_caption
+from viz.views.patterns import head_view
+
+LENS_WINDOW = 64  # positions in the grid, the text's last ones (the page's window: each is read once per layer)
+DEFAULT_THRESHOLD = 0.04  # the contribution graph's, as the page opens
+
+
+def lens_view(trace: Any) -> View:
+    """Every layer's top-1 next token at the text's last (up to 64) positions, and the last position's final top 3
+    (and the next token of the text, where there is one) layer by layer."""
+    if not trace.config.has_lm_head:
+        raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
+    stop = trace.n_tokens
+    first = max(0, stop - LENS_WINDOW)
+    ids, probs = lens_top(trace, 5, first, stop)
+    grid = lens_grid(ids, probs, trace.tokens[first:stop], trace.decode_token, first)
+    last = stop - 1
+    chosen = chosen_tokens(ids, last - first, trace.token_ids[first:])
+    track = lens_track(chosen, *ranks_of(trace, last, chosen), trace.decode_token)
+    title = f"after ‘{plotly_escape(grid.tokens[-1])}’ (position {last})"
+    final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
+    note = settle_caption(grid, last - first, f"‘{final}’", "the last position")
+    return View("lens", [lens_grid_figure(grid), lens_track_figure(track, title)], 0, 0, note=note)
+
+
+def sent_view(trace: Any, layer: int, head: int, orient: Orientation) -> View:
+    """One head's ‖A[i,j]·v_j·W_O^h‖: what each key adds to each query, laid out as the pattern."""
+    pattern = head_view(trace, layer, head).pattern
+    sent = value_weighted_of(trace, layer, head)
+    _, labels = axis_labels(display_tokens(trace))
+    figure = value_weighted_heatmap(sent, pattern, labels, orient)
+    figure.update_layout(title=dict(text=f"Layer {layer}, head {head}: what each key sends, ‖A[i,j]·v_j·W_O‖"))
+    weight, norm = first_key_shares(np.asarray(pattern, dtype=np.float64), sent)
+    note = (
+        f"The first token gets {weight:.0%} of the later queries' weight on average, and {norm:.0%} of the summed "
+        "lengths of what they are sent."
+        if np.isfinite(weight)
+        else ""
+    )
+    return View("sent", [figure], layer, head, note=note)
+
+
+def contributions_view(trace: Any, threshold: float = DEFAULT_THRESHOLD) -> View:
+    """Where the last token's final embedding came from: every part at or above `threshold` of the sum it joins."""
+    token = trace.n_tokens - 1
+    edges = graph_columns(trace, token, threshold)
+    view = flow_view(edges, trace.tokens, token, trace.n_layers, threshold)
+    reached = len(view.positions) - 1
+    note = f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other tokens reach the last one."
+    return View("contributions", [flow_figure(view)], 0, 0, note=note)

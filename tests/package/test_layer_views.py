@@ -1,0 +1,70 @@
+"""The library's layer-by-layer views (attention_viz/layer_views.py) on a tiny random GPT-2: each draws the engine's
+own numbers through the app's view models and figures, names only the layer and head it is of, and the CLI exports
+them (an SVG only where there is a heatmap)."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from attention_core import load_model
+from attention_viz import ViewError, build_view, cli
+from attention_viz.base import view_title
+from tests.app.helpers import decode
+
+TEXT = "a fluffy blue creature roamed"
+
+
+@pytest.fixture
+def trace(tiny_model):
+    return load_model(tiny_model).trace(TEXT)
+
+
+def test_the_lens_view_shows_every_layers_top_token_and_the_last_position_layer_by_layer(trace) -> None:
+    view = build_view(trace, "lens")
+    grid, track = view.figures
+    top = trace.lens_top(5, 0, trace.n_tokens)
+    np.testing.assert_allclose(decode(grid.to_plotly_json()["data"][0]["z"]), top.probs[:, :, 0].numpy(), rtol=1e-6)
+    final = top.ids[-1, -1, :3].tolist()  # the last position's final top 3 are followed
+    probs, _ = trace.lens_ranks(trace.n_tokens - 1, final)
+    np.testing.assert_allclose(np.asarray(track.data[0].y, dtype=float), probs[:, 0].numpy(), rtol=1e-6)
+    assert "the final answer is" in view.note
+
+
+def test_the_sent_view_is_the_heads_value_weighted_pattern(trace) -> None:
+    view = build_view(trace, "sent", layer=1, head=2)
+    z = decode(view.figures[0].to_plotly_json()["data"][0]["z"])
+    np.testing.assert_allclose(z, trace.value_weighted(1, 2).numpy(), rtol=1e-6)
+    assert "Layer 1, head 2" in view.figures[0].layout.title.text and "first token gets" in view.note
+
+
+def test_the_contributions_view_draws_the_last_tokens_graph(trace) -> None:
+    view = build_view(trace, "contributions")
+    edges = trace.contribution_graph(trace.n_tokens - 1, 0.04).edges
+    assert view.note.startswith(f"{len(edges)} edges at threshold 0.04")
+    assert len(view.figures) == 1 and len(view.figures[0].data) > 1
+
+
+def test_a_model_without_an_unembedding_has_no_lens_view() -> None:
+    encoder = types.SimpleNamespace(
+        config=types.SimpleNamespace(has_lm_head=False), model_name="an-encoder", n_layers=2, n_heads=2, n_tokens=3
+    )
+    with pytest.raises(ViewError, match="an-encoder has no unembedding"):
+        build_view(encoder, "lens")
+
+
+def test_titles_name_only_the_layer_and_head_a_view_is_of() -> None:
+    assert view_title("m", "lens", 3, 2) == "m · lens"
+    assert view_title("m", "shifts", 3, 2) == "m · shifts · layer 3"
+    assert view_title("m", "sent", 3, 2) == "m · sent · layer 3, head 2"
+
+
+def test_the_cli_exports_the_layer_views(tiny_model, tmp_path, capsys) -> None:
+    base = ["export", "--model", tiny_model, "--text", TEXT]
+    assert cli.main([*base, "--view", "lens", "-o", str(tmp_path / "lens.html")]) == 0
+    assert "Plotly" in (tmp_path / "lens.html").read_text(encoding="utf-8")
+    assert cli.main([*base, "--view", "sent", "--layer", "1", "--format", "svg", "-o", str(tmp_path / "s.svg")]) == 0
+    assert cli.main([*base, "--view", "contributions", "--format", "svg", "-o", str(tmp_path / "c.svg")]) == 2
+    assert "no heatmap" in capsys.readouterr().err
