@@ -45,6 +45,11 @@ def _open_from_table(data: atlas.AtlasData, stat: str) -> None:
         request_open_head(layer, head, _top_text(data, stat, layer, head))
 
 
+def _corpus_name(run: atlas.AtlasRun) -> str:
+    """The job's corpus for a Markdown sentence: an uploaded file's name is user text, shown literally."""
+    return run.corpus_name if run.corpus_name == DEFAULT_CORPUS else markdown_literal(run.corpus_name)
+
+
 @st.fragment(run_every=2)
 def _job_progress(model) -> None:
     """Redrawn every 2 s on its own (the rest of the app stays usable); the whole page reruns to fill itself
@@ -53,9 +58,20 @@ def _job_progress(model) -> None:
     if run is None or not run.running:
         st.rerun()
     done, total = run.progress() or (0, 1)
-    name = run.corpus_name if run.corpus_name == DEFAULT_CORPUS else markdown_literal(run.corpus_name)
-    st.progress(done / max(total, 1), text=f"Computing the atlas of {name} on local Ray: {done} of {total} documents")
+    text = f"Computing the atlas of {_corpus_name(run)} on local Ray: {done} of {total} documents"
+    st.progress(done / max(total, 1), text=text)
     st.caption("The rest of the app stays usable; this page fills when the job is done.")
+    if st.button("Stop the job", icon=":material/stop:", key="atlas_stop"):
+        run.stop()
+        st.rerun()
+
+
+def _last_job_notice(run: atlas.AtlasRun) -> None:
+    """Why the last job ended without an atlas, if it did: it failed, or it was stopped."""
+    if run.error():
+        st.error(f"The atlas job on {_corpus_name(run)} failed: {markdown_literal(run.error())}")
+    elif run.stopped:
+        st.info(f"The atlas job on {_corpus_name(run)} was stopped; no atlas was written.", icon=":material/stop:")
 
 
 def _running(model) -> bool:
@@ -68,8 +84,8 @@ def _compute_panel(ctx) -> None:
     if run is not None and run.running:
         _job_progress(ctx.model)
         return
-    if run is not None and run.error() and run.corpus_name == DEFAULT_CORPUS:  # an upload's: its own panel
-        st.error(f"The atlas job failed: {run.error()}")
+    if run is not None and run.corpus_name == DEFAULT_CORPUS:  # an upload's job: its own panel says
+        _last_job_notice(run)
     st.info(
         f"No atlas for {ctx.model_label} yet. Computing one runs every head over the default corpus (946 documents, "
         "cut to 256 tokens) on local Ray in the background: minutes on a small model, longer on a large one."
@@ -85,8 +101,8 @@ def _own_corpus_panel(ctx) -> None:
     if run is not None and run.running:
         _job_progress(ctx.model)
         return
-    if run is not None and run.error() and run.corpus_name != DEFAULT_CORPUS:
-        st.error(f"The atlas job on {markdown_literal(run.corpus_name)} failed: {markdown_literal(run.error())}")
+    if run is not None and run.corpus_name != DEFAULT_CORPUS:
+        _last_job_notice(run)
     if atlas.max_corpus_mb() <= 0:
         st.caption("Uploading a corpus is turned off on this server (a public one, or ATTN_MAX_CORPUS_MB=0).")
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -190,6 +191,7 @@ class AtlasRun:
     log: Path
     process: subprocess.Popen
     corpus_name: str = DEFAULT_CORPUS_NAME
+    stopped: bool = False  # ended by stop(): not a failure, and nothing was written
 
     def progress(self) -> tuple[int, int] | None:
         """(documents done, documents in all) from the child's latest progress line."""
@@ -201,9 +203,22 @@ class AtlasRun:
     def running(self) -> bool:
         return self.process.poll() is None
 
+    def stop(self, grace: float = 20.0) -> None:
+        """End the job. Ctrl-C first, so the CLI exits through its atexit handlers and Ray shuts its local workers
+        down; killed if it has not ended after `grace` seconds. The atlas is written only at the end: none is."""
+        if not self.running:
+            return
+        self.stopped = True
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
     def error(self) -> str | None:
-        """The child's last error line when it failed, else None."""
-        if self.running or self.process.returncode == 0:
+        """The child's last error line when it failed, else None (also when it was stopped)."""
+        if self.running or self.stopped or self.process.returncode == 0:
             return None
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.is_file() else ""
         lines = [ln.strip() for ln in re.split(r"[\r\n]", text) if ln.strip()]

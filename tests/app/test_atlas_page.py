@@ -84,7 +84,9 @@ def test_the_statistic_is_in_the_link_and_a_bad_one_falls_back(monkeypatch, smal
     assert any("not one of the head atlas" in w.value for w in bad.warning)
 
 
-def test_a_running_job_shows_its_progress(monkeypatch, tmp_path):
+def test_a_running_job_shows_its_progress_and_can_be_stopped(monkeypatch, tmp_path):
+    stops = []
+
     class Running:
         running = True
         corpus_name = "the default corpus"
@@ -92,10 +94,15 @@ def test_a_running_job_shows_its_progress(monkeypatch, tmp_path):
         def progress(self):
             return (3, 10)
 
+        def stop(self):
+            stops.append(True)
+
     monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "mine"))
     monkeypatch.setattr(atlas, "running_job", lambda model: Running())
     at = atlas_page(monkeypatch, tmp_path / "none")
     assert any("3 of 10 documents" in str(p.proto.text) for p in at.get("progress"))
+    at.button(key="atlas_stop").click().run()
+    assert stops == [True]
 
 
 # ── a corpus of one's own ──────────────────────────────────────────────────────────────────────────────────

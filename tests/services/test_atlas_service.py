@@ -4,6 +4,8 @@ Ray, reports progress, and the finished atlas is found and loaded."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -128,3 +130,20 @@ def test_a_public_server_takes_no_corpus_unless_its_operator_says_so(tmp_path, m
         atlas.store_corpus("notes.jsonl", CORPUS)
     monkeypatch.setenv("ATTN_MAX_CORPUS_MB", "5")
     assert atlas.store_corpus("notes.jsonl", CORPUS).n_documents == 3
+
+
+def test_a_stopped_job_ends_writes_nothing_and_is_no_failure(tmp_path):
+    # A child that, like the CLI, ends through its handlers on Ctrl-C (it prints, then exits).
+    script = "\n".join(
+        ["import sys, time", "try:", "    time.sleep(120)", "except KeyboardInterrupt:", "    sys.exit('interrupted')"]
+    )
+    log = tmp_path / "job.log"
+    with open(log, "w") as sink:
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=sink, stderr=subprocess.STDOUT)
+    run = atlas.AtlasRun("m", tmp_path / "out.parquet", log, process, "notes.jsonl")
+    time.sleep(1.0)  # the child is inside its sleep
+    assert run.running and not run.stopped
+    run.stop(grace=20)
+    assert not run.running and run.stopped and run.error() is None
+    assert "interrupted" in log.read_text()  # it got Ctrl-C (its handlers ran), not a kill
+    assert not run.out.exists()
