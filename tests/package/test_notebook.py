@@ -52,7 +52,7 @@ def test_quickstart_is_committed_without_outputs() -> None:
 def test_quickstart_runs_and_shows_interactive_figures(executed) -> None:
     nb, out = executed
     views = html_outputs(nb)
-    assert len(views) == 4  # head, layer, scores, the ablated head
+    assert len(views) == 5  # head, layer, scores, the ablated head, the logit lens
     for html in views:
         spec = re.search(r'<script type="application/json" id="attnviz-[0-9a-f]+-data">(.*?)</script>', html, re.S)
         assert spec, "each view embeds its figures"
@@ -89,11 +89,12 @@ def test_views_in_one_kernel_are_independent(executed, browser, tmp_path: Path) 
     page_file.write_text("<!DOCTYPE html><meta charset='utf-8'><body>" + "\n<hr>\n".join(html_outputs(nb)) + "</body>")
     with offline_page(browser, page_file.as_uri()) as page:
         views = page.locator(".attnviz")
-        assert views.count() == 4
-        for i in range(4):
+        assert views.count() == 5
+        for i in range(5):
             views.nth(i).locator(".main-svg").first.wait_for(state="attached")
         before = head_titles(page)
         assert before[0] == before[1] == "Layer 3, head 0" and before[3] == "Layer 4, head 0", before
+        assert before[4].startswith("after ‘"), before  # the logit lens's last figure: the last position
         grid = views.nth(1).locator(".attnviz-figure").first
         grid.scroll_into_view_if_needed()
         box = grid.locator(".annotation-text", has_text="head 5").bounding_box()
