@@ -21,7 +21,7 @@ from typing import NoReturn
 from attention_viz.base import view_title
 from attention_viz.export import DEFAULT_TENSORS, FORMATS, ExportError, collect, tensor_names
 from attention_viz.svg import SvgError
-from attention_viz.views import VIEWS, ViewError
+from attention_viz.views import FROM_GENERATION, VIEWS, ViewError
 from services.models import DEFAULT_DTYPE, DEFAULT_MODEL, DTYPES, AttentionCoreError
 
 
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE, help="weights; half: cuda only")
         s.add_argument("--causal", choices=["model", "on", "off"], default="model", help="default: the model's mask")
     exp = sub.choices["export"]
-    exp.add_argument("--view", choices=list(VIEWS), default="head")
+    exp.add_argument("--view", choices=[v for v in VIEWS if v not in FROM_GENERATION], default="head")
     exp.add_argument("--layer", type=int, default=0)
     exp.add_argument("--head", type=int, default=0)
     exp.add_argument("--format", choices=FORMATS, default=None, help="default: from the output's suffix")

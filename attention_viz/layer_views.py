@@ -13,10 +13,11 @@ from attention_viz.base import View, ViewError
 from services.lens import graph_columns, lens_top, ranks_of, value_weighted_of
 from viz.figures.flow import flow_figure
 from viz.figures.layout import Orientation
-from viz.figures.lens import lens_grid_figure, lens_track_figure, value_weighted_heatmap
+from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
 from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.flow import flow_view
+from viz.views.generation import step_attention
 from viz.views.lens import chosen_tokens, first_key_shares, lens_grid, lens_track, settle_caption
 from viz.views.patterns import head_view
 
@@ -57,6 +58,24 @@ def sent_view(trace: Any, layer: int, head: int, orient: Orientation) -> View:
         else ""
     )
     return View("sent", [figure], layer, head, note=note)
+
+
+def generation_view(generated: Any, layer: int, head: int) -> View:
+    """Where one head looked at each step of a generation (app_pages/generate.py's step map): row s is the query
+    that chose generated token s, over every token before it."""
+    if not is_generation(generated):
+        raise ViewError("the generation view draws what model.generate(...) returns, not a trace")
+    steps = step_attention(generated.trace, generated.n_prompt, layer, head)
+    t, seed = generated.temperature, generated.seed
+    how = "greedy" if t == 0 else f"sampled, temperature {t:g}, seed {seed}"
+    eos = ", ending at the end-of-text token" if generated.stopped_at_eos else ""
+    note = f"{len(generated.new_tokens)} new tokens ({how}{eos}) after a {generated.n_prompt}-token prompt."
+    return View("generation", [step_attention_figure(steps, layer, head)], layer, head, note=note)
+
+
+def is_generation(value: Any) -> bool:
+    """Model.generate's result (a Generation: its trace, and where the prompt ends), not a Trace."""
+    return hasattr(value, "n_prompt") and hasattr(value, "new_tokens") and hasattr(value, "trace")
 
 
 def contributions_view(trace: Any, threshold: float = DEFAULT_THRESHOLD) -> View:

@@ -44,5 +44,5 @@ class NotebookView:
 def show(trace: Any, view: str = "head", layer: int = 0, head: int = 0, orient: Orientation = "rows") -> NotebookView:
     """One of attention_viz.VIEWS for `trace`, displayed when it is a cell's last value (or via IPython's display)."""
     built = build_view(trace, view, layer, head, orient)
-    title = view_title(trace.model_name, view, layer, head)
+    title = view_title(getattr(trace, "trace", trace).model_name, view, layer, head)  # a Generation holds its trace
     return NotebookView(built, title)

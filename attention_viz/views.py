@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from attention_viz.base import View, ViewError
-from attention_viz.layer_views import contributions_view, lens_view, sent_view
+from attention_viz.layer_views import contributions_view, generation_view, is_generation, lens_view, sent_view
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
 from viz.figures.layout import Orientation
 from viz.figures.mechanism import query_key_heatmap
@@ -36,7 +36,9 @@ VIEWS: dict[str, str] = {
     "lens": "logit lens: every layer's likeliest next token at the last 64 positions; the last one layer by layer",
     "sent": "what each key sends to each query in one head, ‖A[i,j]·v_j·W_O‖, laid out as the pattern",
     "contributions": "contribution graph: where the last token's final embedding came from (threshold 0.04)",
+    "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
 }
+FROM_GENERATION = ("generation",)  # views of a Generation, not of a trace (the CLI traces a text: not these)
 
 # Clickable views embed one head heatmap per head: n² hover strings each. Past this many cells in all, the overview
 # embeds none (the file would pass tens of MB) and says so under the figure.
@@ -142,8 +144,13 @@ def _shifts_view(trace: Any, layer: int) -> View:
 
 
 def build_view(trace: Any, name: str, layer: int = 0, head: int = 0, orient: Orientation = "rows") -> View:
-    """One of VIEWS for `trace` (a Trace from Model.trace), built with the app's view models and figures."""
+    """One of VIEWS for `trace` (a Trace from Model.trace, or what Model.generate returns: its trace is used where
+    the view is of a trace), built with the app's view models and figures."""
+    generated = trace if is_generation(trace) else None
+    trace = generated.trace if generated is not None else trace
     check_args(trace, name, layer, head)
+    if name in FROM_GENERATION:
+        return generation_view(generated, layer, head)
     if name == "lens":
         return lens_view(trace)
     if name == "sent":

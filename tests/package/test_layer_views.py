@@ -68,3 +68,25 @@ def test_the_cli_exports_the_layer_views(tiny_model, tmp_path, capsys) -> None:
     assert cli.main([*base, "--view", "sent", "--layer", "1", "--format", "svg", "-o", str(tmp_path / "s.svg")]) == 0
     assert cli.main([*base, "--view", "contributions", "--format", "svg", "-o", str(tmp_path / "c.svg")]) == 2
     assert "no heatmap" in capsys.readouterr().err
+
+
+def test_the_generation_view_shows_where_a_head_looked_at_each_step(tiny_model) -> None:
+    model = load_model(tiny_model)
+    generated = model.generate(TEXT, max_new_tokens=4)
+    view = build_view(generated, "generation", layer=1, head=3)
+    n, n_prompt = generated.trace.n_tokens, generated.n_prompt
+    z = decode(view.figures[0].to_plotly_json()["data"][0]["z"])
+    steps = generated.trace.pattern(1, 3).numpy()[n_prompt - 1 : n - 1, : n - 1]  # the query that chose each token
+    seen = ~np.isnan(z)
+    np.testing.assert_allclose(z[seen], steps[seen], rtol=1e-6)
+    assert seen.sum() == np.tril(np.ones_like(steps), k=n_prompt - 1).sum()  # each step sees the tokens before it
+    assert view.note.startswith(f"{len(generated.new_tokens)} new tokens (greedy")
+    assert build_view(generated, "head", layer=1, head=3).figures  # any trace view takes the generation's trace
+    with pytest.raises(ViewError, match="what model.generate"):
+        build_view(model.trace(TEXT), "generation")
+
+
+def test_the_cli_offers_no_view_it_cannot_draw_from_a_text(tiny_model, tmp_path, capsys) -> None:
+    args = ["export", "--model", tiny_model, "--text", TEXT, "--view", "generation", "-o", str(tmp_path / "g.html")]
+    assert cli.main(args) == 2
+    assert "invalid choice: 'generation'" in capsys.readouterr().err
