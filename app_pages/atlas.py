@@ -10,7 +10,7 @@ from services import atlas
 from services.traces import derived
 from ui.context import page_context
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
-from ui.shell import ATLAS_CORPUS, ATLAS_STAT, mirror_to_url
+from ui.shell import ATLAS_CORPUS, ATLAS_CORPUS_LINKED, ATLAS_STAT, mirror_to_url
 from ui.widgets import fixed_decimals, show_chart, show_clickable_chart
 from viz.figures.atlas import example_figure, profile_figure
 from viz.figures.heatmaps import head_heatmap
@@ -132,7 +132,8 @@ def _own_corpus_panel(ctx) -> None:
         f"Documents (the first of {stored.n_documents:,})", 1, stored.n_documents, min(stored.n_documents, 1000),
         key="atlas_own_docs",
     )  # fmt: skip
-    cut = c2.number_input("Tokens per document", 8, min(ctx.config.n_ctx, 1024), 256, key="atlas_own_tokens")
+    longest = max(8, min(ctx.config.n_ctx, 1024))
+    cut = c2.number_input("Tokens per document", 8, longest, min(256, longest), key="atlas_own_tokens")
     if st.button("Compute the atlas on this corpus", icon=":material/play_arrow:"):
         started = atlas.start_atlas(ctx.model, stored, max_tokens=int(cut), limit=int(n_docs))
         st.session_state[PENDING] = str(started.out)  # shown when it is done
@@ -147,9 +148,10 @@ def _pick_atlas(choices: list[atlas.AtlasChoice]) -> atlas.AtlasChoice:
     by_tag = {c.tag: str(c.path) for c in choices}
     if ss.get(PENDING) in by_path:
         ss[CORPUS_KEY] = ss.pop(PENDING)
+    linked = ss.pop(ATLAS_CORPUS_LINKED, False)  # a corpus another model's page picked is not worth a notice
     if ss.get(CORPUS_KEY) not in by_path:
         wanted = ss.get(ATLAS_CORPUS)
-        if wanted is not None and wanted not in by_tag:
+        if linked and wanted is not None and wanted not in by_tag:
             st.warning(
                 f"This server has no atlas of the corpus {markdown_literal(wanted)} that the link names for this "
                 "model; showing the default corpus's.",

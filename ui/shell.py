@@ -33,6 +33,7 @@ MODEL_ERROR = "_model_error"  # why the last requested model was refused, shown 
 MODEL_REQUEST = "model_request"  # the "Another model" text input
 ATLAS_STAT = "atlas_stat_choice"  # the Head atlas page's statistic (a plain key, like STEP)
 ATLAS_CORPUS = "atlas_corpus_choice"  # the tag of the uploaded corpus whose atlas it shows; None: the default one
+ATLAS_CORPUS_LINKED = "_atlas_corpus_linked"  # set when ATLAS_CORPUS came from a link: the page says if it is missing
 STEP = "start_step"  # the Start here page's step (a plain key, not a widget's: it outlives page switches)
 SHELL_PAGE = "_shell_page"  # the page the last run showed: the first run on another page re-sends the sidebar
 CACHE_OWNER = "_cache_owner"  # this session's name for the result cache's pin on its trace (ui/context.py)
@@ -66,7 +67,7 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
     if url.stat is not None:
         ss[ATLAS_STAT] = url.stat
     if url.corpus is not None:
-        ss[ATLAS_CORPUS] = url.corpus
+        ss[ATLAS_CORPUS], ss[ATLAS_CORPUS_LINKED] = url.corpus, True
     return url.page if "page" in st.query_params and url.page != current_page else None
 
 

@@ -216,3 +216,10 @@ def test_a_link_opens_the_atlas_of_its_corpus_and_says_when_this_server_has_none
     elsewhere.run()
     assert elsewhere.selectbox(key="atlas_corpus").value == str(default)
     assert any("no atlas of the corpus" in w.value for w in elsewhere.warning)
+    switched = AppTest.from_file(APP, default_timeout=180)  # another model's corpus, picked in this session
+    switched.query_params.update({"text": TEXT, "page": "atlas"})
+    switched.session_state["atlas_corpus_choice"] = "ffffffffffff"
+    switched.run()
+    assert switched.selectbox(key="atlas_corpus").value == str(default)
+    assert not any("no atlas of the corpus" in w.value for w in switched.warning)
+    assert "corpus" not in switched.query_params
