@@ -3,6 +3,8 @@ computed here; click a head to open it on the patterns page with its top example
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from app_pages.registry import page_named
@@ -212,6 +214,17 @@ with right:
         [{"rank": r.rank, "layer": r.layer, "head": r.head, "value": r.value, "queries": r.n_queries} for r in ranked],
         hide_index=True, key=TABLE_KEY, on_select=lambda: _open_from_table(data, stat), selection_mode="single-row",
         column_config=fixed_decimals(["value"]),
+    )  # fmt: skip
+    name = f"atlas_{ctx.model_name}" + (f"_corpus_{chosen.tag}" if chosen.tag else "")
+    d1, d2 = st.columns(2)
+    d1.download_button(
+        "Atlas as CSV", partial(atlas.atlas_csv, chosen.path), file_name=f"{name}.csv", mime="text/csv",
+        icon=":material/table:", on_click="ignore",
+    )  # fmt: skip
+    d2.download_button(
+        "Atlas as Parquet", partial(chosen.path.read_bytes), file_name=f"{name}.parquet",
+        mime="application/octet-stream", icon=":material/download:", on_click="ignore",
+        help="Every statistic of every head, with the run's settings in the file's metadata (docs/atlas.md).",
     )  # fmt: skip
 
 st.subheader(f"Layer {ctx.layer}, head {ctx.head} (the sidebar's head)")

@@ -10,6 +10,7 @@ modification time.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import signal
@@ -157,6 +158,16 @@ def _choice(path: Path, settings: dict) -> AtlasChoice:
     default = settings.get("corpus") == "default"
     name = settings.get("corpus_name") or (DEFAULT_CORPUS_NAME if default else "a corpus")
     return AtlasChoice(path, str(name), settings.get("n_documents"), uploaded=CORPUS_TAG in path.name)
+
+
+def atlas_csv(path: Path) -> bytes:
+    """The atlas's table (layer, head, statistic, value, n_queries) as CSV, every value to full precision."""
+    import pyarrow.csv as pa_csv  # with pyarrow, which the atlas's Parquet needs anyway
+
+    stats, _, _ = read_atlas(path)
+    sink = io.BytesIO()
+    pa_csv.write_csv(stats, sink)
+    return sink.getvalue()
 
 
 def _read(path: Path) -> AtlasData:

@@ -4,7 +4,10 @@ model without an atlas gets "Compute the atlas" instead of a traceback."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -223,3 +226,13 @@ def test_a_link_opens_the_atlas_of_its_corpus_and_says_when_this_server_has_none
     assert switched.selectbox(key="atlas_corpus").value == str(default)
     assert not any("no atlas of the corpus" in w.value for w in switched.warning)
     assert "corpus" not in switched.query_params
+
+
+def test_the_atlas_can_be_downloaded_whole(monkeypatch, small_atlas):
+    folder, table = small_atlas
+    at = atlas_page(monkeypatch, folder)
+    labels = [b.label for b in at.get("download_button")]
+    assert "Atlas as CSV" in labels and "Atlas as Parquet" in labels
+    csv = pd.read_csv(io.BytesIO(atlas.atlas_csv(folder / "smollm2-135m.parquet")))
+    assert list(csv.columns) == list(table.columns) and len(csv) == len(table)
+    np.testing.assert_array_equal(csv["value"].to_numpy(), table["value"].to_numpy())  # full precision, NaN kept
