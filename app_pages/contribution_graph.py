@@ -6,6 +6,8 @@ Widgets → services.lens.contribution_graph (cached with the shell's trace) →
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from services.lens import contribution_graph
@@ -13,6 +15,7 @@ from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_chart, token_picker, warn_untrained_masking
 from viz.figures.flow import flow_figure
 from viz.labels import markdown_literal, readable_token, readable_token_labels
+from viz.views.export import graph_csv
 from viz.views.flow import flow_view, lowest_threshold, strongest_sources
 
 DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
@@ -45,6 +48,10 @@ with st.spinner("Splitting every block's update into its parts"):
     edges = contribution_graph(ctx.trace_key, trace, token, threshold)
 view = flow_view(edges, trace.tokens, token, trace.n_layers, threshold)
 show_chart(flow_figure(view), "flow_graph")
+st.download_button(
+    "Edges as CSV", partial(graph_csv, edges, trace.tokens), mime="text/csv", icon=":material/table:",
+    file_name=f"contributions_{ctx.model_name}_token_{token}_threshold_{threshold:.2f}.csv", on_click="ignore",
+)  # fmt: skip
 reached = len(view.positions) - 1
 st.caption(
     f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other token"

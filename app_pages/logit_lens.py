@@ -5,6 +5,8 @@ Widgets → services.lens (cached with the shell's trace) → viz.views.lens →
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from services.lens import has_lens, lens_grid, lens_ranks
@@ -12,6 +14,7 @@ from ui.context import require_trace
 from ui.widgets import token_picker
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
+from viz.views.export import lens_csv
 from viz.views.lens import chosen_tokens, lens_track, settle_caption
 from viz.views.lens import lens_grid as grid_view
 
@@ -54,6 +57,12 @@ with st.spinner("Reading every layer through the unembedding"):
     ids, probs = lens_grid(key, trace, 5, first, stop)
 grid = grid_view(ids, probs, trace.tokens[first:stop], trace.decode_token, first)
 st.plotly_chart(lens_grid_figure(grid), key="lens_grid", theme=None)
+st.download_button(
+    "Grid as CSV (each block's top 5 at each position)",
+    partial(lens_csv, ids, probs, trace.tokens[first:stop], trace.decode_token, first),
+    file_name=f"logit_lens_{ctx.model_name}_positions_{first}-{stop - 1}.csv", mime="text/csv",
+    icon=":material/table:", on_click="ignore",
+)  # fmt: skip
 
 last = stop - 1  # the last position shown (the text's last unless the window is moved back)
 final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))

@@ -45,6 +45,7 @@ def test_logit_lens_grid_is_the_models_lens_and_the_position_track(smollm):
     keyed(at, "selectbox", "lens_position").set_value(2).run()
     assert_clean(at)
     assert "position 2" in chart(at, "lens_track")["layout"]["title"]["text"]
+    assert [b.label for b in at.get("download_button")] == ["Grid as CSV (each block's top 5 at each position)"]
 
 
 def test_a_long_texts_lens_is_a_window_of_the_shells_own_trace(smollm):
@@ -120,6 +121,7 @@ def test_contribution_graph_draws_the_engines_edges(smollm, minilm):
     moves = [e for e in graph.edges if e.kind == "attention" and e.source != e.target]
     assert abs(table["importance"].iloc[0] - max(e.importance for e in moves)) < 1e-9
     assert any(f"{len(graph.edges)} edges" in c.value for c in at.caption)
+    assert [b.label for b in at.get("download_button")] == ["Edges as CSV"]
     at.slider(key="flow_threshold_0.01").set_value(0.2).run()
     assert_clean(at)
     fewer = trace.contribution_graph(trace.n_tokens - 1, 0.2)

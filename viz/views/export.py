@@ -1,13 +1,15 @@
-"""Downloads of a head's pattern: CSV and NPZ for short texts, NPZ and window CSV for long ones.
+"""Downloads: a head's pattern (CSV and NPZ for short texts, NPZ and window CSV for long ones), the logit lens's
+grid and a contribution graph's edges (CSV).
 
-Rows are always queries in the files, whatever the on-screen orientation, so a file's rows sum to 1 and
-match the engine's convention; the header says so.
+Rows are always queries in the pattern files, whatever the on-screen orientation, so a file's rows sum to 1 and
+match the engine's convention; the header says so. Numbers are written with repr(float): nothing is rounded.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -84,3 +86,33 @@ def pooled_npz(view: PooledView, window: WindowView, tokens: Tokens, model_name:
         model=np.array(model_name),
     )
     return buf.getvalue()
+
+
+def lens_csv(
+    ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str], first: int = 0
+) -> bytes:
+    """The logit lens's top k at every (block, position): ids/probs [n_layers, n, k] at positions first.., `tokens`
+    the text's tokens there. One row per block, position and rank; the last block's rows are the model's own."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["after_block", "position", "token", "rank", "next_token_id", "next_token", "probability"])
+    n_layers, n, k = ids.shape
+    for layer in range(n_layers):
+        for pos in range(n):
+            for rank in range(k):
+                token_id = int(ids[layer, pos, rank])
+                row = [layer, first + pos, tokens[pos], rank + 1, token_id, decode(token_id)]
+                writer.writerow([*row, repr(float(probs[layer, pos, rank]))])
+    return buf.getvalue().encode("utf-8")
+
+
+def graph_csv(edges: Mapping[str, np.ndarray], tokens: Sequence[str]) -> bytes:
+    """A contribution graph's edges (services.lens.contribution_graph's columns), with the tokens they join."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["block", "kind", "source", "source_token", "target", "target_token", "importance"])
+    for layer, kind, src, dst, imp in zip(
+        edges["layer"], edges["kind"], edges["source"], edges["target"], edges["importance"], strict=True
+    ):
+        writer.writerow([int(layer), kind, int(src), tokens[int(src)], int(dst), tokens[int(dst)], repr(float(imp))])
+    return buf.getvalue().encode("utf-8")
