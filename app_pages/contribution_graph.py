@@ -48,10 +48,6 @@ with st.spinner("Splitting every block's update into its parts"):
     edges = contribution_graph(ctx.trace_key, trace, token, threshold)
 view = flow_view(edges, trace.tokens, token, trace.n_layers, threshold)
 show_chart(flow_figure(view), "flow_graph")
-st.download_button(
-    "Edges as CSV", partial(graph_csv, edges, trace.tokens), mime="text/csv", icon=":material/table:",
-    file_name=f"contributions_{ctx.model_name}_token_{token}_threshold_{threshold:.2f}.csv", on_click="ignore",
-)  # fmt: skip
 reached = len(view.positions) - 1
 st.caption(
     f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other token"
@@ -60,6 +56,10 @@ st.caption(
     "(a curve in a token's own column is attention to itself); orange: the MLP; grey: the residual stream "
     "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."
 )
+st.download_button(
+    "Edges as CSV", partial(graph_csv, edges, trace.tokens), mime="text/csv", icon=":material/table:",
+    file_name=f"contributions_{ctx.model_name}_token_{token}_threshold_{threshold:.2f}.csv", on_click="ignore",
+)  # fmt: skip
 
 strongest = strongest_sources(edges, trace.tokens)
 if strongest:

@@ -57,17 +57,17 @@ with st.spinner("Reading every layer through the unembedding"):
     ids, probs = lens_grid(key, trace, 5, first, stop)
 grid = grid_view(ids, probs, trace.tokens[first:stop], trace.decode_token, first)
 st.plotly_chart(lens_grid_figure(grid), key="lens_grid", theme=None)
+
+last = stop - 1  # the last position shown (the text's last unless the window is moved back)
+final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
+where = "the last position" if last == trace.n_tokens - 1 else f"position {last}, the window's last,"
+st.caption(settle_caption(grid, last - first, f"‘{final}’", where))
 st.download_button(
     "Grid as CSV (each block's top 5 at each position)",
     partial(lens_csv, ids, probs, trace.tokens[first:stop], trace.decode_token, first),
     file_name=f"logit_lens_{ctx.model_name}_positions_{first}-{stop - 1}.csv", mime="text/csv",
     icon=":material/table:", on_click="ignore",
 )  # fmt: skip
-
-last = stop - 1  # the last position shown (the text's last unless the window is moved back)
-final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
-where = "the last position" if last == trace.n_tokens - 1 else f"position {last}, the window's last,"
-st.caption(settle_caption(grid, last - first, f"‘{final}’", where))
 
 st.subheader("One position, layer by layer")
 positions = [f"{i}: after ‘{grid.tokens[i - first]}’" for i in range(first, stop)]
