@@ -6,6 +6,8 @@ viz.figures.lens.
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from services.generation import MAX_NEW_TOKENS, can_generate, candidate_arrays, get_generation
@@ -13,6 +15,7 @@ from services.interventions import valid_interventions
 from services.models import InputError
 from ui.context import require_trace
 from viz.figures.lens import candidates_figure, step_attention_figure, step_heads_figure
+from viz.views.export import steps_csv
 from viz.views.generation import candidates, step_attention, step_heads
 
 ss = st.session_state
@@ -61,7 +64,14 @@ how = "greedy" if temperature == 0 else f"sampled at temperature {temperature:g}
 st.subheader("The continuation")
 st.caption(f"{len(gen.new_token_ids)} new tokens, {how}" + (", stopped at end-of-text." if gen.stopped_at_eos else "."))
 st.code(gen.text, language=None, wrap_lines=True)
-st.button("Use this text on every page", key="gen_use", on_click=use_text, args=(gen.text,), icon=":material/input:")
+b1, b2 = st.columns(2)
+b1.button("Use this text on every page", key="gen_use", on_click=use_text, args=(gen.text,), icon=":material/input:")
+top_ids, top_probs = candidate_arrays(gen)
+b2.download_button(
+    "Every step's top 10 as CSV", partial(steps_csv, top_ids, top_probs, gen.new_token_ids, gen.trace.decode_token),
+    file_name=f"generation_{ctx.model_name}_{len(gen.new_token_ids)}_tokens.csv", mime="text/csv",
+    icon=":material/table:", on_click="ignore",
+)  # fmt: skip
 
 labels = [f"{s + 1}·{t}" for s, t in enumerate(step_attention(gen.trace, gen.n_prompt, 0, 0).rows)]
 step = st.pills("Generated tokens: click one to see its step", range(len(labels)),
@@ -80,7 +90,6 @@ if n_keys > KEY_WINDOW:  # a long prompt: a window of keys, ending with the cont
 left, right = st.columns([2, 3])
 with left:
     st.markdown(f"**Step {step + 1}: the most likely tokens** (red: the one written)")
-    top_ids, top_probs = candidate_arrays(gen)
     c = candidates(top_ids[step], top_probs[step], gen.new_token_ids[step], gen.trace.decode_token)
     st.plotly_chart(candidates_figure(c), key="gen_candidates", theme=None)
 with right:

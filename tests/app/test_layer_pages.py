@@ -80,6 +80,7 @@ def test_generate_page_shows_the_greedy_continuation_and_a_clicked_step(smollm):
     cand = chart(at, "gen_candidates")
     np.testing.assert_allclose(decode(cand["data"][0]["x"]), gen.top_probs[3].numpy(), atol=1e-6)
     assert "wrote" in chart(at, "gen_heads")["layout"]["title"]["text"]
+    assert [b.label for b in at.get("download_button")] == ["Every step's top 10 as CSV"]
     heads = decode(chart(at, "gen_heads")["data"][0]["z"])
     n = gen.n_prompt + 3  # the step that wrote token 4 is the query at position n_prompt + 2
     np.testing.assert_allclose(heads, gen.trace.layer_patterns(0)[:, n - 1, :n].numpy(), atol=1e-6)

@@ -1,5 +1,5 @@
-"""The logit lens's and the contribution graph's CSV downloads: every number as the engine gave it, with the
-tokens it belongs to, on hand-made arrays."""
+"""The CSV downloads of the logit lens, the contribution graph and a generation: every number as the engine gave
+it, with the tokens it belongs to, on hand-made arrays."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 
-from viz.views.export import graph_csv, lens_csv
+from viz.views.export import graph_csv, lens_csv, steps_csv
 
 
 def rows(data: bytes) -> list[dict]:
@@ -35,3 +35,12 @@ def test_the_graph_csv_names_each_edges_tokens() -> None:
     assert got[0] == {"block": "0", "kind": "attention", "source": "1", "source_token": " b", "target": "2",
                       "target_token": "=c", "importance": "0.125"}  # fmt: skip
     assert got[1]["kind"] == "mlp" and got[1]["importance"] == "0.5"
+
+
+def test_the_steps_csv_marks_the_candidate_each_step_wrote() -> None:
+    top_ids, top_probs = np.array([[4, 9], [2, 4]]), np.array([[0.75, 0.125], [0.5, 0.25]])
+    got = rows(steps_csv(top_ids, top_probs, [4, 7], lambda i: f"t{i}"))  # step 2 wrote a token outside its top 2
+    assert [(r["step"], r["rank"], r["token"], r["probability"], r["written"]) for r in got] == [
+        ("1", "1", "t4", "0.75", "1"), ("1", "2", "t9", "0.125", "0"),
+        ("2", "1", "t2", "0.5", "0"), ("2", "2", "t4", "0.25", "0"),
+    ]  # fmt: skip

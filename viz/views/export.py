@@ -1,5 +1,5 @@
 """Downloads: a head's pattern (CSV and NPZ for short texts, NPZ and window CSV for long ones), the logit lens's
-grid and a contribution graph's edges (CSV).
+grid, a contribution graph's edges and a generation's candidates (CSV).
 
 Rows are always queries in the pattern files, whatever the on-screen orientation, so a file's rows sum to 1 and
 match the engine's convention; the header says so. Numbers are written with repr(float): nothing is rounded.
@@ -115,4 +115,19 @@ def graph_csv(edges: Mapping[str, np.ndarray], tokens: Sequence[str]) -> bytes:
         edges["layer"], edges["kind"], edges["source"], edges["target"], edges["importance"], strict=True
     ):
         writer.writerow([int(layer), kind, int(src), tokens[int(src)], int(dst), tokens[int(dst)], repr(float(imp))])
+    return buf.getvalue().encode("utf-8")
+
+
+def steps_csv(
+    top_ids: np.ndarray, top_probs: np.ndarray, written: Sequence[int], decode: Callable[[int], str]
+) -> bytes:
+    """A generation's candidates: top_ids/top_probs [n_new, k] at each step, `written` the token each step wrote.
+    One row per step and rank; `written` says which candidate was written (none, when sampling chose one outside)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["step", "rank", "token_id", "token", "probability", "written"])
+    for step, (ids, probs) in enumerate(zip(top_ids, top_probs, strict=True)):
+        for rank, (token_id, p) in enumerate(zip(ids, probs, strict=True)):
+            chosen = int(token_id) == int(written[step])
+            writer.writerow([step + 1, rank + 1, int(token_id), decode(int(token_id)), repr(float(p)), int(chosen)])
     return buf.getvalue().encode("utf-8")
