@@ -16,9 +16,7 @@ from ui.widgets import fixed_decimals, show_chart, token_picker, warn_untrained_
 from viz.figures.flow import flow_figure
 from viz.labels import markdown_literal, readable_token, readable_token_labels
 from viz.views.export import graph_csv
-from viz.views.flow import flow_view, lowest_threshold, strongest_sources
-
-DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
+from viz.views.flow import DEFAULT_THRESHOLD, flow_view, lowest_threshold, strongest_sources
 
 ctx = require_trace()
 trace = ctx.trace

@@ -15,14 +15,8 @@ from ui.widgets import token_picker
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
 from viz.views.export import lens_csv
-from viz.views.lens import chosen_tokens, lens_track, settle_caption
+from viz.views.lens import LENS_WINDOW, chosen_tokens, lens_track, settle_caption
 from viz.views.lens import lens_grid as grid_view
-
-# A long text's grid shows this many positions at a time: each position costs n_layers projections onto the
-# whole vocabulary (30 × 49,152 × 576 multiply-adds on SmolLM2), so 64 positions take about a second on two cores
-# (bench/lens.py) where a 1,000-token grid would take half a minute; and 64 columns are as many as a screen
-# can label.
-LENS_WINDOW = 64
 
 ctx = require_trace()
 st.title("Logit lens: the prediction, layer by layer")

@@ -16,13 +16,10 @@ from viz.figures.layout import Orientation
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
 from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
-from viz.views.flow import flow_view
+from viz.views.flow import DEFAULT_THRESHOLD, flow_view
 from viz.views.generation import step_attention
-from viz.views.lens import chosen_tokens, first_key_shares, lens_grid, lens_track, settle_caption
+from viz.views.lens import LENS_WINDOW, chosen_tokens, first_key_shares, lens_grid, lens_track, settle_caption
 from viz.views.patterns import head_view
-
-LENS_WINDOW = 64  # positions in the grid, the text's last ones (the page's window: each is read once per layer)
-DEFAULT_THRESHOLD = 0.04  # the contribution graph's, as the page opens
 
 
 def lens_view(trace: Any) -> View:

@@ -14,6 +14,7 @@ import numpy as np
 
 from viz.labels import plotly_escape, readable_token
 
+DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
 KINDS = ("attention", "residual_attn", "mlp", "residual_mlp")
 KIND_NAMES = {
     "attention": "attention (from another token, or itself)",

@@ -13,6 +13,12 @@ from viz.labels import plotly_escape, readable_token
 
 CELL_CHARS = 8  # a cell shows at most this many characters of its token; the hover has all of it
 
+# A long text's grid shows this many positions at a time: each position costs n_layers projections onto the
+# whole vocabulary (30 × 49,152 × 576 multiply-adds on SmolLM2), so 64 positions take about a second on two cores
+# (bench/lens.py) where a 1,000-token grid would take half a minute; and 64 columns are as many as a screen
+# can label.
+LENS_WINDOW = 64  # the page's window and the notebook view's
+
 
 @dataclass(frozen=True)
 class LensGrid:
