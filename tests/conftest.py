@@ -37,12 +37,14 @@ BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 
 
 @pytest.fixture(scope="session")
-def app_url() -> Iterator[str]:
-    """The app for every browser test (log under test-artifacts/); skips when Chromium is missing."""
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app for every browser test (log under test-artifacts/); skips when Chromium is missing. Atlases and
+    corpora the tests upload go to a folder of the run's own, not the user's cache."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # each xdist worker with browser tests has its own server
-    with app_server(ROOT / "test-artifacts" / f"streamlit-browser-tests-{worker}.log") as (url, _proc):
+    atlases = {"ATTN_ATLAS_DIR": str(tmp_path_factory.mktemp("atlases"))}
+    with app_server(ROOT / "test-artifacts" / f"streamlit-browser-tests-{worker}.log", atlases) as (url, _proc):
         yield url
 
 

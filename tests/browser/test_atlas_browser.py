@@ -37,3 +37,23 @@ def test_a_grid_cell_opens_its_head_with_its_top_example(mech_page, mech_url) ->
     assert query["page"] == ["patterns"] and query["layer"] == [str(layer)] and query["head"] == [str(head)]
     assert query["text"] == [example_text]  # the example (≤ 1,000 characters) is the text now
     assert page.get_by_text(f"layer {layer}, head {head}").first.is_visible()
+
+
+def test_a_corpus_uploads_through_the_browser_and_a_bad_one_says_why(mech_page, mech_url, tmp_path) -> None:
+    """The real upload path (Streamlit's upload endpoint, the page's check): a good file offers the job with its
+    document count; a broken one shows the message with the file's own name. No job is started here."""
+    good, bad = tmp_path / "notes.jsonl", tmp_path / "broken.jsonl"
+    good.write_text('{"text": "the cat sat"}\n{"text": "a dog ran"}\n{"text": "birds sing"}\n', encoding="utf-8")
+    bad.write_text('{"text": "ok"}\n{oops\n', encoding="utf-8")
+    page = mech_page
+    page.goto(f"{mech_url}/?page=atlas")
+    page.get_by_text("Your own corpus").click()
+    upload = page.locator("[class*='st-key-atlas_upload'] input[type=file]")
+    upload.set_input_files(str(good))
+    page.get_by_text("Documents (the first of 3)").wait_for()
+    assert page.get_by_role("button", name="Compute the atlas on this corpus").is_visible()
+    upload.set_input_files(str(bad))
+    page.get_by_text("This file cannot be used as a corpus").wait_for()
+    shown = page.locator("[data-testid='stCode']").last.inner_text()
+    assert "broken.jsonl, line 2: not valid JSON" in shown, shown
+    assert not page.get_by_role("button", name="Compute the atlas on this corpus").count()
