@@ -47,7 +47,10 @@ def test_a_corpus_uploads_through_the_browser_and_a_bad_one_says_why(mech_page, 
     bad.write_text('{"text": "ok"}\n{oops\n', encoding="utf-8")
     page = mech_page
     page.goto(f"{mech_url}/?page=atlas")
+    page.locator("[class*='st-key-atlas_grid'] .js-plotly-plot").first.wait_for(state="visible")
+    wait_rerun_done(page)  # a click during the first runs could be undone by the next one, closing the panel again
     page.get_by_text("Your own corpus").click()
+    page.get_by_text("Corpus file").wait_for()  # the panel is open
     upload = page.locator("[class*='st-key-atlas_upload'] input[type=file]")
     upload.set_input_files(str(good))
     page.get_by_text("Documents (the first of 3)").wait_for()
