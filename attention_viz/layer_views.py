@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from attention_viz.base import View, ViewError
-from services.lens import graph_columns, lens_top, ranks_of, value_weighted_of
+from services.lens import graph_columns, has_lens, lens_top, ranks_of, value_weighted_of
 from viz.figures.flow import flow_figure
 from viz.figures.layout import Orientation
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
@@ -18,14 +16,14 @@ from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view
 from viz.views.generation import step_attention
-from viz.views.lens import LENS_WINDOW, chosen_tokens, first_key_shares, lens_grid, lens_track, settle_caption
+from viz.views.lens import LENS_WINDOW, chosen_tokens, lens_grid, lens_track, settle_caption, sink_sentence
 from viz.views.patterns import head_view
 
 
 def lens_view(trace: Any) -> View:
     """Every layer's top-1 next token at the text's last (up to 64) positions, and the last position's final top 3
     (and the next token of the text, where there is one) layer by layer."""
-    if not trace.config.has_lm_head:
+    if not has_lens(trace):
         raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
     stop = trace.n_tokens
     first = max(0, stop - LENS_WINDOW)
@@ -47,14 +45,7 @@ def sent_view(trace: Any, layer: int, head: int, orient: Orientation) -> View:
     _, labels = axis_labels(display_tokens(trace))
     figure = value_weighted_heatmap(sent, pattern, labels, orient)
     figure.update_layout(title=dict(text=f"Layer {layer}, head {head}: what each key sends, ‖A[i,j]·v_j·W_O‖"))
-    weight, norm = first_key_shares(np.asarray(pattern, dtype=np.float64), sent)
-    note = (
-        f"The first token gets {weight:.0%} of the later queries' weight on average, and {norm:.0%} of the summed "
-        "lengths of what they are sent."
-        if np.isfinite(weight)
-        else ""
-    )
-    return View("sent", [figure], layer, head, note=note)
+    return View("sent", [figure], layer, head, note=sink_sentence(pattern, sent))
 
 
 def generation_view(generated: Any, layer: int, head: int) -> View:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from services.lens import value_weighted
 from viz.figures.lens import value_weighted_heatmap
-from viz.views.lens import first_key_shares
+from viz.views.lens import sink_sentence
 
 
 def value_weighted_view(
@@ -20,12 +20,10 @@ def value_weighted_view(
     sent = value_weighted(key, trace, layer, head)
     st.plotly_chart(value_weighted_heatmap(sent, pattern, list(labels), orient), key="value_weighted_heatmap",
                     theme=None)  # fmt: skip
-    weight, norm = first_key_shares(np.asarray(pattern, dtype=np.float64), sent)
     st.caption(
         "A weight says how much a query looks at a key; what the key adds to the query's embedding is "
         "A[i,j]·v_j·W_O (this head's slice of the output matrix), and its length is drawn here. Many heads park "
         "most of their weight on the first token when nothing else fits (an *attention sink*); a sink's value "
         "is small, so little is sent. "
-        + (f"In this head, the first token gets {weight:.0%} of the later queries' weight on average, and "
-           f"{norm:.0%} of the summed lengths of what they are sent." if np.isfinite(weight) else "")
+        + sink_sentence(pattern, sent)
     )  # fmt: skip

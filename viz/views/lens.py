@@ -115,3 +115,14 @@ def first_key_shares(pattern: np.ndarray, sent: np.ndarray) -> tuple[float, floa
     weight = pattern[1:, 0] / np.maximum(pattern[1:].sum(1), 1e-12)
     norm = sent[1:, 0] / np.maximum(sent[1:].sum(1), 1e-12)
     return float(weight.mean()), float(norm.mean())
+
+
+def sink_sentence(pattern: np.ndarray, sent: np.ndarray) -> str:
+    """This head's first-key shares (first_key_shares) as a sentence; empty when there is no later query."""
+    weight, norm = first_key_shares(np.asarray(pattern, dtype=np.float64), sent)
+    if not np.isfinite(weight):
+        return ""
+    return (
+        f"In this head, the first token gets {weight:.0%} of the later queries' weight on average, and "
+        f"{norm:.0%} of the summed lengths of what they are sent."
+    )
