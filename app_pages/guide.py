@@ -67,6 +67,6 @@ st.subheader("Every page")
 for page in PAGES:
     if page.name == "guide":
         continue
-    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    c1, c2 = st.columns([2, 3], vertical_alignment="center")  # 2/5: "Parameters & context" whole at 1024 px
     c1.page_link(page.path, label=page.title, icon=page.icon)
     c2.caption(ABOUT.get(page.name, ""))

@@ -51,17 +51,23 @@ j = token_picker("Key j (the token it looks at)", readable, 0, "mech_cell_key", 
 cell = s.cell(i, j)
 softmax_in = cell["capped"] + cell["bias"]  # the score the softmax reads (T5 adds its position bias)
 engine_weight = float(trace.pattern(s.layer, s.head)[i, j])  # the engine's own softmax, for comparison
+# Each line fits a code block in the main column at 1024 px (65 characters); longer ones would scroll out of sight.
 if cell["allowed"]:
     share = (
-        f"softmax share  = exp({softmax_in:.6g} − {cell['row_max']:.6g}) / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
+        f"softmax share  = exp({softmax_in:.6g} − {cell['row_max']:.6g})\n"
+        f"                 / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
         f"               = {cell['numerator']:.6g} / {cell['denominator']:.6g} = {cell['weight']:.6g}"
     )
 elif j > i:
-    share = "masked: key j comes after query i, so its score is replaced by −∞ and exp(−∞) = 0 → weight 0"
+    share = (
+        "masked         key j comes after query i: its score is replaced\n"
+        "               by −∞, and exp(−∞) = 0 → weight 0"
+    )
 else:
     share = (
-        f"masked: key j is further back than this layer's sliding window of {s.window} keys, so its score is "
-        "replaced by −∞ and exp(−∞) = 0 → weight 0"
+        f"masked         key j is further back than this layer's sliding\n"
+        f"               window of {s.window} keys: its score is replaced by −∞,\n"
+        "               and exp(−∞) = 0 → weight 0"
     )
 scale_title = "× the model's own scale" if trace.config.has_own_scale else "÷ √d_head"
 if s.attn_scale == 1.0:  # T5 does not scale q·k at all
@@ -69,13 +75,16 @@ if s.attn_scale == 1.0:  # T5 does not scale q·k at all
 elif not trace.config.has_own_scale:
     scaling = f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['scaled']:.6g}\n"
 else:  # the model sets its own factor (Gemma: query_pre_attn_scalar^-½)
-    scaling = f"× the model's own scale 1/{s.scale:.6g} = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"
+    scaling = (
+        f"× own scale    = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"
+        f"                 (the model's own scale 1/{s.scale:.6g}, not 1/√d_head)\n"
+    )
 if s.softcap is not None:
     scaling += f"soft-cap       = {s.softcap:g}·tanh({cell['scaled']:.6g} / {s.softcap:g}) = {cell['capped']:.6g}\n"
 if s.position_bias is not None:  # T5: its own term, added before the mask
     scaling += (
-        f"+ position bias = {cell['capped']:.6g} + {cell['bias']:.6g} = {softmax_in:.6g}"
-        f"   (the bias of offset {j - i:+d}, key − query)\n"
+        f"+ position bias = {cell['capped']:.6g} + {cell['bias']:.6g} = {softmax_in:.6g}\n"
+        f"                 (the bias of offset {j - i:+d}, key − query)\n"
     )
 st.code(
     f"q_i · k_j      = {cell['dot']:.6g}\n"

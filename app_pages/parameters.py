@@ -9,7 +9,7 @@ from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown,
 from ui.context import page_context
 from ui.widgets import show_chart
 from viz.figures.mechanism import context_growth, timing_figure
-from viz.views.sizes import context_lengths, human_bytes, pattern_bytes, pattern_entries
+from viz.views.sizes import context_lengths, human_bytes, human_count, pattern_bytes, pattern_entries
 
 FIELDS = ("d_model", "d_head", "n_heads", "n_layers")
 LABELS = {
@@ -53,9 +53,14 @@ values = {
 b = breakdown(**values)
 st.dataframe(b.rows(), hide_index=True, width="stretch", key="mech_calc_table")
 m1, m2, m3 = st.columns(3)
-m1.metric("Each matrix, per head", f"{b.per_matrix_per_head:,}")
-m2.metric("Attention, per layer", f"{b.per_layer:,}")
-m3.metric("Attention, all layers", f"{b.total:,}")
+# Rounded so the value fits its column at 1024 px (Streamlit cuts a metric with "…"); the table above is exact.
+for column, label, count in zip(
+    (m1, m2, m3),
+    ("Each matrix, per head", "Attention, per layer", "Attention, all layers"),
+    (b.per_matrix_per_head, b.per_layer, b.total),
+    strict=True,
+):
+    column.metric(label, human_count(count), help=f"Exactly {count:,}.")
 if values == GPT3_PRESET:
     st.success(
         f"GPT-3: {b.total:,} attention parameters out of {GPT3_TOTAL:,} in all (embedding, unembedding, attention and "

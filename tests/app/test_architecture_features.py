@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import chart, decode
+from tests.app.helpers import CODE_LINE_CHARS, chart, decode
 
 pytest.importorskip("transformers")
 
@@ -81,12 +81,14 @@ def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> Non
     at = at.button(key="model_load").click().run()
     assert not at.exception, [e.value for e in at.exception]
     worked = next(c.value for c in at.code if "q_i · k_j" in c.value)
-    assert "masked: key j is further back than this layer's sliding window of 8 keys" in worked  # last query, key 0
+    assert "key j is further back than this layer's sliding\n               window of 8 keys" in worked  # key 0
+    assert max(map(len, worked.splitlines())) <= CODE_LINE_CHARS  # each line whole at 1024 px
     key = next(box for box in at.selectbox if box.label.startswith("Key j"))
     at = key.set_value(key.options[-1]).run()  # the query itself: inside the window
     worked = next(c.value for c in at.code if "q_i · k_j" in c.value)
-    assert "√d_head" not in worked and "the model's own scale 1/4.89898" in worked  # √24, not √16
+    assert "÷ √d_head" not in worked and "the model's own scale 1/4.89898, not 1/√d_head" in worked  # √24, not √16
     assert "soft-cap       = 5·tanh(" in worked
+    assert max(map(len, worked.splitlines())) <= CODE_LINE_CHARS
     ctx = at.session_state["ctx"]
     cell = ctx.trace.head_steps(ctx.layer, ctx.head).cell(ctx.trace.n_tokens - 1, ctx.trace.n_tokens - 1)
     assert cell["capped"] != cell["scaled"] and f"exp({cell['capped']:.6g} −" in worked

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import chart, decode
+from tests.app.helpers import CODE_LINE_CHARS, chart, decode
 
 pytest.importorskip("transformers")
 
@@ -70,6 +70,7 @@ def test_inside_one_head_adds_the_bias_as_its_own_step(t5) -> None:
     assert f"+ position bias = {cell['capped']:.6g} + {cell['bias']:.6g}" in worked
     assert f"(the bias of offset {-(n - 1):+d}" in worked
     assert f"exp({cell['capped'] + cell['bias']:.6g} −" in worked
+    assert max(map(len, worked.splitlines())) <= CODE_LINE_CHARS  # the bias step's note on a line of its own
     keys = [str(getattr(c, "key", "") or "") for c in at.get("plotly_chart")]
     assert any("mech_bias" in k for k in keys)
 

@@ -109,7 +109,8 @@ def test_cross_attention(mech_page, mech_url, shots) -> None:
 def test_parameters_measure(mech_page, mech_url, shots) -> None:
     page = mech_page
     open_page(page, mech_url, "Parameters & context", "mech_ctx_growth")
-    assert "57,982,058,496" in page.locator("[data-testid='stMetric']").nth(2).inner_text()
+    assert "58.0 billion" in page.locator("[data-testid='stMetric']").nth(2).inner_text()
+    assert "57,982,058,496 attention parameters" in page.locator("[data-testid='stAlert']").first.inner_text()
     page.get_by_role("button", name="Measure").click()
     chart(page, "mech_timing_chart")
     wait_rerun_done(page)

@@ -140,9 +140,10 @@ def test_cross_attention_follows_the_sidebar_head_and_shows_no_developer_note() 
 def test_parameters_gpt3_and_measure() -> None:
     at = open_page("parameters")
     assert_clean(at)
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Each matrix, per head"] == "1,572,864"
-    assert metrics["Attention, all layers"] == "57,982,058,496"
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Each matrix, per head"].value == "1,572,864"
+    assert metrics["Attention, all layers"].value == "58.0 billion"  # rounded to fit; the exact count in its help
+    assert metrics["Attention, all layers"].proto.help == "Exactly 57,982,058,496."
     assert "175,181,291,520" in at.success[0].value
     assert "134,515,008" in list(at.dataframe[1].value["parameters"])  # SmolLM2-135M's exact total
     at.multiselect(key="mech_measure_lengths").set_value([64]).run()

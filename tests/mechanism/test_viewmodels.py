@@ -31,7 +31,7 @@ from viz.views.shifts import (
     word_positions,
     word_trace,
 )
-from viz.views.sizes import pattern_bytes, pattern_entries
+from viz.views.sizes import human_count, pattern_bytes, pattern_entries
 
 
 # ── embedding shifts ────────────────────────────────────────────────────────────────────────────
@@ -163,6 +163,23 @@ def test_gpt3_numbers() -> None:
     assert GPT3_TOTAL == 175_181_291_520
     assert 0.3 < b.total / GPT3_TOTAL < 0.34
     assert b.rows()[-1]["all layers"] == "57,982,058,496"
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"),
+    [
+        (1_572_864, "1,572,864"),  # exact while it still fits a metric
+        (9_999_999, "9,999,999"),
+        (10_000_000, "10.0 million"),
+        (603_979_776, "604 million"),
+        (57_982_058_496, "58.0 billion"),  # the chapter's "58 billion"
+        (999_999_999, "1.00 billion"),  # rounds into the next word, not "1,000 million"
+        (123_456_789_012_345, "123 trillion"),
+        (4 * 10**24, "4.00e+24"),
+    ],
+)
+def test_human_count_keeps_three_significant_figures(n: int, shown: str) -> None:
+    assert human_count(n) == shown
 
 
 def test_loaded_breakdown_and_pattern_sizes(smollm) -> None:

@@ -24,6 +24,22 @@ def context_lengths(n_ctx: int) -> list[int]:
     return out
 
 
+COUNT_WORDS = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"))
+
+
+def human_count(n: int) -> str:
+    """A count short enough for a metric: exact below ten million (9,999,999), else three significant figures and
+    a word as the chapter says them (603,979,776 → "604 million", 57,982,058,496 → "58.0 billion")."""
+    if abs(n) < 10**7:
+        return f"{n:,}"
+    rounded = float(f"{n:.3g}")  # rounded first, so 999,999,999 reads "1.00 billion", not "1,000 million"
+    if abs(rounded) >= 10**15:
+        return f"{rounded:.2e}"
+    scale, word = next((s, w) for s, w in COUNT_WORDS if abs(rounded) >= s)
+    value = rounded / scale
+    return f"{value:.{3 - len(str(int(abs(value))))}f} {word}"
+
+
 def human_bytes(n: float) -> str:
     """1536 → "1.5 KB" (binary units; whole bytes below 1 KB)."""
     for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
