@@ -16,7 +16,7 @@ from services.models import InputError
 from ui.context import require_trace
 from viz.figures.lens import candidates_figure, step_attention_figure, step_heads_figure
 from viz.views.export import steps_csv
-from viz.views.generation import candidates, step_attention, step_heads
+from viz.views.generation import candidates, how_generated, step_attention, step_heads
 
 ss = st.session_state
 # A long prompt's step charts show this many keys (the last ones, by default): a 1,000-column heatmap is a pixel per
@@ -60,7 +60,7 @@ except InputError as exc:
     st.error(str(exc))
     st.stop()
 
-how = "greedy" if temperature == 0 else f"sampled at temperature {temperature:g}, seed {seed}"
+how = how_generated(gen.temperature, gen.seed)
 st.subheader("The continuation")
 st.caption(f"{len(gen.new_token_ids)} new tokens, {how}" + (", stopped at end-of-text." if gen.stopped_at_eos else "."))
 st.code(gen.text, language=None, wrap_lines=True)

@@ -73,6 +73,7 @@ def test_generate_page_shows_the_greedy_continuation_and_a_clicked_step(smollm):
     assert_clean(at)
     gen = smollm.generate(DEFAULT_TEXT, 30, top_k=10)  # the page shows 10 candidates
     assert at.code[-1].value.rstrip() == gen.text.rstrip()  # st.code drops a trailing newline
+    assert any(c.value.startswith(f"{len(gen.new_token_ids)} new tokens, greedy") for c in at.caption)
     cand = chart(at, "gen_candidates")
     np.testing.assert_allclose(decode(cand["data"][0]["x"]), gen.top_probs[0].numpy(), atol=1e-6)
     at.pills(key="gen_step").set_value(3).run()  # click the 4th generated token

@@ -81,6 +81,8 @@ def test_the_generation_view_shows_where_a_head_looked_at_each_step(tiny_model) 
     np.testing.assert_allclose(z[seen], steps[seen], rtol=1e-6)
     assert seen.sum() == np.tril(np.ones_like(steps), k=n_prompt - 1).sum()  # each step sees the tokens before it
     assert view.note.startswith(f"{len(generated.new_tokens)} new tokens (greedy")
+    sampled = model.generate(TEXT, max_new_tokens=2, temperature=0.7, seed=3)
+    assert "(sampled at temperature 0.7, seed 3" in build_view(sampled, "generation", layer=1, head=3).note
     assert build_view(generated, "head", layer=1, head=3).figures  # any trace view takes the generation's trace
     with pytest.raises(ViewError, match="what model.generate"):
         build_view(model.trace(TEXT), "generation")

@@ -63,5 +63,10 @@ def candidates(top_ids: np.ndarray, top_probs: np.ndarray, chosen_id: int, decod
     )  # fmt: skip
 
 
+def how_generated(temperature: float, seed: int) -> str:
+    """How each new token was chosen, as the Generate page and the notebook's generation view say it."""
+    return "greedy" if temperature == 0 else f"sampled at temperature {temperature:g}, seed {seed}"
+
+
 def continuation_tokens(new_tokens: Sequence[str]) -> list[str]:
     return [readable_token(t) for t in new_tokens]
