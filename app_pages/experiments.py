@@ -216,10 +216,8 @@ else:
                 f"{dlogp:+.3f}",
                 help="Natural log. Negative: the changed heads were helping the model predict this token.",
             )
-            m2.metric(
-                "p before → after",
-                f"{np.exp(before_lp[target_id]):.3f} → {np.exp(after_lp[target_id]):.3f}",
-            )
+            p_before, p_after = float(np.exp(before_lp[target_id])), float(np.exp(after_lp[target_id]))
+            m2.metric(f"p after (before: {p_before:.3f})", f"{p_after:.3f}", f"{p_after - p_before:+.3f}")
         m3.metric("Top prediction after", name_after, help=f"Before: {name_before}")
         if top_after != top_before:
             st.success(

@@ -11,7 +11,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-CODE_LINE_CHARS = 65  # what an unwrapped code block in the main column shows at 1024 px (14 px monospace, 560 px)
 
 
 def decode(value: Any) -> np.ndarray:

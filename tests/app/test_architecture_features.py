@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import CODE_LINE_CHARS, chart, decode
+from tests.app.fit import CODE_LINE_CHARS
+from tests.app.helpers import chart, decode
 
 pytest.importorskip("transformers")
 

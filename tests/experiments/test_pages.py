@@ -13,6 +13,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from attention_core import ablate_head
+from tests.app.fit import cut_off_metric_values
 from tests.app.helpers import ROOT, decode  # one decoder for Plotly's base64 arrays
 from tests.texts import DEFAULT_TEXT, SHORT_TEXT
 from viz.labels import plotly_token
@@ -78,6 +79,8 @@ def test_ablating_L0H2_changes_the_top_prediction(smollm, fluffy) -> None:
     shown = metric(at, "Δ log p(‘,’)")
     assert shown == f"{after_lp[comma] - before_lp[comma]:+.3f}"  # the engine's number, as the page shows it
     assert float(shown) == pytest.approx(-3.79, abs=0.005)  # the finding (the last digit is float32 rounding)
+    assert metric(at, "p after (before: 0.455)") == f"{np.exp(after_lp[comma]):.3f}"
+    assert cut_off_metric_values(at) == []  # "p before → after" showed "0.455 → 0…" at 1024 px
     assert at.success[0].value.startswith("The top prediction changed: ‘,’ (p = 0.455) → ‘␣’ (p = 0.613)")
     assert any("L0H2: output set to zero" in c.value for c in at.code)
     compare = chart(at, "exp_compare")
@@ -102,6 +105,7 @@ def test_temperature_slider_redraws_the_pattern_and_entropy(smollm, fluffy) -> N
     np.testing.assert_allclose(decode(fig["data"][1]["x"]), row_entropy(fluffy.pattern(5, 1).numpy()), atol=1e-5)
     np.testing.assert_allclose(decode(fig["data"][2]["x"]), row_entropy(cold.pattern(5, 1).numpy()), atol=1e-5)
     assert metric(at, "Mean row entropy at T = 0.25") == f"{row_entropy(cold.pattern(5, 1).numpy()).mean():.3f} bits"
+    assert cut_off_metric_values(at) == []
     at.button(key="exp_T_add").click().run()  # the same change joins the experiment
     assert any("L5H1: scores ÷ T with T = 0.25" in c.value for c in at.code)
 

@@ -1,0 +1,61 @@
+"""What fits at 1024 px: the widths Streamlit gives an element in the main column, and the checks that find a
+metric value, a page link or an unwrapped code line wider than its column (Streamlit cuts the first two with "…"
+and scrolls the third out of sight). AppTest has no layout, so these compute the column widths from the
+columns' weights; the character widths were measured on screenshots (below)."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+MAIN_WIDTH_PX = 560  # the main column's width in a 1024 px window with the sidebar open (measured on a screenshot)
+COLUMN_GAP_PX = 16  # Streamlit's "small" gap between columns
+# A metric value is Source Sans at 36 px: measured on the Parameters page at 1024 px, "1,572,864" fitted its
+# 177 px column and "603,979,776" did not ("603,979,7…"), so digits and letters ~18 px, commas and the like ~9 px.
+# A page link is its icon and 14 px text: "Attention patter" showed in a 128 px column on How to read this.
+LINK_PADDING_PX, LINK_CHAR_PX = 36, 7
+# A code block is 14 px monospace: Inside one head's softmax line showed 65 characters in the 560 px main column.
+CODE_PADDING_PX, CODE_CHAR_PX = 32, 8.1
+CODE_LINE_CHARS = int((MAIN_WIDTH_PX - CODE_PADDING_PX) / CODE_CHAR_PX)  # 65: a code line across the main column
+NARROW_CHARS, WIDE_CHARS = set(",.:;'!|il ()"), set("MWm→×−")
+
+
+def value_width_px(text: str) -> int:
+    """About how wide a metric's value is drawn (see the measurements above)."""
+    return sum(9 if ch in NARROW_CHARS else 27 if ch in WIDE_CHARS else 18 for ch in text)
+
+
+def laid_out(node: object, width: float = MAIN_WIDTH_PX) -> list[tuple[object, float]]:
+    """Every element under `node` with the width of the column it stands in at 1024 px."""
+    if type(node).__name__ == "Column":
+        width = width * node.weight - COLUMN_GAP_PX * (1 - node.weight)  # the row's gaps, shared out by weight
+    children = getattr(node, "children", {}) or {}
+    return [(node, width)] + [pair for child in children.values() for pair in laid_out(child, width)]
+
+
+def cut_off_metric_values(at: AppTest) -> list[str]:
+    """[label: value] for each metric whose value is wider than the column it stands in at 1024 px."""
+    return [
+        f"{element.label}: {element.value}"
+        for element, width in laid_out(at.main)
+        if type(element).__name__ == "Metric" and value_width_px(element.value) > width
+    ]
+
+
+def cut_off_page_links(at: AppTest) -> list[str]:
+    """The label of each page link wider than the column it stands in at 1024 px."""
+    return [
+        element.proto.label
+        for element, width in laid_out(at.main)
+        if type(element).__name__ == "PageLink" and LINK_PADDING_PX + LINK_CHAR_PX * len(element.proto.label) > width
+    ]
+
+
+def cut_off_code_lines(at: AppTest) -> list[str]:
+    """Each line of an unwrapped code block longer than its column holds at 1024 px (the rest scrolls out of sight)."""
+    return [
+        line
+        for element, width in laid_out(at.main)
+        if type(element).__name__ == "Code" and not element.proto.wrap_lines
+        for line in element.value.splitlines()
+        if len(line) > (width - CODE_PADDING_PX) / CODE_CHAR_PX
+    ]
