@@ -121,7 +121,7 @@ layer, head = c1.selectbox(
     "Head (starts at the sidebar's layer and head; best first below it)",
     choices,
     index=choices.index(sidebar_head),
-    format_func=lambda lh: f"layer {lh[0]}, head {lh[1]}: share {share[lh]:.1%}, spread {spread[lh]:.2f}",
+    format_func=lambda lh: f"L{lh[0]}H{lh[1]}: share {share[lh]:.1%}, spread {spread[lh]:.2f}",  # whole at 1024 px
     key=f"mech_cross_head_{order}_L{ctx.layer}_H{ctx.head}",
 )
 block = cross.block(layer, head)

@@ -67,6 +67,7 @@ __all__ = [
     "label",
     "load",
     "request_problem",
+    "name_title",
     "title",
     "token_cap_limit",
 ]
@@ -177,7 +178,12 @@ def label(model: Model) -> str:
 def title(model: Model) -> str:
     """The model's name as a reader knows it: a built-in's own name ("SmolLM2-135M-Instruct"), else the folder or
     hub name it was loaded from. (model.name is the registry key that URLs and file names use.)"""
-    return MODEL_NAMES[model.name].split(" (")[0] if model.name in MODEL_NAMES else model.name
+    return name_title(model.name)
+
+
+def name_title(name: str) -> str:
+    """`title` for a model not loaded yet, by its registry key, folder or hub name."""
+    return MODEL_NAMES[name].split(" (")[0] if name in MODEL_NAMES else name
 
 
 def describe(model: Model) -> str:

@@ -86,7 +86,8 @@ def draw_inputs() -> None:
     st.selectbox(
         "Model",
         [*models.MODEL_NAMES, *custom],
-        format_func=lambda name: models.MODEL_NAMES.get(name, name),
+        format_func=models.name_title,  # the name alone fits the box; its kind and shape are in the help
+        help="  \n".join(models.MODEL_NAMES.values()),  # one built-in model a line, with its kind and shape
         key="model",
         on_change=lambda: ss.pop(shell.MODEL_ERROR, None),  # a new choice: the last refusal is old news
     )

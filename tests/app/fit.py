@@ -1,7 +1,7 @@
 """What fits at 1024 px: the widths Streamlit gives an element in the main column, and the checks that find a
-metric value, a page link or an unwrapped code line wider than its column (Streamlit cuts the first two with "…"
-and scrolls the third out of sight). AppTest has no layout, so these compute the column widths from the
-columns' weights; the character widths were measured on screenshots (below)."""
+metric value, a page link, a select box's option or an unwrapped code line wider than its column (Streamlit cuts
+the first three with "…" and scrolls the last out of sight). AppTest has no layout, so these compute the column
+widths from the columns' weights; the character widths were measured on screenshots (below)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ LINK_PADDING_PX, LINK_CHAR_PX = 36, 7
 # A code block is 14 px monospace: Inside one head's softmax line showed 65 characters in the 560 px main column.
 CODE_PADDING_PX, CODE_CHAR_PX = 32, 8.1
 CODE_LINE_CHARS = int((MAIN_WIDTH_PX - CODE_PADDING_PX) / CODE_CHAR_PX)  # 65: a code line across the main column
+# A select box's text is 14 px with its arrow beside it: the sidebar's 239 px Model box showed 31 characters
+# ("SmolLM2-135M-Instruct (causal c");
+# Cross-attention's 273 px head box 41 (its old "layer 0, head 0: share 55.0%, spread 0.(").
+SIDEBAR_WIDTH_PX, SELECT_PADDING_PX, SELECT_CHAR_PX = 239, 46, 6.0
 NARROW_CHARS, WIDE_CHARS = set(",.:;'!|il ()"), set("MWm→×−")
 
 
@@ -58,4 +62,17 @@ def cut_off_code_lines(at: AppTest) -> list[str]:
         if type(element).__name__ == "Code" and not element.proto.wrap_lines
         for line in element.value.splitlines()
         if len(line) > (width - CODE_PADDING_PX) / CODE_CHAR_PX
+    ]
+
+
+def cut_off_select_options(at: AppTest) -> list[str]:
+    """[label: option] for each select box option, as the box shows it once picked, wider than the box at 1024 px
+    (in the main column or the sidebar)."""
+    boxes = [(e, w) for root, width in ((at.main, MAIN_WIDTH_PX), (at.sidebar, SIDEBAR_WIDTH_PX))
+             for e, w in laid_out(root, width) if type(e).__name__ == "Selectbox"]  # fmt: skip
+    return [
+        f"{box.label}: {shown}"
+        for box, width in boxes
+        for shown in box.options  # AppTest lists them as the box shows them (formatted)
+        if len(shown) > (width - SELECT_PADDING_PX) / SELECT_CHAR_PX
     ]

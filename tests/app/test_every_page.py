@@ -12,7 +12,8 @@
 - No st.metric value is wider than its column at 1024 px: Streamlit cuts a metric's value with an ellipsis, and the
   Parameters page showed GPT-3's attention count as "57,982,05…" and its per-layer count as "603,979,7…". Nor a
   page link's label: How to read this listed "Attention patter" and "Scores & maskin". Nor a line of an unwrapped
-  code block: Inside one head's softmax line ended "Σ_k exp(s_ik − 1.08101" at the window's edge.
+  code block: Inside one head's softmax line ended "Σ_k exp(s_ik − 1.08101" at the window's edge. Nor a select box's
+  option, in the main column or the sidebar: the Model box read "SmolLM2-135M-Instruct (causal c" at any width.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.registry import PAGE_NAMES
-from tests.app.fit import cut_off_code_lines, cut_off_metric_values, cut_off_page_links
+from tests.app.fit import cut_off_code_lines, cut_off_metric_values, cut_off_page_links, cut_off_select_options
 from tests.app.helpers import APP
 
 VIEWS = [{"page": name} for name in PAGE_NAMES] + [
@@ -90,6 +91,10 @@ def test_no_metric_value_is_cut_at_1024_px(opened: AppTest) -> None:
 
 def test_no_code_line_is_cut_at_1024_px(opened: AppTest) -> None:
     assert cut_off_code_lines(opened) == []
+
+
+def test_no_select_box_option_is_cut_at_1024_px(opened: AppTest) -> None:
+    assert cut_off_select_options(opened) == []
 
 
 def test_no_page_link_is_cut_at_1024_px(opened: AppTest) -> None:

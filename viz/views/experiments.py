@@ -25,13 +25,13 @@ TEMPERATURE_QUERIES = 48  # this many, each with all of its keys (rows still sum
 TEMPERATURES: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 # The changes a user can apply to the selected head, in the order the page offers them.
-CHANGES: dict[str, str] = {
-    "zero": "Zero-ablate the head (its output set to 0)",
-    "mean": "Mean-ablate the head (its output set to its mean over positions)",
-    "previous": "Force the head to attend only to the previous token",
-    "self": "Force the head to attend only to itself",
-    "temperature": "Change the head's softmax temperature (scores ÷ T)",
-    "layer": "Remove the whole attention layer (every head of it)",
+CHANGES: dict[str, str] = {  # short enough for the page's select box at 1024 px (47 characters)
+    "zero": "Zero-ablate: output set to 0",
+    "mean": "Mean-ablate: output = its mean over positions",
+    "previous": "Attend only to the previous token",
+    "self": "Attend only to itself",
+    "temperature": "Softmax temperature: scores ÷ T",
+    "layer": "Remove the whole attention layer",
 }
 
 
