@@ -66,8 +66,8 @@ __all__ = [
     "is_embedded",
     "label",
     "load",
-    "request_problem",
     "name_title",
+    "request_problem",
     "title",
     "token_cap_limit",
 ]
