@@ -17,7 +17,7 @@ LINK_PADDING_PX, LINK_CHAR_PX = 36, 7
 CODE_PADDING_PX, CODE_CHAR_PX = 32, 8.1
 CODE_LINE_CHARS = int((MAIN_WIDTH_PX - CODE_PADDING_PX) / CODE_CHAR_PX)  # 65: a code line across the main column
 # A select box's text is 14 px with its arrow beside it: the sidebar's 239 px Model box showed 31 characters
-# ("SmolLM2-135M-Instruct (causal c") and Cross-attention's 273 px head box 41 ("layer 0, head 0: share 55.0%, spr…").
+# ("SmolLM2-135M-Instruct (causal c"), Cross-attention's 273 px head box 40 and a half ("… share 55.0%, spread 0.").
 SIDEBAR_WIDTH_PX, SELECT_PADDING_PX, SELECT_CHAR_PX = 239, 46, 6.0
 NARROW_CHARS, WIDE_CHARS = set(",.:;'!|il ()"), set("MWm→×−")
 
