@@ -1,4 +1,5 @@
-"""Checks that hold on every page as it opens (and on Start here's steps that show a table), each page opened once.
+"""Checks that hold on every page as it opens (and on Start here's steps that show a table), each page opened once
+with the default decoder and once with the encoder (MiniLM).
 
 - Every number column of every table has one fixed format: st.dataframe otherwise drops trailing zeros, so 0.012
   stood under 0.0127 in the Experiments page's next-token table, and a reader compares digits that do not line up
@@ -27,12 +28,14 @@ from app_pages.registry import PAGE_NAMES
 from tests.app.fit import cut_off_code_lines, cut_off_metric_values, cut_off_page_links, cut_off_select_options
 from tests.app.helpers import APP
 
-VIEWS = [{"page": name} for name in PAGE_NAMES] + [
-    {"page": "start", "step": step} for step in ("tokens", "softmax", "parameters")
-]
+VIEWS = (
+    [{"page": name} for name in PAGE_NAMES]
+    + [{"page": "start", "step": step} for step in ("tokens", "softmax", "parameters")]
+    + [{"page": name, "model": "minilm-l6"} for name in PAGE_NAMES]  # an encoder: other notices, other tables
+)
 SMALL_COLUMN_CHARS = 7  # a "small" column is 75 px; the grid's 14 px header font fits about 7 characters with
 # the column's padding (measured on the ranking table: "weight on keys" showed as "weight on k" in ~85 px)
-REGISTRY_KEY = "smollm2-135m"  # the default model's key in attention_core.registry (URLs and file names use it)
+REGISTRY_KEYS = ("smollm2-135m", "minilm-l6")  # the models' keys in attention_core.registry (URLs and file names)
 
 
 @pytest.fixture(scope="module", params=VIEWS, ids=lambda p: "-".join(p.values()))
@@ -42,6 +45,7 @@ def opened(request) -> AppTest:
     at.query_params.update(request.param)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["ctx"].model.name == request.param.get("model", REGISTRY_KEYS[0])  # the view's model ran
     return at
 
 
@@ -104,4 +108,4 @@ def test_no_page_link_is_cut_at_1024_px(opened: AppTest) -> None:
 def test_the_page_names_the_model_by_its_title(opened: AppTest) -> None:
     texts = reader_texts(opened)
     assert texts, "the page showed no text at all"
-    assert [t for t in texts if REGISTRY_KEY in str(t)] == []
+    assert [t for t in texts if any(key in str(t) for key in REGISTRY_KEYS)] == []
