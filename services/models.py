@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -24,6 +25,7 @@ from attention_core import (
     load_model,
 )
 from attention_core.dtypes import DTYPES as ENGINE_DTYPES
+from attention_core.loading.hub import looks_like_hub_id
 from attention_core.policy import check_model_request
 
 # Views that draw every (query, key) cell with its own hover text (the mechanism pages) cap their own
@@ -182,8 +184,14 @@ def title(model: Model) -> str:
 
 
 def name_title(name: str) -> str:
-    """`title` for a model not loaded yet, by its registry key, folder or hub name."""
-    return MODEL_NAMES[name].split(" (")[0] if name in MODEL_NAMES else name
+    """`title` for a model not loaded yet, by what the sidebar was given: a built-in's own name, a local folder or
+    file by its last part (the box is ~31 characters wide, and a long path lost its folder's name), a hub id
+    (owner/name) or an Ollama name whole."""
+    if name in MODEL_NAMES:
+        return MODEL_NAMES[name].split(" (")[0]
+    if name.startswith("ollama:") or looks_like_hub_id(name):  # a hub id starts with a letter or digit, a path not
+        return name
+    return Path(name).expanduser().name or name
 
 
 def describe(model: Model) -> str:
