@@ -81,28 +81,21 @@ def reader_texts(at: AppTest) -> list[str]:
     return texts + [b.label for b in at.button] + [e.label for e in at.expander]
 
 
-def test_every_float_column_has_a_format(opened: AppTest) -> None:
-    assert unformatted_float_columns(opened) == []
-
-
-def test_no_small_column_cuts_its_label(opened: AppTest) -> None:
-    assert cut_off_column_labels(opened) == []
-
-
-def test_no_metric_value_is_cut_at_1024_px(opened: AppTest) -> None:
-    assert cut_off_metric_values(opened) == []
-
-
-def test_no_code_line_is_cut_at_1024_px(opened: AppTest) -> None:
-    assert cut_off_code_lines(opened) == []
-
-
-def test_no_select_box_option_is_cut_at_1024_px(opened: AppTest) -> None:
-    assert cut_off_select_options(opened) == []
-
-
-def test_no_page_link_is_cut_at_1024_px(opened: AppTest) -> None:
-    assert cut_off_page_links(opened) == []
+@pytest.mark.parametrize(
+    "finds",
+    [
+        unformatted_float_columns,
+        cut_off_column_labels,
+        cut_off_metric_values,
+        cut_off_code_lines,
+        cut_off_select_options,
+        cut_off_page_links,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_the_view_has_none_of(opened: AppTest, finds) -> None:
+    """Each check lists what it finds wrong on the opened view (the module docstring says why each matters)."""
+    assert finds(opened) == []
 
 
 def test_the_page_names_the_model_by_its_title(opened: AppTest) -> None:
