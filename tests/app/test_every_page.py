@@ -1,5 +1,5 @@
-"""Checks that hold on every page as it opens (and on Start here's steps that show a table), each page opened once
-with the default decoder and once with the encoder (MiniLM).
+"""Checks that hold on every page as it opens (and on each of Start here's steps), each page opened once with the
+default decoder and once with the encoder (MiniLM).
 
 - Every number column of every table has one fixed format: st.dataframe otherwise drops trailing zeros, so 0.012
   stood under 0.0127 in the Experiments page's next-token table, and a reader compares digits that do not line up
@@ -27,10 +27,11 @@ from streamlit.testing.v1 import AppTest
 from app_pages.registry import PAGE_NAMES
 from tests.app.fit import cut_off_code_lines, cut_off_metric_values, cut_off_page_links, cut_off_select_options
 from tests.app.helpers import APP
+from viz.views.chapter import SLUGS
 
 VIEWS = (
     [{"page": name} for name in PAGE_NAMES]
-    + [{"page": "start", "step": step} for step in ("tokens", "softmax", "parameters")]
+    + [{"page": "start", "step": step} for step in SLUGS if step != SLUGS[0]]  # the page opens on the first
     + [{"page": name, "model": "minilm-l6"} for name in PAGE_NAMES]  # an encoder: other notices, other tables
 )
 SMALL_COLUMN_CHARS = 7  # a "small" column is 75 px; the grid's 14 px header font fits about 7 characters with

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from attention_core import load_model
+from tests.app.fit import cut_off_code_lines, cut_off_metric_values, cut_off_select_options
 from tests.app.helpers import decode, figure_spec
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET
 
@@ -132,3 +133,4 @@ def test_an_encoder_decoder_from_the_selector_drives_the_cross_attention_page(en
     assert z.shape == expected.shape == (pair.decoder.n_tokens, pair.encoder.n_tokens)
     assert np.allclose(z, expected, atol=1e-6)
     assert np.allclose(z.sum(axis=1), 1.0, atol=1e-5)  # rows sum to 1 over the source alone
+    assert cut_off_select_options(at) + cut_off_metric_values(at) + cut_off_code_lines(at) == []  # whole at 1024 px
