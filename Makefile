@@ -4,8 +4,8 @@
 #              Chromium for half of the browser tests; CI runs this). On 2 shared cores, 2026-12-01 in one
 #              checkout: 17 min 26 s of tests with every browser test on one worker, 13 min 21 s with them split
 #              and Chromium's animations off (tests/conftest.py, devtools/browser.py). A fresh clone's .ci/run at
-#              13:03 UTC: 15 min 40 s of tests (985), 17 min 44 s in all with the set-up.
-# make test-fast – the quick tier (22 s of tests, 26 s with the linters, on 2 shared cores, 2026-12-01): ruff,
+#              15:25 UTC: 14 min 17 s of tests (1,172), 16 min 53 s in all with the set-up.
+# make test-fast – the quick tier (26 s of tests, 30 s with the linters, on 2 shared cores, 2026-12-01): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
 #              local Ray; tiny random models only (tests/tiny_models.py). tests/conftest.py sets the
