@@ -222,7 +222,7 @@ with right:
         icon=":material/table:", on_click="ignore",
     )  # fmt: skip
     d2.download_button(
-        "Atlas as Parquet", partial(chosen.path.read_bytes), file_name=f"{name}.parquet",
+        "Atlas as Parquet", chosen.path.read_bytes, file_name=f"{name}.parquet",
         mime="application/octet-stream", icon=":material/download:", on_click="ignore",
         help="Every statistic of every head, with the run's settings in the file's metadata (docs/atlas.md).",
     )  # fmt: skip

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from viz.views.patterns import HeadView, PooledView, Tokens, WindowView
 
 
-def pattern_csv(view: HeadView) -> bytes:
-    """The selected head's used pattern: one row per query, one column per key, with tokens."""
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """A header and its rows as UTF-8 CSV, one "\n" per line: what every CSV download here is."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["query_pos", "query_token"] + [f"{j}:{tok}" for j, tok in enumerate(view.tokens.raw)])
-    for i, tok in enumerate(view.tokens.raw):
-        # repr(float) round-trips float32 exactly enough for a sum check; no rounding of real numbers.
-        writer.writerow([i, tok] + [repr(float(w)) for w in view.pattern[i]])
+    writer.writerow(header)
+    writer.writerows(rows)
     return buf.getvalue().encode("utf-8")
+
+
+def pattern_csv(view: HeadView) -> bytes:
+    """The selected head's used pattern: one row per query, one column per key, with tokens."""
+    header = ["query_pos", "query_token"] + [f"{j}:{tok}" for j, tok in enumerate(view.tokens.raw)]
+    # repr(float) round-trips float32 exactly enough for a sum check; no rounding of real numbers.
+    rows = ([i, tok] + [repr(float(w)) for w in view.pattern[i]] for i, tok in enumerate(view.tokens.raw))
+    return csv_bytes(header, rows)
 
 
 def pattern_npz(view: HeadView, model_name: str) -> bytes:
@@ -53,15 +59,13 @@ def window_csv(view: WindowView) -> bytes:
     Weights are the true ones (each row normalised over all keys), so a row sums to the share of the
     query's attention inside the window, given in the last column.
     """
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
     w = view.window
-    keys = range(w.k0, w.k1)
-    writer.writerow(["query_pos", "query_token"] + [f"{j}:{view.tokens.raw[j]}" for j in keys] + ["row_share"])
-    for r, i in enumerate(range(w.q0, w.q1)):
-        weights = [repr(float(x)) for x in view.pattern[r]]
-        writer.writerow([i, view.tokens.raw[i], *weights, repr(float(view.row_share[r]))])
-    return buf.getvalue().encode("utf-8")
+    header = ["query_pos", "query_token"] + [f"{j}:{view.tokens.raw[j]}" for j in range(w.k0, w.k1)] + ["row_share"]
+    rows = (
+        [i, view.tokens.raw[i], *(repr(float(x)) for x in view.pattern[r]), repr(float(view.row_share[r]))]
+        for r, i in enumerate(range(w.q0, w.q1))
+    )
+    return csv_bytes(header, rows)
 
 
 def export_basename(model_name: str, layer: int, head: int, causal: bool) -> str:
@@ -93,29 +97,27 @@ def lens_csv(
 ) -> bytes:
     """The logit lens's top k at every (block, position): ids/probs [n_layers, n, k] at positions first.., `tokens`
     the text's tokens there. One row per block, position and rank; the last block's rows are the model's own."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["after_block", "position", "token", "rank", "next_token_id", "next_token", "probability"])
-    n_layers, n, k = ids.shape
-    for layer in range(n_layers):
-        for pos in range(n):
-            for rank in range(k):
-                token_id = int(ids[layer, pos, rank])
-                row = [layer, first + pos, tokens[pos], rank + 1, token_id, decode(token_id)]
-                writer.writerow([*row, repr(float(probs[layer, pos, rank]))])
-    return buf.getvalue().encode("utf-8")
+
+    def rows() -> Iterable[list]:
+        n_layers, n, k = ids.shape
+        for layer in range(n_layers):
+            for pos in range(n):
+                for rank in range(k):
+                    token_id = int(ids[layer, pos, rank])
+                    prob = repr(float(probs[layer, pos, rank]))
+                    yield [layer, first + pos, tokens[pos], rank + 1, token_id, decode(token_id), prob]
+
+    return csv_bytes(["after_block", "position", "token", "rank", "next_token_id", "next_token", "probability"], rows())
 
 
 def graph_csv(edges: Mapping[str, np.ndarray], tokens: Sequence[str]) -> bytes:
     """A contribution graph's edges (services.lens.contribution_graph's columns), with the tokens they join."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["block", "kind", "source", "source_token", "target", "target_token", "importance"])
-    for layer, kind, src, dst, imp in zip(
-        edges["layer"], edges["kind"], edges["source"], edges["target"], edges["importance"], strict=True
-    ):
-        writer.writerow([int(layer), kind, int(src), tokens[int(src)], int(dst), tokens[int(dst)], repr(float(imp))])
-    return buf.getvalue().encode("utf-8")
+    columns = zip(edges["layer"], edges["kind"], edges["source"], edges["target"], edges["importance"], strict=True)
+    rows = (
+        [int(layer), kind, int(src), tokens[int(src)], int(dst), tokens[int(dst)], repr(float(imp))]
+        for layer, kind, src, dst, imp in columns
+    )
+    return csv_bytes(["block", "kind", "source", "source_token", "target", "target_token", "importance"], rows)
 
 
 def steps_csv(
@@ -123,11 +125,11 @@ def steps_csv(
 ) -> bytes:
     """A generation's candidates: top_ids/top_probs [n_new, k] at each step, `written` the token each step wrote.
     One row per step and rank; `written` says which candidate was written (none, when sampling chose one outside)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["step", "rank", "token_id", "token", "probability", "written"])
-    for step, (ids, probs) in enumerate(zip(top_ids, top_probs, strict=True)):
-        for rank, (token_id, p) in enumerate(zip(ids, probs, strict=True)):
-            chosen = int(token_id) == int(written[step])
-            writer.writerow([step + 1, rank + 1, int(token_id), decode(int(token_id)), repr(float(p)), int(chosen)])
-    return buf.getvalue().encode("utf-8")
+
+    def rows() -> Iterable[list]:
+        for step, (ids, probs) in enumerate(zip(top_ids, top_probs, strict=True)):
+            for rank, (token_id, p) in enumerate(zip(ids, probs, strict=True)):
+                chosen = int(token_id) == int(written[step])
+                yield [step + 1, rank + 1, int(token_id), decode(int(token_id)), repr(float(p)), int(chosen)]
+
+    return csv_bytes(["step", "rank", "token_id", "token", "probability", "written"], rows())
