@@ -20,8 +20,10 @@ def wait_with_progress(job: Job, label: str, slot: Any = None) -> Any:
     If the user changes something meanwhile, Streamlit stops this script at the next progress
     update; the job keeps running in its thread and the next run waits on the same job.
     """
+    # The slot is placed whether or not the bar is ever drawn: Streamlit's browser side keys elements by their place,
+    # so a slot only slow runs had would shift what follows and redraw it, closing expanders the reader had opened.
+    slot = slot if slot is not None else st.empty()
     if not job.wait(QUIET_S):
-        slot = slot if slot is not None else st.empty()
         shown = None
         while not job.wait(0.25):
             # Redraw only when the bar would change (at most once a second for the clock): every update
