@@ -12,6 +12,7 @@ from typing import Any
 from attention_viz.base import view_title
 from attention_viz.export import view_bytes
 from attention_viz.html import fragment
+from attention_viz.layer_views import is_generation
 from attention_viz.views import View, build_view
 from viz.figures.layout import Orientation
 
@@ -44,5 +45,6 @@ class NotebookView:
 def show(trace: Any, view: str = "head", layer: int = 0, head: int = 0, orient: Orientation = "rows") -> NotebookView:
     """One of attention_viz.VIEWS for `trace`, displayed when it is a cell's last value (or via IPython's display)."""
     built = build_view(trace, view, layer, head, orient)
-    title = view_title(getattr(trace, "trace", trace).model_name, view, layer, head)  # a Generation holds its trace
+    traced = trace.trace if is_generation(trace) else trace  # a Generation names its model through its trace
+    title = view_title(traced.model_name, view, layer, head)
     return NotebookView(built, title)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from attention_core import load_model
-from attention_viz import ViewError, build_view, cli
+from attention_viz import ViewError, build_view, cli, show
 from attention_viz.base import view_title
 from tests.app.helpers import decode
 
@@ -84,6 +84,8 @@ def test_the_generation_view_shows_where_a_head_looked_at_each_step(tiny_model) 
     sampled = model.generate(TEXT, max_new_tokens=2, temperature=0.7, seed=3)
     assert "(sampled at temperature 0.7, seed 3" in build_view(sampled, "generation", layer=1, head=3).note
     assert build_view(generated, "head", layer=1, head=3).figures  # any trace view takes the generation's trace
+    shown = show(generated, "generation", layer=1, head=3)  # a notebook names the generation's model
+    assert shown.title == view_title(generated.trace.model_name, "generation", 1, 3)
     with pytest.raises(ViewError, match="what model.generate"):
         build_view(model.trace(TEXT), "generation")
 
