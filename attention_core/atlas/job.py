@@ -121,7 +121,8 @@ def run_on_ray(
     progress: Progress | None = None,
 ) -> list[dict]:  # fmt: skip
     """Ray Data: `map_batches` over an actor pool of `workers` actors that each hold the model (one GPU each
-    where the cluster has GPUs). Batches whose actor dies are retried by Ray on a restarted actor."""
+    where the cluster has GPUs). Batches whose actor dies are retried by Ray on a restarted actor (Ray Data's
+    default for an actor pool; tests/atlas/test_job.py kills one mid-job)."""
     import ray
 
     _start_ray(address, workers)
@@ -137,8 +138,8 @@ def run_on_ray(
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=1,
         num_gpus=gpus,
-        max_restarts=-1,  # a worker that dies is replaced ...
-        max_task_retries=-1,  # ... and its batch runs again, once, on the replacement
+        # No max_restarts / max_task_retries: an actor pool's defaults are already -1 and -1 (a worker that dies is
+        # replaced and its batch runs again on the replacement), and Ray 2.64 drops such extra remote arguments.
     )
     out: list[dict] = []
     seen: dict[str, int] = {}  # batch → its documents: Ray may split one batch's rows over several blocks
