@@ -34,10 +34,11 @@ __all__ = [
 
 def load(name: str = "smollm2-135m", device: str = "cpu", dtype: str = "float32") -> Any:
     """A model (attention_core.Model) shared per process, as the app holds it: `.trace(text)` gives a Trace.
-    dtype "bfloat16" or "float16" (half the memory) on device "cuda" only, as in the app."""
+    dtype "bfloat16" or "float16" (half the memory) on device "cuda" only, as in the app. Any local folder or .gguf
+    file loads: the app's folder rules ($ATTN_ALLOWED_MODEL_DIRS) guard a served app, not its caller's own files."""
     from services import models
 
-    return models.load(name, device, dtype=dtype)
+    return models.load(name, device, dtype=dtype, served=False)
 
 
 def ablate_head(layer: int, head: int, mode: str = "zero") -> Any:

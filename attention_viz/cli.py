@@ -78,7 +78,7 @@ def _trace(args: argparse.Namespace):
         raise UsageError("--text is empty: give the text to trace")
     from services import models
 
-    model = models.load(args.model, args.device, dtype=args.dtype)
+    model = models.load(args.model, args.device, dtype=args.dtype, served=False)  # its caller's own files
     return model.trace(args.text, causal=_causal(args.causal))
 
 

@@ -111,9 +111,14 @@ def is_loaded(name: str, device: str, dtype: str = DEFAULT_DTYPE) -> bool:
 
 
 def load(
-    name: str, device: str, progress: Callable[[float, str], None] | None = None, dtype: str = DEFAULT_DTYPE
-) -> Model:
+    name: str, device: str, progress: Callable[[float, str], None] | None = None, dtype: str = DEFAULT_DTYPE,
+    served: bool = True,
+) -> Model:  # fmt: skip
     """One shared, read-only model per (name, device, dtype) per process; half precision on CUDA only.
+
+    `served`: the name came through a served app (a text box, a link), so the deployment's rules apply
+    (attention_core.policy). The CLI and attention_viz.load pass False: they run as their caller, who can
+    read the files already, as with attention_core.load_model.
 
     Not st.cache_resource: Streamlit records the elements a cached function draws and replays them
     on later hits, and refuses a progress bar drawn into a placeholder made outside the function
@@ -126,7 +131,7 @@ def load(
     key = (name, device, dtype)
     # A served app loads only what the deployment allows ($ATTN_PUBLIC, $ATTN_ALLOWED_MODEL_DIRS):
     # a name from session state or a link never reaches the file system unchecked.
-    source = check_model_request(name)
+    source = check_model_request(name) if served else name
     with _models_lock:  # a second session asking mid-load waits instead of loading again
         if key not in _models:
             _models[key] = load_model(source, device=device, dtype=dtype, progress=progress)

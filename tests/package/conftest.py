@@ -24,10 +24,9 @@ def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def tiny_model(tiny_gpt2: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The tiny folder as --model takes it: local folders load only under $ATTN_ALLOWED_MODEL_DIRS
-    (attention_core/policy.py), for the CLI as for the app."""
-    monkeypatch.setenv("ATTN_ALLOWED_MODEL_DIRS", str(tiny_gpt2.parent))
+def tiny_model(tiny_gpt2: Path) -> str:
+    """The tiny folder as --model takes it: the CLI loads any folder its caller names (the app's folder rules,
+    $ATTN_ALLOWED_MODEL_DIRS, guard a served app; tests/package/test_files.py checks both)."""
     return str(tiny_gpt2)
 
 

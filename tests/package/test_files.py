@@ -168,3 +168,20 @@ def test_cli_trace_parquet_has_the_manifest(tiny_model, tmp_path) -> None:
     assert table.column("name").to_pylist() == [t["name"] for t in man["tensors"]]
     values = table.column("values").to_pylist()[0]
     assert len(values) == int(np.prod(man["tensors"][0]["shape"]))
+
+
+def test_cli_and_notebook_load_a_local_folder_without_the_app_s_folder_rules(tiny_gpt2, tmp_path, monkeypatch) -> None:
+    """The CLI and attention_viz.load run as their caller, who can read the folder already (like
+    attention_core.load_model); only a served app asks $ATTN_ALLOWED_MODEL_DIRS (attention_core/policy.py)."""
+    import attention_viz as av
+    from attention_core.errors import UnknownModelError
+    from services import models
+
+    monkeypatch.delenv("ATTN_ALLOWED_MODEL_DIRS", raising=False)
+    monkeypatch.delenv("ATTN_PUBLIC", raising=False)
+    out = tmp_path / "head.svg"
+    assert cli.main(["export", "--model", str(tiny_gpt2), "--text", "hello there", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<svg")
+    assert av.load(str(tiny_gpt2)).trace("hello there").n_layers == 2
+    with pytest.raises(UnknownModelError, match="local model folders are off"):  # the app's door stays shut
+        models.load(str(tiny_gpt2), "cpu")

@@ -116,10 +116,9 @@ def test_views_in_one_kernel_are_independent(executed, browser, tmp_path: Path) 
 def test_overview_click_selects_a_head_in_a_standalone_file(tiny_model, browser, tmp_path: Path) -> None:
     """Every layer × head of a tiny model (2 × 4): a click on layer 1, head 2 draws that head; its hover numbers are
     the trace's."""
-    from attention_viz.notebook import show
-    from services import models
+    from attention_viz import load, show
 
-    trace = models.load(tiny_model, "cpu").trace("hello there")
+    trace = load(tiny_model).trace("hello there")  # as a notebook loads a folder of its own
     out = show(trace, "overview", layer=0, head=0).save(tmp_path / "overview.html")
     with offline_page(browser, out.as_uri()) as page:
         view = page.locator(".attnviz")
