@@ -14,6 +14,7 @@ file took 160 s instead of 297 s on 2 cores.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from devtools.browser import new_page, wait_rerun_done
 
@@ -129,6 +130,7 @@ CHARTS_FIT_THEIR_BOXES_JS = """() => {
     return svg && Math.abs(svg.getBoundingClientRect().width - p.getBoundingClientRect().width) < 2;
   });
 }"""
+RELAYOUT_MS = 60_000
 WIDTHS = (1280, 1024)  # each page is loaded once, at the first, then the window narrowed
 HEIGHT = 2400
 
@@ -143,7 +145,10 @@ def _chart_text_problems(page, width: int, shots, name: str) -> list[str]:
     """What is cut off or overlapping on the page at `width` (a screenshot of it if anything is)."""
     if page.viewport_size["width"] != width:
         page.set_viewport_size({"width": width, "height": HEIGHT})
-    page.wait_for_function(CHARTS_FIT_THEIR_BOXES_JS)
+    try:
+        page.wait_for_function(CHARTS_FIT_THEIR_BOXES_JS, timeout=RELAYOUT_MS)
+    except PlaywrightTimeout:
+        pytest.fail(f"{name} at {width} px: a chart is not drawn at its box's width (a figure of fixed width?)")
     page.wait_for_timeout(500)  # Plotly's own redraw after its relayout
     clipped, overlapping = page.evaluate(CLIPPED_TEXT_JS), page.evaluate(OVERLAPPING_TICKS_JS)
     if clipped or overlapping:
