@@ -3,9 +3,9 @@
 #              whole test suite, browser tests included (two pytest workers, each with its own app server and
 #              Chromium for half of the browser tests; CI runs this). On 2 shared cores, 2026-12-01 in one
 #              checkout: 17 min 26 s of tests with every browser test on one worker, 13 min 21 s with them split
-#              and Chromium's animations off (tests/conftest.py, devtools/browser.py). A fresh clone's .ci/run at
-#              15:25 UTC: 14 min 17 s of tests (1,172), 16 min 53 s in all with the set-up.
-# make test-fast – the quick tier (26 s of tests, 30 s with the linters, on 2 shared cores, 2026-12-01): ruff,
+#              and Chromium's animations off (tests/conftest.py, devtools/browser.py). A fresh clone's .ci/run on
+#              2026-12-01 at 18:18 UTC: 15 min 23 s of tests (1,213), 17 min 30 s in all with the set-up.
+# make test-fast – the quick tier (32 s of tests, 39 s with the linters, on 2 shared cores, 2026-12-01): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
 #              local Ray; tiny random models only (tests/tiny_models.py). tests/conftest.py sets the
