@@ -15,6 +15,8 @@ default decoder and once with the encoder (MiniLM).
   page link's label: How to read this listed "Attention patter" and "Scores & maskin". Nor a line of an unwrapped
   code block: Inside one head's softmax line ended "Σ_k exp(s_ik − 1.08101" at the window's edge. Nor a select box's
   option, in the main column or the sidebar: the Model box read "SmolLM2-135M-Instruct (causal c" at any width.
+- A view that draws a Plotly chart is one the chart-text browser test loads, so a new page's titles and tick labels
+  are checked at 1024 and 1280 px too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from streamlit.testing.v1 import AppTest
 from app_pages.registry import PAGE_NAMES
 from tests.app.fit import cut_off_code_lines, cut_off_metric_values, cut_off_page_links, cut_off_select_options
 from tests.app.helpers import APP
+from tests.browser.test_chart_text_fits_browser import PAGES as CHART_TEXT_CHECKED
 from viz.views.chapter import SLUGS
 
 VIEWS = (
@@ -103,3 +106,13 @@ def test_the_page_names_the_model_by_its_title(opened: AppTest) -> None:
     texts = reader_texts(opened)
     assert texts, "the page showed no text at all"
     assert [t for t in texts if any(key in str(t) for key in REGISTRY_KEYS)] == []
+
+
+def test_a_view_with_a_chart_is_one_the_browser_checks_for_cut_text(opened: AppTest, request) -> None:
+    """Plotly cuts a title or label that runs past its chart; only a real browser sees it, and the browser test
+    (tests/browser/test_chart_text_fits_browser.py) loads the views it lists: a new page or step with a chart must
+    be among them."""
+    view = request.node.callspec.params["opened"]
+    name = view["page"] + (f"&step={view['step']}" if "step" in view else "")
+    if opened.get("plotly_chart"):
+        assert name in CHART_TEXT_CHECKED
