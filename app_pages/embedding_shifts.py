@@ -80,7 +80,7 @@ st.caption(
     f"Check against the engine: Σ over heads and sources + b_O equals trace.attn_out[{query}] to within {check:.2g} "
     f"(|Δe| = {np.linalg.norm(split.attn_out):.4g})."
 )
-share_title = f"Share of Δe along its own direction (sums to {shares.sum() + split.bias_share():.3f} with b_O)"
+share_title = f"Each source's share of Δe (sums to {shares.sum() + split.bias_share():.3f} with b_O)"
 heads_title = f"Per head: |A[i, j]·(v_j·W_O[head])| for query {plotly_escape(readable[query])}"
 if n > SOURCE_MAX:
     shown = top_positions(norms, SOURCE_MAX - 1, exclude=[query]) if query < n else []

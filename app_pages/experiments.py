@@ -91,8 +91,8 @@ text, causal = base.text, base.causal
 shown_tokens = display_tokens(base)  # byte pieces named by their character
 labels = plotly_token_labels(shown_tokens)
 readable = readable_token_labels(shown_tokens)
-tail = " ".join(text.split())  # the end of the text, on one line, for a chart title
-tail = tail if len(tail) <= 40 else "…" + tail[-39:]
+tail = " ".join(text.split())  # the end of the text, on one line, for a chart title (whole on a 390 px phone)
+tail = tail if len(tail) <= 24 else "…" + tail[-23:]
 n = base.n_tokens
 
 st.title("Experiments")

@@ -170,7 +170,7 @@ def draw_values() -> None:
         rows.append(parts.rest[None, :])
     figure = matrix_heatmap(
         np.vstack([*rows, parts.delta[None, :]]),
-        f"Δe of {labels[q]} = Σ_j A[{q}, j]·(v_j·W_O)  ({parts.n_seen} sources it sees)",
+        f"Δe of {labels[q]} = Σ_j A[{q}, j]·(v_j·W_O) ({parts.n_seen} sources)",
         [*names, f"= Δe of {labels[q]}"],
         None,
         "dimension",

@@ -53,6 +53,6 @@ def test_experiments_temperature_draws_queries_as_columns(fluffy) -> None:
     np.testing.assert_allclose(drawn.sum(axis=0), 1.0, atol=1e-5)
     assert fig["data"][1]["orientation"] == "v"  # one entropy bar under each column (query)
     assert fig["layout"]["xaxis2"]["title"]["text"] == "query"  # the shared x axis, titled under the bars
-    assert any("columns: queries, each sums to 1" in a["text"] for a in fig["layout"]["annotations"])
+    assert any("each column sums to 1" in a["text"] for a in fig["layout"]["annotations"])  # its axis: "query"
     assert any("a column of the pattern below" in c.value for c in at.caption)
     assert any(m.label == "Mean column entropy at T = 1" for m in at.metric)

@@ -1,14 +1,18 @@
-"""Every chart's text can be read at 1024 and 1280 px: no title, axis title, tick label, legend entry or note
-runs past the edge of its chart (Plotly cuts it off there), and no two tick labels of an axis overlap.
+"""Every chart's text can be read at 1280 and 1024 px and on a 390 px phone: no title, axis title, tick label,
+legend entry or note runs past the edge of its chart (Plotly cuts it off there), no colour bar is drawn over a plot,
+and (at 1280 and 1024 px) no two tick labels of an axis overlap.
 
 Found by looking at every page at 1024 px: half-width charts cut their titles on both sides ("…ax → pattern A,
 each row sums to 1 [10"), the Generate page's candidates chart drew its percentages under its axis title and cut
 both off at the bottom (at 1280 px too), and the 45° token labels of the side-by-side matrices ran into each other.
+At 390 px five pages cut a title or a subplot's title (Experiments' "Top 10 next tokens after …" by 95 px), and the
+Experiments temperature chart's colour bar, placed between its two panels, covered the entropy bars at 1024 px.
 
-Each page is loaded once, at 1280 px, then the window is narrowed to 1024 px: Plotly lays every chart out again for
-its new width, and the text boxes it draws then were the same as on a fresh load at 1024 px on every page (checked
-2026-12-01; two pages' charts sat 10 px higher, as text above them wrapped differently). Half the page loads: this
-file took 160 s instead of 297 s on 2 cores.
+Each page is loaded once, at 1280 px, then the window is narrowed to 1024 and to 390 px: Plotly lays every chart out
+again for its new width, and the text boxes it draws then were the same as on a fresh load at 1024 px on every page
+(checked 2026-12-01; two pages' charts sat 10 px higher, as text above them wrapped differently), and at 390 px the
+same texts were cut as on fresh loads. One load per page: this file took 160 s for two widths where loading each
+page at each width took 297 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -121,6 +125,25 @@ OVERLAPPING_TICKS_JS = f"""() => {{
 }}"""
 
 
+# Each colour bar drawn over a plot area of its own chart: [chart's title, px of overlap across, px down].
+COLORBAR_OVER_PLOT_JS = f"""() => {{
+  const out = [];
+  document.querySelectorAll('.js-plotly-plot').forEach(plot => {{
+    if (plot.getBoundingClientRect().width === 0) return;
+    const title = (plot.querySelector('.gtitle') || {{}}).textContent || '(untitled)';
+    const areas = [...plot.querySelectorAll('.nsewdrag')].map(d => d.getBoundingClientRect());
+    plot.querySelectorAll('.colorbar').forEach(bar => {{
+      const c = bar.getBoundingClientRect();
+      areas.forEach(a => {{
+        const across = Math.min(c.right, a.right) - Math.max(c.left, a.left);
+        const down = Math.min(c.bottom, a.bottom) - Math.max(c.top, a.top);
+        if (across > {EDGE_PX} && down > {EDGE_PX}) out.push([title, Math.round(across), Math.round(down)]);
+      }});
+    }});
+  }});
+  return out;
+}}"""
+
 # Every chart on screen is drawn at its box's width: after the window is resized, Streamlit hands Plotly the new
 # width and Plotly lays the chart out again (margins, tick angles), so until then the old layout is on screen.
 CHARTS_FIT_THEIR_BOXES_JS = """() => {
@@ -131,7 +154,10 @@ CHARTS_FIT_THEIR_BOXES_JS = """() => {
   });
 }"""
 RELAYOUT_MS = 60_000
-WIDTHS = (1280, 1024)  # each page is loaded once, at the first, then the window narrowed
+# On a phone only what is cut off is checked: a token axis of ~40 labels in a 300 px chart cannot keep its labels
+# apart, and the server, which chooses which tokens to label, does not know the screen's width (hover names each).
+PHONE = 390
+WIDTHS = (1280, 1024, PHONE)  # each page is loaded once, at the first, then the window narrowed
 HEIGHT = 2400
 
 
@@ -150,10 +176,15 @@ def _chart_text_problems(page, width: int, shots, name: str) -> list[str]:
     except PlaywrightTimeout:
         pytest.fail(f"{name} at {width} px: a chart is not drawn at its box's width (a figure of fixed width?)")
     page.wait_for_timeout(500)  # Plotly's own redraw after its relayout
-    clipped, overlapping = page.evaluate(CLIPPED_TEXT_JS), page.evaluate(OVERLAPPING_TICKS_JS)
-    if clipped or overlapping:
+    clipped, covered = page.evaluate(CLIPPED_TEXT_JS), page.evaluate(COLORBAR_OVER_PLOT_JS)
+    overlapping = page.evaluate(OVERLAPPING_TICKS_JS) if width != PHONE else []
+    if clipped or overlapping or covered:
         page.screenshot(path=str(shots / f"chart_text_{name.replace('&', '_')}_{width}.png"))
-    return [f"cut off at {width} px: {c}" for c in clipped] + [f"overlapping at {width} px: {o}" for o in overlapping]
+    return (
+        [f"cut off at {width} px: {c}" for c in clipped]
+        + [f"overlapping at {width} px: {o}" for o in overlapping]
+        + [f"colour bar over a plot at {width} px: {c}" for c in covered]
+    )
 
 
 @pytest.mark.parametrize("name", PAGES)

@@ -173,9 +173,9 @@ def temperature_figure(
             zmin=0.0,
             zmax=1.0,
             colorscale=WEIGHT_SCALE,
-            colorbar=dict(title="weight", thickness=12, x=0.585, len=0.9)
-            if rows
-            else dict(title="weight", thickness=12, y=0.7, len=0.65),
+            # Right of both panels (Plotly's default x): in the gap between them it covered the entropy bars on
+            # screens under ~1200 px (tests/browser/test_chart_text_fits_browser.py).
+            colorbar=dict(title="weight", thickness=12) | (dict(len=0.9) if rows else dict(y=0.7, len=0.65)),
             **text,
         ),
         row=1,
@@ -222,7 +222,7 @@ def _ticks(positions: Sequence[int], labels: Sequence[str]) -> dict:
 def _temperature_frame(rows: bool, T: float) -> go.Figure:
     """Two panels: pattern and entropy side by side (queries are rows) or one above the other (columns)."""
     line = "row" if rows else "column"
-    titles = (f"pattern at T = {T:g} ({line}s: queries, each sums to 1)", f"entropy per {line} (bits)")
+    titles = (f"pattern at T = {T:g} (each {line} sums to 1)", "entropy")  # in bits: its value axis says so
     if rows:
         return make_subplots(
             rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.1, shared_yaxes=True, subplot_titles=titles

@@ -44,7 +44,7 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
 
 def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
     """Probability (left) and rank (right, log scale, 1 = top) of each chosen token after every block."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("probability", "rank (1 = the lens's top token)"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("probability", "rank (1 = top)"))
     layers = list(range(track.probs.shape[0]))
     for t, label in enumerate(track.labels):
         name = plotly_escape(label)
@@ -78,7 +78,7 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
     ))  # fmt: skip
     fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
     fig.update_layout(
-        title=dict(text=f"Layer {layer}, head {head}: where each generated token's step looked"),
+        title=dict(text=f"Layer {layer}, head {head}: where each step looked"),
         # Vertical labels, at most 48: a prompt and its continuation are ~40 tokens, and at 45° their labels ran into
         # each other on a 1024 px screen (tests/browser/test_chart_text_fits_browser.py).
         xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)", first,
