@@ -11,8 +11,8 @@ Experiments temperature chart's colour bar, placed between its two panels, cover
 Each page is loaded once, at 1280 px, then the window is narrowed to 1024 and to 390 px: Plotly lays every chart out
 again for its new width, and the text boxes it draws then were the same as on a fresh load at 1024 px on every page
 (checked 2026-12-01; two pages' charts sat 10 px higher, as text above them wrapped differently), and at 390 px the
-same texts were cut as on fresh loads. One load per page: this file took 160 s for two widths where loading each
-page at each width took 297 s on 2 cores.
+same texts were cut as on fresh loads. One load per page: this file takes ~190 s for the three widths, where loading
+each page at each of two widths took 297 s on 2 cores.
 """
 
 from __future__ import annotations
