@@ -225,7 +225,8 @@ def _temperature_frame(rows: bool, T: float) -> go.Figure:
     titles = (f"pattern at T = {T:g} (each {line} sums to 1)", "entropy")  # in bits: its value axis says so
     if rows:
         return make_subplots(
-            rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.1, shared_yaxes=True, subplot_titles=titles
+            rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.05, shared_yaxes=True,
+            subplot_titles=titles,  # a narrow gap: the shared query axis has no labels there, the colour bar is right
         )
     return make_subplots(
         rows=2, cols=1, row_heights=[0.7, 0.3], vertical_spacing=0.08, shared_xaxes=True, subplot_titles=titles
