@@ -92,7 +92,7 @@ shown_tokens = display_tokens(base)  # byte pieces named by their character
 labels = plotly_token_labels(shown_tokens)
 readable = readable_token_labels(shown_tokens)
 tail = " ".join(text.split())  # the end of the text, on one line, for a chart title (whole on a 390 px phone)
-tail = tail if len(tail) <= 24 else "…" + tail[-23:]
+tail = tail if len(tail) <= 24 else "…" + tail[-23:].split(" ", 1)[-1]  # from a word's start where one begins
 n = base.n_tokens
 
 st.title("Experiments")
