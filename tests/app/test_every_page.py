@@ -16,7 +16,7 @@ default decoder and once with the encoder (MiniLM).
   code block: Inside one head's softmax line ended "Σ_k exp(s_ik − 1.08101" at the window's edge. Nor a select box's
   option, in the main column or the sidebar: the Model box read "SmolLM2-135M-Instruct (causal c" at any width.
 - A view that draws a Plotly chart is one the chart-text browser test loads, so a new page's titles and tick labels
-  are checked at 1024 and 1280 px too.
+  are checked at 1280, 1024 and 390 px too.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def wide_page(browser):
 
 
 def _chart_text_problems(page, width: int, shots, name: str) -> list[str]:
-    """What is cut off or overlapping on the page at `width` (a screenshot of it if anything is)."""
+    """What is cut off, overlapping or under a colour bar on the page at `width` (a screenshot if anything is)."""
     if page.viewport_size["width"] != width:
         page.set_viewport_size({"width": width, "height": HEIGHT})
     try:
