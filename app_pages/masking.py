@@ -10,7 +10,14 @@ import streamlit as st
 
 from services.traces import derived, set_threads_for
 from ui.context import require_trace
-from ui.widgets import fixed_decimals, image_format_radio, show_tokens, warn_untrained_masking, window_selector
+from ui.widgets import (
+    fixed_decimals,
+    image_format_radio,
+    show_tokens,
+    token_picker,
+    warn_untrained_masking,
+    window_selector,
+)
 from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
 from viz.figures.layout import image_config, orientation_caption
 from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
@@ -145,14 +152,8 @@ with st.container(key="wide_chart_compare"):  # below 1200 px the three panels k
 
 # One query's row in numbers: the masked weights are the unmasked ones over keys 0..i, divided by
 # their sum. Showing that sum makes "renormalize over fewer keys" concrete with the model's numbers.
-queries = list(range(window.q0, window.q1))
-query = st.selectbox(
-    "Look at one query's row",
-    queries,
-    index=min(len(queries) - 1, max(0, len(queries) // 2)),
-    format_func=lambda i: f"{i}: {tokens.readable[i]}",
-    key="masking_query",
-)
+rows = [f"{i}: {tokens.readable[i]}" for i in range(window.q0, window.q1)]  # follows a new text or window
+query = window.q0 + token_picker("Look at one query's row", rows, len(rows) // 2, "masking_query")
 r = query - window.q0
 first = 0 if parts.window_size is None else max(0, query - parts.window_size + 1)  # the first key it may see
 kept = float(kept_rows[r]) if long else float(unmasked[r, first : query + 1].sum())
