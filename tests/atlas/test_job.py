@@ -81,40 +81,38 @@ def test_a_worker_tracing_documents_on_two_threads_gives_the_one_thread_rows(tin
 
 @pytest.mark.ray
 def test_ray_with_two_workers_equals_the_in_process_loop_and_survives_a_killed_worker(tiny):
+    """One Ray run (a local Ray's start and its workers' model loads are most of this test's time): a worker is
+    killed mid-job, and the table still equals the in-process loop's, each number counted once."""
     import ray
 
     settings, docs = _settings(tiny, batch_size=1), _docs(40)  # 43 one-document batches: time to kill mid-job
     items = job.work_items(docs, settings)
     clean, _ = _table(job.run_in_process(items, settings), len(docs), settings)
+    killed: list[int] = []
+
+    def kill_one_worker(done: int, total: int) -> None:
+        if not killed and done < total // 2:
+            workers = [
+                p for p in psutil.process_iter(["cmdline"]) if "AtlasWorker" in " ".join(p.info["cmdline"] or [])
+            ]
+            if workers:  # Ray titles an actor's process "ray::AtlasWorker…"
+                os.kill(workers[0].pid, signal.SIGKILL)
+                killed.append(done)
+
     try:
         with warnings.catch_warnings(record=True) as caught:  # Ray's own "module" filter would show each once
             warnings.simplefilter("always")
-            on_ray, _ = _table(job.run_on_ray(items, settings, workers=2), len(docs), settings)
-        ours = [str(w.message) for w in caught if w.filename == job.__file__]
-        assert ours == []  # e.g. `ray_remote_args`, removed in Ray 2.64: the job passes named parameters only
-        assert on_ray.keys() == clean.keys()
-        for key, (value, n) in clean.items():
-            assert on_ray[key][1] == n and (on_ray[key][0] == pytest.approx(value, abs=TOL) or np.isnan(value)), key
-
-        killed: list[int] = []
-
-        def kill_one_worker(done: int, total: int) -> None:
-            if not killed and done < total // 2:
-                workers = [
-                    p for p in psutil.process_iter(["cmdline"]) if "AtlasWorker" in " ".join(p.info["cmdline"] or [])
-                ]
-                if workers:  # Ray titles an actor's process "ray::AtlasWorker…"
-                    os.kill(workers[0].pid, signal.SIGKILL)
-                    killed.append(done)
-
-        after_kill, _ = _table(
-            job.run_on_ray(items, settings, workers=2, progress=kill_one_worker), len(docs), settings
-        )
-        assert killed, "no worker was killed mid-job: the test did not test anything"
-        for key, (value, n) in clean.items():
-            assert after_kill[key][1] == n and (after_kill[key][0] == pytest.approx(value, abs=TOL) or np.isnan(value))
+            on_ray, _ = _table(
+                job.run_on_ray(items, settings, workers=2, progress=kill_one_worker), len(docs), settings
+            )
     finally:
         ray.shutdown()
+    ours = [str(w.message) for w in caught if w.filename == job.__file__]
+    assert ours == []  # e.g. `ray_remote_args`, removed in Ray 2.64: the job passes named parameters only
+    assert killed, "no worker was killed mid-job: the test did not test anything"
+    assert on_ray.keys() == clean.keys()
+    for key, (value, n) in clean.items():
+        assert on_ray[key][1] == n and (on_ray[key][0] == pytest.approx(value, abs=TOL) or np.isnan(value)), key
 
 
 def test_cli_writes_both_tables_and_a_failed_write_leaves_the_previous_atlas(tiny, tmp_path, monkeypatch):
