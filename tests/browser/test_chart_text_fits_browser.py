@@ -8,19 +8,24 @@ both off at the bottom (at 1280 px too), and the 45° token labels of the side-b
 At 390 px five pages cut a title or a subplot's title (Experiments' "Top 10 next tokens after …" by 95 px), and the
 Experiments temperature chart's colour bar, placed between its two panels, covered the entropy bars at 1024 px.
 
-Each page is loaded once, at 1280 px, then the window is narrowed to 1024 and to 390 px: Plotly lays every chart out
+Each page is opened once, at 1280 px, then the window is narrowed to 1024 and to 390 px: Plotly lays every chart out
 again for its new width, and the text boxes it draws then were the same as on a fresh load at 1024 px on every page
 (checked 2026-12-01; two pages' charts sat 10 px higher, as text above them wrapped differently), and at 390 px the
-same texts were cut as on fresh loads. One load per page: this file takes ~190 s for the three widths, where loading
-each page at each of two widths took 297 s on 2 cores.
+same texts were cut as on fresh loads. The pages are opened one after another in one session, through the sidebar's
+links and Start here's step pills (a goto per page started a new session each time). On 2 idle cores: 156 s for
+the 23 pages (2026-12-01); loading each page at each of two widths took 297 s.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from app_pages.registry import page_named
 from devtools.browser import new_page, wait_rerun_done
+from viz.views.chapter import STEPS, step_index
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +64,7 @@ START_STEPS = (
     "cross-attention",
 )
 PAGES += tuple(f"start&step={step}" for step in START_STEPS)
+START_OUTLINE = "start_outline"  # the key of Start here's row of step pills (app_pages/start_here.py's OUTLINE)
 
 # Each visible text of each visible chart that lies outside the chart's box: [chart's title, text, px outside].
 CLIPPED_TEXT_JS = f"""() => {{
@@ -187,12 +193,44 @@ def _chart_text_problems(page, width: int, shots, name: str) -> list[str]:
     )
 
 
+def _in_app(page, app_url: str, nav) -> bool:
+    """Whether a page of the app is open with its sidebar's links (back from the phone width, the sidebar unfolds
+    again; give it a moment)."""
+    if not page.url.startswith(app_url):
+        return False
+    try:
+        nav.wait_for(timeout=5_000)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
+def _open(page, app_url: str, name: str) -> None:
+    """Open `name` through the app's own links when a page of it is open (a goto starts a new session, whose load
+    costs Chromium ~3 s more CPU than a page switch within one), else by its link; then wait for its charts."""
+    nav = page.get_by_test_id("stSidebarNavItems")
+    if not _in_app(page, app_url, nav):
+        page.goto(f"{app_url}/?page={name}&layer=0&head=0")
+    elif name.startswith("start&step="):
+        step = STEPS[step_index(name.split("=", 1)[1])]
+        pills = page.locator(f"[class*='st-key-{START_OUTLINE}']")
+        if pills.count() == 0:
+            nav.get_by_role("link", name=page_named("start").title, exact=True).dispatch_event("click")
+            pills.wait_for()
+            wait_rerun_done(page)
+        pills.get_by_role("radio", name=step.title, exact=True).click()
+        page.get_by_role("heading", name=f"{STEPS.index(step) + 1} · {step.title}").wait_for()
+    else:
+        nav.get_by_role("link", name=page_named(name).title, exact=True).dispatch_event("click")
+        page.wait_for_url(re.compile(rf"/{name}(\?|$)"))
+    page.locator(".js-plotly-plot").first.wait_for(state="visible")
+    wait_rerun_done(page, before_ms=1000, after_ms=1000)
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_chart_text_is_whole_and_apart(wide_page, app_url: str, shots, name: str) -> None:
     page = wide_page
     page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
-    page.goto(f"{app_url}/?page={name}&layer=0&head=0")
-    page.locator(".js-plotly-plot").first.wait_for(state="visible")
-    wait_rerun_done(page, before_ms=1000, after_ms=1000)
+    _open(page, app_url, name)
     problems = [p for width in WIDTHS for p in _chart_text_problems(page, width, shots, name)]
     assert problems == []
