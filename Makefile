@@ -22,9 +22,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# pip byte-compiles what it installs on one core; compileall on both does it after (a fresh .venv/.dev on 2 cores,
-# 2026-12-01: 148 s -> 111 s). Some files that no import reaches do not compile (torch's Python 3.12 test helpers):
-# quiet=2 leaves them out, as pip does.
+# pip byte-compiles what it installs on one core; compileall on both does it after. The four installs into a fresh
+# venv on 2 cores, 2026-12-01: 148 s; with --no-compile 53 s, plus 58 s of compileall. Skipping the compile would
+# not do: this machine sets PYTHONDONTWRITEBYTECODE, so every process would compile its imports again (14 s -> 32 s
+# for the test suite's big imports). The one file that does not compile (torch's Python 3.12 test helper) is left
+# out quietly (quiet=2), as pip leaves it out.
 PIP := $(BIN)/pip install --quiet --no-compile
 COMPILE := $(BIN)/python -c "import compileall, sysconfig; compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0)"
 
