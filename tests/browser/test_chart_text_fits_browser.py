@@ -207,19 +207,19 @@ def _in_app(page, app_url: str, nav) -> bool:
 
 def _open(page, app_url: str, name: str) -> None:
     """Open `name` through the app's own links when a page of it is open (a goto starts a new session, whose load
-    costs Chromium ~3 s more CPU than a page switch within one), else by its link; then wait for its charts."""
+    costs Chromium ~3 s more CPU than a page switch within one), else by its URL; then wait for its charts."""
     nav = page.get_by_test_id("stSidebarNavItems")
     if not _in_app(page, app_url, nav):
         page.goto(f"{app_url}/?page={name}&layer=0&head=0")
     elif name.startswith("start&step="):
-        step = STEPS[step_index(name.split("=", 1)[1])]
+        index = step_index(name.split("=", 1)[1])
         pills = page.locator(f"[class*='st-key-{START_OUTLINE}']")
         if pills.count() == 0:
             nav.get_by_role("link", name=page_named("start").title, exact=True).dispatch_event("click")
             pills.wait_for()
             wait_rerun_done(page)
-        pills.get_by_role("radio", name=step.title, exact=True).click()
-        page.get_by_role("heading", name=f"{STEPS.index(step) + 1} · {step.title}").wait_for()
+        pills.get_by_role("radio", name=STEPS[index].title, exact=True).click()
+        page.get_by_role("heading", name=f"{index + 1} · {STEPS[index].title}").wait_for()
     else:
         nav.get_by_role("link", name=page_named(name).title, exact=True).dispatch_event("click")
         page.wait_for_url(re.compile(rf"/{name}(\?|$)"))
