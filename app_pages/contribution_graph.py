@@ -15,6 +15,7 @@ from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_chart, token_picker, warn_untrained_masking
 from viz.figures.flow import flow_figure
 from viz.labels import markdown_literal, readable_token, readable_token_labels
+from viz.views.common import display_tokens
 from viz.views.export import graph_csv
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view, lowest_threshold, strongest_sources
 
@@ -31,7 +32,8 @@ st.markdown(
     "the threshold, and follows it down to the token it came from."
 )
 warn_untrained_masking(ctx, "these contributions")
-labels = readable_token_labels(trace.tokens)
+shown = display_tokens(trace)  # byte pieces named by their character, as on every page
+labels = readable_token_labels(shown)
 c1, c2 = st.columns([3, 2])
 with c1:
     token = token_picker("Token whose embedding to explain", labels, trace.n_tokens - 1, "flow_token")
@@ -44,22 +46,22 @@ threshold = c2.slider(
 
 with st.spinner("Splitting every block's update into its parts"):
     edges = contribution_graph(ctx.trace_key, trace, token, threshold)
-view = flow_view(edges, trace.tokens, token, trace.n_layers, threshold)
+view = flow_view(edges, shown, token, trace.n_layers, threshold)
 show_chart(flow_figure(view), "flow_graph")
 reached = len(view.positions) - 1
 st.caption(
     f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other token"
-    f"{'' if reached == 1 else 's'} reach {markdown_literal(readable_token(trace.tokens[token]))} (position {token}). "
+    f"{'' if reached == 1 else 's'} reach {markdown_literal(readable_token(shown[token]))} (position {token}). "
     "Blue: attention "
     "(a curve in a token's own column is attention to itself); orange: the MLP; grey: the residual stream "
     "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."
 )
 st.download_button(
-    "Edges as CSV", partial(graph_csv, edges, trace.tokens), mime="text/csv", icon=":material/table:",
+    "Edges as CSV", partial(graph_csv, edges, shown), mime="text/csv", icon=":material/table:",
     file_name=f"contributions_{ctx.model_name}_token_{token}_threshold_{threshold:.2f}.csv", on_click="ignore",
 )  # fmt: skip
 
-strongest = strongest_sources(edges, trace.tokens)
+strongest = strongest_sources(edges, shown)
 if strongest:
     st.subheader("The strongest moves between tokens")
     st.dataframe(strongest, hide_index=True, column_config=fixed_decimals(["importance"], "%.3f"))

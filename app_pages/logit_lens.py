@@ -14,6 +14,7 @@ from ui.context import require_trace
 from ui.widgets import token_picker
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
+from viz.views.common import display_tokens
 from viz.views.export import lens_csv
 from viz.views.lens import LENS_WINDOW, chosen_tokens, lens_track, settle_caption
 from viz.views.lens import lens_grid as grid_view
@@ -31,6 +32,7 @@ if not has_lens(ctx.trace):
     st.stop()
 
 trace, key = ctx.trace, ctx.trace_key
+shown = display_tokens(trace)  # byte pieces named by their character, as on every page
 first, stop = 0, trace.n_tokens
 if trace.n_tokens > LENS_WINDOW:
     last_start = trace.n_tokens - LENS_WINDOW
@@ -49,7 +51,7 @@ st.markdown(
 )
 with st.spinner("Reading every layer through the unembedding"):
     ids, probs = lens_grid(key, trace, 5, first, stop)
-grid = grid_view(ids, probs, trace.tokens[first:stop], trace.decode_token, first)
+grid = grid_view(ids, probs, shown[first:stop], trace.decode_token, first)
 st.plotly_chart(lens_grid_figure(grid), key="lens_grid", theme=None)
 
 last = stop - 1  # the last position shown (the text's last unless the window is moved back)
@@ -58,7 +60,7 @@ where = "the last position" if last == trace.n_tokens - 1 else f"position {last}
 st.caption(settle_caption(grid, last - first, f"‘{final}’", where))
 st.download_button(
     "Grid as CSV (each block's top 5 at each position)",
-    partial(lens_csv, ids, probs, trace.tokens[first:stop], trace.decode_token, first),
+    partial(lens_csv, ids, probs, shown[first:stop], trace.decode_token, first),
     file_name=f"logit_lens_{ctx.model_name}_positions_{first}-{stop - 1}.csv", mime="text/csv",
     icon=":material/table:", on_click="ignore",
 )  # fmt: skip

@@ -18,7 +18,8 @@ positions before it, so they are the numbers the prompt's own chunk would comput
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -198,14 +199,28 @@ def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], chunks, cache: K
             k=[cache.k[i][:, :n].clone() for i in range(L)],  # (n_kv_heads, n, d_head), no spare buffer
             v=[cache.v[i][:, :n].clone() for i in range(L)],
         )
-    # Offsets of the new tokens in the text: the growth of the decoded continuation after each token.
-    offsets, end = list(enc.offsets), len(prompt)
-    for i in range(len(new_ids)):
-        start, end = end, len(prompt) + len(ctx.tokenizer.decode(new_ids[: i + 1]))
-        offsets.append((start, end))
+    continuation = ctx.tokenizer.decode(new_ids)
     return Trace(
-        context=ctx, text=prompt + ctx.tokenizer.decode(new_ids), token_ids=list(enc.ids) + new_ids,
-        tokens=list(enc.tokens) + [ctx.tokenizer.decode_token(t) for t in new_ids], offsets=offsets,
+        context=ctx, text=prompt + continuation, token_ids=list(enc.ids) + new_ids,
+        tokens=list(enc.tokens) + [ctx.tokenizer.decode_token(t) for t in new_ids],
+        offsets=list(enc.offsets) + new_token_offsets(ctx.tokenizer.decode, new_ids, continuation, len(prompt)),
         causal=True, truncated=enc.truncated, n_input_tokens=enc.n_input_tokens + len(new_ids),
         captured=captured, interventions=ivs,
     )  # fmt: skip
+
+
+def new_token_offsets(
+    decode: Callable[[list[int]], str], new_ids: list[int], continuation: str, start: int
+) -> list[tuple[int, int]]:
+    """Each generated token's character span in the text (the continuation begins at `start`), as the tokenizer
+    gives a text's tokens: a byte piece of a character spans that character (with a space it carries), so every
+    piece of one character shares its span. A prefix's decode ends in U+FFFD while a character is incomplete
+    (one for byte-level BPE, one per byte for byte fallback): only the part that agrees with the whole
+    continuation counts as written, and an unfinished character counts as begun."""
+    spans, end = [], start
+    for i in range(len(new_ids)):
+        so_far = decode(new_ids[: i + 1])
+        done = len(os.path.commonprefix([so_far, continuation]))
+        previous, end = end, start + done + (len(so_far) > done)  # + the character a byte piece has begun
+        spans.append((min(previous, end - 1), end) if end > start else (previous, end))
+    return spans

@@ -28,7 +28,7 @@ def lens_view(trace: Any) -> View:
     stop = trace.n_tokens
     first = max(0, stop - LENS_WINDOW)
     ids, probs = lens_top(trace, 5, first, stop)
-    grid = lens_grid(ids, probs, trace.tokens[first:stop], trace.decode_token, first)
+    grid = lens_grid(ids, probs, display_tokens(trace)[first:stop], trace.decode_token, first)
     last = stop - 1
     chosen = chosen_tokens(ids, last - first, trace.token_ids[first:])
     track = lens_track(chosen, *ranks_of(trace, last, chosen), trace.decode_token)
@@ -69,7 +69,7 @@ def contributions_view(trace: Any, threshold: float = DEFAULT_THRESHOLD) -> View
     """Where the last token's final embedding came from: every part at or above `threshold` of the sum it joins."""
     token = trace.n_tokens - 1
     edges = graph_columns(trace, token, threshold)
-    view = flow_view(edges, trace.tokens, token, trace.n_layers, threshold)
+    view = flow_view(edges, display_tokens(trace), token, trace.n_layers, threshold)
     reached = len(view.positions) - 1
     note = f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other tokens reach the last one."
     return View("contributions", [flow_figure(view)], 0, 0, note=note)

@@ -3,9 +3,11 @@ tokenizer splits shows as '⟨❤·1/3⟩', never as a bare '\\xe2'."""
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP, chart
+from app_pages.registry import PAGES
+from tests.app.helpers import APP, chart, figure_spec
 from viz.labels import BYTE_PIECE_NOTE, has_byte_pieces, name_byte_pieces
 
 TEXT = "I ❤ שלום 🦊!"
@@ -75,3 +77,33 @@ def test_the_app_names_byte_pieces_and_says_what_they_are() -> None:
     assert any(BYTE_PIECE_NOTE in c.value for c in at.caption)
     ticks = chart(at, "head_heatmap")["layout"]["yaxis"]["ticktext"]
     assert any("⟨🦊·4/4⟩" in t for t in ticks) and not any("\\x" in t for t in ticks)
+
+
+def _position_labels(at: AppTest) -> list[str]:
+    """Every label a page puts on a text position: token strips, select box options, tables, captions, and the
+    tick labels of its charts (not the cells' own text: a lens cell or a candidate bar may be a predicted byte
+    piece, which no character of the text names; so may the logit lens's final answer)."""
+    captions = [c.value for c in at.caption if "final answer is" not in c.value]  # the lens's: a prediction
+    labels = [c.value for c in at.code] + captions + [m.value for m in at.markdown]
+    labels += [str(o) for box in at.selectbox for o in box.options]
+    labels += [str(v) for frame in at.dataframe for v in frame.value.astype(str).to_numpy().ravel()]
+    for element in at.get("plotly_chart"):
+        if str(element.key or "").startswith("gen_candidates"):
+            continue  # the step's candidates: the model's predictions, not positions of the text
+        layout = figure_spec(element)["layout"]
+        labels += [str(t) for name, axis in layout.items() if "axis" in name for t in axis.get("ticktext", [])]
+    return labels
+
+
+@pytest.mark.parametrize("page", [p.name for p in PAGES if p.section in ("One text", "Layer by layer")])
+def test_every_page_names_byte_pieces_the_same_way(page: str) -> None:
+    # A position is one token wherever it is shown: the patterns page's '⟨🦊·4/4⟩' must not be '\xa6' on the
+    # logit lens, the contribution graph or the generation page.
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": page, "text": TEXT})
+    at.run()
+    assert not at.exception, at.exception
+    labels = _position_labels(at)
+    assert labels, "the page showed no labels at all"
+    raw = [label for label in labels if "\\x" in label]
+    assert not raw, f"{page}: bare byte escapes in {raw[:5]}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from viz.labels import readable_token
-from viz.views.common import to_numpy
+from viz.views.common import display_tokens, to_numpy
 from viz.views.trace import TraceLike
 
 
@@ -36,7 +36,7 @@ def step_attention(trace: TraceLike, n_prompt: int, layer: int, head: int) -> St
     pattern = to_numpy(trace.pattern(layer, head))  # [n, n]
     n = trace.n_tokens
     weights = pattern[n_prompt - 1 : n - 1, : n - 1]  # (n_new, n - 1): token s is written from query n_prompt-1+s
-    tokens = [readable_token(t) for t in trace.tokens]
+    tokens = [readable_token(t) for t in display_tokens(trace)]  # byte pieces named by their character
     return StepAttention(np.asarray(weights, dtype=np.float64), tokens[n_prompt:], tokens[: n - 1], n_prompt)
 
 
