@@ -11,7 +11,7 @@ import streamlit as st
 
 from ui.context import PageContext
 from viz.figures.layout import click_select_config, selected_point
-from viz.labels import BYTE_PIECE_NOTE, SPACE_MARK, has_byte_pieces, token_strip
+from viz.labels import SPACE_MARK, byte_piece_note, token_strip
 from viz.views.patterns import (
     WINDOW_MAX,
     Tokens,
@@ -61,8 +61,9 @@ def show_token_strip(tokens: Sequence[str]) -> None:
     """How the model split the text, as plain text (st.code never interprets markup), and what a named byte
     piece is when there is one."""
     st.code(token_strip(tokens), language=None, wrap_lines=True)
-    if has_byte_pieces(tokens):
-        st.caption(BYTE_PIECE_NOTE)
+    note = byte_piece_note(tokens)
+    if note is not None:
+        st.caption(note)
 
 
 def show_chart(fig: Any, key: str) -> None:

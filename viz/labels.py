@@ -105,11 +105,26 @@ def axis_labels(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
 
 # A byte-level token that holds part of a character's UTF-8 bytes comes from the engine as escapes ("\\xe2").
 _BYTE_ESCAPE = re.compile(r"\\x[0-9a-f]{2}")
-BYTE_PIECE_NOTE = (
-    "⟨❤·1/3⟩ is a token that holds byte 1 of the 3 UTF-8 bytes of ❤ (⟨🦊·1–2/4⟩: bytes 1 and 2 of 4): the "
-    "tokenizer split that character (an emoji, a Hebrew letter, …) into byte pieces, and the model sees each piece "
-    "as a token of its own. A right-to-left letter is named by its code point (⟨U+05E9·1/2⟩ is ש)."
-)
+_NAMED_PIECE = re.compile(r"⟨(.|U\+[0-9A-F]{4,6})·(\d+)(?:–(\d+))?/(\d+)⟩")
+
+
+def byte_piece_note(tokens: Sequence[str]) -> str | None:
+    """What a named byte piece is, told on the text's own first one ('⟨🤖·1–2/4⟩ is a token that holds bytes 1 and
+    2 of the 4 UTF-8 bytes of 🤖: …'); None when the tokens have none."""
+    found = next((m for t in tokens if (m := _NAMED_PIECE.search(t))), None)
+    if found is None:
+        return None
+    label, first, last, total = found.groups()
+    char = f"{chr(int(label[2:], 16))} ({label})" if label.startswith("U+") else label
+    if last is None:
+        held = f"byte {first}"
+    else:
+        held = f"bytes {first} and {last}" if int(last) == int(first) + 1 else f"bytes {first} to {last}"
+    return (
+        f"{found.group(0)} is a token that holds {held} of the {total} UTF-8 bytes of {char}: the tokenizer split "
+        "that character (an emoji, a Hebrew letter, …) into byte pieces, and the model sees each piece as a token of "
+        "its own. A right-to-left letter is named by its code point (⟨U+05E9·1/2⟩ is ש)."
+    )
 
 
 def name_byte_pieces(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], text: str) -> list[str]:
@@ -141,6 +156,3 @@ def char_label(char: str) -> str:
         return f"U+{ord(char):04X}"
     return char
 
-
-def has_byte_pieces(tokens: Sequence[str]) -> bool:
-    return any(re.search(r"⟨(.|U\+[0-9A-F]{4,6})·\d+(–\d+)?/\d+⟩", t) for t in tokens)

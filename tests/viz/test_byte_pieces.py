@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.registry import PAGES
 from tests.app.helpers import APP, chart, figure_spec
-from viz.labels import BYTE_PIECE_NOTE, has_byte_pieces, name_byte_pieces
+from viz.labels import byte_piece_note, name_byte_pieces
 
 TEXT = "I ❤ שלום 🦊!"
 
@@ -64,7 +64,18 @@ def test_pieces_are_named_by_character_and_byte_range() -> None:
         "⟨🦊·4/4⟩",
         "!",
     ]
-    assert has_byte_pieces(named) and not has_byte_pieces(["I", " like", " ⟨this⟩"])
+    assert byte_piece_note(named) is not None
+
+
+def test_the_note_explains_a_piece_of_the_users_own_text() -> None:
+    # The note's example is the text's first byte piece, not a character the text does not have.
+    robot = byte_piece_note(["The", " bot", " ⟨🤖·1–2/4⟩", "⟨🤖·3/4⟩", "⟨🤖·4/4⟩"])
+    assert robot is not None and robot.startswith("⟨🤖·1–2/4⟩ is a token that holds bytes 1 and 2 of the 4 UTF-8 bytes")
+    assert "❤" not in robot and "🦊" not in robot
+    hebrew = byte_piece_note(["⟨U+05E9·2/2⟩", "ל"])
+    assert hebrew is not None
+    assert hebrew.startswith("⟨U+05E9·2/2⟩ is a token that holds byte 2 of the 2 UTF-8 bytes of ש (U+05E9)")
+    assert byte_piece_note(["I", " like", " ⟨this⟩"]) is None
 
 
 def test_the_app_names_byte_pieces_and_says_what_they_are() -> None:
@@ -74,7 +85,7 @@ def test_the_app_names_byte_pieces_and_says_what_they_are() -> None:
     assert not at.exception, at.exception
     strip = at.code[0].value
     assert "⟨❤·1/3⟩" in strip and "⟨🦊·1–2/4⟩" in strip and "\\x" not in strip
-    assert any(BYTE_PIECE_NOTE in c.value for c in at.caption)
+    assert any(c.value == byte_piece_note(strip.split(" │ ")) for c in at.caption)
     ticks = chart(at, "head_heatmap")["layout"]["yaxis"]["ticktext"]
     assert any("⟨🦊·4/4⟩" in t for t in ticks) and not any("\\x" in t for t in ticks)
 
