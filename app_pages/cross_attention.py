@@ -25,9 +25,9 @@ def show_encoder_decoder(ctx, source: str, target: str) -> None:
         return
     st.caption(f"{ctx.model_label} is an encoder-decoder: this is its real cross-attention.")
     st.caption("Source (encoder input):")
-    show_token_strip(cross.pair.source_tokens)
+    show_token_strip(display_tokens(cross.pair.encoder))
     st.caption("Target (decoder input: the start token, then the target; query i predicts target token i + 1):")
-    show_token_strip(cross.pair.target_tokens)
+    show_token_strip(display_tokens(cross.pair.decoder))
     patterns = cross.patterns()
     spread = cross.spread(patterns)
     choices = sorted(

@@ -118,3 +118,16 @@ def test_every_page_names_byte_pieces_the_same_way(page: str) -> None:
     assert labels, "the page showed no labels at all"
     raw = [label for label in labels if "\\x" in label]
     assert not raw, f"{page}: bare byte escapes in {raw[:5]}"
+
+
+def test_cross_attention_names_the_pieces_of_its_own_texts() -> None:
+    # The Cross-attention page traces a prompt of its own (its two text boxes), not the sidebar's text.
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "cross_attention"})
+    at.run()
+    at.text_input(key="mech_cross_source").set_value("The 🦊 sleeps on the mat.")
+    at.text_input(key="mech_cross_target").set_value("Le 🦊 dort sur le tapis.").run()
+    assert not at.exception, at.exception
+    labels = _position_labels(at)
+    assert any("⟨🦊·" in label for label in labels), labels
+    assert not [label for label in labels if "\\x" in label]

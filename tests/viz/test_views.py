@@ -94,7 +94,9 @@ def test_typed_token_id_takes_the_first_token_and_says_so() -> None:
 class FakeShiftTrace:
     """Two heads, three tokens, d_model 2: enough for delta_by_source."""
 
+    text = "abc"
     tokens = ["a", "b", "c"]
+    offsets = [(0, 1), (1, 2), (2, 3)]
 
     def __init__(self, bias: np.ndarray | None) -> None:
         rng = np.random.default_rng(0)

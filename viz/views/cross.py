@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from viz.views.common import to_numpy
+from viz.views.common import display_tokens, to_numpy
 from viz.views.shifts import word_positions
 from viz.views.trace import TraceLike
 
@@ -81,7 +81,7 @@ class PromptCross:
         mask = to_numpy(self.trace.mask(layer), dtype=bool)
         rows, cols = np.ix_(self.target, self.source)
         sub = pat[rows, cols]
-        tokens = self.trace.tokens
+        tokens = display_tokens(self.trace)  # byte pieces named by their character
         return CrossBlock(
             kind=self.kind,
             layer=layer,
@@ -133,8 +133,8 @@ class EncoderDecoderCross:
             kind=self.kind,
             layer=layer,
             head=head,
-            queries=list(self.pair.target_tokens),
-            keys=list(self.pair.source_tokens),
+            queries=display_tokens(self.pair.decoder),
+            keys=display_tokens(self.pair.encoder),
             pattern=pat,
             mask=np.ones(pat.shape, dtype=bool),  # cross-attention has no mask
             row_share=pat.sum(axis=1),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.views.common import cosine, pca_2d, to_numpy
+from viz.views.common import cosine, display_tokens, pca_2d, to_numpy
 from viz.views.trace import TraceLike
 
 
@@ -59,7 +59,7 @@ def delta_by_source(trace: TraceLike, layer: int, query: int) -> DeltaBySource:
     return DeltaBySource(
         layer=layer,
         query=query,
-        tokens=list(trace.tokens),
+        tokens=display_tokens(trace),  # byte pieces named by their character
         per_head=per_head,
         weights=to_numpy(trace.layer_patterns(layer))[:, query, :],
         bias=to_numpy(b) if b is not None else np.zeros(d_model),
@@ -116,7 +116,7 @@ def layer_shift(
     m = len(included)
     return LayerShift(
         layer=layer,
-        tokens=[trace.tokens[i] for i in included],
+        tokens=[display_tokens(trace)[i] for i in included],
         before=coords[:m],
         after=coords[m:],
         explained=ratio,
@@ -185,7 +185,7 @@ def word_trace(trace: TraceLike, word: str) -> WordTrace | None:
         word=trace.text[span[0] : span[1]],
         span=span,
         positions=positions,
-        pieces=[trace.tokens[i] for i in positions],
+        pieces=[display_tokens(trace)[i] for i in positions],
         embeddings=emb,
         has_right_context=bool(re.search(r"\w", right)),
         causal=bool(trace.causal),
