@@ -15,6 +15,7 @@ from services.interventions import valid_interventions
 from services.models import InputError
 from ui.context import require_trace
 from viz.figures.lens import candidates_figure, step_attention_figure, step_heads_figure
+from viz.labels import predicted_byte_note
 from viz.views.export import steps_csv
 from viz.views.generation import candidates, how_generated, step_attention, step_heads
 
@@ -92,6 +93,8 @@ with left:
     st.markdown(f"**Step {step + 1}: the most likely tokens** (red: the one written)")
     c = candidates(top_ids[step], top_probs[step], gen.new_token_ids[step], gen.trace.decode_token)
     st.plotly_chart(candidates_figure(c), key="gen_candidates", theme=None)
+    if (note := predicted_byte_note(c.labels, view.rows[step])) is not None:
+        st.caption(note)
 with right:
     heads = step_heads(gen.trace, gen.n_prompt, step, ctx.layer)[:, view.first : view.first + len(view.keys)]
     keys = view.keys[: heads.shape[1]]

@@ -16,7 +16,7 @@ from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.export import lens_csv
-from viz.views.lens import LENS_WINDOW, chosen_tokens, lens_track, settle_caption
+from viz.views.lens import LENS_WINDOW, chosen_tokens, grid_byte_note, lens_track, settle_caption
 from viz.views.lens import lens_grid as grid_view
 
 ctx = require_trace()
@@ -58,6 +58,8 @@ last = stop - 1  # the last position shown (the text's last unless the window is
 final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
 where = "the last position" if last == trace.n_tokens - 1 else f"position {last}, the window's last,"
 st.caption(settle_caption(grid, last - first, f"‘{final}’", where))
+if (note := grid_byte_note(ids, trace.decode_token)) is not None:
+    st.caption(note)
 st.download_button(
     "Grid as CSV (each block's top 5 at each position)",
     partial(lens_csv, ids, probs, shown[first:stop], trace.decode_token, first),

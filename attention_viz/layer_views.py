@@ -16,7 +16,15 @@ from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view
 from viz.views.generation import how_generated, step_attention
-from viz.views.lens import LENS_WINDOW, chosen_tokens, lens_grid, lens_track, settle_caption, sink_sentence
+from viz.views.lens import (
+    LENS_WINDOW,
+    chosen_tokens,
+    grid_byte_note,
+    lens_grid,
+    lens_track,
+    settle_caption,
+    sink_sentence,
+)
 from viz.views.patterns import head_view
 
 
@@ -35,6 +43,8 @@ def lens_view(trace: Any) -> View:
     title = f"after ‘{plotly_escape(grid.tokens[-1])}’ (position {last})"
     final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
     note = settle_caption(grid, last - first, f"‘{final}’", "the last position")
+    byte_note = grid_byte_note(ids, trace.decode_token)  # why some cells show a bare byte, as the page says
+    note = note if byte_note is None else f"{note} {byte_note}"
     return View("lens", [lens_grid_figure(grid), lens_track_figure(track, title)], 0, 0, note=note)
 
 

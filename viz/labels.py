@@ -127,6 +127,20 @@ def byte_piece_note(tokens: Sequence[str]) -> str | None:
     )
 
 
+def predicted_byte_note(predictions: Sequence[str], written: str | None = None) -> str | None:
+    """Why a prediction shows a bare byte ('␣\\xd7') where the text's tokens show ⟨…⟩ names: None when no
+    prediction in `predictions` is a byte piece. `written`: the text's name for the token the model wrote."""
+    found = next((p for p in predictions if _BYTE_ESCAPE.search(p)), None)
+    if found is None:
+        return None
+    also = f" The one written here is {written} in the text." if written and _NAMED_PIECE.search(written) else ""
+    return (
+        f"‘{found}’ is a predicted byte piece, shown as its bytes: a byte piece makes a character only with the "
+        "bytes next to it in the text; once written into the text, a piece is named by its character (⟨…⟩)."
+        + also
+    )
+
+
 def name_byte_pieces(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], text: str) -> list[str]:
     """Tokens with byte pieces named by their character: ' \\xe2', '\\x9d', '\\xa4' → ' ⟨❤·1/3⟩', '⟨❤·2/3⟩',
     '⟨❤·3/3⟩' (no spaces inside: a drawn ␣ means a space that belongs to the token). The character is the last

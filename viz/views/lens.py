@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.labels import plotly_escape, readable_token
+from viz.labels import plotly_escape, predicted_byte_note, readable_token
 
 CELL_CHARS = 8  # a cell shows at most this many characters of its token; the hover has all of it
 
@@ -56,6 +56,12 @@ def settle_caption(grid: LensGrid, column: int, final: str, where: str) -> str:
     else:
         when = f"the lens first shows it after block {first} of {last} and keeps it from block {settled} on"
     return f"At {where} the final answer is {final}: {when}."
+
+
+def grid_byte_note(ids: np.ndarray, decode: Callable[[int], str]) -> str | None:
+    """Why some cells show a bare byte (viz.labels.predicted_byte_note), for the top-1 tokens of lens ids
+    [n_layers, n, k]; None when none is a byte piece."""
+    return predicted_byte_note([readable_token(decode(int(i))) for i in np.unique(ids[..., 0])])
 
 
 def lens_grid(
