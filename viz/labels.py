@@ -36,9 +36,10 @@ def readable_token(token: str) -> str:
             out.append(_NAMED[ch])
         elif unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cn"}:
             # Control, format (zero-width), separators and unassigned code points all render as
-            # nothing or as a box; the code point is the only honest label.
+            # nothing or as a box; the code point is the only honest label. \x is kept for ASCII: a \x code of
+            # 0x80 or more is what a byte piece of a split character looks like (byte_level_text).
             code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
         else:
             out.append(ch)
     return "".join(out)
@@ -104,7 +105,7 @@ def axis_labels(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 # A byte-level token that holds part of a character's UTF-8 bytes comes from the engine as escapes ("\\xe2").
-_BYTE_ESCAPE = re.compile(r"\\x[0-9a-f]{2}")
+_BYTE_ESCAPE = re.compile(r"\\x[89a-f][0-9a-f]")  # 0x80-0xff: a byte of a multi-byte character
 _NAMED_PIECE = re.compile(r"⟨(.|U\+[0-9A-F]{4,6})·(\d+)(?:–(\d+))?/(\d+)⟩")
 
 

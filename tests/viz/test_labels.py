@@ -14,6 +14,13 @@ def test_readable_token_shows_spaces_and_control_characters() -> None:
     assert labels.readable_token("a\tb") == "a\\tb"
     assert labels.readable_token("\x07") == "\\x07"
     assert labels.readable_token("\u200b") == "\\u200b"  # zero-width space must not vanish
+    # A no-break space (U+00A0) and a C1 control (U+0085) are characters: drawn with a \\x code they would read as
+    # the byte pieces 0xa0 and 0x85 of a split character ('\\xa0', the only form those take).
+    assert labels.readable_token("\u00a0") == "\\u00a0"
+    assert labels.readable_token("\x85") == "\\u0085"
+    assert labels.predicted_byte_note([labels.readable_token("\u00a0")]) is None
+    assert labels.predicted_byte_note(["\\xa0"]) is not None
+    assert labels.predicted_byte_note([labels.readable_token("\x07")]) is None  # BEL is no byte piece
     assert labels.readable_token("") == "∅"
 
 
