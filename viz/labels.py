@@ -170,4 +170,3 @@ def char_label(char: str) -> str:
     if unicodedata.bidirectional(char) in ("R", "AL"):
         return f"U+{ord(char):04X}"
     return char
-
