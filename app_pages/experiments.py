@@ -17,7 +17,7 @@ from services.traces import get_sweep, get_trace, has_sweep, trace_key
 from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_token_strip, token_picker, warn_untrained_masking
 from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
-from viz.labels import plotly_escape, plotly_token_labels, readable_token, readable_token_labels
+from viz.labels import plotly_escape, plotly_token_labels, predicted_byte_note, readable_token, readable_token_labels
 from viz.views.common import display_tokens
 from viz.views.experiments import (
     CHANGES,
@@ -170,6 +170,8 @@ else:
             f"{np.exp(before_lp[target_id]):.4f}, log p = {before_lp[target_id]:.3f}, rank "
             f"{rank_of(before_lp, target_id)} of {before_lp.shape[0]}."
         )
+    if (note := predicted_byte_note([readable_token(base.decode_token(i)) for i in top_ids(before_lp, TOP_K)])):
+        st.caption(note)
 
 # ── 2. The experiment ───────────────────────────────────────────────────────────────────────────
 st.header("Experiment: change heads, see what happens downstream", divider="gray")

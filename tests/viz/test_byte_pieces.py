@@ -137,7 +137,7 @@ def test_cross_attention_names_the_pieces_of_its_own_texts() -> None:
     assert not [label for label in labels if BARE_BYTE.search(label)]
 
 
-@pytest.mark.parametrize("page", ["logit_lens", "generate"])
+@pytest.mark.parametrize("page", ["logit_lens", "generate", "experiments"])
 def test_predicted_byte_pieces_are_explained(page: str) -> None:
     # A prediction that is a byte piece keeps its byte ('␣\xd7': no character names it before the bytes after it
     # exist); on the generation page the one written is also named in the text ('␣⟨U+05E9·1/2⟩'). The page says
