@@ -199,28 +199,39 @@ def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], chunks, cache: K
             k=[cache.k[i][:, :n].clone() for i in range(L)],  # (n_kv_heads, n, d_head), no spare buffer
             v=[cache.v[i][:, :n].clone() for i in range(L)],
         )
-    continuation = ctx.tokenizer.decode(new_ids)
+    continuation, spans = continuation_and_offsets(ctx.tokenizer.decode, list(enc.ids), new_ids, len(prompt))
     return Trace(
         context=ctx, text=prompt + continuation, token_ids=list(enc.ids) + new_ids,
-        tokens=list(enc.tokens) + [ctx.tokenizer.decode_token(t) for t in new_ids],
-        offsets=list(enc.offsets) + new_token_offsets(ctx.tokenizer.decode, new_ids, continuation, len(prompt)),
+        tokens=list(enc.tokens) + [ctx.tokenizer.decode_token(t) for t in new_ids], offsets=list(enc.offsets) + spans,
         causal=True, truncated=enc.truncated, n_input_tokens=enc.n_input_tokens + len(new_ids),
         captured=captured, interventions=ivs,
     )  # fmt: skip
 
 
-def new_token_offsets(
-    decode: Callable[[list[int]], str], new_ids: list[int], continuation: str, start: int
-) -> list[tuple[int, int]]:
-    """Each generated token's character span in the text (the continuation begins at `start`), as the tokenizer
-    gives a text's tokens: a byte piece of a character spans that character (with a space it carries), so every
-    piece of one character shares its span. A prefix's decode ends in U+FFFD while a character is incomplete
-    (one for byte-level BPE, one per byte for byte fallback): only the part that agrees with the whole
+def continuation_and_offsets(
+    decode: Callable[[list[int]], str], prompt_ids: list[int], new_ids: list[int], start: int
+) -> tuple[str, list[tuple[int, int]]]:
+    """The text the new tokens add after the prompt, and each one's character span in prompt + that text (the
+    continuation begins at `start`).
+
+    The new tokens are decoded after the prompt's last token: a SentencePiece decoder drops the leading space of
+    a sequence's first token ('▁world' alone is 'world'), which after a prompt is ' world'. The spans are as the
+    tokenizer gives a text's tokens: a byte piece of a character spans that character (with a space it carries),
+    so every piece of one character shares its span. A prefix's decode ends in U+FFFD while a character is
+    incomplete (one for byte-level BPE, one per byte for byte fallback): only the part that agrees with the whole
     continuation counts as written, and an unfinished character counts as begun."""
+    anchor = list(prompt_ids[-1:])
+    before = decode(anchor)
+
+    def after_prompt(ids: list[int]) -> str:
+        text = decode(anchor + ids)
+        return text[len(before) :] if text.startswith(before) else decode(ids)
+
+    continuation = after_prompt(new_ids)
     spans, end = [], start
     for i in range(len(new_ids)):
-        so_far = decode(new_ids[: i + 1])
+        so_far = after_prompt(new_ids[: i + 1])
         done = len(os.path.commonprefix([so_far, continuation]))
         previous, end = end, start + done + (len(so_far) > done)  # + the character a byte piece has begun
         spans.append((min(previous, end - 1), end) if end > start else (previous, end))
-    return spans
+    return continuation, spans

@@ -184,12 +184,32 @@ def _byte_fallback_decode(pieces: list[bytes]):
 
 @pytest.mark.parametrize("decoder", [_byte_level_decode, _byte_fallback_decode])
 def test_new_token_offsets_give_byte_pieces_their_characters_span(decoder):
-    from attention_core.generation import new_token_offsets
+    from attention_core.generation import continuation_and_offsets
 
     # " ❤!" then " 🦊": the prompt's text is 3 characters; the pieces are those the tokenizer makes.
     pieces = [b" \xe2", b"\x9d", b"\xa4", b"!", b" \xf0\x9f", b"\xa6", b"\x8a", b" the"]
     ids = list(range(len(pieces)))
     continuation = b"".join(pieces).decode("utf-8")
-    spans = new_token_offsets(decoder(pieces), ids, continuation, 3)
+    written, spans = continuation_and_offsets(decoder(pieces), [], ids, 3)
+    assert written == continuation
     # The tokenizer's own offsets for the same text (tests/viz/test_byte_pieces.py): pieces share a character.
     assert spans == [(3, 5), (4, 5), (4, 5), (5, 6), (6, 8), (7, 8), (7, 8), (8, 12)]
+
+
+def test_a_sentencepiece_continuation_keeps_its_leading_space():
+    # A Metaspace decoder (Llama 2, Mistral, Gemma vocabularies) drops the space of a sequence's first token:
+    # '▁world' decoded alone is 'world'. After a prompt it is ' world', so the generated text must be decoded
+    # after the prompt, or "Hello" + "world again" would read "Helloworld again".
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    from attention_core.generation import continuation_and_offsets
+
+    vocab = [("<unk>", 0.0), ("▁Hello", -1.0), ("▁world", -1.0), ("▁again", -1.0), ("▁", -2.0)]
+    tok = Tokenizer(models.Unigram(vocab, 0, False))
+    tok.pre_tokenizer, tok.decoder = pre_tokenizers.Metaspace(), decoders.Metaspace()
+    prompt_ids = tok.encode("Hello").ids
+    assert tok.decode([2]) == "world"  # the decoder's behaviour this test is about
+
+    continuation, spans = continuation_and_offsets(tok.decode, prompt_ids, [2, 3], start=len("Hello"))
+    assert continuation == " world again"
+    assert spans == [(5, 11), (11, 17)]
