@@ -106,6 +106,9 @@ def axis_labels(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
 
 # A byte-level token that holds part of a character's UTF-8 bytes comes from the engine as escapes ("\\xe2").
 _BYTE_ESCAPE = re.compile(r"\\x[89a-f][0-9a-f]")  # 0x80-0xff: a byte of a multi-byte character
+# A SentencePiece vocabulary with byte fallback (Llama 2, Mistral, Gemma) has one token per byte: '<0xE2>'.
+_BYTE_TOKEN = re.compile(r"<0x[0-9A-F]{2}>")
+_MULTIBYTE_TOKEN = re.compile(r"<0x[89A-F][0-9A-F]>")
 _NAMED_PIECE = re.compile(r"⟨(.|U\+[0-9A-F]{4,6})·(\d+)(?:–(\d+))?/(\d+)⟩")
 
 
@@ -121,17 +124,22 @@ def byte_piece_note(tokens: Sequence[str]) -> str | None:
         held = f"byte {first}"
     else:
         held = f"bytes {first} and {last}" if int(last) == int(first) + 1 else f"bytes {first} to {last}"
+    if total == "1":  # byte fallback spelling out an ASCII character the vocabulary lacks
+        what = f"the single UTF-8 byte of {char}: the vocabulary has no token for it, so the tokenizer spells it"
+        what += " in byte pieces"
+    else:
+        what = f"{held} of the {total} UTF-8 bytes of {char}: the tokenizer split that character (an emoji, a Hebrew"
+        what += " letter, …) into byte pieces"
     return (
-        f"{found.group(0)} is a token that holds {held} of the {total} UTF-8 bytes of {char}: the tokenizer split "
-        "that character (an emoji, a Hebrew letter, …) into byte pieces, and the model sees each piece as a token of "
-        "its own. A right-to-left letter is named by its code point (⟨U+05E9·1/2⟩ is ש)."
+        f"{found.group(0)} is a token that holds {what}, and the model sees each piece as a token of its own. A "
+        "right-to-left letter is named by its code point (⟨U+05E9·1/2⟩ is ש)."
     )
 
 
 def predicted_byte_note(predictions: Sequence[str], written: str | None = None) -> str | None:
     """Why a prediction shows a bare byte ('␣\\xd7') where the text's tokens show ⟨…⟩ names: None when no
     prediction in `predictions` is a byte piece. `written`: the text's name for the token the model wrote."""
-    found = next((p for p in predictions if _BYTE_ESCAPE.search(p)), None)
+    found = next((p for p in predictions if _BYTE_ESCAPE.search(p) or _MULTIBYTE_TOKEN.fullmatch(p)), None)
     if found is None:
         return None
     also = f" The one written here is {written} in the text." if written and _NAMED_PIECE.search(written) else ""
@@ -143,13 +151,14 @@ def predicted_byte_note(predictions: Sequence[str], written: str | None = None) 
 
 
 def name_byte_pieces(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], text: str) -> list[str]:
-    """Tokens with byte pieces named by their character: ' \\xe2', '\\x9d', '\\xa4' → ' ⟨❤·1/3⟩', '⟨❤·2/3⟩',
-    '⟨❤·3/3⟩' (no spaces inside: a drawn ␣ means a space that belongs to the token). The character is the last
+    """Tokens with byte pieces named by their character: ' \\xe2', '\\x9d', '\\xa4' (byte-level BPE) or '<0xE2>',
+    '<0x9D>', '<0xA4>' (byte fallback) → ' ⟨❤·1/3⟩', '⟨❤·2/3⟩', '⟨❤·3/3⟩' (no spaces inside: a drawn ␣ means a
+    space that belongs to the token). The character is the last
     one of the token's span in `text` (the tokenizer's offsets give a byte piece its whole character); other
     tokens are returned unchanged."""
     out, shown = [], {}  # shown: a character's end offset → how many of its bytes the earlier pieces held
     for token, (start, end) in zip(tokens, offsets, strict=True):
-        pieces = _BYTE_ESCAPE.findall(token)
+        pieces = [token] if _BYTE_TOKEN.fullmatch(token) else _BYTE_ESCAPE.findall(token)
         if not pieces or not 0 <= start < end <= len(text):
             out.append(token)
             continue
@@ -160,7 +169,7 @@ def name_byte_pieces(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], 
         last = min(total, first + len(pieces) - 1)
         shown[end] = last
         where = f"{first}" if first == last else f"{first}–{last}"
-        out.append(f"{_BYTE_ESCAPE.sub('', token)}⟨{shown_as}·{where}/{total}⟩")
+        out.append(f"{_BYTE_TOKEN.sub('', _BYTE_ESCAPE.sub('', token))}⟨{shown_as}·{where}/{total}⟩")
     return out
 
 

@@ -71,19 +71,8 @@ def test_a_sentencepiece_model_runs_end_to_end_like_transformers(tmp_path, monke
     import torch
 
     from attention_core import load_model
-    from tests.gguf_writer import sentencepiece_vocab, write_gguf
 
-    torch.manual_seed(0)
-    cfg = transformers.Phi3Config(
-        vocab_size=len(sentencepiece_vocab()[0]), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0,
-    )  # fmt: skip
-    hf = transformers.Phi3ForCausalLM(cfg)
-    with torch.no_grad():
-        for p in hf.parameters():
-            if p.dim() == 2:
-                p.normal_(0.0, 0.3)
-    path = write_gguf(hf, "sentencepiece", tmp_path / "phi3-spm.gguf", "phi3")
+    path = _tiny_sentencepiece_phi3(tmp_path)
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     ours = load_model(str(path), device="cpu")
     reference_tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=path.name)
@@ -97,3 +86,36 @@ def test_a_sentencepiece_model_runs_end_to_end_like_transformers(tmp_path, monke
     with torch.inference_mode():
         logits = reference(torch.tensor([trace.token_ids])).logits[0]
     assert (trace.logits - logits).abs().max().item() <= 1e-3
+
+
+def _tiny_sentencepiece_phi3(folder):
+    """A tiny random Phi-3 GGUF with a SentencePiece vocabulary (byte fallback: <0x00>..<0xFF>)."""
+    import torch
+
+    from tests.gguf_writer import sentencepiece_vocab, write_gguf
+
+    torch.manual_seed(0)
+    cfg = transformers.Phi3Config(
+        vocab_size=len(sentencepiece_vocab()[0]), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0,
+    )  # fmt: skip
+    hf = transformers.Phi3ForCausalLM(cfg)
+    with torch.no_grad():
+        for p in hf.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.3)
+    return write_gguf(hf, "sentencepiece", folder / "phi3-spm.gguf", "phi3")
+
+
+def test_byte_fallback_pieces_are_named_by_their_character(tmp_path, monkeypatch):
+    # The vocabulary lacks ❤, so the tokenizer spells it as three byte tokens; the app names them as it names a
+    # byte-level BPE's pieces (tests/viz/test_byte_pieces.py), not '<0xE2>'.
+    from attention_core import load_model
+    from viz.views.common import display_tokens
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    trace = load_model(str(_tiny_sentencepiece_phi3(tmp_path)), device="cpu").trace("the ❤ cat")
+    assert [t for t in trace.tokens if t.startswith("<0x")] == ["<0xE2>", "<0x9D>", "<0xA4>"]
+    shown = display_tokens(trace)
+    assert [t for t in shown if "⟨" in t] == ["⟨❤·1/3⟩", "⟨❤·2/3⟩", "⟨❤·3/3⟩"]
+    assert not [t for t in shown if "<0x" in t]

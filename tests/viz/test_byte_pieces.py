@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.registry import PAGES
 from tests.app.helpers import APP, chart, figure_spec
-from viz.labels import byte_piece_note, name_byte_pieces
+from viz.labels import byte_piece_note, name_byte_pieces, predicted_byte_note
 
 TEXT = "I ❤ שלום 🦊!"
 BARE_BYTE = re.compile(r"\\x[89a-f][0-9a-f]")  # how a byte piece shows unnamed (viz.labels.readable_token)
@@ -70,6 +70,21 @@ def test_pieces_are_named_by_character_and_byte_range() -> None:
     assert byte_piece_note(named) is not None
 
 
+def test_byte_fallback_pieces_are_named_too() -> None:
+    # A SentencePiece vocabulary with byte fallback (Llama 2, Mistral, Gemma GGUF files) spells a character it
+    # lacks as byte tokens '<0xE2>' '<0x9D>' '<0xA4>'; the tokenizer gives each the character's span, as here
+    # (the tiny GGUF vocabulary of tests/gguf_writer.py on "the ❤ cat 🦊!").
+    text = "the ❤ cat 🦊!"
+    tokens = [" the", " ", "<0xE2>", "<0x9D>", "<0xA4>", " c", "at", " ", "<0xF0>", "<0x9F>", "<0xA6>", "<0x8A>"]
+    tokens.append("<0x21>")  # '!', a character the tiny vocabulary lacks too
+    offsets = [(0, 3), (3, 4), (4, 5), (4, 5), (4, 5), (5, 7), (7, 9), (9, 10), *[(10, 11)] * 4, (11, 12)]
+    named = name_byte_pieces(tokens, offsets, text)
+    assert named[2:5] == ["⟨❤·1/3⟩", "⟨❤·2/3⟩", "⟨❤·3/3⟩"]
+    assert named[8:] == ["⟨🦊·1/4⟩", "⟨🦊·2/4⟩", "⟨🦊·3/4⟩", "⟨🦊·4/4⟩", "⟨!·1/1⟩"]
+    assert named[:2] == [" the", " "] and named[5:8] == tokens[5:8]
+    assert predicted_byte_note(["<0xF0>"]) is not None and predicted_byte_note(["<0x21>", "<s>"]) is None
+
+
 def test_the_note_explains_a_piece_of_the_users_own_text() -> None:
     # The note's example is the text's first byte piece, not a character the text does not have.
     robot = byte_piece_note(["The", " bot", " ⟨🤖·1–2/4⟩", "⟨🤖·3/4⟩", "⟨🤖·4/4⟩"])
@@ -79,6 +94,8 @@ def test_the_note_explains_a_piece_of_the_users_own_text() -> None:
     assert hebrew is not None
     assert hebrew.startswith("⟨U+05E9·2/2⟩ is a token that holds byte 2 of the 2 UTF-8 bytes of ש (U+05E9)")
     assert byte_piece_note(["I", " like", " ⟨this⟩"]) is None
+    bang = byte_piece_note(["⟨!·1/1⟩"])  # a byte-fallback token for an ASCII character the vocabulary lacks
+    assert bang is not None and bang.startswith("⟨!·1/1⟩ is a token that holds the single UTF-8 byte of !:")
 
 
 def test_the_app_names_byte_pieces_and_says_what_they_are() -> None:
