@@ -119,3 +119,18 @@ def test_byte_fallback_pieces_are_named_by_their_character(tmp_path, monkeypatch
     shown = display_tokens(trace)
     assert [t for t in shown if "⟨" in t] == ["⟨❤·1/3⟩", "⟨❤·2/3⟩", "⟨❤·3/3⟩"]
     assert not [t for t in shown if "<0x" in t]
+
+
+def test_a_sentencepiece_generation_reads_as_the_tokenizer_decodes_it(tmp_path, monkeypatch):
+    # The generated text is the prompt and what the new tokens add after it: the whole sequence decoded, never
+    # the new tokens decoded alone (a SentencePiece decoder drops the first one's space: "fluffy" + "you").
+    from attention_core import load_model
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    model = load_model(str(_tiny_sentencepiece_phi3(tmp_path)), device="cpu")
+    gen = model.generate("a fluffy", max_new_tokens=8)
+    ids = gen.trace.token_ids
+    assert gen.new_tokens[0] == " you"
+    assert model.tokenizer.decode(gen.new_token_ids[:1]) == "you"  # decoded alone, it loses its space
+    assert gen.text == model.tokenizer.decode(ids[1:])  # after <s>: the prompt, then the continuation
+    assert gen.text.startswith("a fluffy you")
