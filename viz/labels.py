@@ -153,9 +153,8 @@ def predicted_byte_note(predictions: Sequence[str], written: str | None = None) 
 def name_byte_pieces(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], text: str) -> list[str]:
     """Tokens with byte pieces named by their character: ' \\xe2', '\\x9d', '\\xa4' (byte-level BPE) or '<0xE2>',
     '<0x9D>', '<0xA4>' (byte fallback) → ' ⟨❤·1/3⟩', '⟨❤·2/3⟩', '⟨❤·3/3⟩' (no spaces inside: a drawn ␣ means a
-    space that belongs to the token). The character is the last
-    one of the token's span in `text` (the tokenizer's offsets give a byte piece its whole character); other
-    tokens are returned unchanged."""
+    space that belongs to the token). The character is the last one of the token's span in `text` (the
+    tokenizer's offsets give a byte piece its whole character); other tokens are returned unchanged."""
     out, shown = [], {}  # shown: a character's end offset → how many of its bytes the earlier pieces held
     for token, (start, end) in zip(tokens, offsets, strict=True):
         pieces = [token] if _BYTE_TOKEN.fullmatch(token) else _BYTE_ESCAPE.findall(token)
