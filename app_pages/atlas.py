@@ -233,7 +233,7 @@ st.caption("Red: this head; grey: every head of the model. Hover for the value a
 show_chart(profile_figure(standings, STATISTIC_LABELS), "atlas_profile")
 st.markdown(f"**Top examples for {STATISTIC_LABELS[stat]}** (the query is outlined; shading = its weight)")
 for i, example in enumerate(data.examples.get((stat, ctx.layer, ctx.head), [])):
-    row = example_row(example)
+    row = example_row(example, atlas.example_document(ctx.model, example, int(data.settings["max_tokens"])))
     st.caption(row.caption)
     show_chart(example_figure(row), f"atlas_example_{i}")
 if ctx.trace is not None and not is_long(ctx.trace.n_tokens):

@@ -193,6 +193,20 @@ def load_atlas(path: Path) -> AtlasData:
     return RESULTS.get(key, lambda _progress: _read(path))
 
 
+def example_document(model: Model, example: dict, max_tokens: int) -> tuple[list[str], list[tuple[int, int]]] | None:
+    """The tokens and character offsets of the document a top example comes from, read again with the model's
+    tokenizer (an atlas stores only the example's window of tokens), so the view can name its byte pieces as every
+    page does. None for a repeated random sequence (no text) or when the text no longer reads as the stored
+    window (another tokenizer)."""
+    if example["kind"] != "text":
+        return None
+    enc = model.tokenizer.encode(example["text"], max_tokens)
+    lo = int(example["window_start"])
+    if list(enc.tokens[lo : lo + len(example["tokens"])]) != list(example["tokens"]):
+        return None
+    return list(enc.tokens), list(enc.offsets)
+
+
 @dataclass
 class AtlasRun:
     """A background computation of one model's atlas (the CLI as a child process)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -176,3 +177,30 @@ def test_no_byte_note_without_predicted_byte_pieces() -> None:
     at.run()
     assert not at.exception, at.exception
     assert not [c.value for c in at.caption if "byte piece" in c.value]
+
+
+def test_a_head_atlas_example_names_the_pieces_of_its_document(smollm) -> None:
+    # An atlas stores only an example's window of tokens; the service re-reads its document's offsets, so a
+    # user's own corpus with an emoji shows '⟨🦊·3/4⟩' in the strip and the caption, as every page does. The
+    # window starts mid-character here (the emoji's first piece is outside it), and its pieces keep their numbers.
+    from attention_core.atlas.documents import _example
+    from services.atlas import example_document
+    from viz.views.atlas import example_row
+
+    text = "The fox 🦊 ran. " * 3
+    trace = smollm.trace(text)
+    pieces = [i for i, t in enumerate(trace.tokens) if "\\x" in t]
+    query = pieces[-1] + 3
+    row = np.zeros(trace.n_tokens)
+    row[pieces[-2]] = 0.75  # the strongest key: the second-last piece of the last 🦊 (its 3rd byte)
+    row[0] = 0.25
+    example = _example(trace, row, doc_id=7, kind="text", query=query, value=0.75)
+    example["window_start"] = pieces[-2]  # cut the window after the emoji's first piece
+    lo = example["window_start"]
+    example["tokens"], example["weights"] = trace.tokens[lo : query + 1], list(row[lo : query + 1])
+
+    shown = example_row(example, example_document(smollm, example, 4096))
+    assert shown.readable[0] == f"{lo}: ⟨🦊·3/4⟩" and shown.readable[1] == f"{lo + 1}: ⟨🦊·4/4⟩"
+    assert "⟨🦊·3/4⟩" in shown.caption
+    assert not [label for label in shown.readable + shown.plotly + [shown.caption] if BARE_BYTE.search(label)]
+    assert example_document(smollm, {**example, "kind": "induction"}, 4096) is None  # no text to read

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.labels import markdown_literal, plotly_tokens, readable_tokens
+from viz.labels import markdown_literal, name_byte_pieces, plotly_tokens, readable_tokens
 
 # The atlas's statistics (attention_core.atlas.statistics.STATISTICS, in its order) as the page names them.
 STATISTIC_LABELS = {
@@ -74,10 +74,15 @@ class ExampleRow:
     caption: str
 
 
-def example_row(example: dict) -> ExampleRow:
+def example_row(example: dict, document: tuple[list[str], list[tuple[int, int]]] | None = None) -> ExampleRow:
     """An example as a strip. Keys after the query that got no weight at all (a causal model's future) are left
-    out, so the strip ends at the query."""
+    out, so the strip ends at the query. `document`: its document's tokens and offsets (services.atlas.
+    example_document), which name byte pieces by their character; without it they show as stored."""
     start, tokens = int(example["window_start"]), list(example["tokens"])
+    key_tokens = list(example["top_key_tokens"])
+    if document is not None:
+        named = name_byte_pieces(*document, example["text"])
+        tokens, key_tokens = named[start : start + len(tokens)], [named[int(k)] for k in example["top_keys"]]
     weights = [float(w) for w in example["weights"]]
     end = int(example["query"]) + 1 - start  # the query's place in the window, plus one
     if 0 < end < len(tokens) and not any(weights[end:]):
@@ -91,7 +96,7 @@ def example_row(example: dict) -> ExampleRow:
         f"{k}: {markdown_literal(t)} {w:.2f}"  # the page writes the caption as Markdown: tokens stay literal
         for k, t, w in zip(
             example["top_keys"],
-            readable_tokens(example["top_key_tokens"]),
+            readable_tokens(key_tokens),
             example["top_key_weights"],
             strict=True,
         )
