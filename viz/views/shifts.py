@@ -114,9 +114,10 @@ def layer_shift(
         included = sorted(kept + top_positions(steps, max_tokens - len(kept), eligible, exclude=kept))
     coords, ratio, _ = pca_2d(np.concatenate([before[included], after[included]]))
     m = len(included)
+    shown = display_tokens(trace)  # named once for the whole text, then picked
     return LayerShift(
         layer=layer,
-        tokens=[display_tokens(trace)[i] for i in included],
+        tokens=[shown[i] for i in included],
         before=coords[:m],
         after=coords[m:],
         explained=ratio,
@@ -180,12 +181,13 @@ def word_trace(trace: TraceLike, word: str) -> WordTrace | None:
     layers = range(trace.n_layers + 1)
     emb = np.stack([to_numpy(trace.resid(layer))[positions].mean(axis=0) for layer in layers])
     right = trace.text[span[1] :]
+    shown = display_tokens(trace)  # named once for the whole text, then picked
     return WordTrace(
         text=trace.text,
         word=trace.text[span[0] : span[1]],
         span=span,
         positions=positions,
-        pieces=[display_tokens(trace)[i] for i in positions],
+        pieces=[shown[i] for i in positions],
         embeddings=emb,
         has_right_context=bool(re.search(r"\w", right)),
         causal=bool(trace.causal),
