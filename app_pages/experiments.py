@@ -170,7 +170,7 @@ else:
             f"{np.exp(before_lp[target_id]):.4f}, log p = {before_lp[target_id]:.3f}, rank "
             f"{rank_of(before_lp, target_id)} of {before_lp.shape[0]}."
         )
-    if (note := predicted_byte_note([readable_token(base.decode_token(i)) for i in top_ids(before_lp, TOP_K)])):
+    if (note := predicted_byte_note([row.token for row in rows])):  # the top 10 as the chart shows them
         st.caption(note)
 
 # ── 2. The experiment ───────────────────────────────────────────────────────────────────────────
