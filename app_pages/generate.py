@@ -74,11 +74,11 @@ b2.download_button(
     icon=":material/table:", on_click="ignore",
 )  # fmt: skip
 
-labels = [f"{s + 1}·{t}" for s, t in enumerate(step_attention(gen.trace, gen.n_prompt, 0, 0).rows)]
+view = step_attention(gen.trace, gen.n_prompt, ctx.layer, ctx.head)
+labels = [f"{s + 1}·{t}" for s, t in enumerate(view.rows)]  # the generated tokens (rows: the same for any head)
 step = st.pills("Generated tokens: click one to see its step", range(len(labels)),
                 format_func=lambda s: labels[s], key="gen_step", default=0)  # fmt: skip
 step = 0 if step is None else int(step)
-view = step_attention(gen.trace, gen.n_prompt, ctx.layer, ctx.head)
 n_keys = len(view.keys)
 if n_keys > KEY_WINDOW:  # a long prompt: a window of keys, ending with the continuation, that the eye can read
     first = st.slider(
