@@ -1,12 +1,12 @@
 # make run   – create .venv, install everything, serve the app on http://localhost:8501
 # make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
-#              whole test suite, browser tests included (two pytest workers, each with its own app server and
-#              Chromium for half of the browser tests; CI runs this). On 2 shared cores, 2026-12-01 in one
-#              checkout: 17 min 26 s of tests with every browser test on one worker, 13 min 21 s with them split
-#              and Chromium's animations off (tests/conftest.py, devtools/browser.py). A fresh clone's .ci/run on
-#              2026-12-01 at 22:04 UTC: 14 min 50 s of tests (1,249), 17 min 4 s in all with the set-up (2 min 11 s
-#              to a ready .venv); on 2026-12-02 at 01:18 UTC, a busier machine: 17 min 39 s of tests (1,274), 19 min
-#              47 s in all. Near the 20-minute budget when the machine is loaded.
+#              whole test suite, browser tests included (three pytest workers: two each with its own app server
+#              and Chromium for half of the browser tests, one without a browser; CI runs this). On 2 shared cores,
+#              2026-12-01 in one checkout: 17 min 26 s of tests with every browser test on one worker, 13 min 21 s
+#              with them split and Chromium's animations off (tests/conftest.py, devtools/browser.py). A fresh
+#              clone's .ci/run on 2026-12-02 at 01:18 UTC, two workers, a busy machine: 17 min 39 s of tests
+#              (1,274), 19 min 47 s in all with the set-up (~2 min to a ready .venv). In one checkout on 2026-12-02,
+#              the whole suite: 16 min 18 s on two workers, 15 min 10 s on three.
 # make test-fast – the quick tier (32 s of tests, 39 s with the linters, on 2 shared cores, 2026-12-01): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
@@ -47,12 +47,13 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true --server.fileWatcherType none --browser.gatherUsageStats false
 
-# Two pytest workers with one torch thread each: with two threads per worker on two cores, OpenMP's barrier
-# waits spin against the other worker (attention_core/backend/threads.py measured 5-10x slower traces under load).
+# Three pytest workers with one torch thread each (tests/conftest.py says why three on two cores): with two threads
+# per worker, OpenMP's barrier waits spin against the other workers (attention_core/backend/threads.py measured
+# 5-10x slower traces under load).
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 3 --dist loadgroup
 
 test-fast: $(VENV)/.dev
 	$(BIN)/ruff check .

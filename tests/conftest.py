@@ -2,8 +2,8 @@
 sort tests into tiers.
 
 Browser: Playwright's sync API allows one running instance per process, so there is one Chromium and one
-`streamlit run app.py` per pytest process (`make test` runs two workers, each with half of the browser tests; see
-below); each test gets a fresh browser context (tests/browser/conftest.py). See devtools/browser.py.
+`streamlit run app.py` per pytest process (`make test` runs three workers, two of them each with half of the browser
+tests; see below); each test gets a fresh browser context (tests/browser/conftest.py). See devtools/browser.py.
 
 Models: each real model is loaded once per session, as the app holds it (services.models.load keeps one per
 process), so engine tests, view-model tests and AppTest runs of the app share one copy of each.
@@ -132,16 +132,22 @@ def fluffy(smollm):
 # --- markers ---------------------------------------------------------------------------------------------
 
 
-# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). Tests that share an expensive
+# `make test` runs the suite on three pytest-xdist workers (`--dist loadgroup`). Tests that share an expensive
 # session fixture go to one worker, so each is built once per group: transformers' copy of SmolLM2 (about 40 s
 # to dequantise), and the app server with Chromium. The browser tests are about half of the suite's time, so
-# they are split into two groups by a hash of their file's name (measured in one full run: 413 s and 360 s),
-# each with its own server and Chromium: one worker alone would be the suite's long pole. Everything else is
-# shared out test by test.
+# they are split into two groups by their file's name, each with its own server and Chromium: one worker alone
+# would be the suite's long pole. Everything else is shared out test by test. A browser test mostly waits on
+# its server and Chromium, so with two workers the cores sat idle for 17 % of a browser-only run; a third
+# worker, without a browser, runs CPU-bound tests in that time (2026-12-02, one checkout, the whole suite:
+# 978 s of tests on two workers, 910 s on three, ~2 % idle).
+# The split: a hash of the file's name, but for the files in APP_SERVER_OF, moved to even out the two groups
+# (one full run on three workers, 2026-12-02: 668 s and 487 s by the hash alone; xss and head-finder clicks,
+# 92 s, moved to the second).
 # xdist 3.8 groups by an "@group" suffix on the node id, which it writes to `item._nodeid`; pytest 9 keeps the
 # id in `item._id` and ignores that, so the suffix is written here (only on an xdist worker with loadgroup).
 XDIST_GROUPS = (("app_url", "app-server"), ("hf_smollm", "hf-smollm"))
 APP_SERVER_GROUPS = 2
+APP_SERVER_OF = {"test_xss_browser.py": 2, "test_head_finder_clicks_browser.py": 2}
 
 
 def xdist_group_of(item: pytest.Item) -> str | None:
@@ -150,7 +156,8 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     group = next((name for fixture, name in XDIST_GROUPS if fixture in fixtures), None)
     if group == "app-server":
         # crc32, not hash(): the same split in every worker process (str hashes are salted per process).
-        group += f"-{zlib.crc32(item.path.name.encode()) % APP_SERVER_GROUPS + 1}"
+        name = item.path.name
+        group += f"-{APP_SERVER_OF.get(name) or zlib.crc32(name.encode()) % APP_SERVER_GROUPS + 1}"
     return group
 
 

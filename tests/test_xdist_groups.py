@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from tests.conftest import BROWSER_DIR, xdist_group_of
+from tests.conftest import APP_SERVER_OF, BROWSER_DIR, xdist_group_of
 
 
 def _item(path: Path, *fixtures: str) -> SimpleNamespace:
@@ -19,6 +19,13 @@ def test_browser_files_are_split_between_two_app_servers_and_stay_whole() -> Non
     assert set(groups.values()) == {"app-server-1", "app-server-2"}, groups
     # A file's tests share one server: its group depends on the file alone.
     assert all(xdist_group_of(_item(f, "app_url", "shots")) == groups[f.name] for f in files)
+
+
+def test_the_files_moved_to_even_out_the_servers_exist_and_moved() -> None:
+    # A renamed file would silently fall back to the hash and undo the balance.
+    for name, server in APP_SERVER_OF.items():
+        assert (BROWSER_DIR / name).is_file(), name
+        assert xdist_group_of(_item(BROWSER_DIR / name, "app_url")) == f"app-server-{server}"
 
 
 def test_other_groups_and_ungrouped_tests() -> None:
