@@ -28,24 +28,16 @@ GiB = 2**30
 CONVERT_FACTOR = 2.2  # a first load holds the source tensors, their float32 copies and some transients
 
 
-def _gguf_numel(path: Path) -> int:
-    from gguf import GGUFReader
-
-    try:
-        return sum(int(t.n_elements) for t in GGUFReader(path).tensors)
-    except Exception as exc:  # gguf raises bare ValueError/struct errors on damaged files
-        raise ModelLoadError(f"{path.name} is not a readable GGUF file ({exc}).") from None
-
-
 def float32_bytes(kind: str, path: Path) -> int:
     """Bytes the engine's float32 weights take: kind 'gguf' (a file), 'hf' (a folder of safetensors)
     or 'safetensors' (one file, e.g. the converted-weight cache)."""
+    from .loading.gguf.header import read_header
     from .loading.safetensors_hf import safetensors_files, safetensors_float32_bytes
 
     if kind == "safetensors":
         return safetensors_float32_bytes([Path(path)])
     if kind == "gguf":
-        return 4 * _gguf_numel(path)
+        return 4 * read_header(Path(path)).n_elements  # the header alone: ~0.3 s where gguf's reader takes ~5 s
     return safetensors_float32_bytes(safetensors_files(Path(path)))  # the files the loader will read
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ...errors import ModelLoadError
+from .header import check_complete
 
 if TYPE_CHECKING:
     from gguf import GGUFReader
@@ -29,6 +30,7 @@ def read_gguf(path: Path) -> GGUFReader:
 
     if not path.is_file():
         raise ModelLoadError(f"Weight file not found: {path}")
+    check_complete(path)  # a file cut short is named as such, not as a reshape error from inside the reader
     try:
         return gguf.GGUFReader(str(path))
     except Exception as exc:  # the reader raises ValueError/IndexError/struct errors on bad bytes

@@ -1,0 +1,146 @@
+"""A GGUF file's header on its own: how many elements its tensors hold, and whether the file is long enough for
+their data.
+
+gguf.GGUFReader builds every metadata field before it lists a tensor: SmolLM2's 49,152-token vocabulary and its
+merges take it ~5 s here. Sizing a model before loading it (attention_core/memory.py) needs only the tensors'
+shapes, and naming a truncated file (reader.py) only their types and offsets, so this walks the header with
+`struct`, skipping each value it does not need (~0.1 s for SmolLM2).
+
+Layout (GGUF v2 and v3, llama.cpp's docs/gguf.md): magic "GGUF", version u32, tensor count u64, key/value
+count u64; each key/value: a string key, a u32 value type, the value (an array: a u32 item type, a u64 count,
+the items; a string: a u64 length and its bytes); each tensor: a string name, u32 n_dims, n_dims u64 dims, u32
+ggml type, u64 offset into the data, which starts at the next multiple of general.alignment (32 unless set).
+Little-endian; a big-endian file is recognised by its version, as gguf's reader does.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ModelLoadError
+
+MAGIC = b"GGUF"
+VERSIONS = (2, 3)  # what gguf.GGUFReader reads; v1 counted in u32
+STRING, ARRAY = 8, 9  # gguf.GGUFValueType
+SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+ALIGNMENT_KEY, DEFAULT_ALIGNMENT = b"general.alignment", 32
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]  # as the file lists it (GGUF writes a matrix's dims in reverse)
+    ggml_type: int
+    offset: int  # from the start of the data section
+
+
+@dataclass(frozen=True)
+class GGUFHeader:
+    tensors: tuple[TensorInfo, ...]
+    data_start: int  # byte where the data section begins
+    file_size: int
+
+    @property
+    def n_elements(self) -> int:
+        return sum(math.prod(t.shape) for t in self.tensors)
+
+
+class _Cursor:
+    """Reads the header's little- (or big-) endian fields in order; past the end of the file is a struct.error."""
+
+    def __init__(self, buf, order: str):
+        self.buf, self.order, self.at = buf, order, 0
+
+    def take(self, fmt: str) -> int:
+        (value,) = struct.unpack_from(self.order + fmt, self.buf, self.at)
+        self.at += struct.calcsize(fmt)
+        return value
+
+    def string(self) -> bytes:  # a copy: the file's mapping closes after the walk
+        n = self.take("Q")
+        if self.at + n > len(self.buf):
+            raise struct.error("a string runs past the end of the file")
+        self.at += n
+        return self.buf[self.at - n : self.at]
+
+    def skip_value(self, kind: int) -> None:
+        if kind in SCALAR_BYTES:
+            self.at += SCALAR_BYTES[kind]
+        elif kind == STRING:
+            n = self.take("Q")  # not `self.at += self.take(...)`: that adds to the position before the take
+            self.at += n
+        elif kind == ARRAY:
+            item, count = self.take("I"), self.take("Q")
+            if item in SCALAR_BYTES:
+                self.at += SCALAR_BYTES[item] * count
+            else:
+                for _ in range(count):
+                    self.skip_value(item)
+        else:
+            raise ValueError(f"unknown metadata value type {kind}")
+
+
+def _tensor(cur: _Cursor) -> TensorInfo:
+    name = cur.string().decode("utf-8", errors="replace")
+    shape = tuple(cur.take("Q") for _ in range(cur.take("I")))
+    return TensorInfo(name, shape, cur.take("I"), cur.take("Q"))
+
+
+def _walk(buf, file_size: int) -> GGUFHeader:
+    if buf[:4] != MAGIC:
+        raise ValueError("it does not start with the GGUF magic bytes")
+    order = "<" if struct.unpack_from("<I", buf, 4)[0] & 0xFFFF else ">"  # 0 in the low half: the other order
+    cur = _Cursor(buf, order)
+    cur.at = 4
+    version = cur.take("I")
+    if version not in VERSIONS:
+        raise ValueError(f"GGUF version {version} (versions {VERSIONS} are read)")
+    n_tensors, n_kv = cur.take("Q"), cur.take("Q")
+    alignment = DEFAULT_ALIGNMENT
+    for _ in range(n_kv):
+        key, kind = cur.string(), cur.take("I")
+        if key == ALIGNMENT_KEY and kind == 4:
+            alignment = cur.take("I")
+        else:
+            cur.skip_value(kind)
+    tensors = tuple(_tensor(cur) for _ in range(n_tensors))
+    if alignment <= 0 or alignment & (alignment - 1):
+        raise ValueError(f"general.alignment is {alignment}, not a power of two")
+    return GGUFHeader(tensors, -(-cur.at // alignment) * alignment, file_size)
+
+
+def read_header(path: Path) -> GGUFHeader:
+    """The tensors a GGUF file lists and where its data begins; ModelLoadError when the header cannot be read."""
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            return _walk(buf, len(buf))
+    except (OSError, ValueError, struct.error) as exc:  # mmap of an empty file is a ValueError too
+        raise ModelLoadError(f"{path.name} is not a readable GGUF file ({exc}).") from None
+
+
+def tensor_bytes(info: TensorInfo) -> int:
+    """Bytes of a tensor's data in the file: its elements in blocks of its ggml type."""
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    try:
+        block, size = GGML_QUANT_SIZES[GGMLQuantizationType(info.ggml_type)]
+    except (ValueError, KeyError):
+        raise ModelLoadError(f"Tensor {info.name} has ggml type {info.ggml_type}, which gguf does not know.") from None
+    return math.prod(info.shape) // block * size
+
+
+def check_complete(path: Path) -> GGUFHeader:
+    """The header, once the file is known to hold every tensor's data: a download cut short is named as such
+    rather than left to fail inside gguf's reader ("cannot reshape array of size ...")."""
+    header = read_header(path)
+    end = max((header.data_start + t.offset + tensor_bytes(t) for t in header.tensors), default=header.data_start)
+    if end > header.file_size:
+        raise ModelLoadError(
+            f"{path.name} is truncated: its tensors need {end:,} bytes, the file has {header.file_size:,} "
+            "(an interrupted download or copy?)."
+        )
+    return header
