@@ -4,6 +4,7 @@ file; a file cut short or not a GGUF file at all is named as such."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import gguf
@@ -93,8 +94,11 @@ def test_a_file_cut_short_in_its_data_is_named_truncated(tmp_path, short_by) -> 
         (b"this is not a model" * 100, "GGUF magic"),
         (b"GGUF\x01\x00\x00\x00" + bytes(16), "GGUF version 1"),
         (None, "not a readable GGUF file"),  # the first 200 bytes of a real file: its header ends early
+        # one key whose value is an array of 2^60 strings: refused at once, not walked string by string
+        (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k" + struct.pack("<IIQ", 9, 8, 2**60),
+         "array of 1,152,921,504,606,846,976 items runs past the end"),
     ],
-    ids=["empty", "not-gguf", "version-1", "header-cut"],
+    ids=["empty", "not-gguf", "version-1", "header-cut", "array-count"],
 )
 def test_an_unreadable_header_is_one_clear_error(tmp_path, content, says) -> None:
     bad = tmp_path / "bad.gguf"

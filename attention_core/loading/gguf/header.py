@@ -75,6 +75,9 @@ class _Cursor:
             self.at += n
         elif kind == ARRAY:
             item, count = self.take("I"), self.take("Q")
+            least = SCALAR_BYTES.get(item, 8 if item == STRING else 12)  # an item's fewest bytes
+            if self.at + count * least > len(self.buf):  # a damaged count would loop for a very long time
+                raise struct.error(f"an array of {count:,} items runs past the end of the file")
             if item in SCALAR_BYTES:
                 self.at += SCALAR_BYTES[item] * count
             else:
