@@ -96,9 +96,13 @@ def test_a_file_cut_short_in_its_data_is_named_truncated(tmp_path, short_by) -> 
         (None, "not a readable GGUF file"),  # the first 200 bytes of a real file: its header ends early
         # one key whose value is an array of 2^60 strings: refused at once, not walked string by string
         (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"k" + struct.pack("<IIQ", 9, 8, 2**60),
-         "array of 1,152,921,504,606,846,976 items runs past the end"),
+         "1,152,921,504,606,846,976 array items would run past the end"),
+        (b"GGUF" + struct.pack("<IQQ", 3, 2**40, 0), "1,099,511,627,776 tensors would run past the end"),
+        (b"GGUF" + struct.pack("<IQQ", 3, 0, 2**40), "1,099,511,627,776 metadata keys would run past the end"),
+        (b"GGUF" + struct.pack("<IQQ", 3, 1, 0) + struct.pack("<Q", 1) + b"t" + struct.pack("<I", 2**31) + bytes(64),
+         "tensor t has 2147483648 dimensions"),
     ],
-    ids=["empty", "not-gguf", "version-1", "header-cut", "array-count"],
+    ids=["empty", "not-gguf", "version-1", "header-cut", "array-count", "tensor-count", "key-count", "n-dims"],
 )
 def test_an_unreadable_header_is_one_clear_error(tmp_path, content, says) -> None:
     bad = tmp_path / "bad.gguf"
