@@ -1,6 +1,7 @@
-"""attention_core/loading/gguf/header.py: the header walked on its own gives what gguf's reader gives (every
-tensor's elements, where its data lies), for every kind of metadata value, a custom alignment and a big-endian
-file; a file cut short or not a GGUF file at all is named as such."""
+"""attention_core/loading/gguf/header.py and reader.read_gguf: the header walked with struct gives what gguf's own
+reader gives (every metadata value, every tensor's elements, bytes and data), for every kind of metadata value,
+a custom alignment, a big-endian file, a tiny model and SmolLM2's file; a file cut short or not a GGUF file at
+all is named as such."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from attention_core.errors import ModelLoadError
 from attention_core.loading.gguf.header import check_complete, read_header, tensor_bytes
+from attention_core.loading.gguf.reader import read_gguf
 from attention_core.memory import float32_bytes
 from tests.gguf_writer import save_tiny_gguf
 
@@ -49,6 +51,13 @@ def _same_as_the_reader(path: Path) -> None:
         assert tensor_bytes(mine) == theirs.n_bytes, mine.name
         assert int(np.prod(mine.shape)) == theirs.n_elements, mine.name
     assert header.n_elements == sum(int(t.n_elements) for t in reader.tensors)
+    # what the converters read (reader.read_gguf): every metadata value and every tensor's data as gguf reads them
+    ours = read_gguf(path)
+    theirs = {k: f.contents() for k, f in reader.fields.items() if not k.startswith("GGUF.")}
+    assert ours.fields == theirs
+    for mine, their in zip(ours.tensors, reader.tensors, strict=True):
+        assert (mine.name, mine.tensor_type, mine.data.dtype) == (their.name, their.tensor_type, their.data.dtype)
+        np.testing.assert_array_equal(mine.data, their.data, err_msg=mine.name)
 
 
 @pytest.mark.parametrize(
