@@ -118,3 +118,13 @@ def test_an_unreadable_header_is_one_clear_error(tmp_path, content, says) -> Non
     bad.write_bytes(content if content is not None else _every_kind_of_value(tmp_path / "w.gguf").read_bytes()[:200])
     with pytest.raises(ModelLoadError, match=f"bad.gguf .*{says}"):
         read_header(bad)
+
+
+def test_a_tensor_listed_twice_is_refused(tmp_path) -> None:
+    # gguf's writer refuses a duplicate name, so rename the second tensor in the bytes ("b.weight" -> "a.weight")
+    path = _every_kind_of_value(tmp_path / "twice.gguf")
+    raw = path.read_bytes()
+    at = raw.index(b"b.weight", raw.index(b"a.weight"))
+    path.write_bytes(raw[:at] + b"a.weight" + raw[at + len(b"b.weight") :])
+    with pytest.raises(ModelLoadError, match="twice.gguf lists the tensor 'a.weight' twice"):
+        read_gguf(path)

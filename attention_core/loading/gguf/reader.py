@@ -64,6 +64,10 @@ def read_gguf(path: Path) -> GGUFFile:
     if not path.is_file():
         raise ModelLoadError(f"Weight file not found: {path}")
     header = check_complete(path, values=True)
+    names = [t.name for t in header.tensors]
+    if len(set(names)) != len(names):  # one would silently replace the other (gguf's reader refused it too)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ModelLoadError(f"{path.name} lists the tensor {twice[0]!r} twice; the file is corrupt.")
     data = np.memmap(path, mode="r")
     try:
         return GGUFFile(header.fields, [_tensor(data, header, t) for t in header.tensors])
