@@ -37,7 +37,7 @@ def float32_bytes(kind: str, path: Path) -> int:
     if kind == "safetensors":
         return safetensors_float32_bytes([Path(path)])
     if kind == "gguf":
-        return 4 * read_header(Path(path)).n_elements  # the header alone: ~0.3 s where gguf's reader takes ~5 s
+        return 4 * read_header(Path(path)).n_elements  # the header alone: 0.2 s where gguf's reader takes 5 s
     return safetensors_float32_bytes(safetensors_files(Path(path)))  # the files the loader will read
 
 

@@ -2,9 +2,8 @@
 enough for their data.
 
 gguf.GGUFReader builds every metadata field as numpy views before it lists a tensor: SmolLM2's 49,152-token
-vocabulary and its merges take it 5.3 s here, twice per first load when the size check used it too. Sizing a
-model before loading it (attention_core/memory.py) needs only the tensors' shapes, so that walk skips every value
-(0.29 s for SmolLM2's); reading the file for conversion (reader.py) reads the values as Python (0.2 s).
+vocabulary and its merges take it 5.3 s here, and a first load ran it twice (the size check in
+attention_core/memory.py, then the conversion in reader.py). Read with `struct`, the same values take 0.2 s.
 
 Layout (GGUF v2 and v3, llama.cpp's docs/gguf.md): magic "GGUF", version u32, tensor count u64, key/value
 count u64; each key/value: a string key, a u32 value type, the value (an array: a u32 item type, a u64 count,
@@ -18,7 +17,7 @@ from __future__ import annotations
 import math
 import mmap
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ VERSIONS = (2, 3)  # what gguf.GGUFReader reads; v1 counted in u32
 STRING, ARRAY = 8, 9  # gguf.GGUFValueType
 SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 SCALAR_BYTES = {kind: struct.calcsize(fmt) for kind, fmt in SCALAR_FORMATS.items()}
-ALIGNMENT_KEY, DEFAULT_ALIGNMENT = b"general.alignment", 32
+ALIGNMENT_KEY, DEFAULT_ALIGNMENT = "general.alignment", 32
 MAX_DIMS = 8  # llama.cpp's GGML_MAX_DIMS is 4
 
 
@@ -46,8 +45,8 @@ class GGUFHeader:
     tensors: tuple[TensorInfo, ...]
     data_start: int  # byte where the data section begins
     file_size: int
-    fields: dict[str, Any] = field(default_factory=dict)  # the metadata by key, when read (`read_header(values=True)`)
-    big_endian: bool = False
+    fields: dict[str, Any]  # the metadata by key
+    big_endian: bool
 
     @property
     def n_elements(self) -> int:
@@ -89,23 +88,6 @@ class _Cursor:
             return values
         return [self.value(item) for _ in range(count)]
 
-    def skip_value(self, kind: int) -> None:
-        if kind in SCALAR_BYTES:
-            self.at += SCALAR_BYTES[kind]
-        elif kind == STRING:
-            n = self.take("Q")  # not `self.at += self.take(...)`: that adds to the position before the take
-            self.at += n
-        elif kind == ARRAY:
-            item, count = self.take("I"), self.take("Q")
-            _check_count(self, count, SCALAR_BYTES.get(item, 8 if item == STRING else 12), "array items")
-            if item in SCALAR_BYTES:
-                self.at += SCALAR_BYTES[item] * count
-            else:
-                for _ in range(count):
-                    self.skip_value(item)
-        else:
-            raise ValueError(f"unknown metadata value type {kind}")
-
 
 def _tensor(cur: _Cursor) -> TensorInfo:
     name = cur.string().decode("utf-8", errors="replace")
@@ -122,7 +104,7 @@ def _check_count(cur: _Cursor, count: int, least: int, what: str) -> None:
         raise struct.error(f"{count:,} {what} would run past the end of the file")
 
 
-def _walk(buf, file_size: int, values: bool) -> GGUFHeader:
+def _walk(buf, file_size: int) -> GGUFHeader:
     if buf[:4] != MAGIC:
         raise ValueError("it does not start with the GGUF magic bytes")
     order = "<" if struct.unpack_from("<I", buf, 4)[0] & 0xFFFF else ">"  # 0 in the low half: the other order
@@ -133,28 +115,24 @@ def _walk(buf, file_size: int, values: bool) -> GGUFHeader:
         raise ValueError(f"GGUF version {version} (versions {VERSIONS} are read)")
     n_tensors, n_kv = cur.take("Q"), cur.take("Q")
     _check_count(cur, n_kv, 12, "metadata keys")  # a key's fewest bytes: its length and its value type
-    alignment, fields = DEFAULT_ALIGNMENT, {}
+    fields = {}
     for _ in range(n_kv):
-        key, kind = cur.string(), cur.take("I")
-        if key == ALIGNMENT_KEY and kind == 4:
-            alignment = fields["general.alignment"] = cur.take("I")
-        elif values:
-            fields[key.decode("utf-8")] = cur.value(kind)
-        else:
-            cur.skip_value(kind)
+        key = cur.string().decode("utf-8")
+        fields[key] = cur.value(cur.take("I"))
+    alignment = fields.get(ALIGNMENT_KEY, DEFAULT_ALIGNMENT)
     _check_count(cur, n_tensors, 24, "tensors")  # name length, n_dims, type, offset
     tensors = tuple(_tensor(cur) for _ in range(n_tensors))
-    if alignment <= 0 or alignment & (alignment - 1):
+    if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
         raise ValueError(f"general.alignment is {alignment}, not a power of two")
     return GGUFHeader(tensors, -(-cur.at // alignment) * alignment, file_size, fields, order == ">")
 
 
-def read_header(path: Path, values: bool = False) -> GGUFHeader:
-    """The tensors a GGUF file lists and where its data begins, and with `values` its metadata; ModelLoadError
-    when the header cannot be read."""
+def read_header(path: Path) -> GGUFHeader:
+    """The metadata and tensors a GGUF file lists and where its data begins; ModelLoadError when the header
+    cannot be read."""
     try:
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return _walk(buf, len(buf), values)
+            return _walk(buf, len(buf))
     except (OSError, ValueError, struct.error) as exc:  # mmap of an empty file is a ValueError too
         raise ModelLoadError(f"{path.name} is not a readable GGUF file ({exc}).") from None
 
@@ -170,10 +148,10 @@ def tensor_bytes(info: TensorInfo) -> int:
     return math.prod(info.shape) // block * size
 
 
-def check_complete(path: Path, values: bool = False) -> GGUFHeader:
+def check_complete(path: Path) -> GGUFHeader:
     """The header, once the file is known to hold every tensor's data: a download cut short is named as such
     rather than left to fail when a tensor is read ("cannot reshape array of size ...")."""
-    header = read_header(path, values)
+    header = read_header(path)
     end = max((header.data_start + t.offset + tensor_bytes(t) for t in header.tensors), default=header.data_start)
     if end > header.file_size:
         raise ModelLoadError(

@@ -63,7 +63,7 @@ def read_gguf(path: Path) -> GGUFFile:
     reader took 5.3 s), its tensors mapped; a damaged or truncated file is one clear error."""
     if not path.is_file():
         raise ModelLoadError(f"Weight file not found: {path}")
-    header = check_complete(path, values=True)
+    header = check_complete(path)
     names = [t.name for t in header.tensors]
     if len(set(names)) != len(names):  # one would silently replace the other (gguf's reader refused it too)
         twice = sorted({n for n in names if names.count(n) > 1})
