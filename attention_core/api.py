@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from . import backend, memory
+from . import backend, blocks, memory
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -55,7 +55,7 @@ class Model:
         pass_weights = backend.prepare_pass_weights(on_device, config, device, dtype)  # what the forward pass reads
         # Canonical entries that the pass holds unpacked (views into its fused buffers) are kept from there:
         # stored once.
-        self.weights = fwd.canonical_views(on_device, pass_weights)
+        self.weights = blocks.canonical_views(on_device, pass_weights)
         if backend.packs_on(device, dtype):  # the pass reads packed copies: the mapped cache file may leave memory
             backend.release_pages(self.weights.values())
         self.tokenizer = TextTokenizer(tokenizer)
@@ -71,7 +71,7 @@ class Model:
             dtype=dtype,
         )
         self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
-        # Sliding windows are in the masks (attention.py), so a text may run past the window.
+        # Sliding windows are in the masks (model.py), so a text may run past the window.
         self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS)
         self._cpu: Model | None = None  # made on the first accelerator out-of-memory error
         self._twin_lock = threading.Lock()
@@ -266,19 +266,19 @@ class Model:
     # ── weights, per head, in math orientation ────────────────────────────────────────────────────
     def W_Q(self, layer: int) -> torch.Tensor:
         """[n_heads, d_model, d_head] query maps."""
-        return fwd.per_head_weight(self.weights, self.config, layer, "W_Q")
+        return blocks.per_head_weight(self.weights, self.config, layer, "W_Q")
 
     def W_K(self, layer: int) -> torch.Tensor:
         """[n_kv_heads, d_model, d_head] key maps."""
-        return fwd.per_head_weight(self.weights, self.config, layer, "W_K")
+        return blocks.per_head_weight(self.weights, self.config, layer, "W_K")
 
     def W_V(self, layer: int) -> torch.Tensor:
         """[n_kv_heads, d_model, d_head] value-down maps."""
-        return fwd.per_head_weight(self.weights, self.config, layer, "W_V")
+        return blocks.per_head_weight(self.weights, self.config, layer, "W_V")
 
     def W_O(self, layer: int) -> torch.Tensor:
         """[n_heads, d_head, d_model] value-up maps; stacked over heads they are the output matrix."""
-        return fwd.per_head_weight(self.weights, self.config, layer, "W_O")
+        return blocks.per_head_weight(self.weights, self.config, layer, "W_O")
 
     # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
     def parameter_counts(self) -> dict[str, int]:

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from . import blocks, lens, recompute
 from . import interventions as iv
-from . import lens, recompute
 from . import model as fwd
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ def mlp_parts(trace: Trace, layer: int, rows: list[int]) -> tuple[torch.Tensor, 
     index = torch.tensor(rows)
     mid = _mid_at(trace, layer, index)  # (m, d_model), the pass's dtype
     if cfg.norm_position == "post":  # resid_post = LN(mid + mlp(mid)): the MLP's output is not a difference
-        return mid.float().cpu(), fwd.mlp(mid, w, layer, cfg).float().cpu()
+        return mid.float().cpu(), blocks.mlp(mid, w, layer, cfg).float().cpu()
     post = trace.captured.resid_pre[layer + 1][index]  # (m, d_model)
     return mid.float().cpu(), (post.float() - mid.float()).cpu()
 
@@ -232,7 +232,7 @@ def _mid_at(trace: Trace, layer: int, index: torch.Tensor) -> torch.Tensor:
     a = lens.sent_patterns(trace, layer, index).to(v.dtype)  # (n_heads, m, n)
     z = torch.bmm(a, v)  # (n_heads, m, d_head)
     attn = fwd.layer_attn_out(z, w, layer, iv.for_layer(trace.interventions, layer))  # (m, d_model)
-    return fwd.after_attention(trace.captured.resid_pre[layer][index], attn, w, layer, cfg)
+    return blocks.after_attention(trace.captured.resid_pre[layer][index], attn, w, layer, cfg)
 
 
 def _linearised_norm(update: torch.Tensor, trace: Trace, prefix: str) -> tuple[torch.Tensor, bool, torch.Tensor]:

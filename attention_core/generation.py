@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import backend
+from . import backend, blocks
 from . import interventions as iv
 from . import model as fwd
 from .context import PassContext
@@ -89,7 +89,7 @@ def forward_chunk(
     start: int,
     ctx: PassContext,
     cache: KVCache,
-    ropes: list[fwd.Rope | None],
+    ropes: list[blocks.Rope | None],
     ivs: tuple[iv.Intervention, ...],
     w: Mapping[str, torch.Tensor] | None = None,
 ) -> fwd.Captured:
@@ -100,18 +100,18 @@ def forward_chunk(
     w, cfg = ctx.pass_weights if w is None else w, ctx.config
     end = start + ids.shape[0]
     cap = fwd.Captured(resid_pre=[], q=[], k=[], v=[])
-    x = fwd.embed(ids, w, cfg, start)  # (m, d_model)
+    x = blocks.embed(ids, w, cfg, start)  # (m, d_model)
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
         rope = ropes[layer]
         r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, rotary dims) each
-        q, k, v = fwd.qkv(fwd.attention_input(x, w, layer, cfg), w, layer, cfg, r)  # (heads, m, d_head)
+        q, k, v = blocks.qkv(blocks.attention_input(x, w, layer, cfg), w, layer, cfg, r)  # (heads, m, d_head)
         keys, values = cache.write(layer, start, k, v)  # (n_kv_heads, end, d_head)
         layer_ivs = iv.for_layer(ivs, layer)
         opts = fwd.AttnOptions.of(cfg, layer)
         z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start, opts=opts)  # (n_heads, m, d_head)
-        mid = fwd.after_attention(x, fwd.layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)
-        x = fwd.after_mlp(mid, w, layer, cfg, x)  # (m, d_model)
+        mid = blocks.after_attention(x, fwd.layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)
+        x = blocks.after_mlp(mid, w, layer, cfg, x)  # (m, d_model)
         cap.q.append(q)
     cap.resid_pre.append(x)
     return cap
@@ -135,7 +135,7 @@ def run_generation(
     w = step_weights(ctx)
     ids = list(enc.ids)
     n_max = len(ids) + max_new
-    ropes = fwd.layer_ropes(n_max, cfg, device)
+    ropes = blocks.layer_ropes(n_max, cfg, device)
     cache = KVCache(cfg.n_layers, cfg.n_kv_heads, n_max, cfg.d_head, device, ctx.dtype)
     full_rerun = any(item.kind == "mean_head" for item in ivs)  # see the module's docstring
     generator = torch.Generator(device=device).manual_seed(int(seed)) if temperature > 0 else None

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import blocks
 from . import model as fwd
 from .context import PassContext
 from .trace import Trace, captured_nbytes
@@ -71,7 +72,7 @@ class CapturedDecoder(fwd.Captured):
 def encoder_output(resid_final: torch.Tensor, w: Weights, cfg: fwd.ModelConfig) -> torch.Tensor:
     """What the decoder's cross-attention reads: the encoder's final residual, through the encoder's final
     norm where it has one (T5: `ln_final`); Marian's post-norm encoder has none."""
-    return fwd.normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w else resid_final
+    return blocks.normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w else resid_final
 
 
 def cross_options(cfg: fwd.ModelConfig) -> fwd.AttnOptions:
@@ -87,30 +88,32 @@ def run_decoder(
     `dw` holds the decoder's self-attention and MLP under the usual block names, `cw` its cross-attention
     under `blocks.{l}.attn.*`."""
     cap = CapturedDecoder(resid_pre=[], q=[], k=[], v=[], cross_q=[], cross_k=[], cross_v=[], resid_cross=[])
-    x = fwd.embed(ids, shared, cfg)  # (n_target, d_model)
+    x = blocks.embed(ids, shared, cfg)  # (n_target, d_model)
     n = ids.shape[0]
-    bias = fwd.stack_position_bias(dw, cfg, n, n)  # (n_heads, n_target, n_target) or None
+    bias = blocks.stack_position_bias(dw, cfg, n, n)  # (n_heads, n_target, n_target) or None
     pre = cfg.norm_position == "pre"
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
-        q, k, v = fwd.qkv(fwd.attention_input(x, dw, layer, cfg), dw, layer, cfg, None)  # (n_heads, n_target, d_head)
+        # q, k, v: (n_heads, n_target, d_head)
+        q, k, v = blocks.qkv(blocks.attention_input(x, dw, layer, cfg), dw, layer, cfg, None)
         cap.q.append(q)
         cap.k.append(k)
         cap.v.append(v)
         attn = fwd.attn_output(fwd.attend(q, k, v, True, fwd.AttnOptions.of(cfg, layer, bias)), dw, layer)
-        mid = fwd.after_attention(x, attn, dw, layer, cfg)  # (n_target, d_model)
+        mid = blocks.after_attention(x, attn, dw, layer, cfg)  # (n_target, d_model)
         cap.resid_cross.append(mid)
-        cross_in = fwd.normalize(mid, dw, f"blocks.{layer}.ln_cross", cfg) if pre else mid
+        cross_in = blocks.normalize(mid, dw, f"blocks.{layer}.ln_cross", cfg) if pre else mid
         p = f"blocks.{layer}.attn."
-        cq = fwd.project_heads(cross_in, cw[p + "W_Q"], cw.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n_target, d_head)
-        ck = fwd.project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), cfg.n_heads)  # (n_heads, n_source, d_head)
-        cv = fwd.project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), cfg.n_heads)  # (n_heads, n_source, d_head)
+        heads = cfg.n_heads
+        cq = blocks.project_heads(cross_in, cw[p + "W_Q"], cw.get(p + "b_Q"), heads)  # (n_heads, n_target, d_head)
+        ck = blocks.project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), heads)  # (n_heads, n_source, d_head)
+        cv = blocks.project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), heads)  # (n_heads, n_source, d_head)
         cap.cross_q.append(cq)
         cap.cross_k.append(ck)
         cap.cross_v.append(cv)
         cross = fwd.attn_output(fwd.attend(cq, ck, cv, False, cross_options(cfg)), cw, layer)  # (n_target, d_model)
-        mid = mid + cross if pre else fwd.normalize(mid + cross, dw, f"blocks.{layer}.ln_cross", cfg)
-        x = fwd.after_mlp(mid, dw, layer, cfg)  # (n_target, d_model)
+        mid = mid + cross if pre else blocks.normalize(mid + cross, dw, f"blocks.{layer}.ln_cross", cfg)
+        x = blocks.after_mlp(mid, dw, layer, cfg)  # (n_target, d_model)
     cap.resid_pre.append(x)
     return cap
 

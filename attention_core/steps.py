@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from . import model as fwd
+from . import blocks
 from .config import ModelConfig
 
 if TYPE_CHECKING:
@@ -150,11 +150,11 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     w = trace.context.weights
     with torch.inference_mode():
         resid = trace.captured.resid_pre[layer]  # (n, d_model) on the engine's device
-        E = _numpy(fwd.attention_input(resid, w, layer, cfg))  # (n, d_model)
-    W_Q = _numpy(fwd.per_head_weight(w, cfg, layer, "W_Q")[head])  # (d_model, d_head)
-    W_K = _numpy(fwd.per_head_weight(w, cfg, layer, "W_K")[kv])  # (d_model, d_head)
-    W_V = _numpy(fwd.per_head_weight(w, cfg, layer, "W_V")[kv])  # (d_model, d_head)
-    W_O_heads = _numpy(fwd.per_head_weight(w, cfg, layer, "W_O"))  # (n_heads, d_head, d_model)
+        E = _numpy(blocks.attention_input(resid, w, layer, cfg))  # (n, d_model)
+    W_Q = _numpy(blocks.per_head_weight(w, cfg, layer, "W_Q")[head])  # (d_model, d_head)
+    W_K = _numpy(blocks.per_head_weight(w, cfg, layer, "W_K")[kv])  # (d_model, d_head)
+    W_V = _numpy(blocks.per_head_weight(w, cfg, layer, "W_V")[kv])  # (d_model, d_head)
+    W_O_heads = _numpy(blocks.per_head_weight(w, cfg, layer, "W_O"))  # (n_heads, d_head, d_model)
     d = cfg.d_head
     p = f"blocks.{layer}.attn."
     b_Q, b_K = _bias(w, p + "b_Q", head, d), _bias(w, p + "b_K", kv, d)
@@ -222,7 +222,7 @@ def rope_check(steps: HeadSteps, config: ModelConfig) -> float:
     """Largest |RoPE(q_pre) − q| over the head: shows the captured q really is the rotated E·W_Q."""
     if not config.uses_rope:
         return float(np.abs(steps.q_pre - steps.q).max())
-    cos, sin = fwd.rope_tables(steps.n, config, torch.device("cpu"), steps.layer)
+    cos, sin = blocks.rope_tables(steps.n, config, torch.device("cpu"), steps.layer)
     q_pre = torch.from_numpy(steps.q_pre).float()[None]  # (1, n, d_head): apply_rope takes heads first
-    rotated = _numpy(fwd.apply_rope(q_pre, cos, sin)[0])  # (n, d_head)
+    rotated = _numpy(blocks.apply_rope(q_pre, cos, sin)[0])  # (n, d_head)
     return float(np.abs(rotated - steps.q).max())

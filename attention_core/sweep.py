@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from . import blocks
 from . import model as fwd
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ def head_ablation_sweep(
         raise ValueError("The ablation sweep reruns a decoder-only model, not an encoder-decoder's decoder.")
     cap = trace.captured
     n, H = trace.n_tokens, cfg.n_heads
-    ropes = fwd.layer_ropes(n, cfg, trace.context.device)
-    bias = fwd.stack_position_bias(w, cfg, n, n)  # (H, n, n) or None: every layer's position bias
+    ropes = blocks.layer_ropes(n, cfg, trace.context.device)
+    bias = blocks.stack_position_bias(w, cfg, n, n)  # (H, n, n) or None: every layer's position bias
     clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg).float(), -1)[target_id]  # float32
     out = torch.empty(cfg.n_layers, H)
     heads = torch.arange(H)
@@ -46,13 +47,14 @@ def head_ablation_sweep(
             zb = z.expand(H, *z.shape).clone()  # (variant, H, n, d_head): variant b ablates head b
             zb[heads, heads] = 0.0 if mode == "zero" else z.mean(1, keepdim=True)
             x = cap.resid_pre[layer].expand(H, n, cfg.d_model)  # (variant, n, d_model)
-            x = fwd.after_mlp(fwd.after_attention(x, fwd.attn_output(zb, w, layer), w, layer, cfg), w, layer, cfg, x)
+            mid = blocks.after_attention(x, fwd.attn_output(zb, w, layer), w, layer, cfg)  # (variant, n, d_model)
+            x = blocks.after_mlp(mid, w, layer, cfg, x)
             for later in range(layer + 1, cfg.n_layers):
-                x_in = fwd.attention_input(x, w, later, cfg)
-                q, k, v = fwd.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)
+                x_in = blocks.attention_input(x, w, later, cfg)
+                q, k, v = blocks.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)
                 z = fwd.attend(q, k, v, trace.causal, fwd.AttnOptions.of(cfg, later, bias))
                 attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
-                x = fwd.after_mlp(fwd.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
+                x = blocks.after_mlp(blocks.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
             logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg).float(), -1)[:, target_id]  # (variant,)
             out[layer] = (logp - clean).cpu()
     return out

@@ -36,7 +36,7 @@ from typing import Literal
 
 import torch
 
-from . import dotted_names, flow, lens, recompute, steps, sweep
+from . import blocks, dotted_names, flow, lens, recompute, steps, sweep
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -145,7 +145,7 @@ class Trace:
         """(n_heads, n_q, n_k) the stack's position bias for queries row_offset.. and the first n_k keys, or None."""
         n = self.n_tokens
         n_q, n_k = n if n_q is None else n_q, n if n_k is None else n_k
-        return fwd.stack_position_bias(self.context.weights, self.config, n_q, n_k, row_offset)
+        return blocks.stack_position_bias(self.context.weights, self.config, n_q, n_k, row_offset)
 
     def _opts(self, layer: int) -> fwd.AttnOptions:
         return fwd.AttnOptions.of(self.config, layer, self._bias())
@@ -322,7 +322,7 @@ class Trace:
         self.check(layer)
         w = self.context.pass_weights
         attn = fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
-        return fwd.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config).cpu().float()
+        return blocks.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config).cpu().float()
 
     @property
     def logits(self) -> torch.Tensor | None:

@@ -38,9 +38,9 @@ def prepare_pass_weights(
     """A new dict of what the forward pass reads: `weights` plus fused projections, packed on the CPU when
     the weights are float32.
 
-    Never writes to `weights` (see model.fast_weights for what is fused and packed).
+    Never writes to `weights` (see blocks.fast_weights for what is fused and packed).
     """
-    from ..model import fast_weights  # model.py imports this package for `pack`/`linear`: import on use
+    from ..blocks import fast_weights  # blocks.py imports this package for `pack`/`linear`: import on use
 
     return fast_weights(weights, config, packs_on(device, dtype))
 

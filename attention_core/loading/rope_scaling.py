@@ -2,7 +2,7 @@
 
 Hugging Face config.json names a rule (`rope_scaling` / `rope_parameters`: rope_type + parameters); a GGUF
 file carries llama3's divisors as the tensor rope_freqs.weight and linear scaling as metadata. Both end as
-`rope_freq_divisors` (frequency i = θ^(-2i/r) / divisors[i]), which model.rope_tables applies in one place.
+`rope_freq_divisors` (frequency i = θ^(-2i/r) / divisors[i]), which blocks.rope_tables applies in one place.
 Supported: "linear" and "llama3". YaRN, LongRoPE and dynamic NTK also change the attention factor or depend
 on the sequence length: refused by name rather than approximated.
 """

@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 
+from attention_core import blocks
 from attention_core import model as fwd
 
 Z_TOL = 2e-6
@@ -136,10 +137,23 @@ def test_relative_position_buckets_are_t5s():
     offsets = torch.arange(-300, 301)[None, :]  # key − query
     for n_buckets, max_distance in ((32, 128), (8, 16), (16, 64)):
         for bidirectional in (True, False):
-            ours = fwd.relative_position_bucket(offsets, bidirectional, n_buckets, max_distance)
+            ours = blocks.relative_position_bucket(offsets, bidirectional, n_buckets, max_distance)
             assert torch.equal(ours, hf_bucket(offsets, bidirectional, n_buckets, max_distance))
-    causal = fwd.relative_position_bucket(offsets, False, 32, 128)[0]
+    causal = blocks.relative_position_bucket(offsets, False, 32, 128)[0]
     assert (causal[301:] == 0).all() and causal[300 - 100] < 31 and (causal[: 300 - 128 + 1] == 31).all()
     table = torch.randn(8, 3)
-    bias = fwd.position_bias(table, 4, 6, True, 16, row_offset=2)  # queries 2..5, keys 0..5
+    bias = blocks.position_bias(table, 4, 6, True, 16, row_offset=2)  # queries 2..5, keys 0..5
     assert bias.shape == (3, 4, 6) and torch.equal(bias[:, 0, 2], table[0])  # offset 0: bucket 0
+
+
+def test_the_softmax_is_written_out_in_the_forward_pass_file():
+    """Issue 14: the number a user sees is computed where a reader looks for it, the forward-pass file, beside
+    the fast SDPA call the pass runs; not imported into it from elsewhere."""
+    import inspect
+
+    source = inspect.getsource(fwd)
+    for name in ("attention_scores", "allowed_keys", "attention_pattern", "attend_plain", "attend", "run"):
+        assert getattr(fwd, name).__module__ == "attention_core.model", name
+        assert f"\ndef {name}(" in source, name
+    assert "torch.softmax(" in inspect.getsource(fwd.attention_pattern)
+    assert "scaled_dot_product_attention(" in inspect.getsource(fwd.attend)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import ModelLoadError, load_model
-from attention_core import model as fwd
+from attention_core import ModelLoadError, blocks, load_model
 from tests.gguf_writer import write_gguf
 from tests.tiny_models import byte_bpe
 
@@ -113,7 +112,7 @@ def test_patterns_logits_and_hidden_states_match_transformers(pair):
         assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
         diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
         assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
-    final = fwd.normalize(trace.resid(n_layers), ours.weights, "ln_final", ours.config)  # HF's last is after the norm
+    final = blocks.normalize(trace.resid(n_layers), ours.weights, "ln_final", ours.config)  # HF's last: after the norm
     assert (final - out.hidden_states[n_layers][0]).abs().max().item() <= HIDDEN_TOL
     assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
 

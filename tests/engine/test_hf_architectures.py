@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import ModelLoadError, PassContext, load_model
-from attention_core import model as fwd
+from attention_core import ModelLoadError, PassContext, blocks, load_model
 from tests.tiny_models import byte_bpe as _byte_bpe
 from tests.tiny_models import save_tiny_gpt2, save_tiny_marian
 from tests.tiny_models import wordpiece as _wordpiece
@@ -96,7 +95,7 @@ def test_patterns_logits_and_hidden_states_match(pair):
         assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
     final = trace.resid(n_layers)
     if ours.config.norm_position == "pre":  # HF's last hidden state is after the final norm
-        final = fwd.normalize(final, ours.weights, "ln_final", ours.config)
+        final = blocks.normalize(final, ours.weights, "ln_final", ours.config)
     assert (final - out.hidden_states[n_layers][0]).abs().max().item() <= HIDDEN_TOL
     if ours.config.has_lm_head:
         assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import load_model
+from attention_core import blocks, load_model
 from attention_core import model as fwd
 from tests.tiny_models import save_tiny
 
@@ -40,7 +40,7 @@ def pair(request, tmp_path_factory, monkeypatch_module):
 
 def _final_hidden(ours, trace) -> torch.Tensor:
     """HF's last hidden state is after the final norm."""
-    return fwd.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
+    return blocks.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
 
 
 def test_patterns_logits_and_hidden_states_match(pair):

@@ -122,7 +122,7 @@ def test_contributions_respect_the_mask(traces):
 @pytest.mark.parametrize("key", ["smollm", "minilm"])
 def test_residual_stream_is_consistent(traces, key):
     """resid_mid is resid_pre plus the attention output (pre-norm) and feeds the next block."""
-    from attention_core import model as fwd
+    from attention_core import blocks
 
     t = traces[key]
     w, cfg = t.context.weights, t.config
@@ -130,7 +130,7 @@ def test_residual_stream_is_consistent(traces, key):
         mid = t.resid_mid(layer)
         if cfg.norm_position == "pre":
             assert close(mid, t.resid(layer) + t.attn_out(layer))
-        assert close(fwd.after_mlp(mid, w, layer, cfg), t.resid(layer + 1))
+        assert close(blocks.after_mlp(mid, w, layer, cfg), t.resid(layer + 1))
 
 
 def test_forced_causal_minilm_differs_and_is_really_causal(minilm, traces):
@@ -275,11 +275,11 @@ def test_per_head_weight_views(smollm):
     assert smollm.W_O(0).shape == (cfg.n_heads, cfg.d_head, cfg.d_model)
     t = smollm.trace(TEXT)
     x = t.resid(0)
-    from attention_core import model as fwd
+    from attention_core import blocks
 
-    q = fwd.attention_input(x, smollm.weights, 0, cfg) @ smollm.W_Q(0)[4]  # before RoPE
-    cos, sin = fwd.rope_tables(t.n_tokens, cfg, torch.device("cpu"))
-    assert torch.allclose(fwd.apply_rope(q[None], cos, sin)[0], t["blocks.0.attn.q"][4], atol=1e-5)
+    q = blocks.attention_input(x, smollm.weights, 0, cfg) @ smollm.W_Q(0)[4]  # before RoPE
+    cos, sin = blocks.rope_tables(t.n_tokens, cfg, torch.device("cpu"))
+    assert torch.allclose(blocks.apply_rope(q[None], cos, sin)[0], t["blocks.0.attn.q"][4], atol=1e-5)
 
 
 def test_empty_text_is_a_clear_error(smollm):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from attention_core import backend, load_model
+from attention_core import backend, blocks, load_model
 from attention_core import model as fwd
 from attention_core.backend import memory_pages
 from attention_core.backend import onednn as packed
@@ -80,7 +80,7 @@ def test_releasing_pages_finds_the_weight_file_mapping_and_keeps_the_numbers(smo
 @pytest.mark.parametrize("pack", [False, True])
 def test_fast_weights_never_writes_the_dict_it_is_given(smollm, pack):
     w = dict(smollm.weights)
-    fast = fwd.fast_weights(w, smollm.config, pack=pack)
+    fast = blocks.fast_weights(w, smollm.config, pack=pack)
     assert w.keys() == smollm.weights.keys() and all(w[k] is smollm.weights[k] for k in w)
     assert "blocks.0.attn.W_QKV" in fast and "blocks.0.attn.W_QKV" not in w
     assert torch.equal(fast["blocks.0.attn.W_Q"], w["blocks.0.attn.W_Q"])  # unpacked canonical entries: same numbers
@@ -94,7 +94,7 @@ def test_prepare_pass_weights_packs_on_the_cpu_and_leaves_its_input_alone(smollm
 
 
 def test_packed_pass_equals_the_plain_pass(smollm):
-    plain = fwd.fast_weights(smollm.weights, smollm.config, pack=False)
+    plain = blocks.fast_weights(smollm.weights, smollm.config, pack=False)
     for text in TEXTS[:4]:
         trace = smollm.trace(text)
         ids = torch.tensor(trace.token_ids)
@@ -114,7 +114,7 @@ def test_packed_pass_equals_the_plain_pass(smollm):
 @pytest.mark.parametrize("index", [0, 3, 12])
 def test_float32_pass_is_as_close_to_float64_as_transformers_is(smollm, index):
     text = TEXTS[index]
-    w64 = fwd.fast_weights({k: v.double() for k, v in smollm.weights.items()}, smollm.config, pack=False)
+    w64 = blocks.fast_weights({k: v.double() for k, v in smollm.weights.items()}, smollm.config, pack=False)
     trace = smollm.trace(text)
     with torch.inference_mode():
         cap = fwd.run(torch.tensor(trace.token_ids), w64, smollm.config, True)

@@ -1,0 +1,323 @@
+"""The forward pass's building blocks, shared by every architecture: embeddings, norms, RoPE, the linear
+maps that make q, k and v, the MLP, the residual stream's plumbing around the two sublayers, T5's relative
+position bias, and the weights the pass reads (fused, and on the CPU packed). `model.py` puts them together
+around attention, whose maths lives there.
+
+Activations are (n, d_model) for one sequence: the app traces one text at a time, so there is no batch
+dimension except where a caller adds one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+
+from . import backend
+from .config import ModelConfig
+
+Weights = Mapping[str, torch.Tensor]
+
+
+# ── embeddings, norms and RoPE ────────────────────────────────────────────────────────────────────
+
+
+def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> torch.Tensor:
+    """RMSNorm (llama) or LayerNorm (BERT) over d_model."""
+    if cfg.norm == "rms":  # w · x / √(mean(x²) + ε), one fused kernel
+        return F.rms_norm(x, (cfg.d_model,), w[prefix + ".w"], cfg.norm_eps)
+    return F.layer_norm(x, (cfg.d_model,), w[prefix + ".w"], w.get(prefix + ".b"), cfg.norm_eps)
+
+
+def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> torch.Tensor:
+    """Token (and position) embeddings of ids (n,) at positions start .. start + n - 1."""
+    x = w["embed.W_E"][ids]  # (n, d_model)
+    if cfg.embed_scale != 1.0:
+        x = x * cfg.embed_scale
+    if "embed.W_pos" in w:  # learned absolute positions (BERT, GPT-2)
+        first = cfg.pos_offset + start
+        x = x + w["embed.W_pos"][first : first + ids.shape[0]]
+    if "embed.W_type" in w:  # every token is in segment 0
+        x = x + w["embed.W_type"][0]
+    if "embed.ln.w" in w:  # BERT normalises the embeddings
+        x = normalize(x, w, "embed.ln", cfg)
+    return x
+
+
+Rope = tuple[torch.Tensor, torch.Tensor]
+
+
+def rope_tables(n: int, cfg: ModelConfig, device: torch.device, layer: int | None = None) -> Rope:
+    """cos and sin, each (n, r) with r = rotary_dim (default d_head): position p rotates pair (i, i + r/2)
+    by p·θ^(-2i/r) / divisor_i. θ and the divisors (RoPE scaling) are `layer`'s (default: the global ones).
+    The one place RoPE frequencies are made: trace, generation, steps and recompute all come here."""
+    r = cfg.rotary_dim or cfg.d_head
+    base = cfg.rope_theta if layer is None else cfg.rope_base(layer)
+    divisors = cfg.rope_freq_divisors if layer is None else cfg.rope_divisors(layer)
+    inv_freq = 1.0 / (base ** (torch.arange(0, r, 2, device=device, dtype=torch.float32) / r))  # (r/2,)
+    if divisors:
+        if len(divisors) != r // 2:
+            raise ValueError(f"{len(divisors)} RoPE frequency divisors for {r // 2} frequencies.")
+        inv_freq = inv_freq / torch.tensor(divisors, device=device, dtype=torch.float32)
+    angles = torch.outer(torch.arange(n, device=device, dtype=torch.float32), inv_freq)  # (n, r/2)
+    angles = torch.cat([angles, angles], dim=-1)  # (n, r)
+    return angles.cos(), angles.sin()
+
+
+def layer_ropes(n: int, cfg: ModelConfig, device: torch.device) -> list[Rope | None]:
+    """Each layer's RoPE tables for positions 0..n-1 (None without RoPE); layers with one rule share them."""
+    if not cfg.uses_rope:
+        return [None] * cfg.n_layers
+    tables: dict[tuple, Rope] = {}
+    out: list[Rope | None] = []
+    for layer in range(cfg.n_layers):
+        key = (float(cfg.rope_base(layer)), cfg.rope_divisors(layer))
+        if key not in tables:
+            tables[key] = rope_tables(n, cfg, device, layer)
+        out.append(tables[key])
+    return out
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each head's (first half, second half) pairs of its first r dims (r = cos.shape[-1]; the rest
+    pass through unrotated: partial rotary); x is (heads, n, d_head)."""
+    r = cos.shape[-1]
+    if r < x.shape[-1]:
+        return torch.cat([apply_rope(x[..., :r], cos, sin), x[..., r:]], dim=-1)
+    half = r // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)  # (heads, n, d_head)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # float32 tables, rounded to a half-precision x (as HF does)
+    return x * cos + rotated * sin
+
+
+# ── the linear maps: q, k, v and the MLP ──────────────────────────────────────────────────────────
+
+
+def linear(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """x (..., d_in) @ W (d_in, d_out) + b; W may be pre-packed for oneDNN (see backend/onednn.py)."""
+    if backend.is_packed(W):
+        return backend.packed_linear(x, W, b)
+    if b is None:
+        return x @ W
+    if x.dim() == 2:
+        return torch.addmm(b, x, W)  # one fused BLAS call on the common un-batched path
+    return x @ W + b
+
+
+def project_heads(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, n_heads: int) -> torch.Tensor:
+    """x (..., n, d_model) @ W (d_model, n_heads·d_head) → (..., n_heads, n, d_head)."""
+    y = linear(x, W, b)  # (..., n, n_heads * d_head)
+    return y.unflatten(-1, (n_heads, -1)).transpose(-3, -2)  # (..., n_heads, n, d_head)
+
+
+def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | None) -> tuple[torch.Tensor, ...]:
+    """Queries, keys and values of one layer from its (normalised) input x (n, d_model); q and k after
+    the q/k norms (where the model has them) and RoPE (where used): `rope` is this layer's tables."""
+    q, k, v = qkv_flat(x, w, layer, cfg)
+    if cfg.qk_norm == "full":  # OLMo 2: one RMSNorm over all heads' queries (keys), before splitting heads
+        q = F.rms_norm(q, (q.shape[-1],), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
+        k = F.rms_norm(k, (k.shape[-1],), w[f"blocks.{layer}.attn.k_norm.w"], cfg.norm_eps)
+    q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
+    k = k.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
+    # A copy, not a view: the trace keeps v, and a view would keep the whole fused output alive.
+    v = v.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2).contiguous()  # (..., n_kv_heads, n, d_head)
+    if cfg.qk_norm == "head":  # Qwen3, Gemma 3: an RMSNorm over each head's d_head
+        q = F.rms_norm(q, (cfg.d_head,), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
+        k = F.rms_norm(k, (cfg.d_head,), w[f"blocks.{layer}.attn.k_norm.w"], cfg.norm_eps)
+    if rope is not None:
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+    return q, k, v
+
+
+def qkv_flat(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple[torch.Tensor, ...]:
+    """x (..., n, d_model) → q (..., n, n_heads·d_head), k and v (..., n, n_kv_heads·d_head), biases added."""
+    p = f"blocks.{layer}.attn."
+    if p + "W_QKV" in w:  # one matrix product instead of three (see fast_weights)
+        y = linear(x, w[p + "W_QKV"], w.get(p + "b_QKV"))  # (..., n, (n_heads + 2·n_kv_heads)·d_head)
+        return y.split([cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head], -1)
+    return tuple(linear(x, w[p + f"W_{c}"], w.get(p + f"b_{c}")) for c in "QKV")
+
+
+def activation(x: torch.Tensor, act: str) -> torch.Tensor:
+    if act == "silu":
+        return F.silu(x)
+    if act == "relu":  # T5
+        return F.relu(x)
+    return F.gelu(x, approximate="tanh" if act == "gelu_tanh" else "none")
+
+
+def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
+    p = f"blocks.{layer}.mlp."
+    if cfg.gated_mlp:  # SwiGLU (silu) or GeGLU (gelu_tanh, Gemma)
+        if p + "W_gate_in" in w:  # one matrix product instead of two (see fast_weights)
+            gate, up = linear(x, w[p + "W_gate_in"], None).split(cfg.d_mlp, -1)  # (..., n, d_mlp) each
+        else:
+            gate, up = linear(x, w[p + "W_gate"], None), linear(x, w[p + "W_in"], None)
+        return linear(activation(gate, cfg.act) * up, w[p + "W_out"], None)  # (..., n, d_model)
+    hidden = activation(linear(x, w[p + "W_in"], w.get(p + "b_in")), cfg.act)  # (..., n, d_mlp)
+    return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
+
+
+# ── the residual stream around the sublayers ──────────────────────────────────────────────────────
+
+
+def attention_input(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
+    """What q, k and v are computed from: the normalised residual (pre-norm, sandwich) or the residual itself."""
+    if cfg.norm_position in ("pre", "sandwich"):
+        return normalize(resid, w, f"blocks.{layer}.ln_attn", cfg)
+    return resid
+
+
+def after_attention(
+    resid: torch.Tensor, attn_out: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig
+) -> torch.Tensor:
+    """The residual stream between the attention and MLP sublayers (parallel blocks: resid + attention)."""
+    if cfg.norm_position in ("sandwich", "post_sublayer"):  # the sublayer's output is normalised before its add
+        return resid + normalize(attn_out, w, f"blocks.{layer}.ln_attn_out", cfg)
+    mid = resid + attn_out
+    return normalize(mid, w, f"blocks.{layer}.ln_attn", cfg) if cfg.norm_position == "post" else mid
+
+
+def after_mlp(
+    mid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, resid: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The residual leaving the block. Parallel blocks (GPT-NeoX) feed the MLP the block's input `resid`,
+    not `mid`, so they need it."""
+    p = f"blocks.{layer}."
+    if cfg.parallel_blocks:
+        if resid is None:
+            raise ValueError("parallel blocks compute the MLP from the block's input: pass resid")
+        return mid + mlp(normalize(resid, w, p + "ln_mlp", cfg), w, layer, cfg)
+    if cfg.norm_position == "pre":
+        return mid + mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg)
+    if cfg.norm_position == "sandwich":
+        return mid + normalize(mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg), w, p + "ln_mlp_out", cfg)
+    if cfg.norm_position == "post_sublayer":
+        return mid + normalize(mlp(mid, w, layer, cfg), w, p + "ln_mlp_out", cfg)
+    return normalize(mid + mlp(mid, w, layer, cfg), w, p + "ln_mlp", cfg)
+
+
+# ── T5's relative position bias ───────────────────────────────────────────────────────────────────
+
+
+# T5 keeps one relative-position table (n_buckets, n_heads) per stack, in its first layer; every layer of the
+# stack reads it. An encoder-decoder's decoder has its own under dec.blocks.0.attn.rel_bias.
+REL_BIAS = "blocks.0.attn.rel_bias"
+
+
+def relative_position_bucket(
+    relative: torch.Tensor, bidirectional: bool, n_buckets: int, max_distance: int
+) -> torch.Tensor:
+    """T5's bucket of each offset key − query (long tensor in, long tensor of the same shape out).
+
+    Bidirectional (an encoder): keys after the query use the upper half of the buckets, keys at or before
+    it the lower half. Causal (a decoder): only keys at or before the query are told apart (later ones
+    share bucket 0, and the mask hides them). In each half, the first max_exact = half/2 buckets are
+    the exact distances 0 .. max_exact − 1; the rest grow logarithmically up to max_distance, and every
+    distance beyond shares the last bucket. The same operations, in the same order, as transformers'
+    T5Attention._relative_position_bucket, so the float log rounds to the same bucket.
+    """
+    buckets = torch.zeros_like(relative)
+    if bidirectional:
+        n_buckets //= 2
+        buckets = buckets + (relative > 0).long() * n_buckets
+        distance = relative.abs()
+    else:
+        distance = (-relative).clamp(min=0)
+    max_exact = n_buckets // 2
+    far = distance.clamp(min=max_exact).float()  # the log's argument where it is used (log 0 never taken)
+    logarithmic = max_exact + (
+        torch.log(far / max_exact) / math.log(max_distance / max_exact) * (n_buckets - max_exact)
+    ).long()
+    logarithmic = logarithmic.clamp(max=n_buckets - 1)
+    return buckets + torch.where(distance < max_exact, distance, logarithmic)
+
+
+def position_bias(
+    table: torch.Tensor, n_q: int, n_k: int, bidirectional: bool, max_distance: int, row_offset: int = 0
+) -> torch.Tensor:
+    """(n_heads, n_q, n_k) T5's relative position bias for queries at row_offset .. row_offset + n_q − 1 and
+    keys 0 .. n_k − 1: table (n_buckets, n_heads) looked up at each pair's bucket (relative_position_bucket)."""
+    rows = torch.arange(row_offset, row_offset + n_q, device=table.device)[:, None]  # (n_q, 1)
+    keys = torch.arange(n_k, device=table.device)[None, :]  # (1, n_k)
+    buckets = relative_position_bucket(keys - rows, bidirectional, table.shape[0], max_distance)  # (n_q, n_k)
+    return table[buckets].permute(2, 0, 1).contiguous()  # (n_q, n_k, n_heads) → (n_heads, n_q, n_k)
+
+
+def stack_position_bias(w: Weights, cfg: ModelConfig, n_q: int, n_k: int, row_offset: int = 0) -> torch.Tensor | None:
+    """(n_heads, n_q, n_k) the relative position bias every layer of this stack adds to its scores (T5), or
+    None. Bidirectional buckets where the stack's own masking is (an encoder), causal ones in a decoder:
+    the model's own rule, whatever mask a what-if run forces."""
+    if cfg.position_bias == "none":
+        return None
+    return position_bias(w[REL_BIAS], n_q, n_k, not cfg.causal, cfg.rel_max_distance, row_offset)
+
+
+# ── the weights the pass reads ────────────────────────────────────────────────────────────────────
+
+
+def unembedding(w: Weights) -> torch.Tensor:
+    """W_U (d_model, d_vocab), possibly packed; tied models have none of their own: W_U = W_Eᵀ."""
+    return w["unembed.W_U"] if "unembed.W_U" in w else w["embed.W_E"].T
+
+
+def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> dict[str, torch.Tensor]:
+    """What the forward pass reads, as a new dict (`w` is never written): `w` plus each layer's
+    W_Q|W_K|W_V (and SwiGLU's W_gate|W_in) concatenated into one matrix, since fewer, larger products
+    help most on short inputs.
+
+    pack=False (GPUs, or no oneDNN): the result's canonical entries are views into the fused buffers
+    (`canonical_views` lets a caller keep those, so the weights are stored once). pack=True (the CPU):
+    every matrix the pass multiplies by (fused projections, W_O, the MLP's, the unembedding) is packed
+    for oneDNN (backend/onednn.py) under its own name, and the canonical matrices stay `w`'s. Fused
+    biases are vectors, never packed: their canonical entries are views either way.
+    """
+    fast = dict(w)
+    for layer in range(cfg.n_layers):
+        p = f"blocks.{layer}."
+        names = [p + "attn.W_Q", p + "attn.W_K", p + "attn.W_V"]
+        if all(n in w for n in names):
+            _fuse(w, fast, names, p + "attn.W_QKV", pack)
+            biases = [p + "attn.b_Q", p + "attn.b_K", p + "attn.b_V"]
+            if all(b in w for b in biases):
+                _fuse(w, fast, biases, p + "attn.b_QKV", pack)
+        if cfg.gated_mlp and p + "mlp.W_gate" in w:
+            _fuse(w, fast, [p + "mlp.W_gate", p + "mlp.W_in"], p + "mlp.W_gate_in", pack)
+        if pack:  # the other matrices the pass multiplies by (a SwiGLU's W_in is inside W_gate_in)
+            for name in (p + "attn.W_O", p + "mlp.W_out", *(() if cfg.gated_mlp else (p + "mlp.W_in",))):
+                if name in fast:
+                    fast[name] = backend.pack(fast[name])
+    if pack and cfg.has_lm_head and "embed.W_E" in w and not cfg.is_encoder_decoder:
+        fast["unembed.W_U"] = backend.pack(unembedding(w))
+    return fast
+
+
+def _fuse(w: Weights, fast: dict[str, torch.Tensor], names: list[str], fused_name: str, pack: bool) -> None:
+    fused = torch.cat([w[n] for n in names], dim=-1)  # (d_in, Σ d_out) or (Σ d_out,) for biases
+    if pack and fused.dim() == 2:
+        fast[fused_name] = backend.pack(fused)  # the concatenation was temporary; w keeps the originals
+        return
+    start = 0
+    for n in names:
+        width = w[n].shape[-1]
+        fast[n] = fused[..., start : start + width]  # a view: the same numbers as w[n], in the fused buffer
+        start += width
+    fast[fused_name] = fused
+
+
+def canonical_views(w: Weights, fast: Weights) -> dict[str, torch.Tensor]:
+    """`w`'s entries, each taken from `fast` where that holds it unpacked (a view into a fused buffer, or
+    the same tensor), so a model that keeps both dicts stores those numbers once, as before the fusing."""
+    return {name: w[name] if backend.is_packed(fast[name]) else fast[name] for name in w}
+
+
+def per_head_weight(w: Weights, cfg: ModelConfig, layer: int, name: str) -> torch.Tensor:
+    """One layer's W_Q/W_K/W_V as (heads, d_model, d_head) or W_O as (n_heads, d_head, d_model), on the CPU."""
+    W = w[f"blocks.{layer}.attn.{name}"]
+    n_heads = cfg.n_heads if name in ("W_Q", "W_O") else cfg.n_kv_heads
+    if name == "W_O":
+        return W.view(n_heads, cfg.d_head, cfg.d_model).cpu()  # (n_heads, d_head, d_model)
+    # W may be a column slice of the fused W_QKV, so unflatten (a view either way) rather than view().
+    return W.unflatten(1, (n_heads, cfg.d_head)).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)
