@@ -136,7 +136,11 @@ def _read_model(state: ViewState, model: str, models: list[str], default: str, r
             f"*Another model* in the sidebar to load it. Showing {default!r} meanwhile."
         )
     else:
-        state.warnings.append(f"Unknown model {markdown_literal(model)} in the link; showing {default!r} instead.")
+        known = " or ".join(repr(name) for name in models)
+        state.warnings.append(
+            f"Unknown model {markdown_literal(model)} in the link: a link names a built-in model ({known}) or one "
+            f"that *Another model* in the sidebar can load. Showing {default!r} instead."
+        )
 
 
 def _read_text(state: ViewState, text: str) -> None:

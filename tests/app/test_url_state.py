@@ -89,3 +89,10 @@ def test_the_atlas_page_carries_the_corpus_of_an_uploaded_atlas() -> None:
 def test_a_corpus_that_is_no_atlas_tag_falls_back_with_a_warning(raw: str) -> None:
     got = state.parse_params({"corpus": raw}, MODELS, "smollm2-135m", PAGE_NAMES)
     assert got.corpus is None and len(got.warnings) == 1 and "default corpus" in got.warnings[0]
+
+
+def test_an_unknown_model_names_the_built_in_ones() -> None:
+    """A link with a near miss (the MiniLM's own name) says which names the link may use, not only that it failed."""
+    got = state.parse_params({"model": "all-minilm-l6-v2"}, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert got.model == "smollm2-135m" and len(got.warnings) == 1
+    assert "'smollm2-135m'" in got.warnings[0] and "'minilm-l6'" in got.warnings[0], got.warnings
