@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -79,11 +80,27 @@ class Facts:
     head: int
 
 
-def facts_of(ctx: object, n_tokens: int) -> Facts:
-    """Facts from a page context (ui.context.PageContext: duck-typed, viz imports no ui)."""
-    cfg = ctx.config  # type: ignore[attr-defined]
+class PageSetting(Protocol):
+    """What `facts_of` reads of a page context (ui.context.PageContext; viz imports no ui, so it names the
+    fields it uses instead)."""
+
+    @property
+    def config(self) -> Any: ...  # the ModelConfig
+    @property
+    def model_title(self) -> str: ...
+    @property
+    def causal(self) -> bool: ...
+    @property
+    def layer(self) -> int: ...
+    @property
+    def head(self) -> int: ...
+
+
+def facts_of(ctx: PageSetting, n_tokens: int) -> Facts:
+    """Facts from a page context: the loaded model's sizes and the sidebar's choices."""
+    cfg = ctx.config
     return Facts(
-        model=ctx.model_title,  # type: ignore[attr-defined]
+        model=ctx.model_title,
         n_tokens=n_tokens,
         n_layers=cfg.n_layers,
         n_heads=cfg.n_heads,
@@ -92,11 +109,11 @@ def facts_of(ctx: object, n_tokens: int) -> Facts:
         d_head=cfg.d_head,
         n_ctx=cfg.n_ctx,
         model_causal=bool(cfg.causal),
-        causal=bool(ctx.causal),  # type: ignore[attr-defined]
+        causal=bool(ctx.causal),
         uses_rope=bool(cfg.uses_rope),
         encoder_decoder=bool(cfg.is_encoder_decoder),
-        layer=int(ctx.layer),  # type: ignore[attr-defined]
-        head=int(ctx.head),  # type: ignore[attr-defined]
+        layer=int(ctx.layer),
+        head=int(ctx.head),
     )
 
 
