@@ -143,7 +143,8 @@ def serve(port: int, address: str | None) -> int:
     process (exec): a stop signal (Ctrl-C, `docker stop`) reaches Streamlit itself and leaves no server behind."""
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_script()), "--server.port", str(port)]
     cmd += ["--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-    cmd += ["--client.toolbarMode", "viewer"]  # as .streamlit/config.toml, which is read only from the repo root
+    # .streamlit/config.toml's settings: Streamlit reads that file only from the folder it starts in (the repo root)
+    cmd += ["--client.toolbarMode", "viewer", "--runner.postScriptGC", "false"]
     if address:
         cmd += ["--server.address", address]
     os.execv(sys.executable, cmd)

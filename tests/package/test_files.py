@@ -185,3 +185,21 @@ def test_cli_and_notebook_load_a_local_folder_without_the_app_s_folder_rules(tin
     assert av.load(str(tiny_gpt2)).trace("hello there").n_layers == 2
     with pytest.raises(UnknownModelError, match="local model folders are off"):  # the app's door stays shut
         models.load(str(tiny_gpt2), "cpu")
+
+
+def test_cli_app_passes_every_setting_of_the_repo_s_streamlit_config(monkeypatch) -> None:
+    """`attention-viz app` runs from any folder, where Streamlit does not find the repository's
+    .streamlit/config.toml: the command must carry each of its settings as a flag (postScriptGC was missing)."""
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    wanted = {
+        f"--{section}.{key}": str(value).lower() for section, keys in config.items() for key, value in keys.items()
+    }
+    ran: list[list[str]] = []
+    monkeypatch.setattr(cli.os, "execv", lambda exe, cmd: ran.append(cmd))
+    cli.serve(8599, None)
+    (cmd,) = ran
+    given = dict(zip(cmd, cmd[1:], strict=False))  # each flag and the word after it
+    assert {flag: given.get(flag, "").lower() for flag in wanted} == wanted
+    assert given["--server.port"] == "8599" and given["--server.headless"] == "true"
