@@ -169,7 +169,7 @@ if parts.has_bias:  # T5: the score is two terms; show both
     columns["position bias"] = [float(b) for b in parts.bias[r]]
 columns["scaled score"] = [float(s) for s in scores[r]]
 columns["score the softmax sees (masked)"] = [
-    float(s) if allowed else float("-inf") for allowed, s in zip(parts.used[r], scores[r], strict=True)
+    float(s) if allowed else float("-inf") for allowed, s in zip(parts.with_mask[r], scores[r], strict=True)
 ]
 columns["weight without mask"] = [float(w) for w in unmasked[r]]
 columns["weight with mask"] = [float(w) for w in masked[r]]

@@ -158,6 +158,22 @@ def test_masking_page_scores_and_renormalization() -> None:
     assert at.query_params["page"] == "masking"
 
 
+@pytest.mark.parametrize("params", [{"model": "minilm-l6"}, {"model": "smollm2-135m", "mask": "off"}])
+def test_masking_table_masks_the_scores_its_with_mask_weights_come_from(params: dict) -> None:
+    """A pass without a mask (MiniLM; SmolLM2 with the mask off): the table's "with mask" softmax still masks
+    later keys, so the score column it reads must show them as −∞ (it showed the pass's unmasked scores beside
+    weights of 0)."""
+    at = new_app(page="masking", layer="2", head="1", **params)
+    assert_clean(at)
+    table = at.dataframe[0].value
+    query = next(b for b in at.selectbox if b.label == "Look at one query's row").value  # an index: q0 is 0
+    later = np.arange(len(table)) > query
+    assert later.any()
+    assert np.isneginf(table["score the softmax sees (masked)"][later]).all()
+    assert (table["weight with mask"][later] == 0).all()
+    np.testing.assert_allclose(table["score the softmax sees (masked)"][~later], table["scaled score"][~later])
+
+
 def test_guide_page() -> None:
     at = new_app(page="guide")
     assert_clean(at)

@@ -11,12 +11,12 @@ from tests.viz.synthetic import TOKS, softmax, synthetic
 from viz import labels
 from viz.figures import heatmaps, layout, overview
 from viz.figures.atlas import example_figure
-from viz.figures.lens import lens_grid_figure, step_attention_figure, step_heads_figure
+from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, step_heads_figure
 from viz.figures.mechanism import layer_head_grid, vector_strips
 from viz.figures.shifts import closest_sense_figure, named_head_sources
 from viz.views.atlas import ExampleRow
 from viz.views.generation import StepAttention
-from viz.views.lens import lens_grid
+from viz.views.lens import LensTrack, lens_grid
 
 
 def test_head_heatmap_keeps_repeated_tokens_apart_and_orients() -> None:
@@ -224,3 +224,15 @@ def test_every_attention_weight_heatmap_uses_the_one_weight_scale() -> None:
     scales = {name: fig.data[0].colorscale for name, fig in figures.items()}
     assert {name: scale for name, scale in scales.items() if scale != blues} == {}
     assert step_attention_figure(steps, 0, 0).layout.plot_bgcolor == layout.MASKED_GREY  # the steps not yet seen
+
+
+def test_lens_track_draws_each_token_in_one_colour_on_both_charts() -> None:
+    """Only the probability chart has a legend, so the rank chart must reuse its colours (it took the colorway's
+    next three, and its purple line was a different token from the legend's purple)."""
+    track = LensTrack(labels=[",", ".", "…"], probs=np.full((4, 3), 0.2), ranks=np.zeros((4, 3), dtype=int))
+    fig = lens_track_figure(track, "after 'forest'")
+    colours = {}
+    for trace in fig.data:
+        colours.setdefault(trace.name, set()).update({trace.line.color, trace.marker.color})
+    assert len(colours) == 3 and all(len(c) == 1 and None not in c for c in colours.values()), colours
+    assert len({c.pop() for c in colours.values()}) == 3  # and the tokens apart

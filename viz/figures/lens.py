@@ -7,7 +7,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import CELL_AXIS, MASKED_GREY, WEIGHT_SCALE, matrix_height, token_axis, token_matrix_layout
+from viz.figures.layout import (
+    CELL_AXIS,
+    MASKED_GREY,
+    PALETTE,
+    WEIGHT_SCALE,
+    matrix_height,
+    token_axis,
+    token_matrix_layout,
+)
 from viz.labels import plotly_escape
 from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
@@ -50,7 +58,9 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
         name = plotly_escape(label)
         hover = [f"{name}<br>after block {k}: {p:.2%}, rank {r + 1}" for k, p, r in
                  zip(layers, track.probs[:, t], track.ranks[:, t], strict=True)]  # fmt: skip
-        common = dict(mode="lines+markers", name=name, legendgroup=name, hovertext=hover, hoverinfo="text")
+        colour = PALETTE[t % len(PALETTE)]  # one colour per token on both charts: only the left one has a legend
+        common = dict(mode="lines+markers", name=name, legendgroup=name, hovertext=hover, hoverinfo="text",
+                      line=dict(color=colour), marker=dict(color=colour))  # fmt: skip
         fig.add_trace(go.Scatter(x=layers, y=track.probs[:, t], **common), row=1, col=1)
         fig.add_trace(go.Scatter(x=layers, y=track.ranks[:, t] + 1, showlegend=False, **common), row=1, col=2)
     fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)

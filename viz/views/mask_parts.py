@@ -21,6 +21,9 @@ class MaskParts:
     """[rows, cols] arrays for a block of queries × keys (rows = queries, from row_start; keys from col_start)."""
 
     used: np.ndarray  # bool: the mask the pass used (causal and/or window)
+    # bool: the mask of the page's "with mask" softmax (Trace.pattern(masked=True)): key j ≤ query i, and the
+    # sliding window where the layer has one, whatever mask this pass used
+    with_mask: np.ndarray
     causal: np.ndarray | None  # bool: the causal mask alone (None: this pass had none)
     window: np.ndarray | None  # bool: the sliding window alone, |i − j| < window (None: no window in this layer)
     window_size: int | None
@@ -61,6 +64,7 @@ def mask_parts(trace: TraceLike, layer: int, head: int, rows: slice, cols: slice
         uncapped = to_numpy(plain, dtype=None)[rows, cols].astype(np.float32)
     return MaskParts(
         used=to_numpy(trace.mask(layer), dtype=None)[rows, cols].astype(bool, copy=True),
+        with_mask=(k <= q) & (window if window is not None else True),
         causal=(k <= q) if trace.causal else None,
         window=window,
         window_size=window_size,
