@@ -76,11 +76,13 @@ split = derived(ctx.trace_key, "delta_by_source", layer, query, compute=lambda: 
 shares = split.share_along_delta()
 norms = np.linalg.norm(split.per_source, axis=-1)
 check = float(np.abs(split.delta - split.attn_out).max())
+plus_bias = " + b_O" if split.has_bias else ""  # llama-style models have no output bias
 st.caption(
-    f"Check against the engine: Σ over heads and sources + b_O equals trace.attn_out[{query}] to within {check:.2g} "
-    f"(|Δe| = {np.linalg.norm(split.attn_out):.4g})."
+    f"Check against the engine: Σ over heads and sources{plus_bias} equals trace.attn_out[{query}] to within "
+    f"{check:.2g} (|Δe| = {np.linalg.norm(split.attn_out):.4g})."
 )
-share_title = f"Each source's share of Δe (sums to {shares.sum() + split.bias_share():.3f} with b_O)"
+with_bias = " with b_O" if split.has_bias else ""
+share_title = f"Each source's share of Δe (sums to {shares.sum() + split.bias_share():.3f}{with_bias})"
 heads_title = f"Per head: |A[i, j]·(v_j·W_O[head])| for query {plotly_escape(readable[query])}"
 if n > SOURCE_MAX:
     shown = top_positions(norms, SOURCE_MAX - 1, exclude=[query]) if query < n else []

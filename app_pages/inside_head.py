@@ -349,8 +349,9 @@ with full:
         )
     st.subheader("8 · Δe = z·W_O[head]: what this head adds to each embedding")
     st.caption(
-        f"Row i is head {s.head}'s change to token i's embedding. The layer's full update adds every head's Δe and the "
-        "output bias b_O once (see Embedding shifts)."
+        f"Row i is head {s.head}'s change to token i's embedding. The layer's full update adds every head's Δe"
+        + (" and the output bias b_O once" if trace.output_bias(ctx.layer) is not None else "")
+        + " (see Embedding shifts)."
     )
     show_chart(
         matrix_heatmap(

@@ -23,3 +23,20 @@ def test_minilm_caption_does_not_explain_a_mark_it_never_shows() -> None:
 
 def test_smollm_caption_explains_the_space_mark() -> None:
     assert "␣ is a space that belongs to the token" in token_caption("smollm2-135m")
+
+
+def page_text(model: str, page: str) -> str:
+    """Every caption, subheader and chart title of a page, as one string."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"model": model, "page": page, "text": "a fluffy blue creature roamed the verdant forest"})
+    at.run()
+    assert not at.exception, at.exception
+    titles = [e.proto.spec for e in at.get("plotly_chart")]  # the figures' JSON, titles included
+    return " ".join([c.value for c in at.caption] + [h.value for h in at.subheader] + titles)
+
+
+def test_the_output_bias_is_named_only_for_a_model_that_has_one() -> None:
+    """SmolLM2 (llama) has no b_O: Embedding shifts and Inside one head said "+ b_O" and "sums to … with b_O"."""
+    for page in ("embedding_shifts", "inside_head"):
+        assert "b_O" not in page_text("smollm2-135m", page), page
+    assert "b_O" in page_text("minilm-l6", "embedding_shifts")  # BERT adds an output bias once per layer

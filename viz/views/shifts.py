@@ -24,6 +24,7 @@ class DeltaBySource:
     bias: np.ndarray  # [d_model] b_O (zeros when the model has none): added once, from no source
     attn_out: np.ndarray  # [d_model] the engine's attention output at the query
     allowed: np.ndarray  # [n_k] bool: the sources this pass let the query see (the causal mask, any window)
+    has_bias: bool = True  # whether the model has b_O at all (llama-style models have none)
 
     @property
     def per_source(self) -> np.ndarray:
@@ -65,6 +66,7 @@ def delta_by_source(trace: TraceLike, layer: int, query: int) -> DeltaBySource:
         bias=to_numpy(b) if b is not None else np.zeros(d_model),
         attn_out=to_numpy(trace.attn_out(layer))[query],
         allowed=to_numpy(trace.mask(layer))[query].astype(bool),
+        has_bias=b is not None,
     )
 
 
