@@ -198,6 +198,7 @@ else:
         f"{over_half} of {L * H} heads put more than half of this query's attention on these keys. Beside each head, "
         "its previous-token and first-token share over the whole text: a high previous-token share means the head "
         "mostly looks one token back, whatever the tokens are."
+        + (" With one token there is no previous token: that column is empty (None)." if n == 1 else "")
     )
     grid = np.array([[0.0] * H for _ in range(L)])
     for h in hits:
@@ -238,6 +239,7 @@ st.caption(
     "previous token, the weight on the first token (often an 'attention sink'), and the mean distance |i − j| of "
     "the keys, weighted by attention. Click a column header to sort; click a row to open that head on the "
     "Attention patterns page."
+    + (" With one token there is no previous token: that column is empty (None)." if n == 1 else "")
 )
 st.dataframe(
     stats_table(stats),

@@ -10,7 +10,7 @@ from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
 from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import matrix_heatmap, query_key_heatmap, vector_strips
-from viz.labels import axis_labels
+from viz.labels import axis_labels, counted
 from viz.views.common import display_tokens
 from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
 from viz.views.head_window import STEPS_FULL_MAX_TOKENS, STEPS_TOGGLE_MAX_TOKENS, step_positions, steps_window
@@ -27,7 +27,8 @@ sums = "each row" if orient == "rows" else "each column"  # which way a pattern 
 
 st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "
-    f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {n} tokens, d_model = {dm}, d_head = {d}"
+    f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {counted(n, 'token')}, "
+    f"d_model = {dm}, d_head = {d}"
 )
 if is_long(n):  # a wall of a thousand tokens would push everything else off the screen
     with st.expander(f"The {n} tokens as {ctx.model_title} split them"):

@@ -157,9 +157,12 @@ query = window.q0 + token_picker("Look at one query's row", rows, len(rows) // 2
 r = query - window.q0
 first = 0 if parts.window_size is None else max(0, query - parts.window_size + 1)  # the first key it may see
 kept = float(kept_rows[r]) if long else float(unmasked[r, first : query + 1].sum())
+one = first == query  # the first query of a causal text (or a window of one) sees only itself
+seen = f"key {query}" if one else f"keys {first}–{query}"
+them = "that key is all it has, so its weight is" if one else "those keys are all it has, so each of their weights is"
 st.caption(
-    f"Without the mask, query {query} puts {kept:.4f} of its weight on keys {first}–{query}. With the mask those "
-    f"keys are all it has, so each of their weights is divided by {kept:.4f}."
+    f"Without the mask, query {query} puts {kept:.4f} of its weight on {seen}. With the mask {them} divided by "
+    f"{kept:.4f}."
     + (f" The table lists keys {window.k0}–{window.k1 - 1} (the window)." if long else "")
 )
 keys = range(window.k0, window.k1)

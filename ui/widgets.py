@@ -11,7 +11,7 @@ import streamlit as st
 
 from ui.context import PageContext
 from viz.figures.layout import click_select_config, selected_point
-from viz.labels import SPACE_MARK, byte_piece_note, token_strip
+from viz.labels import SPACE_MARK, byte_piece_note, counted, token_strip
 from viz.views.patterns import (
     WINDOW_MAX,
     Tokens,
@@ -34,7 +34,7 @@ def show_tokens(ctx: PageContext, tokens: Tokens) -> None:
             show_token_strip(tokens.raw)
     else:
         show_token_strip(tokens.raw)
-    note = f"{len(tokens)} tokens as {ctx.model_title} split them"
+    note = f"{counted(len(tokens), 'token')} as {ctx.model_title} split them"
     if any(" " in t for t in tokens.raw):  # only byte-level tokenizers keep the space: WordPiece drops it
         note += (
             f"; {SPACE_MARK} is a space that belongs to the token, so a word start and a word piece are different "

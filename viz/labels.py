@@ -24,6 +24,11 @@ SPACE_MARK = "␣"
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 token', '9 tokens': a count with its noun (a regular plural), for captions."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def readable_token(token: str) -> str:
     """A token with spaces shown as ␣ and control/invisible characters as escapes (\\n, \\x07, \\u200b)."""
     if token == "":

@@ -40,3 +40,28 @@ def test_the_output_bias_is_named_only_for_a_model_that_has_one() -> None:
     for page in ("embedding_shifts", "inside_head"):
         assert "b_O" not in page_text("smollm2-135m", page), page
     assert "b_O" in page_text("minilm-l6", "embedding_shifts")  # BERT adds an output bias once per layer
+
+
+def test_a_one_token_text_says_why_the_previous_token_column_is_empty() -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "head_finder", "text": "a"})
+    at.run()
+    assert not at.exception, at.exception
+    stats = at.dataframe[-1].value
+    assert stats["previous-token share"].isna().all()  # no previous token to share: shown as None
+    assert "With one token there is no previous token" in " ".join(c.value for c in at.caption)
+
+
+def test_a_one_token_text_is_counted_in_the_singular() -> None:
+    """'n = 1 tokens' and 'keys 0–0' read as slips; one token and one key are said as such."""
+    assert "n = 1 token," in page_text_of("a", "inside_head")
+    masking = page_text_of("a", "masking")
+    assert "of its weight on key 0. With the mask that key is all it has" in masking and "0–0" not in masking
+
+
+def page_text_of(text: str, page: str) -> str:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": page, "text": text})
+    at.run()
+    assert not at.exception, at.exception
+    return " ".join(c.value for c in at.caption)
