@@ -95,6 +95,16 @@ def test_ablating_L0H2_changes_the_top_prediction(smollm, fluffy) -> None:
     assert "exp_compare" not in chart_keys(at)
 
 
+def test_temperature_at_its_default_tells_the_model_from_the_chosen_t() -> None:
+    """At T = 1 both metrics were titled "Mean row entropy at T = 1" and the legend read "T = 1 (the model)" beside
+    "T = 1": which is which must show in the labels."""
+    at = open_page(layer="5", head="1")
+    entropy_labels = [m.label for m in at.metric if "entropy" in m.label]
+    assert len(entropy_labels) == 2 and len(set(entropy_labels)) == 2, entropy_labels
+    names = [d["name"] for d in chart(at, "exp_temperature")["data"][1:3]]
+    assert names[0] != names[1] and "the model" in names[0], names
+
+
 def test_temperature_slider_redraws_the_pattern_and_entropy(smollm, fluffy) -> None:
     at = open_page(layer="5", head="1")
     at.select_slider(key="exp_T").set_value(0.25).run()

@@ -248,8 +248,8 @@ def _add_entropy_bars(
     pos = list(range(q0, q0 + len(entropy_before)))
     where = dict(row=1, col=2) if beside else dict(row=2, col=1)
     for values, name, colour, at in (
-        (entropy_before, "T = 1 (the model)", BEFORE_COLOUR, "1"),
-        (entropy_after, f"T = {T:g}", AFTER_COLOUR, f"{T:g}"),
+        (entropy_before, "the model (T = 1)", BEFORE_COLOUR, "1"),
+        (entropy_after, f"chosen T = {T:g}", AFTER_COLOUR, f"{T:g}"),
     ):
         bars = dict(x=values, y=pos, orientation="h") if beside else dict(x=pos, y=values, orientation="v")
         value = "x" if beside else "y"
