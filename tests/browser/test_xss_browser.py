@@ -32,14 +32,15 @@ def dialogs(page):
 
 
 def type_text(page, text: str) -> None:
-    """Fill the sidebar text area, press Ctrl+Enter, wait until the heatmap's labels spell `text`."""
+    """Fill the sidebar text area, press Ctrl+Enter, wait until the heatmap's query labels spell `text` (every query
+    is labelled up to 64; the x axis labels at most 24 keys, layout.MATRIX_X_LABELS)."""
     box = page.locator("[data-testid='stTextArea'] textarea")
     box.fill(text)
     box.press("Control+Enter")
     page.wait_for_function(
         """(text) => { const el = document.querySelector("[class*='st-key-head_heatmap'] .js-plotly-plot");
         if (!el || !el.layout) return false;
-        const joined = Array.from(el.layout.xaxis.ticktext).join("").replaceAll("␣", " ");
+        const joined = Array.from(el.layout.yaxis.ticktext).join("").replaceAll("␣", " ");
         return joined.replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&") === text; }""",
         arg=text,
     )
@@ -68,7 +69,7 @@ def test_typed_html_is_shown_as_text(page, app_url, dialogs) -> None:
         strip = token_strip(page)
         assert shown(strip) == text  # the token strip: the literal characters, in order
         # Axis labels as drawn in the SVG (Plotly turns the &lt; entities back into the characters).
-        drawn = plot(page, "head_heatmap").locator(".xtick text").all_text_contents()
+        drawn = plot(page, "head_heatmap").locator(".ytick text").all_text_contents()
         assert shown(drawn) == text
         # Hover label of the bottom-left cell (last query, first key): both tokens, literally.
         box = plot(page, "head_heatmap").locator(".nsewdrag").first.bounding_box()

@@ -236,3 +236,19 @@ def test_lens_track_draws_each_token_in_one_colour_on_both_charts() -> None:
         colours.setdefault(trace.name, set()).update({trace.line.color, trace.marker.color})
     assert len(colours) == 3 and all(len(c) == 1 and None not in c for c in colours.values()), colours
     assert len({c.pop() for c in colours.values()}) == 3  # and the tokens apart
+
+
+@pytest.mark.parametrize("n", [30, 100, 256])
+def test_token_matrices_write_few_enough_x_labels_to_keep_them_apart(n: int) -> None:
+    """At 1024 px a large token heatmap is ~350 px wide and its −45° labels need ~12 px each; the side-by-side
+    panels are ~150 px (−60°, ~10 px each). With up to 64 labels, texts of 40-250 words ran theirs together on the
+    patterns and masking pages (measured in Chromium with the chart-text test's overlap check)."""
+    labels = [f"tok{i}" for i in range(n)]
+    scores, mask, pattern = synthetic(n)
+    large = [heatmaps.head_heatmap(pattern, scores, mask, labels), heatmaps.scores_heatmap(scores, mask, labels)]
+    for fig in large:
+        assert len(fig.layout.xaxis.ticktext) <= layout.MATRIX_X_LABELS < 64
+    panels = heatmaps.mask_comparison(pattern, pattern, labels)
+    for axis in ("xaxis", "xaxis2", "xaxis3"):
+        assert len(panels.layout[axis].ticktext) <= layout.PANEL_X_LABELS
+    assert len(panels.layout.yaxis.ticktext) == len(range(0, n, layout.tick_step(n)))  # rows keep theirs

@@ -13,7 +13,9 @@ from plotly.subplots import make_subplots
 from viz.figures.layout import (
     DIVERGING_SCALE,
     MASKED_GREY,
+    MATRIX_X_LABELS,
     MINUS_INF,
+    PANEL_X_LABELS,
     WEIGHT_SCALE,
     Orientation,
     axis_titles,
@@ -46,13 +48,13 @@ class Cells:
     def shape(self) -> tuple[int, int]:
         return len(self.rows), len(self.cols)
 
-    def axes(self, orient: Orientation) -> tuple[dict, dict]:
-        """(x axis, y axis) layouts for this window in the given orientation."""
+    def axes(self, orient: Orientation, max_x: int = MATRIX_X_LABELS) -> tuple[dict, dict]:
+        """(x axis, y axis) layouts for this window in the given orientation; at most `max_x` x labels."""
         x_title, y_title = axis_titles(orient)
         q_axis = (self.rows, y_title if orient == "rows" else x_title, self.row_start)
         k_axis = (self.cols, x_title if orient == "rows" else y_title, self.col_start)
         x, y = (k_axis, q_axis) if orient == "rows" else (q_axis, k_axis)
-        return token_axis(*x), token_axis(*y)
+        return token_axis(*x, max_labels=max_x), token_axis(*y)
 
     def positions(self, orient: Orientation) -> tuple[list[int], list[int]]:
         """(x, y) coordinates of the drawn columns and rows."""
@@ -241,7 +243,7 @@ def _add_comparison_panel(
 ) -> None:
     """Panel `col` of the mask comparison: `matrix` on `colour_axis`; only the first panel labels rows."""
     n = max(win.shape)
-    x_axis, y_axis = win.axes(orient)
+    x_axis, y_axis = win.axes(orient, max_x=PANEL_X_LABELS)
     xs, ys = win.positions(orient)
     fig.add_trace(
         go.Heatmap(

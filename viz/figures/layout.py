@@ -63,6 +63,14 @@ def axis_titles(orient: Orientation) -> tuple[str, str]:
     return ("key", "query") if orient == "rows" else ("query", "key")
 
 
+# How many x labels a token × token matrix writes, so that they stay apart at 1024 px: a large heatmap's plot is
+# ~350 px wide there beside its colour bar, and its −45° labels need ~12 px each (0.7 of a 12 px font across their
+# writing direction); a side-by-side panel (~150 px) turns them −60° and needs ~10 px. With 64, texts of 40 to 250
+# words ran their labels together on the patterns and masking pages.
+MATRIX_X_LABELS = 24
+PANEL_X_LABELS = 12
+
+
 def tick_step(n: int, max_labels: int = 64) -> int:
     """Label every k-th of n ticks: past ~64 labels the ticks overlap into a black bar."""
     return max(1, math.ceil(n / max_labels))
