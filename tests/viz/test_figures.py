@@ -252,3 +252,15 @@ def test_token_matrices_write_few_enough_x_labels_to_keep_them_apart(n: int) -> 
     for axis in ("xaxis", "xaxis2", "xaxis3"):
         assert len(panels.layout[axis].ticktext) <= layout.PANEL_X_LABELS
     assert len(panels.layout.yaxis.ticktext) == len(range(0, n, layout.tick_step(n)))  # rows keep theirs
+
+
+@pytest.mark.parametrize("n", [10, 30, 64])
+def test_the_lens_grid_writes_tokens_in_cells_only_where_they_fit(n: int) -> None:
+    """At 1024 px the grid's plot is ~390 px wide: past 16 positions a cell (~24 px) is narrower than its token, and
+    27 positions already ran the cells' tokens together; its −45° position labels need ~12 px each."""
+    rng = np.random.default_rng(n)
+    ids = rng.integers(0, 50, size=(3, n, 5))
+    grid = lens_grid(ids, np.sort(rng.random((3, n, 5)))[..., ::-1], [f"t{i}" for i in range(n)], lambda i: f"w{i}")
+    fig = lens_grid_figure(grid)
+    assert (fig.data[0].texttemplate is not None) == (n <= 16)
+    assert len(fig.layout.xaxis.ticktext) <= layout.MATRIX_X_LABELS

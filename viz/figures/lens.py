@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 from viz.figures.layout import (
     CELL_AXIS,
     MASKED_GREY,
+    MATRIX_X_LABELS,
     PALETTE,
     WEIGHT_SCALE,
     matrix_height,
@@ -20,7 +21,9 @@ from viz.labels import plotly_escape
 from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
 
-TEXT_IN_CELLS_MAX = 48  # past this many positions the cells are too narrow for their token
+# Past this many positions a cell is narrower than its token at 1024 px (the plot is ~390 px wide there; at 27
+# positions the cells' tokens ran together); the hover names every cell's top 5.
+TEXT_IN_CELLS_MAX = 16
 
 
 def lens_grid_figure(grid: LensGrid) -> go.Figure:
@@ -37,7 +40,10 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
     )  # fmt: skip
     fig = go.Figure(heat)
     x_axis = token_axis(
-        [plotly_escape(t) for t in grid.tokens], "position (the token the prediction follows)", start=grid.first
+        [plotly_escape(t) for t in grid.tokens],
+        "position (the token the prediction follows)",
+        start=grid.first,
+        max_labels=MATRIX_X_LABELS,
     )
     fig.update_layout(
         xaxis=x_axis | dict(side="top", tickangle=-45),
