@@ -78,6 +78,12 @@ def test_hover_shades_by_the_models_weights_and_click_pins(page, app_url, smollm
     assert (got[query + 1 :] == 0).all()  # the causal mask: later tokens get nothing
     status = text_frame(page).locator("#tv-status")
     assert "Hovered" in status.inner_text()
+    # The three strongest weights, each to the two digits a one-byte weight (within REL_ERROR) can back: three
+    # decimals ("0.286" for the model's 0.2802) promised more than was sent.
+    said = [float(x) for x in re.findall(r"\d\.\d+", text_frame(page).locator("#tv-top").inner_text())]
+    top3 = np.sort(pattern[query])[::-1][:3]
+    assert len(said) == 3 and all(len(f"{x:g}".lstrip("0.")) <= 2 for x in said), said
+    np.testing.assert_allclose(sorted(said, reverse=True), top3, rtol=2 * REL_ERROR + 0.05)
 
     toks.nth(query).click()
     assert "Pinned" in status.inner_text()

@@ -104,9 +104,11 @@
     spans[i].classList.add(pinned === i ? "pin" : "sel");
     const top = touched.slice().sort((a, b2) => w[b2] - w[a]).slice(0, 3);
     who.textContent = `${pinned === i ? "Pinned" : "Hovered"} ${D.labels[i]}`;
-    strongest.textContent = ` ${D.strongestWord} ${top.map((j) => `${D.labels[j]} ${w[j].toFixed(3)}`).join(" · ")}`;
+    // Two significant digits: a weight is sent as one byte on a log scale (within 2.8 %), so a third would be noise.
+    const shown = (x) => String(Number(x.toPrecision(2)));
+    strongest.textContent = ` ${D.strongestWord} ${top.map((j) => `${D.labels[j]} ${shown(w[j])}`).join(" · ")}`;
     hint.textContent = pinned === i ? " (click it again or press Esc to unpin)" : " (click to pin)";
-    maxLabel.textContent = max.toFixed(3);
+    maxLabel.textContent = shown(max);
     window.__textView.lastShowMs = performance.now() - start;
   }
 
