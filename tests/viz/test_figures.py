@@ -264,3 +264,11 @@ def test_the_lens_grid_writes_tokens_in_cells_only_where_they_fit(n: int) -> Non
     fig = lens_grid_figure(grid)
     assert (fig.data[0].texttemplate is not None) == (n <= 16)
     assert len(fig.layout.xaxis.ticktext) <= layout.MATRIX_X_LABELS
+
+
+def test_a_difference_of_zero_gets_a_plain_colour_scale() -> None:
+    """One token (or a query whose mask changes nothing): every difference is 0, and the scale's ±1e-9 bounds wrote
+    "1n", "0.5n", "−1n" on the colour bar."""
+    scores, mask, pattern = synthetic(1)
+    fig = heatmaps.mask_comparison(pattern, pattern, ["a"])
+    assert fig.layout.coloraxis2.cmax >= 0.01 and fig.layout.coloraxis2.cmin == -fig.layout.coloraxis2.cmax

@@ -213,7 +213,9 @@ def mask_comparison(
         horizontal_spacing=0.07,
     )
     top = float(max(np.max(masked), np.max(unmasked), 1e-9))
-    bound = float(max(np.max(np.abs(diff)), 1e-9))
+    # All zero (one token, or a query the mask leaves alone): a ±1e-9 scale would read "1n" on its colour bar.
+    bound = float(np.max(np.abs(diff)))
+    bound = bound if bound > 1e-6 else 1.0
     panels = [(masked, "coloraxis", "weight"), (unmasked, "coloraxis", "weight"), (diff, "coloraxis2", "difference")]
     for col, (matrix, colour_axis, what) in enumerate(panels, start=1):
         _add_comparison_panel(fig, col, matrix, colour_axis, what, win, orient)
