@@ -125,6 +125,8 @@ stats_job = derived_job(
     ctx.trace_key, "head_statistics", compute=lambda progress: trace_head_statistics(trace, progress)
 )
 SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the whole text
+# Said under both tables that show a previous-token share, which a one-token text cannot have.
+NO_PREVIOUS = " With one token there is no previous token: that column is empty (None)." if n == 1 else ""
 
 
 def ranking_columns(per_key: list[str]) -> dict:
@@ -198,7 +200,7 @@ else:
         f"{over_half} of {L * H} heads put more than half of this query's attention on these keys. Beside each head, "
         "its previous-token and first-token share over the whole text: a high previous-token share means the head "
         "mostly looks one token back, whatever the tokens are."
-        + (" With one token there is no previous token: that column is empty (None)." if n == 1 else "")
+        + NO_PREVIOUS
     )
     grid = np.array([[0.0] * H for _ in range(L)])
     for h in hits:
@@ -239,7 +241,7 @@ st.caption(
     "previous token, the weight on the first token (often an 'attention sink'), and the mean distance |i − j| of "
     "the keys, weighted by attention. Click a column header to sort; click a row to open that head on the "
     "Attention patterns page."
-    + (" With one token there is no previous token: that column is empty (None)." if n == 1 else "")
+    + NO_PREVIOUS
 )
 st.dataframe(
     stats_table(stats),

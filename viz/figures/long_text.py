@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from viz.figures.heatmaps import Cells
 from viz.figures.layout import (
+    MATRIX_X_LABELS,
     WEIGHT_SCALE,
     Orientation,
     axis_titles,
@@ -33,7 +34,7 @@ COLOUR_SCALES: dict[str, str] = {
 LOG_DECADES = 4  # the log scale spans the largest value shown down to 10⁻⁴ of it; smaller ones get its lightest colour
 # Tick labels that never overlap at 1024 px wide: x labels at −45° need ~21 px each, y labels 15 px (12 px font).
 POOLED_X_LABELS, POOLED_Y_LABELS = 10, 24  # the block-mean chart: 3/5 of the page, 620 px high
-WINDOW_X_LABELS, WINDOW_Y_LABELS = 24, 40  # the exact window: the page's full width, up to 900 px high
+WINDOW_X_LABELS, WINDOW_Y_LABELS = MATRIX_X_LABELS, 40  # the exact window: a token matrix, up to 900 px high
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 

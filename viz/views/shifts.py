@@ -24,7 +24,7 @@ class DeltaBySource:
     bias: np.ndarray  # [d_model] b_O (zeros when the model has none): added once, from no source
     attn_out: np.ndarray  # [d_model] the engine's attention output at the query
     allowed: np.ndarray  # [n_k] bool: the sources this pass let the query see (the causal mask, any window)
-    has_bias: bool = True  # whether the model has b_O at all (llama-style models have none)
+    has_bias: bool  # whether the model has b_O at all (llama-style models have none)
 
     @property
     def per_source(self) -> np.ndarray:
