@@ -65,6 +65,13 @@ strongest = strongest_sources(edges, shown)
 if strongest:
     st.subheader("The strongest moves between tokens")
     st.dataframe(strongest, hide_index=True, column_config=fixed_decimals(["importance"], "%.3f"))
+elif trace.n_tokens == 1 or (trace.causal and token == 0):  # no lower threshold would show another token
+    st.info(
+        "No other token can send anything here: "
+        + ("the text is one token." if trace.n_tokens == 1 else "under the causal mask the first token sees only "
+           "itself.") + " Its embedding is built from itself alone.",
+        icon=":material/info:",
+    )  # fmt: skip
 else:
     st.info(
         "No attention edge between two different tokens reaches this threshold: at this threshold the token's "

@@ -154,3 +154,22 @@ def test_a_long_prompts_step_charts_show_a_window_of_keys(smollm):
     z = decode(fig["z"])
     assert z.shape == (4, 128) and not np.isnan(z).any()  # every key of this window precedes every step
     np.testing.assert_allclose(z, rows, atol=1e-6)
+
+
+def test_contribution_graph_says_when_no_other_token_can_reach_the_chosen_one(smollm, minilm):
+    """With one token (or the first token under the causal mask) no other token can send anything, at any
+    threshold: the page says so instead of suggesting a lower threshold (which would change nothing)."""
+    at = open_page("contributions", text="hello")
+    assert_clean(at)
+    assert smollm.trace("hello").n_tokens == 1
+    said = " ".join(i.value for i in at.info)
+    assert "no other token" in said.lower() and "Lower the threshold" not in said
+    at = open_page("contributions", text=DEFAULT_TEXT)
+    keyed(at, "selectbox", "flow_token").set_value(0).run()
+    assert_clean(at)
+    said = " ".join(i.value for i in at.info)
+    assert "causal mask" in said and "Lower the threshold" not in said
+    at = open_page("contributions", text=DEFAULT_TEXT, model="minilm-l6")  # an encoder's first token is reached
+    keyed(at, "selectbox", "flow_token").set_value(0).run()
+    assert_clean(at)
+    assert "causal mask" not in " ".join(i.value for i in at.info)
