@@ -124,9 +124,13 @@ set_threads_for(n)
 stats_job = derived_job(
     ctx.trace_key, "head_statistics", compute=lambda progress: trace_head_statistics(trace, progress)
 )
-SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the whole text
-# Said under both tables that show a previous-token share, which a one-token text cannot have.
-NO_PREVIOUS = " With one token there is no previous token: that column is empty (None)." if n == 1 else ""
+SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the queries after the first
+# Said under both tables that show these shares, which a one-token text cannot have.
+NO_PREVIOUS = (
+    " With one token there is no previous token and no query after the first: those columns are empty (None)."
+    if n == 1
+    else ""
+)
 
 
 def ranking_columns(per_key: list[str]) -> dict:
@@ -143,12 +147,13 @@ def ranking_columns(per_key: list[str]) -> dict:
         **{name: weight(None, "The query's attention weight on this key alone.") for name in per_key},
         SHARE_PREV: weight(
             "prev. token",
-            "Previous-token share: each query's weight on the token just before it, averaged over the whole text.",
+            "Previous-token share: each query's weight on the token just before it, averaged over the whole text "
+            "(every query but the first).",
         ),
         SHARE_FIRST: weight(
             "first token",
-            "First-token share: each query's weight on the first token (often an "
-            "attention sink), averaged over the whole text.",
+            "First-token share: each query's weight on the first token (often an attention sink), averaged over "
+            "the whole text but the first query, which under the causal mask can only look at itself.",
         ),
     }
 
@@ -199,8 +204,7 @@ else:
     st.caption(
         f"{over_half} of {L * H} heads put more than half of this query's attention on these keys. Beside each head, "
         "its previous-token and first-token share over the whole text: a high previous-token share means the head "
-        "mostly looks one token back, whatever the tokens are."
-        + NO_PREVIOUS
+        "mostly looks one token back, whatever the tokens are." + NO_PREVIOUS
     )
     grid = np.array([[0.0] * H for _ in range(L)])
     for h in hits:
@@ -238,10 +242,9 @@ stats = wait_with_progress(stats_job, "Head statistics over the whole text")
 st.subheader("Every head at a glance")
 st.caption(
     "Averaged over this text's queries: entropy of each row (0 bits = all weight on one key), the weight on the "
-    "previous token, the weight on the first token (often an 'attention sink'), and the mean distance |i − j| of "
-    "the keys, weighted by attention. Click a column header to sort; click a row to open that head on the "
-    "Attention patterns page."
-    + NO_PREVIOUS
+    "previous token and on the first token (often an 'attention sink'; both over the queries after the first), "
+    "and the mean distance |i − j| of the keys, weighted by attention. Click a column header to sort; click a "
+    "row to open that head on the Attention patterns page." + NO_PREVIOUS
 )
 st.dataframe(
     stats_table(stats),

@@ -174,7 +174,7 @@ ROW_SUM_NAMES = ("entropy", "previous", "first", "distance")
 
 def pattern_row_sums(trace: Trace, layer: int, rows_per_chunk: int) -> dict[str, torch.Tensor]:
     """Per head of `layer`, sums over every query row of the used pattern A: the row's entropy
-    −Σ_j A[i,j]·ln A[i,j] (nats; 0·ln 0 = 0), A[i, i−1] (rows i ≥ 1), A[i, 0] and Σ_j A[i,j]·|i − j|:
+    −Σ_j A[i,j]·ln A[i,j] (nats; 0·ln 0 = 0), A[i, i−1] and A[i, 0] (rows i ≥ 1) and Σ_j A[i,j]·|i − j|:
     [n_heads] float64 each, named as in ROW_SUM_NAMES (see Trace.pattern_row_sums).
 
     A chunk of query rows at a time, all heads together: the chunk's patterns stay in the CPU's cache
@@ -192,7 +192,7 @@ def pattern_row_sums(trace: Trace, layer: int, rows_per_chunk: int) -> dict[str,
         row_sums = {
             "entropy": -torch.special.xlogy(p, p).sum(-1),  # (h, r)
             "previous": previous.sum(-1, keepdim=True),  # (h, 1)
-            "first": p[:, :, 0],  # (h, r)
+            "first": p[:, max(0, 1 - r0) :, 0],  # (h, rows ≥ 1): query 0 sees only key 0 under a causal mask
             "distance": (p * distance).sum(-1),  # (h, r)
         }
         for name, sums in row_sums.items():

@@ -262,8 +262,9 @@ class Trace:
 
     def pattern_row_sums(self, layer: int, rows_per_chunk: int = 64) -> dict[str, torch.Tensor]:
         """Per head of `layer`, sums over every query row i of its used pattern A: "entropy" −Σ_j A[i,j]·ln A[i,j]
-        (nats), "previous" A[i, i−1] (i ≥ 1), "first" A[i, 0] and "distance" Σ_j A[i,j]·|i − j|; [n_heads]
-        float64 each. The head finder's statistics are these ÷ the number of queries. Computed a chunk of rows
+        (nats), "previous" A[i, i−1] and "first" A[i, 0] (both over i ≥ 1, as the atlas counts them), "distance"
+        Σ_j A[i,j]·|i − j|; [n_heads] float64 each. The head finder's statistics are these ÷ the number of
+        queries counted. Computed a chunk of rows
         at a time for all heads (like pooled_patterns), never holding a layer's n × n patterns: at 1,000
         tokens on SmolLM2, 30 layers took 1.3 s with 64-row chunks (1.6 s with 128, 2.2 s with 256), against 5.6 s
         through layer_patterns and numpy (2-core machine)."""

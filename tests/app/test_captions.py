@@ -49,6 +49,7 @@ def test_a_one_token_text_says_why_the_previous_token_column_is_empty() -> None:
     assert not at.exception, at.exception
     stats = at.dataframe[-1].value
     assert stats["previous-token share"].isna().all()  # no previous token to share: shown as None
+    assert stats["first-token share"].isna().all()  # counted over the queries after the first: none
     assert "With one token there is no previous token" in " ".join(c.value for c in at.caption)
 
 

@@ -187,7 +187,7 @@ def _row_sums_of_whole_patterns(p: torch.Tensor) -> dict[str, torch.Tensor]:
     return {
         "entropy": -torch.special.xlogy(p, p).sum((-1, -2)),
         "previous": torch.diagonal(p, offset=-1, dim1=1, dim2=2).sum(-1),
-        "first": p[:, :, 0].sum(-1),
+        "first": p[:, 1:, 0].sum(-1),  # queries i ≥ 1: query 0 sees only key 0 under a causal mask
         "distance": (p * (idx[:, None] - idx[None, :]).abs()).sum((-1, -2)),
     }
 
@@ -217,6 +217,7 @@ def test_pattern_row_sums_add_up_the_whole_patterns(smollm, minilm, case):
         assert forced["previous"][5].item() == pytest.approx(n - 1, abs=1e-5)
         assert forced["entropy"][5].item() == pytest.approx(0.0, abs=1e-5)
         assert forced["distance"][5].item() == pytest.approx(n - 1, abs=1e-4)  # query 0 looks at itself
+        assert forced["first"][5].item() == pytest.approx(1.0, abs=1e-5)  # only query 1's previous is the first
 
 
 def test_single_head_pooling_and_windows_match_the_full_pattern(smollm, minilm):

@@ -127,7 +127,7 @@ def test_head_statistics_on_known_patterns() -> None:
     stats = head_statistics(np.stack([ident, prev, first])[:, None])  # 3 layers × 1 head
     np.testing.assert_allclose(stats["entropy"][:, 0], 0.0, atol=1e-12)
     np.testing.assert_allclose(stats["prev"][:, 0], [0.0, 1.0, 0.25])
-    np.testing.assert_allclose(stats["first"][:, 0], [0.2, 0.4, 1.0])
+    np.testing.assert_allclose(stats["first"][:, 0], [0.0, 0.25, 1.0])  # over queries i ≥ 1, as the atlas's
     np.testing.assert_allclose(stats["distance"][:, 0], [0.0, 0.8, 2.0])
     uniform = np.full((1, 1, 4, 4), 0.25)
     assert head_statistics(uniform)["entropy"][0, 0] == pytest.approx(2.0)

@@ -73,7 +73,8 @@ def head_statistics(patterns: np.ndarray) -> dict[str, np.ndarray]:
     """Per head, averaged over queries: [n_layers, n_heads] arrays.
 
     entropy: −Σ A log₂ A of a query's row (0 = all on one key; log₂(#keys visible) = uniform);
-    prev: A[i, i−1] over queries i ≥ 1; first: A[i, 0]; distance: Σ_j A[i, j]·|i − j|.
+    prev: A[i, i−1] and first: A[i, 0], both over queries i ≥ 1 (query 0 sees only key 0 under a causal mask;
+    the atlas's `first_token` counts the same queries); distance: Σ_j A[i, j]·|i − j|.
     """
     sums = _row_sums(patterns, 0)
     return _means(sums, patterns.shape[-2])
@@ -120,15 +121,23 @@ def _row_sums(p: np.ndarray, row_start: int) -> dict[str, np.ndarray]:
     return {
         "entropy": -(p * logs).sum(axis=(-1, -2), dtype=np.float64) / _LN2,
         "prev": p[..., np.flatnonzero(has_prev), q[has_prev] - 1].sum(axis=-1, dtype=np.float64),
-        "first": p[..., :, 0].sum(axis=-1, dtype=np.float64),
+        "first": p[..., np.flatnonzero(has_prev), 0].sum(axis=-1, dtype=np.float64),
         "distance": (p * dist).sum(axis=(-1, -2), dtype=np.float64),
     }
 
 
 def _means(sums: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
-    """Row sums → means over the n queries (the previous-token share over the n − 1 that have one)."""
-    prev = sums["prev"] / (n - 1) if n > 1 else np.full(sums["prev"].shape, np.nan)  # one token: no previous
-    return {"entropy": sums["entropy"] / n, "prev": prev, "first": sums["first"] / n, "distance": sums["distance"] / n}
+    """Row sums → means over the n queries (the previous- and first-token shares over the n − 1 after the first)."""
+
+    def after_first(total: np.ndarray) -> np.ndarray:
+        return total / (n - 1) if n > 1 else np.full(total.shape, np.nan)  # one token: no query after the first
+
+    return {
+        "entropy": sums["entropy"] / n,
+        "prev": after_first(sums["prev"]),
+        "first": after_first(sums["first"]),
+        "distance": sums["distance"] / n,
+    }
 
 
 def stats_table(stats: dict[str, np.ndarray]) -> dict[str, list]:
