@@ -32,6 +32,7 @@ from viz.views.shifts import (
     layer_shift,
     pairwise_cosines,
     parse_lines,
+    residual_after_attention_label,
     residual_norms,
     sense_match,
     top_positions,
@@ -147,8 +148,7 @@ st.dataframe(
 )
 
 st.subheader(f"Every token before and after layer {layer}'s attention")
-pre_norm = trace.config.norm_position == "pre"
-after_what = "before + Δe" if pre_norm else "LayerNorm(before + Δe) in this post-norm model"
+after_what = residual_after_attention_label(trace.config.norm_position, trace.config.norm)
 rn = derived(ctx.trace_key, "residual_norms", layer, compute=lambda: residual_norms(trace, layer))
 first_is_outlier = bool(n > 2 and rn[0] > 5 * np.median(rn[1:]))
 skip_first = st.checkbox(
@@ -192,7 +192,7 @@ st.header("One word, many meanings")
 st.caption(
     (
         "The word's embedding entering layer 0 is the same in every sentence (this model has no position embedding); "
-        if not trace.config.n_token_types
+        if not trace.config.absolute_positions
         else "The word's embedding entering layer 0 differs only by its position embedding; "
     )
     + "each layer's attention pulls in context. Compare its contextual embeddings (the residual entering each block, "

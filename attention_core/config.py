@@ -149,6 +149,12 @@ class ModelConfig:
         return out
 
     @property
+    def absolute_positions(self) -> bool:
+        """Whether a position embedding is added to each token's embedding (BERT, GPT-2: learned; Marian: fixed
+        sinusoids), rather than positions entering attention itself (RoPE, T5's relative bias)."""
+        return not self.uses_rope and self.position_bias == "none"
+
+    @property
     def is_encoder_decoder(self) -> bool:
         return self.n_decoder_layers > 0
 

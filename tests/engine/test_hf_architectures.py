@@ -117,6 +117,8 @@ def test_architecture_specifics(pair):
     assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", "bert", "roberta"))
+    # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
+    assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", "bert", "roberta"))
     if kind == "mistral":
         assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it
         trace = ours.trace(TEXT)
@@ -272,6 +274,7 @@ def test_encoder_decoder_decoder_context_and_sizes(marian):
     dec = pair.decoder.context
     assert isinstance(dec, PassContext) and dec is not ours.context
     assert dec.config.arch == "marian-decoder" and dec.config.n_layers == ours.config.n_decoder_layers
+    assert ours.config.absolute_positions and "embed.W_pos" in ours.weights  # fixed sinusoids, added like learned
     assert dec.key == f"{ours.key}#decoder" and pair.decoder.model_name == ours.name
     assert pair.decoder.model_key != pair.encoder.model_key  # different traces of the same model
     assert dec.weights["blocks.0.attn.W_Q"] is ours.weights["dec.blocks.0.attn.W_Q"]  # the decoder's own

@@ -81,6 +81,7 @@ def test_declared_features(pair):
     }[kind]
     for field, value in expected.items():
         assert getattr(cfg, field) == value, field
+    assert not cfg.absolute_positions and "embed.W_pos" not in ours.weights  # RoPE: positions inside attention
     if kind.startswith("gemma"):
         assert cfg.attn_scale == pytest.approx(24**-0.5) and cfg.act == "gelu_tanh"
     if kind == "gemma3":  # sliding_window_pattern 2: layers 0 and 2 slide, 1 is global

@@ -124,3 +124,4 @@ def test_config_and_weights(t5):
     learned = sum(p.numel() for p in hf.parameters())  # tied: the shared embedding counted once
     assert ours.parameter_counts()["total"] == learned
     assert "relative position bias" in " ".join(cfg.features())
+    assert not cfg.absolute_positions and "embed.W_pos" not in ours.weights  # positions live in the bias alone

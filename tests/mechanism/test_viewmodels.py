@@ -27,6 +27,7 @@ from viz.views.shifts import (
     find_word,
     layer_shift,
     pairwise_cosines,
+    residual_after_attention_label,
     sense_match,
     word_positions,
     word_trace,
@@ -210,3 +211,13 @@ def test_alignment_spread_prefers_sharp_distinct_heads() -> None:
     spread = cross.spread(np.stack([aligned, sink])[:, None])
     np.testing.assert_allclose(spread[:, 0], [1.0, 1 / 3])
     np.testing.assert_allclose(cross.source_share(np.stack([aligned, sink])[:, None])[:, 0], [1.0, 1.0])
+
+
+def test_the_residual_after_attention_is_named_as_each_norm_position_computes_it() -> None:
+    """Embedding shifts' arrows end at resid_mid, which blocks.after_attention computes per norm position: a
+    sandwich (Gemma) or post-sublayer (OLMo 2) model normalises Δe before adding it, not the sum."""
+    assert residual_after_attention_label("pre", "rms") == "before + Δe"
+    assert residual_after_attention_label("post", "layer") == "LayerNorm(before + Δe) in this post-norm model"
+    for position in ("sandwich", "post_sublayer"):
+        said = residual_after_attention_label(position, "rms")
+        assert said.startswith("before + RMSNorm(Δe)") and "LayerNorm" not in said

@@ -139,6 +139,17 @@ def top_positions(
     return sorted(ranked[: max(0, k)])
 
 
+def residual_after_attention_label(norm_position: str, norm: str) -> str:
+    """What the residual after a layer's attention is, in terms of the residual before it and the attention's
+    update Δe, as `attention_core.blocks.after_attention` computes it for the model's norm position."""
+    norm_name = "RMSNorm" if norm == "rms" else "LayerNorm"
+    if norm_position == "pre":
+        return "before + Δe"
+    if norm_position == "post":
+        return f"{norm_name}(before + Δe) in this post-norm model"
+    return f"before + {norm_name}(Δe): this model normalises its attention's output before adding it"
+
+
 # ── "mole": one word in many sentences ──────────────────────────────────────────────────────────
 def find_word(text: str, word: str) -> tuple[int, int] | None:
     """Character span of the first whole-word, case-insensitive occurrence of `word` in `text`."""
