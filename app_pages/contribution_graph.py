@@ -1,5 +1,5 @@
-"""Contribution graph: from which earlier tokens, through which layers, one token's final embedding was built
-(issue 16, item 3).
+"""Contribution graph: from which tokens (earlier ones, under a causal mask), through which layers, one token's
+final embedding was built (issue 16, item 3).
 
 Widgets → services.lens.contribution_graph (cached with the shell's trace) → viz.views.flow → viz.figures.flow.
 """
@@ -24,8 +24,9 @@ trace = ctx.trace
 st.title("Contribution graph: where one token's embedding came from")
 st.caption(ctx.model_label)
 st.markdown(
-    "Each block adds to a token's embedding: its attention adds what every earlier token sends "
-    "(A[i,j]·v_j·W_O, summed over heads), its MLP adds what it computes from the token alone. Each part's "
+    "Each block adds to a token's embedding: its attention adds what "
+    + ("every earlier token sends " if trace.causal else "every token sends (this pass reads both ways) ")
+    + "(A[i,j]·v_j·W_O, summed over heads), its MLP adds what it computes from the token alone. Each part's "
     "**importance** is how much it pulls the sum towards where the sum ends up (its proximity "
     "‖y‖₁ − ‖y − part‖₁, as a share of all parts'; Ferrando & Voita 2024, the measure of the LLM "
     "Transparency Tool). Starting from the chosen token at the top, the graph keeps every part at or above "
