@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from .errors import DeviceError
+
 DEVICE_ENV = "ATTN_DEVICE"
 
 
@@ -13,11 +15,14 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
     """`prefer` (or $ATTN_DEVICE) wins when that device exists; otherwise the fastest one available."""
     wanted = prefer if prefer is not None else os.environ.get(DEVICE_ENV) or None
     if wanted is not None:
-        device = torch.device(wanted)
+        try:
+            device = torch.device(wanted)
+        except RuntimeError:  # torch's message lists twenty device types this engine never runs on
+            raise DeviceError(f"Unknown device {str(wanted)!r}: use cpu, cuda (or cuda:N) or mps.") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("CUDA was requested but no CUDA GPU is available.")
+            raise DeviceError("CUDA was requested but no CUDA GPU is available.")
         if device.type == "mps" and not _mps_available():
-            raise ValueError("MPS was requested but Apple's Metal backend is not available.")
+            raise DeviceError("MPS was requested but Apple's Metal backend is not available.")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

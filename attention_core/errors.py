@@ -13,5 +13,9 @@ class ModelLoadError(AttentionCoreError, RuntimeError):
     """A weight or tokenizer file is missing, truncated, corrupt or of an unsupported kind."""
 
 
+class DeviceError(AttentionCoreError, ValueError):
+    """The device asked for does not exist here (no CUDA GPU, no Metal) or is not a device name at all."""
+
+
 class InputError(AttentionCoreError, ValueError):
     """The text cannot be traced (empty, nothing left after tokenization, ...)."""

@@ -12,15 +12,18 @@ The figures are the app's own (viz/figures); the engine is attention_core, reach
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from attention_viz.export import collect, tensor_names, tensors_npz, tensors_parquet
+from attention_viz.export import ExportError, collect, tensor_names, tensors_npz, tensors_parquet
 from attention_viz.notebook import NotebookView, show
 from attention_viz.views import VIEWS, View, ViewError, build_view
 from services.interventions import make_intervention
 
 __all__ = [
     "VIEWS",
+    "ExportError",
     "NotebookView",
     "View",
     "ViewError",
@@ -49,11 +52,16 @@ def ablate_head(layer: int, head: int, mode: str = "zero") -> Any:
     return make_intervention(mode, layer, head)
 
 
-def save_tensors(trace: Any, path: str, tensors: str = "pattern,scores,q,k,v,resid") -> dict:
-    """Write the trace's tensors (short or dotted names) to .npz or .parquet with a manifest; returns the manifest
-    entries written."""
-    arrays = collect(trace, tensor_names(trace, tensors.split(",")))
-    data = tensors_parquet(trace, arrays) if str(path).endswith(".parquet") else tensors_npz(trace, arrays)
-    with open(path, "wb") as f:
-        f.write(data)
+def save_tensors(
+    trace: Any, path: str | Path, tensors: str | Sequence[str] = "pattern,scores,q,k,v,resid"
+) -> dict:
+    """Write the trace's tensors (short or dotted names, comma-separated or a list) to .npz or .parquet (the
+    suffix, in any case) with a manifest; returns the manifest entries written."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".npz", ".parquet"):
+        raise ExportError(f"{path}: tensors are written to .npz or .parquet, not {suffix or 'no suffix'!r}")
+    names = tensors.split(",") if isinstance(tensors, str) else list(tensors)
+    arrays = collect(trace, tensor_names(trace, names))
+    data = tensors_parquet(trace, arrays) if suffix == ".parquet" else tensors_npz(trace, arrays)
+    Path(path).write_bytes(data)
     return {name: list(a.shape) for name, a in arrays.items()}

@@ -21,7 +21,7 @@ from typing import NoReturn
 from attention_viz.base import view_title
 from attention_viz.export import DEFAULT_TENSORS, FORMATS, ExportError, collect, tensor_names
 from attention_viz.svg import SvgError
-from attention_viz.views import FROM_GENERATION, VIEWS, ViewError
+from attention_viz.views import FROM_GENERATION, VIEWS, ViewError, cut_note
 from services.models import DEFAULT_DTYPE, DEFAULT_MODEL, DTYPES, AttentionCoreError
 
 
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help="write a view's file" if name == "export" else "write a trace's tensors")
         s.add_argument("--model", default=DEFAULT_MODEL, help="smollm2-135m, minilm-l6 or a local model folder")
         s.add_argument("--text", required=True)
-        s.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+        s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda (or cuda:N) or mps")
         s.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE, help="weights; half: cuda only")
         s.add_argument("--causal", choices=["model", "on", "off"], default="model", help="default: the model's mask")
     exp = sub.choices["export"]
@@ -60,12 +60,30 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--head", type=int, default=0)
     exp.add_argument("--format", choices=FORMATS, default=None, help="default: from the output's suffix")
     exp.add_argument("--orient", choices=["rows", "cols"], default="rows", help="rows: queries down the side")
-    exp.add_argument("--width", type=int, default=900, help="SVG/PNG width in px")
+    exp.add_argument("--width", type=_width, default=900, help=f"SVG/PNG width in px ({WIDTHS[0]}-{WIDTHS[1]})")
     exp.add_argument("-o", "--out", required=True, action="append", help="repeat for several files of one trace")
     tr = sub.choices["trace"]
     tr.add_argument("--out", required=True, help=".npz or .parquet")
     tr.add_argument("--tensors", default=",".join(DEFAULT_TENSORS), help="short or dotted names, comma-separated")
     return p
+
+
+WIDTHS = (200, 6000)  # an SVG narrower than its labels is unreadable; wider, Chromium's PNG takes minutes
+
+
+def _width(value: str) -> int:
+    """--width: a whole number of pixels within WIDTHS."""
+    if not value.strip().lstrip("-").isdigit() or not WIDTHS[0] <= int(value) <= WIDTHS[1]:
+        raise argparse.ArgumentTypeError(f"--width takes {WIDTHS[0]}-{WIDTHS[1]} px, not {value!r}")
+    return int(value)
+
+
+def _device(value: str) -> str:
+    """--device: cpu, cuda, cuda:N or mps (whether this machine has it is the loader's question: exit 1)."""
+    kind, _, index = value.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (index and not index.isdigit()):
+        raise argparse.ArgumentTypeError(f"unknown device {value!r}: use cpu, cuda (or cuda:N) or mps")
+    return value
 
 
 def _causal(value: str) -> bool | None:
@@ -79,7 +97,10 @@ def _trace(args: argparse.Namespace):
     from services import models
 
     model = models.load(args.model, args.device, dtype=args.dtype, served=False)  # its caller's own files
-    return model.trace(args.text, causal=_causal(args.causal))
+    trace = model.trace(args.text, causal=_causal(args.causal))
+    if trace.truncated:  # the files hold only what was traced: say so where the user looks (stdout may be piped)
+        print(f"attention-viz: note: {cut_note(trace)}", file=sys.stderr)
+    return trace
 
 
 def _formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
@@ -101,7 +122,7 @@ def _export(args: argparse.Namespace) -> str:
     pairs = _formats(args)
     trace = _trace(args)
     try:
-        check_args(trace, args.view, args.layer, args.head)
+        check_args(trace, args.view, args.layer, args.head, args.orient)
     except ViewError as exc:
         raise UsageError(str(exc)) from None
     view = None
@@ -110,11 +131,11 @@ def _export(args: argparse.Namespace) -> str:
         if fmt in ("csv", "npz"):
             data = pattern_bytes(trace, args.layer, args.head, fmt)  # one head's pattern, whatever the view
         else:
-            view = view or build_view(trace, args.view, args.layer, args.head, args.orient)
             title = f"{view_title(trace.model_name, args.view, args.layer, args.head)} · {args.text[:60]}"
             try:
+                view = view or build_view(trace, args.view, args.layer, args.head, args.orient)
                 data = view_bytes(view, fmt, title, width=args.width)
-            except SvgError as exc:
+            except (SvgError, ViewError) as exc:
                 raise UsageError(f"--view {args.view}: {exc}") from None
         files.append((out, data))
     for out, data in files:  # written only once every file could be made

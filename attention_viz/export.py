@@ -46,6 +46,7 @@ SHORT_TENSORS = {
     "resid_post": "resid_post",
 }
 DEFAULT_TENSORS = ("pattern", "scores", "q", "k", "v", "resid")
+MAX_TENSOR_BYTES = 4 * 2**30  # what `collect` holds at most: more would swap or kill a laptop's Python
 
 
 class ExportError(ValueError):
@@ -136,14 +137,23 @@ def tensor_names(trace: Any, wanted: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))  # in order, once each
 
 
-def collect(trace: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
-    """The named tensors as numpy arrays (float32 as the trace holds them; the mask as bool)."""
-    arrays = {}
-    for name in names:
+def collect(trace: Any, names: Sequence[str], max_bytes: int = MAX_TENSOR_BYTES) -> dict[str, np.ndarray]:
+    """The named tensors as numpy arrays (float32 as the trace holds them; the mask as bool). Stops with ExportError
+    once they pass `max_bytes` in memory: a trace stores q, k and v, and every pattern and score asked is computed
+    here, n² per head (at 4,096 tokens SmolLM2's patterns alone are 18 GB)."""
+    arrays: dict[str, np.ndarray] = {}
+    held = 0
+    for i, name in enumerate(names):
         try:
             arrays[name] = np.asarray(trace[name])
         except (KeyError, IndexError) as exc:
             raise ExportError(f"the trace has no tensor {name!r} ({exc})") from None
+        held += arrays[name].nbytes
+        if held > max_bytes:
+            raise ExportError(
+                f"the tensors asked pass {max_bytes / 2**30:.3g} GiB in memory at {name} ({i + 1} of {len(names)}): "
+                "ask for fewer (--tensors, or dotted names of single layers) or trace a shorter text"
+            )
     return arrays
 
 
@@ -155,6 +165,8 @@ def manifest(trace: Any, arrays: dict[str, np.ndarray]) -> dict:
         "tokens": list(trace.tokens),
         "token_ids": [int(i) for i in trace.token_ids],
         "causal": bool(trace.causal),
+        "truncated": bool(trace.truncated),  # the text was cut to the model's limit: tokens are what was traced
+        "n_input_tokens": int(trace.n_input_tokens),
         "interventions": [iv.describe() for iv in trace.interventions],
         "tensors": [{"name": k, "shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()],
     }

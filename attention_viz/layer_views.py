@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from attention_viz.base import View, ViewError
-from services.lens import graph_columns, has_lens, lens_top, ranks_of, value_weighted_of
+from services.lens import graph_columns, lens_top, ranks_of, value_weighted_of
 from viz.figures.flow import flow_figure
 from viz.figures.layout import Orientation
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
@@ -30,9 +30,7 @@ from viz.views.patterns import head_view
 
 def lens_view(trace: Any) -> View:
     """Every layer's top-1 next token at the text's last (up to 64) positions, and the last position's final top 3
-    (and the next token of the text, where there is one) layer by layer."""
-    if not has_lens(trace):
-        raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
+    (and the next token of the text, where there is one) layer by layer. views.check_args refuses an encoder."""
     stop = trace.n_tokens
     first = max(0, stop - LENS_WINDOW)
     ids, probs = lens_top(trace, 5, first, stop)

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from attention_viz.base import View, ViewError
 from attention_viz.layer_views import contributions_view, generation_view, is_generation, lens_view, sent_view
+from services.lens import has_lens
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
 from viz.figures.layout import Orientation
 from viz.figures.mechanism import query_key_heatmap
@@ -45,10 +46,17 @@ FROM_GENERATION = ("generation",)  # views of a Generation, not of a trace (the 
 MAX_EMBEDDED_CELLS = 400_000
 
 
-def check_args(trace: Any, name: str, layer: int, head: int) -> None:
+def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows") -> None:
     """Raise ViewError with a one-line message for arguments this trace cannot draw."""
     if name not in VIEWS:
         raise ViewError(f"unknown view {name!r}: choose one of {', '.join(VIEWS)}")
+    for what, value in (("layer", layer), ("head", head)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):  # "3" or 1.0 fail deep in numpy
+            raise ViewError(f"{what} must be a whole number, not {value!r}")
+    if orient not in ("rows", "cols"):
+        raise ViewError(f"orient must be 'rows' or 'cols', not {orient!r}")
+    if name == "lens" and not has_lens(trace):
+        raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
     if not 0 <= layer < trace.n_layers:
         raise ViewError(f"layer {layer} is out of range: {trace.model_name} has layers 0..{trace.n_layers - 1}")
     if not 0 <= head < trace.n_heads:
@@ -148,7 +156,24 @@ def build_view(trace: Any, name: str, layer: int = 0, head: int = 0, orient: Ori
     the view is of a trace), built with the app's view models and figures."""
     generated = trace if is_generation(trace) else None
     trace = generated.trace if generated is not None else trace
-    check_args(trace, name, layer, head)
+    check_args(trace, name, layer, head, orient)
+    view = _build(trace, generated, name, layer, head, orient)
+    if trace.truncated:  # said with every view, as the app says it under the text box
+        view.note = " ".join(filter(None, (cut_note(trace), view.note)))
+    return view
+
+
+def cut_note(trace: Any) -> str:
+    """What a trace of a cut text says ("" when the text was traced whole)."""
+    if not trace.truncated:
+        return ""
+    return (
+        f"The text is {trace.n_input_tokens} tokens; it was cut to its first {trace.n_tokens} tokens "
+        "(the model's limit), and everything shown is of those."
+    )
+
+
+def _build(trace: Any, generated: Any, name: str, layer: int, head: int, orient: Orientation) -> View:
     if name in FROM_GENERATION:
         return generation_view(generated, layer, head)
     if name == "lens":

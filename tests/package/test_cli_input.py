@@ -1,0 +1,98 @@
+"""The library's and the CLI's answers to inputs a review found unguarded: each one a clear line (exit 2 for bad
+arguments, 1 for what cannot be done here), never a traceback; long texts cut with a notice; tensor files whose
+suffix says what they are; tensor exports that stop before they exhaust memory."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import attention_viz as av
+from attention_viz import cli
+from attention_viz.export import ExportError, collect, tensor_names
+from attention_viz.views import ViewError, check_args
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str]:
+    code = cli.main(argv)
+    return code, capsys.readouterr().err
+
+
+def test_the_lens_of_an_encoder_is_a_bad_argument_not_a_traceback(tmp_path, capsys) -> None:
+    out = tmp_path / "lens.svg"
+    code, err = run_cli(["export", "--model", "minilm-l6", "--text", "a fluffy creature", "--view", "lens",
+                         "-o", str(out)], capsys)  # fmt: skip
+    assert code == 2 and "no logit lens" in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("device", "code", "said"), [("tpu", 2, "unknown device 'tpu'"), ("cuda", 1, "CUDA")])
+def test_a_device_this_machine_lacks_is_one_line(tiny_model, tmp_path, capsys, monkeypatch, device, code, said):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same answer on a machine with a GPU
+    argv = ["export", "--model", tiny_model, "--text", "hello there", "--device", device, "-o", str(tmp_path / "x.svg")]
+    got, err = run_cli(argv, capsys)
+    assert got == code and said in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("width", ["0", "-50", "100000"])
+def test_an_image_width_out_of_reason_is_refused(tiny_model, tmp_path, capsys, width) -> None:
+    out = tmp_path / "x.png"
+    code, err = run_cli(["export", "--model", tiny_model, "--text", "hi", "--width", width, "-o", str(out)], capsys)
+    assert code == 2 and "--width" in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_a_cut_text_is_said_on_stderr_and_in_the_manifest(tiny_model, tmp_path, capsys) -> None:
+    text = " ".join(f"word{i}" for i in range(400))  # the tiny model takes 128 positions
+    out = tmp_path / "t.npz"
+    code, err = run_cli(["trace", "--model", tiny_model, "--text", text, "--out", str(out), "--tensors", "k"], capsys)
+    assert code == 0 and "note:" in err and "cut to its first 128 tokens" in err, err
+    with np.load(out, allow_pickle=False) as f:
+        man = json.loads(str(f["manifest"]))
+    assert man["truncated"] is True and man["n_input_tokens"] > 128 == len(man["tokens"])
+    short = av.load(tiny_model).trace("hello there")
+    assert "cut" not in av.show(short, "head").view.note
+    long = av.load(tiny_model).trace(text)
+    assert "cut to its first 128 tokens" in av.show(long, "head").view.note
+
+
+def test_save_tensors_writes_what_the_suffix_says(tiny_model, tmp_path) -> None:
+    trace = av.load(tiny_model).trace("hello there")
+    with pytest.raises(ExportError, match=r"\.npz or \.parquet"):
+        av.save_tensors(trace, tmp_path / "t.csv", "k")
+    assert not (tmp_path / "t.csv").exists()
+    pytest.importorskip("pyarrow")
+    av.save_tensors(trace, tmp_path / "t.PARQUET", ["k", "q"])  # any case; a list of names as well as a string
+    assert (tmp_path / "t.PARQUET").read_bytes()[:4] == b"PAR1"
+    av.save_tensors(trace, tmp_path / "t.npz", "k")
+    assert zipfile.is_zipfile(tmp_path / "t.npz")
+
+
+def test_collect_stops_before_the_tensors_pass_its_memory_bound(tiny_model) -> None:
+    trace = av.load(tiny_model).trace("hello there, a few tokens")
+    names = tensor_names(trace, ["pattern", "scores"])
+    one = np.asarray(trace[names[0]]).nbytes
+    assert len(collect(trace, names, max_bytes=one * len(names))) == len(names)
+    with pytest.raises(ExportError, match="shorter text"):
+        collect(trace, names, max_bytes=one * 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        (dict(layer="1"), "layer must be a whole number"),
+        (dict(head=1.0), "head must be a whole number"),
+        (dict(layer=True), "layer must be a whole number"),
+        (dict(orient="diag"), "orient must be 'rows' or 'cols'"),
+    ],
+)
+def test_notebook_arguments_of_the_wrong_kind_are_a_view_error(tiny_model, kwargs, said) -> None:
+    trace = av.load(tiny_model).trace("hello there")
+    with pytest.raises(ViewError, match=said):
+        av.show(trace, "head", **kwargs)
+    with pytest.raises(ViewError, match=said):
+        check_args(trace, "head", kwargs.get("layer", 0), kwargs.get("head", 0), kwargs.get("orient", "rows"))
