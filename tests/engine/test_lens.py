@@ -90,6 +90,8 @@ def test_lens_ranks_agree_with_the_grid(fluffy_trace):
     assert torch.allclose(probs[:, 0], torch.softmax(last_rows, -1)[:, final_top1], atol=PROB_TOL, rtol=0)
     for layer in range(t.n_layers):  # rank 0 exactly where the grid's top-1 is that token
         assert (ranks[layer, 0] == 0) == (int(top.ids[layer, -1, 0]) == final_top1)
+    above = (last_rows[:, None, :] > last_rows[:, [final_top1, second]][:, :, None]).sum(-1)  # tokens ranked higher
+    assert torch.equal(ranks, above) and ranks.max() > 2  # ranks past 0 and 1 are checked too (7 in layer 0)
     with pytest.raises(IndexError):
         t.lens_ranks(t.n_tokens, [final_top1])
     with pytest.raises(IndexError):
