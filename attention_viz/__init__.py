@@ -52,9 +52,7 @@ def ablate_head(layer: int, head: int, mode: str = "zero") -> Any:
     return make_intervention(mode, layer, head)
 
 
-def save_tensors(
-    trace: Any, path: str | Path, tensors: str | Sequence[str] = "pattern,scores,q,k,v,resid"
-) -> dict:
+def save_tensors(trace: Any, path: str | Path, tensors: str | Sequence[str] = "pattern,scores,q,k,v,resid") -> dict:
     """Write the trace's tensors (short or dotted names, comma-separated or a list) to .npz or .parquet (the
     suffix, in any case) with a manifest; returns the manifest entries written."""
     suffix = Path(path).suffix.lower()

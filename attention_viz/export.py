@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from attention_viz.html import document
-from attention_viz.svg import to_svg
+from attention_viz.svg import view_svg
 from attention_viz.views import View
 from viz.views.export import pattern_csv, pattern_npz
 from viz.views.patterns import head_view
@@ -101,10 +101,11 @@ def svg_to_png(svg: str, scale: float = 2.0, timeout: float = 60) -> bytes:
 
 
 def view_bytes(view: View, fmt: str, title: str, width: int = 900) -> bytes:
-    """The view's first figure as SVG or PNG, or the whole view as a standalone HTML document."""
+    """The whole view as SVG or PNG (its figures stacked, attention_viz/svg.py `view_svg`) or as a standalone HTML
+    document."""
     if fmt == "html":
         return document(view, title).encode("utf-8")
-    svg = to_svg(view.figures[0], width=width)
+    svg = view_svg(view.figures, width=width)
     if fmt == "svg":
         return svg.encode("utf-8")
     if fmt == "png":

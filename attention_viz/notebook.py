@@ -33,7 +33,7 @@ class NotebookView:
         return fragment(self.view)
 
     def save(self, path: str | Path, width: int = 900) -> Path:
-        """Write the view: .html (standalone, interactive, offline), .svg (vector) or .png (first figure)."""
+        """Write the view: .html (standalone, interactive, offline), .svg (vector) or .png (every figure, stacked)."""
         out = Path(path)
         out.write_bytes(view_bytes(self.view, out.suffix.lstrip(".").lower(), self.title, width=width))
         return out

@@ -3,64 +3,29 @@
 Why not kaleido: kaleido 1.5 does drive Debian's Chromium offline here (6.5 s for a 2×2 heatmap), but Plotly
 draws heatmaps to a canvas, so its SVG holds each heatmap as one embedded raster <image>: not vector, and papers
 ask for vector (BertViz #33). Here every cell is a <rect> with its real colour (NaN cells show the plot background,
-as in the browser), every token label, title and annotation a <text>, frames <rect>s. Plotly's own layout engine
-is not reproduced: margins are sized from the labels, subplots keep their domains, square thumbnails stay square.
-Scatter-only figures (the embedding shifts' arrows) are not heatmaps: `to_svg` refuses them (SvgError).
+as in the browser), the text a texttemplate writes in a cell (the logit lens's tokens), every tick label (token
+labels, and the numbers of a dtick or automatic axis), title and annotation a <text>, frames <rect>s and lines
+(the generation view's end of the prompt) <line>s (attention_viz/svg_marks.py). Plotly's own layout engine is not
+reproduced: margins are sized from the labels, subplots keep their domains, square thumbnails stay square.
+A view of several figures is written as one SVG, the figures stacked (`view_svg`). Scatter-only figures (the
+embedding shifts' arrows, the lens's line charts) are not heatmaps: `to_svg` refuses them (SvgError), `view_svg`
+leaves them out with a note saying so.
 """
 
 from __future__ import annotations
 
-import html
-import math
-import re
-from dataclasses import dataclass
-from xml.sax.saxutils import escape
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import sample_colorscale
 
-CHAR_PX = 7.0  # 12 px sans-serif, average advance
-FONT = 'font-family="Helvetica, Arial, sans-serif"'
-_TAG = re.compile(r"<[^>]+>")
+from attention_viz.svg_base import Axis, Box, SvgError, plain, reach, rect, text
+from attention_viz.svg_marks import cell_texts, shapes, tick_labels, ticks
 
-
-class SvgError(ValueError):
-    """The figure holds nothing this writer draws as vector (no heatmap)."""
-
-
-def plain(text: object) -> str:
-    """Plotly label markup → plain text: <br> to a space, tags dropped, HTML entities decoded."""
-    s = str(text if text is not None else "")
-    return html.unescape(_TAG.sub("", s.replace("<br>", " ")))
-
-
-def _text(x: float, y: float, s: str, size: int = 12, anchor: str = "middle", extra: str = "") -> str:
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" {FONT}{extra}>'
-        f"{escape(plain(s))}</text>"
-    )
-
-
-def _rect(x: float, y: float, w: float, h: float, fill: str) -> str:
-    return f'<rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" fill="{fill}"/>'
-
-
-@dataclass
-class _Axis:
-    """One data axis mapped to pixels: data value v → lo_px + (v - v0) * scale."""
-
-    v0: float
-    v1: float
-    lo_px: float
-    hi_px: float
-
-    def px(self, v: float) -> float:
-        return self.lo_px + (v - self.v0) / (self.v1 - self.v0) * (self.hi_px - self.lo_px)
-
-    @property
-    def per_unit(self) -> float:
-        return abs(self.hi_px - self.lo_px) / abs(self.v1 - self.v0)
+__all__ = ["SvgError", "plain", "to_svg", "view_svg"]
+NOTE_PX = 36  # the band of a left-out figure's note in a stacked view
 
 
 def _axis_name(ref: str | None, letter: str) -> str:
@@ -87,7 +52,10 @@ def _heatmap_coords(tr: go.Heatmap) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _scale(colorscale: object) -> list[list]:
-    """A resolved Plotly colorscale (tuples of (position, colour)) as sample_colorscale takes it."""
+    """A resolved Plotly colorscale (tuples of (position, colour)) as sample_colorscale takes it; a trace without one
+    takes the default template's, as Plotly does."""
+    if colorscale is None:
+        colorscale = pio.templates["plotly"].layout.colorscale.sequential
     return [[float(pos), colour] for pos, colour in colorscale]
 
 
@@ -105,8 +73,9 @@ def _colours(fig: go.Figure, tr: go.Heatmap, z: np.ndarray) -> tuple[list, float
     return _scale(tr.colorscale), lo, hi
 
 
-def _cells(fig: go.Figure, tr: go.Heatmap, ax: _Axis, ay: _Axis) -> list[str]:
-    """One <rect> per finite cell, coloured as Plotly colours it (linear in [zmin, zmax], clipped)."""
+def _cells(fig: go.Figure, tr: go.Heatmap, ax: Axis, ay: Axis) -> list[str]:
+    """One <rect> per finite cell, coloured as Plotly colours it (linear in [zmin, zmax], clipped), then the text its
+    texttemplate writes on each."""
     z, x, y = _heatmap_coords(tr)
     scale, lo, hi = _colours(fig, tr, z)
     dx = float(np.median(np.diff(x))) if x.size > 1 else 1.0
@@ -115,87 +84,40 @@ def _cells(fig: go.Figure, tr: go.Heatmap, ax: _Axis, ay: _Axis) -> list[str]:
     rows, cols = np.nonzero(np.isfinite(z))
     values = np.clip((z[rows, cols] - lo) / max(hi - lo, 1e-30), 0.0, 1.0)
     colours = sample_colorscale(scale, values.tolist()) if values.size else []
-    out = []
+    out, placed = [], []
     for r, c, colour in zip(rows, cols, colours, strict=True):
         x0, x1 = sorted((ax.px(x[c] - dx / 2), ax.px(x[c] + dx / 2)))
         y0, y1 = sorted((ay.px(y[r] - dy / 2), ay.px(y[r] + dy / 2)))
         w, h = max(x1 - x0 - gx, 0.1), max(y1 - y0 - gy, 0.1)
-        out.append(_rect(x0 + gx / 2, y0 + gy / 2, w, h, colour))
-    return out
+        out.append(rect(x0 + gx / 2, y0 + gy / 2, w, h, colour))
+        placed.append(((x0 + x1) / 2, (y0 + y1) / 2, int(r), int(c), colour))
+    return out + cell_texts(tr, placed)
 
 
-def _ticks(lay_axis: go.layout.XAxis | go.layout.YAxis, a: _Axis, letter: str, edge: float) -> list[str]:
-    """Token labels as <text> elements: x labels above (side top, rotated) or below, y labels left."""
-    if not lay_axis.visible and lay_axis.visible is not None:
-        return []
-    vals, texts = lay_axis.tickvals, lay_axis.ticktext
-    if vals is None or texts is None:
-        return []
-    out = []
-    for v, t in zip(vals, texts, strict=True):
-        p = a.px(float(v))
-        if letter == "y":
-            out.append(_text(edge - 6, p + 4, t, anchor="end", extra=' class="tick y"'))
-            continue
-        angle = float(lay_axis.tickangle or 0)
-        top = lay_axis.side == "top"
-        y = edge - 6 if top else edge + 14
-        anchor = "start" if (top and angle) else ("end" if angle else "middle")
-        rot = f' transform="rotate({angle:.0f} {p:.1f} {y:.1f})"' if angle else ""
-        out.append(_text(p, y, t, anchor=anchor, extra=f' class="tick x"{rot}'))
-    return out
+def _labels(fig: go.Figure, tr: go.Heatmap, letter: str, length_px: float) -> tuple[go.layout.XAxis, list[str]]:
+    """A heatmap's x or y axis and, before the plot area is known, the tick labels it will write (an automatic
+    step depends on the axis's length: `length_px` is the figure's, near enough for sizing margins)."""
+    lay = fig.layout[_axis_name(tr.xaxis if letter == "x" else tr.yaxis, letter)]
+    coords = _heatmap_coords(tr)[1 if letter == "x" else 2]
+    v0, v1 = _data_range(lay, coords)
+    return lay, [t for _, t in tick_labels(lay, Axis(v0, v1, 0.0, length_px), letter)]
 
 
-def _reach(texts: object, angle: float) -> float:
-    longest = max((len(plain(t)) for t in (texts or ())), default=0) * CHAR_PX
-    return longest * abs(math.sin(math.radians(angle))) + 16
-
-
-@dataclass
-class _Box:
-    """The plot area in pixels (left, top, right, bottom)."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-
-    def axes(self, lx: go.layout.XAxis, ly: go.layout.YAxis, xr: tuple, yr: tuple) -> tuple[_Axis, _Axis]:
-        dx, dy = lx.domain or (0, 1), ly.domain or (0, 1)
-        w, h = self.right - self.left, self.bottom - self.top
-        ax = _Axis(xr[0], xr[1], self.left + dx[0] * w, self.left + dx[1] * w)
-        ay = _Axis(yr[0], yr[1], self.bottom - dy[0] * h, self.bottom - dy[1] * h)
-        if ly.scaleanchor == "x" or lx.scaleanchor == "y":  # square cells: shrink the longer side's pixels
-            u = min(ax.per_unit, ay.per_unit)
-            _shrink(ax, u, "center")
-            _shrink(ay, u, "top" if ly.constraintoward == "top" else "middle")
-        return ax, ay
-
-
-def _shrink(a: _Axis, per_unit: float, toward: str) -> None:
-    span = per_unit * abs(a.v1 - a.v0) * (1 if a.hi_px >= a.lo_px else -1)
-    if toward == "top":  # y pixels grow downwards: keep the top (hi_px for a y axis) where it is
-        a.lo_px = a.hi_px - span
-    else:
-        mid = (a.lo_px + a.hi_px) / 2
-        a.lo_px, a.hi_px = mid - span / 2, mid + span / 2
-
-
-def _margins(fig: go.Figure, heatmaps: list[go.Heatmap], width: int, height: int) -> _Box:
+def _margins(fig: go.Figure, heatmaps: list[go.Heatmap], width: int, height: int) -> Box:
     """Room for the title, the tick labels (rotated x labels reach up or down), axis titles and colour bars."""
     lay = fig.layout
-    x_axes = {_axis_name(t.xaxis, "x") for t in heatmaps}
-    y_axes = {_axis_name(t.yaxis, "y") for t in heatmaps}
-    left = 16 + max((_reach(lay[a].ticktext, 90) - 16 + 24 for a in y_axes if lay[a].ticktext), default=10)
+    x_axes = {_axis_name(t.xaxis, "x"): _labels(fig, t, "x", width) for t in heatmaps}
+    y_axes = {_axis_name(t.yaxis, "y"): _labels(fig, t, "y", height)[1] for t in heatmaps}
+    left = 16 + max((reach(labels, 90) - 16 + 24 for labels in y_axes.values() if labels), default=10)
     top, bottom = 12 + (30 if plain(lay.title.text) else 0), 16
-    for a in x_axes:
-        reach = _reach(lay[a].ticktext, float(lay[a].tickangle or 0)) if lay[a].ticktext else 8
-        reach += 22 if plain(lay[a].title.text) else 0
-        top, bottom = (top + reach, bottom) if lay[a].side == "top" else (top, max(bottom, reach + 12))
+    for ax, labels in x_axes.values():
+        extent = reach(labels, float(ax.tickangle or 0)) if labels else 8
+        extent += 22 if plain(ax.title.text) else 0
+        top, bottom = (top + extent, bottom) if ax.side == "top" else (top, max(bottom, extent + 12))
     if any(an.yref == "paper" for an in lay.annotations):
         top += 20  # subplot titles sit above the plots
     bars = len(_colour_bars(fig, heatmaps))
-    return _Box(left, top, width - 20 - 90 * bars, height - bottom)
+    return Box(left, top, width - 20 - 90 * bars, height - bottom)
 
 
 def _colour_bars(fig: go.Figure, heatmaps: list[go.Heatmap]) -> list[tuple[str, list, float, float]]:
@@ -214,34 +136,35 @@ def _colour_bars(fig: go.Figure, heatmaps: list[go.Heatmap]) -> list[tuple[str, 
     return bars
 
 
-def _draw_bars(bars: list, box: _Box) -> list[str]:
+def _draw_bars(bars: list, box: Box) -> list[str]:
     out = []
     for k, (title, scale, lo, hi) in enumerate(bars):
         x = box.right + 20 + 90 * k
         steps = 48
         h = (box.bottom - box.top) / steps
         for i, colour in enumerate(sample_colorscale(scale, [1 - (i + 0.5) / steps for i in range(steps)])):
-            out.append(_rect(x, box.top + i * h, 14, h + 0.3, colour))
-        out.append(_text(x + 18, box.top + 10, f"{hi:.3g}", 11, "start"))
-        out.append(_text(x + 18, box.bottom, f"{lo:.3g}", 11, "start"))
-        out.append(_text(x, box.top - 6, title or "", 11, "start", ' class="colorbar-title"'))
+            out.append(rect(x, box.top + i * h, 14, h + 0.3, colour))
+        out.append(text(x + 18, box.top + 10, f"{hi:.3g}", 11, "start"))
+        out.append(text(x + 18, box.bottom, f"{lo:.3g}", 11, "start"))
+        out.append(text(x, box.top - 6, title or "", 11, "start", ' class="colorbar-title"'))
     return out
 
 
-def _axis_titles(lay_x: go.layout.XAxis, lay_y: go.layout.YAxis, ax: _Axis, ay: _Axis, box: _Box, head: float) -> list:
+def _axis_titles(lay_x: go.layout.XAxis, lay_y: go.layout.YAxis, ax: Axis, ay: Axis, box: Box, head: float) -> list:
     """Axis titles: an x title above its top labels (at `head`, under the figure title) or below its bottom ones."""
     out = []
     if plain(lay_x.title.text) and lay_x.visible is not False:
-        y = head + 14 if lay_x.side == "top" else box.bottom + _reach(lay_x.ticktext, float(lay_x.tickangle or 0)) + 16
-        out.append(_text((ax.lo_px + ax.hi_px) / 2, y, lay_x.title.text, 13, extra=' class="axis-title"'))
+        below = reach([t for _, t in tick_labels(lay_x, ax, "x")], float(lay_x.tickangle or 0))
+        y = head + 14 if lay_x.side == "top" else max(ay.lo_px, ay.hi_px) + below + 16  # under a square plot too
+        out.append(text((ax.lo_px + ax.hi_px) / 2, y, lay_x.title.text, 13, extra=' class="axis-title"'))
     if plain(lay_y.title.text) and lay_y.visible is not False:
         mid = (ay.lo_px + ay.hi_px) / 2
         turn = f' class="axis-title" transform="rotate(-90 14 {mid:.1f})"'
-        out.append(_text(14, mid, lay_y.title.text, 13, extra=turn))
+        out.append(text(14, mid, lay_y.title.text, 13, extra=turn))
     return out
 
 
-def _annotations(fig: go.Figure, axes: dict, box: _Box) -> list[str]:
+def _annotations(fig: go.Figure, axes: dict, box: Box) -> list[str]:
     """Head labels (data coordinates) and subplot titles (paper coordinates) as <text>."""
     out = []
     for an in fig.layout.annotations:
@@ -255,29 +178,11 @@ def _annotations(fig: go.Figure, axes: dict, box: _Box) -> list[str]:
             continue
         colour = an.font.color or "#444"
         bold = ' font-weight="bold"' if "<b>" in str(an.text) else ""
-        out.append(_text(x, y, an.text, int(an.font.size or 12), extra=f' fill="{colour}"{bold} class="annotation"'))
+        out.append(text(x, y, an.text, int(an.font.size or 12), extra=f' fill="{colour}"{bold} class="annotation"'))
     return out
 
 
-def _shapes(fig: go.Figure, axes: dict) -> list[str]:
-    """Rectangular frames (the selected head, the picked cell) in data coordinates."""
-    out = []
-    for sh in fig.layout.shapes:
-        key = (sh.xref or "x", sh.yref or "y")
-        if sh.type != "rect" or key not in axes:
-            continue
-        ax, ay = axes[key]
-        x0, x1 = sorted((ax.px(float(sh.x0)), ax.px(float(sh.x1))))
-        y0, y1 = sorted((ay.px(float(sh.y0)), ay.px(float(sh.y1))))
-        colour, width = sh.line.color or "#000", float(sh.line.width or 1)
-        out.append(
-            f'<rect x="{x0:.2f}" y="{y0:.2f}" width="{x1 - x0:.2f}" height="{y1 - y0:.2f}" fill="none" '
-            f'stroke="{colour}" stroke-width="{width:g}"/>'
-        )
-    return out
-
-
-def _scatter_marks(tr: go.Scatter, ax: _Axis, ay: _Axis) -> list[str]:
+def _scatter_marks(tr: go.Scatter, ax: Axis, ay: Axis) -> list[str]:
     """The −∞ labels on masked cells (text mode) and the selected head's frame (the overview's open square)."""
     out = []
     xs, ys = np.asarray(tr.x, dtype=np.float64), np.asarray(tr.y, dtype=np.float64)
@@ -285,7 +190,7 @@ def _scatter_marks(tr: go.Scatter, ax: _Axis, ay: _Axis) -> list[str]:
         texts = [tr.text] * len(xs) if isinstance(tr.text, str) else list(tr.text)
         colour = tr.textfont.color or "#555"
         for x, y, t in zip(xs, ys, texts, strict=True):
-            out.append(_text(ax.px(x), ay.px(y) + 4, t, int(tr.textfont.size or 11), extra=f' fill="{colour}"'))
+            out.append(text(ax.px(x), ay.px(y) + 4, t, int(tr.textfont.size or 11), extra=f' fill="{colour}"'))
     if tr.selectedpoints is not None and tr.marker.symbol == "square-open":
         half = float(tr.marker.size or 10) / 2
         colour = tr.selected.marker.color or "#d62728"
@@ -298,7 +203,7 @@ def _scatter_marks(tr: go.Scatter, ax: _Axis, ay: _Axis) -> list[str]:
     return out
 
 
-def _panel(fig: go.Figure, tr: go.Heatmap, box: _Box, titled: float) -> tuple[tuple, list[str]]:
+def _panel(fig: go.Figure, tr: go.Heatmap, box: Box, titled: float) -> tuple[tuple, list[str]]:
     """One heatmap with its axes: ((xref, yref), (x axis, y axis)) and its SVG elements."""
     lx, ly = fig.layout[_axis_name(tr.xaxis, "x")], fig.layout[_axis_name(tr.yaxis, "y")]
     z, x, y = _heatmap_coords(tr)
@@ -309,22 +214,26 @@ def _panel(fig: go.Figure, tr: go.Heatmap, box: _Box, titled: float) -> tuple[tu
     # The plot background shows through NaN cells: grey where a score is masked, white between thumbnails.
     out = [f'<rect x="{x0:.2f}" y="{y0:.2f}" width="{x1 - x0:.2f}" height="{y1 - y0:.2f}" fill="{bg}"/>']
     out += _cells(fig, tr, ax, ay)
-    out += _ticks(lx, ax, "x", y0 if lx.side == "top" else y1)
-    out += _ticks(ly, ay, "y", x0)
+    out += ticks(lx, ax, "x", y0 if lx.side == "top" else y1)
+    out += ticks(ly, ay, "y", x0)
     out += _axis_titles(lx, ly, ax, ay, box, titled)
     return ((tr.xaxis or "x", tr.yaxis or "y"), (ax, ay)), out
 
 
-def to_svg(fig: go.Figure, width: int = 900) -> str:
-    """The figure's heatmaps as vector SVG: cells as <rect>, token labels and titles as <text>."""
-    heatmaps = [t for t in fig.data if isinstance(t, go.Heatmap)]
-    if not heatmaps:
-        raise SvgError("this view has no heatmap to write as SVG: export it as HTML instead")
+def _heatmaps(fig: go.Figure) -> list[go.Heatmap]:
+    return [t for t in fig.data if isinstance(t, go.Heatmap)]
+
+
+def _figure(fig: go.Figure, width: int) -> tuple[list[str], int]:
+    """The elements of one figure with heatmaps, on a white background, and its height."""
+    heatmaps = _heatmaps(fig)
     height = int(fig.layout.height or 500)
     box = _margins(fig, heatmaps, width, height)
     title = plain(fig.layout.title.text)
     head = 12 + (30 if title else 0)
-    body, axes = [], {}
+    body, axes = ['<rect width="100%" height="100%" fill="white"/>'], {}
+    if title:
+        body.append(text(box.left, 28, title, 16, "start", ' class="title"'))
     for tr in heatmaps:
         key_axes, elements = _panel(fig, tr, box, head)
         axes[key_axes[0]] = key_axes[1]
@@ -332,12 +241,48 @@ def to_svg(fig: go.Figure, width: int = 900) -> str:
     for tr in fig.data:
         if isinstance(tr, go.Scatter) and (tr.xaxis or "x", tr.yaxis or "y") in axes:
             body += _scatter_marks(tr, *axes[(tr.xaxis or "x", tr.yaxis or "y")])
-    body += _shapes(fig, axes) + _annotations(fig, axes, box) + _draw_bars(_colour_bars(fig, heatmaps), box)
-    if title:
-        body.insert(0, _text(box.left, 28, title, 16, "start", ' class="title"'))
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}">\n<rect width="100%" height="100%" fill="white"/>\n'
-        + "\n".join(body)
-        + "\n</svg>\n"
-    )
+    body += shapes(fig, axes, box) + _annotations(fig, axes, box) + _draw_bars(_colour_bars(fig, heatmaps), box)
+    return body, height
+
+
+def _svg(width: int, height: int, body: list[str], at: str = ' xmlns="http://www.w3.org/2000/svg"') -> str:
+    """An <svg> element of this size holding `body`: the document's root, or (at=' x=.. y=..') one nested in it."""
+    head = f'<svg{at} width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+    return "\n".join([head, *body, "</svg>"])
+
+
+def to_svg(fig: go.Figure, width: int = 900) -> str:
+    """The figure's heatmaps as vector SVG: cells as <rect>, token labels and titles as <text>."""
+    if not _heatmaps(fig):
+        raise SvgError("this view has no heatmap to write as SVG: export it as HTML instead")
+    body, height = _figure(fig, width)
+    return _svg(width, height, body) + "\n"
+
+
+def _left_out(fig: go.Figure, k: int, n: int, y: int, width: int) -> str:
+    """The note standing for a figure with no heatmap in a stacked view: which one, and where it is drawn."""
+    title = plain(fig.layout.title.text)
+    kinds = ", ".join(sorted({t.type for t in fig.data})) or "empty"
+    what = f"figure {k} of {n}" + (f", “{title}”" if title else "") + f" ({kinds}, no heatmap)"
+    note = f"Left out: {what}; the view's HTML export draws it."
+    return text(width / 2, y + NOTE_PX / 2 + 4, note, 12, extra=' fill="#666" font-style="italic" class="left-out"')
+
+
+def view_svg(figures: Sequence[go.Figure], width: int = 900) -> str:
+    """Every figure of a view in one SVG, one under another (each a nested <svg>, the height their sum): a file of
+    the scores view holds its mask comparison, of the steps view every step. A figure with no heatmap is not drawn
+    (as `to_svg` refuses it) but named in a note in its place; a view with no heatmap at all is refused."""
+    if len(figures) == 1:
+        return to_svg(figures[0], width)
+    if not any(_heatmaps(f) for f in figures):
+        raise SvgError("this view has no heatmap to write as SVG: export it as HTML instead")
+    parts, y = ['<rect width="100%" height="100%" fill="white"/>'], 0
+    for k, fig in enumerate(figures, start=1):
+        if not _heatmaps(fig):
+            parts.append(_left_out(fig, k, len(figures), y, width))
+            y += NOTE_PX
+            continue
+        body, height = _figure(fig, width)
+        parts.append(_svg(width, height, body, at=f' x="0" y="{y}"'))
+        y += height
+    return _svg(width, y, parts) + "\n"
