@@ -64,7 +64,7 @@ def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows
     if is_long(trace.n_tokens) and name not in ("overview", "lens"):  # the lens reads the last 64 positions
         raise ViewError(
             f"{trace.n_tokens} tokens: views at full resolution take at most 256 tokens (the app draws longer texts "
-            "as block means plus a window); shorten the text or use --view overview"
+            "as block means plus a window); shorten the text, or use the overview or the lens (CLI: --view overview)"
         )
 
 
