@@ -25,6 +25,7 @@ URL_LAYER_HEAD = "_url_layer_head"  # the link's layer and head, range-checked o
 URL_CAUSAL = "_url_causal"  # the link's masking, applied once the model is known
 URL_DTYPE = "_url_dtype"  # the link's weight dtype, applied once the device is known (ui/sidebar.py)
 CAUSAL_FOR = "_causal_for"  # the model whose default masking the toggle holds
+LAYER_HEAD_FOR = "_layer_head_for"  # the model whose layer and head ranges the sliders were drawn with
 CAP_LIMIT = "_cap_limit"  # the token cap's upper limit the number input was drawn with
 LAST_GOOD_MODEL = "_last_good_model"  # the model that loaded last: where a failed load goes back to
 REVERT_MODEL = "_revert_model"  # set when a requested model failed: the selectbox goes back to it
@@ -107,16 +108,20 @@ def save_shell_state() -> None:
 def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
     """Layer and head inside the model's range: a link's values with a notice, a model switch's quietly."""
     ss = st.session_state
+    new_ranges = ss.get(LAYER_HEAD_FOR) != model_name
+    ss[LAYER_HEAD_FOR] = model_name
     if URL_LAYER_HEAD in ss:
         layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, model_name)
         ss.layer, ss.head = layer, head
         ss[NOTICES] = ss.get(NOTICES, []) + notices
         return
-    # Assigned only when out of range (another model): an assignment echoes the value to the browser's
-    # slider, which the user may have moved on since (see keep_shell_state).
+    # Assigned when out of range, and once after a model switch even when in range: Streamlit resets a keyed
+    # slider whose maximum changed to its minimum unless the value is set again. Not on every run: an
+    # assignment echoes the value to the browser's slider, which the user may have moved on since (see
+    # keep_shell_state).
     for key, top in (("layer", n_layers - 1), ("head", n_heads - 1)):
         value = min(max(int(ss.get(key, 0)), 0), top)
-        if ss.get(key) != value:
+        if new_ranges or ss.get(key) != value:
             ss[key] = value
 
 
