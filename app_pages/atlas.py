@@ -13,7 +13,7 @@ from services.traces import derived
 from ui.context import page_context
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.shell import ATLAS_CORPUS, ATLAS_CORPUS_LINKED, ATLAS_STAT, mirror_to_url
-from ui.widgets import fixed_decimals, show_chart, show_clickable_chart
+from ui.widgets import fixed_decimals, page_link, show_chart, show_clickable_chart
 from viz.figures.atlas import example_figure, profile_figure
 from viz.figures.heatmaps import head_heatmap
 from viz.figures.mechanism import layer_head_grid
@@ -245,4 +245,4 @@ if ctx.trace is not None and not is_long(ctx.trace.n_tokens):
     tokens = tokens_of(trace)
     show_chart(head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient), "atlas_on_text")
 elif ctx.trace is not None:
-    st.page_link(page_named("patterns").path, label="This head on your (long) text: the patterns page", icon="🔎")
+    page_link(page_named("patterns"), "This head on your (long) text: the patterns page", icon="🔎")

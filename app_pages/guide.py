@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.registry import PAGES
+from ui.widgets import page_link
 
 # One line per page; a page registered without a line here is still listed (by its title).
 ABOUT = {
@@ -68,5 +69,5 @@ for page in PAGES:
     if page.name == "guide":
         continue
     c1, c2 = st.columns([2, 3], vertical_alignment="center")  # 2/5: "Parameters & context" whole at 1024 px
-    c1.page_link(page.path, label=page.title, icon=page.icon)
+    page_link(page, where=c1)
     c2.caption(ABOUT.get(page.name, ""))

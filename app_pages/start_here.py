@@ -24,6 +24,7 @@ from ui.shell import STEP
 from ui.sidebar import MOLE_WORD, mole_sentences, open_moles
 from ui.widgets import (
     fixed_decimals,
+    page_link,
     select_head_from_chart,
     show_chart,
     show_clickable_chart,
@@ -339,5 +340,5 @@ DRAW[step.slug]()
 for name in step.deeper:
     page = page_named(name)
     label = "Every page, in one list: " if name == "guide" else "Go deeper: "
-    st.page_link(page.path, label=label + page.title, icon=page.icon)
+    page_link(page, label + page.title)
 navigation("bottom")

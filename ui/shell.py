@@ -132,17 +132,23 @@ def show_notices() -> None:
     st.session_state[NOTICES] = []
 
 
-def mirror_to_url(page_name: str) -> Mapping[str, str]:
-    """Write the shareable state into the address bar (strings only); returns what was written."""
+def shareable_params(page_name: str) -> dict[str, str]:
+    """The URL fields of this session's view shown on `page_name`: what the address bar holds there, and what a
+    link to that page carries (so a copied link opens the same view in a fresh session)."""
     ss = st.session_state
     step = ss.get(STEP) if page_name == START_PAGE else None
     stat = ss.get(ATLAS_STAT) if page_name == ATLAS_PAGE else None
     corpus = ss.get(ATLAS_CORPUS) if page_name == ATLAS_PAGE else None
     dtype = ss.get("dtype", models.DEFAULT_DTYPE)
-    params = to_params(
+    return to_params(
         ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat, dtype,
         corpus,
     )  # fmt: skip
+
+
+def mirror_to_url(page_name: str) -> Mapping[str, str]:
+    """Write the shareable state into the address bar (strings only); returns what was written."""
+    params = shareable_params(page_name)
     if "text" not in params:
         st.sidebar.caption(
             f"This text is over {MAX_TEXT_CHARS} characters, too long for the page address: a shared link "

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from ui.context import PageContext
+from ui.shell import shareable_params
 from viz.figures.layout import click_select_config, selected_point
 from viz.labels import SPACE_MARK, byte_piece_note, counted, token_strip
 from viz.views.patterns import (
@@ -64,6 +65,15 @@ def show_token_strip(tokens: Sequence[str]) -> None:
     note = byte_piece_note(tokens)
     if note is not None:
         st.caption(note)
+
+
+def page_link(page: Any, label: str | None = None, icon: str | None = None, where: Any = st) -> None:
+    """A link to a registry page (app_pages/registry.py) that carries this view's URL fields, as the address bar
+    does: clicked, it keeps the session's state either way; copied or opened in a new tab, it opens this view."""
+    where.page_link(
+        page.path, label=label or page.title, icon=page.icon if icon is None else icon,
+        query_params=shareable_params(page.name),
+    )  # fmt: skip
 
 
 def show_chart(fig: Any, key: str) -> None:

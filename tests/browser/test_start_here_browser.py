@@ -44,7 +44,11 @@ def test_start_here_next_and_a_deeper_link(page, app_url, screenshots) -> None:
             shoot(page, screenshots, "3_query_key")
     page.locator("[class*='st-key-start_scores'] .js-plotly-plot").first.wait_for(state="visible")
     shoot(page, screenshots, "4_dot_products")
-    page.get_by_role("link", name="Go deeper: Scores & masking").click()
+    deeper = page.get_by_role("link", name="Go deeper: Scores & masking")
+    href = deeper.get_attribute("href") or ""  # a copied link opens the same view in a fresh session
+    assert all(f in href for f in ("page=masking", "text=a+fluffy", "layer=", "head=", "mask=on")), href
+    assert "step=" not in href
+    deeper.click()
     page.get_by_role("heading", name="Scores, masking and softmax").wait_for()
     wait_rerun_done(page)
     assert "page=masking" in page.url and "step=" not in page.url
