@@ -168,8 +168,8 @@ def cut_note(trace: Any) -> str:
     if not trace.truncated:
         return ""
     return (
-        f"The text is {trace.n_input_tokens} tokens; it was cut to its first {trace.n_tokens} tokens "
-        "(the model's limit), and everything shown is of those."
+        f"The text is {trace.n_input_tokens} tokens; it was cut to its first {trace.n_tokens} tokens (the model's "
+        "limit, or the max_tokens asked), and everything shown is of those."
     )
 
 

@@ -1,7 +1,9 @@
 """The shipped atlases are the models' own numbers: for every statistic, the best head's top examples are
 recomputed from scratch (trace the example's text, take the head's pattern, apply the statistic) and must match
 the stored value and weights. Tolerance: 1e-5 (float32 patterns, values stored as float64, weights rounded to
-6 decimals)."""
+6 decimals), and for values past 1 (a mean distance in tokens reaches ~250) 1e-6 of the value: one float32 step
+at 248 is 1.5e-5, and another CPU's vector width sums the same weights in another order (a 2026-12-02 machine
+got 247.77922 for the stored 247.77924)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from attention_core.atlas import statistics as st
 from attention_core.atlas.documents import induction_ids
 from services.atlas import SHIPPED, load_atlas
 
-TOL = 1e-5
+TOL, REL_TOL = 1e-5, 1e-6
 
 
 def _recomputed(model, example, settings):
@@ -45,7 +47,8 @@ def test_shipped_atlas_examples_recompute_exactly(name, request):
         else:
             values = st.text_statistics(patterns, torch.tensor(trace.token_ids), trace.causal)[stat]
         q = example["query"]
-        assert values.per_query[head, q].item() == pytest.approx(example["value"], abs=TOL), (stat, layer, head)
+        want = pytest.approx(example["value"], abs=TOL, rel=REL_TOL)
+        assert values.per_query[head, q].item() == want, (stat, layer, head)
         lo = example["window_start"]
         row = patterns[head, q, lo : lo + len(example["weights"])].numpy()
         np.testing.assert_allclose(row, example["weights"], atol=TOL)
