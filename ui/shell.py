@@ -32,6 +32,7 @@ REVERT_MODEL = "_revert_model"  # set when a requested model failed: the selectb
 CUSTOM_MODELS = "_custom_models"  # hub ids / folders the user loaded, listed after the built-in models
 MODEL_ERROR = "_model_error"  # why the last requested model was refused, shown under "Another model"
 MODEL_REQUEST = "model_request"  # the "Another model" text input
+LINKED_MODEL = "_linked_model"  # (hub id or folder a link named, the model shown meanwhile) until the user decides
 ATLAS_STAT = "atlas_stat_choice"  # the Head atlas page's statistic (a plain key, like STEP)
 ATLAS_CORPUS = "atlas_corpus_choice"  # the tag of the uploaded corpus whose atlas it shows; None: the default one
 ATLAS_CORPUS_LINKED = "_atlas_corpus_linked"  # set when ATLAS_CORPUS came from a link: the page says if it is missing
@@ -58,6 +59,7 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
     ss.model, ss.text, ss.orient = url.model, url.text, url.orient
     if url.requested_model:
         ss[MODEL_REQUEST] = url.requested_model  # pre-filled under "Another model"; loads on Load
+        ss[LINKED_MODEL] = (url.requested_model, url.model)
     ss[URL_LAYER_HEAD] = (url.layer, url.head)
     ss[URL_CAUSAL] = url.causal
     if url.dtype is not None:
@@ -140,10 +142,25 @@ def shareable_params(page_name: str) -> dict[str, str]:
     stat = ss.get(ATLAS_STAT) if page_name == ATLAS_PAGE else None
     corpus = ss.get(ATLAS_CORPUS) if page_name == ATLAS_PAGE else None
     dtype = ss.get("dtype", models.DEFAULT_DTYPE)
-    return to_params(
+    params = to_params(
         ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat, dtype,
         corpus,
     )  # fmt: skip
+    linked = pending_linked_model()
+    if linked is not None:  # not loaded yet: a copy of the address must ask for it again, not for the stand-in
+        params["model"] = linked
+    return params
+
+
+def pending_linked_model() -> str | None:
+    """The hub id or folder a link named, while the user has neither loaded it nor chosen another model (the box
+    still holds it, the stand-in model is still shown); None otherwise."""
+    ss = st.session_state
+    linked, stand_in = ss.get(LINKED_MODEL, (None, None))
+    if linked is None or ss.get("model") != stand_in or ss.get(MODEL_REQUEST) != linked:
+        ss.pop(LINKED_MODEL, None)  # decided: loaded, another model chosen, or the box edited
+        return None
+    return linked
 
 
 def mirror_to_url(page_name: str) -> Mapping[str, str]:

@@ -12,6 +12,7 @@ import streamlit as st
 from services import models
 from ui import shell
 from viz.figures.layout import ORIENTATIONS
+from viz.labels import markdown_literal
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
@@ -103,6 +104,12 @@ def draw_inputs() -> None:
             "store, must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS).",
         )
         st.button("Load", key="model_load", on_click=_request_model, icon=":material/download:")
+        linked = shell.pending_linked_model()
+        if linked is not None:
+            st.caption(
+                f"The link asks for {markdown_literal(linked)}: press Load to fetch it (nothing is downloaded "
+                f"until you do). Meanwhile {models.name_title(ss.model)} is shown."
+            )
         if ss.get(shell.MODEL_ERROR):
             st.error(ss[shell.MODEL_ERROR])
     devices = models.available_devices()

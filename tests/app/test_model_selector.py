@@ -105,6 +105,14 @@ def test_a_link_naming_a_hub_model_does_not_download_it(env) -> None:
     assert at.text_input(key="model_request").value == "openai-community/gpt2"  # one click away
     assert any("press **Load**" in w.value for w in at.warning)
     assert not (env / "hub").exists()  # nothing was fetched
+    # Until the user decides, the address still names the linked model (a copied link asks the same), and the
+    # box says why it is filled in after the one-time notice has gone.
+    at.run()
+    assert at.query_params["model"] == "openai-community/gpt2", at.query_params
+    assert any("The link asks for" in c.value for c in at.sidebar.caption)
+    at.selectbox(key="model").set_value("minilm-l6").run()  # another choice: the address follows it
+    assert at.query_params["model"] == "minilm-l6"
+    assert not any("The link asks for" in c.value for c in at.sidebar.caption)
 
 
 def test_an_encoder_decoder_from_the_selector_drives_the_cross_attention_page(env) -> None:
