@@ -47,7 +47,7 @@ from viz.views.shifts import pairwise_cosines, word_trace
 from viz.views.sizes import context_lengths, pattern_bytes
 
 ss = st.session_state
-MASKED_NOTE = " Masked sources (later tokens; outside a sliding window) add nothing and have no row."
+MASKED_NOTE = " Masked sources ({}) add nothing and have no row."
 OUTLINE = "start_outline"  # the chapter outline's widget key (the step itself lives in ui.shell.STEP)
 
 ctx = require_trace()
@@ -98,6 +98,11 @@ def draw_embeddings() -> None:
         matrix_heatmap(s.E, f"E entering layer 0 ({how})  [{s.n} × {s.d_model}]", labels, None, "dimension", "token"),
         "start_E",
     )
+    if s.norm_position == "pre":
+        st.caption(
+            "RMS-normalised: the looked-up embedding divided by its root-mean-square and scaled by a learned weight "
+            "per dimension, which is what the first attention block reads."
+        )
 
 
 def draw_query_key() -> None:
@@ -181,8 +186,15 @@ def draw_values() -> None:
     st.caption(
         f"The bottom row is the sum of the rows above it and equals row {q} of the Δe above to within "
         f"{float(np.abs(parts.delta - s.delta[q]).max()):.1g}. A source with a small weight adds a faint row, "
-        "however large its value vector." + (MASKED_NOTE if not s.mask[q].all() else "")
+        "however large its value vector." + ("" if s.mask[q].all() else MASKED_NOTE.format(masked_sources(layer)))
     )
+
+
+def masked_sources(at: int) -> str:
+    """What the mask leaves out in layer `at`: later tokens, and keys past a sliding window where it has one."""
+    later = "later tokens" if trace.causal else ""
+    window = f"keys outside its {trace.window(at)}-token window" if trace.window(at) is not None else ""
+    return "; ".join(filter(None, (later, window)))
 
 
 def draw_heads() -> None:
@@ -266,6 +278,14 @@ def draw_cross_attention() -> None:
         matrix_heatmap(block.pattern, title, rows, cols, "key (English)", "query (French)", kind="weight"),
         "start_cross",
     )
+    if not ctx.config.is_encoder_decoder:  # a block of self-attention rows: they do not sum to 1 here
+        shares = np.asarray(block.pattern, dtype=np.float64).sum(axis=1)
+        st.caption(
+            f"These rows hold {shares.min():.0%}–{shares.max():.0%} of each French query's weight: the rest goes to "
+            "the prompt's other tokens (its labels, and the French tokens before the query), so a whole row of "
+            "the prompt's pattern still sums to 1. In an encoder-decoder, a cross-attention row sums to 1 over "
+            "the original alone."
+        )
 
 
 DRAW = {

@@ -186,8 +186,14 @@ def _token_cap(model: models.Model) -> None:
         max_value=cap_limit,
         step=256,
         key="max_tokens",
-        help=f"Longer texts are cut to this many tokens (a notice says where). {models.title(model)} takes up to "
-        f"{cap_limit}. Long texts are drawn downsampled, with an exact window to zoom into.",
+        help=f"Longer texts are cut to this many tokens (a notice says where). This app traces up to {cap_limit} "
+        f"tokens of {models.title(model)}"
+        + (
+            f" (its context is {model.config.n_ctx:,}: longer passes take too much time and memory for this app)"
+            if model.config.n_ctx > cap_limit
+            else ""
+        )
+        + ". Long texts are drawn downsampled, with an exact window to zoom into.",
     )
 
 

@@ -197,3 +197,16 @@ def test_the_fluffy_example_only_sets_the_text() -> None:
     at.button(key="example_0").click().run()
     assert_clean(at)
     assert at.title[0].value == "Attention patterns" and at.text_area(key="text").value == TEXT
+
+
+def test_the_prompt_cross_block_says_what_share_of_each_row_it_holds(smollm) -> None:
+    """A decoder's French-query × English-key block is part of each query's row: the caption's range is the real
+    range of the block's row sums, not the 1 a learner was just told every row sums to."""
+    from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
+
+    at = open_app(step="cross-attention", layer="3", head="1")
+    assert not at.exception
+    said = next(c.value for c in at.caption if "These rows hold" in c.value)
+    prompt, source_span, target_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
+    shares = PromptCross(smollm.trace(prompt), source_span, target_span).block(3, 1).pattern.sum(axis=1)
+    assert f"{shares.min():.0%}–{shares.max():.0%}" in said and shares.max() < 0.999

@@ -221,3 +221,12 @@ def test_the_residual_after_attention_is_named_as_each_norm_position_computes_it
     for position in ("sandwich", "post_sublayer"):
         said = residual_after_attention_label(position, "rms")
         assert said.startswith("before + RMSNorm(Δe)") and "LayerNorm" not in said
+
+
+def test_bytes_are_written_in_the_units_the_context_chart_uses() -> None:
+    """Decimal units, as the context-size chart's axis (SI: 1 GB = 10⁹ bytes): the table beside it said 67.5 GB
+    (binary) for the chart's 72.5 billion bytes."""
+    from viz.views.sizes import human_bytes
+
+    assert human_bytes(999) == "999 B" and human_bytes(1_500) == "1.5 kB"
+    assert human_bytes(pattern_bytes(30, 9, 8192, 4)) == "72.5 GB"

@@ -272,3 +272,12 @@ def test_a_difference_of_zero_gets_a_plain_colour_scale() -> None:
     scores, mask, pattern = synthetic(1)
     fig = heatmaps.mask_comparison(pattern, pattern, ["a"])
     assert fig.layout.coloraxis2.cmax >= 0.01 and fig.layout.coloraxis2.cmin == -fig.layout.coloraxis2.cmax
+
+
+def test_the_context_chart_labels_bytes_in_si_units() -> None:
+    """Plotly's default exponent format writes 1e9 as '1B' (billion): beside 'bytes' a learner reads one byte."""
+    from viz.figures.mechanism import context_growth
+
+    fig = context_growth([128, 1024], [1e6, 1e9], [2e6, 2e9], "t")
+    assert fig.layout.yaxis.exponentformat == "SI" and fig.layout.yaxis.ticksuffix == "B"
+    assert "G" in fig.layout.yaxis.title.text or "bytes" in fig.layout.yaxis.title.text

@@ -345,7 +345,8 @@ def context_growth(
     fig.update_layout(
         title=dict(text=plotly_escape(title), font=dict(size=14)),
         xaxis=dict(title=dict(text="context length n (tokens)"), type="log"),
-        yaxis=dict(title=dict(text="bytes for all patterns"), type="log"),
+        # SI prefixes (100 MB, 1 GB): Plotly's default writes 10⁹ as "1B" (billion), which beside bytes reads as 1 byte
+        yaxis=dict(title=dict(text="bytes for all patterns"), type="log", exponentformat="SI", ticksuffix="B"),
         height=380,
         margin=dict(l=10, r=10, t=50, b=90),
         plot_bgcolor="white",

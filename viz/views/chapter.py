@@ -190,12 +190,14 @@ def _one_head_texts(f: Facts) -> dict[str, str]:
         "dot-products": (
             "How well a key answers a query is measured by their **dot product**: large when they point the same "
             "way. Every query against every key gives a grid of scores; the chapter divides them by "
-            f"√d_head = √{f.d_head} for numerical stability. When a key's score for a query is large, the key "
-            f"*attends to* that query. The scaled scores of {lh}:"
+            f"√d_head = √{f.d_head} for numerical stability. When a key's score for a query is large, the query "
+            "*attends to* that key. (The chapter puts it the other way round: *fluffy* and *blue* attend to "
+            "*creature*; this app says, as most papers do, that the query, *creature*, attends to them.) "
+            f"The scaled scores of {lh}:"
         ),
         "softmax": (
             "Scores can be any size, positive or negative. The **softmax** turns one query's scores into weights "
-            "between 0 and 1 that sum to 1: the largest score gets most of the weight. One query's row, "
+            "between 0 and 1 that sum to 1: the largest score gets the largest share. One query's row, "
             "with the model's numbers:"
         ),
         "pattern": (
@@ -208,7 +210,10 @@ def _one_head_texts(f: Facts) -> dict[str, str]:
         "values": (
             "Now the pattern is used. The **value** matrix maps each embedding to a value vector: what to add if "
             "this token is relevant. The chapter factors it in two: *value-down* W_V (d_model → d_head) and "
-            "*value-up*, this head's slice of the output matrix W_O (d_head → d_model). Each query adds up the "
+            "*value-up*, this head's slice of the output matrix W_O (d_head → d_model). A single value map "
+            "would be d_model × d_model (GPT-3: 12,288² ≈ 151 million numbers per head); through d_head it costs "
+            "as much as the query and key maps. (*The value matrix* often means value-down alone.) Each query "
+            "adds up the "
             "value vectors weighted by its weights in the pattern; the sum is **Δe**, the change added to that "
             f"token's embedding. Δe of {lh}, one row per token:"
         ),
@@ -227,13 +232,15 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
             "Data flows through many attention blocks, with multi-layer perceptrons between them. Each block's "
             "heads read embeddings that earlier blocks already changed, so later layers can encode higher-level "
             f"ideas. {f.model} has **{f.n_layers} layers** (GPT-3: 96): all {f.n_layers} × {f.n_heads} heads "
-            "on your text (click one to select it):"
+            "on your text (click one to select it). Many heads put most of their weight on the first token, a "
+            "dark stripe along its line: an *attention sink*, where a head with nothing relevant to find parks "
+            "its weight (*Colour by what is sent* on *Attention patterns* shows how little that token sends):"
         ),
         "moles": (
             "*American shrew mole*, *one mole of carbon dioxide*, *take a biopsy of the mole*: the word **mole** "
             "starts with the same embedding in all three"
             + ("" if f.uses_rope else " (but for its position embedding)")
-            + ", and attention moves it toward the right meaning. "
+            + ", and the layers (attention, and the MLPs between them) move it toward the right meaning. "
             "Each line below is one pair of sentences: the cosine similarity of *mole*'s embedding in the two, "
             "layer by layer (1 = the same vector). Where a line falls, the layers have pulled the meanings apart."
         ),
@@ -241,13 +248,16 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
             "The attention pattern has one weight for every query and every key: its size is the **square of the "
             f"context size**. Your {f.n_tokens} tokens give {f.n_tokens}² = {f.n_tokens**2:,} weights per head, "
             f"{f.n_layers * f.n_heads * f.n_tokens**2:,} in the whole pass. That square is why the context size "
-            f"is a bottleneck. Memory of all {f.n_layers} × {f.n_heads} patterns of {f.model}, up to its context "
-            f"of {f.n_ctx:,} tokens:"
+            "is a bottleneck: doubling the context quadruples the memory (on the chart's log axes, a line of slope "
+            f"2). Memory of all {f.n_layers} × {f.n_heads} patterns of {f.model}, up to its context of "
+            f"{f.n_ctx:,} tokens:"
         ),
         "parameters": (
             "Counting as the chapter does: per head, a query, a key, a value-down and a value-up map, each "
             "d_model × d_head numbers. For GPT-3 that is about 1.5 million each, 58 billion for all 96 heads "
-            f"of all 96 layers: about a third of its 175 billion. The same count for {f.model}'s shape:"
+            f"of all 96 layers: about a third of its 175 billion. Here embeddings are rows (Q = E·W_Q), so each "
+            "matrix is the transpose of the chapter's drawing: d_model × d_head, not d_head × d_model. The same "
+            f"count for {f.model}'s shape:"
         ),
         "cross-attention": _cross_text(f),
     }

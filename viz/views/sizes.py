@@ -41,9 +41,9 @@ def human_count(n: int) -> str:
 
 
 def human_bytes(n: float) -> str:
-    """1536 → "1.5 KB" (binary units; whole bytes below 1 KB)."""
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1024 or unit == "PB":
+    """1500 → "1.5 kB": decimal (SI) units, as the context-size chart's axis writes them (whole bytes below 1 kB)."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
+        n /= 1000
     return f"{n:.1f} PB"  # unreachable; keeps type checkers honest
