@@ -47,13 +47,18 @@ def sent(at: AppTest) -> tuple[dict, Encoded]:
     data = json.loads(block.group(1))
     codes = np.frombuffer(base64.b64decode(data["codes"]), dtype=np.uint8)
     index = np.frombuffer(base64.b64decode(data["index"]), dtype="<u2")
-    return data, Encoded(data["n"], data["dir"], data["layout"], data["k"], codes, index, 1.0)
+    top_index = np.frombuffer(base64.b64decode(data["topIndex"]), dtype="<u2")
+    top_weight = np.frombuffer(base64.b64decode(data["topWeight"]), dtype="<f4")
+    return data, Encoded(data["n"], data["dir"], data["layout"], data["k"], codes, index, 1.0, top_index, top_weight)
 
 
 def assert_weights(enc: Encoded, exact: np.ndarray, direction: str) -> None:
     for i in range(enc.n):
         want = exact[i] if direction == "query" else exact[:, i]
         assert np.all(np.abs(enc.weights(i) - want) <= REL_ERROR * want + LOG_FLOOR + 1e-9), (direction, i)
+        index, weight = enc.strongest(i)  # the hover's named weights: the model's own, in its order
+        order = np.argsort(-want, kind="stable")[: len(index)]
+        assert index.tolist() == order.tolist() and np.allclose(weight, want[order], rtol=1e-6, atol=1e-7), i
 
 
 def test_smollm_query_key_and_all_heads(smollm) -> None:

@@ -106,6 +106,7 @@ def test_coverage_note_tells_the_truth() -> None:
     q = encode(hand_pattern(), "query", full_max=3, k=2)
     assert "top 2 keys, which hold 78.3 % of its weight on average" in coverage_note(q)
     assert "All 6 tokens' weights are shown" in coverage_note(encode(hand_pattern(), "query"))
+    assert "strongest named above are the model's exact numbers" in coverage_note(q)
 
 
 def test_text_pieces_follow_the_text(smollm, minilm) -> None:
@@ -134,3 +135,20 @@ def test_html_keeps_hostile_text_as_data() -> None:
     assert "<" not in data.group(1) and ">" not in data.group(1) and "&" not in data.group(1)
     assert "".join(json.loads(data.group(1))["shown"]) == Fake.text
     assert "<img" not in html
+
+
+def test_the_strongest_weights_are_the_models_own_in_their_true_order() -> None:
+    """The hover's three strongest weights come exact (float32) with their positions, not from the one-byte codes:
+    0.1711 and 0.1719 share a code, so the decoded row ranked them by position and showed 0.18 for both."""
+    row = np.array([0.4, 0.1711, 0.1719, 0.25, 0.007], dtype=np.float32)
+    m = np.tril(np.ones((5, 5), dtype=np.float32)) / np.arange(1, 6, dtype=np.float32)[:, None]
+    m[4] = row / row.sum()
+    assert quantise(m[4:, 1]) == quantise(m[4:, 2])  # the near tie the codes cannot tell apart
+    for full_max in (1024, 3):  # the whole matrix, and top-k packing
+        enc = encode_both(m, full_max=full_max, k=4)
+        index, weight = enc["query"].strongest(4)
+        assert index.tolist() == [0, 3, 2] and weight.tolist() == m[4, [0, 3, 2]].tolist()
+        index, weight = enc["key"].strongest(0)  # key 0's readers: queries 0, 1 and 4 give 1, 1/2 and 0.41
+        assert index.tolist() == [0, 1, 4] and weight.tolist() == m[[0, 1, 4], 0].tolist()
+    index, weight = encode_both(np.ones((1, 1), dtype=np.float32))["query"].strongest(0)
+    assert index.tolist() == [0] and weight.tolist() == [1.0]  # fewer than three tokens: as many as there are

@@ -14,6 +14,9 @@
   };
   const codes = bytes(D.codes);
   const index = D.layout === "topk" ? new Uint16Array(bytes(D.index).buffer) : null;
+  // Each token's strongest weights, exact (float32) and in order: the one-byte codes shade, these are named.
+  const topIndex = new Uint16Array(bytes(D.topIndex).buffer);
+  const topWeight = new Float32Array(bytes(D.topWeight).buffer);
   const table = new Float64Array(256);
   for (let c = 1; c < 256; c++) table[c] = D.floor * Math.exp((c - 1) * D.step);
 
@@ -102,13 +105,16 @@
     }
     current = i;
     spans[i].classList.add(pinned === i ? "pin" : "sel");
-    const top = touched.slice().sort((a, b2) => w[b2] - w[a]).slice(0, 3);
+    const top = [];
+    for (let t = 0; t < D.topK; t++) {
+      const x = topWeight[i * D.topK + t];
+      if (x > 0) top.push([topIndex[i * D.topK + t], x]);
+    }
     who.textContent = `${pinned === i ? "Pinned" : "Hovered"} ${D.labels[i]}`;
-    // Two significant digits: a weight is sent as one byte on a log scale (within 2.8 %), so a third would be noise.
-    const shown = (x) => String(Number(x.toPrecision(2)));
-    strongest.textContent = ` ${D.strongestWord} ${top.map((j) => `${D.labels[j]} ${shown(w[j])}`).join(" · ")}`;
+    const shown = (x) => String(Number(x.toPrecision(3)));  // the model's float32 weight, to three digits
+    strongest.textContent = ` ${D.strongestWord} ${top.map(([j, x]) => `${D.labels[j]} ${shown(x)}`).join(" · ")}`;
     hint.textContent = pinned === i ? " (click it again or press Esc to unpin)" : " (click to pin)";
-    maxLabel.textContent = shown(max);
+    maxLabel.textContent = top.length ? shown(top[0][1]) : "max";
     window.__textView.lastShowMs = performance.now() - start;
   }
 

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from viz.views.text_view import LOG_FLOOR, LOG_STEP, Encoded, TextPieces
+from viz.views.text_view import LOG_FLOOR, LOG_STEP, STRONGEST, Encoded, TextPieces
 
 _JS = (Path(__file__).with_name("text_view.js")).read_text(encoding="utf-8")
 ALPHA_MAX = 0.7  # the background alpha of the most-weighted token: darker would hide the text
@@ -73,7 +73,10 @@ def how_sentence(direction: str, what: str, causal: bool) -> str:
 
 def coverage_note(enc: Encoded) -> str:
     """Truthful about what the browser was sent: all weights, or each token's top k and the share they hold."""
-    quant = "Weights are sent as one byte each (within 2.8 % of the model's number)."
+    quant = (
+        "The shading is drawn from weights rounded to within 2.8 % (so a long text stays fast); the three strongest "
+        "named above are the model's exact numbers."
+    )
     if enc.layout != "topk":
         return f"All {enc.n} tokens' weights are shown. {quant}"
     pct = f"{100 * enc.coverage:.1f} %"
@@ -103,6 +106,9 @@ def text_view_html(pieces: TextPieces, enc: Encoded, legend: Legend) -> str:
         "k": enc.k,
         "codes": base64.b64encode(enc.codes.tobytes()).decode("ascii"),
         "index": base64.b64encode(enc.index.astype("<u2").tobytes()).decode("ascii"),
+        "topIndex": base64.b64encode(enc.top_index.astype("<u2").tobytes()).decode("ascii"),
+        "topWeight": base64.b64encode(enc.top_weight.astype("<f4").tobytes()).decode("ascii"),
+        "topK": STRONGEST,
         "floor": LOG_FLOOR,
         "step": LOG_STEP,
         "gaps": pieces.gaps,

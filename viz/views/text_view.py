@@ -32,6 +32,7 @@ Direction = Literal["query", "key"]
 
 FULL_MAX_TOKENS = 1024
 TOP_K = 48
+STRONGEST = 3  # the hover names each token's strongest weights, sent exact beside the codes
 LOG_FLOOR = 1e-6
 LOG_STEP = -math.log(LOG_FLOOR) / 254  # codes 1…255 span ln(LOG_FLOOR)…0
 REL_ERROR = math.exp(LOG_STEP / 2) - 1  # ≈ 0.0276: half a step of ln-weight
@@ -119,6 +120,16 @@ class Encoded:
     codes: np.ndarray  # uint8
     index: np.ndarray  # uint16 positions for "topk" ([n · k]); empty otherwise
     coverage: float  # mean share of a token's weight the packed entries hold (1.0 when nothing is left out)
+    # Each token's STRONGEST largest weights in this direction, exact (float32) and in order, with their positions
+    # ([n · STRONGEST]; weight 0 pads a token with fewer): one-byte codes cannot rank 0.1711 against 0.1719.
+    top_index: np.ndarray  # uint16
+    top_weight: np.ndarray  # float32
+
+    def strongest(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Token i's strongest positions and their exact weights, largest first (ties: the earlier position)."""
+        sl = slice(i * STRONGEST, (i + 1) * STRONGEST)
+        index, weight = self.top_index[sl], self.top_weight[sl]
+        return index[weight > 0], weight[weight > 0]
 
     def weights(self, i: int) -> np.ndarray:
         """[n] token i's decoded weights in this direction (its row as a query, its column as a key): what the
@@ -142,30 +153,49 @@ class Encoded:
         return self.codes[i * self.n : (i + 1) * self.n]
 
 
+def strongest_entries(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's STRONGEST largest entries, largest first (ties: the earlier position), as ([n · STRONGEST] uint16
+    positions, float32 weights); rows shorter than STRONGEST are padded with weight 0."""
+    n, width = vectors.shape
+    kk = min(STRONGEST, width)
+    part = np.argpartition(-vectors, kk - 1, axis=1)[:, :kk] if kk < width else np.tile(np.arange(width), (n, 1))
+    vals = np.take_along_axis(vectors, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)  # by weight, descending; then by position
+    index = np.zeros((n, STRONGEST), dtype=np.uint16)
+    weight = np.zeros((n, STRONGEST), dtype=np.float32)
+    index[:, :kk] = np.take_along_axis(part, order, axis=1)
+    weight[:, :kk] = np.take_along_axis(vals, order, axis=1)
+    return index.ravel(), weight.ravel()
+
+
 def encode(matrix: np.ndarray, direction: Direction, full_max: int = FULL_MAX_TOKENS, k: int = TOP_K) -> Encoded:
     """Pack a [n, n] pattern (rows = queries) for the browser: the whole matrix up to `full_max` tokens (the
-    lower triangle when nothing above the diagonal has weight), else each token's top k in `direction`."""
+    lower triangle when nothing above the diagonal has weight), else each token's top k in `direction`; and
+    each token's strongest weights in `direction`, exact."""
     m = np.asarray(matrix, dtype=np.float32)
     n = m.shape[0]
     empty = np.zeros(0, dtype=np.uint16)
+    vectors = m if direction == "query" else np.ascontiguousarray(m.T)
+    exact = strongest_entries(vectors)
     if n <= full_max:
         if not np.triu(m, 1).any():
             codes = quantise(m[np.tril_indices(n)])  # row-major: row i holds keys 0…i
-            return Encoded(n, direction, "tri", n, codes, empty, 1.0)
-        return Encoded(n, direction, "square", n, quantise(m.ravel()), empty, 1.0)
-    vectors = m if direction == "query" else np.ascontiguousarray(m.T)
+            return Encoded(n, direction, "tri", n, codes, empty, 1.0, *exact)
+        return Encoded(n, direction, "square", n, quantise(m.ravel()), empty, 1.0, *exact)
     kk = min(k, n)
     top = np.argpartition(-vectors, kk - 1, axis=1)[:, :kk]
     vals = np.take_along_axis(vectors, top, axis=1).astype(np.float64)
     totals = vectors.sum(axis=1, dtype=np.float64)
     share = np.divide(vals.sum(axis=1), totals, out=np.ones(n), where=totals > 0)
     coverage = float(np.minimum(share, 1.0).mean())
-    return Encoded(n, direction, "topk", kk, quantise(vals).ravel(), top.astype(np.uint16).ravel(), coverage)
+    return Encoded(n, direction, "topk", kk, quantise(vals).ravel(), top.astype(np.uint16).ravel(), coverage, *exact)
 
 
 def encode_both(matrix: np.ndarray, full_max: int = FULL_MAX_TOKENS, k: int = TOP_K) -> dict[str, Encoded]:
     """Both directions; one shared packing when the whole matrix fits."""
     query = encode(matrix, "query", full_max, k)
     if query.layout != "topk":
-        return {"query": query, "key": Encoded(query.n, "key", query.layout, query.k, query.codes, query.index, 1.0)}
+        exact = strongest_entries(np.ascontiguousarray(np.asarray(matrix, dtype=np.float32).T))
+        key = Encoded(query.n, "key", query.layout, query.k, query.codes, query.index, 1.0, *exact)
+        return {"query": query, "key": key}
     return {"query": query, "key": encode(matrix, "key", full_max, k)}
