@@ -281,3 +281,11 @@ def test_the_context_chart_labels_bytes_in_si_units() -> None:
     fig = context_growth([128, 1024], [1e6, 1e9], [2e6, 2e9], "t")
     assert fig.layout.yaxis.exponentformat == "SI" and fig.layout.yaxis.ticksuffix == "B"
     assert "G" in fig.layout.yaxis.title.text or "bytes" in fig.layout.yaxis.title.text
+
+
+def test_layer_lines_say_their_last_point_is_after_the_last_block() -> None:
+    """31 points for 30 blocks: the last is the residual leaving block 29, not one entering a block 30."""
+    from viz.figures.shifts import layer_lines
+
+    title = layer_lines({"a": np.ones(31)}, "t", "cosine").layout.xaxis.title.text
+    assert "entering" in title and "after the last block" in title

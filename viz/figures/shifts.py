@@ -141,9 +141,11 @@ def named_head_sources(
     return auto_margins(fig)
 
 
-def layer_lines(
-    series: dict[str, np.ndarray], title: str, y_title: str, x_title: str = "layer (residual entering block)"
-) -> go.Figure:
+# The residual entering block l for l = 0..L−1; point L is the residual leaving the last block (no block L).
+RESIDUAL_AXIS = "layer (the residual entering that block; the last point: after the last block)"
+
+
+def layer_lines(series: dict[str, np.ndarray], title: str, y_title: str, x_title: str = RESIDUAL_AXIS) -> go.Figure:
     """One line per named series over layers 0..L (names must be Plotly-escaped)."""
     fig = go.Figure()
     for k, (name, ys) in enumerate(series.items()):
@@ -238,7 +240,7 @@ def closest_sense_figure(
     )
     _sense_legend(fig, senses, tie=bool((closest < 0).any()))
     fig.update_layout(
-        xaxis=dict(title=dict(text="layer (residual entering block)")) | CELL_AXIS,
+        xaxis=dict(title=dict(text=RESIDUAL_AXIS)) | CELL_AXIS,
         yaxis=token_axis(list(sentences), "", max_labels=MATRIX_MAX_LABELS) | dict(autorange="reversed"),
         height=int(120 + 40 * n_s),
         margin=dict(l=10, r=10, t=30, b=10),
