@@ -91,9 +91,15 @@ st.code(
     f"q_i · k_j      = {cell['dot']:.6g}\n"
     f"{scaling}"
     f"{share}\n"
-    f"engine's trace.pattern[{s.layer}, {s.head}][{i}, {j}] = {engine_weight:.6g}",
+    f"the model's own: trace.pattern[{s.layer}, {s.head}][{i}, {j}] = {engine_weight:.6g}",
     language=None,
 )
+if cell["allowed"]:
+    st.caption(
+        f"{cell['row_max']:.6g} is the largest score in query {i}'s row: subtracting it before exp gives the same "
+        "weights (it cancels in the fraction) without overflowing. The last line is the weight the model's own "
+        "forward pass computed."
+    )
 # ── the picked tokens' own vectors, before the full matrices ─────────────────────────────────────
 st.subheader("The two picked tokens' vectors")
 pv = picked_vectors(s, i, j)
