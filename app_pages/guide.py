@@ -51,13 +51,25 @@ every layer; the **Scores & masking** page shows the same scores through a softm
 mask, and their difference: masked rows renormalize over fewer keys. MiniLM, an encoder, is trained
 without a mask.
 
-**Heads and layers.** Each head has its own W_Q and W_K, so its own pattern. SmolLM2 has 30 layers ×
-9 heads, MiniLM 6 × 12 (GPT-3: 96 × 96). The small multiples show every head of the selected layer;
-the overview shows every layer × head. Click one to select it.
+**Values and Δe.** The pattern says how much each token matters to each other; the **value** maps say
+what it adds. *Value-down* W_V takes a token's embedding to d_head numbers, *value-up* (the head's slice of
+the output matrix W_O) back to d_model; each query adds up its keys' value vectors, weighted by the
+pattern, and that sum Δe is added to its embedding (**Inside one head**, **Embedding shifts**).
+
+**Heads and layers.** Each head has its own W_Q, W_K and value maps, so its own pattern and its own
+update. SmolLM2 has 30 layers × 9 heads, MiniLM 6 × 12 (GPT-3: 96 × 96). The small multiples show every
+head of the selected layer; the overview shows every layer × head. Click one to select it.
 
 **The mole sentences.** "American shrew mole", "one mole of carbon dioxide" and "take a biopsy of the
-mole" start with the same embedding for " mole"; attention is how context moves it toward the right
-meaning. Compare what " mole" attends to across the three (examples in the sidebar).
+mole" start with the same embedding for " mole"; the layers (attention, and the MLPs between them) move it
+toward the right meaning. Compare what " mole" attends to across the three (examples in the sidebar).
+
+**Sizes.** A pattern has one weight per query and key: n² per head, which is why the context size is a
+bottleneck; counted as the chapter counts, the attention maps are about a third of GPT-3's 175 billion
+parameters (**Parameters & context**).
+
+**Cross-attention.** In a translation model the queries come from the text being written and the keys and
+values from the original (**Cross-attention**; load an encoder-decoder such as Helsinki-NLP/opus-mt-en-fr).
 
 **Sharing.** The address bar always holds the model, text, layer, head, masking, orientation and page:
 copy it to share exactly this view.
