@@ -40,6 +40,7 @@ from viz.views.shifts import (
     word_trace,
 )
 
+C_J_AXIS = "|c_j| (length of the vector it adds)"
 MASKED_HELP = "The causal mask (or the layer's sliding window) hides this source from the query: every weight is 0."
 DEFAULT_SENTENCES = "American shrew mole\none mole of carbon dioxide\ntake a biopsy of the mole"
 DEFAULT_SENSES = [
@@ -101,9 +102,7 @@ if n > SOURCE_MAX:
         show_chart(named_source_bars(names, shares[shown], share_title, "c_j·Δe / |Δe|²", labels[query]), "mech_share")
     with c2:
         show_chart(
-            named_source_bars(
-                names, norms[shown], "Size of each source's contribution |c_j|", "|c_j| (d_model units)", labels[query]
-            ),
+            named_source_bars(names, norms[shown], "Size of each source's contribution |c_j|", C_J_AXIS, labels[query]),
             "mech_norms",
         )
     show_chart(
@@ -115,7 +114,7 @@ else:
         show_chart(source_bars(labels, shares, share_title, "c_j·Δe / |Δe|²", query), "mech_share")
     with c2:
         show_chart(
-            source_bars(labels, norms, "Size of each source's contribution |c_j|", "|c_j| (d_model units)", query),
+            source_bars(labels, norms, "Size of each source's contribution |c_j|", C_J_AXIS, query),
             "mech_norms",
         )
     show_chart(named_head_sources(split.head_norms(), labels, heads_title, split.allowed), "mech_heads_sources")

@@ -67,7 +67,8 @@ else:
 if parts.has_bias:
     title = f"Scores: {scaled_by} + relative position bias  (the two terms below)"
 else:
-    title = "Scaled scores, soft-capped  (see below)" if parts.has_softcap else f"Raw scaled scores  {scaled_by}"
+    plain_title = f"Scaled scores before the mask  {scaled_by}"
+    title = "Scaled scores, soft-capped  (see below)" if parts.has_softcap else plain_title
 st.subheader(title)
 if ctx.causal:
     how = (
@@ -162,8 +163,7 @@ seen = f"key {query}" if one else f"keys {first}–{query}"
 them = "that key is all it has, so its weight is" if one else "those keys are all it has, so each of their weights is"
 st.caption(
     f"Without the mask, query {query} puts {kept:.4f} of its weight on {seen}. With the mask {them} divided by "
-    f"{kept:.4f}."
-    + (f" The table lists keys {window.k0}–{window.k1 - 1} (the window)." if long else "")
+    f"{kept:.4f}." + (f" The table lists keys {window.k0}–{window.k1 - 1} (the window)." if long else "")
 )
 keys = range(window.k0, window.k1)
 columns = {"key": [f"{j}: {tokens.readable[j]}" for j in keys]}

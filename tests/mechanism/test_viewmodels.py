@@ -230,3 +230,13 @@ def test_bytes_are_written_in_the_units_the_context_chart_uses() -> None:
 
     assert human_bytes(999) == "999 B" and human_bytes(1_500) == "1.5 kB"
     assert human_bytes(pattern_bytes(30, 9, 8192, 4)) == "72.5 GB"
+
+
+def test_the_default_query_is_the_last_word_not_a_closing_full_stop() -> None:
+    """Without "creature", the default question is asked of the last token that is a word (or number): a text
+    ending in "." made the softmax step and Head finder open on the full stop."""
+    tokens = ["The", " old", " wizard", " handed", " the", " key", "."]
+    assert default_query_keys(tokens) == (5, [4])  # " key", looking at " the"
+    assert default_query_keys(["a", " b", "!", "?"]) == (1, [0])
+    assert default_query_keys([".", ","]) == (1, [0])  # no word at all: the last token, as before
+    assert default_query_keys(["hi"]) == (0, [0])

@@ -158,15 +158,18 @@ def row_to_head(row: int, n_heads: int) -> tuple[int, int]:
 
 
 def default_query_keys(tokens: Sequence[str]) -> tuple[int, list[int]]:
-    """A sensible first question: "creature" ← "fluffy", "blue" when present, else last token ← first token."""
+    """A sensible first question: "creature" ← "fluffy", "blue" when present, else the last word ← the word before
+    it (a word: a token with a letter or digit; a text with none: its last token ← the one before)."""
     stripped = [t.strip().lower() for t in tokens]
     if "creature" in stripped:
         q = stripped.index("creature")
         keys = [i for i, t in enumerate(stripped[:q]) if t in {"fluffy", "blue"}]
         if keys:
             return q, keys
-    n = len(tokens)
-    return n - 1, [max(0, n - 2)]
+    words = [i for i, t in enumerate(stripped) if any(c.isalnum() for c in t)]
+    if not words:
+        return len(tokens) - 1, [max(0, len(tokens) - 2)]
+    return words[-1], [words[-2] if len(words) > 1 else max(0, words[-1] - 1)]
 
 
 # The showcase's control: the same adjectives before the noun, but one word ("old") between them and it, so a
