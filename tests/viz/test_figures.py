@@ -288,4 +288,4 @@ def test_layer_lines_say_their_last_point_is_after_the_last_block() -> None:
     from viz.figures.shifts import layer_lines
 
     title = layer_lines({"a": np.ones(31)}, "t", "cosine").layout.xaxis.title.text
-    assert "entering" in title and "after the last block" in title
+    assert "input of layer" in title and "last: output" in title  # short: whole at 390 px (chart-text test)

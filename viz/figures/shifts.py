@@ -141,8 +141,8 @@ def named_head_sources(
     return auto_margins(fig)
 
 
-# The residual entering block l for l = 0..L−1; point L is the residual leaving the last block (no block L).
-RESIDUAL_AXIS = "layer (the residual entering that block; the last point: after the last block)"
+# The residual entering layer l for l = 0..L−1; point L is the model's output, the residual leaving the last layer.
+RESIDUAL_AXIS = "input of layer (last: output)"
 
 
 def layer_lines(series: dict[str, np.ndarray], title: str, y_title: str, x_title: str = RESIDUAL_AXIS) -> go.Figure:
