@@ -203,7 +203,8 @@ else:
     over_half = sum(h.weight > 0.5 for h in hits)
     st.caption(
         f"{over_half} of {L * H} heads put more than half of this query's attention on these keys. Beside each head, "
-        "its previous-token and first-token share over the whole text: a high previous-token share means the head "
+        "its previous-token and first-token share over the text (every query but the first): a high previous-token "
+        "share means the head "
         "mostly looks one token back, whatever the tokens are." + NO_PREVIOUS
     )
     grid = np.array([[0.0] * H for _ in range(L)])

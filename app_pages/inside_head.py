@@ -91,14 +91,14 @@ st.code(
     f"q_i · k_j      = {cell['dot']:.6g}\n"
     f"{scaling}"
     f"{share}\n"
-    f"the model's own: trace.pattern[{s.layer}, {s.head}][{i}, {j}] = {engine_weight:.6g}",
+    f"the engine's:   trace.pattern[{s.layer}, {s.head}][{i}, {j}] = {engine_weight:.6g}",
     language=None,
 )
 if cell["allowed"]:
     st.caption(
-        f"{cell['row_max']:.6g} is the largest score in query {i}'s row: subtracting it before exp gives the same "
-        "weights (it cancels in the fraction) without overflowing. The last line is the weight the model's own "
-        "forward pass computed."
+        f"{cell['row_max']:.6g} is the largest score among the keys query {i} may see: subtracting it before exp "
+        "gives the same weights (it cancels in the fraction) without overflowing. The last line is the engine's "
+        "softmax of the q and k this forward pass computed (trace.pattern), for comparison."
     )
 # ── the picked tokens' own vectors, before the full matrices ─────────────────────────────────────
 st.subheader("The two picked tokens' vectors")

@@ -67,7 +67,7 @@ else:
 if parts.has_bias:
     title = f"Scores: {scaled_by} + relative position bias  (the two terms below)"
 else:
-    plain_title = f"Scaled scores before the mask  {scaled_by}"
+    plain_title = f"Scaled scores  {scaled_by}"
     title = "Scaled scores, soft-capped  (see below)" if parts.has_softcap else plain_title
 st.subheader(title)
 if ctx.causal:

@@ -39,7 +39,16 @@ from viz.figures.mechanism import context_growth, matrix_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import layer_lines
 from viz.labels import axis_labels, plotly_escape, readable_tokens
-from viz.views.chapter import SLUGS, STEPS, facts_of, softmax_rows, step_index, step_text, weighted_values
+from viz.views.chapter import (
+    SLUGS,
+    STEPS,
+    facts_of,
+    first_block_input,
+    softmax_rows,
+    step_index,
+    step_text,
+    weighted_values,
+)
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
 from viz.views.heads import default_query_keys
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
@@ -93,16 +102,13 @@ def draw_tokens() -> None:
 
 def draw_embeddings() -> None:
     s = head_steps(0)
-    how = "RMS-normalised" if s.norm_position == "pre" else "LayerNorm(token + position embeddings)"
+    how, said = first_block_input(s.norm_position, s.norm, ctx.config.absolute_positions)
     show_chart(
         matrix_heatmap(s.E, f"E entering layer 0 ({how})  [{s.n} × {s.d_model}]", labels, None, "dimension", "token"),
         "start_E",
     )
-    if s.norm_position == "pre":
-        st.caption(
-            "RMS-normalised: the looked-up embedding divided by its root-mean-square and scaled by a learned weight "
-            "per dimension, which is what the first attention block reads."
-        )
+    if said:
+        st.caption(said)
 
 
 def draw_query_key() -> None:

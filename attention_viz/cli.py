@@ -80,8 +80,8 @@ def _width(value: str) -> int:
 
 def _device(value: str) -> str:
     """--device: cpu, cuda, cuda:N or mps (whether this machine has it is the loader's question: exit 1)."""
-    kind, _, index = value.partition(":")
-    if kind not in ("cpu", "cuda", "mps") or (index and not index.isdigit()):
+    kind, colon, index = value.partition(":")
+    if kind not in ("cpu", "cuda", "mps") or (colon and not index.isdigit()):
         raise argparse.ArgumentTypeError(f"unknown device {value!r}: use cpu, cuda (or cuda:N) or mps")
     return value
 

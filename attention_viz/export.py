@@ -46,7 +46,9 @@ SHORT_TENSORS = {
     "resid_post": "resid_post",
 }
 DEFAULT_TENSORS = ("pattern", "scores", "q", "k", "v", "resid")
-MAX_TENSOR_BYTES = 4 * 2**30  # what `collect` holds at most: more would swap or kill a laptop's Python
+# What `collect` holds at most (checked after each tensor, and the file is built beside them: ~2× at peak); more would
+# swap or kill a laptop's Python.
+MAX_TENSOR_BYTES = 4 * 2**30
 
 
 class ExportError(ValueError):

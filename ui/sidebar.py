@@ -168,8 +168,8 @@ def _masking_toggle(model: models.Model) -> None:
     st.toggle(
         "Causal mask in every layer",
         key="causal",
-        help="On: each token attends only to itself and earlier tokens (scores of later keys set to −∞ "
-        f"before the softmax). {models.title(model)}'s own masking is {'on' if cfg.causal else 'off'}.",
+        help="On: each token attends only to itself and earlier tokens (scores of later keys set to −∞ before the "
+        f"softmax). {markdown_literal(models.title(model))}'s own masking is {'on' if cfg.causal else 'off'}.",
     )
 
 
@@ -187,7 +187,7 @@ def _token_cap(model: models.Model) -> None:
         step=256,
         key="max_tokens",
         help=f"Longer texts are cut to this many tokens (a notice says where). This app traces up to {cap_limit} "
-        f"tokens of {models.title(model)}"
+        f"tokens of {markdown_literal(models.title(model))}"
         + (
             f" (its context is {model.config.n_ctx:,}: longer passes take too much time and memory for this app)"
             if model.config.n_ctx > cap_limit

@@ -4,6 +4,7 @@ computed background alpha), a click pins the token, and a new sidebar text redra
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import quote
 
 import numpy as np
@@ -57,6 +58,16 @@ def expected_alphas(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ALPHA_MAX * ratio, ALPHA_MAX * 2.1 * REL_ERROR * ratio + ALPHA_TOL
 
 
+def js_three_digits(x: float) -> str:
+    """String(Number(x.toPrecision(3))) as the view writes it: an exact half rounds up (Python's format rounds it
+    to even), trailing zeros dropped; the weights named here are above 1e-6, where JS writes no exponent."""
+    d = Decimal(float(x))
+    if d == 0:
+        return "0"
+    rounded = d.quantize(Decimal(1).scaleb(d.adjusted() - 2), rounding=ROUND_HALF_UP)
+    return format(rounded.normalize(), "f")
+
+
 def test_hover_shades_by_the_models_weights_and_click_pins(page, app_url, smollm, screenshots) -> None:
     from services.traces import get_trace
 
@@ -83,7 +94,7 @@ def test_hover_shades_by_the_models_weights_and_click_pins(page, app_url, smollm
     said = text_frame(page).locator("#tv-top").inner_text()
     labels = text_pieces(get_trace(smollm, TEXT, None, 4096)).labels  # the names the view writes
     order = np.argsort(-pattern[query], kind="stable")[:3]
-    want_said = " · ".join(f"{labels[j]} {float(f'{pattern[query, j]:.3g}'):g}" for j in order)
+    want_said = " · ".join(f"{labels[j]} {js_three_digits(pattern[query, j])}" for j in order)
     assert said.strip().endswith(want_said), (said, want_said)
 
     toks.nth(query).click()

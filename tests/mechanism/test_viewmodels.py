@@ -240,3 +240,7 @@ def test_the_default_query_is_the_last_word_not_a_closing_full_stop() -> None:
     assert default_query_keys(["a", " b", "!", "?"]) == (1, [0])
     assert default_query_keys([".", ","]) == (1, [0])  # no word at all: the last token, as before
     assert default_query_keys(["hi"]) == (0, [0])
+    # Special tokens are not words: MiniLM's [CLS] … [SEP], Marian's </s>.
+    assert default_query_keys(["[CLS]", "the", "cat", "is", "tired", ".", "[SEP]"]) == (4, [3])
+    assert default_query_keys(["▁the", "▁cat", "</s>"]) == (1, [0])
+    assert default_query_keys(["<|endoftext|>", "hi"]) == (1, [0])

@@ -30,7 +30,10 @@ def test_the_lens_of_an_encoder_is_a_bad_argument_not_a_traceback(tmp_path, caps
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("device", "code", "said"), [("tpu", 2, "unknown device 'tpu'"), ("cuda", 1, "CUDA")])
+@pytest.mark.parametrize(
+    ("device", "code", "said"),
+    [("tpu", 2, "unknown device 'tpu'"), ("cuda:", 2, "unknown device"), ("cuda", 1, "CUDA")],
+)
 def test_a_device_this_machine_lacks_is_one_line(tiny_model, tmp_path, capsys, monkeypatch, device, code, said):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same answer on a machine with a GPU
     argv = ["export", "--model", tiny_model, "--text", "hello there", "--device", device, "-o", str(tmp_path / "x.svg")]

@@ -9,13 +9,25 @@ import numpy as np
 import pytest
 
 from app_pages.registry import PAGE_NAMES
-from viz.views.chapter import SLUGS, STEPS, Facts, softmax_rows, step_slug, step_text, weighted_values
+from viz.views.chapter import (
+    SLUGS,
+    STEPS,
+    Facts,
+    first_block_input,
+    softmax_rows,
+    step_slug,
+    step_text,
+    weighted_values,
+)
 
 DECODER = Facts(
     model="SmolLM2-135M-Instruct", n_tokens=10, n_layers=30, n_heads=9, n_kv_heads=3, d_model=576, d_head=64,
-    n_ctx=8192, model_causal=True, causal=True, uses_rope=True, encoder_decoder=False, layer=3, head=2,
+    n_ctx=8192, model_causal=True, causal=True, uses_rope=True, absolute_positions=False, encoder_decoder=False,
+    layer=3, head=2,
 )  # fmt: skip
-ENCODER = dataclasses.replace(DECODER, model="all-MiniLM-L6-v2", model_causal=False, causal=False, uses_rope=False)
+ENCODER = dataclasses.replace(
+    DECODER, model="all-MiniLM-L6-v2", model_causal=False, causal=False, uses_rope=False, absolute_positions=True
+)
 
 
 def test_the_steps_follow_the_chapter() -> None:
@@ -77,3 +89,27 @@ def test_weighted_values_add_up_to_the_heads_delta() -> None:
     assert cut.sources == sorted(np.argsort(-sizes)[:2].tolist()) and cut.n_rest == 3
     np.testing.assert_allclose(cut.rows.sum(axis=0) + cut.rest, whole.delta, atol=1e-12)
     assert cut.rest_weight == pytest.approx(1.0 - cut.weights.sum())
+
+
+def test_position_is_told_as_each_model_carries_it() -> None:
+    """RoPE (SmolLM2), an embedding added to the token's (BERT, GPT-2: learned; Marian: fixed sinusoids) or a bias
+    on the scores (T5): a T5 was told it adds a learned position embedding."""
+    rope, added = step_text("embeddings", DECODER), step_text("embeddings", ENCODER)
+    assert "RoPE" in rope and "adds a position embedding" in added and "learned" not in added
+    t5 = dataclasses.replace(ENCODER, absolute_positions=False)
+    assert "no position embedding" in step_text("embeddings", t5) and "bias" in step_text("embeddings", t5)
+    assert "(but for its position embedding)" in step_text("moles", ENCODER)
+    assert "(but for its position embedding)" not in step_text("moles", t5)
+
+
+def test_the_first_blocks_input_is_named_as_the_model_normalises_it() -> None:
+    """Step 2's chart is blocks.attention_input of layer 0: RMSNorm or LayerNorm of the residual (pre-norm and
+    sandwich), or the residual itself (post-norm: BERT's is already LayerNorm(token + position); OLMo 2's raw)."""
+    title, caption = first_block_input("pre", "rms", absolute_positions=False)
+    assert title == "RMS-normalised" and "root-mean-square" in caption
+    title, caption = first_block_input("pre", "layer", absolute_positions=True)  # GPT-2
+    assert title == "LayerNorm(token + position embeddings)" and "standard deviation" in caption
+    assert first_block_input("post", "layer", absolute_positions=True)[0] == "LayerNorm(token + position embeddings)"
+    title, caption = first_block_input("post_sublayer", "rms", absolute_positions=False)  # OLMo 2
+    assert title == "the token embedding itself" and "normalises each sublayer's output" in caption
+    assert first_block_input("sandwich", "rms", absolute_positions=False)[0] == "RMS-normalised"

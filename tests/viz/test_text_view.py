@@ -18,6 +18,7 @@ from viz.views.text_view import (
     encode_both,
     head_matrix,
     quantise,
+    strongest_entries,
     text_pieces,
 )
 
@@ -106,7 +107,7 @@ def test_coverage_note_tells_the_truth() -> None:
     q = encode(hand_pattern(), "query", full_max=3, k=2)
     assert "top 2 keys, which hold 78.3 % of its weight on average" in coverage_note(q)
     assert "All 6 tokens' weights are shown" in coverage_note(encode(hand_pattern(), "query"))
-    assert "strongest named above are the model's exact numbers" in coverage_note(q)
+    assert "strongest named above are exact" in coverage_note(q)
 
 
 def test_text_pieces_follow_the_text(smollm, minilm) -> None:
@@ -152,3 +153,10 @@ def test_the_strongest_weights_are_the_models_own_in_their_true_order() -> None:
         assert index.tolist() == [0, 1, 4] and weight.tolist() == m[[0, 1, 4], 0].tolist()
     index, weight = encode_both(np.ones((1, 1), dtype=np.float32))["query"].strongest(0)
     assert index.tolist() == [0] and weight.tolist() == [1.0]  # fewer than three tokens: as many as there are
+    # Exact ties go to the earlier position, at the cut too (argpartition alone picks any of them).
+    rng = np.random.default_rng(0)
+    tied = rng.choice(np.array([0.1, 0.2, 0.3], dtype=np.float32), size=(200, 40))
+    index, weight = strongest_entries(tied)
+    want = np.argsort(-tied, axis=1, kind="stable")[:, :3]
+    assert index.reshape(200, 3).tolist() == want.tolist()
+    assert weight.reshape(200, 3).tolist() == np.take_along_axis(tied, want, axis=1).tolist()

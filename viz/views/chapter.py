@@ -75,6 +75,7 @@ class Facts:
     model_causal: bool  # the model's own masking
     causal: bool  # the masking of this pass
     uses_rope: bool
+    absolute_positions: bool  # a position embedding is added to the token's (ModelConfig.absolute_positions)
     encoder_decoder: bool
     layer: int
     head: int
@@ -111,6 +112,7 @@ def facts_of(ctx: PageSetting, n_tokens: int) -> Facts:
         model_causal=bool(cfg.causal),
         causal=bool(ctx.causal),
         uses_rope=bool(cfg.uses_rope),
+        absolute_positions=bool(cfg.absolute_positions),
         encoder_decoder=bool(cfg.is_encoder_decoder),
         layer=int(ctx.layer),
         head=int(ctx.head),
@@ -123,7 +125,36 @@ def _position_sentence(f: Facts) -> str:
             "This model has no position embedding: instead its queries and keys are rotated by an angle that grows "
             "with the position (RoPE), so position enters at the next step."
         )
-    return "This model adds a learned position embedding to each token's embedding, as GPT-3 does."
+    if f.absolute_positions:  # learned (BERT, GPT-2, like GPT-3's) or fixed sinusoids (Marian)
+        return "This model adds a position embedding to each token's embedding, as GPT-3 does."
+    return (
+        "This model has no position embedding: a bias added to each score, which depends on how far apart the query "
+        "and the key are, carries position instead (T5's relative position bias)."
+    )
+
+
+def first_block_input(norm_position: str, norm: str, absolute_positions: bool) -> tuple[str, str]:
+    """(chart-title words, caption) for what layer 0's attention reads (attention_core.blocks.attention_input):
+    the normalised residual for pre-norm and sandwich models, the residual itself for post-norm ones."""
+    summed = "LayerNorm(token + position embeddings)" if absolute_positions else "LayerNorm(token embedding)"
+    if norm_position in ("pre", "sandwich"):
+        if norm == "rms":
+            return "RMS-normalised", (
+                "RMS-normalised: the looked-up embedding divided by its root-mean-square and scaled by a learned "
+                "weight per dimension, which is what the first attention block reads."
+            )
+        return summed, (
+            "LayerNorm: the looked-up embedding"
+            + (" plus its position embedding" if absolute_positions else "")
+            + ", minus its mean, divided by its standard deviation, then scaled and shifted per dimension by learned "
+            "weights: what the first attention block reads."
+        )
+    if norm_position == "post":  # BERT normalises the embeddings before the first block
+        return summed, ""
+    return "the token embedding itself", (
+        "This model reads the embedding as it is and normalises each sublayer's output instead (a norm after "
+        "attention and after the MLP)."
+    )
 
 
 def _masking_text(f: Facts) -> str:
@@ -239,7 +270,7 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
         "moles": (
             "*American shrew mole*, *one mole of carbon dioxide*, *take a biopsy of the mole*: the word **mole** "
             "starts with the same embedding in all three"
-            + ("" if f.uses_rope else " (but for its position embedding)")
+            + (" (but for its position embedding)" if f.absolute_positions else "")
             + ", and the layers (attention, and the MLPs between them) move it toward the right meaning. "
             "Each line below is one pair of sentences: the cosine similarity of *mole*'s embedding in the two, "
             "layer by layer (1 = the same vector). Where a line falls, the layers have pulled the meanings apart."

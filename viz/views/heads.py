@@ -3,6 +3,7 @@ per-head statistics (entropy, previous-/first-token share, distance) over every 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -157,6 +158,9 @@ def row_to_head(row: int, n_heads: int) -> tuple[int, int]:
     return divmod(int(row), n_heads)
 
 
+_SPECIAL = re.compile(r"\[[a-z]+\]|<[^<>\s]+>")  # [CLS], [SEP], </s>, <|endoftext|>: markers, not words
+
+
 def default_query_keys(tokens: Sequence[str]) -> tuple[int, list[int]]:
     """A sensible first question: "creature" ← "fluffy", "blue" when present, else the last word ← the word before
     it (a word: a token with a letter or digit; a text with none: its last token ← the one before)."""
@@ -166,7 +170,7 @@ def default_query_keys(tokens: Sequence[str]) -> tuple[int, list[int]]:
         keys = [i for i, t in enumerate(stripped[:q]) if t in {"fluffy", "blue"}]
         if keys:
             return q, keys
-    words = [i for i, t in enumerate(stripped) if any(c.isalnum() for c in t)]
+    words = [i for i, t in enumerate(stripped) if any(c.isalnum() for c in t) and not _SPECIAL.fullmatch(t)]
     if not words:
         return len(tokens) - 1, [max(0, len(tokens) - 2)]
     return words[-1], [words[-2] if len(words) > 1 else max(0, words[-1] - 1)]

@@ -153,17 +153,23 @@ class Encoded:
         return self.codes[i * self.n : (i + 1) * self.n]
 
 
-def strongest_entries(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def strongest_entries(vectors: np.ndarray, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each row's STRONGEST largest entries, largest first (ties: the earlier position), as ([n · STRONGEST] uint16
-    positions, float32 weights); rows shorter than STRONGEST are padded with weight 0."""
+    positions, float32 weights); rows shorter than STRONGEST are padded with weight 0. `positions` ([n, width],
+    ascending in each row) names the columns of `vectors` when they are a subset of each row (the top-k path)."""
     n, width = vectors.shape
     kk = min(STRONGEST, width)
-    part = np.argpartition(-vectors, kk - 1, axis=1)[:, :kk] if kk < width else np.tile(np.arange(width), (n, 1))
-    vals = np.take_along_axis(vectors, part, axis=1)
-    order = np.lexsort((part, -vals), axis=1)  # by weight, descending; then by position
+    kth = -np.partition(-vectors, kk - 1, axis=1)[:, kk - 1 : kk]  # [n, 1] the kk-th largest value
+    above = vectors > kth
+    tied = vectors == kth  # argpartition would pick any of these: take the earliest that still fit
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= kk - above.sum(axis=1, keepdims=True)))
+    cols = np.nonzero(chosen)[1].reshape(n, kk)  # kk per row, in position order
+    vals = np.take_along_axis(vectors, cols, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")  # by weight, descending; ties keep position order
     index = np.zeros((n, STRONGEST), dtype=np.uint16)
     weight = np.zeros((n, STRONGEST), dtype=np.float32)
-    index[:, :kk] = np.take_along_axis(part, order, axis=1)
+    cols = np.take_along_axis(cols, order, axis=1)
+    index[:, :kk] = cols if positions is None else np.take_along_axis(positions, cols, axis=1)
     weight[:, :kk] = np.take_along_axis(vals, order, axis=1)
     return index.ravel(), weight.ravel()
 
@@ -176,14 +182,16 @@ def encode(matrix: np.ndarray, direction: Direction, full_max: int = FULL_MAX_TO
     n = m.shape[0]
     empty = np.zeros(0, dtype=np.uint16)
     vectors = m if direction == "query" else np.ascontiguousarray(m.T)
-    exact = strongest_entries(vectors)
     if n <= full_max:
+        exact = strongest_entries(vectors)
         if not np.triu(m, 1).any():
             codes = quantise(m[np.tril_indices(n)])  # row-major: row i holds keys 0…i
             return Encoded(n, direction, "tri", n, codes, empty, 1.0, *exact)
         return Encoded(n, direction, "square", n, quantise(m.ravel()), empty, 1.0, *exact)
     kk = min(k, n)
-    top = np.argpartition(-vectors, kk - 1, axis=1)[:, :kk]
+    top = np.sort(np.argpartition(-vectors, kk - 1, axis=1)[:, :kk], axis=1)  # each row's top k, by position
+    # The strongest three lie among the top k (a tie across the cut at k = 48 would need 46 equal weights).
+    exact = strongest_entries(np.take_along_axis(vectors, top, axis=1), top)
     vals = np.take_along_axis(vectors, top, axis=1).astype(np.float64)
     totals = vectors.sum(axis=1, dtype=np.float64)
     share = np.divide(vals.sum(axis=1), totals, out=np.ones(n), where=totals > 0)
