@@ -169,8 +169,15 @@ def _masking_toggle(model: models.Model) -> None:
         "Causal mask in every layer",
         key="causal",
         help="On: each token attends only to itself and earlier tokens (scores of later keys set to −∞ before the "
-        f"softmax). {markdown_literal(models.title(model))}'s own masking is {'on' if cfg.causal else 'off'}.",
+        f"softmax). {title_in_prose(model)}'s own masking is {'on' if cfg.causal else 'off'}.",
     )
+
+
+def title_in_prose(model: models.Model) -> str:
+    """The model's title for Markdown: a built-in's name as it is, a typed folder or hub id as a literal (a folder
+    may be called anything, and Markdown would draw it)."""
+    title = models.title(model)
+    return title if models.is_embedded(model.name) else markdown_literal(title)
 
 
 def _token_cap(model: models.Model) -> None:
@@ -187,7 +194,7 @@ def _token_cap(model: models.Model) -> None:
         step=256,
         key="max_tokens",
         help=f"Longer texts are cut to this many tokens (a notice says where). This app traces up to {cap_limit} "
-        f"tokens of {markdown_literal(models.title(model))}"
+        f"tokens of {title_in_prose(model)}"
         + (
             f" (its context is {model.config.n_ctx:,}: longer passes take too much time and memory for this app)"
             if model.config.n_ctx > cap_limit

@@ -142,3 +142,15 @@ def test_an_encoder_decoder_from_the_selector_drives_the_cross_attention_page(en
     assert np.allclose(z, expected, atol=1e-6)
     assert np.allclose(z.sum(axis=1), 1.0, atol=1e-5)  # rows sum to 1 over the source alone
     assert cut_off_select_options(at) + cut_off_metric_values(at) + cut_off_code_lines(at) == []  # whole at 1024 px
+
+
+def test_the_sidebar_names_a_built_in_model_plainly_and_a_typed_one_literally(env) -> None:
+    """Help texts are Markdown: a built-in's name reads as a name; a typed folder's (it may hold `*` or `[x](y)`)
+    goes in as a literal."""
+    folder = tiny_gpt2(env)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "patterns", "text": TEXT})
+    at.run()
+    assert "SmolLM2-135M-Instruct's own masking is on" in at.toggle(key="causal").help
+    request(at, str(folder))
+    assert "` 'tiny-gpt2' `'s own masking is on" in at.toggle(key="causal").help
