@@ -93,7 +93,7 @@ with c1:
             lengths,
             [pattern_bytes(L, H, n, 2) for n in lengths],
             [pattern_bytes(L, H, n, 4) for n in lengths],
-            f"All attention patterns of {ctx.model_title}",
+            f"All attention patterns of {ctx.model_title_plain}",
         ),
         key="mech_ctx_growth",
     )
@@ -146,7 +146,9 @@ else:
     with c1:
         show_chart(
             timing_figure(
-                [t.n_tokens for t in timings], [t.seconds for t in timings], f"model.trace time, {ctx.model_title}"
+                [t.n_tokens for t in timings],
+                [t.seconds for t in timings],
+                f"model.trace time, {ctx.model_title_plain}",
             ),
             key="mech_timing_chart",
         )

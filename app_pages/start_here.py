@@ -245,7 +245,9 @@ def draw_context() -> None:
     lengths = context_lengths(cfg.n_ctx)
     fp16 = [pattern_bytes(cfg.n_layers, cfg.n_heads, n, 2) for n in lengths]
     fp32 = [pattern_bytes(cfg.n_layers, cfg.n_heads, n, 4) for n in lengths]
-    show_chart(context_growth(lengths, fp16, fp32, f"All attention patterns of {facts.model}"), "start_context")
+    show_chart(
+        context_growth(lengths, fp16, fp32, f"All attention patterns of {ctx.model_title_plain}"), "start_context"
+    )
 
 
 def draw_parameters() -> None:

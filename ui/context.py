@@ -12,6 +12,7 @@ import streamlit as st
 from services import models, traces
 from ui.progress import wait_with_progress
 from ui.shell import CACHE_OWNER
+from viz.labels import markdown_code
 
 CONTEXT_KEY = "ctx"  # where the frame leaves the context in st.session_state
 
@@ -21,8 +22,9 @@ class PageContext:
     model: Any  # the loaded model, an opaque handle for services.traces (attention_core.Model)
     config: Any  # its ModelConfig (a plain frozen dataclass: sizes, architecture, masking)
     model_name: str  # the registry key (URLs, file names, cache keys)
-    model_title: str  # what the prose calls it: "SmolLM2-135M-Instruct"
-    model_label: str  # the title with its kind and shape, for a page's caption
+    model_title: str  # what the prose calls it: "SmolLM2-135M-Instruct"; a typed folder or hub id as a code span
+    model_label: str  # the title with its kind and shape, for a page's caption (Markdown-safe, like model_title)
+    model_title_plain: str  # the title as it is, for chart titles (Plotly escapes it; Markdown is not drawn there)
     device: str
     n_layers: int
     n_heads: int
@@ -88,8 +90,9 @@ def build_page_context(model: models.Model) -> PageContext:
         model=model,
         config=cfg,
         model_name=model.name,
-        model_title=models.title(model),
-        model_label=models.label(model),
+        model_title=prose_title(model),
+        model_label=prose_label(model),
+        model_title_plain=models.title(model),
         device=model.device.type,
         n_layers=cfg.n_layers,
         n_heads=cfg.n_heads,
@@ -107,3 +110,18 @@ def build_page_context(model: models.Model) -> PageContext:
     )
     ss[CONTEXT_KEY] = ctx
     return ctx
+
+
+def prose_title(model: Any) -> str:
+    """The model's title for Markdown: a built-in's name as it is; a typed folder or hub id (it may be called
+    anything, and Markdown would draw it) as a code span."""
+    title = models.title(model)
+    return title if models.is_embedded(model.name) else markdown_code(title)
+
+
+def prose_label(model: Any) -> str:
+    """models.label for Markdown: the typed name part as a code span, its kind and shape as they are."""
+    label = models.label(model)
+    if models.is_embedded(model.name) or not label.startswith(model.name):
+        return label
+    return markdown_code(model.name) + label[len(model.name) :]

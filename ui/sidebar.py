@@ -11,6 +11,7 @@ import streamlit as st
 
 from services import models
 from ui import shell
+from ui.context import prose_title
 from viz.figures.layout import ORIENTATIONS
 from viz.labels import markdown_literal
 
@@ -169,15 +170,8 @@ def _masking_toggle(model: models.Model) -> None:
         "Causal mask in every layer",
         key="causal",
         help="On: each token attends only to itself and earlier tokens (scores of later keys set to −∞ before the "
-        f"softmax). {title_in_prose(model)}'s own masking is {'on' if cfg.causal else 'off'}.",
+        f"softmax). {prose_title(model)}'s own masking is {'on' if cfg.causal else 'off'}.",
     )
-
-
-def title_in_prose(model: models.Model) -> str:
-    """The model's title for Markdown: a built-in's name as it is, a typed folder or hub id as a literal (a folder
-    may be called anything, and Markdown would draw it)."""
-    title = models.title(model)
-    return title if models.is_embedded(model.name) else markdown_literal(title)
 
 
 def _token_cap(model: models.Model) -> None:
@@ -194,7 +188,7 @@ def _token_cap(model: models.Model) -> None:
         step=256,
         key="max_tokens",
         help=f"Longer texts are cut to this many tokens (a notice says where). This app traces up to {cap_limit} "
-        f"tokens of {title_in_prose(model)}"
+        f"tokens of {prose_title(model)}"
         + (
             f" (its context is {model.config.n_ctx:,}: longer passes take too much time and memory for this app)"
             if model.config.n_ctx > cap_limit

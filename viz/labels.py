@@ -76,6 +76,19 @@ def markdown_literal(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
     return f"{fence} {shown} {fence}"
 
 
+def markdown_code(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`text` as an inline code span, without markdown_literal's quotes: for a name that reads as a name (a model
+    folder or hub id) and may hold anything; the fence is longer than any run of backticks in it."""
+    shown = text if len(text) <= limit else text[: limit - 1] + "…"
+    run, longest = 0, 0
+    for ch in shown:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""  # a space keeps an edge backtick inside
+    return f"{fence}{pad}{shown}{pad}{fence}"
+
+
 def plotly_token(token: str) -> str:
     """Readable and safe for Plotly tick and hover text."""
     return plotly_escape(readable_token(token))

@@ -51,7 +51,7 @@ def check_described_and_drawn(at: AppTest, name: str, label: str) -> None:
 def test_a_local_gguf_file_loads_and_is_described(env) -> None:
     path = save_tiny_gguf(env / "models" / "tiny-llama.gguf")
     at = load_through_the_sidebar(str(path))
-    check_described_and_drawn(at, str(path), "tiny-llama (Llama-family decoder, 2 layers × 4 heads)")
+    check_described_and_drawn(at, str(path), "`tiny-llama` (Llama-family decoder, 2 layers × 4 heads)")
 
 
 def test_an_ollama_model_loads_and_is_described(env) -> None:
@@ -65,6 +65,6 @@ def test_an_ollama_model_loads_and_is_described(env) -> None:
     assert at.session_state["model"] == "smollm2-135m"  # the model that worked stays
     at.text_input(key="model_request").set_value("ollama:tiny:q8")
     at = at.button(key="model_load").click().run()
-    check_described_and_drawn(at, "ollama:tiny:q8", "ollama:tiny:q8 (Gemma 2 decoder, 2 layers × 2 heads)")
+    check_described_and_drawn(at, "ollama:tiny:q8", "`ollama:tiny:q8` (Gemma 2 decoder, 2 layers × 2 heads)")
     said = " ".join(c.value for c in at.sidebar.caption)
     assert "sliding window of 4 tokens (1 of 2 layers)" in said and "soft-capped" in said

@@ -25,10 +25,10 @@ def env(private_models):
     return private_models
 
 
-def tiny_gpt2(root: Path) -> Path:
+def tiny_gpt2(root: Path, name: str = "tiny-gpt2") -> Path:
     from tests.tiny_models import save_tiny_gpt2
 
-    folder = root / "models" / "tiny-gpt2"
+    folder = root / "models" / name
     folder.mkdir(parents=True)
     save_tiny_gpt2(folder)
     return folder
@@ -57,7 +57,7 @@ def test_a_local_folder_loads_and_is_described(env) -> None:
     total = model.parameter_counts()["total"]
     caption = next(c.value for c in at.sidebar.caption if "parameters" in c.value)
     assert "GPT-2 decoder" in caption and f"({total:,})" in caption and "running on CPU" in caption
-    assert at.session_state["ctx"].model_label == "tiny-gpt2 (GPT-2 decoder, 2 layers × 4 heads)"
+    assert at.session_state["ctx"].model_label == "`tiny-gpt2` (GPT-2 decoder, 2 layers × 4 heads)"
     assert at.selectbox(key="model").value == str(folder)  # the selector lists it next to the built-in models
     heatmap = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("head_heatmap"))
     z = decode(figure_spec(heatmap)["data"][0]["z"])
@@ -153,4 +153,20 @@ def test_the_sidebar_names_a_built_in_model_plainly_and_a_typed_one_literally(en
     at.run()
     assert "SmolLM2-135M-Instruct's own masking is on" in at.toggle(key="causal").help
     request(at, str(folder))
-    assert "` 'tiny-gpt2' `'s own masking is on" in at.toggle(key="causal").help
+    assert "`tiny-gpt2`'s own masking is on" in at.toggle(key="causal").help
+
+
+def test_a_folder_named_in_markdown_is_shown_as_its_name(env) -> None:
+    """A typed folder may be called anything: its name reaches every page's caption as a code span, never as
+    Markdown (here it would have drawn an image from another site)."""
+    folder = tiny_gpt2(env, "![p](https:⁄⁄evil.example⁄p.png) *x*")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "patterns", "text": TEXT})
+    at.run()
+    request(at, str(folder))
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("`![p](https:⁄⁄evil.example⁄p.png) *x*` (GPT-2 decoder") for c in captions), captions
+    at.switch_page("app_pages/parameters.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("`![p](https:⁄⁄evil.example⁄p.png) *x*`: every parameter" in h.value for h in at.header)
