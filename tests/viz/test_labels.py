@@ -42,3 +42,12 @@ def test_position_labels_number_repeated_tokens() -> None:
     assert labels.plotly_token_labels(toks) == ["0: the", "1: ␣&lt;b&gt;", "2: the"]
     assert labels.readable_token_labels(toks) == ["0: the", "1: ␣<b>", "2: the"]
     assert labels.axis_labels(toks) == (labels.readable_token_labels(toks), labels.plotly_token_labels(toks))
+
+
+def test_a_name_as_a_code_span_holds_any_backticks() -> None:
+    from viz.labels import markdown_code
+
+    assert markdown_code("org/model") == "`org/model`"
+    assert markdown_code("a`b") == "``a`b``" and markdown_code("a``b") == "```a``b```"
+    assert markdown_code("`x`") == "`` `x` ``"  # an edge backtick needs the space to stay inside
+    assert markdown_code("x" * 500).endswith("…`") and len(markdown_code("x" * 500)) < 500
