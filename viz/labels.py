@@ -68,23 +68,20 @@ def markdown_literal(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
     shown = repr(value) if isinstance(value, str) else str(value)
     if len(shown) > limit:
         shown = shown[: limit - 1] + "…"
-    run, longest = 0, 0
-    for ch in shown:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * (longest + 1)
+    fence = _fence(shown)
     return f"{fence} {shown} {fence}"
+
+
+def _fence(text: str) -> str:
+    """A run of backticks longer than any in `text`: a code span fenced by it cannot be closed from inside."""
+    return "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
 
 
 def markdown_code(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
     """`text` as an inline code span, without markdown_literal's quotes: for a name that reads as a name (a model
     folder or hub id) and may hold anything; the fence is longer than any run of backticks in it."""
     shown = text if len(text) <= limit else text[: limit - 1] + "…"
-    run, longest = 0, 0
-    for ch in shown:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
-    fence = "`" * (longest + 1)
+    fence = _fence(shown)
     pad = " " if shown.startswith("`") or shown.endswith("`") else ""  # a space keeps an edge backtick inside
     return f"{fence}{pad}{shown}{pad}{fence}"
 
