@@ -72,7 +72,7 @@ if long:
         show_token_strip(display_tokens(trace))
 else:
     show_token_strip(display_tokens(trace))
-default_q, _ = default_query_keys(trace.tokens)
+default_q, _ = default_query_keys(trace.tokens, trace.offsets)
 query = token_picker("Token to explain", readable, default_q, "mech_shift_query")
 split = derived(ctx.trace_key, "delta_by_source", layer, query, compute=lambda: delta_by_source(trace, layer, query))
 shares = split.share_along_delta()

@@ -165,7 +165,7 @@ if is_long(n):
 else:
     show_token_strip(display_tokens(trace))
 st.subheader("Which heads make one token look at others?")
-default_q, default_keys = default_query_keys(trace.tokens)
+default_q, default_keys = default_query_keys(trace.tokens, trace.offsets)
 c1, c2 = st.columns([1, 2])
 query = token_picker("Query token (the one looking)", readable, default_q, "mech_find_query", where=c1)
 keys = token_multi_picker("Key tokens (looked at)", readable, default_keys, "mech_find_keys", where=c2)

@@ -133,7 +133,7 @@ def draw_dot_products() -> None:
 
 def draw_softmax() -> None:
     view = one_head()
-    default_q, _ = default_query_keys(tokens.raw)
+    default_q, _ = default_query_keys(tokens.raw, trace.offsets)
     q = token_picker("Query token", readable, default_q, "start_query")
     row = view.pattern[q]
     top = int(row.argmax())
@@ -173,7 +173,7 @@ def draw_values() -> None:
     title = f"Δe = (A·V)·W_O[head {head}]  [{s.n} × {s.d_model}]"
     show_chart(matrix_heatmap(s.delta, title, labels, None, "dimension", "token"), "start_delta")
     st.markdown("**One token's row, added up**: each source's value vector times the query's weight on it.")
-    q = token_picker("Query token", readable, default_query_keys(tokens.raw)[0], "start_values_query")
+    q = token_picker("Query token", readable, default_query_keys(tokens.raw, trace.offsets)[0], "start_values_query")
     parts = weighted_values(s.v, s.W_O, s.pattern[q], s.mask[q], q)
     names = [f"{w:.3f} × v({labels[j]})·W_O" for j, w in zip(parts.sources, parts.weights, strict=True)]
     rows = [parts.rows]

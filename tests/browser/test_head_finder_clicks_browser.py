@@ -31,7 +31,7 @@ def landed_on(page, layer: int, head: int) -> None:
 
 def test_a_ranking_row_opens_its_head(mech_page, mech_url, smollm) -> None:
     trace = smollm.trace(TEXT)
-    query, keys = default_query_keys(trace.tokens)
+    query, keys = default_query_keys(trace.tokens, trace.offsets)
     third = rank_heads_by_attention(all_patterns(trace), query, keys)[2]
     page = mech_page
     open_head_finder(page, mech_url)

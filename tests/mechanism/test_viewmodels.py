@@ -240,7 +240,8 @@ def test_the_default_query_is_the_last_word_not_a_closing_full_stop() -> None:
     assert default_query_keys(["a", " b", "!", "?"]) == (1, [0])
     assert default_query_keys([".", ","]) == (1, [0])  # no word at all: the last token, as before
     assert default_query_keys(["hi"]) == (0, [0])
-    # Special tokens are not words: MiniLM's [CLS] … [SEP], Marian's </s>.
-    assert default_query_keys(["[CLS]", "the", "cat", "is", "tired", ".", "[SEP]"]) == (4, [3])
-    assert default_query_keys(["▁the", "▁cat", "</s>"]) == (1, [0])
-    assert default_query_keys(["<|endoftext|>", "hi"]) == (1, [0])
+    # Special tokens are not words: MiniLM's [CLS] … [SEP], Marian's </s> (they cover no text: empty offsets).
+    bert = [(0, 0), (0, 3), (4, 7), (8, 10), (11, 16), (16, 17), (0, 0)]
+    assert default_query_keys(["[CLS]", "the", "cat", "is", "tired", ".", "[SEP]"], bert) == (4, [3])
+    assert default_query_keys(["▁the", "▁cat", "</s>"], [(0, 3), (3, 7), (0, 0)]) == (1, [0])
+    assert default_query_keys(["<|endoftext|>", "hi"], [(0, 0), (0, 2)]) == (1, [0])

@@ -3,7 +3,6 @@ per-head statistics (entropy, previous-/first-token share, distance) over every 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -158,19 +157,20 @@ def row_to_head(row: int, n_heads: int) -> tuple[int, int]:
     return divmod(int(row), n_heads)
 
 
-_SPECIAL = re.compile(r"\[[a-z]+\]|<[^<>\s]+>")  # [CLS], [SEP], </s>, <|endoftext|>: markers, not words
-
-
-def default_query_keys(tokens: Sequence[str]) -> tuple[int, list[int]]:
+def default_query_keys(
+    tokens: Sequence[str], offsets: Sequence[tuple[int, int]] | None = None
+) -> tuple[int, list[int]]:
     """A sensible first question: "creature" ← "fluffy", "blue" when present, else the last word ← the word before
-    it (a word: a token with a letter or digit; a text with none: its last token ← the one before)."""
+    it (a word: a token with a letter or digit that covers some of the text; special tokens such as [CLS], [SEP]
+    and </s> cover none: their `offsets` are empty; a text with no word: its last token ← the one before)."""
     stripped = [t.strip().lower() for t in tokens]
     if "creature" in stripped:
         q = stripped.index("creature")
         keys = [i for i, t in enumerate(stripped[:q]) if t in {"fluffy", "blue"}]
         if keys:
             return q, keys
-    words = [i for i, t in enumerate(stripped) if any(c.isalnum() for c in t) and not _SPECIAL.fullmatch(t)]
+    covers = [end > start for start, end in offsets] if offsets is not None else [True] * len(tokens)
+    words = [i for i, t in enumerate(stripped) if covers[i] and any(c.isalnum() for c in t)]
     if not words:
         return len(tokens) - 1, [max(0, len(tokens) - 2)]
     return words[-1], [words[-2] if len(words) > 1 else max(0, words[-1] - 1)]
