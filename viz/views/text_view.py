@@ -190,9 +190,10 @@ def encode(matrix: np.ndarray, direction: Direction, full_max: int = FULL_MAX_TO
         return Encoded(n, direction, "square", n, quantise(m.ravel()), empty, 1.0, *exact)
     kk = min(k, n)
     top = np.sort(np.argpartition(-vectors, kk - 1, axis=1)[:, :kk], axis=1)  # each row's top k, by position
+    kept = np.take_along_axis(vectors, top, axis=1)  # [n, k] float32
     # The strongest three lie among the top k (a tie across the cut at k = 48 would need 46 equal weights).
-    exact = strongest_entries(np.take_along_axis(vectors, top, axis=1), top)
-    vals = np.take_along_axis(vectors, top, axis=1).astype(np.float64)
+    exact = strongest_entries(kept, top)
+    vals = kept.astype(np.float64)
     totals = vectors.sum(axis=1, dtype=np.float64)
     share = np.divide(vals.sum(axis=1), totals, out=np.ones(n), where=totals > 0)
     coverage = float(np.minimum(share, 1.0).mean())
