@@ -26,6 +26,7 @@ from attention_viz.svg_marks import cell_texts, shapes, tick_labels, ticks
 
 __all__ = ["SvgError", "plain", "to_svg", "view_svg"]
 NOTE_PX = 36  # the band of a left-out figure's note in a stacked view
+NO_HEATMAP = "this view has no heatmap to write as SVG: export it as HTML instead"
 
 
 def _axis_name(ref: str | None, letter: str) -> str:
@@ -254,7 +255,7 @@ def _svg(width: int, height: int, body: list[str], at: str = ' xmlns="http://www
 def to_svg(fig: go.Figure, width: int = 900) -> str:
     """The figure's heatmaps as vector SVG: cells as <rect>, token labels and titles as <text>."""
     if not _heatmaps(fig):
-        raise SvgError("this view has no heatmap to write as SVG: export it as HTML instead")
+        raise SvgError(NO_HEATMAP)
     body, height = _figure(fig, width)
     return _svg(width, height, body) + "\n"
 
@@ -275,7 +276,7 @@ def view_svg(figures: Sequence[go.Figure], width: int = 900) -> str:
     if len(figures) == 1:
         return to_svg(figures[0], width)
     if not any(_heatmaps(f) for f in figures):
-        raise SvgError("this view has no heatmap to write as SVG: export it as HTML instead")
+        raise SvgError(NO_HEATMAP)
     parts, y = ['<rect width="100%" height="100%" fill="white"/>'], 0
     for k, fig in enumerate(figures, start=1):
         if not _heatmaps(fig):
