@@ -14,6 +14,7 @@ from viz.labels import axis_labels, counted
 from viz.views.common import display_tokens
 from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
 from viz.views.head_window import STEPS_FULL_MAX_TOKENS, STEPS_TOGGLE_MAX_TOKENS, step_positions, steps_window
+from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
 
 st.title("Inside one head, step by step")
@@ -160,18 +161,11 @@ full = st.expander(f"{title} (fold them away)", expanded=True)
 with full:
     # ── 1. E ─────────────────────────────────────────────────────────────────────────────────────────
     st.subheader("1 · The embeddings E")
-    if s.norm_position == "pre":
-        st.caption(
-            f"E is what this head reads: the residual stream entering layer {s.layer}, RMS-normalised "
-            f"({'RMSNorm' if s.norm == 'rms' else 'LayerNorm'}(x)·w). At layer 0 that is the normalised token "
-            "embeddings; later it also carries what earlier layers added. One row per token, one column per "
-            "dimension."
+    st.caption(
+        head_input_caption(
+            s.layer, s.norm_position, s.norm, s.embedding_terms, s.embedding_norm, s.embed_scale, s.d_model
         )
-    else:
-        st.caption(
-            f"E is the residual stream entering layer {s.layer} (this post-norm model normalised it at the end of the "
-            "previous block; at layer 0 it is LayerNorm(token + position + segment embeddings))."
-        )
+    )
     show_chart(
         matrix_heatmap(
             w["E"], f"E  [n × d_model] = [{rows} × {dm}]", wl, None, "dimension", "token", row_positions=pos

@@ -43,7 +43,6 @@ from viz.views.chapter import (
     SLUGS,
     STEPS,
     facts_of,
-    first_block_input,
     softmax_rows,
     step_index,
     step_text,
@@ -51,6 +50,7 @@ from viz.views.chapter import (
 )
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
 from viz.views.heads import default_query_keys
+from viz.views.norm_words import first_block_input
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
 from viz.views.shifts import pairwise_cosines, word_trace
 from viz.views.sizes import context_lengths, pattern_bytes
@@ -102,7 +102,9 @@ def draw_tokens() -> None:
 
 def draw_embeddings() -> None:
     s = head_steps(0)
-    how, said = first_block_input(s.norm_position, s.norm, ctx.config.absolute_positions)
+    how, said = first_block_input(
+        s.norm_position, s.norm, s.embedding_terms, s.embedding_norm, s.embed_scale, s.d_model
+    )
     show_chart(
         matrix_heatmap(s.E, f"E entering layer 0 ({how})  [{s.n} × {s.d_model}]", labels, None, "dimension", "token"),
         "start_E",

@@ -46,6 +46,11 @@ def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> to
     return x
 
 
+def embedding_terms(w: Weights) -> tuple[str, ...]:
+    """What `embed` sums, in its order: "token", then "position" and "segment" where the model has them."""
+    return ("token",) + (("position",) if "embed.W_pos" in w else ()) + (("segment",) if "embed.W_type" in w else ())
+
+
 Rope = tuple[torch.Tensor, torch.Tensor]
 
 

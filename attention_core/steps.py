@@ -68,6 +68,11 @@ class HeadSteps:
     window: int | None = None  # this layer's sliding window
     qk_norm: str = "none"
     position_bias: np.ndarray | None = None  # [n_q, n_k] T5: this head's relative position bias; None without
+    # what layer 0's residual is (blocks.embed): embed_scale·token (+ position) (+ segment), then a LayerNorm
+    # where embedding_norm (BERT)
+    embedding_terms: tuple[str, ...] = ("token",)
+    embedding_norm: bool = False
+    embed_scale: float = 1.0
 
     @property
     def n(self) -> int:
@@ -142,7 +147,7 @@ def _qk_norm(
 def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     """Every intermediate of one head for the traced text, as numpy arrays.
 
-    Long because the record it returns has 37 named fields, filled one per line.
+    Long because the record it returns has 40 named fields, filled one per line.
     """
     cfg = trace.config
     trace.check(layer, head)  # the engine's own range check and message
@@ -215,6 +220,9 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         window=cfg.window(layer),
         qk_norm=cfg.qk_norm,
         position_bias=bias,
+        embedding_terms=blocks.embedding_terms(w),
+        embedding_norm="embed.ln.w" in w,
+        embed_scale=cfg.embed_scale,
     )
 
 

@@ -198,6 +198,16 @@ def test_encoder_decoder_matches_transformers_including_cross_attention(marian):
     assert pair.encoder.logits is None
 
 
+def test_marian_steps_say_its_embeddings_are_scaled_and_not_normalised(marian):
+    """Marian's layer-0 residual is √d_model·token + sinusoidal position, with no LayerNorm (unlike BERT):
+    HeadSteps says so, and the residual the pass captured is exactly that sum."""
+    _, ours = marian
+    trace = ours.trace_pair("the blue creature", "a mole").encoder
+    s = trace.head_steps(0, 0)
+    assert (s.embedding_terms, s.embedding_norm) == (("token", "position"), False)
+    assert s.embed_scale == pytest.approx(ours.config.d_model**0.5)
+
+
 def test_encoder_decoder_masks(marian):
     _, ours = marian
     pair = ours.trace_pair("one mole of carbon dioxide", "une mole de dioxyde")

@@ -66,3 +66,12 @@ def test_cell_numbers(fluffy) -> None:
 def test_steps_use_the_engines_range_check(fluffy) -> None:
     with pytest.raises(IndexError, match=r"head 9 is out of range 0\.\.8"):
         fluffy.head_steps(0, 9)
+
+
+def test_steps_say_what_the_first_residual_is_made_of(smollm, minilm, fluffy) -> None:
+    """HeadSteps names the sums in layer 0's residual (Start here's step 2 and Inside a head's step 1 words
+    come from these): SmolLM2 a bare token embedding, MiniLM LayerNorm(token + position + segment)."""
+    s = fluffy.head_steps(0, 0)
+    assert (s.embedding_terms, s.embedding_norm, s.embed_scale) == (("token",), False, 1.0)
+    m = minilm.trace(FLUFFY).head_steps(0, 0)
+    assert (m.embedding_terms, m.embedding_norm, m.embed_scale) == (("token", "position", "segment"), True, 1.0)

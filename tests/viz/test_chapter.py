@@ -13,7 +13,6 @@ from viz.views.chapter import (
     SLUGS,
     STEPS,
     Facts,
-    first_block_input,
     softmax_rows,
     step_slug,
     step_text,
@@ -100,16 +99,3 @@ def test_position_is_told_as_each_model_carries_it() -> None:
     assert "no position embedding" in step_text("embeddings", t5) and "bias" in step_text("embeddings", t5)
     assert "(but for its position embedding)" in step_text("moles", ENCODER)
     assert "(but for its position embedding)" not in step_text("moles", t5)
-
-
-def test_the_first_blocks_input_is_named_as_the_model_normalises_it() -> None:
-    """Step 2's chart is blocks.attention_input of layer 0: RMSNorm or LayerNorm of the residual (pre-norm and
-    sandwich), or the residual itself (post-norm: BERT's is already LayerNorm(token + position); OLMo 2's raw)."""
-    title, caption = first_block_input("pre", "rms", absolute_positions=False)
-    assert title == "RMS-normalised" and "root-mean-square" in caption
-    title, caption = first_block_input("pre", "layer", absolute_positions=True)  # GPT-2
-    assert title == "LayerNorm(token + position embeddings)" and "standard deviation" in caption
-    assert first_block_input("post", "layer", absolute_positions=True)[0] == "LayerNorm(token + position embeddings)"
-    title, caption = first_block_input("post_sublayer", "rms", absolute_positions=False)  # OLMo 2
-    assert title == "the token embedding itself" and "normalises each sublayer's output" in caption
-    assert first_block_input("sandwich", "rms", absolute_positions=False)[0] == "RMS-normalised"

@@ -133,30 +133,6 @@ def _position_sentence(f: Facts) -> str:
     )
 
 
-def first_block_input(norm_position: str, norm: str, absolute_positions: bool) -> tuple[str, str]:
-    """(chart-title words, caption) for what layer 0's attention reads (attention_core.blocks.attention_input):
-    the normalised residual for pre-norm and sandwich models, the residual itself for post-norm ones."""
-    summed = "LayerNorm(token + position embeddings)" if absolute_positions else "LayerNorm(token embedding)"
-    if norm_position in ("pre", "sandwich"):
-        if norm == "rms":
-            return "RMS-normalised", (
-                "RMS-normalised: the looked-up embedding divided by its root-mean-square and scaled by a learned "
-                "weight per dimension, which is what the first attention block reads."
-            )
-        return summed, (
-            "LayerNorm: the looked-up embedding"
-            + (" plus its position embedding" if absolute_positions else "")
-            + ", minus its mean, divided by its standard deviation, then scaled and shifted per dimension by learned "
-            "weights: what the first attention block reads."
-        )
-    if norm_position == "post":  # BERT normalises the embeddings before the first block
-        return summed, ""
-    return "the token embedding itself", (
-        "This model reads the embedding as it is and normalises each sublayer's output instead (a norm after "
-        "attention and after the MLP)."
-    )
-
-
 def _masking_text(f: Facts) -> str:
     if f.model_causal:
         return (

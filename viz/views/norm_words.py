@@ -1,0 +1,87 @@
+"""What a head reads, in words that hold for each norm placement (pre, post, sandwich, post-sublayer) and each
+way a model makes its first residual (blocks.embed): Start here's step 2 and Inside a head's step 1."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def summed_embeddings(terms: Sequence[str], embed_scale: float = 1.0, d_model: int = 0) -> str:
+    """Layer 0's residual in words (HeadSteps.embedding_terms): 'token + position embeddings', with Marian's
+    factor on the token embedding ('√d_model·token + position embeddings')."""
+    token = terms[0]
+    if embed_scale != 1.0:
+        token = "√d_model·" if math.isclose(embed_scale, math.sqrt(d_model), rel_tol=1e-6) else f"{embed_scale:.4g}·"
+        token += terms[0]
+    return " + ".join([token, *terms[1:]]) + (" embeddings" if len(terms) > 1 else " embedding")
+
+
+def first_block_input(
+    norm_position: str,
+    norm: str,
+    terms: Sequence[str],
+    embedding_norm: bool = False,
+    embed_scale: float = 1.0,
+    d_model: int = 0,
+) -> tuple[str, str]:
+    """(chart-title words, caption) for what layer 0's attention reads (attention_core.blocks.attention_input):
+    the normalised residual for pre-norm and sandwich models, the residual itself for post-norm ones. `terms`,
+    `embedding_norm` and `embed_scale` are HeadSteps' account of that residual (blocks.embed)."""
+    summed = summed_embeddings(terms, embed_scale, d_model)
+    if norm_position in ("pre", "sandwich"):
+        if norm == "rms":
+            return "RMS-normalised", (
+                "RMS-normalised: the looked-up embedding divided by its root-mean-square and scaled by a learned "
+                "weight per dimension, which is what the first attention block reads."
+            )
+        return f"LayerNorm({summed})", (
+            "LayerNorm: the looked-up embedding"
+            + (" plus its position embedding" if "position" in terms else "")
+            + ", minus its mean, divided by its standard deviation, then scaled and shifted per dimension by learned "
+            "weights: what the first attention block reads."
+        )
+    if norm_position == "post":
+        if embedding_norm:  # BERT normalises the embeddings before the first block
+            return f"LayerNorm({summed})", ""
+        return summed, (
+            "This post-norm model reads the embeddings as they are, not normalised: its first LayerNorm comes after "
+            "the first attention's residual add."
+        )
+    return "the token embedding itself", (
+        "This model reads the embedding as it is and normalises each sublayer's output instead (a norm after "
+        "attention and after the MLP)."
+    )
+
+
+def head_input_caption(
+    layer: int,
+    norm_position: str,
+    norm: str,
+    terms: Sequence[str],
+    embedding_norm: bool = False,
+    embed_scale: float = 1.0,
+    d_model: int = 0,
+) -> str:
+    """Inside a head's caption for E, what the head reads: blocks.attention_input of the residual entering
+    `layer`, in words that hold for each norm placement (HeadSteps' fields)."""
+    name = "RMSNorm" if norm == "rms" else "LayerNorm"
+    summed = summed_embeddings(terms, embed_scale, d_model)
+    rows = " One row per token, one column per dimension."
+    if norm_position in ("pre", "sandwich"):
+        return (
+            f"E is what this head reads: the residual stream entering layer {layer}, normalised ({name}(x)·w"
+            + (" + b" if norm == "layer" else "")
+            + f"). At layer 0 that is {name}({summed}); later the residual "
+            "also carries what earlier layers added." + rows
+        )
+    if norm_position == "post":
+        first = f"LayerNorm({summed})" if embedding_norm else f"{summed}, not normalised"
+        return (
+            f"E is the residual stream entering layer {layer}: this post-norm model normalised it at the end of the "
+            f"previous block; at layer 0 it is {first}." + rows
+        )
+    return (
+        f"E is the residual stream entering layer {layer}, as it is: this model normalises each sublayer's output "
+        f"before adding it, not the sublayer's input. At layer 0 it is {summed}." + rows
+    )
