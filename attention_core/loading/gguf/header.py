@@ -14,8 +14,10 @@ Little-endian; a big-endian file is recognised by its version, as gguf's reader 
 
 from __future__ import annotations
 
+import functools
 import math
 import mmap
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,12 +131,19 @@ def _walk(buf, file_size: int) -> GGUFHeader:
 
 def read_header(path: Path) -> GGUFHeader:
     """The metadata and tensors a GGUF file lists and where its data begins; ModelLoadError when the header
-    cannot be read."""
+    cannot be read. A first load reads it twice (the size check in attention_core/memory.py, then the loader):
+    the second read reuses the first walk while the file is unchanged (same inode, size and time)."""
     try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return _walk(buf, len(buf))
+        st = os.stat(path)
+        return _read_header(str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
     except (OSError, ValueError, struct.error) as exc:  # mmap of an empty file is a ValueError too
-        raise ModelLoadError(f"{path.name} is not a readable GGUF file ({exc}).") from None
+        raise ModelLoadError(f"{Path(path).name} is not a readable GGUF file ({exc}).") from None
+
+
+@functools.lru_cache(maxsize=2)
+def _read_header(path: str, _inode: int, _size: int, _mtime_ns: int) -> GGUFHeader:
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        return _walk(buf, len(buf))
 
 
 def tensor_bytes(info: TensorInfo) -> int:
