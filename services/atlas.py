@@ -123,6 +123,9 @@ def store_corpus(filename: str, data: bytes) -> StoredCorpus:
     except CorpusError as exc:
         path.unlink(missing_ok=True)
         raise CorpusError(str(exc).replace(str(path), name)) from None
+    except Exception:  # a reader's bug: still keep no file that was never checked
+        path.unlink(missing_ok=True)
+        raise
     return StoredCorpus(path, name, sha, len(documents))
 
 

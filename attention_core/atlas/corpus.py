@@ -34,10 +34,18 @@ def corpus_path(name: str | Path) -> Path:
     return path
 
 
+def _not_utf8(path: Path, line_no: int, where: str = "") -> CorpusError:
+    return CorpusError(f"{path} is not UTF-8 text (line {line_no}{where}); save it as UTF-8.")
+
+
 def _texts_from_jsonl(path: Path) -> list[str]:
     texts = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
+    with open(path, "rb") as f:  # bytes, decoded line by line: a bad byte is reported with its line
+        for line_no, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _not_utf8(path, line_no) from None
             if not line.strip():
                 continue
             try:
@@ -67,10 +75,11 @@ def _texts_from_parquet(path: Path) -> list[str]:
 
 
 def _texts_from_lines(path: Path) -> list[str]:
+    data = path.read_bytes()
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        return data.decode("utf-8").splitlines()
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
+        raise _not_utf8(path, data.count(b"\n", 0, exc.start) + 1, f", byte {exc.start}") from None
 
 
 def read_corpus(name: str | Path, limit: int | None = None) -> list[Document]:

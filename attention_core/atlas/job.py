@@ -22,8 +22,15 @@ import numpy as np
 
 from attention_core.atlas.corpus import Document
 from attention_core.atlas.documents import EXAMPLES_PER_HEAD, BatchStats, induction_ids
+from attention_core.errors import InputError, ModelLoadError
 
 Progress = Callable[[int, int], None]  # (documents done, documents in all)
+# What a bad model, setting or document raises: the CLI says the message and exits 2 (a bug raises anything else).
+INPUT_ERRORS = (InputError, ModelLoadError, ValueError)
+
+
+class WorkerError(InputError):
+    """An input error a Ray worker raised, with the worker's own message (Ray's wrapping of it dropped)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ class AtlasWorker:
             stats.merge(one)
         rows = stats.rows()
         # Names the batch, so progress can count batches once however Ray regroups rows into blocks.
-        rows["batch_key"] = np.full(len(rows["layer"]), f"{batch['kind'][0]}:{batch['doc_id'][0]}", dtype=object)
+        rows["batch_key"] = np.full(len(rows["layer"]), _batch_key(batch), dtype=object)
         return rows
 
     def _document(self, item: tuple) -> BatchStats:
@@ -90,6 +97,89 @@ class AtlasWorker:
             ids, start = induction_ids(self.model, int(doc_id), s.induction_period, s.seed)
             stats.add_trace(self.model.trace_ids(ids), int(doc_id), "induction", (start, s.induction_period))
         return stats
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """What the CLI checks --max-tokens and --induction-period against."""
+
+    name: str
+    n_ctx: int  # positions the model takes
+    n_special: int  # tokens its tokenizer puts around any text ([CLS] … [SEP]: 2; SmolLM2: 0)
+
+
+def model_limits(model: str) -> ModelLimits:
+    """What a job's settings are checked against before any worker starts, read from the model's config and
+    tokenizer (a GGUF's header, a folder's config.json and tokenizer.json), not its weights: ~0.2 s where each
+    worker's load is the whole model. Raises what load_model raises for a model that is not there."""
+    from attention_core.registry import resolve
+
+    source = resolve(model)
+    config, raw = (_gguf_frame if source.kind == "gguf" else _hf_frame)(source.path, source.name)
+    # As documents.special_frame counts them: a text's tokens with and without the special ones.
+    with_special, plain = (raw.encode("word", add_special_tokens=add).ids for add in (True, False))
+    return ModelLimits(config.name, config.n_ctx, len(with_special) - len(plain))
+
+
+def _gguf_frame(path: Path, name: str) -> tuple:
+    """(config, tokenizer) from a GGUF's header, as convert_gguf makes them."""
+    from attention_core.loading.gguf import CONVERTERS, SUPPORTED
+    from attention_core.loading.gguf.reader import Meta, read_gguf
+    from attention_core.loading.gguf.tokenizer import tokenizer_from_gguf
+
+    reader = read_gguf(path)  # the header; the tensors are only mapped
+    meta = Meta(reader)
+    if meta.arch not in CONVERTERS:
+        supported = ", ".join(SUPPORTED)
+        raise ModelLoadError(f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {supported}.")
+    return CONVERTERS[meta.arch][0](meta, name, {t.name for t in reader.tensors}), tokenizer_from_gguf(meta)
+
+
+def _hf_frame(folder: Path, name: str) -> tuple:
+    """(config, tokenizer) from a Hugging Face folder, as convert_hf_folder makes them."""
+    from attention_core.loading.hf_adapters import adapter_for
+    from attention_core.loading.safetensors_hf import read_json, read_tokenizer
+
+    hf = read_json(folder / "config.json")
+    try:
+        config = adapter_for(hf)[0](hf, name)
+    except (KeyError, TypeError) as exc:
+        kind = hf.get("model_type")
+        raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
+    return config, read_tokenizer(folder / "tokenizer.json")
+
+
+def _batch_key(batch: dict[str, np.ndarray]) -> str:
+    return f"{batch['kind'][0]}:{batch['doc_id'][0]}"
+
+
+class RayAtlasWorker:
+    """AtlasWorker as Ray's actor, its input errors returned as data: a row whose `error` column holds the
+    message, which run_on_ray raises as WorkerError. Raised, Ray would keep only the traceback's text (an error
+    in the constructor becomes an ActorDiedError after actor restarts, each printing its traceback; one in a
+    batch a UserCodeException ending in retry advice, which is what the app's page would show)."""
+
+    def __init__(self, settings: dict):
+        self.error: str | None = None
+        try:
+            self.worker = AtlasWorker(settings)
+        except INPUT_ERRORS as exc:
+            self.error = str(exc)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.error is None:
+            try:
+                rows = self.worker(batch)
+                rows["error"] = np.full(len(rows["layer"]), "", dtype=object)
+                return rows
+            except INPUT_ERRORS as exc:
+                self.error = str(exc)
+        # One row with every column a batch's rows have (BatchStats' empty table gives their names and types,
+        # and needs no model), so Ray can put it in one block with other batches' rows.
+        empty = BatchStats(None).rows()  # type: ignore[arg-type]
+        row = {k: np.full(1, "" if v.dtype == object else -1, dtype=v.dtype) for k, v in empty.items()}
+        row["batch_key"], row["error"] = (np.array([said], dtype=object) for said in (_batch_key(batch), self.error))
+        return row
 
 
 def _batches(items: list[dict], size: int) -> Iterator[dict[str, np.ndarray]]:
@@ -131,7 +221,7 @@ def run_on_ray(
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / settings.batch_size)))
     rows = ds.map_batches(
-        AtlasWorker,
+        RayAtlasWorker,
         fn_constructor_kwargs={"settings": asdict(settings)},
         batch_size=settings.batch_size,
         batch_format="numpy",
@@ -144,6 +234,9 @@ def run_on_ray(
     out: list[dict] = []
     seen: dict[str, int] = {}  # batch → its documents: Ray may split one batch's rows over several blocks
     for batch in rows.iter_batches(batch_size=None, batch_format="numpy"):
+        said = [str(e) for e in batch["error"] if e]
+        if said:  # the first error ends the job (leaving the loop stops the dataset's execution)
+            raise WorkerError(said[0])
         out.append(batch)
         seen.update(zip(batch["batch_key"], (int(d) for d in batch["batch_docs"]), strict=True))
         if progress:

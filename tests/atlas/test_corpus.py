@@ -28,7 +28,8 @@ def test_text_jsonl_and_parquet_give_the_same_documents_and_skip_empty_ones(tmp_
         ("bad.jsonl", '{"text": "fine"}\n{"text": broken\n', "line 2: not valid JSON"),
         ("nofield.jsonl", '{"body": "no text field"}\n', 'string "text" field'),
         ("empty.txt", "\n\n   \n", "holds no documents"),
-        ("latin.txt", b"caf\xe9\n", "not UTF-8"),
+        ("latin.txt", b"fine\ncaf\xe9\n", r"latin.txt is not UTF-8 text \(line 2"),
+        ("latin.jsonl", b'{"text": "fine"}\n{"text": "caf\xe9"}\n', r"latin.jsonl is not UTF-8 text \(line 2\)"),
         ("bad.parquet", b"PAR1 this is not parquet", "not a readable Parquet file"),
     ],
 )

@@ -67,6 +67,7 @@ def test_an_uploaded_corpus_is_kept_by_content_and_counted(tmp_path, monkeypatch
         ("notes.jsonl", b"{not json\n", "notes.jsonl, line 1: not valid JSON"),
         ("notes.txt", b"\n  \n", "notes.txt holds no documents"),
         ("notes.txt", b"\xff\xfe bad", "notes.txt is not UTF-8"),
+        ("notes.jsonl", b'{"text": "caf\xe9"}\n', "notes.jsonl is not UTF-8 text (line 1)"),
         ("notes.parquet", b"not parquet", "notes.parquet is not a readable Parquet file"),
         ("../../etc/notes.txt", b"x" * 2_100_000, "notes.txt is 2.1 MB; corpora up to 2 MB"),
     ],
