@@ -14,11 +14,18 @@ from ui.context import page_context
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.shell import ATLAS_CORPUS, ATLAS_CORPUS_LINKED, ATLAS_STAT, mirror_to_url
 from ui.widgets import fixed_decimals, page_link, show_chart, show_clickable_chart
-from viz.figures.atlas import example_figure, profile_figure
+from viz.figures.atlas import example_figure, head_scatter, profile_figure
 from viz.figures.heatmaps import head_heatmap
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import markdown_literal
-from viz.views.atlas import STATISTIC_LABELS, example_row, head_profile, ranked_heads
+from viz.views.atlas import (
+    STATISTIC_LABELS,
+    STATISTIC_NOTES,
+    example_row,
+    head_points,
+    head_profile,
+    ranked_heads,
+)
 from viz.views.patterns import head_view, is_long, tokens_of
 
 GRID_KEY, TABLE_KEY, STAT_KEY = "atlas_grid", "atlas_table", "atlas_stat"  # STAT_KEY: the radio
@@ -27,6 +34,7 @@ PENDING = "_atlas_pending"  # the atlas file a job started here will write: pick
 DEFAULT_CORPUS = atlas.DEFAULT_CORPUS_NAME
 STORED = "_atlas_stored"  # (upload's file id, the StoredCorpus or why the file was refused)
 RANKED = "_atlas_ranked"  # (layer, head) of each table row, for the table's click callback
+SCATTER_KEY, X_KEY, Y_KEY = "atlas_scatter", "atlas_x", "atlas_y"  # the two-statistic scatter and its axes
 
 
 def _top_text(data: atlas.AtlasData, stat: str, layer: int, head: int) -> str | None:
@@ -36,6 +44,12 @@ def _top_text(data: atlas.AtlasData, stat: str, layer: int, head: int) -> str | 
 
 def _open_from_grid(data: atlas.AtlasData, stat: str) -> None:
     point = selected_cell(GRID_KEY)
+    if point is not None:
+        request_open_head(*point, _top_text(data, stat, *point))
+
+
+def _open_from_scatter(data: atlas.AtlasData, stat: str) -> None:
+    point = selected_cell(SCATTER_KEY)
     if point is not None:
         request_open_head(*point, _top_text(data, stat, *point))
 
@@ -185,7 +199,8 @@ s = data.settings
 corpus = markdown_literal(chosen.corpus) if chosen.uploaded else chosen.corpus  # an uploaded one's name: user text
 st.caption(
     f"{ctx.model_label} over {chosen.n_documents} documents of {corpus} (each cut to {s.get('max_tokens')} tokens) and "
-    f"{s.get('induction_sequences')} repeated random sequences; every value is a mean over all qualifying queries "
+    f"{s.get('induction_sequences')} repeated random sequences (period {s.get('induction_period')}, seed "
+    f"{s.get('seed')}); every value is a mean over all qualifying queries "
     "of all documents (docs/atlas.md). Click a head to open it on the patterns page with its top example."
 )
 with st.expander("Your own corpus", expanded=_running(ctx.model)):
@@ -200,6 +215,7 @@ stat = st.radio(
     key=STAT_KEY,
     on_change=lambda: st.session_state.update({ATLAS_STAT: st.session_state[STAT_KEY]}),  # into the link
 )
+st.caption(STATISTIC_NOTES[stat])
 si = data.statistics.index(stat)
 left, right = st.columns([3, 2])
 with left:
@@ -208,7 +224,8 @@ with left:
         GRID_KEY, lambda: _open_from_grid(data, stat),
     )  # fmt: skip
 with right:
-    ranked = ranked_heads(data.values[si], data.n_queries[si], top=20)
+    lowest = st.toggle("Lowest first", key="atlas_lowest", help="Rank 1 = the lowest value (entropy: most focused)")
+    ranked = ranked_heads(data.values[si], data.n_queries[si], top=20, lowest_first=lowest)
     st.session_state[RANKED] = [(r.layer, r.head) for r in ranked]
     st.dataframe(
         [{"rank": r.rank, "layer": r.layer, "head": r.head, "value": r.value, "queries": r.n_queries} for r in ranked],
@@ -227,11 +244,26 @@ with right:
         help="Every statistic of every head, with the run's settings in the file's metadata (docs/atlas.md).",
     )  # fmt: skip
 
+st.markdown("**Two statistics, every head** (click a head to open it on the patterns page)")
+for axis_key, first in ((X_KEY, "previous_token"), (Y_KEY, "induction")):  # first visit, or dropped by a switch
+    if st.session_state.get(axis_key) not in data.statistics:
+        st.session_state[axis_key] = first if first in data.statistics else data.statistics[0]
+c1, c2 = st.columns(2)
+x_stat = c1.selectbox("Across", data.statistics, format_func=STATISTIC_LABELS.get, key=X_KEY)
+y_stat = c2.selectbox("Up", data.statistics, format_func=STATISTIC_LABELS.get, key=Y_KEY)
+show_clickable_chart(
+    head_scatter(head_points(data.values, data.statistics, x_stat, y_stat), STATISTIC_LABELS[x_stat],
+                 STATISTIC_LABELS[y_stat], (ctx.layer, ctx.head)),
+    SCATTER_KEY, lambda: _open_from_scatter(data, x_stat),
+)  # fmt: skip
 st.subheader(f"Layer {ctx.layer}, head {ctx.head} (the sidebar's head)")
 standings = head_profile(data.values, data.statistics, ctx.layer, ctx.head)
 st.caption("Red: this head; grey: every head of the model. Hover for the value and its rank.")
 show_chart(profile_figure(standings, STATISTIC_LABELS), "atlas_profile")
-st.markdown(f"**Top examples for {STATISTIC_LABELS[stat]}** (the query is outlined; shading = its weight)")
+st.markdown(
+    f"**Top examples for {STATISTIC_LABELS[stat]}** (the query is outlined, the key the value is about dotted; "
+    "shading = the query's weight on each key)"
+)
 for i, example in enumerate(data.examples.get((stat, ctx.layer, ctx.head), [])):
     row = example_row(example, atlas.example_document(ctx.model, example, int(data.settings["max_tokens"])))
     st.caption(row.caption)

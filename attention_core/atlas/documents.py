@@ -3,7 +3,8 @@
 `BatchStats` takes a batch of documents (and of induction sequences), runs each through the model one layer's
 patterns at a time (never every head's n² pattern at once), and returns one row per (layer, head, statistic):
 the sum over the batch's qualifying queries, their count, how many documents went in, and the batch's top
-examples. Rows from any split of the corpus into batches add up to the same corpus table (job.py).
+examples. Rows from any split of the corpus into batches add up to the same corpus table (job.py), to float64
+rounding (a batch adds its documents' sums in order).
 """
 
 from __future__ import annotations
@@ -22,9 +23,48 @@ from attention_core.trace import Trace
 EXAMPLES_PER_HEAD = 3  # top examples kept per head and statistic
 WINDOW = 16  # tokens of context stored with an example
 TOP_KEYS = 5  # the example query's strongest keys, stored with their weights
+KEY_WINDOW = 5  # tokens of context around the statistic's key when it lies outside the query's window
 # At query 1 the previous token is the first token, so weight there shows neither statistic apart: their
 # examples are chosen from query 2 on (the statistics themselves still count query 1, docs/atlas.md).
 FIRST_EXAMPLE_QUERY = {"previous_token": 2, "first_token": 2}
+# Under the causal mask an early query has few keys to choose from, and few keys force high values: query 1's
+# entropy is 1 whenever it splits evenly over its two keys, and a statistic's top examples were all such queries.
+# So a causal model's text examples come from queries that see at least this many keys (the statistics still
+# count every qualifying query).
+MIN_EXAMPLE_KEYS = 8
+
+
+def first_example_query(statistic: str, causal: bool) -> int:
+    """The first query a statistic's examples may come from (text documents; induction queries are set)."""
+    own = FIRST_EXAMPLE_QUERY.get(statistic, 0)
+    return max(own, MIN_EXAMPLE_KEYS - 1) if causal and statistic != "induction" else own
+
+
+def focus_key(statistic: str, row: np.ndarray, query: int, token_ids: torch.Tensor, period: int | None) -> int:
+    """The key an example's value is about: the previous token, the first token, the query itself, the token
+    after the earlier copy (induction, `period` apart), the strongest earlier copy (duplicate token); for
+    entropy and mean distance, the query's strongest key."""
+    if statistic == "previous_token":
+        return query - 1
+    if statistic == "first_token":
+        return 0
+    if statistic == "self":
+        return query
+    if statistic == "induction" and period is not None:
+        return query - period + 1
+    if statistic == "duplicate_token":
+        copies = st.earlier_copies(token_ids)[query].numpy()  # [n] bool
+        return int(np.argmax(np.where(copies, row, -np.inf)))
+    return int(np.argmax(row))
+
+
+def _key_window(focus: int, lo: int, hi: int, n: int) -> tuple[int, int]:
+    """[start, end) of a few tokens around `focus`, outside the query's window [lo, hi); (-1, -1) when the focus
+    is inside it."""
+    if lo <= focus < hi:
+        return -1, -1
+    start, end = max(0, focus - KEY_WINDOW // 2), min(n, focus + KEY_WINDOW // 2 + 1)
+    return (start, min(end, lo)) if focus < lo else (max(start, hi), end)
 
 
 @dataclass
@@ -36,13 +76,15 @@ class _Part:
     top: list = field(default_factory=list)  # heap of (value, -doc_id, -query, example dict)
 
 
-def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, value: float) -> dict:
+def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, value: float, focus: int) -> dict:
     """What the app needs to show an example without re-running: the text the trace read (to open it on
     another page), a window of tokens around the query (keys before it on a causal model, around it
-    otherwise), the query's weights on them, and its strongest keys."""
+    otherwise), the query's weights on them, its strongest keys, and the key the value is about (`focus`)
+    with a few tokens around it when it lies outside the window (key_window_start −1: inside)."""
     n = len(trace.tokens)
     lo = max(0, query - WINDOW + 1) if trace.causal else max(0, min(query - WINDOW // 2, n - WINDOW))
     hi = min(n, lo + WINDOW)
+    key_lo, key_hi = _key_window(focus, lo, hi, n)
     keys = np.argsort(-row, kind="stable")[:TOP_KEYS]
     traced_chars = max(end for _, end in trace.offsets)  # the part of the text the trace read (it may be cut)
     return {
@@ -57,6 +99,10 @@ def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, 
         "top_keys": [int(k) for k in keys],
         "top_key_tokens": [trace.tokens[int(k)] for k in keys],
         "top_key_weights": [round(float(row[k]), 6) for k in keys],
+        "focus_key": focus,
+        "key_window_start": key_lo,
+        "key_tokens": trace.tokens[key_lo:key_hi] if key_lo >= 0 else [],
+        "key_weights": [round(float(w), 6) for w in row[key_lo:key_hi]] if key_lo >= 0 else [],
     }
 
 
@@ -88,17 +134,17 @@ class BatchStats:
             else:
                 found = {"induction": st.induction(patterns, *induction)}
             for name, values in found.items():
-                self._add(trace, patterns, layer, name, values, doc_id, kind)
+                self._add(trace, patterns, layer, name, values, doc_id, kind, induction)
         self.n_docs[kind] += 1
 
     def _add(self, trace: Trace, patterns: torch.Tensor, layer: int, name: str, values: st.HeadValues,
-             doc_id: int, kind: str) -> None:  # fmt: skip
+             doc_id: int, kind: str, induction: tuple[int, int] | None) -> None:  # fmt: skip
         if values.n_queries == 0:
             for head in range(patterns.shape[0]):
                 self.parts.setdefault((layer, head, name), _Part())
             return
         per_query = torch.nan_to_num(values.per_query, nan=-np.inf)  # (n_heads, n)
-        per_query[:, : FIRST_EXAMPLE_QUERY.get(name, 0)] = -np.inf
+        per_query[:, : first_example_query(name, trace.causal)] = -np.inf
         best = per_query.max(dim=1)  # each head's best query in this text
         if not torch.isfinite(best.values).any():  # a text too short to give an example
             best = None
@@ -111,7 +157,9 @@ class BatchStats:
             value, query = float(best.values[head]), int(best.indices[head])
             rank = (value, -doc_id, -query)  # ties: the earlier document, then the earlier query, wins
             if _makes_the_top(part, rank):
-                _keep(part, (*rank, _example(trace, patterns[head, query].numpy(), doc_id, kind, query, value)))
+                row = patterns[head, query].numpy()
+                focus = focus_key(name, row, query, torch.tensor(trace.token_ids), induction and induction[1])
+                _keep(part, (*rank, _example(trace, row, doc_id, kind, query, value, focus)))
 
     def merge(self, other: BatchStats) -> None:
         """Add another batch's (or document's) statistics to these: sums and counts add, and the top examples

@@ -54,40 +54,53 @@ def first_token(patterns: torch.Tensor) -> HeadValues:
     return _over(patterns[:, :, 0], _all_but_first(patterns.shape[-1]))
 
 
-def self_attention(patterns: torch.Tensor) -> HeadValues:
-    """A[i, i] over every query."""
+def _visible_keys(n: int, causal: bool) -> torch.Tensor:
+    """How many keys each query may see [n]: i + 1 under the causal mask, n otherwise (float64)."""
+    return torch.arange(1, n + 1, dtype=torch.float64) if causal else torch.full((n,), float(n), dtype=torch.float64)
+
+
+def self_attention(patterns: torch.Tensor, causal: bool) -> HeadValues:
+    """A[i, i] over queries that see ≥ 2 keys (under the causal mask query 0 sees only itself: A[0, 0] = 1 for
+    every head)."""
     n = patterns.shape[-1]
-    return _over(torch.diagonal(patterns, dim1=1, dim2=2), torch.ones(n, dtype=torch.bool))
+    return _over(torch.diagonal(patterns, dim1=1, dim2=2), _visible_keys(n, causal) >= 2)
 
 
 def entropy(patterns: torch.Tensor, causal: bool) -> HeadValues:
     """−Σ_j A[i,j]·ln A[i,j] ÷ ln(keys query i may see), over queries that see ≥ 2 keys: 0 = all weight on
     one key, 1 = spread evenly over every visible key."""
-    n = patterns.shape[-1]
     p = patterns.double()
     nats = -torch.special.xlogy(p, p).sum(dim=-1)  # [n_heads, n]; 0·ln 0 = 0
-    visible = torch.arange(1, n + 1, dtype=torch.float64) if causal else torch.full((n,), float(n), dtype=torch.float64)
-    qualifies = visible >= 2
+    visible = _visible_keys(patterns.shape[-1], causal)
     per_query = nats / torch.log(visible.clamp(min=2))  # clamp: the query that sees 1 key is dropped anyway
-    return _over(per_query, qualifies)
+    return _over(per_query, visible >= 2)
 
 
-def mean_distance(patterns: torch.Tensor) -> HeadValues:
-    """Σ_j A[i,j]·|i − j| over every query (on a causal pattern, where j ≤ i, this is Σ_j A[i,j]·(i − j))."""
+def mean_distance(patterns: torch.Tensor, causal: bool) -> HeadValues:
+    """Σ_j A[i,j]·|i − j| over queries that see ≥ 2 keys (on a causal pattern, where j ≤ i, this is
+    Σ_j A[i,j]·(i − j), and query 0's distance is 0 for every head)."""
     n = patterns.shape[-1]
     idx = torch.arange(n)
     distance = (idx[:, None] - idx[None, :]).abs().to(patterns.dtype)  # [n, n]
-    return _over((patterns * distance).sum(dim=-1), torch.ones(n, dtype=torch.bool))
+    return _over((patterns * distance).sum(dim=-1), _visible_keys(n, causal) >= 2)
+
+
+def earlier_copies(token_ids: torch.Tensor) -> torch.Tensor:
+    """[n, n] bool: key j is an earlier copy of query i's token, after the first token (0 < j < i, t_j = t_i).
+    Position 0 is left out: weight there is the sink's (first_token), whatever the token."""
+    n = token_ids.shape[0]
+    same = token_ids[:, None] == token_ids[None, :]  # [n, n]
+    earlier = torch.ones(n, n, dtype=torch.bool).tril(diagonal=-1)  # j < i
+    earlier[:, 0] = False
+    return same & earlier
 
 
 def duplicate_token(patterns: torch.Tensor, token_ids: torch.Tensor) -> HeadValues:
-    """Σ A[i, j] over earlier positions j < i holding the same token as i, over queries whose token
-    occurred before."""
-    n = patterns.shape[-1]
-    same = token_ids[:, None] == token_ids[None, :]  # [n, n]
-    earlier_same = same & torch.ones(n, n, dtype=torch.bool).tril(diagonal=-1)  # j < i, t_j = t_i
-    per_query = (patterns * earlier_same).sum(dim=-1)  # [n_heads, n]
-    return _over(per_query, earlier_same.any(dim=1))
+    """Σ A[i, j] over earlier positions 0 < j < i holding the same token as i, over queries whose token occurred
+    there."""
+    copies = earlier_copies(token_ids)
+    per_query = (patterns * copies).sum(dim=-1)  # [n_heads, n]
+    return _over(per_query, copies.any(dim=1))
 
 
 def induction(patterns: torch.Tensor, start: int, period: int) -> HeadValues:
@@ -110,9 +123,9 @@ def text_statistics(patterns: torch.Tensor, token_ids: torch.Tensor, causal: boo
     return {
         "previous_token": previous_token(patterns),
         "first_token": first_token(patterns),
-        "self": self_attention(patterns),
+        "self": self_attention(patterns, causal),
         "entropy": entropy(patterns, causal),
-        "mean_distance": mean_distance(patterns),
+        "mean_distance": mean_distance(patterns, causal),
         "duplicate_token": duplicate_token(patterns, token_ids),
     }
 

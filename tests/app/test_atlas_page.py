@@ -236,3 +236,25 @@ def test_the_atlas_can_be_downloaded_whole(monkeypatch, small_atlas):
     csv = pd.read_csv(io.BytesIO(atlas.atlas_csv(folder / "smollm2-135m.parquet")))
     assert list(csv.columns) == list(table.columns) and len(csv) == len(table)
     np.testing.assert_array_equal(csv["value"].to_numpy(), table["value"].to_numpy())  # full precision, NaN kept
+
+
+def test_two_statistics_of_every_head_and_the_lowest_first(monkeypatch, small_atlas):
+    """The scatter puts every head at (its value of one statistic, of another), as the Parquet says; the table
+    can list the lowest values first (entropy: the most focused heads); each statistic says what it measures."""
+    folder, table = small_atlas
+    at = atlas_page(monkeypatch, folder)
+    at.selectbox(key="atlas_x").set_value("first_token")
+    at.selectbox(key="atlas_y").set_value("mean_distance").run()
+    assert not at.exception, at.exception
+    points = chart(at, "atlas_scatter")["data"][0]
+    values = {(r.layer, r.head, r.statistic): r.value for r in table.itertuples()}
+    custom = [tuple(map(int, c)) for c in decode(points["customdata"]).reshape(-1, 2)]
+    assert len(custom) == len(table[table.statistic == "first_token"])
+    np.testing.assert_allclose(decode(points["x"]), [values[(layer, h, "first_token")] for layer, h in custom])
+    np.testing.assert_allclose(decode(points["y"]), [values[(layer, h, "mean_distance")] for layer, h in custom])
+    at.radio(key="atlas_stat").set_value("entropy").run()
+    at.toggle(key="atlas_lowest").set_value(True).run()
+    lowest = table[table.statistic == "entropy"].sort_values("value").iloc[0]
+    top_row = at.dataframe[0].value.iloc[0]
+    assert (int(top_row["layer"]), int(top_row["head"])) == (int(lowest["layer"]), int(lowest["head"]))
+    assert any("most focused" in c.value for c in at.caption)

@@ -53,3 +53,8 @@ def test_shipped_atlas_examples_recompute_exactly(name, request):
         row = patterns[head, q, lo : lo + len(example["weights"])].numpy()
         np.testing.assert_allclose(row, example["weights"], atol=TOL)
         assert trace.tokens[lo : lo + len(example["tokens"])] == list(example["tokens"])
+        k = example["key_window_start"]  # the key the value is about, when outside the window
+        if k >= 0:
+            assert k <= example["focus_key"] < k + len(example["key_tokens"])
+            np.testing.assert_allclose(patterns[head, q, k : k + len(example["key_weights"])], example["key_weights"],
+                                       atol=TOL)  # fmt: skip

@@ -43,8 +43,23 @@ def test_first_token_and_self_on_known_patterns():
     assert st.first_token(sink).sums.item() == pytest.approx(n - 1, abs=TOL)
     assert st.first_token(sink).n_queries == n - 1
     eye = torch.eye(n)[None]
-    assert st.self_attention(eye).sums.item() == pytest.approx(n, abs=TOL)
-    assert st.self_attention(sink).sums.item() == pytest.approx(1, abs=TOL)  # only query 0 attends to itself
+    assert st.self_attention(eye, causal=False).sums.item() == pytest.approx(n, abs=TOL)
+    assert st.self_attention(sink, causal=False).sums.item() == pytest.approx(1, abs=TOL)  # query 0 on itself
+
+
+def test_self_and_mean_distance_skip_the_query_that_sees_only_itself():
+    """Under the causal mask query 0 sees one key: A[0, 0] = 1 and its distance is 0 for every head, so it says
+    nothing about the head (as for entropy and first_token, it does not count)."""
+    n = 5
+    sink = torch.zeros(1, n, n)
+    sink[0, :, 0] = 1
+    causal_self = st.self_attention(sink, causal=True)
+    assert causal_self.n_queries == n - 1 and causal_self.sums.item() == pytest.approx(0, abs=TOL)
+    assert st.self_attention(torch.eye(n)[None], causal=True).sums.item() == pytest.approx(n - 1, abs=TOL)
+    distance = st.mean_distance(sink, causal=True)
+    assert distance.n_queries == n - 1 and distance.sums.item() == pytest.approx(sum(range(n)), abs=TOL)
+    assert math.isnan(distance.per_query[0, 0].item())
+    assert st.mean_distance(sink, causal=False).n_queries == n
 
 
 def test_entropy_is_one_when_uniform_over_visible_keys_and_zero_when_focused():
@@ -61,22 +76,24 @@ def test_entropy_is_one_when_uniform_over_visible_keys_and_zero_when_focused():
 
 def test_mean_distance_counts_how_far_back_the_weight_sits():
     n = 5
-    assert st.mean_distance(_previous_token_head(n)).sums.item() == pytest.approx(n - 1, abs=TOL)
+    assert st.mean_distance(_previous_token_head(n), causal=True).sums.item() == pytest.approx(n - 1, abs=TOL)
     sink = torch.zeros(1, n, n)
     sink[0, :, 0] = 1
-    assert st.mean_distance(sink).sums.item() == pytest.approx(sum(range(n)), abs=TOL)
+    assert st.mean_distance(sink, causal=True).sums.item() == pytest.approx(sum(range(n)), abs=TOL)
     last = torch.zeros(1, n, n)  # bidirectional: everyone on the last token, distance |i - (n-1)|
     last[0, :, n - 1] = 1
-    assert st.mean_distance(last).sums.item() == pytest.approx(sum(range(n)), abs=TOL)
+    assert st.mean_distance(last, causal=False).sums.item() == pytest.approx(sum(range(n)), abs=TOL)
 
 
 def test_duplicate_token_counts_only_queries_whose_token_came_before():
-    ids = torch.tensor([5, 7, 5, 9, 7, 5])  # repeats at 2 (of 0), 4 (of 1), 5 (of 0 and 2)
+    """Earlier copies after the first token: weight on position 0 is the sink's (first_token measures it), and
+    counting it made every sink head a duplicate-token head whenever a text's first token came back."""
+    ids = torch.tensor([5, 7, 5, 9, 7, 5, 7])  # repeats at 2 (of 0: the first token), 4 (of 1), 5 (of 0, 2), 6
     n = len(ids)
     a = torch.zeros(1, n, n)
     a[0, 0, 0] = 1
     a[0, 1, 0] = 1
-    a[0, 2, 0] = 0.25  # on its earlier copy
+    a[0, 2, 0] = 0.25  # on its earlier copy, the first token: not counted
     a[0, 2, 1] = 0.75
     a[0, 3, 3] = 1
     a[0, 4, 1] = 0.5
@@ -84,10 +101,13 @@ def test_duplicate_token_counts_only_queries_whose_token_came_before():
     a[0, 5, 0] = 0.125
     a[0, 5, 2] = 0.375
     a[0, 5, 5] = 0.5
+    a[0, 6, 1] = 0.25
+    a[0, 6, 4] = 0.5
+    a[0, 6, 0] = 0.25
     dup = st.duplicate_token(a, ids)
-    assert dup.n_queries == 3
-    assert dup.sums.item() == pytest.approx(0.25 + 0.5 + 0.5, abs=TOL)
-    assert math.isnan(dup.per_query[0, 3].item())
+    assert dup.n_queries == 3  # 4, 5, 6: query 2's only earlier copy is the first token
+    assert dup.sums.item() == pytest.approx(0.5 + 0.375 + 0.75, abs=TOL)
+    assert math.isnan(dup.per_query[0, 3].item()) and math.isnan(dup.per_query[0, 2].item())
 
 
 def test_induction_reads_the_token_after_the_earlier_copy():
@@ -118,6 +138,6 @@ def test_heads_are_kept_apart_and_corpus_value_is_token_weighted():
 
 
 def test_the_app_names_every_statistic():
-    from viz.views.atlas import STATISTIC_LABELS
+    from viz.views.atlas import STATISTIC_LABELS, STATISTIC_NOTES
 
-    assert tuple(STATISTIC_LABELS) == st.STATISTICS
+    assert tuple(STATISTIC_LABELS) == st.STATISTICS == tuple(STATISTIC_NOTES)

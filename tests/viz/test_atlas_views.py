@@ -15,6 +15,8 @@ def test_ranked_heads_sort_by_value_leave_out_nan_and_break_ties_by_position():
     got = [(r.rank, r.layer, r.head, r.value, r.n_queries) for r in ranked_heads(values, counts)]
     assert got == [(1, 1, 0, 0.9, 12), (2, 0, 0, 0.2, 10), (3, 1, 1, 0.2, 13)]
     assert len(ranked_heads(values, counts, top=1)) == 1
+    low = [(r.rank, r.layer, r.head) for r in ranked_heads(values, counts, lowest_first=True)]
+    assert low == [(1, 0, 0), (2, 1, 1), (3, 1, 0)]  # the most focused heads of entropy, say; rank 1 = lowest
 
 
 def test_head_profile_ranks_a_head_among_all_heads():
@@ -60,3 +62,55 @@ def test_an_examples_caption_shows_its_tokens_as_text() -> None:
     outside_code = re.sub(r"(`+).+?\1", "", caption)
     assert not any(mark in outside_code for mark in ("**", "$", "<b>")), caption
     assert "3: " in caption and "0.40" in caption
+
+
+def test_an_example_whose_key_lies_outside_the_strip_shows_it_across_a_gap() -> None:
+    """An induction key 40 tokens back (or a sink at 0) is not in the 16-token strip before the query: the strip
+    shows the few tokens around it, then a gap cell that says how many tokens it skips, then the query's window;
+    the key the value is about is marked. An atlas written before these fields shows the query's window alone."""
+    example = {
+        "kind": "induction", "doc_id": 2, "query": 45, "value": 0.75, "window_start": 42,
+        "tokens": [" x", " y", " z", " w"], "weights": [0.0, 0.1, 0.05, 0.1],
+        "top_keys": [6], "top_key_tokens": [" k"], "top_key_weights": [0.75],
+        "focus_key": 6, "key_window_start": 4, "key_tokens": [" i", " j", " k", " l", " m"],
+        "key_weights": [0.0, 0.0, 0.75, 0.0, 0.0],
+    }  # fmt: skip
+    row = example_row(example)
+    assert row.readable[:5] == ["4: ␣i", "5: ␣j", "6: ␣k", "7: ␣l", "8: ␣m"]
+    assert row.readable[5] == "⋯ 33 tokens ⋯" and np.isnan(row.weights[5])
+    assert row.readable[6:] == ["42: ␣x", "43: ␣y", "44: ␣z", "45: ␣w"]
+    assert row.focus_index == 2 and row.query_index == 9 and row.weights[2] == 0.75
+    old = {k: v for k, v in example.items() if k not in ("focus_key", "key_window_start", "key_tokens", "key_weights")}
+    plain = example_row(old)
+    assert len(plain.readable) == 4 and plain.focus_index is None and plain.query_index == 3
+    inside = {**example, "focus_key": 44, "key_window_start": -1, "key_tokens": [], "key_weights": []}
+    assert example_row(inside).focus_index == 2 and len(example_row(inside).readable) == 4
+
+
+def test_head_points_pair_two_statistics_of_every_head_and_leave_out_nan() -> None:
+    """The atlas's two-statistic scatter (HeadVis's metric axes): one point per head that both statistics
+    answer, with its layer and head for the click."""
+    from viz.views.atlas import head_points
+
+    values = np.stack([np.array([[0.1, 0.5], [0.9, np.nan]]), np.array([[1.0, 2.0], [np.nan, 4.0]])])
+    points = head_points(values, ("a", "b"), "a", "b")
+    assert points.x.tolist() == [0.1, 0.5] and points.y.tolist() == [1.0, 2.0]
+    assert points.layers.tolist() == [0, 0] and points.heads.tolist() == [0, 1]
+    swapped = head_points(values, ("a", "b"), "b", "a")
+    assert swapped.x.tolist() == [1.0, 2.0] and swapped.y.tolist() == [0.1, 0.5]
+
+
+def test_the_head_scatter_clicks_open_a_head_and_marks_the_selected_one() -> None:
+    from viz.figures.atlas import head_scatter
+    from viz.figures.layout import selected_point
+    from viz.views.atlas import head_points
+
+    values = np.stack([np.array([[0.1, 0.5], [0.9, 0.3]]), np.array([[1.0, 2.0], [3.0, 4.0]])])
+    fig = head_scatter(head_points(values, ("a", "b"), "a", "b"), "A", "B", selected=(1, 1))
+    every = fig.data[0]
+    assert list(map(tuple, every.customdata)) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    point = {"points": [{"customdata": list(every.customdata[2])}]}
+    assert selected_point(point) == (1, 0)
+    mine = fig.data[1]
+    assert (list(mine.x), list(mine.y)) == ([0.3], [4.0])
+    assert fig.layout.xaxis.title.text == "A" and fig.layout.yaxis.title.text == "B"

@@ -194,7 +194,7 @@ def test_a_head_atlas_example_names_the_pieces_of_its_document(smollm) -> None:
     row = np.zeros(trace.n_tokens)
     row[pieces[-2]] = 0.75  # the strongest key: the second-last piece of the last 🦊 (its 3rd byte)
     row[0] = 0.25
-    example = _example(trace, row, doc_id=7, kind="text", query=query, value=0.75)
+    example = _example(trace, row, doc_id=7, kind="text", query=query, value=0.75, focus=pieces[-2])
     example["window_start"] = pieces[-2]  # cut the window after the emoji's first piece
     lo = example["window_start"]
     example["tokens"], example["weights"] = trace.tokens[lo : query + 1], list(row[lo : query + 1])

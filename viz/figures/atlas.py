@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from viz.figures.layout import CELL_AXIS, SELECTED_RED, WEIGHT_SCALE, red_frame
-from viz.views.atlas import ExampleRow, StatisticStanding
+from viz.views.atlas import ExampleRow, HeadPoints, StatisticStanding
 
 
 def profile_figure(standings: Sequence[StatisticStanding], labels: dict[str, str]) -> go.Figure:
@@ -40,20 +40,55 @@ def profile_figure(standings: Sequence[StatisticStanding], labels: dict[str, str
             row=i, col=1,
         )  # fmt: skip
     fig.update_yaxes(automargin=True)  # the statistics' names are the row labels: never cut them
-    fig.update_layout(height=52 * len(standings) + 60, margin=dict(l=10, r=10, t=10, b=10))
+    # b: the last row's tick labels hang below its axis (they were cut in half at the bottom edge)
+    fig.update_layout(height=52 * len(standings) + 80, margin=dict(l=10, r=10, t=10, b=30))
     return fig
 
 
 def example_figure(row: ExampleRow) -> go.Figure:
-    """The window's tokens as one shaded row: the query's weight on each; the query's own cell outlined."""
+    """The window's tokens as one shaded row: the query's weight on each; the query's own cell outlined in red,
+    the key the value is about dashed (a gap cell, blank, stands for the tokens between two windows)."""
     fig = go.Figure(
         go.Heatmap(
             z=[row.weights], x=row.plotly, y=["weight"], colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0,
-            showscale=False, hovertemplate="%{x}: %{z:.4f}<extra></extra>", xgap=1,
+            showscale=False, hovertemplate="%{x}: %{z:.4f}<extra></extra>", xgap=1, hoverongaps=False,
         )
     )  # fmt: skip
+    if row.focus_index is not None and row.focus_index != row.query_index:
+        fig.add_shape(
+            dict(type="rect", x0=row.focus_index - 0.5, x1=row.focus_index + 0.5, y0=-0.5, y1=0.5,
+                 line=dict(color=SELECTED_RED, width=2, dash="dot"))
+        )  # fmt: skip
     if row.query_index is not None:
         fig.add_shape(red_frame(row.query_index - 0.5, row.query_index + 0.5, -0.5, 0.5))
     fig.update_xaxes(tickangle=-45, type="category", automargin=True, **CELL_AXIS)  # every token, labelled
     fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(showticklabels=False) | CELL_AXIS)
+    return fig
+
+
+def head_scatter(points: HeadPoints, x_title: str, y_title: str, selected: tuple[int, int]) -> go.Figure:
+    """Every head as a point, one statistic against another; a click selects the head (customdata (layer, head),
+    as the grid's click targets), and the `selected` head is a red diamond."""
+    custom = np.stack([points.layers, points.heads], axis=1)
+    hover = f"layer %{{customdata[0]}}, head %{{customdata[1]}}<br>{x_title}: %{{x:.4f}}<br>{y_title}: %{{y:.4f}}"
+    fig = go.Figure(
+        go.Scatter(
+            x=points.x, y=points.y, mode="markers", customdata=custom, marker=dict(size=7, color="rgba(70,90,140,0.6)"),
+            hovertemplate=hover + "<extra></extra>", showlegend=False,
+        )
+    )  # fmt: skip
+    mine = (points.layers == selected[0]) & (points.heads == selected[1])
+    if mine.any():
+        fig.add_trace(
+            go.Scatter(
+                x=points.x[mine], y=points.y[mine], mode="markers", customdata=custom[mine],
+                marker=dict(size=13, color=SELECTED_RED, symbol="diamond"), hovertemplate=hover + "<extra></extra>",
+                showlegend=False,
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=x_title, yaxis_title=y_title, dragmode=False
+    )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
