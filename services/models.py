@@ -159,8 +159,17 @@ def is_embedded(name: str) -> bool:
     return name in MODEL_NAMES
 
 
+SHOWN_NAME_CHARS = 80  # a refusal quotes the name it was given, cut to this (a 3,000-character name filled the box)
+
+
+def shown_name(name: str) -> str:
+    """A model name as a message quotes it: cut to SHOWN_NAME_CHARS."""
+    return name if len(name) <= SHOWN_NAME_CHARS else name[: SHOWN_NAME_CHARS - 1] + "…"
+
+
 def request_problem(name: str) -> str | None:
-    """Why this deployment would not load `name` (a hub id, a local folder or .gguf, an ollama: name), or None."""
+    """Why this deployment would not load `name` (a hub id, a local folder or .gguf, an ollama: name), or None.
+    Plain text (the sidebar shows it as text, not Markdown), quoting the name cut to SHOWN_NAME_CHARS."""
     name = name.strip()
     if not name:
         return (
@@ -170,7 +179,7 @@ def request_problem(name: str) -> str | None:
     try:
         check_model_request(name)
     except AttentionCoreError as exc:
-        return str(exc)
+        return str(exc).replace(repr(name), repr(shown_name(name)))
     return None
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from services import models
 from services.cache import Job
+from viz.labels import markdown_code
 
 QUIET_S = 0.4  # a job that finishes within this draws no progress bar (no flicker on short texts)
 
@@ -44,9 +45,10 @@ def load_with_progress(name: str, device: str, dtype: str = models.DEFAULT_DTYPE
     the previous model comes back, with the reason shown under *Another model*.
     """
     slot = st.empty()
+    shown = markdown_code(models.name_title(name))  # a typed folder or hub id, in Markdown: a code span
 
     def progress(fraction: float, message: str) -> None:
-        slot.progress(min(max(fraction, 0.0), 1.0), text=f"Loading {name}: {message}")
+        slot.progress(min(max(fraction, 0.0), 1.0), text=f"Loading {shown}: {message}")
 
     try:
         return models.load(name, device, progress, dtype=dtype)
@@ -54,11 +56,12 @@ def load_with_progress(name: str, device: str, dtype: str = models.DEFAULT_DTYPE
         ss = st.session_state
         previous = ss.get("_last_good_model")
         if not models.is_embedded(name) and previous and previous != name:
-            ss._model_error = f"Could not load {name}: {exc}"
+            ss._model_error = f"Could not load {models.shown_name(name)!r}: {exc}"
             ss._custom_models = [m for m in ss.get("_custom_models", []) if m != name]
             ss._revert_model = previous  # applied before the selectbox exists (next run)
             st.rerun()
-        st.error(str(exc))
+        st.error(f"Could not load {shown}:", icon=":material/error:")
+        st.code(str(exc), language=None, wrap_lines=True)  # it may quote a typed path: shown as text
         st.stop()
         raise  # unreachable: st.stop() raises; keeps type checkers honest
     finally:

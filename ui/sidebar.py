@@ -112,7 +112,11 @@ def draw_inputs() -> None:
                 f"until you do). Meanwhile {models.name_title(ss.model)} is shown."
             )
         if ss.get(shell.MODEL_ERROR):
-            st.error(ss[shell.MODEL_ERROR])
+            # The reason quotes what the user typed: a code block shows it as text (in st.error it was Markdown:
+            # bold, links, maths), the heading above it is ours.
+            st.error("This model cannot be loaded here:", icon=":material/error:")
+            reason = ss[shell.MODEL_ERROR]
+            st.code(reason if len(reason) <= 600 else reason[:599] + "…", language=None, wrap_lines=True)
     devices = models.available_devices()
     if ss.get("device") not in devices:
         ss.device = devices[0]

@@ -40,7 +40,26 @@ def request(at: AppTest, name: str) -> AppTest:
 
 
 def sidebar_errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.sidebar.error]
+    """Each refusal under *Another model*: its heading and the reason below it (shown as text, in a code block)."""
+    reasons = [c.value for c in at.sidebar.code]
+    return [" ".join([e.value, *reasons]) for e in at.sidebar.error]
+
+
+def test_a_refused_name_is_shown_as_text_and_cut(env) -> None:
+    """The name a user typed is in the refusal as text: no bold, link, image or maths from Markdown, at most ~80
+    characters of it; the app's own hint keeps its `ollama:NAME[:TAG]` (Markdown ate `[:TAG]`)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"text": TEXT})
+    at.run()
+    hostile = "<img src=x onerror=alert(1)> **bold** [x](javascript:alert(1)) `x` $x$ " + "y" * 3000
+    request(at, hostile)
+    assert not at.exception, [e.value for e in at.exception]
+    heading = [e.value for e in at.sidebar.error]
+    assert len(heading) == 1 and "**bold**" not in heading[0] and "<img" not in heading[0] and "$x$" not in heading[0]
+    reason = at.sidebar.code[0].value
+    assert "<img src=x onerror=alert(1)> **bold**" in reason and len(reason) < 600
+    request(at, "  ")
+    assert "ollama:NAME[:TAG]" in " ".join(c.value for c in at.sidebar.code)
 
 
 def test_a_local_folder_loads_and_is_described(env) -> None:
