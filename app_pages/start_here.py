@@ -67,7 +67,7 @@ if long_text:  # every view here draws each cell: walk through the text's first 
 tokens = derived(key, "tokens", compute=lambda: tokens_of(trace))
 readable, labels = axis_labels(tokens.raw)
 layer, head, orient = ctx.layer, ctx.head, ctx.orient
-facts = facts_of(ctx, len(tokens))
+facts = facts_of(ctx, len(tokens), ctx.trace.n_input_tokens)
 index = step_index(ss.get(STEP))
 step = STEPS[index]
 ss[STEP] = step.slug
@@ -350,9 +350,12 @@ st.caption(
     "or the head in the sidebar and the steps follow."
 )
 if long_text:
+    kept = ctx.trace.n_tokens  # the token cap's cut; the text's own length is n_input_tokens
     st.info(
-        f"Your text has {ctx.trace.n_tokens} tokens. So that every cell can be drawn, these steps use its first "
-        f"{trace.n_tokens}; the Attention patterns page shows all of them.",
+        f"Your text has {ctx.trace.n_input_tokens} tokens"
+        + (f"; the token cap keeps its first {kept}" if ctx.trace.n_input_tokens > kept else "")
+        + f". So that every cell can be drawn, these steps use its first {trace.n_tokens}; the Attention patterns "
+        f"page shows all {kept}.",
         icon=":material/content_cut:",
     )
 ss[OUTLINE] = step.slug

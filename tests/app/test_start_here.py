@@ -210,3 +210,21 @@ def test_the_prompt_cross_block_says_what_share_of_each_row_it_holds(smollm) -> 
     prompt, source_span, target_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
     shares = PromptCross(smollm.trace(prompt), source_span, target_span).block(3, 1).pattern.sum(axis=1)
     assert f"{shares.min():.0%}–{shares.max():.0%}" in said and shares.max() < 0.999
+
+
+def test_a_text_past_the_token_cap_says_its_own_length_the_cap_and_the_steps_sample() -> None:
+    """A 300-token text under a 260-token cap: the first step said the model cut it into the steps' sample
+    ("128 tokens") and the banner called the cap's 260 the text's length. Each count is now named for what it is."""
+    text = " ".join(["word"] * 300)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"text": text})
+    at.run()
+    at.number_input(key="max_tokens").set_value(260).run()
+    assert_clean(at)
+    ctx = at.session_state["ctx"]
+    n_text, n_kept = ctx.trace.n_input_tokens, ctx.trace.n_tokens
+    assert n_text > n_kept == 260
+    banner = " ".join(i.value for i in at.info)
+    assert f"Your text has {n_text} tokens" in banner and f"keeps its first {n_kept}" in banner
+    prose = " ".join(m.value for m in at.markdown)
+    assert f"into **{n_text} tokens**" in prose and "the steps below use its first 128" in prose

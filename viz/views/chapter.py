@@ -65,7 +65,7 @@ class Facts:
     """What the prose needs to know about the loaded model and the traced text."""
 
     model: str  # the model's short name ("SmolLM2-135M-Instruct"; its sizes are in the page's caption)
-    n_tokens: int
+    n_tokens: int  # the tokens the steps draw (a long text's first ones)
     n_layers: int
     n_heads: int
     n_kv_heads: int
@@ -79,6 +79,7 @@ class Facts:
     encoder_decoder: bool
     layer: int
     head: int
+    n_text_tokens: int = 0  # the whole text's tokens, before any cut (0: the same as n_tokens)
 
 
 class PageSetting(Protocol):
@@ -97,8 +98,9 @@ class PageSetting(Protocol):
     def head(self) -> int: ...
 
 
-def facts_of(ctx: PageSetting, n_tokens: int) -> Facts:
-    """Facts from a page context: the loaded model's sizes and the sidebar's choices."""
+def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0) -> Facts:
+    """Facts from a page context: the loaded model's sizes and the sidebar's choices; `n_tokens` the steps draw
+    of the text's `n_text_tokens`."""
     cfg = ctx.config
     return Facts(
         model=ctx.model_title,
@@ -116,6 +118,7 @@ def facts_of(ctx: PageSetting, n_tokens: int) -> Facts:
         encoder_decoder=bool(cfg.is_encoder_decoder),
         layer=int(ctx.layer),
         head=int(ctx.head),
+        n_text_tokens=int(n_text_tokens),
     )
 
 
@@ -180,7 +183,12 @@ def _one_head_texts(f: Facts) -> dict[str, str]:
     return {
         "tokens": (
             f"The model never sees words. The text is cut into **tokens** (words, pieces of words, punctuation), "
-            f"and everything after works on them. {f.model} cut the sidebar's text into **{f.n_tokens} tokens**:"
+            f"and everything after works on them. {f.model} cut the sidebar's text into "
+            + (
+                f"**{f.n_text_tokens} tokens**; the steps below use its first {f.n_tokens}:"
+                if f.n_text_tokens > f.n_tokens
+                else f"**{f.n_tokens} tokens**:"
+            )
         ),
         "embeddings": (
             f"Each token starts as its **embedding**: a vector of d_model = **{f.d_model}** numbers looked up for "
