@@ -77,6 +77,11 @@ warn_untrained_masking(ctx)
 fmt = st.session_state.get("img_fmt_patterns", "png")  # the radio is drawn in the export section below
 
 
+# Beside the layer's heads a short text's heatmap gets ~280 px at 1280: 66 tokens drew 4 × 12 px cells with their key
+# labels piled up. Past this many tokens it takes the page's width (a long text has its own layout below).
+SIDE_BY_SIDE_MAX_TOKENS = 16
+
+
 def meta_of(layer: int, head: int) -> dict:
     """Put in each figure's layout.meta: lets tests and the benchmark see what is drawn."""
     return {"tokens": n, "layer": layer, "head": head, "text": digest}
@@ -277,7 +282,10 @@ def export_long(pooled: object, wview: object, base: str) -> None:
 def head_panel(layer: int, head: int) -> None:
     """The selected head large, its layer's heads, and the export: everything a head switch changes."""
     base = export_basename(ctx.model_name, layer, head, ctx.causal)
-    left, right = st.columns([3, 2], gap="medium")
+    if long or n <= SIDE_BY_SIDE_MAX_TOKENS:
+        left, right = st.columns([3, 2], gap="medium")
+    else:  # the heatmap takes the page's width; the layer's heads go below it
+        left = right = st.container()
     with left:
         st.subheader(f"Layer {layer}, head {head}")
         if long:

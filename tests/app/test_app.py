@@ -185,3 +185,15 @@ def test_export_buttons_offer_csv_npz_svg_and_html() -> None:
     at = new_app()
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Pattern as CSV", "Pattern as NPZ", "Head as SVG", "Head as HTML"]
+
+
+@pytest.mark.parametrize(("words", "beside"), [(8, True), (40, False)])
+def test_a_longer_texts_head_heatmap_takes_the_pages_width(words: int, beside: bool) -> None:
+    """Beside the layer's heads the heatmap had ~280 px at 1280: 66 tokens drew 4 × 12 px cells and piled their
+    key labels. Past SIDE_BY_SIDE_MAX_TOKENS the heatmap has the page's width and the layer's heads go below."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "patterns", "text": " ".join(["cat", "dog"] * (words // 2))})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    in_columns = {str(c.key) for col in at.columns for c in col.get("plotly_chart")}
+    assert ("head_heatmap" in in_columns) is beside
