@@ -14,6 +14,7 @@ import streamlit as st
 
 from services import models
 from ui.url import ATLAS_PAGE, MAX_TEXT_CHARS, START_PAGE, clamp_layer_head, parse_params, to_params
+from viz.labels import markdown_code
 
 # The sidebar widgets whose values make the shell state, in the order they are drawn.
 SHELL_KEYS = ("model", "device", "dtype", "text", "causal", "max_tokens", "layer", "head", "orient")
@@ -55,6 +56,7 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
         page_names,
         requestable=lambda name: models.request_problem(name) is None,
         dtypes=models.DTYPES,
+        shown_page=current_page,
     )
     ss.model, ss.text, ss.orient = url.model, url.text, url.orient
     if url.requested_model:
@@ -71,7 +73,7 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
         ss[ATLAS_STAT] = url.stat
     if url.corpus is not None:
         ss[ATLAS_CORPUS], ss[ATLAS_CORPUS_LINKED] = url.corpus, True
-    return url.page if "page" in st.query_params and url.page != current_page else None
+    return url.page if url.page != current_page else None
 
 
 def keep_shell_state(page_name: str) -> None:
@@ -113,7 +115,9 @@ def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
     new_ranges = ss.get(LAYER_HEAD_FOR) != model_name
     ss[LAYER_HEAD_FOR] = model_name
     if URL_LAYER_HEAD in ss:
-        layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, model_name)
+        shown = models.name_title(model_name)  # as the sidebar names it; a typed folder or hub id as a code span
+        shown = shown if models.is_embedded(model_name) else markdown_code(shown)
+        layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, shown)
         ss.layer, ss.head = layer, head
         ss[NOTICES] = ss.get(NOTICES, []) + notices
         return

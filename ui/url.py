@@ -59,6 +59,7 @@ def parse_params(
     pages: Iterable[str],
     requestable: Callable[[str], bool] = lambda _name: False,
     dtypes: Iterable[str] = (DEFAULT_DTYPE,),
+    shown_page: str | None = None,
 ) -> ViewState:
     """Query parameters → a ViewState with every value checked; problems become `warnings`.
 
@@ -67,8 +68,9 @@ def parse_params(
     `requestable` accepts (a hub id or an allowed folder) is not loaded from a link: opening a link must
     not start a download. It comes back as `requested_model` for the app to offer. `dtype` must be one of
     `dtypes`; whether this machine's device runs it is decided once the device is known (ui/sidebar.py).
+    `shown_page`: the page the address's path opens; `page=` names another, and an unknown one is ignored.
     """
-    state = ViewState(model=default_model)
+    state = ViewState(model=default_model, page=shown_page or DEFAULT_PAGE)
     value = {
         name: _first(params.get(name))
         for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "corpus", "dtype")
@@ -88,7 +90,7 @@ def parse_params(
         _read_page(state, value["page"], set(pages))
     if value["step"] is not None:
         state.step = step_slug(value["step"])
-        if state.step is None:
+        if state.step is None and state.page == START_PAGE:  # elsewhere the step is not shown: no notice
             shown = markdown_literal(value["step"])
             state.warnings.append(f"Step {shown} in the link is not a step of *Start here*; showing its first step.")
     if value["stat"] is not None:
@@ -188,7 +190,7 @@ def _read_page(state: ViewState, page: str, known_pages: set[str]) -> None:
     if page in known_pages:
         state.page = page
     else:
-        state.warnings.append(f"Unknown page {markdown_literal(page)} in the link; showing *Start here*.")
+        state.warnings.append(f"Unknown page {markdown_literal(page)} in the link; it is ignored.")
 
 
 def clamp_layer_head(layer: int, head: int, n_layers: int, n_heads: int, model: str) -> tuple[int, int, list[str]]:

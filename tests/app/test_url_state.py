@@ -96,3 +96,18 @@ def test_an_unknown_model_names_the_built_in_ones() -> None:
     got = state.parse_params({"model": "all-minilm-l6-v2"}, MODELS, "smollm2-135m", PAGE_NAMES)
     assert got.model == "smollm2-135m" and len(got.warnings) == 1
     assert "'smollm2-135m'" in got.warnings[0] and "'minilm-l6'" in got.warnings[0], got.warnings
+
+
+def test_a_bad_page_or_step_in_a_link_keeps_the_page_of_the_address() -> None:
+    """/patterns?page=../../x showed Start here (the unknown page= won over the address's path), and
+    /masking?step=abc warned about a step of Start here on the masking page."""
+    got = state.parse_params({"page": "../../x"}, MODELS, "smollm2-135m", PAGE_NAMES, shown_page="patterns")
+    assert got.page == "patterns" and len(got.warnings) == 1 and "Unknown page" in got.warnings[0]
+    assert "Start here" not in got.warnings[0]
+    assert state.parse_params({"step": "abc"}, MODELS, "smollm2-135m", PAGE_NAMES, shown_page="masking").warnings == []
+    assert state.parse_params({"step": "abc", "page": "masking"}, MODELS, "smollm2-135m", PAGE_NAMES).warnings == []
+    on_start = state.parse_params({"step": "abc"}, MODELS, "smollm2-135m", PAGE_NAMES, shown_page="start")
+    assert len(on_start.warnings) == 1 and on_start.step is None
+    assert state.parse_params({"step": "masking"}, MODELS, "smollm2-135m", PAGE_NAMES, shown_page="masking").step == (
+        "masking"
+    )  # a good step is kept for a later visit to Start here
