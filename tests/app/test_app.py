@@ -197,3 +197,17 @@ def test_a_longer_texts_head_heatmap_takes_the_pages_width(words: int, beside: b
     assert not at.exception, [e.value for e in at.exception]
     in_columns = {str(c.key) for col in at.columns for c in col.get("plotly_chart")}
     assert ("head_heatmap" in in_columns) is beside
+
+
+def test_the_temperature_metric_shows_no_change_at_t_1_and_no_colour_for_one() -> None:
+    """At T = 1 the entropy metric showed a green '↑ +0.000'; a change of entropy is neither good nor bad, so its
+    delta has no colour, and none at all when nothing changed."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "experiments", "text": "a fluffy blue creature roamed the verdant forest"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    entropy = [m for m in at.metric if "entropy at T" in m.label]
+    assert len(entropy) == 1 and not entropy[0].delta
+    at.select_slider(key="exp_T").set_value(2.0).run()
+    entropy = next(m for m in at.metric if "entropy at T" in m.label)
+    assert entropy.delta and "GREEN" not in str(entropy.proto) and "RED" not in str(entropy.proto)
