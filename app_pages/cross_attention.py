@@ -10,9 +10,16 @@ from services.traces import derived, get_pair, short_trace, short_trace_key
 from ui.context import page_context
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.mechanism import layer_head_grid, matrix_heatmap
-from viz.labels import plotly_escape, readable_tokens
+from viz.labels import readable_tokens
 from viz.views.common import display_tokens
-from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
+from viz.views.cross import (
+    DEFAULT_SOURCE,
+    DEFAULT_TARGET,
+    EncoderDecoderCross,
+    PromptCross,
+    block_axis_labels,
+    build_prompt,
+)
 from viz.views.heads import all_patterns
 
 
@@ -40,8 +47,7 @@ def show_encoder_decoder(ctx, source: str, target: str) -> None:
         key="mech_cross_encdec_head",
     )
     block = cross.block(layer, head)
-    q_labels = [f"{i}: {plotly_escape(t)}" for i, t in enumerate(readable_tokens(block.queries))]
-    k_labels = [f"{j}: {plotly_escape(t)}" for j, t in enumerate(readable_tokens(block.keys))]
+    q_labels, k_labels = block_axis_labels(cross, block)
     show_chart(
         matrix_heatmap(
             block.pattern,
@@ -126,12 +132,7 @@ layer, head = c1.selectbox(
 )
 block = cross.block(layer, head)
 n_masked = int((~block.mask).sum())  # computed from the engine's mask, not assumed
-q_labels = [
-    f"{i}: {t}" for i, t in zip(cross.target, (plotly_escape(t) for t in readable_tokens(block.queries)), strict=True)
-]
-k_labels = [
-    f"{j}: {t}" for j, t in zip(cross.source, (plotly_escape(t) for t in readable_tokens(block.keys)), strict=True)
-]
+q_labels, k_labels = block_axis_labels(cross, block)
 with c2:
     st.metric("Masked entries inside the target × source block", f"{n_masked} of {block.mask.size}")
 show_chart(

@@ -38,7 +38,7 @@ from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import context_growth, matrix_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import layer_lines
-from viz.labels import axis_labels, plotly_escape, readable_tokens
+from viz.labels import axis_labels, plotly_escape
 from viz.views.chapter import (
     SLUGS,
     STEPS,
@@ -48,7 +48,14 @@ from viz.views.chapter import (
     step_text,
     weighted_values,
 )
-from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, PromptCross, build_prompt
+from viz.views.cross import (
+    DEFAULT_SOURCE,
+    DEFAULT_TARGET,
+    EncoderDecoderCross,
+    PromptCross,
+    block_axis_labels,
+    build_prompt,
+)
 from viz.views.heads import default_query_keys
 from viz.views.norm_words import first_block_input
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
@@ -281,8 +288,7 @@ def draw_cross_attention() -> None:
         return
     at_layer, at_head = min(layer, cross.n_layers - 1), min(head, cross.n_heads - 1)
     block = cross.block(at_layer, at_head)
-    rows = [f"{i}: {plotly_escape(t)}" for i, t in enumerate(readable_tokens(block.queries))]
-    cols = [f"{j}: {plotly_escape(t)}" for j, t in enumerate(readable_tokens(block.keys))]
+    rows, cols = block_axis_labels(cross, block)
     title = f"Layer {at_layer}, head {at_head}: French queries × English keys  [{len(rows)} × {len(cols)}]"
     show_chart(
         matrix_heatmap(block.pattern, title, rows, cols, "key (English)", "query (French)", kind="weight"),

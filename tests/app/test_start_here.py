@@ -212,6 +212,20 @@ def test_the_prompt_cross_block_says_what_share_of_each_row_it_holds(smollm) -> 
     assert f"{shares.min():.0%}–{shares.max():.0%}" in said and shares.max() < 0.999
 
 
+def test_the_cross_blocks_tokens_keep_their_positions_in_the_prompt(smollm) -> None:
+    """Step 14 numbered the block's queries and keys from 0 ("0: ␣Le") where the Cross-attention page, on the same
+    prompt, says "12: ␣Le": both now label each token with its position in the prompt."""
+    from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, PromptCross, build_prompt
+
+    at = open_app(step="cross-attention", layer="3", head="1")
+    prompt, source_span, target_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
+    cross = PromptCross(smollm.trace(prompt), source_span, target_span)
+    fig = chart(at, "start_cross")
+    first_query, first_key = fig["layout"]["yaxis"]["ticktext"][0], fig["layout"]["xaxis"]["ticktext"][0]
+    assert first_query.startswith(f"{cross.target[0]}: ") and first_key.startswith(f"{cross.source[0]}: ")
+    assert cross.target[0] > 0 and cross.source[0] > 0
+
+
 def test_a_text_past_the_token_cap_says_its_own_length_the_cap_and_the_steps_sample() -> None:
     """A 300-token text under a 260-token cap: the first step said the model cut it into the steps' sample
     ("128 tokens") and the banner called the cap's 260 the text's length. Each count is now named for what it is."""

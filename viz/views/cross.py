@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from viz.labels import plotly_escape, readable_tokens
 from viz.views.common import display_tokens, to_numpy
 from viz.views.shifts import word_positions
 from viz.views.trace import TraceLike
@@ -45,8 +46,18 @@ class CrossView(Protocol):
     kind: str
     n_layers: int
     n_heads: int
+    target: list[int]  # the queries' positions in their sequence (the prompt; the decoder's input)
+    source: list[int]  # the keys' positions (the prompt; the encoder's input)
 
     def block(self, layer: int, head: int) -> CrossBlock: ...
+
+
+def block_axis_labels(cross: CrossView, block: CrossBlock) -> tuple[list[str], list[str]]:
+    """Plotly-safe "position: token" labels of a block's queries and keys, each at its position in its sequence
+    (a prompt's French tokens from where they start in it), the same on every page that draws the block."""
+    rows = [f"{i}: {plotly_escape(t)}" for i, t in zip(cross.target, readable_tokens(block.queries), strict=True)]
+    cols = [f"{j}: {plotly_escape(t)}" for j, t in zip(cross.source, readable_tokens(block.keys), strict=True)]
+    return rows, cols
 
 
 def build_prompt(
