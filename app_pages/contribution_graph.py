@@ -25,7 +25,7 @@ st.title("Contribution graph: where one token's embedding came from")
 st.caption(ctx.model_label)
 st.markdown(
     "Each block adds to a token's embedding: its attention adds what "
-    + ("every earlier token sends " if trace.causal else "every token sends (this pass reads both ways) ")
+    + ("every earlier token sends " if trace.causal else "every token, before or after it, sends ")
     + "(A[i,j]·v_j·W_O, summed over heads), its MLP adds what it computes from the token alone. Each part's "
     "**importance** is how much it pulls the sum towards where the sum ends up (its proximity "
     "‖y‖₁ − ‖y − part‖₁, as a share of all parts'; Ferrando & Voita 2024, the measure of the LLM "
