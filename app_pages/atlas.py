@@ -203,6 +203,14 @@ st.caption(
     f"{s.get('seed')}); every value is a mean over all qualifying queries "
     "of all documents (docs/atlas.md). Click a head to open it on the patterns page with its top example."
 )
+if not chosen.uploaded:
+    made_of = ", ".join(
+        f"{c.source} ({c.n_documents} documents, {c.n_chars:,} characters)" for c in atlas.corpus_sources()
+    )
+    st.caption(
+        f"The default corpus: {made_of}; sources and licences in assets/corpus/SOURCES.md. Corpus sha256 "
+        f"{str(s.get('corpus_sha256', '?'))[:12]}…; the job ran {s.get('runner', '?')}, {s.get('seconds', '?')} s."
+    )
 with st.expander("Your own corpus", expanded=_running(ctx.model)):
     _own_corpus_panel(ctx)
 if st.session_state.get(STAT_KEY) not in data.statistics:  # first visit, or a page switch dropped it

@@ -9,8 +9,10 @@ modification time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import json
 import os
 import re
 import signal
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_core import Model
-from attention_core.atlas.corpus import CorpusError, read_corpus
+from attention_core.atlas.corpus import DEFAULT_CORPUS, CorpusError, read_corpus
 from attention_core.atlas.statistics import STATISTICS
 from attention_core.atlas.tables import examples_path, read_atlas
 from attention_core.policy import is_public
@@ -161,6 +163,26 @@ def _choice(path: Path, settings: dict) -> AtlasChoice:
     default = settings.get("corpus") == "default"
     name = settings.get("corpus_name") or (DEFAULT_CORPUS_NAME if default else "a corpus")
     return AtlasChoice(path, str(name), settings.get("n_documents"), uploaded=CORPUS_TAG in path.name)
+
+
+@dataclass(frozen=True)
+class CorpusSource:
+    source: str  # the `source` field of the shipped corpus's lines (assets/corpus/SOURCES.md: kjv, python-docs, ...)
+    n_documents: int
+    n_chars: int
+
+
+@functools.cache
+def corpus_sources() -> tuple[CorpusSource, ...]:
+    """The shipped default corpus by source, counted from its file (the atlas page's provenance line)."""
+    counts: dict[str, list[int]] = {}
+    for line in DEFAULT_CORPUS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            entry = counts.setdefault(str(row.get("source", "?")), [0, 0])
+            entry[0] += 1
+            entry[1] += len(row["text"])
+    return tuple(CorpusSource(name, n, chars) for name, (n, chars) in sorted(counts.items(), key=lambda kv: -kv[1][1]))
 
 
 def atlas_csv(path: Path) -> bytes:

@@ -258,3 +258,10 @@ def test_two_statistics_of_every_head_and_the_lowest_first(monkeypatch, small_at
     top_row = at.dataframe[0].value.iloc[0]
     assert (int(top_row["layer"]), int(top_row["head"])) == (int(lowest["layer"]), int(lowest["head"]))
     assert any("most focused" in c.value for c in at.caption)
+
+
+def test_the_default_corpus_is_named_by_its_sources_and_hash(monkeypatch, small_atlas):
+    folder, _ = small_atlas
+    at = atlas_page(monkeypatch, folder)
+    said = " ".join(c.value for c in at.caption)
+    assert "kjv (" in said and "wordnet (" in said and "SOURCES.md" in said and "sha256" in said

@@ -148,3 +148,20 @@ def test_a_stopped_job_ends_writes_nothing_and_is_no_failure(tmp_path):
     assert not run.running and run.stopped and run.error() is None
     assert "interrupted" in log.read_text()  # it got Ctrl-C (its handlers ran), not a kill
     assert not run.out.exists()
+
+
+def test_the_default_corpus_says_what_it_is_made_of():
+    """The atlas page's provenance line: the shipped corpus's documents by source, counted from the file itself (the
+    same 946 documents the shipped atlases read), and its content hash as the atlas recorded it."""
+    import hashlib
+    import json
+
+    from attention_core.atlas.corpus import DEFAULT_CORPUS
+
+    rows = [json.loads(line) for line in DEFAULT_CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    got = atlas.corpus_sources()
+    assert {s.source for s in got} == {r["source"] for r in rows}
+    assert sum(s.n_documents for s in got) == len(rows) == 946
+    assert sum(s.n_chars for s in got) == sum(len(r["text"]) for r in rows)
+    shipped = atlas.load_atlas(atlas.SHIPPED / "smollm2-135m.parquet").settings["corpus_sha256"]
+    assert shipped == hashlib.sha256(DEFAULT_CORPUS.read_bytes()).hexdigest()
