@@ -72,7 +72,9 @@ def show_control(layer: int, head: int, weight_here: float) -> None:
     control = short_trace(ctx.model, CONTROL_TEXT, ctx.causal)
     key = short_trace_key(ctx.model, CONTROL_TEXT, ctx.causal)
     control_patterns = derived(key, "all_patterns", compute=lambda: all_patterns(control))  # not redone each rerun
-    control_stats = derived(key, "head_statistics", compute=lambda: head_statistics(control_patterns))
+    control_stats = derived(
+        key, "head_statistics", compute=lambda: head_statistics(control_patterns, causal=control.causal)
+    )
     result = control_result(control_patterns, control.tokens, layer, head)
     best_there = result.best
     prev_there = float(control_stats["prev"][best_there.layer, best_there.head])
@@ -244,7 +246,9 @@ st.subheader("Every head at a glance")
 st.caption(
     "Averaged over this text's queries: entropy of each row (0 bits = all weight on one key), the weight on the "
     "previous token and on the first token (often an 'attention sink'; both over the queries after the first), "
-    "and the mean distance |i − j| of the keys, weighted by attention. Click a column header to sort; click a "
+    "and the mean distance |i − j| of the keys, weighted by attention (entropy and distance over "
+    + ("the queries after the first, which sees only itself" if trace.causal else "every query")
+    + ", as in the head atlas). Click a column header to sort; click a "
     "row to open that head on the Attention patterns page." + NO_PREVIOUS
 )
 st.dataframe(

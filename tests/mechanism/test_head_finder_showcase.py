@@ -27,7 +27,7 @@ def test_ranked_heads_show_their_previous_and_first_token_share(model: str, fixt
     engine_model = request.getfixturevalue(fixture)
     trace = engine_model.trace(TEXT)
     patterns = all_patterns(trace)
-    stats = head_statistics(patterns)
+    stats = head_statistics(patterns, causal=trace.causal)
     at = head_finder(model)
     table = next(df.value for df in at.dataframe if "weight on keys" in df.value.columns)
     first = table.iloc[0]

@@ -99,7 +99,7 @@ def test_head_finder_ranks_and_tabulates(fluffy) -> None:
     assert at.metric[0].label == "Best head: layer 16, head 0" and at.metric[0].value == f"{best:.1%}"
     stats = at.dataframe[1].value
     assert len(stats) == 30 * 9
-    expected = head_statistics(all_patterns(fluffy))
+    expected = head_statistics(all_patterns(fluffy), causal=fluffy.causal)
     for key, label in STAT_COLUMNS.items():
         np.testing.assert_allclose(stats[label].to_numpy(), expected[key].reshape(-1), atol=1e-5)
     keyed(at, "multiselect", "mech_find_keys").set_value([0]).run()

@@ -125,19 +125,26 @@ def test_head_statistics_on_known_patterns() -> None:
     prev[0, 0] = 1.0
     first = np.zeros((n, n))
     first[:, 0] = 1.0
-    stats = head_statistics(np.stack([ident, prev, first])[:, None])  # 3 layers × 1 head
+    stats = head_statistics(np.stack([ident, prev, first])[:, None], causal=True)  # 3 layers × 1 head
     np.testing.assert_allclose(stats["entropy"][:, 0], 0.0, atol=1e-12)
     np.testing.assert_allclose(stats["prev"][:, 0], [0.0, 1.0, 0.25])
     np.testing.assert_allclose(stats["first"][:, 0], [0.0, 0.25, 1.0])  # over queries i ≥ 1, as the atlas's
-    np.testing.assert_allclose(stats["distance"][:, 0], [0.0, 0.8, 2.0])
+    # Under the causal mask over queries i ≥ 1 too (query 0 sees only itself: distance 0, entropy 0 for any head),
+    # as the atlas's mean_distance; a bidirectional pass counts every query.
+    np.testing.assert_allclose(stats["distance"][:, 0], [0.0, 1.0, 2.5])
+    both_ways = head_statistics(np.stack([ident, prev, first])[:, None], causal=False)
+    np.testing.assert_allclose(both_ways["distance"][:, 0], [0.0, 0.8, 2.0])
     uniform = np.full((1, 1, 4, 4), 0.25)
-    assert head_statistics(uniform)["entropy"][0, 0] == pytest.approx(2.0)
+    assert head_statistics(uniform, causal=False)["entropy"][0, 0] == pytest.approx(2.0)
+    spread = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]  # query i evenly over its i + 1 keys
+    expected = np.mean([np.log2(k) for k in (2, 3, 4)])  # queries 1..3
+    assert head_statistics(spread[None, None], causal=True)["entropy"][0, 0] == pytest.approx(expected)
     table = stats_table(stats)
     assert table["layer"] == [0, 1, 2] and row_to_head(7, 3) == (2, 1)
 
 
 def test_trace_head_statistics_equal_those_of_the_whole_patterns(fluffy) -> None:
-    got, want = trace_head_statistics(fluffy), head_statistics(all_patterns(fluffy))
+    got, want = trace_head_statistics(fluffy), head_statistics(all_patterns(fluffy), causal=fluffy.causal)
     for key in ("entropy", "prev", "first", "distance"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-6)
 

@@ -69,15 +69,17 @@ STAT_COLUMNS = {
 }
 
 
-def head_statistics(patterns: np.ndarray) -> dict[str, np.ndarray]:
+def head_statistics(patterns: np.ndarray, causal: bool) -> dict[str, np.ndarray]:
     """Per head, averaged over queries: [n_layers, n_heads] arrays.
 
     entropy: −Σ A log₂ A of a query's row (0 = all on one key; log₂(#keys visible) = uniform);
     prev: A[i, i−1] and first: A[i, 0], both over queries i ≥ 1 (query 0 sees only key 0 under a causal mask;
-    the atlas's `first_token` counts the same queries); distance: Σ_j A[i, j]·|i − j|.
+    the atlas's `first_token` counts the same queries); distance: Σ_j A[i, j]·|i − j|. Entropy and distance are
+    over the queries that see ≥ 2 keys, as the atlas's: under the causal mask i ≥ 1 (query 0's are 0 for every
+    head), otherwise every query.
     """
     sums = _row_sums(patterns, 0)
-    return _means(sums, patterns.shape[-2])
+    return _means(sums, patterns.shape[-2], causal)
 
 
 def trace_head_statistics(
@@ -97,7 +99,7 @@ def trace_head_statistics(
         for name, engine_name in names.items():
             totals[name][layer] = to_numpy(sums[engine_name], dtype=np.float64)
     totals["entropy"] /= _LN2  # nats → bits
-    return _means(totals, trace.n_tokens)
+    return _means(totals, trace.n_tokens, trace.causal)
 
 
 _TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32: log of it is finite, and 0 · it = 0
@@ -126,17 +128,22 @@ def _row_sums(p: np.ndarray, row_start: int) -> dict[str, np.ndarray]:
     }
 
 
-def _means(sums: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
-    """Row sums → means over the n queries (the previous- and first-token shares over the n − 1 after the first)."""
+def _means(sums: dict[str, np.ndarray], n: int, causal: bool) -> dict[str, np.ndarray]:
+    """Row sums → means over the queries each statistic counts: the previous- and first-token shares over the n − 1
+    after the first; entropy and distance over the queries that see ≥ 2 keys (under the causal mask the n − 1
+    after the first, whose row sums hold query 0's zeros)."""
 
     def after_first(total: np.ndarray) -> np.ndarray:
         return total / (n - 1) if n > 1 else np.full(total.shape, np.nan)  # one token: no query after the first
 
+    def choosing(total: np.ndarray) -> np.ndarray:
+        return after_first(total) if causal else total / n
+
     return {
-        "entropy": sums["entropy"] / n,
+        "entropy": choosing(sums["entropy"]),
         "prev": after_first(sums["prev"]),
         "first": after_first(sums["first"]),
-        "distance": sums["distance"] / n,
+        "distance": choosing(sums["distance"]),
     }
 
 
