@@ -161,11 +161,7 @@ full = st.expander(f"{title} (fold them away)", expanded=True)
 with full:
     # ── 1. E ─────────────────────────────────────────────────────────────────────────────────────────
     st.subheader("1 · The embeddings E")
-    st.caption(
-        head_input_caption(
-            s.layer, s.norm_position, s.norm, s.embedding_terms, s.embedding_norm, s.embed_scale, s.d_model
-        )
-    )
+    st.caption(head_input_caption(s))
     show_chart(
         matrix_heatmap(
             w["E"], f"E  [n × d_model] = [{rows} × {dm}]", wl, None, "dimension", "token", row_positions=pos

@@ -109,9 +109,7 @@ def draw_tokens() -> None:
 
 def draw_embeddings() -> None:
     s = head_steps(0)
-    how, said = first_block_input(
-        s.norm_position, s.norm, s.embedding_terms, s.embedding_norm, s.embed_scale, s.d_model
-    )
+    how, said = first_block_input(s)
     show_chart(
         matrix_heatmap(s.E, f"E entering layer 0 ({how})  [{s.n} × {s.d_model}]", labels, None, "dimension", "token"),
         "start_E",

@@ -2,38 +2,46 @@
 
 from __future__ import annotations
 
-from viz.views.norm_words import first_block_input, head_input_caption
+from viz.views.norm_words import HeadInput, first_block_input, head_input_caption
+
+
+def first(*args: object, **kwargs: object) -> tuple[str, str]:
+    return first_block_input(HeadInput(*args, **kwargs))
+
+
+def caption(layer: int, *args: object, **kwargs: object) -> str:
+    return head_input_caption(HeadInput(*args, layer=layer, **kwargs))
 
 
 def test_the_first_blocks_input_is_named_as_the_model_normalises_it() -> None:
     """Step 2's chart is blocks.attention_input of layer 0: RMSNorm or LayerNorm of the residual (pre-norm and
     sandwich), or the residual itself (post-norm: BERT's is already LayerNorm(token + position + segment);
     Marian's is √d_model·token + position, not normalised; OLMo 2's raw)."""
-    title, caption = first_block_input("pre", "rms", ("token",))
+    title, caption = first("pre", "rms", ("token",))
     assert title == "RMS-normalised" and "root-mean-square" in caption
-    title, caption = first_block_input("pre", "layer", ("token", "position"))  # GPT-2
+    title, caption = first("pre", "layer", ("token", "position"))  # GPT-2
     assert title == "LayerNorm(token + position embeddings)" and "standard deviation" in caption
-    bert = first_block_input("post", "layer", ("token", "position", "segment"), embedding_norm=True)
+    bert = first("post", "layer", ("token", "position", "segment"), embedding_norm=True)
     assert bert[0] == "LayerNorm(token + position + segment embeddings)"
-    marian = first_block_input("post", "layer", ("token", "position"), embed_scale=512**0.5, d_model=512)
+    marian = first("post", "layer", ("token", "position"), embed_scale=512**0.5, d_model=512)
     assert marian[0] == "√d_model·token + position embeddings" and "LayerNorm" not in marian[0]
     assert "not normalised" in marian[1]
-    title, caption = first_block_input("post_sublayer", "rms", ("token",))  # OLMo 2
+    title, caption = first("post_sublayer", "rms", ("token",))  # OLMo 2
     assert title == "the token embedding itself" and "normalises each sublayer's output" in caption
-    assert first_block_input("sandwich", "rms", ("token",))[0] == "RMS-normalised"
+    assert first("sandwich", "rms", ("token",))[0] == "RMS-normalised"
 
 
 def test_the_inside_head_caption_names_what_layer_0_reads() -> None:
     """Inside a head's step 1 caption: a pre-norm LayerNorm model (GPT-2) is not 'RMS-normalised'; a sandwich
     model (Gemma) normalises the block's input too; OLMo 2 reads the residual raw; Marian has no embedding norm."""
-    gpt2 = head_input_caption(5, "pre", "layer", ("token", "position"))
+    gpt2 = caption(5, "pre", "layer", ("token", "position"))
     assert "RMS" not in gpt2 and "LayerNorm" in gpt2 and "layer 5" in gpt2
-    assert "RMSNorm" in head_input_caption(0, "pre", "rms", ("token",))
-    gemma = head_input_caption(2, "sandwich", "rms", ("token",))
+    assert "RMSNorm" in caption(0, "pre", "rms", ("token",))
+    gemma = caption(2, "sandwich", "rms", ("token",))
     assert "RMSNorm" in gemma and "post-norm" not in gemma
-    olmo = head_input_caption(2, "post_sublayer", "rms", ("token",))
+    olmo = caption(2, "post_sublayer", "rms", ("token",))
     assert "as it is" in olmo and "post-norm" not in olmo
-    bert = head_input_caption(1, "post", "layer", ("token", "position", "segment"), embedding_norm=True)
+    bert = caption(1, "post", "layer", ("token", "position", "segment"), embedding_norm=True)
     assert "LayerNorm(token + position + segment embeddings)" in bert
-    marian = head_input_caption(1, "post", "layer", ("token", "position"), embed_scale=512**0.5, d_model=512)
+    marian = caption(1, "post", "layer", ("token", "position"), embed_scale=512**0.5, d_model=512)
     assert "√d_model·token + position embeddings" in marian and "segment" not in marian

@@ -5,6 +5,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class HeadInputFacts(Protocol):
+    """What the words need of a head's input: attention_core.steps.HeadSteps has these fields."""
+
+    layer: int
+    norm_position: str  # "pre", "post", "sandwich", "post_sublayer"
+    norm: str  # "rms" or "layer"
+    embedding_terms: tuple[str, ...]  # what blocks.embed sums: "token", then "position", "segment"
+    embedding_norm: bool  # a LayerNorm on the embeddings (BERT)
+    embed_scale: float  # the factor on the token embedding (Marian: √d_model)
+    d_model: int
+
+
+@dataclass(frozen=True)
+class HeadInput:
+    """HeadInputFacts without a trace (tests, docs)."""
+
+    norm_position: str
+    norm: str
+    embedding_terms: tuple[str, ...] = ("token",)
+    embedding_norm: bool = False
+    embed_scale: float = 1.0
+    d_model: int = 0
+    layer: int = 0
 
 
 def summed_embeddings(terms: Sequence[str], embed_scale: float = 1.0, d_model: int = 0) -> str:
@@ -17,18 +44,11 @@ def summed_embeddings(terms: Sequence[str], embed_scale: float = 1.0, d_model: i
     return " + ".join([token, *terms[1:]]) + (" embeddings" if len(terms) > 1 else " embedding")
 
 
-def first_block_input(
-    norm_position: str,
-    norm: str,
-    terms: Sequence[str],
-    embedding_norm: bool = False,
-    embed_scale: float = 1.0,
-    d_model: int = 0,
-) -> tuple[str, str]:
+def first_block_input(s: HeadInputFacts) -> tuple[str, str]:
     """(chart-title words, caption) for what layer 0's attention reads (attention_core.blocks.attention_input):
-    the normalised residual for pre-norm and sandwich models, the residual itself for post-norm ones. `terms`,
-    `embedding_norm` and `embed_scale` are HeadSteps' account of that residual (blocks.embed)."""
-    summed = summed_embeddings(terms, embed_scale, d_model)
+    the normalised residual for pre-norm and sandwich models, the residual itself for post-norm ones."""
+    norm_position, norm, terms = s.norm_position, s.norm, s.embedding_terms
+    summed = summed_embeddings(terms, s.embed_scale, s.d_model)
     if norm_position in ("pre", "sandwich"):
         if norm == "rms":
             return "RMS-normalised", (
@@ -42,7 +62,7 @@ def first_block_input(
             "weights: what the first attention block reads."
         )
     if norm_position == "post":
-        if embedding_norm:  # BERT normalises the embeddings before the first block
+        if s.embedding_norm:  # BERT normalises the embeddings before the first block
             return f"LayerNorm({summed})", ""
         return summed, (
             "This post-norm model reads the embeddings as they are, not normalised: its first LayerNorm comes after "
@@ -54,19 +74,12 @@ def first_block_input(
     )
 
 
-def head_input_caption(
-    layer: int,
-    norm_position: str,
-    norm: str,
-    terms: Sequence[str],
-    embedding_norm: bool = False,
-    embed_scale: float = 1.0,
-    d_model: int = 0,
-) -> str:
+def head_input_caption(s: HeadInputFacts) -> str:
     """Inside a head's caption for E, what the head reads: blocks.attention_input of the residual entering
-    `layer`, in words that hold for each norm placement (HeadSteps' fields)."""
+    `s.layer`, in words that hold for each norm placement."""
+    layer, norm_position, norm = s.layer, s.norm_position, s.norm
     name = "RMSNorm" if norm == "rms" else "LayerNorm"
-    summed = summed_embeddings(terms, embed_scale, d_model)
+    summed = summed_embeddings(s.embedding_terms, s.embed_scale, s.d_model)
     rows = " One row per token, one column per dimension."
     if norm_position in ("pre", "sandwich"):
         return (
@@ -76,7 +89,7 @@ def head_input_caption(
             "also carries what earlier layers added." + rows
         )
     if norm_position == "post":
-        first = f"LayerNorm({summed})" if embedding_norm else f"{summed}, not normalised"
+        first = f"LayerNorm({summed})" if s.embedding_norm else f"{summed}, not normalised"
         return (
             f"E is the residual stream entering layer {layer}: this post-norm model normalised it at the end of the "
             f"previous block; at layer 0 it is {first}." + rows
