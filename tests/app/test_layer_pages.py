@@ -174,4 +174,4 @@ def test_contribution_graph_says_when_no_other_token_can_reach_the_chosen_one(sm
     assert_clean(at)
     assert "causal mask" not in " ".join(i.value for i in at.info)
     said = " ".join(m.value for m in at.markdown)  # and its intro does not say only earlier tokens send
-    assert "every token sends" in said and "earlier token" not in said
+    assert "every token, before or after it, sends" in said and "earlier token" not in said
