@@ -33,20 +33,30 @@ def readable_token(token: str) -> str:
     """A token with spaces shown as ␣ and control/invisible characters as escapes (\\n, \\x07, \\u200b)."""
     if token == "":
         return "∅"  # an empty token would be an invisible tick label
+    return "".join(SPACE_MARK if ch == " " else _char_name(ch) for ch in token)
+
+
+def _char_name(ch: str) -> str:
+    """A character as the labels draw it: itself, or its escape when it would show as nothing or as a box."""
+    if ch in _NAMED:
+        return _NAMED[ch]
+    if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cn"}:
+        # Control, format (zero-width), separators and unassigned code points all render as
+        # nothing or as a box; the code point is the only honest label. \x is kept for ASCII: a \x code of
+        # 0x80 or more is what a byte piece of a split character looks like (byte_level_text).
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
+    return ch
+
+
+def readable_text(text: str) -> str:
+    """Running text with its invisible characters named as readable_token names them, but its layout kept: spaces,
+    tabs, newlines and the \\r of a \\r\\n line end stay themselves (the Text view draws the text as typed; a lone
+    \\r, which a browser draws as nothing, is named)."""
     out: list[str] = []
-    for ch in token:
-        if ch == " ":
-            out.append(SPACE_MARK)
-        elif ch in _NAMED:
-            out.append(_NAMED[ch])
-        elif unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cn"}:
-            # Control, format (zero-width), separators and unassigned code points all render as
-            # nothing or as a box; the code point is the only honest label. \x is kept for ASCII: a \x code of
-            # 0x80 or more is what a byte piece of a split character looks like (byte_level_text).
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
+    for i, ch in enumerate(text):
+        layout = ch in " \t\n" or (ch == "\r" and text[i + 1 : i + 2] == "\n")
+        out.append(ch if layout else _char_name(ch))
     return "".join(out)
 
 
@@ -99,9 +109,26 @@ def plotly_tokens(tokens: Sequence[str]) -> list[str]:
     return [plotly_token(t) for t in tokens]
 
 
+# Left-to-right isolate … pop directional isolate: the plain-text twin of <bdi dir="ltr">.
+_LRI, _PDI = "\u2066", "\u2069"
+_RIGHT_TO_LEFT = {"R", "AL", "AN"}  # Hebrew, Arabic letters and Arabic-Indic digits: what reorders a line
+
+
 def token_strip(tokens: Sequence[str]) -> str:
-    """One line of plain text showing how the model split the input, for st.code (no markup)."""
-    return " │ ".join(readable_tokens(tokens))
+    """One line of plain text showing how the model split the input, for st.code (no markup).
+
+    In a left-to-right line the bidi algorithm draws a run of right-to-left tokens backwards, the neutral ' │ ' and
+    '##' between them taken into the run ('ש', '##ל' came out 'ל## │ ש'). A token holding a right-to-left character
+    is isolated left to right, so the tokens keep their order and a '##' stays in front; typed isolates and marks
+    are named by readable_token, so they cannot close ours. Left-to-right tokens get nothing: no invisible
+    characters to copy with them."""
+    return " │ ".join(_isolated(t) for t in readable_tokens(tokens))
+
+
+def _isolated(label: str) -> str:
+    if any(unicodedata.bidirectional(ch) in _RIGHT_TO_LEFT for ch in label):
+        return f"{_LRI}{label}{_PDI}"
+    return label
 
 
 def plotly_token_labels(tokens: Sequence[str]) -> list[str]:

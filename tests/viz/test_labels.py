@@ -51,3 +51,28 @@ def test_a_name_as_a_code_span_holds_any_backticks() -> None:
     assert markdown_code("a`b") == "``a`b``" and markdown_code("a``b") == "```a``b```"
     assert markdown_code("`x`") == "`` `x` ``"  # an edge backtick needs the space to stay inside
     assert markdown_code("x" * 500).endswith("…`") and len(markdown_code("x" * 500)) < 500
+
+
+LRI, PDI = "\u2066", "\u2069"  # left-to-right isolate and its end
+
+
+def test_token_strip_keeps_right_to_left_tokens_in_their_order() -> None:
+    """In a left-to-right line the bidi algorithm reverses a run of Hebrew or Arabic, and the neutral '│' and '##'
+    between them join the run: 'שלום' split by WordPiece was drawn '[CLS] │ ם## │ ל## │ ו## │ ש'. Each token
+    with a right-to-left character is isolated left to right, so the tokens stay in order and '##' stays in front;
+    st.code shows the strip as plain text, so '<b>' stays the characters it is."""
+    strip = labels.token_strip(["[CLS]", "ש", "##ל", "<b>", " שלום", "٣", "hello"])
+    assert strip.split(" │ ") == [
+        "[CLS]", f"{LRI}ש{PDI}", f"{LRI}##ל{PDI}", "<b>", f"{LRI}␣שלום{PDI}", f"{LRI}٣{PDI}", "hello"
+    ]  # fmt: skip
+    assert labels.token_strip(["ab", "<0xD7>"]) == "ab │ <0xD7>"  # left-to-right text: no invisible characters
+    # A typed isolate or embedding mark is named (\u2069), so it cannot end the strip's own isolate early.
+    assert labels.token_strip(["\u2069א\u202e"]) == f"{LRI}\\u2069א\\u202e{PDI}"
+
+
+@given(st.lists(st.text(max_size=6), max_size=6))
+def test_token_strip_isolates_are_balanced_and_invisible(tokens: list[str]) -> None:
+    strip = labels.token_strip(tokens)
+    marks = [c for c in strip if c in (LRI, PDI)]
+    assert marks == [LRI, PDI] * (len(marks) // 2)  # each isolate opened once and closed
+    assert strip.replace(LRI, "").replace(PDI, "") == " │ ".join(labels.readable_tokens(tokens))

@@ -160,3 +160,20 @@ def test_the_strongest_weights_are_the_models_own_in_their_true_order() -> None:
     want = np.argsort(-tied, axis=1, kind="stable")[:, :3]
     assert index.reshape(200, 3).tolist() == want.tolist()
     assert weight.reshape(200, 3).tolist() == np.take_along_axis(tied, want, axis=1).tolist()
+
+
+def test_text_pieces_name_invisible_characters_as_the_other_pages_do() -> None:
+    """Control characters were drawn raw, as empty boxes ('a□b□[31m'), where every other page names them ('\\x00',
+    '\\x1b'). The text keeps its layout: spaces, tabs and line ends (a Windows '\\r\\n' too) stay as they are; a
+    lone '\\r', which Chromium draws as nothing, is named. A character a WordPiece tokenizer dropped is named in
+    the gap it leaves."""
+
+    class Fake:
+        text = "a\x00b\x1b[31m\tc\r\nd\re\u200b f\x07g"
+        tokens = ["a", "\x00b", "\x1b[31m", "\tc", "\r\n", "d\re\u200b", " f", "g"]
+        offsets = [(0, 1), (1, 3), (3, 8), (8, 10), (10, 12), (12, 16), (16, 18), (19, 20)]  # \x07: not a token's
+
+    pieces = text_pieces(Fake())
+    assert pieces.shown == ["a", "\\x00b", "\\x1b[31m", "\tc", "\r↵\n", "d\\re\\u200b", " f", "g"]
+    assert pieces.gaps == [""] * 7 + ["\\x07"]
+    assert pieces.labels[1] == "1: \\x00b"  # the hover's name, as before

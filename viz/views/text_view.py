@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from viz.labels import readable_token
+from viz.labels import readable_text, readable_token
 from viz.views.common import display_tokens, to_numpy
 from viz.views.trace import TraceLike
 
@@ -71,21 +71,23 @@ class TextPieces:
 
 
 def text_pieces(trace: TraceLike) -> TextPieces:
-    """Cut the trace's text at its tokens' character offsets (byte pieces: viz.labels' names)."""
+    """Cut the trace's text at its tokens' character offsets (byte pieces: viz.labels' names; control characters
+    named by viz.labels.readable_text, as the other pages name them)."""
     text, named = trace.text, display_tokens(trace)
     gaps, shown, chip = [], [], []
     cursor = 0
     for raw, name, (start, end) in zip(trace.tokens, named, trace.offsets, strict=True):
         spans_text = 0 <= start < end <= len(text)
         if not spans_text or name != raw:  # special token, or byte pieces that share one character
-            gaps.append(text[cursor:start] if spans_text and start > cursor else "")
+            gaps.append(readable_text(text[cursor:start]) if spans_text and start > cursor else "")
             shown.append(name if name != raw else readable_token(raw))
             chip.append(True)
             cursor = max(cursor, end) if spans_text else cursor
             continue
         start = max(start, cursor)
-        gaps.append(text[cursor:start])
-        piece = text[start:end]
+        # Control characters named as every other page names them (a raw one is an empty box); the layout stays.
+        gaps.append(readable_text(text[cursor:start]))
+        piece = readable_text(text[start:end])
         if piece.strip() == "" and "\n" in piece:  # a newline token needs something to hover
             piece = piece.replace("\n", "↵\n")
         shown.append(piece)
