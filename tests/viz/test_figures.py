@@ -238,6 +238,21 @@ def test_lens_track_draws_each_token_in_one_colour_on_both_charts() -> None:
     assert len({c.pop() for c in colours.values()}) == 3  # and the tokens apart
 
 
+@pytest.mark.parametrize("worst", [0, 1, 40, 30_000])
+def test_lens_rank_axis_starts_at_rank_one(worst: int) -> None:
+    """The rank chart's log axis was autoranged, and Plotly's padding took it above rank 1 to about 0.5, with a
+    minor tick "5" (rank 0.5, which cannot exist) over the "1". Its range is set: rank 1 at the top, the worst
+    rank shown at the bottom; the markers at the top edge are drawn whole (not clipped at the axis)."""
+    ranks = np.array([[worst, 0], [0, 3], [2, 0]])
+    fig = lens_track_figure(LensTrack(labels=["a", "b"], probs=np.full((3, 2), 0.5), ranks=ranks), "after 'x'")
+    axis = fig.layout.yaxis2
+    assert axis.type == "log" and axis.range is not None
+    bottom, top = axis.range  # reversed: the first end is drawn at the bottom
+    assert top == 0 and 10**bottom > ranks.max() + 1  # 10**0 = rank 1
+    rank_traces = [t for t in fig.data if t.yaxis == "y2"]
+    assert len(rank_traces) == 2 and all(t.cliponaxis is False for t in rank_traces)
+
+
 @pytest.mark.parametrize("n", [30, 100, 256])
 def test_token_matrices_write_few_enough_x_labels_to_keep_them_apart(n: int) -> None:
     """At 1024 px a large token heatmap is ~350 px wide and its −45° labels need ~12 px each; the side-by-side

@@ -68,14 +68,23 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
         common = dict(mode="lines+markers", name=name, legendgroup=name, hovertext=hover, hoverinfo="text",
                       line=dict(color=colour), marker=dict(color=colour))  # fmt: skip
         fig.add_trace(go.Scatter(x=layers, y=track.probs[:, t], **common), row=1, col=1)
-        fig.add_trace(go.Scatter(x=layers, y=track.ranks[:, t] + 1, showlegend=False, **common), row=1, col=2)
+        # Unclipped: rank 1 lies on the axis's top edge, and a clipped marker there would be cut in half.
+        fig.add_trace(go.Scatter(x=layers, y=track.ranks[:, t] + 1, showlegend=False, cliponaxis=False, **common),
+                      row=1, col=2)  # fmt: skip
     fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
-    fig.update_yaxes(type="log", autorange="reversed", row=1, col=2)
+    fig.update_yaxes(type="log", range=rank_range(track.ranks), row=1, col=2)
     fig.update_xaxes(title_text="after block (layer)")
     fig.update_yaxes(automargin=True)
     fig.update_layout(height=420, margin=dict(l=70, r=10, t=60, b=10), title=dict(text=position_label),
                       legend=dict(orientation="h", y=-0.2))  # fmt: skip
     return fig
+
+
+def rank_range(ranks: np.ndarray) -> list[float]:
+    """The rank axis's log range, reversed: rank 1 at the top edge, a tenth of a decade past the worst rank (at least
+    10) at the bottom. Plotly's autorange padded a log axis above rank 1, to a rank 0.5 with a tick of its own."""
+    worst = max(10, int(np.max(ranks, initial=0)) + 1)
+    return [float(np.log10(worst)) + 0.1, 0.0]
 
 
 def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figure:
