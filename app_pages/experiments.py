@@ -365,12 +365,8 @@ pattern_T = hot.pattern(layer, head).double().numpy()
 ent_before, ent_T = row_entropy(pattern_before), row_entropy(pattern_T)
 m1, m2, m3 = st.columns(3)
 m1.metric(f"Mean {line} entropy, the model (T = 1)", f"{ent_before.mean():.3f} bits")
-m2.metric(
-    f"Mean {line} entropy at T = {T:g}",
-    f"{ent_T.mean():.3f} bits",
-    None if T == 1.0 else f"{ent_T.mean() - ent_before.mean():+.3f}",
-    delta_color="off",  # more or less spread is neither good nor bad: no green or red
-)
+delta = None if T == 1.0 else f"{ent_T.mean() - ent_before.mean():+.3f}"  # uncoloured: neither good nor bad
+m2.metric(f"Mean {line} entropy at T = {T:g}", f"{ent_T.mean():.3f} bits", delta, delta_color="off")
 if before_lp is not None:
     hot_lp = next_token_logprobs(hot)
     top_hot = int(np.argmax(hot_lp))

@@ -1,6 +1,7 @@
 """Every chart's text can be read at 1280 and 1024 px and on a 390 px phone: no title, axis title, tick label,
 legend entry or note runs past the edge of its chart (Plotly cuts it off there), no colour bar is drawn over a plot,
-and (at 1280 and 1024 px) no two tick labels of an axis overlap.
+no two of a chart's titles, axis titles and legend are drawn over each other, and (at 1280 and 1024 px, and on the
+phone for the few charts PHONE_TICK_CHARTS names) no two tick labels of an axis overlap.
 
 Found by looking at every page at 1024 px: half-width charts cut their titles on both sides ("…ax → pattern A,
 each row sums to 1 [10"), the Generate page's candidates chart drew its percentages under its axis title and cut
@@ -85,12 +86,13 @@ CLIPPED_TEXT_JS = f"""() => {{
   return out;
 }}"""
 
-# Each axis whose neighbouring tick labels collide: [chart's title, axis, label, next label, px short].
+# Each axis whose neighbouring tick labels collide: [chart's title, axis, label, next label, px short]; of every
+# chart, or of the charts a selector given as the argument picks.
 # Turned labels are apart by their ticks' distance times the sine of the angle; upright x labels by the gap between
 # their boxes; y labels by the distance between their centres.
-OVERLAPPING_TICKS_JS = f"""() => {{
+OVERLAPPING_TICKS_JS = f"""(only) => {{
   const out = [];
-  document.querySelectorAll('.js-plotly-plot').forEach(plot => {{
+  document.querySelectorAll(only || '.js-plotly-plot').forEach(plot => {{
     if (plot.getBoundingClientRect().width === 0) return;
     const title = (plot.querySelector('.gtitle') || {{}}).textContent || '(untitled)';
     for (const axis of ['xtick', 'ytick']) {{
@@ -131,6 +133,43 @@ OVERLAPPING_TICKS_JS = f"""() => {{
 }}"""
 
 
+# Each two of a chart's titles, subplot titles, notes, axis titles and legend whose boxes overlap: [chart's title,
+# one text, the other, px of overlap across, px down]. Tick labels are left to the check above (a turned label's box
+# is much larger than its letters). At 390 px the Experiments temperature chart drew its two subplot titles over each
+# other, and its legend, wrapped to two rows, on its "key" axis title.
+TEXT_OVER_TEXT_JS = f"""() => {{
+  const out = [];
+  document.querySelectorAll('.js-plotly-plot').forEach(plot => {{
+    if (plot.getBoundingClientRect().width === 0) return;
+    const title = (plot.querySelector('.gtitle') || {{}}).textContent || '(untitled)';
+    // Every axis's title: a subplot's second axis has a group of its own (g-x2title), which '.g-xtitle' misses.
+    const axisTitles = [...plot.querySelectorAll('g')].filter(g => /^g-[xy][0-9]*title$/.test(g.getAttribute('class')))
+      .flatMap(g => [...g.querySelectorAll('text')]);
+    // Annotations placed on the chart (subplot titles, notes), not the labels pinned to a data point (Embedding
+    // shifts' 'L30' at each path's end: paths that end together put theirs together).
+    const notes = [...plot.querySelectorAll('g.annotation')].filter(g => {{
+      const a = (plot._fullLayout.annotations || [])[Number(g.getAttribute('data-index'))];
+      return !a || !(/^x[0-9]*$/.test(a.xref) && /^y[0-9]*$/.test(a.yref));
+    }}).flatMap(g => [...g.querySelectorAll('.annotation-text')]);
+    const found = [...plot.querySelectorAll('.gtitle, .cbtitle text, .legend .bg'), ...notes, ...axisTitles];
+    const texts = found.map(t => {{
+      const legend = t.matches('.legend .bg');
+      const name = legend ? 'legend: ' + [...plot.querySelectorAll('.legendtext')].map(l => l.textContent).join(', ')
+                          : t.textContent;
+      return {{r: t.getBoundingClientRect(), name}};
+    }}).filter(t => t.r.width > 0 && t.r.height > 0 && t.name.trim());
+    for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {{
+      const a = texts[i].r, b = texts[j].r;
+      const across = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const down = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (across > {EDGE_PX} && down > {EDGE_PX}) {{
+        out.push([title, texts[i].name, texts[j].name, Math.round(across), Math.round(down)]);
+      }}
+    }}
+  }});
+  return out;
+}}"""
+
 # Each colour bar drawn over a plot area of its own chart: [chart's title, px of overlap across, px down].
 COLORBAR_OVER_PLOT_JS = f"""() => {{
   const out = [];
@@ -160,10 +199,14 @@ CHARTS_FIT_THEIR_BOXES_JS = """() => {
   });
 }"""
 RELAYOUT_MS = 60_000
-# On a phone only what is cut off is checked: a token axis of ~40 labels in a 300 px chart cannot keep its labels
-# apart, and the server, which chooses which tokens to label, does not know the screen's width (hover names each).
+# On a phone tick labels are checked only on PHONE_TICK_CHARTS: a token axis of ~40 labels in a 300 px chart cannot
+# keep its labels apart, and the server, which chooses which tokens to label, does not know the screen's width (hover
+# names each). What is cut off, and titles or legends over each other, are checked at every width.
 PHONE = 390
 WIDTHS = (1280, 1024, PHONE)  # each page is loaded once, at the first, then the window narrowed
+# The charts whose tick labels must stay apart on a phone too: a few tokens' labels, drawn upright (the Experiments
+# temperature map's 10 key labels at 45° ran into each other in its ~110 px wide panel).
+PHONE_TICK_CHARTS = "[class*='st-key-exp_temperature'] .js-plotly-plot"
 HEIGHT = 2400
 
 
@@ -183,13 +226,15 @@ def _chart_text_problems(page, width: int, shots, name: str) -> list[str]:
         pytest.fail(f"{name} at {width} px: a chart is not drawn at its box's width (a figure of fixed width?)")
     page.wait_for_timeout(500)  # Plotly's own redraw after its relayout
     clipped, covered = page.evaluate(CLIPPED_TEXT_JS), page.evaluate(COLORBAR_OVER_PLOT_JS)
-    overlapping = page.evaluate(OVERLAPPING_TICKS_JS) if width != PHONE else []
-    if clipped or overlapping or covered:
+    overlapping = page.evaluate(OVERLAPPING_TICKS_JS, PHONE_TICK_CHARTS if width == PHONE else None)
+    stacked = page.evaluate(TEXT_OVER_TEXT_JS)
+    if clipped or overlapping or covered or stacked:
         page.screenshot(path=str(shots / f"chart_text_{name.replace('&', '_')}_{width}.png"))
     return (
         [f"cut off at {width} px: {c}" for c in clipped]
         + [f"overlapping at {width} px: {o}" for o in overlapping]
         + [f"colour bar over a plot at {width} px: {c}" for c in covered]
+        + [f"text over text at {width} px: {t}" for t in stacked]
     )
 
 

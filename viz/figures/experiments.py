@@ -187,16 +187,27 @@ def temperature_figure(
     x_ticks, y_ticks = (k_ticks, q_ticks) if rows else (q_ticks, k_ticks)
     fig.update_yaxes(autorange="reversed", title=y_title, row=1, col=1, **y_ticks)
     if rows:
-        fig.update_xaxes(title=x_title, tickangle=-45, row=1, col=1, **x_ticks)
+        # Upright: at 45° the default sentence's 10 key labels ran into each other in the ~110 px panel of a phone.
+        fig.update_xaxes(title=x_title, tickangle=-90, row=1, col=1, **x_ticks)
         fig.update_xaxes(title="bits", rangemode="tozero", row=1, col=2)
         fig = _layout(fig, title, max(460, 200 + 22 * m))
     else:
         fig.update_xaxes(title=x_title, tickangle=-45, row=2, col=1, **x_ticks)
         fig.update_yaxes(title="bits", rangemode="tozero", row=2, col=1)
         fig = _layout(fig, title, max(600, 320 + 22 * min(m, n_k)))
-    fig.update_layout(barmode="group", bargap=0.2, margin=dict(b=110))
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="right", x=1.0))
-    return fig
+    fig.update_layout(barmode="group", bargap=0.2)
+    return _temperature_edges(fig, rows)
+
+
+def _temperature_edges(fig: go.Figure, rows: bool) -> go.Figure:
+    """The title at the top edge, the (two-line, beside the entropy) subplot titles under it; the legend at the
+    bottom edge, under the axis titles whatever the height of the tick labels above them: placed on the plot's scale
+    (y = −0.12), it ran over the "key" axis title on a phone. Plotly widens the bottom margin to hold it."""
+    return fig.update_layout(
+        margin=dict(t=80 if rows else 60, b=40),
+        title=dict(yref="container", y=1.0, yanchor="top", pad=dict(t=10)),
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0.0, xanchor="right", x=1.0),
+    )
 
 
 def _temperature_hover(pattern: np.ndarray, labels: Sequence[str], q0: int, rows: bool) -> dict:
@@ -222,15 +233,21 @@ def _ticks(positions: Sequence[int], labels: Sequence[str]) -> dict:
 def _temperature_frame(rows: bool, T: float) -> go.Figure:
     """Two panels: pattern and entropy side by side (queries are rows) or one above the other (columns)."""
     line = "row" if rows else "column"
-    titles = (f"pattern at T = {T:g} (each {line} sums to 1)", "entropy")  # in bits: its value axis says so
+    # On two lines beside the entropy panel: on a 390 px phone the pattern's panel is ~110 px wide, and its title on
+    # one line ran over the entropy panel's (tests/browser/test_chart_text_fits_browser.py).
+    pattern_title = f"pattern at T = {T:g}" + ("<br>" if rows else " ") + f"(each {line} sums to 1)"
+    titles = (pattern_title, "entropy")  # in bits: its value axis says so
     if rows:
-        return make_subplots(
+        fig = make_subplots(
             rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.05, shared_yaxes=True,
             subplot_titles=titles,  # a narrow gap: the shared query axis has no labels there, the colour bar is right
         )
-    return make_subplots(
-        rows=2, cols=1, row_heights=[0.7, 0.3], vertical_spacing=0.08, shared_xaxes=True, subplot_titles=titles
-    )
+    else:
+        fig = make_subplots(
+            rows=2, cols=1, row_heights=[0.7, 0.3], vertical_spacing=0.08, shared_xaxes=True, subplot_titles=titles
+        )
+    fig.update_annotations(font=dict(size=13))  # smaller than the figure's title, which they sit under
+    return fig
 
 
 def _add_entropy_bars(
