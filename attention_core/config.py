@@ -124,12 +124,17 @@ class ModelConfig:
             out.append(f"logits soft-capped at ±{self.final_softcap:g}")
         if self.attn_scale == 1.0:
             out.append("q·k not scaled (no 1/√d_head)")
-        elif self.attn_scale is not None:
-            out.append(f"scores scaled by {self.attn_scale:.4g} (not 1/√d_head)")
+        elif self.has_own_scale:  # Gemma's query_pre_attn_scalar is often head_dim: then it is 1/√d_head
+            out.append(f"scores scaled by {self.scale:.4g} (not 1/√d_head = {self.d_head**-0.5:.4g})")
         if self.qk_norm != "none":
             out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else ""))
         if self.rope_theta_local is not None:
-            out.append(f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere")
+            every = all(self.window(i) is not None for i in range(self.n_layers))
+            out.append(
+                f"RoPE base {self.rope_theta_local:g} (every layer slides)"
+                if every
+                else f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere"
+            )
         if self.rope_scaling is not None:
             out.append(f"RoPE scaling: {self.rope_scaling}")
         if self.rotary_dim is not None and self.rotary_dim != self.d_head:

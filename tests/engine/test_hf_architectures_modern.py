@@ -163,3 +163,22 @@ def test_gemma_configs_without_layer_types_follow_the_models_rule():
     cfg = gemma_config(g3, "g3")
     assert [cfg.window(i) for i in range(7)] == [8, 8, 8, 8, 8, None, 8]
     assert (cfg.rope_base(0), cfg.rope_base(5)) == (1e4, 1e6)
+
+
+def test_the_declared_scale_is_named_only_when_it_is_not_one_over_root_d_head():
+    """Most Gemma 2/3 checkpoints set query_pre_attn_scalar = head_dim: their scale IS 1/√d_head, and the sidebar
+    said "scores scaled by 0.0625 (not 1/√d_head)". A Gemma 3 whose every layer slides uses one RoPE base."""
+    from attention_core.loading.hf_adapters_modern import gemma_config
+
+    hf = dict(
+        model_type="gemma2", hidden_size=64, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=4,
+        head_dim=16, intermediate_size=96, vocab_size=300, sliding_window=8, query_pre_attn_scalar=16,
+        hidden_activation="gelu_pytorch_tanh", attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
+    )  # fmt: skip
+    assert not any("scaled by" in f for f in gemma_config(hf, "g2").features())
+    own = gemma_config(dict(hf, query_pre_attn_scalar=24), "g2").features()
+    assert any(f.startswith("scores scaled by 0.2041 (not 1/√d_head") for f in own)
+    g3 = dict(hf, model_type="gemma3_text", num_hidden_layers=2, rope_theta=1e6, rope_local_base_freq=1e4,
+              layer_types=["sliding_attention", "sliding_attention"])  # fmt: skip
+    said = " ".join(gemma_config(g3, "g3").features())
+    assert "elsewhere" not in said and "RoPE base 10000" in said
