@@ -76,9 +76,14 @@ ctx = page_context()
 st.title("Cross-attention")
 st.caption(
     "In a translation model, cross-attention lets every word of the translation (queries) look at the words of the "
-    "original (keys and values). The embedded models have no separate cross-attention, so this page feeds the "
-    "current model one prompt that holds both texts and shows the part of its attention pattern where queries come "
-    "from the target and keys from the source."
+    "original (keys and values). "
+    + (
+        f"{ctx.model_label} has its own cross-attention: below, its decoder's queries over its encoder's keys."
+        if ctx.config.is_encoder_decoder
+        else f"{ctx.model_label} has no separate cross-attention, so this page feeds it one prompt that holds both "
+        "texts and shows the part of its attention pattern where queries come from the target and keys from the "
+        "source."
+    )
 )
 c1, c2 = st.columns(2)
 source = c1.text_input("Source text (English)", DEFAULT_SOURCE, key="mech_cross_source")

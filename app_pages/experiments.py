@@ -18,7 +18,7 @@ from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_token_strip, token_picker, warn_untrained_masking
 from viz.figures.experiments import drift_figure, prediction_bars, sweep_heatmap, temperature_figure
 from viz.labels import plotly_escape, plotly_token_labels, predicted_byte_note, readable_token, readable_token_labels
-from viz.views.common import display_tokens
+from viz.views.common import display_tokens, no_prediction_sentence
 from viz.views.experiments import (
     CHANGES,
     EXP_MAX_TOKENS,
@@ -118,10 +118,9 @@ before_lp = next_token_logprobs(base)
 target_id: int | None = None
 if before_lp is None:
     st.info(
-        f"{ctx.model_label} is an encoder, and this checkpoint ships without its masked-language-model head "
-        "(no `cls.predictions` weights): it cannot say which token belongs at a `[MASK]`, so no prediction is "
-        "shown. Its embeddings are real, so the experiment below still shows how far each layer's embedding "
-        "moves when you change a head. A BERT loaded with its MLM head will make the masked prediction possible.",
+        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder) + " So no prediction is shown. Its "
+        "embeddings are real, so the experiment below still shows how far each layer's embedding moves when you "
+        "change a head.",
         icon=":material/info:",
     )
 else:
@@ -275,7 +274,7 @@ else:
 # ── 3. Most important heads ─────────────────────────────────────────────────────────────────────
 st.header("Most important heads for the chosen token", divider="gray")
 if before_lp is None:
-    st.info("The ranking needs next-token probabilities, which this encoder checkpoint cannot give (see above).")
+    st.info("The ranking needs next-token probabilities, which this model does not give here (see above).")
 elif target_id is None:
     st.info("Choose a token above.")
 elif n > SWEEP_MAX_TOKENS:

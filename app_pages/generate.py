@@ -16,6 +16,7 @@ from services.models import InputError
 from ui.context import require_trace
 from viz.figures.lens import candidates_figure, step_attention_figure, step_heads_figure
 from viz.labels import predicted_byte_note
+from viz.views.common import no_prediction_sentence
 from viz.views.export import steps_csv
 from viz.views.generation import candidates, how_generated, step_attention, step_heads
 
@@ -34,8 +35,8 @@ st.title("Generate: continue the text")
 st.caption(f"{ctx.model_label} · layer {ctx.layer}, head {ctx.head} (change them in the sidebar)")
 if not can_generate(ctx.model):
     st.info(
-        f"{ctx.model_label} is an encoder: it reads a whole text at once and has no next-token head, so it "
-        "cannot continue a text. Pick SmolLM2 in the sidebar.",
+        no_prediction_sentence(ctx.model_label, ctx.config.is_encoder_decoder)
+        + " So it cannot continue the text here. Pick SmolLM2 in the sidebar.",
         icon=":material/info:",
     )
     st.stop()

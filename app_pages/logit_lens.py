@@ -14,7 +14,7 @@ from ui.context import require_trace
 from ui.widgets import token_picker
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
-from viz.views.common import display_tokens
+from viz.views.common import display_tokens, no_prediction_sentence
 from viz.views.export import lens_csv
 from viz.views.lens import LENS_WINDOW, chosen_tokens, grid_byte_note, lens_track, settle_caption
 from viz.views.lens import lens_grid as grid_view
@@ -24,9 +24,9 @@ st.title("Logit lens: the prediction, layer by layer")
 st.caption(ctx.model_label)
 if not has_lens(ctx.trace):
     st.info(
-        f"{ctx.model_label} is an encoder without its language-model head: it has no unembedding to turn a "
-        "layer's embedding into next-token probabilities, so there is no logit lens to show. Pick SmolLM2 "
-        "in the sidebar.",
+        no_prediction_sentence(ctx.model_label, ctx.config.is_encoder_decoder)
+        + " So there is no unembedding to turn a layer's embedding into next-token probabilities here: no logit "
+        "lens to show. Pick SmolLM2 in the sidebar.",
         icon=":material/info:",
     )
     st.stop()

@@ -185,7 +185,10 @@ class Model:
         captures are reused instead of running the prompt again; any other trace is ignored.
         """
         if not self.config.has_lm_head or not self.config.causal or self.config.is_encoder_decoder:
-            raise InputError(f"{self.name} does not predict next tokens (it is an encoder): nothing to generate.")
+            kind = "an encoder-decoder: generation runs decoder-only models" if self.config.is_encoder_decoder else (
+                "an encoder"
+            )
+            raise InputError(f"{self.name} does not predict next tokens from a text ({kind}): nothing to generate.")
         if not 1 <= int(max_new_tokens) < self.max_tokens:
             raise InputError(f"Generate between 1 and {self.max_tokens - 1} new tokens.")
         if not (temperature >= 0 and math.isfinite(temperature)):

@@ -35,7 +35,8 @@ class LensTop:
 
 def require_lm_head(trace: Trace) -> None:
     if not trace.config.has_lm_head:
-        raise ValueError(f"{trace.model_name} is an encoder: it has no unembedding, so there is no logit lens.")
+        kind = "the encoder of an encoder-decoder" if trace.config.is_encoder_decoder else "an encoder"
+        raise ValueError(f"{trace.model_name}: this trace comes from {kind}, which has no unembedding: no logit lens.")
 
 
 def lens_logits(trace: Trace, layer: int) -> torch.Tensor:

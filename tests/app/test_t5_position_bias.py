@@ -4,6 +4,7 @@ as its own line in Inside one head's worked entry, draws its cross-attention, an
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,31 @@ def test_cross_attention_page_draws_t5s_cross_attention(t5) -> None:
     at = load("cross_attention", t5)
     assert not at.exception
     assert len(at.get("plotly_chart")) > 0
+
+
+@pytest.mark.parametrize("page", ["generate", "logit_lens", "experiments"])
+def test_an_encoder_decoder_is_not_called_an_encoder(t5, page) -> None:
+    """T5 predicts tokens (its decoder); the pages that need a next-token prediction of the sidebar's text said it
+    "is an encoder … has no next-token head" and that "this checkpoint ships without its masked-language-model
+    head (no `cls.predictions` weights)"."""
+    at = load(page, t5)
+    said = " ".join(i.value for i in at.info)
+    assert "is an encoder-decoder" in said and "cls.predictions" not in said, said
+    assert not re.search(r"an? encoder(?!-decoder)(?! reads)", said.replace("its encoder", "")), said
+
+
+def test_start_heres_masking_step_says_the_encoder_of_an_encoder_decoder(t5) -> None:
+    at = load("start", t5)
+    at.query_params["step"] = "masking"
+    at.switch_page("app_pages/start_here.py")
+    at.session_state["start_step"] = "masking"
+    at.run()
+    prose = " ".join(m.value for m in at.markdown)
+    assert "is an **encoder**:" not in prose and "is an **encoder-decoder**" in prose, prose[:600]
+
+
+def test_the_cross_attention_page_of_an_encoder_decoder_does_not_say_it_has_none(t5) -> None:
+    at = load("cross_attention", t5)
+    said = " ".join(c.value for c in at.caption)
+    assert "has no separate cross-attention" not in said and "one prompt" not in said, said
+    assert "its own cross-attention" in said

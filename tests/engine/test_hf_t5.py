@@ -125,3 +125,16 @@ def test_config_and_weights(t5):
     assert ours.parameter_counts()["total"] == learned
     assert "relative position bias" in " ".join(cfg.features())
     assert not cfg.absolute_positions and "embed.W_pos" not in ours.weights  # positions live in the bias alone
+
+
+def test_an_encoder_decoder_is_told_apart_from_an_encoder(t5):
+    """T5's decoder predicts tokens (trace_pair's logits): refusing generation or a logit lens of the encoder's
+    trace said "it is an encoder"."""
+    from attention_core.errors import InputError
+    from attention_core.lens import require_lm_head
+
+    ours = t5[1]
+    with pytest.raises(InputError, match="an encoder-decoder"):
+        ours.generate("the blue creature", max_new_tokens=2)
+    with pytest.raises(ValueError, match="an encoder-decoder"):
+        require_lm_head(ours.trace("the blue creature"))

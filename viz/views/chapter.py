@@ -145,8 +145,14 @@ def _masking_text(f: Facts) -> str:
             "head with the mask, middle: the same scores without it, right: the difference (a masked query "
             "renormalises over fewer keys, so its remaining weights grow)."
         )
+    who = (
+        f"{f.model} is an **encoder-decoder**, and the sidebar's text goes through its encoder, which was trained "
+        "**without** a mask (its decoder has one)"
+        if f.encoder_decoder
+        else f"{f.model} is an **encoder**: it was trained **without** a mask"
+    )
     return (
-        f"{f.model} is an **encoder**: it was trained **without** a mask, so every token reads the tokens after it "
+        f"{who}, so every token reads the tokens after it "
         "as well as before it (bidirectional). Masking is what a decoder such as SmolLM2 (or GPT-3) needs, "
         "because it predicts the next token. Below is what a causal mask *would* do to this head's scores, "
         "beside the model's own unmasked softmax; the model itself never saw the masked version."

@@ -55,3 +55,19 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 def display_tokens(trace: Any) -> list[str]:
     """A trace's tokens as the app shows them: byte pieces of a character named by it (viz.labels)."""
     return name_byte_pieces(list(trace.tokens), list(trace.offsets), trace.text)
+
+
+def no_prediction_sentence(model_label: str, encoder_decoder: bool) -> str:
+    """Why the sidebar's text gets no next-token prediction from this model, for a page's notice (Markdown;
+    `model_label` already Markdown-safe). The engine loads no masked-language-model head, and an encoder-decoder's
+    decoder reads a target text of its own, which these pages do not run."""
+    if encoder_decoder:
+        return (
+            f"{model_label} is an encoder-decoder: the sidebar's text goes through its encoder, which predicts no "
+            "token; its decoder predicts from a target text of its own (the Cross-attention page runs both), which "
+            "this page does not run."
+        )
+    return (
+        f"{model_label} is an encoder: it reads a whole text at once and predicts no next token (this app does not "
+        "load a masked-language-model head, which a BERT-style checkpoint may carry)."
+    )
