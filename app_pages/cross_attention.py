@@ -192,8 +192,9 @@ st.markdown(
 - **The pattern is target × source only.** Rows sum to 1 over the source alone; here each row also spends weight on
   the prompt labels and on earlier French tokens, and the same heads do both jobs.
 
-To see a real one, load a Marian translation model under *Another model* in the sidebar (for example
-`Helsinki-NLP/opus-mt-en-fr`, where the model hub is reachable): this page then draws its own cross-attention
-sublayer, decoder queries × encoder keys, instead of this prompt.
+To see a real one, load an encoder-decoder under *Another model* in the sidebar (for example `google-t5/t5-small`,
+which was trained to translate English to French, where the model hub is reachable; a Marian model needs a
+`tokenizer.json` in its folder): this page then draws its own cross-attention sublayer, decoder queries × encoder
+keys, instead of this prompt.
 """
 )

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from app_pages.registry import DEFAULT_PAGE, PAGES, page_named
 from tests.app.helpers import APP, chart, decode
 from ui.shell import STEP
-from viz.views.chapter import SLUGS, STEPS
+from viz.views.chapter import ENCODER_DECODER_EXAMPLE, SLUGS, STEPS
 
 TEXT = "a fluffy blue creature roamed the verdant forest"
 TIMEOUT = 120
@@ -131,7 +131,7 @@ def test_minilm_says_what_masking_and_cross_attention_are_for_it() -> None:
     assert "**encoder**" in text and "trained **without** a mask" in text
     at = open_app(model="minilm-l6", step="cross-attention")
     text = " ".join(m.value for m in at.markdown)
-    assert "has no cross-attention" in text and "Helsinki-NLP/opus-mt-en-fr" in text
+    assert "has no cross-attention" in text and ENCODER_DECODER_EXAMPLE in text
 
 
 @pytest.mark.parametrize(("raw", "slug"), [("softmax", "softmax"), ("5", "softmax"), ("14", "cross-attention")])

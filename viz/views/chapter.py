@@ -15,7 +15,10 @@ from typing import Any, Protocol
 import numpy as np
 
 # The model a learner can load for a real cross-attention (a Marian encoder-decoder, English → French).
-ENCODER_DECODER_EXAMPLE = "Helsinki-NLP/opus-mt-en-fr"
+# An encoder-decoder whose hub repository has what the loader reads (config.json, tokenizer.json, safetensors), and
+# was trained to translate English to French. (Marian's opus-mt repositories ship sentencepiece files and no
+# tokenizer.json, which transformers cannot make for them: the loader refuses them.)
+ENCODER_DECODER_EXAMPLE = "google-t5/t5-small"
 
 
 @dataclass(frozen=True)
