@@ -188,7 +188,12 @@ def label(model: Model) -> str:
     if model.name in MODEL_NAMES:
         return MODEL_NAMES[model.name]
     cfg = model.config
-    return f"{model.name} ({ARCH_LABELS.get(cfg.arch, cfg.arch)}, {cfg.n_layers} layers × {cfg.n_heads} heads)"
+    layers = (
+        f"{cfg.n_layers} encoder + {cfg.n_decoder_layers} decoder layers"
+        if cfg.is_encoder_decoder
+        else f"{cfg.n_layers} layers"
+    )
+    return f"{model.name} ({ARCH_LABELS.get(cfg.arch, cfg.arch)}, {layers} × {cfg.n_heads} heads)"
 
 
 def title(model: Model) -> str:

@@ -109,3 +109,13 @@ def test_the_cross_attention_page_of_an_encoder_decoder_does_not_say_it_has_none
     said = " ".join(c.value for c in at.caption)
     assert "has no separate cross-attention" not in said and "one prompt" not in said, said
     assert "its own cross-attention" in said
+
+
+def test_an_encoder_decoders_label_counts_both_stacks(t5) -> None:
+    """The label said "2 layers × 4 heads" for a model with 2 encoder and 2 decoder layers."""
+    from attention_core import load_model
+
+    cfg = load_model(str(t5), device="cpu").config
+    at = load("patterns", t5)
+    label = at.session_state["ctx"].model_label
+    assert f"{cfg.n_layers} encoder + {cfg.n_decoder_layers} decoder layers × {cfg.n_heads} heads" in label, label
