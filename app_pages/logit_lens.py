@@ -11,7 +11,7 @@ import streamlit as st
 
 from services.lens import has_lens, lens_grid, lens_ranks
 from ui.context import require_trace
-from ui.widgets import token_picker
+from ui.widgets import token_picker, warn_untrained_masking
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
 from viz.views.common import display_tokens, no_prediction_sentence
@@ -30,6 +30,7 @@ if not has_lens(ctx.trace):
         icon=":material/info:",
     )
     st.stop()
+warn_untrained_masking(ctx, "these predictions")  # without the mask a position reads the token it predicts
 
 trace, key = ctx.trace, ctx.trace_key
 shown = display_tokens(trace)  # byte pieces named by their character, as on every page

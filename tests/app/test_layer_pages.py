@@ -175,3 +175,11 @@ def test_contribution_graph_says_when_no_other_token_can_reach_the_chosen_one(sm
     assert "causal mask" not in " ".join(i.value for i in at.info)
     said = " ".join(m.value for m in at.markdown)  # and its intro does not say only earlier tokens send
     assert "every token, before or after it, sends" in said and "earlier token" not in said
+
+
+def test_the_logit_lens_warns_when_the_mask_is_off_as_the_other_pages_do() -> None:
+    """With the causal mask off every position reads the token it is to predict: the lens's predictions are a
+    pass SmolLM2 never saw in training, and the page said nothing."""
+    at = open_page("logit_lens", text="a fluffy blue creature roamed the verdant forest", mask="off")
+    assert_clean(at)
+    assert any("causal mask is off" in w.value for w in at.warning)
