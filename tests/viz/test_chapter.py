@@ -99,3 +99,14 @@ def test_position_is_told_as_each_model_carries_it() -> None:
     assert "no position embedding" in step_text("embeddings", t5) and "bias" in step_text("embeddings", t5)
     assert "(but for its position embedding)" in step_text("moles", ENCODER)
     assert "(but for its position embedding)" not in step_text("moles", t5)
+
+
+def test_the_dot_product_step_names_the_models_own_scale() -> None:
+    """Step 4 said "the chapter divides them by √d_head = √8" for T5, which does not scale q·k, and for Gemma 2,
+    whose factor is query_pre_attn_scalar^-½ (here 1/√24 with d_head 16)."""
+    assert "√d_head = √64 for numerical stability" in step_text("dot-products", DECODER)
+    t5 = dataclasses.replace(DECODER, d_head=8, scale=1.0)
+    said = step_text("dot-products", t5)
+    assert "does not divide" in said and "√8" not in said
+    gemma = step_text("dot-products", dataclasses.replace(DECODER, d_head=16, scale=24**-0.5))
+    assert "0.2041" in gemma and "instead of 1/√16" in gemma

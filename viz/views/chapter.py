@@ -83,6 +83,7 @@ class Facts:
     layer: int
     head: int
     n_text_tokens: int = 0  # the whole text's tokens, before any cut (0: the same as n_tokens)
+    scale: float = 0.0  # the model's factor on q·k (ModelConfig.scale); 0: 1/√d_head
 
 
 class PageSetting(Protocol):
@@ -122,6 +123,20 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0) -> Facts:
         layer=int(ctx.layer),
         head=int(ctx.head),
         n_text_tokens=int(n_text_tokens),
+        scale=float(cfg.scale),
+    )
+
+
+def _scale_words(f: Facts) -> str:
+    """How the scores are scaled: the chapter's 1/√d_head, none (T5), or the model's own factor (Gemma)."""
+    usual = f"the chapter divides them by √d_head = √{f.d_head} for numerical stability."
+    if f.scale == 0.0 or abs(f.scale * f.d_head**0.5 - 1.0) < 1e-6:
+        return usual
+    if f.scale == 1.0:
+        return f"the chapter divides them by √d_head for numerical stability; {f.model} does not divide them at all."
+    return (
+        f"the chapter divides them by √d_head for numerical stability; {f.model} multiplies them by its own factor "
+        f"{f.scale:.4g} instead of 1/√{f.d_head}."
     )
 
 
@@ -213,8 +228,8 @@ def _one_head_texts(f: Facts) -> dict[str, str]:
         ),
         "dot-products": (
             "How well a key answers a query is measured by their **dot product**: large when they point the same "
-            "way. Every query against every key gives a grid of scores; the chapter divides them by "
-            f"√d_head = √{f.d_head} for numerical stability. When a key's score for a query is large, the query "
+            f"way. Every query against every key gives a grid of scores; {_scale_words(f)} When a key's score for "
+            "a query is large, the query "
             "*attends to* that key. (The chapter puts it the other way round: *fluffy* and *blue* attend to "
             "*creature*; this app says, as most papers do, that the query, *creature*, attends to them.) "
             f"The scaled scores of {lh}:"
