@@ -259,11 +259,19 @@ def draw_context() -> None:
 
 def draw_parameters() -> None:
     cfg = ctx.config
-    b = breakdown(cfg.d_model, cfg.d_head, cfg.n_heads, cfg.n_layers)
+    # An encoder-decoder's decoder layers each hold two attention sublayers (self and cross): count sublayers.
+    blocks = cfg.n_layers + 2 * cfg.n_decoder_layers
+    b = breakdown(cfg.d_model, cfg.d_head, cfg.n_heads, blocks)
     st.dataframe(b.rows(), hide_index=True, width="stretch", key="start_params")
     gpt3 = breakdown(**GPT3_PRESET).total
+    sublayers = (
+        f" (its {blocks} attention sublayers: {cfg.n_layers} in the encoder, and self- and cross-attention in each "
+        f"of {cfg.n_decoder_layers} decoder layers; 'all layers' counts them all)"
+        if cfg.is_encoder_decoder
+        else ""
+    )
     st.caption(
-        f"{facts.model}: {b.total:,} attention parameters by this count. GPT-3: {gpt3:,} of {GPT3_TOTAL:,} "
+        f"{facts.model}: {b.total:,} attention parameters by this count{sublayers}. GPT-3: {gpt3:,} of {GPT3_TOTAL:,} "
         f"({gpt3 / GPT3_TOTAL:.1%})."
         + (
             f" {facts.model} shares each key and value-down map among {cfg.n_heads // cfg.n_kv_heads} query heads "

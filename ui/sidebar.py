@@ -215,7 +215,9 @@ def draw_view_controls(model: models.Model) -> None:
         st.session_state.orient = "rows"
     st.radio("Orientation", ORIENTATIONS, format_func=ORIENT_LABELS.get, key="orient")
     st.caption(
-        f"{models.describe(model)}; {cfg.n_layers} layers × {cfg.n_heads} heads, d_head = {cfg.d_head}, "
+        f"{models.describe(model)}; "  # an encoder-decoder's description already counts both stacks' layers
+        + (f"{cfg.n_heads} heads a layer" if cfg.is_encoder_decoder else f"{cfg.n_layers} layers × {cfg.n_heads} heads")
+        + f", d_head = {cfg.d_head}, "
         f"running on {models.DEVICE_LABELS.get(model.device.type, str(model.device))}."
     )
     features = cfg.features()  # what this model's attention adds to plain causal softmax (config.py)

@@ -119,3 +119,17 @@ def test_an_encoder_decoders_label_counts_both_stacks(t5) -> None:
     at = load("patterns", t5)
     label = at.session_state["ctx"].model_label
     assert f"{cfg.n_layers} encoder + {cfg.n_decoder_layers} decoder layers × {cfg.n_heads} heads" in label, label
+
+
+def test_the_parameter_step_counts_every_attention_sublayer_of_an_encoder_decoder(t5) -> None:
+    """Step 13 counted the encoder's attention only (a third of T5's): the decoder has self- and cross-attention."""
+    from attention_core import load_model
+
+    cfg = load_model(str(t5), device="cpu").config
+    at = load("start", t5)
+    at.session_state["start_step"] = "parameters"
+    at.run()
+    blocks = cfg.n_layers + 2 * cfg.n_decoder_layers
+    total = 4 * cfg.d_model * cfg.d_head * cfg.n_heads * blocks
+    said = " ".join(c.value for c in at.caption)
+    assert f"{total:,} attention parameters by this count" in said and "cross-attention" in said, said
