@@ -1,5 +1,5 @@
-"""Inside one head, step by step: E → Q, K (→ RoPE) → Q·Kᵀ → ÷√d_head (→ + position bias) → mask → softmax → V
-→ z → Δe."""
+"""Inside one head, step by step: E → Q, K (→ RoPE) → Q·Kᵀ → × the scale (÷√d_head unless the model sets its own)
+(→ soft-cap) (→ + position bias) → mask → softmax → V → z → Δe."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
 from viz.views.head_window import STEPS_FULL_MAX_TOKENS, STEPS_TOGGLE_MAX_TOKENS, step_positions, steps_window
 from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
+from viz.views.score_terms import score_stages, steps_terms
 
 st.title("Inside one head, step by step")
 ctx = require_trace()
@@ -71,9 +72,10 @@ else:
         f"               window of {s.window} keys: its score is replaced by −∞,\n"
         "               and exp(−∞) = 0 → weight 0"
     )
-scale_title = "× the model's own scale" if trace.config.has_own_scale else "÷ √d_head"
+# The matrices' titles, shared with the library's `steps` view: each names the model's own scale and term.
+stage_titles = {stage.name: stage.title for stage in score_stages(steps_terms(s))}
 if s.attn_scale == 1.0:  # T5 does not scale q·k at all
-    scale_title, scaling = "no scale (T5: × 1)", "no scale       (this model uses q·k as it is)\n"
+    scaling = "no scale       (this model uses q·k as it is)\n"
 elif not trace.config.has_own_scale:
     scaling = f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['scaled']:.6g}\n"
 else:  # the model sets its own factor (Gemma: query_pre_attn_scalar^-½)
@@ -211,11 +213,15 @@ with full:
             "mech_K_pre",
         )
     if s.uses_rope:
+        rotary = ctx.config.rotary_dim or d  # partial rotary (GPT-NeoX, Pythia): only the first rotary_dim dims turn
+        rest = (
+            f"; only dimensions 0–{rotary - 1} rotate, the other {d - rotary} keep their values" if rotary < d else ""
+        )
         st.caption(
-            "RoPE: SmolLM2 has no position embedding; instead each query and key is rotated by an angle proportional "
-            "to its position (pairs of dimensions i and i + d_head/2, each at its own frequency). So q_i·k_j depends "
-            "on how far apart i and j are. The scores below use these rotated q and k, exactly as the model (and "
-            "trace.scores) does."
+            f"RoPE: {ctx.model_title} has no position embedding; instead each query and key is rotated by an angle "
+            f"proportional to its position (pairs of dimensions i and i + {rotary // 2} for i < {rotary // 2}, each "
+            f"at its own frequency{rest}). So q_i·k_j depends on how far apart i and j are. The scores below use "
+            "these rotated q and k, exactly as the model (and trace.scores) does."
         )
         c1, c2 = st.columns(2)
         with c1:
@@ -243,12 +249,23 @@ with full:
     with c2:
         show_chart(
             query_key_heatmap(
-                w["scaled"], f"{scale_title} = ÷ {s.scale:.4g}  {shape}", wl, orient, highlight=hl, positions=pos
+                w["scaled"], f"{stage_titles['scaled']}  {shape}", wl, orient, highlight=hl, positions=pos
             ),
             "mech_scaled",
         )
+    if s.softcap is not None:  # Gemma 2: its own step, so the masked scores below add nothing but the mask
+        st.subheader("3b · Soft-capped: large scores pulled towards ±cap")
+        st.caption(
+            f"This model squashes every scaled score s to {s.softcap:g}·tanh(s / {s.softcap:g}) before the mask: "
+            f"scores near 0 barely change, large ones are pulled towards ±{s.softcap:g}. The mask and the softmax "
+            "read these."
+        )
+        c1, _ = st.columns(2)
+        with c1:
+            title = f"{stage_titles['capped']}  {shape}"
+            show_chart(query_key_heatmap(w["capped"], title, wl, orient, highlight=hl, positions=pos), "mech_capped")
     if s.position_bias is not None:
-        st.subheader("3b · Plus the relative position bias: a second term")
+        st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus the relative position bias: a second term")
         st.caption(
             "This model has no position embeddings and no RoPE: each head adds a learned number to every score, "
             "looked up by the offset key − query (near offsets each have their own bucket, further ones share "
@@ -259,12 +276,17 @@ with full:
         with c1:
             show_chart(
                 query_key_heatmap(
-                    w["position_bias"], f"position bias  {shape}", wl, orient, highlight=hl, positions=pos
+                    w["position_bias"],
+                    f"{stage_titles['position_bias']}  {shape}",
+                    wl,
+                    orient,
+                    highlight=hl,
+                    positions=pos,
                 ),
                 "mech_bias",
             )
         with c2:
-            title = f"q·k{'' if s.attn_scale == 1.0 else ' scaled'} + position bias  {shape}"
+            title = f"{stage_titles['before_mask']}  {shape}"
             biased = query_key_heatmap(w["before_mask"], title, wl, orient, highlight=hl, positions=pos)
             show_chart(biased, "mech_biased")
     st.subheader("4 · Mask, then softmax")

@@ -24,6 +24,7 @@ from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
 from viz.views.export import export_basename
 from viz.views.mask_parts import mask_parts
 from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
+from viz.views.score_terms import score_terms
 
 ctx = require_trace()
 trace = ctx.trace
@@ -58,18 +59,9 @@ parts = derived(
 )  # fmt: skip
 
 cfg = trace.config
-if cfg.scale == 1.0:  # T5: no factor at all
-    scaled_by = "q·k (this model does not scale it)"
-elif cfg.has_own_scale:  # Gemma: query_pre_attn_scalar^-½
-    scaled_by = f"q·k × {cfg.scale:.4g} (the model's own scale, not 1/√d_head)"
-else:
-    scaled_by = "q·k / √d_head"
-if parts.has_bias:
-    title = f"Scores: {scaled_by} + relative position bias  (the two terms below)"
-else:
-    plain_title = f"Scaled scores  {scaled_by}"
-    title = "Scaled scores, soft-capped  (see below)" if parts.has_softcap else plain_title
-st.subheader(title)
+terms = score_terms(trace)  # the same titles and names as the library's `scores` view
+more = "  (the two terms below)" if parts.has_bias else ("  (see below)" if parts.has_softcap else "")
+st.subheader(terms.scores_title() + more)
 if ctx.causal:
     how = (
         "This forward pass used a causal mask: a query may not look at later keys, so those scores are set "
@@ -84,7 +76,7 @@ else:
     )
 st.caption(f"d_head = {ctx.d_head}. {how} {orientation_caption(ctx.orient).split('. ')[0]}.")
 st.plotly_chart(
-    scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells),
+    scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells, score_label=terms.name),
     key="scores",
     config=image_config(f"{base}_scores", fmt),
     theme=None,
@@ -170,7 +162,7 @@ columns = {"key": [f"{j}: {tokens.readable[j]}" for j in keys]}
 if parts.has_bias:  # T5: the score is two terms; show both
     columns["q·k × scale"] = [float(s) for s in parts.uncapped[r]]
     columns["position bias"] = [float(b) for b in parts.bias[r]]
-columns["scaled score"] = [float(s) for s in scores[r]]
+columns[terms.name] = [float(s) for s in scores[r]]  # "scaled score" where q·k/√d_head is all there is
 columns["score the softmax sees (masked)"] = [
     float(s) if allowed else float("-inf") for allowed, s in zip(parts.with_mask[r], scores[r], strict=True)
 ]

@@ -46,6 +46,7 @@ from viz.views.patterns import (
     tokens_of,
     window_view,
 )
+from viz.views.score_terms import score_terms
 
 ctx = require_trace()
 trace = ctx.trace
@@ -57,6 +58,7 @@ long = is_long(n)
 set_threads_for(n)
 digest = derived(key, "digest", compute=lambda: hashlib.sha1(trace.text.encode("utf-8")).hexdigest()[:10])
 mask_word = "causal mask on" if ctx.causal else "no mask (bidirectional)"
+terms = score_terms(trace)  # what this model's score is (T5 adds a position bias, Gemma 2 soft-caps): hover names it
 
 
 def overview_job(trace, n: int, progress):
@@ -92,7 +94,10 @@ def head_figure(layer: int, head: int) -> object:
 
     def build() -> object:
         view = head_view(trace, layer, head)
-        return head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta_of(layer, head))
+        meta = meta_of(layer, head)
+        return head_heatmap(
+            view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta, score_label=terms.name
+        )
 
     return figure("head", layer, head, orient, build=build)
 
@@ -129,9 +134,7 @@ def prefetch_layer(layer: int) -> None:
 def short_head(layer: int, head: int, base: str) -> object:
     """A short text's head: every cell with its own hover. Returns its view (for the export)."""
     view = head_view(trace, layer, head)
-    st.caption(
-        orientation_caption(orient) + " Hover a cell for its weight and scaled score (q·k/√d_head, before the softmax)."
-    )
+    st.caption(orientation_caption(orient) + f" Hover a cell for its weight and {terms.described()}.")
     st.plotly_chart(head_figure(layer, head), key="head_heatmap", config=image_config(base, fmt), theme=None)
     if st.toggle("Colour by what is sent: ‖A[i,j]·v_j·W_O‖", key="value_weighted"):  # issue 16, LENS
         value_weighted_view(key, trace, layer, head, view.pattern, tokens.plotly, orient)
@@ -195,7 +198,14 @@ def long_charts(layer: int, head: int, base: str, pooled: object, window: object
         window,
         scale,
         build=lambda: window_heatmap(
-            wview.pattern, wview.scores, cells, orient, row_share=wview.row_share, meta=meta, scale=scale
+            wview.pattern,
+            wview.scores,
+            cells,
+            orient,
+            row_share=wview.row_share,
+            meta=meta,
+            scale=scale,
+            score_label=terms.name,
         ),
     )
     st.plotly_chart(window_fig, key="head_window", config=image_config(f"{base}_window", fmt), theme=None)

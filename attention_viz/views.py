@@ -18,21 +18,25 @@ from attention_viz.layer_views import contributions_view, generation_view, is_ge
 from services.lens import has_lens
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
 from viz.figures.layout import Orientation
+from viz.figures.mask_parts import bias_scores, softcap_scores
 from viz.figures.mechanism import query_key_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import shift_arrows
 from viz.labels import axis_labels
 from viz.views.common import display_tokens
+from viz.views.mask_parts import mask_parts
 from viz.views.patterns import OVERVIEW_SIZE, Tokens, head_view, is_long, layer_patterns, overview, tokens_of
+from viz.views.score_terms import score_stages, score_terms, steps_terms
 from viz.views.shifts import ARROW_MAX, layer_shift
 
 # name → what it shows (the CLI's --view choices, the notebook's `show(..., view=...)`).
 VIEWS: dict[str, str] = {
-    "head": "one head's pattern (hover: weight and scaled score)",
+    "head": "one head's pattern (hover: weight and the score before the softmax)",
     "layer": "every head of one layer; click a head to draw it large",
     "overview": "every layer × head; click a head to draw it large",
-    "scores": "scores & masking: the scaled scores with the mask, softmax with and without the causal mask",
-    "steps": "one head step by step: q·k, ÷√d_head, masked scores, softmax",
+    "scores": "scores & masking: the scores with the mask (and any position bias or soft-cap apart), softmax with "
+    "and without the causal mask",
+    "steps": "one head step by step: q·k, the model's scale (any soft-cap or position bias), masked scores, softmax",
     "shifts": "embedding shifts: each token's residual before and after the layer's attention (2-D PCA)",
     "lens": "logit lens: every layer's likeliest next token at the last 64 positions; the last one layer by layer",
     "sent": "what each key sends to each query in one head, ‖A[i,j]·v_j·W_O‖, laid out as the pattern",
@@ -72,8 +76,9 @@ def head_figure(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orien
     """The app's head heatmap (app_pages/patterns.py `head_figure`), titled with its layer and head."""
     view = head_view(trace, layer, head)
     meta = {"tokens": len(tokens.raw), "layer": layer, "head": head}
+    title, label = head_title(layer, head), score_terms(trace).name
     return head_heatmap(
-        view.pattern, view.scores, view.mask, tokens.plotly, orient, title=head_title(layer, head), meta=meta
+        view.pattern, view.scores, view.mask, tokens.plotly, orient, title, meta=meta, score_label=label
     )
 
 
@@ -115,25 +120,31 @@ def _overview_view(trace: Any, tokens: Tokens, layer: int, head: int, orient: Or
 
 
 def _scores_view(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orientation) -> View:
+    """app_pages/masking.py's figures: the scores (titled as there), any position bias and soft-cap drawn apart
+    from q·k × scale as there, then softmax with and without the causal mask."""
     v = head_view(trace, layer, head)
-    title = f"Scaled scores q·k/√d_head, layer {layer}, head {head}"
-    figures = [
-        scores_heatmap(v.scores, v.mask, tokens.plotly, orient, title=title),
-        mask_comparison(v.pattern_masked, v.pattern_unmasked, tokens.plotly, orient),
-    ]
+    terms = score_terms(trace)
+    title = f"{terms.scores_title()}, layer {layer}, head {head}"
+    figures = [scores_heatmap(v.scores, v.mask, tokens.plotly, orient, title=title, score_label=terms.name)]
+    everything = slice(0, trace.n_tokens)
+    parts = mask_parts(trace, layer, head, everything, everything)
+    if parts.has_bias:
+        figures.append(bias_scores(parts.uncapped, parts.bias, parts.scores, v.mask, tokens.plotly, orient))
+    if parts.has_softcap:
+        figures.append(softcap_scores(parts.uncapped, parts.scores, v.mask, parts.softcap, tokens.plotly, orient))
+    figures.append(mask_comparison(v.pattern_masked, v.pattern_unmasked, tokens.plotly, orient))
     return View("scores", figures, layer, head)
 
 
 def _steps_view(trace: Any, layer: int, head: int, orient: Orientation) -> View:
-    """The square stages of app_pages/inside_head.py, from the engine's own intermediates (trace.head_steps)."""
+    """The square stages of app_pages/inside_head.py, titled as there (viz.views.score_terms: each names the
+    model's own scale and draws any soft-cap or position bias as its own step), from trace.head_steps."""
     s = trace.head_steps(layer, head)
     _, labels = axis_labels(display_tokens(trace))
     shape = f"[{s.n} × {s.n}]"
     figures = [
-        query_key_heatmap(s.dots, f"Q·Kᵀ  {shape}", labels, orient),
-        query_key_heatmap(s.scaled, f"÷ √d_head = ÷ {s.scale:.4g}  {shape}", labels, orient),
-        query_key_heatmap(s.masked, f"masked scores  {shape}", labels, orient, kind="scores"),
-        query_key_heatmap(s.pattern, f"softmax: the pattern A  {shape}", labels, orient, kind="weight"),
+        query_key_heatmap(getattr(s, st.name), f"{st.title}  {shape}", labels, orient, kind=st.kind)
+        for st in score_stages(steps_terms(s))
     ]
     return View("steps", figures, layer, head)
 

@@ -9,7 +9,7 @@ import pytest
 from tests.app.helpers import decode
 from tests.viz.synthetic import TOKS, softmax, synthetic
 from viz import labels
-from viz.figures import heatmaps, layout, overview
+from viz.figures import heatmaps, layout, long_text, overview
 from viz.figures.atlas import example_figure
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, step_heads_figure
 from viz.figures.mechanism import layer_head_grid, vector_strips
@@ -36,7 +36,7 @@ def test_head_heatmap_keeps_repeated_tokens_apart_and_orients() -> None:
 
 def test_head_heatmap_hover_has_weight_and_raw_score() -> None:
     scores, mask, pattern = synthetic()
-    fig = heatmaps.head_heatmap(pattern, scores, mask, labels.plotly_tokens(TOKS))
+    fig = heatmaps.head_heatmap(pattern, scores, mask, labels.plotly_tokens(TOKS), score_label="scaled score")
     hover = fig.data[0].text[1][3]  # query 1, key 3: masked
     assert (
         "weight 0<" in hover
@@ -44,6 +44,21 @@ def test_head_heatmap_hover_has_weight_and_raw_score() -> None:
         and "raw" not in hover
         and "masked" in hover
     )
+
+
+def test_score_hover_names_the_score_it_is_given_and_no_formula_by_default() -> None:
+    """Not every model's score is q·k/√d_head (T5 adds a position bias, Gemma 2 soft-caps): a caller that does
+    not name it gets the plain word "score", never "scaled score"."""
+    scores, mask, pattern = synthetic()
+    ticks = labels.plotly_tokens(TOKS)
+    cells = heatmaps.Cells(ticks, ticks)
+    for label, want in ((None, "<br>score "), ("q·k + position bias", "<br>q·k + position bias ")):
+        named = {} if label is None else {"score_label": label}
+        head = heatmaps.head_heatmap(pattern, scores, mask, ticks, **named).data[0].text[2][0]
+        seen = heatmaps.scores_heatmap(scores, mask, ticks, **named).data[0].text[2][0]
+        window = long_text.window_heatmap(pattern, scores, cells, **named).data[0].hovertemplate
+        for hover in (head, seen, window.replace("%{customdata[1]", " ")):
+            assert want in hover and "scaled score" not in hover, hover
 
 
 def test_scores_heatmap_masks_with_blank_cells_labelled_minus_infinity() -> None:

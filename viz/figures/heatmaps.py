@@ -92,11 +92,13 @@ def head_heatmap(
     cells: Cells | None = None,
     row_share: np.ndarray | None = None,
     meta: dict | None = None,
+    score_label: str = "score",
 ) -> go.Figure:
-    """One head's attention pattern as a large heatmap; hover: query, key, weight and scaled score (q·k/√d_head).
+    """One head's attention pattern as a large heatmap; hover: query, key, weight and score before the softmax.
 
     `cells` draws a window of a long text (rows/cols labels and start positions); `row_share` (the part
-    of each query's weight that falls inside the window) is added to the hover then.
+    of each query's weight that falls inside the window) is added to the hover then. `score_label` names the
+    score (viz.views.score_terms: not every model's is q·k/√d_head; the default names none).
     """
     win = _cells_of(labels, cells)
     win.check(pattern)
@@ -105,7 +107,7 @@ def head_heatmap(
         score = f"{scores[i, j]:.4g}"
         if not mask[i, j]:
             score += f" (masked: {MINUS_INF} in the softmax)"
-        line = f"{win.where(i, j)}<br>weight {pattern[i, j]:.4g}<br>scaled score {score}"
+        line = f"{win.where(i, j)}<br>weight {pattern[i, j]:.4g}<br>{score_label} {score}"
         if row_share is not None:
             line += f"<br>this query's weight inside the window: {row_share[i]:.3g}"
         return line
@@ -130,16 +132,18 @@ def scores_heatmap(
     orient: Orientation = "rows",
     title: str = "",
     cells: Cells | None = None,
+    score_label: str = "score",
 ) -> go.Figure:
-    """Scaled scores q·k/√d_head; masked cells are blank grey, labelled −∞, not coloured as a value."""
+    """Scores before the softmax (named by `score_label`, as in head_heatmap); masked cells are blank grey,
+    labelled −∞, not coloured as a value."""
     win = _cells_of(labels, cells)
     win.check(scores)
     shown = np.where(mask, scores, np.nan)  # NaN → no colour: the grey plot background shows through
 
     def hover(i: int, j: int) -> str:
         if mask[i, j]:
-            return f"{win.where(i, j)}<br>scaled score {scores[i, j]:.4g}"
-        return f"{win.where(i, j)}<br>{MINUS_INF} (masked)<br>score before the mask {scores[i, j]:.4g}"
+            return f"{win.where(i, j)}<br>{score_label} {scores[i, j]:.4g}"
+        return f"{win.where(i, j)}<br>{MINUS_INF} (masked)<br>before the mask: {score_label} {scores[i, j]:.4g}"
 
     text = _cell_hover(win, hover, "rows")
     finite = scores[mask]

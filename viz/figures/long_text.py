@@ -159,13 +159,15 @@ def window_heatmap(
     row_share: np.ndarray | None = None,
     meta: dict | None = None,
     scale: ColourScale | None = None,
+    score_label: str = "score",
 ) -> go.Figure:
     """An exact window of a long text's pattern, at full resolution, with compact hover.
 
     Every row and column is a category named by its position and token ("3968: ␣the"; a query's name
-    also carries the share of its weight inside the window), and the weights and scaled scores ride along
-    as numeric customdata ([..., 0] and [..., 1]): hover gives query, key, weight and scaled score while the
-    figure ships r + c labels and number arrays instead of r·c hover strings. Masked cells have weight 0.
+    also carries the share of its weight inside the window), and the weights and scores ride along as numeric
+    customdata ([..., 0] and [..., 1]): hover gives query, key, weight and score (named by `score_label`, as in
+    heatmaps.head_heatmap) while the figure ships r + c labels and number arrays instead of r·c hover strings.
+    Masked cells have weight 0.
     `scale` picks the colour scale (`scaled_colours`; None: the pattern pages' linear weight colouring).
     """
     cells.check(pattern)
@@ -195,7 +197,7 @@ def window_heatmap(
             customdata=hover_numbers if orient == "rows" else hover_numbers.transpose(1, 0, 2),
             hovertemplate=(
                 f"query %{{{q_var}}}<br>key %{{{k_var}}}<br>weight %{{customdata[0]:.4g}}<br>"
-                "scaled score %{customdata[1]:.4g}<extra></extra>"
+                f"{score_label} %{{customdata[1]:.4g}}<extra></extra>"
             ),
             **colours,
         )

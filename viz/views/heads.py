@@ -219,7 +219,7 @@ class FocusView:
     start: int
     stop: int
     pattern: np.ndarray  # [m, m] the weights the pass used (each row normalised over all its keys)
-    scores: np.ndarray  # [m, m] scaled q·k/√d_head, before the mask
+    scores: np.ndarray  # [m, m] the softmax's input before the mask (Trace.scores; viz.views.score_terms)
     mask: np.ndarray  # [m, m] True where the query may attend
 
     @property

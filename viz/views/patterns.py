@@ -42,7 +42,7 @@ class HeadView:
     head: int
     tokens: Tokens
     causal: bool  # the masking the forward pass used
-    scores: np.ndarray  # scaled q·k/√d_head, before the mask
+    scores: np.ndarray  # the softmax's input before the mask (Trace.scores; viz.views.score_terms names it)
     mask: np.ndarray  # bool, True where the query may attend (the forward pass's mask)
     pattern: np.ndarray  # softmax the forward pass used
     pattern_masked: np.ndarray  # softmax of the same scores with a causal mask
