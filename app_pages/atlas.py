@@ -27,6 +27,7 @@ from viz.views.atlas import (
     ranked_heads,
 )
 from viz.views.patterns import head_view, is_long, tokens_of
+from viz.views.score_terms import score_terms
 
 GRID_KEY, TABLE_KEY, STAT_KEY = "atlas_grid", "atlas_table", "atlas_stat"  # STAT_KEY: the radio
 CORPUS_KEY, UPLOAD_KEY = "atlas_corpus", "atlas_upload"  # the corpus picker (an atlas file), the file uploader
@@ -283,6 +284,8 @@ if ctx.trace is not None and not is_long(ctx.trace.n_tokens):
         ctx.trace_key, "head_view", ctx.layer, ctx.head, compute=lambda: head_view(trace, ctx.layer, ctx.head)
     )
     tokens = tokens_of(trace)
-    show_chart(head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient), "atlas_on_text")
+    label = score_terms(trace).name  # what this model's score is (T5: q·k + position bias)
+    figure = head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, score_label=label)
+    show_chart(figure, "atlas_on_text")
 elif ctx.trace is not None:
     page_link(page_named("patterns"), "This head on your (long) text: the patterns page", icon="🔎")

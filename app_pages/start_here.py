@@ -59,6 +59,7 @@ from viz.views.cross import (
 from viz.views.heads import default_query_keys
 from viz.views.norm_words import first_block_input
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
+from viz.views.score_terms import score_terms
 from viz.views.shifts import pairwise_cosines, word_trace
 from viz.views.sizes import context_lengths, pattern_bytes
 
@@ -75,6 +76,7 @@ tokens = derived(key, "tokens", compute=lambda: tokens_of(trace))
 readable, labels = axis_labels(tokens.raw)
 layer, head, orient = ctx.layer, ctx.head, ctx.orient
 facts = facts_of(ctx, len(tokens), ctx.trace.n_input_tokens)
+score_name = score_terms(trace).name  # "scaled score", or what T5's and Gemma 2's scores are
 index = step_index(ss.get(STEP))
 step = STEPS[index]
 ss[STEP] = step.slug
@@ -135,7 +137,11 @@ def draw_query_key() -> None:
 def draw_dot_products() -> None:
     view = one_head()
     st.caption(orientation_caption(orient).split(". ")[0] + ". Grey cells marked −∞ are masked (next steps).")
-    st.plotly_chart(scores_heatmap(view.scores, view.mask, tokens.plotly, orient), key="start_scores", theme=None)
+    st.plotly_chart(
+        scores_heatmap(view.scores, view.mask, tokens.plotly, orient, score_label=score_name),
+        key="start_scores",
+        theme=None,
+    )
 
 
 def draw_softmax() -> None:
@@ -150,10 +156,10 @@ def draw_softmax() -> None:
         + (" −Infinity: a later key, masked (step 7)." if not view.mask[q].all() else "")
     )
     st.dataframe(
-        softmax_rows(view.scores[q], view.mask[q], row, tokens.readable),
+        softmax_rows(view.scores[q], view.mask[q], row, tokens.readable, score_name),
         hide_index=True,
         width="stretch",
-        column_config=fixed_decimals(["scaled score", "score the softmax sees", "weight"]),
+        column_config=fixed_decimals([score_name, "score the softmax sees", "weight"]),
         key="start_softmax",
     )
 
@@ -162,7 +168,9 @@ def draw_pattern() -> None:
     view = one_head()
     st.caption(orientation_caption(orient))
     st.plotly_chart(
-        head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient), key="start_pattern", theme=None
+        head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, score_label=score_name),
+        key="start_pattern",
+        theme=None,
     )
 
 

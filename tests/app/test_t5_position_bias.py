@@ -133,3 +133,18 @@ def test_the_parameter_step_counts_every_attention_sublayer_of_an_encoder_decode
     total = 4 * cfg.d_model * cfg.d_head * cfg.n_heads * blocks
     said = " ".join(c.value for c in at.caption)
     assert f"{total:,} attention parameters by this count" in said and "cross-attention" in said, said
+
+
+def test_start_heres_scores_are_named_for_what_t5_adds(t5) -> None:
+    """Start here's softmax table had a "scaled score" column and its heatmaps' hover said "scaled score" for
+    T5, whose scores are unscaled q·k plus the position bias."""
+    at = load("start", t5)
+    at.session_state["start_step"] = "softmax"
+    at.run()
+    columns = list(at.dataframe[0].value.columns)
+    assert "scaled score" not in columns and "q·k + position bias" in columns, columns
+    at.session_state["start_step"] = "pattern"
+    at.run()
+    spec = chart(at, "start_pattern")["data"][0]
+    hover = str(spec.get("text")) + str(spec.get("customdata")) + str(spec.get("hovertemplate"))
+    assert "q·k + position bias" in hover and "scaled score" not in hover, hover[:300]

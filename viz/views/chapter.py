@@ -302,13 +302,15 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
     }
 
 
-def softmax_rows(scores: np.ndarray, mask: np.ndarray, weights: np.ndarray, tokens: Sequence[str]) -> list[dict]:
-    """One query's row for the softmax step: each key's scaled score, the score the softmax saw (−∞ where
-    masked) and the weight the model used (from the trace, not recomputed)."""
+def softmax_rows(
+    scores: np.ndarray, mask: np.ndarray, weights: np.ndarray, tokens: Sequence[str], score_name: str = "scaled score"
+) -> list[dict]:
+    """One query's row for the softmax step: each key's score (named `score_name`: viz.views.score_terms), the score
+    the softmax saw (−∞ where masked) and the weight the model used (from the trace, not recomputed)."""
     return [
         {
             "key token": f"{j}: {tok}",
-            "scaled score": float(scores[j]),
+            score_name: float(scores[j]),
             "score the softmax sees": float(scores[j]) if mask[j] else float("-inf"),
             "weight": float(weights[j]),
         }
