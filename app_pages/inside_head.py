@@ -39,9 +39,10 @@ else:
     show_token_strip(display_tokens(trace))
 if s.group_size > 1:
     sharing = [h for h in range(s.n_heads) if h // s.group_size == s.kv_head and h != s.head]
+    others = f"query head {sharing[0]} uses" if len(sharing) == 1 else f"query heads {', '.join(map(str, sharing))} use"
     st.info(
         f"Grouped-query attention: {s.n_heads} query heads share {s.n_kv_heads} key/value heads. Query head {s.head} "
-        f"uses key/value head {s.kv_head}, which query heads {', '.join(map(str, sharing))} use too; so W_K and W_V "
+        f"uses key/value head {s.kv_head}, which {others} too; so W_K and W_V "
         "below (and K, V) are shared with them, while W_Q and W_O are this head's own.",
         icon=":material/call_split:",
     )

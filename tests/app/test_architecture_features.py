@@ -93,3 +93,15 @@ def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> Non
     ctx = at.session_state["ctx"]
     cell = ctx.trace.head_steps(ctx.layer, ctx.head).cell(ctx.trace.n_tokens - 1, ctx.trace.n_tokens - 1)
     assert cell["capped"] != cell["scaled"] and f"exp({cell['capped']:.6g} −" in worked
+
+
+def test_inside_one_head_names_the_one_other_head_sharing_its_key_and_value(gemma2) -> None:
+    """Two query heads per key/value head: the note read "which query heads 1 use too"."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "inside_head", "text": TEXT})
+    at.run()
+    at.text_input(key="model_request").set_value(str(gemma2))
+    at = at.button(key="model_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    note = next(i.value for i in at.info if "Grouped-query attention" in i.value)
+    assert "which query head 1 uses too" in note, note
