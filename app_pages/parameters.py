@@ -37,7 +37,8 @@ st.caption(
     "Counting as 3Blue1Brown does: per head a query map, a key map and a value-down map (each d_model × d_head) and "
     "a value-up map (d_head × d_model); biases not counted."
 )
-loaded = {"d_model": cfg.d_model, "d_head": cfg.d_head, "n_heads": cfg.n_heads, "n_layers": cfg.n_layers}
+# An encoder-decoder's "layers" here are its attention sublayers: a decoder layer holds self- and cross-attention.
+loaded = {"d_model": cfg.d_model, "d_head": cfg.d_head, "n_heads": cfg.n_heads, "n_layers": cfg.attention_sublayers}
 for k in FIELDS:
     st.session_state.setdefault(f"mech_calc_{k}", GPT3_PRESET[k])
 c = st.columns([1, 1, 1, 1])
@@ -67,6 +68,12 @@ if values == GPT3_PRESET:
         f"MLP matrices), {b.total / GPT3_TOTAL:.1%}: about a third.",
         icon=":material/check:",
     )
+if cfg.is_encoder_decoder and values == loaded:
+    st.caption(
+        f"{ctx.model_title} is an encoder-decoder: its {cfg.attention_sublayers} layers here are its attention "
+        f"sublayers, {cfg.n_layers} in the encoder and a self- and a cross-attention in each of its "
+        f"{cfg.n_decoder_layers} decoder layers."
+    )
 if cfg.n_kv_heads != cfg.n_heads and values == loaded:
     st.caption(
         f"{ctx.model_title} uses grouped-query attention: only {cfg.n_kv_heads} key and value-down maps per layer are "
@@ -81,10 +88,12 @@ st.dataframe(loaded_breakdown(model), hide_index=True, width="stretch", key="mec
 st.header("Context size: the pattern grows as n²")
 n_ctx = cfg.n_ctx
 lengths = context_lengths(n_ctx)
-L, H = cfg.n_layers, cfg.n_heads
+L, H = cfg.attention_sublayers, cfg.n_heads
+which = "(its attention sublayers: encoder, decoder self- and cross-attention, at one length) "
 st.caption(
     f"One pass computes one n × n pattern per head per layer: {L} × {H} × n² weights for {ctx.model_title} "
-    f"(trained context {n_ctx:,} tokens). Memory if they were all kept at once:"
+    + (which if cfg.is_encoder_decoder else "")
+    + f"(trained context {n_ctx:,} tokens). Memory if they were all kept at once:"
 )
 c1, c2 = st.columns(2)
 with c1:

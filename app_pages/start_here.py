@@ -75,7 +75,7 @@ if long_text:  # every view here draws each cell: walk through the text's first 
 tokens = derived(key, "tokens", compute=lambda: tokens_of(trace))
 readable, labels = axis_labels(tokens.raw)
 layer, head, orient = ctx.layer, ctx.head, ctx.orient
-facts = facts_of(ctx, len(tokens), ctx.trace.n_input_tokens)
+facts = facts_of(ctx, len(tokens), ctx.trace.n_input_tokens, ctx.trace.n_tokens)
 score_name = score_terms(trace).name  # "scaled score", or what T5's and Gemma 2's scores are
 index = step_index(ss.get(STEP))
 step = STEPS[index]
@@ -258,8 +258,8 @@ def draw_moles() -> None:
 def draw_context() -> None:
     cfg = ctx.config
     lengths = context_lengths(cfg.n_ctx)
-    fp16 = [pattern_bytes(cfg.n_layers, cfg.n_heads, n, 2) for n in lengths]
-    fp32 = [pattern_bytes(cfg.n_layers, cfg.n_heads, n, 4) for n in lengths]
+    fp16 = [pattern_bytes(cfg.attention_sublayers, cfg.n_heads, n, 2) for n in lengths]
+    fp32 = [pattern_bytes(cfg.attention_sublayers, cfg.n_heads, n, 4) for n in lengths]
     show_chart(
         context_growth(lengths, fp16, fp32, f"All attention patterns of {ctx.model_title_plain}"), "start_context"
     )
@@ -267,8 +267,7 @@ def draw_context() -> None:
 
 def draw_parameters() -> None:
     cfg = ctx.config
-    # An encoder-decoder's decoder layers each hold two attention sublayers (self and cross): count sublayers.
-    blocks = cfg.n_layers + 2 * cfg.n_decoder_layers
+    blocks = cfg.attention_sublayers  # an encoder-decoder's decoder layers hold two (self and cross)
     b = breakdown(cfg.d_model, cfg.d_head, cfg.n_heads, blocks)
     st.dataframe(b.rows(), hide_index=True, width="stretch", key="start_params")
     gpt3 = breakdown(**GPT3_PRESET).total

@@ -164,6 +164,12 @@ class ModelConfig:
         return self.n_decoder_layers > 0
 
     @property
+    def attention_sublayers(self) -> int:
+        """Attention sublayers in the whole model: one per layer, and two per decoder layer of an encoder-decoder
+        (its self- and cross-attention)."""
+        return self.n_layers + 2 * self.n_decoder_layers
+
+    @property
     def group_size(self) -> int:
         """Query heads per key/value head (1 without grouped-query attention)."""
         return self.n_heads // self.n_kv_heads

@@ -242,3 +242,7 @@ def test_a_text_past_the_token_cap_says_its_own_length_the_cap_and_the_steps_sam
     assert f"Your text has {n_text} tokens" in banner and f"keeps its first {n_kept}" in banner
     prose = " ".join(m.value for m in at.markdown)
     assert f"into **{n_text} tokens**" in prose and "the steps below use its first 128" in prose
+    at.session_state["start_step"] = "context"
+    at.run()
+    prose = " ".join(m.value for m in at.markdown)
+    assert f"Your {n_kept} tokens give {n_kept}²" in prose, prose  # the pass's count, not the steps' sample

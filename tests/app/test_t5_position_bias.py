@@ -125,12 +125,12 @@ def test_the_parameter_step_counts_every_attention_sublayer_of_an_encoder_decode
     """Step 13 counted the encoder's attention only (a third of T5's): the decoder has self- and cross-attention."""
     from attention_core import load_model
 
-    cfg = load_model(str(t5), device="cpu").config
+    counts = load_model(str(t5), device="cpu").parameter_counts()  # from the tensors: T5 has no attention biases
     at = load("start", t5)
     at.session_state["start_step"] = "parameters"
     at.run()
-    blocks = cfg.n_layers + 2 * cfg.n_decoder_layers
-    total = 4 * cfg.d_model * cfg.d_head * cfg.n_heads * blocks
+    total = sum(n for name, n in counts.items() if name.split(".")[0] in ("attention", "cross_attention")
+                and name.split(".")[1] in ("W_Q", "W_K", "W_V", "W_O"))  # fmt: skip
     said = " ".join(c.value for c in at.caption)
     assert f"{total:,} attention parameters by this count" in said and "cross-attention" in said, said
 
@@ -148,3 +148,18 @@ def test_start_heres_scores_are_named_for_what_t5_adds(t5) -> None:
     spec = chart(at, "start_pattern")["data"][0]
     hover = str(spec.get("text")) + str(spec.get("customdata")) + str(spec.get("hovertemplate"))
     assert "q·k + position bias" in hover and "scaled score" not in hover, hover[:300]
+
+
+def test_the_parameters_page_counts_every_attention_sublayer_of_an_encoder_decoder(t5) -> None:
+    """The calculator's "model shape" preset and the context chart counted the encoder's layers alone."""
+    from attention_core import load_model
+
+    counts = load_model(str(t5), device="cpu").parameter_counts()
+    at = load("parameters", t5)
+    at.button(key="mech_preset_loaded").click().run()
+    total = sum(n for name, n in counts.items() if name.split(".")[0] in ("attention", "cross_attention")
+                and name.split(".")[1] in ("W_Q", "W_K", "W_V", "W_O"))  # fmt: skip
+    table = at.dataframe[0].value
+    assert table["all layers"].iloc[-1] == f"{total:,}", table
+    said = " ".join(c.value for c in at.caption)
+    assert "cross-attention" in said, said

@@ -84,6 +84,8 @@ class Facts:
     head: int
     n_text_tokens: int = 0  # the whole text's tokens, before any cut (0: the same as n_tokens)
     scale: float = 0.0  # the model's factor on q·k (ModelConfig.scale); 0: 1/√d_head
+    n_pass_tokens: int = 0  # the tokens of the pass (the token cap's cut of the text; 0: n_tokens)
+    attention_sublayers: int = 0  # ModelConfig.attention_sublayers (0: n_layers)
 
 
 class PageSetting(Protocol):
@@ -102,9 +104,9 @@ class PageSetting(Protocol):
     def head(self) -> int: ...
 
 
-def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0) -> Facts:
+def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tokens: int = 0) -> Facts:
     """Facts from a page context: the loaded model's sizes and the sidebar's choices; `n_tokens` the steps draw
-    of the text's `n_text_tokens`."""
+    of the pass's `n_pass_tokens`, of the text's `n_text_tokens`."""
     cfg = ctx.config
     return Facts(
         model=ctx.model_title,
@@ -124,6 +126,22 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0) -> Facts:
         head=int(ctx.head),
         n_text_tokens=int(n_text_tokens),
         scale=float(cfg.scale),
+        n_pass_tokens=int(n_pass_tokens),
+        attention_sublayers=int(cfg.attention_sublayers),
+    )
+
+
+def _context_text(f: Facts) -> str:
+    n, blocks = f.n_pass_tokens or f.n_tokens, f.attention_sublayers or f.n_layers
+    sublayers = " (an encoder-decoder's: its encoder's, and its decoder's self- and cross-attention)" if (
+        f.encoder_decoder
+    ) else ""
+    return (
+        "The attention pattern has one weight for every query and every key: its size is the **square of the "
+        f"context size**. Your {n} tokens give {n}² = {n**2:,} weights per head, {blocks * f.n_heads * n**2:,} "
+        f"in all {blocks} attention sublayers{sublayers}. That square is why the context size is a bottleneck: "
+        "doubling the context quadruples the memory (on the chart's log axes, a line of slope 2). Memory of all "
+        f"{blocks} × {f.n_heads} patterns of {f.model}, up to its context of {f.n_ctx:,} tokens:"
     )
 
 
@@ -283,14 +301,7 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
             "Each line below is one pair of sentences: the cosine similarity of *mole*'s embedding in the two, "
             "layer by layer (1 = the same vector). Where a line falls, the layers have pulled the meanings apart."
         ),
-        "context": (
-            "The attention pattern has one weight for every query and every key: its size is the **square of the "
-            f"context size**. Your {f.n_tokens} tokens give {f.n_tokens}² = {f.n_tokens**2:,} weights per head, "
-            f"{f.n_layers * f.n_heads * f.n_tokens**2:,} in the whole pass. That square is why the context size "
-            "is a bottleneck: doubling the context quadruples the memory (on the chart's log axes, a line of slope "
-            f"2). Memory of all {f.n_layers} × {f.n_heads} patterns of {f.model}, up to its context of "
-            f"{f.n_ctx:,} tokens:"
-        ),
+        "context": _context_text(f),
         "parameters": (
             "Counting as the chapter does: per head, a query, a key, a value-down and a value-up map, each "
             "d_model × d_head numbers. For GPT-3 that is about 1.5 million each, 58 billion for all 96 heads "
