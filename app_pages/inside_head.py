@@ -126,8 +126,14 @@ with c1:
     )
     st.caption("Lengths (L2 norms): " + ", ".join(f"|{kind}| of the {KIND_NAMES[kind]}" for kind in KINDS) + ".")
 with c2:
-    factor = f"× {s.attn_scale:.4g}" if trace.config.has_own_scale else f"÷ √{d}"
-    numbers = {f"q_{i} · k_{j}": pv.dot, f"{factor} (the scaled score)": pv.scaled}
+    terms = steps_terms(s)  # T5 does not scale q·k; Gemma has its own factor and soft-cap (viz.views.score_terms)
+    if terms.unscaled:
+        factor = "× 1 (this model does not scale q·k)"
+    else:
+        factor = f"× {s.attn_scale:.4g} (the model's own scale)" if terms.own_scale else f"÷ √{d} (the scaled score)"
+    numbers = {f"q_{i} · k_{j}": pv.dot, factor: pv.scaled}
+    if s.softcap is not None:
+        numbers[f"soft-cap: {s.softcap:g}·tanh(s / {s.softcap:g})"] = cell["capped"]
     if s.position_bias is not None:
         numbers[f"+ position bias (offset {j - i:+d})"] = cell["bias"]
     numbers.update({name.replace("_i", f"_{i}").replace("_j", f"_{j}"): v for name, v in pv.cosines().items()})

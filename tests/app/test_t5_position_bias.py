@@ -163,3 +163,9 @@ def test_the_parameters_page_counts_every_attention_sublayer_of_an_encoder_decod
     assert table["all layers"].iloc[-1] == f"{total:,}", table
     said = " ".join(c.value for c in at.caption)
     assert "cross-attention" in said, said
+
+
+def test_inside_one_heads_vector_table_does_not_call_t5s_q_k_scaled(t5) -> None:
+    at = load("inside_head", t5)
+    quantities = [q for df in at.dataframe if "quantity" in df.value.columns for q in df.value["quantity"]]
+    assert "× 1 (this model does not scale q·k)" in quantities and "× 1 (the scaled score)" not in quantities, quantities
