@@ -39,6 +39,7 @@ from viz.views.heads import (
     trace_head_statistics,
 )
 from viz.views.patterns import is_long
+from viz.views.score_terms import score_terms
 
 TABLE_KEY = "mech_head_stats"
 
@@ -110,7 +111,8 @@ def show_focus(layer: int, head: int, query: int, keys: list[int]) -> None:
         )
     )
     tokens = plotly_tokens(display_tokens(trace))
-    show_chart(focus_heatmap(view, tokens, query, keys, ctx.orient, ""), "mech_find_focus")  # untitled: named above
+    label = score_terms(trace).name  # what this model's score is (T5: q·k + position bias)
+    show_chart(focus_heatmap(view, tokens, query, keys, ctx.orient, "", label), "mech_find_focus")  # titled above
 
 
 follow_open_request(page_named("patterns").path)

@@ -168,4 +168,14 @@ def test_the_parameters_page_counts_every_attention_sublayer_of_an_encoder_decod
 def test_inside_one_heads_vector_table_does_not_call_t5s_q_k_scaled(t5) -> None:
     at = load("inside_head", t5)
     quantities = [q for df in at.dataframe if "quantity" in df.value.columns for q in df.value["quantity"]]
-    assert "× 1 (this model does not scale q·k)" in quantities and "× 1 (the scaled score)" not in quantities, quantities
+    assert "× 1 (this model does not scale q·k)" in quantities, quantities
+    assert "× 1 (the scaled score)" not in quantities, quantities
+
+
+def test_the_head_finders_focus_hover_names_t5s_score(t5) -> None:
+    at = load("head_finder", t5)
+    picker = next(m for m in at.multiselect if str(m.key).startswith("mech_find_keys"))
+    picker.set_value([1]).run()  # a key: the default question finds none in this text
+    spec = chart(at, "mech_find_focus")["data"][0]
+    hover = str(spec.get("text")) + str(spec.get("customdata")) + str(spec.get("hovertemplate"))
+    assert "q·k + position bias" in hover, hover[:300]

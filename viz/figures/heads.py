@@ -13,14 +13,23 @@ from viz.views.heads import FocusView
 
 
 def focus_heatmap(
-    view: FocusView, labels: Sequence[str], query: int, keys: Sequence[int], orient: Orientation, title: str
+    view: FocusView,
+    labels: Sequence[str],
+    query: int,
+    keys: Sequence[int],
+    orient: Orientation,
+    title: str,
+    score_label: str = "score",
 ) -> go.Figure:
-    """`view`'s weights (hover: query, key, weight, scaled score) with the query framed in red and each
+    """`view`'s weights (hover: query, key, weight, the score named `score_label`: viz.views.score_terms) with the
+    query framed in red and each
     chosen key inside the window marked by a red dot in the query's line. `labels`: every token's Plotly
     label (the window picks its own); positions are the tokens' positions in the text."""
     tokens = list(labels[view.start : view.stop])
     cells = Cells(tokens, tokens, view.start, view.start)
-    fig = head_heatmap(view.pattern, view.scores, view.mask, labels, orient, title, cells=cells)
+    fig = head_heatmap(
+        view.pattern, view.scores, view.mask, labels, orient, title, cells=cells, score_label=score_label
+    )
     lo, hi = view.start - 0.5, view.stop - 0.5
     band = (query - 0.5, query + 0.5)
     (x0, x1), (y0, y1) = ((lo, hi), band) if orient == "rows" else (band, (lo, hi))
