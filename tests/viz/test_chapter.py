@@ -110,3 +110,5 @@ def test_the_dot_product_step_names_the_models_own_scale() -> None:
     assert "does not divide" in said and "√8" not in said
     gemma = step_text("dot-products", dataclasses.replace(DECODER, d_head=16, scale=24**-0.5))
     assert "0.2041" in gemma and "instead of 1/√16" in gemma
+    named = step_text("dot-products", dataclasses.replace(t5, score_name="q·k + position bias"))
+    assert "The scores (q·k + position bias) of" in named and "scaled scores" not in named

@@ -86,6 +86,7 @@ class Facts:
     scale: float = 0.0  # the model's factor on q·k (ModelConfig.scale); 0: 1/√d_head
     n_pass_tokens: int = 0  # the tokens of the pass (the token cap's cut of the text; 0: n_tokens)
     attention_sublayers: int = 0  # ModelConfig.attention_sublayers (0: n_layers)
+    score_name: str = "scaled score"  # what the scores are (viz.views.score_terms: T5's "q·k + position bias")
 
 
 class PageSetting(Protocol):
@@ -104,7 +105,9 @@ class PageSetting(Protocol):
     def head(self) -> int: ...
 
 
-def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tokens: int = 0) -> Facts:
+def facts_of(
+    ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tokens: int = 0, score_name: str = "scaled score"
+) -> Facts:
     """Facts from a page context: the loaded model's sizes and the sidebar's choices; `n_tokens` the steps draw
     of the pass's `n_pass_tokens`, of the text's `n_text_tokens`."""
     cfg = ctx.config
@@ -128,6 +131,7 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
         scale=float(cfg.scale),
         n_pass_tokens=int(n_pass_tokens),
         attention_sublayers=int(cfg.attention_sublayers),
+        score_name=score_name,
     )
 
 
@@ -143,6 +147,11 @@ def _context_text(f: Facts) -> str:
         "doubling the context quadruples the memory (on the chart's log axes, a line of slope 2). Memory of all "
         f"{blocks} × {f.n_heads} patterns of {f.model}, up to its context of {f.n_ctx:,} tokens:"
     )
+
+
+def _scores_of(f: Facts, lh: str) -> str:
+    """The chart's lead-in: its scores named for what they are (T5 adds its position bias; Gemma 2 soft-caps)."""
+    return f"The scaled scores of {lh}:" if f.score_name == "scaled score" else f"The scores ({f.score_name}) of {lh}:"
 
 
 def _scale_words(f: Facts) -> str:
@@ -250,7 +259,7 @@ def _one_head_texts(f: Facts) -> dict[str, str]:
             "a query is large, the query "
             "*attends to* that key. (The chapter puts it the other way round: *fluffy* and *blue* attend to "
             "*creature*; this app says, as most papers do, that the query, *creature*, attends to them.) "
-            f"The scaled scores of {lh}:"
+            + _scores_of(f, lh)
         ),
         "softmax": (
             "Scores can be any size, positive or negative. The **softmax** turns one query's scores into weights "
