@@ -284,6 +284,31 @@ def running_job(model: Model) -> AtlasRun | None:
     return _RUNS.get(model.key)
 
 
+INDUCTION_PERIOD = 40  # the CLI's default period of the repeated random sequences
+
+
+def atlas_command(
+    model: Model, corpus: str | StoredCorpus, out: Path, max_tokens: int, workers: int, limit: int | None
+) -> list[str]:
+    """The CLI's command line for a job: the token cap and the induction period cut to what the model's context
+    takes (the CLI refuses more; a small model's context is under the default 256 tokens, or 2 × 40 + its
+    special tokens)."""
+    uploaded = corpus if isinstance(corpus, StoredCorpus) else None
+    source = model.name if is_embedded(model.name) else str(model.source)
+    n_ctx = model.config.n_ctx
+    cmd = [sys.executable, "-m", "attention_core.atlas", "--model", source,
+           "--corpus", str(uploaded.path) if uploaded else str(corpus),
+           "--out", str(out), "--max-tokens", str(min(max_tokens, n_ctx)), "--workers", str(workers)]  # fmt: skip
+    period = min(INDUCTION_PERIOD, n_ctx // 2 - 2)  # room for a start and an end token
+    if period < INDUCTION_PERIOD:
+        cmd += ["--induction-period", str(max(2, period))]
+    if uploaded is not None:
+        cmd += ["--corpus-name", uploaded.name]
+    if limit is not None:
+        cmd += ["--limit", str(limit)]
+    return cmd
+
+
 def start_atlas(
     model: Model,
     corpus: str | StoredCorpus = "default",
@@ -302,14 +327,7 @@ def start_atlas(
         out = computed_path(model, uploaded)
         out.parent.mkdir(parents=True, exist_ok=True)
         log = out.with_suffix(".log")
-        source = model.name if is_embedded(model.name) else str(model.source)
-        cmd = [sys.executable, "-m", "attention_core.atlas", "--model", source,
-               "--corpus", str(uploaded.path) if uploaded else corpus,
-               "--out", str(out), "--max-tokens", str(max_tokens), "--workers", str(workers)]  # fmt: skip
-        if uploaded is not None:
-            cmd += ["--corpus-name", uploaded.name]
-        if limit is not None:
-            cmd += ["--limit", str(limit)]
+        cmd = atlas_command(model, corpus, out, max_tokens, workers, limit)
         with open(log, "w", encoding="utf-8") as sink:
             process = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
         name = uploaded.name if uploaded else DEFAULT_CORPUS_NAME if corpus == "default" else Path(corpus).name

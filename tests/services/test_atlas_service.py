@@ -165,3 +165,19 @@ def test_the_default_corpus_says_what_it_is_made_of():
     assert sum(s.n_chars for s in got) == sum(len(r["text"]) for r in rows)
     shipped = atlas.load_atlas(atlas.SHIPPED / "smollm2-135m.parquet").settings["corpus_sha256"]
     assert shipped == hashlib.sha256(DEFAULT_CORPUS.read_bytes()).hexdigest()
+
+
+def test_a_job_asks_no_more_tokens_than_the_models_context(tmp_path, monkeypatch):
+    """"Compute the atlas" passed 256 tokens (and the default 40-token induction period) to every model: a model
+    with a shorter context was refused by the CLI before the job began."""
+    from dataclasses import replace
+
+    save_tiny_gpt2(tmp_path / "tiny")
+    model = load_model(str(tmp_path / "tiny"))
+    cmd = atlas.atlas_command(model, "default", tmp_path / "a.parquet", 256, 2, None)
+    assert cmd[cmd.index("--max-tokens") + 1] == str(model.config.n_ctx) == "128"
+    assert "--induction-period" not in cmd  # 2 × 40 + 2 fits 128
+    monkeypatch.setattr(model, "config", replace(model.config, n_ctx=64))
+    cmd = atlas.atlas_command(model, "default", tmp_path / "a.parquet", 256, 2, 5)
+    assert cmd[cmd.index("--max-tokens") + 1] == "64" and cmd[cmd.index("--induction-period") + 1] == "30"
+    assert cmd[cmd.index("--limit") + 1] == "5"
