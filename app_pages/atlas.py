@@ -270,8 +270,9 @@ standings = head_profile(data.values, data.statistics, ctx.layer, ctx.head)
 st.caption("Red: this head; grey: every head of the model. Hover for the value and its rank.")
 show_chart(profile_figure(standings, STATISTIC_LABELS), "atlas_profile")
 st.markdown(
-    f"**Top examples for {STATISTIC_LABELS[stat]}** (the query is outlined, the key the value is about dotted; "
-    "shading = the query's weight on each key)"
+    f"**Top examples for {STATISTIC_LABELS[stat]}**: the head's highest-value queries over the corpus, whichever way "
+    "the table ranks (the query is outlined, the key the value is about dotted; shading = the query's weight on "
+    "each key)"
 )
 for i, example in enumerate(data.examples.get((stat, ctx.layer, ctx.head), [])):
     row = example_row(example, atlas.example_document(ctx.model, example, int(data.settings["max_tokens"])))

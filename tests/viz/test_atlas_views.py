@@ -83,6 +83,8 @@ def test_an_example_whose_key_lies_outside_the_strip_shows_it_across_a_gap() -> 
     old = {k: v for k, v in example.items() if k not in ("focus_key", "key_window_start", "key_tokens", "key_weights")}
     plain = example_row(old)
     assert len(plain.readable) == 4 and plain.focus_index is None and plain.query_index == 3
+    near = {**example, "key_window_start": 36, "key_tokens": [" i", " j", " k", " l", " m"], "focus_key": 38}
+    assert example_row(near).readable[5] == "⋯ 1 token ⋯"  # 41 alone lies between the two windows
     inside = {**example, "focus_key": 44, "key_window_start": -1, "key_tokens": [], "key_weights": []}
     assert example_row(inside).focus_index == 2 and len(example_row(inside).readable) == 4
 

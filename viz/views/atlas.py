@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.labels import markdown_literal, name_byte_pieces, plotly_tokens, readable_tokens
+from viz.labels import counted, markdown_literal, name_byte_pieces, plotly_tokens, readable_tokens
 
 # The atlas's statistics (attention_core.atlas.statistics.STATISTICS, in its order) as the page names them.
 STATISTIC_LABELS = {
@@ -139,7 +139,7 @@ def _strip(segments: list[tuple[int, list[str], list[float]]]) -> tuple[list[int
     for first, seg_tokens, seg_weights in segments:
         if positions and first > positions[-1] + 1:
             positions.append(None)
-            tokens.append(f"{first - positions[-2] - 1} tokens")
+            tokens.append(counted(first - positions[-2] - 1, "token"))
             weights.append(float("nan"))
         positions += range(first, first + len(seg_tokens))
         tokens += seg_tokens
