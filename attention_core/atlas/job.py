@@ -164,7 +164,7 @@ class RayAtlasWorker:
         try:
             self.worker = AtlasWorker(settings)
         except INPUT_ERRORS as exc:
-            self.error = str(exc)
+            self.error = str(exc) or type(exc).__name__  # an empty message would read as no error
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.error is None:
@@ -173,7 +173,7 @@ class RayAtlasWorker:
                 rows["error"] = np.full(len(rows["layer"]), "", dtype=object)
                 return rows
             except INPUT_ERRORS as exc:
-                self.error = str(exc)
+                self.error = str(exc) or type(exc).__name__
         # One row with every column a batch's rows have (BatchStats' empty table gives their names and types,
         # and needs no model), so Ray can put it in one block with other batches' rows.
         empty = BatchStats(None).rows()  # type: ignore[arg-type]

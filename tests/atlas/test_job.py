@@ -175,3 +175,14 @@ def test_previous_and_first_token_examples_are_not_chosen_where_the_two_are_the_
     _, examples = _table(job.run_in_process(job.work_items(docs, settings), settings), len(docs), settings)
     chosen = [e for e in examples if e["statistic"] in ("previous_token", "first_token")]
     assert chosen and all(e["query"] >= 2 for e in chosen)
+
+
+def test_an_input_error_without_a_message_still_ends_the_job(monkeypatch):
+    """The Ray actor returns an input error as a row whose `error` is its message; an empty message read as no
+    error, and the job then failed on that row with json's "Expecting value"."""
+
+    def fails(_settings):
+        raise ValueError()
+
+    monkeypatch.setattr(job, "AtlasWorker", fails)
+    assert job.RayAtlasWorker({}).error == "ValueError"
