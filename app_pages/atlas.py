@@ -204,6 +204,13 @@ st.caption(
     f"{s.get('seed')}); every value is a mean over all qualifying queries "
     "of all documents (docs/atlas.md). Click a head to open it on the patterns page with its top example."
 )
+if data.outdated:
+    st.warning(
+        "This atlas was computed before self, mean distance and duplicate token changed definition (they now leave "
+        "out the query that sees only itself, and the first token's copy: docs/atlas.md); those three statistics "
+        "follow the old definitions. Compute it again for today's.",
+        icon=":material/history:",
+    )
 if not chosen.uploaded:
     made_of = ", ".join(
         f"{c.source} ({c.n_documents} documents, {c.n_chars:,} characters)" for c in atlas.corpus_sources()

@@ -26,7 +26,7 @@ import numpy as np
 
 from attention_core import Model
 from attention_core.atlas.corpus import DEFAULT_CORPUS, CorpusError, read_corpus
-from attention_core.atlas.statistics import STATISTICS
+from attention_core.atlas.statistics import STATISTICS, STATISTICS_VERSION
 from attention_core.atlas.tables import examples_path, read_atlas
 from attention_core.policy import is_public
 from services.cache import RESULTS
@@ -52,6 +52,12 @@ class AtlasData:
     @property
     def nbytes(self) -> int:  # the cache's byte budget counts the arrays; examples are small
         return int(self.values.nbytes + self.n_queries.nbytes) + 2_000 * len(self.examples)
+
+    @property
+    def outdated(self) -> bool:
+        """Made before the statistics' current definitions (attention_core.atlas.statistics.STATISTICS_VERSION;
+        an atlas without the field predates it)."""
+        return int(self.settings.get("statistics_version", 1)) < STATISTICS_VERSION
 
 
 def user_dir() -> Path:

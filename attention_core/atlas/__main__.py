@@ -18,6 +18,7 @@ from pathlib import Path
 
 from attention_core.atlas import job
 from attention_core.atlas.corpus import corpus_path, read_corpus
+from attention_core.atlas.statistics import STATISTICS_VERSION
 from attention_core.atlas.tables import OutputError, check_output, write_atlas
 from attention_core.errors import InputError
 
@@ -122,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "n_documents": len(docs),
         "seconds": round(time.monotonic() - started, 1),
         "runner": "in-process" if args.in_process else f"ray ({args.workers} workers)",
+        "statistics_version": STATISTICS_VERSION,  # the definitions the numbers follow (statistics.py)
     }
     try:
         write_atlas(stats, examples, args.out, metadata)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+# Written into every atlas's metadata. 2 (2026-12-02): self and mean_distance leave out the query that sees only
+# itself, duplicate_token the first token; an atlas without it (1) was made with the earlier definitions.
+STATISTICS_VERSION = 2
 TEXT_STATISTICS = ("previous_token", "first_token", "self", "entropy", "mean_distance", "duplicate_token")
 STATISTICS = (*TEXT_STATISTICS, "induction")
 

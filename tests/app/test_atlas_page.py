@@ -265,3 +265,25 @@ def test_the_default_corpus_is_named_by_its_sources_and_hash(monkeypatch, small_
     at = atlas_page(monkeypatch, folder)
     said = " ".join(c.value for c in at.caption)
     assert "kjv (" in said and "wordnet (" in said and "SOURCES.md" in said and "sha256" in said
+
+
+def test_an_atlas_made_before_the_statistics_changed_says_so(monkeypatch, small_atlas, tmp_path):
+    """Atlases computed before self, mean distance and duplicate token changed definition (no statistics_version in
+    their metadata) keep their old numbers: the page says so beside them and offers no silent mix."""
+    import json
+
+    from attention_core.atlas.statistics import STATISTICS_VERSION
+    from attention_core.atlas.tables import META_KEY, examples_path
+
+    folder, _ = small_atlas
+    assert atlas.load_atlas(folder / "smollm2-135m.parquet").settings["statistics_version"] == STATISTICS_VERSION
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("smollm2-135m.parquet", "smollm2-135m.examples.parquet"):
+        table = pq.read_table(folder / name)
+        meta = json.loads(table.schema.metadata[META_KEY])
+        meta.pop("statistics_version")
+        pq.write_table(table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()}), old / name)
+    assert examples_path(old / "smollm2-135m.parquet").is_file()
+    at = atlas_page(monkeypatch, old)
+    assert any("before" in w.value and "duplicate token" in w.value for w in at.warning), [w.value for w in at.warning]

@@ -58,3 +58,10 @@ def test_shipped_atlas_examples_recompute_exactly(name, request):
             assert k <= example["focus_key"] < k + len(example["key_tokens"])
             np.testing.assert_allclose(patterns[head, q, k : k + len(example["key_weights"])], example["key_weights"],
                                        atol=TOL)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["smollm2-135m", "minilm-l6"])
+def test_shipped_atlases_are_of_todays_statistics(name):
+    from attention_core.atlas.statistics import STATISTICS_VERSION
+
+    assert load_atlas(SHIPPED / f"{name}.parquet").settings.get("statistics_version") == STATISTICS_VERSION
