@@ -58,6 +58,10 @@ def test_each_example_names_the_key_its_value_is_about(atlas) -> None:
         row = _row(model, settings, e)
         if e["statistic"] in ("entropy", "mean_distance"):
             assert row[focus] == pytest.approx(row.max(), abs=TOL)
+        if e["statistic"] == "duplicate_token":  # the strongest earlier copy, never the first token (the sink's)
+            ids = model.trace(e["text"], max_tokens=settings.max_tokens).token_ids
+            copies = [j for j in range(1, q) if ids[j] == ids[q]]
+            assert focus in copies and row[focus] == pytest.approx(max(row[j] for j in copies), abs=TOL)
         lo, end = e["window_start"], e["window_start"] + len(e["tokens"])
         if lo <= focus < end:
             assert e["key_window_start"] == -1 and e["key_tokens"] == [] and e["key_weights"] == []
