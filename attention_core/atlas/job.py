@@ -112,41 +112,16 @@ def model_limits(model: str) -> ModelLimits:
     """What a job's settings are checked against before any worker starts, read from the model's config and
     tokenizer (a GGUF's header, a folder's config.json and tokenizer.json), not its weights: ~0.2 s where each
     worker's load is the whole model. Raises what load_model raises for a model that is not there."""
+    from attention_core.loading.gguf import gguf_config_and_tokenizer
+    from attention_core.loading.safetensors_hf import hf_config_and_tokenizer
     from attention_core.registry import resolve
 
     source = resolve(model)
-    config, raw = (_gguf_frame if source.kind == "gguf" else _hf_frame)(source.path, source.name)
+    read = gguf_config_and_tokenizer if source.kind == "gguf" else hf_config_and_tokenizer  # the loaders' own
+    config, raw = read(source.path, source.name)
     # As documents.special_frame counts them: a text's tokens with and without the special ones.
     with_special, plain = (raw.encode("word", add_special_tokens=add).ids for add in (True, False))
     return ModelLimits(config.name, config.n_ctx, len(with_special) - len(plain))
-
-
-def _gguf_frame(path: Path, name: str) -> tuple:
-    """(config, tokenizer) from a GGUF's header, as convert_gguf makes them."""
-    from attention_core.loading.gguf import CONVERTERS, SUPPORTED
-    from attention_core.loading.gguf.reader import Meta, read_gguf
-    from attention_core.loading.gguf.tokenizer import tokenizer_from_gguf
-
-    reader = read_gguf(path)  # the header; the tensors are only mapped
-    meta = Meta(reader)
-    if meta.arch not in CONVERTERS:
-        supported = ", ".join(SUPPORTED)
-        raise ModelLoadError(f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {supported}.")
-    return CONVERTERS[meta.arch][0](meta, name, {t.name for t in reader.tensors}), tokenizer_from_gguf(meta)
-
-
-def _hf_frame(folder: Path, name: str) -> tuple:
-    """(config, tokenizer) from a Hugging Face folder, as convert_hf_folder makes them."""
-    from attention_core.loading.hf_adapters import adapter_for
-    from attention_core.loading.safetensors_hf import read_json, read_tokenizer
-
-    hf = read_json(folder / "config.json")
-    try:
-        config = adapter_for(hf)[0](hf, name)
-    except (KeyError, TypeError) as exc:
-        kind = hf.get("model_type")
-        raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
-    return config, read_tokenizer(folder / "tokenizer.json")
 
 
 def _batch_key(batch: dict[str, np.ndarray]) -> str:

@@ -86,22 +86,31 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
     return total
 
 
+def hf_config_and_tokenizer(folder: Path, name: str) -> tuple[ModelConfig, Tokenizer]:
+    """A Hugging Face folder's config and tokenizer, without its weights (what a job checks its settings against)."""
+    from .hf_adapters import adapter_for
+
+    if not folder.is_dir():
+        raise ModelLoadError(f"Model folder not found: {folder}")
+    hf = read_json(folder / "config.json")
+    make_config = adapter_for(hf)[0]
+    try:
+        config = make_config(hf, name)
+    except (KeyError, TypeError, ValueError) as exc:
+        kind = hf.get("model_type")
+        raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
+    return config, read_tokenizer(folder / "tokenizer.json")
+
+
 def convert_hf_folder(
     folder: Path, name: str, progress: Progress | None = None
 ) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
     """A Hugging Face folder (config.json, safetensors, tokenizer.json) → (config, canonical weights, tokenizer)."""
     from .hf_adapters import adapter_for
 
-    if not folder.is_dir():
-        raise ModelLoadError(f"Model folder not found: {folder}")
+    config, tokenizer = hf_config_and_tokenizer(folder, name)
     hf = read_json(folder / "config.json")
-    make_config, make_weights = adapter_for(hf)
-    try:
-        config = make_config(hf, name)
-    except (KeyError, TypeError, ValueError) as exc:
-        kind = hf.get("model_type")
-        raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
-    tokenizer = read_tokenizer(folder / "tokenizer.json")
+    make_weights = adapter_for(hf)[1]
     files = safetensors_files(folder)
     state: dict[str, torch.Tensor] = {}
     for i, f in enumerate(files):

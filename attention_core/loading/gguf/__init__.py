@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer
@@ -34,19 +35,30 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
 SUPPORTED = tuple(sorted(CONVERTERS))
 
 
-def convert_gguf(
-    path: Path, name: str, progress: Progress | None = None
-) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
-    """GGUF file → (config, canonical float32 weights, tokenizer), whatever its architecture and quantisation."""
-    reader = read_gguf(path)
+def gguf_config_and_tokenizer(path: Path, name: str) -> tuple[ModelConfig, Tokenizer]:
+    """A GGUF file's config and tokenizer from its header, without dequantising a tensor (what a job checks its
+    settings against)."""
+    _, config, tokenizer = _config_and_tokenizer(read_gguf(path), path, name)
+    return config, tokenizer
+
+
+def _config_and_tokenizer(reader: Any, path: Path, name: str) -> tuple[Meta, ModelConfig, Tokenizer]:
     meta = Meta(reader)
     if meta.arch not in CONVERTERS:
         raise ModelLoadError(
             f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {', '.join(SUPPORTED)}."
         )
-    config_fn, weights_fn = CONVERTERS[meta.arch]
-    config = config_fn(meta, name, {t.name for t in reader.tensors})
-    tokenizer = tokenizer_from_gguf(meta)
+    config = CONVERTERS[meta.arch][0](meta, name, {t.name for t in reader.tensors})
+    return meta, config, tokenizer_from_gguf(meta)
+
+
+def convert_gguf(
+    path: Path, name: str, progress: Progress | None = None
+) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
+    """GGUF file → (config, canonical float32 weights, tokenizer), whatever its architecture and quantisation."""
+    reader = read_gguf(path)
+    meta, config, tokenizer = _config_and_tokenizer(reader, path, name)
+    weights_fn = CONVERTERS[meta.arch][1]
     tensors = Tensors(dequantize_all(reader, progress))
     weights = weights_fn(tensors, config)
     tensors.check_all_used()
@@ -55,4 +67,4 @@ def convert_gguf(
     return config, weights, tokenizer
 
 
-__all__ = ["SUPPORTED", "convert_gguf"]
+__all__ = ["SUPPORTED", "convert_gguf", "gguf_config_and_tokenizer"]
