@@ -95,24 +95,25 @@ def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> Non
     assert cell["capped"] != cell["scaled"] and f"exp({cell['capped']:.6g} −" in worked
 
 
+def opened_with(page: str, folder: Path) -> AppTest:
+    """The page, with the model in `folder` loaded through *Another model*."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": page, "text": TEXT})
+    at.run()
+    at.text_input(key="model_request").set_value(str(folder))
+    return at.button(key="model_load").click().run()
+
+
 def test_inside_one_head_names_the_one_other_head_sharing_its_key_and_value(gemma2) -> None:
     """Two query heads per key/value head: the note read "which query heads 1 use too"."""
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params.update({"page": "inside_head", "text": TEXT})
-    at.run()
-    at.text_input(key="model_request").set_value(str(gemma2))
-    at = at.button(key="model_load").click().run()
+    at = opened_with("inside_head", gemma2)
     assert not at.exception, [e.value for e in at.exception]
     note = next(i.value for i in at.info if "Grouped-query attention" in i.value)
     assert "which query head 1 uses too" in note, note
 
 
 def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2) -> None:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params.update({"page": "inside_head", "text": TEXT})
-    at.run()
-    at.text_input(key="model_request").set_value(str(gemma2))
-    at = at.button(key="model_load").click().run()
+    at = opened_with("inside_head", gemma2)
     quantities = [q for df in at.dataframe if "quantity" in df.value.columns for q in df.value["quantity"]]
     assert any(q.endswith("(the model's own scale)") for q in quantities), quantities
     assert "soft-cap: 5·tanh(s / 5)" in quantities, quantities
