@@ -9,6 +9,7 @@ from services.models import InputError
 from services.traces import derived, get_pair, short_trace, short_trace_key
 from ui.context import page_context
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
+from viz.figures.heatmaps import head_heatmap
 from viz.figures.mechanism import layer_head_grid, matrix_heatmap
 from viz.labels import readable_tokens
 from viz.views.common import display_tokens
@@ -21,6 +22,19 @@ from viz.views.cross import (
     build_prompt,
 )
 from viz.views.heads import all_patterns
+from viz.views.patterns import head_view, tokens_of
+from viz.views.score_terms import score_terms
+
+
+def show_decoder_self_attention(ctx, decoder, layer: int, head: int) -> None:
+    """The same decoder layer and head's self-attention over the target: the sublayer before its cross-attention,
+    causal (a target token reads only the ones before it), its rows summing to 1 over the target."""
+    st.markdown(f"**Decoder layer {layer}, head {head}: its self-attention over the target** (causal)")
+    view = head_view(decoder, layer, head)
+    label = score_terms(decoder).name  # T5's decoder adds its own (causal) position bias
+    labels = tokens_of(decoder).plotly
+    figure = head_heatmap(view.pattern, view.scores, view.mask, labels, ctx.orient, score_label=label)
+    show_chart(figure, key="mech_cross_encdec_self")
 
 
 def show_encoder_decoder(ctx, source: str, target: str) -> None:
@@ -63,9 +77,10 @@ def show_encoder_decoder(ctx, source: str, target: str) -> None:
     )
     st.caption(
         "No entry is masked: the whole source is known before decoding, so every target position reads every source "
-        "position, and each row sums to 1 over the source alone. The decoder's own self-attention (not shown here) "
-        "stays causal."
+        "position, and each row sums to 1 over the source alone. The decoder's own self-attention (below) stays "
+        "causal."
     )
+    show_decoder_self_attention(ctx, cross.pair.decoder, layer, head)
     show_chart(
         layer_head_grid(spread, "Alignment spread of every cross-attention head", "spread", (layer, head)),
         key="mech_cross_encdec_grid",

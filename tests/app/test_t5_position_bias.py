@@ -179,3 +179,18 @@ def test_the_head_finders_focus_hover_names_t5s_score(t5) -> None:
     spec = chart(at, "mech_find_focus")["data"][0]
     hover = str(spec.get("text")) + str(spec.get("customdata")) + str(spec.get("hovertemplate"))
     assert "q·k + position bias" in hover, hover[:300]
+
+
+def test_the_cross_attention_page_draws_the_decoders_own_causal_self_attention(t5) -> None:
+    """An encoder-decoder's decoder self-attention was drawn nowhere ("not shown here"): beside the chosen
+    cross-attention head, the same decoder layer and head's self-attention over the target, causal."""
+    from attention_core import load_model
+    from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET
+
+    at = load("cross_attention", t5)
+    layer, head = at.selectbox(key="mech_cross_encdec_head").value
+    pair = load_model(str(t5), device="cpu").trace_pair(DEFAULT_SOURCE, DEFAULT_TARGET)
+    z = decode(chart(at, "mech_cross_encdec_self")["data"][0]["z"])
+    expected = pair.decoder.pattern(layer, head).numpy()
+    np.testing.assert_allclose(z.reshape(expected.shape), expected, atol=1e-6)
+    assert np.all(np.triu(expected, 1) == 0) and expected.shape[0] > 3
