@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from attention_viz.errors import ExportError
 from attention_viz.html import document
 from attention_viz.svg import view_svg
 from attention_viz.views import View
@@ -49,10 +50,6 @@ DEFAULT_TENSORS = ("pattern", "scores", "q", "k", "v", "resid")
 # What `collect` holds at most (checked after each tensor, and the file is built beside them: ~2× at peak); more would
 # swap or kill a laptop's Python.
 MAX_TENSOR_BYTES = 4 * 2**30
-
-
-class ExportError(ValueError):
-    """A file that cannot be written as asked (a format the view lacks, an unknown tensor, no browser for PNG)."""
 
 
 def chromium_path() -> str | None:

@@ -11,12 +11,14 @@ from xml.sax.saxutils import escape
 
 import plotly.graph_objects as go
 
+from attention_viz.errors import ExportError
+
 CHAR_PX = 7.0  # 12 px sans-serif, average advance
 FONT = 'font-family="Helvetica, Arial, sans-serif"'
 _TAG = re.compile(r"<[^>]+>")
 
 
-class SvgError(ValueError):
+class SvgError(ExportError):
     """The figure holds nothing this writer draws as vector (no heatmap)."""
 
 

@@ -64,9 +64,13 @@ def test_svg_masked_scores_leave_the_grey_background() -> None:
 
 
 def test_svg_refuses_a_figure_without_heatmap() -> None:
+    """As an ExportError (a notebook catches av.ExportError for every file it cannot write, docs/notebook.md)."""
+    import attention_viz as av
+
     pts = np.zeros((2, 2))
-    with pytest.raises(SvgError, match="HTML"):
+    with pytest.raises(SvgError, match="HTML") as refused:
         to_svg(shift_arrows(["a", "b"], pts, pts + 1, 0, np.array([0.5, 0.5])))
+    assert isinstance(refused.value, av.ExportError)
 
 
 def test_html_is_offline_and_each_view_has_its_own_ids() -> None:
