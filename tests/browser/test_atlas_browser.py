@@ -39,6 +39,28 @@ def test_a_grid_cell_opens_its_head_with_its_top_example(mech_page, mech_url) ->
     assert page.get_by_text(f"layer {layer}, head {head}").first.is_visible()
 
 
+def test_a_point_of_the_two_statistic_scatter_opens_its_head(mech_page, mech_url) -> None:
+    """The scatter's points carry (layer, head) as the grid's cells do: a click on the strongest induction head's
+    point opens it on the patterns page with its top example of the x statistic (previous token)."""
+    data = load_atlas(SHIPPED / "smollm2-135m.parquet")
+    stat = data.statistics.index("induction")
+    layer, head = (int(i) for i in divmod(int(data.values[stat].argmax()), data.values.shape[2]))
+    page = mech_page
+    page.goto(f"{mech_url}/atlas?text=a+fluffy+blue+creature")
+    plot = page.locator("[class*='st-key-atlas_scatter'] .js-plotly-plot").first
+    plot.wait_for(state="visible")
+    wait_rerun_done(page)
+    plot.scroll_into_view_if_needed()
+    xy = plot.evaluate(CLICK_TARGET_JS, [layer, head])
+    assert xy, f"no point for layer {layer}, head {head}"
+    page.mouse.click(*xy)
+    page.get_by_role("heading", name="Attention patterns").wait_for()
+    wait_rerun_done(page)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
+    assert query["page"] == ["patterns"] and query["layer"] == [str(layer)] and query["head"] == [str(head)]
+    assert query["text"] == [data.examples[("previous_token", layer, head)][0]["text"]]
+
+
 def test_a_corpus_uploads_through_the_browser_and_a_bad_one_says_why(mech_page, mech_url, tmp_path) -> None:
     """The real upload path (Streamlit's upload endpoint, the page's check): a good file offers the job with its
     document count; a broken one shows the message with the file's own name. No job is started here."""
