@@ -13,6 +13,20 @@ from services.atlas import SHIPPED, load_atlas
 pytestmark = pytest.mark.browser
 
 
+def click_head(page, plot, layer: int, head: int) -> dict[str, list[str]]:
+    """Click (layer, head)'s click target in `plot`, wait for the patterns page, and return its link's fields (checked
+    to name that head)."""
+    plot.scroll_into_view_if_needed()
+    xy = plot.evaluate(CLICK_TARGET_JS, [layer, head])
+    assert xy, f"no click target for layer {layer}, head {head}"
+    page.mouse.click(*xy)
+    page.get_by_role("heading", name="Attention patterns").wait_for()
+    wait_rerun_done(page)
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
+    assert query["page"] == ["patterns"] and query["layer"] == [str(layer)] and query["head"] == [str(head)]
+    return query
+
+
 def test_a_grid_cell_opens_its_head_with_its_top_example(mech_page, mech_url) -> None:
     data = load_atlas(SHIPPED / "smollm2-135m.parquet")
     stat = data.statistics.index("previous_token")
@@ -27,14 +41,7 @@ def test_a_grid_cell_opens_its_head_with_its_top_example(mech_page, mech_url) ->
     plot.wait_for(state="visible")
     wait_rerun_done(page)
     page.screenshot(path=str(screenshot_dir() / "atlas.png"), full_page=True)
-    plot.scroll_into_view_if_needed()
-    xy = plot.evaluate(CLICK_TARGET_JS, [layer, head])
-    assert xy, f"no click target for layer {layer}, head {head}"
-    page.mouse.click(*xy)
-    page.get_by_role("heading", name="Attention patterns").wait_for()
-    wait_rerun_done(page)
-    query = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
-    assert query["page"] == ["patterns"] and query["layer"] == [str(layer)] and query["head"] == [str(head)]
+    query = click_head(page, plot, layer, head)
     assert query["text"] == [example_text]  # the example (≤ 1,000 characters) is the text now
     assert page.get_by_text(f"layer {layer}, head {head}").first.is_visible()
 
@@ -50,14 +57,7 @@ def test_a_point_of_the_two_statistic_scatter_opens_its_head(mech_page, mech_url
     plot = page.locator("[class*='st-key-atlas_scatter'] .js-plotly-plot").first
     plot.wait_for(state="visible")
     wait_rerun_done(page)
-    plot.scroll_into_view_if_needed()
-    xy = plot.evaluate(CLICK_TARGET_JS, [layer, head])
-    assert xy, f"no point for layer {layer}, head {head}"
-    page.mouse.click(*xy)
-    page.get_by_role("heading", name="Attention patterns").wait_for()
-    wait_rerun_done(page)
-    query = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
-    assert query["page"] == ["patterns"] and query["layer"] == [str(layer)] and query["head"] == [str(head)]
+    query = click_head(page, plot, layer, head)
     assert query["text"] == [data.examples[("previous_token", layer, head)][0]["text"]]
 
 
