@@ -76,7 +76,7 @@ tokens = derived(key, "tokens", compute=lambda: tokens_of(trace))
 readable, labels = axis_labels(tokens.raw)
 layer, head, orient = ctx.layer, ctx.head, ctx.orient
 score_name = score_terms(trace).name  # "scaled score", or what T5's and Gemma 2's scores are
-facts = facts_of(ctx, len(tokens), ctx.trace.n_input_tokens, ctx.trace.n_tokens, score_name)
+facts = facts_of(ctx, len(tokens), ctx.trace.n_input_tokens, ctx.trace.n_tokens)
 index = step_index(ss.get(STEP))
 step = STEPS[index]
 ss[STEP] = step.slug

@@ -18,6 +18,7 @@ from viz.views.chapter import (
     step_text,
     weighted_values,
 )
+from viz.views.score_terms import ScoreTerms
 
 DECODER = Facts(
     model="SmolLM2-135M-Instruct", n_tokens=10, n_layers=30, n_heads=9, n_kv_heads=3, d_model=576, d_head=64,
@@ -105,10 +106,10 @@ def test_the_dot_product_step_names_the_models_own_scale() -> None:
     """Step 4 said "the chapter divides them by √d_head = √8" for T5, which does not scale q·k, and for Gemma 2,
     whose factor is query_pre_attn_scalar^-½ (here 1/√24 with d_head 16)."""
     assert "√d_head = √64 for numerical stability" in step_text("dot-products", DECODER)
-    t5 = dataclasses.replace(DECODER, d_head=8, scale=1.0)
+    t5 = dataclasses.replace(DECODER, d_head=8, terms=ScoreTerms(scale=1.0, d_head=8))
     said = step_text("dot-products", t5)
     assert "does not divide" in said and "√8" not in said
-    gemma = step_text("dot-products", dataclasses.replace(DECODER, d_head=16, scale=24**-0.5))
+    gemma = step_text("dot-products", dataclasses.replace(DECODER, d_head=16, terms=ScoreTerms(24**-0.5, 16)))
     assert "0.2041" in gemma and "instead of 1/√16" in gemma
-    named = step_text("dot-products", dataclasses.replace(t5, score_name="q·k + position bias"))
+    named = step_text("dot-products", dataclasses.replace(t5, terms=ScoreTerms(1.0, 8, position_bias=True)))
     assert "The scores (q·k + position bias) of" in named and "scaled scores" not in named

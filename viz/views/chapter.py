@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from viz.views.score_terms import ScoreTerms, score_terms
+
 # The model a learner can load for a real cross-attention (a Marian encoder-decoder, English → French).
 # An encoder-decoder whose hub repository has what the loader reads (config.json, tokenizer.json, safetensors), and
 # was trained to translate English to French. (Marian's opus-mt repositories ship sentencepiece files and no
@@ -83,10 +85,9 @@ class Facts:
     layer: int
     head: int
     n_text_tokens: int = 0  # the whole text's tokens, before any cut (0: the same as n_tokens)
-    scale: float = 0.0  # the model's factor on q·k (ModelConfig.scale); 0: 1/√d_head
     n_pass_tokens: int = 0  # the tokens of the pass (the token cap's cut of the text; 0: n_tokens)
     attention_sublayers: int = 0  # ModelConfig.attention_sublayers (0: n_layers)
-    score_name: str = "scaled score"  # what the scores are (viz.views.score_terms: T5's "q·k + position bias")
+    terms: ScoreTerms | None = None  # what the scores are (viz.views.score_terms); None: q·k/√d_head
 
 
 class PageSetting(Protocol):
@@ -105,9 +106,7 @@ class PageSetting(Protocol):
     def head(self) -> int: ...
 
 
-def facts_of(
-    ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tokens: int = 0, score_name: str = "scaled score"
-) -> Facts:
+def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tokens: int = 0) -> Facts:
     """Facts from a page context: the loaded model's sizes and the sidebar's choices; `n_tokens` the steps draw
     of the pass's `n_pass_tokens`, of the text's `n_text_tokens`."""
     cfg = ctx.config
@@ -128,10 +127,9 @@ def facts_of(
         layer=int(ctx.layer),
         head=int(ctx.head),
         n_text_tokens=int(n_text_tokens),
-        scale=float(cfg.scale),
         n_pass_tokens=int(n_pass_tokens),
         attention_sublayers=int(cfg.attention_sublayers),
-        score_name=score_name,
+        terms=score_terms(ctx),  # from its config, as every page names the score
     )
 
 
@@ -151,19 +149,20 @@ def _context_text(f: Facts) -> str:
 
 def _scores_of(f: Facts, lh: str) -> str:
     """The chart's lead-in: its scores named for what they are (T5 adds its position bias; Gemma 2 soft-caps)."""
-    return f"The scaled scores of {lh}:" if f.score_name == "scaled score" else f"The scores ({f.score_name}) of {lh}:"
+    name = f.terms.name if f.terms is not None else "scaled score"
+    return f"The scaled scores of {lh}:" if name == "scaled score" else f"The scores ({name}) of {lh}:"
 
 
 def _scale_words(f: Facts) -> str:
     """How the scores are scaled: the chapter's 1/√d_head, none (T5), or the model's own factor (Gemma)."""
-    usual = f"the chapter divides them by √d_head = √{f.d_head} for numerical stability."
-    if f.scale == 0.0 or abs(f.scale * f.d_head**0.5 - 1.0) < 1e-6:
-        return usual
-    if f.scale == 1.0:
+    terms = f.terms
+    if terms is None or not (terms.unscaled or terms.own_scale):
+        return f"the chapter divides them by √d_head = √{f.d_head} for numerical stability."
+    if terms.unscaled:
         return f"the chapter divides them by √d_head for numerical stability; {f.model} does not divide them at all."
     return (
         f"the chapter divides them by √d_head for numerical stability; {f.model} multiplies them by its own factor "
-        f"{f.scale:.4g} instead of 1/√{f.d_head}."
+        f"{terms.scale:.4g} instead of 1/√{f.d_head}."
     )
 
 
