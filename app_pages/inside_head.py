@@ -133,7 +133,7 @@ with c2:
         factor = f"× {s.attn_scale:.4g} (the model's own scale)" if terms.own_scale else f"÷ √{d} (the scaled score)"
     numbers = {f"q_{i} · k_{j}": pv.dot, factor: pv.scaled}
     if s.softcap is not None:
-        numbers[f"soft-cap: {s.softcap:g}·tanh(s / {s.softcap:g})"] = cell["capped"]
+        numbers[terms.cap_step()] = cell["capped"]  # the title the soft-capped matrix has below
     if s.position_bias is not None:
         numbers[f"+ position bias (offset {j - i:+d})"] = cell["bias"]
     numbers.update({name.replace("_i", f"_{i}").replace("_j", f"_{j}"): v for name, v in pv.cosines().items()})
