@@ -88,18 +88,24 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
 
 def hf_config_and_tokenizer(folder: Path, name: str) -> tuple[ModelConfig, Tokenizer]:
     """A Hugging Face folder's config and tokenizer, without its weights (what a job checks its settings against)."""
+    _, config, tokenizer = _read_config_and_tokenizer(folder, name)
+    return config, tokenizer
+
+
+def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConfig, Tokenizer]:
+    """(config.json as read, the canonical config, tokenizer) of a folder: config.json read once for both callers."""
     from .hf_adapters import adapter_for
 
     if not folder.is_dir():
         raise ModelLoadError(f"Model folder not found: {folder}")
     hf = read_json(folder / "config.json")
-    make_config = adapter_for(hf)[0]
+    make_config = adapter_for(hf)[0]  # an unsupported model_type is its own message, outside the try
     try:
         config = make_config(hf, name)
     except (KeyError, TypeError, ValueError) as exc:
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
-    return config, read_tokenizer(folder / "tokenizer.json")
+    return hf, config, read_tokenizer(folder / "tokenizer.json")
 
 
 def convert_hf_folder(
@@ -108,8 +114,7 @@ def convert_hf_folder(
     """A Hugging Face folder (config.json, safetensors, tokenizer.json) → (config, canonical weights, tokenizer)."""
     from .hf_adapters import adapter_for
 
-    config, tokenizer = hf_config_and_tokenizer(folder, name)
-    hf = read_json(folder / "config.json")
+    hf, config, tokenizer = _read_config_and_tokenizer(folder, name)
     make_weights = adapter_for(hf)[1]
     files = safetensors_files(folder)
     state: dict[str, torch.Tensor] = {}
