@@ -134,11 +134,12 @@ class BatchStats:
             else:
                 found = {"induction": st.induction(patterns, *induction)}
             for name, values in found.items():
-                self._add(trace, patterns, layer, name, values, doc_id, kind, induction)
+                period = None if induction is None else induction[1]
+                self._add(trace, ids, patterns, layer, name, values, doc_id, kind, period)
         self.n_docs[kind] += 1
 
-    def _add(self, trace: Trace, patterns: torch.Tensor, layer: int, name: str, values: st.HeadValues,
-             doc_id: int, kind: str, induction: tuple[int, int] | None) -> None:  # fmt: skip
+    def _add(self, trace: Trace, ids: torch.Tensor, patterns: torch.Tensor, layer: int, name: str,
+             values: st.HeadValues, doc_id: int, kind: str, period: int | None) -> None:  # fmt: skip
         if values.n_queries == 0:
             for head in range(patterns.shape[0]):
                 self.parts.setdefault((layer, head, name), _Part())
@@ -158,7 +159,7 @@ class BatchStats:
             rank = (value, -doc_id, -query)  # ties: the earlier document, then the earlier query, wins
             if _makes_the_top(part, rank):
                 row = patterns[head, query].numpy()
-                focus = focus_key(name, row, query, torch.tensor(trace.token_ids), induction and induction[1])
+                focus = focus_key(name, row, query, ids, period)  # ids: the trace's, made once in add_trace
                 _keep(part, (*rank, _example(trace, row, doc_id, kind, query, value, focus)))
 
     def merge(self, other: BatchStats) -> None:
