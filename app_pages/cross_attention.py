@@ -6,21 +6,15 @@ import numpy as np
 import streamlit as st
 
 from services.models import InputError
-from services.traces import derived, get_pair, short_trace, short_trace_key
+from services.traces import derived, short_trace_key
 from ui.context import page_context
+from ui.cross import cross_view
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.heatmaps import head_heatmap
 from viz.figures.mechanism import layer_head_grid, matrix_heatmap
 from viz.labels import readable_tokens
 from viz.views.common import display_tokens
-from viz.views.cross import (
-    DEFAULT_SOURCE,
-    DEFAULT_TARGET,
-    EncoderDecoderCross,
-    PromptCross,
-    block_axis_labels,
-    build_prompt,
-)
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, block_axis_labels
 from viz.views.heads import all_patterns
 from viz.views.patterns import head_view, tokens_of
 from viz.views.score_terms import score_terms
@@ -37,13 +31,8 @@ def show_decoder_self_attention(ctx, decoder, layer: int, head: int) -> None:
     show_chart(figure, key="mech_cross_encdec_self")
 
 
-def show_encoder_decoder(ctx, source: str, target: str) -> None:
+def show_encoder_decoder(ctx, cross: EncoderDecoderCross) -> None:
     """An encoder-decoder's own cross-attention sublayer: target queries × source keys, no mask."""
-    try:
-        cross = EncoderDecoderCross(get_pair(ctx.model, source, target))
-    except InputError as exc:
-        st.info(str(exc))
-        return
     st.caption(f"{ctx.model_label} is an encoder-decoder: this is its real cross-attention.")
     st.caption("Source (encoder input):")
     show_token_strip(display_tokens(cross.pair.encoder))
@@ -106,16 +95,15 @@ target = c2.text_input("Target text (French)", DEFAULT_TARGET, key="mech_cross_t
 if not source.strip() or not target.strip():
     st.info("Type both a source and a target text.")
     st.stop()
-if ctx.config.is_encoder_decoder:  # a real encoder-decoder: draw its cross-attention, then stop
-    show_encoder_decoder(ctx, source, target)
-    st.stop()
-prompt, source_span, target_span = build_prompt(source, target)
 try:
-    trace = short_trace(ctx.model, prompt, ctx.causal)
+    cross = cross_view(ctx, source, target)
 except InputError as exc:
     st.info(str(exc))
     st.stop()
-cross = PromptCross(trace, source_span, target_span)
+if ctx.config.is_encoder_decoder:  # a real encoder-decoder: draw its cross-attention, then stop
+    show_encoder_decoder(ctx, cross)
+    st.stop()
+trace, prompt = cross.trace, cross.trace.text  # the prompt holding both texts, as the model read it
 if not cross.source or not cross.target:
     st.warning("The prompt was cut at the token cap before the target text; use shorter texts.")
     st.stop()

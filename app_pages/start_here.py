@@ -17,8 +17,9 @@ import streamlit as st
 from app_pages.registry import page_named
 from services.models import InputError
 from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown
-from services.traces import derived, derived_job, get_pair, short_trace, short_trace_key
+from services.traces import derived, derived_job, short_trace, short_trace_key
 from ui.context import require_trace
+from ui.cross import cross_view
 from ui.progress import wait_with_progress
 from ui.shell import STEP
 from ui.sidebar import MOLE_WORD, mole_sentences, open_moles
@@ -48,14 +49,7 @@ from viz.views.chapter import (
     step_text,
     weighted_values,
 )
-from viz.views.cross import (
-    DEFAULT_SOURCE,
-    DEFAULT_TARGET,
-    EncoderDecoderCross,
-    PromptCross,
-    block_axis_labels,
-    build_prompt,
-)
+from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, block_axis_labels
 from viz.views.heads import default_query_keys
 from viz.views.norm_words import first_block_input
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
@@ -291,11 +285,7 @@ def draw_parameters() -> None:
 
 def draw_cross_attention() -> None:
     try:
-        if ctx.config.is_encoder_decoder:
-            cross = EncoderDecoderCross(get_pair(ctx.model, DEFAULT_SOURCE, DEFAULT_TARGET))
-        else:
-            prompt, source_span, target_span = build_prompt(DEFAULT_SOURCE, DEFAULT_TARGET)
-            cross = PromptCross(short_trace(ctx.model, prompt, ctx.causal), source_span, target_span)
+        cross = cross_view(ctx, DEFAULT_SOURCE, DEFAULT_TARGET)
     except InputError as exc:
         st.info(str(exc))
         return
