@@ -9,7 +9,7 @@ from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown,
 from ui.context import page_context
 from ui.widgets import show_chart
 from viz.figures.mechanism import context_growth, timing_figure
-from viz.views.sizes import context_lengths, human_bytes, human_count, pattern_bytes, pattern_entries
+from viz.views.sizes import context_lengths, human_bytes, human_count, pattern_bytes, pattern_entries, sublayer_words
 
 FIELDS = ("d_model", "d_head", "n_heads", "n_layers")
 LABELS = {
@@ -70,9 +70,8 @@ if values == GPT3_PRESET:
     )
 if cfg.is_encoder_decoder and values == loaded:
     st.caption(
-        f"{ctx.model_title} is an encoder-decoder: its {cfg.attention_sublayers} layers here are its attention "
-        f"sublayers, {cfg.n_layers} in the encoder and a self- and a cross-attention in each of its "
-        f"{cfg.n_decoder_layers} decoder layers."
+        f"{ctx.model_title} is an encoder-decoder: its layers here are its "
+        f"{sublayer_words(cfg.n_layers, cfg.n_decoder_layers)}."
     )
 if cfg.n_kv_heads != cfg.n_heads and values == loaded:
     st.caption(
@@ -89,7 +88,7 @@ st.header("Context size: the pattern grows as n²")
 n_ctx = cfg.n_ctx
 lengths = context_lengths(n_ctx)
 L, H = cfg.attention_sublayers, cfg.n_heads
-which = "(its attention sublayers: encoder, decoder self- and cross-attention, at one length) "
+which = f"(its {sublayer_words(cfg.n_layers, cfg.n_decoder_layers)}, at one length) "
 st.caption(
     f"One pass computes one n × n pattern per head per layer: {L} × {H} × n² weights for {ctx.model_title} "
     + (which if cfg.is_encoder_decoder else "")

@@ -55,7 +55,7 @@ from viz.views.norm_words import first_block_input
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
 from viz.views.score_terms import score_terms
 from viz.views.shifts import pairwise_cosines, word_trace
-from viz.views.sizes import context_lengths, pattern_bytes
+from viz.views.sizes import context_lengths, pattern_bytes, sublayer_words
 
 ss = st.session_state
 MASKED_NOTE = " Masked sources ({}) add nothing and have no row."
@@ -266,8 +266,7 @@ def draw_parameters() -> None:
     st.dataframe(b.rows(), hide_index=True, width="stretch", key="start_params")
     gpt3 = breakdown(**GPT3_PRESET).total
     sublayers = (
-        f" (its {blocks} attention sublayers: {cfg.n_layers} in the encoder, and self- and cross-attention in each "
-        f"of {cfg.n_decoder_layers} decoder layers; 'all layers' counts them all)"
+        f" (its {sublayer_words(cfg.n_layers, cfg.n_decoder_layers)}; 'all layers' counts them all)"
         if cfg.is_encoder_decoder
         else ""
     )

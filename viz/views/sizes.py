@@ -14,6 +14,15 @@ def pattern_bytes(n_layers: int, n_heads: int, n: int, bytes_per: int) -> int:
     return pattern_entries(n_layers, n_heads, n) * bytes_per
 
 
+def sublayer_words(n_layers: int, n_decoder_layers: int) -> str:
+    """An encoder-decoder's attention sublayers in words (ModelConfig.attention_sublayers counts them), for the
+    pages that count them as layers."""
+    return (
+        f"{n_layers + 2 * n_decoder_layers} attention sublayers: {n_layers} in the encoder, and self- and "
+        f"cross-attention in each of {n_decoder_layers} decoder layers"
+    )
+
+
 def context_lengths(n_ctx: int) -> list[int]:
     """Powers of two from 16 up to the model's trained context (and that context itself)."""
     out, n = [], 16
