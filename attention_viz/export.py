@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -92,11 +93,25 @@ def svg_to_png(svg: str, scale: float = 2.0, timeout: float = 60) -> bytes:
             f"--screenshot={out}",
             src.as_uri(),
         ]
-        done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        stderr = _run_browser(cmd, timeout)
         if not out.exists():
-            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+            tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
             raise ExportError(f"Chromium did not write the PNG ({browser}): {tail[0]}")
         return out.read_bytes()
+
+
+def _run_browser(cmd: list[str], timeout: float) -> bytes:
+    """Run the browser and return its stderr; past `timeout` seconds stop it and every helper process it started
+    (its own session: Chromium's zygote and GPU processes would live on, holding its pipes) and raise ExportError."""
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True) as proc:
+        try:
+            return proc.communicate(timeout=timeout)[1]
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise ExportError(
+                f"Chromium took over {timeout:g} s to draw the PNG; try --format svg or a smaller --width"
+            ) from None
 
 
 def view_bytes(view: View, fmt: str, title: str, width: int = 900) -> bytes:

@@ -4,15 +4,18 @@ suffix says what they are; tensor exports that stop before they exhaust memory."
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 import attention_viz as av
-from attention_viz import cli
+from attention_viz import cli, export
 from attention_viz.export import ExportError, collect, tensor_names
 from attention_viz.views import ViewError, check_args
 
@@ -99,3 +102,37 @@ def test_notebook_arguments_of_the_wrong_kind_are_a_view_error(tiny_model, kwarg
         av.show(trace, "head", **kwargs)
     with pytest.raises(ViewError, match=said):
         check_args(trace, "head", kwargs.get("layer", 0), kwargs.get("head", 0), kwargs.get("orient", "rows"))
+
+
+def hanging_chromium(tmp_path, monkeypatch) -> Path:
+    """$CHROMIUM as a script that never draws: it waits on a child, as Chromium waits on its helper processes; the
+    child's process id is written to the file returned."""
+    fake, child = tmp_path / "chromium", tmp_path / "child.pid"
+    fake.write_text(f"#!/bin/sh\nsleep 30 &\necho $! > {child}\nwait\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CHROMIUM", str(fake))
+    monkeypatch.setattr(export, "svg_to_png", functools.partial(export.svg_to_png, timeout=1))
+    return child
+
+
+def running(pid: int) -> bool:
+    """Whether the process is alive (a zombie nobody has reaped yet is not)."""
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_a_chromium_that_hangs_is_one_line_not_a_traceback(tiny_model, tmp_path, capsys, monkeypatch) -> None:
+    child = hanging_chromium(tmp_path, monkeypatch)
+    out = tmp_path / "x.png"
+    code, err = run_cli(["export", "--model", tiny_model, "--text", "hello there", "-o", str(out)], capsys)
+    assert code == 1 and err.count("\n") == 1, err
+    assert "Chromium took over 1 s to draw the PNG; try --format svg or a smaller --width" in err
+    assert not out.exists()
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 3
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(pid), "the browser's helper processes must be stopped with it"
