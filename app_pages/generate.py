@@ -18,7 +18,7 @@ from viz.figures.lens import candidates_figure, step_attention_figure, step_head
 from viz.labels import predicted_byte_note
 from viz.views.common import no_prediction_sentence
 from viz.views.export import steps_csv
-from viz.views.generation import candidates, how_generated, step_attention, step_heads
+from viz.views.generation import candidates, generation_cut_sentence, how_generated, step_attention, step_heads
 
 ss = st.session_state
 # A long prompt's step charts show this many keys (the last ones, by default): a 1,000-column heatmap is a pixel per
@@ -57,7 +57,9 @@ else:
 
 try:
     with st.spinner(f"Generating {n_new} tokens"):
-        gen = get_generation(ctx.model, ctx.text, int(n_new), float(temperature), int(seed), ivs, ctx.trace)
+        gen = get_generation(
+            ctx.model, ctx.text, int(n_new), float(temperature), int(seed), ivs, ctx.trace, ctx.token_cap
+        )
 except InputError as exc:
     st.error(str(exc))
     st.stop()
@@ -65,6 +67,9 @@ except InputError as exc:
 how = how_generated(gen.temperature, gen.seed)
 st.subheader("The continuation")
 st.caption(f"{len(gen.new_token_ids)} new tokens, {how}" + (", stopped at end-of-text." if gen.stopped_at_eos else "."))
+if gen.trace.truncated:  # the continuation follows the tokens read, not the end of the text
+    st.warning(generation_cut_sentence(gen.n_prompt, gen.trace.n_input_tokens - len(gen.new_token_ids)),
+               icon=":material/content_cut:")  # fmt: skip
 st.code(gen.text, language=None, wrap_lines=True)
 b1, b2 = st.columns(2)
 b1.button("Use this text on every page", key="gen_use", on_click=use_text, args=(gen.text,), icon=":material/input:")
@@ -75,7 +80,7 @@ b2.download_button(
     icon=":material/table:", on_click="ignore",
 )  # fmt: skip
 
-view = step_attention(gen.trace, gen.n_prompt, ctx.layer, ctx.head)
+view = step_attention(gen, ctx.layer, ctx.head)
 labels = [f"{s + 1}·{t}" for s, t in enumerate(view.rows)]  # the generated tokens (rows: the same for any head)
 step = st.pills("Generated tokens: click one to see its step", range(len(labels)),
                 format_func=lambda s: labels[s], key="gen_step", default=0)  # fmt: skip
@@ -97,7 +102,7 @@ with left:
     if (note := predicted_byte_note(c.labels, view.rows[step])) is not None:
         st.caption(note)
 with right:
-    heads = step_heads(gen.trace, gen.n_prompt, step, ctx.layer)[:, view.first : view.first + len(view.keys)]
+    heads = step_heads(gen, step, ctx.layer)[:, view.first : view.first + len(view.keys)]
     keys = view.keys[: heads.shape[1]]
     st.plotly_chart(
         step_heads_figure(heads, keys, ctx.layer, view.rows[step], view.first), key="gen_heads", theme=None

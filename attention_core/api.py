@@ -175,6 +175,7 @@ class Model:
         interventions: list[iv.Intervention] | tuple[iv.Intervention, ...] = (),
         top_k: int = 5,
         prompt_trace: Trace | None = None,
+        max_tokens: int | None = None,
     ) -> Generation:
         """Continue `text` by up to `max_new_tokens` tokens with a key/value cache (attention_core/generation.py).
 
@@ -183,6 +184,9 @@ class Model:
         `interventions` apply in every layer at every step. Stops early at the end-of-text token.
         `prompt_trace`: a trace of this model on exactly the prompt's tokens (causal, no interventions), whose
         captures are reused instead of running the prompt again; any other trace is ignored.
+        `max_tokens`: the prompt's token cap, as `trace`'s, within the context less the new tokens. A longer
+        text is cut there, as every trace cuts it: the continuation follows the tokens read, `Generation.prompt`
+        is the text up to the last of them and `trace.truncated` says so.
         """
         if not self.config.has_lm_head or not self.config.causal or self.config.is_encoder_decoder:
             kind = "an encoder-decoder: generation runs decoder-only models" if self.config.is_encoder_decoder else (
@@ -194,7 +198,12 @@ class Model:
         if not (temperature >= 0 and math.isfinite(temperature)):
             raise InputError("The temperature must be 0 (greedy) or a positive number.")
         ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads)
-        enc = self.tokenizer.encode(text, self.max_tokens - int(max_new_tokens))  # room for the new tokens
+        room = self.max_tokens - int(max_new_tokens)  # the new tokens must fit after the prompt
+        if max_tokens is not None and not 1 <= max_tokens <= self.config.n_ctx:
+            raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
+        enc = self.tokenizer.encode(text, room if max_tokens is None else min(room, int(max_tokens)))
+        if enc.truncated:  # the model continues the tokens it read, so the text it continues ends there
+            text = text[: max(end for _, end in enc.offsets)]
         k = max(1, min(int(top_k), self.config.d_vocab))
         reuse = None
         if prompt_trace is not None and self._same_prompt(prompt_trace, enc.ids, ivs):

@@ -8,7 +8,9 @@ over *all* positions, so each new token changes what every earlier position rece
 no longer valid; such a run re-runs the whole pass per token (slower, same numbers as a fresh trace).
 
 The steps' captures (residuals, q, and the cache's k, v) are kept, so `Generation.trace` is the trace of
-prompt + generated text from the very pass that generated it.
+prompt + generated text from the very pass that generated it. A mean-ablated run's trace is its last pass, whose
+weights at earlier queries are not those of the step that chose each token (the mean moved since): such a run
+keeps each step's own weights at its choosing query, and `Generation.step_patterns` reads those.
 
 A trace of exactly the prompt (same ids, causal, no interventions: e.g. the app's cached trace of the text)
 can stand in for the prompt's chunk: its captured k and v fill the cache and its residuals and queries open the
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -46,7 +48,9 @@ class Generation:
     seed: int
     interventions: tuple[iv.Intervention, ...]
     stopped_at_eos: bool
-    trace: Trace  # prompt + generated tokens; query prompt_len + s is where generated token s + 1 was chosen
+    trace: Trace  # prompt + generated tokens; query n_prompt - 1 + s is where generated token s was chosen
+    # A mean-ablated run (re-run per token): per layer (n_heads, n_new, n - 1), each step's weights at its query.
+    step_rows: list[torch.Tensor] | None = field(default=None, repr=False)
 
     @property
     def text(self) -> str:
@@ -56,6 +60,19 @@ class Generation:
     @property
     def n_prompt(self) -> int:
         return len(self.prompt_ids)
+
+    def step_patterns(self, layer: int) -> torch.Tensor:
+        """[n_heads, n_new, n - 1] every head's weights in `layer` at the query that chose each generated token
+        (row s: query n_prompt - 1 + s, over the first n - 1 tokens; 0 past that query), from the pass that chose
+        it: the trace's own, or each step's kept weights where the steps re-ran the pass (mean ablation)."""
+        trace = self.trace
+        trace.check(layer)
+        if self.step_rows is not None:
+            return self.step_rows[layer].clone()
+        n, first = trace.n_tokens, self.n_prompt - 1
+        with torch.inference_mode():  # only the choosing queries' rows, over the keys they could see
+            rows = trace._patterns(layer, slice(None), True, slice(first, n - 1), n - 1)  # (n_heads, n_new, n - 1)
+        return rows.cpu().float()
 
 
 class KVCache:
@@ -141,6 +158,7 @@ def run_generation(
     generator = torch.Generator(device=device).manual_seed(int(seed)) if temperature > 0 else None
     new_ids: list[int] = []
     top_ids, top_probs = [], []
+    step_rows: list[list[torch.Tensor]] = []  # mean ablation: per step, per layer (n_heads, keys it saw)
     stopped = False
     with torch.inference_mode():
         if prompt_capture is not None and not full_rerun:
@@ -152,6 +170,8 @@ def run_generation(
             top = torch.softmax(logits, dim=-1).topk(top_k)
             top_ids.append(top.indices.cpu())
             top_probs.append(top.values.cpu())
+            if full_rerun:  # this pass's weights at the choosing query: the next pass moves the mean
+                step_rows.append(_choosing_rows(ctx, chunks[-1], ids + new_ids, ivs))
             token = choose(logits, temperature, generator)
             new_ids.append(token)
             # The new token runs too (its k, v and residuals complete the trace), even if it is the last.
@@ -169,7 +189,30 @@ def run_generation(
         new_tokens=[ctx.tokenizer.decode_token(t) for t in new_ids],
         top_ids=torch.stack(top_ids), top_probs=torch.stack(top_probs),
         temperature=float(temperature), seed=int(seed), interventions=ivs, stopped_at_eos=stopped, trace=trace,
+        step_rows=_stack_rows(step_rows, trace.n_tokens - 1) if full_rerun else None,
     )  # fmt: skip
+
+
+def _choosing_rows(ctx: PassContext, captured: fwd.Captured, ids: list[int], ivs) -> list[torch.Tensor]:
+    """Per layer (n_heads, m): every head's weights at the last of `ids` (the query choosing the next token) in
+    the pass `captured` over them, with its interventions."""
+    m = len(ids)
+    one_pass = Trace(
+        context=ctx, text="", token_ids=list(ids), tokens=[""] * m, offsets=[(0, 0)] * m, causal=True,
+        truncated=False, n_input_tokens=m, captured=captured, interventions=ivs,
+    )  # fmt: skip
+    return [one_pass._patterns(layer, slice(None), True, slice(m - 1, m))[:, 0].cpu().float()
+            for layer in range(ctx.config.n_layers)]  # fmt: skip
+
+
+def _stack_rows(step_rows: list[list[torch.Tensor]], n_keys: int) -> list[torch.Tensor]:
+    """Per layer (n_heads, n_steps, n_keys): the steps' rows, each zero past the keys its step saw."""
+    n_layers, n_heads = len(step_rows[0]), step_rows[0][0].shape[0]
+    stacked = [torch.zeros(n_heads, len(step_rows), n_keys) for _ in range(n_layers)]
+    for s, rows in enumerate(step_rows):
+        for layer, row in enumerate(rows):
+            stacked[layer][:, s, : row.shape[-1]] = row
+    return stacked
 
 
 def _first_chunk(ids, ctx, cache, ropes, ivs, full_rerun) -> fwd.Captured:

@@ -15,7 +15,7 @@ from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention
 from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view
-from viz.views.generation import how_generated, step_attention
+from viz.views.generation import generation_cut_sentence, how_generated, step_attention
 from viz.views.lens import (
     LENS_WINDOW,
     chosen_tokens,
@@ -61,10 +61,13 @@ def generation_view(generated: Any, layer: int, head: int) -> View:
     that chose generated token s, over every token before it."""
     if not is_generation(generated):
         raise ViewError("the generation view draws what model.generate(...) returns, not a trace")
-    steps = step_attention(generated.trace, generated.n_prompt, layer, head)
+    steps = step_attention(generated, layer, head)
     how = how_generated(generated.temperature, generated.seed)
     eos = ", ending at the end-of-text token" if generated.stopped_at_eos else ""
     note = f"{len(generated.new_tokens)} new tokens ({how}{eos}) after a {generated.n_prompt}-token prompt."
+    if generated.trace.truncated:
+        n_text = generated.trace.n_input_tokens - len(generated.new_token_ids)
+        note += " " + generation_cut_sentence(generated.n_prompt, n_text)
     return View("generation", [step_attention_figure(steps, layer, head)], layer, head, note=note)
 
 

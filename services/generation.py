@@ -25,25 +25,28 @@ def can_generate(model: Model) -> bool:
 
 
 def generation_key(
-    model: Model, text: str, n_new: int, temperature: float, seed: int, interventions: Sequence[Intervention] = ()
-) -> tuple:
+    model: Model, text: str, n_new: int, temperature: float, seed: int, interventions: Sequence[Intervention] = (),
+    token_cap: int | None = None,
+) -> tuple:  # fmt: skip
     return ("generation", model.key, model.device.type, text, int(n_new), float(temperature), int(seed),
-            tuple(interventions))  # fmt: skip
+            tuple(interventions), token_cap)  # fmt: skip
 
 
 def get_generation(
     model: Model, text: str, n_new: int, temperature: float = 0.0, seed: int = 0,
-    interventions: Sequence[Intervention] = (), prompt_trace: Trace | None = None,
+    interventions: Sequence[Intervention] = (), prompt_trace: Trace | None = None, token_cap: int | None = None,
 ) -> Generation:  # fmt: skip
-    """The continuation of `text` (cached). Raises attention_core.InputError for bad requests. `prompt_trace`
-    (the shell's trace of the text) saves running the prompt again when it is a plain causal trace of exactly
-    the prompt's tokens; it does not change the result, so it is not part of the key."""
-    key = generation_key(model, text, n_new, temperature, seed, interventions)
+    """The continuation of `text` (cached), read up to `token_cap` tokens as every page reads it. Raises
+    attention_core.InputError for bad requests. `prompt_trace` (the shell's trace of the text) saves running the
+    prompt again when it is a plain causal trace of exactly the prompt's tokens; it does not change the result,
+    so it is not part of the key."""
+    cap = None if token_cap is None else int(token_cap)
+    key = generation_key(model, text, n_new, temperature, seed, interventions, cap)
     ivs = tuple(interventions)
     return RESULTS.get(
         key,
         lambda _progress: model.generate(
-            text, int(n_new), float(temperature), int(seed), ivs, top_k=10, prompt_trace=prompt_trace
+            text, int(n_new), float(temperature), int(seed), ivs, top_k=10, prompt_trace=prompt_trace, max_tokens=cap
         ),
     )
 

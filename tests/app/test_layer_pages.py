@@ -183,3 +183,17 @@ def test_the_logit_lens_warns_when_the_mask_is_off_as_the_other_pages_do() -> No
     at = open_page("logit_lens", text="a fluffy blue creature roamed the verdant forest", mask="off")
     assert_clean(at)
     assert any("causal mask is off" in w.value for w in at.warning)
+
+
+def test_the_generate_page_reads_the_token_cap_and_says_where_it_cut(smollm):
+    # The prompt is the text up to the sidebar's token cap, as on every page; the continuation follows the tokens
+    # read, and the page says the rest of the text was left out (it used to continue from the text's real end).
+    text = " ".join(f"word{i}" for i in range(40))
+    at = open_page("generate", text=text, layer="0", head="0")
+    at.number_input(key="gen_n").set_value(3).run()
+    at.number_input(key="max_tokens").set_value(12).run()
+    assert_clean(at)
+    gen = smollm.generate(text, 3, top_k=10, max_tokens=12)
+    assert gen.n_prompt == 12 and not gen.text.startswith(text)
+    assert at.code[-1].value.rstrip() == gen.text.rstrip()
+    assert any("the model read its first 12" in w.value for w in at.warning), [w.value for w in at.warning]

@@ -213,3 +213,60 @@ def test_a_sentencepiece_continuation_keeps_its_leading_space():
     continuation, spans = continuation_and_offsets(tok.decode, prompt_ids, [2, 3], start=len("Hello"))
     assert continuation == " world again"
     assert spans == [(5, 11), (11, 17)]
+
+
+WORDS = " ".join(f"word{i}" for i in range(40))  # ~80 tokens: longer than the caps below
+
+
+def test_a_cut_prompt_is_continued_from_the_last_token_read(smollm, monkeypatch):
+    # The prompt keeps the text's first tokens (as every trace does); the continuation must follow them, not the
+    # text's real end, which the model never read.
+    monkeypatch.setattr(smollm, "max_tokens", 20)
+    gen = smollm.generate(WORDS, max_new_tokens=5)
+    assert gen.trace.truncated and gen.n_prompt == 15
+    assert len(gen.prompt) < len(WORDS) and WORDS.startswith(gen.prompt)
+    assert gen.text == gen.trace.text and gen.text.startswith(gen.prompt) and not gen.text.startswith(WORDS)
+    assert smollm.tokenizer.encode(gen.prompt, 100).ids == gen.prompt_ids  # the prompt is what the model read
+    start, end = gen.trace.offsets[gen.n_prompt]  # the first new token begins after the prompt's text
+    assert start >= len(gen.prompt) - 1 and end > len(gen.prompt) - 1
+
+
+def test_the_prompt_takes_the_token_cap_every_trace_takes(smollm, monkeypatch):
+    from attention_core import generation
+
+    capped = smollm.trace(WORDS, max_tokens=10)
+    prompt_runs = []
+    real_first_chunk = generation._first_chunk
+    monkeypatch.setattr(generation, "_first_chunk", lambda *a: prompt_runs.append(1) or real_first_chunk(*a))
+    gen = smollm.generate(WORDS, max_new_tokens=3, max_tokens=10, prompt_trace=capped)
+    assert gen.prompt_ids == capped.token_ids and gen.trace.truncated
+    assert not prompt_runs  # the capped trace stood in for the prompt
+    with pytest.raises(InputError, match="token cap"):
+        smollm.generate(WORDS, max_new_tokens=3, max_tokens=0)
+
+
+def test_step_patterns_are_the_weights_of_the_pass_that_chose_each_token(smollm):
+    from attention_core.trace import Trace
+
+    plain = smollm.generate(FLUFFY, max_new_tokens=3)
+    n, first = plain.trace.n_tokens, plain.n_prompt - 1
+    for layer in (0, 17):
+        rows = plain.step_patterns(layer)  # the cached pass: its trace's own rows
+        assert (rows - plain.trace.layer_patterns(layer)[:, first : n - 1, : n - 1]).abs().max() <= PATTERN_TOL
+    # A mean-ablated head re-runs the pass per token and its mean moves with each token: step s's weights are
+    # those of the pass over the first n_prompt + s tokens, not of the last pass (which the trace holds).
+    ivs = (ablate_head(0, 2, "mean"),)
+    gen = smollm.generate(FLUFFY, max_new_tokens=3, interventions=ivs)
+    ids, n_prompt = gen.trace.token_ids, gen.n_prompt
+    moved = 0.0
+    for s in range(len(gen.new_token_ids)):
+        m = n_prompt + s
+        ref = Trace(context=smollm.context, text="", token_ids=ids[:m], tokens=[""] * m, offsets=[(0, 0)] * m,
+                    causal=True, truncated=False, n_input_tokens=m, captured=_full_pass(smollm, ids[:m], ivs),
+                    interventions=ivs)  # fmt: skip
+        for layer in (0, 5, 29):
+            rows = gen.step_patterns(layer)[:, s]  # (n_heads, n - 1)
+            want = ref.layer_patterns(layer)[:, m - 1]  # (n_heads, m)
+            assert (rows[:, :m] - want).abs().max() <= PATTERN_TOL and not rows[:, m:].any()
+            moved = max(moved, (gen.trace.layer_patterns(layer)[:, m - 1, :m] - want).abs().max().item())
+    assert moved > 0.01  # the last pass's rows differ: reading them (as the page did) showed other weights

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from viz.views.generation import candidates
+from viz.views.generation import candidates, generation_cut_sentence, step_attention, step_heads
 from viz.views.lens import chosen_tokens, lens_grid, settle_caption, settle_layers
 
 
@@ -60,4 +60,38 @@ def test_the_settling_caption_says_where_the_answer_first_shows_and_where_it_sta
     late = np.array([7, 7, 7, 5])
     assert settle_caption(grid_of(late), 0, "‘,’", "position 4") == (
         "At position 4 the final answer is ‘,’: the lens shows it only after the last block (3)."
+    )
+
+
+class _StepTrace:
+    tokens = ["a", " b", " c", " d", " e"]
+    offsets = [(0, 1), (1, 3), (3, 5), (5, 7), (7, 9)]
+    text = "a b c d e"
+    n_tokens = 5
+
+    def pattern(self, layer, head):  # a trace's rows are not what the steps read (a mean-ablated run's last pass)
+        raise AssertionError("the step views read the generation's step_patterns")
+
+    layer_patterns = pattern
+
+
+class _Generation:
+    trace, n_prompt = _StepTrace(), 3  # 3 prompt tokens, 2 generated
+
+    def step_patterns(self, layer):  # [n_heads, n_new, n - 1]
+        return np.arange(2 * 2 * 4, dtype=np.float32).reshape(2, 2, 4) + 100 * layer
+
+
+def test_step_views_read_each_step_s_own_weights():
+    view = step_attention(_Generation(), 1, 1)
+    assert view.weights.tolist() == [[108, 109, 110, 111], [112, 113, 114, 115]]
+    assert view.rows == ["␣d", "␣e"] and view.keys == ["a", "␣b", "␣c", "␣d"] and view.n_prompt == 3
+    assert step_heads(_Generation(), 1, 0).tolist() == [[4, 5, 6, 7], [12, 13, 14, 15]]  # the 4 keys step 1 saw
+    assert step_heads(_Generation(), 0, 0).shape == (2, 3)
+
+
+def test_a_cut_generation_says_what_was_read():
+    assert generation_cut_sentence(4066, 4084) == (
+        "The text is 4,084 tokens; the model read its first 4,066 (the token cap, less room for the new tokens) and "
+        "continues from there: the rest of the text is left out."
     )

@@ -1,11 +1,12 @@
 """Generation view models: the generated tokens, each step's candidates, and the attention each step paid to
-everything before the token it wrote. numpy in; reads the generation's trace through its public methods.
+everything before the token it wrote. numpy in; reads the generation and its trace through their public methods.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,20 +32,28 @@ class StepAttention:
         return StepAttention(self.weights[:, a:b], self.rows, self.keys[a:b], self.n_prompt, first)
 
 
-def step_attention(trace: TraceLike, n_prompt: int, layer: int, head: int) -> StepAttention:
-    """One head's weights at the steps that chose each generated token (query n_prompt - 1 + s for token s)."""
-    pattern = to_numpy(trace.pattern(layer, head))  # [n, n]
-    n = trace.n_tokens
-    weights = pattern[n_prompt - 1 : n - 1, : n - 1]  # (n_new, n - 1): token s is written from query n_prompt-1+s
-    tokens = [readable_token(t) for t in display_tokens(trace)]  # byte pieces named by their character
+class GenerationLike(Protocol):
+    """What the generation views read of `Model.generate`'s result (attention_core.generation.Generation)."""
+
+    trace: TraceLike  # prompt + generated tokens
+    n_prompt: int
+
+    def step_patterns(self, layer: int) -> Any: ...  # [n_heads, n_new, n - 1] each step's weights at its query
+
+
+def step_attention(gen: GenerationLike, layer: int, head: int) -> StepAttention:
+    """One head's weights at the steps that chose each generated token (query n_prompt - 1 + s for token s),
+    from the pass that chose it."""
+    weights = to_numpy(gen.step_patterns(layer))[head]  # (n_new, n - 1)
+    n, n_prompt = gen.trace.n_tokens, gen.n_prompt
+    tokens = [readable_token(t) for t in display_tokens(gen.trace)]  # byte pieces named by their character
     return StepAttention(np.asarray(weights, dtype=np.float64), tokens[n_prompt:], tokens[: n - 1], n_prompt)
 
 
-def step_heads(trace: TraceLike, n_prompt: int, step: int, layer: int) -> np.ndarray:
+def step_heads(gen: GenerationLike, step: int, layer: int) -> np.ndarray:
     """[n_heads, n_prompt + step] every head's weights in `layer` at the step that wrote generated token `step`."""
-    query = n_prompt - 1 + step
-    patterns = to_numpy(trace.layer_patterns(layer))  # [n_heads, n, n]
-    return np.asarray(patterns[:, query, : query + 1], dtype=np.float64)
+    rows = to_numpy(gen.step_patterns(layer))  # [n_heads, n_new, n - 1]
+    return np.asarray(rows[:, step, : gen.n_prompt + step], dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,14 @@ def candidates(top_ids: np.ndarray, top_probs: np.ndarray, chosen_id: int, decod
 def how_generated(temperature: float, seed: int) -> str:
     """How each new token was chosen, as the Generate page and the notebook's generation view say it."""
     return "greedy" if temperature == 0 else f"sampled at temperature {temperature:g}, seed {seed}"
+
+
+def generation_cut_sentence(n_prompt: int, n_text: int) -> str:
+    """What a generation whose text was cut continued (the Generate page and the notebook's generation view)."""
+    return (
+        f"The text is {n_text:,} tokens; the model read its first {n_prompt:,} (the token cap, less room for the new "
+        "tokens) and continues from there: the rest of the text is left out."
+    )
 
 
 def continuation_tokens(new_tokens: Sequence[str]) -> list[str]:
