@@ -16,10 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from attention_viz.export import ExportError, collect, tensor_names, tensors_npz, tensors_parquet
 from attention_viz.notebook import NotebookView, show
-from attention_viz.views import VIEWS, View, ViewError, build_view
+from attention_viz.views import VIEWS, View, ViewError, build_view, trace_and_generation
 from services.interventions import make_intervention
+from services.models import InputError
 
 __all__ = [
     "VIEWS",
@@ -41,20 +44,30 @@ def load(name: str = "smollm2-135m", device: str = "cpu", dtype: str = "float32"
     file loads: the app's folder rules ($ATTN_ALLOWED_MODEL_DIRS) guard a served app, not its caller's own files."""
     from services import models
 
+    if not isinstance(name, str) or not name.strip():  # None would fail deep in the registry's path handling
+        raise models.UnknownModelError(
+            f"a model is named by a string (smollm2-135m, minilm-l6, a local folder or a hub id), not {name!r}"
+        )
     return models.load(name, device, dtype=dtype, served=False)
 
 
 def ablate_head(layer: int, head: int, mode: str = "zero") -> Any:
     """An intervention for `model.trace(text, interventions=[...])`: the head's output zeroed ("zero") or replaced by
-    its mean over positions ("mean"), as the app's Experiments page does."""
+    its mean over positions ("mean"), as the app's Experiments page does. Raises the engine's InputError (a
+    ValueError) for arguments of the wrong kind; the trace checks the ranges against its model."""
+    for what, value in (("layer", layer), ("head", head)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):  # "3" would fail only in the trace
+            raise InputError(f"ablate_head: {what} must be a whole number, not {value!r}")
     if mode not in ("zero", "mean"):
-        raise ValueError(f"mode must be 'zero' or 'mean', not {mode!r}")
-    return make_intervention(mode, layer, head)
+        raise InputError(f"ablate_head: mode must be 'zero' or 'mean', not {mode!r}")
+    return make_intervention(mode, int(layer), int(head))
 
 
 def save_tensors(trace: Any, path: str | Path, tensors: str | Sequence[str] = "pattern,scores,q,k,v,resid") -> dict:
     """Write the trace's tensors (short or dotted names, comma-separated or a list) to .npz or .parquet (the
-    suffix, in any case) with a manifest; returns the manifest entries written."""
+    suffix, in any case) with a manifest; returns the manifest entries written. A Generation (model.generate's
+    result) writes its trace (prompt and continuation), as `show` draws it."""
+    trace, _ = trace_and_generation(trace, ExportError)
     suffix = Path(path).suffix.lower()
     if suffix not in (".npz", ".parquet"):
         raise ExportError(f"{path}: tensors are written to .npz or .parquet, not {suffix or 'no suffix'!r}")

@@ -138,6 +138,9 @@ def pattern_bytes(trace: Any, layer: int, head: int, fmt: str) -> bytes:
 def tensor_names(trace: Any, wanted: Sequence[str]) -> list[str]:
     """Short names (pattern, q, resid, ...) expanded to every layer's dotted name; dotted names kept as they are."""
     names: list[str] = []
+    for w in wanted:
+        if not isinstance(w, str):  # [3] would fail on .strip()
+            raise ExportError(f"tensor names are text (pattern, q, blocks.3.attn.pattern, ...), not {w!r}")
     for w in (s.strip() for s in wanted):
         if not w:
             continue

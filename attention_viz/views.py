@@ -162,11 +162,25 @@ def _shifts_view(trace: Any, layer: int) -> View:
     return View("shifts", [fig], layer, 0)
 
 
+# What a trace has that the views read (duck-typed: the library reaches the engine's classes only through services).
+TRACE_PARTS = ("tokens", "token_ids", "n_tokens", "n_layers", "n_heads", "truncated")
+
+
+def trace_and_generation(value: Any, error: type[Exception] = ViewError) -> tuple[Any, Any]:
+    """(the Trace, the Generation or None) of what a caller passed: a Trace, or Model.generate's result, whose trace
+    every view but `generation` draws. Anything else (the text, the model, None) raises `error` naming it."""
+    generated = value if is_generation(value) else None
+    trace = generated.trace if generated is not None else value
+    if not all(hasattr(trace, part) for part in TRACE_PARTS):
+        got = "None" if value is None else type(value).__name__
+        raise error(f"expected a Trace (from model.trace(text)) or a Generation, got {got}")
+    return trace, generated
+
+
 def build_view(trace: Any, name: str, layer: int = 0, head: int = 0, orient: Orientation = "rows") -> View:
     """One of VIEWS for `trace` (a Trace from Model.trace, or what Model.generate returns: its trace is used where
     the view is of a trace), built with the app's view models and figures."""
-    generated = trace if is_generation(trace) else None
-    trace = generated.trace if generated is not None else trace
+    trace, generated = trace_and_generation(trace)
     check_args(trace, name, layer, head, orient)
     view = _build(trace, generated, name, layer, head, orient)
     if trace.truncated:  # said with every view, as the app says it under the text box

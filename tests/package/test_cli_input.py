@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -18,6 +19,7 @@ import attention_viz as av
 from attention_viz import cli, export
 from attention_viz.export import ExportError, collect, tensor_names
 from attention_viz.views import ViewError, check_args
+from services.models import AttentionCoreError
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:
@@ -136,3 +138,44 @@ def test_a_chromium_that_hangs_is_one_line_not_a_traceback(tiny_model, tmp_path,
     while running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not running(pid), "the browser's helper processes must be stopped with it"
+
+
+@pytest.mark.parametrize("given", ["text", "model", None])
+def test_show_names_what_it_expected_when_given_something_else(tiny_model, given) -> None:
+    obj = av.load(tiny_model) if given == "model" else given
+    got = {"text": "str", "model": "Model", None: "None"}[given]
+    expected = rf"expected a Trace \(from model\.trace\(text\)\) or a Generation, got {got}$"
+    with pytest.raises(ViewError, match=expected):
+        av.show(obj, "head")
+    with pytest.raises(ExportError, match=expected):
+        av.save_tensors(obj, "unused.npz", "k")
+
+
+def test_save_tensors_takes_a_generation_as_its_trace(tiny_model, tmp_path) -> None:
+    generated = av.load(tiny_model).generate("hello there", max_new_tokens=2)
+    written = av.save_tensors(generated, tmp_path / "g.npz", "pattern")
+    with np.load(tmp_path / "g.npz", allow_pickle=False) as f:
+        man = json.loads(str(f["manifest"]))
+    assert man["tokens"] == list(generated.trace.tokens) and "blocks.0.attn.pattern" in written
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "said"),
+    [
+        (lambda: av.load(None), AttentionCoreError, "a model is named by a string"),
+        (lambda: av.ablate_head("3", 0), AttentionCoreError, "layer must be a whole number, not '3'"),
+        (lambda: av.ablate_head(3, 0.5), AttentionCoreError, "head must be a whole number, not 0.5"),
+        (lambda: av.ablate_head(3, 0, "half"), AttentionCoreError, "mode must be 'zero' or 'mean', not 'half'"),
+    ],
+)
+def test_load_and_ablate_head_refuse_the_wrong_kind_in_one_line(call, error, said) -> None:
+    with pytest.raises(error, match=re.escape(said)) as refused:
+        call()
+    assert isinstance(refused.value, ValueError) and "\n" not in str(refused.value)
+
+
+def test_save_tensors_refuses_a_tensor_name_that_is_not_text(tiny_model, tmp_path) -> None:
+    trace = av.load(tiny_model).trace("hello there")
+    with pytest.raises(ExportError, match=r"tensor names are text .*, not 3$"):
+        av.save_tensors(trace, tmp_path / "t.npz", [3])
+    assert not (tmp_path / "t.npz").exists()
