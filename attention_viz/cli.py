@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from attention_viz.base import view_title
-from attention_viz.export import DEFAULT_TENSORS, FORMATS, ExportError, collect, tensor_names
+from attention_viz.export import DEFAULT_TENSORS, FORMATS, WIDTHS, ExportError, check_width, collect, tensor_names
 from attention_viz.svg import SvgError
 from attention_viz.views import FROM_GENERATION, VIEWS, ViewError, cut_note
 from services.models import DEFAULT_DTYPE, DEFAULT_MODEL, DTYPES, AttentionCoreError
@@ -68,14 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-WIDTHS = (200, 6000)  # an SVG narrower than its labels is unreadable; wider, Chromium's PNG takes minutes
-
-
 def _width(value: str) -> int:
-    """--width: a whole number of pixels within WIDTHS."""
-    if not value.strip().lstrip("-").isdigit() or not WIDTHS[0] <= int(value) <= WIDTHS[1]:
-        raise argparse.ArgumentTypeError(f"--width takes {WIDTHS[0]}-{WIDTHS[1]} px, not {value!r}")
-    return int(value)
+    """--width: a whole number of pixels within WIDTHS, checked as the library checks a saved view's width."""
+    try:
+        return check_width(int(value) if value.strip().lstrip("-").isdigit() else value)
+    except ExportError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _device(value: str) -> str:

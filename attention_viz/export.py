@@ -51,6 +51,7 @@ DEFAULT_TENSORS = ("pattern", "scores", "q", "k", "v", "resid")
 # What `collect` holds at most (checked after each tensor, and the file is built beside them: ~2× at peak); more would
 # swap or kill a laptop's Python.
 MAX_TENSOR_BYTES = 4 * 2**30
+WIDTHS = (200, 6000)  # an SVG narrower than its labels is unreadable; wider, Chromium's PNG takes minutes
 
 
 def chromium_path() -> str | None:
@@ -114,9 +115,17 @@ def _run_browser(cmd: list[str], timeout: float) -> bytes:
             ) from None
 
 
+def check_width(width: object) -> int:
+    """An image width within WIDTHS, as a whole number of pixels; else ExportError (the CLI's --width says the same)."""
+    if isinstance(width, bool) or not isinstance(width, int | np.integer) or not WIDTHS[0] <= width <= WIDTHS[1]:
+        raise ExportError(f"the width takes {WIDTHS[0]}-{WIDTHS[1]} px (a whole number), not {width!r}")
+    return int(width)
+
+
 def view_bytes(view: View, fmt: str, title: str, width: int = 900) -> bytes:
     """The whole view as SVG or PNG (its figures stacked, attention_viz/svg.py `view_svg`) or as a standalone HTML
-    document."""
+    document. `width` is checked for every format, as the CLI checks --width, whatever the file."""
+    width = check_width(width)
     if fmt == "html":
         return document(view, title).encode("utf-8")
     svg = view_svg(view.figures, width=width)

@@ -179,3 +179,14 @@ def test_save_tensors_refuses_a_tensor_name_that_is_not_text(tiny_model, tmp_pat
     with pytest.raises(ExportError, match=r"tensor names are text .*, not 3$"):
         av.save_tensors(trace, tmp_path / "t.npz", [3])
     assert not (tmp_path / "t.npz").exists()
+
+
+@pytest.mark.parametrize("width", [-5, 0, 100000, "900", 900.0, True])
+def test_a_saved_view_refuses_a_width_out_of_reason_as_the_cli_does(tiny_model, tmp_path, capsys, width) -> None:
+    out = tmp_path / "x.svg"
+    with pytest.raises(ExportError, match=r"^the width takes 200-6000 px \(a whole number\), not ") as refused:
+        av.show(av.load(tiny_model).trace("hello there"), "head").save(out, width=width)
+    assert not out.exists()
+    if width == -5:  # the CLI says the same sentence
+        code, err = run_cli(["export", "--model", tiny_model, "--text", "hi", "--width", "-5", "-o", str(out)], capsys)
+        assert code == 2 and str(refused.value) in err and err.count("\n") == 1, err
