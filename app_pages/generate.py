@@ -44,7 +44,10 @@ if not can_generate(ctx.model):
 cols = st.columns(3)
 n_new = cols[0].number_input("New tokens", 1, MAX_NEW_TOKENS, 30, key="gen_n")
 temperature = cols[1].number_input(
-    "Temperature", 0.0, 5.0, 0.0, 0.1, key="gen_temperature", help="0 = greedy: always the most likely token."
+    "Temperature", 0.0, 5.0, 0.0, 0.1, key="gen_temperature", help=(
+        "0 = greedy: always the most likely token. Above 0, each token is drawn from softmax(logits / temperature) "
+        "over the whole vocabulary (no top-k or top-p cut)."
+    ),
 )
 seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed", help="Sampling draws from this seed.")
 ivs = ()
