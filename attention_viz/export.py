@@ -128,7 +128,7 @@ def view_bytes(view: View, fmt: str, title: str, width: int = 900) -> bytes:
     width = check_width(width)
     if fmt == "html":
         return document(view, title).encode("utf-8")
-    svg = view_svg(view.figures, width=width)
+    svg = view_svg(view.figures, width=width, note=view.note)  # what the HTML says under them, too
     if fmt == "svg":
         return svg.encode("utf-8")
     if fmt == "png":

@@ -14,18 +14,22 @@ leaves them out with a note saying so.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+from xml.sax.saxutils import escape
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.colors import sample_colorscale
 
-from attention_viz.svg_base import Axis, Box, SvgError, plain, reach, rect, text
+from attention_viz.svg_base import CHAR_PX, FONT, Axis, Box, SvgError, plain, reach, rect, text
 from attention_viz.svg_marks import cell_texts, shapes, tick_labels, ticks
+from viz.labels import readable_text
 
 __all__ = ["SvgError", "plain", "to_svg", "view_svg"]
 NOTE_PX = 36  # the band of a left-out figure's note in a stacked view
+NOTE_LINE_PX = 16  # one line of the view's own note under its figures
 NO_HEATMAP = "this view has no heatmap to write as SVG: export it as HTML instead"
 
 
@@ -269,11 +273,25 @@ def _left_out(fig: go.Figure, k: int, n: int, y: int, width: int) -> str:
     return text(width / 2, y + NOTE_PX / 2 + 4, note, 12, extra=' fill="#666" font-style="italic" class="left-out"')
 
 
-def view_svg(figures: Sequence[go.Figure], width: int = 900) -> str:
-    """Every figure of a view in one SVG, one under another (each a nested <svg>, the height their sum): a file of
-    the scores view holds its mask comparison, of the steps view every step. A figure with no heatmap is not drawn
-    (as `to_svg` refuses it) but named in a note in its place; a view with no heatmap at all is refused."""
-    if len(figures) == 1:
+def _note(note: str, y: int, width: int) -> tuple[list[str], int]:
+    """The view's note (a cut text, the sent view's sink, the lens's caption: what the HTML says under the figures)
+    as lines of text under them, and their band's height. It is plain text, as the HTML escapes it: not read as
+    Plotly markup (a token "<sat>" stays), its invisible characters named (XML cannot hold a raw ESC at all)."""
+    lines = textwrap.wrap(readable_text(note), max(int((width - 32) / CHAR_PX), 20))
+    out = [
+        f'<text x="16" y="{y + 8 + NOTE_LINE_PX * (i + 1) - 4}" font-size="12" text-anchor="start" {FONT} '
+        f'fill="#444" class="note">{escape(line)}</text>'
+        for i, line in enumerate(lines)
+    ]
+    return out, 12 + NOTE_LINE_PX * len(lines)
+
+
+def view_svg(figures: Sequence[go.Figure], width: int = 900, note: str = "") -> str:
+    """Every figure of a view in one SVG, one under another (each a nested <svg>, the height their sum), and the
+    view's note under them: a file of the scores view holds its mask comparison, of the steps view every step. A
+    figure with no heatmap is not drawn (as `to_svg` refuses it) but named in a note in its place; a view with no
+    heatmap at all is refused."""
+    if len(figures) == 1 and not note:
         return to_svg(figures[0], width)
     if not any(_heatmaps(f) for f in figures):
         raise SvgError(NO_HEATMAP)
@@ -285,5 +303,9 @@ def view_svg(figures: Sequence[go.Figure], width: int = 900) -> str:
             continue
         body, height = _figure(fig, width)
         parts.append(_svg(width, height, body, at=f' x="0" y="{y}"'))
+        y += height
+    if note:
+        lines, height = _note(note, y, width)
+        parts += lines
         y += height
     return _svg(width, y, parts) + "\n"

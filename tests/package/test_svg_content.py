@@ -205,3 +205,25 @@ def test_stacked_svg_sizes_the_png() -> None:
     svg = view_bytes(scores_view(), "svg", "t").decode()
     first = re.search(r'width="(\d+)" height="(\d+)"', svg)
     assert first is not None and int(first.group(2)) == sum(int(f.layout.height) for f in scores_view().figures)
+
+
+NOTE = (
+    "The text is 702 tokens; it was cut to its first 512 tokens (the model's limit, or the max_tokens asked), and "
+    "everything shown is of those. A key <sat> & one \x1b escape."
+)
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_a_view_s_note_is_written_under_its_figures_as_text(stacked) -> None:
+    """docs/notebook.md: every view says a cut text (or the sent view's sink, the lens's caption) under its figures;
+    the SVG (and the PNG drawn from it) too, word for word, markup and control characters shown as text."""
+    view = scores_view() if stacked else View("head", scores_view().figures[:1], 0, 0)
+    view.note = NOTE
+    root = ET.fromstring(view_bytes(view, "svg", "t"))  # a raw ESC would not even parse as XML
+    lines = [t for t in root.iter(f"{SVG}text") if "note" in (t.get("class") or "").split()]
+    assert len(lines) > 1, "a note wider than the figure is wrapped"
+    said = " ".join(t.text for t in lines)
+    assert said == NOTE.replace("\x1b", "\\x1b")
+    heights = sum(int(f.layout.height) for f in view.figures)
+    assert int(root.get("height")) > heights and max(float(t.get("y")) for t in lines) > heights
+    assert all(len(t.text) * 7 < 900 for t in lines)
