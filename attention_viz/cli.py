@@ -24,6 +24,10 @@ from attention_viz.svg import SvgError
 from attention_viz.views import FROM_GENERATION, VIEWS, ViewError, cut_note
 from services.models import DEFAULT_DTYPE, DEFAULT_MODEL, DTYPES, AttentionCoreError
 
+TABLES = ("csv", "npz")  # one head's pattern, the app's own download files
+# The views whose selected head's pattern is what they draw: a CSV or NPZ of one of them holds its numbers.
+PATTERN_VIEWS = ("head", "layer", "overview", "scores", "steps")
+
 
 class UsageError(Exception):
     """Bad arguments: exit 2."""
@@ -58,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--view", choices=[v for v in VIEWS if v not in FROM_GENERATION], default="head")
     exp.add_argument("--layer", type=int, default=0)
     exp.add_argument("--head", type=int, default=0)
-    exp.add_argument("--format", choices=FORMATS, default=None, help="default: from the output's suffix")
+    exp.add_argument(
+        "--format", choices=FORMATS, default=None,
+        help="default: from the output's suffix. svg, png, html: the view. csv, npz: the pattern of --layer/--head "
+        f"(rows are queries), for a text of any length; only with --view {', '.join(PATTERN_VIEWS)}",
+    )  # fmt: skip
     exp.add_argument("--orient", choices=["rows", "cols"], default="rows", help="rows: queries down the side")
     exp.add_argument("--width", type=_width, default=900, help=f"SVG/PNG width in px ({WIDTHS[0]}-{WIDTHS[1]})")
     exp.add_argument("-o", "--out", required=True, action="append", help="repeat for several files of one trace")
@@ -110,17 +118,25 @@ def _formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
     for out, fmt in pairs:
         if fmt not in FORMATS:
             raise UsageError(f"{out}: unknown format {fmt!r}: use --format or a suffix among {', '.join(FORMATS)}")
+        if fmt in TABLES and args.view not in PATTERN_VIEWS:  # it would hold the head's pattern, not this view
+            raise UsageError(
+                f"{out}: a .{fmt} holds one head's attention pattern (--layer, --head), not what --view {args.view} "
+                f"shows: use --view head, or write this view as svg, png or html"
+            )
     return pairs
 
 
 def _export(args: argparse.Namespace) -> str:
     from attention_viz.export import pattern_bytes, view_bytes
-    from attention_viz.views import build_view, check_args
+    from attention_viz.views import build_view, check_args, check_head
 
     pairs = _formats(args)
     trace = _trace(args)
     try:
-        check_args(trace, args.view, args.layer, args.head, args.orient)
+        if all(fmt in TABLES for _, fmt in pairs):  # one head's pattern: a text past the views' 256 tokens is fine
+            check_head(trace, args.layer, args.head)
+        else:
+            check_args(trace, args.view, args.layer, args.head, args.orient)
     except ViewError as exc:
         raise UsageError(str(exc)) from None
     view = None

@@ -50,21 +50,27 @@ FROM_GENERATION = ("generation",)  # views of a Generation, not of a trace (the 
 MAX_EMBEDDED_CELLS = 400_000
 
 
-def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows") -> None:
-    """Raise ViewError with a one-line message for arguments this trace cannot draw."""
-    if name not in VIEWS:
-        raise ViewError(f"unknown view {name!r}: choose one of {', '.join(VIEWS)}")
+def check_head(trace: Any, layer: int, head: int) -> None:
+    """Raise ViewError with a one-line message unless (layer, head) is one of this trace's heads: all that one head's
+    pattern file (CSV, NPZ) needs, whatever the text's length."""
     for what, value in (("layer", layer), ("head", head)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):  # "3" or 1.0 fail deep in numpy
             raise ViewError(f"{what} must be a whole number, not {value!r}")
-    if orient not in ("rows", "cols"):
-        raise ViewError(f"orient must be 'rows' or 'cols', not {orient!r}")
-    if name == "lens" and not has_lens(trace):
-        raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
     if not 0 <= layer < trace.n_layers:
         raise ViewError(f"layer {layer} is out of range: {trace.model_name} has layers 0..{trace.n_layers - 1}")
     if not 0 <= head < trace.n_heads:
         raise ViewError(f"head {head} is out of range: {trace.model_name} has heads 0..{trace.n_heads - 1}")
+
+
+def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows") -> None:
+    """Raise ViewError with a one-line message for arguments this trace cannot draw."""
+    if name not in VIEWS:
+        raise ViewError(f"unknown view {name!r}: choose one of {', '.join(VIEWS)}")
+    if orient not in ("rows", "cols"):
+        raise ViewError(f"orient must be 'rows' or 'cols', not {orient!r}")
+    check_head(trace, layer, head)
+    if name == "lens" and not has_lens(trace):
+        raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
     if is_long(trace.n_tokens) and name not in ("overview", "lens"):  # the lens reads the last 64 positions
         raise ViewError(
             f"{trace.n_tokens} tokens: views at full resolution take at most 256 tokens (the app draws longer texts "

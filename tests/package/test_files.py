@@ -207,3 +207,30 @@ def test_cli_app_passes_every_setting_of_the_repo_s_streamlit_config(monkeypatch
     given = dict(zip(cmd, cmd[1:], strict=False))  # each flag and the word after it
     assert {flag: given.get(flag, "").lower() for flag in wanted} == wanted
     assert given["--server.port"] == "8599" and given["--server.headless"] == "true"
+
+
+def test_cli_csv_is_gated_only_by_its_head_not_by_a_view_it_does_not_draw(tiny_model, tmp_path, monkeypatch) -> None:
+    """A .csv/.npz holds one head's pattern: a text past the head view's 256 tokens is no reason to refuse it (the
+    tiny model takes 128 positions, so the views' long-text test is made to say "long" here)."""
+    from attention_viz import views
+
+    monkeypatch.setattr(views, "is_long", lambda n: True)
+    base = ["export", "--model", tiny_model, "--text", "hello there", "--layer", "1", "--head", "2"]
+    by_view = {}
+    for view in ("head", "overview", "steps"):
+        out = tmp_path / f"{view}.csv"
+        assert cli.main([*base, "--view", view, "-o", str(out)]) == 0, view
+        by_view[view] = out.read_bytes()
+    assert by_view["head"] == by_view["overview"] == by_view["steps"]
+    assert cli.main([*base, "--view", "head", "-o", str(tmp_path / "head.svg")]) == 2  # the drawn view still is
+
+
+@pytest.mark.parametrize("view", ["sent", "shifts", "lens", "contributions"])
+def test_cli_csv_refuses_a_view_whose_numbers_it_does_not_hold(tiny_model, tmp_path, capsys, view) -> None:
+    outs = [tmp_path / "p.csv", tmp_path / "p.npz"]
+    for out in outs:
+        argv = ["export", "--model", tiny_model, "--text", "hello there", "--view", view, "-o", str(out)]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"--view {view}" in err and "one head's attention pattern" in err and err.count("\n") == 1, err
+        assert not out.exists()
