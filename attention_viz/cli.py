@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import NoReturn
 
 from attention_viz.base import view_title
-from attention_viz.export import DEFAULT_TENSORS, FORMATS, WIDTHS, ExportError, check_width, collect, tensor_names
+from attention_viz.export import (
+    DEFAULT_TENSORS,
+    FORMATS,
+    WIDTHS,
+    ExportError,
+    check_width,
+    collect,
+    tensor_names,
+    write_all,
+)
 from attention_viz.svg import SvgError
 from attention_viz.views import FROM_GENERATION, VIEWS, ViewError, cut_note
 from services.models import DEFAULT_DTYPE, DEFAULT_MODEL, DTYPES, AttentionCoreError
@@ -152,8 +161,7 @@ def _export(args: argparse.Namespace) -> str:
             except (SvgError, ViewError) as exc:
                 raise UsageError(f"--view {args.view}: {exc}") from None
         files.append((out, data))
-    for out, data in files:  # written only once every file could be made
-        out.write_bytes(data)
+    write_all(files)  # once every file could be made, and all of them or none
     return "\n".join(f"wrote {out} ({len(data):,} bytes)" for out, data in files)
 
 
@@ -169,7 +177,7 @@ def _trace_cmd(args: argparse.Namespace) -> str:
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     data = tensors_npz(trace, arrays) if suffix == ".npz" else tensors_parquet(trace, arrays)
-    Path(args.out).write_bytes(data)
+    write_all([(Path(args.out), data)])  # no half-written file where the disk fills
     return f"wrote {args.out}: {len(arrays)} tensors, {len(data):,} bytes"
 
 

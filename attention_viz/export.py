@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,28 @@ def view_bytes(view: View, fmt: str, title: str, width: int = 900) -> bytes:
     if fmt == "png":
         return svg_to_png(svg)
     raise ExportError(f"unknown image format {fmt!r}: use svg, png or html")
+
+
+def write_all(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write every file or none: each to a temporary file in its own folder (so the rename stays on one file system),
+    then each renamed into place once all are written; on a failure the temporary files are removed and ExportError
+    names the file that could not be written."""
+    written: list[tuple[Path, Path]] = []
+    out = None
+    try:
+        for out, data in files:
+            part = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.part"
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666: the umask decides, as for open()
+            written.append((part, out))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        for part, out in written:
+            os.replace(part, out)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        for part, _ in written:
+            part.unlink(missing_ok=True)  # gone already where it was renamed
 
 
 def pattern_bytes(trace: Any, layer: int, head: int, fmt: str) -> bytes:

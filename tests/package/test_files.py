@@ -234,3 +234,15 @@ def test_cli_csv_refuses_a_view_whose_numbers_it_does_not_hold(tiny_model, tmp_p
         err = capsys.readouterr().err
         assert f"--view {view}" in err and "one head's attention pattern" in err and err.count("\n") == 1, err
         assert not out.exists()
+
+
+def test_cli_writes_every_output_or_none(tiny_model, tmp_path, capsys) -> None:
+    """One -o that cannot be written (a folder that does not exist) leaves none of the others behind, and no
+    temporary file either."""
+    ok, bad = tmp_path / "ok.svg", tmp_path / "missing" / "x.html"
+    argv = ["export", "--model", tiny_model, "--text", "a b", "-o", str(ok), "-o", str(bad)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == [], "ok.svg (or a temporary file) was left behind"
+    assert cli.main(argv[:-2]) == 0 and [p.name for p in tmp_path.iterdir()] == ["ok.svg"]
