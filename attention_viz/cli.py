@@ -32,6 +32,7 @@ from attention_viz.export import (
 from attention_viz.svg import SvgError
 from attention_viz.views import FROM_GENERATION, VIEWS, ViewError, cut_note
 from services.models import DEFAULT_DTYPE, DEFAULT_MODEL, DTYPES, AttentionCoreError
+from viz.labels import readable_text
 
 TABLES = ("csv", "npz")  # one head's pattern, the app's own download files
 # The views whose selected head's pattern is what they draw: a CSV or NPZ of one of them holds its numbers.
@@ -150,11 +151,12 @@ def _export(args: argparse.Namespace) -> str:
         raise UsageError(str(exc)) from None
     view = None
     files = []
+    # the text as the app's labels show it: a right-to-left override or an ESC named, not written raw
+    title = f"{view_title(trace.model_name, args.view, args.layer, args.head)} · {readable_text(args.text[:60])}"
     for out, fmt in pairs:
-        if fmt in ("csv", "npz"):
-            data = pattern_bytes(trace, args.layer, args.head, fmt)  # one head's pattern, whatever the view
+        if fmt in TABLES:
+            data = pattern_bytes(trace, args.layer, args.head, fmt)  # the head's pattern (_formats: the view's own)
         else:
-            title = f"{view_title(trace.model_name, args.view, args.layer, args.head)} · {args.text[:60]}"
             try:
                 view = view or build_view(trace, args.view, args.layer, args.head, args.orient)
                 data = view_bytes(view, fmt, title, width=args.width)

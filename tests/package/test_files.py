@@ -246,3 +246,16 @@ def test_cli_writes_every_output_or_none(tiny_model, tmp_path, capsys) -> None:
     assert str(bad) in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == [], "ok.svg (or a temporary file) was left behind"
     assert cli.main(argv[:-2]) == 0 and [p.name for p in tmp_path.iterdir()] == ["ok.svg"]
+
+
+def test_cli_html_title_names_invisible_characters_of_the_text(tiny_model, tmp_path) -> None:
+    """The typed text in the page's <title> and <h1>: a right-to-left override, ESC and BEL named as the app's
+    labels name them (viz.labels.readable_text), not written raw."""
+    out = tmp_path / "v.html"
+    assert cli.main(["export", "--model", tiny_model, "--text", "ab\u202ecd\x1b[31m\x07 end", "-o", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    h1 = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
+    for shown in (title, h1):
+        assert shown.endswith("ab\\u202ecd\\x1b[31m\\x07 end"), shown
+        assert not re.search("[\u202e\x1b\x07]", shown)
