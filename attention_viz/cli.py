@@ -6,6 +6,8 @@
     attention-viz trace --model smollm2-135m --text "..." --out trace.npz [--tensors pattern,scores,q,k,v,resid]
     (export and trace take --device cpu|cuda|mps and, on cuda, --dtype bfloat16|float16: half the weights' memory)
 
+--text - reads the text from stdin; --max-tokens N cuts it to its first N tokens (the files and stderr say so).
+
 Exit codes: 0 done; 2 bad arguments (one line on stderr: an unknown view, a layer out of range, empty text);
 1 the model could not be loaded or the file not written (one line too, never a traceback).
 """
@@ -64,14 +66,20 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("export", "trace"):
         s = sub.add_parser(name, help="write a view's file" if name == "export" else "write a trace's tensors")
         s.add_argument("--model", default=DEFAULT_MODEL, help="smollm2-135m, minilm-l6 or a local model folder")
-        s.add_argument("--text", required=True)
+        s.add_argument("--text", required=True, help="the text to trace; - reads it from stdin (a pipe, a file)")
+        s.add_argument(
+            "--max-tokens", type=int, default=None,
+            help="cut the text to its first N tokens (default: the model's context, up to 4096); the files say so",
+        )  # fmt: skip
         s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda (or cuda:N) or mps")
         s.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE, help="weights; half: cuda only")
         s.add_argument("--causal", choices=["model", "on", "off"], default="model", help="default: the model's mask")
     exp = sub.choices["export"]
-    exp.add_argument("--view", choices=[v for v in VIEWS if v not in FROM_GENERATION], default="head")
-    exp.add_argument("--layer", type=int, default=0)
-    exp.add_argument("--head", type=int, default=0)
+    views = [v for v in VIEWS if v not in FROM_GENERATION]
+    described = "; ".join(f"{v}: {VIEWS[v]}" for v in views)
+    exp.add_argument("--view", choices=views, default="head", help=f"what to draw (default head). {described}")
+    exp.add_argument("--layer", type=int, default=0, help="the layer (from 0) of the view and of a csv/npz")
+    exp.add_argument("--head", type=int, default=0, help="the head (from 0) within --layer: the one drawn large")
     exp.add_argument(
         "--format", choices=FORMATS, default=None,
         help="default: from the output's suffix. svg, png, html: the view. csv, npz: the pattern of --layer/--head "
@@ -107,13 +115,18 @@ def _causal(value: str) -> bool | None:
 
 
 def _trace(args: argparse.Namespace):
-    """Load the model (one line if its weight package is missing) and trace the text."""
+    """Load the model (one line if its weight package is missing) and trace the text (--text -: stdin's)."""
+    if args.text == "-":
+        args.text = sys.stdin.read()  # as typed: the title and the manifest show this text
     if not args.text.strip():
         raise UsageError("--text is empty: give the text to trace")
     from services import models
 
     model = models.load(args.model, args.device, dtype=args.dtype, served=False)  # its caller's own files
-    trace = model.trace(args.text, causal=_causal(args.causal))
+    try:
+        trace = model.trace(args.text, causal=_causal(args.causal), max_tokens=args.max_tokens)
+    except models.InputError as exc:  # the engine's word on the text or --max-tokens: a bad argument
+        raise UsageError(str(exc)) from None
     if trace.truncated:  # the files hold only what was traced: say so where the user looks (stdout may be piped)
         print(f"attention-viz: note: {cut_note(trace)}", file=sys.stderr)
     return trace

@@ -5,6 +5,7 @@ suffix says what they are; tensor exports that stop before they exhaust memory."
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
 import time
@@ -190,3 +191,45 @@ def test_a_saved_view_refuses_a_width_out_of_reason_as_the_cli_does(tiny_model, 
     if width == -5:  # the CLI says the same sentence
         code, err = run_cli(["export", "--model", tiny_model, "--text", "hi", "--width", "-5", "-o", str(out)], capsys)
         assert code == 2 and str(refused.value) in err and err.count("\n") == 1, err
+
+
+def manifest_of(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as f:
+        return json.loads(str(f["manifest"]))
+
+
+def test_text_dash_reads_the_text_from_stdin(tiny_model, tmp_path, capsys, monkeypatch) -> None:
+    out = tmp_path / "t.npz"
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello there, from a pipe\n"))
+    code, err = run_cli(["trace", "--model", tiny_model, "--text", "-", "--out", str(out), "--tensors", "k"], capsys)
+    assert code == 0, err
+    assert manifest_of(out)["text"] == "hello there, from a pipe\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(" \n"))
+    code, err = run_cli(["export", "--model", tiny_model, "--text", "-", "-o", str(tmp_path / "x.svg")], capsys)
+    assert code == 2 and "--text is empty" in err and err.count("\n") == 1, err
+
+
+def test_max_tokens_cuts_the_text_and_the_engine_checks_it(tiny_model, tmp_path, capsys) -> None:
+    out = tmp_path / "t.npz"
+    base = ["trace", "--model", tiny_model, "--text", "one two three four five six", "--out", str(out)]
+    code, err = run_cli([*base, "--tensors", "k", "--max-tokens", "3"], capsys)
+    assert code == 0 and "cut to its first 3 tokens" in err, err
+    man = manifest_of(out)
+    assert man["truncated"] is True and len(man["tokens"]) == 3 < man["n_input_tokens"]
+    out.unlink()
+    for bad, said in (("0", "The token cap must be between 1 and 128"), ("x", "invalid int value: 'x'")):
+        code, err = run_cli([*base, "--max-tokens", bad], capsys)
+        assert code == 2 and said in err and err.count("\n") == 1, err
+        assert not out.exists()
+
+
+def test_export_help_says_each_view_stdin_and_max_tokens(capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["export", "--help"])
+    assert done.value.code == 0
+    said = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for name, what in cli.VIEWS.items():
+        if name not in cli.FROM_GENERATION:
+            assert f"{name}: {' '.join(what.split())}" in said, name
+    assert "--max-tokens" in said and "- reads it from stdin" in said
+    assert "the layer (from 0)" in said and "the head (from 0)" in said
