@@ -49,6 +49,7 @@ from viz.views.chapter import (
     step_text,
     weighted_values,
 )
+from viz.views.chapter_notes import prompt_cross_caption
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, block_axis_labels
 from viz.views.heads import default_query_keys
 from viz.views.norm_words import first_block_input
@@ -298,12 +299,7 @@ def draw_cross_attention() -> None:
     )
     if not ctx.config.is_encoder_decoder:  # a block of self-attention rows: they do not sum to 1 here
         shares = np.asarray(block.pattern, dtype=np.float64).sum(axis=1)
-        st.caption(
-            f"These rows hold {shares.min():.0%}–{shares.max():.0%} of each French query's weight: the rest goes to "
-            "the prompt's other tokens (its labels, and the French tokens before the query), so a whole row of "
-            "the prompt's pattern still sums to 1. In an encoder-decoder, a cross-attention row sums to 1 over "
-            "the original alone."
-        )
+        st.caption(prompt_cross_caption(shares.min(), shares.max(), cross.trace.causal))
 
 
 DRAW = {

@@ -246,3 +246,13 @@ def test_a_text_past_the_token_cap_says_its_own_length_the_cap_and_the_steps_sam
     at.run()
     prose = " ".join(m.value for m in at.markdown)
     assert f"Your {n_kept} tokens give {n_kept}²" in prose, prose  # the pass's count, not the steps' sample
+
+
+@pytest.mark.parametrize(("model", "said"), [("minilm-l6", "before and after it"), ("smollm2-135m", "before it")])
+def test_the_prompt_cross_caption_says_which_french_tokens_each_query_sees(model: str, said: str) -> None:
+    """MiniLM reads in both directions, but the caption said the rest of a French query's weight went to "the French
+    tokens before the query": it also goes to the French tokens after it."""
+    at = open_app(model=model, step="cross-attention")
+    assert_clean(at)
+    caption = next(c.value for c in at.caption if "These rows hold" in c.value)
+    assert f"the other French tokens {said})" in caption, caption
