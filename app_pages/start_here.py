@@ -49,7 +49,7 @@ from viz.views.chapter import (
     step_text,
     weighted_values,
 )
-from viz.views.chapter_notes import prompt_cross_caption
+from viz.views.chapter_notes import long_text_notice, prompt_cross_caption
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, block_axis_labels
 from viz.views.heads import default_query_keys
 from viz.views.norm_words import first_block_input
@@ -354,14 +354,8 @@ st.caption(
     "or the head in the sidebar and the steps follow."
 )
 if long_text:
-    kept = ctx.trace.n_tokens  # the token cap's cut; the text's own length is n_input_tokens
-    st.info(
-        f"Your text has {ctx.trace.n_input_tokens} tokens"
-        + (f"; the token cap keeps its first {kept}" if ctx.trace.n_input_tokens > kept else "")
-        + f". So that every cell can be drawn, these steps use its first {trace.n_tokens}; the Attention patterns "
-        f"page shows all {kept}.",
-        icon=":material/content_cut:",
-    )
+    notice = long_text_notice(ctx.trace.n_input_tokens, ctx.trace.n_tokens, trace.n_tokens, trace.causal)
+    st.info(notice, icon=":material/content_cut:")
 ss[OUTLINE] = step.slug
 st.pills(
     "The chapter's steps",

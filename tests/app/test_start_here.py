@@ -256,3 +256,15 @@ def test_the_prompt_cross_caption_says_which_french_tokens_each_query_sees(model
     assert_clean(at)
     caption = next(c.value for c in at.caption if "These rows hold" in c.value)
     assert f"the other French tokens {said})" in caption, caption
+
+
+@pytest.mark.parametrize(("model", "said"), [("minilm-l6", "differs from"), ("smollm2-135m", "are the same as")])
+def test_a_long_texts_notice_says_whether_the_steps_weights_are_the_full_texts(model: str, said: str) -> None:
+    """The steps run the model again on a long text's first 128 tokens. Under a causal mask those rows are the full
+    pass's; MiniLM reads both ways, so each of its weights there differs from the full text's, and the notice said
+    only that the steps "use its first 128"."""
+    at = open_app(model=model, text=" ".join(["word"] * 300))
+    assert_clean(at)
+    banner = " ".join(i.value for i in at.info)
+    assert "these steps ran the model on its first 128 tokens alone" in banner, banner
+    assert said in banner, banner

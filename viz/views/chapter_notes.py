@@ -16,3 +16,24 @@ def prompt_cross_caption(low: float, high: float, causal: bool) -> str:
         f"tokens (its labels, and {french}), so a whole row of the prompt's pattern still sums to 1. In an "
         "encoder-decoder, a cross-attention row sums to 1 over the original alone."
     )
+
+
+def long_text_notice(n_text: int, n_kept: int, n_steps: int, causal: bool) -> str:
+    """Why a long text's steps show its first `n_steps` tokens, and what that does to their numbers. The steps run
+    the model again on those tokens alone: under a causal mask no token sees a later one, so their weights are the
+    full pass's; a bidirectional pass lets every token read the tokens after it, so without the rest every weight
+    changes. `n_text`: the text's tokens; `n_kept`: those the token cap keeps for the full pass."""
+    cap = f"; the token cap keeps its first {n_kept}" if n_text > n_kept else ""
+    ran = f"So that every cell can be drawn, these steps ran the model on its first {n_steps} tokens alone"
+    if causal:
+        same = (
+            "under the causal mask no token sees a later one, so their weights are the same as in the full text's "
+            f"pass. The Attention patterns page shows all {n_kept}."
+        )
+    else:
+        same = (
+            "in this pass every token also reads the tokens after it, and here those stop at token "
+            f"{n_steps - 1}, so every weight in these steps differs from the full text's. The Attention patterns "
+            f"page shows the full text's pass, all {n_kept} tokens."
+        )
+    return f"Your text has {n_text} tokens{cap}. {ran}: {same}"
