@@ -252,7 +252,7 @@ if any(w.right_context_hidden for w in words):
     st.info(
         f'{ctx.model_title} reads left to right (causal mask), so in a sentence like "one mole of carbon dioxide" the '
         "telling context comes after the word and cannot reach it: its embedding there is the same as in any sentence "
-        "with the same words before it. A bidirectional model (MiniLM, or the mask switched off) can use it.",
+        "with the same words before it. A bidirectional model (MiniLM) can use it.",
         icon=":material/arrow_forward:",
     )
 cos = pairwise_cosines(words)

@@ -170,7 +170,6 @@ def draw_pattern() -> None:
 
 
 def draw_masking() -> None:
-    warn_untrained_masking(ctx)
     view = one_head()
     st.caption(orientation_caption(orient))
     figure = mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, orient)
@@ -353,6 +352,8 @@ st.caption(
     "and the text in the sidebar: every number below is the model's own. Change the model, the text, the layer "
     "or the head in the sidebar and the steps follow."
 )
+# Said once for every step: each one (the moles too) reads a pass under the sidebar's masking.
+warn_untrained_masking(ctx, "the numbers in these steps")
 if long_text:
     notice = long_text_notice(ctx.trace.n_input_tokens, ctx.trace.n_tokens, trace.n_tokens, trace.causal)
     st.info(notice, icon=":material/content_cut:")

@@ -268,3 +268,22 @@ def test_a_long_texts_notice_says_whether_the_steps_weights_are_the_full_texts(m
     banner = " ".join(i.value for i in at.info)
     assert "these steps ran the model on its first 128 tokens alone" in banner, banner
     assert said in banner, banner
+
+
+@pytest.mark.parametrize("step", ["tokens", "pattern", "masking", "moles"])
+def test_a_mask_the_model_was_not_trained_with_is_said_once_on_every_step(step: str) -> None:
+    """SmolLM2 with its mask switched off: only the masking step warned, while the page says every number below is
+    the model's own; the other steps showed the untrained pass's numbers without a word."""
+    at = open_app(step=step, mask="off")
+    assert not at.exception, [e.value for e in at.exception]
+    warned = [w.value for w in at.warning if "was trained with it" in w.value]
+    assert len(warned) == 1, [w.value for w in at.warning]
+
+
+def test_the_mole_comparison_does_not_offer_switching_a_causal_models_mask_off() -> None:
+    """A causal model with its mask off is a pass it never saw in training, not a bidirectional model."""
+    at = open_app(page="patterns")
+    at.button(key="example_1").click().run()
+    assert_clean(at)
+    said = " ".join(i.value for i in at.info if "reads left to right" in i.value)
+    assert "A bidirectional model (MiniLM) can use it." in said, said
