@@ -66,6 +66,12 @@ def test_quickstart_runs_and_shows_interactive_figures(executed) -> None:
         assert "blocks.3.attn.pattern" in f.files and "manifest" in f.files
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "largest change in layer 4, head 0's pattern" in printed and "next token" in printed
+    assert next_tokens(printed)["plain"] != next_tokens(printed)["ablated"], "the markdown says the prediction changes"
+
+
+def next_tokens(printed: str) -> dict[str, str]:
+    """The ablation cell's "plain    next token: ','" lines: run → the token printed."""
+    return dict(re.findall(r"^(plain|ablated) +next token: ('.*?')", printed, re.M))
 
 
 def head_titles(page) -> list[str]:
