@@ -34,7 +34,8 @@ st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</s
 # step 7), in a container keyed wide_chart…, keeps the width its labels need and scrolls sideways. Button columns
 # take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the layer × head
 # overview scrolls sideways at a size where each thumbnail can be seen and tapped, and headings drop their
-# link-to-heading icon (shown on hover, which a phone has not), which wrapped to an empty second line.
+# link-to-heading icon (shown on hover, which a phone has not), which wrapped to an empty second line. (The overview's
+# chart key is overview_L… on the patterns page and start_overview_L… on Start here: the rule matches both.)
 st.html(
     """<style>
 @media (max-width: 1200px) {
@@ -50,7 +51,7 @@ st.html(
 @media (max-width: 640px) {
   [data-testid='stMain'] [data-testid='stHeaderActionElements'] { display: none; }
   .st-key-overview_box { overflow-x: auto; }
-  .st-key-overview_box [class*='st-key-overview_L'] { min-width: 1400px; }
+  .st-key-overview_box [class*='overview_L'] { min-width: 1400px; }
 }
 </style>"""
 )

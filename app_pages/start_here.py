@@ -221,7 +221,7 @@ def draw_heads() -> None:
 
 
 def draw_layers() -> None:
-    slot = st.empty()
+    slot = st.container(key="overview_box").empty()  # on a phone it scrolls sideways, as the patterns page's (app.py)
     job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview(trace, progress=progress))
     pooled = wait_with_progress(job, "Pooling every head", slot)
     chart_key = f"start_overview_L{layer}_H{head}"

@@ -53,3 +53,20 @@ def test_start_here_next_and_a_deeper_link(page, app_url, screenshots) -> None:
     wait_rerun_done(page)
     assert "page=masking" in page.url and "step=" not in page.url
     assert page.get_by_role("button", name="Next", exact=True).count() == 0  # the Start here page is left
+
+
+def test_at_390_px_the_many_layers_overview_scrolls_sideways_at_a_size_to_tap(browser, app_url, screenshots) -> None:
+    """Step 10's 30 × 9 thumbnails were squeezed into the phone's width (~10 px each): the phone rule of app.py,
+    which lets the patterns page's overview keep a size to see and tap and scroll sideways, did not reach it."""
+    from devtools.browser import new_page
+    from tests.browser.test_small_screens_browser import MIN_THUMB_PX, THUMB_PX_JS
+
+    with new_page(browser, height=2400, timeout_ms=300_000, animations=False, width=390) as page:
+        page.goto(f"{app_url}/?step=layers&layer=0&head=0")
+        overview = page.locator("[class*='st-key-start_overview_L'] .js-plotly-plot").first
+        overview.wait_for(state="visible")
+        wait_rerun_done(page, after_ms=1500)
+        page.screenshot(path=str(screenshots / "start_here_10_layers_390.png"))
+        per_layer, per_head = overview.evaluate(THUMB_PX_JS)
+        assert min(per_layer, per_head) >= MIN_THUMB_PX, (per_layer, per_head)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the overview scrolls
