@@ -168,8 +168,9 @@ def _shifts_view(trace: Any, layer: int) -> View:
     return View("shifts", [fig], layer, 0)
 
 
-# What a trace has that the views read (duck-typed: the library reaches the engine's classes only through services).
-TRACE_PARTS = ("tokens", "token_ids", "n_tokens", "n_layers", "n_heads", "truncated")
+# What check_args reads of a trace, and a model, a text or None lacks (duck-typed: the library reaches the engine's
+# classes only through services, and tests pass stand-ins with just these).
+TRACE_PARTS = ("model_name", "n_layers", "n_heads", "n_tokens")
 
 
 def trace_and_generation(value: Any, error: type[Exception] = ViewError) -> tuple[Any, Any]:
