@@ -270,3 +270,17 @@ def test_step_patterns_are_the_weights_of_the_pass_that_chose_each_token(smollm)
             assert (rows[:, :m] - want).abs().max() <= PATTERN_TOL and not rows[:, m:].any()
             moved = max(moved, (gen.trace.layer_patterns(layer)[:, m - 1, :m] - want).abs().max().item())
     assert moved > 0.01  # the last pass's rows differ: reading them (as the page did) showed other weights
+
+
+def test_sampling_draws_from_the_softmax_at_the_temperature():
+    # Every other sampling test runs at T = 1, where logits / T is the logits: a choose() that ignored T passed them.
+    from attention_core.generation import choose
+
+    logits, draws = torch.tensor([0.0, 1.0, 2.0]), 4000
+    for T in (0.25, 4.0):
+        generator = torch.Generator().manual_seed(0)
+        counts = torch.bincount(torch.tensor([choose(logits, T, generator) for _ in range(draws)]), minlength=3)
+        p = torch.softmax(logits / T, dim=-1)
+        sd = (p * (1 - p) / draws).sqrt()
+        assert ((counts / draws - p).abs() <= 5 * sd + 1e-9).all(), (T, counts, p)  # within 5 standard errors
+    assert choose(logits, 0.0, None) == 2  # greedy

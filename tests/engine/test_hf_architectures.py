@@ -89,6 +89,9 @@ def test_patterns_logits_and_hidden_states_match(pair):
         # The last query sees every key: uniform would give it 1/n per key. A peaked row means that a wrong
         # RoPE, mask or head mapping would move real weight, so this comparison can catch one.
         assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
+        for head in range(ours.config.n_heads):  # one head's own path, which maps it to its key/value head itself
+            diff = (trace.pattern(layer, head) - ref[head]).abs().max().item()
+            assert diff <= PATTERN_TOL, f"{kind} layer {layer} head {head} pattern differs by {diff}"
     n_layers = ours.config.n_layers
     for layer in range(n_layers):
         diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
@@ -101,6 +104,27 @@ def test_patterns_logits_and_hidden_states_match(pair):
         assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
     else:
         assert trace.logits is None
+
+
+def test_a_neutral_intervention_and_the_what_if_mask_keep_the_numbers_right(pair):
+    # Temperature 1 changes nothing, so every number must equal the clean pass's: an intervention that read another
+    # head's keys (a wrong key/value head for a grouped query head) would move them. The what-if mask is the causal
+    # one whatever the pass used.
+    from attention_core import temperature
+
+    kind, _, ours = pair
+    clean = ours.trace(TEXT)
+    for head in range(ours.config.n_heads):
+        same = ours.trace(TEXT, interventions=[temperature(0, head, 1.0)])
+        assert (same.resid(ours.config.n_layers) - clean.resid(ours.config.n_layers)).abs().max() <= HIDDEN_TOL, kind
+        assert (same.pattern(0, head) - clean.pattern(0, head)).abs().max() <= PATTERN_TOL, kind
+    n = clean.n_tokens
+    for masked in (True, False):
+        what_if = clean.pattern(1, 2, masked=masked)
+        above = torch.ones(n, n, dtype=torch.bool).triu(1)  # later keys (within a sliding window: it always applies)
+        above &= torch.ones(n, n, dtype=torch.bool) if clean.window_mask(1) is None else clean.window_mask(1)
+        assert what_if[above].abs().max() == 0.0 if masked else what_if[above].min() > 0.0, (kind, masked)
+        assert torch.allclose(what_if.sum(-1), torch.ones(n), atol=1e-5)
 
 
 def test_parameter_counts_match(pair):

@@ -86,6 +86,16 @@ def test_html_is_offline_and_each_view_has_its_own_ids() -> None:
     assert "</script><script>alert(1)" not in a, "a label must not close the data script"
 
 
+def test_a_views_note_and_title_are_text_in_html() -> None:
+    # The lens view's note names a token the model predicted, and a title names the model and the typed text:
+    # each reaches the page as text, never as markup.
+    p, s, m = pattern()
+    hostile = "<img src=x onerror=alert(1)>"
+    page = document(View("lens", [head_heatmap(p, s, m, TOKENS)], 0, 0, note=hostile), f"<b>{hostile}</b>")
+    assert hostile not in page and "<b>&lt;img" not in page
+    assert page.count("&lt;img src=x onerror=alert(1)&gt;") == 3  # the note, the <title> and the <h1>
+
+
 def test_code_size_of_the_library() -> None:
     root = Path(__file__).resolve().parents[2] / "attention_viz"
     found = [o for f in sorted(root.glob("*.py")) for o in oversized(f.read_text(), str(f))]

@@ -102,6 +102,16 @@ def test_the_trace_job_reports_progress_and_is_single_flight(results, tiny_gpt2)
     assert job.fraction == 1.0 and trace.causal and results.computed == 1
 
 
+def test_a_sweep_is_cached_per_ablation_mode(results, tiny_gpt2):
+    base_key = traces.trace_key(tiny_gpt2, TEXT, None, 64)
+    plain = traces.get_trace(tiny_gpt2, TEXT, None, 64)
+    zero = traces.get_sweep(base_key, plain, 5, "zero")
+    mean = traces.get_sweep(base_key, plain, 5, "mean")
+    assert traces.has_sweep(base_key, 5, "zero") and traces.has_sweep(base_key, 5, "mean")
+    assert not np.array_equal(zero, mean)  # a key without the mode would hand the zero sweep back
+    np.testing.assert_array_equal(mean, plain.ablation_sweep(5, position=-1, mode="mean").numpy())
+
+
 def test_bytes_of_counts_arrays_tensors_and_containers():
     import torch
 
