@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from viz.views.generation import candidates, generation_cut_sentence, step_attention, step_heads
-from viz.views.lens import chosen_tokens, lens_grid, settle_caption, settle_layers
+from viz.views.lens import chosen_tokens, first_key_shares, lens_grid, settle_caption, settle_layers
 
 
 def test_settle_layers_is_the_start_of_the_final_run():
@@ -95,3 +96,10 @@ def test_a_cut_generation_says_what_was_read():
         "The text is 4,084 tokens; the model read its first 4,066 (the token cap, less room for the new tokens) and "
         "continues from there: the rest of the text is left out."
     )
+
+
+def test_first_key_shares_leave_out_the_query_that_sees_only_the_first_key():
+    pattern = np.eye(3)  # query 0 on key 0 (it can see nothing else), the others on themselves
+    sent = np.ones((3, 3))
+    assert first_key_shares(pattern, sent) == (0.0, pytest.approx(1 / 3))
+    assert np.isnan(first_key_shares(np.ones((1, 1)), np.ones((1, 1)))[0])

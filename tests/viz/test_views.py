@@ -129,3 +129,17 @@ def test_delta_by_source_adds_the_output_bias_once() -> None:
     no_bias = shifts.delta_by_source(FakeShiftTrace(None), layer=0, query=2)
     np.testing.assert_array_equal(no_bias.bias, np.zeros(2))
     assert shifts.delta_by_source(FakeShiftTrace(None), layer=0, query=1).allowed.tolist() == [True, True, False]
+
+
+def test_window_mask_patterns_keep_each_querys_own_and_earlier_keys() -> None:
+    trace = FakeTrace()
+    full = softmax(trace._scores)  # without the mask
+    window = patterns.Window(2, 5, 0, 4)  # queries 2..4 × keys 0..3
+    masked, unmasked, kept = patterns.window_mask_patterns(trace, 0, 0, window)
+    for r, q in enumerate(range(2, 5)):
+        assert kept[r] == pytest.approx(full[q, : q + 1].sum())  # keys 0..q, the query's own key included
+    np.testing.assert_allclose(unmasked, full[2:5, 0:4])
+    np.testing.assert_allclose(masked, trace._pattern[2:5, 0:4])
+    # The masked pattern is the unmasked one renormalised over the keys the mask keeps.
+    renormalised = np.where(trace._mask[2:5, :3], full[2:5, :3], 0) / kept[:, None]
+    np.testing.assert_allclose(masked[:, :3], renormalised, atol=1e-6)  # float32 softmaxes
