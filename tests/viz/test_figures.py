@@ -318,3 +318,15 @@ def test_layer_lines_say_their_last_point_is_after_the_last_block() -> None:
 
     title = layer_lines({"a": np.ones(31)}, "t", "cosine").layout.xaxis.title.text
     assert "input of layer" in title and "last: output" in title  # short: whole at 390 px (chart-text test)
+
+
+@pytest.mark.parametrize("n", [13, 16])
+def test_the_mask_comparison_labels_every_key_of_a_short_text(n: int) -> None:
+    """A 13-token text's three panels named only every other key (at most 12 labels): a reader could not tell which
+    column was which token. Up to 16 tokens each panel names every key (layout.PANEL_ALL_LABELS)."""
+    labels = [f"tok{i}" for i in range(n)]
+    _, _, pattern = synthetic(n)
+    panels = heatmaps.mask_comparison(pattern, pattern, labels)
+    for axis in ("xaxis", "xaxis2", "xaxis3"):
+        assert list(panels.layout[axis].ticktext) == labels
+        assert list(panels.layout[axis].tickvals) == list(range(n))

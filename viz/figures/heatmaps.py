@@ -15,12 +15,13 @@ from viz.figures.layout import (
     MASKED_GREY,
     MATRIX_X_LABELS,
     MINUS_INF,
-    PANEL_X_LABELS,
     WEIGHT_SCALE,
     Orientation,
     axis_titles,
     matrix_height,
     oriented,
+    panel_x_font,
+    panel_x_labels,
     token_axis,
     token_matrix_layout,
     weight_colouring,
@@ -249,7 +250,7 @@ def _add_comparison_panel(
 ) -> None:
     """Panel `col` of the mask comparison: `matrix` on `colour_axis`; only the first panel labels rows."""
     n = max(win.shape)
-    x_axis, y_axis = win.axes(orient, max_x=PANEL_X_LABELS)
+    x_axis, y_axis = win.axes(orient, max_x=panel_x_labels(n))
     xs, ys = win.positions(orient)
     fig.add_trace(
         go.Heatmap(
@@ -265,7 +266,7 @@ def _add_comparison_panel(
         row=1,
         col=col,
     )
-    fig.update_xaxes(dict(x_axis) | dict(tickangle=-60), row=1, col=col)
+    fig.update_xaxes(dict(x_axis) | dict(tickangle=-60) | panel_x_font(n), row=1, col=col)
     y_axis = dict(y_axis) | dict(autorange="reversed")
     if col > 1:
         y_axis.update(showticklabels=False, ticks="", title=dict(text=""))

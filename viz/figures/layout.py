@@ -69,6 +69,22 @@ def axis_titles(orient: Orientation) -> tuple[str, str]:
 # words ran their labels together on the patterns and masking pages.
 MATRIX_X_LABELS = 24
 PANEL_X_LABELS = 12
+# A short text's panels name every key, though: with every other key named, a 13-token text's columns could not be
+# told apart. In a 10 px font (PANEL_SMALL_FONT) 16 keys fit a panel ~150 px wide (measured in Chromium at 1280 px,
+# and at the 760 px the panels keep below 1200 px, app.py); 22 already ran together there, so past 16 they thin.
+PANEL_ALL_LABELS = 16
+PANEL_SMALL_FONT = 10
+
+
+def panel_x_labels(n: int) -> int:
+    """How many x labels a side-by-side panel of n tokens writes: all of them up to PANEL_ALL_LABELS, else
+    PANEL_X_LABELS."""
+    return n if n <= PANEL_ALL_LABELS else PANEL_X_LABELS
+
+
+def panel_x_font(n: int) -> dict:
+    """The x tick font of a side-by-side panel of n tokens: smaller where it names more than PANEL_X_LABELS."""
+    return dict(tickfont=dict(size=PANEL_SMALL_FONT)) if PANEL_X_LABELS < n <= PANEL_ALL_LABELS else {}
 
 
 def tick_step(n: int, max_labels: int = 64) -> int:

@@ -11,14 +11,22 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from viz.figures.heatmaps import Cells, _cell_hover, _cells_of
-from viz.figures.layout import DIVERGING_SCALE, MASKED_GREY, MINUS_INF, PANEL_X_LABELS, Orientation, oriented
+from viz.figures.layout import (
+    DIVERGING_SCALE,
+    MASKED_GREY,
+    MINUS_INF,
+    Orientation,
+    oriented,
+    panel_x_font,
+    panel_x_labels,
+)
 
 ALLOWED, BLOCKED = "#2b6cb0", "#f2f2f2"  # a key the query may see / may not
 
 
 def _panel_axes(fig: go.Figure, col: int, win: Cells, orient: Orientation) -> None:
-    x_axis, y_axis = win.axes(orient, max_x=PANEL_X_LABELS)
-    fig.update_xaxes(dict(x_axis) | dict(tickangle=-60), row=1, col=col)
+    x_axis, y_axis = win.axes(orient, max_x=panel_x_labels(max(win.shape)))
+    fig.update_xaxes(dict(x_axis) | dict(tickangle=-60) | panel_x_font(max(win.shape)), row=1, col=col)
     y_axis = dict(y_axis) | dict(autorange="reversed")
     if col > 1:  # only the first panel labels its rows
         y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
