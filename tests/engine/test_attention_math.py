@@ -52,7 +52,7 @@ def test_scores_and_pattern_are_the_formula():
 def test_the_trace_shows_the_plain_computation(smollm):
     t = smollm.trace(TEXT)
     q, k = t.captured.q[7], t.captured.k[7]
-    k_head = k[smollm.config.kv_head(4)]
+    k_head = k[4 // 3]  # SmolLM2: 9 query heads over 3 key/value heads, in groups of 3
     assert torch.equal(t.scores(7, 4), fwd.attention_scores(q[4], k_head))
     expected = fwd.attention_pattern(fwd.attention_scores(q[4], k_head), fwd.query_mask(t.n_tokens, t.n_tokens))
     assert torch.equal(t.pattern(7, 4), expected)

@@ -66,7 +66,7 @@ def test_forced_patterns(smollm):
     assert prev[0, 0] == 1 and all(prev[i, i - 1] == 1 for i in range(1, n))
     assert torch.equal(t.pattern(1, 1), torch.eye(n))
     v = t["blocks.1.attn.v"]
-    kv = t.config.kv_head(1)
+    kv = 1 // 3  # SmolLM2's query heads 0-2 read key/value head 0 (written out: the engine's mapping is under test)
     assert torch.allclose(t.z(1)[1], v[kv], atol=1e-6)  # attending to itself copies its own value
 
 
