@@ -162,15 +162,15 @@ def test_a_long_texts_window_has_no_marker_per_masked_cell_but_hovers_on_them() 
 
 
 def test_a_query_key_window_in_half_a_column_thins_its_rotated_labels_but_keeps_every_cell_and_jump() -> None:
-    """48 positions of a long text in half a column: at most 12 x labels (at −45° more overlap), every row
-    labelled, hover on each cell's true positions, the picked cell framed first and a dashed line at the jump."""
+    """48 positions of a long text in half a column: at most 12 x labels (at −45° more overlap), every other row
+    labelled (48 labels ~10 px apart ran together), hover on each cell's true positions, the picked cell framed first and a dashed line at the jump."""
     from viz.figures.mechanism import QK_MAX_X_LABELS, matrix_heatmap, query_key_heatmap
 
     positions = [*range(0, 24), *range(276, 300)]  # a window made of two runs of tokens
     names = [f"{p}: t{p}" for p in positions]
     matrix = np.random.default_rng(0).random((48, 48))
     fig = query_key_heatmap(matrix, "A", names, "rows", "weight", highlight=(30, 5), positions=positions)
-    assert len(fig.layout.xaxis.ticktext) <= QK_MAX_X_LABELS < 48 and len(fig.layout.yaxis.ticktext) == 48
+    assert len(fig.layout.xaxis.ticktext) <= QK_MAX_X_LABELS < 48 and fig.layout.yaxis.tickvals == tuple(range(0, 48, 2))
     np.testing.assert_array_equal(decode(fig.to_plotly_json()["data"][0]["z"]), matrix.astype(np.float32))
     assert decode(fig.to_plotly_json()["data"][0]["customdata"])[24, 23].tolist() == [276, 23]
     frame, *jumps = fig.layout.shapes
@@ -330,3 +330,18 @@ def test_the_mask_comparison_labels_every_key_of_a_short_text(n: int) -> None:
     for axis in ("xaxis", "xaxis2", "xaxis3"):
         assert list(panels.layout[axis].ticktext) == labels
         assert list(panels.layout[axis].tickvals) == list(range(n))
+
+
+@pytest.mark.parametrize("n", [41, 128, 176])
+def test_a_tall_matrix_thins_its_row_labels_and_keeps_its_axis_title_clear_of_them(n: int) -> None:
+    """Start here's steps 2 and 8 on 128 tokens wrote a label every 3rd row, ~11 px apart: they ran into each other
+    and the "token" axis title into them. Past 40 rows the labels stand ≥ 16 px apart, each at its own row."""
+    from viz.figures.mechanism import matrix_heatmap
+
+    names = [f"{i}: ␣creature" for i in range(n)]
+    fig = matrix_heatmap(np.zeros((n, 576)), "E", names, None, "dimension", "token")
+    y = fig.layout.yaxis
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert len(y.ticktext) < n and plot_px / n * (y.tickvals[1] - y.tickvals[0]) >= 16
+    assert [names[int(v)] for v in y.tickvals] == list(y.ticktext)  # each label at its own row
+    assert y.title.standoff >= 10 and fig.layout.margin.l >= layout.AXIS_TITLE_PX + y.title.standoff

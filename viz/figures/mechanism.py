@@ -34,6 +34,11 @@ MATRIX_MAX_LABELS = 48  # the mechanism pages' matrices sit in narrower columns 
 # ~16 px each, so 48 of them (a long text's window) were drawn on top of one another. Every 4th of 48 is shown
 # instead; hover still names every cell's tokens.
 QK_MAX_X_LABELS = 12
+# Row labels: every row up to ROW_LABELS_ALL rows; past that one every k rows, at least ROW_LABEL_PX apart (12 px
+# labels). At 128 tokens a label every 3rd row stood ~11 px apart in a 560 px chart and ran into each other.
+ROW_LABELS_ALL, ROW_LABEL_PX = 40, 16
+# The y title's distance from its tick labels: Plotly's own put "token" against the longest labels.
+Y_TITLE_STANDOFF = 12
 
 
 def _colour_range(finite: np.ndarray, kind: str) -> tuple[str, float, float]:
@@ -164,12 +169,16 @@ def matrix_heatmap(
     shapes += _jump_shapes(row_positions, col_positions)
     x_axis = token_axis(col_labels, x_title, max_labels=max_x_labels, n=n_cols)
     x_axis |= dict(tickangle=-45) if col_labels is not None else {}
-    y_axis = token_axis(row_labels, y_title, max_labels=MATRIX_MAX_LABELS, n=n_rows) | dict(autorange="reversed")
+    height = height if height is not None else _default_height(n_rows, row_labels, col_labels)
+    margin = _fitted_margins(x_axis, None)
+    row_cap = _row_label_cap(n_rows, height - margin["t"] - margin["b"])
+    y_axis = token_axis(row_labels, y_title, max_labels=row_cap, n=n_rows) | dict(autorange="reversed")
+    y_axis["title"] = y_axis["title"] | dict(standoff=Y_TITLE_STANDOFF)
     layout = dict(
         title=dict(text=title, font=dict(size=14)),
         xaxis=x_axis | dict(automargin=False),
         yaxis=y_axis | dict(automargin=False),
-        height=height if height is not None else _default_height(n_rows, row_labels, col_labels),
+        height=height,
         margin=_fitted_margins(x_axis, y_axis),
         plot_bgcolor=MASKED_GREY if kind == "scores" else "white",
         shapes=shapes,
@@ -177,14 +186,22 @@ def matrix_heatmap(
     return go.Figure(data=[heatmap], layout=layout)
 
 
-def _fitted_margins(x_axis: dict, y_axis: dict) -> dict:
+def _row_label_cap(n_rows: int, plot_px: float) -> int:
+    """How many row labels a matrix of `n_rows` rows writes in a plot `plot_px` high."""
+    if n_rows <= ROW_LABELS_ALL:
+        return max(n_rows, 1)
+    return min(MATRIX_MAX_LABELS, max(1, int(plot_px // ROW_LABEL_PX)))
+
+
+def _fitted_margins(x_axis: dict, y_axis: dict | None) -> dict:
     """Margins that hold the left tick labels and the bottom ones (tokens at −45°, or numbers), computed here:
     automargin measures the labels in the browser and draws every chart a second time (layout.CHAR_PX), and
-    Inside one head draws fifteen of these."""
-    x_ticks, y_ticks = x_axis.get("ticktext"), y_axis.get("ticktext")
+    Inside one head draws fifteen of these. The left one leaves the y title its standoff from the labels."""
+    x_ticks, y_ticks = x_axis.get("ticktext"), (y_axis or {}).get("ticktext")
     x_reach = tick_reach(x_ticks, x_axis.get("tickangle", 0)) if x_ticks else LINE_PX
     y_reach = tick_reach(y_ticks, 90) if y_ticks else NUMBER_CHARS * CHAR_PX
-    return dict(l=int(AXIS_TITLE_PX + y_reach + 12), r=10, t=50, b=int(AXIS_TITLE_PX + x_reach + 10))
+    left = AXIS_TITLE_PX + y_reach + Y_TITLE_STANDOFF
+    return dict(l=int(left), r=10, t=50, b=int(AXIS_TITLE_PX + x_reach + 10))
 
 
 def query_key_heatmap(
