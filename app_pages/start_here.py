@@ -49,7 +49,7 @@ from viz.views.chapter import (
     step_text,
     weighted_values,
 )
-from viz.views.chapter_notes import long_text_notice, prompt_cross_caption
+from viz.views.chapter_notes import long_text_notice, prompt_cross_caption, shared_keys_note
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, block_axis_labels
 from viz.views.heads import default_query_keys
 from viz.views.norm_words import first_block_input
@@ -127,6 +127,9 @@ def draw_query_key() -> None:
         show_chart(
             matrix_heatmap(s.k, f"K = E·W_K{rope}  [{s.n} × {s.d_head}]", labels, None, "d_head", "key"), "start_K"
         )
+    note = shared_keys_note(head, s.n_heads, s.n_kv_heads)
+    if note:
+        st.caption(note)
 
 
 def draw_dot_products() -> None:

@@ -287,3 +287,11 @@ def test_the_mole_comparison_does_not_offer_switching_a_causal_models_mask_off()
     assert_clean(at)
     said = " ".join(i.value for i in at.info if "reads left to right" in i.value)
     assert "A bidirectional model (MiniLM) can use it." in said, said
+
+
+def test_the_query_key_step_says_which_heads_share_the_keys_it_draws() -> None:
+    """Under grouped-query attention heads 0, 1 and 2 of SmolLM2 draw the same K: step 3 did not say so."""
+    at = open_app(step="query-key", head="1")
+    assert_clean(at)
+    said = " ".join(c.value for c in at.caption)
+    assert "query heads 0, 1 and 2 share this K" in said, said

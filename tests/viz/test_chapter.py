@@ -113,3 +113,12 @@ def test_the_dot_product_step_names_the_models_own_scale() -> None:
     assert "0.2041" in gemma and "instead of 1/√16" in gemma
     named = step_text("dot-products", dataclasses.replace(t5, terms=ScoreTerms(1.0, 8, position_bias=True)))
     assert "The scores (q·k + position bias) of" in named and "scaled scores" not in named
+
+
+def test_many_heads_says_how_many_query_heads_share_a_key_and_value_head() -> None:
+    """SmolLM2's 9 query heads share 3 key/value heads, but step 9 said each head has its own key and value
+    matrices."""
+    assert "each of its 3 key/value heads is shared by 3 query heads" in step_text("heads", DECODER)
+    alone = dataclasses.replace(DECODER, n_kv_heads=9)
+    assert "key/value heads" not in step_text("heads", alone)
+    assert "its own query, key and value matrices" in step_text("heads", alone)

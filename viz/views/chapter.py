@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from viz.views.chapter_notes import kv_sharing, own_matrices
 from viz.views.score_terms import ScoreTerms, score_terms
 
 # The model a learner can load for a real cross-attention (a Marian encoder-decoder, English → French).
@@ -135,9 +136,11 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
 
 def _context_text(f: Facts) -> str:
     n, blocks = f.n_pass_tokens or f.n_tokens, f.attention_sublayers or f.n_layers
-    sublayers = " (an encoder-decoder's: its encoder's, and its decoder's self- and cross-attention)" if (
-        f.encoder_decoder
-    ) else ""
+    sublayers = (
+        " (an encoder-decoder's: its encoder's, and its decoder's self- and cross-attention)"
+        if (f.encoder_decoder)
+        else ""
+    )
     return (
         "The attention pattern has one weight for every query and every key: its size is the **square of the "
         f"context size**. Your {n} tokens give {n}² = {n**2:,} weights per head, {blocks * f.n_heads * n**2:,} "
@@ -290,8 +293,9 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
     return {
         "heads": (
             "One head is one kind of contextual update. A **multi-headed** attention block runs many in "
-            f"parallel, each with its own query, key and value matrices: **{f.n_heads} heads** per layer in "
-            f"{f.model} (GPT-3: 96). Every head of layer {f.layer} on your text (click one to select it):"
+            f"parallel, each with its own {own_matrices(f.n_heads, f.n_kv_heads)}: **{f.n_heads} heads** per "
+            f"layer in {f.model} (GPT-3: 96).{kv_sharing(f.model, f.n_heads, f.n_kv_heads)} Every head of layer "
+            f"{f.layer} on your text (click one to select it):"
         ),
         "layers": (
             "Data flows through many attention blocks, with multi-layer perceptrons between them. Each block's "

@@ -37,3 +37,35 @@ def long_text_notice(n_text: int, n_kept: int, n_steps: int, causal: bool) -> st
             f"page shows the full text's pass, all {n_kept} tokens."
         )
     return f"Your text has {n_text} tokens{cap}. {ran}: {same}"
+
+
+def shared_keys_note(head: int, n_heads: int, n_kv_heads: int) -> str:
+    """Under grouped-query attention a group of query heads reads one key/value head: their K heatmaps are the
+    same picture, which a reader comparing heads should be told ('' when every head has its own)."""
+    if n_kv_heads == n_heads:
+        return ""
+    size = n_heads // n_kv_heads
+    kv = head // size
+    group = [str(h) for h in range(kv * size, (kv + 1) * size)]
+    heads = ", ".join(group[:-1]) + f" and {group[-1]}"
+    return (
+        f"Grouped-query attention: {n_heads} query heads share {n_kv_heads} key/value heads, so query heads {heads} "
+        f"share this K (key/value head {kv}); Q is head {head}'s own."
+    )
+
+
+def own_matrices(n_heads: int, n_kv_heads: int) -> str:
+    """What the Many heads step says each head has of its own (a query matrix alone when heads share keys)."""
+    return "query matrix" if n_kv_heads != n_heads else "query, key and value matrices"
+
+
+def kv_sharing(model: str, n_heads: int, n_kv_heads: int) -> str:
+    """Grouped-query attention (SmolLM2): query heads share key and value-down matrices, which the chapter's
+    "each head has its own" does not cover ('' when every head has its own)."""
+    if n_kv_heads == n_heads:
+        return ""
+    return (
+        f" The chapter gives each head its own key and value matrices too; {model} uses *grouped-query "
+        f"attention*: each of its {n_kv_heads} key/value heads is shared by {n_heads // n_kv_heads} query "
+        "heads, which read the same keys and value-down vectors (value-up stays each head's own)."
+    )
