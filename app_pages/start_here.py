@@ -46,6 +46,7 @@ from viz.views.chapter import (
     facts_of,
     softmax_rows,
     step_index,
+    step_named,
     step_text,
     weighted_values,
 )
@@ -134,7 +135,8 @@ def draw_query_key() -> None:
 
 def draw_dot_products() -> None:
     view = one_head()
-    st.caption(orientation_caption(orient).split(". ")[0] + ". Grey cells marked −∞ are masked (next steps).")
+    masked = f" Grey cells marked −∞ are masked (see {step_named('masking')})." if not view.mask.all() else ""
+    st.caption(orientation_caption(orient).split(". ")[0] + "." + masked)
     st.plotly_chart(
         scores_heatmap(view.scores, view.mask, tokens.plotly, orient, score_label=score_name),
         key="start_scores",
@@ -151,7 +153,7 @@ def draw_softmax() -> None:
     st.caption(
         f"Layer {layer}, head {head}: query {readable[q]} puts {row[top]:.1%} of its weight on {readable[top]}; "
         f"its weights sum to {row.sum():.4f}."
-        + (" −Infinity: a later key, masked (step 7)." if not view.mask[q].all() else "")
+        + (f" −Infinity: a later key, masked (see {step_named('masking')})." if not view.mask[q].all() else "")
     )
     st.dataframe(
         softmax_rows(view.scores[q], view.mask[q], row, tokens.readable, score_name),

@@ -295,3 +295,14 @@ def test_the_query_key_step_says_which_heads_share_the_keys_it_draws() -> None:
     assert_clean(at)
     said = " ".join(c.value for c in at.caption)
     assert "query heads 0, 1 and 2 share this K" in said, said
+
+
+@pytest.mark.parametrize(("model", "masked"), [("smollm2-135m", True), ("minilm-l6", False)])
+def test_the_dot_products_step_mentions_masked_cells_only_where_there_are_some(model: str, masked: bool) -> None:
+    """MiniLM has no mask and its scores no grey cell, but step 4 said "Grey cells marked −∞ are masked (next
+    steps)"; where there are some, the note names the step that explains them (masking is step 7, not the next)."""
+    at = open_app(model=model, step="dot-products")
+    assert_clean(at)
+    said = " ".join(c.value for c in at.caption)
+    assert ("Grey cells marked −∞ are masked (see the Masking step)." in said) == masked, said
+    assert "next steps" not in said

@@ -66,6 +66,11 @@ def step_index(slug: str | None) -> int:
     return SLUGS.index(slug) if slug in SLUGS else 0
 
 
+def step_named(slug: str) -> str:
+    """'the Masking step': a step named by its title, which stays right when the steps are renumbered."""
+    return f"the {STEPS[step_index(slug)].title} step"
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the prose needs to know about the loaded model and the traced text."""
