@@ -122,3 +122,11 @@ def test_many_heads_says_how_many_query_heads_share_a_key_and_value_head() -> No
     alone = dataclasses.replace(DECODER, n_kv_heads=9)
     assert "key/value heads" not in step_text("heads", alone)
     assert "its own query, key and value matrices" in step_text("heads", alone)
+
+
+def test_the_parameter_count_gives_each_matrix_the_shape_its_table_lists() -> None:
+    """The table lists value-up (the W_O slice) as d_head × d_model, but the text said every matrix is
+    d_model × d_head, "not d_head × d_model"."""
+    said = step_text("parameters", DECODER)
+    assert "query, key and value-down are d_model × d_head" in said and "value-up is d_head × d_model" in said
+    assert "not d_head × d_model" not in said

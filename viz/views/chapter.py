@@ -320,10 +320,11 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
         ),
         "context": _context_text(f),
         "parameters": (
-            "Counting as the chapter does: per head, a query, a key, a value-down and a value-up map, each "
-            "d_model × d_head numbers. For GPT-3 that is about 1.5 million each, 58 billion for all 96 heads "
+            "Counting as the chapter does: per head, a query, a key, a value-down and a value-up map, each of "
+            "d_model · d_head numbers. For GPT-3 that is about 1.5 million each, 58 billion for all 96 heads "
             f"of all 96 layers: about a third of its 175 billion. Here embeddings are rows (Q = E·W_Q), so each "
-            "matrix is the transpose of the chapter's drawing: d_model × d_head, not d_head × d_model. The same "
+            "matrix is the transpose of the chapter's drawing: query, key and value-down are d_model × d_head "
+            "(down to d_head), value-up is d_head × d_model (back up). The same "
             f"count for {f.model}'s shape:"
         ),
         "cross-attention": _cross_text(f),
