@@ -31,7 +31,8 @@ st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</s
 # side stack: the patterns page's heatmap was 320 px wide beside the layer's heads, and the half-width charts of the
 # other pages piled their token labels on one another and lost their titles at both edges
 # (tests/browser/test_chart_text_fits_browser.py). The three-panel mask comparison (the masking page, Start here's
-# step 7), in a container keyed wide_chart…, keeps the width its labels need and scrolls sideways. Button columns
+# step 7), in a container keyed wide_chart…, keeps the width its labels need and scrolls sideways, under a hint to
+# scroll (keyed scroll_hint…, hidden from 1201 px on: ui.widgets.wide_chart). Button columns
 # take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the layer × head
 # overview scrolls sideways at a size where each thumbnail can be seen and tapped, and headings drop their
 # link-to-heading icon (shown on hover, which a phone has not), which wrapped to an empty second line. (The overview's
@@ -46,6 +47,7 @@ st.html(
   [class*='st-key-wide_chart'] > [data-testid='stElementContainer']:has([data-testid='stPlotlyChart']) {
     min-width: 760px; }
 }
+@media (min-width: 1201px) { [class*='st-key-scroll_hint'] { display: none; } }
 [data-testid='stHorizontalBlock']:has(.stDownloadButton, .stButton) { flex-wrap: wrap; }
 [data-testid='stColumn']:has(.stDownloadButton, .stButton) { min-width: fit-content; }
 @media (max-width: 640px) {

@@ -16,6 +16,7 @@ from ui.widgets import (
     show_tokens,
     token_picker,
     warn_untrained_masking,
+    wide_chart,
     window_selector,
 )
 from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
@@ -135,7 +136,7 @@ st.caption(
     + (" In a window, a row sums to the share of the query's weight inside it." if long else "")
     + (" The sliding window applies in both: it is part of the model." if parts.has_window else "")
 )
-with st.container(key="wide_chart_compare"):  # below 1200 px the three panels keep their width and scroll
+with wide_chart("compare"):  # below 1200 px the three panels keep their width and scroll
     st.plotly_chart(
         mask_comparison(masked, unmasked, tokens.plotly, ctx.orient, cells=cells),
         key="compare",

@@ -33,6 +33,7 @@ from ui.widgets import (
     show_tokens,
     token_picker,
     warn_untrained_masking,
+    wide_chart,
 )
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
 from viz.figures.layout import orientation_caption
@@ -178,7 +179,7 @@ def draw_masking() -> None:
     view = one_head()
     st.caption(orientation_caption(orient))
     figure = mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, orient)
-    with st.container(key="wide_chart_start_masking"):  # below 1200 px it keeps its width and scrolls (app.py)
+    with wide_chart("start_masking"):
         st.plotly_chart(figure, key="start_masking", theme=None)
 
 

@@ -4,7 +4,8 @@ head selection from a chart click, the image-format switch and fixed-decimal tab
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
@@ -56,6 +57,23 @@ def warn_untrained_masking(ctx: PageContext, what: str = "these patterns") -> No
     else:
         said = f"The causal mask is on, but {ctx.model_label} was trained without it (it reads in both directions)"
     st.warning(f"{said}: {what} come from a pass the model never saw in training.", icon=":material/warning:")
+
+
+SCROLL_HINT = (
+    ":material/swipe: On a narrow screen the chart keeps its width: scroll the chart sideways for the difference "
+    "panel and the colour scales."
+)
+
+
+@contextmanager
+def wide_chart(key: str) -> Iterator[None]:
+    """A chart that keeps its width below 1200 px and scrolls sideways there (app.py's wide_chart… rule), under a
+    hint to scroll that app.py shows only then: the masking comparison's third panel and colour bars lay off-screen
+    at 1024 and 390 px with nothing saying so."""
+    with st.container(key=f"scroll_hint_{key}"):
+        st.caption(SCROLL_HINT)
+    with st.container(key=f"wide_chart_{key}"):
+        yield
 
 
 def show_token_strip(tokens: Sequence[str]) -> None:

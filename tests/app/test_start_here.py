@@ -306,3 +306,12 @@ def test_the_dot_products_step_mentions_masked_cells_only_where_there_are_some(m
     said = " ".join(c.value for c in at.caption)
     assert ("Grey cells marked −∞ are masked (see the Masking step)." in said) == masked, said
     assert "next steps" not in said
+
+
+@pytest.mark.parametrize("page", ["start", "masking"])
+def test_the_three_masking_panels_say_to_scroll_sideways_on_a_narrow_screen(page: str) -> None:
+    """Below 1200 px the panels keep their width and scroll (app.py), and at 1024 or 390 px the difference panel and
+    both colour bars were off-screen with nothing saying so. Both pages say it (app.py shows it there only)."""
+    at = open_app(page=page, step="masking")
+    assert_clean(at)
+    assert any("scroll the chart sideways" in c.value for c in at.caption), [c.value for c in at.caption]
