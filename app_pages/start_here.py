@@ -40,7 +40,7 @@ from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import context_growth, matrix_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import layer_lines
-from viz.labels import axis_labels, plotly_escape
+from viz.labels import axis_labels, counted, plotly_escape
 from viz.views.chapter import (
     SLUGS,
     STEPS,
@@ -178,6 +178,8 @@ def draw_pattern() -> None:
 def draw_masking() -> None:
     view = one_head()
     st.caption(orientation_caption(orient))
+    if len(tokens) == 1:  # the comparison is still drawn: one cell, the same with and without
+        st.caption("With one token there is nothing to mask: its only key is itself.")
     figure = mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, orient)
     with wide_chart("start_masking"):
         st.plotly_chart(figure, key="start_masking", theme=None)
@@ -197,16 +199,18 @@ def draw_values() -> None:
         rows.append(parts.rest[None, :])
     figure = matrix_heatmap(
         np.vstack([*rows, parts.delta[None, :]]),
-        f"Δe of {labels[q]} = Σ_j A[{q}, j]·(v_j·W_O) ({parts.n_seen} sources)",
+        f"Δe of {labels[q]} = Σ_j A[{q}, j]·(v_j·W_O) ({counted(parts.n_seen, 'source')})",
         [*names, f"= Δe of {labels[q]}"],
         None,
         "dimension",
         row_bands=len(names),  # a line above the sum
     )
     show_chart(figure, "start_delta_sum")
+    error = float(np.abs(parts.delta - s.delta[q]).max())
     st.caption(
-        f"The bottom row is the sum of the rows above it and equals row {q} of the Δe above to within "
-        f"{float(np.abs(parts.delta - s.delta[q]).max()):.1g}. A source with a small weight adds a faint row, "
+        f"The bottom row is the sum of the rows above it and equals row {q} of the Δe above "
+        + (f"to within {error:.1g}" if error else "exactly")
+        + ". A source with a small weight adds a faint row, "
         "however large its value vector." + ("" if s.mask[q].all() else MASKED_NOTE.format(masked_sources(layer)))
     )
 

@@ -315,3 +315,15 @@ def test_the_three_masking_panels_say_to_scroll_sideways_on_a_narrow_screen(page
     at = open_app(page=page, step="masking")
     assert_clean(at)
     assert any("scroll the chart sideways" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_a_one_token_text_reads_in_the_singular_and_has_nothing_to_mask() -> None:
+    """A one-word text: "(1 sources)", "to within 0", and a masking step that did not say there is nothing to mask."""
+    at = open_app(text="Hello", step="values")
+    assert_clean(at)
+    title = chart(at, "start_delta_sum")["layout"]["title"]["text"]
+    assert "(1 source)" in title, title
+    said = " ".join(c.value for c in at.caption)
+    assert "to within 0" not in said and "equals row 0 of the Δe above" in said, said
+    at = open_app(text="Hello", step="masking")
+    assert any("nothing to mask" in c.value for c in at.caption), [c.value for c in at.caption]

@@ -130,3 +130,9 @@ def test_the_parameter_count_gives_each_matrix_the_shape_its_table_lists() -> No
     said = step_text("parameters", DECODER)
     assert "query, key and value-down are d_model × d_head" in said and "value-up is d_head × d_model" in said
     assert "not d_head × d_model" not in said
+
+
+def test_a_one_token_text_is_told_in_the_singular() -> None:
+    one = dataclasses.replace(DECODER, n_tokens=1)
+    assert "**1 token**:" in step_text("tokens", one)
+    assert "Your 1 token gives 1² = 1 weight per head" in step_text("context", one)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from viz.labels import counted
 from viz.views.chapter_notes import kv_sharing, own_matrices
 from viz.views.score_terms import ScoreTerms, score_terms
 
@@ -141,6 +142,8 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
 
 def _context_text(f: Facts) -> str:
     n, blocks = f.n_pass_tokens or f.n_tokens, f.attention_sublayers or f.n_layers
+    yours = f"Your {counted(n, 'token')} {'gives' if n == 1 else 'give'}"
+    weights = "1 weight" if n == 1 else f"{n**2:,} weights"  # counted() has no thousands separator
     sublayers = (
         " (an encoder-decoder's: its encoder's, and its decoder's self- and cross-attention)"
         if (f.encoder_decoder)
@@ -148,7 +151,7 @@ def _context_text(f: Facts) -> str:
     )
     return (
         "The attention pattern has one weight for every query and every key: its size is the **square of the "
-        f"context size**. Your {n} tokens give {n}² = {n**2:,} weights per head, {blocks * f.n_heads * n**2:,} "
+        f"context size**. {yours} {n}² = {weights} per head, {blocks * f.n_heads * n**2:,} "
         f"in all {blocks} attention sublayers{sublayers}. That square is why the context size is a bottleneck: "
         "doubling the context quadruples the memory (on the chart's log axes, a line of slope 2). Memory of all "
         f"{blocks} × {f.n_heads} patterns of {f.model}, up to its context of {f.n_ctx:,} tokens:"
@@ -245,7 +248,7 @@ def _one_head_texts(f: Facts) -> dict[str, str]:
             + (
                 f"**{f.n_text_tokens} tokens**; the steps below use its first {f.n_tokens}:"
                 if f.n_text_tokens > f.n_tokens
-                else f"**{f.n_tokens} tokens**:"
+                else f"**{counted(f.n_tokens, 'token')}**:"
             )
         ),
         "embeddings": (
