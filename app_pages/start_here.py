@@ -25,6 +25,7 @@ from ui.shell import STEP
 from ui.sidebar import MOLE_WORD, mole_sentences, open_moles
 from ui.widgets import (
     fixed_decimals,
+    hand_pick_to,
     page_link,
     select_head_from_chart,
     show_chart,
@@ -149,6 +150,7 @@ def draw_softmax() -> None:
     view = one_head()
     default_q, _ = default_query_keys(tokens.raw, trace.offsets)
     q = token_picker("Query token", readable, default_q, "start_query")
+    hand_pick_to("mech_cell_query", readable[q])  # Inside one head (Go deeper) opens on this query
     row = view.pattern[q]
     top = int(row.argmax())
     st.caption(

@@ -242,6 +242,13 @@ def token_picker(label: str, labels: Sequence[str], default: int, key: str, wher
     return picked
 
 
+def hand_pick_to(key: str, label: str) -> None:
+    """Have the token picker `key` of another page open on `label` ("3: ␣creature"), as if picked there: a step
+    that looks at one query hands it to the page its Go deeper link opens (that picker follows it only while the
+    label names the same token at the same position)."""
+    st.session_state[f"_{key}_picked"] = [label]
+
+
 def token_multi_picker(
     label: str, labels: Sequence[str], default: Sequence[int], key: str, where: Any = st
 ) -> list[int]:

@@ -327,3 +327,13 @@ def test_a_one_token_text_reads_in_the_singular_and_has_nothing_to_mask() -> Non
     assert "to within 0" not in said and "equals row 0 of the Δe above" in said, said
     at = open_app(text="Hello", step="masking")
     assert any("nothing to mask" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_the_softmax_steps_query_goes_deeper_with_the_reader() -> None:
+    """Step 5 looks at "creature"; its Go deeper link opened Inside one head on the last query instead."""
+    from tests.app.helpers import keyed
+
+    at = open_app(step="softmax")
+    at.switch_page(page_named("inside_head").path).run()
+    assert_clean(at)
+    assert keyed(at, "selectbox", "mech_cell_query").value == 3  # 3: ␣creature, the step's default query
