@@ -163,14 +163,16 @@ def test_a_long_texts_window_has_no_marker_per_masked_cell_but_hovers_on_them() 
 
 def test_a_query_key_window_in_half_a_column_thins_its_rotated_labels_but_keeps_every_cell_and_jump() -> None:
     """48 positions of a long text in half a column: at most 12 x labels (at −45° more overlap), every other row
-    labelled (48 labels ~10 px apart ran together), hover on each cell's true positions, the picked cell framed first and a dashed line at the jump."""
+    labelled (48 labels ~10 px apart ran together), hover on each cell's true positions, the picked cell framed
+    first and a dashed line at the jump."""
     from viz.figures.mechanism import QK_MAX_X_LABELS, matrix_heatmap, query_key_heatmap
 
     positions = [*range(0, 24), *range(276, 300)]  # a window made of two runs of tokens
     names = [f"{p}: t{p}" for p in positions]
     matrix = np.random.default_rng(0).random((48, 48))
     fig = query_key_heatmap(matrix, "A", names, "rows", "weight", highlight=(30, 5), positions=positions)
-    assert len(fig.layout.xaxis.ticktext) <= QK_MAX_X_LABELS < 48 and fig.layout.yaxis.tickvals == tuple(range(0, 48, 2))
+    assert len(fig.layout.xaxis.ticktext) <= QK_MAX_X_LABELS < 48
+    assert fig.layout.yaxis.tickvals == tuple(range(0, 48, 2))
     np.testing.assert_array_equal(decode(fig.to_plotly_json()["data"][0]["z"]), matrix.astype(np.float32))
     assert decode(fig.to_plotly_json()["data"][0]["customdata"])[24, 23].tolist() == [276, 23]
     frame, *jumps = fig.layout.shapes
