@@ -9,11 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.figures.layout import (
-    AXIS_TITLE_PX,
     CELL_AXIS,
-    CHAR_PX,
     DIVERGING_SCALE,
-    LINE_PX,
     MASKED_GREY,
     SELECTED_RED,
     TRANSPARENT,
@@ -23,22 +20,15 @@ from viz.figures.layout import (
     axis_titles,
     oriented,
     red_frame,
-    tick_reach,
     token_axis,
 )
+from viz.figures.matrix_axes import MATRIX_MAX_LABELS, fitted_margins, row_axis
 from viz.labels import plotly_escape
 
-NUMBER_CHARS = 5  # the widest numeric tick label a matrix axis gets ("1,000" / "575")
-MATRIX_MAX_LABELS = 48  # the mechanism pages' matrices sit in narrower columns than the pattern pages'
 # A query × key matrix sits in half a column: at 1280 px its plot is ~170 px wide, and token labels at −45° need
 # ~16 px each, so 48 of them (a long text's window) were drawn on top of one another. Every 4th of 48 is shown
 # instead; hover still names every cell's tokens.
 QK_MAX_X_LABELS = 12
-# Row labels: every row up to ROW_LABELS_ALL rows; past that one every k rows, at least ROW_LABEL_PX apart (12 px
-# labels). At 128 tokens a label every 3rd row stood ~11 px apart in a 560 px chart and ran into each other.
-ROW_LABELS_ALL, ROW_LABEL_PX = 40, 16
-# The y title's distance from its tick labels: Plotly's own put "token" against the longest labels.
-Y_TITLE_STANDOFF = 12
 
 
 def _colour_range(finite: np.ndarray, kind: str) -> tuple[str, float, float]:
@@ -163,45 +153,37 @@ def matrix_heatmap(
         colorbar=dict(thickness=12),
         **_positions_hover(n_rows, n_cols, row_positions, col_positions, x_title, y_title),
     )
-    shapes = _cell_shapes(highlight)  # shapes[0] is the picked cell where there is one
-    if row_bands:
-        shapes += _band_shapes(n_rows, n_cols, row_bands, band_highlight)
-    shapes += _jump_shapes(row_positions, col_positions)
+    shapes = _matrix_shapes(n_rows, n_cols, highlight, row_bands, band_highlight, row_positions, col_positions)
     x_axis = token_axis(col_labels, x_title, max_labels=max_x_labels, n=n_cols)
     x_axis |= dict(tickangle=-45) if col_labels is not None else {}
     height = height if height is not None else _default_height(n_rows, row_labels, col_labels)
-    margin = _fitted_margins(x_axis, None)
-    row_cap = _row_label_cap(n_rows, height - margin["t"] - margin["b"])
-    y_axis = token_axis(row_labels, y_title, max_labels=row_cap, n=n_rows) | dict(autorange="reversed")
-    y_axis["title"] = y_axis["title"] | dict(standoff=Y_TITLE_STANDOFF)
+    y_axis = row_axis(row_labels, y_title, n_rows, height, x_axis)
     layout = dict(
         title=dict(text=title, font=dict(size=14)),
         xaxis=x_axis | dict(automargin=False),
         yaxis=y_axis | dict(automargin=False),
         height=height,
-        margin=_fitted_margins(x_axis, y_axis),
+        margin=fitted_margins(x_axis, y_axis),
         plot_bgcolor=MASKED_GREY if kind == "scores" else "white",
         shapes=shapes,
     )
     return go.Figure(data=[heatmap], layout=layout)
 
 
-def _row_label_cap(n_rows: int, plot_px: float) -> int:
-    """How many row labels a matrix of `n_rows` rows writes in a plot `plot_px` high."""
-    if n_rows <= ROW_LABELS_ALL:
-        return max(n_rows, 1)
-    return min(MATRIX_MAX_LABELS, max(1, int(plot_px // ROW_LABEL_PX)))
-
-
-def _fitted_margins(x_axis: dict, y_axis: dict | None) -> dict:
-    """Margins that hold the left tick labels and the bottom ones (tokens at −45°, or numbers), computed here:
-    automargin measures the labels in the browser and draws every chart a second time (layout.CHAR_PX), and
-    Inside one head draws fifteen of these. The left one leaves the y title its standoff from the labels."""
-    x_ticks, y_ticks = x_axis.get("ticktext"), (y_axis or {}).get("ticktext")
-    x_reach = tick_reach(x_ticks, x_axis.get("tickangle", 0)) if x_ticks else LINE_PX
-    y_reach = tick_reach(y_ticks, 90) if y_ticks else NUMBER_CHARS * CHAR_PX
-    left = AXIS_TITLE_PX + y_reach + Y_TITLE_STANDOFF
-    return dict(l=int(left), r=10, t=50, b=int(AXIS_TITLE_PX + x_reach + 10))
+def _matrix_shapes(
+    n_rows: int,
+    n_cols: int,
+    highlight: tuple[int, int] | None,
+    row_bands: int | None,
+    band_highlight: int | None,
+    row_positions: Sequence[int] | None,
+    col_positions: Sequence[int] | None,
+) -> list[dict]:
+    """A matrix's shapes: the picked cell's frame first where there is one, then band lines and jump lines."""
+    shapes = _cell_shapes(highlight)
+    if row_bands:
+        shapes += _band_shapes(n_rows, n_cols, row_bands, band_highlight)
+    return shapes + _jump_shapes(row_positions, col_positions)
 
 
 def query_key_heatmap(
