@@ -193,7 +193,7 @@ st.markdown(
 - **No mask in cross-attention.** The whole source is known before decoding starts, so every target position may read
   every source position. (The decoder's own self-attention stays causal.)
 - **The pattern is target × source only.** Rows sum to 1 over the source alone; here each row also spends weight on
-  the prompt labels and on earlier French tokens, and the same heads do both jobs.
+  the prompt labels and on the other French tokens, and the same heads do both jobs.
 
 To see a real one, load an encoder-decoder under *Another model* in the sidebar (for example `google-t5/t5-small`,
 which was trained to translate English to French, where the model hub is reachable; a Marian model needs a

@@ -156,7 +156,7 @@ def draw_softmax() -> None:
     st.caption(
         f"Layer {layer}, head {head}: query {readable[q]} puts {row[top]:.1%} of its weight on {readable[top]}; "
         f"its weights sum to {row.sum():.4f}."
-        + (f" −Infinity: a later key, masked (see {step_named('masking')})." if not view.mask[q].all() else "")
+        + (f" −Infinity: a key it may not see (see {step_named('masking')})." if not view.mask[q].all() else "")
     )
     st.dataframe(
         softmax_rows(view.scores[q], view.mask[q], row, tokens.readable, score_name),
