@@ -49,6 +49,10 @@ def test_every_step_is_told_with_the_models_numbers(facts: Facts) -> None:
 def test_masking_and_cross_attention_say_what_applies() -> None:
     assert "−∞" in step_text("masking", DECODER) and "without** a mask" not in step_text("masking", DECODER)
     assert "trained **without** a mask" in step_text("masking", ENCODER)
+    assert "the model's own unmasked softmax" in step_text("masking", ENCODER)
+    # With the mask switched on in every layer, even the unmasked softmax reads inputs of an untrained pass.
+    forced = step_text("masking", dataclasses.replace(ENCODER, causal=True))
+    assert "model's own unmasked" not in forced and "never saw in training" in forced
     assert "is an encoder only, so it" in step_text("cross-attention", ENCODER)
     assert "is a decoder only, so it" in step_text("cross-attention", DECODER)
     real = dataclasses.replace(DECODER, encoder_decoder=True)

@@ -210,7 +210,12 @@ def _masking_text(f: Facts) -> str:
         f"{who}, so every token reads the tokens after it "
         "as well as before it (bidirectional). Masking is what a decoder such as SmolLM2 (or GPT-3) needs, "
         "because it predicts the next token. Below is what a causal mask *would* do to this head's scores, "
-        "beside the model's own unmasked softmax; the model itself never saw the masked version."
+        + (
+            "beside their softmax without it. The mask is switched on in every layer of this pass, so even those "
+            "scores come from inputs the model never saw in training."
+            if f.causal
+            else "beside the model's own unmasked softmax; the model itself never saw the masked version."
+        )
     )
 
 
