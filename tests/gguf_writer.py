@@ -320,3 +320,24 @@ def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = Non
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+def rewrite_gguf(src: Path, dst: Path, fields: dict | None = None, drop: tuple[str, ...] = (), big_endian=False):
+    """`src` written again as `dst` (a file for the hostile-input tests): `fields` set (key → (value, gguf value
+    type[, array item type])), the keys in `drop` left out, and big_endian writes it the other way round."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(src))
+    order = gguf.GGUFEndian.BIG if big_endian else gguf.GGUFEndian.LITTLE
+    w = gguf.GGUFWriter(str(dst), str(reader.fields["general.architecture"].contents()), endianess=order)
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture" or key in drop or key in (fields or {}):
+            continue
+        w.add_key_value(key, field.contents(), field.types[0], field.types[-1] if len(field.types) > 1 else None)
+    for key, value in (fields or {}).items():
+        w.add_key_value(key, *value)
+    for t in reader.tensors:  # the tiny files hold float32 tensors only
+        w.add_tensor(t.name, np.asarray(t.data, dtype=np.float32))
+    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file()
+    w.close()
+    return dst

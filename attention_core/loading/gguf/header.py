@@ -9,7 +9,10 @@ Layout (GGUF v2 and v3, llama.cpp's docs/gguf.md): magic "GGUF", version u32, te
 count u64; each key/value: a string key, a u32 value type, the value (an array: a u32 item type, a u64 count,
 the items; a string: a u64 length and its bytes); each tensor: a string name, u32 n_dims, n_dims u64 dims, u32
 ggml type, u64 offset into the data, which starts at the next multiple of general.alignment (32 unless set).
-Little-endian; a big-endian file is recognised by its version, as gguf's reader does.
+Little-endian; a big-endian file is recognised by its version, as gguf's reader does, and its header read in
+that order. Its tensors: plain ones (F32, F16, F64, I8-I64) are read as big-endian values and converted
+(reader.py); one of quantised blocks (BF16, Q8_0, ...) is refused, since gguf's writer swaps plain arrays only and
+a block's f16 scales may then be in either order.
 """
 
 from __future__ import annotations
@@ -144,6 +147,16 @@ def read_header(path: Path) -> GGUFHeader:
 def _read_header(path: str, _inode: int, _size: int, _mtime_ns: int) -> GGUFHeader:
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         return _walk(buf, len(buf))
+
+
+def tensor_type_name(info: TensorInfo) -> str:
+    """The ggml type's name (Q8_0, BF16, ...), or its number when gguf does not know it."""
+    from gguf.constants import GGMLQuantizationType
+
+    try:
+        return GGMLQuantizationType(info.ggml_type).name
+    except ValueError:
+        return f"ggml type {info.ggml_type}"
 
 
 def tensor_bytes(info: TensorInfo) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ...errors import ModelLoadError
-from .header import GGUFHeader, TensorInfo, check_complete, tensor_bytes
+from .header import GGUFHeader, TensorInfo, check_complete, tensor_bytes, tensor_type_name
 
 Progress = Callable[[float, str], None]
 
@@ -68,11 +68,25 @@ def read_gguf(path: Path) -> GGUFFile:
     if len(set(names)) != len(names):  # one would silently replace the other (gguf's reader refused it too)
         twice = sorted({n for n in names if names.count(n) > 1})
         raise ModelLoadError(f"{path.name} lists the tensor {twice[0]!r} twice; the file is corrupt.")
+    if header.big_endian:
+        _check_plain(path, header)
     data = np.memmap(path, mode="r")
     try:
         return GGUFFile(header.fields, [_tensor(data, header, t) for t in header.tensors])
     except (ValueError, KeyError) as exc:  # an unknown tensor type, a shape its bytes do not fill
         raise ModelLoadError(f"{path.name} is not a readable GGUF file (truncated or corrupt?): {exc}") from exc
+
+
+def _check_plain(path: Path, header: GGUFHeader) -> None:
+    """A big-endian file's plain tensors are read as big-endian values, but its blocks cannot be: gguf's writer
+    swaps the bytes of plain arrays only, so a block's f16 scales (and BF16's halves) may be in either order."""
+    for t in header.tensors:
+        if t.ggml_type not in _PLAIN_DTYPES:
+            kind = tensor_type_name(t)
+            raise ModelLoadError(
+                f"{path.name} is big-endian and its tensor {t.name} is {kind}, whose byte order in such a file is "
+                "ambiguous; convert the model to a little-endian GGUF (llama.cpp's default)."
+            )
 
 
 class Meta:
@@ -120,8 +134,11 @@ def dequantize_all(reader: GGUFFile, progress: Progress | None = None) -> dict[s
     out: dict[str, np.ndarray] = {}
     tensors = list(reader.tensors)
     for i, t in enumerate(tensors):
+        data = t.data
+        if not data.dtype.isnative:  # a big-endian file's plain tensor: gguf.dequantize would reinterpret its bytes
+            data = data.astype(data.dtype.newbyteorder("="))
         try:
-            data = gguf.dequantize(t.data, t.tensor_type)
+            data = gguf.dequantize(data, t.tensor_type)
         except NotImplementedError:
             known = ", ".join(sorted(["F32", "F16"] + [q.name for q in gguf.quants._type_traits]))
             raise ModelLoadError(
