@@ -4,6 +4,7 @@ round (big-endian) loads the same numbers as its little-endian twin."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import gguf
@@ -12,6 +13,7 @@ import pytest
 
 from attention_core.errors import ModelLoadError
 from attention_core.loading.gguf import convert_gguf
+from attention_core.loading.gguf.header import check_complete
 from attention_core.loading.gguf.reader import dequantize_all, read_gguf
 from tests.gguf_writer import rewrite_gguf, save_tiny_gguf
 
@@ -68,3 +70,41 @@ def test_a_big_endian_file_of_quantised_blocks_is_refused(tmp_path, qtype) -> No
     with pytest.raises(ModelLoadError, match=rf"^beq\.gguf is big-endian and its tensor blk\.0\.attn_q\.weight "
                                              rf"is {qtype}[^\n]*$"):
         read_gguf(path)
+
+
+# ── where the tensors lie ────────────────────────────────────────────────────────────────────────────
+
+
+def _tensors_at(path: Path, offsets: list[int], n: int = 16, alignment: int | None = None) -> Path:
+    """A GGUF whose F32 tensors t0, t1, ... of n values each start at `offsets` in its data section."""
+    kv = b""
+    if alignment is not None:
+        kv = struct.pack("<Q", 17) + b"general.alignment" + struct.pack("<II", 4, alignment)
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(offsets), 1 if kv else 0) + kv
+    for i, offset in enumerate(offsets):
+        head += struct.pack("<Q", 2) + f"t{i}".encode() + struct.pack("<IQIQ", 1, n, 0, offset)
+    head += bytes(-len(head) % (alignment or 32))
+    path.write_bytes(head + bytes(max(offsets) + 4 * n))
+    return path
+
+
+@pytest.mark.parametrize("offsets", [[0, 64], [64, 0], [0, 64, 128]], ids=["in-order", "reversed", "three"])
+def test_aligned_separate_tensors_are_read(tmp_path, offsets) -> None:
+    assert len(check_complete(_tensors_at(tmp_path / "ok.gguf", offsets)).tensors) == len(offsets)
+
+
+@pytest.mark.parametrize(
+    ("offsets", "alignment", "says"),
+    [
+        ([0, 66], None, "tensor t1 starts at byte 66 of the data, not a multiple of its alignment 32"),
+        ([0, 96], 64, "tensor t1 starts at byte 96 of the data, not a multiple of its alignment 64"),
+        ([0, 0], None, "tensors t0 and t1 overlap (t1 starts at byte 0, t0 runs to byte 64)"),
+        ([64, 0, 32], None, "tensors t1 and t2 overlap (t2 starts at byte 32, t1 runs to byte 64)"),
+    ],
+    ids=["misaligned", "misaligned-64", "same-offset", "overlapping"],
+)
+def test_misaligned_or_overlapping_tensors_are_refused(tmp_path, offsets, alignment, says) -> None:
+    path = _tensors_at(tmp_path / "bad.gguf", offsets, alignment=alignment)
+    with pytest.raises(ModelLoadError, match=r"^bad\.gguf: [^\n]*$") as err:
+        check_complete(path)
+    assert says in str(err.value)

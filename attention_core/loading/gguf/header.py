@@ -174,6 +174,7 @@ def check_complete(path: Path) -> GGUFHeader:
     """The header, once the file is known to hold every tensor's data: a download cut short is named as such
     rather than left to fail when a tensor is read ("cannot reshape array of size ...")."""
     header = read_header(path)
+    _check_layout(path, header)
     end = max((header.data_start + t.offset + tensor_bytes(t) for t in header.tensors), default=header.data_start)
     if end > header.file_size:
         raise ModelLoadError(
@@ -181,3 +182,24 @@ def check_complete(path: Path) -> GGUFHeader:
             "(an interrupted download or copy?)."
         )
     return header
+
+
+def _check_layout(path: Path, header: GGUFHeader) -> None:
+    """Each tensor at a multiple of general.alignment (llama.cpp's gguf.c refuses others) and no two sharing
+    bytes: a file whose tensors overlap would load one tensor's bytes as another's weights without a word."""
+    alignment = header.fields.get(ALIGNMENT_KEY, DEFAULT_ALIGNMENT)  # checked to be a power of two by _walk
+    for t in header.tensors:
+        if t.offset % alignment:
+            raise ModelLoadError(
+                f"{path.name}: tensor {t.name} starts at byte {t.offset:,} of the data, not a multiple of its "
+                f"alignment {alignment}; the file is corrupt."
+            )
+    last, end = None, 0  # the tensor reaching furthest so far, and where it ends
+    for t in sorted(header.tensors, key=lambda t: (t.offset, tensor_bytes(t))):  # an empty tensor shares nothing
+        if last is not None and t.offset < end:
+            raise ModelLoadError(
+                f"{path.name}: tensors {last.name} and {t.name} overlap ({t.name} starts at byte {t.offset:,}, "
+                f"{last.name} runs to byte {end:,}); the file is corrupt."
+            )
+        if t.offset + tensor_bytes(t) > end:
+            last, end = t, t.offset + tensor_bytes(t)
