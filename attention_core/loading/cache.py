@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -52,7 +53,19 @@ def entry_dir(name: str, source: Path) -> Path:
 
 
 def _checksums(weights: dict[str, torch.Tensor]) -> dict[str, float]:
-    return {k: float(v.double().sum()) for k, v in weights.items()}
+    return {k: _checksum(v) for k, v in weights.items()}
+
+
+def _checksum(tensor: torch.Tensor) -> float:
+    """The float64 sum; with NaN or inf in the tensor, the sum of its finite values plus the positions of the
+    others, which stays a number: a NaN sum never equals itself, and the cache was called damaged at every load."""
+    values = tensor.double()
+    total = float(values.sum())
+    if math.isfinite(total):
+        return total
+    finite = torch.isfinite(values)
+    positions = torch.nonzero(~finite.reshape(-1)).double()
+    return float(values.where(finite, 0.0).sum()) + float(positions.sum()) + 0.5 * len(positions)
 
 
 def write_entry(folder: Path, config: ModelConfig, weights: dict[str, torch.Tensor], tokenizer: Tokenizer) -> None:

@@ -108,3 +108,49 @@ def test_misaligned_or_overlapping_tensors_are_refused(tmp_path, offsets, alignm
     with pytest.raises(ModelLoadError, match=r"^bad\.gguf: [^\n]*$") as err:
         check_complete(path)
     assert says in str(err.value)
+
+
+# ── NaN and infinite weights ─────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("qtype", ["F32", "F16", "Q8_0"])
+def test_a_tensor_holding_nan_or_inf_is_refused_by_name_and_count(tmp_path, qtype) -> None:
+    x = np.ones((2, 32), np.float32)
+    x[0, 3], x[1, 5], x[1, 6] = np.nan, np.inf, -np.inf
+    path = tmp_path / "nan.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_tensor("fine.weight", np.ones((2, 32), np.float32))
+    if qtype == "Q8_0":  # a block whose f16 scale is NaN: every value of the block
+        blocks = gguf.quants.quantize(np.ones((2, 32), np.float32), gguf.GGMLQuantizationType.Q8_0)
+        blocks[0, :2] = np.array([np.nan], np.float16).view(np.uint8)
+        w.add_tensor("bad.weight", blocks, raw_shape=blocks.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    else:
+        w.add_tensor("bad.weight", x.astype(np.float16 if qtype == "F16" else np.float32))
+    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file()
+    w.close()
+    count = 32 if qtype == "Q8_0" else 3
+    with pytest.raises(ModelLoadError, match=rf"^nan\.gguf: tensor bad\.weight holds {count} NaN or infinite values "
+                                             r"of 64[^\n]*$"):
+        dequantize_all(read_gguf(path))
+
+
+def test_the_cache_checksum_survives_a_nan_weight(tiny, tmp_path) -> None:
+    """A NaN made the checksum (a sum) NaN, which never equals itself: every later load called the cache damaged
+    and rebuilt it (safetensors models can still hold one; GGUF files are refused above)."""
+    from attention_core.loading.cache import read_entry, write_entry
+
+    config, weights, tokenizer = convert_gguf(tiny, "m")
+    weights["embed.W_E"][0, 0] = float("nan")
+    weights["embed.W_E"][0, 1] = float("inf")
+    write_entry(tmp_path / "entry", config, weights, tokenizer)
+    _, back, _ = read_entry(tmp_path / "entry")
+    assert back["embed.W_E"][0, :2].tolist() == [pytest.approx(float("nan"), nan_ok=True), float("inf")]
+    # a damaged value elsewhere in that tensor is still caught
+    from safetensors.torch import save_file
+
+    back["embed.W_E"][1, 1] += 1.0
+    save_file(back, str(tmp_path / "entry" / "weights.safetensors"))
+    from attention_core.loading.cache import CacheCorrupt
+
+    with pytest.raises(CacheCorrupt, match="embed.W_E does not match its checksum"):
+        read_entry(tmp_path / "entry")

@@ -39,6 +39,7 @@ class GGUFFile:
 
     fields: dict[str, Any]
     tensors: list[GGUFTensor]
+    file_name: str = "the GGUF file"  # for messages about a tensor's values, found only as they are dequantised
 
 
 def _tensor(data: np.ndarray, header: GGUFHeader, info: TensorInfo) -> GGUFTensor:
@@ -72,7 +73,7 @@ def read_gguf(path: Path) -> GGUFFile:
         _check_plain(path, header)
     data = np.memmap(path, mode="r")
     try:
-        return GGUFFile(header.fields, [_tensor(data, header, t) for t in header.tensors])
+        return GGUFFile(header.fields, [_tensor(data, header, t) for t in header.tensors], path.name)
     except (ValueError, KeyError) as exc:  # an unknown tensor type, a shape its bytes do not fill
         raise ModelLoadError(f"{path.name} is not a readable GGUF file (truncated or corrupt?): {exc}") from exc
 
@@ -148,9 +149,23 @@ def dequantize_all(reader: GGUFFile, progress: Progress | None = None) -> dict[s
         except Exception as exc:
             raise ModelLoadError(f"Tensor {t.name} could not be dequantised (corrupt file?): {exc}") from exc
         out[t.name] = np.array(data, dtype=np.float32)  # a writable copy: F32 comes straight from the read-only map
+        _check_finite(reader.file_name, t.name, out[t.name])
         if progress is not None:
             progress((i + 1) / len(tensors), f"Dequantising {t.name}")
     return out
+
+
+def _check_finite(file_name: str, name: str, data: np.ndarray) -> None:
+    """NaN or inf in a weight makes every trace NaN far from its cause: refuse the file by the tensor's name. The
+    float64 sum is NaN or inf exactly when a value is (float32 values cannot overflow it) and needs no mask."""
+    with np.errstate(invalid="ignore"):  # inf + -inf is NaN, which is what this looks for
+        if np.isfinite(data.sum(dtype=np.float64)):
+            return
+    bad = data.size - int(np.count_nonzero(np.isfinite(data)))
+    raise ModelLoadError(
+        f"{file_name}: tensor {name} holds {bad:,} NaN or infinite values of {data.size:,}; the file is corrupt "
+        "or was converted from broken weights."
+    )
 
 
 class Tensors:
