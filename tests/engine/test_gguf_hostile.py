@@ -154,3 +154,24 @@ def test_the_cache_checksum_survives_a_nan_weight(tiny, tmp_path) -> None:
 
     with pytest.raises(CacheCorrupt, match="embed.W_E does not match its checksum"):
         read_entry(tmp_path / "entry")
+
+
+# ── malformed metadata ───────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(("depth", "ok"), [(7, True), (8, False), (5000, False)])  # depth + 1 arrays
+def test_metadata_arrays_nested_deep_are_refused_not_a_recursion_error(tmp_path, depth, ok) -> None:
+    from attention_core.loading.gguf.header import read_header
+
+    nested = struct.pack("<Q", 4) + b"x.ns" + struct.pack("<I", 9) + struct.pack("<IQ", 9, 1) * depth
+    path = tmp_path / "nest.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + nested + struct.pack("<IQ", 4, 0))
+    if ok:
+        value = read_header(path).fields["x.ns"]
+        for _ in range(depth):
+            value = value[0]
+        assert value == []
+        return
+    with pytest.raises(ModelLoadError, match=r"^nest\.gguf is not a readable GGUF file \(metadata x\.ns nests "
+                                             r"arrays more than 8 deep\)\.$"):
+        read_header(path)

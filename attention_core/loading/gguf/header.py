@@ -35,6 +35,11 @@ SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?"
 SCALAR_BYTES = {kind: struct.calcsize(fmt) for kind, fmt in SCALAR_FORMATS.items()}
 ALIGNMENT_KEY, DEFAULT_ALIGNMENT = "general.alignment", 32
 MAX_DIMS = 8  # llama.cpp's GGML_MAX_DIMS is 4
+MAX_NESTING = 8  # arrays of arrays: llama.cpp reads none, gguf-py any; deeper is a hostile file (recursion)
+
+
+class _TooDeep(ValueError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class _Cursor:
         self.at += n
         return self.buf[self.at - n : self.at]
 
-    def value(self, kind: int) -> Any:
+    def value(self, kind: int, depth: int = 0) -> Any:
         """A metadata value as Python: a number, a str, or a list (gguf's ReaderField.contents() gives the same)."""
         if kind in SCALAR_FORMATS:
             return self.take(SCALAR_FORMATS[kind])
@@ -91,7 +96,9 @@ class _Cursor:
             values = list(struct.unpack_from(fmt, self.buf, self.at))
             self.at += struct.calcsize(fmt)
             return values
-        return [self.value(item) for _ in range(count)]
+        if item == ARRAY and depth >= MAX_NESTING - 1:
+            raise _TooDeep
+        return [self.value(item, depth + 1) for _ in range(count)]
 
 
 def _tensor(cur: _Cursor) -> TensorInfo:
@@ -123,7 +130,10 @@ def _walk(buf, file_size: int) -> GGUFHeader:
     fields = {}
     for _ in range(n_kv):
         key = cur.string().decode("utf-8")
-        fields[key] = cur.value(cur.take("I"))
+        try:
+            fields[key] = cur.value(cur.take("I"))
+        except _TooDeep:
+            raise ValueError(f"metadata {key} nests arrays more than {MAX_NESTING} deep") from None
     alignment = fields.get(ALIGNMENT_KEY, DEFAULT_ALIGNMENT)
     _check_count(cur, n_tensors, 24, "tensors")  # name length, n_dims, type, offset
     tensors = tuple(_tensor(cur) for _ in range(n_tensors))
