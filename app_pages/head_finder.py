@@ -27,6 +27,7 @@ from viz.views.heads import (
     PREVIOUS_TOKEN_HEAD,
     STAT_COLUMNS,
     all_patterns,
+    asks_control_question,
     control_result,
     default_query_keys,
     focus_span,
@@ -197,11 +198,19 @@ else:
         f"in layer {best.layer}, head {best.head}."
     )
     best_prev = float(stats["prev"][best.layer, best.head])
+    # The control text asks one fixed question; for any other its numbers would measure different tokens.
+    has_control = asks_control_question(trace.tokens, query, keys)
     if best_prev > PREVIOUS_TOKEN_HEAD:
         st.warning(
             f"Careful: across this text, layer {best.layer}, head {best.head} puts {best_prev:.0%} of each query's "
             "weight on the token just before it: a previous-token head. Its score here may only say that a chosen "
-            "key sits right before the query. The control below moves the adjectives one word away.",
+            "key sits right before the query. "
+            + (
+                "The control below moves the adjectives one word away."
+                if has_control
+                else "(The page's control sentence, with a word between the adjectives and the noun, tests only the "
+                "default question, “creature” ← “fluffy” + “blue”: it has nothing to say about this one.)"
+            ),
             icon=":material/warning:",
         )
     over_half = sum(h.weight > 0.5 for h in hits)
@@ -240,8 +249,11 @@ else:
     st.caption("Click a row of the table or a cell of the grid to open that head on the Attention patterns page.")
     show_focus(best.layer, best.head, query, keys)
 
-    with st.expander("Control: the adjectives one word away from the noun", expanded=best_prev > PREVIOUS_TOKEN_HEAD):
-        show_control(best.layer, best.head, best.weight)
+    if has_control:
+        with st.expander(
+            "Control: the adjectives one word away from the noun", expanded=best_prev > PREVIOUS_TOKEN_HEAD
+        ):
+            show_control(best.layer, best.head, best.weight)
 
 stats = wait_with_progress(stats_job, "Head statistics over the whole text")
 st.subheader("Every head at a glance")

@@ -164,6 +164,9 @@ def row_to_head(row: int, n_heads: int) -> tuple[int, int]:
     return divmod(int(row), n_heads)
 
 
+CONTROL_QUERY, CONTROL_KEYS = "creature", {"fluffy", "blue"}  # the showcase's question, which its control asks
+
+
 def default_query_keys(
     tokens: Sequence[str], offsets: Sequence[tuple[int, int]] | None = None
 ) -> tuple[int, list[int]]:
@@ -171,9 +174,9 @@ def default_query_keys(
     it (a word: a token with a letter or digit that covers some of the text; special tokens such as [CLS], [SEP]
     and </s> cover none: their `offsets` are empty; a text with no word: its last token ← the one before)."""
     stripped = [t.strip().lower() for t in tokens]
-    if "creature" in stripped:
-        q = stripped.index("creature")
-        keys = [i for i, t in enumerate(stripped[:q]) if t in {"fluffy", "blue"}]
+    if CONTROL_QUERY in stripped:
+        q = stripped.index(CONTROL_QUERY)
+        keys = [i for i, t in enumerate(stripped[:q]) if t in CONTROL_KEYS]
         if keys:
             return q, keys
     covers = [end > start for start, end in offsets] if offsets is not None else [True] * len(tokens)
@@ -187,6 +190,15 @@ def default_query_keys(
 # head that only looks at the previous token cannot score here.
 CONTROL_TEXT = "a fluffy and blue old creature roamed the verdant forest"
 PREVIOUS_TOKEN_HEAD = 0.5  # a head whose previous-token share is above this is called a previous-token head
+
+
+def asks_control_question(tokens: Sequence[str], query: int, keys: Sequence[int]) -> bool:
+    """Whether the head finder asks the question its control text was built for: "creature" ← every "fluffy" and
+    "blue" before it. Only then may the control's numbers stand beside the page's: for another question they
+    would measure different tokens."""
+    stripped = [t.strip().lower() for t in tokens]
+    adjectives = [i for i, t in enumerate(stripped[:query]) if t in CONTROL_KEYS]
+    return stripped[query] == CONTROL_QUERY and bool(adjectives) and sorted(keys) == adjectives
 
 
 @dataclass(frozen=True)
