@@ -175,3 +175,52 @@ def test_metadata_arrays_nested_deep_are_refused_not_a_recursion_error(tmp_path,
     with pytest.raises(ModelLoadError, match=r"^nest\.gguf is not a readable GGUF file \(metadata x\.ns nests "
                                              r"arrays more than 8 deep\)\.$"):
         read_header(path)
+
+
+VT = gguf.GGUFValueType
+BAD_SHAPES = {  # key → (value, type), what the message says
+    "head-count-0": ({"llama.attention.head_count": (0, VT.UINT32)},
+                     "llama.attention.head_count is 0; it must be a positive whole number"),
+    "head-count-kv-0": ({"llama.attention.head_count_kv": (0, VT.UINT32)},
+                        "llama.attention.head_count_kv is 0; it must be a positive whole number"),
+    "heads-not-dividing-width": ({"llama.attention.head_count": (3, VT.UINT32)},
+                                 "llama.embedding_length 64 does not split into 3 heads"),
+    "kv-heads-not-dividing-heads": ({"llama.attention.head_count_kv": (3, VT.UINT32)},
+                                    "llama.attention.head_count 4 is not a multiple of head_count_kv 3"),
+    "context-length-negative": ({"llama.context_length": (-1, VT.INT32)},
+                                "llama.context_length is -1; it must be a positive whole number"),
+    "context-length-0": ({"llama.context_length": (0, VT.UINT32)},
+                         "llama.context_length is 0; it must be a positive whole number"),
+    "block-count-text": ({"llama.block_count": ("two", VT.STRING)},
+                         "llama.block_count is 'two'; it must be a positive whole number"),
+    "epsilon-text": ({"llama.attention.layer_norm_rms_epsilon": ("abc", VT.STRING)},
+                     "llama.attention.layer_norm_rms_epsilon is 'abc', not a number"),
+    "heads-not-filling-rows": ({"llama.attention.head_count": (2, VT.UINT32), "llama.attention.head_count_kv":
+                                (1, VT.UINT32), "llama.attention.key_length": (16, VT.UINT32)},
+                               "blk.0.attn_q.weight has 64 rows; 2 heads of 16 dimensions need 32"),
+}
+
+
+@pytest.mark.parametrize(("fields", "says"), BAD_SHAPES.values(), ids=BAD_SHAPES.keys())
+def test_impossible_shapes_in_the_metadata_are_refused(tiny, tmp_path, fields, says) -> None:
+    _refused(rewrite_gguf(tiny, tmp_path / "shape.gguf", fields), says)
+
+
+def test_anything_else_malformed_metadata_raises_names_the_file(tiny, tmp_path, monkeypatch) -> None:
+    """The fallback for what no check names first (a library's ValueError on odd metadata): one line naming the
+    file; a bug of ours (AttributeError) still surfaces as itself."""
+    from attention_core.loading import gguf as loader
+
+    def odd(meta):
+        raise ValueError("expected tuple of length 2,\n but got tuple of length 1")
+
+    monkeypatch.setattr(loader, "tokenizer_from_gguf", odd)
+    message = _refused(tiny, "has metadata the loader cannot use (ValueError: expected tuple of length 2, but got")
+    assert message.endswith("the file is malformed.")
+
+    def bug(meta):
+        raise AttributeError("a bug of ours")
+
+    monkeypatch.setattr(loader, "tokenizer_from_gguf", bug)
+    with pytest.raises(AttributeError, match="a bug of ours"):
+        convert_gguf(tiny, "m")

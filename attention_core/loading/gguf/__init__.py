@@ -6,7 +6,8 @@ maps llama.cpp's tensor names to the canonical layout; `ollama` finds a model's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,14 +43,38 @@ def gguf_config_and_tokenizer(path: Path, name: str) -> tuple[ModelConfig, Token
     return config, tokenizer
 
 
+# What malformed metadata raises where no check of ours names it first (text where a number belongs, a list
+# where a string does): made one ModelLoadError naming the file. AttributeError, NameError and the like are
+# bugs of ours and pass through.
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, ArithmeticError, RecursionError)
+
+
+@contextmanager
+def _about(path: Path, malformed: bool = False) -> Iterator[None]:
+    """Every ModelLoadError inside names `path`; with `malformed`, so does any of _MALFORMED."""
+    try:
+        yield
+    except ModelLoadError as exc:
+        if path.name in str(exc):
+            raise
+        raise ModelLoadError(f"{path.name}: {exc}") from exc.__cause__
+    except _MALFORMED as exc:
+        if not malformed:
+            raise
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]  # one line, whatever the library said
+        raise ModelLoadError(f"{path.name} has metadata the loader cannot use ({detail}); the file is malformed.") \
+            from exc
+
+
 def _config_and_tokenizer(reader: Any, path: Path, name: str) -> tuple[Meta, ModelConfig, Tokenizer]:
-    meta = Meta(reader)
-    if meta.arch not in CONVERTERS:
-        raise ModelLoadError(
-            f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {', '.join(SUPPORTED)}."
-        )
-    config = CONVERTERS[meta.arch][0](meta, name, {t.name for t in reader.tensors})
-    return meta, config, tokenizer_from_gguf(meta)
+    with _about(path, malformed=True):
+        meta = Meta(reader)
+        if meta.arch not in CONVERTERS:
+            raise ModelLoadError(
+                f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {', '.join(SUPPORTED)}."
+            )
+        config = CONVERTERS[meta.arch][0](meta, name, {t.name for t in reader.tensors})
+        return meta, config, tokenizer_from_gguf(meta)
 
 
 def convert_gguf(
@@ -59,11 +84,12 @@ def convert_gguf(
     reader = read_gguf(path)
     meta, config, tokenizer = _config_and_tokenizer(reader, path, name)
     weights_fn = CONVERTERS[meta.arch][1]
-    tensors = Tensors(dequantize_all(reader, progress))
-    weights = weights_fn(tensors, config)
-    tensors.check_all_used()
-    if weights["embed.W_E"].shape != (config.d_vocab, config.d_model):
-        raise ModelLoadError("Token embedding shape does not match the GGUF metadata.")
+    with _about(path):
+        tensors = Tensors(dequantize_all(reader, progress))
+        weights = weights_fn(tensors, config)
+        tensors.check_all_used()
+        if weights["embed.W_E"].shape != (config.d_vocab, config.d_model):
+            raise ModelLoadError("Token embedding shape does not match the GGUF metadata.")
     return config, weights, tokenizer
 
 

@@ -19,7 +19,7 @@ import torch
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from .llama import ends, rope_config
-from .reader import Meta, Tensors
+from .reader import Meta, Tensors, attention_shape, matrix
 
 # layers of the 27B models, where llama.cpp scales queries by 1/√(d_model/n_heads) instead of 1/√d_head
 _BIG_LAYERS = {"gemma2": 46, "gemma3": 62}
@@ -46,9 +46,8 @@ def _attn_scale(meta: Meta, d_model: int, n_heads: int, d_head: int, n_layers: i
 
 def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     gemma3 = meta.arch == "gemma3"
-    d_model, n_heads = int(meta.get("embedding_length")), int(meta.get("attention.head_count"))
-    d_head = int(meta.get("attention.key_length", d_model // n_heads))
-    n_layers = int(meta.get("block_count"))
+    d_model, n_heads, _, d_head = attention_shape(meta)
+    n_layers = meta.count("block_count")
     soft = {
         "attn_softcap": meta.get("attn_logit_softcapping", None),
         "final_softcap": meta.get("final_logit_softcapping", None),
@@ -80,8 +79,8 @@ def gemma_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         for ours, theirs in norms.items():
             w[f"{dst}{ours}.w"] = t.vector(f"{src}{theirs}.weight")  # already 1 + w
-        for part in "qkv":
-            w[f"{dst}attn.W_{part.upper()}"] = t.linear(f"{src}attn_{part}.weight")
+        for part, n in (("q", cfg.n_heads), ("k", cfg.n_kv_heads), ("v", cfg.n_kv_heads)):
+            w[f"{dst}attn.W_{part.upper()}"] = matrix(t.rows(f"{src}attn_{part}.weight", n, cfg.d_head))
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
         if cfg.qk_norm == "head":
             w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")

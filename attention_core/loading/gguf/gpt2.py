@@ -9,25 +9,25 @@ from __future__ import annotations
 import torch
 
 from ...config import ModelConfig
-from .reader import Meta, Tensors, matrix, split_rows
+from .reader import Meta, Tensors, attention_shape, matrix, split_rows
 
 
 def gpt2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    d_model, n_heads = int(meta.get("embedding_length")), int(meta.get("attention.head_count"))
+    d_model, n_heads, _, d_head = attention_shape(meta)
     return ModelConfig(
         name=name,
         arch="gpt2",
-        n_layers=int(meta.get("block_count")),
+        n_layers=meta.count("block_count"),
         n_heads=n_heads,
         n_kv_heads=n_heads,
         d_model=d_model,
-        d_head=d_model // n_heads,
-        d_mlp=int(meta.get("feed_forward_length")),
+        d_head=d_head,
+        d_mlp=meta.count("feed_forward_length"),
         d_vocab=meta.vocab_size(),
-        n_ctx=int(meta.get("context_length")),
+        n_ctx=meta.count("context_length"),
         causal=True,
         norm="layer",
-        norm_eps=float(meta.get("attention.layer_norm_epsilon")),
+        norm_eps=meta.number("attention.layer_norm_epsilon"),
         norm_position="pre",
         act="gelu_tanh",
         gated_mlp=False,

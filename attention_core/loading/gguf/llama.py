@@ -14,46 +14,36 @@ import torch
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..rope_scaling import gguf_linear
-from .reader import Meta, Tensors, matrix, split_rows, unpermute_rope_rows
+from .reader import Meta, Tensors, attention_shape, matrix, split_rows, unpermute_rope_rows
 
 Weights = dict[str, torch.Tensor]
 
 
-def _head_count_kv(meta: Meta, n_heads: int) -> int:
-    value = meta.get("attention.head_count_kv", n_heads)
-    if isinstance(value, list):  # a per-layer list in some files: we need one count for every layer
-        if len(set(value)) != 1:
-            raise ModelLoadError(f"Per-layer key/value head counts {sorted(set(value))} are not supported.")
-        value = value[0]
-    return int(value)
-
-
 def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> ModelConfig:
     """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, RoPE (linear scaling where declared)."""
-    d_model, n_heads = int(meta.get("embedding_length")), int(meta.get("attention.head_count"))
-    d_head = int(meta.get("attention.key_length", d_model // n_heads))
-    rotary = int(meta.get("rope.dimension_count", d_head))
+    d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
+    rotary = meta.count("rope.dimension_count", d_head)
     if not 0 < rotary <= d_head or rotary % 2:
         raise ModelLoadError(f"rope.dimension_count {rotary} does not fit a head of {d_head} dimensions.")
     fields = dict(
         name=name,
         arch="llama",
-        n_layers=int(meta.get("block_count")),
+        n_layers=meta.count("block_count"),
         n_heads=n_heads,
-        n_kv_heads=_head_count_kv(meta, n_heads),
+        n_kv_heads=n_kv_heads,
         d_model=d_model,
         d_head=d_head,
-        d_mlp=int(meta.get("feed_forward_length")),
+        d_mlp=meta.count("feed_forward_length"),
         d_vocab=meta.vocab_size(),
-        n_ctx=int(meta.get("context_length")),
+        n_ctx=meta.count("context_length"),
         causal=True,
         norm="rms",
-        norm_eps=float(meta.get("attention.layer_norm_rms_epsilon")),
+        norm_eps=meta.number("attention.layer_norm_rms_epsilon"),
         norm_position="pre",
         act="silu",
         gated_mlp=True,
         uses_rope=True,
-        rope_theta=float(meta.get("rope.freq_base", 10000.0)),
+        rope_theta=meta.number("rope.freq_base", 10000.0),
         rotary_dim=rotary if rotary < d_head else None,  # partial rotary (Phi-4-mini): the first dims rotate
         attn_bias="blk.0.attn_q.bias" in tensor_names or "blk.0.attn_qkv.bias" in tensor_names,
         tie_embeddings="output.weight" not in tensor_names,
@@ -117,15 +107,15 @@ def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
 def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weights:
     """llama / qwen2 layout: attn_q, attn_k, attn_v, attn_output; `permuted` undoes llama.cpp's Q/K row order."""
     w = ends(t, cfg)
-    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads}
+    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
         for part in "qkv":
-            data, bias = t.raw(f"{src}attn_{part}.weight"), None
+            data, bias = t.rows(f"{src}attn_{part}.weight", heads[part], cfg.d_head), None
             if cfg.attn_bias:
-                bias = t.raw(f"{src}attn_{part}.bias")
-            if permuted and part in heads:
+                bias = t.rows(f"{src}attn_{part}.bias", heads[part], cfg.d_head)
+            if permuted and part != "v":
                 data = unpermute_rope_rows(data, heads[part])
                 bias = None if bias is None else unpermute_rope_rows(bias, heads[part])
             w[f"{dst}attn.W_{part.upper()}"] = matrix(data)

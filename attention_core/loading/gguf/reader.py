@@ -8,6 +8,7 @@ Architecture-neutral: the converters (one module per architecture family) read t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,8 +116,22 @@ class Meta:
         value = self.key(key, None)
         return None if value is None else int(value)
 
+    def count(self, suffix: str, default: Any = _MISSING) -> int:
+        """`{arch}.{suffix}` as a positive whole number (a length, a head count): 0, -1 or text would fail far
+        from here (a division by zero, a reshape, every trace refused for its length)."""
+        return positive(f"{self.arch}.{suffix}", self.get(suffix, default))
+
+    def number(self, suffix: str, default: Any = _MISSING) -> float:
+        """`{arch}.{suffix}` as a finite float (an epsilon, a RoPE base)."""
+        value = self.get(suffix, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ModelLoadError(f"GGUF metadata {self.arch}.{suffix} is {value!r}, not a number.")
+        return float(value)
+
     def vocab_size(self) -> int:
-        return int(self.get("vocab_size", len(self.reader.fields["tokenizer.ggml.tokens"])))
+        if self.has("vocab_size"):
+            return self.count("vocab_size")
+        return len(self.key("tokenizer.ggml.tokens"))  # a missing key is named, not a KeyError
 
     def tensor_f32(self, name: str) -> np.ndarray | None:
         """A small float32 tensor read straight from the file (rope_freqs, needed before the weights), or None."""
@@ -126,6 +141,36 @@ class Meta:
                     raise ModelLoadError(f"{name} is stored as {t.tensor_type.name}; llama.cpp writes it as F32.")
                 return np.array(t.data, dtype=np.float32).reshape(-1)
         return None
+
+
+def positive(key: str, value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ModelLoadError(f"GGUF metadata {key} is {value!r}; it must be a positive whole number.")
+    return value
+
+
+def attention_shape(meta: Meta) -> tuple[int, int, int, int]:
+    """(d_model, n_heads, n_kv_heads, d_head) from the metadata, checked to be positive and to divide."""
+    d_model, n_heads = meta.count("embedding_length"), meta.count("attention.head_count")
+    if meta.has("attention.key_length"):
+        d_head = meta.count("attention.key_length")
+    elif d_model % n_heads:
+        raise ModelLoadError(f"GGUF metadata {meta.arch}.embedding_length {d_model} does not split into {n_heads} "
+                             "heads, and no attention.key_length gives their size.")
+    else:
+        d_head = d_model // n_heads
+    n_kv = meta.get("attention.head_count_kv", n_heads)
+    if isinstance(n_kv, list):  # a per-layer list in some files: we need one count for every layer
+        if len(set(n_kv)) != 1:
+            raise ModelLoadError(f"Per-layer key/value head counts {sorted(set(n_kv), key=str)} are not supported.")
+        n_kv = n_kv[0]
+    n_kv = positive(f"{meta.arch}.attention.head_count_kv", n_kv)
+    if n_heads % n_kv:  # each key/value head serves a whole group of query heads
+        raise ModelLoadError(f"GGUF metadata {meta.arch}.attention.head_count {n_heads} is not a multiple of "
+                             f"head_count_kv {n_kv}.")
+    return d_model, n_heads, n_kv, d_head
 
 
 def dequantize_all(reader: GGUFFile, progress: Progress | None = None) -> dict[str, np.ndarray]:
@@ -177,6 +222,15 @@ class Tensors:
 
     def has(self, name: str) -> bool:
         return name in self.arrays
+
+    def rows(self, name: str, n_heads: int, d_head: int) -> np.ndarray:
+        """A head-major projection (or its bias) as stored, checked to hold n_heads × d_head rows: the metadata's
+        head counts are otherwise trusted by every later reshape."""
+        data = self.raw(name)
+        if data.shape[0] != n_heads * d_head:
+            raise ModelLoadError(f"{name} has {data.shape[0]} rows; {n_heads} heads of {d_head} dimensions need "
+                                 f"{n_heads * d_head}.")
+        return data
 
     def raw(self, name: str) -> np.ndarray:
         """As stored: (out, in) for a matrix."""
