@@ -34,6 +34,7 @@ from viz.views.experiments import (
     rank_of,
     residual_drift,
     row_entropy,
+    text_tail,
     top_ids,
     typed_token_id,
 )
@@ -91,8 +92,7 @@ text, causal = base.text, base.causal
 shown_tokens = display_tokens(base)  # byte pieces named by their character
 labels = plotly_token_labels(shown_tokens)
 readable = readable_token_labels(shown_tokens)
-tail = " ".join(text.split())  # the end of the text, on one line, for a chart title (whole on a 390 px phone)
-tail = tail if len(tail) <= 24 else "…" + tail[-23:].split(" ", 1)[-1]  # from a word's start where one begins
+tail = text_tail(base)  # the end of what the model read, for a chart title (whole on a 390 px phone)
 n = base.n_tokens
 
 st.title("Experiments")

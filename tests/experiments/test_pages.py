@@ -165,3 +165,13 @@ def test_hostile_text_is_escaped_in_every_chart() -> None:
     for key in ("exp_drift", "exp_temperature"):
         spec = json.dumps(chart(at, key))
         assert "<b>" not in spec and "<script>" not in spec and "&lt;" in spec
+
+
+def test_a_cut_texts_prediction_is_named_after_the_last_token_read() -> None:
+    # The chart title named the end of the whole text while the prediction was the one after the token cap's cut.
+    text = "the cat sat on the mat and then it slept for a long time FINALMARKER zebra."
+    at = open_page(text=text)
+    at.number_input(key="max_tokens").set_value(6).run()
+    assert_clean(at)
+    title = chart(at, "exp_next")["layout"]["title"]["text"]
+    assert "FINALMARKER" not in title and "the mat" in title, title

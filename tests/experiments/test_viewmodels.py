@@ -23,6 +23,18 @@ def test_row_entropy_bits() -> None:
     np.testing.assert_allclose(vx.row_entropy(p), [0.0, 2.0, 1.0])  # masked zeros contribute nothing
 
 
+def test_the_prediction_title_names_the_end_of_what_was_read() -> None:
+    # A text the token cap cut is predicted after its last token read, not after the end of the text.
+    class Cut:
+        text = "the cat sat on the mat because it was tired and the dog barked FINALMARKER zebra."
+        offsets = [(0, 3), (3, 7), (7, 11)]  # the trace read "the cat sat"
+        truncated = True
+
+    assert vx.text_tail(Cut()) == "the cat sat"
+    Cut.truncated, Cut.offsets = False, [(0, len(Cut.text))]
+    assert vx.text_tail(Cut()) == "…FINALMARKER zebra."  # from a word's start, within 24 characters
+
+
 def test_rank_heads_by_effect_largest_drop_first() -> None:
     sweep = np.array([[0.1, -2.0, 0.0], [-0.5, 0.3, -2.0]])
     ranked = vx.rank_heads_by_effect(sweep)

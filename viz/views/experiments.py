@@ -35,6 +35,15 @@ CHANGES: dict[str, str] = {  # short enough for the page's select box at 1024 px
 }
 
 
+def text_tail(trace: TraceLike, chars: int = 24) -> str:
+    """The end of what the trace read, on one line, for a chart title ("…the verdant forest"): at most `chars`
+    characters, from a word's start where one begins. A text the token cap cut ends where its last token read ends,
+    not at the end of the text: the prediction is the one after that token."""
+    read = trace.text[: max((end for _, end in trace.offsets), default=0)] if trace.truncated else trace.text
+    tail = " ".join(read.split())
+    return tail if len(tail) <= chars else "…" + tail[-(chars - 1) :].split(" ", 1)[-1]
+
+
 def next_token_logprobs(trace: TraceLike) -> np.ndarray | None:
     """[vocab] log-probabilities of the token after the text (float64); None for encoders (no LM head)."""
     logits = trace.next_token_logits()
