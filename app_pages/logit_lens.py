@@ -11,7 +11,7 @@ import streamlit as st
 
 from services.lens import has_lens, lens_grid, lens_ranks
 from ui.context import require_trace
-from ui.widgets import token_picker, warn_untrained_masking
+from ui.widgets import show_cut_notice, token_picker, warn_untrained_masking
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
 from viz.views.common import display_tokens, no_prediction_sentence
@@ -34,11 +34,13 @@ warn_untrained_masking(ctx, "these predictions")  # without the mask a position 
 
 trace, key = ctx.trace, ctx.trace_key
 shown = display_tokens(trace)  # byte pieces named by their character, as on every page
+if trace.truncated:  # the last position's prediction is the one after the cut, not after the text's end
+    show_cut_notice(trace, trace.n_tokens)
 first, stop = 0, trace.n_tokens
 if trace.n_tokens > LENS_WINDOW:
     last_start = trace.n_tokens - LENS_WINDOW
     first = st.slider(
-        f"The text has {trace.n_tokens} tokens; the grid shows {LENS_WINDOW} positions at a time, from position",
+        f"The trace has {trace.n_tokens} tokens; the grid shows {LENS_WINDOW} positions at a time, from position",
         0, last_start, last_start, step=1, key=f"lens_first_{trace.n_tokens}",
         help="Each position is read through the unembedding once per layer, so a window is what stays quick.",
     )  # fmt: skip

@@ -197,3 +197,11 @@ def test_the_generate_page_reads_the_token_cap_and_says_where_it_cut(smollm):
     assert gen.n_prompt == 12 and not gen.text.startswith(text)
     assert at.code[-1].value.rstrip() == gen.text.rstrip()
     assert any("the model read its first 12" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_the_logit_lens_says_where_the_token_cap_cut_the_text():
+    text = "the cat sat on the mat and then it slept for a long time FINALMARKER zebra."
+    at = open_page("logit_lens", text=text)
+    at.number_input(key="max_tokens").set_value(6).run()
+    assert_clean(at)
+    assert any("the token cap (sidebar) keeps the first 6" in w.value for w in at.warning), [w.value for w in at.warning]
