@@ -67,7 +67,7 @@ def generation_view(generated: Any, layer: int, head: int) -> View:
     note = f"{len(generated.new_tokens)} new tokens ({how}{eos}) after a {generated.n_prompt}-token prompt."
     if generated.trace.truncated:
         n_text = generated.trace.n_input_tokens - len(generated.new_token_ids)
-        note += " " + generation_cut_sentence(generated.n_prompt, n_text)
+        note += " " + generation_cut_sentence(generated.n_prompt, n_text, None)
     return View("generation", [step_attention_figure(steps, layer, head)], layer, head, note=note)
 
 
