@@ -258,8 +258,10 @@ else:
 stats = wait_with_progress(stats_job, "Head statistics over the whole text")
 st.subheader("Every head at a glance")
 st.caption(
-    "Averaged over this text's queries: entropy of each row (0 bits = all weight on one key), the weight on the "
-    "previous token and on the first token (often an 'attention sink'; both over the queries after the first), "
+    # Each query's weights, not "each row": with columns as queries (the sidebar's orientation) a row is a key.
+    "Averaged over this text's queries: entropy of each query's weights (0 bits = all weight on one key), the "
+    "weight on the previous token and on the first token (often an 'attention sink'; both over the queries after "
+    "the first), "
     "and the mean distance |i − j| of the keys, weighted by attention (entropy and distance over "
     + ("the queries after the first, which sees only itself" if trace.causal else "every query")
     + ", as in the head atlas). Click a column header to sort; click a "

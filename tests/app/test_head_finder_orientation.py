@@ -37,3 +37,10 @@ def test_head_finder_matrix_follows_the_orientation(fluffy) -> None:
     np.testing.assert_allclose(decode(fig["data"][0]["z"]), expected, atol=1e-6)
     frame = fig["layout"]["shapes"][0]
     assert (frame["y0"], frame["y1"]) == (2.5, 3.5)  # now the query's row
+
+
+def test_the_statistics_caption_names_queries_not_rows(smollm) -> None:
+    """With columns as queries a "row" is a key: the statistics' caption says whose entropy it is instead."""
+    at = _open("cols")
+    said = next(c.value for c in at.caption if "Averaged over this text's queries" in c.value)
+    assert "each row" not in said and "entropy of each query's weights" in said
