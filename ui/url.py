@@ -23,6 +23,8 @@ ATLAS_PAGE = "atlas"  # the page whose statistic a link carries (`stat=`), and t
 CORPUS_TAG = re.compile(r"[0-9a-f]{12}")  # an uploaded corpus's atlas, by its content hash (services.atlas)
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
+# Set in a link whose text was too long to carry: without it the recipient silently got the default sentence.
+TEXT_OMITTED = "text_omitted"
 
 _TRUE = {"on", "true", "1", "yes", "causal"}
 _FALSE = {"off", "false", "0", "no", "bidirectional"}
@@ -79,6 +81,11 @@ def parse_params(
         _read_model(state, value["model"], list(model_names), default_model, requestable)
     if value["text"] is not None:
         _read_text(state, value["text"])
+    elif TEXT_OMITTED in params:
+        state.warnings.append(
+            "This link's text was too long to share in a URL: paste it into the sidebar (a link carries up to "
+            f"{MAX_TEXT_CHARS:,} characters). The default sentence is shown meanwhile."
+        )
     for name in ("layer", "head"):
         if value[name] is not None:
             _read_index(state, name, value[name])
@@ -221,7 +228,8 @@ def to_params(
     """The shareable subset of the view, as strings for st.query_params.
 
     A text longer than MAX_TEXT_CHARS is left out: a link could not carry it back (parse_params cuts
-    it) and a page of text in the address bar breaks servers' header limits. The app says so. The weights'
+    it) and a page of text in the address bar breaks servers' header limits. The app says so, and the link
+    carries TEXT_OMITTED instead, for the recipient's app to say so too. The weights'
     dtype is written only when it is not the default float32, so existing links stay as they were.
     """
     params = {
@@ -243,4 +251,5 @@ def to_params(
         params["dtype"] = dtype
     if len(text) > MAX_TEXT_CHARS:
         del params["text"]
+        params[TEXT_OMITTED] = "1"  # so the recipient is told, rather than shown the default sentence unawares
     return params

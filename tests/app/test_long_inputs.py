@@ -113,6 +113,21 @@ def test_long_text_is_left_out_of_the_link() -> None:
     assert short["text"] == "hi" and "text" not in long and long["layer"] == "0"
 
 
+def test_a_link_without_its_long_text_says_so_on_both_sides() -> None:
+    """The sender's sidebar says the text is not in the link; the recipient of that link is told the text was
+    left out, instead of silently seeing the default sentence."""
+    sender = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    sender.text_area(key="text").set_value(SENTENCE * 60).run()  # ~4,800 characters
+    sent = dict(sender.query_params)  # the address the sender would copy
+    assert "text" not in sent and any("too long for the page address" in c.value for c in sender.caption)
+    recipient = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    recipient.query_params.update(sent)
+    recipient.run()
+    assert not recipient.exception, [e.value for e in recipient.exception]
+    said = " ".join(w.value for w in recipient.warning)
+    assert "too long to share in a URL: paste it into the sidebar" in said, said
+
+
 # ── the job cache ─────────────────────────────────────────────────────────────────────────────────
 
 

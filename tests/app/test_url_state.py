@@ -111,3 +111,14 @@ def test_a_bad_page_or_step_in_a_link_keeps_the_page_of_the_address() -> None:
     assert state.parse_params({"step": "masking"}, MODELS, "smollm2-135m", PAGE_NAMES, shown_page="masking").step == (
         "masking"
     )  # a good step is kept for a later visit to Start here
+
+
+def test_a_text_left_out_of_the_link_is_marked_and_the_recipient_told() -> None:
+    """A link past MAX_TEXT_CHARS left `text=` out silently: the recipient saw the default sentence, no notice."""
+    long = state.to_params("m", "x" * (state.MAX_TEXT_CHARS + 1), 0, 0, True, "rows", "patterns")
+    assert "text" not in long and long[state.TEXT_OMITTED] == "1"
+    assert state.TEXT_OMITTED not in state.to_params("m", "hi", 0, 0, True, "rows", "patterns")
+    got = state.parse_params(long | {"model": "minilm-l6"}, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert got.text == state.DEFAULT_TEXT and len(got.warnings) == 1
+    assert "too long to share in a URL" in got.warnings[0] and "paste it into the sidebar" in got.warnings[0]
+    assert state.parse_params({"text": "hi"}, MODELS, "smollm2-135m", PAGE_NAMES).warnings == []
