@@ -270,6 +270,20 @@ def test_lens_rank_axis_starts_at_rank_one(worst: int) -> None:
     assert len(rank_traces) == 2 and all(t.cliponaxis is False for t in rank_traces)
 
 
+@pytest.mark.parametrize(("worst", "ticks"), [(0, [1, 2, 5, 10]), (40, [1, 2, 5, 10, 20, 50]),
+                                              (30_000, [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+                                                        10_000, 20_000])])  # fmt: skip
+def test_lens_rank_axis_labels_each_tick_with_its_whole_rank(worst: int, ticks: list[int]) -> None:
+    """Plotly's own log ticks wrote 1…9, 10, then "2", "3", "4" for 20, 30, 40: rank 20 read as rank 2. The ticks
+    are 1, 2, 5 of each decade, up to the bottom of the axis, each labelled with its whole rank."""
+    ranks = np.array([[worst, 0], [0, 3], [2, 0]])
+    fig = lens_track_figure(LensTrack(labels=["a", "b"], probs=np.full((3, 2), 0.5), ranks=ranks), "after 'x'")
+    axis = fig.layout.yaxis2
+    assert axis.tickmode == "array" and list(axis.tickvals) == ticks
+    assert list(axis.ticktext) == [f"{t:,}" for t in ticks]
+    assert max(ticks) <= 10 ** axis.range[0]  # every tick inside the drawn range
+
+
 @pytest.mark.parametrize("n", [30, 100, 256])
 def test_token_matrices_write_few_enough_x_labels_to_keep_them_apart(n: int) -> None:
     """At 1024 px a large token heatmap is ~350 px wide and its −45° labels need ~12 px each; the side-by-side

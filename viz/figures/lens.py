@@ -72,7 +72,10 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=layers, y=track.ranks[:, t] + 1, showlegend=False, cliponaxis=False, **common),
                       row=1, col=2)  # fmt: skip
     fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
-    fig.update_yaxes(type="log", range=rank_range(track.ranks), row=1, col=2)
+    span = rank_range(track.ranks)  # reversed: its first end, the worst rank shown, is at the bottom
+    ticks = rank_ticks(10 ** span[0])
+    fig.update_yaxes(type="log", range=span, tickmode="array", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks],
+                     row=1, col=2)  # fmt: skip
     fig.update_xaxes(title_text="after block (layer)")
     fig.update_yaxes(automargin=True)
     fig.update_layout(height=420, margin=dict(l=70, r=10, t=60, b=10), title=dict(text=position_label),
@@ -85,6 +88,16 @@ def rank_range(ranks: np.ndarray) -> list[float]:
     10) at the bottom. Plotly's autorange padded a log axis above rank 1, to a rank 0.5 with a tick of its own."""
     worst = max(10, int(np.max(ranks, initial=0)) + 1)
     return [float(np.log10(worst)) + 0.1, 0.0]
+
+
+def rank_ticks(worst: float) -> list[int]:
+    """1, 2, 5 of each decade up to `worst`: Plotly's own log ticks labelled 20, 30, 40 as "2", "3", "4" (only the
+    decades in full), so rank 20 read as rank 2."""
+    ticks, decade = [], 1
+    while decade <= worst:
+        ticks += [t for t in (decade, 2 * decade, 5 * decade) if t <= worst]
+        decade *= 10
+    return ticks
 
 
 def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figure:
