@@ -224,3 +224,32 @@ def test_anything_else_malformed_metadata_raises_names_the_file(tiny, tmp_path, 
     monkeypatch.setattr(loader, "tokenizer_from_gguf", bug)
     with pytest.raises(AttributeError, match="a bug of ours"):
         convert_gguf(tiny, "m")
+
+
+BAD_VOCABULARIES = {  # (fields to set, keys to drop), what the message says
+    "tokens-missing": ({}, ("tokenizer.ggml.tokens",), "metadata key 'tokenizer.ggml.tokens' is missing"),
+    "token-types-short": ({"tokenizer.ggml.token_type": ([1] * 10, VT.ARRAY, VT.INT32)}, (),
+                          "tokenizer.ggml.token_type lists 10 types for 300 tokens"),
+    "bos-out-of-range": ({"tokenizer.ggml.bos_token_id": (10**6, VT.UINT32),
+                          "tokenizer.ggml.add_bos_token": (True, VT.BOOL)}, (),
+                         "tokenizer.ggml.bos_token_id 1000000 is not a token id (the vocabulary has 300)"),
+    "merge-without-space": ({"tokenizer.ggml.merges": (["abc"], VT.ARRAY, VT.STRING)}, (),
+                            "tokenizer.ggml.merges entry 0 ('abc') is not two tokens separated by a space"),
+}
+
+
+@pytest.mark.parametrize(("fields", "drop", "says"), BAD_VOCABULARIES.values(), ids=BAD_VOCABULARIES.keys())
+def test_a_malformed_vocabulary_is_refused_by_what_is_wrong(tiny, tmp_path, fields, drop, says) -> None:
+    message = _refused(rewrite_gguf(tiny, tmp_path / "vocab.gguf", fields, drop), says)
+    assert "cannot use" not in message  # named by its own check, not the fallback
+
+
+def test_an_unknown_token_id_out_of_range_is_refused(tmp_path) -> None:
+    from attention_core.loading.gguf.reader import Meta
+    from attention_core.loading.gguf.tokenizer import tokenizer_from_gguf
+    from tests.gguf_writer import write_tokenizer_only
+
+    spm = write_tokenizer_only(tmp_path / "spm.gguf", "llama", "llama")
+    path = rewrite_gguf(spm, tmp_path / "unk.gguf", {"tokenizer.ggml.unknown_token_id": (5000, VT.UINT32)})
+    with pytest.raises(ModelLoadError, match=r"tokenizer\.ggml\.unknown_token_id 5000 is not a token id"):
+        tokenizer_from_gguf(Meta(read_gguf(path)))

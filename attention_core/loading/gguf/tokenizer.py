@@ -48,7 +48,7 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
             "(SentencePiece BPE)."
         )
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
-    types = list(meta.key("tokenizer.ggml.token_type", [1] * len(tokens)))
+    types = per_token(meta, "tokenizer.ggml.token_type", "types", len(tokens), [1] * len(tokens))
     tokenizer.add_special_tokens(
         [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=True) if k == _CONTROL]
     )
@@ -59,7 +59,7 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
             if k == _USER_DEFINED
         ]
     )
-    bos = meta.maybe_int("tokenizer.ggml.bos_token_id")
+    bos = token_id(meta, "tokenizer.ggml.bos_token_id", len(tokens))
     if bos is not None and bool(meta.key("tokenizer.ggml.add_bos_token", kind == "llama")):
         tokenizer.post_processor = processors.TemplateProcessing(
             single=f"{tokens[bos]}:0 $A:0", pair=f"{tokens[bos]}:0 $A:0 $B:1", special_tokens=[(tokens[bos], bos)]
@@ -67,9 +67,36 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
     return tokenizer
 
 
+def per_token(meta: Meta, key: str, what: str, n_tokens: int, default: list | None = None) -> list:
+    """A list with one entry per token (types, scores): a shorter one would pair entries with the wrong tokens.
+    Without a default the key must be there."""
+    values = meta.key(key) if default is None else meta.key(key, default)
+    if not isinstance(values, list) or len(values) != n_tokens:
+        size = len(values) if isinstance(values, list) else repr(values)
+        raise ModelLoadError(f"{key} lists {size} {what} for {n_tokens} tokens.")
+    return values
+
+
+def token_id(meta: Meta, key: str, n_tokens: int) -> int | None:
+    """A special token's id, which the tokenizer looks up in the vocabulary."""
+    value = meta.maybe_int(key)
+    if value is not None and not 0 <= value < n_tokens:
+        raise ModelLoadError(f"{key} {value} is not a token id (the vocabulary has {n_tokens}).")
+    return value
+
+
+def _merges(meta: Meta) -> list[tuple[str, str]]:
+    merges = [tuple(str(m).split(" ", 1)) for m in meta.key("tokenizer.ggml.merges")]
+    for i, merge in enumerate(merges):
+        if len(merge) != 2:  # the tokenizers library's own complaint is a paragraph about its Rust types
+            raise ModelLoadError(f"tokenizer.ggml.merges entry {i} ({merge[0]!r}) is not two tokens separated by "
+                                 "a space.")
+    return merges
+
+
 def _byte_level(meta: Meta) -> Tokenizer:
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
-    merges = [tuple(str(m).split(" ", 1)) for m in meta.key("tokenizer.ggml.merges")]
+    merges = _merges(meta)
     vocab = {tok: i for i, tok in enumerate(tokens)}
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False))
     split = SPLITS.get(str(meta.key("tokenizer.ggml.pre", "default")))
@@ -101,13 +128,14 @@ def _sentencepiece(meta: Meta) -> Tokenizer:
         tokens = [SPACE * len(t) if " " in t and not t.strip() else t for t in tokens]
         scores = {t: -float(i) for i, t in enumerate(tokens)}
     else:
-        scores = dict(zip(tokens, (float(s) for s in meta.key("tokenizer.ggml.scores")), strict=True))
+        scores = dict(zip(tokens, (float(s) for s in per_token(meta, "tokenizer.ggml.scores", "scores", len(tokens))),
+                          strict=True))
     vocab = {t: i for i, t in enumerate(tokens)}
     if "tokenizer.ggml.merges" in meta.reader.fields:
-        merges = [tuple(str(m).split(" ", 1)) for m in meta.key("tokenizer.ggml.merges")]
+        merges = _merges(meta)
     else:
         merges = merges_from_scores(vocab, scores)
-    unk = meta.maybe_int("tokenizer.ggml.unknown_token_id")
+    unk = token_id(meta, "tokenizer.ggml.unknown_token_id", len(tokens))
     unk_token = tokens[unk] if unk is not None else ("<unk>" if "<unk>" in vocab else None)
     tokenizer = Tokenizer(
         models.BPE(vocab=vocab, merges=merges, unk_token=unk_token, fuse_unk=True, byte_fallback=True)
