@@ -27,6 +27,7 @@ URL_CAUSAL = "_url_causal"  # the link's masking, applied once the model is know
 URL_DTYPE = "_url_dtype"  # the link's weight dtype, applied once the device is known (ui/sidebar.py)
 CAUSAL_FOR = "_causal_for"  # the model whose default masking the toggle holds
 LAYER_HEAD_FOR = "_layer_head_for"  # the model whose layer and head ranges the sliders were drawn with
+LAYER_HEAD_BY_MODEL = "_layer_head_by_model"  # {model: (layer, head)} where the reader left each model
 CAP_LIMIT = "_cap_limit"  # the token cap's upper limit the number input was drawn with
 LAST_GOOD_MODEL = "_last_good_model"  # the model that loaded last: where a failed load goes back to
 REVERT_MODEL = "_revert_model"  # set when a requested model failed: the selectbox goes back to it
@@ -110,17 +111,24 @@ def save_shell_state() -> None:
 
 
 def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
-    """Layer and head inside the model's range: a link's values with a notice, a model switch's quietly."""
+    """Layer and head inside the model's range: a link's values with a notice; after a model switch, the layer
+    and head last shown on that model, or the old ones brought into range, with a notice when that moved them."""
     ss = st.session_state
-    new_ranges = ss.get(LAYER_HEAD_FOR) != model_name
+    left = ss.get(LAYER_HEAD_FOR)
+    new_ranges = left != model_name
     ss[LAYER_HEAD_FOR] = model_name
     if URL_LAYER_HEAD in ss:
-        shown = models.name_title(model_name)  # as the sidebar names it; a typed folder or hub id as a code span
-        shown = shown if models.is_embedded(model_name) else markdown_code(shown)
-        layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, shown)
+        layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, _shown(model_name))
         ss.layer, ss.head = layer, head
         ss[NOTICES] = ss.get(NOTICES, []) + notices
         return
+    places = ss.setdefault(LAYER_HEAD_BY_MODEL, {})
+    if new_ranges and left is not None:  # a switch: the sliders still hold where the reader left the old model
+        places[left] = (int(ss.get("layer", 0)), int(ss.get("head", 0)))
+        if model_name in places:  # back to a model seen before: its own layer and head (within its range)
+            ss.layer, ss.head = places[model_name]
+        else:
+            ss[NOTICES] = ss.get(NOTICES, []) + _switch_notices(n_layers, n_heads, _shown(model_name))
     # Assigned when out of range, and once after a model switch even when in range: Streamlit resets a keyed
     # slider whose maximum changed to its minimum unless the value is set again. Not on every run: an
     # assignment echoes the value to the browser's slider, which the user may have moved on since (see
@@ -129,6 +137,27 @@ def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
         value = min(max(int(ss.get(key, 0)), 0), top)
         if new_ranges or ss.get(key) != value:
             ss[key] = value
+
+
+def _shown(model_name: str) -> str:
+    """The model as the sidebar names it; a typed folder or hub id as a code span (it is user text)."""
+    shown = models.name_title(model_name)
+    return shown if models.is_embedded(model_name) else markdown_code(shown)
+
+
+def _switch_notices(n_layers: int, n_heads: int, model: str) -> list[str]:
+    """What a switch to a smaller model does to the layer and head it arrives with (the nearest that exists), in
+    clamp_layer_head's words."""
+    ss = st.session_state
+    said = []
+    for name, count in (("layer", n_layers), ("head", n_heads)):
+        value = int(ss.get(name, 0))
+        if value >= count:
+            said.append(
+                f"{name.capitalize()} {value} does not exist in {model} ({name}s 0–{count - 1}); "
+                f"showing {name} {count - 1}."
+            )
+    return said
 
 
 def show_notices() -> None:
