@@ -160,3 +160,27 @@ def test_declared_features_come_from_the_file(pair):
     if kind == "gemma3":
         assert cfg.sliding_layers == (True,) * 5 + (False,) and cfg.attn_softcap is None
         assert (cfg.rope_theta_local, cfg.rope_theta) == (10000.0, 1_000_000.0)
+
+
+def test_a_llama_with_attention_biases_matches_the_original(tmp_path, monkeypatch):
+    """Llama with attention_bias=True: llama.cpp writes attn_q/k/v.bias (q and k permuted like their rows) and
+    attn_output.bias, and loads them; transformers' GGUF reader drops them (no such metadata key), so the
+    reference is the original model itself."""
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(**LLAMA_LIKE, attention_bias=True, attn_implementation="eager")
+    hf = transformers.LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2 or name.endswith("bias"):  # q/k/v/o biases: zeros would hide a wrong mapping
+                p.normal_(0.0, 0.3)
+    path = write_gguf(hf, byte_bpe(V), tmp_path / "llama-bias.gguf", "llama")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    assert {"blocks.0.attn.b_Q", "blocks.0.attn.b_O"} <= set(ours.weights)
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True)
+    for layer in range(ours.config.n_layers):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())

@@ -122,6 +122,8 @@ def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weight
             if bias is not None:
                 w[f"{dst}attn.b_{part.upper()}"] = torch.from_numpy(bias.copy())
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        if t.has(src + "attn_output.bias"):  # Llama with attention_bias=True (llama.cpp loads it); the forward
+            w[dst + "attn.b_O"] = t.vector(src + "attn_output.bias")  # pass adds b_O once per layer, as GPT-2's
         if cfg.qk_norm == "head":  # Qwen3: one d_head-wide RMSNorm weight shared by every head, for q and k
             w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
             w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
