@@ -118,12 +118,14 @@ else:
             "mech_norms",
         )
     show_chart(named_head_sources(split.head_norms(), labels, heads_title, split.allowed), "mech_heads_sources")
+# Averaged over every head of the layer, beside the per-head chart above: the header says so.
+MEAN_WEIGHT = f"mean weight over the layer's {split.weights.shape[0]} heads"
 bias_row = [
     {
         "source": "b_O (output bias, from no token)",
         "share of Δe": split.bias_share(),
         "|contribution|": float(np.linalg.norm(split.bias)),
-        "mean attention weight": float("nan"),
+        MEAN_WEIGHT: float("nan"),
         "masked": None,
     }
 ]
@@ -133,7 +135,7 @@ st.dataframe(
             "source": readable[j],
             "share of Δe": float(shares[j]),
             "|contribution|": float(norms[j]),
-            "mean attention weight": float(split.weights[:, j].mean()),
+            MEAN_WEIGHT: float(split.weights[:, j].mean()),
             "masked": not bool(split.allowed[j]),
         }
         for j in range(n)
@@ -141,7 +143,7 @@ st.dataframe(
     + (bias_row if np.any(split.bias) else []),
     hide_index=True,
     width="stretch",
-    column_config=fixed_decimals(["share of Δe", "|contribution|", "mean attention weight"])
+    column_config=fixed_decimals(["share of Δe", "|contribution|", MEAN_WEIGHT])
     | {"masked": st.column_config.CheckboxColumn(help=MASKED_HELP)},
     key="mech_shift_table",
 )

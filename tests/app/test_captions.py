@@ -3,6 +3,7 @@ tokenizer keeps spaces (SmolLM2's byte-level BPE), not for MiniLM's WordPiece, w
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP
@@ -66,3 +67,18 @@ def page_text_of(text: str, page: str) -> str:
     at.run()
     assert not at.exception, at.exception
     return " ".join(c.value for c in at.caption)
+
+
+def test_embedding_shifts_names_the_heads_its_mean_weight_is_over(fluffy) -> None:
+    """The table's mean attention weight is over every head of the layer, beside a per-head chart: the header says so
+    (it read "mean attention weight", as if it were one head's)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"text": "a fluffy blue creature roamed the verdant forest", "layer": "0"})
+    at.run()
+    at.switch_page("app_pages/embedding_shifts.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    column = "mean weight over the layer's 9 heads"  # SmolLM2: 9 query heads a layer
+    assert column in table.columns, list(table.columns)
+    weights = [float(fluffy.pattern(0, h)[3, 1]) for h in range(9)]  # "creature" (the page's query) → "fluffy"
+    assert table[column][1] == pytest.approx(sum(weights) / 9, abs=1e-6)
