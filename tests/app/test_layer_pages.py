@@ -204,4 +204,5 @@ def test_the_logit_lens_says_where_the_token_cap_cut_the_text():
     at = open_page("logit_lens", text=text)
     at.number_input(key="max_tokens").set_value(6).run()
     assert_clean(at)
-    assert any("the token cap (sidebar) keeps the first 6" in w.value for w in at.warning), [w.value for w in at.warning]
+    warnings = [w.value for w in at.warning]
+    assert any("the token cap (sidebar) keeps the first 6" in w for w in warnings), warnings
