@@ -208,8 +208,8 @@ else:
             + (
                 "The control below moves the adjectives one word away."
                 if has_control
-                else "(The page's control sentence, with a word between the adjectives and the noun, tests only the "
-                "default question, “creature” ← “fluffy” + “blue”: it has nothing to say about this one.)"
+                else "(The page's control sentence, with a word between the adjectives and the noun, answers only the "
+                "default question, “creature” ← “fluffy” + “blue”, so it is not shown for this one.)"
             ),
             icon=":material/warning:",
         )
