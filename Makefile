@@ -1,14 +1,10 @@
 # make run   – create .venv, install everything, serve the app on http://localhost:8501
 # make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
 #              whole test suite, browser tests included (three pytest workers: two each with its own app server
-#              and Chromium for half of the browser tests, one without a browser; CI runs this). On 2 shared cores,
-#              2026-12-01 in one checkout: 17 min 26 s of tests with every browser test on one worker, 13 min 21 s
-#              with them split and Chromium's animations off (tests/conftest.py, devtools/browser.py). A fresh
-#              clone's .ci/run on 2026-12-02 at 01:18 UTC, two workers, a busy machine: 17 min 39 s of tests
-#              (1,274), 19 min 47 s in all with the set-up (~2 min to a ready .venv); three workers: at 03:58 UTC
-#              14 min 19 s of tests (1,290), 16 min 35 s in all; at 04:24 UTC 16 min 10 s (1,291), 18 min 31 s. In
-#              one checkout on 2026-12-02, the whole suite: 16 min 18 s on two workers, 15 min 10 s on three.
-# make test-fast – the quick tier (32 s of tests, 39 s with the linters, on 2 shared cores, 2026-12-01): ruff,
+#              and Chromium for half of the browser tests, one without a browser; CI runs this). A fresh clone's
+#              .ci/run on 2 shared cores, 2026-12-02 14:49 UTC at b29c999: 8 min 22 s of tests (1,588 passed, 6 skipped:
+#              CUDA only), about 10 min in all with the set-up (the limit is 20).
+# make test-fast – the quick tier (480 tests in 21 s, in one checkout on 2 shared cores, 2026-12-02): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
 #              local Ray; tiny random models only (tests/tiny_models.py). tests/conftest.py sets the
