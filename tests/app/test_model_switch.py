@@ -15,16 +15,22 @@ def place(at: AppTest) -> tuple[int, int]:
     return at.slider(key="layer").value, at.slider(key="head").value
 
 
+def patterns_at(layer: int, head: int) -> AppTest:
+    """The patterns page on SmolLM2 (the default model) at `layer`, `head`, chosen with the sliders."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"page": "patterns"})
+    at.run()
+    at.slider(key="layer").set_value(layer).run()
+    at.slider(key="head").set_value(head).run()
+    return at
+
+
 def notices(at: AppTest) -> str:
     return " ".join(w.value for w in at.warning)
 
 
 def test_a_switch_that_moves_the_layer_says_so_and_switching_back_restores_it(smollm, minilm) -> None:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update({"page": "patterns"})
-    at.run()
-    at.slider(key="layer").set_value(18).run()
-    at.slider(key="head").set_value(6).run()
+    at = patterns_at(18, 6)
     at.selectbox(key="model").set_value("minilm-l6").run()
     assert not at.exception, [e.value for e in at.exception]
     assert place(at) == (5, 6)  # MiniLM: 6 layers × 12 heads; head 6 exists there
@@ -40,10 +46,6 @@ def test_a_switch_that_moves_the_layer_says_so_and_switching_back_restores_it(sm
 
 
 def test_a_switch_within_range_keeps_the_layer_quietly(smollm, minilm) -> None:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update({"page": "patterns"})
-    at.run()
-    at.slider(key="layer").set_value(2).run()
-    at.slider(key="head").set_value(8).run()
+    at = patterns_at(2, 8)
     at.selectbox(key="model").set_value("minilm-l6").run()
     assert place(at) == (2, 8) and "does not exist" not in notices(at)

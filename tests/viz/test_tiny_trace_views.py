@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.engine.test_tiny_invariants import TEXT, build, row_sums, softmax_patterns
+from tests.engine import test_tiny_invariants as tiny
+from tests.engine.test_tiny_invariants import TEXT, row_sums, softmax_patterns
 from viz.views.experiments import residual_drift
 from viz.views.generation import step_attention, step_heads
 from viz.views.heads import (
@@ -29,16 +30,7 @@ from viz.views.heads import (
 
 pytest.importorskip("transformers")
 TOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def llama(tmp_path_factory):
-    return build("llama", tmp_path_factory.mktemp("llama"), tmp_path_factory.mktemp("llama-cache"))
-
-
-@pytest.fixture(scope="module")
-def bert(tmp_path_factory):
-    return build("bert", tmp_path_factory.mktemp("bert"), tmp_path_factory.mktemp("bert-cache"))
+llama, bert = tiny.llama, tiny.bert  # the engine module's fixtures: the same two tiny models
 
 
 def every_pattern(trace) -> np.ndarray:
