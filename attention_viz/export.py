@@ -139,24 +139,53 @@ def view_bytes(view: View, fmt: str, title: str, width: int = 900) -> bytes:
 
 def write_all(files: Sequence[tuple[Path, bytes]]) -> None:
     """Write every file or none: each to a temporary file in its own folder (so the rename stays on one file system),
-    then each renamed into place once all are written; on a failure the temporary files are removed and ExportError
-    names the file that could not be written."""
-    written: list[tuple[Path, Path]] = []
+    then each renamed into place once all are written, an existing file first moved aside; if any step fails, the
+    files already renamed are put back as they were, the temporary files removed, and ExportError names the file
+    that could not be written."""
+    parts: list[tuple[Path, Path]] = []
+    placed: list[tuple[Path, Path | None]] = []  # (target, its old file moved aside, or None where there was none)
     out = None
     try:
         for out, data in files:
             part = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.part"
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666: the umask decides, as for open()
-            written.append((part, out))
+            parts.append((part, out))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-        for part, out in written:
+        for part, out in parts:
+            placed.append((out, _move_aside(out)))
             os.replace(part, out)
     except OSError as exc:
+        _put_back(placed)
         raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
-        for part, _ in written:
+        for part, _ in parts:
             part.unlink(missing_ok=True)  # gone already where it was renamed
+    for _, old in placed:
+        if old is not None:
+            old.unlink(missing_ok=True)
+
+
+def _move_aside(out: Path) -> Path | None:
+    """An existing file at `out` renamed beside it (so a later failure can put it back); None where there is none.
+    A folder stays where it is: the rename onto it fails, as it should."""
+    if not out.is_file():
+        return None
+    old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
+    os.replace(out, old)
+    return old
+
+
+def _put_back(placed: list[tuple[Path, Path | None]]) -> None:
+    """Undo the renames done so far, last first: each target gets its old file back, or is removed if it had none."""
+    for out, old in reversed(placed):
+        try:
+            if old is not None:
+                os.replace(old, out)
+            elif out.is_file():
+                out.unlink()
+        except OSError:
+            pass  # best effort: the error being reported is the one that matters
 
 
 def pattern_bytes(trace: Any, layer: int, head: int, fmt: str) -> bytes:

@@ -258,6 +258,26 @@ def test_cli_writes_every_output_or_none(tiny_model, tmp_path, capsys) -> None:
     assert cli.main(argv[:-2]) == 0 and [p.name for p in tmp_path.iterdir()] == ["ok.svg"]
 
 
+def test_a_rename_that_fails_puts_every_earlier_file_back() -> None:
+    """The second output is a folder: its rename fails after the first file was renamed into place. The first must
+    hold its old bytes again (all or none), and no temporary or backup file may be left."""
+    import tempfile
+
+    from attention_viz.export import ExportError, write_all
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        first, second = root / "a.svg", root / "b.csv"
+        first.write_bytes(b"OLD")
+        second.mkdir()
+        with pytest.raises(ExportError, match="b.csv"):
+            write_all([(first, b"NEW"), (second, b"x")])
+        assert first.read_bytes() == b"OLD"
+        assert sorted(p.name for p in root.iterdir()) == ["a.svg", "b.csv"]
+        write_all([(first, b"NEW"), (root / "c.csv", b"C")])  # and a good pair still writes both
+        assert first.read_bytes() == b"NEW" and (root / "c.csv").read_bytes() == b"C"
+
+
 def test_cli_html_title_names_invisible_characters_of_the_text(tiny_model, tmp_path) -> None:
     """The typed text in the page's <title> and <h1>: a right-to-left override, ESC and BEL named as the app's
     labels name them (viz.labels.readable_text), not written raw."""
