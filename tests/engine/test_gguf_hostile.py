@@ -4,6 +4,7 @@ round (big-endian) loads the same numbers as its little-endian twin."""
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 
@@ -75,14 +76,15 @@ def test_a_big_endian_file_of_quantised_blocks_is_refused(tmp_path, qtype) -> No
 # ── where the tensors lie ────────────────────────────────────────────────────────────────────────────
 
 
-def _tensors_at(path: Path, offsets: list[int], n: int = 16, alignment: int | None = None) -> Path:
-    """A GGUF whose F32 tensors t0, t1, ... of n values each start at `offsets` in its data section."""
+def _tensors_at(path: Path, offsets: list[int], n: int = 16, alignment: int | None = None,
+                sizes: list[int] | None = None) -> Path:
+    """A GGUF whose F32 tensors t0, t1, ... of n values each (or `sizes`) start at `offsets` in its data section."""
     kv = b""
     if alignment is not None:
         kv = struct.pack("<Q", 17) + b"general.alignment" + struct.pack("<II", 4, alignment)
     head = b"GGUF" + struct.pack("<IQQ", 3, len(offsets), 1 if kv else 0) + kv
-    for i, offset in enumerate(offsets):
-        head += struct.pack("<Q", 2) + f"t{i}".encode() + struct.pack("<IQIQ", 1, n, 0, offset)
+    for i, (offset, size) in enumerate(zip(offsets, sizes or [n] * len(offsets), strict=True)):
+        head += struct.pack("<Q", 2) + f"t{i}".encode() + struct.pack("<IQIQ", 1, size, 0, offset)
     head += bytes(-len(head) % (alignment or 32))
     path.write_bytes(head + bytes(max(offsets) + 4 * n))
     return path
@@ -91,6 +93,18 @@ def _tensors_at(path: Path, offsets: list[int], n: int = 16, alignment: int | No
 @pytest.mark.parametrize("offsets", [[0, 64], [64, 0], [0, 64, 128]], ids=["in-order", "reversed", "three"])
 def test_aligned_separate_tensors_are_read(tmp_path, offsets) -> None:
     assert len(check_complete(_tensors_at(tmp_path / "ok.gguf", offsets)).tensors) == len(offsets)
+
+
+@pytest.mark.parametrize(
+    ("offsets", "sizes"),
+    [([0, 32], [16, 0]), ([32, 0], [0, 16]), ([0, 0], [16, 0]), ([0, 64], [16, 0])],
+    ids=["inside", "listed-first", "same-start", "after"],
+)
+def test_an_empty_tensor_overlaps_nothing(tmp_path, offsets, sizes) -> None:
+    # a tensor of no elements has no bytes to share, wherever it lies (llama.cpp's gguf.c allows a 0 dimension)
+    path = _tensors_at(tmp_path / "empty.gguf", offsets, sizes=sizes)
+    assert [math.prod(t.shape) for t in check_complete(path).tensors] == sizes
+    assert [t.data.size for t in read_gguf(path).tensors] == sizes
 
 
 @pytest.mark.parametrize(

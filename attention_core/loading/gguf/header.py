@@ -205,7 +205,8 @@ def _check_layout(path: Path, header: GGUFHeader) -> None:
                 f"alignment {alignment}; the file is corrupt."
             )
     last, end = None, 0  # the tensor reaching furthest so far, and where it ends
-    for t in sorted(header.tensors, key=lambda t: (t.offset, tensor_bytes(t))):  # an empty tensor shares nothing
+    sized = [t for t in header.tensors if tensor_bytes(t)]  # an empty tensor shares nothing, wherever it lies
+    for t in sorted(sized, key=lambda t: t.offset):
         if last is not None and t.offset < end:
             raise ModelLoadError(
                 f"{path.name}: tensors {last.name} and {t.name} overlap ({t.name} starts at byte {t.offset:,}, "
