@@ -114,10 +114,22 @@ def _causal(value: str) -> bool | None:
     return {"model": None, "on": True, "off": False}[value]
 
 
+def _valid_text(text: str) -> str:
+    """The text with each byte that is not UTF-8 as one U+FFFD: Python hands an argument's undecodable bytes over as
+    lone surrogates, which no UTF-8 file (the HTML) can hold; another lone surrogate becomes '?', as the tokenizer
+    makes it."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _trace(args: argparse.Namespace):
     """Load the model (one line if its weight package is missing) and trace the text (--text -: stdin's)."""
-    if args.text == "-":
-        args.text = sys.stdin.read()  # as typed: the title and the manifest show this text
+    if args.text == "-":  # bytes, so that a pipe of another encoding cannot stop the read
+        stdin = getattr(sys.stdin, "buffer", None)
+        args.text = stdin.read().decode("utf-8", "replace") if stdin is not None else sys.stdin.read()
+    args.text = _valid_text(args.text)  # as read: the title and the manifest show this text
     if not args.text.strip():
         raise UsageError("--text is empty: give the text to trace")
     from services import models

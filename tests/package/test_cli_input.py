@@ -209,6 +209,20 @@ def test_text_dash_reads_the_text_from_stdin(tiny_model, tmp_path, capsys, monke
     assert code == 2 and "--text is empty" in err and err.count("\n") == 1, err
 
 
+def test_text_that_is_not_utf8_is_read_with_replacement_characters(tiny_model, tmp_path, capsys, monkeypatch) -> None:
+    # Bytes that are not UTF-8, from a pipe (stdin's bytes) or an argument (a lone surrogate from the shell's
+    # decoding): one U+FFFD each, as the app's tokenizer reads them, in every file; never a traceback.
+    out = tmp_path / "t.html"
+    pipe = io.TextIOWrapper(io.BytesIO(b"caf\xe9 au lait"), encoding="utf-8", errors="strict")
+    monkeypatch.setattr("sys.stdin", pipe)
+    code, err = run_cli(["export", "--model", tiny_model, "--text", "-", "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "caf\ufffd au lait" in out.read_text(encoding="utf-8")
+    code, err = run_cli(["export", "--model", tiny_model, "--text", "caf\udce9 au lait", "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "caf\ufffd au lait" in out.read_text(encoding="utf-8")
+
+
 def test_max_tokens_cuts_the_text_and_the_engine_checks_it(tiny_model, tmp_path, capsys) -> None:
     out = tmp_path / "t.npz"
     base = ["trace", "--model", tiny_model, "--text", "one two three four five six", "--out", str(out)]
