@@ -72,7 +72,7 @@ st.subheader("The continuation")
 st.caption(f"{len(gen.new_token_ids)} new tokens, {how}" + (", stopped at end-of-text." if gen.stopped_at_eos else "."))
 if gen.trace.truncated:  # the continuation follows the tokens read, not the end of the text
     n_text = gen.trace.n_input_tokens - len(gen.new_token_ids)
-    cut = generation_cut_sentence(gen.n_prompt, n_text, int(n_new), ctx.token_cap)
+    cut = generation_cut_sentence(gen.n_prompt, n_text, int(n_new), ctx.token_cap, ctx.model.max_tokens)
     st.warning(cut, icon=":material/content_cut:")
 st.code(gen.text, language=None, wrap_lines=True)
 b1, b2 = st.columns(2)

@@ -184,9 +184,10 @@ class Model:
         `interventions` apply in every layer at every step. Stops early at the end-of-text token.
         `prompt_trace`: a trace of this model on exactly the prompt's tokens (causal, no interventions), whose
         captures are reused instead of running the prompt again; any other trace is ignored.
-        `max_tokens`: the prompt's token cap, as `trace`'s, within the context less the new tokens. A longer
-        text is cut there, as every trace cuts it: the continuation follows the tokens read, `Generation.prompt`
-        is the text up to the last of them and `trace.truncated` says so.
+        `max_tokens`: the prompt's token cap; the prompt is also at most `self.max_tokens` (the longest pass, the
+        context up to 4,096) less the new tokens. A longer text is cut there, as every trace cuts it: the
+        continuation follows the tokens read, `Generation.prompt` is the text up to the last of them and
+        `trace.truncated` says so.
         """
         if not self.config.has_lm_head or not self.config.causal or self.config.is_encoder_decoder:
             kind = "an encoder-decoder: generation runs decoder-only models" if self.config.is_encoder_decoder else (

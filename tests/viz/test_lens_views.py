@@ -92,12 +92,13 @@ def test_step_views_read_each_step_s_own_weights():
 
 
 def test_a_cut_generation_says_what_was_read():
-    assert generation_cut_sentence(4066, 4084, 30, 4096) == (
-        "The text is 4,084 tokens; the model read its first 4,066 (the model's context less room for the 30 new "
-        "tokens) and continues from there: the rest of the text is left out."
+    # SmolLM2's context is 8,192, but the engine's longest pass is 4,096: that, less the new tokens, cut this one.
+    assert generation_cut_sentence(4066, 4084, 30, 4096, 4096) == (
+        "The text is 4,084 tokens; the model read its first 4,066 (the longest pass (4,096 tokens) less room for the "
+        "30 new tokens) and continues from there: the rest of the text is left out."
     )
-    assert "(the token cap in the sidebar)" in generation_cut_sentence(1000, 1744, 30, 1000)  # no room taken off
-    assert "asked for, or the model's context less room for the new tokens" in generation_cut_sentence(1000, 1744, None)
+    assert "(the token cap in the sidebar)" in generation_cut_sentence(1000, 1744, 30, 1000, 4096)  # no room taken
+    assert "asked for, or the longest pass less room for the new tokens" in generation_cut_sentence(1000, 1744, None)
 
 
 def test_first_key_shares_leave_out_the_query_that_sees_only_the_first_key():

@@ -14,6 +14,7 @@ import numpy as np
 
 from viz.labels import readable_token
 from viz.views.common import to_numpy
+from viz.views.patterns import cut_position
 from viz.views.trace import TraceLike
 
 EXP_MAX_TOKENS = 512  # experiments run on at most this many tokens (each change is a full forward pass; the
@@ -39,7 +40,7 @@ def text_tail(trace: TraceLike, chars: int = 24) -> str:
     """The end of what the trace read, on one line, for a chart title ("…the verdant forest"): at most `chars`
     characters, from a word's start where one begins. A text the token cap cut ends where its last token read ends,
     not at the end of the text: the prediction is the one after that token."""
-    read = trace.text[: max((end for _, end in trace.offsets), default=0)] if trace.truncated else trace.text
+    read = trace.text[: cut_position(trace)] if trace.truncated else trace.text
     tail = " ".join(read.split())
     return tail if len(tail) <= chars else "…" + tail[-(chars - 1) :].split(" ", 1)[-1]
 

@@ -77,17 +77,21 @@ def how_generated(temperature: float, seed: int) -> str:
     return "greedy" if temperature == 0 else f"sampled at temperature {temperature:g}, seed {seed}"
 
 
-def generation_cut_sentence(n_prompt: int, n_text: int, n_new: int | None, token_cap: int | None = None) -> str:
+def generation_cut_sentence(
+    n_prompt: int, n_text: int, n_new: int | None, token_cap: int | None = None, limit: int | None = None
+) -> str:
     """What a generation whose text was cut continued (the Generate page and the notebook's generation view). The
-    prompt is the text up to the token cap, or to the model's context less room for the new tokens, whichever is
-    less; `n_new`: the new tokens asked for; `token_cap`: the cap asked for (None where the caller does not know)."""
+    prompt is the text up to the token cap, or up to the longest pass the engine runs for this model (`limit`,
+    Model.max_tokens: its context, at most 4,096) less room for the new tokens, whichever is less. `n_new`: the new
+    tokens asked for; `token_cap`, `limit`: None where the caller does not know them."""
     room = "the new tokens" if n_new is None else f"the {n_new} new tokens"
+    longest = "the longest pass" if limit is None else f"the longest pass ({limit:,} tokens)"
     if token_cap is None:
-        why = f"the token cap asked for, or the model's context less room for {room}"
+        why = f"the token cap asked for, or {longest} less room for {room}"
     elif n_prompt == token_cap:
         why = "the token cap in the sidebar"
     else:
-        why = f"the model's context less room for {room}"
+        why = f"{longest} less room for {room}"
     return (
         f"The text is {n_text:,} tokens; the model read its first {n_prompt:,} ({why}) and continues from there: "
         "the rest of the text is left out."
