@@ -128,7 +128,10 @@ def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
         if model_name in places:  # back to a model seen before: its own layer and head (within its range)
             ss.layer, ss.head = places[model_name]
         else:
-            ss[NOTICES] = ss.get(NOTICES, []) + _switch_notices(n_layers, n_heads, _shown(model_name))
+            *_, moved = clamp_layer_head(
+                int(ss.get("layer", 0)), int(ss.get("head", 0)), n_layers, n_heads, _shown(model_name), nearest=True
+            )
+            ss[NOTICES] = ss.get(NOTICES, []) + moved
     # Assigned when out of range, and once after a model switch even when in range: Streamlit resets a keyed
     # slider whose maximum changed to its minimum unless the value is set again. Not on every run: an
     # assignment echoes the value to the browser's slider, which the user may have moved on since (see
@@ -143,21 +146,6 @@ def _shown(model_name: str) -> str:
     """The model as the sidebar names it; a typed folder or hub id as a code span (it is user text)."""
     shown = models.name_title(model_name)
     return shown if models.is_embedded(model_name) else markdown_code(shown)
-
-
-def _switch_notices(n_layers: int, n_heads: int, model: str) -> list[str]:
-    """What a switch to a smaller model does to the layer and head it arrives with (the nearest that exists), in
-    clamp_layer_head's words."""
-    ss = st.session_state
-    said = []
-    for name, count in (("layer", n_layers), ("head", n_heads)):
-        value = int(ss.get(name, 0))
-        if value >= count:
-            said.append(
-                f"{name.capitalize()} {value} does not exist in {model} ({name}s 0–{count - 1}); "
-                f"showing {name} {count - 1}."
-            )
-    return said
 
 
 def show_notices() -> None:

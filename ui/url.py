@@ -200,16 +200,22 @@ def _read_page(state: ViewState, page: str, known_pages: set[str]) -> None:
         state.warnings.append(f"Unknown page {markdown_literal(page)} in the link; it is ignored.")
 
 
-def clamp_layer_head(layer: int, head: int, n_layers: int, n_heads: int, model: str) -> tuple[int, int, list[str]]:
-    """Bring layer/head inside the model's range; say so when that changed them."""
+def clamp_layer_head(
+    layer: int, head: int, n_layers: int, n_heads: int, model: str, nearest: bool = False
+) -> tuple[int, int, list[str]]:
+    """Bring layer/head inside the model's range; say so when that changed them. Out of range goes to 0 (a link's
+    value, which means nothing in this model) or, with `nearest`, to the nearest that exists (a model switch: the
+    reader's place in a deeper model, kept as close as this one allows)."""
     warnings: list[str] = []
-    if not 0 <= layer < n_layers:
-        warnings.append(f"Layer {layer} does not exist in {model} (layers 0–{n_layers - 1}); showing layer 0.")
-        layer = 0
-    if not 0 <= head < n_heads:
-        warnings.append(f"Head {head} does not exist in {model} (heads 0–{n_heads - 1}); showing head 0.")
-        head = 0
-    return layer, head, warnings
+    placed = []
+    for name, value, count in (("layer", layer, n_layers), ("head", head, n_heads)):
+        if not 0 <= value < count:
+            shown = min(max(value, 0), count - 1) if nearest else 0
+            where = f"({name}s 0–{count - 1}); showing {name} {shown}."
+            warnings.append(f"{name.capitalize()} {value} does not exist in {model} {where}")
+            value = shown
+        placed.append(value)
+    return placed[0], placed[1], warnings
 
 
 def to_params(

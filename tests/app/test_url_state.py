@@ -47,6 +47,11 @@ def test_clamp_layer_head_out_of_range() -> None:
     assert state.clamp_layer_head(3, 2, 30, 9, "m") == (3, 2, [])
     layer, head, warnings = state.clamp_layer_head(30, 9, 30, 9, "m")
     assert (layer, head) == (0, 0) and len(warnings) == 2
+    assert warnings[0] == "Layer 30 does not exist in m (layers 0–29); showing layer 0."
+    # A model switch keeps the reader as close as the smaller model allows, and says so in the same words.
+    assert state.clamp_layer_head(18, 6, 6, 12, "m", nearest=True) == (
+        5, 6, ["Layer 18 does not exist in m (layers 0–5); showing layer 5."]
+    )
 
 
 def test_params_round_trip() -> None:
