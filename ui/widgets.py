@@ -226,7 +226,7 @@ def token_picker(label: str, labels: Sequence[str], default: int, key: str, wher
     (with a fixed key the browser kept showing the last text's labels). The pick survives a text change only
     where the same token stands at the same position; otherwise the page's default is picked.
     """
-    memory = f"_{key}_picked"
+    memory = _picked_key(key)
     kept = _still_there(st.session_state.get(memory, []), labels)
     index = kept[0] if kept else min(max(default, 0), len(labels) - 1)
     picked = int(
@@ -242,18 +242,23 @@ def token_picker(label: str, labels: Sequence[str], default: int, key: str, wher
     return picked
 
 
+def _picked_key(key: str) -> str:
+    """Where the token pickers keep the labels last picked in picker `key` (they follow the text by them)."""
+    return f"_{key}_picked"
+
+
 def hand_pick_to(key: str, label: str) -> None:
     """Have the token picker `key` of another page open on `label` ("3: ␣creature"), as if picked there: a step
     that looks at one query hands it to the page its Go deeper link opens (that picker follows it only while the
     label names the same token at the same position)."""
-    st.session_state[f"_{key}_picked"] = [label]
+    st.session_state[_picked_key(key)] = [label]
 
 
 def token_multi_picker(
     label: str, labels: Sequence[str], default: Sequence[int], key: str, where: Any = st
 ) -> list[int]:
     """Several positions picked by their labels; follows the text like `token_picker`."""
-    memory = f"_{key}_picked"
+    memory = _picked_key(key)
     remembered = st.session_state.get(memory)
     kept = _still_there(remembered, labels) if remembered is not None else list(default)
     picked = where.multiselect(
