@@ -24,6 +24,11 @@ def tiny(tmp_path_factory) -> Path:
     return save_tiny_gguf(tmp_path_factory.mktemp("tiny") / "tiny.gguf", "llama")
 
 
+@pytest.fixture(scope="module")
+def tiny_gemma(tmp_path_factory) -> Path:
+    return save_tiny_gguf(tmp_path_factory.mktemp("tiny") / "gemma.gguf", "gemma2")
+
+
 def _refused(path: Path, says: str) -> str:
     with pytest.raises(ModelLoadError) as err:
         convert_gguf(path, "m")
@@ -208,7 +213,7 @@ BAD_SHAPES = {  # key → (value, type), what the message says
     "block-count-text": ({"llama.block_count": ("two", VT.STRING)},
                          "llama.block_count is 'two'; it must be a positive whole number"),
     "epsilon-text": ({"llama.attention.layer_norm_rms_epsilon": ("abc", VT.STRING)},
-                     "llama.attention.layer_norm_rms_epsilon is 'abc', not a number"),
+                     "llama.attention.layer_norm_rms_epsilon is 'abc'; it must be a positive finite number"),
     "heads-not-filling-rows": ({"llama.attention.head_count": (2, VT.UINT32), "llama.attention.head_count_kv":
                                 (1, VT.UINT32), "llama.attention.key_length": (16, VT.UINT32)},
                                "blk.0.attn_q.weight has 64 rows; 2 heads of 16 dimensions need 32"),
@@ -218,6 +223,47 @@ BAD_SHAPES = {  # key → (value, type), what the message says
 @pytest.mark.parametrize(("fields", "says"), BAD_SHAPES.values(), ids=BAD_SHAPES.keys())
 def test_impossible_shapes_in_the_metadata_are_refused(tiny, tmp_path, fields, says) -> None:
     _refused(rewrite_gguf(tiny, tmp_path / "shape.gguf", fields), says)
+
+
+F32, LINEAR = VT.FLOAT32, {"llama.rope.scaling.type": ("linear", VT.STRING)}
+BAD_NUMBERS = {  # arch → key → bad values (float32, int32 or text): each loaded with wrong numbers before
+    "llama": {"attention.layer_norm_rms_epsilon": [-1.0, 0.0], "rope.freq_base": [0.0, -5.0, float("nan")],
+              "rope.scaling.factor": [float("nan"), -2.0, float("inf")]},
+    "gemma2": {"attention.scale": [0.0, -0.5, float("nan")], "attn_logit_softcapping": [-50.0, float("nan")],
+               "final_logit_softcapping": [float("inf")], "attention.sliding_window": [0, -4, 2.5, "four"]},
+}
+
+
+@pytest.mark.parametrize(("arch", "key", "value"), [(a, k, v) for a, keys in BAD_NUMBERS.items()
+                                                    for k, values in keys.items() for v in values])
+def test_numbers_that_must_be_positive_are_refused(tiny, tiny_gemma, tmp_path, arch, key, value) -> None:
+    kind = "whole" if key.endswith("sliding_window") else "finite"
+    typed = (value, {str: VT.STRING, int: VT.INT32}.get(type(value), F32))
+    fields = {f"{arch}.{key}": typed, **(LINEAR if key == "rope.scaling.factor" else {})}
+    src = tiny if arch == "llama" else tiny_gemma
+    _refused(rewrite_gguf(src, tmp_path / "num.gguf", fields), f"{arch}.{key} is {value!r}; it must be a positive "
+                                                                  f"{kind} number")
+
+
+def test_gemma3s_local_rope_base_must_be_positive(tiny_gemma) -> None:
+    from attention_core.loading.gguf import _config_and_tokenizer
+    from attention_core.loading.gguf.reader import GGUFFile
+
+    reader = read_gguf(tiny_gemma)
+    fields = {k.replace("gemma2.", "gemma3."): v for k, v in reader.fields.items()}
+    fields.update({"general.architecture": "gemma3", "gemma3.rope.freq_base_swa": -1.0})
+    with pytest.raises(ModelLoadError, match=r"^g3\.gguf: GGUF metadata gemma3\.rope\.freq_base_swa is -1\.0; it must "
+                                             r"be a positive finite number\.$"):
+        _config_and_tokenizer(GGUFFile(fields, reader.tensors), Path("g3.gguf"), "m")
+
+
+@pytest.mark.parametrize(("key", "value"), [("rope.scaling.factor", 0.0), ("attn_logit_softcapping", 0.0)])
+def test_a_zero_that_means_none_loads_as_none(tiny, tiny_gemma, tmp_path, key, value) -> None:
+    # llama.cpp reads a RoPE scaling factor of 0 as no scaling (rope_freq_scale 1), a soft-cap of 0 as no cap
+    arch, src = ("llama", tiny) if key.startswith("rope") else ("gemma2", tiny_gemma)
+    fields = {f"{arch}.{key}": (value, F32), **(LINEAR if arch == "llama" else {})}
+    config, _, _ = convert_gguf(rewrite_gguf(src, tmp_path / "zero.gguf", fields), "m")
+    assert (config.rope_freq_divisors, config.rope_scaling, config.attn_softcap) == ((), None, None)
 
 
 def test_anything_else_malformed_metadata_raises_names_the_file(tiny, tmp_path, monkeypatch) -> None:

@@ -38,7 +38,7 @@ def _sliding_layers(meta: Meta, n_layers: int) -> tuple[bool, ...]:
 
 def _attn_scale(meta: Meta, d_model: int, n_heads: int, d_head: int, n_layers: int) -> float:
     if meta.has("attention.scale"):
-        return float(meta.get("attention.scale"))
+        return meta.number("attention.scale")
     if n_layers == _BIG_LAYERS[meta.arch]:
         return (d_model / n_heads) ** -0.5
     return d_head**-0.5
@@ -48,22 +48,19 @@ def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     gemma3 = meta.arch == "gemma3"
     d_model, n_heads, _, d_head = attention_shape(meta)
     n_layers = meta.count("block_count")
-    soft = {
-        "attn_softcap": meta.get("attn_logit_softcapping", None),
-        "final_softcap": meta.get("final_logit_softcapping", None),
-    }
     features = dict(
         arch=meta.arch,
         act="gelu_tanh",
         norm_position="sandwich",
         embed_scale=math.sqrt(d_model),
         attn_scale=_attn_scale(meta, d_model, n_heads, d_head, n_layers),
-        sliding_window=int(meta.get("attention.sliding_window")),
+        sliding_window=meta.count("attention.sliding_window"),
         sliding_layers=_sliding_layers(meta, n_layers),
-        **{k: float(v) if v else None for k, v in soft.items()},  # 0 means no cap
+        attn_softcap=meta.unless_zero("attn_logit_softcapping", meta.number),  # absent or 0: no cap
+        final_softcap=meta.unless_zero("final_logit_softcapping", meta.number),
     )
     if gemma3:  # llama.cpp's sliding-window layers keep RoPE base 10000 unless the file names another
-        features.update(qk_norm="head", rope_theta_local=float(meta.get("rope.freq_base_swa", 10000.0)))
+        features.update(qk_norm="head", rope_theta_local=meta.number("rope.freq_base_swa", 10000.0))
     return rope_config(meta, name, tensor_names, **features)
 
 

@@ -52,8 +52,8 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
         display_name=str(meta.key("general.name", name)),
     )
     r = rotary if rotary < d_head else d_head
-    divisors, described = gguf_linear(str(meta.get("rope.scaling.type", "none")),
-                                      float(meta.get("rope.scaling.factor", 1.0)), r)
+    factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0  # llama.cpp reads 0 as no scaling
+    divisors, described = gguf_linear(str(meta.get("rope.scaling.type", "none")), factor, r)
     fields.update(rope_freq_divisors=divisors, rope_scaling=described)
     fields.update(overrides)
     return ModelConfig(**fields)
@@ -82,8 +82,8 @@ def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 def phi3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     if "rope_factors_long.weight" in tensor_names:
         raise ModelLoadError("Phi-3 long-context RoPE (LongRoPE factors) is not supported yet.")
-    window = meta.get("attention.sliding_window", None)
-    return rope_config(meta, name, tensor_names, arch="phi3", sliding_window=int(window) if window else None)
+    window = meta.unless_zero("attention.sliding_window", meta.count)
+    return rope_config(meta, name, tensor_names, arch="phi3", sliding_window=window)
 
 
 def ends(t: Tensors, cfg: ModelConfig) -> Weights:

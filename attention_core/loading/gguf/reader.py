@@ -122,11 +122,21 @@ class Meta:
         return positive(f"{self.arch}.{suffix}", self.get(suffix, default))
 
     def number(self, suffix: str, default: Any = _MISSING) -> float:
-        """`{arch}.{suffix}` as a finite float (an epsilon, a RoPE base)."""
+        """`{arch}.{suffix}` as a positive finite float (an epsilon, a RoPE base or scaling factor, a scale or
+        soft-cap): NaN, 0 or a negative would load and make RoPE, the norms or the scores wrong or NaN."""
         value = self.get(suffix, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ModelLoadError(f"GGUF metadata {self.arch}.{suffix} is {value!r}, not a number.")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+            raise ModelLoadError(f"GGUF metadata {self.arch}.{suffix} is {value!r}; it must be a positive finite "
+                                 "number.")
         return float(value)
+
+    def unless_zero(self, suffix: str, read: Callable[[str], Any]) -> Any:
+        """None where `{arch}.{suffix}` is absent or 0 (llama.cpp's 'none': no soft-cap, window or RoPE scaling),
+        else read(suffix), e.g. meta.number."""
+        value = self.get(suffix, None)
+        if value is None or (type(value) in (int, float) and value == 0):
+            return None
+        return read(suffix)
 
     def vocab_size(self) -> int:
         if self.has("vocab_size"):
