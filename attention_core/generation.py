@@ -145,9 +145,11 @@ def choose(logits: torch.Tensor, temperature: float, generator: torch.Generator 
 def run_generation(
     ctx: PassContext, enc: Encoding, prompt: str, max_new: int, temperature: float, seed: int,
     ivs: tuple[iv.Intervention, ...], top_k: int = 5, prompt_capture: fwd.Captured | None = None,
+    cut_in_character: bool = False,
 ) -> Generation:
     """Long because the loop keeps its bookkeeping in one place: generate up to `max_new` tokens after the
-    prompt's ids (greedy, or sampled with a seeded generator), stopping early at the end-of-text token."""
+    prompt's ids (greedy, or sampled with a seeded generator), stopping early at the end-of-text token.
+    `cut_in_character`: the prompt's ids end inside a character, which `prompt` (its text) leaves out."""
     cfg, device = ctx.config, ctx.device
     w = step_weights(ctx)
     ids = list(enc.ids)
@@ -183,7 +185,7 @@ def run_generation(
             if cfg.eos_token_id is not None and token == cfg.eos_token_id:
                 stopped = True
                 break
-    trace = _trace(ctx, enc, prompt, new_ids, chunks, cache, full_rerun, ivs)
+    trace = _trace(ctx, enc, prompt, new_ids, (chunks, cache, full_rerun), ivs, cut_in_character)
     return Generation(
         prompt=prompt, prompt_ids=list(enc.ids), new_token_ids=new_ids,
         new_tokens=[ctx.tokenizer.decode_token(t) for t in new_ids],
@@ -229,8 +231,10 @@ def _reuse_prompt(captured: fwd.Captured, cache: KVCache) -> fwd.Captured:
     return fwd.Captured(resid_pre=list(captured.resid_pre), q=list(captured.q), k=[], v=[])
 
 
-def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], chunks, cache: KVCache, full_rerun: bool, ivs):
-    """The Trace of prompt + new tokens from the generating pass's own captures."""
+def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], run, ivs, cut_in_character: bool = False):
+    """The Trace of prompt + new tokens from the generating pass's own captures (`run`: its chunks, its cache and
+    whether it re-ran the whole pass per token)."""
+    chunks, cache, full_rerun = run
     n = len(enc.ids) + len(new_ids)
     if full_rerun:
         captured = chunks[-1]
@@ -242,7 +246,8 @@ def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], chunks, cache: K
             k=[cache.k[i][:, :n].clone() for i in range(L)],  # (n_kv_heads, n, d_head), no spare buffer
             v=[cache.v[i][:, :n].clone() for i in range(L)],
         )
-    continuation, spans = continuation_and_offsets(ctx.tokenizer.decode, list(enc.ids), new_ids, len(prompt))
+    decode = ctx.tokenizer.decode
+    continuation, spans = continuation_and_offsets(decode, list(enc.ids), new_ids, len(prompt), cut_in_character)
     return Trace(
         context=ctx, text=prompt + continuation, token_ids=list(enc.ids) + new_ids,
         tokens=list(enc.tokens) + [ctx.tokenizer.decode_token(t) for t in new_ids], offsets=list(enc.offsets) + spans,
@@ -252,8 +257,9 @@ def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], chunks, cache: K
 
 
 def continuation_and_offsets(
-    decode: Callable[[list[int]], str], prompt_ids: list[int], new_ids: list[int], start: int
-) -> tuple[str, list[tuple[int, int]]]:
+    decode: Callable[[list[int]], str], prompt_ids: list[int], new_ids: list[int], start: int,
+    cut_in_character: bool = False,
+) -> tuple[str, list[tuple[int, int]]]:  # fmt: skip
     """The text the new tokens add after the prompt, and each one's character span in prompt + that text (the
     continuation begins at `start`).
 
@@ -262,9 +268,13 @@ def continuation_and_offsets(
     tokenizer gives a text's tokens: a byte piece of a character spans that character (with a space it carries),
     so every piece of one character shares its span. A prefix's decode ends in U+FFFD while a character is
     incomplete (one for byte-level BPE, one per byte for byte fallback): only the part that agrees with the whole
-    continuation counts as written, and an unfinished character counts as begun."""
-    anchor = list(prompt_ids[-1:])
+    continuation counts as written, and an unfinished character counts as begun. `cut_in_character`: the prompt's
+    last ids are the first bytes of a character (up to 4), which the prompt's text leaves out: the continuation
+    begins with the character they and the new bytes make."""
+    anchor = list(prompt_ids[-4:] if cut_in_character else prompt_ids[-1:])
     before = decode(anchor)
+    if cut_in_character:  # the anchor's unfinished character belongs to the continuation
+        before = before.rstrip("\ufffd")
 
     def after_prompt(ids: list[int]) -> str:
         text = decode(anchor + ids)

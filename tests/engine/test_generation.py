@@ -196,6 +196,17 @@ def test_new_token_offsets_give_byte_pieces_their_characters_span(decoder):
     assert spans == [(3, 5), (4, 5), (4, 5), (5, 6), (6, 8), (7, 8), (7, 8), (8, 12)]
 
 
+@pytest.mark.parametrize("decoder", [_byte_level_decode, _byte_fallback_decode])
+def test_a_continuation_that_completes_the_prompts_last_character(decoder):
+    from attention_core.generation import continuation_and_offsets
+
+    # The prompt "a 🦊" was cut after the first two of the fox's four bytes; its text is "a " (2 characters).
+    pieces = [b"a", b" ", b"\xf0\x9f", b"\xa6\x8a", b" b"]
+    written, spans = continuation_and_offsets(decoder(pieces), [0, 1, 2], [3, 4], 2, cut_in_character=True)
+    assert written == "🦊 b"
+    assert spans == [(2, 3), (3, 5)]
+
+
 def test_a_sentencepiece_continuation_keeps_its_leading_space():
     # A Metaspace decoder (Llama 2, Mistral, Gemma vocabularies) drops the space of a sequence's first token:
     # '▁world' decoded alone is 'world'. After a prompt it is ' world', so the generated text must be decoded
@@ -284,3 +295,19 @@ def test_sampling_draws_from_the_softmax_at_the_temperature():
         sd = (p * (1 - p) / draws).sqrt()
         assert ((counts / draws - p).abs() <= 5 * sd + 1e-9).all(), (T, counts, p)  # within 5 standard errors
     assert choose(logits, 0.0, None) == 2  # greedy
+
+
+def test_a_prompt_cut_inside_a_character_shows_the_character_the_model_completed(smollm):
+    # The cap keeps the first byte pieces of 😀 only: the model continues those bytes (here into another emoji).
+    # The text shown must be what the ids decode to: the prompt up to the whole characters read, then the
+    # continuation from the completed character on (it showed the whole 😀 and then U+FFFD pieces).
+    text = "héllo wörld 😀😀😀 " * 5
+    ids = smollm.tokenizer.encode(text, 100).ids
+    cap = next(n for n in range(2, len(ids)) if smollm.tokenizer.decode(ids[:n]).endswith("\ufffd"))
+    gen = smollm.generate(text, max_new_tokens=3, max_tokens=cap)
+    assert gen.prompt_ids == ids[:cap]
+    assert gen.text == smollm.tokenizer.decode(gen.trace.token_ids)
+    read = smollm.tokenizer.decode(ids[:cap])  # the whole characters read, then U+FFFD for the unfinished one
+    assert read == gen.prompt + "\ufffd" and text.startswith(gen.prompt)
+    start, end = gen.trace.offsets[cap - 1]  # the last piece read spans the character it began
+    assert end == len(gen.prompt) + 1 and gen.text[end - 1] != "\ufffd"
