@@ -19,7 +19,7 @@ from .context import PassContext
 from .device import pick_device
 from .dtypes import dtype_name, resolve_dtype
 from .errors import InputError, ModelLoadError
-from .generation import Generation, run_generation
+from .generation import Generation, prompt_text, run_generation
 from .loading import cache
 from .loading.gguf import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
@@ -203,20 +203,14 @@ class Model:
         if max_tokens is not None and not 1 <= max_tokens <= self.config.n_ctx:
             raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
         enc = self.tokenizer.encode(text, room if max_tokens is None else min(room, int(max_tokens)))
-        in_character = False
-        if enc.truncated:  # the model continues the tokens it read, so the text it continues ends there
-            end = max(end for _, end in enc.offsets)
-            # The cap may keep only the first byte pieces of a character (an emoji's): the prompt's text then
-            # ends before it, and the continuation shows the character those bytes and the new ones make.
-            in_character = self.tokenizer.decode(enc.ids[-4:]).endswith("\ufffd") and text[end - 1] != "\ufffd"
-            text = text[: end - 1 if in_character else end]
+        text, unfinished = prompt_text(self.tokenizer, text, enc)  # a cut text ends where the model stopped reading
         k = max(1, min(int(top_k), self.config.d_vocab))
         reuse = None
         if prompt_trace is not None and self._same_prompt(prompt_trace, enc.ids, ivs):
             reuse = prompt_trace.captured
         return run_generation(
             self.context, enc, text, int(max_new_tokens), float(temperature), int(seed), ivs, k, prompt_capture=reuse,
-            cut_in_character=in_character,
+            unfinished=unfinished,
         )
 
     def _same_prompt(self, trace: Trace, ids: list[int], ivs: tuple[iv.Intervention, ...]) -> bool:

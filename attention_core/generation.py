@@ -145,11 +145,11 @@ def choose(logits: torch.Tensor, temperature: float, generator: torch.Generator 
 def run_generation(
     ctx: PassContext, enc: Encoding, prompt: str, max_new: int, temperature: float, seed: int,
     ivs: tuple[iv.Intervention, ...], top_k: int = 5, prompt_capture: fwd.Captured | None = None,
-    cut_in_character: bool = False,
+    unfinished: int = 0,
 ) -> Generation:
     """Long because the loop keeps its bookkeeping in one place: generate up to `max_new` tokens after the
     prompt's ids (greedy, or sampled with a seeded generator), stopping early at the end-of-text token.
-    `cut_in_character`: the prompt's ids end inside a character, which `prompt` (its text) leaves out."""
+    `unfinished`: how many of the prompt's last ids are the first pieces of a character it cut (`prompt_text`)."""
     cfg, device = ctx.config, ctx.device
     w = step_weights(ctx)
     ids = list(enc.ids)
@@ -185,7 +185,7 @@ def run_generation(
             if cfg.eos_token_id is not None and token == cfg.eos_token_id:
                 stopped = True
                 break
-    trace = _trace(ctx, enc, prompt, new_ids, (chunks, cache, full_rerun), ivs, cut_in_character)
+    trace = _trace(ctx, enc, prompt, new_ids, (chunks, cache, full_rerun), ivs, unfinished)
     return Generation(
         prompt=prompt, prompt_ids=list(enc.ids), new_token_ids=new_ids,
         new_tokens=[ctx.tokenizer.decode_token(t) for t in new_ids],
@@ -231,7 +231,7 @@ def _reuse_prompt(captured: fwd.Captured, cache: KVCache) -> fwd.Captured:
     return fwd.Captured(resid_pre=list(captured.resid_pre), q=list(captured.q), k=[], v=[])
 
 
-def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], run, ivs, cut_in_character: bool = False):
+def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], run, ivs, unfinished: int = 0):
     """The Trace of prompt + new tokens from the generating pass's own captures (`run`: its chunks, its cache and
     whether it re-ran the whole pass per token)."""
     chunks, cache, full_rerun = run
@@ -247,7 +247,8 @@ def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], run, ivs, cut_in
             v=[cache.v[i][:, :n].clone() for i in range(L)],
         )
     decode = ctx.tokenizer.decode
-    continuation, spans = continuation_and_offsets(decode, list(enc.ids), new_ids, len(prompt), cut_in_character)
+    anchor = last_character_start(enc.offsets, unfinished)
+    continuation, spans = continuation_and_offsets(decode, list(enc.ids), new_ids, len(prompt), anchor, unfinished)
     return Trace(
         context=ctx, text=prompt + continuation, token_ids=list(enc.ids) + new_ids,
         tokens=list(enc.tokens) + [ctx.tokenizer.decode_token(t) for t in new_ids], offsets=list(enc.offsets) + spans,
@@ -256,9 +257,37 @@ def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], run, ivs, cut_in
     )  # fmt: skip
 
 
+def prompt_text(tokenizer, text: str, enc: Encoding) -> tuple[str, int]:
+    """The text a generation continues, and how many of its last ids are the first pieces of a character the cap
+    cut (0 when none). A text the token cap cut ends where the last token read ends; where that token is only the
+    first bytes of a character (an emoji's), the text ends before the character, whose pieces the continuation
+    completes. A cut inside a character is seen in the next token: a piece of the same character has the same end."""
+    if not enc.truncated:
+        return text, 0
+    n, last_end = len(enc.ids), enc.offsets[-1][1]
+    following = tokenizer.encode(text, n + 1).offsets  # the text's tokens up to the first one left out
+    if last_end == 0 or len(following) <= n or following[n][1] != last_end:
+        return text[: max(end for _, end in enc.offsets)], 0
+    unfinished = 0  # the kept pieces of that character: those that end where it ends
+    while unfinished < n and enc.offsets[n - 1 - unfinished][1] == last_end:
+        unfinished += 1
+    return text[: enc.offsets[n - unfinished][0]], unfinished
+
+
+def last_character_start(offsets: list[tuple[int, int]], unfinished: int = 0) -> int:
+    """The index of the first piece of the last whole character before the `unfinished` last ones: a character's
+    pieces share its end (a special token's (0, 0) is its own)."""
+    i = len(offsets) - unfinished - 1
+    if i < 0:
+        return len(offsets) - unfinished
+    while i > 0 and offsets[i][1] > 0 and offsets[i - 1][1] == offsets[i][1]:
+        i -= 1
+    return i
+
+
 def continuation_and_offsets(
     decode: Callable[[list[int]], str], prompt_ids: list[int], new_ids: list[int], start: int,
-    cut_in_character: bool = False,
+    anchor_start: int | None = None, unfinished: int = 0,
 ) -> tuple[str, list[tuple[int, int]]]:  # fmt: skip
     """The text the new tokens add after the prompt, and each one's character span in prompt + that text (the
     continuation begins at `start`).
@@ -268,13 +297,15 @@ def continuation_and_offsets(
     tokenizer gives a text's tokens: a byte piece of a character spans that character (with a space it carries),
     so every piece of one character shares its span. A prefix's decode ends in U+FFFD while a character is
     incomplete (one for byte-level BPE, one per byte for byte fallback): only the part that agrees with the whole
-    continuation counts as written, and an unfinished character counts as begun. `cut_in_character`: the prompt's
-    last ids are the first bytes of a character (up to 4), which the prompt's text leaves out: the continuation
-    begins with the character they and the new bytes make."""
-    anchor = list(prompt_ids[-4:] if cut_in_character else prompt_ids[-1:])
-    before = decode(anchor)
-    if cut_in_character:  # the anchor's unfinished character belongs to the continuation
-        before = before.rstrip("\ufffd")
+    continuation counts as written, and an unfinished character counts as begun.
+
+    `anchor_start`: where the prompt's last whole character begins in its ids (`last_character_start`; default:
+    its last id). A byte-fallback decoder reads a run of byte pieces together and writes the whole run as U+FFFD
+    if any of it is not UTF-8, so the anchor must begin at a character's first piece. `unfinished`: how many of
+    the prompt's last ids are the first pieces of a character that the prompt's text leaves out: the continuation
+    begins with the character they and the new pieces make."""
+    anchor = list(prompt_ids[-1:] if anchor_start is None else prompt_ids[anchor_start:])
+    before = decode(anchor[: len(anchor) - unfinished])  # the unfinished character belongs to the continuation
 
     def after_prompt(ids: list[int]) -> str:
         text = decode(anchor + ids)

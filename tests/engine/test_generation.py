@@ -202,9 +202,43 @@ def test_a_continuation_that_completes_the_prompts_last_character(decoder):
 
     # The prompt "a 🦊" was cut after the first two of the fox's four bytes; its text is "a " (2 characters).
     pieces = [b"a", b" ", b"\xf0\x9f", b"\xa6\x8a", b" b"]
-    written, spans = continuation_and_offsets(decoder(pieces), [0, 1, 2], [3, 4], 2, cut_in_character=True)
+    written, spans = continuation_and_offsets(decoder(pieces), [0, 1, 2], [3, 4], 2, anchor_start=1, unfinished=1)
     assert written == "🦊 b"
     assert spans == [(2, 3), (3, 5)]
+
+
+def _byte_fallback_tokenizer():
+    """A SentencePiece-style BPE with byte fallback and the decoder that llama.cpp's SPM vocabularies get here
+    (gguf/tokenizer.py): ByteFallback reads a run of byte pieces together, and writes the whole run as U+FFFD if any
+    of it is not UTF-8."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    vocab = {"<unk>": 0, "▁": 1, "▁x": 2, "x": 3, "\ufffd": 4} | {f"<0x{b:02X}>": 5 + b for b in range(256)}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[("▁", "x")], byte_fallback=True, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
+    return tok
+
+
+@pytest.mark.parametrize("text", ["😀😀 x", "😀中 x", "x \ufffd😀 x x"])
+def test_a_continuation_reads_as_the_ids_decode_wherever_the_cap_cuts(text):
+    # Every cut of the prompt, inside a character or not: the prompt's text and the continuation written after it
+    # are what the whole sequence of ids decodes to (a byte-fallback decoder turned a run into U+FFFD when the anchor
+    # began inside a character, and a literal U+FFFD before the cut was written twice).
+    from attention_core.generation import continuation_and_offsets, last_character_start, prompt_text
+    from attention_core.tokenizer import TextTokenizer
+
+    tokenizer = TextTokenizer(_byte_fallback_tokenizer())
+    ids = tokenizer.encode(text, 100).ids
+    assert len(ids) >= 6
+    for cap in range(1, len(ids)):
+        enc = tokenizer.encode(text, cap)
+        prompt, unfinished = prompt_text(tokenizer, text, enc)
+        anchor = last_character_start(enc.offsets, unfinished)
+        written, _ = continuation_and_offsets(tokenizer.decode, enc.ids, ids[cap:], len(prompt), anchor, unfinished)
+        assert prompt + written == tokenizer.decode(ids), (cap, prompt, written)
 
 
 def test_a_sentencepiece_continuation_keeps_its_leading_space():
@@ -297,17 +331,19 @@ def test_sampling_draws_from_the_softmax_at_the_temperature():
     assert choose(logits, 0.0, None) == 2  # greedy
 
 
-def test_a_prompt_cut_inside_a_character_shows_the_character_the_model_completed(smollm):
+@pytest.mark.parametrize("text", ["héllo wörld 😀😀😀 " * 5, "Hello \ufffd😀 world " * 5])
+def test_a_prompt_cut_inside_a_character_shows_the_character_the_model_completed(smollm, text):
     # The cap keeps the first byte pieces of 😀 only: the model continues those bytes (here into another emoji).
     # The text shown must be what the ids decode to: the prompt up to the whole characters read, then the
-    # continuation from the completed character on (it showed the whole 😀 and then U+FFFD pieces).
-    text = "héllo wörld 😀😀😀 " * 5
-    ids = smollm.tokenizer.encode(text, 100).ids
-    cap = next(n for n in range(2, len(ids)) if smollm.tokenizer.decode(ids[:n]).endswith("\ufffd"))
+    # continuation from the completed character on (it showed the whole 😀 and then U+FFFD pieces; a U+FFFD the
+    # text itself holds before the cut was written twice).
+    whole = smollm.tokenizer.encode(text, 100)
+    ids, ends = whole.ids, [end for _, end in whole.offsets]
+    cap = next(n for n in range(2, len(ids)) if ends[n - 1] == ends[n])  # the next piece is of the same character
     gen = smollm.generate(text, max_new_tokens=3, max_tokens=cap)
     assert gen.prompt_ids == ids[:cap]
     assert gen.text == smollm.tokenizer.decode(gen.trace.token_ids)
     read = smollm.tokenizer.decode(ids[:cap])  # the whole characters read, then U+FFFD for the unfinished one
-    assert read == gen.prompt + "\ufffd" and text.startswith(gen.prompt)
-    start, end = gen.trace.offsets[cap - 1]  # the last piece read spans the character it began
-    assert end == len(gen.prompt) + 1 and gen.text[end - 1] != "\ufffd"
+    assert text.startswith(gen.prompt) and read.startswith(gen.prompt) and read[len(gen.prompt) :].strip() == "\ufffd"
+    _, end = gen.trace.offsets[cap - 1]  # the last piece read spans the character it began: the completed one
+    assert len(gen.prompt) < end <= len(gen.text) and gen.text[end - 1] != "\ufffd"
