@@ -115,9 +115,9 @@ def _causal(value: str) -> bool | None:
 
 
 def _valid_text(text: str) -> str:
-    """The text with each byte that is not UTF-8 as one U+FFFD: Python hands an argument's undecodable bytes over as
-    lone surrogates, which no UTF-8 file (the HTML) can hold; another lone surrogate becomes '?', as the tokenizer
-    makes it."""
+    """The text with bytes that are not UTF-8 as U+FFFD (one per invalid run, as Python's "replace" writes them):
+    Python hands an argument's undecodable bytes over as lone surrogates, which no UTF-8 file (the HTML) can hold;
+    another lone surrogate becomes '?', as the tokenizer makes it."""
     try:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     except UnicodeEncodeError:  # a surrogate that is not an escaped byte

@@ -167,22 +167,28 @@ def write_all(files: Sequence[tuple[Path, bytes]]) -> None:
 
 
 def _move_aside(out: Path) -> Path | None:
-    """An existing file at `out` renamed beside it (so a later failure can put it back); None where there is none.
-    A folder stays where it is: the rename onto it fails, as it should."""
-    if not out.is_file():
+    """Keep what is at `out` (a file or a link) beside it under another name, so that a later failure can put it
+    back; None where there is nothing, or a folder (the rename onto it fails, as it should). A hard link keeps the
+    original in place, so the rename that follows still swaps old for new in one step; where the file system has
+    no hard links, it is renamed aside."""
+    if not os.path.lexists(out) or (out.is_dir() and not out.is_symlink()):
         return None
     old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
-    os.replace(out, old)
+    try:
+        os.link(out, old, follow_symlinks=False)
+    except OSError:
+        os.replace(out, old)
     return old
 
 
 def _put_back(placed: list[tuple[Path, Path | None]]) -> None:
-    """Undo the renames done so far, last first: each target gets its old file back, or is removed if it had none."""
+    """Undo the renames done so far, last first: each target gets its old file or link back, or is removed if it had
+    none."""
     for out, old in reversed(placed):
         try:
             if old is not None:
                 os.replace(old, out)
-            elif out.is_file():
+            elif os.path.lexists(out) and not (out.is_dir() and not out.is_symlink()):
                 out.unlink()
         except OSError:
             pass  # best effort: the error being reported is the one that matters

@@ -274,6 +274,13 @@ def test_a_rename_that_fails_puts_every_earlier_file_back() -> None:
             write_all([(first, b"NEW"), (second, b"x")])
         assert first.read_bytes() == b"OLD"
         assert sorted(p.name for p in root.iterdir()) == ["a.svg", "b.csv"]
+        link = root / "l.svg"  # a link whose file is gone: put back as the link it was
+        link.symlink_to(root / "gone")
+        with pytest.raises(ExportError, match="b.csv"):
+            write_all([(link, b"NEW"), (second, b"x")])
+        assert link.is_symlink() and not link.exists()
+        assert sorted(p.name for p in root.iterdir()) == ["a.svg", "b.csv", "l.svg"]
+        link.unlink()
         write_all([(first, b"NEW"), (root / "c.csv", b"C")])  # and a good pair still writes both
         assert first.read_bytes() == b"NEW" and (root / "c.csv").read_bytes() == b"C"
 
