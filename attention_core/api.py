@@ -203,7 +203,7 @@ class Model:
         if max_tokens is not None and not 1 <= max_tokens <= self.config.n_ctx:
             raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
         enc = self.tokenizer.encode(text, room if max_tokens is None else min(room, int(max_tokens)))
-        text, unfinished = prompt_text(self.tokenizer, text, enc)  # a cut text ends where the model stopped reading
+        text, unfinished = prompt_text(text, enc)  # a cut text ends where the model stopped reading
         k = max(1, min(int(top_k), self.config.d_vocab))
         reuse = None
         if prompt_trace is not None and self._same_prompt(prompt_trace, enc.ids, ivs):

@@ -257,16 +257,16 @@ def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], run, ivs, unfini
     )  # fmt: skip
 
 
-def prompt_text(tokenizer, text: str, enc: Encoding) -> tuple[str, int]:
+def prompt_text(text: str, enc: Encoding) -> tuple[str, int]:
     """The text a generation continues, and how many of its last ids are the first pieces of a character the cap
     cut (0 when none). A text the token cap cut ends where the last token read ends; where that token is only the
     first bytes of a character (an emoji's), the text ends before the character, whose pieces the continuation
-    completes. A cut inside a character is seen in the next token: a piece of the same character has the same end."""
+    completes. A cut inside a character is seen in the first token left out: a piece of the same character has the
+    same end (`Encoding.next_end`)."""
     if not enc.truncated:
         return text, 0
     n, last_end = len(enc.ids), enc.offsets[-1][1]
-    following = tokenizer.encode(text, n + 1).offsets  # the text's tokens up to the first one left out
-    if last_end == 0 or len(following) <= n or following[n][1] != last_end:
+    if last_end == 0 or enc.next_end != last_end:
         return text[: max(end for _, end in enc.offsets)], 0
     unfinished = 0  # the kept pieces of that character: those that end where it ends
     while unfinished < n and enc.offsets[n - 1 - unfinished][1] == last_end:

@@ -63,6 +63,9 @@ class Encoding:
     offsets: list[tuple[int, int]]  # character span of each token in the text ((0, 0) for added special tokens)
     n_input_tokens: int  # before the cap
     truncated: bool
+    # Where the first token the cap left out ends (0 when none was): a piece of the last kept token's character
+    # when it ends there too (generation.prompt_text).
+    next_end: int = 0
 
 
 class TextTokenizer:
@@ -87,12 +90,16 @@ class TextTokenizer:
             raise InputError("The text produced no tokens.")
         n_input = len(ids)
         truncated = n_input > max_tokens
+        next_end = 0
         if truncated:
             keep_last = self._trailing_special(ids)  # BERT's [SEP] closes the sequence even after a cut
+            next_end = offsets[max_tokens - len(keep_last)][1]
             ids = ids[: max_tokens - len(keep_last)] + keep_last
             offsets = offsets[: max_tokens - len(keep_last)] + [(0, 0)] * len(keep_last)
         tokens = [self.decode_token(i) for i in ids]
-        return Encoding(ids=ids, tokens=tokens, offsets=offsets, n_input_tokens=n_input, truncated=truncated)
+        return Encoding(
+            ids=ids, tokens=tokens, offsets=offsets, n_input_tokens=n_input, truncated=truncated, next_end=next_end
+        )
 
     def _trailing_special(self, ids: list[int]) -> list[int]:
         specials = set(self._special_ids.values())

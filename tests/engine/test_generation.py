@@ -235,7 +235,7 @@ def test_a_continuation_reads_as_the_ids_decode_wherever_the_cap_cuts(text):
     assert len(ids) >= 6
     for cap in range(1, len(ids)):
         enc = tokenizer.encode(text, cap)
-        prompt, unfinished = prompt_text(tokenizer, text, enc)
+        prompt, unfinished = prompt_text(text, enc)
         anchor = last_character_start(enc.offsets, unfinished)
         written, _ = continuation_and_offsets(tokenizer.decode, enc.ids, ids[cap:], len(prompt), anchor, unfinished)
         assert prompt + written == tokenizer.decode(ids), (cap, prompt, written)
