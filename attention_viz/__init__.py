@@ -16,11 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from attention_viz.export import ExportError, collect, tensor_names, tensors_npz, tensors_parquet
 from attention_viz.notebook import NotebookView, show
-from attention_viz.views import VIEWS, View, ViewError, build_view, trace_and_generation
+from attention_viz.views import VIEWS, View, ViewError, build_view, require_whole_numbers, trace_and_generation
 from services.interventions import make_intervention
 from services.models import InputError
 
@@ -55,9 +53,7 @@ def ablate_head(layer: int, head: int, mode: str = "zero") -> Any:
     """An intervention for `model.trace(text, interventions=[...])`: the head's output zeroed ("zero") or replaced by
     its mean over positions ("mean"), as the app's Experiments page does. Raises the engine's InputError (a
     ValueError) for arguments of the wrong kind; the trace checks the ranges against its model."""
-    for what, value in (("layer", layer), ("head", head)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):  # "3" would fail only in the trace
-            raise InputError(f"ablate_head: {what} must be a whole number, not {value!r}")
+    require_whole_numbers(InputError, "ablate_head: ", layer=layer, head=head)
     if mode not in ("zero", "mean"):
         raise InputError(f"ablate_head: mode must be 'zero' or 'mean', not {mode!r}")
     return make_intervention(mode, int(layer), int(head))

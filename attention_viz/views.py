@@ -50,12 +50,18 @@ FROM_GENERATION = ("generation",)  # views of a Generation, not of a trace (the 
 MAX_EMBEDDED_CELLS = 400_000
 
 
+def require_whole_numbers(error: type[Exception] = ViewError, prefix: str = "", **values: Any) -> None:
+    """Raise `error` (its message after `prefix`) naming the first of `values` (layer=…, head=…) that is not a whole
+    number: "3" or 1.0 would fail only deep in numpy or the trace."""
+    for what, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise error(f"{prefix}{what} must be a whole number, not {value!r}")
+
+
 def check_head(trace: Any, layer: int, head: int) -> None:
     """Raise ViewError with a one-line message unless (layer, head) is one of this trace's heads: all that one head's
     pattern file (CSV, NPZ) needs, whatever the text's length."""
-    for what, value in (("layer", layer), ("head", head)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):  # "3" or 1.0 fail deep in numpy
-            raise ViewError(f"{what} must be a whole number, not {value!r}")
+    require_whole_numbers(layer=layer, head=head)
     if not 0 <= layer < trace.n_layers:
         raise ViewError(f"layer {layer} is out of range: {trace.model_name} has layers 0..{trace.n_layers - 1}")
     if not 0 <= head < trace.n_heads:
