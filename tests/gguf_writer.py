@@ -298,8 +298,10 @@ def _sentencepiece_tokenizer(w) -> None:
     w.add_pad_token_id(0)  # transformers sizes padding_idx from it
 
 
-def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = None, add_bos: bool | None = None) -> Path:
-    """A GGUF with a tokenizer and no weights: kind 'gpt2' (tests.tiny_models.byte_bpe) or 'llama' (SentencePiece)."""
+def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = None, add_bos: bool | None = None, *,
+                         add_eos: bool | None = None, add_space_prefix: bool | None = None) -> Path:
+    """A GGUF with a tokenizer and no weights: kind 'gpt2' (tests.tiny_models.byte_bpe) or 'llama' (SentencePiece);
+    the flags tokenizer.ggml.add_bos_token, add_eos_token and add_space_prefix written where not None."""
     import gguf
 
     from tests.tiny_models import byte_bpe
@@ -315,6 +317,10 @@ def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = Non
         _sentencepiece_tokenizer(w)
     if add_bos is not None:
         w.add_add_bos_token(add_bos)
+    if add_eos is not None:
+        w.add_add_eos_token(add_eos)
+    if add_space_prefix is not None:
+        w.add_add_space_prefix(add_space_prefix)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -82,14 +82,16 @@ def test_a_big_endian_file_of_quantised_blocks_is_refused(tmp_path, qtype) -> No
 
 
 def _tensors_at(path: Path, offsets: list[int], n: int = 16, alignment: int | None = None,
-                sizes: list[int] | None = None) -> Path:
-    """A GGUF whose F32 tensors t0, t1, ... of n values each (or `sizes`) start at `offsets` in its data section."""
+                sizes: list[int] | None = None, types: list[int] | None = None) -> Path:
+    """A GGUF whose F32 tensors t0, t1, ... of n values each (or `sizes`) start at `offsets` in its data section
+    (`types`: their ggml types instead of F32's 0)."""
     kv = b""
     if alignment is not None:
         kv = struct.pack("<Q", 17) + b"general.alignment" + struct.pack("<II", 4, alignment)
     head = b"GGUF" + struct.pack("<IQQ", 3, len(offsets), 1 if kv else 0) + kv
-    for i, (offset, size) in enumerate(zip(offsets, sizes or [n] * len(offsets), strict=True)):
-        head += struct.pack("<Q", 2) + f"t{i}".encode() + struct.pack("<IQIQ", 1, size, 0, offset)
+    rows = zip(offsets, sizes or [n] * len(offsets), types or [0] * len(offsets), strict=True)
+    for i, (offset, size, kind) in enumerate(rows):
+        head += struct.pack("<Q", 2) + f"t{i}".encode() + struct.pack("<IQIQ", 1, size, kind, offset)
     head += bytes(-len(head) % (alignment or 32))
     path.write_bytes(head + bytes(max(offsets) + 4 * n))
     return path
@@ -127,6 +129,16 @@ def test_misaligned_or_overlapping_tensors_are_refused(tmp_path, offsets, alignm
     with pytest.raises(ModelLoadError, match=r"^bad\.gguf: [^\n]*$") as err:
         check_complete(path)
     assert says in str(err.value)
+
+
+@pytest.mark.parametrize("kind", [4, 99])  # Q4_2, long removed from ggml; a number no ggml has used
+def test_an_unknown_tensor_type_is_refused_naming_the_file_and_tensor(tmp_path, kind) -> None:
+    path = _tensors_at(tmp_path / "odd.gguf", [0, 64], types=[0, kind])
+    says = rf"^odd\.gguf: tensor t1 has ggml type {kind}, which the installed gguf package \(gguf [\d.]+\) "
+    says += r"does not know[^\n]*$"  # one line
+    for read in (check_complete, read_gguf, lambda p: convert_gguf(p, "m")):
+        with pytest.raises(ModelLoadError, match=says):
+            read(path)
 
 
 # ── NaN and infinite weights ─────────────────────────────────────────────────────────────────────────
@@ -293,6 +305,11 @@ BAD_VOCABULARIES = {  # (fields to set, keys to drop), what the message says
     "bos-out-of-range": ({"tokenizer.ggml.bos_token_id": (10**6, VT.UINT32),
                           "tokenizer.ggml.add_bos_token": (True, VT.BOOL)}, (),
                          "tokenizer.ggml.bos_token_id 1000000 is not a token id (the vocabulary has 300)"),
+    "eos-out-of-range": ({"tokenizer.ggml.eos_token_id": (300, VT.UINT32)}, (),
+                         "tokenizer.ggml.eos_token_id 300 is not a token id (the vocabulary has 300)"),
+    "eos-out-of-range-added": ({"tokenizer.ggml.eos_token_id": (10**6, VT.UINT32),
+                                "tokenizer.ggml.add_eos_token": (True, VT.BOOL)}, (),
+                               "tokenizer.ggml.eos_token_id 1000000 is not a token id (the vocabulary has 300)"),
     "merge-without-space": ({"tokenizer.ggml.merges": (["abc"], VT.ARRAY, VT.STRING)}, (),
                             "tokenizer.ggml.merges entry 0 ('abc') is not two tokens separated by a space"),
 }

@@ -42,6 +42,32 @@ def test_token_ids_match_transformers(tmp_path, arch, kind, pre, add_bos):
     assert added == (1 if (add_bos if add_bos is not None else kind == "llama") else 0)
 
 
+FLAG_TEXTS = ["the quick", " the quick", "\nthe quick", " ", "", "the</s>the"]
+FLAGS = [  # (architecture, tokenizer model, add_space_prefix, add_bos_token, add_eos_token); None: not written
+    *[("llama", "llama", prefix, bos, eos) for prefix in (None, True, False) for bos in (None, False) for eos in
+      (None, True, False)],
+    ("gemma2", "llama", False, True, True),  # Gemma's files say add_space_prefix false
+    ("phi3", "llama", False, None, True),
+    ("llama", "gpt2", None, True, True),
+    ("llama", "gpt2", None, None, True),
+]
+
+
+@pytest.mark.parametrize(("arch", "kind", "prefix", "add_bos", "add_eos"), FLAGS)
+def test_the_tokenizer_flags_give_transformers_ids(tmp_path, arch, kind, prefix, add_bos, add_eos):
+    """tokenizer.ggml.add_bos_token and add_eos_token are read (EOS appended where the file asks, as transformers
+    and llama.cpp do); add_space_prefix is not: transformers ignores it (llama.cpp honours it)."""
+    path = write_tokenizer_only(tmp_path / "tok.gguf", arch, kind, None, add_bos, add_eos=add_eos,
+                                add_space_prefix=prefix)
+    reference = transformers.AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=path.name)
+    ours = tokenizer_from_gguf(Meta(read_gguf(path)))
+    for text in FLAG_TEXTS:
+        assert ours.encode(text).ids == reference(text).input_ids, (prefix, add_bos, add_eos, text)
+    assert ours.encode("a", "b").ids == reference("a", "b").input_ids  # a pair, as transformers frames it
+    eos = 2 if kind == "llama" else 0
+    assert (ours.encode("the").ids[-1] == eos) == bool(add_eos)
+
+
 def test_the_split_regex_changes_the_tokens(tmp_path):
     """The comparison above can fail: GPT-2's, Llama 3's and Qwen 2's splits tokenise digits differently."""
     ids = {}

@@ -184,6 +184,7 @@ def check_complete(path: Path) -> GGUFHeader:
     """The header, once the file is known to hold every tensor's data: a download cut short is named as such
     rather than left to fail when a tensor is read ("cannot reshape array of size ...")."""
     header = read_header(path)
+    _check_types(path, header)
     _check_layout(path, header)
     end = max((header.data_start + t.offset + tensor_bytes(t) for t in header.tensors), default=header.data_start)
     if end > header.file_size:
@@ -192,6 +193,26 @@ def check_complete(path: Path) -> GGUFHeader:
             "(an interrupted download or copy?)."
         )
     return header
+
+
+def _check_types(path: Path, header: GGUFHeader) -> None:
+    """Every tensor in a ggml type gguf knows: another type's bytes per element are unknown, so neither the file's
+    length nor where its tensors lie can be checked (a newer ggml's type, or a damaged header)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    known = {t.value for t in GGMLQuantizationType if t in GGML_QUANT_SIZES}
+    for t in header.tensors:
+        if t.ggml_type not in known:
+            try:
+                installed = f"gguf {version('gguf')}"
+            except PackageNotFoundError:  # a source checkout of gguf-py
+                installed = "gguf"
+            raise ModelLoadError(
+                f"{path.name}: tensor {t.name} has ggml type {t.ggml_type}, which the installed gguf package "
+                f"({installed}) does not know; the file is damaged or was written for a newer ggml."
+            )
 
 
 def _check_layout(path: Path, header: GGUFHeader) -> None:

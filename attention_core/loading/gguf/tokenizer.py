@@ -6,8 +6,10 @@ builds it from the same file (our parity reference; it follows llama.cpp's conve
 - 'llama': SentencePiece BPE with byte fallback; merges from the file, or rebuilt from the vocabulary ranked
   by score (Gemma: by file order, its scores do not follow its merges). Spaces become '▁'; a leading '▁'
   is added (Llama, Mistral; Phi-3 by a normalizer) except for Gemma.
-Control tokens are special, user-defined ones are kept whole; BOS is prepended where the file says so
-(tokenizer.ggml.add_bos_token; 'llama' vocabularies without the flag add it, as llama.cpp does).
+Control tokens are special, user-defined ones are kept whole; BOS is prepended and EOS appended where the file
+says so (tokenizer.ggml.add_bos_token, add_eos_token; 'llama' vocabularies without the BOS flag add it, as
+llama.cpp does). tokenizer.ggml.add_space_prefix is not read: transformers ignores it (the '▁' prefix goes by
+architecture, as above), though llama.cpp honours it.
 """
 
 from __future__ import annotations
@@ -59,12 +61,29 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
             if k == _USER_DEFINED
         ]
     )
-    bos = token_id(meta, "tokenizer.ggml.bos_token_id", len(tokens))
-    if bos is not None and bool(meta.key("tokenizer.ggml.add_bos_token", kind == "llama")):
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"{tokens[bos]}:0 $A:0", pair=f"{tokens[bos]}:0 $A:0 $B:1", special_tokens=[(tokens[bos], bos)]
-        )
+    framing = _framing(meta, tokens, kind)
+    if framing is not None:
+        tokenizer.post_processor = framing
     return tokenizer
+
+
+def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplateProcessing | None:
+    """BOS before and EOS after the text where tokenizer.ggml.add_bos_token / add_eos_token ask (add_bos_token
+    defaults to true for 'llama' vocabularies, as in llama.cpp and transformers), framed as transformers frames
+    them (a pair: BOS A EOS BOS B EOS). A flag whose token id is absent adds nothing (transformers); an id outside
+    the vocabulary is refused (transformers cannot load the file; llama.cpp warns and falls back to its default
+    id): a BOS past the vocabulary cannot be embedded, and generation stops at EOS."""
+    bos = token_id(meta, "tokenizer.ggml.bos_token_id", len(tokens))
+    eos = token_id(meta, "tokenizer.ggml.eos_token_id", len(tokens))
+    before = [bos] if bos is not None and bool(meta.key("tokenizer.ggml.add_bos_token", kind == "llama")) else []
+    after = [eos] if eos is not None and bool(meta.key("tokenizer.ggml.add_eos_token", False)) else []
+    if not before and not after:
+        return None
+    single = [*(f"{tokens[i]}:0" for i in before), "$A:0", *(f"{tokens[i]}:0" for i in after)]  # lists: a token
+    second = [*(f"{tokens[i]}:1" for i in before), "$B:1", *(f"{tokens[i]}:1" for i in after)]  # may hold a space
+    return processors.TemplateProcessing(
+        single=single, pair=single + second, special_tokens=[(tokens[i], i) for i in {*before, *after}]
+    )
 
 
 def per_token(meta: Meta, key: str, what: str, n_tokens: int, default: list | None = None) -> list:
