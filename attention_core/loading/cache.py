@@ -21,7 +21,8 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 
 CACHE_ENV = "ATTN_CACHE_DIR"
-FORMAT_VERSION = 2  # 2: GGUF converters of many architectures, SentencePiece tokenizers, new config fields
+FORMAT_VERSION = 3  # 2: GGUF converters of many architectures, SentencePiece tokenizers, new config fields;
+# 3: GGUF tokenizers append EOS when the file sets add_eos_token and refuse an EOS id past the vocabulary
 WEIGHTS, TOKENIZER, CONFIG, MANIFEST = "weights.safetensors", "tokenizer.json", "config.json", "manifest.json"
 
 
