@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.registry import page_named
+from services.repeats import text_repeat_statistics
 from services.traces import derived, derived_job, set_threads_for, short_trace, short_trace_key
 from ui.context import require_trace
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
@@ -25,7 +26,11 @@ from viz.views.common import display_tokens
 from viz.views.heads import (
     CONTROL_TEXT,
     PREVIOUS_TOKEN_HEAD,
+    REPEAT_COLUMNS,
+    REPEAT_EXAMPLE,
+    REPEAT_MEANINGS,
     STAT_COLUMNS,
+    RepeatScores,
     all_patterns,
     asks_control_question,
     control_result,
@@ -35,6 +40,10 @@ from viz.views.heads import (
     head_statistics,
     query_rows,
     rank_heads_by_rows,
+    repeat_heading,
+    repeat_help,
+    repeat_notes,
+    repeat_ranking,
     row_to_head,
     stats_table,
     trace_head_statistics,
@@ -47,6 +56,7 @@ TABLE_KEY = "mech_head_stats"
 
 RANKING_KEY, GRID_KEY = "mech_find_table", "mech_find_grid"
 RANKED_HEADS = "_mech_find_ranked"  # the (layer, head) of each row of the ranking table, for its click callback
+REPEAT_KEYS = {"induction": "mech_find_induction", "duplicate": "mech_find_duplicate"}  # their top-heads tables
 
 
 def open_from_stats_table(n_heads: int) -> None:
@@ -60,6 +70,17 @@ def open_from_ranking() -> None:
     ranked = st.session_state.get(RANKED_HEADS, [])
     if row is not None and row < len(ranked):
         request_open_head(*ranked[row])
+
+
+def open_from_repeat_ranking(key: str) -> None:
+    row = selected_row(REPEAT_KEYS[key])
+    ranked = st.session_state.get(RANKED_HEADS + key, [])
+    if row is not None and row < len(ranked):
+        request_open_head(*ranked[row])
+
+
+def use_repeat_example() -> None:
+    st.session_state.text = REPEAT_EXAMPLE  # the sidebar's text box: every page now reads the example
 
 
 def open_from_grid() -> None:
@@ -116,6 +137,40 @@ def show_focus(layer: int, head: int, query: int, keys: list[int]) -> None:
     show_chart(focus_heatmap(view, tokens, query, keys, ctx.orient, "", label), "mech_find_focus")  # titled above
 
 
+def show_repeats(repeats: RepeatScores) -> None:
+    """The heads that follow this text's repeats: its induction and duplicate-token heads, or why there are none."""
+    st.subheader("Induction and duplicate-token heads of this text")
+    st.caption(
+        "  \n".join(REPEAT_MEANINGS[key] for key in REPEAT_COLUMNS)
+        + "  \nThe head atlas uses the same definitions over a whole corpus (induction there on repeated random "
+        "words): a head high here and there does this in general, not only on your text."
+    )
+    notes = repeat_notes(repeats, trace.token_ids)
+    for note in notes:
+        st.info(note, icon=":material/info:")
+    if len(repeats.shown) < len(REPEAT_COLUMNS):
+        st.button("Try a text that repeats a phrase", on_click=use_repeat_example, key="mech_find_repeat_example")
+    columns = st.columns(2)
+    for key, where in zip(repeats.shown, columns, strict=False):
+        rows = repeat_ranking(repeats, key)
+        st.session_state[RANKED_HEADS + key] = [(row["layer"], row["head"]) for row in rows]
+        with where:
+            st.markdown(f"**{repeat_heading(repeats, key)}**")
+            st.dataframe(
+                rows,
+                hide_index=True,
+                width="stretch",
+                column_config={  # layer and head at their own width: "small" (75 px) cut the score at 1024 px
+                    REPEAT_COLUMNS[key]: st.column_config.NumberColumn(format="%.3f", help=repeat_help(repeats, key)),
+                },
+                key=REPEAT_KEYS[key],
+                on_select=lambda key=key: open_from_repeat_ranking(key),
+                selection_mode="single-row",
+            )
+    if repeats.shown:
+        st.caption("Click a row to open that head on the Attention patterns page.")
+
+
 follow_open_request(page_named("patterns").path)
 st.title("Head finder")
 ctx = require_trace()
@@ -128,6 +183,10 @@ set_threads_for(n)
 # of query rows at a time (all the patterns of a 1,000-token text would be 1 GB), and cached with it.
 stats_job = derived_job(
     ctx.trace_key, "head_statistics", compute=lambda progress: trace_head_statistics(trace, progress)
+)
+# Duplicate-token and induction share over the text's repeats, with the head atlas's definitions (services.repeats).
+repeats_job = derived_job(
+    ctx.trace_key, "repeat_statistics", compute=lambda progress: text_repeat_statistics(trace, progress)
 )
 SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the queries after the first
 # Said under both tables that show these shares, which a one-token text cannot have.
@@ -256,6 +315,7 @@ else:
             show_control(best.layer, best.head, best.weight)
 
 stats = wait_with_progress(stats_job, "Head statistics over the whole text")
+repeats = RepeatScores(*wait_with_progress(repeats_job, "Duplicate-token and induction scores"))
 st.subheader("Every head at a glance")
 st.caption(
     # Each query's weights, not "each row": with columns as queries (the sidebar's orientation) a row is a key.
@@ -264,16 +324,28 @@ st.caption(
     "the first), "
     "and the mean distance |i − j| of the keys, weighted by attention (entropy and distance over "
     + ("the queries after the first, which sees only itself" if trace.causal else "every query")
-    + ", as in the head atlas). Click a column header to sort; click a "
-    "row to open that head on the Attention patterns page." + NO_PREVIOUS
+    + ", as in the head atlas)"
+    + (
+        "; where the text repeats tokens, the induction and duplicate-token share (over the queries that repeat an "
+        "earlier token: see below)"
+        if repeats.shown
+        else ""
+    )
+    + ". Click a column header to sort; click a row to open that head on the Attention patterns page."
+    + NO_PREVIOUS
 )
 st.dataframe(
-    stats_table(stats),
+    stats_table(stats, repeats),
     hide_index=True,
     width="stretch",
     height=420,
     key=TABLE_KEY,
     on_select=lambda: open_from_stats_table(H),
     selection_mode="single-row",
-    column_config={label: st.column_config.NumberColumn(format="%.3f") for label in STAT_COLUMNS.values()},
+    column_config={label: st.column_config.NumberColumn(format="%.3f") for label in STAT_COLUMNS.values()}
+    | {
+        label: st.column_config.NumberColumn(format="%.3f", help=repeat_help(repeats, key))
+        for key, label in REPEAT_COLUMNS.items()
+    },
 )
+show_repeats(repeats)

@@ -98,12 +98,36 @@ def earlier_copies(token_ids: torch.Tensor) -> torch.Tensor:
     return same & earlier
 
 
+def weight_on(patterns: torch.Tensor, keys: torch.Tensor) -> HeadValues:
+    """Σ_j A[i, j] over the keys j that `keys` [n_q, n_k] (bool) marks for query i, over the queries with at least
+    one marked key. `patterns` may be a block of query rows [n_heads, r, n_k] with the same rows of `keys` (the
+    head finder's long texts): sums and counts of the blocks add up to those of the whole pattern."""
+    return _over((patterns * keys).sum(dim=-1), keys.any(dim=1))
+
+
 def duplicate_token(patterns: torch.Tensor, token_ids: torch.Tensor) -> HeadValues:
     """Σ A[i, j] over earlier positions 0 < j < i holding the same token as i, over queries whose token occurred
     there."""
-    copies = earlier_copies(token_ids)
-    per_query = (patterns * copies).sum(dim=-1)  # [n_heads, n]
-    return _over(per_query, copies.any(dim=1))
+    return weight_on(patterns, earlier_copies(token_ids))
+
+
+def induction_targets(token_ids: torch.Tensor) -> torch.Tensor:
+    """[n, n] bool: key j + 1 follows an earlier occurrence j of query i's token (t_j = t_i, j + 1 < i): the token
+    an induction head predicts comes next. A copy at position 0 counts (its follower, position 1, is no sink);
+    a copy just before the query (j = i − 1) does not: its follower is the query itself."""
+    n = token_ids.shape[0]
+    same = token_ids[:, None] == token_ids[None, :]  # [n, n]
+    copies = same & torch.ones(n, n, dtype=torch.bool).tril(diagonal=-2)  # j ≤ i − 2
+    targets = torch.zeros(n, n, dtype=torch.bool)
+    targets[:, 1:] = copies[:, :-1]  # the copy at j marks key j + 1
+    return targets
+
+
+def text_induction(patterns: torch.Tensor, token_ids: torch.Tensor) -> HeadValues:
+    """Induction on any text (the head finder's): Σ A[i, j + 1] over the followers of the earlier occurrences j of
+    query i's token (`induction_targets`), over queries with one. On a repeated sequence whose first copy holds
+    distinct tokens it is `induction` (tests hold the two equal); on a text it also counts every other repeat."""
+    return weight_on(patterns, induction_targets(token_ids))
 
 
 def induction(patterns: torch.Tensor, start: int, period: int) -> HeadValues:

@@ -1,5 +1,6 @@
 """Head finder view models: every head ranked by the attention one query pays to chosen keys, and
-per-head statistics (entropy, previous-/first-token share, distance) over every layer × head."""
+per-head statistics (entropy, previous-/first-token share, distance; duplicate-token and induction share over the
+text's repeats) over every layer × head."""
 
 from __future__ import annotations
 
@@ -147,8 +148,10 @@ def _means(sums: dict[str, np.ndarray], n: int, causal: bool) -> dict[str, np.nd
     }
 
 
-def stats_table(stats: dict[str, np.ndarray]) -> dict[str, list]:
-    """Columns for st.dataframe: one row per head, row r ↔ (layer, head) = divmod(r, n_heads)."""
+def stats_table(stats: dict[str, np.ndarray], repeats: RepeatScores | None = None) -> dict[str, list]:
+    """Columns for st.dataframe: one row per head, row r ↔ (layer, head) = divmod(r, n_heads); then the repeat
+    scores that some query of the text qualifies for (`RepeatScores.shown`: a score over no query is left out,
+    and `repeat_notes` says why)."""
     n_layers, n_heads = stats["entropy"].shape
     table: dict[str, list] = {
         "layer": [layer for layer in range(n_layers) for _ in range(n_heads)],
@@ -156,7 +159,97 @@ def stats_table(stats: dict[str, np.ndarray]) -> dict[str, list]:
     }
     for key, label in STAT_COLUMNS.items():
         table[label] = [float(x) for x in stats[key].reshape(-1)]
+    for key in repeats.shown if repeats is not None else []:
+        table[REPEAT_COLUMNS[key]] = [float(x) for x in repeats.values[key].reshape(-1)]
     return table
+
+
+# ── Repeats: the duplicate-token and induction heads of this text ─────────────────────────────────
+# The values come from services.repeats, with the head atlas's definitions (attention_core.atlas.statistics).
+# Named as on the Head atlas page (viz.views.atlas.STATISTIC_LABELS); short, so the table's 8 columns fit at 1280 px.
+REPEAT_COLUMNS = {"induction": "induction", "duplicate": "duplicate token"}
+REPEAT_NAMES = {"induction": "induction share", "duplicate": "duplicate-token share"}  # in sentences
+REPEAT_MEANINGS = {
+    "induction": "Induction share: the weight a query whose token appeared earlier puts on the token that followed "
+    "that earlier copy (in “Mr and Mrs Dursley … Mr and Mrs D”, the second “D” on the first “urs”): how an induction "
+    "head predicts the next token. Averaged over those queries.",
+    "duplicate": "Duplicate-token share: the weight a query whose token appeared earlier puts on those earlier copies "
+    "of itself (the second “D” on the first “D”; a copy at the first token does not count: weight there is the "
+    "sink's). Averaged over those queries.",
+}
+FEW_QUERIES = 5  # a score averaged over fewer queries than this is said to be an anecdote
+REPEAT_EXAMPLE = (
+    "The old lighthouse keeper climbed the winding stairs every night.\n"
+    "The old lighthouse keeper climbed the winding stairs every night."
+)
+
+
+@dataclass(frozen=True)
+class RepeatScores:
+    """Per head, the mean over the text's qualifying queries of each repeat statistic ([n_layers, n_heads], NaN
+    where none qualifies), and how many queries each averages over."""
+
+    values: dict[str, np.ndarray]
+    n_queries: dict[str, int]
+
+    @property
+    def shown(self) -> list[str]:
+        """The statistics some query qualifies for, induction first."""
+        return [key for key in REPEAT_COLUMNS if self.n_queries[key] > 0]
+
+
+def _queries(n: int) -> str:
+    return "1 query" if n == 1 else f"{n} queries"
+
+
+def repeat_heading(scores: RepeatScores, key: str, k: int = 10) -> str:
+    """The title of a top-heads table, with how many of the text's queries its score averages over."""
+    n = scores.n_queries[key]
+    shown = min(k, scores.values[key].size)
+    return f"Top {shown} by {REPEAT_NAMES[key]}, each over {_queries(n)}"
+
+
+def repeat_help(scores: RepeatScores, key: str) -> str:
+    """A repeat column's tooltip: what it measures and, on this text, over how many queries."""
+    return f"{REPEAT_MEANINGS[key]} Here over {_queries(scores.n_queries[key])}."
+
+
+def repeat_notes(scores: RepeatScores, token_ids: Sequence[int]) -> list[str]:
+    """Why a repeat score is missing (no qualifying query) or weak (fewer than FEW_QUERIES), in words."""
+    paste = ": paste a text that repeats a phrase (a sentence written twice, a name used again, code that calls "
+    paste += "what it defined), or try the example below."
+    if not scores.shown and len(set(token_ids)) == len(token_ids):
+        return ["No token repeats in this text, so there is no duplicate-token or induction score" + paste]
+    missing = {
+        "induction": "No token here repeats except right after itself (then the token after its earlier copy is the "
+        "query itself), so there is no induction score",
+        "duplicate": "No token here repeats except the first token (a copy there does not count: weight on the first "
+        "token is the sink's), so there is no duplicate-token score",
+    }
+    absent = [key for key in REPEAT_COLUMNS if key not in scores.shown]
+    notes = [missing[key] + (paste if key == absent[-1] else ".") for key in absent]  # the advice once, at the end
+    few = [f"the {REPEAT_NAMES[key]} averages over only {_queries(scores.n_queries[key])}" for key in scores.shown
+           if scores.n_queries[key] < FEW_QUERIES]  # fmt: skip
+    if few:
+        notes.append(
+            "Few queries repeat here, so " + " and ".join(few) + ": a score over so few says little about a "
+            "head's habit; a longer repeated passage says more."
+        )
+    return notes
+
+
+def repeat_ranking(scores: RepeatScores, key: str, k: int = 10) -> list[dict]:
+    """The k heads with the highest `key` score ("induction" or "duplicate"), highest first (ties: the earlier
+    layer and head), as table rows; none when no query qualifies."""
+    if key not in scores.shown:
+        return []
+    values = scores.values[key]
+    order = np.argsort(-values, axis=None, kind="stable")[:k]
+    n_heads = values.shape[1]
+    return [
+        {"layer": layer, "head": head, REPEAT_COLUMNS[key]: float(values[layer, head])}
+        for layer, head in (divmod(int(flat), n_heads) for flat in order)
+    ]
 
 
 def row_to_head(row: int, n_heads: int) -> tuple[int, int]:

@@ -1,0 +1,54 @@
+"""Duplicate-token and induction scores of one text's heads (the head finder's), with the head atlas's own
+definitions: `attention_core.atlas.statistics` (`earlier_copies`, `induction_targets`, `weight_on`), so the head
+finder and the atlas cannot disagree on what the two statistics mean. numpy out, for the view models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+from attention_core import Trace
+from attention_core.atlas.statistics import earlier_copies, induction_targets, weight_on
+
+WEIGHTS_PER_CALL = 1 << 24  # at most this many weights (64 MB) asked of the engine at once
+
+
+def text_repeat_statistics(
+    trace: Trace, progress: Callable[[float, str], None] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Per head, the mean over the qualifying queries of `trace`'s text ([n_layers, n_heads] float64, NaN where
+    none qualifies) and how many queries qualified: "duplicate" (weight on earlier copies of the query's own
+    token, atlas `duplicate_token`) and "induction" (weight on the tokens that followed them, atlas
+    `text_induction`). Only the rows from the first qualifying query on are read."""
+    ids = torch.tensor(trace.token_ids)
+    keys = {"duplicate": earlier_copies(ids), "induction": induction_targets(ids)}
+    counts = {name: int(marked.any(dim=1).sum()) for name, marked in keys.items()}
+    sums = {name: np.zeros((trace.n_layers, trace.n_heads)) for name in keys}
+    qualifying = torch.nonzero(keys["duplicate"].any(dim=1) | keys["induction"].any(dim=1)).flatten()
+    for layer in range(trace.n_layers if len(qualifying) else 0):
+        if progress is not None:
+            progress(layer / trace.n_layers, f"Duplicate-token and induction scores: layer {layer} of {trace.n_layers}")
+        for rows, heads, patterns in _blocks(trace, layer, int(qualifying[0])):
+            for name, marked in keys.items():
+                sums[name][layer, heads] += weight_on(patterns, marked[rows]).sums.numpy()
+    means = {name: sums[name] / counts[name] if counts[name] else np.full_like(sums[name], np.nan) for name in keys}
+    return means, counts
+
+
+def _blocks(trace: Trace, layer: int, first: int) -> Iterator[tuple[slice, slice, torch.Tensor]]:
+    """(query rows, heads, their patterns [heads, rows, n]) covering the queries first … n − 1 of every head of
+    `layer`: the whole layer at once (`Trace.layer_patterns`, as the atlas reads it) when it holds at most
+    WEIGHTS_PER_CALL weights, else one head and a block of rows at a time (`Trace.pattern_window`), so a long
+    text never holds a layer's n × n patterns."""
+    n, n_heads = trace.n_tokens, trace.n_heads
+    if n_heads * n * n <= WEIGHTS_PER_CALL:
+        yield slice(first, n), slice(None), trace.layer_patterns(layer)[:, first:]
+        return
+    per_block = max(1, WEIGHTS_PER_CALL // n)
+    for head in range(n_heads):
+        for start in range(first, n, per_block):
+            rows = slice(start, min(n, start + per_block))
+            yield rows, slice(head, head + 1), trace.pattern_window(layer, head, rows, slice(None))[None]

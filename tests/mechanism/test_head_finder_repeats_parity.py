@@ -1,0 +1,90 @@
+"""The head finder's induction and duplicate-token scores (services.repeats) against the head atlas's own functions
+(attention_core.atlas.statistics) on SmolLM2: on a repeated sequence the two pages cannot disagree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attention_core.atlas import statistics as st
+from attention_core.atlas.documents import induction_ids
+from services import repeats
+from services.repeats import text_repeat_statistics
+from viz.views.heads import REPEAT_EXAMPLE
+
+TOP = 10
+
+
+def atlas_values(trace, name: str, **kwargs) -> np.ndarray:
+    """[n_layers, n_heads] the atlas's mean of statistic `name` on this one trace."""
+    ids = torch.tensor(trace.token_ids)
+    rows = []
+    for layer in range(trace.n_layers):
+        patterns = trace.layer_patterns(layer)
+        found = st.induction(patterns, **kwargs) if name == "induction" else st.duplicate_token(patterns, ids)
+        rows.append(found.sums.numpy() / found.n_queries)
+    return np.stack(rows)
+
+
+def top_heads(values: np.ndarray) -> list[tuple[int, int]]:
+    order = np.argsort(-values, axis=None, kind="stable")[:TOP]
+    return [divmod(int(flat), values.shape[1]) for flat in order]
+
+
+def repeated_text(smollm) -> tuple[object, int]:
+    """The page's example, a sentence written twice (with its newline, so both copies are whole), and its period."""
+    trace = smollm.trace(REPEAT_EXAMPLE + "\n")
+    ids, period = trace.token_ids, trace.n_tokens // 2
+    assert ids[:period] == ids[period:] and len(set(ids[:period])) == period  # a repeat of distinct tokens
+    return trace, period
+
+
+def test_the_induction_heads_of_a_repeated_sentence_are_the_atlas_s(smollm) -> None:
+    trace, period = repeated_text(smollm)
+    values, n_queries = text_repeat_statistics(trace)
+    want = atlas_values(trace, "induction", start=0, period=period)
+    assert n_queries["induction"] == period  # every query of the second copy, nothing else
+    np.testing.assert_allclose(values["induction"], want, atol=1e-5)
+    assert top_heads(values["induction"]) == top_heads(want)
+    assert values["induction"].max() > 0.5  # SmolLM2 has induction heads (layer 18, head 6 on this text)
+    np.testing.assert_allclose(values["duplicate"], atlas_values(trace, "duplicate"), atol=1e-5)
+
+
+def test_the_atlas_s_own_induction_sequence_scores_the_same_on_the_head_finder(smollm) -> None:
+    ids, start = induction_ids(smollm, 0, period=20, seed=0)
+    trace = smollm.trace_ids(ids)
+    values, n_queries = text_repeat_statistics(trace)
+    want = atlas_values(trace, "induction", start=start, period=20)
+    assert n_queries["induction"] == 20
+    np.testing.assert_allclose(values["induction"], want, atol=1e-5)
+    assert top_heads(values["induction"]) == top_heads(want)
+
+
+@pytest.mark.parametrize("rows_per_call", [1, 7])
+def test_a_long_text_s_blocks_give_the_whole_layer_s_scores(smollm, monkeypatch, rows_per_call: int) -> None:
+    """Past WEIGHTS_PER_CALL weights a layer is read one head and a block of rows at a time (Trace.pattern_window)."""
+    trace, _ = repeated_text(smollm)
+    whole, counts = text_repeat_statistics(trace)
+    monkeypatch.setattr(repeats, "WEIGHTS_PER_CALL", rows_per_call * trace.n_tokens)
+    blocks, block_counts = text_repeat_statistics(trace)
+    assert block_counts == counts
+    for name in whole:
+        np.testing.assert_allclose(blocks[name], whole[name], atol=1e-6)
+
+
+def test_the_page_example_finds_the_atlas_s_top_induction_head(smollm) -> None:
+    """docs/mechanism.md's numbers: on the page's example (the sentence written twice), layer 18, head 6 has the
+    highest induction share, as it has in the shipped atlas over the corpus's repeated random words."""
+    from services.atlas import SHIPPED, load_atlas
+
+    values, n_queries = text_repeat_statistics(smollm.trace(REPEAT_EXAMPLE))
+    assert n_queries == {"duplicate": 10, "induction": 11}
+    assert top_heads(values["induction"])[:4] == [(18, 6), (17, 4), (17, 5), (20, 6)]
+    assert values["induction"][18, 6] == pytest.approx(0.750, abs=5e-4)
+    assert top_heads(values["duplicate"])[:2] == [(5, 6), (14, 3)]
+    assert values["duplicate"][5, 6] == pytest.approx(0.652, abs=5e-4)
+    atlas = load_atlas(SHIPPED / "smollm2-135m.parquet")
+    induction = atlas.values[atlas.statistics.index("induction")]
+    assert top_heads(np.nan_to_num(induction, nan=-1.0))[0] == (18, 6)
+    assert induction[18, 6] == pytest.approx(0.87, abs=5e-3)
