@@ -335,12 +335,14 @@ class Trace:
             self._logits = logits.cpu().float()
         return self._logits
 
-    def next_token_logits(self) -> torch.Tensor | None:
-        """[d_vocab] logits after the last token, without computing the other positions (decoders)."""
+    def next_token_logits(self, position: int = -1) -> torch.Tensor | None:
+        """[d_vocab] logits after the token at `position` (default: the last), without computing the other
+        positions (decoders). Raises IndexError outside -n..n-1."""
         if not self.config.has_lm_head:
             return None
-        last = self.captured.resid_pre[-1][-1:]
-        return fwd.unembed(last, self.context.pass_weights, self.config)[0].cpu().float()
+        i = range(self.n_tokens)[position]
+        row = self.captured.resid_pre[-1][i : i + 1]
+        return fwd.unembed(row, self.context.pass_weights, self.config)[0].cpu().float()
 
     # ── layer by layer (attention_core/lens.py) ──────────────────────────────────────────────────
     def lens_logits(self, layer: int) -> torch.Tensor:

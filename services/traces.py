@@ -96,22 +96,23 @@ def get_pair(model: Model, source: str, target: str) -> PairTrace:
     return RESULTS.get(key, lambda _progress: model.trace_pair(source, target, max_tokens=cap))
 
 
-def _sweep_key(base_key: Hashable, target_id: int, mode: str) -> tuple:
-    return ("sweep", base_key, int(target_id), mode)
+def _sweep_key(base_key: Hashable, target_id: int, mode: str, position: int) -> tuple:
+    return ("sweep", base_key, int(target_id), mode, int(position))
 
 
-def get_sweep(base_key: Hashable, trace: Trace, target_id: int, mode: str = "zero") -> np.ndarray:
-    """[n_layers, n_heads] change in log p(target_id) after the last token when each head alone is ablated
-    (the engine's batched sweep over a clean trace, float64), cached with that trace."""
+def get_sweep(base_key: Hashable, trace: Trace, target_id: int, mode: str = "zero", position: int = -1) -> np.ndarray:
+    """[n_layers, n_heads] change in log p(target_id) after the token at `position` (default: the last) when each
+    head alone is ablated (the engine's batched sweep over a clean trace, float64), cached with that trace.
+    The key holds the position as given: -1 and n - 1 are two entries of equal values."""
 
     def compute(_progress: Progress) -> np.ndarray:
-        return trace.ablation_sweep(int(target_id), position=-1, mode=mode).numpy().astype(np.float64)
+        return trace.ablation_sweep(int(target_id), position=int(position), mode=mode).numpy().astype(np.float64)
 
-    return RESULTS.get(_sweep_key(base_key, target_id, mode), compute, group=base_key)
+    return RESULTS.get(_sweep_key(base_key, target_id, mode, position), compute, group=base_key)
 
 
-def has_sweep(base_key: Hashable, target_id: int, mode: str = "zero") -> bool:
-    return _sweep_key(base_key, target_id, mode) in RESULTS
+def has_sweep(base_key: Hashable, target_id: int, mode: str = "zero", position: int = -1) -> bool:
+    return _sweep_key(base_key, target_id, mode, position) in RESULTS
 
 
 def derived(base_key: Hashable, name: str, *params: Hashable, compute: Callable[[], Any]) -> Any:

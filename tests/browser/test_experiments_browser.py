@@ -102,3 +102,18 @@ def test_experiments_page(exp_page, exp_url, exp_shots) -> None:
     after = temp.evaluate("el => Array.from(el._fullData[2].x)")
     assert sum(after[1:]) < sum(before[1:])  # lower entropy: sharper rows
     section_shot(page, exp_shots, "experiments_temperature", "Temperature of layer", None)
+
+    # 4. Score the prediction in the middle of the text: after token 3 ("␣creature") the title names the position
+    # and the chosen token is the one that comes next in the text ("␣roamed").
+    picker = page.locator("[data-testid='stSelectbox']").filter(
+        has=page.get_by_text("Predict the token after", exact=True)
+    )
+    picker.first.get_by_role("combobox").click()
+    page.get_by_role("option", name="3: ␣creature").click()
+    wait_rerun_done(page)
+    no_exception(page)
+    title = chart(page, "exp_next").evaluate("el => el.layout.title.text")
+    assert "(token 3)" in title and "creature" in title, title
+    chosen = page.locator("[class*='st-key-exp_token_at_3'] input").first.input_value()
+    assert "roamed" in chosen and "next in your text" in chosen, chosen
+    assert "After token 3" in chart(page, "exp_compare").evaluate("el => el.layout.title.text")

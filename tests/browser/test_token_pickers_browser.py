@@ -28,6 +28,7 @@ PAGES = {
     "Scores & masking": ["Look at one query's row"],
     "Contribution graph": ["Token whose embedding to explain"],
     "Logit lens": ["Position"],
+    "Experiments": ["Predict the token after"],
 }
 
 

@@ -14,10 +14,11 @@ from streamlit.testing.v1 import AppTest
 
 from attention_core import ablate_head
 from tests.app.fit import cut_off_metric_values
-from tests.app.helpers import ROOT, decode  # one decoder for Plotly's base64 arrays
+from tests.app.helpers import ROOT, decode, keyed  # one decoder for Plotly's base64 arrays
+from tests.experiments.test_position_parity import DURSLEY, SECOND_D
 from tests.texts import DEFAULT_TEXT, SHORT_TEXT
 from viz.labels import plotly_token
-from viz.views.experiments import next_token_logprobs, row_entropy
+from viz.views.experiments import next_token_logprobs, row_entropy, top_ids
 
 APP = str(ROOT / "app.py")
 PAGE = "app_pages/experiments.py"
@@ -175,3 +176,57 @@ def test_a_cut_texts_prediction_is_named_after_the_last_token_read() -> None:
     assert_clean(at)
     title = chart(at, "exp_next")["layout"]["title"]["text"]
     assert "FINALMARKER" not in title and "the mat" in title, title
+
+
+def test_a_middle_position_is_scored_on_the_token_that_comes_next(smollm) -> None:
+    """Induction: after the second "Mr and Mrs D" the model should say "urs". Pick that position: the chart, the
+    chosen token, Δ log p of an experiment and the temperature metric all read the prediction there."""
+    at = open_page(text=DURSLEY, layer="1", head="3")
+    last_title = chart(at, "exp_next")["layout"]["title"]["text"]
+    picker = keyed(at, "selectbox", "exp_predict_at")
+    assert picker.value == len(picker.options) - 1  # the last token by default: today's page
+    picker.set_value(SECOND_D).run()
+    assert_clean(at)
+    fig = chart(at, "exp_next")
+    title = fig["layout"]["title"]["text"]
+    assert title != last_title and "Mrs D” (token 28)" in title, title
+    clean = smollm.trace(DURSLEY)
+    want = torch.log_softmax(clean.logits[SECOND_D].double(), -1).numpy()  # the engine's logits at position 28
+    top = top_ids(want, 10)
+    np.testing.assert_allclose(decode(fig["data"][0]["x"]), np.exp(want[top]), atol=1e-5)
+    urs = clean.token_ids[SECOND_D + 1]
+    assert smollm.tokenizer.decode_token(urs) == "urs" and top[0] == urs
+    chosen = [c.value for c in at.caption if c.value.startswith("Chosen token:")]
+    assert chosen and chosen[0].startswith("Chosen token: ‘urs’ (the token that comes next in your text), p = ")
+    assert f"log p = {want[urs]:.3f}, rank 1 of" in chosen[0]
+    at.button(key="exp_add").click().run()  # zero layer 1, head 3 (an induction-circuit head here)
+    assert_clean(at)
+    after = smollm.trace(DURSLEY, interventions=[ablate_head(1, 3)])
+    dlogp = next_token_logprobs(after, SECOND_D)[urs] - next_token_logprobs(clean, SECOND_D)[urs]
+    assert metric(at, "Δ log p(‘urs’)") == f"{dlogp:+.3f}" and dlogp < -0.5
+    assert "After token 28" in chart(at, "exp_compare")["layout"]["title"]["text"]
+    assert cut_off_metric_values(at) == []
+
+
+def test_the_ranking_at_a_middle_position_is_its_own_sweep(smollm) -> None:
+    """The sweep at token 1 ranks heads for the token after token 1 (' of' after 'one mole'); the last position's
+    ranking is another sweep, not that one served again."""
+    at = open_page(text=SHORT_TEXT)
+    keyed(at, "selectbox", "exp_predict_at").set_value(1).run()
+    at.button(key="exp_sweep").click().run()
+    assert_clean(at)
+    fig = chart(at, "exp_sweep_map")
+    assert "after token 1" in fig["layout"]["title"]["text"]
+    sweep = decode(fig["data"][0]["z"])
+    best = at.dataframe[-1].value.iloc[0]
+    layer, head = int(best["layer"]), int(best["head"])
+    clean = smollm.trace(SHORT_TEXT)
+    target = clean.token_ids[2]
+    single = next_token_logprobs(smollm.trace(SHORT_TEXT, interventions=[ablate_head(layer, head)]), 1)[target]
+    assert sweep[layer, head] == pytest.approx(single - next_token_logprobs(clean, 1)[target], abs=1e-4)
+    keyed(at, "selectbox", "exp_predict_at").set_value(3).run()  # back to the last token, the same token typed
+    at.selectbox(key="exp_token").set_value(-1).run()
+    at.text_input(key="exp_typed").set_value(" of").run()
+    assert_clean(at)
+    assert any(c.value.startswith("Chosen token: ‘␣of’") for c in at.caption)
+    assert "exp_sweep_map" not in chart_keys(at) and any(b.key == "exp_sweep" for b in at.button)

@@ -109,7 +109,7 @@ def drift_figure(
     )
     for layer in sorted(set(intervened_layers)):
         fig.add_vline(x=layer, line=dict(color="#888", dash="dot", width=1))
-    fig.update_xaxes(title="residual stream entering layer l (last: the final residual)", dtick=max(1, n_rows // 15))
+    fig.update_xaxes(title="residual entering layer l (last: the final one)", dtick=max(1, n_rows // 15))
     fig.update_yaxes(title="‖after − before‖ / ‖before‖", rangemode="tozero")
     return _layout(fig, title, 380)
 

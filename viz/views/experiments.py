@@ -41,13 +41,44 @@ def text_tail(trace: TraceLike, chars: int = 24) -> str:
     characters, from a word's start where one begins. A text the token cap cut ends where its last token read ends,
     not at the end of the text: the prediction is the one after that token."""
     read = trace.text[: cut_position(trace)] if trace.truncated else trace.text
+    return _tail(read, chars)
+
+
+def _tail(read: str, chars: int) -> str:
     tail = " ".join(read.split())
     return tail if len(tail) <= chars else "…" + tail[-(chars - 1) :].split(" ", 1)[-1]
 
 
-def next_token_logprobs(trace: TraceLike) -> np.ndarray | None:
-    """[vocab] log-probabilities of the token after the text (float64); None for encoders (no LM head)."""
-    logits = trace.next_token_logits()
+def _index(trace: TraceLike, position: int) -> int:
+    """`position` as an index 0..n-1 (a negative one counts from the end); IndexError outside the text."""
+    return range(trace.n_tokens)[position]
+
+
+def prediction_place(trace: TraceLike, position: int, chars: int = 14) -> str:
+    """Where a prediction is made, for a title: after the last token, the end of what was read (“…the verdant
+    forest”, as before positions could be picked); after another token, the text up to it and its index (“…and
+    Mrs D” (token 28)), shorter, so the title still fits a 390 px phone."""
+    i = _index(trace, position)
+    if i == trace.n_tokens - 1:
+        return f"“{text_tail(trace)}”"
+    end = max((stop for _start, stop in trace.offsets[: i + 1]), default=0)  # special tokens have (0, 0)
+    read = _tail(trace.text[:end], chars)
+    return f"“{read}” (token {i})" if read else f"the start (token {i})"
+
+
+def next_in_text(trace: TraceLike, position: int) -> int | None:
+    """The id of the token that comes next in the text after `position`: the natural target of a prediction made
+    in the middle of the text. None after the last token (what comes next there is the model's guess)."""
+    i = _index(trace, position)
+    return trace.token_ids[i + 1] if i + 1 < trace.n_tokens else None
+
+
+def next_token_logprobs(trace: TraceLike, position: int | None = None) -> np.ndarray | None:
+    """[vocab] log-probabilities (float64) of the token after `position`: the model's prediction there, from its
+    logits at that position (the one forward pass computed them all). Default: after the last token, i.e. after
+    the text. None for encoders (no LM head)."""
+    last = position is None or _index(trace, position) == trace.n_tokens - 1
+    logits = trace.next_token_logits() if last else trace.next_token_logits(_index(trace, position))
     if logits is None:
         return None
     x = to_numpy(logits)

@@ -1,0 +1,258 @@
+"""The Experiments page's panels that score one prediction (app_pages/experiments.py draws the page): the prediction
+after a position the user picks (default: the last token, i.e. after the text), the token it is scored on, that
+prediction before and after an experiment, and the heads ranked by how much ablating each alone lowers its log p.
+
+Every number at a picked position comes from the logits the one forward pass computed there (no extra pass); only
+the sweep runs more, cached per (trace, token, position) by services.traces.get_sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from services.interventions import make_intervention
+from services.traces import get_sweep, has_sweep
+from ui.widgets import fixed_decimals, token_picker
+from viz.figures.experiments import prediction_bars, sweep_heatmap
+from viz.labels import plotly_escape, predicted_byte_note, readable_token
+from viz.views.experiments import (
+    SWEEP_MAX_TOKENS,
+    TOP_K,
+    compare_predictions,
+    next_in_text,
+    next_token_logprobs,
+    prediction_place,
+    prediction_table,
+    rank_heads_by_effect,
+    rank_of,
+    top_ids,
+    typed_token_id,
+)
+
+CHART_CONFIG = {"displaylogo": False}
+TYPED = -1  # the token selectbox's "type another token" option
+NEXT_IN_TEXT = "the token that comes next in your text"
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where the page scores a prediction: after token `position` of `trace` (the clean trace)."""
+
+    trace: Any
+    position: int
+    logprobs: np.ndarray  # [vocab] log p of the token after `position`, float64
+
+    @property
+    def last(self) -> bool:
+        """After the last token: the prediction after the whole text (the page's default)."""
+        return self.position == self.trace.n_tokens - 1
+
+    @property
+    def place(self) -> str:
+        """“…the verdant forest” after the last token; “…and Mrs D” (token 28) elsewhere (for titles)."""
+        return prediction_place(self.trace, self.position)
+
+    @property
+    def next_id(self) -> int | None:
+        """The token that comes next in the text after `position`; None after the last token."""
+        return next_in_text(self.trace, self.position)
+
+    def quoted(self, token_id: int) -> str:
+        """A token as plain text between quotes (a lone ',' or '␣' is easy to miss otherwise)."""
+        return f"‘{readable_token(self.trace.decode_token(token_id))}’"
+
+    def named(self, token_id: int) -> str:
+        """The token quoted, and, when it is the one that comes next in the text, said so."""
+        return self.quoted(token_id) + (f" ({NEXT_IN_TEXT})" if token_id == self.next_id else "")
+
+
+def pick_spot(trace: Any, readable: Sequence[str]) -> Spot | None:
+    """The position picker and the prediction after it; None for a model without next-token logits."""
+    after_text = next_token_logprobs(trace)
+    if after_text is None:
+        return None
+    where, _ = st.columns([2, 3])  # a token label is short: a full-width box read as a text field
+    position = token_picker("Predict the token after", readable, trace.n_tokens - 1, "exp_predict_at", where=where)
+    last = position == trace.n_tokens - 1
+    return Spot(trace, position, after_text if last else next_token_logprobs(trace, position))
+
+
+def prediction_panel(spot: Spot) -> int | None:
+    """The top-k after the picked position, the token chosen for Δ log p and the ranking; returns its id."""
+    lp = spot.logprobs
+    rows = compare_predictions(lp, lp, spot.trace.decode_token)
+    c1, c2 = st.columns([3, 2], gap="medium")
+    with c1:
+        title = f"Top {TOP_K} next tokens after {plotly_escape(spot.place)}"
+        st.plotly_chart(prediction_bars(rows, title, False), key="exp_next", theme=None, config=CHART_CONFIG)
+    with c2:
+        target_id = _target_picker(spot)
+        st.dataframe(
+            prediction_table(rows, with_after=False),
+            hide_index=True,
+            width="stretch",
+            column_config=fixed_decimals(["p"]),
+            key="exp_next_table",
+        )
+    if target_id is not None:
+        st.caption(
+            f"Chosen token: {spot.named(target_id)}, p = {np.exp(lp[target_id]):.4f}, log p = {lp[target_id]:.3f}, "
+            f"rank {rank_of(lp, target_id)} of {lp.shape[0]}."
+        )
+    if note := predicted_byte_note([row.token for row in rows]):  # the top 10 as the chart shows them
+        st.caption(note)
+    return target_id
+
+
+def _target_picker(spot: Spot) -> int | None:
+    """The token to score: after the last token the model's top 10 (its top-1 first); elsewhere the token that
+    comes next in the text first. Or one the user types."""
+    lp, next_id = spot.logprobs, spot.next_id
+    options = top_ids(lp, TOP_K)
+    if next_id is not None:
+        options = [next_id] + [i for i in options if i != next_id]
+
+    def label(i: int) -> str:
+        if i == TYPED:
+            return "another token (type it)…"
+        mark = ", next in your text" if i == next_id else ""
+        return f"{readable_token(spot.trace.decode_token(i))}  (p = {np.exp(lp[i]):.3f}{mark})"
+
+    key = "exp_token" if spot.last else f"exp_token_at_{spot.position}"  # each position opens on its own default
+    choice = st.selectbox(
+        "Chosen token (for Δ log p and the head ranking)", options + [TYPED], format_func=label, key=key
+    )
+    if choice != TYPED:
+        return int(choice)
+    typed = st.text_input("Token", value=" Paris", key="exp_typed", help="Leading spaces count: ' Paris'.")
+    target_id, note = typed_token_id(spot.trace, typed)
+    st.caption(note)
+    return target_id
+
+
+def compare_panel(spot: Spot, after: Any, target_id: int | None) -> None:
+    """The picked prediction before and after the experiment: Δ log p of the chosen token, the top prediction,
+    the bars and the table."""
+    before_lp, after_lp = spot.logprobs, next_token_logprobs(after, spot.position)
+    both = compare_predictions(before_lp, after_lp, spot.trace.decode_token)
+    top_before, top_after = int(np.argmax(before_lp)), int(np.argmax(after_lp))
+    name_before, name_after = spot.quoted(top_before), spot.quoted(top_after)
+    if not spot.last:
+        st.caption(f"The prediction after {spot.place}, as picked above.")
+    m1, m2, m3 = st.columns(3)
+    if target_id is not None:
+        m1.metric(
+            f"Δ log p({spot.quoted(target_id)})",
+            f"{after_lp[target_id] - before_lp[target_id]:+.3f}",
+            help="Natural log. Negative: the changed heads were helping the model predict this token.",
+        )
+        p_before, p_after = float(np.exp(before_lp[target_id])), float(np.exp(after_lp[target_id]))
+        m2.metric(f"p after (before: {p_before:.3f})", f"{p_after:.3f}", f"{p_after - p_before:+.3f}")
+    m3.metric("Top prediction after", name_after, help=f"Before: {name_before}")
+    if top_after != top_before:
+        st.success(
+            f"The top prediction changed: {name_before} (p = {np.exp(before_lp[top_before]):.3f}) → "
+            f"{name_after} (p = {np.exp(after_lp[top_after]):.3f}).",
+            icon=":material/swap_horiz:",
+        )
+    else:
+        st.caption(f"The top prediction is still {name_before}.")
+    title = "Next-token probabilities before and after the change"
+    if not spot.last:
+        title = f"After token {spot.position}: p before and after the change"
+    c1, c2 = st.columns([1, 1], gap="medium")
+    c1.plotly_chart(prediction_bars(both, title, True), key="exp_compare", theme=None, config=CHART_CONFIG)
+    c2.dataframe(
+        prediction_table(both, with_after=True),
+        hide_index=True,
+        width="stretch",
+        key="exp_compare_table",
+        column_config={
+            **fixed_decimals(["p before", "p after"]),
+            "Δ log p": st.column_config.NumberColumn(format="%+.3f"),
+        },
+    )
+
+
+def sweep_panel(
+    base_key: Hashable,
+    spot: Spot | None,
+    target_id: int | None,
+    selected: tuple[int, int],
+    n_input: int,
+    add: Callable[[Any], None],
+) -> None:
+    """Every head ranked by how much zeroing it alone changes log p of the chosen token at the picked position
+    (after a click; drawn again without one once cached). `selected`: the sidebar's (layer, head), framed;
+    `n_input`: the text's true length, for the refusal; `add`: puts an intervention into the experiment."""
+    if spot is None:
+        st.info("The ranking needs next-token probabilities, which this model does not give here (see above).")
+        return
+    if target_id is None:
+        st.info("Choose a token above.")
+        return
+    trace = spot.trace
+    if trace.n_tokens > SWEEP_MAX_TOKENS:
+        st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {n_input}. Shorten the text.")
+        return
+    L, H = trace.n_layers, trace.n_heads
+    where = "after the text" if spot.last else f"after {spot.place}"
+    st.caption(
+        f"Ablate (zero) each of the {L * H} heads alone, run the rest of the model, and measure the change in "
+        f"log p({spot.quoted(target_id)}) {where}. Batched: each layer's {H} variants run through the later layers "
+        "together from the unchanged residual: the same numbers as one trace per head, in less time (bench/sweep.py)."
+    )
+    cached = has_sweep(base_key, target_id, position=spot.position)
+    if cached or st.button(f"Rank all {L * H} heads", key="exp_sweep", type="primary"):
+        with st.spinner(f"Ablating each of {L * H} heads in turn…"):
+            sweep = get_sweep(base_key, trace, target_id, position=spot.position)
+        _sweep_result(spot, target_id, sweep, selected, add)
+
+
+def _sweep_result(
+    spot: Spot, target_id: int, sweep: np.ndarray, selected: tuple[int, int], add: Callable[[Any], None]
+) -> None:
+    ranked = rank_heads_by_effect(sweep)
+    best, name = ranked[0], spot.quoted(target_id)
+    p0 = float(np.exp(spot.logprobs[target_id]))
+    layer, head = selected
+    title = f"Change in log p({plotly_escape(name)}) when one head is zeroed"
+    if not spot.last:
+        title = f"Δ log p({plotly_escape(name)}) after token {spot.position}, each head zeroed"
+    c1, c2 = st.columns([3, 2], gap="medium")
+    with c1:
+        fig = sweep_heatmap(sweep, title, selected)
+        st.plotly_chart(fig, key="exp_sweep_map", theme=None, config=CHART_CONFIG)
+    with c2:
+        st.metric(
+            f"Most important: layer {best.layer}, head {best.head}",
+            f"{best.dlogp:+.3f}",
+            help="Change in log p of the chosen token when this head alone is zeroed.",
+        )
+        table = [
+            {"layer": e.layer, "head": e.head, "Δ log p": e.dlogp, "p after": p0 * float(np.exp(e.dlogp))}
+            for e in ranked[:TOP_K]
+        ]
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            key="exp_sweep_table",
+            column_config={"Δ log p": st.column_config.NumberColumn(format="%+.3f"), **fixed_decimals(["p after"])},
+        )
+        st.button(
+            f"Add L{best.layer}H{best.head} (zeroed) to the experiment",
+            key="exp_add_top",
+            on_click=add,
+            args=(make_intervention("zero", best.layer, best.head),),
+        )
+    st.caption(
+        f"Red: zeroing the head lowers p({name}), so the head was helping; blue: it was working against it. The "
+        f"framed cell is the selected head (layer {layer}, head {head}: {sweep[layer, head]:+.3f}). "
+        f"{int(np.sum(sweep < -0.1))} of {sweep.size} heads lower log p by more than 0.1."
+    )
