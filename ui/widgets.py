@@ -257,12 +257,12 @@ def hand_pick_to(key: str, label: str) -> None:
 def token_multi_picker(
     label: str, labels: Sequence[str], default: Sequence[int], key: str, where: Any = st
 ) -> list[int]:
-    """Several positions picked by their labels; follows the text like `token_picker`."""
-    memory = _picked_key(key)
-    remembered = st.session_state.get(memory)
-    kept = _still_there(remembered, labels) if remembered is not None else list(default)
+    """Several positions picked by their labels; follows the text like `token_picker`: the picks that still name
+    the same token at the same position, or the page's default when none does (an empty pick on a new text only
+    asked the user to pick again)."""
+    kept = _still_there(st.session_state.get(_picked_key(key)) or [], labels) or list(default)
     picked = where.multiselect(
         label, range(len(labels)), default=kept, format_func=labels.__getitem__, key=f"{key}_{_labels_digest(labels)}"
     )
-    st.session_state[memory] = [labels[int(i)] for i in picked]
+    st.session_state[_picked_key(key)] = [labels[int(i)] for i in picked]
     return [int(i) for i in picked]

@@ -28,3 +28,20 @@ def test_a_pick_survives_only_where_it_still_means_the_same_token() -> None:
     at.text_area(key="text").set_value("the cat sat on the mat").run()  # another token at 3: the default
     query = keyed(at, "selectbox", "mech_cell_query")
     assert query.value == len(query.options) - 1 and "creature" not in " ".join(query.options)
+
+
+def test_the_head_finder_keys_fall_back_to_the_default_when_none_is_left_after_a_text_change() -> None:
+    """The key picker (several tokens) emptied on a new text whose tokens differ at the picked positions: the page
+    then showed "Pick at least one key token" instead of its default keys, as the one-token pickers do."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"text": "a fluffy blue creature roamed the verdant forest"})
+    at.run()
+    at.switch_page("app_pages/head_finder.py").run()
+    assert not at.exception, at.exception
+    first = keyed(at, "multiselect", "mech_find_keys")
+    assert first.value, "the default keys"
+    at.text_area(key="text").set_value("the cat sat on the mat").run()
+    assert not at.exception, at.exception
+    keys = keyed(at, "multiselect", "mech_find_keys")
+    assert keys.value, [w.value for w in at.warning] + [i.value for i in at.info]
+    assert "fluffy" not in " ".join(keys.options)
