@@ -55,7 +55,7 @@ TABLE_KEY = "mech_head_stats"
 
 
 RANKING_KEY, GRID_KEY = "mech_find_table", "mech_find_grid"
-RANKED_HEADS = "_mech_find_ranked"  # the (layer, head) of each row of the ranking table, for its click callback
+RANKED_HEADS = "_ranked_"  # + a table's key: the (layer, head) of each of its rows, for its click callback
 REPEAT_KEYS = {"induction": "mech_find_induction", "duplicate": "mech_find_duplicate"}  # their top-heads tables
 
 
@@ -65,16 +65,10 @@ def open_from_stats_table(n_heads: int) -> None:
         request_open_head(*row_to_head(row, n_heads))
 
 
-def open_from_ranking() -> None:
-    row = selected_row(RANKING_KEY)
-    ranked = st.session_state.get(RANKED_HEADS, [])
-    if row is not None and row < len(ranked):
-        request_open_head(*ranked[row])
-
-
-def open_from_repeat_ranking(key: str) -> None:
-    row = selected_row(REPEAT_KEYS[key])
-    ranked = st.session_state.get(RANKED_HEADS + key, [])
+def open_from_ranking(table: str) -> None:
+    """Open the head of the row clicked in the table keyed `table` (its heads are kept under RANKED_HEADS + table)."""
+    row = selected_row(table)
+    ranked = st.session_state.get(RANKED_HEADS + table, [])
     if row is not None and row < len(ranked):
         request_open_head(*ranked[row])
 
@@ -153,7 +147,7 @@ def show_repeats(repeats: RepeatScores) -> None:
     columns = st.columns(2)
     for key, where in zip(repeats.shown, columns, strict=False):
         rows = repeat_ranking(repeats, key)
-        st.session_state[RANKED_HEADS + key] = [(row["layer"], row["head"]) for row in rows]
+        st.session_state[RANKED_HEADS + REPEAT_KEYS[key]] = [(row["layer"], row["head"]) for row in rows]
         with where:
             st.markdown(f"**{repeat_heading(repeats, key)}**")
             st.dataframe(
@@ -164,7 +158,7 @@ def show_repeats(repeats: RepeatScores) -> None:
                     REPEAT_COLUMNS[key]: st.column_config.NumberColumn(format="%.3f", help=repeat_help(repeats, key)),
                 },
                 key=REPEAT_KEYS[key],
-                on_select=lambda key=key: open_from_repeat_ranking(key),
+                on_select=lambda table=REPEAT_KEYS[key]: open_from_ranking(table),
                 selection_mode="single-row",
             )
     if repeats.shown:
@@ -284,7 +278,7 @@ else:
         grid[h.layer, h.head] = h.weight
     c1, c2 = st.columns([5, 2])  # the ranking table has up to 7 columns; the grid needs ~250 px
     with c1:
-        st.session_state[RANKED_HEADS] = [(h.layer, h.head) for h in hits[:20]]
+        st.session_state[RANKED_HEADS + RANKING_KEY] = [(h.layer, h.head) for h in hits[:20]]
         st.dataframe(
             [
                 {"layer": h.layer, "head": h.head, "weight on keys": h.weight}
@@ -299,7 +293,7 @@ else:
             width="stretch",
             column_config=ranking_columns([f"→ {readable[k]}" for k in keys]),
             key=RANKING_KEY,
-            on_select=open_from_ranking,
+            on_select=lambda: open_from_ranking(RANKING_KEY),
             selection_mode="single-row",
         )
     with c2:

@@ -88,14 +88,18 @@ def mean_distance(patterns: torch.Tensor, causal: bool) -> HeadValues:
     return _over((patterns * distance).sum(dim=-1), _visible_keys(n, causal) >= 2)
 
 
+def _copies(token_ids: torch.Tensor, gap: int) -> torch.Tensor:
+    """[n, n] bool: key j holds query i's token and lies at least `gap` positions before it (t_j = t_i, j ≤ i − gap)."""
+    same = token_ids[:, None] == token_ids[None, :]  # [n, n]
+    return same.tril(diagonal=-gap)
+
+
 def earlier_copies(token_ids: torch.Tensor) -> torch.Tensor:
     """[n, n] bool: key j is an earlier copy of query i's token, after the first token (0 < j < i, t_j = t_i).
     Position 0 is left out: weight there is the sink's (first_token), whatever the token."""
-    n = token_ids.shape[0]
-    same = token_ids[:, None] == token_ids[None, :]  # [n, n]
-    earlier = torch.ones(n, n, dtype=torch.bool).tril(diagonal=-1)  # j < i
-    earlier[:, 0] = False
-    return same & earlier
+    copies = _copies(token_ids, gap=1)
+    copies[:, 0] = False
+    return copies
 
 
 def weight_on(patterns: torch.Tensor, keys: torch.Tensor) -> HeadValues:
@@ -115,10 +119,8 @@ def induction_targets(token_ids: torch.Tensor) -> torch.Tensor:
     """[n, n] bool: key j + 1 follows an earlier occurrence j of query i's token (t_j = t_i, j + 1 < i): the token
     an induction head predicts comes next. A copy at position 0 counts (its follower, position 1, is no sink);
     a copy just before the query (j = i − 1) does not: its follower is the query itself."""
-    n = token_ids.shape[0]
-    same = token_ids[:, None] == token_ids[None, :]  # [n, n]
-    copies = same & torch.ones(n, n, dtype=torch.bool).tril(diagonal=-2)  # j ≤ i − 2
-    targets = torch.zeros(n, n, dtype=torch.bool)
+    copies = _copies(token_ids, gap=2)  # j ≤ i − 2, position 0 included
+    targets = torch.zeros_like(copies)
     targets[:, 1:] = copies[:, :-1]  # the copy at j marks key j + 1
     return targets
 
