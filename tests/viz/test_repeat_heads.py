@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from attention_core import load_model
 from attention_core.atlas import statistics as st
 from services import repeats
 from services.repeats import text_repeat_statistics
 from viz.views.heads import (
+    FEW_QUERIES,
     REPEAT_COLUMNS,
     REPEAT_EXAMPLE,
     RepeatScores,
@@ -24,6 +26,15 @@ from viz.views.heads import (
 )
 
 ABCABC = [11, 12, 13, 11, 12, 13]  # A B C A B C
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny random Llama (tests/gguf_writer.py: 2 layers, a byte-level BPE), no sliding window."""
+    pytest.importorskip("transformers")
+    from tests.gguf_writer import save_tiny_gguf
+
+    return load_model(str(save_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-llama.gguf")), device="cpu")
 
 
 class PatternTrace:
@@ -104,31 +115,60 @@ def test_a_text_without_repeats_says_so_instead_of_a_score() -> None:
     assert "paste a text that repeats a phrase" in note
 
 
-def test_a_repeat_of_the_first_token_alone_has_induction_but_no_duplicate_score() -> None:
-    ids = [7, 5, 7]  # the copy at position 0 is the sink's; its follower (5) is an induction target
-    scores = RepeatScores({"duplicate": np.full((1, 1), np.nan), "induction": np.full((1, 1), 0.5)},
-                          {"duplicate": 0, "induction": 1})  # fmt: skip
-    notes = " ".join(repeat_notes(scores, ids))
-    assert "no duplicate-token score" in notes and "first token" in notes
-    assert "no induction score" not in notes and "only 1 query" in notes
-    assert REPEAT_COLUMNS["duplicate"] not in stats_table(_stats(1, 1), scores)
+PASTE = (
+    ": paste a text that repeats a phrase (a sentence written twice, a name used again, code that calls what it "
+    "defined), or try the example below."
+)
+NO_INDUCTION = (
+    "No token here repeats except right after itself (then the token after its earlier copy is the query itself), "
+    "so there is no induction score"
+)
+NO_DUPLICATE = (
+    "No token here repeats except the first token (a copy there does not count: weight on the first token is the "
+    "sink's), so there is no duplicate-token score"
+)
+SAYS_LITTLE = ": a score over so few says little about a head's habit; a longer repeated passage says more."
+THIRD, FIVE_TWELFTHS = 1 / 3, (1 / 3 + 2 / 4) / 2  # uniform weights: 1 key of query 2's 3; 1 of 3 and 2 of 4
 
 
-def test_each_missing_score_says_which_repeat_it_lacks() -> None:
-    nan = np.full((1, 1), np.nan)
-    only_adjacent = RepeatScores(
-        {"duplicate": np.full((1, 1), 0.9), "induction": nan}, {"duplicate": 6, "induction": 0}
-    )
-    (note,) = repeat_notes(only_adjacent, [1, 2, 2])  # b b: a copy right before the query
-    assert "except right after itself" in note and note.endswith("or try the example below.")
-    neither = RepeatScores({"duplicate": nan, "induction": nan}, {"duplicate": 0, "induction": 0})
-    first, second = repeat_notes(neither, [7, 7])  # tokens repeat, but neither score has a query
-    assert "no induction score." in first and "no duplicate-token score: paste a text" in second
+@pytest.mark.parametrize(
+    ("ids", "n_queries", "values", "notes"),
+    [
+        # the copy at position 0 is the sink's (no duplicate query); its follower 5 is query 2's induction target
+        ([7, 5, 7], {"duplicate": 0, "induction": 1}, {"induction": THIRD},
+         [NO_DUPLICATE + PASTE,
+          "Few queries repeat here, so the induction share averages over only 1 query" + SAYS_LITTLE]),
+        # a copy right before the query: a duplicate, but its follower is the query itself
+        ([5, 7, 7], {"duplicate": 1, "induction": 0}, {"duplicate": THIRD},
+         [NO_INDUCTION + PASTE,
+          "Few queries repeat here, so the duplicate-token share averages over only 1 query" + SAYS_LITTLE]),
+        ([7, 7], {"duplicate": 0, "induction": 0}, {}, [NO_INDUCTION + ".", NO_DUPLICATE + PASTE]),
+        ([7, 7, 7, 7], {"duplicate": 2, "induction": 2}, {"duplicate": FIVE_TWELFTHS, "induction": FIVE_TWELFTHS},
+         ["Few queries repeat here, so the induction share averages over only 2 queries and the duplicate-token "
+          "share averages over only 2 queries" + SAYS_LITTLE]),
+    ],
+)  # fmt: skip
+def test_a_texts_ids_give_its_counts_and_notes(ids, n_queries, values, notes) -> None:
+    """From the token ids through the service (uniform causal weights) to the counts, scores and the page's notes."""
+    n = len(ids)
+    uniform = (np.tril(np.ones((n, n))) / np.arange(1, n + 1)[:, None])[None, None]  # 1 layer × 1 head
+    found, counts = text_repeat_statistics(PatternTrace(ids, uniform))
+    assert counts == n_queries
+    for key in REPEAT_COLUMNS:
+        want = values.get(key, np.nan)  # NaN: no query qualifies
+        np.testing.assert_allclose(found[key], [[want]], atol=1e-6)
+    scores = RepeatScores(found, counts)
+    assert scores.shown == [key for key in REPEAT_COLUMNS if key in values]
+    assert repeat_notes(scores, ids) == notes
 
 
-def test_the_example_repeats_a_phrase() -> None:
-    first, second = REPEAT_EXAMPLE.split("\n")[:2]
-    assert first == second
+def test_the_example_repeats_a_phrase_with_enough_queries_for_both_scores(tiny_llama) -> None:
+    """The page's example, traced by a tiny model: both scores shown, over enough queries that no note excuses them."""
+    trace = tiny_llama.trace(REPEAT_EXAMPLE)
+    scores = RepeatScores(*text_repeat_statistics(trace))
+    assert scores.shown == ["induction", "duplicate"]
+    assert min(scores.n_queries.values()) >= FEW_QUERIES
+    assert repeat_notes(scores, trace.token_ids) == []
 
 
 def _stats(n_layers: int, n_heads: int) -> dict[str, np.ndarray]:
