@@ -18,24 +18,41 @@ WEIGHTS_PER_CALL = 1 << 24  # at most this many weights (64 MB) asked of the eng
 
 def text_repeat_statistics(
     trace: Trace, progress: Callable[[float, str], None] | None = None
-) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
     """Per head, the mean over the qualifying queries of `trace`'s text ([n_layers, n_heads] float64, NaN where
-    none qualifies) and how many queries qualified: "duplicate" (weight on earlier copies of the query's own
-    token, atlas `duplicate_token`) and "induction" (weight on the tokens that followed them, atlas
-    `text_induction`). Only the rows from the first qualifying query on are read."""
+    none qualifies) of "duplicate" (weight on earlier copies of the query's own token, atlas `duplicate_token`) and
+    "induction" (weight on the tokens that followed them, atlas `text_induction`); per layer, how many queries
+    qualified there ([n_layers] ints); and how many of the text's queries have such a key at all.
+
+    A query qualifies in a layer only if that layer lets it see one of its keys (`Trace.mask`): in a sliding-window
+    layer whose window hides every earlier copy (or its follower) the query's weight there is 0 by construction,
+    so it is left out of that layer's mean rather than averaged in. Without windows every layer's count is the
+    text's (the atlas counts the text's on every layer: docs/atlas.md). Only the rows from the first qualifying
+    query on are read."""
     ids = torch.tensor(trace.token_ids)
     keys = {"duplicate": earlier_copies(ids), "induction": induction_targets(ids)}
-    counts = {name: int(marked.any(dim=1).sum()) for name, marked in keys.items()}
+    in_text = {name: int(marked.any(dim=1).sum()) for name, marked in keys.items()}
+    counts = {name: np.zeros(trace.n_layers, dtype=np.int64) for name in keys}
     sums = {name: np.zeros((trace.n_layers, trace.n_heads)) for name in keys}
     qualifying = torch.nonzero(keys["duplicate"].any(dim=1) | keys["induction"].any(dim=1)).flatten()
     for layer in range(trace.n_layers if len(qualifying) else 0):
         if progress is not None:
             progress(layer / trace.n_layers, f"Duplicate-token and induction scores: layer {layer} of {trace.n_layers}")
+        allowed = trace.mask(layer)  # [n, n] the keys each query sees in this layer (causal, sliding window)
+        seen = {name: marked & allowed for name, marked in keys.items()}
+        for name, marked in seen.items():
+            counts[name][layer] = int(marked.any(dim=1).sum())
         for rows, heads, patterns in _blocks(trace, layer, int(qualifying[0])):
-            for name, marked in keys.items():
+            for name, marked in seen.items():
                 sums[name][layer, heads] += weight_on(patterns, marked[rows]).sums.numpy()
-    means = {name: sums[name] / counts[name] if counts[name] else np.full_like(sums[name], np.nan) for name in keys}
-    return means, counts
+    means = {name: _means(sums[name], counts[name]) for name in keys}
+    return means, counts, in_text
+
+
+def _means(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """[n_layers, n_heads] sums ÷ each layer's count, NaN on a layer where no query qualified."""
+    per_layer = counts[:, None].astype(np.float64)
+    return np.divide(sums, per_layer, out=np.full_like(sums, np.nan), where=per_layer > 0)
 
 
 def _blocks(trace: Trace, layer: int, first: int) -> Iterator[tuple[slice, slice, torch.Tensor]]:

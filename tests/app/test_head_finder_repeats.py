@@ -70,3 +70,28 @@ def test_a_text_without_repeats_says_so_and_offers_one(smollm) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["text"] == REPEAT_EXAMPLE
     assert not [i for i in at.info if "score" in i.value] and "mech_find_induction" in tables(at)
+
+
+def test_a_sliding_window_layer_is_counted_apart(private_models) -> None:
+    """A tiny Gemma 2 (layer 0 in a 4-token window): no earlier copy is within 4 tokens, so layer 0 has no score, the
+    headings say so beside layer 1's 15 queries, and a note says why."""
+    from tests.gguf_writer import save_tiny_gguf
+
+    path = save_tiny_gguf(private_models / "models" / "tiny-gemma2.gguf", arch="gemma2")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"page": "head_finder", "text": "abcdefgh abcdefgh abcdefgh"})
+    at.run()
+    at.text_input(key="model_request").set_value(str(path))
+    at = at.button(key="model_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    stats = tables(at)["mech_head_stats"]
+    for label in REPEAT_COLUMNS.values():
+        assert stats[label][:2].isna().all() and stats[label][2:].notna().all(), label  # layer 0's 2 heads: none
+    headings = [m.value for m in at.markdown]
+    assert "**Top 2 by induction share, each over 15 queries (none in the sliding-window layers)**" in headings
+    assert "**Top 2 by duplicate-token share, each over 15 queries (none in the sliding-window layers)**" in headings
+    assert [i.value.split(" lies inside")[0] for i in at.info] == [
+        "In the sliding-window layers no token that followed an earlier copy of a query's token",
+        "In the sliding-window layers no earlier copy of a query's token",
+    ]
+    assert not [b for b in at.button if b.key == "mech_find_repeat_example"]  # the text does repeat a phrase

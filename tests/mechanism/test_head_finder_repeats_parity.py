@@ -42,9 +42,10 @@ def repeated_text(smollm) -> tuple[object, int]:
 
 def test_the_induction_heads_of_a_repeated_sentence_are_the_atlas_s(smollm) -> None:
     trace, period = repeated_text(smollm)
-    values, n_queries = text_repeat_statistics(trace)
+    values, n_queries, n_in_text = text_repeat_statistics(trace)
     want = atlas_values(trace, "induction", start=0, period=period)
-    assert n_queries["induction"] == period  # every query of the second copy, nothing else
+    assert n_in_text["induction"] == period  # every query of the second copy, nothing else
+    assert (n_queries["induction"] == period).all()  # in every layer: SmolLM2 has no sliding window
     np.testing.assert_allclose(values["induction"], want, atol=1e-5)
     assert top_heads(values["induction"]) == top_heads(want)
     assert values["induction"].max() > 0.5  # SmolLM2 has induction heads (layer 18, head 6 on this text)
@@ -54,9 +55,9 @@ def test_the_induction_heads_of_a_repeated_sentence_are_the_atlas_s(smollm) -> N
 def test_the_atlas_s_own_induction_sequence_scores_the_same_on_the_head_finder(smollm) -> None:
     ids, start = induction_ids(smollm, 0, period=20, seed=0)
     trace = smollm.trace_ids(ids)
-    values, n_queries = text_repeat_statistics(trace)
+    values, n_queries, n_in_text = text_repeat_statistics(trace)
     want = atlas_values(trace, "induction", start=start, period=20)
-    assert n_queries["induction"] == 20
+    assert n_in_text["induction"] == 20 and (n_queries["induction"] == 20).all()
     np.testing.assert_allclose(values["induction"], want, atol=1e-5)
     assert top_heads(values["induction"]) == top_heads(want)
 
@@ -65,10 +66,10 @@ def test_the_atlas_s_own_induction_sequence_scores_the_same_on_the_head_finder(s
 def test_a_long_text_s_blocks_give_the_whole_layer_s_scores(smollm, monkeypatch, rows_per_call: int) -> None:
     """Past WEIGHTS_PER_CALL weights a layer is read one head and a block of rows at a time (Trace.pattern_window)."""
     trace, _ = repeated_text(smollm)
-    whole, counts = text_repeat_statistics(trace)
+    whole, counts, in_text = text_repeat_statistics(trace)
     monkeypatch.setattr(repeats, "WEIGHTS_PER_CALL", rows_per_call * trace.n_tokens)
-    blocks, block_counts = text_repeat_statistics(trace)
-    assert block_counts == counts
+    blocks, block_counts, block_in_text = text_repeat_statistics(trace)
+    assert block_in_text == in_text and all((block_counts[name] == counts[name]).all() for name in counts)
     for name in whole:
         np.testing.assert_allclose(blocks[name], whole[name], atol=1e-6)
 
@@ -78,8 +79,9 @@ def test_the_page_example_finds_the_atlas_s_top_induction_head(smollm) -> None:
     highest induction share, as it has in the shipped atlas over the corpus's repeated random words."""
     from services.atlas import SHIPPED, load_atlas
 
-    values, n_queries = text_repeat_statistics(smollm.trace(REPEAT_EXAMPLE))
-    assert n_queries == {"duplicate": 10, "induction": 11}
+    values, n_queries, n_in_text = text_repeat_statistics(smollm.trace(REPEAT_EXAMPLE))
+    assert n_in_text == {"duplicate": 10, "induction": 11}
+    assert {name: set(counts.tolist()) for name, counts in n_queries.items()} == {"duplicate": {10}, "induction": {11}}
     assert top_heads(values["induction"])[:4] == [(18, 6), (17, 4), (17, 5), (20, 6)]
     assert values["induction"][18, 6] == pytest.approx(0.750, abs=5e-4)
     assert top_heads(values["duplicate"])[:2] == [(5, 6), (14, 3)]

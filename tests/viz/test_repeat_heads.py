@@ -28,28 +28,56 @@ from viz.views.heads import (
 ABCABC = [11, 12, 13, 11, 12, 13]  # A B C A B C
 
 
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory: pytest.TempPathFactory):
-    """A tiny random Llama (tests/gguf_writer.py: 2 layers, a byte-level BPE), no sliding window."""
+def tiny(tmp_path_factory: pytest.TempPathFactory, arch: str):
+    """A tiny random model (tests/gguf_writer.py: 2 layers, a 300-token byte-level BPE)."""
     pytest.importorskip("transformers")
     from tests.gguf_writer import save_tiny_gguf
 
-    return load_model(str(save_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-llama.gguf")), device="cpu")
+    return load_model(str(save_tiny_gguf(tmp_path_factory.mktemp("gguf") / f"tiny-{arch}.gguf", arch)), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory):
+    return tiny(tmp_path_factory, "llama")  # no sliding window
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma2(tmp_path_factory: pytest.TempPathFactory):
+    return tiny(tmp_path_factory, "gemma2")  # layer 0 in a 4-token sliding window, layer 1 without one
+
+
+def per_layer(counts: dict) -> dict[str, list[int]]:
+    return {key: np.asarray(value).tolist() for key, value in counts.items()}
 
 
 class PatternTrace:
     """A stand-in for a Trace with given patterns [n_layers, n_heads, n, n]: the public methods the service reads."""
 
-    def __init__(self, token_ids: list[int], patterns: np.ndarray) -> None:
+    def __init__(self, token_ids: list[int], patterns: np.ndarray, window: int | None = None) -> None:
         self.token_ids, self.patterns = token_ids, torch.tensor(patterns, dtype=torch.float32)
         self.n_layers, self.n_heads, self.n_tokens = patterns.shape[0], patterns.shape[1], len(token_ids)
-        self.causal = True
+        self.causal, self.window = True, window  # every layer in the same sliding window, or none
+
+    def mask(self, layer: int) -> torch.Tensor:
+        return torch.tensor(allowed(self.n_tokens, self.window))
 
     def layer_patterns(self, layer: int) -> torch.Tensor:
         return self.patterns[layer].clone()
 
     def pattern_window(self, layer: int, head: int, rows: slice, cols: slice) -> torch.Tensor:
         return self.patterns[layer, head, rows, cols].clone()
+
+
+def allowed(n: int, window: int | None = None) -> np.ndarray:
+    """[n, n] bool, the keys a causal query sees (in a sliding window: the `window` latest, itself included)."""
+    offset = np.subtract.outer(np.arange(n), np.arange(n))  # i − j
+    return (offset >= 0) & (offset < (window or n))
+
+
+def uniform(n: int, window: int | None = None) -> np.ndarray:
+    """[1, 1, n, n] one head spreading each query's weight evenly over the keys it sees."""
+    seen = allowed(n, window).astype(np.float64)
+    return (seen / seen.sum(axis=1, keepdims=True))[None, None]
 
 
 def induction_pattern() -> np.ndarray:
@@ -85,13 +113,13 @@ def test_a_token_right_after_itself_is_no_induction_query() -> None:
 @pytest.mark.parametrize("weights_per_call", [repeats.WEIGHTS_PER_CALL, 7])  # whole layers; one head, 1 row a call
 def test_the_service_and_the_table_on_a_known_pattern(monkeypatch, weights_per_call: int) -> None:
     monkeypatch.setattr(repeats, "WEIGHTS_PER_CALL", weights_per_call)
-    uniform = np.tril(np.ones((6, 6))) / np.arange(1, 7)[:, None]
-    patterns = np.stack([induction_pattern(), uniform])[None]  # 1 layer × 2 heads
-    values, n_queries = text_repeat_statistics(PatternTrace(ABCABC, patterns))
-    assert n_queries == {"duplicate": 2, "induction": 3}
+    patterns = np.stack([induction_pattern(), uniform(6)[0, 0]])[None]  # 1 layer × 2 heads
+    values, n_queries, n_in_text = text_repeat_statistics(PatternTrace(ABCABC, patterns))
+    assert per_layer(n_queries) == {"duplicate": [2], "induction": [3]}
+    assert n_in_text == {"duplicate": 2, "induction": 3}
     np.testing.assert_allclose(values["induction"][0], [0.7, np.mean([1 / 4, 1 / 5, 1 / 6])], atol=1e-6)
     np.testing.assert_allclose(values["duplicate"][0], [0.2, np.mean([1 / 5, 1 / 6])], atol=1e-6)
-    scores = RepeatScores(values, n_queries)
+    scores = RepeatScores(values, n_queries, n_in_text)
     table = stats_table(head_statistics(patterns, causal=True), scores)
     assert table[REPEAT_COLUMNS["induction"]] == pytest.approx([0.7, np.mean([1 / 4, 1 / 5, 1 / 6])], abs=1e-6)
     assert [(row["layer"], row["head"]) for row in repeat_ranking(scores, "induction")] == [(0, 0), (0, 1)]
@@ -103,10 +131,10 @@ def test_the_service_and_the_table_on_a_known_pattern(monkeypatch, weights_per_c
 
 def test_a_text_without_repeats_says_so_instead_of_a_score() -> None:
     ids = [1, 2, 3, 4]
-    patterns = (np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None])[None, None]
-    values, n_queries = text_repeat_statistics(PatternTrace(ids, patterns))
-    assert n_queries == {"duplicate": 0, "induction": 0} and np.isnan(values["induction"]).all()
-    scores = RepeatScores(values, n_queries)
+    patterns = uniform(4)
+    values, n_queries, n_in_text = text_repeat_statistics(PatternTrace(ids, patterns))
+    assert per_layer(n_queries) == {"duplicate": [0], "induction": [0]} and np.isnan(values["induction"]).all()
+    scores = RepeatScores(values, n_queries, n_in_text)
     table = stats_table(head_statistics(patterns, causal=True), scores)
     assert not set(REPEAT_COLUMNS.values()) & set(table)  # no column of NaN or zeros
     assert repeat_ranking(scores, "induction") == []
@@ -150,14 +178,12 @@ THIRD, FIVE_TWELFTHS = 1 / 3, (1 / 3 + 2 / 4) / 2  # uniform weights: 1 key of q
 )  # fmt: skip
 def test_a_texts_ids_give_its_counts_and_notes(ids, n_queries, values, notes) -> None:
     """From the token ids through the service (uniform causal weights) to the counts, scores and the page's notes."""
-    n = len(ids)
-    uniform = (np.tril(np.ones((n, n))) / np.arange(1, n + 1)[:, None])[None, None]  # 1 layer × 1 head
-    found, counts = text_repeat_statistics(PatternTrace(ids, uniform))
-    assert counts == n_queries
+    found, counts, in_text = text_repeat_statistics(PatternTrace(ids, uniform(len(ids))))  # 1 layer × 1 head
+    assert per_layer(counts) == {key: [count] for key, count in n_queries.items()} and in_text == n_queries
     for key in REPEAT_COLUMNS:
         want = values.get(key, np.nan)  # NaN: no query qualifies
         np.testing.assert_allclose(found[key], [[want]], atol=1e-6)
-    scores = RepeatScores(found, counts)
+    scores = RepeatScores(found, counts, in_text)
     assert scores.shown == [key for key in REPEAT_COLUMNS if key in values]
     assert repeat_notes(scores, ids) == notes
 
@@ -167,9 +193,84 @@ def test_the_example_repeats_a_phrase_with_enough_queries_for_both_scores(tiny_l
     trace = tiny_llama.trace(REPEAT_EXAMPLE)
     scores = RepeatScores(*text_repeat_statistics(trace))
     assert scores.shown == ["induction", "duplicate"]
-    assert min(scores.n_queries.values()) >= FEW_QUERIES
+    assert min(scores.n_in_text.values()) >= FEW_QUERIES
+    assert all((scores.n_queries[key] == scores.n_in_text[key]).all() for key in REPEAT_COLUMNS)  # no window
     assert repeat_notes(scores, trace.token_ids) == []
 
 
 def _stats(n_layers: int, n_heads: int) -> dict[str, np.ndarray]:
     return {key: np.zeros((n_layers, n_heads)) for key in ("entropy", "prev", "first", "distance")}
+
+
+# ── Sliding windows: a query qualifies in a layer only if that layer lets it see one of its marked keys ─────────────
+def reference_means(trace, layer: int, marks: torch.Tensor) -> np.ndarray:
+    """[n_heads] the mean over the queries that see some marked key in `layer` of their weight on those keys, written
+    out query by query (NaN when no query does)."""
+    patterns, seen = trace.layer_patterns(layer).double(), marks & trace.mask(layer)
+    rows = [patterns[:, i, seen[i]].sum(dim=-1) for i in range(trace.n_tokens) if seen[i].any()]
+    return torch.stack(rows).mean(dim=0).numpy() if rows else np.full(trace.n_heads, np.nan)
+
+
+WINDOW_NOTE = (
+    "In the sliding-window layers no {copy} lies inside the window (a query there sees only the latest tokens), so "
+    "those layers have no {name} (empty in the table)."
+)
+
+
+def test_a_window_that_hides_every_copy_leaves_its_layer_without_a_score(tiny_gemma2) -> None:
+    """The reviewer's case: in layer 0 (window 4) no earlier copy, nor its follower, is 8 or more tokens back."""
+    trace = tiny_gemma2.trace("abcdefgh abcdefgh abcdefgh")
+    assert [trace.window(layer) for layer in range(trace.n_layers)] == [4, None] and trace.n_tokens == 24
+    values, n_queries, n_in_text = text_repeat_statistics(trace)
+    assert per_layer(n_queries) == {"duplicate": [0, 15], "induction": [0, 15]} and n_in_text == {
+        "duplicate": 15, "induction": 15}  # fmt: skip
+    ids = torch.tensor(trace.token_ids)
+    for key, marks in (("duplicate", st.earlier_copies(ids)), ("induction", st.induction_targets(ids))):
+        assert np.isnan(values[key][0]).all()
+        np.testing.assert_allclose(values[key][1], reference_means(trace, 1, marks), atol=1e-6)
+    scores = RepeatScores(values, n_queries, n_in_text)
+    assert repeat_heading(scores, "induction") == (
+        "Top 2 by induction share, each over 15 queries (none in the sliding-window layers)"
+    )
+    assert sorted((row["layer"], row["head"]) for row in repeat_ranking(scores, "duplicate")) == [(1, 0), (1, 1)]
+    assert repeat_notes(scores, trace.token_ids) == [
+        WINDOW_NOTE.format(copy="token that followed an earlier copy of a query's token", name="induction share"),
+        WINDOW_NOTE.format(copy="earlier copy of a query's token", name="duplicate-token share"),
+    ]
+
+
+def test_a_window_that_hides_some_copies_counts_its_layers_queries_apart(tiny_gemma2) -> None:
+    trace = tiny_gemma2.trace("abcabcabc abcabc")  # a b c a b c a b c ␣a b c a b c: 15 tokens
+    values, n_queries, n_in_text = text_repeat_statistics(trace)
+    assert per_layer(n_queries) == {"duplicate": [9, 10], "induction": [10, 11]}
+    assert n_in_text == {"duplicate": 10, "induction": 11}
+    ids = torch.tensor(trace.token_ids)
+    for key, marks in (("duplicate", st.earlier_copies(ids)), ("induction", st.induction_targets(ids))):
+        for layer in range(trace.n_layers):
+            np.testing.assert_allclose(values[key][layer], reference_means(trace, layer, marks), atol=1e-6)
+    scores = RepeatScores(values, n_queries, n_in_text)
+    assert repeat_heading(scores, "induction") == (
+        "Top 4 by induction share, each over 11 queries (10 in the sliding-window layers)"
+    )
+    assert repeat_help(scores, "duplicate").endswith("Here over 10 queries (9 in the sliding-window layers).")
+    assert repeat_notes(scores, trace.token_ids) == []
+
+
+def test_a_model_whose_every_layer_has_a_window() -> None:
+    """Mistral-like: one layer, window 3, on 1 2 3 1 5 6 2. Query 3's follower (key 1) is in the window, query 6's
+    (key 2) is not; the duplicate queries' copies (query 6's at 1; query 3's at 0 is the sink's) are not."""
+    ids = [1, 2, 3, 1, 5, 6, 2]
+    values, n_queries, n_in_text = text_repeat_statistics(PatternTrace(ids, uniform(7, window=3), window=3))
+    assert per_layer(n_queries) == {"duplicate": [0], "induction": [1]}
+    assert n_in_text == {"duplicate": 1, "induction": 2}
+    np.testing.assert_allclose(values["induction"], [[1 / 3]], atol=1e-6)  # query 3 sees keys 1, 2, 3 evenly
+    scores = RepeatScores(values, n_queries, n_in_text)
+    assert scores.shown == ["induction"]
+    heading = "Top 1 by induction share, each over 1 query (2 without the sliding window)"
+    assert repeat_heading(scores, "induction") == heading
+    assert repeat_notes(scores, ids) == [
+        "No earlier copy of a query's token lies inside the sliding window (a query sees only the latest tokens), so "
+        "there is no duplicate-token share.",
+        "Few queries repeat here, so the induction share averages over only 1 query (2 without the sliding window)"
+        + SAYS_LITTLE,
+    ]

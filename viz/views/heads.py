@@ -34,18 +34,10 @@ def rank_heads_by_attention(patterns: np.ndarray, query: int, keys: Sequence[int
 def query_rows(trace: TraceLike, query: int) -> np.ndarray:
     """[n_layers, n_heads, n_k] the weights `query` gives every key in every head: one row of each pattern,
     computed alone (trace.pattern_window), so a long text never holds every head's full pattern."""
-    rows = slice(query, query + 1)
-    return np.stack(
-        [
-            np.stack(
-                [
-                    to_numpy(trace.pattern_window(layer, head, rows, slice(None)), dtype=None)[0]
-                    for head in range(trace.n_heads)
-                ]
-            )
-            for layer in range(trace.n_layers)
-        ]
-    ).astype(np.float32)
+    rows, heads = slice(query, query + 1), range(trace.n_heads)
+    each = [[to_numpy(trace.pattern_window(layer, head, rows, slice(None)))[0] for head in heads]
+            for layer in range(trace.n_layers)]  # fmt: skip
+    return np.array(each, dtype=np.float32)
 
 
 def rank_heads_by_rows(rows: np.ndarray, keys: Sequence[int]) -> list[HeadHit]:
@@ -187,35 +179,76 @@ REPEAT_EXAMPLE = (
 @dataclass(frozen=True)
 class RepeatScores:
     """Per head, the mean over the text's qualifying queries of each repeat statistic ([n_layers, n_heads], NaN
-    where none qualifies), and how many queries each averages over."""
+    where none qualifies); per layer, how many queries each averages over ([n_layers]: fewer in a sliding-window
+    layer whose window hides some earlier copies); and how many of the text's queries qualify without a window."""
 
     values: dict[str, np.ndarray]
-    n_queries: dict[str, int]
+    n_queries: dict[str, np.ndarray]
+    n_in_text: dict[str, int]
 
     @property
     def shown(self) -> list[str]:
-        """The statistics some query qualifies for, induction first."""
-        return [key for key in REPEAT_COLUMNS if self.n_queries[key] > 0]
+        """The statistics some query qualifies for in some layer, induction first."""
+        return [key for key in REPEAT_COLUMNS if int(np.max(self.n_queries[key])) > 0]
 
 
 def _queries(n: int) -> str:
     return "1 query" if n == 1 else f"{n} queries"
 
 
+def _over(scores: RepeatScores, key: str) -> str:
+    """How many queries a score averages over: "15 queries", "15 queries (3 in the sliding-window layers)" where a
+    window hides some layers' copies, "3 queries (5 without the sliding window)" where every layer has one."""
+    counts = np.asarray(scores.n_queries[key])
+    most, fewer = int(counts.max()), sorted({int(c) for c in counts if c < counts.max()})
+    if fewer:  # the sliding-window layers' count (a range, were their windows to differ)
+        low = "none" if fewer == [0] else "–".join(str(c) for c in sorted({fewer[0], fewer[-1]}))
+        return f"{_queries(most)} ({low} in the sliding-window layers)"
+    if most < scores.n_in_text[key]:
+        return f"{_queries(most)} ({scores.n_in_text[key]} without the sliding window)"
+    return _queries(most)
+
+
 def repeat_heading(scores: RepeatScores, key: str, k: int = 10) -> str:
     """The title of a top-heads table, with how many of the text's queries its score averages over."""
-    n = scores.n_queries[key]
-    shown = min(k, scores.values[key].size)
-    return f"Top {shown} by {REPEAT_NAMES[key]}, each over {_queries(n)}"
+    shown = min(k, int(np.isfinite(scores.values[key]).sum()))
+    return f"Top {shown} by {REPEAT_NAMES[key]}, each over {_over(scores, key)}"
 
 
 def repeat_help(scores: RepeatScores, key: str) -> str:
     """A repeat column's tooltip: what it measures and, on this text, over how many queries."""
-    return f"{REPEAT_MEANINGS[key]} Here over {_queries(scores.n_queries[key])}."
+    return f"{REPEAT_MEANINGS[key]} Here over {_over(scores, key)}."
+
+
+REPEAT_COPIES = {"induction": "token that followed an earlier copy of a query's token",
+                 "duplicate": "earlier copy of a query's token"}  # fmt: skip
+
+
+def _window_note(scores: RepeatScores, key: str) -> str | None:
+    """What a sliding window hides: the copies of every layer (no score) or of the sliding-window layers."""
+    counts = np.asarray(scores.n_queries[key])
+    if scores.n_in_text[key] == 0 or counts.min() > 0:
+        return None
+    if counts.max() == 0:
+        return (f"No {REPEAT_COPIES[key]} lies inside the sliding window (a query sees only the latest tokens), so "
+                f"there is no {REPEAT_NAMES[key]}.")  # fmt: skip
+    return (f"In the sliding-window layers no {REPEAT_COPIES[key]} lies inside the window (a query there sees only "
+            f"the latest tokens), so those layers have no {REPEAT_NAMES[key]} (empty in the table).")  # fmt: skip
+
+
+def _few(scores: RepeatScores, key: str) -> str | None:
+    counts = np.asarray(scores.n_queries[key])
+    if counts.max() < FEW_QUERIES:
+        return f"the {REPEAT_NAMES[key]} averages over only {_over(scores, key)}"
+    fewest = int(counts[counts > 0].min())
+    if fewest < FEW_QUERIES:
+        return f"the {REPEAT_NAMES[key]} of the sliding-window layers averages over only {_queries(fewest)}"
+    return None
 
 
 def repeat_notes(scores: RepeatScores, token_ids: Sequence[int]) -> list[str]:
-    """Why a repeat score is missing (no qualifying query) or weak (fewer than FEW_QUERIES), in words."""
+    """Why a repeat score is missing (no qualifying query; in a sliding-window layer, none whose copies the window
+    holds) or weak (fewer than FEW_QUERIES), in words."""
     paste = ": paste a text that repeats a phrase (a sentence written twice, a name used again, code that calls "
     paste += "what it defined), or try the example below."
     if not scores.shown and len(set(token_ids)) == len(token_ids):
@@ -226,10 +259,10 @@ def repeat_notes(scores: RepeatScores, token_ids: Sequence[int]) -> list[str]:
         "duplicate": "No token here repeats except the first token (a copy there does not count: weight on the first "
         "token is the sink's), so there is no duplicate-token score",
     }
-    absent = [key for key in REPEAT_COLUMNS if key not in scores.shown]
+    absent = [key for key in REPEAT_COLUMNS if scores.n_in_text[key] == 0]
     notes = [missing[key] + (paste if key == absent[-1] else ".") for key in absent]  # the advice once, at the end
-    few = [f"the {REPEAT_NAMES[key]} averages over only {_queries(scores.n_queries[key])}" for key in scores.shown
-           if scores.n_queries[key] < FEW_QUERIES]  # fmt: skip
+    notes += [note for key in REPEAT_COLUMNS if (note := _window_note(scores, key))]
+    few = [phrase for key in scores.shown if (phrase := _few(scores, key))]
     if few:
         notes.append(
             "Few queries repeat here, so " + " and ".join(few) + ": a score over so few says little about a "
@@ -240,11 +273,11 @@ def repeat_notes(scores: RepeatScores, token_ids: Sequence[int]) -> list[str]:
 
 def repeat_ranking(scores: RepeatScores, key: str, k: int = 10) -> list[dict]:
     """The k heads with the highest `key` score ("induction" or "duplicate"), highest first (ties: the earlier
-    layer and head), as table rows; none when no query qualifies."""
+    layer and head), as table rows; none when no query qualifies, and no head of a layer where none does."""
     if key not in scores.shown:
         return []
     values = scores.values[key]
-    order = np.argsort(-values, axis=None, kind="stable")[:k]
+    order = [flat for flat in np.argsort(-values, axis=None, kind="stable") if np.isfinite(values.flat[flat])][:k]
     n_heads = values.shape[1]
     return [
         {"layer": layer, "head": head, REPEAT_COLUMNS[key]: float(values[layer, head])}
