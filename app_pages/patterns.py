@@ -340,11 +340,19 @@ st.caption(
 )
 ov_layer, ov_head = chart_anchor("overview", layer, head)  # as drawn while its own clicks come in (defect 11)
 overview_key = f"overview_L{ov_layer}_H{ov_head}"
-slot = st.container(key="overview_box").empty()  # the box scrolls sideways on a phone (app.py's style)
+box = st.container(key="overview_box")  # the box scrolls sideways on a phone (app.py's style)
 # Started only now, after the head panel: on two cores, pooling beside the panel's work and the browser's
 # drawing made both slower (measured at 4096 tokens: the overview done 1.8 s later than in sequence).
 job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview_job(trace, n, progress))
-pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot)
+if job.done():
+    # Pooled already (every run after a text's first): the chart goes straight into the box, and the browser keeps the
+    # one drawn, clickable, until it comes. An empty slot put there first (for a progress bar) hid the overview for the
+    # rest of each run (display: none, the page a chart shorter), on a busy machine for over a second: a quick next
+    # click on it fell on nothing (defect 11; tests/browser/test_every_input_lands_browser.py).
+    slot, pooled_all = box, job.result()
+else:
+    slot = box.empty()
+    pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot)
 show_clickable_chart(
     figure(
         "overview",
