@@ -139,7 +139,7 @@ def show_repeats(repeats: RepeatScores) -> None:
         + "  \nThe head atlas uses the same definitions over a whole corpus (induction there on repeated random "
         "words): a head high here and there does this in general, not only on your text."
     )
-    notes = repeat_notes(repeats, trace.token_ids)
+    notes = repeat_notes(repeats, trace)
     for note in notes:
         st.info(note, icon=":material/info:")
     if len(repeats.shown) < len(REPEAT_COLUMNS):

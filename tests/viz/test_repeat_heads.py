@@ -57,6 +57,7 @@ class PatternTrace:
         self.token_ids, self.patterns = token_ids, torch.tensor(patterns, dtype=torch.float32)
         self.n_layers, self.n_heads, self.n_tokens = patterns.shape[0], patterns.shape[1], len(token_ids)
         self.causal, self.window = True, window  # every layer in the same sliding window, or none
+        self.truncated, self.n_input_tokens = False, len(token_ids)  # the whole text, not cut by the token cap
 
     def mask(self, layer: int) -> torch.Tensor:
         return torch.tensor(allowed(self.n_tokens, self.window))
@@ -114,7 +115,8 @@ def test_a_token_right_after_itself_is_no_induction_query() -> None:
 def test_the_service_and_the_table_on_a_known_pattern(monkeypatch, weights_per_call: int) -> None:
     monkeypatch.setattr(repeats, "WEIGHTS_PER_CALL", weights_per_call)
     patterns = np.stack([induction_pattern(), uniform(6)[0, 0]])[None]  # 1 layer × 2 heads
-    values, n_queries, n_in_text = text_repeat_statistics(PatternTrace(ABCABC, patterns))
+    trace = PatternTrace(ABCABC, patterns)
+    values, n_queries, n_in_text = text_repeat_statistics(trace)
     assert per_layer(n_queries) == {"duplicate": [2], "induction": [3]}
     assert n_in_text == {"duplicate": 2, "induction": 3}
     np.testing.assert_allclose(values["induction"][0], [0.7, np.mean([1 / 4, 1 / 5, 1 / 6])], atol=1e-6)
@@ -125,20 +127,21 @@ def test_the_service_and_the_table_on_a_known_pattern(monkeypatch, weights_per_c
     assert [(row["layer"], row["head"]) for row in repeat_ranking(scores, "induction")] == [(0, 0), (0, 1)]
     assert repeat_heading(scores, "induction") == "Top 2 by induction share, each over 3 queries"
     assert repeat_help(scores, "duplicate").endswith("Here over 2 queries.")
-    (few,) = repeat_notes(scores, ABCABC)  # so few: said so, once for both
+    (few,) = repeat_notes(scores, trace)  # so few: said so, once for both
     assert "induction share averages over only 3 queries and the duplicate-token share averages over only 2" in few
 
 
 def test_a_text_without_repeats_says_so_instead_of_a_score() -> None:
     ids = [1, 2, 3, 4]
     patterns = uniform(4)
-    values, n_queries, n_in_text = text_repeat_statistics(PatternTrace(ids, patterns))
+    trace = PatternTrace(ids, patterns)
+    values, n_queries, n_in_text = text_repeat_statistics(trace)
     assert per_layer(n_queries) == {"duplicate": [0], "induction": [0]} and np.isnan(values["induction"]).all()
     scores = RepeatScores(values, n_queries, n_in_text)
     table = stats_table(head_statistics(patterns, causal=True), scores)
     assert not set(REPEAT_COLUMNS.values()) & set(table)  # no column of NaN or zeros
     assert repeat_ranking(scores, "induction") == []
-    (note,) = repeat_notes(scores, ids)
+    (note,) = repeat_notes(scores, trace)
     assert note.startswith("No token repeats in this text, so there is no duplicate-token or induction score")
     assert "paste a text that repeats a phrase" in note
 
@@ -178,14 +181,15 @@ THIRD, FIVE_TWELFTHS = 1 / 3, (1 / 3 + 2 / 4) / 2  # uniform weights: 1 key of q
 )  # fmt: skip
 def test_a_texts_ids_give_its_counts_and_notes(ids, n_queries, values, notes) -> None:
     """From the token ids through the service (uniform causal weights) to the counts, scores and the page's notes."""
-    found, counts, in_text = text_repeat_statistics(PatternTrace(ids, uniform(len(ids))))  # 1 layer × 1 head
+    trace = PatternTrace(ids, uniform(len(ids)))  # 1 layer × 1 head
+    found, counts, in_text = text_repeat_statistics(trace)
     assert per_layer(counts) == {key: [count] for key, count in n_queries.items()} and in_text == n_queries
     for key in REPEAT_COLUMNS:
         want = values.get(key, np.nan)  # NaN: no query qualifies
         np.testing.assert_allclose(found[key], [[want]], atol=1e-6)
     scores = RepeatScores(found, counts, in_text)
     assert scores.shown == [key for key in REPEAT_COLUMNS if key in values]
-    assert repeat_notes(scores, ids) == notes
+    assert repeat_notes(scores, trace) == notes
 
 
 def test_the_example_repeats_a_phrase_with_enough_queries_for_both_scores(tiny_llama) -> None:
@@ -195,7 +199,7 @@ def test_the_example_repeats_a_phrase_with_enough_queries_for_both_scores(tiny_l
     assert scores.shown == ["induction", "duplicate"]
     assert min(scores.n_in_text.values()) >= FEW_QUERIES
     assert all((scores.n_queries[key] == scores.n_in_text[key]).all() for key in REPEAT_COLUMNS)  # no window
-    assert repeat_notes(scores, trace.token_ids) == []
+    assert repeat_notes(scores, trace) == []
 
 
 def _stats(n_layers: int, n_heads: int) -> dict[str, np.ndarray]:
@@ -233,7 +237,7 @@ def test_a_window_that_hides_every_copy_leaves_its_layer_without_a_score(tiny_ge
         "Top 2 by induction share, each over 15 queries (none in the sliding-window layers)"
     )
     assert sorted((row["layer"], row["head"]) for row in repeat_ranking(scores, "duplicate")) == [(1, 0), (1, 1)]
-    assert repeat_notes(scores, trace.token_ids) == [
+    assert repeat_notes(scores, trace) == [
         WINDOW_NOTE.format(copy="token that followed an earlier copy of a query's token", name="induction share"),
         WINDOW_NOTE.format(copy="earlier copy of a query's token", name="duplicate-token share"),
     ]
@@ -253,14 +257,15 @@ def test_a_window_that_hides_some_copies_counts_its_layers_queries_apart(tiny_ge
         "Top 4 by induction share, each over 11 queries (10 in the sliding-window layers)"
     )
     assert repeat_help(scores, "duplicate").endswith("Here over 10 queries (9 in the sliding-window layers).")
-    assert repeat_notes(scores, trace.token_ids) == []
+    assert repeat_notes(scores, trace) == []
 
 
 def test_a_model_whose_every_layer_has_a_window() -> None:
     """Mistral-like: one layer, window 3, on 1 2 3 1 5 6 2. Query 3's follower (key 1) is in the window, query 6's
     (key 2) is not; the duplicate queries' copies (query 6's at 1; query 3's at 0 is the sink's) are not."""
     ids = [1, 2, 3, 1, 5, 6, 2]
-    values, n_queries, n_in_text = text_repeat_statistics(PatternTrace(ids, uniform(7, window=3), window=3))
+    trace = PatternTrace(ids, uniform(7, window=3), window=3)
+    values, n_queries, n_in_text = text_repeat_statistics(trace)
     assert per_layer(n_queries) == {"duplicate": [0], "induction": [1]}
     assert n_in_text == {"duplicate": 1, "induction": 2}
     np.testing.assert_allclose(values["induction"], [[1 / 3]], atol=1e-6)  # query 3 sees keys 1, 2, 3 evenly
@@ -268,9 +273,35 @@ def test_a_model_whose_every_layer_has_a_window() -> None:
     assert scores.shown == ["induction"]
     heading = "Top 1 by induction share, each over 1 query (2 without the sliding window)"
     assert repeat_heading(scores, "induction") == heading
-    assert repeat_notes(scores, ids) == [
+    assert repeat_notes(scores, trace) == [
         "No earlier copy of a query's token lies inside the sliding window (a query sees only the latest tokens), so "
         "there is no duplicate-token share.",
         "Few queries repeat here, so the induction share averages over only 1 query (2 without the sliding window)"
         + SAYS_LITTLE,
+    ]
+
+
+# ── A text the token cap cut: the notes speak of the tokens read, not of the text ───────────────────────────────────
+MOLES = "one mole of carbon dioxide, one mole of carbon dioxide"  # tiny Llama: 27 tokens, the repeat from token 14
+
+
+def test_a_text_cut_before_its_repeat_blames_the_token_cap_not_the_text(tiny_llama) -> None:
+    trace = tiny_llama.trace(MOLES, max_tokens=6)  # o ne ␣mole ␣of ␣c ar: nothing repeats yet
+    assert trace.truncated and trace.n_input_tokens == 27
+    assert repeat_notes(RepeatScores(*text_repeat_statistics(trace)), trace) == [
+        "No token repeats in the 6 tokens read (the token cap cut the text), so there is no duplicate-token or "
+        "induction score: raise the token cap (sidebar) to read the rest of the text, paste a text that repeats a "
+        "phrase sooner, or try the example below."
+    ]
+    whole = tiny_llama.trace(MOLES)
+    assert not whole.truncated and repeat_notes(RepeatScores(*text_repeat_statistics(whole)), whole) == []
+
+
+def test_a_cut_text_s_few_repeats_are_said_to_be_in_the_tokens_read(tiny_llama) -> None:
+    trace = tiny_llama.trace(MOLES, max_tokens=16)  # … , ␣o ne: "ne" repeats once, after "o" (not "␣o")
+    scores = RepeatScores(*text_repeat_statistics(trace))
+    assert scores.n_in_text == {"duplicate": 1, "induction": 1}
+    assert repeat_notes(scores, trace) == [
+        "Few queries repeat in the 16 tokens read (the token cap cut the text), so the induction share averages over "
+        "only 1 query and the duplicate-token share averages over only 1 query" + SAYS_LITTLE
     ]

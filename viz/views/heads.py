@@ -246,18 +246,24 @@ def _few(scores: RepeatScores, key: str) -> str | None:
     return None
 
 
-def repeat_notes(scores: RepeatScores, token_ids: Sequence[int]) -> list[str]:
+def repeat_notes(scores: RepeatScores, trace: TraceLike) -> list[str]:
     """Why a repeat score is missing (no qualifying query; in a sliding-window layer, none whose copies the window
-    holds) or weak (fewer than FEW_QUERIES), in words."""
-    paste = ": paste a text that repeats a phrase (a sentence written twice, a name used again, code that calls "
-    paste += "what it defined), or try the example below."
-    if not scores.shown and len(set(token_ids)) == len(token_ids):
-        return ["No token repeats in this text, so there is no duplicate-token or induction score" + paste]
+    holds) or weak (fewer than FEW_QUERIES), in words; of the tokens read when the token cap cut the text."""
+    ids, cut = trace.token_ids, trace.truncated
+    here = f"in the {trace.n_tokens} tokens read (the token cap cut the text)" if cut else "here"
+    paste = ": raise the token cap (sidebar) to read the rest of the text, paste a text that repeats a phrase sooner"
+    if not cut:
+        paste = ": paste a text that repeats a phrase (a sentence written twice, a name used again, code that calls "
+        paste += "what it defined)"
+    paste += ", or try the example below."
+    if not scores.shown and len(set(ids)) == len(ids):
+        return [f"No token repeats {here if cut else 'in this text'}, so there is no duplicate-token or induction "
+                "score" + paste]  # fmt: skip
     missing = {
-        "induction": "No token here repeats except right after itself (then the token after its earlier copy is the "
+        "induction": f"No token {here} repeats except right after itself (then the token after its earlier copy is the "
         "query itself), so there is no induction score",
-        "duplicate": "No token here repeats except the first token (a copy there does not count: weight on the first "
-        "token is the sink's), so there is no duplicate-token score",
+        "duplicate": f"No token {here} repeats except the first token (a copy there does not count: weight on the "
+        "first token is the sink's), so there is no duplicate-token score",
     }
     absent = [key for key in REPEAT_COLUMNS if scores.n_in_text[key] == 0]
     notes = [missing[key] + (paste if key == absent[-1] else ".") for key in absent]  # the advice once, at the end
@@ -265,7 +271,7 @@ def repeat_notes(scores: RepeatScores, token_ids: Sequence[int]) -> list[str]:
     few = [phrase for key in scores.shown if (phrase := _few(scores, key))]
     if few:
         notes.append(
-            "Few queries repeat here, so " + " and ".join(few) + ": a score over so few says little about a "
+            f"Few queries repeat {here}, so " + " and ".join(few) + ": a score over so few says little about a "
             "head's habit; a longer repeated passage says more."
         )
     return notes
