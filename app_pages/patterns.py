@@ -18,7 +18,7 @@ from attention_viz.views import build_view
 from services.traces import derived, derived_job, set_threads_for
 from ui.context import require_trace
 from ui.figure_memo import memo_figure, memo_in_background
-from ui.progress import wait_with_progress
+from ui.progress import result_in_box
 from ui.value_weighted import value_weighted_view
 from ui.widgets import (
     chart_anchor,
@@ -344,15 +344,7 @@ box = st.container(key="overview_box")  # the box scrolls sideways on a phone (a
 # Started only now, after the head panel: on two cores, pooling beside the panel's work and the browser's
 # drawing made both slower (measured at 4096 tokens: the overview done 1.8 s later than in sequence).
 job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview_job(trace, n, progress))
-if job.done():
-    # Pooled already (every run after a text's first): the chart goes straight into the box, and the browser keeps the
-    # one drawn, clickable, until it comes. An empty slot put there first (for a progress bar) hid the overview for the
-    # rest of each run (display: none, the page a chart shorter), on a busy machine for over a second: a quick next
-    # click on it fell on nothing (defect 11; tests/browser/test_every_input_lands_browser.py).
-    slot, pooled_all = box, job.result()
-else:
-    slot = box.empty()
-    pooled_all = wait_with_progress(job, "Pooling every head for the overview", slot)
+slot, pooled_all = result_in_box(job, "Pooling every head for the overview", box)  # never blanked by a rerun
 show_clickable_chart(
     figure(
         "overview",

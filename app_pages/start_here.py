@@ -20,7 +20,7 @@ from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown
 from services.traces import derived, derived_job, short_trace, short_trace_key
 from ui.context import require_trace
 from ui.cross import cross_view
-from ui.progress import wait_with_progress
+from ui.progress import result_in_box
 from ui.shell import STEP
 from ui.sidebar import MOLE_WORD, mole_sentences, open_moles
 from ui.widgets import (
@@ -233,9 +233,9 @@ def draw_heads() -> None:
 
 
 def draw_layers() -> None:
-    slot = st.container(key="overview_box").empty()  # on a phone it scrolls sideways, as the patterns page's (app.py)
+    box = st.container(key="overview_box")  # on a phone it scrolls sideways, as the patterns page's (app.py)
     job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview(trace, progress=progress))
-    pooled = wait_with_progress(job, "Pooling every head", slot)
+    slot, pooled = result_in_box(job, "Pooling every head", box)  # a click's rerun keeps the drawn one meanwhile
     chart_key = f"start_overview_L{layer}_H{head}"
     show_clickable_chart(
         overview_mosaic(pooled, (layer, head), orient),

@@ -38,6 +38,18 @@ def wait_with_progress(job: Job, label: str, slot: Any = None) -> Any:
     return job.result()
 
 
+def result_in_box(job: Job, label: str, box: Any) -> tuple[Any, Any]:
+    """(where to draw the job's result in `box`, the result). A job done already (every run after a text's first)
+    draws straight into the box, so the browser keeps the chart drawn there, clickable, until the new one comes; an
+    empty slot put there first for a progress bar hid it (display: none) for the rest of each run, on a busy
+    machine for over a second, and a quick next click fell on nothing (tests/browser/test_every_input_lands_browser.py).
+    A job still running gets the slot and its progress bar."""
+    if job.done():
+        return box, job.result()
+    slot = box.empty()
+    return slot, wait_with_progress(job, label, slot)
+
+
 def load_with_progress(name: str, device: str, dtype: str = models.DEFAULT_DTYPE) -> models.Model:
     """The process-wide model (services.models.load), with a progress bar while it loads the first time.
 

@@ -70,3 +70,29 @@ def test_at_390_px_the_many_layers_overview_scrolls_sideways_at_a_size_to_tap(br
         per_layer, per_head = overview.evaluate(THUMB_PX_JS)
         assert min(per_layer, per_head) >= MIN_THUMB_PX, (per_layer, per_head)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the overview scrolls
+
+
+def test_a_thumbnail_click_on_many_layers_never_blanks_the_overview(page, app_url) -> None:
+    """Step 10's overview, like the patterns page's (tests/browser/test_every_input_lands_browser.py), was blanked
+    by each rerun: an empty slot (for a progress bar) went to its place first and the chart only at the end of the
+    run, so the browser hid it meanwhile and a quick next click fell on nothing. Read from the server's messages."""
+    from devtools.browser import CLICK_TARGET_JS
+    from tests.browser.test_every_input_lands_browser import record_elements
+
+    sent = record_elements(page)
+    page.goto(f"{app_url}/?step=layers&layer=0&head=0")
+    overview = page.locator("[class*='st-key-start_overview_L'] .js-plotly-plot").first
+    overview.wait_for(state="visible", timeout=300_000)
+    wait_rerun_done(page, after_ms=1000)
+    places = {place for place, kind, ident in sent if kind == "plotly_chart" and "start_overview_L" in ident}
+    assert places, "the overview chart was not seen among the server's messages"
+    loaded = len(sent)
+    spot = overview.evaluate(CLICK_TARGET_JS, [2, 3])
+    assert spot is not None
+    page.mouse.move(spot[0] + 2, spot[1] + 2, steps=4)
+    page.mouse.click(spot[0] + 2, spot[1] + 2, delay=80)
+    page.wait_for_url("**head=3**", timeout=60_000)
+    wait_rerun_done(page, after_ms=1000)
+    assert "layer=2" in page.url
+    blanked = [(place, kind) for place, kind, _ in sent[loaded:] if place in places and kind == "empty"]
+    assert not blanked, f"the click's rerun blanked the overview before sending it again: {blanked}"
