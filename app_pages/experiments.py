@@ -1,7 +1,7 @@
 """Experiments: change one head of the real model and see what happens downstream.
 
 Four panels on the shell's text, model and selected head (sidebar): the prediction after a picked position
-(default: the last token, i.e. after the text; elsewhere scored on the token that comes next in the text); an
+(default: the text's last token, i.e. after the text; elsewhere scored on the token that comes next in it); an
 experiment (a list of changes to heads) with that prediction before and after, the change in log p of a
 chosen token and how far each later layer's embedding of a chosen position moved; the heads ranked by
 how much ablating each alone lowers log p of the chosen token there; and a temperature slider on the selected
@@ -17,7 +17,7 @@ import streamlit as st
 from services.interventions import make_intervention, valid_interventions
 from services.traces import get_trace, trace_key
 from ui.context import require_trace
-from ui.experiments import CHART_CONFIG, NEXT_IN_TEXT, compare_panel, pick_spot, prediction_panel, sweep_panel
+from ui.experiments import CHART_CONFIG, compare_panel, pick_spot, prediction_panel, prediction_sentence, sweep_panel
 from ui.widgets import show_token_strip, token_picker, warn_untrained_masking
 from viz.figures.experiments import drift_figure, temperature_figure
 from viz.labels import plotly_token_labels, readable_token_labels
@@ -28,7 +28,6 @@ from viz.views.experiments import (
     TEMPERATURE_FULL_MAX_TOKENS,
     TEMPERATURE_QUERIES,
     TEMPERATURES,
-    TOP_K,
     next_token_logprobs,
     residual_drift,
     row_entropy,
@@ -100,7 +99,7 @@ else:
 
 # ── 1. Next-token prediction ────────────────────────────────────────────────────────────────────
 st.header("What the model predicts next", divider="gray")
-spot = pick_spot(base, readable)  # the position picker; None for a model without next-token logits
+spot = pick_spot(base, readable, cfg.has_lm_head)  # the position picker; None for a model without next-token logits
 target_id: int | None = None
 if spot is None:
     st.info(
@@ -110,16 +109,7 @@ if spot is None:
         icon=":material/info:",
     )
 else:
-    seen = "as if your text stopped there" if causal else "though with the mask off it also saw the tokens after it"
-    st.caption(
-        "The chapter's claim: a transformer exists to predict the next token. These are the model's "
-        f"{TOP_K} most likely tokens after the text (softmax of its last position's logits). Pick an earlier "
-        "token above for its prediction in the middle of the text."
-        if spot.last
-        else f"The model's {TOP_K} most likely tokens after token {spot.position}, {seen}: the softmax of its "
-        f"logits at that position (the same forward pass computes every position's). Chosen by default: "
-        f"{NEXT_IN_TEXT}. Pick the last token for the prediction after the whole text."
-    )
+    st.caption(prediction_sentence(spot, causal))
     warn_untrained_masking(ctx, "these predictions")
     target_id = prediction_panel(spot)
 
@@ -212,7 +202,7 @@ m1.metric(f"Mean {line} entropy, the model (T = 1)", f"{ent_before.mean():.3f} b
 delta = None if T == 1.0 else f"{ent_T.mean() - ent_before.mean():+.3f}"  # uncoloured: neither good nor bad
 m2.metric(f"Mean {line} entropy at T = {T:g}", f"{ent_T.mean():.3f} bits", delta, delta_color="off")
 if spot is not None:
-    hot_lp = next_token_logprobs(hot, spot.position)
+    hot_lp = spot.logprobs if hot is base else next_token_logprobs(hot, spot.position)
     top_hot = int(np.argmax(hot_lp))
     where = "" if spot.last else f" after token {spot.position} (the position picked above)"
     m3.metric(

@@ -96,23 +96,32 @@ def get_pair(model: Model, source: str, target: str) -> PairTrace:
     return RESULTS.get(key, lambda _progress: model.trace_pair(source, target, max_tokens=cap))
 
 
-def _sweep_key(base_key: Hashable, target_id: int, mode: str, position: int) -> tuple:
+def _sweep_key(base_key: Hashable, target_id: int, mode: str, position: int, trace: Trace | None) -> tuple:
+    """The sweep's key, its position counted from the end (-1: the last), so -1 and n - 1 are one entry."""
+    if trace is not None:
+        position = range(trace.n_tokens)[position] - trace.n_tokens  # IndexError outside -n..n-1
+    elif position >= 0:
+        raise ValueError("a position counted from the start needs the trace to be placed")
     return ("sweep", base_key, int(target_id), mode, int(position))
 
 
 def get_sweep(base_key: Hashable, trace: Trace, target_id: int, mode: str = "zero", position: int = -1) -> np.ndarray:
     """[n_layers, n_heads] change in log p(target_id) after the token at `position` (default: the last) when each
     head alone is ablated (the engine's batched sweep over a clean trace, float64), cached with that trace.
-    The key holds the position as given: -1 and n - 1 are two entries of equal values."""
+    -1 and n - 1 are one entry."""
 
     def compute(_progress: Progress) -> np.ndarray:
         return trace.ablation_sweep(int(target_id), position=int(position), mode=mode).numpy().astype(np.float64)
 
-    return RESULTS.get(_sweep_key(base_key, target_id, mode, position), compute, group=base_key)
+    return RESULTS.get(_sweep_key(base_key, target_id, mode, position, trace), compute, group=base_key)
 
 
-def has_sweep(base_key: Hashable, target_id: int, mode: str = "zero", position: int = -1) -> bool:
-    return _sweep_key(base_key, target_id, mode, position) in RESULTS
+def has_sweep(
+    base_key: Hashable, target_id: int, mode: str = "zero", position: int = -1, trace: Trace | None = None
+) -> bool:
+    """Whether `get_sweep` has that sweep cached; `trace` (the one swept) places a position counted from the start
+    (without it only a negative position, counted from the end, can be placed: ValueError)."""
+    return _sweep_key(base_key, target_id, mode, position, trace) in RESULTS
 
 
 def derived(base_key: Hashable, name: str, *params: Hashable, compute: Callable[[], Any]) -> Any:

@@ -1,13 +1,15 @@
 """The Experiments page's panels that score one prediction (app_pages/experiments.py draws the page): the prediction
-after a position the user picks (default: the last token, i.e. after the text), the token it is scored on, that
+after a position the user picks (default: the text's last token, i.e. after the text), the token it is scored on, that
 prediction before and after an experiment, and the heads ranked by how much ablating each alone lowers its log p.
 
 Every number at a picked position comes from the logits the one forward pass computed there (no extra pass); only
-the sweep runs more, cached per (trace, token, position) by services.traces.get_sweep.
+the sweep runs more, cached per (trace, token, position) by services.traces.get_sweep. "After the text" is after the
+text's own last token: a special token the tokenizer appends (an EOS) is offered by that name, never as the text's.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ from viz.labels import plotly_escape, predicted_byte_note, readable_token
 from viz.views.experiments import (
     SWEEP_MAX_TOKENS,
     TOP_K,
+    added_after,
     compare_predictions,
     next_in_text,
     next_token_logprobs,
@@ -30,6 +33,7 @@ from viz.views.experiments import (
     prediction_table,
     rank_heads_by_effect,
     rank_of,
+    text_end,
     top_ids,
     typed_token_id,
 )
@@ -37,6 +41,7 @@ from viz.views.experiments import (
 CHART_CONFIG = {"displaylogo": False}
 TYPED = -1  # the token selectbox's "type another token" option
 NEXT_IN_TEXT = "the token that comes next in your text"
+ADDED = "the special token the tokenizer added after your text"
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,9 @@ class Spot:
 
     @property
     def last(self) -> bool:
-        """After the last token: the prediction after the whole text (the page's default)."""
-        return self.position == self.trace.n_tokens - 1
+        """After the text's last token: the prediction after the whole text (the page's default); a special token
+        the tokenizer appends after the text (an EOS) comes after that position."""
+        return self.position == text_end(self.trace)
 
     @property
     def place(self) -> str:
@@ -59,27 +65,61 @@ class Spot:
 
     @property
     def next_id(self) -> int | None:
-        """The token that comes next in the text after `position`; None after the last token."""
+        """The token that comes next in the text after `position`; None after the text's last token."""
         return next_in_text(self.trace, self.position)
+
+    @property
+    def added_id(self) -> int | None:
+        """The special token the tokenizer appended right after `position` (an EOS after the text), or None."""
+        return added_after(self.trace, self.position)
 
     def quoted(self, token_id: int) -> str:
         """A token as plain text between quotes (a lone ',' or '␣' is easy to miss otherwise)."""
         return f"‘{readable_token(self.trace.decode_token(token_id))}’"
 
     def named(self, token_id: int) -> str:
-        """The token quoted, and, when it is the one that comes next in the text, said so."""
-        return self.quoted(token_id) + (f" ({NEXT_IN_TEXT})" if token_id == self.next_id else "")
+        """The token quoted, and, when it comes next in the text or the tokenizer appended it there, said so."""
+        said = NEXT_IN_TEXT if token_id == self.next_id else ADDED if token_id == self.added_id else ""
+        return self.quoted(token_id) + (f" ({said})" if said else "")
 
 
-def pick_spot(trace: Any, readable: Sequence[str]) -> Spot | None:
-    """The position picker and the prediction after it; None for a model without next-token logits."""
-    after_text = next_token_logprobs(trace)
-    if after_text is None:
+def pick_spot(trace: Any, readable: Sequence[str], has_lm_head: bool) -> Spot | None:
+    """The position picker (default: the text's last token) and the prediction after it, computed there alone;
+    None for a model without next-token logits (`has_lm_head`: the model's config says so)."""
+    if not has_lm_head:
         return None
     where, _ = st.columns([2, 3])  # a token label is short: a full-width box read as a text field
-    position = token_picker("Predict the token after", readable, trace.n_tokens - 1, "exp_predict_at", where=where)
-    last = position == trace.n_tokens - 1
-    return Spot(trace, position, after_text if last else next_token_logprobs(trace, position))
+    position = token_picker("Predict the token after", readable, text_end(trace), "exp_predict_at", where=where)
+    logprobs = next_token_logprobs(trace, position)
+    return None if logprobs is None else Spot(trace, position, logprobs)
+
+
+def prediction_sentence(spot: Spot, causal: bool) -> str:
+    """What the top 10 below are: the prediction after the text, after a token in it, or after a token the
+    tokenizer appended to it."""
+    end, added = text_end(spot.trace), spot.added_id
+    if spot.last:
+        logits = "its last position's logits" if added is None else (
+            f"its logits at the text's last token, token {end}; the tokenizer adds {spot.quoted(added)} after it"
+        )  # fmt: skip
+        return (
+            "The chapter's claim: a transformer exists to predict the next token. These are the model's "
+            f"{TOP_K} most likely tokens after the text (softmax of {logits}). Pick an earlier token above for its "
+            "prediction in the middle of the text."
+        )
+    back = "the last token" if end == spot.trace.n_tokens - 1 else f"token {end}, the text's last,"
+    if spot.position > end:
+        return (
+            f"The model's {TOP_K} most likely tokens after token {spot.position}, "
+            f"{spot.quoted(spot.trace.token_ids[spot.position])}: {ADDED}. Pick {back} for the prediction after "
+            "the text."
+        )
+    seen = "as if your text stopped there" if causal else "though with the mask off it also saw the tokens after it"
+    return (
+        f"The model's {TOP_K} most likely tokens after token {spot.position}, {seen}: the softmax of its logits at "
+        f"that position (the same forward pass computes every position's). Chosen by default: {NEXT_IN_TEXT}. Pick "
+        f"{back} for the prediction after the whole text."
+    )
 
 
 def prediction_panel(spot: Spot) -> int | None:
@@ -110,22 +150,29 @@ def prediction_panel(spot: Spot) -> int | None:
 
 
 def _target_picker(spot: Spot) -> int | None:
-    """The token to score: after the last token the model's top 10 (its top-1 first); elsewhere the token that
-    comes next in the text first. Or one the user types."""
-    lp, next_id = spot.logprobs, spot.next_id
+    """The token to score: after the text's last token the model's top 10 (its top-1 first; then a token the
+    tokenizer appends there, by that name); elsewhere the token that comes next in the text first. Or one the user
+    types."""
+    lp, next_id, added_id = spot.logprobs, spot.next_id, spot.added_id
     options = top_ids(lp, TOP_K)
     if next_id is not None:
         options = [next_id] + [i for i in options if i != next_id]
+    elif added_id is not None and added_id not in options:
+        options.append(added_id)
+    options.append(TYPED)
 
     def label(i: int) -> str:
         if i == TYPED:
             return "another token (type it)…"
-        mark = ", next in your text" if i == next_id else ""
+        mark = ", next in your text" if i == next_id else ", added by the tokenizer" if i == added_id else ""
         return f"{readable_token(spot.trace.decode_token(i))}  (p = {np.exp(lp[i]):.3f}{mark})"
 
-    key = "exp_token" if spot.last else f"exp_token_at_{spot.position}"  # each position opens on its own default
+    # The key names what the box offers (position, ids, labels): a new text, position or model opens a new box on its
+    # own default. Keyed by the position alone, Streamlit kept the last pick wherever its id was still an option.
+    offered = "\x00".join(f"{i}:{label(i)}" for i in options)
+    digest = hashlib.sha1(f"{spot.position}\x00{offered}".encode()).hexdigest()[:12]
     choice = st.selectbox(
-        "Chosen token (for Δ log p and the head ranking)", options + [TYPED], format_func=label, key=key
+        "Chosen token (for Δ log p and the head ranking)", options, format_func=label, key=f"exp_token_{digest}"
     )
     if choice != TYPED:
         return int(choice)
@@ -207,7 +254,7 @@ def sweep_panel(
         f"log p({spot.quoted(target_id)}) {where}. Batched: each layer's {H} variants run through the later layers "
         "together from the unchanged residual: the same numbers as one trace per head, in less time (bench/sweep.py)."
     )
-    cached = has_sweep(base_key, target_id, position=spot.position)
+    cached = has_sweep(base_key, target_id, position=spot.position, trace=trace)
     if cached or st.button(f"Rank all {L * H} heads", key="exp_sweep", type="primary"):
         with st.spinner(f"Ablating each of {L * H} heads in turn…"):
             sweep = get_sweep(base_key, trace, target_id, position=spot.position)

@@ -208,6 +208,26 @@ def test_a_middle_position_is_scored_on_the_token_that_comes_next(smollm) -> Non
     assert cut_off_metric_values(at) == []
 
 
+def test_a_middle_position_computes_only_its_own_prediction(monkeypatch) -> None:
+    """The page unembedded the last position too (and the same row again for the temperature metric at T = 1)."""
+    from attention_core.trace import Trace
+
+    asked: list[int] = []
+    real = Trace.next_token_logits
+
+    def counting(self, position: int = -1):
+        asked.append(range(self.n_tokens)[position])
+        return real(self, position)
+
+    monkeypatch.setattr(Trace, "next_token_logits", counting)
+    at = open_page(text=SHORT_TEXT)
+    assert asked == [3]  # "one mole of carbon": the last token, once
+    asked.clear()
+    keyed(at, "selectbox", "exp_predict_at").set_value(1).run()
+    assert_clean(at)
+    assert asked == [1]
+
+
 def test_the_ranking_at_a_middle_position_is_its_own_sweep(smollm) -> None:
     """The sweep at token 1 ranks heads for the token after token 1 (' of' after 'one mole'); the last position's
     ranking is another sweep, not that one served again."""
@@ -225,7 +245,7 @@ def test_the_ranking_at_a_middle_position_is_its_own_sweep(smollm) -> None:
     single = next_token_logprobs(smollm.trace(SHORT_TEXT, interventions=[ablate_head(layer, head)]), 1)[target]
     assert sweep[layer, head] == pytest.approx(single - next_token_logprobs(clean, 1)[target], abs=1e-4)
     keyed(at, "selectbox", "exp_predict_at").set_value(3).run()  # back to the last token, the same token typed
-    at.selectbox(key="exp_token").set_value(-1).run()
+    keyed(at, "selectbox", "exp_token").set_value(-1).run()
     at.text_input(key="exp_typed").set_value(" of").run()
     assert_clean(at)
     assert any(c.value.startswith("Chosen token: ‘␣of’") for c in at.caption)

@@ -91,8 +91,8 @@ def test_a_sweep_is_cached_per_position(results, tiny) -> None:
     plain = traces.get_trace(tiny, TEXT, None, 64)
     target = plain.token_ids[6]
     at5 = traces.get_sweep(base_key, plain, target, position=5)
-    assert traces.has_sweep(base_key, target, position=5)
-    assert not traces.has_sweep(base_key, target, position=9)
+    assert traces.has_sweep(base_key, target, position=5, trace=plain)
+    assert not traces.has_sweep(base_key, target, position=9, trace=plain)
     assert not traces.has_sweep(base_key, target)  # the last position is another sweep
     computed = results.computed
     at9 = traces.get_sweep(base_key, plain, target, position=9)
@@ -114,3 +114,17 @@ def test_a_mid_text_sweep_equals_single_ablations_at_that_position(tiny, trace) 
         ablated = tiny.trace(TEXT, interventions=[ablate_head(layer, head)])
         single = vx.next_token_logprobs(ablated, i)[target] - clean
         assert sweep[layer, head] == pytest.approx(single, abs=1e-4)
+
+
+def test_a_sweep_at_minus_one_is_the_sweep_at_the_last_position(results, tiny) -> None:
+    """-1 and n - 1 name one position: one cache entry, whichever the caller wrote."""
+    base_key = traces.trace_key(tiny, TEXT, None, 64)
+    plain = traces.get_trace(tiny, TEXT, None, 64)
+    n, target = plain.n_tokens, plain.token_ids[6]
+    at_end = traces.get_sweep(base_key, plain, target, position=-1)
+    assert traces.has_sweep(base_key, target, position=n - 1, trace=plain)
+    assert traces.has_sweep(base_key, target)  # the default, -1, needs no trace to be placed
+    computed = results.computed
+    assert traces.get_sweep(base_key, plain, target, position=n - 1) is at_end and results.computed == computed
+    traces.get_sweep(base_key, plain, target, position=2)
+    assert traces.has_sweep(base_key, target, position=2 - n) and not traces.has_sweep(base_key, target, position=-3)

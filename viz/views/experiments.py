@@ -49,36 +49,54 @@ def _tail(read: str, chars: int) -> str:
     return tail if len(tail) <= chars else "…" + tail[-(chars - 1) :].split(" ", 1)[-1]
 
 
+def text_end(trace: TraceLike) -> int:
+    """The position of the text's own last token: the last position, or the one before the special tokens a
+    tokenizer appends after the text (an EOS where a GGUF sets add_eos_token, BERT's [SEP]), which span no text
+    (offsets (0, 0)). The last position when no token spans text."""
+    spans = [i for i, span in enumerate(trace.offsets) if tuple(span) != (0, 0)]
+    return spans[-1] if spans else trace.n_tokens - 1
+
+
 def _index(trace: TraceLike, position: int) -> int:
     """`position` as an index 0..n-1 (a negative one counts from the end); IndexError outside the text."""
     return range(trace.n_tokens)[position]
 
 
 def prediction_place(trace: TraceLike, position: int, chars: int = 14) -> str:
-    """Where a prediction is made, for a title: after the last token, the end of what was read (“…the verdant
-    forest”, as before positions could be picked); after another token, the text up to it and its index (“…and
-    Mrs D” (token 28)), shorter, so the title still fits a 390 px phone."""
-    i = _index(trace, position)
-    if i == trace.n_tokens - 1:
+    """Where a prediction is made, for a title: after the text's last token, the end of what was read (“…the
+    verdant forest”, as before positions could be picked); after another token, the text up to it and its index
+    (“…and Mrs D” (token 28)), shorter, so the title still fits a 390 px phone; after a token the tokenizer
+    appended, that token (“the added ‘</s>’ (token 9)”)."""
+    i, end = _index(trace, position), text_end(trace)
+    if i == end:
         return f"“{text_tail(trace)}”"
-    end = max((stop for _start, stop in trace.offsets[: i + 1]), default=0)  # special tokens have (0, 0)
-    read = _tail(trace.text[:end], chars)
+    if i > end:
+        return f"the added ‘{readable_token(trace.decode_token(trace.token_ids[i]))}’ (token {i})"
+    stop = max((stop for _start, stop in trace.offsets[: i + 1]), default=0)  # special tokens have (0, 0)
+    read = _tail(trace.text[:stop], chars)
     return f"“{read}” (token {i})" if read else f"the start (token {i})"
 
 
 def next_in_text(trace: TraceLike, position: int) -> int | None:
     """The id of the token that comes next in the text after `position`: the natural target of a prediction made
-    in the middle of the text. None after the last token (what comes next there is the model's guess)."""
+    in the middle of the text. None after the text's last token (what comes next there is the model's guess; a
+    token the tokenizer appends is not the text's: `added_after`)."""
     i = _index(trace, position)
-    return trace.token_ids[i + 1] if i + 1 < trace.n_tokens else None
+    return trace.token_ids[i + 1] if i < text_end(trace) else None
 
 
-def next_token_logprobs(trace: TraceLike, position: int | None = None) -> np.ndarray | None:
-    """[vocab] log-probabilities (float64) of the token after `position`: the model's prediction there, from its
-    logits at that position (the one forward pass computed them all). Default: after the last token, i.e. after
-    the text. None for encoders (no LM head)."""
-    last = position is None or _index(trace, position) == trace.n_tokens - 1
-    logits = trace.next_token_logits() if last else trace.next_token_logits(_index(trace, position))
+def added_after(trace: TraceLike, position: int) -> int | None:
+    """The id of the special token the tokenizer appended right after `position` (an EOS after the text's last
+    token), or None."""
+    i = _index(trace, position)
+    return trace.token_ids[i + 1] if text_end(trace) <= i < trace.n_tokens - 1 else None
+
+
+def next_token_logprobs(trace: TraceLike, position: int = -1) -> np.ndarray | None:
+    """[vocab] log-probabilities (float64) of the token after `position` (default: the last token): the model's
+    prediction there, from its logits at that position (the one forward pass computed them all). None for
+    encoders (no LM head)."""
+    logits = trace.next_token_logits(position)
     if logits is None:
         return None
     x = to_numpy(logits)
