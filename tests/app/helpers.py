@@ -1,4 +1,4 @@
-"""Shared helpers for the app tests: decode Plotly specs that Streamlit sends to the browser."""
+"""Shared helpers for the app tests: open a page on a text, decode Plotly specs that Streamlit sends to the browser."""
 
 from __future__ import annotations
 
@@ -11,6 +11,19 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
+
+
+def open_page(page: str, text: str, model: str = "smollm2-135m", timeout: float = 180) -> Any:
+    """An AppTest on `page` ("app_pages/head_finder.py") with `model` and `text` from the URL, checked to run clean
+    (the timeout is generous: the machine's 2 cores are shared)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update({"model": model, "text": text})
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 def decode(value: Any) -> np.ndarray:

@@ -7,20 +7,14 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP
+from tests.app.helpers import open_page
 from viz.views.heads import asks_control_question
 
-TIMEOUT = 180  # the machine's 2 cores are shared
 OTHER = "ant zebra cloud piano river ant zebra cloud piano river"
 
 
 def head_finder(text: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update({"model": "smollm2-135m", "text": text})
-    at.run()
-    at.switch_page("app_pages/head_finder.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("app_pages/head_finder.py", text)
 
 
 def test_another_question_gets_no_adjective_control(smollm) -> None:

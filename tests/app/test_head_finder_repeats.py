@@ -8,20 +8,14 @@ import json
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP
+from tests.app.helpers import APP, open_page
 from viz.views.heads import REPEAT_COLUMNS, REPEAT_EXAMPLE, STAT_COLUMNS
 
-TIMEOUT = 180  # the machine's 2 cores are shared
 REPEATED = "Mr and Mrs Dursley were proud to say that they were perfectly normal. Mr and Mrs Dursley were proud."
 
 
 def head_finder(text: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update({"model": "smollm2-135m", "text": text})
-    at.run()
-    at.switch_page("app_pages/head_finder.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("app_pages/head_finder.py", text)
 
 
 def tables(at: AppTest) -> dict[str, object]:
@@ -78,7 +72,7 @@ def test_a_sliding_window_layer_is_counted_apart(private_models) -> None:
     from tests.gguf_writer import save_tiny_gguf
 
     path = save_tiny_gguf(private_models / "models" / "tiny-gemma2.gguf", arch="gemma2")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=180)
     at.query_params.update({"page": "head_finder", "text": "abcdefgh abcdefgh abcdefgh"})
     at.run()
     at.text_input(key="model_request").set_value(str(path))
