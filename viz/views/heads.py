@@ -162,11 +162,13 @@ def stats_table(stats: dict[str, np.ndarray], repeats: RepeatScores | None = Non
 REPEAT_COLUMNS = {"induction": "induction", "duplicate": "duplicate token"}
 REPEAT_NAMES = {"induction": "induction share", "duplicate": "duplicate-token share"}  # in sentences
 REPEAT_MEANINGS = {
+    # Tokens as letters, not words: each tokenizer splits a name differently (SmolLM2 “D|urs|ley”, MiniLM
+    # “du|##rs|##ley”), and an encoder's head predicts nothing (a review: pieces MiniLM lacks).
     "induction": "Induction share: the weight a query whose token appeared earlier puts on the token that followed "
-    "that earlier copy (in “Mr and Mrs Dursley … Mr and Mrs D”, the second “D” on the first “urs”): how an induction "
-    "head predicts the next token. Averaged over those queries.",
+    "that earlier copy (in “… A B … A”, the second A on B; in a decoder, that is how an induction head helps predict "
+    "B next). Averaged over those queries.",
     "duplicate": "Duplicate-token share: the weight a query whose token appeared earlier puts on those earlier copies "
-    "of itself (the second “D” on the first “D”; a copy at the first token does not count: weight there is the "
+    "of itself (the second A on the first A; a copy at the first token does not count: weight there is the "
     "sink's). Averaged over those queries.",
 }
 FEW_QUERIES = 5  # a score averaged over fewer queries than this is said to be an anecdote
