@@ -185,3 +185,15 @@ def test_typed_token_id(smollm, fluffy) -> None:
 def test_interventions_are_hashable_values() -> None:
     assert isinstance(ablate_head(0, 0), Intervention)
     assert len({ablate_head(0, 0), ablate_head(0, 0), temperature(0, 0, 2.0)}) == 2
+
+
+@pytest.mark.parametrize("p_top", [0.998, 0.85, 0.455, 0.03])
+def test_the_most_likely_bar_has_room_for_its_number(p_top: float) -> None:
+    """Each bar's probability is written just past its end: the axis stopped at 1.0 whatever the top bar, so a bar at
+    0.998 had no room and Plotly dropped its number, the one that mattered (a browser review: '␣Mrs' at 0.998 blank
+    beside nine '0.000'). The ticks stay probabilities (none past 1)."""
+    rows = vx.compare_predictions(np.log([p_top, 1 - p_top]), np.log([p_top, 1 - p_top]), lambda i: "ab"[i], k=2)
+    for with_after in (False, True):
+        axis = fx.prediction_bars(rows, "t", with_after).layout.xaxis
+        assert axis.range[1] >= max(p_top, 1 - p_top) * 1.2
+        assert axis.tickvals is None or max(axis.tickvals) <= 1.0

@@ -64,7 +64,11 @@ def prediction_bars(rows: Sequence[PredictionRow], title: str, with_after: bool)
     top = max([r.p_before for r in rows] + ([r.p_after for r in rows] if with_after else []) + [1e-9])
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_yaxes(tickvals=y, ticktext=labels, autorange="reversed", title=None, tickfont=dict(size=13))
-    fig.update_xaxes(title="probability of the next token", range=[0, min(1.0, top * 1.25)])
+    # Room past the longest bar for its number (an axis stopped at 1.0 left none for a bar near 1: Plotly dropped the
+    # label); ticks stop at 1, a probability's limit.
+    fig.update_xaxes(title="probability of the next token", range=[0, top * 1.25])
+    if top * 1.25 > 1.0:
+        fig.update_xaxes(tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     return _layout(fig, title, 120 + (34 if with_after else 24) * len(rows))
 
 
