@@ -21,7 +21,7 @@ from services.interventions import make_intervention
 from services.traces import get_sweep, has_sweep
 from ui.widgets import fixed_decimals, token_picker
 from viz.figures.experiments import prediction_bars, sweep_heatmap
-from viz.labels import plotly_escape, predicted_byte_note, readable_token
+from viz.labels import plotly_escape, predicted_byte_note, predicted_token_label
 from viz.views.experiments import (
     SWEEP_MAX_TOKENS,
     TOP_K,
@@ -74,8 +74,9 @@ class Spot:
         return added_after(self.trace, self.position)
 
     def quoted(self, token_id: int) -> str:
-        """A token as plain text between quotes (a lone ',' or '␣' is easy to miss otherwise)."""
-        return f"‘{readable_token(self.trace.decode_token(token_id))}’"
+        """A token as plain text between quotes (a lone ',' or '␣' is easy to miss otherwise), a byte piece named by
+        its bytes (viz.labels.predicted_token_label: no character of the text names a predicted one)."""
+        return f"‘{predicted_token_label(self.trace.decode_token(token_id))}’"
 
     def named(self, token_id: int) -> str:
         """The token quoted, and, when it comes next in the text or the tokenizer appended it there, said so."""
@@ -165,7 +166,7 @@ def _target_picker(spot: Spot) -> int | None:
         if i == TYPED:
             return "another token (type it)…"
         mark = ", next in your text" if i == next_id else ", added by the tokenizer" if i == added_id else ""
-        return f"{readable_token(spot.trace.decode_token(i))}  (p = {np.exp(lp[i]):.3f}{mark})"
+        return f"{predicted_token_label(spot.trace.decode_token(i))}  (p = {np.exp(lp[i]):.3f}{mark})"
 
     # The key names what the box offers (position, ids, labels): a new text, position or model opens a new box on its
     # own default. Keyed by the position alone, Streamlit kept the last pick wherever its id was still an option.

@@ -181,15 +181,52 @@ def byte_piece_note(tokens: Sequence[str]) -> str | None:
 def predicted_byte_note(predictions: Sequence[str], written: str | None = None) -> str | None:
     """Why a prediction shows a bare byte ('␣\\xd7') where the text's tokens show ⟨…⟩ names: None when no
     prediction in `predictions` is a byte piece. `written`: the text's name for the token the model wrote."""
-    found = next((p for p in predictions if _BYTE_ESCAPE.search(p) or _MULTIBYTE_TOKEN.fullmatch(p)), None)
+    pieces = (_BYTE_ESCAPE, _MULTIBYTE_TOKEN, _PREDICTED_PIECE)
+    found = next((p for p in predictions if any(piece.search(p) for piece in pieces)), None)
     if found is None:
         return None
     also = f" The one written here is {written} in the text." if written and _NAMED_PIECE.search(written) else ""
+    shown = "shown as its bytes"
+    if _PREDICTED_PIECE.search(found):  # predicted_token_label's name
+        shown = "named by its bytes (·1–2/3: bytes 1 and 2 of a character's 3; ⟨…⟩: bytes that continue a character)"
     return (
-        f"‘{found}’ is a predicted byte piece, shown as its bytes: a byte piece makes a character only with the "
+        f"‘{found}’ is a predicted byte piece, {shown}: a byte piece makes a character only with the "
         "bytes next to it in the text; once written into the text, a piece is named by its character (⟨…⟩)."
         + also
     )
+
+
+_BYTE_RUN = re.compile(r"(?:\\x[89a-f][0-9a-f])+")  # a token's run of byte escapes (byte-level BPE)
+_PREDICTED_PIECE = re.compile(r"⟨…?0x[89A-F][0-9A-F]")  # predicted_token_label's name for one
+
+
+def predicted_token_label(token: str) -> str:
+    """A predicted token as readable_token shows it, its byte pieces named by their bytes and their place in a
+    character, since no character of the text names them: ' \\xd7' → '␣⟨0xD7·1/2⟩' (byte 1 of a 2-byte character),
+    '\\xe5\\xae' → '⟨0xE5 0xAE·1–2/3⟩', '\\x9d\\xa4' → '⟨…0x9D 0xA4⟩' (bytes that continue one), a byte-fallback
+    '<0xE2>' → '⟨0xE2·1/3⟩'. The text's own pieces are name_byte_pieces' ('⟨❤·1/3⟩')."""
+    if _MULTIBYTE_TOKEN.fullmatch(token):
+        return _bytes_label(bytes([int(token[3:5], 16)]))
+    return _BYTE_RUN.sub(lambda m: _bytes_label(bytes.fromhex(m.group(0).replace("\\x", ""))), readable_token(token))
+
+
+def _bytes_label(data: bytes) -> str:
+    """Bytes of 0x80 or more, one ⟨…⟩ per character they belong to: a lead byte opens one (0xC2-0xF4: of 2, 3 or 4
+    bytes), continuation bytes (0x80-0xBF) fill it or continue one begun before the token (⟨…⟩)."""
+    groups: list[tuple[list[int], int]] = []  # (bytes, the character's length; 0: begun before the token)
+    for b in data:
+        total = 2 if 0xC2 <= b <= 0xDF else 3 if 0xE0 <= b <= 0xEF else 4 if 0xF0 <= b <= 0xF4 else 0
+        last = groups[-1] if groups else None
+        if total == 0 and b <= 0xBF and last is not None and (last[1] == 0 or len(last[0]) < last[1]):
+            last[0].append(b)
+        else:
+            groups.append(([b], total))
+    out = []
+    for held, total in groups:
+        shown = " ".join(f"0x{b:02X}" for b in held)
+        where = "1" if len(held) == 1 else f"1–{len(held)}"
+        out.append(f"⟨{shown}·{where}/{total}⟩" if total else f"⟨…{shown}⟩")
+    return "".join(out)
 
 
 def name_byte_pieces(tokens: Sequence[str], offsets: Sequence[tuple[int, int]], text: str) -> list[str]:

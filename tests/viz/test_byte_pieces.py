@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.registry import PAGES
-from tests.app.helpers import APP, chart, figure_spec
-from viz.labels import byte_piece_note, name_byte_pieces, predicted_byte_note
+from tests.app.helpers import APP, chart, figure_spec, keyed
+from viz.labels import byte_piece_note, name_byte_pieces, predicted_byte_note, predicted_token_label
 
 TEXT = "I ❤ שלום 🦊!"
 BARE_BYTE = re.compile(r"\\x[89a-f][0-9a-f]")  # how a byte piece shows unnamed (viz.labels.readable_token)
@@ -166,9 +166,40 @@ def test_predicted_byte_pieces_are_explained(page: str) -> None:
     assert not at.exception, at.exception
     notes = [c.value for c in at.caption if "predicted byte piece" in c.value]
     assert len(notes) == 1, [c.value for c in at.caption]
-    assert "\\x" in notes[0]
+    assert ("0x" if page == "experiments" else "\\x") in notes[0]  # Experiments names its predicted pieces
     if page == "generate":
         assert "⟨U+05E9·1/2⟩" in notes[0]  # the written one, named as the pills name it
+
+
+def test_a_predicted_piece_is_named_by_its_bytes() -> None:
+    # No character names a predicted piece (the bytes after it are not written), so its bytes and their place in a
+    # UTF-8 character do: ' \xd7' (byte 1 of a 2-byte letter), '\xe5\xae' (bytes 1-2 of 3), '\x9d\xa4' (bytes
+    # that continue one); a byte-fallback '<0xE2>' the same way. The rest of the token stays readable_token's.
+    assert predicted_token_label(" \\xd7") == "␣⟨0xD7·1/2⟩"
+    assert predicted_token_label("\\xe5\\xae") == "⟨0xE5 0xAE·1–2/3⟩"
+    assert predicted_token_label("\\x9d\\xa4") == "⟨…0x9D 0xA4⟩"
+    assert predicted_token_label("ש\\xd7") == "ש⟨0xD7·1/2⟩"
+    assert predicted_token_label("\\xa9\\xd7") == "⟨…0xA9⟩⟨0xD7·1/2⟩"
+    assert predicted_token_label("<0xE2>") == "⟨0xE2·1/3⟩" and predicted_token_label("<0x21>") == "<0x21>"
+    assert predicted_token_label(" Paris\n") == "␣Paris\\n" and predicted_token_label("\x07") == "\\x07"
+    assert predicted_byte_note([predicted_token_label(" \\xd7")]) is not None
+    assert predicted_byte_note([predicted_token_label(" Paris")]) is None
+
+
+def test_experiments_names_its_predicted_byte_pieces() -> None:
+    # SmolLM2's top 10 after '中文的' are mostly byte pieces of Chinese characters ('\xe5\xae', '\xe6', …): the
+    # chosen-token box, the table and the bars named them by a bare '\xe5' (readable_token), the text's pieces ⟨…⟩.
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "experiments", "text": "中文的"})
+    at.run()
+    assert not at.exception, at.exception
+    options = [str(o) for o in keyed(at, "selectbox", "exp_token_").options]
+    table = [str(v) for frame in at.dataframe if "token" in frame.value for v in frame.value["token"]]
+    ticks = [str(t) for t in chart(at, "exp_next")["layout"]["yaxis"]["ticktext"]]
+    captions = [c.value for c in at.caption if "Chosen token" in c.value]
+    labels = options + table + ticks + captions + [str(m.value) for m in at.metric] + [str(m.label) for m in at.metric]
+    assert any("⟨0xE5 0xAE·1–2/3⟩" in label for label in options + table + ticks), table
+    assert not [label for label in labels if BARE_BYTE.search(label)], labels
 
 
 def test_no_byte_note_without_predicted_byte_pieces() -> None:

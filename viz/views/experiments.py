@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from viz.labels import readable_token
+from viz.labels import predicted_token_label, readable_token
 from viz.views.common import to_numpy
 from viz.views.patterns import cut_position
 from viz.views.trace import TraceLike
@@ -114,7 +114,7 @@ def top_ids(logprobs: np.ndarray, k: int = TOP_K) -> list[int]:
 @dataclass(frozen=True)
 class PredictionRow:
     token_id: int
-    token: str  # readable (␣ for a leading space); plain text, not escaped
+    token: str  # readable (␣ for a leading space), byte pieces named (predicted_token_label); plain text
     p_before: float
     p_after: float
     rank_before: int  # 1 = the top prediction
@@ -140,7 +140,7 @@ def compare_predictions(
     rows = [
         PredictionRow(
             token_id=i,
-            token=readable_token(decode(i)),
+            token=predicted_token_label(decode(i)),
             p_before=float(np.exp(before[i])),
             p_after=float(np.exp(after[i])),
             rank_before=rank_of(before, i),
@@ -219,8 +219,8 @@ def typed_token_id(trace: TraceLike, typed: str) -> tuple[int | None, str]:
     ids = list(trace.token_ids_for(typed))
     if not ids:
         return None, f"{readable_token(typed)!s} produced no tokens."
-    first = readable_token(trace.decode_token(ids[0]))
+    first = predicted_token_label(trace.decode_token(ids[0]))
     if len(ids) == 1:
         return ids[0], f"{first} is one token (id {ids[0]})."
-    parts = " │ ".join(readable_token(trace.decode_token(i)) for i in ids)
+    parts = " │ ".join(predicted_token_label(trace.decode_token(i)) for i in ids)
     return ids[0], f"That text is {len(ids)} tokens ({parts}); using the first, {first} (id {ids[0]})."
