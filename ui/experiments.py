@@ -26,11 +26,13 @@ from viz.views.experiments import (
     SWEEP_MAX_TOKENS,
     TOP_K,
     added_after,
+    change_text,
     compare_predictions,
     next_in_text,
     next_token_logprobs,
     prediction_place,
     prediction_table,
+    probability_text,
     rank_heads_by_effect,
     rank_of,
     text_end,
@@ -142,7 +144,8 @@ def prediction_panel(spot: Spot) -> int | None:
         )
     if target_id is not None:
         st.caption(
-            f"Chosen token: {spot.named(target_id)}, p = {np.exp(lp[target_id]):.4f}, log p = {lp[target_id]:.3f}, "
+            f"Chosen token: {spot.named(target_id)}, p = {probability_text(np.exp(lp[target_id]), 4)}, "
+            f"log p = {lp[target_id]:.3f}, "
             f"rank {rank_of(lp, target_id)} of {lp.shape[0]}."
         )
     if note := predicted_byte_note([row.token for row in rows]):  # the top 10 as the chart shows them
@@ -166,7 +169,7 @@ def _target_picker(spot: Spot) -> int | None:
         if i == TYPED:
             return "another token (type it)…"
         mark = ", next in your text" if i == next_id else ", added by the tokenizer" if i == added_id else ""
-        return f"{predicted_token_label(spot.trace.decode_token(i))}  (p = {np.exp(lp[i]):.3f}{mark})"
+        return f"{predicted_token_label(spot.trace.decode_token(i))}  (p = {probability_text(np.exp(lp[i]))}{mark})"
 
     # The key names what the box offers (position, ids, labels): a new text, position or model opens a new box on its
     # own default. Keyed by the position alone, Streamlit kept the last pick wherever its id was still an option.
@@ -200,7 +203,14 @@ def compare_panel(spot: Spot, after: Any, target_id: int | None) -> None:
             help="Natural log. Negative: the changed heads were helping the model predict this token.",
         )
         p_before, p_after = float(np.exp(before_lp[target_id])), float(np.exp(after_lp[target_id]))
-        m2.metric(f"p after (before: {p_before:.3f})", f"{p_after:.3f}", f"{p_after - p_before:+.3f}")
+        change, moved = change_text(p_after - p_before)
+        m2.metric(
+            f"p after (before: {probability_text(p_before)})",
+            probability_text(p_after),
+            change,
+            delta_color="normal" if moved else "off",  # a change that rounds to zero is neither good nor bad:
+            delta_arrow="auto" if moved else "off",  # no colour, no arrow
+        )
     m3.metric("Top prediction after", name_after, help=f"Before: {name_before}")
     if top_after != top_before:
         st.success(

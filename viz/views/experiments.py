@@ -104,6 +104,20 @@ def next_token_logprobs(trace: TraceLike, position: int = -1) -> np.ndarray | No
     return x - np.log(np.exp(x).sum())
 
 
+def probability_text(p: float, decimals: int = 3) -> str:
+    """A probability with `decimals` decimals, or in scientific notation (“6.1e-06”) when it would round to zero: a
+    next token the model gives 6e-06 is unlikely, not impossible, and “0.000” read as impossible."""
+    return f"{p:.{decimals}f}" if p == 0 or round(p, decimals) > 0 else f"{p:.1e}"
+
+
+def change_text(change: float, decimals: int = 3) -> tuple[str, bool]:
+    """A signed change (“+0.125”) and whether it is one at this precision: a change that rounds to zero is written
+    “±0.000”, to be shown uncoloured (a green “+0.000” read as an improvement)."""
+    if round(change, decimals) == 0:
+        return f"±{0:.{decimals}f}", False
+    return f"{change:+.{decimals}f}", True
+
+
 def top_ids(logprobs: np.ndarray, k: int = TOP_K) -> list[int]:
     """Ids of the k most likely tokens, most likely first (ties broken by id, so the order is stable)."""
     k = min(k, logprobs.shape[0])
