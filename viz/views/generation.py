@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from viz.labels import readable_token
+from viz.labels import predicted_token_label, readable_token
 from viz.views.common import display_tokens, to_numpy
 from viz.views.trace import TraceLike
 
@@ -67,7 +67,7 @@ def candidates(top_ids: np.ndarray, top_probs: np.ndarray, chosen_id: int, decod
     """One step's top-k candidates (`top_ids`, `top_probs` [k]) and which one was written."""
     ids = [int(i) for i in top_ids]
     return Candidates(
-        [readable_token(decode(i)) for i in ids], np.asarray(top_probs, dtype=np.float64),
+        [predicted_token_label(decode(i)) for i in ids], np.asarray(top_probs, dtype=np.float64),
         ids.index(int(chosen_id)) if int(chosen_id) in ids else -1,
     )  # fmt: skip
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.labels import plotly_escape, predicted_byte_note, readable_token
+from viz.labels import plotly_escape, predicted_byte_note, predicted_token_label, readable_token
 
 CELL_CHARS = 8  # a cell shows at most this many characters of its token; the hover has all of it
 
@@ -59,9 +59,9 @@ def settle_caption(grid: LensGrid, column: int, final: str, where: str) -> str:
 
 
 def grid_byte_note(ids: np.ndarray, decode: Callable[[int], str]) -> str | None:
-    """Why some cells show a bare byte (viz.labels.predicted_byte_note), for the top-1 tokens of lens ids
+    """Why some cells name bytes, not a character (viz.labels.predicted_byte_note), for the top-1 tokens of lens ids
     [n_layers, n, k]; None when none is a byte piece."""
-    return predicted_byte_note([readable_token(decode(int(i))) for i in np.unique(ids[..., 0])])
+    return predicted_byte_note([predicted_token_label(decode(int(i))) for i in np.unique(ids[..., 0])])
 
 
 def lens_grid(
@@ -70,7 +70,7 @@ def lens_grid(
     """The grid from lens ids/probs [n_layers, n, k] at positions first..first + n - 1 (`tokens`: those n input
     tokens); `decode(id)` is the model's token string."""
     n_layers, n, k = ids.shape
-    names = {int(i): readable_token(decode(int(i))) for i in np.unique(ids)}
+    names = {int(i): predicted_token_label(decode(int(i))) for i in np.unique(ids)}  # a piece by its bytes
     shown = [readable_token(t) for t in tokens]
     cell_text, hover = [], []
     for layer in range(n_layers):
@@ -110,7 +110,7 @@ def chosen_tokens(ids: np.ndarray, position: int, token_ids: Sequence[int], n_fi
 def lens_track(
     token_ids: Sequence[int], probs: np.ndarray, ranks: np.ndarray, decode: Callable[[int], str]
 ) -> LensTrack:
-    return LensTrack([readable_token(decode(int(t))) for t in token_ids], np.asarray(probs), np.asarray(ranks))
+    return LensTrack([predicted_token_label(decode(int(t))) for t in token_ids], np.asarray(probs), np.asarray(ranks))
 
 
 def first_key_shares(pattern: np.ndarray, sent: np.ndarray) -> tuple[float, float]:
