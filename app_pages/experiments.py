@@ -117,7 +117,8 @@ else:
 st.header("Experiment: change heads, see what happens downstream", divider="gray")
 st.caption(
     "The chapter says each head adds something to the embeddings. Take it out (or change how it attends) and "
-    "run the whole model again: the prediction and every later layer see the difference."
+    "run the whole model again: "
+    + ("the prediction and every later layer see the difference." if spot else "every later layer sees the difference.")
 )
 c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
 change = c1.selectbox(
@@ -173,7 +174,8 @@ else:
     )
 
 # ── 3. Most important heads ─────────────────────────────────────────────────────────────────────
-st.header("Most important heads for the chosen token", divider="gray")
+# An encoder has no chosen token (a browser review: the heading promised one under "predicts no next token").
+st.header("Most important heads for the chosen token" if spot else "Most important heads", divider="gray")
 sweep_panel(base_key, spot, target_id, (layer, head), shell_trace.n_input_tokens, add_intervention)
 
 # ── 4. Temperature ──────────────────────────────────────────────────────────────────────────────

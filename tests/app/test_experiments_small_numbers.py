@@ -1,4 +1,5 @@
-"""Small probabilities and changes on the Experiments page read as what they are (a browser review): a next token
+"""Small probabilities and changes on the Experiments page read as what they are, and an encoder is promised no
+prediction (a browser review): a next token
 at p = 6e-06 was shown "p = 0.0000" (read as impossible), and a change that rounds to zero as a green "+0.000"
 (read as an improvement)."""
 
@@ -49,3 +50,14 @@ def test_a_change_that_rounds_to_zero_is_not_coloured_as_a_gain() -> None:
     assert metric.delta == "±0.000", metric.delta
     assert metric.proto.color == metric.proto.MetricColor.GRAY, metric.proto
     assert metric.proto.direction == metric.proto.MetricDirection.NONE, metric.proto
+
+
+def test_an_encoder_is_not_promised_a_prediction_or_a_chosen_token() -> None:
+    """MiniLM predicts no next token (the page says so), yet the experiment's line promised that "the prediction"
+    sees the change and the ranking's heading named "the chosen token" (a browser review)."""
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"page": "experiments", "model": "minilm-l6", "text": "a fluffy blue creature"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Most important heads" in [h.value for h in at.header]
+    assert not [c.value for c in at.caption if "the prediction and every later layer" in c.value]
