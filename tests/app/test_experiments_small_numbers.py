@@ -1,7 +1,6 @@
 """Small probabilities and changes on the Experiments page read as what they are, and an encoder is promised no
-prediction (a browser review): a next token
-at p = 6e-06 was shown "p = 0.0000" (read as impossible), and a change that rounds to zero as a green "+0.000"
-(read as an improvement)."""
+prediction (a browser review): a next token at p = 6e-06 was shown "p = 0.0000" (read as impossible), and a change
+that rounds to zero as a green "+0.000" (read as an improvement)."""
 
 from __future__ import annotations
 
