@@ -9,7 +9,6 @@ text's own last token: a special token the tokenizer appends (an EOS) is offered
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ import streamlit as st
 
 from services.interventions import make_intervention
 from services.traces import get_sweep, has_sweep
-from ui.widgets import fixed_decimals, token_picker
+from ui.widgets import fixed_decimals, labels_digest, token_picker
 from viz.figures.experiments import prediction_bars, sweep_heatmap
 from viz.labels import plotly_escape, predicted_byte_note, predicted_token_label
 from viz.views.experiments import (
@@ -173,8 +172,7 @@ def _target_picker(spot: Spot) -> int | None:
 
     # The key names what the box offers (position, ids, labels): a new text, position or model opens a new box on its
     # own default. Keyed by the position alone, Streamlit kept the last pick wherever its id was still an option.
-    offered = "\x00".join(f"{i}:{label(i)}" for i in options)
-    digest = hashlib.sha1(f"{spot.position}\x00{offered}".encode()).hexdigest()[:12]
+    digest = labels_digest([str(spot.position), *(f"{i}:{label(i)}" for i in options)])
     choice = st.selectbox(
         "Chosen token (for Δ log p and the head ranking)", options, format_func=label, key=f"exp_token_{digest}"
     )

@@ -209,7 +209,8 @@ def fixed_decimals(columns: list[str], fmt: str = "%.4f", width: str | None = No
     return {name: st.column_config.NumberColumn(format=fmt, width=width) for name in columns}
 
 
-def _labels_digest(labels: Sequence[str]) -> str:
+def labels_digest(labels: Sequence[str]) -> str:
+    """A short digest of what a select box offers, for its key: a box whose options change becomes a new box."""
     return hashlib.sha1("\x00".join(labels).encode("utf-8")).hexdigest()[:12]
 
 
@@ -235,7 +236,7 @@ def token_picker(label: str, labels: Sequence[str], default: int, key: str, wher
             range(len(labels)),
             index=index,
             format_func=labels.__getitem__,
-            key=f"{key}_{_labels_digest(labels)}",
+            key=f"{key}_{labels_digest(labels)}",
         )
     )
     st.session_state[memory] = [labels[picked]]
@@ -262,7 +263,7 @@ def token_multi_picker(
     asked the user to pick again)."""
     kept = _still_there(st.session_state.get(_picked_key(key)) or [], labels) or list(default)
     picked = where.multiselect(
-        label, range(len(labels)), default=kept, format_func=labels.__getitem__, key=f"{key}_{_labels_digest(labels)}"
+        label, range(len(labels)), default=kept, format_func=labels.__getitem__, key=f"{key}_{labels_digest(labels)}"
     )
     st.session_state[_picked_key(key)] = [labels[int(i)] for i in picked]
     return [int(i) for i in picked]
