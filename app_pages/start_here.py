@@ -243,6 +243,10 @@ def draw_layers() -> None:
         partial(select_head_from_chart, chart_key),
         where=slot,
     )
+    st.markdown(  # under the grid, from the head the run was drawn for: a click's rerun names the head clicked
+        f"**Layer {layer}, head {head} is selected** (framed in red): the pages under *Go deeper* open on it. "
+        "Click a thumbnail to select another head, or move *Layer* and *Head* in the sidebar."
+    )
 
 
 def draw_moles() -> None:

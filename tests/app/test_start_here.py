@@ -337,3 +337,26 @@ def test_the_softmax_steps_query_goes_deeper_with_the_reader() -> None:
     at.switch_page(page_named("inside_head").path).run()
     assert_clean(at)
     assert keyed(at, "selectbox", "mech_cell_query").value == 3  # 3: ␣creature, the step's default query
+
+
+def selected_line(at: AppTest) -> str:
+    lines = [m.value for m in (*at.markdown, *at.caption) if "is selected" in m.value]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_many_layers_says_which_head_is_selected_and_follows_the_sidebar() -> None:
+    """A browser review: step 10 drew every head and said 'click one to select it', but never which head was
+    selected, so a learner could not tell which head the *Go deeper* pages would open on. Numbered as the sidebar's
+    sliders and every other page (0-based), and the same head the overview frames."""
+    at = open_app(step="layers", layer="3", head="5")
+    assert_clean(at)
+    assert "Layer 3, head 5 is selected" in selected_line(at)
+    assert "click a thumbnail" in selected_line(at).lower()
+    n_heads = len(chart(at, "start_overview")["layout"]["yaxis"]["tickvals"])
+    assert chart(at, "start_overview")["data"][-1]["selectedpoints"] == [3 * n_heads + 5]
+    at.slider(key="layer").set_value(7)
+    at.slider(key="head").set_value(2).run()
+    assert_clean(at)
+    assert "Layer 7, head 2 is selected" in selected_line(at)
+    assert chart(at, "start_overview")["data"][-1]["selectedpoints"] == [7 * n_heads + 2]

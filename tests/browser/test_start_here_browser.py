@@ -94,5 +94,7 @@ def test_a_thumbnail_click_on_many_layers_never_blanks_the_overview(page, app_ur
     page.wait_for_url("**head=3**", timeout=60_000)
     wait_rerun_done(page, after_ms=1000)
     assert "layer=2" in page.url
+    # The step names the head it talks about, and the click's rerun moved that name to the head clicked.
+    page.get_by_text("Layer 2, head 3 is selected").wait_for()
     blanked = [(place, kind) for place, kind, _ in sent[loaded:] if place in places and kind == "empty"]
     assert not blanked, f"the click's rerun blanked the overview before sending it again: {blanked}"
