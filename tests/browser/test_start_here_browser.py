@@ -98,3 +98,30 @@ def test_a_thumbnail_click_on_many_layers_never_blanks_the_overview(page, app_ur
     page.get_by_text("Layer 2, head 3 is selected").wait_for()
     blanked = [(place, kind) for place, kind, _ in sent[loaded:] if place in places and kind == "empty"]
     assert not blanked, f"the click's rerun blanked the overview before sending it again: {blanked}"
+
+
+# The space between the overview's lowest drawing (its "layer" axis title) and the next element's top, in CSS px.
+BLANK_BELOW_JS = """el => {
+    const block = el.closest("[data-testid='stElementContainer']");
+    let next = block.nextElementSibling, box = block;
+    while (!next && box.parentElement) { box = box.parentElement; next = box.nextElementSibling; }
+    while (next && next.getBoundingClientRect().height === 0) next = next.nextElementSibling;
+    return next.getBoundingClientRect().top - el.querySelector('.xtitle').getBoundingClientRect().bottom;
+}"""
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_many_layers_leaves_no_blank_under_its_overview(browser, app_url, screenshots, width: int) -> None:
+    """A browser review: at 1024 px ~200 px of blank followed step 10's overview (~130 px at 1280). Its thumbnails
+    are square and its height was fixed on the server for the phone's 1400 px wide scrolling box, so a narrower
+    column drew the grid at the top and left the rest of that height empty."""
+    from devtools.browser import new_page
+
+    with new_page(browser, height=2000, timeout_ms=300_000, animations=False, width=width) as page:
+        page.goto(f"{app_url}/?step=layers&layer=3&head=5")
+        overview = page.locator("[class*='st-key-start_overview_L'] .js-plotly-plot").first
+        overview.wait_for(state="visible")
+        wait_rerun_done(page, after_ms=1500)
+        page.screenshot(path=str(screenshots / f"start_here_10_layers_{width}.png"))
+        blank = overview.evaluate(BLANK_BELOW_JS)
+        assert blank < 40, f"{blank:.0f} px of blank under the overview at {width} px"
