@@ -85,6 +85,15 @@ class Spot:
         return self.quoted(token_id) + (f" ({said})" if said else "")
 
 
+def token_table(name: str, rows: Sequence[Any], table: list[dict[str, Any]], column_config: dict[str, Any]) -> None:
+    """A table of predicted tokens (`rows`, as `table`), in a container keyed by the tokens it lists. st.dataframe
+    sizes its columns to their text when it first appears and keeps those widths while it stays on the page, keyed
+    or not: after a new text, a token column sized for ',' cut "␣Einstein" to "␣Einste". A new container is a new
+    table, sized to the new tokens."""
+    with st.container(key=f"exp_tokens_{name}_{labels_digest([row.token for row in rows])}"):
+        st.dataframe(table, hide_index=True, width="stretch", column_config=column_config, key=f"exp_{name}_table")
+
+
 def pick_spot(trace: Any, readable: Sequence[str], has_lm_head: bool) -> Spot | None:
     """The position picker (default: the text's last token) and the prediction after it, computed there alone;
     None for a model without next-token logits (`has_lm_head`: the model's config says so)."""
@@ -134,12 +143,11 @@ def prediction_panel(spot: Spot) -> int | None:
         st.plotly_chart(prediction_bars(rows, title, False), key="exp_next", theme=None, config=CHART_CONFIG)
     with c2:
         target_id = _target_picker(spot)
-        st.dataframe(
+        token_table(
+            "next",
+            rows,
             prediction_table(rows, with_after=False),
-            hide_index=True,
-            width="stretch",
             column_config=fixed_decimals(["p"]),
-            key="exp_next_table",
         )
     if target_id is not None:
         st.caption(
@@ -218,21 +226,21 @@ def compare_panel(spot: Spot, after: Any, target_id: int | None) -> None:
         )
     else:
         st.caption(f"The top prediction is still {name_before}.")
-    title = "Next-token probabilities before and after the change"
+    title = "Next-token p before and after the change"
     if not spot.last:
         title = f"After token {spot.position}: p before and after the change"
-    c1, c2 = st.columns([1, 1], gap="medium")
+    c1, c2 = st.columns([2, 3], gap="medium")  # the table's six columns whole at 1280 px (a cut Δ log p misread)
     c1.plotly_chart(prediction_bars(both, title, True), key="exp_compare", theme=None, config=CHART_CONFIG)
-    c2.dataframe(
-        prediction_table(both, with_after=True),
-        hide_index=True,
-        width="stretch",
-        key="exp_compare_table",
-        column_config={
-            **fixed_decimals(["p before", "p after"]),
-            "Δ log p": st.column_config.NumberColumn(format="%+.3f"),
-        },
-    )
+    with c2:
+        token_table(
+            "compare",
+            both,
+            prediction_table(both, with_after=True),
+            column_config={
+                **fixed_decimals(["p before", "p after"]),
+                "Δ log p": st.column_config.NumberColumn(format="%+.3f"),
+            },
+        )
 
 
 def sweep_panel(
