@@ -212,12 +212,14 @@ def predicted_token_label(token: str) -> str:
 
 def _bytes_label(data: bytes) -> str:
     """Bytes of 0x80 or more, one ⟨…⟩ per character they belong to: a lead byte opens one (0xC2-0xF4: of 2, 3 or 4
-    bytes), continuation bytes (0x80-0xBF) fill it or continue one begun before the token (⟨…⟩)."""
-    groups: list[tuple[list[int], int]] = []  # (bytes, the character's length; 0: begun before the token)
+    bytes), continuation bytes (0x80-0xBF) fill it or continue one begun before the token (⟨…⟩). 0xC0, 0xC1 and
+    0xF5-0xFF occur in no UTF-8 text (a byte-level vocabulary still has them): named so, each on its own."""
+    groups: list[tuple[list[int], int]] = []  # (bytes, the character's length; 0: begun before; -1: not UTF-8)
     for b in data:
         total = 2 if 0xC2 <= b <= 0xDF else 3 if 0xE0 <= b <= 0xEF else 4 if 0xF0 <= b <= 0xF4 else 0
+        total = -1 if b >= 0xC0 and total == 0 else total
         last = groups[-1] if groups else None
-        if total == 0 and b <= 0xBF and last is not None and (last[1] == 0 or len(last[0]) < last[1]):
+        if total == 0 and last is not None and (last[1] == 0 or 0 < len(last[0]) < last[1]):
             last[0].append(b)
         else:
             groups.append(([b], total))
@@ -225,7 +227,7 @@ def _bytes_label(data: bytes) -> str:
     for held, total in groups:
         shown = " ".join(f"0x{b:02X}" for b in held)
         where = "1" if len(held) == 1 else f"1–{len(held)}"
-        out.append(f"⟨{shown}·{where}/{total}⟩" if total else f"⟨…{shown}⟩")
+        out.append(f"⟨{shown}·not UTF-8⟩" if total < 0 else f"⟨{shown}·{where}/{total}⟩" if total else f"⟨…{shown}⟩")
     return "".join(out)
 
 

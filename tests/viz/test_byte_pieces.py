@@ -237,3 +237,18 @@ def test_a_head_atlas_example_names_the_pieces_of_its_document(smollm) -> None:
     assert "⟨🦊·3/4⟩" in shown.caption
     assert not [label for label in shown.readable + shown.plotly + [shown.caption] if BARE_BYTE.search(label)]
     assert example_document(smollm, {**example, "kind": "induction"}, 4096) is None  # no text to read
+
+
+@pytest.mark.parametrize(
+    ("token", "label"),
+    [
+        ("\\xc0", "⟨0xC0·not UTF-8⟩"),  # was '⟨…0xC0⟩': "continues a character begun before", which it never does
+        (" \\xff", "␣⟨0xFF·not UTF-8⟩"),
+        ("\\xf5\\x80", "⟨0xF5·not UTF-8⟩⟨…0x80⟩"),  # the byte after it belongs to no character begun in the token
+        ("\\xc1\\xc1", "⟨0xC1·not UTF-8⟩⟨0xC1·not UTF-8⟩"),
+        ("\\xd7\\xc0", "⟨0xD7·1/2⟩⟨0xC0·not UTF-8⟩"),  # a lead byte's character is not filled by one
+    ],
+)
+def test_a_byte_that_is_never_utf8_is_named_so(token: str, label: str) -> None:
+    assert predicted_token_label(token) == label
+    assert predicted_byte_note([label]) is not None  # still recognised as a predicted byte piece
