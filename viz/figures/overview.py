@@ -1,5 +1,9 @@
 """Many heads at once as clickable thumbnails: every head of one layer (small multiples), and every
-layer × head (the overview mosaic). Each is one heatmap plus one transparent click target per head."""
+layer × head (the overview mosaic). Each is one heatmap plus one transparent click target per head.
+
+Thumbnails are for clicking, not zooming: their axes are fixed (no drag zoom, and Plotly leaves the zoom, pan and reset
+buttons out of its toolbar), and the buttons left (download, Streamlit's fullscreen) have a band of their own above
+the thumbnails (TOOLBAR_PX): on hover the whole toolbar had covered the top right thumbnail and its title."""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from viz.figures.layout import (
     red_frame,
     tick_reach,
 )
+
+TOOLBAR_PX = 30  # the top margin: Plotly's toolbar shows on hover 2 px from the top, its buttons ~26 px tall
 
 
 def _thumbnail_mosaic(
@@ -130,12 +136,18 @@ def layer_small_multiples(
     selected = selected_head if selected_head is not None and 0 <= selected_head < n_heads else None
     _label_heads(fig, corners, n, selected)
     fig.update_layout(
-        xaxis=dict(visible=False, range=[-0.5, grid.cols * grid.cell_w - grid.gap - 0.5], constrain="domain"),
-        yaxis=dict(
-            visible=False, range=[grid.rows * grid.cell_h - grid.gap - 0.5, -0.5], scaleanchor="x", constrain="domain"
+        xaxis=dict(
+            visible=False, range=[-0.5, grid.cols * grid.cell_w - grid.gap - 0.5], constrain="domain", fixedrange=True
         ),
-        height=40 + grid.rows * 150,
-        margin=dict(l=5, r=5, t=5, b=5),
+        yaxis=dict(
+            visible=False,
+            range=[grid.rows * grid.cell_h - grid.gap - 0.5, -0.5],
+            scaleanchor="x",
+            constrain="domain",
+            fixedrange=True,
+        ),
+        height=35 + TOOLBAR_PX + grid.rows * 150,
+        margin=dict(l=5, r=5, t=TOOLBAR_PX, b=5),
         hovermode="closest",
         hoverdistance=-1,
         clickmode="event+select",
@@ -222,6 +234,7 @@ def _overview_layout(
             range=[-0.5 - gap, n_layers * cell - 0.5],
             automargin=False,  # fixed margins below: automargin costs a second draw (see layout.CHAR_PX)
             constrain="domain",
+            fixedrange=True,
         ),
         yaxis=dict(
             title=dict(text="head"),
@@ -235,15 +248,16 @@ def _overview_layout(
             constrain="domain",  # ... by shrinking the plot area, so the tick labels stay next to it
             constraintoward="top",
             automargin=False,
+            fixedrange=True,
         ),
         # Sized for a ~900 px wide main column at 1280 px, but at least ~42 px a head: on a phone the overview
         # scrolls sideways (app.py) and its thumbnails are as large as the height allows. On wide screens the
         # square cells leave the spare height below (constraintoward="top").
-        height=int(max(200, min(640, 50 + max(820 * n_heads / n_layers, 42 * n_heads)))),
+        height=int(max(200, min(640, 50 + max(820 * n_heads / n_layers, 42 * n_heads)))) + TOOLBAR_PX - 10,
         margin=dict(
             l=int(AXIS_TITLE_PX + tick_reach([str(n_heads - 1)], 90) + 14),
             r=10,
-            t=10,
+            t=TOOLBAR_PX,
             b=int(AXIS_TITLE_PX + LINE_PX + 12),
         ),
         hovermode="closest",
