@@ -92,7 +92,7 @@ class TextTokenizer:
         truncated = n_input > max_tokens
         next_end = 0
         if truncated:
-            keep_last = self._trailing_special(ids)  # BERT's [SEP] closes the sequence even after a cut
+            keep_last = _appended_tail(ids, enc.special_tokens_mask)  # BERT's [SEP], an appended EOS
             next_end = offsets[max_tokens - len(keep_last)][1]
             ids = ids[: max_tokens - len(keep_last)] + keep_last
             offsets = offsets[: max_tokens - len(keep_last)] + [(0, 0)] * len(keep_last)
@@ -100,10 +100,6 @@ class TextTokenizer:
         return Encoding(
             ids=ids, tokens=tokens, offsets=offsets, n_input_tokens=n_input, truncated=truncated, next_end=next_end
         )
-
-    def _trailing_special(self, ids: list[int]) -> list[int]:
-        specials = set(self._special_ids.values())
-        return [ids[-1]] if not self.byte_level and ids and ids[-1] in specials else []
 
     def piece_ids(self, text: str) -> list[int]:
         """The ids of `text` on its own: no special tokens added, no cap (e.g. a token the user types)."""
@@ -120,3 +116,13 @@ class TextTokenizer:
         """One token as readable text: byte-level Ġ and SentencePiece ▁ shown as the space they stand for."""
         token = byte_level_text(self.tokenizer.id_to_token(token_id) or "", self.byte_level)
         return token.replace(METASPACE, " ") if self.metaspace else token
+
+
+def _appended_tail(ids: list[int], special_mask: list[int]) -> list[int]:
+    """The special tokens the tokenizer's post-processor appends after the text (BERT's [SEP], an EOS): a cut keeps
+    them, as transformers' truncation does. The mask marks only appended ones, so a special token the user typed
+    (SmolLM2's '<|im_end|>' as text) is cut like the rest of the text."""
+    n = 0
+    while n < len(ids) - 1 and special_mask[len(ids) - 1 - n]:
+        n += 1
+    return ids[len(ids) - n :]
