@@ -75,7 +75,6 @@ class TextTokenizer:
         self.tokenizer = tokenizer
         self.byte_level = isinstance(tokenizer.decoder, decoders.ByteLevel)
         self.metaspace = not self.byte_level and uses_metaspace(tokenizer)
-        self._special_ids = {tok.content: i for i, tok in tokenizer.get_added_tokens_decoder().items() if tok.special}
 
     def encode(self, text: str, max_tokens: int) -> Encoding:
         if not isinstance(text, str):
