@@ -142,7 +142,10 @@ block = cross.block(layer, head)
 n_masked = int((~block.mask).sum())  # computed from the engine's mask, not assumed
 q_labels, k_labels = block_axis_labels(cross, block)
 with c2:
-    st.metric("Masked entries inside the target × source block", f"{n_masked} of {block.mask.size}")
+    st.metric(
+        "Masked entries in this block", f"{n_masked} of {block.mask.size}",
+        help="Entries of the target × source block the mask hides, counted from the engine's mask.",
+    )  # fmt: skip
 show_chart(
     matrix_heatmap(
         block.pattern,

@@ -200,17 +200,23 @@ pattern_before = base.pattern(layer, head).double().numpy()
 pattern_T = hot.pattern(layer, head).double().numpy()
 ent_before, ent_T = row_entropy(pattern_before), row_entropy(pattern_T)
 m1, m2, m3 = st.columns(3)
-m1.metric(f"Mean {line} entropy, the model (T = 1)", f"{ent_before.mean():.3f} bits")
+# Short labels, the detail in the help: Streamlit cuts a metric's label at its column ("Mean row entropy, the mod…").
+averaged = f"The mean over the pattern's {line}s (one per query) of each {line}'s entropy in bits"
+m1.metric("Mean entropy, the model", f"{ent_before.mean():.3f} bits", help=f"{averaged}, at T = 1: the head as it is.")
 delta = None if T == 1.0 else f"{ent_T.mean() - ent_before.mean():+.3f}"  # uncoloured: neither good nor bad
-m2.metric(f"Mean {line} entropy at T = {T:g}", f"{ent_T.mean():.3f} bits", delta, delta_color="off")
+m2.metric(
+    f"Mean entropy at T = {T:g}", f"{ent_T.mean():.3f} bits", delta, delta_color="off",
+    help=f"{averaged}, with this head's scores divided by T = {T:g}.",
+)  # fmt: skip
 if spot is not None:
     hot_lp = spot.logprobs if hot is base else next_token_logprobs(hot, spot.position)
     top_hot = int(np.argmax(hot_lp))
-    where = "" if spot.last else f" after token {spot.position} (the position picked above)"
+    where = "after the text" if spot.last else f"after token {spot.position} (the position picked above)"
     m3.metric(
-        f"Top prediction at T = {T:g}" if spot.last else f"Top after token {spot.position} at T = {T:g}",
+        f"Predicted at T = {T:g}",
         spot.quoted(top_hot),
-        help=f"p = {np.exp(hot_lp[top_hot]):.3f}{where}; the whole model ran with this head at temperature T.",
+        help=f"The most likely next token {where}, p = {np.exp(hot_lp[top_hot]):.3f}; the whole model ran with "
+        "this head at temperature T.",
     )
 q0 = 0 if n <= TEMPERATURE_FULL_MAX_TOKENS else n - TEMPERATURE_QUERIES  # the first query the map draws
 if q0:

@@ -11,6 +11,10 @@ MAIN_WIDTH_PX = 560  # the main column's width in a 1024 px window with the side
 COLUMN_GAP_PX = 16  # Streamlit's "small" gap between columns
 # A metric value is Source Sans at 36 px: measured on the Parameters page at 1024 px, "1,572,864" fitted its
 # 177 px column and "603,979,776" did not ("603,979,7…"), so digits and letters ~18 px, commas and the like ~9 px.
+# A metric's label is 14 px Source Sans, cut with "…" when wider than its column: on Experiments at 1024 px the
+# 176 px column showed 25 characters of "Mean row entropy, the model (T = 1)" ("Mean row entropy, the mod…") and all of
+# "Top prediction at T = 1" with its help icon, so ~6.5 px a character and ~20 px for the icon.
+LABEL_CHAR_PX, HELP_ICON_PX = 6.5, 20
 # A page link is its icon and 14 px text: "Attention patter" showed in a 128 px column on How to read this.
 LINK_PADDING_PX, LINK_CHAR_PX = 36, 7
 # A code block is 14 px monospace: Inside one head's softmax line showed 65 characters in the 560 px main column.
@@ -41,6 +45,16 @@ def cut_off_metric_values(at: AppTest) -> list[str]:
         f"{element.label}: {element.value}"
         for element, width in laid_out(at.main)
         if type(element).__name__ == "Metric" and value_width_px(element.value) > width
+    ]
+
+
+def cut_off_metric_labels(at: AppTest) -> list[str]:
+    """Each metric's label wider than the column it stands in at 1024 px (with its help icon, if any)."""
+    return [
+        element.label
+        for element, width in laid_out(at.main)
+        if type(element).__name__ == "Metric"
+        and LABEL_CHAR_PX * len(element.label) + (HELP_ICON_PX if element.proto.help else 0) > width
     ]
 
 

@@ -11,7 +11,8 @@ default decoder and once with the encoder (MiniLM).
   finder's ranking table showed "weight on k", "previous-tol" and "first-token sh" at 1280 px. (The table is drawn
   on a canvas, so this reads the column's width and label from the element rather than from the page.)
 - No st.metric value is wider than its column at 1024 px: Streamlit cuts a metric's value with an ellipsis, and the
-  Parameters page showed GPT-3's attention count as "57,982,05…" and its per-layer count as "603,979,7…". Nor a
+  Parameters page showed GPT-3's attention count as "57,982,05…" and its per-layer count as "603,979,7…". Nor its
+  label: Experiments showed "Mean row entropy, the mod…" beside "Mean row entropy at T = 1". Nor a
   page link's label: How to read this listed "Attention patter" and "Scores & maskin". Nor a line of an unwrapped
   code block: Inside one head's softmax line ended "Σ_k exp(s_ik − 1.08101" at the window's edge. Nor a select box's
   option, in the main column or the sidebar: the Model box read "SmolLM2-135M-Instruct (causal c" at any width.
@@ -27,7 +28,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.registry import PAGE_NAMES
-from tests.app.fit import cut_off_code_lines, cut_off_metric_values, cut_off_page_links, cut_off_select_options
+from tests.app.fit import (
+    cut_off_code_lines,
+    cut_off_metric_labels,
+    cut_off_metric_values,
+    cut_off_page_links,
+    cut_off_select_options,
+)
 from tests.app.helpers import APP
 from tests.browser.test_chart_text_fits_browser import PAGES as CHART_TEXT_CHECKED
 from viz.views.chapter import SLUGS
@@ -91,6 +98,7 @@ def reader_texts(at: AppTest) -> list[str]:
         unformatted_float_columns,
         cut_off_column_labels,
         cut_off_metric_values,
+        cut_off_metric_labels,
         cut_off_code_lines,
         cut_off_select_options,
         cut_off_page_links,

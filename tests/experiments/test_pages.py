@@ -13,7 +13,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from attention_core import ablate_head
-from tests.app.fit import cut_off_metric_values
+from tests.app.fit import cut_off_metric_labels, cut_off_metric_values
 from tests.app.helpers import ROOT, decode, keyed  # one decoder for Plotly's base64 arrays
 from tests.experiments.test_position_parity import DURSLEY, SECOND_D
 from tests.texts import DEFAULT_TEXT, SHORT_TEXT
@@ -82,6 +82,7 @@ def test_ablating_L0H2_changes_the_top_prediction(smollm, fluffy) -> None:
     assert float(shown) == pytest.approx(-3.79, abs=0.005)  # the finding (the last digit is float32 rounding)
     assert metric(at, "p after (before: 0.455)") == f"{np.exp(after_lp[comma]):.3f}"
     assert cut_off_metric_values(at) == []  # "p before → after" showed "0.455 → 0…" at 1024 px
+    assert cut_off_metric_labels(at) == []
     assert at.success[0].value.startswith("The top prediction changed: ‘,’ (p = 0.455) → ‘␣’ (p = 0.613)")
     assert any("L0H2: output set to zero" in c.value for c in at.code)
     compare = chart(at, "exp_compare")
@@ -115,8 +116,9 @@ def test_temperature_slider_redraws_the_pattern_and_entropy(smollm, fluffy) -> N
     np.testing.assert_allclose(decode(fig["data"][0]["z"]), cold.pattern(5, 1).numpy(), atol=1e-6)
     np.testing.assert_allclose(decode(fig["data"][1]["x"]), row_entropy(fluffy.pattern(5, 1).numpy()), atol=1e-5)
     np.testing.assert_allclose(decode(fig["data"][2]["x"]), row_entropy(cold.pattern(5, 1).numpy()), atol=1e-5)
-    assert metric(at, "Mean row entropy at T = 0.25") == f"{row_entropy(cold.pattern(5, 1).numpy()).mean():.3f} bits"
+    assert metric(at, "Mean entropy at T = 0.25") == f"{row_entropy(cold.pattern(5, 1).numpy()).mean():.3f} bits"
     assert cut_off_metric_values(at) == []
+    assert cut_off_metric_labels(at) == []  # the longest T's labels: "Mean row entropy, the mod…" was cut at 1024 px
     at.button(key="exp_T_add").click().run()  # the same change joins the experiment
     assert any("L5H1: scores ÷ T with T = 0.25" in c.value for c in at.code)
 
