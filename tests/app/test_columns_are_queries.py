@@ -55,4 +55,4 @@ def test_experiments_temperature_draws_queries_as_columns(fluffy) -> None:
     assert fig["layout"]["xaxis2"]["title"]["text"] == "query"  # the shared x axis, titled under the bars
     assert any("each column sums to 1" in a["text"] for a in fig["layout"]["annotations"])  # its axis: "query"
     assert any("a column of the pattern below" in c.value for c in at.caption)
-    assert any(m.label == "Mean column entropy at T = 1" for m in at.metric)
+    assert any(m.label == "Mean entropy at T = 1" and "over the pattern's columns" in m.proto.help for m in at.metric)
