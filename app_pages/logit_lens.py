@@ -72,7 +72,7 @@ st.download_button(
 
 st.subheader("One position, layer by layer")
 positions = [f"{i}: after ‘{grid.tokens[i - first]}’" for i in range(first, stop)]
-position = first + token_picker("Position", positions, last - first, "lens_position")  # follows a new text or window
+position = first + token_picker("Position", positions, last - first, "lens_position", first=first)  # follows a new text
 chosen = chosen_tokens(ids, position - first, trace.token_ids[first:])
 p, r = lens_ranks(key, trace, position, chosen)
 track = lens_track(chosen, p, r, trace.decode_token)

@@ -147,7 +147,7 @@ with wide_chart("compare"):  # below 1200 px the three panels keep their width a
 # One query's row in numbers: the masked weights are the unmasked ones over keys 0..i, divided by
 # their sum. Showing that sum makes "renormalize over fewer keys" concrete with the model's numbers.
 rows = [f"{i}: {tokens.readable[i]}" for i in range(window.q0, window.q1)]  # follows a new text or window
-query = window.q0 + token_picker("Look at one query's row", rows, len(rows) // 2, "masking_query")
+query = window.q0 + token_picker("Look at one query's row", rows, len(rows) // 2, "masking_query", first=window.q0)
 r = query - window.q0
 first = 0 if parts.window_size is None else max(0, query - parts.window_size + 1)  # the first key it may see
 kept = float(kept_rows[r]) if long else float(unmasked[r, first : query + 1].sum())

@@ -141,7 +141,7 @@ def draw_softmax() -> None:
     view = one_head()
     default_q, _ = default_query_keys(tokens.raw, trace.offsets)
     q = token_picker("Query token", readable, default_q, "start_query")
-    hand_pick_to("mech_cell_query", readable[q])  # Inside one head (Go deeper) opens on this query
+    hand_pick_to("mech_cell_query", readable[q], q)  # Inside one head (Go deeper) opens on this query
     row = view.pattern[q]
     top = int(row.argmax())
     st.caption(

@@ -13,7 +13,15 @@ from collections.abc import Collection, Mapping
 import streamlit as st
 
 from services import models
-from ui.url import ATLAS_PAGE, MAX_TEXT_CHARS, START_PAGE, clamp_layer_head, parse_params, to_params
+from ui.url import (
+    ATLAS_PAGE,
+    MAX_TEXT_CHARS,
+    START_PAGE,
+    TOKEN_PICKERS,
+    clamp_layer_head,
+    parse_params,
+    to_params,
+)
 from viz.labels import markdown_code
 
 # The sidebar widgets whose values make the shell state, in the order they are drawn.
@@ -41,6 +49,12 @@ ATLAS_CORPUS_LINKED = "_atlas_corpus_linked"  # set when ATLAS_CORPUS came from 
 STEP = "start_step"  # the Start here page's step (a plain key, not a widget's: it outlives page switches)
 SHELL_PAGE = "_shell_page"  # the page the last run showed: the first run on another page re-sends the sidebar
 CACHE_OWNER = "_cache_owner"  # this session's name for the result cache's pin on its trace (ui/context.py)
+URL_PICKS = "_url_picks"  # {token picker key: position} from the link, until each picker has checked it
+
+
+def picked_position_key(picker: str) -> str:
+    """Where token picker `picker` keeps the position it last picked (the value its URL field carries)."""
+    return f"_{picker}_at"
 
 
 def restore_from_url(page_names: Collection[str], current_page: str) -> str | None:
@@ -74,6 +88,9 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
         ss[ATLAS_STAT] = url.stat
     if url.corpus is not None:
         ss[ATLAS_CORPUS], ss[ATLAS_CORPUS_LINKED] = url.corpus, True
+    ss[URL_PICKS] = dict(url.picks)  # each picker checks its own against the text (ui.widgets.token_picker)
+    for picker, position in url.picks.items():
+        ss[picked_position_key(picker)] = position  # so the address keeps it until the page has drawn the picker
     return url.page if url.page != current_page else None
 
 
@@ -163,9 +180,11 @@ def shareable_params(page_name: str) -> dict[str, str]:
     stat = ss.get(ATLAS_STAT) if page_name == ATLAS_PAGE else None
     corpus = ss.get(ATLAS_CORPUS) if page_name == ATLAS_PAGE else None
     dtype = ss.get("dtype", models.DEFAULT_DTYPE)
+    pickers = TOKEN_PICKERS.get(page_name, {}).values()
+    picks = {key: ss[picked_position_key(key)] for key in pickers if picked_position_key(key) in ss}
     params = to_params(
         ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat, dtype,
-        corpus,
+        corpus, picks,
     )  # fmt: skip
     linked = pending_linked_model()
     if linked is not None:  # not loaded yet: a copy of the address must ask for it again, not for the stand-in

@@ -26,6 +26,20 @@ MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; th
 # Set in a link whose text was too long to carry: without it the recipient silently got the default sentence.
 TEXT_OMITTED = "text_omitted"
 
+# The token pickers (ui.widgets.token_picker) whose pick a link carries, by page: {URL field: picker key}. The
+# value is the picked token's position in the text. A page's new picker gets its field here.
+TOKEN_PICKERS: dict[str, dict[str, str]] = {
+    "start": {"query": "start_query", "value_query": "start_values_query"},
+    "masking": {"query": "masking_query"},
+    "inside_head": {"query": "mech_cell_query", "key": "mech_cell_key"},
+    "embedding_shifts": {"query": "mech_shift_query"},
+    "head_finder": {"query": "mech_find_query"},
+    "experiments": {"after": "exp_predict_at", "follow": "exp_position"},
+    "logit_lens": {"position": "lens_position"},
+    "contributions": {"token": "flow_token"},
+}
+MAX_POSITION = 10**6  # far past any token cap; bounds what a link can ask for
+
 _TRUE = {"on", "true", "1", "yes", "causal"}
 _FALSE = {"off", "false", "0", "no", "bidirectional"}
 
@@ -45,6 +59,7 @@ class ViewState:
     warnings: list[str] = field(default_factory=list)
     requested_model: str | None = None  # a hub id / local folder the link names: loaded only if the user says so
     dtype: str | None = None  # the weights' dtype the link asks for (None: not said); the device decides if it runs
+    picks: dict[str, int] = field(default_factory=dict)  # {token picker key: position} on the link's page
 
 
 def _first(value: str | list[str] | None) -> str | None:
@@ -106,7 +121,21 @@ def parse_params(
         _read_corpus(state, value["corpus"])
     if value["dtype"] is not None:
         _read_dtype(state, value["dtype"], list(dtypes))
+    for name, key in TOKEN_PICKERS.get(state.page, {}).items():
+        if (raw := _first(params.get(name))) is not None:
+            _read_pick(state, name, key, raw)
     return state
+
+
+def _read_pick(state: ViewState, name: str, key: str, raw: str) -> None:
+    """A picked token's position; whether the text has it is the picker's to say (ui.widgets.token_picker)."""
+    if raw.isascii() and raw.isdigit() and int(raw) < MAX_POSITION:
+        state.picks[key] = int(raw)
+    else:
+        what = name.replace("_", " ").capitalize()
+        state.warnings.append(
+            f"{what} token {markdown_literal(raw)} in the link is not a token position; showing the page's own pick."
+        )
 
 
 def _read_corpus(state: ViewState, corpus: str) -> None:
@@ -230,13 +259,15 @@ def to_params(
     stat: str | None = None,
     dtype: str = DEFAULT_DTYPE,
     corpus: str | None = None,
+    picks: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
     """The shareable subset of the view, as strings for st.query_params.
 
     A text longer than MAX_TEXT_CHARS is left out: a link could not carry it back (parse_params cuts
     it) and a page of text in the address bar breaks servers' header limits. The app says so, and the link
     carries TEXT_OMITTED instead, for the recipient's app to say so too. The weights'
-    dtype is written only when it is not the default float32, so existing links stay as they were.
+    dtype is written only when it is not the default float32, so existing links stay as they were. `picks`:
+    {token picker key: position}; those of `page`'s pickers (TOKEN_PICKERS) are written.
     """
     params = {
         "model": model,
@@ -253,6 +284,9 @@ def to_params(
         params["stat"] = stat
     if corpus is not None and page == ATLAS_PAGE:
         params["corpus"] = corpus
+    for name, key in TOKEN_PICKERS.get(page, {}).items():
+        if picks and key in picks:
+            params[name] = str(picks[key])
     if dtype != DEFAULT_DTYPE:
         params["dtype"] = dtype
     if len(text) > MAX_TEXT_CHARS:

@@ -11,7 +11,8 @@ from typing import Any
 import streamlit as st
 
 from ui.context import PageContext
-from ui.shell import shareable_params
+from ui.shell import SHELL_PAGE, URL_PICKS, picked_position_key, shareable_params
+from ui.url import TOKEN_PICKERS
 from viz.figures.layout import click_select_config, selected_point
 from viz.labels import SPACE_MARK, byte_piece_note, counted, token_strip
 from viz.views.patterns import (
@@ -220,27 +221,44 @@ def _still_there(picked: Sequence[str], labels: Sequence[str]) -> list[int]:
     return [i for i, label in enumerate(labels) if label in wanted]
 
 
-def token_picker(label: str, labels: Sequence[str], default: int, key: str, where: Any = st) -> int:
-    """A position picked by its label ("3: ␣creature", from viz.labels.readable_token_labels).
+def token_picker(label: str, labels: Sequence[str], default: int, key: str, where: Any = st, first: int = 0) -> int:
+    """A position picked by its label ("3: ␣creature", from viz.labels.readable_token_labels); `labels` name the
+    text's positions `first`, `first` + 1, … (a window of a long text), and the index into them is returned.
 
     The widget's key carries a digest of the labels, so a new text gives a new widget listing the new tokens
     (with a fixed key the browser kept showing the last text's labels). The pick survives a text change only
-    where the same token stands at the same position; otherwise the page's default is picked.
+    where the same token stands at the same position; otherwise the page's default is picked. A shared link's
+    position (ui/url.py TOKEN_PICKERS) is picked once, when the text has it; the pick goes back into the address.
     """
     memory = _picked_key(key)
     kept = _still_there(st.session_state.get(memory, []), labels)
     index = kept[0] if kept else min(max(default, 0), len(labels) - 1)
-    picked = int(
-        where.selectbox(
-            label,
-            range(len(labels)),
-            index=index,
-            format_func=labels.__getitem__,
-            key=f"{key}_{labels_digest(labels)}",
+    linked = st.session_state.get(URL_PICKS, {}).pop(key, None)
+    if linked is not None and first <= linked < first + len(labels):
+        index = linked - first
+    elif linked is not None:
+        where.warning(
+            f"{label}: the link picks token {linked}, which this list does not hold (positions {first}–"
+            f"{first + len(labels) - 1}); showing {first + index}.",
+            icon=":material/warning:",
         )
-    )
+    widget = f"{key}_{labels_digest(labels)}"
+    if linked is not None:
+        st.session_state.pop(widget, None)  # the link's pick wins over a widget already drawn for this text
+    picked = int(where.selectbox(label, range(len(labels)), index=index, format_func=labels.__getitem__, key=widget))
     st.session_state[memory] = [labels[picked]]
+    _mirror_pick(key, first + picked)
     return picked
+
+
+def _mirror_pick(key: str, position: int) -> None:
+    """Keep the picked position for links to this page, and in the address bar when the picker is on the page shown
+    (the frame writes the address before the page runs, so a new pick is written here)."""
+    st.session_state[picked_position_key(key)] = position
+    page = st.session_state.get(SHELL_PAGE)
+    for name, picker in TOKEN_PICKERS.get(page, {}).items():
+        if picker == key and st.query_params.get(name) != str(position):
+            st.query_params[name] = str(position)
 
 
 def _picked_key(key: str) -> str:
@@ -248,11 +266,12 @@ def _picked_key(key: str) -> str:
     return f"_{key}_picked"
 
 
-def hand_pick_to(key: str, label: str) -> None:
-    """Have the token picker `key` of another page open on `label` ("3: ␣creature"), as if picked there: a step
-    that looks at one query hands it to the page its Go deeper link opens (that picker follows it only while the
-    label names the same token at the same position)."""
+def hand_pick_to(key: str, label: str, position: int) -> None:
+    """Have the token picker `key` of another page open on `label` ("3: ␣creature", at `position`), as if picked
+    there: a step that looks at one query hands it to the page its Go deeper link opens (that picker follows it only
+    while the label names the same token at the same position), and the link carries it."""
     st.session_state[_picked_key(key)] = [label]
+    st.session_state[picked_position_key(key)] = position
 
 
 def token_multi_picker(

@@ -334,6 +334,8 @@ def test_the_softmax_steps_query_goes_deeper_with_the_reader() -> None:
     from tests.app.helpers import keyed
 
     at = open_app(step="softmax")
+    links = [e.proto for e in at.main.get("page_link") if e.proto.page == "inside_head"]
+    assert links and all("query=3" in link.query_string.split("&") for link in links), links  # a copied link too
     at.switch_page(page_named("inside_head").path).run()
     assert_clean(at)
     assert keyed(at, "selectbox", "mech_cell_query").value == 3  # 3: ␣creature, the step's default query

@@ -6,6 +6,7 @@ import pytest
 
 from app_pages.registry import PAGE_NAMES
 from ui import url as state
+from viz.labels import markdown_literal
 
 # ── URL state ─────────────────────────────────────────────────────────────────────────────────
 MODELS = ["smollm2-135m", "minilm-l6"]
@@ -127,3 +128,45 @@ def test_a_text_left_out_of_the_link_is_marked_and_the_recipient_told() -> None:
     assert got.text == state.DEFAULT_TEXT and len(got.warnings) == 1
     assert "too long to share in a URL" in got.warnings[0] and "paste it into the sidebar" in got.warnings[0]
     assert state.parse_params({"text": "hi"}, MODELS, "smollm2-135m", PAGE_NAMES).warnings == []
+
+
+# ── Picked token positions ──────────────────────────────────────────────────────────────────────
+def test_a_link_carries_the_tokens_picked_on_its_page() -> None:
+    """A shared link reopened Inside one head on the last token, whatever query and key the sender had picked."""
+    picks = {"mech_cell_query": 3, "mech_cell_key": 1}
+    params = state.to_params("minilm-l6", "t", 0, 0, True, "rows", "inside_head", picks=picks)
+    assert (params["query"], params["key"]) == ("3", "1")
+    got = state.parse_params(params, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert got.picks == {"mech_cell_query": 3, "mech_cell_key": 1} and got.warnings == []
+    assert state.parse_params({"query": "3"}, MODELS, "smollm2-135m", PAGE_NAMES, shown_page="inside_head").picks == {
+        "mech_cell_query": 3
+    }  # the page of the address
+
+
+def test_only_the_pickers_of_the_links_page_are_read_and_written() -> None:
+    picks = {"mech_cell_query": 3, "lens_position": 5}
+    assert "query" not in state.to_params("m", "t", 0, 0, True, "rows", "patterns", picks=picks)  # no picker there
+    assert state.to_params("m", "t", 0, 0, True, "rows", "logit_lens", picks=picks)["position"] == "5"
+    got = state.parse_params({"page": "logit_lens", "query": "3", "position": "5"}, MODELS, "m", PAGE_NAMES)
+    assert got.picks == {"lens_position": 5} and got.warnings == []
+
+
+@pytest.mark.parametrize("raw", ["three", "-1", "1e9", "<b>2</b>"])
+def test_a_picked_token_that_is_no_position_falls_back_with_a_warning(raw: str) -> None:
+    got = state.parse_params({"page": "inside_head", "key": raw}, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert got.picks == {} and len(got.warnings) == 1
+    assert got.warnings[0].startswith(f"Key token {markdown_literal(raw)} in the link"), got.warnings  # as text
+
+
+def test_every_token_picker_of_the_pages_is_in_the_link() -> None:
+    """A picker added to a page without a URL field would not travel with a link (ui/url.py TOKEN_PICKERS)."""
+    import re
+
+    from app_pages.registry import PAGES_DIR
+
+    keys = set()
+    for script in [*PAGES_DIR.glob("*.py"), *(PAGES_DIR.parent / "ui").glob("*.py")]:
+        for call in re.finditer(r"token_picker\((.*?)\)\s*(?:#.*)?$", script.read_text(), re.S | re.M):
+            keys.update(re.findall(r'"((?:mech|start|lens|flow|exp|masking)_[a-z_]+)"', call.group(1)))
+    registered = {key for fields in state.TOKEN_PICKERS.values() for key in fields.values()}
+    assert keys and keys == registered, (sorted(keys), sorted(registered))

@@ -71,3 +71,17 @@ def test_every_picker_lists_the_new_texts_tokens(mech_page, mech_url) -> None:
             assert not stale, (link, label, stale)
             assert any(OWN_WORDS[other][0] in o for o in options), (link, label, options)
         shown, other = other, shown
+
+
+def test_a_link_opens_on_its_picked_tokens_and_the_address_follows_a_pick(mech_page, mech_url) -> None:
+    """The picks travel in the address (ui/url.py TOKEN_PICKERS): a link opens on them, a new pick rewrites it."""
+    page = mech_page
+    page.goto(f"{mech_url}/inside_head?text={FIRST.replace(' ', '+')}&query=3&key=1")
+    wait_rerun_done(page)
+    query = offered(page, "Query i (the token that is looking)")[0]
+    assert "3: ␣creature" in query and "key=1" in page.url and "query=3" in page.url, (query, page.url)
+    widget = page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text("Query i", exact=False)).first
+    widget.get_by_role("combobox").click()
+    page.get_by_role("option", name="4: ␣roamed").click()
+    wait_rerun_done(page)
+    assert "query=4" in page.url and "key=1" in page.url, page.url
