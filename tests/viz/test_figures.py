@@ -361,3 +361,14 @@ def test_a_tall_matrix_thins_its_row_labels_and_keeps_its_axis_title_clear_of_th
     assert len(y.ticktext) < n and plot_px / n * (y.tickvals[1] - y.tickvals[0]) >= 16
     assert [names[int(v)] for v in y.tickvals] == list(y.ticktext)  # each label at its own row
     assert y.title.standoff >= 10 and fig.layout.margin.l >= layout.AXIS_TITLE_PX + y.title.standoff
+
+
+def test_lens_track_names_each_token_in_quotes_and_keeps_the_titles_off_the_top_markers() -> None:
+    """The legend listed the default sentence's followed tokens as a bare ",", "." and "...”", hard to tell apart
+    from the legend's own spacing; they are quoted as the Experiments chart quotes them. And rank 1 lies on the rank
+    chart's top edge, where its markers (drawn unclipped) reached into the title "rank (1 = top)"."""
+    track = LensTrack(labels=[",", "."], probs=np.full((3, 2), 0.5), ranks=np.zeros((3, 2), dtype=int))
+    fig = lens_track_figure(track, "after 'x'")
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["‘,’", "‘.’"]
+    titles = [a for a in fig.layout.annotations if a.text in ("probability", "rank (1 = top)")]
+    assert len(titles) == 2 and all((a.yshift or 0) >= 8 for a in titles), titles

@@ -61,7 +61,7 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("probability", "rank (1 = top)"))
     layers = list(range(track.probs.shape[0]))
     for t, label in enumerate(track.labels):
-        name = plotly_escape(label)
+        name = f"‘{plotly_escape(label)}’"  # quoted, as Experiments quotes tokens: a bare "," is lost in a legend
         hover = [f"{name}<br>after block {k}: {p:.2%}, rank {r + 1}" for k, p, r in
                  zip(layers, track.probs[:, t], track.ranks[:, t], strict=True)]  # fmt: skip
         colour = PALETTE[t % len(PALETTE)]  # one colour per token on both charts: only the left one has a legend
@@ -78,7 +78,8 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
                      row=1, col=2)  # fmt: skip
     fig.update_xaxes(title_text="after block (layer)")
     fig.update_yaxes(automargin=True)
-    fig.update_layout(height=420, margin=dict(l=70, r=10, t=60, b=10), title=dict(text=position_label),
+    fig.update_annotations(yshift=8)  # the subplot titles, clear of the unclipped markers at rank 1 and at 100%
+    fig.update_layout(height=420, margin=dict(l=70, r=10, t=70, b=10), title=dict(text=position_label),
                       legend=dict(orientation="h", y=-0.2))  # fmt: skip
     return fig
 
