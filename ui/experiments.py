@@ -91,7 +91,8 @@ def token_table(name: str, rows: Sequence[Any], table: list[dict[str, Any]], col
     or not: after a new text, a token column sized for ',' cut "␣Einstein" to "␣Einste". A new container is a new
     table, sized to the new tokens."""
     with st.container(key=f"exp_tokens_{name}_{labels_digest([row.token for row in rows])}"):
-        st.dataframe(table, hide_index=True, width="stretch", column_config=column_config, key=f"exp_{name}_table")
+        st.dataframe(table, hide_index=True, width="stretch", height="content", column_config=column_config,
+                     key=f"exp_{name}_table")  # every row: the chart beside it shows them all (up to 20)
 
 
 def pick_spot(trace: Any, readable: Sequence[str], has_lm_head: bool) -> Spot | None:

@@ -4,7 +4,8 @@ st.dataframe draws on a canvas (Glide Data Grid) and sizes its columns to their 
 appears; a table that stays the same element through a rerun keeps those widths. So after a new text, a table sized
 for the last text's short tokens (',', '.') cut the new ones: "␣Einstein" read "␣Einste" at 1280 px. The test
 finds the token column's right border in the canvas's pixels and measures each token's text in the grid's font;
-it also checks that every column is in view (the before/after table's six columns, beside its chart at 1280 px).
+it also checks that every column and every row is in view (the before/after table's six columns, beside its chart at
+1280 px, and its rows: as many as the chart's bars).
 """
 
 from __future__ import annotations
@@ -80,3 +81,7 @@ def test_a_new_texts_long_token_shows_whole_in_both_tables(browser, app_url: str
             scroller = page.locator(f"[class*='st-key-exp_tokens_{name}_'] .dvn-scroller").first
             widths = scroller.evaluate("el => [el.scrollWidth, el.clientWidth]")
             assert widths[0] <= widths[1], f"{name} table at {width} px scrolls sideways: {widths}"
+            # Every row in view: the before/after table held 14 rows beside a chart of all 14 and showed 10, the
+            # rest behind a scroll bar (st.dataframe's default height is ten rows).
+            heights = scroller.evaluate("el => [el.scrollHeight, el.clientHeight]")
+            assert heights[0] <= heights[1], f"{name} table at {width} px scrolls down: {heights}"
