@@ -39,7 +39,7 @@ SCATTER_KEY, X_KEY, Y_KEY = "atlas_scatter", "atlas_x", "atlas_y"  # the two-sta
 
 
 def _top_text(data: atlas.AtlasData, stat: str, layer: int, head: int) -> str | None:
-    found = data.examples.get((stat, layer, head), [])
+    found = data.head_examples(stat, layer, head, lowest=bool(st.session_state.get("atlas_lowest")))
     return found[0]["text"] if found and found[0]["kind"] == "text" else None
 
 
@@ -276,12 +276,15 @@ st.subheader(f"Layer {ctx.layer}, head {ctx.head} (the sidebar's head)")
 standings = head_profile(data.values, data.statistics, ctx.layer, ctx.head)
 st.caption("Red: this head; grey: every head of the model. Hover for the value and its rank.")
 show_chart(profile_figure(standings, STATISTIC_LABELS), "atlas_profile")
+end = "lowest" if lowest and data.has_lowest else "highest"  # the table's order, where the atlas has both ends
 st.markdown(
-    f"**Top examples for {STATISTIC_LABELS[stat]}**: the head's highest-value queries over the corpus, whichever way "
-    "the table ranks (the query is outlined, the key the value is about dotted; shading = the query's weight on "
-    "each key)"
+    f"**Examples for {STATISTIC_LABELS[stat]}**: the head's {end}-value queries over the corpus, as the table ranks "
+    "(the query is outlined, the key the value is about dotted; shading = the query's weight on each key)"
 )
-for i, example in enumerate(data.examples.get((stat, ctx.layer, ctx.head), [])):
+if lowest and not data.has_lowest:
+    st.caption("This atlas kept only each head's highest-value examples (it was computed before the lowest were "
+               "kept): compute it again for the lowest.")  # fmt: skip
+for i, example in enumerate(data.head_examples(stat, ctx.layer, ctx.head, lowest=end == "lowest")):
     row = example_row(example, atlas.example_document(ctx.model, example, int(data.settings["max_tokens"])))
     st.caption(row.caption)
     show_chart(example_figure(row), f"atlas_example_{i}")

@@ -53,6 +53,17 @@ class AtlasData:
     def nbytes(self) -> int:  # the cache's byte budget counts the arrays; examples are small
         return int(self.values.nbytes + self.n_queries.nbytes) + 2_000 * len(self.examples)
 
+    def head_examples(self, statistic: str, layer: int, head: int, lowest: bool = False) -> list[dict]:
+        """A head's examples for a statistic, best first: its highest-value queries, or with `lowest` its lowest
+        (an atlas made before the lowest were kept has only the highest: `has_lowest`)."""
+        end = "lowest" if lowest else "highest"
+        return [e for e in self.examples.get((statistic, layer, head), []) if e.get("end", "highest") == end]
+
+    @property
+    def has_lowest(self) -> bool:
+        """Whether the job kept each head's lowest-value examples too (atlases made before 2026-12-03 did not)."""
+        return any(e.get("end") == "lowest" for found in self.examples.values() for e in found)
+
     @property
     def outdated(self) -> bool:
         """Made before the statistics' current definitions (attention_core.atlas.statistics.STATISTICS_VERSION;

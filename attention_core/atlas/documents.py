@@ -20,7 +20,8 @@ from attention_core.api import Model
 from attention_core.atlas import statistics as st
 from attention_core.trace import Trace
 
-EXAMPLES_PER_HEAD = 3  # top examples kept per head and statistic
+EXAMPLES_PER_HEAD = 3  # examples kept per head and statistic at each end (the highest values, the lowest)
+ENDS = ("highest", "lowest")  # an example's `end`: ranked lowest first (entropy: focused heads) shows the lowest
 WINDOW = 16  # tokens of context stored with an example
 TOP_KEYS = 5  # the example query's strongest keys, stored with their weights
 KEY_WINDOW = 5  # tokens of context around the statistic's key when it lies outside the query's window
@@ -69,11 +70,17 @@ def _key_window(focus: int, lo: int, hi: int, n: int) -> tuple[int, int]:
 
 @dataclass
 class _Part:
-    """One (layer, head, statistic)'s running sum, count and top examples within a batch."""
+    """One (layer, head, statistic)'s running sum, count and examples at each end within a batch."""
 
     total: float = 0.0
     n_queries: int = 0
-    top: list = field(default_factory=list)  # heap of (value, -doc_id, -query, example dict)
+    # Heaps of (rank…, example dict), the weakest on top: rank (value, -doc_id, -query) for the highest values,
+    # (-value, -doc_id, -query) for the lowest; so at each end the earlier document, then query, wins a tie.
+    top: list = field(default_factory=list)
+    bottom: list = field(default_factory=list)
+
+    def heap(self, end: str) -> list:
+        return self.top if end == "highest" else self.bottom
 
 
 def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, value: float, focus: int) -> dict:
@@ -106,13 +113,13 @@ def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, 
     }
 
 
-def _makes_the_top(part: _Part, rank: tuple) -> bool:
-    return len(part.top) < EXAMPLES_PER_HEAD or rank > part.top[0][:3]
+def _makes_the_cut(heap: list, rank: tuple) -> bool:
+    return len(heap) < EXAMPLES_PER_HEAD or rank > heap[0][:3]
 
 
-def _keep(part: _Part, entry: tuple) -> None:
-    """Push an example (rank…, example) onto the part's heap of its best ones, dropping the weakest past the limit."""
-    (heapq.heappush if len(part.top) < EXAMPLES_PER_HEAD else heapq.heapreplace)(part.top, entry)
+def _keep(heap: list, entry: tuple) -> None:
+    """Push an example (rank…, example) onto a heap of the best ones, dropping the weakest past the limit."""
+    (heapq.heappush if len(heap) < EXAMPLES_PER_HEAD else heapq.heapreplace)(heap, entry)
 
 
 class BatchStats:
@@ -144,23 +151,23 @@ class BatchStats:
             for head in range(patterns.shape[0]):
                 self.parts.setdefault((layer, head, name), _Part())
             return
-        per_query = torch.nan_to_num(values.per_query, nan=-np.inf)  # (n_heads, n)
-        per_query[:, : first_example_query(name, trace.causal)] = -np.inf
-        best = per_query.max(dim=1)  # each head's best query in this text
-        if not torch.isfinite(best.values).any():  # a text too short to give an example
-            best = None
+        first = first_example_query(name, trace.causal)
+        # Each head's highest and lowest example query in this text (none in a text too short to give one).
+        extremes = {end: _extreme(values.per_query, first, end) for end in ENDS}
         for head in range(patterns.shape[0]):
             part = self.parts.setdefault((layer, head, name), _Part())
             part.total += float(values.sums[head])
             part.n_queries += values.n_queries
-            if best is None:
-                continue
-            value, query = float(best.values[head]), int(best.indices[head])
-            rank = (value, -doc_id, -query)  # ties: the earlier document, then the earlier query, wins
-            if _makes_the_top(part, rank):
-                row = patterns[head, query].numpy()
-                focus = focus_key(name, row, query, ids, period)  # ids: the trace's, made once in add_trace
-                _keep(part, (*rank, _example(trace, row, doc_id, kind, query, value, focus)))
+            for end, found in extremes.items():
+                if found is None:
+                    continue
+                value, query = float(found[0][head]), int(found[1][head])
+                rank = (value if end == "highest" else -value, -doc_id, -query)
+                if _makes_the_cut(part.heap(end), rank):
+                    row = patterns[head, query].numpy()
+                    focus = focus_key(name, row, query, ids, period)  # ids: the trace's, made once in add_trace
+                    example = _example(trace, row, doc_id, kind, query, value, focus) | {"end": end}
+                    _keep(part.heap(end), (*rank, example))
 
     def merge(self, other: BatchStats) -> None:
         """Add another batch's (or document's) statistics to these: sums and counts add, and the top examples
@@ -169,9 +176,10 @@ class BatchStats:
             part = self.parts.setdefault(key, _Part())
             part.total += theirs.total
             part.n_queries += theirs.n_queries
-            for entry in theirs.top:
-                if _makes_the_top(part, entry[:3]):
-                    _keep(part, entry)
+            for end in ENDS:
+                for entry in theirs.heap(end):
+                    if _makes_the_cut(part.heap(end), entry[:3]):
+                        _keep(part.heap(end), entry)
         for kind, n in other.n_docs.items():
             self.n_docs[kind] += n
 
@@ -191,9 +199,20 @@ class BatchStats:
             ),
             "batch_docs": np.full(len(keys), sum(self.n_docs.values()), dtype=np.int64),
             "examples": np.array(
-                [json.dumps([e[3] for e in sorted(p.top, reverse=True)]) for p in parts], dtype=object
+                [json.dumps([e[3] for end in ENDS for e in sorted(p.heap(end), reverse=True)]) for p in parts],
+                dtype=object,
             ),
         }
+
+
+def _extreme(per_query: torch.Tensor, first: int, end: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Each head's highest (or lowest) value over the queries from `first` on, with its query; None when no query
+    there qualified (NaN: the statistic leaves it out)."""
+    fill = -np.inf if end == "highest" else np.inf  # a NaN or an excluded query never wins
+    values = torch.nan_to_num(per_query, nan=fill)  # (n_heads, n)
+    values[:, :first] = fill
+    found = values.max(dim=1) if end == "highest" else values.min(dim=1)
+    return (found.values, found.indices) if torch.isfinite(found.values).any() else None  # [n_heads] each
 
 
 def induction_ids(model: Model, index: int, period: int, seed: int) -> tuple[list[int], int]:

@@ -250,6 +250,9 @@ def reduce_rows(batches: Iterable[dict], n_text: int, n_induction: int) -> tuple
             raise RuntimeError(f"{name} at L{layer}H{head} counted {g['docs']} documents, not {expected}")
         value = math.fsum(g["sums"]) / g["n"] if g["n"] else float("nan")
         stats.append({"layer": layer, "head": head, "statistic": name, "value": value, "n_queries": g["n"]})
-        top = sorted(g["ex"], key=lambda e: (-e["value"], e["doc_id"], e["query"]))[:EXAMPLES_PER_HEAD]
-        examples += [{"layer": layer, "head": head, "statistic": name, "rank": r, **e} for r, e in enumerate(top)]
+        for end, sign in (("highest", -1), ("lowest", 1)):  # each end's best first; ties: the earlier document
+            mine = [e for e in g["ex"] if e.get("end", "highest") == end]
+            best = sorted(mine, key=lambda e: (sign * e["value"], e["doc_id"], e["query"]))[:EXAMPLES_PER_HEAD]
+            here = {"layer": layer, "head": head, "statistic": name}
+            examples += [{**here, "rank": r, **e, "end": end} for r, e in enumerate(best)]
     return stats, examples

@@ -4,7 +4,8 @@ Every function takes `patterns` [n_heads, n, n] (rows are queries and sum to 1, 
 returns them) and gives per head a *sum* over the qualifying queries and their *count*, so a corpus value is
 Σ sums ÷ Σ counts: a mean over every qualifying (text, query) pair, not a mean of per-text means. They also
 give each qualifying query's own value [n_heads, n] (NaN where a query does not qualify), from which the job
-keeps the top examples. The formulas are in docs/atlas.md; the names are the Parquet `statistic` column.
+keeps the examples (each head's highest and lowest values).
+The formulas are in docs/atlas.md; the names are the Parquet `statistic` column.
 """
 
 from __future__ import annotations

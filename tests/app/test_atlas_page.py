@@ -287,3 +287,43 @@ def test_an_atlas_made_before_the_statistics_changed_says_so(monkeypatch, small_
     assert examples_path(old / "smollm2-135m.parquet").is_file()
     at = atlas_page(monkeypatch, old)
     assert any("before" in w.value and "duplicate token" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def _example_values(at: AppTest) -> list[float]:
+    """The values the example captions show ("document 3, query 12 — value 0.981; …"), in order."""
+    import re
+
+    return [float(m.group(1)) for c in at.caption if (m := re.search(r"— value (-?[0-9.]+);", c.value))]
+
+
+def test_ranked_lowest_first_the_head_shows_its_lowest_examples(monkeypatch, small_atlas, tmp_path):
+    """Ranked lowest first (entropy: the most focused heads), the head's examples were still its highest-entropy,
+    most spread queries. They follow the table's order now; an atlas made before the lowest were kept says so."""
+    folder, _ = small_atlas
+    examples = pq.read_table(folder / "smollm2-135m.examples.parquet").to_pandas()
+    mine = examples[(examples.statistic == "entropy") & (examples.layer == 3) & (examples["head"] == 2)]
+    at = atlas_page(monkeypatch, folder, stat="entropy")
+    highest = mine[mine.end == "highest"].sort_values("rank").value.round(3).tolist()
+    assert _example_values(at) == pytest.approx(highest, abs=1e-3)
+    at.toggle(key="atlas_lowest").set_value(True).run()
+    lowest = mine[mine.end == "lowest"].sort_values("rank").value.round(3).tolist()
+    assert _example_values(at) == pytest.approx(lowest, abs=1e-3) and lowest[0] < highest[-1]
+    assert any("lowest-value queries" in m.value for m in at.markdown)
+    old = tmp_path / "old"  # the same atlas as one made before: highest examples only, no `end` column
+    old.mkdir()
+    pq.write_table(pq.read_table(folder / "smollm2-135m.parquet"), old / "smollm2-135m.parquet")
+    kept = pq.read_table(folder / "smollm2-135m.examples.parquet").to_pandas()
+    kept = kept[kept.end == "highest"].drop(columns="end")
+    pq.write_table(pa_table(kept, folder), old / "smollm2-135m.examples.parquet")
+    at = atlas_page(monkeypatch, old, stat="entropy")
+    at.toggle(key="atlas_lowest").set_value(True).run()
+    assert _example_values(at) == pytest.approx(highest, abs=1e-3)
+    assert any("computed before the lowest were kept" in c.value for c in at.caption)
+
+
+def pa_table(frame: pd.DataFrame, folder) -> object:
+    """`frame` as an Arrow table with the run's settings the atlas files carry (tables.META_KEY)."""
+    import pyarrow as pa
+
+    meta = pq.read_table(folder / "smollm2-135m.examples.parquet").schema.metadata
+    return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(meta)

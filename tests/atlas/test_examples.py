@@ -1,15 +1,18 @@
-"""The atlas's top examples on a tiny random GPT-2 (causal): chosen where a query has keys to choose from, and
-each carries the key its value is about, with the weights around that key when it lies outside the strip."""
+"""The atlas's examples (each head's highest and lowest) on a tiny random GPT-2 (causal): chosen where a query
+has keys to choose from, and each carries the key its value is about, with the weights around that key when it
+lies outside the strip."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from attention_core.api import load_model
 from attention_core.atlas import job
+from attention_core.atlas import statistics as st
 from attention_core.atlas.corpus import Document
-from attention_core.atlas.documents import MIN_EXAMPLE_KEYS, induction_ids
+from attention_core.atlas.documents import MIN_EXAMPLE_KEYS, first_example_query, induction_ids
 from tests.tiny_models import CORPUS, save_tiny_gpt2
 
 TOL = 1e-6  # weights are stored rounded to 6 decimals
@@ -71,3 +74,29 @@ def test_each_example_names_the_key_its_value_is_about(atlas) -> None:
         assert k <= focus < k + len(e["key_tokens"]) and not (lo <= k < end)  # apart from the query's window
         np.testing.assert_allclose(e["key_weights"], row[k : k + len(e["key_tokens"])], atol=TOL)
     assert outside > 0  # induction keys (20 back) and mean distance's strongest keys lie outside the strip
+
+
+def test_each_head_keeps_its_lowest_examples_beside_its_highest(atlas) -> None:
+    """Ranked lowest first (entropy: the most focused heads), a head showed its highest-value queries: the most
+    spread ones. The job now keeps both ends: the lowest are the smallest values over every qualifying example
+    query of every document, ascending, each the model's own number at that query."""
+    model, settings, examples = atlas
+    by_head: dict[tuple, dict[str, list[dict]]] = {}
+    for e in examples:
+        by_head.setdefault((e["layer"], e["head"], e["statistic"]), {}).setdefault(e["end"], []).append(e)
+    assert by_head and all(set(ends) == {"highest", "lowest"} for ends in by_head.values()), by_head.keys()
+    for ends in by_head.values():
+        low, high = ends["lowest"], ends["highest"]
+        assert [e["rank"] for e in low] == list(range(len(low))) == [e["rank"] for e in high]
+        assert [e["value"] for e in low] == sorted(e["value"] for e in low) and low[0]["value"] <= high[-1]["value"]
+    texts = [model.trace(" ".join(CORPUS[i : i + 4]), max_tokens=settings.max_tokens) for i in range(4)]
+    for layer, head in ((0, 0), (1, 2)):
+        values = []
+        for trace in texts:
+            per_query = st.text_statistics(trace.layer_patterns(layer), torch.tensor(trace.token_ids), True)
+            found = per_query["entropy"].per_query[head, first_example_query("entropy", True) :]
+            values += [float(v) for v in found if np.isfinite(float(v))]
+        lowest = by_head[(layer, head, "entropy")]["lowest"][0]
+        assert lowest["value"] == pytest.approx(min(values), abs=TOL)
+        row = _row(model, settings, lowest)
+        assert row[lowest["focus_key"]] == pytest.approx(row.max(), abs=TOL)  # entropy's focus: the strongest key

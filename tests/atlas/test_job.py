@@ -57,8 +57,10 @@ def test_in_process_values_equal_the_statistics_computed_by_hand(tiny):
     value, n = got[(1, 2, "previous_token")]
     assert n == counts and value == pytest.approx(sums / counts, abs=1e-6)
     assert got[(0, 0, "induction")][1] == settings.induction_sequences * settings.induction_period
-    best = [e for e in examples if (e["layer"], e["head"], e["statistic"]) == (1, 2, "previous_token")]
+    head = [e for e in examples if (e["layer"], e["head"], e["statistic"]) == (1, 2, "previous_token")]
+    best, least = ([e for e in head if e["end"] == end] for end in ("highest", "lowest"))
     assert [e["rank"] for e in best] == [0, 1, 2] and best[0]["value"] >= best[1]["value"] >= best[2]["value"]
+    assert [e["rank"] for e in least] == [0, 1, 2] and least[0]["value"] <= least[1]["value"] <= least[2]["value"]
 
 
 def test_a_worker_tracing_documents_on_two_threads_gives_the_one_thread_rows(tiny, monkeypatch):

@@ -1,11 +1,13 @@
-"""The shipped atlases are the models' own numbers: for every statistic, the best head's top examples are
-recomputed from scratch (trace the example's text, take the head's pattern, apply the statistic) and must match
-the stored value and weights. Tolerance: 1e-5 (float32 patterns, values stored as float64, weights rounded to
-6 decimals), and for values past 1 (a mean distance in tokens reaches ~250) 1e-6 of the value: one float32 step
-at 248 is 1.5e-5, and another CPU's vector width sums the same weights in another order (a 2026-12-02 machine
-got 247.77922 for the stored 247.77924)."""
+"""The shipped atlases are the models' own numbers: for every statistic, the best head's highest example and the
+least head's lowest example are recomputed from scratch (trace the example's text, take the head's pattern, apply
+the statistic) and must match the stored value and weights. Tolerance: 1e-5 (float32 patterns, values stored as
+float64, weights rounded to 6 decimals), and for values past 1 (a mean distance in tokens reaches ~250) 1e-6 of the
+value: one float32 step at 248 is 1.5e-5, and another CPU's vector width sums the same weights in another order (a
+2026-12-02 machine got 247.77922 for the stored 247.77924)."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -34,10 +36,12 @@ def test_shipped_atlas_examples_recompute_exactly(name, request):
     model = request.getfixturevalue("smollm" if name.startswith("smollm") else "minilm")
     data = load_atlas(path)
     assert data.settings["corpus"] == "default" and data.settings["n_documents"] >= 900
-    for s, stat in enumerate(data.statistics):
-        layer, head = np.unravel_index(np.nanargmax(data.values[s]), data.values[s].shape)
-        examples = data.examples[(stat, int(layer), int(head))]
-        assert examples, (stat, layer, head)
+    assert data.has_lowest  # each head's lowest examples too, for the table ranked lowest first
+    ends = ((np.nanargmax, False), (np.nanargmin, True))  # the best head's highest example, the least's lowest
+    for (s, stat), (pick, lowest) in itertools.product(enumerate(data.statistics), ends):
+        layer, head = np.unravel_index(pick(data.values[s]), data.values[s].shape)
+        examples = data.head_examples(stat, int(layer), int(head), lowest=lowest)
+        assert examples, (stat, layer, head, lowest)
         example = examples[0]
         trace = _recomputed(model, example, data.settings)
         patterns = trace.layer_patterns(int(layer))  # [n_heads, n, n]

@@ -31,7 +31,7 @@ def test_a_grid_cell_opens_its_head_with_its_top_example(mech_page, mech_url) ->
     data = load_atlas(SHIPPED / "smollm2-135m.parquet")
     stat = data.statistics.index("previous_token")
     layer, head = (int(i) for i in divmod(int(data.values[stat].argmax()), data.values.shape[2]))
-    example_text = data.examples[("previous_token", layer, head)][0]["text"]
+    example_text = data.head_examples("previous_token", layer, head)[0]["text"]
     page = mech_page
     page.goto(f"{mech_url}/?page=patterns&text=a+fluffy+blue+creature")
     page.get_by_role("link", name="Head atlas").wait_for()
@@ -58,7 +58,7 @@ def test_a_point_of_the_two_statistic_scatter_opens_its_head(mech_page, mech_url
     plot.wait_for(state="visible")
     wait_rerun_done(page)
     query = click_head(page, plot, layer, head)
-    assert query["text"] == [data.examples[("previous_token", layer, head)][0]["text"]]
+    assert query["text"] == [data.head_examples("previous_token", layer, head)[0]["text"]]
 
 
 def test_a_corpus_uploads_through_the_browser_and_a_bad_one_says_why(mech_page, mech_url, tmp_path) -> None:
