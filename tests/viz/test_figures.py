@@ -372,3 +372,20 @@ def test_lens_track_names_each_token_in_quotes_and_keeps_the_titles_off_the_top_
     assert [t.name for t in fig.data if t.showlegend is not False] == ["‘,’", "‘.’"]
     titles = [a for a in fig.layout.annotations if a.text in ("probability", "rank (1 = top)")]
     assert len(titles) == 2 and all((a.yshift or 0) >= 8 for a in titles), titles
+
+
+def test_log_axes_label_every_tick_with_its_whole_value() -> None:
+    """Browser review, Parameters at 1024 px: the timing chart's log axis wrote its minor ticks bare ("2, 1, 9, 8,
+    7 … 3, 2" for 0.2 s … 0.9 s and 2 s), so 0.2 s read as 2 s, and the context chart's x axis read "2 5 2 5"; and
+    the first point's label was cut to ".61 s" (0.161 s, written left of the leftmost point). Ticks are 1, 2, 5 of
+    each decade, each written whole, and the point labels are drawn unclipped, the first one to its right."""
+    from viz.figures.mechanism import context_growth, timing_figure
+
+    fig = timing_figure([64, 256, 1024], [0.1609, 0.4575, 2.1246], "t")
+    assert list(fig.layout.yaxis.ticktext) == ["0.1", "0.2", "0.5", "1", "2", "5"]
+    assert list(fig.layout.xaxis.ticktext) == ["50", "100", "200", "500", "1,000", "2,000"]
+    assert fig.data[0].cliponaxis is False and fig.data[0].textposition[0].endswith("right")
+    growth = context_growth([512, 2048, 8192, 32768], [1e8, 2e9, 3e10, 5e11], [2e8, 4e9, 6e10, 1e12], "t")
+    assert list(growth.layout.xaxis.ticktext)[:4] == ["500", "1,000", "2,000", "5,000"]
+    many = context_growth([16, 128, 1024, 8192], [1e5] * 4, [2e5] * 4, "t")  # over many decades: the decades
+    assert list(many.layout.xaxis.ticktext) == ["10", "100", "1,000", "10,000"]

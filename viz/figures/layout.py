@@ -181,6 +181,31 @@ def auto_margins(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def one_two_five(lo: float, hi: float) -> list[float]:
+    """1, 2 and 5 of each decade from `lo` to `hi` (both > 0), the ticks of a log axis."""
+    ticks, decade = [], 10.0 ** math.floor(math.log10(lo))
+    while decade <= hi:
+        ticks += [t for t in (round(m * decade, 12) for m in (1, 2, 5)) if lo <= t <= hi]
+        decade *= 10
+    return ticks
+
+
+LOG_AXIS_MAX_TICKS = 8  # past this many 1-2-5 ticks, a log axis labels its decades only (a phone's chart)
+
+
+def log_axis(values: Sequence[float]) -> dict:
+    """A log axis over `values` (all > 0) whose every tick is labelled whole: Plotly's own log ticks write the
+    minor ones bare ("2", "5", or 2…9 between decades), so 0.2 s read as 2 s and 2,000 tokens as 2. Ticks are 1, 2,
+    5 of each decade, from the last at or below the smallest value to the first at or above the largest; over
+    many decades, the decades alone."""
+    lo, hi = float(min(values)), float(max(values))
+    wide = one_two_five(10.0 ** math.floor(math.log10(lo)), 10.0 ** (math.floor(math.log10(hi)) + 1))
+    ticks = [t for t in wide if t >= max(x for x in wide if x <= lo) and t <= min(x for x in wide if x >= hi)]
+    if len(ticks) > LOG_AXIS_MAX_TICKS:
+        ticks = [t for t in wide if math.log10(t).is_integer() and lo / 10 < t < hi * 10]
+    return dict(type="log", tickmode="array", tickvals=ticks, ticktext=[f"{t:,g}" for t in ticks])
+
+
 # A chart whose click selects a head (thumbnails, layer × head grids) counts no double clicks. Plotly calls a second
 # mousedown within `doubleClickDelay` of the first (500 ms in Streamlit's Plotly) a double click, and a double click
 # on such a chart clears the selection instead of selecting the clicked point: a reader who clicked two heads in

@@ -14,6 +14,7 @@ from viz.figures.layout import (
     PALETTE,
     WEIGHT_SCALE,
     matrix_height,
+    one_two_five,
     token_axis,
     token_matrix_layout,
 )
@@ -94,11 +95,7 @@ def rank_range(ranks: np.ndarray) -> list[float]:
 def rank_ticks(worst: float) -> list[int]:
     """1, 2, 5 of each decade up to `worst`: Plotly's own log ticks labelled 20, 30, 40 as "2", "3", "4" (only the
     decades in full), so rank 20 read as rank 2."""
-    ticks, decade = [], 1
-    while decade <= worst:
-        ticks += [t for t in (decade, 2 * decade, 5 * decade) if t <= worst]
-        decade *= 10
-    return ticks
+    return [int(t) for t in one_two_five(1, worst)]
 
 
 def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figure:

@@ -18,6 +18,7 @@ from viz.figures.layout import (
     Orientation,
     auto_margins,
     axis_titles,
+    log_axis,
     oriented,
     red_frame,
     token_axis,
@@ -343,7 +344,7 @@ def context_growth(
         )
     fig.update_layout(
         title=dict(text=plotly_escape(title), font=dict(size=14)),
-        xaxis=dict(title=dict(text="context length n (tokens)"), type="log"),
+        xaxis=dict(title=dict(text="context length n (tokens)")) | log_axis(lengths),
         # SI prefixes (100 MB, 1 GB): Plotly's default writes 10⁹ as "1B" (billion), which beside bytes reads as 1 byte
         yaxis=dict(title=dict(text="bytes for all patterns"), type="log", exponentformat="SI", ticksuffix="B"),
         height=380,
@@ -362,15 +363,17 @@ def timing_figure(lengths: Sequence[int], seconds: Sequence[float], title: str) 
             y=list(seconds),
             mode="lines+markers+text",
             text=[f"{s:.3f} s" for s in seconds],
-            textposition="top left",
+            # Left of each point but the first, whose label left of it ran past the axis and was cut (".61 s").
+            textposition=["bottom right"] + ["top left"] * (len(seconds) - 1),
+            cliponaxis=False,
             line=dict(color="#2ca02c"),
             hovertemplate="n = %{x}<br>%{y:.4f} s<extra></extra>",
         )
     )
     fig.update_layout(
         title=dict(text=plotly_escape(title), font=dict(size=14)),
-        xaxis=dict(title=dict(text="tokens"), type="log"),
-        yaxis=dict(title=dict(text="seconds (best of runs)"), type="log"),
+        xaxis=dict(title=dict(text="tokens")) | log_axis(lengths),
+        yaxis=dict(title=dict(text="seconds (best of runs)")) | log_axis(seconds),
         height=380,
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",
