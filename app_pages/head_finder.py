@@ -183,6 +183,8 @@ repeats_job = derived_job(
     ctx.trace_key, "repeat_statistics", compute=lambda progress: text_repeat_statistics(trace, progress)
 )
 SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the queries after the first
+SHORT_HEADERS = {"entropy": "entropy", "prev": "previous", "first": "first", "distance": "distance",
+                 "induction": "induction", "duplicate": "duplicate"}  # fmt: skip
 # Said under both tables that show these shares, which a one-token text cannot have.
 NO_PREVIOUS = (
     " With one token there is no previous token and no query after the first: those columns are empty (None)."
@@ -336,10 +338,12 @@ st.dataframe(
     key=TABLE_KEY,
     on_select=lambda: open_from_stats_table(H),
     selection_mode="single-row",
-    column_config={label: st.column_config.NumberColumn(format="%.3f") for label in STAT_COLUMNS.values()}
-    | {
-        label: st.column_config.NumberColumn(format="%.3f", help=repeat_help(repeats, key))
-        for key, label in REPEAT_COLUMNS.items()
-    },
-)
+    # Short headers, the full name in each one's tooltip: with the repeat columns the table was 814 px wide in a
+    # 562 px column at 1024 px, and scrolled sideways to "mean distan…".
+    column_config={"layer": st.column_config.NumberColumn(width=56), "head": st.column_config.NumberColumn(width=56)}
+    | {label: st.column_config.NumberColumn(SHORT_HEADERS[key], format="%.3f", help=label)
+       for key, label in STAT_COLUMNS.items()}
+    | {label: st.column_config.NumberColumn(SHORT_HEADERS[key], format="%.3f", help=repeat_help(repeats, key))
+       for key, label in REPEAT_COLUMNS.items()},
+)  # fmt: skip
 show_repeats(repeats)
