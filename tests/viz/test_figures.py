@@ -389,3 +389,9 @@ def test_log_axes_label_every_tick_with_its_whole_value() -> None:
     assert list(growth.layout.xaxis.ticktext)[:4] == ["500", "1,000", "2,000", "5,000"]
     many = context_growth([16, 128, 1024, 8192], [1e5] * 4, [2e5] * 4, "t")  # over many decades: the decades
     assert list(many.layout.xaxis.ticktext) == ["10", "100", "1,000", "10,000"]
+
+
+def test_the_step_heads_title_quotes_the_token_written() -> None:
+    """Browser review: the title ended "…at the step that wrote ," (a bare comma, read as punctuation of the title)."""
+    fig = step_heads_figure(np.full((2, 3), 0.3), ["a", "b", "c"], 0, ",")
+    assert fig.layout.title.text.endswith("at the step that wrote ‘,’"), fig.layout.title.text

@@ -134,7 +134,7 @@ def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written:
                                zmin=0.0, hovertext=hover, hoverinfo="text",
                                colorbar=dict(title=dict(text="weight"))))  # fmt: skip
     fig.update_layout(
-        title=dict(text=f"Layer {layer}, every head, at the step that wrote {plotly_escape(written)}"),
+        title=dict(text=f"Layer {layer}, every head, at the step that wrote ‘{plotly_escape(written)}’"),
         xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token", first) | dict(side="top", tickangle=-45),
         yaxis=dict(title=dict(text="head"), autorange="reversed", dtick=1, automargin=True),
         height=int(260 + 22 * weights.shape[0]), margin=dict(l=60, r=10, t=190, b=10), title_y=0.99,
