@@ -107,7 +107,7 @@ def test_coverage_note_tells_the_truth() -> None:
     q = encode(hand_pattern(), "query", full_max=3, k=2)
     assert "top 2 keys, which hold 78.3 % of its weight on average" in coverage_note(q)
     assert "All 6 tokens' weights are shown" in coverage_note(encode(hand_pattern(), "query"))
-    assert "strongest named above are exact" in coverage_note(q)
+    assert "strongest, named above once you hover a token, are exact" in coverage_note(q)  # not before: none is
 
 
 def test_text_pieces_follow_the_text(smollm, minilm) -> None:

@@ -74,8 +74,8 @@ def how_sentence(direction: str, what: str, causal: bool) -> str:
 def coverage_note(enc: Encoded) -> str:
     """Truthful about what the browser was sent: all weights, or each token's top k and the share they hold."""
     quant = (
-        "The shading is drawn from weights rounded to within 2.8 % (so a long text stays fast); the three strongest "
-        "named above are exact (to 3 significant digits)."
+        "The shading is drawn from weights rounded to within 2.8 % (so a long text stays fast); the three strongest, "
+        "named above once you hover a token, are exact (to 3 significant digits)."
     )
     if enc.layout != "topk":
         return f"All {enc.n} tokens' weights are shown. {quant}"
