@@ -169,5 +169,17 @@ columns["score the softmax sees (masked)"] = [
 ]
 columns["weight without mask"] = [float(w) for w in unmasked[r]]
 columns["weight with mask"] = [float(w) for w in masked[r]]
-st.dataframe(columns, hide_index=True, width="stretch", column_config=fixed_decimals(list(columns)[1:]))
+# Short headers, the full names in their tooltips: at 1024 px the long ones pushed "weight with mask", the column
+# this section is about, out of sight to the right.
+headers = {
+    terms.name: ("score", f"The {terms.name} of query {query} with each key."),
+    "score the softmax sees (masked)": ("masked score", "The score the softmax sees: −∞ where the mask hides the key."),
+    "weight without mask": ("weight, no mask", "The softmax of the scores with no mask: every key gets some weight."),
+    "weight with mask": ("weight, masked", "The softmax of the masked scores: exactly 0 on every hidden key."),
+}
+config = fixed_decimals(list(columns)[1:])
+for name, (label, meaning) in headers.items():
+    config[name] = st.column_config.NumberColumn(label, format="%.4f", help=meaning)
+with st.container(key="masking_row"):  # keyed for the browser test (a plain table has no key of its own)
+    st.dataframe(columns, hide_index=True, width="stretch", column_config=config)
 image_format_radio("img_fmt_masking")

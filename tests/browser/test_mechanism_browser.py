@@ -133,3 +133,18 @@ def test_switching_page_mid_run_keeps_the_shell_state(mech_page, mech_url) -> No
         wait_rerun_done(page)
         assert f"text={text}" in page.url and "mask=on" in page.url and "layer=3" in page.url, page.url
         chart(page, "mech_mole_cos")
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_the_masking_row_table_shows_every_column(browser, mech_url, width: int) -> None:
+    """Browser review at 1024 px: the table of one query's row scrolled sideways and hid "weight with mask", the
+    column the section is about. Short headers, each header's tooltip the full name."""
+    from devtools.browser import new_page
+
+    with new_page(browser, height=2400, timeout_ms=180_000, animations=False, width=width) as page:
+        page.goto(f"{mech_url}/masking?text={TEXT}")
+        scroller = page.locator("[class*='st-key-masking_row'] .dvn-scroller").first
+        scroller.wait_for()
+        wait_rerun_done(page)
+        widths = scroller.evaluate("el => [el.scrollWidth, el.clientWidth]")
+        assert widths[0] <= widths[1], f"the table scrolls sideways at {width} px: {widths}"
