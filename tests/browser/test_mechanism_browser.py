@@ -135,16 +135,28 @@ def test_switching_page_mid_run_keeps_the_shell_state(mech_page, mech_url) -> No
         chart(page, "mech_mole_cos")
 
 
+
+# page and text → the container of a table that must show all its columns (browser review at 1024 px):
+WIDE_TABLES = {
+    # One query's row: it scrolled sideways and hid "weight with mask", the column the section is about (638 px of
+    # columns in 562).
+    f"masking?text={TEXT}": "masking_row",
+    # Every head at a glance, with a text that repeats (induction and duplicate-token columns): 814 px of columns in
+    # 562, scrolled to "mean distan…".
+    "head_finder?text=the+cat+sat+on+the+mat.+the+cat+sat+on+the+mat.": "mech_head_stats",
+}
+
+
 @pytest.mark.parametrize("width", [1024, 1280])
-def test_the_masking_row_table_shows_every_column(browser, mech_url, width: int) -> None:
-    """Browser review at 1024 px: the table of one query's row scrolled sideways and hid "weight with mask", the
-    column the section is about. Short headers, each header's tooltip the full name."""
+@pytest.mark.parametrize("where", sorted(WIDE_TABLES))
+def test_wide_tables_show_every_column(browser, mech_url, where: str, width: int) -> None:
+    """Short headers, each header's tooltip the full name: no table scrolls sideways at 1024 or 1280 px."""
     from devtools.browser import new_page
 
     with new_page(browser, height=2400, timeout_ms=180_000, animations=False, width=width) as page:
-        page.goto(f"{mech_url}/masking?text={TEXT}")
-        scroller = page.locator("[class*='st-key-masking_row'] .dvn-scroller").first
+        page.goto(f"{mech_url}/{where}")
+        scroller = page.locator(f"[class*='st-key-{WIDE_TABLES[where]}'] .dvn-scroller").first
         scroller.wait_for()
         wait_rerun_done(page)
         widths = scroller.evaluate("el => [el.scrollWidth, el.clientWidth]")
-        assert widths[0] <= widths[1], f"the table scrolls sideways at {width} px: {widths}"
+        assert widths[0] <= widths[1], f"{WIDE_TABLES[where]} scrolls sideways at {width} px: {widths}"
