@@ -78,10 +78,13 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
     fig.update_yaxes(type="log", range=span, tickmode="array", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks],
                      row=1, col=2)  # fmt: skip
     fig.update_xaxes(title_text="after block (layer)")
+    fig.update_xaxes(automargin=True)  # the axis titles under their ticks, above the legend's band
     fig.update_yaxes(automargin=True)
     fig.update_annotations(yshift=8)  # the subplot titles, clear of the unclipped markers at rank 1 and at 100%
-    fig.update_layout(height=420, margin=dict(l=70, r=10, t=70, b=10), title=dict(text=position_label),
-                      legend=dict(orientation="h", y=-0.2))  # fmt: skip
+    # The legend in its own band at the foot of the figure: placed under the plot (y=-0.2), its quoted tokens ran
+    # into the axis titles at every width (tests/browser/test_chart_text_fits_browser.py).
+    fig.update_layout(height=450, margin=dict(l=70, r=10, t=70, b=40), title=dict(text=position_label),
+                      legend=dict(orientation="h", yref="container", yanchor="bottom", y=0))  # fmt: skip
     return fig
 
 
