@@ -129,7 +129,7 @@ def parse_params(
 
 def _read_pick(state: ViewState, name: str, key: str, raw: str) -> None:
     """A picked token's position; whether the text has it is the picker's to say (ui.widgets.token_picker)."""
-    if raw.isascii() and raw.isdigit() and int(raw) < MAX_POSITION:
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_POSITION)) and int(raw) < MAX_POSITION:
         state.picks[key] = int(raw)
     else:
         what = name.replace("_", " ").capitalize()

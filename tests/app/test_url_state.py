@@ -151,7 +151,8 @@ def test_only_the_pickers_of_the_links_page_are_read_and_written() -> None:
     assert got.picks == {"lens_position": 5} and got.warnings == []
 
 
-@pytest.mark.parametrize("raw", ["three", "-1", "1e9", "<b>2</b>"])
+# 5,000 digits: past int()'s limit (a ValueError, not a notice); full-width digits pass str.isdigit
+@pytest.mark.parametrize("raw", ["three", "-1", "1e9", "<b>2</b>", "9" * 5000, "１２"])
 def test_a_picked_token_that_is_no_position_falls_back_with_a_warning(raw: str) -> None:
     got = state.parse_params({"page": "inside_head", "key": raw}, MODELS, "smollm2-135m", PAGE_NAMES)
     assert got.picks == {} and len(got.warnings) == 1
