@@ -106,3 +106,14 @@ def test_first_key_shares_leave_out_the_query_that_sees_only_the_first_key():
     sent = np.ones((3, 3))
     assert first_key_shares(pattern, sent) == (0.0, pytest.approx(1 / 3))
     assert np.isnan(first_key_shares(np.ones((1, 1)), np.ones((1, 1)))[0])
+
+
+def test_lens_grid_cells_hold_fewer_characters_as_positions_grow():
+    """Browser review at 1024 px: with the default sentence's 10 positions a cell is ~39 px wide, and 8-character
+    labels ("␣dismant", "(…0x9C)") ran over their neighbours. The cut follows the number of positions shown."""
+    from viz.views.lens import cell_chars
+
+    assert [cell_chars(n) for n in (1, 8, 10, 16)] == [8, 8, 6, 4]
+    ids = np.ones((1, 10, 1), dtype=int)
+    grid = lens_grid(ids, np.full((1, 10, 1), 0.5), ["t"] * 10, {1: " dismantle"}.__getitem__)
+    assert set(grid.cell_text[0]) == {"␣dism…"}

@@ -12,6 +12,14 @@ import numpy as np
 from viz.labels import plotly_escape, predicted_byte_note, predicted_token_label, readable_token
 
 CELL_CHARS = 8  # a cell shows at most this many characters of its token; the hover has all of it
+# The grid's plot is ~390 px wide at 1024 px, and a cell's 10 px text takes ~6 px a character: with the default
+# sentence's 10 positions, 8-character labels ("␣dismant") ran over their neighbours.
+GRID_PLOT_PX, CELL_CHAR_PX = 390, 6
+
+
+def cell_chars(n_positions: int) -> int:
+    """How many characters of its token a cell shows when the grid shows `n_positions` (3 to CELL_CHARS)."""
+    return max(3, min(CELL_CHARS, GRID_PLOT_PX // (CELL_CHAR_PX * max(n_positions, 1))))
 
 # A long text's grid shows this many positions at a time: each position costs n_layers projections onto the
 # whole vocabulary (30 × 49,152 × 576 multiply-adds on SmolLM2), so 64 positions take about a second on two cores
@@ -25,7 +33,7 @@ class LensGrid:
     """Rows are layers (block 0 at the bottom when drawn), columns are positions first, first + 1, ... of the text
     (the whole text, or the window of a long one)."""
 
-    cell_text: list[list[str]]  # [n_layers][n] top-1 token, readable, cut to CELL_CHARS, Plotly-escaped
+    cell_text: list[list[str]]  # [n_layers][n] top-1 token, readable, cut to cell_chars(n), Plotly-escaped
     prob: np.ndarray  # [n_layers, n] its probability under that layer's lens
     hover: list[list[str]]  # [n_layers][n] "layer l · after 'tok'" and the top k with probabilities
     tokens: list[str]  # [n] readable input tokens (the column labels)
@@ -72,12 +80,12 @@ def lens_grid(
     n_layers, n, k = ids.shape
     names = {int(i): predicted_token_label(decode(int(i))) for i in np.unique(ids)}  # a piece by its bytes
     shown = [readable_token(t) for t in tokens]
-    cell_text, hover = [], []
+    cell_text, hover, chars = [], [], cell_chars(n)
     for layer in range(n_layers):
         row_text, row_hover = [], []
         for pos in range(n):
             top = [names[int(i)] for i in ids[layer, pos]]
-            cut = top[0] if len(top[0]) <= CELL_CHARS else top[0][: CELL_CHARS - 1] + "…"
+            cut = top[0] if len(top[0]) <= chars else top[0][: chars - 1] + "…"
             row_text.append(plotly_escape(cut))
             lines = [f"{plotly_escape(t)}  {p:.1%}" for t, p in zip(top, probs[layer, pos], strict=True)]
             head = f"layer {layer} · position {first + pos}, after {plotly_escape(shown[pos])}"
