@@ -395,3 +395,9 @@ def test_the_step_heads_title_quotes_the_token_written() -> None:
     """Browser review: the title ended "…at the step that wrote ," (a bare comma, read as punctuation of the title)."""
     fig = step_heads_figure(np.full((2, 3), 0.3), ["a", "b", "c"], 0, ",")
     assert fig.layout.title.text.endswith("at the step that wrote ‘,’"), fig.layout.title.text
+
+
+def test_an_atlas_example_strip_has_no_stray_tick_beside_it() -> None:
+    """Browser review: a lone "–" stood left of each example strip, the tick mark of its one unlabelled row."""
+    fig = example_figure(ExampleRow(["0: a", "1: b"], ["0: a", "1: b"], np.array([0.4, 0.6]), 1, ""))
+    assert fig.layout.yaxis.showticklabels is False and fig.layout.yaxis.ticks == ""

@@ -62,7 +62,8 @@ def example_figure(row: ExampleRow) -> go.Figure:
     if row.query_index is not None:
         fig.add_shape(red_frame(row.query_index - 0.5, row.query_index + 0.5, -0.5, 0.5))
     fig.update_xaxes(tickangle=-45, type="category", automargin=True, **CELL_AXIS)  # every token, labelled
-    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(showticklabels=False) | CELL_AXIS)
+    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10),
+                      yaxis=dict(showticklabels=False, ticks="") | CELL_AXIS)  # one row: no label, no tick mark
     return fig
 
 
