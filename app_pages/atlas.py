@@ -36,10 +36,11 @@ DEFAULT_CORPUS = atlas.DEFAULT_CORPUS_NAME
 STORED = "_atlas_stored"  # (upload's file id, the StoredCorpus or why the file was refused)
 RANKED = "_atlas_ranked"  # (layer, head) of each table row, for the table's click callback
 SCATTER_KEY, X_KEY, Y_KEY = "atlas_scatter", "atlas_x", "atlas_y"  # the two-statistic scatter and its axes
+LOWEST_KEY = "atlas_lowest"  # the table's "Lowest first" toggle: which end of a head's examples a click opens
 
 
 def _top_text(data: atlas.AtlasData, stat: str, layer: int, head: int) -> str | None:
-    found = data.head_examples(stat, layer, head, lowest=bool(st.session_state.get("atlas_lowest")))
+    found = data.head_examples(stat, layer, head, lowest=bool(st.session_state.get(LOWEST_KEY)))
     return found[0]["text"] if found and found[0]["kind"] == "text" else None
 
 
@@ -240,7 +241,7 @@ with left:
         GRID_KEY, lambda: _open_from_grid(data, stat),
     )  # fmt: skip
 with right:
-    lowest = st.toggle("Lowest first", key="atlas_lowest", help="Rank 1 = the lowest value (entropy: most focused)")
+    lowest = st.toggle("Lowest first", key=LOWEST_KEY, help="Rank 1 = the lowest value (entropy: most focused)")
     ranked = ranked_heads(data.values[si], data.n_queries[si], top=20, lowest_first=lowest)
     st.session_state[RANKED] = [(r.layer, r.head) for r in ranked]
     st.dataframe(

@@ -59,7 +59,7 @@ class AtlasData:
         end = "lowest" if lowest else "highest"
         return [e for e in self.examples.get((statistic, layer, head), []) if e.get("end", "highest") == end]
 
-    @property
+    @functools.cached_property  # read on every run of the page; the examples never change (a frozen, cached atlas)
     def has_lowest(self) -> bool:
         """Whether the job kept each head's lowest-value examples too (atlases made before 2026-12-03 did not)."""
         return any(e.get("end") == "lowest" for found in self.examples.values() for e in found)

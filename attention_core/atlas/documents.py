@@ -74,13 +74,9 @@ class _Part:
 
     total: float = 0.0
     n_queries: int = 0
-    # Heaps of (rank…, example dict), the weakest on top: rank (value, -doc_id, -query) for the highest values,
-    # (-value, -doc_id, -query) for the lowest; so at each end the earlier document, then query, wins a tie.
-    top: list = field(default_factory=list)
-    bottom: list = field(default_factory=list)
-
-    def heap(self, end: str) -> list:
-        return self.top if end == "highest" else self.bottom
+    # By end, a heap of (rank…, example dict), the weakest on top: rank (value, -doc_id, -query) for the highest
+    # values, (-value, -doc_id, -query) for the lowest; so at each end the earlier document, then query, wins a tie.
+    heaps: dict[str, list] = field(default_factory=lambda: {end: [] for end in ENDS})
 
 
 def _example(trace: Trace, row: np.ndarray, doc_id: int, kind: str, query: int, value: float, focus: int) -> dict:
@@ -163,11 +159,11 @@ class BatchStats:
                     continue
                 value, query = float(found[0][head]), int(found[1][head])
                 rank = (value if end == "highest" else -value, -doc_id, -query)
-                if _makes_the_cut(part.heap(end), rank):
+                if _makes_the_cut(part.heaps[end], rank):
                     row = patterns[head, query].numpy()
                     focus = focus_key(name, row, query, ids, period)  # ids: the trace's, made once in add_trace
                     example = _example(trace, row, doc_id, kind, query, value, focus) | {"end": end}
-                    _keep(part.heap(end), (*rank, example))
+                    _keep(part.heaps[end], (*rank, example))
 
     def merge(self, other: BatchStats) -> None:
         """Add another batch's (or document's) statistics to these: sums and counts add, and the top examples
@@ -177,9 +173,9 @@ class BatchStats:
             part.total += theirs.total
             part.n_queries += theirs.n_queries
             for end in ENDS:
-                for entry in theirs.heap(end):
-                    if _makes_the_cut(part.heap(end), entry[:3]):
-                        _keep(part.heap(end), entry)
+                for entry in theirs.heaps[end]:
+                    if _makes_the_cut(part.heaps[end], entry[:3]):
+                        _keep(part.heaps[end], entry)
         for kind, n in other.n_docs.items():
             self.n_docs[kind] += n
 
@@ -199,7 +195,7 @@ class BatchStats:
             ),
             "batch_docs": np.full(len(keys), sum(self.n_docs.values()), dtype=np.int64),
             "examples": np.array(
-                [json.dumps([e[3] for end in ENDS for e in sorted(p.heap(end), reverse=True)]) for p in parts],
+                [json.dumps([e[3] for end in ENDS for e in sorted(p.heaps[end], reverse=True)]) for p in parts],
                 dtype=object,
             ),
         }

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from attention_core.atlas.corpus import Document
-from attention_core.atlas.documents import EXAMPLES_PER_HEAD, BatchStats, induction_ids
+from attention_core.atlas.documents import ENDS, EXAMPLES_PER_HEAD, BatchStats, induction_ids
 from attention_core.errors import InputError, ModelLoadError
 
 Progress = Callable[[int, int], None]  # (documents done, documents in all)
@@ -250,9 +250,10 @@ def reduce_rows(batches: Iterable[dict], n_text: int, n_induction: int) -> tuple
             raise RuntimeError(f"{name} at L{layer}H{head} counted {g['docs']} documents, not {expected}")
         value = math.fsum(g["sums"]) / g["n"] if g["n"] else float("nan")
         stats.append({"layer": layer, "head": head, "statistic": name, "value": value, "n_queries": g["n"]})
-        for end, sign in (("highest", -1), ("lowest", 1)):  # each end's best first; ties: the earlier document
-            mine = [e for e in g["ex"] if e.get("end", "highest") == end]
+        for end in ENDS:  # each end's best first; ties: the earlier document, then the earlier query
+            sign = -1 if end == "highest" else 1
+            mine = [e for e in g["ex"] if e["end"] == end]
             best = sorted(mine, key=lambda e: (sign * e["value"], e["doc_id"], e["query"]))[:EXAMPLES_PER_HEAD]
             here = {"layer": layer, "head": head, "statistic": name}
-            examples += [{**here, "rank": r, **e, "end": end} for r, e in enumerate(best)]
+            examples += [{**here, "rank": r, **e} for r, e in enumerate(best)]
     return stats, examples
