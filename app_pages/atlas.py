@@ -12,7 +12,7 @@ from services import atlas
 from services.traces import derived
 from ui.context import page_context
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
-from ui.shell import ATLAS_CORPUS, ATLAS_CORPUS_LINKED, ATLAS_STAT, mirror_to_url
+from ui.shell import ATLAS_CORPUS, ATLAS_CORPUS_LINKED, ATLAS_LOWEST, ATLAS_STAT, mirror_to_url
 from ui.widgets import fixed_decimals, page_link, show_chart, show_clickable_chart
 from viz.figures.atlas import example_figure, head_scatter, profile_figure
 from viz.figures.heatmaps import head_heatmap
@@ -40,7 +40,7 @@ LOWEST_KEY = "atlas_lowest"  # the table's "Lowest first" toggle: which end of a
 
 
 def _top_text(data: atlas.AtlasData, stat: str, layer: int, head: int) -> str | None:
-    found = data.head_examples(stat, layer, head, lowest=bool(st.session_state.get(LOWEST_KEY)))
+    found = data.head_examples(stat, layer, head, lowest=bool(st.session_state.get(ATLAS_LOWEST)))
     return found[0]["text"] if found and found[0]["kind"] == "text" else None
 
 
@@ -241,7 +241,12 @@ with left:
         GRID_KEY, lambda: _open_from_grid(data, stat),
     )  # fmt: skip
 with right:
-    lowest = st.toggle("Lowest first", key=LOWEST_KEY, help="Rank 1 = the lowest value (entropy: most focused)")
+    if LOWEST_KEY not in st.session_state:  # first visit, or a page switch dropped it
+        st.session_state[LOWEST_KEY] = bool(st.session_state.get(ATLAS_LOWEST))
+    lowest = st.toggle(
+        "Lowest first", key=LOWEST_KEY, help="Rank 1 = the lowest value (entropy: most focused)",
+        on_change=lambda: st.session_state.update({ATLAS_LOWEST: st.session_state[LOWEST_KEY]}),  # into the link
+    )  # fmt: skip
     ranked = ranked_heads(data.values[si], data.n_queries[si], top=20, lowest_first=lowest)
     st.session_state[RANKED] = [(r.layer, r.head) for r in ranked]
     st.dataframe(

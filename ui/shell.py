@@ -45,6 +45,7 @@ MODEL_REQUEST = "model_request"  # the "Another model" text input
 LINKED_MODEL = "_linked_model"  # (hub id or folder a link named, the model shown meanwhile) until the user decides
 ATLAS_STAT = "atlas_stat_choice"  # the Head atlas page's statistic (a plain key, like STEP)
 ATLAS_CORPUS = "atlas_corpus_choice"  # the tag of the uploaded corpus whose atlas it shows; None: the default one
+ATLAS_LOWEST = "atlas_lowest_choice"  # the Head atlas table ranked lowest first (a plain key, like ATLAS_STAT)
 ATLAS_CORPUS_LINKED = "_atlas_corpus_linked"  # set when ATLAS_CORPUS came from a link: the page says if it is missing
 STEP = "start_step"  # the Start here page's step (a plain key, not a widget's: it outlives page switches)
 SHELL_PAGE = "_shell_page"  # the page the last run showed: the first run on another page re-sends the sidebar
@@ -88,6 +89,8 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
         ss[ATLAS_STAT] = url.stat
     if url.corpus is not None:
         ss[ATLAS_CORPUS], ss[ATLAS_CORPUS_LINKED] = url.corpus, True
+    if url.lowest is not None:
+        ss[ATLAS_LOWEST] = url.lowest
     ss[URL_PICKS] = dict(url.picks)  # each picker checks its own against the text (ui.widgets.token_picker)
     for picker, position in url.picks.items():
         ss[picked_position_key(picker)] = position  # so the address keeps it until the page has drawn the picker
@@ -179,12 +182,13 @@ def shareable_params(page_name: str) -> dict[str, str]:
     step = ss.get(STEP) if page_name == START_PAGE else None
     stat = ss.get(ATLAS_STAT) if page_name == ATLAS_PAGE else None
     corpus = ss.get(ATLAS_CORPUS) if page_name == ATLAS_PAGE else None
+    lowest = bool(ss.get(ATLAS_LOWEST)) and page_name == ATLAS_PAGE
     dtype = ss.get("dtype", models.DEFAULT_DTYPE)
     pickers = TOKEN_PICKERS.get(page_name, {}).values()
     picks = {key: ss[picked_position_key(key)] for key in pickers if picked_position_key(key) in ss}
     params = to_params(
         ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat, dtype,
-        corpus, picks,
+        corpus, picks, lowest,
     )  # fmt: skip
     linked = pending_linked_model()
     if linked is not None:  # not loaded yet: a copy of the address must ask for it again, not for the stand-in

@@ -56,6 +56,7 @@ class ViewState:
     step: str | None = None  # the Start here page's step (viz.views.chapter), None: its first
     stat: str | None = None  # the Head atlas page's statistic (viz.views.atlas.STATISTIC_LABELS), None: its first
     corpus: str | None = None  # the Head atlas of an uploaded corpus (its tag), None: the default corpus's
+    lowest: bool | None = None  # the Head atlas table ranked lowest first (`end=lowest`), None: not said
     warnings: list[str] = field(default_factory=list)
     requested_model: str | None = None  # a hub id / local folder the link names: loaded only if the user says so
     dtype: str | None = None  # the weights' dtype the link asks for (None: not said); the device decides if it runs
@@ -90,7 +91,7 @@ def parse_params(
     state = ViewState(model=default_model, page=shown_page or DEFAULT_PAGE)
     value = {
         name: _first(params.get(name))
-        for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "corpus", "dtype")
+        for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "corpus", "end", "dtype")
     }
     if value["model"] is not None:
         _read_model(state, value["model"], list(model_names), default_model, requestable)
@@ -119,6 +120,8 @@ def parse_params(
         _read_stat(state, value["stat"])
     if value["corpus"] is not None:
         _read_corpus(state, value["corpus"])
+    if value["end"] is not None:
+        _read_end(state, value["end"])
     if value["dtype"] is not None:
         _read_dtype(state, value["dtype"], list(dtypes))
     for name, key in TOKEN_PICKERS.get(state.page, {}).items():
@@ -144,6 +147,14 @@ def _read_corpus(state: ViewState, corpus: str) -> None:
     else:
         shown = markdown_literal(corpus)
         state.warnings.append(f"Corpus {shown} in the link names no atlas; the head atlas shows the default corpus.")
+
+
+def _read_end(state: ViewState, end: str) -> None:
+    if end in ("highest", "lowest"):
+        state.lowest = end == "lowest"
+    else:
+        shown = markdown_literal(end)
+        state.warnings.append(f"End {shown} in the link is not highest or lowest; the head atlas ranks highest first.")
 
 
 def _read_dtype(state: ViewState, dtype: str, dtypes: list[str]) -> None:
@@ -260,6 +271,7 @@ def to_params(
     dtype: str = DEFAULT_DTYPE,
     corpus: str | None = None,
     picks: Mapping[str, int] | None = None,
+    lowest: bool = False,
 ) -> dict[str, str]:
     """The shareable subset of the view, as strings for st.query_params.
 
@@ -267,7 +279,8 @@ def to_params(
     it) and a page of text in the address bar breaks servers' header limits. The app says so, and the link
     carries TEXT_OMITTED instead, for the recipient's app to say so too. The weights'
     dtype is written only when it is not the default float32, so existing links stay as they were. `picks`:
-    {token picker key: position}; those of `page`'s pickers (TOKEN_PICKERS) are written.
+    {token picker key: position}; those of `page`'s pickers (TOKEN_PICKERS) are written. `lowest`: the Head atlas
+    table ranked lowest first, written as `end=lowest` (highest first, the default, writes nothing).
     """
     params = {
         "model": model,
@@ -284,6 +297,8 @@ def to_params(
         params["stat"] = stat
     if corpus is not None and page == ATLAS_PAGE:
         params["corpus"] = corpus
+    if lowest and page == ATLAS_PAGE:
+        params["end"] = "lowest"
     for name, key in TOKEN_PICKERS.get(page, {}).items():
         if picks and key in picks:
             params[name] = str(picks[key])

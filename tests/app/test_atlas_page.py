@@ -327,3 +327,28 @@ def pa_table(frame: pd.DataFrame, folder) -> object:
 
     meta = pq.read_table(folder / "smollm2-135m.examples.parquet").schema.metadata
     return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(meta)
+
+
+def test_lowest_first_is_in_the_link_and_a_bad_end_falls_back(monkeypatch, small_atlas):
+    """A link to the table ranked lowest first opens it so (it sets which examples a click on a head opens), the
+    toggle goes into the address, and an unknown end gets a notice, not a traceback."""
+    folder, table = small_atlas
+    at = atlas_page(monkeypatch, folder, page="atlas", stat="entropy", end="lowest")
+    assert at.toggle(key="atlas_lowest").value is True
+    lowest = table[table.statistic == "entropy"].sort_values("value").iloc[0]
+    top_row = at.dataframe[0].value.iloc[0]
+    assert (int(top_row["layer"]), int(top_row["head"])) == (int(lowest["layer"]), int(lowest["head"]))
+    assert at.query_params["end"] in ("lowest", ["lowest"])
+    at.toggle(key="atlas_lowest").set_value(False).run()
+    assert "end" not in at.query_params  # highest first is the default: the link says nothing
+    at.toggle(key="atlas_lowest").set_value(True).run()
+    assert at.query_params["end"] in ("lowest", ["lowest"])
+    at.switch_page("app_pages/patterns.py").run()
+    assert "end" not in at.query_params  # the field belongs to the atlas page's link
+    at.switch_page("app_pages/atlas.py").run()
+    assert at.toggle(key="atlas_lowest").value is True  # kept across a page switch
+    bad = AppTest.from_file(APP, default_timeout=180)
+    bad.query_params.update({"text": TEXT, "page": "atlas", "end": "<b>sideways</b>"})
+    bad.run()
+    assert not bad.exception and bad.toggle(key="atlas_lowest").value is False
+    assert any("not highest or lowest" in w.value for w in bad.warning)

@@ -171,3 +171,14 @@ def test_every_token_picker_of_the_pages_is_in_the_link() -> None:
             keys.update(re.findall(r'"((?:mech|start|lens|flow|exp|masking)_[a-z_]+)"', call.group(1)))
     registered = {key for fields in state.TOKEN_PICKERS.values() for key in fields.values()}
     assert keys and keys == registered, (sorted(keys), sorted(registered))
+
+
+def test_the_atlas_end_travels_only_on_the_atlas_page():
+    params = state.to_params("m", "t", 0, 0, True, "rows", "atlas", stat="entropy", lowest=True)
+    assert params["end"] == "lowest"
+    assert "end" not in state.to_params("m", "t", 0, 0, True, "rows", "atlas", stat="entropy")
+    assert "end" not in state.to_params("m", "t", 0, 0, True, "rows", "patterns", lowest=True)
+    assert state.parse_params(params, MODELS, "smollm2-135m", PAGE_NAMES).lowest is True
+    assert state.parse_params({"end": "highest"}, MODELS, "smollm2-135m", PAGE_NAMES).lowest is False
+    bad = state.parse_params({"end": "<i>up</i>", "page": "atlas"}, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert bad.lowest is None and "`" in bad.warnings[0] and "<i>up</i>" in bad.warnings[0]
