@@ -38,6 +38,8 @@ TOKEN_PICKERS: dict[str, dict[str, str]] = {
     "logit_lens": {"position": "lens_position"},
     "contributions": {"token": "flow_token"},
 }
+# The fields parse_params reads besides the token pickers'.
+_FIELDS = ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "corpus", "end", "dtype")
 MAX_POSITION = 10**6  # far past any token cap; bounds what a link can ask for
 
 _TRUE = {"on", "true", "1", "yes", "causal"}
@@ -89,10 +91,7 @@ def parse_params(
     `shown_page`: the page the address's path opens; `page=` names another, and an unknown one is ignored.
     """
     state = ViewState(model=default_model, page=shown_page or DEFAULT_PAGE)
-    value = {
-        name: _first(params.get(name))
-        for name in ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "corpus", "end", "dtype")
-    }
+    value = {name: _first(params.get(name)) for name in _FIELDS}
     if value["model"] is not None:
         _read_model(state, value["model"], list(model_names), default_model, requestable)
     if value["text"] is not None:
