@@ -12,6 +12,7 @@ from ui.context import require_trace
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.progress import wait_with_progress
 from ui.widgets import (
+    short_headers,
     show_chart,
     show_clickable_chart,
     show_token_strip,
@@ -196,26 +197,24 @@ NO_PREVIOUS = (
 def ranking_columns(per_key: list[str]) -> dict:
     """The ranking table's columns: short headers that fit beside the grid at 1024-1280 px (a narrow column cut
     "previous-token share" to "previous-tol"), each with its full meaning as the header's tooltip."""
-
-    def weight(label: str | None, meaning: str) -> object:
-        return st.column_config.NumberColumn(label, format="%.4f", help=meaning)
-
+    on_each = "The query's attention weight on this key alone."
     return {
         "layer": st.column_config.NumberColumn(width="small"),
         "head": st.column_config.NumberColumn(width="small"),
-        "weight on keys": weight("on keys", "The query's attention weight on all the chosen keys together."),
-        **{name: weight(None, "The query's attention weight on this key alone.") for name in per_key},
-        SHARE_PREV: weight(
+    } | short_headers({
+        "weight on keys": ("on keys", "The query's attention weight on all the chosen keys together."),
+        **{name: (None, on_each) for name in per_key},
+        SHARE_PREV: (
             "prev. token",
             "Previous-token share: each query's weight on the token just before it, averaged over the whole text "
             "(every query but the first).",
         ),
-        SHARE_FIRST: weight(
+        SHARE_FIRST: (
             "first token",
             "First-token share: each query's weight on the first token (often an attention sink), averaged over "
             "the whole text but the first query, which under the causal mask can only look at itself.",
         ),
-    }
+    })  # fmt: skip
 
 
 st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
@@ -341,9 +340,8 @@ st.dataframe(
     # Short headers, the full name in each one's tooltip: with the repeat columns the table was 814 px wide in a
     # 562 px column at 1024 px, and scrolled sideways to "mean distan…".
     column_config={"layer": st.column_config.NumberColumn(width=56), "head": st.column_config.NumberColumn(width=56)}
-    | {label: st.column_config.NumberColumn(SHORT_HEADERS[key], format="%.3f", help=label)
-       for key, label in STAT_COLUMNS.items()}
-    | {label: st.column_config.NumberColumn(SHORT_HEADERS[key], format="%.3f", help=repeat_help(repeats, key))
-       for key, label in REPEAT_COLUMNS.items()},
+    | short_headers({label: (SHORT_HEADERS[key], label) for key, label in STAT_COLUMNS.items()}, "%.3f")
+    | short_headers({label: (SHORT_HEADERS[key], repeat_help(repeats, key)) for key, label in REPEAT_COLUMNS.items()},
+                    "%.3f"),
 )  # fmt: skip
 show_repeats(repeats)

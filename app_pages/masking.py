@@ -13,6 +13,7 @@ from ui.context import require_trace
 from ui.widgets import (
     fixed_decimals,
     image_format_radio,
+    short_headers,
     show_tokens,
     token_picker,
     warn_untrained_masking,
@@ -177,9 +178,7 @@ headers = {
     "weight without mask": ("weight, no mask", "The softmax of the scores with no mask: every key gets some weight."),
     "weight with mask": ("weight, masked", "The softmax of the masked scores: exactly 0 on every hidden key."),
 }
-config = fixed_decimals(list(columns)[1:])
-for name, (label, meaning) in headers.items():
-    config[name] = st.column_config.NumberColumn(label, format="%.4f", help=meaning)
+config = fixed_decimals(list(columns)[1:]) | short_headers(headers)
 with st.container(key="masking_row"):  # keyed for the browser test (a plain table has no key of its own)
     st.dataframe(columns, hide_index=True, width="stretch", column_config=config)
 image_format_radio("img_fmt_masking")

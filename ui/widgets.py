@@ -4,7 +4,7 @@ head selection from a chart click, the image-format switch and fixed-decimal tab
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -208,6 +208,14 @@ def fixed_decimals(columns: list[str], fmt: str = "%.4f", width: str | None = No
     """column_config giving these number columns one format (st.dataframe drops trailing zeros: 0.09 next to 0.1906);
     width="small" lets a table of several such columns fit a narrow column of the page."""
     return {name: st.column_config.NumberColumn(format=fmt, width=width) for name in columns}
+
+
+def short_headers(headers: Mapping[str, tuple[str | None, str]], fmt: str = "%.4f") -> dict[str, Any]:
+    """column_config for number columns shown under a short header with their full meaning in its tooltip:
+    {column: (header, meaning)} (None: the column's own name). For a table that must fit a narrow column, where
+    long headers pushed the columns a section is about out of sight."""
+    column = st.column_config.NumberColumn
+    return {name: column(label, format=fmt, help=meaning) for name, (label, meaning) in headers.items()}
 
 
 def labels_digest(labels: Sequence[str]) -> str:
