@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from viz.figures.label_places import label_positions
 from viz.figures.layout import CELL_AXIS, MASKED_GREY, PALETTE, SELECTED_RED, WEIGHT_SCALE, auto_margins, token_axis
 from viz.figures.mechanism import MATRIX_MAX_LABELS
 
@@ -23,7 +24,7 @@ def shift_arrows(
             y=before[:, 1],
             mode="markers+text",
             text=list(labels),
-            textposition="bottom center",
+            textposition=label_positions(before, labels, obstacles=after),  # apart where tokens lie close
             marker=dict(size=8, color="#7f7f7f"),
             name="before (entering the layer)",
             hovertemplate="%{text}<br>before<extra></extra>",

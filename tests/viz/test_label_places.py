@@ -1,0 +1,58 @@
+"""Text labels on a scatter placed apart (viz.figures.label_places): Plotly puts every label on the same side of
+its marker, and on Embedding shifts the labels of tokens whose embeddings lie close together ran into each other
+("2: ␣blue" over "9: ␣forest" over "6: ␣ver")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from viz.figures.label_places import POSITIONS, label_boxes, label_positions, marker_boxes
+from viz.figures.shifts import shift_arrows
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(w, 0.0) * max(h, 0.0)
+
+
+FRAME = np.array([[-10.0, -10.0], [10.0, 10.0]])  # far markers that set the axes' span, like the arrows' other ends
+
+
+def test_a_lone_point_keeps_its_label_under_it_unless_the_edge_would_cut_it():
+    xy = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, 2.0], [0.0, -10.0]])
+    places = label_positions(xy, ["a", "b", "c", "lowest"], obstacles=FRAME)
+    assert places[:3] == [POSITIONS[0]] * 3 == ["bottom center"] * 3
+    assert places[3].startswith("top")  # under the lowest marker, Plotly would clip it at the plot's edge
+
+
+def test_labels_of_close_points_do_not_cover_each_other_or_a_marker():
+    """The page's cluster (SmolLM2, the default sentence, layer 0: where the labels had stacked up) and two far
+    points that set the scale: every label box is clear of every other and of every marker."""
+    xy = np.array([[0.9, 0.68], [1.22, 0.77], [1.38, 0.58], [1.6, 0.3], [1.08, -0.05], [-2.9, 1.8], [3.3, -1.5]])
+    labels = ["2: ␣blue", "9: ␣forest", "6: ␣ver", "3: ␣creature", "8: ant", "0: a", "4: ␣roamed"]
+    n = len(labels)
+    places = label_positions(xy, labels)
+    boxes = label_boxes(xy, labels, places)
+    stacked = label_boxes(xy, labels, ["bottom center"] * n)
+    assert any(_overlap(stacked[i], stacked[j]) > 0 for i in range(n) for j in range(i + 1, n))  # the bug
+    assert all(_overlap(boxes[i], boxes[j]) == 0 for i in range(n) for j in range(i + 1, n)), places
+    markers = marker_boxes(xy)
+    assert all(_overlap(boxes[i], markers[j]) == 0 for i in range(n) for j in range(n)), places
+
+
+def test_the_other_markers_count_as_obstacles():
+    """A label must not sit on an arrow's other end either: a marker passed as an obstacle pushes it aside."""
+    xy = np.array([[0.0, 0.0], [5.0, 5.0]])
+    below = np.array([[0.0, -0.6]])  # where "bottom center" would put the label of the first point
+    places = label_positions(xy, ["first", "second"], obstacles=np.vstack([FRAME, below]))
+    assert places[0] != "bottom center" and places[1] == "bottom center"
+
+
+def test_the_embedding_shift_arrows_use_them():
+    before = np.array([[0.9, 0.68], [1.22, 0.77], [1.38, 0.58], [1.6, 0.3], [-2.9, 1.8]])
+    after = before - [0.0, 1.0]
+    labels = ["2: ␣blue", "9: ␣forest", "6: ␣ver", "3: ␣creature", "0: a"]
+    fig = shift_arrows(labels, before, after, 0, np.array([0.5, 0.2]))
+    places = list(fig.data[0].textposition)
+    assert places == label_positions(before, labels, obstacles=after) and len(set(places[:4])) > 1
