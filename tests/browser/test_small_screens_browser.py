@@ -29,6 +29,14 @@ THUMB_PX_JS = """el => { const fl = el._fullLayout;
     const ticks = [fl.xaxis.tickvals.length, fl.yaxis.tickvals.length];
     return [fl.xaxis._length / ticks[0], fl.yaxis._length / ticks[1]]; }"""
 
+# The overview's selected frame (a marker, in px) and one thumbnail's width (its pooled cells, in px).
+FRAME_AND_THUMB_JS = """el => { const fl = el._fullLayout, d = el._fullData;
+    const gaps = Array.from(d[0].z[0], v => v === null || Number.isNaN(v));
+    const s = gaps.indexOf(true);  // the first thumbnail's cells, up to the first gap column
+    const perUnit = fl.xaxis._length / Math.abs(fl.xaxis.range[1] - fl.xaxis.range[0]);
+    return [d[1].marker.size, s * perUnit]; }"""
+MAX_FRAME_MISFIT = 0.25  # the frame within a quarter of a thumbnail's width of its edges (MiniLM's was 37 % small)
+
 # A heading's text height (its box less its padding) and its line height, in CSS px.
 TITLE_LINES_JS = """h => { const cs = getComputedStyle(h);
     return [h.getBoundingClientRect().height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom),
@@ -36,14 +44,14 @@ TITLE_LINES_JS = """h => { const cs = getComputedStyle(h);
 
 
 @contextlib.contextmanager
-def patterns_at(browser, url: str, width: int, touch: bool = False):
+def patterns_at(browser, url: str, width: int, touch: bool = False, model: str = "smollm2-135m"):
     context = browser.new_context(
         viewport={"width": width, "height": 3600 if width < 500 else 2400}, has_touch=touch, is_mobile=touch
     )
     page = context.new_page()
     page.set_default_timeout(FIRST_LOAD_MS)
     try:
-        page.goto(f"{url}/?page=patterns&layer=0&head=0")
+        page.goto(f"{url}/?page=patterns&layer=0&head=0&model={model}")
         page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first.wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1500)
         page.mouse.move(1, 1)
@@ -80,3 +88,14 @@ def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots
             assert page.get_by_role("heading", name=f"Layer {layer}, head {head}").count() == 1
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the overview scrolls
         assert page.evaluate(CUT_LABELS_JS) == []
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m", "minilm-l6"])
+@pytest.mark.parametrize("width", [1280, 1024])
+def test_the_overview_frame_fits_the_selected_thumbnail(browser, app_url, model, width) -> None:
+    """The red frame is a marker sized in pixels, the thumbnails scale with the chart: MiniLM's frame (26 px) sat
+    inside its 41 px thumbnail at every width, framing a corner of the pattern rather than the head."""
+    with patterns_at(browser, app_url, width, model=model) as page:
+        overview = page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first
+        frame, thumb = overview.evaluate(FRAME_AND_THUMB_JS)
+        assert abs(frame - thumb) <= MAX_FRAME_MISFIT * thumb, (frame, thumb)

@@ -27,6 +27,12 @@ from viz.figures.layout import (
 )
 
 TOOLBAR_PX = 30  # the top margin: Plotly's toolbar shows on hover 2 px from the top, its buttons ~26 px tall
+OVERVIEW_BOTTOM_PX = int(AXIS_TITLE_PX + LINE_PX + 12)  # the overview's bottom margin: tick labels and axis title
+# The overview's red frame is a marker, sized in px, while the thumbnails scale with the chart. Where the height
+# sets their size (few layers, many heads) the frame is sized from it exactly; where the width does (many layers),
+# it is sized for a plot this wide, between the plot's ~510 px at 1024 px and ~760 px at 1280 px, so it lies
+# within about 2 px of a thumbnail's edges at both.
+FRAME_PLOT_PX = 620
 
 
 def _thumbnail_mosaic(
@@ -198,7 +204,7 @@ def overview_mosaic(
         zmax=float(np.nanmax(pooled)),
         x=[centres_x[layer] for layer in gx.ravel()],
         y=[centres_y[head] for head in gy.ravel()],
-        marker_size=max(6, min(30, 2 * s)),
+        marker_size=_frame_px(s, gap, n_layers, n_heads),
         customdata=np.stack([gx.ravel(), gy.ravel()], axis=1),
         hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to select<extra></extra>",
     )
@@ -215,6 +221,21 @@ def overview_mosaic(
             unselected=dict(marker=dict(opacity=0.0)),
         )
     return _overview_layout(fig, centres_x, centres_y, cell, gap, meta)
+
+
+def _overview_height(n_layers: int, n_heads: int) -> int:
+    """Sized for a ~900 px wide main column at 1280 px, but at least ~42 px a head: on a phone the overview scrolls
+    sideways (app.py) and its thumbnails are as large as the height allows. On wide screens the square cells leave
+    the spare height below (constraintoward="top")."""
+    return int(max(200, min(640, 50 + max(820 * n_heads / n_layers, 42 * n_heads)))) + TOOLBAR_PX - 10
+
+
+def _frame_px(s: int, gap: int, n_layers: int, n_heads: int) -> int:
+    """The selected thumbnail's frame, in px: a thumbnail's width in the plot that the height allows, or, where
+    the width sets the scale, in a plot FRAME_PLOT_PX wide. The axes span n·(s + gap) + gap data units."""
+    plot_h = _overview_height(n_layers, n_heads) - TOOLBAR_PX - OVERVIEW_BOTTOM_PX
+    per_unit = min(plot_h / (n_heads * (s + gap) + gap), FRAME_PLOT_PX / (n_layers * (s + gap) + gap))
+    return max(6, round(s * per_unit))
 
 
 def _overview_layout(
@@ -250,15 +271,9 @@ def _overview_layout(
             automargin=False,
             fixedrange=True,
         ),
-        # Sized for a ~900 px wide main column at 1280 px, but at least ~42 px a head: on a phone the overview
-        # scrolls sideways (app.py) and its thumbnails are as large as the height allows. On wide screens the
-        # square cells leave the spare height below (constraintoward="top").
-        height=int(max(200, min(640, 50 + max(820 * n_heads / n_layers, 42 * n_heads)))) + TOOLBAR_PX - 10,
+        height=_overview_height(n_layers, n_heads),
         margin=dict(
-            l=int(AXIS_TITLE_PX + tick_reach([str(n_heads - 1)], 90) + 14),
-            r=10,
-            t=TOOLBAR_PX,
-            b=int(AXIS_TITLE_PX + LINE_PX + 12),
+            l=int(AXIS_TITLE_PX + tick_reach([str(n_heads - 1)], 90) + 14), r=10, t=TOOLBAR_PX, b=OVERVIEW_BOTTOM_PX
         ),
         hovermode="closest",
         hoverdistance=-1,
