@@ -49,10 +49,19 @@ def test_the_other_markers_count_as_obstacles():
     assert places[0] != "bottom center" and places[1] == "bottom center"
 
 
+def test_a_label_keeps_off_the_lines_drawn():
+    """Each token's own arrow leaves its marker: a label under the marker sat on an arrow pointing down."""
+    xy = np.array([[0.0, 0.0]])
+    down = np.array([[0.0, 0.0, 0.0, -6.0]])  # x0, y0, x1, y1
+    assert label_positions(xy, ["a token"], obstacles=FRAME) == ["bottom center"]
+    assert label_positions(xy, ["a token"], obstacles=FRAME, lines=down) == ["top center"]
+
+
 def test_the_embedding_shift_arrows_use_them():
     before = np.array([[0.9, 0.68], [1.22, 0.77], [1.38, 0.58], [1.6, 0.3], [-2.9, 1.8]])
     after = before - [0.0, 1.0]
     labels = ["2: ␣blue", "9: ␣forest", "6: ␣ver", "3: ␣creature", "0: a"]
     fig = shift_arrows(labels, before, after, 0, np.array([0.5, 0.2]))
     places = list(fig.data[0].textposition)
-    assert places == label_positions(before, labels, obstacles=after) and len(set(places[:4])) > 1
+    expected = label_positions(before, labels, obstacles=after, lines=np.hstack([before, after]))
+    assert places == expected and len(set(places[:4])) > 1

@@ -3,12 +3,12 @@
 Plotly puts every label of a trace on the same side of its marker; on Embedding shifts the labels of tokens whose
 embeddings lie close together ran into each other. This picks, point by point, the first of Plotly's eight
 `textposition`s whose label box (estimated in pixels of an assumed plot size) overlaps least with the labels
-already placed, every marker, and the plot's edge (a label past it is cut off).
+already placed, every marker, every line drawn (the arrows), and the plot's edge (a label past it is cut off).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -20,25 +20,34 @@ POSITIONS = (
 CHAR_PX, LINE_PX, GAP_PX, MARKER_PX = 7.0, 14.0, 5.0, 5.0  # 12 px text; half a marker's width
 PAD_PX = 10.0  # Plotly's autorange leaves about this much room past the outermost markers (not past their text)
 PLOT_PX = (560.0, 380.0)  # the plot area of a full-width 480 px tall chart at 1024 px, the narrowest layout
+LINE_STEP_PX = 6.0  # a line is an obstacle as dots this far apart, each LINE_STEP_PX / 2 wide
 MAX_PLACED = 300  # past this many points the labels are a blur anyway, and each point scans all the others
 
 
 def label_positions(
-    xy: np.ndarray, labels: Sequence[str], obstacles: np.ndarray | None = None, plot_px: tuple[float, float] = PLOT_PX
+    xy: np.ndarray,
+    labels: Sequence[str],
+    obstacles: np.ndarray | None = None,
+    lines: np.ndarray | None = None,
+    plot_px: tuple[float, float] = PLOT_PX,
 ) -> list[str]:
     """A Plotly `textposition` per point of `xy` [n, 2] (data units), labels apart where they can be. `obstacles`
-    [m, 2]: other markers drawn on the same axes (an arrow's other end), which no label may cover."""
+    [m, 2]: other markers drawn on the same axes (an arrow's other end), which no label may cover; `lines` [k, 4]:
+    segments drawn on them (x0, y0, x1, y1), which a label should not cross."""
     if len(labels) > MAX_PLACED:
         return [POSITIONS[0]] * len(labels)
     points, others = _to_px(xy, obstacles, plot_px)
-    blocked = [_marker_box(p) for p in np.vstack([points, others])]
+    markers = np.vstack([points, others])
+    lines_px = _line_boxes(xy, obstacles, lines, plot_px)
+    fixed = np.vstack([np.hstack([markers - MARKER_PX, markers + MARKER_PX]), *lines_px])  # what no label may cover
+    placed = np.empty((0, 4))  # the labels placed so far
     places: list[str] = []
     for point, label in zip(points, labels, strict=True):
-        boxes = np.asarray(blocked)
-        costs = [_cost(_box(point, len(label) * CHAR_PX, place), boxes, plot_px) for place in POSITIONS]
+        boxes = [_box(point, len(label) * CHAR_PX, place) for place in POSITIONS]
+        costs = [_cost(box, fixed, plot_px) + _cost(box, placed) for box in boxes]
         best = int(np.argmin(costs))  # the first of equals: under the marker when nothing is in the way
         places.append(POSITIONS[best])
-        blocked.append(_box(point, len(label) * CHAR_PX, POSITIONS[best]))
+        placed = np.vstack([placed, boxes[best]])
     return places
 
 
@@ -56,19 +65,42 @@ def label_boxes(
 
 def marker_boxes(xy: np.ndarray, obstacles: np.ndarray | None = None, plot_px: tuple[float, float] = PLOT_PX):
     """[n + m, 4] boxes of the markers of `xy` and of `obstacles`, on label_boxes' pixels."""
-    points, others = _to_px(xy, obstacles, plot_px)
-    return np.array([_marker_box(p) for p in np.vstack([points, others])])
+    markers = np.vstack(_to_px(xy, obstacles, plot_px))
+    return np.hstack([markers - MARKER_PX, markers + MARKER_PX])
 
 
 def _to_px(xy: np.ndarray, obstacles: np.ndarray | None, plot_px: tuple[float, float]):
-    """Points and obstacles in pixels of a plot whose axes span them all, PAD_PX inside its edges (autorange)."""
+    """Points and obstacles in pixels, and the function that took them there (for the lines' ends)."""
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     others = np.empty((0, 2)) if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 2)
-    every = np.vstack([xy, others])
+    to_px = _pixels(np.vstack([xy, others]), plot_px)
+    return to_px(xy), to_px(others)
+
+
+def _pixels(every: np.ndarray, plot_px: tuple[float, float]) -> Callable[[np.ndarray], np.ndarray]:
+    """Data units → pixels of a plot whose axes span `every` point, PAD_PX inside its edges (as autorange does)."""
     lo, hi = every.min(axis=0), every.max(axis=0)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     inner = np.asarray(plot_px, dtype=float) - 2 * PAD_PX
-    return PAD_PX + (xy - lo) / span * inner, PAD_PX + (others - lo) / span * inner
+    return lambda points: PAD_PX + (np.asarray(points, dtype=float).reshape(-1, 2) - lo) / span * inner
+
+
+def _line_boxes(
+    xy: np.ndarray, obstacles: np.ndarray | None, lines: np.ndarray | None, plot_px: tuple[float, float]
+) -> list[np.ndarray]:
+    """Per segment of `lines`, [dots, 4] small boxes every LINE_STEP_PX along it."""
+    if lines is None or len(lines) == 0:
+        return []
+    others = np.empty((0, 2)) if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 2)
+    to_px = _pixels(np.vstack([np.asarray(xy, dtype=float).reshape(-1, 2), others]), plot_px)
+    ends = to_px(np.asarray(lines, dtype=float).reshape(-1, 2))  # [2k, 2]: each segment's start, then its end
+    half = LINE_STEP_PX / 4
+    boxes = []
+    for start, end in zip(ends[0::2], ends[1::2], strict=True):
+        steps = max(1, int(np.linalg.norm(end - start) // LINE_STEP_PX))
+        dots = start + np.linspace(0.0, 1.0, steps + 1)[:, None] * (end - start)  # [steps + 1, 2]
+        boxes.append(np.hstack([dots - half, dots + half]))
+    return boxes
 
 
 def _box(point: np.ndarray, width: float, place: str) -> np.ndarray:
@@ -78,14 +110,12 @@ def _box(point: np.ndarray, width: float, place: str) -> np.ndarray:
     return np.array([point[0] + x0, point[1] + y0, point[0] + x0 + width, point[1] + y0 + LINE_PX])
 
 
-def _marker_box(point: np.ndarray) -> np.ndarray:
-    return np.array([point[0] - MARKER_PX, point[1] - MARKER_PX, point[0] + MARKER_PX, point[1] + MARKER_PX])
-
-
-def _cost(box: np.ndarray, blocked: np.ndarray, plot_px: tuple[float, float]) -> float:
-    """Pixels of `box` on other boxes, plus those past the plot's edge."""
+def _cost(box: np.ndarray, blocked: np.ndarray, plot_px: tuple[float, float] | None = None) -> float:
+    """Pixels of `box` on other boxes, plus, given the plot's size, those past its edge."""
     w = np.clip(np.minimum(box[2], blocked[:, 2]) - np.maximum(box[0], blocked[:, 0]), 0.0, None)
     h = np.clip(np.minimum(box[3], blocked[:, 3]) - np.maximum(box[1], blocked[:, 1]), 0.0, None)
+    if plot_px is None:
+        return float((w * h).sum())
     inside_w = max(min(box[2], plot_px[0]) - max(box[0], 0.0), 0.0)
     inside_h = max(min(box[3], plot_px[1]) - max(box[1], 0.0), 0.0)
     outside = (box[2] - box[0]) * (box[3] - box[1]) - inside_w * inside_h

@@ -24,7 +24,8 @@ def shift_arrows(
             y=before[:, 1],
             mode="markers+text",
             text=list(labels),
-            textposition=label_positions(before, labels, obstacles=after),  # apart where tokens lie close
+            # Apart where tokens lie close, and off the arrows.
+            textposition=label_positions(before, labels, obstacles=after, lines=np.hstack([before, after])),
             marker=dict(size=8, color="#7f7f7f"),
             name="before (entering the layer)",
             hovertemplate="%{text}<br>before<extra></extra>",
