@@ -13,7 +13,7 @@ from services.traces import derived
 from ui.context import page_context
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
 from ui.shell import ATLAS_CORPUS, ATLAS_CORPUS_LINKED, ATLAS_LOWEST, ATLAS_STAT, mirror_to_url
-from ui.widgets import fixed_decimals, page_link, show_chart, show_clickable_chart
+from ui.widgets import page_link, show_chart, show_clickable_chart
 from viz.figures.atlas import example_figure, head_scatter, profile_figure
 from viz.figures.heatmaps import head_heatmap
 from viz.figures.mechanism import layer_head_grid
@@ -36,6 +36,17 @@ DEFAULT_CORPUS = atlas.DEFAULT_CORPUS_NAME
 STORED = "_atlas_stored"  # (upload's file id, the StoredCorpus or why the file was refused)
 RANKED = "_atlas_ranked"  # (layer, head) of each table row, for the table's click callback
 SCATTER_KEY, X_KEY, Y_KEY = "atlas_scatter", "atlas_x", "atlas_y"  # the two-statistic scatter and its axes
+# The ranking table's columns at fixed widths: auto-sized for the first statistic shown, a table kept its widths when
+# the statistic changed, and mean distance's 102.3454 showed as "02.3454". Each fits its longest number (14 px digits
+# ~7.5 px, and 16 px of padding): a value up to 4095.0000 (a mean distance within the longest document), a
+# query count up to 9,999,999.
+RANKING_COLUMNS = {
+    "rank": st.column_config.NumberColumn(width=48),
+    "layer": st.column_config.NumberColumn(width=48),
+    "head": st.column_config.NumberColumn(width=48),
+    "value": st.column_config.NumberColumn(format="%.4f", width=88),
+    "queries": st.column_config.NumberColumn(width=72),
+}
 LOWEST_KEY = "atlas_lowest"  # the table's "Lowest first" toggle: which end of a head's examples a click opens
 
 
@@ -252,7 +263,7 @@ with right:
     st.dataframe(
         [{"rank": r.rank, "layer": r.layer, "head": r.head, "value": r.value, "queries": r.n_queries} for r in ranked],
         hide_index=True, key=TABLE_KEY, on_select=lambda: _open_from_table(data, stat), selection_mode="single-row",
-        column_config=fixed_decimals(["value"]),
+        column_config=RANKING_COLUMNS,
     )  # fmt: skip
     name = f"atlas_{ctx.model_name}" + (f"_corpus_{chosen.tag}" if chosen.tag else "")
     d1, d2 = st.columns(2)

@@ -352,3 +352,28 @@ def test_lowest_first_is_in_the_link_and_a_bad_end_falls_back(monkeypatch, small
     bad.run()
     assert not bad.exception and bad.toggle(key="atlas_lowest").value is False
     assert any("not highest or lowest" in w.value for w in bad.warning)
+
+
+def test_the_ranking_table_s_columns_fit_every_statistic_s_numbers():
+    """The table keeps its columns' widths when the statistic changes: sized for shares (0.9970), mean distance's
+    102.3454 showed as "02.3454" (browser review, 1280 px, the shipped SmolLM2 atlas). Every number column has a
+    width that fits the longest number any statistic puts in it."""
+    import json
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"text": TEXT, "page": "atlas"})
+    at.run()
+    from viz.views.atlas import STATISTIC_LABELS
+
+    for stat in STATISTIC_LABELS:
+        at.radio(key="atlas_stat").set_value(stat).run()
+        assert not at.exception, at.exception
+        table = at.dataframe[0]
+        config = json.loads(table.proto.columns)
+        for column, fmt in (("value", "{:.4f}"), ("queries", "{:d}"), ("rank", "{:d}")):
+            longest = max(len(fmt.format(v)) for v in table.value[column])
+            width = config.get(column, {}).get("width")
+            assert isinstance(width, int) and width >= TABLE_CHAR_PX * longest + TABLE_CELL_PADDING_PX, (stat, column)
+
+
+TABLE_CHAR_PX, TABLE_CELL_PADDING_PX = 7.5, 16  # st.dataframe's 14 px digits, and a cell's padding (both sides)
