@@ -81,7 +81,9 @@ if cfg.n_kv_heads != cfg.n_heads and values == loaded:
 
 # ── the loaded model ─────────────────────────────────────────────────────────────────────────────
 st.header(f"{ctx.model_title}: every parameter, counted from its tensors")
-st.dataframe(loaded_breakdown(model), hide_index=True, width="stretch", key="mech_loaded_table")
+with st.container(key="parameters_loaded"):  # keyed for the browser test (a plain table has no key of its own)
+    # Every row: a model has a dozen kinds of parameter, and the "total" row is the one a reader looks for.
+    st.dataframe(loaded_breakdown(model), hide_index=True, width="stretch", height="content", key="mech_loaded_table")
 
 # ── context size ─────────────────────────────────────────────────────────────────────────────────
 st.header("Context size: the pattern grows as n²")

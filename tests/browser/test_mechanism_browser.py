@@ -160,3 +160,24 @@ def test_wide_tables_show_every_column(browser, mech_url, where: str, width: int
         wait_rerun_done(page)
         widths = scroller.evaluate("el => [el.scrollWidth, el.clientWidth]")
         assert widths[0] <= widths[1], f"{WIDE_TABLES[where]} scrolls sideways at {width} px: {widths}"
+
+
+# page → the container of a table whose every row must be in view (browser review, 1280 px): st.dataframe's default
+# height is ten rows.
+SHORT_TABLES = {
+    # MiniLM's 12 kinds of parameter: the table stopped at "mlp", its "total" row behind a scroll bar.
+    "parameters?model=minilm-l6": "parameters_loaded",
+}
+
+
+@pytest.mark.parametrize("where", sorted(SHORT_TABLES))
+def test_short_tables_show_every_row(browser, mech_url, where: str) -> None:
+    from devtools.browser import new_page
+
+    with new_page(browser, height=2400, timeout_ms=180_000, animations=False, width=1280) as page:
+        page.goto(f"{mech_url}/{where}")
+        scroller = page.locator(f"[class*='st-key-{SHORT_TABLES[where]}'] .dvn-scroller").first
+        scroller.wait_for()
+        wait_rerun_done(page)
+        heights = scroller.evaluate("el => [el.scrollHeight, el.clientHeight]")
+        assert heights[0] <= heights[1], f"{SHORT_TABLES[where]} scrolls down: {heights}"
