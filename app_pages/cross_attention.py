@@ -164,8 +164,8 @@ mask_note = (
     if ctx.causal and n_masked == 0
     else f"{n_masked} entries of this block are masked."
     if ctx.causal
-    else "This pass uses no mask at all, so the English tokens can also look at the French ones (the block above "
-    "the diagonal); a decoder-only translator would not."
+    else "This pass uses no mask at all, so the English tokens can also look at the French ones (source queries × "
+    "target keys, not drawn here); a decoder-only translator would not."
 )
 st.caption(
     f"{mask_note} Each row is one French query; a row's weights here sum to less than 1 because the rest goes to the "

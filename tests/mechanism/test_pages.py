@@ -186,3 +186,14 @@ def test_head_finder_shows_tokens_literally() -> None:
 
     outside_code = re.sub(r"`[^`]*`", "", caption)
     assert "](" not in outside_code and "**" not in outside_code and "[" not in outside_code
+
+
+def test_cross_attention_without_the_mask_names_the_block_it_does_not_draw() -> None:
+    """Browser review (MiniLM, 1280 px): with no mask the caption sent the reader to "the block above the diagonal",
+    but the page draws only the target-queries × source-keys block, where there is no diagonal."""
+    at = open_page("cross_attention")
+    at.toggle(key="causal").set_value(False).run()
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "uses no mask" in captions and "diagonal" not in captions
+    assert "source queries × target keys" in captions and "not drawn here" in captions
