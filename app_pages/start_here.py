@@ -188,7 +188,7 @@ def draw_values() -> None:
     names = [f"{w:.3f} × v({labels[j]})·W_O" for j, w in zip(parts.sources, parts.weights, strict=True)]
     rows = [parts.rows]
     if parts.rest is not None:
-        names.append(f"{parts.rest_weight:.3f} × the other {parts.n_rest}")
+        names.append(f"the other {parts.n_rest} sources, weight {parts.rest_weight:.3f}")
         rows.append(parts.rest[None, :])
     figure = matrix_heatmap(
         np.vstack([*rows, parts.delta[None, :]]),

@@ -140,3 +140,17 @@ def test_a_one_token_text_is_told_in_the_singular() -> None:
     one = dataclasses.replace(DECODER, n_tokens=1)
     assert "**1 token**:" in step_text("tokens", one)
     assert "Your 1 token gives 1² = 1 weight per head" in step_text("context", one)
+
+
+def test_weighted_values_never_sums_a_single_leftover_source():
+    """Browser review (MiniLM, 1024 px): one source past the drawn rows was drawn as "0.010 × the other 1", a sum of
+    one that hid which token it was. One more source than max_rows draws them all."""
+    rng = np.random.default_rng(0)
+    n, d_head, d_model = 5, 3, 4
+    v, W_O = rng.normal(size=(n, d_head)), rng.normal(size=(d_head, d_model))
+    row = np.full(n, 1 / n)
+    parts = weighted_values(v, W_O, row, np.ones(n, dtype=bool), query=4, max_rows=4)
+    assert parts.rest is None and parts.n_rest == 0 and parts.sources == list(range(n))
+    fewer = weighted_values(v, W_O, row, np.ones(n, dtype=bool), query=4, max_rows=3)
+    assert fewer.n_rest == 2 and len(fewer.sources) == 3
+    np.testing.assert_allclose(fewer.rows.sum(axis=0) + fewer.rest, parts.delta, atol=1e-12)

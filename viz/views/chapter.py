@@ -378,12 +378,13 @@ def weighted_values(
 ) -> WeightedValues:
     """v [n, d_head] value-down of every token, W_O [d_head, d_model] the head's value-up, pattern_row [n] the
     query's weights, seen [n] bool the keys it may see. Past `max_rows` seen sources, the rows drawn are the
-    `max_rows` that add the most (|A·v·W_O|); the others are summed into `rest`, so the sum stays whole."""
+    `max_rows` that add the most (|A·v·W_O|); the others are summed into `rest`, so the sum stays whole. One source
+    past `max_rows` is drawn as itself: a "sum" of one would hide which token it is."""
     allowed = np.flatnonzero(np.asarray(seen, dtype=bool))
     sent = pattern_row[allowed, None] * (v[allowed] @ W_O)  # [n_seen, d_model]
     norms = np.linalg.norm(sent, axis=-1)
     order = sorted(range(len(allowed)), key=lambda r: (-float(norms[r]), r))
-    drawn = sorted(order[:max_rows]) if len(allowed) > max_rows else list(range(len(allowed)))
+    drawn = sorted(order[:max_rows]) if len(allowed) > max_rows + 1 else list(range(len(allowed)))
     others = sorted(set(range(len(allowed))) - set(drawn))
     return WeightedValues(
         query=query,
