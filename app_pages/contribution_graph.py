@@ -18,6 +18,7 @@ from viz.labels import markdown_literal, readable_token, readable_token_labels
 from viz.views.common import display_tokens
 from viz.views.export import graph_csv
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view, lowest_threshold, strongest_sources
+from viz.views.heads import word_positions
 
 ctx = require_trace()
 trace = ctx.trace
@@ -37,7 +38,9 @@ shown = display_tokens(trace)  # byte pieces named by their character, as on eve
 labels = readable_token_labels(shown)
 c1, c2 = st.columns([3, 2])
 with c1:
-    token = token_picker("Token whose embedding to explain", labels, trace.n_tokens - 1, "flow_token")
+    words = word_positions(trace.tokens, trace.offsets)  # the last word: an encoder's last token is its [SEP]
+    token = token_picker("Token whose embedding to explain", labels, words[-1] if words else trace.n_tokens - 1,
+                         "flow_token")  # fmt: skip
 lowest = lowest_threshold(trace.n_tokens)
 threshold = c2.slider(
     "Threshold (share of a sum)", lowest, 0.5, max(DEFAULT_THRESHOLD, lowest), 0.01, key=f"flow_threshold_{lowest}",

@@ -130,7 +130,11 @@ def test_contribution_graph_draws_the_engines_edges(smollm, minilm):
     assert any(f"{len(fewer.edges)} edges" in c.value for c in at.caption) and len(fewer.edges) < len(graph.edges)
     at = open_page("contributions", model="minilm-l6")
     assert_clean(at)
-    encoded = minilm.trace(DEFAULT_TEXT).contribution_graph(minilm.trace(DEFAULT_TEXT).n_tokens - 1, 0.04)
+    # The last word, not the closing [SEP] (browser review: a learner's first graph explained a special token).
+    words = minilm.trace(DEFAULT_TEXT)
+    last_word = words.tokens.index("forest")
+    assert keyed(at, "selectbox", "flow_token").value == last_word == 11
+    encoded = words.contribution_graph(last_word, 0.04)
     assert any(f"{len(encoded.edges)} edges" in c.value for c in at.caption)
     assert any(e.source > 0 and e.kind == "attention" for e in encoded.edges)
 

@@ -313,11 +313,17 @@ def default_query_keys(
         keys = [i for i, t in enumerate(stripped[:q]) if t in CONTROL_KEYS]
         if keys:
             return q, keys
-    covers = [end > start for start, end in offsets] if offsets is not None else [True] * len(tokens)
-    words = [i for i, t in enumerate(stripped) if covers[i] and any(c.isalnum() for c in t)]
+    words = word_positions(tokens, offsets)
     if not words:
         return len(tokens) - 1, [max(0, len(tokens) - 2)]
     return words[-1], [words[-2] if len(words) > 1 else max(0, words[-1] - 1)]
+
+
+def word_positions(tokens: Sequence[str], offsets: Sequence[tuple[int, int]] | None = None) -> list[int]:
+    """The positions of words: tokens with a letter or digit that cover some of the text (special tokens such as
+    [CLS], [SEP] and </s> cover none: their `offsets` are empty)."""
+    covers = [end > start for start, end in offsets] if offsets is not None else [True] * len(tokens)
+    return [i for i, t in enumerate(tokens) if covers[i] and any(c.isalnum() for c in t)]
 
 
 # The showcase's control: the same adjectives before the noun, but one word ("old") between them and it, so a
