@@ -325,7 +325,11 @@ def test_the_context_chart_labels_bytes_in_si_units() -> None:
     from viz.figures.mechanism import context_growth
 
     fig = context_growth([128, 1024], [1e6, 1e9], [2e6, 2e9], "t")
-    assert fig.layout.yaxis.exponentformat == "SI" and fig.layout.yaxis.ticksuffix == "B"
+    assert list(fig.layout.yaxis.ticktext) == ["1 MB", "10 MB", "100 MB", "1 GB", "10 GB"]
+    # Browser review (MiniLM, 1024 px): Plotly's log ticks between "100kB" and "1MB" were a bare "2" and "5".
+    few = context_growth([128, 512], [1.5e5, 9e5], [3e5, 1.8e6], "t")
+    assert list(few.layout.yaxis.ticktext) == ["100 kB", "200 kB", "500 kB", "1 MB", "2 MB"]
+    assert list(few.layout.yaxis.tickvals) == [1e5, 2e5, 5e5, 1e6, 2e6]
 
 
 def test_layer_lines_say_their_last_point_is_after_the_last_block() -> None:

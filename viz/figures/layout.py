@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -193,17 +193,25 @@ def one_two_five(lo: float, hi: float) -> list[float]:
 LOG_AXIS_MAX_TICKS = 8  # past this many 1-2-5 ticks, a log axis labels its decades only (a phone's chart)
 
 
-def log_axis(values: Sequence[float]) -> dict:
+def log_axis(values: Sequence[float], label: Callable[[float], str] = "{:,g}".format) -> dict:
     """A log axis over `values` (all > 0) whose every tick is labelled whole: Plotly's own log ticks write the
     minor ones bare ("2", "5", or 2…9 between decades), so 0.2 s read as 2 s and 2,000 tokens as 2. Ticks are 1, 2,
     5 of each decade, from the last at or below the smallest value to the first at or above the largest; over
-    many decades, the decades alone."""
+    many decades, the decades alone. `label` writes a tick (bytes: si_bytes)."""
     lo, hi = float(min(values)), float(max(values))
     wide = one_two_five(10.0 ** math.floor(math.log10(lo)), 10.0 ** (math.floor(math.log10(hi)) + 1))
     ticks = [t for t in wide if t >= max(x for x in wide if x <= lo) and t <= min(x for x in wide if x >= hi)]
     if len(ticks) > LOG_AXIS_MAX_TICKS:
         ticks = [t for t in wide if math.log10(t).is_integer() and lo / 10 < t < hi * 10]
-    return dict(type="log", tickmode="array", tickvals=ticks, ticktext=[f"{t:,g}" for t in ticks])
+    return dict(type="log", tickmode="array", tickvals=ticks, ticktext=[label(t) for t in ticks])
+
+
+def si_bytes(n: float) -> str:
+    """A byte count as a tick writes it: 2e5 → "200 kB", 1e9 → "1 GB" (SI units; Plotly's own "B" suffix after an
+    exponent format read 1e9 as "1B", a billion)."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    power = min(max(int(math.floor(math.log10(n) / 3)), 0), len(units) - 1) if n > 0 else 0
+    return f"{n / 1000**power:,g} {units[power]}"
 
 
 # A chart whose click selects a head (thumbnails, layer × head grids) counts no double clicks. Plotly calls a second

@@ -21,6 +21,7 @@ from viz.figures.layout import (
     log_axis,
     oriented,
     red_frame,
+    si_bytes,
     token_axis,
 )
 from viz.figures.matrix_axes import MATRIX_MAX_LABELS, fitted_margins, row_axis
@@ -345,8 +346,7 @@ def context_growth(
     fig.update_layout(
         title=dict(text=plotly_escape(title), font=dict(size=14)),
         xaxis=dict(title=dict(text="context length n (tokens)")) | log_axis(lengths),
-        # SI prefixes (100 MB, 1 GB): Plotly's default writes 10⁹ as "1B" (billion), which beside bytes reads as 1 byte
-        yaxis=dict(title=dict(text="bytes for all patterns"), type="log", exponentformat="SI", ticksuffix="B"),
+        yaxis=dict(title=dict(text="bytes for all patterns")) | log_axis([*bytes_fp16, *bytes_fp32], si_bytes),
         height=380,
         margin=dict(l=10, r=10, t=50, b=90),
         plot_bgcolor="white",
