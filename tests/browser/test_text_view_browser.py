@@ -139,3 +139,19 @@ def test_new_sidebar_text_redraws_the_tokens(page, app_url) -> None:
     wait_rerun_done(page)
     assert tokens_shown(page).replace("↵", "") == new
     assert text_frame(page).locator("#tv-text b").count() == 0  # the typed <b> is text
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_the_colour_scale_reads_0_bar_max_on_one_line(browser, app_url, width) -> None:
+    """Browser review at 1024 px: the legend's explanation wrapped as one block, leaving "0 ▭" on one line and
+    "max = darkest (…)" on the next, the bar cut off from its top value."""
+    from devtools.browser import new_page
+
+    with new_page(browser, height=1600, timeout_ms=180_000, animations=False, width=width) as page:
+        open_text_view(page, app_url, TEXT)
+        frame = text_frame(page)
+        bar = frame.locator("#tv-bar").bounding_box()
+        top = frame.locator("#tv-max").bounding_box()
+        assert bar is not None and top is not None
+        assert top["y"] < bar["y"] + bar["height"] and bar["y"] < top["y"] + top["height"], (bar, top)
+        assert bar["x"] < top["x"] < bar["x"] + bar["width"] + 40, (bar, top)  # "max" just right of the bar

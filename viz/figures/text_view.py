@@ -27,7 +27,8 @@ body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, san
   background: #fff; }
 #tv-legend { font-size: 14px; line-height: 1.45; margin: 0 0 8px 0; }
 #tv-legend .how { margin: 0 0 4px 0; }
-#tv-scale { display: flex; align-items: center; gap: 6px; margin: 4px 0; flex-wrap: wrap; }
+#tv-scale { margin: 4px 0; }
+#tv-ends { display: inline-flex; align-items: center; gap: 6px; white-space: nowrap; vertical-align: middle; }
 #tv-bar { width: 120px; height: 12px; flex: none; border-radius: 3px; border: 1px solid #ccc; }
 #tv-max { display: inline-block; min-width: 3.2em; }
 #tv-status { height: 2.9em; overflow: hidden; overflow-wrap: anywhere; }
@@ -137,9 +138,11 @@ def text_view_html(pieces: TextPieces, enc: Encoded, legend: Legend) -> str:
         f"<style>{_CSS}</style></head><body>"
         "<div id='tv-legend'>"
         f"<div class='how'>{html.escape(how, quote=False)}</div>"
-        f"<div id='tv-scale'><span>0</span><span id='tv-bar' style='background:{bar}'></span>"
-        "<span><b id='tv-max'>max</b> = darkest (the largest weight in the hovered token's "
-        f"{'row' if enc.direction == 'query' else 'column'}; shades are in proportion)</span></div>"
+        # "0 ▭ max" kept on one line; the explanation after it wraps like text (as one block it had left the bar
+        # alone on a line at 1024 px).
+        f"<div id='tv-scale'><span id='tv-ends'><span>0</span><span id='tv-bar' style='background:{bar}'></span>"
+        "<b id='tv-max'>max</b></span> = darkest (the largest weight in the hovered token's "
+        f"{'row' if enc.direction == 'query' else 'column'}; shades are in proportion)</div>"
         "<div id='tv-status'><b id='tv-who'></b><span id='tv-top'></span><span id='tv-hint'></span></div>"
         f"<div class='note'>{html.escape(note, quote=False)}</div>"
         "</div>"
