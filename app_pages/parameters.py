@@ -12,11 +12,14 @@ from viz.figures.mechanism import context_growth, timing_figure
 from viz.views.sizes import context_lengths, human_bytes, human_count, pattern_bytes, pattern_entries, sublayer_words
 
 FIELDS = ("d_model", "d_head", "n_heads", "n_layers")
-LABELS = {
-    "d_model": "d_model (embedding size)",
-    "d_head": "d_head (key-query space)",
-    "n_heads": "heads per layer",
-    "n_layers": "layers",
+# Short labels, the meaning in each one's tooltip: at 1024 px "d_model (embedding size)" wrapped to two lines in its
+# quarter of the row, and its box sat a line below "heads per layer"'s.
+LABELS = {"d_model": "d_model", "d_head": "d_head", "n_heads": "heads per layer", "n_layers": "layers"}
+MEANINGS = {
+    "d_model": "The embedding size: how many numbers each token's vector holds (GPT-3: 12,288).",
+    "d_head": "The key-query space: how many numbers each head's query, key and value-down vectors hold (GPT-3: 128).",
+    "n_heads": "How many heads each attention layer has (GPT-3: 96).",
+    "n_layers": "How many attention layers the model has (GPT-3: 96).",
 }
 
 
@@ -48,7 +51,7 @@ c[1].button(
 )
 cols = st.columns(4)
 values = {
-    k: int(cols[i].number_input(LABELS[k], min_value=1, max_value=1_000_000, step=1, key=f"mech_calc_{k}"))
+    k: int(cols[i].number_input(LABELS[k], 1, 1_000_000, step=1, key=f"mech_calc_{k}", help=MEANINGS[k]))
     for i, k in enumerate(FIELDS)
 }
 b = breakdown(**values)

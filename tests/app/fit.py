@@ -89,3 +89,33 @@ def cut_off_select_options(at: AppTest) -> list[str]:
         for shown in box.options  # AppTest lists them as the box shows them (formatted)
         if len(shown) > (width - SELECT_PADDING_PX) / SELECT_CHAR_PX
     ]
+
+
+INPUT_KINDS = ("NumberInput", "TextInput", "Selectbox", "Slider", "Multiselect")
+# An input's 14 px label, measured on Head finder at 1024 px: "Query token (the one looking)" drew 174 px (LABEL_CHAR_PX
+# above errs wide, on the safe side, for a label that Streamlit cuts; one that wraps needs the closer figure).
+INPUT_LABEL_CHAR_PX = 6.0
+
+
+def label_lines(element: object, width: float) -> int:
+    """How many lines an input's label (and its help icon) takes in a column `width` px wide."""
+    label_px = INPUT_LABEL_CHAR_PX * len(element.label) + (HELP_ICON_PX if element.proto.help else 0)
+    return int(label_px // max(width, 1.0)) + 1
+
+
+def wrapped_input_labels(at: AppTest) -> list[str]:
+    """The labels of inputs side by side in a row whose labels wrap to more lines than a neighbour's at 1024 px: the
+    input's box then sits a line lower than the box beside it (Parameters' "d_model (embedding size)" beside
+    "heads per layer")."""
+    found = []
+    for node, width in laid_out(at.main):
+        columns = [c for c in (getattr(node, "children", {}) or {}).values() if type(c).__name__ == "Column"]
+        firsts = []
+        for column in columns:  # each column's first input, with the column's own width
+            inputs = [(e, w) for e, w in laid_out(column, width) if type(e).__name__ in INPUT_KINDS]
+            if inputs:
+                firsts.append(inputs[0])
+        lines = [label_lines(e, w) for e, w in firsts]
+        if len(set(lines)) > 1:
+            found += [e.label for (e, _), n in zip(firsts, lines, strict=True) if n > min(lines)]
+    return found

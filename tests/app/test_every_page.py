@@ -34,6 +34,7 @@ from tests.app.fit import (
     cut_off_metric_values,
     cut_off_page_links,
     cut_off_select_options,
+    wrapped_input_labels,
 )
 from tests.app.helpers import APP
 from tests.browser.test_chart_text_fits_browser import PAGES as CHART_TEXT_CHECKED
@@ -102,6 +103,7 @@ def reader_texts(at: AppTest) -> list[str]:
         cut_off_code_lines,
         cut_off_select_options,
         cut_off_page_links,
+        wrapped_input_labels,
     ],
     ids=lambda check: check.__name__,
 )
