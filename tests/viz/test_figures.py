@@ -405,3 +405,19 @@ def test_an_atlas_example_strip_has_no_stray_tick_beside_it() -> None:
     """Browser review: a lone "–" stood left of each example strip, the tick mark of its one unlabelled row."""
     fig = example_figure(ExampleRow(["0: a", "1: b"], ["0: a", "1: b"], np.array([0.4, 0.6]), 1, ""))
     assert fig.layout.yaxis.showticklabels is False and fig.layout.yaxis.ticks == ""
+
+
+def test_the_generate_charts_label_no_more_tokens_than_fit_apart() -> None:
+    """Browser review: a step's every-head chart wrote 23 tokens at 45° in its 339 px plot (1280 px, beside the
+    candidates), and "where each step looked" 39 upright tokens in 388 px (1024 px): neighbours ran into each other.
+    A turned label needs LINE_PX / sin(angle) of axis; past what fits, every k-th token is labelled (hover: all)."""
+    from viz.views.generation import StepAttention
+
+    heads = step_heads_figure(np.full((9, 23), 0.1), [f"t{i}" for i in range(23)], 0, "x")
+    assert 8 <= len(heads.layout.xaxis.ticktext) <= layout.labels_fitting(339, 45) == 15
+    rng = np.random.default_rng(0)
+    n_prompt, n_new = 10, 29
+    keys = [f"k{i}" for i in range(n_prompt + n_new)]
+    steps = StepAttention(rng.random((n_new, len(keys))), keys[n_prompt:], keys, n_prompt=n_prompt)
+    looked = step_attention_figure(steps, 0, 0)
+    assert 13 <= len(looked.layout.xaxis.ticktext) <= layout.labels_fitting(388, 90) == 25

@@ -110,6 +110,12 @@ def token_axis(
     )
 
 
+def labels_fitting(plot_px: float, angle_deg: float) -> int:
+    """How many tick labels turned `angle_deg` from the horizontal fit side by side along `plot_px` without touching:
+    a line of text (LINE_PX) needs LINE_PX / sin(angle) of axis."""
+    return int(plot_px * math.sin(math.radians(abs(angle_deg))) // LINE_PX)
+
+
 def tick_reach(ticktext: Sequence[str], angle_deg: float) -> float:
     """How far (px) tick labels reach away from their axis: an x axis's labels at `angle_deg` from the
     horizontal, or a y axis's horizontal labels (angle 90 from the axis)."""

@@ -13,6 +13,7 @@ from viz.figures.layout import (
     MATRIX_X_LABELS,
     PALETTE,
     WEIGHT_SCALE,
+    labels_fitting,
     matrix_height,
     one_two_five,
     token_axis,
@@ -118,10 +119,10 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
     fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
     fig.update_layout(
         title=dict(text=f"Layer {layer}, head {head}: where each step looked"),
-        # Vertical labels, at most 48: a prompt and its continuation are ~40 tokens, and at 45° their labels ran into
-        # each other on a 1024 px screen (tests/browser/test_chart_text_fits_browser.py).
+        # Vertical labels, as many as fit apart in the plot's 388 px at 1024 px: a prompt and its continuation are
+        # ~40 tokens, and at 45° (then 48 upright) their labels ran into each other on a 1024 px screen.
         xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)", first,
-                         max_labels=48) | dict(side="top", tickangle=-90),
+                         max_labels=labels_fitting(388, 90)) | dict(side="top", tickangle=-90),
         yaxis=token_axis([plotly_escape(t) for t in view.rows], "generated token") | dict(autorange="reversed"),
         height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=10, r=10, t=130, b=10), plot_bgcolor=MASKED_GREY,
         title_y=0.99,
@@ -138,7 +139,9 @@ def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written:
                                colorbar=dict(title=dict(text="weight"))))  # fmt: skip
     fig.update_layout(
         title=dict(text=f"Layer {layer}, every head, at the step that wrote ‘{plotly_escape(written)}’"),
-        xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token", first) | dict(side="top", tickangle=-45),
+        # As many 45° labels as fit apart in the plot's 339 px beside the candidates at 1280 px (23 ran together).
+        xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token", first, max_labels=labels_fitting(339, 45))
+        | dict(side="top", tickangle=-45),
         yaxis=dict(title=dict(text="head"), autorange="reversed", dtick=1, automargin=True),
         height=int(260 + 22 * weights.shape[0]), margin=dict(l=60, r=10, t=190, b=10), title_y=0.99,
     )  # fmt: skip
