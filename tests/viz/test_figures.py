@@ -421,3 +421,12 @@ def test_the_generate_charts_label_no_more_tokens_than_fit_apart() -> None:
     steps = StepAttention(rng.random((n_new, len(keys))), keys[n_prompt:], keys, n_prompt=n_prompt)
     looked = step_attention_figure(steps, 0, 0)
     assert 13 <= len(looked.layout.xaxis.ticktext) <= layout.labels_fitting(388, 90) == 25
+
+
+def test_the_candidates_quote_each_token() -> None:
+    """Browser review: punctuation candidates read "1. ," "2. ." "3. …"" beside their ranks, hard to tell apart."""
+    from viz.figures.lens import candidates_figure
+    from viz.views.generation import Candidates
+
+    fig = candidates_figure(Candidates([",", ".", "␣as"], np.array([0.5, 0.3, 0.1]), 0))
+    assert list(fig.data[0].y) == ["1. ‘,’", "2. ‘.’", "3. ‘␣as’"]

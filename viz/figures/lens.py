@@ -151,7 +151,7 @@ def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written:
 def candidates_figure(c: Candidates) -> go.Figure:
     """One step's most likely tokens, the written one highlighted."""
     colours = ["crimson" if i == c.chosen else "steelblue" for i in range(len(c.labels))]
-    labels = [f"{i + 1}. {plotly_escape(t)}" for i, t in enumerate(c.labels)]
+    labels = [f"{i + 1}. ‘{plotly_escape(t)}’" for i, t in enumerate(c.labels)]  # quoted: "1. ," read as punctuation
     fig = go.Figure(go.Bar(x=c.probs, y=labels, orientation="h", marker_color=colours,
                            hovertext=[f"{t}: {p:.2%}" for t, p in zip(labels, c.probs, strict=True)],
                            hoverinfo="text"))  # fmt: skip
