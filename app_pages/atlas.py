@@ -37,14 +37,15 @@ STORED = "_atlas_stored"  # (upload's file id, the StoredCorpus or why the file 
 RANKED = "_atlas_ranked"  # (layer, head) of each table row, for the table's click callback
 SCATTER_KEY, X_KEY, Y_KEY = "atlas_scatter", "atlas_x", "atlas_y"  # the two-statistic scatter and its axes
 # The ranking table's columns at fixed widths: auto-sized for the first statistic shown, a table kept its widths when
-# the statistic changed, and mean distance's 102.3454 showed as "02.3454". Each fits its longest number (14 px digits
-# ~7.5 px, and 16 px of padding): a value up to 4095.0000 (a mean distance within the longest document), a
-# query count up to 9,999,999.
+# the statistic changed, and mean distance's 102.3454 showed as "02.3454". Each fits its header and its longest
+# number (14 px digits ~7.5 px, and 16 px of padding): a value up to 1000.0000 (a mean distance in tokens), a query
+# count up to 9,999,999. With the selection boxes they take ~331 px: the table's column (4/9 of the page) is ~350 px
+# wide at 1280 px.
 RANKING_COLUMNS = {
-    "rank": st.column_config.NumberColumn(width=48),
-    "layer": st.column_config.NumberColumn(width=48),
-    "head": st.column_config.NumberColumn(width=48),
-    "value": st.column_config.NumberColumn(format="%.4f", width=88),
+    "rank": st.column_config.NumberColumn(width=46),
+    "layer": st.column_config.NumberColumn(width=50),
+    "head": st.column_config.NumberColumn(width=46),
+    "value": st.column_config.NumberColumn(format="%.4f", width=84),
     "queries": st.column_config.NumberColumn(width=72),
 }
 LOWEST_KEY = "atlas_lowest"  # the table's "Lowest first" toggle: which end of a head's examples a click opens
@@ -245,7 +246,7 @@ stat = st.radio(
 )
 st.caption(STATISTIC_NOTES[stat])
 si = data.statistics.index(stat)
-left, right = st.columns([3, 2])
+left, right = st.columns([5, 4])  # the right one holds the ranking table whole (RANKING_COLUMNS)
 with left:
     show_clickable_chart(
         layer_head_grid(data.values[si], STATISTIC_LABELS[stat], stat.replace("_", " "), (ctx.layer, ctx.head)),
@@ -260,7 +261,7 @@ with right:
     )  # fmt: skip
     ranked = ranked_heads(data.values[si], data.n_queries[si], top=20, lowest_first=lowest)
     st.session_state[RANKED] = [(r.layer, r.head) for r in ranked]
-    st.dataframe(
+    st.container(key="atlas_ranking").dataframe(  # keyed for the browser test (a table has no key of its own)
         [{"rank": r.rank, "layer": r.layer, "head": r.head, "value": r.value, "queries": r.n_queries} for r in ranked],
         hide_index=True, key=TABLE_KEY, on_select=lambda: _open_from_table(data, stat), selection_mode="single-row",
         column_config=RANKING_COLUMNS,

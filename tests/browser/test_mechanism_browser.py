@@ -144,6 +144,9 @@ WIDE_TABLES = {
     # Every head at a glance, with a text that repeats (induction and duplicate-token columns): 814 px of columns in
     # 562, scrolled to "mean distan…".
     "head_finder?text=the+cat+sat+on+the+mat.+the+cat+sat+on+the+mat.": "mech_head_stats",
+    # The head atlas's ranking, beside the layer × head grid, with mean distance's three-digit values: sized for the
+    # first statistic shown it cut "102.3454" to "02.3454"; at fixed widths it scrolled to "1790…" at 1280 px.
+    "atlas?stat=mean_distance": "atlas_ranking",
 }
 
 
