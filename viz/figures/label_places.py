@@ -36,9 +36,9 @@ def label_positions(
     segments drawn on them (x0, y0, x1, y1), which a label should not cross."""
     if len(labels) > MAX_PLACED:
         return [POSITIONS[0]] * len(labels)
-    points, others = _to_px(xy, obstacles, plot_px)
+    points, others, to_px = _to_px(xy, obstacles, plot_px)
     markers = np.vstack([points, others])
-    lines_px = _line_boxes(xy, obstacles, lines, plot_px)
+    lines_px = _line_boxes(lines, to_px)
     fixed = np.vstack([np.hstack([markers - MARKER_PX, markers + MARKER_PX]), *lines_px])  # what no label may cover
     placed = np.empty((0, 4))  # the labels placed so far
     places: list[str] = []
@@ -59,22 +59,25 @@ def label_boxes(
     plot_px: tuple[float, float] = PLOT_PX,
 ) -> np.ndarray:
     """[n, 4] boxes (x0, y0, x1, y1 in pixels, y up) of the labels at `places`, as label_positions estimates them."""
-    points, _ = _to_px(xy, obstacles, plot_px)
+    points, _, _ = _to_px(xy, obstacles, plot_px)
     return np.array([_box(p, len(t) * CHAR_PX, s) for p, t, s in zip(points, labels, places, strict=True)])
 
 
 def marker_boxes(xy: np.ndarray, obstacles: np.ndarray | None = None, plot_px: tuple[float, float] = PLOT_PX):
     """[n + m, 4] boxes of the markers of `xy` and of `obstacles`, on label_boxes' pixels."""
-    markers = np.vstack(_to_px(xy, obstacles, plot_px))
+    points, others, _ = _to_px(xy, obstacles, plot_px)
+    markers = np.vstack([points, others])
     return np.hstack([markers - MARKER_PX, markers + MARKER_PX])
 
 
-def _to_px(xy: np.ndarray, obstacles: np.ndarray | None, plot_px: tuple[float, float]):
+def _to_px(
+    xy: np.ndarray, obstacles: np.ndarray | None, plot_px: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """Points and obstacles in pixels, and the function that took them there (for the lines' ends)."""
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     others = np.empty((0, 2)) if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 2)
     to_px = _pixels(np.vstack([xy, others]), plot_px)
-    return to_px(xy), to_px(others)
+    return to_px(xy), to_px(others), to_px
 
 
 def _pixels(every: np.ndarray, plot_px: tuple[float, float]) -> Callable[[np.ndarray], np.ndarray]:
@@ -85,14 +88,10 @@ def _pixels(every: np.ndarray, plot_px: tuple[float, float]) -> Callable[[np.nda
     return lambda points: PAD_PX + (np.asarray(points, dtype=float).reshape(-1, 2) - lo) / span * inner
 
 
-def _line_boxes(
-    xy: np.ndarray, obstacles: np.ndarray | None, lines: np.ndarray | None, plot_px: tuple[float, float]
-) -> list[np.ndarray]:
-    """Per segment of `lines`, [dots, 4] small boxes every LINE_STEP_PX along it."""
+def _line_boxes(lines: np.ndarray | None, to_px: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+    """Per segment of `lines` (data units), [dots, 4] small boxes every LINE_STEP_PX along it."""
     if lines is None or len(lines) == 0:
         return []
-    others = np.empty((0, 2)) if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 2)
-    to_px = _pixels(np.vstack([np.asarray(xy, dtype=float).reshape(-1, 2), others]), plot_px)
     ends = to_px(np.asarray(lines, dtype=float).reshape(-1, 2))  # [2k, 2]: each segment's start, then its end
     half = LINE_STEP_PX / 4
     boxes = []
