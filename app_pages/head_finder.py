@@ -24,6 +24,7 @@ from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_literal, plotly_escape, plotly_tokens
 from viz.views.common import display_tokens
+from viz.views.head_focus import focus_span, focus_view
 from viz.views.heads import (
     CONTROL_TEXT,
     PREVIOUS_TOKEN_HEAD,
@@ -36,8 +37,6 @@ from viz.views.heads import (
     asks_control_question,
     control_result,
     default_query_keys,
-    focus_span,
-    focus_view,
     head_statistics,
     query_rows,
     rank_heads_by_rows,

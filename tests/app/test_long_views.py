@@ -11,8 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP, chart, decode, keyed
 from viz.figures.long_text import POOLED_X_LABELS
+from viz.views.head_focus import FOCUS_SIZE
 from viz.views.head_window import STEPS_WINDOW_SIZE, step_positions
-from viz.views.heads import FOCUS_SIZE, STAT_COLUMNS, head_statistics
+from viz.views.heads import STAT_COLUMNS, head_statistics
 from viz.views.shifts import ARROW_MAX, SOURCE_MAX
 
 TIMEOUT = 600  # a 1,000-token trace and every page's first run on 2 shared cores

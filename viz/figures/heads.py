@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from viz.figures.heatmaps import Cells, head_heatmap
 from viz.figures.layout import SELECTED_RED, Orientation, red_frame
-from viz.views.heads import FocusView
+from viz.views.head_focus import FocusView
 
 
 def focus_heatmap(
