@@ -13,7 +13,14 @@ from viz.figures.mechanism import matrix_heatmap, query_key_heatmap, vector_stri
 from viz.labels import axis_labels, counted
 from viz.views.common import display_tokens
 from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
-from viz.views.head_window import STEPS_FULL_MAX_TOKENS, STEPS_TOGGLE_MAX_TOKENS, step_positions, steps_window
+from viz.views.head_window import (
+    STEPS_FULL_MAX_TOKENS,
+    STEPS_TOGGLE_MAX_TOKENS,
+    kv_head_name,
+    plus_bias,
+    step_positions,
+    steps_window,
+)
 from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
 from viz.views.score_terms import score_stages, steps_terms
@@ -180,7 +187,8 @@ with full:
 
     # ── 2. Q and K ───────────────────────────────────────────────────────────────────────────────────
     st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
-    bias = " + b_Q (this model has biases)" if s.has_bias else ""
+    kv = kv_head_name(s.group_size, s.head, s.kv_head)  # whose W_K, W_V: shared under grouped-query attention
+    bias = " This model adds a bias to each: b_Q and b_K." if s.has_bias else ""
     st.caption(
         f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". '
         f"Both map d_model = {dm} to d_head = {d}.{bias}"
@@ -193,7 +201,7 @@ with full:
         show_chart(
             matrix_heatmap(
                 w["q_pre"],
-                f"Q = E·W_Q  [{rows} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+                f"Q = E·W_Q{plus_bias(s.has_bias, 'Q')}  [{rows} × {d}]" + (" before RoPE" if s.uses_rope else ""),
                 wl,
                 None,
                 "d_head",
@@ -204,13 +212,13 @@ with full:
         )
     with c2:
         show_chart(
-            matrix_heatmap(s.W_K, f"W_K (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"),
+            matrix_heatmap(s.W_K, f"W_K ({kv})  [{dm} × {d}]", None, None, "d_head", "d_model"),
             "mech_WK",
         )
         show_chart(
             matrix_heatmap(
                 w["k_pre"],
-                f"K = E·W_K  [{rows} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+                f"K = E·W_K{plus_bias(s.has_bias, 'K')}  [{rows} × {d}]" + (" before RoPE" if s.uses_rope else ""),
                 wl,
                 None,
                 "d_head",
@@ -332,13 +340,16 @@ with full:
     with c1:
         show_chart(
             matrix_heatmap(
-                s.W_V, f"W_V value-down (kv head {s.kv_head})  [{dm} × {d}]", None, None, "d_head", "d_model"
+                s.W_V, f"W_V value-down ({kv})  [{dm} × {d}]", None, None, "d_head", "d_model"
             ),
             "mech_WV",
         )
     with c2:
         show_chart(
-            matrix_heatmap(w["v"], f"V = E·W_V  [{rows} × {d}]", wl, None, "d_head", "key token", row_positions=pos),
+            matrix_heatmap(
+                w["v"], f"V = E·W_V{plus_bias(s.has_bias, 'V')}  [{rows} × {d}]", wl, None, "d_head", "key token",
+                row_positions=pos,
+            ),
             "mech_V",
         )
     st.subheader("6 · Weighted sum: z = A·V")

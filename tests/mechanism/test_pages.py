@@ -197,3 +197,20 @@ def test_cross_attention_without_the_mask_names_the_block_it_does_not_draw() -> 
     captions = " ".join(c.value for c in at.caption)
     assert "uses no mask" in captions and "diagonal" not in captions
     assert "source queries × target keys" in captions and "not drawn here" in captions
+
+
+def test_inside_head_names_biases_and_heads_as_the_model_has_them() -> None:
+    """Review (MiniLM, 1280 px): the Q/K caption ended "… d_head = 32. + b_Q (this model has biases)", the
+    Q and K titles said E·W_Q without the bias the page adds, and W_K / W_V were titled "kv head 0" for a
+    model whose every head has its own keys and values."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="model").set_value("minilm-l6").run()
+    at = open_page("inside_head", at)
+    assert_clean(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert ". +" not in captions and "b_Q" in captions and "b_K" in captions
+    assert "E·W_Q + b_Q" in chart(at, "mech_Q_pre")["layout"]["title"]["text"]
+    assert "E·W_K + b_K" in chart(at, "mech_K_pre")["layout"]["title"]["text"]
+    for key in ("mech_WK", "mech_WV"):
+        title = chart(at, key)["layout"]["title"]["text"]
+        assert "kv head" not in title and "(head 0)" in title, title

@@ -110,3 +110,14 @@ def steps_window(steps: Any, positions: np.ndarray) -> StepsWindow:
     if getattr(steps, "position_bias", None) is not None:
         arrays |= {name: np.asarray(getattr(steps, name))[grid] for name in BIAS_KEY}
     return StepsWindow(n=n, positions=pos, arrays=arrays)
+
+
+# ── How the page's titles name a head's matrices ──────────────────────────────────────────────────
+def plus_bias(has_bias: bool, name: str) -> str:
+    """' + b_Q' where the model adds a bias to E·W_Q (BERT), '' where it has none (llama)."""
+    return f" + b_{name}" if has_bias else ""
+
+
+def kv_head_name(group_size: int, head: int, kv_head: int) -> str:
+    """Whose W_K / W_V these are: 'kv head 1' where grouped-query heads share them, else the head's own."""
+    return f"kv head {kv_head}" if group_size > 1 else f"head {head}"
