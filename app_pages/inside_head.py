@@ -121,7 +121,10 @@ st.caption(
     "the cosine is the same product without the lengths: +1 = same direction, 0 = unrelated, −1 = opposite."
 )
 strips = [(f"{kind} of {labels[t]}", pv.vector(kind, w)) for w, t in (("i", i), ("j", j)) for kind in KINDS]
-show_chart(vector_strips(strips, f"q, k, v of query {labels[i]} and key {labels[j]}  [{d} each]"), "mech_vectors")
+# q and k on one scale (the score multiplies them); v on its own: its numbers can be 20x smaller than q's.
+scales = ["q, k" if kind in ("q", "k") else "v" for _ in (i, j) for kind in KINDS]
+title = f"q, k, v of query {labels[i]} and key {labels[j]}  [{d} each]"
+show_chart(vector_strips(strips, title, scales=scales), "mech_vectors")
 c1, c2 = st.columns(2)
 with c1:
     st.dataframe(

@@ -47,8 +47,18 @@ def test_the_picked_tokens_vectors_are_the_engines(fluffy) -> None:
         for name, vec in (("|q|", q), ("|k|", k), ("|v|", v)):
             assert norms[name][row] == pytest.approx(float(np.linalg.norm(vec)), rel=EXACT)
 
-    strips = decode(chart(at, "mech_vectors")["data"][0]["z"])  # rows: q, k, v of i, then of j
+    # Rows q, k, v of i, then of j. q and k share one colour scale (the score compares them); v has its own: its
+    # numbers are ~20x smaller than q's here, so on q's scale every v strip was drawn white.
+    figure = chart(at, "mech_vectors")
+    by_scale = {t["coloraxis"]: decode(t["z"]) for t in figure["data"]}
+    assert len(by_scale) == 2
+    strips = np.where(np.isnan(by_scale["coloraxis"]), by_scale["coloraxis2"], by_scale["coloraxis"])
     np.testing.assert_allclose(strips, np.stack([q_i, k_i, v_i, q_j, k_j, v_j]), rtol=1e-6, atol=1e-6)  # float32
+    qk_bound = max(np.abs(np.stack([q_i, k_i, q_j, k_j])).max(), 1e-12)
+    v_bound = np.abs(np.stack([v_i, v_j])).max()
+    assert figure["layout"]["coloraxis"]["cmax"] == pytest.approx(qk_bound, rel=1e-6)
+    assert figure["layout"]["coloraxis2"]["cmax"] == pytest.approx(v_bound, rel=1e-6)
+    assert figure["layout"]["coloraxis2"]["cmin"] == pytest.approx(-v_bound, rel=1e-6)
 
     # The vectors come first; the full matrices follow in an expander that can be folded away.
     assert any(e.label.startswith("The full matrices") for e in at.expander)
