@@ -14,7 +14,7 @@ from services.lens import contribution_graph
 from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_chart, token_picker, warn_untrained_masking
 from viz.figures.flow import flow_figure
-from viz.labels import markdown_literal, readable_token, readable_token_labels
+from viz.labels import markdown_code, readable_token, readable_token_labels
 from viz.views.common import display_tokens
 from viz.views.export import graph_csv
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view, lowest_threshold, strongest_sources
@@ -55,7 +55,7 @@ show_chart(flow_figure(view), "flow_graph")
 reached = len(view.positions) - 1
 st.caption(
     f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other token"
-    f"{'' if reached == 1 else 's'} reach {markdown_literal(readable_token(shown[token]))} (position {token}). "
+    f"{'' if reached == 1 else 's'} reach {markdown_code(readable_token(shown[token]))} (position {token}). "
     "Blue: attention "
     "(a curve in a token's own column is attention to itself); orange: the MLP; grey: the residual stream "
     "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."

@@ -22,7 +22,7 @@ from ui.widgets import (
 from viz.figures.heads import focus_heatmap
 from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import layer_head_grid
-from viz.labels import axis_labels, markdown_literal, plotly_escape, plotly_tokens
+from viz.labels import axis_labels, markdown_code, plotly_escape, plotly_tokens
 from viz.views.common import display_tokens
 from viz.views.head_focus import focus_span, focus_view
 from viz.views.heads import (
@@ -98,8 +98,8 @@ def show_control(layer: int, head: int, weight_here: float) -> None:
     c_readable = axis_labels(display_tokens(control))[0]
     show_token_strip(display_tokens(control))
     st.caption(
-        f"Query {markdown_literal(c_readable[result.query])}, keys "
-        + " + ".join(markdown_literal(c_readable[k]) for k in result.keys)
+        f"Query {markdown_code(c_readable[result.query])}, keys "
+        + " + ".join(markdown_code(c_readable[k]) for k in result.keys)
         + f". Layer {layer}, head {head} puts {result.same_head.weight:.1%} there (against {weight_here:.1%} on "
         f"this page's text); the best head for the control is layer {best_there.layer}, head {best_there.head} "
         f"with {best_there.weight:.1%} (its previous-token share on the control: {prev_there:.0%})."
@@ -121,7 +121,7 @@ def show_focus(layer: int, head: int, query: int, keys: list[int]) -> None:
         + " is framed in red; red circles mark the chosen keys."
         + (
             f" {len(outside)} chosen key(s) lie outside these {stop - start} tokens (the ranking counts them): "
-            + ", ".join(markdown_literal(readable[k]) for k in outside)
+            + ", ".join(markdown_code(readable[k]) for k in outside)
             if outside
             else ""
         )
@@ -234,20 +234,20 @@ else:
     if hidden:
         st.warning(
             "With the causal mask a query cannot look at later tokens; these keys always get weight 0: "
-            + ", ".join(markdown_literal(readable[k]) for k in hidden)
+            + ", ".join(markdown_code(readable[k]) for k in hidden)
         )
     rows = derived(ctx.trace_key, "query_rows", query, compute=lambda: query_rows(trace, query))  # [L, H, n_k]
     hits = rank_heads_by_rows(rows, keys)
     best = hits[0]
     stats = wait_with_progress(stats_job, "Head statistics over the whole text")
-    key_names = " + ".join(markdown_literal(readable[k]) for k in keys)  # tokens are user text: never Markdown
+    key_names = " + ".join(markdown_code(readable[k]) for k in keys)  # tokens are user text: never Markdown
     st.metric(
         f"Best head: layer {best.layer}, head {best.head}",
         f"{best.weight:.1%}",
         help="The query's attention weight on the chosen keys together, in the best head.",
     )
     st.caption(
-        f"of the attention of {markdown_literal(readable[query])} goes to {key_names} "
+        f"of the attention of {markdown_code(readable[query])} goes to {key_names} "
         f"in layer {best.layer}, head {best.head}."
     )
     best_prev = float(stats["prev"][best.layer, best.head])

@@ -214,3 +214,19 @@ def test_inside_head_names_biases_and_heads_as_the_model_has_them() -> None:
     for key in ("mech_WK", "mech_WV"):
         title = chart(at, key)["layout"]["title"]["text"]
         assert "kv head" not in title and "(head 0)" in title, title
+
+
+def test_head_finder_quotes_every_token_alike() -> None:
+    """Review: token labels were written with repr, which switches to double quotes for a token holding an
+    apostrophe ("48: 't" beside '47: ␣don'): every label now sits in a code span as it reads on the axes."""
+    import re
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.text_area(key="text").set_value("I don't know what you don't").run()
+    at = open_page("head_finder", at)
+    assert_clean(at)
+    caption = next(c.value for c in at.caption if c.value.startswith("of the attention of"))
+    spans = re.findall(r"(`+) ?(.*?) ?\1", caption)
+    assert len(spans) >= 2
+    for _, label in spans:
+        assert re.match(r"\d+: \S", label), label  # '7: ␣don' read as "'7: ␣don'" and "\"8: 't\""

@@ -35,7 +35,7 @@ def test_example_row_labels_positions_and_finds_the_query():
     row = example_row(example)
     assert row.readable == ["10: ␣the", "11: ␣cat", "12: <b>"] and row.query_index == 2
     assert "&lt;b&gt;" in row.plotly[2] or "<b>" not in row.plotly[2]  # Plotly text is escaped
-    assert "document 7, query 12" in row.caption and "11: ` '␣cat' ` 0.81" in row.caption
+    assert "document 7, query 12" in row.caption and "11: `␣cat` 0.81" in row.caption
 
 
 def test_example_row_ends_at_the_query_when_later_keys_got_no_weight():

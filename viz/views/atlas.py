@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.labels import counted, markdown_literal, name_byte_pieces, plotly_tokens, readable_tokens
+from viz.labels import counted, markdown_code, name_byte_pieces, plotly_tokens, readable_tokens
 
 # The atlas's statistics (attention_core.atlas.statistics.STATISTICS, in its order) as the page names them.
 STATISTIC_LABELS = {
@@ -165,7 +165,7 @@ def example_row(example: dict, document: tuple[list[str], list[tuple[int, int]]]
     q, focus = int(example["query"]), example.get("focus_key")
     where = "a repeated random sequence" if example["kind"] == "induction" else f"document {example['doc_id']}"
     key_bits = ", ".join(
-        f"{k}: {markdown_literal(t)} {w:.2f}"  # the page writes the caption as Markdown: tokens stay literal
+        f"{k}: {markdown_code(t)} {w:.2f}"  # the page writes the caption as Markdown: tokens stay literal
         for k, t, w in zip(example["top_keys"], readable_tokens(top_tokens), example["top_key_weights"], strict=True)
     )
     caption = f"{where}, query {q} — value {float(example['value']):.3f}; strongest keys: {key_bits}"
