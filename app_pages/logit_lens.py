@@ -16,7 +16,14 @@ from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
 from viz.views.common import display_tokens, no_prediction_sentence
 from viz.views.export import lens_csv
-from viz.views.lens import LENS_WINDOW, chosen_tokens, grid_byte_note, lens_track, settle_caption
+from viz.views.lens import (
+    LENS_WINDOW,
+    chosen_tokens,
+    grid_byte_note,
+    grid_introduction,
+    lens_track,
+    settle_caption,
+)
 from viz.views.lens import lens_grid as grid_view
 
 ctx = require_trace()
@@ -46,15 +53,10 @@ if trace.n_tokens > LENS_WINDOW:
     )  # fmt: skip
     stop = first + LENS_WINDOW
 
-st.markdown(
-    "After every block the embedding at each position is still a vector in the same space the last block "
-    "writes to. The **logit lens** sends it through the model's own final normalisation and unembedding, as "
-    "if the model stopped there: each cell is the most likely next token after that block, coloured by its "
-    "probability; hover for the top 5. The top row is the model's real prediction."
-)
 with st.spinner("Reading every layer through the unembedding"):
     ids, probs = lens_grid(key, trace, 5, first, stop)
 grid = grid_view(ids, probs, shown[first:stop], trace.decode_token, first)
+st.markdown(grid_introduction(grid, 5))
 st.plotly_chart(lens_grid_figure(grid), key="lens_grid", theme=None)
 
 last = stop - 1  # the last position shown (the text's last unless the window is moved back)

@@ -117,3 +117,20 @@ def test_lens_grid_cells_hold_fewer_characters_as_positions_grow():
     ids = np.ones((1, 10, 1), dtype=int)
     grid = lens_grid(ids, np.full((1, 10, 1), 0.5), ["t"] * 10, {1: " dismantle"}.__getitem__)
     assert set(grid.cell_text[0]) == {"␣dism…"}
+
+
+def test_the_grid_s_introduction_says_where_to_read_a_cell_s_token():
+    """Review (51 tokens): the cells of a wide grid carry no text, but the introduction still said each cell is the
+    token; it now sends the reader to the hover. The figure and the sentence ask the same property."""
+    from viz.figures.lens import lens_grid_figure
+    from viz.views.lens import TEXT_IN_CELLS_MAX, grid_introduction
+
+    def grid(n: int):
+        return lens_grid(np.ones((2, n, 5), dtype=int), np.full((2, n, 5), 0.2), ["t"] * n, {1: "x"}.__getitem__)
+
+    narrow, wide = grid(TEXT_IN_CELLS_MAX), grid(TEXT_IN_CELLS_MAX + 1)
+    assert narrow.names_cells and not wide.names_cells
+    assert lens_grid_figure(narrow).data[0].text is not None and lens_grid_figure(wide).data[0].text is None
+    assert "written in the cell" in grid_introduction(narrow, 5) and "top 5" in grid_introduction(narrow, 5)
+    said = grid_introduction(wide, 5)
+    assert "written in the cell" not in said and "hover a cell" in said and f"{TEXT_IN_CELLS_MAX + 1} positions" in said

@@ -23,10 +23,6 @@ from viz.labels import plotly_escape
 from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
 
-# Past this many positions a cell is narrower than its token at 1024 px (the plot is ~390 px wide there; at 27
-# positions the cells' tokens ran together); the hover names every cell's top 5.
-TEXT_IN_CELLS_MAX = 16
-
 
 def lens_grid_figure(grid: LensGrid) -> go.Figure:
     """Layers (bottom: block 0) × positions; each cell is that layer's top-1 next token, coloured by its
@@ -35,8 +31,8 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
     heat = go.Heatmap(
         z=grid.prob, x=list(range(grid.first, grid.first + n)), y=list(range(n_layers)),
         zmin=0.0, zmax=1.0, colorscale="Blues",
-        text=grid.cell_text if n <= TEXT_IN_CELLS_MAX else None,
-        texttemplate="%{text}" if n <= TEXT_IN_CELLS_MAX else None, textfont=dict(size=10),
+        text=grid.cell_text if grid.names_cells else None,  # past TEXT_IN_CELLS_MAX positions: the hover only
+        texttemplate="%{text}" if grid.names_cells else None, textfont=dict(size=10),
         hovertext=grid.hover, hoverinfo="text", xgap=1, ygap=1,
         colorbar=dict(title=dict(text="top-1<br>probability"), tickformat=".0%"),
     )  # fmt: skip

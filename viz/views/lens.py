@@ -21,6 +21,10 @@ def cell_chars(n_positions: int) -> int:
     """How many characters of its token a cell shows when the grid shows `n_positions` (3 to CELL_CHARS)."""
     return max(3, min(CELL_CHARS, GRID_PLOT_PX // (CELL_CHAR_PX * max(n_positions, 1))))
 
+# Past this many positions a cell is narrower than its token at 1024 px (the plot is ~390 px wide there; at 27
+# positions the cells' tokens ran together); the hover names every cell's top k.
+TEXT_IN_CELLS_MAX = 16
+
 # A long text's grid shows this many positions at a time: each position costs n_layers projections onto the
 # whole vocabulary (30 × 49,152 × 576 multiply-adds on SmolLM2), so 64 positions take about a second on two cores
 # (bench/lens.py) where a 1,000-token grid would take half a minute; and 64 columns are as many as a screen
@@ -40,6 +44,33 @@ class LensGrid:
     settles: np.ndarray  # [n] first layer from which the top-1 is the final layer's top-1 at every layer after
     first_shown: np.ndarray  # [n] first layer whose top-1 is the final layer's
     first: int = 0  # the text position of column 0
+
+    @property
+    def names_cells(self) -> bool:
+        """Whether each cell is wide enough to carry its token's text (the figure writes it in, the page says so)."""
+        return len(self.tokens) <= TEXT_IN_CELLS_MAX
+
+
+def grid_introduction(grid: LensGrid, k: int) -> str:
+    """The page's Markdown introduction to the grid, which says where a cell's token is read: in the cell, or, in a
+    grid too wide for text in its cells, in the hover."""
+    lens = (
+        "After every block the embedding at each position is still a vector in the same space the last block "
+        "writes to. The **logit lens** sends it through the model's own final normalisation and unembedding, as "
+        "if the model stopped there: "
+    )
+    if grid.names_cells:
+        cells = (
+            "each cell is the most likely next token after that block, written in the cell and coloured by its "
+            f"probability; hover for the top {k}."
+        )
+    else:
+        cells = (
+            "each cell is coloured by the probability of the most likely next token after that block; with "
+            f"{len(grid.tokens)} positions the cells are too narrow to write it in, so hover a cell for it and the "
+            f"top {k}."
+        )
+    return lens + cells + " The top row is the model's real prediction."
 
 
 def settle_layers(top1: np.ndarray) -> np.ndarray:
