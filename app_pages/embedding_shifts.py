@@ -27,15 +27,15 @@ from viz.views.heads import default_query_keys
 from viz.views.patterns import is_long
 from viz.views.shifts import (
     ARROW_MAX,
-    SOURCE_MAX,
     delta_by_source,
+    drawn_sources,
+    drawn_sources_sentence,
     layer_shift,
     pairwise_cosines,
     parse_lines,
     residual_after_attention_label,
     residual_norms,
     sense_match,
-    top_positions,
     trajectories,
     word_trace,
 )
@@ -86,16 +86,10 @@ st.caption(
 with_bias = " with b_O" if split.has_bias else ""
 share_title = f"Each source's share of Δe (sums to {shares.sum() + split.bias_share():.3f}{with_bias})"
 heads_title = f"Per head: |A[i, j]·(v_j·W_O[head])| for query {plotly_escape(readable[query])}"
-if n > SOURCE_MAX:
-    shown = top_positions(norms, SOURCE_MAX - 1, exclude=[query]) if query < n else []
-    shown = sorted([*shown, query])
+shown = drawn_sources(norms, split.allowed, query)  # None: every token fits
+if shown is not None:
     kept = float(norms[shown].sum() / max(norms.sum(), 1e-30))
-    st.info(
-        f"{n} sources: the charts draw the {len(shown)} with the largest contribution |c_j| (the token itself "
-        f"included), which carry {kept:.0%} of Σ|c_j|; the table below lists every source. The share's sum in the "
-        "title is over every source.",
-        icon=":material/filter_list:",
-    )
+    st.info(drawn_sources_sentence(n, shown, split.allowed, kept), icon=":material/filter_list:")
     names = [labels[j] for j in shown]
     c1, c2 = st.columns(2)
     with c1:

@@ -24,6 +24,8 @@ from viz.views.heads import (
 )
 from viz.views.shifts import (
     delta_by_source,
+    drawn_sources,
+    drawn_sources_sentence,
     find_word,
     layer_shift,
     pairwise_cosines,
@@ -36,6 +38,23 @@ from viz.views.sizes import human_count, pattern_bytes, pattern_entries
 
 
 # ── embedding shifts ────────────────────────────────────────────────────────────────────────────
+def test_a_long_text_s_drawn_sources_are_the_ones_the_query_sees() -> None:
+    """Review (51 tokens, causal): the note said "51 sources" for a query that sees 50; the charts pick only among
+    the sources the mask lets the query see, and the note counts those."""
+    n = 50
+    norms = np.linspace(1.0, 2.0, n)
+    causal = np.arange(n) <= 45  # query 45 sees 0..45
+    shown = drawn_sources(norms, causal, 45, limit=40)
+    assert shown is not None and len(shown) == 40 and max(shown) == 45 and 45 in shown
+    assert drawn_sources(norms, np.arange(n) <= 20, 20, limit=40) == list(range(21))  # all 21 it sees
+    assert drawn_sources(norms[:40], np.ones(40, bool), 3, limit=40) is None  # every token fits
+    said = drawn_sources_sentence(n, shown, causal, 0.9)
+    assert said.startswith("This token has 46 sources; the mask hides the other 4 of the 50 tokens")
+    assert "the 40 with the largest contribution" in said and "90%" in said
+    assert "draw all 21" in drawn_sources_sentence(n, list(range(21)), np.arange(n) <= 20, 1.0)
+    assert "mask" not in drawn_sources_sentence(n, shown, np.ones(n, bool), 0.9)  # a bidirectional model
+
+
 @pytest.mark.parametrize("layer", [0, 16])
 def test_delta_by_source_sums_to_the_attention_output(fluffy, layer: int) -> None:
     split = delta_by_source(fluffy, layer, 3)

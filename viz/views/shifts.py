@@ -94,6 +94,38 @@ ARROW_MAX = 64  # 1,000 arrows with labels took the browser a minute to draw and
 SOURCE_MAX = 40  # bars and heat-map columns: one readable label each
 
 
+def drawn_sources(norms: np.ndarray, allowed: np.ndarray, query: int, limit: int = SOURCE_MAX) -> list[int] | None:
+    """The sources the per-source charts draw for a text of more than `limit` tokens, in text order: the ones the
+    query may see (`allowed` [n] bool: the mask, any window), and of more than `limit` of those the query itself
+    and the `limit` − 1 others with the largest contribution |c_j| (`norms` [n]). None when every token fits."""
+    n = len(norms)
+    if n <= limit:
+        return None
+    visible = [int(j) for j in np.flatnonzero(allowed)]
+    if len(visible) <= limit:
+        return visible
+    kept = [query] if query in visible else []
+    return sorted(kept + top_positions(norms, limit - len(kept), among=visible, exclude=kept))
+
+
+def drawn_sources_sentence(n: int, shown: Sequence[int], allowed: np.ndarray, kept: float) -> str:
+    """What the charts draw of a long text's sources (drawn_sources), for the page's note; `kept`: the drawn
+    sources' part of Σ|c_j|."""
+    seen = int(np.count_nonzero(allowed))
+    hidden = f"; the mask hides the other {n - seen} of the {n} tokens" if seen < n else ""
+    if len(shown) == seen:
+        drawn = f"the charts draw all {seen}"
+    else:
+        drawn = (
+            f"the charts draw the {len(shown)} with the largest contribution |c_j| (the token itself included), "
+            f"which carry {kept:.0%} of Σ|c_j|"
+        )
+    return (
+        f"This token has {seen} sources{hidden}: {drawn}; the table below lists every token. The share's sum in "
+        "the title is over every source."
+    )
+
+
 def layer_shift(
     trace: TraceLike, layer: int, skip_first: bool = False, max_tokens: int | None = None, keep: int | None = None
 ) -> LayerShift:
