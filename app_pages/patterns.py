@@ -107,13 +107,21 @@ def heads_figure(layer: int, head: int) -> object:
     thumbs = derived(
         key, "thumbs", layer, compute=lambda: layer_thumbnails(trace, layer) if long else layer_patterns(trace, layer)
     )
+    scale = thumbnail_scale()
     return figure(
         "heads",
         layer,
         head,
         orient,
-        build=lambda: layer_small_multiples(thumbs, head, orient, layer, meta_of(layer, head)),
+        scale,
+        build=lambda: layer_small_multiples(thumbs, head, orient, layer, meta_of(layer, head), scale),
     )
+
+
+def thumbnail_scale() -> str:
+    """The thumbnails' colour scale: a long text's block means take the long views' (long_scale), as on a linear
+    scale they are too small to see; a short text's exact weights stay linear."""
+    return st.session_state.get("long_scale", next(iter(COLOUR_SCALES))) if long else "linear"
 
 
 def prefetch_layer(layer: int) -> None:
@@ -216,7 +224,8 @@ def layer_heads(layer: int, head: int, base: str) -> None:
     """Every head of the layer as thumbnails; a click selects one."""
     st.subheader(f"All {ctx.n_heads} heads of layer {layer}")
     st.caption(
-        "Click a head to select it (red frame: the selected head)." + (" Thumbnails are block means." if long else "")
+        "Click a head to select it (red frame: the selected head)."
+        + (" Thumbnails are block means, on the colour scale picked beside them." if long else "")
     )
     # The key carries the selection so the chart is rebuilt (and its old click cleared) when it changes.
     heads_key = f"heads_L{layer}_H{head}"
@@ -335,7 +344,8 @@ head_panel_fragment()
 
 st.subheader(f"Every layer × head ({ctx.n_layers} × {ctx.n_heads})")
 st.caption(
-    "Each thumbnail is one head's pattern, averaged over blocks of tokens for long texts. "
+    "Each thumbnail is one head's pattern, averaged over blocks of tokens for long texts (then on the colour "
+    "scale picked above). "
     "Click one to select that layer and head."
 )
 ov_layer, ov_head = chart_anchor("overview", layer, head)  # as drawn while its own clicks come in (defect 11)
@@ -351,7 +361,10 @@ show_clickable_chart(
         ov_layer,
         ov_head,
         orient,
-        build=lambda: overview_mosaic(pooled_all, (ov_layer, ov_head), orient, meta_of(ov_layer, ov_head)),
+        thumbnail_scale(),
+        build=lambda: overview_mosaic(
+            pooled_all, (ov_layer, ov_head), orient, meta_of(ov_layer, ov_head), thumbnail_scale()
+        ),
     ),
     overview_key,
     partial(select_head_from_chart, overview_key),

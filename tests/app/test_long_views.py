@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP, chart, decode, keyed
-from viz.figures.long_text import POOLED_X_LABELS
+from viz.figures.long_text import LOG_DECADES, POOLED_X_LABELS
 from viz.views.head_focus import FOCUS_SIZE
 from viz.views.head_window import STEPS_WINDOW_SIZE, step_positions
 from viz.views.heads import STAT_COLUMNS, head_statistics
@@ -83,6 +83,13 @@ def test_patterns_long_view_has_a_structure_scale_and_thinned_labels(at: AppTest
     z = decode(chart(at, "head_heatmap")["data"][0]["z"])
     np.testing.assert_allclose(np.nanmax(z, axis=1), 1.0)  # rows = queries on the default orientation
     assert "per row" in chart(at, "head_window")["data"][0]["colorbar"]["title"]["text"]
+    # The layer's thumbnails and the overview take the same scale (they looked empty on a linear one).
+    for prefix in ("heads_L", "overview_L"):
+        heat = chart(at, prefix)["data"][0]
+        assert (heat["zmin"], heat["zmax"]) == (0.0, 1.0), prefix
+    at.radio(key="long_scale").set_value("log").run()
+    heat = chart(at, "heads_L")["data"][0]
+    assert heat["zmax"] < 0 and heat["zmin"] == pytest.approx(heat["zmax"] - LOG_DECADES)
 
 
 def test_inside_head_at_1000_tokens_draws_the_picked_cells_window(at: AppTest) -> None:

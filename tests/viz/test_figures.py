@@ -430,3 +430,29 @@ def test_the_candidates_quote_each_token() -> None:
 
     fig = candidates_figure(Candidates([",", ".", "␣as"], np.array([0.5, 0.3, 0.1]), 0))
     assert list(fig.data[0].y) == ["1. ‘,’", "2. ‘.’", "3. ‘␣as’"]
+
+
+@pytest.mark.parametrize("scale", ["log", "row"])
+def test_thumbnails_take_the_long_views_colour_scale(scale: str) -> None:
+    """Review (long texts): block means are small (a query's weight spread over hundreds of keys), so on a linear
+    scale the layer's thumbnails and the overview looked empty beside the log-scaled head chart. They take the
+    page's colour scale: log₁₀ over LOG_DECADES below the largest of all thumbnails, or each row ÷ its largest."""
+    from viz.figures.long_text import LOG_DECADES
+
+    rng = np.random.default_rng(3)
+    patterns = rng.random((4, 6, 6)) ** 4 * 0.01  # small, spread block means
+    patterns[1, 2, 3] = 0.5  # one head's outlier sets a linear scale's top
+    fig = overview.layer_small_multiples(patterns, selected_head=0, layer=1, scale=scale)
+    heat = fig.data[0]
+    grid = decode(fig.to_plotly_json()["data"][0]["z"])
+    (targets,) = [t for t in fig.data if t.type == "scatter"]
+    x0, y0 = (round(v - (6 - 1) / 2) for v in (targets.x[3], targets.y[3]))
+    shown = grid[y0 : y0 + 6, x0 : x0 + 6]
+    if scale == "log":
+        assert heat.zmax == pytest.approx(np.log10(0.5)) and heat.zmin == pytest.approx(np.log10(0.5) - LOG_DECADES)
+        np.testing.assert_allclose(shown, np.log10(patterns[3]), rtol=1e-5)
+    else:
+        assert (heat.zmin, heat.zmax) == (0.0, 1.0)
+        np.testing.assert_allclose(shown, patterns[3] / patterns[3].max(axis=1, keepdims=True), rtol=1e-5)
+    over = overview.overview_mosaic(patterns[None], selected=(0, 0), scale=scale)
+    assert over.data[0].zmax == heat.zmax and over.data[0].zmin == heat.zmin

@@ -72,6 +72,24 @@ def scaled_colours(matrix: np.ndarray, scale: ColourScale, what: str = "weight")
     raise ValueError(f"unknown colour scale {scale!r}; expected one of {list(COLOUR_SCALES)}")
 
 
+def thumbnail_colours(patterns: np.ndarray, scale: ColourScale) -> tuple[np.ndarray, float, float]:
+    """(what the colour shows, zmin, zmax) for thumbnails [..., s, s] (rows = queries) on one colour range, the way
+    scaled_colours colours one matrix: linear, 0 to the largest of all; row, each thumbnail's query rows ÷ their
+    largest; log, log₁₀ over LOG_DECADES below the largest of all (zeros left blank)."""
+    m = np.asarray(patterns, dtype=np.float64)
+    top = float(max(np.nanmax(m), 1e-12)) if m.size else 1.0
+    if scale == "linear":
+        return m, 0.0, top
+    if scale == "row":
+        row_max = np.nanmax(m, axis=-1, keepdims=True) if m.size else m
+        return np.divide(m, row_max, out=np.zeros_like(m), where=row_max > 0), 0.0, 1.0
+    if scale == "log":
+        with np.errstate(divide="ignore"):
+            z = np.where(m > 0, np.log10(np.where(m > 0, m, 1.0)), np.nan)
+        return z, math.log10(top) - LOG_DECADES, math.log10(top)
+    raise ValueError(f"unknown colour scale {scale!r}; expected one of {list(COLOUR_SCALES)}")
+
+
 def _power_of_ten(exponent: int) -> str:
     """1, 0.1, 0.01, then 10⁻³, 10⁻⁴ …: short colour-bar labels."""
     if exponent >= 0:

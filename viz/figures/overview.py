@@ -25,6 +25,7 @@ from viz.figures.layout import (
     red_frame,
     tick_reach,
 )
+from viz.figures.long_text import ColourScale, thumbnail_colours
 
 TOOLBAR_PX = 30  # the top margin: Plotly's toolbar shows on hover 2 px from the top, its buttons ~26 px tall
 OVERVIEW_BOTTOM_PX = int(AXIS_TITLE_PX + LINE_PX + 12)  # the overview's bottom margin: tick labels and axis title
@@ -37,7 +38,7 @@ FRAME_PLOT_PX = 620
 
 def _thumbnail_mosaic(
     z: np.ndarray,
-    zmax: float,
+    zrange: tuple[float, float],
     x: Sequence[float],
     y: Sequence[float],
     marker_size: int,
@@ -45,14 +46,18 @@ def _thumbnail_mosaic(
     hovertemplate: str,
     text: Sequence[str] | None = None,
 ) -> go.Figure:
-    """Thumbnails tiled into one heatmap `z` (NaN between them), with one click target per thumbnail.
+    """Thumbnails tiled into one heatmap `z` (NaN between them) coloured over `zrange`, with one click target per
+    thumbnail.
 
     The targets are transparent points at the thumbnails' centres: Streamlit's selection events carry
     points of scatter traces but not heatmap cells. With hoverdistance=-1 (set by the callers) the nearest
     point wins, so a click anywhere on a thumbnail selects it."""
     return go.Figure(
         [
-            go.Heatmap(z=z, colorscale=WEIGHT_SCALE, zmin=0.0, zmax=max(zmax, 1e-9), hoverinfo="skip", showscale=False),
+            go.Heatmap(
+                z=z, colorscale=WEIGHT_SCALE, zmin=zrange[0], zmax=max(zrange[1], zrange[0] + 1e-9), hoverinfo="skip",
+                showscale=False,
+            ),  # fmt: skip
             go.Scatter(
                 x=x,
                 y=y,
@@ -117,10 +122,12 @@ def layer_small_multiples(
     orient: Orientation = "rows",
     layer: int | None = None,
     meta: dict | None = None,
+    scale: ColourScale = "linear",
 ) -> go.Figure:
     """Every head of one layer as a small heatmap; clicking one selects it (point customdata = (layer, head)).
 
-    `patterns` may be pooled ([n_heads, s, s] block means) for long texts: thumbnails need no more.
+    `patterns` may be pooled ([n_heads, s, s] block means) for long texts: thumbnails need no more; `scale` is
+    then the page's colour scale (long_text.thumbnail_colours), as block means are too small for a linear one.
     One heatmap holds the whole grid (thumbnails separated by empty cells), like the overview: a figure
     of one trace builds and draws several times faster than one subplot per head, and a head switch
     rebuilds it."""
@@ -129,9 +136,10 @@ def layer_small_multiples(
     corners = [grid.corner(h) for h in range(n_heads)]
     centre = (n - 1) / 2
     where = f"layer {layer}, " if layer is not None else ""
+    colours, zmin, zmax = thumbnail_colours(patterns, scale)  # (n_heads, n, n)
     fig = _thumbnail_mosaic(
-        grid.mosaic(patterns, orient),
-        zmax=float(np.max(patterns)),
+        grid.mosaic(colours, orient),
+        zrange=(zmin, zmax),
         x=[x + centre for x, _ in corners],
         y=[y + centre for _, y in corners],
         marker_size=max(8, min(60, 4 * n)),
@@ -187,21 +195,24 @@ def overview_mosaic(
     selected: tuple[int, int] | None = None,
     orient: Orientation = "rows",
     meta: dict | None = None,
+    scale: ColourScale = "linear",
 ) -> go.Figure:
-    """Every layer × head as a thumbnail (x = layer, y = head) in one heatmap; click selects (layer, head)."""
+    """Every layer × head as a thumbnail (x = layer, y = head) in one heatmap; click selects (layer, head).
+    `scale`: as layer_small_multiples's."""
     n_layers, n_heads, s, _ = pooled.shape
+    colours, zmin, zmax = thumbnail_colours(pooled, scale)  # (n_layers, n_heads, s, s)
     gap = max(1, s // 6)
     cell = s + gap
     z = np.full((n_heads * cell - gap, n_layers * cell - gap), np.nan, dtype=np.float32)
     for layer in range(n_layers):
         for head in range(n_heads):
-            z[head * cell : head * cell + s, layer * cell : layer * cell + s] = oriented(pooled[layer, head], orient)
+            z[head * cell : head * cell + s, layer * cell : layer * cell + s] = oriented(colours[layer, head], orient)
     centres_x = [layer * cell + (s - 1) / 2 for layer in range(n_layers)]
     centres_y = [head * cell + (s - 1) / 2 for head in range(n_heads)]
     gx, gy = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
     fig = _thumbnail_mosaic(
         z,
-        zmax=float(np.nanmax(pooled)),
+        zrange=(zmin, zmax),
         x=[centres_x[layer] for layer in gx.ravel()],
         y=[centres_y[head] for head in gy.ravel()],
         marker_size=_frame_px(s, gap, n_layers, n_heads),
