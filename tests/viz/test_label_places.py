@@ -5,6 +5,7 @@ its marker, and on Embedding shifts the labels of tokens whose embeddings lie cl
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from viz.figures.label_places import POSITIONS, label_boxes, label_positions, marker_boxes
 from viz.figures.shifts import shift_arrows
@@ -65,3 +66,26 @@ def test_the_embedding_shift_arrows_use_them():
     places = list(fig.data[0].textposition)
     expected = label_positions(before, labels, obstacles=after, lines=np.hstack([before, after]))
     assert places == expected and len(set(places[:4])) > 1
+
+
+def test_the_axes_make_room_for_a_label_past_the_edge():
+    """Review (MiniLM at 1024 px): "11: forest", placed left of a marker near the left edge where nothing else was
+    free, was cut off: Plotly's autorange makes room for markers, not for their text. The arrows' axes are set to
+    hold every label as label_places estimates it."""
+    from viz.figures.label_places import PLOT_PX, labelled_ranges
+
+    xy = np.array([[0.0, 0.0], [10.0, 5.0]])
+    labels = ["a long label here", "b"]
+    x_range, y_range = labelled_ranges(xy, labels, ["middle left", "bottom center"])
+    width = len(labels[0]) * 7.0 / (PLOT_PX[0] - 20) * 10  # the label's width in data units, about
+    assert x_range[0] < -width and x_range[1] > 10.0 and y_range[0] < 0.0 and y_range[1] > 5.0
+    unlabelled = labelled_ranges(xy, ["", ""], ["middle right", "middle left"])
+    assert unlabelled[0][0] == pytest.approx(-10 / (PLOT_PX[0] - 20) * 10)  # autorange's own room: PAD_PX
+
+    before = np.array([[0.9, 0.68], [1.22, 0.77], [-2.9, 1.8]])
+    after = before - [0.0, 1.0]
+    fig = shift_arrows(["2: ␣blue", "9: ␣forest", "0: a"], before, after, 0, np.array([0.5, 0.2]))
+    x0, x1 = fig.layout.xaxis.range
+    y0, y1 = fig.layout.yaxis.range
+    every = np.vstack([before, after])
+    assert x0 < every[:, 0].min() and x1 > every[:, 0].max() and y0 < every[:, 1].min() and y1 > every[:, 1].max()

@@ -70,6 +70,32 @@ def marker_boxes(xy: np.ndarray, obstacles: np.ndarray | None = None, plot_px: t
     return np.hstack([markers - MARKER_PX, markers + MARKER_PX])
 
 
+def labelled_ranges(
+    xy: np.ndarray,
+    labels: Sequence[str],
+    places: Sequence[str],
+    obstacles: np.ndarray | None = None,
+    plot_px: tuple[float, float] = PLOT_PX,
+) -> tuple[list[float], list[float]]:
+    """[x0, x1], [y0, y1] axis ranges (data units) that hold every marker and every label at `places`: Plotly's
+    autorange makes room for markers, not for their text, so a label placed past the edge (where no other place was
+    free) was cut off. The ranges only widen the autorange's, which only makes each label's share of the axis
+    smaller."""
+    every = np.vstack([np.asarray(xy, dtype=float).reshape(-1, 2), *([] if obstacles is None else [obstacles])])
+    boxes = label_boxes(xy, labels, places, obstacles, plot_px)  # (n, 4) px, y up
+    lo_px = np.minimum([0.0, 0.0], boxes[:, :2].min(axis=0) - GAP_PX) if len(boxes) else np.zeros(2)
+    hi_px = np.maximum(plot_px, boxes[:, 2:].max(axis=0) + GAP_PX) if len(boxes) else np.asarray(plot_px)
+    lo, hi = every.min(axis=0), every.max(axis=0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    inner = np.asarray(plot_px, dtype=float) - 2 * PAD_PX
+
+    def to_data(px: np.ndarray) -> np.ndarray:  # _pixels' mapping, inverted
+        return lo + (np.asarray(px, dtype=float) - PAD_PX) / inner * span
+
+    start, stop = to_data(lo_px), to_data(hi_px)
+    return [float(start[0]), float(stop[0])], [float(start[1]), float(stop[1])]
+
+
 def _to_px(
     xy: np.ndarray, obstacles: np.ndarray | None, plot_px: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:

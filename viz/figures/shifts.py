@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.figures.label_places import label_positions
+from viz.figures.label_places import label_positions, labelled_ranges
 from viz.figures.layout import CELL_AXIS, MASKED_GREY, PALETTE, SELECTED_RED, WEIGHT_SCALE, auto_margins, token_axis
 from viz.figures.mechanism import MATRIX_MAX_LABELS
 
@@ -17,6 +17,9 @@ def shift_arrows(
     labels: Sequence[str], before: np.ndarray, after: np.ndarray, highlight: int | None, explained: np.ndarray
 ) -> go.Figure:
     """Arrows from each token's embedding before the attention sublayer to after it (2-D PCA)."""
+    # Apart where tokens lie close, and off the arrows; the axes then hold every label (autorange holds markers).
+    places = label_positions(before, labels, obstacles=after, lines=np.hstack([before, after]))
+    x_range, y_range = labelled_ranges(before, labels, places, obstacles=after)
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -24,8 +27,7 @@ def shift_arrows(
             y=before[:, 1],
             mode="markers+text",
             text=list(labels),
-            # Apart where tokens lie close, and off the arrows.
-            textposition=label_positions(before, labels, obstacles=after, lines=np.hstack([before, after])),
+            textposition=places,
             marker=dict(size=8, color="#7f7f7f"),
             name="before (entering the layer)",
             hovertemplate="%{text}<br>before<extra></extra>",
@@ -65,8 +67,8 @@ def shift_arrows(
     ]
     fig.update_layout(annotations=arrows)
     fig.update_layout(
-        xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%} of variance)"), zeroline=False),
-        yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%} of variance)"), zeroline=False),
+        xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%} of variance)"), zeroline=False, range=x_range),
+        yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%} of variance)"), zeroline=False, range=y_range),
         height=480,
         margin=dict(l=10, r=10, t=30, b=10),
         plot_bgcolor="white",
