@@ -27,9 +27,11 @@ from viz.views.heads import default_query_keys
 from viz.views.patterns import is_long
 from viz.views.shifts import (
     ARROW_MAX,
+    FIRST_TOKEN_OUTLIER,
     delta_by_source,
     drawn_sources,
     drawn_sources_sentence,
+    first_token_outlier,
     layer_shift,
     pairwise_cosines,
     parse_lines,
@@ -145,23 +147,32 @@ st.dataframe(
 st.subheader(f"Every token before and after layer {layer}'s attention")
 after_what = residual_after_attention_label(trace.config.norm_position, trace.config.norm)
 rn = derived(ctx.trace_key, "residual_norms", layer, compute=lambda: residual_norms(trace, layer))
-first_is_outlier = bool(n > 2 and rn[0] > 5 * np.median(rn[1:]))
+
+
+def picture(skip_first: bool) -> object:
+    """The arrows' picture (viz.views.shifts.layer_shift), cached with the trace."""
+    return derived(
+        ctx.trace_key,
+        "layer_shift",
+        layer,
+        skip_first,
+        query,
+        ARROW_MAX,
+        compute=lambda: layer_shift(trace, layer, skip_first=skip_first, max_tokens=ARROW_MAX, keep=query),
+    )
+
+
+outlier = first_token_outlier(picture(False))  # NaN: too few tokens, or the first not among those drawn
 skip_first = st.checkbox(
     "Leave out the first token",
-    value=first_is_outlier,
+    value=bool(outlier > FIRST_TOKEN_OUTLIER),
     key="mech_skip_first",
-    help="Decoders give the first token a residual many times longer than the others (an attention sink); in the "
-    "picture it would take the whole first axis and squash every other token into a dot.",
+    help="Some models put the first token far from the rest: decoders give it a residual many times longer (an "
+    "attention sink), and BERT's attention can move its [CLS] several times as far as the other tokens. In the "
+    "picture it would take the whole first axis and squash every other token into a corner. Ticked at first when "
+    f"it lies more than {FIRST_TOKEN_OUTLIER:g}× as far out as a typical token.",
 )
-shift = derived(
-    ctx.trace_key,
-    "layer_shift",
-    layer,
-    skip_first,
-    query,
-    ARROW_MAX,
-    compute=lambda: layer_shift(trace, layer, skip_first=skip_first, max_tokens=ARROW_MAX, keep=query),
-)
+shift = picture(skip_first)
 shown = [labels[i] for i in shift.included]
 hl = shift.included.index(query) if query in shift.included else None
 if len(shift.included) < shift.n_eligible:
@@ -174,7 +185,13 @@ if len(shift.included) < shift.n_eligible:
 st.caption(
     "Each arrow goes from a token's residual entering the layer to the residual after this layer's attention "
     f"({after_what}), projected on the first two principal axes of those {2 * len(shown)} points (PCA by SVD)."
-    + (f" Here the first token's residual is {rn[0] / np.median(rn[1:]):.1f}× the median length." if n > 2 else "")
+    + (
+        f" Here the first token lies {outlier:.1f}× as far from the others' centre as a typical token does (in the "
+        f"picture drawn with it, before or after the attention), and its residual is "
+        f"{rn[0] / np.median(rn[1:]):.1f}× the median length."
+        if np.isfinite(outlier)
+        else ""
+    )
 )
 arrows = memo_figure(
     ("shift_arrows", ctx.trace_key, layer, skip_first, query, ARROW_MAX),

@@ -88,6 +88,8 @@ def test_embedding_shifts_bidirectional_model() -> None:
     assert_clean(at)
     assert not any("reads left to right" in i.value for i in at.info)
     assert "sees the words after it" in at.dataframe[1].value["context"][1]
+    # [CLS], moved ~4x as far as the others by layer 0's attention, would squash the arrows' picture: left out.
+    assert at.session_state["layer"] == 0 and at.checkbox(key="mech_skip_first").value
     cos = chart(at, "mech_mole_cos")["data"]
     assert all(decode(t["y"])[0] < 0.9999 for t in cos)  # BERT adds position embeddings: not identical at first
 

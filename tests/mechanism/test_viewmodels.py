@@ -23,10 +23,12 @@ from viz.views.heads import (
     trace_head_statistics,
 )
 from viz.views.shifts import (
+    FIRST_TOKEN_OUTLIER,
     delta_by_source,
     drawn_sources,
     drawn_sources_sentence,
     find_word,
+    first_token_outlier,
     layer_shift,
     pairwise_cosines,
     residual_after_attention_label,
@@ -81,6 +83,19 @@ def test_pca_recovers_a_plane() -> None:
     d_full = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
     d_2d = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
     np.testing.assert_allclose(d_2d, d_full, atol=1e-8)
+
+
+def test_the_first_token_is_left_out_where_it_alone_would_set_the_picture(fluffy, minilm) -> None:
+    """Review (MiniLM, layer 0): [CLS]'s residual is no longer than the others', so the picture kept it, but this
+    layer's attention moves it ~4x as far as the others: its point after took the whole first axis and the other
+    tokens' labels piled up in a corner. The test now measures how far out the first token's points lie, before
+    and after the layer's attention, on the picture's axes."""
+    minilm_trace = minilm.trace("a fluffy blue creature roamed the verdant forest")
+    assert first_token_outlier(layer_shift(minilm_trace, 0)) > FIRST_TOKEN_OUTLIER  # [CLS] moved far by attention
+    assert first_token_outlier(layer_shift(fluffy, 16)) > FIRST_TOKEN_OUTLIER  # SmolLM2's sink: a huge residual
+    assert first_token_outlier(layer_shift(fluffy, 0)) < FIRST_TOKEN_OUTLIER  # layer 0: nothing special yet
+    assert first_token_outlier(layer_shift(minilm_trace, 5)) < FIRST_TOKEN_OUTLIER
+    assert np.isnan(first_token_outlier(layer_shift(fluffy, 16, skip_first=True)))  # a picture without it
 
 
 def test_layer_shift_leaves_out_the_first_token(fluffy) -> None:

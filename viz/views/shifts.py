@@ -126,6 +126,25 @@ def drawn_sources_sentence(n: int, shown: Sequence[int], allowed: np.ndarray, ke
     )
 
 
+FIRST_TOKEN_OUTLIER = 5.0  # past this first_token_outlier, the arrows' picture leaves the first token out at first
+
+
+def first_token_outlier(shift: LayerShift) -> float:
+    """How far out the first token lies in the arrows' picture `shift` (drawn with it): the larger of its distances,
+    before and after this layer's attention, from the other tokens' median point, over the other tokens' median such
+    distance, on the picture's two axes. A decoder's attention sink has a residual many times longer than the rest;
+    BERT's [CLS] can be moved several times as far as the rest, along the axis the PCA then picks. NaN when the
+    picture has fewer than 3 tokens or not the first."""
+    if len(shift.included) < 3 or shift.included[0] != 0:
+        return float("nan")
+
+    def from_the_rest(points: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(points - np.median(points[1:], axis=0), axis=-1)  # (m,)
+
+    far = np.maximum(from_the_rest(shift.before), from_the_rest(shift.after))
+    return float(far[0] / max(float(np.median(far[1:])), 1e-30))
+
+
 def layer_shift(
     trace: TraceLike, layer: int, skip_first: bool = False, max_tokens: int | None = None, keep: int | None = None
 ) -> LayerShift:
