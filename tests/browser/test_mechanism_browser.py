@@ -150,19 +150,24 @@ WIDE_TABLES = {
 }
 
 
+def table_extent(browser, url: str, container: str, width: int) -> list[int]:
+    """[scrollWidth, clientWidth, scrollHeight, clientHeight] of the st.dataframe in the keyed `container`."""
+    from devtools.browser import new_page
+
+    with new_page(browser, height=2400, timeout_ms=180_000, animations=False, width=width) as page:
+        page.goto(url)
+        scroller = page.locator(f"[class*='st-key-{container}'] .dvn-scroller").first
+        scroller.wait_for()
+        wait_rerun_done(page)
+        return scroller.evaluate("el => [el.scrollWidth, el.clientWidth, el.scrollHeight, el.clientHeight]")
+
+
 @pytest.mark.parametrize("width", [1024, 1280])
 @pytest.mark.parametrize("where", sorted(WIDE_TABLES))
 def test_wide_tables_show_every_column(browser, mech_url, where: str, width: int) -> None:
     """Short headers, each header's tooltip the full name: no table scrolls sideways at 1024 or 1280 px."""
-    from devtools.browser import new_page
-
-    with new_page(browser, height=2400, timeout_ms=180_000, animations=False, width=width) as page:
-        page.goto(f"{mech_url}/{where}")
-        scroller = page.locator(f"[class*='st-key-{WIDE_TABLES[where]}'] .dvn-scroller").first
-        scroller.wait_for()
-        wait_rerun_done(page)
-        widths = scroller.evaluate("el => [el.scrollWidth, el.clientWidth]")
-        assert widths[0] <= widths[1], f"{WIDE_TABLES[where]} scrolls sideways at {width} px: {widths}"
+    widths = table_extent(browser, f"{mech_url}/{where}", WIDE_TABLES[where], width)[:2]
+    assert widths[0] <= widths[1], f"{WIDE_TABLES[where]} scrolls sideways at {width} px: {widths}"
 
 
 # page → the container of a table whose every row must be in view (browser review, 1280 px): st.dataframe's default
@@ -175,12 +180,5 @@ SHORT_TABLES = {
 
 @pytest.mark.parametrize("where", sorted(SHORT_TABLES))
 def test_short_tables_show_every_row(browser, mech_url, where: str) -> None:
-    from devtools.browser import new_page
-
-    with new_page(browser, height=2400, timeout_ms=180_000, animations=False, width=1280) as page:
-        page.goto(f"{mech_url}/{where}")
-        scroller = page.locator(f"[class*='st-key-{SHORT_TABLES[where]}'] .dvn-scroller").first
-        scroller.wait_for()
-        wait_rerun_done(page)
-        heights = scroller.evaluate("el => [el.scrollHeight, el.clientHeight]")
-        assert heights[0] <= heights[1], f"{SHORT_TABLES[where]} scrolls down: {heights}"
+    heights = table_extent(browser, f"{mech_url}/{where}", SHORT_TABLES[where], 1280)[2:]
+    assert heights[0] <= heights[1], f"{SHORT_TABLES[where]} scrolls down: {heights}"

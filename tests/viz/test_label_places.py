@@ -76,10 +76,10 @@ def test_the_axes_make_room_for_a_label_past_the_edge():
 
     xy = np.array([[0.0, 0.0], [10.0, 5.0]])
     labels = ["a long label here", "b"]
-    x_range, y_range = labelled_ranges(xy, labels, ["middle left", "bottom center"])
+    x_range, y_range = labelled_ranges(xy, label_boxes(xy, labels, ["middle left", "bottom center"]))
     width = len(labels[0]) * 7.0 / (PLOT_PX[0] - 20) * 10  # the label's width in data units, about
     assert x_range[0] < -width and x_range[1] > 10.0 and y_range[0] < 0.0 and y_range[1] > 5.0
-    unlabelled = labelled_ranges(xy, ["", ""], ["middle right", "middle left"])
+    unlabelled = labelled_ranges(xy, label_boxes(xy, ["", ""], ["middle right", "middle left"]))
     assert unlabelled[0][0] == pytest.approx(-10 / (PLOT_PX[0] - 20) * 10)  # autorange's own room: PAD_PX
 
     before = np.array([[0.9, 0.68], [1.22, 0.77], [-2.9, 1.8]])

@@ -9,6 +9,7 @@ already placed, every marker, every line drawn (the arrows), and the plot's edge
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -71,34 +72,22 @@ def marker_boxes(xy: np.ndarray, obstacles: np.ndarray | None = None, plot_px: t
 
 
 def labelled_ranges(
-    xy: np.ndarray,
-    labels: Sequence[str],
-    places: Sequence[str],
-    obstacles: np.ndarray | None = None,
-    plot_px: tuple[float, float] = PLOT_PX,
+    xy: np.ndarray, boxes: np.ndarray, obstacles: np.ndarray | None = None, plot_px: tuple[float, float] = PLOT_PX
 ) -> tuple[list[float], list[float]]:
-    """[x0, x1], [y0, y1] axis ranges (data units) that hold every marker and every label at `places`: Plotly's
-    autorange makes room for markers, not for their text, so a label placed past the edge (where no other place was
-    free) was cut off. The ranges only widen the autorange's, which only makes each label's share of the axis
-    smaller."""
-    every = np.vstack([np.asarray(xy, dtype=float).reshape(-1, 2), *([] if obstacles is None else [obstacles])])
-    boxes = label_boxes(xy, labels, places, obstacles, plot_px)  # (n, 4) px, y up
+    """[x0, x1], [y0, y1] axis ranges (data units) that hold every marker and every label box (label_boxes, same
+    `xy`, `obstacles` and `plot_px`): Plotly's autorange makes room for markers, not for their text, so a label
+    placed past the edge (where no other place was free) was cut off. The ranges only widen the autorange's, which
+    only makes each label's share of the axis smaller."""
+    _, _, pixels = _to_px(xy, obstacles, plot_px)
     lo_px = np.minimum([0.0, 0.0], boxes[:, :2].min(axis=0) - GAP_PX) if len(boxes) else np.zeros(2)
     hi_px = np.maximum(plot_px, boxes[:, 2:].max(axis=0) + GAP_PX) if len(boxes) else np.asarray(plot_px)
-    lo, hi = every.min(axis=0), every.max(axis=0)
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-    inner = np.asarray(plot_px, dtype=float) - 2 * PAD_PX
-
-    def to_data(px: np.ndarray) -> np.ndarray:  # _pixels' mapping, inverted
-        return lo + (np.asarray(px, dtype=float) - PAD_PX) / inner * span
-
-    start, stop = to_data(lo_px), to_data(hi_px)
+    start, stop = pixels.to_data(lo_px), pixels.to_data(hi_px)
     return [float(start[0]), float(stop[0])], [float(start[1]), float(stop[1])]
 
 
 def _to_px(
     xy: np.ndarray, obstacles: np.ndarray | None, plot_px: tuple[float, float]
-) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+) -> tuple[np.ndarray, np.ndarray, _Pixels]:
     """Points and obstacles in pixels, and the function that took them there (for the lines' ends)."""
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     others = np.empty((0, 2)) if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 2)
@@ -106,12 +95,26 @@ def _to_px(
     return to_px(xy), to_px(others), to_px
 
 
-def _pixels(every: np.ndarray, plot_px: tuple[float, float]) -> Callable[[np.ndarray], np.ndarray]:
-    """Data units → pixels of a plot whose axes span `every` point, PAD_PX inside its edges (as autorange does)."""
+@dataclass(frozen=True)
+class _Pixels:
+    """Data units ↔ pixels of a plot whose axes span the points `lo`..`lo + span`, PAD_PX inside its edges (as
+    autorange does); `inner` is the plot's size less the padding."""
+
+    lo: np.ndarray  # (2,)
+    span: np.ndarray  # (2,)
+    inner: np.ndarray  # (2,)
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        return PAD_PX + (np.asarray(points, dtype=float).reshape(-1, 2) - self.lo) / self.span * self.inner
+
+    def to_data(self, px: np.ndarray) -> np.ndarray:
+        return self.lo + (np.asarray(px, dtype=float) - PAD_PX) / self.inner * self.span
+
+
+def _pixels(every: np.ndarray, plot_px: tuple[float, float]) -> _Pixels:
+    """The mapping of a plot whose axes span `every` point."""
     lo, hi = every.min(axis=0), every.max(axis=0)
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-    inner = np.asarray(plot_px, dtype=float) - 2 * PAD_PX
-    return lambda points: PAD_PX + (np.asarray(points, dtype=float).reshape(-1, 2) - lo) / span * inner
+    return _Pixels(lo, np.where(hi - lo > 0, hi - lo, 1.0), np.asarray(plot_px, dtype=float) - 2 * PAD_PX)
 
 
 def _line_boxes(lines: np.ndarray | None, to_px: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:

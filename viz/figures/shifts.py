@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.figures.label_places import label_positions, labelled_ranges
+from viz.figures.label_places import label_boxes, label_positions, labelled_ranges
 from viz.figures.layout import CELL_AXIS, MASKED_GREY, PALETTE, SELECTED_RED, WEIGHT_SCALE, auto_margins, token_axis
 from viz.figures.mechanism import MATRIX_MAX_LABELS
 
@@ -19,7 +19,7 @@ def shift_arrows(
     """Arrows from each token's embedding before the attention sublayer to after it (2-D PCA)."""
     # Apart where tokens lie close, and off the arrows; the axes then hold every label (autorange holds markers).
     places = label_positions(before, labels, obstacles=after, lines=np.hstack([before, after]))
-    x_range, y_range = labelled_ranges(before, labels, places, obstacles=after)
+    x_range, y_range = labelled_ranges(before, label_boxes(before, labels, places, after), obstacles=after)
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
