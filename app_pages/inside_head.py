@@ -9,7 +9,8 @@ import streamlit as st
 from ui.context import require_trace
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
 from viz.figures.layout import orientation_caption
-from viz.figures.mechanism import matrix_heatmap, query_key_heatmap, vector_strips
+from viz.figures.mechanism import matrix_heatmap, query_key_heatmap
+from viz.figures.vectors import vector_strips
 from viz.labels import axis_labels, counted
 from viz.views.common import display_tokens
 from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
@@ -18,6 +19,7 @@ from viz.views.head_window import (
     STEPS_TOGGLE_MAX_TOKENS,
     kv_head_name,
     plus_bias,
+    sharing_note,
     step_positions,
     steps_window,
 )
@@ -44,15 +46,8 @@ if is_long(n):  # a wall of a thousand tokens would push everything else off the
         show_token_strip(display_tokens(trace))
 else:
     show_token_strip(display_tokens(trace))
-if s.group_size > 1:
-    sharing = [h for h in range(s.n_heads) if h // s.group_size == s.kv_head and h != s.head]
-    others = f"query head {sharing[0]} uses" if len(sharing) == 1 else f"query heads {', '.join(map(str, sharing))} use"
-    st.info(
-        f"Grouped-query attention: {s.n_heads} query heads share {s.n_kv_heads} key/value heads. Query head {s.head} "
-        f"uses key/value head {s.kv_head}, which {others} too; so W_K and W_V "
-        "below (and K, V) are shared with them, while W_Q and W_O are this head's own.",
-        icon=":material/call_split:",
-    )
+if note := sharing_note(s.n_heads, s.n_kv_heads, s.head):
+    st.info(note, icon=":material/call_split:")
 
 # ── the cell picker comes first: every matrix below frames the chosen entry ──────────────────────
 st.subheader("Pick one entry of the pattern")

@@ -209,9 +209,12 @@ def test_long_text_in_the_app_is_cut_downsampled_and_windowed(smollm, long_trace
     block = -(-600 // 48)
     thumb = -(-600 // block)  # pooled thumbnails: one block mean per cell
     grid = decode(heads["data"][0]["z"])
-    np.testing.assert_array_equal(grid[~np.isnan(grid)].size, 9 * thumb * thumb)
+    # Log scale (the default here): a causal head's block means above the diagonal are 0, left blank.
+    np.testing.assert_array_equal(grid[~np.isnan(grid)].size, 9 * thumb * (thumb + 1) // 2)
     at.slider(key="win_q").set_value((100, 163)).run()
     at.radio(key="long_scale").set_value("linear").run()  # linear: the colours are the weights themselves
+    grid = decode(chart(at, "heads_L0_H0")["data"][0]["z"])
+    np.testing.assert_array_equal(grid[~np.isnan(grid)].size, 9 * thumb * thumb)  # linear: zeros are colours too
     window = decode(chart(at, "head_window")["data"][0]["z"])
     np.testing.assert_allclose(window, long_trace.pattern(0, 0).numpy()[100:164, 472:600], atol=1e-6)
     at.switch_page("app_pages/masking.py").run()

@@ -12,8 +12,9 @@ from viz import labels
 from viz.figures import heatmaps, layout, long_text, overview
 from viz.figures.atlas import example_figure
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, step_heads_figure
-from viz.figures.mechanism import layer_head_grid, vector_strips
+from viz.figures.mechanism import layer_head_grid
 from viz.figures.shifts import closest_sense_figure, named_head_sources
+from viz.figures.vectors import vector_strips
 from viz.views.atlas import ExampleRow
 from viz.views.generation import StepAttention
 from viz.views.lens import LensTrack, lens_grid

@@ -46,7 +46,21 @@ def shift_arrows(
     )
     # One list of annotations set at once: fig.add_annotation in a loop re-validates the whole list each time
     # (quadratic; at 835 tokens building the figure alone took seconds).
-    arrows = [
+    fig.update_layout(annotations=_arrows(before, after, highlight))
+    fig.update_layout(
+        xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%} of variance)"), zeroline=False, range=x_range),
+        yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%} of variance)"), zeroline=False, range=y_range),
+        height=480,
+        margin=dict(l=10, r=10, t=30, b=10),
+        plot_bgcolor="white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+    )
+    return auto_margins(fig)
+
+
+def _arrows(before: np.ndarray, after: np.ndarray, highlight: int | None) -> list[dict]:
+    """One arrow annotation per token, from its point before [n, 2] to after [n, 2]; the highlighted one red."""
+    return [
         dict(
             x=float(after[i, 0]),
             y=float(after[i, 1]),
@@ -63,18 +77,8 @@ def shift_arrows(
             arrowcolor=SELECTED_RED if i == highlight else "#1f77b4",
             text="",
         )
-        for i in range(len(labels))
+        for i in range(len(before))
     ]
-    fig.update_layout(annotations=arrows)
-    fig.update_layout(
-        xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%} of variance)"), zeroline=False, range=x_range),
-        yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%} of variance)"), zeroline=False, range=y_range),
-        height=480,
-        margin=dict(l=10, r=10, t=30, b=10),
-        plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
-    )
-    return auto_margins(fig)
 
 
 def named_source_bars(

@@ -121,3 +121,19 @@ def plus_bias(has_bias: bool, name: str) -> str:
 def kv_head_name(group_size: int, head: int, kv_head: int) -> str:
     """Whose W_K / W_V these are: 'kv head 1' where grouped-query heads share them, else the head's own."""
     return f"kv head {kv_head}" if group_size > 1 else f"head {head}"
+
+
+def sharing_note(n_heads: int, n_kv_heads: int, head: int) -> str | None:
+    """Under grouped-query attention, which other query heads share this head's key/value head (and so its
+    W_K, W_V, K and V); None where every head has its own."""
+    group_size = n_heads // n_kv_heads
+    if group_size <= 1:
+        return None
+    kv_head = head // group_size
+    sharing = [h for h in range(n_heads) if h // group_size == kv_head and h != head]
+    others = f"query head {sharing[0]} uses" if len(sharing) == 1 else f"query heads {', '.join(map(str, sharing))} use"
+    return (
+        f"Grouped-query attention: {n_heads} query heads share {n_kv_heads} key/value heads. Query head {head} "
+        f"uses key/value head {kv_head}, which {others} too; so W_K and W_V "
+        "below (and K, V) are shared with them, while W_Q and W_O are this head's own."
+    )
