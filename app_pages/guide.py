@@ -56,9 +56,12 @@ what it adds. *Value-down* W_V takes a token's embedding to d_head numbers, *val
 the output matrix W_O) back to d_model; each query adds up its keys' value vectors, weighted by the
 pattern, and that sum Δe is added to its embedding (**Inside one head**, **Embedding shifts**).
 
-**Heads and layers.** Each head has its own W_Q, W_K and value maps, so its own pattern and its own
-update. SmolLM2 has 30 layers × 9 heads, MiniLM 6 × 12 (GPT-3: 96 × 96). The small multiples show every
-head of the selected layer; the overview shows every layer × head. Click one to select it.
+**Heads and layers.** Each head has its own query map W_Q and its own slice of W_O, so its own pattern and
+its own update. In MiniLM (and GPT-3) each head also has its own W_K and W_V; SmolLM2 saves memory with
+grouped-query attention: its 9 query heads share 3 key/value heads, three queries to each W_K and W_V
+(**Inside one head** says which). SmolLM2 has 30 layers × 9 heads, MiniLM 6 × 12 (GPT-3: 96 × 96). The
+small multiples show every head of the selected layer; the overview shows every layer × head. Click one to
+select it.
 
 **The mole sentences.** "American shrew mole", "one mole of carbon dioxide" and "take a biopsy of the
 mole" start with the same embedding for " mole"; the layers (attention, and the MLPs between them) move it

@@ -181,6 +181,19 @@ def test_guide_page() -> None:
     assert "−∞" in at.markdown[0].value and "query" in at.markdown[0].value.lower()
 
 
+def test_guide_counts_heads_and_shared_key_value_maps_as_the_defaults_have_them(smollm, minilm) -> None:
+    """The guide said "each head has its own W_Q, W_K and value maps": not so in SmolLM2, whose query heads
+    share key/value heads in groups (grouped-query attention; Inside one head says so)."""
+    at = new_app(page="guide")
+    text = " ".join(m.value for m in at.markdown)
+    small, mini = smollm.config, minilm.config
+    assert f"SmolLM2 has {small.n_layers} layers × {small.n_heads} heads" in text
+    assert f"MiniLM {mini.n_layers} × {mini.n_heads}" in text
+    assert small.n_kv_heads < small.n_heads and mini.n_kv_heads == mini.n_heads
+    assert f"{small.n_heads} query heads share {small.n_kv_heads} key/value heads" in text
+    assert "own W_Q, W_K" not in text
+
+
 def test_export_buttons_offer_csv_npz_svg_and_html() -> None:
     at = new_app()
     labels = [b.label for b in at.get("download_button")]
