@@ -183,7 +183,7 @@ repeats_job = derived_job(
     ctx.trace_key, "repeat_statistics", compute=lambda progress: text_repeat_statistics(trace, progress)
 )
 SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the queries after the first
-SHORT_HEADERS = {"entropy": "entropy", "prev": "previous", "first": "first", "distance": "distance",
+SHORT_HEADERS = {"entropy": "entropy (bits)", "prev": "previous", "first": "first", "distance": "distance",
                  "induction": "induction", "duplicate": "duplicate"}  # fmt: skip
 # Said under both tables that show these shares, which a one-token text cannot have.
 NO_PREVIOUS = (
@@ -313,7 +313,8 @@ repeats = RepeatScores(*wait_with_progress(repeats_job, "Duplicate-token and ind
 st.subheader("Every head at a glance")
 st.caption(
     # Each query's weights, not "each row": with columns as queries (the sidebar's orientation) a row is a key.
-    "Averaged over this text's queries: entropy of each query's weights (0 bits = all weight on one key), the "
+    "Averaged over this text's queries: entropy of each query's weights in bits (0 = all weight on one key, "
+    "log₂ of the keys it sees = even; the head atlas divides it by log₂ of the keys a query sees, 0 to 1), the "
     "weight on the previous token and on the first token (often an 'attention sink'; both over the queries after "
     "the first), "
     "and the mean distance |i − j| of the keys, weighted by attention (entropy and distance over "
@@ -338,7 +339,7 @@ st.dataframe(
     selection_mode="single-row",
     # Short headers, the full name in each one's tooltip: with the repeat columns the table was 814 px wide in a
     # 562 px column at 1024 px, and scrolled sideways to "mean distan…".
-    column_config={"layer": st.column_config.NumberColumn(width=56), "head": st.column_config.NumberColumn(width=56)}
+    column_config={"layer": st.column_config.NumberColumn(width=52), "head": st.column_config.NumberColumn(width=52)}
     | short_headers({label: (SHORT_HEADERS[key], label) for key, label in STAT_COLUMNS.items()}, "%.3f")
     | short_headers({label: (SHORT_HEADERS[key], repeat_help(repeats, key)) for key, label in REPEAT_COLUMNS.items()},
                     "%.3f"),

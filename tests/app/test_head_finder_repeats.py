@@ -46,6 +46,10 @@ def test_a_repeated_text_gets_induction_and_duplicate_token_columns_and_top_head
     assert f"**Top 10 by duplicate-token share, each over {copied} queries**" in headings
     config = json.loads(next(t for t in at.dataframe if t.key == "mech_head_stats").proto.columns)
     assert config[REPEAT_COLUMNS["induction"]]["help"].endswith(f"Here over {followed} queries.")
+    # Entropy here is in bits; the atlas's is scaled to 0-1, so the header keeps its unit and the caption says so.
+    assert config[STAT_COLUMNS["entropy"]]["label"] == "entropy (bits)"
+    caption = next(c.value for c in at.caption if c.value.startswith("Averaged over this text's queries"))
+    assert "the head atlas divides it by log₂ of the keys a query sees" in caption
     assert not at.info  # enough queries: nothing to excuse
     assert not [b for b in at.button if b.key == "mech_find_repeat_example"]
     assert at.subheader[-1].value == "Induction and duplicate-token heads of this text"
