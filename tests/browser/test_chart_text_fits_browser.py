@@ -20,6 +20,7 @@ the 23 pages (2026-12-01); loading each page at each of two widths took 297 s.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -278,4 +279,30 @@ def test_chart_text_is_whole_and_apart(wide_page, app_url: str, shots, name: str
     page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
     _open(page, app_url, name)
     problems = [p for width in WIDTHS for p in _chart_text_problems(page, width, shots, name)]
+    assert problems == []
+
+
+# The head labels of the head finder's layer × head grid: [text, turned (degrees), left px, right px].
+GRID_HEAD_LABELS_JS = """() => [...document.querySelectorAll("[class*='st-key-mech_find_grid'] .xtick text")].map(t => {
+  const r = t.getBoundingClientRect(), turn = (t.getAttribute('transform') || '').match(/rotate\\((-?[0-9.]+)/);
+  return [t.textContent, turn ? Math.abs(parseFloat(turn[1])) : 0, r.left, r.right];
+})"""
+
+
+def test_minilms_layer_head_grid_labels_its_heads_upright_and_apart(browser, app_url: str, shots) -> None:
+    """MiniLM's 12 heads, every one labelled in the head finder's ~180 px grid at 1280 px, were turned 90° and
+    read as one string of digits ("01234567891011"); SmolLM2's 9 (the pages above) had just fitted. The labels are
+    upright and apart at 1280 and 1024 px, and the rest of the page's chart text holds too."""
+    with new_page(browser, height=HEIGHT, timeout_ms=LOAD_MS, animations=False, width=WIDTHS[0]) as page:
+        page.goto(f"{app_url}/?page=head_finder&model=minilm-l6")
+        page.locator("[class*='st-key-mech_find_grid'] .js-plotly-plot").wait_for(state="visible")
+        wait_rerun_done(page, before_ms=1000, after_ms=1000)
+        problems = []
+        for width in WIDTHS[:2]:
+            problems += _chart_text_problems(page, width, shots, "head_finder_minilm")
+            labels = page.evaluate(GRID_HEAD_LABELS_JS)
+            assert labels and labels[0][0] == "0", labels
+            problems += [f"turned at {width} px: {text}" for text, turn, _, _ in labels if turn > 5]
+            if any(b[2] - a[3] < 2 for a, b in pairwise(labels)):  # less than 2 px between two labels
+                problems.append(f"head labels over each other at {width} px: {labels}")
     assert problems == []
