@@ -22,7 +22,7 @@ from ui.widgets import (
 from viz.figures.heads import focus_heatmap
 from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import layer_head_grid
-from viz.labels import axis_labels, markdown_code, plotly_escape, plotly_tokens
+from viz.labels import axis_labels, markdown_code, percent, plotly_escape, plotly_tokens
 from viz.views.common import display_tokens
 from viz.views.head_focus import focus_span, focus_view
 from viz.views.heads import (
@@ -100,9 +100,10 @@ def show_control(layer: int, head: int, weight_here: float) -> None:
     st.caption(
         f"Query {markdown_code(c_readable[result.query])}, keys "
         + " + ".join(markdown_code(c_readable[k]) for k in result.keys)
-        + f". Layer {layer}, head {head} puts {result.same_head.weight:.1%} there (against {weight_here:.1%} on "
-        f"this page's text); the best head for the control is layer {best_there.layer}, head {best_there.head} "
-        f"with {best_there.weight:.1%} (its previous-token share on the control: {prev_there:.0%})."
+        + f". Layer {layer}, head {head} puts {percent(result.same_head.weight)} there (against "
+        f"{percent(weight_here)} on this page's text); the best head for the control is layer {best_there.layer}, "
+        f"head {best_there.head} with {percent(best_there.weight)} (its previous-token share on the control: "
+        f"{percent(prev_there, 0)})."
     )
 
 
@@ -243,7 +244,7 @@ else:
     key_names = " + ".join(markdown_code(readable[k]) for k in keys)  # tokens are user text: never Markdown
     st.metric(
         f"Best head: layer {best.layer}, head {best.head}",
-        f"{best.weight:.1%}",
+        percent(best.weight),
         help="The query's attention weight on the chosen keys together, in the best head.",
     )
     st.caption(
@@ -255,9 +256,9 @@ else:
     has_control = asks_control_question(trace.tokens, query, keys)
     if best_prev > PREVIOUS_TOKEN_HEAD:
         st.warning(
-            f"Careful: across this text, layer {best.layer}, head {best.head} puts {best_prev:.0%} of each query's "
-            "weight on the token just before it: a previous-token head. Its score here may only say that a chosen "
-            "key sits right before the query. "
+            f"Careful: across this text, layer {best.layer}, head {best.head} puts on average {percent(best_prev, 0)} "
+            "of each query's weight on the token just before it: a previous-token head. Its score here may only "
+            "say that a chosen key sits right before the query. "
             + (
                 "The control below moves the adjectives one word away."
                 if has_control

@@ -29,6 +29,20 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+PERCENT_MAX_DECIMALS = 4  # percent() adds decimals up to this many to keep a part from reading as all or none
+
+
+def percent(share: float, decimals: int = 1) -> str:
+    """A share in [0, 1] as a percentage with `decimals` decimals, or more where those would round a part to
+    all or none: 0.9995 is "99.95%", not "100.0%" beside a table's 0.9995 (up to PERCENT_MAX_DECIMALS)."""
+    for places in range(decimals, PERCENT_MAX_DECIMALS + 1):
+        shown = f"{share:.{places}%}"
+        rounded = round(share * 100, places)
+        if (rounded < 100 or share >= 1) and (rounded > 0 or share <= 0):
+            return shown
+    return shown
+
+
 def readable_token(token: str) -> str:
     """A token with spaces shown as ␣ and control/invisible characters as escapes (\\n, \\x07, \\u200b)."""
     if token == "":

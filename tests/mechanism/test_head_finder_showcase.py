@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP
+from viz.labels import percent
 from viz.views.heads import CONTROL_TEXT, all_patterns, control_result, head_statistics, rank_heads_by_attention
 
 TEXT = "a fluffy blue creature roamed the verdant forest"
@@ -39,7 +40,7 @@ def test_ranked_heads_show_their_previous_and_first_token_share(model: str, fixt
     # On both models the best head for "creature" ← "fluffy", "blue" is a previous-token head: the page says so.
     assert stats["prev"][layer, head] > 0.5
     warning = " ".join(w.value for w in at.warning)
-    assert f"layer {layer}, head {head} puts {stats['prev'][layer, head]:.0%}" in warning
+    assert f"layer {layer}, head {head} puts on average {percent(float(stats['prev'][layer, head]), 0)}" in warning
     assert "previous-token head" in warning
 
 
@@ -50,7 +51,7 @@ def test_the_control_text_is_asked_the_same_question(smollm) -> None:
     result = control_result(all_patterns(control), control.tokens, best.layer, best.head)
     at = head_finder("smollm2-135m")
     said = " ".join(c.value for c in at.caption)
-    assert f"Layer {best.layer}, head {best.head} puts {result.same_head.weight:.1%} there" in said
+    assert f"Layer {best.layer}, head {best.head} puts {percent(result.same_head.weight)} there" in said
     assert f"best head for the control is layer {result.best.layer}, head {result.best.head}" in said
     # What the measurement shows on SmolLM2 (README, docs/mechanism.md): the showcase head follows adjacency.
     assert (best.layer, best.head) == (16, 0) and best.weight > 0.9 and result.same_head.weight < 0.1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,3 +77,19 @@ def test_token_strip_isolates_are_balanced_and_invisible(tokens: list[str]) -> N
     marks = [c for c in strip if c in (LRI, PDI)]
     assert marks == [LRI, PDI] * (len(marks) // 2)  # each isolate opened once and closed
     assert strip.replace(LRI, "").replace(PDI, "") == " │ ".join(labels.readable_tokens(tokens))
+
+
+@pytest.mark.parametrize(
+    ("share", "decimals", "shown"),
+    [
+        (0.9394, 1, "93.9%"),
+        (0.9995, 1, "99.95%"),  # not 100.0%: a share below 1 never reads as all of it
+        (0.99999, 0, "99.999%"),
+        (1.0, 1, "100.0%"),
+        (0.0004, 1, "0.04%"),  # not 0.0%: a share above 0 never reads as none
+        (0.0, 0, "0%"),
+        (1e-12, 1, "0.0000%"),  # past PERCENT_MAX_DECIMALS the usual rounding is kept
+    ],
+)
+def test_percent_never_rounds_a_part_to_all_or_none(share: float, decimals: int, shown: str) -> None:
+    assert labels.percent(share, decimals) == shown
