@@ -55,6 +55,7 @@ from viz.views.sizes import context_lengths, pattern_bytes, sublayer_words
 ss = st.session_state
 MASKED_NOTE = " Masked sources ({}) add nothing and have no row."
 OUTLINE = "start_outline"  # the chapter outline's widget key (the step itself lives in ui.shell.STEP)
+SOFTMAX_ALL_ROWS_MAX = 40  # the softmax table shows every key up to this many (~1,400 px); past it, it scrolls
 
 ctx = require_trace()
 trace, key = ctx.trace, ctx.trace_key
@@ -147,14 +148,18 @@ def draw_softmax() -> None:
     st.caption(
         f"Layer {layer}, head {head}: query {readable[q]} puts {row[top]:.1%} of its weight on {readable[top]}; "
         f"its weights sum to {row.sum():.4f}."
-        + (f" −Infinity: a key it may not see (see {step_named('masking')})." if not view.mask[q].all() else "")
+        + (
+            f" −Infinity: a key it may not see (see {step_named('masking')})."
+            if not view.mask[q].all()
+            else " Here no key is masked: the softmax sees these scores as they are."
+        )
     )
-    st.dataframe(
+    st.container(key="start_softmax").dataframe(  # the key names the table's box (a read-only table has none)
         softmax_rows(view.scores[q], view.mask[q], row, tokens.readable, score_name),
         hide_index=True,
         width="stretch",
+        height="content" if len(row) <= SOFTMAX_ALL_ROWS_MAX else "auto",  # every key in view, up to a screenful
         column_config=fixed_decimals([score_name, "score the softmax sees", "weight"]),
-        key="start_softmax",
     )
 
 

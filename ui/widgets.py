@@ -14,7 +14,7 @@ from ui.context import PageContext
 from ui.shell import SHELL_PAGE, URL_PICKS, picked_position_key, shareable_params
 from ui.url import TOKEN_PICKERS
 from viz.figures.layout import click_select_config, selected_point
-from viz.labels import SPACE_MARK, byte_piece_note, counted, token_strip
+from viz.labels import SPACE_MARK, byte_piece_note, counted, markdown_code, token_strip
 from viz.views.patterns import (
     WINDOW_MAX,
     Tokens,
@@ -45,7 +45,18 @@ def show_tokens(ctx: PageContext, tokens: Tokens) -> None:
         )
     if any(t.startswith("##") for t in tokens.raw):
         note += ' ("##" marks a piece that continues the previous word)'
-    st.caption(note + ".")
+    st.caption(note + _added_tokens_note(tokens.added) + ".")
+
+
+def _added_tokens_note(added: Sequence[str]) -> str:
+    """Which tokens the tokenizer added ('. `[CLS]` and `[SEP]` are added …'), or '': they stand first and last
+    in every table, yet are not in the text the reader typed."""
+    if not added:
+        return ""
+    codes = [markdown_code(t) for t in added]
+    names = codes[0] if len(codes) == 1 else ", ".join(codes[:-1]) + " and " + codes[-1]
+    verb = "is" if len(codes) == 1 else "are"
+    return f". {names} {verb} added by the tokenizer, not typed: the model saw them around every text it was trained on"
 
 
 def warn_untrained_masking(ctx: PageContext, what: str = "these patterns") -> None:

@@ -23,7 +23,15 @@ def test_minilm_caption_does_not_explain_a_mark_it_never_shows() -> None:
 
 
 def test_smollm_caption_explains_the_space_mark() -> None:
-    assert "␣ is a space that belongs to the token" in token_caption("smollm2-135m")
+    caption = token_caption("smollm2-135m")
+    assert "␣ is a space that belongs to the token" in caption
+    assert "added by the tokenizer" not in caption  # SmolLM2 adds no token of its own
+
+
+def test_minilm_caption_says_which_tokens_the_tokenizer_added() -> None:
+    """Review (Start here, MiniLM): [CLS] and [SEP] stood first and last in every table with no word on them."""
+    caption = token_caption("minilm-l6")
+    assert "`[CLS]` and `[SEP]` are added by the tokenizer" in caption
 
 
 def page_text(model: str, page: str) -> str:

@@ -23,7 +23,7 @@ LIVE_VIEW = {
     "embeddings": ("plotly_chart", "start_E"),
     "query-key": ("plotly_chart", "start_Q"),
     "dot-products": ("plotly_chart", "start_scores"),
-    "softmax": ("dataframe", "score the softmax sees"),
+    "softmax": ("dataframe", "weight"),
     "pattern": ("plotly_chart", "start_pattern"),
     "masking": ("plotly_chart", "start_masking"),
     "values": ("plotly_chart", "start_delta"),
@@ -327,6 +327,16 @@ def test_a_one_token_text_reads_in_the_singular_and_has_nothing_to_mask() -> Non
     assert "to within 0" not in said and "equals row 0 of the Δe above" in said, said
     at = open_app(text="Hello", step="masking")
     assert any("nothing to mask" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_minilms_softmax_step_shows_the_scores_once_and_says_none_is_masked(minilm) -> None:
+    """Review: without a mask "scaled score" and "score the softmax sees" were the same numbers side by side."""
+    at = open_app(model="minilm-l6", step="softmax")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["key token", "scaled score", "weight"]
+    assert len(table) == minilm.trace(TEXT).n_tokens
+    assert "no key is masked" in " ".join(c.value for c in at.caption)
 
 
 def test_the_softmax_steps_query_goes_deeper_with_the_reader() -> None:

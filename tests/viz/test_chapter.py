@@ -77,6 +77,12 @@ def test_softmax_rows_show_the_masked_scores_as_minus_infinity() -> None:
     assert [r["key token"] for r in rows] == ["0: a", "1: b"]
 
 
+def test_softmax_rows_leave_out_the_masked_scores_column_where_nothing_is_masked() -> None:
+    """Without a mask in the row the column would repeat the scores beside it (MiniLM's every row)."""
+    rows = softmax_rows(np.array([1.0, 2.0]), np.array([True, True]), np.array([0.3, 0.7]), ["a", "b"])
+    assert [list(r) for r in rows] == [["key token", "scaled score", "weight"]] * 2
+
+
 def test_weighted_values_add_up_to_the_heads_delta() -> None:
     rng = np.random.default_rng(0)
     n, d_head, d_model = 6, 4, 8

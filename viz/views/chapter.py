@@ -343,14 +343,13 @@ def softmax_rows(
     scores: np.ndarray, mask: np.ndarray, weights: np.ndarray, tokens: Sequence[str], score_name: str = "scaled score"
 ) -> list[dict]:
     """One query's row for the softmax step: each key's score (named `score_name`: viz.views.score_terms), the score
-    the softmax saw (−∞ where masked) and the weight the model used (from the trace, not recomputed)."""
+    the softmax saw (−∞ where masked; only where the row masks a key, else it would repeat the scores) and the
+    weight the model used (from the trace, not recomputed)."""
+    masks_some = not bool(np.all(mask))
     return [
-        {
-            "key token": f"{j}: {tok}",
-            score_name: float(scores[j]),
-            "score the softmax sees": float(scores[j]) if mask[j] else float("-inf"),
-            "weight": float(weights[j]),
-        }
+        {"key token": f"{j}: {tok}", score_name: float(scores[j])}
+        | ({"score the softmax sees": float(scores[j]) if mask[j] else float("-inf")} if masks_some else {})
+        | {"weight": float(weights[j])}
         for j, tok in enumerate(tokens)
     ]
 

@@ -24,6 +24,7 @@ class Tokens:
     readable: list[str]  # ␣ for spaces, escapes for control characters: for plain-text widgets
     plotly: list[str]  # readable + HTML-escaped: for Plotly tick and hover text
     ids: list[int]
+    added: list[str]  # the distinct tokens the tokenizer added around the text (BERT's [CLS], [SEP]), in order
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -31,7 +32,15 @@ class Tokens:
 
 def tokens_of(trace: TraceLike) -> Tokens:
     raw = display_tokens(trace)  # the engine's tokens, byte pieces named by their character
-    return Tokens(raw=raw, readable=readable_tokens(raw), plotly=plotly_tokens(raw), ids=list(trace.token_ids))
+    # An added token covers no character of the text (its offsets are empty); one the user typed covers some.
+    added = [tok for tok, (start, end) in zip(raw, trace.offsets, strict=True) if start == end]
+    return Tokens(
+        raw=raw,
+        readable=readable_tokens(raw),
+        plotly=plotly_tokens(raw),
+        ids=list(trace.token_ids),
+        added=list(dict.fromkeys(added)),
+    )
 
 
 @dataclass(frozen=True)
