@@ -32,14 +32,15 @@ def use_text(text: str) -> None:
 
 ctx = require_trace()
 st.title("Generate: continue the text")
-st.caption(f"{ctx.model_label} · layer {ctx.layer}, head {ctx.head} (change them in the sidebar)")
-if not can_generate(ctx.model):
+if not can_generate(ctx.model):  # no head to pick here: the subtitle names the model only
+    st.caption(ctx.model_label)
     st.info(
         no_prediction_sentence(ctx.model_label, ctx.config.is_encoder_decoder)
         + " So it cannot continue the text here. Pick SmolLM2 in the sidebar.",
         icon=":material/info:",
     )
     st.stop()
+st.caption(f"{ctx.model_label} · layer {ctx.layer}, head {ctx.head} (change them in the sidebar)")
 
 cols = st.columns(3)
 n_new = cols[0].number_input("New tokens", 1, MAX_NEW_TOKENS, 30, key="gen_n")

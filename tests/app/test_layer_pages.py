@@ -96,6 +96,8 @@ def test_encoders_get_a_message_on_both_pages():
         assert_clean(at)
         assert any("encoder" in i.value for i in at.info), page
         assert not at.get("plotly_chart")
+        # Review: the subtitle offered "layer 0, head 0 (change them in the sidebar)" above a page with no head.
+        assert not [c.value for c in at.caption if "change them in the sidebar" in c.value], page
 
 
 def test_patterns_page_value_weighted_switch(smollm):
