@@ -127,7 +127,7 @@ rank = spread if order == "spread" else share
 choices = sorted(
     ((layer, head) for layer in range(cross.n_layers) for head in range(cross.n_heads)), key=lambda lh: -rank[lh]
 )
-c1, c2 = st.columns([1, 1])
+c1, c2 = st.columns([2, 1])  # the head box's options whole at 1024 px (tests/app/fit.py)
 # The sidebar's layer and head are where the picker starts (its key follows them, so moving the sidebar's sliders
 # moves it); the list is ordered by the chosen measure, best first.
 sidebar_head = (ctx.layer, ctx.head) if (ctx.layer, ctx.head) in choices else choices[0]
@@ -135,7 +135,7 @@ layer, head = c1.selectbox(
     "Head (starts at the sidebar's layer and head; best first below it)",
     choices,
     index=choices.index(sidebar_head),
-    format_func=lambda lh: f"L{lh[0]}H{lh[1]}: share {share[lh]:.1%}, spread {spread[lh]:.2f}",  # whole at 1024 px
+    format_func=lambda lh: f"layer {lh[0]}, head {lh[1]}: {share[lh]:.1%} to the source, spread {spread[lh]:.2f}",
     key=f"mech_cross_head_{order}_L{ctx.layer}_H{ctx.head}",
 )
 block = cross.block(layer, head)
@@ -143,7 +143,7 @@ n_masked = int((~block.mask).sum())  # computed from the engine's mask, not assu
 q_labels, k_labels = block_axis_labels(cross, block)
 with c2:
     st.metric(
-        "Masked entries in this block", f"{n_masked} of {block.mask.size}",
+        "Masked in this block", f"{n_masked} of {block.mask.size}",
         help="Entries of the target × source block the mask hides, counted from the engine's mask.",
     )  # fmt: skip
 show_chart(

@@ -122,10 +122,12 @@ def test_cross_attention_block(smollm) -> None:
     assert at.metric[0].value == f"0 of {len(cross.target) * len(cross.source)}"
     assert "target query" in chart(at, "mech_cross_block")["layout"]["yaxis"]["title"]["text"]
     at.radio(key="mech_cross_order").set_value("share").run()
-    best_first = keyed(at, "selectbox", "mech_cross_head_share").options[0]  # "LxHy: share …"
+    best_first = keyed(at, "selectbox", "mech_cross_head_share").options[0]  # "layer x, head y: … to the source, …"
     shares = cross.source_share(np.stack([trace.layer_patterns(i).numpy() for i in range(trace.n_layers)]))
+    spreads = cross.spread(np.stack([trace.layer_patterns(i).numpy() for i in range(trace.n_layers)]))
     top = np.unravel_index(int(np.argmax(shares)), shares.shape)
-    assert best_first.startswith(f"L{top[0]}H{top[1]}:")
+    # Review: "L0H0: share 55.0%, spread 0.06" read as code; the option says it in words.
+    assert best_first == f"layer {top[0]}, head {top[1]}: {shares[top]:.1%} to the source, spread {spreads[top]:.2f}"
 
 
 def test_cross_attention_follows_the_sidebar_head_and_shows_no_developer_note() -> None:
