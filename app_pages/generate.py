@@ -15,7 +15,7 @@ from services.interventions import valid_interventions
 from services.models import InputError
 from ui.context import require_trace
 from viz.figures.lens import candidates_figure, step_attention_figure, step_heads_figure
-from viz.labels import predicted_byte_note
+from viz.labels import escape_note, predicted_byte_note
 from viz.views.common import no_prediction_sentence
 from viz.views.export import steps_csv
 from viz.views.generation import candidates, generation_cut_sentence, how_generated, step_attention, step_heads
@@ -90,6 +90,8 @@ labels = [f"{s + 1}·{t}" for s, t in enumerate(view.rows)]  # the generated tok
 step = st.pills("Generated tokens: click one to see its step", range(len(labels)),
                 format_func=lambda s: labels[s], key="gen_step", default=0)  # fmt: skip
 step = 0 if step is None else int(step)
+if (escapes := escape_note(gen.trace.tokens)) is not None:  # the pills and axes draw a line break as "\n"
+    st.caption(escapes)
 n_keys = len(view.keys)
 if n_keys > KEY_WINDOW:  # a long prompt: a window of keys, ending with the continuation, that the eye can read
     first = st.slider(

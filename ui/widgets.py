@@ -14,7 +14,7 @@ from ui.context import PageContext
 from ui.shell import SHELL_PAGE, URL_PICKS, picked_position_key, shareable_params
 from ui.url import TOKEN_PICKERS
 from viz.figures.layout import click_select_config, selected_point
-from viz.labels import SPACE_MARK, byte_piece_note, counted, markdown_code, token_strip
+from viz.labels import SPACE_MARK, byte_piece_note, counted, escape_note, markdown_code, token_strip
 from viz.views.patterns import (
     WINDOW_MAX,
     Tokens,
@@ -45,7 +45,8 @@ def show_tokens(ctx: PageContext, tokens: Tokens) -> None:
         )
     if any(t.startswith("##") for t in tokens.raw):
         note += ' ("##" marks a piece that continues the previous word)'
-    st.caption(note + _added_tokens_note(tokens.added) + ".")
+    escapes = escape_note(tokens.raw)  # "\n" drawn for a line break: say so where it is drawn
+    st.caption(note + _added_tokens_note(tokens.added) + "." + (f" {escapes}" if escapes else ""))
 
 
 def _added_tokens_note(added: Sequence[str]) -> str:

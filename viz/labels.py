@@ -43,6 +43,21 @@ def percent(share: float, decimals: int = 1) -> str:
     return shown
 
 
+_NAMED_MEANINGS = {"\n": "a line break", "\t": "a tab", "\r": "a carriage return"}
+
+
+def escape_note(tokens: Sequence[str]) -> str | None:
+    """What the escapes drawn for these (raw) tokens stand for ('In the tokens, \\n is a line break.'), in
+    _NAMED's order; None when no token holds one."""
+    found = [ch for ch in _NAMED if any(ch in t for t in tokens)]
+    if not found:
+        return None
+    said = [f"{_NAMED[ch]} is {_NAMED_MEANINGS[ch]}" if i == 0 else f"{_NAMED[ch]} {_NAMED_MEANINGS[ch]}"
+            for i, ch in enumerate(found)]  # fmt: skip
+    listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+    return f"In the tokens, {listed}."
+
+
 def readable_token(token: str) -> str:
     """A token with spaces shown as ␣ and control/invisible characters as escapes (\\n, \\x07, \\u200b)."""
     if token == "":

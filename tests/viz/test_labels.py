@@ -93,3 +93,11 @@ def test_token_strip_isolates_are_balanced_and_invisible(tokens: list[str]) -> N
 )
 def test_percent_never_rounds_a_part_to_all_or_none(share: float, decimals: int, shown: str) -> None:
     assert labels.percent(share, decimals) == shown
+
+
+def test_escape_note_says_what_each_drawn_escape_stands_for() -> None:
+    """Review (Generate): a token drawn as "\\n" was left for the reader to guess."""
+    assert labels.escape_note(["a", " b"]) is None
+    note = labels.escape_note(["Roses", ",\n", "\t"])
+    assert note is not None and "\\n is a line break" in note and "\\t a tab" in note and "\\r" not in note
+    assert labels.escape_note(["x\r\n"]) == "In the tokens, \\n is a line break and \\r a carriage return."
