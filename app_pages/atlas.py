@@ -39,14 +39,14 @@ SCATTER_KEY, X_KEY, Y_KEY = "atlas_scatter", "atlas_x", "atlas_y"  # the two-sta
 # The ranking table's columns at fixed widths: auto-sized for the first statistic shown, a table kept its widths when
 # the statistic changed, and mean distance's 102.3454 showed as "02.3454". Each fits its header and its longest
 # number (14 px digits ~7.5 px, and 16 px of padding): a value up to 1000.0000 (a mean distance in tokens), a query
-# count up to 9,999,999. With the selection boxes they take ~331 px: the table's column (4/9 of the page) is ~350 px
-# wide at 1280 px.
+# count up to 9,999,999 with its separators. With the selection boxes they take ~339 px: the table's column (4/9 of
+# the page) is ~350 px wide at 1280 px.
 RANKING_COLUMNS = {
     "rank": st.column_config.NumberColumn(width=46),
     "layer": st.column_config.NumberColumn(width=50),
     "head": st.column_config.NumberColumn(width=46),
     "value": st.column_config.NumberColumn(format="%.4f", width=84),
-    "queries": st.column_config.NumberColumn(width=72),
+    "queries": st.column_config.NumberColumn(format="localized", width=80),  # "179,011": a count, not a code
 }
 LOWEST_KEY = "atlas_lowest"  # the table's "Lowest first" toggle: which end of a head's examples a click opens
 

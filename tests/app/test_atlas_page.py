@@ -370,7 +370,9 @@ def test_the_ranking_table_s_columns_fit_every_statistic_s_numbers():
         assert not at.exception, at.exception
         table = at.dataframe[0]
         config = json.loads(table.proto.columns)
-        for column, fmt in (("value", "{:.4f}"), ("queries", "{:d}"), ("rank", "{:d}")):
+        # Review: "179011" queries read as a code; counts are shown with thousands separators ("179,011").
+        assert config["queries"]["type_config"]["format"] == "localized", config["queries"]
+        for column, fmt in (("value", "{:.4f}"), ("queries", "{:,d}"), ("rank", "{:d}")):
             longest = max(len(fmt.format(v)) for v in table.value[column])
             width = config.get(column, {}).get("width")
             assert isinstance(width, int) and width >= TABLE_CHAR_PX * longest + TABLE_CELL_PADDING_PX, (stat, column)
