@@ -59,13 +59,13 @@ def expected_alphas(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def js_three_digits(x: float) -> str:
-    """String(Number(x.toPrecision(3))) as the view writes it: an exact half rounds up (Python's format rounds it
-    to even), trailing zeros dropped; the weights named here are above 1e-6, where JS writes no exponent."""
+    """x.toPrecision(3) as the view writes it: an exact half rounds up (Python's format rounds it to even),
+    trailing zeros kept; the weights named here are above 1e-6, where JS writes no exponent."""
     d = Decimal(float(x))
     if d == 0:
-        return "0"
+        return "0.00"
     rounded = d.quantize(Decimal(1).scaleb(d.adjusted() - 2), rounding=ROUND_HALF_UP)
-    return format(rounded.normalize(), "f")
+    return format(rounded, "f")
 
 
 def test_hover_shades_by_the_models_weights_and_click_pins(page, app_url, smollm, screenshots) -> None:
@@ -96,6 +96,8 @@ def test_hover_shades_by_the_models_weights_and_click_pins(page, app_url, smollm
     order = np.argsort(-pattern[query], kind="stable")[:3]
     want_said = " · ".join(f"{labels[j]} {js_three_digits(pattern[query, j])}" for j in order)
     assert said.strip().endswith(want_said), (said, want_said)
+    # Review: the note promises three significant digits, and 0.280 read as 0.28.
+    assert text_frame(page).locator("body").evaluate("() => window.__textView.shown(0.28)") == "0.280"
 
     toks.nth(query).click()
     assert "Pinned" in status.inner_text()

@@ -26,6 +26,8 @@
   const hint = document.getElementById("tv-hint");
   const idle = () => { who.textContent = ""; strongest.textContent = ""; hint.textContent = D.idle; };
   const maxLabel = document.getElementById("tv-max");
+  // The model's float32 weight to three significant digits, trailing zeros kept (0.280, as the note says).
+  const shown = (x) => x.toPrecision(3);
   const spans = new Array(n);
   const frag = document.createDocumentFragment();
   // Long texts go in paragraphs the browser can skip while off screen (content-visibility): without them, shading
@@ -111,7 +113,6 @@
       if (x > 0) top.push([topIndex[i * D.topK + t], x]);
     }
     who.textContent = `${pinned === i ? "Pinned" : "Hovered"} ${D.labels[i]}`;
-    const shown = (x) => String(Number(x.toPrecision(3)));  // the model's float32 weight, to three digits
     strongest.textContent = ` ${D.strongestWord} ${top.map(([j, x]) => `${D.labels[j]} ${shown(x)}`).join(" · ")}`;
     hint.textContent = pinned === i ? " (click it again or press Esc to unpin)" : " (click to pin)";
     maxLabel.textContent = top.length ? shown(top[0][1]) : "max";
@@ -140,7 +141,9 @@
     if (e.key === "Escape" && pinned >= 0) { const i = pinned; pinned = -1; remember(); show(i); }
   });
 
-  window.__textView = { buildMs: 0, lastShowMs: 0, spans: () => spans, pinned: () => pinned, dir: D.dir, what: D.what };
+  window.__textView = {
+    buildMs: 0, lastShowMs: 0, spans: () => spans, pinned: () => pinned, dir: D.dir, what: D.what, shown,
+  };
   idle();
   let restored = -1;
   try { restored = Number(sessionStorage.getItem(D.store) ?? -1); } catch (e) { restored = -1; }
