@@ -20,6 +20,7 @@ from viz.views.lens import (
     LENS_WINDOW,
     chosen_tokens,
     grid_byte_note,
+    grid_escape_note,
     grid_introduction,
     lens_track,
     settle_caption,
@@ -63,8 +64,9 @@ last = stop - 1  # the last position shown (the text's last unless the window is
 final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
 where = "the last position" if last == trace.n_tokens - 1 else f"position {last}, the window's last,"
 st.caption(settle_caption(grid, last - first, f"‘{final}’", where))
-if (note := grid_byte_note(ids, trace.decode_token)) is not None:
-    st.caption(note)
+for note in (grid_byte_note(ids, trace.decode_token), grid_escape_note(ids, shown[first:stop], trace.decode_token)):
+    if note is not None:
+        st.caption(note)
 st.download_button(
     "Grid as CSV (each block's top 5 at each position)",
     partial(lens_csv, ids, probs, shown[first:stop], trace.decode_token, first),

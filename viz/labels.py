@@ -47,13 +47,18 @@ _NAMED_MEANINGS = {"\n": "a line break", "\t": "a tab", "\r": "a carriage return
 
 
 def escape_note(tokens: Sequence[str]) -> str | None:
-    """What the escapes drawn for these (raw) tokens stand for ('In the tokens, \\n is a line break.'), in
-    _NAMED's order; None when no token holds one."""
+    """What the escapes drawn for these (raw) tokens stand for ('In the tokens, \\n is a line break.'): the named
+    ones in _NAMED's order, then the first character drawn by its code point (\\u00a0); None when there is none."""
     found = [ch for ch in _NAMED if any(ch in t for t in tokens)]
-    if not found:
+    coded = next((ch for t in tokens for ch in t if ch not in _NAMED and ch != " " and _char_name(ch) != ch), None)
+    meanings = [(_NAMED[ch], _NAMED_MEANINGS[ch]) for ch in found]
+    if coded is not None:  # e.g. SmolLM2's predicted no-break space, drawn \u00a0
+        control = unicodedata.category(coded) == "Cc"  # control characters have no Unicode name
+        name = unicodedata.name(coded, "").lower() or ("a control character" if control else "unassigned")
+        meanings.append((_char_name(coded), f"the character U+{ord(coded):04X} ({name})"))
+    if not meanings:
         return None
-    said = [f"{_NAMED[ch]} is {_NAMED_MEANINGS[ch]}" if i == 0 else f"{_NAMED[ch]} {_NAMED_MEANINGS[ch]}"
-            for i, ch in enumerate(found)]  # fmt: skip
+    said = [f"{drawn} is {meaning}" if i == 0 else f"{drawn} {meaning}" for i, (drawn, meaning) in enumerate(meanings)]
     listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
     return f"In the tokens, {listed}."
 

@@ -101,3 +101,11 @@ def test_escape_note_says_what_each_drawn_escape_stands_for() -> None:
     note = labels.escape_note(["Roses", ",\n", "\t"])
     assert note is not None and "\\n is a line break" in note and "\\t a tab" in note and "\\r" not in note
     assert labels.escape_note(["x\r\n"]) == "In the tokens, \\n is a line break and \\r a carriage return."
+
+
+def test_escape_note_names_a_character_drawn_by_its_code_point() -> None:
+    """Review (Logit lens): SmolLM2 predicts a no-break space, drawn "\\u00a0" in the grid with no word on it."""
+    assert labels.escape_note(["\u00a0"]) == "In the tokens, \\u00a0 is the character U+00A0 (no-break space)."
+    note = labels.escape_note(["\n", "x\u200b"])
+    assert note == "In the tokens, \\n is a line break and \\u200b the character U+200B (zero width space)."
+    assert labels.escape_note(["\x07"]) == "In the tokens, \\x07 is the character U+0007 (a control character)."

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.labels import plotly_escape, predicted_byte_note, predicted_token_label, readable_token
+from viz.labels import escape_note, plotly_escape, predicted_byte_note, predicted_token_label, readable_token
 
 CELL_CHARS = 8  # a cell shows at most this many characters of its token; the hover has all of it
 # The grid's plot is ~390 px wide at 1024 px, and a cell's 10 px text takes ~6 px a character: with the default
@@ -101,6 +101,12 @@ def grid_byte_note(ids: np.ndarray, decode: Callable[[int], str]) -> str | None:
     """Why some cells name bytes, not a character (viz.labels.predicted_byte_note), for the top-1 tokens of lens ids
     [n_layers, n, k]; None when none is a byte piece."""
     return predicted_byte_note([predicted_token_label(decode(int(i))) for i in np.unique(ids[..., 0])])
+
+
+def grid_escape_note(ids: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str]) -> str | None:
+    """What the escapes in the grid stand for (viz.labels.escape_note): its column labels, the raw input `tokens`,
+    and every predicted token of lens ids [n_layers, n, k] (cells and hover); None when none is drawn."""
+    return escape_note([*tokens, *(decode(int(i)) for i in np.unique(ids))])
 
 
 def lens_grid(
