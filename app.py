@@ -34,7 +34,8 @@ st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</s
 # step 7), in a container keyed wide_chart…, keeps the width its labels need and scrolls sideways, under a hint to
 # scroll (keyed scroll_hint…, hidden from 1201 px on: ui.widgets.wide_chart). Button columns
 # take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the layer × head
-# overview scrolls sideways at a size where each thumbnail can be seen and tapped, and headings drop their
+# overview scrolls sideways at a size where each thumbnail can be seen and tapped (a phone_hint… caption, shown only
+# there, says so), and headings drop their
 # link-to-heading icon (shown on hover, which a phone has not), which wrapped to an empty second line. (The overview's
 # chart key is overview_L… on the patterns page and start_overview_L… on Start here: the rule matches both.)
 st.html(
@@ -48,6 +49,7 @@ st.html(
     min-width: 760px; }
 }
 @media (min-width: 1201px) { [class*='st-key-scroll_hint'] { display: none; } }
+@media (min-width: 641px) { [class*='st-key-phone_hint'] { display: none; } }
 [data-testid='stHorizontalBlock']:has(.stDownloadButton, .stButton) { flex-wrap: wrap; }
 [data-testid='stColumn']:has(.stDownloadButton, .stButton) { min-width: fit-content; }
 @media (max-width: 640px) {

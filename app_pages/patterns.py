@@ -23,6 +23,7 @@ from ui.value_weighted import value_weighted_view
 from ui.widgets import (
     chart_anchor,
     image_format_radio,
+    overview_swipe_hint,
     select_head_from_chart,
     show_clickable_chart,
     show_tokens,
@@ -350,6 +351,7 @@ st.caption(
 )
 ov_layer, ov_head = chart_anchor("overview", layer, head)  # as drawn while its own clicks come in (defect 11)
 overview_key = f"overview_L{ov_layer}_H{ov_head}"
+overview_swipe_hint()
 box = st.container(key="overview_box")  # the box scrolls sideways on a phone (app.py's style)
 # Started only now, after the head panel: on two cores, pooling beside the panel's work and the browser's
 # drawing made both slower (measured at 4096 tokens: the overview done 1.8 s later than in sequence).

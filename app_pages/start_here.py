@@ -26,6 +26,7 @@ from ui.sidebar import MOLE_WORD, mole_sentences, open_moles
 from ui.widgets import (
     fixed_decimals,
     hand_pick_to,
+    overview_swipe_hint,
     page_link,
     select_head_from_chart,
     show_chart,
@@ -242,6 +243,7 @@ def height_follows_width(figure: object, key_start: str) -> str:
 
 
 def draw_layers() -> None:
+    overview_swipe_hint()
     box = st.container(key="overview_box")  # on a phone it scrolls sideways, as the patterns page's (app.py)
     job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview(trace, progress=progress))
     slot, pooled = result_in_box(job, "Pooling every head", box)  # a click's rerun keeps the drawn one meanwhile

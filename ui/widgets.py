@@ -72,6 +72,7 @@ def warn_untrained_masking(ctx: PageContext, what: str = "these patterns") -> No
     st.warning(f"{said}: {what} come from a pass the model never saw in training.", icon=":material/warning:")
 
 
+OVERVIEW_SWIPE = ":material/swipe: Swipe the grid sideways to see every layer."
 SCROLL_HINT = (
     ":material/swipe: On a narrow screen the chart keeps its width: scroll the chart sideways for the difference "
     "panel and the colour scales."
@@ -87,6 +88,12 @@ def wide_chart(key: str) -> Iterator[None]:
         st.caption(SCROLL_HINT)
     with st.container(key=f"wide_chart_{key}"):
         yield
+
+
+def overview_swipe_hint() -> None:
+    """Above the layer × head overview, on a phone only (app.py's phone_hint… rule): the overview keeps a size there
+    that can be tapped and scrolls sideways, and its first screenful ends at layer 5 of 30 with nothing saying so."""
+    st.container(key="phone_hint_overview").caption(OVERVIEW_SWIPE)
 
 
 def show_token_strip(tokens: Sequence[str]) -> None:

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.browser
 
 FIRST_LOAD_MS = 300_000  # a session's first page loads the model, on two cores shared by several agents
 MIN_HEATMAP_PX = 500  # at 1024 px the heatmap was 322 px wide beside the layer's heads
+PHONE_HINT = "phone_hint_overview"  # the overview's swipe hint, shown on a phone only (app.py)
 MIN_THUMB_PX = 40  # at 390 px each overview thumbnail was ~10 px
 
 # Every element inside a visible button whose text is wider than its box (Streamlit cuts a label with "…").
@@ -67,6 +68,7 @@ def test_at_1024_px_buttons_are_whole_and_the_heatmap_is_large(browser, app_url,
         box = page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first.bounding_box()
         assert box is not None and box["width"] >= MIN_HEATMAP_PX, box
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024  # no sideways page scroll
+        assert not page.locator(f"[class*='st-key-{PHONE_HINT}']").first.is_visible()  # the overview fits here
 
 
 def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots) -> None:
@@ -76,6 +78,9 @@ def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots
         # wrapped to a second, empty line and left a blank band under "Attention patterns".
         text_height, line = page.locator("[data-testid='stMain'] h1").first.evaluate(TITLE_LINES_JS)
         assert text_height < 1.5 * line, (text_height, line)
+        # Review: nothing said the overview scrolls sideways, and its first screenful ends at layer 5 of 30.
+        hint = page.locator(f"[class*='st-key-{PHONE_HINT}']").first
+        assert hint.is_visible() and "sideways" in hint.inner_text(), hint.inner_text()
         overview = page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first
         per_layer, per_head = overview.evaluate(THUMB_PX_JS)
         assert min(per_layer, per_head) >= MIN_THUMB_PX, (per_layer, per_head)
