@@ -35,9 +35,9 @@ st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</s
 # scroll (keyed scroll_hint…, hidden from 1201 px on: ui.widgets.wide_chart). Button columns
 # take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the layer × head
 # overview scrolls sideways at a size where each thumbnail can be seen and tapped (a phone_hint… caption, shown only
-# there, says so), and headings drop their
-# link-to-heading icon (shown on hover, which a phone has not), which wrapped to an empty second line. (The overview's
-# chart key is overview_L… on the patterns page and start_overview_L… on Start here: the rule matches both.)
+# there, says so), and headings drop their link-to-heading icon (shown on hover, which a phone has not), which
+# wrapped to an empty second line. (The overview's chart key is overview_L… on the patterns page and
+# start_overview_L… on Start here: the rule matches both.)
 st.html(
     """<style>
 @media (max-width: 1200px) {
