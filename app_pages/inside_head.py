@@ -46,7 +46,7 @@ if is_long(n):  # a wall of a thousand tokens would push everything else off the
         show_token_strip(display_tokens(trace))
 else:
     show_token_strip(display_tokens(trace))
-if note := sharing_note(s.n_heads, s.n_kv_heads, s.head):
+if note := sharing_note(s):
     st.info(note, icon=":material/call_split:")
 
 # ── the cell picker comes first: every matrix below frames the chosen entry ──────────────────────

@@ -14,7 +14,7 @@ from ui.context import PageContext
 from ui.shell import SHELL_PAGE, URL_PICKS, picked_position_key, shareable_params
 from ui.url import TOKEN_PICKERS
 from viz.figures.layout import click_select_config, selected_point
-from viz.labels import SPACE_MARK, byte_piece_note, counted, escape_note, markdown_code, token_strip
+from viz.labels import SPACE_MARK, byte_piece_note, counted, escape_note, joined, markdown_code, token_strip
 from viz.views.patterns import (
     WINDOW_MAX,
     Tokens,
@@ -54,9 +54,7 @@ def _added_tokens_note(added: Sequence[str]) -> str:
     in every table, yet are not in the text the reader typed."""
     if not added:
         return ""
-    codes = [markdown_code(t) for t in added]
-    names = codes[0] if len(codes) == 1 else ", ".join(codes[:-1]) + " and " + codes[-1]
-    verb = "is" if len(codes) == 1 else "are"
+    names, verb = joined([markdown_code(t) for t in added]), "is" if len(added) == 1 else "are"
     return f". {names} {verb} added by the tokenizer, not typed: the model saw them around every text it was trained on"
 
 

@@ -43,6 +43,11 @@ def percent(share: float, decimals: int = 1) -> str:
     return shown
 
 
+def joined(items: Sequence[str]) -> str:
+    """Items as a sentence lists them: 'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 _NAMED_MEANINGS = {"\n": "a line break", "\t": "a tab", "\r": "a carriage return"}
 
 
@@ -59,8 +64,7 @@ def escape_note(tokens: Sequence[str]) -> str | None:
     if not meanings:
         return None
     said = [f"{drawn} is {meaning}" if i == 0 else f"{drawn} {meaning}" for i, (drawn, meaning) in enumerate(meanings)]
-    listed = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
-    return f"In the tokens, {listed}."
+    return f"In the tokens, {joined(said)}."
 
 
 def readable_token(token: str) -> str:

@@ -123,17 +123,16 @@ def kv_head_name(group_size: int, head: int, kv_head: int) -> str:
     return f"kv head {kv_head}" if group_size > 1 else f"head {head}"
 
 
-def sharing_note(n_heads: int, n_kv_heads: int, head: int) -> str | None:
+def sharing_note(steps: Any) -> str | None:
     """Under grouped-query attention, which other query heads share this head's key/value head (and so its
-    W_K, W_V, K and V); None where every head has its own."""
-    group_size = n_heads // n_kv_heads
-    if group_size <= 1:
+    W_K, W_V, K and V), from one head's steps (attention_core.steps: head, kv_head, group_size); None where every
+    head has its own."""
+    if steps.group_size <= 1:
         return None
-    kv_head = head // group_size
-    sharing = [h for h in range(n_heads) if h // group_size == kv_head and h != head]
+    sharing = [h for h in range(steps.n_heads) if h // steps.group_size == steps.kv_head and h != steps.head]
     others = f"query head {sharing[0]} uses" if len(sharing) == 1 else f"query heads {', '.join(map(str, sharing))} use"
     return (
-        f"Grouped-query attention: {n_heads} query heads share {n_kv_heads} key/value heads. Query head {head} "
-        f"uses key/value head {kv_head}, which {others} too; so W_K and W_V "
+        f"Grouped-query attention: {steps.n_heads} query heads share {steps.n_kv_heads} key/value heads. Query head "
+        f"{steps.head} uses key/value head {steps.kv_head}, which {others} too; so W_K and W_V "
         "below (and K, V) are shared with them, while W_Q and W_O are this head's own."
     )
