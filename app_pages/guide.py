@@ -72,7 +72,7 @@ bottleneck; counted as the chapter counts, the attention maps are about a third 
 parameters (**Parameters & context**).
 
 **Cross-attention.** In a translation model the queries come from the text being written and the keys and
-values from the original (**Cross-attention**; load an encoder-decoder such as google-t5/t5-small).
+values from the original (**Cross-attention**; load an encoder-decoder such as `google-t5/t5-small`).
 
 **Sharing.** The address bar always holds the model, text, layer, head, masking, orientation and page:
 copy it to share exactly this view.

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP, chart, decode
+from viz.views.chapter import ENCODER_DECODER_EXAMPLE
 
 DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 TIMEOUT = 120  # the first model load in a fresh cache converts weights (~30 s on 2 cores)
@@ -192,6 +193,13 @@ def test_guide_counts_heads_and_shared_key_value_maps_as_the_defaults_have_them(
     assert small.n_kv_heads < small.n_heads and mini.n_kv_heads == mini.n_heads
     assert f"{small.n_heads} query heads share {small.n_kv_heads} key/value heads" in text
     assert "own W_Q, W_K" not in text
+
+
+def test_guide_names_the_encoder_decoder_example_as_code() -> None:
+    """Review at 1024 px: the plain "google-t5/t5-small" broke at its hyphen ("google-" / "t5/t5-small"), which read
+    as a hyphenated word; as code it is one name to type into *Another model*."""
+    text = " ".join(m.value for m in new_app(page="guide").markdown)
+    assert f"`{ENCODER_DECODER_EXAMPLE}`" in text
 
 
 def test_export_buttons_offer_csv_npz_svg_and_html() -> None:
