@@ -33,11 +33,9 @@ st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</s
 # (tests/browser/test_chart_text_fits_browser.py). The three-panel mask comparison (the masking page, Start here's
 # step 7), in a container keyed wide_chart…, keeps the width its labels need and scrolls sideways, under a hint to
 # scroll (keyed scroll_hint…, hidden from 1201 px on: ui.widgets.wide_chart). Button columns
-# take the width their labels need instead of cutting them ("Pattern as …"); and on a phone the layer × head
-# overview scrolls sideways at a size where each thumbnail can be seen and tapped (a phone_hint… caption, shown only
-# there, says so), and headings drop their link-to-heading icon (shown on hover, which a phone has not), which
-# wrapped to an empty second line. (The overview's chart key is overview_L… on the patterns page and
-# start_overview_L… on Start here: the rule matches both.)
+# take the width their labels need instead of cutting them ("Pattern as …"); and on a phone headings drop their
+# link-to-heading icon (shown on hover, which a phone has not), which wrapped to an empty second line, and a
+# phone_hint… caption shows (the layer × head overview scrolls sideways there: ui.widgets.phone_overview_style).
 st.html(
     """<style>
 @media (max-width: 1200px) {
@@ -54,8 +52,6 @@ st.html(
 [data-testid='stColumn']:has(.stDownloadButton, .stButton) { min-width: fit-content; }
 @media (max-width: 640px) {
   [data-testid='stMain'] [data-testid='stHeaderActionElements'] { display: none; }
-  .st-key-overview_box { overflow-x: auto; }
-  .st-key-overview_box [class*='overview_L'] { min-width: 1400px; }
 }
 </style>"""
 )

@@ -24,6 +24,7 @@ from ui.widgets import (
     chart_anchor,
     image_format_radio,
     overview_swipe_hint,
+    phone_overview_style,
     select_head_from_chart,
     show_clickable_chart,
     show_tokens,
@@ -357,6 +358,7 @@ box = st.container(key="overview_box")  # the box scrolls sideways on a phone (a
 # drawing made both slower (measured at 4096 tokens: the overview done 1.8 s later than in sequence).
 job = derived_job(key, "overview", OVERVIEW_SIZE, compute=lambda progress: overview_job(trace, n, progress))
 slot, pooled_all = result_in_box(job, "Pooling every head for the overview", box)  # never blanked by a rerun
+phone_overview_style(pooled_all.shape)
 show_clickable_chart(
     figure(
         "overview",

@@ -26,8 +26,10 @@ from ui.sidebar import MOLE_WORD, mole_sentences, open_moles
 from ui.widgets import (
     fixed_decimals,
     hand_pick_to,
+    height_follows_width,
     overview_swipe_hint,
     page_link,
+    phone_overview_style,
     select_head_from_chart,
     show_chart,
     show_clickable_chart,
@@ -229,19 +231,6 @@ def draw_heads() -> None:
     )
 
 
-def height_follows_width(figure: object, key_start: str) -> str:
-    """A style giving the overview the height its square thumbnails take at the width it gets in the browser, never
-    more than the figure's own: that is sized for the phone's 1400 px wide scrolling box (app.py), and on a desktop
-    column (564 px wide at 1024 px) it left ~200 px of blank under the grid. Every key of the chart's family."""
-    m, (x0, x1), (y0, y1) = figure.layout.margin, figure.layout.xaxis.range, figure.layout.yaxis.range
-    fit = f"{m.t + m.b}px + (100cqw - {m.l + m.r}px) * {abs(y1 - y0) / abs(x1 - x0):.6f}"
-    at = f".st-key-overview_box [class*='st-key-{key_start}']"
-    return (  # Streamlit fixes the element's height to the figure's; the chart's follows the element's width (cqw)
-        f"<style>{at} {{ container-type: inline-size; height: auto !important; flex: 0 0 auto !important; }} "
-        f"{at} [data-testid='stPlotlyChart'] {{ height: min({figure.layout.height}px, {fit}) !important; }}</style>"
-    )
-
-
 def draw_layers() -> None:
     overview_swipe_hint()
     box = st.container(key="overview_box")  # on a phone it scrolls sideways, as the patterns page's (app.py)
@@ -249,7 +238,8 @@ def draw_layers() -> None:
     slot, pooled = result_in_box(job, "Pooling every head", box)  # a click's rerun keeps the drawn one meanwhile
     chart_key = f"start_overview_L{layer}_H{head}"
     figure = overview_mosaic(pooled, (layer, head), orient)
-    st.html(height_follows_width(figure, "start_overview_L"))
+    height_follows_width(figure, "start_overview_L")
+    phone_overview_style(pooled.shape)
     show_clickable_chart(figure, chart_key, partial(select_head_from_chart, chart_key), where=slot)
     st.markdown(  # under the grid, from the head the run was drawn for: a click's rerun names the head clicked
         f"**Layer {layer}, head {head} is selected** (framed in red): the pages under *Go deeper* open on it. "

@@ -14,6 +14,7 @@ from ui.context import PageContext
 from ui.shell import SHELL_PAGE, URL_PICKS, picked_position_key, shareable_params
 from ui.url import TOKEN_PICKERS
 from viz.figures.layout import click_select_config, selected_point
+from viz.figures.overview import PHONE_BOX_PX, phone_frame_px
 from viz.labels import SPACE_MARK, byte_piece_note, counted, escape_note, joined, markdown_code, token_strip
 from viz.views.patterns import (
     WINDOW_MAX,
@@ -92,6 +93,34 @@ def overview_swipe_hint() -> None:
     """Above the layer × head overview, on a phone only (app.py's phone_hint… rule): the overview keeps a size there
     that can be tapped and scrolls sideways, and its first screenful ends at layer 5 of 30 with nothing saying so."""
     st.container(key="phone_hint_overview").caption(OVERVIEW_SWIPE)
+
+
+def phone_overview_style(pooled_shape: Sequence[int]) -> None:
+    """On a phone (640 px and below) the layer × head overview (in the container keyed overview_box) is drawn
+    PHONE_BOX_PX wide, in a box that scrolls sideways, so each thumbnail can be seen and tapped; and its red frame is
+    redrawn at that size. The frame is a marker sized in px for a desktop's plot, half a thumbnail on a phone, and
+    a shape in data units would make every click a new chart (viz.figures.overview). CSS `d` replaces the marker's
+    path (a square, as Plotly draws it, centred on the point); a browser without it keeps the desktop's frame."""
+    half = phone_frame_px(pooled_shape) / 2
+    square = f"M{half},{half}H-{half}V-{half}H{half}Z"
+    st.html(
+        "<style>@media (max-width: 640px) { .st-key-overview_box { overflow-x: auto; } "
+        f".st-key-overview_box [class*='overview_L'] {{ min-width: {PHONE_BOX_PX}px; }} "
+        f".st-key-overview_box .scatterlayer .point {{ d: path('{square}'); }} }}</style>"
+    )
+
+
+def height_follows_width(figure: Any, key_start: str) -> None:
+    """A style giving the overview the height its square thumbnails take at the width it gets in the browser, never
+    more than the figure's own (sized for a phone's scrolling box: on a desktop column, 564 px wide at 1024 px, it
+    left ~200 px of blank under the grid). Every key of the chart's family."""
+    m, (x0, x1), (y0, y1) = figure.layout.margin, figure.layout.xaxis.range, figure.layout.yaxis.range
+    fit = f"{m.t + m.b}px + (100cqw - {m.l + m.r}px) * {abs(y1 - y0) / abs(x1 - x0):.6f}"
+    at = f".st-key-overview_box [class*='st-key-{key_start}']"
+    st.html(  # Streamlit fixes the element's height to the figure's; the chart's follows the element's width (cqw)
+        f"<style>{at} {{ container-type: inline-size; height: auto !important; flex: 0 0 auto !important; }} "
+        f"{at} [data-testid='stPlotlyChart'] {{ height: min({figure.layout.height}px, {fit}) !important; }}</style>"
+    )
 
 
 def show_token_strip(tokens: Sequence[str]) -> None:

@@ -30,12 +30,15 @@ THUMB_PX_JS = """el => { const fl = el._fullLayout;
     const ticks = [fl.xaxis.tickvals.length, fl.yaxis.tickvals.length];
     return [fl.xaxis._length / ticks[0], fl.yaxis._length / ticks[1]]; }"""
 
-# The overview's selected frame (a marker, in px) and one thumbnail's width (its pooled cells, in px).
+# The overview's selected frame as drawn (a marker, in px; its path's box, stroke aside) and one thumbnail's width
+# (its pooled cells, in px).
 FRAME_AND_THUMB_JS = """el => { const fl = el._fullLayout, d = el._fullData;
     const gaps = Array.from(d[0].z[0], v => v === null || Number.isNaN(v));
     const s = gaps.indexOf(true);  // the first thumbnail's cells, up to the first gap column
     const perUnit = fl.xaxis._length / Math.abs(fl.xaxis.range[1] - fl.xaxis.range[0]);
-    return [d[1].marker.size, s * perUnit]; }"""
+    const shown = Array.from(el.querySelectorAll('.scatterlayer .point'))
+        .filter(p => getComputedStyle(p).opacity === '1');
+    return [shown.map(p => p.getBoundingClientRect().width), s * perUnit]; }"""
 MAX_FRAME_MISFIT = 0.25  # the frame within a quarter of a thumbnail's width of its edges (MiniLM's was 37 % small)
 
 # A heading's text height (its box less its padding) and its line height, in CSS px.
@@ -96,11 +99,13 @@ def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots
 
 
 @pytest.mark.parametrize("model", ["smollm2-135m", "minilm-l6"])
-@pytest.mark.parametrize("width", [1280, 1024])
+@pytest.mark.parametrize("width", [1280, 1024, 390])
 def test_the_overview_frame_fits_the_selected_thumbnail(browser, app_url, model, width) -> None:
     """The red frame is a marker sized in pixels, the thumbnails scale with the chart: MiniLM's frame (26 px) sat
-    inside its 41 px thumbnail at every width, framing a corner of the pattern rather than the head."""
+    inside its 41 px thumbnail at every width, framing a corner of the pattern rather than the head; and on a phone,
+    where the overview is drawn 1400 px wide, SmolLM2's frame (sized for a desktop's plot) was half a thumbnail."""
     with patterns_at(browser, app_url, width, model=model) as page:
         overview = page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first
-        frame, thumb = overview.evaluate(FRAME_AND_THUMB_JS)
-        assert abs(frame - thumb) <= MAX_FRAME_MISFIT * thumb, (frame, thumb)
+        frames, thumb = overview.evaluate(FRAME_AND_THUMB_JS)
+        assert len(frames) == 1, frames  # one frame shown: layer 0, head 0
+        assert abs(frames[0] - thumb) <= MAX_FRAME_MISFIT * thumb, (frames, thumb)

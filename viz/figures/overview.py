@@ -34,6 +34,9 @@ OVERVIEW_BOTTOM_PX = int(AXIS_TITLE_PX + LINE_PX + 12)  # the overview's bottom 
 # it is sized for a plot this wide, between the plot's ~510 px at 1024 px and ~760 px at 1280 px, so it lies
 # within about 2 px of a thumbnail's edges at both.
 FRAME_PLOT_PX = 620
+# On a phone the overview is this wide, in a box that scrolls sideways, so its thumbnails can be seen and tapped; the
+# frame is redrawn at that size there (ui.widgets.phone_overview_style).
+PHONE_BOX_PX = 1400
 
 
 def _thumbnail_mosaic(
@@ -201,7 +204,7 @@ def overview_mosaic(
     `scale`: as layer_small_multiples's."""
     n_layers, n_heads, s, _ = pooled.shape
     colours, zmin, zmax = thumbnail_colours(pooled, scale)  # (n_layers, n_heads, s, s)
-    gap = max(1, s // 6)
+    gap = _gap(s)
     cell = s + gap
     z = np.full((n_heads * cell - gap, n_layers * cell - gap), np.nan, dtype=np.float32)
     for layer in range(n_layers):
@@ -241,12 +244,29 @@ def _overview_height(n_layers: int, n_heads: int) -> int:
     return int(max(200, min(640, 50 + max(820 * n_heads / n_layers, 42 * n_heads)))) + TOOLBAR_PX - 10
 
 
-def _frame_px(s: int, gap: int, n_layers: int, n_heads: int) -> int:
+def _frame_px(s: int, gap: int, n_layers: int, n_heads: int, plot_w: float = FRAME_PLOT_PX) -> int:
     """The selected thumbnail's frame, in px: a thumbnail's width in the plot that the height allows, or, where
-    the width sets the scale, in a plot FRAME_PLOT_PX wide. The axes span n·(s + gap) + gap data units."""
+    the width sets the scale, in a plot `plot_w` wide. The axes span n·(s + gap) + gap data units."""
     plot_h = _overview_height(n_layers, n_heads) - TOOLBAR_PX - OVERVIEW_BOTTOM_PX
-    per_unit = min(plot_h / (n_heads * (s + gap) + gap), FRAME_PLOT_PX / (n_layers * (s + gap) + gap))
+    per_unit = min(plot_h / (n_heads * (s + gap) + gap), plot_w / (n_layers * (s + gap) + gap))
     return max(6, round(s * per_unit))
+
+
+def _gap(s: int) -> int:
+    """Data units between thumbnails s cells wide."""
+    return max(1, s // 6)
+
+
+def _side_margins(n_heads: int) -> tuple[int, int]:
+    """The overview's left margin (head axis title and tick labels) and right margin, in px."""
+    return int(AXIS_TITLE_PX + tick_reach([str(n_heads - 1)], 90) + 14), 10
+
+
+def phone_frame_px(pooled_shape: Sequence[int]) -> int:
+    """The frame's size, in px, for the overview of pooled patterns of this shape (n_layers, n_heads, s, s) drawn
+    PHONE_BOX_PX wide: the figure's own frame is sized for a desktop's plot, half a thumbnail on a phone."""
+    n_layers, n_heads, s = pooled_shape[0], pooled_shape[1], pooled_shape[2]
+    return _frame_px(s, _gap(s), n_layers, n_heads, PHONE_BOX_PX - sum(_side_margins(n_heads)))
 
 
 def _overview_layout(
@@ -255,6 +275,7 @@ def _overview_layout(
     """Layer and head axes at the thumbnails' centres, square thumbnails, margins fixed from the labels."""
     n_layers, n_heads = len(centres_x), len(centres_y)
     step = 1 if n_layers <= 32 else 2
+    left, right = _side_margins(n_heads)
     fig.update_layout(
         xaxis=dict(
             title=dict(text="layer"),
@@ -266,6 +287,7 @@ def _overview_layout(
             range=[-0.5 - gap, n_layers * cell - 0.5],
             automargin=False,  # fixed margins below: automargin costs a second draw (see layout.CHAR_PX)
             constrain="domain",
+            constraintoward="left",  # where the height sets the size (a phone's wide box): no blank before layer 0
             fixedrange=True,
         ),
         yaxis=dict(
@@ -283,9 +305,7 @@ def _overview_layout(
             fixedrange=True,
         ),
         height=_overview_height(n_layers, n_heads),
-        margin=dict(
-            l=int(AXIS_TITLE_PX + tick_reach([str(n_heads - 1)], 90) + 14), r=10, t=TOOLBAR_PX, b=OVERVIEW_BOTTOM_PX
-        ),
+        margin=dict(l=left, r=right, t=TOOLBAR_PX, b=OVERVIEW_BOTTOM_PX),
         hovermode="closest",
         hoverdistance=-1,
         clickmode="event+select",
