@@ -29,6 +29,7 @@ from ui.widgets import (
     height_follows_width,
     overview_swipe_hint,
     page_link,
+    phone_keeps_keys_apart,
     phone_overview_style,
     select_head_from_chart,
     show_chart,
@@ -169,11 +170,8 @@ def draw_softmax() -> None:
 def draw_pattern() -> None:
     view = one_head()
     st.caption(orientation_caption(orient))
-    st.plotly_chart(
-        head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, score_label=score_name),
-        key="start_pattern",
-        theme=None,
-    )
+    figure = head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, score_label=score_name)
+    phone_keeps_keys_apart("start_pattern", figure).plotly_chart(figure, key="start_pattern", theme=None)
 
 
 def draw_masking() -> None:

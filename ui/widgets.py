@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from ui.context import PageContext
@@ -72,6 +73,10 @@ def warn_untrained_masking(ctx: PageContext, what: str = "these patterns") -> No
 
 
 OVERVIEW_SWIPE = ":material/swipe: Swipe the grid sideways to see every layer."
+PHONE_KEY_PX = 18  # a key's width on a phone: at 12 px, 45° labels this far apart leave a gap between them
+COLOUR_BAR_PX = 100  # what a heatmap's colour bar and its title take on the right
+PHONE_MAIN_PX = 358  # the main column's width on a 390 px phone
+CHART_SWIPE = ":material/swipe: Swipe the chart sideways to see every key."
 SCROLL_HINT = (
     ":material/swipe: On a narrow screen the chart keeps its width: scroll the chart sideways for the difference "
     "panel and the colour scales."
@@ -108,6 +113,23 @@ def phone_overview_style(pooled_shape: Sequence[int]) -> None:
         f".st-key-overview_box [class*='overview_L'] {{ min-width: {PHONE_BOX_PX}px; }} "
         f".st-key-overview_box .scatterlayer .point {{ d: path('{square}'); }} }}</style>"
     )
+
+
+def phone_keeps_keys_apart(key: str, figure: Any) -> Any:
+    """A box for the token × token heatmap keyed `key` (draw it there): on a phone (640 px and below) the chart keeps
+    PHONE_KEY_PX per key (or square cells, where its rows are narrower) and the box scrolls sideways. Squeezed into
+    the phone's width, 25 keys had ~7 px each and their 45° labels ran into one another; the server does not know
+    the screen's width, so the rule says it. (Streamlit draws a chart as wide as its element: the rule widens that.)"""
+    margin, n_keys = figure.layout.margin, np.shape(figure.data[0].z)[1]
+    plot_height = figure.layout.height - margin.t - margin.b
+    width = margin.l + margin.r + COLOUR_BAR_PX + min(n_keys * PHONE_KEY_PX, plot_height)
+    st.html(
+        f"<style>@media (max-width: 640px) {{ .st-key-scroll_{key} {{ overflow-x: auto; }} "
+        f".st-key-{key} {{ min-width: {width}px; }} }}</style>"
+    )
+    if width > PHONE_MAIN_PX:  # shown on a phone only (app.py's phone_hint… rule)
+        st.container(key=f"phone_hint_{key}").caption(CHART_SWIPE)
+    return st.container(key=f"scroll_{key}")
 
 
 def height_follows_width(figure: Any, key_start: str) -> None:

@@ -7,6 +7,8 @@ at a touch)."""
 from __future__ import annotations
 
 import contextlib
+import math
+from urllib.parse import quote
 
 import pytest
 
@@ -18,6 +20,12 @@ FIRST_LOAD_MS = 300_000  # a session's first page loads the model, on two cores 
 MIN_HEATMAP_PX = 500  # at 1024 px the heatmap was 322 px wide beside the layer's heads
 PHONE_HINT = "phone_hint_overview"  # the overview's swipe hint, shown on a phone only (app.py)
 MIN_THUMB_PX = 40  # at 390 px each overview thumbnail was ~10 px
+# A 45° key label's baseline this far from the next one's leaves a gap between them (0.7 of 12 px text, as
+# test_chart_text_fits_browser.py's MIN_LINE_SHARE): at 390 px the main heatmap gave 25 keys ~7 px each.
+MIN_KEY_PX = 0.7 * 12 / math.sin(math.pi / 4)
+LONGER_TEXT = "The quick brown fox jumps over the lazy dog. " * 2  # 20 tokens
+# The plot area's width per key of a heatmap.
+PER_KEY_PX_JS = "el => el._fullLayout.xaxis._length / el._fullData[0].z[0].length"
 
 # Every element inside a visible button whose text is wider than its box (Streamlit cuts a label with "…").
 CUT_LABELS_JS = """() => Array.from(document.querySelectorAll('button'))
@@ -48,15 +56,18 @@ TITLE_LINES_JS = """h => { const cs = getComputedStyle(h);
 
 
 @contextlib.contextmanager
-def patterns_at(browser, url: str, width: int, touch: bool = False, model: str = "smollm2-135m"):
+def patterns_at(
+    browser, url: str, width: int, touch: bool = False, model: str = "smollm2-135m", text: str = "",
+    shown: str = "patterns", key: str = "overview_L",
+):  # fmt: skip
     context = browser.new_context(
         viewport={"width": width, "height": 3600 if width < 500 else 2400}, has_touch=touch, is_mobile=touch
     )
     page = context.new_page()
     page.set_default_timeout(FIRST_LOAD_MS)
     try:
-        page.goto(f"{url}/?page=patterns&layer=0&head=0&model={model}")
-        page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first.wait_for(state="visible")
+        page.goto(f"{url}/?page={shown}&layer=0&head=0&model={model}" + (f"&text={quote(text)}" if text else ""))
+        page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first.wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1500)
         page.mouse.move(1, 1)
         yield page
@@ -109,3 +120,19 @@ def test_the_overview_frame_fits_the_selected_thumbnail(browser, app_url, model,
         frames, thumb = overview.evaluate(FRAME_AND_THUMB_JS)
         assert len(frames) == 1, frames  # one frame shown: layer 0, head 0
         assert abs(frames[0] - thumb) <= MAX_FRAME_MISFIT * thumb, (frames, thumb)
+
+
+def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(browser, app_url) -> None:
+    """Review: on a phone the main heatmap squeezed a 20-token text's keys into ~9 px each, and their 45° labels ran
+    into one another; it now keeps a width where they stand apart and scrolls sideways, under a hint saying so."""
+    with patterns_at(browser, app_url, 390, text=LONGER_TEXT) as page:
+        heatmap = page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first
+        assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX
+        assert page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the chart's box scrolls
+    with patterns_at(browser, app_url, 390, text=LONGER_TEXT, shown="start&step=pattern", key="start_pattern") as page:
+        heatmap = page.locator("[class*='st-key-start_pattern'] .js-plotly-plot").first
+        assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX  # Start here's pattern step, the same heatmap
+    with patterns_at(browser, app_url, 1024, text=LONGER_TEXT) as page:  # a desktop: no hint, the chart fits
+        assert not page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
