@@ -37,7 +37,7 @@ def test_logit_lens_grid_is_the_models_lens_and_the_position_track(smollm):
     first_shown, final = top1.index(top1[-1]), top1[-1]
     settled = next(i for i in range(len(top1)) if all(t == final for t in top1[i:]))
     said = next(c.value for c in at.caption if "final answer" in c.value)
-    assert f"first shows it after block {first_shown} of 29 and keeps it from block {settled} on" in said
+    assert f"first shows it after block {first_shown} (of 0–29) and keeps it from block {settled} on" in said
     track = chart(at, "lens_track")
     first = decode(track["data"][0]["y"])
     probs, _ = trace.lens_ranks(-1, [int(top.ids[-1, -1, 0])])

@@ -43,20 +43,21 @@ def test_candidates_marks_the_written_token():
 def test_the_settling_caption_says_where_the_answer_first_shows_and_where_it_stays():
     # Column 0's final top-1 (5) shows after block 0, is lost at block 1 and stays from block 2: the caption said
     # only "first shows it, and keeps it to the end, after block 2", which reads as if nothing showed it before.
+    # Blocks count from 0: "after block 13 of 29" read as 29 blocks (SmolLM2 has 30), so the range is written out.
     def grid_of(*top1: np.ndarray):  # one column per top-1 sequence, k = 1
         ids = np.stack(top1, axis=1)[:, :, None]  # (n_layers, n, 1)
         return lens_grid(ids, np.ones(ids.shape), ["t"] * ids.shape[1], str)
 
     grid = grid_of(np.array([5, 7, 5, 5]), np.array([1, 1, 1, 1]))
     assert settle_caption(grid, 0, "‘,’", "the last position") == (
-        "At the last position the final answer is ‘,’: the lens first shows it after block 0 of 3 and keeps it "
+        "At the last position the final answer is ‘,’: the lens first shows it after block 0 (of 0–3) and keeps it "
         "from block 2 on."
     )
     assert settle_caption(grid, 1, "‘x’", "the last position") == (
         "At the last position the final answer is ‘x’: the lens shows it after every block."
     )
     assert settle_caption(grid_of(np.array([7, 5, 5, 5])), 0, "‘,’", "position 4") == (
-        "At position 4 the final answer is ‘,’: the lens first shows it after block 1 of 3 and keeps it to the end."
+        "At position 4 the final answer is ‘,’: the lens first shows it after block 1 (of 0–3) and keeps it to the end."
     )
     late = np.array([7, 7, 7, 5])
     assert settle_caption(grid_of(late), 0, "‘,’", "position 4") == (

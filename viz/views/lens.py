@@ -91,9 +91,9 @@ def settle_caption(grid: LensGrid, column: int, final: str, where: str) -> str:
     elif first == last:
         when = f"the lens shows it only after the last block ({last})"
     elif first == settled:
-        when = f"the lens first shows it after block {first} of {last} and keeps it to the end"
+        when = f"the lens first shows it after block {first} (of 0–{last}) and keeps it to the end"
     else:
-        when = f"the lens first shows it after block {first} of {last} and keeps it from block {settled} on"
+        when = f"the lens first shows it after block {first} (of 0–{last}) and keeps it from block {settled} on"
     return f"At {where} the final answer is {final}: {when}."
 
 
