@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import streamlit as st
 
 from ui.context import PageContext
 from ui.shell import SHELL_PAGE, URL_PICKS, picked_position_key, shareable_params
 from ui.url import TOKEN_PICKERS
-from viz.figures.layout import click_select_config, selected_point
+from viz.figures.layout import click_select_config, selected_point, width_for_labels
 from viz.figures.overview import PHONE_BOX_PX, phone_frame_px
 from viz.labels import SPACE_MARK, byte_piece_note, counted, escape_note, joined, markdown_code, token_strip
 from viz.views.patterns import (
@@ -73,8 +72,7 @@ def warn_untrained_masking(ctx: PageContext, what: str = "these patterns") -> No
 
 
 OVERVIEW_SWIPE = ":material/swipe: Swipe the grid sideways to see every layer."
-PHONE_KEY_PX = 18  # a key's width on a phone: at 12 px, 45° labels this far apart leave a gap between them
-COLOUR_BAR_PX = 100  # what a heatmap's colour bar and its title take on the right
+PHONE_KEY_PX = 15  # a key's width on a phone: 45° labels of 12 px text this far apart (10.6 px) leave a gap
 PHONE_MAIN_PX = 358  # the main column's width on a 390 px phone
 CHART_SWIPE = ":material/swipe: Swipe the chart sideways to see every key."
 SCROLL_HINT = (
@@ -117,12 +115,10 @@ def phone_overview_style(pooled_shape: Sequence[int]) -> None:
 
 def phone_keeps_keys_apart(key: str, figure: Any) -> Any:
     """A box for the token × token heatmap keyed `key` (draw it there): on a phone (640 px and below) the chart keeps
-    PHONE_KEY_PX per key (or square cells, where its rows are narrower) and the box scrolls sideways. Squeezed into
-    the phone's width, 25 keys had ~7 px each and their 45° labels ran into one another; the server does not know
-    the screen's width, so the rule says it. (Streamlit draws a chart as wide as its element: the rule widens that.)"""
-    margin, n_keys = figure.layout.margin, np.shape(figure.data[0].z)[1]
-    plot_height = figure.layout.height - margin.t - margin.b
-    width = margin.l + margin.r + COLOUR_BAR_PX + min(n_keys * PHONE_KEY_PX, plot_height)
+    PHONE_KEY_PX between its key labels (or square cells, where its rows are narrower) and the box scrolls sideways.
+    Squeezed into the phone's width, 20 keys had 9 px each and their 45° labels ran into one another; the server does
+    not know the screen's width, so the rule says it. (Streamlit draws a chart as wide as its element.)"""
+    width = width_for_labels(figure, PHONE_KEY_PX)
     st.html(
         f"<style>@media (max-width: 640px) {{ .st-key-scroll_{key} {{ overflow-x: auto; }} "
         f".st-key-{key} {{ min-width: {width}px; }} }}</style>"

@@ -38,6 +38,7 @@ CELL_AXIS = dict(showgrid=False, zeroline=False)
 # Chromium, it makes a 32-token heatmap take 135 ms to draw instead of 57, and the overview 300 ms instead
 # of ~70. The main views size their margins from the label lengths instead (12 px labels; a little slack).
 CHAR_PX, LINE_PX, AXIS_TITLE_PX = 7.5, 15.0, 26.0
+COLOUR_BAR_PX = 72  # a heatmap's colour bar with its tick labels (0.8) and a short title
 
 
 def orientation_caption(orient: Orientation) -> str:
@@ -131,6 +132,19 @@ def fit_token_margins(fig: go.Figure, x_angle: float, title: bool) -> None:
     top = (30 if title else 0) + AXIS_TITLE_PX + tick_reach(x_ticks, x_angle) + 10
     left = AXIS_TITLE_PX + tick_reach(y_ticks, 90) + 12
     fig.update_layout(margin=dict(t=int(top), l=int(left)), xaxis_automargin=False, yaxis_automargin=False)
+
+
+def width_for_labels(fig: go.Figure, label_px: float) -> int:
+    """The width (px) at which a token × token heatmap's x labels stand `label_px` apart, or its cells are square
+    where that is narrower: its margins, its colour bar (its title's longest line, or the bar and its tick labels)
+    and the plot. Measured in Chromium: a "weight" bar takes 72 px, the three-line "darkest" title's 128 px."""
+    margin, heatmap = fig.layout.margin, fig.data[0]
+    n_keys = np.shape(heatmap.z)[1]
+    n_labels = len(fig.layout.xaxis.tickvals or ()) or n_keys  # every k-th key is labelled past 64
+    title = heatmap.colorbar.title.text or ""
+    bar = max(COLOUR_BAR_PX, max(len(line) for line in title.split("<br>")) * CHAR_PX + 8)
+    plot = min(n_labels * label_px, fig.layout.height - margin.t - margin.b)
+    return int(margin.l + margin.r + bar + plot)
 
 
 def matrix_height(n: int) -> int:
