@@ -13,6 +13,7 @@ from ui.context import require_trace
 from ui.widgets import (
     fixed_decimals,
     image_format_radio,
+    phone_keeps_keys_apart,
     short_headers,
     show_tokens,
     token_picker,
@@ -77,11 +78,9 @@ else:
         "to see the scores of later keys replaced by −∞."
     )
 st.caption(f"d_head = {ctx.d_head}. {how} {orientation_caption(ctx.orient).split('. ')[0]}.")
-st.plotly_chart(
-    scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells, score_label=terms.name),
-    key="scores",
-    config=image_config(f"{base}_scores", fmt),
-    theme=None,
+scores_figure = scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells, score_label=terms.name)
+phone_keeps_keys_apart("scores", scores_figure).plotly_chart(
+    scores_figure, key="scores", config=image_config(f"{base}_scores", fmt), theme=None
 )
 
 if parts.has_window:

@@ -135,11 +135,8 @@ def draw_dot_products() -> None:
     view = one_head()
     masked = f" Grey cells marked −∞ are masked (see {step_named('masking')})." if not view.mask.all() else ""
     st.caption(orientation_caption(orient).split(". ")[0] + "." + masked)
-    st.plotly_chart(
-        scores_heatmap(view.scores, view.mask, tokens.plotly, orient, score_label=score_name),
-        key="start_scores",
-        theme=None,
-    )
+    figure = scores_heatmap(view.scores, view.mask, tokens.plotly, orient, score_label=score_name)
+    phone_keeps_keys_apart("start_scores", figure).plotly_chart(figure, key="start_scores", theme=None)
 
 
 def draw_softmax() -> None:

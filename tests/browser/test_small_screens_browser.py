@@ -24,6 +24,12 @@ MIN_THUMB_PX = 40  # at 390 px each overview thumbnail was ~10 px
 # test_chart_text_fits_browser.py's MIN_LINE_SHARE): at 390 px the main heatmap gave 25 keys ~7 px each.
 MIN_KEY_PX = 0.7 * 12 / math.sin(math.pi / 4)
 LONGER_TEXT = "The quick brown fox jumps over the lazy dog. " * 2  # 20 tokens
+# Every other page and step with a token × token heatmap that keeps its labels apart on a phone: (page, chart key).
+PHONE_HEATMAPS = (
+    ("start&step=pattern", "start_pattern"),
+    ("masking", "scores"),
+    ("start&step=dot-products", "start_scores"),
+)
 # The plot area's width per key of a heatmap.
 PER_KEY_PX_JS = "el => el._fullLayout.xaxis._length / el._fullData[0].z[0].length"
 
@@ -130,9 +136,10 @@ def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(browser, app_url)
         assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX
         assert page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the chart's box scrolls
-    with patterns_at(browser, app_url, 390, text=LONGER_TEXT, shown="start&step=pattern", key="start_pattern") as page:
-        heatmap = page.locator("[class*='st-key-start_pattern'] .js-plotly-plot").first
-        assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX  # Start here's pattern step, the same heatmap
+    for shown, key in PHONE_HEATMAPS:
+        with patterns_at(browser, app_url, 390, text=LONGER_TEXT, shown=shown, key=key) as page:
+            heatmap = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
+            assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX, shown  # the same heatmap, or its scores
     with patterns_at(browser, app_url, 1024, text=LONGER_TEXT) as page:  # a desktop: no hint, the chart fits
         assert not page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
