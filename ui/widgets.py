@@ -74,7 +74,7 @@ def warn_untrained_masking(ctx: PageContext, what: str = "these patterns") -> No
 OVERVIEW_SWIPE = ":material/swipe: Swipe the grid sideways to see every layer."
 PHONE_KEY_PX = 15  # a key's width on a phone: 45° labels of 12 px text this far apart (10.6 px) leave a gap
 PHONE_MAIN_PX = 358  # the main column's width on a 390 px phone
-CHART_SWIPE = ":material/swipe: Swipe the chart sideways to see every key."
+CHART_SWIPE = ":material/swipe: Swipe the chart sideways to see all of it."
 SCROLL_HINT = (
     ":material/swipe: On a narrow screen the chart keeps its width: scroll the chart sideways for the difference "
     "panel and the colour scales."
@@ -113,12 +113,12 @@ def phone_overview_style(pooled_shape: Sequence[int]) -> None:
     )
 
 
-def phone_keeps_keys_apart(key: str, figure: Any) -> Any:
+def phone_keeps_keys_apart(key: str, figure: Any, label_px: float = PHONE_KEY_PX) -> Any:
     """A box for the token × token heatmap keyed `key` (draw it there): on a phone (640 px and below) the chart keeps
-    PHONE_KEY_PX between its key labels (or square cells, where its rows are narrower) and the box scrolls sideways.
+    `label_px` between its key labels (or square cells, where its rows are narrower) and the box scrolls sideways.
     Squeezed into the phone's width, 20 keys had 9 px each and their 45° labels ran into one another; the server does
     not know the screen's width, so the rule says it. (Streamlit draws a chart as wide as its element.)"""
-    width = width_for_labels(figure, PHONE_KEY_PX)
+    width = width_for_labels(figure, label_px)
     st.html(
         f"<style>@media (max-width: 640px) {{ .st-key-scroll_{key} {{ overflow-x: auto; }} "
         f".st-key-{key} {{ min-width: {width}px; }} }}</style>"

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from devtools.browser import CLICK_TARGET_JS, wait_rerun_done
+from viz.views.lens import GRID_PLOT_PX
 
 pytestmark = pytest.mark.browser
 
@@ -140,6 +141,10 @@ def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(browser, app_url)
         with patterns_at(browser, app_url, 390, text=LONGER_TEXT, shown=shown, key=key) as page:
             heatmap = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
             assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX, shown  # the same heatmap, or its scores
+    with patterns_at(browser, app_url, 390, shown="logit_lens", key="lens_grid") as page:
+        # The lens grid's columns keep the width their cell text was cut for: the grid's plot at 1024 px.
+        grid = page.locator("[class*='st-key-lens_grid'] .js-plotly-plot").first
+        assert grid.evaluate("el => el._fullLayout.xaxis._length") >= 0.95 * GRID_PLOT_PX
     with patterns_at(browser, app_url, 1024, text=LONGER_TEXT) as page:  # a desktop: no hint, the chart fits
         assert not page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
