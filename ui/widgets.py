@@ -114,8 +114,8 @@ def phone_overview_style(pooled_shape: Sequence[int]) -> None:
 
 
 def phone_keeps_keys_apart(key: str, figure: Any, label_px: float = PHONE_KEY_PX) -> Any:
-    """A box for the token × token heatmap keyed `key` (draw it there): on a phone (640 px and below) the chart keeps
-    `label_px` between its key labels (or square cells, where its rows are narrower) and the box scrolls sideways.
+    """A box for the heatmap keyed `key`, tokens along its top (draw it there): on a phone (640 px and below) the chart
+    keeps `label_px` between those labels (or square cells, where its rows are narrower); the box scrolls sideways.
     Squeezed into the phone's width, 20 keys had 9 px each and their 45° labels ran into one another; the server does
     not know the screen's width, so the rule says it. (Streamlit draws a chart as wide as its element.)"""
     width = width_for_labels(figure, label_px)
