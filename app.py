@@ -35,7 +35,10 @@ st.html("<style>[data-testid='stProgress'] * { transition: none !important; }</s
 # scroll (keyed scroll_hint…, hidden from 1201 px on: ui.widgets.wide_chart). Button columns
 # take the width their labels need instead of cutting them ("Pattern as …"); and on a phone headings drop their
 # link-to-heading icon (shown on hover, which a phone has not), which wrapped to an empty second line, and a
-# phone_hint… caption shows (the layer × head overview scrolls sideways there: ui.widgets.phone_overview_style).
+# phone_hint… caption shows (the layer × head overview scrolls sideways there: ui.widgets.phone_overview_style). A
+# touch screen has no hover, so Plotly and Streamlit show every chart's and table's toolbar all the time; there each
+# gets a band of its own above its chart or table (a margin: Streamlit fixes the element's height, so a padding
+# took the band out of the chart), where they had covered a phone's narrow charts' titles and the element above.
 st.html(
     """<style>
 @media (max-width: 1200px) {
@@ -52,6 +55,14 @@ st.html(
 [data-testid='stColumn']:has(.stDownloadButton, .stButton) { min-width: fit-content; }
 @media (max-width: 640px) {
   [data-testid='stMain'] [data-testid='stHeaderActionElements'] { display: none; }
+}
+@media (hover: none) {
+  [data-testid='stElementContainer']:has(> [data-testid='stFullScreenFrame'] > [data-testid='stPlotlyChart']) {
+    margin-top: 26px; overflow: visible; }
+  [data-testid='stPlotlyChart'] .js-plotly-plot { overflow: visible !important; }
+  .js-plotly-plot .plotly .modebar-container { top: -26px !important; }
+  [data-testid='stElementContainer']:has(> [data-testid='stFullScreenFrame'] > [data-testid='stDataFrame']) {
+    margin-top: 30px; }
 }
 </style>"""
 )

@@ -76,7 +76,8 @@ def patterns_at(
         page.goto(f"{url}/?page={shown}&layer=0&head=0&model={model}" + (f"&text={quote(text)}" if text else ""))
         page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first.wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1500)
-        page.mouse.move(1, 1)
+        if not touch:  # a mouse moved on a touch screen hides what a phone shows (Streamlit's toolbars)
+            page.mouse.move(1, 1)
         yield page
     finally:
         context.close()
@@ -148,3 +149,61 @@ def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(browser, app_url)
     with patterns_at(browser, app_url, 1024, text=LONGER_TEXT) as page:  # a desktop: no hint, the chart fits
         assert not page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
+
+
+# Each visible chart's title and its Plotly toolbar (the modebar), where they overlap ([title, px of overlap]) or
+# where the toolbar's first button is not what a tap there reaches (cut off or covered: [title, "hidden"]).
+TOOLBAR_OVER_TITLE_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(plot => {
+    const bar = plot.querySelector('.modebar'), title = plot.querySelector('.gtitle');
+    if (!bar || !title || plot.getBoundingClientRect().width === 0) return [];
+    const b = bar.getBoundingClientRect(), t = title.getBoundingClientRect();
+    const button = bar.querySelector('.modebar-btn').getBoundingClientRect();
+    const inView = button.top >= 0 && button.bottom <= innerHeight;  // elementFromPoint sees the viewport only
+    const hit = inView && document.elementFromPoint(button.left + button.width / 2, button.top + button.height / 2);
+    if (inView && !(hit && bar.contains(hit))) return [[title.textContent, 'hidden']];  // cut off or covered
+    const x = Math.min(b.right, t.right) - Math.max(b.left, t.left);
+    const y = Math.min(b.bottom, t.bottom) - Math.max(b.top, t.top);
+    return x > 0 && y > 0 ? [[title.textContent, Math.round(y)]] : [];
+})"""
+# Streamlit's toolbar of each table and chart (shown all the time on a touch screen) where it lies over another
+# element's content: [the text it covers, or "a chart"].
+ELEMENT_TOOLBAR_OVER_JS = """() => {
+    const content = [...document.querySelectorAll('.js-plotly-plot, [data-testid=stDataFrame], .stMarkdown')]
+        .filter(c => c.getBoundingClientRect().height > 0);
+    return [...document.querySelectorAll('[data-testid=stElementToolbar]')].flatMap(bar => {
+        const own = bar.closest('[data-testid=stElementContainer]'), b = bar.getBoundingClientRect();
+        if (b.height === 0 || getComputedStyle(bar).opacity === '0') return [];
+        return content.filter(c => !own.contains(c)).flatMap(c => {
+            const r = c.getBoundingClientRect();
+            const x = Math.min(b.right, r.right) - Math.max(b.left, r.left);
+            const y = Math.min(b.bottom, r.bottom) - Math.max(b.top, r.top);
+            return x > 2 && y > 2 ? [[c.innerText.slice(0, 30) || 'a chart']] : [];
+        });
+    });
+}"""
+# The height Plotly drew each chart at (a padding in the chart's element, which Streamlit sizes, took 26 px from it).
+CHART_HEIGHTS_JS = "() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p._fullLayout.height)"
+# Each chart or table that runs into the element below it: [its first text, px of overlap].
+ELEMENTS_OVERLAPPING_JS = """() => [...document.querySelectorAll('[data-testid=stElementContainer]')]
+    .filter(e => e.querySelector('.js-plotly-plot, [data-testid=stDataFrame]') && e.nextElementSibling)
+    .flatMap(e => {
+        const inner = e.querySelector('[data-testid=stPlotlyChart], [data-testid=stDataFrame]').getBoundingClientRect();
+        const next = e.nextElementSibling.getBoundingClientRect();
+        return inner.height > 0 && next.height > 0 && inner.bottom > next.top + 1
+            ? [[e.innerText.slice(0, 30), Math.round(inner.bottom - next.top)]] : [];
+    })"""
+
+
+def test_on_a_touch_screen_the_toolbars_leave_titles_and_charts_free(browser, app_url) -> None:
+    """Review at 390 px: a touch screen has no hover, so Plotly shows every chart's toolbar all the time, and on a
+    phone's narrow charts it lay over their titles ("E [n × d_model] = [10 × 576]", "q, k, v of query 9 …"); and
+    Streamlit's toolbar of each table, shown all the time too, covered the bottom of the chart above it."""
+    with patterns_at(browser, app_url, 390, touch=True, shown="inside_head", key="mech_vectors") as page:
+        page.locator("[data-testid='stElementToolbar']").nth(1).wait_for(state="attached")  # the two tables'
+        assert page.locator(".js-plotly-plot .modebar").count() > 3
+        assert page.evaluate(TOOLBAR_OVER_TITLE_JS) == []
+        assert page.evaluate(ELEMENT_TOOLBAR_OVER_JS) == []
+        assert page.evaluate(ELEMENTS_OVERLAPPING_JS) == []  # the bands are inside each element's box
+        touch_heights = page.evaluate(CHART_HEIGHTS_JS)
+    with patterns_at(browser, app_url, 390, shown="inside_head", key="mech_vectors") as page:  # a mouse, no bands
+        assert page.evaluate(CHART_HEIGHTS_JS) == touch_heights  # a band is added above a chart, not taken from it
