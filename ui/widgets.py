@@ -113,12 +113,13 @@ def phone_overview_style(pooled_shape: Sequence[int]) -> None:
     )
 
 
-def phone_keeps_keys_apart(key: str, figure: Any, label_px: float = PHONE_KEY_PX) -> Any:
+def phone_keeps_keys_apart(key: str, figure: Any, label_px: float = 0.0) -> Any:
     """A box for the heatmap keyed `key`, tokens along its top (draw it there): on a phone (640 px and below) the chart
-    keeps `label_px` between those labels (or square cells, where its rows are narrower); the box scrolls sideways.
-    Squeezed into the phone's width, 20 keys had 9 px each and their 45° labels ran into one another; the server does
-    not know the screen's width, so the rule says it. (Streamlit draws a chart as wide as its element.)"""
-    width = width_for_labels(figure, label_px)
+    keeps `label_px` (at least PHONE_KEY_PX) between those labels (or square cells, where its rows are narrower); the
+    box scrolls sideways. Squeezed into the phone's width, 20 keys had 9 px each and their 45° labels ran into one
+    another; the server does not know the screen's width, so the rule says it. (Streamlit draws a chart as wide as
+    its element.)"""
+    width = width_for_labels(figure, max(PHONE_KEY_PX, label_px))
     st.html(
         f"<style>@media (max-width: 640px) {{ .st-key-scroll_{key} {{ overflow-x: auto; }} "
         f".st-key-{key} {{ min-width: {width}px; }} }}</style>"

@@ -203,7 +203,7 @@ def test_on_a_touch_screen_the_toolbars_leave_titles_and_charts_free(browser, ap
         assert page.locator(".js-plotly-plot .modebar").count() > 3
         assert page.evaluate(TOOLBAR_OVER_TITLE_JS) == []
         assert page.evaluate(ELEMENT_TOOLBAR_OVER_JS) == []
-        assert page.evaluate(ELEMENTS_OVERLAPPING_JS) == []  # the bands are inside each element's box
+        assert page.evaluate(ELEMENTS_OVERLAPPING_JS) == []  # each band pushes the elements below down
         touch_heights = page.evaluate(CHART_HEIGHTS_JS)
     with patterns_at(browser, app_url, 390, shown="inside_head", key="mech_vectors") as page:  # a mouse, no bands
         assert page.evaluate(CHART_HEIGHTS_JS) == touch_heights  # a band is added above a chart, not taken from it

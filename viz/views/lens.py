@@ -50,6 +50,12 @@ class LensGrid:
         """Whether each cell is wide enough to carry its token's text (the figure writes it in, the page says so)."""
         return len(self.tokens) <= TEXT_IN_CELLS_MAX
 
+    @property
+    def column_px(self) -> float:
+        """The width (px) a column's cell text was cut for (cell_chars: the grid's plot at 1024 px shared by its
+        positions); 0 where the cells carry no text."""
+        return GRID_PLOT_PX / max(len(self.tokens), 1) if self.names_cells else 0.0
+
 
 def grid_introduction(grid: LensGrid, k: int) -> str:
     """The page's Markdown introduction to the grid, which says where a cell's token is read: in the cell, or, in a
