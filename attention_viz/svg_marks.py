@@ -17,6 +17,7 @@ from attention_viz.svg_base import Axis, Box, plain, text
 MINUS = "\u2212"  # Plotly writes negative tick numbers with a minus sign, not a hyphen
 MAX_TICKS = 500  # a dtick far smaller than the range would write thousands of overlapping labels
 _FIELD = re.compile(r"%\{(\w+)(?::([^}]*))?\}")
+_FONT_SIZE = re.compile(r"font-size:\s*(\d+)px")  # a <span style=...> in a cell's text (the lens's punctuation)
 
 
 def _number(v: float | str | None) -> float | None:
@@ -136,7 +137,10 @@ def cell_texts(tr: go.Heatmap, placed: Sequence[tuple[float, float, int, int, st
         s = _FIELD.sub(lambda m, v=values: _field(m.group(1), m.group(2), v), template)
         if plain(s):
             colour = fixed if isinstance(fixed, str) else contrast(fill)
-            out.append(text(cx, cy + size * 0.35, s, size, extra=f' fill="{colour}" class="cell"'))
+            sized = _FONT_SIZE.search(s)
+            px = int(sized.group(1)) if sized else size
+            bold = ' font-weight="bold"' if "<b>" in s else ""
+            out.append(text(cx, cy + px * 0.35, s, px, extra=f' fill="{colour}" class="cell"{bold}'))
     return out
 
 

@@ -53,6 +53,17 @@ def test_lens_cells_carry_their_tokens_in_a_readable_colour() -> None:
     assert cells["t0_0"].get("font-size") == "10", "the trace's textfont size"
 
 
+def test_a_lens_cell_of_punctuation_is_large_and_bold_in_the_svg_too() -> None:
+    """The browser writes a comma's cell at MARK_PX, bold (viz/figures/lens.py); the SVG says the same."""
+    from viz.figures.lens import MARK_PX
+
+    grid = lens_grid(2)
+    grid.cell_text[1][2] = ","
+    cells = {t.text: t for t in svg_of(lens_grid_figure(grid)).iter(f"{SVG}text") if "cell" in (t.get("class") or "")}
+    assert cells[","].get("font-size") == str(MARK_PX) and cells[","].get("font-weight") == "bold"
+    assert cells["t1_1"].get("font-size") == "10" and cells["t1_1"].get("font-weight") is None
+
+
 def test_lens_cell_text_sits_in_its_cell() -> None:
     fig = lens_grid_figure(lens_grid(6))
     root = svg_of(fig)

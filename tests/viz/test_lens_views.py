@@ -135,3 +135,20 @@ def test_the_grid_s_introduction_says_where_to_read_a_cell_s_token():
     assert "written in the cell" in grid_introduction(narrow, 5) and "top 5" in grid_introduction(narrow, 5)
     said = grid_introduction(wide, 5)
     assert "written in the cell" not in said and "hover a cell" in said and f"{TEXT_IN_CELLS_MAX + 1} positions" in said
+
+
+def test_a_cell_of_punctuation_alone_is_written_large_and_bold():
+    """Review (1280 px): at the cells' 10 px a comma, a full stop or a dash was a speck, lost on a dark cell (the
+    logit lens of the default sentence is mostly ","). Such cells are written at MARK_PX and bold; words, byte
+    pieces and named characters stay at 10 px, so they still fit their cells."""
+    from viz.figures.lens import MARK_PX, lens_grid_figure
+
+    names = [",", ".", " (", "...", "<", " the", "\n", " ", "ant"]
+    ids = np.arange(len(names)).reshape(1, -1, 1)  # 1 layer, one position per name, k = 1
+    grid = lens_grid(ids, np.full(ids.shape, 0.5), ["t"] * len(names), names.__getitem__)
+    text = lens_grid_figure(grid).data[0].text[0]
+    large = f'<span style="font-size:{MARK_PX}px"><b>'
+    for cell, shown in zip(text[:5], [",", ".", "␣(", "...", "&lt;"], strict=True):
+        assert cell == f"{large}{shown}</b></span>", cell
+    assert list(text[5:]) == ["␣the", "\\n", "␣", "ant"], "words, a named character and a lone space as they were"
+    assert MARK_PX > lens_grid_figure(grid).data[0].textfont.size

@@ -3,6 +3,9 @@ generation's per-step attention and candidates. numpy and view models in, go.Fig
 
 from __future__ import annotations
 
+import html
+import unicodedata
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -19,9 +22,21 @@ from viz.figures.layout import (
     token_axis,
     token_matrix_layout,
 )
-from viz.labels import plotly_escape
+from viz.labels import SPACE_MARK, plotly_escape
 from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
+
+CELL_PX = 10  # a cell's token
+MARK_PX = 16  # a cell's token of punctuation alone: at 10 px a comma was a speck, lost on a dark cell
+
+
+def marked_cell(cell: str) -> str:
+    """A cell's (Plotly-escaped) text, large and bold when it is up to 3 marks of punctuation or symbols (",", ".",
+    "␣(", "..."): narrow glyphs, so they still fit the cell; words and named characters ("\\n") stay as they are."""
+    marks = html.unescape(cell).replace(SPACE_MARK, "")
+    if not marks or len(marks) > 3 or any(unicodedata.category(ch)[0] not in "PS" for ch in marks):
+        return cell
+    return f'<span style="font-size:{MARK_PX}px"><b>{cell}</b></span>'
 
 
 def lens_grid_figure(grid: LensGrid) -> go.Figure:
@@ -31,8 +46,9 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
     heat = go.Heatmap(
         z=grid.prob, x=list(range(grid.first, grid.first + n)), y=list(range(n_layers)),
         zmin=0.0, zmax=1.0, colorscale="Blues",
-        text=grid.cell_text if grid.names_cells else None,  # past TEXT_IN_CELLS_MAX positions: the hover only
-        texttemplate="%{text}" if grid.names_cells else None, textfont=dict(size=10),
+        # Past TEXT_IN_CELLS_MAX positions the cells carry no text: the hover only.
+        text=[[marked_cell(c) for c in row] for row in grid.cell_text] if grid.names_cells else None,
+        texttemplate="%{text}" if grid.names_cells else None, textfont=dict(size=CELL_PX),
         hovertext=grid.hover, hoverinfo="text", xgap=1, ygap=1,
         colorbar=dict(title=dict(text="top-1<br>probability"), tickformat=".0%"),
     )  # fmt: skip
