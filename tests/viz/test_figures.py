@@ -402,6 +402,18 @@ def test_the_step_heads_title_quotes_the_token_written() -> None:
     assert fig.layout.title.text.endswith("at the step that wrote ‘,’"), fig.layout.title.text
 
 
+def test_the_step_heads_title_sits_over_its_chart() -> None:
+    """Browser review (1024 and 1280 px): a fixed 190 px above the plot, for labels of any length, left ~100 px of
+    white between the title and the default sentence's short tokens. The margin is what the title, the axis title and
+    the longest label take (automargin still grows it for a longer label); the rows keep their height."""
+    short = step_heads_figure(np.full((9, 10), 0.1), ["␣creature", "a", "d"] + ["b"] * 7, 0, ",")
+    reach = layout.tick_reach(short.layout.xaxis.ticktext, 45)
+    assert short.layout.margin.t <= 30 + layout.AXIS_TITLE_PX + reach + 12 < 130
+    assert short.layout.height - short.layout.margin.t - short.layout.margin.b == 60 + 22 * 9
+    long = step_heads_figure(np.full((2, 3), 0.1), ["x" * 30, "a", "b"], 0, ",")
+    assert long.layout.margin.t > short.layout.margin.t + 100 and long.layout.xaxis.automargin
+
+
 def test_an_atlas_example_strip_has_no_stray_tick_beside_it() -> None:
     """Browser review: a lone "–" stood left of each example strip, the tick mark of its one unlabelled row."""
     fig = example_figure(ExampleRow(["0: a", "1: b"], ["0: a", "1: b"], np.array([0.4, 0.6]), 1, ""))

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from viz.figures.layout import (
+    AXIS_TITLE_PX,
     CELL_AXIS,
     MASKED_GREY,
     MATRIX_X_LABELS,
@@ -19,6 +20,7 @@ from viz.figures.layout import (
     labels_fitting,
     matrix_height,
     one_two_five,
+    tick_reach,
     token_axis,
     token_matrix_layout,
 )
@@ -27,6 +29,7 @@ from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
 
 CELL_PX = 10  # a cell's token
+TITLE_PX = 30  # a figure's one-line title
 MARK_PX = 16  # a cell's token of punctuation alone: at 10 px a comma was a speck, lost on a dark cell
 
 
@@ -149,13 +152,16 @@ def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written:
     fig = go.Figure(go.Heatmap(z=weights, x=np.arange(first, first + weights.shape[1]), colorscale=WEIGHT_SCALE,
                                zmin=0.0, hovertext=hover, hoverinfo="text",
                                colorbar=dict(title=dict(text="weight"))))  # fmt: skip
+    # As many 45° labels as fit apart in the plot's 339 px beside the candidates at 1280 px (23 ran together).
+    x_axis = token_axis([plotly_escape(t) for t in keys], "earlier token", first, max_labels=labels_fitting(339, 45))
+    # Above the plot: the title, the axis title and the longest label (a fixed 190 px left ~100 px of white over
+    # short tokens); automargin grows it if the estimate falls short.
+    top = int(TITLE_PX + AXIS_TITLE_PX + tick_reach(x_axis["ticktext"], 45) + 10)
     fig.update_layout(
         title=dict(text=f"Layer {layer}, every head, at the step that wrote ‘{plotly_escape(written)}’"),
-        # As many 45° labels as fit apart in the plot's 339 px beside the candidates at 1280 px (23 ran together).
-        xaxis=token_axis([plotly_escape(t) for t in keys], "earlier token", first, max_labels=labels_fitting(339, 45))
-        | dict(side="top", tickangle=-45),
+        xaxis=x_axis | dict(side="top", tickangle=-45),
         yaxis=dict(title=dict(text="head"), autorange="reversed", dtick=1, automargin=True),
-        height=int(260 + 22 * weights.shape[0]), margin=dict(l=60, r=10, t=190, b=10), title_y=0.99,
+        height=top + 10 + 60 + 22 * weights.shape[0], margin=dict(l=60, r=10, t=top, b=10), title_y=0.99,
     )  # fmt: skip
     return fig
 
