@@ -177,7 +177,7 @@ def _target_picker(spot: Spot) -> int | None:
         if i == TYPED:
             return "another token (type it)…"
         mark = ", next in your text" if i == next_id else ", added by the tokenizer" if i == added_id else ""
-        return f"{predicted_token_label(spot.trace.decode_token(i))}  (p = {probability_text(np.exp(lp[i]))}{mark})"
+        return f"{spot.quoted(i)}  (p = {probability_text(np.exp(lp[i]))}{mark})"
 
     # The key names what the box offers (position, ids, labels): a new text, position or model opens a new box on its
     # own default. Keyed by the position alone, Streamlit kept the last pick wherever its id was still an option.

@@ -52,7 +52,7 @@ def test_the_page_opens_after_the_texts_last_token_and_names_the_eos(private_mod
     box = keyed(at, "selectbox", "exp_token")
     assert box.value != eos  # after the text the model's top-1 is chosen, as for any model
     added = [label for label in box.options if "added by the tokenizer" in label]  # the EOS is offered, as what it is
-    assert added == [box.format_func(eos)] and added[0].startswith(f"{trace.decode_token(eos)}  (p = ")
+    assert added == [box.format_func(eos)] and added[0].startswith(f"‘{trace.decode_token(eos)}’  (p = ")
     assert not any("next in your text" in label for label in box.options)
     box.set_value(eos).run()
     said = " ".join(c.value for c in at.caption)

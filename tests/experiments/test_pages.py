@@ -65,6 +65,9 @@ def test_next_token_panel_shows_the_models_top_10(fluffy) -> None:
     np.testing.assert_allclose(decode(fig["data"][0]["x"]), top.values.numpy(), atol=1e-6)
     names = [f"‘{plotly_token(fluffy.decode_token(int(i)))}’" for i in top.indices]
     assert fig["layout"]["yaxis"]["ticktext"] == names and names[:2] == ["‘,’", "‘.’"]
+    # Browser review: the chosen-token box read ",  (p = 0.455)", a bare comma where the bars and the caption quote it.
+    box = keyed(at, "selectbox", "exp_token_")
+    assert list(box.options[:2]) == ["‘,’  (p = 0.455)", "‘.’  (p = 0.239)"], box.options
     assert "exp_compare" not in chart_keys(at)  # no experiment yet
     assert any("No changes yet" in i.value for i in at.info)
 
