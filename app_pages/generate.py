@@ -14,6 +14,7 @@ from services.generation import MAX_NEW_TOKENS, can_generate, candidate_arrays, 
 from services.interventions import valid_interventions
 from services.models import InputError
 from ui.context import require_trace
+from ui.widgets import phone_keeps_keys_apart
 from viz.figures.lens import candidates_figure, step_attention_figure, step_heads_figure
 from viz.labels import escape_note, predicted_byte_note
 from viz.views.common import no_prediction_sentence
@@ -45,7 +46,13 @@ st.caption(f"{ctx.model_label} · layer {ctx.layer}, head {ctx.head} (change the
 cols = st.columns(3)
 n_new = cols[0].number_input("New tokens", 1, MAX_NEW_TOKENS, 30, key="gen_n")
 temperature = cols[1].number_input(
-    "Temperature", 0.0, 5.0, 0.0, 0.1, key="gen_temperature", help=(
+    "Temperature",
+    0.0,
+    5.0,
+    0.0,
+    0.1,
+    key="gen_temperature",
+    help=(
         "0 = greedy: always the most likely token. Above 0, each token is drawn from softmax(logits / temperature) "
         "over the whole vocabulary (no top-k or top-p cut)."
     ),
@@ -111,10 +118,10 @@ with left:
 with right:
     heads = step_heads(gen, step, ctx.layer)[:, view.first : view.first + len(view.keys)]
     keys = view.keys[: heads.shape[1]]
-    st.plotly_chart(
-        step_heads_figure(heads, keys, ctx.layer, view.rows[step], view.first), key="gen_heads", theme=None
-    )
-st.plotly_chart(step_attention_figure(view, ctx.layer, ctx.head), key="gen_attention", theme=None)
+    heads_figure = step_heads_figure(heads, keys, ctx.layer, view.rows[step], view.first)
+    phone_keeps_keys_apart("gen_heads", heads_figure).plotly_chart(heads_figure, key="gen_heads", theme=None)
+looked_figure = step_attention_figure(view, ctx.layer, ctx.head)
+phone_keeps_keys_apart("gen_attention", looked_figure).plotly_chart(looked_figure, key="gen_attention", theme=None)
 st.caption(
     "Each row is one generated token; its weights are those of the step that wrote it: the query at the token "
     "before it, looking at everything up to there (a causal model sees nothing later). Probabilities are the "

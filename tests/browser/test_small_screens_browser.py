@@ -31,8 +31,10 @@ PHONE_HEATMAPS = (
     ("masking", "scores"),
     ("start&step=dot-products", "start_scores"),
 )
-# The plot area's width per key of a heatmap.
+# The plot area's width per key of a heatmap, and per labelled key (a long axis labels every k-th).
 PER_KEY_PX_JS = "el => el._fullLayout.xaxis._length / el._fullData[0].z[0].length"
+PER_LABEL_PX_JS = "el => el._fullLayout.xaxis._length / el._fullLayout.xaxis.tickvals.length"
+MIN_UPRIGHT_PX = 12  # upright labels of 12 px text, a line apart at least (9 px ran into each other)
 
 # Every element inside a visible button whose text is wider than its box (Streamlit cuts a label with "…").
 CUT_LABELS_JS = """() => Array.from(document.querySelectorAll('button'))
@@ -149,6 +151,18 @@ def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(browser, app_url)
     with patterns_at(browser, app_url, 1024, text=LONGER_TEXT) as page:  # a desktop: no hint, the chart fits
         assert not page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
+
+
+def test_at_390_px_the_generate_charts_keep_their_token_labels_apart(browser, app_url) -> None:
+    """Review: on a phone "where each step looked" wrote its 20 upright key labels 9 px apart, one over the other; it
+    now keeps them a line apart and scrolls sideways under the swipe hint, as the other token heatmaps do."""
+    with patterns_at(browser, app_url, 390, text=LONGER_TEXT, shown="generate", key="gen_attention") as page:
+        looked = page.locator("[class*='st-key-gen_attention'] .js-plotly-plot").first
+        assert looked.evaluate(PER_LABEL_PX_JS) >= MIN_UPRIGHT_PX
+        assert page.locator("[class*='st-key-phone_hint_gen_attention']").first.is_visible()
+        heads = page.locator("[class*='st-key-gen_heads'] .js-plotly-plot").first
+        assert heads.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX  # its 45° labels
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the charts' boxes scroll
 
 
 # Each visible chart's title and its Plotly toolbar (the modebar), where they overlap ([title, px of overlap]) or
