@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from services.lens import value_weighted
+from ui.widgets import phone_keeps_keys_apart
 from viz.figures.lens import value_weighted_heatmap
 from viz.views.lens import sink_sentence
 
@@ -18,8 +19,9 @@ def value_weighted_view(
 ) -> None:
     """Draw ‖A[i,j]·v_j·W_O^h‖ of one head under its pattern, with this head's own attention-sink numbers."""
     sent = value_weighted(key, trace, layer, head)
-    st.plotly_chart(value_weighted_heatmap(sent, pattern, list(labels), orient), key="value_weighted_heatmap",
-                    theme=None)  # fmt: skip
+    figure = value_weighted_heatmap(sent, pattern, list(labels), orient)
+    chart = "value_weighted_heatmap"
+    phone_keeps_keys_apart(chart, figure).plotly_chart(figure, key=chart, theme=None)
     st.caption(
         "A weight says how much a query looks at a key; what the key adds to the query's embedding is "
         "A[i,j]·v_j·W_O (this head's slice of the output matrix), and its length is drawn here. Many heads park "

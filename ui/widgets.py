@@ -13,7 +13,7 @@ import streamlit as st
 from ui.context import PageContext
 from ui.shell import SHELL_PAGE, URL_PICKS, picked_position_key, shareable_params
 from ui.url import TOKEN_PICKERS
-from viz.figures.layout import click_select_config, selected_point, width_for_labels
+from viz.figures.layout import click_select_config, selected_point, tokens_along_top, width_for_labels
 from viz.figures.overview import PHONE_BOX_PX, phone_frame_px
 from viz.labels import SPACE_MARK, byte_piece_note, counted, escape_note, joined, markdown_code, token_strip
 from viz.views.patterns import (
@@ -161,8 +161,10 @@ def page_link(page: Any, label: str | None = None, icon: str | None = None, wher
 
 
 def show_chart(fig: Any, key: str) -> None:
-    """A figure as the mechanism pages draw them: Plotly's own colours, no Plotly logo in the toolbar."""
-    st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+    """A figure as the mechanism pages draw them: Plotly's own colours, no Plotly logo in the toolbar; a heatmap with
+    tokens along its top in phone_keeps_keys_apart's box."""
+    where = phone_keeps_keys_apart(key, fig) if tokens_along_top(fig) else st
+    where.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
 
 
 def show_clickable_chart(

@@ -30,6 +30,8 @@ PHONE_HEATMAPS = (
     ("start&step=pattern", "start_pattern"),
     ("masking", "scores"),
     ("start&step=dot-products", "start_scores"),
+    ("head_finder", "mech_find_focus"),  # drawn by ui.widgets.show_chart, as every token heatmap it draws
+    ("atlas", "atlas_on_text"),
 )
 # The plot area's width per key of a heatmap, and per labelled key (a long axis labels every k-th).
 PER_KEY_PX_JS = "el => el._fullLayout.xaxis._length / el._fullData[0].z[0].length"

@@ -38,3 +38,17 @@ def test_labels_not_keys_count_past_64_and_cells_stay_at_most_square() -> None:
     plot_height = many.layout.height - many.layout.margin.t - many.layout.margin.b
     assert _plot(many, width_for_labels(many, 15), COLOUR_BAR_PX) <= plot_height + 1  # not 100 × 15
     assert abs(_plot(many, width_for_labels(many, 3), COLOUR_BAR_PX) - labels * 3) <= 1
+
+
+def test_the_charts_kept_apart_on_a_phone_are_the_heatmaps_with_tokens_along_their_top() -> None:
+    """ui.widgets.show_chart draws these in phone_keeps_keys_apart's box (the head finder's window around its query
+    ran 21 keys 9 px apart on a phone); a layer × head grid or a bar chart is drawn as it was."""
+    import plotly.graph_objects as go
+
+    from viz.figures.layout import tokens_along_top
+    from viz.figures.mechanism import layer_head_grid
+
+    assert tokens_along_top(_heatmap(5))
+    assert not tokens_along_top(layer_head_grid(np.zeros((4, 3)), "t", "weight", (0, 0)))
+    assert not tokens_along_top(go.Figure(go.Bar(x=[1, 2], y=[3, 4])))
+    assert not tokens_along_top(go.Figure())

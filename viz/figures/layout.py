@@ -147,6 +147,13 @@ def width_for_labels(fig: go.Figure, label_px: float) -> int:
     return int(margin.l + margin.r + bar + plot)
 
 
+def tokens_along_top(fig: go.Figure) -> bool:
+    """Whether a figure is a heatmap labelled with tokens along its top (token_matrix_layout's, the lens grid's): on
+    a phone such a chart is drawn in ui.widgets.phone_keeps_keys_apart's box."""
+    axis = fig.layout.xaxis
+    return bool(fig.data) and fig.data[0].type == "heatmap" and axis.side == "top" and bool(axis.ticktext)
+
+
 def matrix_height(n: int) -> int:
     """Height (px) of a token × token heatmap with n rows or columns at most."""
     return int(max(460, min(900, 260 + 24 * n)))
