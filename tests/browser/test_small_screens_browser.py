@@ -25,13 +25,14 @@ MIN_THUMB_PX = 40  # at 390 px each overview thumbnail was ~10 px
 # test_chart_text_fits_browser.py's MIN_LINE_SHARE): at 390 px the main heatmap gave 25 keys ~7 px each.
 MIN_KEY_PX = 0.7 * 12 / math.sin(math.pi / 4)
 LONGER_TEXT = "The quick brown fox jumps over the lazy dog. " * 2  # 20 tokens
-# Every other page and step with a token × token heatmap that keeps its labels apart on a phone: (page, chart key).
+# Every other page and step with a token × token heatmap that keeps its key labels apart on a phone: (page, chart key).
 PHONE_HEATMAPS = (
     ("start&step=pattern", "start_pattern"),
     ("masking", "scores"),
     ("start&step=dot-products", "start_scores"),
     ("head_finder", "mech_find_focus"),  # drawn by ui.widgets.show_chart, as every token heatmap it draws
     ("atlas", "atlas_on_text"),
+    ("inside_head", "mech_dots"),  # Q·Kᵀ, its keys along the bottom, every other one labelled
 )
 # The plot area's width per key of a heatmap, and per labelled key (a long axis labels every k-th).
 PER_KEY_PX_JS = "el => el._fullLayout.xaxis._length / el._fullData[0].z[0].length"
@@ -145,7 +146,7 @@ def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(browser, app_url)
     for shown, key in PHONE_HEATMAPS:
         with patterns_at(browser, app_url, 390, text=LONGER_TEXT, shown=shown, key=key) as page:
             heatmap = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
-            assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX, shown  # the same heatmap, or its scores
+            assert heatmap.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX, shown  # the same heatmap, or its scores
     with patterns_at(browser, app_url, 390, shown="logit_lens", key="lens_grid") as page:
         # The lens grid's columns keep the width their cell text was cut for: the grid's plot at 1024 px.
         grid = page.locator("[class*='st-key-lens_grid'] .js-plotly-plot").first
