@@ -94,10 +94,10 @@ def count_weights(weights: dict[str, torch.Tensor]) -> dict[str, int]:
             counts["embedding"] += n
         elif name.startswith("unembed."):
             counts["unembedding"] += n
-        elif ".attn." in name:
-            counts["attention." + name.rsplit(".", 1)[1]] += n  # W_Q, b_Q, W_K, ... over all layers
+        elif ".attn." in name:  # W_Q, b_Q, W_K, ..., q_norm.w (not "w": k_norm.w is another), over all layers
+            counts["attention." + name.split(".attn.", 1)[1]] += n
         elif ".cross." in name:  # encoder-decoders' cross-attention
-            counts["cross_attention." + name.rsplit(".", 1)[1]] += n
+            counts["cross_attention." + name.split(".cross.", 1)[1]] += n
         elif ".mlp." in name:
             counts["mlp"] += n
         else:  # ln_attn, ln_mlp, ln_final

@@ -67,11 +67,24 @@ def share_text(part: int, total: int) -> str:
     return f"{share:.2g}%" if 0 < share < 0.05 else f"{share:.1f}%"
 
 
+def component_order(names: Sequence[str]) -> list[str]:
+    """Parameter components as the page lists them: attention first, its matrices in the chapter's order (query, key,
+    value, output: W_Q, b_Q, W_K, ...; then its norms and biases by name), cross-attention next, the rest by name."""
+
+    def key(name: str) -> tuple:
+        group, _, tensor = name.partition(".")
+        role = tensor[2:] if tensor[:2] in ("W_", "b_") else ""
+        rank = {"attention": 0, "cross_attention": 1}.get(group, 2) if tensor else 2
+        return rank, "QKVO".index(role) if role in ("Q", "K", "V", "O") else 4, tensor, name
+
+    return sorted(names, key=key)
+
+
 def loaded_breakdown(model: Any) -> list[dict[str, str]]:
     """The loaded model's exact parameter count by component (model.parameter_counts())."""
     counts = model.parameter_counts()
     total = counts["total"]
-    order = sorted((k for k in counts if k != "total"), key=lambda k: (not k.startswith("attention."), k))
+    order = component_order([k for k in counts if k != "total"])
     rows = [{"component": k, "parameters": f"{counts[k]:,}", "share": share_text(counts[k], total)} for k in order]
     rows.append({"component": "total", "parameters": f"{total:,}", "share": "100.0%"})
     return rows

@@ -43,3 +43,22 @@ def test_loaded_counts_equal_their_tensors(smollm, minilm):
     assert c["attention.W_K"] == cfg.n_layers * cfg.d_model * cfg.d_head * cfg.n_kv_heads
     assert c["total"] == 134_515_008
     assert minilm.parameter_counts()["total"] == 22_565_376
+
+
+def test_each_attention_tensor_is_counted_under_its_own_name():
+    """A model with q/k RMSNorm (Qwen3, OLMo 2) has blocks.L.attn.q_norm.w and k_norm.w: counted by their last part
+    alone, both fell into one "attention.w" row of the Parameters page."""
+    import torch
+
+    from attention_core.params import count_weights
+
+    weights = {
+        "blocks.0.attn.W_Q": torch.zeros(8, 4), "blocks.0.attn.q_norm.w": torch.zeros(4),
+        "blocks.0.attn.k_norm.w": torch.zeros(2), "blocks.1.attn.k_norm.w": torch.zeros(2),
+        "blocks.0.cross.W_K": torch.zeros(8, 4), "blocks.0.mlp.W_in": torch.zeros(3),
+    }  # fmt: skip
+    counts = count_weights(weights)
+    assert counts == {
+        "attention.W_Q": 32, "attention.q_norm.w": 4, "attention.k_norm.w": 4, "cross_attention.W_K": 32, "mlp": 3,
+        "total": 75,
+    }  # fmt: skip

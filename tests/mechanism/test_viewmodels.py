@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, share_text
+from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, component_order, loaded_breakdown, share_text
 from tests.app.helpers import ROOT
 from tests.texts import FLUFFY
 from viz.views.common import pca_2d
@@ -232,6 +232,13 @@ def test_loaded_breakdown_and_pattern_sizes(smollm) -> None:
     # The norms' 35,136 weights are 0.026 % of the model: "0.0%" said they had none.
     norms = next(r for r in rows if r["component"] == "norms")
     assert norms["share"] == "0.026%"
+    # Browser review: the rows ran W_K, W_O, W_Q, W_V (alphabetical); the chapter and the table above say Q, K, V, O.
+    names = [r["component"] for r in rows]
+    assert names == [f"attention.W_{m}" for m in "QKVO"] + ["embedding", "mlp", "norms", "total"], names
+    assert component_order(["mlp", "attention.b_Q", "attention.q_norm.w", "attention.W_O", "attention.W_Q",
+                            "cross_attention.W_Q", "attention.rel_bias"]) == [
+        "attention.W_Q", "attention.b_Q", "attention.W_O", "attention.q_norm.w", "attention.rel_bias",
+        "cross_attention.W_Q", "mlp"]  # fmt: skip
     assert share_text(1, 3) == "33.3%" and share_text(0, 5) == "0.0%" and share_text(1, 10**6) == "0.0001%"
     assert pattern_entries(30, 9, 1024) == 30 * 9 * 1024**2
     assert pattern_bytes(30, 9, 1024, 2) * 2 == pattern_bytes(30, 9, 1024, 4)
