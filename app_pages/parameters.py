@@ -7,10 +7,12 @@ import streamlit as st
 
 from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown, measure_trace
 from ui.context import page_context
-from ui.widgets import show_chart
+from ui.widgets import fixed_decimals, right_aligned, show_chart
 from viz.figures.mechanism import context_growth, timing_figure
 from viz.views.sizes import context_lengths, human_bytes, human_count, pattern_bytes, pattern_entries, sublayer_words
 
+# Token counts and pattern sizes with their thousands separators ("8,192", as the captions and the chart write them).
+COUNTS = {name: st.column_config.NumberColumn(format="localized") for name in ("tokens n", "tokens", "pattern entries")}
 FIELDS = ("d_model", "d_head", "n_heads", "n_layers")
 # Short labels, the meaning in each one's tooltip: at 1024 px "d_model (embedding size)" wrapped to two lines in its
 # quarter of the row, and its box sat a line below "heads per layer"'s.
@@ -55,7 +57,9 @@ values = {
     for i, k in enumerate(FIELDS)
 }
 b = breakdown(**values)
-st.dataframe(b.rows(), hide_index=True, width="stretch", key="mech_calc_table")
+st.dataframe(
+    b.rows(), hide_index=True, width="stretch", column_config=right_aligned(b.COUNT_COLUMNS), key="mech_calc_table"
+)
 m1, m2, m3 = st.columns(3)
 # Rounded so the value fits its column at 1024 px (Streamlit cuts a metric with "…"); the table above is exact.
 for column, label, count in zip(
@@ -86,7 +90,10 @@ if cfg.n_kv_heads != cfg.n_heads and values == loaded:
 st.header(f"{ctx.model_title}: every parameter, counted from its tensors")
 with st.container(key="parameters_loaded"):  # keyed for the browser test (a plain table has no key of its own)
     # Every row: a model has a dozen kinds of parameter, and the "total" row is the one a reader looks for.
-    st.dataframe(loaded_breakdown(model), hide_index=True, width="stretch", height="content", key="mech_loaded_table")
+    st.dataframe(
+        loaded_breakdown(model), hide_index=True, width="stretch", height="content",
+        column_config=right_aligned(["parameters", "share"]), key="mech_loaded_table",
+    )  # fmt: skip
 
 # ── context size ─────────────────────────────────────────────────────────────────────────────────
 st.header("Context size: the pattern grows as n²")
@@ -115,7 +122,7 @@ with c2:
         [
             {
                 "tokens n": n,
-                "pattern entries": f"{pattern_entries(L, H, n):,}",
+                "pattern entries": pattern_entries(L, H, n),
                 "fp16": human_bytes(pattern_bytes(L, H, n, 2)),
                 "fp32": human_bytes(pattern_bytes(L, H, n, 4)),
             }
@@ -123,6 +130,7 @@ with c2:
         ],
         hide_index=True,
         width="stretch",
+        column_config=COUNTS | right_aligned(["fp16", "fp32"]),
         key="mech_ctx_table",
     )
 g = GPT3_PRESET
@@ -170,12 +178,13 @@ else:
             [
                 {
                     "tokens": t.n_tokens,
-                    "seconds": round(t.seconds, 4),
-                    "pattern entries": f"{pattern_entries(L, H, t.n_tokens):,}",
+                    "seconds": t.seconds,
+                    "pattern entries": pattern_entries(L, H, t.n_tokens),
                 }
                 for t in timings
             ],
             hide_index=True,
             width="stretch",
+            column_config=COUNTS | fixed_decimals(["seconds"]),
             key="mech_timing_table",
         )

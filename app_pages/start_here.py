@@ -31,6 +31,7 @@ from ui.widgets import (
     page_link,
     phone_keeps_keys_apart,
     phone_overview_style,
+    right_aligned,
     select_head_from_chart,
     show_chart,
     show_clickable_chart,
@@ -272,7 +273,9 @@ def draw_parameters() -> None:
     cfg = ctx.config
     blocks = cfg.attention_sublayers  # an encoder-decoder's decoder layers hold two (self and cross)
     b = breakdown(cfg.d_model, cfg.d_head, cfg.n_heads, blocks)
-    st.dataframe(b.rows(), hide_index=True, width="stretch", key="start_params")
+    st.dataframe(
+        b.rows(), hide_index=True, width="stretch", column_config=right_aligned(b.COUNT_COLUMNS), key="start_params"
+    )
     gpt3 = breakdown(**GPT3_PRESET).total
     sublayers = (
         f" (its {sublayer_words(cfg.n_layers, cfg.n_decoder_layers)}; 'all layers' counts them all)"

@@ -29,6 +29,8 @@ class Breakdown:
     per_layer: int
     total: int
 
+    COUNT_COLUMNS = ("per head", "per layer", "all layers")  # exact counts, as text: they can pass int64
+
     def rows(self) -> list[dict[str, str]]:
         """Table rows for the page (strings with thousands separators: these are exact integers)."""
         names = ["query (W_Q)", "key (W_K)", "value-down (W_V)", "value-up (W_O slice)"]

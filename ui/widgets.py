@@ -277,6 +277,12 @@ def fixed_decimals(columns: list[str], fmt: str = "%.4f", width: str | None = No
     return {name: st.column_config.NumberColumn(format=fmt, width=width) for name in columns}
 
 
+def right_aligned(columns: Sequence[str]) -> dict[str, Any]:
+    """column_config for columns of numbers written as text (exact counts past int64, sizes, shares): aligned right,
+    as number columns are, so their digits line up (st.dataframe aligns text left)."""
+    return {name: st.column_config.TextColumn(alignment="right") for name in columns}
+
+
 def short_headers(headers: Mapping[str, tuple[str | None, str]], fmt: str = "%.4f") -> dict[str, Any]:
     """column_config for number columns shown under a short header with their full meaning in its tooltip:
     {column: (header, meaning)} (None: the column's own name). For a table that must fit a narrow column, where

@@ -23,6 +23,7 @@ default decoder and once with the encoder (MiniLM).
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -74,6 +75,25 @@ def unformatted_float_columns(at: AppTest) -> list[str]:
     return found
 
 
+# A number written as text: a count with separators, a share, a size ("1,572,864", "7.4%", "138.2 kB", "-0.12").
+NUMBER_TEXT = re.compile(r"[−+-]?[\d,]+(\.\d+)?( ?(%|[kMGT]?B))?")
+
+
+def left_aligned_number_text(at: AppTest) -> list[str]:
+    """[table key: column] for each column of numbers written as text that is not right-aligned: st.dataframe aligns
+    text left, so "9,953,280" stood left of "35,136" and a column of counts did not line up by its digits."""
+    found = []
+    for table in at.dataframe:
+        config = json.loads(table.proto.columns or "{}")
+        frame = table.value
+        for column in frame.columns:
+            values = [v for v in frame[column] if v is not None]
+            numbers = values and all(isinstance(v, str) and NUMBER_TEXT.fullmatch(v) for v in values)
+            if numbers and (config.get(str(column)) or {}).get("alignment") != "right":
+                found.append(f"{table.key}: {column}")
+    return found
+
+
 def cut_off_column_labels(at: AppTest) -> list[str]:
     """[table key: label] for each column set to the "small" width whose label is longer than it holds."""
     found = []
@@ -97,6 +117,7 @@ def reader_texts(at: AppTest) -> list[str]:
     "finds",
     [
         unformatted_float_columns,
+        left_aligned_number_text,
         cut_off_column_labels,
         cut_off_metric_values,
         cut_off_metric_labels,
