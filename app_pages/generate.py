@@ -46,13 +46,7 @@ st.caption(f"{ctx.model_label} · layer {ctx.layer}, head {ctx.head} (change the
 cols = st.columns(3)
 n_new = cols[0].number_input("New tokens", 1, MAX_NEW_TOKENS, 30, key="gen_n")
 temperature = cols[1].number_input(
-    "Temperature",
-    0.0,
-    5.0,
-    0.0,
-    0.1,
-    key="gen_temperature",
-    help=(
+    "Temperature", 0.0, 5.0, 0.0, 0.1, key="gen_temperature", help=(
         "0 = greedy: always the most likely token. Above 0, each token is drawn from softmax(logits / temperature) "
         "over the whole vocabulary (no top-k or top-p cut)."
     ),

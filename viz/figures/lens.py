@@ -132,17 +132,17 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
         hoverinfo="text", colorbar=dict(title=dict(text="weight")),
     ))  # fmt: skip
     fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
-    rows = token_axis([plotly_escape(t) for t in view.rows], "generated token")
+    y_axis = token_axis([plotly_escape(t) for t in view.rows], "generated token")
     # The row labels' room set here, not left to automargin: a phone's box for the chart is sized from the margins
-    # (ui.widgets.phone_keeps_keys_apart), and automargin's 60 px more squeezed the keys there.
-    left = int(AXIS_TITLE_PX + tick_reach(rows["ticktext"], 90) + 12)
+    # (ui.widgets.phone_keeps_keys_apart), and the room automargin added was not in it, so it squeezed the keys.
+    left = int(AXIS_TITLE_PX + tick_reach(y_axis["ticktext"], 90) + 12)
     fig.update_layout(
         title=dict(text=f"Layer {layer}, head {head}: where each step looked"),
         # Vertical labels, as many as fit apart in the plot's 388 px at 1024 px: a prompt and its continuation are
         # ~40 tokens, and at 45° (then 48 upright) their labels ran into each other on a 1024 px screen.
         xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)", first,
                          max_labels=labels_fitting(388, 90)) | dict(side="top", tickangle=-90),
-        yaxis=rows | dict(autorange="reversed"),
+        yaxis=y_axis | dict(autorange="reversed"),
         height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=left, r=10, t=130, b=10), plot_bgcolor=MASKED_GREY,
         title_y=0.99,
     )  # fmt: skip
