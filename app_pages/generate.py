@@ -14,7 +14,7 @@ from services.generation import MAX_NEW_TOKENS, can_generate, candidate_arrays, 
 from services.interventions import valid_interventions
 from services.models import InputError
 from ui.context import require_trace
-from ui.widgets import phone_keeps_keys_apart
+from ui.widgets import show_token_heatmap
 from viz.figures.lens import candidates_figure, step_attention_figure, step_heads_figure
 from viz.labels import escape_note, predicted_byte_note
 from viz.views.common import no_prediction_sentence
@@ -112,10 +112,8 @@ with left:
 with right:
     heads = step_heads(gen, step, ctx.layer)[:, view.first : view.first + len(view.keys)]
     keys = view.keys[: heads.shape[1]]
-    heads_figure = step_heads_figure(heads, keys, ctx.layer, view.rows[step], view.first)
-    phone_keeps_keys_apart("gen_heads", heads_figure).plotly_chart(heads_figure, key="gen_heads", theme=None)
-looked_figure = step_attention_figure(view, ctx.layer, ctx.head)
-phone_keeps_keys_apart("gen_attention", looked_figure).plotly_chart(looked_figure, key="gen_attention", theme=None)
+    show_token_heatmap(step_heads_figure(heads, keys, ctx.layer, view.rows[step], view.first), "gen_heads")
+show_token_heatmap(step_attention_figure(view, ctx.layer, ctx.head), "gen_attention")
 st.caption(
     "Each row is one generated token; its weights are those of the step that wrote it: the query at the token "
     "before it, looking at everything up to there (a causal model sees nothing later). Probabilities are the "

@@ -11,7 +11,7 @@ import streamlit as st
 
 from services.lens import has_lens, lens_grid, lens_ranks
 from ui.context import require_trace
-from ui.widgets import phone_keeps_keys_apart, show_cut_notice, token_picker, warn_untrained_masking
+from ui.widgets import show_cut_notice, show_token_heatmap, token_picker, warn_untrained_masking
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import plotly_escape, readable_token
 from viz.views.common import display_tokens, no_prediction_sentence
@@ -60,7 +60,7 @@ grid = grid_view(ids, probs, shown[first:stop], trace.decode_token, first)
 st.markdown(grid_introduction(grid, 5))
 grid_figure = lens_grid_figure(grid)
 # On a phone a column keeps the width its cell text was cut for.
-phone_keeps_keys_apart("lens_grid", grid_figure, grid.column_px).plotly_chart(grid_figure, key="lens_grid", theme=None)
+show_token_heatmap(grid_figure, "lens_grid", grid.column_px)
 
 last = stop - 1  # the last position shown (the text's last unless the window is moved back)
 final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))

@@ -13,8 +13,8 @@ from ui.context import require_trace
 from ui.widgets import (
     fixed_decimals,
     image_format_radio,
-    phone_keeps_keys_apart,
     short_headers,
+    show_token_heatmap,
     show_tokens,
     token_picker,
     warn_untrained_masking,
@@ -79,9 +79,7 @@ else:
     )
 st.caption(f"d_head = {ctx.d_head}. {how} {orientation_caption(ctx.orient).split('. ')[0]}.")
 scores_figure = scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells, score_label=terms.name)
-phone_keeps_keys_apart("scores", scores_figure).plotly_chart(
-    scores_figure, key="scores", config=image_config(f"{base}_scores", fmt), theme=None
-)
+show_token_heatmap(scores_figure, "scores", config=image_config(f"{base}_scores", fmt))
 
 if parts.has_window:
     st.subheader("The sliding window: a second mask")

@@ -24,10 +24,10 @@ from ui.widgets import (
     chart_anchor,
     image_format_radio,
     overview_swipe_hint,
-    phone_keeps_keys_apart,
     phone_overview_style,
     select_head_from_chart,
     show_clickable_chart,
+    show_token_heatmap,
     show_tokens,
     warn_untrained_masking,
     window_selector,
@@ -146,9 +146,7 @@ def short_head(layer: int, head: int, base: str) -> object:
     """A short text's head: every cell with its own hover. Returns its view (for the export)."""
     view = head_view(trace, layer, head)
     st.caption(orientation_caption(orient) + f" Hover a cell for its weight and {terms.described()}.")
-    shown = head_figure(layer, head)
-    box = phone_keeps_keys_apart("head_heatmap", shown)
-    box.plotly_chart(shown, key="head_heatmap", config=image_config(base, fmt), theme=None)
+    show_token_heatmap(head_figure(layer, head), "head_heatmap", config=image_config(base, fmt))
     if st.toggle("Colour by what is sent: ‖A[i,j]·v_j·W_O‖", key="value_weighted"):  # issue 16, LENS
         value_weighted_view(key, trace, layer, head, view.pattern, tokens.plotly, orient)
     return view

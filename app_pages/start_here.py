@@ -29,12 +29,12 @@ from ui.widgets import (
     height_follows_width,
     overview_swipe_hint,
     page_link,
-    phone_keeps_keys_apart,
     phone_overview_style,
     right_aligned,
     select_head_from_chart,
     show_chart,
     show_clickable_chart,
+    show_token_heatmap,
     show_token_strip,
     show_tokens,
     token_picker,
@@ -137,7 +137,7 @@ def draw_dot_products() -> None:
     masked = f" Grey cells marked −∞ are masked (see {step_named('masking')})." if not view.mask.all() else ""
     st.caption(orientation_caption(orient).split(". ")[0] + "." + masked)
     figure = scores_heatmap(view.scores, view.mask, tokens.plotly, orient, score_label=score_name)
-    phone_keeps_keys_apart("start_scores", figure).plotly_chart(figure, key="start_scores", theme=None)
+    show_token_heatmap(figure, "start_scores")
 
 
 def draw_softmax() -> None:
@@ -169,7 +169,7 @@ def draw_pattern() -> None:
     view = one_head()
     st.caption(orientation_caption(orient))
     figure = head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, score_label=score_name)
-    phone_keeps_keys_apart("start_pattern", figure).plotly_chart(figure, key="start_pattern", theme=None)
+    show_token_heatmap(figure, "start_pattern")
 
 
 def draw_masking() -> None:

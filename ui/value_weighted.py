@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from services.lens import value_weighted
-from ui.widgets import phone_keeps_keys_apart
+from ui.widgets import show_token_heatmap
 from viz.figures.lens import value_weighted_heatmap
 from viz.views.lens import sink_sentence
 
@@ -19,9 +19,7 @@ def value_weighted_view(
 ) -> None:
     """Draw ‖A[i,j]·v_j·W_O^h‖ of one head under its pattern, with this head's own attention-sink numbers."""
     sent = value_weighted(key, trace, layer, head)
-    figure = value_weighted_heatmap(sent, pattern, list(labels), orient)
-    chart = "value_weighted_heatmap"
-    phone_keeps_keys_apart(chart, figure).plotly_chart(figure, key=chart, theme=None)
+    show_token_heatmap(value_weighted_heatmap(sent, pattern, list(labels), orient), "value_weighted_heatmap")
     st.caption(
         "A weight says how much a query looks at a key; what the key adds to the query's embedding is "
         "A[i,j]·v_j·W_O (this head's slice of the output matrix), and its length is drawn here. Many heads park "

@@ -113,12 +113,12 @@ def phone_overview_style(pooled_shape: Sequence[int]) -> None:
     )
 
 
-def phone_keeps_keys_apart(key: str, figure: Any, label_px: float = 0.0) -> Any:
-    """A box for the heatmap keyed `key`, tokens along its top (draw it there): on a phone (640 px and below) the chart
-    keeps `label_px` (at least PHONE_KEY_PX) between those labels (or square cells, where its rows are narrower); the
-    box scrolls sideways. Squeezed into the phone's width, 20 keys had 9 px each and their 45° labels ran into one
-    another; the server does not know the screen's width, so the rule says it. (Streamlit draws a chart as wide as
-    its element.)"""
+def show_token_heatmap(figure: Any, key: str, label_px: float = 0.0, **chart_args: Any) -> None:
+    """A heatmap with tokens along its top, keyed `key`: on a phone (640 px and below) it keeps `label_px` (at least
+    PHONE_KEY_PX) between those labels (or square cells, where its rows are narrower), in a box that scrolls sideways.
+    Squeezed into the phone's width, 20 keys had 9 px each and their 45° labels ran into one another; the server does
+    not know the screen's width, so the rule says it. (Streamlit draws a chart as wide as its element; the rule finds
+    it by `key`, given here once.) `chart_args` go to st.plotly_chart (config, ...)."""
     width = width_for_labels(figure, max(PHONE_KEY_PX, label_px))
     st.html(
         f"<style>@media (max-width: 640px) {{ .st-key-scroll_{key} {{ overflow-x: auto; }} "
@@ -126,7 +126,7 @@ def phone_keeps_keys_apart(key: str, figure: Any, label_px: float = 0.0) -> Any:
     )
     if width > PHONE_MAIN_PX:  # shown on a phone only (app.py's phone_hint… rule)
         st.container(key=f"phone_hint_{key}").caption(CHART_SWIPE)
-    return st.container(key=f"scroll_{key}")
+    st.container(key=f"scroll_{key}").plotly_chart(figure, key=key, theme=None, **chart_args)
 
 
 def height_follows_width(figure: Any, key_start: str) -> None:
@@ -162,9 +162,11 @@ def page_link(page: Any, label: str | None = None, icon: str | None = None, wher
 
 def show_chart(fig: Any, key: str) -> None:
     """A figure as the mechanism pages draw them: Plotly's own colours, no Plotly logo in the toolbar; a heatmap with
-    tokens along its top in phone_keeps_keys_apart's box."""
-    where = phone_keeps_keys_apart(key, fig) if tokens_along_top(fig) else st
-    where.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
+    tokens along its top as show_token_heatmap draws it."""
+    if tokens_along_top(fig):
+        show_token_heatmap(fig, key, config={"displaylogo": False})
+    else:
+        st.plotly_chart(fig, key=key, theme=None, config={"displaylogo": False})
 
 
 def show_clickable_chart(

@@ -1,5 +1,5 @@
 """viz.figures.layout.width_for_labels: the width at which a token heatmap's key labels stand a given distance apart
-(a phone's main heatmap is drawn that wide and scrolls sideways: ui.widgets.phone_keeps_keys_apart)."""
+(a phone's main heatmap is drawn that wide and scrolls sideways: ui.widgets.show_token_heatmap)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_labels_not_keys_count_past_64_and_cells_stay_at_most_square() -> None:
 
 
 def test_the_charts_kept_apart_on_a_phone_are_the_heatmaps_with_tokens_along_their_top() -> None:
-    """ui.widgets.show_chart draws these in phone_keeps_keys_apart's box (the head finder's window around its query
+    """ui.widgets.show_chart draws these in show_token_heatmap's box (the head finder's window around its query
     ran 21 keys 9 px apart on a phone); a layer × head grid or a bar chart is drawn as it was."""
     import plotly.graph_objects as go
 

@@ -149,7 +149,7 @@ def width_for_labels(fig: go.Figure, label_px: float) -> int:
 
 def tokens_along_top(fig: go.Figure) -> bool:
     """Whether a figure is a heatmap labelled with tokens along its top (token_matrix_layout's, the lens grid's): on
-    a phone such a chart is drawn in ui.widgets.phone_keeps_keys_apart's box."""
+    a phone such a chart is drawn in ui.widgets.show_token_heatmap's box."""
     axis = fig.layout.xaxis
     return bool(fig.data) and fig.data[0].type == "heatmap" and axis.side == "top" and bool(axis.ticktext)
 

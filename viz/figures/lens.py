@@ -134,7 +134,7 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
     fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
     y_axis = token_axis([plotly_escape(t) for t in view.rows], "generated token")
     # The row labels' room set here, not left to automargin: a phone's box for the chart is sized from the margins
-    # (ui.widgets.phone_keeps_keys_apart), and the room automargin added was not in it, so it squeezed the keys.
+    # (ui.widgets.show_token_heatmap), and the room automargin added was not in it, so it squeezed the keys.
     left = int(AXIS_TITLE_PX + tick_reach(y_axis["ticktext"], 90) + 12)
     fig.update_layout(
         title=dict(text=f"Layer {layer}, head {head}: where each step looked"),
