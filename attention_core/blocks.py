@@ -189,12 +189,13 @@ def after_mlp(
     mid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, resid: torch.Tensor | None = None
 ) -> torch.Tensor:
     """The residual leaving the block. Parallel blocks (GPT-NeoX) feed the MLP the block's input `resid`,
-    not `mid`, so they need it."""
+    not `mid`, so they need it; with one norm per block (Phi) the MLP reads the attention's ln_attn(resid)."""
     p = f"blocks.{layer}."
     if cfg.parallel_blocks:
         if resid is None:
             raise ValueError("parallel blocks compute the MLP from the block's input: pass resid")
-        return mid + mlp(normalize(resid, w, p + "ln_mlp", cfg), w, layer, cfg)
+        norm = p + ("ln_attn" if cfg.shared_block_norm else "ln_mlp")
+        return mid + mlp(normalize(resid, w, norm, cfg), w, layer, cfg)
     if cfg.norm_position == "pre":
         return mid + mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg)
     if cfg.norm_position == "sandwich":

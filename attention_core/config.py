@@ -12,8 +12,8 @@ from typing import Literal
 class ModelConfig:
     name: str
     arch: Literal[
-        "llama", "bert", "gpt2", "marian", "marian-decoder", "qwen3", "gemma2", "gemma3", "phi3", "olmo2", "neox",
-        "t5", "t5-decoder",
+        "llama", "bert", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2",
+        "neox", "phi", "stablelm", "starcoder2", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -62,6 +62,7 @@ class ModelConfig:
     rope_scaling: str | None = None  # what the divisors came from, in words ("llama3, factor 8"), for the sidebar
     rotary_dim: int | None = None  # partial rotary: only the first rotary_dim dims of a head rotate (Pythia)
     parallel_blocks: bool = False  # x + attn(ln_attn(x)) + mlp(ln_mlp(x)) (GPT-NeoX use_parallel_residual)
+    shared_block_norm: bool = False  # parallel blocks with one norm, x + attn(ln_attn(x)) + mlp(ln_attn(x)) (Phi)
     # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
     # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
     # bucket of key − query and added to the scores after q·k·scale, before the mask. Buckets are
@@ -146,7 +147,7 @@ class ModelConfig:
             out.append(f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
                        f"tokens; {kind})")
         if self.parallel_blocks:
-            out.append("attention and MLP in parallel")
+            out.append("attention and MLP in parallel" + (", from one norm" if self.shared_block_norm else ""))
         if self.norm_position in ("sandwich", "post_sublayer"):
             out.append("a norm on each sublayer's output")
         if self.n_kv_heads < self.n_heads:

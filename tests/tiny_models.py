@@ -117,12 +117,35 @@ def _tiny_hf(kind: str):
             **{k: v for k, v in base.items() if k != "num_key_value_heads"},
         )  # fmt: skip
         return transformers.GPTNeoXForCausalLM(cfg)
+    return _tiny_hf_layernorm(kind, base)
+
+
+def _tiny_hf_layernorm(kind: str, base: dict):
+    """A tiny random Gemma (1) or LayerNorm decoder: Phi (1, 1.5, 2), StableLM (sequential or parallel blocks),
+    StarCoder2."""
+    import transformers
+
+    if kind == "gemma":
+        cfg = transformers.GemmaConfig(head_dim=16, **{**base, "tie_word_embeddings": True})
+        return transformers.GemmaForCausalLM(cfg)
+    if kind == "phi":  # one LayerNorm feeds attention and MLP side by side; partial rotary; lm_head with a bias
+        return transformers.PhiForCausalLM(transformers.PhiConfig(partial_rotary_factor=0.5, **base))
+    if kind in ("stablelm", "stablelm_parallel"):
+        cfg = transformers.StableLmConfig(
+            partial_rotary_factor=0.25, use_qkv_bias=True, use_parallel_residual=kind == "stablelm_parallel",
+            **base,
+        )  # fmt: skip
+        return transformers.StableLmForCausalLM(cfg)
+    if kind == "starcoder2":
+        cfg = transformers.Starcoder2Config(sliding_window=8, use_bias=True, bos_token_id=0, eos_token_id=0, **base)
+        return transformers.Starcoder2ForCausalLM(cfg)
     raise ValueError(kind)
 
 
 def save_tiny(kind: str, folder: Path, seed: int = 0):
-    """A tiny random qwen3, gemma2, gemma3, phi3, olmo2 or neox decoder with a byte-level tokenizer, saved as
-    safetensors (std 0.3 weights, norm weights included, so a wrong norm convention shows); returns it."""
+    """A tiny random qwen3, gemma, gemma2, gemma3, phi3, olmo2, neox, phi, stablelm(_parallel) or starcoder2 decoder
+    with a byte-level tokenizer, saved as safetensors (std 0.3 weights, norm weights included, so a wrong norm
+    convention shows); returns it."""
     torch.manual_seed(seed)
     hf = _tiny_hf(kind)
     hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns

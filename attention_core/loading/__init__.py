@@ -12,11 +12,12 @@ Every converter is a pure function from a source file to `(ModelConfig, weights,
     blocks.{l}.attn.W_K  [d_model, n_kv_heads * d_head]  .b_K
     blocks.{l}.attn.W_V  [d_model, n_kv_heads * d_head]  .b_V   ("value-down", per head a d_model→d_head map)
     blocks.{l}.attn.W_O  [n_heads * d_head, d_model]     .b_O   ("value-up", per head a d_head→d_model map)
-    blocks.{l}.ln_mlp.w / .b    [d_model]
+    blocks.{l}.ln_mlp.w / .b    [d_model]       (absent where one norm feeds both sublayers: shared_block_norm)
     blocks.{l}.mlp.W_in  [d_model, d_mlp]  .b_in      blocks.{l}.mlp.W_gate [d_model, d_mlp] (SwiGLU)
     blocks.{l}.mlp.W_out [d_mlp, d_model]  .b_out
     ln_final.w / .b      [d_model]              final norm (pre-norm models)
     unembed.W_U          [d_model, d_vocab]     absent when tied to embed.W_E
+    unembed.b_U          [d_vocab]              the unembedding's bias (Phi)
 
 Head h's rows of W_Q are columns h*d_head:(h+1)*d_head, in the order Hugging Face's RoPE
 (`rotate_half`) expects.

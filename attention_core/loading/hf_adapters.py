@@ -276,10 +276,11 @@ ADAPTERS: dict[str, Adapter] = {
 
 
 def adapter_for(hf: dict) -> Adapter:
-    from .hf_adapters_modern import ADAPTERS as MODERN  # imports this module's helpers: imported here, not on top
+    from .hf_adapters_layernorm import ADAPTERS as LAYERNORM  # these import this module's helpers: imported
+    from .hf_adapters_modern import ADAPTERS as MODERN  # here, not on top
     from .hf_adapters_t5 import ADAPTERS as T5
 
-    table = {**ADAPTERS, **MODERN, **T5}
+    table = {**ADAPTERS, **MODERN, **LAYERNORM, **T5}
     kind = hf.get("model_type")
     if kind not in table:
         known = ", ".join(sorted(table))

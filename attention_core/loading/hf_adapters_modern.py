@@ -1,4 +1,4 @@
-"""Hugging Face adapters for today's open decoders: Qwen3, Gemma 2, Gemma 3 (text), Phi-3, OLMo 2, GPT-NeoX.
+"""Hugging Face adapters for today's open decoders: Qwen3, Gemma (1, 2, 3 text), Phi-3, OLMo 2, GPT-NeoX.
 
 Each is a (config, weights) pair like those in hf_adapters.py. What an architecture adds to attention is
 declared in the ModelConfig (qk_norm, attn_scale, attn_softcap, sliding_window + sliding_layers, ...);
@@ -100,6 +100,16 @@ def qwen3_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "qwen3", qk_norm="head")
 
 
+def gemma1_config(hf: dict, name: str) -> ModelConfig:
+    """Gemma (1): a pre-norm Llama with (1 + w) norms, a √d_model embedding scale and GeGLU; scale 1/√d_head."""
+    act = hf.get("hidden_activation") or hf.get("hidden_act") or "gelu_pytorch_tanh"
+    return _decoder(
+        hf, name, "gemma", embed_scale=math.sqrt(int(hf["hidden_size"])),
+        act=_act("gelu_pytorch_tanh" if act == "gelu" else act),  # "gelu" in the releases meant the tanh form
+        tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
+    )  # fmt: skip
+
+
 def gemma_config(hf: dict, name: str) -> ModelConfig:
     """Gemma 2 and Gemma 3 (text): sandwich norms, √d_model embedding scale, query_pre_attn_scalar, and
     Gemma 2's soft-caps (Gemma 3 replaces them with q/k norms and a separate RoPE base on sliding layers)."""
@@ -178,6 +188,20 @@ def qwen3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         _attn(w, r, src, dst)
         w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
         w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
+        _gated(w, r, src, dst)
+    _unembed(w, sd, cfg)
+    return w
+
+
+def gemma1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Gemma (1): every RMSNorm weight + 1, as for Gemma 2/3, with a Llama's two norms per block."""
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight") + 1.0}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst)
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight") + 1.0
+        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight") + 1.0
         _gated(w, r, src, dst)
     _unembed(w, sd, cfg)
     return w
@@ -263,6 +287,7 @@ def neox_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 ADAPTERS = {
     "qwen3": (qwen3_config, qwen3_weights),
+    "gemma": (gemma1_config, gemma1_weights),
     "gemma2": (gemma_config, gemma_weights),
     "gemma3_text": (gemma_config, gemma_weights),
     "phi3": (phi3_config, phi3_weights),

@@ -117,3 +117,31 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
     quantities = [q for df in at.dataframe if "quantity" in df.value.columns for q in df.value["quantity"]]
     assert any(q.endswith("(the model's own scale)") for q in quantities), quantities
     assert "soft-cap: 5·tanh(s / 5)" in quantities, quantities
+
+
+@pytest.mark.parametrize(
+    ("kind", "named"),
+    [
+        ("phi", ("attention and MLP in parallel, from one norm", "RoPE on 8 of 16 dimensions per head")),
+        ("starcoder2", ("sliding window of 8 tokens",)),
+    ],
+)
+def test_every_page_opens_on_a_layernorm_decoder_with_biases(private_models, kind, named) -> None:
+    """Phi (one LayerNorm feeding attention and MLP side by side, partial rotary, a bias on the unembedding) and
+    StarCoder2 (biases everywhere, a window on every layer), loaded through *Another model*: every page draws
+    without an error, and the sidebar names what their blocks do."""
+    from app_pages.registry import PAGES
+    from tests.tiny_models import save_tiny
+
+    folder = private_models / "models" / f"tiny-{kind}"
+    folder.mkdir(parents=True)
+    save_tiny(kind, folder)
+    at = opened_with("patterns", folder)
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.sidebar.caption)
+    assert all(feature in said for feature in named), said
+    for page in PAGES:
+        at = at.switch_page(page.path).run()
+        assert not at.exception, (page.name, [e.value for e in at.exception])
+        assert not at.error, (page.name, [e.value for e in at.error])
+        assert at.session_state["model"] == str(folder), page.name  # the page ran on this model

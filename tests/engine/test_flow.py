@@ -40,7 +40,7 @@ def _check_parts_add_up(trace, rows: list[int]) -> None:
             _close(mid_part + mlp_part, trace.resid(layer + 1)[rows], 1e-4)
 
 
-@pytest.mark.parametrize("kind", ["gemma2", "olmo2", "neox"])
+@pytest.mark.parametrize("kind", ["gemma2", "olmo2", "neox", "phi"])  # phi: one norm, read by both sublayers
 def test_parts_add_up_in_every_norm_placement(kind: str, tmp_path) -> None:
     save_tiny(kind, tmp_path / kind)
     trace = load_model(str(tmp_path / kind)).trace(TEXT)

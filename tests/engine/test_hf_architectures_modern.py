@@ -20,7 +20,9 @@ pytestmark = pytest.mark.parity
 
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
-KINDS = ["qwen3", "gemma2", "gemma3", "phi3", "olmo2", "neox"]
+KINDS = [
+    "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +80,19 @@ def test_declared_features(pair):
         "phi3": dict(sliding_window=8, sliding_layers=()),
         "olmo2": dict(qk_norm="full", norm_position="post_sublayer"),
         "neox": dict(rotary_dim=4, parallel_blocks=True, norm="layer"),
+        "gemma": dict(norm_position="pre", attn_softcap=None, sliding_window=None, embed_scale=8.0),
+        "phi": dict(rotary_dim=8, parallel_blocks=True, shared_block_norm=True, norm="layer", gated_mlp=False),
+        "stablelm": dict(rotary_dim=4, parallel_blocks=False, norm="layer", attn_bias=True, gated_mlp=True),
+        "stablelm_parallel": dict(rotary_dim=4, parallel_blocks=True, shared_block_norm=True, norm="layer"),
+        "starcoder2": dict(sliding_window=8, norm="layer", attn_bias=True, mlp_bias=True, gated_mlp=False),
     }[kind]
     for field, value in expected.items():
         assert getattr(cfg, field) == value, field
     assert not cfg.absolute_positions and "embed.W_pos" not in ours.weights  # RoPE: positions inside attention
-    if kind.startswith("gemma"):
+    if kind in ("gemma2", "gemma3"):
         assert cfg.attn_scale == pytest.approx(24**-0.5) and cfg.act == "gelu_tanh"
+    if kind == "gemma":  # Gemma 1: the scale is 1/√d_head, GeGLU
+        assert cfg.attn_scale is None and cfg.act == "gelu_tanh" and cfg.final_softcap is None
     if kind == "gemma3":  # sliding_window_pattern 2: layers 0 and 2 slide, 1 is global
         assert [cfg.window(i) for i in range(3)] == [8, None, 8]
         assert cfg.rope_base(0) == 10000.0 and cfg.rope_base(1) == 500000.0

@@ -1,0 +1,120 @@
+"""Hugging Face adapters for RoPE decoders with LayerNorm and biases: Phi (1, 1.5, 2), StableLM, StarCoder2.
+
+Each is a (config, weights) pair like those in hf_adapters.py; the shared config reader is
+hf_adapters_modern._decoder. What differs from a Llama, declared in the ModelConfig:
+- Phi: one LayerNorm per block feeds attention and MLP side by side (parallel_blocks + shared_block_norm),
+  partial rotary, biases on every projection and on the unembedding (lm_head.bias → unembed.b_U).
+- StableLM: partial rotary, optional q/k/v biases, parallel blocks with one norm where use_parallel_residual.
+- StarCoder2: biases everywhere, a plain GELU MLP (c_fc, c_proj), a sliding window on every layer.
+Per-head q/k LayerNorms (Phi's and StableLM's qk_layernorm) are refused: the engine's q/k norms are RMSNorms.
+"""
+
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import StateDict, _Reader
+from .hf_adapters_modern import _decoder, _unembed
+
+# ── config ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _layernorm_decoder(hf: dict, name: str, arch: str, eps_key: str, **features) -> ModelConfig:
+    if hf.get("qk_layernorm"):
+        raise ModelLoadError(f"{arch} checkpoints with q/k LayerNorms (qk_layernorm) are not supported yet.")
+    return _decoder(hf, name, arch, norm="layer", norm_eps=float(hf.get(eps_key, 1e-5)), **features)
+
+
+def phi_config(hf: dict, name: str) -> ModelConfig:
+    return _layernorm_decoder(
+        hf, name, "phi", "layer_norm_eps", gated_mlp=False, parallel_blocks=True, shared_block_norm=True,
+        attn_bias=True, mlp_bias=True,
+    )  # fmt: skip
+
+
+def stablelm_config(hf: dict, name: str) -> ModelConfig:
+    parallel = bool(hf.get("use_parallel_residual", False))
+    return _layernorm_decoder(
+        hf, name, "stablelm", "layer_norm_eps", parallel_blocks=parallel, shared_block_norm=parallel,
+        attn_bias=bool(hf.get("use_qkv_bias", False)),
+    )  # fmt: skip
+
+
+def starcoder2_config(hf: dict, name: str) -> ModelConfig:
+    biases = bool(hf.get("use_bias", True))
+    return _layernorm_decoder(
+        hf, name, "starcoder2", "norm_epsilon", gated_mlp=False, attn_bias=biases, mlp_bias=biases
+    )
+
+
+# ── weights ────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _attention(w: StateDict, r: _Reader, src: str, dst: str, out: str = "o_proj") -> None:
+    """W_Q, W_K, W_V, W_O ([in, out]) and whichever of their biases the checkpoint has."""
+    for part, theirs in zip("QKVO", ("q_proj", "k_proj", "v_proj", out), strict=True):
+        w[f"{dst}attn.W_{part}"] = r.linear(f"{src}self_attn.{theirs}.weight")
+        if r.has(f"{src}self_attn.{theirs}.bias"):
+            w[f"{dst}attn.b_{part}"] = r.get(f"{src}self_attn.{theirs}.bias")
+
+
+def _layer_norm(w: StateDict, r: _Reader, ours: str, theirs: str) -> None:
+    w[ours + ".w"], w[ours + ".b"] = r.get(theirs + ".weight"), r.get(theirs + ".bias")
+
+
+def _plain_mlp(w: StateDict, r: _Reader, src: str, dst: str, fc_in: str, fc_out: str) -> None:
+    """A non-gated MLP with biases: act(x W_in + b_in) W_out + b_out."""
+    w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = r.linear(src + fc_in + ".weight"), r.get(src + fc_in + ".bias")
+    w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.linear(src + fc_out + ".weight"), r.get(src + fc_out + ".bias")
+
+
+def phi_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
+    _layer_norm(w, r, "ln_final", "final_layernorm")
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attention(w, r, src, dst, out="dense")
+        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")  # the block's one norm: the MLP reads it too
+        _plain_mlp(w, r, src, dst, "mlp.fc1", "mlp.fc2")
+    _unembed(w, sd, cfg)
+    if "lm_head.bias" in sd:
+        w["unembed.b_U"] = sd["lm_head.bias"].float()
+    return w
+
+
+def stablelm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
+    _layer_norm(w, r, "ln_final", "norm")
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attention(w, r, src, dst)
+        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
+        if not cfg.shared_block_norm:
+            _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
+        for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
+            w[f"{dst}mlp.{ours}"] = r.linear(f"{src}mlp.{theirs}.weight")
+    _unembed(w, sd, cfg)
+    return w
+
+
+def starcoder2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
+    _layer_norm(w, r, "ln_final", "norm")
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attention(w, r, src, dst)
+        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
+        _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
+        _plain_mlp(w, r, src, dst, "mlp.c_fc", "mlp.c_proj")
+    _unembed(w, sd, cfg)
+    return w
+
+
+ADAPTERS = {
+    "phi": (phi_config, phi_weights),
+    "stablelm": (stablelm_config, stablelm_weights),
+    "starcoder2": (starcoder2_config, starcoder2_weights),
+}
