@@ -108,9 +108,12 @@ def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
         return permute_rope_rows(data, cfg.num_key_value_heads)
     if arch == "gpt2" and hf_name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
         return data.T  # Conv1D is [in, out]; GGUF matrices are (out, in)
-    if arch in ("gemma2", "gemma3") and hf_name.endswith("norm.weight"):
+    if arch in ("gemma", "gemma2", "gemma3") and hf_name.endswith("norm.weight"):
         return data + 1.0  # llama.cpp stores Gemma's RMSNorm scale as 1 + w
     return data
+
+
+LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2")  # llama.cpp writes their LayerNorm's epsilon, not an RMS one
 
 
 def _metadata(w, arch: str, cfg) -> None:
@@ -129,15 +132,19 @@ def _metadata(w, arch: str, cfg) -> None:
     w.add_feed_forward_length(cfg.intermediate_size)
     w.add_head_count(cfg.num_attention_heads)
     w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    if arch in LAYERNORM_ARCHS:
+        w.add_layer_norm_eps(getattr(cfg, "layer_norm_eps", None) or cfg.norm_epsilon)
+    else:
+        w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     rope = getattr(cfg, "rope_parameters", None) or {}
     rope = rope.get("full_attention", rope)  # Gemma 3 keeps one set per attention type
     w.add_rope_freq_base(float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0))))
-    w.add_rope_dimension_count(int(head_dim * getattr(cfg, "partial_rotary_factor", 1.0)))
+    partial = rope.get("partial_rotary_factor") or getattr(cfg, "partial_rotary_factor", None) or 1.0
+    w.add_rope_dimension_count(int(head_dim * partial))
     if head_dim != cfg.hidden_size // cfg.num_attention_heads or arch.startswith("gemma") or arch == "qwen3":
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
-    if arch.startswith("gemma"):
+    if arch in ("gemma2", "gemma3"):
         w.add_sliding_window(cfg.sliding_window)
     if arch == "gemma2":
         w.add_attn_logit_softcapping(cfg.attn_logit_softcapping)

@@ -58,12 +58,35 @@ def make_hf(kind: str):
     if kind == "gemma3":  # five sliding layers, then a global one; q/k norms; RoPE bases 10⁴ local, 10⁶ global
         cfg = t.Gemma3TextConfig(**dict(gemma, num_hidden_layers=6))
         return t.Gemma3ForCausalLM(cfg), "gemma3"
+    # transformers' GGUF reader takes neither rope.freq_base nor rope.dimension_count from these two files: their
+    # models keep transformers' defaults (base 10000; StableLM rotates a quarter of each head)
+    no_rope_keys = {k: v for k, v in LLAMA_LIKE.items() if k != "rope_theta"}
+    if kind == "stablelm":  # q/k/v biases; one LayerNorm per sublayer
+        return t.StableLmForCausalLM(t.StableLmConfig(**no_rope_keys, use_qkv_bias=True)), "stablelm"
+    if kind == "stablelm_parallel":  # no ffn_norm: attention and MLP read attn_norm side by side
+        cfg = t.StableLmConfig(**no_rope_keys, use_parallel_residual=True)
+        return t.StableLmForCausalLM(cfg), "stablelm"
+    if kind == "starcoder2":  # biases everywhere, a plain GELU MLP
+        cfg = t.Starcoder2Config(**no_rope_keys, use_bias=True, bos_token_id=0, eos_token_id=0)
+        return t.Starcoder2ForCausalLM(cfg), "starcoder2"
     if kind == "gpt2":  # 1024 positions: transformers sizes GPT-2's position table from its default, not the file
         return t.GPT2LMHeadModel(t.GPT2Config(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=1024)), "gpt2"
     raise ValueError(kind)
 
 
-KINDS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2"]
+def randomize(hf) -> None:
+    """std 0.3 matrices and biases; norms moved off their init: a wrong +1 convention (Gemma) or a dropped norm
+    or bias shows."""
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+            elif "norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+
+
+KINDS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2", "stablelm", "stablelm_parallel",
+         "starcoder2"]
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +102,7 @@ def pair(request, tmp_path_factory, monkeypatch_module):
     kind = request.param
     torch.manual_seed(0)
     hf, arch = make_hf(kind)
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() == 2 or name.endswith("bias"):
-                p.normal_(0.0, 0.3)
-            elif "norm" in name:  # norms too: a wrong +1 convention (Gemma) or a dropped q/k norm shows
-                p.add_(torch.randn_like(p) * 0.1)
+    randomize(hf)
     folder = tmp_path_factory.mktemp(f"gguf-{kind}")
     # transformers would read a llama file named exactly "mistral" as Mistral, then fail to find gguf-py's
     # (absent) mistral tensor map; any other name reads as Llama, the same maths below the sliding window.
@@ -151,7 +169,12 @@ def test_declared_features_come_from_the_file(pair):
     kind, _, _, ours = pair
     cfg = ours.config
     assert cfg.qk_norm == ("head" if kind in ("qwen3", "gemma3") else "none")
-    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("qwen2", "gpt2"))
+    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("qwen2", "gpt2", "stablelm", "starcoder2"))
+    assert cfg.parallel_blocks == cfg.shared_block_norm == (kind == "stablelm_parallel")
+    if kind.startswith("stablelm"):
+        assert cfg.norm == "layer" and cfg.rotary_dim == 4 and cfg.gated_mlp  # a quarter of 16 dimensions rotate
+    if kind == "starcoder2":
+        assert cfg.norm == "layer" and cfg.mlp_bias and not cfg.gated_mlp and cfg.sliding_window is None
     if kind.startswith("gemma"):
         assert cfg.norm_position == "sandwich" and cfg.embed_scale == 8.0 and cfg.attn_scale == 256**-0.5
         assert cfg.sliding_window == 4 < ours.trace(TEXT).n_tokens  # the window cuts real keys off
@@ -184,3 +207,42 @@ def test_a_llama_with_attention_biases_matches_the_original(tmp_path, monkeypatc
         assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
     assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+
+
+def _assert_matches(ours, hf, kind: str) -> None:
+    """Patterns, hidden states and logits of `ours` on TEXT against the transformers model `hf`."""
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(ours.config.n_layers):
+        diff = (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item()
+        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
+        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL, kind
+
+
+@pytest.mark.parametrize("kind", ["gemma", "phi2"])
+def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, monkeypatch):
+    """Gemma (1) and Phi 2 files (llama.cpp's 'gemma' and 'phi2'; Ollama's gemma:2b and phi): transformers'
+    GGUF reader does not read them, so the reference is the model the file was written from. Phi 2's one
+    LayerNorm feeds attention and MLP side by side, and its unembedding has a bias."""
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+    assert kind not in GGUF_SUPPORTED_ARCHITECTURES  # else it belongs in KINDS, with transformers reading the file
+    torch.manual_seed(0)
+    if kind == "gemma":
+        cfg = dict(LLAMA_LIKE, num_attention_heads=2, num_key_value_heads=1, head_dim=256, tie_word_embeddings=True)
+        hf = transformers.GemmaForCausalLM(transformers.GemmaConfig(**cfg, attn_implementation="eager"))
+    else:
+        cfg = dict(LLAMA_LIKE, partial_rotary_factor=0.5, attn_implementation="eager")
+        hf = transformers.PhiForCausalLM(transformers.PhiConfig(**cfg))
+    randomize(hf)
+    path = write_gguf(hf, byte_bpe(V), tmp_path / f"{kind}.gguf", kind)
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    _assert_matches(ours, hf.eval(), kind)
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+    if kind == "phi2":
+        assert "unembed.b_U" in ours.weights and ours.config.shared_block_norm and ours.config.rotary_dim == 8
+    else:
+        assert ours.config.embed_scale == 8.0 and ours.config.attn_scale is None and ours.config.tie_embeddings

@@ -16,7 +16,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from . import gemma, gpt2, llama
+from . import gemma, gpt2, layernorm, llama
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
 from .tokenizer import tokenizer_from_gguf
 
@@ -28,9 +28,13 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "llama": (llama.llama_config, llama.llama_weights),
     "qwen2": (llama.rope_config, llama.qwen2_weights),
     "qwen3": (llama.qwen3_config, llama.qwen2_weights),
+    "gemma": (gemma.gemma1_config, llama.qwen2_weights),
     "gemma2": (gemma.gemma_config, gemma.gemma_weights),
     "gemma3": (gemma.gemma_config, gemma.gemma_weights),
     "phi3": (llama.phi3_config, llama.phi3_weights),
+    "phi2": (layernorm.phi2_config, layernorm.phi2_weights),
+    "stablelm": (layernorm.stablelm_config, layernorm.stablelm_weights),
+    "starcoder2": (layernorm.starcoder2_config, layernorm.starcoder2_weights),
     "gpt2": (gpt2.gpt2_config, gpt2.gpt2_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))

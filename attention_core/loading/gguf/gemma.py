@@ -1,4 +1,4 @@
-"""GGUF gemma2 and gemma3 → canonical weights and config.
+"""GGUF gemma (1), gemma2 and gemma3 → canonical weights and config.
 
 What llama.cpp's files hold and how we read them:
 - every RMSNorm weight (q/k norms too) is stored as 1 + w already (llama.cpp adds the 1 when converting),
@@ -42,6 +42,13 @@ def _attn_scale(meta: Meta, d_model: int, n_heads: int, d_head: int, n_layers: i
     if n_layers == _BIG_LAYERS[meta.arch]:
         return (d_model / n_heads) ** -0.5
     return d_head**-0.5
+
+
+def gemma1_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Gemma (1): a pre-norm decoder with GeGLU, the √d_model embedding scale and the query scale 1/√d_head; its
+    tensors are laid out as Qwen 2's (llama.qwen2_weights: rows kept, attn_norm and ffn_norm already 1 + w)."""
+    d_model = meta.count("embedding_length")
+    return rope_config(meta, name, tensor_names, arch="gemma", act="gelu_tanh", embed_scale=math.sqrt(d_model))
 
 
 def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:

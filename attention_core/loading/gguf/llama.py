@@ -20,7 +20,8 @@ Weights = dict[str, torch.Tensor]
 
 
 def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> ModelConfig:
-    """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, RoPE (linear scaling where declared)."""
+    """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, RoPE (linear scaling where declared);
+    `overrides` replace any of these fields."""
     d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
     rotary = meta.count("rope.dimension_count", d_head)
     if not 0 < rotary <= d_head or rotary % 2:
@@ -38,7 +39,8 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
         n_ctx=meta.count("context_length"),
         causal=True,
         norm="rms",
-        norm_eps=meta.number("attention.layer_norm_rms_epsilon"),
+        # a LayerNorm model (phi2, stablelm, starcoder2) gives its own epsilon; the rms one is not in its file
+        norm_eps=overrides["norm_eps"] if "norm_eps" in overrides else meta.number("attention.layer_norm_rms_epsilon"),
         norm_position="pre",
         act="silu",
         gated_mlp=True,

@@ -1,0 +1,139 @@
+"""GGUF RoPE decoders with LayerNorm and biases → canonical weights: phi2 (Phi 1, 1.5, 2), stablelm, starcoder2.
+
+What llama.cpp's files hold and how we read them:
+- Q/K rows are not permuted: llama.cpp rotates these models NeoX-style (Hugging Face's rotate-half), on the
+  first rope.dimension_count dimensions of each head (partial rotary).
+- phi2: one LayerNorm per block (attn_norm) feeds attention and MLP side by side; Q, K, V separate with biases
+  (attn_q/k/v) or fused (attn_qkv, rows q | k | v, older conversions); a plain GELU MLP (ffn_up, ffn_down) with
+  biases; the unembedding has a bias (output.bias).
+- stablelm: a SwiGLU MLP; a block without ffn_norm is a parallel one (use_parallel_residual), its MLP reading
+  attn_norm's output, as llama.cpp decides it. Per-head q/k LayerNorms (attn_q_norm) are refused.
+- starcoder2: biases everywhere, a plain GELU MLP. llama.cpp's file keeps no sliding window, and llama.cpp
+  attends to every earlier token; so do we.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...config import ModelConfig
+from ...errors import ModelLoadError
+from .llama import rope_config
+from .reader import Meta, Tensors, matrix, split_rows
+
+Weights = dict[str, torch.Tensor]
+
+
+def _layernorm_config(meta: Meta, name: str, tensor_names: set[str], **features) -> ModelConfig:
+    return rope_config(
+        meta, name, tensor_names, norm="layer", norm_eps=meta.number("attention.layer_norm_epsilon"), **features
+    )
+
+
+def phi2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    return _layernorm_config(
+        meta, name, tensor_names, arch="phi", act="gelu_tanh", gated_mlp=False, parallel_blocks=True,
+        shared_block_norm=True, mlp_bias=True,
+    )  # fmt: skip
+
+
+def stablelm_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    if "blk.0.attn_q_norm.weight" in tensor_names:
+        raise ModelLoadError("StableLM files with per-head q/k LayerNorms (attn_q_norm) are not supported yet.")
+    parallel = "blk.0.ffn_norm.weight" not in tensor_names
+    return _layernorm_config(
+        meta, name, tensor_names, arch="stablelm", parallel_blocks=parallel, shared_block_norm=parallel
+    )
+
+
+def starcoder2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    biases = "blk.0.ffn_up.bias" in tensor_names
+    return _layernorm_config(
+        meta, name, tensor_names, arch="starcoder2", act="gelu_tanh", gated_mlp=False, mlp_bias=biases
+    )
+
+
+def _ends(t: Tensors, cfg: ModelConfig) -> Weights:
+    """Token embedding, the final LayerNorm and the unembedding (absent when tied) with any bias."""
+    w: Weights = {"embed.W_E": torch.from_numpy(t.raw("token_embd.weight"))}
+    _layer_norm(t, w, "ln_final", "output_norm")
+    if not cfg.tie_embeddings:
+        w["unembed.W_U"] = t.linear("output.weight")  # [d_model, d_vocab]
+    if t.has("output.bias"):
+        w["unembed.b_U"] = t.vector("output.bias")
+    return w
+
+
+def _layer_norm(t: Tensors, w: Weights, ours: str, theirs: str) -> None:
+    w[ours + ".w"], w[ours + ".b"] = t.vector(theirs + ".weight"), t.vector(theirs + ".bias")
+
+
+def _optional(t: Tensors, name: str) -> np.ndarray | None:
+    return t.raw(name) if t.has(name) else None
+
+
+def _qkv(t: Tensors, cfg: ModelConfig, src: str) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """q, k and v: each its rows (out, in) and its bias or None, from attn_q/k/v or the fused attn_qkv."""
+    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
+    if not t.has(src + "attn_qkv.weight"):
+        return {p: (t.rows(f"{src}attn_{p}.weight", heads[p], cfg.d_head), _optional(t, f"{src}attn_{p}.bias"))
+                for p in "qkv"}  # fmt: skip
+    sizes = [heads[p] * cfg.d_head for p in "qkv"]
+    rows = split_rows(t.raw(src + "attn_qkv.weight"), sizes, src + "attn_qkv.weight")
+    bias = _optional(t, src + "attn_qkv.bias")
+    biases = [None] * 3 if bias is None else split_rows(bias, sizes, src + "attn_qkv.bias")
+    return dict(zip("qkv", zip(rows, biases, strict=True), strict=True))
+
+
+def _attention(t: Tensors, w: Weights, cfg: ModelConfig, src: str, dst: str) -> None:
+    """W_Q, W_K, W_V, W_O and whichever of their biases the file has."""
+    for part, (rows, bias) in _qkv(t, cfg, src).items():
+        w[f"{dst}attn.W_{part.upper()}"] = matrix(rows)
+        if bias is not None:
+            w[f"{dst}attn.b_{part.upper()}"] = torch.from_numpy(bias.reshape(-1).copy())
+    w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+    if t.has(src + "attn_output.bias"):
+        w[dst + "attn.b_O"] = t.vector(src + "attn_output.bias")
+
+
+def _plain_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+    """act(x W_in + b_in) W_out + b_out, the biases where the file has them."""
+    w[dst + "mlp.W_in"], w[dst + "mlp.W_out"] = t.linear(src + "ffn_up.weight"), t.linear(src + "ffn_down.weight")
+    for ours, theirs in (("b_in", "ffn_up"), ("b_out", "ffn_down")):
+        if t.has(f"{src}{theirs}.bias"):
+            w[f"{dst}mlp.{ours}"] = t.vector(f"{src}{theirs}.bias")
+
+
+def phi2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w = _ends(t, cfg)
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        _layer_norm(t, w, dst + "ln_attn", src + "attn_norm")  # the block's one norm: the MLP reads it too
+        _attention(t, w, cfg, src, dst)
+        _plain_mlp(t, w, src, dst)
+    return w
+
+
+def stablelm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w = _ends(t, cfg)
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        _layer_norm(t, w, dst + "ln_attn", src + "attn_norm")
+        _attention(t, w, cfg, src, dst)
+        if not cfg.shared_block_norm:
+            _layer_norm(t, w, dst + "ln_mlp", src + "ffn_norm")
+        for ours, theirs in (("W_gate", "ffn_gate"), ("W_in", "ffn_up"), ("W_out", "ffn_down")):
+            w[f"{dst}mlp.{ours}"] = t.linear(f"{src}{theirs}.weight")
+    return w
+
+
+def starcoder2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w = _ends(t, cfg)
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        _layer_norm(t, w, dst + "ln_attn", src + "attn_norm")
+        _attention(t, w, cfg, src, dst)
+        _layer_norm(t, w, dst + "ln_mlp", src + "ffn_norm")
+        _plain_mlp(t, w, src, dst)
+    return w
