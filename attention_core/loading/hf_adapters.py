@@ -109,6 +109,39 @@ def bert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def distilbert_config(hf: dict, name: str) -> ModelConfig:
+    """DistilBERT: BERT's post-norm encoder without segment embeddings, under its own config names."""
+    d_model, n_heads = int(hf["dim"]), int(hf["n_heads"])
+    return ModelConfig(
+        name=name, arch="bert", n_layers=int(hf["n_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
+        d_model=d_model, d_head=d_model // n_heads, d_mlp=int(hf["hidden_dim"]), d_vocab=int(hf["vocab_size"]),
+        n_ctx=int(hf["max_position_embeddings"]), causal=False, norm="layer", norm_eps=1e-12,  # fixed in its code
+        norm_position="post", act=_act(hf.get("activation", "gelu")), gated_mlp=False, uses_rope=False,
+        attn_bias=True, mlp_bias=True, tie_embeddings=True, display_name=str(hf.get("_name_or_path") or name),
+    )  # fmt: skip
+
+
+def distilbert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("distilbert.",))
+    w: StateDict = {
+        "embed.W_E": r.get("embeddings.word_embeddings.weight"),
+        "embed.W_pos": r.get("embeddings.position_embeddings.weight"),  # learned, or fixed sinusoids (stored too)
+        "embed.ln.w": r.get("embeddings.LayerNorm.weight"),
+        "embed.ln.b": r.get("embeddings.LayerNorm.bias"),
+    }
+    for layer in range(cfg.n_layers):
+        src, dst = f"transformer.layer.{layer}.", f"blocks.{layer}."
+        for ours, theirs in (("Q", "q_lin"), ("K", "k_lin"), ("V", "v_lin"), ("O", "out_lin")):
+            w[f"{dst}attn.W_{ours}"] = r.linear(f"{src}attention.{theirs}.weight")
+            w[f"{dst}attn.b_{ours}"] = r.get(f"{src}attention.{theirs}.bias")
+        for ours, theirs in (("ln_attn", "sa_layer_norm"), ("ln_mlp", "output_layer_norm")):
+            w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
+        for ours, theirs in (("in", "lin1"), ("out", "lin2")):
+            w[f"{dst}mlp.W_{ours}"] = r.linear(f"{src}ffn.{theirs}.weight")
+            w[f"{dst}mlp.b_{ours}"] = r.get(f"{src}ffn.{theirs}.bias")
+    return w
+
+
 # ── GPT-2 ─────────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -267,6 +300,7 @@ Adapter = tuple[Callable[[dict, str], ModelConfig], Callable[[StateDict, ModelCo
 ADAPTERS: dict[str, Adapter] = {
     "bert": (bert_config, bert_weights),
     "roberta": (bert_config, bert_weights),
+    "distilbert": (distilbert_config, distilbert_weights),
     "gpt2": (gpt2_config, gpt2_weights),
     "llama": (llama_config, llama_weights),
     "mistral": (llama_config, llama_weights),
