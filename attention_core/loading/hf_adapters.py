@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 import torch
 
@@ -84,28 +86,49 @@ def bert_config(hf: dict, name: str) -> ModelConfig:
     )
 
 
-def bert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("bert.", "roberta.", "model."))
+@dataclass(frozen=True)
+class _EncoderNames:
+    """Where a post-norm encoder keeps its tensors (BERT's names, or DistilBERT's)."""
+
+    prefixes: tuple[str, ...]  # the model's own prefix in a checkpoint saved with a head
+    layer: str  # a layer's prefix, "{}" its index
+    linears: tuple[tuple[str, str], ...]  # (ours, theirs): attention's Q, K, V, O and the MLP's in and out
+    norms: tuple[tuple[str, str], ...]  # (ours, theirs): the norms after attention's and the MLP's residual add
+
+
+BERT_NAMES = _EncoderNames(
+    ("bert.", "roberta.", "model."), "encoder.layer.{}.",
+    (("attn.Q", "attention.self.query"), ("attn.K", "attention.self.key"), ("attn.V", "attention.self.value"),
+     ("attn.O", "attention.output.dense"), ("mlp.in", "intermediate.dense"), ("mlp.out", "output.dense")),
+    (("ln_attn", "attention.output.LayerNorm"), ("ln_mlp", "output.LayerNorm")),
+)  # fmt: skip
+DISTILBERT_NAMES = _EncoderNames(
+    ("distilbert.",), "transformer.layer.{}.",
+    (("attn.Q", "attention.q_lin"), ("attn.K", "attention.k_lin"), ("attn.V", "attention.v_lin"),
+     ("attn.O", "attention.out_lin"), ("mlp.in", "ffn.lin1"), ("mlp.out", "ffn.lin2")),
+    (("ln_attn", "sa_layer_norm"), ("ln_mlp", "output_layer_norm")),
+)  # fmt: skip
+
+
+def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT_NAMES) -> StateDict:
+    """BERT, RoBERTa or DistilBERT (no segment embeddings; its positions learned, or fixed sinusoids stored too)."""
+    r = _Reader(sd, names.prefixes)
     w: StateDict = {
         "embed.W_E": r.get("embeddings.word_embeddings.weight"),
         "embed.W_pos": r.get("embeddings.position_embeddings.weight"),
-        "embed.W_type": r.get("embeddings.token_type_embeddings.weight"),
         "embed.ln.w": r.get("embeddings.LayerNorm.weight"),
         "embed.ln.b": r.get("embeddings.LayerNorm.bias"),
     }
+    if cfg.n_token_types:  # BERT's segments
+        w["embed.W_type"] = r.get("embeddings.token_type_embeddings.weight")
     for layer in range(cfg.n_layers):
-        src, dst = f"encoder.layer.{layer}.", f"blocks.{layer}."
-        for ours, theirs in (("Q", "self.query"), ("K", "self.key"), ("V", "self.value"), ("O", "output.dense")):
-            w[f"{dst}attn.W_{ours}"] = r.linear(f"{src}attention.{theirs}.weight")
-            w[f"{dst}attn.b_{ours}"] = r.get(f"{src}attention.{theirs}.bias")
-        w[dst + "ln_attn.w"] = r.get(src + "attention.output.LayerNorm.weight")
-        w[dst + "ln_attn.b"] = r.get(src + "attention.output.LayerNorm.bias")
-        w[dst + "mlp.W_in"] = r.linear(src + "intermediate.dense.weight")
-        w[dst + "mlp.b_in"] = r.get(src + "intermediate.dense.bias")
-        w[dst + "mlp.W_out"] = r.linear(src + "output.dense.weight")
-        w[dst + "mlp.b_out"] = r.get(src + "output.dense.bias")
-        w[dst + "ln_mlp.w"] = r.get(src + "output.LayerNorm.weight")
-        w[dst + "ln_mlp.b"] = r.get(src + "output.LayerNorm.bias")
+        src, dst = names.layer.format(layer), f"blocks.{layer}."
+        for ours, theirs in names.linears:  # "attn.Q" → attn.W_Q and attn.b_Q
+            part, name = ours.split(".")
+            w[f"{dst}{part}.W_{name}"] = r.linear(f"{src}{theirs}.weight")
+            w[f"{dst}{part}.b_{name}"] = r.get(f"{src}{theirs}.bias")
+        for ours, theirs in names.norms:
+            w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
     return w
 
 
@@ -119,27 +142,6 @@ def distilbert_config(hf: dict, name: str) -> ModelConfig:
         norm_position="post", act=_act(hf.get("activation", "gelu")), gated_mlp=False, uses_rope=False,
         attn_bias=True, mlp_bias=True, tie_embeddings=True, display_name=str(hf.get("_name_or_path") or name),
     )  # fmt: skip
-
-
-def distilbert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("distilbert.",))
-    w: StateDict = {
-        "embed.W_E": r.get("embeddings.word_embeddings.weight"),
-        "embed.W_pos": r.get("embeddings.position_embeddings.weight"),  # learned, or fixed sinusoids (stored too)
-        "embed.ln.w": r.get("embeddings.LayerNorm.weight"),
-        "embed.ln.b": r.get("embeddings.LayerNorm.bias"),
-    }
-    for layer in range(cfg.n_layers):
-        src, dst = f"transformer.layer.{layer}.", f"blocks.{layer}."
-        for ours, theirs in (("Q", "q_lin"), ("K", "k_lin"), ("V", "v_lin"), ("O", "out_lin")):
-            w[f"{dst}attn.W_{ours}"] = r.linear(f"{src}attention.{theirs}.weight")
-            w[f"{dst}attn.b_{ours}"] = r.get(f"{src}attention.{theirs}.bias")
-        for ours, theirs in (("ln_attn", "sa_layer_norm"), ("ln_mlp", "output_layer_norm")):
-            w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
-        for ours, theirs in (("in", "lin1"), ("out", "lin2")):
-            w[f"{dst}mlp.W_{ours}"] = r.linear(f"{src}ffn.{theirs}.weight")
-            w[f"{dst}mlp.b_{ours}"] = r.get(f"{src}ffn.{theirs}.bias")
-    return w
 
 
 # ── GPT-2 ─────────────────────────────────────────────────────────────────────────────────────────
@@ -298,9 +300,9 @@ def marian_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 Adapter = tuple[Callable[[dict, str], ModelConfig], Callable[[StateDict, ModelConfig], StateDict]]  # (config, weights)
 ADAPTERS: dict[str, Adapter] = {
-    "bert": (bert_config, bert_weights),
-    "roberta": (bert_config, bert_weights),
-    "distilbert": (distilbert_config, distilbert_weights),
+    "bert": (bert_config, encoder_weights),
+    "roberta": (bert_config, encoder_weights),
+    "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
     "gpt2": (gpt2_config, gpt2_weights),
     "llama": (llama_config, llama_weights),
     "mistral": (llama_config, llama_weights),

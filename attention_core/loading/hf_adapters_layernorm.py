@@ -68,53 +68,40 @@ def _plain_mlp(w: StateDict, r: _Reader, src: str, dst: str, fc_in: str, fc_out:
     w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.linear(src + fc_out + ".weight"), r.get(src + fc_out + ".bias")
 
 
-def phi_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+# Where each keeps what differs: (final norm, attention's output, the plain MLP's in and out; None: gated, as Llama)
+_NAMES = {
+    "phi": ("final_layernorm", "dense", "mlp.fc1", "mlp.fc2"),
+    "stablelm": ("norm", "o_proj", None, None),
+    "starcoder2": ("norm", "o_proj", "mlp.c_fc", "mlp.c_proj"),
+}
+
+
+def layernorm_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Phi, StableLM or StarCoder2: LayerNorms with biases, ln_mlp only where the block has a norm of its own for
+    the MLP (not with shared_block_norm), and the unembedding's bias where the checkpoint has one (Phi)."""
+    final_norm, out, mlp_in, mlp_out = _NAMES[cfg.arch]
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
-    _layer_norm(w, r, "ln_final", "final_layernorm")
+    _layer_norm(w, r, "ln_final", final_norm)
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attention(w, r, src, dst, out="dense")
-        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")  # the block's one norm: the MLP reads it too
-        _plain_mlp(w, r, src, dst, "mlp.fc1", "mlp.fc2")
+        _attention(w, r, src, dst, out)
+        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
+        if not cfg.shared_block_norm:
+            _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
+        if cfg.gated_mlp:
+            for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
+                w[f"{dst}mlp.{ours}"] = r.linear(f"{src}mlp.{theirs}.weight")
+        else:
+            _plain_mlp(w, r, src, dst, mlp_in, mlp_out)
     _unembed(w, sd, cfg)
     if "lm_head.bias" in sd:
         w["unembed.b_U"] = sd["lm_head.bias"].float()
     return w
 
 
-def stablelm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
-    _layer_norm(w, r, "ln_final", "norm")
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attention(w, r, src, dst)
-        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
-        if not cfg.shared_block_norm:
-            _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
-        for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
-            w[f"{dst}mlp.{ours}"] = r.linear(f"{src}mlp.{theirs}.weight")
-    _unembed(w, sd, cfg)
-    return w
-
-
-def starcoder2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
-    _layer_norm(w, r, "ln_final", "norm")
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attention(w, r, src, dst)
-        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
-        _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
-        _plain_mlp(w, r, src, dst, "mlp.c_fc", "mlp.c_proj")
-    _unembed(w, sd, cfg)
-    return w
-
-
 ADAPTERS = {
-    "phi": (phi_config, phi_weights),
-    "stablelm": (stablelm_config, stablelm_weights),
-    "starcoder2": (starcoder2_config, starcoder2_weights),
+    "phi": (phi_config, layernorm_decoder_weights),
+    "stablelm": (stablelm_config, layernorm_decoder_weights),
+    "starcoder2": (starcoder2_config, layernorm_decoder_weights),
 }

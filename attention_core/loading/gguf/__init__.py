@@ -32,9 +32,9 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "gemma2": (gemma.gemma_config, gemma.gemma_weights),
     "gemma3": (gemma.gemma_config, gemma.gemma_weights),
     "phi3": (llama.phi3_config, llama.phi3_weights),
-    "phi2": (layernorm.phi2_config, layernorm.phi2_weights),
-    "stablelm": (layernorm.stablelm_config, layernorm.stablelm_weights),
-    "starcoder2": (layernorm.starcoder2_config, layernorm.starcoder2_weights),
+    "phi2": (layernorm.phi2_config, layernorm.layernorm_weights),
+    "stablelm": (layernorm.stablelm_config, layernorm.layernorm_weights),
+    "starcoder2": (layernorm.starcoder2_config, layernorm.layernorm_weights),
     "gpt2": (gpt2.gpt2_config, gpt2.gpt2_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))

@@ -105,17 +105,9 @@ def _plain_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
             w[f"{dst}mlp.{ours}"] = t.vector(f"{src}{theirs}.bias")
 
 
-def phi2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
-    w = _ends(t, cfg)
-    for layer in range(cfg.n_layers):
-        src, dst = f"blk.{layer}.", f"blocks.{layer}."
-        _layer_norm(t, w, dst + "ln_attn", src + "attn_norm")  # the block's one norm: the MLP reads it too
-        _attention(t, w, cfg, src, dst)
-        _plain_mlp(t, w, src, dst)
-    return w
-
-
-def stablelm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+def layernorm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    """phi2, stablelm or starcoder2 (llama.cpp names their tensors alike): LayerNorms with biases, ffn_norm only
+    where the block has a norm of its own for the MLP (not with shared_block_norm), a gated MLP or a plain one."""
     w = _ends(t, cfg)
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
@@ -123,17 +115,9 @@ def stablelm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         _attention(t, w, cfg, src, dst)
         if not cfg.shared_block_norm:
             _layer_norm(t, w, dst + "ln_mlp", src + "ffn_norm")
-        for ours, theirs in (("W_gate", "ffn_gate"), ("W_in", "ffn_up"), ("W_out", "ffn_down")):
-            w[f"{dst}mlp.{ours}"] = t.linear(f"{src}{theirs}.weight")
-    return w
-
-
-def starcoder2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
-    w = _ends(t, cfg)
-    for layer in range(cfg.n_layers):
-        src, dst = f"blk.{layer}.", f"blocks.{layer}."
-        _layer_norm(t, w, dst + "ln_attn", src + "attn_norm")
-        _attention(t, w, cfg, src, dst)
-        _layer_norm(t, w, dst + "ln_mlp", src + "ffn_norm")
-        _plain_mlp(t, w, src, dst)
+        if cfg.gated_mlp:
+            for ours, theirs in (("W_gate", "ffn_gate"), ("W_in", "ffn_up"), ("W_out", "ffn_down")):
+                w[f"{dst}mlp.{ours}"] = t.linear(f"{src}{theirs}.weight")
+        else:
+            _plain_mlp(t, w, src, dst)
     return w
