@@ -302,6 +302,7 @@ Adapter = tuple[Callable[[dict, str], ModelConfig], Callable[[StateDict, ModelCo
 ADAPTERS: dict[str, Adapter] = {
     "bert": (bert_config, encoder_weights),
     "roberta": (bert_config, encoder_weights),
+    "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
     "gpt2": (gpt2_config, gpt2_weights),
     "llama": (llama_config, llama_weights),

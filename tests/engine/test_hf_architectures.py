@@ -48,6 +48,9 @@ def _make(kind: str):
     if kind == "roberta":
         cfg = transformers.RobertaConfig(pad_token_id=1, **bert_like)
         return transformers.RobertaModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "xlm-roberta":  # RoBERTa's layout under its own model_type (the multilingual embedding models)
+        cfg = transformers.XLMRobertaConfig(pad_token_id=1, **bert_like)
+        return transformers.XLMRobertaModel(cfg, add_pooling_layer=False), _wordpiece(V)
     if kind == "distilbert":  # BERT without segments, under its own names
         cfg = transformers.DistilBertConfig(
             vocab_size=V, dim=64, n_layers=2, n_heads=4, hidden_dim=96, max_position_embeddings=130
@@ -56,7 +59,10 @@ def _make(kind: str):
     raise ValueError(kind)
 
 
-@pytest.fixture(scope="module", params=["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "distilbert"])
+KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert"]
+
+
+@pytest.fixture(scope="module", params=KINDS)
 def pair(request, tmp_path_factory, monkeypatch_module):
     torch.manual_seed(0)
     hf, tok = _make(request.param)
@@ -145,16 +151,16 @@ def test_architecture_specifics(pair):
     cfg = ours.config
     assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
-    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", "bert", "roberta", "distilbert"))
+    encoders = ("bert", "roberta", "xlm-roberta", "distilbert")
+    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *encoders))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
-    encoders = ("bert", "roberta", "distilbert")
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
-    assert ("embed.W_type" in ours.weights) == (kind in ("bert", "roberta"))  # DistilBERT has no segments
+    assert ("embed.W_type" in ours.weights) == (kind != "distilbert" and kind in encoders)  # DistilBERT: no segments
     if kind == "mistral":
         assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it
         trace = ours.trace(TEXT)
         assert trace.n_tokens > 8 and not trace.mask(1)[-1, : trace.n_tokens - 8].any()
-    if kind == "roberta":
+    if kind in ("roberta", "xlm-roberta"):
         assert cfg.pos_offset == 2
 
 
