@@ -25,7 +25,7 @@ from viz.views.head_window import (
 )
 from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
-from viz.views.score_terms import score_stages, steps_terms
+from viz.views.score_terms import position_bias_lead, score_stages, steps_terms
 
 st.title("Inside one head, step by step")
 ctx = require_trace()
@@ -280,8 +280,8 @@ with full:
     if s.position_bias is not None:
         st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus the relative position bias: a second term")
         st.caption(
-            "This model has no position embeddings and no RoPE: each head adds a learned number to every score, "
-            "looked up by the offset key − query (near offsets each have their own bucket, further ones share "
+            position_bias_lead(ctx.config.absolute_positions)
+            + ", looked up by the offset key − query (near offsets each have their own bucket, further ones share "
             "logarithmically wider buckets). It is a separate term, not part of q·k: left the bias alone, right "
             "the sum, which the mask and the softmax read. Every layer of this stack adds the same bias."
         )

@@ -27,7 +27,7 @@ from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
 from viz.views.export import export_basename
 from viz.views.mask_parts import mask_parts
 from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
-from viz.views.score_terms import score_terms
+from viz.views.score_terms import position_bias_lead, score_terms
 
 ctx = require_trace()
 trace = ctx.trace
@@ -98,13 +98,13 @@ if parts.has_window:
 if parts.has_bias:
     st.subheader("Two terms: q·k and the relative position bias")
     st.caption(
-        "This model (T5) has no position embeddings. Instead every head adds a learned number to each score, "
-        "chosen by how far the key is from the query: one number per bucket of offsets (each near offset its "
+        position_bias_lead(cfg.absolute_positions)
+        + ", chosen by how far the key is from the query: one number per bucket of offsets (each near offset its "
         f"own bucket, further ones sharing logarithmically wider buckets, every offset past {cfg.rel_max_distance} "
         "tokens one last bucket"
         + (", with keys before and after the query told apart" if not cfg.causal else "")
-        + "). The scores above are q·k plus this bias; here the two terms are shown apart, on one colour scale, "
-        "and their sum is what the mask and the softmax read. Every layer of the stack adds the same bias."
+        + f"). The scores above are {terms.scaled} plus this bias; here the two terms are shown apart, on one colour "
+        "scale, and their sum is what the mask and the softmax read. Every layer of the stack adds the same bias."
     )
     st.plotly_chart(
         bias_scores(parts.uncapped, parts.bias, parts.scores, mask, tokens.plotly, ctx.orient, cells),

@@ -12,8 +12,8 @@ from typing import Literal
 class ModelConfig:
     name: str
     arch: Literal[
-        "llama", "bert", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2",
-        "neox", "phi", "stablelm", "starcoder2", "t5", "t5-decoder",
+        "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
+        "olmo2", "neox", "phi", "stablelm", "starcoder2", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -70,6 +70,7 @@ class ModelConfig:
     position_bias: Literal["none", "t5"] = "none"
     rel_buckets: int = 0
     rel_max_distance: int = 0
+    position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias
     unembed_scale: float = 1.0  # the final residual's factor before the unembedding (T5 tied: d_model^-0.5)
 
     def __post_init__(self) -> None:
@@ -80,7 +81,7 @@ class ModelConfig:
     @property
     def has_lm_head(self) -> bool:
         """Decoders predict the next token; the encoders we load have no language-model head."""
-        return self.arch not in ("bert", "marian", "t5")
+        return self.arch not in ("bert", "mpnet", "marian", "t5")
 
     def window(self, layer: int) -> int | None:
         """The sliding window of `layer` (a query sees at most this many keys, itself included), or None."""
@@ -158,7 +159,7 @@ class ModelConfig:
     def absolute_positions(self) -> bool:
         """Whether a position embedding is added to each token's embedding (BERT, GPT-2: learned; Marian: fixed
         sinusoids), rather than positions entering attention itself (RoPE, T5's relative bias)."""
-        return not self.uses_rope and self.position_bias == "none"
+        return self.position_table_too or (not self.uses_rope and self.position_bias == "none")
 
     @property
     def is_encoder_decoder(self) -> bool:

@@ -142,6 +142,7 @@ ARCH_LABELS = {
     "llama": "Llama-family decoder",
     "gpt2": "GPT-2 decoder",
     "bert": "BERT-style encoder",
+    "mpnet": "MPNet encoder",
     "marian": "Marian encoder-decoder",
     "marian-decoder": "Marian decoder",
     "qwen3": "Qwen3 decoder",

@@ -160,6 +160,27 @@ def save_tiny(kind: str, folder: Path, seed: int = 0):
     return hf.eval()
 
 
+def save_tiny_mpnet(folder: Path, seed: int = 0):
+    """A 2-layer, 4-head MPNet encoder (a relative position bias beside learned positions) with a WordPiece
+    tokenizer, saved as safetensors; returns it."""
+    import transformers
+
+    torch.manual_seed(seed)
+    cfg = transformers.MPNetConfig(
+        vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+        max_position_embeddings=130, pad_token_id=1,
+    )  # fmt: skip
+    hf = transformers.MPNetModel(cfg, add_pooling_layer=False)
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+    hf.save_pretrained(folder, safe_serialization=True)
+    wordpiece(300).save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()
+
+
 def sentencepiece_unigram(vocab_size: int):
     """A SentencePiece-style Unigram tokenizer laid out like T5's tokenizer.json: <pad> 0, </s> 1, <unk> 2,
     ▁ marking word starts, and </s> appended to every text."""

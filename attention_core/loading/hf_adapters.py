@@ -6,6 +6,7 @@ Each adapter is a pair of pure functions: `config(hf_json, name) -> ModelConfig`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,6 +95,7 @@ class _EncoderNames:
     layer: str  # a layer's prefix, "{}" its index
     linears: tuple[tuple[str, str], ...]  # (ours, theirs): attention's Q, K, V, O and the MLP's in and out
     norms: tuple[tuple[str, str], ...]  # (ours, theirs): the norms after attention's and the MLP's residual add
+    rel_bias: str | None = None  # MPNet's relative position bias table, shared by every layer
 
 
 BERT_NAMES = _EncoderNames(
@@ -107,6 +109,15 @@ DISTILBERT_NAMES = _EncoderNames(
     (("attn.Q", "attention.q_lin"), ("attn.K", "attention.k_lin"), ("attn.V", "attention.v_lin"),
      ("attn.O", "attention.out_lin"), ("mlp.in", "ffn.lin1"), ("mlp.out", "ffn.lin2")),
     (("ln_attn", "sa_layer_norm"), ("ln_mlp", "output_layer_norm")),
+)  # fmt: skip
+
+
+MPNET_NAMES = _EncoderNames(
+    ("mpnet.",), "encoder.layer.{}.",
+    (("attn.Q", "attention.attn.q"), ("attn.K", "attention.attn.k"), ("attn.V", "attention.attn.v"),
+     ("attn.O", "attention.attn.o"), ("mlp.in", "intermediate.dense"), ("mlp.out", "output.dense")),
+    (("ln_attn", "attention.LayerNorm"), ("ln_mlp", "output.LayerNorm")),
+    rel_bias="encoder.relative_attention_bias.weight",
 )  # fmt: skip
 
 
@@ -129,7 +140,24 @@ def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT
             w[f"{dst}{part}.b_{name}"] = r.get(f"{src}{theirs}.bias")
         for ours, theirs in names.norms:
             w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
+    if names.rel_bias is not None:
+        w["blocks.0.attn.rel_bias"] = r.get(names.rel_bias)  # (n_buckets, n_heads): every layer reads it
     return w
+
+
+def mpnet_config(hf: dict, name: str) -> ModelConfig:
+    """MPNet (all-mpnet-base-v2): BERT's post-norm encoder with positions from padding_idx + 1, and T5's
+    bidirectional relative position bias added to the scaled scores of every layer. Its code buckets positions
+    into 32 buckets up to 128 tokens, whatever the config's table size: a table of another size is refused."""
+    buckets = int(hf.get("relative_attention_num_buckets", 32))
+    if buckets != 32:
+        raise ModelLoadError(f"MPNet with {buckets} relative attention buckets: its code always uses 32.")
+    cfg = bert_config({**hf, "type_vocab_size": 0}, name)
+    offset = int(hf.get("pad_token_id", 1)) + 1
+    return dataclasses.replace(
+        cfg, arch="mpnet", pos_offset=offset, n_ctx=int(hf["max_position_embeddings"]) - offset, position_bias="t5",
+        rel_buckets=32, rel_max_distance=128, position_table_too=True,
+    )  # fmt: skip
 
 
 def distilbert_config(hf: dict, name: str) -> ModelConfig:
@@ -304,6 +332,7 @@ ADAPTERS: dict[str, Adapter] = {
     "roberta": (bert_config, encoder_weights),
     "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
+    "mpnet": (mpnet_config, partial(encoder_weights, names=MPNET_NAMES)),
     "gpt2": (gpt2_config, gpt2_weights),
     "llama": (llama_config, llama_weights),
     "mistral": (llama_config, llama_weights),

@@ -124,18 +124,20 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
     [
         ("phi", ("attention and MLP in parallel, from one norm", "RoPE on 8 of 16 dimensions per head")),
         ("starcoder2", ("sliding window of 8 tokens",)),
+        ("mpnet", ("relative position bias, beside q·k (32 buckets to 128 tokens; bidirectional)",)),
     ],
 )
-def test_every_page_opens_on_a_layernorm_decoder_with_biases(private_models, kind, named) -> None:
-    """Phi (one LayerNorm feeding attention and MLP side by side, partial rotary, a bias on the unembedding) and
-    StarCoder2 (biases everywhere, a window on every layer), loaded through *Another model*: every page draws
-    without an error, and the sidebar names what their blocks do."""
+def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:
+    """Phi (one LayerNorm feeding attention and MLP side by side, partial rotary, a bias on the unembedding),
+    StarCoder2 (biases everywhere, a window on every layer) and MPNet (an encoder with learned positions and a
+    relative position bias), loaded through *Another model*: every page draws without an error, and the sidebar
+    names what their attention and blocks do."""
     from app_pages.registry import PAGES
-    from tests.tiny_models import save_tiny
+    from tests.tiny_models import save_tiny, save_tiny_mpnet
 
     folder = private_models / "models" / f"tiny-{kind}"
     folder.mkdir(parents=True)
-    save_tiny(kind, folder)
+    save_tiny_mpnet(folder) if kind == "mpnet" else save_tiny(kind, folder)
     at = opened_with("patterns", folder)
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.sidebar.caption)
@@ -145,3 +147,22 @@ def test_every_page_opens_on_a_layernorm_decoder_with_biases(private_models, kin
         assert not at.exception, (page.name, [e.value for e in at.exception])
         assert not at.error, (page.name, [e.value for e in at.error])
         assert at.session_state["model"] == str(folder), page.name  # the page ran on this model
+
+
+def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_models) -> None:
+    """MPNet adds learned positions to its embeddings AND a relative position bias to its scores: the masking page
+    said "This model (T5) has no position embeddings", Inside one head "no position embeddings and no RoPE"."""
+    from tests.tiny_models import save_tiny_mpnet
+
+    folder = private_models / "models" / "tiny-mpnet"
+    folder.mkdir(parents=True)
+    save_tiny_mpnet(folder)
+    for page in ("masking", "inside_head", "start"):
+        at = AppTest.from_file(APP, default_timeout=180)
+        at.query_params.update({"page": page, "text": TEXT, "step": "embeddings"})  # Start here's step
+        at.run()
+        at.text_input(key="model_request").set_value(str(folder))
+        at = at.button(key="model_load").click().run()
+        said = " ".join(e.value for kind in ("caption", "markdown", "info") for e in at.get(kind))
+        assert "no position embedding" not in said and "(T5)" not in said, page
+        assert "position embedding" in said and "relative position bias" in said, page

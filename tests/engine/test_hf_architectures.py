@@ -51,6 +51,9 @@ def _make(kind: str):
     if kind == "xlm-roberta":  # RoBERTa's layout under its own model_type (the multilingual embedding models)
         cfg = transformers.XLMRobertaConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "mpnet":  # BERT's layout plus T5's bidirectional relative position bias on the scaled scores
+        cfg = transformers.MPNetConfig(pad_token_id=1, **bert_like)
+        return transformers.MPNetModel(cfg, add_pooling_layer=False), _wordpiece(V)
     if kind == "distilbert":  # BERT without segments, under its own names
         cfg = transformers.DistilBertConfig(
             vocab_size=V, dim=64, n_layers=2, n_heads=4, hidden_dim=96, max_position_embeddings=130
@@ -59,7 +62,7 @@ def _make(kind: str):
     raise ValueError(kind)
 
 
-KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert"]
+KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -151,17 +154,21 @@ def test_architecture_specifics(pair):
     cfg = ours.config
     assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
-    encoders = ("bert", "roberta", "xlm-roberta", "distilbert")
+    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet")
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *encoders))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
-    assert ("embed.W_type" in ours.weights) == (kind != "distilbert" and kind in encoders)  # DistilBERT: no segments
+    assert ("embed.W_type" in ours.weights) == (kind in ("bert", "roberta", "xlm-roberta"))  # DistilBERT, MPNet: none
     if kind == "mistral":
         assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it
         trace = ours.trace(TEXT)
         assert trace.n_tokens > 8 and not trace.mask(1)[-1, : trace.n_tokens - 8].any()
-    if kind in ("roberta", "xlm-roberta"):
+    if kind in ("roberta", "xlm-roberta", "mpnet"):
         assert cfg.pos_offset == 2
+    if kind == "mpnet":  # its bias beside q·k/√d_head, the same table in every layer
+        assert (cfg.position_bias, cfg.rel_buckets, cfg.attn_scale) == ("t5", 32, None)
+        trace = ours.trace(TEXT)
+        assert torch.equal(trace.position_bias(0, 1), trace.position_bias(1, 1)) and trace.position_bias(0, 1).any()
 
 
 def test_unsupported_architectures_are_refused(tmp_path):

@@ -183,8 +183,10 @@ def _position_sentence(f: Facts) -> str:
             "This model has no position embedding: instead its queries and keys are rotated by an angle that grows "
             "with the position (RoPE), so position enters at the next step."
         )
+    bias = f.terms is not None and f.terms.position_bias
     if f.absolute_positions:  # learned (BERT, GPT-2, like GPT-3's) or fixed sinusoids (Marian)
-        return "This model adds a position embedding to each token's embedding, as GPT-3 does."
+        also = " Each head also adds a relative position bias to its scores (MPNet)." if bias else ""
+        return "This model adds a position embedding to each token's embedding, as GPT-3 does." + also
     return (
         "This model has no position embedding: a bias added to each score, which depends on how far apart the query "
         "and the key are, carries position instead (T5's relative position bias)."
