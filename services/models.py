@@ -25,6 +25,8 @@ from attention_core import (
     load_model,
 )
 from attention_core.dtypes import DTYPES as ENGINE_DTYPES
+from attention_core.loading.gguf import SUPPORTED as GGUF_ARCHITECTURES
+from attention_core.loading.hf_adapters import supported_model_types
 from attention_core.loading.hub import looks_like_hub_id
 from attention_core.policy import check_model_request
 
@@ -158,6 +160,20 @@ ARCH_LABELS = {
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }
+
+
+def formats_help() -> str:
+    """What *Another model* reads, naming every architecture the engine has an adapter for (from its own tables,
+    so the list cannot fall behind them)."""
+    hf_types = ", ".join(f"`{t}`" for t in supported_model_types())
+    gguf_archs = ", ".join(f"`{a}`" for a in GGUF_ARCHITECTURES)
+    return (
+        f"A Hugging Face folder or hub id (config.json, tokenizer.json, safetensors) whose model_type is one of "
+        f"{hf_types}; or a GGUF file from llama.cpp or LM Studio, or a model in Ollama's store as "
+        f"`ollama:NAME[:TAG]`, whose architecture is one of {gguf_archs} (docs/gguf.md lists the quantisations). "
+        "A hub id downloads those files once (no code, no pickles); a local file or folder, and Ollama's store, "
+        "must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS)."
+    )
 
 
 def is_embedded(name: str) -> bool:

@@ -98,11 +98,7 @@ def draw_inputs() -> None:
             "Hub id, local folder, .gguf file or ollama:NAME",
             key=shell.MODEL_REQUEST,
             placeholder="openai-community/gpt2",
-            help="GPT-2, BERT/RoBERTa, Llama/SmolLM/Qwen2/Mistral and Marian models in Hugging Face format "
-            "(config.json, tokenizer.json, safetensors); a GGUF file from llama.cpp or LM Studio; or a model in "
-            "Ollama's store as `ollama:NAME[:TAG]` (docs/gguf.md lists the GGUF architectures and quantisations). "
-            "A hub id downloads those files once (no code, no pickles); a local file or folder, and Ollama's "
-            "store, must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS).",
+            help=models.formats_help(),
         )
         st.button("Load", key="model_load", on_click=_request_model, icon=":material/download:")
         linked = shell.pending_linked_model()

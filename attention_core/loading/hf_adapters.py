@@ -341,12 +341,21 @@ ADAPTERS: dict[str, Adapter] = {
 }
 
 
-def adapter_for(hf: dict) -> Adapter:
+def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_layernorm import ADAPTERS as LAYERNORM  # these import this module's helpers: imported
     from .hf_adapters_modern import ADAPTERS as MODERN  # here, not on top
     from .hf_adapters_t5 import ADAPTERS as T5
 
-    table = {**ADAPTERS, **MODERN, **LAYERNORM, **T5}
+    return {**ADAPTERS, **MODERN, **LAYERNORM, **T5}
+
+
+def supported_model_types() -> tuple[str, ...]:
+    """Every config.json model_type a Hugging Face folder may have, sorted."""
+    return tuple(sorted(_every_adapter()))
+
+
+def adapter_for(hf: dict) -> Adapter:
+    table = _every_adapter()
     kind = hf.get("model_type")
     if kind not in table:
         known = ", ".join(sorted(table))

@@ -189,3 +189,17 @@ def test_a_folder_named_in_markdown_is_shown_as_its_name(env) -> None:
     at.switch_page("app_pages/parameters.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("`![p](https:⁄⁄evil.example⁄p.png) *x*`: every parameter" in h.value for h in at.header)
+
+
+def test_the_boxs_help_names_every_architecture_the_engine_loads() -> None:
+    """The help under *Another model* listed "GPT-2, BERT/RoBERTa, Llama/SmolLM/Qwen2/Mistral and Marian" long after
+    T5, Gemma, Phi-3 and the rest loaded: it now comes from the adapters' own tables."""
+    from attention_core.loading.gguf import SUPPORTED as GGUF_ARCHITECTURES
+    from attention_core.loading.hf_adapters import supported_model_types
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    shown = at.text_input(key="model_request").help
+    assert len(supported_model_types()) >= 20 and len(GGUF_ARCHITECTURES) >= 11
+    for name in (*supported_model_types(), *GGUF_ARCHITECTURES):
+        assert f"`{name}`" in shown, name
