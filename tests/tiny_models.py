@@ -44,6 +44,21 @@ def wordpiece(vocab_size: int):
     return tok
 
 
+def _peaked_and_saved(hf, folder: Path, tokenizer, norms_too: bool = False):
+    """`hf` with std 0.3 matrices and biases (and, with `norms_too`, 1-D norm weights moved off their init, so a
+    wrong (1 + w) convention shows), saved as safetensors with `tokenizer`; returns it, in eval mode."""
+    hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+            elif norms_too and "norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()
+
+
 def save_tiny_marian(folder: Path, seed: int = 1):
     """A 2-layer encoder, 3-layer decoder Marian translation model with a byte-level tokenizer; returns it."""
     import transformers
@@ -74,15 +89,7 @@ def save_tiny_gpt2(folder: Path, seed: int = 0):
     cfg = transformers.GPT2Config(
         vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_positions=128, bos_token_id=0, eos_token_id=0
     )
-    hf = transformers.GPT2LMHeadModel(cfg)
-    hf.set_attn_implementation("eager")
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() == 2 or name.endswith("bias"):
-                p.normal_(0.0, 0.3)
-    hf.save_pretrained(folder, safe_serialization=True)
-    byte_bpe(300).save(str(Path(folder) / "tokenizer.json"))
-    return hf.eval()
+    return _peaked_and_saved(transformers.GPT2LMHeadModel(cfg), folder, byte_bpe(300))
 
 
 def _tiny_hf(kind: str):
@@ -147,17 +154,7 @@ def save_tiny(kind: str, folder: Path, seed: int = 0):
     with a byte-level tokenizer, saved as safetensors (std 0.3 weights, norm weights included, so a wrong norm
     convention shows); returns it."""
     torch.manual_seed(seed)
-    hf = _tiny_hf(kind)
-    hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() == 2 or name.endswith("bias"):
-                p.normal_(0.0, 0.3)
-            elif "norm" in name:  # 1-D norm weights: away from their init, so (1 + w) vs w would differ
-                p.add_(torch.randn_like(p) * 0.1)
-    hf.save_pretrained(folder, safe_serialization=True)
-    byte_bpe(300).save(str(Path(folder) / "tokenizer.json"))
-    return hf.eval()
+    return _peaked_and_saved(_tiny_hf(kind), folder, byte_bpe(300), norms_too=True)
 
 
 def save_tiny_mpnet(folder: Path, seed: int = 0):
@@ -170,15 +167,7 @@ def save_tiny_mpnet(folder: Path, seed: int = 0):
         vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
         max_position_embeddings=130, pad_token_id=1,
     )  # fmt: skip
-    hf = transformers.MPNetModel(cfg, add_pooling_layer=False)
-    hf.set_attn_implementation("eager")
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() == 2 or name.endswith("bias"):
-                p.normal_(0.0, 0.3)
-    hf.save_pretrained(folder, safe_serialization=True)
-    wordpiece(300).save(str(Path(folder) / "tokenizer.json"))
-    return hf.eval()
+    return _peaked_and_saved(transformers.MPNetModel(cfg, add_pooling_layer=False), folder, wordpiece(300))
 
 
 def sentencepiece_unigram(vocab_size: int):
