@@ -252,6 +252,13 @@ with full:
                 "mech_K",
             )
 
+    elif ctx.config.uses_rope:  # a NoPE layer (SmolLM3's every 4th) of a model whose other layers rotate
+        st.caption(
+            f"Layer {ctx.layer} of {ctx.model_title} rotates nothing (no RoPE), though its other "
+            "layers do: these q and k are what the scores below use, so this layer's scores see no position at "
+            "all, only what earlier layers wrote into the embeddings (and the causal mask)."
+        )
+
     # ── 3–6. scores → pattern ────────────────────────────────────────────────────────────────────────
     st.subheader("3 · Every query against every key: Q·Kᵀ")
     st.caption(orientation_caption(orient).split(". Each")[0] + "; the red frame is the entry picked above.")

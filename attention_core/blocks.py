@@ -72,12 +72,16 @@ def rope_tables(n: int, cfg: ModelConfig, device: torch.device, layer: int | Non
 
 
 def layer_ropes(n: int, cfg: ModelConfig, device: torch.device) -> list[Rope | None]:
-    """Each layer's RoPE tables for positions 0..n-1 (None without RoPE); layers with one rule share them."""
+    """Each layer's RoPE tables for positions 0..n-1 (None where the layer does not rotate: no RoPE in the model,
+    or a NoPE layer); layers with one rule share them."""
     if not cfg.uses_rope:
         return [None] * cfg.n_layers
     tables: dict[tuple, Rope] = {}
     out: list[Rope | None] = []
     for layer in range(cfg.n_layers):
+        if not cfg.rotates(layer):
+            out.append(None)
+            continue
         key = (float(cfg.rope_base(layer)), cfg.rope_divisors(layer))
         if key not in tables:
             tables[key] = rope_tables(n, cfg, device, layer)

@@ -13,7 +13,7 @@ class ModelConfig:
     name: str
     arch: Literal[
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
-        "olmo2", "neox", "phi", "stablelm", "starcoder2", "t5", "t5-decoder",
+        "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -61,6 +61,7 @@ class ModelConfig:
     rope_freq_divisors: tuple[float, ...] = ()
     rope_scaling: str | None = None  # what the divisors came from, in words ("llama3, factor 8"), for the sidebar
     rotary_dim: int | None = None  # partial rotary: only the first rotary_dim dims of a head rotate (Pythia)
+    rope_layers: tuple[bool, ...] = ()  # which layers rotate q and k; () = every one. SmolLM3: every 4th does not
     parallel_blocks: bool = False  # x + attn(ln_attn(x)) + mlp(ln_mlp(x)) (GPT-NeoX use_parallel_residual)
     shared_block_norm: bool = False  # parallel blocks with one norm, x + attn(ln_attn(x)) + mlp(ln_attn(x)) (Phi)
     # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
@@ -77,6 +78,7 @@ class ModelConfig:
         # JSON has no tuples: a config read back from the cache gives a list, which would not hash.
         object.__setattr__(self, "sliding_layers", tuple(bool(b) for b in self.sliding_layers))
         object.__setattr__(self, "rope_freq_divisors", tuple(float(d) for d in self.rope_freq_divisors))
+        object.__setattr__(self, "rope_layers", tuple(bool(b) for b in self.rope_layers))
 
     @property
     def has_lm_head(self) -> bool:
@@ -90,6 +92,10 @@ class ModelConfig:
         if not self.sliding_layers or self.sliding_layers[layer]:
             return self.sliding_window
         return None
+
+    def rotates(self, layer: int) -> bool:
+        """Whether `layer` rotates its queries and keys (RoPE); a NoPE layer's scores see no position at all."""
+        return self.uses_rope and (not self.rope_layers or self.rope_layers[layer])
 
     def rope_base(self, layer: int) -> float | None:
         """The RoPE base of `layer`: rope_theta_local on sliding-window layers where the model has one."""
@@ -139,6 +145,10 @@ class ModelConfig:
             )
         if self.rope_scaling is not None:
             out.append(f"RoPE scaling: {self.rope_scaling}")
+        plain = [i for i in range(self.n_layers) if self.uses_rope and not self.rotates(i)]
+        if plain:
+            out.append(f"no RoPE in {len(plain)} of {self.n_layers} layers ({_listed(plain)}): their scores see no "
+                       "position")
         if self.rotary_dim is not None and self.rotary_dim != self.d_head:
             out.append(f"RoPE on {self.rotary_dim} of {self.d_head} dimensions per head")
         if self.position_bias == "t5":
@@ -188,3 +198,9 @@ class ModelConfig:
         data = json.loads(text)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _listed(layers: list[int], most: int = 4) -> str:
+    """"layers 3, 7, 11, 15, …" (the first `most`)."""
+    shown = ", ".join(str(i) for i in layers[:most])
+    return ("layer " if len(layers) == 1 else "layers ") + shown + (", …" if len(layers) > most else "")

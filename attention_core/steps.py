@@ -40,7 +40,7 @@ class HeadSteps:
     arch: str
     norm: str  # "rms" or "layer"
     norm_position: str  # "pre": E is the normalised residual; "post": E is the residual itself
-    uses_rope: bool
+    uses_rope: bool  # whether this layer rotates q and k (False in a NoPE layer)
     has_bias: bool
     causal: bool
     tokens: list[str]
@@ -192,7 +192,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         arch=cfg.arch,
         norm=cfg.norm,
         norm_position=cfg.norm_position,
-        uses_rope=bool(cfg.uses_rope),
+        uses_rope=cfg.rotates(layer),  # this head's layer: a NoPE layer (SmolLM3) does not rotate
         has_bias=b_Q is not None,
         causal=bool(trace.causal),
         tokens=list(trace.tokens),
@@ -228,7 +228,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
 
 def rope_check(steps: HeadSteps, config: ModelConfig) -> float:
     """Largest |RoPE(q_pre) − q| over the head: shows the captured q really is the rotated E·W_Q."""
-    if not config.uses_rope:
+    if not config.rotates(steps.layer):
         return float(np.abs(steps.q_pre - steps.q).max())
     cos, sin = blocks.rope_tables(steps.n, config, torch.device("cpu"), steps.layer)
     q_pre = torch.from_numpy(steps.q_pre).float()[None]  # (1, n, d_head): apply_rope takes heads first

@@ -153,6 +153,7 @@ ARCH_LABELS = {
     "gemma3": "Gemma 3 decoder",
     "phi3": "Phi-3 decoder",
     "olmo2": "OLMo 2 decoder",
+    "smollm3": "SmolLM3 decoder",
     "neox": "GPT-NeoX decoder",
     "phi": "Phi decoder",
     "stablelm": "StableLM decoder",

@@ -116,6 +116,10 @@ def _tiny_hf(kind: str):
         return transformers.Gemma3ForCausalLM(cfg)
     if kind == "phi3":
         return transformers.Phi3ForCausalLM(transformers.Phi3Config(sliding_window=8, pad_token_id=0, **base))
+    if kind == "smollm3":  # every 2nd layer rotates nothing (NoPE; the real models: every 4th)
+        ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
+        cfg = transformers.SmolLM3Config(no_rope_layer_interval=2, **ids, **base)
+        return transformers.SmolLM3ForCausalLM(cfg)
     if kind == "olmo2":
         return transformers.Olmo2ForCausalLM(transformers.Olmo2Config(pad_token_id=0, **base))
     if kind == "neox":
@@ -150,9 +154,9 @@ def _tiny_hf_layernorm(kind: str, base: dict):
 
 
 def save_tiny(kind: str, folder: Path, seed: int = 0):
-    """A tiny random qwen3, gemma, gemma2, gemma3, phi3, olmo2, neox, phi, stablelm(_parallel) or starcoder2 decoder
-    with a byte-level tokenizer, saved as safetensors (std 0.3 weights, norm weights included, so a wrong norm
-    convention shows); returns it."""
+    """A tiny random qwen3, gemma, gemma2, gemma3, phi3, olmo2, smollm3, neox, phi, stablelm(_parallel) or starcoder2
+    decoder with a byte-level tokenizer, saved as safetensors (std 0.3 weights, norm weights included, so a wrong
+    norm convention shows); returns it."""
     torch.manual_seed(seed)
     return _peaked_and_saved(_tiny_hf(kind), folder, byte_bpe(300), norms_too=True)
 

@@ -138,6 +138,16 @@ def phi3_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "phi3")
 
 
+def smollm3_config(hf: dict, name: str) -> ModelConfig:
+    """SmolLM3: a Llama whose every no_rope_layer_interval-th layer (4) rotates nothing (NoPE): no_rope_layers
+    lists 1 for a layer with RoPE and 0 for one without, made from the interval where a config omits it."""
+    n_layers, every = int(hf["num_hidden_layers"]), int(hf.get("no_rope_layer_interval") or 4)
+    flags = hf.get("no_rope_layers") or [int((i + 1) % every != 0) for i in range(n_layers)]
+    if len(flags) != n_layers:
+        raise ModelLoadError(f"config.json lists no_rope_layers for {len(flags)} layers of {n_layers}.")
+    return _decoder(hf, name, "smollm3", rope_layers=tuple(bool(f) for f in flags))
+
+
 def olmo2_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("attention_bias"):
         raise ModelLoadError("OLMo 2 checkpoints with attention biases are not supported yet.")
@@ -292,5 +302,6 @@ ADAPTERS = {
     "gemma3_text": (gemma_config, gemma_weights),
     "phi3": (phi3_config, phi3_weights),
     "olmo2": (olmo2_config, olmo2_weights),
+    "smollm3": (smollm3_config, qwen3_weights),  # Llama's layout (q/k norms only where a checkpoint has them)
     "gpt_neox": (neox_config, neox_weights),
 }

@@ -166,3 +166,33 @@ def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_m
         said = " ".join(e.value for kind in ("caption", "markdown", "info") for e in at.get(kind))
         assert "no position embedding" not in said and "(T5)" not in said, page
         assert "position embedding" in said and "relative position bias" in said, page
+
+
+def test_inside_one_head_says_a_nope_layer_rotates_nothing(private_models) -> None:
+    """SmolLM3 skips RoPE in every 4th layer (the tiny one: every 2nd): there Inside one head draws no "after RoPE"
+    step and says why, the sidebar names those layers, and a layer with RoPE still draws its rotation."""
+    from tests.tiny_models import save_tiny
+
+    folder = private_models / "models" / "tiny-smollm3"
+    folder.mkdir(parents=True)
+    save_tiny("smollm3", folder)
+    for layer, rotates in ((1, False), (0, True)):
+        at = AppTest.from_file(APP, default_timeout=180)
+        at.query_params.update({"page": "inside_head", "text": TEXT, "layer": str(layer), "head": "0"})
+        at.run()
+        at.text_input(key="model_request").set_value(str(folder))
+        at = at.button(key="model_load").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.session_state["ctx"].layer == layer
+        said = " ".join(c.value for c in at.caption)
+        keys = [c.proto.id for c in at.get("plotly_chart")]
+        assert any("mech_Q" in k and "mech_Q_pre" not in k for k in keys) == rotates, keys
+        assert ("Layer 1 of `tiny-smollm3` rotates nothing (no RoPE)" in said) == (not rotates), said
+    assert "no RoPE in 1 of 2 layers (layer 1)" in " ".join(c.value for c in at.sidebar.caption)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "start", "text": TEXT, "step": "embeddings"})
+    at.run()
+    at.text_input(key="model_request").set_value(str(folder))
+    at = at.button(key="model_load").click().run()
+    said = " ".join(m.value for m in at.markdown)
+    assert "(RoPE) (1 of its 2 layers rotates nothing: their scores see no position)" in said, said

@@ -22,6 +22,7 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
+    "smollm3",
 ]
 
 
@@ -85,6 +86,7 @@ def test_declared_features(pair):
         "stablelm": dict(rotary_dim=4, parallel_blocks=False, norm="layer", attn_bias=True, gated_mlp=True),
         "stablelm_parallel": dict(rotary_dim=4, parallel_blocks=True, shared_block_norm=True, norm="layer"),
         "starcoder2": dict(sliding_window=8, norm="layer", attn_bias=True, mlp_bias=True, gated_mlp=False),
+        "smollm3": dict(rope_layers=(True, False), uses_rope=True),  # layer 1 is NoPE
     }[kind]
     for field, value in expected.items():
         assert getattr(cfg, field) == value, field

@@ -95,6 +95,7 @@ class Facts:
     n_pass_tokens: int = 0  # the tokens of the pass (the token cap's cut of the text; 0: n_tokens)
     attention_sublayers: int = 0  # ModelConfig.attention_sublayers (0: n_layers)
     terms: ScoreTerms | None = None  # what the scores are (viz.views.score_terms); None: q·k/√d_head
+    nope_layers: int = 0  # layers of a RoPE model that rotate nothing (SmolLM3's every 4th)
 
 
 class PageSetting(Protocol):
@@ -137,6 +138,7 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
         n_pass_tokens=int(n_pass_tokens),
         attention_sublayers=int(cfg.attention_sublayers),
         terms=score_terms(ctx),  # from its config, as every page names the score
+        nope_layers=sum(1 for i in range(cfg.n_layers) if cfg.uses_rope and not cfg.rotates(i)),
     )
 
 
@@ -179,9 +181,11 @@ def _scale_words(f: Facts) -> str:
 
 def _position_sentence(f: Facts) -> str:
     if f.uses_rope:
+        verb = "rotates" if f.nope_layers == 1 else "rotate"
+        nope = f" ({f.nope_layers} of its {f.n_layers} layers {verb} nothing: their scores see no position)"
         return (
             "This model has no position embedding: instead its queries and keys are rotated by an angle that grows "
-            "with the position (RoPE), so position enters at the next step."
+            f"with the position (RoPE){nope if f.nope_layers else ''}, so position enters at the next step."
         )
     bias = f.terms is not None and f.terms.position_bias
     if f.absolute_positions:  # learned (BERT, GPT-2, like GPT-3's) or fixed sinusoids (Marian)
