@@ -110,10 +110,20 @@ def gemma1_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
+# What transformers' Gemma3TextConfig assumes for a field the checkpoint leaves out: Gemma 3 4B's own config.json
+# names only its sizes and RoPE scaling (its heads, head size and vocabulary are these).
+GEMMA3_TEXT_DEFAULTS = dict(
+    vocab_size=262_208, num_attention_heads=8, num_key_value_heads=4, head_dim=256, query_pre_attn_scalar=256,
+    hidden_activation="gelu_pytorch_tanh", max_position_embeddings=131_072, rms_norm_eps=1e-6, sliding_window=4096,
+)  # fmt: skip
+
+
 def gemma_config(hf: dict, name: str) -> ModelConfig:
     """Gemma 2 and Gemma 3 (text): sandwich norms, √d_model embedding scale, query_pre_attn_scalar, and
     Gemma 2's soft-caps (Gemma 3 replaces them with q/k norms and a separate RoPE base on sliding layers)."""
     gemma3 = hf.get("model_type") in ("gemma3_text", "gemma3")
+    if gemma3:
+        hf = {**hf, **{key: value for key, value in GEMMA3_TEXT_DEFAULTS.items() if hf.get(key) is None}}
     if not hf.get("layer_types"):  # configs saved before transformers listed layer types: the models' own rule
         period = int(hf.get("sliding_window_pattern") or 6) if gemma3 else 2
         n_layers = int(hf["num_hidden_layers"])
@@ -132,6 +142,16 @@ def gemma_config(hf: dict, name: str) -> ModelConfig:
             else float(hf.get("rope_local_base_freq", 10000.0)),
         )  # fmt: skip
     return _decoder(hf, name, "gemma3" if gemma3 else "gemma2", **features)
+
+
+def gemma3_multimodal_config(hf: dict, name: str) -> ModelConfig:
+    """Gemma 3 4B, 12B, 27B (Gemma3ForConditionalGeneration): the language model, from text_config; the vision
+    tower and its projector are not read (a text has no image tokens)."""
+    text = {**(hf.get("text_config") or {}), "model_type": "gemma3_text"}
+    for key in ("eos_token_id", "tie_word_embeddings", "_name_or_path"):  # said at the top level, if anywhere
+        if text.get(key) is None and hf.get(key) is not None:
+            text[key] = hf[key]
+    return gemma_config(text, name)
 
 
 def phi3_config(hf: dict, name: str) -> ModelConfig:
@@ -219,7 +239,7 @@ def gemma1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 def gemma_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """Gemma 2/3: every RMSNorm weight + 1 (Gemma's norms multiply by 1 + w)."""
-    r = _Reader(sd, ("model.language_model.", "model."))
+    r = _Reader(sd, ("language_model.model.", "model.language_model.", "model."))  # a multimodal one's, or not
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight") + 1.0}
     norms = (
         ("ln_attn", "input_layernorm"), ("ln_attn_out", "post_attention_layernorm"),
@@ -231,7 +251,7 @@ def gemma_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         for ours, theirs in norms:
             w[f"{dst}{ours}.w"] = r.get(f"{src}{theirs}.weight") + 1.0
         _gated(w, r, src, dst)
-    _unembed(w, sd, cfg)
+    _unembed(w, sd, cfg, "language_model.lm_head.weight" if "language_model.lm_head.weight" in sd else "lm_head.weight")
     return w
 
 
@@ -300,6 +320,7 @@ ADAPTERS = {
     "gemma": (gemma1_config, gemma1_weights),
     "gemma2": (gemma_config, gemma_weights),
     "gemma3_text": (gemma_config, gemma_weights),
+    "gemma3": (gemma3_multimodal_config, gemma_weights),  # the language model of Gemma3ForConditionalGeneration
     "phi3": (phi3_config, phi3_weights),
     "olmo2": (olmo2_config, olmo2_weights),
     "smollm3": (smollm3_config, qwen3_weights),  # Llama's layout (q/k norms only where a checkpoint has them)

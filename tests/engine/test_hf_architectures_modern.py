@@ -13,7 +13,7 @@ import torch
 
 from attention_core import blocks, load_model
 from attention_core import model as fwd
-from tests.tiny_models import save_tiny
+from tests.tiny_models import byte_bpe, save_tiny
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
@@ -193,3 +193,59 @@ def test_the_declared_scale_is_named_only_when_it_is_not_one_over_root_d_head():
               layer_types=["sliding_attention", "sliding_attention"])  # fmt: skip
     said = " ".join(gemma_config(g3, "g3").features())
     assert "elsewhere" not in said and "RoPE base 10000" in said
+
+
+def test_gemma3s_multimodal_checkpoint_runs_its_language_model(tmp_path, monkeypatch):
+    """Gemma 3 4B/12B/27B are Gemma3ForConditionalGeneration (model_type "gemma3", the text model under
+    text_config, its weights under language_model.model.): we load the language model and match transformers
+    on a text, which has no image tokens, so the vision tower never runs."""
+    t = transformers
+    torch.manual_seed(0)
+    text = t.Gemma3TextConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=24, sliding_window=8, sliding_window_pattern=2,
+        max_position_embeddings=128,
+    )  # fmt: skip
+    vision = t.SiglipVisionConfig(
+        hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2, image_size=28, patch_size=14
+    )
+    config = t.Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=4, image_token_index=299,
+                            boi_token_index=297, eoi_token_index=298)  # fmt: skip
+    hf = t.Gemma3ForConditionalGeneration(config)
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.3)
+            elif "norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(tmp_path, safe_serialization=True)
+    byte_bpe(300).save(str(tmp_path / "tokenizer.json"))
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(tmp_path), device="cpu")
+    assert ours.config.arch == "gemma3" and [ours.config.window(i) for i in range(3)] == [8, None, 8]
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf.eval()(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(3):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+
+
+def test_a_gemma3_config_that_names_only_its_sizes_takes_transformers_defaults():
+    """Gemma 3 4B's config.json gives text_config only its sizes, window and RoPE scaling: the heads (8 of 256
+    dimensions, 4 key/value heads), the vocabulary and the activation are Gemma3TextConfig's defaults."""
+    from attention_core.loading.hf_adapters_modern import gemma3_multimodal_config
+
+    hf = dict(
+        model_type="gemma3", eos_token_id=[1, 106],
+        text_config=dict(hidden_size=2560, intermediate_size=10240, model_type="gemma3_text", num_hidden_layers=34,
+                         rope_scaling=dict(factor=8.0, rope_type="linear"), sliding_window=1024),
+    )  # fmt: skip
+    cfg = gemma3_multimodal_config(hf, "gemma-3-4b-it")
+    assert (cfg.n_heads, cfg.n_kv_heads, cfg.d_head, cfg.d_vocab, cfg.n_ctx) == (8, 4, 256, 262_208, 131_072)
+    assert cfg.act == "gelu_tanh" and cfg.attn_scale == 256**-0.5 and cfg.eos_token_id == 1 and cfg.tie_embeddings
+    assert [cfg.window(i) for i in range(6)] == [1024] * 5 + [None]  # five sliding layers, then a global one
+    assert cfg.rope_divisors(5) == (8.0,) * 128 and cfg.rope_divisors(0) == ()  # linear scaling on global layers
+    assert (cfg.rope_base(5), cfg.rope_base(0)) == (1_000_000.0, 10_000.0)
