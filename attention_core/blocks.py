@@ -158,7 +158,16 @@ def activation(x: torch.Tensor, act: str) -> torch.Tensor:
 
 
 def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
+    """The layer's MLP on x (..., n, d_model): one feed-forward network, or a mixture of experts where the layer
+    has a router (Mixtral, Qwen3-MoE)."""
     p = f"blocks.{layer}.mlp."
+    if p + "router.W" in w:
+        return mixture_of_experts(x, w, p, cfg)
+    return feed_forward(x, w, p, cfg)
+
+
+def feed_forward(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch.Tensor:
+    """One feed-forward network, its weights under the prefix `p`: gated (SwiGLU, GeGLU) or plain."""
     if cfg.gated_mlp:  # SwiGLU (silu) or GeGLU (gelu_tanh, Gemma)
         if p + "W_gate_in" in w:  # one matrix product instead of two (see fast_weights)
             gate, up = linear(x, w[p + "W_gate_in"], None).split(cfg.d_mlp, -1)  # (..., n, d_mlp) each
@@ -167,6 +176,24 @@ def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tens
         return linear(activation(gate, cfg.act) * up, w[p + "W_out"], None)  # (..., n, d_model)
     hidden = activation(linear(x, w[p + "W_in"], w.get(p + "b_in")), cfg.act)  # (..., n, d_mlp)
     return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
+
+
+def mixture_of_experts(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch.Tensor:
+    """Each token's MLP output is a weighted sum of its experts_per_token experts: those the router's softmax
+    (router.W: d_model → n_experts) rates highest, weighted by their probabilities (renormalised over the chosen
+    ones where the model does: moe_renormalize). Experts are feed-forward networks under experts.{e}."""
+    flat = x.reshape(-1, x.shape[-1])  # (m, d_model)
+    probs = torch.softmax(linear(flat, w[p + "router.W"], None).float(), dim=-1)  # (m, n_experts)
+    top, chosen = probs.topk(cfg.experts_per_token, dim=-1)  # (m, k) each
+    if cfg.moe_renormalize:
+        top = top / top.sum(-1, keepdim=True)
+    out = torch.zeros_like(flat)
+    for expert in range(cfg.n_experts):
+        rows, slot = (chosen == expert).nonzero(as_tuple=True)  # the tokens that chose it, and in which place
+        if rows.numel():
+            part = feed_forward(flat[rows], w, f"{p}experts.{expert}.", cfg)  # (r, d_model)
+            out.index_add_(0, rows, part * top[rows, slot, None].to(flat.dtype))
+    return out.reshape(x.shape)
 
 
 # ── the residual stream around the sublayers ──────────────────────────────────────────────────────

@@ -13,7 +13,7 @@ class ModelConfig:
     name: str
     arch: Literal[
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
-        "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "t5", "t5-decoder",
+        "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen3_moe", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -63,6 +63,9 @@ class ModelConfig:
     rotary_dim: int | None = None  # partial rotary: only the first rotary_dim dims of a head rotate (Pythia)
     rope_layers: tuple[bool, ...] = ()  # which layers rotate q and k; () = every one. SmolLM3: every 4th does not
     parallel_blocks: bool = False  # x + attn(ln_attn(x)) + mlp(ln_mlp(x)) (GPT-NeoX use_parallel_residual)
+    n_experts: int = 0  # a mixture of experts in each layer with a router (Mixtral, Qwen3-MoE); 0 = none
+    experts_per_token: int = 0  # how many experts each token's MLP output sums
+    moe_renormalize: bool = True  # the chosen experts' probabilities renormalised to sum to 1 (Mixtral)
     shared_block_norm: bool = False  # parallel blocks with one norm, x + attn(ln_attn(x)) + mlp(ln_attn(x)) (Phi)
     # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
     # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
@@ -157,6 +160,8 @@ class ModelConfig:
                 kind = "bidirectional in the encoder, causal in the decoder"
             out.append(f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
                        f"tokens; {kind})")
+        if self.n_experts:  # the MLP's, not attention's: said so the sidebar names every way the model differs
+            out.append(f"a mixture of {self.n_experts} experts in the MLP, {self.experts_per_token} per token")
         if self.parallel_blocks:
             out.append("attention and MLP in parallel" + (", from one norm" if self.shared_block_norm else ""))
         if self.norm_position in ("sandwich", "post_sublayer"):

@@ -154,6 +154,8 @@ ARCH_LABELS = {
     "phi3": "Phi-3 decoder",
     "olmo2": "OLMo 2 decoder",
     "smollm3": "SmolLM3 decoder",
+    "mixtral": "Mixtral decoder (mixture of experts)",
+    "qwen3_moe": "Qwen3-MoE decoder (mixture of experts)",
     "neox": "GPT-NeoX decoder",
     "phi": "Phi decoder",
     "stablelm": "StableLM decoder",

@@ -50,7 +50,7 @@ def _peaked_and_saved(hf, folder: Path, tokenizer, norms_too: bool = False):
     hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
     with torch.no_grad():
         for name, p in hf.named_parameters():
-            if p.dim() == 2 or name.endswith("bias"):
+            if p.dim() >= 2 or name.endswith("bias"):  # 3-D: a MoE layer's experts, fused as transformers holds them
                 p.normal_(0.0, 0.3)
             elif norms_too and "norm" in name:
                 p.add_(torch.randn_like(p) * 0.1)
@@ -120,6 +120,15 @@ def _tiny_hf(kind: str):
         ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
         cfg = transformers.SmolLM3Config(no_rope_layer_interval=2, **ids, **base)
         return transformers.SmolLM3ForCausalLM(cfg)
+    if kind == "mixtral":  # 4 experts, 2 per token, renormalised
+        cfg = transformers.MixtralConfig(num_local_experts=4, num_experts_per_tok=2, **base)
+        return transformers.MixtralForCausalLM(cfg)
+    if kind == "qwen3_moe":  # layer 0 dense (mlp_only_layers), layer 1 of 4 experts, 2 per token, not renormalised
+        cfg = transformers.Qwen3MoeConfig(
+            head_dim=16, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48, norm_topk_prob=False,
+            mlp_only_layers=[0], **base,
+        )  # fmt: skip
+        return transformers.Qwen3MoeForCausalLM(cfg)
     if kind == "olmo2":
         return transformers.Olmo2ForCausalLM(transformers.Olmo2Config(pad_token_id=0, **base))
     if kind == "neox":
@@ -154,9 +163,9 @@ def _tiny_hf_layernorm(kind: str, base: dict):
 
 
 def save_tiny(kind: str, folder: Path, seed: int = 0):
-    """A tiny random qwen3, gemma, gemma2, gemma3, phi3, olmo2, smollm3, neox, phi, stablelm(_parallel) or starcoder2
-    decoder with a byte-level tokenizer, saved as safetensors (std 0.3 weights, norm weights included, so a wrong
-    norm convention shows); returns it."""
+    """A tiny random decoder of a kind `_tiny_hf` or `_tiny_hf_layernorm` builds (qwen3, qwen3_moe, mixtral, gemma,
+    gemma2, gemma3, phi3, olmo2, smollm3, neox, phi, stablelm(_parallel), starcoder2) with a byte-level tokenizer,
+    saved as safetensors (std 0.3 weights, norm weights included, so a wrong norm convention shows); returns it."""
     torch.manual_seed(seed)
     return _peaked_and_saved(_tiny_hf(kind), folder, byte_bpe(300), norms_too=True)
 

@@ -344,9 +344,10 @@ ADAPTERS: dict[str, Adapter] = {
 def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_layernorm import ADAPTERS as LAYERNORM  # these import this module's helpers: imported
     from .hf_adapters_modern import ADAPTERS as MODERN  # here, not on top
+    from .hf_adapters_moe import ADAPTERS as MOE
     from .hf_adapters_t5 import ADAPTERS as T5
 
-    return {**ADAPTERS, **MODERN, **LAYERNORM, **T5}
+    return {**ADAPTERS, **MODERN, **LAYERNORM, **MOE, **T5}
 
 
 def supported_model_types() -> tuple[str, ...]:

@@ -125,13 +125,14 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("phi", ("attention and MLP in parallel, from one norm", "RoPE on 8 of 16 dimensions per head")),
         ("starcoder2", ("sliding window of 8 tokens",)),
         ("mpnet", ("relative position bias, beside q·k (32 buckets to 128 tokens; bidirectional)",)),
+        ("qwen3_moe", ("a mixture of 4 experts in the MLP, 2 per token",)),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:
     """Phi (one LayerNorm feeding attention and MLP side by side, partial rotary, a bias on the unembedding),
-    StarCoder2 (biases everywhere, a window on every layer) and MPNet (an encoder with learned positions and a
-    relative position bias), loaded through *Another model*: every page draws without an error, and the sidebar
-    names what their attention and blocks do."""
+    StarCoder2 (biases everywhere, a window on every layer), MPNet (an encoder with learned positions and a
+    relative position bias) and Qwen3-MoE (a mixture of experts after a dense layer), loaded through *Another
+    model*: every page draws without an error, and the sidebar names what their attention and blocks do."""
     from app_pages.registry import PAGES
     from tests.tiny_models import save_tiny, save_tiny_mpnet
 

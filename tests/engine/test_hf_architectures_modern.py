@@ -22,7 +22,7 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
-    "smollm3",
+    "smollm3", "mixtral", "qwen3_moe",
 ]
 
 
@@ -87,6 +87,8 @@ def test_declared_features(pair):
         "stablelm_parallel": dict(rotary_dim=4, parallel_blocks=True, shared_block_norm=True, norm="layer"),
         "starcoder2": dict(sliding_window=8, norm="layer", attn_bias=True, mlp_bias=True, gated_mlp=False),
         "smollm3": dict(rope_layers=(True, False), uses_rope=True),  # layer 1 is NoPE
+        "mixtral": dict(n_experts=4, experts_per_token=2, moe_renormalize=True),
+        "qwen3_moe": dict(n_experts=4, experts_per_token=2, moe_renormalize=False, qk_norm="head"),
     }[kind]
     for field, value in expected.items():
         assert getattr(cfg, field) == value, field

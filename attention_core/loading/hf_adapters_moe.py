@@ -1,0 +1,77 @@
+"""Hugging Face adapters for decoders whose MLP is a mixture of experts: Mixtral and Qwen3-MoE.
+
+Attention is a Llama's (Qwen3-MoE: with per-head q/k RMSNorms); each MoE layer's router (gate, [n_experts,
+d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated MLP under mlp.experts.{e}.
+(blocks.mixture_of_experts). Checkpoints keep one tensor per expert (transformers fuses them when it loads).
+- Mixtral: every layer is MoE; the chosen experts' probabilities are renormalised; experts' w1, w3, w2 are
+  gate, up and down.
+- Qwen3-MoE: layers listed in mlp_only_layers, and all but every decoder_sparse_step-th, keep a dense MLP
+  (intermediate_size); experts are moe_intermediate_size wide; norm_topk_prob says whether to renormalise.
+Qwen2-MoE's shared expert is not supported yet: refused.
+"""
+
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import StateDict, _Reader
+from .hf_adapters_modern import _attn, _decoder, _gated, _unembed
+
+
+def _experts_count(hf: dict) -> int:
+    """The experts per MoE layer: num_local_experts (Mixtral; Qwen3-MoE as transformers 5 saves it) or
+    num_experts (Qwen3-MoE's own config.json)."""
+    count = hf.get("num_local_experts") or hf.get("num_experts")
+    if not count:
+        raise ModelLoadError("config.json names no number of experts (num_local_experts or num_experts).")
+    return int(count)
+
+
+def mixtral_config(hf: dict, name: str) -> ModelConfig:
+    return _decoder(
+        hf, name, "mixtral", n_experts=_experts_count(hf), experts_per_token=int(hf["num_experts_per_tok"]),
+        moe_renormalize=True,
+    )  # fmt: skip
+
+
+def qwen3_moe_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("attention_bias"):
+        raise ModelLoadError("Qwen3-MoE checkpoints with attention biases are not supported yet.")
+    return _decoder(
+        hf, name, "qwen3_moe", qk_norm="head", n_experts=_experts_count(hf),
+        experts_per_token=int(hf["num_experts_per_tok"]), moe_renormalize=bool(hf.get("norm_topk_prob", False)),
+    )  # fmt: skip
+
+
+def _experts(w: StateDict, r: _Reader, moe: str, dst: str, n: int, names: tuple[str, str, str]) -> None:
+    """The router and n gated experts under the checkpoint's prefix `moe`; names: each expert's gate, up and
+    down."""
+    w[dst + "mlp.router.W"] = r.linear(moe + "gate.weight")  # [d_model, n_experts]
+    for e in range(n):
+        for ours, theirs in zip(("W_gate", "W_in", "W_out"), names, strict=True):
+            w[f"{dst}mlp.experts.{e}.{ours}"] = r.linear(f"{moe}experts.{e}.{theirs}.weight")
+
+
+def moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    mixtral = cfg.arch == "mixtral"
+    names = ("w1", "w3", "w2") if mixtral else ("gate_proj", "up_proj", "down_proj")
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst)
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
+        moe = src + ("block_sparse_moe." if mixtral else "mlp.")
+        if r.has(moe + "gate.weight"):
+            _experts(w, r, moe, dst, cfg.n_experts, names)
+        else:  # a dense layer of a Qwen3-MoE (mlp_only_layers, decoder_sparse_step)
+            _gated(w, r, src, dst)
+    _unembed(w, sd, cfg)
+    return w
+
+
+ADAPTERS = {
+    "mixtral": (mixtral_config, moe_weights),
+    "qwen3_moe": (qwen3_moe_config, moe_weights),
+}
