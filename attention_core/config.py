@@ -123,7 +123,8 @@ class ModelConfig:
         return abs(self.scale * self.d_head**0.5 - 1.0) > 1e-6
 
     def features(self) -> list[str]:
-        """Plain words for each declared attention feature this model uses (the sidebar shows them)."""
+        """Plain words for each declared feature of its layers (attention, norms, MLP) this model uses (the sidebar
+        shows them)."""
         out = []
         if self.sliding_window is not None:
             n = sum(self.window(i) is not None for i in range(self.n_layers))

@@ -216,6 +216,6 @@ def draw_view_controls(model: models.Model) -> None:
         + f", d_head = {cfg.d_head}, "
         f"running on {models.DEVICE_LABELS.get(model.device.type, str(model.device))}."
     )
-    features = cfg.features()  # what this model's attention adds to plain causal softmax (config.py)
+    features = cfg.features()  # what its layers add to plain causal softmax attention and an MLP (config.py)
     if features:
-        st.caption("Its attention uses: " + "; ".join(features) + ".")
+        st.caption("Its layers use: " + "; ".join(features) + ".")
