@@ -27,19 +27,25 @@ def _experts_count(hf: dict) -> int:
     return int(count)
 
 
+def _per_token(hf: dict, n_experts: int) -> int:
+    k = int(hf["num_experts_per_tok"])
+    if not 0 < k <= n_experts:
+        raise ModelLoadError(f"config.json has each token use {k} of {n_experts} experts; it must be 1 to {n_experts}.")
+    return k
+
+
 def mixtral_config(hf: dict, name: str) -> ModelConfig:
-    return _decoder(
-        hf, name, "mixtral", n_experts=_experts_count(hf), experts_per_token=int(hf["num_experts_per_tok"]),
-        moe_renormalize=True,
-    )  # fmt: skip
+    n = _experts_count(hf)
+    return _decoder(hf, name, "mixtral", n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=True)
 
 
 def qwen3_moe_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("attention_bias"):
         raise ModelLoadError("Qwen3-MoE checkpoints with attention biases are not supported yet.")
+    n = _experts_count(hf)
     return _decoder(
-        hf, name, "qwen3_moe", qk_norm="head", n_experts=_experts_count(hf),
-        experts_per_token=int(hf["num_experts_per_tok"]), moe_renormalize=bool(hf.get("norm_topk_prob", False)),
+        hf, name, "qwen3_moe", qk_norm="head", n_experts=n, experts_per_token=_per_token(hf, n),
+        moe_renormalize=bool(hf.get("norm_topk_prob", False)),
     )  # fmt: skip
 
 

@@ -251,3 +251,16 @@ def test_a_gemma3_config_that_names_only_its_sizes_takes_transformers_defaults()
     assert [cfg.window(i) for i in range(6)] == [1024] * 5 + [None]  # five sliding layers, then a global one
     assert cfg.rope_divisors(5) == (8.0,) * 128 and cfg.rope_divisors(0) == ()  # linear scaling on global layers
     assert (cfg.rope_base(5), cfg.rope_base(0)) == (1_000_000.0, 10_000.0)
+
+
+@pytest.mark.parametrize("per_token", [0, 5])
+def test_a_mixture_whose_tokens_use_no_expert_or_more_than_it_has_is_refused(per_token):
+    from attention_core import ModelLoadError
+    from attention_core.loading.hf_adapters_moe import mixtral_config
+
+    hf = dict(
+        model_type="mixtral", hidden_size=64, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=2,
+        intermediate_size=96, vocab_size=300, num_local_experts=4, num_experts_per_tok=per_token,
+    )  # fmt: skip
+    with pytest.raises(ModelLoadError, match=f"use {per_token} of 4 experts"):
+        mixtral_config(hf, "m")
