@@ -156,6 +156,7 @@ ARCH_LABELS = {
     "smollm3": "SmolLM3 decoder",
     "mixtral": "Mixtral decoder (mixture of experts)",
     "qwen3_moe": "Qwen3-MoE decoder (mixture of experts)",
+    "olmoe": "OLMoE decoder (mixture of experts)",
     "neox": "GPT-NeoX decoder",
     "phi": "Phi decoder",
     "stablelm": "StableLM decoder",

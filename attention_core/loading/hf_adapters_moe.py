@@ -1,4 +1,4 @@
-"""Hugging Face adapters for decoders whose MLP is a mixture of experts: Mixtral and Qwen3-MoE.
+"""Hugging Face adapters for decoders whose MLP is a mixture of experts: Mixtral, Qwen3-MoE and OLMoE.
 
 Attention is a Llama's (Qwen3-MoE: with per-head q/k RMSNorms); each MoE layer's router (gate, [n_experts,
 d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated MLP under mlp.experts.{e}.
@@ -7,6 +7,7 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
   gate, up and down.
 - Qwen3-MoE: layers listed in mlp_only_layers, and all but every decoder_sparse_step-th, keep a dense MLP
   (intermediate_size); experts are moe_intermediate_size wide; norm_topk_prob says whether to renormalise.
+- OLMoE: every layer is MoE; an RMSNorm over the whole query (key) projection, as OLMo 2's; clip_qkv refused.
 Qwen2-MoE's shared expert is not supported yet: refused.
 """
 
@@ -49,6 +50,16 @@ def qwen3_moe_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
+def olmoe_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("clip_qkv") is not None:
+        raise ModelLoadError("OLMoE checkpoints that clip q, k and v (clip_qkv) are not supported yet.")
+    n = _experts_count(hf)
+    return _decoder(
+        hf, name, "olmoe", qk_norm="full", n_experts=n, experts_per_token=_per_token(hf, n),
+        moe_renormalize=bool(hf.get("norm_topk_prob", False)),
+    )  # fmt: skip
+
+
 def _experts(w: StateDict, r: _Reader, moe: str, dst: str, n: int, names: tuple[str, str, str]) -> None:
     """The router and n gated experts under the checkpoint's prefix `moe`; names: each expert's gate, up and
     down."""
@@ -80,4 +91,5 @@ def moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 ADAPTERS = {
     "mixtral": (mixtral_config, moe_weights),
     "qwen3_moe": (qwen3_moe_config, moe_weights),
+    "olmoe": (olmoe_config, moe_weights),
 }
