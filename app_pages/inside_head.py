@@ -25,7 +25,8 @@ from viz.views.head_window import (
 )
 from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
-from viz.views.score_terms import position_bias_lead, score_stages, steps_terms
+from viz.views.position_words import nope_caption, position_bias_lead, rope_caption
+from viz.views.score_terms import score_stages, steps_terms
 
 st.title("Inside one head, step by step")
 ctx = require_trace()
@@ -226,16 +227,7 @@ with full:
             "mech_K_pre",
         )
     if s.uses_rope:
-        rotary = ctx.config.rotary_dim or d  # partial rotary (GPT-NeoX, Pythia): only the first rotary_dim dims turn
-        rest = (
-            f"; only dimensions 0–{rotary - 1} rotate, the other {d - rotary} keep their values" if rotary < d else ""
-        )
-        st.caption(
-            f"RoPE: {ctx.model_title} has no position embedding; instead each query and key is rotated by an angle "
-            f"proportional to its position (pairs of dimensions i and i + {rotary // 2} for i < {rotary // 2}, each "
-            f"at its own frequency{rest}). So q_i·k_j depends on how far apart i and j are. The scores below use "
-            "these rotated q and k, exactly as the model (and trace.scores) does."
-        )
+        st.caption(rope_caption(ctx.model_title, d, ctx.config.rotary_dim or d))
         c1, c2 = st.columns(2)
         with c1:
             show_chart(
@@ -253,11 +245,7 @@ with full:
             )
 
     elif ctx.config.uses_rope:  # a NoPE layer (SmolLM3's every 4th) of a model whose other layers rotate
-        st.caption(
-            f"Layer {ctx.layer} of {ctx.model_title} rotates nothing (no RoPE), though its other "
-            "layers do: these q and k are what the scores below use, so this layer's scores see no position at "
-            "all, only what earlier layers wrote into the embeddings (and the causal mask)."
-        )
+        st.caption(nope_caption(ctx.model_title, ctx.layer))
 
     # ── 3–6. scores → pattern ────────────────────────────────────────────────────────────────────────
     st.subheader("3 · Every query against every key: Q·Kᵀ")

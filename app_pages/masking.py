@@ -27,7 +27,8 @@ from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
 from viz.views.export import export_basename
 from viz.views.mask_parts import mask_parts
 from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
-from viz.views.score_terms import position_bias_lead, score_terms
+from viz.views.position_words import position_bias_lead
+from viz.views.score_terms import score_terms
 
 ctx = require_trace()
 trace = ctx.trace

@@ -16,6 +16,7 @@ import numpy as np
 
 from viz.labels import counted
 from viz.views.chapter_notes import kv_sharing, own_matrices
+from viz.views.position_words import position_sentence
 from viz.views.score_terms import ScoreTerms, score_terms
 
 # The model a learner can load for a real cross-attention (a Marian encoder-decoder, English → French).
@@ -179,24 +180,6 @@ def _scale_words(f: Facts) -> str:
     )
 
 
-def _position_sentence(f: Facts) -> str:
-    if f.uses_rope:
-        verb = "rotates" if f.nope_layers == 1 else "rotate"
-        nope = f" ({f.nope_layers} of its {f.n_layers} layers {verb} nothing: their scores see no position)"
-        return (
-            "This model has no position embedding: instead its queries and keys are rotated by an angle that grows "
-            f"with the position (RoPE){nope if f.nope_layers else ''}, so position enters at the next step."
-        )
-    bias = f.terms is not None and f.terms.position_bias
-    if f.absolute_positions:  # learned (BERT, GPT-2, like GPT-3's) or fixed sinusoids (Marian)
-        also = " Each head also adds a relative position bias to its scores (MPNet)." if bias else ""
-        return "This model adds a position embedding to each token's embedding, as GPT-3 does." + also
-    return (
-        "This model has no position embedding: a bias added to each score, which depends on how far apart the query "
-        "and the key are, carries position instead (T5's relative position bias)."
-    )
-
-
 def _masking_text(f: Facts) -> str:
     if f.model_causal:
         return (
@@ -252,6 +235,8 @@ def step_text(slug: str, f: Facts) -> str:
 def _one_head_texts(f: Facts) -> dict[str, str]:
     """Tokens to Δe: what one head does."""
     lh = f"layer {f.layer}, head {f.head} (pick them in the sidebar)"
+    bias = f.terms is not None and f.terms.position_bias
+    positions = position_sentence(f.uses_rope, f.absolute_positions, bias, f.nope_layers, f.n_layers)
     return {
         "tokens": (
             f"The model never sees words. The text is cut into **tokens** (words, pieces of words, punctuation), "
@@ -265,7 +250,7 @@ def _one_head_texts(f: Facts) -> dict[str, str]:
         "embeddings": (
             f"Each token starts as its **embedding**: a vector of d_model = **{f.d_model}** numbers looked up for "
             f"that token (GPT-3: 12,288). Directions in this space carry meaning, but this first embedding knows "
-            f"nothing of the context. {_position_sentence(f)} Below: the embeddings as the first attention "
+            f"nothing of the context. {positions} Below: the embeddings as the first attention "
             "block reads them, one row per token."
         ),
         "query-key": (

@@ -136,16 +136,3 @@ def score_stages(terms: ScoreTerms) -> list[Stage]:
         stages += [Stage("position_bias", "position bias"), Stage("before_mask", terms.bias_step())]
     return stages + [Stage("masked", "masked scores", "scores"), Stage("pattern", "softmax: the pattern A", "weight")]
 
-
-def position_bias_lead(absolute_positions: bool) -> str:
-    """The start of the sentence saying where a model with a relative position bias gets position: from the bias
-    alone (T5), or from the bias beside a position embedding (MPNet). It goes on with how the bias is looked up."""
-    if absolute_positions:
-        return (
-            "Besides the position embedding added to each token's embedding, every head of this model adds a "
-            "learned number to each score"
-        )
-    return (
-        "This model (T5) has no position embeddings and no RoPE. Instead every head adds a learned number to each "
-        "score"
-    )

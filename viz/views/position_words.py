@@ -1,0 +1,61 @@
+"""How each model gets a token's position, in words: RoPE (in all but its NoPE layers), a position embedding, a
+relative position bias (T5), or both of the last two (MPNet). The pages' captions and Start here's sentence come
+from here, so none says "no position embeddings" of a model that has them.
+"""
+
+from __future__ import annotations
+
+
+def position_bias_lead(absolute_positions: bool) -> str:
+    """The start of the sentence saying where a model with a relative position bias gets position: from the bias
+    alone (T5), or from the bias beside a position embedding (MPNet). It goes on with how the bias is looked up."""
+    if absolute_positions:
+        return (
+            "Besides the position embedding added to each token's embedding, every head of this model adds a "
+            "learned number to each score"
+        )
+    return (
+        "This model (T5) has no position embeddings and no RoPE. Instead every head adds a learned number to each "
+        "score"
+    )
+
+
+def position_sentence(uses_rope: bool, absolute_positions: bool, position_bias: bool, nope: int, n_layers: int) -> str:
+    """Where the model gets each token's position: RoPE (in all but `nope` of its layers), a position embedding
+    (beside a relative position bias: MPNet), or the bias alone (T5)."""
+    if uses_rope:
+        verb = "rotates" if nope == 1 else "rotate"
+        skipped = f" ({nope} of its {n_layers} layers {verb} nothing: their scores see no position)"
+        return (
+            "This model has no position embedding: instead its queries and keys are rotated by an angle that grows "
+            f"with the position (RoPE){skipped if nope else ''}, so position enters at the next step."
+        )
+    if absolute_positions:  # learned (BERT, GPT-2, like GPT-3's) or fixed sinusoids (Marian)
+        also = " Each head also adds a relative position bias to its scores (MPNet)." if position_bias else ""
+        return "This model adds a position embedding to each token's embedding, as GPT-3 does." + also
+    return (
+        "This model has no position embedding: a bias added to each score, which depends on how far apart the query "
+        "and the key are, carries position instead (T5's relative position bias)."
+    )
+
+
+def rope_caption(model: str, d_head: int, rotary: int) -> str:
+    """Inside one head's note on the rotation (partial rotary, GPT-NeoX and Pythia: only the first `rotary` of
+    the head's d_head dimensions turn)."""
+    kept = d_head - rotary
+    rest = f"; only dimensions 0–{rotary - 1} rotate, the other {kept} keep their values" if kept else ""
+    return (
+        f"RoPE: {model} has no position embedding; instead each query and key is rotated by an angle "
+        f"proportional to its position (pairs of dimensions i and i + {rotary // 2} for i < {rotary // 2}, each "
+        f"at its own frequency{rest}). So q_i·k_j depends on how far apart i and j are. The scores below use "
+        "these rotated q and k, exactly as the model (and trace.scores) does."
+    )
+
+
+def nope_caption(model: str, layer: int) -> str:
+    """Inside one head's note on a layer that rotates nothing (SmolLM3's every 4th) in a model whose others do."""
+    return (
+        f"Layer {layer} of {model} rotates nothing (no RoPE), though its other layers do: these q and k are what the "
+        "scores below use, so this layer's scores see no position at all, only what earlier layers wrote into the "
+        "embeddings (and the causal mask)."
+    )
