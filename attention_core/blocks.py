@@ -181,7 +181,8 @@ def feed_forward(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch
 def mixture_of_experts(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch.Tensor:
     """Each token's MLP output is a weighted sum of its experts_per_token experts: those the router's softmax
     (router.W: d_model → n_experts) rates highest, weighted by their probabilities (renormalised over the chosen
-    ones where the model does: moe_renormalize). Experts are feed-forward networks under experts.{e}."""
+    ones where the model does: moe_renormalize). Experts are feed-forward networks under experts.{e}; a shared
+    expert (Qwen2-MoE, under shared.) adds to every token, scaled by sigmoid(x·shared_gate.W)."""
     flat = x.reshape(-1, x.shape[-1])  # (m, d_model)
     probs = torch.softmax(linear(flat, w[p + "router.W"], None).float(), dim=-1)  # (m, n_experts)
     top, chosen = probs.topk(cfg.experts_per_token, dim=-1)  # (m, k) each
@@ -193,6 +194,9 @@ def mixture_of_experts(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) ->
         if rows.numel():
             part = feed_forward(flat[rows], w, f"{p}experts.{expert}.", cfg)  # (r, d_model)
             out.index_add_(0, rows, part * top[rows, slot, None].to(flat.dtype))
+    if p + "shared_gate.W" in w:
+        gate = torch.sigmoid(linear(flat, w[p + "shared_gate.W"], None))  # (m, 1)
+        out = out + gate * feed_forward(flat, w, p + "shared.", cfg)
     return out.reshape(x.shape)
 
 

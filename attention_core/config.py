@@ -13,7 +13,8 @@ class ModelConfig:
     name: str
     arch: Literal[
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
-        "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen3_moe", "olmoe", "t5",
+        "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
+        "t5",
         "t5-decoder",
     ]
     n_layers: int

@@ -155,6 +155,7 @@ ARCH_LABELS = {
     "olmo2": "OLMo 2 decoder",
     "smollm3": "SmolLM3 decoder",
     "mixtral": "Mixtral decoder (mixture of experts)",
+    "qwen2_moe": "Qwen2-MoE decoder (mixture of experts)",
     "qwen3_moe": "Qwen3-MoE decoder (mixture of experts)",
     "olmoe": "OLMoE decoder (mixture of experts)",
     "neox": "GPT-NeoX decoder",

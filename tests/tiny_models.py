@@ -129,6 +129,12 @@ def _tiny_hf(kind: str):
             mlp_only_layers=[0], **base,
         )  # fmt: skip
         return transformers.Qwen3MoeForCausalLM(cfg)
+    if kind == "qwen2_moe":  # q/k/v biases; 4 experts, 2 per token, and a shared expert behind a sigmoid gate
+        cfg = transformers.Qwen2MoeConfig(
+            num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48, shared_expert_intermediate_size=64,
+            norm_topk_prob=False, **base,
+        )  # fmt: skip
+        return transformers.Qwen2MoeForCausalLM(cfg)
     if kind == "olmoe":  # 4 experts, 2 per token, not renormalised; q/k RMSNorms over the whole projection
         cfg = transformers.OlmoeConfig(num_experts=4, num_experts_per_tok=2, norm_topk_prob=False, pad_token_id=0,
                                        **base)  # fmt: skip
@@ -167,10 +173,9 @@ def _tiny_hf_layernorm(kind: str, base: dict):
 
 
 def save_tiny(kind: str, folder: Path, seed: int = 0):
-    """A tiny random decoder of a kind `_tiny_hf` or `_tiny_hf_layernorm` builds (qwen3, qwen3_moe, mixtral, olmoe,
-    gemma, gemma2, gemma3, phi3, olmo2, smollm3, neox, phi, stablelm(_parallel), starcoder2) with a byte-level
-    tokenizer, saved as safetensors (std 0.3 weights, norm weights included, so a wrong norm convention shows);
-    returns it."""
+    """A tiny random decoder of a kind `_tiny_hf` or `_tiny_hf_layernorm` builds (their `kind ==` lines list them)
+    with a byte-level tokenizer, saved as safetensors (std 0.3 weights, norm weights included, so a wrong norm
+    convention shows); returns it."""
     torch.manual_seed(seed)
     return _peaked_and_saved(_tiny_hf(kind), folder, byte_bpe(300), norms_too=True)
 

@@ -1,4 +1,4 @@
-"""Hugging Face adapters for decoders whose MLP is a mixture of experts: Mixtral, Qwen3-MoE and OLMoE.
+"""Hugging Face adapters for decoders whose MLP is a mixture of experts: Mixtral, Qwen2-MoE, Qwen3-MoE and OLMoE.
 
 Attention is a Llama's (Qwen3-MoE: with per-head q/k RMSNorms); each MoE layer's router (gate, [n_experts,
 d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated MLP under mlp.experts.{e}.
@@ -8,7 +8,8 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - Qwen3-MoE: layers listed in mlp_only_layers, and all but every decoder_sparse_step-th, keep a dense MLP
   (intermediate_size); experts are moe_intermediate_size wide; norm_topk_prob says whether to renormalise.
 - OLMoE: every layer is MoE; an RMSNorm over the whole query (key) projection, as OLMo 2's; clip_qkv refused.
-Qwen2-MoE's shared expert is not supported yet: refused.
+- Qwen2-MoE: as Qwen3-MoE with q/k/v biases instead of q/k norms, plus a shared expert every token uses, scaled by
+  a sigmoid gate (mlp.shared. and mlp.shared_gate.W).
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def qwen3_moe_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
+def qwen2_moe_config(hf: dict, name: str) -> ModelConfig:
+    n = _experts_count(hf)
+    return _decoder(
+        hf, name, "qwen2_moe", attn_bias=bool(hf.get("qkv_bias", True)), n_experts=n,
+        experts_per_token=_per_token(hf, n), moe_renormalize=bool(hf.get("norm_topk_prob", False)),
+    )  # fmt: skip
+
+
 def olmoe_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("clip_qkv") is not None:
         raise ModelLoadError("OLMoE checkpoints that clip q, k and v (clip_qkv) are not supported yet.")
@@ -64,6 +73,10 @@ def _experts(w: StateDict, r: _Reader, moe: str, dst: str, n: int, names: tuple[
     """The router and n gated experts under the checkpoint's prefix `moe`; names: each expert's gate, up and
     down."""
     w[dst + "mlp.router.W"] = r.linear(moe + "gate.weight")  # [d_model, n_experts]
+    if r.has(moe + "shared_expert_gate.weight"):  # Qwen2-MoE: one more expert, for every token
+        w[dst + "mlp.shared_gate.W"] = r.linear(moe + "shared_expert_gate.weight")  # [d_model, 1]
+        for ours, theirs in zip(("W_gate", "W_in", "W_out"), names, strict=True):
+            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_expert.{theirs}.weight")
     for e in range(n):
         for ours, theirs in zip(("W_gate", "W_in", "W_out"), names, strict=True):
             w[f"{dst}mlp.experts.{e}.{ours}"] = r.linear(f"{moe}experts.{e}.{theirs}.weight")
@@ -77,6 +90,8 @@ def moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
         _attn(w, r, src, dst)
+        for part in "QKV" if cfg.attn_bias else "":  # Qwen2-MoE's q/k/v biases
+            w[f"{dst}attn.b_{part}"] = r.get(f"{src}self_attn.{part.lower()}_proj.bias")
         w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
         w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
         moe = src + ("block_sparse_moe." if mixtral else "mlp.")
@@ -90,6 +105,7 @@ def moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 ADAPTERS = {
     "mixtral": (mixtral_config, moe_weights),
+    "qwen2_moe": (qwen2_moe_config, moe_weights),
     "qwen3_moe": (qwen3_moe_config, moe_weights),
     "olmoe": (olmoe_config, moe_weights),
 }
