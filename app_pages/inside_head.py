@@ -25,7 +25,7 @@ from viz.views.head_window import (
 )
 from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
-from viz.views.position_words import nope_caption, position_bias_lead, rope_caption
+from viz.views.position_words import nope_caption, position_bias_caption, rope_caption
 from viz.views.score_terms import score_stages, steps_terms
 
 st.title("Inside one head, step by step")
@@ -274,11 +274,11 @@ with full:
             show_chart(query_key_heatmap(w["capped"], title, wl, orient, highlight=hl, positions=pos), "mech_capped")
     if s.position_bias is not None:
         st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus the relative position bias: a second term")
+        c = ctx.config
         st.caption(
-            position_bias_lead(ctx.config.absolute_positions)
-            + ", looked up by the offset key − query (near offsets each have their own bucket, further ones share "
-            "logarithmically wider buckets). It is a separate term, not part of q·k: left the bias alone, right "
-            "the sum, which the mask and the softmax read. Every layer of this stack adds the same bias."
+            position_bias_caption(c.position_bias, c.absolute_positions, c.causal, c.rel_max_distance)
+            + ". It is a separate term, not part of q·k: left the bias alone, right the sum, which the mask and the "
+            "softmax read. Every layer of this stack adds the same bias."
         )
         c1, c2 = st.columns(2)
         with c1:

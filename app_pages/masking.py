@@ -27,7 +27,7 @@ from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
 from viz.views.export import export_basename
 from viz.views.mask_parts import mask_parts
 from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
-from viz.views.position_words import position_bias_lead
+from viz.views.position_words import position_bias_caption
 from viz.views.score_terms import score_terms
 
 ctx = require_trace()
@@ -99,12 +99,8 @@ if parts.has_window:
 if parts.has_bias:
     st.subheader("Two terms: q·k and the relative position bias")
     st.caption(
-        position_bias_lead(cfg.absolute_positions)
-        + ", chosen by how far the key is from the query: one number per bucket of offsets (each near offset its "
-        f"own bucket, further ones sharing logarithmically wider buckets, every offset past {cfg.rel_max_distance} "
-        "tokens one last bucket"
-        + (", with keys before and after the query told apart" if not cfg.causal else "")
-        + f"). The scores above are {terms.scaled} plus this bias; here the two terms are shown apart, on one colour "
+        position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)
+        + f". The scores above are {terms.scaled} plus this bias; here the two terms are shown apart, on one colour "
         "scale, and their sum is what the mask and the softmax read. Every layer of the stack adds the same bias."
     )
     st.plotly_chart(

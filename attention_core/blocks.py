@@ -287,12 +287,28 @@ def position_bias(
     return table[buckets].permute(2, 0, 1).contiguous()  # (n_q, n_k, n_heads) → (n_heads, n_q, n_k)
 
 
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    """(n_heads,) ALiBi's slopes (BLOOM): a geometric sequence from 2^(−8/m) for the largest power of two m ≤
+    n_heads, then every other power of the next sequence for the heads beyond m."""
+    m = 2 ** math.floor(math.log2(n_heads))
+    slopes = [(2 ** (-8 / m)) ** i for i in range(1, m + 1)]
+    extra = min(m, n_heads - m)
+    slopes += [(2 ** (-8 / (2 * m))) ** i for i in range(1, 2 * extra, 2)]
+    return torch.tensor(slopes, dtype=torch.float32)
+
+
 def stack_position_bias(w: Weights, cfg: ModelConfig, n_q: int, n_k: int, row_offset: int = 0) -> torch.Tensor | None:
-    """(n_heads, n_q, n_k) the relative position bias every layer of this stack adds to its scores (T5), or
-    None. Bidirectional buckets where the stack's own masking is (an encoder), causal ones in a decoder:
-    the model's own rule, whatever mask a what-if run forces."""
+    """(n_heads, n_q, n_k) the position bias every layer of this stack adds to its scores, or None. T5: its
+    relative table, bidirectional buckets where the stack's own masking is (an encoder), causal ones in a
+    decoder (the model's own rule, whatever mask a what-if run forces). ALiBi (BLOOM): slope_h × the key's
+    position, as the model adds it (the query's own −slope_h × i would be the same in every entry of a row,
+    which the softmax ignores)."""
     if cfg.position_bias == "none":
         return None
+    if cfg.position_bias == "alibi":
+        keys = torch.arange(n_k, dtype=torch.float32)  # (n_k,)
+        bias = alibi_slopes(cfg.n_heads)[:, None, None] * keys[None, None, :]  # (n_heads, 1, n_k)
+        return bias.expand(cfg.n_heads, n_q, n_k).contiguous().to(w["embed.W_E"].device)
     return position_bias(w[REL_BIAS], n_q, n_k, not cfg.causal, cfg.rel_max_distance, row_offset)
 
 

@@ -14,7 +14,7 @@ class ModelConfig:
     arch: Literal[
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
-        "t5",
+        "bloom", "t5",
         "t5-decoder",
     ]
     n_layers: int
@@ -73,7 +73,7 @@ class ModelConfig:
     # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
     # bucket of key − query and added to the scores after q·k·scale, before the mask. Buckets are
     # bidirectional where the stack's own masking is (the encoder), causal where it is causal (the decoder).
-    position_bias: Literal["none", "t5"] = "none"
+    position_bias: Literal["none", "t5", "alibi"] = "none"  # alibi (BLOOM): slope_h × key position, no weights
     rel_buckets: int = 0
     rel_max_distance: int = 0
     position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias
@@ -157,6 +157,9 @@ class ModelConfig:
                        "position")
         if self.rotary_dim is not None and self.rotary_dim != self.d_head:
             out.append(f"RoPE on {self.rotary_dim} of {self.d_head} dimensions per head")
+        if self.position_bias == "alibi":
+            out.append("ALiBi: each head adds its own slope × the key's position to every score, no position "
+                       "embedding")
         if self.position_bias == "t5":
             kind = "causal" if self.causal else "bidirectional"
             if self.is_encoder_decoder:

@@ -117,6 +117,7 @@ def forward_chunk(
     w, cfg = ctx.pass_weights if w is None else w, ctx.config
     end = start + ids.shape[0]
     cap = fwd.Captured(resid_pre=[], q=[], k=[], v=[])
+    bias = blocks.stack_position_bias(w, cfg, end - start, end, row_offset=start)  # (H, m, end) or None (ALiBi)
     x = blocks.embed(ids, w, cfg, start)  # (m, d_model)
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
@@ -125,7 +126,7 @@ def forward_chunk(
         q, k, v = blocks.qkv(blocks.attention_input(x, w, layer, cfg), w, layer, cfg, r)  # (heads, m, d_head)
         keys, values = cache.write(layer, start, k, v)  # (n_kv_heads, end, d_head)
         layer_ivs = iv.for_layer(ivs, layer)
-        opts = fwd.AttnOptions.of(cfg, layer)
+        opts = fwd.AttnOptions.of(cfg, layer, bias)
         z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start, opts=opts)  # (n_heads, m, d_head)
         mid = blocks.after_attention(x, fwd.layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)
         x = blocks.after_mlp(mid, w, layer, cfg, x)  # (m, d_model)

@@ -162,6 +162,7 @@ ARCH_LABELS = {
     "phi": "Phi decoder",
     "stablelm": "StableLM decoder",
     "starcoder2": "StarCoder2 decoder",
+    "bloom": "BLOOM decoder (ALiBi)",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }

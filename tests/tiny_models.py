@@ -166,6 +166,10 @@ def _tiny_hf_layernorm(kind: str, base: dict):
             **base,
         )  # fmt: skip
         return transformers.StableLmForCausalLM(cfg)
+    if kind in ("bloom", "bloom_5h"):  # ALiBi; 4 heads (a power of two), or 5: the slopes' second sequence
+        heads = 5 if kind == "bloom_5h" else 4
+        cfg = transformers.BloomConfig(vocab_size=300, hidden_size=16 * heads, n_layer=2, n_head=heads)
+        return transformers.BloomForCausalLM(cfg)
     if kind == "starcoder2":
         cfg = transformers.Starcoder2Config(sliding_window=8, use_bias=True, bos_token_id=0, eos_token_id=0, **base)
         return transformers.Starcoder2ForCausalLM(cfg)

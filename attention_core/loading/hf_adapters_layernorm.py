@@ -1,4 +1,5 @@
-"""Hugging Face adapters for RoPE decoders with LayerNorm and biases: Phi (1, 1.5, 2), StableLM, StarCoder2.
+"""Hugging Face adapters for decoders with LayerNorm and biases: Phi (1, 1.5, 2), StableLM, StarCoder2 (RoPE) and
+BLOOM (ALiBi).
 
 Each is a (config, weights) pair like those in hf_adapters.py; the shared config reader is
 hf_adapters_modern._decoder. What differs from a Llama, declared in the ModelConfig:
@@ -6,6 +7,8 @@ hf_adapters_modern._decoder. What differs from a Llama, declared in the ModelCon
   partial rotary, biases on every projection and on the unembedding (lm_head.bias → unembed.b_U).
 - StableLM: partial rotary, optional q/k/v biases, parallel blocks with one norm where use_parallel_residual.
 - StarCoder2: biases everywhere, a plain GELU MLP (c_fc, c_proj), a sliding window on every layer.
+- BLOOM: no position embedding and no RoPE: ALiBi (position_bias="alibi", slopes from the head count, no
+  weights); a LayerNorm on the embeddings; q, k, v fused head by head (as GPT-NeoX's); a plain GELU MLP.
 Per-head q/k LayerNorms (Phi's and StableLM's qk_layernorm) are refused: the engine's q/k norms are RMSNorms.
 """
 
@@ -13,8 +16,8 @@ from __future__ import annotations
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _unembed
+from .hf_adapters import StateDict, _act, _Reader
+from .hf_adapters_modern import _decoder, _unembed, interleaved_qkv
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -45,6 +48,40 @@ def starcoder2_config(hf: dict, name: str) -> ModelConfig:
     return _layernorm_decoder(
         hf, name, "starcoder2", "norm_epsilon", gated_mlp=False, attn_bias=biases, mlp_bias=biases
     )
+
+
+def bloom_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("apply_residual_connection_post_layernorm"):
+        raise ModelLoadError("BLOOM checkpoints that add the normalised input back (apply_residual_connection_"
+                             "post_layernorm) are not supported yet.")  # fmt: skip
+    d_model, n_heads = int(hf.get("hidden_size") or hf["n_embed"]), int(hf["n_head"])
+    return ModelConfig(
+        name=name, arch="bloom", n_layers=int(hf["n_layer"]), n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
+        d_head=d_model // n_heads, d_mlp=4 * d_model, d_vocab=int(hf["vocab_size"]),
+        n_ctx=int(hf.get("seq_length") or 2048),  # ALiBi has no position table: the length it was trained on
+        causal=True, norm="layer", norm_eps=float(hf.get("layer_norm_epsilon", 1e-5)), norm_position="pre",
+        act=_act("gelu_new"), gated_mlp=False, uses_rope=False, position_bias="alibi", attn_bias=True,
+        mlp_bias=True, tie_embeddings=bool(hf.get("tie_word_embeddings", True)), bos_token_id=hf.get("bos_token_id"),
+        eos_token_id=hf.get("eos_token_id"), display_name=str(hf.get("_name_or_path") or name),
+    )  # fmt: skip
+
+
+def bloom_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("word_embeddings.weight")}
+    _layer_norm(w, r, "embed.ln", "word_embeddings_layernorm")  # BLOOM normalises its embeddings
+    _layer_norm(w, r, "ln_final", "ln_f")
+    for layer in range(cfg.n_layers):
+        src, dst = f"h.{layer}.", f"blocks.{layer}."
+        interleaved_qkv(w, r, src + "self_attention.query_key_value", dst, cfg)
+        w[dst + "attn.W_O"], w[dst + "attn.b_O"] = (
+            r.linear(src + "self_attention.dense.weight"), r.get(src + "self_attention.dense.bias")
+        )  # fmt: skip
+        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
+        _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
+        _plain_mlp(w, r, src, dst, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
+    _unembed(w, sd, cfg)
+    return w
 
 
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
@@ -104,4 +141,5 @@ ADAPTERS = {
     "phi": (phi_config, layernorm_decoder_weights),
     "stablelm": (stablelm_config, layernorm_decoder_weights),
     "starcoder2": (starcoder2_config, layernorm_decoder_weights),
+    "bloom": (bloom_config, bloom_weights),
 }

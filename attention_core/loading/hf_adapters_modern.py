@@ -287,18 +287,24 @@ def olmo2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def interleaved_qkv(w: StateDict, r: _Reader, fused: str, dst: str, cfg: ModelConfig) -> None:
+    """W_Q, W_K, W_V (and their biases, with attn_bias) from a fused projection whose rows run head by head, q, k
+    and v of each head in turn (GPT-NeoX's and BLOOM's query_key_value)."""
+    H, d = cfg.n_heads, cfg.d_head
+    rows = r.get(fused + ".weight").view(H, 3, d, cfg.d_model)  # rows: head, part, dim
+    bias = r.get(fused + ".bias").view(H, 3, d) if cfg.attn_bias else None
+    for i, part in enumerate("QKV"):
+        w[f"{dst}attn.W_{part}"] = rows[:, i].reshape(H * d, cfg.d_model).T.contiguous()  # [d_model, H·d]
+        if bias is not None:
+            w[f"{dst}attn.b_{part}"] = bias[:, i].reshape(H * d).contiguous()
+
+
 def neox_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("gpt_neox.",))
-    H, d = cfg.n_heads, cfg.d_head
     w: StateDict = {"embed.W_E": r.get("embed_in.weight")}
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        fused = r.get(src + "attention.query_key_value.weight").view(H, 3, d, cfg.d_model)  # rows: head, part, dim
-        bias = r.get(src + "attention.query_key_value.bias").view(H, 3, d) if cfg.attn_bias else None
-        for i, part in enumerate("QKV"):
-            w[f"{dst}attn.W_{part}"] = fused[:, i].reshape(H * d, cfg.d_model).T.contiguous()  # [d_model, H·d]
-            if bias is not None:
-                w[f"{dst}attn.b_{part}"] = bias[:, i].reshape(H * d).contiguous()
+        interleaved_qkv(w, r, src + "attention.query_key_value", dst, cfg)
         w[dst + "attn.W_O"] = r.linear(src + "attention.dense.weight")
         if cfg.attn_bias:
             w[dst + "attn.b_O"] = r.get(src + "attention.dense.bias")

@@ -126,6 +126,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("starcoder2", ("sliding window of 8 tokens",)),
         ("mpnet", ("relative position bias, beside q·k (32 buckets to 128 tokens; bidirectional)",)),
         ("qwen3_moe", ("a mixture of 4 experts in the MLP, 2 per token",)),
+        ("bloom", ("ALiBi: each head adds its own slope × the key's position to every score",)),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:
@@ -197,3 +198,23 @@ def test_inside_one_head_says_a_nope_layer_rotates_nothing(private_models) -> No
     at = at.button(key="model_load").click().run()
     said = " ".join(m.value for m in at.markdown)
     assert "(RoPE) (1 of its 2 layers rotates nothing: their scores see no position)" in said, said
+
+
+
+def test_blooms_pages_say_its_position_is_alibis_slopes(private_models) -> None:
+    """BLOOM's scores carry position as ALiBi's slope × key position: the pages that explain a position bias
+    described only T5's learned buckets."""
+    from tests.tiny_models import save_tiny
+
+    folder = private_models / "models" / "tiny-bloom"
+    folder.mkdir(parents=True)
+    save_tiny("bloom", folder)
+    for page in ("masking", "inside_head", "start"):
+        at = AppTest.from_file(APP, default_timeout=180)
+        at.query_params.update({"page": page, "text": TEXT, "step": "embeddings"})
+        at.run()
+        at.text_input(key="model_request").set_value(str(folder))
+        at = at.button(key="model_load").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        said = " ".join(e.value for kind in ("caption", "markdown") for e in at.get(kind))
+        assert "ALiBi" in said and "bucket" not in said and "(T5" not in said and "T5's" not in said, page

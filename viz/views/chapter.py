@@ -97,6 +97,7 @@ class Facts:
     attention_sublayers: int = 0  # ModelConfig.attention_sublayers (0: n_layers)
     terms: ScoreTerms | None = None  # what the scores are (viz.views.score_terms); None: q·k/√d_head
     nope_layers: int = 0  # layers of a RoPE model that rotate nothing (SmolLM3's every 4th)
+    bias_kind: str = "none"  # ModelConfig.position_bias: "t5" (a learned table), "alibi" (slopes) or "none"
 
 
 class PageSetting(Protocol):
@@ -140,6 +141,7 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
         attention_sublayers=int(cfg.attention_sublayers),
         terms=score_terms(ctx),  # from its config, as every page names the score
         nope_layers=sum(1 for i in range(cfg.n_layers) if cfg.uses_rope and not cfg.rotates(i)),
+        bias_kind=str(cfg.position_bias),
     )
 
 
@@ -235,8 +237,7 @@ def step_text(slug: str, f: Facts) -> str:
 def _one_head_texts(f: Facts) -> dict[str, str]:
     """Tokens to Δe: what one head does."""
     lh = f"layer {f.layer}, head {f.head} (pick them in the sidebar)"
-    bias = f.terms is not None and f.terms.position_bias
-    positions = position_sentence(f.uses_rope, f.absolute_positions, bias, f.nope_layers, f.n_layers)
+    positions = position_sentence(f.uses_rope, f.absolute_positions, f.bias_kind, f.nope_layers, f.n_layers)
     return {
         "tokens": (
             f"The model never sees words. The text is cut into **tokens** (words, pieces of words, punctuation), "

@@ -1,28 +1,38 @@
 """How each model gets a token's position, in words: RoPE (in all but its NoPE layers), a position embedding, a
-relative position bias (T5), or both of the last two (MPNet). The pages' captions and Start here's sentence come
-from here, so none says "no position embeddings" of a model that has them.
+relative position bias (T5's table, ALiBi's slopes), or a position embedding and T5's bias (MPNet). The pages'
+captions and Start here's sentence come from here, so none says "no position embeddings" of a model that has them.
 """
 
 from __future__ import annotations
 
 
-def position_bias_lead(absolute_positions: bool) -> str:
-    """The start of the sentence saying where a model with a relative position bias gets position: from the bias
-    alone (T5), or from the bias beside a position embedding (MPNet). It goes on with how the bias is looked up."""
-    if absolute_positions:
+def position_bias_caption(kind: str, absolute_positions: bool, causal: bool, max_distance: int) -> str:
+    """How each head's position bias for a (query, key) pair is made, as a sentence the page goes on from:
+    T5's learned table of offset buckets (alone, or beside a position embedding: MPNet), or ALiBi's slope × the
+    key's position (BLOOM)."""
+    if kind == "alibi":
         return (
-            "Besides the position embedding added to each token's embedding, every head of this model adds a "
-            "learned number to each score"
+            "This model (ALiBi, as BLOOM) has no position embeddings and no RoPE. Instead every head adds to each "
+            "score its own fixed slope (halving from one head to the next) times the key's position, so keys "
+            "further back get less, in proportion to their distance (the part that depends on the query is the "
+            "same across a row, which the softmax ignores)"
         )
+    if absolute_positions:
+        lead = "Besides the position embedding added to each token's embedding, every head of this model adds"
+    else:
+        lead = "This model (T5) has no position embeddings and no RoPE. Instead every head adds"
     return (
-        "This model (T5) has no position embeddings and no RoPE. Instead every head adds a learned number to each "
-        "score"
+        f"{lead} a learned number to each score, chosen by how far the key is from the query: one number per bucket "
+        "of offsets (each near offset its own bucket, further ones sharing logarithmically wider buckets, every "
+        f"offset past {max_distance} tokens one last bucket"
+        + (", with keys before and after the query told apart" if not causal else "")
+        + ")"
     )
 
 
-def position_sentence(uses_rope: bool, absolute_positions: bool, position_bias: bool, nope: int, n_layers: int) -> str:
+def position_sentence(uses_rope: bool, absolute_positions: bool, bias_kind: str, nope: int, n_layers: int) -> str:
     """Where the model gets each token's position: RoPE (in all but `nope` of its layers), a position embedding
-    (beside a relative position bias: MPNet), or the bias alone (T5)."""
+    (beside a relative position bias: MPNet), or a bias alone (T5's table, or ALiBi's slopes)."""
     if uses_rope:
         verb = "rotates" if nope == 1 else "rotate"
         skipped = f" ({nope} of its {n_layers} layers {verb} nothing: their scores see no position)"
@@ -31,8 +41,13 @@ def position_sentence(uses_rope: bool, absolute_positions: bool, position_bias: 
             f"with the position (RoPE){skipped if nope else ''}, so position enters at the next step."
         )
     if absolute_positions:  # learned (BERT, GPT-2, like GPT-3's) or fixed sinusoids (Marian)
-        also = " Each head also adds a relative position bias to its scores (MPNet)." if position_bias else ""
+        also = " Each head also adds a relative position bias to its scores (MPNet)." if bias_kind != "none" else ""
         return "This model adds a position embedding to each token's embedding, as GPT-3 does." + also
+    if bias_kind == "alibi":
+        return (
+            "This model has no position embedding: each head adds to every score a penalty that grows in proportion "
+            "to how far back the key is (ALiBi), so position enters at the scores."
+        )
     return (
         "This model has no position embedding: a bias added to each score, which depends on how far apart the query "
         "and the key are, carries position instead (T5's relative position bias)."
