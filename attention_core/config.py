@@ -14,8 +14,7 @@ class ModelConfig:
     arch: Literal[
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
-        "bloom", "t5",
-        "t5-decoder",
+        "bloom", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -178,8 +177,8 @@ class ModelConfig:
 
     @property
     def absolute_positions(self) -> bool:
-        """Whether a position embedding is added to each token's embedding (BERT, GPT-2: learned; Marian: fixed
-        sinusoids), rather than positions entering attention itself (RoPE, T5's relative bias)."""
+        """Whether a position embedding is added to each token's embedding (BERT, GPT-2, MPNet: learned; Marian:
+        fixed sinusoids), rather than positions entering attention alone (RoPE, T5's relative bias, ALiBi)."""
         return self.position_table_too or (not self.uses_rope and self.position_bias == "none")
 
     @property
@@ -212,6 +211,6 @@ class ModelConfig:
 
 
 def _listed(layers: list[int], most: int = 4) -> str:
-    """"layers 3, 7, 11, 15, …" (the first `most`)."""
+    """The layers in words, the first `most` of them: "layers 3, 7, 11, 15, …"."""
     shown = ", ".join(str(i) for i in layers[:most])
     return ("layer " if len(layers) == 1 else "layers ") + shown + (", …" if len(layers) > most else "")

@@ -1,8 +1,8 @@
 """Hugging Face adapters for decoders with LayerNorm and biases: Phi (1, 1.5, 2), StableLM, StarCoder2 (RoPE) and
 BLOOM (ALiBi).
 
-Each is a (config, weights) pair like those in hf_adapters.py; the shared config reader is
-hf_adapters_modern._decoder. What differs from a Llama, declared in the ModelConfig:
+Each is a (config, weights) pair like those in hf_adapters.py; the RoPE ones share hf_adapters_modern._decoder's
+config reader. What differs from a Llama, declared in the ModelConfig:
 - Phi: one LayerNorm per block feeds attention and MLP side by side (parallel_blocks + shared_block_norm),
   partial rotary, biases on every projection and on the unembedding (lm_head.bias → unembed.b_U).
 - StableLM: partial rotary, optional q/k/v biases, parallel blocks with one norm where use_parallel_residual.
@@ -66,24 +66,6 @@ def bloom_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
-def bloom_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("transformer.",))
-    w: StateDict = {"embed.W_E": r.get("word_embeddings.weight")}
-    _layer_norm(w, r, "embed.ln", "word_embeddings_layernorm")  # BLOOM normalises its embeddings
-    _layer_norm(w, r, "ln_final", "ln_f")
-    for layer in range(cfg.n_layers):
-        src, dst = f"h.{layer}.", f"blocks.{layer}."
-        interleaved_qkv(w, r, src + "self_attention.query_key_value", dst, cfg)
-        w[dst + "attn.W_O"], w[dst + "attn.b_O"] = (
-            r.linear(src + "self_attention.dense.weight"), r.get(src + "self_attention.dense.bias")
-        )  # fmt: skip
-        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
-        _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
-        _plain_mlp(w, r, src, dst, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
-    _unembed(w, sd, cfg)
-    return w
-
-
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -134,6 +116,24 @@ def layernorm_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     _unembed(w, sd, cfg)
     if "lm_head.bias" in sd:
         w["unembed.b_U"] = sd["lm_head.bias"].float()
+    return w
+
+
+def bloom_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("word_embeddings.weight")}
+    _layer_norm(w, r, "embed.ln", "word_embeddings_layernorm")  # BLOOM normalises its embeddings
+    _layer_norm(w, r, "ln_final", "ln_f")
+    for layer in range(cfg.n_layers):
+        src, dst = f"h.{layer}.", f"blocks.{layer}."
+        interleaved_qkv(w, r, src + "self_attention.query_key_value", dst, cfg)
+        w[dst + "attn.W_O"], w[dst + "attn.b_O"] = (
+            r.linear(src + "self_attention.dense.weight"), r.get(src + "self_attention.dense.bias")
+        )  # fmt: skip
+        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
+        _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
+        _plain_mlp(w, r, src, dst, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
+    _unembed(w, sd, cfg)
     return w
 
 
