@@ -36,37 +36,32 @@ def _per_token(hf: dict, n_experts: int) -> int:
     return k
 
 
-def mixtral_config(hf: dict, name: str) -> ModelConfig:
+def _moe_decoder(hf: dict, name: str, arch: str, **features) -> ModelConfig:
+    """A Llama-like decoder's config with its mixture of experts: how many, how many per token, and whether the
+    chosen ones' probabilities are renormalised (norm_topk_prob; Mixtral always does, via `features`)."""
     n = _experts_count(hf)
-    return _decoder(hf, name, "mixtral", n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=True)
+    moe = dict(n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=bool(hf.get("norm_topk_prob")))
+    return _decoder(hf, name, arch, **(moe | features))
+
+
+def mixtral_config(hf: dict, name: str) -> ModelConfig:
+    return _moe_decoder(hf, name, "mixtral", moe_renormalize=True)
 
 
 def qwen3_moe_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("attention_bias"):
         raise ModelLoadError("Qwen3-MoE checkpoints with attention biases are not supported yet.")
-    n = _experts_count(hf)
-    return _decoder(
-        hf, name, "qwen3_moe", qk_norm="head", n_experts=n, experts_per_token=_per_token(hf, n),
-        moe_renormalize=bool(hf.get("norm_topk_prob", False)),
-    )  # fmt: skip
+    return _moe_decoder(hf, name, "qwen3_moe", qk_norm="head")
 
 
 def qwen2_moe_config(hf: dict, name: str) -> ModelConfig:
-    n = _experts_count(hf)
-    return _decoder(
-        hf, name, "qwen2_moe", attn_bias=bool(hf.get("qkv_bias", True)), n_experts=n,
-        experts_per_token=_per_token(hf, n), moe_renormalize=bool(hf.get("norm_topk_prob", False)),
-    )  # fmt: skip
+    return _moe_decoder(hf, name, "qwen2_moe", attn_bias=bool(hf.get("qkv_bias", True)))
 
 
 def olmoe_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("clip_qkv") is not None:
         raise ModelLoadError("OLMoE checkpoints that clip q, k and v (clip_qkv) are not supported yet.")
-    n = _experts_count(hf)
-    return _decoder(
-        hf, name, "olmoe", qk_norm="full", n_experts=n, experts_per_token=_per_token(hf, n),
-        moe_renormalize=bool(hf.get("norm_topk_prob", False)),
-    )  # fmt: skip
+    return _moe_decoder(hf, name, "olmoe", qk_norm="full")
 
 
 def _experts(w: StateDict, r: _Reader, moe: str, dst: str, n: int, names: tuple[str, str, str]) -> None:
