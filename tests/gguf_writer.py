@@ -106,6 +106,9 @@ def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
         return permute_rope_rows(data, cfg.num_attention_heads)
     if arch == "llama" and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
         return permute_rope_rows(data, cfg.num_key_value_heads)
+    if arch == "bloom" and "query_key_value" in hf_name:  # llama.cpp: head by head (q, k, v) → q | k | v blocks
+        heads = cfg.n_head
+        return data.reshape(heads, 3, -1, *data.shape[1:]).swapaxes(0, 1).reshape(data.shape)
     if arch == "gpt2" and hf_name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
         return data.T  # Conv1D is [in, out]; GGUF matrices are (out, in)
     if arch in ("gemma", "gemma2", "gemma3") and hf_name.endswith("norm.weight"):
@@ -117,12 +120,14 @@ LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2")  # llama.cpp writes their L
 
 
 def _metadata(w, arch: str, cfg) -> None:
-    if arch == "gpt2":
-        w.add_context_length(cfg.n_positions)
-        w.add_embedding_length(cfg.n_embd)
+    if arch in ("gpt2", "bloom"):
+        width = cfg.n_embd if arch == "gpt2" else cfg.hidden_size
+        w.add_context_length(cfg.n_positions if arch == "gpt2" else 2048)
+        w.add_embedding_length(width)
         w.add_block_count(cfg.n_layer)
-        w.add_feed_forward_length(cfg.n_inner or 4 * cfg.n_embd)
+        w.add_feed_forward_length(getattr(cfg, "n_inner", None) or 4 * width)
         w.add_head_count(cfg.n_head)
+        w.add_head_count_kv(cfg.n_head)
         w.add_layer_norm_eps(cfg.layer_norm_epsilon)
         return
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
@@ -178,7 +183,7 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
 
     arch_enum = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
     cfg = hf.config
-    n_layers = cfg.n_layer if arch == "gpt2" else cfg.num_hidden_layers
+    n_layers = cfg.n_layer if arch in ("gpt2", "bloom") else cfg.num_hidden_layers
     names = gguf.get_tensor_name_map(arch_enum, n_layers)
     rng = np.random.default_rng(0)
     w = gguf.GGUFWriter(str(path), arch)
@@ -193,6 +198,8 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
         if hf_name == "lm_head.weight" and tied:
             continue  # llama.cpp writes no output tensor for tied embeddings
         base, suffix = hf_name.rsplit(".", 1)
+        if arch == "bloom":
+            base = base.removeprefix("transformer.")  # llama.cpp's BLOOM converter drops it before mapping
         if base.endswith(".attn") or base.endswith("rotary_emb"):
             continue  # buffers (GPT-2's causal mask, RoPE frequencies), not weights
         gguf_name = names.get_name(base)

@@ -69,6 +69,8 @@ def make_hf(kind: str):
     if kind == "starcoder2":  # biases everywhere, a plain GELU MLP
         cfg = t.Starcoder2Config(**no_rope_keys, use_bias=True, bos_token_id=0, eos_token_id=0)
         return t.Starcoder2ForCausalLM(cfg), "starcoder2"
+    if kind == "bloom":  # ALiBi; 5 heads: the slopes' second sequence too
+        return t.BloomForCausalLM(t.BloomConfig(vocab_size=V, hidden_size=80, n_layer=2, n_head=5)), "bloom"
     if kind == "gpt2":  # 1024 positions: transformers sizes GPT-2's position table from its default, not the file
         return t.GPT2LMHeadModel(t.GPT2Config(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=1024)), "gpt2"
     raise ValueError(kind)
@@ -86,7 +88,7 @@ def randomize(hf) -> None:
 
 
 KINDS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2", "stablelm", "stablelm_parallel",
-         "starcoder2"]
+         "starcoder2", "bloom"]
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +171,8 @@ def test_declared_features_come_from_the_file(pair):
     kind, _, _, ours = pair
     cfg = ours.config
     assert cfg.qk_norm == ("head" if kind in ("qwen3", "gemma3") else "none")
-    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("qwen2", "gpt2", "stablelm", "starcoder2"))
+    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("qwen2", "gpt2", "stablelm", "starcoder2", "bloom"))
+    assert (cfg.position_bias == "alibi") == (kind == "bloom") and ("embed.ln.w" in ours.weights) == (kind == "bloom")
     assert cfg.parallel_blocks == cfg.shared_block_norm == (kind == "stablelm_parallel")
     if kind.startswith("stablelm"):
         assert cfg.norm == "layer" and cfg.rotary_dim == 4 and cfg.gated_mlp  # a quarter of 16 dimensions rotate

@@ -1,10 +1,13 @@
-"""GGUF gpt2 → canonical weights: learned positions, LayerNorm with biases, fused attn_qkv (rows q | k | v).
+"""GGUF gpt2 and bloom → canonical weights: LayerNorm with biases, fused attn_qkv (rows q | k | v), a plain GELU
+MLP; GPT-2 with learned positions, BLOOM with ALiBi and a LayerNorm on its embeddings (token_embd_norm).
 
-llama.cpp transposes GPT-2's Conv1D weights to the usual (out, in) when it writes the file, so every matrix
-here is read like any other GGUF matrix.
+llama.cpp transposes GPT-2's Conv1D weights to the usual (out, in) when it writes the file, and regroups BLOOM's
+head-by-head query_key_value into q | k | v blocks, so both read alike.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 
@@ -41,12 +44,18 @@ def gpt2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     )
 
 
+def bloom_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """BLOOM: GPT-2's layout with ALiBi (slopes from the head count) instead of a position table."""
+    return replace(gpt2_config(meta, name, tensor_names), arch="bloom", position_bias="alibi")
+
+
 def gpt2_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
     d = cfg.d_model
-    w = {
-        "embed.W_E": torch.from_numpy(t.raw("token_embd.weight")),
-        "embed.W_pos": torch.from_numpy(t.raw("position_embd.weight")),
-    }
+    w = {"embed.W_E": torch.from_numpy(t.raw("token_embd.weight"))}
+    if cfg.absolute_positions:  # GPT-2; BLOOM's positions are its ALiBi slopes
+        w["embed.W_pos"] = torch.from_numpy(t.raw("position_embd.weight"))
+    if t.has("token_embd_norm.weight"):  # BLOOM normalises its embeddings
+        w["embed.ln.w"], w["embed.ln.b"] = t.vector("token_embd_norm.weight"), t.vector("token_embd_norm.bias")
     w["ln_final.w"], w["ln_final.b"] = t.vector("output_norm.weight"), t.vector("output_norm.bias")
     if not cfg.tie_embeddings:
         w["unembed.W_U"] = t.linear("output.weight")
