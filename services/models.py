@@ -163,6 +163,7 @@ ARCH_LABELS = {
     "stablelm": "StableLM decoder",
     "starcoder2": "StarCoder2 decoder",
     "bloom": "BLOOM decoder (ALiBi)",
+    "falcon": "Falcon decoder",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }

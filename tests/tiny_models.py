@@ -155,6 +155,7 @@ def _tiny_hf_layernorm(kind: str, base: dict):
     StarCoder2."""
     import transformers
 
+    falcon = dict(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, ffn_hidden_size=96)
     if kind == "gemma":
         cfg = transformers.GemmaConfig(head_dim=16, **{**base, "tie_word_embeddings": True})
         return transformers.GemmaForCausalLM(cfg)
@@ -170,6 +171,11 @@ def _tiny_hf_layernorm(kind: str, base: dict):
         heads = 5 if kind == "bloom_5h" else 4
         cfg = transformers.BloomConfig(vocab_size=300, hidden_size=16 * heads, n_layer=2, n_head=heads)
         return transformers.BloomForCausalLM(cfg)
+    if kind in ("falcon", "falcon_new"):  # Falcon's eager attention only at construction (set_attn_implementation
+        # is refused): its SDPA path returns patterns without the causal mask
+        layout = dict(multi_query=True) if kind == "falcon" else dict(new_decoder_architecture=True, num_kv_heads=2)
+        cfg = transformers.FalconConfig(**layout, **falcon)  # 7B: one key/value head and one norm; 40B: groups, two
+        return transformers.FalconForCausalLM._from_config(cfg, attn_implementation="eager")
     if kind == "starcoder2":
         cfg = transformers.Starcoder2Config(sliding_window=8, use_bias=True, bos_token_id=0, eos_token_id=0, **base)
         return transformers.Starcoder2ForCausalLM(cfg)

@@ -1,5 +1,5 @@
-"""Hugging Face adapters for decoders with LayerNorm and biases: Phi (1, 1.5, 2), StableLM, StarCoder2 (RoPE) and
-BLOOM (ALiBi).
+"""Hugging Face adapters for decoders with LayerNorm (and mostly biases): Phi (1, 1.5, 2), StableLM, StarCoder2,
+Falcon (RoPE) and BLOOM (ALiBi).
 
 Each is a (config, weights) pair like those in hf_adapters.py; the RoPE ones share hf_adapters_modern._decoder's
 config reader. What differs from a Llama, declared in the ModelConfig:
@@ -7,6 +7,8 @@ config reader. What differs from a Llama, declared in the ModelConfig:
   partial rotary, biases on every projection and on the unembedding (lm_head.bias → unembed.b_U).
 - StableLM: partial rotary, optional q/k/v biases, parallel blocks with one norm where use_parallel_residual.
 - StarCoder2: biases everywhere, a plain GELU MLP (c_fc, c_proj), a sliding window on every layer.
+- Falcon (7B: one norm, attention and MLP side by side, one key/value head; 40B, 180B, Falcon 2: two norms, grouped
+  key/value heads): q, k and v fused, the layout by variant (_falcon_qkv); its ALiBi variant (falcon-rw) is refused.
 - BLOOM: no position embedding and no RoPE: ALiBi (position_bias="alibi", slopes from the head count, no
   weights); a LayerNorm on the embeddings; q, k, v fused head by head (as GPT-NeoX's); a plain GELU MLP.
 Per-head q/k LayerNorms (Phi's and StableLM's qk_layernorm) are refused: the engine's q/k norms are RMSNorms.
@@ -48,6 +50,26 @@ def starcoder2_config(hf: dict, name: str) -> ModelConfig:
     return _layernorm_decoder(
         hf, name, "starcoder2", "norm_epsilon", gated_mlp=False, attn_bias=biases, mlp_bias=biases
     )
+
+
+def falcon_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("alibi"):
+        raise ModelLoadError("Falcon checkpoints with ALiBi (falcon-rw) are not supported yet.")
+    new, parallel = bool(hf.get("new_decoder_architecture")), bool(hf.get("parallel_attn", True))
+    two_norms = new and int(hf.get("num_ln_in_parallel_attn") or 2) == 2
+    heads = int(hf.get("num_attention_heads") or hf["n_head"])
+    kv = int(hf.get("num_kv_heads") or heads) if new else (1 if hf.get("multi_query", True) else heads)
+    d_model = int(hf["hidden_size"])
+    fields = dict(
+        num_hidden_layers=int(hf.get("num_hidden_layers") or hf["n_layer"]), num_attention_heads=heads,
+        num_key_value_heads=kv, intermediate_size=int(hf.get("ffn_hidden_size") or 4 * d_model),
+        hidden_act=hf.get("activation", "gelu"), tie_word_embeddings=hf.get("tie_word_embeddings", True),
+    )  # fmt: skip
+    return _layernorm_decoder(
+        {**hf, **fields}, name, "falcon", "layer_norm_epsilon", gated_mlp=False, parallel_blocks=parallel or new,
+        shared_block_norm=(parallel or new) and not two_norms, attn_bias=bool(hf.get("bias")),
+        mlp_bias=bool(hf.get("bias")),
+    )  # fmt: skip
 
 
 def bloom_config(hf: dict, name: str) -> ModelConfig:
@@ -137,9 +159,53 @@ def bloom_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def _falcon_qkv(w: StateDict, r: _Reader, fused: str, dst: str, cfg: ModelConfig) -> None:
+    """W_Q, W_K, W_V from Falcon's query_key_value: rows by key/value group, each its query heads then its key and
+    value (one group of every query head in Falcon 7B's one key/value head, so [q heads | k | v]); or, with as many
+    key/value heads as query heads in the old layout, head by head (as GPT-NeoX's)."""
+    if cfg.n_kv_heads == cfg.n_heads and r.get(fused + ".weight").shape[0] == 3 * cfg.d_model:
+        interleaved_qkv(w, r, fused, dst, cfg)
+        return
+    group, d = cfg.group_size, cfg.d_head
+    rows = r.get(fused + ".weight").view(cfg.n_kv_heads, group + 2, d, cfg.d_model)  # (kv group, part, dim, in)
+    parts = {"Q": rows[:, :group], "K": rows[:, group], "V": rows[:, group + 1]}
+    for part, data in parts.items():
+        w[f"{dst}attn.W_{part}"] = data.reshape(-1, cfg.d_model).T.contiguous()  # [d_model, heads·d]
+    if cfg.attn_bias:
+        raise ModelLoadError("Falcon checkpoints with attention biases in grouped layout are not supported yet.")
+
+
+def falcon_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("word_embeddings.weight")}
+    _layer_norm(w, r, "ln_final", "ln_f")
+    for layer in range(cfg.n_layers):
+        src, dst = f"h.{layer}.", f"blocks.{layer}."
+        _falcon_qkv(w, r, src + "self_attention.query_key_value", dst, cfg)
+        w[dst + "attn.W_O"] = r.linear(src + "self_attention.dense.weight")
+        if cfg.attn_bias:
+            w[dst + "attn.b_O"] = r.get(src + "self_attention.dense.bias")
+        two_norms = r.has(src + "ln_attn.weight")  # 40B, 180B: one norm for each sublayer
+        _layer_norm(w, r, dst + "ln_attn", src + ("ln_attn" if two_norms else "input_layernorm"))
+        if two_norms:
+            _layer_norm(w, r, dst + "ln_mlp", src + "ln_mlp")
+        elif not cfg.parallel_blocks:
+            _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
+        w[dst + "mlp.W_in"], w[dst + "mlp.W_out"] = (
+            r.linear(src + "mlp.dense_h_to_4h.weight"), r.linear(src + "mlp.dense_4h_to_h.weight")
+        )  # fmt: skip
+        if cfg.mlp_bias:
+            w[dst + "mlp.b_in"], w[dst + "mlp.b_out"] = (
+                r.get(src + "mlp.dense_h_to_4h.bias"), r.get(src + "mlp.dense_4h_to_h.bias")
+            )  # fmt: skip
+    _unembed(w, sd, cfg)
+    return w
+
+
 ADAPTERS = {
     "phi": (phi_config, layernorm_decoder_weights),
     "stablelm": (stablelm_config, layernorm_decoder_weights),
     "starcoder2": (starcoder2_config, layernorm_decoder_weights),
     "bloom": (bloom_config, bloom_weights),
+    "falcon": (falcon_config, falcon_weights),
 }

@@ -127,6 +127,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("mpnet", ("relative position bias, beside q·k (32 buckets to 128 tokens; bidirectional)",)),
         ("qwen3_moe", ("a mixture of 4 experts in the MLP, 2 per token",)),
         ("bloom", ("ALiBi: each head adds its own slope × the key's position to every score",)),
+        ("falcon", ("grouped-query attention (4 query heads per key/value head)",)),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:

@@ -22,7 +22,8 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
-    "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h",
+    "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
+    "falcon_new",
 ]
 
 
@@ -89,6 +90,8 @@ def test_declared_features(pair):
         "smollm3": dict(rope_layers=(True, False), uses_rope=True),  # layer 1 is NoPE
         "mixtral": dict(n_experts=4, experts_per_token=2, moe_renormalize=True),
         "qwen3_moe": dict(n_experts=4, experts_per_token=2, moe_renormalize=False, qk_norm="head"),
+        "falcon": dict(n_kv_heads=1, parallel_blocks=True, shared_block_norm=True, norm="layer", attn_bias=False),
+        "falcon_new": dict(n_kv_heads=2, parallel_blocks=True, shared_block_norm=False, norm="layer"),
         "bloom": dict(position_bias="alibi", uses_rope=False, norm="layer", attn_bias=True),
         "bloom_5h": dict(position_bias="alibi", n_heads=5),
         "qwen2_moe": dict(n_experts=4, experts_per_token=2, moe_renormalize=False, attn_bias=True),
