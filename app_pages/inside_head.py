@@ -274,9 +274,9 @@ with full:
             show_chart(query_key_heatmap(w["capped"], title, wl, orient, highlight=hl, positions=pos), "mech_capped")
     if s.position_bias is not None:
         st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus the relative position bias: a second term")
-        c = ctx.config
+        cfg = ctx.config
         st.caption(
-            position_bias_caption(c.position_bias, c.absolute_positions, c.causal, c.rel_max_distance)
+            position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)
             + ". It is a separate term, not part of q·k: left the bias alone, right the sum, which the mask and the "
             "softmax read. Every layer of this stack adds the same bias."
         )
