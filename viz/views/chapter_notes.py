@@ -69,4 +69,3 @@ def kv_sharing(model: str, n_heads: int, n_kv_heads: int) -> str:
         f"attention*: each of its {n_kv_heads} key/value heads is shared by {n_heads // n_kv_heads} query "
         "heads, which read the same keys and value-down vectors (value-up stays each head's own)."
     )
-

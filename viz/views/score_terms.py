@@ -135,4 +135,3 @@ def score_stages(terms: ScoreTerms) -> list[Stage]:
     if terms.position_bias:
         stages += [Stage("position_bias", "position bias"), Stage("before_mask", terms.bias_step())]
     return stages + [Stage("masked", "masked scores", "scores"), Stage("pattern", "softmax: the pattern A", "weight")]
-

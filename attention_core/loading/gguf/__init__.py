@@ -35,8 +35,8 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "phi2": (layernorm.phi2_config, layernorm.layernorm_weights),
     "stablelm": (layernorm.stablelm_config, layernorm.layernorm_weights),
     "starcoder2": (layernorm.starcoder2_config, layernorm.layernorm_weights),
-    "gpt2": (gpt2.gpt2_config, gpt2.gpt2_weights),
-    "bloom": (gpt2.bloom_config, gpt2.gpt2_weights),
+    "gpt2": (gpt2.gpt2_config, layernorm.layernorm_weights),
+    "bloom": (gpt2.bloom_config, layernorm.layernorm_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 

@@ -1,4 +1,5 @@
-"""GGUF RoPE decoders with LayerNorm and biases → canonical weights: phi2 (Phi 1, 1.5, 2), stablelm, starcoder2.
+"""GGUF decoders with LayerNorm and biases → canonical weights: phi2 (Phi 1, 1.5, 2), stablelm, starcoder2 (RoPE;
+their configs here), and gpt2 and bloom (configs in gpt2.py).
 
 What llama.cpp's files hold and how we read them:
 - Q/K rows are not permuted: llama.cpp rotates these models NeoX-style (Hugging Face's rotate-half), on the
@@ -55,8 +56,13 @@ def starcoder2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelCon
 
 
 def _ends(t: Tensors, cfg: ModelConfig) -> Weights:
-    """Token embedding, the final LayerNorm and the unembedding (absent when tied) with any bias."""
+    """Token embedding (with GPT-2's position table, BLOOM's embedding LayerNorm), the final LayerNorm and the
+    unembedding (absent when tied) with any bias."""
     w: Weights = {"embed.W_E": torch.from_numpy(t.raw("token_embd.weight"))}
+    if cfg.absolute_positions:  # GPT-2; the others' positions are RoPE's rotations or BLOOM's ALiBi slopes
+        w["embed.W_pos"] = torch.from_numpy(t.raw("position_embd.weight"))
+    if t.has("token_embd_norm.weight"):  # BLOOM normalises its embeddings
+        _layer_norm(t, w, "embed.ln", "token_embd_norm")
     _layer_norm(t, w, "ln_final", "output_norm")
     if not cfg.tie_embeddings:
         w["unembed.W_U"] = t.linear("output.weight")  # [d_model, d_vocab]
@@ -69,45 +75,42 @@ def _layer_norm(t: Tensors, w: Weights, ours: str, theirs: str) -> None:
     w[ours + ".w"], w[ours + ".b"] = t.vector(theirs + ".weight"), t.vector(theirs + ".bias")
 
 
-def _optional(t: Tensors, name: str) -> np.ndarray | None:
-    return t.raw(name) if t.has(name) else None
-
-
 def _qkv(t: Tensors, cfg: ModelConfig, src: str) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """q, k and v: each its rows (out, in) and its bias or None, from attn_q/k/v or the fused attn_qkv."""
+    """q, k and v: each its rows (out, in) and, where the config has attention biases, its bias (then required),
+    from attn_q/k/v or the fused attn_qkv."""
     heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
     if not t.has(src + "attn_qkv.weight"):
-        return {p: (t.rows(f"{src}attn_{p}.weight", heads[p], cfg.d_head), _optional(t, f"{src}attn_{p}.bias"))
-                for p in "qkv"}  # fmt: skip
+        return {p: (t.rows(f"{src}attn_{p}.weight", heads[p], cfg.d_head),
+                    t.raw(f"{src}attn_{p}.bias") if cfg.attn_bias else None) for p in "qkv"}  # fmt: skip
     sizes = [heads[p] * cfg.d_head for p in "qkv"]
     rows = split_rows(t.raw(src + "attn_qkv.weight"), sizes, src + "attn_qkv.weight")
-    bias = _optional(t, src + "attn_qkv.bias")
-    biases = [None] * 3 if bias is None else split_rows(bias, sizes, src + "attn_qkv.bias")
+    biases = split_rows(t.raw(src + "attn_qkv.bias"), sizes, src + "attn_qkv.bias") if cfg.attn_bias else [None] * 3
     return dict(zip("qkv", zip(rows, biases, strict=True), strict=True))
 
 
 def _attention(t: Tensors, w: Weights, cfg: ModelConfig, src: str, dst: str) -> None:
-    """W_Q, W_K, W_V, W_O and whichever of their biases the file has."""
+    """W_Q, W_K, W_V, W_O and their biases: q, k and v's with attn_bias; the output's wherever the model has biases
+    everywhere (mlp_bias: gpt2, bloom, phi2, starcoder2), else where the file has one (stablelm has none)."""
     for part, (rows, bias) in _qkv(t, cfg, src).items():
         w[f"{dst}attn.W_{part.upper()}"] = matrix(rows)
         if bias is not None:
             w[f"{dst}attn.b_{part.upper()}"] = torch.from_numpy(bias.reshape(-1).copy())
     w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
-    if t.has(src + "attn_output.bias"):
+    if cfg.mlp_bias or t.has(src + "attn_output.bias"):
         w[dst + "attn.b_O"] = t.vector(src + "attn_output.bias")
 
 
-def _plain_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
-    """act(x W_in + b_in) W_out + b_out, the biases where the file has them."""
+def _plain_mlp(t: Tensors, w: Weights, src: str, dst: str, biases: bool) -> None:
+    """act(x W_in + b_in) W_out + b_out, the biases (required) where the config has them."""
     w[dst + "mlp.W_in"], w[dst + "mlp.W_out"] = t.linear(src + "ffn_up.weight"), t.linear(src + "ffn_down.weight")
-    for ours, theirs in (("b_in", "ffn_up"), ("b_out", "ffn_down")):
-        if t.has(f"{src}{theirs}.bias"):
-            w[f"{dst}mlp.{ours}"] = t.vector(f"{src}{theirs}.bias")
+    if biases:
+        w[dst + "mlp.b_in"], w[dst + "mlp.b_out"] = t.vector(src + "ffn_up.bias"), t.vector(src + "ffn_down.bias")
 
 
 def layernorm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
-    """phi2, stablelm or starcoder2 (llama.cpp names their tensors alike): LayerNorms with biases, ffn_norm only
-    where the block has a norm of its own for the MLP (not with shared_block_norm), a gated MLP or a plain one."""
+    """phi2, stablelm, starcoder2, gpt2 or bloom (llama.cpp names their tensors alike): LayerNorms with biases,
+    ffn_norm only where the block has a norm of its own for the MLP (not with shared_block_norm), a gated MLP or a
+    plain one."""
     w = _ends(t, cfg)
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
@@ -119,5 +122,5 @@ def layernorm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
             for ours, theirs in (("W_gate", "ffn_gate"), ("W_in", "ffn_up"), ("W_out", "ffn_down")):
                 w[f"{dst}mlp.{ours}"] = t.linear(f"{src}{theirs}.weight")
         else:
-            _plain_mlp(t, w, src, dst)
+            _plain_mlp(t, w, src, dst, cfg.mlp_bias)
     return w
