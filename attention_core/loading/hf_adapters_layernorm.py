@@ -103,10 +103,11 @@ def _layer_norm(w: StateDict, r: _Reader, ours: str, theirs: str) -> None:
     w[ours + ".w"], w[ours + ".b"] = r.get(theirs + ".weight"), r.get(theirs + ".bias")
 
 
-def _plain_mlp(w: StateDict, r: _Reader, src: str, dst: str, fc_in: str, fc_out: str) -> None:
-    """A non-gated MLP with biases: act(x W_in + b_in) W_out + b_out."""
-    w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = r.linear(src + fc_in + ".weight"), r.get(src + fc_in + ".bias")
-    w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.linear(src + fc_out + ".weight"), r.get(src + fc_out + ".bias")
+def _plain_mlp(w: StateDict, r: _Reader, src: str, dst: str, fc_in: str, fc_out: str, biases: bool = True) -> None:
+    """A non-gated MLP: act(x W_in + b_in) W_out + b_out, the biases (required) where the model has them."""
+    w[dst + "mlp.W_in"], w[dst + "mlp.W_out"] = r.linear(src + fc_in + ".weight"), r.linear(src + fc_out + ".weight")
+    if biases:
+        w[dst + "mlp.b_in"], w[dst + "mlp.b_out"] = r.get(src + fc_in + ".bias"), r.get(src + fc_out + ".bias")
 
 
 # Where each keeps what differs: (final norm, attention's output, the plain MLP's in and out; None: gated, as Llama)
@@ -191,13 +192,7 @@ def falcon_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             _layer_norm(w, r, dst + "ln_mlp", src + "ln_mlp")
         elif not cfg.parallel_blocks:
             _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
-        w[dst + "mlp.W_in"], w[dst + "mlp.W_out"] = (
-            r.linear(src + "mlp.dense_h_to_4h.weight"), r.linear(src + "mlp.dense_4h_to_h.weight")
-        )  # fmt: skip
-        if cfg.mlp_bias:
-            w[dst + "mlp.b_in"], w[dst + "mlp.b_out"] = (
-                r.get(src + "mlp.dense_h_to_4h.bias"), r.get(src + "mlp.dense_4h_to_h.bias")
-            )  # fmt: skip
+        _plain_mlp(w, r, src, dst, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h", cfg.mlp_bias)
     _unembed(w, sd, cfg)
     return w
 
