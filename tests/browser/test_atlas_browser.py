@@ -76,7 +76,9 @@ def test_a_corpus_uploads_through_the_browser_and_a_bad_one_says_why(mech_page, 
     upload = page.locator("[class*='st-key-atlas_upload'] input[type=file]")
     upload.set_input_files(str(good))
     page.get_by_text("Documents (the first of 3)").wait_for()
-    assert page.get_by_role("button", name="Compute the atlas on this corpus").is_visible()
+    compute = page.get_by_role("button", name="Compute the atlas on this corpus")
+    compute.wait_for()  # drawn after the number boxes in the same run: on a loaded machine, a moment after them
+    assert compute.is_visible()
     upload.set_input_files(str(bad))
     page.get_by_text("This file cannot be used as a corpus").wait_for()
     shown = page.locator("[data-testid='stCode']").last.inner_text()
