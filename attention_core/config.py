@@ -14,7 +14,7 @@ class ModelConfig:
     arch: Literal[
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
-        "bloom", "falcon", "t5", "t5-decoder",
+        "bloom", "falcon", "gpt_neo", "gptj", "opt", "granite", "cohere", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -77,6 +77,9 @@ class ModelConfig:
     rel_max_distance: int = 0
     position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias
     unembed_scale: float = 1.0  # the final residual's factor before the unembedding (T5 tied: d_model^-0.5)
+    # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
+    # b_O, W_out and b_out (so every per-head Δe is what the model adds); the pass never applies it again.
+    residual_scale: float = 1.0
 
     def __post_init__(self) -> None:
         # JSON has no tuples: a config read back from the cache gives a list, which would not hash.
@@ -165,6 +168,11 @@ class ModelConfig:
                 kind = "bidirectional in the encoder, causal in the decoder"
             out.append(f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
                        f"tokens; {kind})")
+        if self.residual_scale != 1.0:
+            out.append(f"each sublayer's output × {self.residual_scale:g} before it is added (in W_O and the MLP's "
+                       "W_out)")
+        if self.unembed_scale != 1.0:
+            out.append(f"logits × {self.unembed_scale:.4g}")
         if self.n_experts:  # the MLP's, not attention's: said so the sidebar names every way the model differs
             out.append(f"a mixture of {self.n_experts} experts in the MLP, {self.experts_per_token} per token")
         if self.parallel_blocks:

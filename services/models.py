@@ -164,6 +164,11 @@ ARCH_LABELS = {
     "starcoder2": "StarCoder2 decoder",
     "bloom": "BLOOM decoder (ALiBi)",
     "falcon": "Falcon decoder",
+    "gpt_neo": "GPT-Neo decoder",
+    "gptj": "GPT-J decoder",
+    "opt": "OPT decoder",
+    "granite": "Granite decoder",
+    "cohere": "Cohere decoder",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }

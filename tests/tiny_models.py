@@ -141,6 +141,14 @@ def _tiny_hf(kind: str):
         return transformers.OlmoeForCausalLM(cfg)
     if kind == "olmo2":
         return transformers.Olmo2ForCausalLM(transformers.Olmo2Config(pad_token_id=0, **base))
+    if kind == "granite":  # embeddings × 3, q·k × 0.2, sublayer outputs × 0.5, logits ÷ 4
+        cfg = transformers.GraniteConfig(embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
+                                         logits_scaling=4.0, **base)  # fmt: skip
+        return transformers.GraniteForCausalLM(cfg)
+    if kind == "cohere":  # parallel blocks from one bias-free LayerNorm; RoPE in neighbouring pairs; logits × 0.5
+        cfg = transformers.CohereConfig(logit_scale=0.5, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+                                        **{**base, "tie_word_embeddings": True})  # fmt: skip
+        return transformers.CohereForCausalLM(cfg)
     if kind == "neox":
         cfg = transformers.GPTNeoXConfig(
             rotary_pct=0.25, rotary_emb_base=5000, use_parallel_residual=True,
@@ -152,7 +160,7 @@ def _tiny_hf(kind: str):
 
 def _tiny_hf_layernorm(kind: str, base: dict):
     """A tiny random Gemma (1) or LayerNorm decoder: Phi (1, 1.5, 2), StableLM (sequential or parallel blocks),
-    StarCoder2."""
+    BLOOM, Falcon, GPT-Neo, GPT-J, OPT, StarCoder2."""
     import transformers
 
     falcon = dict(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, ffn_hidden_size=96)
@@ -176,6 +184,21 @@ def _tiny_hf_layernorm(kind: str, base: dict):
         layout = dict(multi_query=True) if kind == "falcon" else dict(new_decoder_architecture=True, num_kv_heads=2)
         cfg = transformers.FalconConfig(**layout, **falcon)  # 7B: one key/value head and one norm; 40B: groups, two
         return transformers.FalconForCausalLM._from_config(cfg, attn_implementation="eager")
+    if kind == "gpt_neo":  # q·k unscaled; layer 1 attends locally, to its last 8 keys
+        cfg = transformers.GPTNeoConfig(
+            vocab_size=300, hidden_size=64, num_layers=2, num_heads=4, intermediate_size=96,
+            attention_types=[[["global", "local"], 1]], window_size=8, max_position_embeddings=128,
+        )  # fmt: skip
+        return transformers.GPTNeoForCausalLM(cfg)
+    if kind == "gptj":  # RoPE on 8 of 16 dimensions, in neighbouring pairs; parallel blocks; lm_head with a bias
+        cfg = transformers.GPTJConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_inner=96, rotary_dim=8,
+                                      n_positions=128, bos_token_id=0, eos_token_id=0)  # fmt: skip
+        return transformers.GPTJForCausalLM(cfg)
+    if kind == "opt":  # learned positions numbered from 2; ReLU
+        cfg = transformers.OPTConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                     ffn_dim=96, max_position_embeddings=128, pad_token_id=1, bos_token_id=0,
+                                     eos_token_id=0)  # fmt: skip
+        return transformers.OPTForCausalLM(cfg)
     if kind == "starcoder2":
         cfg = transformers.Starcoder2Config(sliding_window=8, use_bias=True, bos_token_id=0, eos_token_id=0, **base)
         return transformers.Starcoder2ForCausalLM(cfg)

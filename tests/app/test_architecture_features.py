@@ -128,13 +128,18 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("qwen3_moe", ("a mixture of 4 experts in the MLP, 2 per token",)),
         ("bloom", ("ALiBi: each head adds its own slope × the key's position to every score",)),
         ("falcon", ("grouped-query attention (4 query heads per key/value head)",)),
+        ("gpt_neo", ("q·k not scaled (no 1/√d_head)", "sliding window of 8 tokens (1 of 2 layers)")),
+        ("gptj", ("RoPE on 8 of 16 dimensions per head", "attention and MLP in parallel, from one norm")),
+        ("opt", ()),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
+        ("granite", ("each sublayer's output × 0.5 before it is added", "logits × 0.25", "scores scaled by 0.2")),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:
     """Phi (one LayerNorm feeding attention and MLP side by side, partial rotary, a bias on the unembedding),
     StarCoder2 (biases everywhere, a window on every layer), MPNet (an encoder with learned positions and a
-    relative position bias) and Qwen3-MoE (a mixture of experts after a dense layer), loaded through *Another
-    model*: every page draws without an error, and the sidebar names what their attention and blocks do."""
+    relative position bias), Qwen3-MoE (a mixture of experts after a dense layer), BLOOM, Falcon, GPT-Neo, GPT-J,
+    OPT and Granite, loaded through *Another model*: every page draws without an error, and the sidebar names what
+    their attention and blocks do."""
     from app_pages.registry import PAGES
     from tests.tiny_models import save_tiny, save_tiny_mpnet
 

@@ -1,0 +1,166 @@
+"""Hugging Face adapters for the open decoders from before Llama that interpretability work still reads: GPT-Neo,
+GPT-J and OPT.
+
+Each is a (config, weights) pair like those in hf_adapters.py. What differs from GPT-2, declared in the ModelConfig:
+- GPT-Neo: q·k is not scaled (attn_scale=1.0: no 1/√d_head); every other layer (as `attention_layers` lists them)
+  attends locally, a query seeing its last `window_size` keys, itself included (sliding_window, sliding_layers);
+  q, k and v without biases.
+- GPT-J: no position table: RoPE on the first `rotary_dim` dimensions of each head, attention and MLP side by side
+  from one LayerNorm (parallel_blocks + shared_block_norm), no attention biases, a bias on the unembedding. GPT-J
+  rotates pairs of neighbouring dimensions (0, 1), (2, 3), …; the engine rotates halves (i, i + r/2), as Llama
+  does, so W_Q's and W_K's columns are reordered to match (`neighbours_to_halves`): q·k, every score and pattern
+  are unchanged, and a head's q and k list the same numbers, the even dimensions first.
+- OPT: learned positions numbered from 2 (pos_offset=2, as OPT's embedding adds its offset of 2), ReLU, biases
+  everywhere. OPT-350m's post-norm blocks and its projected embeddings are refused.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import StateDict, _act, _Reader
+from .hf_adapters_layernorm import _layer_norm, _plain_mlp
+from .hf_adapters_modern import _unembed
+
+# ── config ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _classic(hf: dict, name: str, arch: str, d_model: int, n_heads: int, n_layers: int, **features) -> ModelConfig:
+    """A pre-LayerNorm decoder with one key/value head per query head and biases on its MLP."""
+    fields = dict(
+        name=name, arch=arch, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
+        d_head=d_model // n_heads, d_vocab=int(hf["vocab_size"]), causal=True, norm="layer",
+        norm_eps=float(hf.get("layer_norm_epsilon", 1e-5)), norm_position="pre",
+        act=_act(hf.get("activation_function", "gelu_new")), gated_mlp=False, mlp_bias=True,
+        tie_embeddings=bool(hf.get("tie_word_embeddings", True)), bos_token_id=hf.get("bos_token_id"),
+        eos_token_id=hf.get("eos_token_id"), display_name=str(hf.get("_name_or_path") or name),
+    )  # fmt: skip
+    return ModelConfig(**{**fields, **features})
+
+
+def _neo_layers(hf: dict) -> list[str]:
+    """GPT-Neo's "global" or "local" for each layer: `attention_layers`, or expanded from `attention_types`
+    ([[["global", "local"], 12]] = that pair 12 times), as GPTNeoConfig does."""
+    if hf.get("attention_layers"):
+        return list(hf["attention_layers"])
+    return [kind for kinds, times in hf.get("attention_types") or [] for _ in range(int(times)) for kind in kinds]
+
+
+def gpt_neo_config(hf: dict, name: str) -> ModelConfig:
+    n_layers, d_model = int(hf["num_layers"]), int(hf["hidden_size"])
+    kinds = _neo_layers(hf)
+    if len(kinds) != n_layers or set(kinds) - {"global", "local"}:
+        raise ModelLoadError(f"config.json's attention layers {kinds} do not give one of global/local per layer for "
+                             f"{n_layers} layers.")  # fmt: skip
+    local = tuple(kind == "local" for kind in kinds)
+    return _classic(
+        hf, name, "gpt_neo", d_model, int(hf["num_heads"]), n_layers, d_mlp=int(hf.get("intermediate_size") or
+        4 * d_model), n_ctx=int(hf.get("max_position_embeddings", 2048)), uses_rope=False, attn_scale=1.0,
+        sliding_window=int(hf.get("window_size", 256)) if any(local) else None, sliding_layers=local if any(local)
+        else (), attn_bias=False,
+    )  # fmt: skip
+
+
+def gptj_config(hf: dict, name: str) -> ModelConfig:
+    d_model, n_heads = int(hf["n_embd"]), int(hf["n_head"])
+    rotary = hf.get("rotary_dim")
+    return _classic(
+        hf, name, "gptj", d_model, n_heads, int(hf["n_layer"]), d_mlp=int(hf.get("n_inner") or 4 * d_model),
+        n_ctx=int(hf.get("n_positions", 2048)), uses_rope=True, rope_theta=10000.0,
+        rotary_dim=int(rotary) if rotary else None, parallel_blocks=True, shared_block_norm=True, attn_bias=False,
+        tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+    )  # fmt: skip
+
+
+def opt_config(hf: dict, name: str) -> ModelConfig:
+    d_model = int(hf["hidden_size"])
+    if not hf.get("do_layer_norm_before", True) or int(hf.get("word_embed_proj_dim") or d_model) != d_model:
+        raise ModelLoadError("OPT checkpoints with post-norm blocks or projected embeddings (OPT-350m) are not "
+                             "supported yet.")  # fmt: skip
+    if not hf.get("layer_norm_elementwise_affine", True):
+        raise ModelLoadError("OPT checkpoints whose LayerNorms have no weights are not supported yet.")
+    biases = bool(hf.get("enable_bias", True))
+    return _classic(
+        hf, name, "opt", d_model, int(hf["num_attention_heads"]), int(hf["num_hidden_layers"]),
+        d_mlp=int(hf["ffn_dim"]), n_ctx=int(hf.get("max_position_embeddings", 2048)), uses_rope=False,
+        pos_offset=2, act=_act(hf.get("activation_function", "relu")), attn_bias=biases, mlp_bias=biases,
+    )  # fmt: skip
+
+
+# ── weights ────────────────────────────────────────────────────────────────────────────────────────
+
+
+def neighbours_to_halves(W: torch.Tensor, n_heads: int, rotary_dim: int) -> torch.Tensor:
+    """W_Q or W_K ([d_model, n_heads·d_head]) with each head's first `rotary_dim` columns reordered from GPT-J's
+    rotation pairs (0, 1), (2, 3), … to the rotate-half pairs (i, i + r/2) the engine rotates: even columns, then
+    odd ones; the columns past rotary_dim (not rotated) are kept."""
+    d_model, width = W.shape
+    heads = W.reshape(d_model, n_heads, width // n_heads)  # (d_model, n_heads, d_head)
+    rot = heads[..., :rotary_dim].reshape(d_model, n_heads, rotary_dim // 2, 2)  # (…, pair, which of the pair)
+    halves = rot.transpose(-1, -2).reshape(d_model, n_heads, rotary_dim)  # (…, which half, pair) flattened
+    return torch.cat([halves, heads[..., rotary_dim:]], dim=-1).reshape(d_model, width).contiguous()
+
+
+def _attention(w: StateDict, r: _Reader, src: str, dst: str, names: tuple[str, ...], biases: tuple[str, ...]) -> None:
+    """W_Q, W_K, W_V, W_O ([in, out]) from Q, K, V, O's `names`, with the biases of the parts in `biases`."""
+    for part, theirs in zip("QKVO", names, strict=True):
+        w[f"{dst}attn.W_{part}"] = r.linear(f"{src}{theirs}.weight")
+        if part in biases:
+            w[f"{dst}attn.b_{part}"] = r.get(f"{src}{theirs}.bias")
+
+
+def gpt_neo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("wte.weight"), "embed.W_pos": r.get("wpe.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"h.{layer}.", f"blocks.{layer}."
+        _attention(w, r, src + "attn.attention.", dst, ("q_proj", "k_proj", "v_proj", "out_proj"), "O")
+        _layer_norm(w, r, dst + "ln_attn", src + "ln_1")
+        _layer_norm(w, r, dst + "ln_mlp", src + "ln_2")
+        _plain_mlp(w, r, src, dst, "mlp.c_fc", "mlp.c_proj")
+    _layer_norm(w, r, "ln_final", "ln_f")
+    _unembed(w, sd, cfg)
+    return w
+
+
+def gptj_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("wte.weight")}
+    rotary = cfg.rotary_dim or cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"h.{layer}.", f"blocks.{layer}."
+        _attention(w, r, src + "attn.", dst, ("q_proj", "k_proj", "v_proj", "out_proj"), "")
+        for part in "QK":
+            w[f"{dst}attn.W_{part}"] = neighbours_to_halves(w[f"{dst}attn.W_{part}"], cfg.n_heads, rotary)
+        _layer_norm(w, r, dst + "ln_attn", src + "ln_1")
+        _plain_mlp(w, r, src, dst, "mlp.fc_in", "mlp.fc_out")
+    _layer_norm(w, r, "ln_final", "ln_f")
+    _unembed(w, sd, cfg)
+    if "lm_head.bias" in sd:
+        w["unembed.b_U"] = sd["lm_head.bias"].float()
+    return w
+
+
+def opt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.decoder.", "decoder."))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "embed.W_pos": r.get("embed_positions.weight")}
+    biases = "QKVO" if cfg.attn_bias else ""
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attention(w, r, src + "self_attn.", dst, ("q_proj", "k_proj", "v_proj", "out_proj"), biases)
+        _layer_norm(w, r, dst + "ln_attn", src + "self_attn_layer_norm")
+        _layer_norm(w, r, dst + "ln_mlp", src + "final_layer_norm")
+        _plain_mlp(w, r, src, dst, "fc1", "fc2", biases=cfg.mlp_bias)
+    if r.has("final_layer_norm.weight"):  # absent in checkpoints saved with _remove_final_layer_norm
+        _layer_norm(w, r, "ln_final", "final_layer_norm")
+    _unembed(w, sd, cfg)
+    return w
+
+
+ADAPTERS = {
+    "gpt_neo": (gpt_neo_config, gpt_neo_weights),
+    "gptj": (gptj_config, gptj_weights),
+    "opt": (opt_config, opt_weights),
+}

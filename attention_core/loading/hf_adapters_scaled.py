@@ -1,0 +1,88 @@
+"""Hugging Face adapters for decoders that scale what a Llama leaves alone: IBM's Granite and Cohere's Command R
+(and Aya).
+
+Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_modern._decoder's config reader.
+- Granite: a Llama with four multipliers: the embeddings × embedding_multiplier (embed_scale), q·k ×
+  attention_multiplier instead of 1/√d_head (attn_scale), each sublayer's output × residual_multiplier before its
+  add (residual_scale, folded into W_O and W_out here, as `fold_residual_scale` says), the logits ÷ logits_scaling
+  (unembed_scale).
+- Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
+  a gated SiLU MLP, the logits × logit_scale (unembed_scale), and RoPE over neighbouring pairs of dimensions (0, 1),
+  (2, 3), … as GPT-J's, so W_Q's and W_K's columns are reordered to the engine's halves
+  (hf_adapters_classic.neighbours_to_halves). Per-head q/k LayerNorms (use_qk_norm) and attention biases are refused.
+"""
+
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import StateDict, _Reader
+from .hf_adapters_classic import neighbours_to_halves
+from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, qwen3_weights
+
+# ── config ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def granite_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("attention_bias") or hf.get("mlp_bias"):
+        raise ModelLoadError("Granite checkpoints with attention/MLP biases are not supported yet.")
+    return _decoder(
+        hf, name, "granite", embed_scale=float(hf.get("embedding_multiplier", 1.0)),
+        attn_scale=float(hf.get("attention_multiplier", 1.0)), residual_scale=float(hf.get("residual_multiplier",
+        1.0)), unembed_scale=1.0 / float(hf.get("logits_scaling", 1.0)),
+    )  # fmt: skip
+
+
+def cohere_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("use_qk_norm"):
+        raise ModelLoadError("Cohere checkpoints with q/k LayerNorms (use_qk_norm) are not supported yet.")
+    if hf.get("attention_bias"):
+        raise ModelLoadError("Cohere checkpoints with attention biases are not supported yet.")
+    return _decoder(
+        hf, name, "cohere", norm="layer", norm_eps=float(hf.get("layer_norm_eps", 1e-5)), parallel_blocks=True,
+        shared_block_norm=True, unembed_scale=float(hf.get("logit_scale") or 1.0),
+        tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
+    )  # fmt: skip
+
+
+# ── weights ────────────────────────────────────────────────────────────────────────────────────────
+
+
+def fold_residual_scale(w: StateDict, cfg: ModelConfig) -> StateDict:
+    """W_O, b_O, W_out and b_out × residual_scale, in place: each sublayer's output (x·W + b) × s is x·(W·s) + b·s,
+    so the pass, every per-head Δe and every decomposition of the residual give the model's numbers without knowing
+    of the multiplier. Returns `w`."""
+    if cfg.residual_scale == 1.0:
+        return w
+    for layer in range(cfg.n_layers):
+        for name in ("attn.W_O", "attn.b_O", "mlp.W_out", "mlp.b_out"):
+            key = f"blocks.{layer}.{name}"
+            if key in w:
+                w[key] = w[key] * cfg.residual_scale
+    return w
+
+
+def granite_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout, with the residual multiplier folded in."""
+    return fold_residual_scale(qwen3_weights(sd, cfg), cfg)
+
+
+def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    rotary = cfg.rotary_dim or cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst)
+        w[dst + "attn.W_Q"] = neighbours_to_halves(w[dst + "attn.W_Q"], cfg.n_heads, rotary)
+        w[dst + "attn.W_K"] = neighbours_to_halves(w[dst + "attn.W_K"], cfg.n_kv_heads, rotary)
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")  # one norm, no bias: attention's and the MLP's
+        _gated(w, r, src, dst)
+    _unembed(w, sd, cfg)
+    return w
+
+
+ADAPTERS = {
+    "granite": (granite_config, granite_weights),
+    "cohere": (cohere_config, cohere_weights),
+}
