@@ -102,9 +102,9 @@ def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
 
 
 def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
-    if arch == "llama" and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
+    if arch in ("llama", "granite") and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
         return permute_rope_rows(data, cfg.num_attention_heads)
-    if arch == "llama" and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
+    if arch in ("llama", "granite") and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
         return permute_rope_rows(data, cfg.num_key_value_heads)
     if arch == "bloom" and "query_key_value" in hf_name:  # llama.cpp: head by head (q, k, v) → q | k | v blocks
         heads = cfg.n_head
@@ -116,7 +116,8 @@ def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
     return data
 
 
-LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2")  # llama.cpp writes their LayerNorm's epsilon, not an RMS one
+# llama.cpp writes their LayerNorm's epsilon, not an RMS one
+LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r")
 
 
 def _metadata(w, arch: str, cfg) -> None:
@@ -151,6 +152,13 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_value_length(head_dim)
     if arch in ("gemma2", "gemma3"):
         w.add_sliding_window(cfg.sliding_window)
+    if arch == "granite":  # llama.cpp's names for Granite's multipliers
+        w.add_embedding_scale(cfg.embedding_multiplier)
+        w.add_attention_scale(cfg.attention_multiplier)
+        w.add_residual_scale(cfg.residual_multiplier)
+        w.add_logit_scale(cfg.logits_scaling)
+    if arch == "command-r":
+        w.add_logit_scale(cfg.logit_scale)
     if arch == "gemma2":
         w.add_attn_logit_softcapping(cfg.attn_logit_softcapping)
         w.add_final_logit_softcapping(cfg.final_logit_softcapping)

@@ -8,18 +8,17 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
 - GPT-J: no position table: RoPE on the first `rotary_dim` dimensions of each head, attention and MLP side by side
   from one LayerNorm (parallel_blocks + shared_block_norm), no attention biases, a bias on the unembedding. GPT-J
   rotates pairs of neighbouring dimensions (0, 1), (2, 3), …; the engine rotates halves (i, i + r/2), as Llama
-  does, so W_Q's and W_K's columns are reordered to match (`neighbours_to_halves`): q·k, every score and pattern
-  are unchanged, and a head's q and k list the same numbers, the even dimensions first.
+  does, so W_Q's and W_K's columns are reordered to match (conventions.neighbours_to_halves): q·k, every score and
+  pattern are unchanged, and a head's q and k list the same numbers, the even dimensions first.
 - OPT: learned positions numbered from 2 (pos_offset=2, as OPT's embedding adds its offset of 2), ReLU, biases
   everywhere. OPT-350m's post-norm blocks and its projected embeddings are refused.
 """
 
 from __future__ import annotations
 
-import torch
-
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from .conventions import neighbours_to_halves
 from .hf_adapters import StateDict, _act, _Reader
 from .hf_adapters_layernorm import _layer_norm, _plain_mlp
 from .hf_adapters_modern import _unembed
@@ -90,17 +89,6 @@ def opt_config(hf: dict, name: str) -> ModelConfig:
 
 
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
-
-
-def neighbours_to_halves(W: torch.Tensor, n_heads: int, rotary_dim: int) -> torch.Tensor:
-    """W_Q or W_K ([d_model, n_heads·d_head]) with each head's first `rotary_dim` columns reordered from GPT-J's
-    rotation pairs (0, 1), (2, 3), … to the rotate-half pairs (i, i + r/2) the engine rotates: even columns, then
-    odd ones; the columns past rotary_dim (not rotated) are kept."""
-    d_model, width = W.shape
-    heads = W.reshape(d_model, n_heads, width // n_heads)  # (d_model, n_heads, d_head)
-    rot = heads[..., :rotary_dim].reshape(d_model, n_heads, rotary_dim // 2, 2)  # (…, pair, which of the pair)
-    halves = rot.transpose(-1, -2).reshape(d_model, n_heads, rotary_dim)  # (…, which half, pair) flattened
-    return torch.cat([halves, heads[..., rotary_dim:]], dim=-1).reshape(d_model, width).contiguous()
 
 
 def _attention(w: StateDict, r: _Reader, src: str, dst: str, names: tuple[str, ...], biases: tuple[str, ...]) -> None:

@@ -4,20 +4,20 @@
 Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_modern._decoder's config reader.
 - Granite: a Llama with four multipliers: the embeddings × embedding_multiplier (embed_scale), q·k ×
   attention_multiplier instead of 1/√d_head (attn_scale), each sublayer's output × residual_multiplier before its
-  add (residual_scale, folded into W_O and W_out here, as `fold_residual_scale` says), the logits ÷ logits_scaling
+  add (residual_scale, folded into W_O and W_out: conventions.fold_residual_scale), the logits ÷ logits_scaling
   (unembed_scale).
 - Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
   a gated SiLU MLP, the logits × logit_scale (unembed_scale), and RoPE over neighbouring pairs of dimensions (0, 1),
   (2, 3), … as GPT-J's, so W_Q's and W_K's columns are reordered to the engine's halves
-  (hf_adapters_classic.neighbours_to_halves). Per-head q/k LayerNorms (use_qk_norm) and attention biases are refused.
+  (conventions.neighbours_to_halves). Per-head q/k LayerNorms (use_qk_norm) and attention biases are refused.
 """
 
 from __future__ import annotations
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from .conventions import fold_residual_scale, neighbours_to_halves
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_classic import neighbours_to_halves
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, qwen3_weights
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -46,20 +46,6 @@ def cohere_config(hf: dict, name: str) -> ModelConfig:
 
 
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
-
-
-def fold_residual_scale(w: StateDict, cfg: ModelConfig) -> StateDict:
-    """W_O, b_O, W_out and b_out × residual_scale, in place: each sublayer's output (x·W + b) × s is x·(W·s) + b·s,
-    so the pass, every per-head Δe and every decomposition of the residual give the model's numbers without knowing
-    of the multiplier. Returns `w`."""
-    if cfg.residual_scale == 1.0:
-        return w
-    for layer in range(cfg.n_layers):
-        for name in ("attn.W_O", "attn.b_O", "mlp.W_out", "mlp.b_out"):
-            key = f"blocks.{layer}.{name}"
-            if key in w:
-                w[key] = w[key] * cfg.residual_scale
-    return w
 
 
 def granite_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

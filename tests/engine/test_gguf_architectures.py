@@ -224,28 +224,47 @@ def _assert_matches(ours, hf, kind: str) -> None:
     assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL, kind
 
 
-@pytest.mark.parametrize("kind", ["gemma", "phi2"])
+def _written_only(kind: str):
+    """A model of a GGUF architecture transformers' reader does not read (its own multipliers or layout)."""
+    t = transformers
+    if kind == "gemma":
+        cfg = dict(LLAMA_LIKE, num_attention_heads=2, num_key_value_heads=1, head_dim=256, tie_word_embeddings=True)
+        return t.GemmaForCausalLM(t.GemmaConfig(**cfg, attn_implementation="eager"))
+    if kind == "phi2":
+        return t.PhiForCausalLM(t.PhiConfig(**dict(LLAMA_LIKE, partial_rotary_factor=0.5, attn_implementation="eager")))
+    if kind == "granite":  # embeddings × 3, q·k × 0.2, sublayer outputs × 0.5, logits ÷ 4
+        cfg = t.GraniteConfig(**LLAMA_LIKE, embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
+                              logits_scaling=4.0, attn_implementation="eager")  # fmt: skip
+        return t.GraniteForCausalLM(cfg)
+    cfg = dict(LLAMA_LIKE, tie_word_embeddings=True, logit_scale=0.5, pad_token_id=0, attn_implementation="eager")
+    return t.CohereForCausalLM(t.CohereConfig(**cfg))  # command-r: RoPE in neighbouring pairs, parallel blocks
+
+
+@pytest.mark.parametrize("kind", ["gemma", "phi2", "granite", "command-r"])
 def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, monkeypatch):
-    """Gemma (1) and Phi 2 files (llama.cpp's 'gemma' and 'phi2'; Ollama's gemma:2b and phi): transformers'
-    GGUF reader does not read them, so the reference is the model the file was written from. Phi 2's one
-    LayerNorm feeds attention and MLP side by side, and its unembedding has a bias."""
+    """Gemma (1), Phi 2, Granite and Command R files (llama.cpp's 'gemma', 'phi2', 'granite' and 'command-r';
+    Ollama's gemma:2b, phi, granite3.x and command-r): transformers' GGUF reader does not read them, so the
+    reference is the model the file was written from. Phi 2's one LayerNorm feeds attention and MLP side by side,
+    and its unembedding has a bias; Granite's four multipliers come from the file's keys, Command R's logit scale
+    too, and its neighbouring-pair RoPE rows are kept as Hugging Face's."""
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
     assert kind not in GGUF_SUPPORTED_ARCHITECTURES  # else it belongs in KINDS, with transformers reading the file
     torch.manual_seed(0)
-    if kind == "gemma":
-        cfg = dict(LLAMA_LIKE, num_attention_heads=2, num_key_value_heads=1, head_dim=256, tie_word_embeddings=True)
-        hf = transformers.GemmaForCausalLM(transformers.GemmaConfig(**cfg, attn_implementation="eager"))
-    else:
-        cfg = dict(LLAMA_LIKE, partial_rotary_factor=0.5, attn_implementation="eager")
-        hf = transformers.PhiForCausalLM(transformers.PhiConfig(**cfg))
+    hf = _written_only(kind)
     randomize(hf)
     path = write_gguf(hf, byte_bpe(V), tmp_path / f"{kind}.gguf", kind)
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     ours = load_model(str(path), device="cpu")
     _assert_matches(ours, hf.eval(), kind)
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+    cfg = ours.config
     if kind == "phi2":
-        assert "unembed.b_U" in ours.weights and ours.config.shared_block_norm and ours.config.rotary_dim == 8
+        assert "unembed.b_U" in ours.weights and cfg.shared_block_norm and cfg.rotary_dim == 8
+    elif kind == "gemma":
+        assert cfg.embed_scale == 8.0 and cfg.attn_scale is None and cfg.tie_embeddings
+    elif kind == "granite":
+        scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
+        assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
     else:
-        assert ours.config.embed_scale == 8.0 and ours.config.attn_scale is None and ours.config.tie_embeddings
+        assert cfg.shared_block_norm and cfg.norm == "layer" and cfg.unembed_scale == 0.5 and cfg.tie_embeddings

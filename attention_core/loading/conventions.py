@@ -1,0 +1,40 @@
+"""Conventions a converter folds into the canonical weights, whatever the source format (Hugging Face or GGUF).
+
+- `neighbours_to_halves`: GPT-J and Cohere rotate each head's neighbouring dimensions (0, 1), (2, 3), … with RoPE;
+  the engine rotates halves (i, i + r/2), as Llama does. Reordering W_Q's and W_K's columns (even ones first) makes
+  one rotation the other: q·k, every score and pattern are unchanged, and a head's q and k hold the same numbers.
+- `fold_residual_scale`: Granite multiplies each sublayer's output by residual_scale before its add; folded into
+  W_O, b_O, W_out and b_out, the pass and every per-head Δe give the model's numbers without knowing of it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import ModelConfig
+
+Weights = dict[str, torch.Tensor]
+
+
+def neighbours_to_halves(W: torch.Tensor, n_heads: int, rotary_dim: int) -> torch.Tensor:
+    """W_Q or W_K ([d_model, n_heads·d_head]) with each head's first `rotary_dim` columns reordered from rotation
+    pairs (0, 1), (2, 3), … to the rotate-half pairs (i, i + r/2): even columns, then odd ones; the columns past
+    rotary_dim (not rotated) are kept."""
+    d_model, width = W.shape
+    heads = W.reshape(d_model, n_heads, width // n_heads)  # (d_model, n_heads, d_head)
+    rot = heads[..., :rotary_dim].reshape(d_model, n_heads, rotary_dim // 2, 2)  # (…, pair, which of the pair)
+    halves = rot.transpose(-1, -2).reshape(d_model, n_heads, rotary_dim)  # (…, which half, pair) flattened
+    return torch.cat([halves, heads[..., rotary_dim:]], dim=-1).reshape(d_model, width).contiguous()
+
+
+def fold_residual_scale(w: Weights, cfg: ModelConfig) -> Weights:
+    """W_O, b_O, W_out and b_out × cfg.residual_scale, in place: a sublayer's output (x·W + b) × s is x·(W·s) + b·s.
+    Returns `w`."""
+    if cfg.residual_scale == 1.0:
+        return w
+    for layer in range(cfg.n_layers):
+        for name in ("attn.W_O", "attn.b_O", "mlp.W_out", "mlp.b_out"):
+            key = f"blocks.{layer}.{name}"
+            if key in w:
+                w[key] = w[key] * cfg.residual_scale
+    return w

@@ -1,0 +1,68 @@
+"""GGUF granite and command-r → canonical weights: the decoders that scale what a Llama leaves alone (IBM's Granite:
+Ollama's granite3.x; Cohere's Command R and Aya), read with llama.cpp's own rules for its keys.
+
+- granite: llama.cpp's llama converter wrote it, so W_Q's and W_K's rows are permuted as a llama file's. The
+  embeddings × `embedding_scale`, q·k × `attention.scale` (0 or absent: 1/√d_head), each sublayer's output ×
+  `residual_scale` (folded into W_O and W_out: conventions.fold_residual_scale), the logits ÷ `logit_scale`. A file
+  whose `rope.scaling.finetuned` is false runs without RoPE in llama.cpp: refused.
+- command-r: one LayerNorm without a bias feeds attention and MLP side by side; the logits × `logit_scale` (the
+  same key as Granite's, multiplied here, as llama.cpp does); rows kept as Hugging Face's, which llama.cpp rotates
+  in neighbouring pairs: reordered to the engine's halves (conventions.neighbours_to_halves). Per-head q/k norms
+  and attention biases are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ...config import ModelConfig
+from ...errors import ModelLoadError
+from ..conventions import fold_residual_scale, neighbours_to_halves
+from .llama import Weights, ends, llama_config, llama_weights, rope_config
+from .reader import Meta, Tensors, matrix
+
+
+def granite_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    if meta.get("rope.scaling.finetuned", True) is False:
+        raise ModelLoadError("Granite files without RoPE (rope.scaling.finetuned false) are not supported yet.")
+    if any(".ffn_up.bias" in t or ".ffn_down.bias" in t or ".ffn_gate.bias" in t for t in tensor_names):
+        raise ModelLoadError("Granite files with MLP biases are not supported yet.")
+    residual = meta.unless_zero("residual_scale", meta.number) or 1.0  # llama.cpp: 0 or absent, no scaling
+    return replace(
+        llama_config(meta, name, tensor_names), arch="granite",
+        embed_scale=meta.unless_zero("embedding_scale", meta.number) or 1.0,
+        attn_scale=meta.unless_zero("attention.scale", meta.number), residual_scale=residual,
+        unembed_scale=1.0 / meta.number("logit_scale"),  # required by llama.cpp
+    )  # fmt: skip
+
+
+def granite_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    return fold_residual_scale(llama_weights(t, cfg), cfg)
+
+
+def command_r_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    if "blk.0.attn_q_norm.weight" in tensor_names or "blk.0.attn_q.bias" in tensor_names:
+        raise ModelLoadError("Command R files with q/k norms or attention biases are not supported yet.")
+    return rope_config(
+        meta, name, tensor_names, arch="cohere", norm="layer", norm_eps=meta.number("attention.layer_norm_epsilon"),
+        parallel_blocks=True, shared_block_norm=True,
+        unembed_scale=meta.unless_zero("logit_scale", meta.number) or 1.0,
+    )  # fmt: skip
+
+
+def command_r_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w = ends(t, cfg)
+    rotary = cfg.rotary_dim or cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")  # attention's and the MLP's: no ffn_norm
+        w[dst + "attn.W_Q"] = neighbours_to_halves(matrix(t.rows(src + "attn_q.weight", cfg.n_heads, cfg.d_head)),
+                                                 cfg.n_heads, rotary)
+        w[dst + "attn.W_K"] = neighbours_to_halves(matrix(t.rows(src + "attn_k.weight", cfg.n_kv_heads, cfg.d_head)),
+                                                 cfg.n_kv_heads, rotary)
+        w[dst + "attn.W_V"] = t.linear(src + "attn_v.weight")
+        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        w[dst + "mlp.W_gate"] = t.linear(src + "ffn_gate.weight")
+        w[dst + "mlp.W_in"] = t.linear(src + "ffn_up.weight")
+        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+    return w
