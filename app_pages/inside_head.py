@@ -65,16 +65,22 @@ if cell["allowed"]:
         f"                 / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
         f"               = {cell['numerator']:.6g} / {cell['denominator']:.6g} = {cell['weight']:.6g}"
     )
-elif j > i:
+elif trace.causal and j > i:
     share = (
         "masked         key j comes after query i: its score is replaced\n"
         "               by −∞, and exp(−∞) = 0 → weight 0"
     )
-else:
+elif trace.causal:
     share = (
         f"masked         key j is further back than this layer's sliding\n"
         f"               window of {s.window} keys: its score is replaced by −∞,\n"
         "               and exp(−∞) = 0 → weight 0"
+    )
+else:  # a bidirectional window (ModernBERT's local layers): |i − j| < window
+    share = (
+        f"masked         key j is more than {s.window - 1} positions from query i,\n"
+        "               outside this layer's local window: its score is\n"
+        "               replaced by −∞, and exp(−∞) = 0 → weight 0"
     )
 # The matrices' titles, shared with the library's `steps` view: each names the model's own scale and term.
 stage_titles = {stage.name: stage.title for stage in score_stages(steps_terms(s))}

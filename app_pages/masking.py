@@ -25,7 +25,7 @@ from viz.figures.heatmaps import Cells, mask_comparison, scores_heatmap
 from viz.figures.layout import image_config, orientation_caption
 from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
 from viz.views.export import export_basename
-from viz.views.mask_parts import mask_parts
+from viz.views.mask_parts import mask_parts, window_caption
 from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
 from viz.views.position_words import position_bias_caption
 from viz.views.score_terms import score_terms
@@ -84,12 +84,7 @@ show_token_heatmap(scores_figure, "scores", config=image_config(f"{base}_scores"
 
 if parts.has_window:
     st.subheader("The sliding window: a second mask")
-    st.caption(
-        f"In this layer a query sees at most {parts.window_size} keys, itself included: keys further back than "
-        f"{parts.window_size - 1} positions are masked too, even where the causal mask would allow them. The "
-        "softmax uses both masks together (right). Blue: the query may see that key; light grey: masked. Layers "
-        "without a window use the causal mask alone."
-    )
+    st.caption(window_caption(parts.window_size, causal=parts.causal is not None))
     st.plotly_chart(
         window_masks(parts.causal, parts.window, parts.used, parts.window_size, tokens.plotly, ctx.orient, cells),
         key="window_masks",

@@ -205,7 +205,7 @@ def mixture_of_experts(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) ->
 
 def attention_input(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """What q, k and v are computed from: the normalised residual (pre-norm, sandwich) or the residual itself."""
-    if cfg.norm_position in ("pre", "sandwich"):
+    if cfg.norm_position in ("pre", "sandwich") and not (layer == 0 and cfg.skip_first_attn_norm):
         return normalize(resid, w, f"blocks.{layer}.ln_attn", cfg)
     return resid
 

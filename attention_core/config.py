@@ -14,7 +14,7 @@ class ModelConfig:
     arch: Literal[
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
-        "bloom", "falcon", "gpt_neo", "gptj", "opt", "granite", "cohere", "t5", "t5-decoder",
+        "bloom", "falcon", "gpt_neo", "gptj", "opt", "granite", "cohere", "modernbert", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -37,7 +37,8 @@ class ModelConfig:
     rope_theta: float | None = None
     n_token_types: int = 0  # BERT's segment embeddings
     pos_offset: int = 0  # RoBERTa numbers positions from padding_idx + 1
-    sliding_window: int | None = None  # Mistral: a query sees at most this many keys (itself included)
+    sliding_window: int | None = None  # Mistral: a query sees at most this many keys (itself included); an encoder
+    # (ModernBERT's local layers): keys with |query − key| < sliding_window, both ways
     embed_scale: float = 1.0  # Marian multiplies token embeddings by √d_model
     n_decoder_layers: int = 0  # > 0 for encoder-decoders; n_layers then counts the encoder's layers
     decoder_start_token_id: int | None = None
@@ -68,6 +69,7 @@ class ModelConfig:
     experts_per_token: int = 0  # how many experts each token's MLP output sums
     moe_renormalize: bool = True  # the chosen experts' probabilities renormalised to sum to 1 (Mixtral)
     shared_block_norm: bool = False  # parallel blocks with one norm, x + attn(ln_attn(x)) + mlp(ln_attn(x)) (Phi)
+    skip_first_attn_norm: bool = False  # ModernBERT: layer 0's attention reads the (normalised) embeddings as they are
     # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
     # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
     # bucket of key − query and added to the scores after q·k·scale, before the mask. Buckets are
@@ -90,10 +92,11 @@ class ModelConfig:
     @property
     def has_lm_head(self) -> bool:
         """Decoders predict the next token; the encoders we load have no language-model head."""
-        return self.arch not in ("bert", "mpnet", "marian", "t5")
+        return self.arch not in ("bert", "mpnet", "modernbert", "marian", "t5")
 
     def window(self, layer: int) -> int | None:
-        """The sliding window of `layer` (a query sees at most this many keys, itself included), or None."""
+        """The sliding window of `layer` (a query sees at most this many keys, itself included; without the causal
+        mask, keys with |query − key| < window), or None."""
         if self.sliding_window is None:
             return None
         if not self.sliding_layers or self.sliding_layers[layer]:
@@ -133,7 +136,10 @@ class ModelConfig:
         if self.sliding_window is not None:
             n = sum(self.window(i) is not None for i in range(self.n_layers))
             where = "every layer" if n == self.n_layers else f"{n} of {self.n_layers} layers"
-            out.append(f"sliding window of {self.sliding_window} tokens ({where})")
+            if self.causal:
+                out.append(f"sliding window of {self.sliding_window} tokens ({where})")
+            else:  # a bidirectional window reaches both ways: |query − key| < sliding_window
+                out.append(f"local attention: keys up to {self.sliding_window - 1} tokens either side ({where})")
         if self.attn_softcap is not None:
             out.append(f"attention scores soft-capped at ±{self.attn_softcap:g}")
         if self.final_softcap is not None:

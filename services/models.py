@@ -145,6 +145,7 @@ ARCH_LABELS = {
     "gpt2": "GPT-2 decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",
+    "modernbert": "ModernBERT encoder",
     "marian": "Marian encoder-decoder",
     "marian-decoder": "Marian decoder",
     "qwen3": "Qwen3 decoder",

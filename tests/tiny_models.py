@@ -213,16 +213,21 @@ def save_tiny(kind: str, folder: Path, seed: int = 0):
     return _peaked_and_saved(_tiny_hf(kind), folder, byte_bpe(300), norms_too=True)
 
 
-def save_tiny_mpnet(folder: Path, seed: int = 0):
-    """A 2-layer, 4-head MPNet encoder (a relative position bias beside learned positions) with a WordPiece
-    tokenizer, saved as safetensors; returns it."""
+def save_tiny_encoder(kind: str, folder: Path, seed: int = 0):
+    """A tiny encoder with a WordPiece tokenizer, saved as safetensors; returns it. "mpnet": 2 layers, 4 heads, a
+    relative position bias beside learned positions; "modernbert": 3 layers, 4 heads, RoPE, layer 0 global and
+    layers 1-2 local (keys at most 4 positions away), no norm before layer 0's attention."""
     import transformers
 
     torch.manual_seed(seed)
-    cfg = transformers.MPNetConfig(
-        vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-        max_position_embeddings=130, pad_token_id=1,
-    )  # fmt: skip
+    shape = dict(vocab_size=300, hidden_size=64, num_attention_heads=4, intermediate_size=96)
+    if kind == "modernbert":
+        cfg = transformers.ModernBertConfig(
+            **shape, num_hidden_layers=3, max_position_embeddings=128, local_attention=8, pad_token_id=0,
+            bos_token_id=2, eos_token_id=3, cls_token_id=2, sep_token_id=3,
+        )  # fmt: skip
+        return _peaked_and_saved(transformers.ModernBertModel(cfg), folder, wordpiece(300), norms_too=True)
+    cfg = transformers.MPNetConfig(**shape, num_hidden_layers=2, max_position_embeddings=130, pad_token_id=1)
     return _peaked_and_saved(transformers.MPNetModel(cfg, add_pooling_layer=False), folder, wordpiece(300))
 
 

@@ -343,13 +343,14 @@ ADAPTERS: dict[str, Adapter] = {
 
 def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_classic import ADAPTERS as CLASSIC  # these import this module's helpers: imported
-    from .hf_adapters_layernorm import ADAPTERS as LAYERNORM  # here, not on top
+    from .hf_adapters_encoders import ADAPTERS as ENCODERS  # here, not on top
+    from .hf_adapters_layernorm import ADAPTERS as LAYERNORM
     from .hf_adapters_modern import ADAPTERS as MODERN
     from .hf_adapters_moe import ADAPTERS as MOE
     from .hf_adapters_scaled import ADAPTERS as SCALED
     from .hf_adapters_t5 import ADAPTERS as T5
 
-    return {**ADAPTERS, **MODERN, **LAYERNORM, **CLASSIC, **SCALED, **MOE, **T5}
+    return {**ADAPTERS, **MODERN, **LAYERNORM, **CLASSIC, **SCALED, **MOE, **ENCODERS, **T5}
 
 
 def supported_model_types() -> tuple[str, ...]:

@@ -130,6 +130,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("falcon", ("grouped-query attention (4 query heads per key/value head)",)),
         ("gpt_neo", ("q·k not scaled (no 1/√d_head)", "sliding window of 8 tokens (1 of 2 layers)")),
         ("gptj", ("RoPE on 8 of 16 dimensions per head", "attention and MLP in parallel, from one norm")),
+        ("modernbert", ("local attention: keys up to 4 tokens either side (2 of 3 layers)",
+                        "RoPE base 10000 on sliding layers, 160000 elsewhere")),
         ("opt", ()),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
         ("granite", ("each sublayer's output × 0.5 before it is added", "logits × 0.25", "scores scaled by 0.2")),
     ],
@@ -141,11 +143,11 @@ def test_every_page_opens_on_the_architectures_added_later(private_models, kind,
     OPT and Granite, loaded through *Another model*: every page draws without an error, and the sidebar names what
     their attention and blocks do."""
     from app_pages.registry import PAGES
-    from tests.tiny_models import save_tiny, save_tiny_mpnet
+    from tests.tiny_models import save_tiny, save_tiny_encoder
 
     folder = private_models / "models" / f"tiny-{kind}"
     folder.mkdir(parents=True)
-    save_tiny_mpnet(folder) if kind == "mpnet" else save_tiny(kind, folder)
+    save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
     at = opened_with("patterns", folder)
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.sidebar.caption)
@@ -160,11 +162,11 @@ def test_every_page_opens_on_the_architectures_added_later(private_models, kind,
 def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_models) -> None:
     """MPNet adds learned positions to its embeddings AND a relative position bias to its scores: the masking page
     said "This model (T5) has no position embeddings", Inside one head "no position embeddings and no RoPE"."""
-    from tests.tiny_models import save_tiny_mpnet
+    from tests.tiny_models import save_tiny_encoder
 
     folder = private_models / "models" / "tiny-mpnet"
     folder.mkdir(parents=True)
-    save_tiny_mpnet(folder)
+    save_tiny_encoder("mpnet", folder)
     for page in ("masking", "inside_head", "start"):
         at = AppTest.from_file(APP, default_timeout=180)
         at.query_params.update({"page": page, "text": TEXT, "step": "embeddings"})  # Start here's step
@@ -224,3 +226,31 @@ def test_blooms_pages_say_its_position_is_alibis_slopes(private_models) -> None:
         assert not at.exception, [e.value for e in at.exception]
         said = " ".join(e.value for kind in ("caption", "markdown") for e in at.get(kind))
         assert "ALiBi" in said and "bucket" not in said and "(T5" not in said and "T5's" not in said, page
+
+
+def test_modernberts_local_layers_are_drawn_and_told_as_reaching_both_ways(private_models) -> None:
+    """ModernBERT's local layers see keys at most 4 positions away (the tiny one), before or after the query: the
+    masking page said "further back", the window's mask had a causal panel beside it, and Inside one head called a
+    key far ahead of the query "after query i" although this model masks no later key."""
+    from tests.tiny_models import save_tiny_encoder
+
+    folder = private_models / "models" / "tiny-modernbert"
+    folder.mkdir(parents=True)
+    save_tiny_encoder("modernbert", folder)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "masking", "text": TEXT, "layer": "1", "head": "0"})
+    at.run()
+    at.text_input(key="model_request").set_value(str(folder))
+    at = at.button(key="model_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "keys up to 4 positions away, before or after it" in said and "further back" not in said, said
+    panels = chart(at, "window_masks")["data"]  # the window, and the mask used: no causal panel
+    window = decode(panels[0]["z"]) > 0.5
+    n = window.shape[0]
+    distance = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :])
+    assert len(panels) == 2 and n > 9 and np.array_equal(window, distance <= 4)
+    at = at.switch_page("app_pages/inside_head.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    code = " ".join(c.value for c in at.code)  # the default entry: the last query and the first key, far apart
+    assert "more than 4 positions from query i" in code and "comes after" not in code, code

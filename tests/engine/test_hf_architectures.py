@@ -54,6 +54,13 @@ def _make(kind: str):
     if kind == "mpnet":  # BERT's layout plus T5's bidirectional relative position bias on the scaled scores
         cfg = transformers.MPNetConfig(pad_token_id=1, **bert_like)
         return transformers.MPNetModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "modernbert":  # pre-norm, RoPE; layer 0 global (no norm of its own), 1 and 2 see keys ≤ 4 away
+        cfg = transformers.ModernBertConfig(
+            vocab_size=V, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96,
+            max_position_embeddings=128, local_attention=8, global_attn_every_n_layers=3, pad_token_id=0,
+            bos_token_id=2, eos_token_id=3, cls_token_id=2, sep_token_id=3,
+        )  # fmt: skip
+        return transformers.ModernBertModel(cfg), _wordpiece(V)
     if kind == "distilbert":  # BERT without segments, under its own names
         cfg = transformers.DistilBertConfig(
             vocab_size=V, dim=64, n_layers=2, n_heads=4, hidden_dim=96, max_position_embeddings=130
@@ -62,7 +69,7 @@ def _make(kind: str):
     raise ValueError(kind)
 
 
-KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet"]
+KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -74,6 +81,8 @@ def pair(request, tmp_path_factory, monkeypatch_module):
         for name, p in hf.named_parameters():
             if p.dim() == 2 or name.endswith("bias"):
                 p.normal_(0.0, 0.3)
+            elif "norm" in name.lower():  # off their init: a norm applied where the model has none shows
+                p.add_(torch.randn_like(p) * 0.3)
     folder = tmp_path_factory.mktemp(request.param)
     hf.save_pretrained(folder, safe_serialization=True)
     tok.save(str(folder / "tokenizer.json"))
@@ -165,6 +174,13 @@ def test_architecture_specifics(pair):
         assert trace.n_tokens > 8 and not trace.mask(1)[-1, : trace.n_tokens - 8].any()
     if kind in ("roberta", "xlm-roberta", "mpnet"):
         assert cfg.pos_offset == 2
+    if kind == "modernbert":  # layer 0 global, 1 and 2 local: |query − key| ≤ 4, both ways
+        assert [cfg.window(i) for i in range(3)] == [None, 5, 5] and cfg.skip_first_attn_norm
+        assert (cfg.rope_base(0), cfg.rope_base(1)) == (160000.0, 10000.0)
+        trace = ours.trace(TEXT)
+        n = trace.n_tokens
+        distance = (torch.arange(n)[:, None] - torch.arange(n)[None, :]).abs()
+        assert n > 9 and torch.equal(trace.mask(1), distance <= 4) and trace.mask(0).all()
     if kind == "mpnet":  # its bias beside q·k/√d_head, the same table in every layer
         assert (cfg.position_bias, cfg.rel_buckets, cfg.attn_scale) == ("t5", 32, None)
         trace = ours.trace(TEXT)

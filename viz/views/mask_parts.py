@@ -73,3 +73,20 @@ def mask_parts(trace: TraceLike, layer: int, head: int, rows: slice, cols: slice
         softcap=softcap,
         bias=bias,
     )
+
+
+def window_caption(window_size: int, causal: bool) -> str:
+    """The masking page's words for a sliding window: a causal one looks back, a bidirectional one (ModernBERT's
+    local layers) both ways (attention_core.model.allowed_keys)."""
+    if causal:
+        return (
+            f"In this layer a query sees at most {window_size} keys, itself included: keys further back than "
+            f"{window_size - 1} positions are masked too, even where the causal mask would allow them. The softmax "
+            "uses both masks together (right). Blue: the query may see that key; light grey: masked. Layers without "
+            "a window use the causal mask alone."
+        )
+    return (
+        f"In this layer a query sees only keys up to {window_size - 1} positions away, before or after it (itself "
+        f"included): keys further away are masked, although this model masks nothing else. Blue: the query may see "
+        "that key; light grey: masked. Layers without a window see every key."
+    )
