@@ -23,6 +23,7 @@ from viz.views.head_window import (
     step_positions,
     steps_window,
 )
+from viz.views.mask_parts import softmax_share_lines
 from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
 from viz.views.position_words import nope_caption, position_bias_caption, rope_caption
@@ -58,30 +59,7 @@ j = token_picker("Key j (the token it looks at)", readable, 0, "mech_cell_key", 
 cell = s.cell(i, j)
 softmax_in = cell["capped"] + cell["bias"]  # the score the softmax reads (T5 adds its position bias)
 engine_weight = float(trace.pattern(s.layer, s.head)[i, j])  # the engine's own softmax, for comparison
-# Each line fits a code block in the main column at 1024 px (65 characters); longer ones would scroll out of sight.
-if cell["allowed"]:
-    share = (
-        f"softmax share  = exp({softmax_in:.6g} − {cell['row_max']:.6g})\n"
-        f"                 / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
-        f"               = {cell['numerator']:.6g} / {cell['denominator']:.6g} = {cell['weight']:.6g}"
-    )
-elif trace.causal and j > i:
-    share = (
-        "masked         key j comes after query i: its score is replaced\n"
-        "               by −∞, and exp(−∞) = 0 → weight 0"
-    )
-elif trace.causal:
-    share = (
-        f"masked         key j is further back than this layer's sliding\n"
-        f"               window of {s.window} keys: its score is replaced by −∞,\n"
-        "               and exp(−∞) = 0 → weight 0"
-    )
-else:  # a bidirectional window (ModernBERT's local layers): |i − j| < window
-    share = (
-        f"masked         key j is more than {s.window - 1} positions from query i,\n"
-        "               outside this layer's local window: its score is\n"
-        "               replaced by −∞, and exp(−∞) = 0 → weight 0"
-    )
+share = softmax_share_lines(cell, softmax_in, i, j, trace.causal, s.window)
 # The matrices' titles, shared with the library's `steps` view: each names the model's own scale and term.
 stage_titles = {stage.name: stage.title for stage in score_stages(steps_terms(s))}
 if s.attn_scale == 1.0:  # T5 does not scale q·k at all
@@ -118,7 +96,9 @@ st.subheader("The two picked tokens' vectors")
 pv = picked_vectors(s, i, j)
 st.caption(
     f"Each token gets its own query q, key k and value v: {d} numbers each, for this head"
-    + (" (q and k after RoPE, what the score uses)" if s.uses_rope else "")
+    + (" (q and k after RoPE, what the score uses" if s.uses_rope else "")
+    + (", their rotated dimensions listed even ones first: see RoPE below)" if ctx.config.rope_pairs_reordered
+       else ")" if s.uses_rope else "")
     + f". The score of query {i} for key {j} is the dot product q_i·k_j; "
     "the cosine is the same product without the lengths: +1 = same direction, 0 = unrelated, −1 = opposite."
 )
@@ -233,7 +213,7 @@ with full:
             "mech_K_pre",
         )
     if s.uses_rope:
-        st.caption(rope_caption(ctx.model_title, d, ctx.config.rotary_dim or d))
+        st.caption(rope_caption(ctx.model_title, d, ctx.config.rotary_dim or d, ctx.config.rope_pairs_reordered))
         c1, c2 = st.columns(2)
         with c1:
             show_chart(

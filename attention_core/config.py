@@ -63,6 +63,9 @@ class ModelConfig:
     rope_freq_divisors: tuple[float, ...] = ()
     rope_scaling: str | None = None  # what the divisors came from, in words ("llama3, factor 8"), for the sidebar
     rotary_dim: int | None = None  # partial rotary: only the first rotary_dim dims of a head rotate (Pythia)
+    # GPT-J, Cohere: the model rotates neighbouring pairs (0, 1), (2, 3), …; the converter listed each head's rotated
+    # W_Q/W_K columns even ones first (loading/conventions.neighbours_to_halves), so q and k show in that order
+    rope_pairs_reordered: bool = False
     rope_layers: tuple[bool, ...] = ()  # which layers rotate q and k; () = every one. SmolLM3: every 4th does not
     parallel_blocks: bool = False  # x + attn(ln_attn(x)) + mlp(ln_mlp(x)) (GPT-NeoX use_parallel_residual)
     n_experts: int = 0  # a mixture of experts in each layer with a router (Mixtral, Qwen3-MoE); 0 = none
@@ -150,21 +153,7 @@ class ModelConfig:
             out.append(f"scores scaled by {self.scale:.4g} (not 1/√d_head = {self.d_head**-0.5:.4g})")
         if self.qk_norm != "none":
             out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else ""))
-        if self.rope_theta_local is not None:
-            every = all(self.window(i) is not None for i in range(self.n_layers))
-            out.append(
-                f"RoPE base {self.rope_theta_local:g} (every layer slides)"
-                if every
-                else f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere"
-            )
-        if self.rope_scaling is not None:
-            out.append(f"RoPE scaling: {self.rope_scaling}")
-        plain = [i for i in range(self.n_layers) if self.uses_rope and not self.rotates(i)]
-        if plain:
-            out.append(f"no RoPE in {len(plain)} of {self.n_layers} layers ({_listed(plain)}): their scores see no "
-                       "position")
-        if self.rotary_dim is not None and self.rotary_dim != self.d_head:
-            out.append(f"RoPE on {self.rotary_dim} of {self.d_head} dimensions per head")
+        out += self._rope_features()
         if self.position_bias == "alibi":
             out.append("ALiBi: each head adds its own slope × the key's position to every score, no position "
                        "embedding")
@@ -187,6 +176,28 @@ class ModelConfig:
             out.append("a norm on each sublayer's output")
         if self.n_kv_heads < self.n_heads:
             out.append(f"grouped-query attention ({self.group_size} query heads per key/value head)")
+        return out
+
+    def _rope_features(self) -> list[str]:
+        """`features` of the rotation: per-layer bases, scaling, layers without it, pair order, partial rotary."""
+        out = []
+        if self.rope_theta_local is not None:
+            every = all(self.window(i) is not None for i in range(self.n_layers))
+            out.append(
+                f"RoPE base {self.rope_theta_local:g} (every layer slides)"
+                if every
+                else f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere"
+            )
+        if self.rope_scaling is not None:
+            out.append(f"RoPE scaling: {self.rope_scaling}")
+        plain = [i for i in range(self.n_layers) if self.uses_rope and not self.rotates(i)]
+        if plain:
+            out.append(f"no RoPE in {len(plain)} of {self.n_layers} layers ({_listed(plain)}): their scores see no "
+                       "position")
+        if self.rope_pairs_reordered:
+            out.append("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")
+        if self.rotary_dim is not None and self.rotary_dim != self.d_head:
+            out.append(f"RoPE on {self.rotary_dim} of {self.d_head} dimensions per head")
         return out
 
     @property

@@ -68,8 +68,8 @@ def gptj_config(hf: dict, name: str) -> ModelConfig:
     return _classic(
         hf, name, "gptj", d_model, n_heads, int(hf["n_layer"]), d_mlp=int(hf.get("n_inner") or 4 * d_model),
         n_ctx=int(hf.get("n_positions", 2048)), uses_rope=True, rope_theta=10000.0,
-        rotary_dim=int(rotary) if rotary else None, parallel_blocks=True, shared_block_norm=True, attn_bias=False,
-        tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+        rotary_dim=int(rotary) if rotary else None, rope_pairs_reordered=True, parallel_blocks=True,
+        shared_block_norm=True, attn_bias=False, tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
     )  # fmt: skip
 
 

@@ -40,7 +40,7 @@ def cohere_config(hf: dict, name: str) -> ModelConfig:
         raise ModelLoadError("Cohere checkpoints with attention biases are not supported yet.")
     return _decoder(
         hf, name, "cohere", norm="layer", norm_eps=float(hf.get("layer_norm_eps", 1e-5)), parallel_blocks=True,
-        shared_block_norm=True, unembed_scale=float(hf.get("logit_scale") or 1.0),
+        shared_block_norm=True, rope_pairs_reordered=True, unembed_scale=float(hf.get("logit_scale") or 1.0),
         tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
     )  # fmt: skip
 

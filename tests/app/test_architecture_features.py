@@ -129,7 +129,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("bloom", ("ALiBi: each head adds its own slope × the key's position to every score",)),
         ("falcon", ("grouped-query attention (4 query heads per key/value head)",)),
         ("gpt_neo", ("q·k not scaled (no 1/√d_head)", "sliding window of 8 tokens (1 of 2 layers)")),
-        ("gptj", ("RoPE on 8 of 16 dimensions per head", "attention and MLP in parallel, from one norm")),
+        ("gptj", ("RoPE on 8 of 16 dimensions per head", "attention and MLP in parallel, from one norm",
+                  "RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")),
         ("modernbert", ("local attention: keys up to 4 tokens either side (2 of 3 layers)",
                         "RoPE base 10000 on sliding layers, 160000 elsewhere")),
         ("opt", ()),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
@@ -254,3 +255,18 @@ def test_modernberts_local_layers_are_drawn_and_told_as_reaching_both_ways(priva
     assert not at.exception, [e.value for e in at.exception]
     code = " ".join(c.value for c in at.code)  # the default entry: the last query and the first key, far apart
     assert "more than 4 positions from query i" in code and "comes after" not in code, code
+
+
+def test_inside_one_head_says_gptjs_pairs_are_listed_even_dimensions_first(private_models) -> None:
+    """GPT-J rotates neighbouring pairs; its q and k columns are listed even dimensions first (q·k unchanged), so
+    column i is not the model's dimension i: Inside one head says which is which."""
+    from tests.tiny_models import save_tiny
+
+    folder = private_models / "models" / "tiny-gptj"
+    folder.mkdir(parents=True)
+    save_tiny("gptj", folder)
+    at = opened_with("inside_head", folder)
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "listed even ones first: see RoPE below" in said, said
+    assert "column i < 4 is its dimension 2i and column 4 + i its dimension 2i + 1" in said, said

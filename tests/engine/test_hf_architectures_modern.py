@@ -99,10 +99,12 @@ def test_declared_features(pair):
         "qwen2_moe": dict(n_experts=4, experts_per_token=2, moe_renormalize=False, attn_bias=True),
         "olmoe": dict(n_experts=4, experts_per_token=2, moe_renormalize=False, qk_norm="full"),
         "gpt_neo": dict(attn_scale=1.0, sliding_window=8, sliding_layers=(False, True), uses_rope=False),
-        "gptj": dict(rotary_dim=8, parallel_blocks=True, shared_block_norm=True, attn_bias=False, mlp_bias=True),
+        "gptj": dict(rotary_dim=8, rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True,
+                     attn_bias=False, mlp_bias=True),
         "opt": dict(pos_offset=2, act="relu", attn_bias=True, uses_rope=False, gated_mlp=False),
         "granite": dict(embed_scale=3.0, attn_scale=0.2, residual_scale=0.5, unembed_scale=0.25),
-        "cohere": dict(parallel_blocks=True, shared_block_norm=True, norm="layer", unembed_scale=0.5),
+        "cohere": dict(rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True, norm="layer",
+                       unembed_scale=0.5),
     }[kind]
     for field, value in expected.items():
         assert getattr(cfg, field) == value, field

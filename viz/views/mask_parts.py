@@ -90,3 +90,32 @@ def window_caption(window_size: int, causal: bool) -> str:
         f"included): keys further away are masked, although this model masks nothing else. Blue: the query may see "
         "that key; light grey: masked. Layers without a window see every key."
     )
+
+
+def softmax_share_lines(cell: dict, softmax_in: float, i: int, j: int, causal: bool, window: int | None) -> str:
+    """Inside one head's code lines for entry (i, j)'s softmax share, or why it is masked: after the query (causal),
+    further back than a causal window, or further than a bidirectional window reaches (ModernBERT's local layers).
+    Each line fits a code block in the main column at 1024 px (65 characters); longer ones would scroll out of sight.
+    """
+    if cell["allowed"]:
+        return (
+            f"softmax share  = exp({softmax_in:.6g} − {cell['row_max']:.6g})\n"
+            f"                 / Σ_k exp(s_ik − {cell['row_max']:.6g})\n"
+            f"               = {cell['numerator']:.6g} / {cell['denominator']:.6g} = {cell['weight']:.6g}"
+        )
+    if causal and j > i:
+        return (
+            "masked         key j comes after query i: its score is replaced\n"
+            "               by −∞, and exp(−∞) = 0 → weight 0"
+        )
+    if causal:
+        return (
+            f"masked         key j is further back than this layer's sliding\n"
+            f"               window of {window} keys: its score is replaced by −∞,\n"
+            "               and exp(−∞) = 0 → weight 0"
+        )
+    return (
+        f"masked         key j is more than {(window or 1) - 1} positions from query i,\n"
+        "               outside this layer's local window: its score is\n"
+        "               replaced by −∞, and exp(−∞) = 0 → weight 0"
+    )

@@ -54,16 +54,23 @@ def position_sentence(uses_rope: bool, absolute_positions: bool, bias_kind: str,
     )
 
 
-def rope_caption(model: str, d_head: int, rotary: int) -> str:
+def rope_caption(model: str, d_head: int, rotary: int, pairs_reordered: bool = False) -> str:
     """Inside one head's note on the rotation (partial rotary, GPT-NeoX and Pythia: only the first `rotary` of
-    the head's d_head dimensions turn)."""
+    the head's d_head dimensions turn; GPT-J and Cohere: their neighbouring pairs listed even dimensions first)."""
     kept = d_head - rotary
     rest = f"; only dimensions 0–{rotary - 1} rotate, the other {kept} keep their values" if kept else ""
+    order = ""
+    if pairs_reordered:
+        order = (
+            f" {model} itself pairs neighbouring dimensions (0, 1), (2, 3), …: here each head's dimensions are listed "
+            f"even ones first, so column i < {rotary // 2} is its dimension 2i and column {rotary // 2} + i its "
+            "dimension 2i + 1 (the same numbers, the same q·k)."
+        )
     return (
         f"RoPE: {model} has no position embedding; instead each query and key is rotated by an angle "
         f"proportional to its position (pairs of dimensions i and i + {rotary // 2} for i < {rotary // 2}, each "
         f"at its own frequency{rest}). So q_i·k_j depends on how far apart i and j are. The scores below use "
-        "these rotated q and k, exactly as the model (and trace.scores) does."
+        f"these rotated q and k, exactly as the model (and trace.scores) does.{order}"
     )
 
 

@@ -45,7 +45,7 @@ def command_r_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConf
         raise ModelLoadError("Command R files with q/k norms or attention biases are not supported yet.")
     return rope_config(
         meta, name, tensor_names, arch="cohere", norm="layer", norm_eps=meta.number("attention.layer_norm_epsilon"),
-        parallel_blocks=True, shared_block_norm=True,
+        parallel_blocks=True, shared_block_norm=True, rope_pairs_reordered=True,
         unembed_scale=meta.unless_zero("logit_scale", meta.number) or 1.0,
     )  # fmt: skip
 
