@@ -131,6 +131,11 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_head_count_kv(cfg.n_head)
         w.add_layer_norm_eps(cfg.layer_norm_epsilon)
         return
+    if arch == "bert":  # an encoder: post-norm LayerNorms, learned positions and segments
+        w.add_causal_attention(False)
+        w.add_layer_norm_eps(cfg.layer_norm_eps)
+        w.add_token_type_count(cfg.type_vocab_size)
+        cfg.num_key_value_heads = cfg.num_attention_heads  # BERT's config has no such field; its heads are all full
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
     w.add_context_length(cfg.max_position_embeddings)
     w.add_embedding_length(cfg.hidden_size)
@@ -140,7 +145,7 @@ def _metadata(w, arch: str, cfg) -> None:
     w.add_head_count_kv(cfg.num_key_value_heads)
     if arch in LAYERNORM_ARCHS:
         w.add_layer_norm_eps(getattr(cfg, "layer_norm_eps", None) or cfg.norm_epsilon)
-    else:
+    elif arch != "bert":
         w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     rope = getattr(cfg, "rope_parameters", None) or {}
     rope = rope.get("full_attention", rope)  # Gemma 3 keeps one set per attention type
@@ -164,7 +169,27 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_final_logit_softcapping(cfg.final_logit_softcapping)
 
 
+def _wordpiece_tokenizer(w, tokenizer) -> None:
+    """A WordPiece vocabulary as llama.cpp's BERT converter writes it: '▁' before a word-start token, no '##' on a
+    continuation, special tokens (CONTROL) as they are; [CLS] as BOS and [SEP] as EOS and separator, both added."""
+    vocab = sorted(json.loads(tokenizer.to_str())["model"]["vocab"].items(), key=lambda kv: kv[1])
+    specials = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}
+    w.add_tokenizer_model("bert")
+    w.add_token_list([t if t in specials else t[2:] if t.startswith("##") else "\u2581" + t for t, _ in vocab])
+    w.add_token_types([3 if t in specials else 1 for t, _ in vocab])  # CONTROL, NORMAL
+    ids = dict(vocab)
+    w.add_bos_token_id(ids["[CLS]"])
+    w.add_eos_token_id(ids["[SEP]"])
+    w.add_sep_token_id(ids["[SEP]"])
+    w.add_unk_token_id(ids["[UNK]"])
+    w.add_pad_token_id(ids["[PAD]"])
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(True)
+
+
 def _tokenizer(w, tokenizer, pre: str = "default") -> None:
+    if json.loads(tokenizer.to_str())["model"]["type"] == "WordPiece":
+        return _wordpiece_tokenizer(w, tokenizer)
     model = json.loads(tokenizer.to_str())["model"]
     vocab = sorted(model["vocab"].items(), key=lambda kv: kv[1])
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]

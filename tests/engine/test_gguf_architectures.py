@@ -268,3 +268,56 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
     else:
         assert cfg.shared_block_norm and cfg.norm == "layer" and cfg.unembed_scale == 0.5 and cfg.tie_embeddings
+
+
+def _tiny_bert(tmp_path):
+    """A tiny BERT (4 heads, 2 layers, segments) written as llama.cpp's 'bert': (the model, its tokenizer, the file)."""
+    from tests.tiny_models import wordpiece
+
+    torch.manual_seed(0)
+    tokenizer = wordpiece(V)  # fewer than V tokens from the tiny corpus: the embedding has one row per token
+    cfg = transformers.BertConfig(
+        vocab_size=tokenizer.get_vocab_size(), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=96, max_position_embeddings=130, attn_implementation="eager",
+    )  # fmt: skip
+    hf = transformers.BertModel(cfg, add_pooling_layer=False)
+    randomize(hf)
+    return hf.eval(), tokenizer, write_gguf(hf, tokenizer, tmp_path / "bert.gguf", "bert")
+
+
+def test_a_bert_file_matches_the_model_written_and_its_wordpiece(tmp_path, monkeypatch):
+    """llama.cpp's 'bert' (Ollama's all-minilm, mxbai-embed-large): transformers does not read it, so the reference
+    is the model written. Its vocabulary comes back from llama.cpp's '▁' spelling to BERT's '##' one, and the text
+    is framed [CLS] … [SEP]: the same ids as the original tokenizer."""
+    hf, tokenizer, path = _tiny_bert(tmp_path)
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    trace = ours.trace(TEXT)
+    assert trace.token_ids == tokenizer.encode(TEXT).ids and len(trace.token_ids) > 5
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(2):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+        assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= HIDDEN_TOL, layer
+    assert not ours.config.causal and ours.config.n_token_types == 2 and trace.logits is None
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+
+
+def test_an_older_bert_files_cls_key_and_bracketed_tokens_read_alike(tmp_path, monkeypatch):
+    """llama.cpp's first BERT converter named [CLS] by tokenizer.ggml.cls_token_id (no BOS) and kept every
+    bracketed token, special or not, without its '▁': the same tokenizer comes back."""
+    import gguf
+
+    from tests.gguf_writer import rewrite_gguf
+
+    _, tokenizer, path = _tiny_bert(tmp_path)
+    cls, n = tokenizer.token_to_id("[CLS]"), tokenizer.get_vocab_size()
+    fields = {
+        "tokenizer.ggml.cls_token_id": (cls, gguf.GGUFValueType.UINT32),
+        "tokenizer.ggml.token_type": ([1] * n, gguf.GGUFValueType.ARRAY, gguf.GGUFValueType.INT32),
+    }
+    older = rewrite_gguf(path, tmp_path / "older.gguf", fields, drop=("tokenizer.ggml.bos_token_id",))
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    text = TEXT + " ☃"  # no such piece: [UNK], which the older vocabulary spells without a '▁' too
+    ids = load_model(str(older), device="cpu").trace(text).token_ids
+    assert ids == tokenizer.encode(text).ids and tokenizer.token_to_id("[UNK]") in ids

@@ -16,7 +16,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from . import gemma, gpt2, layernorm, llama, scaled
+from . import encoders, gemma, gpt2, layernorm, llama, scaled
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
 from .tokenizer import tokenizer_from_gguf
 
@@ -39,6 +39,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "bloom": (gpt2.bloom_config, layernorm.layernorm_weights),
     "granite": (scaled.granite_config, scaled.granite_weights),
     "command-r": (scaled.command_r_config, scaled.command_r_weights),
+    "bert": (encoders.bert_config, encoders.bert_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 

@@ -3,6 +3,7 @@ builds it from the same file (our parity reference; it follows llama.cpp's conve
 
 - 'gpt2': byte-level BPE; text is split by the regex of the model's own pre-tokenizer (tokenizer.ggml.pre:
   Llama 3's, Qwen 2's), else GPT-2's.
+- 'bert': WordPiece, its vocabulary read back from llama.cpp's '▁' spelling (below), [CLS] text [SEP].
 - 'llama': SentencePiece BPE with byte fallback; merges from the file, or rebuilt from the vocabulary ranked
   by score (Gemma: by file order, its scores do not follow its merges). Spaces become '▁'; a leading '▁'
   is added (Llama, Mistral; Phi-3 by a normalizer) except for Gemma.
@@ -20,7 +21,7 @@ from ...errors import ModelLoadError
 from .reader import Meta
 
 # GGUF token types (gguf.TokenType): CONTROL tokens are the special ones (<|im_start|>, ...).
-_CONTROL, _USER_DEFINED = 3, 4
+_UNKNOWN, _CONTROL, _USER_DEFINED = 2, 3, 4
 SPACE = "\u2581"  # SentencePiece's '▁'
 
 # The models' own split regexes (Llama 3's tokenizer.json; Qwen 2's splits digits one by one).
@@ -44,10 +45,12 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
         tokenizer = _byte_level(meta)
     elif kind == "llama":
         tokenizer = _sentencepiece(meta)
+    elif kind == "bert":
+        tokenizer = _wordpiece(meta)
     else:
         raise ModelLoadError(
-            f"GGUF tokenizer model {kind!r} is not supported; supported: 'gpt2' (byte-level BPE) and 'llama' "
-            "(SentencePiece BPE)."
+            f"GGUF tokenizer model {kind!r} is not supported; supported: 'gpt2' (byte-level BPE), 'llama' "
+            "(SentencePiece BPE) and 'bert' (WordPiece)."
         )
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
     types = per_token(meta, "tokenizer.ggml.token_type", "types", len(tokens), [1] * len(tokens))
@@ -69,14 +72,19 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
 
 def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplateProcessing | None:
     """BOS before and EOS after the text where tokenizer.ggml.add_bos_token / add_eos_token ask (add_bos_token
-    defaults to true for 'llama' vocabularies, as in llama.cpp and transformers), framed as transformers frames
+    defaults to true for 'llama' vocabularies, as in llama.cpp and transformers; a 'bert' one adds [CLS] and [SEP]
+    unless the file says not, as llama.cpp's WordPiece does), framed as transformers frames
     them (a pair: BOS A EOS BOS B EOS). A flag whose token id is absent adds nothing (transformers); an id outside
     the vocabulary is refused (transformers cannot load the file; llama.cpp warns and falls back to its default
     id): a BOS past the vocabulary cannot be embedded, and generation stops at EOS."""
     bos = token_id(meta, "tokenizer.ggml.bos_token_id", len(tokens))
     eos = token_id(meta, "tokenizer.ggml.eos_token_id", len(tokens))
-    before = [bos] if bos is not None and bool(meta.key("tokenizer.ggml.add_bos_token", kind == "llama")) else []
-    after = [eos] if eos is not None and bool(meta.key("tokenizer.ggml.add_eos_token", False)) else []
+    if kind == "bert":  # [CLS] text [SEP]: older files name them cls_token_id and seperator_token_id (sic)
+        bos = bos if bos is not None else token_id(meta, "tokenizer.ggml.cls_token_id", len(tokens))
+        sep = token_id(meta, "tokenizer.ggml.seperator_token_id", len(tokens))
+        eos = sep if sep is not None else eos
+    before = [bos] if bos is not None and bool(meta.key("tokenizer.ggml.add_bos_token", kind != "gpt2")) else []
+    after = [eos] if eos is not None and bool(meta.key("tokenizer.ggml.add_eos_token", kind == "bert")) else []
     if not before and not after:
         return None
     single = [*(f"{tokens[i]}:0" for i in before), "$A:0", *(f"{tokens[i]}:0" for i in after)]  # lists: a token
@@ -170,4 +178,29 @@ def _sentencepiece(meta: Meta) -> Tokenizer:
         tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme="first", split=False)
         steps.append(decoders.Strip(" ", 1, 0))
     tokenizer.decoder = decoders.Sequence(steps)
+    return tokenizer
+
+
+
+def _wordpiece(meta: Meta) -> Tokenizer:
+    """llama.cpp's 'bert' vocabulary as BERT's WordPiece: its converter wrote each word-start token with a leading
+    '▁' and each continuation without BERT's '##' (special tokens as they are), so '▁x' is read back as 'x' and a
+    bare 'y' as '##y'. llama.cpp lowercases and strips accents whatever the model (as an uncased BERT does)."""
+    tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
+    types = per_token(meta, "tokenizer.ggml.token_type", "types", len(tokens), [1] * len(tokens))
+    vocab: dict[str, int] = {}
+    for i, (token, kind) in enumerate(zip(tokens, types, strict=True)):
+        if token.startswith(SPACE):
+            word = token[1:]
+        elif kind in (_UNKNOWN, _CONTROL) or (token.startswith("[") and token.endswith("]")):
+            word = token  # [CLS], [SEP], [UNK]; older converters kept every bracketed token as it was
+        else:
+            word = "##" + token
+        vocab.setdefault(word, i)
+    unk = token_id(meta, "tokenizer.ggml.unknown_token_id", len(tokens))
+    unk_token = tokens[unk] if unk is not None else "[UNK]"
+    tokenizer = Tokenizer(models.WordPiece(vocab=vocab, unk_token=unk_token, max_input_chars_per_word=100))
+    tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
     return tokenizer

@@ -1,0 +1,77 @@
+"""GGUF bert → canonical weights: the BERT encoders llama.cpp runs for embeddings (Ollama's all-minilm,
+mxbai-embed-large, snowflake-arctic-embed). Post-norm blocks with LayerNorm and biases everywhere, learned positions
+and segment embeddings, a LayerNorm on the embeddings; q, k and v separate, rows as Hugging Face's.
+
+The MLP's GELU is the exact (erf) one BERT was trained with; llama.cpp runs its tanh approximation. A reranker's
+classification head (cls.*) is read and left out: the pages show the encoder, whose last layer it reads.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ...config import ModelConfig
+from ...errors import ModelLoadError
+from .reader import Meta, Tensors, attention_shape, matrix
+
+Weights = dict[str, torch.Tensor]
+_HEAD = ("cls.weight", "cls.bias", "cls.output.weight", "cls.output.bias")  # a reranker's classifier
+
+
+def bert_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    if meta.get("attention.causal", False):
+        raise ModelLoadError("A GGUF bert file with causal attention is not supported.")
+    d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
+    if n_kv_heads != n_heads:
+        raise ModelLoadError(f"A bert file with {n_kv_heads} key/value heads for {n_heads} query heads is not "
+                             "supported.")  # fmt: skip
+    types = int(meta.key("tokenizer.ggml.token_type_count", 2)) if "token_types.weight" in tensor_names else 0
+    return ModelConfig(
+        name=name, arch="bert", n_layers=meta.count("block_count"), n_heads=n_heads, n_kv_heads=n_heads,
+        d_model=d_model, d_head=d_head, d_mlp=meta.count("feed_forward_length"), d_vocab=meta.vocab_size(),
+        n_ctx=meta.count("context_length"), causal=False, norm="layer",
+        norm_eps=meta.number("attention.layer_norm_epsilon"), norm_position="post", act="gelu", gated_mlp=False,
+        uses_rope=False, n_token_types=types, attn_bias=True, mlp_bias=True, tie_embeddings=True,
+        display_name=str(meta.key("general.name", name)),
+    )  # fmt: skip
+
+
+def _norm(t: Tensors, w: Weights, ours: str, theirs: str) -> None:
+    w[ours + ".w"], w[ours + ".b"] = t.vector(theirs + ".weight"), t.vector(theirs + ".bias")
+
+
+def _attention(t: Tensors, w: Weights, part: str, theirs: str, rows: int) -> None:
+    """`part` (e.g. "blocks.0.attn.Q"): W ([in, out]) and b of a projection with `rows` outputs, checked against
+    the header's shapes."""
+    data = t.raw(theirs + ".weight")
+    if data.shape[0] != rows:
+        raise ModelLoadError(f"{theirs}.weight has {data.shape[0]} rows; the metadata implies {rows}.")
+    prefix, which = part.rsplit(".", 1)
+    w[f"{prefix}.W_{which}"], w[f"{prefix}.b_{which}"] = matrix(data), t.vector(theirs + ".bias")
+
+
+def _table(t: Tensors, name: str) -> torch.Tensor:
+    """An embedding table as stored: one row per token, position or segment."""
+    return torch.from_numpy(t.raw(name))
+
+
+def bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w: Weights = {"embed.W_E": _table(t, "token_embd.weight"), "embed.W_pos": _table(t, "position_embd.weight")}
+    if cfg.n_token_types:
+        w["embed.W_type"] = _table(t, "token_types.weight")
+    _norm(t, w, "embed.ln", "token_embd_norm")
+    width = cfg.n_heads * cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        for part in "qkv":
+            _attention(t, w, f"{dst}attn.{part.upper()}", f"{src}attn_{part}", width)
+        _attention(t, w, f"{dst}attn.O", f"{src}attn_output", cfg.d_model)
+        _norm(t, w, dst + "ln_attn", src + "attn_output_norm")  # after attention's residual add (post-norm)
+        w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = t.linear(src + "ffn_up.weight"), t.vector(src + "ffn_up.bias")
+        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+        w[dst + "mlp.b_out"] = t.vector(src + "ffn_down.bias")
+        _norm(t, w, dst + "ln_mlp", src + "layer_output_norm")
+    for name in _HEAD:
+        if t.has(name):
+            t.raw(name)  # read, not run
+    return w
