@@ -236,17 +236,19 @@ def _written_only(kind: str):
         cfg = t.GraniteConfig(**LLAMA_LIKE, embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
                               logits_scaling=4.0, attn_implementation="eager")  # fmt: skip
         return t.GraniteForCausalLM(cfg)
+    if kind == "olmo2":  # no input norms; a norm on each sublayer's output; q/k norms over the whole projection
+        return t.Olmo2ForCausalLM(t.Olmo2Config(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
     cfg = dict(LLAMA_LIKE, tie_word_embeddings=True, logit_scale=0.5, pad_token_id=0, attn_implementation="eager")
     return t.CohereForCausalLM(t.CohereConfig(**cfg))  # command-r: RoPE in neighbouring pairs, parallel blocks
 
 
-@pytest.mark.parametrize("kind", ["gemma", "phi2", "granite", "command-r"])
+@pytest.mark.parametrize("kind", ["gemma", "phi2", "granite", "command-r", "olmo2"])
 def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, monkeypatch):
-    """Gemma (1), Phi 2, Granite and Command R files (llama.cpp's 'gemma', 'phi2', 'granite' and 'command-r';
-    Ollama's gemma:2b, phi, granite3.x and command-r): transformers' GGUF reader does not read them, so the
-    reference is the model the file was written from. Phi 2's one LayerNorm feeds attention and MLP side by side,
-    and its unembedding has a bias; Granite's four multipliers come from the file's keys, Command R's logit scale
-    too, and its neighbouring-pair RoPE rows are kept as Hugging Face's."""
+    """Gemma (1), Phi 2, Granite, Command R and OLMo 2 files (llama.cpp's 'gemma', 'phi2', 'granite', 'command-r'
+    and 'olmo2'; Ollama's gemma:2b, phi, granite3.x, command-r and olmo2): transformers' GGUF reader does not read
+    them, so the reference is the model the file was written from. Phi 2's one LayerNorm feeds attention and MLP
+    side by side, and its unembedding has a bias; Granite's four multipliers come from the file's keys, Command R's
+    logit scale too, and its neighbouring-pair RoPE rows are kept as Hugging Face's; OLMo 2 has output norms only."""
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
     assert kind not in GGUF_SUPPORTED_ARCHITECTURES  # else it belongs in KINDS, with transformers reading the file
@@ -266,6 +268,9 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind == "olmo2":
+        assert cfg.norm_position == "post_sublayer" and cfg.qk_norm == "full"
+        assert "blocks.0.ln_attn.w" not in ours.weights  # no input norm
     else:
         assert cfg.shared_block_norm and cfg.norm == "layer" and cfg.unembed_scale == 0.5 and cfg.tie_embeddings
 

@@ -1,4 +1,5 @@
-"""GGUF gemma (1), gemma2 and gemma3 → canonical weights and config.
+"""GGUF gemma (1), gemma2 and gemma3 → canonical weights and config; olmo2, whose norms also sit on each sublayer's
+output (without the input norms), is read by the same `output_norm_weights`.
 
 What llama.cpp's files hold and how we read them:
 - every RMSNorm weight (q/k norms too) is stored as 1 + w already (llama.cpp adds the 1 when converting),
@@ -71,22 +72,29 @@ def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     return rope_config(meta, name, tensor_names, **features)
 
 
-def gemma_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+def olmo2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """OLMo 2 (Ollama's olmo2): no input norms, an RMSNorm on each sublayer's output (post_attention_norm,
+    post_ffw_norm), RMSNorms on q and k over the whole projection; rows kept (llama.cpp rotates OLMo 2 NeoX-style).
+    OLMo 3's sliding-window layers are refused."""
+    if meta.unless_zero("attention.sliding_window", meta.count):
+        raise ModelLoadError("OLMo files with sliding-window layers (OLMo 3) are not supported yet.")
+    return rope_config(meta, name, tensor_names, arch="olmo2", norm_position="post_sublayer", qk_norm="full")
+
+
+def output_norm_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """Gemma 2/3 (sandwich norms: input and output norms, stored already 1 + w) and OLMo 2 (output norms only)."""
     w = ends(t, cfg)
-    norms = {
-        "ln_attn": "attn_norm",
-        "ln_attn_out": "post_attention_norm",
-        "ln_mlp": "ffn_norm",
-        "ln_mlp_out": "post_ffw_norm",
-    }
+    norms = {"ln_attn_out": "post_attention_norm", "ln_mlp_out": "post_ffw_norm"}
+    if cfg.norm_position == "sandwich":
+        norms.update(ln_attn="attn_norm", ln_mlp="ffn_norm")
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         for ours, theirs in norms.items():
-            w[f"{dst}{ours}.w"] = t.vector(f"{src}{theirs}.weight")  # already 1 + w
+            w[f"{dst}{ours}.w"] = t.vector(f"{src}{theirs}.weight")  # read as stored (Gemma's: already 1 + w)
         for part, n in (("q", cfg.n_heads), ("k", cfg.n_kv_heads), ("v", cfg.n_kv_heads)):
             w[f"{dst}attn.W_{part.upper()}"] = matrix(t.rows(f"{src}attn_{part}.weight", n, cfg.d_head))
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
-        if cfg.qk_norm == "head":
+        if cfg.qk_norm != "none":  # per head (Gemma 3) or over the whole projection (OLMo 2)
             w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
             w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
         w[dst + "mlp.W_gate"] = t.linear(src + "ffn_gate.weight")
