@@ -168,6 +168,7 @@ ARCH_LABELS = {
     "gpt_neo": "GPT-Neo decoder",
     "gptj": "GPT-J decoder",
     "opt": "OPT decoder",
+    "gpt_bigcode": "GPT-BigCode decoder (StarCoder 1)",
     "granite": "Granite decoder",
     "cohere": "Cohere decoder",
     "t5": "T5 encoder-decoder",

@@ -121,14 +121,14 @@ LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r")
 
 
 def _metadata(w, arch: str, cfg) -> None:
-    if arch in ("gpt2", "bloom"):
-        width = cfg.n_embd if arch == "gpt2" else cfg.hidden_size
-        w.add_context_length(cfg.n_positions if arch == "gpt2" else 2048)
+    if arch in ("gpt2", "bloom", "starcoder"):
+        width = cfg.hidden_size if arch == "bloom" else cfg.n_embd
+        w.add_context_length(2048 if arch == "bloom" else cfg.n_positions)
         w.add_embedding_length(width)
         w.add_block_count(cfg.n_layer)
         w.add_feed_forward_length(getattr(cfg, "n_inner", None) or 4 * width)
         w.add_head_count(cfg.n_head)
-        w.add_head_count_kv(cfg.n_head)
+        w.add_head_count_kv(1 if getattr(cfg, "multi_query", False) else cfg.n_head)  # StarCoder 1: one
         w.add_layer_norm_eps(cfg.layer_norm_epsilon)
         return
     if arch == "bert":  # an encoder: post-norm LayerNorms, learned positions and segments
@@ -216,7 +216,7 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
 
     arch_enum = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
     cfg = hf.config
-    n_layers = cfg.n_layer if arch in ("gpt2", "bloom") else cfg.num_hidden_layers
+    n_layers = cfg.n_layer if arch in ("gpt2", "bloom", "starcoder") else cfg.num_hidden_layers
     names = gguf.get_tensor_name_map(arch_enum, n_layers)
     rng = np.random.default_rng(0)
     w = gguf.GGUFWriter(str(path), arch)

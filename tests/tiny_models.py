@@ -194,6 +194,10 @@ def _tiny_hf_layernorm(kind: str, base: dict):
         cfg = transformers.GPTJConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_inner=96, rotary_dim=8,
                                       n_positions=128, bos_token_id=0, eos_token_id=0)  # fmt: skip
         return transformers.GPTJForCausalLM(cfg)
+    if kind in ("gpt_bigcode", "gpt_bigcode_mha"):  # one key/value head (multi_query), or one per query head
+        cfg = transformers.GPTBigCodeConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_inner=96,
+                                            n_positions=128, multi_query=kind == "gpt_bigcode")  # fmt: skip
+        return transformers.GPTBigCodeForCausalLM(cfg)
     if kind == "opt":  # learned positions numbered from 2; ReLU
         cfg = transformers.OPTConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                      ffn_dim=96, max_position_embeddings=128, pad_token_id=1, bos_token_id=0,

@@ -1,5 +1,5 @@
 """Hugging Face adapters for the open decoders from before Llama that interpretability work still reads: GPT-Neo,
-GPT-J and OPT.
+GPT-J, OPT and GPT-BigCode (StarCoder 1, SantaCoder).
 
 Each is a (config, weights) pair like those in hf_adapters.py. What differs from GPT-2, declared in the ModelConfig:
 - GPT-Neo: q·k is not scaled (attn_scale=1.0: no 1/√d_head); every other layer (as `attention_layers` lists them)
@@ -10,6 +10,8 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
   rotates pairs of neighbouring dimensions (0, 1), (2, 3), …; the engine rotates halves (i, i + r/2), as Llama
   does, so W_Q's and W_K's columns are reordered to match (conventions.neighbours_to_halves): q·k, every score and
   pattern are unchanged, and a head's q and k list the same numbers, the even dimensions first.
+- GPT-BigCode: GPT-2's layout with one key/value head for every query head (multi_query: grouped-query attention
+  with one group), q | k | v fused in c_attn (head by head without multi_query), Linear weights, not Conv1D.
 - OPT: learned positions numbered from 2 (pos_offset=2, as OPT's embedding adds its offset of 2), ReLU, biases
   everywhere. OPT-350m's post-norm blocks and its projected embeddings are refused.
 """
@@ -21,7 +23,7 @@ from ..errors import ModelLoadError
 from .conventions import neighbours_to_halves
 from .hf_adapters import StateDict, _act, _Reader
 from .hf_adapters_layernorm import _layer_norm, _plain_mlp
-from .hf_adapters_modern import _unembed
+from .hf_adapters_modern import _unembed, interleaved_qkv
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -70,6 +72,16 @@ def gptj_config(hf: dict, name: str) -> ModelConfig:
         n_ctx=int(hf.get("n_positions", 2048)), uses_rope=True, rope_theta=10000.0,
         rotary_dim=int(rotary) if rotary else None, rope_pairs_reordered=True, parallel_blocks=True,
         shared_block_norm=True, attn_bias=False, tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+    )  # fmt: skip
+
+
+def gpt_bigcode_config(hf: dict, name: str) -> ModelConfig:
+    d_model, n_heads = int(hf["n_embd"]), int(hf["n_head"])
+    return _classic(
+        hf, name, "gpt_bigcode", d_model, n_heads, int(hf["n_layer"]), d_mlp=int(hf.get("n_inner") or 4 * d_model),
+        n_ctx=int(hf.get("n_positions", 2048)), uses_rope=False, n_kv_heads=1 if hf.get("multi_query", True) else
+        n_heads, attn_bias=True, attn_scale=None if hf.get("scale_attn_weights", True) else 1.0,
+        act=_act(hf.get("activation_function", "gelu_pytorch_tanh")),
     )  # fmt: skip
 
 
@@ -131,6 +143,28 @@ def gptj_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def gpt_bigcode_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("wte.weight"), "embed.W_pos": r.get("wpe.weight")}
+    q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"h.{layer}.", f"blocks.{layer}."
+        if cfg.n_kv_heads == cfg.n_heads:  # without multi_query: rows head by head, q, k and v of each in turn
+            interleaved_qkv(w, r, src + "attn.c_attn", dst, cfg)
+        else:  # rows q | k | v, one key/value head
+            rows = r.get(src + "attn.c_attn.weight").split([q_rows, kv_rows, kv_rows])
+            bias = r.get(src + "attn.c_attn.bias").split([q_rows, kv_rows, kv_rows])
+            for part, W, b in zip("QKV", rows, bias, strict=True):
+                w[f"{dst}attn.W_{part}"], w[f"{dst}attn.b_{part}"] = W.T.contiguous(), b.contiguous()
+        w[dst + "attn.W_O"], w[dst + "attn.b_O"] = r.linear(src + "attn.c_proj.weight"), r.get(src + "attn.c_proj.bias")
+        _layer_norm(w, r, dst + "ln_attn", src + "ln_1")
+        _layer_norm(w, r, dst + "ln_mlp", src + "ln_2")
+        _plain_mlp(w, r, src, dst, "mlp.c_fc", "mlp.c_proj")
+    _layer_norm(w, r, "ln_final", "ln_f")
+    _unembed(w, sd, cfg)
+    return w
+
+
 def opt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.decoder.", "decoder."))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "embed.W_pos": r.get("embed_positions.weight")}
@@ -151,4 +185,5 @@ ADAPTERS = {
     "gpt_neo": (gpt_neo_config, gpt_neo_weights),
     "gptj": (gptj_config, gptj_weights),
     "opt": (opt_config, opt_weights),
+    "gpt_bigcode": (gpt_bigcode_config, gpt_bigcode_weights),
 }

@@ -133,7 +133,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                   "RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")),
         ("modernbert", ("local attention: keys up to 4 tokens either side (2 of 3 layers)",
                         "RoPE base 10000 on sliding layers, 160000 elsewhere")),
-        ("opt", ()),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
+        ("opt", ()),
+        ("gpt_bigcode", ("grouped-query attention (4 query heads per key/value head)",)),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
         ("granite", ("each sublayer's output × 0.5 before it is added", "logits × 0.25", "scores scaled by 0.2")),
     ],
 )
@@ -141,7 +142,7 @@ def test_every_page_opens_on_the_architectures_added_later(private_models, kind,
     """Phi (one LayerNorm feeding attention and MLP side by side, partial rotary, a bias on the unembedding),
     StarCoder2 (biases everywhere, a window on every layer), MPNet (an encoder with learned positions and a
     relative position bias), Qwen3-MoE (a mixture of experts after a dense layer), BLOOM, Falcon, GPT-Neo, GPT-J,
-    OPT and Granite, loaded through *Another model*: every page draws without an error, and the sidebar names what
+    OPT, GPT-BigCode and Granite, loaded through *Another model*: every page draws without an error, and the sidebar names what
     their attention and blocks do."""
     from app_pages.registry import PAGES
     from tests.tiny_models import save_tiny, save_tiny_encoder

@@ -236,13 +236,16 @@ def _written_only(kind: str):
         cfg = t.GraniteConfig(**LLAMA_LIKE, embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
                               logits_scaling=4.0, attn_implementation="eager")  # fmt: skip
         return t.GraniteForCausalLM(cfg)
+    if kind == "starcoder":  # StarCoder 1: GPT-2's layout with one key/value head
+        cfg = t.GPTBigCodeConfig(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=128, multi_query=True)
+        return t.GPTBigCodeForCausalLM._from_config(cfg, attn_implementation="eager")
     if kind == "olmo2":  # no input norms; a norm on each sublayer's output; q/k norms over the whole projection
         return t.Olmo2ForCausalLM(t.Olmo2Config(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
     cfg = dict(LLAMA_LIKE, tie_word_embeddings=True, logit_scale=0.5, pad_token_id=0, attn_implementation="eager")
     return t.CohereForCausalLM(t.CohereConfig(**cfg))  # command-r: RoPE in neighbouring pairs, parallel blocks
 
 
-@pytest.mark.parametrize("kind", ["gemma", "phi2", "granite", "command-r", "olmo2"])
+@pytest.mark.parametrize("kind", ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder"])
 def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, monkeypatch):
     """Gemma (1), Phi 2, Granite, Command R and OLMo 2 files (llama.cpp's 'gemma', 'phi2', 'granite', 'command-r'
     and 'olmo2'; Ollama's gemma:2b, phi, granite3.x, command-r and olmo2): transformers' GGUF reader does not read
@@ -268,6 +271,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind == "starcoder":
+        assert cfg.n_kv_heads == 1 and cfg.absolute_positions and cfg.arch == "gpt_bigcode"
     elif kind == "olmo2":
         assert cfg.norm_position == "post_sublayer" and cfg.qk_norm == "full"
         assert "blocks.0.ln_attn.w" not in ours.weights  # no input norm

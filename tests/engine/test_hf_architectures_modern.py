@@ -23,9 +23,10 @@ TEXT = "the blue creature took a mole of the forest, and the fox jumps over the 
 KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
     "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
-    "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere",
+    "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha",
 ]
-LEARNED_POSITIONS = ("gpt_neo", "opt")  # the rest: RoPE or ALiBi, positions inside attention
+# the rest: RoPE or ALiBi, positions inside attention
+LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,8 @@ def test_declared_features(pair):
         "gptj": dict(rotary_dim=8, rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True,
                      attn_bias=False, mlp_bias=True),
         "opt": dict(pos_offset=2, act="relu", attn_bias=True, uses_rope=False, gated_mlp=False),
+        "gpt_bigcode": dict(n_kv_heads=1, attn_bias=True, uses_rope=False, act="gelu_tanh"),
+        "gpt_bigcode_mha": dict(n_kv_heads=4, attn_bias=True),
         "granite": dict(embed_scale=3.0, attn_scale=0.2, residual_scale=0.5, unembed_scale=0.25),
         "cohere": dict(rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True, norm="layer",
                        unembed_scale=0.5),

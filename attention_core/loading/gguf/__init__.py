@@ -38,6 +38,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "starcoder2": (layernorm.starcoder2_config, layernorm.layernorm_weights),
     "gpt2": (gpt2.gpt2_config, layernorm.layernorm_weights),
     "bloom": (gpt2.bloom_config, layernorm.layernorm_weights),
+    "starcoder": (gpt2.starcoder_config, layernorm.layernorm_weights),
     "granite": (scaled.granite_config, scaled.granite_weights),
     "command-r": (scaled.command_r_config, scaled.command_r_weights),
     "bert": (encoders.bert_config, encoders.bert_weights),

@@ -1,5 +1,6 @@
-"""GGUF gpt2 and bloom → config: LayerNorm with biases, fused attn_qkv (rows q | k | v), a plain GELU MLP; GPT-2
-with learned positions, BLOOM with ALiBi and a LayerNorm on its embeddings (token_embd_norm). Their weights are read
+"""GGUF gpt2, starcoder (StarCoder 1: GPT-2's layout with one key/value head) and bloom → config: LayerNorm with
+biases, fused attn_qkv (rows q | k | v), a plain GELU MLP; GPT-2 and StarCoder with learned positions, BLOOM with
+ALiBi and a LayerNorm on its embeddings (token_embd_norm). Their weights are read
 by layernorm.layernorm_weights, as phi2's, stablelm's and starcoder2's.
 
 llama.cpp transposes GPT-2's Conv1D weights to the usual (out, in) when it writes the file, and regroups BLOOM's
@@ -15,13 +16,13 @@ from .reader import Meta, attention_shape
 
 
 def gpt2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    d_model, n_heads, _, d_head = attention_shape(meta)
+    d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
     return ModelConfig(
         name=name,
         arch="gpt2",
         n_layers=meta.count("block_count"),
         n_heads=n_heads,
-        n_kv_heads=n_heads,
+        n_kv_heads=n_kv_heads,
         d_model=d_model,
         d_head=d_head,
         d_mlp=meta.count("feed_forward_length"),
@@ -46,3 +47,8 @@ def gpt2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 def bloom_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     """BLOOM: GPT-2's layout with ALiBi (slopes from the head count) instead of a position table."""
     return replace(gpt2_config(meta, name, tensor_names), arch="bloom", position_bias="alibi")
+
+
+def starcoder_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """StarCoder 1 (Ollama's starcoder): GPT-2's layout, attn_qkv rows q | k | v with one key/value head."""
+    return replace(gpt2_config(meta, name, tensor_names), arch="gpt_bigcode")
