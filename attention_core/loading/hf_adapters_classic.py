@@ -18,12 +18,14 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import neighbours_to_halves
 from .hf_adapters import StateDict, _act, _Reader
 from .hf_adapters_layernorm import _layer_norm, _plain_mlp
-from .hf_adapters_modern import _unembed, interleaved_qkv
+from .hf_adapters_modern import _unembed, fused_qkv, interleaved_qkv
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -111,18 +113,30 @@ def _attention(w: StateDict, r: _Reader, src: str, dst: str, names: tuple[str, .
             w[f"{dst}attn.b_{part}"] = r.get(f"{src}{theirs}.bias")
 
 
-def gpt_neo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+AttentionReader = Callable[[StateDict, _Reader, str, str], None]  # (w, r, src, dst): one block's attention weights
+
+
+def _gpt2_layout(sd: StateDict, cfg: ModelConfig, attention: AttentionReader) -> StateDict:
+    """GPT-2's layout under `transformer.` (GPT-Neo, GPT-BigCode): wte, wpe; per block ln_1, the attention that
+    `attention(w, r, src, dst)` reads, ln_2, mlp.c_fc and mlp.c_proj (Linear); ln_f."""
     r = _Reader(sd, ("transformer.",))
     w: StateDict = {"embed.W_E": r.get("wte.weight"), "embed.W_pos": r.get("wpe.weight")}
     for layer in range(cfg.n_layers):
         src, dst = f"h.{layer}.", f"blocks.{layer}."
-        _attention(w, r, src + "attn.attention.", dst, ("q_proj", "k_proj", "v_proj", "out_proj"), "O")
+        attention(w, r, src, dst)
         _layer_norm(w, r, dst + "ln_attn", src + "ln_1")
         _layer_norm(w, r, dst + "ln_mlp", src + "ln_2")
         _plain_mlp(w, r, src, dst, "mlp.c_fc", "mlp.c_proj")
     _layer_norm(w, r, "ln_final", "ln_f")
     _unembed(w, sd, cfg)
     return w
+
+
+def gpt_neo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    def attention(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        _attention(w, r, src + "attn.attention.", dst, ("q_proj", "k_proj", "v_proj", "out_proj"), "O")
+
+    return _gpt2_layout(sd, cfg, attention)
 
 
 def gptj_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
@@ -144,25 +158,14 @@ def gptj_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 
 def gpt_bigcode_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("transformer.",))
-    w: StateDict = {"embed.W_E": r.get("wte.weight"), "embed.W_pos": r.get("wpe.weight")}
-    q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head
-    for layer in range(cfg.n_layers):
-        src, dst = f"h.{layer}.", f"blocks.{layer}."
+    def attention(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         if cfg.n_kv_heads == cfg.n_heads:  # without multi_query: rows head by head, q, k and v of each in turn
             interleaved_qkv(w, r, src + "attn.c_attn", dst, cfg)
         else:  # rows q | k | v, one key/value head
-            rows = r.get(src + "attn.c_attn.weight").split([q_rows, kv_rows, kv_rows])
-            bias = r.get(src + "attn.c_attn.bias").split([q_rows, kv_rows, kv_rows])
-            for part, W, b in zip("QKV", rows, bias, strict=True):
-                w[f"{dst}attn.W_{part}"], w[f"{dst}attn.b_{part}"] = W.T.contiguous(), b.contiguous()
+            fused_qkv(w, r, src + "attn.c_attn", dst, cfg, biases=True)
         w[dst + "attn.W_O"], w[dst + "attn.b_O"] = r.linear(src + "attn.c_proj.weight"), r.get(src + "attn.c_proj.bias")
-        _layer_norm(w, r, dst + "ln_attn", src + "ln_1")
-        _layer_norm(w, r, dst + "ln_mlp", src + "ln_2")
-        _plain_mlp(w, r, src, dst, "mlp.c_fc", "mlp.c_proj")
-    _layer_norm(w, r, "ln_final", "ln_f")
-    _unembed(w, sd, cfg)
-    return w
+
+    return _gpt2_layout(sd, cfg, attention)
 
 
 def opt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

@@ -258,12 +258,9 @@ def gemma_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 def phi3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
-    q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        q, k, v = r.get(src + "self_attn.qkv_proj.weight").split([q_rows, kv_rows, kv_rows])  # [out, d_model] each
-        for part, W in zip("QKV", (q, k, v), strict=True):
-            w[f"{dst}attn.W_{part}"] = W.T.contiguous()
+        fused_qkv(w, r, src + "self_attn.qkv_proj", dst, cfg)
         w[dst + "attn.W_O"] = r.linear(src + "self_attn.o_proj.weight")
         gate, up = r.get(src + "mlp.gate_up_proj.weight").chunk(2)  # [d_mlp, d_model] each: gate first
         w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = gate.T.contiguous(), up.T.contiguous()
@@ -285,6 +282,18 @@ def olmo2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         _gated(w, r, src, dst)
     _unembed(w, sd, cfg)
     return w
+
+
+def fused_qkv(w: StateDict, r: _Reader, fused: str, dst: str, cfg: ModelConfig, biases: bool = False) -> None:
+    """W_Q, W_K, W_V (and, with `biases`, their biases) from a fused projection whose rows are q | k | v, the key and
+    value blocks n_kv_heads wide (Phi-3's qkv_proj, GPT-BigCode's c_attn with one key/value head)."""
+    sizes = [cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head]
+    rows = r.get(fused + ".weight").split(sizes)  # [out, d_model] each
+    bias = r.get(fused + ".bias").split(sizes) if biases else (None,) * 3
+    for part, W, b in zip("QKV", rows, bias, strict=True):
+        w[f"{dst}attn.W_{part}"] = W.T.contiguous()
+        if b is not None:
+            w[f"{dst}attn.b_{part}"] = b.contiguous()
 
 
 def interleaved_qkv(w: StateDict, r: _Reader, fused: str, dst: str, cfg: ModelConfig) -> None:

@@ -95,10 +95,10 @@ def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> Non
     assert cell["capped"] != cell["scaled"] and f"exp({cell['capped']:.6g} −" in worked
 
 
-def opened_with(page: str, folder: Path) -> AppTest:
-    """The page, with the model in `folder` loaded through *Another model*."""
+def opened_with(page: str, folder: Path, **params: str) -> AppTest:
+    """The page (with any other URL `params`), with the model in `folder` loaded through *Another model*."""
     at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params.update({"page": page, "text": TEXT})
+    at.query_params.update({"page": page, "text": TEXT, **params})
     at.run()
     at.text_input(key="model_request").set_value(str(folder))
     return at.button(key="model_load").click().run()
@@ -133,8 +133,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                   "RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")),
         ("modernbert", ("local attention: keys up to 4 tokens either side (2 of 3 layers)",
                         "RoPE base 10000 on sliding layers, 160000 elsewhere")),
-        ("opt", ()),
-        ("gpt_bigcode", ("grouped-query attention (4 query heads per key/value head)",)),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
+        ("opt", ()),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
+        ("gpt_bigcode", ("grouped-query attention (4 query heads per key/value head)",)),
         ("granite", ("each sublayer's output × 0.5 before it is added", "logits × 0.25", "scores scaled by 0.2")),
     ],
 )
@@ -142,8 +142,8 @@ def test_every_page_opens_on_the_architectures_added_later(private_models, kind,
     """Phi (one LayerNorm feeding attention and MLP side by side, partial rotary, a bias on the unembedding),
     StarCoder2 (biases everywhere, a window on every layer), MPNet (an encoder with learned positions and a
     relative position bias), Qwen3-MoE (a mixture of experts after a dense layer), BLOOM, Falcon, GPT-Neo, GPT-J,
-    OPT, GPT-BigCode and Granite, loaded through *Another model*: every page draws without an error, and the sidebar names what
-    their attention and blocks do."""
+    OPT, GPT-BigCode and Granite, loaded through *Another model*: every page draws without an error, and the sidebar
+    names what their attention and blocks do."""
     from app_pages.registry import PAGES
     from tests.tiny_models import save_tiny, save_tiny_encoder
 
@@ -239,11 +239,7 @@ def test_modernberts_local_layers_are_drawn_and_told_as_reaching_both_ways(priva
     folder = private_models / "models" / "tiny-modernbert"
     folder.mkdir(parents=True)
     save_tiny_encoder("modernbert", folder)
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params.update({"page": "masking", "text": TEXT, "layer": "1", "head": "0"})
-    at.run()
-    at.text_input(key="model_request").set_value(str(folder))
-    at = at.button(key="model_load").click().run()
+    at = opened_with("masking", folder, layer="1", head="0")
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.caption)
     assert "keys up to 4 positions away, before or after it" in said and "further back" not in said, said

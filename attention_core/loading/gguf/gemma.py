@@ -19,7 +19,7 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from .llama import ends, rope_config
+from .llama import ends, gated_mlp, rope_config
 from .reader import Meta, Tensors, attention_shape, matrix
 
 # layers of the 27B models, where llama.cpp scales queries by 1/√(d_model/n_heads) instead of 1/√d_head
@@ -97,7 +97,5 @@ def output_norm_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]
         if cfg.qk_norm != "none":  # per head (Gemma 3) or over the whole projection (OLMo 2)
             w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
             w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
-        w[dst + "mlp.W_gate"] = t.linear(src + "ffn_gate.weight")
-        w[dst + "mlp.W_in"] = t.linear(src + "ffn_up.weight")
-        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+        gated_mlp(t, w, src, dst)
     return w

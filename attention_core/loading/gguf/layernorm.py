@@ -20,7 +20,7 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from .llama import rope_config
+from .llama import gated_mlp, rope_config
 from .reader import Meta, Tensors, matrix, split_rows
 
 Weights = dict[str, torch.Tensor]
@@ -119,8 +119,7 @@ def layernorm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         if not cfg.shared_block_norm:
             _layer_norm(t, w, dst + "ln_mlp", src + "ffn_norm")
         if cfg.gated_mlp:
-            for ours, theirs in (("W_gate", "ffn_gate"), ("W_in", "ffn_up"), ("W_out", "ffn_down")):
-                w[f"{dst}mlp.{ours}"] = t.linear(f"{src}{theirs}.weight")
+            gated_mlp(t, w, src, dst)
         else:
             _plain_mlp(t, w, src, dst, cfg.mlp_bias)
     return w

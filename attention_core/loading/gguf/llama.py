@@ -99,11 +99,16 @@ def ends(t: Tensors, cfg: ModelConfig) -> Weights:
     return w
 
 
-def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
-    w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+def gated_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+    """SwiGLU / GeGLU: act(x W_gate) * (x W_in), then W_out (ffn_gate, ffn_up, ffn_down)."""
     w[dst + "mlp.W_gate"] = t.linear(src + "ffn_gate.weight")
     w[dst + "mlp.W_in"] = t.linear(src + "ffn_up.weight")
     w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+
+
+def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+    w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+    gated_mlp(t, w, src, dst)
 
 
 def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weights:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..conventions import fold_residual_scale, neighbours_to_halves
-from .llama import Weights, ends, llama_config, llama_weights, rope_config
+from .llama import Weights, ends, gated_mlp, llama_config, llama_weights, rope_config
 from .reader import Meta, Tensors, matrix
 
 
@@ -62,7 +62,5 @@ def command_r_weights(t: Tensors, cfg: ModelConfig) -> Weights:
                                                  cfg.n_kv_heads, rotary)
         w[dst + "attn.W_V"] = t.linear(src + "attn_v.weight")
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
-        w[dst + "mlp.W_gate"] = t.linear(src + "ffn_gate.weight")
-        w[dst + "mlp.W_in"] = t.linear(src + "ffn_up.weight")
-        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+        gated_mlp(t, w, src, dst)
     return w
