@@ -109,6 +109,11 @@ def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
     if arch == "bloom" and "query_key_value" in hf_name:  # llama.cpp: head by head (q, k, v) → q | k | v blocks
         heads = cfg.n_head
         return data.reshape(heads, 3, -1, *data.shape[1:]).swapaxes(0, 1).reshape(data.shape)
+    if arch == "falcon" and "query_key_value" in hf_name:  # llama.cpp: kv groups (q…, k, v) → q | k | v blocks
+        kv, per = _falcon_kv_heads(cfg), cfg.num_attention_heads // _falcon_kv_heads(cfg)
+        groups = data.reshape(kv, per + 2, -1, data.shape[-1])
+        parts = groups[:, :-2], groups[:, -2:-1], groups[:, -1:]  # each group's query heads, its key, its value
+        return np.concatenate([part.reshape(-1, data.shape[-1]) for part in parts])
     if arch == "gpt2" and hf_name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
         return data.T  # Conv1D is [in, out]; GGUF matrices are (out, in)
     if arch in ("gemma", "gemma2", "gemma3") and hf_name.endswith("norm.weight"):
@@ -117,7 +122,12 @@ def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
 
 
 # llama.cpp writes their LayerNorm's epsilon, not an RMS one
-LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r")
+def _falcon_kv_heads(cfg) -> int:
+    """Falcon 7B: one key/value head (multi_query); 40B and later (new_decoder_architecture): num_kv_heads."""
+    return cfg.num_kv_heads if cfg.new_decoder_architecture else (1 if cfg.multi_query else cfg.num_attention_heads)
+
+
+LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "falcon")
 
 
 def _metadata(w, arch: str, cfg) -> None:
@@ -133,19 +143,20 @@ def _metadata(w, arch: str, cfg) -> None:
         return
     if arch == "bert":  # an encoder: post-norm LayerNorms, learned positions and segments
         w.add_causal_attention(False)
-        w.add_layer_norm_eps(cfg.layer_norm_eps)
         w.add_token_type_count(cfg.type_vocab_size)
-        cfg.num_key_value_heads = cfg.num_attention_heads  # BERT's config has no such field; its heads are all full
+    falcon = arch == "falcon"  # its config's own names
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    w.add_context_length(cfg.max_position_embeddings)
+    w.add_context_length(2048 if falcon else cfg.max_position_embeddings)
     w.add_embedding_length(cfg.hidden_size)
     w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_feed_forward_length(cfg.ffn_hidden_size if falcon else cfg.intermediate_size)
     w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_key_value_heads)
-    if arch in LAYERNORM_ARCHS:
-        w.add_layer_norm_eps(getattr(cfg, "layer_norm_eps", None) or cfg.norm_epsilon)
-    elif arch != "bert":
+    kv_heads = {"falcon": _falcon_kv_heads, "bert": lambda c: c.num_attention_heads}.get(arch)
+    w.add_head_count_kv(kv_heads(cfg) if kv_heads else cfg.num_key_value_heads)
+    if arch in LAYERNORM_ARCHS or arch == "bert":
+        names = ("layer_norm_eps", "layer_norm_epsilon", "norm_epsilon")
+        w.add_layer_norm_eps(next(getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None))
+    else:
         w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     rope = getattr(cfg, "rope_parameters", None) or {}
     rope = rope.get("full_attention", rope)  # Gemma 3 keeps one set per attention type

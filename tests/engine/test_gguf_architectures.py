@@ -71,6 +71,10 @@ def make_hf(kind: str):
         return t.Starcoder2ForCausalLM(cfg), "starcoder2"
     if kind == "bloom":  # ALiBi; 5 heads: the slopes' second sequence too
         return t.BloomForCausalLM(t.BloomConfig(vocab_size=V, hidden_size=80, n_layer=2, n_head=5)), "bloom"
+    if kind == "falcon":  # Falcon 7B's layout: one norm feeding attention and MLP, one key/value head; an MLP
+        # 4 × d_model wide, as Falcon's are (transformers' GGUF reader sizes it so, whatever the file says)
+        cfg = t.FalconConfig(vocab_size=V, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, multi_query=True)
+        return t.FalconForCausalLM._from_config(cfg, attn_implementation="eager"), "falcon"
     if kind == "gpt2":  # 1024 positions: transformers sizes GPT-2's position table from its default, not the file
         return t.GPT2LMHeadModel(t.GPT2Config(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=1024)), "gpt2"
     raise ValueError(kind)
@@ -88,7 +92,7 @@ def randomize(hf) -> None:
 
 
 KINDS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2", "stablelm", "stablelm_parallel",
-         "starcoder2", "bloom"]
+         "starcoder2", "bloom", "falcon"]
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +177,9 @@ def test_declared_features_come_from_the_file(pair):
     assert cfg.qk_norm == ("head" if kind in ("qwen3", "gemma3") else "none")
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("qwen2", "gpt2", "stablelm", "starcoder2", "bloom"))
     assert (cfg.position_bias == "alibi") == (kind == "bloom") and ("embed.ln.w" in ours.weights) == (kind == "bloom")
-    assert cfg.parallel_blocks == cfg.shared_block_norm == (kind == "stablelm_parallel")
+    assert cfg.parallel_blocks == cfg.shared_block_norm == (kind in ("stablelm_parallel", "falcon"))
+    if kind == "falcon":  # Falcon 7B: one key/value head, no biases, a plain GELU MLP
+        assert cfg.n_kv_heads == 1 and not cfg.attn_bias and not cfg.mlp_bias and cfg.act == "gelu"
     if kind.startswith("stablelm"):
         assert cfg.norm == "layer" and cfg.rotary_dim == 4 and cfg.gated_mlp  # a quarter of 16 dimensions rotate
     if kind == "starcoder2":
@@ -236,6 +242,10 @@ def _written_only(kind: str):
         cfg = t.GraniteConfig(**LLAMA_LIKE, embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
                               logits_scaling=4.0, attn_implementation="eager")  # fmt: skip
         return t.GraniteForCausalLM(cfg)
+    if kind == "falcon_new":  # Falcon 40B's layout: two norms, 2 key/value heads (llama.cpp regroups q | k | v)
+        cfg = t.FalconConfig(vocab_size=V, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                             ffn_hidden_size=96, new_decoder_architecture=True, num_kv_heads=2)  # fmt: skip
+        return t.FalconForCausalLM._from_config(cfg, attn_implementation="eager")
     if kind == "starcoder":  # StarCoder 1: GPT-2's layout with one key/value head
         cfg = t.GPTBigCodeConfig(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=128, multi_query=True)
         return t.GPTBigCodeForCausalLM._from_config(cfg, attn_implementation="eager")
@@ -245,7 +255,7 @@ def _written_only(kind: str):
     return t.CohereForCausalLM(t.CohereConfig(**cfg))  # command-r: RoPE in neighbouring pairs, parallel blocks
 
 
-@pytest.mark.parametrize("kind", ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder"])
+@pytest.mark.parametrize("kind", ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new"])
 def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, monkeypatch):
     """Gemma (1), Phi 2, Granite, Command R and OLMo 2 files (llama.cpp's 'gemma', 'phi2', 'granite', 'command-r'
     and 'olmo2'; Ollama's gemma:2b, phi, granite3.x, command-r and olmo2): transformers' GGUF reader does not read
@@ -254,11 +264,13 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     logit scale too, and its neighbouring-pair RoPE rows are kept as Hugging Face's; OLMo 2 has output norms only."""
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
-    assert kind not in GGUF_SUPPORTED_ARCHITECTURES  # else it belongs in KINDS, with transformers reading the file
+    # else it belongs in KINDS, with transformers reading the file (falcon_new: it reads Falcon 7B's layout only)
+    assert kind == "falcon_new" or kind not in GGUF_SUPPORTED_ARCHITECTURES
     torch.manual_seed(0)
     hf = _written_only(kind)
     randomize(hf)
-    path = write_gguf(hf, byte_bpe(V), tmp_path / f"{kind}.gguf", kind)
+    arch = "falcon" if kind == "falcon_new" else kind
+    path = write_gguf(hf, byte_bpe(V), tmp_path / f"{kind}.gguf", arch)
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     ours = load_model(str(path), device="cpu")
     _assert_matches(ours, hf.eval(), kind)
@@ -271,6 +283,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind == "falcon_new":
+        assert cfg.n_kv_heads == 2 and cfg.parallel_blocks and not cfg.shared_block_norm
     elif kind == "starcoder":
         assert cfg.n_kv_heads == 1 and cfg.absolute_positions and cfg.arch == "gpt_bigcode"
     elif kind == "olmo2":

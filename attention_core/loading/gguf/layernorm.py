@@ -1,5 +1,5 @@
-"""GGUF decoders with LayerNorm and biases → canonical weights: phi2 (Phi 1, 1.5, 2), stablelm, starcoder2 (RoPE;
-their configs here), and gpt2 and bloom (configs in gpt2.py).
+"""GGUF decoders with LayerNorm (and mostly biases) → canonical weights: phi2 (Phi 1, 1.5, 2), stablelm, starcoder2,
+falcon (RoPE; their configs here), and gpt2, starcoder and bloom (configs in gpt2.py).
 
 What llama.cpp's files hold and how we read them:
 - Q/K rows are not permuted: llama.cpp rotates these models NeoX-style (Hugging Face's rotate-half), on the
@@ -53,6 +53,17 @@ def starcoder2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelCon
     return _layernorm_config(
         meta, name, tensor_names, arch="starcoder2", act="gelu_tanh", gated_mlp=False, mlp_bias=biases
     )
+
+
+def falcon_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Falcon: attention and MLP side by side, from one LayerNorm (7B) or two (40B: attn_norm_2 feeds attention,
+    attn_norm the MLP, as llama.cpp runs them); no biases; a plain GELU MLP; q | k | v fused (llama.cpp regrouped
+    Falcon's per-group query_key_value)."""
+    one_norm = "blk.0.attn_norm_2.weight" not in tensor_names
+    return _layernorm_config(
+        meta, name, tensor_names, arch="falcon", act="gelu", gated_mlp=False, parallel_blocks=True,
+        shared_block_norm=one_norm,
+    )  # fmt: skip
 
 
 def _ends(t: Tensors, cfg: ModelConfig) -> Weights:
@@ -114,10 +125,13 @@ def layernorm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     w = _ends(t, cfg)
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
-        _layer_norm(t, w, dst + "ln_attn", src + "attn_norm")
+        attn_norm, mlp_norm = "attn_norm", "ffn_norm"
+        if t.has(src + "attn_norm_2.weight"):  # Falcon 40B: attn_norm_2 feeds attention, attn_norm the MLP
+            attn_norm, mlp_norm = "attn_norm_2", "attn_norm"
+        _layer_norm(t, w, dst + "ln_attn", src + attn_norm)
         _attention(t, w, cfg, src, dst)
         if not cfg.shared_block_norm:
-            _layer_norm(t, w, dst + "ln_mlp", src + "ffn_norm")
+            _layer_norm(t, w, dst + "ln_mlp", src + mlp_norm)
         if cfg.gated_mlp:
             gated_mlp(t, w, src, dst)
         else:
