@@ -106,8 +106,8 @@ def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
         return permute_rope_rows(data, cfg.num_attention_heads)
     if arch in ("llama", "granite") and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
         return permute_rope_rows(data, cfg.num_key_value_heads)
-    if arch == "bloom" and "query_key_value" in hf_name:  # llama.cpp: head by head (q, k, v) → q | k | v blocks
-        heads = cfg.n_head
+    if arch in ("bloom", "gptneox") and "query_key_value" in hf_name:  # llama.cpp: head by head → q | k | v blocks
+        heads = cfg.n_head if arch == "bloom" else cfg.num_attention_heads
         return data.reshape(heads, 3, -1, *data.shape[1:]).swapaxes(0, 1).reshape(data.shape)
     if arch == "falcon" and "query_key_value" in hf_name:  # llama.cpp: kv groups (q…, k, v) → q | k | v blocks
         kv, per = _falcon_kv_heads(cfg), cfg.num_attention_heads // _falcon_kv_heads(cfg)
@@ -127,7 +127,7 @@ def _falcon_kv_heads(cfg) -> int:
     return cfg.num_kv_heads if cfg.new_decoder_architecture else (1 if cfg.multi_query else cfg.num_attention_heads)
 
 
-LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "falcon")
+LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "falcon", "gptneox")
 
 
 def _metadata(w, arch: str, cfg) -> None:
@@ -151,7 +151,8 @@ def _metadata(w, arch: str, cfg) -> None:
     w.add_block_count(cfg.num_hidden_layers)
     w.add_feed_forward_length(cfg.ffn_hidden_size if falcon else cfg.intermediate_size)
     w.add_head_count(cfg.num_attention_heads)
-    kv_heads = {"falcon": _falcon_kv_heads, "bert": lambda c: c.num_attention_heads}.get(arch)
+    kv_heads = {"falcon": _falcon_kv_heads, "bert": lambda c: c.num_attention_heads,
+                "gptneox": lambda c: c.num_attention_heads}.get(arch)
     w.add_head_count_kv(kv_heads(cfg) if kv_heads else cfg.num_key_value_heads)
     if arch in LAYERNORM_ARCHS or arch == "bert":
         names = ("layer_norm_eps", "layer_norm_epsilon", "norm_epsilon")
@@ -175,6 +176,8 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_logit_scale(cfg.logits_scaling)
     if arch == "command-r":
         w.add_logit_scale(cfg.logit_scale)
+    if arch == "gptneox":
+        w.add_parallel_residual(cfg.use_parallel_residual)
     if arch == "gemma2":
         w.add_attn_logit_softcapping(cfg.attn_logit_softcapping)
         w.add_final_logit_softcapping(cfg.final_logit_softcapping)

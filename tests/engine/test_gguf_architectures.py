@@ -246,6 +246,10 @@ def _written_only(kind: str):
         cfg = t.FalconConfig(vocab_size=V, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                              ffn_hidden_size=96, new_decoder_architecture=True, num_kv_heads=2)  # fmt: skip
         return t.FalconForCausalLM._from_config(cfg, attn_implementation="eager")
+    if kind in ("gptneox", "gptneox_sequential"):  # Pythia: a quarter of each head rotates; parallel blocks or not
+        cfg = t.GPTNeoXConfig(**{k: v for k, v in LLAMA_LIKE.items() if k != "num_key_value_heads"}, rotary_pct=0.25,
+                              use_parallel_residual=kind == "gptneox")  # fmt: skip
+        return t.GPTNeoXForCausalLM._from_config(cfg, attn_implementation="eager")
     if kind == "starcoder":  # StarCoder 1: GPT-2's layout with one key/value head
         cfg = t.GPTBigCodeConfig(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=128, multi_query=True)
         return t.GPTBigCodeForCausalLM._from_config(cfg, attn_implementation="eager")
@@ -255,7 +259,11 @@ def _written_only(kind: str):
     return t.CohereForCausalLM(t.CohereConfig(**cfg))  # command-r: RoPE in neighbouring pairs, parallel blocks
 
 
-@pytest.mark.parametrize("kind", ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new"])
+WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
+                "gptneox_sequential"]
+
+
+@pytest.mark.parametrize("kind", WRITTEN_ONLY)
 def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, monkeypatch):
     """Gemma (1), Phi 2, Granite, Command R and OLMo 2 files (llama.cpp's 'gemma', 'phi2', 'granite', 'command-r'
     and 'olmo2'; Ollama's gemma:2b, phi, granite3.x, command-r and olmo2): transformers' GGUF reader does not read
@@ -264,12 +272,12 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     logit scale too, and its neighbouring-pair RoPE rows are kept as Hugging Face's; OLMo 2 has output norms only."""
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
+    arch = {"falcon_new": "falcon", "gptneox_sequential": "gptneox"}.get(kind, kind)  # llama.cpp's name
     # else it belongs in KINDS, with transformers reading the file (falcon_new: it reads Falcon 7B's layout only)
-    assert kind == "falcon_new" or kind not in GGUF_SUPPORTED_ARCHITECTURES
+    assert kind == "falcon_new" or arch not in GGUF_SUPPORTED_ARCHITECTURES
     torch.manual_seed(0)
     hf = _written_only(kind)
     randomize(hf)
-    arch = "falcon" if kind == "falcon_new" else kind
     path = write_gguf(hf, byte_bpe(V), tmp_path / f"{kind}.gguf", arch)
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     ours = load_model(str(path), device="cpu")
@@ -283,6 +291,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind.startswith("gptneox"):
+        assert cfg.rotary_dim == 4 and cfg.parallel_blocks == (kind == "gptneox") and not cfg.shared_block_norm
     elif kind == "falcon_new":
         assert cfg.n_kv_heads == 2 and cfg.parallel_blocks and not cfg.shared_block_norm
     elif kind == "starcoder":

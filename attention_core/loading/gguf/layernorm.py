@@ -1,5 +1,5 @@
 """GGUF decoders with LayerNorm (and mostly biases) → canonical weights: phi2 (Phi 1, 1.5, 2), stablelm, starcoder2,
-falcon (RoPE; their configs here), and gpt2, starcoder and bloom (configs in gpt2.py).
+gptneox, falcon (RoPE; their configs here), and gpt2, starcoder and bloom (configs in gpt2.py).
 
 What llama.cpp's files hold and how we read them:
 - Q/K rows are not permuted: llama.cpp rotates these models NeoX-style (Hugging Face's rotate-half), on the
@@ -53,6 +53,16 @@ def starcoder2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelCon
     return _layernorm_config(
         meta, name, tensor_names, arch="starcoder2", act="gelu_tanh", gated_mlp=False, mlp_bias=biases
     )
+
+
+def gptneox_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """GPT-NeoX (Pythia): partial rotary, biases everywhere, a plain GELU MLP (the exact one Pythia was trained with;
+    llama.cpp runs the tanh approximation), attention and MLP side by side from two norms where
+    use_parallel_residual; q | k | v fused (llama.cpp regrouped the head-by-head query_key_value, as BLOOM's)."""
+    return _layernorm_config(
+        meta, name, tensor_names, arch="neox", act="gelu", gated_mlp=False, mlp_bias=True,
+        parallel_blocks=bool(meta.get("use_parallel_residual", True)),
+    )  # fmt: skip
 
 
 def falcon_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
