@@ -68,6 +68,8 @@ def rope_tables(n: int, cfg: ModelConfig, device: torch.device, layer: int | Non
         inv_freq = inv_freq / torch.tensor(divisors, device=device, dtype=torch.float32)
     angles = torch.outer(torch.arange(n, device=device, dtype=torch.float32), inv_freq)  # (n, r/2)
     angles = torch.cat([angles, angles], dim=-1)  # (n, r)
+    if divisors and cfg.rope_attention_factor != 1.0:  # LongRoPE scales the rotated q and k (the scores by its square)
+        return angles.cos() * cfg.rope_attention_factor, angles.sin() * cfg.rope_attention_factor
     return angles.cos(), angles.sin()
 
 

@@ -63,6 +63,7 @@ class ModelConfig:
     # Applies to the layers at rope_theta (Gemma 3's sliding layers keep their own base unscaled).
     rope_freq_divisors: tuple[float, ...] = ()
     rope_scaling: str | None = None  # what the divisors came from, in words ("llama3, factor 8"), for the sidebar
+    rope_attention_factor: float = 1.0  # LongRoPE: cos and sin × this where the divisors apply (q and k's rotated dims)
     rotary_dim: int | None = None  # partial rotary: only the first rotary_dim dims of a head rotate (Pythia)
     # GPT-J, Cohere: the model rotates neighbouring pairs (0, 1), (2, 3), …; the converter listed each head's rotated
     # W_Q/W_K columns even ones first (loading/conventions.neighbours_to_halves), so q and k show in that order

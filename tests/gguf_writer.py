@@ -12,6 +12,7 @@ Q4_K blocks in gguf-py's block layout (tests check that they round-trip through 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,13 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_logit_scale(cfg.logit_scale)
     if arch == "gptneox":
         w.add_parallel_residual(cfg.use_parallel_residual)
+    if (getattr(cfg, "rope_parameters", None) or {}).get("rope_type") == "longrope":  # llama.cpp's Phi-3 converter
+        original = cfg.rope_parameters["original_max_position_embeddings"]
+        scale = cfg.max_position_embeddings / original
+        w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(original)))
+        w.add_rope_scaling_orig_ctx_len(original)
+        for which in ("short", "long"):
+            w.add_tensor(f"rope_factors_{which}.weight", np.array(cfg.rope_parameters[f"{which}_factor"], np.float32))
     if arch == "gemma2":
         w.add_attn_logit_softcapping(cfg.attn_logit_softcapping)
         w.add_final_logit_softcapping(cfg.final_logit_softcapping)

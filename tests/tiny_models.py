@@ -116,6 +116,13 @@ def _tiny_hf(kind: str):
         return transformers.Gemma3ForCausalLM(cfg)
     if kind == "phi3":
         return transformers.Phi3ForCausalLM(transformers.Phi3Config(sliding_window=8, pad_token_id=0, **base))
+    if kind == "phi3_longrope":  # Phi-3.5 / Phi-4-mini's LongRoPE: short factors and an attention factor (≈ 1.08)
+        # within an original context of 64 tokens (the tests' texts are shorter), the long ones beyond it
+        short = [1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0]
+        rule = dict(rope_type="longrope", rope_theta=10000.0, short_factor=short, long_factor=[2 * f for f in short])
+        cfg = transformers.Phi3Config(pad_token_id=0, eos_token_id=0, original_max_position_embeddings=64,
+                                      rope_parameters=rule, **base)  # fmt: skip
+        return transformers.Phi3ForCausalLM(cfg)
     if kind == "smollm3":  # every 2nd layer rotates nothing (NoPE; the real models: every 4th)
         ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
         cfg = transformers.SmolLM3Config(no_rope_layer_interval=2, **ids, **base)

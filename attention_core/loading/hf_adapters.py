@@ -16,7 +16,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .rope_scaling import rope_divisors
+from .rope_scaling import rope_rule
 
 StateDict = dict[str, torch.Tensor]
 
@@ -52,9 +52,11 @@ def _rope_theta(hf: dict) -> float:
 
 
 def _rope_scaling(hf: dict, d_head: int) -> dict:
-    """ModelConfig's RoPE scaling fields (linear, llama3; others refused by name)."""
-    divisors, described = rope_divisors(_rope_rule(hf), _rope_theta(hf), d_head)
-    return dict(rope_freq_divisors=divisors, rope_scaling=described)
+    """ModelConfig's RoPE scaling fields (linear, llama3; LongRoPE, which caps the text, is Phi-3's: modern)."""
+    rule = rope_rule(_rope_rule(hf), _rope_theta(hf), d_head, int(hf.get("max_position_embeddings", 2048)))
+    if rule.max_tokens is not None:
+        raise ModelLoadError("LongRoPE is read for Phi-3 checkpoints; this architecture's is not supported yet.")
+    return rule.fields()
 
 
 def _act(name: str) -> str:

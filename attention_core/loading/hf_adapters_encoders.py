@@ -45,7 +45,7 @@ def modernbert_config(hf: dict, name: str) -> ModelConfig:
         sliding_layers=sliding if any(sliding) else (), attn_bias=bool(hf.get("attention_bias")),
         tie_embeddings=True, skip_first_attn_norm=True,
         bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
-        display_name=str(hf.get("_name_or_path") or name), **_scaling(hf, theta, d_model // n_heads),
+        display_name=str(hf.get("_name_or_path") or name), **_scaling(hf, theta, d_model // n_heads).fields(),
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ import math
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _act, _Reader
-from .rope_scaling import rope_divisors, scaling_kind
+from .rope_scaling import RopeRule, rope_rule, scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -33,15 +33,16 @@ def _rope(hf: dict, layer_type: str | None = None) -> dict:
     return params
 
 
-def _scaling(hf: dict, theta: float, rotary_dim: int) -> dict:
-    """ModelConfig's RoPE scaling fields, from the global layers' rule (linear, llama3; others refused).
-    Scaling declared on sliding layers that keep their own base (Gemma 3's local layers) is refused."""
+def _scaling(hf: dict, theta: float, rotary_dim: int) -> RopeRule:
+    """The global layers' RoPE scaling rule (linear, llama3, longrope; others refused). Scaling declared on sliding
+    layers that keep their own base (Gemma 3's local layers) is refused."""
     if scaling_kind(_rope(hf, "sliding_attention")) != "default" and "sliding_attention" in (
         hf.get("rope_parameters") or {}
     ):
         raise ModelLoadError("RoPE scaling on sliding-window layers is not supported yet.")
-    divisors, described = rope_divisors(_rope(hf, "full_attention"), theta, rotary_dim)
-    return dict(rope_freq_divisors=divisors, rope_scaling=described)
+    params = _rope(hf, "full_attention")
+    params.setdefault("original_max_position_embeddings", hf.get("original_max_position_embeddings"))  # Phi-3's
+    return rope_rule(params, theta, rotary_dim, int(hf.get("max_position_embeddings", 2048)))
 
 
 def _theta(hf: dict, layer_type: str | None = None, default: float = 10000.0) -> float:
@@ -85,7 +86,8 @@ def _decoder(hf: dict, name: str, arch: str, **features) -> ModelConfig:
     if partial != 1.0:
         fields["rotary_dim"] = int(d_head * partial)
     fields.update(features)
-    fields.update(_scaling(hf, fields["rope_theta"], fields.get("rotary_dim") or d_head))
+    rule = _scaling(hf, fields["rope_theta"], fields.get("rotary_dim") or d_head)
+    fields.update(rule.fields(), n_ctx=rule.cap(fields["n_ctx"]))
     return ModelConfig(**fields)
 
 

@@ -3,19 +3,39 @@
 Hugging Face config.json names a rule (`rope_scaling` / `rope_parameters`: rope_type + parameters); a GGUF
 file carries llama3's divisors as the tensor rope_freqs.weight and linear scaling as metadata. Both end as
 `rope_freq_divisors` (frequency i = θ^(-2i/r) / divisors[i]), which blocks.rope_tables applies in one place.
-Supported: "linear" and "llama3". YaRN, LongRoPE and dynamic NTK also change the attention factor or depend
-on the sequence length: refused by name rather than approximated.
+Supported: "linear", "llama3" and "longrope" (Phi-3.5, Phi-4-mini: its short factors as the divisors, its
+attention factor on cos and sin, and texts capped at the original context, past which the model would switch to its
+long factors). YaRN and dynamic NTK are refused by name rather than approximated.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from ..errors import ModelLoadError
 
-SUPPORTED = ("linear", "llama3")
+SUPPORTED = ("linear", "llama3", "longrope")
+
+
+@dataclass(frozen=True)
+class RopeRule:
+    """A scaling rule as ModelConfig holds it."""
+
+    divisors: tuple[float, ...] = ()  # frequency i ÷ divisors[i]; () = plain RoPE
+    described: str | None = None  # for the sidebar
+    attention_factor: float = 1.0  # cos and sin × this (LongRoPE)
+    max_tokens: int | None = None  # the longest text the rule holds for (LongRoPE's short factors)
+
+    def fields(self) -> dict:
+        """ModelConfig's fields for the rule (its max_tokens caps n_ctx where the caller builds the config)."""
+        return dict(rope_freq_divisors=self.divisors, rope_scaling=self.described,
+                    rope_attention_factor=self.attention_factor)  # fmt: skip
+
+    def cap(self, n_ctx: int) -> int:
+        return n_ctx if self.max_tokens is None else min(n_ctx, self.max_tokens)
 
 
 def scaling_kind(params: dict) -> str:
@@ -23,19 +43,43 @@ def scaling_kind(params: dict) -> str:
     return str(params.get("rope_type") or params.get("type") or "default")
 
 
-def rope_divisors(params: dict, theta: float, rotary_dim: int) -> tuple[tuple[float, ...], str | None]:
-    """(divisors, description) for a Hugging Face rope rule; ((), None) for plain RoPE."""
+def rope_rule(params: dict, theta: float, rotary_dim: int, n_ctx: int) -> RopeRule:
+    """The Hugging Face rope rule `params` (with original_max_position_embeddings wherever the config keeps it) of
+    a model whose config says max_position_embeddings `n_ctx`; RopeRule() for plain RoPE."""
     kind = scaling_kind(params)
     if kind == "default":
-        return (), None
+        return RopeRule()
     if kind not in SUPPORTED:
         raise ModelLoadError(
             f"RoPE scaling {kind!r} is not supported yet; supported: {', '.join(SUPPORTED)} (and plain RoPE)."
         )
+    if kind == "longrope":
+        return _longrope(params, rotary_dim, n_ctx)
     factor = float(params["factor"])
     if kind == "linear":  # positions / factor ≡ every frequency / factor
-        return (factor,) * (rotary_dim // 2), f"linear, factor {factor:g}"
-    return _llama3(params, factor, theta, rotary_dim), f"llama3, factor {factor:g}"
+        return RopeRule((factor,) * (rotary_dim // 2), f"linear, factor {factor:g}")
+    return RopeRule(_llama3(params, factor, theta, rotary_dim), f"llama3, factor {factor:g}")
+
+
+def _longrope(params: dict, rotary_dim: int, n_ctx: int) -> RopeRule:
+    """transformers' _compute_longrope_parameters for a text within the original context: the short factors divide
+    the frequencies, and cos and sin are scaled by the attention factor (given, or √(1 + ln(s) / ln(original)) with
+    s = max_position_embeddings / original; 1 when s ≤ 1)."""
+    original = int(params["original_max_position_embeddings"])
+    short = tuple(float(f) for f in params["short_factor"])
+    if len(short) != rotary_dim // 2:
+        raise ModelLoadError(f"LongRoPE's short_factor has {len(short)} values for {rotary_dim // 2} frequencies.")
+    factor = float(params.get("factor") or n_ctx / original)
+    attention = params.get("attention_factor")
+    if attention is None:
+        attention = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
+    return longrope_rule(short, float(attention), original)
+
+
+def longrope_rule(short: tuple[float, ...], attention_factor: float, original: int) -> RopeRule:
+    """LongRoPE within the original context, from Hugging Face's rule or a GGUF's rope_factors_short tensor."""
+    described = f"longrope, short factors (texts up to {original} tokens), attention factor {attention_factor:.4g}"
+    return RopeRule(short, described, attention_factor, original)
 
 
 def _llama3(params: dict, factor: float, theta: float, rotary_dim: int) -> tuple[float, ...]:

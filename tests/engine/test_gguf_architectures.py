@@ -250,6 +250,12 @@ def _written_only(kind: str):
         cfg = t.GPTNeoXConfig(**{k: v for k, v in LLAMA_LIKE.items() if k != "num_key_value_heads"}, rotary_pct=0.25,
                               use_parallel_residual=kind == "gptneox")  # fmt: skip
         return t.GPTNeoXForCausalLM._from_config(cfg, attn_implementation="eager")
+    if kind == "phi3_longrope":  # Phi-3.5 / Phi-4-mini: LongRoPE's short factors and attention factor
+        from tests.tiny_models import _tiny_hf
+
+        hf = _tiny_hf("phi3_longrope")
+        hf.set_attn_implementation("eager")
+        return hf
     if kind == "starcoder":  # StarCoder 1: GPT-2's layout with one key/value head
         cfg = t.GPTBigCodeConfig(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_positions=128, multi_query=True)
         return t.GPTBigCodeForCausalLM._from_config(cfg, attn_implementation="eager")
@@ -260,7 +266,7 @@ def _written_only(kind: str):
 
 
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
-                "gptneox_sequential"]
+                "gptneox_sequential", "phi3_longrope"]
 
 
 @pytest.mark.parametrize("kind", WRITTEN_ONLY)
@@ -272,9 +278,10 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     logit scale too, and its neighbouring-pair RoPE rows are kept as Hugging Face's; OLMo 2 has output norms only."""
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
-    arch = {"falcon_new": "falcon", "gptneox_sequential": "gptneox"}.get(kind, kind)  # llama.cpp's name
-    # else it belongs in KINDS, with transformers reading the file (falcon_new: it reads Falcon 7B's layout only)
-    assert kind == "falcon_new" or arch not in GGUF_SUPPORTED_ARCHITECTURES
+    arch = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3"}.get(kind, kind)
+    # else it belongs in KINDS, with transformers reading the file (it reads Falcon 7B's layout only, and drops
+    # LongRoPE from a phi3 file)
+    assert kind in ("falcon_new", "phi3_longrope") or arch not in GGUF_SUPPORTED_ARCHITECTURES
     torch.manual_seed(0)
     hf = _written_only(kind)
     randomize(hf)
@@ -291,6 +298,9 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind == "phi3_longrope":
+        assert cfg.rope_freq_divisors == pytest.approx((1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0)) and cfg.n_ctx == 64
+        assert cfg.rope_attention_factor == pytest.approx(1.0801234, abs=1e-6)
     elif kind.startswith("gptneox"):
         assert cfg.rotary_dim == 4 and cfg.parallel_blocks == (kind == "gptneox") and not cfg.shared_block_norm
     elif kind == "falcon_new":

@@ -23,7 +23,7 @@ TEXT = "the blue creature took a mole of the forest, and the fox jumps over the 
 KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
     "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
-    "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha",
+    "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha", "phi3_longrope",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -105,6 +105,8 @@ def test_declared_features(pair):
         "opt": dict(pos_offset=2, act="relu", attn_bias=True, uses_rope=False, gated_mlp=False),
         "gpt_bigcode": dict(n_kv_heads=1, attn_bias=True, uses_rope=False, act="gelu_tanh"),
         "gpt_bigcode_mha": dict(n_kv_heads=4, attn_bias=True),
+        "phi3_longrope": dict(rope_freq_divisors=(1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0), n_ctx=64,
+                              rope_attention_factor=pytest.approx(1.0801234497346435)),  # √(1 + ln 2 / ln 64)
         "granite": dict(embed_scale=3.0, attn_scale=0.2, residual_scale=0.5, unembed_scale=0.25),
         "cohere": dict(rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True, norm="layer",
                        unembed_scale=0.5),

@@ -7,13 +7,14 @@ and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half alre
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from ..rope_scaling import gguf_linear
+from ..rope_scaling import gguf_linear, longrope_rule
 from .reader import Meta, Tensors, attention_shape, matrix, split_rows, unpermute_rope_rows
 
 Weights = dict[str, torch.Tensor]
@@ -82,10 +83,21 @@ def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 
 def phi3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    if "rope_factors_long.weight" in tensor_names:
-        raise ModelLoadError("Phi-3 long-context RoPE (LongRoPE factors) is not supported yet.")
+    """Phi-3, and Phi-3.5 / Phi-4-mini with LongRoPE: the short factors (rope_factors_short) divide the frequencies,
+    cos and sin take rope.scaling.attn_factor (else Hugging Face's default from the two context lengths), and texts
+    stop at rope.scaling.original_context_length, past which llama.cpp (and the model) switch to the long factors."""
     window = meta.unless_zero("attention.sliding_window", meta.count)
-    return rope_config(meta, name, tensor_names, arch="phi3", sliding_window=window)
+    cfg = rope_config(meta, name, tensor_names, arch="phi3", sliding_window=window)
+    short = meta.tensor_f32("rope_factors_short.weight")
+    if short is None:
+        return cfg
+    original = meta.count("rope.scaling.original_context_length")
+    if short.shape != ((cfg.rotary_dim or cfg.d_head) // 2,):
+        raise ModelLoadError(f"rope_factors_short.weight has {short.size} values; each RoPE frequency needs one.")
+    scale = cfg.n_ctx / original
+    default = 1.0 if scale <= 1.0 else math.sqrt(1 + math.log(scale) / math.log(original))
+    rule = longrope_rule(tuple(float(f) for f in short), meta.number("rope.scaling.attn_factor", default), original)
+    return replace(cfg, **rule.fields(), n_ctx=rule.cap(cfg.n_ctx))
 
 
 def ends(t: Tensors, cfg: ModelConfig) -> Weights:
@@ -150,6 +162,9 @@ def qwen2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
 
 def phi3_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     """Phi-3 fuses Q, K and V into attn_qkv (rows q | k | v) and gate and up into ffn_up (rows gate | up)."""
+    for factors in ("rope_factors_short.weight", "rope_factors_long.weight"):
+        if t.has(factors):
+            t.raw(factors)  # not weights: phi3_config made the short ones the RoPE divisors; the long ones unused
     w = ends(t, cfg)
     q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head
     for layer in range(cfg.n_layers):
