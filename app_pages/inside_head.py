@@ -213,7 +213,9 @@ with full:
             "mech_K_pre",
         )
     if s.uses_rope:
-        st.caption(rope_caption(ctx.model_title, d, ctx.config.rotary_dim or d, ctx.config.rope_pairs_reordered))
+        cfg = ctx.config
+        st.caption(rope_caption(ctx.model_title, d, cfg.rotary_dim or d, cfg.rope_pairs_reordered,
+                                cfg.rope_attention_factor if cfg.rope_divisors(s.layer) else 1.0))
         c1, c2 = st.columns(2)
         with c1:
             show_chart(

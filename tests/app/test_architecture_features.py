@@ -134,6 +134,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("modernbert", ("local attention: keys up to 4 tokens either side (2 of 3 layers)",
                         "RoPE base 10000 on sliding layers, 160000 elsewhere")),
         ("opt", ()),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
+        ("phi3_longrope", ("RoPE scaling: longrope, short factors (texts up to 64 tokens), attention factor 1.08",)),
         ("gpt_bigcode", ("grouped-query attention (4 query heads per key/value head)",)),
         ("granite", ("each sublayer's output × 0.5 before it is added", "logits × 0.25", "scores scaled by 0.2")),
     ],
@@ -267,3 +268,17 @@ def test_inside_one_head_says_gptjs_pairs_are_listed_even_dimensions_first(priva
     said = " ".join(c.value for c in at.caption)
     assert "listed even ones first: see RoPE below" in said, said
     assert "column i < 4 is its dimension 2i and column 4 + i its dimension 2i + 1" in said, said
+
+
+def test_inside_one_head_says_longrope_scales_the_rotated_q_and_k(private_models) -> None:
+    """LongRoPE multiplies cos and sin by its attention factor: the rotated q and k are longer than before RoPE,
+    which the rotation's caption (a rotation keeps lengths) did not say."""
+    from tests.tiny_models import save_tiny
+
+    folder = private_models / "models" / "tiny-phi3-longrope"
+    folder.mkdir(parents=True)
+    save_tiny("phi3_longrope", folder)
+    at = opened_with("inside_head", folder)
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "(LongRoPE) also multiplies the rotated dimensions by 1.08" in said, said

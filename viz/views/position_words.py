@@ -54,9 +54,12 @@ def position_sentence(uses_rope: bool, absolute_positions: bool, bias_kind: str,
     )
 
 
-def rope_caption(model: str, d_head: int, rotary: int, pairs_reordered: bool = False) -> str:
+def rope_caption(
+    model: str, d_head: int, rotary: int, pairs_reordered: bool = False, attention_factor: float = 1.0
+) -> str:
     """Inside one head's note on the rotation (partial rotary, GPT-NeoX and Pythia: only the first `rotary` of
-    the head's d_head dimensions turn; GPT-J and Cohere: their neighbouring pairs listed even dimensions first)."""
+    the head's d_head dimensions turn; GPT-J and Cohere: their neighbouring pairs listed even dimensions first;
+    LongRoPE: the rotated dimensions also scaled by its attention factor)."""
     kept = d_head - rotary
     rest = f"; only dimensions 0–{rotary - 1} rotate, the other {kept} keep their values" if kept else ""
     order = ""
@@ -65,6 +68,11 @@ def rope_caption(model: str, d_head: int, rotary: int, pairs_reordered: bool = F
             f" {model} itself pairs neighbouring dimensions (0, 1), (2, 3), …: here each head's dimensions are listed "
             f"even ones first, so column i < {rotary // 2} is its dimension 2i and column {rotary // 2} + i its "
             "dimension 2i + 1 (the same numbers, the same q·k)."
+        )
+    if attention_factor != 1.0:
+        order += (
+            f" Its RoPE scaling (LongRoPE) also multiplies the rotated dimensions by {attention_factor:.4g}, so they "
+            "come out that much longer than before the rotation (q·k of those dimensions by its square)."
         )
     return (
         f"RoPE: {model} has no position embedding; instead each query and key is rotated by an angle "
