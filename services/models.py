@@ -170,6 +170,7 @@ ARCH_LABELS = {
     "opt": "OPT decoder",
     "gpt_bigcode": "GPT-BigCode decoder (StarCoder 1)",
     "granite": "Granite decoder",
+    "granitemoe": "Granite MoE decoder (mixture of experts)",
     "cohere": "Cohere decoder",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",

@@ -152,6 +152,11 @@ def _tiny_hf(kind: str):
         cfg = transformers.GraniteConfig(embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
                                          logits_scaling=4.0, **base)  # fmt: skip
         return transformers.GraniteForCausalLM(cfg)
+    if kind == "granitemoe":  # Granite's multipliers and 4 experts, 2 per token, renormalised
+        cfg = transformers.GraniteMoeConfig(embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
+                                            logits_scaling=4.0, num_local_experts=4, num_experts_per_tok=2,
+                                            **{**base, "intermediate_size": 48})  # fmt: skip
+        return transformers.GraniteMoeForCausalLM(cfg)
     if kind == "cohere":  # parallel blocks from one bias-free LayerNorm; RoPE in neighbouring pairs; logits × 0.5
         cfg = transformers.CohereConfig(logit_scale=0.5, pad_token_id=0, bos_token_id=0, eos_token_id=0,
                                         **{**base, "tie_word_embeddings": True})  # fmt: skip

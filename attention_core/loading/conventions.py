@@ -4,7 +4,8 @@
   the engine rotates halves (i, i + r/2), as Llama does. Reordering W_Q's and W_K's columns (even ones first) makes
   one rotation the other: q·k, every score and pattern are unchanged, and a head's q and k hold the same numbers.
 - `fold_residual_scale`: Granite multiplies each sublayer's output by residual_scale before its add; folded into
-  W_O, b_O, W_out and b_out, the pass and every per-head Δe give the model's numbers without knowing of it.
+  W_O, b_O, W_out and b_out (every expert's, in a mixture of experts), the pass and every per-head Δe give the
+  model's numbers without knowing of it.
 """
 
 from __future__ import annotations
@@ -28,13 +29,11 @@ def neighbours_to_halves(W: torch.Tensor, n_heads: int, rotary_dim: int) -> torc
 
 
 def fold_residual_scale(w: Weights, cfg: ModelConfig) -> Weights:
-    """W_O, b_O, W_out and b_out × cfg.residual_scale, in place: a sublayer's output (x·W + b) × s is x·(W·s) + b·s.
-    Returns `w`."""
+    """W_O, b_O, W_out and b_out (every expert's) × cfg.residual_scale, in place: a sublayer's output (x·W + b) × s
+    is x·(W·s) + b·s. Returns `w`."""
     if cfg.residual_scale == 1.0:
         return w
-    for layer in range(cfg.n_layers):
-        for name in ("attn.W_O", "attn.b_O", "mlp.W_out", "mlp.b_out"):
-            key = f"blocks.{layer}.{name}"
-            if key in w:
-                w[key] = w[key] * cfg.residual_scale
+    for key in w:  # W_O and b_O; the MLP's W_out and b_out, every expert's (a mixture's output is their sum) too
+        if key.startswith("blocks.") and key.endswith((".attn.W_O", ".attn.b_O", ".W_out", ".b_out")):
+            w[key] = w[key] * cfg.residual_scale
     return w

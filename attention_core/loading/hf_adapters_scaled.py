@@ -1,11 +1,13 @@
-"""Hugging Face adapters for decoders that scale what a Llama leaves alone: IBM's Granite and Cohere's Command R
-(and Aya).
+"""Hugging Face adapters for decoders that scale what a Llama leaves alone: IBM's Granite (dense and MoE) and
+Cohere's Command R (and Aya).
 
 Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_modern._decoder's config reader.
 - Granite: a Llama with four multipliers: the embeddings × embedding_multiplier (embed_scale), q·k ×
   attention_multiplier instead of 1/√d_head (attn_scale), each sublayer's output × residual_multiplier before its
   add (residual_scale, folded into W_O and W_out: conventions.fold_residual_scale), the logits ÷ logits_scaling
   (unembed_scale).
+- Granite MoE (granite3-moe 1B/3B): the same multipliers, and a mixture of experts in every layer whose router
+  renormalises the chosen experts' probabilities; each expert's gate and up are fused (input_linear, gate first).
 - Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
   a gated SiLU MLP, the logits × logit_scale (unembed_scale), and RoPE over neighbouring pairs of dimensions (0, 1),
   (2, 3), … as GPT-J's, so W_Q's and W_K's columns are reordered to the engine's halves
@@ -19,18 +21,28 @@ from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, neighbours_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, qwen3_weights
+from .hf_adapters_moe import _moe_decoder
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
 
-def granite_config(hf: dict, name: str) -> ModelConfig:
+def _granite_scales(hf: dict) -> dict:
+    """Granite's four multipliers as ModelConfig fields."""
     if hf.get("attention_bias") or hf.get("mlp_bias"):
         raise ModelLoadError("Granite checkpoints with attention/MLP biases are not supported yet.")
-    return _decoder(
-        hf, name, "granite", embed_scale=float(hf.get("embedding_multiplier", 1.0)),
-        attn_scale=float(hf.get("attention_multiplier", 1.0)), residual_scale=float(hf.get("residual_multiplier",
-        1.0)), unembed_scale=1.0 / float(hf.get("logits_scaling", 1.0)),
+    return dict(
+        embed_scale=float(hf.get("embedding_multiplier", 1.0)), attn_scale=float(hf.get("attention_multiplier", 1.0)),
+        residual_scale=float(hf.get("residual_multiplier", 1.0)),
+        unembed_scale=1.0 / float(hf.get("logits_scaling", 1.0)),
     )  # fmt: skip
+
+
+def granite_config(hf: dict, name: str) -> ModelConfig:
+    return _decoder(hf, name, "granite", **_granite_scales(hf))
+
+
+def granitemoe_config(hf: dict, name: str) -> ModelConfig:
+    return _moe_decoder(hf, name, "granitemoe", moe_renormalize=True, **_granite_scales(hf))
 
 
 def cohere_config(hf: dict, name: str) -> ModelConfig:
@@ -53,6 +65,28 @@ def granite_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return fold_residual_scale(qwen3_weights(sd, cfg), cfg)
 
 
+def granitemoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's attention and norms; in each layer's block_sparse_moe the router (router.layer) and the experts as
+    3-D tensors: input_linear [n_experts, 2·d_mlp, d_model] (gate, then up), output_linear [n_experts, d_model,
+    d_mlp]. The residual multiplier is folded in, the experts' W_out included."""
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst)
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
+        moe = src + "block_sparse_moe."
+        w[dst + "mlp.router.W"] = r.linear(moe + "router.layer.weight")  # [d_model, n_experts]
+        gate_up, down = r.get(moe + "input_linear.weight"), r.get(moe + "output_linear.weight")
+        for e in range(cfg.n_experts):
+            gate, up = gate_up[e].chunk(2)  # [d_mlp, d_model] each
+            w[f"{dst}mlp.experts.{e}.W_gate"], w[f"{dst}mlp.experts.{e}.W_in"] = gate.T.contiguous(), up.T.contiguous()
+            w[f"{dst}mlp.experts.{e}.W_out"] = down[e].T.contiguous()  # [d_mlp, d_model]
+    _unembed(w, sd, cfg)
+    return fold_residual_scale(w, cfg)
+
+
 def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
@@ -70,5 +104,6 @@ def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 ADAPTERS = {
     "granite": (granite_config, granite_weights),
+    "granitemoe": (granitemoe_config, granitemoe_weights),
     "cohere": (cohere_config, cohere_weights),
 }
