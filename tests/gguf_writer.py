@@ -103,9 +103,9 @@ def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
 
 
 def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
-    if arch in ("llama", "granite") and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
+    if arch in ("llama", "granite", "granitemoe") and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
         return permute_rope_rows(data, cfg.num_attention_heads)
-    if arch in ("llama", "granite") and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
+    if arch in ("llama", "granite", "granitemoe") and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
         return permute_rope_rows(data, cfg.num_key_value_heads)
     if arch in ("bloom", "gptneox") and "query_key_value" in hf_name:  # llama.cpp: head by head → q | k | v blocks
         heads = cfg.n_head if arch == "bloom" else cfg.num_attention_heads
@@ -170,7 +170,12 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_value_length(head_dim)
     if arch in ("gemma2", "gemma3"):
         w.add_sliding_window(cfg.sliding_window)
-    if arch == "granite":  # llama.cpp's names for Granite's multipliers
+    if getattr(cfg, "num_experts_per_tok", None):  # a mixture of experts
+        w.add_expert_count(getattr(cfg, "num_experts", None) or cfg.num_local_experts)
+        w.add_expert_used_count(cfg.num_experts_per_tok)
+        if getattr(cfg, "moe_intermediate_size", None):
+            w.add_expert_feed_forward_length(cfg.moe_intermediate_size)
+    if arch in ("granite", "granitemoe"):  # llama.cpp's names for Granite's multipliers
         w.add_embedding_scale(cfg.embedding_multiplier)
         w.add_attention_scale(cfg.attention_multiplier)
         w.add_residual_scale(cfg.residual_multiplier)
@@ -249,7 +254,7 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
     else:
         _tokenizer(w, tokenizer)
     tied = bool(getattr(cfg, "tie_word_embeddings", False))
-    for hf_name, tensor in hf.state_dict().items():
+    for hf_name, tensor in _split_experts(hf.state_dict()):
         if hf_name == "lm_head.weight" and tied:
             continue  # llama.cpp writes no output tensor for tied embeddings
         base, suffix = hf_name.rsplit(".", 1)
@@ -271,6 +276,22 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+def _split_experts(state: dict):
+    """(name, tensor) pairs with a mixture of experts in the names llama.cpp's converter maps: the fused gate_up_proj
+    [n_experts, 2·d_mlp, d_model] as gate_proj and up_proj, each [n_experts, d_mlp, d_model]; Granite MoE's
+    block_sparse_moe as mlp, its router as mlp.gate."""
+    for name, tensor in state.items():
+        name = name.replace("block_sparse_moe.router.weight", "mlp.gate.weight").replace("block_sparse_moe.", "mlp.")
+        if name.endswith("experts.gate_up_proj"):
+            gate, up = tensor.chunk(2, dim=1)
+            yield name.replace("gate_up_proj", "gate_proj.weight"), gate
+            yield name.replace("gate_up_proj", "up_proj.weight"), up
+        elif name.endswith("experts.down_proj"):
+            yield name + ".weight", tensor
+        else:
+            yield name, tensor
 
 
 # ── ready-made tiny files ────────────────────────────────────────────────────────────────────────────

@@ -250,10 +250,15 @@ def _written_only(kind: str):
         cfg = t.GPTNeoXConfig(**{k: v for k, v in LLAMA_LIKE.items() if k != "num_key_value_heads"}, rotary_pct=0.25,
                               use_parallel_residual=kind == "gptneox")  # fmt: skip
         return t.GPTNeoXForCausalLM._from_config(cfg, attn_implementation="eager")
-    if kind == "phi3_longrope":  # Phi-3.5 / Phi-4-mini: LongRoPE's short factors and attention factor
+    if kind == "qwen3_moe":  # every layer a mixture (llama.cpp's qwen3moe has no dense layer), renormalised (as
+        # llama.cpp does for qwen3moe, and Qwen3-MoE's configs say), experts narrower than the dense width
+        cfg = t.Qwen3MoeConfig(**LLAMA_LIKE, head_dim=16, num_experts=4, num_experts_per_tok=2,
+                               moe_intermediate_size=48, norm_topk_prob=True, attn_implementation="eager")
+        return t.Qwen3MoeForCausalLM(cfg)
+    if kind in ("phi3_longrope", "granitemoe", "mixtral"):  # LongRoPE; mixtures of experts
         from tests.tiny_models import _tiny_hf
 
-        hf = _tiny_hf("phi3_longrope")
+        hf = _tiny_hf(kind)
         hf.set_attn_implementation("eager")
         return hf
     if kind == "starcoder":  # StarCoder 1: GPT-2's layout with one key/value head
@@ -266,7 +271,9 @@ def _written_only(kind: str):
 
 
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
-                "gptneox_sequential", "phi3_longrope"]
+                "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral"]
+GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
+             "mixtral": "llama"}  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", WRITTEN_ONLY)
@@ -278,10 +285,10 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     logit scale too, and its neighbouring-pair RoPE rows are kept as Hugging Face's; OLMo 2 has output norms only."""
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
-    arch = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3"}.get(kind, kind)
-    # else it belongs in KINDS, with transformers reading the file (it reads Falcon 7B's layout only, and drops
-    # LongRoPE from a phi3 file)
-    assert kind in ("falcon_new", "phi3_longrope") or arch not in GGUF_SUPPORTED_ARCHITECTURES
+    arch = GGUF_ARCH.get(kind, kind)
+    # else it belongs in KINDS, with transformers reading the file (it reads Falcon 7B's layout only, drops LongRoPE
+    # from a phi3 file and a mixture's renormalisation and expert width, and reads no experts in a llama file)
+    assert kind in ("falcon_new", "phi3_longrope", "qwen3_moe", "mixtral") or arch not in GGUF_SUPPORTED_ARCHITECTURES
     torch.manual_seed(0)
     hf = _written_only(kind)
     randomize(hf)
@@ -298,6 +305,9 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind in ("qwen3_moe", "granitemoe", "mixtral"):
+        assert (cfg.n_experts, cfg.experts_per_token, cfg.moe_renormalize) == (4, 2, True)
+        assert "blocks.1.mlp.experts.3.W_out" in ours.weights
     elif kind == "phi3_longrope":
         assert cfg.rope_freq_divisors == pytest.approx((1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0)) and cfg.n_ctx == 64
         assert cfg.rope_attention_factor == pytest.approx(1.0801234, abs=1e-6)

@@ -28,6 +28,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "llama": (llama.llama_config, llama.llama_weights),
     "qwen2": (llama.rope_config, llama.qwen2_weights),
     "qwen3": (llama.qwen3_config, llama.qwen2_weights),
+    "qwen3moe": (llama.qwen3_config, llama.qwen2_weights),
     "gemma": (gemma.gemma1_config, llama.qwen2_weights),
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
@@ -42,6 +43,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "bloom": (gpt2.bloom_config, layernorm.layernorm_weights),
     "starcoder": (gpt2.starcoder_config, layernorm.layernorm_weights),
     "granite": (scaled.granite_config, scaled.granite_weights),
+    "granitemoe": (scaled.granite_config, scaled.granite_weights),
     "command-r": (scaled.command_r_config, scaled.command_r_weights),
     "bert": (encoders.bert_config, encoders.bert_weights),
 }

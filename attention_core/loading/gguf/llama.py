@@ -1,5 +1,6 @@
-"""GGUF llama-family decoders → canonical weights: llama (also Mistral and SmolLM, which llama.cpp writes as
-'llama'), qwen2 (q/k/v biases), qwen3 (per-head q/k RMSNorm) and phi3 (fused QKV and gate+up).
+"""GGUF llama-family decoders → canonical weights: llama (also Mistral, SmolLM and Mixtral, which llama.cpp writes as
+'llama'), qwen2 (q/k/v biases), qwen3 and qwen3moe (per-head q/k RMSNorm) and phi3 (fused QKV and gate+up); a
+block with a router (ffn_gate_inp) is a mixture of experts.
 
 Only llama.cpp's *llama* converter permutes the rows of W_Q and W_K (for its interleaved RoPE); qwen2, qwen3
 and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half already, so their rows are kept.
@@ -54,12 +55,31 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
         eos_token_id=meta.maybe_int("tokenizer.ggml.eos_token_id"),
         display_name=str(meta.key("general.name", name)),
     )
+    fields.update(moe_fields(meta, tensor_names))
     r = rotary if rotary < d_head else d_head
     factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0  # llama.cpp reads 0 as no scaling
     divisors, described = gguf_linear(str(meta.get("rope.scaling.type", "none")), factor, r)
     fields.update(rope_freq_divisors=divisors, rope_scaling=described)
     fields.update(overrides)
     return ModelConfig(**fields)
+
+
+def moe_fields(meta: Meta, tensor_names: set[str]) -> dict:
+    """A mixture of experts' ModelConfig fields where the file has routers (Mixtral as 'llama', qwen3moe,
+    granitemoe): expert_count, expert_used_count, the chosen experts' weights renormalised (as llama.cpp does for
+    these three); a gating other than softmax, a weights scale, or a shared expert is refused."""
+    if "blk.0.ffn_gate_inp.weight" not in tensor_names:
+        return {}
+    if meta.get("expert_gating_func", 1) != 1 or meta.get("expert_weights_scale", 0.0) not in (0.0, 1.0):
+        raise ModelLoadError("Mixtures of experts with a gating other than softmax, or scaled expert weights, are not "
+                             "supported yet.")  # fmt: skip
+    if "blk.0.ffn_gate_shexp.weight" in tensor_names:
+        raise ModelLoadError("Mixtures of experts with a shared expert are not supported yet in GGUF files.")
+    n = meta.count("expert_count")
+    used = meta.count("expert_used_count")
+    if used > n:
+        raise ModelLoadError(f"The file has each token use {used} of {n} experts.")
+    return dict(n_experts=n, experts_per_token=used, moe_renormalize=True)
 
 
 def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -79,7 +99,10 @@ def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 
 def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    return rope_config(meta, name, tensor_names, arch="qwen3", qk_norm="head")  # RMSNorm per head on q and k
+    """Qwen 3, dense or a mixture of experts (qwen3moe: every layer's MLP, each expert expert_feed_forward_length
+    wide): RMSNorm per head on q and k."""
+    arch = "qwen3_moe" if meta.arch == "qwen3moe" else "qwen3"
+    return rope_config(meta, name, tensor_names, arch=arch, qk_norm="head")
 
 
 def phi3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -119,8 +142,20 @@ def gated_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
 
 
 def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+    """ffn_norm, then the gated MLP, or a mixture of experts where the block has a router (ffn_gate_inp): the router
+    [d_model, n_experts] and each expert's W_gate, W_in, W_out from the 3-D ffn_*_exps (one slice per expert)."""
     w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
-    gated_mlp(t, w, src, dst)
+    if not t.has(src + "ffn_gate_inp.weight"):
+        gated_mlp(t, w, src, dst)
+        return
+    w[dst + "mlp.router.W"] = t.linear(src + "ffn_gate_inp.weight")  # [d_model, n_experts]
+    parts = [(ours, t.raw(f"{src}{theirs}.weight")) for ours, theirs in MOE_PARTS]  # (n_experts, out, in) each
+    for e in range(parts[0][1].shape[0]):
+        for ours, stacked in parts:
+            w[f"{dst}mlp.experts.{e}.{ours}"] = matrix(stacked[e])
+
+
+MOE_PARTS = (("W_gate", "ffn_gate_exps"), ("W_in", "ffn_up_exps"), ("W_out", "ffn_down_exps"))
 
 
 def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weights:

@@ -1,5 +1,6 @@
-"""GGUF granite and command-r → canonical weights: the decoders that scale what a Llama leaves alone (IBM's Granite:
-Ollama's granite3.x; Cohere's Command R and Aya), read with llama.cpp's own rules for its keys.
+"""GGUF granite, granitemoe and command-r → canonical weights: the decoders that scale what a Llama leaves alone
+(IBM's Granite: Ollama's granite3.x and granite3-moe; Cohere's Command R and Aya), read with llama.cpp's own rules for
+its keys (granitemoe: granite with a mixture of experts in every layer, read as llama's).
 
 - granite: llama.cpp's llama converter wrote it, so W_Q's and W_K's rows are permuted as a llama file's. The
   embeddings × `embedding_scale`, q·k × `attention.scale` (0 or absent: 1/√d_head), each sublayer's output ×
@@ -29,7 +30,7 @@ def granite_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
         raise ModelLoadError("Granite files with MLP biases are not supported yet.")
     residual = meta.unless_zero("residual_scale", meta.number) or 1.0  # llama.cpp: 0 or absent, no scaling
     return replace(
-        llama_config(meta, name, tensor_names), arch="granite",
+        llama_config(meta, name, tensor_names), arch="granitemoe" if meta.arch == "granitemoe" else "granite",
         embed_scale=meta.unless_zero("embedding_scale", meta.number) or 1.0,
         attn_scale=meta.unless_zero("attention.scale", meta.number), residual_scale=residual,
         unembed_scale=1.0 / meta.number("logit_scale"),  # required by llama.cpp
