@@ -15,6 +15,7 @@ Conventions folded in here, so the forward pass stays one:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
@@ -212,7 +213,9 @@ def _attn(w: StateDict, r: _Reader, src: str, dst: str, plus_one: float = 0.0) -
         w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.k_norm.weight") + plus_one
 
 
-def qwen3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+def llama_layout(sd: StateDict, cfg: ModelConfig, mlp: Callable[[StateDict, _Reader, str, str], None]) -> StateDict:
+    """A Llama's layout under `model.`: embed_tokens, norm; per layer self_attn (q/k norms where the checkpoint has
+    them), input_layernorm, post_attention_layernorm and the MLP that `mlp(w, r, src, dst)` reads; lm_head."""
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
     for layer in range(cfg.n_layers):
@@ -220,9 +223,13 @@ def qwen3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         _attn(w, r, src, dst)
         w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
         w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
-        _gated(w, r, src, dst)
+        mlp(w, r, src, dst)
     _unembed(w, sd, cfg)
     return w
+
+
+def qwen3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    return llama_layout(sd, cfg, _gated)
 
 
 def gemma1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

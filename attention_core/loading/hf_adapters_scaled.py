@@ -20,7 +20,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, neighbours_to_halves
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, qwen3_weights
+from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, llama_layout, qwen3_weights
 from .hf_adapters_moe import _moe_decoder
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -65,26 +65,21 @@ def granite_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return fold_residual_scale(qwen3_weights(sd, cfg), cfg)
 
 
+def _granite_experts(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    """A block_sparse_moe's router (router.layer) and experts, stored 3-D: input_linear [n_experts, 2·d_mlp, d_model]
+    (gate, then up) and output_linear [n_experts, d_model, d_mlp]."""
+    moe = src + "block_sparse_moe."
+    w[dst + "mlp.router.W"] = r.linear(moe + "router.layer.weight")  # [d_model, n_experts]
+    gate_up, down = r.get(moe + "input_linear.weight"), r.get(moe + "output_linear.weight")
+    for e in range(gate_up.shape[0]):
+        gate, up = gate_up[e].chunk(2)  # [d_mlp, d_model] each
+        w[f"{dst}mlp.experts.{e}.W_gate"], w[f"{dst}mlp.experts.{e}.W_in"] = gate.T.contiguous(), up.T.contiguous()
+        w[f"{dst}mlp.experts.{e}.W_out"] = down[e].T.contiguous()  # [d_mlp, d_model]
+
+
 def granitemoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """A Llama's attention and norms; in each layer's block_sparse_moe the router (router.layer) and the experts as
-    3-D tensors: input_linear [n_experts, 2·d_mlp, d_model] (gate, then up), output_linear [n_experts, d_model,
-    d_mlp]. The residual multiplier is folded in, the experts' W_out included."""
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attn(w, r, src, dst)
-        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
-        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
-        moe = src + "block_sparse_moe."
-        w[dst + "mlp.router.W"] = r.linear(moe + "router.layer.weight")  # [d_model, n_experts]
-        gate_up, down = r.get(moe + "input_linear.weight"), r.get(moe + "output_linear.weight")
-        for e in range(cfg.n_experts):
-            gate, up = gate_up[e].chunk(2)  # [d_mlp, d_model] each
-            w[f"{dst}mlp.experts.{e}.W_gate"], w[f"{dst}mlp.experts.{e}.W_in"] = gate.T.contiguous(), up.T.contiguous()
-            w[f"{dst}mlp.experts.{e}.W_out"] = down[e].T.contiguous()  # [d_mlp, d_model]
-    _unembed(w, sd, cfg)
-    return fold_residual_scale(w, cfg)
+    """A Llama's layout with Granite's experts, the residual multiplier folded in (the experts' W_out included)."""
+    return fold_residual_scale(llama_layout(sd, cfg, _granite_experts), cfg)
 
 
 def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

@@ -69,11 +69,16 @@ def _longrope(params: dict, rotary_dim: int, n_ctx: int) -> RopeRule:
     short = tuple(float(f) for f in params["short_factor"])
     if len(short) != rotary_dim // 2:
         raise ModelLoadError(f"LongRoPE's short_factor has {len(short)} values for {rotary_dim // 2} frequencies.")
-    factor = float(params.get("factor") or n_ctx / original)
     attention = params.get("attention_factor")
     if attention is None:
-        attention = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
+        attention = longrope_attention_factor(float(params.get("factor") or n_ctx / original), original)
     return longrope_rule(short, float(attention), original)
+
+
+def longrope_attention_factor(factor: float, original: int) -> float:
+    """LongRoPE's default factor on cos and sin, for a model stretched `factor` times past its original context:
+    √(1 + ln factor / ln original), 1 when it is not stretched (transformers' and llama.cpp's converter's rule)."""
+    return 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
 
 
 def longrope_rule(short: tuple[float, ...], attention_factor: float, original: int) -> RopeRule:

@@ -95,6 +95,17 @@ def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> Non
     assert cell["capped"] != cell["scaled"] and f"exp({cell['capped']:.6g} −" in worked
 
 
+def tiny_folder(private_models: Path, kind: str) -> Path:
+    """A tiny random model of `kind` (tests.tiny_models: save_tiny's decoders, save_tiny_encoder's encoders) saved
+    under the allowed models folder."""
+    from tests.tiny_models import save_tiny, save_tiny_encoder
+
+    folder = private_models / "models" / f"tiny-{kind}"
+    folder.mkdir(parents=True)
+    save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
+    return folder
+
+
 def opened_with(page: str, folder: Path, **params: str) -> AppTest:
     """The page (with any other URL `params`), with the model in `folder` loaded through *Another model*."""
     at = AppTest.from_file(APP, default_timeout=180)
@@ -147,11 +158,7 @@ def test_every_page_opens_on_the_architectures_added_later(private_models, kind,
     OPT, GPT-BigCode and Granite, loaded through *Another model*: every page draws without an error, and the sidebar
     names what their attention and blocks do."""
     from app_pages.registry import PAGES
-    from tests.tiny_models import save_tiny, save_tiny_encoder
-
-    folder = private_models / "models" / f"tiny-{kind}"
-    folder.mkdir(parents=True)
-    save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
+    folder = tiny_folder(private_models, kind)
     at = opened_with("patterns", folder)
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.sidebar.caption)
@@ -166,11 +173,7 @@ def test_every_page_opens_on_the_architectures_added_later(private_models, kind,
 def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_models) -> None:
     """MPNet adds learned positions to its embeddings AND a relative position bias to its scores: the masking page
     said "This model (T5) has no position embeddings", Inside one head "no position embeddings and no RoPE"."""
-    from tests.tiny_models import save_tiny_encoder
-
-    folder = private_models / "models" / "tiny-mpnet"
-    folder.mkdir(parents=True)
-    save_tiny_encoder("mpnet", folder)
+    folder = tiny_folder(private_models, "mpnet")
     for page in ("masking", "inside_head", "start"):
         at = AppTest.from_file(APP, default_timeout=180)
         at.query_params.update({"page": page, "text": TEXT, "step": "embeddings"})  # Start here's step
@@ -185,11 +188,7 @@ def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_m
 def test_inside_one_head_says_a_nope_layer_rotates_nothing(private_models) -> None:
     """SmolLM3 skips RoPE in every 4th layer (the tiny one: every 2nd): there Inside one head draws no "after RoPE"
     step and says why, the sidebar names those layers, and a layer with RoPE still draws its rotation."""
-    from tests.tiny_models import save_tiny
-
-    folder = private_models / "models" / "tiny-smollm3"
-    folder.mkdir(parents=True)
-    save_tiny("smollm3", folder)
+    folder = tiny_folder(private_models, "smollm3")
     for layer, rotates in ((1, False), (0, True)):
         at = AppTest.from_file(APP, default_timeout=180)
         at.query_params.update({"page": "inside_head", "text": TEXT, "layer": str(layer), "head": "0"})
@@ -216,11 +215,7 @@ def test_inside_one_head_says_a_nope_layer_rotates_nothing(private_models) -> No
 def test_blooms_pages_say_its_position_is_alibis_slopes(private_models) -> None:
     """BLOOM's scores carry position as ALiBi's slope × key position: the pages that explain a position bias
     described only T5's learned buckets."""
-    from tests.tiny_models import save_tiny
-
-    folder = private_models / "models" / "tiny-bloom"
-    folder.mkdir(parents=True)
-    save_tiny("bloom", folder)
+    folder = tiny_folder(private_models, "bloom")
     for page in ("masking", "inside_head", "start"):
         at = AppTest.from_file(APP, default_timeout=180)
         at.query_params.update({"page": page, "text": TEXT, "step": "embeddings"})
@@ -236,11 +231,7 @@ def test_modernberts_local_layers_are_drawn_and_told_as_reaching_both_ways(priva
     """ModernBERT's local layers see keys at most 4 positions away (the tiny one), before or after the query: the
     masking page said "further back", the window's mask had a causal panel beside it, and Inside one head called a
     key far ahead of the query "after query i" although this model masks no later key."""
-    from tests.tiny_models import save_tiny_encoder
-
-    folder = private_models / "models" / "tiny-modernbert"
-    folder.mkdir(parents=True)
-    save_tiny_encoder("modernbert", folder)
+    folder = tiny_folder(private_models, "modernbert")
     at = opened_with("masking", folder, layer="1", head="0")
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.caption)
@@ -259,11 +250,7 @@ def test_modernberts_local_layers_are_drawn_and_told_as_reaching_both_ways(priva
 def test_inside_one_head_says_gptjs_pairs_are_listed_even_dimensions_first(private_models) -> None:
     """GPT-J rotates neighbouring pairs; its q and k columns are listed even dimensions first (q·k unchanged), so
     column i is not the model's dimension i: Inside one head says which is which."""
-    from tests.tiny_models import save_tiny
-
-    folder = private_models / "models" / "tiny-gptj"
-    folder.mkdir(parents=True)
-    save_tiny("gptj", folder)
+    folder = tiny_folder(private_models, "gptj")
     at = opened_with("inside_head", folder)
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.caption)
@@ -274,11 +261,7 @@ def test_inside_one_head_says_gptjs_pairs_are_listed_even_dimensions_first(priva
 def test_inside_one_head_says_longrope_scales_the_rotated_q_and_k(private_models) -> None:
     """LongRoPE multiplies cos and sin by its attention factor: the rotated q and k are longer than before RoPE,
     which the rotation's caption (a rotation keeps lengths) did not say."""
-    from tests.tiny_models import save_tiny
-
-    folder = private_models / "models" / "tiny-phi3-longrope"
-    folder.mkdir(parents=True)
-    save_tiny("phi3_longrope", folder)
+    folder = tiny_folder(private_models, "phi3_longrope")
     at = opened_with("inside_head", folder)
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.caption)

@@ -8,14 +8,13 @@ and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half alre
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from ..rope_scaling import gguf_linear, longrope_rule
+from ..rope_scaling import gguf_linear, longrope_attention_factor, longrope_rule
 from .reader import Meta, Tensors, attention_shape, matrix, split_rows, unpermute_rope_rows
 
 Weights = dict[str, torch.Tensor]
@@ -117,8 +116,7 @@ def phi3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     original = meta.count("rope.scaling.original_context_length")
     if short.shape != ((cfg.rotary_dim or cfg.d_head) // 2,):
         raise ModelLoadError(f"rope_factors_short.weight has {short.size} values; each RoPE frequency needs one.")
-    scale = cfg.n_ctx / original
-    default = 1.0 if scale <= 1.0 else math.sqrt(1 + math.log(scale) / math.log(original))
+    default = longrope_attention_factor(cfg.n_ctx / original, original)
     rule = longrope_rule(tuple(float(f) for f in short), meta.number("rope.scaling.attn_factor", default), original)
     return replace(cfg, **rule.fields(), n_ctx=rule.cap(cfg.n_ctx))
 
@@ -141,6 +139,9 @@ def gated_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
     w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
 
 
+MOE_PARTS = (("W_gate", "ffn_gate_exps"), ("W_in", "ffn_up_exps"), ("W_out", "ffn_down_exps"))  # (ours, llama.cpp's)
+
+
 def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
     """ffn_norm, then the gated MLP, or a mixture of experts where the block has a router (ffn_gate_inp): the router
     [d_model, n_experts] and each expert's W_gate, W_in, W_out from the 3-D ffn_*_exps (one slice per expert)."""
@@ -153,9 +154,6 @@ def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
     for e in range(parts[0][1].shape[0]):
         for ours, stacked in parts:
             w[f"{dst}mlp.experts.{e}.{ours}"] = matrix(stacked[e])
-
-
-MOE_PARTS = (("W_gate", "ffn_gate_exps"), ("W_in", "ffn_up_exps"), ("W_out", "ffn_down_exps"))
 
 
 def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weights:
