@@ -14,8 +14,8 @@ class ModelConfig:
     arch: Literal[
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
-        "bloom", "falcon", "gpt_neo", "gptj", "opt", "gpt_bigcode", "granite", "granitemoe", "cohere", "modernbert",
-        "t5", "t5-decoder",
+        "bloom", "falcon", "gpt_neo", "gptj", "opt", "gpt_bigcode", "granite", "granitemoe", "cohere", "cohere2",
+        "modernbert", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int

@@ -172,6 +172,7 @@ ARCH_LABELS = {
     "granite": "Granite decoder",
     "granitemoe": "Granite MoE decoder (mixture of experts)",
     "cohere": "Cohere decoder",
+    "cohere2": "Cohere 2 decoder",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }

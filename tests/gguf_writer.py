@@ -128,7 +128,7 @@ def _falcon_kv_heads(cfg) -> int:
     return cfg.num_kv_heads if cfg.new_decoder_architecture else (1 if cfg.multi_query else cfg.num_attention_heads)
 
 
-LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "falcon", "gptneox")
+LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "cohere2", "falcon", "gptneox")
 
 
 def _metadata(w, arch: str, cfg) -> None:
@@ -180,8 +180,10 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_attention_scale(cfg.attention_multiplier)
         w.add_residual_scale(cfg.residual_multiplier)
         w.add_logit_scale(cfg.logits_scaling)
-    if arch == "command-r":
+    if arch in ("command-r", "cohere2"):
         w.add_logit_scale(cfg.logit_scale)
+    if arch == "cohere2":
+        w.add_sliding_window(cfg.sliding_window)
     if arch == "gptneox":
         w.add_parallel_residual(cfg.use_parallel_residual)
     if (getattr(cfg, "rope_parameters", None) or {}).get("rope_type") == "longrope":  # llama.cpp's Phi-3 converter

@@ -161,6 +161,11 @@ def _tiny_hf(kind: str):
         cfg = transformers.CohereConfig(logit_scale=0.5, pad_token_id=0, bos_token_id=0, eos_token_id=0,
                                         **{**base, "tie_word_embeddings": True})  # fmt: skip
         return transformers.CohereForCausalLM(cfg)
+    if kind == "cohere2":  # Cohere's blocks; layers 0-2 slide (window 8) and rotate, layer 3 is global without RoPE
+        ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)
+        cfg = transformers.Cohere2Config(logit_scale=0.5, sliding_window=8, **ids,
+                                         **{**base, "num_hidden_layers": 4, "tie_word_embeddings": True})
+        return transformers.Cohere2ForCausalLM(cfg)
     if kind == "neox":
         cfg = transformers.GPTNeoXConfig(
             rotary_pct=0.25, rotary_emb_base=5000, use_parallel_residual=True,

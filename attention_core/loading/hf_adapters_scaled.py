@@ -12,6 +12,8 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
   a gated SiLU MLP, the logits × logit_scale (unembed_scale), and RoPE over neighbouring pairs of dimensions (0, 1),
   (2, 3), … as GPT-J's, so W_Q's and W_K's columns are reordered to the engine's halves
   (conventions.neighbours_to_halves). Per-head q/k LayerNorms (use_qk_norm) and attention biases are refused.
+- Cohere 2 (Command R7B): Cohere's, with a sliding window on three layers of every four and RoPE on those only: the
+  global layers rotate nothing (rope_layers, as SmolLM3's NoPE layers).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, neighbours_to_halves
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, llama_layout, qwen3_weights
+from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, _windows, llama_layout, qwen3_weights
 from .hf_adapters_moe import _moe_decoder
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -45,16 +47,24 @@ def granitemoe_config(hf: dict, name: str) -> ModelConfig:
     return _moe_decoder(hf, name, "granitemoe", moe_renormalize=True, **_granite_scales(hf))
 
 
-def cohere_config(hf: dict, name: str) -> ModelConfig:
+def cohere_config(hf: dict, name: str, arch: str = "cohere", **features) -> ModelConfig:
     if hf.get("use_qk_norm"):
         raise ModelLoadError("Cohere checkpoints with q/k LayerNorms (use_qk_norm) are not supported yet.")
     if hf.get("attention_bias"):
         raise ModelLoadError("Cohere checkpoints with attention biases are not supported yet.")
     return _decoder(
-        hf, name, "cohere", norm="layer", norm_eps=float(hf.get("layer_norm_eps", 1e-5)), parallel_blocks=True,
+        hf, name, arch, norm="layer", norm_eps=float(hf.get("layer_norm_eps", 1e-5)), parallel_blocks=True,
         shared_block_norm=True, rope_pairs_reordered=True, unembed_scale=float(hf.get("logit_scale") or 1.0),
-        tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
+        tie_embeddings=bool(hf.get("tie_word_embeddings", True)), **features,
     )  # fmt: skip
+
+
+def cohere2_config(hf: dict, name: str) -> ModelConfig:
+    """Command R7B: Cohere's blocks, three sliding-window layers with RoPE for each global one without (NoPE)."""
+    window, sliding = _windows(hf, int(hf["num_hidden_layers"]))
+    if window is None:
+        raise ModelLoadError("A Cohere 2 checkpoint without sliding-window layers is not supported.")
+    return cohere_config(hf, name, "cohere2", rope_layers=sliding)
 
 
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
@@ -101,4 +111,5 @@ ADAPTERS = {
     "granite": (granite_config, granite_weights),
     "granitemoe": (granitemoe_config, granitemoe_weights),
     "cohere": (cohere_config, cohere_weights),
+    "cohere2": (cohere2_config, cohere_weights),
 }

@@ -255,7 +255,7 @@ def _written_only(kind: str):
         cfg = t.Qwen3MoeConfig(**LLAMA_LIKE, head_dim=16, num_experts=4, num_experts_per_tok=2,
                                moe_intermediate_size=48, norm_topk_prob=True, attn_implementation="eager")
         return t.Qwen3MoeForCausalLM(cfg)
-    if kind in ("phi3_longrope", "granitemoe", "mixtral"):  # LongRoPE; mixtures of experts
+    if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2"):  # LongRoPE; mixtures of experts; Command R7B
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -271,7 +271,7 @@ def _written_only(kind: str):
 
 
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
-                "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral"]
+                "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2"]
 GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "mixtral": "llama"}  # fmt: skip
 
@@ -305,6 +305,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind == "cohere2":  # llama.cpp's rule: three sliding layers with RoPE, then a global one without
+        assert cfg.sliding_layers == cfg.rope_layers == (True, True, True, False) and cfg.sliding_window == 8
     elif kind in ("qwen3_moe", "granitemoe", "mixtral"):
         assert (cfg.n_experts, cfg.experts_per_token, cfg.moe_renormalize) == (4, 2, True)
         assert "blocks.1.mlp.experts.3.W_out" in ours.weights

@@ -24,7 +24,7 @@ KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
     "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
     "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha", "phi3_longrope",
-    "granitemoe",
+    "granitemoe", "cohere2",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -109,6 +109,8 @@ def test_declared_features(pair):
         "phi3_longrope": dict(rope_freq_divisors=(1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0), n_ctx=64,
                               rope_attention_factor=pytest.approx(1.0801234497346435)),  # √(1 + ln 2 / ln 64)
         "granitemoe": dict(n_experts=4, experts_per_token=2, moe_renormalize=True, residual_scale=0.5, embed_scale=3.0),
+        "cohere2": dict(sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False),
+                        rope_pairs_reordered=True, shared_block_norm=True),
         "granite": dict(embed_scale=3.0, attn_scale=0.2, residual_scale=0.5, unembed_scale=0.25),
         "cohere": dict(rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True, norm="layer",
                        unembed_scale=0.5),

@@ -45,6 +45,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "granite": (scaled.granite_config, scaled.granite_weights),
     "granitemoe": (scaled.granite_config, scaled.granite_weights),
     "command-r": (scaled.command_r_config, scaled.command_r_weights),
+    "cohere2": (scaled.cohere2_config, scaled.command_r_weights),
     "bert": (encoders.bert_config, encoders.bert_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))

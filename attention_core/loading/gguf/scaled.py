@@ -6,7 +6,7 @@ its keys (granitemoe: granite with a mixture of experts in every layer, read as 
   embeddings × `embedding_scale`, q·k × `attention.scale` (0 or absent: 1/√d_head), each sublayer's output ×
   `residual_scale` (folded into W_O and W_out: conventions.fold_residual_scale), the logits ÷ `logit_scale`. A file
   whose `rope.scaling.finetuned` is false runs without RoPE in llama.cpp: refused.
-- command-r: one LayerNorm without a bias feeds attention and MLP side by side; the logits × `logit_scale` (the
+- command-r, cohere2: one LayerNorm without a bias feeds attention and MLP side by side; the logits × `logit_scale` (the
   same key as Granite's, multiplied here, as llama.cpp does); rows kept as Hugging Face's, which llama.cpp rotates
   in neighbouring pairs: reordered to the engine's halves (conventions.neighbours_to_halves). Per-head q/k norms
   and attention biases are refused.
@@ -39,6 +39,15 @@ def granite_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
 
 def granite_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     return fold_residual_scale(llama_weights(t, cfg), cfg)
+
+
+def cohere2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Command R7B: command-r's blocks; layers 0, 1, 2 of every 4 in a sliding window (attention.sliding_window) and
+    rotating q and k, every 4th global and without RoPE, as llama.cpp runs cohere2."""
+    cfg = command_r_config(meta, name, tensor_names)
+    sliding = tuple(i % 4 < 3 for i in range(cfg.n_layers))
+    return replace(cfg, arch="cohere2", sliding_window=meta.count("attention.sliding_window"), sliding_layers=sliding,
+                   rope_layers=sliding)  # fmt: skip
 
 
 def command_r_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
