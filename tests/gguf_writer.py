@@ -102,10 +102,13 @@ def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
+PERMUTED = ("llama", "granite", "granitemoe", "smollm3")  # written by llama.cpp's llama converter or a subclass
+
+
 def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
-    if arch in ("llama", "granite", "granitemoe") and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
+    if arch in PERMUTED and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
         return permute_rope_rows(data, cfg.num_attention_heads)
-    if arch in ("llama", "granite", "granitemoe") and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
+    if arch in PERMUTED and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
         return permute_rope_rows(data, cfg.num_key_value_heads)
     if arch in ("bloom", "gptneox") and "query_key_value" in hf_name:  # llama.cpp: head by head → q | k | v blocks
         heads = cfg.n_head if arch == "bloom" else cfg.num_attention_heads

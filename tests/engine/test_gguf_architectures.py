@@ -250,6 +250,11 @@ def _written_only(kind: str):
         cfg = t.GPTNeoXConfig(**{k: v for k, v in LLAMA_LIKE.items() if k != "num_key_value_heads"}, rotary_pct=0.25,
                               use_parallel_residual=kind == "gptneox")  # fmt: skip
         return t.GPTNeoXForCausalLM._from_config(cfg, attn_implementation="eager")
+    if kind == "smollm3":  # every 4th layer without RoPE, as llama.cpp fixes it
+        ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)
+        cfg = t.SmolLM3Config(**{**LLAMA_LIKE, "num_hidden_layers": 4}, no_rope_layer_interval=4, **ids,
+                              attn_implementation="eager")  # fmt: skip
+        return t.SmolLM3ForCausalLM(cfg)
     if kind == "qwen3_moe":  # every layer a mixture (llama.cpp's qwen3moe has no dense layer), renormalised (as
         # llama.cpp does for qwen3moe, and Qwen3-MoE's configs say), experts narrower than the dense width
         cfg = t.Qwen3MoeConfig(**LLAMA_LIKE, head_dim=16, num_experts=4, num_experts_per_tok=2,
@@ -271,7 +276,7 @@ def _written_only(kind: str):
 
 
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
-                "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2"]
+                "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3"]
 GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "mixtral": "llama"}  # fmt: skip
 
@@ -305,6 +310,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind == "smollm3":
+        assert cfg.rope_layers == (True, True, True, False)
     elif kind == "cohere2":  # llama.cpp's rule: three sliding layers with RoPE, then a global one without
         assert cfg.sliding_layers == cfg.rope_layers == (True, True, True, False) and cfg.sliding_window == 8
     elif kind in ("qwen3_moe", "granitemoe", "mixtral"):

@@ -27,6 +27,7 @@ WeightsFn = Callable[[Tensors, ModelConfig], dict[str, torch.Tensor]]
 CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "llama": (llama.llama_config, llama.llama_weights),
     "qwen2": (llama.rope_config, llama.qwen2_weights),
+    "smollm3": (llama.smollm3_config, llama.llama_weights),
     "qwen3": (llama.qwen3_config, llama.qwen2_weights),
     "qwen3moe": (llama.qwen3_config, llama.qwen2_weights),
     "gemma": (gemma.gemma1_config, llama.qwen2_weights),

@@ -97,6 +97,13 @@ def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
                    rope_scaling=f"llama3 frequency divisors from the file (up to {low:g})")
 
 
+def smollm3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """SmolLM3: a llama file (rows permuted alike) whose every 4th layer rotates nothing (NoPE): llama.cpp fixes the
+    step at 4, with no key in the file."""
+    cfg = llama_config(meta, name, tensor_names)
+    return replace(cfg, arch="smollm3", rope_layers=tuple((i + 1) % 4 != 0 for i in range(cfg.n_layers)))
+
+
 def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     """Qwen 3, dense or a mixture of experts (qwen3moe: every layer's MLP, each expert expert_feed_forward_length
     wide): RMSNorm per head on q and k."""
