@@ -147,6 +147,18 @@ def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT
     return w
 
 
+ELECTRA_NAMES = dataclasses.replace(BERT_NAMES, prefixes=("electra.",))
+
+
+def electra_config(hf: dict, name: str) -> ModelConfig:
+    """ELECTRA (its discriminators and generators): BERT's encoder under `electra.`; a model whose embeddings are
+    narrower than its layers (embedding_size < hidden_size, projected up: ELECTRA-small) is refused."""
+    if int(hf.get("embedding_size") or hf["hidden_size"]) != int(hf["hidden_size"]):
+        raise ModelLoadError("ELECTRA checkpoints whose embeddings are projected up to the layers' width "
+                             "(embedding_size < hidden_size) are not supported yet.")  # fmt: skip
+    return bert_config(hf, name)
+
+
 def mpnet_config(hf: dict, name: str) -> ModelConfig:
     """MPNet (all-mpnet-base-v2): BERT's post-norm encoder with positions from padding_idx + 1, and T5's
     bidirectional relative position bias added to the scaled scores of every layer. Its code buckets positions
@@ -334,6 +346,7 @@ ADAPTERS: dict[str, Adapter] = {
     "roberta": (bert_config, encoder_weights),
     "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
+    "electra": (electra_config, partial(encoder_weights, names=ELECTRA_NAMES)),
     "mpnet": (mpnet_config, partial(encoder_weights, names=MPNET_NAMES)),
     "gpt2": (gpt2_config, gpt2_weights),
     "llama": (llama_config, llama_weights),

@@ -51,6 +51,9 @@ def _make(kind: str):
     if kind == "xlm-roberta":  # RoBERTa's layout under its own model_type (the multilingual embedding models)
         cfg = transformers.XLMRobertaConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "electra":  # BERT's layout under electra. (a discriminator, saved with its head)
+        cfg = transformers.ElectraConfig(embedding_size=64, **bert_like)
+        return transformers.ElectraForPreTraining(cfg), _wordpiece(V)
     if kind == "mpnet":  # BERT's layout plus T5's bidirectional relative position bias on the scaled scores
         cfg = transformers.MPNetConfig(pad_token_id=1, **bert_like)
         return transformers.MPNetModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -69,7 +72,8 @@ def _make(kind: str):
     raise ValueError(kind)
 
 
-KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert"]
+KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert",
+         "electra"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -153,8 +157,9 @@ def test_a_neutral_intervention_and_the_what_if_mask_keep_the_numbers_right(pair
 def test_parameter_counts_match(pair):
     kind, hf, ours = pair
     expected = sum(p.numel() for p in hf.parameters())
-    if kind == "bert":
-        expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith("pooler."))
+    head = {"bert": "pooler.", "electra": "discriminator_predictions."}.get(kind)  # not the encoder's: not read
+    if head:
+        expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith(head))
     assert ours.parameter_counts()["total"] == expected
 
 
@@ -163,11 +168,12 @@ def test_architecture_specifics(pair):
     cfg = ours.config
     assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
-    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet")
+    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra")
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *encoders))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
-    assert ("embed.W_type" in ours.weights) == (kind in ("bert", "roberta", "xlm-roberta"))  # DistilBERT, MPNet: none
+    segments = ("bert", "roberta", "xlm-roberta", "electra")  # DistilBERT, MPNet: none
+    assert ("embed.W_type" in ours.weights) == (kind in segments)
     if kind == "mistral":
         assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it
         trace = ours.trace(TEXT)
