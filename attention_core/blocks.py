@@ -156,6 +156,8 @@ def activation(x: torch.Tensor, act: str) -> torch.Tensor:
         return F.silu(x)
     if act == "relu":  # T5
         return F.relu(x)
+    if act == "relu2":  # Nemotron: squared ReLU
+        return F.relu(x).square()
     return F.gelu(x, approximate="tanh" if act == "gelu_tanh" else "none")
 
 

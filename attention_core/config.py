@@ -15,7 +15,7 @@ class ModelConfig:
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
         "bloom", "falcon", "gpt_neo", "gptj", "opt", "gpt_bigcode", "granite", "granitemoe", "cohere", "cohere2",
-        "modernbert", "t5", "t5-decoder",
+        "modernbert", "nemotron", "t5", "t5-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -32,7 +32,7 @@ class ModelConfig:
     # (Gemma 2/3): pre-norm plus a norm on each sublayer's output before its add (ln_attn_out, ln_mlp_out);
     # "post_sublayer" (OLMo 2): no input norm, x + norm(sublayer(x)) with ln_attn_out and ln_mlp_out.
     norm_position: Literal["pre", "post", "sandwich", "post_sublayer"]
-    act: Literal["silu", "gelu", "gelu_tanh", "relu"]
+    act: Literal["silu", "gelu", "gelu_tanh", "relu", "relu2"]
     gated_mlp: bool  # SwiGLU / GeGLU: act(x W_gate) * (x W_in), act from `act`
     uses_rope: bool
     rope_theta: float | None = None

@@ -165,6 +165,7 @@ ARCH_LABELS = {
     "starcoder2": "StarCoder2 decoder",
     "bloom": "BLOOM decoder (ALiBi)",
     "falcon": "Falcon decoder",
+    "nemotron": "Nemotron decoder",
     "gpt_neo": "GPT-Neo decoder",
     "gptj": "GPT-J decoder",
     "opt": "OPT decoder",

@@ -120,8 +120,8 @@ def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
         return np.concatenate([part.reshape(-1, data.shape[-1]) for part in parts])
     if arch == "gpt2" and hf_name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
         return data.T  # Conv1D is [in, out]; GGUF matrices are (out, in)
-    if arch in ("gemma", "gemma2", "gemma3") and hf_name.endswith("norm.weight"):
-        return data + 1.0  # llama.cpp stores Gemma's RMSNorm scale as 1 + w
+    if arch in ("gemma", "gemma2", "gemma3", "nemotron") and hf_name.endswith("norm.weight"):
+        return data + 1.0  # llama.cpp stores Gemma's RMSNorm scale and Nemotron's LayerNorm1P weight as 1 + w
     return data
 
 
@@ -131,7 +131,7 @@ def _falcon_kv_heads(cfg) -> int:
     return cfg.num_kv_heads if cfg.new_decoder_architecture else (1 if cfg.multi_query else cfg.num_attention_heads)
 
 
-LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "cohere2", "falcon", "gptneox")
+LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "cohere2", "falcon", "gptneox", "nemotron")
 
 
 def _metadata(w, arch: str, cfg) -> None:
@@ -159,7 +159,7 @@ def _metadata(w, arch: str, cfg) -> None:
                 "gptneox": lambda c: c.num_attention_heads}.get(arch)
     w.add_head_count_kv(kv_heads(cfg) if kv_heads else cfg.num_key_value_heads)
     if arch in LAYERNORM_ARCHS or arch == "bert":
-        names = ("layer_norm_eps", "layer_norm_epsilon", "norm_epsilon")
+        names = ("layer_norm_eps", "layer_norm_epsilon", "norm_epsilon", "norm_eps")
         w.add_layer_norm_eps(next(getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None))
     else:
         w.add_layer_norm_rms_eps(cfg.rms_norm_eps)

@@ -220,6 +220,10 @@ def _tiny_hf_layernorm(kind: str, base: dict):
                                      ffn_dim=96, max_position_embeddings=128, pad_token_id=1, bos_token_id=0,
                                      eos_token_id=0)  # fmt: skip
         return transformers.OPTForCausalLM(cfg)
+    if kind == "nemotron":  # LayerNorm1P (1 + w), half of each head rotates, squared ReLU
+        cfg = transformers.NemotronConfig(partial_rotary_factor=0.5, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+                                          **base)  # fmt: skip
+        return transformers.NemotronForCausalLM(cfg)
     if kind == "starcoder2":
         cfg = transformers.Starcoder2Config(sliding_window=8, use_bias=True, bos_token_id=0, eos_token_id=0, **base)
         return transformers.Starcoder2ForCausalLM(cfg)

@@ -62,7 +62,7 @@ def _rope_scaling(hf: dict, d_head: int) -> dict:
 def _act(name: str) -> str:
     table = {
         "gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "silu": "silu", "swish": "silu",
-        "relu": "relu",
+        "relu": "relu", "relu2": "relu2",
     }  # fmt: skip
     if name not in table:
         raise ModelLoadError(f"Activation {name!r} is not supported.")

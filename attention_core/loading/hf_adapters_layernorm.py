@@ -1,5 +1,5 @@
 """Hugging Face adapters for decoders with LayerNorm (and mostly biases): Phi (1, 1.5, 2), StableLM, StarCoder2,
-Falcon (RoPE) and BLOOM (ALiBi).
+Falcon, Nemotron (RoPE) and BLOOM (ALiBi).
 
 Each is a (config, weights) pair like those in hf_adapters.py; the RoPE ones share hf_adapters_modern._decoder's
 config reader. What differs from a Llama, declared in the ModelConfig:
@@ -9,6 +9,8 @@ config reader. What differs from a Llama, declared in the ModelConfig:
 - StarCoder2: biases everywhere, a plain GELU MLP (c_fc, c_proj), a sliding window on every layer.
 - Falcon (7B: one norm, attention and MLP side by side, one key/value head; 40B, 180B, Falcon 2: two norms, grouped
   key/value heads): q, k and v fused, the layout by variant (_falcon_qkv); its ALiBi variant (falcon-rw) is refused.
+- Nemotron (Minitron, Nemotron-Mini): LayerNorm1P (weights stored as w, applied as 1 + w), partial rotary, a
+  plain MLP with squared ReLU (relu2), no biases.
 - BLOOM: no position embedding and no RoPE: ALiBi (position_bias="alibi", slopes from the head count, no
   weights); a LayerNorm on the embeddings; q, k, v fused head by head (as GPT-NeoX's); a plain GELU MLP.
 Per-head q/k LayerNorms (Phi's and StableLM's qk_layernorm) are refused: the engine's q/k norms are RMSNorms.
@@ -50,6 +52,13 @@ def starcoder2_config(hf: dict, name: str) -> ModelConfig:
     return _layernorm_decoder(
         hf, name, "starcoder2", "norm_epsilon", gated_mlp=False, attn_bias=biases, mlp_bias=biases
     )
+
+
+def nemotron_config(hf: dict, name: str) -> ModelConfig:
+    return _layernorm_decoder(
+        hf, name, "nemotron", "norm_eps", gated_mlp=False, attn_bias=bool(hf.get("attention_bias")),
+        mlp_bias=bool(hf.get("mlp_bias")),
+    )  # fmt: skip
 
 
 def falcon_config(hf: dict, name: str) -> ModelConfig:
@@ -115,6 +124,7 @@ _NAMES = {
     "phi": ("final_layernorm", "dense", "mlp.fc1", "mlp.fc2"),
     "stablelm": ("norm", "o_proj", None, None),
     "starcoder2": ("norm", "o_proj", "mlp.c_fc", "mlp.c_proj"),
+    "nemotron": ("norm", "o_proj", "mlp.up_proj", "mlp.down_proj"),
 }
 
 
@@ -135,10 +145,18 @@ def layernorm_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
                 w[f"{dst}mlp.{ours}"] = r.linear(f"{src}mlp.{theirs}.weight")
         else:
-            _plain_mlp(w, r, src, dst, mlp_in, mlp_out)
+            _plain_mlp(w, r, src, dst, mlp_in, mlp_out, cfg.mlp_bias)
     _unembed(w, sd, cfg)
     if "lm_head.bias" in sd:
         w["unembed.b_U"] = sd["lm_head.bias"].float()
+    return w
+
+
+def nemotron_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Nemotron's LayerNorm1P multiplies by (1 + w): the canonical weight is w + 1, as Gemma's RMSNorms'."""
+    w = layernorm_decoder_weights(sd, cfg)
+    for key in [k for k in w if k.endswith(".w") and k.split(".")[-2].startswith("ln_")]:
+        w[key] = w[key] + 1.0
     return w
 
 
@@ -203,4 +221,5 @@ ADAPTERS = {
     "starcoder2": (starcoder2_config, layernorm_decoder_weights),
     "bloom": (bloom_config, bloom_weights),
     "falcon": (falcon_config, falcon_weights),
+    "nemotron": (nemotron_config, nemotron_weights),
 }

@@ -147,6 +147,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("opt", ()),  # learned positions from 2, ReLU: nothing in its attention differs from GPT-2's
         ("phi3_longrope", ("RoPE scaling: longrope, short factors (texts up to 64 tokens), attention factor 1.08",)),
         ("gpt_bigcode", ("grouped-query attention (4 query heads per key/value head)",)),
+        ("nemotron", ("RoPE on 8 of 16 dimensions per head",)),
         ("cohere2", ("no RoPE in 1 of 4 layers (layer 3)", "sliding window of 8 tokens (3 of 4 layers)")),
         ("granitemoe", ("a mixture of 4 experts in the MLP, 2 per token", "each sublayer's output × 0.5")),
         ("granite", ("each sublayer's output × 0.5 before it is added", "logits × 0.25", "scores scaled by 0.2")),

@@ -71,6 +71,9 @@ def make_hf(kind: str):
         return t.Starcoder2ForCausalLM(cfg), "starcoder2"
     if kind == "bloom":  # ALiBi; 5 heads: the slopes' second sequence too
         return t.BloomForCausalLM(t.BloomConfig(vocab_size=V, hidden_size=80, n_layer=2, n_head=5)), "bloom"
+    if kind == "nemotron":  # LayerNorm1P (stored 1 + w), half of each head rotates, squared ReLU
+        cfg = t.NemotronConfig(**no_rope_keys, partial_rotary_factor=0.5, pad_token_id=0)
+        return t.NemotronForCausalLM(cfg), "nemotron"
     if kind == "falcon":  # Falcon 7B's layout: one norm feeding attention and MLP, one key/value head; an MLP
         # 4 × d_model wide, as Falcon's are (transformers' GGUF reader sizes it so, whatever the file says)
         cfg = t.FalconConfig(vocab_size=V, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, multi_query=True)
@@ -92,7 +95,7 @@ def randomize(hf) -> None:
 
 
 KINDS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2", "stablelm", "stablelm_parallel",
-         "starcoder2", "bloom", "falcon"]
+         "starcoder2", "bloom", "falcon", "nemotron"]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
     "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
     "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha", "phi3_longrope",
-    "granitemoe", "cohere2",
+    "granitemoe", "cohere2", "nemotron",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -111,6 +111,7 @@ def test_declared_features(pair):
         "granitemoe": dict(n_experts=4, experts_per_token=2, moe_renormalize=True, residual_scale=0.5, embed_scale=3.0),
         "cohere2": dict(sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False),
                         rope_pairs_reordered=True, shared_block_norm=True),
+        "nemotron": dict(norm="layer", act="relu2", gated_mlp=False, rotary_dim=8, attn_bias=False, mlp_bias=False),
         "granite": dict(embed_scale=3.0, attn_scale=0.2, residual_scale=0.5, unembed_scale=0.25),
         "cohere": dict(rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True, norm="layer",
                        unembed_scale=0.5),
@@ -174,7 +175,9 @@ def test_steps_sweep_and_pooled_views_agree_with_the_trace(pair):
     trace = ours.trace(TEXT)
     layer = ours.config.n_layers - 1
     s = trace.head_steps(layer, 2)
-    assert abs(s.pattern - trace.pattern(layer, 2).double().numpy()).max() < 1e-6
+    # the float64 steps against the float32 pass: 1e-6, or 1e-5 for Nemotron, whose squared ReLU makes the residual,
+    # and so the scores the float32 pass rounds, a hundred times larger on these std-0.3 weights
+    assert abs(s.pattern - trace.pattern(layer, 2).double().numpy()).max() < (1e-5 if kind == "nemotron" else 1e-6)
     assert trace.rope_check(s) < 1e-4  # the step-by-step q (norms included) rotates into the captured q
     pooled = trace.pooled_patterns(size=trace.n_tokens)  # one token per block: the exact patterns
     assert (pooled[layer] - trace.layer_patterns(layer)).abs().max() <= 1e-6

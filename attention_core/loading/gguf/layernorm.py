@@ -1,5 +1,5 @@
 """GGUF decoders with LayerNorm (and mostly biases) → canonical weights: phi2 (Phi 1, 1.5, 2), stablelm, starcoder2,
-gptneox, falcon (RoPE; their configs here), and gpt2, starcoder and bloom (configs in gpt2.py).
+gptneox, falcon, nemotron (RoPE; their configs here), and gpt2, starcoder and bloom (configs in gpt2.py).
 
 What llama.cpp's files hold and how we read them:
 - Q/K rows are not permuted: llama.cpp rotates these models NeoX-style (Hugging Face's rotate-half), on the
@@ -63,6 +63,12 @@ def gptneox_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
         meta, name, tensor_names, arch="neox", act="gelu", gated_mlp=False, mlp_bias=True,
         parallel_blocks=bool(meta.get("use_parallel_residual", True)),
     )  # fmt: skip
+
+
+def nemotron_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Nemotron (Minitron, Nemotron-Mini): LayerNorms with biases, their weights stored as 1 + w (llama.cpp adds the
+    1 when converting: the canonical weight, read as it is), partial rotary, a plain MLP with squared ReLU."""
+    return _layernorm_config(meta, name, tensor_names, arch="nemotron", act="relu2", gated_mlp=False)
 
 
 def falcon_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
