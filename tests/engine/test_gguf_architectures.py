@@ -263,7 +263,11 @@ def _written_only(kind: str):
         cfg = t.Qwen3MoeConfig(**LLAMA_LIKE, head_dim=16, num_experts=4, num_experts_per_tok=2,
                                moe_intermediate_size=48, norm_topk_prob=True, attn_implementation="eager")
         return t.Qwen3MoeForCausalLM(cfg)
-    if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2"):  # LongRoPE; mixtures of experts; Command R7B
+    if kind == "qwen2_moe":  # every layer a mixture plus a shared expert; not renormalised (as llama.cpp)
+        cfg = t.Qwen2MoeConfig(**LLAMA_LIKE, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
+                               shared_expert_intermediate_size=64, norm_topk_prob=False, attn_implementation="eager")
+        return t.Qwen2MoeForCausalLM(cfg)
+    if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe"):  # from tests.tiny_models
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -279,9 +283,10 @@ def _written_only(kind: str):
 
 
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
-                "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3"]
+                "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
+                "qwen2_moe", "olmoe"]
 GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
-             "mixtral": "llama"}  # fmt: skip
+             "qwen2_moe": "qwen2moe", "mixtral": "llama"}  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", WRITTEN_ONLY)
@@ -296,7 +301,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     arch = GGUF_ARCH.get(kind, kind)
     # else it belongs in KINDS, with transformers reading the file (it reads Falcon 7B's layout only, drops LongRoPE
     # from a phi3 file and a mixture's renormalisation and expert width, and reads no experts in a llama file)
-    assert kind in ("falcon_new", "phi3_longrope", "qwen3_moe", "mixtral") or arch not in GGUF_SUPPORTED_ARCHITECTURES
+    read_wrongly = ("falcon_new", "phi3_longrope", "qwen3_moe", "qwen2_moe", "mixtral")
+    assert kind in read_wrongly or arch not in GGUF_SUPPORTED_ARCHITECTURES
     torch.manual_seed(0)
     hf = _written_only(kind)
     randomize(hf)
@@ -317,8 +323,9 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         assert cfg.rope_layers == (True, True, True, False)
     elif kind == "cohere2":  # llama.cpp's rule: three sliding layers with RoPE, then a global one without
         assert cfg.sliding_layers == cfg.rope_layers == (True, True, True, False) and cfg.sliding_window == 8
-    elif kind in ("qwen3_moe", "granitemoe", "mixtral"):
-        assert (cfg.n_experts, cfg.experts_per_token, cfg.moe_renormalize) == (4, 2, True)
+    elif kind in ("qwen3_moe", "granitemoe", "mixtral", "qwen2_moe", "olmoe"):
+        renormalised = kind not in ("qwen2_moe", "olmoe")  # llama.cpp's rule per architecture
+        assert (cfg.n_experts, cfg.experts_per_token, cfg.moe_renormalize) == (4, 2, renormalised)
         assert "blocks.1.mlp.experts.3.W_out" in ours.weights
     elif kind == "phi3_longrope":
         assert cfg.rope_freq_divisors == pytest.approx((1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0)) and cfg.n_ctx == 64

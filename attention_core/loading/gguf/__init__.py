@@ -30,6 +30,8 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "smollm3": (llama.smollm3_config, llama.llama_weights),
     "qwen3": (llama.qwen3_config, llama.qwen2_weights),
     "qwen3moe": (llama.qwen3_config, llama.qwen2_weights),
+    "qwen2moe": (llama.qwen2moe_config, llama.qwen2_weights),
+    "olmoe": (llama.olmoe_config, llama.qwen2_weights),
     "gemma": (gemma.gemma1_config, llama.qwen2_weights),
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),

@@ -63,22 +63,23 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
     return ModelConfig(**fields)
 
 
+_NOT_RENORMALISED = ("qwen2moe", "olmoe")  # llama.cpp renormalises the chosen experts' weights for the others
+
+
 def moe_fields(meta: Meta, tensor_names: set[str]) -> dict:
-    """A mixture of experts' ModelConfig fields where the file has routers (Mixtral as 'llama', qwen3moe,
-    granitemoe): expert_count, expert_used_count, the chosen experts' weights renormalised (as llama.cpp does for
-    these three); a gating other than softmax, a weights scale, or a shared expert is refused."""
+    """A mixture of experts' ModelConfig fields where the file has routers (Mixtral as 'llama', qwen2moe, qwen3moe,
+    olmoe, granitemoe): expert_count, expert_used_count, and whether the chosen experts' weights are renormalised,
+    by llama.cpp's rule for the architecture; a gating other than softmax or a weights scale is refused."""
     if "blk.0.ffn_gate_inp.weight" not in tensor_names:
         return {}
     if meta.get("expert_gating_func", 1) != 1 or meta.get("expert_weights_scale", 0.0) not in (0.0, 1.0):
         raise ModelLoadError("Mixtures of experts with a gating other than softmax, or scaled expert weights, are not "
                              "supported yet.")  # fmt: skip
-    if "blk.0.ffn_gate_shexp.weight" in tensor_names:
-        raise ModelLoadError("Mixtures of experts with a shared expert are not supported yet in GGUF files.")
     n = meta.count("expert_count")
     used = meta.count("expert_used_count")
     if used > n:
         raise ModelLoadError(f"The file has each token use {used} of {n} experts.")
-    return dict(n_experts=n, experts_per_token=used, moe_renormalize=True)
+    return dict(n_experts=n, experts_per_token=used, moe_renormalize=meta.arch not in _NOT_RENORMALISED)
 
 
 def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -102,6 +103,16 @@ def smollm3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
     step at 4, with no key in the file."""
     cfg = llama_config(meta, name, tensor_names)
     return replace(cfg, arch="smollm3", rope_layers=tuple((i + 1) % 4 != 0 for i in range(cfg.n_layers)))
+
+
+def qwen2moe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Qwen2-MoE (Qwen1.5-MoE, Qwen2-57B-A14B): Qwen 2's attention, a mixture of experts plus a shared expert."""
+    return rope_config(meta, name, tensor_names, arch="qwen2_moe")
+
+
+def olmoe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """OLMoE: RMSNorms over the whole query and key projections, a mixture of experts; rows kept (NeoX rotation)."""
+    return rope_config(meta, name, tensor_names, arch="olmoe", qk_norm="full")
 
 
 def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -161,6 +172,10 @@ def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
     for e in range(parts[0][1].shape[0]):
         for ours, stacked in parts:
             w[f"{dst}mlp.experts.{e}.{ours}"] = matrix(stacked[e])
+    if t.has(src + "ffn_gate_inp_shexp.weight"):  # qwen2moe: a shared expert every token uses, behind a sigmoid gate
+        w[dst + "mlp.shared_gate.W"] = t.vector(src + "ffn_gate_inp_shexp.weight").reshape(-1, 1)  # [d_model, 1]
+        for ours, theirs in MOE_PARTS:
+            w[f"{dst}mlp.shared.{ours}"] = t.linear(f"{src}{theirs.replace('_exps', '_shexp')}.weight")
 
 
 def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weights:
@@ -183,7 +198,7 @@ def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weight
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
         if t.has(src + "attn_output.bias"):  # Llama with attention_bias=True (llama.cpp loads it); the forward
             w[dst + "attn.b_O"] = t.vector(src + "attn_output.bias")  # pass adds b_O once per layer, as GPT-2's
-        if cfg.qk_norm == "head":  # Qwen3: one d_head-wide RMSNorm weight shared by every head, for q and k
+        if cfg.qk_norm != "none":  # Qwen3: one d_head-wide RMSNorm weight shared by every head; OLMoE: d_model-wide
             w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
             w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
         _mlp(t, w, src, dst)
