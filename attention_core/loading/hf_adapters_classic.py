@@ -10,8 +10,9 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
   rotates pairs of neighbouring dimensions (0, 1), (2, 3), …; the engine rotates halves (i, i + r/2), as Llama
   does, so W_Q's and W_K's columns are reordered to match (conventions.neighbours_to_halves): q·k, every score and
   pattern are unchanged, and a head's q and k list the same numbers, the even dimensions first.
-- GPT-BigCode: GPT-2's layout with one key/value head for every query head (multi_query: grouped-query attention
-  with one group), q | k | v fused in c_attn (head by head without multi_query), Linear weights, not Conv1D.
+- GPT-BigCode: GPT-2's layout with one key/value head shared by every query head (multi_query: grouped-query
+  attention with one group), q | k | v fused in c_attn (head by head without multi_query), Linear weights, not
+  Conv1D.
 - OPT: learned positions numbered from 2 (pos_offset=2, as OPT's embedding adds its offset of 2), ReLU, biases
   everywhere. OPT-350m's post-norm blocks and its projected embeddings are refused.
 """

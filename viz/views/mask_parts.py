@@ -87,8 +87,8 @@ def window_caption(window_size: int, causal: bool) -> str:
         )
     return (
         f"In this layer a query sees only keys up to {window_size - 1} positions away, before or after it (itself "
-        f"included): keys further away are masked, although this model masks nothing else. Blue: the query may see "
-        "that key; light grey: masked. Layers without a window see every key."
+        "included): keys further away are masked, and nothing else is, since this pass uses no causal mask. Blue: "
+        "the query may see that key; light grey: masked. Layers without a window see every key."
     )
 
 

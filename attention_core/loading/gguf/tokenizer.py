@@ -181,7 +181,6 @@ def _sentencepiece(meta: Meta) -> Tokenizer:
     return tokenizer
 
 
-
 def _wordpiece(meta: Meta) -> Tokenizer:
     """llama.cpp's 'bert' vocabulary as BERT's WordPiece: its converter wrote each word-start token with a leading
     '▁' and each continuation without BERT's '##' (special tokens as they are), so '▁x' is read back as 'x' and a
