@@ -367,6 +367,8 @@ def test_a_bert_file_matches_the_model_written_and_its_wordpiece(tmp_path, monke
     ours = load_model(str(path), device="cpu")
     trace = ours.trace(TEXT)
     assert trace.token_ids == tokenizer.encode(TEXT).ids and len(trace.token_ids) > 5
+    accented = "The Blue CRÉATURE took a môle"  # lowercased and its accents stripped, as the uncased original does
+    assert ours.trace(accented).token_ids == tokenizer.encode(accented).ids
     with torch.inference_mode():
         out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
     for layer in range(2):

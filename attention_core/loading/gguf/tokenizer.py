@@ -184,7 +184,9 @@ def _sentencepiece(meta: Meta) -> Tokenizer:
 def _wordpiece(meta: Meta) -> Tokenizer:
     """llama.cpp's 'bert' vocabulary as BERT's WordPiece: its converter wrote each word-start token with a leading
     '▁' and each continuation without BERT's '##' (special tokens as they are), so '▁x' is read back as 'x' and a
-    bare 'y' as '##y'. llama.cpp lowercases and strips accents whatever the model (as an uncased BERT does)."""
+    bare 'y' as '##y'. Text is lowercased whatever the model, as llama.cpp does (the file does not say whether the
+    model was cased), and its accents are stripped, as an uncased BERT's own tokenizer does (llama.cpp keeps them as
+    separate marks, which such a vocabulary spells as unknown pieces)."""
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
     types = per_token(meta, "tokenizer.ggml.token_type", "types", len(tokens), [1] * len(tokens))
     vocab: dict[str, int] = {}
