@@ -215,7 +215,7 @@ with full:
     if s.uses_rope:
         cfg = ctx.config
         st.caption(rope_caption(ctx.model_title, d, cfg.rotary_dim or d, cfg.rope_pairs_reordered,
-                                cfg.rope_attention_factor if cfg.rope_divisors(s.layer) else 1.0))
+                                cfg.rope_attention_factor if cfg.rope_divisors(s.layer) else 1.0, cfg.rope_scaling))
         c1, c2 = st.columns(2)
         with c1:
             show_chart(

@@ -102,6 +102,9 @@ def _tiny_hf(kind: str):
     )  # fmt: skip
     if kind == "qwen3":
         return transformers.Qwen3ForCausalLM(transformers.Qwen3Config(head_dim=16, rope_theta=5000.0, **base))
+    if kind == "qwen3_yarn":  # YaRN ×4 over an original 32 tokens: base 100 puts its ramp over frequencies 0..3
+        rule = dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32)
+        return transformers.Qwen3ForCausalLM(transformers.Qwen3Config(head_dim=16, rope_parameters=rule, **base))
     if kind == "gemma2":
         cfg = transformers.Gemma2Config(
             head_dim=16, query_pre_attn_scalar=24, sliding_window=8, attn_logit_softcapping=5.0,

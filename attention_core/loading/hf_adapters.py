@@ -52,11 +52,10 @@ def _rope_theta(hf: dict) -> float:
 
 
 def _rope_scaling(hf: dict, d_head: int) -> dict:
-    """ModelConfig's RoPE scaling fields (linear, llama3; LongRoPE, which caps the text, is Phi-3's: modern)."""
-    rule = rope_rule(_rope_rule(hf), _rope_theta(hf), d_head, int(hf.get("max_position_embeddings", 2048)))
-    if rule.max_tokens is not None:
-        raise ModelLoadError("LongRoPE is read for Phi-3 checkpoints; this architecture's is not supported yet.")
-    return rule.fields()
+    """ModelConfig's RoPE scaling fields and n_ctx (capped where the rule holds only for shorter texts)."""
+    n_ctx = int(hf.get("max_position_embeddings", 2048))
+    rule = rope_rule(_rope_rule(hf), _rope_theta(hf), d_head, n_ctx)
+    return {**rule.fields(), "n_ctx": rule.cap(n_ctx)}
 
 
 def _act(name: str) -> str:
@@ -237,9 +236,9 @@ def llama_config(hf: dict, name: str) -> ModelConfig:
         name=name, arch="llama", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads,
         n_kv_heads=int(hf.get("num_key_value_heads") or n_heads), d_model=d_model, d_head=d_head,
         d_mlp=int(hf["intermediate_size"]),
-        d_vocab=int(hf["vocab_size"]), n_ctx=int(hf.get("max_position_embeddings", 2048)), causal=True, norm="rms",
-        norm_eps=float(hf.get("rms_norm_eps", 1e-6)), norm_position="pre", act=_act(hf.get("hidden_act", "silu")),
-        gated_mlp=True, uses_rope=True, rope_theta=_rope_theta(hf), attn_bias=qwen,
+        d_vocab=int(hf["vocab_size"]), causal=True, norm="rms", norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
+        norm_position="pre", act=_act(hf.get("hidden_act", "silu")), gated_mlp=True, uses_rope=True,
+        rope_theta=_rope_theta(hf), attn_bias=qwen,
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)), sliding_window=int(window) if window else None,
         bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
         display_name=str(hf.get("_name_or_path") or name), **_rope_scaling(hf, d_head),

@@ -35,7 +35,7 @@ def _rope(hf: dict, layer_type: str | None = None) -> dict:
 
 
 def _scaling(hf: dict, theta: float, rotary_dim: int) -> RopeRule:
-    """The global layers' RoPE scaling rule (linear, llama3, longrope; others refused). Scaling declared on sliding
+    """The global layers' RoPE scaling rule (rope_scaling.SUPPORTED; others refused). Scaling declared on sliding
     layers that keep their own base (Gemma 3's local layers) is refused."""
     if scaling_kind(_rope(hf, "sliding_attention")) != "default" and "sliding_attention" in (
         hf.get("rope_parameters") or {}

@@ -3,9 +3,11 @@
 Hugging Face config.json names a rule (`rope_scaling` / `rope_parameters`: rope_type + parameters); a GGUF
 file carries llama3's divisors as the tensor rope_freqs.weight and linear scaling as metadata. Both end as
 `rope_freq_divisors` (frequency i = θ^(-2i/r) / divisors[i]), which blocks.rope_tables applies in one place.
-Supported: "linear", "llama3" and "longrope" (Phi-3.5, Phi-4-mini: its short factors as the divisors, its
-attention factor on cos and sin, and texts capped at the original context, past which the model would switch to its
-long factors). YaRN and dynamic NTK are refused by name rather than approximated.
+Supported: "linear", "llama3", "yarn" (its blend of stretched and kept frequencies as the divisors, its attention
+factor on cos and sin), "longrope" (Phi-3.5, Phi-4-mini: its short factors as the divisors, its attention factor,
+and texts capped at the original context, past which the model would switch to its long factors) and "dynamic"
+(dynamic NTK: plain RoPE up to max_position_embeddings, where texts are capped, since past it the frequencies would
+change with the text's length). Any other rule is refused by name rather than approximated.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 
 from ..errors import ModelLoadError
 
-SUPPORTED = ("linear", "llama3", "longrope")
+SUPPORTED = ("linear", "llama3", "yarn", "longrope", "dynamic")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,11 @@ def rope_rule(params: dict, theta: float, rotary_dim: int, n_ctx: int) -> RopeRu
         )
     if kind == "longrope":
         return _longrope(params, rotary_dim, n_ctx)
+    if kind == "yarn":
+        return _yarn(params, theta, rotary_dim, n_ctx)
     factor = float(params["factor"])
+    if kind == "dynamic":  # transformers recomputes the base only once a text is longer than n_ctx
+        return RopeRule((), f"dynamic NTK, factor {factor:g} (plain RoPE up to {n_ctx} tokens)", max_tokens=n_ctx)
     if kind == "linear":  # positions / factor ≡ every frequency / factor
         return RopeRule((factor,) * (rotary_dim // 2), f"linear, factor {factor:g}")
     return RopeRule(_llama3(params, factor, theta, rotary_dim), f"llama3, factor {factor:g}")
@@ -85,6 +91,46 @@ def longrope_rule(short: tuple[float, ...], attention_factor: float, original: i
     """LongRoPE within the original context, from Hugging Face's rule or a GGUF's rope_factors_short tensor."""
     described = f"longrope, short factors (texts up to {original} tokens), attention factor {attention_factor:.4g}"
     return RopeRule(short, described, attention_factor, original)
+
+
+def _yarn(params: dict, theta: float, rotary_dim: int, n_ctx: int) -> RopeRule:
+    """transformers' _compute_yarn_parameters as divisors: frequency i blends its stretched (÷ factor) and kept
+    values by a ramp over the dimensions between the ones that turn beta_fast and beta_slow times within the
+    original context; cos and sin × the attention factor (given, or from mscale and mscale_all_dim, or
+    0.1 ln factor + 1)."""
+    original = float(params["original_max_position_embeddings"])
+    factor = float(params.get("factor") or n_ctx / original)
+    attention = params.get("attention_factor")
+    if attention is None:
+        mscale, mscale_all_dim = params.get("mscale"), params.get("mscale_all_dim")
+        attention = (_yarn_mscale(factor, mscale) / _yarn_mscale(factor, mscale_all_dim) if mscale and mscale_all_dim
+                     else _yarn_mscale(factor))  # fmt: skip
+    low, high = _yarn_ramp_ends(params, theta, rotary_dim, original)
+    if low == high:
+        high += 0.001  # transformers' guard against a zero-width ramp
+    ramp = ((torch.arange(rotary_dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+    kept = 1 - ramp  # 1: the frequency as trained (fast ones); 0: stretched by the factor (slow ones)
+    divisors = tuple(1.0 / (k + (1 - k) / factor) for k in kept.tolist())
+    described = f"yarn, factor {factor:g} over {original:g} tokens, attention factor {float(attention):.4g}"
+    return RopeRule(divisors, described, float(attention))
+
+
+def _yarn_mscale(factor: float, mscale: float = 1.0) -> float:
+    return 1.0 if factor <= 1 else 0.1 * mscale * math.log(factor) + 1.0
+
+
+def _yarn_ramp_ends(params: dict, theta: float, rotary_dim: int, original: float) -> tuple[float, float]:
+    """The dimensions (as frequency indices) where the ramp starts and ends: the one that turns beta_fast times
+    within the original context, and the one that turns beta_slow times; rounded outwards unless truncate is
+    False."""
+
+    def dim_turning(turns: float) -> float:
+        return rotary_dim * math.log(original / (turns * 2 * math.pi)) / (2 * math.log(theta))
+
+    low, high = dim_turning(float(params.get("beta_fast") or 32)), dim_turning(float(params.get("beta_slow") or 1))
+    if params.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    return max(low, 0), min(high, rotary_dim - 1)
 
 
 def _llama3(params: dict, factor: float, theta: float, rotary_dim: int) -> tuple[float, ...]:

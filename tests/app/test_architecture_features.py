@@ -268,3 +268,14 @@ def test_inside_one_head_says_longrope_scales_the_rotated_q_and_k(private_models
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.caption)
     assert "(LongRoPE) also multiplies the rotated dimensions by 1.08" in said, said
+
+
+def test_inside_one_head_names_yarn_as_the_rule_that_scales_q_and_k(private_models) -> None:
+    """YaRN, like LongRoPE, multiplies cos and sin (here by 1 + 0.1 ln 4); the caption names the rule it has."""
+    folder = tiny_folder(private_models, "qwen3_yarn")
+    at = opened_with("inside_head", folder)
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "(YaRN) also multiplies the rotated dimensions by 1.139" in said, said
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "RoPE scaling: yarn, factor 4 over 32 tokens, attention factor 1.139" in sidebar, sidebar

@@ -8,6 +8,8 @@ mask or head mapping moves real weight). Windowed models get a window of 8 and a
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -24,7 +26,7 @@ KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
     "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
     "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha", "phi3_longrope",
-    "granitemoe", "cohere2", "nemotron",
+    "granitemoe", "cohere2", "nemotron", "qwen3_yarn",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -108,6 +110,8 @@ def test_declared_features(pair):
         "gpt_bigcode_mha": dict(n_kv_heads=4, attn_bias=True),
         "phi3_longrope": dict(rope_freq_divisors=(1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0), n_ctx=64,
                               rope_attention_factor=pytest.approx(1.0801234497346435)),  # √(1 + ln 2 / ln 64)
+        "qwen3_yarn": dict(rope_theta=100.0, rope_attention_factor=pytest.approx(1 + 0.1 * math.log(4)),
+                           rope_freq_divisors=pytest.approx((1.0, 4 / 3.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0))),
         "granitemoe": dict(n_experts=4, experts_per_token=2, moe_renormalize=True, residual_scale=0.5, embed_scale=3.0),
         "cohere2": dict(sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False),
                         rope_pairs_reordered=True, shared_block_norm=True),

@@ -1,4 +1,5 @@
-"""RoPE scaling (Llama 3.1/3.2's "llama3", and "linear") against `transformers`, from safetensors and from GGUF.
+"""RoPE scaling ("llama3" of Llama 3.1/3.2, "linear", "yarn", "dynamic") against `transformers`, from safetensors
+and (llama3, linear) from GGUF.
 
 Tiny random Llama models whose scaling rule bites within a short text: original_max_position_embeddings 16
 and a text of more than 16 tokens. Tolerances (max absolute difference, float32 CPU): patterns 1e-4;
@@ -32,7 +33,12 @@ RULES = {
     "llama3": dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                    original_max_position_embeddings=16),
     "linear": dict(rope_type="linear", factor=2.0),
+    # original 512 with base 5000 and d_head 16 puts YaRN's ramp over frequencies 0..5 (kept 1, .8, … 0)
+    "yarn": dict(rope_type="yarn", factor=4.0, original_max_position_embeddings=512),
+    # dynamic NTK changes nothing within max_position_embeddings (128): checked as plain RoPE, and capped there
+    "dynamic": dict(rope_type="dynamic", factor=2.0),
 }  # fmt: skip
+GGUF_RULES = ("llama3", "linear")  # llama.cpp's YaRN (its own attention-factor rules) is refused, see the end
 
 
 def make_hf(rule: dict | None):
@@ -97,7 +103,8 @@ def cache_dir(tmp_path_factory):
     mp.undo()
 
 
-@pytest.fixture(scope="module", params=[(r, fmt) for r in RULES for fmt in ("safetensors", "gguf")],
+@pytest.fixture(scope="module", params=[(r, fmt) for r in RULES for fmt in ("safetensors", "gguf")
+                                        if fmt == "safetensors" or r in GGUF_RULES],
                 ids=lambda p: f"{p[0]}-{p[1]}")
 def pair(request, tmp_path_factory, cache_dir):
     """(rule name, format, transformers on the HF folder, us on the folder or on the GGUF written from it)."""
@@ -128,18 +135,48 @@ def test_patterns_logits_and_hidden_states_match_transformers(pair):
 def test_the_config_declares_the_rule(pair):
     rule, _, _, ours = pair
     cfg = ours.config
+    assert any(f.startswith(f"RoPE scaling: {rule}") for f in cfg.features())  # the sidebar says so
+    if rule == "dynamic":
+        assert cfg.rope_freq_divisors == () and cfg.n_ctx == 128
+        return
     assert len(cfg.rope_freq_divisors) == cfg.d_head // 2 and max(cfg.rope_freq_divisors) == RULES[rule]["factor"]
-    assert any(f.startswith("RoPE scaling:") for f in cfg.features())  # the sidebar says so
+    if rule == "yarn":  # the ramp: the fastest frequency kept, the slow ones stretched, a blend between
+        assert cfg.rope_freq_divisors[0] == 1.0 and cfg.rope_freq_divisors[-1] == 4.0
+        assert 1.0 < cfg.rope_freq_divisors[2] < 4.0
+        assert cfg.rope_attention_factor == pytest.approx(0.1 * np.log(4.0) + 1)
 
 
 def test_the_scaling_changes_the_model():
-    """Without this, the parity above could pass with the rule ignored."""
+    """Without this, the parity above could pass with the rule ignored (dynamic NTK is plain RoPE here)."""
     ids = torch.tensor([byte_bpe(V).encode(TEXT).ids])
     with torch.inference_mode():
         plain = make_hf(None)(ids, output_attentions=True)
-        for rule in RULES.values():
+        for name, rule in RULES.items():
             scaled = make_hf(rule)(ids, output_attentions=True)
-            assert (scaled.attentions[0] - plain.attentions[0]).abs().max() > 100 * PATTERN_TOL
+            changed = (scaled.attentions[0] - plain.attentions[0]).abs().max() > 100 * PATTERN_TOL
+            assert changed == (name != "dynamic"), name
+
+
+@pytest.mark.parametrize("params", [
+    dict(factor=4.0, original_max_position_embeddings=512),
+    dict(factor=8.0, original_max_position_embeddings=64, beta_fast=8, beta_slow=0.5, truncate=False),
+    dict(factor=40.0, original_max_position_embeddings=4096, mscale=1.0, mscale_all_dim=0.707),  # DeepSeek's
+    dict(factor=2.0, original_max_position_embeddings=1024, attention_factor=1.25),
+])  # fmt: skip
+def test_yarn_frequencies_and_attention_factor_match_transformers(params):
+    """Our divisors and cos/sin factor against transformers' own YaRN initialiser, over its parameters."""
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    from attention_core.loading.rope_scaling import rope_rule
+
+    cfg = transformers.LlamaConfig(hidden_size=64, num_attention_heads=4, max_position_embeddings=128,
+                                   rope_parameters={"rope_type": "yarn", "rope_theta": 5000.0, **params})  # fmt: skip
+    inv_freq, attention = ROPE_INIT_FUNCTIONS["yarn"](cfg, "cpu")
+    rule = rope_rule({"rope_type": "yarn", **params}, 5000.0, 16, 128)
+    plain = 1.0 / 5000.0 ** (torch.arange(0, 16, 2).float() / 16)
+    ours = plain / torch.tensor(rule.divisors)
+    assert torch.allclose(ours, inv_freq, rtol=1e-6), (ours, inv_freq)
+    assert rule.attention_factor == pytest.approx(attention, rel=1e-6)
 
 
 def test_greedy_generation_equals_transformers_generate(pair):
@@ -162,8 +199,7 @@ def test_transformers_drops_the_scaling_from_gguf(tmp_path):
     assert kind == "default", "transformers now reads llama3 scaling from GGUF: compare against it directly"
 
 
-@pytest.mark.parametrize("rule", [dict(rope_type="yarn", factor=4.0, original_max_position_embeddings=16),
-                                  dict(type="dynamic", factor=2.0)])  # fmt: skip
+@pytest.mark.parametrize("rule", [dict(rope_type="proportional", factor=4.0), dict(type="ntk-by-parts", factor=2.0)])
 def test_other_rules_are_refused_by_name(rule, tmp_path, cache_dir):
     import json
 
@@ -174,7 +210,8 @@ def test_other_rules_are_refused_by_name(rule, tmp_path, cache_dir):
     config["rope_parameters"] = {**rule, "rope_theta": 5000.0}
     (tmp_path / "config.json").write_text(json.dumps(config))
     kind = rule.get("rope_type") or rule["type"]
-    with pytest.raises(ModelLoadError, match=rf"RoPE scaling '{kind}' is not supported yet; supported: linear, llama3"):
+    refused = rf"RoPE scaling '{kind}' is not supported yet; supported: linear, llama3, yarn"
+    with pytest.raises(ModelLoadError, match=refused):
         load_model(str(tmp_path), device="cpu")
 
 

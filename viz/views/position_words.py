@@ -54,12 +54,17 @@ def position_sentence(uses_rope: bool, absolute_positions: bool, bias_kind: str,
     )
 
 
+_SCALING_NAMES = {"longrope": "LongRoPE", "yarn": "YaRN"}  # the rules that scale cos and sin
+
+
 def rope_caption(
-    model: str, d_head: int, rotary: int, pairs_reordered: bool = False, attention_factor: float = 1.0
-) -> str:
+    model: str, d_head: int, rotary: int, pairs_reordered: bool = False, attention_factor: float = 1.0,
+    scaling: str | None = None,
+) -> str:  # fmt: skip
     """Inside one head's note on the rotation (partial rotary, GPT-NeoX and Pythia: only the first `rotary` of
     the head's d_head dimensions turn; GPT-J and Cohere: their neighbouring pairs listed even dimensions first;
-    LongRoPE: the rotated dimensions also scaled by its attention factor)."""
+    LongRoPE and YaRN (`scaling`, ModelConfig.rope_scaling): the rotated dimensions also scaled by their attention
+    factor)."""
     kept = d_head - rotary
     rest = f"; only dimensions 0–{rotary - 1} rotate, the other {kept} keep their values" if kept else ""
     order = ""
@@ -70,8 +75,10 @@ def rope_caption(
             "dimension 2i + 1 (the same numbers, the same q·k)."
         )
     if attention_factor != 1.0:
+        rule = (scaling or "").split(",")[0]
         order += (
-            f" Its RoPE scaling (LongRoPE) also multiplies the rotated dimensions by {attention_factor:.4g}, so they "
+            f" Its RoPE scaling ({_SCALING_NAMES.get(rule, rule)}) also multiplies the rotated dimensions by "
+            f"{attention_factor:.4g}, so they "
             "come out that much longer than before the rotation (q·k of those dimensions by its square)."
         )
     return (
