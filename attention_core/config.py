@@ -183,15 +183,15 @@ class ModelConfig:
     def _rope_features(self) -> list[str]:
         """`features` of the rotation: per-layer bases, scaling, layers without it, pair order, partial rotary."""
         out = []
-        if self.rope_theta_local is not None:
-            every = all(self.window(i) is not None for i in range(self.n_layers))
-            out.append(
-                f"RoPE base {self.rope_theta_local:g} (every layer slides)"
-                if every
-                else f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere"
-            )
+        own_base = self.rope_theta_local is not None  # sliding layers keep their own, unscaled RoPE
+        every = all(self.window(i) is not None for i in range(self.n_layers))
+        if own_base and every:
+            out.append(f"RoPE base {self.rope_theta_local:g} (every layer slides)")
+        elif own_base and self.rope_theta_local != self.rope_theta:
+            out.append(f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere")
         if self.rope_scaling is not None:
-            out.append(f"RoPE scaling: {self.rope_scaling}")
+            some = own_base and not every and any(self.window(i) is not None for i in range(self.n_layers))
+            out.append(f"RoPE scaling: {self.rope_scaling}" + (" (full-attention layers only)" if some else ""))
         plain = [i for i in range(self.n_layers) if self.uses_rope and not self.rotates(i)]
         if plain:
             out.append(f"no RoPE in {len(plain)} of {self.n_layers} layers ({_listed(plain)}): their scores see no "

@@ -177,6 +177,17 @@ def olmo2_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "olmo2", qk_norm="full", norm_position="post_sublayer")
 
 
+def olmo3_config(hf: dict, name: str) -> ModelConfig:
+    """OLMo 3: OLMo 2's blocks, three sliding-window layers per full one; RoPE scaling (YaRN on the long-context
+    models) on the full layers only, the sliding ones keep plain RoPE."""
+    if hf.get("attention_bias"):
+        raise ModelLoadError("OLMo 3 checkpoints with attention biases are not supported yet.")
+    full, sliding = _theta(hf, "full_attention"), _theta(hf, "sliding_attention")
+    scaled = scaling_kind(_rope(hf, "full_attention")) != "default"
+    return _decoder(hf, name, "olmo3", qk_norm="full", norm_position="post_sublayer", rope_theta=full,
+                    rope_theta_local=sliding if scaled or sliding != full else None)  # fmt: skip
+
+
 def neox_config(hf: dict, name: str) -> ModelConfig:
     """GPT-NeoX / Pythia: LayerNorm, partial rotary, parallel attention and MLP, biases everywhere."""
     cfg = _decoder(
@@ -347,6 +358,7 @@ ADAPTERS = {
     "gemma3": (gemma3_multimodal_config, gemma_weights),  # the language model of Gemma3ForConditionalGeneration
     "phi3": (phi3_config, phi3_weights),
     "olmo2": (olmo2_config, olmo2_weights),
+    "olmo3": (olmo3_config, olmo2_weights),  # OLMo 3 (7B, 32B; Think, Instruct): the same tensors
     "smollm3": (smollm3_config, qwen3_weights),  # Llama's layout (q/k norms only where a checkpoint has them)
     "gpt_neox": (neox_config, neox_weights),
 }

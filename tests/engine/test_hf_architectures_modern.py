@@ -26,7 +26,7 @@ KINDS = [
     "qwen3", "gemma", "gemma2", "gemma3", "phi3", "olmo2", "neox", "phi", "stablelm", "stablelm_parallel", "starcoder2",
     "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
     "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha", "phi3_longrope",
-    "granitemoe", "cohere2", "nemotron", "qwen3_yarn",
+    "granitemoe", "cohere2", "nemotron", "qwen3_yarn", "olmo3",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -110,6 +110,8 @@ def test_declared_features(pair):
         "gpt_bigcode_mha": dict(n_kv_heads=4, attn_bias=True),
         "phi3_longrope": dict(rope_freq_divisors=(1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0), n_ctx=64,
                               rope_attention_factor=pytest.approx(1.0801234497346435)),  # √(1 + ln 2 / ln 64)
+        "olmo3": dict(sliding_window=8, sliding_layers=(True, True, True, False), rope_theta_local=100.0,
+                      qk_norm="full", norm_position="post_sublayer", rope_attention_factor=pytest.approx(1.1386294)),
         "qwen3_yarn": dict(rope_theta=100.0, rope_attention_factor=pytest.approx(1 + 0.1 * math.log(4)),
                            rope_freq_divisors=pytest.approx((1.0, 4 / 3.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0))),
         "granitemoe": dict(n_experts=4, experts_per_token=2, moe_renormalize=True, residual_scale=0.5, embed_scale=3.0),
