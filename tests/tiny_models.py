@@ -152,8 +152,8 @@ def _tiny_hf(kind: str):
     if kind == "olmo2":
         return transformers.Olmo2ForCausalLM(transformers.Olmo2Config(pad_token_id=0, **base))
     if kind == "olmo3":  # OLMo 2's blocks; layers 0-2 slide (window 8), layer 3 full with YaRN as on the 7B
-        rope = {"full_attention": dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32),
-                "sliding_attention": dict(rope_type="default", rope_theta=100.0)}  # fmt: skip
+        yarn = dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32)
+        rope = {"full_attention": yarn, "sliding_attention": dict(rope_type="default", rope_theta=100.0)}
         cfg = transformers.Olmo3Config(pad_token_id=0, sliding_window=8, rope_parameters=rope,
                                        **{**base, "num_hidden_layers": 4})  # fmt: skip
         return transformers.Olmo3ForCausalLM(cfg)
