@@ -25,10 +25,11 @@ Weights = Mapping[str, torch.Tensor]
 
 
 def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> torch.Tensor:
-    """RMSNorm (llama) or LayerNorm (BERT) over d_model."""
+    """RMSNorm (llama) or LayerNorm (BERT) over d_model; without weights where the model's norms have none."""
+    weight = w[prefix + ".w"] if cfg.norm_weights else None
     if cfg.norm == "rms":  # w · x / √(mean(x²) + ε), one fused kernel
-        return F.rms_norm(x, (cfg.d_model,), w[prefix + ".w"], cfg.norm_eps)
-    return F.layer_norm(x, (cfg.d_model,), w[prefix + ".w"], w.get(prefix + ".b"), cfg.norm_eps)
+        return F.rms_norm(x, (cfg.d_model,), weight, cfg.norm_eps)
+    return F.layer_norm(x, (cfg.d_model,), weight, w.get(prefix + ".b"), cfg.norm_eps)
 
 
 def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> torch.Tensor:

@@ -15,7 +15,8 @@ class ModelConfig:
         "llama", "bert", "mpnet", "gpt2", "marian", "marian-decoder", "qwen3", "gemma", "gemma2", "gemma3", "phi3",
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
         "bloom", "falcon", "gpt_neo", "gptj", "opt", "gpt_bigcode", "granite", "granitemoe", "cohere", "cohere2",
-        "modernbert", "nemotron", "t5", "t5-decoder",
+        "modernbert", "nemotron", "t5", "t5-decoder", "olmo", "olmo3", "exaone4", "glm", "glm4", "helium",
+        "ernie4_5", "seed_oss", "arcee", "ministral",
     ]
     n_layers: int
     n_heads: int
@@ -74,6 +75,7 @@ class ModelConfig:
     experts_per_token: int = 0  # how many experts each token's MLP output sums
     moe_renormalize: bool = True  # the chosen experts' probabilities renormalised to sum to 1 (Mixtral)
     shared_block_norm: bool = False  # parallel blocks with one norm, x + attn(ln_attn(x)) + mlp(ln_attn(x)) (Phi)
+    norm_weights: bool = True  # False: every norm plain, without a learned weight or bias (OLMo 1's LayerNorm)
     skip_first_attn_norm: bool = False  # ModernBERT: layer 0's attention reads the (normalised) embeddings as they are
     # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
     # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
@@ -176,6 +178,8 @@ class ModelConfig:
             out.append("attention and MLP in parallel" + (", from one norm" if self.shared_block_norm else ""))
         if self.norm_position in ("sandwich", "post_sublayer"):
             out.append("a norm on each sublayer's output")
+        if not self.norm_weights:
+            out.append(f"{'LayerNorm' if self.norm == 'layer' else 'RMSNorm'} without learned weights or biases")
         if self.n_kv_heads < self.n_heads:
             out.append(f"grouped-query attention ({self.group_size} query heads per key/value head)")
         return out

@@ -326,7 +326,7 @@ def run(
 
 def unembed(resid_final: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """Final norm (pre-norm models) and unembedding: (n, d_model) → (n, d_vocab) logits (decoders only)."""
-    x = normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w else resid_final
+    x = normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w or not cfg.norm_weights else resid_final
     if cfg.unembed_scale != 1.0:  # T5 with tied embeddings: d_model^-0.5
         x = x * cfg.unembed_scale
     return soft_cap(linear(x, unembedding(w), w.get("unembed.b_U")), cfg.final_softcap)  # Gemma 2 caps logits

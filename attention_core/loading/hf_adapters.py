@@ -361,10 +361,11 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_layernorm import ADAPTERS as LAYERNORM
     from .hf_adapters_modern import ADAPTERS as MODERN
     from .hf_adapters_moe import ADAPTERS as MOE
+    from .hf_adapters_recent import ADAPTERS as RECENT
     from .hf_adapters_scaled import ADAPTERS as SCALED
     from .hf_adapters_t5 import ADAPTERS as T5
 
-    return {**ADAPTERS, **MODERN, **LAYERNORM, **CLASSIC, **SCALED, **MOE, **ENCODERS, **T5}
+    return {**ADAPTERS, **MODERN, **LAYERNORM, **CLASSIC, **SCALED, **MOE, **ENCODERS, **T5, **RECENT}
 
 
 def supported_model_types() -> tuple[str, ...]:

@@ -151,6 +151,12 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("cohere2", ("no RoPE in 1 of 4 layers (layer 3)", "sliding window of 8 tokens (3 of 4 layers)")),
         ("granitemoe", ("a mixture of 4 experts in the MLP, 2 per token", "each sublayer's output × 0.5")),
         ("granite", ("each sublayer's output × 0.5 before it is added", "logits × 0.25", "scores scaled by 0.2")),
+        ("olmo", ("LayerNorm without learned weights or biases",)),
+        ("exaone4_hybrid", ("no RoPE in 1 of 4 layers (layer 3)", "RMSNorm on queries and keys per head",
+                            "a norm on each sublayer's output")),
+        ("glm4", ("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)",
+                  "RoPE on 8 of 16 dimensions per head", "a norm on each sublayer's output")),
+        ("arcee", ()),  # a plain squared-ReLU MLP: nothing in its attention differs from Llama's
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
     ],

@@ -27,6 +27,7 @@ KINDS = [
     "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
     "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha", "phi3_longrope",
     "granitemoe", "cohere2", "nemotron", "qwen3_yarn", "olmo3",
+    "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -81,6 +82,11 @@ def test_parameter_counts_match(pair):
 def test_declared_features(pair):
     kind, _, ours = pair
     cfg = ours.config
+    import typing
+
+    from attention_core.config import ModelConfig
+
+    assert cfg.arch in typing.get_args(typing.get_type_hints(ModelConfig)["arch"])  # and so labelled in the sidebar
     expected = {
         "qwen3": dict(qk_norm="head", norm_position="pre"),
         "gemma2": dict(attn_softcap=5.0, final_softcap=10.0, norm_position="sandwich", sliding_layers=(True, False)),
@@ -112,6 +118,17 @@ def test_declared_features(pair):
                               rope_attention_factor=pytest.approx(1.0801234497346435)),  # √(1 + ln 2 / ln 64)
         "olmo3": dict(sliding_window=8, sliding_layers=(True, True, True, False), rope_theta_local=100.0,
                       qk_norm="full", norm_position="post_sublayer", rope_attention_factor=pytest.approx(1.1386294)),
+        "olmo": dict(norm="layer", norm_weights=False, attn_bias=True),
+        "exaone4": dict(qk_norm="head", norm_position="post_sublayer", sliding_window=None, rope_layers=()),
+        "exaone4_hybrid": dict(qk_norm="head", norm_position="post_sublayer", sliding_window=8,
+                               sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False)),
+        "glm": dict(rotary_dim=8, rope_pairs_reordered=True, attn_bias=True, norm_position="pre"),
+        "glm4": dict(rotary_dim=8, rope_pairs_reordered=True, attn_bias=True, norm_position="sandwich"),
+        "helium": dict(rope_pairs_reordered=True, rotary_dim=None),
+        "ernie4_5": dict(rope_pairs_reordered=True, rotary_dim=None),
+        "seed_oss": dict(attn_bias=True),
+        "arcee": dict(gated_mlp=False, act="relu2"),
+        "ministral": dict(sliding_window=8, sliding_layers=(True, False)),
         "qwen3_yarn": dict(rope_theta=100.0, rope_attention_factor=pytest.approx(1 + 0.1 * math.log(4)),
                            rope_freq_divisors=pytest.approx((1.0, 4 / 3.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0))),
         "granitemoe": dict(n_experts=4, experts_per_token=2, moe_renormalize=True, residual_scale=0.5, embed_scale=3.0),
@@ -182,8 +199,10 @@ def test_steps_sweep_and_pooled_views_agree_with_the_trace(pair):
     layer = ours.config.n_layers - 1
     s = trace.head_steps(layer, 2)
     # the float64 steps against the float32 pass: 1e-6, or 1e-5 for Nemotron, whose squared ReLU makes the residual,
-    # and so the scores the float32 pass rounds, a hundred times larger on these std-0.3 weights
-    assert abs(s.pattern - trace.pattern(layer, 2).double().numpy()).max() < (1e-5 if kind == "nemotron" else 1e-6)
+    # and so the scores the float32 pass rounds, a hundred times larger on these std-0.3 weights, and for GLM and
+    # GLM-4, whose scores reach about 30 here (float32 rounds a score of 30 by about 2e-6)
+    loose = kind in ("nemotron", "glm", "glm4")
+    assert abs(s.pattern - trace.pattern(layer, 2).double().numpy()).max() < (1e-5 if loose else 1e-6)
     assert trace.rope_check(s) < 1e-4  # the step-by-step q (norms included) rotates into the captured q
     pooled = trace.pooled_patterns(size=trace.n_tokens)  # one token per block: the exact patterns
     assert (pooled[layer] - trace.layer_patterns(layer)).abs().max() <= 1e-6

@@ -1,0 +1,171 @@
+"""Hugging Face adapters for Llama-like decoders that differ in a few declared features.
+
+- OLMo (1): LayerNorm without weights or biases (norm_weights=False), otherwise a Llama. clip_qkv is refused.
+- EXAONE 4: OLMo 2's norms on each sublayer's output, per-head q/k RMSNorms; the hybrid models (32B) slide three
+  layers of every four, and their full layers rotate nothing (NoPE, as Cohere 2's).
+- GLM and GLM-4: RoPE on the first half of each head (partial_rotary_factor), over neighbouring pairs of dimensions
+  (0, 1), (2, 3), …, so W_Q's and W_K's columns and biases are reordered to the engine's halves
+  (conventions.neighbours_to_halves); biases on q, k and v; the MLP's gate and up projections fused. GLM-4 adds a
+  norm on each sublayer's output (sandwich, as Gemma 2's, with plain RMSNorm weights).
+- Helium and ERNIE 4.5: a Llama whose RoPE turns neighbouring pairs (reordered as GLM's, over the whole head).
+- Seed-OSS: a Llama with biases on q, k and v (and on the output where attention_out_bias).
+- Arcee (AFM): a Llama with a plain up/down MLP and squared ReLU.
+- Ministral: Mistral's layers with a sliding window on the layers its layer_types name.
+
+Biases on a gated MLP (mlp_bias, ERNIE's use_bias on its MLP) are refused: the engine's gated MLP has none.
+"""
+
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .conventions import neighbours_to_halves
+from .hf_adapters import StateDict, _Reader
+from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, _windows, llama_layout, olmo2_weights
+
+# ── config ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _no_gated_biases(hf: dict, arch: str) -> None:
+    if hf.get("mlp_bias") or hf.get("use_bias"):
+        raise ModelLoadError(f"{arch} checkpoints with biases in their MLP are not supported yet.")
+
+
+def olmo_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("clip_qkv") is not None:
+        raise ModelLoadError("OLMo checkpoints that clip q, k and v (clip_qkv) are not supported yet.")
+    return _decoder(hf, name, "olmo", norm="layer", norm_eps=1e-5, norm_weights=False,
+                    attn_bias=bool(hf.get("attention_bias")))  # fmt: skip
+
+
+def exaone4_config(hf: dict, name: str) -> ModelConfig:
+    window, sliding = _windows(hf, int(hf["num_hidden_layers"]))
+    nope = dict(rope_layers=sliding) if window is not None and sliding else {}  # full layers without RoPE
+    return _decoder(hf, name, "exaone4", qk_norm="head", norm_position="post_sublayer", **nope)
+
+
+def glm_config(hf: dict, name: str) -> ModelConfig:
+    """GLM (glm-4-9b) and GLM-4 (GLM-4-0414): the rotated half of each head in neighbouring pairs."""
+    arch = str(hf.get("model_type"))
+    _no_gated_biases(hf, arch)
+    return _decoder(hf, name, arch, attn_bias=bool(hf.get("attention_bias", True)), rope_pairs_reordered=True,
+                    norm_position="sandwich" if arch == "glm4" else "pre")  # fmt: skip
+
+
+def pairs_decoder_config(hf: dict, name: str) -> ModelConfig:
+    """Helium, ERNIE 4.5: RoPE over neighbouring pairs across the whole head."""
+    arch = str(hf.get("model_type"))
+    _no_gated_biases(hf, arch)
+    return _decoder(hf, name, arch, attn_bias=bool(hf.get("attention_bias")), rope_pairs_reordered=True)
+
+
+def seed_oss_config(hf: dict, name: str) -> ModelConfig:
+    _no_gated_biases(hf, "Seed-OSS")
+    return _decoder(hf, name, "seed_oss", attn_bias=bool(hf.get("attention_bias")))
+
+
+def arcee_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("mlp_bias"):
+        raise ModelLoadError("Arcee checkpoints with MLP biases are not supported yet.")
+    return _decoder(hf, name, "arcee", gated_mlp=False, attn_bias=bool(hf.get("attention_bias")))
+
+
+def ministral_config(hf: dict, name: str) -> ModelConfig:
+    return _decoder(hf, name, "ministral")
+
+
+# ── weights ────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _attention_biases(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    """The biases a checkpoint has on q, k, v and the output projection."""
+    for part in "qkvo":
+        key = f"{src}self_attn.{part}_proj.bias"
+        if r.has(key):
+            w[f"{dst}attn.b_{part.upper()}"] = r.get(key)
+
+
+def _pairs_to_halves(w: StateDict, cfg: ModelConfig) -> StateDict:
+    """Every layer's W_Q and W_K (and their biases) from neighbouring rotation pairs to the engine's halves."""
+    rotary = cfg.rotary_dim or cfg.d_head
+    for layer in range(cfg.n_layers):
+        for part, heads in (("Q", cfg.n_heads), ("K", cfg.n_kv_heads)):
+            key = f"blocks.{layer}.attn.W_{part}"
+            w[key] = neighbours_to_halves(w[key], heads, rotary)
+            bias = f"blocks.{layer}.attn.b_{part}"
+            if bias in w:  # a bias is one more row of the same columns
+                w[bias] = neighbours_to_halves(w[bias][None], heads, rotary)[0]
+    return w
+
+
+def _with_biases(mlp):
+    """llama_layout's per-layer reader: the attention's biases, then the MLP `mlp` reads."""
+
+    def read(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        _attention_biases(w, r, src, dst)
+        mlp(w, r, src, dst)
+
+    return read
+
+
+def _up_down(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    w[dst + "mlp.W_in"] = r.linear(src + "mlp.up_proj.weight")
+    w[dst + "mlp.W_out"] = r.linear(src + "mlp.down_proj.weight")
+
+
+def _gate_up_fused(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    gate, up = r.get(src + "mlp.gate_up_proj.weight").chunk(2)  # [d_mlp, d_model] each: gate first
+    w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = gate.T.contiguous(), up.T.contiguous()
+    w[dst + "mlp.W_out"] = r.linear(src + "mlp.down_proj.weight")
+
+
+def llama_biased_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Seed-OSS, Ministral: a Llama's tensors with whatever attention biases the checkpoint has."""
+    return llama_layout(sd, cfg, _with_biases(_gated))
+
+
+def arcee_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    return llama_layout(sd, cfg, _with_biases(_up_down))
+
+
+def pairs_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    return _pairs_to_halves(llama_layout(sd, cfg, _with_biases(_gated)), cfg)
+
+
+def glm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """GLM: a Llama's layout with q/k/v biases and a fused gate_up_proj; GLM-4 adds post_self_attn_layernorm and
+    post_mlp_layernorm on the sublayers' outputs."""
+    w = llama_layout(sd, cfg, _with_biases(_gate_up_fused))
+    if cfg.norm_position == "sandwich":
+        r = _Reader(sd, ("model.",))
+        for layer in range(cfg.n_layers):
+            src, dst = f"layers.{layer}.", f"blocks.{layer}."
+            w[dst + "ln_attn_out.w"] = r.get(src + "post_self_attn_layernorm.weight")
+            w[dst + "ln_mlp_out.w"] = r.get(src + "post_mlp_layernorm.weight")
+    return _pairs_to_halves(w, cfg)
+
+
+def olmo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """OLMo (1): a Llama's tensors without any norm's."""
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst)
+        _attention_biases(w, r, src, dst)
+        _gated(w, r, src, dst)
+    _unembed(w, sd, cfg)
+    return w
+
+
+ADAPTERS = {
+    "olmo": (olmo_config, olmo_weights),
+    "exaone4": (exaone4_config, olmo2_weights),  # OLMo 2's tensor names; q/k norms per head
+    "glm": (glm_config, glm_weights),
+    "glm4": (glm_config, glm_weights),
+    "helium": (pairs_decoder_config, pairs_decoder_weights),
+    "ernie4_5": (pairs_decoder_config, pairs_decoder_weights),
+    "seed_oss": (seed_oss_config, llama_biased_weights),
+    "arcee": (arcee_config, arcee_weights),
+    "ministral": (ministral_config, llama_biased_weights),
+}

@@ -1,0 +1,37 @@
+"""Tiny random decoders of the architectures in attention_core/loading/hf_adapters_recent.py (tests.tiny_models'
+`save_tiny` builds them through `tiny_recent`). Each turns on what the adapter reads: biases, windows, NoPE layers,
+RoPE over neighbouring pairs, partial rotary, sublayer norms."""
+
+from __future__ import annotations
+
+
+def tiny_recent(kind: str, base: dict):
+    """`base`: tests.tiny_models' shared sizes (d_model 64, 4 heads, 2 key/value heads, 2 layers)."""
+    import transformers
+
+    ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
+    if kind == "olmo":  # LayerNorms without weights; biases on q, k, v and the output
+        return transformers.OlmoForCausalLM(transformers.OlmoConfig(attention_bias=True, **ids, **base))
+    if kind in ("exaone4", "exaone4_hybrid"):  # hybrid: layers 0-2 slide (window 8) with RoPE, layer 3 full, NoPE
+        hybrid = dict(sliding_window=8, sliding_window_pattern=4) if kind == "exaone4_hybrid" else dict(
+            sliding_window=None, layer_types=["full_attention"] * 4)  # EXAONE 4.0 1.2B: every layer full, RoPE
+        cfg = transformers.Exaone4Config(head_dim=16, **hybrid, **ids, **{**base, "num_hidden_layers": 4})
+        return transformers.Exaone4ForCausalLM(cfg)
+    if kind in ("glm", "glm4"):  # half of each head rotates, in neighbouring pairs; q/k/v biases; GLM-4: sandwich
+        config, model = (transformers.Glm4Config, transformers.Glm4ForCausalLM) if kind == "glm4" else (
+            transformers.GlmConfig, transformers.GlmForCausalLM)
+        return model(config(head_dim=16, attention_bias=True, **ids, **base))
+    if kind == "helium":  # neighbouring pairs over the whole head
+        return transformers.HeliumForCausalLM(transformers.HeliumConfig(head_dim=16, **ids, **base))
+    if kind == "ernie4_5":
+        return transformers.Ernie4_5ForCausalLM(transformers.Ernie4_5Config(head_dim=16, **ids, **base))
+    if kind == "seed_oss":  # biases on q, k, v and the output projection
+        cfg = transformers.SeedOssConfig(head_dim=16, attention_bias=True, attention_out_bias=True, **ids, **base)
+        return transformers.SeedOssForCausalLM(cfg)
+    if kind == "arcee":  # up/down MLP with squared ReLU
+        return transformers.ArceeForCausalLM(transformers.ArceeConfig(head_dim=16, **ids, **base))
+    if kind == "ministral":  # layer 0 slides (window 8), layer 1 full
+        types = ["sliding_attention", "full_attention"]
+        cfg = transformers.MinistralConfig(head_dim=16, sliding_window=8, layer_types=types, **ids, **base)
+        return transformers.MinistralForCausalLM(cfg)
+    raise ValueError(kind)
