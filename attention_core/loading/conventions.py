@@ -3,6 +3,7 @@
 - `neighbours_to_halves`: GPT-J and Cohere rotate each head's neighbouring dimensions (0, 1), (2, 3), … with RoPE;
   the engine rotates halves (i, i + r/2), as Llama does. Reordering W_Q's and W_K's columns (even ones first) makes
   one rotation the other: q·k, every score and pattern are unchanged, and a head's q and k hold the same numbers.
+  `pairs_to_halves` does it for every layer's W_Q and W_K and their biases.
 - `fold_residual_scale`: Granite multiplies each sublayer's output by residual_scale before its add; folded into
   W_O, b_O, W_out and b_out (every expert's, in a mixture of experts), the pass and every per-head Δe give the
   model's numbers without knowing of it.
@@ -26,6 +27,20 @@ def neighbours_to_halves(W: torch.Tensor, n_heads: int, rotary_dim: int) -> torc
     rot = heads[..., :rotary_dim].reshape(d_model, n_heads, rotary_dim // 2, 2)  # (…, pair, which of the pair)
     halves = rot.transpose(-1, -2).reshape(d_model, n_heads, rotary_dim)  # (…, which half, pair) flattened
     return torch.cat([halves, heads[..., rotary_dim:]], dim=-1).reshape(d_model, width).contiguous()
+
+
+def pairs_to_halves(w: Weights, cfg: ModelConfig) -> Weights:
+    """Every layer's W_Q and W_K (and their biases, where the model has them) from neighbouring rotation pairs to
+    the engine's halves (neighbours_to_halves), in place; cfg.rotary_dim (or d_head) columns of a head rotate."""
+    rotary = cfg.rotary_dim or cfg.d_head
+    for layer in range(cfg.n_layers):
+        for part, heads in (("Q", cfg.n_heads), ("K", cfg.n_kv_heads)):
+            key = f"blocks.{layer}.attn.W_{part}"
+            w[key] = neighbours_to_halves(w[key], heads, rotary)
+            bias = f"blocks.{layer}.attn.b_{part}"
+            if bias in w:  # a bias is one more row over the same columns
+                w[bias] = neighbours_to_halves(w[bias][None], heads, rotary)[0]
+    return w
 
 
 def fold_residual_scale(w: Weights, cfg: ModelConfig) -> Weights:

@@ -8,7 +8,7 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
 - GPT-J: no position table: RoPE on the first `rotary_dim` dimensions of each head, attention and MLP side by side
   from one LayerNorm (parallel_blocks + shared_block_norm), no attention biases, a bias on the unembedding. GPT-J
   rotates pairs of neighbouring dimensions (0, 1), (2, 3), …; the engine rotates halves (i, i + r/2), as Llama
-  does, so W_Q's and W_K's columns are reordered to match (conventions.neighbours_to_halves): q·k, every score and
+  does, so W_Q's and W_K's columns are reordered to match (conventions.pairs_to_halves): q·k, every score and
   pattern are unchanged, and a head's q and k list the same numbers, the even dimensions first.
 - GPT-BigCode: GPT-2's layout with one key/value head shared by every query head (multi_query: grouped-query
   attention with one group), q | k | v fused in c_attn (head by head without multi_query), Linear weights, not
@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .conventions import neighbours_to_halves
+from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _act, _Reader
 from .hf_adapters_layernorm import _layer_norm, _plain_mlp
 from .hf_adapters_modern import _unembed, fused_qkv, interleaved_qkv
@@ -143,19 +143,16 @@ def gpt_neo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 def gptj_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("transformer.",))
     w: StateDict = {"embed.W_E": r.get("wte.weight")}
-    rotary = cfg.rotary_dim or cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"h.{layer}.", f"blocks.{layer}."
         _attention(w, r, src + "attn.", dst, ("q_proj", "k_proj", "v_proj", "out_proj"), "")
-        for part in "QK":
-            w[f"{dst}attn.W_{part}"] = neighbours_to_halves(w[f"{dst}attn.W_{part}"], cfg.n_heads, rotary)
         _layer_norm(w, r, dst + "ln_attn", src + "ln_1")
         _plain_mlp(w, r, src, dst, "mlp.fc_in", "mlp.fc_out")
     _layer_norm(w, r, "ln_final", "ln_f")
     _unembed(w, sd, cfg)
     if "lm_head.bias" in sd:
         w["unembed.b_U"] = sd["lm_head.bias"].float()
-    return w
+    return pairs_to_halves(w, cfg)
 
 
 def gpt_bigcode_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

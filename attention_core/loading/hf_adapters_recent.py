@@ -5,7 +5,7 @@
   layers of every four, and their full layers rotate nothing (NoPE, as Cohere 2's).
 - GLM and GLM-4: RoPE on the first half of each head (partial_rotary_factor), over neighbouring pairs of dimensions
   (0, 1), (2, 3), …, so W_Q's and W_K's columns and biases are reordered to the engine's halves
-  (conventions.neighbours_to_halves); biases on q, k and v; the MLP's gate and up projections fused. GLM-4 adds a
+  (conventions.pairs_to_halves); biases on q, k and v; the MLP's gate and up projections fused. GLM-4 adds a
   norm on each sublayer's output (sandwich, as Gemma 2's, with plain RMSNorm weights).
 - Helium and ERNIE 4.5: a Llama whose RoPE turns neighbouring pairs (reordered as GLM's, over the whole head).
 - Seed-OSS: a Llama with biases on q, k and v (and on the output where attention_out_bias).
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .conventions import neighbours_to_halves
+from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, _windows, llama_layout, olmo2_weights
 
@@ -85,19 +85,6 @@ def _attention_biases(w: StateDict, r: _Reader, src: str, dst: str) -> None:
             w[f"{dst}attn.b_{part.upper()}"] = r.get(key)
 
 
-def _pairs_to_halves(w: StateDict, cfg: ModelConfig) -> StateDict:
-    """Every layer's W_Q and W_K (and their biases) from neighbouring rotation pairs to the engine's halves."""
-    rotary = cfg.rotary_dim or cfg.d_head
-    for layer in range(cfg.n_layers):
-        for part, heads in (("Q", cfg.n_heads), ("K", cfg.n_kv_heads)):
-            key = f"blocks.{layer}.attn.W_{part}"
-            w[key] = neighbours_to_halves(w[key], heads, rotary)
-            bias = f"blocks.{layer}.attn.b_{part}"
-            if bias in w:  # a bias is one more row of the same columns
-                w[bias] = neighbours_to_halves(w[bias][None], heads, rotary)[0]
-    return w
-
-
 def _with_biases(mlp):
     """llama_layout's per-layer reader: the attention's biases, then the MLP `mlp` reads."""
 
@@ -129,7 +116,7 @@ def arcee_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 
 def pairs_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    return _pairs_to_halves(llama_layout(sd, cfg, _with_biases(_gated)), cfg)
+    return pairs_to_halves(llama_layout(sd, cfg, _with_biases(_gated)), cfg)
 
 
 def glm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
@@ -142,7 +129,7 @@ def glm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             src, dst = f"layers.{layer}.", f"blocks.{layer}."
             w[dst + "ln_attn_out.w"] = r.get(src + "post_self_attn_layernorm.weight")
             w[dst + "ln_mlp_out.w"] = r.get(src + "post_mlp_layernorm.weight")
-    return _pairs_to_halves(w, cfg)
+    return pairs_to_halves(w, cfg)
 
 
 def olmo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

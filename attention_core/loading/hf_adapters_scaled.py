@@ -11,7 +11,7 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
 - Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
   a gated SiLU MLP, the logits × logit_scale (unembed_scale), and RoPE over neighbouring pairs of dimensions (0, 1),
   (2, 3), … as GPT-J's, so W_Q's and W_K's columns are reordered to the engine's halves
-  (conventions.neighbours_to_halves). Per-head q/k LayerNorms (use_qk_norm) and attention biases are refused.
+  (conventions.pairs_to_halves). Per-head q/k LayerNorms (use_qk_norm) and attention biases are refused.
 - Cohere 2 (Command R7B): Cohere's, with a sliding window on three layers of every four and RoPE on those only: the
   global layers rotate nothing (rope_layers, as SmolLM3's NoPE layers).
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .conventions import fold_residual_scale, neighbours_to_halves
+from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, _windows, llama_layout, qwen3_weights
 from .hf_adapters_moe import _moe_decoder
@@ -95,16 +95,13 @@ def granitemoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
-    rotary = cfg.rotary_dim or cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
         _attn(w, r, src, dst)
-        w[dst + "attn.W_Q"] = neighbours_to_halves(w[dst + "attn.W_Q"], cfg.n_heads, rotary)
-        w[dst + "attn.W_K"] = neighbours_to_halves(w[dst + "attn.W_K"], cfg.n_kv_heads, rotary)
         w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")  # one norm, no bias: attention's and the MLP's
         _gated(w, r, src, dst)
     _unembed(w, sd, cfg)
-    return w
+    return pairs_to_halves(w, cfg)
 
 
 ADAPTERS = {

@@ -16,7 +16,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from . import encoders, gemma, gpt2, layernorm, llama, scaled
+from . import encoders, gemma, glm, gpt2, layernorm, llama, scaled
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
 from .tokenizer import tokenizer_from_gguf
 
@@ -51,6 +51,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "command-r": (scaled.command_r_config, scaled.command_r_weights),
     "cohere2": (scaled.cohere2_config, scaled.command_r_weights),
     "bert": (encoders.bert_config, encoders.bert_weights),
+    "glm4": (glm.glm4_config, glm.glm4_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 

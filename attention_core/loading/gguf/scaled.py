@@ -8,7 +8,7 @@ its keys (granitemoe: granite with a mixture of experts in every layer, read as 
   whose `rope.scaling.finetuned` is false runs without RoPE in llama.cpp: refused.
 - command-r, cohere2: one LayerNorm without a bias feeds attention and MLP side by side; the logits × `logit_scale` (the
   same key as Granite's, multiplied here, as llama.cpp does); rows kept as Hugging Face's, which llama.cpp rotates
-  in neighbouring pairs: reordered to the engine's halves (conventions.neighbours_to_halves). Per-head q/k norms
+  in neighbouring pairs: reordered to the engine's halves (conventions.pairs_to_halves). Per-head q/k norms
   and attention biases are refused.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from ..conventions import fold_residual_scale, neighbours_to_halves
+from ..conventions import fold_residual_scale, pairs_to_halves
 from .llama import Weights, ends, gated_mlp, llama_config, llama_weights, rope_config
 from .reader import Meta, Tensors, matrix
 
@@ -62,15 +62,11 @@ def command_r_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConf
 
 def command_r_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     w = ends(t, cfg)
-    rotary = cfg.rotary_dim or cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")  # attention's and the MLP's: no ffn_norm
-        w[dst + "attn.W_Q"] = neighbours_to_halves(matrix(t.rows(src + "attn_q.weight", cfg.n_heads, cfg.d_head)),
-                                                 cfg.n_heads, rotary)
-        w[dst + "attn.W_K"] = neighbours_to_halves(matrix(t.rows(src + "attn_k.weight", cfg.n_kv_heads, cfg.d_head)),
-                                                 cfg.n_kv_heads, rotary)
-        w[dst + "attn.W_V"] = t.linear(src + "attn_v.weight")
+        for part, heads in (("q", cfg.n_heads), ("k", cfg.n_kv_heads), ("v", cfg.n_kv_heads)):
+            w[f"{dst}attn.W_{part.upper()}"] = matrix(t.rows(f"{src}attn_{part}.weight", heads, cfg.d_head))
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
         gated_mlp(t, w, src, dst)
-    return w
+    return pairs_to_halves(w, cfg)
