@@ -102,7 +102,7 @@ def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-PERMUTED = ("llama", "granite", "granitemoe", "smollm3")  # written by llama.cpp's llama converter or a subclass
+PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo")  # llama.cpp's llama converter's rule (olmo: copied)
 
 
 def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
@@ -158,7 +158,9 @@ def _metadata(w, arch: str, cfg) -> None:
     kv_heads = {"falcon": _falcon_kv_heads, "bert": lambda c: c.num_attention_heads,
                 "gptneox": lambda c: c.num_attention_heads}.get(arch)
     w.add_head_count_kv(kv_heads(cfg) if kv_heads else cfg.num_key_value_heads)
-    if arch in LAYERNORM_ARCHS or arch == "bert":
+    if arch == "olmo":  # llama.cpp's olmo converter: its LayerNorms' fixed epsilon
+        w.add_layer_norm_eps(1e-5)
+    elif arch in LAYERNORM_ARCHS or arch == "bert":
         names = ("layer_norm_eps", "layer_norm_epsilon", "norm_epsilon", "norm_eps")
         w.add_layer_norm_eps(next(getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None))
     else:

@@ -267,6 +267,8 @@ def _written_only(kind: str):
         cfg = t.Qwen2MoeConfig(**LLAMA_LIKE, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
                                shared_expert_intermediate_size=64, norm_topk_prob=False, attn_implementation="eager")
         return t.Qwen2MoeForCausalLM(cfg)
+    if kind == "olmo":  # LayerNorms without weights; no attention biases (llama.cpp's olmo graph reads none)
+        return t.OlmoForCausalLM(t.OlmoConfig(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4"):  # from tests.tiny_models
         from tests.tiny_models import _tiny_hf
 
@@ -284,7 +286,7 @@ def _written_only(kind: str):
 
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
-                "qwen2_moe", "olmoe", "glm4"]
+                "qwen2_moe", "olmoe", "glm4", "olmo"]
 GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama"}  # fmt: skip
 
@@ -336,6 +338,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         assert cfg.n_kv_heads == 2 and cfg.parallel_blocks and not cfg.shared_block_norm
     elif kind == "starcoder":
         assert cfg.n_kv_heads == 1 and cfg.absolute_positions and cfg.arch == "gpt_bigcode"
+    elif kind == "olmo":
+        assert not cfg.norm_weights and cfg.norm == "layer" and "blocks.0.ln_attn.w" not in ours.weights
     elif kind == "glm4":  # llama.cpp rotates its rows as stored, in neighbouring pairs: reordered here
         assert cfg.rope_pairs_reordered and cfg.rotary_dim == 8 and cfg.norm_position == "sandwich" and cfg.attn_bias
     elif kind == "olmo2":

@@ -52,6 +52,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "cohere2": (scaled.cohere2_config, scaled.command_r_weights),
     "bert": (encoders.bert_config, encoders.bert_weights),
     "glm4": (glm.glm4_config, glm.glm4_weights),
+    "olmo": (llama.olmo_config, llama.olmo_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 

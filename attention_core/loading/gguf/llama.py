@@ -205,6 +205,31 @@ def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weight
     return w
 
 
+def olmo_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """OLMo (1) (llama.cpp's olmo): LayerNorms without weights or biases, rows permuted as a llama file's. A file
+    that clamps q, k and v (attention.clamp_kqv) is refused."""
+    if meta.unless_zero("attention.clamp_kqv", meta.number):
+        raise ModelLoadError("OLMo files that clamp q, k and v (attention.clamp_kqv) are not supported yet.")
+    return rope_config(meta, name, tensor_names, arch="olmo", norm="layer", norm_weights=False,
+                       norm_eps=meta.number("attention.layer_norm_epsilon"))  # fmt: skip
+
+
+def olmo_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    """A llama file's matrices with no norm tensors at all (llama.cpp's olmo graph normalises without weights)."""
+    w: Weights = {"embed.W_E": torch.from_numpy(t.raw("token_embd.weight"))}
+    if not cfg.tie_embeddings:
+        w["unembed.W_U"] = t.linear("output.weight")
+    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        for part, n in heads.items():
+            data = t.rows(f"{src}attn_{part}.weight", n, cfg.d_head)
+            w[f"{dst}attn.W_{part.upper()}"] = matrix(data if part == "v" else unpermute_rope_rows(data, n))
+        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        gated_mlp(t, w, src, dst)
+    return w
+
+
 def llama_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     if t.has("rope_freqs.weight"):
         t.raw("rope_freqs.weight")  # not a weight: llama_config made it the config's RoPE divisors
