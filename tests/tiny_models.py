@@ -154,8 +154,9 @@ def _tiny_hf(kind: str):
     if kind == "olmo3":  # OLMo 2's blocks; layers 0-2 slide (window 8), layer 3 full with YaRN as on the 7B
         yarn = dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32)
         rope = {"full_attention": yarn, "sliding_attention": dict(rope_type="default", rope_theta=100.0)}
-        cfg = transformers.Olmo3Config(pad_token_id=0, sliding_window=8, rope_parameters=rope,
-                                       **{**base, "num_hidden_layers": 4})  # fmt: skip
+        ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
+        sizes = {**base, "num_hidden_layers": 4}
+        cfg = transformers.Olmo3Config(sliding_window=8, rope_parameters=rope, **ids, **sizes)
         return transformers.Olmo3ForCausalLM(cfg)
     if kind == "granite":  # embeddings × 3, q·k × 0.2, sublayer outputs × 0.5, logits ÷ 4
         cfg = transformers.GraniteConfig(embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
