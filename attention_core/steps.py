@@ -73,6 +73,7 @@ class HeadSteps:
     embedding_terms: tuple[str, ...] = ("token",)
     embedding_norm: bool = False
     embed_scale: float = 1.0
+    norm_weights: bool = True  # False: the model's norms learn no weight or bias (OLMo 1)
 
     @property
     def n(self) -> int:
@@ -223,6 +224,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         embedding_terms=blocks.embedding_terms(w),
         embedding_norm="embed.ln.w" in w,
         embed_scale=cfg.embed_scale,
+        norm_weights=cfg.norm_weights,
     )
 
 

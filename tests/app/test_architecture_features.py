@@ -287,3 +287,15 @@ def test_inside_one_head_names_yarn_as_the_rule_that_scales_q_and_k(private_mode
     assert "(YaRN) also multiplies the rotated dimensions by 1.139" in said, said
     sidebar = " ".join(c.value for c in at.sidebar.caption)
     assert "RoPE scaling: yarn, factor 4 over 32 tokens, attention factor 1.139" in sidebar, sidebar
+
+
+def test_olmos_pages_do_not_give_its_norms_learned_weights(private_models) -> None:
+    """OLMo (1) normalises without a learned weight or bias: Inside one head and Start here said "·w + b" and
+    "scaled and shifted per dimension by learned weights"."""
+    folder = tiny_folder(private_models, "olmo")
+    at = opened_with("inside_head", folder)
+    said = " ".join(c.value for c in at.caption)
+    assert "LayerNorm(x), without learned weights" in said and "·w + b" not in said, said
+    at = opened_with("start", folder, step="embeddings")
+    said = " ".join(e.value for kind in ("caption", "markdown") for e in at.get(kind))
+    assert "no learned scale or shift" in said and "by learned weights" not in said, said

@@ -45,3 +45,14 @@ def test_the_inside_head_caption_names_what_layer_0_reads() -> None:
     assert "LayerNorm(token + position + segment embeddings)" in bert
     marian = caption(1, "post", "layer", ("token", "position"), embed_scale=512**0.5, d_model=512)
     assert "√d_model·token + position embeddings" in marian and "segment" not in marian
+
+
+def test_a_norm_without_learned_weights_is_not_said_to_have_them() -> None:
+    """OLMo (1)'s LayerNorms have no weight or bias: step 2 and Inside one head said 'scaled and shifted per
+    dimension by learned weights' and 'LayerNorm(x)·w + b'."""
+    title, words = first("pre", "layer", ("token",), norm_weights=False)
+    assert title == "LayerNorm(token embedding)" and "learned" in words and "no learned" in words
+    assert "scaled and shifted per dimension by learned weights" not in words
+    said = caption(3, "pre", "layer", ("token",), norm_weights=False)
+    assert "·w" not in said and "without learned weights" in said
+    assert "·w + b" in caption(3, "pre", "layer", ("token",))  # GPT-2's do have them

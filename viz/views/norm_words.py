@@ -19,6 +19,7 @@ class HeadInputFacts(Protocol):
     embedding_norm: bool  # a LayerNorm on the embeddings (BERT)
     embed_scale: float  # the factor on the token embedding (Marian: √d_model)
     d_model: int
+    norm_weights: bool  # False: the model's norms learn no weight or bias (OLMo 1)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class HeadInput:
     embed_scale: float = 1.0
     d_model: int = 0
     layer: int = 0
+    norm_weights: bool = True
 
 
 def summed_embeddings(terms: Sequence[str], embed_scale: float = 1.0, d_model: int = 0) -> str:
@@ -51,15 +53,17 @@ def first_block_input(s: HeadInputFacts) -> tuple[str, str]:
     summed = summed_embeddings(terms, s.embed_scale, s.d_model)
     if norm_position in ("pre", "sandwich"):
         if norm == "rms":
+            scaled = " and scaled by a learned weight per dimension" if s.norm_weights else " (no learned weight)"
             return "RMS-normalised", (
-                "RMS-normalised: the looked-up embedding divided by its root-mean-square and scaled by a learned "
-                "weight per dimension, which is what the first attention block reads."
+                f"RMS-normalised: the looked-up embedding divided by its root-mean-square{scaled}, which is what the "
+                "first attention block reads."
             )
+        learned = (", then scaled and shifted per dimension by learned weights" if s.norm_weights
+                   else " (this model's norms have no learned scale or shift)")  # fmt: skip
         return f"LayerNorm({summed})", (
             "LayerNorm: the looked-up embedding"
             + (" plus its position embedding" if "position" in terms else "")
-            + ", minus its mean, divided by its standard deviation, then scaled and shifted per dimension by learned "
-            "weights: what the first attention block reads."
+            + f", minus its mean, divided by its standard deviation{learned}: what the first attention block reads."
         )
     if norm_position == "post":
         if s.embedding_norm:  # BERT normalises the embeddings before the first block
@@ -82,11 +86,10 @@ def head_input_caption(s: HeadInputFacts) -> str:
     summed = summed_embeddings(s.embedding_terms, s.embed_scale, s.d_model)
     rows = " One row per token, one column per dimension."
     if norm_position in ("pre", "sandwich"):
+        weights = (("·w + b" if norm == "layer" else "·w") if s.norm_weights else ", without learned weights")
         return (
-            f"E is what this head reads: the residual stream entering layer {layer}, normalised ({name}(x)·w"
-            + (" + b" if norm == "layer" else "")
-            + f"). At layer 0 that is {name}({summed}); later the residual "
-            "also carries what earlier layers added." + rows
+            f"E is what this head reads: the residual stream entering layer {layer}, normalised ({name}(x){weights}). "
+            f"At layer 0 that is {name}({summed}); later the residual also carries what earlier layers added." + rows
         )
     if norm_position == "post":
         first = f"LayerNorm({summed})" if s.embedding_norm else f"{summed}, not normalised"
