@@ -99,6 +99,7 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     if not folder.is_dir():
         raise ModelLoadError(f"Model folder not found: {folder}")
     hf = read_json(folder / "config.json")
+    _refuse_quantised(hf, folder)
     make_config = adapter_for(hf)[0]  # an unsupported model_type is its own message, outside the try
     try:
         config = make_config(hf, name)
@@ -106,6 +107,31 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
     return hf, config, read_tokenizer(folder / "tokenizer.json")
+
+
+def _refuse_quantised(hf: dict, folder: Path) -> None:
+    """A quantised checkpoint's stored numbers are not its weights (FP8 needs its scales, GPTQ/AWQ/bitsandbytes
+    pack integers): refused by name rather than read as if they were."""
+    quant = hf.get("quantization_config") or (hf.get("text_config") or {}).get("quantization_config")
+    if quant:
+        method = quant.get("quant_method", "unknown") if isinstance(quant, dict) else "unknown"
+        raise ModelLoadError(
+            f"{folder.name} is quantised (quant_method {method!r}); the engine reads unquantised weights (float32, "
+            "float16 or bfloat16). Load the unquantised checkpoint, or a GGUF file of the model."
+        )
+
+
+_NOT_WEIGHTS = (torch.float8_e4m3fn, torch.float8_e5m2, torch.int8, torch.uint8)  # quantised storage
+
+
+def _check_dtypes(state: dict[str, torch.Tensor], folder: Path) -> None:
+    """Quantised tensors in a checkpoint that does not declare them (an edited config.json): refused alike."""
+    for key, tensor in state.items():
+        if tensor.dtype in _NOT_WEIGHTS:
+            raise ModelLoadError(
+                f"{folder.name} stores {key} as {str(tensor.dtype).removeprefix('torch.')}: quantised weights, which "
+                "the engine does not read. Load the unquantised checkpoint, or a GGUF file of the model."
+            )
 
 
 def convert_hf_folder(
@@ -122,6 +148,7 @@ def convert_hf_folder(
         if progress is not None:
             progress(i / len(files), f"Reading {f.name}")
         state.update(read_safetensors(f))
+    _check_dtypes(state, folder)
     weights = make_weights(state, config)
     if progress is not None:
         progress(1.0, f"Converted {hf.get('model_type')} weights")

@@ -1,0 +1,55 @@
+"""Quantised Hugging Face checkpoints (FP8, GPTQ, AWQ, bitsandbytes, MXFP4: config.json's quantization_config) are
+refused with a message that says so, never read as if their stored numbers were the weights: an FP8 matrix read
+with `.float()` and its scale ignored gave every score wrong, silently."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from attention_core import ModelLoadError, load_model
+from tests.tiny_models import save_tiny
+
+pytestmark = pytest.mark.parity  # writes a tiny transformers model
+
+
+@pytest.fixture
+def tiny_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "tiny-qwen3"
+    save_tiny("qwen3", folder)
+    return folder
+
+
+def _as_fp8(folder, with_config: bool) -> None:
+    """Every q_proj matrix stored as FP8 with a per-tensor scale, as an FP8 checkpoint keeps it."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(folder / "model.safetensors"))
+    for key in [k for k in state if k.endswith("q_proj.weight")]:
+        scale = state[key].abs().max() / 448.0
+        state[key] = (state[key] / scale).to(torch.float8_e4m3fn)
+        state[key.replace(".weight", ".weight_scale_inv")] = scale.reshape(1, 1)
+    save_file(state, str(folder / "model.safetensors"))
+    if with_config:
+        config = json.loads((folder / "config.json").read_text())
+        config["quantization_config"] = {"quant_method": "fp8", "activation_scheme": "dynamic"}
+        (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_a_checkpoint_that_declares_its_quantisation_is_refused_by_name(tiny_folder):
+    _as_fp8(tiny_folder, with_config=True)
+    with pytest.raises(ModelLoadError, match=r"quantised \(quant_method 'fp8'\).*unquantised"):
+        load_model(str(tiny_folder), device="cpu")
+
+
+def test_fp8_weights_without_a_declaration_are_refused_too(tiny_folder):
+    _as_fp8(tiny_folder, with_config=False)
+    with pytest.raises(ModelLoadError, match=r"model\.layers\.0\.self_attn\.q_proj\.weight as float8_e4m3fn"):
+        load_model(str(tiny_folder), device="cpu")
+
+
+def test_a_plain_checkpoint_still_loads(tiny_folder):
+    assert load_model(str(tiny_folder), device="cpu").config.arch == "qwen3"
