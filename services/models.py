@@ -184,6 +184,8 @@ ARCH_LABELS = {
     "seed_oss": "Seed-OSS decoder",
     "arcee": "Arcee AFM decoder",
     "ministral": "Ministral decoder",
+    "ministral3": "Ministral 3 decoder",
+    "mistral3": "Mistral 3 decoder (language model)",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }

@@ -224,10 +224,14 @@ def _attn(w: StateDict, r: _Reader, src: str, dst: str, plus_one: float = 0.0) -
         w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.k_norm.weight") + plus_one
 
 
-def llama_layout(sd: StateDict, cfg: ModelConfig, mlp: Callable[[StateDict, _Reader, str, str], None]) -> StateDict:
-    """A Llama's layout under `model.`: embed_tokens, norm; per layer self_attn (q/k norms where the checkpoint has
-    them), input_layernorm, post_attention_layernorm and the MLP that `mlp(w, r, src, dst)` reads; lm_head."""
-    r = _Reader(sd, ("model.",))
+def llama_layout(
+    sd: StateDict, cfg: ModelConfig, mlp: Callable[[StateDict, _Reader, str, str], None],
+    prefixes: tuple[str, ...] = ("model.",), lm_head: str = "lm_head.weight",
+) -> StateDict:  # fmt: skip
+    """A Llama's layout under the first of `prefixes` the checkpoint uses: embed_tokens, norm; per layer self_attn
+    (q/k norms where the checkpoint has them), input_layernorm, post_attention_layernorm and the MLP that
+    `mlp(w, r, src, dst)` reads; `lm_head`."""
+    r = _Reader(sd, prefixes)
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
@@ -235,7 +239,7 @@ def llama_layout(sd: StateDict, cfg: ModelConfig, mlp: Callable[[StateDict, _Rea
         w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
         w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
         mlp(w, r, src, dst)
-    _unembed(w, sd, cfg)
+    _unembed(w, sd, cfg, lm_head)
     return w
 
 

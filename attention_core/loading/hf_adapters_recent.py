@@ -11,17 +11,23 @@
 - Seed-OSS: a Llama with biases on q, k and v (and on the output where attention_out_bias).
 - Arcee (AFM): a Llama with a plain up/down MLP and squared ReLU.
 - Ministral: Mistral's layers with a sliding window on the layers its layer_types name.
+- Ministral 3 (and the language model of Mistral3ForConditionalGeneration: Ministral 3, Mistral Small 3.1/3.2):
+  Mistral's layers with YaRN; past original_max_position_embeddings its queries are also multiplied by
+  1 + β·ln(1 + ⌊position / original⌋) (Llama 4's temperature), which is 1 before: texts are capped there. The
+  vision tower and its projector are not read (a text has no image tokens).
 
 Biases on a gated MLP (mlp_bias, ERNIE's use_bias on its MLP) are refused: the engine's gated MLP has none.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
-from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, _windows, llama_layout, olmo2_weights
+from .hf_adapters import StateDict, _Reader, llama_config
+from .hf_adapters_modern import _attn, _decoder, _gated, _rope, _unembed, _windows, llama_layout, olmo2_weights
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -72,6 +78,32 @@ def arcee_config(hf: dict, name: str) -> ModelConfig:
 
 def ministral_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "ministral")
+
+
+def ministral3_config(hf: dict, name: str) -> ModelConfig:
+    cfg = _decoder(hf, name, "ministral3")
+    params = _rope(hf)
+    original = params.get("original_max_position_embeddings")
+    if not (params.get("llama_4_scaling_beta") and original):
+        return cfg
+    scaled = f"; texts up to {int(original)} tokens, past which Ministral 3 also scales its queries"
+    return replace(cfg, n_ctx=min(cfg.n_ctx, int(original)), rope_scaling=(cfg.rope_scaling or "none") + scaled)
+
+
+def mistral3_config(hf: dict, name: str) -> ModelConfig:
+    """Mistral3ForConditionalGeneration: the language model, from text_config (ministral3, or mistral)."""
+    text = dict(hf.get("text_config") or {})
+    for key in ("eos_token_id", "bos_token_id", "_name_or_path"):  # said at the top level, if anywhere
+        if text.get(key) is None and hf.get(key) is not None:
+            text[key] = hf[key]
+    if hf.get("tie_word_embeddings") is not None:  # the composite model's own setting is the one transformers ties by
+        text["tie_word_embeddings"] = hf["tie_word_embeddings"]
+    kind = text.get("model_type")
+    if kind == "ministral3":
+        return ministral3_config(text, name)
+    if kind == "mistral":  # Mistral Small 3.1 / 3.2
+        return replace(llama_config(text, name), arch="mistral3")
+    raise ModelLoadError(f"A Mistral 3 checkpoint whose language model is {kind!r} is not supported yet.")
 
 
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
@@ -145,6 +177,11 @@ def olmo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def mistral3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    lm_head = next((k for k in ("language_model.lm_head.weight", "lm_head.weight") if k in sd), "lm_head.weight")
+    return llama_layout(sd, cfg, _gated, ("language_model.model.", "model.language_model."), lm_head)
+
+
 ADAPTERS = {
     "olmo": (olmo_config, olmo_weights),
     "exaone4": (exaone4_config, olmo2_weights),  # OLMo 2's tensor names; q/k norms per head
@@ -155,4 +192,6 @@ ADAPTERS = {
     "seed_oss": (seed_oss_config, llama_biased_weights),
     "arcee": (arcee_config, arcee_weights),
     "ministral": (ministral_config, llama_biased_weights),
+    "ministral3": (ministral3_config, llama_biased_weights),
+    "mistral3": (mistral3_config, mistral3_weights),  # the language model of Mistral3ForConditionalGeneration
 }

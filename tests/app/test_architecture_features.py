@@ -156,6 +156,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                             "a norm on each sublayer's output")),
         ("glm4", ("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)",
                   "RoPE on 8 of 16 dimensions per head", "a norm on each sublayer's output")),
+        ("mistral3", ("texts up to 32 tokens, past which Ministral 3 also scales its queries",)),
         ("arcee", ()),  # a plain squared-ReLU MLP: nothing in its attention differs from Llama's
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
