@@ -102,7 +102,7 @@ def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo")  # llama.cpp's llama converter's rule (olmo: copied)
+PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo", "arcee")  # llama.cpp's llama converter's rule
 
 
 def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:

@@ -53,6 +53,8 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "bert": (encoders.bert_config, encoders.bert_weights),
     "glm4": (glm.glm4_config, glm.glm4_weights),
     "olmo": (llama.olmo_config, llama.olmo_weights),
+    "arcee": (llama.arcee_config, llama.arcee_weights),
+    "ernie4_5": (llama.ernie4_5_config, llama.ernie4_5_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 

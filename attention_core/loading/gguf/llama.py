@@ -8,12 +8,14 @@ and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half alre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
+from ..conventions import pairs_to_halves
 from ..rope_scaling import gguf_linear, longrope_attention_factor, longrope_rule
 from .reader import Meta, Tensors, attention_shape, matrix, split_rows, unpermute_rope_rows
 
@@ -178,8 +180,18 @@ def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
             w[f"{dst}mlp.shared.{ours}"] = t.linear(f"{src}{theirs.replace('_exps', '_shexp')}.weight")
 
 
-def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weights:
-    """llama / qwen2 layout: attn_q, attn_k, attn_v, attn_output; `permuted` undoes llama.cpp's Q/K row order."""
+def plain_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+    """ffn_norm, then an ungated MLP: act(x W_in) W_out (ffn_up, ffn_down; Arcee's squared ReLU)."""
+    w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+    w[dst + "mlp.W_in"] = t.linear(src + "ffn_up.weight")
+    w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+
+
+def separate_qkv_weights(
+    t: Tensors, cfg: ModelConfig, permuted: bool, mlp: Callable[[Tensors, Weights, str, str], None] = _mlp
+) -> Weights:
+    """llama / qwen2 layout: attn_q, attn_k, attn_v, attn_output, then the block's `mlp`; `permuted` undoes
+    llama.cpp's Q/K row order."""
     w = ends(t, cfg)
     heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
     for layer in range(cfg.n_layers):
@@ -201,8 +213,29 @@ def separate_qkv_weights(t: Tensors, cfg: ModelConfig, permuted: bool) -> Weight
         if cfg.qk_norm != "none":  # Qwen3: one d_head-wide RMSNorm weight shared by every head; OLMoE: d_model-wide
             w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
             w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
-        _mlp(t, w, src, dst)
+        mlp(t, w, src, dst)
     return w
+
+
+def arcee_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Arcee AFM (llama.cpp's arcee): a llama file (rows permuted alike, rope_freqs where it has them) whose MLP is
+    ungated, with squared ReLU."""
+    return replace(llama_config(meta, name, tensor_names), arch="arcee", gated_mlp=False, act="relu2")
+
+
+def arcee_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    if t.has("rope_freqs.weight"):
+        t.raw("rope_freqs.weight")  # not a weight: llama_config made it the config's RoPE divisors
+    return separate_qkv_weights(t, cfg, permuted=True, mlp=plain_mlp)
+
+
+def ernie4_5_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """ERNIE 4.5 (dense): llama.cpp rotates its rows as Hugging Face stores them, in neighbouring pairs."""
+    return rope_config(meta, name, tensor_names, arch="ernie4_5", rope_pairs_reordered=True)
+
+
+def ernie4_5_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    return pairs_to_halves(separate_qkv_weights(t, cfg, permuted=False), cfg)
 
 
 def olmo_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
