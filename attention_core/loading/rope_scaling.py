@@ -1,7 +1,7 @@
 """RoPE scaling from a checkpoint's declared rule → ModelConfig's per-frequency divisors (llama.cpp's form).
 
 Hugging Face config.json names a rule (`rope_scaling` / `rope_parameters`: rope_type + parameters); a GGUF
-file carries llama3's divisors as the tensor rope_freqs.weight and linear scaling as metadata. Both end as
+file carries llama3's divisors as the tensor rope_freqs.weight and linear and YaRN scaling as metadata. All end as
 `rope_freq_divisors` (frequency i = θ^(-2i/r) / divisors[i]), which blocks.rope_tables applies in one place.
 Supported: "linear", "llama3", "yarn" (its blend of stretched and kept frequencies as the divisors, its attention
 factor on cos and sin), "longrope" (Phi-3.5, Phi-4-mini: its short factors as the divisors, its attention factor,
@@ -153,11 +153,24 @@ def _llama3(params: dict, factor: float, theta: float, rotary_dim: int) -> tuple
     return tuple(out)
 
 
-def gguf_linear(kind: str, factor: float, rotary_dim: int) -> tuple[tuple[float, ...], str | None]:
-    """GGUF metadata rope.scaling.type / .factor (llama.cpp writes "linear" for HF's linear rule)."""
+def gguf_rule(kind: str, factor: float, rotary_dim: int, theta: float, yarn: dict) -> RopeRule:
+    """GGUF metadata rope.scaling.type / .factor: "linear" (llama.cpp writes it for HF's linear rule) or "yarn",
+    whose other keys `yarn` holds (original: rope.scaling.original_context_length, else the context length;
+    beta_fast, beta_slow, log_mul: yarn_log_multiplier, attn_factor, ext_factor; None where absent). YaRN's factor on
+    cos and sin is llama.cpp's: 0.1 ln factor + 1 (over the same with log_mul, where the file has it) × attn_factor;
+    a ramp scaled by an ext_factor other than 1 is refused."""
     if kind in ("none", "") or factor == 1.0:
-        return (), None
-    if kind != "linear":
+        return RopeRule()
+    if kind == "linear":
+        return RopeRule((factor,) * (rotary_dim // 2), f"linear, factor {factor:g}")
+    if kind != "yarn":
         raise ModelLoadError(f"RoPE scaling {kind!r} (factor {factor:g}) is not supported yet; supported: linear, "
-                             "llama3 (rope_freqs) and plain RoPE.")
-    return (factor,) * (rotary_dim // 2), f"linear, factor {factor:g}"
+                             "yarn, llama3 (rope_freqs) and plain RoPE.")  # fmt: skip
+    if yarn.get("ext_factor") not in (None, 1.0):
+        raise ModelLoadError(f"YaRN with rope.scaling.yarn_ext_factor {yarn['ext_factor']:g} (not 1) is not "
+                             "supported yet.")  # fmt: skip
+    log_mul = yarn.get("log_mul")
+    attention = _yarn_mscale(factor) / (_yarn_mscale(factor, log_mul) if log_mul else 1.0)
+    params = dict(factor=factor, original_max_position_embeddings=yarn["original"], beta_fast=yarn.get("beta_fast"),
+                  beta_slow=yarn.get("beta_slow"), attention_factor=attention * (yarn.get("attn_factor") or 1.0))
+    return _yarn(params, theta, rotary_dim, int(yarn["original"]))

@@ -38,7 +38,7 @@ RULES = {
     # dynamic NTK changes nothing within max_position_embeddings (128): checked as plain RoPE, and capped there
     "dynamic": dict(rope_type="dynamic", factor=2.0),
 }  # fmt: skip
-GGUF_RULES = ("llama3", "linear")  # llama.cpp's YaRN (its own attention-factor rules) is refused, see the end
+GGUF_RULES = ("llama3", "linear", "yarn")  # dynamic NTK has no GGUF form
 
 
 def make_hf(rule: dict | None):
@@ -87,6 +87,10 @@ def write_scaled_gguf(hf, rule: dict, path):
         if rule["rope_type"] == "linear":
             writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
             writer.add_rope_scaling_factor(rule["factor"])
+        elif rule["rope_type"] == "yarn":  # llama.cpp's converter: type, factor and the original context
+            writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+            writer.add_rope_scaling_factor(rule["factor"])
+            writer.add_rope_scaling_orig_ctx_len(rule["original_max_position_embeddings"])
         else:
             writer.add_tensor("rope_freqs.weight", llama_cpp_rope_freqs(rule, 5000.0, 16))
 
@@ -250,17 +254,32 @@ def test_the_step_by_step_head_rotates_with_the_scaled_tables(pair):
     assert trace.rope_check(trace.head_steps(1, 0)) < 1e-4, f"{rule}/{fmt}"
 
 
-def test_gguf_yarn_scaling_is_refused_by_name(tmp_path, cache_dir):
+def test_gguf_yarn_with_an_extrapolation_factor_is_refused_by_name(tmp_path, cache_dir):
+    """llama.cpp scales YaRN's ramp by rope.scaling.yarn_ext_factor; Hugging Face's YaRN has no such factor."""
     import gguf
 
     def with_yarn(writer, base):
         real(writer, base)
         writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
         writer.add_rope_scaling_factor(4.0)
+        writer.add_rope_scaling_yarn_ext_factor(0.5)
 
     real = gguf.GGUFWriter.add_rope_freq_base
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(gguf.GGUFWriter, "add_rope_freq_base", with_yarn)
         path = write_gguf(make_hf(None), byte_bpe(V), tmp_path / "yarn.gguf", "llama")
-    with pytest.raises(ModelLoadError, match=r"RoPE scaling 'yarn' \(factor 4\) is not supported yet"):
+    with pytest.raises(ModelLoadError, match=r"YaRN with rope.scaling.yarn_ext_factor 0.5 \(not 1\) is not supported"):
         load_model(str(path), device="cpu")
+
+
+def test_a_gguf_yarn_attention_factor_follows_llama_cpps_keys():
+    """Without yarn_log_multiplier: 0.1 ln factor + 1, times rope.scaling.attn_factor; with it, over the same with
+    the multiplier (llama.cpp's llama_context, as transformers' mscale / mscale_all_dim)."""
+    from attention_core.loading.rope_scaling import gguf_rule
+
+    plain = dict(original=512)
+    assert gguf_rule("yarn", 4.0, 16, 5000.0, plain).attention_factor == pytest.approx(1 + 0.1 * np.log(4))
+    doubled = gguf_rule("yarn", 4.0, 16, 5000.0, {**plain, "attn_factor": 2.0}).attention_factor
+    assert doubled == pytest.approx(2 * (1 + 0.1 * np.log(4)))
+    ratio = gguf_rule("yarn", 40.0, 16, 5000.0, {**plain, "log_mul": 0.707}).attention_factor
+    assert ratio == pytest.approx((1 + 0.1 * np.log(40)) / (1 + 0.1 * 0.707 * np.log(40)))

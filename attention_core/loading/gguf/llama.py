@@ -16,7 +16,7 @@ import torch
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..conventions import pairs_to_halves
-from ..rope_scaling import gguf_linear, longrope_attention_factor, longrope_rule
+from ..rope_scaling import gguf_rule, longrope_attention_factor, longrope_rule
 from .reader import Meta, Tensors, attention_shape, matrix, split_rows, unpermute_rope_rows
 
 Weights = dict[str, torch.Tensor]
@@ -59,10 +59,19 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
     fields.update(moe_fields(meta, tensor_names))
     r = rotary if rotary < d_head else d_head
     factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0  # llama.cpp reads 0 as no scaling
-    divisors, described = gguf_linear(str(meta.get("rope.scaling.type", "none")), factor, r)
-    fields.update(rope_freq_divisors=divisors, rope_scaling=described)
+    rule = gguf_rule(str(meta.get("rope.scaling.type", "none")), factor, r, fields["rope_theta"], _yarn_keys(meta))
+    fields.update(rule.fields())
     fields.update(overrides)
     return ModelConfig(**fields)
+
+
+def _yarn_keys(meta: Meta) -> dict:
+    """The file's YaRN keys (rope_scaling.gguf_rule), None where absent."""
+    keys = dict(beta_fast="yarn_beta_fast", beta_slow="yarn_beta_slow", log_mul="yarn_log_multiplier",
+                attn_factor="attn_factor", ext_factor="yarn_ext_factor")  # fmt: skip
+    found = {ours: meta.get(f"rope.scaling.{theirs}", None) for ours, theirs in keys.items()}
+    found = {ours: None if value is None else float(value) for ours, value in found.items()}
+    return {**found, "original": meta.count("rope.scaling.original_context_length", meta.count("context_length"))}
 
 
 _NOT_RENORMALISED = ("qwen2moe", "olmoe")  # llama.cpp renormalises the chosen experts' weights for the others
