@@ -175,6 +175,15 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_value_length(head_dim)
     if arch in ("gemma2", "gemma3"):
         w.add_sliding_window(cfg.sliding_window)
+    if arch == "olmo2" and getattr(cfg, "sliding_window", None):  # OLMo 3, as llama.cpp's Olmo2Model writes it
+        w.add_sliding_window(cfg.sliding_window)
+        w.add_sliding_window_pattern([t == "sliding_attention" for t in cfg.layer_types])
+    if rope.get("rope_type") == "yarn":  # llama.cpp's TextModel: type, factor, the original context (and betas)
+        import gguf
+
+        w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(rope["factor"])
+        w.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
     if getattr(cfg, "num_experts_per_tok", None):  # a mixture of experts
         w.add_expert_count(getattr(cfg, "num_experts", None) or cfg.num_local_experts)
         w.add_expert_used_count(cfg.num_experts_per_tok)

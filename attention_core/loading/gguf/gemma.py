@@ -14,6 +14,7 @@ What llama.cpp's files hold and how we read them:
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
@@ -24,7 +25,7 @@ from .reader import Meta, Tensors, attention_shape, matrix
 
 # layers of the 27B models, where llama.cpp scales queries by 1/√(d_model/n_heads) instead of 1/√d_head
 _BIG_LAYERS = {"gemma2": 46, "gemma3": 62}
-_PATTERN = {"gemma2": 2, "gemma3": 6}  # every n-th layer attends globally, the others in a sliding window
+_PATTERN = {"olmo2": 4, "gemma2": 2, "gemma3": 6}  # every n-th layer attends globally, the others in a sliding window
 
 
 def _sliding_layers(meta: Meta, n_layers: int) -> tuple[bool, ...]:
@@ -75,10 +76,17 @@ def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 def olmo2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     """OLMo 2 (Ollama's olmo2): no input norms, an RMSNorm on each sublayer's output (post_attention_norm,
     post_ffw_norm), RMSNorms on q and k over the whole projection; rows kept (llama.cpp rotates OLMo 2 NeoX-style).
-    OLMo 3's sliding-window layers are refused."""
-    if meta.unless_zero("attention.sliding_window", meta.count):
-        raise ModelLoadError("OLMo files with sliding-window layers (OLMo 3) are not supported yet.")
-    return rope_config(meta, name, tensor_names, arch="olmo2", norm_position="post_sublayer", qk_norm="full")
+    OLMo 3 (written as olmo2 with attention.sliding_window): layers slide by sliding_window_pattern (per-layer flags,
+    or a period; 4 where absent: three sliding, then a full one), and llama.cpp rotates the sliding layers with plain
+    RoPE (base rope.freq_base_swa, else the same), the file's RoPE scaling (YaRN) on the full layers only."""
+    cfg = rope_config(meta, name, tensor_names, arch="olmo2", norm_position="post_sublayer", qk_norm="full")
+    window = meta.unless_zero("attention.sliding_window", meta.count)
+    if not window:
+        return cfg
+    sliding = _sliding_layers(meta, cfg.n_layers)
+    local = meta.number("rope.freq_base_swa", cfg.rope_theta)
+    return replace(cfg, arch="olmo3", sliding_window=window, sliding_layers=sliding,
+                   rope_theta_local=local if cfg.rope_freq_divisors or local != cfg.rope_theta else None)  # fmt: skip
 
 
 def output_norm_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
