@@ -269,7 +269,8 @@ def _written_only(kind: str):
         return t.Qwen2MoeForCausalLM(cfg)
     if kind == "olmo":  # LayerNorms without weights; no attention biases (llama.cpp's olmo graph reads none)
         return t.OlmoForCausalLM(t.OlmoConfig(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
-    if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3"):
+    if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
+                "seed_oss"):  # fmt: skip
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -286,7 +287,7 @@ def _written_only(kind: str):
 
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
-                "qwen2_moe", "olmoe", "glm4", "olmo", "arcee", "ernie4_5", "olmo3"]
+                "qwen2_moe", "olmoe", "glm4", "olmo", "arcee", "ernie4_5", "olmo3", "seed_oss"]
 GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2"}  # fmt: skip
 
@@ -345,6 +346,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "olmo3":  # olmo2 with a window: 3 sliding layers with plain RoPE, then a full one with YaRN
         assert cfg.sliding_layers == (True, True, True, False) and cfg.rope_theta_local == 100.0
         assert cfg.rope_divisors(3) and not cfg.rope_divisors(0) and cfg.rope_attention_factor > 1
+    elif kind == "seed_oss":  # biases on q, k, v and the output, rows as Hugging Face's
+        assert cfg.attn_bias and "blocks.1.attn.b_O" in ours.weights and not cfg.rope_pairs_reordered
     elif kind == "olmo":
         assert not cfg.norm_weights and cfg.norm == "layer" and "blocks.0.ln_attn.w" not in ours.weights
     elif kind == "glm4":  # llama.cpp rotates its rows as stored, in neighbouring pairs: reordered here

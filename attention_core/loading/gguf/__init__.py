@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "olmo": (llama.olmo_config, llama.olmo_weights),
     "arcee": (llama.arcee_config, llama.arcee_weights),
     "ernie4_5": (llama.ernie4_5_config, llama.ernie4_5_weights),
+    "seed_oss": (partial(llama.rope_config, arch="seed_oss"), llama.seed_oss_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 

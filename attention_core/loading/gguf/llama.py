@@ -247,6 +247,17 @@ def ernie4_5_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     return pairs_to_halves(separate_qkv_weights(t, cfg, permuted=False), cfg)
 
 
+def seed_oss_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    """Seed-OSS (llama.cpp's seed_oss): rows kept, q/k/v (and output) biases; the MLP's input norm is stored as
+    post_attention_norm (Hugging Face's post_attention_layernorm, under that name in llama.cpp's map)."""
+
+    def mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+        w[dst + "ln_mlp.w"] = t.vector(src + "post_attention_norm.weight")
+        gated_mlp(t, w, src, dst)
+
+    return separate_qkv_weights(t, cfg, permuted=False, mlp=mlp)
+
+
 def olmo_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     """OLMo (1) (llama.cpp's olmo): LayerNorms without weights or biases, rows permuted as a llama file's. A file
     that clamps q, k and v (attention.clamp_kqv) is refused."""
