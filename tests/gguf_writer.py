@@ -175,7 +175,8 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_value_length(head_dim)
     if arch in ("gemma2", "gemma3"):
         w.add_sliding_window(cfg.sliding_window)
-    if arch == "olmo2" and getattr(cfg, "sliding_window", None):  # OLMo 3, as llama.cpp's Olmo2Model writes it
+    if arch in ("olmo2", "exaone4") and getattr(cfg, "sliding_window", None):  # OLMo 3, EXAONE 4's hybrids, as
+        # llama.cpp's Olmo2Model and Exaone4Model write them
         w.add_sliding_window(cfg.sliding_window)
         w.add_sliding_window_pattern([t == "sliding_attention" for t in cfg.layer_types])
     if rope.get("rope_type") == "yarn":  # llama.cpp's TextModel: type, factor, the original context (and betas)

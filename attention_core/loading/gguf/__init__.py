@@ -57,6 +57,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "arcee": (llama.arcee_config, llama.arcee_weights),
     "ernie4_5": (llama.ernie4_5_config, llama.ernie4_5_weights),
     "seed_oss": (partial(llama.rope_config, arch="seed_oss"), llama.seed_oss_weights),
+    "exaone4": (gemma.exaone4_config, gemma.exaone4_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 

@@ -20,12 +20,13 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from .llama import ends, gated_mlp, rope_config
+from .llama import ends, gated_mlp, llama_config, rope_config
 from .reader import Meta, Tensors, attention_shape, matrix
 
 # layers of the 27B models, where llama.cpp scales queries by 1/√(d_model/n_heads) instead of 1/√d_head
 _BIG_LAYERS = {"gemma2": 46, "gemma3": 62}
-_PATTERN = {"olmo2": 4, "gemma2": 2, "gemma3": 6}  # every n-th layer attends globally, the others in a sliding window
+# every n-th layer attends globally, the others in a sliding window (where the file names no pattern)
+_PATTERN = {"olmo2": 4, "exaone4": 4, "gemma2": 2, "gemma3": 6}
 
 
 def _sliding_layers(meta: Meta, n_layers: int) -> tuple[bool, ...]:
@@ -87,6 +88,25 @@ def olmo2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     local = meta.number("rope.freq_base_swa", cfg.rope_theta)
     return replace(cfg, arch="olmo3", sliding_window=window, sliding_layers=sliding,
                    rope_theta_local=local if cfg.rope_freq_divisors or local != cfg.rope_theta else None)  # fmt: skip
+
+
+def exaone4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """EXAONE 4 (llama.cpp's exaone4): OLMo 2's norms on each sublayer's output, RMSNorms on q and k per head, rows
+    kept (NeoX rotation), llama3 divisors in rope_freqs where the file has them. With a sliding window (the 32B:
+    attention.sliding_window, or llama.cpp's 4096 for a 64-layer file that names none), layers slide by the file's
+    sliding_window_pattern (3 of every 4 where absent) and only they rotate: the full layers have no RoPE."""
+    cfg = replace(llama_config(meta, name, tensor_names), arch="exaone4", norm_position="post_sublayer", qk_norm="head")
+    window = meta.unless_zero("attention.sliding_window", meta.count) or (4096 if cfg.n_layers == 64 else None)
+    if not window:
+        return cfg
+    sliding = _sliding_layers(meta, cfg.n_layers)
+    return replace(cfg, sliding_window=window, sliding_layers=sliding, rope_layers=sliding)
+
+
+def exaone4_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    if t.has("rope_freqs.weight"):
+        t.raw("rope_freqs.weight")  # not a weight: llama_config made it the config's RoPE divisors
+    return output_norm_weights(t, cfg)
 
 
 def output_norm_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
