@@ -24,7 +24,7 @@ from viz.views.head_window import (
     steps_window,
 )
 from viz.views.mask_parts import softmax_share_lines
-from viz.views.norm_words import head_input_caption
+from viz.views.norm_words import head_input_caption, projection_title, qk_norm_caption
 from viz.views.patterns import is_long
 from viz.views.position_words import nope_caption, position_bias_caption, rope_caption
 from viz.views.score_terms import score_stages, steps_terms
@@ -176,7 +176,7 @@ with full:
     bias = " This model adds a bias to each: b_Q and b_K." if s.has_bias else ""
     st.caption(
         f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". '
-        f"Both map d_model = {dm} to d_head = {d}.{bias}"
+        f"Both map d_model = {dm} to d_head = {d}.{bias}{qk_norm_caption(s.qk_norm, s.uses_rope)}"
     )
     c1, c2 = st.columns(2)
     with c1:
@@ -186,7 +186,7 @@ with full:
         show_chart(
             matrix_heatmap(
                 w["q_pre"],
-                f"Q = E·W_Q{plus_bias(s.has_bias, 'Q')}  [{rows} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+                projection_title("Q", s.has_bias, s.qk_norm, rows, d, s.uses_rope),
                 wl,
                 None,
                 "d_head",
@@ -203,7 +203,7 @@ with full:
         show_chart(
             matrix_heatmap(
                 w["k_pre"],
-                f"K = E·W_K{plus_bias(s.has_bias, 'K')}  [{rows} × {d}]" + (" before RoPE" if s.uses_rope else ""),
+                projection_title("K", s.has_bias, s.qk_norm, rows, d, s.uses_rope),
                 wl,
                 None,
                 "d_head",

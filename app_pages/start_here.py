@@ -51,7 +51,7 @@ from viz.views.chapter import SLUGS, STEPS, facts_of, softmax_rows, step_index, 
 from viz.views.chapter_notes import long_text_notice, prompt_cross_caption, shared_keys_note
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, block_axis_labels
 from viz.views.heads import default_query_keys
-from viz.views.norm_words import first_block_input
+from viz.views.norm_words import first_block_input, projection_title
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
 from viz.views.score_terms import score_terms
 from viz.views.shifts import pairwise_cosines, word_trace
@@ -117,16 +117,13 @@ def draw_embeddings() -> None:
 
 def draw_query_key() -> None:
     s = head_steps(layer)
-    rope = " (after RoPE)" if s.uses_rope else ""
+    rope = " after RoPE" if s.uses_rope else ""
+    titles = {name: projection_title(name, s.has_bias, s.qk_norm, s.n, s.d_head, False) + rope for name in "QK"}
     c1, c2 = st.columns(2)
     with c1:
-        show_chart(
-            matrix_heatmap(s.q, f"Q = E·W_Q{rope}  [{s.n} × {s.d_head}]", labels, None, "d_head", "query"), "start_Q"
-        )
+        show_chart(matrix_heatmap(s.q, titles["Q"], labels, None, "d_head", "query"), "start_Q")
     with c2:
-        show_chart(
-            matrix_heatmap(s.k, f"K = E·W_K{rope}  [{s.n} × {s.d_head}]", labels, None, "d_head", "key"), "start_K"
-        )
+        show_chart(matrix_heatmap(s.k, titles["K"], labels, None, "d_head", "key"), "start_K")
     note = shared_keys_note(head, s.n_heads, s.n_kv_heads)
     if note:
         st.caption(note)

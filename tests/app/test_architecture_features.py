@@ -300,3 +300,18 @@ def test_olmos_pages_do_not_give_its_norms_learned_weights(private_models) -> No
     at = opened_with("start", folder, step="embeddings")
     said = " ".join(e.value for kind in ("caption", "markdown") for e in at.get(kind))
     assert "no learned scale or shift" in said and "by learned weights" not in said, said
+
+
+@pytest.mark.parametrize(("kind", "named"), [("qwen3", "RMSNorm(E·W_Q)·w_q per head"),
+                                             ("olmo2", "RMSNorm over all heads' E·W_Q, this head's part")])
+def test_inside_one_head_names_the_q_norm_in_what_it_draws(private_models, kind, named) -> None:
+    """Qwen3 and OLMo 2 normalise q and k before RoPE: Inside one head titled the normalised q "Q = E·W_Q" and
+    said nothing of the norm, so the numbers on screen were not the product the title named."""
+    from tests.app.helpers import chart
+
+    at = opened_with("inside_head", tiny_folder(private_models, kind))
+    assert not at.exception, [e.value for e in at.exception]
+    title = chart(at, "mech_Q_pre")["layout"]["title"]["text"]
+    assert named in title, title
+    said = " ".join(c.value for c in at.caption)
+    assert "q_norm" in said and "before RoPE" in said, said

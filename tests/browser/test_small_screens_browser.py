@@ -156,6 +156,17 @@ def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(browser, app_url)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
 
 
+def test_at_390_px_inside_one_heads_matrices_keep_every_key_label_apart(browser, app_url) -> None:
+    """Review at 390 px: with the default text (10 tokens, every key labelled, along the bottom) Inside one head's
+    Q·Kᵀ gave each key ~9 px and its 45° labels ran into one another; the longer text above labels every other key,
+    which hid it. Such a chart now scrolls sideways as the heatmaps with tokens along their top do."""
+    for key in ("mech_dots", "mech_pattern"):
+        with patterns_at(browser, app_url, 390, shown="inside_head", key=key) as page:
+            heatmap = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
+            assert heatmap.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX, key
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the chart's box scrolls
+
+
 def test_at_390_px_the_generate_charts_keep_their_token_labels_apart(browser, app_url) -> None:
     """Review: on a phone "where each step looked" wrote its 20 upright key labels 9 px apart, one over the other; it
     now keeps them a line apart and scrolls sideways under the swipe hint, as the other token heatmaps do."""

@@ -56,3 +56,13 @@ def test_a_norm_without_learned_weights_is_not_said_to_have_them() -> None:
     said = caption(3, "pre", "layer", ("token",), norm_weights=False)
     assert "·w" not in said and "without learned weights" in said
     assert "·w + b" in caption(3, "pre", "layer", ("token",))  # GPT-2's do have them
+
+
+def test_a_projection_is_titled_as_the_product_it_draws() -> None:
+    """Start here's and Inside one head's Q and K: the bias where the model adds one, the q/k norm where it has one."""
+    from viz.views.norm_words import projection_title
+
+    assert projection_title("Q", False, "none", 5, 64, True) == "Q = E·W_Q  [5 × 64] before RoPE"
+    assert projection_title("K", True, "none", 5, 64, False) == "K = E·W_K + b_K  [5 × 64]"
+    assert projection_title("K", True, "head", 5, 64, False) == "K = RMSNorm(E·W_K + b_K)·w_k per head  [5 × 64]"
+    assert "over all heads' E·W_Q" in projection_title("Q", False, "full", 5, 64, True)

@@ -101,3 +101,28 @@ def head_input_caption(s: HeadInputFacts) -> str:
         f"E is the residual stream entering layer {layer}, as it is: this model normalises each sublayer's output "
         f"before adding it, not the sublayer's input. At layer 0 it is {summed}." + rows
     )
+
+
+def projection_title(name: str, has_bias: bool, qk_norm: str, rows: int, d_head: int, before_rope: bool) -> str:
+    """Inside a head's chart title for q (name "Q") or k ("K") before RoPE: the product the chart draws, with the
+    model's q/k RMSNorm where it has one (Qwen3, Gemma 3: per head; OLMo 2: over every head's projection)."""
+    product = f"E·W_{name}" + (f" + b_{name}" if has_bias else "")
+    weight = f"w_{name.lower()}"
+    if qk_norm == "head":
+        product = f"RMSNorm({product})·{weight} per head"
+    elif qk_norm == "full":
+        product = f"RMSNorm over all heads' {product}, this head's part (·{weight})"
+    return f"{name} = {product}  [{rows} × {d_head}]" + (" before RoPE" if before_rope else "")
+
+
+def qk_norm_caption(qk_norm: str, before_rope: bool) -> str:
+    """Inside a head's words for the model's RMSNorm on queries and keys; '' where it has none."""
+    if qk_norm == "none":
+        return ""
+    over = ("each head's q and k (d_head numbers)" if qk_norm == "head"
+            else "the queries (keys) of all heads at once (one vector of n_heads·d_head numbers)")  # fmt: skip
+    when = " before RoPE" if before_rope else ""
+    return (
+        f" This model then normalises {over}{when}: divided by their root-mean-square and scaled per dimension by "
+        "learned weights (q_norm, k_norm); the Q and K charts show them after that norm."
+    )
