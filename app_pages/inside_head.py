@@ -174,10 +174,16 @@ with full:
     st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
     kv = kv_head_name(s.group_size, s.head, s.kv_head)  # whose W_K, W_V: shared under grouped-query attention
     bias = " This model adds a bias to each: b_Q and b_K." if s.has_bias else ""
+    norm = qk_norm_caption(s.qk_norm, s.uses_rope, s.qk_norm_after_rope)
     st.caption(
         f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". '
-        f"Both map d_model = {dm} to d_head = {d}.{bias}{qk_norm_caption(s.qk_norm, s.uses_rope)}"
+        f"Both map d_model = {dm} to d_head = {d}.{bias}{norm}"
     )
+    rope_stage = "before" if s.uses_rope else ""
+
+    def after(name: str) -> str:  # the rotated q or k's title (Hunyuan's normalised after the rotation)
+        return projection_title(name, s.has_bias, s.qk_norm, rows, d, "after", True) if s.qk_norm_after_rope \
+            else f"{name} after RoPE  [{rows} × {d}]"
     c1, c2 = st.columns(2)
     with c1:
         show_chart(
@@ -186,7 +192,7 @@ with full:
         show_chart(
             matrix_heatmap(
                 w["q_pre"],
-                projection_title("Q", s.has_bias, s.qk_norm, rows, d, s.uses_rope),
+                projection_title("Q", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope),
                 wl,
                 None,
                 "d_head",
@@ -203,7 +209,7 @@ with full:
         show_chart(
             matrix_heatmap(
                 w["k_pre"],
-                projection_title("K", s.has_bias, s.qk_norm, rows, d, s.uses_rope),
+                projection_title("K", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope),
                 wl,
                 None,
                 "d_head",
@@ -220,14 +226,14 @@ with full:
         with c1:
             show_chart(
                 matrix_heatmap(
-                    w["q"], f"Q after RoPE  [{rows} × {d}]", wl, None, "d_head", "query token", row_positions=pos
+                    w["q"], after("Q"), wl, None, "d_head", "query token", row_positions=pos
                 ),
                 "mech_Q",
             )
         with c2:
             show_chart(
                 matrix_heatmap(
-                    w["k"], f"K after RoPE  [{rows} × {d}]", wl, None, "d_head", "key token", row_positions=pos
+                    w["k"], after("K"), wl, None, "d_head", "key token", row_positions=pos
                 ),
                 "mech_K",
             )

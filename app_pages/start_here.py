@@ -117,8 +117,8 @@ def draw_embeddings() -> None:
 
 def draw_query_key() -> None:
     s = head_steps(layer)
-    rope = " after RoPE" if s.uses_rope else ""
-    titles = {name: projection_title(name, s.has_bias, s.qk_norm, s.n, s.d_head, False) + rope for name in "QK"}
+    rope = "after" if s.uses_rope else ""
+    titles = {n: projection_title(n, s.has_bias, s.qk_norm, s.n, s.d_head, rope, s.qk_norm_after_rope) for n in "QK"}
     c1, c2 = st.columns(2)
     with c1:
         show_chart(matrix_heatmap(s.q, titles["Q"], labels, None, "d_head", "query"), "start_Q")

@@ -16,7 +16,7 @@ class ModelConfig:
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
         "bloom", "falcon", "gpt_neo", "gptj", "opt", "gpt_bigcode", "granite", "granitemoe", "cohere", "cohere2",
         "modernbert", "nemotron", "t5", "t5-decoder", "olmo", "olmo3", "exaone4", "glm", "glm4", "helium",
-        "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3",
+        "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense",
     ]
     n_layers: int
     n_heads: int
@@ -53,6 +53,7 @@ class ModelConfig:
     # ── declared attention features: the forward pass branches on these, never on `arch` ─────────────
     qk_norm: Literal["none", "head", "full"] = "none"  # RMSNorm on q and k before RoPE: per head (Qwen3,
     # Gemma 3; weights attn.q_norm.w / attn.k_norm.w of [d_head]) or over the whole projection (OLMo 2)
+    qk_norm_after_rope: bool = False  # the per-head q/k RMSNorm comes after RoPE instead (Hunyuan)
     attn_scale: float | None = None  # the factor on q·k; None = 1/√d_head (Gemma: query_pre_attn_scalar^-0.5)
     attn_softcap: float | None = None  # scores → cap·tanh(scores/cap) before the mask (Gemma 2)
     final_softcap: float | None = None  # logits → cap·tanh(logits/cap) (Gemma 2)
@@ -156,7 +157,8 @@ class ModelConfig:
         elif self.has_own_scale:  # Gemma's query_pre_attn_scalar is often head_dim: then it is 1/√d_head
             out.append(f"scores scaled by {self.scale:.4g} (not 1/√d_head = {self.d_head**-0.5:.4g})")
         if self.qk_norm != "none":
-            out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else ""))
+            out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else "")
+                       + (", after RoPE" if self.qk_norm_after_rope else ""))  # fmt: skip
         out += self._rope_features()
         if self.position_bias == "alibi":
             out.append("ALiBi: each head adds its own slope × the key's position to every score, no position "

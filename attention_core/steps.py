@@ -67,6 +67,7 @@ class HeadSteps:
     softcap: float | None = None
     window: int | None = None  # this layer's sliding window
     qk_norm: str = "none"
+    qk_norm_after_rope: bool = False  # Hunyuan: q and k are normalised after RoPE (q_pre, k_pre are not)
     position_bias: np.ndarray | None = None  # [n_q, n_k] T5: this head's relative position bias; None without
     # what layer 0's residual is (blocks.embed): embed_scale·token (+ position) (+ segment), then a LayerNorm
     # where embedding_norm (BERT)
@@ -166,7 +167,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     b_Q, b_K = _bias(w, p + "b_Q", head, d), _bias(w, p + "b_K", kv, d)
     q_pre = E @ W_Q if b_Q is None else E @ W_Q + b_Q  # (n, d_head)
     k_pre = E @ W_K if b_K is None else E @ W_K + b_K  # (n, d_head)
-    if cfg.qk_norm != "none":
+    if cfg.qk_norm != "none" and not cfg.qk_norm_after_rope:  # Hunyuan's comes after RoPE: see rope_check
         q_pre = _qk_norm(q_pre, E, w, cfg, layer, "q", head)
         k_pre = _qk_norm(k_pre, E, w, cfg, layer, "k", kv)
     q = _numpy(trace.captured.q[layer][head])  # (n, d_head) after RoPE: exactly what the pass used
@@ -220,6 +221,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         softcap=cfg.attn_softcap,
         window=cfg.window(layer),
         qk_norm=cfg.qk_norm,
+        qk_norm_after_rope=cfg.qk_norm_after_rope,
         position_bias=bias,
         embedding_terms=blocks.embedding_terms(w),
         embedding_norm="embed.ln.w" in w,
@@ -228,11 +230,14 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     )
 
 
-def rope_check(steps: HeadSteps, config: ModelConfig) -> float:
-    """Largest |RoPE(q_pre) − q| over the head: shows the captured q really is the rotated E·W_Q."""
-    if not config.rotates(steps.layer):
-        return float(np.abs(steps.q_pre - steps.q).max())
-    cos, sin = blocks.rope_tables(steps.n, config, torch.device("cpu"), steps.layer)
-    q_pre = torch.from_numpy(steps.q_pre).float()[None]  # (1, n, d_head): apply_rope takes heads first
-    rotated = _numpy(blocks.apply_rope(q_pre, cos, sin)[0])  # (n, d_head)
-    return float(np.abs(rotated - steps.q).max())
+def rope_check(steps: HeadSteps, config: ModelConfig, weights: Mapping[str, torch.Tensor]) -> float:
+    """Largest |RoPE(q_pre) − q| over the head (then the q norm, where the model normalises after RoPE): shows the
+    captured q really is the rotated E·W_Q."""
+    q = torch.from_numpy(steps.q_pre).float()[None]  # (1, n, d_head): apply_rope takes heads first
+    if config.rotates(steps.layer):
+        cos, sin = blocks.rope_tables(steps.n, config, torch.device("cpu"), steps.layer)
+        q = blocks.apply_rope(q, cos, sin)
+    if config.qk_norm_after_rope:  # Hunyuan
+        key = f"blocks.{steps.layer}.attn.q_norm.w"
+        q = blocks.head_norm(q, {key: weights[key].cpu().float()}, steps.layer, config, "q")
+    return float(np.abs(_numpy(q[0]) - steps.q).max())

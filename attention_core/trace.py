@@ -374,7 +374,7 @@ class Trace:
 
     def rope_check(self, head_steps: HeadSteps) -> float:
         """Largest |RoPE(q_pre) − q| over one head's steps: ~0 shows the captured q is the rotated E·W_Q."""
-        return steps.rope_check(head_steps, self.config)
+        return steps.rope_check(head_steps, self.config, self.context.weights)
 
     def ablation_sweep(
         self, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero"

@@ -45,4 +45,8 @@ def tiny_recent(kind: str, base: dict):
                                                   num_attention_heads=2, image_size=32, patch_size=16, head_dim=16)
         return transformers.Mistral3ForConditionalGeneration(transformers.Mistral3Config(text_config=text,
                                                                                          vision_config=vision))
+    if kind in ("hunyuan", "hunyuan_alpha"):  # q/k norms after RoPE; alpha: its NTK-alpha base stretch
+        rope = dict(rope_type="dynamic", rope_theta=100.0, alpha=8.0, factor=1.0) if kind == "hunyuan_alpha" else None
+        cfg = transformers.HunYuanDenseV1Config(head_dim=16, rope_parameters=rope, **ids, **base)
+        return transformers.HunYuanDenseV1ForCausalLM(cfg)
     raise ValueError(kind)

@@ -11,6 +11,8 @@
 - Seed-OSS: a Llama with biases on q, k and v (and on the output where attention_out_bias).
 - Arcee (AFM): a Llama with a plain up/down MLP and squared ReLU.
 - Ministral: Mistral's layers with a sliding window on the layers its layer_types name.
+- HunYuan dense (V1): a Llama whose per-head q/k RMSNorms (query_layernorm, key_layernorm) come after RoPE
+  (qk_norm_after_rope); its "dynamic" RoPE with an alpha is a fixed stretch of the base, θ·alpha^(d/(d−2)).
 - Ministral 3 (and the language model of Mistral3ForConditionalGeneration: Ministral 3, Mistral Small 3.1/3.2):
   Mistral's layers with YaRN; past original_max_position_embeddings its queries are also multiplied by
   1 + β·ln(1 + ⌊position / original⌋) (Llama 4's temperature), which is 1 before: texts are capped there. The
@@ -28,6 +30,7 @@ from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader, llama_config
 from .hf_adapters_modern import _attn, _decoder, _gated, _rope, _unembed, _windows, llama_layout, olmo2_weights
+from .rope_scaling import scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -88,6 +91,20 @@ def ministral3_config(hf: dict, name: str) -> ModelConfig:
         return cfg
     scaled = f"; texts up to {int(original)} tokens, past which Ministral 3 also scales its queries"
     return replace(cfg, n_ctx=min(cfg.n_ctx, int(original)), rope_scaling=(cfg.rope_scaling or "none") + scaled)
+
+
+def hunyuan_dense_config(hf: dict, name: str) -> ModelConfig:
+    params = _rope(hf)
+    alpha = params.get("alpha") if scaling_kind(params) == "dynamic" else None
+    if not alpha:
+        return _decoder(hf, name, "hunyuan_dense", qk_norm="head", qk_norm_after_rope=True,
+                        attn_bias=bool(hf.get("attention_bias")))  # fmt: skip
+    d = int(hf.get("head_dim") or int(hf["hidden_size"]) // int(hf["num_attention_heads"]))
+    theta = float(params.get("rope_theta") or hf.get("rope_theta") or 10000.0)
+    stretched = theta * float(alpha) ** (d / (d - 2))  # transformers' compute_ntk_alpha_rope_parameters
+    plain = {**hf, "rope_scaling": None, "rope_parameters": {"rope_type": "default", "rope_theta": stretched}}
+    cfg = hunyuan_dense_config(plain, name)
+    return replace(cfg, rope_scaling=f"NTK alpha {float(alpha):g}: base {theta:g} × alpha^(d/(d−2)) = {stretched:.6g}")
 
 
 def mistral3_config(hf: dict, name: str) -> ModelConfig:
@@ -177,6 +194,16 @@ def olmo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def _with_hunyuan_qk_norms(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    w[dst + "attn.q_norm.w"] = r.get(src + "self_attn.query_layernorm.weight")
+    w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.key_layernorm.weight")
+    _with_biases(_gated)(w, r, src, dst)
+
+
+def hunyuan_dense_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    return llama_layout(sd, cfg, _with_hunyuan_qk_norms)
+
+
 def mistral3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     lm_head = next((k for k in ("language_model.lm_head.weight", "lm_head.weight") if k in sd), "lm_head.weight")
     return llama_layout(sd, cfg, _gated, ("language_model.model.", "model.language_model."), lm_head)
@@ -194,4 +221,5 @@ ADAPTERS = {
     "ministral": (ministral_config, llama_biased_weights),
     "ministral3": (ministral3_config, llama_biased_weights),
     "mistral3": (mistral3_config, mistral3_weights),  # the language model of Mistral3ForConditionalGeneration
+    "hunyuan_v1_dense": (hunyuan_dense_config, hunyuan_dense_weights),
 }

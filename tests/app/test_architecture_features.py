@@ -157,6 +157,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("glm4", ("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)",
                   "RoPE on 8 of 16 dimensions per head", "a norm on each sublayer's output")),
         ("mistral3", ("texts up to 32 tokens, past which Ministral 3 also scales its queries",)),
+        ("hunyuan_alpha", ("RMSNorm on queries and keys per head, after RoPE", "RoPE scaling: NTK alpha 8")),
         ("arcee", ()),  # a plain squared-ReLU MLP: nothing in its attention differs from Llama's
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
@@ -315,3 +316,17 @@ def test_inside_one_head_names_the_q_norm_in_what_it_draws(private_models, kind,
     assert named in title, title
     said = " ".join(c.value for c in at.caption)
     assert "q_norm" in said and "before RoPE" in said, said
+
+
+def test_inside_one_head_puts_hunyuans_q_norm_after_the_rotation(private_models) -> None:
+    """Hunyuan normalises q and k after RoPE: the "before RoPE" charts draw E·W_Q itself, the "after RoPE" ones the
+    normalised rotation, and the caption says so."""
+    from tests.app.helpers import chart, figure_spec
+
+    at = opened_with("inside_head", tiny_folder(private_models, "hunyuan"))
+    assert not at.exception, [e.value for e in at.exception]
+    assert chart(at, "mech_Q_pre")["layout"]["title"]["text"].startswith("Q = E·W_Q  [")
+    rotated = next(figure_spec(e) for e in at.get("plotly_chart") if e.key == "mech_Q")
+    assert "RMSNorm(RoPE(E·W_Q))·w_q per head" in rotated["layout"]["title"]["text"]
+    said = " ".join(c.value for c in at.caption)
+    assert "after RoPE" in said and "q_norm" in said, said

@@ -62,7 +62,11 @@ def test_a_projection_is_titled_as_the_product_it_draws() -> None:
     """Start here's and Inside one head's Q and K: the bias where the model adds one, the q/k norm where it has one."""
     from viz.views.norm_words import projection_title
 
-    assert projection_title("Q", False, "none", 5, 64, True) == "Q = E·W_Q  [5 × 64] before RoPE"
-    assert projection_title("K", True, "none", 5, 64, False) == "K = E·W_K + b_K  [5 × 64]"
-    assert projection_title("K", True, "head", 5, 64, False) == "K = RMSNorm(E·W_K + b_K)·w_k per head  [5 × 64]"
-    assert "over all heads' E·W_Q" in projection_title("Q", False, "full", 5, 64, True)
+    assert projection_title("Q", False, "none", 5, 64, "before") == "Q = E·W_Q  [5 × 64] before RoPE"
+    assert projection_title("K", True, "none", 5, 64) == "K = E·W_K + b_K  [5 × 64]"
+    assert projection_title("K", True, "head", 5, 64) == "K = RMSNorm(E·W_K + b_K)·w_k per head  [5 × 64]"
+    assert "over all heads' E·W_Q" in projection_title("Q", False, "full", 5, 64, "before")
+    # Hunyuan normalises after the rotation: none before it, RMSNorm(RoPE(·)) after
+    assert projection_title("Q", False, "head", 5, 64, "before", True) == "Q = E·W_Q  [5 × 64] before RoPE"
+    rotated = projection_title("Q", False, "head", 5, 64, "after", True)
+    assert rotated == "Q = RMSNorm(RoPE(E·W_Q))·w_q per head  [5 × 64]"

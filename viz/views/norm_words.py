@@ -103,26 +103,34 @@ def head_input_caption(s: HeadInputFacts) -> str:
     )
 
 
-def projection_title(name: str, has_bias: bool, qk_norm: str, rows: int, d_head: int, before_rope: bool) -> str:
-    """Inside a head's chart title for q (name "Q") or k ("K") before RoPE: the product the chart draws, with the
-    model's q/k RMSNorm where it has one (Qwen3, Gemma 3: per head; OLMo 2: over every head's projection)."""
+def projection_title(
+    name: str, has_bias: bool, qk_norm: str, rows: int, d_head: int, rope: str = "", norm_after_rope: bool = False
+) -> str:  # fmt: skip
+    """Inside a head's (and Start here's) chart title for q (name "Q") or k ("K"): the product the chart draws, with
+    the model's q/k RMSNorm where it has one (Qwen3, Gemma 3: per head; OLMo 2: over every head's projection;
+    Hunyuan: per head, after RoPE). `rope`: "before" (the chart before the rotation), "after" (after it), or "" (a
+    layer without RoPE)."""
     product = f"E·W_{name}" + (f" + b_{name}" if has_bias else "")
     weight = f"w_{name.lower()}"
-    if qk_norm == "head":
+    if rope == "after" and norm_after_rope:
+        return f"{name} = RMSNorm(RoPE({product}))·{weight} per head  [{rows} × {d_head}]"
+    if qk_norm == "head" and not (rope == "before" and norm_after_rope):
         product = f"RMSNorm({product})·{weight} per head"
     elif qk_norm == "full":
         product = f"RMSNorm over all heads' {product}, this head's part (·{weight})"
-    return f"{name} = {product}  [{rows} × {d_head}]" + (" before RoPE" if before_rope else "")
+    return f"{name} = {product}  [{rows} × {d_head}]" + (f" {rope} RoPE" if rope else "")
 
 
-def qk_norm_caption(qk_norm: str, before_rope: bool) -> str:
+def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False) -> str:
     """Inside a head's words for the model's RMSNorm on queries and keys; '' where it has none."""
     if qk_norm == "none":
         return ""
     over = ("each head's q and k (d_head numbers)" if qk_norm == "head"
             else "the queries (keys) of all heads at once (one vector of n_heads·d_head numbers)")  # fmt: skip
-    when = " before RoPE" if before_rope else ""
+    when = (" after RoPE" if after_rope else " before RoPE") if rope else ""
+    charts = ("the charts after RoPE show them normalised" if after_rope and rope
+              else "the Q and K charts show them after that norm")  # fmt: skip
     return (
         f" This model then normalises {over}{when}: divided by their root-mean-square and scaled per dimension by "
-        "learned weights (q_norm, k_norm); the Q and K charts show them after that norm."
+        f"learned weights (q_norm, k_norm); {charts}."
     )
