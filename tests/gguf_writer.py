@@ -167,7 +167,10 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     rope = getattr(cfg, "rope_parameters", None) or {}
     rope = rope.get("full_attention", rope)  # Gemma 3 keeps one set per attention type
-    w.add_rope_freq_base(float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0))))
+    theta = float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0)))
+    if rope.get("rope_type") == "dynamic" and rope.get("alpha"):  # llama.cpp's HunYuan converter: the stretched base
+        theta *= rope["alpha"] ** (head_dim / (head_dim - 2))
+    w.add_rope_freq_base(theta)
     partial = rope.get("partial_rotary_factor") or getattr(cfg, "partial_rotary_factor", None) or 1.0
     w.add_rope_dimension_count(int(head_dim * partial))
     if head_dim != cfg.hidden_size // cfg.num_attention_heads or arch.startswith("gemma") or arch == "qwen3":

@@ -270,7 +270,7 @@ def _written_only(kind: str):
     if kind == "olmo":  # LayerNorms without weights; no attention biases (llama.cpp's olmo graph reads none)
         return t.OlmoForCausalLM(t.OlmoConfig(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
-                "seed_oss", "exaone4", "exaone4_hybrid"):  # fmt: skip
+                "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha"):  # fmt: skip
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -288,10 +288,10 @@ def _written_only(kind: str):
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
                 "qwen2_moe", "olmoe", "glm4", "olmo", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
-                "exaone4_hybrid"]
+                "exaone4_hybrid", "hunyuan_alpha"]
 GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2",
-             "exaone4_hybrid": "exaone4"}  # fmt: skip
+             "exaone4_hybrid": "exaone4", "hunyuan_alpha": "hunyuan-dense"}  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", WRITTEN_ONLY)
@@ -352,6 +352,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         hybrid = kind == "exaone4_hybrid"
         assert cfg.norm_position == "post_sublayer" and cfg.qk_norm == "head"
         assert cfg.rope_layers == ((True, True, True, False) if hybrid else ()) and (cfg.sliding_window == 8) == hybrid
+    elif kind == "hunyuan_alpha":  # q/k norms after RoPE; the base the converter stretched by alpha
+        assert cfg.qk_norm_after_rope and cfg.rope_theta == pytest.approx(100.0 * 8.0 ** (16 / 14), rel=1e-6)
     elif kind == "seed_oss":  # biases on q, k, v and the output, rows as Hugging Face's
         assert cfg.attn_bias and "blocks.1.attn.b_O" in ours.weights and not cfg.rope_pairs_reordered
     elif kind == "olmo":

@@ -58,6 +58,9 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "ernie4_5": (llama.ernie4_5_config, llama.ernie4_5_weights),
     "seed_oss": (partial(llama.rope_config, arch="seed_oss"), llama.seed_oss_weights),
     "exaone4": (gemma.exaone4_config, gemma.exaone4_weights),
+    # HunYuan dense: q/k norms after RoPE; llama.cpp's converter writes its NTK-alpha base stretched already
+    "hunyuan-dense": (partial(llama.rope_config, arch="hunyuan_dense", qk_norm="head", qk_norm_after_rope=True),
+                      llama.qwen2_weights),
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 
