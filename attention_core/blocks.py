@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import backend
+from .activations import activation, xielu
 from .config import ModelConfig
 
 Weights = Mapping[str, torch.Tensor]
@@ -158,16 +159,6 @@ def qkv_flat(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple
     return tuple(linear(x, w[p + f"W_{c}"], w.get(p + f"b_{c}")) for c in "QKV")
 
 
-def activation(x: torch.Tensor, act: str) -> torch.Tensor:
-    if act == "silu":
-        return F.silu(x)
-    if act == "relu":  # T5
-        return F.relu(x)
-    if act == "relu2":  # Nemotron: squared ReLU
-        return F.relu(x).square()
-    return F.gelu(x, approximate="tanh" if act == "gelu_tanh" else "none")
-
-
 def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """The layer's MLP on x (..., n, d_model): one feed-forward network, or a mixture of experts where the layer
     has a router (Mixtral, Qwen3-MoE)."""
@@ -185,7 +176,8 @@ def feed_forward(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch
         else:
             gate, up = linear(x, w[p + "W_gate"], None), linear(x, w[p + "W_in"], None)
         return linear(activation(gate, cfg.act) * up, w[p + "W_out"], None)  # (..., n, d_model)
-    hidden = activation(linear(x, w[p + "W_in"], w.get(p + "b_in")), cfg.act)  # (..., n, d_mlp)
+    pre = linear(x, w[p + "W_in"], w.get(p + "b_in"))  # (..., n, d_mlp)
+    hidden = xielu(pre, w, p, *cfg.xielu) if cfg.act == "xielu" else activation(pre, cfg.act)
     return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
 
 

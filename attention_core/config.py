@@ -16,7 +16,7 @@ class ModelConfig:
         "olmo2", "neox", "phi", "stablelm", "starcoder2", "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
         "bloom", "falcon", "gpt_neo", "gptj", "opt", "gpt_bigcode", "granite", "granitemoe", "cohere", "cohere2",
         "modernbert", "nemotron", "t5", "t5-decoder", "olmo", "olmo3", "exaone4", "glm", "glm4", "helium",
-        "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense",
+        "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense", "apertus",
     ]
     n_layers: int
     n_heads: int
@@ -33,7 +33,7 @@ class ModelConfig:
     # (Gemma 2/3): pre-norm plus a norm on each sublayer's output before its add (ln_attn_out, ln_mlp_out);
     # "post_sublayer" (OLMo 2): no input norm, x + norm(sublayer(x)) with ln_attn_out and ln_mlp_out.
     norm_position: Literal["pre", "post", "sandwich", "post_sublayer"]
-    act: Literal["silu", "gelu", "gelu_tanh", "relu", "relu2"]
+    act: Literal["silu", "gelu", "gelu_tanh", "relu", "relu2", "xielu"]
     gated_mlp: bool  # SwiGLU / GeGLU: act(x W_gate) * (x W_in), act from `act`
     uses_rope: bool
     rope_theta: float | None = None
@@ -77,6 +77,7 @@ class ModelConfig:
     moe_renormalize: bool = True  # the chosen experts' probabilities renormalised to sum to 1 (Mixtral)
     shared_block_norm: bool = False  # parallel blocks with one norm, x + attn(ln_attn(x)) + mlp(ln_attn(x)) (Phi)
     norm_weights: bool = True  # False: every norm plain, without a learned weight or bias (OLMo 1's LayerNorm)
+    xielu: tuple[float, float] = (0.5, -1e-6)  # act "xielu" (Apertus): its constants (beta, eps); see activations.py
     skip_first_attn_norm: bool = False  # ModernBERT: layer 0's attention reads the (normalised) embeddings as they are
     # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
     # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the

@@ -187,6 +187,7 @@ ARCH_LABELS = {
     "ministral3": "Ministral 3 decoder",
     "mistral3": "Mistral 3 decoder (language model)",
     "hunyuan_dense": "Hunyuan dense decoder",
+    "apertus": "Apertus decoder",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }

@@ -49,4 +49,7 @@ def tiny_recent(kind: str, base: dict):
         rope = dict(rope_type="dynamic", rope_theta=100.0, alpha=8.0, factor=1.0) if kind == "hunyuan_alpha" else None
         cfg = transformers.HunYuanDenseV1Config(head_dim=16, rope_parameters=rope, **ids, **base)
         return transformers.HunYuanDenseV1ForCausalLM(cfg)
+    if kind == "apertus":  # xIELU (its two learned scalars drawn too), q/k norms, llama3 RoPE scaling
+        cfg = transformers.ApertusConfig(head_dim=16, dtype="float32", **ids, **base)
+        return transformers.ApertusForCausalLM(cfg)
     raise ValueError(kind)

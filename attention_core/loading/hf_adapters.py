@@ -61,7 +61,7 @@ def _rope_scaling(hf: dict, d_head: int) -> dict:
 def _act(name: str) -> str:
     table = {
         "gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "silu": "silu", "swish": "silu",
-        "relu": "relu", "relu2": "relu2",
+        "relu": "relu", "relu2": "relu2", "xielu": "xielu",
     }  # fmt: skip
     if name not in table:
         raise ModelLoadError(f"Activation {name!r} is not supported.")

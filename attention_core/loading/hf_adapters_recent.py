@@ -11,6 +11,8 @@
 - Seed-OSS: a Llama with biases on q, k and v (and on the output where attention_out_bias).
 - Arcee (AFM): a Llama with a plain up/down MLP and squared ReLU.
 - Ministral: Mistral's layers with a sliding window on the layers its layer_types name.
+- Apertus: a Llama with per-head q/k RMSNorms, norms named attention_layernorm / feedforward_layernorm, and an
+  ungated up/down MLP with xIELU (activations.xielu), whose two learned scalars per layer become weights.
 - HunYuan dense (V1): a Llama whose per-head q/k RMSNorms (query_layernorm, key_layernorm) come after RoPE
   (qk_norm_after_rope); its "dynamic" RoPE with an alpha is a fixed stretch of the base, θ·alpha^(d/(d−2)).
 - Ministral 3 (and the language model of Mistral3ForConditionalGeneration: Ministral 3, Mistral Small 3.1/3.2):
@@ -24,6 +26,8 @@ Biases on a gated MLP (mlp_bias, ERNIE's use_bias on its MLP) are refused: the e
 from __future__ import annotations
 
 from dataclasses import replace
+
+import torch.nn.functional as F
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
@@ -91,6 +95,12 @@ def ministral3_config(hf: dict, name: str) -> ModelConfig:
         return cfg
     scaled = f"; texts up to {int(original)} tokens, past which Ministral 3 also scales its queries"
     return replace(cfg, n_ctx=min(cfg.n_ctx, int(original)), rope_scaling=(cfg.rope_scaling or "none") + scaled)
+
+
+def apertus_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("mlp_bias"):
+        raise ModelLoadError("Apertus checkpoints with MLP biases are not supported yet.")
+    return _decoder(hf, name, "apertus", gated_mlp=False, qk_norm="head", attn_bias=bool(hf.get("attention_bias")))
 
 
 def hunyuan_dense_config(hf: dict, name: str) -> ModelConfig:
@@ -204,6 +214,30 @@ def hunyuan_dense_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, _with_hunyuan_qk_norms)
 
 
+def apertus_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Apertus: its own norm names; xIELU's α_p = softplus(alpha_p), α_n = β + softplus(alpha_n) per layer, the
+    constants β and ε checked against ModelConfig.xielu where the checkpoint keeps them (as buffers)."""
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    beta, eps = cfg.xielu
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attn(w, r, src, dst)
+        _attention_biases(w, r, src, dst)
+        w[dst + "ln_attn.w"] = r.get(src + "attention_layernorm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "feedforward_layernorm.weight")
+        _up_down(w, r, src, dst)
+        act = src + "mlp.act_fn."
+        for constant, value in (("beta", beta), ("eps", eps)):
+            if r.has(act + constant) and abs(float(r.get(act + constant)) - value) > 1e-6 * max(1.0, abs(value)):
+                raise ModelLoadError(f"Apertus layer {layer}'s xIELU {constant} is {float(r.get(act + constant)):g}, "
+                                     f"not {value:g}; not supported yet.")  # fmt: skip
+        w[dst + "mlp.act.alpha_p"] = F.softplus(r.get(act + "alpha_p"))
+        w[dst + "mlp.act.alpha_n"] = beta + F.softplus(r.get(act + "alpha_n"))
+    _unembed(w, sd, cfg)
+    return w
+
+
 def mistral3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     lm_head = next((k for k in ("language_model.lm_head.weight", "lm_head.weight") if k in sd), "lm_head.weight")
     return llama_layout(sd, cfg, _gated, ("language_model.model.", "model.language_model."), lm_head)
@@ -222,4 +256,5 @@ ADAPTERS = {
     "ministral3": (ministral3_config, llama_biased_weights),
     "mistral3": (mistral3_config, mistral3_weights),  # the language model of Mistral3ForConditionalGeneration
     "hunyuan_v1_dense": (hunyuan_dense_config, hunyuan_dense_weights),
+    "apertus": (apertus_config, apertus_weights),
 }

@@ -28,7 +28,7 @@ KINDS = [
     "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha", "phi3_longrope",
     "granitemoe", "cohere2", "nemotron", "qwen3_yarn", "olmo3",
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
-    "ministral3", "mistral3", "hunyuan", "hunyuan_alpha",
+    "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -132,6 +132,7 @@ def test_declared_features(pair):
         "arcee": dict(gated_mlp=False, act="relu2"),
         "ministral": dict(sliding_window=8, sliding_layers=(True, False)),
         "hunyuan": dict(qk_norm="head", qk_norm_after_rope=True),
+        "apertus": dict(act="xielu", gated_mlp=False, qk_norm="head"),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
