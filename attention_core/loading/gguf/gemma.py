@@ -20,7 +20,7 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from .llama import ends, gated_mlp, llama_config, rope_config
+from .llama import ends, gated_mlp, llama_config, rope_config, skip_rope_freqs
 from .reader import Meta, Tensors, attention_shape, matrix
 
 # layers of the 27B models, where llama.cpp scales queries by 1/√(d_model/n_heads) instead of 1/√d_head
@@ -104,8 +104,7 @@ def exaone4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
 
 
 def exaone4_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
-    if t.has("rope_freqs.weight"):
-        t.raw("rope_freqs.weight")  # not a weight: llama_config made it the config's RoPE divisors
+    skip_rope_freqs(t)
     return output_norm_weights(t, cfg)
 
 

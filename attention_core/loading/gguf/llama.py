@@ -233,8 +233,7 @@ def arcee_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 
 def arcee_weights(t: Tensors, cfg: ModelConfig) -> Weights:
-    if t.has("rope_freqs.weight"):
-        t.raw("rope_freqs.weight")  # not a weight: llama_config made it the config's RoPE divisors
+    skip_rope_freqs(t)
     return separate_qkv_weights(t, cfg, permuted=True, mlp=plain_mlp)
 
 
@@ -283,9 +282,14 @@ def olmo_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     return w
 
 
-def llama_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+def skip_rope_freqs(t: Tensors) -> None:
+    """Mark rope_freqs.weight read where the file has it: not a weight, llama_config made it the RoPE divisors."""
     if t.has("rope_freqs.weight"):
-        t.raw("rope_freqs.weight")  # not a weight: llama_config made it the config's RoPE divisors
+        t.raw("rope_freqs.weight")
+
+
+def llama_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    skip_rope_freqs(t)
     return separate_qkv_weights(t, cfg, permuted=True)
 
 
