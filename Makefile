@@ -2,9 +2,9 @@
 # make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
 #              whole test suite, browser tests included (three pytest workers: two each with its own app server
 #              and Chromium for half of the browser tests, one without a browser; CI runs this). A fresh clone's
-#              .ci/run on 2 shared cores, 2026-12-04 10:13 UTC at 4abd46f: 8 min 35 s of tests (2,229 passed, 6 skipped:
-#              CUDA only), about 9 min 30 s in all with the set-up from the package cache (the limit is 20).
-# make test-fast – the quick tier (676 tests in 20 s, in one checkout on 2 shared cores, 2026-12-04): ruff,
+#              .ci/run on 2 shared cores, 2026-12-04 12:07 UTC at 0fd2137: 9 min 8 s of tests (2,393 passed, 6 skipped:
+#              CUDA only), about 10 min 30 s in all with the set-up from the package cache (the limit is 20).
+# make test-fast – the quick tier (678 tests in 20 s, in one checkout on 2 shared cores, 2026-12-04): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
 #              local Ray; tiny random models only (tests/tiny_models.py). tests/conftest.py sets the
