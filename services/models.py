@@ -188,6 +188,8 @@ ARCH_LABELS = {
     "mistral3": "Mistral 3 decoder (language model)",
     "hunyuan_dense": "Hunyuan dense decoder",
     "apertus": "Apertus decoder",
+    "qwen2_vl": "Qwen2-VL decoder (language model)",
+    "qwen3_vl": "Qwen3-VL decoder (language model)",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }

@@ -52,4 +52,15 @@ def tiny_recent(kind: str, base: dict):
     if kind == "apertus":  # xIELU (its two learned scalars drawn too), q/k norms, llama3 RoPE scaling
         cfg = transformers.ApertusConfig(head_dim=16, dtype="float32", **ids, **base)
         return transformers.ApertusForCausalLM(cfg)
+    if kind in ("qwen2_5_vl", "qwen3_vl"):  # the language model inside a vision-language checkpoint (one-block
+        # vision tower); M-RoPE sections over d_head 16, interleaved in Qwen3-VL
+        qwen3 = kind == "qwen3_vl"
+        rope = dict(rope_type="default", rope_theta=1000.0, mrope_section=[2, 3, 3], **(
+            dict(mrope_interleaved=True) if qwen3 else {}))
+        text = dict(head_dim=16, rope_parameters=rope, **ids, **base)
+        vision = dict(depth=1, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
+                      **(dict(deepstack_visual_indexes=[0]) if qwen3 else {}))  # fmt: skip
+        config, model = ((transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration) if qwen3 else
+                         (transformers.Qwen2_5_VLConfig, transformers.Qwen2_5_VLForConditionalGeneration))
+        return model(config(text_config=text, vision_config=vision))
     raise ValueError(kind)

@@ -15,6 +15,8 @@
   ungated up/down MLP with xIELU (activations.xielu), whose two learned scalars per layer become weights.
 - HunYuan dense (V1): a Llama whose per-head q/k RMSNorms (query_layernorm, key_layernorm) come after RoPE
   (qk_norm_after_rope); its "dynamic" RoPE with an alpha is a fixed stretch of the base, θ·alpha^(d/(d−2)).
+- Qwen2-VL, Qwen2.5-VL and Qwen3-VL: their language models (Qwen 2's and Qwen3's layers), whose M-RoPE is plain
+  RoPE for a text.
 - Ministral 3 (and the language model of Mistral3ForConditionalGeneration: Ministral 3, Mistral Small 3.1/3.2):
   Mistral's layers with YaRN; past original_max_position_embeddings its queries are also multiplied by
   1 + β·ln(1 + ⌊position / original⌋) (Llama 4's temperature), which is 1 before: texts are capped there. The
@@ -117,14 +119,30 @@ def hunyuan_dense_config(hf: dict, name: str) -> ModelConfig:
     return replace(cfg, rope_scaling=f"NTK alpha {float(alpha):g}: base {theta:g} × alpha^(d/(d−2)) = {stretched:.6g}")
 
 
-def mistral3_config(hf: dict, name: str) -> ModelConfig:
-    """Mistral3ForConditionalGeneration: the language model, from text_config (ministral3, or mistral)."""
+def _language_config(hf: dict) -> dict:
+    """A vision-language checkpoint's text_config, with what its config.json says only at the top level."""
     text = dict(hf.get("text_config") or {})
-    for key in ("eos_token_id", "bos_token_id", "_name_or_path"):  # said at the top level, if anywhere
+    for key in ("eos_token_id", "bos_token_id", "_name_or_path"):
         if text.get(key) is None and hf.get(key) is not None:
             text[key] = hf[key]
     if hf.get("tie_word_embeddings") is not None:  # the composite model's own setting is the one transformers ties by
         text["tie_word_embeddings"] = hf["tie_word_embeddings"]
+    return text
+
+
+def qwen_vl_config(hf: dict, name: str) -> ModelConfig:
+    """Qwen2-VL, Qwen2.5-VL (Qwen 2's attention, q/k/v biases) and Qwen3-VL (Qwen3's, q/k norms per head): the
+    language model. Its M-RoPE gives each section of a head's frequencies its own position (time, height, width);
+    for a text every token's three positions are the same, which makes it plain RoPE."""
+    text = _language_config(hf)
+    arch = "qwen3_vl" if hf.get("model_type") == "qwen3_vl" else "qwen2_vl"
+    features = dict(qk_norm="head") if arch == "qwen3_vl" else dict(attn_bias=True)
+    return _decoder(text, name, arch, **features)
+
+
+def mistral3_config(hf: dict, name: str) -> ModelConfig:
+    """Mistral3ForConditionalGeneration: the language model, from text_config (ministral3, or mistral)."""
+    text = _language_config(hf)
     kind = text.get("model_type")
     if kind == "ministral3":
         return ministral3_config(text, name)
@@ -238,9 +256,12 @@ def apertus_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-def mistral3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+def language_model_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """The language model of a vision-language checkpoint, under whichever prefix it was saved (its vision tower
+    and projector are not read): Mistral 3, Qwen2/2.5/3-VL."""
     lm_head = next((k for k in ("language_model.lm_head.weight", "lm_head.weight") if k in sd), "lm_head.weight")
-    return llama_layout(sd, cfg, _gated, ("language_model.model.", "model.language_model."), lm_head)
+    prefixes = ("language_model.model.", "model.language_model.", "model.")
+    return llama_layout(sd, cfg, _with_biases(_gated), prefixes, lm_head)
 
 
 ADAPTERS = {
@@ -254,7 +275,10 @@ ADAPTERS = {
     "arcee": (arcee_config, arcee_weights),
     "ministral": (ministral_config, llama_biased_weights),
     "ministral3": (ministral3_config, llama_biased_weights),
-    "mistral3": (mistral3_config, mistral3_weights),  # the language model of Mistral3ForConditionalGeneration
+    "mistral3": (mistral3_config, language_model_weights),  # the language model of Mistral3ForConditionalGeneration
+    "qwen2_vl": (qwen_vl_config, language_model_weights),
+    "qwen2_5_vl": (qwen_vl_config, language_model_weights),
+    "qwen3_vl": (qwen_vl_config, language_model_weights),
     "hunyuan_v1_dense": (hunyuan_dense_config, hunyuan_dense_weights),
     "apertus": (apertus_config, apertus_weights),
 }

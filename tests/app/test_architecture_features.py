@@ -160,6 +160,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("hunyuan_alpha", ("RMSNorm on queries and keys per head, after RoPE", "RoPE scaling: NTK alpha 8")),
         ("arcee", ()),  # a plain squared-ReLU MLP: nothing in its attention differs from Llama's
         ("apertus", ("RMSNorm on queries and keys per head",)),  # and xIELU in its MLP
+        ("qwen3_vl", ("RMSNorm on queries and keys per head",)),  # the language model of a vision checkpoint
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
     ],

@@ -29,6 +29,7 @@ KINDS = [
     "granitemoe", "cohere2", "nemotron", "qwen3_yarn", "olmo3",
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
+    "qwen2_5_vl", "qwen3_vl",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -77,8 +78,11 @@ def test_patterns_logits_and_hidden_states_match(pair):
 
 def test_parameter_counts_match(pair):
     kind, hf, ours = pair
-    read = hf.model.language_model if kind == "mistral3" else hf  # its vision tower is not read (its lm_head tied)
-    assert ours.parameter_counts()["total"] == sum(p.numel() for p in read.parameters())
+    if kind in ("mistral3", "qwen2_5_vl", "qwen3_vl"):  # the vision tower is not read
+        language = [*hf.model.language_model.parameters(), *([] if ours.config.tie_embeddings else [hf.lm_head.weight])]
+        assert ours.parameter_counts()["total"] == sum(p.numel() for p in language)
+        return
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
 
 
 def test_declared_features(pair):
@@ -133,6 +137,8 @@ def test_declared_features(pair):
         "ministral": dict(sliding_window=8, sliding_layers=(True, False)),
         "hunyuan": dict(qk_norm="head", qk_norm_after_rope=True),
         "apertus": dict(act="xielu", gated_mlp=False, qk_norm="head"),
+        "qwen2_5_vl": dict(arch="qwen2_vl", attn_bias=True, qk_norm="none"),
+        "qwen3_vl": dict(arch="qwen3_vl", attn_bias=False, qk_norm="head"),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
