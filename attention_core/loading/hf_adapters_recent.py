@@ -134,7 +134,11 @@ def qwen_vl_config(hf: dict, name: str) -> ModelConfig:
     """Qwen2-VL, Qwen2.5-VL (Qwen 2's attention, q/k/v biases) and Qwen3-VL (Qwen3's, q/k norms per head): the
     language model. Its M-RoPE gives each section of a head's frequencies its own position (time, height, width);
     for a text every token's three positions are the same, which makes it plain RoPE."""
-    text = _language_config(hf)
+    text = _language_config(hf) if hf.get("text_config") else dict(hf)  # Hub configs before transformers 5: flat
+    rope = _rope(text)
+    if scaling_kind(rope) == "mrope":  # those name it a RoPE scaling type ("mrope")
+        plain = {"rope_type": "default", "rope_theta": rope.get("rope_theta") or text.get("rope_theta") or 10000.0}
+        text = {**text, "rope_scaling": None, "rope_parameters": plain}
     arch = "qwen3_vl" if hf.get("model_type") == "qwen3_vl" else "qwen2_vl"
     features = dict(qk_norm="head") if arch == "qwen3_vl" else dict(attn_bias=True)
     return _decoder(text, name, arch, **features)

@@ -331,3 +331,26 @@ def test_a_mixture_whose_tokens_use_no_expert_or_more_than_it_has_is_refused(per
     )  # fmt: skip
     with pytest.raises(ModelLoadError, match=f"use {per_token} of 4 experts"):
         mixtral_config(hf, "m")
+
+
+def test_a_qwen25_vl_config_from_before_transformers_5_reads_alike(tmp_path, monkeypatch):
+    """Qwen2-VL and Qwen2.5-VL configs on the Hub keep the language model's fields at the top level and name M-RoPE
+    a scaling type ("rope_scaling": {"type": "mrope", ...}); they load as the nested form does, with plain RoPE."""
+    import json
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny("qwen2_5_vl", tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    text = config.pop("text_config")
+    theta = text["rope_parameters"]["rope_theta"]
+    flat = {**text, **config, "rope_theta": theta, "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}}
+    flat.pop("rope_parameters")
+    flat["model_type"] = "qwen2_5_vl"
+    (tmp_path / "config.json").write_text(json.dumps(flat))
+    ours = load_model(str(tmp_path), device="cpu")
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True)
+    assert ours.config.rope_theta == theta and ours.config.rope_freq_divisors == ()
+    for layer in range(ours.config.n_layers):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
