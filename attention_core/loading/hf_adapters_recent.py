@@ -54,6 +54,11 @@ def olmo_config(hf: dict, name: str) -> ModelConfig:
 
 
 def exaone4_config(hf: dict, name: str) -> ModelConfig:
+    if not hf.get("layer_types"):  # Exaone4Config's defaults: a 4096-token window on 3 of every 4 layers
+        n, window = int(hf["num_hidden_layers"]), hf.get("sliding_window", 4096)
+        every = int(hf.get("sliding_window_pattern") or 4) if window is not None else 0
+        types = ["sliding_attention" if every and (i + 1) % every else "full_attention" for i in range(n)]
+        hf = {**hf, "sliding_window": window, "layer_types": types}
     window, sliding = _windows(hf, int(hf["num_hidden_layers"]))
     nope = dict(rope_layers=sliding) if window is not None and sliding else {}  # full layers without RoPE
     return _decoder(hf, name, "exaone4", qk_norm="head", norm_position="post_sublayer", **nope)

@@ -354,3 +354,20 @@ def test_a_qwen25_vl_config_from_before_transformers_5_reads_alike(tmp_path, mon
     assert ours.config.rope_theta == theta and ours.config.rope_freq_divisors == ()
     for layer in range(ours.config.n_layers):
         assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+
+
+@pytest.mark.parametrize(("drop", "sliding"), [(("layer_types",), (True, True, True, False)),
+                                               (("layer_types", "sliding_window"), (True, True, True, False))])
+def test_an_exaone4_config_without_layer_types_takes_transformers_defaults(drop, sliding):
+    """Exaone4Config makes layer_types from sliding_window_pattern (4) where a config has none, and a config without
+    sliding_window gets 4096: three sliding layers (with RoPE) to every full one (without)."""
+    from attention_core.loading.hf_adapters_recent import exaone4_config
+
+    hf = transformers.Exaone4Config(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+                                    num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                    sliding_window=8).to_dict()  # fmt: skip
+    for key in drop:
+        hf.pop(key)
+    cfg = exaone4_config(hf, "t")
+    assert cfg.sliding_layers == sliding and cfg.rope_layers == sliding
+    assert cfg.sliding_window == (4096 if "sliding_window" in drop else 8)
