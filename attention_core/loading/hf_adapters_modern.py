@@ -182,6 +182,9 @@ def olmo3_config(hf: dict, name: str) -> ModelConfig:
     models) on the full layers only, the sliding ones keep plain RoPE."""
     if hf.get("attention_bias"):
         raise ModelLoadError("OLMo 3 checkpoints with attention biases are not supported yet.")
+    if not hf.get("layer_types"):  # Olmo3Config's defaults: a 4096-token window on 3 of every 4 layers
+        types = ["sliding_attention" if (i + 1) % 4 else "full_attention" for i in range(int(hf["num_hidden_layers"]))]
+        hf = {**hf, "sliding_window": hf.get("sliding_window", 4096), "layer_types": types}
     full, sliding = _theta(hf, "full_attention"), _theta(hf, "sliding_attention")
     scaled = scaling_kind(_rope(hf, "full_attention")) != "default"
     return _decoder(hf, name, "olmo3", qk_norm="full", norm_position="post_sublayer", rope_theta=full,

@@ -371,3 +371,16 @@ def test_an_exaone4_config_without_layer_types_takes_transformers_defaults(drop,
     cfg = exaone4_config(hf, "t")
     assert cfg.sliding_layers == sliding and cfg.rope_layers == sliding
     assert cfg.sliding_window == (4096 if "sliding_window" in drop else 8)
+
+
+def test_an_olmo3_config_without_layer_types_takes_transformers_defaults():
+    """Olmo3Config makes three sliding layers to every full one where a config lists no layer types (and a 4096-token
+    window where it names none); every layer sliding, as before, was not the model."""
+    from attention_core.loading.hf_adapters_modern import olmo3_config
+
+    hf = transformers.Olmo3Config(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+                                  num_attention_heads=4, num_key_value_heads=2).to_dict()  # fmt: skip
+    assert hf.pop("layer_types") == ["sliding_attention"] * 3 + ["full_attention"]  # what transformers made
+    hf.pop("sliding_window")
+    cfg = olmo3_config(hf, "t")
+    assert cfg.sliding_layers == (True, True, True, False) and cfg.sliding_window == 4096
