@@ -41,6 +41,12 @@ from .rope_scaling import scaling_kind
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
 
+def _defaults(hf: dict, **values) -> dict:
+    """`hf` with transformers' config defaults for the fields config.json leaves out (ERNIE's, GLM's, Helium's,
+    Seed-OSS's, Ministral 3's and Qwen3-VL's head_dim is 128 unless given, not d_model / n_heads)."""
+    return {**hf, **{key: value for key, value in values.items() if key not in hf}}
+
+
 def _no_gated_biases(hf: dict, arch: str) -> None:
     if hf.get("mlp_bias") or hf.get("use_bias"):
         raise ModelLoadError(f"{arch} checkpoints with biases in their MLP are not supported yet.")
@@ -68,6 +74,9 @@ def glm_config(hf: dict, name: str) -> ModelConfig:
     """GLM (glm-4-9b) and GLM-4 (GLM-4-0414): the rotated half of each head in neighbouring pairs."""
     arch = str(hf.get("model_type"))
     _no_gated_biases(hf, arch)
+    hf = _defaults(hf, head_dim=128)
+    if "partial_rotary_factor" not in _rope(hf):  # GlmConfig's default: half of each head rotates
+        hf = _defaults(hf, partial_rotary_factor=0.5)
     return _decoder(hf, name, arch, attn_bias=bool(hf.get("attention_bias", True)), rope_pairs_reordered=True,
                     norm_position="sandwich" if arch == "glm4" else "pre")  # fmt: skip
 
@@ -76,12 +85,13 @@ def pairs_decoder_config(hf: dict, name: str) -> ModelConfig:
     """Helium, ERNIE 4.5: RoPE over neighbouring pairs across the whole head."""
     arch = str(hf.get("model_type"))
     _no_gated_biases(hf, arch)
+    hf = _defaults(hf, head_dim=128)
     return _decoder(hf, name, arch, attn_bias=bool(hf.get("attention_bias")), rope_pairs_reordered=True)
 
 
 def seed_oss_config(hf: dict, name: str) -> ModelConfig:
     _no_gated_biases(hf, "Seed-OSS")
-    return _decoder(hf, name, "seed_oss", attn_bias=bool(hf.get("attention_bias")))
+    return _decoder(_defaults(hf, head_dim=128), name, "seed_oss", attn_bias=bool(hf.get("attention_bias")))
 
 
 def arcee_config(hf: dict, name: str) -> ModelConfig:
@@ -95,7 +105,7 @@ def ministral_config(hf: dict, name: str) -> ModelConfig:
 
 
 def ministral3_config(hf: dict, name: str) -> ModelConfig:
-    cfg = _decoder(hf, name, "ministral3")
+    cfg = _decoder(_defaults(hf, head_dim=128), name, "ministral3")
     params = _rope(hf)
     original = params.get("original_max_position_embeddings")
     if not (params.get("llama_4_scaling_beta") and original):
@@ -145,6 +155,8 @@ def qwen_vl_config(hf: dict, name: str) -> ModelConfig:
         plain = {"rope_type": "default", "rope_theta": rope.get("rope_theta") or text.get("rope_theta") or 10000.0}
         text = {**text, "rope_scaling": None, "rope_parameters": plain}
     arch = "qwen3_vl" if hf.get("model_type") == "qwen3_vl" else "qwen2_vl"
+    if arch == "qwen3_vl":
+        text = _defaults(text, head_dim=128)
     features = dict(qk_norm="head") if arch == "qwen3_vl" else dict(attn_bias=True)
     return _decoder(text, name, arch, **features)
 

@@ -384,3 +384,22 @@ def test_an_olmo3_config_without_layer_types_takes_transformers_defaults():
     hf.pop("sliding_window")
     cfg = olmo3_config(hf, "t")
     assert cfg.sliding_layers == (True, True, True, False) and cfg.sliding_window == 4096
+
+
+@pytest.mark.parametrize("kind", ["ernie4_5", "seed_oss", "helium", "glm4", "ministral3"])
+def test_a_config_without_head_dim_takes_transformers_default_of_128(kind):
+    """These configs' head_dim is 128 unless config.json gives one (not d_model / n_heads, here 64 / 4 = 16); GLM's
+    partial rotary factor is 0.5 unless given."""
+    from attention_core.loading.hf_adapters import adapter_for
+
+    configs = {"ernie4_5": transformers.Ernie4_5Config, "seed_oss": transformers.SeedOssConfig,
+               "helium": transformers.HeliumConfig, "glm4": transformers.Glm4Config,
+               "ministral3": transformers.Ministral3Config}  # fmt: skip
+    hf = configs[kind](vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2).to_dict()  # fmt: skip
+    assert hf.pop("head_dim") == 128  # what transformers made of the same config
+    if kind == "glm4":
+        hf["rope_parameters"].pop("partial_rotary_factor")
+    cfg = adapter_for(hf)[0](hf, "t")
+    assert cfg.d_head == 128
+    assert cfg.rotary_dim == (64 if kind == "glm4" else None)
