@@ -305,8 +305,8 @@ def test_olmos_pages_do_not_give_its_norms_learned_weights(private_models) -> No
     assert "no learned scale or shift" in said and "by learned weights" not in said, said
 
 
-@pytest.mark.parametrize(("kind", "named"), [("qwen3", "RMSNorm(E·W_Q)·w_q per head"),
-                                             ("olmo2", "RMSNorm over all heads' E·W_Q, this head's part")])
+@pytest.mark.parametrize(("kind", "named"), [("qwen3", "Q = RMSNorm(E·W_Q)·w_q  ["),
+                                             ("olmo2", "Q = RMSNorm(E·W_Q, all heads)·w_q  [")])
 def test_inside_one_head_names_the_q_norm_in_what_it_draws(private_models, kind, named) -> None:
     """Qwen3 and OLMo 2 normalise q and k before RoPE: Inside one head titled the normalised q "Q = E·W_Q" and
     said nothing of the norm, so the numbers on screen were not the product the title named."""
@@ -329,6 +329,6 @@ def test_inside_one_head_puts_hunyuans_q_norm_after_the_rotation(private_models)
     assert not at.exception, [e.value for e in at.exception]
     assert chart(at, "mech_Q_pre")["layout"]["title"]["text"].startswith("Q = E·W_Q  [")
     rotated = next(figure_spec(e) for e in at.get("plotly_chart") if e.key == "mech_Q")
-    assert "RMSNorm(RoPE(E·W_Q))·w_q per head" in rotated["layout"]["title"]["text"]
+    assert "RMSNorm(RoPE(E·W_Q))·w_q  [" in rotated["layout"]["title"]["text"]
     said = " ".join(c.value for c in at.caption)
     assert "after RoPE" in said and "q_norm" in said, said

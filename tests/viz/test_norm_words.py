@@ -64,9 +64,12 @@ def test_a_projection_is_titled_as_the_product_it_draws() -> None:
 
     assert projection_title("Q", False, "none", 5, 64, "before") == "Q = E·W_Q  [5 × 64] before RoPE"
     assert projection_title("K", True, "none", 5, 64) == "K = E·W_K + b_K  [5 × 64]"
-    assert projection_title("K", True, "head", 5, 64) == "K = RMSNorm(E·W_K + b_K)·w_k per head  [5 × 64]"
-    assert "over all heads' E·W_Q" in projection_title("Q", False, "full", 5, 64, "before")
+    assert projection_title("K", True, "head", 5, 64) == "K = RMSNorm(E·W_K + b_K)·w_k  [5 × 64]"
+    full = projection_title("Q", False, "full", 5, 64, "before")
+    assert full == "Q = RMSNorm(E·W_Q, all heads)·w_q  [5 × 64] before RoPE"
     # Hunyuan normalises after the rotation: none before it, RMSNorm(RoPE(·)) after
     assert projection_title("Q", False, "head", 5, 64, "before", True) == "Q = E·W_Q  [5 × 64] before RoPE"
     rotated = projection_title("Q", False, "head", 5, 64, "after", True)
-    assert rotated == "Q = RMSNorm(RoPE(E·W_Q))·w_q per head  [5 × 64]"
+    assert rotated == "Q = RMSNorm(RoPE(E·W_Q))·w_q  [5 × 64]"
+    # a half-width chart at 1280 px shows ~55 characters of its title (a longer one was cut at both ends)
+    assert max(len(t) for t in (full, rotated, projection_title("Q", True, "head", 999, 256, "before"))) <= 55

@@ -112,12 +112,13 @@ def projection_title(
     layer without RoPE)."""
     product = f"E·W_{name}" + (f" + b_{name}" if has_bias else "")
     weight = f"w_{name.lower()}"
+    # short enough for a half-width chart at 1280 px (~55 characters); the section's caption says which norm
     if rope == "after" and norm_after_rope:
-        return f"{name} = RMSNorm(RoPE({product}))·{weight} per head  [{rows} × {d_head}]"
+        return f"{name} = RMSNorm(RoPE({product}))·{weight}  [{rows} × {d_head}]"
     if qk_norm == "head" and not (rope == "before" and norm_after_rope):
-        product = f"RMSNorm({product})·{weight} per head"
-    elif qk_norm == "full":
-        product = f"RMSNorm over all heads' {product}, this head's part (·{weight})"
+        product = f"RMSNorm({product})·{weight}"
+    elif qk_norm == "full":  # over every head's projection at once; the chart shows this head's part
+        product = f"RMSNorm({product}, all heads)·{weight}"
     return f"{name} = {product}  [{rows} × {d_head}]" + (f" {rope} RoPE" if rope else "")
 
 
