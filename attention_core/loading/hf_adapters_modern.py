@@ -227,20 +227,25 @@ def _attn(w: StateDict, r: _Reader, src: str, dst: str, plus_one: float = 0.0) -
         w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.k_norm.weight") + plus_one
 
 
+LLAMA_NORMS = {"ln_attn": "input_layernorm", "ln_mlp": "post_attention_layernorm"}  # (ours: the checkpoint's)
+
+
 def llama_layout(
     sd: StateDict, cfg: ModelConfig, mlp: Callable[[StateDict, _Reader, str, str], None],
-    prefixes: tuple[str, ...] = ("model.",), lm_head: str = "lm_head.weight",
+    prefixes: tuple[str, ...] = ("model.",), lm_head: str = "lm_head.weight", norms: dict[str, str] = LLAMA_NORMS,
 ) -> StateDict:  # fmt: skip
-    """A Llama's layout under the first of `prefixes` the checkpoint uses: embed_tokens, norm; per layer self_attn
-    (q/k norms where the checkpoint has them), input_layernorm, post_attention_layernorm and the MLP that
-    `mlp(w, r, src, dst)` reads; `lm_head`."""
+    """A Llama's layout under the first of `prefixes` the checkpoint uses: embed_tokens, norm (where the model's norms
+    have weights); per layer self_attn (q/k norms where the checkpoint has them), the block's `norms` (ours: the
+    checkpoint's name) and the MLP that `mlp(w, r, src, dst)` reads; `lm_head`."""
     r = _Reader(sd, prefixes)
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
+    if cfg.norm_weights:  # OLMo 1's LayerNorms have none
+        w["ln_final.w"] = r.get("norm.weight")
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
         _attn(w, r, src, dst)
-        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
-        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
+        for ours, theirs in norms.items():
+            w[f"{dst}{ours}.w"] = r.get(f"{src}{theirs}.weight")
         mlp(w, r, src, dst)
     _unembed(w, sd, cfg, lm_head)
     return w
@@ -299,16 +304,9 @@ def phi3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 
 def olmo2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attn(w, r, src, dst)
-        w[dst + "ln_attn_out.w"] = r.get(src + "post_attention_layernorm.weight")
-        w[dst + "ln_mlp_out.w"] = r.get(src + "post_feedforward_layernorm.weight")
-        _gated(w, r, src, dst)
-    _unembed(w, sd, cfg)
-    return w
+    """OLMo 2 (and EXAONE 4): no input norms, a norm on each sublayer's output."""
+    norms = {"ln_attn_out": "post_attention_layernorm", "ln_mlp_out": "post_feedforward_layernorm"}
+    return llama_layout(sd, cfg, _gated, norms=norms)
 
 
 def fused_qkv(w: StateDict, r: _Reader, fused: str, dst: str, cfg: ModelConfig, biases: bool = False) -> None:

@@ -35,7 +35,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader, llama_config
-from .hf_adapters_modern import _attn, _decoder, _gated, _rope, _unembed, _windows, llama_layout, olmo2_weights
+from .hf_adapters_modern import LLAMA_NORMS, _decoder, _gated, _rope, _windows, llama_layout, olmo2_weights
 from .rope_scaling import scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -220,27 +220,15 @@ def pairs_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 def glm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """GLM: a Llama's layout with q/k/v biases and a fused gate_up_proj; GLM-4 adds post_self_attn_layernorm and
     post_mlp_layernorm on the sublayers' outputs."""
-    w = llama_layout(sd, cfg, _with_biases(_gate_up_fused))
+    norms = LLAMA_NORMS
     if cfg.norm_position == "sandwich":
-        r = _Reader(sd, ("model.",))
-        for layer in range(cfg.n_layers):
-            src, dst = f"layers.{layer}.", f"blocks.{layer}."
-            w[dst + "ln_attn_out.w"] = r.get(src + "post_self_attn_layernorm.weight")
-            w[dst + "ln_mlp_out.w"] = r.get(src + "post_mlp_layernorm.weight")
-    return pairs_to_halves(w, cfg)
+        norms = {**norms, "ln_attn_out": "post_self_attn_layernorm", "ln_mlp_out": "post_mlp_layernorm"}
+    return pairs_to_halves(llama_layout(sd, cfg, _with_biases(_gate_up_fused), norms=norms), cfg)
 
 
 def olmo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """OLMo (1): a Llama's tensors without any norm's."""
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attn(w, r, src, dst)
-        _attention_biases(w, r, src, dst)
-        _gated(w, r, src, dst)
-    _unembed(w, sd, cfg)
-    return w
+    return llama_layout(sd, cfg, _with_biases(_gated), norms={})
 
 
 def _with_hunyuan_qk_norms(w: StateDict, r: _Reader, src: str, dst: str) -> None:
@@ -256,25 +244,22 @@ def hunyuan_dense_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 def apertus_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """Apertus: its own norm names; xIELU's α_p = softplus(alpha_p), α_n = β + softplus(alpha_n) per layer, the
     constants β and ε checked against ModelConfig.xielu where the checkpoint keeps them (as buffers)."""
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
     beta, eps = cfg.xielu
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attn(w, r, src, dst)
+
+    def xielu_mlp(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         _attention_biases(w, r, src, dst)
-        w[dst + "ln_attn.w"] = r.get(src + "attention_layernorm.weight")
-        w[dst + "ln_mlp.w"] = r.get(src + "feedforward_layernorm.weight")
         _up_down(w, r, src, dst)
         act = src + "mlp.act_fn."
         for constant, value in (("beta", beta), ("eps", eps)):
-            if r.has(act + constant) and abs(float(r.get(act + constant)) - value) > 1e-6 * max(1.0, abs(value)):
-                raise ModelLoadError(f"Apertus layer {layer}'s xIELU {constant} is {float(r.get(act + constant)):g}, "
-                                     f"not {value:g}; not supported yet.")  # fmt: skip
+            stored = float(r.get(act + constant)) if r.has(act + constant) else value
+            if abs(stored - value) > 1e-6 * max(1.0, abs(value)):
+                raise ModelLoadError(f"Apertus {src.rstrip('.')}'s xIELU {constant} is {stored:g}, not {value:g}; not "
+                                     "supported yet.")  # fmt: skip
         w[dst + "mlp.act.alpha_p"] = F.softplus(r.get(act + "alpha_p"))
         w[dst + "mlp.act.alpha_n"] = beta + F.softplus(r.get(act + "alpha_n"))
-    _unembed(w, sd, cfg)
-    return w
+
+    norms = {"ln_attn": "attention_layernorm", "ln_mlp": "feedforward_layernorm"}
+    return llama_layout(sd, cfg, xielu_mlp, norms=norms)
 
 
 def language_model_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

@@ -22,7 +22,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, _windows, llama_layout, qwen3_weights
+from .hf_adapters_modern import _decoder, _gated, _windows, llama_layout, qwen3_weights
 from .hf_adapters_moe import _moe_decoder
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -93,15 +93,8 @@ def granitemoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 
 def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight")}
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attn(w, r, src, dst)
-        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")  # one norm, no bias: attention's and the MLP's
-        _gated(w, r, src, dst)
-    _unembed(w, sd, cfg)
-    return pairs_to_halves(w, cfg)
+    """One norm, no bias: attention's and the MLP's; RoPE pairs reordered to the engine's halves."""
+    return pairs_to_halves(llama_layout(sd, cfg, _gated, norms={"ln_attn": "input_layernorm"}), cfg)
 
 
 ADAPTERS = {

@@ -13,8 +13,8 @@ from __future__ import annotations
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..conventions import pairs_to_halves
-from .llama import Weights, ends, rope_config
-from .reader import Meta, Tensors, matrix, split_rows
+from .llama import Weights, fused_gated_mlp, rope_config, separate_qkv_weights
+from .reader import Meta, Tensors
 
 
 def glm4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -26,20 +26,10 @@ def glm4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 
 def glm4_weights(t: Tensors, cfg: ModelConfig) -> Weights:
-    w = ends(t, cfg)
-    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
-    norms = {"ln_attn": "attn_norm", "ln_attn_out": "post_attention_norm", "ln_mlp": "ffn_norm",
-             "ln_mlp_out": "post_ffw_norm"}  # fmt: skip
-    for layer in range(cfg.n_layers):
-        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+    def sandwich_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+        norms = {"ln_attn_out": "post_attention_norm", "ln_mlp": "ffn_norm", "ln_mlp_out": "post_ffw_norm"}
         for ours, theirs in norms.items():
             w[f"{dst}{ours}.w"] = t.vector(f"{src}{theirs}.weight")
-        for part, n in heads.items():
-            w[f"{dst}attn.W_{part.upper()}"] = matrix(t.rows(f"{src}attn_{part}.weight", n, cfg.d_head))
-            if cfg.attn_bias:
-                w[f"{dst}attn.b_{part.upper()}"] = t.vector(f"{src}attn_{part}.bias")
-        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
-        gate, up = split_rows(t.raw(src + "ffn_up.weight"), [cfg.d_mlp, cfg.d_mlp], src + "ffn_up.weight")
-        w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = matrix(gate), matrix(up)
-        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
-    return pairs_to_halves(w, cfg)
+        fused_gated_mlp(t, w, src, dst, cfg.d_mlp)
+
+    return pairs_to_halves(separate_qkv_weights(t, cfg, permuted=False, mlp=sandwich_mlp), cfg)

@@ -152,13 +152,20 @@ def phi3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 def ends(t: Tensors, cfg: ModelConfig) -> Weights:
     """Token embedding, final norm and the unembedding (absent when tied)."""
-    w: Weights = {
-        "embed.W_E": torch.from_numpy(t.raw("token_embd.weight")),
-        "ln_final.w": t.vector("output_norm.weight"),
-    }
+    w: Weights = {"embed.W_E": torch.from_numpy(t.raw("token_embd.weight"))}
+    if cfg.norm_weights:  # OLMo 1's LayerNorms have none
+        w["ln_final.w"] = t.vector("output_norm.weight")
     if not cfg.tie_embeddings:
         w["unembed.W_U"] = t.linear("output.weight")  # [d_model, d_vocab]
     return w
+
+
+def fused_gated_mlp(t: Tensors, w: Weights, src: str, dst: str, d_mlp: int) -> None:
+    """A gated MLP whose gate and up are fused in ffn_up (rows gate | up, as llama.cpp's SwiGLU splits them: Phi-3,
+    GLM-4), then ffn_down."""
+    gate, up = split_rows(t.raw(src + "ffn_up.weight"), [d_mlp, d_mlp], src + "ffn_up.weight")
+    w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = matrix(gate), matrix(up)
+    w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
 
 
 def gated_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
@@ -205,7 +212,8 @@ def separate_qkv_weights(
     heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
-        w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
+        if cfg.norm_weights:
+            w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
         for part in "qkv":
             data, bias = t.rows(f"{src}attn_{part}.weight", heads[part], cfg.d_head), None
             if cfg.attn_bias:
@@ -268,18 +276,7 @@ def olmo_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 def olmo_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     """A llama file's matrices with no norm tensors at all (llama.cpp's olmo graph normalises without weights)."""
-    w: Weights = {"embed.W_E": torch.from_numpy(t.raw("token_embd.weight"))}
-    if not cfg.tie_embeddings:
-        w["unembed.W_U"] = t.linear("output.weight")
-    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
-    for layer in range(cfg.n_layers):
-        src, dst = f"blk.{layer}.", f"blocks.{layer}."
-        for part, n in heads.items():
-            data = t.rows(f"{src}attn_{part}.weight", n, cfg.d_head)
-            w[f"{dst}attn.W_{part.upper()}"] = matrix(data if part == "v" else unpermute_rope_rows(data, n))
-        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
-        gated_mlp(t, w, src, dst)
-    return w
+    return separate_qkv_weights(t, cfg, permuted=True, mlp=gated_mlp)
 
 
 def skip_rope_freqs(t: Tensors) -> None:
@@ -311,8 +308,6 @@ def phi3_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         for part, data in zip("QKV", qkv, strict=True):
             w[f"{dst}attn.W_{part}"] = matrix(data)
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
-        gate, up = split_rows(t.raw(src + "ffn_up.weight"), [cfg.d_mlp, cfg.d_mlp], src + "ffn_up.weight")
         w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
-        w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = matrix(gate), matrix(up)
-        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+        fused_gated_mlp(t, w, src, dst, cfg.d_mlp)
     return w
