@@ -34,3 +34,26 @@ def pick_device(prefer: str | torch.device | None = None) -> torch.device:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+# What the engine hands back (patterns, logits, residuals) lives on the CPU. From a CUDA GPU a plain `.cpu()`
+# copies into pageable memory through a staging buffer; into pinned (page-locked) memory the GPU's copy engine
+# writes directly. Measured on an H200 (2026-12-04, a [2048, 49152] float32 tensor, 403 MB): `.cpu()` 337 ms,
+# an empty pinned tensor filled with `copy_` 7.7 ms. PyTorch caches freed pinned blocks for reuse, so the
+# small ones, where the copy's set-up is most of the time, keep the plain path.
+PINNED_FROM_BYTES = 1 << 20
+
+
+def to_host(t: torch.Tensor) -> torch.Tensor:
+    """`t` on the CPU in its own dtype; from a CUDA GPU through pinned memory when it is large. Synchronous:
+    the copy has landed when this returns."""
+    if t.device.type != "cuda" or t.numel() * t.element_size() < PINNED_FROM_BYTES:
+        return t.cpu()
+    out = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+    out.copy_(t)
+    return out
+
+
+def host_float(t: torch.Tensor) -> torch.Tensor:
+    """`t` as float32 on the CPU (what the views read), converted where it is, then copied."""
+    return to_host(t.float())

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .device import host_float
+
 if TYPE_CHECKING:
     from .trace import Trace
 
@@ -38,14 +40,14 @@ def _layer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Ten
         "resid_pre": lambda: t.resid(layer),
         "resid_post": lambda: t.resid(layer + 1),
         "resid_mid": lambda: t.resid_mid(layer),
-        "attn.q": lambda: cap.q[layer].cpu().float(),
-        "attn.k": lambda: cap.k[layer].cpu().float(),
-        "attn.v": lambda: cap.v[layer].cpu().float(),
-        "attn.scores": lambda: t._scores(layer, slice(None)).cpu().float(),
-        "attn.uncapped_scores": lambda: t._scores(layer, slice(None), capped=False, with_bias=False).cpu().float(),
+        "attn.q": lambda: host_float(cap.q[layer]),
+        "attn.k": lambda: host_float(cap.k[layer]),
+        "attn.v": lambda: host_float(cap.v[layer]),
+        "attn.scores": lambda: host_float(t._scores(layer, slice(None))),
+        "attn.uncapped_scores": lambda: host_float(t._scores(layer, slice(None), capped=False, with_bias=False)),
         "attn.mask": lambda: t.mask(layer),
         "attn.masked_scores": lambda: (
-            t._scores(layer, slice(None)).cpu().float().masked_fill(~t.mask(layer), float("-inf"))
+            host_float(t._scores(layer, slice(None))).masked_fill(~t.mask(layer), float("-inf"))
         ),
         "attn.pattern": lambda: t.layer_patterns(layer),
         "attn.z": lambda: t.z(layer),
@@ -53,5 +55,5 @@ def _layer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Ten
         "attn_out": lambda: t.attn_out(layer),
     }
     if t.config.position_bias != "none":
-        getters["attn.position_bias"] = lambda: t._bias().cpu().float()
+        getters["attn.position_bias"] = lambda: host_float(t._bias())
     return getters

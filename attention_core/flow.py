@@ -37,6 +37,7 @@ import torch
 from . import blocks, lens, recompute
 from . import interventions as iv
 from . import model as fwd
+from .device import host_float, to_host
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -129,7 +130,7 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
     n_k = pieces.values_up.shape[1]
     chunk = max(1, CHUNK_FLOATS // (n_k * trace.config.d_model))
     for at in range(0, len(rows), chunk):
-        share = pieces.shares(slice(at, at + chunk)).cpu()  # (m, 1 + n_k + 1)
+        share = to_host(pieces.shares(slice(at, at + chunk)))  # (m, 1 + n_k + 1)
         for r, i in enumerate(rows[at : at + chunk]):
             if share[r, 0] >= threshold:
                 edges.append(FlowEdge(layer, "residual_attn", i, i, float(share[r, 0])))
@@ -220,9 +221,9 @@ def mlp_parts(trace: Trace, layer: int, rows: list[int]) -> tuple[torch.Tensor, 
     index = torch.tensor(rows)
     mid = _mid_at(trace, layer, index)  # (m, d_model), the pass's dtype
     if cfg.norm_position == "post":  # resid_post = LN(mid + mlp(mid)): the MLP's output is not a difference
-        return mid.float().cpu(), blocks.mlp(mid, w, layer, cfg).float().cpu()
+        return host_float(mid), host_float(blocks.mlp(mid, w, layer, cfg))
     post = trace.captured.resid_pre[layer + 1][index]  # (m, d_model)
-    return mid.float().cpu(), (post.float() - mid.float()).cpu()
+    return host_float(mid), to_host(post.float() - mid.float())
 
 
 def _mid_at(trace: Trace, layer: int, index: torch.Tensor) -> torch.Tensor:

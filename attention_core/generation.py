@@ -30,6 +30,7 @@ from . import backend, blocks
 from . import interventions as iv
 from . import model as fwd
 from .context import PassContext
+from .device import host_float, to_host
 from .tokenizer import Encoding
 from .trace import Trace
 
@@ -72,7 +73,7 @@ class Generation:
         n, first = trace.n_tokens, self.n_prompt - 1
         with torch.inference_mode():  # only the choosing queries' rows, over the keys they could see
             rows = trace._patterns(layer, slice(None), True, slice(first, n - 1), n - 1)  # (n_heads, n_new, n - 1)
-        return rows.cpu().float()
+        return host_float(rows)
 
 
 class KVCache:
@@ -171,8 +172,8 @@ def run_generation(
         for _ in range(max_new):
             logits = fwd.unembed(chunks[-1].resid_pre[-1][-1:], w, cfg)[0].float()  # (d_vocab,) after the last token
             top = torch.softmax(logits, dim=-1).topk(top_k)
-            top_ids.append(top.indices.cpu())
-            top_probs.append(top.values.cpu())
+            top_ids.append(to_host(top.indices))
+            top_probs.append(to_host(top.values))
             if full_rerun:  # this pass's weights at the choosing query: the next pass moves the mean
                 step_rows.append(_choosing_rows(ctx, chunks[-1], ids + new_ids, ivs))
             token = choose(logits, temperature, generator)
@@ -204,7 +205,7 @@ def _choosing_rows(ctx: PassContext, captured: fwd.Captured, ids: list[int], ivs
         context=ctx, text="", token_ids=list(ids), tokens=[""] * m, offsets=[(0, 0)] * m, causal=True,
         truncated=False, n_input_tokens=m, captured=captured, interventions=ivs,
     )  # fmt: skip
-    return [one_pass._patterns(layer, slice(None), True, slice(m - 1, m))[:, 0].cpu().float()
+    return [host_float(one_pass._patterns(layer, slice(None), True, slice(m - 1, m))[:, 0])
             for layer in range(ctx.config.n_layers)]  # fmt: skip
 
 

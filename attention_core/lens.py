@@ -16,6 +16,7 @@ import torch
 from . import interventions as iv
 from . import model as fwd
 from . import recompute
+from .device import host_float, to_host
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -45,7 +46,7 @@ def lens_logits(trace: Trace, layer: int) -> torch.Tensor:
     trace.check(layer)
     resid = trace.captured.resid_pre[layer + 1]  # (n, d_model): what leaves block `layer`
     with torch.inference_mode():
-        return fwd.unembed(resid, trace.context.pass_weights, trace.config).cpu().float()
+        return host_float(fwd.unembed(resid, trace.context.pass_weights, trace.config))
 
 
 def lens_top(
@@ -70,8 +71,8 @@ def lens_top(
             logits = fwd.unembed(resid[r0:r1], w, cfg).float()  # (rows, d_vocab), freed after this block
             top = logits.topk(k, dim=-1)  # (rows, k): softmax is monotone, so the top logits are the top probs
             log_z = torch.logsumexp(logits, dim=-1, keepdim=True)  # (rows, 1)
-            ids[r0:r1] = top.indices.cpu()
-            probs[r0:r1] = (top.values - log_z).exp().cpu()
+            ids[r0:r1] = to_host(top.indices)
+            probs[r0:r1] = to_host((top.values - log_z).exp())
     return LensTop(ids=ids.view(L, n, k), probs=probs.view(L, n, k))
 
 
@@ -89,7 +90,7 @@ def lens_ranks(trace: Trace, position: int, token_ids: list[int]) -> tuple[torch
         chosen = logits[:, token_ids]  # (n_layers, t)
         probs = (chosen - torch.logsumexp(logits, dim=-1, keepdim=True)).exp()
         ranks = (logits[:, None, :] > chosen[:, :, None]).sum(-1)  # (n_layers, t): tokens strictly above
-    return probs.cpu(), ranks.cpu()
+    return to_host(probs), to_host(ranks)
 
 
 def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
@@ -102,10 +103,10 @@ def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
     trace.check(layer, head)
     cfg = trace.config
     every_query = torch.arange(trace.n_tokens)
-    a = sent_patterns(trace, layer, every_query, slice(head, head + 1))[0].cpu().float()  # [n_q, n_k]
+    a = host_float(sent_patterns(trace, layer, every_query, slice(head, head + 1))[0])  # [n_q, n_k]
     v = trace.captured.v[layer][cfg.kv_head(head)]  # (n_k, d_head)
     W_O = trace.context.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_head, cfg.d_model)[head]
-    sent = torch.linalg.vector_norm((v @ W_O).float(), dim=-1).cpu()  # (n_k,) ‖v_j·W_O^h‖
+    sent = to_host(torch.linalg.vector_norm((v @ W_O).float(), dim=-1))  # (n_k,) ‖v_j·W_O^h‖
     return a * sent[None, :]  # (n_q, n_k)
 
 
@@ -141,4 +142,4 @@ def contributions(trace: Trace, layer: int, query: int, head: int | None = None)
     v = recompute.per_query_head(trace.captured.v[layer], trace.config)  # (n_heads, n_k, d_head)
     values_up = torch.bmm(v, trace._W_O_heads(layer))  # (n_heads, n_k, d_model)
     out = a[..., None] * values_up  # (n_heads, n_k, d_model)
-    return (out if head is None else out[head]).cpu().float()
+    return host_float(out if head is None else out[head])

@@ -16,6 +16,7 @@ import torch
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
+from .device import to_host
 from .dtypes import wide
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def pooled_patterns(
             row_blocks = torch.arange(r0, r1, device=device) // width
             out[i].index_add_(1, row_blocks, cols)  # each row's sums into its row block
     out /= widths[:, None] * widths[None, :]  # block sums → block means
-    return out.cpu()
+    return to_host(out)
 
 
 def pooled_columns(trace: Trace, layer: int, heads: slice, r0: int, r1: int, width: int, s: int) -> torch.Tensor:
@@ -197,4 +198,4 @@ def pattern_row_sums(trace: Trace, layer: int, rows_per_chunk: int) -> dict[str,
         }
         for name, sums in row_sums.items():
             totals[name] += sums.double().sum(-1)
-    return {name: total.cpu() for name, total in totals.items()}
+    return {name: to_host(total) for name, total in totals.items()}

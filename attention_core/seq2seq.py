@@ -21,6 +21,7 @@ import torch
 from . import blocks
 from . import model as fwd
 from .context import PassContext
+from .device import host_float, to_host
 from .trace import Trace, captured_nbytes
 
 Weights = Mapping[str, torch.Tensor]
@@ -139,7 +140,7 @@ class CrossAttention:
     def scores(self, layer: int, head: int) -> torch.Tensor:
         """[n_target, n_source] q·k times the model's scale (1/√d_head; T5: 1); no position bias."""
         q, k = self.captured.cross_q[layer][head], self.captured.cross_k[layer][head]
-        return fwd.layer_scores(q, k, self._opts).cpu()  # (n_target, n_source)
+        return to_host(fwd.layer_scores(q, k, self._opts))  # (n_target, n_source)
 
     def pattern(self, layer: int, head: int) -> torch.Tensor:
         """[n_target, n_source]; each target query's row sums to 1 over the source."""
@@ -148,18 +149,18 @@ class CrossAttention:
     def layer_patterns(self, layer: int) -> torch.Tensor:
         """[n_heads, n_target, n_source]."""
         q, k = self.captured.cross_q[layer], self.captured.cross_k[layer]
-        return fwd.attention_pattern(fwd.layer_scores(q, k, self._opts), None).cpu()
+        return to_host(fwd.attention_pattern(fwd.layer_scores(q, k, self._opts), None))
 
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n_target, d_head]."""
         c = self.captured
-        return fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False, self._opts).cpu().float()
+        return host_float(fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False, self._opts))
 
     def attn_out(self, layer: int) -> torch.Tensor:
         """[n_target, d_model] what cross-attention adds to the decoder's residual stream."""
         c = self.captured
         z = fwd.attend(c.cross_q[layer], c.cross_k[layer], c.cross_v[layer], False, self._opts)
-        return fwd.attn_output(z, self.view.cross_weights, layer).cpu().float()
+        return host_float(fwd.attn_output(z, self.view.cross_weights, layer))
 
 
 @dataclass

@@ -12,6 +12,7 @@ import torch
 
 from . import blocks
 from . import model as fwd
+from .device import to_host
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -56,5 +57,5 @@ def head_ablation_sweep(
                 attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
                 x = blocks.after_mlp(blocks.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
             logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg).float(), -1)[:, target_id]  # (variant,)
-            out[layer] = (logp - clean).cpu()
+            out[layer] = to_host(logp - clean)
     return out

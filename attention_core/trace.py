@@ -41,6 +41,7 @@ from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
 from .context import PassContext
+from .device import host_float, to_host
 from .recompute import captured_nbytes, pool_edges
 from .steps import HeadSteps
 
@@ -102,7 +103,7 @@ class Trace:
         """[d_model] the attention output bias b_O of `layer` (added once per layer, not per head), or None."""
         self.check(layer)
         b_O = self.context.weights.get(f"blocks.{layer}.attn.b_O")
-        return None if b_O is None else b_O.cpu().float()
+        return None if b_O is None else host_float(b_O)
 
     # ── sizes ─────────────────────────────────────────────────────────────────────────────────────
     @property
@@ -178,7 +179,7 @@ class Trace:
         where it has one (T5; `position_bias`). capped=False: without the cap; with_bias=False: without
         the bias (the same numbers for a model without them)."""
         self.check(layer, head)
-        return self._head_scores(layer, head, capped, with_bias).cpu()
+        return to_host(self._head_scores(layer, head, capped, with_bias))
 
     def _head_scores(self, layer: int, head: int, capped: bool = True, with_bias: bool = True) -> torch.Tensor:
         """[n_q, n_k] one head's scores: the forward pass's own `layer_scores` on the captured q and k."""
@@ -191,7 +192,7 @@ class Trace:
         number per bucket of key − query offset; every layer of a stack shares it), or None without one."""
         self.check(layer, head)
         bias = self._bias()
-        return None if bias is None else bias[head].cpu().float()
+        return None if bias is None else host_float(bias[head])
 
     def window(self, layer: int) -> int | None:
         """The sliding window of `layer` (a query sees at most this many keys, itself included), or None."""
@@ -228,15 +229,15 @@ class Trace:
         scores = self._head_scores(layer, head)  # [n_q, n_k]
         override = iv.pattern_override(iv.for_layer(self.interventions, layer), head)
         if override is not None:  # a temperature or a forced pattern on this head
-            return iv.modified_pattern(scores, causal, override, 0, self.config.window(layer)).cpu()
+            return to_host(iv.modified_pattern(scores, causal, override, 0, self.config.window(layer)))
         mask = fwd.allowed_keys(self.n_tokens, self.n_tokens, causal, self.config.window(layer), 0, scores.device)
-        return fwd.attention_pattern(scores, mask).cpu()  # the softmax, written out in model.py
+        return to_host(fwd.attention_pattern(scores, mask))  # the softmax, written out in model.py
 
     def layer_patterns(self, layer: int, masked: bool | None = None) -> torch.Tensor:
         """[n_heads, n_q, n_k] every head's pattern in one layer."""
         self.check(layer)
         causal = self.causal if masked is None else masked
-        return self._patterns(layer, slice(None), causal).cpu()
+        return to_host(self._patterns(layer, slice(None), causal))
 
     def pooled_patterns(
         self, size: int = 64, rows_per_chunk: int = 128, layers: list[int] | None = None, heads: slice = slice(None)
@@ -282,26 +283,26 @@ class Trace:
         n_keys = min(self.n_tokens, r1) if self.causal else self.n_tokens
         p = self._patterns(layer, slice(head, head + 1), self.causal, slice(r0, r1), n_keys)[0]  # (r, n_keys)
         p = torch.nn.functional.pad(p, (0, self.n_tokens - n_keys))  # keys after the last query are masked: 0
-        return p[:, c0:c1].cpu()
+        return to_host(p[:, c0:c1])
 
     def z(self, layer: int) -> torch.Tensor:
         """[n_heads, n, d_head] each head's weighted sum of values."""
         self.check(layer)
-        return self._z(layer).cpu().float()
+        return host_float(self._z(layer))
 
     def head_out(self, layer: int, head: int | None = None) -> torch.Tensor:
         """[n, d_model] one head's z·W_O (its share of the update, b_O excluded); all heads: [n_heads, n, d_model]."""
         self.check(layer, head)
         z, W_O = self._z(layer), self._W_O_heads(layer)
         if head is not None:
-            return (z[head] @ W_O[head]).cpu().float()
-        return torch.bmm(z, W_O).cpu().float()  # (n_heads, n, d_model)
+            return host_float(z[head] @ W_O[head])
+        return host_float(torch.bmm(z, W_O))  # (n_heads, n, d_model)
 
     def attn_out(self, layer: int) -> torch.Tensor:
         """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O."""
         self.check(layer)
         layer_ivs = iv.for_layer(self.interventions, layer)
-        return fwd.layer_attn_out(self._z(layer), self.context.pass_weights, layer, layer_ivs).cpu().float()
+        return host_float(fwd.layer_attn_out(self._z(layer), self.context.pass_weights, layer, layer_ivs))
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
         """Per-source contributions A[i,j]·(v_j W_O) to query i's update.
@@ -316,14 +317,14 @@ class Trace:
         """[n, d_model] the residual stream entering block `layer`; layer == n_layers: the final one."""
         if not 0 <= layer <= self.n_layers:
             raise IndexError(f"layer {layer} is out of range 0..{self.n_layers}")
-        return self.captured.resid_pre[layer].cpu().float()
+        return host_float(self.captured.resid_pre[layer])
 
     def resid_mid(self, layer: int) -> torch.Tensor:
         """[n, d_model] the residual stream after block `layer`'s attention, before its MLP."""
         self.check(layer)
         w = self.context.pass_weights
         attn = fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
-        return blocks.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config).cpu().float()
+        return host_float(blocks.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config))
 
     @property
     def logits(self) -> torch.Tensor | None:
@@ -332,7 +333,7 @@ class Trace:
             return None
         if self._logits is None:
             logits = fwd.unembed(self.captured.resid_pre[-1], self.context.pass_weights, self.config)  # (n, d_vocab)
-            self._logits = logits.cpu().float()
+            self._logits = host_float(logits)
         return self._logits
 
     def next_token_logits(self, position: int = -1) -> torch.Tensor | None:
@@ -342,7 +343,7 @@ class Trace:
             return None
         i = range(self.n_tokens)[position]
         row = self.captured.resid_pre[-1][i : i + 1]
-        return fwd.unembed(row, self.context.pass_weights, self.config)[0].cpu().float()
+        return host_float(fwd.unembed(row, self.context.pass_weights, self.config)[0])
 
     # ── layer by layer (attention_core/lens.py) ──────────────────────────────────────────────────
     def lens_logits(self, layer: int) -> torch.Tensor:
