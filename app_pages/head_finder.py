@@ -116,7 +116,7 @@ def show_focus(layer: int, head: int, query: int, keys: list[int]) -> None:
     outside = [k for k in keys if not start <= k < stop]
     st.markdown(f"**Layer {layer}, head {head} around the query** (tokens {start}–{stop - 1})")
     st.caption(
-        orientation_caption(ctx.orient)
+        orientation_caption(ctx.orient, ctx.config.attn_sinks)
         + " The query's "
         + ("row" if ctx.orient == "rows" else "column")
         + " is framed in red; red circles mark the chosen keys."

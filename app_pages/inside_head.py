@@ -23,7 +23,7 @@ from viz.views.head_window import (
     step_positions,
     steps_window,
 )
-from viz.views.mask_parts import softmax_share_lines
+from viz.views.mask_parts import SINK_WORDS, softmax_share_lines
 from viz.views.norm_words import head_input_caption, projection_title, qk_norm_caption
 from viz.views.patterns import is_long
 from viz.views.position_words import nope_caption, position_bias_caption, rope_caption
@@ -87,9 +87,12 @@ st.code(
 )
 if cell["allowed"]:
     st.caption(
-        f"{cell['row_max']:.6g} is the largest score among the keys query {i} may see: subtracting it before exp "
-        "gives the same weights (it cancels in the fraction) without overflowing. The last line is the engine's "
-        "softmax of the q and k this forward pass computed (trace.pattern), for comparison."
+        f"{cell['row_max']:.6g} is the largest score among the keys query {i} may see"
+        + (" and the head's sink" if cell["sink"] is not None else "")
+        + ": subtracting it before exp gives the same weights (it cancels in the fraction) without overflowing. "
+        + SINK_WORDS * (cell["sink"] is not None)
+        + "The last line is the engine's softmax of the q and k this forward pass computed (trace.pattern), for "
+        "comparison."
     )
 # ── the picked tokens' own vectors, before the full matrices ─────────────────────────────────────
 st.subheader("The two picked tokens' vectors")
@@ -147,7 +150,8 @@ pos = None if w.complete else w.positions  # the window's positions, for hover a
 rows = f"{n}" if w.complete else f"{w.m} of {n}"  # the token side of a matrix's shape
 wl = [labels[p] for p in w.positions]  # the window's row labels ("976: ␣the")
 hl = (w.index(i), w.index(j))
-summed = f"{sums} sums to 1" if w.complete else f"{sums}: its weights on these keys"
+to_one = "sums to 1" if s.sink is None else "sums to 1 less the head's sink share"  # GPT-OSS's attention sinks
+summed = f"{sums} {to_one}" if w.complete else f"{sums}: its weights on these keys"
 if not w.complete:
     st.info(
         f"{n} tokens: the matrices below show {w.describe()} ({w.m} tokens round the picked query {i} and key {j}), "
@@ -295,12 +299,12 @@ with full:
     if s.causal:
         st.caption(
             "Causal mask: a query may not look at later keys, so those scores become −∞ (grey) before the softmax; "
-            f"exp(−∞) = 0, so they get weight 0 and {sums} (one query's weights) still sums to 1."
+            f"exp(−∞) = 0, so they get weight 0 and {sums} (one query's weights) still {to_one}."
         )
     else:
         st.caption(
             "No mask in this pass (bidirectional): every query sees every key. Turn the causal mask on in the "
-            f"sidebar to see the −∞ entries. After the softmax {sums} (one query's weights) sums to 1."
+            f"sidebar to see the −∞ entries. After the softmax {sums} (one query's weights) {to_one}."
         )
     c1, c2 = st.columns(2)
     with c1:

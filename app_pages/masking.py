@@ -78,7 +78,7 @@ else:
         "This forward pass used no mask: every query sees every key. Turn on the causal mask in the sidebar "
         "to see the scores of later keys replaced by −∞."
     )
-st.caption(f"d_head = {ctx.d_head}. {how} {orientation_caption(ctx.orient).split('. ')[0]}.")
+st.caption(f"d_head = {ctx.d_head}. {how} {orientation_caption(ctx.orient).split('. ')[0]}.")  # which way, alone
 scores_figure = scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells, score_label=terms.name)
 show_token_heatmap(scores_figure, "scores", config=image_config(f"{base}_scores", fmt))
 
@@ -122,7 +122,7 @@ st.subheader("The same scores, softmax with and without the causal mask")
 st.caption(
     "Masking does not just zero the weights of later keys: each query's weights are renormalized over the keys it may "
     "see, so the remaining weights grow. The difference panel shows that shift (red: larger with the mask). "
-    + orientation_caption(ctx.orient)
+    + orientation_caption(ctx.orient, ctx.config.attn_sinks)
     + (" In a window, a row sums to the share of the query's weight inside it." if long else "")
     + (" The sliding window applies in both: it is part of the model." if parts.has_window else "")
 )

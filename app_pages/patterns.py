@@ -145,7 +145,8 @@ def prefetch_layer(layer: int) -> None:
 def short_head(layer: int, head: int, base: str) -> object:
     """A short text's head: every cell with its own hover. Returns its view (for the export)."""
     view = head_view(trace, layer, head)
-    st.caption(orientation_caption(orient) + f" Hover a cell for its weight and {terms.described()}.")
+    sums = orientation_caption(orient, ctx.config.attn_sinks)
+    st.caption(sums + f" Hover a cell for its weight and {terms.described()}.")
     show_token_heatmap(head_figure(layer, head), "head_heatmap", config=image_config(base, fmt))
     if st.toggle("Colour by what is sent: ‖A[i,j]·v_j·W_O‖", key="value_weighted"):  # issue 16, LENS
         value_weighted_view(key, trace, layer, head, view.pattern, tokens.plotly, orient)
@@ -171,7 +172,8 @@ def long_head(layer: int, head: int) -> tuple[object, object, str]:
     st.caption(
         f"{n} tokens: the whole pattern is drawn below as {pooled.size}×{pooled.size} blocks of {pooled.block} "
         "tokens, each the mean weight of its block (computed on the server, block by block). "
-        "The red frame is the window drawn exactly under it; move it with the sliders. " + orientation_caption(orient)
+        "The red frame is the window drawn exactly under it; move it with the sliders. "
+        + orientation_caption(orient, ctx.config.attn_sinks)
     )
     scale = long_scale()
     return pooled, window_selector(n), scale

@@ -164,14 +164,14 @@ def draw_softmax() -> None:
 
 def draw_pattern() -> None:
     view = one_head()
-    st.caption(orientation_caption(orient))
+    st.caption(orientation_caption(orient, ctx.config.attn_sinks))
     figure = head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, score_label=score_name)
     show_token_heatmap(figure, "start_pattern")
 
 
 def draw_masking() -> None:
     view = one_head()
-    st.caption(orientation_caption(orient))
+    st.caption(orientation_caption(orient, ctx.config.attn_sinks))
     if len(tokens) == 1:  # the comparison is still drawn: one cell, the same with and without
         st.caption("With one token there is nothing to mask: its only key is itself.")
     figure = mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, orient)

@@ -29,3 +29,10 @@ def xielu(x: torch.Tensor, w: Mapping[str, torch.Tensor], p: str, beta: float, e
     alpha_p, alpha_n = w[p + "act.alpha_p"], w[p + "act.alpha_n"]
     negative = (torch.expm1(torch.clamp(x, max=eps)) - x) * alpha_n
     return torch.where(x > 0, alpha_p * x * x, negative) + beta * x
+
+
+def clamped_swiglu(gate: torch.Tensor, up: torch.Tensor, limit: float, alpha: float) -> torch.Tensor:
+    """GPT-OSS's gated unit: gate clamped above at `limit` and up to ±limit, then gate·σ(α·gate)·(up + 1)."""
+    gate = gate.clamp(max=limit)
+    up = up.clamp(min=-limit, max=limit)
+    return gate * torch.sigmoid(gate * alpha) * (up + 1)

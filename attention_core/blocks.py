@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import backend
-from .activations import activation, xielu
+from .activations import activation, clamped_swiglu, xielu
 from .config import ModelConfig
 
 Weights = Mapping[str, torch.Tensor]
@@ -170,12 +170,16 @@ def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tens
 
 def feed_forward(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch.Tensor:
     """One feed-forward network, its weights under the prefix `p`: gated (SwiGLU, GeGLU) or plain."""
-    if cfg.gated_mlp:  # SwiGLU (silu) or GeGLU (gelu_tanh, Gemma)
+    if cfg.gated_mlp:  # SwiGLU (silu), GeGLU (gelu_tanh, Gemma), GPT-OSS's clamped SwiGLU (with biases)
         if p + "W_gate_in" in w:  # one matrix product instead of two (see fast_weights)
-            gate, up = linear(x, w[p + "W_gate_in"], None).split(cfg.d_mlp, -1)  # (..., n, d_mlp) each
+            gate, up = linear(x, w[p + "W_gate_in"], w.get(p + "b_gate_in")).split(cfg.d_mlp, -1)  # (..., n, d_mlp)
         else:
-            gate, up = linear(x, w[p + "W_gate"], None), linear(x, w[p + "W_in"], None)
-        return linear(activation(gate, cfg.act) * up, w[p + "W_out"], None)  # (..., n, d_model)
+            gate, up = linear(x, w[p + "W_gate"], w.get(p + "b_gate")), linear(x, w[p + "W_in"], w.get(p + "b_in"))
+        if cfg.act == "swiglu_clamped":
+            hidden = clamped_swiglu(gate, up, *cfg.swiglu_clamp)
+        else:
+            hidden = activation(gate, cfg.act) * up
+        return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
     pre = linear(x, w[p + "W_in"], w.get(p + "b_in"))  # (..., n, d_mlp)
     hidden = xielu(pre, w, p, *cfg.xielu) if cfg.act == "xielu" else activation(pre, cfg.act)
     return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
@@ -187,7 +191,7 @@ def mixture_of_experts(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) ->
     ones where the model does: moe_renormalize). Experts are feed-forward networks under experts.{e}; a shared
     expert (Qwen2-MoE, under shared.) adds to every token, scaled by sigmoid(x·shared_gate.W)."""
     flat = x.reshape(-1, x.shape[-1])  # (m, d_model)
-    probs = torch.softmax(linear(flat, w[p + "router.W"], None).float(), dim=-1)  # (m, n_experts)
+    probs = torch.softmax(linear(flat, w[p + "router.W"], w.get(p + "router.b")).float(), dim=-1)  # (m, n_experts)
     top, chosen = probs.topk(cfg.experts_per_token, dim=-1)  # (m, k) each
     if cfg.moe_renormalize:
         top = top / top.sum(-1, keepdim=True)
@@ -345,6 +349,8 @@ def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> dict[str, torch.Te
                 _fuse(w, fast, biases, p + "attn.b_QKV", pack)
         if cfg.gated_mlp and p + "mlp.W_gate" in w:
             _fuse(w, fast, [p + "mlp.W_gate", p + "mlp.W_in"], p + "mlp.W_gate_in", pack)
+            if p + "mlp.b_gate" in w:
+                _fuse(w, fast, [p + "mlp.b_gate", p + "mlp.b_in"], p + "mlp.b_gate_in", pack)
         if pack:  # the other matrices the pass multiplies by (a SwiGLU's W_in is inside W_gate_in)
             for name in (p + "attn.W_O", p + "mlp.W_out", *(() if cfg.gated_mlp else (p + "mlp.W_in",))):
                 if name in fast:

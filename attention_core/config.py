@@ -17,7 +17,7 @@ class ModelConfig:
         "bloom", "falcon", "gpt_neo", "gptj", "opt", "gpt_bigcode", "granite", "granitemoe", "cohere", "cohere2",
         "modernbert", "nemotron", "t5", "t5-decoder", "olmo", "olmo3", "exaone4", "glm", "glm4", "helium",
         "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense", "apertus", "qwen2_vl",
-        "qwen3_vl",
+        "qwen3_vl", "gpt_oss",
     ]
     n_layers: int
     n_heads: int
@@ -34,7 +34,7 @@ class ModelConfig:
     # (Gemma 2/3): pre-norm plus a norm on each sublayer's output before its add (ln_attn_out, ln_mlp_out);
     # "post_sublayer" (OLMo 2): no input norm, x + norm(sublayer(x)) with ln_attn_out and ln_mlp_out.
     norm_position: Literal["pre", "post", "sandwich", "post_sublayer"]
-    act: Literal["silu", "gelu", "gelu_tanh", "relu", "relu2", "xielu"]
+    act: Literal["silu", "gelu", "gelu_tanh", "relu", "relu2", "xielu", "swiglu_clamped"]
     gated_mlp: bool  # SwiGLU / GeGLU: act(x W_gate) * (x W_in), act from `act`
     uses_rope: bool
     rope_theta: float | None = None
@@ -57,6 +57,9 @@ class ModelConfig:
     qk_norm_after_rope: bool = False  # the per-head q/k RMSNorm comes after RoPE instead (Hunyuan)
     attn_scale: float | None = None  # the factor on q·k; None = 1/√d_head (Gemma: query_pre_attn_scalar^-0.5)
     attn_softcap: float | None = None  # scores → cap·tanh(scores/cap) before the mask (Gemma 2)
+    # GPT-OSS: a learned logit per head (weights attn.sinks, [n_heads]) joins each row's softmax as a key without a
+    # value, so a row of the pattern sums to 1 − the sink's share (model.softmax_keys)
+    attn_sinks: bool = False
     final_softcap: float | None = None  # logits → cap·tanh(logits/cap) (Gemma 2)
     sliding_layers: tuple[bool, ...] = ()  # which layers use sliding_window; () = every layer (Mistral)
     rope_theta_local: float | None = None  # RoPE base of the sliding-window layers (Gemma 3)
@@ -79,6 +82,7 @@ class ModelConfig:
     shared_block_norm: bool = False  # parallel blocks with one norm, x + attn(ln_attn(x)) + mlp(ln_attn(x)) (Phi)
     norm_weights: bool = True  # False: every norm plain, without a learned weight or bias (OLMo 1's LayerNorm)
     xielu: tuple[float, float] = (0.5, -1e-6)  # act "xielu" (Apertus): its constants (beta, eps); see activations.py
+    swiglu_clamp: tuple[float, float] = (7.0, 1.702)  # act "swiglu_clamped" (GPT-OSS): (limit, alpha)
     skip_first_attn_norm: bool = False  # ModernBERT: layer 0's attention reads the (normalised) embeddings as they are
     # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
     # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
@@ -98,6 +102,7 @@ class ModelConfig:
         object.__setattr__(self, "sliding_layers", tuple(bool(b) for b in self.sliding_layers))
         object.__setattr__(self, "rope_freq_divisors", tuple(float(d) for d in self.rope_freq_divisors))
         object.__setattr__(self, "rope_layers", tuple(bool(b) for b in self.rope_layers))
+        object.__setattr__(self, "swiglu_clamp", tuple(float(x) for x in self.swiglu_clamp))
 
     @property
     def has_lm_head(self) -> bool:
@@ -154,6 +159,8 @@ class ModelConfig:
             out.append(f"attention scores soft-capped at ±{self.attn_softcap:g}")
         if self.final_softcap is not None:
             out.append(f"logits soft-capped at ±{self.final_softcap:g}")
+        if self.attn_sinks:
+            out.append("attention sinks: a learned logit per head takes a share of every row's weight")
         if self.attn_scale == 1.0:
             out.append("q·k not scaled (no 1/√d_head)")
         elif self.has_own_scale:  # Gemma's query_pre_attn_scalar is often head_dim: then it is 1/√d_head

@@ -127,7 +127,7 @@ def forward_chunk(
         q, k, v = blocks.qkv(blocks.attention_input(x, w, layer, cfg), w, layer, cfg, r)  # (heads, m, d_head)
         keys, values = cache.write(layer, start, k, v)  # (n_kv_heads, end, d_head)
         layer_ivs = iv.for_layer(ivs, layer)
-        opts = fwd.AttnOptions.of(cfg, layer, bias)
+        opts = fwd.AttnOptions.of(cfg, layer, bias, fwd.layer_sinks(w, layer))
         z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start, opts=opts)  # (n_heads, m, d_head)
         mid = blocks.after_attention(x, fwd.layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)
         x = blocks.after_mlp(mid, w, layer, cfg, x)  # (m, d_model)

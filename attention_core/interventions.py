@@ -83,10 +83,16 @@ def pattern_override(layer_ivs: tuple[Intervention, ...], head: int) -> Interven
 
 
 def modified_pattern(
-    scores: torch.Tensor, causal: bool, iv: Intervention | None, row_offset: int = 0, window: int | None = None
+    scores: torch.Tensor,
+    causal: bool,
+    iv: Intervention | None,
+    row_offset: int = 0,
+    window: int | None = None,
+    sinks: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """softmax of (scores / T) under the mask (causal and/or the layer's sliding window), or a forced
-    one-hot pattern; scores (..., n_q, n_k) are the layer's own (scaled, soft-capped where it caps)."""
+    one-hot pattern; scores (..., n_q, n_k) are the layer's own (scaled, soft-capped where it caps). The
+    temperature divides the sink's logit too (sinks: GPT-OSS, model.softmax_keys), as it divides every other logit."""
     n_q, n_k = scores.shape[-2:]
     rows = torch.arange(row_offset, row_offset + n_q, device=scores.device)
     if iv is not None and iv.kind in ("previous_token", "self_only"):
@@ -96,9 +102,12 @@ def modified_pattern(
         return forced.expand_as(scores)
     if iv is not None and iv.kind == "temperature":
         scores = scores / iv.temperature
+        sinks = None if sinks is None else sinks / iv.temperature
     keys = torch.arange(n_k, device=scores.device)[None, :]  # (1, n_k)
     if causal:
         scores = scores.masked_fill(keys > rows[:, None], float("-inf"))  # (..., n_q, n_k)
     if window is not None:  # a query sees at most `window` keys (itself included)
         scores = scores.masked_fill((rows[:, None] - keys).abs() >= window, float("-inf"))
-    return torch.softmax(scores, dim=-1)  # masked entries are exactly 0: exp(-inf) == 0
+    from .model import softmax_keys  # the forward pass's softmax; model.py imports this module, so import on use
+
+    return softmax_keys(scores, sinks)  # masked entries are exactly 0: exp(-inf) == 0

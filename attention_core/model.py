@@ -77,14 +77,25 @@ class AttnOptions:
     # T5: the position bias for these queries and keys, (n_heads, n_q, n_k), or (n_q, n_k) for one head's
     # options (`for_head`). A tensor: left out of ==, so options compare by the config's features alone.
     bias: torch.Tensor | None = field(default=None, compare=False, repr=False)
+    # GPT-OSS: each head's sink logit (n_heads,), or a 0-dim tensor in one head's options (model.softmax_keys)
+    sinks: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def of(cls, cfg: ModelConfig, layer: int, bias: torch.Tensor | None = None) -> AttnOptions:
-        return cls(cfg.attn_scale, cfg.attn_softcap, cfg.window(layer), bias)
+    def of(
+        cls, cfg: ModelConfig, layer: int, bias: torch.Tensor | None = None, sinks: torch.Tensor | None = None
+    ) -> AttnOptions:
+        return cls(cfg.attn_scale, cfg.attn_softcap, cfg.window(layer), bias, sinks)
 
     def for_head(self, head: int) -> AttnOptions:
-        """The options of one query head: its own slice of the position bias."""
-        return self if self.bias is None else replace(self, bias=self.bias[head])
+        """The options of one query head: its own slice of the position bias and its own sink."""
+        bias = None if self.bias is None else self.bias[head]
+        sinks = None if self.sinks is None else self.sinks[head]
+        return replace(self, bias=bias, sinks=sinks)
+
+
+def layer_sinks(w: Weights, layer: int) -> torch.Tensor | None:
+    """(n_heads,) the layer's attention-sink logits (GPT-OSS), or None for a model without sinks."""
+    return w.get(f"blocks.{layer}.attn.sinks")
 
 
 PLAIN = AttnOptions()
@@ -150,15 +161,34 @@ def allowed_keys(
     return None if window is None else window_mask(n_q, n_k, window, row_offset, device)
 
 
-def attention_pattern(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """softmax over keys of the scores with −∞ where `mask` (broadcast to scores) is False; rows sum to 1.
+# GPT-OSS's attention sinks: a sink is one learned logit per head that joins each query's softmax as if it were one
+# more key, with no value. It takes its share of the weight and the real keys share the rest, so a row of the
+# pattern sums to 1 − the sink's share: what the head sends nowhere.
+def softmax_keys(scores: torch.Tensor, sinks: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax over the last dim (keys) of scores (..., n_q, n_k).
+
+    sinks: None, or the heads' sink logits: (h,) for scores (..., h, n_q, n_k), a 0-dim tensor for one head's
+    (n_q, n_k). Each row's softmax then counts exp(sink) too, and the sink's column is dropped (as in
+    transformers' GPT-OSS eager attention).
+    """
+    if sinks is None:
+        return torch.softmax(scores, dim=-1)  # (..., n_q, n_k)
+    column = sinks.to(scores.dtype)[..., None, None].expand(*scores.shape[:-1], 1)  # (..., n_q, 1)
+    return torch.softmax(torch.cat([scores, column], dim=-1), dim=-1)[..., :-1]  # (..., n_q, n_k)
+
+
+def attention_pattern(
+    scores: torch.Tensor, mask: torch.Tensor | None, sinks: torch.Tensor | None = None
+) -> torch.Tensor:
+    """softmax over keys of the scores with −∞ where `mask` (broadcast to scores) is False; rows sum to 1,
+    or to 1 − the sink's share where the heads have sinks (GPT-OSS; softmax_keys).
 
     scores (..., n_q, n_k), mask (n_q, n_k) bool or None (nothing masked). exp(−∞) = 0, so masked keys
     get exactly zero weight.
     """
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # (..., n_q, n_k)
-    return torch.softmax(scores, dim=-1)  # (..., n_q, n_k)
+    return softmax_keys(scores, sinks)  # (..., n_q, n_k)
 
 
 def attend_plain(
@@ -174,7 +204,7 @@ def attend_plain(
     v = v.repeat_interleave(group, dim=-3)  # (..., n_heads, n_k, d_head)
     n_q, n_k = q.shape[-2], k.shape[-2]
     mask = allowed_keys(n_q, n_k, causal, opts.window, row_offset, q.device)
-    pattern = attention_pattern(layer_scores(q, k, opts), mask)  # (..., n_heads, n_q, n_k)
+    pattern = attention_pattern(layer_scores(q, k, opts), mask, opts.sinks)  # (..., n_heads, n_q, n_k)
     return pattern.to(v.dtype) @ v  # (..., n_heads, n_q, d_head); in v's dtype, as HF's eager attention
 
 
@@ -184,13 +214,13 @@ def attend(
     """z = softmax(q·kᵀ·scale + mask)·v for every head at once, without keeping the (n, n) pattern.
 
     The fast path the forward pass runs; `attend_plain` above is the same computation written out (and
-    what runs for soft-capped layers: SDPA cannot cap). Queries sit at positions row_offset ..; with
-    causal=True and row_offset=0 the queries and keys are the same positions.
+    what runs for soft-capped layers and heads with sinks: SDPA can do neither). Queries sit at positions
+    row_offset ..; with causal=True and row_offset=0 the queries and keys are the same positions.
 
     q is (n_heads, n, d_head) or batched (B, n_heads, n, d_head); k and v have n_kv_heads heads.
     SDPA takes 4-D inputs (batch, heads, n, d_head): measured ~5x faster on CPU than 3-D ones.
     """
-    if opts.softcap is not None:
+    if opts.softcap is not None or opts.sinks is not None:
         return attend_plain(q, k, v, causal, opts, row_offset)
     if opts.bias is not None:
         return _attend_biased(q, k, v, causal, opts, row_offset)
@@ -262,8 +292,9 @@ def layer_z(
         override = iv.pattern_override(layer_ivs, head)
         if override is not None:
             kv = head // group
-            scores = layer_scores(q[head], k[kv], opts.for_head(head))  # (n, n) for this head only
-            pattern = iv.modified_pattern(scores, causal, override, row_offset, opts.window)  # float32 (n, n)
+            one = opts.for_head(head)
+            scores = layer_scores(q[head], k[kv], one)  # (n, n) for this head only
+            pattern = iv.modified_pattern(scores, causal, override, row_offset, opts.window, one.sinks)  # (n, n)
             z[head] = pattern.to(v.dtype) @ v[kv]
     for item in layer_ivs:
         if item.kind == "zero_layer":
@@ -315,7 +346,8 @@ def run(
         cap.k.append(k)
         cap.v.append(v)
         layer_ivs = iv.for_layer(interventions, layer)
-        z = layer_z(q, k, v, causal, layer_ivs, opts=AttnOptions.of(cfg, layer, bias))  # (n_heads, n, d_head)
+        opts = AttnOptions.of(cfg, layer, bias, layer_sinks(w, layer))
+        z = layer_z(q, k, v, causal, layer_ivs, opts=opts)  # (n_heads, n, d_head)
         mid = after_attention(x, layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)  # (n, d_model)
         x = after_mlp(mid, w, layer, cfg, x)  # (n, d_model)
         if on_layer is not None:

@@ -93,16 +93,18 @@ def patterns(
     head_ids: range,
     row_offset: int = 0,
     window: int | None = None,
+    sinks: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(h, n_q, n_k) patterns from scores s (h, n_q, n_k) of heads head_ids, for queries from row_offset on,
     under the causal mask and/or the layer's sliding window, with this layer's interventions (temperature,
-    forced patterns)."""
+    forced patterns). sinks: every head's sink logit (n_heads,) where the layer has them (GPT-OSS)."""
     overrides = [iv.pattern_override(layer_ivs, h) for h in head_ids]
+    own = None if sinks is None else sinks[list(head_ids)]  # (h,) those of head_ids
     if not any(overrides):
         n_q, n_k = s.shape[-2:]
-        return fwd.attention_pattern(s, fwd.allowed_keys(n_q, n_k, causal, window, row_offset, s.device))
-    per_head = zip(s, overrides, strict=True)
-    return torch.stack([iv.modified_pattern(one, causal, o, row_offset, window) for one, o in per_head])
+        return fwd.attention_pattern(s, fwd.allowed_keys(n_q, n_k, causal, window, row_offset, s.device), own)
+    per_head = [(one, o, None if own is None else own[i]) for i, (one, o) in enumerate(zip(s, overrides, strict=True))]
+    return torch.stack([iv.modified_pattern(one, causal, o, row_offset, window, sink) for one, o, sink in per_head])
 
 
 def softmax_block_sums(e: torch.Tensor, causal: bool, r0: int, width: int, s: int) -> torch.Tensor:
@@ -159,8 +161,9 @@ def pooled_columns(trace: Trace, layer: int, heads: slice, r0: int, r1: int, wid
     """
     n_keys = r1 if trace.causal else trace.n_tokens  # under a causal mask, keys after the chunk get zero weight
     cfg = trace.config
-    if iv.for_layer(trace.interventions, layer) or cfg.window(layer) is not None or cfg.attn_softcap is not None:
-        # pattern overrides, windows, soft-caps: take the general path
+    general = cfg.window(layer) is not None or cfg.attn_softcap is not None or cfg.attn_sinks
+    if general or iv.for_layer(trace.interventions, layer):
+        # pattern overrides, windows, soft-caps, sinks: take the general path
         p = trace._patterns(layer, heads, trace.causal, slice(r0, r1), n_keys)  # (h, r, n_keys)
         p = torch.nn.functional.pad(p, (0, s * width - n_keys))  # (h, r, s · width)
         return p.view(p.shape[0], r1 - r0, s, width).sum(-1)  # (h, r, s)

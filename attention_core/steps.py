@@ -59,7 +59,7 @@ class HeadSteps:
     capped: np.ndarray  # [n_q, n_k] softcap·tanh(scaled / softcap) where the model caps; else scaled
     mask: np.ndarray  # [n_q, n_k] bool, True where the query may attend (causal and any sliding window)
     masked: np.ndarray  # [n_q, n_k] before_mask with −∞ where masked
-    pattern: np.ndarray  # [n_q, n_k] softmax over keys; rows sum to 1
+    pattern: np.ndarray  # [n_q, n_k] softmax over keys; rows sum to 1 (1 − the sink's share with a sink)
     v: np.ndarray  # [n, d_head] value-down of every token
     z: np.ndarray  # [n, d_head] pattern · v
     delta: np.ndarray  # [n, d_model] z · W_O[head] = this head's Δe (b_O is added once per layer, not per head)
@@ -75,6 +75,7 @@ class HeadSteps:
     embedding_norm: bool = False
     embed_scale: float = 1.0
     norm_weights: bool = True  # False: the model's norms learn no weight or bias (OLMo 1)
+    sink: float | None = None  # GPT-OSS: the head's sink logit, one more term in each row's softmax (softmax_keys)
 
     @property
     def n(self) -> int:
@@ -94,8 +95,9 @@ class HeadSteps:
         """The numbers behind one entry of the pattern: query i, key j."""
         row = self.masked[i]
         finite = np.isfinite(row)
-        top = float(row[finite].max())
+        top = _row_top(row[finite], self.sink)
         denom = float(np.exp(row[finite] - top).sum())  # softmax shifted by the row max, as every softmax is
+        sink_term = 0.0 if self.sink is None else float(np.exp(self.sink - top))  # the sink's share of the sum
         allowed = bool(self.mask[i, j])
         return {
             "dot": float(self.dots[i, j]),
@@ -105,7 +107,9 @@ class HeadSteps:
             "allowed": allowed,
             "row_max": top,
             "numerator": float(np.exp(self.before_mask[i, j] - top)) if allowed else 0.0,
-            "denominator": denom,
+            "denominator": denom + sink_term,
+            "sink_term": sink_term,  # exp(sink − row_max): 0.0 without a sink
+            "sink": self.sink,
             "weight": float(self.pattern[i, j]),
         }
 
@@ -116,10 +120,19 @@ def _numpy(t: torch.Tensor, dtype: type = np.float64) -> np.ndarray:
     return np.asarray(t.detach().cpu().to(torch.float64 if t.is_floating_point() else t.dtype).numpy(), dtype=dtype)
 
 
-def _softmax_rows(x: np.ndarray) -> np.ndarray:
+def _row_top(finite: np.ndarray, sink: float | None) -> float:
+    """What a row's softmax is shifted by: its largest logit, the sink's among them (as transformers does)."""
+    top = float(finite.max())
+    return top if sink is None else max(top, sink)
+
+
+def _softmax_rows(x: np.ndarray, sink: float | None = None) -> np.ndarray:
     top = np.max(np.where(np.isfinite(x), x, -np.inf), axis=-1, keepdims=True)
+    if sink is not None:
+        top = np.maximum(top, sink)
     e = np.exp(x - top)  # exp(−∞) = 0 exactly, so masked keys get weight 0
-    return e / e.sum(axis=-1, keepdims=True)
+    extra = 0.0 if sink is None else np.exp(sink - top)  # the sink: in the sum, without a column of its own
+    return e / (e.sum(axis=-1, keepdims=True) + extra)
 
 
 def _bias(weights: Mapping[str, torch.Tensor], name: str, index: int, d_head: int) -> np.ndarray | None:
@@ -180,7 +193,9 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     bias = None if bias is None else _numpy(bias)
     mask = _numpy(trace.mask(layer), dtype=bool)  # (n_q, n_k)
     masked = np.where(mask, capped if bias is None else capped + bias, -np.inf)
-    pattern = _softmax_rows(masked)  # (n_q, n_k)
+    sinks = trace._sinks(layer)  # (n_heads,) or None
+    sink = None if sinks is None else float(sinks[head])
+    pattern = _softmax_rows(masked, sink)  # (n_q, n_k)
     z = pattern @ v  # (n_q, d_head)
     return HeadSteps(
         layer=layer,
@@ -227,6 +242,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         embedding_norm="embed.ln.w" in w,
         embed_scale=cfg.embed_scale,
         norm_weights=cfg.norm_weights,
+        sink=sink,
     )
 
 

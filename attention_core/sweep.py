@@ -43,7 +43,7 @@ def head_ablation_sweep(
     heads = torch.arange(H)
     with torch.inference_mode():
         for layer in range(cfg.n_layers):
-            opts = fwd.AttnOptions.of(cfg, layer, bias)
+            opts = fwd.AttnOptions.of(cfg, layer, bias, fwd.layer_sinks(w, layer))
             z = fwd.attend(cap.q[layer], cap.k[layer], cap.v[layer], trace.causal, opts)  # (H, n, d_head)
             zb = z.expand(H, *z.shape).clone()  # (variant, H, n, d_head): variant b ablates head b
             zb[heads, heads] = 0.0 if mode == "zero" else z.mean(1, keepdim=True)
@@ -53,7 +53,8 @@ def head_ablation_sweep(
             for later in range(layer + 1, cfg.n_layers):
                 x_in = blocks.attention_input(x, w, later, cfg)
                 q, k, v = blocks.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)
-                z = fwd.attend(q, k, v, trace.causal, fwd.AttnOptions.of(cfg, later, bias))
+                later_opts = fwd.AttnOptions.of(cfg, later, bias, fwd.layer_sinks(w, later))
+                z = fwd.attend(q, k, v, trace.causal, later_opts)
                 attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
                 x = blocks.after_mlp(blocks.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
             logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg).float(), -1)[:, target_id]  # (variant,)

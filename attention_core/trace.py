@@ -149,7 +149,11 @@ class Trace:
         return blocks.stack_position_bias(self.context.weights, self.config, n_q, n_k, row_offset)
 
     def _opts(self, layer: int) -> fwd.AttnOptions:
-        return fwd.AttnOptions.of(self.config, layer, self._bias())
+        return fwd.AttnOptions.of(self.config, layer, self._bias(), self._sinks(layer))
+
+    def _sinks(self, layer: int) -> torch.Tensor | None:
+        """(n_heads,) the layer's attention-sink logits (GPT-OSS), or None."""
+        return fwd.layer_sinks(self.context.pass_weights, layer)
 
     def _patterns(
         self, layer: int, heads: slice, causal: bool, rows: slice = slice(None), n_keys: int | None = None
@@ -159,7 +163,8 @@ class Trace:
         scores = self._scores(layer, heads, rows, n_keys)  # (h, n_q, n_k)
         layer_ivs = iv.for_layer(self.interventions, layer)
         head_ids = range(self.n_heads)[heads]
-        return recompute.patterns(scores, causal, layer_ivs, head_ids, rows.start or 0, self.config.window(layer))
+        window, sinks = self.config.window(layer), self._sinks(layer)
+        return recompute.patterns(scores, causal, layer_ivs, head_ids, rows.start or 0, window, sinks)
 
     def _z(self, layer: int) -> torch.Tensor:
         c = self.captured
@@ -218,7 +223,8 @@ class Trace:
         return s.masked_fill(~self.mask(layer), float("-inf"))
 
     def pattern(self, layer: int, head: int, masked: bool | None = None) -> torch.Tensor:
-        """[n_q, n_k] attention weights; rows are queries and sum to 1.
+        """[n_q, n_k] attention weights; rows are queries and sum to 1 (to 1 − the sink's share where the
+        model has attention sinks: GPT-OSS; `sink_share`).
 
         masked=None: the pattern this pass used; True/False: softmax of the same scores with/without
         a causal mask (a per-head what-if; the rest of the pass is unchanged). A layer's sliding window
@@ -228,10 +234,11 @@ class Trace:
         causal = self.causal if masked is None else masked
         scores = self._head_scores(layer, head)  # [n_q, n_k]
         override = iv.pattern_override(iv.for_layer(self.interventions, layer), head)
+        sink = self._opts(layer).for_head(head).sinks  # GPT-OSS: this head's sink logit, else None
         if override is not None:  # a temperature or a forced pattern on this head
-            return to_host(iv.modified_pattern(scores, causal, override, 0, self.config.window(layer)))
+            return to_host(iv.modified_pattern(scores, causal, override, 0, self.config.window(layer), sink))
         mask = fwd.allowed_keys(self.n_tokens, self.n_tokens, causal, self.config.window(layer), 0, scores.device)
-        return to_host(fwd.attention_pattern(scores, mask))  # the softmax, written out in model.py
+        return to_host(fwd.attention_pattern(scores, mask, sink))  # the softmax, written out in model.py
 
     def layer_patterns(self, layer: int, masked: bool | None = None) -> torch.Tensor:
         """[n_heads, n_q, n_k] every head's pattern in one layer."""

@@ -190,6 +190,7 @@ ARCH_LABELS = {
     "apertus": "Apertus decoder",
     "qwen2_vl": "Qwen2-VL decoder (language model)",
     "qwen3_vl": "Qwen3-VL decoder (language model)",
+    "gpt_oss": "GPT-OSS decoder (mixture of experts, attention sinks)",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
 }

@@ -4,6 +4,8 @@ RoPE over neighbouring pairs, partial rotary, sublayer norms."""
 
 from __future__ import annotations
 
+import torch
+
 
 def tiny_recent(kind: str, base: dict):
     """`base`: tests.tiny_models' shared sizes (d_model 64, 4 heads, 2 key/value heads, 2 layers)."""
@@ -63,4 +65,17 @@ def tiny_recent(kind: str, base: dict):
         config, model = ((transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration) if qwen3 else
                          (transformers.Qwen2_5_VLConfig, transformers.Qwen2_5_VLForConditionalGeneration))
         return model(config(text_config=text, vision_config=vision))
+    if kind == "gpt_oss":  # sinks drawn at std 1 (each takes a visible share); layer 0 slides (window 8); YaRN ×4
+        # over an original 32 tokens, untruncated ramp; 4 experts, 2 per token; the SwiGLU clamp at 2, so it bites
+        rope = dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32,
+                    beta_fast=32.0, beta_slow=1.0, truncate=False)  # fmt: skip
+        cfg = transformers.GptOssConfig(
+            head_dim=16, sliding_window=8, layer_types=["sliding_attention", "full_attention"], num_local_experts=4,
+            num_experts_per_tok=2, swiglu_limit=2.0, rope_parameters=rope, **ids, **base,
+        )  # fmt: skip
+        model = transformers.GptOssForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers:
+                layer.self_attn.sinks.normal_(0.0, 1.0)
+        return model
     raise ValueError(kind)

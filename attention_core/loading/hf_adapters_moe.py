@@ -10,14 +10,21 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - OLMoE: every layer is MoE; an RMSNorm over the whole query (key) projection, as OLMo 2's; clip_qkv refused.
 - Qwen2-MoE: as Qwen3-MoE with q/k/v biases instead of q/k norms, plus a shared expert every token uses, scaled by
   a sigmoid gate (mlp.shared. and mlp.shared_gate.W).
+- GPT-OSS: biases on q/k/v/o, an attention sink per head (attn.sinks), sliding and full layers in turn, YaRN; a
+  router with a bias whose top-k logits are softmaxed (= renormalised top-k probabilities); experts stored
+  stacked, gate and up interleaved in one [n_experts, d_model, 2·d_mlp] tensor (already [in, out]), with biases,
+  and a clamped SwiGLU (activations.clamped_swiglu). Checkpoints as OpenAI ships them are MXFP4-quantised and
+  refused as quantised (safetensors_hf); a dequantised (bfloat16 or float32) save loads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _attn, _decoder, _gated, _unembed
+from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, llama_layout
 
 
 def _experts_count(hf: dict) -> int:
@@ -98,9 +105,41 @@ def moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def gpt_oss_config(hf: dict, name: str) -> ModelConfig:
+    clamp = (float(hf.get("swiglu_limit", 7.0)), float(hf.get("swiglu_alpha", 1.702)))
+    return _moe_decoder(
+        hf, name, "gpt_oss", attn_bias=bool(hf.get("attention_bias", True)), attn_sinks=True, moe_renormalize=True,
+        act="swiglu_clamped", swiglu_clamp=clamp, mlp_bias=True,
+    )  # fmt: skip
+
+
+def _gpt_oss_experts(cfg: ModelConfig) -> Callable[[StateDict, _Reader, str, str], None]:
+    def read(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        moe = src + "mlp."
+        w[dst + "mlp.router.W"], w[dst + "mlp.router.b"] = r.linear(moe + "router.weight"), r.get(moe + "router.bias")
+        gate_up = r.get(moe + "experts.gate_up_proj")  # (n_experts, d_model, 2·d_mlp): gate, up, gate, up, …
+        gate_up_b = r.get(moe + "experts.gate_up_proj_bias")  # (n_experts, 2·d_mlp)
+        down, down_b = r.get(moe + "experts.down_proj"), r.get(moe + "experts.down_proj_bias")  # (E, d_mlp, d_model)
+        for e in range(cfg.n_experts):
+            p = f"{dst}mlp.experts.{e}."
+            w[p + "W_gate"], w[p + "W_in"] = gate_up[e, :, ::2].contiguous(), gate_up[e, :, 1::2].contiguous()
+            w[p + "b_gate"], w[p + "b_in"] = gate_up_b[e, ::2].contiguous(), gate_up_b[e, 1::2].contiguous()
+            w[p + "W_out"], w[p + "b_out"] = down[e].contiguous(), down_b[e].contiguous()
+        for part in "QKVO":
+            w[f"{dst}attn.b_{part}"] = r.get(f"{src}self_attn.{part.lower()}_proj.bias")
+        w[dst + "attn.sinks"] = r.get(src + "self_attn.sinks")  # (n_heads,)
+
+    return read
+
+
+def gpt_oss_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    return llama_layout(sd, cfg, _gpt_oss_experts(cfg))
+
+
 ADAPTERS = {
     "mixtral": (mixtral_config, moe_weights),
     "qwen2_moe": (qwen2_moe_config, moe_weights),
     "qwen3_moe": (qwen3_moe_config, moe_weights),
     "olmoe": (olmoe_config, moe_weights),
+    "gpt_oss": (gpt_oss_config, gpt_oss_weights),
 }

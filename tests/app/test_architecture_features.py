@@ -161,6 +161,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("arcee", ()),  # a plain squared-ReLU MLP: nothing in its attention differs from Llama's
         ("apertus", ("RMSNorm on queries and keys per head",)),  # and xIELU in its MLP
         ("qwen3_vl", ("RMSNorm on queries and keys per head",)),  # the language model of a vision checkpoint
+        ("gpt_oss", ("attention sinks: a learned logit per head takes a share of every row's weight",
+                     "a mixture of 4 experts in the MLP, 2 per token", "sliding window of 8 tokens (1 of 2 layers)")),
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
     ],
@@ -332,3 +334,20 @@ def test_inside_one_head_puts_hunyuans_q_norm_after_the_rotation(private_models)
     assert "RMSNorm(RoPE(E·W_Q))·w_q  [" in rotated["layout"]["title"]["text"]
     said = " ".join(c.value for c in at.caption)
     assert "after RoPE" in said and "q_norm" in said, said
+
+
+def test_a_sink_models_pages_say_its_rows_sum_to_less_than_one(private_models) -> None:
+    """GPT-OSS's attention sinks take a share of every row: the patterns page must not say a row sums to 1, and
+    Inside one head's softmax line counts the sink's term in the denominator."""
+    folder = tiny_folder(private_models, "gpt_oss")
+    at = opened_with("patterns", folder)
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "sums to 1 less its head's attention-sink share" in said and "sums to 1." not in said, said
+    at = opened_with("inside_head", folder)
+    at = at.slider(key="layer").set_value(1).run()  # a full layer: layer 0's window masks the picked key
+    assert not at.exception, [e.value for e in at.exception]
+    code = " ".join(c.value for c in at.code)
+    assert "+ sink term)" in code and "sink term      = exp(" in code, code
+    said = " ".join(c.value for c in at.caption)
+    assert "This head has an attention sink (GPT-OSS)" in said and "still sums to 1." not in said, said

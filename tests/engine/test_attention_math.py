@@ -152,8 +152,10 @@ def test_the_softmax_is_written_out_in_the_forward_pass_file():
     import inspect
 
     source = inspect.getsource(fwd)
-    for name in ("attention_scores", "allowed_keys", "attention_pattern", "attend_plain", "attend", "run"):
+    names = ("attention_scores", "allowed_keys", "softmax_keys", "attention_pattern", "attend_plain", "attend", "run")
+    for name in names:
         assert getattr(fwd, name).__module__ == "attention_core.model", name
         assert f"\ndef {name}(" in source, name
-    assert "torch.softmax(" in inspect.getsource(fwd.attention_pattern)
+    assert "softmax_keys(" in inspect.getsource(fwd.attention_pattern)
+    assert "torch.softmax(" in inspect.getsource(fwd.softmax_keys)  # and the sinks' column (GPT-OSS), here too
     assert "scaled_dot_product_attention(" in inspect.getsource(fwd.attend)

@@ -29,7 +29,7 @@ KINDS = [
     "granitemoe", "cohere2", "nemotron", "qwen3_yarn", "olmo3",
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
-    "qwen2_5_vl", "qwen3_vl",
+    "qwen2_5_vl", "qwen3_vl", "gpt_oss",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -114,6 +114,9 @@ def test_declared_features(pair):
         "bloom_5h": dict(position_bias="alibi", n_heads=5),
         "qwen2_moe": dict(n_experts=4, experts_per_token=2, moe_renormalize=False, attn_bias=True),
         "olmoe": dict(n_experts=4, experts_per_token=2, moe_renormalize=False, qk_norm="full"),
+        "gpt_oss": dict(n_experts=4, experts_per_token=2, moe_renormalize=True, attn_bias=True, attn_sinks=True,
+                        act="swiglu_clamped", swiglu_clamp=(2.0, 1.702), sliding_window=8,
+                        sliding_layers=(True, False)),
         "gpt_neo": dict(attn_scale=1.0, sliding_window=8, sliding_layers=(False, True), uses_rope=False),
         "gptj": dict(rotary_dim=8, rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True,
                      attn_bias=False, mlp_bias=True),

@@ -41,16 +41,18 @@ CHAR_PX, LINE_PX, AXIS_TITLE_PX = 7.5, 15.0, 26.0
 COLOUR_BAR_PX = 72  # a heatmap's colour bar with its tick labels (0.8) and a short title
 
 
-def orientation_caption(orient: Orientation) -> str:
-    """Which way the pattern is drawn and which direction sums to 1."""
+def orientation_caption(orient: Orientation, sinks: bool = False) -> str:
+    """Which way the pattern is drawn and which direction sums to 1 (less the share a head's attention sink takes,
+    where the model has sinks: GPT-OSS)."""
+    to_one = "sums to 1 less its head's attention-sink share" if sinks else "sums to 1"
     if orient == "rows":
         return (
             "Rows are queries (the token that is looking), columns are keys (the tokens it looks at). "
-            "Each row sums to 1. This is BertViz's and PyTorch's layout."
+            f"Each row {to_one}. This is BertViz's and PyTorch's layout."
         )
     return (
         "Columns are queries (the token that is looking), rows are keys (the tokens it looks at). "
-        "Each column sums to 1. This is the layout of 3Blue1Brown's drawing."
+        f"Each column {to_one}. This is the layout of 3Blue1Brown's drawing."
     )
 
 

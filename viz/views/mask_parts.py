@@ -92,11 +92,25 @@ def window_caption(window_size: int, causal: bool) -> str:
     )
 
 
+SINK_WORDS = (
+    "This head has an attention sink (GPT-OSS): a learned logit that joins every row's softmax as a key without a "
+    "value, so it takes a share of the weight and the row's weights sum to less than 1. "
+)
+
+
 def softmax_share_lines(cell: dict, softmax_in: float, i: int, j: int, causal: bool, window: int | None) -> str:
     """Inside one head's code lines for entry (i, j)'s softmax share, or why it is masked: after the query (causal),
     further back than a causal window, or further than a bidirectional window reaches (ModernBERT's local layers).
     Each line fits a code block in the main column at 1024 px (65 characters); longer ones would scroll out of sight.
     """
+    if cell["allowed"] and cell.get("sink") is not None:  # GPT-OSS: the head's sink is one more term in the sum
+        m = f"{cell['row_max']:.6g}"
+        return (
+            f"softmax share  = exp({softmax_in:.6g} − {m})\n"
+            f"                 / (Σ_k exp(s_ik − {m}) + sink term)\n"
+            f"sink term      = exp({cell['sink']:.6g} − {m}) = {cell['sink_term']:.6g}\n"
+            f"               = {cell['numerator']:.6g} / {cell['denominator']:.6g} = {cell['weight']:.6g}"
+        )
     if cell["allowed"]:
         return (
             f"softmax share  = exp({softmax_in:.6g} − {cell['row_max']:.6g})\n"

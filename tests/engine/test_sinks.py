@@ -1,0 +1,80 @@
+"""GPT-OSS's attention sinks (attention_core/model.py: softmax_keys): one learned logit per head joins each query's
+softmax as a key without a value. Parity with transformers on a tiny GPT-OSS is in test_hf_architectures_modern.py (kind
+"gpt_oss"); these check the softmax itself and what the trace's views make of it.
+
+Tolerances: 1e-6 for float32 softmaxes computed two ways; 1e-5 for a row's sum against 1 − its sink's share.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import interventions as iv
+from attention_core.model import softmax_keys
+
+TOL = 1e-6
+ROW_TOL = 1e-5
+
+
+def transformers_way(scores: torch.Tensor, sinks: torch.Tensor) -> torch.Tensor:
+    """transformers' GPT-OSS eager attention: the sink as one more column, shifted by the row max, then dropped."""
+    column = sinks.reshape(-1, 1, 1).expand(-1, scores.shape[-2], 1)
+    logits = torch.cat([scores, column], dim=-1)
+    logits = logits - logits.max(dim=-1, keepdim=True).values
+    return torch.softmax(logits, dim=-1)[..., :-1]
+
+
+def test_a_sink_is_one_more_term_in_each_rows_softmax() -> None:
+    torch.manual_seed(0)
+    scores, sinks = torch.randn(3, 5, 7) * 3, torch.randn(3) * 2
+    ours = softmax_keys(scores, sinks)
+    assert (ours - transformers_way(scores, sinks)).abs().max() <= TOL
+    share = torch.sigmoid(sinks[:, None] - torch.logsumexp(scores, dim=-1))  # (3, 5) what each sink takes
+    assert (ours.sum(-1) - (1 - share)).abs().max() <= ROW_TOL
+    assert (ours.sum(-1) < 1).all()
+    one = softmax_keys(scores[1], sinks[1])  # one head's (n_q, n_k) with its 0-dim sink
+    assert (one - ours[1]).abs().max() <= TOL
+    assert torch.equal(softmax_keys(scores), torch.softmax(scores, dim=-1))  # no sinks: the plain softmax
+
+
+def test_a_temperature_divides_the_sinks_logit_as_every_other() -> None:
+    torch.manual_seed(1)
+    scores, sink = torch.randn(6, 6), torch.tensor(0.7)
+    hot = iv.modified_pattern(scores, True, iv.temperature(0, 0, 2.0), sinks=sink)
+    masked = scores.masked_fill(torch.ones(6, 6, dtype=torch.bool).triu(1), float("-inf"))
+    assert (hot - softmax_keys(masked / 2.0, sink / 2.0)).abs().max() <= TOL
+    forced = iv.modified_pattern(scores, True, iv.force_pattern(0, 0, "previous"), sinks=sink)
+    assert torch.equal(forced.sum(-1), torch.ones(6))  # a forced pattern is the one asked for, sink or not
+
+
+@pytest.fixture(scope="module")
+def gpt_oss(tmp_path_factory):
+    from attention_core import load_model
+    from tests.tiny_models import save_tiny
+
+    folder = tmp_path_factory.mktemp("gpt_oss")
+    hf = save_tiny("gpt_oss", folder)
+    sinks = [layer.self_attn.sinks.detach().clone() for layer in hf.model.layers]  # the checkpoint's, per layer
+    return load_model(str(folder)), sinks
+
+
+def test_every_view_of_a_sink_models_pattern_is_the_same_and_rows_sum_below_one(gpt_oss) -> None:
+    model, sinks = gpt_oss
+    trace = model.trace("the blue creature took a mole of the forest")
+    for layer in range(model.config.n_layers):
+        every = trace.layer_patterns(layer)  # (n_heads, n, n)
+        masked = torch.stack([trace.masked_scores(layer, h) for h in range(model.config.n_heads)])
+        share = torch.sigmoid(sinks[layer][:, None] - torch.logsumexp(masked, dim=-1))  # (n_heads, n)
+        assert (every.sum(-1) - (1 - share)).abs().max() <= ROW_TOL
+        assert share.max() > 0.1  # the sinks drawn at std 1 take a visible share somewhere
+        for head in range(model.config.n_heads):
+            assert (trace.pattern(layer, head) - every[head]).abs().max() <= TOL
+        n = trace.n_tokens
+        pooled = trace.pooled_patterns(size=n, layers=[layer])[0]  # blocks of one token: the pattern itself
+        assert (pooled - every).abs().max() <= TOL
+    steps = trace.head_steps(1, 2)
+    assert steps.sink == pytest.approx(float(sinks[1][2]))
+    assert steps.sink is not None
+    cell = steps.cell(3, 1)
+    assert cell["sink_term"] > 0 and abs(cell["numerator"] / cell["denominator"] - cell["weight"]) <= TOL
