@@ -26,6 +26,7 @@ from ui.widgets import (
     overview_swipe_hint,
     phone_overview_style,
     select_head_from_chart,
+    show_chart,
     show_clickable_chart,
     show_token_heatmap,
     show_tokens,
@@ -36,6 +37,7 @@ from viz.figures.heatmaps import Cells, head_heatmap
 from viz.figures.layout import image_config, orientation_caption
 from viz.figures.long_text import COLOUR_SCALES, pooled_heatmap, window_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
+from viz.figures.sinks import sink_share_bars
 from viz.views.export import export_basename, pattern_csv, pattern_npz, pooled_npz, window_csv
 from viz.views.patterns import (
     OVERVIEW_SIZE,
@@ -46,6 +48,7 @@ from viz.views.patterns import (
     layer_thumbnails,
     overview,
     pooled_view,
+    sink_shares,
     tokens_of,
     window_view,
 )
@@ -148,6 +151,12 @@ def short_head(layer: int, head: int, base: str) -> object:
     sums = orientation_caption(orient, ctx.config.attn_sinks)
     st.caption(sums + f" Hover a cell for its weight and {terms.described()}.")
     show_token_heatmap(head_figure(layer, head), "head_heatmap", config=image_config(base, fmt))
+    if ctx.config.attn_sinks:
+        st.caption(
+            "The rest of each row goes to this head's attention sink: a learned logit that joins the softmax as a key "
+            "without a value, so that weight moves nothing. Per query, the weight it gives the sink:"
+        )
+        show_chart(sink_share_bars(tokens.plotly, sink_shares(view.pattern)), "sink_shares")
     if st.toggle("Colour by what is sent: ‖A[i,j]·v_j·W_O‖", key="value_weighted"):  # issue 16, LENS
         value_weighted_view(key, trace, layer, head, view.pattern, tokens.plotly, orient)
     return view
@@ -251,8 +260,9 @@ def head_file(fmt: str) -> bytes:
 
 
 def export_short(view: object, base: str) -> None:
+    sums = "rows sum to 1 less the head's sink share" if ctx.config.attn_sinks else "rows sum to 1"
     st.caption(
-        "Data files always have one row per query (rows sum to 1), whatever the orientation on screen; the SVG and "
+        f"Data files always have one row per query ({sums}), whatever the orientation on screen; the SVG and "
         "HTML files draw the head as shown. Files are built when you click."
     )
     c1, c2, c3, c4 = st.columns(4)

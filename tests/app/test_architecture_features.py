@@ -344,6 +344,7 @@ def test_a_sink_models_pages_say_its_rows_sum_to_less_than_one(private_models) -
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.caption)
     assert "sums to 1 less its head's attention-sink share" in said and "sums to 1." not in said, said
+    assert "Per query, the weight it gives the sink" in said and "rows sum to 1 less the head's sink share" in said
     at = opened_with("inside_head", folder)
     at = at.slider(key="layer").set_value(1).run()  # a full layer: layer 0's window masks the picked key
     assert not at.exception, [e.value for e in at.exception]

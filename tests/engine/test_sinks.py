@@ -78,3 +78,19 @@ def test_every_view_of_a_sink_models_pattern_is_the_same_and_rows_sum_below_one(
     assert steps.sink is not None
     cell = steps.cell(3, 1)
     assert cell["sink_term"] > 0 and abs(cell["numerator"] / cell["denominator"] - cell["weight"]) <= TOL
+
+
+def test_the_patterns_pages_sink_bars_are_what_each_row_leaves_to_the_sink(gpt_oss) -> None:
+    """viz.views.patterns.sink_shares: 1 − each query's row sum, the sink's own share (checked against the
+    sinks' logits), and 0 for a model without sinks."""
+    import numpy as np
+
+    from viz.views.patterns import sink_shares
+
+    model, sinks = gpt_oss
+    trace = model.trace("the blue creature took a mole of the forest")
+    masked = trace.masked_scores(1, 3)
+    expected = torch.sigmoid(sinks[1][3] - torch.logsumexp(masked, dim=-1)).numpy()
+    shares = sink_shares(trace.pattern(1, 3).numpy())
+    assert np.abs(shares - expected).max() <= ROW_TOL
+    assert np.all(sink_shares(np.eye(4)) == 0)  # rows that sum to 1 leave nothing

@@ -252,3 +252,9 @@ def cut_excerpt(text: str, cut: int, context: int = 40) -> str:
     before = ("…" if cut > context else "") + plain(text[max(0, cut - context) : cut])
     after = plain(text[cut : cut + context]) + ("…" if cut + context < len(text) else "")
     return f"{before} ⟂ {after}"
+
+
+def sink_shares(pattern: np.ndarray) -> np.ndarray:
+    """[n_q] the weight each query gives its head's attention sink (GPT-OSS): 1 − its row's sum, as the model's
+    softmax left it (rows are queries)."""
+    return np.clip(1.0 - pattern.sum(axis=1), 0.0, 1.0)
