@@ -62,9 +62,14 @@ def rope_rule(params: dict, theta: float, rotary_dim: int, n_ctx: int) -> RopeRu
     factor = float(params["factor"])
     if kind == "dynamic":  # transformers recomputes the base only once a text is longer than n_ctx
         return RopeRule((), f"dynamic NTK, factor {factor:g} (plain RoPE up to {n_ctx} tokens)", max_tokens=n_ctx)
-    if kind == "linear":  # positions / factor ≡ every frequency / factor
-        return RopeRule((factor,) * (rotary_dim // 2), f"linear, factor {factor:g}")
+    if kind == "linear":
+        return _linear(factor, rotary_dim)
     return RopeRule(_llama3(params, factor, theta, rotary_dim), f"llama3, factor {factor:g}")
+
+
+def _linear(factor: float, rotary_dim: int) -> RopeRule:
+    """positions / factor ≡ every frequency / factor (Hugging Face's "linear"; GGUF's rope.scaling.type linear)."""
+    return RopeRule((factor,) * (rotary_dim // 2), f"linear, factor {factor:g}")
 
 
 def _longrope(params: dict, rotary_dim: int, n_ctx: int) -> RopeRule:
@@ -162,7 +167,7 @@ def gguf_rule(kind: str, factor: float, rotary_dim: int, theta: float, yarn: dic
     if kind in ("none", "") or factor == 1.0:
         return RopeRule()
     if kind == "linear":
-        return RopeRule((factor,) * (rotary_dim // 2), f"linear, factor {factor:g}")
+        return _linear(factor, rotary_dim)
     if kind != "yarn":
         raise ModelLoadError(f"RoPE scaling {kind!r} (factor {factor:g}) is not supported yet; supported: linear, "
                              "yarn, llama3 (rope_freqs) and plain RoPE.")  # fmt: skip
