@@ -103,7 +103,8 @@ def patterns(
     if not any(overrides):
         n_q, n_k = s.shape[-2:]
         return fwd.attention_pattern(s, fwd.allowed_keys(n_q, n_k, causal, window, row_offset, s.device), own)
-    per_head = [(one, o, None if own is None else own[i]) for i, (one, o) in enumerate(zip(s, overrides, strict=True))]
+    sink_of = [None if own is None else own[i] for i in range(len(overrides))]  # each head's, or None
+    per_head = zip(s, overrides, sink_of, strict=True)
     return torch.stack([iv.modified_pattern(one, causal, o, row_offset, window, sink) for one, o, sink in per_head])
 
 
