@@ -94,3 +94,17 @@ def test_the_patterns_pages_sink_bars_are_what_each_row_leaves_to_the_sink(gpt_o
     shares = sink_shares(trace.pattern(1, 3).numpy())
     assert np.abs(shares - expected).max() <= ROW_TOL
     assert np.all(sink_shares(np.eye(4)) == 0)  # rows that sum to 1 leave nothing
+
+
+def test_a_temperature_on_a_sink_models_head_reaches_every_view_alike(gpt_oss) -> None:
+    """An intervention takes the per-head path (recompute.patterns → modified_pattern): the head's own sink goes
+    with it, and the other heads keep theirs."""
+    model, sinks = gpt_oss
+    text = "the blue creature took a mole of the forest"
+    clean, hot = model.trace(text), model.trace(text, interventions=[iv.temperature(1, 2, 3.0)])
+    every = hot.layer_patterns(1)
+    masked = hot.masked_scores(1, 2)
+    assert (every[2] - softmax_keys(masked / 3.0, sinks[1][2] / 3.0)).abs().max() <= TOL
+    assert (hot.pattern(1, 2) - every[2]).abs().max() <= TOL
+    assert (every[0] - clean.layer_patterns(1)[0]).abs().max() <= TOL  # head 0 untouched, its sink kept
+    assert (every[0].sum(-1) < 1).any()
