@@ -113,7 +113,9 @@ def gpt_oss_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
-def _gpt_oss_experts(cfg: ModelConfig) -> Callable[[StateDict, _Reader, str, str], None]:
+def _gpt_oss_block(cfg: ModelConfig) -> Callable[[StateDict, _Reader, str, str], None]:
+    """What a GPT-OSS block adds to a Llama's layout: the router and experts, the attention's biases and sinks."""
+
     def read(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         moe = src + "mlp."
         w[dst + "mlp.router.W"], w[dst + "mlp.router.b"] = r.linear(moe + "router.weight"), r.get(moe + "router.bias")
@@ -125,7 +127,7 @@ def _gpt_oss_experts(cfg: ModelConfig) -> Callable[[StateDict, _Reader, str, str
             w[p + "W_gate"], w[p + "W_in"] = gate_up[e, :, ::2].contiguous(), gate_up[e, :, 1::2].contiguous()
             w[p + "b_gate"], w[p + "b_in"] = gate_up_b[e, ::2].contiguous(), gate_up_b[e, 1::2].contiguous()
             w[p + "W_out"], w[p + "b_out"] = down[e].contiguous(), down_b[e].contiguous()
-        for part in "QKVO":
+        for part in "QKVO" if cfg.attn_bias else "":
             w[f"{dst}attn.b_{part}"] = r.get(f"{src}self_attn.{part.lower()}_proj.bias")
         w[dst + "attn.sinks"] = r.get(src + "self_attn.sinks")  # (n_heads,)
 
@@ -133,7 +135,7 @@ def _gpt_oss_experts(cfg: ModelConfig) -> Callable[[StateDict, _Reader, str, str
 
 
 def gpt_oss_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    return llama_layout(sd, cfg, _gpt_oss_experts(cfg))
+    return llama_layout(sd, cfg, _gpt_oss_block(cfg))
 
 
 ADAPTERS = {

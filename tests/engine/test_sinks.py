@@ -108,3 +108,26 @@ def test_a_temperature_on_a_sink_models_head_reaches_every_view_alike(gpt_oss) -
     assert (hot.pattern(1, 2) - every[2]).abs().max() <= TOL
     assert (every[0] - clean.layer_patterns(1)[0]).abs().max() <= TOL  # head 0 untouched, its sink kept
     assert (every[0].sum(-1) < 1).any()
+
+
+def test_a_gpt_oss_without_attention_biases_loads_and_matches_transformers(tmp_path) -> None:
+    """attention_bias false: the converter must not ask the checkpoint for q/k/v/o biases it does not hold."""
+    import transformers
+
+    from attention_core import load_model
+    from tests.tiny_models import byte_bpe
+
+    torch.manual_seed(0)
+    cfg = transformers.GptOssConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, num_local_experts=4, num_experts_per_tok=2, attention_bias=False,
+        max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    hf = transformers.GptOssForCausalLM(cfg).eval()
+    hf.save_pretrained(tmp_path)
+    byte_bpe(300).save(str(tmp_path / "tokenizer.json"))
+    ours = load_model(str(tmp_path))
+    trace = ours.trace("the blue creature took a mole")
+    with torch.inference_mode():
+        theirs = hf(torch.tensor([trace.token_ids])).logits[0]
+    assert (trace.logits - theirs).abs().max() <= 1e-3  # logits, as in test_hf_architectures_modern
