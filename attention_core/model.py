@@ -88,6 +88,8 @@ class AttnOptions:
 
     def for_head(self, head: int) -> AttnOptions:
         """The options of one query head: its own slice of the position bias and its own sink."""
+        if self.bias is None and self.sinks is None:
+            return self
         bias = None if self.bias is None else self.bias[head]
         sinks = None if self.sinks is None else self.sinks[head]
         return replace(self, bias=bias, sinks=sinks)

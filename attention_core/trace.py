@@ -224,7 +224,7 @@ class Trace:
 
     def pattern(self, layer: int, head: int, masked: bool | None = None) -> torch.Tensor:
         """[n_q, n_k] attention weights; rows are queries and sum to 1 (to 1 − the sink's share where the
-        model has attention sinks: GPT-OSS; `sink_share`).
+        model has attention sinks: GPT-OSS; model.softmax_keys).
 
         masked=None: the pattern this pass used; True/False: softmax of the same scores with/without
         a causal mask (a per-head what-if; the rest of the pass is unchanged). A layer's sliding window
@@ -234,7 +234,8 @@ class Trace:
         causal = self.causal if masked is None else masked
         scores = self._head_scores(layer, head)  # [n_q, n_k]
         override = iv.pattern_override(iv.for_layer(self.interventions, layer), head)
-        sink = self._opts(layer).for_head(head).sinks  # GPT-OSS: this head's sink logit, else None
+        sinks = self._sinks(layer)  # GPT-OSS: (n_heads,) sink logits, else None
+        sink = None if sinks is None else sinks[head]
         if override is not None:  # a temperature or a forced pattern on this head
             return to_host(iv.modified_pattern(scores, causal, override, 0, self.config.window(layer), sink))
         mask = fwd.allowed_keys(self.n_tokens, self.n_tokens, causal, self.config.window(layer), 0, scores.device)
