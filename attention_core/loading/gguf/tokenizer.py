@@ -1,8 +1,8 @@
 """The GGUF's tokenizer (tokenizer.ggml.* metadata) → a `tokenizers.Tokenizer`, built the way transformers
 builds it from the same file (our parity reference; it follows llama.cpp's conventions):
 
-- 'gpt2': byte-level BPE; text is split by the regex of the model's own pre-tokenizer (tokenizer.ggml.pre:
-  Llama 3's, Qwen 2's), else GPT-2's.
+- 'gpt2': byte-level BPE; text is split by the regexes of the model's own pre-tokenizer (tokenizer.ggml.pre:
+  Llama 3's, Qwen's, Tekken's, GPT-4o's, digits one by one; `SPLITS`), else GPT-2's.
 - 'bert': WordPiece, its vocabulary read back from llama.cpp's '▁' spelling (below), [CLS] text [SEP].
 - 'llama': SentencePiece BPE with byte fallback; merges from the file, or rebuilt from the vocabulary ranked
   by score (Gemma: by file order, its scores do not follow its merges). Spaces become '▁'; a leading '▁'
@@ -24,18 +24,48 @@ from .reader import Meta
 _UNKNOWN, _CONTROL, _USER_DEFINED = 2, 3, 4
 SPACE = "\u2581"  # SentencePiece's '▁'
 
-# The models' own split regexes (Llama 3's tokenizer.json; Qwen 2's splits digits one by one).
+# The models' own split regexes, as their tokenizer.json files write them. A value names the regexes applied in
+# turn (each splits the pieces the one before left); ByteLevel then maps bytes to the vocabulary's characters.
+_GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 _LLAMA3 = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-_QWEN2 = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
-    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+_QWEN2 = _LLAMA3.replace(r"\p{N}{1,3}", r"\p{N}")  # digits one by one
+_QWEN35 = (  # Qwen 3.5: combining marks stay with their letters
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}"
+    r"| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+_UPPER, _LOWER = r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]"
+_TEKKEN = (  # Mistral's Tekken: a word breaks where lower case turns upper
+    rf"[^\r\n\p{{L}}\p{{N}}]?{_UPPER}*{_LOWER}+|[^\r\n\p{{L}}\p{{N}}]?{_UPPER}+{_LOWER}*"
+    r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_CONTRACTION = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+_O200K = (  # GPT-4o's: Tekken's words keep a contraction, digits in threes
+    rf"[^\r\n\p{{L}}\p{{N}}]?{_UPPER}*{_LOWER}+{_CONTRACTION}|[^\r\n\p{{L}}\p{{N}}]?{_UPPER}+{_LOWER}*{_CONTRACTION}"
+    r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def _named(names: str, regexes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return dict.fromkeys(names.split(), regexes)
+
+
+# tokenizer.ggml.pre → regexes. The values transformers' GGUF loader knows (our parity reference), then values
+# only llama.cpp knows, split as llama.cpp splits them (tests/engine/test_gguf_split_regexes.py holds both). Any
+# other value splits as GPT-2 does, as in transformers (llama.cpp logs it and uses its own 'default' regexes).
 SPLITS = {
-    **dict.fromkeys(["llama3", "llama-v3", "llama-bpe", "smaug-bpe", "dbrx", "falcon3"], _LLAMA3),
-    **dict.fromkeys(["qwen2", "deepseek-r1-qwen", "megrez"], _QWEN2),
+    **_named("llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 jina-v5-nano dbrx smaug-bpe",
+             (_LLAMA3,)),
+    **_named("qwen2 deepseek-r1-qwen kormo f2llmv2 megrez", (_QWEN2,)),
+    "qwen35": (_QWEN35,),
+    "tekken": (_TEKKEN,),
+    **_named("gpt-4o llama4 kanana2 talkie minimax-m2", (_O200K,)),
+    # llama.cpp only:
+    **_named("glm4 chatglm-bpe", (_LLAMA3,)),
+    **_named("stablelm2 hunyuan grok-2", (_QWEN2,)),
+    **_named("starcoder refact command-r smollm codeshell exaone minerva-7b", (r"\p{N}", _GPT2)),
 }
 
 
@@ -126,12 +156,13 @@ def _byte_level(meta: Meta) -> Tokenizer:
     merges = _merges(meta)
     vocab = {tok: i for i, tok in enumerate(tokens)}
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False))
-    split = SPLITS.get(str(meta.key("tokenizer.ggml.pre", "default")))
-    if split is None:  # GPT-2's own regex
+    splits = SPLITS.get(str(meta.key("tokenizer.ggml.pre", "default")))
+    if splits is None:  # GPT-2's own regex
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     else:
         tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.Split(Regex(split), behavior="isolated"), pre_tokenizers.ByteLevel(False, use_regex=False)]
+            [*(pre_tokenizers.Split(Regex(r), behavior="isolated") for r in splits),
+             pre_tokenizers.ByteLevel(False, use_regex=False)]
         )
     tokenizer.decoder = decoders.ByteLevel()
     return tokenizer
