@@ -92,3 +92,34 @@ def test_smollm2_splits_digits_off_a_run_of_spaces_as_its_own_tokenizer_does():
 
     tokenizer = tokenizer_from_gguf(Meta(read_gguf(resolve("smollm2-135m").path)))
     assert tokenizer.encode("a  22", add_special_tokens=False).tokens == ["a", "ĠĠ", "2", "2"]
+
+
+def _whole_word_vocabulary(tmp_path, pre: str):
+    """Bytes, one merge ('Ġ z') and a token 'Ġzebra' that no merge makes: only a tokenizer that looks a piece
+    up whole before merging can give it."""
+    import gguf
+    from tokenizers import pre_tokenizers
+
+    tokens = [*pre_tokenizers.ByteLevel.alphabet(), "Ġz", "Ġzebra"]
+    path = tmp_path / f"whole-{pre}.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types([1] * len(tokens))
+    w.add_token_merges(["Ġ z"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return tokenizer_from_gguf(Meta(read_gguf(path)))
+
+
+@pytest.mark.parametrize(("pre", "whole"), [("llama-bpe", True), ("pixtral", True), ("tekken", True),
+                                            ("qwen2", False), ("gpt-2", False), ("smollm", False)])
+def test_llama3_and_tekken_take_a_piece_whole_when_the_vocabulary_has_it(tmp_path, pre, whole):
+    """Llama 3's and Tekken's tokenizer.json say "ignore_merges": a piece found whole in the vocabulary is one
+    token, whatever the merges (llama.cpp sets it for the same pre values). transformers' GGUF loader does not,
+    so here we follow the models and llama.cpp."""
+    tokens = _whole_word_vocabulary(tmp_path, pre).encode("a zebra", add_special_tokens=False).tokens
+    assert (tokens == ["a", "Ġzebra"]) == whole, tokens

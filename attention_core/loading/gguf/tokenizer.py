@@ -67,6 +67,9 @@ SPLITS = {
     **_named("stablelm2 hunyuan grok-2", (_QWEN2,)),
     **_named("starcoder refact command-r smollm codeshell exaone minerva-7b", (r"\p{N}", _GPT2)),
 }
+# Pre values whose models look a piece up whole before merging (Llama 3's and Tekken's tokenizer.json:
+# "ignore_merges"; llama.cpp sets it for these values). transformers' GGUF loader does not: we follow the models.
+WHOLE_PIECES_FIRST = frozenset("llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 tekken".split())
 
 
 def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
@@ -155,8 +158,10 @@ def _byte_level(meta: Meta) -> Tokenizer:
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
     merges = _merges(meta)
     vocab = {tok: i for i, tok in enumerate(tokens)}
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False))
-    splits = SPLITS.get(str(meta.key("tokenizer.ggml.pre", "default")))
+    pre = str(meta.key("tokenizer.ggml.pre", "default"))
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False,
+                                     ignore_merges=pre in WHOLE_PIECES_FIRST))
+    splits = SPLITS.get(pre)
     if splits is None:  # GPT-2's own regex
         tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     else:
