@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,8 +63,6 @@ def _streamlit_component_scan_once() -> None:
     """Each new AppTest has Streamlit scan every installed package's metadata for custom components: 0.9 s on 2
     cores here, and the suite makes hundreds of AppTests. The packages cannot change during a run, so once the
     scanner is loaded (by a process's first AppTest) its answer is kept for the rest of the process."""
-    import sys
-
     scanner = sys.modules.get("streamlit.components.v2.manifest_scanner")
     if scanner is not None and not hasattr(scanner.scan_component_manifests, "cache_info"):
         scanner.scan_component_manifests = functools.cache(scanner.scan_component_manifests)

@@ -55,9 +55,9 @@ def _named(names: str, regexes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
 # tokenizer.ggml.pre → regexes. The values transformers' GGUF loader knows (our parity reference), then values
 # only llama.cpp knows, split as llama.cpp splits them (tests/engine/test_gguf_split_regexes.py holds both). Any
 # other value splits as GPT-2 does, as in transformers (llama.cpp logs it and uses its own 'default' regexes).
+_LLAMA3_NAMES = "llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2"  # llama.cpp's LLAMA3 type
 SPLITS = {
-    **_named("llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 jina-v5-nano dbrx smaug-bpe",
-             (_LLAMA3,)),
+    **_named(f"{_LLAMA3_NAMES} jina-v5-nano dbrx smaug-bpe", (_LLAMA3,)),
     **_named("qwen2 deepseek-r1-qwen kormo f2llmv2 megrez", (_QWEN2,)),
     "qwen35": (_QWEN35,),
     "tekken": (_TEKKEN,),
@@ -69,7 +69,7 @@ SPLITS = {
 }
 # Pre values whose models look a piece up whole before merging (Llama 3's and Tekken's tokenizer.json:
 # "ignore_merges"; llama.cpp sets it for these values). transformers' GGUF loader does not: we follow the models.
-WHOLE_PIECES_FIRST = frozenset("llama3 llama-v3 llama-bpe falcon3 falcon-h1 pixtral midm-2.0 lfm2 tekken".split())
+WHOLE_PIECES_FIRST = frozenset(f"{_LLAMA3_NAMES} tekken".split())
 
 
 def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
