@@ -21,8 +21,9 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 
 CACHE_ENV = "ATTN_CACHE_DIR"
-FORMAT_VERSION = 3  # 2: GGUF converters of many architectures, SentencePiece tokenizers, new config fields;
-# 3: GGUF tokenizers append EOS when the file sets add_eos_token and refuse an EOS id past the vocabulary
+FORMAT_VERSION = 4  # 2: GGUF converters of many architectures, SentencePiece tokenizers, new config fields;
+# 3: GGUF tokenizers append EOS when the file sets add_eos_token and refuse an EOS id past the vocabulary;
+# 4: GGUF byte-level tokenizers split by each tokenizer.ggml.pre's own regexes (SmolLM2's 'a  22': a, ĠĠ, 2, 2)
 WEIGHTS, TOKENIZER, CONFIG, MANIFEST = "weights.safetensors", "tokenizer.json", "config.json", "manifest.json"
 
 
