@@ -7,6 +7,7 @@ after it was written is detected on read and rebuilt instead of silently produci
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -23,8 +24,13 @@ from ..config import ModelConfig
 CACHE_ENV = "ATTN_CACHE_DIR"
 FORMAT_VERSION = 4  # 2: GGUF converters of many architectures, SentencePiece tokenizers, new config fields;
 # 3: GGUF tokenizers append EOS when the file sets add_eos_token and refuse an EOS id past the vocabulary;
-# 4: GGUF byte-level tokenizers split by each tokenizer.ggml.pre's own regexes (SmolLM2's 'a  22': a, ĠĠ, 2, 2)
+# 4: GGUF byte-level tokenizers split by each tokenizer.ggml.pre's own regexes (SmolLM2's 'a  22': a, ĠĠ, 2, 2).
+# Since 4 the converters' code is in the key (CONVERTER_CODE below); bump this only when an entry's layout changes.
 WEIGHTS, TOKENIZER, CONFIG, MANIFEST = "weights.safetensors", "tokenizer.json", "config.json", "manifest.json"
+# The code that decides what a cache entry holds: the converters and tokenizer builders (this package) and the
+# config they fill. Its digest is part of every entry's key, so a change to how a file is converted cannot leave
+# an earlier conversion in use (format 4 was a bump a session had to remember; the app served the stale one).
+CONVERTER_CODE = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "config.py")
 
 
 class CacheCorrupt(Exception):
@@ -39,10 +45,21 @@ def cache_root() -> Path:
     return Path(base) / "attention-viz"
 
 
+@functools.cache
+def converter_digest(code: tuple[Path, ...] = CONVERTER_CODE) -> str:
+    """A digest of the Python source under `code` (files, or folders searched for *.py), names and bytes."""
+    files = sorted(f for p in code for f in (sorted(p.rglob("*.py")) if p.is_dir() else [p]))
+    h = hashlib.sha256()
+    for f in files:
+        data = f.read_bytes()
+        h.update(f"{f.name}|{len(data)}|".encode() + data)  # the length keeps one file's end from the next's start
+    return h.hexdigest()[:16]
+
+
 def source_fingerprint(source: Path) -> str:
-    """Changes when the source file (or folder's files) or the cache format changes."""
+    """Changes when the source file (or folder's files), the cache format or the converters' code changes."""
     files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
-    h = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
+    h = hashlib.sha256(f"v{FORMAT_VERSION}|{converter_digest()}".encode())
     for p in files:
         st = p.stat()
         h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
