@@ -70,7 +70,8 @@ class Model:
             device=device,
             dtype=dtype,
         )
-        self.notes = notes or []  # things the user should know about this load (e.g. a rebuilt cache)
+        # Things the user should know about this model and this load: how its file was read, a rebuilt cache.
+        self.notes = [*config.conversion_notes, *(notes or [])]
         # Sliding windows are in the masks (model.py), so a text may run past the window.
         self.max_tokens = min(config.n_ctx, DEFAULT_MAX_TOKENS)
         self._cpu: Model | None = None  # made on the first accelerator out-of-memory error

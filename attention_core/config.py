@@ -96,6 +96,8 @@ class ModelConfig:
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds); the pass never applies it again.
     residual_scale: float = 1.0
+    # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
+    conversion_notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # JSON has no tuples: a config read back from the cache gives a list, which would not hash.
@@ -103,6 +105,7 @@ class ModelConfig:
         object.__setattr__(self, "rope_freq_divisors", tuple(float(d) for d in self.rope_freq_divisors))
         object.__setattr__(self, "rope_layers", tuple(bool(b) for b in self.rope_layers))
         object.__setattr__(self, "swiglu_clamp", tuple(float(x) for x in self.swiglu_clamp))
+        object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
 
     @property
     def has_lm_head(self) -> bool:

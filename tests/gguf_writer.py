@@ -234,7 +234,7 @@ def _wordpiece_tokenizer(w, tokenizer) -> None:
     w.add_add_eos_token(True)
 
 
-def _tokenizer(w, tokenizer, pre: str = "default") -> None:
+def _tokenizer(w, tokenizer, pre: str = "gpt-2") -> None:  # byte_bpe splits as GPT-2 does
     if json.loads(tokenizer.to_str())["model"]["type"] == "WordPiece":
         return _wordpiece_tokenizer(w, tokenizer)
     model = json.loads(tokenizer.to_str())["model"]
@@ -422,7 +422,7 @@ def write_tokenizer_only(path: Path, arch: str, kind: str, pre: str | None = Non
     w.add_embedding_length(8)
     w.add_head_count(1)
     if kind == "gpt2":
-        _tokenizer(w, byte_bpe(300), pre=pre or "default")
+        _tokenizer(w, byte_bpe(300), pre=pre or "gpt-2")
     else:
         _sentencepiece_tokenizer(w)
     if add_bos is not None:

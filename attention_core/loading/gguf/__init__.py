@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ...config import ModelConfig
 from ...errors import ModelLoadError
 from . import encoders, gemma, glm, gpt2, layernorm, llama, scaled
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
-from .tokenizer import tokenizer_from_gguf
+from .tokenizer import split_note, tokenizer_from_gguf
 
 ConfigFn = Callable[[Meta, str, set[str]], ModelConfig]
 WeightsFn = Callable[[Tensors, ModelConfig], dict[str, torch.Tensor]]
@@ -103,7 +104,8 @@ def _config_and_tokenizer(reader: Any, path: Path, name: str) -> tuple[Meta, Mod
                 f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {', '.join(SUPPORTED)}."
             )
         config = CONVERTERS[meta.arch][0](meta, name, {t.name for t in reader.tensors})
-        return meta, config, tokenizer_from_gguf(meta)
+        tokenizer, note = tokenizer_from_gguf(meta), split_note(meta)
+        return meta, replace(config, conversion_notes=(note,)) if note else config, tokenizer
 
 
 def convert_gguf(

@@ -67,9 +67,34 @@ SPLITS = {
     **_named("stablelm2 hunyuan grok-2", (_QWEN2,)),
     **_named("starcoder refact command-r smollm codeshell exaone minerva-7b", (r"\p{N}", _GPT2)),
 }
+# Values llama.cpp splits with GPT-2's own regex (its GPT2 type), as we do for them (transformers knows none of them
+# and falls back to GPT-2's): they need no note.
+GPT2_NAMES = frozenset(
+    "gpt-2 phi-2 jina-es jina-de jina-v1-en jina-v2-es jina-v2-de jina-v2-code gigachat roberta-bpe a.x-4.0 mellum "
+    "modern-bert".split()
+)
 # Pre values whose models look a piece up whole before merging (Llama 3's and Tekken's tokenizer.json:
 # "ignore_merges"; llama.cpp sets it for these values). transformers' GGUF loader does not: we follow the models.
 WHOLE_PIECES_FIRST = frozenset(f"{_LLAMA3_NAMES} tekken".split())
+
+
+def split_note(meta: Meta) -> str:
+    """What to tell the user when a byte-level vocabulary's split is one we do not know ('' otherwise): its text is
+    then split as GPT-2's is, where the model's own tokenizer (and llama.cpp, with its 'default' regexes) may cut
+    digits, punctuation or spaces otherwise, so a token boundary can differ from the model's own."""
+    if meta.key("tokenizer.ggml.model") != "gpt2":
+        return ""
+    pre = meta.key("tokenizer.ggml.pre", None)
+    if pre is not None and (str(pre) in SPLITS or str(pre) in GPT2_NAMES):
+        return ""
+    named = "does not name its split (no tokenizer.ggml.pre)" if pre is None else (
+        f"names its split {str(pre)!r} (tokenizer.ggml.pre), which this tool does not know"
+    )
+    return (
+        f"This GGUF's tokenizer {named}: its text is split into words as GPT-2's is, as transformers reads such a "
+        "file. The model's own tokenizer may cut digits, punctuation or spaces otherwise, so a few token "
+        "boundaries can differ from what the model saw in training."
+    )
 
 
 def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
