@@ -135,6 +135,8 @@ def _trace(args: argparse.Namespace):
     from services import models
 
     model = models.load(args.model, args.device, dtype=args.dtype, served=False)  # its caller's own files
+    for note in model.notes:  # how its file was read (the app's sidebar says the same), a rebuilt cache
+        print(f"attention-viz: note: {note}", file=sys.stderr)
     try:
         trace = model.trace(args.text, causal=_causal(args.causal), max_tokens=args.max_tokens)
     except models.InputError as exc:  # the engine's word on the text or --max-tokens: a bad argument

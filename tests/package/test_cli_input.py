@@ -247,3 +247,19 @@ def test_export_help_says_each_view_stdin_and_max_tokens(capsys) -> None:
             assert f"{name}: {' '.join(what.split())}" in said, name
     assert "--max-tokens" in said and "- reads it from stdin" in said
     assert "the layer (from 0)" in said and "the head (from 0)" in said
+
+
+def test_what_the_model_says_about_its_file_is_said_on_stderr(tmp_path, capsys, monkeypatch) -> None:
+    """A GGUF whose tokenizer split we do not know: the app says so in its sidebar, the CLI on stderr."""
+    from gguf import GGUFValueType
+
+    from attention_core.loading.cache import CACHE_ENV
+    from tests.gguf_writer import rewrite_gguf, save_tiny_gguf
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    tiny = save_tiny_gguf(tmp_path / "tiny.gguf")
+    odd = rewrite_gguf(tiny, tmp_path / "odd.gguf", {"tokenizer.ggml.pre": ("mystery-7b", GGUFValueType.STRING)})
+    for model, noted in ((tiny, False), (odd, True)):
+        out = tmp_path / f"{model.stem}.npz"
+        code, err = run_cli(["trace", "--model", str(model), "--text", "hello there", "--out", str(out)], capsys)
+        assert code == 0 and ("note:" in err and "'mystery-7b'" in err) == noted, err
