@@ -135,15 +135,20 @@ def test_a_public_server_takes_no_corpus_unless_its_operator_says_so(tmp_path, m
 
 def test_a_stopped_job_ends_writes_nothing_and_is_no_failure(tmp_path):
     # A child that, like the CLI, ends through its handlers on Ctrl-C (it prints, then exits).
-    script = "\n".join(
-        ["import sys, time", "try:", "    time.sleep(120)", "except KeyboardInterrupt:", "    sys.exit('interrupted')"]
-    )
+    script = "\n".join([
+        "import sys, time", "try:", "    print('sleeping', flush=True)", "    time.sleep(120)",
+        "except KeyboardInterrupt:", "    sys.exit('interrupted')",
+    ])  # fmt: skip
     log = tmp_path / "job.log"
     with open(log, "w") as sink:
         process = subprocess.Popen([sys.executable, "-c", script], stdout=sink, stderr=subprocess.STDOUT)
     run = atlas.AtlasRun("m", tmp_path / "out.parquet", log, process, "notes.jsonl")
-    time.sleep(1.0)  # the child is inside its sleep
-    assert run.running and not run.stopped
+    # Wait until the child is inside its try: a Ctrl-C during a loaded machine's slow interpreter start-up (a fixed
+    # 1 s wait was not always enough under `make test`) ends it before any handler exists, and it writes nothing.
+    deadline = time.monotonic() + 60
+    while "sleeping" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run.running and not run.stopped and "sleeping" in log.read_text()
     run.stop(grace=20)
     assert not run.running and run.stopped and run.error() is None
     assert "interrupted" in log.read_text()  # it got Ctrl-C (its handlers ran), not a kill
