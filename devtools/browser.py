@@ -120,16 +120,19 @@ NO_ANIMATIONS_JS = """document.addEventListener('DOMContentLoaded', () => {
 
 @contextlib.contextmanager
 def new_page(
-    browser, height: int, timeout_ms: int, downloads: bool = False, animations: bool = True, width: int = WIDTH
-) -> Iterator[object]:
+    browser, height: int, timeout_ms: int, downloads: bool = False, animations: bool = True, width: int = WIDTH,
+    touch: bool = False,
+) -> Iterator[object]:  # fmt: skip
     """A fresh browser context (so a fresh Streamlit session), at the README's width unless told; `animations=False`
-    for tests."""
+    for tests; `touch` a phone's touch screen (taps, no hover)."""
     # Tall viewport: Streamlit scrolls inside its own container, so full_page screenshots would only
     # show the first screen; a tall window shows the whole page at the README's 1280 px width.
     context = browser.new_context(
         viewport={"width": width, "height": height},
         accept_downloads=downloads,
         reduced_motion=None if animations else "reduce",  # None: Chromium's own default, as before
+        has_touch=touch,
+        is_mobile=touch,
     )
     if not animations:
         context.add_init_script(NO_ANIMATIONS_JS)

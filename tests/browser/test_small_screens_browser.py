@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from devtools.browser import CLICK_TARGET_JS, wait_rerun_done
+from devtools.browser import CLICK_TARGET_JS, new_page, wait_rerun_done
 from viz.views.lens import GRID_PLOT_PX
 
 pytestmark = pytest.mark.browser
@@ -72,20 +72,15 @@ def patterns_at(
     browser, url: str, width: int, touch: bool = False, model: str = "smollm2-135m", text: str = "",
     shown: str = "patterns", key: str = "overview_L",
 ):  # fmt: skip
-    context = browser.new_context(
-        viewport={"width": width, "height": 3600 if width < 500 else 2400}, has_touch=touch, is_mobile=touch
-    )
-    page = context.new_page()
-    page.set_default_timeout(FIRST_LOAD_MS)
-    try:
+    # Animations off, as in every browser test: Chromium draws each of their frames in software (devtools/browser.py).
+    height = 3600 if width < 500 else 2400
+    with new_page(browser, height, FIRST_LOAD_MS, animations=False, width=width, touch=touch) as page:
         page.goto(f"{url}/?page={shown}&layer=0&head=0&model={model}" + (f"&text={quote(text)}" if text else ""))
         page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first.wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1500)
         if not touch:  # a mouse moved on a touch screen hides what a phone shows (Streamlit's toolbars)
             page.mouse.move(1, 1)
         yield page
-    finally:
-        context.close()
 
 
 def test_at_1024_px_buttons_are_whole_and_the_heatmap_is_large(browser, app_url, shots) -> None:
