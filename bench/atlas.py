@@ -81,7 +81,7 @@ def main() -> None:
     results = [("in-process loop", *_timed(lambda: job.run_in_process(items, settings)))]
     for workers in (1, 2):
         start = time.perf_counter()
-        job._start_ray(None, workers)
+        job.start_ray(None, workers)
         startup = time.perf_counter() - start
         seconds, mib = _timed(lambda w=workers: job.run_on_ray(items, settings, workers=w))
         ray.shutdown()

@@ -147,19 +147,19 @@ def fluffy(smollm):
 
 
 # `make test` runs the suite on three pytest-xdist workers (`--dist loadgroup`). Tests that share an expensive
-# session fixture go to one worker, so each is built once per group: transformers' copy of SmolLM2 (about 40 s
-# to dequantise), and the app server with Chromium. The browser tests are about half of the suite's time, so
-# they are split into two groups by their file's name, each with its own server and Chromium: one worker alone
-# would be the suite's long pole. Everything else is shared out test by test. A browser test mostly waits on
-# its server and Chromium, so with two workers the cores sat idle for 17 % of a browser-only run; a third
-# worker, without a browser, runs CPU-bound tests in that time (2026-12-02, one checkout, the whole suite:
-# 978 s of tests on two workers, 910 s on three, ~2 % idle).
+# fixture go to one worker, so each is built once per group: transformers' copy of SmolLM2 (about 40 s to
+# dequantise), the app server with Chromium, and a local Ray (tests/atlas/test_job.py). The browser tests are about
+# half of the suite's time, so they are split into two groups by their file's name, each with its own server and
+# Chromium: one worker alone would be the suite's long pole. Everything else is shared out test by test. A browser
+# test mostly waits on its server and Chromium, so with two workers the cores sat idle for 17 % of a browser-only
+# run; a third worker, without a browser, runs CPU-bound tests in that time (2026-12-02, one checkout, the whole
+# suite: 978 s of tests on two workers, 910 s on three, ~2 % idle).
 # The split: a hash of the file's name, but for the files in APP_SERVER_OF, moved to even out the two groups
 # (one full run on three workers, 2026-12-02: 668 s and 487 s by the hash alone; xss and head-finder clicks,
 # 92 s, moved to the second).
 # xdist 3.8 groups by an "@group" suffix on the node id, which it writes to `item._nodeid`; pytest 9 keeps the
 # id in `item._id` and ignores that, so the suffix is written here (only on an xdist worker with loadgroup).
-XDIST_GROUPS = (("app_url", "app-server"), ("hf_smollm", "hf-smollm"))
+XDIST_GROUPS = (("app_url", "app-server"), ("hf_smollm", "hf-smollm"), ("local_ray", "ray"))
 APP_SERVER_GROUPS = 2
 APP_SERVER_OF = {"test_xss_browser.py": 2, "test_head_finder_clicks_browser.py": 2}
 

@@ -1,5 +1,5 @@
 """`make test`'s worker groups (tests/conftest.py): the browser tests are split between two app servers, and the
-tests that share transformers' copy of SmolLM2 stay on one worker."""
+tests that share transformers' copy of SmolLM2, or a local Ray, stay on one worker."""
 
 from __future__ import annotations
 
@@ -31,5 +31,6 @@ def test_the_files_moved_to_even_out_the_servers_exist_and_moved() -> None:
 def test_other_groups_and_ungrouped_tests() -> None:
     here = Path(__file__)
     assert xdist_group_of(_item(here, "hf_smollm", "smollm")) == "hf-smollm"
+    assert xdist_group_of(_item(here, "tiny", "local_ray")) == "ray"
     assert xdist_group_of(_item(here, "smollm", "tmp_path")) is None
     assert xdist_group_of(SimpleNamespace(path=here)) is None  # an item without fixtures (a doctest)

@@ -190,7 +190,7 @@ def run_on_ray(
     default for an actor pool; tests/atlas/test_job.py kills one mid-job)."""
     import ray
 
-    _start_ray(address, workers)
+    start_ray(address, workers)
     ray.data.DataContext.get_current().enable_progress_bars = False  # the CLI draws its own
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
@@ -219,7 +219,9 @@ def run_on_ray(
     return out
 
 
-def _start_ray(address: str | None, workers: int) -> None:
+def start_ray(address: str | None, workers: int) -> None:
+    """Join the Ray at `address` (or $RAY_ADDRESS), else start a local one with `workers` CPUs; nothing if this
+    process has joined one already (its size then stays as it was started)."""
     import ray
 
     if ray.is_initialized():

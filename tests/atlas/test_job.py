@@ -83,12 +83,20 @@ def test_a_worker_tracing_documents_on_two_threads_gives_the_one_thread_rows(tin
             assert list(one[column]) == list(two[column]), column
 
 
-@pytest.mark.ray
-def test_ray_with_two_workers_equals_the_in_process_loop_and_survives_a_killed_worker(tiny):
-    """One Ray run (a local Ray's start and its workers' model loads are most of this test's time): a worker is
-    killed mid-job, and the table still equals the in-process loop's, each number counted once."""
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray with two CPUs for both Ray tests: on two shared cores its start, its actors' start and its
+    shutdown are most of a Ray test's time (tests/conftest.py keeps the tests that use it on one worker)."""
     import ray
 
+    job.start_ray(None, workers=2)
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.ray
+def test_ray_with_two_workers_equals_the_in_process_loop_and_survives_a_killed_worker(tiny, local_ray):
+    """A worker is killed mid-job, and the table still equals the in-process loop's, each number counted once."""
     settings, docs = _settings(tiny, batch_size=1), _docs(40)  # 43 one-document batches: time to kill mid-job
     items = job.work_items(docs, settings)
     clean, _ = _table(job.run_in_process(items, settings), len(docs), settings)
@@ -103,14 +111,9 @@ def test_ray_with_two_workers_equals_the_in_process_loop_and_survives_a_killed_w
                 os.kill(workers[0].pid, signal.SIGKILL)
                 killed.append(done)
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:  # Ray's own "module" filter would show each once
-            warnings.simplefilter("always")
-            on_ray, _ = _table(
-                job.run_on_ray(items, settings, workers=2, progress=kill_one_worker), len(docs), settings
-            )
-    finally:
-        ray.shutdown()
+    with warnings.catch_warnings(record=True) as caught:  # Ray's own "module" filter would show each once
+        warnings.simplefilter("always")
+        on_ray, _ = _table(job.run_on_ray(items, settings, workers=2, progress=kill_one_worker), len(docs), settings)
     ours = [str(w.message) for w in caught if w.filename == job.__file__]
     assert ours == []  # e.g. `ray_remote_args`, removed in Ray 2.64: the job passes named parameters only
     assert killed, "no worker was killed mid-job: the test did not test anything"
@@ -120,24 +123,19 @@ def test_ray_with_two_workers_equals_the_in_process_loop_and_survives_a_killed_w
 
 
 @pytest.mark.ray
-def test_a_worker_error_on_ray_comes_back_as_the_engines_own_sentence(tiny):
+def test_a_worker_error_on_ray_comes_back_as_the_engines_own_sentence(tiny, local_ray):
     """A model that cannot load (the actor's constructor fails) and a setting a text cannot take (a batch fails):
     the job ends with the engine's own message, not Ray's wrapping of it (ActorDiedError after actor restarts,
     a UserCodeException ending in retry advice), which is what the CLI and the app's page would show."""
-    import ray
-
     docs = _docs(3)
     failing = [
         (replace(_settings(tiny), model=str(Path(tiny) / "no-such-model")), "Unknown model"),
         (replace(_settings(tiny), max_tokens=1000), "The token cap must be between 1 and 128"),
     ]
-    try:
-        for settings, said in failing:
-            with pytest.raises(job.WorkerError, match=said) as ended:
-                job.run_on_ray(job.work_items(docs, settings), settings, workers=1)
-            assert "\n" not in str(ended.value) and "retry" not in str(ended.value)
-    finally:
-        ray.shutdown()
+    for settings, said in failing:
+        with pytest.raises(job.WorkerError, match=said) as ended:
+            job.run_on_ray(job.work_items(docs, settings), settings, workers=1)
+        assert "\n" not in str(ended.value) and "retry" not in str(ended.value)
 
 
 def test_cli_writes_both_tables_and_a_failed_write_leaves_the_previous_atlas(tiny, tmp_path, monkeypatch):
