@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -134,5 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def answer_ctrl_c() -> None:
+    """Let Ctrl-C end the job through its handlers (Ray shuts its local workers down), whatever this process was
+    given: a parent that ignores SIGINT (a shell's background job, some test runners' workers) passes that on to
+    its children, and the app's Stop (services/atlas.py sends Ctrl-C) then waited its whole grace and killed us."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 if __name__ == "__main__":
+    answer_ctrl_c()
     sys.exit(main())

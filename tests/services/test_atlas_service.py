@@ -3,7 +3,9 @@ Ray, reports progress, and the finished atlas is found and loaded."""
 
 from __future__ import annotations
 
+import functools
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -122,6 +124,17 @@ def test_start_atlas_runs_the_cli_on_an_uploaded_corpus_under_its_name(tmp_path,
     assert run.corpus_name == "notes.jsonl"
 
 
+def test_the_atlas_cli_answers_ctrl_c_even_when_started_ignoring_it():
+    from attention_core.atlas.__main__ import answer_ctrl_c
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        answer_ctrl_c()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_a_public_server_takes_no_corpus_unless_its_operator_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("ATTN_ATLAS_DIR", str(tmp_path / "atlases"))
     monkeypatch.setenv("ATTN_PUBLIC", "1")
@@ -134,14 +147,20 @@ def test_a_public_server_takes_no_corpus_unless_its_operator_says_so(tmp_path, m
 
 
 def test_a_stopped_job_ends_writes_nothing_and_is_no_failure(tmp_path):
-    # A child that, like the CLI, ends through its handlers on Ctrl-C (it prints, then exits).
+    # A child that, like the CLI, answers Ctrl-C whatever it inherited and ends through its handlers (it prints,
+    # then exits). Under `make test` a worker passed on an ignored SIGINT: without the CLI's answer_ctrl_c the child
+    # ignored the stop, was killed after the grace, and wrote nothing.
     script = "\n".join([
-        "import sys, time", "try:", "    print('sleeping', flush=True)", "    time.sleep(120)",
+        "import signal, sys, time", "signal.signal(signal.SIGINT, signal.default_int_handler)",  # answer_ctrl_c
+        "try:", "    print('sleeping', flush=True)", "    time.sleep(120)",
         "except KeyboardInterrupt:", "    sys.exit('interrupted')",
     ])  # fmt: skip
     log = tmp_path / "job.log"
     with open(log, "w") as sink:
-        process = subprocess.Popen([sys.executable, "-c", script], stdout=sink, stderr=subprocess.STDOUT)
+        # Started ignoring SIGINT, as such a worker starts it (preexec_fn: this test's own child, no threads to mind).
+        ignoring = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=sink, stderr=subprocess.STDOUT,
+                                   preexec_fn=ignoring)  # fmt: skip
     run = atlas.AtlasRun("m", tmp_path / "out.parquet", log, process, "notes.jsonl")
     # Wait until the child is inside its try: a Ctrl-C during a loaded machine's slow interpreter start-up (a fixed
     # 1 s wait was not always enough under `make test`) ends it before any handler exists, and it writes nothing.
