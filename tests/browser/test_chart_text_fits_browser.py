@@ -19,15 +19,12 @@ the 23 pages (2026-12-01); loading each page at each of two widths took 297 s.
 
 from __future__ import annotations
 
-import re
 from itertools import pairwise
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from app_pages.registry import page_named
 from devtools.browser import new_page, wait_rerun_done
-from viz.views.chapter import STEPS, step_index
+from tests.browser.in_session import open_in_session, resize
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +63,6 @@ START_STEPS = (
     "cross-attention",
 )
 PAGES += tuple(f"start&step={step}" for step in START_STEPS)
-START_OUTLINE = "start_outline"  # the key of Start here's row of step pills (app_pages/start_here.py's OUTLINE)
 
 # Each visible text of each visible chart that lies outside the chart's box: [chart's title, text, px outside].
 CLIPPED_TEXT_JS = f"""() => {{
@@ -190,16 +186,6 @@ COLORBAR_OVER_PLOT_JS = f"""() => {{
   return out;
 }}"""
 
-# Every chart on screen is drawn at its box's width: after the window is resized, Streamlit hands Plotly the new
-# width and Plotly lays the chart out again (margins, tick angles), so until then the old layout is on screen.
-CHARTS_FIT_THEIR_BOXES_JS = """() => {
-  const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.getBoundingClientRect().width > 0);
-  return plots.length > 0 && plots.every(p => {
-    const svg = p.querySelector('.main-svg');
-    return svg && Math.abs(svg.getBoundingClientRect().width - p.getBoundingClientRect().width) < 2;
-  });
-}"""
-RELAYOUT_MS = 60_000
 # On a phone tick labels are checked only on PHONE_TICK_CHARTS: a token axis of ~40 labels in a 300 px chart cannot
 # keep its labels apart, and the server, which chooses which tokens to label, does not know the screen's width (hover
 # names each). What is cut off, and titles or legends over each other, are checked at every width.
@@ -219,13 +205,7 @@ def wide_page(browser):
 
 def _chart_text_problems(page, width: int, shots, name: str) -> list[str]:
     """What is cut off, overlapping or under a colour bar on the page at `width` (a screenshot if anything is)."""
-    if page.viewport_size["width"] != width:
-        page.set_viewport_size({"width": width, "height": HEIGHT})
-    try:
-        page.wait_for_function(CHARTS_FIT_THEIR_BOXES_JS, timeout=RELAYOUT_MS)
-    except PlaywrightTimeout:
-        pytest.fail(f"{name} at {width} px: a chart is not drawn at its box's width (a figure of fixed width?)")
-    page.wait_for_timeout(500)  # Plotly's own redraw after its relayout
+    resize(page, width, HEIGHT, name)
     clipped, covered = page.evaluate(CLIPPED_TEXT_JS), page.evaluate(COLORBAR_OVER_PLOT_JS)
     overlapping = page.evaluate(OVERLAPPING_TICKS_JS, PHONE_TICK_CHARTS if width == PHONE else None)
     stacked = page.evaluate(TEXT_OVER_TEXT_JS)
@@ -239,45 +219,11 @@ def _chart_text_problems(page, width: int, shots, name: str) -> list[str]:
     )
 
 
-def _in_app(page, app_url: str, nav) -> bool:
-    """Whether a page of the app is open with its sidebar's links (back from the phone width, the sidebar unfolds
-    again; give it a moment)."""
-    if not page.url.startswith(app_url):
-        return False
-    try:
-        nav.wait_for(timeout=5_000)
-    except PlaywrightTimeout:
-        return False
-    return True
-
-
-def _open(page, app_url: str, name: str) -> None:
-    """Open `name` through the app's own links when a page of it is open (a goto starts a new session, whose load
-    costs Chromium ~3 s more CPU than a page switch within one), else by its URL; then wait for its charts."""
-    nav = page.get_by_test_id("stSidebarNavItems")
-    if not _in_app(page, app_url, nav):
-        page.goto(f"{app_url}/?page={name}&layer=0&head=0")
-    elif name.startswith("start&step="):
-        index = step_index(name.split("=", 1)[1])
-        pills = page.locator(f"[class*='st-key-{START_OUTLINE}']")
-        if pills.count() == 0:
-            nav.get_by_role("link", name=page_named("start").title, exact=True).dispatch_event("click")
-            pills.wait_for()
-            wait_rerun_done(page)
-        pills.get_by_role("radio", name=STEPS[index].title, exact=True).click()
-        page.get_by_role("heading", name=f"{index + 1} · {STEPS[index].title}").wait_for()
-    else:
-        nav.get_by_role("link", name=page_named(name).title, exact=True).dispatch_event("click")
-        page.wait_for_url(re.compile(rf"/{name}(\?|$)"))
-    page.locator(".js-plotly-plot").first.wait_for(state="visible")
-    wait_rerun_done(page, before_ms=1000, after_ms=1000)
-
-
 @pytest.mark.parametrize("name", PAGES)
 def test_chart_text_is_whole_and_apart(wide_page, app_url: str, shots, name: str) -> None:
     page = wide_page
     page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
-    _open(page, app_url, name)
+    open_in_session(page, app_url, name)
     problems = [p for width in WIDTHS for p in _chart_text_problems(page, width, shots, name)]
     assert problems == []
 

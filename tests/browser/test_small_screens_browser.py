@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from devtools.browser import CLICK_TARGET_JS, new_page, wait_rerun_done
+from tests.browser.in_session import open_in_session, resize
 from viz.views.lens import GRID_PLOT_PX
 
 pytestmark = pytest.mark.browser
@@ -24,7 +25,7 @@ MIN_THUMB_PX = 40  # at 390 px each overview thumbnail was ~10 px
 # A 45° key label's baseline this far from the next one's leaves a gap between them (0.7 of 12 px text, as
 # test_chart_text_fits_browser.py's MIN_LINE_SHARE): at 390 px the main heatmap gave 25 keys ~7 px each.
 MIN_KEY_PX = 0.7 * 12 / math.sin(math.pi / 4)
-LONGER_TEXT = "The quick brown fox jumps over the lazy dog. " * 2  # 20 tokens
+LONGER_TEXT = "The quick brown fox jumps over the lazy dog. " * 2  # 21 tokens on SmolLM2, the last space one
 # Every other page and step with a token × token heatmap that keeps its key labels apart on a phone: (page, chart key).
 PHONE_HEATMAPS = (
     ("start&step=pattern", "start_pattern"),
@@ -67,14 +68,17 @@ TITLE_LINES_JS = """h => { const cs = getComputedStyle(h);
             parseFloat(cs.lineHeight)]; }"""
 
 
+def _height(width: int) -> int:
+    return 3600 if width < 500 else 2400
+
+
 @contextlib.contextmanager
 def patterns_at(
     browser, url: str, width: int, touch: bool = False, model: str = "smollm2-135m", text: str = "",
     shown: str = "patterns", key: str = "overview_L",
 ):  # fmt: skip
     # Animations off, as in every browser test: Chromium draws each of their frames in software (devtools/browser.py).
-    height = 3600 if width < 500 else 2400
-    with new_page(browser, height, FIRST_LOAD_MS, animations=False, width=width, touch=touch) as page:
+    with new_page(browser, _height(width), FIRST_LOAD_MS, animations=False, width=width, touch=touch) as page:
         page.goto(f"{url}/?page={shown}&layer=0&head=0&model={model}" + (f"&text={quote(text)}" if text else ""))
         page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first.wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1500)
@@ -83,14 +87,42 @@ def patterns_at(
         yield page
 
 
-def test_at_1024_px_buttons_are_whole_and_the_heatmap_is_large(browser, app_url, shots) -> None:
-    with patterns_at(browser, app_url, 1024) as page:
-        page.screenshot(path=str(shots / "patterns_1024.png"))
-        assert page.evaluate(CUT_LABELS_JS) == []
-        box = page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first.bounding_box()
-        assert box is not None and box["width"] >= MIN_HEATMAP_PX, box
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024  # no sideways page scroll
-        assert not page.locator(f"[class*='st-key-{PHONE_HINT}']").first.is_visible()  # the overview fits here
+@pytest.fixture(scope="module")
+def sessions(browser, app_url):
+    """One browser session per (model, text), opened on the patterns page at 1280 px (wide enough for the sidebar's
+    links) and kept for the module's tests with a mouse: each moves it to its page and width (`at`) rather than
+    opening a fresh page per page and width (tests/browser/in_session.py says why that is the same view)."""
+    with contextlib.ExitStack() as stack:
+        pages = {}
+
+        def session(model: str = "smollm2-135m", text: str = ""):
+            if (model, text) not in pages:
+                pages[model, text] = stack.enter_context(patterns_at(browser, app_url, 1280, model=model, text=text))
+            return pages[model, text]
+
+        yield session
+
+
+def at(page, app_url: str, width: int, shown: str = "", key: str = "") -> None:
+    """Move a session of `sessions` to the page `shown` (through the sidebar's links, so its text and model stay),
+    then to `width`; wait for the chart keyed `key`."""
+    if shown:
+        resize(page, 1280, _height(1280), shown)
+        open_in_session(page, app_url, shown, by_url=False)
+    resize(page, width, _height(width), shown or "the page")
+    if key:
+        page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first.wait_for(state="visible")
+
+
+def test_at_1024_px_buttons_are_whole_and_the_heatmap_is_large(sessions, app_url, shots) -> None:
+    page = sessions()
+    at(page, app_url, 1024, "patterns")
+    page.screenshot(path=str(shots / "patterns_1024.png"))
+    assert page.evaluate(CUT_LABELS_JS) == []
+    box = page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first.bounding_box()
+    assert box is not None and box["width"] >= MIN_HEATMAP_PX, box
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024  # no sideways page scroll
+    assert not page.locator(f"[class*='st-key-{PHONE_HINT}']").first.is_visible()  # the overview fits here
 
 
 def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots) -> None:
@@ -118,60 +150,71 @@ def test_at_390_px_the_overview_thumbnails_can_be_tapped(browser, app_url, shots
 
 
 @pytest.mark.parametrize("model", ["smollm2-135m", "minilm-l6"])
-@pytest.mark.parametrize("width", [1280, 1024, 390])
-def test_the_overview_frame_fits_the_selected_thumbnail(browser, app_url, model, width) -> None:
+def test_the_overview_frame_fits_the_selected_thumbnail(sessions, app_url, model) -> None:
     """The red frame is a marker sized in pixels, the thumbnails scale with the chart: MiniLM's frame (26 px) sat
     inside its 41 px thumbnail at every width, framing a corner of the pattern rather than the head; and on a phone,
     where the overview is drawn 1400 px wide, SmolLM2's frame (sized for a desktop's plot) was half a thumbnail."""
-    with patterns_at(browser, app_url, width, model=model) as page:
+    page = sessions(model)
+    at(page, app_url, 1280, "patterns")
+    for width in (1280, 1024, 390):
+        at(page, app_url, width)
         overview = page.locator("[class*='st-key-overview_L'] .js-plotly-plot").first
         frames, thumb = overview.evaluate(FRAME_AND_THUMB_JS)
-        assert len(frames) == 1, frames  # one frame shown: layer 0, head 0
-        assert abs(frames[0] - thumb) <= MAX_FRAME_MISFIT * thumb, (frames, thumb)
+        assert len(frames) == 1, (width, frames)  # one frame shown: layer 0, head 0
+        assert abs(frames[0] - thumb) <= MAX_FRAME_MISFIT * thumb, (width, frames, thumb)
 
 
-def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(browser, app_url) -> None:
+def test_at_390_px_the_main_heatmap_keeps_its_key_labels_apart(sessions, app_url) -> None:
     """Review: on a phone the main heatmap squeezed a 20-token text's keys into ~9 px each, and their 45° labels ran
     into one another; it now keeps a width where they stand apart and scrolls sideways, under a hint saying so."""
-    with patterns_at(browser, app_url, 390, text=LONGER_TEXT) as page:
-        heatmap = page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first
-        assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX
-        assert page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the chart's box scrolls
+    page = sessions(text=LONGER_TEXT)
+    at(page, app_url, 1024, "patterns", "head_heatmap")  # a desktop: no hint, the chart fits
+    heatmap = page.locator("[class*='st-key-head_heatmap'] .js-plotly-plot").first
+    assert heatmap.evaluate("el => el._fullData[0].z[0].length") == 21  # the session's text: LONGER_TEXT's keys
+    assert not page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
+    at(page, app_url, 390)
+    assert heatmap.evaluate(PER_KEY_PX_JS) >= MIN_KEY_PX
+    assert page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the chart's box scrolls
     for shown, key in PHONE_HEATMAPS:
-        with patterns_at(browser, app_url, 390, text=LONGER_TEXT, shown=shown, key=key) as page:
-            heatmap = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
-            assert heatmap.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX, shown  # the same heatmap, or its scores
-    with patterns_at(browser, app_url, 390, shown="logit_lens", key="lens_grid") as page:
-        # The lens grid's columns keep the width their cell text was cut for: the grid's plot at 1024 px.
-        grid = page.locator("[class*='st-key-lens_grid'] .js-plotly-plot").first
-        assert grid.evaluate("el => el._fullLayout.xaxis._length") >= 0.95 * GRID_PLOT_PX
-    with patterns_at(browser, app_url, 1024, text=LONGER_TEXT) as page:  # a desktop: no hint, the chart fits
-        assert not page.locator("[class*='st-key-phone_hint_head_heatmap']").first.is_visible()
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= 1024
+        at(page, app_url, 390, shown, key)
+        heatmap = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
+        assert heatmap.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX, shown  # the same heatmap, or its scores
 
 
-def test_at_390_px_inside_one_heads_matrices_keep_every_key_label_apart(browser, app_url) -> None:
+def test_at_390_px_inside_one_heads_matrices_keep_every_key_label_apart(sessions, app_url) -> None:
     """Review at 390 px: with the default text (10 tokens, every key labelled, along the bottom) Inside one head's
     Q·Kᵀ gave each key ~9 px and its 45° labels ran into one another; the longer text above labels every other key,
     which hid it. Such a chart now scrolls sideways as the heatmaps with tokens along their top do."""
+    page = sessions()
+    at(page, app_url, 390, "inside_head", "mech_pattern")
     for key in ("mech_dots", "mech_pattern"):
-        with patterns_at(browser, app_url, 390, shown="inside_head", key=key) as page:
-            heatmap = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
-            assert heatmap.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX, key
-            assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the chart's box scrolls
+        heatmap = page.locator(f"[class*='st-key-{key}'] .js-plotly-plot").first
+        assert heatmap.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX, key
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the chart's box scrolls
 
 
-def test_at_390_px_the_generate_charts_keep_their_token_labels_apart(browser, app_url) -> None:
+def test_at_390_px_the_lens_grid_keeps_the_width_its_cell_text_was_cut_for(sessions, app_url) -> None:
+    """The lens grid's columns keep the width their cell text was cut for (the grid's plot at 1024 px), with the
+    default text: a text of over 16 tokens writes nothing in its cells (viz.views.lens.TEXT_IN_CELLS_MAX)."""
+    page = sessions()
+    at(page, app_url, 390, "logit_lens", "lens_grid")
+    grid = page.locator("[class*='st-key-lens_grid'] .js-plotly-plot").first
+    assert grid.evaluate("el => el._fullLayout.xaxis._length") >= 0.95 * GRID_PLOT_PX
+
+
+def test_at_390_px_the_generate_charts_keep_their_token_labels_apart(sessions, app_url) -> None:
     """Review: on a phone "where each step looked" wrote its 20 upright key labels 9 px apart, one over the other; it
     now keeps them a line apart and scrolls sideways under the swipe hint, as the other token heatmaps do."""
-    with patterns_at(browser, app_url, 390, text=LONGER_TEXT, shown="generate", key="gen_attention") as page:
-        looked = page.locator("[class*='st-key-gen_attention'] .js-plotly-plot").first
-        assert looked.evaluate(PER_LABEL_PX_JS) >= MIN_UPRIGHT_PX
-        assert page.locator("[class*='st-key-phone_hint_gen_attention']").first.is_visible()
-        heads = page.locator("[class*='st-key-gen_heads'] .js-plotly-plot").first
-        assert heads.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX  # its 45° labels
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the charts' boxes scroll
+    page = sessions(text=LONGER_TEXT)
+    at(page, app_url, 390, "generate", "gen_attention")
+    looked = page.locator("[class*='st-key-gen_attention'] .js-plotly-plot").first
+    assert looked.evaluate(PER_LABEL_PX_JS) >= MIN_UPRIGHT_PX
+    assert page.locator("[class*='st-key-phone_hint_gen_attention']").first.is_visible()
+    heads = page.locator("[class*='st-key-gen_heads'] .js-plotly-plot").first
+    assert heads.evaluate(PER_LABEL_PX_JS) >= MIN_KEY_PX  # its 45° labels
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # only the charts' boxes scroll
 
 
 # Each visible chart's title and its Plotly toolbar (the modebar), where they overlap ([title, px of overlap]) or
@@ -217,7 +260,7 @@ ELEMENTS_OVERLAPPING_JS = """() => [...document.querySelectorAll('[data-testid=s
     })"""
 
 
-def test_on_a_touch_screen_the_toolbars_leave_titles_and_charts_free(browser, app_url) -> None:
+def test_on_a_touch_screen_the_toolbars_leave_titles_and_charts_free(browser, sessions, app_url) -> None:
     """Review at 390 px: a touch screen has no hover, so Plotly shows every chart's toolbar all the time, and on a
     phone's narrow charts it lay over their titles ("E [n × d_model] = [10 × 576]", "q, k, v of query 9 …"); and
     Streamlit's toolbar of each table, shown all the time too, covered the bottom of the chart above it."""
@@ -228,5 +271,6 @@ def test_on_a_touch_screen_the_toolbars_leave_titles_and_charts_free(browser, ap
         assert page.evaluate(ELEMENT_TOOLBAR_OVER_JS) == []
         assert page.evaluate(ELEMENTS_OVERLAPPING_JS) == []  # each band pushes the elements below down
         touch_heights = page.evaluate(CHART_HEIGHTS_JS)
-    with patterns_at(browser, app_url, 390, shown="inside_head", key="mech_vectors") as page:  # a mouse, no bands
-        assert page.evaluate(CHART_HEIGHTS_JS) == touch_heights  # a band is added above a chart, not taken from it
+    page = sessions()  # a mouse: no bands
+    at(page, app_url, 390, "inside_head", "mech_vectors")
+    assert page.evaluate(CHART_HEIGHTS_JS) == touch_heights  # a band is added above a chart, not taken from it
