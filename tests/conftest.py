@@ -156,12 +156,18 @@ def fluffy(smollm):
 # suite: 978 s of tests on two workers, 910 s on three, ~2 % idle).
 # The split: a hash of the file's name, but for the files in APP_SERVER_OF, moved to even out the two groups
 # (one full run on three workers, 2026-12-02: 668 s and 487 s by the hash alone; xss and head-finder clicks,
-# 92 s, moved to the second).
+# 92 s, moved to the second; 2026-12-04 at e79bcd2, after the small-screen tests shrank: 458 s and 346 s, the first
+# group the suite's long pole in a 476 s run; token pickers and the thumbnails' toolbar, 53 s, moved too).
 # xdist 3.8 groups by an "@group" suffix on the node id, which it writes to `item._nodeid`; pytest 9 keeps the
 # id in `item._id` and ignores that, so the suffix is written here (only on an xdist worker with loadgroup).
 XDIST_GROUPS = (("app_url", "app-server"), ("hf_smollm", "hf-smollm"), ("local_ray", "ray"))
 APP_SERVER_GROUPS = 2
-APP_SERVER_OF = {"test_xss_browser.py": 2, "test_head_finder_clicks_browser.py": 2}
+APP_SERVER_OF = {
+    "test_xss_browser.py": 2,
+    "test_head_finder_clicks_browser.py": 2,
+    "test_token_pickers_browser.py": 2,
+    "test_thumbnail_toolbar_browser.py": 2,
+}
 
 
 def xdist_group_of(item: pytest.Item) -> str | None:
