@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.gguf_writer_gpt_oss import fused_gate_up, gpt_oss_names
+
 QK_K = 256  # elements in a K-quant super-block
 
 # ── Q4_K ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -193,6 +195,9 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_expert_used_count(cfg.num_experts_per_tok)
         if getattr(cfg, "moe_intermediate_size", None):
             w.add_expert_feed_forward_length(cfg.moe_intermediate_size)
+    if arch == "gpt-oss":  # llama.cpp's GptOssModel: the window, and the experts' width beside the dense one
+        w.add_sliding_window(cfg.sliding_window)
+        w.add_expert_feed_forward_length(cfg.intermediate_size)
     if arch in ("granite", "granitemoe"):  # llama.cpp's names for Granite's multipliers
         w.add_embedding_scale(cfg.embedding_multiplier)
         w.add_attention_scale(cfg.attention_multiplier)
@@ -252,12 +257,17 @@ def _tokenizer(w, tokenizer, pre: str = "gpt-2") -> None:  # byte_bpe splits as 
     )  # transformers sizes padding_idx from it (Phi-3's default, 32000, is outside a tiny vocabulary)
 
 
-def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | None = None) -> Path:
+def write_gguf(
+    hf, tokenizer, path: Path, arch: str, qtype=None, name: str | None = None, experts_qtype=None,
+    fuse_gate_up: bool = False,
+) -> Path:  # fmt: skip
     """Write `hf` (a transformers model) and its byte-level BPE `tokenizer` as llama.cpp would, as `arch`
     (tokenizer "sentencepiece": `sentencepiece_vocab()` as a 'llama' vocabulary instead; hf's vocab must fit it).
 
     qtype (a gguf.GGMLQuantizationType) quantises every matrix whose rows split into whole blocks (Q5_K
     and Q6_K: random blocks, see RANDOM_BLOCKS); vectors (norms, biases) stay float32, as in llama.cpp's files.
+    experts_qtype quantises a mixture's stacked experts (ffn_*_exps, 3-D), as llama.cpp writes GPT-OSS's in MXFP4;
+    fuse_gate_up writes GPT-OSS's gate and up experts as one ffn_gate_up_exps (rows gate | up).
     """
     import gguf
 
@@ -274,7 +284,8 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
     else:
         _tokenizer(w, tokenizer)
     tied = bool(getattr(cfg, "tie_word_embeddings", False))
-    for hf_name, tensor in _split_experts(hf.state_dict()):
+    tensors = {}
+    for hf_name, tensor in _split_experts(hf.state_dict(), arch):
         if hf_name == "lm_head.weight" and tied:
             continue  # llama.cpp writes no output tensor for tied embeddings
         base, suffix = hf_name.rsplit(".", 1)
@@ -286,11 +297,16 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
         if gguf_name is None:
             raise KeyError(f"gguf's {arch} name map has no entry for {hf_name}")
         data = _tensor_data(arch, hf_name, tensor.detach().float().numpy(), cfg)
-        data = np.ascontiguousarray(data, dtype=np.float32)
-        if qtype is not None and can_quantize(data, qtype):
-            w.add_tensor(f"{gguf_name}.{suffix}", quantize(data, qtype, rng), raw_dtype=qtype)
+        tensors[f"{gguf_name}.{suffix}"] = np.ascontiguousarray(data, dtype=np.float32)
+    if fuse_gate_up:
+        tensors = fused_gate_up(tensors)
+    for tensor_name, data in tensors.items():
+        if experts_qtype is not None and tensor_name.endswith("_exps.weight"):
+            w.add_tensor(tensor_name, gguf.quants.quantize(data, experts_qtype), raw_dtype=experts_qtype)
+        elif qtype is not None and can_quantize(data, qtype):
+            w.add_tensor(tensor_name, quantize(data, qtype, rng), raw_dtype=qtype)
         else:
-            w.add_tensor(f"{gguf_name}.{suffix}", data)
+            w.add_tensor(tensor_name, data)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -298,10 +314,13 @@ def write_gguf(hf, tokenizer, path: Path, arch: str, qtype=None, name: str | Non
     return path
 
 
-def _split_experts(state: dict):
+def _split_experts(state: dict, arch: str):
     """(name, tensor) pairs with a mixture of experts in the names llama.cpp's converter maps: the fused gate_up_proj
     [n_experts, 2·d_mlp, d_model] as gate_proj and up_proj, each [n_experts, d_mlp, d_model]; Granite MoE's
-    block_sparse_moe as mlp, its router as mlp.gate."""
+    block_sparse_moe as mlp, its router as mlp.gate; GPT-OSS's own layout (tests/gguf_writer_gpt_oss.py)."""
+    if arch == "gpt-oss":
+        yield from gpt_oss_names(state)
+        return
     for name, tensor in state.items():
         name = name.replace("block_sparse_moe.router.weight", "mlp.gate.weight").replace("block_sparse_moe.", "mlp.")
         if name.endswith("experts.gate_up_proj"):

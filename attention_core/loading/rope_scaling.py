@@ -161,7 +161,8 @@ def _llama3(params: dict, factor: float, theta: float, rotary_dim: int) -> tuple
 def gguf_rule(kind: str, factor: float, rotary_dim: int, theta: float, yarn: dict) -> RopeRule:
     """GGUF metadata rope.scaling.type / .factor: "linear" (llama.cpp writes it for HF's linear rule) or "yarn",
     whose other keys `yarn` holds (original: rope.scaling.original_context_length, else the context length;
-    beta_fast, beta_slow, log_mul: yarn_log_multiplier, attn_factor, ext_factor; None where absent). YaRN's factor on
+    beta_fast, beta_slow, log_mul: yarn_log_multiplier, attn_factor, ext_factor; None where absent; and truncate, False
+    for a model whose ramp ends are not rounded, as llama.cpp rounds them: GPT-OSS). YaRN's factor on
     cos and sin is llama.cpp's: 0.1 ln factor + 1 (over the same with log_mul, where the file has it) × attn_factor;
     a ramp scaled by an ext_factor other than 1 is refused."""
     if kind in ("none", "") or factor == 1.0:
@@ -177,5 +178,6 @@ def gguf_rule(kind: str, factor: float, rotary_dim: int, theta: float, yarn: dic
     log_mul = yarn.get("log_mul")
     attention = _yarn_mscale(factor) / (_yarn_mscale(factor, log_mul) if log_mul else 1.0)
     params = dict(factor=factor, original_max_position_embeddings=yarn["original"], beta_fast=yarn.get("beta_fast"),
-                  beta_slow=yarn.get("beta_slow"), attention_factor=attention * (yarn.get("attn_factor") or 1.0))
+                  beta_slow=yarn.get("beta_slow"), attention_factor=attention * (yarn.get("attn_factor") or 1.0),
+                  truncate=yarn.get("truncate", True))
     return _yarn(params, theta, rotary_dim, int(yarn["original"]))

@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from . import encoders, gemma, glm, gpt2, layernorm, llama, scaled
+from . import encoders, gemma, glm, gpt2, gpt_oss, layernorm, llama, scaled
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
 from .tokenizer import split_note, tokenizer_from_gguf
 
@@ -59,6 +59,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "ernie4_5": (llama.ernie4_5_config, llama.ernie4_5_weights),
     "seed_oss": (partial(llama.rope_config, arch="seed_oss"), llama.seed_oss_weights),
     "exaone4": (gemma.exaone4_config, gemma.exaone4_weights),
+    "gpt-oss": (gpt_oss.gpt_oss_config, gpt_oss.gpt_oss_weights),  # OpenAI's GPT-OSS (llama.cpp's openai-moe)
     # HunYuan dense: q/k norms after RoPE; llama.cpp's converter writes its NTK-alpha base stretched already
     "hunyuan-dense": (partial(llama.rope_config, arch="hunyuan_dense", qk_norm="head", qk_norm_after_rope=True),
                       llama.qwen2_weights),

@@ -59,13 +59,13 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
     fields.update(moe_fields(meta, tensor_names))
     r = rotary if rotary < d_head else d_head
     factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0  # llama.cpp reads 0 as no scaling
-    rule = gguf_rule(str(meta.get("rope.scaling.type", "none")), factor, r, fields["rope_theta"], _yarn_keys(meta))
+    rule = gguf_rule(str(meta.get("rope.scaling.type", "none")), factor, r, fields["rope_theta"], yarn_keys(meta))
     fields.update(rule.fields())
     fields.update(overrides)
     return ModelConfig(**fields)
 
 
-def _yarn_keys(meta: Meta) -> dict:
+def yarn_keys(meta: Meta) -> dict:
     """The file's YaRN keys (rope_scaling.gguf_rule), None where absent."""
     keys = dict(beta_fast="yarn_beta_fast", beta_slow="yarn_beta_slow", log_mul="yarn_log_multiplier",
                 attn_factor="attn_factor", ext_factor="yarn_ext_factor")  # fmt: skip
