@@ -13,8 +13,8 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - GPT-OSS: biases on q/k/v/o, an attention sink per head (attn.sinks), sliding and full layers in turn, YaRN; a
   router with a bias whose top-k logits are softmaxed (= renormalised top-k probabilities); experts stored
   stacked, gate and up interleaved in one [n_experts, d_model, 2·d_mlp] tensor (already [in, out]), with biases,
-  and a clamped SwiGLU (activations.clamped_swiglu). Checkpoints as OpenAI ships them are MXFP4-quantised and
-  refused as quantised (safetensors_hf); a dequantised (bfloat16 or float32) save loads.
+  and a clamped SwiGLU (activations.clamped_swiglu). Checkpoints as OpenAI ships them hold the experts in MXFP4,
+  decoded before this adapter reads them (safetensors_hf, mxfp4.py); a dequantised save loads as it is.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from tokenizers import Tokenizer
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from . import mxfp4
 
 Progress = Callable[[float, str], None]
 
@@ -80,7 +81,8 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
                     n = 1
                     for dim in shape:
                         n *= dim
-                    total += 4 * n
+                    # MXFP4 (mxfp4.py): two values a byte in _blocks; its _scales are no weights once decoded
+                    total += 0 if key.endswith("_scales") else 8 * n if key.endswith("_blocks") else 4 * n
         except Exception as exc:
             raise ModelLoadError(f"{f.name} is not a readable safetensors file (truncated or corrupt?): {exc}") from exc
     return total
@@ -109,12 +111,19 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     return hf, config, read_tokenizer(folder / "tokenizer.json")
 
 
+def _quant_method(hf: dict) -> str | None:
+    quant = hf.get("quantization_config") or (hf.get("text_config") or {}).get("quantization_config")
+    if not quant:
+        return None
+    return str(quant.get("quant_method", "unknown")) if isinstance(quant, dict) else "unknown"
+
+
 def _refuse_quantised(hf: dict, folder: Path) -> None:
     """A quantised checkpoint's stored numbers are not its weights (FP8 needs its scales, GPTQ/AWQ/bitsandbytes
-    pack integers): refused by name rather than read as if they were."""
-    quant = hf.get("quantization_config") or (hf.get("text_config") or {}).get("quantization_config")
-    if quant:
-        method = quant.get("quant_method", "unknown") if isinstance(quant, dict) else "unknown"
+    pack integers): refused by name rather than read as if they were. GPT-OSS's MXFP4 experts, as OpenAI ships
+    them, are decoded (mxfp4.py)."""
+    method = _quant_method(hf)
+    if method is not None and not (method == "mxfp4" and hf.get("model_type") == "gpt_oss"):
         raise ModelLoadError(
             f"{folder.name} is quantised (quant_method {method!r}); the engine reads unquantised weights (float32, "
             "float16 or bfloat16). Load the unquantised checkpoint, or a GGUF file of the model."
@@ -148,6 +157,8 @@ def convert_hf_folder(
         if progress is not None:
             progress(i / len(files), f"Reading {f.name}")
         state.update(read_safetensors(f))
+    if _quant_method(hf) == "mxfp4":
+        state = mxfp4.dequantize_experts(state, folder.name)
     _check_dtypes(state, folder)
     weights = make_weights(state, config)
     if progress is not None:

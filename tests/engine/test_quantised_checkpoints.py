@@ -1,6 +1,7 @@
-"""Quantised Hugging Face checkpoints (FP8, GPTQ, AWQ, bitsandbytes, MXFP4: config.json's quantization_config) are
-refused with a message that says so, never read as if their stored numbers were the weights: an FP8 matrix read
-with `.float()` and its scale ignored gave every score wrong, silently."""
+"""Quantised Hugging Face checkpoints (FP8, GPTQ, AWQ, bitsandbytes; MXFP4 on any model but GPT-OSS, whose experts
+are decoded: test_mxfp4_checkpoints.py; config.json's quantization_config) are refused with a message that says so,
+never read as if their stored numbers were the weights: an FP8 matrix read with `.float()` and its scale ignored gave
+every score wrong, silently."""
 
 from __future__ import annotations
 
