@@ -23,6 +23,7 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core.loading.rope_scaling import gguf_rule
 from tests.gguf_writer import rewrite_gguf, write_gguf
+from tests.gguf_writer_gpt_oss import write_ollama_gptoss
 from tests.tiny_models import byte_bpe
 
 transformers = pytest.importorskip("transformers")
@@ -81,16 +82,20 @@ def clamp_bites(hf, ids: torch.Tensor) -> bool:
 
 
 def write(variant: str, folder):
-    """(the original model, its GGUF file) of one variant: "float32", "fused" or "mxfp4"."""
+    """(the original model, its GGUF file) of one variant: llama.cpp's "float32", "fused" or "mxfp4", or Ollama's
+    "ollama" (MXFP4 experts) or "ollama_qkv" (float32, q, k and v fused)."""
     hf = tiny_gpt_oss()
-    if variant == "mxfp4":
+    mxfp4 = gguf.GGMLQuantizationType.MXFP4 if variant in ("mxfp4", "ollama") else None
+    if mxfp4 is not None:
         round_through_mxfp4(hf)
+    if variant.startswith("ollama"):
+        return hf, write_ollama_gptoss(hf, byte_bpe(V), folder / "tiny.gguf", mxfp4, fused_qkv=variant == "ollama_qkv")
     path = write_gguf(hf, byte_bpe(V), folder / "tiny.gguf", "gpt-oss", fuse_gate_up=variant == "fused",
-                      experts_qtype=gguf.GGMLQuantizationType.MXFP4 if variant == "mxfp4" else None)  # fmt: skip
+                      experts_qtype=mxfp4)  # fmt: skip
     return hf, path
 
 
-@pytest.fixture(scope="module", params=["float32", "fused", "mxfp4"])
+@pytest.fixture(scope="module", params=["float32", "fused", "mxfp4", "ollama", "ollama_qkv"])
 def written(request, tmp_path_factory):
     """(the file's variant, the original model, its GGUF file)."""
     return request.param, *write(request.param, tmp_path_factory.mktemp(f"gpt-oss-{request.param}"))
@@ -140,3 +145,22 @@ def test_a_file_with_another_rope_base_on_its_sliding_layers_is_refused(tmp_path
     other = rewrite_gguf(path, tmp_path / "swa-base.gguf", fields)
     with pytest.raises(ModelLoadError, match=r"rope\.freq_base_swa 500"):
         load_model(str(other), device="cpu")
+
+
+def test_ollamas_file_splits_its_text_as_o200k_though_it_says_default(tmp_path, monkeypatch):
+    """Ollama writes tokenizer.ggml.pre 'default' for GPT-OSS's o200k tokenizer and splits with o200k's regex in its
+    gptoss model: so do we, with no note; GPT-2's split (what 'default' means elsewhere) would cut this otherwise."""
+    from tokenizers import Regex, pre_tokenizers
+
+    from attention_core.loading.gguf.tokenizer import SPLITS
+
+    _, path = write("ollama_qkv", tmp_path)
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    text = "It's 12345 DOLLARS, isn't it?"
+    split = pre_tokenizers.Split(Regex(SPLITS["gpt-4o"][0]), behavior="isolated").pre_tokenize_str(text)
+    o200k = [piece.replace(" ", "Ġ") for piece, _ in split]  # as byte-level pieces
+    gpt2 = [piece for piece, _ in pre_tokenizers.ByteLevel(add_prefix_space=False).pre_tokenize_str(text)]
+    assert o200k != gpt2  # "It's" whole, "123" "45" apart: GPT-2 cuts "It" "'s" and keeps "Ġ12345"
+    pieces = ours.tokenizer.tokenizer.pre_tokenizer.pre_tokenize_str(text)
+    assert [piece for piece, _ in pieces] == o200k and ours.notes == []

@@ -60,6 +60,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "seed_oss": (partial(llama.rope_config, arch="seed_oss"), llama.seed_oss_weights),
     "exaone4": (gemma.exaone4_config, gemma.exaone4_weights),
     "gpt-oss": (gpt_oss.gpt_oss_config, gpt_oss.gpt_oss_weights),  # OpenAI's GPT-OSS (llama.cpp's openai-moe)
+    "gptoss": (gpt_oss.gpt_oss_config, gpt_oss.gpt_oss_weights),  # the same as Ollama's converter writes it
     # HunYuan dense: q/k norms after RoPE; llama.cpp's converter writes its NTK-alpha base stretched already
     "hunyuan-dense": (partial(llama.rope_config, arch="hunyuan_dense", qk_norm="head", qk_norm_after_rope=True),
                       llama.qwen2_weights),

@@ -1,17 +1,21 @@
-"""GGUF gpt-oss (OpenAI's GPT-OSS as llama.cpp's converter writes it, its graph openai-moe) → canonical weights and
-config, the same model as a Hugging Face folder gives (loading/hf_adapters_moe.py):
+"""GGUF gpt-oss and gptoss → canonical weights and config: OpenAI's GPT-OSS as llama.cpp's converter writes it
+('gpt-oss', its graph openai-moe) and as Ollama's does ('gptoss'), the same model as a Hugging Face folder gives
+(loading/hf_adapters_moe.py):
 
-- attention: q/k/v/output with biases, rows kept (llama.cpp rotates it NeoX-style, Hugging Face's rotate-half),
-  scale 1/√d_head, one learned sink logit per head (attn_sinks); layers slide in turn from layer 0
-  (attention.sliding_window_pattern, a period or per-layer flags, else llama.cpp's period 2), every layer with the
-  same RoPE and YaRN scaling.
-- YaRN's ramp untruncated, as OpenAI's and transformers' GPT-OSS compute it (rope_scaling's truncate=False): llama.cpp
-  rounds its ends to whole dimensions, which moves a few frequencies slightly.
-- the MLP's input norm is post_attention_norm; a router with a bias (ffn_gate_inp) whose chosen experts' logits are
-  softmaxed (= renormalised top-k probabilities); experts with biases, gate and up separate (ffn_gate_exps,
-  ffn_up_exps) or fused (ffn_gate_up_exps, rows gate | up), usually MXFP4, which the gguf package dequantises; and
-  the clamped SwiGLU, whose constants llama.cpp fixes (α 1.702, limit 7) and the file does not hold.
+- attention: q/k/v/output with biases, rows kept (both rotate it NeoX-style, Hugging Face's rotate-half), scale
+  1/√d_head, one learned sink logit per head (attn_sinks); layers slide in turn from layer 0
+  (attention.sliding_window_pattern, a period or per-layer flags, else the period 2 both fix), every layer with the
+  same RoPE and YaRN scaling (Ollama's files name no rope.scaling.type: its GPT-OSS is always YaRN).
+- YaRN's ramp untruncated, as OpenAI's and transformers' GPT-OSS compute it (rope_scaling's truncate=False):
+  llama.cpp and Ollama (ggml's RoPE) round its ends to whole dimensions, which moves a few frequencies slightly.
+- the MLP's input norm (post_attention_norm; Ollama: ffn_norm); a router with a bias (ffn_gate_inp) whose chosen
+  experts' logits are softmaxed (= renormalised top-k probabilities); experts with biases, gate and up separate
+  (ffn_gate_exps, ffn_up_exps) or fused (ffn_gate_up_exps, rows gate | up), usually MXFP4, which the gguf package
+  dequantises; and the clamped SwiGLU, whose constants both fix (α 1.702, limit 7) and the file does not hold.
+- Ollama's names: attn_out for attn_output, attn_sinks without ".weight", and, converted from OpenAI's own
+  checkpoint layout, q, k and v fused in attn_qkv (rows q | k | v).
 """
+
 
 from __future__ import annotations
 
@@ -23,11 +27,11 @@ import torch
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..rope_scaling import gguf_rule
-from .llama import rope_config, separate_qkv_weights, yarn_keys
-from .reader import Meta, Tensors, matrix
+from .llama import Weights, ends, rope_config, yarn_keys
+from .reader import Meta, Tensors, matrix, split_rows
 
-SWIGLU_CLAMP = (7.0, 1.702)  # (limit, α): llama.cpp's swiglu_oai constants for this graph
-_PERIOD = 2  # llama.cpp's default: every other layer slides, layer 0 first
+SWIGLU_CLAMP = (7.0, 1.702)  # (limit, α): llama.cpp's swiglu_oai and Ollama's SILUAlphaLimit constants
+_PERIOD = 2  # llama.cpp's default and Ollama's fixed rule: every other layer slides, layer 0 first
 
 
 def _sliding_layers(meta: Meta, n_layers: int) -> tuple[bool, ...]:
@@ -54,7 +58,7 @@ def gpt_oss_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
     if not cfg.n_experts:
         raise ModelLoadError("This gpt-oss file has no router (blk.0.ffn_gate_inp.weight).")
     factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0
-    kind = str(meta.get("rope.scaling.type", "none"))
+    kind = str(meta.get("rope.scaling.type", "yarn" if meta.arch == "gptoss" else "none"))
     untruncated = {**yarn_keys(meta), "truncate": False}
     rule = gguf_rule(kind, factor, cfg.rotary_dim or cfg.d_head, cfg.rope_theta, untruncated)
     return replace(cfg, **rule.fields())
@@ -71,11 +75,37 @@ def _gate_and_up(t: Tensors, src: str, d_mlp: int) -> tuple[np.ndarray, ...]:
     return fused[:, :d_mlp], bias[:, :d_mlp], fused[:, d_mlp:], bias[:, d_mlp:]
 
 
-def _sinks_and_experts(t: Tensors, w: dict[str, torch.Tensor], src: str, dst: str) -> None:
-    """What a GPT-OSS block adds to the attention separate_qkv_weights reads: the sinks, the MLP's norm, the router
-    and the experts (each [in, out] with its biases)."""
-    w[dst + "attn.sinks"] = t.vector(src + "attn_sinks.weight")  # (n_heads,)
-    w[dst + "ln_mlp.w"] = t.vector(src + "post_attention_norm.weight")
+def _named(t: Tensors, src: str, names: tuple[str, ...]) -> str:
+    """The first of `names` (llama.cpp's, then Ollama's) the block has, with its prefix."""
+    return next((src + n for n in names if t.has(src + n)), src + names[0])  # the first: a missing one is named
+
+
+def _qkv(t: Tensors, src: str, kind: str, rows: list[int]) -> list[np.ndarray]:
+    """q, k and v's `kind` ("weight" or "bias"): separate, or split from Ollama's attn_qkv (rows q | k | v)."""
+    fused = f"{src}attn_qkv.{kind}"
+    if t.has(fused):
+        return split_rows(t.raw(fused), rows, fused)
+    return [t.raw(f"{src}attn_{part}.{kind}") for part in "qkv"]
+
+
+def _attention(t: Tensors, w: Weights, cfg: ModelConfig, src: str, dst: str) -> None:
+    """The input norm, q/k/v and the output, with biases where the file has them, and the sinks."""
+    w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
+    rows = [cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head]
+    for part, data in zip("QKV", _qkv(t, src, "weight", rows), strict=True):
+        w[f"{dst}attn.W_{part}"] = matrix(data)
+    out = _named(t, src, ("attn_output.weight", "attn_out.weight")).removesuffix(".weight")
+    w[dst + "attn.W_O"] = t.linear(out + ".weight")
+    if cfg.attn_bias:
+        for part, data in zip("QKV", _qkv(t, src, "bias", rows), strict=True):
+            w[f"{dst}attn.b_{part}"] = torch.from_numpy(np.ascontiguousarray(data))
+        w[dst + "attn.b_O"] = t.vector(out + ".bias")
+    w[dst + "attn.sinks"] = t.vector(_named(t, src, ("attn_sinks.weight", "attn_sinks")))  # (n_heads,)
+
+
+def _experts(t: Tensors, w: Weights, src: str, dst: str) -> None:
+    """The MLP's norm, the router and the experts (each [in, out] with its biases)."""
+    w[dst + "ln_mlp.w"] = t.vector(_named(t, src, ("post_attention_norm.weight", "ffn_norm.weight")))
     w[dst + "mlp.router.W"] = t.linear(src + "ffn_gate_inp.weight")  # [d_model, n_experts]
     w[dst + "mlp.router.b"] = t.vector(src + "ffn_gate_inp.bias")
     down, down_b = t.raw(src + "ffn_down_exps.weight"), t.raw(src + "ffn_down_exps.bias")  # (E, d_model, d_mlp)
@@ -87,5 +117,10 @@ def _sinks_and_experts(t: Tensors, w: dict[str, torch.Tensor], src: str, dst: st
             w[p + ours] = torch.from_numpy(np.ascontiguousarray(bias[e]))
 
 
-def gpt_oss_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
-    return separate_qkv_weights(t, cfg, permuted=False, mlp=_sinks_and_experts)
+def gpt_oss_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w = ends(t, cfg)
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        _attention(t, w, cfg, src, dst)
+        _experts(t, w, src, dst)
+    return w

@@ -78,14 +78,29 @@ GPT2_NAMES = frozenset(
 WHOLE_PIECES_FIRST = frozenset(f"{_LLAMA3_NAMES} tekken".split())
 
 
+# Architectures whose runtime splits with one pre value's regexes whatever the file says: Ollama's gptoss model
+# splits with o200k's regex (its converter names known splits only, else 'default'); llama.cpp's gpt-oss files say
+# 'gpt-4o'.
+ARCH_SPLITS = {"gptoss": "gpt-4o", "gpt-oss": "gpt-4o"}
+
+
+def _pre(meta: Meta) -> str | None:
+    """The tokenizer.ggml.pre value to split by: the file's, or its architecture's where the file names none we
+    know."""
+    pre = meta.key("tokenizer.ggml.pre", None)
+    if (pre is None or (str(pre) not in SPLITS and str(pre) not in GPT2_NAMES)) and meta.arch in ARCH_SPLITS:
+        return ARCH_SPLITS[meta.arch]
+    return None if pre is None else str(pre)
+
+
 def split_note(meta: Meta) -> str:
     """What to tell the user when a byte-level vocabulary's split is one we do not know ('' otherwise): its text is
     then split as GPT-2's is, where the model's own tokenizer (and llama.cpp, with its 'default' regexes) may cut
     digits, punctuation or spaces otherwise, so a token boundary can differ from the model's own."""
     if meta.key("tokenizer.ggml.model") != "gpt2":
         return ""
-    pre = meta.key("tokenizer.ggml.pre", None)
-    if pre is not None and (str(pre) in SPLITS or str(pre) in GPT2_NAMES):
+    pre = _pre(meta)
+    if pre is not None and (pre in SPLITS or pre in GPT2_NAMES):
         return ""
     named = "does not name its split (no tokenizer.ggml.pre)" if pre is None else (
         f"names its split {str(pre)!r} (tokenizer.ggml.pre), which this tool does not know"
@@ -183,7 +198,7 @@ def _byte_level(meta: Meta) -> Tokenizer:
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
     merges = _merges(meta)
     vocab = {tok: i for i, tok in enumerate(tokens)}
-    pre = str(meta.key("tokenizer.ggml.pre", "default"))
+    pre = _pre(meta) or "default"
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges, fuse_unk=False, byte_fallback=False,
                                      ignore_merges=pre in WHOLE_PIECES_FIRST))
     splits = SPLITS.get(pre)
