@@ -77,15 +77,24 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
         try:
             with safe_open(str(f), "pt") as handle:
                 for key in handle.keys():
-                    shape = handle.get_slice(key).get_shape()
+                    tensor = handle.get_slice(key)
                     n = 1
-                    for dim in shape:
+                    for dim in tensor.get_shape():
                         n *= dim
-                    # MXFP4 (mxfp4.py): two values a byte in _blocks; its _scales are no weights once decoded
-                    total += 0 if key.endswith("_scales") else 8 * n if key.endswith("_blocks") else 4 * n
+                    total += _float32_bytes(key, tensor.get_dtype(), n)
         except Exception as exc:
             raise ModelLoadError(f"{f.name} is not a readable safetensors file (truncated or corrupt?): {exc}") from exc
     return total
+
+
+def _float32_bytes(key: str, dtype: str, n: int) -> int:
+    """A stored tensor's float32 size: MXFP4's (mxfp4.py) bytes of _blocks hold two values each, and its _scales
+    are no weights once decoded."""
+    if dtype == "U8" and key.endswith("_blocks"):
+        return 8 * n
+    if dtype == "U8" and key.endswith("_scales"):
+        return 0
+    return 4 * n
 
 
 def hf_config_and_tokenizer(folder: Path, name: str) -> tuple[ModelConfig, Tokenizer]:
