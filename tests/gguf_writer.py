@@ -300,6 +300,13 @@ def write_gguf(
         tensors[f"{gguf_name}.{suffix}"] = np.ascontiguousarray(data, dtype=np.float32)
     if fuse_gate_up:
         tensors = fused_gate_up(tensors)
+    return finish(w, path, tensors, qtype, experts_qtype, rng)
+
+
+def finish(w, path: Path, tensors: dict[str, np.ndarray], qtype=None, experts_qtype=None, rng=None) -> Path:
+    """Add `tensors` to the GGUFWriter `w` (qtype, experts_qtype: write_gguf's) and write the file."""
+    import gguf
+
     for tensor_name, data in tensors.items():
         if experts_qtype is not None and tensor_name.endswith("_exps.weight"):
             w.add_tensor(tensor_name, gguf.quants.quantize(data, experts_qtype), raw_dtype=experts_qtype)

@@ -74,7 +74,7 @@ def write_ollama_gptoss(hf, tokenizer, path, experts_qtype=None, fused_qkv: bool
     tokenizer.ggml.pre 'default' (what it writes for o200k's tokenizer)."""
     import gguf
 
-    from tests.gguf_writer import _tokenizer
+    from tests.gguf_writer import _tokenizer, finish
 
     cfg, rope = hf.config, hf.config.rope_parameters
     w = gguf.GGUFWriter(str(path), "gptoss")
@@ -95,13 +95,4 @@ def write_ollama_gptoss(hf, tokenizer, path, experts_qtype=None, fused_qkv: bool
     w.add_rope_scaling_factor(rope["factor"])
     w.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
     _tokenizer(w, tokenizer, pre="default")
-    for name, data in _ollama_tensors(hf, fused_qkv).items():
-        if experts_qtype is not None and name.endswith("_exps.weight"):
-            w.add_tensor(name, gguf.quants.quantize(data, experts_qtype), raw_dtype=experts_qtype)
-        else:
-            w.add_tensor(name, data)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+    return finish(w, path, _ollama_tensors(hf, fused_qkv), experts_qtype=experts_qtype)

@@ -19,24 +19,13 @@ from dataclasses import replace
 import torch
 
 from ...config import ModelConfig
-from ...errors import ModelLoadError
 from .llama import ends, gated_mlp, llama_config, rope_config, skip_rope_freqs
-from .reader import Meta, Tensors, attention_shape, matrix
+from .reader import Meta, Tensors, attention_shape, matrix, sliding_layers
 
 # layers of the 27B models, where llama.cpp scales queries by 1/√(d_model/n_heads) instead of 1/√d_head
 _BIG_LAYERS = {"gemma2": 46, "gemma3": 62}
 # every n-th layer attends globally, the others in a sliding window (where the file names no pattern)
 _PATTERN = {"olmo2": 4, "exaone4": 4, "gemma2": 2, "gemma3": 6}
-
-
-def _sliding_layers(meta: Meta, n_layers: int) -> tuple[bool, ...]:
-    pattern = meta.get("attention.sliding_window_pattern", _PATTERN[meta.arch])
-    if isinstance(pattern, list):  # one flag per layer: True = sliding window
-        if len(pattern) != n_layers:
-            raise ModelLoadError(f"sliding_window_pattern lists {len(pattern)} layers for {n_layers}.")
-        return tuple(bool(p) for p in pattern)
-    n = int(pattern)
-    return tuple(n > 0 and i % n < n - 1 for i in range(n_layers))
 
 
 def _attn_scale(meta: Meta, d_model: int, n_heads: int, d_head: int, n_layers: int) -> float:
@@ -65,7 +54,7 @@ def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
         embed_scale=math.sqrt(d_model),
         attn_scale=_attn_scale(meta, d_model, n_heads, d_head, n_layers),
         sliding_window=meta.count("attention.sliding_window"),
-        sliding_layers=_sliding_layers(meta, n_layers),
+        sliding_layers=sliding_layers(meta, n_layers, _PATTERN[meta.arch]),
         attn_softcap=meta.unless_zero("attn_logit_softcapping", meta.number),  # absent or 0: no cap
         final_softcap=meta.unless_zero("final_logit_softcapping", meta.number),
     )
@@ -84,7 +73,7 @@ def olmo2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     window = meta.unless_zero("attention.sliding_window", meta.count)
     if not window:
         return cfg
-    sliding = _sliding_layers(meta, cfg.n_layers)
+    sliding = sliding_layers(meta, cfg.n_layers, _PATTERN[meta.arch])
     local = meta.number("rope.freq_base_swa", cfg.rope_theta)
     return replace(cfg, arch="olmo3", sliding_window=window, sliding_layers=sliding,
                    rope_theta_local=local if cfg.rope_freq_divisors or local != cfg.rope_theta else None)  # fmt: skip
@@ -99,7 +88,7 @@ def exaone4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
     window = meta.unless_zero("attention.sliding_window", meta.count) or (4096 if cfg.n_layers == 64 else None)
     if not window:
         return cfg
-    sliding = _sliding_layers(meta, cfg.n_layers)
+    sliding = sliding_layers(meta, cfg.n_layers, _PATTERN[meta.arch])
     return replace(cfg, sliding_window=window, sliding_layers=sliding, rope_layers=sliding)
 
 

@@ -28,20 +28,10 @@ from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..rope_scaling import gguf_rule
 from .llama import Weights, ends, rope_config, yarn_keys
-from .reader import Meta, Tensors, matrix, split_rows
+from .reader import Meta, Tensors, matrix, sliding_layers, split_rows
 
 SWIGLU_CLAMP = (7.0, 1.702)  # (limit, α): llama.cpp's swiglu_oai and Ollama's SILUAlphaLimit constants
 _PERIOD = 2  # llama.cpp's default and Ollama's fixed rule: every other layer slides, layer 0 first
-
-
-def _sliding_layers(meta: Meta, n_layers: int) -> tuple[bool, ...]:
-    pattern = meta.get("attention.sliding_window_pattern", _PERIOD)
-    if isinstance(pattern, list):  # one flag per layer: True = sliding window
-        if len(pattern) != n_layers:
-            raise ModelLoadError(f"sliding_window_pattern lists {len(pattern)} layers for {n_layers}.")
-        return tuple(bool(p) for p in pattern)
-    n = int(pattern)
-    return tuple(n > 0 and i % n < n - 1 for i in range(n_layers))
 
 
 def gpt_oss_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -49,7 +39,7 @@ def gpt_oss_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
     cfg = rope_config(
         meta, name, tensor_names, arch="gpt_oss", attn_sinks=True, act="swiglu_clamped", swiglu_clamp=SWIGLU_CLAMP,
         mlp_bias=True, sliding_window=meta.count("attention.sliding_window"),
-        sliding_layers=_sliding_layers(meta, n_layers),
+        sliding_layers=sliding_layers(meta, n_layers, _PERIOD),
     )  # fmt: skip
     local = meta.get("rope.freq_base_swa", None)
     if local is not None and float(local) != cfg.rope_theta:  # GPT-OSS rotates every layer alike

@@ -183,6 +183,18 @@ def attention_shape(meta: Meta) -> tuple[int, int, int, int]:
     return d_model, n_heads, n_kv, d_head
 
 
+def sliding_layers(meta: Meta, n_layers: int, period: int) -> tuple[bool, ...]:
+    """Which layers slide: attention.sliding_window_pattern as one flag per layer (True = sliding window) or a period
+    (every period-th layer global, the others sliding), else the architecture's own `period`."""
+    pattern = meta.get("attention.sliding_window_pattern", period)
+    if isinstance(pattern, list):
+        if len(pattern) != n_layers:
+            raise ModelLoadError(f"sliding_window_pattern lists {len(pattern)} layers for {n_layers}.")
+        return tuple(bool(p) for p in pattern)
+    n = int(pattern)
+    return tuple(n > 0 and i % n < n - 1 for i in range(n_layers))
+
+
 def dequantize_all(reader: GGUFFile, progress: Progress | None = None) -> dict[str, np.ndarray]:
     """Every tensor as float32 numpy, shaped (out, in) for matrices (GGUF lists its dims reversed)."""
     import gguf
