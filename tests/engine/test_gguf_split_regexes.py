@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from attention_core.loading.gguf.reader import Meta, read_gguf
-from attention_core.loading.gguf.tokenizer import tokenizer_from_gguf
+from attention_core.loading.gguf.tokenizer import split_note, tokenizer_from_gguf
 from tests.gguf_writer import write_tokenizer_only
 
 transformers = pytest.importorskip("transformers")
@@ -64,6 +64,44 @@ def test_values_llama_cpp_splits_as_llama3_or_qwen2(tmp_path, pre, same_as):
     model, _ = _ours(tmp_path / "b", same_as)
     for text in TEXTS:
         assert _splits(ours, text) == _splits(model, text), (pre, text)
+
+
+# Values llama.cpp splits with several regexes in turn (or BLOOM's own), pieces written out from its rules:
+# falcon: punctuation runs (\p{P} and $+<=>^~|`) first, then GPT-2's regex, then digits in threes; bloom (and
+# gpt3-finnish, poro-chat): a word with its space up to a space, a bracket, a bar or a stop; viking: BLOOM's, then
+# every digit alone; deepseek-coder: line ends, letters, punctuation, CJK runs, every digit alone.
+WRITTEN_OUT = {
+    "falcon": ("It's 12345 + x==y, ok",
+               ["It", "'", "s", "Ġ", "123", "45", "Ġ", "+", "Ġx", "==", "y", ",", "Ġok"]),
+    # the characters between two matches are one piece ("! (")
+    "bloom": ("Hello, world! (a|b) x.y", ["Hello", ",", "Ġworld", "!Ġ(", "a", "|", "b", ")", "Ġx", ".", "y"]),
+    "gpt3-finnish": ("it's abc123, ok", ["it's", "Ġabc123", ",", "Ġok"]),
+    "poro-chat": ("it's abc123, ok", ["it's", "Ġabc123", ",", "Ġok"]),
+    "viking": ("in 2017.", ["in", "Ġ", "2", "0", "1", "7", "."]),
+    "deepseek-coder": ("def f(x):\n  return 12",
+                       ["def", "Ġf", "(", "x", "):", "Ċ", "Ġ", "Ġreturn", "Ġ", "1", "2"]),
+}
+GPT2_LIKE = ["mpt", "olmo", "jais", "trillion", "granite-docling", "exaone4"]  # llama.cpp's GPT-2 regex
+
+
+@pytest.mark.parametrize("pre", sorted(WRITTEN_OUT))
+def test_values_llama_cpp_splits_in_several_steps(tmp_path, pre):
+    ours, _ = _ours(tmp_path, pre)
+    gpt2, _ = _ours(tmp_path / "gpt2", "gpt-2")
+    text, pieces = WRITTEN_OUT[pre]
+    assert _splits(ours, text) == pieces
+    assert _splits(gpt2, text) != pieces  # GPT-2's split (what an unknown value gets) would differ here
+
+
+@pytest.mark.parametrize("pre", GPT2_LIKE)
+def test_values_llama_cpp_splits_as_gpt2_say_nothing(tmp_path, pre):
+    """OLMo's and EXAONE 4's files among them: split as GPT-2's, as before, and now without the note an unknown
+    value gets (it said their split might differ from the model's own; it does not)."""
+    ours, path = _ours(tmp_path / "a", pre)
+    gpt2, _ = _ours(tmp_path / "b", "gpt-2")
+    for text in TEXTS:
+        assert _splits(ours, text) == _splits(gpt2, text), (pre, text)
+    assert split_note(Meta(read_gguf(path))) == ""
 
 
 def test_the_split_tables_differ_where_the_models_do(tmp_path):

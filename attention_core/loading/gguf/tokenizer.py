@@ -48,6 +48,12 @@ _O200K = (  # GPT-4o's: Tekken's words keep a contraction, digits in threes
 )
 
 
+_GPT2_CORE = _GPT2.removesuffix(r"|\s+")  # llama.cpp's GPT-2 regex: the same pieces (an unmatched gap is a piece too)
+_FALCON = (r"[\p{P}\$\+<=>\^~\|`]+", _GPT2_CORE, r"[0-9][0-9][0-9]")  # punctuation runs, GPT-2's, then digit triples
+_BLOOM = r" ?[^(\s|.,!?…。，、।۔،)]+"  # BLOOM's: a word and its space, up to a space or a stop (brackets, bar too)
+_DEEPSEEK_CODER = (r"[\r\n]", r"\s?\p{L}+", r"\s?\p{P}+", r"[一-龥ࠀ-一가-퟿]+", r"\p{N}")
+
+
 def _named(names: str, regexes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return dict.fromkeys(names.split(), regexes)
 
@@ -66,12 +72,16 @@ SPLITS = {
     **_named("glm4 chatglm-bpe", (_LLAMA3,)),
     **_named("stablelm2 hunyuan grok-2", (_QWEN2,)),
     **_named("starcoder refact command-r smollm codeshell exaone minerva-7b", (r"\p{N}", _GPT2)),
+    "falcon": _FALCON,
+    **_named("bloom gpt3-finnish poro-chat", (_BLOOM,)),
+    "viking": (_BLOOM, r"\p{N}"),
+    "deepseek-coder": _DEEPSEEK_CODER,
 }
 # Values llama.cpp splits with GPT-2's own regex (its GPT2 type), as we do for them (transformers knows none of them
 # and falls back to GPT-2's): they need no note.
 GPT2_NAMES = frozenset(
     "gpt-2 phi-2 jina-es jina-de jina-v1-en jina-v2-es jina-v2-de jina-v2-code gigachat roberta-bpe a.x-4.0 mellum "
-    "modern-bert".split()
+    "modern-bert mpt olmo jais trillion granite-docling exaone4".split()
 )
 # Pre values whose models look a piece up whole before merging (Llama 3's and Tekken's tokenizer.json:
 # "ignore_merges"; llama.cpp sets it for these values). transformers' GGUF loader does not: we follow the models.
