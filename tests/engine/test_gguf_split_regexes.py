@@ -69,7 +69,8 @@ def test_values_llama_cpp_splits_as_llama3_or_qwen2(tmp_path, pre, same_as):
 # Values llama.cpp splits with several regexes in turn (or BLOOM's own), pieces written out from its rules:
 # falcon: punctuation runs (\p{P} and $+<=>^~|`) first, then GPT-2's regex, then digits in threes; bloom (and
 # gpt3-finnish, poro-chat): a word with its space up to a space, a bracket, a bar or a stop; viking: BLOOM's, then
-# every digit alone; deepseek-coder: line ends, letters, punctuation, CJK runs, every digit alone.
+# every digit alone; deepseek-coder: line ends, letters, punctuation, CJK runs, every digit alone; seed-coder: one
+# regex, as Qwen 2's but punctuation never takes the line end after it.
 WRITTEN_OUT = {
     "falcon": ("It's 12345 + x==y, ok",
                ["It", "'", "s", "Ġ", "123", "45", "Ġ", "+", "Ġx", "==", "y", ",", "Ġok"]),
@@ -78,6 +79,7 @@ WRITTEN_OUT = {
     "gpt3-finnish": ("it's abc123, ok", ["it's", "Ġabc123", ",", "Ġok"]),
     "poro-chat": ("it's abc123, ok", ["it's", "Ġabc123", ",", "Ġok"]),
     "viking": ("in 2017.", ["in", "Ġ", "2", "0", "1", "7", "."]),
+    "seed-coder": ("x = 12;\n", ["x", "Ġ=", "Ġ", "1", "2", ";", "Ċ"]),  # Qwen 2's, but a line end stays apart
     "deepseek-coder": ("def f(x):\n  return 12",
                        ["def", "Ġf", "(", "x", "):", "Ċ", "Ġ", "Ġreturn", "Ġ", "1", "2"]),
 }

@@ -51,6 +51,7 @@ _O200K = (  # GPT-4o's: Tekken's words keep a contraction, digits in threes
 _GPT2_CORE = _GPT2.removesuffix(r"|\s+")  # llama.cpp's GPT-2 regex: the same pieces (an unmatched gap is a piece too)
 _FALCON = (r"[\p{P}\$\+<=>\^~\|`]+", _GPT2_CORE, r"[0-9][0-9][0-9]")  # punctuation runs, GPT-2's, then digit triples
 _BLOOM = r" ?[^(\s|.,!?…。，、।۔،)]+"  # BLOOM's: a word and its space, up to a space or a stop (brackets, bar too)
+_SEED_CODER = _QWEN2.replace(r" ?[^\s\p{L}\p{N}]+[\r\n]*", r" ?[^\s\p{L}\p{N}\r\n]+")  # a line end is never glued on
 _DEEPSEEK_CODER = (r"[\r\n]", r"\s?\p{L}+", r"\s?\p{P}+", r"[一-龥ࠀ-一가-퟿]+", r"\p{N}")
 
 
@@ -76,6 +77,7 @@ SPLITS = {
     **_named("bloom gpt3-finnish poro-chat", (_BLOOM,)),
     "viking": (_BLOOM, r"\p{N}"),
     "deepseek-coder": _DEEPSEEK_CODER,
+    "seed-coder": (_SEED_CODER,),
 }
 # Values llama.cpp splits with GPT-2's own regex (its GPT2 type), as we do for them (transformers knows none of them
 # and falls back to GPT-2's): they need no note.
