@@ -164,3 +164,19 @@ def test_ollamas_file_splits_its_text_as_o200k_though_it_says_default(tmp_path, 
     assert o200k != gpt2  # "It's" whole, "123" "45" apart: GPT-2 cuts "It" "'s" and keeps "Ġ12345"
     pieces = ours.tokenizer.tokenizer.pre_tokenizer.pre_tokenize_str(text)
     assert [piece for piece, _ in pieces] == o200k and ours.notes == []
+
+
+def test_ollama_gpt_oss_loads_from_an_ollama_store(tmp_path, monkeypatch):
+    """`ollama:gpt-oss:20b` as `ollama pull` lays it out: the store's manifest names the blob, the blob is the
+    gptoss file; it loads and matches the model written."""
+    from tests.gguf_writer import add_to_ollama_store
+
+    hf, path = write("ollama", tmp_path)
+    add_to_ollama_store(tmp_path / "store", path, "gpt-oss", tag="20b")
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "store"))
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model("ollama:gpt-oss:20b", device="cpu")
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        logits = hf(torch.tensor([trace.token_ids])).logits[0]
+    assert ours.config.arch == "gpt_oss" and (trace.logits - logits).abs().max().item() <= LOGIT_TOL
