@@ -152,6 +152,7 @@ ARCH_LABELS = {
     "gemma": "Gemma decoder",
     "gemma2": "Gemma 2 decoder",
     "gemma3": "Gemma 3 decoder",
+    "gemma3_embedding": "Gemma 3 encoder (EmbeddingGemma: bidirectional)",
     "phi3": "Phi-3 decoder",
     "olmo2": "OLMo 2 decoder",
     "smollm3": "SmolLM3 decoder",

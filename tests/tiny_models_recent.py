@@ -78,4 +78,11 @@ def tiny_recent(kind: str, base: dict):
             for layer in model.model.layers:
                 layer.self_attn.sinks.normal_(0.0, 1.0)
         return model
+    if kind == "embedding_gemma":  # EmbeddingGemma: bidirectional; two sliding layers (config's window 8: |i-j| < 5)
+        cfg = transformers.Gemma3TextConfig(
+            head_dim=16, query_pre_attn_scalar=16, sliding_window=8, use_bidirectional_attention=True,
+            layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+            **ids, **{**base, "num_hidden_layers": 3, "tie_word_embeddings": True},
+        )  # fmt: skip
+        return transformers.Gemma3TextModel(cfg)  # no language-model head, as the checkpoint
     raise ValueError(kind)

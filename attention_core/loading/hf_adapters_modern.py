@@ -144,6 +144,9 @@ def gemma_config(hf: dict, name: str) -> ModelConfig:
             rope_theta_local=_theta(hf, "sliding_attention", 10000.0) if hf.get("rope_parameters")
             else float(hf.get("rope_local_base_freq", 10000.0)),
         )  # fmt: skip
+    if gemma3 and hf.get("use_bidirectional_attention"):  # EmbeddingGemma: every key both ways, its windows halved
+        halved = {**hf, "sliding_window": int(hf["sliding_window"]) // 2 + 1}  # as transformers: |query − key| < it
+        return _decoder(halved, name, "gemma3_embedding", causal=False, **features)
     return _decoder(hf, name, "gemma3" if gemma3 else "gemma2", **features)
 
 

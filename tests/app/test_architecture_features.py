@@ -163,6 +163,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("qwen3_vl", ("RMSNorm on queries and keys per head",)),  # the language model of a vision checkpoint
         ("gpt_oss", ("attention sinks: a learned logit per head takes a share of every row's weight",
                      "a mixture of 4 experts in the MLP, 2 per token", "sliding window of 8 tokens (1 of 2 layers)")),
+        ("embedding_gemma", ("local attention: keys up to 4 tokens either side (2 of 3 layers)",)),
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
     ],
