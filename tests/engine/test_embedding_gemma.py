@@ -12,36 +12,22 @@ import pytest
 import torch
 
 from attention_core import blocks, load_model
-from tests.tiny_models import byte_bpe
+from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
 
 PATTERN_TOL, HIDDEN_TOL = 1e-4, 1e-3
 TEXT = "the blue creature took a mole of the forest"
-WINDOW = 8  # as config.json names it: keys with |query − key| < 8 // 2 + 1 = 5 on the sliding layers
+WINDOW = 8  # as config.json names it (tests/tiny_models_recent.py): keys with |query − key| < 8 // 2 + 1 = 5
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    """(transformers' model, ours) of a tiny EmbeddingGemma: two sliding layers, then a full one."""
-    torch.manual_seed(0)
-    cfg = transformers.Gemma3TextConfig(
-        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16, max_position_embeddings=128,
-        sliding_window=WINDOW, layer_types=["sliding_attention", "sliding_attention", "full_attention"],
-        use_bidirectional_attention=True, attn_implementation="eager",
-    )  # fmt: skip
-    hf = transformers.Gemma3TextModel(cfg).eval()
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() == 2:
-                p.normal_(0.0, 0.3)
-            elif "norm" in name:
-                p.add_(torch.randn_like(p) * 0.1)
+    """(transformers' model, ours) of a tiny EmbeddingGemma (tests/tiny_models_recent.py): two sliding layers,
+    then a full one."""
     folder = tmp_path_factory.mktemp("embeddinggemma")
-    hf.save_pretrained(folder)
-    byte_bpe(300).save(str(folder / "tokenizer.json"))
+    hf = save_tiny("embedding_gemma", folder)
     mp = pytest.MonkeyPatch()
     mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     yield hf, load_model(str(folder), device="cpu")
