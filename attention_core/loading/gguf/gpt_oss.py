@@ -16,18 +16,14 @@
   checkpoint layout, q, k and v fused in attn_qkv (rows q | k | v).
 """
 
-
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from ..rope_scaling import gguf_rule
-from .llama import Weights, ends, rope_config, yarn_keys
+from .llama import Weights, ends, rope_config
 from .reader import Meta, Tensors, matrix, sliding_layers, split_rows
 
 SWIGLU_CLAMP = (7.0, 1.702)  # (limit, α): llama.cpp's swiglu_oai and Ollama's SILUAlphaLimit constants
@@ -37,9 +33,9 @@ _PERIOD = 2  # llama.cpp's default and Ollama's fixed rule: every other layer sl
 def gpt_oss_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     n_layers = meta.count("block_count")
     cfg = rope_config(
-        meta, name, tensor_names, arch="gpt_oss", attn_sinks=True, act="swiglu_clamped", swiglu_clamp=SWIGLU_CLAMP,
-        mlp_bias=True, sliding_window=meta.count("attention.sliding_window"),
-        sliding_layers=sliding_layers(meta, n_layers, _PERIOD),
+        meta, name, tensor_names, scaling="yarn" if meta.arch == "gptoss" else "none", yarn_truncate=False,
+        arch="gpt_oss", attn_sinks=True, act="swiglu_clamped", swiglu_clamp=SWIGLU_CLAMP, mlp_bias=True,
+        sliding_window=meta.count("attention.sliding_window"), sliding_layers=sliding_layers(meta, n_layers, _PERIOD),
     )  # fmt: skip
     local = meta.get("rope.freq_base_swa", None)
     if local is not None and float(local) != cfg.rope_theta:  # GPT-OSS rotates every layer alike
@@ -47,11 +43,7 @@ def gpt_oss_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
                              f"{float(local):g}, {cfg.rope_theta:g} elsewhere) are not supported yet.")  # fmt: skip
     if not cfg.n_experts:
         raise ModelLoadError("This gpt-oss file has no router (blk.0.ffn_gate_inp.weight).")
-    factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0
-    kind = str(meta.get("rope.scaling.type", "yarn" if meta.arch == "gptoss" else "none"))
-    untruncated = {**yarn_keys(meta), "truncate": False}
-    rule = gguf_rule(kind, factor, cfg.rotary_dim or cfg.d_head, cfg.rope_theta, untruncated)
-    return replace(cfg, **rule.fields())
+    return cfg
 
 
 def _gate_and_up(t: Tensors, src: str, d_mlp: int) -> tuple[np.ndarray, ...]:
@@ -65,7 +57,7 @@ def _gate_and_up(t: Tensors, src: str, d_mlp: int) -> tuple[np.ndarray, ...]:
     return fused[:, :d_mlp], bias[:, :d_mlp], fused[:, d_mlp:], bias[:, d_mlp:]
 
 
-def _named(t: Tensors, src: str, names: tuple[str, ...]) -> str:
+def _first_present(t: Tensors, src: str, names: tuple[str, ...]) -> str:
     """The first of `names` (llama.cpp's, then Ollama's) the block has, with its prefix."""
     return next((src + n for n in names if t.has(src + n)), src + names[0])  # the first: a missing one is named
 
@@ -84,18 +76,18 @@ def _attention(t: Tensors, w: Weights, cfg: ModelConfig, src: str, dst: str) -> 
     rows = [cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head]
     for part, data in zip("QKV", _qkv(t, src, "weight", rows), strict=True):
         w[f"{dst}attn.W_{part}"] = matrix(data)
-    out = _named(t, src, ("attn_output.weight", "attn_out.weight")).removesuffix(".weight")
+    out = _first_present(t, src, ("attn_output.weight", "attn_out.weight")).removesuffix(".weight")
     w[dst + "attn.W_O"] = t.linear(out + ".weight")
     if cfg.attn_bias:
         for part, data in zip("QKV", _qkv(t, src, "bias", rows), strict=True):
             w[f"{dst}attn.b_{part}"] = torch.from_numpy(np.ascontiguousarray(data))
         w[dst + "attn.b_O"] = t.vector(out + ".bias")
-    w[dst + "attn.sinks"] = t.vector(_named(t, src, ("attn_sinks.weight", "attn_sinks")))  # (n_heads,)
+    w[dst + "attn.sinks"] = t.vector(_first_present(t, src, ("attn_sinks.weight", "attn_sinks")))  # (n_heads,)
 
 
 def _experts(t: Tensors, w: Weights, src: str, dst: str) -> None:
     """The MLP's norm, the router and the experts (each [in, out] with its biases)."""
-    w[dst + "ln_mlp.w"] = t.vector(_named(t, src, ("post_attention_norm.weight", "ffn_norm.weight")))
+    w[dst + "ln_mlp.w"] = t.vector(_first_present(t, src, ("post_attention_norm.weight", "ffn_norm.weight")))
     w[dst + "mlp.router.W"] = t.linear(src + "ffn_gate_inp.weight")  # [d_model, n_experts]
     w[dst + "mlp.router.b"] = t.vector(src + "ffn_gate_inp.bias")
     down, down_b = t.raw(src + "ffn_down_exps.weight"), t.raw(src + "ffn_down_exps.bias")  # (E, d_model, d_mlp)

@@ -22,8 +22,11 @@ from .reader import Meta, Tensors, attention_shape, matrix, split_rows, unpermut
 Weights = dict[str, torch.Tensor]
 
 
-def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> ModelConfig:
-    """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, RoPE (linear scaling where declared);
+def rope_config(
+    meta: Meta, name: str, tensor_names: set[str], *, scaling: str = "none", yarn_truncate: bool = True, **overrides
+) -> ModelConfig:
+    """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, RoPE (linear or YaRN scaling where declared;
+    `scaling` where the file names no rope.scaling.type; YaRN's ramp ends rounded unless `yarn_truncate` is False);
     `overrides` replace any of these fields."""
     d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
     rotary = meta.count("rope.dimension_count", d_head)
@@ -59,13 +62,14 @@ def rope_config(meta: Meta, name: str, tensor_names: set[str], **overrides) -> M
     fields.update(moe_fields(meta, tensor_names))
     r = rotary if rotary < d_head else d_head
     factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0  # llama.cpp reads 0 as no scaling
-    rule = gguf_rule(str(meta.get("rope.scaling.type", "none")), factor, r, fields["rope_theta"], yarn_keys(meta))
+    yarn = {**_yarn_keys(meta), "truncate": yarn_truncate}
+    rule = gguf_rule(str(meta.get("rope.scaling.type", scaling)), factor, r, fields["rope_theta"], yarn)
     fields.update(rule.fields())
     fields.update(overrides)
     return ModelConfig(**fields)
 
 
-def yarn_keys(meta: Meta) -> dict:
+def _yarn_keys(meta: Meta) -> dict:
     """The file's YaRN keys (rope_scaling.gguf_rule), None where absent."""
     keys = dict(beta_fast="yarn_beta_fast", beta_slow="yarn_beta_slow", log_mul="yarn_log_multiplier",
                 attn_factor="attn_factor", ext_factor="yarn_ext_factor")  # fmt: skip

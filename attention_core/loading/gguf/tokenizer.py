@@ -96,13 +96,17 @@ WHOLE_PIECES_FIRST = frozenset(f"{_LLAMA3_NAMES} tekken".split())
 ARCH_SPLITS = {"gptoss": "gpt-4o", "gpt-oss": "gpt-4o"}
 
 
+def _known(pre: str | None) -> bool:
+    """Whether we split `pre` as its model does: its own regexes, or GPT-2's where that is the model's."""
+    return pre is not None and (pre in SPLITS or pre in GPT2_NAMES)
+
+
 def _pre(meta: Meta) -> str | None:
     """The tokenizer.ggml.pre value to split by: the file's, or its architecture's where the file names none we
     know."""
     pre = meta.key("tokenizer.ggml.pre", None)
-    if (pre is None or (str(pre) not in SPLITS and str(pre) not in GPT2_NAMES)) and meta.arch in ARCH_SPLITS:
-        return ARCH_SPLITS[meta.arch]
-    return None if pre is None else str(pre)
+    pre = None if pre is None else str(pre)
+    return ARCH_SPLITS[meta.arch] if not _known(pre) and meta.arch in ARCH_SPLITS else pre
 
 
 def split_note(meta: Meta) -> str:
@@ -112,7 +116,7 @@ def split_note(meta: Meta) -> str:
     if meta.key("tokenizer.ggml.model") != "gpt2":
         return ""
     pre = _pre(meta)
-    if pre is not None and (pre in SPLITS or pre in GPT2_NAMES):
+    if _known(pre):
         return ""
     named = "does not name its split (no tokenizer.ggml.pre)" if pre is None else (
         f"names its split {str(pre)!r} (tokenizer.ggml.pre), which this tool does not know"
