@@ -7,6 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+# The encoders we load, and the encoder side of every encoder-decoder: no language-model head on their trace.
+ENCODER_ARCHS = ("bert", "mpnet", "modernbert", "marian", "t5", "gemma3_embedding", "bart", "mbart", "pegasus")
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -17,7 +20,8 @@ class ModelConfig:
         "bloom", "falcon", "gpt_neo", "gptj", "opt", "gpt_bigcode", "granite", "granitemoe", "cohere", "cohere2",
         "modernbert", "nemotron", "t5", "t5-decoder", "olmo", "olmo3", "exaone4", "glm", "glm4", "helium",
         "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense", "apertus", "qwen2_vl",
-        "qwen3_vl", "gpt_oss", "gemma3_embedding",
+        "qwen3_vl", "gpt_oss", "gemma3_embedding", "bart", "bart-decoder", "mbart", "mbart-decoder", "pegasus",
+        "pegasus-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -110,7 +114,7 @@ class ModelConfig:
     @property
     def has_lm_head(self) -> bool:
         """Decoders predict the next token; the encoders we load have no language-model head."""
-        return self.arch not in ("bert", "mpnet", "modernbert", "marian", "t5", "gemma3_embedding")
+        return self.arch not in ENCODER_ARCHS
 
     def window(self, layer: int) -> int | None:
         """The sliding window of `layer` (a query sees at most this many keys, itself included; without the causal

@@ -5,9 +5,9 @@
     trace.decoder            a Trace over the target (causal self-attention); .logits predicts each next token
     trace.cross.pattern(l, h)  [n_target, n_source]: decoder queries over encoder keys, no mask
 
-Marian's decoder is post-norm, T5's pre-norm (a norm before each sublayer, the cross-attention's too); the
-decoder's config says which (`norm_position`). T5's decoder self-attention adds its own stack's position
-bias (causal buckets); cross-attention has none in either model.
+Marian's and BART's decoders are post-norm, T5's, mBART's and Pegasus's pre-norm (a norm before each sublayer,
+the cross-attention's too); the decoder's config says which (`norm_position`). T5's decoder self-attention adds
+its own stack's position bias (causal buckets); cross-attention has none in any of them.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def decoder_view(model: PassContext) -> DecoderView:
     """The decoder's config and weights, split out of the whole encoder-decoder's context."""
     cfg = model.config
     dec_cfg = dataclasses.replace(cfg, arch=f"{cfg.arch}-decoder", n_layers=cfg.n_decoder_layers, causal=True)
-    weights = {k[len("dec.") :]: v for k, v in model.weights.items() if k.startswith("dec.")}
-    weights.update({k: v for k, v in model.weights.items() if k.startswith(("embed.", "unembed."))})
+    weights = {k: v for k, v in model.weights.items() if k.startswith(("embed.", "unembed."))}
+    # The decoder's own parts, BART's position table and embedding norm among them, over the shared ones.
+    weights.update({k[len("dec.") :]: v for k, v in model.weights.items() if k.startswith("dec.")})
     # Under the attention names, so the shared attention helpers find them.
     cross = {key.replace(".cross.", ".attn."): value for key, value in weights.items() if ".cross." in key}
     context = PassContext(

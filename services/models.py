@@ -194,6 +194,12 @@ ARCH_LABELS = {
     "gpt_oss": "GPT-OSS decoder (mixture of experts, attention sinks)",
     "t5": "T5 encoder-decoder",
     "t5-decoder": "T5 decoder",
+    "bart": "BART encoder-decoder",
+    "bart-decoder": "BART decoder",
+    "mbart": "mBART encoder-decoder",
+    "mbart-decoder": "mBART decoder",
+    "pegasus": "Pegasus encoder-decoder",
+    "pegasus-decoder": "Pegasus decoder",
 }
 
 

@@ -7,7 +7,6 @@ Each adapter is a pair of pure functions: `config(hf_json, name) -> ModelConfig`
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -266,79 +265,6 @@ def llama_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-# ── Marian encoder-decoder (opus-mt) ──────────────────────────────────────────────────────────────
-
-
-def marian_config(hf: dict, name: str) -> ModelConfig:
-    d_model, n_heads = int(hf["d_model"]), int(hf["encoder_attention_heads"])
-    if int(hf["decoder_attention_heads"]) != n_heads or int(hf["decoder_ffn_dim"]) != int(hf["encoder_ffn_dim"]):
-        raise ModelLoadError("Marian models whose encoder and decoder differ in heads or MLP width are not supported.")
-    if hf.get("normalize_before") or not hf.get("share_encoder_decoder_embeddings", True):
-        raise ModelLoadError("Only post-norm Marian models with shared embeddings are supported.")
-    return ModelConfig(
-        name=name, arch="marian", n_layers=int(hf["encoder_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
-        d_model=d_model, d_head=d_model // n_heads, d_mlp=int(hf["encoder_ffn_dim"]), d_vocab=int(hf["vocab_size"]),
-        n_ctx=int(hf["max_position_embeddings"]), causal=False, norm="layer", norm_eps=1e-5, norm_position="post",
-        act=_act(hf.get("activation_function", "swish")), gated_mlp=False, uses_rope=False, attn_bias=True,
-        mlp_bias=True, tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
-        embed_scale=math.sqrt(d_model) if hf.get("scale_embedding") else 1.0,
-        n_decoder_layers=int(hf["decoder_layers"]), decoder_start_token_id=hf.get("decoder_start_token_id"),
-        bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
-        display_name=str(hf.get("_name_or_path") or name),
-    )
-
-
-def sinusoidal_positions(n_pos: int, dim: int) -> torch.Tensor:
-    """Marian's fixed positions: sines in the first half of each vector, cosines in the second (not interleaved)."""
-    pair = torch.div(torch.arange(dim, dtype=torch.float64), 2, rounding_mode="floor")  # j // 2
-    angles = torch.arange(n_pos, dtype=torch.float64)[:, None] / torch.pow(10000.0, 2 * pair / dim)  # (n_pos, dim)
-    half = dim // 2 + dim % 2
-    out = torch.empty(n_pos, dim, dtype=torch.float64)
-    out[:, :half] = torch.sin(angles[:, 0::2])
-    out[:, half:] = torch.cos(angles[:, 1::2])
-    return out.float()
-
-
-def marian_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {
-        "embed.W_E": r.get("shared.weight"),
-        "embed.W_pos": sinusoidal_positions(cfg.n_ctx, cfg.d_model),  # not stored in checkpoints: computed
-    }
-    if "final_logits_bias" in sd:
-        w["unembed.b_U"] = sd["final_logits_bias"].float().reshape(-1)  # (d_vocab,)
-    if not cfg.tie_embeddings:
-        w["unembed.W_U"] = sd["lm_head.weight"].float().T.contiguous()
-
-    def attention(dst: str, src: str) -> None:
-        for ours, theirs in (("Q", "q_proj"), ("K", "k_proj"), ("V", "v_proj"), ("O", "out_proj")):
-            w[f"{dst}.W_{ours}"] = r.linear(f"{src}.{theirs}.weight")
-            w[f"{dst}.b_{ours}"] = r.get(f"{src}.{theirs}.bias")
-
-    def norm(dst: str, src: str) -> None:
-        w[dst + ".w"], w[dst + ".b"] = r.get(src + ".weight"), r.get(src + ".bias")
-
-    def mlp(dst: str, src: str) -> None:
-        w[dst + ".W_in"], w[dst + ".b_in"] = r.linear(src + ".fc1.weight"), r.get(src + ".fc1.bias")
-        w[dst + ".W_out"], w[dst + ".b_out"] = r.linear(src + ".fc2.weight"), r.get(src + ".fc2.bias")
-
-    for layer in range(cfg.n_layers):
-        src, dst = f"encoder.layers.{layer}", f"blocks.{layer}"
-        attention(dst + ".attn", src + ".self_attn")
-        norm(dst + ".ln_attn", src + ".self_attn_layer_norm")
-        mlp(dst + ".mlp", src)
-        norm(dst + ".ln_mlp", src + ".final_layer_norm")
-    for layer in range(cfg.n_decoder_layers):
-        src, dst = f"decoder.layers.{layer}", f"dec.blocks.{layer}"
-        attention(dst + ".attn", src + ".self_attn")
-        norm(dst + ".ln_attn", src + ".self_attn_layer_norm")
-        attention(dst + ".cross", src + ".encoder_attn")
-        norm(dst + ".ln_cross", src + ".encoder_attn_layer_norm")
-        mlp(dst + ".mlp", src)
-        norm(dst + ".ln_mlp", src + ".final_layer_norm")
-    return w
-
-
 Adapter = tuple[Callable[[dict, str], ModelConfig], Callable[[StateDict, ModelConfig], StateDict]]  # (config, weights)
 ADAPTERS: dict[str, Adapter] = {
     "bert": (bert_config, encoder_weights),
@@ -351,7 +277,6 @@ ADAPTERS: dict[str, Adapter] = {
     "llama": (llama_config, llama_weights),
     "mistral": (llama_config, llama_weights),
     "qwen2": (llama_config, llama_weights),
-    "marian": (marian_config, marian_weights),
 }
 
 
@@ -363,9 +288,10 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_moe import ADAPTERS as MOE
     from .hf_adapters_recent import ADAPTERS as RECENT
     from .hf_adapters_scaled import ADAPTERS as SCALED
+    from .hf_adapters_seq2seq import ADAPTERS as SEQ2SEQ
     from .hf_adapters_t5 import ADAPTERS as T5
 
-    return {**ADAPTERS, **MODERN, **LAYERNORM, **CLASSIC, **SCALED, **MOE, **ENCODERS, **T5, **RECENT}
+    return {**ADAPTERS, **MODERN, **LAYERNORM, **CLASSIC, **SCALED, **MOE, **ENCODERS, **T5, **SEQ2SEQ, **RECENT}
 
 
 def supported_model_types() -> tuple[str, ...]:

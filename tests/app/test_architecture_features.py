@@ -99,10 +99,14 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
     """A tiny random model of `kind` (tests.tiny_models: save_tiny's decoders, save_tiny_encoder's encoders) saved
     under the allowed models folder."""
     from tests.tiny_models import save_tiny, save_tiny_encoder
+    from tests.tiny_models_seq2seq import save_tiny_seq2seq
 
     folder = private_models / "models" / f"tiny-{kind}"
     folder.mkdir(parents=True)
-    save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
+    if kind in ("bart", "mbart", "pegasus"):
+        save_tiny_seq2seq(kind, folder)
+    else:
+        save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
     return folder
 
 
@@ -164,6 +168,9 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("gpt_oss", ("attention sinks: a learned logit per head takes a share of every row's weight",
                      "a mixture of 4 experts in the MLP, 2 per token", "sliding window of 8 tokens (1 of 2 layers)")),
         ("embedding_gemma", ("local attention: keys up to 4 tokens either side (2 of 3 layers)",)),
+        ("bart", ()),  # encoder-decoders: learned positions per stack, norms after (BART) or before (mBART) each
+        ("mbart", ()),  # sublayer; Pegasus: fixed sinusoids. Nothing in their attention differs from Marian's
+        ("pegasus", ()),
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
     ],

@@ -196,9 +196,9 @@ def test_architecture_specifics(pair):
 def test_unsupported_architectures_are_refused(tmp_path):
     import json
 
-    folder = tmp_path / "bart"  # (T5, the example here before, is supported now)
+    folder = tmp_path / "deberta"  # (T5 and BART, the examples here before, are supported now)
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"model_type": "bart"}))
+    (folder / "config.json").write_text(json.dumps({"model_type": "deberta-v2"}))
     with pytest.raises(ModelLoadError, match="not supported"):
         load_model(str(folder))
 
@@ -232,7 +232,7 @@ def test_hub_id_loads_from_the_cache_without_network(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def marian(tmp_path_factory, monkeypatch_module):
-    from attention_core.loading.hf_adapters import sinusoidal_positions
+    from attention_core.loading.hf_adapters_seq2seq import sinusoidal_positions
 
     folder = tmp_path_factory.mktemp("marian")
     hf = save_tiny_marian(folder)

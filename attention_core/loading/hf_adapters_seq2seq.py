@@ -1,0 +1,130 @@
+"""Hugging Face encoder-decoders of the BART family → the canonical encoder-decoder layout.
+
+Marian (opus-mt), BART, mBART and Pegasus share one layer layout (q/k/v/out_proj with biases, fc1 and fc2,
+LayerNorms with biases, one embedding shared by both stacks and the output, a `final_logits_bias`) and differ
+in four choices, each declared in `_FAMILIES` and read from transformers' own modeling files:
+
+- positions: Marian's and Pegasus's fixed sinusoids (computed, shared by both stacks), or BART's and mBART's
+  learned tables, one per stack, whose first two rows are never used (position p reads row p + 2);
+- where the norms sit: after each sublayer (Marian, BART) or before it (mBART, Pegasus), the pre-norm ones
+  closing each stack with a final LayerNorm (`ln_final`, `dec.ln_final`);
+- a LayerNorm on the embeddings (BART, mBART: `layernorm_embedding`), per stack;
+- whether token embeddings are multiplied by √d_model (`scale_embedding`; Marian and Pegasus do).
+
+The decoder's own position table and embedding norm are stored as `dec.embed.*`; the decoder reads them in
+place of the encoder's (attention_core/seq2seq.py `decoder_view`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import StateDict, _act, _Reader
+
+
+@dataclass(frozen=True)
+class _Family:
+    learned_positions: bool  # BART, mBART: a learned table per stack, read from row 2 on
+    pre_norm: bool  # mBART, Pegasus: a norm before each sublayer, and a final norm closing each stack
+    embedding_norm: bool  # BART, mBART: layernorm_embedding after token + position
+    default_act: str
+
+
+_FAMILIES = {
+    "marian": _Family(learned_positions=False, pre_norm=False, embedding_norm=False, default_act="swish"),
+    "bart": _Family(learned_positions=True, pre_norm=False, embedding_norm=True, default_act="gelu"),
+    "mbart": _Family(learned_positions=True, pre_norm=True, embedding_norm=True, default_act="gelu"),
+    "pegasus": _Family(learned_positions=False, pre_norm=True, embedding_norm=False, default_act="gelu"),
+}
+_LEARNED_OFFSET = 2  # BartLearnedPositionalEmbedding: "BART is set up so that if padding_idx is specified then offset
+# the embedding ids by 2": position p is row p + 2 of a (max_position_embeddings + 2)-row table
+
+
+def seq2seq_config(hf: dict, name: str) -> ModelConfig:
+    kind = str(hf["model_type"])
+    family = _FAMILIES[kind]
+    d_model, n_heads = int(hf["d_model"]), int(hf["encoder_attention_heads"])
+    if int(hf["decoder_attention_heads"]) != n_heads or int(hf["decoder_ffn_dim"]) != int(hf["encoder_ffn_dim"]):
+        raise ModelLoadError(f"{kind} models whose encoder and decoder differ in heads or MLP width are not supported.")
+    if kind == "marian" and (hf.get("normalize_before") or not hf.get("share_encoder_decoder_embeddings", True)):
+        raise ModelLoadError("Only post-norm Marian models with shared embeddings are supported.")
+    # mBART's config may name no decoder start: its decoder then starts from the end-of-sequence token, as
+    # mBART-50's checkpoints say (decoder_start_token_id = eos) and mBART's shift_tokens_right does for cc25.
+    start = hf.get("decoder_start_token_id")
+    return ModelConfig(
+        name=name, arch=kind, n_layers=int(hf["encoder_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
+        d_model=d_model, d_head=d_model // n_heads, d_mlp=int(hf["encoder_ffn_dim"]), d_vocab=int(hf["vocab_size"]),
+        n_ctx=int(hf["max_position_embeddings"]), causal=False, norm="layer", norm_eps=1e-5,
+        norm_position="pre" if family.pre_norm else "post", act=_act(hf.get("activation_function", family.default_act)),
+        gated_mlp=False, uses_rope=False, attn_bias=True, mlp_bias=True,
+        pos_offset=_LEARNED_OFFSET if family.learned_positions else 0,
+        tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
+        embed_scale=math.sqrt(d_model) if hf.get("scale_embedding") else 1.0,
+        n_decoder_layers=int(hf["decoder_layers"]),
+        decoder_start_token_id=start if start is not None or kind != "mbart" else hf.get("eos_token_id"),
+        bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
+        display_name=str(hf.get("_name_or_path") or name),
+    )  # fmt: skip
+
+
+def sinusoidal_positions(n_pos: int, dim: int) -> torch.Tensor:
+    """Marian's and Pegasus's fixed positions: sines in the first half of each vector, cosines in the second
+    (not interleaved)."""
+    pair = torch.div(torch.arange(dim, dtype=torch.float64), 2, rounding_mode="floor")  # j // 2
+    angles = torch.arange(n_pos, dtype=torch.float64)[:, None] / torch.pow(10000.0, 2 * pair / dim)  # (n_pos, dim)
+    half = dim // 2 + dim % 2
+    out = torch.empty(n_pos, dim, dtype=torch.float64)
+    out[:, :half] = torch.sin(angles[:, 0::2])
+    out[:, half:] = torch.cos(angles[:, 1::2])
+    return out.float()
+
+
+def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    family = _FAMILIES[cfg.arch]
+    r = _Reader(sd, ("model.",))
+    embed = r.get("shared.weight") if r.has("shared.weight") else r.get("encoder.embed_tokens.weight")
+    w: StateDict = {"embed.W_E": embed}  # (d_vocab, d_model), shared by both stacks
+    if not family.learned_positions:
+        w["embed.W_pos"] = sinusoidal_positions(cfg.n_ctx, cfg.d_model)  # fixed: computed, not read
+    if "final_logits_bias" in sd:
+        w["unembed.b_U"] = sd["final_logits_bias"].float().reshape(-1)  # (d_vocab,)
+    if not cfg.tie_embeddings:
+        w["unembed.W_U"] = sd["lm_head.weight"].float().T.contiguous()
+
+    def norm(dst: str, src: str) -> None:
+        w[dst + ".w"], w[dst + ".b"] = r.get(src + ".weight"), r.get(src + ".bias")
+
+    def attention(dst: str, src: str) -> None:
+        for ours, theirs in (("Q", "q_proj"), ("K", "k_proj"), ("V", "v_proj"), ("O", "out_proj")):
+            w[f"{dst}.W_{ours}"] = r.linear(f"{src}.{theirs}.weight")
+            w[f"{dst}.b_{ours}"] = r.get(f"{src}.{theirs}.bias")
+
+    for stack, prefix, n_layers in (("encoder", "", cfg.n_layers), ("decoder", "dec.", cfg.n_decoder_layers)):
+        if family.learned_positions:
+            table = r.get(f"{stack}.embed_positions.weight")  # (max_position_embeddings + 2, d_model)
+            if table.shape[0] != cfg.n_ctx + _LEARNED_OFFSET:
+                raise ModelLoadError(f"The {stack}'s position table has {table.shape[0]} rows, not {cfg.n_ctx} + 2.")
+            w[prefix + "embed.W_pos"] = table
+        if family.embedding_norm:
+            norm(prefix + "embed.ln", f"{stack}.layernorm_embedding")
+        if family.pre_norm:
+            norm(prefix + "ln_final", f"{stack}.layer_norm")
+        for layer in range(n_layers):
+            src, dst = f"{stack}.layers.{layer}", f"{prefix}blocks.{layer}"
+            attention(dst + ".attn", src + ".self_attn")
+            norm(dst + ".ln_attn", src + ".self_attn_layer_norm")
+            if stack == "decoder":
+                attention(dst + ".cross", src + ".encoder_attn")
+                norm(dst + ".ln_cross", src + ".encoder_attn_layer_norm")
+            w[dst + ".mlp.W_in"], w[dst + ".mlp.b_in"] = r.linear(src + ".fc1.weight"), r.get(src + ".fc1.bias")
+            w[dst + ".mlp.W_out"], w[dst + ".mlp.b_out"] = r.linear(src + ".fc2.weight"), r.get(src + ".fc2.bias")
+            norm(dst + ".ln_mlp", src + ".final_layer_norm")
+    return w
+
+
+ADAPTERS = {kind: (seq2seq_config, seq2seq_weights) for kind in _FAMILIES}

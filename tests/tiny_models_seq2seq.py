@@ -1,0 +1,75 @@
+"""Tiny random encoder-decoders of the BART family (attention_core/loading/hf_adapters_seq2seq.py): BART, mBART and
+Pegasus, each saved as transformers saves it, with a byte-level tokenizer. Weights and biases at std 0.3 and norm
+weights moved off 1 (as tests.tiny_models draws them), so a wrong norm placement or position row shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tests.tiny_models import CORPUS
+
+SHAPE = dict(
+    vocab_size=300, d_model=64, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+    decoder_attention_heads=4, encoder_ffn_dim=96, decoder_ffn_dim=96, max_position_embeddings=128,
+)  # fmt: skip
+
+
+def bart_tokenizer(vocab_size: int = 300):
+    """A byte-level BPE laid out like BART's tokenizer.json: <s> 0, <pad> 1, </s> 2, <unk> 3, and RoBERTa's
+    post-processor wrapping every text in <s> … </s>."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(CORPUS, trainer)
+    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=False)
+    return tok
+
+
+def _tiny(kind: str):
+    import transformers
+
+    if kind == "bart":  # post-norm, learned positions from row 2, embedding LayerNorm; decoder starts at </s>
+        return transformers.BartForConditionalGeneration(transformers.BartConfig(**SHAPE))
+    if kind == "mbart":  # pre-norm with a final norm per stack; token embeddings × √d_model; no decoder start named
+        cfg = transformers.MBartConfig(**SHAPE, scale_embedding=True, decoder_start_token_id=None)
+        return transformers.MBartForConditionalGeneration(cfg)
+    if kind == "pegasus":  # pre-norm, fixed sinusoids, no embedding norm, ReLU; pad 0, eos 1, decoder starts at 0
+        cfg = transformers.PegasusConfig(
+            **SHAPE, activation_function="relu", scale_embedding=True, pad_token_id=0, eos_token_id=1,
+            decoder_start_token_id=0,
+        )  # fmt: skip
+        return transformers.PegasusForConditionalGeneration(cfg)
+    raise ValueError(kind)
+
+
+def save_tiny_seq2seq(kind: str, folder: Path, seed: int = 5):
+    """A tiny `kind` ("bart", "mbart", "pegasus"): 2 encoder and 3 decoder layers, 4 heads, d_model 64; returns it."""
+    torch.manual_seed(seed)
+    hf = _tiny(kind)
+    hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if "embed_positions" in name and kind == "pegasus":
+                continue  # fixed sinusoids, not weights
+            if p.dim() >= 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+            elif "norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+        hf.final_logits_bias.normal_(0.0, 0.3)
+    hf.save_pretrained(folder, safe_serialization=True)
+    (bart_tokenizer() if kind in ("bart", "mbart") else _byte_bpe()).save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()
+
+
+def _byte_bpe():
+    from tests.tiny_models import byte_bpe
+
+    return byte_bpe(300)
