@@ -286,13 +286,14 @@ def sentencepiece_unigram(vocab_size: int):
     return tok
 
 
-def save_tiny_t5(folder: Path, feed_forward: str = "relu", seed: int = 3):
+def save_tiny_t5(folder: Path, feed_forward: str = "relu", seed: int = 3, model_type: str = "t5"):
     """A tiny T5ForConditionalGeneration (d_model 32, 2 + 2 layers, 4 heads of d_kv 8, 8 relative buckets up to
     16 tokens) with a SentencePiece-style tokenizer, saved as safetensors; returns it.
 
     feed_forward "relu": original T5 (tied embeddings, decoder output × d_model^-0.5). "gated-gelu": T5 v1.1 /
     Flan-T5 (GeGLU, tie_word_embeddings false: its own lm_head, no rescale), written out by hand, since
-    transformers 5 ties every T5's lm_head to the shared embedding when it builds one.
+    transformers 5 ties every T5's lm_head to the shared embedding when it builds one. model_type "mt5": the same
+    checkpoint as mT5's config names it (MT5ForConditionalGeneration: T5's layout, another model_type).
     """
     import json
 
@@ -330,7 +331,8 @@ def save_tiny_t5(folder: Path, feed_forward: str = "relu", seed: int = 3):
         state.pop("lm_head.weight", None)  # tied: only the shared embedding is stored, as save_pretrained does
     save_file(state, str(folder / "model.safetensors"))
     config = hf.config.to_dict()
-    config.update(architectures=["T5ForConditionalGeneration"], tie_word_embeddings=not v1_1)
+    architecture = "MT5ForConditionalGeneration" if model_type == "mt5" else "T5ForConditionalGeneration"
+    config.update(architectures=[architecture], model_type=model_type, tie_word_embeddings=not v1_1)
     config.pop("scale_decoder_outputs", None)  # checkpoints on the hub say it through tie_word_embeddings alone
     (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
     sentencepiece_unigram(300).save(str(folder / "tokenizer.json"))

@@ -96,4 +96,4 @@ def t5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-ADAPTERS = {"t5": (t5_config, t5_weights)}
+ADAPTERS = {"t5": (t5_config, t5_weights), "mt5": (t5_config, t5_weights)}  # mT5: T5 v1.1's layout, multilingual

@@ -4,7 +4,8 @@ Tolerances (max absolute difference, float32 CPU): patterns 1e-4 (encoder, decod
 cross-attention); logits and hidden states 1e-3; the relative position bias itself 1e-6 against
 transformers' own `compute_bias` (it is a table lookup: the buckets must be the same integers).
 Both MLP kinds are checked: "relu" (original T5, tied embeddings, decoder output × d_model^-0.5) and
-"gated-gelu" (T5 v1.1 / Flan-T5: GeGLU, an lm_head of its own). The texts are longer than the model's
+"gated-gelu" (T5 v1.1 / Flan-T5: GeGLU, an lm_head of its own); and mT5 (model_type "mt5", v1.1's layout) against
+transformers' MT5ForConditionalGeneration. The texts are longer than the model's
 max_distance of 16 tokens, so the logarithmic and the far buckets are all used.
 """
 
@@ -33,10 +34,15 @@ def monkeypatch_module():
     mp.undo()
 
 
-@pytest.fixture(scope="module", params=["relu", "gated-gelu"])
+@pytest.fixture(scope="module", params=["relu", "gated-gelu", "mt5"])
 def t5(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp(f"t5-{request.param}")
-    hf = save_tiny_t5(folder, request.param)
+    if request.param == "mt5":  # mT5: T5 v1.1's layout under its own model_type; the reference is transformers'
+        save_tiny_t5(folder, "gated-gelu", model_type="mt5")  # MT5 class, read back from the folder
+        hf = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder, attn_implementation="eager").eval()
+        assert type(hf).__name__ == "MT5ForConditionalGeneration"
+    else:
+        hf = save_tiny_t5(folder, request.param)
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-t5")))
     ours = load_model(str(folder), device="cpu")
     pair = ours.trace_pair(SOURCE, TARGET)
