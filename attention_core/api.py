@@ -25,7 +25,16 @@ from .loading.gguf import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
 from .params import count_per_layer, count_weights
 from .registry import resolve
-from .seq2seq import CrossAttention, DecoderView, PairTrace, decoder_view, encoder_output, run_decoder
+from .seq2seq import (
+    CrossAttention,
+    DecoderView,
+    GreedyTarget,
+    PairTrace,
+    decoder_trace,
+    decoder_view,
+    encoder_output,
+    greedy_target,
+)
 from .tokenizer import TextTokenizer
 from .trace import Trace
 
@@ -191,7 +200,7 @@ class Model:
         `trace.truncated` says so.
         """
         if not self.config.has_lm_head or not self.config.causal or self.config.is_encoder_decoder:
-            kind = "an encoder-decoder: generation runs decoder-only models" if self.config.is_encoder_decoder else (
+            kind = "an encoder-decoder: greedy_target(source) writes a target" if self.config.is_encoder_decoder else (
                 "an encoder"
             )
             raise InputError(f"{self.name} does not predict next tokens from a text ({kind}): nothing to generate.")
@@ -228,30 +237,25 @@ class Model:
         The decoder's inputs are the start token followed by the target's tokens, so query i predicts
         target token i + 1; `trace.cross.pattern(l, h)` is [n_target, n_source].
         """
+        encoder, enc_out = self._encode(source, max_tokens)
+        cap = self.max_tokens if max_tokens is None else max_tokens
+        decoder = decoder_trace(self._decoder_view(), enc_out, target, self.tokenizer.encode(target, cap - 1))
+        return PairTrace(source, target, encoder, decoder, CrossAttention(self._decoder_view(), decoder.captured))
+
+    def greedy_target(self, source: str, max_new_tokens: int = 64, max_tokens: int | None = None) -> GreedyTarget:
+        """Encoder-decoders: the target the decoder writes itself for `source`, token by token (greedy, at most
+        `max_new_tokens`; seq2seq.greedy_target). trace_pair(source, result.text) then shows how it read the source."""
+        if not 1 <= int(max_new_tokens) <= (self.max_tokens if max_tokens is None else max_tokens) - 1:
+            raise InputError("The number of new tokens must be at least 1 and fit under the token cap.")
+        return greedy_target(self._decoder_view(), self._encode(source, max_tokens)[1], int(max_new_tokens))
+
+    def _encode(self, source: str, max_tokens: int | None) -> tuple[Trace, torch.Tensor]:
+        """The encoder's trace of `source`, and its output as the decoder's cross-attention reads it."""
         if not self.config.is_encoder_decoder:
             raise InputError(f"{self.name} is not an encoder-decoder: use trace(text).")
         encoder = self.trace(source, max_tokens=max_tokens)
-        cap = self.max_tokens if max_tokens is None else max_tokens
-        tgt = self.tokenizer.encode(target, cap - 1)
-        start = self.config.decoder_start_token_id or 0
-        view = self._decoder_view()
-        ids = torch.tensor([start, *tgt.ids], dtype=torch.long, device=self.device)
         with torch.inference_mode():
-            enc_out = encoder_output(encoder.captured.resid_pre[-1], self.context.pass_weights, self.config)
-            dw = view.context.pass_weights
-            captured = run_decoder(ids, enc_out, dw, view.cross_weights, dw, view.context.config)
-        decoder = Trace(
-            context=view.context,
-            text=target,
-            token_ids=ids.tolist(),
-            tokens=[self.tokenizer.decode_token(start), *tgt.tokens],
-            offsets=[(0, 0), *tgt.offsets],
-            causal=True,
-            truncated=tgt.truncated,
-            n_input_tokens=tgt.n_input_tokens + 1,
-            captured=captured,
-        )
-        return PairTrace(source, target, encoder, decoder, CrossAttention(view, captured))
+            return encoder, encoder_output(encoder.captured.resid_pre[-1], self.context.pass_weights, self.config)
 
     def _decoder_view(self) -> DecoderView:
         with self._twin_lock:

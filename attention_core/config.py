@@ -49,6 +49,7 @@ class ModelConfig:
     embed_scale: float = 1.0  # Marian multiplies token embeddings by √d_model
     n_decoder_layers: int = 0  # > 0 for encoder-decoders; n_layers then counts the encoder's layers
     decoder_start_token_id: int | None = None
+    forced_bos_token_id: int | None = None  # BART: the decoder's first written token, whatever it predicts
     attn_bias: bool = False
     mlp_bias: bool = False
     tie_embeddings: bool = False

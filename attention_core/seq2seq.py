@@ -13,6 +13,7 @@ its own stack's position bias (causal buckets); cross-attention has none in any 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from . import blocks
 from . import model as fwd
 from .context import PassContext
 from .device import host_float, to_host
+from .tokenizer import Encoding
 from .trace import Trace, captured_nbytes
 
 Weights = Mapping[str, torch.Tensor]
@@ -118,6 +120,67 @@ def run_decoder(
         x = blocks.after_mlp(mid, dw, layer, cfg)  # (n_target, d_model)
     cap.resid_pre.append(x)
     return cap
+
+
+def decoder_trace(view: DecoderView, enc_out: torch.Tensor, target: str, tgt: Encoding) -> Trace:
+    """The decoder's Trace over `target` (tokenised as `tgt`), read after the start token (teacher forcing):
+    query i predicts target token i + 1."""
+    cfg = view.context.config
+    start = cfg.decoder_start_token_id or 0
+    ids = torch.tensor([start, *tgt.ids], dtype=torch.long, device=enc_out.device)  # (n_target,)
+    dw = view.context.pass_weights
+    with torch.inference_mode():
+        captured = run_decoder(ids, enc_out, dw, view.cross_weights, dw, cfg)
+    return Trace(
+        context=view.context,
+        text=target,
+        token_ids=ids.tolist(),
+        tokens=[view.context.tokenizer.decode_token(start), *tgt.tokens],
+        offsets=[(0, 0), *tgt.offsets],
+        causal=True,
+        truncated=tgt.truncated,
+        n_input_tokens=tgt.n_input_tokens + 1,
+        captured=captured,
+    )
+
+
+@dataclass(frozen=True)
+class GreedyTarget:
+    """The decoder's own target for a source (`Model.greedy_target`)."""
+
+    token_ids: tuple[int, ...]  # the tokens it wrote, after the start token; the last is EOS when finished
+    text: str  # their text, special tokens left out
+    finished: bool  # whether it wrote the end-of-sequence token within the budget
+
+
+def _end_ids(cfg: fwd.ModelConfig) -> set[int]:
+    eos = cfg.eos_token_id
+    return set() if eos is None else {int(e) for e in eos} if isinstance(eos, list) else {int(eos)}
+
+
+def greedy_target(view: DecoderView, enc_out: torch.Tensor, max_new_tokens: int) -> GreedyTarget:
+    """The target the decoder writes itself: at each step its most likely next token (argmax), the whole target so
+    far read again (no cache: targets are short), until an end-of-sequence token or `max_new_tokens`. As
+    transformers' greedy `generate` does, a config's forced first token (BART's `forced_bos_token_id`) is written
+    first. The start token is never written unless it is EOS: T5's, Marian's and Pegasus's is their padding (which
+    Marian's generation config bans)."""
+    cfg, dw = view.context.config, view.context.pass_weights
+    start, ends = cfg.decoder_start_token_id or 0, _end_ids(cfg)
+    ids = [start]
+    with torch.inference_mode():
+        while len(ids) <= max_new_tokens and not (len(ids) > 1 and ids[-1] in ends):
+            if len(ids) == 1 and cfg.forced_bos_token_id is not None:
+                ids.append(int(cfg.forced_bos_token_id))
+                continue
+            x = torch.tensor(ids, dtype=torch.long, device=enc_out.device)  # (n_written + 1,)
+            captured = run_decoder(x, enc_out, dw, view.cross_weights, dw, cfg)
+            logits = fwd.unembed(captured.resid_pre[-1][-1:], dw, cfg)[0]  # (d_vocab,) after the last token
+            if start not in ends:
+                logits[start] = -math.inf
+            ids.append(int(logits.argmax()))
+    written = tuple(ids[1:])
+    text = view.context.tokenizer.tokenizer.decode(list(written), skip_special_tokens=True)
+    return GreedyTarget(written, text, bool(written) and written[-1] in ends)
 
 
 # ── what the user reads ───────────────────────────────────────────────────────────────────────────

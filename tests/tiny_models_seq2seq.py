@@ -36,7 +36,8 @@ def bart_tokenizer(vocab_size: int = 300):
 def _tiny(kind: str):
     import transformers
 
-    if kind == "bart":  # post-norm, learned positions from row 2, embedding LayerNorm; decoder starts at </s>
+    if kind == "bart":  # post-norm, learned positions from row 2, embedding LayerNorm; decoder starts at </s>,
+        # then writes <s> whatever it predicts (forced_bos_token_id, as bart-large-cnn's says: saved below)
         return transformers.BartForConditionalGeneration(transformers.BartConfig(**SHAPE))
     if kind == "mbart":  # pre-norm with a final norm per stack; token embeddings × √d_model; no decoder start named
         cfg = transformers.MBartConfig(**SHAPE, scale_embedding=True, decoder_start_token_id=None)
@@ -64,6 +65,8 @@ def save_tiny_seq2seq(kind: str, folder: Path, seed: int = 5):
             elif "norm" in name:
                 p.add_(torch.randn_like(p) * 0.1)
         hf.final_logits_bias.normal_(0.0, 0.3)
+    if kind == "bart":  # transformers 5 keeps it in generation_config.json alone
+        hf.generation_config.forced_bos_token_id = 0
     hf.save_pretrained(folder, safe_serialization=True)
     (bart_tokenizer() if kind in ("bart", "mbart") else _byte_bpe()).save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()

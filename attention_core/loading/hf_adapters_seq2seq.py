@@ -67,6 +67,7 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
         embed_scale=math.sqrt(d_model) if hf.get("scale_embedding") else 1.0,
         n_decoder_layers=int(hf["decoder_layers"]),
         decoder_start_token_id=start if start is not None or kind != "mbart" else hf.get("eos_token_id"),
+        forced_bos_token_id=hf.get("forced_bos_token_id"),
         bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
         display_name=str(hf.get("_name_or_path") or name),
     )  # fmt: skip

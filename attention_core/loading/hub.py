@@ -1,7 +1,7 @@
 """Hub ids ("openai-community/gpt2") → a local folder, only when the user asked for a hub model.
 
-Only config, tokenizer.json and safetensors files are fetched; never pickles, never code. Offline,
-an id already in the Hugging Face cache loads from there; one that is not gives a clear message.
+Only config and generation config, tokenizer.json and safetensors files are fetched; never pickles, never code.
+Offline, an id already in the Hugging Face cache loads from there; one that is not gives a clear message.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import ModelLoadError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-PATTERNS = ["config.json", "tokenizer.json", "*.safetensors", "model.safetensors.index.json"]
+PATTERNS = ["config.json", "generation_config.json", "tokenizer.json", "*.safetensors", "model.safetensors.index.json"]
 
 
 def looks_like_hub_id(name: str) -> bool:

@@ -103,6 +103,16 @@ def hf_config_and_tokenizer(folder: Path, name: str) -> tuple[ModelConfig, Token
     return config, tokenizer
 
 
+def _generation_fields(folder: Path) -> dict:
+    """What the engine reads from generation_config.json where config.json does not say it: the token an
+    encoder-decoder writes first (BART's forced_bos_token_id; transformers 5 saves it there alone)."""
+    path = folder / "generation_config.json"
+    if not path.is_file():
+        return {}
+    read = read_json(path)
+    return {key: read[key] for key in ("forced_bos_token_id",) if isinstance(read.get(key), int)}
+
+
 def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConfig, Tokenizer]:
     """(config.json as read, the canonical config, tokenizer) of a folder: config.json read once for both callers."""
     from .hf_adapters import adapter_for
@@ -111,6 +121,7 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
         raise ModelLoadError(f"Model folder not found: {folder}")
     hf = read_json(folder / "config.json")
     _refuse_quantised(hf, folder)
+    hf = {**_generation_fields(folder), **hf}
     make_config = adapter_for(hf)[0]  # an unsupported model_type is its own message, outside the try
     try:
         config = make_config(hf, name)
