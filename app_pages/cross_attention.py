@@ -8,7 +8,7 @@ import streamlit as st
 from services.models import InputError
 from services.traces import derived, short_trace_key
 from ui.context import page_context
-from ui.cross import cross_view
+from ui.cross import SOURCE_KEY, TARGET_KEY, cross_view, write_target_button, written_note
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.heatmaps import head_heatmap
 from viz.figures.mechanism import layer_head_grid, matrix_heatmap
@@ -38,6 +38,9 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross) -> None:
     show_token_strip(display_tokens(cross.pair.encoder))
     st.caption("Target (decoder input: the start token, then the target; query i predicts target token i + 1):")
     show_token_strip(display_tokens(cross.pair.decoder))
+    note = written_note(cross.pair.decoder.token_ids, cross.pair.source, cross.pair.target)
+    if note:
+        st.caption(note)
     patterns = cross.patterns()
     spread = cross.spread(patterns)
     choices = sorted(
@@ -90,8 +93,13 @@ st.caption(
     )
 )
 c1, c2 = st.columns(2)
-source = c1.text_input("Source text (English)", DEFAULT_SOURCE, key="mech_cross_source")
-target = c2.text_input("Target text (French)", DEFAULT_TARGET, key="mech_cross_target")
+st.session_state.setdefault(SOURCE_KEY, DEFAULT_SOURCE)  # set here, not as the boxes' value: the button below
+st.session_state.setdefault(TARGET_KEY, DEFAULT_TARGET)  # writes the target box through session state
+own = ctx.config.is_encoder_decoder  # its own source and target, in any languages; else the prompt's English/French
+source = c1.text_input("Source text" if own else "Source text (English)", key=SOURCE_KEY)
+target = c2.text_input("Target text" if own else "Target text (French)", key=TARGET_KEY)
+if own:
+    write_target_button(ctx, c2)
 if not source.strip() or not target.strip():
     st.info("Type both a source and a target text.")
     st.stop()

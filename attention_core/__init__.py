@@ -13,7 +13,7 @@ from .context import PassContext
 from .errors import AttentionCoreError, InputError, ModelLoadError, UnknownModelError
 from .interventions import Intervention, ablate_head, ablate_layer, force_pattern, temperature
 from .registry import DEFAULT_MODEL, MODEL_NAMES
-from .seq2seq import PairTrace
+from .seq2seq import GreedyTarget, PairTrace
 from .steps import HeadSteps
 from .trace import Trace
 
@@ -30,6 +30,7 @@ __all__ = [
     "force_pattern",
     "temperature",
     "Model",
+    "GreedyTarget",
     "PairTrace",
     "PassContext",
     "ModelConfig",

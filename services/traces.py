@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from attention_core import Intervention, Model, PairTrace, Trace
+from attention_core import GreedyTarget, Intervention, Model, PairTrace, Trace
 from attention_core.backend import set_threads_for
 from services.cache import RESULTS, Job, Progress
 from services.models import APP_MAX_TOKENS
 
 __all__ = [
+    "WRITTEN_TARGET_TOKENS",
     "derived",
     "derived_job",
     "get_pair",
@@ -34,6 +35,7 @@ __all__ = [
     "short_trace_key",
     "trace_job",
     "trace_key",
+    "written_target",
 ]
 
 
@@ -94,6 +96,18 @@ def get_pair(model: Model, source: str, target: str) -> PairTrace:
     cap = short_cap(model)
     key = ("pair", model.key, model.device.type, source, target, cap)
     return RESULTS.get(key, lambda _progress: model.trace_pair(source, target, max_tokens=cap))
+
+
+WRITTEN_TARGET_TOKENS = 64  # the most tokens an encoder-decoder writes for the cross-attention page
+
+
+def written_target(model: Model, source: str) -> GreedyTarget:
+    """The target an encoder-decoder writes itself for `source` (greedy; at most WRITTEN_TARGET_TOKENS, and within
+    the short cap). Raises InputError."""
+    cap = short_cap(model)
+    n = min(WRITTEN_TARGET_TOKENS, cap - 1)
+    key = ("written_target", model.key, model.device.type, source, cap, n)
+    return RESULTS.get(key, lambda _progress: model.greedy_target(source, n, max_tokens=cap))
 
 
 def _sweep_key(base_key: Hashable, target_id: int, mode: str, position: int, trace: Trace | None) -> tuple:
