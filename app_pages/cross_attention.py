@@ -11,10 +11,16 @@ from ui.context import page_context
 from ui.cross import SOURCE_KEY, TARGET_KEY, cross_view, write_target_button, written_note
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.heatmaps import head_heatmap
-from viz.figures.mechanism import layer_head_grid, matrix_heatmap
+from viz.figures.mechanism import cross_attention_heatmap, layer_head_grid, matrix_heatmap
 from viz.labels import readable_tokens
 from viz.views.common import display_tokens
-from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, EncoderDecoderCross, block_axis_labels
+from viz.views.cross import (
+    DEFAULT_SOURCE,
+    DEFAULT_TARGET,
+    ENCODER_DECODER_NOTE,
+    EncoderDecoderCross,
+    block_axis_labels,
+)
 from viz.views.heads import all_patterns
 from viz.views.patterns import head_view, tokens_of
 from viz.views.score_terms import score_terms
@@ -54,24 +60,9 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross) -> None:
     )
     block = cross.block(layer, head)
     q_labels, k_labels = block_axis_labels(cross, block)
-    show_chart(
-        matrix_heatmap(
-            block.pattern,
-            f"Cross-attention, decoder layer {layer}, head {head}: target queries × source keys "
-            f"[{len(block.queries)} × {len(block.keys)}]",
-            q_labels,
-            k_labels,
-            "source key (encoder output)",
-            "target query (decoder)",
-            kind="weight",
-        ),
-        key="mech_cross_encdec_block",
-    )
-    st.caption(
-        "No entry is masked: the whole source is known before decoding, so every target position reads every source "
-        "position, and each row sums to 1 over the source alone. The decoder's own self-attention (below) stays "
-        "causal."
-    )
+    figure = cross_attention_heatmap(block.pattern, q_labels, k_labels, layer, head)
+    show_chart(figure, key="mech_cross_encdec_block")
+    st.caption(ENCODER_DECODER_NOTE)
     show_decoder_self_attention(ctx, cross.pair.decoder, layer, head)
     show_chart(
         layer_head_grid(spread, "Alignment spread of every cross-attention head", "spread", (layer, head)),

@@ -31,6 +31,7 @@ from attention_viz.export import (
     tensor_names,
     write_all,
 )
+from attention_viz.pair_views import FROM_PAIR
 from attention_viz.svg import SvgError
 from attention_viz.views import FROM_GENERATION, VIEWS, ViewError, cut_note
 from services.models import DEFAULT_DTYPE, DEFAULT_MODEL, DTYPES, AttentionCoreError
@@ -75,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE, help="weights; half: cuda only")
         s.add_argument("--causal", choices=["model", "on", "off"], default="model", help="default: the model's mask")
     exp = sub.choices["export"]
-    views = [v for v in VIEWS if v not in FROM_GENERATION]
+    views = [v for v in VIEWS if v not in FROM_GENERATION + FROM_PAIR]  # the CLI traces one text
     described = "; ".join(f"{v}: {VIEWS[v]}" for v in views)
     exp.add_argument("--view", choices=views, default="head", help=f"what to draw (default head). {described}")
     exp.add_argument("--layer", type=int, default=0, help="the layer (from 0) of the view and of a csv/npz")

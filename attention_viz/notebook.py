@@ -13,6 +13,7 @@ from attention_viz.base import view_title
 from attention_viz.export import view_bytes
 from attention_viz.html import fragment
 from attention_viz.layer_views import is_generation
+from attention_viz.pair_views import is_pair
 from attention_viz.views import View, build_view
 from viz.figures.layout import Orientation
 
@@ -45,6 +46,7 @@ class NotebookView:
 def show(trace: Any, view: str = "head", layer: int = 0, head: int = 0, orient: Orientation = "rows") -> NotebookView:
     """One of attention_viz.VIEWS for `trace`, displayed when it is a cell's last value (or via IPython's display)."""
     built = build_view(trace, view, layer, head, orient)
-    traced = trace.trace if is_generation(trace) else trace  # a Generation names its model through its trace
+    # A Generation names its model through its trace, a PairTrace through its encoder's.
+    traced = trace.trace if is_generation(trace) else trace.encoder if is_pair(trace) else trace
     title = view_title(traced.model_name, view, layer, head)
     return NotebookView(built, title)

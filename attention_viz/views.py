@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from attention_viz.base import View, ViewError
 from attention_viz.layer_views import contributions_view, generation_view, is_generation, lens_view, sent_view
+from attention_viz.pair_views import FROM_PAIR, is_pair, pair_view
 from services.lens import has_lens
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
 from viz.figures.layout import Orientation
@@ -42,6 +43,8 @@ VIEWS: dict[str, str] = {
     "sent": "what each key sends to each query in one head, ‖A[i,j]·v_j·W_O‖, laid out as the pattern",
     "contributions": "contribution graph: where the last token's final embedding came from (threshold 0.04)",
     "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
+    "cross": "of model.trace_pair(...)'s result (encoder-decoders): one decoder head's cross-attention over the "
+    "source, then its self-attention over the target",
 }
 FROM_GENERATION = ("generation",)  # views of a Generation, not of a trace (the CLI traces a text: not these)
 
@@ -68,12 +71,16 @@ def check_head(trace: Any, layer: int, head: int) -> None:
         raise ViewError(f"head {head} is out of range: {trace.model_name} has heads 0..{trace.n_heads - 1}")
 
 
-def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows") -> None:
-    """Raise ViewError with a one-line message for arguments this trace cannot draw."""
+def check_name_and_orient(name: str, orient: str) -> None:
     if name not in VIEWS:
         raise ViewError(f"unknown view {name!r}: choose one of {', '.join(VIEWS)}")
     if orient not in ("rows", "cols"):
         raise ViewError(f"orient must be 'rows' or 'cols', not {orient!r}")
+
+
+def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows") -> None:
+    """Raise ViewError with a one-line message for arguments this trace cannot draw."""
+    check_name_and_orient(name, orient)
     check_head(trace, layer, head)
     if name == "lens" and not has_lens(trace):
         raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
@@ -193,6 +200,12 @@ def trace_and_generation(value: Any, error: type[Exception] = ViewError) -> tupl
 def build_view(trace: Any, name: str, layer: int = 0, head: int = 0, orient: Orientation = "rows") -> View:
     """One of VIEWS for `trace` (a Trace from Model.trace, or what Model.generate returns: its trace is used where
     the view is of a trace), built with the app's view models and figures."""
+    if is_pair(trace):
+        check_name_and_orient(name, orient)
+        require_whole_numbers(layer=layer, head=head)
+        return pair_view(trace, name, layer, head, orient)
+    if name in FROM_PAIR:
+        raise ViewError("the cross view draws what model.trace_pair(source, target) returns (encoder-decoders)")
     trace, generated = trace_and_generation(trace)
     check_args(trace, name, layer, head, orient)
     view = _build(trace, generated, name, layer, head, orient)

@@ -243,7 +243,7 @@ def test_export_help_says_each_view_stdin_and_max_tokens(capsys) -> None:
     assert done.value.code == 0
     said = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     for name, what in cli.VIEWS.items():
-        if name not in cli.FROM_GENERATION:
+        if name not in cli.FROM_GENERATION + cli.FROM_PAIR:
             assert f"{name}: {' '.join(what.split())}" in said, name
     assert "--max-tokens" in said and "- reads it from stdin" in said
     assert "the layer (from 0)" in said and "the head (from 0)" in said

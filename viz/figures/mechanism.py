@@ -348,3 +348,20 @@ def timing_figure(lengths: Sequence[int], seconds: Sequence[float], title: str) 
         plot_bgcolor="white",
     )
     return auto_margins(fig)
+
+
+def cross_attention_heatmap(
+    pattern: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str], layer: int, head: int
+) -> go.Figure:
+    """An encoder-decoder's cross-attention head, [n_target, n_source] weights: target queries down the side, source
+    keys across (the Cross-attention page and the notebook's "cross" view)."""
+    n_target, n_source = pattern.shape
+    return matrix_heatmap(
+        pattern,
+        f"Cross-attention, decoder layer {layer}, head {head}: target queries × source keys [{n_target} × {n_source}]",
+        query_labels,
+        key_labels,
+        "source key (encoder output)",
+        "target query (decoder)",
+        kind="weight",
+    )

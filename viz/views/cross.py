@@ -24,6 +24,11 @@ from viz.views.common import display_tokens, to_numpy
 from viz.views.shifts import word_positions
 from viz.views.trace import TraceLike
 
+# What an encoder-decoder's cross-attention block shows (the page's caption, the notebook view's note).
+ENCODER_DECODER_NOTE = (
+    "No entry is masked: the whole source is known before decoding, so every target position reads every source "
+    "position, and each row sums to 1 over the source alone. The decoder's own self-attention stays causal."
+)
 DEFAULT_SOURCE = "The cat sleeps on the mat."
 DEFAULT_TARGET = "Le chat dort sur le tapis."
 
