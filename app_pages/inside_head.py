@@ -26,7 +26,7 @@ from viz.views.head_window import (
 from viz.views.mask_parts import SINK_WORDS, softmax_share_lines
 from viz.views.norm_words import head_input_caption, projection_title, qk_norm_caption
 from viz.views.patterns import is_long
-from viz.views.position_words import nope_caption, position_bias_caption, rope_caption
+from viz.views.position_words import bias_words, nope_caption, position_bias_caption, rope_caption
 from viz.views.score_terms import score_stages, steps_terms
 
 st.title("Inside one head, step by step")
@@ -73,10 +73,11 @@ else:  # the model sets its own factor (Gemma: query_pre_attn_scalar^-½)
     )
 if s.softcap is not None:
     scaling += f"soft-cap       = {s.softcap:g}·tanh({cell['scaled']:.6g} / {s.softcap:g}) = {cell['capped']:.6g}\n"
-if s.position_bias is not None:  # T5: its own term, added before the mask
+if s.position_bias is not None:  # T5: its own term, added before the mask (DeBERTa: its position terms)
+    whose = "the bias" if s.position_kind != "disentangled" else "q_i·K_pos + k_j·Q_pos"
     scaling += (
-        f"+ position bias = {cell['capped']:.6g} + {cell['bias']:.6g} = {softmax_in:.6g}\n"
-        f"                 (the bias of offset {j - i:+d}, key − query)\n"
+        f"+ {steps_terms(s).bias_name} = {cell['capped']:.6g} + {cell['bias']:.6g} = {softmax_in:.6g}\n"
+        f"                 ({whose} of offset {j - i:+d}, key − query)\n"
     )
 st.code(
     f"q_i · k_j      = {cell['dot']:.6g}\n"
@@ -130,7 +131,7 @@ with c2:
     if s.softcap is not None:
         numbers[terms.cap_step()] = cell["capped"]  # the title the soft-capped matrix has below
     if s.position_bias is not None:
-        numbers[f"+ position bias (offset {j - i:+d})"] = cell["bias"]
+        numbers[f"+ {terms.bias_name} (offset {j - i:+d})"] = cell["bias"]
     numbers.update({name.replace("_i", f"_{i}").replace("_j", f"_{j}"): v for name, v in pv.cosines().items()})
     st.dataframe(
         [{"quantity": name, "value": value} for name, value in numbers.items()],
@@ -271,12 +272,13 @@ with full:
             title = f"{stage_titles['capped']}  {shape}"
             show_chart(query_key_heatmap(w["capped"], title, wl, orient, highlight=hl, positions=pos), "mech_capped")
     if s.position_bias is not None:
-        st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus the relative position bias: a second term")
         cfg = ctx.config
+        added, shared = bias_words(cfg.position_bias)
+        st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus {added}: a second part")
         st.caption(
             position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)
-            + ". It is a separate term, not part of q·k: left the bias alone, right the sum, which the mask and the "
-            "softmax read. Every layer of this stack adds the same bias."
+            + f". It is a separate part, not q·k itself: left {added} alone, right the sum, which the mask and the "
+            f"softmax read. {shared}"
         )
         c1, c2 = st.columns(2)
         with c1:

@@ -27,7 +27,7 @@ from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
 from viz.views.export import export_basename
 from viz.views.mask_parts import mask_parts, window_caption
 from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
-from viz.views.position_words import position_bias_caption
+from viz.views.position_words import bias_words, position_bias_caption
 from viz.views.score_terms import score_terms
 
 ctx = require_trace()
@@ -64,7 +64,7 @@ parts = derived(
 
 cfg = trace.config
 terms = score_terms(trace)  # the same titles and names as the library's `scores` view
-more = "  (the two terms below)" if parts.has_bias else ("  (see below)" if parts.has_softcap else "")
+more = "  (the two parts below)" if parts.has_bias else ("  (see below)" if parts.has_softcap else "")
 st.subheader(terms.scores_title() + more)
 if ctx.causal:
     how = (
@@ -92,14 +92,17 @@ if parts.has_window:
         theme=None,
     )
 if parts.has_bias:
-    st.subheader("Two terms: q·k and the relative position bias")
+    added, shared = bias_words(cfg.position_bias)
+    st.subheader(f"Two parts: q·k and {added}")
     st.caption(
         position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)
-        + f". The scores above are {terms.scaled} plus this bias; here the two terms are shown apart, on one colour "
-        "scale, and their sum is what the mask and the softmax read. Every layer of the stack adds the same bias."
+        + f". The scores above are {terms.scaled} plus {added}; here the two are shown apart, on one colour "
+        f"scale, and their sum is what the mask and the softmax read. {shared}"
     )
     st.plotly_chart(
-        bias_scores(parts.uncapped, parts.bias, parts.scores, mask, tokens.plotly, ctx.orient, cells),
+        bias_scores(
+            parts.uncapped, parts.bias, parts.scores, mask, tokens.plotly, ctx.orient, cells, bias_name=terms.bias_name
+        ),
         key="position_bias",
         config=image_config(f"{base}_position_bias", fmt),
         theme=None,
@@ -152,7 +155,7 @@ keys = range(window.k0, window.k1)
 columns = {"key": [f"{j}: {tokens.readable[j]}" for j in keys]}
 if parts.has_bias:  # T5: the score is two terms; show both
     columns["q·k × scale"] = [float(s) for s in parts.uncapped[r]]
-    columns["position bias"] = [float(b) for b in parts.bias[r]]
+    columns[terms.bias_name] = [float(b) for b in parts.bias[r]]
 columns[terms.name] = [float(s) for s in scores[r]]  # "scaled score" where q·k/√d_head is all there is
 columns["score the softmax sees (masked)"] = [
     float(s) if allowed else float("-inf") for allowed, s in zip(parts.with_mask[r], scores[r], strict=True)

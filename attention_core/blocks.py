@@ -310,7 +310,7 @@ def stack_position_bias(w: Weights, cfg: ModelConfig, n_q: int, n_k: int, row_of
     decoder (the model's own rule, whatever mask a what-if run forces). ALiBi (BLOOM): slope_h × the key's
     position, as the model adds it (the query's own −slope_h × i would be the same in every entry of a row,
     which the softmax ignores)."""
-    if cfg.position_bias == "none":
+    if cfg.position_bias in ("none", "disentangled"):  # DeBERTa's terms are each layer's (disentangled.py)
         return None
     if cfg.position_bias == "alibi":
         keys = torch.arange(n_k, dtype=torch.float32)  # (n_k,)

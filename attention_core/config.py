@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 # The encoders we load, and the encoder side of every encoder-decoder: no language-model head on their trace.
-ENCODER_ARCHS = ("bert", "mpnet", "modernbert", "marian", "t5", "gemma3_embedding", "bart", "mbart", "pegasus")
+ENCODER_ARCHS = (
+    "bert", "mpnet", "modernbert", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart", "pegasus",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class ModelConfig:
         "modernbert", "nemotron", "t5", "t5-decoder", "olmo", "olmo3", "exaone4", "glm", "glm4", "helium",
         "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense", "apertus", "qwen2_vl",
         "qwen3_vl", "gpt_oss", "gemma3_embedding", "bart", "bart-decoder", "mbart", "mbart-decoder", "pegasus",
-        "pegasus-decoder",
+        "pegasus-decoder", "deberta_v2",
     ]
     n_layers: int
     n_heads: int
@@ -93,7 +95,8 @@ class ModelConfig:
     # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
     # bucket of key − query and added to the scores after q·k·scale, before the mask. Buckets are
     # bidirectional where the stack's own masking is (the encoder), causal where it is causal (the decoder).
-    position_bias: Literal["none", "t5", "alibi"] = "none"  # alibi (BLOOM): slope_h × key position, no weights
+    # alibi (BLOOM): slope_h × key position, no weights; disentangled (DeBERTa): attention_core/disentangled.py
+    position_bias: Literal["none", "t5", "alibi", "disentangled"] = "none"
     rel_buckets: int = 0
     rel_max_distance: int = 0
     position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias
@@ -186,6 +189,9 @@ class ModelConfig:
                 kind = "bidirectional in the encoder, causal in the decoder"
             out.append(f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
                        f"tokens; {kind})")
+        if self.position_bias == "disentangled":
+            out.append("disentangled attention: content→position and position→content terms beside q·k "
+                       f"(offsets exact to ±{self.rel_buckets // 2}, then log buckets to {self.rel_max_distance})")
         if self.residual_scale != 1.0:
             out.append(f"each sublayer's output × {self.residual_scale:g} before it is added (in W_O and the MLP's "
                        "W_out)")

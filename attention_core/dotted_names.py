@@ -55,5 +55,5 @@ def _layer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Ten
         "attn_out": lambda: t.attn_out(layer),
     }
     if t.config.position_bias != "none":
-        getters["attn.position_bias"] = lambda: host_float(t._bias())
+        getters["attn.position_bias"] = lambda: host_float(t._bias(layer))
     return getters

@@ -8,7 +8,8 @@ One layer's attention is q·kᵀ · scale → (soft-cap) → (+ position bias) �
 - the soft-cap (Gemma 2) is cap·tanh(s/cap), applied to the scaled scores *before* the mask;
 - the position bias (T5) is a learned number per head and bucket of key − query offset
   (`blocks.relative_position_bucket`), added to the scores as its own step (`add_position_bias`), after
-  q·k·scale and before the mask: `attention_scores` stays q·k·scale, and the bias stays a separate term;
+  q·k·scale and before the mask: `attention_scores` stays q·k·scale, and the bias stays a separate term
+  (DeBERTa's position terms, made from each layer's own q and k, take the same place: disentangled.py);
 - the mask allows key j for query i when j ≤ i (causal) and i − j < window (a sliding-window layer: a
   query sees at most `window` keys, itself included, as in Hugging Face's `sliding_window_overlay`).
   Without the causal mask the window still holds, on both sides: |i − j| < window.
@@ -51,6 +52,7 @@ from .blocks import (
     unembedding,
 )
 from .config import ModelConfig
+from .disentangled import layer_position_bias
 from .dtypes import wide
 
 
@@ -348,7 +350,7 @@ def run(
         cap.k.append(k)
         cap.v.append(v)
         layer_ivs = iv.for_layer(interventions, layer)
-        opts = AttnOptions.of(cfg, layer, bias, layer_sinks(w, layer))
+        opts = AttnOptions.of(cfg, layer, layer_position_bias(bias, w, cfg, layer, q, k), layer_sinks(w, layer))
         z = layer_z(q, k, v, causal, layer_ivs, opts=opts)  # (n_heads, n, d_head)
         mid = after_attention(x, layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)  # (n, d_model)
         x = after_mlp(mid, w, layer, cfg, x)  # (n, d_model)

@@ -90,7 +90,7 @@ def count_weights(weights: dict[str, torch.Tensor]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for name, t in weights.items():
         n = t.numel()
-        if name.startswith(("embed.", "dec.embed.")):  # an encoder-decoder's decoder may have its own positions
+        if name.startswith(("embed.", "dec.embed.", "rel.")):  # a decoder's own positions; DeBERTa's relative ones
             counts["embedding"] += n
         elif name.startswith("unembed."):
             counts["unembedding"] += n

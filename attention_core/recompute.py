@@ -169,7 +169,7 @@ def pooled_columns(trace: Trace, layer: int, heads: slice, r0: int, r1: int, wid
         p = torch.nn.functional.pad(p, (0, s * width - n_keys))  # (h, r, s · width)
         return p.view(p.shape[0], r1 - r0, s, width).sum(-1)  # (h, r, s)
     c, rows = trace.captured, slice(r0, r1)
-    bias = trace._bias(r0, r1 - r0, n_keys)  # (n_heads, r, n_keys) or None
+    bias = trace._bias(layer, r0, r1 - r0, n_keys)  # (n_heads, r, n_keys) or None
     e = scores(c.q[layer], c.k[layer], cfg, heads, rows, n_keys, scale_q=True, bias=bias)  # (h, r, n_keys)
     return softmax_block_sums(e, trace.causal, r0, width, s)
 

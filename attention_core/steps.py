@@ -69,6 +69,7 @@ class HeadSteps:
     qk_norm: str = "none"
     qk_norm_after_rope: bool = False  # Hunyuan: q and k are normalised after RoPE (q_pre, k_pre are not)
     position_bias: np.ndarray | None = None  # [n_q, n_k] T5: this head's relative position bias; None without
+    position_kind: str = "none"  # ModelConfig.position_bias: "t5", "alibi", "disentangled" (DeBERTa's terms)
     # what layer 0's residual is (blocks.embed): embed_scale·token (+ position) (+ segment), then a LayerNorm
     # where embedding_norm (BERT)
     embedding_terms: tuple[str, ...] = ("token",)
@@ -238,6 +239,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         qk_norm=cfg.qk_norm,
         qk_norm_after_rope=cfg.qk_norm_after_rope,
         position_bias=bias,
+        position_kind=cfg.position_bias,
         embedding_terms=blocks.embedding_terms(w),
         embedding_norm="embed.ln.w" in w,
         embed_scale=cfg.embed_scale,

@@ -16,8 +16,8 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
                                                        where the model caps (Gemma 2), plus the position bias where
                                                        the model has one (T5), before the mask
     blocks.l.attn.uncapped_scores [n_heads, n_q, n_k]  q·k·scale alone: no soft-cap, no position bias
-    blocks.l.attn.position_bias [n_heads, n_q, n_k]    T5's relative position bias (the same in every layer of a
-                                                       stack); KeyError for a model without one
+    blocks.l.attn.position_bias [n_heads, n_q, n_k]    T5's relative position bias (every layer of a stack shares
+                                                       it), DeBERTa's position terms; KeyError without one
     blocks.l.attn.mask        [n_q, n_k]               bool, True where a query may attend (causal and window)
     blocks.l.attn.masked_scores [n_heads, n_q, n_k]    scores with -inf where masked
     blocks.l.attn.pattern     [n_heads, n_q, n_k]      softmax of masked scores; rows sum to 1
@@ -42,6 +42,7 @@ from . import model as fwd
 from .config import ModelConfig
 from .context import PassContext
 from .device import host_float, to_host
+from .disentangled import layer_position_bias
 from .recompute import captured_nbytes, pool_edges
 from .steps import HeadSteps
 
@@ -139,17 +140,19 @@ class Trace:
         c = self.captured
         r0, r1, _ = rows.indices(self.n_tokens)
         n_k = self.n_tokens if n_keys is None else n_keys
-        bias = self._bias(r0, r1 - r0, n_k) if with_bias else None  # (n_heads, n_q, n_k) or None
+        bias = self._bias(layer, r0, r1 - r0, n_k) if with_bias else None  # (n_heads, n_q, n_k) or None
         return recompute.scores(c.q[layer], c.k[layer], self.config, heads, rows, n_keys, capped=capped, bias=bias)
 
-    def _bias(self, row_offset: int = 0, n_q: int | None = None, n_k: int | None = None) -> torch.Tensor | None:
-        """(n_heads, n_q, n_k) the stack's position bias for queries row_offset.. and the first n_k keys, or None."""
-        n = self.n_tokens
-        n_q, n_k = n if n_q is None else n_q, n if n_k is None else n_k
-        return blocks.stack_position_bias(self.context.weights, self.config, n_q, n_k, row_offset)
+    def _bias(self, layer: int, row_offset: int = 0, n_q: int = 0, n_k: int = 0) -> torch.Tensor | None:
+        """(n_heads, n_q, n_k) `layer`'s position bias (T5, ALiBi) or terms (DeBERTa) for queries row_offset..
+        and the first n_k keys (0: all of them), or None."""
+        n_q, n_k, w = n_q or self.n_tokens, n_k or self.n_tokens, self.context.weights
+        stack = blocks.stack_position_bias(w, self.config, n_q, n_k, row_offset)
+        q, k = self.captured.q[layer][:, row_offset : row_offset + n_q], self.captured.k[layer][:, :n_k]
+        return layer_position_bias(stack, w, self.config, layer, q, k, row_offset)
 
     def _opts(self, layer: int) -> fwd.AttnOptions:
-        return fwd.AttnOptions.of(self.config, layer, self._bias(), self._sinks(layer))
+        return fwd.AttnOptions.of(self.config, layer, self._bias(layer), self._sinks(layer))
 
     def _sinks(self, layer: int) -> torch.Tensor | None:
         """(n_heads,) the layer's attention-sink logits (GPT-OSS), or None."""
@@ -196,7 +199,7 @@ class Trace:
         """[n_q, n_k] the relative position bias this head adds to q·k·scale before the mask (T5: a learned
         number per bucket of key − query offset; every layer of a stack shares it), or None without one."""
         self.check(layer, head)
-        bias = self._bias()
+        bias = self._bias(layer)
         return None if bias is None else host_float(bias[head])
 
     def window(self, layer: int) -> int | None:

@@ -126,10 +126,11 @@ def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT
     r = _Reader(sd, names.prefixes)
     w: StateDict = {
         "embed.W_E": r.get("embeddings.word_embeddings.weight"),
-        "embed.W_pos": r.get("embeddings.position_embeddings.weight"),
         "embed.ln.w": r.get("embeddings.LayerNorm.weight"),
         "embed.ln.b": r.get("embeddings.LayerNorm.bias"),
     }
+    if cfg.absolute_positions:  # all but DeBERTa without position_biased_input
+        w["embed.W_pos"] = r.get("embeddings.position_embeddings.weight")
     if cfg.n_token_types:  # BERT's segments
         w["embed.W_type"] = r.get("embeddings.token_type_embeddings.weight")
     for layer in range(cfg.n_layers):

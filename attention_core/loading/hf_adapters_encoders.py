@@ -1,4 +1,4 @@
-"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT.
+"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa-v2/v3.
 
 A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
 - pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
@@ -8,13 +8,24 @@ A (config, weights) pair like those in hf_adapters.py. What differs from BERT, d
   keys at most local_attention / 2 positions away either side (sliding_window = local_attention // 2 + 1, which the
   engine reads as |query − key| < sliding_window without the causal mask);
 - q, k and v fused in Wqkv (rows q | k | v); a GeGLU MLP whose fused Wi holds the activated half first.
+
+DeBERTa-v2 and v3 keep BERT's post-norm layer, under their own names, and add disentangled attention
+(`position_bias="disentangled"`, attention_core/disentangled.py): a relative-position table for the whole encoder
+(`encoder.rel_embeddings` → `rel.W`, with its LayerNorm `encoder.LayerNorm` → `rel.ln`), projected by each layer's
+own W_Q and W_K (share_att_key), scores scaled by 1/√(3·d_head) as there are three terms. Without
+position_biased_input (v3) the embeddings carry no position. Refused: the convolution after layer 0 (v2-xlarge's
+conv_kernel_size), separate position projections (share_att_key false), other pos_att_type lists, embeddings narrower
+than the layers.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .hf_adapters import StateDict, _act, _Reader
+from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, encoder_weights
 from .hf_adapters_modern import _rope, _scaling
 
 
@@ -80,4 +91,50 @@ def modernbert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-ADAPTERS = {"modernbert": (modernbert_config, modernbert_weights)}
+def deberta_v2_config(hf: dict, name: str) -> ModelConfig:
+    kinds = sorted(str(k) for k in (hf.get("pos_att_type") or []))
+    refused = {
+        "conv_kernel_size": int(hf.get("conv_kernel_size", 0)) > 0,
+        "share_att_key false": not hf.get("share_att_key", False),
+        f"pos_att_type {kinds}": kinds != ["c2p", "p2c"] or not hf.get("relative_attention", False),
+        "embedding_size ≠ hidden_size": int(hf.get("embedding_size") or hf["hidden_size"]) != int(hf["hidden_size"]),
+        f"norm_rel_ebd {hf.get('norm_rel_ebd')!r}": "layer_norm" not in str(hf.get("norm_rel_ebd", "none")),
+    }
+    for what, bad in refused.items():
+        if bad:
+            raise ModelLoadError(f"DeBERTa with {what} is not supported (DeBERTa-v3's layout is).")
+    base = bert_config({**hf, "position_embedding_type": "absolute"}, name)
+    buckets, most = int(hf.get("position_buckets", -1)), int(hf.get("max_relative_positions", -1))
+    most = most if most >= 1 else int(hf["max_position_embeddings"])
+    return dataclasses.replace(
+        base, arch="deberta_v2", norm_eps=float(hf.get("layer_norm_eps", 1e-7)), position_bias="disentangled",
+        rel_buckets=buckets if buckets > 0 else most, rel_max_distance=most,
+        attn_scale=1.0 / math.sqrt(3 * base.d_head),  # three terms: q·k, content→position, position→content
+        position_table_too=bool(hf.get("position_biased_input", True)),
+        n_token_types=int(hf.get("type_vocab_size", 0)),
+        bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
+    )  # fmt: skip
+
+
+DEBERTA_NAMES = dataclasses.replace(
+    BERT_NAMES, prefixes=("deberta.",),
+    linears=(("attn.Q", "attention.self.query_proj"), ("attn.K", "attention.self.key_proj"),
+             ("attn.V", "attention.self.value_proj"), *BERT_NAMES.linears[3:]),
+)  # fmt: skip
+
+
+def deberta_v2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    w = encoder_weights(sd, cfg, DEBERTA_NAMES)
+    r = _Reader(sd, DEBERTA_NAMES.prefixes)
+    w["rel.W"] = r.get("encoder.rel_embeddings.weight")  # (2·span, d_model)
+    if w["rel.W"].shape[0] < 2 * cfg.rel_buckets:
+        raise ModelLoadError(f"The relative-position table has {w['rel.W'].shape[0]} rows, not 2 × {cfg.rel_buckets}.")
+    w["rel.W"] = w["rel.W"][: 2 * cfg.rel_buckets].contiguous()  # the rows the model reads (att_span · 2)
+    w["rel.ln.w"], w["rel.ln.b"] = r.get("encoder.LayerNorm.weight"), r.get("encoder.LayerNorm.bias")
+    return w
+
+
+ADAPTERS = {
+    "modernbert": (modernbert_config, modernbert_weights),
+    "deberta-v2": (deberta_v2_config, deberta_v2_weights),
+}

@@ -98,13 +98,15 @@ def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> Non
 def tiny_folder(private_models: Path, kind: str) -> Path:
     """A tiny random model of `kind` (tests.tiny_models: save_tiny's decoders, save_tiny_encoder's encoders) saved
     under the allowed models folder."""
-    from tests.tiny_models import save_tiny, save_tiny_encoder
+    from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_encoder
     from tests.tiny_models_seq2seq import save_tiny_seq2seq
 
     folder = private_models / "models" / f"tiny-{kind}"
     folder.mkdir(parents=True)
     if kind in ("bart", "mbart", "pegasus"):
         save_tiny_seq2seq(kind, folder)
+    elif kind == "deberta":
+        save_tiny_deberta(folder)
     else:
         save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
     return folder
@@ -171,6 +173,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("bart", ()),  # encoder-decoders: learned positions per stack, norms after (BART) or before (mBART) each
         ("mbart", ()),  # sublayer; Pegasus: fixed sinusoids. Nothing in their attention differs from Marian's
         ("pegasus", ()),
+        ("deberta", ("disentangled attention: content→position and position→content terms beside q·k",
+                     "scores scaled by 0.1443")),
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
     ],
@@ -207,6 +211,24 @@ def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_m
         said = " ".join(e.value for kind in ("caption", "markdown", "info") for e in at.get(kind))
         assert "no position embedding" not in said and "(T5)" not in said, page
         assert "position embedding" in said and "relative position bias" in said, page
+
+
+def test_debertas_pages_name_its_position_terms_as_its_own(private_models) -> None:
+    """DeBERTa adds two position terms made from each layer's q and k: the masking page and Inside one head name
+    them so, show them apart from q·k with the trace's own numbers, and say nothing of T5's shared bias."""
+    from attention_core import load_model
+
+    folder = tiny_folder(private_models, "deberta")
+    trace = load_model(str(folder), device="cpu").trace(TEXT)
+    for page in ("masking", "inside_head"):
+        at = opened_with(page, folder, layer="1", head="2")
+        assert not at.exception, [e.value for e in at.exception]
+        said = " ".join(e.value for kind in ("caption", "markdown", "subheader", "code") for e in at.get(kind))
+        assert "position terms" in said and "(DeBERTa)" in said, page
+        assert "(T5)" not in said and "adds the same bias" not in said, page
+    parts = chart(at, "mech_bias")["data"][0]  # Inside one head's terms alone, from the trace
+    z = decode(parts["z"]).astype(float)
+    np.testing.assert_allclose(z, trace.position_bias(1, 2).numpy()[: z.shape[0], : z.shape[1]], atol=1e-5)
 
 
 def test_inside_one_head_says_a_nope_layer_rotates_nothing(private_models) -> None:

@@ -96,13 +96,16 @@ def bias_scores(
     labels: Sequence[str],
     orient: Orientation = "rows",
     cells: Cells | None = None,
+    bias_name: str = "position bias",
 ) -> go.Figure:
     """T5: q·k (× scale), the relative position bias, and their sum (what the mask and softmax read), side by
-    side on one colour scale, so the two terms' sizes compare; masked cells grey (−∞ after the mask)."""
-    titles = ["q·k × scale", "+ relative position bias", "= scores (the softmax's input)"]
+    side on one colour scale, so the two terms' sizes compare; masked cells grey (−∞ after the mask). DeBERTa:
+    its position terms (`bias_name`) in the bias's place."""
+    added = "relative position bias" if bias_name == "position bias" else bias_name
+    titles = ["q·k × scale", f"+ {added}", "= scores (the softmax's input)"]
 
     def line(i: int, j: int) -> str:
-        return f"q·k × scale {qk[i, j]:.4g}<br>position bias {bias[i, j]:+.4g}<br>sum {scores[i, j]:.4g}"
+        return f"q·k × scale {qk[i, j]:.4g}<br>{bias_name} {bias[i, j]:+.4g}<br>sum {scores[i, j]:.4g}"
 
     return _side_by_side(titles, [qk, bias, scores], mask, line, labels, orient, cells)
 

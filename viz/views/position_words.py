@@ -1,6 +1,7 @@
 """How each model gets a token's position, in words: RoPE (in all but its NoPE layers), a position embedding, a
-relative position bias (T5's table, ALiBi's slopes), or a position embedding and T5's bias (MPNet). The pages'
-captions and Start here's sentence come from here, so none says "no position embeddings" of a model that has them.
+relative position bias (T5's table, ALiBi's slopes), DeBERTa's position terms, or a position embedding and T5's bias
+(MPNet). The pages' captions and Start here's sentence come from here, so none says "no position embeddings" of a
+model that has them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,15 @@ def position_bias_caption(kind: str, absolute_positions: bool, causal: bool, max
     """How each head's position bias for a (query, key) pair is made, as a sentence the page goes on from:
     T5's learned table of offset buckets (alone, or beside a position embedding: MPNet), or ALiBi's slope × the
     key's position (BLOOM)."""
+    if kind == "disentangled":
+        return (
+            "This model (DeBERTa) has no position embeddings and no RoPE. Instead every head adds two terms to each "
+            "score, made from the query and the key themselves: q_i·K_pos[r] (content to position) and k_j·Q_pos[r] "
+            "(position to content), where Q_pos and K_pos are this layer's W_Q and W_K applied to a learned table "
+            "of relative positions, and r is how far the key is from the query (each near offset its own row, "
+            f"further ones in logarithmically wider buckets up to {max_distance} tokens); all three terms are "
+            "divided by √(3·d_head)"
+        )
     if kind == "alibi":
         return (
             "This model (ALiBi, as BLOOM) has no position embeddings and no RoPE. Instead every head adds to each "
@@ -30,6 +40,14 @@ def position_bias_caption(kind: str, absolute_positions: bool, causal: bool, max
     )
 
 
+def bias_words(kind: str) -> tuple[str, str]:
+    """(what the term a model adds before the mask is called in a heading, how its layers share it): T5's and
+    ALiBi's bias is the same in every layer of a stack; DeBERTa's position terms are each layer's own."""
+    if kind == "disentangled":
+        return "the position terms", "Each layer makes its own from its own q and k: they differ from layer to layer."
+    return "the relative position bias", "Every layer of this stack adds the same bias."
+
+
 def position_sentence(uses_rope: bool, absolute_positions: bool, bias_kind: str, nope: int, n_layers: int) -> str:
     """Where the model gets each token's position: RoPE (in all but `nope` of its layers), a position embedding
     (beside a relative position bias: MPNet), or a bias alone (T5's table, or ALiBi's slopes)."""
@@ -43,6 +61,12 @@ def position_sentence(uses_rope: bool, absolute_positions: bool, bias_kind: str,
     if absolute_positions:  # learned (BERT, GPT-2, like GPT-3's) or fixed sinusoids (Marian)
         also = " Each head also adds a relative position bias to its scores (MPNet)." if bias_kind != "none" else ""
         return "This model adds a position embedding to each token's embedding, as GPT-3 does." + also
+    if bias_kind == "disentangled":
+        return (
+            "This model has no position embedding: each head adds to every score two terms that depend on how far "
+            "apart the query and the key are and on what they hold (DeBERTa's disentangled attention), so position "
+            "enters at the scores."
+        )
     if bias_kind == "alibi":
         return (
             "This model has no position embedding: each head adds to every score a penalty that grows in proportion "

@@ -3,7 +3,8 @@ shows a score uses, so none calls T5's or Gemma 2's scores "q·k/√d_head".
 
 The engine's score (Trace.scores, HeadSteps.before_mask: the softmax's input before the mask) is q·k times the
 model's scale (1/√d_head unless the model sets its own: Gemma's query_pre_attn_scalar^-½, T5's 1), then
-cap·tanh(s / cap) where the model soft-caps (Gemma 2), plus the relative position bias where it has one (T5).
+cap·tanh(s / cap) where the model soft-caps (Gemma 2), plus the relative position bias where it has one (T5), or
+DeBERTa's position terms.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class ScoreTerms:
     d_head: int
     softcap: float | None = None  # scores → softcap·tanh(scores / softcap) before the mask
     position_bias: bool = False  # a bias added after the scale and the cap, before the mask (T5)
+    bias_name: str = "position bias"  # DeBERTa's: "position terms" (of the query's and key's own contents)
 
     @property
     def unscaled(self) -> bool:
@@ -44,14 +46,14 @@ class ScoreTerms:
         out = self.scaled
         if self.softcap is not None:
             out = f"{self.softcap:g}·tanh({out} / {self.softcap:g})"
-        return out + " + position bias" if self.position_bias else out
+        return out + f" + {self.bias_name}" if self.position_bias else out
 
     @property
     def name(self) -> str:
         """A short name for the score, for hover text and table columns."""
         if self.position_bias:
             first = "soft-capped score" if self.softcap is not None else ("q·k" if self.unscaled else "scaled q·k")
-            return f"{first} + position bias"
+            return f"{first} + {self.bias_name}"
         if self.softcap is not None:
             return "soft-capped score"
         return "unscaled score q·k" if self.unscaled else "scaled score"
@@ -71,7 +73,8 @@ class ScoreTerms:
             by = "q·k / √d_head"
         if self.position_bias:
             capped = f", soft-capped at ±{self.softcap:g}" if self.softcap is not None else ""
-            return f"Scores: {by}{capped} + relative position bias"
+            added = "relative position bias" if self.bias_name == "position bias" else POSITION_TERMS
+            return f"Scores: {by}{capped} + {added}"
         if self.softcap is not None:
             return f"Scaled scores, soft-capped  {self.formula}"
         return f"Scaled scores  {by}"
@@ -90,8 +93,17 @@ class ScoreTerms:
     def bias_step(self) -> str:
         """The title of the sum the mask reads, where a position bias is added."""
         if self.softcap is not None:
-            return "soft-capped + position bias"
-        return "q·k + position bias" if self.unscaled else "q·k scaled + position bias"
+            return f"soft-capped + {self.bias_name}"
+        return f"q·k + {self.bias_name}" if self.unscaled else f"q·k scaled + {self.bias_name}"
+
+
+POSITION_TERMS = "position terms (content→position + position→content)"
+
+
+def bias_name(kind: str) -> str:
+    """What the model adds before the mask is called: DeBERTa's "position terms" (made from each layer's q and k),
+    every other model's "position bias" (T5's table, ALiBi's slopes)."""
+    return "position terms" if kind == "disentangled" else "position bias"
 
 
 def score_terms(trace: Any) -> ScoreTerms:
@@ -103,6 +115,7 @@ def score_terms(trace: Any) -> ScoreTerms:
         d_head=int(getattr(cfg, "d_head", 0) or 0),
         softcap=getattr(cfg, "attn_softcap", None),
         position_bias=getattr(cfg, "position_bias", "none") != "none",
+        bias_name=bias_name(getattr(cfg, "position_bias", "none")),
     )
 
 
@@ -114,6 +127,7 @@ def steps_terms(steps: Any) -> ScoreTerms:
         d_head=int(steps.d_head),
         softcap=getattr(steps, "softcap", None),
         position_bias=getattr(steps, "position_bias", None) is not None,
+        bias_name=bias_name(getattr(steps, "position_kind", "none")),
     )
 
 
@@ -133,5 +147,5 @@ def score_stages(terms: ScoreTerms) -> list[Stage]:
     if terms.softcap is not None:
         stages.append(Stage("capped", terms.cap_step()))
     if terms.position_bias:
-        stages += [Stage("position_bias", "position bias"), Stage("before_mask", terms.bias_step())]
+        stages += [Stage("position_bias", terms.bias_name), Stage("before_mask", terms.bias_step())]
     return stages + [Stage("masked", "masked scores", "scores"), Stage("pattern", "softmax: the pattern A", "weight")]

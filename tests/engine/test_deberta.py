@@ -1,0 +1,111 @@
+"""DeBERTa-v2/v3 against `transformers` on a tiny random DebertaV2Model (tests.tiny_models.save_tiny_deberta).
+
+Tolerances (max absolute difference, float32 CPU): patterns 1e-4, hidden states 1e-3. The text (over 40 tokens) is
+longer than the 8 offsets each way the tiny model keeps exact, so its logarithmic buckets are read too. DeBERTa's
+score is q·k/√(3·d_head) plus two position terms of each layer's own q and k (attention_core/disentangled.py);
+the trace keeps them apart, as it keeps T5's bias apart: scores(with_bias=False) is the scaled q·k, position_bias
+the terms, and every path that draws a pattern adds them (seen failing with the terms' relative index reversed,
+and with the position table not normalised).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import load_model
+from attention_core import model as fwd
+from attention_core.disentangled import log_bucket
+from attention_core.errors import ModelLoadError
+from tests.tiny_models import save_tiny_deberta
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, HIDDEN_TOL = 1e-4, 1e-3
+TEXT = "the quick brown fox jumps over the lazy dog and a fluffy blue creature roamed the verdant forest " * 2
+
+
+@pytest.fixture(scope="module")
+def deberta(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-deberta")))
+    folder = tmp_path_factory.mktemp("tiny-deberta")
+    hf = save_tiny_deberta(folder)
+    ours = load_model(str(folder), device="cpu")
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    yield hf, ours, trace, out, folder
+    mp.undo()
+
+
+def test_patterns_and_hidden_states_match_transformers(deberta):
+    _, ours, trace, out, _ = deberta
+    assert trace.n_tokens > 40
+    for layer in range(ours.config.n_layers):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max() <= PATTERN_TOL
+        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max() <= HIDDEN_TOL
+    assert (trace.captured.resid_pre[-1] - out.last_hidden_state[0]).abs().max() <= HIDDEN_TOL
+    assert trace.layer_patterns(0).max() > 0.5  # peaked: a wrong term would move real weight
+
+
+def test_buckets_are_transformers_own(deberta):
+    from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
+
+    offsets = torch.arange(-300, 301)
+    for buckets, most in ((16, 64), (256, 512)):
+        expected = make_log_bucket_position(offsets, buckets, most).long()
+        assert torch.equal(log_bucket(offsets, buckets, most), expected)
+
+
+def test_the_position_terms_are_their_own_term_and_differ_by_layer(deberta):
+    _, ours, trace, _, _ = deberta
+    cfg = ours.config
+    assert cfg.position_bias == "disentangled" and cfg.scale == pytest.approx((3 * cfg.d_head) ** -0.5)
+    q, k = trace.captured.q[1][2], trace.captured.k[1][2]
+    assert torch.equal(trace.scores(1, 2, with_bias=False), fwd.attention_scores(q, k, cfg.attn_scale))
+    terms = trace.position_bias(1, 2)
+    assert torch.allclose(trace.scores(1, 2), trace.scores(1, 2, with_bias=False) + terms)
+    assert not torch.allclose(terms, trace.position_bias(0, 2), atol=1e-3)  # each layer's own q and k
+    assert torch.equal(trace["blocks.1.attn.position_bias"][2], terms)
+    without = torch.softmax(trace.scores(1, 2, with_bias=False), -1)
+    assert (without - trace.pattern(1, 2)).abs().max() > 0.05  # the terms move real weight
+    steps = trace.head_steps(1, 2)
+    assert abs(steps.pattern - trace.pattern(1, 2).double().numpy()).max() < 1e-6
+    b_O = ours.weights["blocks.1.attn.b_O"]  # attn_out = Σ heads' outputs + b_O; z from the SDPA path with the terms
+    assert (trace.attn_out(1) - trace.head_out(1).sum(0) - b_O).abs().max() < 1e-4
+    pooled = trace.pooled_patterns(size=trace.n_tokens)  # the pooled fast path adds them too
+    assert (pooled[1, 2] - trace.pattern(1, 2)).abs().max() < 1e-5
+
+
+def test_config_names_it_and_counts_every_parameter(deberta):
+    hf, ours, _, _, _ = deberta
+    cfg = ours.config
+    assert cfg.arch == "deberta_v2" and not cfg.has_lm_head and not cfg.causal
+    assert not cfg.absolute_positions and "embed.W_pos" not in ours.weights  # positions in the terms alone
+    assert ours.weights["rel.W"].shape == (32, 64)  # 2 × 16 buckets
+    assert any("disentangled attention" in f and "exact to ±8" in f for f in cfg.features())
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"conv_kernel_size": 3}, "conv_kernel_size"),
+        ({"share_att_key": False}, "share_att_key false"),
+        ({"pos_att_type": ["c2p"]}, "pos_att_type"),
+        ({"embedding_size": 32}, "embedding_size"),
+    ],
+)
+def test_layouts_we_do_not_follow_are_refused_by_name(deberta, tmp_path, change, said):
+    import json
+    import shutil
+
+    folder = tmp_path / "edited"
+    shutil.copytree(deberta[4], folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **change}))
+    with pytest.raises(ModelLoadError, match="DeBERTa with") as refused:
+        load_model(str(folder), device="cpu")
+    assert said in str(refused.value)
