@@ -97,7 +97,7 @@ class Facts:
     attention_sublayers: int = 0  # ModelConfig.attention_sublayers (0: n_layers)
     terms: ScoreTerms | None = None  # what the scores are (viz.views.score_terms); None: q·k/√d_head
     nope_layers: int = 0  # layers of a RoPE model that rotate nothing (SmolLM3's every 4th)
-    bias_kind: str = "none"  # ModelConfig.position_bias: "t5" (a learned table), "alibi" (slopes) or "none"
+    bias_kind: str = "none"  # ModelConfig.position_bias: "t5" (a table), "alibi", "disentangled" (DeBERTa), "none"
 
 
 class PageSetting(Protocol):
