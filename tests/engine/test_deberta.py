@@ -109,3 +109,13 @@ def test_layouts_we_do_not_follow_are_refused_by_name(deberta, tmp_path, change,
     with pytest.raises(ModelLoadError, match="DeBERTa with") as refused:
         load_model(str(folder), device="cpu")
     assert said in str(refused.value)
+
+
+def test_bfloat16_weights_run_the_same_terms(deberta):
+    """Half-precision weights on the CPU (attention_core/dtypes.py): the position terms are computed in float32
+    and handed back in the pass's dtype, and the patterns stay near float32's (mean difference 3e-3, the
+    tolerance tests/engine/test_half.py gives SmolLM2; the tiny model's peaked scores move its largest cells more)."""
+    _, ours, trace, _, folder = deberta
+    half = load_model(str(folder), device="cpu", dtype="bfloat16").trace(TEXT)
+    for layer in range(ours.config.n_layers):
+        assert (half.layer_patterns(layer) - trace.layer_patterns(layer)).abs().mean() <= 3e-3
