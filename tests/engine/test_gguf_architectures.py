@@ -98,13 +98,6 @@ KINDS = ["llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3", "gpt2
          "starcoder2", "bloom", "falcon", "nemotron"]
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
-
-
 @pytest.fixture(scope="module", params=KINDS)
 def pair(request, tmp_path_factory, monkeypatch_module):
     """(kind, the original HF model, transformers reading our GGUF, us reading it)."""

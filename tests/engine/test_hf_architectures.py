@@ -94,13 +94,6 @@ def pair(request, tmp_path_factory, monkeypatch_module):
     return request.param, hf.eval(), load_model(str(folder), device="cpu")
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
-
-
 def test_patterns_logits_and_hidden_states_match(pair):
     kind, hf, ours = pair
     trace = ours.trace(TEXT)

@@ -35,13 +35,6 @@ KINDS = [
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
-
-
 @pytest.fixture(scope="module", params=KINDS)
 def pair(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp(request.param)

@@ -14,6 +14,7 @@ import torch
 
 from attention_core import load_model
 from attention_core.seq2seq import encoder_output
+from tests.engine.pair_parity import assert_patterns_match, pair_and_reference
 from tests.tiny_models_seq2seq import save_tiny_seq2seq
 
 transformers = pytest.importorskip("transformers")
@@ -24,37 +25,18 @@ SOURCE = "the quick brown fox jumps over the lazy dog and a fluffy blue creature
 TARGET = "attention is all you need, said the paper, and one mole of carbon dioxide"
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
-
-
 @pytest.fixture(scope="module", params=["bart", "mbart", "pegasus"])
 def seq2seq(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp(f"tiny-{request.param}")
     hf = save_tiny_seq2seq(request.param, folder)
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp(f"cache-{request.param}")))
     ours = load_model(str(folder), device="cpu")
-    pair = ours.trace_pair(SOURCE, TARGET)
-    src, tgt = torch.tensor([pair.encoder.token_ids]), torch.tensor([pair.decoder.token_ids])
-    with torch.inference_mode():
-        out = hf(input_ids=src, decoder_input_ids=tgt, output_attentions=True, output_hidden_states=True)
-    return request.param, hf, ours, pair, out
+    return request.param, hf, ours, *pair_and_reference(hf, ours, SOURCE, TARGET)
 
 
 def test_patterns_match_transformers_in_every_kind_of_attention(seq2seq):
     _, _, ours, pair, out = seq2seq
-    n_s, n_t = pair.encoder.n_tokens, pair.decoder.n_tokens
-    for layer in range(ours.config.n_layers):
-        assert (pair.encoder.layer_patterns(layer) - out.encoder_attentions[layer][0]).abs().max() <= PATTERN_TOL
-    for layer in range(ours.config.n_decoder_layers):
-        assert (pair.decoder.layer_patterns(layer) - out.decoder_attentions[layer][0]).abs().max() <= PATTERN_TOL
-        cross = pair.cross.layer_patterns(layer)
-        assert cross.shape == (4, n_t, n_s)
-        assert (cross - out.cross_attentions[layer][0]).abs().max() <= PATTERN_TOL
-    assert pair.encoder.layer_patterns(0).max() > 0.5 and pair.cross.layer_patterns(1).max() > 10 / n_s  # peaked
+    assert_patterns_match(ours, pair, out, PATTERN_TOL)
 
 
 def test_hidden_states_and_logits_match_transformers(seq2seq):

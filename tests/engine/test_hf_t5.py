@@ -17,6 +17,7 @@ import torch
 from attention_core import load_model
 from attention_core import model as fwd
 from attention_core.seq2seq import encoder_output
+from tests.engine.pair_parity import assert_patterns_match, pair_and_reference
 from tests.tiny_models import save_tiny_t5
 
 transformers = pytest.importorskip("transformers")
@@ -25,13 +26,6 @@ pytestmark = pytest.mark.parity
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL, BIAS_TOL = 1e-4, 1e-3, 1e-3, 1e-6
 SOURCE = "the quick brown fox jumps over the lazy dog and a fluffy blue creature roamed the verdant forest in 2017"
 TARGET = "attention is all you need, said the paper, and one mole of carbon dioxide took a biopsy of the mole"
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 @pytest.fixture(scope="module", params=["relu", "gated-gelu", "mt5"])
@@ -45,11 +39,7 @@ def t5(request, tmp_path_factory, monkeypatch_module):
         hf = save_tiny_t5(folder, request.param)
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-t5")))
     ours = load_model(str(folder), device="cpu")
-    pair = ours.trace_pair(SOURCE, TARGET)
-    src, tgt = torch.tensor([pair.encoder.token_ids]), torch.tensor([pair.decoder.token_ids])
-    with torch.inference_mode():
-        out = hf(input_ids=src, decoder_input_ids=tgt, output_attentions=True, output_hidden_states=True)
-    return hf, ours, pair, out
+    return hf, ours, *pair_and_reference(hf, ours, SOURCE, TARGET)
 
 
 def test_the_texts_reach_past_max_distance(t5):
@@ -76,16 +66,7 @@ def test_position_bias_is_transformers_compute_bias(t5):
 
 def test_patterns_match_transformers_in_every_kind_of_attention(t5):
     _, ours, pair, out = t5
-    n_s, n_t = pair.encoder.n_tokens, pair.decoder.n_tokens
-    for layer in range(ours.config.n_layers):
-        assert (pair.encoder.layer_patterns(layer) - out.encoder_attentions[layer][0]).abs().max() <= PATTERN_TOL
-    for layer in range(ours.config.n_decoder_layers):
-        assert (pair.decoder.layer_patterns(layer) - out.decoder_attentions[layer][0]).abs().max() <= PATTERN_TOL
-        cross = pair.cross.layer_patterns(layer)
-        assert cross.shape == (4, n_t, n_s)
-        assert (cross - out.cross_attentions[layer][0]).abs().max() <= PATTERN_TOL
-    # far from uniform (1 / n): a wrong bucket or head mapping would move real weight
-    assert pair.encoder.layer_patterns(0).max() > 0.5 and pair.cross.layer_patterns(1).max() > 10 / n_s
+    assert_patterns_match(ours, pair, out, PATTERN_TOL)
 
 
 def test_hidden_states_and_logits_match_transformers(t5):

@@ -1,0 +1,30 @@
+"""An encoder-decoder's pair trace beside transformers' run of the same ids: what the T5 and BART-family parity
+tests share (each holds its own tolerances)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def pair_and_reference(hf, ours, source: str, target: str):
+    """(our pair trace of source and target, transformers' output on the same encoder and decoder ids, with every
+    attention pattern and hidden state)."""
+    pair = ours.trace_pair(source, target)
+    src, tgt = torch.tensor([pair.encoder.token_ids]), torch.tensor([pair.decoder.token_ids])
+    with torch.inference_mode():
+        out = hf(input_ids=src, decoder_input_ids=tgt, output_attentions=True, output_hidden_states=True)
+    return pair, out
+
+
+def assert_patterns_match(ours, pair, out, tol: float) -> None:
+    """Every encoder, decoder self- and cross-attention pattern within `tol` of transformers'; cross-attention
+    [n_heads, n_target, n_source]; patterns peaked enough that a wrong mapping would move real weight."""
+    n_s, n_t = pair.encoder.n_tokens, pair.decoder.n_tokens
+    for layer in range(ours.config.n_layers):
+        assert (pair.encoder.layer_patterns(layer) - out.encoder_attentions[layer][0]).abs().max() <= tol
+    for layer in range(ours.config.n_decoder_layers):
+        assert (pair.decoder.layer_patterns(layer) - out.decoder_attentions[layer][0]).abs().max() <= tol
+        cross = pair.cross.layer_patterns(layer)
+        assert cross.shape == (ours.config.n_heads, n_t, n_s)
+        assert (cross - out.cross_attentions[layer][0]).abs().max() <= tol
+    assert pair.encoder.layer_patterns(0).max() > 0.5 and pair.cross.layer_patterns(1).max() > 10 / n_s
