@@ -273,7 +273,7 @@ with full:
             show_chart(query_key_heatmap(w["capped"], title, wl, orient, highlight=hl, positions=pos), "mech_capped")
     if s.position_bias is not None:
         cfg = ctx.config
-        added, shared = bias_words(cfg.position_bias)
+        added, shared = bias_words(cfg.position_bias, cfg.rel_bias_per_layer)
         st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus {added}: a second part")
         st.caption(
             position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)

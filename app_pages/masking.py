@@ -92,7 +92,7 @@ if parts.has_window:
         theme=None,
     )
 if parts.has_bias:
-    added, shared = bias_words(cfg.position_bias)
+    added, shared = bias_words(cfg.position_bias, cfg.rel_bias_per_layer)
     st.subheader(f"Two parts: q·k and {added}")
     st.caption(
         position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)

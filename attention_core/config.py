@@ -100,6 +100,7 @@ class ModelConfig:
     rel_buckets: int = 0
     rel_max_distance: int = 0
     position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias
+    rel_bias_per_layer: bool = False  # umT5: every layer its own table (blocks.{l}.attn.rel_bias), not the stack's
     unembed_scale: float = 1.0  # the final residual's factor before the unembedding (T5 tied: d_model^-0.5)
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds); the pass never applies it again.
@@ -187,8 +188,9 @@ class ModelConfig:
             kind = "causal" if self.causal else "bidirectional"
             if self.is_encoder_decoder:
                 kind = "bidirectional in the encoder, causal in the decoder"
+            own = ", each layer its own" if self.rel_bias_per_layer else ""
             out.append(f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
-                       f"tokens; {kind})")
+                       f"tokens; {kind}{own})")
         if self.position_bias == "disentangled":
             out.append("disentangled attention: content→position and position→content terms beside q·k "
                        f"(offsets exact to ±{self.rel_buckets // 2}, then log buckets to {self.rel_max_distance})")

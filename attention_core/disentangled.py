@@ -1,4 +1,5 @@
-"""DeBERTa-v2/v3's disentangled attention: beside content q·k, every head scores where the key is from the query.
+"""DeBERTa-v2/v3's disentangled attention: beside content q·k, every head scores where the key is from the query;
+and `layer_position_bias`, what any layer adds to its scores before the mask.
 
 A model with `position_bias="disentangled"` keeps one table of relative-position embeddings for the whole
 encoder (`rel.W`, (2·span, d_model), span = its `rel_buckets`), normalised by its own LayerNorm (`rel.ln`). Each
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 
 import torch
 
-from .blocks import normalize
+from .blocks import normalize, position_bias
 from .config import ModelConfig
 
 Weights = Mapping[str, torch.Tensor]
@@ -83,7 +84,12 @@ def layer_position_bias(
     row_offset: int = 0,
 ) -> torch.Tensor | None:  # fmt: skip
     """What `layer` adds to its scores before the mask: the stack's bias, shared by its layers (T5's table,
-    ALiBi's slopes: `stack_bias`), or this layer's disentangled position terms of its own q and k (DeBERTa)."""
+    ALiBi's slopes: `stack_bias`), the layer's own table where each has one (umT5), or this layer's disentangled
+    position terms of its own q and k (DeBERTa)."""
     if cfg.position_bias == "disentangled":
         return disentangled_bias(w, cfg, layer, q, k, row_offset)
+    if cfg.rel_bias_per_layer and layer > 0:  # layer 0's table is the stack's (blocks.REL_BIAS)
+        table = w[f"blocks.{layer}.attn.rel_bias"]  # (n_buckets, n_heads)
+        n_q, n_k = q.shape[-2], k.shape[-2]
+        return position_bias(table, n_q, n_k, not cfg.causal, cfg.rel_max_distance, row_offset).to(stack_bias.dtype)
     return stack_bias

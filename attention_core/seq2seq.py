@@ -23,6 +23,7 @@ from . import blocks
 from . import model as fwd
 from .context import PassContext
 from .device import host_float, to_host
+from .disentangled import layer_position_bias
 from .tokenizer import Encoding
 from .trace import Trace, captured_nbytes
 
@@ -103,7 +104,8 @@ def run_decoder(
         cap.q.append(q)
         cap.k.append(k)
         cap.v.append(v)
-        attn = fwd.attn_output(fwd.attend(q, k, v, True, fwd.AttnOptions.of(cfg, layer, bias)), dw, layer)
+        opts = fwd.AttnOptions.of(cfg, layer, layer_position_bias(bias, dw, cfg, layer, q, k))
+        attn = fwd.attn_output(fwd.attend(q, k, v, True, opts), dw, layer)  # (n_target, d_model)
         mid = blocks.after_attention(x, attn, dw, layer, cfg)  # (n_target, d_model)
         cap.resid_cross.append(mid)
         cross_in = blocks.normalize(mid, dw, f"blocks.{layer}.ln_cross", cfg) if pre else mid

@@ -76,3 +76,35 @@ def _byte_bpe():
     from tests.tiny_models import byte_bpe
 
     return byte_bpe(300)
+
+
+def save_tiny_umt5(folder: Path, seed: int = 4):
+    """A tiny umT5 (UMT5ForConditionalGeneration: T5 v1.1's layout with a relative position table in every layer;
+    d_model 32, 2 + 2 layers, 4 heads of d_kv 8, 8 buckets up to 16 tokens, its own lm_head), drawn as
+    tests.tiny_models.save_tiny_t5 draws T5 (each layer's table at std 2, so a table read from the wrong layer
+    moves real weight); returns it."""
+    import transformers
+
+    from tests.tiny_models import sentencepiece_unigram
+
+    torch.manual_seed(seed)
+    cfg = transformers.UMT5Config(
+        vocab_size=300, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_decoder_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=16, feed_forward_proj="gated-gelu",
+        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, dropout_rate=0.0, tie_word_embeddings=False,
+    )  # fmt: skip
+    hf = transformers.UMT5ForConditionalGeneration(cfg)
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if "relative_attention_bias" in name:
+                p.normal_(0.0, 2.0)
+            elif name.endswith((".q.weight", ".k.weight")):
+                p.normal_(0.0, 0.15)
+            elif p.dim() == 2:
+                p.normal_(0.0, 0.3)
+            else:
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(folder, safe_serialization=True)
+    sentencepiece_unigram(300).save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()

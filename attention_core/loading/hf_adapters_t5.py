@@ -7,7 +7,8 @@ ModelConfig:
 - `position_bias="t5"`: a learned relative position bias (rel_buckets × n_heads) added to the scores before
   the mask. T5 stores one table per stack, in the first layer's self-attention, and every layer of the stack
   reads it; the canonical layout keeps it there: `blocks.0.attn.rel_bias` (the encoder's) and
-  `dec.blocks.0.attn.rel_bias` (the decoder's), each (n_buckets, n_heads). Cross-attention has none.
+  `dec.blocks.0.attn.rel_bias` (the decoder's), each (n_buckets, n_heads). umT5 has one in every layer
+  (`blocks.{l}.attn.rel_bias`, `rel_bias_per_layer`). Cross-attention has none.
 - `attn_scale=1.0`: T5 does not scale q·k (its initialisation folds 1/√d_head into W_Q).
 - RMSNorm without mean or bias, before each sublayer (`norm_position="pre"`), and a final norm closing each
   stack (`ln_final`, `dec.ln_final`); the decoder's cross-attention reads the encoder's normalised output.
@@ -47,7 +48,7 @@ def t5_config(hf: dict, name: str) -> ModelConfig:
         d_head=int(hf["d_kv"]), d_mlp=int(hf["d_ff"]), d_vocab=int(hf["vocab_size"]),
         n_ctx=int(hf.get("n_positions") or 512), causal=False, norm="rms",
         norm_eps=float(hf.get("layer_norm_epsilon", 1e-6)), norm_position="pre", act=act, gated_mlp=gated,
-        uses_rope=False, attn_scale=1.0, position_bias="t5",
+        uses_rope=False, attn_scale=1.0, position_bias="t5", rel_bias_per_layer=hf.get("model_type") == "umt5",
         rel_buckets=int(hf.get("relative_attention_num_buckets", 32)),
         rel_max_distance=int(hf.get("relative_attention_max_distance", 128)),
         unembed_scale=d_model**-0.5 if scaled else 1.0, tie_embeddings=tied,
@@ -69,13 +70,14 @@ def t5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             w[f"{dst}.W_{ours}"] = r.linear(f"{src}.{theirs}.weight")  # no biases in T5
 
     for stack, prefix, n_layers in (("encoder", "", cfg.n_layers), ("decoder", "dec.", cfg.n_decoder_layers)):
-        table = r.get(f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight")
-        if tuple(table.shape) != (cfg.rel_buckets, cfg.n_heads):
-            raise ModelLoadError(
-                f"The {stack}'s relative attention bias is {tuple(table.shape)}, not "
-                f"(relative_attention_num_buckets, num_heads) = ({cfg.rel_buckets}, {cfg.n_heads})."
-            )
-        w[prefix + "blocks.0.attn.rel_bias"] = table  # (n_buckets, n_heads): every layer of the stack reads it
+        for layer in range(n_layers if cfg.rel_bias_per_layer else 1):  # umT5: a table in every layer
+            table = r.get(f"{stack}.block.{layer}.layer.0.SelfAttention.relative_attention_bias.weight")
+            if tuple(table.shape) != (cfg.rel_buckets, cfg.n_heads):
+                raise ModelLoadError(
+                    f"The {stack}'s relative attention bias is {tuple(table.shape)}, not "
+                    f"(relative_attention_num_buckets, num_heads) = ({cfg.rel_buckets}, {cfg.n_heads})."
+                )
+            w[f"{prefix}blocks.{layer}.attn.rel_bias"] = table  # (n_buckets, n_heads); T5: layer 0's, for all
         for layer in range(n_layers):
             src, dst = f"{stack}.block.{layer}.layer.", f"{prefix}blocks.{layer}."
             attention(dst + "attn", src + "0.SelfAttention")
@@ -96,4 +98,5 @@ def t5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-ADAPTERS = {"t5": (t5_config, t5_weights), "mt5": (t5_config, t5_weights)}  # mT5: T5 v1.1's layout, multilingual
+# mT5: T5 v1.1's layout, multilingual; umT5: the same with a relative position table in every layer
+ADAPTERS = {"t5": (t5_config, t5_weights), "mt5": (t5_config, t5_weights), "umt5": (t5_config, t5_weights)}

@@ -99,7 +99,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
     """A tiny random model of `kind` (tests.tiny_models: save_tiny's decoders, save_tiny_encoder's encoders) saved
     under the allowed models folder."""
     from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_encoder
-    from tests.tiny_models_seq2seq import save_tiny_seq2seq
+    from tests.tiny_models_seq2seq import save_tiny_seq2seq, save_tiny_umt5
 
     folder = private_models / "models" / f"tiny-{kind}"
     folder.mkdir(parents=True)
@@ -107,6 +107,8 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_seq2seq(kind, folder)
     elif kind == "deberta":
         save_tiny_deberta(folder)
+    elif kind == "umt5":
+        save_tiny_umt5(folder)
     else:
         save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
     return folder
@@ -173,6 +175,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("bart", ()),  # encoder-decoders: learned positions per stack, norms after (BART) or before (mBART) each
         ("mbart", ()),  # sublayer; Pegasus: fixed sinusoids. Nothing in their attention differs from Marian's
         ("pegasus", ()),
+        ("umt5", ("relative position bias, beside q·k (8 buckets to 16 tokens; bidirectional in the encoder, causal in "
+                  "the decoder, each layer its own)",)),
         ("deberta", ("disentangled attention: content→position and position→content terms beside q·k",
                      "scores scaled by 0.1443")),
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
@@ -229,6 +233,14 @@ def test_debertas_pages_name_its_position_terms_as_its_own(private_models) -> No
     parts = chart(at, "mech_bias")["data"][0]  # Inside one head's terms alone, from the trace
     z = decode(parts["z"]).astype(float)
     np.testing.assert_allclose(z, trace.position_bias(1, 2).numpy()[: z.shape[0], : z.shape[1]], atol=1e-5)
+
+
+def test_umt5s_masking_page_says_each_layer_has_its_own_bias(private_models) -> None:
+    """umT5 keeps a bias table in every layer: the page said "Every layer of the stack adds the same bias"."""
+    at = opened_with("masking", tiny_folder(private_models, "umt5"), layer="1")
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "Each layer of this model has its own table" in said and "adds the same bias" not in said
 
 
 def test_inside_one_head_says_a_nope_layer_rotates_nothing(private_models) -> None:

@@ -40,11 +40,14 @@ def position_bias_caption(kind: str, absolute_positions: bool, causal: bool, max
     )
 
 
-def bias_words(kind: str) -> tuple[str, str]:
+def bias_words(kind: str, per_layer: bool = False) -> tuple[str, str]:
     """(what the term a model adds before the mask is called in a heading, how its layers share it): T5's and
-    ALiBi's bias is the same in every layer of a stack; DeBERTa's position terms are each layer's own."""
+    ALiBi's bias is the same in every layer of a stack, umT5's table is each layer's own (`per_layer`), and
+    DeBERTa's position terms are each layer's own, made from its q and k."""
     if kind == "disentangled":
         return "the position terms", "Each layer makes its own from its own q and k: they differ from layer to layer."
+    if per_layer:
+        return "the relative position bias", "Each layer of this model has its own table: the bias differs by layer."
     return "the relative position bias", "Every layer of this stack adds the same bias."
 
 
