@@ -93,10 +93,11 @@ if parts.has_window:
     )
 if parts.has_bias:
     added, shared = bias_words(cfg.position_bias, cfg.rel_bias_per_layer)
+    this = "these terms" if cfg.position_bias == "disentangled" else "this bias"  # the caption's first part says which
     st.subheader(f"Two parts: q·k and {added}")
     st.caption(
         position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)
-        + f". The scores above are {terms.scaled} plus {added}; here the two are shown apart, on one colour "
+        + f". The scores above are {terms.scaled} plus {this}; here the two are shown apart, on one colour "
         f"scale, and their sum is what the mask and the softmax read. {shared}"
     )
     st.plotly_chart(
