@@ -26,11 +26,12 @@ Weights = Mapping[str, torch.Tensor]
 
 
 def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> torch.Tensor:
-    """RMSNorm (llama) or LayerNorm (BERT) over d_model; without weights where the model's norms have none."""
+    """RMSNorm (llama) or LayerNorm (BERT) over x's last dimension (d_model, or ELECTRA-small's narrower
+    embeddings); without weights where the model's norms have none."""
     weight = w[prefix + ".w"] if cfg.norm_weights else None
     if cfg.norm == "rms":  # w · x / √(mean(x²) + ε), one fused kernel
-        return F.rms_norm(x, (cfg.d_model,), weight, cfg.norm_eps)
-    return F.layer_norm(x, (cfg.d_model,), weight, w.get(prefix + ".b"), cfg.norm_eps)
+        return F.rms_norm(x, x.shape[-1:], weight, cfg.norm_eps)
+    return F.layer_norm(x, x.shape[-1:], weight, w.get(prefix + ".b"), cfg.norm_eps)
 
 
 def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> torch.Tensor:
@@ -43,8 +44,13 @@ def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> to
         x = x + w["embed.W_pos"][first : first + ids.shape[0]]
     if "embed.W_type" in w:  # every token is in segment 0
         x = x + w["embed.W_type"][0]
+    projected = "embed.W_proj" in w  # (embedding_size, d_model): narrower embeddings up to the layers' width
+    if projected and not cfg.embed_proj_after_norm:  # DeBERTa: projected, then normalised
+        x = linear(x, w["embed.W_proj"], w.get("embed.b_proj"))  # (n, d_model)
     if "embed.ln.w" in w:  # BERT normalises the embeddings
         x = normalize(x, w, "embed.ln", cfg)
+    if projected and cfg.embed_proj_after_norm:  # ELECTRA-small: normalised, then projected
+        x = linear(x, w["embed.W_proj"], w.get("embed.b_proj"))  # (n, d_model)
     return x
 
 

@@ -49,6 +49,9 @@ class ModelConfig:
     sliding_window: int | None = None  # Mistral: a query sees at most this many keys (itself included); an encoder
     # (ModernBERT's local layers): keys with |query − key| < sliding_window, both ways
     embed_scale: float = 1.0  # Marian multiplies token embeddings by √d_model
+    # embeddings narrower than the layers, projected up by embed.W_proj (embed.b_proj): ELECTRA-small projects after
+    # the embedding LayerNorm, DeBERTa before it
+    embed_proj_after_norm: bool = False
     n_decoder_layers: int = 0  # > 0 for encoder-decoders; n_layers then counts the encoder's layers
     decoder_start_token_id: int | None = None
     forced_bos_token_id: int | None = None  # BART: the decoder's first written token, whatever it predicts

@@ -75,6 +75,9 @@ class HeadSteps:
     embedding_terms: tuple[str, ...] = ("token",)
     embedding_norm: bool = False
     embed_scale: float = 1.0
+    # narrower embeddings projected up to d_model: "" (none), "before" the embedding norm (DeBERTa) or "after" it
+    # (ELECTRA-small)
+    embedding_projection: str = ""
     norm_weights: bool = True  # False: the model's norms learn no weight or bias (OLMo 1)
     sink: float | None = None  # GPT-OSS: the head's sink logit, one more term in each row's softmax (softmax_keys)
 
@@ -242,6 +245,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         position_kind=cfg.position_bias,
         embedding_terms=blocks.embedding_terms(w),
         embedding_norm="embed.ln.w" in w,
+        embedding_projection=("after" if cfg.embed_proj_after_norm else "before") if "embed.W_proj" in w else "",
         embed_scale=cfg.embed_scale,
         norm_weights=cfg.norm_weights,
         sink=sink,

@@ -150,12 +150,27 @@ ELECTRA_NAMES = dataclasses.replace(BERT_NAMES, prefixes=("electra.",))
 
 
 def electra_config(hf: dict, name: str) -> ModelConfig:
-    """ELECTRA (its discriminators and generators): BERT's encoder under `electra.`; a model whose embeddings are
-    narrower than its layers (embedding_size < hidden_size, projected up: ELECTRA-small) is refused."""
-    if int(hf.get("embedding_size") or hf["hidden_size"]) != int(hf["hidden_size"]):
-        raise ModelLoadError("ELECTRA checkpoints whose embeddings are projected up to the layers' width "
-                             "(embedding_size < hidden_size) are not supported yet.")  # fmt: skip
-    return bert_config(hf, name)
+    """ELECTRA (its discriminators and generators): BERT's encoder under `electra.`; where the embeddings are
+    narrower than the layers (embedding_size < hidden_size: ELECTRA-small), they are normalised at their own
+    width and then projected up (`embeddings_project` → embed.W_proj, embed.b_proj)."""
+    return dataclasses.replace(bert_config(hf, name), embed_proj_after_norm=True)
+
+
+def electra_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    w = encoder_weights(sd, cfg, ELECTRA_NAMES)
+    r = _Reader(sd, ELECTRA_NAMES.prefixes)
+    if r.has("embeddings_project.weight"):  # (hidden_size, embedding_size) as nn.Linear keeps it
+        w["embed.W_proj"], w["embed.b_proj"] = r.linear("embeddings_project.weight"), r.get("embeddings_project.bias")
+    return check_embedding_width(w, cfg)
+
+
+def check_embedding_width(w: StateDict, cfg: ModelConfig) -> StateDict:
+    """`w`, unless its embeddings are narrower than the layers with no projection between them."""
+    width = w["embed.W_E"].shape[1]
+    if width != cfg.d_model and "embed.W_proj" not in w:
+        raise ModelLoadError(f"The embeddings are {width} wide and the layers {cfg.d_model}, with no projection "
+                             "between them in the checkpoint.")  # fmt: skip
+    return w
 
 
 def mpnet_config(hf: dict, name: str) -> ModelConfig:
@@ -272,7 +287,7 @@ ADAPTERS: dict[str, Adapter] = {
     "roberta": (bert_config, encoder_weights),
     "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
-    "electra": (electra_config, partial(encoder_weights, names=ELECTRA_NAMES)),
+    "electra": (electra_config, electra_weights),
     "mpnet": (mpnet_config, partial(encoder_weights, names=MPNET_NAMES)),
     "gpt2": (gpt2_config, gpt2_weights),
     "llama": (llama_config, llama_weights),

@@ -14,8 +14,8 @@ DeBERTa-v2 and v3 keep BERT's post-norm layer, under their own names, and add di
 (`encoder.rel_embeddings` → `rel.W`, with its LayerNorm `encoder.LayerNorm` → `rel.ln`), projected by each layer's
 own W_Q and W_K (share_att_key), scores scaled by 1/√(3·d_head) as there are three terms. Without
 position_biased_input (v3) the embeddings carry no position. Refused: the convolution after layer 0 (v2-xlarge's
-conv_kernel_size), separate position projections (share_att_key false), other pos_att_type lists, embeddings narrower
-than the layers.
+conv_kernel_size), separate position projections (share_att_key false), other pos_att_type lists. Embeddings narrower
+than the layers are projected up before their LayerNorm (`embed_proj`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import math
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, encoder_weights
+from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, check_embedding_width, encoder_weights
 from .hf_adapters_modern import _rope, _scaling
 
 
@@ -97,7 +97,6 @@ def deberta_v2_config(hf: dict, name: str) -> ModelConfig:
         "conv_kernel_size": int(hf.get("conv_kernel_size", 0)) > 0,
         "share_att_key false": not hf.get("share_att_key", False),
         f"pos_att_type {kinds}": kinds != ["c2p", "p2c"] or not hf.get("relative_attention", False),
-        "embedding_size ≠ hidden_size": int(hf.get("embedding_size") or hf["hidden_size"]) != int(hf["hidden_size"]),
         f"norm_rel_ebd {hf.get('norm_rel_ebd')!r}": "layer_norm" not in str(hf.get("norm_rel_ebd", "none")),
     }
     for what, bad in refused.items():
@@ -126,12 +125,14 @@ DEBERTA_NAMES = dataclasses.replace(
 def deberta_v2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     w = encoder_weights(sd, cfg, DEBERTA_NAMES)
     r = _Reader(sd, DEBERTA_NAMES.prefixes)
+    if r.has("embeddings.embed_proj.weight"):  # embedding_size < hidden_size: projected up, then normalised
+        w["embed.W_proj"] = r.linear("embeddings.embed_proj.weight")  # (embedding_size, d_model), no bias
     w["rel.W"] = r.get("encoder.rel_embeddings.weight")  # (2·span, d_model)
     if w["rel.W"].shape[0] < 2 * cfg.rel_buckets:
         raise ModelLoadError(f"The relative-position table has {w['rel.W'].shape[0]} rows, not 2 × {cfg.rel_buckets}.")
     w["rel.W"] = w["rel.W"][: 2 * cfg.rel_buckets].contiguous()  # the rows the model reads (att_span · 2)
     w["rel.ln.w"], w["rel.ln.b"] = r.get("encoder.LayerNorm.weight"), r.get("encoder.LayerNorm.bias")
-    return w
+    return check_embedding_width(w, cfg)
 
 
 ADAPTERS = {

@@ -95,7 +95,6 @@ def test_config_names_it_and_counts_every_parameter(deberta):
         ({"conv_kernel_size": 3}, "conv_kernel_size"),
         ({"share_att_key": False}, "share_att_key false"),
         ({"pos_att_type": ["c2p"]}, "pos_att_type"),
-        ({"embedding_size": 32}, "embedding_size"),
     ],
 )
 def test_layouts_we_do_not_follow_are_refused_by_name(deberta, tmp_path, change, said):
@@ -119,3 +118,19 @@ def test_bfloat16_weights_run_the_same_terms(deberta):
     half = load_model(str(folder), device="cpu", dtype="bfloat16").trace(TEXT)
     for layer in range(ours.config.n_layers):
         assert (half.layer_patterns(layer) - trace.layer_patterns(layer)).abs().mean() <= 3e-3
+
+
+def test_narrower_embeddings_are_projected_up_before_their_norm(tmp_path, monkeypatch):
+    """embedding_size < hidden_size: DeBERTa projects the embeddings up (embed_proj, no bias), then normalises."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny_deberta(tmp_path / "narrow", embedding_size=32)
+    ours = load_model(str(tmp_path / "narrow"), device="cpu")
+    assert ours.weights["embed.W_proj"].shape == (32, 64) and "embed.b_proj" not in ours.weights
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    assert (trace.resid(0) - out.hidden_states[0][0]).abs().max() <= HIDDEN_TOL
+    for layer in range(ours.config.n_layers):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max() <= PATTERN_TOL
+    assert trace.head_steps(0, 0).embedding_projection == "before"
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())

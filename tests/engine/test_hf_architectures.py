@@ -54,6 +54,9 @@ def _make(kind: str):
     if kind == "electra":  # BERT's layout under electra. (a discriminator, saved with its head)
         cfg = transformers.ElectraConfig(embedding_size=64, **bert_like)
         return transformers.ElectraForPreTraining(cfg), _wordpiece(V)
+    if kind == "electra_small":  # ELECTRA-small's layout: embeddings 32 wide, normalised, then projected up to 64
+        cfg = transformers.ElectraConfig(embedding_size=32, **bert_like)
+        return transformers.ElectraForPreTraining(cfg), _wordpiece(V)
     if kind == "mpnet":  # BERT's layout plus T5's bidirectional relative position bias on the scaled scores
         cfg = transformers.MPNetConfig(pad_token_id=1, **bert_like)
         return transformers.MPNetModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -73,7 +76,7 @@ def _make(kind: str):
 
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert",
-         "electra"]
+         "electra", "electra_small"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -150,7 +153,8 @@ def test_a_neutral_intervention_and_the_what_if_mask_keep_the_numbers_right(pair
 def test_parameter_counts_match(pair):
     kind, hf, ours = pair
     expected = sum(p.numel() for p in hf.parameters())
-    head = {"bert": "pooler.", "electra": "discriminator_predictions."}.get(kind)  # not the encoder's: not read
+    electra = "discriminator_predictions."  # not the encoder's: not read
+    head = {"bert": "pooler.", "electra": electra, "electra_small": electra}.get(kind)
     if head:
         expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith(head))
     assert ours.parameter_counts()["total"] == expected
@@ -161,11 +165,16 @@ def test_architecture_specifics(pair):
     cfg = ours.config
     assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
-    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra")
+    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small")
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *encoders))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
-    segments = ("bert", "roberta", "xlm-roberta", "electra")  # DistilBERT, MPNet: none
+    segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small")  # DistilBERT, MPNet: none
+    # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
+    assert ("embed.W_proj" in ours.weights) == (kind == "electra_small")
+    if kind == "electra_small":
+        assert ours.weights["embed.W_proj"].shape == (32, 64) and ours.weights["embed.ln.w"].shape == (32,)
+        assert ours.trace(TEXT).head_steps(0, 0).embedding_projection == "after"  # Inside one head says so
     assert ("embed.W_type" in ours.weights) == (kind in segments)
     if kind == "mistral":
         assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it

@@ -73,3 +73,15 @@ def test_a_projection_is_titled_as_the_product_it_draws() -> None:
     assert rotated == "Q = RMSNorm(RoPE(E·W_Q))·w_q  [5 × 64]"
     # a half-width chart at 1280 px shows ~55 characters of its title (a longer one was cut at both ends)
     assert max(len(t) for t in (full, rotated, projection_title("Q", True, "head", 999, 256, "before"))) <= 55
+
+
+def test_narrower_embeddings_name_their_projection_where_it_sits() -> None:
+    """ELECTRA-small normalises its 128-wide embeddings, then projects them up to the layers; DeBERTa (with
+    embedding_size < hidden_size) projects first, then normalises: the first block's input says which."""
+    terms = ("token", "position", "segment")
+    small = first("post", "layer", terms, embedding_norm=True, d_model=256, embedding_projection="after")
+    assert small[0] == "LayerNorm(token + position + segment embeddings)·W_proj"
+    assert "up to d_model = 256, after their LayerNorm" in small[1]
+    deberta = first("post", "layer", ("token",), embedding_norm=True, d_model=768, embedding_projection="before")
+    assert deberta[0] == "LayerNorm((token embedding)·W_proj)" and "before their LayerNorm" in deberta[1]
+    assert first("post", "layer", terms, embedding_norm=True)[1] == ""  # BERT: no projection, nothing to add

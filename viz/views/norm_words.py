@@ -18,6 +18,7 @@ class HeadInputFacts(Protocol):
     embedding_terms: tuple[str, ...]  # what blocks.embed sums: "token", then "position", "segment"
     embedding_norm: bool  # a LayerNorm on the embeddings (BERT)
     embed_scale: float  # the factor on the token embedding (Marian: √d_model)
+    embedding_projection: str  # "": none; "before" / "after" the embedding norm (DeBERTa / ELECTRA-small)
     d_model: int
     norm_weights: bool  # False: the model's norms learn no weight or bias (OLMo 1)
 
@@ -34,6 +35,7 @@ class HeadInput:
     d_model: int = 0
     layer: int = 0
     norm_weights: bool = True
+    embedding_projection: str = ""
 
 
 def summed_embeddings(terms: Sequence[str], embed_scale: float = 1.0, d_model: int = 0) -> str:
@@ -67,6 +69,13 @@ def first_block_input(s: HeadInputFacts) -> tuple[str, str]:
         )
     if norm_position == "post":
         if s.embedding_norm:  # BERT normalises the embeddings before the first block
+            if s.embedding_projection:  # narrower embeddings projected up to the layers' width
+                normed = f"LayerNorm({summed})·W_proj" if s.embedding_projection == "after" else (
+                    f"LayerNorm(({summed})·W_proj)")
+                return normed, (
+                    f"The embeddings are narrower than the layers: W_proj maps them up to d_model = {s.d_model}, "
+                    + ("after" if s.embedding_projection == "after" else "before") + " their LayerNorm."
+                )
             return f"LayerNorm({summed})", ""
         return summed, (
             "This post-norm model reads the embeddings as they are, not normalised: its first LayerNorm comes after "
