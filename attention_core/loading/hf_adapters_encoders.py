@@ -92,7 +92,10 @@ def modernbert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 
 def deberta_v2_config(hf: dict, name: str) -> ModelConfig:
-    kinds = sorted(str(k) for k in (hf.get("pos_att_type") or []))
+    kinds = hf.get("pos_att_type") or []
+    if isinstance(kinds, str):  # DeBERTa-v3's config.json writes "p2c|c2p", as transformers' config reads it
+        kinds = kinds.lower().split("|")
+    kinds = sorted(str(k).strip() for k in kinds)
     refused = {
         "conv_kernel_size": int(hf.get("conv_kernel_size", 0)) > 0,
         "share_att_key false": not hf.get("share_att_key", False),

@@ -89,6 +89,19 @@ def test_config_names_it_and_counts_every_parameter(deberta):
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
 
 
+def test_v3s_own_config_spelling_loads(deberta, tmp_path):
+    """DeBERTa-v3's config.json writes pos_att_type as "p2c|c2p" (a string; transformers splits it): read as the
+    list it means (it was read character by character and refused)."""
+    import json
+    import shutil
+
+    folder = tmp_path / "v3-spelling"
+    shutil.copytree(deberta[4], folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "pos_att_type": "p2c|c2p"}))
+    assert load_model(str(folder), device="cpu").config.position_bias == "disentangled"
+
+
 @pytest.mark.parametrize(
     ("change", "said"),
     [
