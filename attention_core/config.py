@@ -195,8 +195,9 @@ class ModelConfig:
             out.append(f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
                        f"tokens; {kind}{own})")
         if self.position_bias == "disentangled":
-            out.append("disentangled attention: content→position and position→content terms beside q·k "
-                       f"(offsets exact to ±{self.rel_buckets // 2}, then log buckets to {self.rel_max_distance})")
+            reach = (f"offsets exact to ±{self.rel_buckets // 2}, then log buckets to {self.rel_max_distance}"
+                     if self.rel_max_distance else f"offsets exact, clamped at ±{self.rel_buckets}")
+            out.append(f"disentangled attention: content→position and position→content terms beside q·k ({reach})")
         if self.residual_scale != 1.0:
             out.append(f"each sublayer's output × {self.residual_scale:g} before it is added (in W_O and the MLP's "
                        "W_out)")

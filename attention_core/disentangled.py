@@ -44,11 +44,13 @@ def log_bucket(relative: torch.Tensor, n_buckets: int, max_distance: int) -> tor
 
 def relative_index(cfg: ModelConfig, n_q: int, n_k: int, row_offset: int, device: torch.device) -> torch.Tensor:
     """(n_q, n_k) the row of the position table each (query, key) pair reads: bucket(i − j) + span, clamped to
-    the table (queries at row_offset .. row_offset + n_q − 1, keys 0 .. n_k − 1)."""
+    the table (queries at row_offset .. row_offset + n_q − 1, keys 0 .. n_k − 1). A model without position buckets
+    (rel_max_distance 0) reads i − j itself, clamped."""
     span = cfg.rel_buckets
     queries = torch.arange(row_offset, row_offset + n_q, device=device)[:, None]  # (n_q, 1)
     keys = torch.arange(n_k, device=device)[None, :]  # (1, n_k)
-    buckets = log_bucket(queries - keys, span, cfg.rel_max_distance) if span > 0 else queries - keys
+    bucketed = cfg.rel_max_distance > 0
+    buckets = log_bucket(queries - keys, span, cfg.rel_max_distance) if bucketed else queries - keys
     return (buckets + span).clamp(0, 2 * span - 1)  # (n_q, n_k)
 
 

@@ -250,16 +250,18 @@ def save_tiny(kind: str, folder: Path, seed: int = 0):
     return _peaked_and_saved(_tiny_hf(kind), folder, byte_bpe(300), norms_too=True)
 
 
-def save_tiny_deberta(folder: Path, seed: int = 0, embedding_size: int = 64):
+def save_tiny_deberta(folder: Path, seed: int = 0, embedding_size: int = 64, buckets: int = 16):
     """A tiny DeBERTa-v3-layout encoder (2 layers, 4 heads, d_model 64): disentangled attention with 16 position
     buckets (offsets exact to ±8, then logarithmic to 64), no absolute positions, no segments; a WordPiece
-    tokenizer; returns it. embedding_size < 64: narrower embeddings, projected up before their LayerNorm."""
+    tokenizer; returns it. embedding_size < 64: narrower embeddings, projected up before their LayerNorm. buckets -1: no
+    log buckets (transformers' default), every offset its own row, clamped at ±16 (max_relative_positions 16)."""
     import transformers
 
     torch.manual_seed(seed)
     cfg = transformers.DebertaV2Config(
         vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-        max_position_embeddings=128, relative_attention=True, position_buckets=16, max_relative_positions=64,
+        max_position_embeddings=128, relative_attention=True, position_buckets=buckets,
+        max_relative_positions=64 if buckets > 0 else 16,
         pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
         type_vocab_size=0, pad_token_id=0, embedding_size=embedding_size,
     )  # fmt: skip

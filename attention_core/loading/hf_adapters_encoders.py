@@ -110,7 +110,8 @@ def deberta_v2_config(hf: dict, name: str) -> ModelConfig:
     most = most if most >= 1 else int(hf["max_position_embeddings"])
     return dataclasses.replace(
         base, arch="deberta_v2", norm_eps=float(hf.get("layer_norm_eps", 1e-7)), position_bias="disentangled",
-        rel_buckets=buckets if buckets > 0 else most, rel_max_distance=most,
+        # without position_buckets, offsets are only clamped to ±max_relative_positions: no log buckets (distance 0)
+        rel_buckets=buckets if buckets > 0 else most, rel_max_distance=most if buckets > 0 else 0,
         attn_scale=1.0 / math.sqrt(3 * base.d_head),  # three terms: q·k, content→position, position→content
         position_table_too=bool(hf.get("position_biased_input", True)),
         n_token_types=int(hf.get("type_vocab_size", 0)),

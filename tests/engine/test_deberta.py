@@ -147,3 +147,17 @@ def test_narrower_embeddings_are_projected_up_before_their_norm(tmp_path, monkey
         assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max() <= PATTERN_TOL
     assert trace.head_steps(0, 0).embedding_projection == "before"
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+
+
+def test_without_buckets_every_offset_is_its_own_row_clamped_at_the_span(tmp_path, monkeypatch):
+    """position_buckets -1 (transformers' default): offsets are not bucketed, only clamped to ±max_relative_positions
+    (16 here, the text is over 40 tokens); they were bucketed logarithmically past ±8."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny_deberta(tmp_path / "plain", buckets=-1)
+    ours = load_model(str(tmp_path / "plain"), device="cpu")
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True)
+    for layer in range(ours.config.n_layers):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max() <= PATTERN_TOL
+    assert any("offsets exact, clamped at ±16" in f for f in ours.config.features())

@@ -16,9 +16,10 @@ def position_bias_caption(kind: str, absolute_positions: bool, causal: bool, max
             "This model (DeBERTa) has no position embeddings and no RoPE. Instead every head adds two terms to each "
             "score, made from the query and the key themselves: q_i·K_pos[r] (content to position) and k_j·Q_pos[r] "
             "(position to content), where Q_pos and K_pos are this layer's W_Q and W_K applied to a learned table "
-            "of relative positions, and r is how far the key is from the query (each near offset its own row, "
-            f"further ones in logarithmically wider buckets up to {max_distance} tokens); all three terms are "
-            "divided by √(3·d_head)"
+            "of relative positions, and r is how far the key is from the query ("
+            + (f"each near offset its own row, further ones in logarithmically wider buckets up to {max_distance} "
+               "tokens" if max_distance else "each offset its own row, the furthest clamped to the table's ends")
+            + "); all three terms are divided by √(3·d_head)"
         )
     if kind == "alibi":
         return (
