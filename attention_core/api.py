@@ -238,9 +238,9 @@ class Model:
         target token i + 1; `trace.cross.pattern(l, h)` is [n_target, n_source].
         """
         encoder, enc_out = self._encode(source, max_tokens)
-        cap = self.max_tokens if max_tokens is None else max_tokens
-        decoder = decoder_trace(self._decoder_view(), enc_out, target, self.tokenizer.encode(target, cap - 1))
-        return PairTrace(source, target, encoder, decoder, CrossAttention(self._decoder_view(), decoder.captured))
+        cap, view = self.max_tokens if max_tokens is None else max_tokens, self._decoder_view()
+        decoder = decoder_trace(view, enc_out, target, self.tokenizer.encode(target, cap - 1))
+        return PairTrace(source, target, encoder, decoder, CrossAttention(view, decoder.captured))
 
     def greedy_target(self, source: str, max_new_tokens: int = 64, max_tokens: int | None = None) -> GreedyTarget:
         """Encoder-decoders: the target the decoder writes itself for `source`, token by token (greedy, at most
