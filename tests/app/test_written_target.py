@@ -54,6 +54,10 @@ def test_the_model_writes_the_target_and_the_page_draws_how_it_read_the_source(p
     z = decode(figure_spec(chart)["data"][0]["z"]).astype(float)
     np.testing.assert_allclose(z, pair.cross.pattern(layer, head).numpy(), atol=1e-6)
 
+    at.text_input(key="mech_cross_source").set_value("another source").run()  # written for the old source
+    assert not any("The target is the model's own" in c.value for c in at.caption)
+    at.text_input(key="mech_cross_source").set_value(SOURCE).run()  # its own again
+    assert any("The target is the model's own" in c.value for c in at.caption)
     at.text_input(key="mech_cross_target").set_value("a target typed by hand").run()  # no longer the model's
     assert not any("The target is the model's own" in c.value for c in at.caption)
 
