@@ -1,4 +1,4 @@
-"""The MLPs' activation functions, by ModelConfig.act (blocks.feed_forward applies them).
+"""The MLPs' activation functions, by ModelConfig.act (experts.feed_forward applies them).
 
 xIELU (Apertus) has two learned scalars per layer, kept as weights `blocks.{l}.mlp.act.alpha_p` and `.alpha_n`
 (already the values the formula uses: softplus of the checkpoint's parameters, alpha_n plus beta), and two

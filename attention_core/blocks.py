@@ -16,8 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from . import backend
-from .activations import activation, clamped_swiglu, xielu
 from .config import ModelConfig
+from .experts import feed_forward, mixture_of_experts
+from .latent import latent_qkv
+from .linear import linear
 
 Weights = Mapping[str, torch.Tensor]
 
@@ -114,26 +116,11 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 # ── the linear maps: q, k, v and the MLP ──────────────────────────────────────────────────────────
 
 
-def linear(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-    """x (..., d_in) @ W (d_in, d_out) + b; W may be pre-packed for oneDNN (see backend/onednn.py)."""
-    if backend.is_packed(W):
-        return backend.packed_linear(x, W, b)
-    if b is None:
-        return x @ W
-    if x.dim() == 2:
-        return torch.addmm(b, x, W)  # one fused BLAS call on the common un-batched path
-    return x @ W + b
-
-
-def project_heads(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, n_heads: int) -> torch.Tensor:
-    """x (..., n, d_model) @ W (d_model, n_heads·d_head) → (..., n_heads, n, d_head)."""
-    y = linear(x, W, b)  # (..., n, n_heads * d_head)
-    return y.unflatten(-1, (n_heads, -1)).transpose(-3, -2)  # (..., n_heads, n, d_head)
-
-
 def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | None) -> tuple[torch.Tensor, ...]:
     """Queries, keys and values of one layer from its (normalised) input x (n, d_model); q and k after
     the q/k norms (where the model has them) and RoPE (where used): `rope` is this layer's tables."""
+    if cfg.kv_latent_rank:  # DeepSeek's multi-head latent attention: q, k, v read up from small latents
+        return latent_qkv(x, w, layer, cfg, rope)
     q, k, v = qkv_flat(x, w, layer, cfg)
     if cfg.qk_norm == "full":  # OLMo 2: one RMSNorm over all heads' queries (keys), before splitting heads
         q = F.rms_norm(q, (q.shape[-1],), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
@@ -172,45 +159,6 @@ def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tens
     if p + "router.W" in w:
         return mixture_of_experts(x, w, p, cfg)
     return feed_forward(x, w, p, cfg)
-
-
-def feed_forward(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch.Tensor:
-    """One feed-forward network, its weights under the prefix `p`: gated (SwiGLU, GeGLU) or plain."""
-    if cfg.gated_mlp:  # SwiGLU (silu), GeGLU (gelu_tanh, Gemma), GPT-OSS's clamped SwiGLU (with biases)
-        if p + "W_gate_in" in w:  # one matrix product instead of two (see fast_weights)
-            gate, up = linear(x, w[p + "W_gate_in"], w.get(p + "b_gate_in")).split(cfg.d_mlp, -1)  # (..., n, d_mlp)
-        else:
-            gate, up = linear(x, w[p + "W_gate"], w.get(p + "b_gate")), linear(x, w[p + "W_in"], w.get(p + "b_in"))
-        if cfg.act == "swiglu_clamped":
-            hidden = clamped_swiglu(gate, up, *cfg.swiglu_clamp)
-        else:
-            hidden = activation(gate, cfg.act) * up
-        return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
-    pre = linear(x, w[p + "W_in"], w.get(p + "b_in"))  # (..., n, d_mlp)
-    hidden = xielu(pre, w, p, *cfg.xielu) if cfg.act == "xielu" else activation(pre, cfg.act)
-    return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
-
-
-def mixture_of_experts(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch.Tensor:
-    """Each token's MLP output is a weighted sum of its experts_per_token experts: those the router's softmax
-    (router.W: d_model → n_experts) rates highest, weighted by their probabilities (renormalised over the chosen
-    ones where the model does: moe_renormalize). Experts are feed-forward networks under experts.{e}; a shared
-    expert (Qwen2-MoE, under shared.) adds to every token, scaled by sigmoid(x·shared_gate.W)."""
-    flat = x.reshape(-1, x.shape[-1])  # (m, d_model)
-    probs = torch.softmax(linear(flat, w[p + "router.W"], w.get(p + "router.b")).float(), dim=-1)  # (m, n_experts)
-    top, chosen = probs.topk(cfg.experts_per_token, dim=-1)  # (m, k) each
-    if cfg.moe_renormalize:
-        top = top / top.sum(-1, keepdim=True)
-    out = torch.zeros_like(flat)
-    for expert in range(cfg.n_experts):
-        rows, slot = (chosen == expert).nonzero(as_tuple=True)  # the tokens that chose it, and in which place
-        if rows.numel():
-            part = feed_forward(flat[rows], w, f"{p}experts.{expert}.", cfg)  # (r, d_model)
-            out.index_add_(0, rows, part * top[rows, slot, None].to(flat.dtype))
-    if p + "shared_gate.W" in w:
-        gate = torch.sigmoid(linear(flat, w[p + "shared_gate.W"], None))  # (m, 1)
-        out = out + gate * feed_forward(flat, w, p + "shared.", cfg)
-    return out.reshape(x.shape)
 
 
 # ── the residual stream around the sublayers ──────────────────────────────────────────────────────
@@ -390,6 +338,6 @@ def per_head_weight(w: Weights, cfg: ModelConfig, layer: int, name: str) -> torc
     W = w[f"blocks.{layer}.attn.{name}"]
     n_heads = cfg.n_heads if name in ("W_Q", "W_O") else cfg.n_kv_heads
     if name == "W_O":
-        return W.view(n_heads, cfg.d_head, cfg.d_model).cpu()  # (n_heads, d_head, d_model)
+        return W.view(n_heads, cfg.d_value, cfg.d_model).cpu()  # (n_heads, d_head_v, d_model)
     # W may be a column slice of the fused W_QKV, so unflatten (a view either way) rather than view().
     return W.unflatten(1, (n_heads, cfg.d_head)).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)

@@ -23,13 +23,13 @@ class ModelConfig:
         "modernbert", "nemotron", "t5", "t5-decoder", "olmo", "olmo3", "exaone4", "glm", "glm4", "helium",
         "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense", "apertus", "qwen2_vl",
         "qwen3_vl", "gpt_oss", "gemma3_embedding", "bart", "bart-decoder", "mbart", "mbart-decoder", "pegasus",
-        "pegasus-decoder", "deberta_v2",
+        "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3",
     ]
     n_layers: int
     n_heads: int
     n_kv_heads: int  # < n_heads means grouped-query attention: n_heads // n_kv_heads queries share a key/value head
     d_model: int
-    d_head: int
+    d_head: int  # a query's and a key's width (multi-head latent attention: its unrotated and rotated parts)
     d_mlp: int
     d_vocab: int
     n_ctx: int  # positions the model was trained for
@@ -108,6 +108,19 @@ class ModelConfig:
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds); the pass never applies it again.
     residual_scale: float = 1.0
+    # Multi-head latent attention (DeepSeek-V2/V3, MiniCPM3; attention_core/latent.py): keys and values come up from
+    # one shared latent of kv_latent_rank numbers per token (0 = ordinary attention), queries from one of
+    # q_latent_rank (0 = straight from the residual); each head's q and k end in rotary_dim dimensions that rotate
+    # (RoPE), the key's shared by every head; values are d_head_v wide
+    kv_latent_rank: int = 0
+    q_latent_rank: int = 0
+    d_head_v: int = 0  # a value's (and z's) width; 0 = d_head
+    # DeepSeek's router (MoE): "sigmoid" scores (V3) chosen with a correction bias (mlp.router.b_choice) rather than
+    # the softmax; moe_groups (groups, kept): experts in groups, a token choosing only within its best groups;
+    # moe_scale multiplies the chosen weights (routed_scaling_factor)
+    moe_router: Literal["softmax", "sigmoid"] = "softmax"
+    moe_groups: tuple[int, int] = (1, 1)
+    moe_scale: float = 1.0
     # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
     conversion_notes: tuple[str, ...] = ()
 
@@ -117,6 +130,7 @@ class ModelConfig:
         object.__setattr__(self, "rope_freq_divisors", tuple(float(d) for d in self.rope_freq_divisors))
         object.__setattr__(self, "rope_layers", tuple(bool(b) for b in self.rope_layers))
         object.__setattr__(self, "swiglu_clamp", tuple(float(x) for x in self.swiglu_clamp))
+        object.__setattr__(self, "moe_groups", tuple(int(x) for x in self.moe_groups))
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
 
     @property
@@ -163,6 +177,10 @@ class ModelConfig:
         """Plain words for each declared feature of its layers (attention, norms, MLP) this model uses (the sidebar
         shows them)."""
         out = []
+        if self.kv_latent_rank:
+            queries = f"queries from one of {self.q_latent_rank}" if self.q_latent_rank else "queries from the residual"
+            out.append(f"multi-head latent attention: keys and values from one shared latent of {self.kv_latent_rank} "
+                       f"numbers per token, {queries}; values {self.d_value} wide")
         if self.sliding_window is not None:
             n = sum(self.window(i) is not None for i in range(self.n_layers))
             where = "every layer" if n == self.n_layers else f"{n} of {self.n_layers} layers"
@@ -204,7 +222,8 @@ class ModelConfig:
         if self.unembed_scale != 1.0:
             out.append(f"logits × {self.unembed_scale:.4g}")
         if self.n_experts:  # the MLP's, not attention's: said so the sidebar names every way the model differs
-            out.append(f"a mixture of {self.n_experts} experts in the MLP, {self.experts_per_token} per token")
+            out.append(f"a mixture of {self.n_experts} experts in the MLP, {self.experts_per_token} per token"
+                       + self._router_words())
         if self.parallel_blocks:
             out.append("attention and MLP in parallel" + (", from one norm" if self.shared_block_norm else ""))
         if self.norm_position in ("sandwich", "post_sublayer"):
@@ -234,14 +253,29 @@ class ModelConfig:
         if self.rope_pairs_reordered:
             out.append("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")
         if self.rotary_dim is not None and self.rotary_dim != self.d_head:
-            out.append(f"RoPE on {self.rotary_dim} of {self.d_head} dimensions per head")
+            which = "the last " if self.kv_latent_rank else ""  # MLA: a head's rotated part follows its unrotated one
+            shared = ", the key's shared by every head" if self.kv_latent_rank else ""
+            out.append(f"RoPE on {which}{self.rotary_dim} of {self.d_head} dimensions per head{shared}")
         return out
+
+    def _router_words(self) -> str:
+        """How DeepSeek's routers differ from a softmax over every expert, for `features`."""
+        words = " (sigmoid router)" if self.moe_router == "sigmoid" else ""
+        groups, kept = self.moe_groups
+        if groups > 1:
+            words += f", chosen within the best {kept} of {groups} groups"
+        return words
 
     @property
     def absolute_positions(self) -> bool:
         """Whether a position embedding is added to each token's embedding (BERT, GPT-2, MPNet: learned; Marian:
         fixed sinusoids), rather than positions entering attention alone (RoPE, T5's relative bias, ALiBi)."""
         return self.position_table_too or (not self.uses_rope and self.position_bias == "none")
+
+    @property
+    def d_value(self) -> int:
+        """A value's width, and so z's and each head's rows of W_O: d_head unless the model's values differ (MLA)."""
+        return self.d_head_v or self.d_head
 
     @property
     def is_encoder_decoder(self) -> bool:

@@ -29,6 +29,7 @@ import torch
 from . import backend, blocks
 from . import interventions as iv
 from . import model as fwd
+from .config import ModelConfig
 from .context import PassContext
 from .device import host_float, to_host
 from .tokenizer import Encoding
@@ -79,12 +80,11 @@ class Generation:
 class KVCache:
     """Each layer's keys and values for positions 0 .. length - 1, in buffers sized once for the whole run."""
 
-    def __init__(
-        self, n_layers: int, n_kv_heads: int, n_max: int, d_head: int, device: torch.device, dtype: torch.dtype
-    ):
-        shape = (n_kv_heads, n_max, d_head)  # in the pass's dtype: the keys and values are stored as computed
-        self.k = [torch.empty(shape, device=device, dtype=dtype) for _ in range(n_layers)]
-        self.v = [torch.empty(shape, device=device, dtype=dtype) for _ in range(n_layers)]
+    def __init__(self, cfg: ModelConfig, n_max: int, device: torch.device, dtype: torch.dtype):
+        # in the pass's dtype: the keys and values are stored as computed; values may be narrower (MLA: d_head_v)
+        k_shape, v_shape = (cfg.n_kv_heads, n_max, cfg.d_head), (cfg.n_kv_heads, n_max, cfg.d_value)
+        self.k = [torch.empty(k_shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
+        self.v = [torch.empty(v_shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (n_kv_heads, m, d_head) at positions start..; return every key and value so far."""
@@ -157,7 +157,7 @@ def run_generation(
     ids = list(enc.ids)
     n_max = len(ids) + max_new
     ropes = blocks.layer_ropes(n_max, cfg, device)
-    cache = KVCache(cfg.n_layers, cfg.n_kv_heads, n_max, cfg.d_head, device, ctx.dtype)
+    cache = KVCache(cfg, n_max, device, ctx.dtype)
     full_rerun = any(item.kind == "mean_head" for item in ivs)  # see the module's docstring
     generator = torch.Generator(device=device).manual_seed(int(seed)) if temperature > 0 else None
     new_ids: list[int] = []

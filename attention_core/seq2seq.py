@@ -24,6 +24,7 @@ from . import model as fwd
 from .context import PassContext
 from .device import host_float, to_host
 from .disentangled import layer_position_bias
+from .linear import project_heads
 from .tokenizer import Encoding
 from .trace import Trace, captured_nbytes
 
@@ -111,9 +112,9 @@ def run_decoder(
         cross_in = blocks.normalize(mid, dw, f"blocks.{layer}.ln_cross", cfg) if pre else mid
         p = f"blocks.{layer}.attn."
         heads = cfg.n_heads
-        cq = blocks.project_heads(cross_in, cw[p + "W_Q"], cw.get(p + "b_Q"), heads)  # (n_heads, n_target, d_head)
-        ck = blocks.project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), heads)  # (n_heads, n_source, d_head)
-        cv = blocks.project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), heads)  # (n_heads, n_source, d_head)
+        cq = project_heads(cross_in, cw[p + "W_Q"], cw.get(p + "b_Q"), heads)  # (n_heads, n_target, d_head)
+        ck = project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), heads)  # (n_heads, n_source, d_head)
+        cv = project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), heads)  # (n_heads, n_source, d_head)
         cap.cross_q.append(cq)
         cap.cross_k.append(ck)
         cap.cross_v.append(cv)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from . import blocks
+from . import blocks, latent
 from .config import ModelConfig
 
 if TYPE_CHECKING:
@@ -45,11 +45,11 @@ class HeadSteps:
     causal: bool
     tokens: list[str]
     E: np.ndarray  # [n, d_model] what Q, K, V are computed from
-    W_Q: np.ndarray  # [d_model, d_head]
-    W_K: np.ndarray  # [d_model, d_head] (the kv head's)
-    W_V: np.ndarray  # [d_model, d_head] value-down (the kv head's)
-    W_O: np.ndarray  # [d_head, d_model] value-up: this head's rows of the output matrix
-    W_O_all: np.ndarray  # [n_heads * d_head, d_model] the output matrix: every head's value-up stacked
+    W_Q: np.ndarray  # [d_model, d_head] (MLA: [q_latent_rank, d_head] W_UQ[head], or d_model rows without a latent)
+    W_K: np.ndarray  # [d_model, d_head] (the kv head's; MLA: [kv_latent_rank, d_nope] W_UK[head])
+    W_V: np.ndarray  # [d_model, d_head] value-down (the kv head's; MLA: [kv_latent_rank, d_head_v] W_UV[head])
+    W_O: np.ndarray  # [d_head_v, d_model] value-up: this head's rows of the output matrix
+    W_O_all: np.ndarray  # [n_heads * d_head_v, d_model] the output matrix: every head's value-up stacked
     q_pre: np.ndarray  # [n, d_head] E·W_Q (+ b_Q), then the q RMSNorm where the model has one; before RoPE
     k_pre: np.ndarray  # [n, d_head]
     q: np.ndarray  # [n, d_head] after RoPE (== q_pre without RoPE): what the scores use
@@ -60,8 +60,8 @@ class HeadSteps:
     mask: np.ndarray  # [n_q, n_k] bool, True where the query may attend (causal and any sliding window)
     masked: np.ndarray  # [n_q, n_k] before_mask with −∞ where masked
     pattern: np.ndarray  # [n_q, n_k] softmax over keys; rows sum to 1 (1 − the sink's share with a sink)
-    v: np.ndarray  # [n, d_head] value-down of every token
-    z: np.ndarray  # [n, d_head] pattern · v
+    v: np.ndarray  # [n, d_head_v] value-down of every token
+    z: np.ndarray  # [n, d_head_v] pattern · v
     delta: np.ndarray  # [n, d_model] z · W_O[head] = this head's Δe (b_O is added once per layer, not per head)
     attn_scale: float = 0.0  # the factor on q·k; 0 (unset) means 1/√d_head
     softcap: float | None = None
@@ -80,6 +80,13 @@ class HeadSteps:
     embedding_projection: str = ""
     norm_weights: bool = True  # False: the model's norms learn no weight or bias (OLMo 1)
     sink: float | None = None  # GPT-OSS: the head's sink logit, one more term in each row's softmax (softmax_keys)
+    d_value: int = 0  # v's, z's and W_O[head]'s width: d_head unless the values are narrower (MLA); 0 = d_head
+    # Multi-head latent attention (DeepSeek; latent.py): what Q and K, V are read from instead of E. W_Q is then
+    # W_UQ[head] (from q_input, or from E without a query latent), W_K is W_UK[head] (the keys' unrotated part, from
+    # kv_input), W_V is W_UV[head]; the keys' rotated part is E·W_KR, one for every head.
+    q_input: np.ndarray | None = None  # [n, q_latent_rank] c_Q = RMSNorm(E·W_DQ); None: Q is read from E
+    kv_input: np.ndarray | None = None  # [n, kv_latent_rank] c_KV = RMSNorm(E·W_DKV); None: ordinary attention
+    W_KR: np.ndarray | None = None  # [d_model, d_rope] the rotated key's map, shared by every head
 
     @property
     def n(self) -> int:
@@ -175,15 +182,23 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     with torch.inference_mode():
         resid = trace.captured.resid_pre[layer]  # (n, d_model) on the engine's device
         E = _numpy(blocks.attention_input(resid, w, layer, cfg))  # (n, d_model)
-    W_Q = _numpy(blocks.per_head_weight(w, cfg, layer, "W_Q")[head])  # (d_model, d_head)
-    W_K = _numpy(blocks.per_head_weight(w, cfg, layer, "W_K")[kv])  # (d_model, d_head)
-    W_V = _numpy(blocks.per_head_weight(w, cfg, layer, "W_V")[kv])  # (d_model, d_head)
-    W_O_heads = _numpy(blocks.per_head_weight(w, cfg, layer, "W_O"))  # (n_heads, d_head, d_model)
+    W_O_heads = _numpy(blocks.per_head_weight(w, cfg, layer, "W_O"))  # (n_heads, d_head_v, d_model)
     d = cfg.d_head
     p = f"blocks.{layer}.attn."
-    b_Q, b_K = _bias(w, p + "b_Q", head, d), _bias(w, p + "b_K", kv, d)
-    q_pre = E @ W_Q if b_Q is None else E @ W_Q + b_Q  # (n, d_head)
-    k_pre = E @ W_K if b_K is None else E @ W_K + b_K  # (n, d_head)
+    b_Q = _bias(w, p + "b_Q", head, d)
+    if cfg.kv_latent_rank:  # DeepSeek's latent attention: Q, K and V are read from latents
+        with torch.inference_mode():
+            mla = latent.head_projections(blocks.attention_input(resid, w, layer, cfg), w, cfg, layer, head)
+        W_Q, W_K, W_V, q_pre, k_pre = (_numpy(mla[name]) for name in ("W_Q", "W_K", "W_V", "q_pre", "k_pre"))
+        inputs = {name: None if mla[name] is None else _numpy(mla[name]) for name in ("q_input", "kv_input", "W_KR")}
+    else:
+        W_Q = _numpy(blocks.per_head_weight(w, cfg, layer, "W_Q")[head])  # (d_model, d_head)
+        W_K = _numpy(blocks.per_head_weight(w, cfg, layer, "W_K")[kv])  # (d_model, d_head)
+        W_V = _numpy(blocks.per_head_weight(w, cfg, layer, "W_V")[kv])  # (d_model, d_head)
+        b_K = _bias(w, p + "b_K", kv, d)
+        q_pre = E @ W_Q if b_Q is None else E @ W_Q + b_Q  # (n, d_head)
+        k_pre = E @ W_K if b_K is None else E @ W_K + b_K  # (n, d_head)
+        inputs = {}
     if cfg.qk_norm != "none" and not cfg.qk_norm_after_rope:  # Hunyuan's comes after RoPE: see rope_check
         q_pre = _qk_norm(q_pre, E, w, cfg, layer, "q", head)
         k_pre = _qk_norm(k_pre, E, w, cfg, layer, "k", kv)
@@ -222,7 +237,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         W_K=W_K,
         W_V=W_V,
         W_O=W_O_heads[head],
-        W_O_all=W_O_heads.reshape(cfg.n_heads * d, cfg.d_model),  # (n_heads · d_head, d_model): heads stacked
+        W_O_all=W_O_heads.reshape(cfg.n_heads * cfg.d_value, cfg.d_model),  # (n_heads · d_head_v, d_model): stacked
         q_pre=q_pre,
         k_pre=k_pre,
         q=q,
@@ -249,6 +264,8 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         embed_scale=cfg.embed_scale,
         norm_weights=cfg.norm_weights,
         sink=sink,
+        d_value=cfg.d_value,
+        **inputs,
     )
 
 
@@ -258,7 +275,7 @@ def rope_check(steps: HeadSteps, config: ModelConfig, weights: Mapping[str, torc
     q = torch.from_numpy(steps.q_pre).float()[None]  # (1, n, d_head): apply_rope takes heads first
     if config.rotates(steps.layer):
         cos, sin = blocks.rope_tables(steps.n, config, torch.device("cpu"), steps.layer)
-        q = blocks.apply_rope(q, cos, sin)
+        q = latent.rotate_last(q, (cos, sin)) if config.kv_latent_rank else blocks.apply_rope(q, cos, sin)
     if config.qk_norm_after_rope:  # Hunyuan
         key = f"blocks.{steps.layer}.attn.q_norm.w"
         q = blocks.head_norm(q, {key: weights[key].cpu().float()}, steps.layer, config, "q")

@@ -299,6 +299,7 @@ ADAPTERS: dict[str, Adapter] = {
 def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_classic import ADAPTERS as CLASSIC  # these import this module's helpers: imported
     from .hf_adapters_encoders import ADAPTERS as ENCODERS  # here, not on top
+    from .hf_adapters_latent import ADAPTERS as LATENT
     from .hf_adapters_layernorm import ADAPTERS as LAYERNORM
     from .hf_adapters_modern import ADAPTERS as MODERN
     from .hf_adapters_moe import ADAPTERS as MOE
@@ -307,7 +308,8 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_seq2seq import ADAPTERS as SEQ2SEQ
     from .hf_adapters_t5 import ADAPTERS as T5
 
-    return {**ADAPTERS, **MODERN, **LAYERNORM, **CLASSIC, **SCALED, **MOE, **ENCODERS, **T5, **SEQ2SEQ, **RECENT}
+    every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT)
+    return {kind: adapter for table in every for kind, adapter in table.items()}
 
 
 def supported_model_types() -> tuple[str, ...]:

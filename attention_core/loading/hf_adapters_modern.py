@@ -236,17 +236,20 @@ LLAMA_NORMS = {"ln_attn": "input_layernorm", "ln_mlp": "post_attention_layernorm
 def llama_layout(
     sd: StateDict, cfg: ModelConfig, mlp: Callable[[StateDict, _Reader, str, str], None],
     prefixes: tuple[str, ...] = ("model.",), lm_head: str = "lm_head.weight", norms: dict[str, str] = LLAMA_NORMS,
+    attention: bool = True,
 ) -> StateDict:  # fmt: skip
     """A Llama's layout under the first of `prefixes` the checkpoint uses: embed_tokens, norm (where the model's norms
-    have weights); per layer self_attn (q/k norms where the checkpoint has them), the block's `norms` (ours: the
-    checkpoint's name) and the MLP that `mlp(w, r, src, dst)` reads; `lm_head`."""
+    have weights); per layer self_attn (q/k norms where the checkpoint has them; attention=False: left to `mlp`,
+    which then reads the whole block), the block's `norms` (ours: the checkpoint's name) and the MLP that
+    `mlp(w, r, src, dst)` reads; `lm_head`."""
     r = _Reader(sd, prefixes)
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
     if cfg.norm_weights:  # OLMo 1's LayerNorms have none
         w["ln_final.w"] = r.get("norm.weight")
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attn(w, r, src, dst)
+        if attention:
+            _attn(w, r, src, dst)
         for ours, theirs in norms.items():
             w[f"{dst}{ours}.w"] = r.get(f"{src}{theirs}.weight")
         mlp(w, r, src, dst)

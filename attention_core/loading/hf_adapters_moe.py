@@ -2,7 +2,7 @@
 
 Attention is a Llama's (Qwen3-MoE: with per-head q/k RMSNorms); each MoE layer's router (gate, [n_experts,
 d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated MLP under mlp.experts.{e}.
-(blocks.mixture_of_experts). Checkpoints keep one tensor per expert (transformers fuses them when it loads).
+(experts.mixture_of_experts). Checkpoints keep one tensor per expert (transformers fuses them when it loads).
 - Mixtral: every layer is MoE; the chosen experts' probabilities are renormalised; experts' w1, w3, w2 are
   gate, up and down.
 - Qwen3-MoE: layers listed in mlp_only_layers, and all but every decoder_sparse_step-th, keep a dense MLP

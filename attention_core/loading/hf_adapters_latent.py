@@ -1,0 +1,164 @@
+"""Hugging Face adapters for decoders with multi-head latent attention (attention_core/latent.py): DeepSeek-V2
+(and V2-Lite, DeepSeek-Coder-V2), DeepSeek-V3 (Kimi K2, Moonlight: `model_type: deepseek_v3`) and MiniCPM3.
+
+Attention, per layer, from the checkpoint's self_attn:
+- q_a_proj, q_a_layernorm, q_b_proj → W_DQ, q_latent_norm.w, W_UQ (a query latent), or q_proj → W_Q (V2-Lite);
+- kv_a_proj_with_mqa → W_DKV (its first kv_lora_rank rows) and W_KR (the rotated key, its last qk_rope_head_dim);
+  kv_a_layernorm → kv_latent_norm.w; kv_b_proj → W_UK and W_UV (each head's qk_nope_head_dim rows, then its
+  v_head_dim rows); o_proj → W_O over the heads' values.
+- A head's q and k are its qk_nope_head_dim unrotated dimensions, then qk_rope_head_dim rotated ones. DeepSeek rotates
+  neighbouring pairs (V2 always, V3 where rope_interleave, its default): those columns are listed even ones first,
+  so the engine's rotate-half RoPE gives the same numbers (q·k unchanged; V3's code lists them so too).
+- q·k is scaled by (qk_nope + qk_rope)^-½, times DeepSeek's YaRN mscale(factor, mscale_all_dim)² where it has one.
+
+The MLP: the first first_k_dense_replace layers dense (intermediate_size), the rest a mixture of n_routed_experts
+(moe_intermediate_size each) plus n_shared_experts always used, stored as one shared expert; V3's router is a sigmoid
+with a correction bias (e_score_correction_bias → router.b_choice) and groups rated by their best two; V2's a softmax,
+in groups rated by their best one where topk_method is "group_limited_greedy"; the chosen weights × the
+routed_scaling_factor, renormalised where norm_topk_prob says (experts.route). MiniCPM3 is dense, and scales like
+Granite: embeddings × scale_emb, each sublayer's output × scale_depth/√n_layers (folded into W_O and W_out), the
+final residual ÷ (hidden_size / dim_model_base) before the unembedding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .conventions import fold_residual_scale
+from .hf_adapters import StateDict, _Reader
+from .hf_adapters_modern import _decoder, _gated, _rope, llama_layout
+from .hf_adapters_moe import _experts, _per_token
+
+# ── config ─────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _scale(hf: dict, d_qk: int) -> float:
+    """(d_qk)^-½, times DeepSeek's mscale² where its YaRN names mscale_all_dim (as transformers' yarn_apply_mscale)."""
+    params = _rope(hf)
+    scale = d_qk**-0.5
+    factor, all_dim = float(params.get("factor") or 1.0), params.get("mscale_all_dim")
+    if params.get("rope_type", params.get("type", "default")) != "default" and all_dim and factor > 1:
+        scale *= (0.1 * float(all_dim) * math.log(factor) + 1.0) ** 2
+    return scale
+
+
+def _latent(hf: dict, name: str, arch: str, interleaved: bool, **features) -> ModelConfig:
+    """A pre-norm RoPE decoder with multi-head latent attention: its head widths, latents and scale."""
+    nope, rope, v = int(hf["qk_nope_head_dim"]), int(hf["qk_rope_head_dim"]), hf.get("v_head_dim")
+    if nope <= 0 or rope <= 0 or rope % 2:
+        raise ModelLoadError(f"qk_nope_head_dim {nope} and qk_rope_head_dim {rope} must be positive, the second even.")
+    n_heads = int(hf["num_attention_heads"])
+    fields = dict(
+        n_kv_heads=n_heads, d_head=nope + rope, rotary_dim=rope, kv_latent_rank=int(hf["kv_lora_rank"]),
+        q_latent_rank=int(hf.get("q_lora_rank") or 0), d_head_v=int(v or int(hf["hidden_size"]) // n_heads),
+        attn_scale=_scale(hf, nope + rope), rope_pairs_reordered=interleaved, attn_bias=bool(hf.get("attention_bias")),
+    )  # fmt: skip
+    return _decoder(hf, name, arch, **(fields | features))
+
+
+def _moe(hf: dict, sigmoid: bool) -> dict:
+    n = int(hf["n_routed_experts"])
+    groups = int(hf.get("n_group") or 1) if sigmoid or hf.get("topk_method") == "group_limited_greedy" else 1
+    kept = int(hf.get("topk_group") or groups) if groups > 1 else 1
+    if n % groups or not 0 < kept <= groups:
+        raise ModelLoadError(f"{n} experts in {groups} groups, {kept} kept: the experts must split evenly into the "
+                             "groups, and 1 to all of them kept.")  # fmt: skip
+    return dict(
+        n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=bool(hf.get("norm_topk_prob")),
+        moe_router="sigmoid" if sigmoid else "softmax", moe_groups=(groups, kept),
+        moe_scale=float(hf.get("routed_scaling_factor") or 1.0),
+    )  # fmt: skip
+
+
+def deepseek_v2_config(hf: dict, name: str) -> ModelConfig:
+    return _latent(hf, name, "deepseek_v2", True, **_moe(hf, sigmoid=False))
+
+
+def deepseek_v3_config(hf: dict, name: str) -> ModelConfig:
+    return _latent(hf, name, "deepseek_v3", bool(hf.get("rope_interleave", True)), **_moe(hf, sigmoid=True))
+
+
+def minicpm3_config(hf: dict, name: str) -> ModelConfig:
+    n_layers, d_model = int(hf["num_hidden_layers"]), int(hf["hidden_size"])
+    depth = hf.get("scale_depth")
+    base = int(hf.get("dim_model_base") or d_model)
+    return _latent(
+        hf, name, "minicpm3", False, embed_scale=float(hf.get("scale_emb", 1.0)),
+        residual_scale=(float(depth) if depth is not None else math.sqrt(n_layers)) / math.sqrt(n_layers),
+        unembed_scale=base / d_model,
+    )  # fmt: skip
+
+
+# ── weights ────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _pairs_to_halves(W: torch.Tensor, heads: int, rotary: int) -> torch.Tensor:
+    """W [d_in, heads·d] with each head's last `rotary` columns reordered from neighbouring pairs (0, 1), (2, 3), …
+    to even columns then odd ones: the rotate-half order of the same rotation."""
+    d_in, width = W.shape
+    per_head = W.reshape(d_in, heads, width // heads)  # (d_in, heads, d)
+    rot = per_head[..., -rotary:].reshape(d_in, heads, rotary // 2, 2).transpose(-1, -2).reshape(d_in, heads, rotary)
+    return torch.cat([per_head[..., :-rotary], rot], dim=-1).reshape(d_in, width).contiguous()
+
+
+def _latent_attention(cfg: ModelConfig):
+    """A reader of one layer's self_attn into the canonical MLA names (latent.py)."""
+    H, rope, nope, r_kv = cfg.n_heads, cfg.rotary_dim or 0, cfg.d_head - (cfg.rotary_dim or 0), cfg.kv_latent_rank
+
+    def halves(W: torch.Tensor, heads: int) -> torch.Tensor:
+        return _pairs_to_halves(W, heads, rope) if cfg.rope_pairs_reordered else W
+
+    def read(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        a, p = src + "self_attn.", dst + "attn."
+        if cfg.q_latent_rank:
+            w[p + "W_DQ"], w[p + "q_latent_norm.w"] = r.linear(a + "q_a_proj.weight"), r.get(a + "q_a_layernorm.weight")
+            w[p + "W_UQ"] = halves(r.linear(a + "q_b_proj.weight"), H)  # (q_latent_rank, H·d_head)
+        else:
+            w[p + "W_Q"] = halves(r.linear(a + "q_proj.weight"), H)  # (d_model, H·d_head)
+        kv_a = r.linear(a + "kv_a_proj_with_mqa.weight")  # (d_model, kv_latent_rank + d_rope)
+        w[p + "W_DKV"], w[p + "W_KR"] = kv_a[:, :r_kv].contiguous(), halves(kv_a[:, r_kv:], 1)
+        w[p + "kv_latent_norm.w"] = r.get(a + "kv_a_layernorm.weight")
+        up = r.linear(a + "kv_b_proj.weight").reshape(r_kv, H, nope + cfg.d_value)  # each head: its k, then its v
+        w[p + "W_UK"] = up[..., :nope].reshape(r_kv, H * nope).contiguous()
+        w[p + "W_UV"] = up[..., nope:].reshape(r_kv, H * cfg.d_value).contiguous()
+        w[p + "W_O"] = r.linear(a + "o_proj.weight")  # (H·d_head_v, d_model)
+        if cfg.attn_bias:
+            if cfg.q_latent_rank:
+                w[p + "b_DQ"] = r.get(a + "q_a_proj.bias")
+            kv_b = r.get(a + "kv_a_proj_with_mqa.bias")
+            w[p + "b_DKV"], w[p + "b_KR"] = kv_b[:r_kv].contiguous(), halves(kv_b[None, r_kv:], 1)[0]
+            w[p + "b_O"] = r.get(a + "o_proj.bias")
+
+    return read
+
+
+def latent_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout with latent attention, dense or mixture-of-experts MLPs (a shared expert where the layer
+    has one), the residual scale folded in (MiniCPM3)."""
+    attention = _latent_attention(cfg)
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        attention(w, r, src, dst)
+        moe = src + "mlp."
+        if not r.has(moe + "gate.weight"):  # a dense layer (first_k_dense_replace; every MiniCPM3 layer)
+            _gated(w, r, src, dst)
+            return
+        _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
+        if r.has(moe + "gate.e_score_correction_bias"):
+            w[dst + "mlp.router.b_choice"] = r.get(moe + "gate.e_score_correction_bias")
+        for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
+            if r.has(f"{moe}shared_experts.{theirs}.weight"):
+                w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
+
+    return fold_residual_scale(llama_layout(sd, cfg, block, attention=False), cfg)
+
+
+ADAPTERS = {
+    "deepseek_v2": (deepseek_v2_config, latent_weights),
+    "deepseek_v3": (deepseek_v3_config, latent_weights),
+    "minicpm3": (minicpm3_config, latent_weights),
+}

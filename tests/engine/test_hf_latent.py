@@ -1,0 +1,155 @@
+"""Multi-head latent attention (DeepSeek-V2, DeepSeek-V3, MiniCPM3) against `transformers`, on tiny random models.
+
+Tolerances (max absolute difference, float32 CPU), as for every other architecture: patterns 1e-4, logits and hidden
+states 1e-3. The tiny models (tests/tiny_models_latent.py) have values narrower than queries and keys, a query
+latent (but V2-Lite's layout without one), DeepSeek's interleaved RoPE (V2, V3) and MiniCPM3's halves, a dense first
+layer and then 8 experts in 4 groups with a shared expert, and V3's correction bias drawn at random.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attention_core import blocks, experts, load_model
+from attention_core import model as fwd
+from attention_core.steps import rope_check
+from tests.tiny_models_latent import save_tiny_latent
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
+ROUTER_TOL = 1e-5  # an expert's weight (up to ~2.5 here, × routed_scaling_factor): float32 rounding
+TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
+KINDS = ["deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3"]
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def pair(request, tmp_path_factory, monkeypatch_module):
+    folder = tmp_path_factory.mktemp(request.param)
+    hf = save_tiny_latent(request.param, folder)
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return request.param, hf, load_model(str(folder), device="cpu")
+
+
+def test_patterns_logits_and_hidden_states_match(pair):
+    kind, hf, ours = pair
+    trace = ours.trace(TEXT)
+    ids = torch.tensor([trace.token_ids])
+    with torch.inference_mode():
+        out = hf(ids, output_attentions=True, output_hidden_states=True)
+    for layer in range(ours.config.n_layers):
+        ref = out.attentions[layer][0]
+        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
+        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
+        assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
+        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
+        assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
+    final = blocks.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
+    assert (final - out.hidden_states[-1][0]).abs().max().item() <= HIDDEN_TOL
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+
+
+def test_heads_have_narrower_values_and_one_shared_rotated_key(pair):
+    """q and k: 8 unrotated + 8 rotated dimensions per head; v: 12. The rotated part of the keys is one for all
+    heads (W_KR), the rest differs per head."""
+    _, _, ours = pair
+    trace = ours.trace(TEXT)
+    n, cfg = trace.n_tokens, ours.config
+    assert (cfg.d_head, cfg.rotary_dim, cfg.d_value, cfg.n_kv_heads) == (16, 8, 12, 4)
+    q, k, v = trace["blocks.1.attn.q"], trace["blocks.1.attn.k"], trace["blocks.1.attn.v"]
+    assert q.shape == k.shape == (4, n, 16) and v.shape == (4, n, 12)
+    assert torch.equal(k[0, :, 8:], k[3, :, 8:]) and not torch.allclose(k[0, :, :8], k[3, :, :8])
+    assert trace["blocks.1.attn.z"].shape == (4, n, 12)
+    assert ours.W_O(1).shape == (4, 12, 64)
+
+
+def test_head_outputs_add_up_to_the_attention_output(pair):
+    """Every per-head decomposition reads values of d_head_v and W_O's rows per head: their sum is the layer's
+    attention output, and each source's contribution sums to it too."""
+    _, _, ours = pair
+    trace = ours.trace(TEXT)
+    layer, query = 2, trace.n_tokens - 1
+    heads = trace.contributions(layer, query=query)  # (n_heads, n_k, d_model)
+    b_O = ours.weights.get(f"blocks.{layer}.attn.b_O", torch.zeros(ours.config.d_model))
+    z = trace["blocks.2.attn.z"]  # (n_heads, n, d_head_v)
+    out = fwd.attn_output(z, ours.weights, layer)[query]
+    assert (heads.sum((0, 1)) + b_O - out).abs().max() <= HIDDEN_TOL
+    sent = trace.value_weighted(layer, 1)  # ‖A[i,j]·v_j·W_O^h‖
+    assert (sent[query] - heads[1].norm(dim=-1)).abs().max() <= HIDDEN_TOL
+
+
+def test_generation_matches_transformers_generate(pair):
+    """12 greedy tokens with the engine's key/value cache (values narrower than keys): the same tokens as
+    transformers' generate, and the cache's q, k and residuals those of one pass over the whole text."""
+    kind, hf, ours = pair
+    gen = ours.generate("the blue creature took a mole", max_new_tokens=12)
+    ids = torch.tensor([gen.prompt_ids])
+    with torch.inference_mode():
+        theirs = hf.generate(ids, max_new_tokens=12, do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert gen.new_token_ids == theirs[0, ids.shape[1] :].tolist(), kind
+    full = fwd.run(torch.tensor(gen.trace.token_ids), ours.context.pass_weights, ours.config, causal=True)
+    for layer in range(ours.config.n_layers):
+        assert (gen.trace.captured.k[layer] - full.k[layer]).abs().max() <= HIDDEN_TOL
+        assert (gen.trace.captured.v[layer] - full.v[layer]).abs().max() <= HIDDEN_TOL
+        assert (gen.trace.resid(layer + 1) - full.resid_pre[layer + 1]).abs().max() <= HIDDEN_TOL
+
+
+def test_parameter_counts_match(pair):
+    """Every parameter, and V3's correction biases (buffers in transformers, read as weights here)."""
+    _, hf, ours = pair
+    buffers = sum(b.numel() for name, b in hf.named_buffers() if name.endswith("e_score_correction_bias"))
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + buffers
+
+
+def test_routers_choose_the_experts_transformers_chooses(pair):
+    """On 256 random tokens, each MoE layer's router picks the same experts with the same weights as transformers'
+    (V3: sigmoid scores, the correction bias in the choice only, groups rated by their best two; V2: softmax, groups
+    rated by their best one)."""
+    kind, hf, ours = pair
+    if not ours.config.n_experts:  # MiniCPM3 is dense: every layer a feed-forward network, nothing to route
+        assert kind == "minicpm3" and not any(".router." in name or ".experts." in name for name in ours.weights)
+        return
+    torch.manual_seed(0)
+    x = torch.randn(256, ours.config.d_model)
+    for layer in range(1, ours.config.n_layers):
+        with torch.inference_mode():
+            _, their_weights, their_chosen = hf.model.layers[layer].mlp.gate(x)
+        weights, chosen = experts.route(x, ours.weights, f"blocks.{layer}.mlp.", ours.config)
+        assert torch.equal(chosen.sort(-1).values, their_chosen.sort(-1).values), f"{kind} layer {layer}"
+        order, their_order = chosen.argsort(-1), their_chosen.argsort(-1)
+        ours_sorted, theirs_sorted = weights.gather(1, order), their_weights.gather(1, their_order)
+        assert (ours_sorted - theirs_sorted).abs().max() <= ROUTER_TOL
+
+
+def test_declared_features(pair):
+    kind, _, ours = pair
+    said = " ".join(ours.config.features())
+    assert "multi-head latent attention: keys and values from one shared latent of 16 numbers per token" in said
+    assert "RoPE on the last 8 of 16 dimensions per head, the key's shared by every head" in said
+    assert ("queries from the residual" in said) == (kind == "deepseek_v2")
+    assert ("neighbouring pairs" in said) == kind.startswith("deepseek")
+    assert ("(sigmoid router), chosen within the best 2 of 4 groups" in said) == kind.startswith("deepseek_v3")
+
+
+def test_inside_one_head_reads_q_k_and_v_from_the_latents(pair):
+    """Inside one head's steps for latent attention: Q = c_Q·W_UQ[h] (E·W_Q[h] without a query latent), K's unrotated
+    part c_KV·W_UK[h] and its rotated part E·W_KR, V = c_KV·W_UV[h]; rotated, they are the pass's own q and k, and
+    every later step (pattern, z, Δe) is the engine's."""
+    kind, _, ours = pair
+    trace = ours.trace(TEXT)
+    layer, head = 2, 3
+    s = trace.head_steps(layer, head)
+    q_in = s.E if s.q_input is None else s.q_input
+    assert (s.q_input is None) == (kind == "deepseek_v2") and s.kv_input.shape == (trace.n_tokens, 16)
+    assert s.W_Q.shape == (64 if kind == "deepseek_v2" else 24, 16) and s.W_K.shape == (16, 8)
+    assert s.W_V.shape == (16, 12) and s.W_KR.shape == (64, 8) and s.W_O.shape == (12, 64)
+    assert abs(s.q_pre - q_in @ s.W_Q).max() <= 1e-5
+    assert abs(s.k_pre - np.concatenate([s.kv_input @ s.W_K, s.E @ s.W_KR], axis=1)).max() <= 1e-5
+    assert abs(s.v - s.kv_input @ s.W_V).max() <= 1e-5
+    assert abs(s.k_pre[:, :8] - s.k[:, :8]).max() <= 1e-5  # the unrotated part does not turn
+    assert rope_check(s, ours.config, ours.weights) <= 1e-5 < abs(s.q_pre[:, 8:] - s.q[:, 8:]).max()
+    assert abs(s.pattern - trace.pattern(layer, head).numpy()).max() <= PATTERN_TOL
+    assert abs(s.delta - trace.head_out(layer, head).numpy()).max() <= HIDDEN_TOL

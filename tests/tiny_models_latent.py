@@ -1,0 +1,58 @@
+"""Tiny random decoders with multi-head latent attention (MLA: DeepSeek-V2, DeepSeek-V3, MiniCPM3), saved in Hugging
+Face format for the parity tests. Value heads (12) are narrower than query/key heads (8 + 8), so a place that takes
+d_head for the values' width shows; the routers' correction bias is drawn, so a router that ignores it shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+# 3 layers, 4 heads: q/k heads of 8 dimensions without RoPE and 8 rotated; values of 12; latents of 24 (queries) and
+# 16 (keys and values)
+_SHAPE = dict(
+    vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4,
+    num_key_value_heads=4, max_position_embeddings=128, tie_word_embeddings=False, q_lora_rank=24, kv_lora_rank=16,
+    qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=12,
+)  # fmt: skip
+# layer 0 dense, layers 1-2 a mixture of 8 experts in 4 groups, 2 per token from the best 2 groups, one shared expert
+_EXPERTS = dict(
+    first_k_dense_replace=1, n_routed_experts=8, num_experts_per_tok=2, n_group=4, topk_group=2,
+    n_shared_experts=1, moe_intermediate_size=32, routed_scaling_factor=2.5,
+)  # fmt: skip
+
+
+def _tiny(kind: str):
+    import transformers
+
+    if kind == "deepseek_v3":  # sigmoid router with a correction bias, group scores from each group's best two
+        cfg = transformers.DeepseekV3Config(**_SHAPE, **_EXPERTS, norm_topk_prob=True, rope_interleave=True)
+        return transformers.DeepseekV3ForCausalLM(cfg)
+    if kind == "deepseek_v3_yarn":  # YaRN ×4 over 32 tokens, with DeepSeek's mscale on the scores
+        rope = dict(rope_type="yarn", rope_theta=10000.0, factor=4.0, original_max_position_embeddings=32,
+                    mscale=1.0, mscale_all_dim=1.0, beta_fast=32.0, beta_slow=1.0)  # fmt: skip
+        cfg = transformers.DeepseekV3Config(**_SHAPE, **_EXPERTS, norm_topk_prob=True, rope_parameters=rope)
+        return transformers.DeepseekV3ForCausalLM(cfg)
+    if kind == "deepseek_v2":  # V2-Lite's layout: queries straight from the residual; softmax router, group-limited
+        shape = _SHAPE | dict(q_lora_rank=None)
+        cfg = transformers.DeepseekV2Config(**shape, **_EXPERTS, topk_method="group_limited_greedy")
+        return transformers.DeepseekV2ForCausalLM(cfg)
+    if kind == "minicpm3":  # dense; embeddings × 12, each sublayer × 1.4/√3, logits ÷ 64/16
+        cfg = transformers.MiniCPM3Config(**_SHAPE, scale_emb=12.0, scale_depth=1.4, dim_model_base=16)
+        return transformers.MiniCPM3ForCausalLM(cfg)
+    raise ValueError(kind)
+
+
+def save_tiny_latent(kind: str, folder: Path, seed: int = 0):
+    """A tiny random MLA decoder of `kind` ("deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3") with a
+    byte-level tokenizer, saved as safetensors; returns it, in eval mode."""
+    torch.manual_seed(seed)
+    hf = _tiny(kind)
+    with torch.no_grad():  # a buffer, not a parameter: _peaked_and_saved leaves it at zero
+        for name, buffer in hf.named_buffers():
+            if name.endswith("e_score_correction_bias"):
+                buffer.normal_(0.0, 0.3)
+    return _peaked_and_saved(hf, folder, byte_bpe(300), norms_too=True)
