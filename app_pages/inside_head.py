@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from ui.context import require_trace
+from ui.head_projections import queries_and_keys
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
 from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import matrix_heatmap, query_key_heatmap
@@ -22,11 +23,12 @@ from viz.views.head_window import (
     sharing_note,
     step_positions,
     steps_window,
+    value_source,
 )
 from viz.views.mask_parts import SINK_WORDS, softmax_share_lines
-from viz.views.norm_words import head_input_caption, projection_title, qk_norm_caption
+from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
-from viz.views.position_words import bias_words, nope_caption, position_bias_caption, rope_caption
+from viz.views.position_words import bias_words, position_bias_caption
 from viz.views.score_terms import score_stages, steps_terms
 
 st.title("Inside one head, step by step")
@@ -34,6 +36,7 @@ ctx = require_trace()
 trace = ctx.trace
 s = trace.head_steps(ctx.layer, ctx.head)  # every intermediate, from the engine (attention_core.steps)
 n, d, dm = s.n, s.d_head, s.d_model
+dv = s.d_value or d  # the values' width: narrower than q and k's under latent attention (DeepSeek)
 readable, labels = axis_labels(display_tokens(trace))
 orient = ctx.orient
 sums = "each row" if orient == "rows" else "each column"  # which way a pattern sums to 1, as drawn
@@ -41,7 +44,7 @@ sums = "each row" if orient == "rows" else "each column"  # which way a pattern 
 st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "
     f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {counted(n, 'token')}, "
-    f"d_model = {dm}, d_head = {d}"
+    f"d_model = {dm}, d_head = {d}" + (f", values {dv} wide" if dv != d else "")
 )
 if is_long(n):  # a wall of a thousand tokens would push everything else off the screen
     with st.expander(f"The {n} tokens as {ctx.model_title} split them"):
@@ -99,7 +102,9 @@ if cell["allowed"]:
 st.subheader("The two picked tokens' vectors")
 pv = picked_vectors(s, i, j)
 st.caption(
-    f"Each token gets its own query q, key k and value v: {d} numbers each, for this head"
+    "Each token gets its own query q, key k and value v: "
+    + (f"{d} numbers each" if dv == d else f"{d} numbers for q and k, {dv} for v")
+    + ", for this head"
     + (" (q and k after RoPE, what the score uses" if s.uses_rope else "")
     + (", their rotated dimensions listed even ones first: see RoPE below)" if ctx.config.rope_pairs_reordered
        else ")" if s.uses_rope else "")
@@ -109,7 +114,7 @@ st.caption(
 strips = [(f"{kind} of {labels[t]}", pv.vector(kind, w)) for w, t in (("i", i), ("j", j)) for kind in KINDS]
 # q and k on one scale (the score multiplies them); v on its own: its numbers can be 20x smaller than q's.
 scales = ["q, k" if kind in ("q", "k") else "v" for _ in (i, j) for kind in KINDS]
-title = f"q, k, v of query {labels[i]} and key {labels[j]}  [{d} each]"
+title = f"q, k, v of query {labels[i]} and key {labels[j]}  " + (f"[{d} each]" if dv == d else f"[{d}, {d}, {dv}]")
 show_chart(vector_strips(strips, title, scales=scales), "mech_vectors")
 c1, c2 = st.columns(2)
 with c1:
@@ -176,75 +181,7 @@ with full:
     )
 
     # ── 2. Q and K ───────────────────────────────────────────────────────────────────────────────────
-    st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
-    kv = kv_head_name(s.group_size, s.head, s.kv_head)  # whose W_K, W_V: shared under grouped-query attention
-    bias = " This model adds a bias to each: b_Q and b_K." if s.has_bias else ""
-    norm = qk_norm_caption(s.qk_norm, s.uses_rope, s.qk_norm_after_rope)
-    st.caption(
-        f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". '
-        f"Both map d_model = {dm} to d_head = {d}.{bias}{norm}"
-    )
-    rope_stage = "before" if s.uses_rope else ""
-
-    def after(name: str) -> str:  # the rotated q or k's title (Hunyuan's normalised after the rotation)
-        return projection_title(name, s.has_bias, s.qk_norm, rows, d, "after", True) if s.qk_norm_after_rope \
-            else f"{name} after RoPE  [{rows} × {d}]"
-    c1, c2 = st.columns(2)
-    with c1:
-        show_chart(
-            matrix_heatmap(s.W_Q, f"W_Q (head {s.head})  [{dm} × {d}]", None, None, "d_head", "d_model"), "mech_WQ"
-        )
-        show_chart(
-            matrix_heatmap(
-                w["q_pre"],
-                projection_title("Q", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope),
-                wl,
-                None,
-                "d_head",
-                "query token",
-                row_positions=pos,
-            ),
-            "mech_Q_pre",
-        )
-    with c2:
-        show_chart(
-            matrix_heatmap(s.W_K, f"W_K ({kv})  [{dm} × {d}]", None, None, "d_head", "d_model"),
-            "mech_WK",
-        )
-        show_chart(
-            matrix_heatmap(
-                w["k_pre"],
-                projection_title("K", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope),
-                wl,
-                None,
-                "d_head",
-                "key token",
-                row_positions=pos,
-            ),
-            "mech_K_pre",
-        )
-    if s.uses_rope:
-        cfg = ctx.config
-        st.caption(rope_caption(ctx.model_title, d, cfg.rotary_dim or d, cfg.rope_pairs_reordered,
-                                cfg.rope_attention_factor if cfg.rope_divisors(s.layer) else 1.0, cfg.rope_scaling))
-        c1, c2 = st.columns(2)
-        with c1:
-            show_chart(
-                matrix_heatmap(
-                    w["q"], after("Q"), wl, None, "d_head", "query token", row_positions=pos
-                ),
-                "mech_Q",
-            )
-        with c2:
-            show_chart(
-                matrix_heatmap(
-                    w["k"], after("K"), wl, None, "d_head", "key token", row_positions=pos
-                ),
-                "mech_K",
-            )
-
-    elif ctx.config.uses_rope:  # a NoPE layer (SmolLM3's every 4th) of a model whose other layers rotate
-        st.caption(nope_caption(ctx.model_title, ctx.layer))
+    queries_and_keys(ctx, s, w, wl, rows, pos)  # latent attention (DeepSeek) reads them from its latents
 
     # ── 3–6. scores → pattern ────────────────────────────────────────────────────────────────────────
     st.subheader("3 · Every query against every key: Q·Kᵀ")
@@ -323,55 +260,58 @@ with full:
         )
 
     # ── 7–9. values → Δe ─────────────────────────────────────────────────────────────────────────────
-    st.subheader("5 · Values: V = E·W_V (value-down)")
+    src, W_V, width = value_source(s)  # E and W_V, or latent attention's c_KV and W_UV
+    kv = kv_head_name(s.group_size, s.head, s.kv_head)  # whose W_V: shared under grouped-query attention
+    st.subheader(f"5 · Values: V = {src}·{W_V} (value-down)")
     st.caption(
-        f"The value map is factored in two: value-down W_V takes each embedding from d_model = {dm} down to "
-        f"d_head = {d}; value-up (step 7) brings the weighted sum back up to d_model."
+        f"The value map is factored in two: value-down {W_V} takes each token's {src} from {width} numbers down to "
+        f"{dv}" + (f" (d_head = {d} for q and k, narrower for values)" if dv != d else f" (d_head = {d})")
+        + "; value-up (step 7) brings the weighted sum back up to d_model."
         + (f" W_V is key/value head {s.kv_head}'s, shared under grouped-query attention." if s.group_size > 1 else "")
     )
     c1, c2 = st.columns(2)
     with c1:
         show_chart(
             matrix_heatmap(
-                s.W_V, f"W_V value-down ({kv})  [{dm} × {d}]", None, None, "d_head", "d_model"
+                s.W_V, f"{W_V} value-down ({kv})  [{s.W_V.shape[0]} × {dv}]", None, None, "d_head", src
             ),
             "mech_WV",
         )
     with c2:
         show_chart(
             matrix_heatmap(
-                w["v"], f"V = E·W_V{plus_bias(s.has_bias, 'V')}  [{rows} × {d}]", wl, None, "d_head", "key token",
-                row_positions=pos,
+                w["v"], f"V = {src}·{W_V}{plus_bias(s.has_bias, 'V')}  [{rows} × {dv}]", wl, None, "d_head",
+                "key token", row_positions=pos,
             ),
             "mech_V",
         )
     st.subheader("6 · Weighted sum: z = A·V")
     st.caption("Each query's weights in A weight the value vectors of the keys; z_i = Σ_j A[i, j]·v_j.")
     show_chart(
-        matrix_heatmap(w["z"], f"z = A·V  [{rows} × {d}]", wl, None, "d_head", "query token", row_positions=pos),
+        matrix_heatmap(w["z"], f"z = A·V  [{rows} × {dv}]", wl, None, "d_head", "query token", row_positions=pos),
         "mech_z",
     )
     st.subheader("7 · Value-up and the output matrix")
     st.caption(
-        f"Head {s.head}'s value-up is its {d} rows of the output matrix W_O. Stacking every head's value-up gives "
-        f"W_O itself, [{s.n_heads}·{d} × {dm}] = [{s.n_heads * d} × {dm}] (head {s.head}'s band framed in red)."
+        f"Head {s.head}'s value-up is its {dv} rows of the output matrix W_O. Stacking every head's value-up gives "
+        f"W_O itself, [{s.n_heads}·{dv} × {dm}] = [{s.n_heads * dv} × {dm}] (head {s.head}'s band framed in red)."
     )
     c1, c2 = st.columns(2)
     with c1:
         show_chart(
-            matrix_heatmap(s.W_O, f"value-up W_O[head {s.head}]  [{d} × {dm}]", None, None, "d_model", "d_head"),
+            matrix_heatmap(s.W_O, f"value-up W_O[head {s.head}]  [{dv} × {dm}]", None, None, "d_model", "d_head"),
             "mech_WO",
         )
     with c2:
         show_chart(
             matrix_heatmap(
                 s.W_O_all,
-                f"output matrix W_O  [{s.n_heads * d} × {dm}]",
+                f"output matrix W_O  [{s.n_heads * dv} × {dm}]",
                 None,
                 None,
                 "d_model",
                 "head · d_head",
-                row_bands=d,
+                row_bands=dv,
                 band_highlight=s.head,
                 height=420,
             ),

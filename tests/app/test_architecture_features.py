@@ -99,6 +99,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
     """A tiny random model of `kind` (tests.tiny_models: save_tiny's decoders, save_tiny_encoder's encoders) saved
     under the allowed models folder."""
     from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_encoder
+    from tests.tiny_models_latent import save_tiny_latent
     from tests.tiny_models_seq2seq import save_tiny_seq2seq, save_tiny_umt5
 
     folder = private_models / "models" / f"tiny-{kind}"
@@ -109,6 +110,8 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_deberta(folder)
     elif kind == "umt5":
         save_tiny_umt5(folder)
+    elif kind.startswith("deepseek"):
+        save_tiny_latent(kind, folder)
     else:
         save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
     return folder
@@ -181,6 +184,11 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                      "scores scaled by 0.1443")),
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
+        ("deepseek_v3", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per "
+                         "token, queries from one of 24; values 12 wide", "(sigmoid router), chosen within the best 2 "
+                         "of 4 groups", "RoPE on the last 8 of 16 dimensions per head")),
+        ("deepseek_v2", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per "
+                         "token, queries from the residual; values 12 wide",)),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:

@@ -469,3 +469,15 @@ def test_thumbnails_take_the_long_views_colour_scale(scale: str) -> None:
         np.testing.assert_allclose(shown, patterns[3] / patterns[3].max(axis=1, keepdims=True), rtol=1e-5)
     over = overview.overview_mosaic(patterns[None], selected=(0, 0), scale=scale)
     assert over.data[0].zmax == heat.zmax and over.data[0].zmin == heat.zmin
+
+
+def test_vector_strips_draw_vectors_of_different_lengths_side_by_side() -> None:
+    """Latent attention's values are narrower than its queries and keys (DeepSeek: 128 against 192): each strip keeps
+    its own numbers from dimension 0, the shorter ones end in empty cells, and no strip is cut or stretched."""
+    q, k, v = np.arange(16.0) - 8, np.arange(16.0) - 7.5, np.linspace(-1, 1, 12)
+    fig = vector_strips([("q", q), ("k", k), ("v", v)], "q, k, v", scales=["q, k", "q, k", "v"])
+    qk, values = (decode(trace["z"]) for trace in fig.to_plotly_json()["data"])
+    np.testing.assert_array_equal(qk[:2], np.stack([q, k]).astype(np.float32))
+    np.testing.assert_array_equal(values[2, :12], v.astype(np.float32))
+    assert np.isnan(values[2, 12:]).all() and np.isnan(qk[2]).all() and np.isnan(values[:2]).all()
+    assert list(fig.layout.xaxis.range) == [-0.5, 15.5]

@@ -20,8 +20,12 @@ def vector_strips(
     same name in `scales` share a scale so they compare (q and k, which the score multiplies); each scale has
     its own colour bar titled with its name. With no `scales`, one scale for all rows.
 
-    Labels must be Plotly-safe (viz.labels)."""
-    m = np.stack([np.asarray(v, dtype=np.float64) for _, v in rows])  # (rows, d)
+    Labels must be Plotly-safe (viz.labels). Vectors may differ in length (latent attention's values are narrower
+    than its queries and keys): each starts at dimension 0, and a shorter one ends in empty cells."""
+    vectors = [np.asarray(v, dtype=np.float64) for _, v in rows]
+    m = np.full((len(vectors), max(v.size for v in vectors)), np.nan)  # (rows, d): the longest vector's width
+    for row, v in enumerate(vectors):
+        m[row, : v.size] = v
     scales = list(scales) if scales is not None else [""] * len(rows)
     names = [label for label, _ in rows]
     fig = go.Figure()
@@ -29,7 +33,7 @@ def vector_strips(
     for g, group in enumerate(groups):
         mine = np.array([scale == group for scale in scales])
         z = np.where(mine[:, None], m, np.nan)  # (rows, d): the other scales' rows left empty
-        bound = float(max(np.abs(m[mine]).max(), 1e-12))
+        bound = float(max(np.nanmax(np.abs(m[mine])), 1e-12))
         axis = "coloraxis" if g == 0 else f"coloraxis{g + 1}"
         fig.add_trace(
             go.Heatmap(

@@ -22,6 +22,7 @@ STEPS_TOGGLE_MAX_TOKENS = 256  # up to here the page also offers every token (a 
 TOKEN_ROWS = ("E", "q_pre", "k_pre", "q", "k", "v", "z", "delta")  # [n, ·] one row per token
 QUERY_KEY = ("dots", "scaled", "capped", "mask", "masked", "pattern")  # [n_q, n_k]
 BIAS_KEY = ("position_bias", "before_mask")  # [n_q, n_k], for a model with a position bias (T5) only
+LATENT_ROWS = ("q_input", "kv_input")  # [n, ·] latent attention's c_Q and c_KV, where the model has them
 
 
 def _span(n: int, centre_lo: int, centre_hi: int, size: int) -> tuple[int, int]:
@@ -105,6 +106,7 @@ def steps_window(steps: Any, positions: np.ndarray) -> StepsWindow:
     if pos.ndim != 1 or not pos.size or pos.min() < 0 or pos.max() >= n or np.any(np.diff(pos) <= 0):
         raise ValueError(f"positions must be ascending positions of the {n} tokens")
     arrays = {name: np.asarray(getattr(steps, name))[pos] for name in TOKEN_ROWS}
+    arrays |= {name: np.asarray(x)[pos] for name in LATENT_ROWS if (x := getattr(steps, name, None)) is not None}
     grid = np.ix_(pos, pos)
     arrays |= {name: np.asarray(getattr(steps, name))[grid] for name in QUERY_KEY}
     if getattr(steps, "position_bias", None) is not None:
@@ -136,3 +138,11 @@ def sharing_note(steps: Any) -> str | None:
         f"{steps.head} uses key/value head {steps.kv_head}, which {others} too; so W_K and W_V "
         "below (and K, V) are shared with them, while W_Q and W_O are this head's own."
     )
+
+
+def value_source(steps: Any) -> tuple[str, str, str]:
+    """(what V is read from, the map, that input's width in words) for a head's steps: ("E", "W_V", "d_model"), or
+    latent attention's ("c_KV", "W_UV", "the latent's 16")."""
+    if getattr(steps, "kv_input", None) is None:
+        return "E", "W_V", f"d_model = {steps.d_model}"
+    return "c_KV", "W_UV", f"the latent's {steps.kv_input.shape[1]}"

@@ -87,19 +87,24 @@ _SCALING_NAMES = {"longrope": "LongRoPE", "yarn": "YaRN"}  # the rules that scal
 
 def rope_caption(
     model: str, d_head: int, rotary: int, pairs_reordered: bool = False, attention_factor: float = 1.0,
-    scaling: str | None = None,
+    scaling: str | None = None, first: int = 0,
 ) -> str:  # fmt: skip
     """Inside one head's note on the rotation (partial rotary, GPT-NeoX and Pythia: only the first `rotary` of
-    the head's d_head dimensions turn; GPT-J and Cohere: their neighbouring pairs listed even dimensions first;
-    LongRoPE and YaRN (`scaling`, ModelConfig.rope_scaling): the rotated dimensions also scaled by their attention
-    factor)."""
-    kept = d_head - rotary
-    rest = f"; only dimensions 0–{rotary - 1} rotate, the other {kept} keep their values" if kept else ""
+    the head's d_head dimensions turn; latent attention (DeepSeek): the last `rotary`, from dimension `first`; GPT-J,
+    Cohere and DeepSeek: their neighbouring pairs listed even dimensions first; LongRoPE and YaRN (`scaling`,
+    ModelConfig.rope_scaling): the rotated dimensions also scaled by their attention factor)."""
+    kept, half = d_head - rotary, rotary // 2
+    rest = ""
+    if kept and first:
+        rest = f"; only dimensions {first}–{d_head - 1} rotate, the first {kept} keep their values"
+    elif kept:
+        rest = f"; only dimensions 0–{rotary - 1} rotate, the other {kept} keep their values"
+    pairs = f"i and i + {half} for i < {half}" if not first else f"{first} + i and {first + half} + i for i < {half}"
     order = ""
     if pairs_reordered:
         order = (
-            f" {model} itself pairs neighbouring dimensions (0, 1), (2, 3), …: here each head's dimensions are listed "
-            f"even ones first, so column i < {rotary // 2} is its dimension 2i and column {rotary // 2} + i its "
+            f" {model} itself pairs neighbouring dimensions (0, 1), (2, 3), … of what it rotates: here they are "
+            f"listed even ones first, so rotated column i < {half} is its dimension 2i and column {half} + i its "
             "dimension 2i + 1 (the same numbers, the same q·k)."
         )
     if attention_factor != 1.0:
@@ -111,9 +116,9 @@ def rope_caption(
         )
     return (
         f"RoPE: {model} has no position embedding; instead each query and key is rotated by an angle "
-        f"proportional to its position (pairs of dimensions i and i + {rotary // 2} for i < {rotary // 2}, each "
-        f"at its own frequency{rest}). So q_i·k_j depends on how far apart i and j are. The scores below use "
-        f"these rotated q and k, exactly as the model (and trace.scores) does.{order}"
+        f"proportional to its position (pairs of dimensions {pairs}, each at its own frequency{rest}). So q_i·k_j "
+        f"depends on how far apart i and j are. The scores below use these rotated q and k, exactly as the model "
+        f"(and trace.scores) does.{order}"
     )
 
 
@@ -123,4 +128,17 @@ def nope_caption(model: str, layer: int) -> str:
         f"Layer {layer} of {model} rotates nothing (no RoPE), though its other layers do: these q and k are what the "
         "scores below use, so this layer's scores see no position at all, only what earlier layers wrote into the "
         "embeddings (and the causal mask)."
+    )
+
+
+def latent_caption(model: str, r_kv: int, r_q: int | None, nope: int, rope: int, head: int) -> str:
+    """Inside one head's words for multi-head latent attention (DeepSeek-V2/V3, MiniCPM3: attention_core/latent.py):
+    where this head's q and k come from. r_q None: queries straight from E."""
+    query = (f"its query from c_Q = RMSNorm(E·W_DQ), {r_q} numbers per token, through W_UQ" if r_q
+             else "its query straight from E, through W_Q")  # fmt: skip
+    return (
+        f"{model} uses multi-head latent attention: every head's keys and values are read up from one latent per "
+        f"token, c_KV = RMSNorm(E·W_DKV) of {r_kv} numbers (what its key/value cache stores), and {query}. Head "
+        f"{head}'s key is its own c_KV·W_UK ({nope} dimensions) followed by E·W_KR ({rope} dimensions, the same for "
+        f"every head), which RoPE turns; its query has the same two parts. q·k adds both parts' products."
     )
