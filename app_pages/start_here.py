@@ -50,8 +50,9 @@ from viz.labels import axis_labels, counted, plotly_escape
 from viz.views.chapter import SLUGS, STEPS, facts_of, softmax_rows, step_index, step_named, step_text, weighted_values
 from viz.views.chapter_notes import long_text_notice, prompt_cross_caption, shared_keys_note
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, block_axis_labels
+from viz.views.head_window import qk_titles
 from viz.views.heads import default_query_keys
-from viz.views.norm_words import first_block_input, projection_title
+from viz.views.norm_words import first_block_input
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
 from viz.views.score_terms import score_terms
 from viz.views.shifts import pairwise_cosines, word_trace
@@ -118,7 +119,7 @@ def draw_embeddings() -> None:
 def draw_query_key() -> None:
     s = head_steps(layer)
     rope = "after" if s.uses_rope else ""
-    titles = {n: projection_title(n, s.has_bias, s.qk_norm, s.n, s.d_head, rope, s.qk_norm_after_rope) for n in "QK"}
+    titles = qk_titles(s, s.n, rope)  # Q = E·W_Q, or latent attention's products (DeepSeek)
     c1, c2 = st.columns(2)
     with c1:
         show_chart(matrix_heatmap(s.q, titles["Q"], labels, None, "d_head", "query"), "start_Q")

@@ -11,7 +11,7 @@ import streamlit as st
 from ui.context import PageContext
 from ui.widgets import show_chart
 from viz.figures.mechanism import matrix_heatmap
-from viz.views.head_window import StepsWindow, kv_head_name
+from viz.views.head_window import StepsWindow, kv_head_name, qk_titles
 from viz.views.norm_words import projection_title, qk_norm_caption
 from viz.views.position_words import latent_caption, nope_caption, rope_caption
 
@@ -67,7 +67,6 @@ def _latent_projections(
     st.subheader(f"2 · Queries and keys from latents: Q = {q_from}, K = [c_KV·W_UK | E·W_KR]")
     st.caption(latent_caption(ctx.model_title, r_kv, None if s.q_input is None else s.q_input.shape[1], d - rope,
                               rope, s.head))  # fmt: skip
-    stage = " before RoPE" if s.uses_rope else ""
     # one row each, so that the latents, the maps and the products line up across the columns
     c1, c2 = st.columns(2)
     if s.q_input is not None:
@@ -87,13 +86,12 @@ def _latent_projections(
         _weight_chart(s.W_K, f"W_UK (head {s.head})  [{r_kv} × {d - rope}]", "latent", "d_nope", "mech_WK")
     with c3:
         _weight_chart(s.W_KR, f"W_KR (every head)  [{dm} × {rope}]", "d_model", "d_rope", "mech_WKR")
+    titles = qk_titles(s, rows, "before" if s.uses_rope else "")
     c1, c2 = st.columns(2)
     with c1:
-        _token_chart(w["q_pre"], f"Q = {q_from}  [{rows} × {d}]{stage}", wl, "d_head", "query token", "mech_Q_pre",
-                     pos)  # fmt: skip
+        _token_chart(w["q_pre"], titles["Q"], wl, "d_head", "query token", "mech_Q_pre", pos)
     with c2:
-        _token_chart(w["k_pre"], f"K = [c_KV·W_UK | E·W_KR]  [{rows} × {d}]{stage}", wl, "d_head", "key token",
-                     "mech_K_pre", pos)  # fmt: skip
+        _token_chart(w["k_pre"], titles["K"], wl, "d_head", "key token", "mech_K_pre", pos)
 
 
 def _rotation(ctx: PageContext, s: Any, w: StepsWindow, wl: list[str], rows: str, pos: np.ndarray | None) -> None:

@@ -402,3 +402,26 @@ def test_a_sink_models_pages_say_its_rows_sum_to_less_than_one(private_models) -
     assert "+ sink term)" in code and "sink term      = exp(" in code, code
     said = " ".join(c.value for c in at.caption)
     assert "This head has an attention sink (GPT-OSS)" in said and "still sums to 1." not in said, said
+
+
+@pytest.mark.parametrize("kind", ["deepseek_v3", "deepseek_v2"])
+def test_latent_attention_names_what_q_and_k_are_read_from(private_models, kind) -> None:
+    """DeepSeek's queries and keys are not E·W_Q and E·W_K: Start here's query-key step and Inside one head title
+    them as the products they are (c_Q·W_UQ, or E·W_Q without a query latent; [c_KV·W_UK | E·W_KR]), and Inside one
+    head draws the latents, the head's maps up from them and its values at their own width."""
+    folder = tiny_folder(private_models, kind)
+    q_from = "c_Q·W_UQ" if kind == "deepseek_v3" else "E·W_Q"
+    at = opened_with("start", folder, step="query-key")
+    assert not at.exception, [e.value for e in at.exception]
+    titles = {key: chart(at, key)["layout"]["title"]["text"] for key in ("start_Q", "start_K")}
+    assert titles["start_Q"].startswith(f"Q = {q_from}  [") and titles["start_Q"].endswith("after RoPE")
+    assert titles["start_K"].startswith("K = [c_KV·W_UK | E·W_KR]  [")
+    at = at.switch_page("app_pages/inside_head.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    keys = [str(getattr(element, "key", "") or "") for element in at.get("plotly_chart")]
+    shown = {key: chart(at, key)["layout"]["title"]["text"] for key in ("mech_WK", "mech_WKR", "mech_V", "mech_WO")}
+    assert shown["mech_WK"].startswith("W_UK (head ") and shown["mech_WKR"].startswith("W_KR (every head)")
+    assert shown["mech_V"].startswith("V = c_KV·W_UV  [") and shown["mech_V"].endswith(" × 12]")
+    assert shown["mech_WO"].endswith("[12 × 64]")
+    assert chart(at, "mech_cKV")["layout"]["title"]["text"].startswith("c_KV = RMSNorm(E·W_DKV)  [")
+    assert any(key.startswith("mech_cQ") for key in keys) == (kind == "deepseek_v3")

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from viz.views.norm_words import projection_title
+
 STEPS_FULL_MAX_TOKENS = 64  # up to this many tokens every matrix shows every token (a learner's short sentence)
 STEPS_WINDOW_SIZE = 48  # past it, at most this many positions: every row keeps its own label (MATRIX_MAX_LABELS)
 STEPS_TOGGLE_MAX_TOKENS = 256  # up to here the page also offers every token (a toggle, off by default)
@@ -146,3 +148,15 @@ def value_source(steps: Any) -> tuple[str, str, str]:
     if getattr(steps, "kv_input", None) is None:
         return "E", "W_V", f"d_model = {steps.d_model}"
     return "c_KV", "W_UV", f"the latent's {steps.kv_input.shape[1]}"
+
+
+def qk_titles(steps: Any, rows: int | str, rope: str = "") -> dict[str, str]:
+    """{"Q": title, "K": title} of a head's q and k charts: the product each is (norm_words.projection_title), or
+    latent attention's ("Q = c_Q·W_UQ", "K = [c_KV·W_UK | E·W_KR]"). `rope`: "before", "after" or "" (no RoPE)."""
+    d = steps.d_head
+    if getattr(steps, "kv_input", None) is None:
+        return {name: projection_title(name, steps.has_bias, steps.qk_norm, rows, d, rope, steps.qk_norm_after_rope)
+                for name in "QK"}  # fmt: skip
+    q_from = "E·W_Q" if steps.q_input is None else "c_Q·W_UQ"
+    stage = f" {rope} RoPE" if rope else ""
+    return {"Q": f"Q = {q_from}  [{rows} × {d}]{stage}", "K": f"K = [c_KV·W_UK | E·W_KR]  [{rows} × {d}]{stage}"}
