@@ -4,6 +4,8 @@
   the engine rotates halves (i, i + r/2), as Llama does. Reordering W_Q's and W_K's columns (even ones first) makes
   one rotation the other: q·k, every score and pattern are unchanged, and a head's q and k hold the same numbers.
   `pairs_to_halves` does it for every layer's W_Q and W_K and their biases.
+- `last_pairs_to_halves`: DeepSeek's latent attention rotates the *last* dimensions of each head in neighbouring
+  pairs; the same reordering, on those columns.
 - `fold_residual_scale`: Granite multiplies each sublayer's output by residual_scale before its add; folded into
   W_O, b_O, W_out and b_out (every expert's, in a mixture of experts), the pass and every per-head Δe give the
   model's numbers without knowing of it.
@@ -41,6 +43,15 @@ def pairs_to_halves(w: Weights, cfg: ModelConfig) -> Weights:
             if bias in w:  # a bias is one more row over the same columns
                 w[bias] = neighbours_to_halves(w[bias][None], heads, rotary)[0]
     return w
+
+
+def last_pairs_to_halves(W: torch.Tensor, heads: int, rotary: int) -> torch.Tensor:
+    """W [d_in, heads·d] with each head's last `rotary` columns reordered from neighbouring pairs (0, 1), (2, 3), …
+    to even columns then odd ones: the rotate-half order of the same rotation (latent attention: DeepSeek)."""
+    d_in, width = W.shape
+    per_head = W.reshape(d_in, heads, width // heads)  # (d_in, heads, d)
+    rot = per_head[..., -rotary:].reshape(d_in, heads, rotary // 2, 2).transpose(-1, -2).reshape(d_in, heads, rotary)
+    return torch.cat([per_head[..., :-rotary], rot], dim=-1).reshape(d_in, width).contiguous()
 
 
 def fold_residual_scale(w: Weights, cfg: ModelConfig) -> Weights:

@@ -28,7 +28,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .conventions import fold_residual_scale
+from .conventions import fold_residual_scale, last_pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _gated, _rope, llama_layout
 from .hf_adapters_moe import _experts, _per_token
@@ -96,53 +96,61 @@ def minicpm3_config(hf: dict, name: str) -> ModelConfig:
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
 
 
-def _pairs_to_halves(W: torch.Tensor, heads: int, rotary: int) -> torch.Tensor:
-    """W [d_in, heads·d] with each head's last `rotary` columns reordered from neighbouring pairs (0, 1), (2, 3), …
-    to even columns then odd ones: the rotate-half order of the same rotation."""
-    d_in, width = W.shape
-    per_head = W.reshape(d_in, heads, width // heads)  # (d_in, heads, d)
-    rot = per_head[..., -rotary:].reshape(d_in, heads, rotary // 2, 2).transpose(-1, -2).reshape(d_in, heads, rotary)
-    return torch.cat([per_head[..., :-rotary], rot], dim=-1).reshape(d_in, width).contiguous()
+def kv_up(up: torch.Tensor, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """W_UK [kv_latent_rank, H·d_nope] and W_UV [kv_latent_rank, H·d_head_v] from kv_b_proj as [in, out]: each head's
+    d_nope key columns, then its d_head_v value columns."""
+    H, nope, r_kv = cfg.n_heads, cfg.d_head - (cfg.rotary_dim or 0), cfg.kv_latent_rank
+    per_head = up.reshape(r_kv, H, nope + cfg.d_value)
+    return (per_head[..., :nope].reshape(r_kv, H * nope).contiguous(),
+            per_head[..., nope:].reshape(r_kv, H * cfg.d_value).contiguous())  # fmt: skip
 
 
-def _latent_attention(cfg: ModelConfig):
-    """A reader of one layer's self_attn into the canonical MLA names (latent.py)."""
-    H, rope, nope, r_kv = cfg.n_heads, cfg.rotary_dim or 0, cfg.d_head - (cfg.rotary_dim or 0), cfg.kv_latent_rank
+def store_latent_attention(w: StateDict, p: str, cfg: ModelConfig, parts: dict[str, torch.Tensor]) -> None:
+    """One layer's latent attention under the prefix `p` ("blocks.3.attn."), from `parts` in [in, out] orientation,
+    whatever the file: "W_Q" (no query latent) or "W_DQ", "q_latent_norm.w", "W_UQ"; "kv_a" (W_DKV | W_KR, as
+    kv_a_proj_with_mqa), "kv_latent_norm.w", "W_UK", "W_UV", "W_O", and any biases "b_DQ", "kv_a_bias", "b_O". The
+    rotated columns are listed even ones first where the model rotates neighbouring pairs."""
+    rope, r_kv = cfg.rotary_dim or 0, cfg.kv_latent_rank
 
     def halves(W: torch.Tensor, heads: int) -> torch.Tensor:
-        return _pairs_to_halves(W, heads, rope) if cfg.rope_pairs_reordered else W
+        return last_pairs_to_halves(W, heads, rope) if cfg.rope_pairs_reordered else W
 
-    def read(w: StateDict, r: _Reader, src: str, dst: str) -> None:
-        a, p = src + "self_attn.", dst + "attn."
+    for name in ("W_Q", "W_UQ"):
+        if name in parts:
+            w[p + name] = halves(parts[name], cfg.n_heads)  # (d_model or q_latent_rank, H·d_head)
+    for name in ("W_DQ", "q_latent_norm.w", "b_DQ", "kv_latent_norm.w", "W_UK", "W_UV", "W_O", "b_O"):
+        if name in parts:
+            w[p + name] = parts[name]
+    kv_a = parts["kv_a"]  # (d_model, kv_latent_rank + d_rope)
+    w[p + "W_DKV"], w[p + "W_KR"] = kv_a[:, :r_kv].contiguous(), halves(kv_a[:, r_kv:], 1)
+    if "kv_a_bias" in parts:
+        b = parts["kv_a_bias"]
+        w[p + "b_DKV"], w[p + "b_KR"] = b[:r_kv].contiguous(), halves(b[None, r_kv:], 1)[0]
+
+
+def _latent_attention(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """One layer's self_attn, as transformers names it, into the canonical MLA names (latent.py)."""
+    a = src + "self_attn."
+    if cfg.q_latent_rank:
+        parts = {"W_DQ": r.linear(a + "q_a_proj.weight"), "q_latent_norm.w": r.get(a + "q_a_layernorm.weight"),
+                 "W_UQ": r.linear(a + "q_b_proj.weight")}  # fmt: skip
+    else:
+        parts = {"W_Q": r.linear(a + "q_proj.weight")}
+    parts["W_UK"], parts["W_UV"] = kv_up(r.linear(a + "kv_b_proj.weight"), cfg)
+    parts |= {"kv_a": r.linear(a + "kv_a_proj_with_mqa.weight"), "kv_latent_norm.w": r.get(a + "kv_a_layernorm.weight"),
+              "W_O": r.linear(a + "o_proj.weight")}  # fmt: skip
+    if cfg.attn_bias:
+        parts |= {"kv_a_bias": r.get(a + "kv_a_proj_with_mqa.bias"), "b_O": r.get(a + "o_proj.bias")}
         if cfg.q_latent_rank:
-            w[p + "W_DQ"], w[p + "q_latent_norm.w"] = r.linear(a + "q_a_proj.weight"), r.get(a + "q_a_layernorm.weight")
-            w[p + "W_UQ"] = halves(r.linear(a + "q_b_proj.weight"), H)  # (q_latent_rank, H·d_head)
-        else:
-            w[p + "W_Q"] = halves(r.linear(a + "q_proj.weight"), H)  # (d_model, H·d_head)
-        kv_a = r.linear(a + "kv_a_proj_with_mqa.weight")  # (d_model, kv_latent_rank + d_rope)
-        w[p + "W_DKV"], w[p + "W_KR"] = kv_a[:, :r_kv].contiguous(), halves(kv_a[:, r_kv:], 1)
-        w[p + "kv_latent_norm.w"] = r.get(a + "kv_a_layernorm.weight")
-        up = r.linear(a + "kv_b_proj.weight").reshape(r_kv, H, nope + cfg.d_value)  # each head: its k, then its v
-        w[p + "W_UK"] = up[..., :nope].reshape(r_kv, H * nope).contiguous()
-        w[p + "W_UV"] = up[..., nope:].reshape(r_kv, H * cfg.d_value).contiguous()
-        w[p + "W_O"] = r.linear(a + "o_proj.weight")  # (H·d_head_v, d_model)
-        if cfg.attn_bias:
-            if cfg.q_latent_rank:
-                w[p + "b_DQ"] = r.get(a + "q_a_proj.bias")
-            kv_b = r.get(a + "kv_a_proj_with_mqa.bias")
-            w[p + "b_DKV"], w[p + "b_KR"] = kv_b[:r_kv].contiguous(), halves(kv_b[None, r_kv:], 1)[0]
-            w[p + "b_O"] = r.get(a + "o_proj.bias")
-
-    return read
+            parts["b_DQ"] = r.get(a + "q_a_proj.bias")
+    store_latent_attention(w, dst + "attn.", cfg, parts)
 
 
 def latent_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """A Llama's layout with latent attention, dense or mixture-of-experts MLPs (a shared expert where the layer
     has one), the residual scale folded in (MiniCPM3)."""
-    attention = _latent_attention(cfg)
-
     def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
-        attention(w, r, src, dst)
+        _latent_attention(w, r, src, dst, cfg)
         moe = src + "mlp."
         if not r.has(moe + "gate.weight"):  # a dense layer (first_k_dense_replace; every MiniCPM3 layer)
             _gated(w, r, src, dst)

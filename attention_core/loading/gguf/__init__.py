@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from . import encoders, gemma, glm, gpt2, gpt_oss, layernorm, llama, scaled
+from . import deepseek, encoders, gemma, glm, gpt2, gpt_oss, layernorm, llama, scaled
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
 from .tokenizer import split_note, tokenizer_from_gguf
 
@@ -54,6 +54,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "cohere2": (scaled.cohere2_config, scaled.command_r_weights),
     "bert": (encoders.bert_config, encoders.bert_weights),
     "glm4": (glm.glm4_config, glm.glm4_weights),
+    "deepseek2": (deepseek.deepseek2_config, deepseek.deepseek2_weights),  # latent attention (DeepSeek-V2, V3)
     "olmo": (llama.olmo_config, llama.olmo_weights),
     "arcee": (llama.arcee_config, llama.arcee_weights),
     "ernie4_5": (llama.ernie4_5_config, llama.ernie4_5_weights),

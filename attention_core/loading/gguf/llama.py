@@ -62,14 +62,14 @@ def rope_config(
     fields.update(moe_fields(meta, tensor_names))
     r = rotary if rotary < d_head else d_head
     factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0  # llama.cpp reads 0 as no scaling
-    yarn = {**_yarn_keys(meta), "truncate": yarn_truncate}
+    yarn = {**yarn_keys(meta), "truncate": yarn_truncate}
     rule = gguf_rule(str(meta.get("rope.scaling.type", scaling)), factor, r, fields["rope_theta"], yarn)
     fields.update(rule.fields())
     fields.update(overrides)
     return ModelConfig(**fields)
 
 
-def _yarn_keys(meta: Meta) -> dict:
+def yarn_keys(meta: Meta) -> dict:
     """The file's YaRN keys (rope_scaling.gguf_rule), None where absent."""
     keys = dict(beta_fast="yarn_beta_fast", beta_slow="yarn_beta_slow", log_mul="yarn_log_multiplier",
                 attn_factor="attn_factor", ext_factor="yarn_ext_factor")  # fmt: skip

@@ -1,0 +1,68 @@
+"""GGUF `deepseek2` files (DeepSeek-V2, V3 as llama.cpp and Ollama store them) against the transformers model they were
+written from: transformers cannot read this architecture's GGUF files, so the reference is the model itself, and the
+files are laid out as llama.cpp's converter lays them out (tests/gguf_writer_deepseek.py): today's split k_b / v_b and
+the older whole kv_b, V3's sigmoid router with its correction bias and groups, V2's softmax router without a gating
+key, V2-Lite's queries without a latent, YaRN with DeepSeek's log multiplier.
+
+Tolerances (max absolute difference, float32 CPU), as for every architecture: patterns 1e-4; logits and hidden
+states 1e-3. The models are tests/tiny_models_latent.py's (values narrower than q and k, 8 experts in 4 groups).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import blocks, load_model
+from tests.gguf_writer_deepseek import write_deepseek_gguf
+from tests.tiny_models import byte_bpe
+from tests.tiny_models_latent import save_tiny_latent
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
+TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
+CASES = [  # (tiny model, kv_b split as today's converter writes it)
+    ("deepseek_v3", True), ("deepseek_v3", False), ("deepseek_v3_yarn", True), ("deepseek_v2", False),
+    ("deepseek_v2", True),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=CASES, ids=lambda case: f"{case[0]}-{'split' if case[1] else 'kv_b'}")
+def pair(request, tmp_path_factory, monkeypatch_module):
+    kind, split = request.param
+    hf = save_tiny_latent(kind, tmp_path_factory.mktemp(kind))
+    path = write_deepseek_gguf(hf, byte_bpe(300), tmp_path_factory.mktemp("gguf") / f"{kind}.gguf", split)
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return kind, hf, load_model(str(path), device="cpu")
+
+
+def test_patterns_logits_and_hidden_states_match_the_model_written(pair):
+    kind, hf, ours = pair
+    trace = ours.trace(TEXT)
+    ids = torch.tensor([trace.token_ids])
+    with torch.inference_mode():
+        out = hf(ids, output_attentions=True, output_hidden_states=True)
+    for layer in range(ours.config.n_layers):
+        diff = (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item()
+        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
+        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
+        assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
+    final = blocks.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
+    assert (final - out.hidden_states[-1][0]).abs().max().item() <= HIDDEN_TOL
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+
+
+def test_the_file_declares_what_the_checkpoint_did(pair):
+    """The config read from the metadata: head widths (from the *_mla keys or the plain ones), latents, router."""
+    kind, hf, ours = pair
+    cfg, theirs = ours.config, hf.config
+    assert (cfg.d_head, cfg.d_value, cfg.rotary_dim) == (16, 12, 8)
+    assert (cfg.kv_latent_rank, cfg.q_latent_rank) == (16, theirs.q_lora_rank or 0)
+    assert cfg.n_kv_heads == cfg.n_heads == 4 and cfg.rope_pairs_reordered
+    v3 = kind.startswith("deepseek_v3")
+    assert cfg.moe_router == ("sigmoid" if v3 else "softmax") and cfg.moe_scale == 2.5
+    assert cfg.moe_groups == (4, 2) and cfg.moe_renormalize == v3  # both tiny models route within groups
+    assert cfg.arch == ("deepseek_v3" if v3 else "deepseek_v2")
+    assert ("mlp.router.b_choice" in "".join(ours.weights)) == v3
