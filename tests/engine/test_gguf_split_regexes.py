@@ -70,7 +70,7 @@ def test_values_llama_cpp_splits_as_llama3_or_qwen2(tmp_path, pre, same_as):
 # falcon: punctuation runs (\p{P} and $+<=>^~|`) first, then GPT-2's regex, then digits in threes; bloom (and
 # gpt3-finnish, poro-chat): a word with its space up to a space, a bracket, a bar or a stop; viking: BLOOM's, then
 # every digit alone; deepseek-coder: line ends, letters, punctuation, CJK runs, every digit alone; seed-coder: one
-# regex, as Qwen 2's but punctuation never takes the line end after it.
+# regex, as Qwen 2's but punctuation never takes the line end after it; deepseek-llm and deepseek-v3: below.
 WRITTEN_OUT = {
     "falcon": ("It's 12345 + x==y, ok",
                ["It", "'", "s", "Ġ", "123", "45", "Ġ", "+", "Ġx", "==", "y", ",", "Ġok"]),
@@ -82,6 +82,13 @@ WRITTEN_OUT = {
     "seed-coder": ("x = 12;\n", ["x", "Ġ=", "Ġ", "1", "2", ";", "Ċ"]),  # Qwen 2's, but a line end stays apart
     "deepseek-coder": ("def f(x):\n  return 12",
                        ["def", "Ġf", "(", "x", "):", "Ċ", "Ġ", "Ġreturn", "Ġ", "1", "2"]),
+    # deepseek-llm: line ends, a (Latin, Greek, Cyrillic, …) word with one space before, ASCII and full-width
+    # punctuation runs (letters too: they lie in its ranges), trailing spaces, CJK runs, digit runs
+    "deepseek-llm": ("In 2017, it's 12345 CamelCase", ["In", "Ġ", "2017", ",", "Ġit", "'", "s", "Ġ", "12345",
+                                                        "ĠCamelCase"]),
+    # deepseek-v3: digits in threes, CJK and kana runs, then one regex where punctuation takes the ASCII word after it
+    "deepseek-v3": ("In 2017, it's 12345 CamelCase\n\n  x", ["In", "Ġ", "201", "7", ",", "Ġit", "'s", "Ġ", "123", "45",
+                                                             "ĠCamelCase", "ĊĊ", "Ġ", "Ġx"]),
 }
 GPT2_LIKE = ["mpt", "olmo", "jais", "trillion", "granite-docling", "exaone4"]  # llama.cpp's GPT-2 regex
 

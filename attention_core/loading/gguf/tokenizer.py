@@ -53,6 +53,29 @@ _FALCON = (r"[\p{P}\$\+<=>\^~\|`]+", _GPT2_CORE, r"[0-9][0-9][0-9]")  # punctuat
 _BLOOM = r" ?[^(\s|.,!?…。，、।۔،)]+"  # BLOOM's: a word and its space, up to a space or a stop (brackets, bar too)
 _SEED_CODER = _QWEN2.replace(r" ?[^\s\p{L}\p{N}]+[\r\n]*", r" ?[^\s\p{L}\p{N}\r\n]+")  # a line end is never glued on
 _DEEPSEEK_CODER = (r"[\r\n]", r"\s?\p{L}+", r"\s?\p{P}+", r"[一-龥ࠀ-一가-퟿]+", r"\p{N}")
+# DeepSeek LLM's (and V2's): a word of the scripts in its letter class with one space before it, ASCII and full-width
+# punctuation runs (its second range, : to ~, holds the ASCII letters as well), trailing spaces, CJK runs, digit runs
+_DEEPSEEK_LETTERS = (  # cased letters by script; Greek Extended and the letterlike symbols as code points, since a
+    # few of them (Ω, K, ΐ, ώ, …) would be rewritten to their canonical twins if typed, turning their ranges around
+    "A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚ"
+    "\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d"
+    "\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe\u1fc2-\u1fc4\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec"
+    "\u1ff2-\u1ff4\u1ff6-\u1ffc"
+    "\u2102\u2107\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d\u212f-\u2134\u2139"
+    "\u213c-\u213f\u2145-\u2149\u214e\u2183\u2184"
+    "Ⰰ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ"
+    "\U00010400-\U0001044f\U000104b0-\U000104d3\U000104d8-\U000104fb\U00010c80-\U00010cb2\U00010cc0-\U00010cf2"
+    "\U000118a0-\U000118df\U0001e900-\U0001e943"
+)
+_DEEPSEEK_LLM = (r"[\r\n]", rf"\s?[{_DEEPSEEK_LETTERS}]+", r"\s?[!-/:-~！-／：-～‘-‟　-。]+", r"\s+$",
+                 r"[一-龥ࠀ-一가-퟿]+", r"\p{N}+")  # fmt: skip
+# DeepSeek-V3's: digits in threes, CJK and kana runs, then one regex in which an ASCII punctuation mark takes the ASCII
+# word after it ('s, .com), a word takes one non-letter before it, and punctuation runs take their line ends
+_DEEPSEEK_V3 = (
+    r"\p{N}{1,3}", r"[一-龥぀-ゟ゠-ヿ]+",
+    r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+",
+)  # fmt: skip
 
 
 def _named(names: str, regexes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -77,6 +100,8 @@ SPLITS = {
     **_named("bloom gpt3-finnish poro-chat", (_BLOOM,)),
     "viking": (_BLOOM, r"\p{N}"),
     "deepseek-coder": _DEEPSEEK_CODER,
+    "deepseek-llm": _DEEPSEEK_LLM,
+    **_named("deepseek-v3 hunyuan-dense", _DEEPSEEK_V3),
     "seed-coder": (_SEED_CODER,),
 }
 # Values llama.cpp splits with GPT-2's own regex (its GPT2 type), as we do for them (transformers knows none of them
