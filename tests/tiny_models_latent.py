@@ -1,5 +1,6 @@
-"""Tiny random decoders with multi-head latent attention (MLA: DeepSeek-V2, DeepSeek-V3, MiniCPM3), saved in Hugging
-Face format for the parity tests. Value heads (12) are narrower than query/key heads (8 + 8), so a place that takes
+"""Tiny random decoders of DeepSeek's family, saved in Hugging Face format for the parity tests: multi-head latent
+attention (MLA: DeepSeek-V2, DeepSeek-V3, GLM-4.7-Flash, MiniCPM3) and DeepSeek-V3's router behind GLM-4.5's attention.
+MLA's value heads (12) are narrower than its query/key heads (8 + 8), so a place that takes
 d_head for the values' width shows; the routers' correction bias is drawn, so a router that ignores it shows.
 """
 
@@ -18,6 +19,7 @@ _SHAPE = dict(
     num_key_value_heads=4, max_position_embeddings=128, tie_word_embeddings=False, q_lora_rank=24, kv_lora_rank=16,
     qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=12,
 )  # fmt: skip
+_LATENT_ONLY = ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 # layer 0 dense, layers 1-2 a mixture of 8 experts in 4 groups, 2 per token from the best 2 groups, one shared expert
 _EXPERTS = dict(
     first_k_dense_replace=1, n_routed_experts=8, num_experts_per_tok=2, n_group=4, topk_group=2,
@@ -40,6 +42,15 @@ def _tiny(kind: str):
         shape = _SHAPE | dict(q_lora_rank=None)
         cfg = transformers.DeepseekV2Config(**shape, **_EXPERTS, topk_method="group_limited_greedy")
         return transformers.DeepseekV2ForCausalLM(cfg)
+    if kind == "glm4_moe_lite":  # GLM-4.7-Flash: V3's layers; dense and sparse layers listed, not counted
+        lite = {k: v for k, v in (_SHAPE | _EXPERTS).items() if k != "first_k_dense_replace"}
+        cfg = transformers.Glm4MoeLiteConfig(**lite, mlp_layer_types=["dense", "sparse", "sparse"])
+        return transformers.Glm4MoeLiteForCausalLM(cfg)
+    if kind == "glm4_moe":  # GLM-4.5: ordinary heads of 16, RoPE on the first half in halves, biases, q/k norms
+        shape = {k: v for k, v in _SHAPE.items() if k not in _LATENT_ONLY} | dict(num_key_value_heads=2, head_dim=16)
+        cfg = transformers.Glm4MoeConfig(**shape, **_EXPERTS, attention_bias=True, use_qk_norm=True,
+                                         norm_topk_prob=True)  # fmt: skip
+        return transformers.Glm4MoeForCausalLM(cfg)
     if kind == "minicpm3":  # dense; embeddings × 12, each sublayer × 1.4/√3, logits ÷ 64/16
         cfg = transformers.MiniCPM3Config(**_SHAPE, scale_emb=12.0, scale_depth=1.4, dim_model_base=16)
         return transformers.MiniCPM3ForCausalLM(cfg)
@@ -47,8 +58,9 @@ def _tiny(kind: str):
 
 
 def save_tiny_latent(kind: str, folder: Path, seed: int = 0):
-    """A tiny random MLA decoder of `kind` ("deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3") with a
-    byte-level tokenizer, saved as safetensors; returns it, in eval mode."""
+    """A tiny random decoder of `kind` ("deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3", "glm4_moe_lite":
+    latent attention; "glm4_moe": DeepSeek-V3's router behind ordinary attention) with a byte-level tokenizer, saved as
+    safetensors; returns it, in eval mode."""
     torch.manual_seed(seed)
     hf = _tiny(kind)
     with torch.no_grad():  # a buffer, not a parameter: _peaked_and_saved leaves it at zero

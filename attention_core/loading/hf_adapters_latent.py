@@ -23,6 +23,7 @@ final residual ÷ (hidden_size / dim_model_base) before the unembedding.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 
@@ -30,8 +31,8 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, last_pairs_to_halves
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _gated, _rope, llama_layout
-from .hf_adapters_moe import _experts, _per_token
+from .hf_adapters_modern import _decoder, _rope, llama_layout
+from .hf_adapters_moe import deepseek_mlp, deepseek_moe
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -60,26 +61,14 @@ def _latent(hf: dict, name: str, arch: str, interleaved: bool, **features) -> Mo
     return _decoder(hf, name, arch, **(fields | features))
 
 
-def _moe(hf: dict, sigmoid: bool) -> dict:
-    n = int(hf["n_routed_experts"])
-    groups = int(hf.get("n_group") or 1) if sigmoid or hf.get("topk_method") == "group_limited_greedy" else 1
-    kept = int(hf.get("topk_group") or groups) if groups > 1 else 1
-    if n % groups or not 0 < kept <= groups:
-        raise ModelLoadError(f"{n} experts in {groups} groups, {kept} kept: the experts must split evenly into the "
-                             "groups, and 1 to all of them kept.")  # fmt: skip
-    return dict(
-        n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=bool(hf.get("norm_topk_prob")),
-        moe_router="sigmoid" if sigmoid else "softmax", moe_groups=(groups, kept),
-        moe_scale=float(hf.get("routed_scaling_factor") or 1.0),
-    )  # fmt: skip
-
-
 def deepseek_v2_config(hf: dict, name: str) -> ModelConfig:
-    return _latent(hf, name, "deepseek_v2", True, **_moe(hf, sigmoid=False))
+    return _latent(hf, name, "deepseek_v2", True, **deepseek_moe(hf, sigmoid=False))
 
 
-def deepseek_v3_config(hf: dict, name: str) -> ModelConfig:
-    return _latent(hf, name, "deepseek_v3", bool(hf.get("rope_interleave", True)), **_moe(hf, sigmoid=True))
+def deepseek_v3_config(hf: dict, name: str, arch: str = "deepseek_v3") -> ModelConfig:
+    """DeepSeek-V3 (Kimi K2, Moonlight), and GLM-4.7-Flash (`glm4_moe_lite`: V3's layers under GLM's name, its dense
+    and sparse layers listed in mlp_layer_types; the weights say which is which)."""
+    return _latent(hf, name, arch, bool(hf.get("rope_interleave", True)), **deepseek_moe(hf, sigmoid=True))
 
 
 def minicpm3_config(hf: dict, name: str) -> ModelConfig:
@@ -151,16 +140,7 @@ def latent_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     has one), the residual scale folded in (MiniCPM3)."""
     def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         _latent_attention(w, r, src, dst, cfg)
-        moe = src + "mlp."
-        if not r.has(moe + "gate.weight"):  # a dense layer (first_k_dense_replace; every MiniCPM3 layer)
-            _gated(w, r, src, dst)
-            return
-        _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
-        if r.has(moe + "gate.e_score_correction_bias"):
-            w[dst + "mlp.router.b_choice"] = r.get(moe + "gate.e_score_correction_bias")
-        for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
-            if r.has(f"{moe}shared_experts.{theirs}.weight"):
-                w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
+        deepseek_mlp(w, r, src, dst, cfg)
 
     return fold_residual_scale(llama_layout(sd, cfg, block, attention=False), cfg)
 
@@ -169,4 +149,5 @@ ADAPTERS = {
     "deepseek_v2": (deepseek_v2_config, latent_weights),
     "deepseek_v3": (deepseek_v3_config, latent_weights),
     "minicpm3": (minicpm3_config, latent_weights),
+    "glm4_moe_lite": (partial(deepseek_v3_config, arch="glm4_moe_lite"), latent_weights),
 }

@@ -10,6 +10,9 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - OLMoE: every layer is MoE; an RMSNorm over the whole query (key) projection, as OLMo 2's; clip_qkv refused.
 - Qwen2-MoE: as Qwen3-MoE with q/k/v biases instead of q/k norms, plus a shared expert every token uses, scaled by
   a sigmoid gate (mlp.shared. and mlp.shared_gate.W).
+- GLM-4.5 / 4.6 (glm4_moe): GLM's attention (partial rotary in halves, biases, q/k norms where use_qk_norm) with
+  DeepSeek-V3's router: sigmoid scores, a correction bias in the choice only, groups, a scaling factor, a shared
+  expert without a gate (`deepseek_moe`, `deepseek_mlp`; DeepSeek's own models: hf_adapters_latent.py).
 - GPT-OSS: biases on q/k/v/o, an attention sink per head (attn.sinks), sliding and full layers in turn, YaRN; a
   router with a bias whose top-k logits are softmaxed (= renormalised top-k probabilities); experts stored
   stacked, gate and up interleaved in one [n_experts, d_model, 2·d_mlp] tensor (already [in, out]), with biases,
@@ -25,6 +28,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, llama_layout
+from .hf_adapters_recent import _attention_biases
 
 
 def _experts_count(hf: dict) -> int:
@@ -138,10 +142,59 @@ def gpt_oss_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, _gpt_oss_block(cfg))
 
 
+def deepseek_moe(hf: dict, sigmoid: bool) -> dict:
+    """DeepSeek's router as ModelConfig fields (experts.route): n_routed_experts, num_experts_per_tok, sigmoid (V3) or
+    softmax (V2) scores, groups (V3 always; V2 where topk_method is "group_limited_greedy"), routed_scaling_factor,
+    norm_topk_prob."""
+    n = int(hf["n_routed_experts"])
+    groups = int(hf.get("n_group") or 1) if sigmoid or hf.get("topk_method") == "group_limited_greedy" else 1
+    kept = int(hf.get("topk_group") or groups) if groups > 1 else 1
+    if n % groups or not 0 < kept <= groups:
+        raise ModelLoadError(f"{n} experts in {groups} groups, {kept} kept: the experts must split evenly into the "
+                             "groups, and 1 to all of them kept.")  # fmt: skip
+    return dict(
+        n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=bool(hf.get("norm_topk_prob")),
+        moe_router="sigmoid" if sigmoid else "softmax", moe_groups=(groups, kept),
+        moe_scale=float(hf.get("routed_scaling_factor") or 1.0),
+    )  # fmt: skip
+
+
+def deepseek_mlp(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """A DeepSeek-style block's MLP: dense (gate, up, down) where the layer has no router, else the router (gate), its
+    correction bias (V3's e_score_correction_bias), the experts and the shared experts (one MLP, no gate)."""
+    moe = src + "mlp."
+    if not r.has(moe + "gate.weight"):  # first_k_dense_replace, mlp_layer_types; every MiniCPM3 layer
+        _gated(w, r, src, dst)
+        return
+    _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
+    if r.has(moe + "gate.e_score_correction_bias"):
+        w[dst + "mlp.router.b_choice"] = r.get(moe + "gate.e_score_correction_bias")
+    for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
+        if r.has(f"{moe}shared_experts.{theirs}.weight"):
+            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
+
+
+def glm4_moe_config(hf: dict, name: str) -> ModelConfig:
+    """GLM-4.5, 4.6 and their Air models: a Llama's attention rotating the first partial_rotary_factor (0.5) of each
+    head in halves, q/k/v biases, per-head q/k RMSNorms where use_qk_norm; DeepSeek-V3's router and shared expert
+    after first_k_dense_replace dense layers."""
+    features = dict(attn_bias=bool(hf.get("attention_bias")), qk_norm="head" if hf.get("use_qk_norm") else "none")
+    return _decoder(hf, name, "glm4_moe", **features, **deepseek_moe(hf, sigmoid=True))
+
+
+def glm4_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        _attention_biases(w, r, src, dst)
+        deepseek_mlp(w, r, src, dst, cfg)
+
+    return llama_layout(sd, cfg, block)
+
+
 ADAPTERS = {
     "mixtral": (mixtral_config, moe_weights),
     "qwen2_moe": (qwen2_moe_config, moe_weights),
     "qwen3_moe": (qwen3_moe_config, moe_weights),
     "olmoe": (olmoe_config, moe_weights),
     "gpt_oss": (gpt_oss_config, gpt_oss_weights),
+    "glm4_moe": (glm4_moe_config, glm4_moe_weights),
 }

@@ -110,7 +110,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_deberta(folder)
     elif kind == "umt5":
         save_tiny_umt5(folder)
-    elif kind.startswith("deepseek"):
+    elif kind.startswith(("deepseek", "glm4_moe")):
         save_tiny_latent(kind, folder)
     else:
         save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
@@ -189,6 +189,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                          "of 4 groups", "RoPE on the last 8 of 16 dimensions per head")),
         ("deepseek_v2", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per "
                          "token, queries from the residual; values 12 wide",)),
+        ("glm4_moe", ("a mixture of 8 experts in the MLP, 2 per token (sigmoid router), chosen within the best 2 of 4 "
+                      "groups", "RoPE on 8 of 16 dimensions per head")),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:

@@ -23,15 +23,29 @@ pytestmark = pytest.mark.parity
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 ROUTER_TOL = 1e-5  # an expert's weight (up to ~2.5 here, × routed_scaling_factor): float32 rounding
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
-KINDS = ["deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3"]
+LATENT = ["deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3", "glm4_moe_lite"]
+KINDS = [*LATENT, "glm4_moe"]  # GLM-4.5: DeepSeek-V3's router behind ordinary attention
+_LOADED: dict[str, tuple] = {}
+
+
+def _load(kind: str, tmp_path_factory, monkeypatch) -> tuple:
+    """(kind, the transformers model, ours), built once per module for both fixtures below."""
+    if kind not in _LOADED:
+        folder = tmp_path_factory.mktemp(kind)
+        hf = save_tiny_latent(kind, folder)
+        monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        _LOADED[kind] = kind, hf, load_model(str(folder), device="cpu")
+    return _LOADED[kind]
 
 
 @pytest.fixture(scope="module", params=KINDS)
 def pair(request, tmp_path_factory, monkeypatch_module):
-    folder = tmp_path_factory.mktemp(request.param)
-    hf = save_tiny_latent(request.param, folder)
-    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    return request.param, hf, load_model(str(folder), device="cpu")
+    return _load(request.param, tmp_path_factory, monkeypatch_module)
+
+
+@pytest.fixture(scope="module", params=LATENT)
+def latent(request, tmp_path_factory, monkeypatch_module):
+    return _load(request.param, tmp_path_factory, monkeypatch_module)
 
 
 def test_patterns_logits_and_hidden_states_match(pair):
@@ -52,10 +66,10 @@ def test_patterns_logits_and_hidden_states_match(pair):
     assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
 
 
-def test_heads_have_narrower_values_and_one_shared_rotated_key(pair):
+def test_heads_have_narrower_values_and_one_shared_rotated_key(latent):
     """q and k: 8 unrotated + 8 rotated dimensions per head; v: 12. The rotated part of the keys is one for all
     heads (W_KR), the rest differs per head."""
-    _, _, ours = pair
+    _, _, ours = latent
     trace = ours.trace(TEXT)
     n, cfg = trace.n_tokens, ours.config
     assert (cfg.d_head, cfg.rotary_dim, cfg.d_value, cfg.n_kv_heads) == (16, 8, 12, 4)
@@ -124,21 +138,22 @@ def test_routers_choose_the_experts_transformers_chooses(pair):
         assert (ours_sorted - theirs_sorted).abs().max() <= ROUTER_TOL
 
 
-def test_declared_features(pair):
-    kind, _, ours = pair
+def test_declared_features(latent):
+    kind, _, ours = latent
     said = " ".join(ours.config.features())
     assert "multi-head latent attention: keys and values from one shared latent of 16 numbers per token" in said
     assert "RoPE on the last 8 of 16 dimensions per head, the key's shared by every head" in said
     assert ("queries from the residual" in said) == (kind == "deepseek_v2")
-    assert ("neighbouring pairs" in said) == kind.startswith("deepseek")
-    assert ("(sigmoid router), chosen within the best 2 of 4 groups" in said) == kind.startswith("deepseek_v3")
+    assert ("neighbouring pairs" in said) == (kind != "minicpm3")
+    v3_router = kind.startswith("deepseek_v3") or kind == "glm4_moe_lite"
+    assert ("(sigmoid router), chosen within the best 2 of 4 groups" in said) == v3_router
 
 
-def test_inside_one_head_reads_q_k_and_v_from_the_latents(pair):
+def test_inside_one_head_reads_q_k_and_v_from_the_latents(latent):
     """Inside one head's steps for latent attention: Q = c_Q·W_UQ[h] (E·W_Q[h] without a query latent), K's unrotated
     part c_KV·W_UK[h] and its rotated part E·W_KR, V = c_KV·W_UV[h]; rotated, they are the pass's own q and k, and
     every later step (pattern, z, Δe) is the engine's."""
-    kind, _, ours = pair
+    kind, _, ours = latent
     trace = ours.trace(TEXT)
     layer, head = 2, 3
     s = trace.head_steps(layer, head)
@@ -173,3 +188,13 @@ def test_ablation_sweep_pooled_patterns_and_interventions_agree_with_the_trace(p
             assert abs(sweep[layer, head] - expected) <= 1e-4, (mode, layer, head)
     pooled = trace.pooled_patterns(size=trace.n_tokens)
     assert (pooled[1] - trace.layer_patterns(1)).abs().max() <= 1e-6
+
+
+def test_glm4_moe_is_glm_attention_with_deepseeks_router(pair):
+    """GLM-4.5: ordinary grouped-query heads rotating their first half, with q/k norms and biases; V3's router."""
+    kind, _, ours = pair
+    said = " ".join(ours.config.features())
+    assert ("multi-head latent attention" in said) == (kind != "glm4_moe")
+    if kind == "glm4_moe":
+        assert "RoPE on 8 of 16 dimensions per head" in said and "RMSNorm on queries and keys per head" in said
+        assert "(sigmoid router), chosen within the best 2 of 4 groups" in said and ours.config.attn_bias
