@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import ModelLoadError, blocks, load_model
+from attention_core import ModelLoadError, load_model
+from tests.engine.decoder_parity import assert_matches_reference, reference_run
 from tests.gguf_writer import write_gguf
 from tests.tiny_models import byte_bpe
 
@@ -119,22 +120,10 @@ def pair(request, tmp_path_factory, monkeypatch_module):
 def test_patterns_logits_and_hidden_states_match_transformers(pair):
     kind, _, hf, ours = pair
     trace = ours.trace(TEXT)
-    ids = torch.tensor([trace.token_ids])
     assert trace.token_ids == byte_bpe(V).encode(TEXT).ids  # the GGUF's tokenizer is the one we wrote
-    with torch.inference_mode():
-        out = hf(ids, output_attentions=True, output_hidden_states=True)
-    n_layers = ours.config.n_layers
-    assert len(out.attentions) == n_layers
-    for layer in range(n_layers):
-        ref = out.attentions[layer][0]
-        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
-        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
-        assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
-        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
-        assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
-    final = blocks.normalize(trace.resid(n_layers), ours.weights, "ln_final", ours.config)  # HF's last: after the norm
-    assert (final - out.hidden_states[n_layers][0]).abs().max().item() <= HIDDEN_TOL
-    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    out = reference_run(hf, trace)
+    assert len(out.attentions) == ours.config.n_layers
+    assert_matches_reference(kind, ours, trace, out, (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
 
 
 def test_the_gguf_round_trip_keeps_the_original_model(pair):

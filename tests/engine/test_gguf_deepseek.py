@@ -11,9 +11,9 @@ states 1e-3. The models are tests/tiny_models_latent.py's (values narrower than 
 from __future__ import annotations
 
 import pytest
-import torch
 
-from attention_core import blocks, load_model
+from attention_core import load_model
+from tests.engine.decoder_parity import assert_matches_reference, reference_run
 from tests.gguf_writer_deepseek import write_deepseek_gguf
 from tests.tiny_models import byte_bpe
 from tests.tiny_models_latent import save_tiny_latent
@@ -41,17 +41,7 @@ def pair(request, tmp_path_factory, monkeypatch_module):
 def test_patterns_logits_and_hidden_states_match_the_model_written(pair):
     kind, hf, ours = pair
     trace = ours.trace(TEXT)
-    ids = torch.tensor([trace.token_ids])
-    with torch.inference_mode():
-        out = hf(ids, output_attentions=True, output_hidden_states=True)
-    for layer in range(ours.config.n_layers):
-        diff = (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item()
-        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
-        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
-        assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
-    final = blocks.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
-    assert (final - out.hidden_states[-1][0]).abs().max().item() <= HIDDEN_TOL
-    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    assert_matches_reference(kind, ours, trace, reference_run(hf, trace), (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
 
 
 def test_the_file_declares_what_the_checkpoint_did(pair):

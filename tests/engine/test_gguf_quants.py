@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from attention_core import ModelLoadError, load_model
+from tests.engine.decoder_parity import assert_matches_reference, reference_run
 from tests.gguf_writer import quantize_q4_k, write_gguf
 from tests.tiny_models import byte_bpe
 
@@ -63,14 +64,8 @@ def quantised(request, original, tmp_path_factory):
 def test_each_quantisation_matches_transformers(quantised):
     name, hf, ours = quantised
     trace = ours.trace(TEXT)
-    ids = torch.tensor([trace.token_ids])
-    with torch.inference_mode():
-        out = hf(ids, output_attentions=True, output_hidden_states=True)
-    for layer in range(ours.config.n_layers):
-        diff = (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item()
-        assert diff <= PATTERN_TOL, f"{name} layer {layer} pattern differs by {diff}"
-        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, name
-    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL, name
+    out = reference_run(hf, trace)
+    assert_matches_reference(name, ours, trace, out, (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL), peaked=False, final=False)
 
 
 @pytest.mark.parametrize("quantised", [t for t in TYPES if t not in RANDOM_BLOCKS], indirect=True)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from attention_core import blocks, load_model
-from attention_core import model as fwd
+from tests.engine.decoder_parity import assert_generation_matches_one_pass
 from tests.tiny_models import byte_bpe, save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -181,11 +181,7 @@ def test_generation_with_the_cache_matches_a_fresh_trace(pair):
     gen = ours.generate("the blue creature took a mole of the forest", max_new_tokens=8)
     ids = torch.tensor(gen.trace.token_ids)
     assert ids.shape[0] > 12  # past the window of 8
-    full = fwd.run(ids, ours.context.pass_weights, ours.config, causal=True)  # the whole text in one pass
-    for layer in range(ours.config.n_layers):
-        assert (gen.trace.captured.q[layer] - full.q[layer]).abs().max() <= HIDDEN_TOL
-        assert (gen.trace.captured.k[layer] - full.k[layer]).abs().max() <= HIDDEN_TOL
-        assert (gen.trace.resid(layer + 1) - full.resid_pre[layer + 1]).abs().max() <= HIDDEN_TOL
+    assert_generation_matches_one_pass(ours, gen, HIDDEN_TOL)  # the whole text in one pass
 
 
 def test_softcapped_scores_are_kept_before_and_after_the_cap(pair):

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from attention_core import blocks, experts, load_model
+from attention_core import experts, load_model
 from attention_core import model as fwd
 from attention_core.steps import rope_check
+from tests.engine.decoder_parity import assert_generation_matches_one_pass, assert_matches_reference, reference_run
 from tests.tiny_models_latent import save_tiny_latent
 
 transformers = pytest.importorskip("transformers")
@@ -51,19 +52,7 @@ def latent(request, tmp_path_factory, monkeypatch_module):
 def test_patterns_logits_and_hidden_states_match(pair):
     kind, hf, ours = pair
     trace = ours.trace(TEXT)
-    ids = torch.tensor([trace.token_ids])
-    with torch.inference_mode():
-        out = hf(ids, output_attentions=True, output_hidden_states=True)
-    for layer in range(ours.config.n_layers):
-        ref = out.attentions[layer][0]
-        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
-        assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
-        assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
-        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
-        assert diff <= HIDDEN_TOL, f"{kind} hidden state {layer} differs by {diff}"
-    final = blocks.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
-    assert (final - out.hidden_states[-1][0]).abs().max().item() <= HIDDEN_TOL
-    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    assert_matches_reference(kind, ours, trace, reference_run(hf, trace), (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
 
 
 def test_heads_have_narrower_values_and_one_shared_rotated_key(latent):
@@ -104,11 +93,7 @@ def test_generation_matches_transformers_generate(pair):
     with torch.inference_mode():
         theirs = hf.generate(ids, max_new_tokens=12, do_sample=False, eos_token_id=None, pad_token_id=0)
     assert gen.new_token_ids == theirs[0, ids.shape[1] :].tolist(), kind
-    full = fwd.run(torch.tensor(gen.trace.token_ids), ours.context.pass_weights, ours.config, causal=True)
-    for layer in range(ours.config.n_layers):
-        assert (gen.trace.captured.k[layer] - full.k[layer]).abs().max() <= HIDDEN_TOL
-        assert (gen.trace.captured.v[layer] - full.v[layer]).abs().max() <= HIDDEN_TOL
-        assert (gen.trace.resid(layer + 1) - full.resid_pre[layer + 1]).abs().max() <= HIDDEN_TOL
+    assert_generation_matches_one_pass(ours, gen, HIDDEN_TOL)
 
 
 def test_parameter_counts_match(pair):

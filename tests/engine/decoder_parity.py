@@ -1,0 +1,46 @@
+"""A decoder's trace beside transformers' run of the same ids, and a generation beside one pass over its whole text:
+what the decoder parity tests share (each holds its own tolerances)."""
+
+from __future__ import annotations
+
+import torch
+
+from attention_core import blocks
+from attention_core import model as fwd
+
+
+def reference_run(hf, trace):
+    """transformers' output on the trace's ids, with every attention pattern and hidden state."""
+    with torch.inference_mode():
+        return hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+
+
+def assert_matches_reference(name: str, ours, trace, out, tols: tuple[float, float, float], peaked: bool = True,
+                             final: bool = True) -> None:  # fmt: skip
+    """Every layer's pattern, the residual entering it, (`final`: the last hidden state, after the final norm) and the
+    logits within `tols` (patterns, hidden states, logits) of transformers' `out`; `peaked`: the reference patterns
+    peaked enough that a wrong head, position or mask mapping would move real weight."""
+    pattern_tol, hidden_tol, logit_tol = tols
+    n_layers = ours.config.n_layers
+    for layer in range(n_layers):
+        ref = out.attentions[layer][0]
+        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
+        assert diff <= pattern_tol, f"{name} layer {layer} pattern differs by {diff}"
+        if peaked:
+            assert ref[:, -1].max() > 3.0 / trace.n_tokens, "random weights too small to make a peaked pattern"
+        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
+        assert diff <= hidden_tol, f"{name} hidden state {layer} differs by {diff}"
+    if final:  # transformers' last hidden state is after the final norm
+        last = blocks.normalize(trace.resid(n_layers), ours.weights, "ln_final", ours.config)
+        assert (last - out.hidden_states[n_layers][0]).abs().max().item() <= hidden_tol, name
+    assert (trace.logits - out.logits[0]).abs().max().item() <= logit_tol, name
+
+
+def assert_generation_matches_one_pass(ours, gen, tol: float) -> None:
+    """The key/value cache's q, k, v and residuals: those of one forward pass over the prompt and continuation."""
+    full = fwd.run(torch.tensor(gen.trace.token_ids), ours.context.pass_weights, ours.config, causal=True)
+    captured = gen.trace.captured
+    for layer in range(ours.config.n_layers):
+        for mine, theirs in ((captured.q, full.q), (captured.k, full.k), (captured.v, full.v)):
+            assert (mine[layer] - theirs[layer]).abs().max() <= tol, layer
+        assert (gen.trace.resid(layer + 1) - full.resid_pre[layer + 1]).abs().max() <= tol, layer
