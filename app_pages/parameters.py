@@ -80,7 +80,14 @@ if cfg.is_encoder_decoder and values == loaded:
         f"{ctx.model_title} is an encoder-decoder: its layers here are its "
         f"{sublayer_words(cfg.n_layers, cfg.n_decoder_layers)}."
     )
-if cfg.n_kv_heads != cfg.n_heads and values == loaded:
+if cfg.kv_latent_rank and values == loaded:  # DeepSeek: attention_core/latent.py
+    st.caption(
+        f"{ctx.model_title} uses multi-head latent attention, not four d_model × d_head maps per head: its keys and "
+        f"values are read up from one shared latent of {cfg.kv_latent_rank} numbers per token, its values are "
+        f"{cfg.d_value} wide, so this calculator's count is the chapter's formula for its shape; its real count is "
+        "below."
+    )
+elif cfg.n_kv_heads != cfg.n_heads and values == loaded:
     st.caption(
         f"{ctx.model_title} uses grouped-query attention: only {cfg.n_kv_heads} key and value-down maps per layer are "
         "stored (shared by several query heads), so its real count is lower than this calculator's; see below."

@@ -69,15 +69,24 @@ def share_text(part: int, total: int) -> str:
     return f"{share:.2g}%" if 0 < share < 0.05 else f"{share:.1f}%"
 
 
+# Attention's tensors in the order the pass reads them: the query's maps, the keys', the values', the output; latent
+# attention's (DeepSeek: latent.py) among them where they stand. Anything else follows, by name.
+_ATTENTION_ORDER = (
+    "W_Q", "b_Q", "W_DQ", "b_DQ", "q_latent_norm.w", "W_UQ", "W_K", "b_K", "W_DKV", "b_DKV", "kv_latent_norm.w", "W_KR",
+    "b_KR", "W_UK", "W_V", "b_V", "W_UV", "W_O", "b_O",
+)  # fmt: skip
+
+
 def component_order(names: Sequence[str]) -> list[str]:
     """Parameter components as the page lists them: attention first, its matrices in the chapter's order (query, key,
-    value, output: W_Q, b_Q, W_K, ...; then its norms and biases by name), cross-attention next, the rest by name."""
+    value, output: W_Q, b_Q, W_K, ...; latent attention's maps where the pass reads them; then its norms and biases by
+    name), cross-attention next, the rest by name."""
 
     def key(name: str) -> tuple:
         group, _, tensor = name.partition(".")
-        role = tensor[2:] if tensor[:2] in ("W_", "b_") else ""
         rank = {"attention": 0, "cross_attention": 1}.get(group, 2) if tensor else 2
-        return rank, "QKVO".index(role) if role in ("Q", "K", "V", "O") else 4, tensor, name
+        place = _ATTENTION_ORDER.index(tensor) if tensor in _ATTENTION_ORDER else len(_ATTENTION_ORDER)
+        return rank, place, tensor, name
 
     return sorted(names, key=key)
 

@@ -427,3 +427,13 @@ def test_latent_attention_names_what_q_and_k_are_read_from(private_models, kind)
     assert shown["mech_WO"].endswith("[12 × 64]")
     assert chart(at, "mech_cKV")["layout"]["title"]["text"].startswith("c_KV = RMSNorm(E·W_DKV)  [")
     assert any(key.startswith("mech_cQ") for key in keys) == (kind == "deepseek_v3")
+
+
+def test_the_calculator_says_latent_attention_is_not_four_maps_per_head(private_models) -> None:
+    """The Parameters page's calculator counts the chapter's four d_model × d_head maps per head; on DeepSeek's shape
+    it says its attention is read from latents instead, and points to the exact count below."""
+    at = opened_with("parameters", tiny_folder(private_models, "deepseek_v3"))
+    at.button(key="mech_preset_loaded").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "multi-head latent attention" in said and "not four d_model × d_head maps per head" in said, said

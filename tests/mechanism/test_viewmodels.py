@@ -239,6 +239,13 @@ def test_loaded_breakdown_and_pattern_sizes(smollm) -> None:
                             "cross_attention.W_Q", "attention.rel_bias"]) == [
         "attention.W_Q", "attention.b_Q", "attention.W_O", "attention.q_norm.w", "attention.rel_bias",
         "cross_attention.W_Q", "mlp"]  # fmt: skip
+    # Latent attention (DeepSeek) in the order the pass reads its maps: the query's, the keys' and values', the output
+    latent = ["attention.W_O", "attention.W_DKV", "attention.W_DQ", "attention.W_KR", "attention.W_UK",
+              "attention.W_UQ", "attention.W_UV", "attention.kv_latent_norm.w", "attention.q_latent_norm.w", "mlp"]
+    assert component_order(latent) == [
+        "attention.W_DQ", "attention.q_latent_norm.w", "attention.W_UQ", "attention.W_DKV",
+        "attention.kv_latent_norm.w", "attention.W_KR", "attention.W_UK", "attention.W_UV", "attention.W_O", "mlp",
+    ]
     assert share_text(1, 3) == "33.3%" and share_text(0, 5) == "0.0%" and share_text(1, 10**6) == "0.0001%"
     assert pattern_entries(30, 9, 1024) == 30 * 9 * 1024**2
     assert pattern_bytes(30, 9, 1024, 2) * 2 == pattern_bytes(30, 9, 1024, 4)
