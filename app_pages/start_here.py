@@ -48,7 +48,7 @@ from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import layer_lines
 from viz.labels import axis_labels, counted, plotly_escape
 from viz.views.chapter import SLUGS, STEPS, facts_of, softmax_rows, step_index, step_named, step_text, weighted_values
-from viz.views.chapter_notes import long_text_notice, prompt_cross_caption, shared_keys_note
+from viz.views.chapter_notes import latent_keys_note, long_text_notice, prompt_cross_caption, shared_keys_note
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, block_axis_labels
 from viz.views.head_window import qk_titles
 from viz.views.heads import default_query_keys
@@ -125,7 +125,10 @@ def draw_query_key() -> None:
         show_chart(matrix_heatmap(s.q, titles["Q"], labels, None, "d_head", "query"), "start_Q")
     with c2:
         show_chart(matrix_heatmap(s.k, titles["K"], labels, None, "d_head", "key"), "start_K")
-    note = shared_keys_note(head, s.n_heads, s.n_kv_heads)
+    cfg = ctx.config
+    note = shared_keys_note(head, s.n_heads, s.n_kv_heads) or latent_keys_note(
+        s.q_input is not None, cfg.kv_latent_rank, cfg.rotary_dim or 0
+    )
     if note:
         st.caption(note)
 

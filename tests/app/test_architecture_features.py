@@ -418,6 +418,8 @@ def test_latent_attention_names_what_q_and_k_are_read_from(private_models, kind)
     titles = {key: chart(at, key)["layout"]["title"]["text"] for key in ("start_Q", "start_K")}
     assert titles["start_Q"].startswith(f"Q = {q_from}  [") and titles["start_Q"].endswith("after RoPE")
     assert titles["start_K"].startswith("K = [c_KV·W_UK | E·W_KR]  [")
+    said = " ".join(c.value for c in at.caption)
+    assert "each head's key is read up from one small latent c_KV of 16 numbers per token" in said, said
     at = at.switch_page("app_pages/inside_head.py").run()
     assert not at.exception, [e.value for e in at.exception]
     keys = [str(getattr(element, "key", "") or "") for element in at.get("plotly_chart")]

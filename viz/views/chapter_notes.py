@@ -39,6 +39,20 @@ def long_text_notice(n_text: int, n_kept: int, n_steps: int, causal: bool) -> st
     return f"Your text has {n_text} tokens{cap}. {ran}: {same}"
 
 
+def latent_keys_note(q_latent: bool, kv_latent_rank: int, rotary: int) -> str:
+    """Multi-head latent attention (DeepSeek): W_Q and W_K are not single maps of the embedding, which the chapter's
+    words say they are; how this model makes q and k instead ('' for every other model: kv_latent_rank 0)."""
+    if not kv_latent_rank:
+        return ""
+    query = "a small latent c_Q of the embedding (through W_UQ)" if q_latent else "the embedding (through W_Q)"
+    return (
+        f"This model makes them in two steps (multi-head latent attention): each head's key is read up from one small "
+        f"latent c_KV of {kv_latent_rank} numbers per token, shared by every head (through W_UK), plus {rotary} "
+        f"dimensions that RoPE turns, the same for every head (E·W_KR); each query from {query}. Inside one head "
+        "draws every step."
+    )
+
+
 def shared_keys_note(head: int, n_heads: int, n_kv_heads: int) -> str:
     """Under grouped-query attention a group of query heads reads one key/value head: their K heatmaps are the
     same picture, which a reader comparing heads should be told ('' when every head has its own)."""
