@@ -1,6 +1,6 @@
 """Tiny random decoders of DeepSeek's family, saved in Hugging Face format for the parity tests: multi-head latent
-attention (MLA: DeepSeek-V2, DeepSeek-V3, GLM-4.7-Flash, MiniCPM3) and DeepSeek-V3's router behind GLM-4.5's attention.
-MLA's value heads (12) are narrower than its query/key heads (8 + 8), so a place that takes
+attention (MLA: DeepSeek-V2, DeepSeek-V3, GLM-4.7-Flash, MiniCPM3) and DeepSeek-V3's router behind GLM-4.5's and
+dots.llm1's attention. MLA's value heads (12) are narrower than its query/key heads (8 + 8), so a place that takes
 d_head for the values' width shows; the routers' correction bias is drawn, so a router that ignores it shows.
 """
 
@@ -51,6 +51,9 @@ def _tiny(kind: str):
         cfg = transformers.Glm4MoeConfig(**shape, **_EXPERTS, attention_bias=True, use_qk_norm=True,
                                          norm_topk_prob=True)  # fmt: skip
         return transformers.Glm4MoeForCausalLM(cfg)
+    if kind == "dots1":  # dots.llm1: Qwen3's heads (q/k norms, no biases), V3's router
+        shape = {k: v for k, v in _SHAPE.items() if k not in _LATENT_ONLY} | dict(num_key_value_heads=2, head_dim=16)
+        return transformers.Dots1ForCausalLM(transformers.Dots1Config(**shape, **_EXPERTS, norm_topk_prob=True))
     if kind == "minicpm3":  # dense; embeddings × 12, each sublayer × 1.4/√3, logits ÷ 64/16
         cfg = transformers.MiniCPM3Config(**_SHAPE, scale_emb=12.0, scale_depth=1.4, dim_model_base=16)
         return transformers.MiniCPM3ForCausalLM(cfg)
@@ -59,8 +62,8 @@ def _tiny(kind: str):
 
 def save_tiny_latent(kind: str, folder: Path, seed: int = 0):
     """A tiny random decoder of `kind` ("deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3", "glm4_moe_lite":
-    latent attention; "glm4_moe": DeepSeek-V3's router behind ordinary attention) with a byte-level tokenizer, saved as
-    safetensors; returns it, in eval mode."""
+    latent attention; "glm4_moe", "dots1": DeepSeek-V3's router behind ordinary attention) with a byte-level
+    tokenizer, saved as safetensors; returns it, in eval mode."""
     torch.manual_seed(seed)
     hf = _tiny(kind)
     with torch.no_grad():  # a buffer, not a parameter: _peaked_and_saved leaves it at zero

@@ -13,6 +13,7 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - GLM-4.5 / 4.6 (glm4_moe): GLM's attention (partial rotary in halves, biases, q/k norms where use_qk_norm) with
   DeepSeek-V3's router: sigmoid scores, a correction bias in the choice only, groups, a scaling factor, a shared
   expert without a gate (`deepseek_moe`, `deepseek_mlp`; DeepSeek's own models: hf_adapters_latent.py).
+- dots.llm1 (dots1): Qwen3's attention with the same router.
 - GPT-OSS: biases on q/k/v/o, an attention sink per head (attn.sinks), sliding and full layers in turn, YaRN; a
   router with a bias whose top-k logits are softmaxed (= renormalised top-k probabilities); experts stored
   stacked, gate and up interleaved in one [n_experts, d_model, 2·d_mlp] tensor (already [in, out]), with biases,
@@ -182,7 +183,16 @@ def glm4_moe_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "glm4_moe", **features, **deepseek_moe(hf, sigmoid=True))
 
 
-def glm4_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+def dots1_config(hf: dict, name: str) -> ModelConfig:
+    """dots.llm1: Qwen3's attention (per-head q/k RMSNorms; sliding layers where layer_types says) with DeepSeek-V3's
+    router and shared expert after first_k_dense_replace dense layers."""
+    return _decoder(hf, name, "dots1", qk_norm="head", attn_bias=bool(hf.get("attention_bias")),
+                    **deepseek_moe(hf, sigmoid=True))  # fmt: skip
+
+
+def routed_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout (q/k norms where the checkpoint has them, any attention biases) with DeepSeek's MLPs."""
+
     def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         _attention_biases(w, r, src, dst)
         deepseek_mlp(w, r, src, dst, cfg)
@@ -196,5 +206,6 @@ ADAPTERS = {
     "qwen3_moe": (qwen3_moe_config, moe_weights),
     "olmoe": (olmoe_config, moe_weights),
     "gpt_oss": (gpt_oss_config, gpt_oss_weights),
-    "glm4_moe": (glm4_moe_config, glm4_moe_weights),
+    "glm4_moe": (glm4_moe_config, routed_weights),
+    "dots1": (dots1_config, routed_weights),
 }

@@ -110,7 +110,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_deberta(folder)
     elif kind == "umt5":
         save_tiny_umt5(folder)
-    elif kind.startswith(("deepseek", "glm4_moe")):
+    elif kind.startswith(("deepseek", "glm4_moe", "dots1")):
         save_tiny_latent(kind, folder)
     else:
         save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
@@ -191,6 +191,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                          "token, queries from the residual; values 12 wide",)),
         ("glm4_moe", ("a mixture of 8 experts in the MLP, 2 per token (sigmoid router), chosen within the best 2 of 4 "
                       "groups", "RoPE on 8 of 16 dimensions per head")),
+        ("dots1", ("RMSNorm on queries and keys per head", "(sigmoid router), chosen within the best 2 of 4 groups")),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:

@@ -25,7 +25,7 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 ROUTER_TOL = 1e-5  # an expert's weight (up to ~2.5 here, × routed_scaling_factor): float32 rounding
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 LATENT = ["deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3", "glm4_moe_lite"]
-KINDS = [*LATENT, "glm4_moe"]  # GLM-4.5: DeepSeek-V3's router behind ordinary attention
+KINDS = [*LATENT, "glm4_moe", "dots1"]  # GLM-4.5, dots.llm1: DeepSeek-V3's router behind ordinary attention
 _LOADED: dict[str, tuple] = {}
 
 
@@ -179,7 +179,10 @@ def test_glm4_moe_is_glm_attention_with_deepseeks_router(pair):
     """GLM-4.5: ordinary grouped-query heads rotating their first half, with q/k norms and biases; V3's router."""
     kind, _, ours = pair
     said = " ".join(ours.config.features())
-    assert ("multi-head latent attention" in said) == (kind != "glm4_moe")
+    assert ("multi-head latent attention" in said) == (kind not in ("glm4_moe", "dots1"))
+    if kind == "dots1":
+        assert "RMSNorm on queries and keys per head" in said and not ours.config.attn_bias
+        assert "(sigmoid router), chosen within the best 2 of 4 groups" in said
     if kind == "glm4_moe":
         assert "RoPE on 8 of 16 dimensions per head" in said and "RMSNorm on queries and keys per head" in said
         assert "(sigmoid router), chosen within the best 2 of 4 groups" in said and ours.config.attn_bias
