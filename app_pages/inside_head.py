@@ -263,17 +263,19 @@ with full:
     src, W_V, width = value_source(s)  # E and W_V, or latent attention's c_KV and W_UV
     kv = kv_head_name(s.group_size, s.head, s.kv_head)  # whose W_V: shared under grouped-query attention
     st.subheader(f"5 · Values: V = {src}·{W_V} (value-down)")
+    down = (f"each embedding from d_model = {dm} down to d_head = {d}" if src == "E" else
+            f"each token's {src} from {width} numbers down to {dv} (narrower than q and k's {d})")  # fmt: skip
     st.caption(
-        f"The value map is factored in two: value-down {W_V} takes each token's {src} from {width} numbers down to "
-        f"{dv}" + (f" (d_head = {d} for q and k, narrower for values)" if dv != d else f" (d_head = {d})")
-        + "; value-up (step 7) brings the weighted sum back up to d_model."
+        f"The value map is factored in two: value-down {W_V} takes {down}; value-up (step 7) brings the weighted sum "
+        "back up to d_model."
         + (f" W_V is key/value head {s.kv_head}'s, shared under grouped-query attention." if s.group_size > 1 else "")
     )
     c1, c2 = st.columns(2)
     with c1:
         show_chart(
             matrix_heatmap(
-                s.W_V, f"{W_V} value-down ({kv})  [{s.W_V.shape[0]} × {dv}]", None, None, "d_head", src
+                s.W_V, f"{W_V} value-down ({kv})  [{s.W_V.shape[0]} × {dv}]", None, None, "d_head",
+                "d_model" if src == "E" else "latent",
             ),
             "mech_WV",
         )

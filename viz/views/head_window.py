@@ -143,8 +143,8 @@ def sharing_note(steps: Any) -> str | None:
 
 
 def value_source(steps: Any) -> tuple[str, str, str]:
-    """(what V is read from, the map, that input's width in words) for a head's steps: ("E", "W_V", "d_model"), or
-    latent attention's ("c_KV", "W_UV", "the latent's 16")."""
+    """(what V is read from, the map, that input's width in words) for a head's steps: ("E", "W_V", "d_model = 576"),
+    or latent attention's ("c_KV", "W_UV", "the latent's 16")."""
     if getattr(steps, "kv_input", None) is None:
         return "E", "W_V", f"d_model = {steps.d_model}"
     return "c_KV", "W_UV", f"the latent's {steps.kv_input.shape[1]}"
