@@ -181,14 +181,15 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     w = trace.context.weights
     with torch.inference_mode():
         resid = trace.captured.resid_pre[layer]  # (n, d_model) on the engine's device
-        E = _numpy(blocks.attention_input(resid, w, layer, cfg))  # (n, d_model)
+        x = blocks.attention_input(resid, w, layer, cfg)  # (n, d_model) what the head reads, on the engine's device
+        E = _numpy(x)
     W_O_heads = _numpy(blocks.per_head_weight(w, cfg, layer, "W_O"))  # (n_heads, d_head_v, d_model)
     d = cfg.d_head
     p = f"blocks.{layer}.attn."
     b_Q = _bias(w, p + "b_Q", head, d)
     if cfg.kv_latent_rank:  # DeepSeek's latent attention: Q, K and V are read from latents
         with torch.inference_mode():
-            mla = latent.head_projections(blocks.attention_input(resid, w, layer, cfg), w, cfg, layer, head)
+            mla = latent.head_projections(x, w, cfg, layer, head)
         W_Q, W_K, W_V, q_pre, k_pre = (_numpy(mla[name]) for name in ("W_Q", "W_K", "W_V", "q_pre", "k_pre"))
         inputs = {name: None if mla[name] is None else _numpy(mla[name]) for name in ("q_input", "kv_input", "W_KR")}
     else:
