@@ -10,38 +10,7 @@ from pathlib import Path
 
 import torch
 
-CORPUS = [
-    "a fluffy blue creature roamed the verdant forest",
-    "one mole of carbon dioxide",
-    "take a biopsy of the mole",
-    "the quick brown fox jumps over the lazy dog",
-    "attention is all you need, said the paper in 2017",
-] * 20
-
-
-def byte_bpe(vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS, trainer)
-    return tok
-
-
-def wordpiece(vocab_size: int):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")]
-    )
-    return tok
+from tests.tiny_tokenizers import CORPUS, byte_bpe, sentencepiece_unigram, wordpiece  # noqa: F401 (re-exported)
 
 
 def _peaked_and_saved(hf, folder: Path, tokenizer, norms_too: bool = False):
@@ -284,24 +253,6 @@ def save_tiny_encoder(kind: str, folder: Path, seed: int = 0):
         return _peaked_and_saved(transformers.ModernBertModel(cfg), folder, wordpiece(300), norms_too=True)
     cfg = transformers.MPNetConfig(**shape, num_hidden_layers=2, max_position_embeddings=130, pad_token_id=1)
     return _peaked_and_saved(transformers.MPNetModel(cfg, add_pooling_layer=False), folder, wordpiece(300))
-
-
-def sentencepiece_unigram(vocab_size: int):
-    """A SentencePiece-style Unigram tokenizer laid out like T5's tokenizer.json: <pad> 0, </s> 1, <unk> 2,
-    ▁ marking word starts, and </s> appended to every text."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-
-    tok = Tokenizer(models.Unigram())
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = decoders.Metaspace()
-    specials = ["<pad>", "</s>", "<unk>"]
-    tok.train_from_iterator(
-        CORPUS, trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>")
-    )
-    tok.post_processor = processors.TemplateProcessing(
-        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))]
-    )
-    return tok
 
 
 def save_tiny_t5(folder: Path, feed_forward: str = "relu", seed: int = 3, model_type: str = "t5"):
