@@ -333,11 +333,17 @@ def canonical_views(w: Weights, fast: Weights) -> dict[str, torch.Tensor]:
     return {name: w[name] if backend.is_packed(fast[name]) else fast[name] for name in w}
 
 
+def W_O_heads(w: Weights, cfg: ModelConfig, layer: int) -> torch.Tensor:
+    """One layer's W_O split by head: (n_heads, d_head_v, d_model), a view on the weight's own device."""
+    W_O = w[f"blocks.{layer}.attn.W_O"]  # (n_heads · d_head_v, d_model)
+    return W_O.view(cfg.n_heads, cfg.d_value, cfg.d_model)  # (n_heads, d_head_v, d_model)
+
+
 def per_head_weight(w: Weights, cfg: ModelConfig, layer: int, name: str) -> torch.Tensor:
     """One layer's W_Q/W_K/W_V as (heads, d_model, d_head) or W_O as (n_heads, d_head, d_model), on the CPU."""
-    W = w[f"blocks.{layer}.attn.{name}"]
-    n_heads = cfg.n_heads if name in ("W_Q", "W_O") else cfg.n_kv_heads
     if name == "W_O":
-        return W.view(n_heads, cfg.d_value, cfg.d_model).cpu()  # (n_heads, d_head_v, d_model)
+        return W_O_heads(w, cfg, layer).cpu()  # (n_heads, d_head_v, d_model)
+    W = w[f"blocks.{layer}.attn.{name}"]
+    n_heads = cfg.n_heads if name == "W_Q" else cfg.n_kv_heads
     # W may be a column slice of the fused W_QKV, so unflatten (a view either way) rather than view().
     return W.unflatten(1, (n_heads, cfg.d_head)).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)

@@ -105,7 +105,7 @@ def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
     every_query = torch.arange(trace.n_tokens)
     a = host_float(sent_patterns(trace, layer, every_query, slice(head, head + 1))[0])  # [n_q, n_k]
     v = trace.captured.v[layer][cfg.kv_head(head)]  # (n_k, d_head)
-    W_O = trace.context.weights[f"blocks.{layer}.attn.W_O"].view(cfg.n_heads, cfg.d_value, cfg.d_model)[head]
+    W_O = trace._W_O_heads(layer)[head]  # (d_head_v, d_model)
     sent = to_host(torch.linalg.vector_norm((v @ W_O).float(), dim=-1))  # (n_k,) ‖v_j·W_O^h‖
     return a * sent[None, :]  # (n_q, n_k)
 

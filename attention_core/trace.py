@@ -176,9 +176,7 @@ class Trace:
         return fwd.layer_z(c.q[layer], c.k[layer], c.v[layer], self.causal, layer_ivs, opts=opts)  # (n_heads, n, d)
 
     def _W_O_heads(self, layer: int) -> torch.Tensor:
-        cfg = self.config
-        W_O = self.context.weights[f"blocks.{layer}.attn.W_O"]  # (n_heads · d_head_v, d_model)
-        return W_O.view(cfg.n_heads, cfg.d_value, cfg.d_model)  # (n_heads, d_head_v, d_model)
+        return blocks.W_O_heads(self.context.weights, self.config, layer)  # (n_heads, d_head_v, d_model)
 
     # ── the public API: CPU float32 tensors ───────────────────────────────────────────────────────
     def scores(self, layer: int, head: int, capped: bool = True, with_bias: bool = True) -> torch.Tensor:
