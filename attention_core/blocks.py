@@ -299,8 +299,11 @@ def fast_weights(w: Weights, cfg: ModelConfig, pack: bool) -> dict[str, torch.Te
         if all(n in w for n in names):
             _fuse(w, fast, names, p + "attn.W_QKV", pack)
             biases = [p + "attn.b_Q", p + "attn.b_K", p + "attn.b_V"]
-            if all(b in w for b in biases):
-                _fuse(w, fast, biases, p + "attn.b_QKV", pack)
+            if any(b in w for b in biases):  # DeBERTa v1 has b_Q and b_V, no b_K: zeros stand in for it
+                present = {}
+                for b, W in zip(biases, names, strict=True):
+                    present[b] = w[b] if b in w else w[W].new_zeros(w[W].shape[-1])
+                _fuse(present, fast, biases, p + "attn.b_QKV", pack)
         if cfg.gated_mlp and p + "mlp.W_gate" in w:
             _fuse(w, fast, [p + "mlp.W_gate", p + "mlp.W_in"], p + "mlp.W_gate_in", pack)
             if p + "mlp.b_gate" in w:

@@ -9,7 +9,8 @@ from typing import Literal
 
 # The encoders we load, and the encoder side of every encoder-decoder: no language-model head on their trace.
 ENCODER_ARCHS = (
-    "bert", "mpnet", "modernbert", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart", "pegasus",
+    "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
+    "pegasus",
 )  # fmt: skip
 
 

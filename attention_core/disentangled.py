@@ -1,10 +1,11 @@
-"""DeBERTa-v2/v3's disentangled attention: beside content q·k, every head scores where the key is from the query;
+"""DeBERTa's disentangled attention (v1, v2, v3): beside content q·k, every head scores where the key is from the query;
 and `layer_position_bias`, what any layer adds to its scores before the mask.
 
 A model with `position_bias="disentangled"` keeps one table of relative-position embeddings for the whole
-encoder (`rel.W`, (2·span, d_model), span = its `rel_buckets`), normalised by its own LayerNorm (`rel.ln`). Each
-layer projects that table with its own W_Q and W_K (biases included: DeBERTa shares them, `share_att_key`), giving
-a query and a key per relative position, Q_pos and K_pos (n_heads, 2·span, d_head). For query i and key j, with
+encoder (`rel.W`, (2·span, d_model), span = its `rel_buckets`), in v2 and v3 normalised by its own LayerNorm
+(`rel.ln`). Each layer projects that table with its own W_Q and W_K (biases included; v2 and v3 share them,
+`share_att_key`) or, in v1, with projections of its own (W_pos_Q with a bias, W_pos_K), giving a query and a key
+per relative position, Q_pos and K_pos (n_heads, 2·span, d_head). For query i and key j, with
 r = the bucket of i − j shifted into 0 .. 2·span − 1 (`relative_index`), the score is
 
     s_ij = (q_i·k_j  +  q_i·K_pos[r]  +  k_j·Q_pos[r]) / √(3·d_head)
@@ -14,7 +15,8 @@ The first term is the model's scaled q·k (`attn_scale` = 1/√(3·d_head)); the
 terms (`disentangled_bias`), added before the mask as T5's bias is (model.add_position_bias), but computed from
 this layer's own q and k, so they differ from layer to layer and from text to text (`layer_position_bias`).
 Read in transformers' modeling_deberta_v2.py (`DisentangledSelfAttention.disentangled_attention_bias`,
-`make_log_bucket_position`).
+`make_log_bucket_position`) and modeling_deberta.py (v1's `disentangled_att_bias`: the table sliced to ±att_span
+and indexed by offset + att_span is the whole table indexed by offset + span, clamped, as here).
 """
 
 from __future__ import annotations
@@ -56,15 +58,20 @@ def relative_index(cfg: ModelConfig, n_q: int, n_k: int, row_offset: int, device
 
 def position_projections(w: Weights, cfg: ModelConfig, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(Q_pos, K_pos), each (n_heads, 2·span, d_head): the layer's W_Q and W_K (and biases) applied to the
-    normalised relative-position table."""
-    table = normalize(w[REL_TABLE], w, REL_NORM, cfg)  # (2·span, d_model)
+    normalised relative-position table; DeBERTa v1 projects the table as it is, with projections of its own."""
+    table = w[REL_TABLE]  # (2·span, d_model)
+    if REL_NORM + ".w" in w:  # v2 and v3 normalise it (norm_rel_ebd)
+        table = normalize(table, w, REL_NORM, cfg)
     p = f"blocks.{layer}.attn."
+    if p + "W_pos_Q" in w:  # v1: pos_q_proj (with a bias) and pos_proj (without)
+        return project_table(table, w, cfg, p + "W_pos_Q", p + "b_pos_Q"), project_table(table, w, cfg, p + "W_pos_K")
+    return project_table(table, w, cfg, p + "W_Q", p + "b_Q"), project_table(table, w, cfg, p + "W_K", p + "b_K")
 
-    def project(name: str, bias: str) -> torch.Tensor:
-        y = table @ w[p + name] + (w[p + bias] if p + bias in w else 0.0)  # (2·span, n_heads·d_head)
-        return y.view(-1, cfg.n_heads, cfg.d_head).transpose(0, 1)  # (n_heads, 2·span, d_head)
 
-    return project("W_Q", "b_Q"), project("W_K", "b_K")
+def project_table(table: torch.Tensor, w: Weights, cfg: ModelConfig, W: str, b: str = "") -> torch.Tensor:
+    """(n_heads, 2·span, d_head): the table (2·span, d_model) through the matrix named W, plus its bias if any."""
+    y = table @ w[W] + (w[b] if b in w else 0.0)  # (2·span, n_heads·d_head)
+    return y.view(-1, cfg.n_heads, cfg.d_head).transpose(0, 1)  # (n_heads, 2·span, d_head)
 
 
 def disentangled_bias(

@@ -237,6 +237,21 @@ def save_tiny_deberta(folder: Path, seed: int = 0, embedding_size: int = 64, buc
     return _peaked_and_saved(transformers.DebertaV2Model(cfg), folder, wordpiece(300), norms_too=True)
 
 
+def save_tiny_deberta_v1(folder: Path, seed: int = 0, position_biased_input: bool = False):
+    """A tiny DeBERTa (v1) encoder (2 layers, 4 heads, d_model 64): q, k and v fused per head in in_proj with
+    q_bias and v_bias beside it, the position terms from each layer's own pos_q_proj and pos_proj over a table
+    without a norm, offsets clamped at ±16 (max_relative_positions); a WordPiece tokenizer; returns it."""
+    import transformers
+
+    torch.manual_seed(seed)
+    cfg = transformers.DebertaConfig(
+        vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+        max_position_embeddings=128, relative_attention=True, max_relative_positions=16,
+        pos_att_type=["c2p", "p2c"], position_biased_input=position_biased_input, type_vocab_size=0, pad_token_id=0,
+    )  # fmt: skip
+    return _peaked_and_saved(transformers.DebertaModel(cfg), folder, wordpiece(300), norms_too=True)
+
+
 def save_tiny_encoder(kind: str, folder: Path, seed: int = 0):
     """A tiny encoder with a WordPiece tokenizer, saved as safetensors; returns it. "mpnet": 2 layers, 4 heads, a
     relative position bias beside learned positions; "modernbert": 3 layers, 4 heads, RoPE, layer 0 global and

@@ -1,4 +1,4 @@
-"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa-v2/v3.
+"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3).
 
 A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
 - pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
@@ -16,6 +16,11 @@ own W_Q and W_K (share_att_key), scores scaled by 1/√(3·d_head) as there are 
 position_biased_input (v3) the embeddings carry no position. Refused: the convolution after layer 0 (v2-xlarge's
 conv_kernel_size), separate position projections (share_att_key false), other pos_att_type lists. Embeddings narrower
 than the layers are projected up before their LayerNorm (`embed_proj`).
+
+DeBERTa (v1: microsoft/deberta-base, -large) has the same attention with three differences, in the weights alone: q, k
+and v fused per head in `in_proj` with a bias on q and v only; each layer's own position projections (`pos_q_proj`,
+`pos_proj` → W_pos_Q, b_pos_Q, W_pos_K) instead of its W_Q and W_K; a position table without a norm. Offsets are not
+bucketed, only clamped at ±max_relative_positions. Refused: talking heads, other pos_att_type lists.
 """
 
 from __future__ import annotations
@@ -91,25 +96,27 @@ def modernbert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-def deberta_v2_config(hf: dict, name: str) -> ModelConfig:
+def _pos_att_kinds(hf: dict) -> list[str]:
     kinds = hf.get("pos_att_type") or []
     if isinstance(kinds, str):  # DeBERTa-v3's config.json writes "p2c|c2p", as transformers' config reads it
         kinds = kinds.lower().split("|")
-    kinds = sorted(str(k).strip() for k in kinds)
-    refused = {
-        "conv_kernel_size": int(hf.get("conv_kernel_size", 0)) > 0,
-        "share_att_key false": not hf.get("share_att_key", False),
-        f"pos_att_type {kinds}": kinds != ["c2p", "p2c"] or not hf.get("relative_attention", False),
-        f"norm_rel_ebd {hf.get('norm_rel_ebd')!r}": "layer_norm" not in str(hf.get("norm_rel_ebd", "none")),
-    }
+    return sorted(str(k).strip() for k in kinds)
+
+
+def _refuse(refused: dict[str, bool], supported: str) -> None:
     for what, bad in refused.items():
         if bad:
-            raise ModelLoadError(f"DeBERTa with {what} is not supported (DeBERTa-v3's layout is).")
+            raise ModelLoadError(f"DeBERTa with {what} is not supported ({supported}).")
+
+
+def _disentangled_config(hf: dict, name: str, arch: str, buckets: int) -> ModelConfig:
+    """BERT's post-norm encoder with disentangled attention over 2 × span relative positions (log buckets where
+    `buckets` > 0; otherwise every offset its own row, clamped at ±max_relative_positions)."""
     base = bert_config({**hf, "position_embedding_type": "absolute"}, name)
-    buckets, most = int(hf.get("position_buckets", -1)), int(hf.get("max_relative_positions", -1))
+    most = int(hf.get("max_relative_positions", -1))
     most = most if most >= 1 else int(hf["max_position_embeddings"])
     return dataclasses.replace(
-        base, arch="deberta_v2", norm_eps=float(hf.get("layer_norm_eps", 1e-7)), position_bias="disentangled",
+        base, arch=arch, norm_eps=float(hf.get("layer_norm_eps", 1e-7)), position_bias="disentangled",
         # without position_buckets, offsets are only clamped to ±max_relative_positions: no log buckets (distance 0)
         rel_buckets=buckets if buckets > 0 else most, rel_max_distance=most if buckets > 0 else 0,
         attn_scale=1.0 / math.sqrt(3 * base.d_head),  # three terms: q·k, content→position, position→content
@@ -119,27 +126,75 @@ def deberta_v2_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
+def deberta_v2_config(hf: dict, name: str) -> ModelConfig:
+    kinds = _pos_att_kinds(hf)
+    refused = {
+        "conv_kernel_size": int(hf.get("conv_kernel_size", 0)) > 0,
+        "share_att_key false": not hf.get("share_att_key", False),
+        f"pos_att_type {kinds}": kinds != ["c2p", "p2c"] or not hf.get("relative_attention", False),
+        f"norm_rel_ebd {hf.get('norm_rel_ebd')!r}": "layer_norm" not in str(hf.get("norm_rel_ebd", "none")),
+    }
+    _refuse(refused, "DeBERTa-v3's layout is")
+    return _disentangled_config(hf, name, "deberta_v2", int(hf.get("position_buckets", -1)))
+
+
+def deberta_config(hf: dict, name: str) -> ModelConfig:
+    """DeBERTa (v1): the same disentangled attention with its own position projections and no log buckets."""
+    kinds = _pos_att_kinds(hf)
+    refused = {
+        "talking_head": bool(hf.get("talking_head")),
+        f"pos_att_type {kinds}": kinds != ["c2p", "p2c"] or not hf.get("relative_attention", False),
+    }
+    _refuse(refused, "microsoft/deberta-base's layout is")
+    return _disentangled_config(hf, name, "deberta", buckets=-1)
+
+
 DEBERTA_NAMES = dataclasses.replace(
     BERT_NAMES, prefixes=("deberta.",),
     linears=(("attn.Q", "attention.self.query_proj"), ("attn.K", "attention.self.key_proj"),
              ("attn.V", "attention.self.value_proj"), *BERT_NAMES.linears[3:]),
 )  # fmt: skip
+DEBERTA_V1_NAMES = dataclasses.replace(DEBERTA_NAMES, linears=BERT_NAMES.linears[3:])  # W_O and the MLP's
 
 
-def deberta_v2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    w = encoder_weights(sd, cfg, DEBERTA_NAMES)
-    r = _Reader(sd, DEBERTA_NAMES.prefixes)
+def _relative_table(w: StateDict, r: _Reader, cfg: ModelConfig) -> StateDict:
+    """`w` plus the projection up of narrower embeddings and the relative-position table's rows the model reads."""
     if r.has("embeddings.embed_proj.weight"):  # embedding_size < hidden_size: projected up, then normalised
         w["embed.W_proj"] = r.linear("embeddings.embed_proj.weight")  # (embedding_size, d_model), no bias
     w["rel.W"] = r.get("encoder.rel_embeddings.weight")  # (2·span, d_model)
     if w["rel.W"].shape[0] < 2 * cfg.rel_buckets:
         raise ModelLoadError(f"The relative-position table has {w['rel.W'].shape[0]} rows, not 2 × {cfg.rel_buckets}.")
     w["rel.W"] = w["rel.W"][: 2 * cfg.rel_buckets].contiguous()  # the rows the model reads (att_span · 2)
-    w["rel.ln.w"], w["rel.ln.b"] = r.get("encoder.LayerNorm.weight"), r.get("encoder.LayerNorm.bias")
     return check_embedding_width(w, cfg)
+
+
+def deberta_v2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    w = encoder_weights(sd, cfg, DEBERTA_NAMES)
+    r = _Reader(sd, DEBERTA_NAMES.prefixes)
+    w["rel.ln.w"], w["rel.ln.b"] = r.get("encoder.LayerNorm.weight"), r.get("encoder.LayerNorm.bias")
+    return _relative_table(w, r, cfg)
+
+
+def deberta_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """DeBERTa (v1): q, k and v from one in_proj, its rows per head (head 0's q, k, v, then head 1's, ...: transformers
+    splits its output per head, then in three); a bias on q and on v only; each layer's own position projections
+    (pos_q_proj → W_pos_Q and b_pos_Q, pos_proj → W_pos_K, no bias) over a table without a norm."""
+    w = encoder_weights(sd, cfg, DEBERTA_V1_NAMES)
+    r = _Reader(sd, DEBERTA_V1_NAMES.prefixes)
+    width = cfg.n_heads * cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"encoder.layer.{layer}.attention.self.", f"blocks.{layer}.attn."
+        fused = r.get(src + "in_proj.weight").view(cfg.n_heads, 3, cfg.d_head, cfg.d_model)  # (head, q|k|v, d, d_model)
+        for i, part in enumerate("QKV"):
+            w[f"{dst}W_{part}"] = fused[:, i].reshape(width, cfg.d_model).T.contiguous()  # (d_model, n_heads·d_head)
+        w[dst + "b_Q"], w[dst + "b_V"] = r.get(src + "q_bias"), r.get(src + "v_bias")
+        w[dst + "W_pos_Q"], w[dst + "b_pos_Q"] = r.linear(src + "pos_q_proj.weight"), r.get(src + "pos_q_proj.bias")
+        w[dst + "W_pos_K"] = r.linear(src + "pos_proj.weight")
+    return _relative_table(w, r, cfg)
 
 
 ADAPTERS = {
     "modernbert": (modernbert_config, modernbert_weights),
     "deberta-v2": (deberta_v2_config, deberta_v2_weights),
+    "deberta": (deberta_config, deberta_weights),
 }

@@ -98,7 +98,7 @@ def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> Non
 def tiny_folder(private_models: Path, kind: str) -> Path:
     """A tiny random model of `kind` (tests.tiny_models: save_tiny's decoders, save_tiny_encoder's encoders) saved
     under the allowed models folder."""
-    from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_encoder
+    from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_deberta_v1, save_tiny_encoder
     from tests.tiny_models_latent import save_tiny_latent
     from tests.tiny_models_seq2seq import save_tiny_seq2seq, save_tiny_umt5
 
@@ -108,6 +108,8 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_seq2seq(kind, folder)
     elif kind == "deberta":
         save_tiny_deberta(folder)
+    elif kind == "deberta_v1":
+        save_tiny_deberta_v1(folder)
     elif kind == "umt5":
         save_tiny_umt5(folder)
     elif kind.startswith(("deepseek", "glm4_moe", "dots1")):
@@ -182,6 +184,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                   "the decoder, each layer its own)",)),
         ("deberta", ("disentangled attention: content→position and position→content terms beside q·k",
                      "scores scaled by 0.1443")),
+        ("deberta_v1", ("disentangled attention: content→position and position→content terms beside q·k (offsets "
+                        "exact, clamped at ±16)", "scores scaled by 0.1443")),
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
         ("deepseek_v3", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per "
