@@ -39,8 +39,19 @@ def read_json(path: Path) -> dict:
         raise ModelLoadError(f"{path.name} is not valid JSON: {exc}") from exc
 
 
+# What a folder saved without a fast tokenizer holds instead of tokenizer.json (only tokenizer.json is read: the
+# others need the model's own Python code to say how they split and which special tokens they add).
+SLOW_TOKENIZER_FILES = ("vocab.json", "merges.txt", "vocab.txt", "spiece.model", "sentencepiece.bpe.model")
+
+
 def read_tokenizer(path: Path) -> Tokenizer:
     if not path.is_file():
+        slow = sorted(name for name in SLOW_TOKENIZER_FILES if (path.parent / name).is_file())
+        if slow:
+            raise ModelLoadError(
+                f"Tokenizer file not found: {path}. The folder has {', '.join(slow)} but no tokenizer.json; with "
+                "transformers installed, AutoTokenizer.from_pretrained(folder).save_pretrained(folder) writes one."
+            )
         raise ModelLoadError(f"Tokenizer file not found: {path}")
     try:
         tokenizer = Tokenizer.from_file(str(path))

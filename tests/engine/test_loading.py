@@ -132,6 +132,12 @@ def test_hf_folder_problems_are_clear_errors(tmp_cache, tmp_path, minilm):
     (folder / "tokenizer.json").unlink()
     with pytest.raises(ModelLoadError, match="Tokenizer file not found"):
         load_model(str(folder))
+    (folder / "vocab.json").write_text("{}")  # a slow tokenizer's files (DeBERTa's, GPT-2's): say how to convert
+    (folder / "merges.txt").write_text("")
+    slow = r"The folder has merges\.txt, vocab\.json, vocab\.txt but no tokenizer\.json"
+    with pytest.raises(ModelLoadError, match=slow) as said:
+        load_model(str(folder))  # (MiniLM's folder keeps its vocab.txt beside its tokenizer.json)
+    assert "save_pretrained" in str(said.value)
     shutil.copy(minilm.source / "tokenizer.json", folder / "tokenizer.json")
     data = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
