@@ -213,7 +213,9 @@ with full:
         added, shared = bias_words(cfg.position_bias, cfg.rel_bias_per_layer)
         st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus {added}: a second part")
         st.caption(
-            position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)
+            position_bias_caption(
+            cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance, cfg.own_position_projections
+        )
             + f". It is a separate part, not q·k itself: left {added} alone, right the sum, which the mask and the "
             f"softmax read. {shared}"
         )

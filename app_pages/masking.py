@@ -96,7 +96,9 @@ if parts.has_bias:
     this = "these terms" if cfg.position_bias == "disentangled" else "this bias"  # the caption's first part says which
     st.subheader(f"Two parts: q·k and {added}")
     st.caption(
-        position_bias_caption(cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance)
+        position_bias_caption(
+            cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance, cfg.own_position_projections
+        )
         + f". The scores above are {terms.scaled} plus {this}; here the two are shown apart, on one colour "
         f"scale, and their sum is what the mask and the softmax read. {shared}"
     )

@@ -135,6 +135,12 @@ class ModelConfig:
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
 
     @property
+    def own_position_projections(self) -> bool:
+        """DeBERTa v1 projects its relative-position table with each layer's own pos_q_proj and pos_proj; v2 and v3
+        with the layer's W_Q and W_K (disentangled.position_projections reads which from the weights)."""
+        return self.arch == "deberta"
+
+    @property
     def has_lm_head(self) -> bool:
         """Decoders predict the next token; the encoders we load have no language-model head."""
         return self.arch not in ENCODER_ARCHS

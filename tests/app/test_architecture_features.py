@@ -232,19 +232,26 @@ def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_m
         assert "position embedding" in said and "relative position bias" in said, page
 
 
-def test_debertas_pages_name_its_position_terms_as_its_own(private_models) -> None:
+@pytest.mark.parametrize(
+    ("kind", "projected"),
+    [("deberta", "Q_pos and K_pos are this layer's W_Q and W_K"),
+     ("deberta_v1", "Q_pos and K_pos are its own position projections")],
+)
+def test_debertas_pages_name_its_position_terms_as_its_own(private_models, kind, projected) -> None:
     """DeBERTa adds two position terms made from each layer's q and k: the masking page and Inside one head name
-    them so, show them apart from q·k with the trace's own numbers, and say nothing of T5's shared bias."""
+    them so, show them apart from q·k with the trace's own numbers, and say nothing of T5's shared bias. v1 projects
+    the position table with its own matrices, v2 and v3 with the layer's W_Q and W_K: the caption says which."""
     from attention_core import load_model
 
-    folder = tiny_folder(private_models, "deberta")
+    folder = tiny_folder(private_models, kind)
     trace = load_model(str(folder), device="cpu").trace(TEXT)
     for page in ("masking", "inside_head"):
         at = opened_with(page, folder, layer="1", head="2")
         assert not at.exception, [e.value for e in at.exception]
-        said = " ".join(e.value for kind in ("caption", "markdown", "subheader", "code") for e in at.get(kind))
+        said = " ".join(e.value for what in ("caption", "markdown", "subheader", "code") for e in at.get(what))
         assert "position terms" in said and "(DeBERTa)" in said, page
         assert "(T5)" not in said and "adds the same bias" not in said, page
+        assert projected in said, page
     parts = chart(at, "mech_bias")["data"][0]  # Inside one head's terms alone, from the trace
     z = decode(parts["z"]).astype(float)
     np.testing.assert_allclose(z, trace.position_bias(1, 2).numpy()[: z.shape[0], : z.shape[1]], atol=1e-5)

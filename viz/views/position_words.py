@@ -7,15 +7,23 @@ model that has them.
 from __future__ import annotations
 
 
-def position_bias_caption(kind: str, absolute_positions: bool, causal: bool, max_distance: int) -> str:
+def position_bias_caption(
+    kind: str, absolute_positions: bool, causal: bool, max_distance: int, own_projections: bool = False
+) -> str:
     """How each head's position bias for a (query, key) pair is made, as a sentence the page goes on from:
-    T5's learned table of offset buckets (alone, or beside a position embedding: MPNet), or ALiBi's slope × the
-    key's position (BLOOM)."""
+    T5's learned table of offset buckets (alone, or beside a position embedding: MPNet), ALiBi's slope × the
+    key's position (BLOOM), or DeBERTa's two position terms (the table projected by the layer's W_Q and W_K, or by
+    projections of its own in v1: `own_projections`)."""
     if kind == "disentangled":
+        if absolute_positions:  # position_biased_input: learned positions added to the tokens as well
+            lead = "Besides the position embedding added to each token's embedding, every head of this model (DeBERTa)"
+        else:
+            lead = "This model (DeBERTa) has no position embeddings and no RoPE. Instead every head"
+        projected = "its own position projections" if own_projections else "this layer's W_Q and W_K"
         return (
-            "This model (DeBERTa) has no position embeddings and no RoPE. Instead every head adds two terms to each "
+            f"{lead} adds two terms to each "
             "score, made from the query and the key themselves: q_i·K_pos[r] (content to position) and k_j·Q_pos[r] "
-            "(position to content), where Q_pos and K_pos are this layer's W_Q and W_K applied to a learned table "
+            f"(position to content), where Q_pos and K_pos are {projected} applied to a learned table "
             "of relative positions, and r is how far the key is from the query ("
             + (f"each near offset its own row, further ones in logarithmically wider buckets up to {max_distance} "
                "tokens" if max_distance else "each offset its own row, the furthest clamped to the table's ends")
