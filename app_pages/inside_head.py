@@ -214,8 +214,9 @@ with full:
         st.subheader(f"3{'b' if s.softcap is None else 'c'} · Plus {added}: a second part")
         st.caption(
             position_bias_caption(
-            cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance, cfg.own_position_projections
-        )
+                cfg.position_bias, cfg.absolute_positions, cfg.causal, cfg.rel_max_distance,
+                cfg.own_position_projections,
+            )  # fmt: skip
             + f". It is a separate part, not q·k itself: left {added} alone, right the sum, which the mask and the "
             f"softmax read. {shared}"
         )

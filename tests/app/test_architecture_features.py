@@ -235,7 +235,7 @@ def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_m
 @pytest.mark.parametrize(
     ("kind", "projected"),
     [("deberta", "Q_pos and K_pos are this layer's W_Q and W_K"),
-     ("deberta_v1", "Q_pos and K_pos are its own position projections")],
+     ("deberta_v1", "Q_pos and K_pos are this layer's own position projections (not its W_Q and W_K)")],
 )
 def test_debertas_pages_name_its_position_terms_as_its_own(private_models, kind, projected) -> None:
     """DeBERTa adds two position terms made from each layer's q and k: the masking page and Inside one head name

@@ -15,8 +15,7 @@ def test_v2_and_v3_project_the_table_with_the_layers_w_q_and_w_k():
 
 def test_v1_projects_the_table_with_its_own_matrices():
     said = position_bias_caption("disentangled", False, False, 0, own_projections=True)
-    assert "W_Q and W_K" not in said
-    assert "its own position projections" in said and "the furthest clamped" in said
+    assert "are this layer's own position projections (not its W_Q and W_K)" in said and "the furthest clamped" in said
 
 
 def test_a_deberta_with_absolute_positions_says_it_has_them():

@@ -19,7 +19,9 @@ def position_bias_caption(
             lead = "Besides the position embedding added to each token's embedding, every head of this model (DeBERTa)"
         else:
             lead = "This model (DeBERTa) has no position embeddings and no RoPE. Instead every head"
-        projected = "its own position projections" if own_projections else "this layer's W_Q and W_K"
+        projected = "this layer's W_Q and W_K"
+        if own_projections:  # DeBERTa v1: pos_q_proj and pos_proj
+            projected = "this layer's own position projections (not its W_Q and W_K)"
         return (
             f"{lead} adds two terms to each "
             "score, made from the query and the key themselves: q_i·K_pos[r] (content to position) and k_j·Q_pos[r] "
