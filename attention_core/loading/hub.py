@@ -28,14 +28,19 @@ def fetch(repo_id: str) -> Path:
         raise ModelLoadError("Loading hub models needs the huggingface_hub package.") from exc
     cache_dir = os.environ.get("HF_HUB_CACHE") or None  # read now, not when huggingface_hub was imported
     try:  # the cache first: no network needed when the model was downloaded before
-        return Path(snapshot_download(repo_id, allow_patterns=PATTERNS, local_files_only=True, cache_dir=cache_dir))
+        cached = snapshot_download(repo_id, allow_patterns=PATTERNS, local_files_only=True, cache_dir=cache_dir)
+        return with_tokenizer(repo_id, Path(cached))
     except LocalEntryNotFoundError:
         pass
+    except ModelLoadError:
+        raise
     except Exception as exc:
         raise ModelLoadError(f"Could not read {repo_id} from the Hugging Face cache: {exc}") from exc
     refuse_if_too_large(repo_id, cache_dir)
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=PATTERNS, cache_dir=cache_dir))
+        return with_tokenizer(repo_id, Path(snapshot_download(repo_id, allow_patterns=PATTERNS, cache_dir=cache_dir)))
+    except ModelLoadError:
+        raise
     except LocalEntryNotFoundError:
         raise ModelLoadError(
             f"{repo_id} is not in the local Hugging Face cache and the hub cannot be reached (offline?). "
@@ -43,6 +48,18 @@ def fetch(repo_id: str) -> Path:
         ) from None
     except Exception as exc:
         raise ModelLoadError(f"Could not download {repo_id} from the Hugging Face hub: {exc}") from exc
+
+
+def with_tokenizer(repo_id: str, folder: Path) -> Path:
+    """`folder`, unless the snapshot has no tokenizer.json: a repository with only a slow tokenizer (vocab.json and
+    merges.txt, spm.model) needs the model's own Python code to split text, which is never run here."""
+    if not (folder / "tokenizer.json").is_file():
+        raise ModelLoadError(
+            f"{repo_id} has no tokenizer.json on the hub (only a slow tokenizer, if any, which needs the model's own "
+            f"code to run). With transformers installed, AutoTokenizer.from_pretrained({repo_id!r}) and the model's "
+            "own from_pretrained, each followed by .save_pretrained(folder), write a folder that loads here."
+        )
+    return folder
 
 
 def refuse_if_too_large(repo_id: str, cache_dir: str | None) -> None:

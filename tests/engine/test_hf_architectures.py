@@ -232,6 +232,23 @@ def test_hub_id_loads_from_the_cache_without_network(tmp_path, monkeypatch):
     assert (trace.logits - ref).abs().max().item() <= LOGIT_TOL
 
 
+def test_a_hub_model_without_tokenizer_json_says_how_to_get_one(tmp_path, monkeypatch):
+    """Many older repositories (DeBERTa's among them) ship only a slow tokenizer, which is not fetched: the message
+    named a tokenizer.json path deep in the hub cache and nothing else."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "converted"))
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    repo, commit = cache / "models--someone--slow-tokenizer", "1" * 40
+    save_tiny_gpt2(repo / "snapshots" / commit)
+    (repo / "snapshots" / commit / "tokenizer.json").unlink()
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    with pytest.raises(ModelLoadError, match="someone/slow-tokenizer has no tokenizer.json") as said:
+        load_model("someone/slow-tokenizer", device="cpu")
+    assert "save_pretrained" in str(said.value)
+
+
 @pytest.fixture(scope="module")
 def marian(tmp_path_factory, monkeypatch_module):
     from attention_core.loading.hf_adapters_seq2seq import sinusoidal_positions
