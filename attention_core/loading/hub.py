@@ -52,12 +52,13 @@ def fetch(repo_id: str) -> Path:
 
 def with_tokenizer(repo_id: str, folder: Path) -> Path:
     """`folder`, unless the snapshot has no tokenizer.json: a repository with only a slow tokenizer (vocab.json and
-    merges.txt, spm.model) needs the model's own Python code to split text, which is never run here."""
+    merges.txt, spm.model) needs transformers' Python class for that tokenizer to split text; only tokenizer.json
+    is read here."""
     if not (folder / "tokenizer.json").is_file():
         raise ModelLoadError(
-            f"{repo_id} has no tokenizer.json on the hub (only a slow tokenizer, if any, which needs the model's own "
-            f"code to run). With transformers installed, AutoTokenizer.from_pretrained({repo_id!r}) and the model's "
-            "own from_pretrained, each followed by .save_pretrained(folder), write a folder that loads here."
+            f"{repo_id} has no tokenizer.json on the hub, the only tokenizer file read here (a slow tokenizer's files "
+            f"need transformers' code). With transformers installed, AutoTokenizer.from_pretrained({repo_id!r}) and "
+            "the model's from_pretrained, each followed by .save_pretrained(folder), write a folder that loads here."
         )
     return folder
 

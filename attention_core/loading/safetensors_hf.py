@@ -40,7 +40,7 @@ def read_json(path: Path) -> dict:
 
 
 # What a folder saved without a fast tokenizer holds instead of tokenizer.json (only tokenizer.json is read: the
-# others need the model's own Python code to say how they split and which special tokens they add).
+# others need transformers' tokenizer class for the model to say how they split and which special tokens they add).
 SLOW_TOKENIZER_FILES = ("vocab.json", "merges.txt", "vocab.txt", "spiece.model", "sentencepiece.bpe.model")
 
 
