@@ -38,14 +38,21 @@ BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def browser_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder the browser tests' app server loads local models from (a test saves a tiny one there and loads it
+    through *Another model*)."""
+    return tmp_path_factory.mktemp("browser-models")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory, browser_models: Path) -> Iterator[str]:
     """The app for every browser test (log under test-artifacts/); skips when Chromium is missing. Atlases and
     corpora the tests upload go to a folder of the run's own, not the user's cache."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # each xdist worker with browser tests has its own server
-    atlases = {"ATTN_ATLAS_DIR": str(tmp_path_factory.mktemp("atlases"))}
-    with app_server(ROOT / "test-artifacts" / f"streamlit-browser-tests-{worker}.log", atlases) as (url, _proc):
+    env = {"ATTN_ATLAS_DIR": str(tmp_path_factory.mktemp("atlases")), "ATTN_ALLOWED_MODEL_DIRS": str(browser_models)}
+    with app_server(ROOT / "test-artifacts" / f"streamlit-browser-tests-{worker}.log", env) as (url, _proc):
         yield url
 
 

@@ -102,12 +102,24 @@ def bias_scores(
     side on one colour scale, so the two terms' sizes compare; masked cells grey (−∞ after the mask). DeBERTa:
     its position terms (`bias_name`) in the bias's place."""
     added = "relative position bias" if bias_name == "position bias" else bias_name
-    titles = ["q·k × scale", f"+ {added}", "= scores (the softmax's input)"]
+    titles = ["q·k × scale", f"+ {added}", "= scores (softmax input)"]
 
     def line(i: int, j: int) -> str:
         return f"q·k × scale {qk[i, j]:.4g}<br>{bias_name} {bias[i, j]:+.4g}<br>sum {scores[i, j]:.4g}"
 
     return _side_by_side(titles, [qk, bias, scores], mask, line, labels, orient, cells)
+
+
+def _wrapped(title: str, width: int = 15) -> str:
+    """`title` broken at its spaces into lines of at most `width` characters (a longer word stays whole): side by
+    side, three panels share ~560 px of a 1024 px window and ~300 px of a phone's, and one-line titles ran together."""
+    lines: list[str] = []
+    for word in title.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def _side_by_side(
@@ -125,7 +137,9 @@ def _side_by_side(
         win.check(matrix)
     allowed = np.concatenate([m[mask] for m in matrices])
     bound = float(np.max(np.abs(allowed))) if allowed.size else 1.0
-    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=titles, horizontal_spacing=0.06)
+    wrapped = [_wrapped(t) for t in titles]
+    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=wrapped, horizontal_spacing=0.06)
+    fig.update_annotations(font_size=12)  # the subplot titles: three fit side by side on a phone
     small = max(win.shape) <= 40
 
     def hover(i: int, j: int) -> str:
@@ -145,7 +159,7 @@ def _side_by_side(
         _panel_axes(fig, col, win, orient)
     fig.update_layout(
         coloraxis=dict(colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=dict(title=dict(text="score"))),
-        height=max(380, min(700, 200 + 16 * max(win.shape))), margin=dict(l=10, r=10, t=40, b=10),
+        height=max(380, min(700, 200 + 16 * max(win.shape))), margin=dict(l=10, r=10, t=56, b=10),  # 2-line titles
         plot_bgcolor=MASKED_GREY,
     )  # fmt: skip
     return fig
