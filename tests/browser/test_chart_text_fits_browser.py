@@ -254,23 +254,30 @@ def test_minilms_layer_head_grid_labels_its_heads_upright_and_apart(browser, app
     assert problems == []
 
 
-@pytest.mark.parametrize("layout", ["v1", "v2"])
-def test_the_two_parts_of_debertas_scores_keep_their_titles_apart(browser, app_url: str, browser_models, shots, layout):
-    """The masking page's three panels (q·k × scale, + the position terms, = the scores) of a model that adds
-    something before the mask: at 1024 px the last two titles ran into each other ("+ position terms= scores (the
-    softmax's input)"). The pages above run SmolLM2, which adds nothing, so this chart is drawn here for DeBERTa (a
-    tiny one, loaded through *Another model*) and checked at every width."""
-    from tests.tiny_models import save_tiny_deberta, save_tiny_deberta_v1
+# Models whose masking page draws a chart SmolLM2's does not: (a tiny model's kind, the chart's key there). DeBERTa:
+# q·k | + its position terms | = the scores; Gemma 2: soft-capped scores beside the uncapped, and its sliding window
+# beside the causal mask.
+MORE_MASKING_CHARTS = (("deberta_v1", "position_bias"), ("deberta", "position_bias"), ("gemma2", "softcap"))
 
-    folder = browser_models / f"tiny-deberta-{layout}"
+
+@pytest.mark.parametrize(("kind", "chart"), MORE_MASKING_CHARTS)
+def test_the_masking_charts_of_other_models_keep_their_text_whole_and_apart(
+    browser, app_url: str, browser_models, shots, kind: str, chart: str
+) -> None:
+    """Side by side, DeBERTa's three panels' titles ran into each other at 1024 px ("+ position terms= scores (the
+    softmax's input)") and all three on a phone. The pages above run SmolLM2, which adds nothing before the mask
+    and has no window, so these charts are drawn here for tiny models loaded through *Another model*, and checked at
+    every width."""
+    from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_deberta_v1
+
+    folder = browser_models / f"tiny-{kind}"
     if not folder.exists():
-        (save_tiny_deberta_v1 if layout == "v1" else save_tiny_deberta)(folder)
+        savers = {"deberta_v1": save_tiny_deberta_v1, "deberta": save_tiny_deberta}
+        savers.get(kind, lambda f: save_tiny(kind, f))(folder)
     with new_page(browser, height=HEIGHT, timeout_ms=LOAD_MS, animations=False, width=WIDTHS[0]) as page:
         page.goto(f"{app_url}/?page=masking&model={folder}&layer=1&head=2")
         page.locator("[data-testid='stSidebar'] button:has-text('Load')").first.click()  # the link fills the box
-        parts = page.locator("[class*='st-key-position_bias'] .js-plotly-plot")
-        parts.wait_for(state="visible")
+        page.locator(f"[class*='st-key-{chart}'] .js-plotly-plot").wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1000)
-        assert "+ position" in parts.inner_text()  # the terms' panel (its title wraps)
-        problems = [p for width in WIDTHS for p in _chart_text_problems(page, width, shots, f"deberta_{layout}")]
+        problems = [p for width in WIDTHS for p in _chart_text_problems(page, width, shots, f"masking_{kind}")]
     assert not problems, "\n".join(problems)
