@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.fit import CODE_LINE_CHARS
 from tests.app.helpers import chart, decode
+from tests.tiny_folders import tiny_folder
 
 pytest.importorskip("transformers")
 
@@ -93,30 +94,6 @@ def test_inside_one_head_states_the_models_own_scale_and_soft_cap(gemma2) -> Non
     ctx = at.session_state["ctx"]
     cell = ctx.trace.head_steps(ctx.layer, ctx.head).cell(ctx.trace.n_tokens - 1, ctx.trace.n_tokens - 1)
     assert cell["capped"] != cell["scaled"] and f"exp({cell['capped']:.6g} −" in worked
-
-
-def tiny_folder(private_models: Path, kind: str) -> Path:
-    """A tiny random model of `kind` (tests.tiny_models: save_tiny's decoders, save_tiny_encoder's encoders) saved
-    under the allowed models folder."""
-    from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_deberta_v1, save_tiny_encoder
-    from tests.tiny_models_latent import save_tiny_latent
-    from tests.tiny_models_seq2seq import save_tiny_seq2seq, save_tiny_umt5
-
-    folder = private_models / "models" / f"tiny-{kind}"
-    folder.mkdir(parents=True)
-    if kind in ("bart", "mbart", "pegasus"):
-        save_tiny_seq2seq(kind, folder)
-    elif kind == "deberta":
-        save_tiny_deberta(folder)
-    elif kind == "deberta_v1":
-        save_tiny_deberta_v1(folder)
-    elif kind == "umt5":
-        save_tiny_umt5(folder)
-    elif kind.startswith(("deepseek", "glm4_moe", "dots1")):
-        save_tiny_latent(kind, folder)
-    else:
-        save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
-    return folder
 
 
 def opened_with(page: str, folder: Path, **params: str) -> AppTest:

@@ -25,6 +25,7 @@ import pytest
 
 from devtools.browser import new_page, wait_rerun_done
 from tests.browser.in_session import open_in_session, resize
+from tests.tiny_folders import tiny_folder
 
 pytestmark = pytest.mark.browser
 
@@ -254,30 +255,35 @@ def test_minilms_layer_head_grid_labels_its_heads_upright_and_apart(browser, app
     assert problems == []
 
 
-# Models whose masking page draws a chart SmolLM2's does not: (a tiny model's kind, the chart's key there). DeBERTa:
-# q·k | + its position terms | = the scores; Gemma 2: soft-capped scores beside the uncapped, and its sliding window
-# beside the causal mask.
-MORE_MASKING_CHARTS = (("deberta_v1", "position_bias"), ("deberta", "position_bias"), ("gemma2", "softcap"))
+# Charts SmolLM2's pages do not draw, which the test above therefore never sees: (a tiny model's kind, the page,
+# one of the charts its page draws there). DeBERTa: q·k | + its position terms | = the scores, on the masking page
+# and Inside one head; Gemma 2: soft-capped scores beside the uncapped, its sliding window beside the causal mask;
+# BART: the cross-attention page's encoder-decoder charts; DeepSeek-V3: Inside one head's latent projections.
+OTHER_MODELS_CHARTS = (
+    ("deberta_v1", "masking", "position_bias"),
+    ("deberta", "masking", "position_bias"),
+    ("deberta", "inside_head", "mech_bias"),
+    ("gemma2", "masking", "softcap"),
+    ("bart", "cross_attention", "mech_cross_grid"),
+    ("deepseek_v3", "inside_head", "mech_pattern"),
+)
 
 
-@pytest.mark.parametrize(("kind", "chart"), MORE_MASKING_CHARTS)
-def test_the_masking_charts_of_other_models_keep_their_text_whole_and_apart(
-    browser, app_url: str, browser_models, shots, kind: str, chart: str
+@pytest.mark.parametrize(("kind", "name", "chart"), OTHER_MODELS_CHARTS)
+def test_other_models_charts_keep_their_text_whole_and_apart(
+    browser, app_url: str, browser_models, shots, kind: str, name: str, chart: str
 ) -> None:
     """Side by side, DeBERTa's three panels' titles ran into each other at 1024 px ("+ position terms= scores (the
-    softmax's input)") and all three on a phone. The pages above run SmolLM2, which adds nothing before the mask
-    and has no window, so these charts are drawn here for tiny models loaded through *Another model*, and checked at
-    every width."""
-    from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_deberta_v1
-
-    folder = browser_models / f"tiny-{kind}"
+    softmax's input)") and all three on a phone. The pages above run SmolLM2, which adds nothing before the mask,
+    has no window, no encoder and no latent, so these charts are drawn here for tiny models loaded through *Another
+    model*, and checked at every width."""
+    folder = browser_models / "models" / f"tiny-{kind}"
     if not folder.exists():
-        savers = {"deberta_v1": save_tiny_deberta_v1, "deberta": save_tiny_deberta}
-        savers.get(kind, lambda f: save_tiny(kind, f))(folder)
+        tiny_folder(browser_models, kind)
     with new_page(browser, height=HEIGHT, timeout_ms=LOAD_MS, animations=False, width=WIDTHS[0]) as page:
-        page.goto(f"{app_url}/?page=masking&model={folder}&layer=1&head=2")
+        page.goto(f"{app_url}/?page={name}&model={folder}&layer=1&head=2")
         page.locator("[data-testid='stSidebar'] button:has-text('Load')").first.click()  # the link fills the box
-        page.locator(f"[class*='st-key-{chart}'] .js-plotly-plot").wait_for(state="visible")
+        page.locator(f"[class*='st-key-{chart}'] .js-plotly-plot").first.wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1000)
-        problems = [p for width in WIDTHS for p in _chart_text_problems(page, width, shots, f"masking_{kind}")]
+        problems = [p for width in WIDTHS for p in _chart_text_problems(page, width, shots, f"{name}_{kind}")]
     assert not problems, "\n".join(problems)

@@ -358,7 +358,9 @@ def cross_attention_heatmap(
     n_target, n_source = pattern.shape
     return matrix_heatmap(
         pattern,
-        f"Cross-attention, decoder layer {layer}, head {head}: target queries × source keys [{n_target} × {n_source}]",
+        # two lines: one was cut off at both ends on a phone (390 px)
+        f"Cross-attention, decoder layer {layer}, head {head}:<br>"
+        f"target queries × source keys [{n_target} × {n_source}]",
         query_labels,
         key_labels,
         "source key (encoder output)",

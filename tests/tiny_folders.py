@@ -1,0 +1,29 @@
+"""A tiny random model of any kind the app tests open, saved under a folder the app may load local models from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def tiny_folder(private_models: Path, kind: str) -> Path:
+    """A tiny random model of `kind` (tests.tiny_models: save_tiny's decoders, save_tiny_encoder's encoders) saved
+    under the allowed models folder."""
+    from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_deberta_v1, save_tiny_encoder
+    from tests.tiny_models_latent import save_tiny_latent
+    from tests.tiny_models_seq2seq import save_tiny_seq2seq, save_tiny_umt5
+
+    folder = private_models / "models" / f"tiny-{kind}"
+    folder.mkdir(parents=True)
+    if kind in ("bart", "mbart", "pegasus"):
+        save_tiny_seq2seq(kind, folder)
+    elif kind == "deberta":
+        save_tiny_deberta(folder)
+    elif kind == "deberta_v1":
+        save_tiny_deberta_v1(folder)
+    elif kind == "umt5":
+        save_tiny_umt5(folder)
+    elif kind.startswith(("deepseek", "glm4_moe", "dots1")):
+        save_tiny_latent(kind, folder)
+    else:
+        save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)
+    return folder
