@@ -71,7 +71,8 @@ def test_the_scores_view_is_titled_with_what_its_heatmap_holds(traces, name) -> 
         assert "q·k / √d_head" in title
         return
     assert "√d_head" not in title or "not 1/√d_head" in title
-    subtitles = [a.text for f in view.figures for a in f.layout.annotations]  # the panels' own titles
+    # the panels' own titles, read as one line each (they break into lines to fit side by side)
+    subtitles = [a.text.replace("<br>", " ") for f in view.figures for a in f.layout.annotations]
     if name == "t5":
         assert "q·k (this model does not scale it) + relative position bias" in title
         assert "+ relative position bias" in subtitles  # q·k and the bias apart, as the masking page draws them
