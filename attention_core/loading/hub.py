@@ -28,19 +28,16 @@ def fetch(repo_id: str) -> Path:
         raise ModelLoadError("Loading hub models needs the huggingface_hub package.") from exc
     cache_dir = os.environ.get("HF_HUB_CACHE") or None  # read now, not when huggingface_hub was imported
     try:  # the cache first: no network needed when the model was downloaded before
-        cached = snapshot_download(repo_id, allow_patterns=PATTERNS, local_files_only=True, cache_dir=cache_dir)
-        return with_tokenizer(repo_id, Path(cached))
+        found = snapshot_download(repo_id, allow_patterns=PATTERNS, local_files_only=True, cache_dir=cache_dir)
     except LocalEntryNotFoundError:
-        pass
-    except ModelLoadError:
-        raise
+        found = None
     except Exception as exc:
         raise ModelLoadError(f"Could not read {repo_id} from the Hugging Face cache: {exc}") from exc
+    if found is not None:
+        return with_tokenizer(repo_id, Path(found))
     refuse_if_too_large(repo_id, cache_dir)
     try:
-        return with_tokenizer(repo_id, Path(snapshot_download(repo_id, allow_patterns=PATTERNS, cache_dir=cache_dir)))
-    except ModelLoadError:
-        raise
+        found = snapshot_download(repo_id, allow_patterns=PATTERNS, cache_dir=cache_dir)
     except LocalEntryNotFoundError:
         raise ModelLoadError(
             f"{repo_id} is not in the local Hugging Face cache and the hub cannot be reached (offline?). "
@@ -48,6 +45,7 @@ def fetch(repo_id: str) -> Path:
         ) from None
     except Exception as exc:
         raise ModelLoadError(f"Could not download {repo_id} from the Hugging Face hub: {exc}") from exc
+    return with_tokenizer(repo_id, Path(found))
 
 
 def with_tokenizer(repo_id: str, folder: Path) -> Path:
