@@ -136,8 +136,8 @@ class ModelConfig:
 
     @property
     def own_position_projections(self) -> bool:
-        """DeBERTa v1 projects its relative-position table with each layer's own pos_q_proj and pos_proj; v2 and v3
-        with the layer's W_Q and W_K (disentangled.position_projections reads which from the weights)."""
+        """DeBERTa v1 projects its relative-position table with each layer's own pos_q_proj and pos_proj (W_pos_Q,
+        W_pos_K); v2 and v3 with the layer's W_Q and W_K (disentangled.position_projections, the captions)."""
         return self.arch == "deberta"
 
     @property

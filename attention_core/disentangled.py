@@ -63,7 +63,7 @@ def position_projections(w: Weights, cfg: ModelConfig, layer: int) -> tuple[torc
     if REL_NORM + ".w" in w:  # v2 and v3 normalise it (norm_rel_ebd)
         table = normalize(table, w, REL_NORM, cfg)
     p = f"blocks.{layer}.attn."
-    if p + "W_pos_Q" in w:  # v1: pos_q_proj (with a bias) and pos_proj (without)
+    if cfg.own_position_projections:  # v1: pos_q_proj (with a bias) and pos_proj (without)
         return project_table(table, w, cfg, p + "W_pos_Q", p + "b_pos_Q"), project_table(table, w, cfg, p + "W_pos_K")
     return project_table(table, w, cfg, p + "W_Q", p + "b_Q"), project_table(table, w, cfg, p + "W_K", p + "b_K")
 
