@@ -4,6 +4,7 @@ position bias beside the q·k it is added to (T5)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -113,13 +114,7 @@ def bias_scores(
 def _wrapped(title: str, width: int = 15) -> str:
     """`title` broken at its spaces into lines of at most `width` characters (a longer word stays whole): side by
     side, three panels share ~560 px of a 1024 px window and ~300 px of a phone's, and one-line titles ran together."""
-    lines: list[str] = []
-    for word in title.split(" "):
-        if lines and len(lines[-1]) + 1 + len(word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return "<br>".join(lines)
+    return "<br>".join(textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False))
 
 
 def _side_by_side(
