@@ -1,6 +1,7 @@
 """Hub ids ("openai-community/gpt2") → a local folder, only when the user asked for a hub model.
 
-Only config and generation config, tokenizer.json and safetensors files are fetched; never pickles, never code.
+Only config and generation config, the tokenizer's files (tokenizer.json, or a slow tokenizer's vocabulary and
+settings) and safetensors files are fetched; never pickles, never code.
 Offline, an id already in the Hugging Face cache loads from there; one that is not gives a clear message.
 """
 
@@ -13,7 +14,10 @@ from pathlib import Path
 from ..errors import ModelLoadError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-PATTERNS = ["config.json", "generation_config.json", "tokenizer.json", "*.safetensors", "model.safetensors.index.json"]
+SLOW_TOKENIZER = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
+                  "added_tokens.json"]  # fmt: skip
+PATTERNS = ["config.json", "generation_config.json", "tokenizer.json", *SLOW_TOKENIZER, "*.safetensors",
+            "model.safetensors.index.json"]  # fmt: skip
 
 
 def looks_like_hub_id(name: str) -> bool:
@@ -49,14 +53,16 @@ def fetch(repo_id: str) -> Path:
 
 
 def with_tokenizer(repo_id: str, folder: Path) -> Path:
-    """`folder`, unless the snapshot has no tokenizer.json: a repository with only a slow tokenizer (vocab.json and
-    merges.txt, spm.model) needs transformers' Python class for that tokenizer to split text; only tokenizer.json
-    is read here."""
-    if not (folder / "tokenizer.json").is_file():
+    """`folder`, unless the snapshot has no tokenizer it can read: neither tokenizer.json nor a WordPiece (vocab.txt)
+    or byte-level BPE (vocab.json + merges.txt) slow tokenizer. SentencePiece models are not fetched: they need
+    the sentencepiece package."""
+    has = {name for name in ("tokenizer.json", "vocab.txt", "vocab.json", "merges.txt") if (folder / name).is_file()}
+    if not ("tokenizer.json" in has or "vocab.txt" in has or {"vocab.json", "merges.txt"} <= has):
         raise ModelLoadError(
-            f"{repo_id} has no tokenizer.json on the hub, the only tokenizer file read here (a slow tokenizer's files "
-            f"need transformers' code). With transformers installed, AutoTokenizer.from_pretrained({repo_id!r}) and "
-            "the model's from_pretrained, each followed by .save_pretrained(folder), write a folder that loads here."
+            f"{repo_id} has no tokenizer.json on the hub, nor a vocab.txt or vocab.json and merges.txt, the tokenizer "
+            "files read here (a SentencePiece model needs the sentencepiece package). With transformers installed, "
+            f"AutoTokenizer.from_pretrained({repo_id!r}) and the model's from_pretrained, each followed by "
+            ".save_pretrained(folder), write a folder that loads here."
         )
     return folder
 

@@ -15,6 +15,7 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from . import mxfp4
+from .slow_tokenizer import tokenizer_from_slow_files
 
 Progress = Callable[[float, str], None]
 
@@ -39,28 +40,37 @@ def read_json(path: Path) -> dict:
         raise ModelLoadError(f"{path.name} is not valid JSON: {exc}") from exc
 
 
-# What a folder saved without a fast tokenizer holds instead of tokenizer.json (only tokenizer.json is read: the
-# others need transformers' tokenizer class for the model to say how they split and which special tokens they add).
-SLOW_TOKENIZER_FILES = ("vocab.json", "merges.txt", "vocab.txt", "spiece.model", "sentencepiece.bpe.model")
+# A folder saved without a fast tokenizer may hold a SentencePiece model instead of tokenizer.json: a protobuf
+# that needs the sentencepiece package (WordPiece's and byte-level BPE's slow files are read: slow_tokenizer.py).
+SENTENCEPIECE_FILES = ("spiece.model", "spm.model", "sentencepiece.bpe.model", "source.spm")
 
 
-def read_tokenizer(path: Path) -> Tokenizer:
-    if not path.is_file():
-        slow = sorted(name for name in SLOW_TOKENIZER_FILES if (path.parent / name).is_file())
-        if slow:
-            raise ModelLoadError(
-                f"Tokenizer file not found: {path}. The folder has {', '.join(slow)} but no tokenizer.json; with "
-                "transformers installed, AutoTokenizer.from_pretrained(folder).save_pretrained(folder) writes one."
-            )
-        raise ModelLoadError(f"Tokenizer file not found: {path}")
-    try:
-        tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:
-        raise ModelLoadError(f"{path.name} is not a readable tokenizer.json: {exc}") from exc
+def read_tokenizer(folder: Path, model_type: str | None = None) -> Tokenizer:
+    """The folder's tokenizer.json or, when it has none, a tokenizer built from its slow tokenizer's files."""
+    path = folder / "tokenizer.json"
+    if path.is_file():
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:
+            raise ModelLoadError(f"{path.name} is not a readable tokenizer.json: {exc}") from exc
+    else:
+        tokenizer = tokenizer_from_slow_files(folder, model_type) or _no_tokenizer(folder)
     # The engine applies its own token cap with a visible notice; a silent cut or padding would hide tokens.
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return tokenizer
+
+
+def _no_tokenizer(folder: Path) -> Tokenizer:
+    path = folder / "tokenizer.json"
+    pieces = sorted(name for name in SENTENCEPIECE_FILES if (folder / name).is_file())
+    if pieces:
+        raise ModelLoadError(
+            f"Tokenizer file not found: {path}. The folder has {', '.join(pieces)} (a SentencePiece model, not read "
+            "here) but no tokenizer.json; with transformers installed, "
+            "AutoTokenizer.from_pretrained(folder).save_pretrained(folder) writes one."
+        )
+    raise ModelLoadError(f"Tokenizer file not found: {path} (nor vocab.txt, nor vocab.json and merges.txt).")
 
 
 def safetensors_files(folder: Path) -> list[Path]:
@@ -139,7 +149,7 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     except (KeyError, TypeError, ValueError) as exc:
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
-    return hf, config, read_tokenizer(folder / "tokenizer.json")
+    return hf, config, read_tokenizer(folder, hf.get("model_type"))
 
 
 def _quant_method(hf: dict) -> str | None:

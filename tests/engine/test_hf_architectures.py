@@ -232,21 +232,45 @@ def test_hub_id_loads_from_the_cache_without_network(tmp_path, monkeypatch):
     assert (trace.logits - ref).abs().max().item() <= LOGIT_TOL
 
 
-def test_a_hub_model_without_tokenizer_json_says_how_to_get_one(tmp_path, monkeypatch):
-    """Many older repositories (DeBERTa's among them) ship only a slow tokenizer, which is not fetched: the message
-    named a tokenizer.json path deep in the hub cache and nothing else."""
+def _cached_hub_repo(tmp_path, monkeypatch, name: str):
+    """A tiny GPT-2 laid out in an offline hub cache as `someone/<name>`: (transformers' model, its snapshot)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "converted"))
     cache = tmp_path / "hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    repo, commit = cache / "models--someone--slow-tokenizer", "1" * 40
-    save_tiny_gpt2(repo / "snapshots" / commit)
-    (repo / "snapshots" / commit / "tokenizer.json").unlink()
+    repo, commit = cache / f"models--someone--{name}", "1" * 40
+    hf = save_tiny_gpt2(repo / "snapshots" / commit)
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
-    with pytest.raises(ModelLoadError, match="someone/slow-tokenizer has no tokenizer.json") as said:
-        load_model("someone/slow-tokenizer", device="cpu")
-    assert "save_pretrained" in str(said.value)
+    return hf, repo / "snapshots" / commit
+
+
+def test_a_hub_model_with_only_a_slow_tokenizer_loads(tmp_path, monkeypatch):
+    """Many older repositories ship vocab.json + merges.txt (GPT-2's, RoBERTa's, DeBERTa's) or vocab.txt (BERT's)
+    and no tokenizer.json: those are read (attention_core/loading/slow_tokenizer.py), with the same ids."""
+    import json
+
+    hf, snapshot = _cached_hub_repo(tmp_path, monkeypatch, "slow-tokenizer")
+    fast = json.loads((snapshot / "tokenizer.json").read_text())["model"]
+    (snapshot / "vocab.json").write_text(json.dumps(fast["vocab"]))
+    (snapshot / "merges.txt").write_text("\n".join(" ".join(m) if isinstance(m, list) else m for m in fast["merges"]))
+    (snapshot / "tokenizer.json").unlink()
+    loaded = load_model("someone/slow-tokenizer", device="cpu")
+    trace = loaded.trace(TEXT)
+    assert trace.token_ids == _byte_bpe(300).encode(TEXT).ids
+    with torch.inference_mode():
+        ref = hf(torch.tensor([trace.token_ids])).logits[0]
+    assert (trace.logits - ref).abs().max().item() <= LOGIT_TOL
+
+
+def test_a_hub_model_without_a_tokenizer_read_here_says_how_to_get_one(tmp_path, monkeypatch):
+    """A repository with only a SentencePiece model (not fetched): the message named a tokenizer.json path deep in
+    the hub cache and nothing else."""
+    _, snapshot = _cached_hub_repo(tmp_path, monkeypatch, "spm-tokenizer")
+    (snapshot / "tokenizer.json").unlink()
+    with pytest.raises(ModelLoadError, match="someone/spm-tokenizer has no tokenizer.json") as said:
+        load_model("someone/spm-tokenizer", device="cpu")
+    assert "save_pretrained" in str(said.value) and "sentencepiece" in str(said.value)
 
 
 @pytest.fixture(scope="module")

@@ -126,17 +126,30 @@ def test_not_a_gguf_file_is_a_clear_error(tmp_cache, tmp_path):
         load_model(str(bad))
 
 
+def test_a_folder_with_only_vocab_txt_splits_text_as_its_tokenizer_json_does(tmp_cache, tmp_path, minilm):
+    """all-MiniLM's folder has BERT's vocab.txt (30,522 tokens) and tokenizer_config.json beside tokenizer.json:
+    without the tokenizer.json, the slow files give every text the same ids and offsets."""
+    from tests.texts import TEXTS
+
+    folder = tmp_path / "bert"
+    shutil.copytree(minilm.source, folder)
+    (folder / "tokenizer.json").unlink()
+    slow = load_model(str(folder), device="cpu").tokenizer
+    for text in TEXTS:
+        expected, got = minilm.tokenizer.encode(text, 512), slow.encode(text, 512)
+        assert (got.ids, got.offsets, got.tokens) == (expected.ids, expected.offsets, expected.tokens), text
+
+
 def test_hf_folder_problems_are_clear_errors(tmp_cache, tmp_path, minilm):
     folder = tmp_path / "bert"
     shutil.copytree(minilm.source, folder)
     (folder / "tokenizer.json").unlink()
+    (folder / "vocab.txt").unlink()
     with pytest.raises(ModelLoadError, match="Tokenizer file not found"):
         load_model(str(folder))
-    (folder / "vocab.json").write_text("{}")  # a slow tokenizer's files (DeBERTa's, GPT-2's): say how to convert
-    (folder / "merges.txt").write_text("")
-    slow = r"The folder has merges\.txt, vocab\.json, vocab\.txt but no tokenizer\.json"
-    with pytest.raises(ModelLoadError, match=slow) as said:
-        load_model(str(folder))  # (MiniLM's folder keeps its vocab.txt beside its tokenizer.json)
+    (folder / "spiece.model").write_bytes(b"\n\x05hello")  # a SentencePiece model (T5's, XLNet's): say how to convert
+    with pytest.raises(ModelLoadError, match=r"The folder has spiece\.model \(a SentencePiece model") as said:
+        load_model(str(folder))
     assert "save_pretrained" in str(said.value)
     shutil.copy(minilm.source / "tokenizer.json", folder / "tokenizer.json")
     data = (folder / "model.safetensors").read_bytes()

@@ -1,0 +1,182 @@
+"""A folder with only a slow tokenizer's files (vocab.txt; vocab.json + merges.txt) splits text exactly as
+transformers' tokenizer class for that folder does: the same ids, the same character offsets, the same decoded
+text and the same vocabulary, added and special tokens included. Tolerance: none, ids are integers.
+
+The vocabularies are the tiny test tokenizers' (tests/tiny_tokenizers.py) written out as slow files; the real
+30,522-token vocab.txt of all-MiniLM is checked against its own tokenizer.json in tests/engine/test_loading.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from attention_core.errors import ModelLoadError
+from attention_core.loading.slow_tokenizer import tokenizer_from_slow_files
+from tests.texts import TEXTS
+from tests.tiny_tokenizers import byte_bpe, wordpiece
+
+pytestmark = pytest.mark.parity
+
+# Typed special and added tokens, spaces around them, control and zero-width characters, mixed case.
+HOSTILE = [
+    "<s> typed </s> and <mask> here", "x<mask>y", "a <mask>b", "[CLS] [SEP] [MASK] [UNK] typed", "<|endoftext|> gpt",
+    "x\u0000y\u200bz", "UPPER lower MiXeD", "tab\t\tend  ", "a fluffy creature here", "fluffy creaturely",
+    "[NEW] token newword", "<extra1> and <extra2>",
+]  # fmt: skip
+WORDPIECE_SIZE = len(wordpiece(200).get_vocab())
+
+
+def wordpiece_folder(folder: Path, settings: dict | None) -> Path:
+    vocab = sorted(wordpiece(200).get_vocab().items(), key=lambda kv: kv[1])
+    (folder / "vocab.txt").write_text("".join(token + "\n" for token, _ in vocab), encoding="utf-8")
+    return _with_settings(folder, settings)
+
+
+def byte_bpe_folder(folder: Path, settings: dict | None) -> Path:
+    model = json.loads(byte_bpe(300).to_str())["model"]
+    (folder / "vocab.json").write_text(json.dumps(model["vocab"]), encoding="utf-8")
+    merges = [" ".join(m) if isinstance(m, list) else m for m in model["merges"]]
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+    return _with_settings(folder, settings)
+
+
+def _with_settings(folder: Path, settings: dict | None) -> Path:
+    if settings is not None:
+        (folder / "tokenizer_config.json").write_text(json.dumps(settings), encoding="utf-8")
+    return folder
+
+
+def _added(content: str, special: bool = True, lstrip: bool = False) -> dict:
+    return {"content": content, "lstrip": lstrip, "rstrip": False, "single_word": False, "normalized": not special,
+            "special": special}  # fmt: skip
+
+
+ROBERTA_DECODER = {
+    "tokenizer_class": "RobertaTokenizer",
+    "added_tokens_decoder": {"300": _added("<s>"), "301": _added("<pad>"), "302": _added("</s>"),
+                             "303": _added("<unk>"), "304": _added("<mask>", lstrip=True),
+                             "305": _added("fluffy creature", special=False)},
+    "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>", "pad_token": "<pad>",
+    "cls_token": "<s>", "mask_token": "<mask>",
+}  # fmt: skip
+LEGACY_BERT = {
+    "special_tokens_map.json": {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+                                "mask_token": "[MASK]", "additional_special_tokens": ["<extra1>"]},
+    "added_tokens.json": {"[NEW]": WORDPIECE_SIZE, "newword": WORDPIECE_SIZE + 1, "<extra1>": WORDPIECE_SIZE + 2},
+}  # fmt: skip
+MASK_AS_DICT = {"__type": "AddedToken", "content": "<mask>", "lstrip": True, "rstrip": False, "normalized": False,
+                "single_word": False}  # fmt: skip
+
+# (writer, tokenizer_config.json or None for none, other files, config.json's model_type)
+CASES = {
+    "bert": (wordpiece_folder, {"tokenizer_class": "BertTokenizer"}, {}, None),
+    "bert_cased_accents": (wordpiece_folder, {"tokenizer_class": "BertTokenizer", "do_lower_case": False,
+                                              "strip_accents": True, "tokenize_chinese_chars": False}, {}, None),
+    "distilbert": (wordpiece_folder, {"tokenizer_class": "DistilBertTokenizerFast"}, {}, None),
+    "mpnet": (wordpiece_folder, {"tokenizer_class": "MPNetTokenizer"}, {}, None),
+    "bert_extra_special": (wordpiece_folder, {"tokenizer_class": "BertTokenizer",
+                                              "additional_special_tokens": ["<extra1>", "<extra2>"]}, {}, None),
+    "bert_legacy_files": (wordpiece_folder, {"tokenizer_class": "BertTokenizer"}, LEGACY_BERT, None),
+    "gpt2": (byte_bpe_folder, {"tokenizer_class": "GPT2Tokenizer"}, {}, None),
+    "gpt2_bos_eos": (byte_bpe_folder, {"tokenizer_class": "GPT2Tokenizer", "add_bos_token": True,
+                                       "add_eos_token": True}, {}, None),
+    "roberta": (byte_bpe_folder, {"tokenizer_class": "RobertaTokenizer"}, {}, None),
+    "roberta_prefix_space": (byte_bpe_folder, {"tokenizer_class": "RobertaTokenizer", "add_prefix_space": True}, {},
+                             None),
+    "roberta_added_tokens": (byte_bpe_folder, ROBERTA_DECODER, {}, None),
+    "roberta_mask_as_dict": (byte_bpe_folder, {"tokenizer_class": "RobertaTokenizer", "mask_token": MASK_AS_DICT},
+                             {}, None),
+    "bart": (byte_bpe_folder, {"tokenizer_class": "BartTokenizer"}, {}, None),
+    "deberta": (byte_bpe_folder, {"tokenizer_class": "DebertaTokenizer"}, {}, None),
+    "by_model_type_bert": (wordpiece_folder, None, {}, "bert"),
+    "by_model_type_mpnet": (wordpiece_folder, None, {}, "mpnet"),
+    "by_model_type_roberta": (byte_bpe_folder, None, {}, "roberta"),
+    "by_model_type_deberta": (byte_bpe_folder, {"do_lower_case": False, "vocab_type": "gpt2"}, {}, "deberta"),
+    "by_model_type_gpt2": (byte_bpe_folder, None, {}, "gpt2"),
+}
+
+
+def _flags(tokenizer) -> dict[int, tuple]:
+    return {
+        i: (t.content, t.special, t.normalized, t.lstrip, t.rstrip, t.single_word)
+        for i, t in tokenizer.get_added_tokens_decoder().items()
+    }
+
+
+def _folder(tmp_path: Path, case: str) -> tuple[Path, str | None]:
+    write, settings, files, model_type = CASES[case]
+    folder = write(tmp_path, settings)
+    for name, content in files.items():
+        (folder / name).write_text(json.dumps(content), encoding="utf-8")
+    if model_type is not None:
+        (folder / "config.json").write_text(json.dumps({"model_type": model_type}), encoding="utf-8")
+    return folder, model_type
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_slow_files_split_text_as_transformers_does(tmp_path, case):
+    from transformers import AutoTokenizer
+
+    folder, model_type = _folder(tmp_path, case)
+    ours = tokenizer_from_slow_files(folder, model_type)
+    reference = AutoTokenizer.from_pretrained(str(folder))
+    assert ours.get_vocab(with_added_tokens=True) == reference.get_vocab()
+    assert _flags(ours) == _flags(reference.backend_tokenizer)  # lstrip etc.: not always visible in ids or offsets
+    for text in TEXTS + HOSTILE:
+        expected = reference(text, return_offsets_mapping=True)
+        got = ours.encode(text)
+        assert got.ids == list(expected["input_ids"]), text
+        assert [tuple(o) for o in got.offsets] == [tuple(o) for o in expected["offset_mapping"]], text
+        assert ours.decode(got.ids, skip_special_tokens=False) == reference.decode(expected["input_ids"]), text
+
+
+def test_a_folder_without_slow_files_has_none(tmp_path):
+    (tmp_path / "tokenizer_config.json").write_text('{"tokenizer_class": "BertTokenizer"}')
+    (tmp_path / "vocab.json").write_text("{}")  # without merges.txt, not a byte-level BPE
+    assert tokenizer_from_slow_files(tmp_path, "bert") is None
+
+
+@pytest.mark.parametrize(
+    ("write", "settings", "model_type", "said"),
+    [
+        (byte_bpe_folder, {"tokenizer_class": "XLNetTokenizer"}, None, "tokenizer class XLNetTokenizer is not one"),
+        (byte_bpe_folder, None, "llama", r"tokenizer class \(not named\) is not one"),
+        (byte_bpe_folder, {"tokenizer_class": "BertTokenizer"}, None, "a BertTokenizer needs vocab.txt"),
+        (wordpiece_folder, {"tokenizer_class": "RobertaTokenizer"}, None, "needs vocab.json and merges.txt"),
+    ],
+)
+def test_a_tokenizer_class_not_built_here_is_a_clear_error(tmp_path, write, settings, model_type, said):
+    folder = write(tmp_path, settings)
+    with pytest.raises(ModelLoadError, match=said) as raised:
+        tokenizer_from_slow_files(folder, model_type)
+    assert str(folder.name) in str(raised.value)
+
+
+def test_broken_slow_files_are_clear_errors(tmp_path):
+    folder = byte_bpe_folder(tmp_path, {"tokenizer_class": "GPT2Tokenizer"})
+    merges = (folder / "merges.txt").read_text(encoding="utf-8")
+    (folder / "merges.txt").write_text(merges + "only-one-token\n", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=r"merges.txt line \d+ is not two tokens"):
+        tokenizer_from_slow_files(folder, None)
+    (folder / "merges.txt").write_text(merges + "zzzq qqqz\n", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="vocab.json and merges.txt do not fit together"):
+        tokenizer_from_slow_files(folder, None)
+    (folder / "vocab.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="vocab.json holds no tokens"):
+        tokenizer_from_slow_files(folder, None)
+    (folder / "vocab.json").write_text("[1, 2]")
+    with pytest.raises(ModelLoadError, match="should hold a JSON object"):
+        tokenizer_from_slow_files(folder, None)
+    (folder / "tokenizer_config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="tokenizer_config.json is not valid JSON"):
+        tokenizer_from_slow_files(folder, None)
+
+
+def test_an_added_token_at_another_id_than_its_folder_says_is_a_clear_error(tmp_path):
+    settings = {"tokenizer_class": "BertTokenizer", "added_tokens_decoder": {"500": _added("[NEW]")}}
+    folder = wordpiece_folder(tmp_path, settings)
+    with pytest.raises(ModelLoadError, match=rf"'\[NEW\]' is given id 500, but .* puts it at {WORDPIECE_SIZE}"):
+        tokenizer_from_slow_files(folder, None)
