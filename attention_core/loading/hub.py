@@ -12,12 +12,12 @@ import re
 from pathlib import Path
 
 from ..errors import ModelLoadError
+from .slow_tokenizer import SLOW_FILES
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-SLOW_TOKENIZER = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
-                  "added_tokens.json"]  # fmt: skip
-PATTERNS = ["config.json", "generation_config.json", "tokenizer.json", *SLOW_TOKENIZER, "*.safetensors",
-            "model.safetensors.index.json"]  # fmt: skip
+TOKENIZER_SETTINGS = ["tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"]
+PATTERNS = ["config.json", "generation_config.json", "tokenizer.json", *SLOW_FILES, *TOKENIZER_SETTINGS,
+            "*.safetensors", "model.safetensors.index.json"]  # fmt: skip
 
 
 def looks_like_hub_id(name: str) -> bool:
@@ -53,16 +53,13 @@ def fetch(repo_id: str) -> Path:
 
 
 def with_tokenizer(repo_id: str, folder: Path) -> Path:
-    """`folder`, unless the snapshot has no tokenizer it can read: neither tokenizer.json nor a WordPiece (vocab.txt)
-    or byte-level BPE (vocab.json + merges.txt) slow tokenizer. SentencePiece models are not fetched: they need
-    the sentencepiece package."""
-    has = {name for name in ("tokenizer.json", "vocab.txt", "vocab.json", "merges.txt") if (folder / name).is_file()}
-    if not ("tokenizer.json" in has or "vocab.txt" in has or {"vocab.json", "merges.txt"} <= has):
+    """`folder`, unless the snapshot has no tokenizer file read here: neither tokenizer.json nor a slow tokenizer's
+    (slow_tokenizer.SLOW_FILES: WordPiece, byte-level BPE, T5's and DeBERTa-v2's SentencePiece models)."""
+    if not any((folder / name).is_file() for name in ("tokenizer.json", *SLOW_FILES)):
         raise ModelLoadError(
-            f"{repo_id} has no tokenizer.json on the hub, nor a vocab.txt or vocab.json and merges.txt, the tokenizer "
-            "files read here (a SentencePiece model needs the sentencepiece package). With transformers installed, "
-            f"AutoTokenizer.from_pretrained({repo_id!r}) and the model's from_pretrained, each followed by "
-            ".save_pretrained(folder), write a folder that loads here."
+            f"{repo_id} has no tokenizer.json on the hub, nor a slow tokenizer's files read here "
+            f"({', '.join(SLOW_FILES)}). With transformers installed, AutoTokenizer.from_pretrained({repo_id!r}) "
+            "and the model's from_pretrained, each followed by .save_pretrained(folder), write a folder read here."
         )
     return folder
 

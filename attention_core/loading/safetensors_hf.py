@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from . import mxfp4
-from .slow_tokenizer import tokenizer_from_slow_files
+from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
 Progress = Callable[[float, str], None]
 
@@ -40,9 +40,10 @@ def read_json(path: Path) -> dict:
         raise ModelLoadError(f"{path.name} is not valid JSON: {exc}") from exc
 
 
-# A folder saved without a fast tokenizer may hold a SentencePiece model instead of tokenizer.json: a protobuf
-# that needs the sentencepiece package (WordPiece's and byte-level BPE's slow files are read: slow_tokenizer.py).
-SENTENCEPIECE_FILES = ("spiece.model", "spm.model", "sentencepiece.bpe.model", "source.spm")
+# SentencePiece models of tokenizer classes not built here (XLM-R's and mBART's BPE, Marian's pair): a folder with
+# only these is told how to write a tokenizer.json. (slow_tokenizer.py reads T5's spiece.model, DeBERTa-v2's
+# spm.model, WordPiece's vocab.txt and byte-level BPE's vocab.json + merges.txt.)
+SENTENCEPIECE_FILES = ("sentencepiece.bpe.model", "source.spm", "target.spm")
 
 
 def read_tokenizer(folder: Path, model_type: str | None = None) -> Tokenizer:
@@ -66,11 +67,11 @@ def _no_tokenizer(folder: Path) -> Tokenizer:
     pieces = sorted(name for name in SENTENCEPIECE_FILES if (folder / name).is_file())
     if pieces:
         raise ModelLoadError(
-            f"Tokenizer file not found: {path}. The folder has {', '.join(pieces)} (a SentencePiece model, not read "
-            "here) but no tokenizer.json; with transformers installed, "
+            f"Tokenizer file not found: {path}. The folder has {', '.join(pieces)} (a SentencePiece model of a "
+            "kind not read here) but no tokenizer.json; with transformers installed, "
             "AutoTokenizer.from_pretrained(folder).save_pretrained(folder) writes one."
         )
-    raise ModelLoadError(f"Tokenizer file not found: {path} (nor vocab.txt, nor vocab.json and merges.txt).")
+    raise ModelLoadError(f"Tokenizer file not found: {path} (nor any slow tokenizer's files: {', '.join(SLOW_FILES)}).")
 
 
 def safetensors_files(folder: Path) -> list[Path]:

@@ -13,11 +13,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from ..errors import ModelLoadError
+from .sentencepiece_model import CONTROL, UNIGRAM, USER_DEFINED, SentencePieceModel, read_sentencepiece
 
 LEGACY_EXTRA = "special_tokens_map_extra_"
+METASPACE = "\u2581"  # ▁, SentencePiece's word-start mark
 NAMED_SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 _BERT = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
 _ROBERTA = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>", "unk_token": "<unk>",
@@ -26,37 +28,46 @@ _ROBERTA = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_t
 
 @dataclass(frozen=True)
 class TokenizerClass:
-    """What one of transformers' tokenizer classes builds: its vocabulary's kind, its default special tokens and how
-    it frames a text ("bert": [CLS] text [SEP]; "roberta": <s> text </s>; "bos": an optional BOS, as GPT-2)."""
+    """What one of transformers' tokenizer classes builds: its vocabulary's kind and file(s), its default special
+    tokens and how it frames a text ("bert": [CLS] text [SEP]; "roberta": <s> text </s>; "bos": an optional BOS,
+    as GPT-2; "t5": text </s>)."""
 
-    vocabulary: str  # "wordpiece" (vocab.txt) or "byte_bpe" (vocab.json + merges.txt)
+    vocabulary: str  # "wordpiece", "byte_bpe" or "sentencepiece" (a unigram model)
+    files: tuple[str, ...]
     special: dict[str, str]
     framing: str
     mask_lstrip: bool = False  # MPNet's <mask> swallows the space before it
 
 
-_GPT2 = TokenizerClass("byte_bpe", {k: "<|endoftext|>" for k in ("unk_token", "bos_token", "eos_token")}, "bos")
+_WORDPIECE, _BYTE_BPE = ("wordpiece", ("vocab.txt",)), ("byte_bpe", ("vocab.json", "merges.txt"))
+_GPT2 = TokenizerClass(*_BYTE_BPE, {k: "<|endoftext|>" for k in ("unk_token", "bos_token", "eos_token")}, "bos")
+_DEBERTA = {**_BERT, "bos_token": "[CLS]", "eos_token": "[SEP]"}
 CLASSES = {
-    "BertTokenizer": TokenizerClass("wordpiece", _BERT, "bert"),
-    "DistilBertTokenizer": TokenizerClass("wordpiece", _BERT, "bert"),
-    "ElectraTokenizer": TokenizerClass("wordpiece", _BERT, "bert"),
-    "MPNetTokenizer": TokenizerClass("wordpiece", {**_ROBERTA, "unk_token": "[UNK]"}, "roberta", mask_lstrip=True),
+    "BertTokenizer": TokenizerClass(*_WORDPIECE, _BERT, "bert"),
+    "DistilBertTokenizer": TokenizerClass(*_WORDPIECE, _BERT, "bert"),
+    "ElectraTokenizer": TokenizerClass(*_WORDPIECE, _BERT, "bert"),
+    "MPNetTokenizer": TokenizerClass(*_WORDPIECE, {**_ROBERTA, "unk_token": "[UNK]"}, "roberta", mask_lstrip=True),
     "GPT2Tokenizer": _GPT2,
-    "RobertaTokenizer": TokenizerClass("byte_bpe", _ROBERTA, "roberta"),
-    "BartTokenizer": TokenizerClass("byte_bpe", _ROBERTA, "roberta"),
-    "DebertaTokenizer": TokenizerClass("byte_bpe", {**_BERT, "bos_token": "[CLS]", "eos_token": "[SEP]"}, "bert"),
-}
+    "RobertaTokenizer": TokenizerClass(*_BYTE_BPE, _ROBERTA, "roberta"),
+    "BartTokenizer": TokenizerClass(*_BYTE_BPE, _ROBERTA, "roberta"),
+    "DebertaTokenizer": TokenizerClass(*_BYTE_BPE, _DEBERTA, "bert"),
+    "DebertaV2Tokenizer": TokenizerClass("sentencepiece", ("spm.model",), _DEBERTA, "bert"),
+    "T5Tokenizer": TokenizerClass("sentencepiece", ("spiece.model",),
+                                  {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, "t5"),
+}  # fmt: skip
+SLOW_FILES = ("vocab.txt", "vocab.json", "merges.txt", "spm.model", "spiece.model")
 # The class AutoTokenizer picks from config.json's model_type when tokenizer_config.json names none.
 BY_MODEL_TYPE = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer", "electra": "ElectraTokenizer",
-                 "mpnet": "MPNetTokenizer", "gpt2": "GPT2Tokenizer", "roberta": "RobertaTokenizer",
-                 "bart": "BartTokenizer", "deberta": "DebertaTokenizer"}  # fmt: skip
+                 "mpnet": "MPNetTokenizer", "gpt2": "GPT2Tokenizer", "opt": "GPT2Tokenizer",
+                 "roberta": "RobertaTokenizer", "bart": "BartTokenizer", "deberta": "DebertaTokenizer",
+                 "deberta-v2": "DebertaV2Tokenizer", "t5": "T5Tokenizer", "mt5": "T5Tokenizer"}  # fmt: skip
 
 
 def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer | None:
-    """The folder's tokenizer from vocab.txt or vocab.json + merges.txt; None when it has neither."""
-    has_wordpiece = (folder / "vocab.txt").is_file()
-    has_bpe = (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
-    if not (has_wordpiece or has_bpe):
+    """The folder's tokenizer from vocab.txt, vocab.json + merges.txt or a SentencePiece model; None when it has none
+    of them."""
+    present = {name for name in SLOW_FILES if (folder / name).is_file()}
+    if not present:
         return None
     settings = _read_json(folder / "tokenizer_config.json")
     name = str(settings.get("tokenizer_class") or BY_MODEL_TYPE.get(model_type or "", "")).removesuffix("Fast")
@@ -67,11 +78,16 @@ def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer
             f"here from slow files (those are {', '.join(sorted(CLASSES))}). With transformers installed, "
             "AutoTokenizer.from_pretrained(folder).save_pretrained(folder) writes a tokenizer.json."
         )
-    if (kind.vocabulary == "wordpiece" and not has_wordpiece) or (kind.vocabulary == "byte_bpe" and not has_bpe):
-        needs = "vocab.txt" if kind.vocabulary == "wordpiece" else "vocab.json and merges.txt"
-        raise ModelLoadError(f"{folder.name}: a {name} needs {needs}, which the folder does not have.")
-    special = _special_tokens(folder, settings, kind)
-    tokenizer = _wordpiece(folder, settings, special) if kind.vocabulary == "wordpiece" else _byte_bpe(folder, settings)
+    if missing := [f for f in kind.files if f not in present]:
+        raise ModelLoadError(f"{folder.name}: a {name} needs {' and '.join(missing)}, which the folder does not have.")
+    if kind.vocabulary == "sentencepiece":
+        pieces = read_sentencepiece(folder / kind.files[0])
+        special = _special_tokens(folder, settings, kind, spm_added_tokens(pieces))
+        tokenizer = _unigram(pieces, kind, settings, special)
+    else:
+        special = _special_tokens(folder, settings, kind, [])
+        build = _wordpiece if kind.vocabulary == "wordpiece" else _byte_bpe
+        tokenizer = build(folder, settings, special)
     _add_tokens(tokenizer, folder, settings, special)
     tokenizer.post_processor = _framing(tokenizer, kind, special, settings)
     return tokenizer
@@ -89,7 +105,9 @@ def _read_json(path: Path) -> dict:
     return found
 
 
-def _special_tokens(folder: Path, settings: dict, kind: TokenizerClass) -> dict[str, AddedToken]:
+def _special_tokens(
+    folder: Path, settings: dict, kind: TokenizerClass, extras: list[AddedToken]
+) -> dict[str, AddedToken]:
     """Each named special token (cls_token, …): the class's default, then tokenizer_config.json's, then (in a
     folder saved before added_tokens_decoder existed) special_tokens_map.json's, as transformers reads them."""
     found: dict[str, object] = dict(kind.special)
@@ -101,7 +119,11 @@ def _special_tokens(folder: Path, settings: dict, kind: TokenizerClass) -> dict[
     out = {key: _added_token(found[key], special=True) for key in NAMED_SPECIAL if key in found}
     if kind.mask_lstrip and isinstance(found.get("mask_token"), str):
         out["mask_token"] = AddedToken(str(found["mask_token"]), lstrip=True, special=True, normalized=False)
-    out.update({f"extra_{i}": _added_token(token, special=True) for i, token in enumerate(_extra_special(settings))})
+    # The extra special tokens tokenizer_config.json lists or, when it lists none, those of the SentencePiece model
+    extras = [_added_token(token, special=True) for token in _extra_special(settings)] or extras
+    if kind.framing == "t5" and not any(t.content.startswith("<extra_id_") for t in extras):
+        extras = [*extras, *(AddedToken(s, special=True, normalized=False) for s in t5_sentinels(settings))]
+    out.update({f"extra_{i}": token for i, token in enumerate(extras)})
     # (special_tokens_map.json's extra tokens are special but, as in transformers, do not make an added_tokens.json
     # entry special: _add_tokens)
     out.update({f"{LEGACY_EXTRA}{i}": _added_token(t, special=True) for i, t in enumerate(_extra_special(legacy))})
@@ -143,7 +165,7 @@ def _wordpiece(folder: Path, settings: dict, special: dict[str, AddedToken]) -> 
     return tokenizer
 
 
-def _byte_bpe(folder: Path, settings: dict) -> Tokenizer:
+def _byte_bpe(folder: Path, settings: dict, special: dict[str, AddedToken]) -> Tokenizer:
     vocab = _read_json(folder / "vocab.json")
     if not vocab:
         raise ModelLoadError(f"{folder.name}/vocab.json holds no tokens.")
@@ -162,6 +184,46 @@ def _byte_bpe(folder: Path, settings: dict) -> Tokenizer:
     tokenizer = Tokenizer(bpe)
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=bool(settings.get("add_prefix_space", False)))
     tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def spm_added_tokens(model: SentencePieceModel) -> list[AddedToken]:
+    """A SentencePiece model's control pieces ([CLS], </s>: special) and user-defined ones: matched whole, before
+    any normalisation."""
+    kinds = (CONTROL, USER_DEFINED)
+    return [AddedToken(p.text, normalized=False, special=p.kind == CONTROL) for p in model.pieces if p.kind in kinds]
+
+
+def t5_sentinels(settings: dict) -> list[str]:
+    return [f"<extra_id_{i}>" for i in range(int(settings.get("extra_ids", 100)))]
+
+
+def _unigram(model: SentencePieceModel, kind: TokenizerClass, settings: dict, special: dict) -> Tokenizer:
+    """A SentencePiece unigram model as DeBERTa-v2's or T5's tokenizer class builds it."""
+    if model.model_type != UNIGRAM:
+        raise ModelLoadError(
+            f"{kind.files[0]} is a BPE SentencePiece model; only unigram ones (DeBERTa-v2's, T5's) are read."
+        )
+    vocab = [(p.text, p.score) for p in model.pieces]
+    if kind.framing == "t5":  # the sentinels follow the pieces, last one first; the unknown token is id 2
+        tokenizer = Tokenizer(models.Unigram([*vocab, *((s, 0.0) for s in t5_sentinels(settings)[::-1])], 2, False))
+        if model.precompiled_charsmap:
+            tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
+        metaspace = {"replacement": METASPACE, "prepend_scheme": "always", "split": True}
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(**metaspace)]
+        )
+        tokenizer.decoder = decoders.Metaspace(**metaspace)
+        return tokenizer
+    unk = (special["unk_token"].content, 0.0)
+    tokenizer = Tokenizer(models.Unigram(vocab, vocab.index(unk) if unk in vocab else model.unk_id, False))
+    steps = [normalizers.Lowercase()] if settings.get("do_lower_case", False) else []
+    steps += [normalizers.Replace(Regex(r"\s{2,}|[\n\r\t]"), " "), normalizers.NFC(), normalizers.Strip(False, True)]
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    scheme = "always" if settings.get("add_prefix_space", True) else "first"
+    split = [pre_tokenizers.Punctuation("isolated")] if settings.get("split_by_punct", False) else []
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([*split, pre_tokenizers.Metaspace(METASPACE, scheme)])
+    tokenizer.decoder = decoders.Metaspace(METASPACE, scheme)
     return tokenizer
 
 
@@ -204,6 +266,10 @@ def _framing(tokenizer: Tokenizer, kind: TokenizerClass, special: dict[str, Adde
             single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
             special_tokens=[(cls, cls_id), (sep, sep_id)],
         )  # fmt: skip
+    if kind.framing == "t5":  # "</s>" by name, whatever eos_token is called, as transformers' T5 class writes it
+        return processors.TemplateProcessing(
+            single="$A:0 </s>:0", pair="$A:0 </s>:0 $B:1 </s>:1", special_tokens=[("</s>", ids["eos_token"][1])]
+        )
     if kind.framing == "roberta":
         add_prefix_space = bool(settings.get("add_prefix_space", False)) and kind.vocabulary == "byte_bpe"
         trim_offsets = bool(settings.get("trim_offsets", True))

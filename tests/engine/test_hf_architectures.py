@@ -264,13 +264,13 @@ def test_a_hub_model_with_only_a_slow_tokenizer_loads(tmp_path, monkeypatch):
 
 
 def test_a_hub_model_without_a_tokenizer_read_here_says_how_to_get_one(tmp_path, monkeypatch):
-    """A repository with only a SentencePiece model (not fetched): the message named a tokenizer.json path deep in
-    the hub cache and nothing else."""
+    """A repository with no tokenizer file read here (XLM-R's or Marian's SentencePiece models are not fetched): the
+    message named a tokenizer.json path deep in the hub cache and nothing else."""
     _, snapshot = _cached_hub_repo(tmp_path, monkeypatch, "spm-tokenizer")
     (snapshot / "tokenizer.json").unlink()
     with pytest.raises(ModelLoadError, match="someone/spm-tokenizer has no tokenizer.json") as said:
         load_model("someone/spm-tokenizer", device="cpu")
-    assert "save_pretrained" in str(said.value) and "sentencepiece" in str(said.value)
+    assert "save_pretrained" in str(said.value) and "spiece.model" in str(said.value)
 
 
 @pytest.fixture(scope="module")

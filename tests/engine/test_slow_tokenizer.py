@@ -1,6 +1,9 @@
-"""A folder with only a slow tokenizer's files (vocab.txt; vocab.json + merges.txt) splits text exactly as
+"""A folder with only a slow tokenizer's files (vocab.txt; vocab.json + merges.txt; spm.model or spiece.model)
+splits text exactly as
 transformers' tokenizer class for that folder does: the same ids, the same character offsets, the same decoded
 text and the same vocabulary, added and special tokens included. Tolerance: none, ids are integers.
+SentencePiece models are trained here by the sentencepiece package (a test dependency: the engine reads the file
+itself, attention_core/loading/sentencepiece_model.py, checked here against sentencepiece's own reader).
 
 The vocabularies are the tiny test tokenizers' (tests/tiny_tokenizers.py) written out as slow files; the real
 30,522-token vocab.txt of all-MiniLM is checked against its own tokenizer.json in tests/engine/test_loading.py.
@@ -14,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from attention_core.errors import ModelLoadError
+from attention_core.loading.sentencepiece_model import read_sentencepiece
 from attention_core.loading.slow_tokenizer import tokenizer_from_slow_files
 from tests.texts import TEXTS
-from tests.tiny_tokenizers import byte_bpe, wordpiece
+from tests.tiny_tokenizers import CORPUS, byte_bpe, wordpiece
 
 pytestmark = pytest.mark.parity
 
@@ -135,8 +139,10 @@ def test_slow_files_split_text_as_transformers_does(tmp_path, case):
 
 def test_a_folder_without_slow_files_has_none(tmp_path):
     (tmp_path / "tokenizer_config.json").write_text('{"tokenizer_class": "BertTokenizer"}')
-    (tmp_path / "vocab.json").write_text("{}")  # without merges.txt, not a byte-level BPE
     assert tokenizer_from_slow_files(tmp_path, "bert") is None
+    (tmp_path / "vocab.json").write_text("{}")  # a slow file, but not the one this class reads
+    with pytest.raises(ModelLoadError, match="a BertTokenizer needs vocab.txt, which the folder does not have"):
+        tokenizer_from_slow_files(tmp_path, "bert")
 
 
 @pytest.mark.parametrize(
@@ -180,3 +186,122 @@ def test_an_added_token_at_another_id_than_its_folder_says_is_a_clear_error(tmp_
     folder = wordpiece_folder(tmp_path, settings)
     with pytest.raises(ModelLoadError, match=rf"'\[NEW\]' is given id 500, but .* puts it at {WORDPIECE_SIZE}"):
         tokenizer_from_slow_files(folder, None)
+
+
+# SentencePiece unigram models laid out as DeBERTa-v3's spm.model ([PAD] [CLS] [SEP] [UNK] first) and T5's
+# spiece.model (<pad> </s> <unk> first, no BOS): (file, trainer settings, tokenizer_config.json or None, model_type)
+_DEBERTA_V3 = {"pad_id": 0, "bos_id": 1, "eos_id": 2, "unk_id": 3, "pad_piece": "[PAD]", "bos_piece": "[CLS]",
+               "eos_piece": "[SEP]", "unk_piece": "[UNK]"}  # fmt: skip
+_T5 = {"pad_id": 0, "eos_id": 1, "unk_id": 2, "bos_id": -1}
+SPM_CASES = {
+    "deberta_v3": ("spm.model", _DEBERTA_V3, {"tokenizer_class": "DebertaV2Tokenizer"}, None),
+    "deberta_v3_mask_piece_lowercase_punct": (
+        "spm.model", {**_DEBERTA_V3, "user_defined_symbols": ["[MASK]"]},
+        {"tokenizer_class": "DebertaV2Tokenizer", "do_lower_case": True, "split_by_punct": True}, None,
+    ),
+    "deberta_v2_without_prefix_space": (
+        "spm.model", _DEBERTA_V3, {"tokenizer_class": "DebertaV2Tokenizer", "add_prefix_space": False}, None,
+    ),
+    "deberta_v3_by_model_type": ("spm.model", _DEBERTA_V3, {"do_lower_case": False, "vocab_type": "spm"},
+                                 "deberta-v2"),
+    "t5": ("spiece.model", _T5, {"tokenizer_class": "T5Tokenizer"}, None),
+    "t5_five_sentinels": ("spiece.model", _T5, {"tokenizer_class": "T5Tokenizer", "extra_ids": 5}, None),
+    "t5_sentinels_listed": (
+        "spiece.model", _T5,
+        {"tokenizer_class": "T5Tokenizer", "additional_special_tokens": [f"<extra_id_{i}>" for i in range(100)]}, None,
+    ),
+    "t5_by_model_type": ("spiece.model", _T5, None, "t5"),
+}  # fmt: skip
+SPM_HOSTILE = [
+    "<s> </s> <pad> <unk> <extra_id_0> x <extra_id_99>",
+    "ﬁ ligature ① Ｆｕｌｌwidth",
+    "  many   spaces\t\ttabs\n\nnl  ",
+]
+
+
+def spm_folder(folder: Path, name: str, trainer: dict, model_type: str = "unigram") -> Path:
+    import sentencepiece
+
+    corpus = [*CORPUS, "Ｆｕｌｌwidth ﬁ café"]  # NFKC folds these: the model's normaliser table has work to do
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus), model_prefix=str(folder / "trained"), vocab_size=60, hard_vocab_limit=False,
+        model_type=model_type, num_threads=1, minloglevel=2, **trainer,
+    )  # fmt: skip
+    (folder / "trained.model").rename(folder / name)
+    return folder
+
+
+@pytest.mark.parametrize("case", sorted(SPM_CASES))
+def test_sentencepiece_models_split_text_as_transformers_does(tmp_path, case):
+    from transformers import AutoTokenizer
+
+    name, trainer, settings, model_type = SPM_CASES[case]
+    folder = _with_settings(spm_folder(tmp_path, name, trainer), settings)
+    if model_type is not None:
+        (folder / "config.json").write_text(json.dumps({"model_type": model_type}), encoding="utf-8")
+    ours = tokenizer_from_slow_files(folder, model_type)
+    reference = AutoTokenizer.from_pretrained(str(folder))
+    assert ours.get_vocab(with_added_tokens=True) == reference.get_vocab()
+    assert _flags(ours) == _flags(reference.backend_tokenizer)
+    for text in TEXTS + HOSTILE + SPM_HOSTILE:
+        expected = reference(text, return_offsets_mapping=True)
+        got = ours.encode(text)
+        assert got.ids == list(expected["input_ids"]), text
+        assert [tuple(o) for o in got.offsets] == [tuple(o) for o in expected["offset_mapping"]], text
+        assert ours.decode(got.ids, skip_special_tokens=False) == reference.decode(expected["input_ids"]), text
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_the_sentencepiece_file_reads_as_sentencepiece_reads_it(tmp_path, model_type):
+    from sentencepiece import sentencepiece_model_pb2
+
+    trainer = {**_DEBERTA_V3, "user_defined_symbols": ["[MASK]"]}
+    path = spm_folder(tmp_path, "spm.model", trainer, model_type) / "spm.model"
+    expected = sentencepiece_model_pb2.ModelProto.FromString(path.read_bytes())
+    got = read_sentencepiece(path)
+    assert [(p.text, p.score, p.kind) for p in got.pieces] == [(p.piece, p.score, p.type) for p in expected.pieces]
+    assert {p.kind for p in got.pieces} == {1, 2, 3, 4}  # normal, unknown, control and user-defined pieces
+    assert (got.model_type, got.unk_id) == (expected.trainer_spec.model_type, expected.trainer_spec.unk_id) == (
+        {"unigram": 1, "bpe": 2}[model_type], 3,
+    )  # fmt: skip
+    assert got.precompiled_charsmap == expected.normalizer_spec.precompiled_charsmap and got.precompiled_charsmap
+
+
+def test_broken_sentencepiece_files_are_clear_errors(tmp_path):
+    folder = spm_folder(tmp_path, "spm.model", _DEBERTA_V3)
+    data = (folder / "spm.model").read_bytes()
+    (folder / "spm.model").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError, match="spm.model is not a readable SentencePiece model"):
+        tokenizer_from_slow_files(folder, "deberta-v2")
+    (folder / "spm.model").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="it holds no pieces"):
+        tokenizer_from_slow_files(folder, "deberta-v2")
+    (folder / "spm.model").unlink()
+    spm_folder(folder, "spm.model", _DEBERTA_V3, model_type="bpe")
+    with pytest.raises(ModelLoadError, match="spm.model is a BPE SentencePiece model; only unigram ones"):
+        tokenizer_from_slow_files(folder, "deberta-v2")
+
+
+def test_a_deberta_v3_folder_with_only_spm_model_traces_as_transformers_runs_it(tmp_path, monkeypatch):
+    """microsoft/deberta-v3-base ships spm.model and no tokenizer.json: the whole road, folder to attention."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from attention_core import load_model
+    from tests.texts import FLUFFY
+    from tests.tiny_models import save_tiny_deberta
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "deberta-v3"
+    hf = save_tiny_deberta(folder)
+    (folder / "tokenizer.json").unlink()
+    spm_folder(folder, "spm.model", _DEBERTA_V3)
+    _with_settings(folder, {"do_lower_case": False, "vocab_type": "spm"})  # deberta-v3-base's own settings
+    trace = load_model(str(folder), device="cpu").trace(FLUFFY)
+    ids = AutoTokenizer.from_pretrained(str(folder))(FLUFFY)["input_ids"]
+    assert trace.token_ids == ids and len(ids) > 5
+    with torch.inference_mode():
+        attentions = hf(torch.tensor([ids]), output_attentions=True).attentions
+    for layer, expected in enumerate(attentions):
+        got = torch.stack([trace.pattern(layer, head) for head in range(trace.n_heads)])
+        assert (got - expected[0]).abs().max().item() <= 1e-4  # the patterns' tolerance in test_deberta.py
