@@ -46,7 +46,7 @@ def read_sentencepiece(path: Path) -> SentencePieceModel:
         charsmap = normalizer.get(2, b"")
         if not isinstance(charsmap, bytes):
             raise ValueError("the normaliser's character map is not bytes")
-        model = SentencePieceModel(pieces, int(trainer.get(3, UNIGRAM)), _int32(trainer.get(40, 0)), charsmap)
+        model = SentencePieceModel(pieces, _number(trainer.get(3, UNIGRAM)), _int32(trainer.get(40, 0)), charsmap)
     except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
         raise ModelLoadError(f"{path.name} is not a readable SentencePiece model: {exc}") from exc
     if not model.pieces:
@@ -60,7 +60,7 @@ def _piece(message: int | bytes) -> Piece:
     return Piece(
         text=_as_bytes(found.get(1, b"")).decode("utf-8"),
         score=struct.unpack("<f", score)[0] if isinstance(score, bytes) else 0.0,
-        kind=int(found.get(3, NORMAL)),
+        kind=_number(found.get(3, NORMAL)),
     )
 
 
@@ -99,9 +99,15 @@ def _varint(data: bytes, at: int) -> tuple[int, int]:
             raise ValueError("a varint longer than 10 bytes")
 
 
+def _number(value: int | bytes) -> int:
+    if not isinstance(value, int):
+        raise ValueError("a field holds bytes where a number belongs")
+    return value
+
+
 def _int32(value: int | bytes) -> int:
     """A protobuf int32 (a negative one is written as a 64-bit two's complement varint)."""
-    number = int(value) if isinstance(value, int) else 0
+    number = _number(value)
     return number - (1 << 64) if number >= 1 << 63 else number
 
 

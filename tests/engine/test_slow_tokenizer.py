@@ -276,6 +276,10 @@ def test_broken_sentencepiece_files_are_clear_errors(tmp_path):
     (folder / "spm.model").write_bytes(b"")
     with pytest.raises(ModelLoadError, match="it holds no pieces"):
         tokenizer_from_slow_files(folder, "deberta-v2")
+    piece = b"\x0a\x01a" + b"\x1a\x01x"  # text "a", then its kind (field 3) written as bytes, not a number
+    (folder / "spm.model").write_bytes(b"\x0a" + bytes([len(piece)]) + piece)
+    with pytest.raises(ModelLoadError, match="a field holds bytes where a number belongs"):
+        tokenizer_from_slow_files(folder, "deberta-v2")
     (folder / "spm.model").unlink()
     spm_folder(folder, "spm.model", _DEBERTA_V3, model_type="bpe")
     with pytest.raises(ModelLoadError, match="spm.model is a BPE SentencePiece model; only unigram ones"):
@@ -305,3 +309,24 @@ def test_a_deberta_v3_folder_with_only_spm_model_traces_as_transformers_runs_it(
     for layer, expected in enumerate(attentions):
         got = torch.stack([trace.pattern(layer, head) for head in range(trace.n_heads)])
         assert (got - expected[0]).abs().max().item() <= 1e-4  # the patterns' tolerance in test_deberta.py
+
+
+def test_a_damaged_sentencepiece_file_is_a_clear_error_or_a_model(tmp_path):
+    """Bytes changed anywhere (a hostile or corrupt download): read_sentencepiece gives a model or ModelLoadError,
+    never another exception."""
+    import random
+
+    path = spm_folder(tmp_path, "spm.model", _DEBERTA_V3) / "spm.model"
+    data, rng, outcomes = path.read_bytes(), random.Random(0), set()
+    for _ in range(300):
+        damaged = bytearray(data if rng.random() < 0.5 else data[: rng.randrange(1, len(data))])
+        for _ in range(rng.randrange(1, 4)):  # in the pieces and the trainer's settings, which come first
+            damaged[rng.randrange(min(len(damaged), 2000))] = rng.randrange(256)
+        path.write_bytes(bytes(damaged))
+        try:
+            read_sentencepiece(path)
+            outcomes.add("read")
+        except ModelLoadError as exc:
+            assert "spm.model is not a readable SentencePiece model" in str(exc)
+            outcomes.add("refused")
+    assert outcomes == {"read", "refused"}
