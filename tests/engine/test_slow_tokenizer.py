@@ -228,6 +228,7 @@ def spm_folder(folder: Path, name: str, trainer: dict, model_type: str = "unigra
         model_type=model_type, num_threads=1, minloglevel=2, **trainer,
     )  # fmt: skip
     (folder / "trained.model").rename(folder / name)
+    (folder / "trained.vocab").unlink()  # the pieces as text, which no tokenizer class reads
     return folder
 
 
