@@ -69,6 +69,8 @@ if s.attn_scale == 1.0:  # T5 does not scale q·k at all
     scaling = "no scale       (this model uses q·k as it is)\n"
 elif not trace.config.has_own_scale:
     scaling = f"÷ √d_head      = {cell['dot']:.6g} / √{d} = {cell['scaled']:.6g}\n"
+elif k := steps_terms(s).multiple:  # DeBERTa: √(3·d_head), for q·k and its two position terms
+    scaling = f"÷ √({k}·d_head)  = {cell['dot']:.6g} / √{k * d} = {cell['scaled']:.6g}\n"
 else:  # the model sets its own factor (Gemma: query_pre_attn_scalar^-½)
     scaling = (
         f"× own scale    = {cell['dot']:.6g} / {s.scale:.6g} = {cell['scaled']:.6g}\n"
@@ -78,6 +80,8 @@ if s.softcap is not None:
     scaling += f"soft-cap       = {s.softcap:g}·tanh({cell['scaled']:.6g} / {s.softcap:g}) = {cell['capped']:.6g}\n"
 if s.position_bias is not None:  # T5: its own term, added before the mask (DeBERTa: its position terms)
     whose = "the bias" if s.position_kind != "disentangled" else "q_i·K_pos + k_j·Q_pos"
+    if s.position_kind == "disentangled" and (k := steps_terms(s).multiple):
+        whose += f", also ÷ √({k}·d_head)"
     scaling += (
         f"+ {steps_terms(s).bias_name} = {cell['capped']:.6g} + {cell['bias']:.6g} = {softmax_in:.6g}\n"
         f"                 ({whose} of offset {j - i:+d}, key − query)\n"
@@ -132,6 +136,8 @@ with c2:
         factor = "× 1 (this model does not scale q·k)"
     else:
         factor = f"× {s.attn_scale:.4g} (the model's own scale)" if terms.own_scale else f"÷ √{d} (the scaled score)"
+        if terms.multiple:
+            factor = f"÷ √({terms.multiple}·{d}) (the model's own scale)"
     numbers = {f"q_{i} · k_{j}": pv.dot, factor: pv.scaled}
     if s.softcap is not None:
         numbers[terms.cap_step()] = cell["capped"]  # the title the soft-capped matrix has below

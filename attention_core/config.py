@@ -180,6 +180,15 @@ class ModelConfig:
         """Whether the model sets its own factor on q·k (Gemma) rather than the usual 1/√d_head."""
         return abs(self.scale * self.d_head**0.5 - 1.0) > 1e-6
 
+    @property
+    def scale_multiple(self) -> int | None:
+        """k where the factor on q·k is 1/√(k·d_head) for a whole k from 2 to 16, so that pages can write it as
+        such: DeBERTa's 3 (q·k and its two position terms scaled together); None for any other factor."""
+        if not self.has_own_scale or self.scale <= 0:
+            return None
+        k = 1.0 / (self.scale**2 * self.d_head)
+        return round(k) if 2 <= round(k) <= 16 and abs(k - round(k)) < 1e-4 else None
+
     def features(self) -> list[str]:
         """Plain words for each declared feature of its layers (attention, norms, MLP) this model uses (the sidebar
         shows them)."""
@@ -204,7 +213,8 @@ class ModelConfig:
         if self.attn_scale == 1.0:
             out.append("q·k not scaled (no 1/√d_head)")
         elif self.has_own_scale:  # Gemma's query_pre_attn_scalar is often head_dim: then it is 1/√d_head
-            out.append(f"scores scaled by {self.scale:.4g} (not 1/√d_head = {self.d_head**-0.5:.4g})")
+            by = f"1/√({self.scale_multiple}·d_head) = {self.scale:.4g}" if self.scale_multiple else f"{self.scale:.4g}"
+            out.append(f"scores scaled by {by} (not 1/√d_head = {self.d_head**-0.5:.4g})")
         if self.qk_norm != "none":
             out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else "")
                        + (", after RoPE" if self.qk_norm_after_rope else ""))  # fmt: skip

@@ -64,6 +64,7 @@ class HeadSteps:
     z: np.ndarray  # [n, d_head_v] pattern · v
     delta: np.ndarray  # [n, d_model] z · W_O[head] = this head's Δe (b_O is added once per layer, not per head)
     attn_scale: float = 0.0  # the factor on q·k; 0 (unset) means 1/√d_head
+    scale_multiple: int | None = None  # k where attn_scale is 1/√(k·d_head) (DeBERTa: 3), ModelConfig.scale_multiple
     softcap: float | None = None
     window: int | None = None  # this layer's sliding window
     qk_norm: str = "none"
@@ -253,6 +254,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         z=z,
         delta=z @ W_O_heads[head],  # (n, d_model)
         attn_scale=cfg.scale,
+        scale_multiple=cfg.scale_multiple,
         softcap=cfg.attn_softcap,
         window=cfg.window(layer),
         qk_norm=cfg.qk_norm,

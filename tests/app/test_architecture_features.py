@@ -160,9 +160,9 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("umt5", ("relative position bias, beside q·k (8 buckets to 16 tokens; bidirectional in the encoder, causal in "
                   "the decoder, each layer its own)",)),
         ("deberta", ("disentangled attention: content→position and position→content terms beside q·k",
-                     "scores scaled by 0.1443")),
+                     "scores scaled by 1/√(3·d_head) = 0.1443")),
         ("deberta_v1", ("disentangled attention: content→position and position→content terms beside q·k (offsets "
-                        "exact, clamped at ±16)", "scores scaled by 0.1443")),
+                        "exact, clamped at ±16)", "scores scaled by 1/√(3·d_head) = 0.1443")),
         ("olmo3", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: yarn, factor 4 over 32 tokens, "
                    "attention factor 1.139 (full-attention layers only)", "a norm on each sublayer's output")),
         ("deepseek_v3", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per "
@@ -217,7 +217,8 @@ def test_mpnets_pages_say_its_position_embeddings_come_beside_its_bias(private_m
 def test_debertas_pages_name_its_position_terms_as_its_own(private_models, kind, projected) -> None:
     """DeBERTa adds two position terms made from each layer's q and k: the masking page and Inside one head name
     them so, show them apart from q·k with the trace's own numbers, and say nothing of T5's shared bias. v1 projects
-    the position table with its own matrices, v2 and v3 with the layer's W_Q and W_K: the caption says which."""
+    the position table with its own matrices, v2 and v3 with the layer's W_Q and W_K: the caption says which. Both
+    divide all three terms by √(3·d_head), and say so."""
     from attention_core import load_model
 
     folder = tiny_folder(private_models, kind)
@@ -229,6 +230,9 @@ def test_debertas_pages_name_its_position_terms_as_its_own(private_models, kind,
         assert "position terms" in said and "(DeBERTa)" in said, page
         assert "(T5)" not in said and "adds the same bias" not in said, page
         assert projected in said, page
+        # q·k and the two terms are divided by √(3·d_head): named so, not as a bare factor (0.1443)
+        assert "√(3·d_head)" in said and "× 0.1443" not in said, page
+    assert "÷ √(3·d_head)  = " in said and f" / √{3 * trace.config.d_head} = " in said, said
     parts = chart(at, "mech_bias")["data"][0]  # Inside one head's terms alone, from the trace
     z = decode(parts["z"]).astype(float)
     np.testing.assert_allclose(z, trace.position_bias(1, 2).numpy()[: z.shape[0], : z.shape[1]], atol=1e-5)

@@ -112,6 +112,9 @@ def test_config_names_it_and_counts_every_parameter(deberta):
     assert ours.weights["rel.W"].shape == (32, 64)  # v2: 2 × 16 buckets; v1: 2 × max_relative_positions 16
     reach = {"v2": "exact to ±8", "v1": "offsets exact, clamped at ±16"}[layout]
     assert any("disentangled attention" in f and reach in f for f in cfg.features())
+    # q·k and the two position terms are divided by √(3·d_head): the sidebar says so (was "scaled by 0.1443")
+    assert cfg.scale_multiple == 3
+    assert "scores scaled by 1/√(3·d_head) = 0.1443 (not 1/√d_head = 0.25)" in cfg.features()
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
 
 

@@ -249,7 +249,9 @@ def test_the_declared_scale_is_named_only_when_it_is_not_one_over_root_d_head():
     )  # fmt: skip
     assert not any("scaled by" in f for f in gemma_config(hf, "g2").features())
     own = gemma_config(dict(hf, query_pre_attn_scalar=24), "g2").features()
-    assert any(f.startswith("scores scaled by 0.2041 (not 1/√d_head") for f in own)
+    assert any(f.startswith("scores scaled by 0.2041 (not 1/√d_head") for f in own)  # 24/16: no whole multiple
+    assert gemma_config(dict(hf, query_pre_attn_scalar=24), "g2").scale_multiple is None
+    assert gemma_config(dict(hf, query_pre_attn_scalar=32), "g2").scale_multiple == 2
     g3 = dict(hf, model_type="gemma3_text", num_hidden_layers=2, rope_theta=1e6, rope_local_base_freq=1e4,
               layer_types=["sliding_attention", "sliding_attention"])  # fmt: skip
     said = " ".join(gemma_config(g3, "g3").features())

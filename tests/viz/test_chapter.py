@@ -123,6 +123,9 @@ def test_the_dot_product_step_names_the_models_own_scale() -> None:
     assert "0.2041" in gemma and "instead of 1/√16" in gemma
     named = step_text("dot-products", dataclasses.replace(t5, terms=ScoreTerms(1.0, 8, position_bias=True)))
     assert "The scores (q·k + position bias) of" in named and "scaled scores" not in named
+    terms = ScoreTerms(48**-0.5, 16, position_bias=True, bias_name="position terms", multiple=3)
+    deberta = dataclasses.replace(DECODER, d_head=16, terms=terms)
+    assert "divides them by √(3·d_head) = √48 instead" in step_text("dot-products", deberta)
 
 
 def test_many_heads_says_how_many_query_heads_share_a_key_and_value_head() -> None:

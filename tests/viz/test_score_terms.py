@@ -29,3 +29,13 @@ def test_a_trace_is_read_from_its_config() -> None:
     cfg = types.SimpleNamespace(d_head=8, scale=1.0, attn_softcap=None, position_bias="t5")
     assert score_terms(types.SimpleNamespace(config=cfg)) == ScoreTerms(1.0, 8, None, True)
     assert score_terms(object()).name == "scaled score"  # a config-less fake: the plain 1/√d_head
+
+
+def test_a_scale_of_one_over_the_root_of_a_multiple_of_d_head_is_written_as_one() -> None:
+    """DeBERTa divides q·k and its two position terms by √(3·d_head): written so, not as a bare factor 0.1443."""
+    deberta = ScoreTerms((3 * 16) ** -0.5, 16, position_bias=True, bias_name="position terms", multiple=3)
+    assert deberta.formula == "q·k/√(3·d_head) + position terms"
+    assert deberta.scale_step() == "÷ √(3·d_head) = ÷ 6.928"
+    assert deberta.scores_title().startswith("Scores: q·k / √(3·d_head) (the model's own scale, not 1/√d_head) + ")
+    cfg = types.SimpleNamespace(d_head=16, scale=48**-0.5, attn_softcap=None, position_bias="none", scale_multiple=3)
+    assert score_terms(types.SimpleNamespace(config=cfg)).formula == "q·k/√(3·d_head)"

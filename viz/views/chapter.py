@@ -176,6 +176,12 @@ def _scale_words(f: Facts) -> str:
         return f"the chapter divides them by √d_head = √{f.d_head} for numerical stability."
     if terms.unscaled:
         return f"the chapter divides them by √d_head for numerical stability; {f.model} does not divide them at all."
+    if terms.multiple:  # DeBERTa: q·k and its two position terms, three terms, scaled together
+        k = terms.multiple
+        return (
+            f"the chapter divides them by √d_head for numerical stability; {f.model} divides them by "
+            f"√({k}·d_head) = √{k * f.d_head} instead."
+        )
     return (
         f"the chapter divides them by √d_head for numerical stability; {f.model} multiplies them by its own factor "
         f"{terms.scale:.4g} instead of 1/√{f.d_head}."

@@ -21,6 +21,7 @@ class ScoreTerms:
     softcap: float | None = None  # scores → softcap·tanh(scores / softcap) before the mask
     position_bias: bool = False  # a bias added after the scale and the cap, before the mask (T5)
     bias_name: str = "position bias"  # DeBERTa's: "position terms" (of the query's and key's own contents)
+    multiple: int | None = None  # k where scale is 1/√(k·d_head) (DeBERTa: 3; ModelConfig.scale_multiple)
 
     @property
     def unscaled(self) -> bool:
@@ -35,9 +36,11 @@ class ScoreTerms:
 
     @property
     def scaled(self) -> str:
-        """q·k with the model's factor, as a formula: "q·k/√d_head", "q·k × 0.2041", "q·k"."""
+        """q·k with the model's factor, as a formula: "q·k/√d_head", "q·k/√(3·d_head)", "q·k × 0.2041", "q·k"."""
         if self.unscaled:
             return "q·k"
+        if self.multiple:
+            return f"q·k/√({self.multiple}·d_head)"
         return f"q·k × {self.scale:.4g}" if self.own_scale else "q·k/√d_head"
 
     @property
@@ -68,7 +71,8 @@ class ScoreTerms:
         if self.unscaled:
             by = "q·k (this model does not scale it)"
         elif self.own_scale:
-            by = f"q·k × {self.scale:.4g} (the model's own scale, not 1/√d_head)"
+            factor = f"/ √({self.multiple}·d_head)" if self.multiple else f"× {self.scale:.4g}"
+            by = f"q·k {factor} (the model's own scale, not 1/√d_head)"
         else:
             by = "q·k / √d_head"
         if self.position_bias:
@@ -83,6 +87,8 @@ class ScoreTerms:
         """The title of the step from Q·Kᵀ to the scaled scores."""
         if self.unscaled:
             return "no scale: q·k × 1"
+        if self.multiple and self.scale is not None:
+            return f"÷ √({self.multiple}·d_head) = ÷ {1.0 / self.scale:.4g}"
         if self.own_scale and self.scale is not None:
             return f"× own scale {self.scale:.4g} = ÷ {1.0 / self.scale:.4g}"
         return f"÷ √d_head = ÷ {math.sqrt(self.d_head):.4g}"
@@ -116,6 +122,7 @@ def score_terms(trace: Any) -> ScoreTerms:
         softcap=getattr(cfg, "attn_softcap", None),
         position_bias=getattr(cfg, "position_bias", "none") != "none",
         bias_name=bias_name(getattr(cfg, "position_bias", "none")),
+        multiple=getattr(cfg, "scale_multiple", None),
     )
 
 
@@ -128,6 +135,7 @@ def steps_terms(steps: Any) -> ScoreTerms:
         softcap=getattr(steps, "softcap", None),
         position_bias=getattr(steps, "position_bias", None) is not None,
         bias_name=bias_name(getattr(steps, "position_kind", "none")),
+        multiple=getattr(steps, "scale_multiple", None),
     )
 
 
