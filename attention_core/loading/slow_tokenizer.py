@@ -1,10 +1,10 @@
 """A tokenizer for a folder that has no tokenizer.json, only a "slow" tokenizer's files, built as transformers'
-tokenizer class for that folder builds it: WordPiece from vocab.txt (BERT, DistilBERT, ELECTRA, MPNet) and
-byte-level BPE from vocab.json + merges.txt (GPT-2, RoBERTa, BART, DeBERTa v1).
+tokenizer class for that folder builds it: WordPiece from vocab.txt (BERT, DistilBERT, ELECTRA, MPNet), byte-level
+BPE from vocab.json + merges.txt (GPT-2, OPT, RoBERTa, BART, DeBERTa v1) and a SentencePiece unigram model from
+spm.model (DeBERTa-v2/v3) or spiece.model (T5), read by sentencepiece_model.py.
 
-Many fine-tuned checkpoints on the hub were saved that way. SentencePiece files (spiece.model, spm.model) are not
-read: they are protobufs that need the sentencepiece package. Parity with transformers' own class for each folder:
-tests/engine/test_slow_tokenizer.py.
+Many fine-tuned checkpoints on the hub were saved that way, and DeBERTa-v3's own repositories. Parity with
+transformers' class for each folder: tests/engine/test_slow_tokenizer.py.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..errors import ModelLoadError
 from .sentencepiece_model import CONTROL, UNIGRAM, USER_DEFINED, SentencePieceModel, read_sentencepiece
 
 LEGACY_EXTRA = "special_tokens_map_extra_"
+MAX_SENTINELS = 10_000  # a bound on T5's extra_ids (100 in every T5): a file's number is not a memory budget
 METASPACE = "\u2581"  # ▁, SentencePiece's word-start mark
 NAMED_SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 _BERT = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
@@ -80,6 +81,13 @@ def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer
         )
     if missing := [f for f in kind.files if f not in present]:
         raise ModelLoadError(f"{folder.name}: a {name} needs {' and '.join(missing)}, which the folder does not have.")
+    try:
+        return _build(folder, kind, settings)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # a setting or entry of the wrong kind
+        raise ModelLoadError(f"{folder.name}: its tokenizer files hold something of the wrong kind: {exc!r}") from exc
+
+
+def _build(folder: Path, kind: TokenizerClass, settings: dict) -> Tokenizer:
     if kind.vocabulary == "sentencepiece":
         pieces = read_sentencepiece(folder / kind.files[0])
         special = _special_tokens(folder, settings, kind, spm_added_tokens(pieces))
@@ -117,6 +125,8 @@ def _special_tokens(
     # Added in transformers' order of the names (bos, eos, unk, sep, pad, cls, mask): a token new to the vocabulary
     # takes the next id, so the order decides its id.
     out = {key: _added_token(found[key], special=True) for key in NAMED_SPECIAL if key in found}
+    for token in out.values():
+        token.special = True  # even where a dict says otherwise, as transformers makes them
     if kind.mask_lstrip and isinstance(found.get("mask_token"), str):
         out["mask_token"] = AddedToken(str(found["mask_token"]), lstrip=True, special=True, normalized=False)
     # The extra special tokens tokenizer_config.json lists or, when it lists none, those of the SentencePiece model
@@ -195,7 +205,11 @@ def spm_added_tokens(model: SentencePieceModel) -> list[AddedToken]:
 
 
 def t5_sentinels(settings: dict) -> list[str]:
-    return [f"<extra_id_{i}>" for i in range(int(settings.get("extra_ids", 100)))]
+    """T5's <extra_id_0> … tokens (extra_ids of them: 100 unless the folder says)."""
+    count = int(settings.get("extra_ids", 100))
+    if not 0 <= count <= MAX_SENTINELS:
+        raise ModelLoadError(f"tokenizer_config.json's extra_ids is {count}; T5's are 0 to {MAX_SENTINELS}.")
+    return [f"<extra_id_{i}>" for i in range(count)]
 
 
 def _unigram(model: SentencePieceModel, kind: TokenizerClass, settings: dict, special: dict) -> Tokenizer:
@@ -208,7 +222,10 @@ def _unigram(model: SentencePieceModel, kind: TokenizerClass, settings: dict, sp
     if kind.framing == "t5":  # the sentinels follow the pieces, last one first; the unknown token is id 2
         tokenizer = Tokenizer(models.Unigram([*vocab, *((s, 0.0) for s in t5_sentinels(settings)[::-1])], 2, False))
         if model.precompiled_charsmap:
-            tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
+            try:
+                tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
+            except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
+                raise ModelLoadError(f"{kind.files[0]}'s normaliser table is not readable: {exc}") from exc
         metaspace = {"replacement": METASPACE, "prepend_scheme": "always", "split": True}
         tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
             [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(**metaspace)]

@@ -331,3 +331,32 @@ def test_a_damaged_sentencepiece_file_is_a_clear_error_or_a_model(tmp_path):
             assert "spm.model is not a readable SentencePiece model" in str(exc)
             outcomes.add("refused")
     assert outcomes == {"read", "refused"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"tokenizer_class": "BertTokenizer", "added_tokens_decoder": {"one": _added("[NEW]")}}, "wrong kind"),
+        ({"tokenizer_class": "BertTokenizer", "added_tokens_decoder": ["[NEW]"]}, "wrong kind"),
+        ({"tokenizer_class": "BertTokenizer", "cls_token": 7}, "neither a string nor a dict"),
+        ({"tokenizer_class": "BertTokenizer", "additional_special_tokens": 5}, "wrong kind"),
+    ],
+)
+def test_settings_of_the_wrong_kind_are_clear_errors(tmp_path, settings, said):
+    with pytest.raises(ModelLoadError, match=said):
+        tokenizer_from_slow_files(wordpiece_folder(tmp_path, settings), None)
+
+
+def test_t5_settings_out_of_bounds_are_clear_errors(tmp_path):
+    folder = spm_folder(tmp_path, "spiece.model", _T5)
+    _with_settings(folder, {"tokenizer_class": "T5Tokenizer", "extra_ids": 10**9})  # not a memory budget
+    with pytest.raises(ModelLoadError, match="extra_ids is 1000000000; T5's are 0 to 10000"):
+        tokenizer_from_slow_files(folder, None)
+
+
+def test_an_unreadable_normaliser_table_is_a_clear_error(tmp_path):
+    piece, table = b"\x0a\x01a", b"\x12\x07garbage"  # one piece "a"; the normaliser's table (field 2): 7 bad bytes
+    model = b"\x0a" + bytes([len(piece)]) + piece + b"\x1a" + bytes([len(table)]) + table
+    (tmp_path / "spiece.model").write_bytes(model)
+    with pytest.raises(ModelLoadError, match="spiece.model's normaliser table is not readable"):
+        tokenizer_from_slow_files(tmp_path, "t5")
