@@ -95,3 +95,48 @@ def write_deepseek_gguf(hf, tokenizer, path: Path, split_kv: bool = True, qtype=
     _metadata(w, hf.config, split_kv, sigmoid=hf.config.model_type == "deepseek_v3")
     _tokenizer(w, tokenizer)
     return finish(w, path, _tensors(hf, split_kv), qtype, rng=np.random.default_rng(0))
+
+
+def write_glm4moe_gguf(hf, tokenizer, path: Path, nextn: bool = True) -> Path:
+    """`hf` (a tiny transformers GLM-4.5) and its byte-level BPE `tokenizer` as llama.cpp's converter writes a glm4moe
+    file (Glm4MoeModel): rows as Hugging Face's, V3's correction bias as exp_probs_b.bias, the experts stacked, a
+    sigmoid gating, no expert groups; `nextn`: one more block after the model's, as GLM-4.5's multi-token prediction
+    layer is written (block_count counts it; its own nextn.* tensors beside a whole layer's), random, never run."""
+    import gguf
+
+    cfg = hf.config
+    n_layers = cfg.num_hidden_layers
+    w = gguf.GGUFWriter(str(path), "glm4moe")
+    w.add_name("tiny-glm4moe")
+    for add, value in [
+        (w.add_context_length, cfg.max_position_embeddings), (w.add_embedding_length, cfg.hidden_size),
+        (w.add_block_count, n_layers + nextn), (w.add_feed_forward_length, cfg.intermediate_size),
+        (w.add_head_count, cfg.num_attention_heads), (w.add_head_count_kv, cfg.num_key_value_heads),
+        (w.add_key_length, cfg.head_dim), (w.add_value_length, cfg.head_dim),
+        (w.add_layer_norm_rms_eps, cfg.rms_norm_eps), (w.add_vocab_size, cfg.vocab_size),
+        (w.add_rope_freq_base, float(cfg.rope_parameters.get("rope_theta", 10000.0))),
+        (w.add_rope_dimension_count, int(cfg.head_dim * cfg.rope_parameters.get("partial_rotary_factor", 0.5))),
+        (w.add_leading_dense_block_count, cfg.first_k_dense_replace),
+        (w.add_expert_feed_forward_length, cfg.moe_intermediate_size), (w.add_expert_count, cfg.n_routed_experts),
+        (w.add_expert_used_count, cfg.num_experts_per_tok), (w.add_expert_shared_count, cfg.n_shared_experts),
+        (w.add_expert_weights_scale, cfg.routed_scaling_factor), (w.add_expert_weights_norm, cfg.norm_topk_prob),
+        (w.add_expert_gating_func, gguf.ExpertGatingFuncType.SIGMOID), (w.add_nextn_predict_layers, int(nextn)),
+    ]:  # fmt: skip
+        add(value)
+    _tokenizer(w, tokenizer)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GLM4_MOE, n_layers + 1)
+    tensors = {}
+    for hf_name, tensor in _split_experts(hf.state_dict(), "glm4moe"):
+        base, suffix = hf_name.replace("e_score_correction_bias", "e_score_correction.bias").rsplit(".", 1)
+        if "rotary_emb" not in base:
+            tensors[f"{names.get_name(base)}.{suffix}"] = np.ascontiguousarray(tensor.detach().float().numpy())
+    if nextn:  # the prediction layer: a copy of the last block's shapes with random values, and its own parts
+        rng = np.random.default_rng(1)
+        last = f"blk.{n_layers - 1}."
+        for name, data in list(tensors.items()):
+            if name.startswith(last):
+                tensors[name.replace(last, f"blk.{n_layers}.")] = rng.normal(0, 1, data.shape).astype(np.float32)
+        d = cfg.hidden_size
+        for part, shape in (("eh_proj", (d, 2 * d)), ("enorm", (d,)), ("hnorm", (d,)), ("shared_head_norm", (d,))):
+            tensors[f"blk.{n_layers}.nextn.{part}.weight"] = rng.normal(0, 1, shape).astype(np.float32)
+    return finish(w, path, tensors, rng=np.random.default_rng(0))

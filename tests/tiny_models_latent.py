@@ -46,10 +46,13 @@ def _tiny(kind: str):
         lite = {k: v for k, v in (_SHAPE | _EXPERTS).items() if k != "first_k_dense_replace"}
         cfg = transformers.Glm4MoeLiteConfig(**lite, mlp_layer_types=["dense", "sparse", "sparse"])
         return transformers.Glm4MoeLiteForCausalLM(cfg)
-    if kind == "glm4_moe":  # GLM-4.5: ordinary heads of 16, RoPE on the first half in halves, biases, q/k norms
+    if kind.startswith("glm4_moe"):  # GLM-4.5: ordinary heads of 16, RoPE on the first half in halves, biases, q/k
+        # norms; "glm4_moe_one_group": its experts in one group, as GLM-4.5's configs have them (llama.cpp's glm4moe
+        # never groups them); "glm4_moe_air": that, without q/k norms (GLM-4.5-Air)
         shape = {k: v for k, v in _SHAPE.items() if k not in _LATENT_ONLY} | dict(num_key_value_heads=2, head_dim=16)
-        cfg = transformers.Glm4MoeConfig(**shape, **_EXPERTS, attention_bias=True, use_qk_norm=True,
-                                         norm_topk_prob=True)  # fmt: skip
+        one_group = dict(n_group=1, topk_group=1) if kind != "glm4_moe" else {}
+        cfg = transformers.Glm4MoeConfig(**shape, **(_EXPERTS | one_group), attention_bias=True,
+                                         use_qk_norm=kind != "glm4_moe_air", norm_topk_prob=True)  # fmt: skip
         return transformers.Glm4MoeForCausalLM(cfg)
     if kind == "dots1":  # dots.llm1: Qwen3's heads (q/k norms, no biases), V3's router
         shape = {k: v for k, v in _SHAPE.items() if k not in _LATENT_ONLY} | dict(num_key_value_heads=2, head_dim=16)

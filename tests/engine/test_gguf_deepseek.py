@@ -14,7 +14,7 @@ import pytest
 
 from attention_core import load_model
 from tests.engine.decoder_parity import assert_matches_reference, reference_run
-from tests.gguf_writer_deepseek import write_deepseek_gguf
+from tests.gguf_writer_deepseek import write_deepseek_gguf, write_glm4moe_gguf
 from tests.tiny_models import byte_bpe
 from tests.tiny_models_latent import save_tiny_latent
 
@@ -56,3 +56,52 @@ def test_the_file_declares_what_the_checkpoint_did(pair):
     assert cfg.moe_groups == (4, 2) and cfg.moe_renormalize == v3  # both tiny models route within groups
     assert cfg.arch == ("deepseek_v3" if v3 else "deepseek_v2")
     assert ("mlp.router.b_choice" in "".join(ours.weights)) == v3
+
+
+@pytest.fixture(scope="module", params=["glm4_moe_one_group", "glm4_moe_air"])
+def glm_pair(request, tmp_path_factory, monkeypatch_module):
+    """GLM-4.5 (q/k norms) and GLM-4.5-Air (none) as llama.cpp's glm4moe files, with the prediction layer."""
+    hf = save_tiny_latent(request.param, tmp_path_factory.mktemp(request.param))
+    path = write_glm4moe_gguf(hf, byte_bpe(300), tmp_path_factory.mktemp("gguf") / f"{request.param}.gguf")
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return request.param, hf, load_model(str(path), device="cpu")
+
+
+def test_glm4moe_files_match_the_model_written(glm_pair):
+    kind, hf, ours = glm_pair
+    trace = ours.trace(TEXT)
+    assert_matches_reference(kind, ours, trace, reference_run(hf, trace), (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
+
+
+def test_glm4moe_files_declare_glms_attention_and_deepseeks_router(glm_pair):
+    """The prediction layer is in the file (block_count 4) but not in the model; rows are Hugging Face's; the router
+    is V3's (sigmoid, correction bias), never grouped."""
+    kind, hf, ours = glm_pair
+    cfg = ours.config
+    assert cfg.arch == "glm4_moe" and cfg.n_layers == 3 and "blocks.3.attn.W_Q" not in ours.weights
+    assert (cfg.d_head, cfg.rotary_dim, cfg.n_kv_heads, cfg.attn_bias) == (16, 8, 2, True)
+    assert not cfg.rope_pairs_reordered and cfg.qk_norm == ("none" if kind == "glm4_moe_air" else "head")
+    assert (cfg.moe_router, cfg.moe_groups, cfg.moe_scale, cfg.moe_renormalize) == ("sigmoid", (1, 1), 2.5, True)
+    assert "blocks.0.mlp.W_gate" in ours.weights and "blocks.1.mlp.router.b_choice" in ours.weights
+    bias = sum(b.numel() for n, b in hf.named_buffers() if n.endswith("e_score_correction_bias"))  # a buffer there
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + bias
+
+
+def test_a_glm4moe_file_without_a_gating_key_routes_by_sigmoid(tmp_path, monkeypatch):
+    """llama.cpp reads a glm4moe file that names no gating (or gating 0) as sigmoid, where deepseek2's default is
+    softmax: the file still matches the model written; without the prediction layer, every block is the model's."""
+    import gguf
+
+    from tests.gguf_writer import rewrite_gguf
+
+    hf = save_tiny_latent("glm4_moe_air", tmp_path / "hf")
+    written = write_glm4moe_gguf(hf, byte_bpe(300), tmp_path / "written.gguf", nextn=False)
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    gating = "glm4moe.expert_gating_func"
+    for fields, drop in (({}, (gating,)), ({gating: (0, gguf.GGUFValueType.UINT32)}, ())):
+        path = rewrite_gguf(written, tmp_path / f"rewritten{len(drop)}.gguf", fields, drop)
+        ours = load_model(str(path), device="cpu")
+        assert ours.config.moe_router == "sigmoid" and ours.config.n_layers == 3
+        trace = ours.trace(TEXT)
+        tolerances = (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL)
+        assert_matches_reference("glm4_moe_air", ours, trace, reference_run(hf, trace), tolerances)

@@ -54,6 +54,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "cohere2": (scaled.cohere2_config, scaled.command_r_weights),
     "bert": (encoders.bert_config, encoders.bert_weights),
     "glm4": (glm.glm4_config, glm.glm4_weights),
+    "glm4moe": (glm.glm4moe_config, glm.glm4moe_weights),  # DeepSeek-V3's router behind GLM's attention
     "deepseek2": (deepseek.deepseek2_config, deepseek.deepseek2_weights),  # latent attention (DeepSeek-V2, V3)
     "olmo": (llama.olmo_config, llama.olmo_weights),
     "arcee": (llama.arcee_config, llama.arcee_weights),

@@ -40,15 +40,17 @@ def _head_widths(meta: Meta) -> tuple[int, int]:
     return meta.count("attention.key_length"), meta.count("attention.value_length")
 
 
-def _experts(meta: Meta, tensor_names: set[str], n_layers: int) -> dict:
-    """The mixture of experts' ModelConfig fields (none for a dense file)."""
+def experts(meta: Meta, tensor_names: set[str], n_layers: int, gating_default: int = 1, grouped: bool = True) -> dict:
+    """The mixture of experts' ModelConfig fields (none for a dense file). `gating_default`: the gating llama.cpp
+    assumes where the file says none (or 0); `grouped`: whether llama.cpp reads expert_group_count for this
+    architecture (deepseek2 does, glm4moe does not: its experts are never grouped)."""
     if not any(f"blk.{i}.ffn_gate_inp.weight" in tensor_names for i in range(n_layers)):
         return {}
-    gating = meta.get("expert_gating_func", 1)
+    gating = meta.get("expert_gating_func", gating_default) or gating_default
     if gating not in _GATING:
         raise ModelLoadError(f"expert_gating_func {gating!r} is not one llama.cpp writes for DeepSeek (1 or 2).")
     n, used = meta.count("expert_count"), meta.count("expert_used_count")
-    groups, kept = meta.get("expert_group_count", 1), meta.get("expert_group_used_count", 1)
+    groups, kept = (meta.get("expert_group_count", 1), meta.get("expert_group_used_count", 1)) if grouped else (1, 1)
     if used > n or n % max(int(groups), 1) or not 0 < int(kept) <= max(int(groups), 1):
         raise ModelLoadError(f"{n} experts, {used} per token, in {groups} groups of which {kept} are kept: these do "
                              "not fit together.")  # fmt: skip
@@ -73,9 +75,9 @@ def deepseek2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConf
     yarn["attn_factor"] = 1.0 / (1.0 + 0.1 * math.log(factor)) if factor > 1 else 1.0
     rule = gguf_rule(str(meta.get("rope.scaling.type", "none")), factor, rope, theta, yarn)
     mscale = 1.0 + log_mul * math.log(factor) if factor > 1 else 1.0
-    experts = _experts(meta, tensor_names, n_layers)
+    routed = experts(meta, tensor_names, n_layers)
     return ModelConfig(
-        name=name, arch="deepseek_v3" if experts.get("moe_router") == "sigmoid" else "deepseek_v2",
+        name=name, arch="deepseek_v3" if routed.get("moe_router") == "sigmoid" else "deepseek_v2",
         n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model, d_head=d_qk,
         d_mlp=meta.count("feed_forward_length"), d_vocab=meta.vocab_size(),
         n_ctx=rule.cap(meta.count("context_length")),
@@ -85,7 +87,7 @@ def deepseek2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConf
         d_head_v=d_v, attn_scale=d_qk**-0.5 * mscale**2, tie_embeddings="output.weight" not in tensor_names,
         bos_token_id=meta.maybe_int("tokenizer.ggml.bos_token_id"),
         eos_token_id=meta.maybe_int("tokenizer.ggml.eos_token_id"), display_name=str(meta.key("general.name", name)),
-        **rule.fields(), **experts,
+        **rule.fields(), **routed,
     )  # fmt: skip
 
 
@@ -112,10 +114,10 @@ def _attention(t: Tensors, src: str, cfg: ModelConfig) -> dict[str, torch.Tensor
     return parts
 
 
-def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
-    """ffn_norm, then a dense gated MLP, or the router, the stacked experts, the shared expert and the correction
-    bias."""
-    w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+def routed_mlp(t: Tensors, w: Weights, src: str, dst: str, norm: str = "ffn_norm") -> None:
+    """The MLP's input norm (`norm`: glm4moe calls it post_attention_norm), then a dense gated MLP, or the router,
+    the stacked experts, the shared expert and the correction bias."""
+    w[dst + "ln_mlp.w"] = t.vector(f"{src}{norm}.weight")
     if not t.has(src + "ffn_gate_inp.weight"):
         gated_mlp(t, w, src, dst)
         return
@@ -137,5 +139,5 @@ def deepseek2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
         store_latent_attention(w, dst + "attn.", cfg, _attention(t, src, cfg))
-        _mlp(t, w, src, dst)
+        routed_mlp(t, w, src, dst)
     return w

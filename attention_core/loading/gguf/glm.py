@@ -1,4 +1,5 @@
-"""GGUF glm4 (GLM-4-0414, Ollama's glm4) → canonical weights and config, read with llama.cpp's rules for it.
+"""GGUF glm4 (GLM-4-0414, Ollama's glm4) and glm4moe (GLM-4.5, 4.6, their Air models) → canonical weights and
+config, read with llama.cpp's rules for them.
 
 llama.cpp's glm4 graph: an RMSNorm before and after each sublayer (attn_norm, post_attention_norm; ffn_norm,
 post_ffw_norm: the sandwich of Gemma 2, with plain weights), biases on q, k and v, the MLP's gate and up fused in
@@ -6,6 +7,13 @@ ffn_up (rows gate | up, as its SwiGLU splits them), and RoPE on the first rope.d
 head in neighbouring pairs (llama.cpp's "normal" rotation; the converter keeps Hugging Face's rows): reordered to
 the engine's halves (conventions.pairs_to_halves). Files for the multimodal GLM-4V (M-RoPE sections) and files
 with extra next-token prediction layers are refused.
+
+llama.cpp's glm4moe graph: pre-norm blocks (attn_norm; post_attention_norm is the MLP's input norm), biases on q, k
+and v, per-head q/k RMSNorms where the file has them (GLM-4.5, not Air), RoPE on the first rope.dimension_count
+dimensions in halves (its "neox" rotation: rows as Hugging Face's), the first leading_dense_block_count MLPs dense,
+then DeepSeek-V3's router (sigmoid unless the file says otherwise, a correction bias, never grouped) with one shared
+expert. The last nextn_predict_layers blocks (multi-token prediction) are in the file but not run: block_count counts
+them, the model's layers are the ones before.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..conventions import pairs_to_halves
+from .deepseek import experts, routed_mlp
 from .llama import Weights, fused_gated_mlp, rope_config, separate_qkv_weights
 from .reader import Meta, Tensors
 
@@ -33,3 +42,22 @@ def glm4_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         fused_gated_mlp(t, w, src, dst, cfg.d_mlp)
 
     return pairs_to_halves(separate_qkv_weights(t, cfg, permuted=False, mlp=sandwich_mlp), cfg)
+
+
+def glm4moe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    if any(meta.get("rope.dimension_sections", [0])):
+        raise ModelLoadError("GLM-4.5V files (M-RoPE sections) are not supported; GLM-4.5 text files are.")
+    n_layers = meta.count("block_count") - (meta.unless_zero("nextn_predict_layers", meta.count) or 0)
+    if n_layers < 1:
+        raise ModelLoadError(f"block_count {meta.count('block_count')} leaves no layer besides the prediction ones.")
+    routed = experts(meta, tensor_names, n_layers, gating_default=2, grouped=False)  # llama.cpp: sigmoid, no groups
+    qk_norm = "head" if "blk.0.attn_q_norm.weight" in tensor_names else "none"
+    return rope_config(meta, name, tensor_names, arch="glm4_moe", n_layers=n_layers, qk_norm=qk_norm, experts=routed)
+
+
+def glm4moe_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    def mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
+        routed_mlp(t, w, src, dst, norm="post_attention_norm")
+
+    t.skip_blocks_from(cfg.n_layers)  # the prediction layers: in the file, not run
+    return separate_qkv_weights(t, cfg, permuted=False, mlp=mlp)

@@ -23,11 +23,12 @@ Weights = dict[str, torch.Tensor]
 
 
 def rope_config(
-    meta: Meta, name: str, tensor_names: set[str], *, scaling: str = "none", yarn_truncate: bool = True, **overrides
-) -> ModelConfig:
+    meta: Meta, name: str, tensor_names: set[str], *, scaling: str = "none", yarn_truncate: bool = True,
+    experts: dict | None = None, **overrides,
+) -> ModelConfig:  # fmt: skip
     """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, RoPE (linear or YaRN scaling where declared;
     `scaling` where the file names no rope.scaling.type; YaRN's ramp ends rounded unless `yarn_truncate` is False);
-    `overrides` replace any of these fields."""
+    a mixture of experts' fields by moe_fields' rule unless `experts` gives them; `overrides` replace any field."""
     d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
     rotary = meta.count("rope.dimension_count", d_head)
     if not 0 < rotary <= d_head or rotary % 2:
@@ -59,7 +60,7 @@ def rope_config(
         eos_token_id=meta.maybe_int("tokenizer.ggml.eos_token_id"),
         display_name=str(meta.key("general.name", name)),
     )
-    fields.update(moe_fields(meta, tensor_names))
+    fields.update(moe_fields(meta, tensor_names) if experts is None else experts)
     r = rotary if rotary < d_head else d_head
     factor = meta.unless_zero("rope.scaling.factor", meta.number) or 1.0  # llama.cpp reads 0 as no scaling
     yarn = {**yarn_keys(meta), "truncate": yarn_truncate}

@@ -9,6 +9,7 @@ Architecture-neutral: the converters (one module per architecture family) read t
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,6 +268,14 @@ class Tensors:
     def linear(self, name: str) -> torch.Tensor:
         """A (out, in) matrix turned [in, out] so that activations do x @ W."""
         return matrix(self.raw(name))
+
+    def skip_blocks_from(self, first: int) -> None:
+        """Mark every tensor of blocks `first` onwards read: blocks a file holds that the model does not run
+        (GLM-4.5's multi-token prediction layer, which llama.cpp also loads and leaves out of its graph)."""
+        for name in self.arrays:
+            block = re.match(r"blk\.(\d+)\.", name)
+            if block and int(block.group(1)) >= first:
+                self.used.add(name)
 
     def check_all_used(self) -> None:
         """A tensor we did not map is a feature we would silently drop: refuse instead."""
