@@ -189,6 +189,16 @@ class ModelConfig:
         k = 1.0 / (self.scale**2 * self.d_head)
         return round(k) if 2 <= round(k) <= 16 and abs(k - round(k)) < 1e-4 else None
 
+    def _scale_features(self) -> list[str]:
+        """The factor on q·k, where it is not 1/√d_head (Gemma's query_pre_attn_scalar is often head_dim: then it
+        is, and goes unsaid)."""
+        if self.attn_scale == 1.0:
+            return ["q·k not scaled (no 1/√d_head)"]
+        if not self.has_own_scale:
+            return []
+        by = f"1/√({self.scale_multiple}·d_head) = {self.scale:.4g}" if self.scale_multiple else f"{self.scale:.4g}"
+        return [f"scores scaled by {by} (not 1/√d_head = {self.d_head**-0.5:.4g})"]
+
     def features(self) -> list[str]:
         """Plain words for each declared feature of its layers (attention, norms, MLP) this model uses (the sidebar
         shows them)."""
@@ -210,11 +220,7 @@ class ModelConfig:
             out.append(f"logits soft-capped at ±{self.final_softcap:g}")
         if self.attn_sinks:
             out.append("attention sinks: a learned logit per head takes a share of every row's weight")
-        if self.attn_scale == 1.0:
-            out.append("q·k not scaled (no 1/√d_head)")
-        elif self.has_own_scale:  # Gemma's query_pre_attn_scalar is often head_dim: then it is 1/√d_head
-            by = f"1/√({self.scale_multiple}·d_head) = {self.scale:.4g}" if self.scale_multiple else f"{self.scale:.4g}"
-            out.append(f"scores scaled by {by} (not 1/√d_head = {self.d_head**-0.5:.4g})")
+        out += self._scale_features()
         if self.qk_norm != "none":
             out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else "")
                        + (", after RoPE" if self.qk_norm_after_rope else ""))  # fmt: skip
