@@ -80,11 +80,11 @@ if s.softcap is not None:
     scaling += f"soft-cap       = {s.softcap:g}·tanh({cell['scaled']:.6g} / {s.softcap:g}) = {cell['capped']:.6g}\n"
 if s.position_bias is not None:  # T5: its own term, added before the mask (DeBERTa: its position terms)
     whose = "the bias" if s.position_kind != "disentangled" else "q_i·K_pos + k_j·Q_pos"
-    if s.position_kind == "disentangled" and (k := steps_terms(s).multiple):
-        whose += f", also ÷ √({k}·d_head)"
+    k = steps_terms(s).multiple if s.position_kind == "disentangled" else None  # DeBERTa scales its terms too
+    scaled_too = f", ÷ √({k}·d_head) too" if k else ""
     scaling += (
         f"+ {steps_terms(s).bias_name} = {cell['capped']:.6g} + {cell['bias']:.6g} = {softmax_in:.6g}\n"
-        f"                 ({whose} of offset {j - i:+d}, key − query)\n"
+        f"                 ({whose} of offset {j - i:+d}, key − query{scaled_too})\n"
     )
 st.code(
     f"q_i · k_j      = {cell['dot']:.6g}\n"

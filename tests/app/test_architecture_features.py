@@ -233,6 +233,7 @@ def test_debertas_pages_name_its_position_terms_as_its_own(private_models, kind,
         # q·k and the two terms are divided by √(3·d_head): named so, not as a bare factor (0.1443)
         assert "√(3·d_head)" in said and "× 0.1443" not in said, page
     assert "÷ √(3·d_head)  = " in said and f" / √{3 * trace.config.d_head} = " in said, said
+    assert "key − query, ÷ √(3·d_head) too)" in said, said  # the position terms are divided by it as well
     parts = chart(at, "mech_bias")["data"][0]  # Inside one head's terms alone, from the trace
     z = decode(parts["z"]).astype(float)
     np.testing.assert_allclose(z, trace.position_bias(1, 2).numpy()[: z.shape[0], : z.shape[1]], atol=1e-5)
