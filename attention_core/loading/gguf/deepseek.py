@@ -48,7 +48,7 @@ def experts(meta: Meta, tensor_names: set[str], n_layers: int, gating_default: i
         return {}
     gating = meta.get("expert_gating_func", gating_default) or gating_default
     if gating not in _GATING:
-        raise ModelLoadError(f"expert_gating_func {gating!r} is not one llama.cpp writes for DeepSeek (1 or 2).")
+        raise ModelLoadError(f"expert_gating_func {gating!r} is not one llama.cpp writes for this router (1 or 2).")
     n, used = meta.count("expert_count"), meta.count("expert_used_count")
     groups, kept = (meta.get("expert_group_count", 1), meta.get("expert_group_used_count", 1)) if grouped else (1, 1)
     if used > n or n % max(int(groups), 1) or not 0 < int(kept) <= max(int(groups), 1):
