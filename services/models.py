@@ -218,7 +218,7 @@ def formats_help() -> str:
     gguf_archs = ", ".join(f"`{a}`" for a in GGUF_ARCHITECTURES)
     return (
         "A Hugging Face folder or hub id (config.json, safetensors, and tokenizer.json or a slow tokenizer's "
-        f"vocab.txt, vocab.json + merges.txt, spm.model or spiece.model) whose model_type is one of "
+        f"vocab.txt, vocab.json + merges.txt or a SentencePiece model) whose model_type is one of "
         f"{hf_types}; or a GGUF file from llama.cpp or LM Studio, or a model in Ollama's store as "
         f"`ollama:NAME[:TAG]`, whose architecture is one of {gguf_archs} (docs/gguf.md lists the quantisations). "
         "A hub id downloads those files once (no code, no pickles); a local file or folder, and Ollama's store, "

@@ -11,11 +11,12 @@ from pathlib import Path
 from tests.tiny_tokenizers import CORPUS, byte_bpe, wordpiece
 
 WORDPIECE_SIZE = len(wordpiece(200).get_vocab())
-# Trainer settings laid out as DeBERTa-v3's spm.model ([PAD] [CLS] [SEP] [UNK] first) and T5's spiece.model
-# (<pad> </s> <unk> first, no BOS)
+# Trainer settings laid out as DeBERTa-v3's spm.model ([PAD] [CLS] [SEP] [UNK] first), T5's spiece.model (<pad> </s>
+# <unk> first, no BOS) and XLM-R's sentencepiece.bpe.model (<unk> <s> </s> first; a unigram model despite its name)
 DEBERTA_V3 = {"pad_id": 0, "bos_id": 1, "eos_id": 2, "unk_id": 3, "pad_piece": "[PAD]", "bos_piece": "[CLS]",
                "eos_piece": "[SEP]", "unk_piece": "[UNK]"}  # fmt: skip
 T5 = {"pad_id": 0, "eos_id": 1, "unk_id": 2, "bos_id": -1}
+XLM_R = {"unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": -1}  # fairseq's dictionary shifts these (slow_tokenizer)
 
 
 def wordpiece_folder(folder: Path, settings: dict | None) -> Path:

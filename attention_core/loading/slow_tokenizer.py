@@ -1,7 +1,8 @@
 """A tokenizer for a folder that has no tokenizer.json, only a "slow" tokenizer's files, built as transformers'
 tokenizer class for that folder builds it: WordPiece from vocab.txt (BERT, DistilBERT, ELECTRA, MPNet), byte-level
 BPE from vocab.json + merges.txt (GPT-2, OPT, RoBERTa, BART, DeBERTa v1) and a SentencePiece unigram model from
-spm.model (DeBERTa-v2/v3) or spiece.model (T5), read by sentencepiece_model.py.
+spm.model (DeBERTa-v2/v3), spiece.model (T5) or sentencepiece.bpe.model (XLM-R, whose ids are fairseq's), read by
+sentencepiece_model.py.
 
 Many fine-tuned checkpoints on the hub were saved that way, and DeBERTa-v3's own repositories. Parity with
 transformers' class for each folder: tests/engine/test_slow_tokenizer.py.
@@ -31,7 +32,7 @@ _ROBERTA = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_t
 class TokenizerClass:
     """What one of transformers' tokenizer classes builds: its vocabulary's kind and file(s), its default special
     tokens and how it frames a text ("bert": [CLS] text [SEP]; "roberta": <s> text </s>; "bos": an optional BOS,
-    as GPT-2; "t5": text </s>)."""
+    as GPT-2; "t5": text </s>; "bos_eos": <s> text </s> by the bos and eos tokens, as XLM-R)."""
 
     vocabulary: str  # "wordpiece", "byte_bpe" or "sentencepiece" (a unigram model)
     files: tuple[str, ...]
@@ -55,13 +56,15 @@ CLASSES = {
     "DebertaV2Tokenizer": TokenizerClass("sentencepiece", ("spm.model",), _DEBERTA, "bert"),
     "T5Tokenizer": TokenizerClass("sentencepiece", ("spiece.model",),
                                   {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, "t5"),
+    "XLMRobertaTokenizer": TokenizerClass("sentencepiece", ("sentencepiece.bpe.model",), _ROBERTA, "bos_eos"),
 }  # fmt: skip
-SLOW_FILES = ("vocab.txt", "vocab.json", "merges.txt", "spm.model", "spiece.model")
+SLOW_FILES = ("vocab.txt", "vocab.json", "merges.txt", "spm.model", "spiece.model", "sentencepiece.bpe.model")
 # The class AutoTokenizer picks from config.json's model_type when tokenizer_config.json names none.
 BY_MODEL_TYPE = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer", "electra": "ElectraTokenizer",
                  "mpnet": "MPNetTokenizer", "gpt2": "GPT2Tokenizer", "opt": "GPT2Tokenizer",
                  "roberta": "RobertaTokenizer", "bart": "BartTokenizer", "deberta": "DebertaTokenizer",
-                 "deberta-v2": "DebertaV2Tokenizer", "t5": "T5Tokenizer", "mt5": "T5Tokenizer"}  # fmt: skip
+                 "deberta-v2": "DebertaV2Tokenizer", "t5": "T5Tokenizer", "mt5": "T5Tokenizer",
+                 "xlm-roberta": "XLMRobertaTokenizer"}  # fmt: skip
 
 
 def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer | None:
@@ -213,25 +216,21 @@ def t5_sentinels(settings: dict) -> list[str]:
 
 
 def _unigram(model: SentencePieceModel, kind: TokenizerClass, settings: dict, special: dict) -> Tokenizer:
-    """A SentencePiece unigram model as DeBERTa-v2's or T5's tokenizer class builds it."""
+    """A SentencePiece unigram model as DeBERTa-v2's, T5's or XLM-R's tokenizer class builds it."""
     if model.model_type != UNIGRAM:
         raise ModelLoadError(
-            f"{kind.files[0]} is a BPE SentencePiece model; only unigram ones (DeBERTa-v2's, T5's) are read."
+            f"{kind.files[0]} is a BPE SentencePiece model; only unigram ones (DeBERTa-v2's, T5's, XLM-R's) are read."
         )
     vocab = [(p.text, p.score) for p in model.pieces]
     if kind.framing == "t5":  # the sentinels follow the pieces, last one first; the unknown token is id 2
         tokenizer = Tokenizer(models.Unigram([*vocab, *((s, 0.0) for s in t5_sentinels(settings)[::-1])], 2, False))
-        if model.precompiled_charsmap:
-            try:
-                tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
-            except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
-                raise ModelLoadError(f"{kind.files[0]}'s normaliser table is not readable: {exc}") from exc
-        metaspace = {"replacement": METASPACE, "prepend_scheme": "always", "split": True}
-        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(**metaspace)]
-        )
-        tokenizer.decoder = decoders.Metaspace(**metaspace)
-        return tokenizer
+        return _normalised_words(tokenizer, model, kind, "always", split=True)
+    if kind.framing == "bos_eos":  # XLM-R's fairseq ids: <s> <pad> </s> <unk>, then the pieces after the model's own
+        # first three (<unk> <s> </s>), each one id later than in the file, then <mask>
+        first = [(special[key].content, 0.0) for key in ("bos_token", "pad_token", "eos_token", "unk_token")]
+        tokenizer = Tokenizer(models.Unigram([*first, *vocab[3:], (special["mask_token"].content, 0.0)], 3, False))
+        scheme = "always" if settings.get("add_prefix_space", True) else "never"
+        return _normalised_words(tokenizer, model, kind, scheme)
     unk = (special["unk_token"].content, 0.0)
     tokenizer = Tokenizer(models.Unigram(vocab, vocab.index(unk) if unk in vocab else model.unk_id, False))
     steps = [normalizers.Lowercase()] if settings.get("do_lower_case", False) else []
@@ -241,6 +240,24 @@ def _unigram(model: SentencePieceModel, kind: TokenizerClass, settings: dict, sp
     split = [pre_tokenizers.Punctuation("isolated")] if settings.get("split_by_punct", False) else []
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([*split, pre_tokenizers.Metaspace(METASPACE, scheme)])
     tokenizer.decoder = decoders.Metaspace(METASPACE, scheme)
+    return tokenizer
+
+
+def _normalised_words(tokenizer: Tokenizer, model: SentencePieceModel, kind: TokenizerClass, scheme: str,
+                      split: bool = False) -> Tokenizer:  # fmt: skip
+    """T5's and XLM-R's steps around the unigram model: the model's own normaliser table, words split at whitespace,
+    ▁ for each word's start (`scheme`: prepended to every word, or never)."""
+    if model.precompiled_charsmap:
+        try:
+            tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
+        except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
+            raise ModelLoadError(f"{kind.files[0]}'s normaliser table is not readable: {exc}") from exc
+    metaspace = {"replacement": METASPACE, "prepend_scheme": scheme, "split": True} if split else {
+        "replacement": METASPACE, "prepend_scheme": scheme}  # fmt: skip
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(**metaspace)]
+    )
+    tokenizer.decoder = decoders.Metaspace(**metaspace)
     return tokenizer
 
 
@@ -282,6 +299,12 @@ def _framing(tokenizer: Tokenizer, kind: TokenizerClass, special: dict[str, Adde
         return processors.TemplateProcessing(
             single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
             special_tokens=[(cls, cls_id), (sep, sep_id)],
+        )  # fmt: skip
+    if kind.framing == "bos_eos":  # XLM-R: <s> text </s>, by the bos and eos tokens' names
+        (bos, bos_id), (eos, eos_id) = ids["bos_token"], ids["eos_token"]
+        return processors.TemplateProcessing(
+            single=f"{bos}:0 $A:0 {eos}:0", pair=f"{bos}:0 $A:0 {eos}:0 {eos}:0 $B:1 {eos}:1",
+            special_tokens=[(bos, bos_id), (eos, eos_id)],
         )  # fmt: skip
     if kind.framing == "t5":  # "</s>" by name, whatever eos_token is called, as transformers' T5 class writes it
         return processors.TemplateProcessing(

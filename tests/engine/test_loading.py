@@ -147,8 +147,8 @@ def test_hf_folder_problems_are_clear_errors(tmp_cache, tmp_path, minilm):
     (folder / "vocab.txt").unlink()
     with pytest.raises(ModelLoadError, match="Tokenizer file not found"):
         load_model(str(folder))
-    (folder / "sentencepiece.bpe.model").write_bytes(b"\n\x05hello")  # XLM-R's SentencePiece BPE: how to convert
-    with pytest.raises(ModelLoadError, match=r"has sentencepiece\.bpe\.model \(a SentencePiece model of a") as said:
+    (folder / "source.spm").write_bytes(b"\n\x05hello")  # Marian's SentencePiece models: say how to convert
+    with pytest.raises(ModelLoadError, match=r"has source\.spm \(a SentencePiece model of a") as said:
         load_model(str(folder))
     assert "save_pretrained" in str(said.value)
     shutil.copy(minilm.source / "tokenizer.json", folder / "tokenizer.json")

@@ -21,6 +21,7 @@ from tests.slow_tokenizer_folders import (
     DEBERTA_V3,
     T5,
     WORDPIECE_SIZE,
+    XLM_R,
     added,
     byte_bpe_folder,
     spm_folder,
@@ -136,6 +137,11 @@ SPM_CASES = {
         {"tokenizer_class": "T5Tokenizer", "additional_special_tokens": [f"<extra_id_{i}>" for i in range(100)]}, None,
     ),
     "t5_by_model_type": ("spiece.model", T5, None, "t5"),
+    "xlm_roberta": ("sentencepiece.bpe.model", XLM_R, {"tokenizer_class": "XLMRobertaTokenizer"}, None),
+    "xlm_roberta_by_model_type": ("sentencepiece.bpe.model", XLM_R, None, "xlm-roberta"),
+    "xlm_roberta_without_prefix_space": (
+        "sentencepiece.bpe.model", XLM_R, {"tokenizer_class": "XLMRobertaTokenizer", "add_prefix_space": False}, None,
+    ),
 }  # fmt: skip
 SPM_HOSTILE = [
     "<s> </s> <pad> <unk> <extra_id_0> x <extra_id_99>",
