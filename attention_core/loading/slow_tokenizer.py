@@ -224,7 +224,7 @@ def _unigram(model: SentencePieceModel, kind: TokenizerClass, settings: dict, sp
     vocab = [(p.text, p.score) for p in model.pieces]
     if kind.framing == "t5":  # the sentinels follow the pieces, last one first; the unknown token is id 2
         tokenizer = Tokenizer(models.Unigram([*vocab, *((s, 0.0) for s in t5_sentinels(settings)[::-1])], 2, False))
-        return _normalised_words(tokenizer, model, kind, "always", split=True)
+        return _normalised_words(tokenizer, model, kind, "always")
     if kind.framing == "bos_eos":  # XLM-R's fairseq ids: <s> <pad> </s> <unk>, then the pieces after the model's own
         # first three (<unk> <s> </s>), each one id later than in the file, then <mask>
         first = [(special[key].content, 0.0) for key in ("bos_token", "pad_token", "eos_token", "unk_token")]
@@ -243,8 +243,7 @@ def _unigram(model: SentencePieceModel, kind: TokenizerClass, settings: dict, sp
     return tokenizer
 
 
-def _normalised_words(tokenizer: Tokenizer, model: SentencePieceModel, kind: TokenizerClass, scheme: str,
-                      split: bool = False) -> Tokenizer:  # fmt: skip
+def _normalised_words(tokenizer: Tokenizer, model: SentencePieceModel, kind: TokenizerClass, scheme: str) -> Tokenizer:
     """T5's and XLM-R's steps around the unigram model: the model's own normaliser table, words split at whitespace,
     ▁ for each word's start (`scheme`: prepended to every word, or never)."""
     if model.precompiled_charsmap:
@@ -252,12 +251,10 @@ def _normalised_words(tokenizer: Tokenizer, model: SentencePieceModel, kind: Tok
             tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
         except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
             raise ModelLoadError(f"{kind.files[0]}'s normaliser table is not readable: {exc}") from exc
-    metaspace = {"replacement": METASPACE, "prepend_scheme": scheme, "split": True} if split else {
-        "replacement": METASPACE, "prepend_scheme": scheme}  # fmt: skip
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(**metaspace)]
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(METASPACE, scheme)]
     )
-    tokenizer.decoder = decoders.Metaspace(**metaspace)
+    tokenizer.decoder = decoders.Metaspace(METASPACE, scheme)
     return tokenizer
 
 
