@@ -147,10 +147,12 @@ def test_hf_folder_problems_are_clear_errors(tmp_cache, tmp_path, minilm):
     (folder / "vocab.txt").unlink()
     with pytest.raises(ModelLoadError, match="Tokenizer file not found"):
         load_model(str(folder))
-    (folder / "source.spm").write_bytes(b"\n\x05hello")  # Marian's SentencePiece models: say how to convert
-    with pytest.raises(ModelLoadError, match=r"has source\.spm \(a SentencePiece model of a") as said:
-        load_model(str(folder))
-    assert "save_pretrained" in str(said.value)
+    for name in ("tokenizer.model", "source.spm"):  # Llama 2's, Marian's SentencePiece models: say how to convert
+        (folder / name).write_bytes(b"\n\x05hello")
+        with pytest.raises(ModelLoadError, match=rf"has {name} \(a SentencePiece model of a kind not read") as said:
+            load_model(str(folder))
+        assert "save_pretrained" in str(said.value)
+        (folder / name).unlink()
     shutil.copy(minilm.source / "tokenizer.json", folder / "tokenizer.json")
     data = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
