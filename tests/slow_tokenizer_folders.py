@@ -17,6 +17,8 @@ DEBERTA_V3 = {"pad_id": 0, "bos_id": 1, "eos_id": 2, "unk_id": 3, "pad_piece": "
                "eos_piece": "[SEP]", "unk_piece": "[UNK]"}  # fmt: skip
 T5 = {"pad_id": 0, "eos_id": 1, "unk_id": 2, "bos_id": -1}
 XLM_R = {"unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": -1}  # fairseq's dictionary shifts these (slow_tokenizer)
+# Llama 2's tokenizer.model: a BPE spelling what it cannot by bytes (<0x00> … <0xFF> after <unk> <s> </s>)
+LLAMA = {"unk_id": 0, "bos_id": 1, "eos_id": 2, "pad_id": -1, "byte_fallback": True, "model_type": "bpe"}
 
 
 def wordpiece_folder(folder: Path, settings: dict | None) -> Path:
@@ -48,9 +50,10 @@ def spm_folder(folder: Path, name: str, trainer: dict, model_type: str = "unigra
     import sentencepiece
 
     corpus = [*CORPUS, "Ｆｕｌｌwidth ﬁ café"]  # NFKC folds these: the model's normaliser table has work to do
+    settings = {"model_type": model_type, "vocab_size": 60 + 256 * bool(trainer.get("byte_fallback")), **trainer}
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus), model_prefix=str(folder / "trained"), vocab_size=60, hard_vocab_limit=False,
-        model_type=model_type, num_threads=1, minloglevel=2, **trainer,
+        sentence_iterator=iter(corpus), model_prefix=str(folder / "trained"), hard_vocab_limit=False, num_threads=1,
+        minloglevel=2, **settings,
     )  # fmt: skip
     (folder / "trained.model").rename(folder / name)
     (folder / "trained.vocab").unlink()  # the pieces as text, which no tokenizer class reads

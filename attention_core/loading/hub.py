@@ -54,7 +54,8 @@ def fetch(repo_id: str) -> Path:
 
 def with_tokenizer(repo_id: str, folder: Path) -> Path:
     """`folder`, unless the snapshot has no tokenizer file read here: neither tokenizer.json nor a slow tokenizer's
-    (slow_tokenizer.SLOW_FILES: WordPiece, byte-level BPE, T5's, DeBERTa-v2's and XLM-R's SentencePiece models)."""
+    (slow_tokenizer.SLOW_FILES: WordPiece, byte-level BPE, and T5's, DeBERTa-v2's, XLM-R's and Llama's SentencePiece
+    models)."""
     if not any((folder / name).is_file() for name in ("tokenizer.json", *SLOW_FILES)):
         raise ModelLoadError(
             f"{repo_id} has no tokenizer.json on the hub, nor a slow tokenizer's files read here "

@@ -40,10 +40,10 @@ def read_json(path: Path) -> dict:
         raise ModelLoadError(f"{path.name} is not valid JSON: {exc}") from exc
 
 
-# SentencePiece models of tokenizer classes not built here (Llama 2's and Mistral's tokenizer.model, a BPE with byte
-# fallback; Marian's pair): a folder with only these is told how to write a tokenizer.json. (slow_tokenizer.py reads
-# the SLOW_FILES: WordPiece's, byte-level BPE's, and T5's, DeBERTa-v2's and XLM-R's SentencePiece models.)
-SENTENCEPIECE_FILES = ("tokenizer.model", "source.spm", "target.spm")
+# SentencePiece models of a tokenizer class not built here (Marian's pair of them): a folder with only these is told
+# how to write a tokenizer.json. (slow_tokenizer.py reads the SLOW_FILES: WordPiece's, byte-level BPE's, and T5's,
+# DeBERTa-v2's, XLM-R's and Llama's SentencePiece models.)
+SENTENCEPIECE_FILES = ("source.spm", "target.spm")
 
 
 def read_tokenizer(folder: Path, model_type: str | None = None) -> Tokenizer:

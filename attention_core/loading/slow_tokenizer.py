@@ -1,8 +1,8 @@
 """A tokenizer for a folder that has no tokenizer.json, only a "slow" tokenizer's files, built as transformers'
 tokenizer class for that folder builds it: WordPiece from vocab.txt (BERT, DistilBERT, ELECTRA, MPNet), byte-level
-BPE from vocab.json + merges.txt (GPT-2, OPT, RoBERTa, BART, DeBERTa v1) and a SentencePiece unigram model from
-spm.model (DeBERTa-v2/v3), spiece.model (T5) or sentencepiece.bpe.model (XLM-R, whose ids are fairseq's), read by
-sentencepiece_model.py.
+BPE from vocab.json + merges.txt (GPT-2, OPT, RoBERTa, BART, DeBERTa v1) and a SentencePiece model: a unigram one
+from spm.model (DeBERTa-v2/v3), spiece.model (T5) or sentencepiece.bpe.model (XLM-R, whose ids are fairseq's), or
+Llama's BPE from tokenizer.model, read by sentencepiece_model.py and built by sentencepiece_tokenizers.py.
 
 Many fine-tuned checkpoints on the hub were saved that way, and DeBERTa-v3's own repositories. Parity with
 transformers' class for each folder: tests/engine/test_slow_tokenizer.py.
@@ -14,14 +14,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from ..errors import ModelLoadError
-from .sentencepiece_model import CONTROL, UNIGRAM, USER_DEFINED, SentencePieceModel, read_sentencepiece
+from .sentencepiece_model import read_sentencepiece
+from .sentencepiece_tokenizers import sentencepiece_tokenizer, spm_added_tokens, t5_sentinels
 
 LEGACY_EXTRA = "special_tokens_map_extra_"
-MAX_SENTINELS = 10_000  # a bound on T5's extra_ids (100 in every T5): a file's number is not a memory budget
-METASPACE = "\u2581"  # ▁, SentencePiece's word-start mark
 NAMED_SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 _BERT = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
 _ROBERTA = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>", "unk_token": "<unk>",
@@ -57,14 +56,19 @@ CLASSES = {
     "T5Tokenizer": TokenizerClass("sentencepiece", ("spiece.model",),
                                   {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, "t5"),
     "XLMRobertaTokenizer": TokenizerClass("sentencepiece", ("sentencepiece.bpe.model",), _ROBERTA, "bos_eos"),
+    "LlamaTokenizer": TokenizerClass("sentencepiece", ("tokenizer.model",),
+                                     {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}, "bos"),
 }  # fmt: skip
-SLOW_FILES = ("vocab.txt", "vocab.json", "merges.txt", "spm.model", "spiece.model", "sentencepiece.bpe.model")
+SLOW_FILES = ("vocab.txt", "vocab.json", "merges.txt", "spm.model", "spiece.model", "sentencepiece.bpe.model",
+              "tokenizer.model")  # fmt: skip
 # The class AutoTokenizer picks from config.json's model_type when tokenizer_config.json names none.
 BY_MODEL_TYPE = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer", "electra": "ElectraTokenizer",
                  "mpnet": "MPNetTokenizer", "gpt2": "GPT2Tokenizer", "opt": "GPT2Tokenizer",
                  "roberta": "RobertaTokenizer", "bart": "BartTokenizer", "deberta": "DebertaTokenizer",
                  "deberta-v2": "DebertaV2Tokenizer", "t5": "T5Tokenizer", "mt5": "T5Tokenizer",
                  "xlm-roberta": "XLMRobertaTokenizer"}  # fmt: skip
+# (not "llama": transformers then builds a generic tokenizer from tokenizer.model, not LlamaTokenizer; Llama folders
+# name their class in tokenizer_config.json)
 
 
 def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer | None:
@@ -94,7 +98,8 @@ def _build(folder: Path, kind: TokenizerClass, settings: dict) -> Tokenizer:
     if kind.vocabulary == "sentencepiece":
         pieces = read_sentencepiece(folder / kind.files[0])
         special = _special_tokens(folder, settings, kind, spm_added_tokens(pieces))
-        tokenizer = _unigram(pieces, kind, settings, special)
+        names = {key: token.content for key, token in special.items()}
+        tokenizer = sentencepiece_tokenizer(pieces, kind.files[0], kind.framing, settings, names)
     else:
         special = _special_tokens(folder, settings, kind, [])
         build = _wordpiece if kind.vocabulary == "wordpiece" else _byte_bpe
@@ -197,64 +202,6 @@ def _byte_bpe(folder: Path, settings: dict, special: dict[str, AddedToken]) -> T
     tokenizer = Tokenizer(bpe)
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=bool(settings.get("add_prefix_space", False)))
     tokenizer.decoder = decoders.ByteLevel()
-    return tokenizer
-
-
-def spm_added_tokens(model: SentencePieceModel) -> list[AddedToken]:
-    """A SentencePiece model's control pieces ([CLS], </s>: special) and user-defined ones: matched whole, before
-    any normalisation."""
-    kinds = (CONTROL, USER_DEFINED)
-    return [AddedToken(p.text, normalized=False, special=p.kind == CONTROL) for p in model.pieces if p.kind in kinds]
-
-
-def t5_sentinels(settings: dict) -> list[str]:
-    """T5's <extra_id_0> … tokens (extra_ids of them: 100 unless the folder says)."""
-    count = int(settings.get("extra_ids", 100))
-    if not 0 <= count <= MAX_SENTINELS:
-        raise ModelLoadError(f"tokenizer_config.json's extra_ids is {count}; T5's are 0 to {MAX_SENTINELS}.")
-    return [f"<extra_id_{i}>" for i in range(count)]
-
-
-def _unigram(model: SentencePieceModel, kind: TokenizerClass, settings: dict, special: dict) -> Tokenizer:
-    """A SentencePiece unigram model as DeBERTa-v2's, T5's or XLM-R's tokenizer class builds it."""
-    if model.model_type != UNIGRAM:
-        raise ModelLoadError(
-            f"{kind.files[0]} is a BPE SentencePiece model; only unigram ones (DeBERTa-v2's, T5's, XLM-R's) are read."
-        )
-    vocab = [(p.text, p.score) for p in model.pieces]
-    if kind.framing == "t5":  # the sentinels follow the pieces, last one first; the unknown token is id 2
-        tokenizer = Tokenizer(models.Unigram([*vocab, *((s, 0.0) for s in t5_sentinels(settings)[::-1])], 2, False))
-        return _normalised_words(tokenizer, model, kind, "always")
-    if kind.framing == "bos_eos":  # XLM-R's fairseq ids: <s> <pad> </s> <unk>, then the pieces after the model's own
-        # first three (<unk> <s> </s>), each one id later than in the file, then <mask>
-        first = [(special[key].content, 0.0) for key in ("bos_token", "pad_token", "eos_token", "unk_token")]
-        tokenizer = Tokenizer(models.Unigram([*first, *vocab[3:], (special["mask_token"].content, 0.0)], 3, False))
-        scheme = "always" if settings.get("add_prefix_space", True) else "never"
-        return _normalised_words(tokenizer, model, kind, scheme)
-    unk = (special["unk_token"].content, 0.0)
-    tokenizer = Tokenizer(models.Unigram(vocab, vocab.index(unk) if unk in vocab else model.unk_id, False))
-    steps = [normalizers.Lowercase()] if settings.get("do_lower_case", False) else []
-    steps += [normalizers.Replace(Regex(r"\s{2,}|[\n\r\t]"), " "), normalizers.NFC(), normalizers.Strip(False, True)]
-    tokenizer.normalizer = normalizers.Sequence(steps)
-    scheme = "always" if settings.get("add_prefix_space", True) else "first"
-    split = [pre_tokenizers.Punctuation("isolated")] if settings.get("split_by_punct", False) else []
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([*split, pre_tokenizers.Metaspace(METASPACE, scheme)])
-    tokenizer.decoder = decoders.Metaspace(METASPACE, scheme)
-    return tokenizer
-
-
-def _normalised_words(tokenizer: Tokenizer, model: SentencePieceModel, kind: TokenizerClass, scheme: str) -> Tokenizer:
-    """T5's and XLM-R's steps around the unigram model: the model's own normaliser table, words split at whitespace,
-    ▁ for each word's start (`scheme`: prepended to every word, or never)."""
-    if model.precompiled_charsmap:
-        try:
-            tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
-        except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
-            raise ModelLoadError(f"{kind.files[0]}'s normaliser table is not readable: {exc}") from exc
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(METASPACE, scheme)]
-    )
-    tokenizer.decoder = decoders.Metaspace(METASPACE, scheme)
     return tokenizer
 
 

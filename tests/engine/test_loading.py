@@ -147,7 +147,7 @@ def test_hf_folder_problems_are_clear_errors(tmp_cache, tmp_path, minilm):
     (folder / "vocab.txt").unlink()
     with pytest.raises(ModelLoadError, match="Tokenizer file not found"):
         load_model(str(folder))
-    for name in ("tokenizer.model", "source.spm"):  # Llama 2's, Marian's SentencePiece models: say how to convert
+    for name in ("source.spm", "target.spm"):  # Marian's SentencePiece models: say how to convert
         (folder / name).write_bytes(b"\n\x05hello")
         with pytest.raises(ModelLoadError, match=rf"has {name} \(a SentencePiece model of a kind not read") as said:
             load_model(str(folder))

@@ -19,6 +19,7 @@ from attention_core.loading.sentencepiece_model import read_sentencepiece
 from attention_core.loading.slow_tokenizer import tokenizer_from_slow_files
 from tests.slow_tokenizer_folders import (
     DEBERTA_V3,
+    LLAMA,
     T5,
     WORDPIECE_SIZE,
     XLM_R,
@@ -139,6 +140,11 @@ SPM_CASES = {
     "t5_by_model_type": ("spiece.model", T5, None, "t5"),
     "xlm_roberta": ("sentencepiece.bpe.model", XLM_R, {"tokenizer_class": "XLMRobertaTokenizer"}, None),
     "xlm_roberta_by_model_type": ("sentencepiece.bpe.model", XLM_R, None, "xlm-roberta"),
+    "llama": ("tokenizer.model", LLAMA, {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True}, None),
+    "llama_legacy_no_bos": ("tokenizer.model", LLAMA, {"tokenizer_class": "LlamaTokenizerFast", "legacy": True}, None),
+    "llama_without_prefix_space": (
+        "tokenizer.model", LLAMA, {"tokenizer_class": "LlamaTokenizer", "add_prefix_space": False}, None,
+    ),
     "xlm_roberta_without_prefix_space": (
         "sentencepiece.bpe.model", XLM_R, {"tokenizer_class": "XLMRobertaTokenizer", "add_prefix_space": False}, None,
     ),

@@ -89,7 +89,7 @@ def test_broken_sentencepiece_files_are_clear_errors(tmp_path):
         tokenizer_from_slow_files(folder, "deberta-v2")
     (folder / "spm.model").unlink()
     spm_folder(folder, "spm.model", DEBERTA_V3, model_type="bpe")
-    with pytest.raises(ModelLoadError, match="spm.model is a BPE SentencePiece model; only unigram ones"):
+    with pytest.raises(ModelLoadError, match="spm.model is not a unigram SentencePiece model, which this folder's"):
         tokenizer_from_slow_files(folder, "deberta-v2")
 
 
