@@ -1,6 +1,7 @@
-"""A folder with only a slow tokenizer's files (vocab.txt; vocab.json + merges.txt; spm.model or spiece.model) splits
-text exactly as transformers' tokenizer class for that folder does: the same ids, the same character offsets, the
-same decoded text and the same vocabulary, added and special tokens included. Tolerance: none, ids are integers.
+"""A folder with only a slow tokenizer's files (vocab.txt; vocab.json + merges.txt; a SentencePiece model: spm.model,
+spiece.model, sentencepiece.bpe.model, tokenizer.model) splits text exactly as transformers' tokenizer class for that
+folder does: the same ids, the same character offsets, the same decoded text and the same vocabulary, added and
+special tokens included. Tolerance: none, ids are integers.
 The SentencePiece file itself is read by the engine (attention_core/loading/sentencepiece_model.py), checked here
 against sentencepiece's own reader.
 
