@@ -217,3 +217,25 @@ def test_a_deberta_v3_folder_with_only_spm_model_traces_as_transformers_runs_it(
         got = torch.stack([trace.pattern(layer, head) for head in range(trace.n_heads)])
         assert (got - expected[0]).abs().max().item() <= 1e-4  # the patterns' tolerance in test_deberta.py
 
+
+
+def test_a_real_sized_byte_level_bpe_splits_as_transformers_does(tmp_path):
+    """SmolLM2's vocabulary (49,152 tokens, 48,900 merges, read from the embedded GGUF file) written as GPT-2's slow
+    files: at full size, with merges of every kind of byte, the same ids and offsets as transformers' GPT2Tokenizer."""
+    import gguf
+    from transformers import AutoTokenizer
+
+    from attention_core.registry import resolve
+
+    fields = gguf.GGUFReader(str(resolve("smollm2-135m").path)).fields
+    tokens, merges = fields["tokenizer.ggml.tokens"].contents(), fields["tokenizer.ggml.merges"].contents()
+    assert len(tokens) == 49152 and len(merges) > 48000
+    (tmp_path / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+    with_settings(tmp_path, {"tokenizer_class": "GPT2Tokenizer"})
+    ours, reference = tokenizer_from_slow_files(tmp_path, None), AutoTokenizer.from_pretrained(str(tmp_path))
+    assert ours.get_vocab(with_added_tokens=True) == reference.get_vocab()
+    for text in [*TEXTS, *HOSTILE, "<|im_start|>user\nhi<|im_end|>"]:
+        expected, got = reference(text, return_offsets_mapping=True), ours.encode(text)
+        assert got.ids == list(expected["input_ids"]), text
+        assert [tuple(o) for o in got.offsets] == [tuple(o) for o in expected["offset_mapping"]], text
