@@ -30,10 +30,11 @@ _ROBERTA = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_t
 @dataclass(frozen=True)
 class TokenizerClass:
     """What one of transformers' tokenizer classes builds: its vocabulary's kind and file(s), its default special
-    tokens and how it frames a text ("bert": [CLS] text [SEP]; "roberta": <s> text </s>; "bos": an optional BOS,
-    as GPT-2; "t5": text </s>; "bos_eos": <s> text </s> by the bos and eos tokens, as XLM-R)."""
+    tokens and how it frames a text ("bert": [CLS] text [SEP]; "roberta": <s> text </s>; "bos": a BOS and an EOS
+    where tokenizer_config.json asks for them, as GPT-2 and Llama; "t5": text </s>; "bos_eos": <s> text </s> by the
+    bos and eos tokens, as XLM-R)."""
 
-    vocabulary: str  # "wordpiece", "byte_bpe" or "sentencepiece" (a unigram model)
+    vocabulary: str  # "wordpiece", "byte_bpe" or "sentencepiece" (a SentencePiece model file)
     files: tuple[str, ...]
     special: dict[str, str]
     framing: str
