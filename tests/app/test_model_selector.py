@@ -85,6 +85,35 @@ def test_a_local_folder_loads_and_is_described(env) -> None:
     assert at.query_params["model"] == str(folder)  # the link carries it
 
 
+def test_a_folder_with_only_a_sentencepiece_model_opens_with_its_tokens(env) -> None:
+    """DeBERTa-v3's repositories ship spm.model and no tokenizer.json: through *Another model* the page shows the
+    tokens transformers makes of the text, ▁ read as the space it stands for, and the heatmap holds the trace's
+    pattern."""
+    from transformers import AutoTokenizer
+
+    from tests.slow_tokenizer_folders import DEBERTA_V3, spm_folder, with_settings
+    from tests.tiny_models import save_tiny_deberta
+
+    folder = env / "models" / "tiny-deberta-v3"
+    save_tiny_deberta(folder)
+    (folder / "tokenizer.json").unlink()
+    with_settings(spm_folder(folder, "spm.model", DEBERTA_V3), {"do_lower_case": False, "vocab_type": "spm"})
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "patterns", "text": TEXT})
+    at.run()
+    request(at, str(folder))
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["model"] == str(folder) and not sidebar_errors(at)
+    trace = at.session_state["ctx"].trace
+    reference = AutoTokenizer.from_pretrained(str(folder))
+    ids = reference(TEXT)["input_ids"]
+    assert list(trace.token_ids) == ids
+    pieces = reference.convert_ids_to_tokens(ids)
+    assert [trace.decode_token(i) for i in ids] == [p.replace("\u2581", " ") for p in pieces]
+    heatmap = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("head_heatmap"))
+    np.testing.assert_allclose(decode(figure_spec(heatmap)["data"][0]["z"]), trace.pattern(0, 0).numpy(), atol=1e-6)
+
+
 def test_refusals_keep_the_working_model(env, monkeypatch) -> None:
     folder = tiny_gpt2(env)
     at = AppTest.from_file(APP, default_timeout=120)
