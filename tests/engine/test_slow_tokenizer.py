@@ -84,6 +84,10 @@ CASES = {
     "by_model_type_roberta": (byte_bpe_folder, None, {}, "roberta"),
     "by_model_type_deberta": (byte_bpe_folder, {"do_lower_case": False, "vocab_type": "gpt2"}, {}, "deberta"),
     "by_model_type_gpt2": (byte_bpe_folder, None, {}, "gpt2"),
+    "by_model_type_opt": (byte_bpe_folder, {"add_bos_token": True}, {}, "opt"),  # OPT: GPT-2's class, a BOS first
+    "by_model_type_distilbert": (wordpiece_folder, None, {}, "distilbert"),
+    "by_model_type_electra": (wordpiece_folder, None, {}, "electra"),
+    "by_model_type_bart": (byte_bpe_folder, None, {}, "bart"),
 }
 
 
@@ -139,6 +143,7 @@ SPM_CASES = {
         {"tokenizer_class": "T5Tokenizer", "additional_special_tokens": [f"<extra_id_{i}>" for i in range(100)]}, None,
     ),
     "t5_by_model_type": ("spiece.model", T5, None, "t5"),
+    "mt5_by_model_type": ("spiece.model", T5, None, "mt5"),
     "xlm_roberta": ("sentencepiece.bpe.model", XLM_R, {"tokenizer_class": "XLMRobertaTokenizer"}, None),
     "xlm_roberta_by_model_type": ("sentencepiece.bpe.model", XLM_R, None, "xlm-roberta"),
     "llama": ("tokenizer.model", LLAMA, {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True}, None),
