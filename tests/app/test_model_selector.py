@@ -39,6 +39,17 @@ def request(at: AppTest, name: str) -> AppTest:
     return at.button(key="model_load").click().run()
 
 
+def loaded_on_patterns(folder: Path) -> AppTest:
+    """The patterns page with the model in `folder` loaded through *Another model*, checked to have loaded."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "patterns", "text": TEXT})
+    at.run()
+    request(at, str(folder))
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["model"] == str(folder) and not sidebar_errors(at)
+    return at
+
+
 def sidebar_errors(at: AppTest) -> list[str]:
     """Each refusal under *Another model*: its heading and the reason below it (shown as text, in a code block)."""
     reasons = [c.value for c in at.sidebar.code]
@@ -66,12 +77,7 @@ def test_a_local_folder_loads_and_is_described(env) -> None:
     from attention_core import load_model
 
     folder = tiny_gpt2(env)
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"page": "patterns", "text": TEXT})
-    at.run()
-    request(at, str(folder))
-    assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["model"] == str(folder) and not sidebar_errors(at)
+    at = loaded_on_patterns(folder)
     model = load_model(str(folder), device="cpu")
     total = model.parameter_counts()["total"]
     caption = next(c.value for c in at.sidebar.caption if "parameters" in c.value)
@@ -98,12 +104,7 @@ def test_a_folder_with_only_a_sentencepiece_model_opens_with_its_tokens(env) -> 
     save_tiny_deberta(folder)
     (folder / "tokenizer.json").unlink()
     with_settings(spm_folder(folder, "spm.model", DEBERTA_V3), {"do_lower_case": False, "vocab_type": "spm"})
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"page": "patterns", "text": TEXT})
-    at.run()
-    request(at, str(folder))
-    assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["model"] == str(folder) and not sidebar_errors(at)
+    at = loaded_on_patterns(folder)
     trace = at.session_state["ctx"].trace
     reference = AutoTokenizer.from_pretrained(str(folder))
     ids = reference(TEXT)["input_ids"]
