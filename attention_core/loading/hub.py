@@ -1,7 +1,7 @@
 """Hub ids ("openai-community/gpt2") → a local folder, only when the user asked for a hub model.
 
-Only config and generation config, the tokenizer's files (tokenizer.json, or a slow tokenizer's vocabulary and
-settings) and safetensors files are fetched; never pickles, never code.
+Only config and generation config, the tokenizer's files (tokenizer.json and its settings; a slow tokenizer's
+vocabulary only where there is no tokenizer.json) and safetensors files are fetched; never pickles, never code.
 Offline, an id already in the Hugging Face cache loads from there; one that is not gives a clear message.
 """
 
@@ -16,8 +16,8 @@ from .slow_tokenizer import SLOW_FILES
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 TOKENIZER_SETTINGS = ["tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"]
-PATTERNS = ["config.json", "generation_config.json", "tokenizer.json", *SLOW_FILES, *TOKENIZER_SETTINGS,
-            "*.safetensors", "model.safetensors.index.json"]  # fmt: skip
+PATTERNS = ["config.json", "generation_config.json", "tokenizer.json", *TOKENIZER_SETTINGS, "*.safetensors",
+            "model.safetensors.index.json"]  # fmt: skip
 
 
 def looks_like_hub_id(name: str) -> bool:
@@ -25,23 +25,37 @@ def looks_like_hub_id(name: str) -> bool:
 
 
 def fetch(repo_id: str) -> Path:
+    """The repository's snapshot folder, from the cache or downloaded; a slow tokenizer's files (SLOW_FILES) are
+    fetched only for a repository without tokenizer.json, the only ones that read them."""
+    folder = _snapshot(repo_id, PATTERNS, check_size=True)
+    if not (folder / "tokenizer.json").is_file() and not any((folder / name).is_file() for name in SLOW_FILES):
+        try:
+            folder = _snapshot(repo_id, list(SLOW_FILES))
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"{repo_id} has no tokenizer.json, and its slow tokenizer's files could not be "
+                                 f"fetched: {exc}") from exc  # fmt: skip
+    return with_tokenizer(repo_id, folder)
+
+
+def _snapshot(repo_id: str, patterns: list[str], check_size: bool = False) -> Path:
+    """The files of `repo_id` matching `patterns`: from the cache when they are there (no network needed), else
+    downloaded (after refuse_if_too_large where `check_size`)."""
     try:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import LocalEntryNotFoundError
     except ImportError as exc:  # pragma: no cover - a runtime requirement
         raise ModelLoadError("Loading hub models needs the huggingface_hub package.") from exc
     cache_dir = os.environ.get("HF_HUB_CACHE") or None  # read now, not when huggingface_hub was imported
-    try:  # the cache first: no network needed when the model was downloaded before
-        found = snapshot_download(repo_id, allow_patterns=PATTERNS, local_files_only=True, cache_dir=cache_dir)
+    try:  # the cache first: an incomplete snapshot raises LocalEntryNotFoundError's IncompleteSnapshotError
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True, cache_dir=cache_dir))
     except LocalEntryNotFoundError:
-        found = None
+        pass
     except Exception as exc:
         raise ModelLoadError(f"Could not read {repo_id} from the Hugging Face cache: {exc}") from exc
-    if found is not None:
-        return with_tokenizer(repo_id, Path(found))
-    refuse_if_too_large(repo_id, cache_dir)
+    if check_size:
+        refuse_if_too_large(repo_id, cache_dir)
     try:
-        found = snapshot_download(repo_id, allow_patterns=PATTERNS, cache_dir=cache_dir)
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, cache_dir=cache_dir))
     except LocalEntryNotFoundError:
         raise ModelLoadError(
             f"{repo_id} is not in the local Hugging Face cache and the hub cannot be reached (offline?). "
@@ -49,7 +63,6 @@ def fetch(repo_id: str) -> Path:
         ) from None
     except Exception as exc:
         raise ModelLoadError(f"Could not download {repo_id} from the Hugging Face hub: {exc}") from exc
-    return with_tokenizer(repo_id, Path(found))
 
 
 def with_tokenizer(repo_id: str, folder: Path) -> Path:

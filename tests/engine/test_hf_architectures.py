@@ -273,6 +273,34 @@ def test_a_hub_model_without_a_tokenizer_read_here_says_how_to_get_one(tmp_path,
     assert "save_pretrained" in str(said.value) and "spiece.model" in str(said.value)
 
 
+def test_a_slow_tokenizers_files_are_fetched_only_where_there_is_no_tokenizer_json(tmp_path, monkeypatch):
+    """Most repositories ship vocab.json, vocab.txt or tokenizer.model beside tokenizer.json: those are not
+    downloaded; a repository without tokenizer.json gets a second, small fetch of them alone."""
+    import huggingface_hub
+
+    from attention_core.loading import hub
+    from attention_core.loading.slow_tokenizer import SLOW_FILES
+
+    asked: list[list[str]] = []
+
+    def snapshot_download(repo_id, allow_patterns, local_files_only=False, cache_dir=None):
+        asked.append(list(allow_patterns))
+        folder = tmp_path / repo_id.replace("/", "--")
+        folder.mkdir(exist_ok=True)
+        if repo_id.endswith("fast") and "tokenizer.json" in allow_patterns:
+            (folder / "tokenizer.json").write_text("{}")
+        if repo_id.endswith("slow") and "vocab.txt" in allow_patterns:
+            (folder / "vocab.txt").write_text("[UNK]\n")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    assert hub.fetch("someone/fast").name == "someone--fast"
+    assert len(asked) == 1 and not set(SLOW_FILES) & set(asked[0]) and "tokenizer_config.json" in asked[0]
+    asked.clear()
+    assert (hub.fetch("someone/slow") / "vocab.txt").is_file()
+    assert len(asked) == 2 and asked[1] == list(SLOW_FILES)
+
+
 @pytest.fixture(scope="module")
 def marian(tmp_path_factory, monkeypatch_module):
     from attention_core.loading.hf_adapters_seq2seq import sinusoidal_positions
