@@ -5,7 +5,6 @@ Only safetensors are read (never pickle), and no code from the folder is run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from . import mxfp4
+from .json_file import read_json
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
 Progress = Callable[[float, str], None]
@@ -29,15 +29,6 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except Exception as exc:  # SafetensorsError on a bad header, truncated data, ...
         raise ModelLoadError(f"{path.name} is not a readable safetensors file (truncated or corrupt?): {exc}") from exc
-
-
-def read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise ModelLoadError(f"File not found: {path}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{path.name} is not valid JSON: {exc}") from exc
 
 
 # SentencePiece models of a tokenizer class not built here (Marian's pair of them): a folder with only these is told

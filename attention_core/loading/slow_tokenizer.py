@@ -10,13 +10,13 @@ transformers' class for each folder: tests/engine/test_slow_tokenizer.py.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from ..errors import ModelLoadError
+from .json_file import read_json
 from .sentencepiece_model import read_sentencepiece
 from .sentencepiece_tokenizers import sentencepiece_tokenizer, spm_added_tokens, t5_sentinels
 
@@ -78,7 +78,7 @@ def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer
     present = {name for name in SLOW_FILES if (folder / name).is_file()}
     if not present:
         return None
-    settings = _read_json(folder / "tokenizer_config.json")
+    settings = read_json(folder / "tokenizer_config.json", optional=True)
     name = str(settings.get("tokenizer_class") or BY_MODEL_TYPE.get(model_type or "", "")).removesuffix("Fast")
     kind = CLASSES.get(name)
     if kind is None:
@@ -110,18 +110,6 @@ def _build(folder: Path, kind: TokenizerClass, settings: dict) -> Tokenizer:
     return tokenizer
 
 
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"{path.name} is not valid JSON: {exc}") from exc
-    if not isinstance(found, dict):
-        raise ModelLoadError(f"{path.name} should hold a JSON object, not {type(found).__name__}.")
-    return found
-
-
 def _special_tokens(
     folder: Path, settings: dict, kind: TokenizerClass, extras: list[AddedToken]
 ) -> dict[str, AddedToken]:
@@ -129,7 +117,7 @@ def _special_tokens(
     folder saved before added_tokens_decoder existed) special_tokens_map.json's, as transformers reads them."""
     found: dict[str, object] = dict(kind.special)
     found.update({key: settings[key] for key in NAMED_SPECIAL if settings.get(key) is not None})
-    legacy = {} if "added_tokens_decoder" in settings else _read_json(folder / "special_tokens_map.json")
+    legacy = {} if "added_tokens_decoder" in settings else read_json(folder / "special_tokens_map.json", optional=True)
     found.update({key: legacy[key] for key in NAMED_SPECIAL if legacy.get(key) is not None})
     # Added in transformers' order of the names (bos, eos, unk, sep, pad, cls, mask): a token new to the vocabulary
     # takes the next id, so the order decides its id.
@@ -185,7 +173,7 @@ def _wordpiece(folder: Path, settings: dict, special: dict[str, AddedToken]) -> 
 
 
 def _byte_bpe(folder: Path, settings: dict, special: dict[str, AddedToken]) -> Tokenizer:
-    vocab = _read_json(folder / "vocab.json")
+    vocab = read_json(folder / "vocab.json")
     if not vocab:
         raise ModelLoadError(f"{folder.name}/vocab.json holds no tokens.")
     merges = []
@@ -215,7 +203,7 @@ def _add_tokens(tokenizer: Tokenizer, folder: Path, settings: dict, special: dic
         by_id = {int(i): _added_token(v, special=False) for i, v in dict(settings["added_tokens_decoder"]).items()}
     else:
         names = {t.content for key, t in special.items() if not key.startswith(LEGACY_EXTRA)}
-        legacy = _read_json(folder / "added_tokens.json")
+        legacy = read_json(folder / "added_tokens.json", optional=True)
         by_id = {int(i): _added_token(t, special=t in names) for t, i in legacy.items()}
     listed = {t.content for t in by_id.values()}
     for token_id, token in sorted(by_id.items()):
