@@ -28,7 +28,7 @@ def fetch(repo_id: str) -> Path:
     """The repository's snapshot folder, from the cache or downloaded; a slow tokenizer's files (SLOW_FILES) are
     fetched only for a repository without tokenizer.json, the only ones that read them."""
     folder = _snapshot(repo_id, PATTERNS, check_size=True)
-    if not (folder / "tokenizer.json").is_file() and not any((folder / name).is_file() for name in SLOW_FILES):
+    if not _has_tokenizer_files(folder):
         try:
             folder = _snapshot(repo_id, list(SLOW_FILES))
         except ModelLoadError as exc:
@@ -69,13 +69,17 @@ def with_tokenizer(repo_id: str, folder: Path) -> Path:
     """`folder`, unless the snapshot has no tokenizer file read here: neither tokenizer.json nor a slow tokenizer's
     (slow_tokenizer.SLOW_FILES: WordPiece, byte-level BPE, and T5's, DeBERTa-v2's, XLM-R's and Llama's SentencePiece
     models)."""
-    if not any((folder / name).is_file() for name in ("tokenizer.json", *SLOW_FILES)):
+    if not _has_tokenizer_files(folder):
         raise ModelLoadError(
             f"{repo_id} has no tokenizer.json on the hub, nor a slow tokenizer's files read here "
             f"({', '.join(SLOW_FILES)}). With transformers installed, AutoTokenizer.from_pretrained({repo_id!r}) "
             "and the model's from_pretrained, each followed by .save_pretrained(folder), write a folder read here."
         )
     return folder
+
+
+def _has_tokenizer_files(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("tokenizer.json", *SLOW_FILES))
 
 
 def refuse_if_too_large(repo_id: str, cache_dir: str | None) -> None:
