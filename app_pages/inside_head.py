@@ -28,7 +28,7 @@ from viz.views.head_window import (
 from viz.views.mask_parts import SINK_WORDS, softmax_share_lines
 from viz.views.norm_words import head_input_caption
 from viz.views.patterns import is_long
-from viz.views.position_words import bias_words, position_bias_caption
+from viz.views.position_words import bias_words, position_bias_caption, vectors_order_note
 from viz.views.score_terms import score_stages, steps_terms
 
 st.title("Inside one head, step by step")
@@ -109,9 +109,7 @@ st.caption(
     "Each token gets its own query q, key k and value v: "
     + (f"{d} numbers each" if dv == d else f"{d} numbers for q and k, {dv} for v")
     + ", for this head"
-    + (" (q and k after RoPE, what the score uses" if s.uses_rope else "")
-    + (", their rotated dimensions listed even ones first: see RoPE below)" if ctx.config.rope_pairs_reordered
-       else ")" if s.uses_rope else "")
+    + vectors_order_note(s.uses_rope, ctx.config.rope_pairs_reordered)
     + f". The score of query {i} for key {j} is the dot product q_i·k_j; "
     "the cosine is the same product without the lengths: +1 = same direction, 0 = unrelated, −1 = opposite."
 )

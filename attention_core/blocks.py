@@ -122,25 +122,28 @@ def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | 
     if cfg.kv_latent_rank:  # DeepSeek's multi-head latent attention: q, k, v read up from small latents
         return latent_qkv(x, w, layer, cfg, rope)
     q, k, v = qkv_flat(x, w, layer, cfg)
-    if cfg.qk_norm == "full":  # OLMo 2: one RMSNorm over all heads' queries (keys), before splitting heads
+    norm = cfg.qk_norm_in(layer)  # Llama 4 normalises only in the layers that rotate
+    if norm == "full":  # OLMo 2: one RMSNorm over all heads' queries (keys), before splitting heads
         q = F.rms_norm(q, (q.shape[-1],), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
         k = F.rms_norm(k, (k.shape[-1],), w[f"blocks.{layer}.attn.k_norm.w"], cfg.norm_eps)
     q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
     k = k.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
     # A copy, not a view: the trace keeps v, and a view would keep the whole fused output alive.
     v = v.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2).contiguous()  # (..., n_kv_heads, n, d_head)
-    if cfg.qk_norm == "head" and not cfg.qk_norm_after_rope:  # Qwen3, Gemma 3: an RMSNorm over each head's d_head
+    if norm == "head" and not cfg.qk_norm_after_rope:  # Qwen3, Gemma 3: an RMSNorm over each head's d_head
         q, k = head_norm(q, w, layer, cfg, "q"), head_norm(k, w, layer, cfg, "k")
     if rope is not None:
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-    if cfg.qk_norm_after_rope:  # Hunyuan: the same norm, on the rotated q and k
+    if norm == "head" and cfg.qk_norm_after_rope:  # Hunyuan, Llama 4: the same norm, on the rotated q and k
         q, k = head_norm(q, w, layer, cfg, "q"), head_norm(k, w, layer, cfg, "k")
     return q, k, v
 
 
 def head_norm(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, which: str) -> torch.Tensor:
-    """The layer's RMSNorm over each head's d_head of q (which "q") or k, with its learned weight."""
-    return F.rms_norm(x, (cfg.d_head,), w[f"blocks.{layer}.attn.{which}_norm.w"], cfg.norm_eps)
+    """The layer's RMSNorm over each head's d_head of q (which "q") or k, with its learned weight (none where the
+    model's norm has none: Llama 4's L2 norm)."""
+    weight = w[f"blocks.{layer}.attn.{which}_norm.w"] if cfg.qk_norm_weights else None
+    return F.rms_norm(x, (cfg.d_head,), weight, cfg.norm_eps)
 
 
 def qkv_flat(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple[torch.Tensor, ...]:

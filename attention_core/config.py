@@ -25,6 +25,7 @@ class ModelConfig:
         "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense", "apertus", "qwen2_vl",
         "qwen3_vl", "gpt_oss", "gemma3_embedding", "bart", "bart-decoder", "mbart", "mbart-decoder", "pegasus",
         "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3", "glm4_moe", "glm4_moe_lite", "dots1",
+        "llama4",
     ]
     n_layers: int
     n_heads: int
@@ -66,6 +67,8 @@ class ModelConfig:
     qk_norm: Literal["none", "head", "full"] = "none"  # RMSNorm on q and k before RoPE: per head (Qwen3,
     # Gemma 3; weights attn.q_norm.w / attn.k_norm.w of [d_head]) or over the whole projection (OLMo 2)
     qk_norm_after_rope: bool = False  # the per-head q/k RMSNorm comes after RoPE instead (Hunyuan)
+    qk_norm_layers: tuple[bool, ...] = ()  # which layers have the q/k norm; () = every one (Llama 4: those that rotate)
+    qk_norm_weights: bool = True  # False: the q/k norm has no learned weight (Llama 4's L2 norm: x / rms(x))
     attn_scale: float | None = None  # the factor on q·k; None = 1/√d_head (Gemma: query_pre_attn_scalar^-0.5)
     attn_softcap: float | None = None  # scores → cap·tanh(scores/cap) before the mask (Gemma 2)
     # GPT-OSS: a learned logit per head (weights attn.sinks, [n_heads]) joins each row's softmax as a key without a
@@ -122,6 +125,7 @@ class ModelConfig:
     moe_router: Literal["softmax", "sigmoid"] = "softmax"
     moe_groups: tuple[int, int] = (1, 1)
     moe_scale: float = 1.0
+    moe_scales_input: bool = False  # Llama 4: an expert's weight multiplies its input, not its output
     # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
     conversion_notes: tuple[str, ...] = ()
 
@@ -130,6 +134,7 @@ class ModelConfig:
         object.__setattr__(self, "sliding_layers", tuple(bool(b) for b in self.sliding_layers))
         object.__setattr__(self, "rope_freq_divisors", tuple(float(d) for d in self.rope_freq_divisors))
         object.__setattr__(self, "rope_layers", tuple(bool(b) for b in self.rope_layers))
+        object.__setattr__(self, "qk_norm_layers", tuple(bool(b) for b in self.qk_norm_layers))
         object.__setattr__(self, "swiglu_clamp", tuple(float(x) for x in self.swiglu_clamp))
         object.__setattr__(self, "moe_groups", tuple(int(x) for x in self.moe_groups))
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
@@ -157,6 +162,10 @@ class ModelConfig:
     def rotates(self, layer: int) -> bool:
         """Whether `layer` rotates its queries and keys (RoPE); a NoPE layer's scores see no position at all."""
         return self.uses_rope and (not self.rope_layers or self.rope_layers[layer])
+
+    def qk_norm_in(self, layer: int) -> str:
+        """The q/k norm of `layer` ("none", "head" or "full"): the model's, unless it keeps one to some layers."""
+        return self.qk_norm if not self.qk_norm_layers or self.qk_norm_layers[layer] else "none"
 
     def rope_base(self, layer: int) -> float | None:
         """The RoPE base of `layer`: rope_theta_local on sliding-window layers where the model has one."""
@@ -221,9 +230,7 @@ class ModelConfig:
         if self.attn_sinks:
             out.append("attention sinks: a learned logit per head takes a share of every row's weight")
         out += self._scale_features()
-        if self.qk_norm != "none":
-            out.append("RMSNorm on queries and keys" + (" per head" if self.qk_norm == "head" else "")
-                       + (", after RoPE" if self.qk_norm_after_rope else ""))  # fmt: skip
+        out += self._qk_norm_features()
         out += self._rope_features()
         if self.position_bias == "alibi":
             out.append("ALiBi: each head adds its own slope × the key's position to every score, no position "
@@ -257,6 +264,18 @@ class ModelConfig:
             out.append(f"grouped-query attention ({self.group_size} query heads per key/value head)")
         return out
 
+    def _qk_norm_features(self) -> list[str]:
+        """`features` of the norm on queries and keys: over what, where, with or without a weight, in which layers."""
+        if self.qk_norm == "none":
+            return []
+        kind = "RMSNorm" if self.qk_norm_weights else "RMS normalisation (no learned weight)"
+        words = (f"{kind} on queries and keys" + (" per head" if self.qk_norm == "head" else "")
+                 + (", after RoPE" if self.qk_norm_after_rope else ""))  # fmt: skip
+        normed = [i for i in range(self.n_layers) if self.qk_norm_in(i) != "none"]
+        if len(normed) < self.n_layers:
+            words += f" in {len(normed)} of {self.n_layers} layers ({_listed(normed)})"
+        return [words]
+
     def _rope_features(self) -> list[str]:
         """`features` of the rotation: per-layer bases, scaling, layers without it, pair order, partial rotary."""
         out = []
@@ -284,6 +303,8 @@ class ModelConfig:
     def _router_words(self) -> str:
         """How DeepSeek's routers differ from a softmax over every expert, for `features`."""
         words = " (sigmoid router)" if self.moe_router == "sigmoid" else ""
+        if self.moe_scales_input:  # Llama 4: the weight goes in before the expert's SwiGLU, not on its output
+            words += ", each chosen expert's weight multiplying its input"
         groups, kept = self.moe_groups
         if groups > 1:
             words += f", chosen within the best {kept} of {groups} groups"

@@ -9,7 +9,9 @@ by its score:
 - groups (DeepSeek-V2, V3: moe_groups = (groups, kept)): the experts sit in equal groups and a token chooses only
   within its `kept` best groups, a group rated by its best score (softmax routers, V2) or by its best two summed
   (sigmoid routers, V3);
-- the chosen weights × moe_scale (DeepSeek's routed_scaling_factor).
+- the chosen weights × moe_scale (DeepSeek's routed_scaling_factor);
+- Llama 4 (moe_scales_input): the weight multiplies the token before its expert reads it, not the expert's output
+  (a SwiGLU expert is not linear, so the two differ); its router is the sigmoid one, top-1, not renormalised.
 A shared expert (under shared.) adds to every token: scaled by sigmoid(x·shared_gate.W) where the model has that
 gate (Qwen2-MoE), as it is otherwise (DeepSeek).
 """
@@ -75,8 +77,12 @@ def mixture_of_experts(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) ->
     for expert in range(cfg.n_experts):
         rows, slot = (chosen == expert).nonzero(as_tuple=True)  # the tokens that chose it, and in which place
         if rows.numel():
+            weight = weights[rows, slot, None].to(flat.dtype)  # (r, 1)
+            if cfg.moe_scales_input:  # Llama 4: the weight scales what the expert reads
+                out.index_add_(0, rows, feed_forward(flat[rows] * weight, w, f"{p}experts.{expert}.", cfg))
+                continue
             part = feed_forward(flat[rows], w, f"{p}experts.{expert}.", cfg)  # (r, d_model)
-            out.index_add_(0, rows, part * weights[rows, slot, None].to(flat.dtype))
+            out.index_add_(0, rows, part * weight)
     if p + "shared.W_out" in w:
         shared = feed_forward(flat, w, p + "shared.", cfg)  # (m, d_model)
         if p + "shared_gate.W" in w:

@@ -69,6 +69,7 @@ class HeadSteps:
     window: int | None = None  # this layer's sliding window
     qk_norm: str = "none"
     qk_norm_after_rope: bool = False  # Hunyuan: q and k are normalised after RoPE (q_pre, k_pre are not)
+    qk_norm_weighted: bool = True  # False: the q/k norm has no learned weight (Llama 4)
     position_bias: np.ndarray | None = None  # [n_q, n_k] T5: this head's relative position bias; None without
     position_kind: str = "none"  # ModelConfig.position_bias: "t5", "alibi", "disentangled" (DeBERTa's terms)
     # what layer 0's residual is (blocks.embed): embed_scale·token (+ position) (+ segment), then a LayerNorm
@@ -159,9 +160,9 @@ def _qk_norm(
 ) -> np.ndarray:
     """One head's q (or k) (n, d_head) after the model's RMSNorm on queries (keys), in float64. "full" (OLMo 2)
     normalises over every head's projection at once, so that is recomputed from E for all heads."""
-    weight = _numpy(w[f"blocks.{layer}.attn.{which}_norm.w"])
+    weight = _numpy(w[f"blocks.{layer}.attn.{which}_norm.w"]) if cfg.qk_norm_weights else 1.0
     d = cfg.d_head
-    if cfg.qk_norm == "head":
+    if cfg.qk_norm_in(layer) == "head":
         return x / np.sqrt((x**2).mean(-1, keepdims=True) + cfg.norm_eps) * weight
     name = "Q" if which == "q" else "K"
     full = E @ _numpy(w[f"blocks.{layer}.attn.W_{name}"])  # (n, heads · d_head)
@@ -201,7 +202,8 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         q_pre = E @ W_Q if b_Q is None else E @ W_Q + b_Q  # (n, d_head)
         k_pre = E @ W_K if b_K is None else E @ W_K + b_K  # (n, d_head)
         inputs = {}
-    if cfg.qk_norm != "none" and not cfg.qk_norm_after_rope:  # Hunyuan's comes after RoPE: see rope_check
+    qk_norm = cfg.qk_norm_in(layer)  # Llama 4 normalises only in the layers that rotate
+    if qk_norm != "none" and not cfg.qk_norm_after_rope:  # Hunyuan's comes after RoPE: see rope_check
         q_pre = _qk_norm(q_pre, E, w, cfg, layer, "q", head)
         k_pre = _qk_norm(k_pre, E, w, cfg, layer, "k", kv)
     q = _numpy(trace.captured.q[layer][head])  # (n, d_head) after RoPE: exactly what the pass used
@@ -257,8 +259,9 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         scale_multiple=cfg.scale_multiple,
         softcap=cfg.attn_softcap,
         window=cfg.window(layer),
-        qk_norm=cfg.qk_norm,
-        qk_norm_after_rope=cfg.qk_norm_after_rope,
+        qk_norm=qk_norm,
+        qk_norm_after_rope=cfg.qk_norm_after_rope and qk_norm != "none",
+        qk_norm_weighted=cfg.qk_norm_weights,
         position_bias=bias,
         position_kind=cfg.position_bias,
         embedding_terms=blocks.embedding_terms(w),
@@ -279,7 +282,8 @@ def rope_check(steps: HeadSteps, config: ModelConfig, weights: Mapping[str, torc
     if config.rotates(steps.layer):
         cos, sin = blocks.rope_tables(steps.n, config, torch.device("cpu"), steps.layer)
         q = latent.rotate_last(q, (cos, sin)) if config.kv_latent_rank else blocks.apply_rope(q, cos, sin)
-    if config.qk_norm_after_rope:  # Hunyuan
+    if steps.qk_norm_after_rope:  # Hunyuan, Llama 4
         key = f"blocks.{steps.layer}.attn.q_norm.w"
-        q = blocks.head_norm(q, {key: weights[key].cpu().float()}, steps.layer, config, "q")
+        own = {key: weights[key].cpu().float()} if config.qk_norm_weights else {}
+        q = blocks.head_norm(q, own, steps.layer, config, "q")
     return float(np.abs(_numpy(q[0]) - steps.q).max())

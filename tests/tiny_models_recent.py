@@ -65,6 +65,24 @@ def tiny_recent(kind: str, base: dict):
         config, model = ((transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration) if qwen3 else
                          (transformers.Qwen2_5_VLConfig, transformers.Qwen2_5_VLForConditionalGeneration))
         return model(config(text_config=text, vision_config=vision))
+    if kind in ("llama4_text", "llama4"):  # 4 layers, layer 3 NoPE; 4 experts, 1 per token, and a shared one.
+        # llama4_text (Scout's layout): every layer's MLP a mixture, q/k normalised in the rotating layers;
+        # llama4 (Maverick's): inside Llama4ForConditionalGeneration (a one-layer vision tower), experts in layers 1
+        # and 3 only, the others dense (intermediate_size_mlp 128), no q/k norm
+        maverick = kind == "llama4"
+        text = transformers.Llama4TextConfig(
+            head_dim=16, num_local_experts=4, num_experts_per_tok=1, intermediate_size_mlp=128,
+            interleave_moe_layer_step=2 if maverick else 1, use_qk_norm=not maverick,
+            rope_parameters=dict(rope_type="default", rope_theta=1000.0), **ids, **{**base, "num_hidden_layers": 4},
+        )  # fmt: skip
+        if not maverick:
+            return transformers.Llama4ForCausalLM(text)
+        vision = transformers.Llama4VisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=1,
+                                                 num_attention_heads=2, image_size=32, patch_size=16,
+                                                 vision_output_dim=32, projector_input_dim=32,
+                                                 projector_output_dim=64)  # fmt: skip
+        config = transformers.Llama4Config(text_config=text, vision_config=vision)
+        return transformers.Llama4ForConditionalGeneration(config)
     if kind == "gpt_oss":  # sinks drawn at std 1 (each takes a visible share); layer 0 slides (window 8); YaRN ×4
         # over an original 32 tokens, untruncated ramp; 4 experts, 2 per token; the SwiGLU clamp at 2, so it bites
         rope = dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32,

@@ -41,7 +41,7 @@ def _projections(s: Any, w: StepsWindow, wl: list[str], rows: str, pos: np.ndarr
     st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
     kv = kv_head_name(s.group_size, s.head, s.kv_head)  # whose W_K, W_V: shared under grouped-query attention
     bias = " This model adds a bias to each: b_Q and b_K." if s.has_bias else ""
-    norm = qk_norm_caption(s.qk_norm, s.uses_rope, s.qk_norm_after_rope)
+    norm = qk_norm_caption(s.qk_norm, s.uses_rope, s.qk_norm_after_rope, s.qk_norm_weighted)
     st.caption(
         f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". '
         f"Both map d_model = {dm} to d_head = {d}.{bias}{norm}"
@@ -50,11 +50,13 @@ def _projections(s: Any, w: StepsWindow, wl: list[str], rows: str, pos: np.ndarr
     c1, c2 = st.columns(2)
     with c1:
         _weight_chart(s.W_Q, f"W_Q (head {s.head})  [{dm} × {d}]", "d_model", "d_head", "mech_WQ")
-        title = projection_title("Q", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope)
+        title = projection_title("Q", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope,
+                                 s.qk_norm_weighted)  # fmt: skip
         _token_chart(w["q_pre"], title, wl, "d_head", "query token", "mech_Q_pre", pos)
     with c2:
         _weight_chart(s.W_K, f"W_K ({kv})  [{dm} × {d}]", "d_model", "d_head", "mech_WK")
-        title = projection_title("K", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope)
+        title = projection_title("K", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope,
+                                 s.qk_norm_weighted)  # fmt: skip
         _token_chart(w["k_pre"], title, wl, "d_head", "key token", "mech_K_pre", pos)
 
 
@@ -107,7 +109,7 @@ def _rotation(ctx: PageContext, s: Any, w: StepsWindow, wl: list[str], rows: str
 
     def after(name: str) -> str:  # the rotated q or k's title (Hunyuan's normalised after the rotation)
         if s.qk_norm_after_rope:
-            return projection_title(name, s.has_bias, s.qk_norm, rows, d, "after", True)
+            return projection_title(name, s.has_bias, s.qk_norm, rows, d, "after", True, s.qk_norm_weighted)
         return f"{name} after RoPE  [{rows} × {d}]"
 
     c1, c2 = st.columns(2)

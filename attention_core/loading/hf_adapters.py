@@ -301,6 +301,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_encoders import ADAPTERS as ENCODERS  # here, not on top
     from .hf_adapters_latent import ADAPTERS as LATENT
     from .hf_adapters_layernorm import ADAPTERS as LAYERNORM
+    from .hf_adapters_llama4 import ADAPTERS as LLAMA4
     from .hf_adapters_modern import ADAPTERS as MODERN
     from .hf_adapters_moe import ADAPTERS as MOE
     from .hf_adapters_recent import ADAPTERS as RECENT
@@ -308,7 +309,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_seq2seq import ADAPTERS as SEQ2SEQ
     from .hf_adapters_t5 import ADAPTERS as T5
 
-    every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT)
+    every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT, LLAMA4)
     return {kind: adapter for table in every for kind, adapter in table.items()}
 
 

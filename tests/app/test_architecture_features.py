@@ -173,6 +173,10 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("glm4_moe", ("a mixture of 8 experts in the MLP, 2 per token (sigmoid router), chosen within the best 2 of 4 "
                       "groups", "RoPE on 8 of 16 dimensions per head")),
         ("dots1", ("RMSNorm on queries and keys per head", "(sigmoid router), chosen within the best 2 of 4 groups")),
+        ("llama4_text", ("RMS normalisation (no learned weight) on queries and keys per head, after RoPE in 3 of 4 "
+                         "layers (layers 0, 1, 2)", "no RoPE in 1 of 4 layers (layer 3)", "RoPE on neighbouring pairs",
+                         "1 per token (sigmoid router), each chosen expert's weight multiplying its input")),
+        ("llama4", ("no RoPE in 1 of 4 layers (layer 3)", "a mixture of 4 experts in the MLP, 1 per token")),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:
@@ -380,6 +384,26 @@ def test_inside_one_head_puts_hunyuans_q_norm_after_the_rotation(private_models)
     assert "RMSNorm(RoPE(E·W_Q))·w_q  [" in rotated["layout"]["title"]["text"]
     said = " ".join(c.value for c in at.caption)
     assert "after RoPE" in said and "q_norm" in said, said
+
+
+def test_inside_one_head_gives_llama4s_q_norm_no_weight_and_none_where_nothing_rotates(private_models) -> None:
+    """Llama 4 normalises q and k after RoPE with no learned weight, and only in the layers that rotate: the rotated
+    charts' titles have no ·w_q, the caption says there is no weight, and a NoPE layer names no norm at all."""
+    from tests.app.helpers import figure_spec
+
+    folder = tiny_folder(private_models, "llama4_text")
+    for layer, rotates in ((0, True), (3, False)):
+        at = opened_with("inside_head", folder, layer=str(layer), head="1")
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.session_state["ctx"].layer == layer
+        said = " ".join(c.value for c in at.main.caption)
+        rotated = [figure_spec(e)["layout"]["title"]["text"] for e in at.get("plotly_chart") if e.key == "mech_Q"]
+        assert rotated == (["Q = RMSNorm(RoPE(E·W_Q))  [43 × 16]"] if rotates else []), rotated
+        assert ("no learned weight" in said) == rotates and "q_norm" not in said, said
+        assert ("rotates nothing (no RoPE)" in said) == (not rotates), said
+        vectors = next(c.value for c in at.main.caption if c.value.startswith("Each token gets its own query"))
+        assert vectors.count("(") == vectors.count(")"), vectors  # a NoPE layer's words had a stray ")"
+        assert ("see RoPE below" in vectors) == rotates, vectors  # and pointed to a rotation it does not draw
 
 
 def test_a_sink_models_pages_say_its_rows_sum_to_less_than_one(private_models) -> None:

@@ -29,7 +29,7 @@ KINDS = [
     "granitemoe", "cohere2", "nemotron", "qwen3_yarn", "olmo3",
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
-    "qwen2_5_vl", "qwen3_vl", "gpt_oss",
+    "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -71,6 +71,9 @@ def test_patterns_logits_and_hidden_states_match(pair):
 
 def test_parameter_counts_match(pair):
     kind, hf, ours = pair
+    if kind == "llama4":  # Llama4ForConditionalGeneration: its language model is a Llama4ForCausalLM, lm_head in
+        assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.language_model.parameters())
+        return
     if kind in ("mistral3", "qwen2_5_vl", "qwen3_vl"):  # the vision tower is not read
         language = [*hf.model.language_model.parameters(), *([] if ours.config.tie_embeddings else [hf.lm_head.weight])]
         assert ours.parameter_counts()["total"] == sum(p.numel() for p in language)
@@ -135,6 +138,12 @@ def test_declared_features(pair):
         "apertus": dict(act="xielu", gated_mlp=False, qk_norm="head"),
         "qwen2_5_vl": dict(arch="qwen2_vl", attn_bias=True, qk_norm="none"),
         "qwen3_vl": dict(arch="qwen3_vl", attn_bias=False, qk_norm="head"),
+        "llama4_text": dict(rope_layers=(True, True, True, False), qk_norm="head", qk_norm_after_rope=True,
+                            qk_norm_layers=(True, True, True, False), qk_norm_weights=False, n_experts=4,
+                            experts_per_token=1, moe_router="sigmoid", moe_renormalize=False, moe_scales_input=True,
+                            rope_pairs_reordered=True),
+        "llama4": dict(rope_layers=(True, True, True, False), qk_norm="none", n_experts=4, moe_scales_input=True,
+                       d_mlp=128),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),

@@ -71,6 +71,14 @@ def test_a_projection_is_titled_as_the_product_it_draws() -> None:
     assert projection_title("Q", False, "head", 5, 64, "before", True) == "Q = E·W_Q  [5 × 64] before RoPE"
     rotated = projection_title("Q", False, "head", 5, 64, "after", True)
     assert rotated == "Q = RMSNorm(RoPE(E·W_Q))·w_q  [5 × 64]"
+    # Llama 4's norm after the rotation has no learned weight: no ·w_q, and the caption says so
+    weightless = projection_title("Q", False, "head", 5, 64, "after", True, weighted=False)
+    assert weightless == "Q = RMSNorm(RoPE(E·W_Q))  [5 × 64]"
+    from viz.views.norm_words import qk_norm_caption
+
+    said = qk_norm_caption("head", True, True, weighted=False)
+    assert "no learned weight" in said and "q_norm" not in said and "after RoPE" in said
+    assert "learned weights (q_norm, k_norm)" in qk_norm_caption("head", True, True)
     # a half-width chart at 1280 px shows ~55 characters of its title (a longer one was cut at both ends)
     assert max(len(t) for t in (full, rotated, projection_title("Q", True, "head", 999, 256, "before"))) <= 55
 

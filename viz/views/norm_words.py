@@ -113,26 +113,28 @@ def head_input_caption(s: HeadInputFacts) -> str:
 
 
 def projection_title(
-    name: str, has_bias: bool, qk_norm: str, rows: int, d_head: int, rope: str = "", norm_after_rope: bool = False
+    name: str, has_bias: bool, qk_norm: str, rows: int, d_head: int, rope: str = "", norm_after_rope: bool = False,
+    weighted: bool = True,
 ) -> str:  # fmt: skip
     """Inside a head's (and Start here's) chart title for q (name "Q") or k ("K"): the product the chart draws, with
     the model's q/k RMSNorm where it has one (Qwen3, Gemma 3: per head; OLMo 2: over every head's projection;
-    Hunyuan: per head, after RoPE). `rope`: "before" (the chart before the rotation), "after" (after it), or "" (a
-    layer without RoPE)."""
+    Hunyuan, Llama 4: per head, after RoPE), times its learned weight where it has one (`weighted`; Llama 4's has
+    none). `rope`: "before" (the chart before the rotation), "after" (after it), or "" (a layer without RoPE)."""
     product = f"E·W_{name}" + (f" + b_{name}" if has_bias else "")
-    weight = f"w_{name.lower()}"
+    weight = f"·w_{name.lower()}" if weighted else ""
     # short enough for a half-width chart at 1280 px (~55 characters); the section's caption says which norm
     if rope == "after" and norm_after_rope:
-        return f"{name} = RMSNorm(RoPE({product}))·{weight}  [{rows} × {d_head}]"
+        return f"{name} = RMSNorm(RoPE({product})){weight}  [{rows} × {d_head}]"
     if qk_norm == "head" and not (rope == "before" and norm_after_rope):
-        product = f"RMSNorm({product})·{weight}"
+        product = f"RMSNorm({product}){weight}"
     elif qk_norm == "full":  # over every head's projection at once; the chart shows this head's part
-        product = f"RMSNorm({product}, all heads)·{weight}"
+        product = f"RMSNorm({product}, all heads){weight}"
     return f"{name} = {product}  [{rows} × {d_head}]" + (f" {rope} RoPE" if rope else "")
 
 
-def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False) -> str:
-    """Inside a head's words for the model's RMSNorm on queries and keys; '' where it has none."""
+def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False, weighted: bool = True) -> str:
+    """Inside a head's words for the model's RMSNorm on queries and keys (`weighted`: with learned weights); '' where
+    it has none."""
     if qk_norm == "none":
         return ""
     over = ("each head's q and k (d_head numbers)" if qk_norm == "head"
@@ -140,7 +142,6 @@ def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False) -> str:
     when = (" after RoPE" if after_rope else " before RoPE") if rope else ""
     charts = ("the charts after RoPE show them normalised" if after_rope and rope
               else "the Q and K charts show them after that norm")  # fmt: skip
-    return (
-        f" This model then normalises {over}{when}: divided by their root-mean-square and scaled per dimension by "
-        f"learned weights (q_norm, k_norm); {charts}."
-    )
+    scaled = ("and scaled per dimension by learned weights (q_norm, k_norm)" if weighted
+              else "with no learned weight, so each has a root-mean-square of 1")  # fmt: skip
+    return f" This model then normalises {over}{when}: divided by their root-mean-square {scaled}; {charts}."

@@ -141,6 +141,18 @@ def nope_caption(model: str, layer: int) -> str:
     )
 
 
+def vectors_order_note(rotates: bool, pairs_reordered: bool) -> str:
+    """Inside one head's aside on the picked tokens' q and k: after RoPE in a layer that rotates, and in what order
+    their dimensions are listed where the model rotates neighbouring pairs (the converter lists them even ones
+    first in every layer, a NoPE layer's too, which q·k does not notice)."""
+    if rotates:
+        order = ", their rotated dimensions listed even ones first: see RoPE below" if pairs_reordered else ""
+        return f" (q and k after RoPE, what the score uses{order})"
+    if pairs_reordered:
+        return " (no RoPE in this layer; the dimensions other layers rotate are listed even ones first)"
+    return ""
+
+
 def latent_caption(model: str, r_kv: int, r_q: int | None, nope: int, rope: int, head: int) -> str:
     """Inside one head's words for multi-head latent attention (DeepSeek-V2/V3, MiniCPM3: attention_core/latent.py):
     where this head's q and k come from. r_q None: queries straight from E."""
