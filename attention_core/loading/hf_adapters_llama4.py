@@ -46,15 +46,17 @@ def _layers(text: dict, n: int) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
     return tuple(bool(r) for r in rotates[:n]), tuple(i in moe for i in range(n))
 
 
-def _cap(text: dict, rotates: tuple[bool, ...], n_ctx: int) -> tuple[int, tuple[str, ...]]:
-    """The longest text Llama 4 reads as a plain causal model, and the note that says so (none where nothing caps)."""
+def text_cap(
+    n_ctx: int, rotates: tuple[bool, ...], chunk: int | None, floor: int | None
+) -> tuple[int, tuple[str, ...]]:
+    """The longest text Llama 4 reads as a plain causal model, and the note that says so (none where nothing caps):
+    below `chunk` (its RoPE layers' chunked attention; None: none) and below `floor` − 1 (its NoPE layers' query
+    temperature; None: not tuned). The GGUF converter (gguf/llama4.py) shares it."""
     cap, why = n_ctx, []
-    chunk = text.get("attention_chunk_size")
-    if chunk and any(rotates) and int(chunk) < cap:
-        cap = int(chunk)
-        why.append(f"past {int(chunk):,} tokens its RoPE layers attend only within {int(chunk):,}-token chunks")
-    floor = int(text.get("floor_scale") or 8192)
-    if text.get("attn_temperature_tuning", True) and not all(rotates) and floor - 1 < cap:
+    if chunk and any(rotates) and chunk < cap:
+        cap = chunk
+        why.append(f"past {chunk:,} tokens its RoPE layers attend only within {chunk:,}-token chunks")
+    if floor and not all(rotates) and floor - 1 < cap:
         cap = floor - 1
         why.append(f"past {floor - 1:,} its NoPE layers scale their queries (attention temperature tuning)")
     if cap == n_ctx:
@@ -79,7 +81,9 @@ def llama4_config(hf: dict, name: str) -> ModelConfig:
         {**text, "layer_types": None}, name, "llama4", rope_pairs_reordered=True, rope_layers=rotates,
         **(norms if text.get("use_qk_norm", True) else {}), **mixture, **({"d_mlp": d_mlp} if d_mlp else {}),
     )  # fmt: skip
-    cap, notes = _cap(text, rotates, cfg.n_ctx)
+    chunk = int(text["attention_chunk_size"]) if text.get("attention_chunk_size") else None
+    floor = int(text.get("floor_scale") or 8192) if text.get("attn_temperature_tuning", True) else None
+    cap, notes = text_cap(cfg.n_ctx, rotates, chunk, floor)
     return replace(cfg, n_ctx=cap, conversion_notes=cfg.conversion_notes + notes)
 
 

@@ -99,7 +99,11 @@ def moe_fields(meta: Meta, tensor_names: set[str]) -> dict:
 
 
 def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    cfg = rope_config(meta, name, tensor_names)
+    return with_rope_freqs(rope_config(meta, name, tensor_names), meta)
+
+
+def with_rope_freqs(cfg: ModelConfig, meta: Meta) -> ModelConfig:
+    """`cfg` with the file's rope_freqs as its RoPE frequency divisors, where it has them (llama3 scaling)."""
     freqs = meta.tensor_f32("rope_freqs.weight")
     if freqs is None:
         return cfg
@@ -232,7 +236,8 @@ def separate_qkv_weights(
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
         if t.has(src + "attn_output.bias"):  # Llama with attention_bias=True (llama.cpp loads it); the forward
             w[dst + "attn.b_O"] = t.vector(src + "attn_output.bias")  # pass adds b_O once per layer, as GPT-2's
-        if cfg.qk_norm != "none":  # Qwen3: one d_head-wide RMSNorm weight shared by every head; OLMoE: d_model-wide
+        if cfg.qk_norm != "none" and cfg.qk_norm_weights:  # Qwen3: one d_head-wide RMSNorm weight shared by every
+            # head; OLMoE: d_model-wide (Llama 4's norm has no weight)
             w[dst + "attn.q_norm.w"] = t.vector(src + "attn_q_norm.weight")
             w[dst + "attn.k_norm.w"] = t.vector(src + "attn_k_norm.weight")
         mlp(t, w, src, dst)
