@@ -83,6 +83,15 @@ def tiny_recent(kind: str, base: dict):
                                                  projector_output_dim=64)  # fmt: skip
         config = transformers.Llama4Config(text_config=text, vision_config=vision)
         return transformers.Llama4ForConditionalGeneration(config)
+    if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
+        # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
+        text = transformers.Llama4TextConfig(
+            head_dim=16, num_local_experts=0, num_experts_per_tok=0, moe_layers=[], intermediate_size_mlp=128,
+            no_rope_layers=[1] * 4, layer_types=["full_attention"] * 4, attention_chunk_size=8,
+            attn_temperature_tuning=False, rope_parameters=dict(rope_type="default", rope_theta=1000.0), **ids,
+            **{**base, "num_hidden_layers": 4},
+        )  # fmt: skip
+        return transformers.Llama4ForCausalLM(text)
     if kind == "gpt_oss":  # sinks drawn at std 1 (each takes a visible share); layer 0 slides (window 8); YaRN ×4
         # over an original 32 tokens, untruncated ramp; 4 experts, 2 per token; the SwiGLU clamp at 2, so it bites
         rope = dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32,

@@ -17,7 +17,8 @@ What differs from a Llama:
   − 1 (8191) the NoPE layers multiply their queries by 1 + attn_scale·ln(1 + ⌊(position + 1) / floor_scale⌋):
   texts are capped below both, where Llama 4 is a plain causal Llama with the features above, and the cap is
   said in the sidebar's conversion notes.
-The vision tower and its projector are not read (a text has no image tokens).
+MobileLLM-R1 is a llama4_text without experts (moe_layers []) whose layers all rotate and are full (layer_types), so
+nothing caps it. The vision tower and its projector are not read (a text has no image tokens).
 """
 
 from __future__ import annotations
@@ -46,17 +47,15 @@ def _layers(text: dict, n: int) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
     return tuple(bool(r) for r in rotates[:n]), tuple(i in moe for i in range(n))
 
 
-def text_cap(
-    n_ctx: int, rotates: tuple[bool, ...], chunk: int | None, floor: int | None
-) -> tuple[int, tuple[str, ...]]:
+def text_cap(n_ctx: int, chunk: int | None, floor: int | None) -> tuple[int, tuple[str, ...]]:
     """The longest text Llama 4 reads as a plain causal model, and the note that says so (none where nothing caps):
-    below `chunk` (its RoPE layers' chunked attention; None: none) and below `floor` − 1 (its NoPE layers' query
-    temperature; None: not tuned). The GGUF converter (gguf/llama4.py) shares it."""
+    below `chunk` (its chunked layers' chunks; None: no layer is chunked) and below `floor` − 1 (its NoPE layers'
+    query temperature; None: no NoPE layer, or not tuned). The GGUF converter (gguf/llama4.py) shares it."""
     cap, why = n_ctx, []
-    if chunk and any(rotates) and chunk < cap:
+    if chunk and chunk < cap:
         cap = chunk
-        why.append(f"past {chunk:,} tokens its RoPE layers attend only within {chunk:,}-token chunks")
-    if floor and not all(rotates) and floor - 1 < cap:
+        why.append(f"past {chunk:,} tokens its chunked layers attend only within {chunk:,}-token chunks")
+    if floor and floor - 1 < cap:
         cap = floor - 1
         why.append(f"past {floor - 1:,} its NoPE layers scale their queries (attention temperature tuning)")
     if cap == n_ctx:
@@ -72,19 +71,27 @@ def llama4_config(hf: dict, name: str) -> ModelConfig:
     rotates, moe = _layers(text, n)
     if text.get("attention_bias"):
         raise ModelLoadError("Llama 4 checkpoints with attention biases are not supported yet.")
-    experts = _experts_count(text)
-    mixture = dict(n_experts=experts, experts_per_token=_per_token(text, experts), moe_router="sigmoid",
-                   moe_renormalize=False, moe_scales_input=True) if any(moe) else {}  # fmt: skip
+    mixture = _mixture(text) if any(moe) else {}  # none in MobileLLM-R1 (moe_layers [])
     d_mlp = int(text["intermediate_size_mlp"]) if not all(moe) else None  # the dense layers' width
     norms = dict(qk_norm="head", qk_norm_after_rope=True, qk_norm_layers=rotates, qk_norm_weights=False)
     cfg = _decoder(
         {**text, "layer_types": None}, name, "llama4", rope_pairs_reordered=True, rope_layers=rotates,
         **(norms if text.get("use_qk_norm", True) else {}), **mixture, **({"d_mlp": d_mlp} if d_mlp else {}),
     )  # fmt: skip
-    chunk = int(text["attention_chunk_size"]) if text.get("attention_chunk_size") else None
-    floor = int(text.get("floor_scale") or 8192) if text.get("attn_temperature_tuning", True) else None
-    cap, notes = text_cap(cfg.n_ctx, rotates, chunk, floor)
+    types = text.get("layer_types") or ["chunked_attention" if r else "full_attention" for r in rotates]
+    chunked = "chunked_attention" in types and text.get("attention_chunk_size")  # MobileLLM-R1: every layer full
+    tuned = text.get("attn_temperature_tuning", True) and not all(rotates)  # only NoPE layers scale their queries
+    floor = int(text.get("floor_scale") or 8192) if tuned else None
+    cap, notes = text_cap(cfg.n_ctx, int(chunked) if chunked else None, floor)
     return replace(cfg, n_ctx=cap, conversion_notes=cfg.conversion_notes + notes)
+
+
+def _mixture(text: dict) -> dict:
+    """The mixture of experts' ModelConfig fields: sigmoid weights of the top num_experts_per_tok logits, not
+    renormalised, each multiplying its expert's input."""
+    experts = _experts_count(text)
+    return dict(n_experts=experts, experts_per_token=_per_token(text, experts), moe_router="sigmoid",
+                moe_renormalize=False, moe_scales_input=True)  # fmt: skip
 
 
 def _feed_forward(cfg: ModelConfig):

@@ -49,7 +49,7 @@ def llama4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     cfg = rope_config(meta, name, tensor_names, experts=experts, arch="llama4", rope_pairs_reordered=True,
                       rope_layers=rotates, **(norms if qk_norm else {}))  # fmt: skip
     cfg = with_rope_freqs(cfg, meta)
-    cap, notes = text_cap(cfg.n_ctx, rotates, meta.count("attention.chunk_size", CHUNK), FLOOR)
+    cap, notes = text_cap(cfg.n_ctx, meta.count("attention.chunk_size", CHUNK), FLOOR)
     return replace(cfg, n_ctx=cap, conversion_notes=cfg.conversion_notes + notes)
 
 
