@@ -49,7 +49,7 @@ def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> to
     projected = "embed.W_proj" in w  # (embedding_size, d_model): narrower embeddings up to the layers' width
     if projected and not cfg.embed_proj_after_norm:  # DeBERTa: projected, then normalised
         x = linear(x, w["embed.W_proj"], w.get("embed.b_proj"))  # (n, d_model)
-    if "embed.ln.w" in w:  # BERT normalises the embeddings
+    if "embed.ln.w" in w or cfg.embed_norm:  # BERT normalises the embeddings; NanoChat too, with no weight
         x = normalize(x, w, "embed.ln", cfg)
     if projected and cfg.embed_proj_after_norm:  # ELECTRA-small: normalised, then projected
         x = linear(x, w["embed.W_proj"], w.get("embed.b_proj"))  # (n, d_model)
@@ -78,6 +78,8 @@ def rope_tables(n: int, cfg: ModelConfig, device: torch.device, layer: int | Non
         inv_freq = inv_freq / torch.tensor(divisors, device=device, dtype=torch.float32)
     angles = torch.outer(torch.arange(n, device=device, dtype=torch.float32), inv_freq)  # (n, r/2)
     angles = torch.cat([angles, angles], dim=-1)  # (n, r)
+    if cfg.rope_reversed:  # NanoChat turns each pair by −p·θ: the same cos, the sine's sign flipped
+        angles = -angles
     if divisors and cfg.rope_attention_factor != 1.0:  # LongRoPE scales the rotated q and k (the scores by its square)
         return angles.cos() * cfg.rope_attention_factor, angles.sin() * cfg.rope_attention_factor
     return angles.cos(), angles.sin()

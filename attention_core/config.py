@@ -25,7 +25,7 @@ class ModelConfig:
         "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense", "apertus", "qwen2_vl",
         "qwen3_vl", "gpt_oss", "gemma3_embedding", "bart", "bart-decoder", "mbart", "mbart-decoder", "pegasus",
         "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3", "glm4_moe", "glm4_moe_lite", "dots1",
-        "llama4",
+        "llama4", "nanochat",
     ]
     n_layers: int
     n_heads: int
@@ -54,6 +54,7 @@ class ModelConfig:
     # embeddings narrower than the layers, projected up by embed.W_proj (embed.b_proj): ELECTRA-small projects after
     # the embedding LayerNorm, DeBERTa before it
     embed_proj_after_norm: bool = False
+    embed_norm: bool = False  # a norm on the embeddings, with no weight of its own (NanoChat; BERT's has embed.ln.w)
     n_decoder_layers: int = 0  # > 0 for encoder-decoders; n_layers then counts the encoder's layers
     decoder_start_token_id: int | None = None
     forced_bos_token_id: int | None = None  # BART: the decoder's first written token, whatever it predicts
@@ -88,6 +89,7 @@ class ModelConfig:
     # GPT-J, Cohere: the model rotates neighbouring pairs (0, 1), (2, 3), …; the converter listed each head's rotated
     # W_Q/W_K columns even ones first (loading/conventions.neighbours_to_halves), so q and k show in that order
     rope_pairs_reordered: bool = False
+    rope_reversed: bool = False  # RoPE turns each pair the other way, by −position·θ (NanoChat's rotate_half)
     rope_layers: tuple[bool, ...] = ()  # which layers rotate q and k; () = every one. SmolLM3: every 4th does not
     parallel_blocks: bool = False  # x + attn(ln_attn(x)) + mlp(ln_mlp(x)) (GPT-NeoX use_parallel_residual)
     n_experts: int = 0  # a mixture of experts in each layer with a router (Mixtral, Qwen3-MoE); 0 = none
@@ -259,7 +261,8 @@ class ModelConfig:
         if self.norm_position in ("sandwich", "post_sublayer"):
             out.append("a norm on each sublayer's output")
         if not self.norm_weights:
-            out.append(f"{'LayerNorm' if self.norm == 'layer' else 'RMSNorm'} without learned weights or biases")
+            out.append(f"{'LayerNorm' if self.norm == 'layer' else 'RMSNorm'} without learned weights or biases"
+                       + (", on the embeddings too, before the first block" if self.embed_norm else ""))
         if self.n_kv_heads < self.n_heads:
             out.append(f"grouped-query attention ({self.group_size} query heads per key/value head)")
         return out
@@ -294,6 +297,8 @@ class ModelConfig:
                        "position")
         if self.rope_pairs_reordered:
             out.append("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")
+        if self.rope_reversed:
+            out.append("RoPE turning each pair the other way (by −position·θ)")
         if self.rotary_dim is not None and self.rotary_dim != self.d_head:
             which = "the last " if self.kv_latent_rank else ""  # MLA: a head's rotated part follows its unrotated one
             shared = ", the key's shared by every head" if self.kv_latent_rank else ""

@@ -265,7 +265,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         position_bias=bias,
         position_kind=cfg.position_bias,
         embedding_terms=blocks.embedding_terms(w),
-        embedding_norm="embed.ln.w" in w,
+        embedding_norm="embed.ln.w" in w or cfg.embed_norm,
         embedding_projection=("after" if cfg.embed_proj_after_norm else "before") if "embed.W_proj" in w else "",
         embed_scale=cfg.embed_scale,
         norm_weights=cfg.norm_weights,

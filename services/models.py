@@ -199,6 +199,7 @@ ARCH_LABELS = {
     "minicpm3": "MiniCPM3 decoder (latent attention)",
     "glm4_moe": "GLM-4.5 decoder (mixture of experts)",
     "llama4": "Llama 4 decoder",
+    "nanochat": "NanoChat decoder",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

@@ -83,6 +83,11 @@ def tiny_recent(kind: str, base: dict):
                                                  projector_output_dim=64)  # fmt: skip
         config = transformers.Llama4Config(text_config=text, vision_config=vision)
         return transformers.Llama4ForConditionalGeneration(config)
+    if kind == "nanochat":  # norms without weights (the embeddings' too), RoPE the other way, q/k normalised after
+        # it, squared ReLU, logits soft-capped at 3 so the cap bites
+        cfg = transformers.NanoChatConfig(final_logit_softcapping=3.0, rope_parameters=dict(rope_type="default",
+                                          rope_theta=1000.0), **ids, **base)  # fmt: skip
+        return transformers.NanoChatForCausalLM(cfg)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

@@ -105,7 +105,8 @@ def _rotation(ctx: PageContext, s: Any, w: StepsWindow, wl: list[str], rows: str
     rotary = cfg.rotary_dim or d
     factor = cfg.rope_attention_factor if cfg.rope_divisors(s.layer) else 1.0
     first = d - rotary if s.kv_input is not None else 0  # latent attention rotates a head's last dimensions
-    st.caption(rope_caption(ctx.model_title, d, rotary, cfg.rope_pairs_reordered, factor, cfg.rope_scaling, first))
+    st.caption(rope_caption(ctx.model_title, d, rotary, cfg.rope_pairs_reordered, factor, cfg.rope_scaling, first,
+                            cfg.rope_reversed))  # fmt: skip
 
     def after(name: str) -> str:  # the rotated q or k's title (Hunyuan's normalised after the rotation)
         if s.qk_norm_after_rope:

@@ -21,6 +21,10 @@
   Mistral's layers with YaRN; past original_max_position_embeddings its queries are also multiplied by
   1 + β·ln(1 + ⌊position / original⌋) (Llama 4's temperature), which is 1 before: texts are capped there. The
   vision tower and its projector are not read (a text has no image tokens).
+- NanoChat (Karpathy's nanochat, as transformers' NanoChatForCausalLM): every RMSNorm without a weight, one more on
+  the embeddings before the first block (embed_norm); RoPE turning each pair by −position·θ (its rotate_half is
+  (x2, −x1), so rope_reversed); q and k normalised per head after RoPE, again without a weight; an up/down MLP with
+  squared ReLU; the logits soft-capped (final_logit_softcapping).
 
 Biases on a gated MLP (mlp_bias, ERNIE's use_bias on its MLP) are refused: the engine's gated MLP has none.
 """
@@ -98,6 +102,16 @@ def arcee_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("mlp_bias"):
         raise ModelLoadError("Arcee checkpoints with MLP biases are not supported yet.")
     return _decoder(hf, name, "arcee", gated_mlp=False, attn_bias=bool(hf.get("attention_bias")))
+
+
+def nanochat_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("attention_bias"):
+        raise ModelLoadError("NanoChat checkpoints with attention biases are not supported yet.")
+    cap = hf.get("final_logit_softcapping")
+    return _decoder(
+        hf, name, "nanochat", gated_mlp=False, norm_weights=False, embed_norm=True, rope_reversed=True,
+        qk_norm="head", qk_norm_after_rope=True, qk_norm_weights=False, final_softcap=float(cap) if cap else None,
+    )  # fmt: skip
 
 
 def ministral_config(hf: dict, name: str) -> ModelConfig:
@@ -226,6 +240,16 @@ def glm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return pairs_to_halves(llama_layout(sd, cfg, _with_biases(_gate_up_fused), norms=norms), cfg)
 
 
+def _fc(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    w[dst + "mlp.W_in"] = r.linear(src + "mlp.fc1.weight")
+    w[dst + "mlp.W_out"] = r.linear(src + "mlp.fc2.weight")
+
+
+def nanochat_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """NanoChat: a Llama's attention, an fc1/fc2 MLP, no norm weights anywhere."""
+    return llama_layout(sd, cfg, _fc, norms={})
+
+
 def olmo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """OLMo (1): a Llama's tensors without any norm's."""
     return llama_layout(sd, cfg, _with_biases(_gated), norms={})
@@ -287,4 +311,5 @@ ADAPTERS = {
     "qwen3_vl": (qwen_vl_config, language_model_weights),
     "hunyuan_v1_dense": (hunyuan_dense_config, hunyuan_dense_weights),
     "apertus": (apertus_config, apertus_weights),
+    "nanochat": (nanochat_config, nanochat_weights),
 }

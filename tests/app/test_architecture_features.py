@@ -177,6 +177,9 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                          "layers (layers 0, 1, 2)", "no RoPE in 1 of 4 layers (layer 3)", "RoPE on neighbouring pairs",
                          "1 per token (sigmoid router), each chosen expert's weight multiplying its input")),
         ("llama4", ("no RoPE in 1 of 4 layers (layer 3)", "a mixture of 4 experts in the MLP, 1 per token")),
+        ("nanochat", ("RoPE turning each pair the other way (by −position·θ)", "logits soft-capped at ±3",
+                      "RMSNorm without learned weights or biases, on the embeddings too, before the first block",
+                      "RMS normalisation (no learned weight) on queries and keys per head, after RoPE")),
     ],
 )
 def test_every_page_opens_on_the_architectures_added_later(private_models, kind, named) -> None:
@@ -404,6 +407,15 @@ def test_inside_one_head_gives_llama4s_q_norm_no_weight_and_none_where_nothing_r
         vectors = next(c.value for c in at.main.caption if c.value.startswith("Each token gets its own query"))
         assert vectors.count("(") == vectors.count(")"), vectors  # a NoPE layer's words had a stray ")"
         assert ("see RoPE below" in vectors) == rotates, vectors  # and pointed to a rotation it does not draw
+
+
+def test_inside_one_head_says_nanochat_turns_its_pairs_the_other_way(private_models) -> None:
+    """NanoChat rotates by −position·θ: Inside one head's RoPE note says so, beside the weightless q/k norm."""
+    at = opened_with("inside_head", tiny_folder(private_models, "nanochat"))
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.main.caption)
+    assert "turns each pair the other way from most models, by −position × its frequency" in said, said
+    assert "no learned weight" in said and "RMSNorm(x), without learned weights" in said, said
 
 
 def test_a_sink_models_pages_say_its_rows_sum_to_less_than_one(private_models) -> None:

@@ -30,6 +30,7 @@ KINDS = [
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
+    "nanochat",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -146,6 +147,9 @@ def test_declared_features(pair):
                        d_mlp=128),
         "llama4_dense": dict(rope_layers=(True,) * 4, qk_norm="head", qk_norm_layers=(True,) * 4, n_experts=0,
                              d_mlp=128, n_ctx=128, conversion_notes=()),  # its unused chunk size caps nothing
+        "nanochat": dict(norm_weights=False, embed_norm=True, rope_reversed=True, qk_norm="head",
+                         qk_norm_after_rope=True, qk_norm_weights=False, gated_mlp=False, act="relu2",
+                         final_softcap=3.0),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),

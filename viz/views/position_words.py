@@ -97,12 +97,13 @@ _SCALING_NAMES = {"longrope": "LongRoPE", "yarn": "YaRN"}  # the rules that scal
 
 def rope_caption(
     model: str, d_head: int, rotary: int, pairs_reordered: bool = False, attention_factor: float = 1.0,
-    scaling: str | None = None, first: int = 0,
+    scaling: str | None = None, first: int = 0, turned_back: bool = False,
 ) -> str:  # fmt: skip
     """Inside one head's note on the rotation (partial rotary, GPT-NeoX and Pythia: only the first `rotary` of
     the head's d_head dimensions turn; latent attention (DeepSeek): the last `rotary`, from dimension `first`; GPT-J,
     Cohere and DeepSeek: their neighbouring pairs listed even dimensions first; LongRoPE and YaRN (`scaling`,
-    ModelConfig.rope_scaling): the rotated dimensions also scaled by their attention factor)."""
+    ModelConfig.rope_scaling): the rotated dimensions also scaled by their attention factor; NanoChat
+    (`turned_back`, ModelConfig.rope_reversed): each pair turned by −position·θ)."""
     kept, half = d_head - rotary, rotary // 2
     rest = ""
     if kept and first:
@@ -116,6 +117,11 @@ def rope_caption(
             f" {model} itself pairs neighbouring dimensions (0, 1), (2, 3), … of what it rotates: here they are "
             f"listed even ones first, so rotated column i < {half} is its dimension 2i and column {half} + i its "
             "dimension 2i + 1 (the same numbers, the same q·k)."
+        )
+    if turned_back:
+        order += (
+            f" {model} turns each pair the other way from most models, by −position × its frequency; q_i·k_j still "
+            "depends only on how far apart i and j are."
         )
     if attention_factor != 1.0:
         rule = (scaling or "").split(",")[0]
