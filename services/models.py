@@ -200,6 +200,7 @@ ARCH_LABELS = {
     "glm4_moe": "GLM-4.5 decoder (mixture of experts)",
     "llama4": "Llama 4 decoder",
     "nanochat": "NanoChat decoder",
+    "minimax_m2": "MiniMax-M2 decoder (mixture of experts)",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

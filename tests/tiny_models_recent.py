@@ -88,6 +88,16 @@ def tiny_recent(kind: str, base: dict):
         cfg = transformers.NanoChatConfig(final_logit_softcapping=3.0, rope_parameters=dict(rope_type="default",
                                           rope_theta=1000.0), **ids, **base)  # fmt: skip
         return transformers.NanoChatForCausalLM(cfg)
+    if kind == "minimax_m2":  # q/k norms over the projection, half of each head rotates; 4 experts, 2 per token,
+        # behind a sigmoid router whose correction bias (a buffer, drawn here) moves the choice
+        rope = dict(rope_type="default", rope_theta=1000.0, partial_rotary_factor=0.5)
+        cfg = transformers.MiniMaxM2Config(head_dim=16, num_local_experts=4, num_experts_per_tok=2,
+                                           rope_parameters=rope, **ids, **base)  # fmt: skip
+        model = transformers.MiniMaxM2ForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers:
+                layer.mlp.e_score_correction_bias.normal_(0.0, 0.5)
+        return model
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

@@ -14,6 +14,10 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
   DeepSeek-V3's router: sigmoid scores, a correction bias in the choice only, groups, a scaling factor, a shared
   expert without a gate (`deepseek_moe`, `deepseek_mlp`; DeepSeek's own models: hf_adapters_latent.py).
 - dots.llm1 (dots1): Qwen3's attention with the same router.
+- MiniMax-M2 (minimax_m2): OLMo 2's q/k RMSNorms over the whole projection before RoPE, partial rotary (the released
+  config.json says rotary_dim), and in every layer Mixtral's layout of experts behind DeepSeek-V3's sigmoid router
+  (its correction bias, block_sparse_moe.e_score_correction_bias, in the choice only), renormalised, no shared
+  expert.
 - GPT-OSS: biases on q/k/v/o, an attention sink per head (attn.sinks), sliding and full layers in turn, YaRN; a
   router with a bias whose top-k logits are softmaxed (= renormalised top-k probabilities); experts stored
   stacked, gate and up interleaved in one [n_experts, d_model, 2·d_mlp] tensor (already [in, out]), with biases,
@@ -190,6 +194,24 @@ def dots1_config(hf: dict, name: str) -> ModelConfig:
                     **deepseek_moe(hf, sigmoid=True))  # fmt: skip
 
 
+def minimax_m2_config(hf: dict, name: str) -> ModelConfig:
+    head = int(hf.get("head_dim") or int(hf["hidden_size"]) // int(hf["num_attention_heads"]))
+    if hf.get("rotary_dim") and "partial_rotary_factor" not in {**hf, **(hf.get("rope_parameters") or {})}:
+        hf = {**hf, "partial_rotary_factor": int(hf["rotary_dim"]) / head}  # as transformers reads the legacy field
+    return _moe_decoder(hf, name, "minimax_m2", qk_norm="full", moe_router="sigmoid", moe_renormalize=True)
+
+
+def minimax_m2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Mixtral's names (block_sparse_moe, experts w1, w3, w2), q/k norms over the projection, the correction bias."""
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        moe = src + "block_sparse_moe."
+        _experts(w, r, moe, dst, cfg.n_experts, ("w1", "w3", "w2"))
+        w[dst + "mlp.router.b_choice"] = r.get(moe + "e_score_correction_bias")
+
+    return llama_layout(sd, cfg, block)
+
+
 def routed_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """A Llama's layout (q/k norms where the checkpoint has them, any attention biases) with DeepSeek's MLPs."""
 
@@ -208,4 +230,5 @@ ADAPTERS = {
     "gpt_oss": (gpt_oss_config, gpt_oss_weights),
     "glm4_moe": (glm4_moe_config, routed_weights),
     "dots1": (dots1_config, routed_weights),
+    "minimax_m2": (minimax_m2_config, minimax_m2_weights),
 }

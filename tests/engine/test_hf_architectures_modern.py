@@ -30,7 +30,7 @@ KINDS = [
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
-    "nanochat",
+    "nanochat", "minimax_m2",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -79,7 +79,9 @@ def test_parameter_counts_match(pair):
         language = [*hf.model.language_model.parameters(), *([] if ours.config.tie_embeddings else [hf.lm_head.weight])]
         assert ours.parameter_counts()["total"] == sum(p.numel() for p in language)
         return
-    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+    # MiniMax-M2's correction biases are buffers in transformers, read as weights here (as DeepSeek-V3's)
+    buffers = sum(b.numel() for name, b in hf.named_buffers() if name.endswith("e_score_correction_bias"))
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + buffers
 
 
 def test_declared_features(pair):
@@ -150,6 +152,8 @@ def test_declared_features(pair):
         "nanochat": dict(norm_weights=False, embed_norm=True, rope_reversed=True, qk_norm="head",
                          qk_norm_after_rope=True, qk_norm_weights=False, gated_mlp=False, act="relu2",
                          final_softcap=3.0),
+        "minimax_m2": dict(qk_norm="full", rotary_dim=8, n_experts=4, experts_per_token=2, moe_router="sigmoid",
+                           moe_renormalize=True),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
@@ -412,3 +416,13 @@ def test_a_config_without_head_dim_takes_transformers_default_of_128(kind):
     cfg = adapter_for(hf)[0](hf, "t")
     assert cfg.d_head == 128
     assert cfg.rotary_dim == (64 if kind == "glm4" else None)
+
+
+def test_minimax_m2s_released_config_names_its_rotary_part_by_rotary_dim():
+    """MiniMax-M2's config.json says rotary_dim (64 of 128), which transformers reads as partial_rotary_factor."""
+    from attention_core.loading.hf_adapters_moe import minimax_m2_config
+
+    hf = dict(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+              num_key_value_heads=2, head_dim=16, rotary_dim=8, num_local_experts=4, num_experts_per_tok=2)  # fmt: skip
+    assert transformers.MiniMaxM2Config(**hf).rope_parameters["partial_rotary_factor"] == 0.5
+    assert minimax_m2_config({**hf, "model_type": "minimax_m2"}, "x").rotary_dim == 8
