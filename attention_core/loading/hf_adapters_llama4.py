@@ -30,7 +30,7 @@ from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, llama_layout
-from .hf_adapters_moe import _experts_count, _per_token
+from .hf_adapters_moe import _experts_count, _per_token, stacked_experts
 from .hf_adapters_recent import _defaults, _language_config
 
 
@@ -105,14 +105,7 @@ def _feed_forward(cfg: ModelConfig):
                 w[f"{dst}mlp.{ours}"] = r.linear(f"{ff}{theirs}.weight")
             return
         w[dst + "mlp.router.W"] = r.linear(ff + "router.weight")  # [d_model, n_experts]
-        gate_up = r.get(ff + "experts.gate_up_proj")  # (n_experts, d_model, 2·d_mlp): gate, then up
-        down = r.get(ff + "experts.down_proj")  # (n_experts, d_mlp, d_model)
-        if gate_up.shape[0] != cfg.n_experts:
-            raise ModelLoadError(f"{ff}experts holds {gate_up.shape[0]} experts; config.json says {cfg.n_experts}.")
-        gate, up = gate_up.chunk(2, dim=-1)  # (n_experts, d_model, d_mlp) each
-        for e in range(cfg.n_experts):
-            p = f"{dst}mlp.experts.{e}."
-            w[p + "W_gate"], w[p + "W_in"], w[p + "W_out"] = (t[e].contiguous() for t in (gate, up, down))
+        stacked_experts(w, r, ff, dst, cfg.n_experts)  # (n_experts, d_model, 2·d_mlp) and (n_experts, d_mlp, d_model)
         for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
             w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{ff}shared_expert.{theirs}.weight")
 

@@ -14,6 +14,9 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
   DeepSeek-V3's router: sigmoid scores, a correction bias in the choice only, groups, a scaling factor, a shared
   expert without a gate (`deepseek_moe`, `deepseek_mlp`; DeepSeek's own models: hf_adapters_latent.py).
 - dots.llm1 (dots1): Qwen3's attention with the same router.
+- Qwen3-VL-MoE (qwen3_vl_moe, e.g. Qwen3-VL-30B-A3B): its language model, Qwen3-MoE's layers (always renormalised)
+  under model.language_model., experts stored stacked as Llama 4's ([E, d_model, 2·d_mlp] gate then up, and
+  [E, d_mlp, d_model]); its M-RoPE is plain RoPE for a text; the vision tower is not read.
 - MiniMax-M2 (minimax_m2): OLMo 2's q/k RMSNorms over the whole projection before RoPE, partial rotary (the released
   config.json says rotary_dim), and in every layer Mixtral's layout of experts behind DeepSeek-V3's sigmoid router
   (its correction bias, block_sparse_moe.e_score_correction_bias, in the choice only), renormalised, no shared
@@ -33,7 +36,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, llama_layout
-from .hf_adapters_recent import _attention_biases
+from .hf_adapters_recent import _attention_biases, _defaults, vl_language_config
 
 
 def _experts_count(hf: dict) -> int:
@@ -194,6 +197,45 @@ def dots1_config(hf: dict, name: str) -> ModelConfig:
                     **deepseek_moe(hf, sigmoid=True))  # fmt: skip
 
 
+def stacked_experts(w: StateDict, r: _Reader, moe: str, dst: str, n: int, turned_width: int | None = None) -> None:
+    """Experts stored stacked, [in, out]: experts.gate_up_proj (n, d_model, 2·d_mlp: gate, then up) and
+    experts.down_proj (n, d_mlp, d_model), under the checkpoint's prefix `moe` (Llama 4, Qwen3-VL-MoE).
+
+    `turned_width` (d_model): the tensors may also be [out, in], as transformers holds Qwen3-VL-MoE's and a
+    transformers 5 save writes them; its loader turns the Hub's [in, out] only where the shapes tell them apart, so
+    a tensor whose last (gate_up) or middle (down) size is d_model is read as [out, in], as it reads it."""
+    gate_up, down = r.get(moe + "experts.gate_up_proj"), r.get(moe + "experts.down_proj")
+    if gate_up.shape[0] != n:
+        raise ModelLoadError(f"{moe}experts holds {gate_up.shape[0]} experts; config.json says {n}.")
+    if turned_width is not None and gate_up.shape[-1] == turned_width:
+        gate_up = gate_up.transpose(1, 2)  # (n, 2·d_mlp, d_model) → (n, d_model, 2·d_mlp)
+    if turned_width is not None and down.shape[1] == turned_width:
+        down = down.transpose(1, 2)  # (n, d_model, d_mlp) → (n, d_mlp, d_model)
+    gate, up = gate_up.chunk(2, dim=-1)  # (n, d_model, d_mlp) each
+    for e in range(n):
+        p = f"{dst}mlp.experts.{e}."
+        w[p + "W_gate"], w[p + "W_in"], w[p + "W_out"] = (t[e].contiguous() for t in (gate, up, down))
+
+
+def qwen3_vl_moe_config(hf: dict, name: str) -> ModelConfig:
+    text = _defaults(vl_language_config(hf), head_dim=128)
+    return _moe_decoder(text, name, "qwen3_vl_moe", qk_norm="head", moe_renormalize=True)
+
+
+def qwen3_vl_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """The language model (model.language_model.), each MoE layer's router (mlp.gate) and stacked experts."""
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        if not r.has(src + "mlp.gate.weight"):  # mlp_only_layers, decoder_sparse_step
+            _gated(w, r, src, dst)
+            return
+        w[dst + "mlp.router.W"] = r.linear(src + "mlp.gate.weight")  # [d_model, n_experts]
+        stacked_experts(w, r, src + "mlp.", dst, cfg.n_experts, turned_width=cfg.d_model)
+
+    lm_head = next((k for k in ("lm_head.weight", "model.lm_head.weight") if k in sd), "lm_head.weight")
+    return llama_layout(sd, cfg, block, ("model.language_model.", "language_model.model.", "model."), lm_head)
+
+
 def minimax_m2_config(hf: dict, name: str) -> ModelConfig:
     head = int(hf.get("head_dim") or int(hf["hidden_size"]) // int(hf["num_attention_heads"]))
     if hf.get("rotary_dim") and "partial_rotary_factor" not in {**hf, **(hf.get("rope_parameters") or {})}:
@@ -231,4 +273,5 @@ ADAPTERS = {
     "glm4_moe": (glm4_moe_config, routed_weights),
     "dots1": (dots1_config, routed_weights),
     "minimax_m2": (minimax_m2_config, minimax_m2_weights),
+    "qwen3_vl_moe": (qwen3_vl_moe_config, qwen3_vl_moe_weights),
 }

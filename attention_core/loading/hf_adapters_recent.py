@@ -159,15 +159,21 @@ def _language_config(hf: dict) -> dict:
     return text
 
 
-def qwen_vl_config(hf: dict, name: str) -> ModelConfig:
-    """Qwen2-VL, Qwen2.5-VL (Qwen 2's attention, q/k/v biases) and Qwen3-VL (Qwen3's, q/k norms per head): the
-    language model. Its M-RoPE gives each section of a head's frequencies its own position (time, height, width);
-    for a text every token's three positions are the same, which makes it plain RoPE."""
+def vl_language_config(hf: dict) -> dict:
+    """A Qwen-VL checkpoint's language-model config with its M-RoPE as the plain RoPE it is for a text."""
     text = _language_config(hf) if hf.get("text_config") else dict(hf)  # Hub configs before transformers 5: flat
     rope = _rope(text)
     if scaling_kind(rope) == "mrope":  # those name it a RoPE scaling type ("mrope")
         plain = {"rope_type": "default", "rope_theta": rope.get("rope_theta") or text.get("rope_theta") or 10000.0}
         text = {**text, "rope_scaling": None, "rope_parameters": plain}
+    return text
+
+
+def qwen_vl_config(hf: dict, name: str) -> ModelConfig:
+    """Qwen2-VL, Qwen2.5-VL (Qwen 2's attention, q/k/v biases) and Qwen3-VL (Qwen3's, q/k norms per head): the
+    language model. Its M-RoPE gives each section of a head's frequencies its own position (time, height, width);
+    for a text every token's three positions are the same, which makes it plain RoPE."""
+    text = vl_language_config(hf)
     arch = "qwen3_vl" if hf.get("model_type") == "qwen3_vl" else "qwen2_vl"
     if arch == "qwen3_vl":
         text = _defaults(text, head_dim=128)

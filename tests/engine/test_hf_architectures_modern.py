@@ -30,7 +30,7 @@ KINDS = [
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
-    "nanochat", "minimax_m2",
+    "nanochat", "minimax_m2", "qwen3_vl_moe",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -75,7 +75,7 @@ def test_parameter_counts_match(pair):
     if kind == "llama4":  # Llama4ForConditionalGeneration: its language model is a Llama4ForCausalLM, lm_head in
         assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.language_model.parameters())
         return
-    if kind in ("mistral3", "qwen2_5_vl", "qwen3_vl"):  # the vision tower is not read
+    if kind in ("mistral3", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe"):  # the vision tower is not read
         language = [*hf.model.language_model.parameters(), *([] if ours.config.tie_embeddings else [hf.lm_head.weight])]
         assert ours.parameter_counts()["total"] == sum(p.numel() for p in language)
         return
@@ -154,6 +154,7 @@ def test_declared_features(pair):
                          final_softcap=3.0),
         "minimax_m2": dict(qk_norm="full", rotary_dim=8, n_experts=4, experts_per_token=2, moe_router="sigmoid",
                            moe_renormalize=True),
+        "qwen3_vl_moe": dict(qk_norm="head", n_experts=4, experts_per_token=2, moe_renormalize=True, d_mlp=96),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
