@@ -202,6 +202,7 @@ ARCH_LABELS = {
     "nanochat": "NanoChat decoder",
     "minimax_m2": "MiniMax-M2 decoder (mixture of experts)",
     "qwen3_vl_moe": "Qwen3-VL-MoE decoder (language model)",
+    "vaultgemma": "VaultGemma decoder",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

@@ -106,6 +106,11 @@ def tiny_recent(kind: str, base: dict):
             for layer in model.model.layers:
                 layer.mlp.e_score_correction_bias.normal_(0.0, 0.5)
         return model
+    if kind == "vaultgemma":  # Gemma 2 pre-norm: layer 0 slides (window 8); soft-caps low enough to bite
+        cfg = transformers.VaultGemmaConfig(head_dim=16, query_pre_attn_scalar=24, sliding_window=8,
+                                            attn_logit_softcapping=5.0, final_logit_softcapping=10.0, **ids,
+                                            **{**base, "tie_word_embeddings": True})  # fmt: skip
+        return transformers.VaultGemmaForCausalLM(cfg)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

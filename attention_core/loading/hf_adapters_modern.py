@@ -275,14 +275,16 @@ def gemma1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-def gemma_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """Gemma 2/3: every RMSNorm weight + 1 (Gemma's norms multiply by 1 + w)."""
+GEMMA_NORMS = (
+    ("ln_attn", "input_layernorm"), ("ln_attn_out", "post_attention_layernorm"),
+    ("ln_mlp", "pre_feedforward_layernorm"), ("ln_mlp_out", "post_feedforward_layernorm"),
+)  # fmt: skip
+
+
+def gemma_weights(sd: StateDict, cfg: ModelConfig, norms: tuple[tuple[str, str], ...] = GEMMA_NORMS) -> StateDict:
+    """Gemma 2/3: every RMSNorm weight + 1 (Gemma's norms multiply by 1 + w); `norms`: (ours, the checkpoint's)."""
     r = _Reader(sd, ("language_model.model.", "model.language_model.", "model."))  # a multimodal one's, or not
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight") + 1.0}
-    norms = (
-        ("ln_attn", "input_layernorm"), ("ln_attn_out", "post_attention_layernorm"),
-        ("ln_mlp", "pre_feedforward_layernorm"), ("ln_mlp_out", "post_feedforward_layernorm"),
-    )  # fmt: skip
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
         _attn(w, r, src, dst, plus_one=1.0)

@@ -21,6 +21,7 @@
   Mistral's layers with YaRN; past original_max_position_embeddings its queries are also multiplied by
   1 + β·ln(1 + ⌊position / original⌋) (Llama 4's temperature), which is 1 before: texts are capped there. The
   vision tower and its projector are not read (a text has no image tokens).
+- VaultGemma: Gemma 2 without its norms on the sublayers' outputs (pre-norm), its soft-caps, windows and scales.
 - NanoChat (Karpathy's nanochat, as transformers' NanoChatForCausalLM): every RMSNorm without a weight, one more on
   the embeddings before the first block (embed_norm); RoPE turning each pair by −position·θ (its rotate_half is
   (x2, −x1), so rope_reversed); q and k normalised per head after RoPE, again without a weight; an up/down MLP with
@@ -39,7 +40,17 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader, llama_config
-from .hf_adapters_modern import LLAMA_NORMS, _decoder, _gated, _rope, _windows, llama_layout, olmo2_weights
+from .hf_adapters_modern import (
+    LLAMA_NORMS,
+    _decoder,
+    _gated,
+    _rope,
+    _windows,
+    gemma_config,
+    gemma_weights,
+    llama_layout,
+    olmo2_weights,
+)
 from .rope_scaling import scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -102,6 +113,14 @@ def arcee_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("mlp_bias"):
         raise ModelLoadError("Arcee checkpoints with MLP biases are not supported yet.")
     return _decoder(hf, name, "arcee", gated_mlp=False, attn_bias=bool(hf.get("attention_bias")))
+
+
+def vaultgemma_config(hf: dict, name: str) -> ModelConfig:
+    return replace(gemma_config({**hf, "model_type": "gemma2"}, name), arch="vaultgemma", norm_position="pre")
+
+
+def vaultgemma_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    return gemma_weights(sd, cfg, norms=(("ln_attn", "input_layernorm"), ("ln_mlp", "pre_feedforward_layernorm")))
 
 
 def nanochat_config(hf: dict, name: str) -> ModelConfig:
@@ -318,4 +337,5 @@ ADAPTERS = {
     "hunyuan_v1_dense": (hunyuan_dense_config, hunyuan_dense_weights),
     "apertus": (apertus_config, apertus_weights),
     "nanochat": (nanochat_config, nanochat_weights),
+    "vaultgemma": (vaultgemma_config, vaultgemma_weights),
 }

@@ -30,7 +30,7 @@ KINDS = [
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
-    "nanochat", "minimax_m2", "qwen3_vl_moe",
+    "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -155,6 +155,8 @@ def test_declared_features(pair):
         "minimax_m2": dict(qk_norm="full", rotary_dim=8, n_experts=4, experts_per_token=2, moe_router="sigmoid",
                            moe_renormalize=True),
         "qwen3_vl_moe": dict(qk_norm="head", n_experts=4, experts_per_token=2, moe_renormalize=True, d_mlp=96),
+        "vaultgemma": dict(norm_position="pre", attn_softcap=5.0, final_softcap=10.0, sliding_window=8,
+                           sliding_layers=(True, False), embed_scale=8.0, attn_scale=pytest.approx(24**-0.5)),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
@@ -208,7 +210,7 @@ def test_softcapped_scores_are_kept_before_and_after_the_cap(pair):
     kind, _, ours = pair
     trace = ours.trace(TEXT)
     raw, capped = trace.scores(0, 1, capped=False), trace.scores(0, 1)
-    if kind != "gemma2":
+    if kind not in ("gemma2", "vaultgemma"):
         assert torch.equal(raw, capped)
         return
     assert raw.abs().max() > 5.0  # the cap bites on these weights
