@@ -25,7 +25,7 @@ class ModelConfig:
         "ernie4_5", "seed_oss", "arcee", "ministral", "ministral3", "mistral3", "hunyuan_dense", "apertus", "qwen2_vl",
         "qwen3_vl", "gpt_oss", "gemma3_embedding", "bart", "bart-decoder", "mbart", "mbart-decoder", "pegasus",
         "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3", "glm4_moe", "glm4_moe_lite", "dots1",
-        "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma",
+        "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe",
     ]
     n_layers: int
     n_heads: int
@@ -121,9 +121,10 @@ class ModelConfig:
     kv_latent_rank: int = 0
     q_latent_rank: int = 0
     d_head_v: int = 0  # a value's (and z's) width; 0 = d_head
-    # DeepSeek's router (MoE): "sigmoid" scores (V3) chosen with a correction bias (mlp.router.b_choice) rather than
-    # the softmax; moe_groups (groups, kept): experts in groups, a token choosing only within its best groups;
-    # moe_scale multiplies the chosen weights (routed_scaling_factor)
+    # DeepSeek's router (MoE): "sigmoid" scores (V3) rather than the softmax, chosen with a correction bias where the
+    # layer has one (mlp.router.b_choice; ERNIE 4.5 MoE adds one to its softmax); moe_groups (groups, kept): experts
+    # in groups, a token choosing only within its best groups; moe_scale multiplies the chosen weights
+    # (routed_scaling_factor)
     moe_router: Literal["softmax", "sigmoid"] = "softmax"
     moe_groups: tuple[int, int] = (1, 1)
     moe_scale: float = 1.0

@@ -5,7 +5,7 @@ by its score:
 - softmax (Mixtral, Qwen-MoE, OLMoE, GPT-OSS): the top experts_per_token probabilities, renormalised over the chosen
   ones where the model does (moe_renormalize);
 - sigmoid (DeepSeek-V3, Kimi K2): each expert's own sigmoid score; the choice adds a learned correction bias
-  (router.b_choice) that the weights do not;
+  (router.b_choice) that the weights do not (ERNIE 4.5's MoE adds one to its softmax probabilities alike);
 - groups (DeepSeek-V2, V3: moe_groups = (groups, kept)): the experts sit in equal groups and a token chooses only
   within its `kept` best groups, a group rated by its best score (softmax routers, V2) or by its best two summed
   (sigmoid routers, V3);
@@ -50,11 +50,8 @@ def feed_forward(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch
 def route(flat: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Each token's chosen experts and their weights, both (m, experts_per_token), for tokens flat (m, d_model)."""
     logits = linear(flat, w[p + "router.W"], w.get(p + "router.b")).float()  # (m, n_experts)
-    if cfg.moe_router == "sigmoid":
-        scores = torch.sigmoid(logits)
-        choice = scores + w[p + "router.b_choice"].float() if p + "router.b_choice" in w else scores
-    else:
-        scores = choice = torch.softmax(logits, dim=-1)
+    scores = torch.sigmoid(logits) if cfg.moe_router == "sigmoid" else torch.softmax(logits, dim=-1)
+    choice = scores + w[p + "router.b_choice"].float() if p + "router.b_choice" in w else scores
     groups, kept = cfg.moe_groups
     if groups > 1:
         grouped = choice.unflatten(-1, (groups, -1))  # (m, groups, experts per group)

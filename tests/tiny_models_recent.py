@@ -111,6 +111,11 @@ def tiny_recent(kind: str, base: dict):
                                             attn_logit_softcapping=5.0, final_logit_softcapping=10.0, **ids,
                                             **{**base, "tie_word_embeddings": True})  # fmt: skip
         return transformers.VaultGemmaForCausalLM(cfg)
+    if kind == "ernie4_5_moe":  # layer 0 dense, layer 1 4 experts (2 per token, their correction bias drawn with the
+        # weights) and one shared expert; RoPE over neighbouring pairs
+        cfg = transformers.Ernie4_5_MoeConfig(moe_num_experts=4, moe_k=2, moe_intermediate_size=48,
+                                              moe_num_shared_experts=1, moe_layer_start_index=1, **ids, **base)
+        return transformers.Ernie4_5_MoeForCausalLM(cfg)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

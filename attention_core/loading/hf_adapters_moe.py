@@ -17,6 +17,9 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - Qwen3-VL-MoE (qwen3_vl_moe, e.g. Qwen3-VL-30B-A3B): its language model, Qwen3-MoE's layers (always renormalised)
   under model.language_model., experts stored stacked as Llama 4's ([E, d_model, 2·d_mlp] gate then up, and
   [E, d_mlp, d_model]); its M-RoPE is plain RoPE for a text; the vision tower is not read.
+- ERNIE 4.5 MoE (ernie4_5_moe: ERNIE-4.5-21B-A3B, 300B-A47B): ERNIE 4.5's attention (RoPE over neighbouring pairs)
+  with, from moe_layer_start_index on, a softmax router whose choice adds a correction bias (mlp.moe_statics), the
+  chosen probabilities renormalised, and shared experts added without a gate.
 - MiniMax-M2 (minimax_m2): OLMo 2's q/k RMSNorms over the whole projection before RoPE, partial rotary (the released
   config.json says rotary_dim), and in every layer Mixtral's layout of experts behind DeepSeek-V3's sigmoid router
   (its correction bias, block_sparse_moe.e_score_correction_bias, in the choice only), renormalised, no shared
@@ -34,6 +37,7 @@ from collections.abc import Callable
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, llama_layout
 from .hf_adapters_recent import _attention_biases, _defaults, vl_language_config
@@ -236,6 +240,32 @@ def qwen3_vl_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, block, ("model.language_model.", "language_model.model.", "model."), lm_head)
 
 
+def ernie4_5_moe_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("use_bias"):
+        raise ModelLoadError("ERNIE 4.5 MoE checkpoints with biases (use_bias) are not supported yet.")
+    hf = _defaults(hf, rope_theta=500000.0, num_experts=hf.get("moe_num_experts", 64),
+                   num_experts_per_tok=hf.get("moe_k", 6))  # Ernie4_5_MoeConfig's names and defaults  # fmt: skip
+    return _moe_decoder(hf, name, "ernie4_5_moe", rope_pairs_reordered=True, moe_renormalize=True)
+
+
+def ernie4_5_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout, RoPE pairs reordered to halves; each MoE layer's router (mlp.gate), its correction bias
+    (mlp.moe_statics.e_score_correction_bias, [1, n_experts]), experts and shared experts (one MLP)."""
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        moe = src + "mlp."
+        if not r.has(moe + "gate.weight"):  # the layers before moe_layer_start_index
+            _gated(w, r, src, dst)
+            return
+        _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
+        w[dst + "mlp.router.b_choice"] = r.get(moe + "moe_statics.e_score_correction_bias").reshape(-1)
+        if r.has(moe + "shared_experts.gate_proj.weight"):
+            for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
+                w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
+
+    return pairs_to_halves(llama_layout(sd, cfg, block), cfg)
+
+
 def minimax_m2_config(hf: dict, name: str) -> ModelConfig:
     head = int(hf.get("head_dim") or int(hf["hidden_size"]) // int(hf["num_attention_heads"]))
     if hf.get("rotary_dim") and "partial_rotary_factor" not in {**hf, **(hf.get("rope_parameters") or {})}:
@@ -274,4 +304,5 @@ ADAPTERS = {
     "dots1": (dots1_config, routed_weights),
     "minimax_m2": (minimax_m2_config, minimax_m2_weights),
     "qwen3_vl_moe": (qwen3_vl_moe_config, qwen3_vl_moe_weights),
+    "ernie4_5_moe": (ernie4_5_moe_config, ernie4_5_moe_weights),
 }
