@@ -116,6 +116,9 @@ def tiny_recent(kind: str, base: dict):
         cfg = transformers.Ernie4_5_MoeConfig(moe_num_experts=4, moe_k=2, moe_intermediate_size=48,
                                               moe_num_shared_experts=1, moe_layer_start_index=1, **ids, **base)
         return transformers.Ernie4_5_MoeForCausalLM(cfg)
+    if kind == "flex_olmo":  # OLMo 2's norms and q/k norms; 4 experts, 2 per token, not renormalised
+        cfg = transformers.FlexOlmoConfig(num_experts=4, num_experts_per_tok=2, **ids, **base)
+        return transformers.FlexOlmoForCausalLM(cfg)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

@@ -20,6 +20,8 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - ERNIE 4.5 MoE (ernie4_5_moe: ERNIE-4.5-21B-A3B, 300B-A47B): ERNIE 4.5's attention (RoPE over neighbouring pairs)
   with, from moe_layer_start_index on, a softmax router whose choice adds a correction bias (mlp.moe_statics), the
   chosen probabilities renormalised, and shared experts added without a gate.
+- FlexOlmo (flex_olmo): OLMo 2's blocks (a norm on each sublayer's output, q/k norms over the whole projection) with
+  OLMoE's experts in every layer, renormalised only where norm_topk_prob.
 - MiniMax-M2 (minimax_m2): OLMo 2's q/k RMSNorms over the whole projection before RoPE, partial rotary (the released
   config.json says rotary_dim), and in every layer Mixtral's layout of experts behind DeepSeek-V3's sigmoid router
   (its correction bias, block_sparse_moe.e_score_correction_bias, in the choice only), renormalised, no shared
@@ -266,6 +268,20 @@ def ernie4_5_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return pairs_to_halves(llama_layout(sd, cfg, block), cfg)
 
 
+def flex_olmo_config(hf: dict, name: str) -> ModelConfig:
+    if hf.get("clip_qkv") is not None:
+        raise ModelLoadError("FlexOlmo checkpoints that clip q, k and v (clip_qkv) are not supported yet.")
+    return _moe_decoder(hf, name, "flex_olmo", qk_norm="full", norm_position="post_sublayer")
+
+
+def flex_olmo_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        _experts(w, r, src + "mlp.", dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
+
+    norms = {"ln_attn_out": "post_attention_layernorm", "ln_mlp_out": "post_feedforward_layernorm"}  # OLMo 2's
+    return llama_layout(sd, cfg, block, norms=norms)
+
+
 def minimax_m2_config(hf: dict, name: str) -> ModelConfig:
     head = int(hf.get("head_dim") or int(hf["hidden_size"]) // int(hf["num_attention_heads"]))
     if hf.get("rotary_dim") and "partial_rotary_factor" not in {**hf, **(hf.get("rope_parameters") or {})}:
@@ -305,4 +321,5 @@ ADAPTERS = {
     "minimax_m2": (minimax_m2_config, minimax_m2_weights),
     "qwen3_vl_moe": (qwen3_vl_moe_config, qwen3_vl_moe_weights),
     "ernie4_5_moe": (ernie4_5_moe_config, ernie4_5_moe_weights),
+    "flex_olmo": (flex_olmo_config, flex_olmo_weights),
 }
