@@ -119,6 +119,16 @@ def tiny_recent(kind: str, base: dict):
     if kind == "flex_olmo":  # OLMo 2's norms and q/k norms; 4 experts, 2 per token, not renormalised
         cfg = transformers.FlexOlmoConfig(num_experts=4, num_experts_per_tok=2, **ids, **base)
         return transformers.FlexOlmoForCausalLM(cfg)
+    if kind == "solar_open":  # DeepSeek-V3's router in every layer: 8 experts in 4 groups (2 kept), 2 per token,
+        # scaled by 2.5, a shared expert; the correction bias (a buffer) drawn
+        cfg = transformers.SolarOpenConfig(head_dim=16, n_routed_experts=8, num_experts_per_tok=2, n_group=4,
+                                           topk_group=2, routed_scaling_factor=2.5, moe_intermediate_size=48,
+                                           **ids, **base)  # fmt: skip
+        model = transformers.SolarOpenForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers:
+                layer.mlp.gate.e_score_correction_bias.normal_(0.0, 0.5)
+        return model
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

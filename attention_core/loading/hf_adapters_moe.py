@@ -13,7 +13,8 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - GLM-4.5 / 4.6 (glm4_moe): GLM's attention (partial rotary in halves, biases, q/k norms where use_qk_norm) with
   DeepSeek-V3's router: sigmoid scores, a correction bias in the choice only, groups, a scaling factor, a shared
   expert without a gate (`deepseek_moe`, `deepseek_mlp`; DeepSeek's own models: hf_adapters_latent.py).
-- dots.llm1 (dots1): Qwen3's attention with the same router.
+- dots.llm1 (dots1): Qwen3's attention with the same router; Solar Open (solar_open): a Llama's, with it in every
+  layer.
 - Qwen3-VL-MoE (qwen3_vl_moe, e.g. Qwen3-VL-30B-A3B): its language model, Qwen3-MoE's layers (always renormalised)
   under model.language_model., experts stored stacked as Llama 4's ([E, d_model, 2·d_mlp] gate then up, and
   [E, d_mlp, d_model]); its M-RoPE is plain RoPE for a text; the vision tower is not read.
@@ -300,6 +301,12 @@ def minimax_m2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, block)
 
 
+def solar_open_config(hf: dict, name: str) -> ModelConfig:
+    """Solar Open: a Llama's attention (head_dim 128 unless given) with DeepSeek-V3's router in every layer."""
+    hf = _defaults(hf, head_dim=128)
+    return _decoder(hf, name, "solar_open", attn_bias=bool(hf.get("attention_bias")), **deepseek_moe(hf, sigmoid=True))
+
+
 def routed_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """A Llama's layout (q/k norms where the checkpoint has them, any attention biases) with DeepSeek's MLPs."""
 
@@ -322,4 +329,5 @@ ADAPTERS = {
     "qwen3_vl_moe": (qwen3_vl_moe_config, qwen3_vl_moe_weights),
     "ernie4_5_moe": (ernie4_5_moe_config, ernie4_5_moe_weights),
     "flex_olmo": (flex_olmo_config, flex_olmo_weights),
+    "solar_open": (solar_open_config, routed_weights),
 }
