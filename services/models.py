@@ -206,6 +206,7 @@ ARCH_LABELS = {
     "ernie4_5_moe": "ERNIE 4.5 MoE decoder (mixture of experts)",
     "flex_olmo": "FlexOlmo decoder (mixture of experts)",
     "solar_open": "Solar Open decoder (mixture of experts)",
+    "exaone_moe": "K-EXAONE decoder (mixture of experts)",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

@@ -14,7 +14,8 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
   DeepSeek-V3's router: sigmoid scores, a correction bias in the choice only, groups, a scaling factor, a shared
   expert without a gate (`deepseek_moe`, `deepseek_mlp`; DeepSeek's own models: hf_adapters_latent.py).
 - dots.llm1 (dots1): Qwen3's attention with the same router; Solar Open (solar_open): a Llama's, with it in every
-  layer.
+  layer; K-EXAONE (exaone_moe): EXAONE 4's attention (per-head q/k norms, sliding layers, NoPE full ones) in
+  pre-norm blocks, after first_k_dense_replace dense ones (its correction bias saved beside the gate).
 - Qwen3-VL-MoE (qwen3_vl_moe, e.g. Qwen3-VL-30B-A3B): its language model, Qwen3-MoE's layers (always renormalised)
   under model.language_model., experts stored stacked as Llama 4's ([E, d_model, 2·d_mlp] gate then up, and
   [E, d_mlp, d_model]); its M-RoPE is plain RoPE for a text; the vision tower is not read.
@@ -37,13 +38,14 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, llama_layout
-from .hf_adapters_recent import _attention_biases, _defaults, vl_language_config
+from .hf_adapters_recent import _attention_biases, _defaults, exaone4_config, vl_language_config
 
 
 def _experts_count(hf: dict) -> int:
@@ -182,8 +184,9 @@ def deepseek_mlp(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig)
         _gated(w, r, src, dst)
         return
     _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
-    if r.has(moe + "gate.e_score_correction_bias"):
-        w[dst + "mlp.router.b_choice"] = r.get(moe + "gate.e_score_correction_bias")
+    for bias in ("gate.e_score_correction_bias", "e_score_correction_bias"):  # EXAONE-MoE's sits beside the gate
+        if r.has(moe + bias):
+            w[dst + "mlp.router.b_choice"] = r.get(moe + bias)
     for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
         if r.has(f"{moe}shared_experts.{theirs}.weight"):
             w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
@@ -307,6 +310,12 @@ def solar_open_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "solar_open", attn_bias=bool(hf.get("attention_bias")), **deepseek_moe(hf, sigmoid=True))
 
 
+def exaone_moe_config(hf: dict, name: str) -> ModelConfig:
+    """K-EXAONE: EXAONE 4's attention and windows (exaone4_config) in pre-norm blocks, DeepSeek-V3's router."""
+    hf = _defaults(hf, n_routed_experts=hf.get("num_experts", 64))  # ExaoneMoeConfig's name for it
+    return replace(exaone4_config(hf, name), arch="exaone_moe", norm_position="pre", **deepseek_moe(hf, sigmoid=True))
+
+
 def routed_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """A Llama's layout (q/k norms where the checkpoint has them, any attention biases) with DeepSeek's MLPs."""
 
@@ -330,4 +339,5 @@ ADAPTERS = {
     "ernie4_5_moe": (ernie4_5_moe_config, ernie4_5_moe_weights),
     "flex_olmo": (flex_olmo_config, flex_olmo_weights),
     "solar_open": (solar_open_config, routed_weights),
+    "exaone_moe": (exaone_moe_config, routed_weights),
 }

@@ -30,7 +30,7 @@ KINDS = [
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
-    "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open",
+    "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -163,6 +163,9 @@ def test_declared_features(pair):
                           moe_renormalize=False),
         "solar_open": dict(n_experts=8, experts_per_token=2, moe_router="sigmoid", moe_groups=(4, 2), moe_scale=2.5,
                            moe_renormalize=True),
+        "exaone_moe": dict(qk_norm="head", norm_position="pre", sliding_window=8,
+                           sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False),
+                           n_experts=8, moe_groups=(4, 2), moe_scale=2.5),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
