@@ -207,6 +207,7 @@ ARCH_LABELS = {
     "flex_olmo": "FlexOlmo decoder (mixture of experts)",
     "solar_open": "Solar Open decoder (mixture of experts)",
     "exaone_moe": "K-EXAONE decoder (mixture of experts)",
+    "hunyuan_moe": "HunYuan MoE decoder (mixture of experts)",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

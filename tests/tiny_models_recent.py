@@ -139,6 +139,9 @@ def tiny_recent(kind: str, base: dict):
             for layer in model.model.layers[1:]:
                 layer.mlp.gate.e_score_correction_bias.normal_(0.0, 0.5)
         return model
+    if kind == "hunyuan_moe":  # HunYuan dense's attention; 4 experts, 2 per token (given per layer), a shared MLP
+        cfg = transformers.HunYuanMoEV1Config(head_dim=16, num_experts=4, moe_topk=[2, 2], **ids, **base)
+        return transformers.HunYuanMoEV1ForCausalLM(cfg)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

@@ -22,6 +22,9 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
 - ERNIE 4.5 MoE (ernie4_5_moe: ERNIE-4.5-21B-A3B, 300B-A47B): ERNIE 4.5's attention (RoPE over neighbouring pairs)
   with, from moe_layer_start_index on, a softmax router whose choice adds a correction bias (mlp.moe_statics), the
   chosen probabilities renormalised, and shared experts added without a gate.
+- HunYuan MoE (hunyuan_v1_moe: Hunyuan-A13B): HunYuan dense's attention (q/k norms after RoPE, its NTK-alpha base)
+  with, in every layer, a softmax router (mlp.gate.wg) over experts, renormalised, plus a shared MLP every token
+  uses; per-layer expert counts (lists in config.json) are read only where every layer has the same.
 - FlexOlmo (flex_olmo): OLMo 2's blocks (a norm on each sublayer's output, q/k norms over the whole projection) with
   OLMoE's experts in every layer, renormalised only where norm_topk_prob.
 - MiniMax-M2 (minimax_m2): OLMo 2's q/k RMSNorms over the whole projection before RoPE, partial rotary (the released
@@ -45,7 +48,7 @@ from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _attn, _decoder, _gated, _unembed, llama_layout
-from .hf_adapters_recent import _attention_biases, _defaults, exaone4_config, vl_language_config
+from .hf_adapters_recent import _attention_biases, _defaults, exaone4_config, hunyuan_dense_config, vl_language_config
 
 
 def _experts_count(hf: dict) -> int:
@@ -272,6 +275,43 @@ def ernie4_5_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return pairs_to_halves(llama_layout(sd, cfg, block), cfg)
 
 
+def _one_value(hf: dict, key: str) -> int:
+    """A count config.json may give per layer (HunYuan MoE's num_experts, moe_topk): one for every layer."""
+    value = hf[key]
+    if isinstance(value, list):
+        if len(set(value)) != 1:
+            raise ModelLoadError(f"config.json's {key} differs between layers ({value}); not supported yet.")
+        value = value[0]
+    return int(value)
+
+
+def hunyuan_moe_config(hf: dict, name: str) -> ModelConfig:
+    n, k = _one_value(hf, "num_experts"), _one_value(_defaults(hf, moe_topk=1), "moe_topk")
+    if not 0 < k <= n:
+        raise ModelLoadError(f"config.json has each token use {k} of {n} experts; it must be 1 to {n}.")
+    moe = dict(n_experts=n, experts_per_token=k, moe_renormalize=True)
+    return replace(hunyuan_dense_config(hf, name), arch="hunyuan_moe", **moe)
+
+
+def hunyuan_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """HunYuan dense's attention (query_layernorm, key_layernorm), the router mlp.gate.wg, experts, shared_mlp."""
+    parts = (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj"))
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        w[dst + "attn.q_norm.w"] = r.get(src + "self_attn.query_layernorm.weight")
+        w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.key_layernorm.weight")
+        _attention_biases(w, r, src, dst)
+        moe = src + "mlp."
+        w[dst + "mlp.router.W"] = r.linear(moe + "gate.wg.weight")  # [d_model, n_experts]
+        for e in range(cfg.n_experts):
+            for ours, theirs in parts:
+                w[f"{dst}mlp.experts.{e}.{ours}"] = r.linear(f"{moe}experts.{e}.{theirs}.weight")
+        for ours, theirs in parts:
+            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_mlp.{theirs}.weight")
+
+    return llama_layout(sd, cfg, block)
+
+
 def flex_olmo_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("clip_qkv") is not None:
         raise ModelLoadError("FlexOlmo checkpoints that clip q, k and v (clip_qkv) are not supported yet.")
@@ -340,4 +380,5 @@ ADAPTERS = {
     "flex_olmo": (flex_olmo_config, flex_olmo_weights),
     "solar_open": (solar_open_config, routed_weights),
     "exaone_moe": (exaone_moe_config, routed_weights),
+    "hunyuan_v1_moe": (hunyuan_moe_config, hunyuan_moe_weights),
 }

@@ -31,6 +31,7 @@ KINDS = [
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
+    "hunyuan_moe",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -166,6 +167,8 @@ def test_declared_features(pair):
         "exaone_moe": dict(qk_norm="head", norm_position="pre", sliding_window=8,
                            sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False),
                            n_experts=8, moe_groups=(4, 2), moe_scale=2.5),
+        "hunyuan_moe": dict(qk_norm="head", qk_norm_after_rope=True, n_experts=4, experts_per_token=2,
+                            moe_renormalize=True),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
@@ -438,3 +441,15 @@ def test_minimax_m2s_released_config_names_its_rotary_part_by_rotary_dim():
               num_key_value_heads=2, head_dim=16, rotary_dim=8, num_local_experts=4, num_experts_per_tok=2)  # fmt: skip
     assert transformers.MiniMaxM2Config(**hf).rope_parameters["partial_rotary_factor"] == 0.5
     assert minimax_m2_config({**hf, "model_type": "minimax_m2"}, "x").rotary_dim == 8
+
+
+def test_a_hunyuan_moe_config_whose_layers_use_different_counts_of_experts_is_refused():
+    """HunYuan MoE may give num_experts and moe_topk per layer; the engine has one count for every layer."""
+    from attention_core.errors import ModelLoadError
+    from attention_core.loading.hf_adapters_moe import hunyuan_moe_config
+
+    hf = dict(model_type="hunyuan_v1_moe", vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_experts=4)  # fmt: skip
+    assert hunyuan_moe_config({**hf, "moe_topk": [2, 2]}, "x").experts_per_token == 2
+    with pytest.raises(ModelLoadError, match=r"moe_topk differs between layers \(\[2, 1\]\)"):
+        hunyuan_moe_config({**hf, "moe_topk": [2, 1]}, "x")
