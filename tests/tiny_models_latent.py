@@ -57,6 +57,11 @@ def _tiny(kind: str):
     if kind == "dots1":  # dots.llm1: Qwen3's heads (q/k norms, no biases), V3's router
         shape = {k: v for k, v in _SHAPE.items() if k not in _LATENT_ONLY} | dict(num_key_value_heads=2, head_dim=16)
         return transformers.Dots1ForCausalLM(transformers.Dots1Config(**shape, **_EXPERTS, norm_topk_prob=True))
+    if kind == "deepseek_v32":  # V3's layers with an indexer that keeps 64 keys: every key of these texts
+        cfg = transformers.DeepseekV32Config(**_SHAPE, **_EXPERTS, index_topk=64, index_n_heads=2, index_head_dim=16)
+        return transformers.DeepseekV32ForCausalLM(cfg)
+    if kind == "youtu":  # V3's latent attention in a dense Llama
+        return transformers.YoutuForCausalLM(transformers.YoutuConfig(**_SHAPE))
     if kind == "minicpm3":  # dense; embeddings × 12, each sublayer × 1.4/√3, logits ÷ 64/16
         cfg = transformers.MiniCPM3Config(**_SHAPE, scale_emb=12.0, scale_depth=1.4, dim_model_base=16)
         return transformers.MiniCPM3ForCausalLM(cfg)

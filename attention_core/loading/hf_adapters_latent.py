@@ -23,6 +23,7 @@ final residual ÷ (hidden_size / dim_model_base) before the unembedding.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from functools import partial
 
 import torch
@@ -69,6 +70,25 @@ def deepseek_v3_config(hf: dict, name: str, arch: str = "deepseek_v3") -> ModelC
     """DeepSeek-V3 (Kimi K2, Moonlight), and GLM-4.7-Flash (`glm4_moe_lite`: V3's layers under GLM's name, its dense
     and sparse layers listed in mlp_layer_types; the weights say which is which)."""
     return _latent(hf, name, arch, bool(hf.get("rope_interleave", True)), **deepseek_moe(hf, sigmoid=True))
+
+
+def deepseek_v32_config(hf: dict, name: str) -> ModelConfig:
+    """DeepSeek-V3.2: V3's layers, plus an indexer (DeepSeek Sparse Attention) that lets each query attend only to
+    the index_topk keys it scores highest. Up to index_topk tokens every key is kept, so V3.2 is V3 there: texts are
+    capped at it, and the indexer's weights are not read (nor counted among the parameters)."""
+    cfg = deepseek_v3_config(hf, name, arch="deepseek_v32")
+    topk = int(hf.get("index_topk") or 2048)
+    if topk >= cfg.n_ctx:
+        return cfg
+    note = (f"Texts are capped at {topk:,} tokens: past them each query attends only to the {topk:,} keys its "
+            "indexer (DeepSeek Sparse Attention) picks, which this engine does not run; the indexer's weights are "
+            "not read.")  # fmt: skip
+    return replace(cfg, n_ctx=topk, conversion_notes=cfg.conversion_notes + (note,))
+
+
+def youtu_config(hf: dict, name: str) -> ModelConfig:
+    """Youtu-LLM: DeepSeek-V3's latent attention in a dense Llama."""
+    return _latent(hf, name, "youtu", bool(hf.get("rope_interleave", True)))
 
 
 def minicpm3_config(hf: dict, name: str) -> ModelConfig:
@@ -150,4 +170,6 @@ ADAPTERS = {
     "deepseek_v3": (deepseek_v3_config, latent_weights),
     "minicpm3": (minicpm3_config, latent_weights),
     "glm4_moe_lite": (partial(deepseek_v3_config, arch="glm4_moe_lite"), latent_weights),
+    "deepseek_v32": (deepseek_v32_config, latent_weights),
+    "youtu": (youtu_config, latent_weights),
 }

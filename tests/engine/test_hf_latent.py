@@ -24,7 +24,7 @@ pytestmark = pytest.mark.parity
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 ROUTER_TOL = 1e-5  # an expert's weight (up to ~2.5 here, × routed_scaling_factor): float32 rounding
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
-LATENT = ["deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3", "glm4_moe_lite"]
+LATENT = ["deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3", "glm4_moe_lite", "deepseek_v32", "youtu"]
 KINDS = [*LATENT, "glm4_moe", "dots1"]  # GLM-4.5, dots.llm1: DeepSeek-V3's router behind ordinary attention
 _LOADED: dict[str, tuple] = {}
 
@@ -92,15 +92,19 @@ def test_generation_matches_transformers_generate(pair):
     ids = torch.tensor([gen.prompt_ids])
     with torch.inference_mode():
         theirs = hf.generate(ids, max_new_tokens=12, do_sample=False, eos_token_id=None, pad_token_id=0)
-    assert gen.new_token_ids == theirs[0, ids.shape[1] :].tolist(), kind
+    new = gen.new_token_ids  # the engine stops at the end-of-text token, which transformers is told not to
+    assert new == theirs[0, ids.shape[1] :].tolist()[: len(new)], kind
+    assert len(new) == 12 or new[-1] == ours.config.eos_token_id, kind
     assert_generation_matches_one_pass(ours, gen, HIDDEN_TOL)
 
 
 def test_parameter_counts_match(pair):
-    """Every parameter, and V3's correction biases (buffers in transformers, read as weights here)."""
+    """Every parameter, and V3's correction biases (buffers in transformers, read as weights here); V3.2's indexer,
+    which these texts do not need (they are shorter than its index_topk), is not read."""
     _, hf, ours = pair
     buffers = sum(b.numel() for name, b in hf.named_buffers() if name.endswith("e_score_correction_bias"))
-    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + buffers
+    indexer = sum(p.numel() for name, p in hf.named_parameters() if ".indexer." in name)
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + buffers - indexer
 
 
 def test_routers_choose_the_experts_transformers_chooses(pair):
@@ -108,8 +112,9 @@ def test_routers_choose_the_experts_transformers_chooses(pair):
     (V3: sigmoid scores, the correction bias in the choice only, groups rated by their best two; V2: softmax, groups
     rated by their best one)."""
     kind, hf, ours = pair
-    if not ours.config.n_experts:  # MiniCPM3 is dense: every layer a feed-forward network, nothing to route
-        assert kind == "minicpm3" and not any(".router." in name or ".experts." in name for name in ours.weights)
+    if not ours.config.n_experts:  # MiniCPM3, Youtu are dense: every layer a feed-forward network, nothing to route
+        assert kind in ("minicpm3", "youtu")
+        assert not any(".router." in name or ".experts." in name for name in ours.weights)
         return
     torch.manual_seed(0)
     x = torch.randn(256, ours.config.d_model)
@@ -130,7 +135,7 @@ def test_declared_features(latent):
     assert "RoPE on the last 8 of 16 dimensions per head, the key's shared by every head" in said
     assert ("queries from the residual" in said) == (kind == "deepseek_v2")
     assert ("neighbouring pairs" in said) == (kind != "minicpm3")
-    v3_router = kind.startswith("deepseek_v3") or kind == "glm4_moe_lite"
+    v3_router = kind.startswith("deepseek_v3") or kind == "glm4_moe_lite"  # deepseek_v32 too
     assert ("(sigmoid router), chosen within the best 2 of 4 groups" in said) == v3_router
 
 
@@ -186,3 +191,28 @@ def test_glm4_moe_is_glm_attention_with_deepseeks_router(pair):
     if kind == "glm4_moe":
         assert "RoPE on 8 of 16 dimensions per head" in said and "RMSNorm on queries and keys per head" in said
         assert "(sigmoid router), chosen within the best 2 of 4 groups" in said and ours.config.attn_bias
+
+
+def test_deepseek_v32_is_capped_where_its_indexer_starts_to_drop_keys(tmp_path, monkeypatch):
+    """Up to index_topk tokens V3.2's indexer keeps every key (V3's attention, which the parity tests above hold);
+    past it transformers' queries see only index_topk keys each, which the engine does not run: the config caps
+    texts there and says why."""
+    import json
+
+    folder = tmp_path / "v32"
+    hf = save_tiny_latent("deepseek_v32", folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "index_topk": 8}))
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(folder), device="cpu")
+    assert ours.config.n_ctx == ours.max_tokens == 8 and "indexer" in ours.config.conversion_notes[0]
+    trace = ours.trace(TEXT)
+    assert trace.truncated and trace.n_tokens == 8
+    hf.config.index_topk = 8
+    for layer in hf.model.layers:
+        layer.self_attn.indexer.index_topk = 8
+    with torch.inference_mode():
+        cut = hf(torch.tensor([trace.token_ids]), output_attentions=True).attentions
+        longer = hf(torch.tensor([ours.tokenizer.encode(TEXT, 20).ids]), output_attentions=True).attentions
+    assert all((trace.layer_patterns(i) - cut[i][0]).abs().max() <= PATTERN_TOL for i in range(3))
+    assert ((longer[0][0, :, -1] > 0).sum(-1) == 8).all()  # past the cap: 8 keys of 20, the rest dropped
