@@ -60,6 +60,13 @@ def _tiny(kind: str):
     if kind == "deepseek_v32":  # V3's layers with an indexer that keeps 64 keys: every key of these texts
         cfg = transformers.DeepseekV32Config(**_SHAPE, **_EXPERTS, index_topk=64, index_n_heads=2, index_head_dim=16)
         return transformers.DeepseekV32ForCausalLM(cfg)
+    if kind == "mistral4":  # V3's latent attention with YaRN ×4 over 32 tokens (mscale on the scores) and Llama 4's
+        # query scale past them; V2's softmax router, not grouped; every layer a mixture with a shared expert
+        rope = dict(rope_type="yarn", rope_theta=10000.0, factor=4.0, original_max_position_embeddings=32, mscale=1.0,
+                    mscale_all_dim=1.0, beta_fast=32.0, beta_slow=1.0, llama_4_scaling_beta=0.1)  # fmt: skip
+        experts = _EXPERTS | dict(n_group=1, topk_group=1, first_k_dense_replace=0)
+        cfg = transformers.Mistral4Config(**_SHAPE, **experts, rope_parameters=rope, norm_topk_prob=True)
+        return transformers.Mistral4ForCausalLM(cfg)
     if kind == "youtu":  # V3's latent attention in a dense Llama
         return transformers.YoutuForCausalLM(transformers.YoutuConfig(**_SHAPE))
     if kind == "minicpm3":  # dense; embeddings × 12, each sublayer × 1.4/√3, logits ÷ 64/16

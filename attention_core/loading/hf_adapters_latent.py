@@ -86,6 +86,22 @@ def deepseek_v32_config(hf: dict, name: str) -> ModelConfig:
     return replace(cfg, n_ctx=topk, conversion_notes=cfg.conversion_notes + (note,))
 
 
+def mistral4_config(hf: dict, name: str) -> ModelConfig:
+    """Mistral Small 4 (Mistral4ForCausalLM): V3's latent attention (YaRN with mscale_all_dim) and MLP layout with
+    V2's softmax router, not grouped; past original_max_position_embeddings its queries are multiplied by Llama 4's
+    1 + β·ln(1 + ⌊position / original⌋), which is 1 before: texts are capped there, as Ministral 3's."""
+    if int(hf.get("n_group") or 1) > 1:  # its groups are rated by their best two softmax scores, which no router
+        raise ModelLoadError("Mistral 4 checkpoints that route within groups of experts are not supported yet.")
+    cfg = _latent(hf, name, "mistral4", bool(hf.get("rope_interleave", True)), **deepseek_moe(hf, sigmoid=False))
+    params = _rope(hf)
+    original = params.get("original_max_position_embeddings")
+    if not (params.get("llama_4_scaling_beta") and original and int(original) < cfg.n_ctx):
+        return cfg
+    note = (f"Texts are capped at {int(original):,} tokens: past them Mistral 4 also scales its queries (Llama 4's "
+            "attention temperature), which this engine does not run.")  # fmt: skip
+    return replace(cfg, n_ctx=int(original), conversion_notes=cfg.conversion_notes + (note,))
+
+
 def youtu_config(hf: dict, name: str) -> ModelConfig:
     """Youtu-LLM: DeepSeek-V3's latent attention in a dense Llama."""
     return _latent(hf, name, "youtu", bool(hf.get("rope_interleave", True)))
@@ -172,4 +188,5 @@ ADAPTERS = {
     "glm4_moe_lite": (partial(deepseek_v3_config, arch="glm4_moe_lite"), latent_weights),
     "deepseek_v32": (deepseek_v32_config, latent_weights),
     "youtu": (youtu_config, latent_weights),
+    "mistral4": (mistral4_config, latent_weights),
 }

@@ -181,12 +181,17 @@ def deepseek_moe(hf: dict, sigmoid: bool) -> dict:
 
 def deepseek_mlp(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
     """A DeepSeek-style block's MLP: dense (gate, up, down) where the layer has no router, else the router (gate), its
-    correction bias (V3's e_score_correction_bias), the experts and the shared experts (one MLP, no gate)."""
+    correction bias (V3's e_score_correction_bias), the experts (one tensor each, or stacked as transformers holds
+    them: Mistral 4's checkpoints have no other form) and the shared experts (one MLP, no gate)."""
     moe = src + "mlp."
     if not r.has(moe + "gate.weight"):  # first_k_dense_replace, mlp_layer_types; every MiniCPM3 layer
         _gated(w, r, src, dst)
         return
-    _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
+    if r.has(moe + "experts.gate_up_proj"):
+        w[dst + "mlp.router.W"] = r.linear(moe + "gate.weight")  # [d_model, n_experts]
+        stacked_experts(w, r, moe, dst, cfg.n_experts, turned_width=cfg.d_model)
+    else:
+        _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
     for bias in ("gate.e_score_correction_bias", "e_score_correction_bias"):  # EXAONE-MoE's sits beside the gate
         if r.has(moe + bias):
             w[dst + "mlp.router.b_choice"] = r.get(moe + bias)

@@ -192,6 +192,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("deepseek_v32", ("multi-head latent attention", "Texts are capped at 64 tokens: past them each query attends "
                           "only to the 64 keys its indexer (DeepSeek Sparse Attention) picks")),
         ("youtu", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per token",)),
+        ("mistral4", ("multi-head latent attention", "Texts are capped at 32 tokens: past them Mistral 4 also scales "
+                      "its queries")),
         ("nanochat", ("RoPE turning each pair the other way (by −position·θ)", "logits soft-capped at ±3",
                       "RMSNorm without learned weights or biases, on the embeddings too, before the first block",
                       "RMS normalisation (no learned weight) on queries and keys per head, after RoPE")),
