@@ -142,6 +142,12 @@ def tiny_recent(kind: str, base: dict):
     if kind == "hunyuan_moe":  # HunYuan dense's attention; 4 experts, 2 per token (given per layer), a shared MLP
         cfg = transformers.HunYuanMoEV1Config(head_dim=16, num_experts=4, moe_topk=[2, 2], **ids, **base)
         return transformers.HunYuanMoEV1ForCausalLM(cfg)
+    if kind == "granitemoeshared":  # Granite MoE's multipliers and experts (4, 2 per token) and a shared MLP
+        cfg = transformers.GraniteMoeSharedConfig(
+            num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=48, embedding_multiplier=3.0,
+            attention_multiplier=0.2, residual_multiplier=0.5, logits_scaling=4.0, **ids, **base,
+        )  # fmt: skip
+        return transformers.GraniteMoeSharedForCausalLM(cfg)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

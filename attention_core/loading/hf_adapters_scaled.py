@@ -8,6 +8,8 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
   (unembed_scale).
 - Granite MoE (granite3-moe 1B/3B): the same multipliers, and a mixture of experts in every layer whose router
   renormalises the chosen experts' probabilities; each expert's gate and up are fused (input_linear, gate first).
+- Granite MoE Shared (granitemoeshared): Granite MoE's, plus a shared MLP every token uses (shared_mlp, its gate and
+  up fused as the experts' are), where shared_intermediate_size is not 0.
 - Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
   a gated SiLU MLP, the logits × logit_scale (unembed_scale), and RoPE over neighbouring pairs of dimensions (0, 1),
   (2, 3), … as GPT-J's, so W_Q's and W_K's columns are reordered to the engine's halves
@@ -87,9 +89,19 @@ def _granite_experts(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         w[f"{dst}mlp.experts.{e}.W_out"] = down[e].T.contiguous()  # [d_mlp, d_model]
 
 
+def _granite_shared(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    """Granite's experts, and the shared MLP where the layer has one: input_linear [2·d_shared, d_model] (gate, then
+    up), output_linear [d_model, d_shared]."""
+    _granite_experts(w, r, src, dst)
+    if r.has(src + "shared_mlp.input_linear.weight"):
+        gate, up = r.get(src + "shared_mlp.input_linear.weight").chunk(2)  # [d_shared, d_model] each
+        w[dst + "mlp.shared.W_gate"], w[dst + "mlp.shared.W_in"] = gate.T.contiguous(), up.T.contiguous()
+        w[dst + "mlp.shared.W_out"] = r.linear(src + "shared_mlp.output_linear.weight")
+
+
 def granitemoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """A Llama's layout with Granite's experts, the residual multiplier folded in (the experts' W_out included)."""
-    return fold_residual_scale(llama_layout(sd, cfg, _granite_experts), cfg)
+    """A Llama's layout with Granite's experts (and shared MLPs), the residual multiplier folded in (every W_out)."""
+    return fold_residual_scale(llama_layout(sd, cfg, _granite_shared), cfg)
 
 
 def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
@@ -100,6 +112,7 @@ def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 ADAPTERS = {
     "granite": (granite_config, granite_weights),
     "granitemoe": (granitemoe_config, granitemoe_weights),
+    "granitemoeshared": (granitemoe_config, granitemoe_weights),
     "cohere": (cohere_config, cohere_weights),
     "cohere2": (cohere2_config, cohere_weights),
 }
