@@ -148,6 +148,13 @@ def tiny_recent(kind: str, base: dict):
             attention_multiplier=0.2, residual_multiplier=0.5, logits_scaling=4.0, **ids, **base,
         )  # fmt: skip
         return transformers.GraniteMoeSharedForCausalLM(cfg)
+    if kind == "exaone4_5":  # the hybrid EXAONE 4 inside Exaone4_5_ForConditionalGeneration (a one-block vision tower)
+        text = dict(model_type="exaone4", head_dim=16, sliding_window=8, sliding_window_pattern=4, **ids,
+                    **{**base, "num_hidden_layers": 4})  # fmt: skip
+        vision = dict(depth=1, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
+                      num_key_value_heads=2, fullatt_block_indexes=[0])  # fmt: skip
+        config = transformers.Exaone4_5_Config(text_config=text, vision_config=vision)
+        return transformers.Exaone4_5_ForConditionalGeneration(config)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

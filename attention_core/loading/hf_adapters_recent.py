@@ -21,6 +21,8 @@
   Mistral's layers with YaRN; past original_max_position_embeddings its queries are also multiplied by
   1 + β·ln(1 + ⌊position / original⌋) (Llama 4's temperature), which is 1 before: texts are capped there. The
   vision tower and its projector are not read (a text has no image tokens).
+- EXAONE 4.5 (Exaone4_5_ForConditionalGeneration): its language model, an EXAONE 4 (text_config), under
+  model.language_model.; a text's positions are plain 1-D ones; the vision tower is not read.
 - VaultGemma: Gemma 2 without its norms on the sublayers' outputs (pre-norm), its soft-caps, windows and scales.
 - NanoChat (Karpathy's nanochat, as transformers' NanoChatForCausalLM): every RMSNorm without a weight, one more on
   the embeddings before the first block (embed_norm); RoPE turning each pair by −position·θ (its rotate_half is
@@ -83,6 +85,16 @@ def exaone4_config(hf: dict, name: str) -> ModelConfig:
     window, sliding = _windows(hf, int(hf["num_hidden_layers"]))
     nope = dict(rope_layers=sliding) if window is not None and sliding else {}  # full layers without RoPE
     return _decoder(hf, name, "exaone4", qk_norm="head", norm_position="post_sublayer", **nope)
+
+
+def exaone4_5_config(hf: dict, name: str) -> ModelConfig:
+    return exaone4_config(_language_config(hf), name)
+
+
+def exaone4_5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """EXAONE 4's tensors (OLMo 2's names) under model.language_model., the unembedding beside them."""
+    norms = {"ln_attn_out": "post_attention_layernorm", "ln_mlp_out": "post_feedforward_layernorm"}
+    return llama_layout(sd, cfg, _gated, ("model.language_model.", "model."), "lm_head.weight", norms=norms)
 
 
 def glm_config(hf: dict, name: str) -> ModelConfig:
@@ -338,4 +350,5 @@ ADAPTERS = {
     "apertus": (apertus_config, apertus_weights),
     "nanochat": (nanochat_config, nanochat_weights),
     "vaultgemma": (vaultgemma_config, vaultgemma_weights),
+    "exaone4_5": (exaone4_5_config, exaone4_5_weights),
 }

@@ -194,6 +194,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("youtu", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per token",)),
         ("mistral4", ("multi-head latent attention", "Texts are capped at 32 tokens: past them Mistral 4 also scales "
                       "its queries")),
+        ("exaone4_5", ("no RoPE in 1 of 4 layers (layer 3)", "sliding window of 8 tokens (3 of 4 layers)")),
         ("nanochat", ("RoPE turning each pair the other way (by −position·θ)", "logits soft-capped at ±3",
                       "RMSNorm without learned weights or biases, on the embeddings too, before the first block",
                       "RMS normalisation (no learned weight) on queries and keys per head, after RoPE")),

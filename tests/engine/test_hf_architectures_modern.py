@@ -31,7 +31,7 @@ KINDS = [
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
-    "hunyuan_moe", "granitemoeshared",
+    "hunyuan_moe", "granitemoeshared", "exaone4_5",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -76,7 +76,7 @@ def test_parameter_counts_match(pair):
     if kind == "llama4":  # Llama4ForConditionalGeneration: its language model is a Llama4ForCausalLM, lm_head in
         assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.language_model.parameters())
         return
-    if kind in ("mistral3", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe"):  # the vision tower is not read
+    if kind in ("mistral3", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "exaone4_5"):  # the vision tower is not read
         language = [*hf.model.language_model.parameters(), *([] if ours.config.tie_embeddings else [hf.lm_head.weight])]
         assert ours.parameter_counts()["total"] == sum(p.numel() for p in language)
         return
@@ -171,6 +171,8 @@ def test_declared_features(pair):
                             moe_renormalize=True),
         "granitemoeshared": dict(arch="granitemoe", n_experts=4, experts_per_token=2, moe_renormalize=True,
                                  residual_scale=0.5, embed_scale=3.0, attn_scale=0.2, unembed_scale=0.25),
+        "exaone4_5": dict(arch="exaone4", qk_norm="head", norm_position="post_sublayer", sliding_window=8,
+                          sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False)),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
