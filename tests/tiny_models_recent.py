@@ -155,6 +155,19 @@ def tiny_recent(kind: str, base: dict):
                       num_key_value_heads=2, fullatt_block_indexes=[0])  # fmt: skip
         config = transformers.Exaone4_5_Config(text_config=text, vision_config=vision)
         return transformers.Exaone4_5_ForConditionalGeneration(config)
+    if kind in ("cohere2_moe", "cohere2_moe_sigmoid"):  # layer 0 dense (128 wide) and full, rotating all the same;
+        # layers 1-3 slide (window 8), layer 4 full without RoPE; 4 experts, 2 per token, one shared expert, logits
+        # × 0.5. cohere2_moe: a softmax over the top logits, shared and routed averaged; _sigmoid: their sigmoids,
+        # not renormalised, summed, and an RMSNorm
+        sigmoid = kind == "cohere2_moe_sigmoid"
+        variant = dict(expert_selection_fn="sigmoid", norm_topk_prob=False, shared_expert_combination_strategy="sum",
+                       rms_norm_eps=1e-5) if sigmoid else {}  # fmt: skip
+        cfg = transformers.Cohere2MoeConfig(
+            head_dim=16, sliding_window=8, first_k_dense_replace=1, num_experts=4, num_experts_per_tok=2,
+            num_shared_experts=1, prefix_dense_intermediate_size=128, logit_scale=0.5,
+            **variant, **ids, **{**base, "num_hidden_layers": 5, "intermediate_size": 48, "tie_word_embeddings": True},
+        )  # fmt: skip
+        return transformers.Cohere2MoeForCausalLM(cfg)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

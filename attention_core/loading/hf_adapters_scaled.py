@@ -16,16 +16,24 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
   (conventions.pairs_to_halves). Per-head q/k LayerNorms (use_qk_norm) and attention biases are refused.
 - Cohere 2 (Command R7B): Cohere's, with a sliding window on three layers of every four and RoPE on those only: the
   global layers rotate nothing (rope_layers, as SmolLM3's NoPE layers).
+- Cohere 2 MoE (cohere2_moe, Command A+): Cohere 2's blocks (a LayerNorm without bias, or an RMSNorm where
+  rms_norm_eps is set) whose leading dense layers (mlp_layer_types) rotate even when full where
+  prefix_dense_sliding_window_pattern is 1 (force_rope); the others' MLP a mixture: the top num_experts_per_tok
+  logits softmaxed among themselves (or their sigmoids, renormalised where norm_topk_prob), Mixtral's expert
+  layout, and shared experts added ("sum") or averaged with the routed ones ("average": both halved, folded into
+  moe_scale and the shared W_out).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _gated, _windows, llama_layout, qwen3_weights
-from .hf_adapters_moe import _moe_decoder
+from .hf_adapters_moe import _experts, _experts_count, _moe_decoder, _per_token
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -72,6 +80,28 @@ def cohere2_config(hf: dict, name: str) -> ModelConfig:
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
 
 
+def cohere2_moe_config(hf: dict, name: str) -> ModelConfig:
+    n = int(hf["num_hidden_layers"])
+    window, sliding = _windows(hf, n)
+    sliding = sliding or (window is not None,) * n
+    dense = [t == "dense" for t in hf.get("mlp_layer_types") or ["sparse"] * n]
+    forced = int(hf.get("prefix_dense_sliding_window_pattern", 1)) == 1  # dense layers rotate even when full
+    rotates = tuple(s or (forced and d) for s, d in zip(sliding, dense, strict=True))
+    sigmoid = hf.get("expert_selection_fn", "softmax") == "sigmoid"
+    halved = hf.get("shared_expert_combination_strategy", "average") == "average" and hf.get("num_shared_experts")
+    experts = _experts_count(hf)
+    moe = dict(n_experts=experts, experts_per_token=_per_token(hf, experts), moe_router="sigmoid" if sigmoid
+               else "softmax", moe_renormalize=bool(hf.get("norm_topk_prob", True)) or not sigmoid,
+               moe_scale=0.5 if halved else 1.0)  # fmt: skip
+    plain = {**hf, "rms_norm_eps": hf.get("rms_norm_eps") or 1e-6}  # None there means Cohere's LayerNorm
+    cfg = replace(cohere_config(plain, name, "cohere2_moe", rope_layers=rotates), **moe)
+    if hf.get("prefix_dense_intermediate_size") and any(dense):
+        cfg = replace(cfg, d_mlp=int(hf["prefix_dense_intermediate_size"]))
+    if hf.get("rms_norm_eps") is not None:
+        cfg = replace(cfg, norm="rms", norm_eps=float(hf["rms_norm_eps"]))
+    return cfg
+
+
 def granite_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """A Llama's layout, with the residual multiplier folded in."""
     return fold_residual_scale(qwen3_weights(sd, cfg), cfg)
@@ -109,10 +139,30 @@ def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return pairs_to_halves(llama_layout(sd, cfg, _gated, norms={"ln_attn": "input_layernorm"}), cfg)
 
 
+def cohere2_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Cohere's one norm; dense MLPs, or the router (mlp.gate), experts and shared experts, the shared ones' W_out
+    halved where the model averages them with the routed ones (cfg.moe_scale halves those)."""
+    parts = (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj"))
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        moe = src + "mlp."
+        if not r.has(moe + "gate.weight"):
+            _gated(w, r, src, dst)
+            return
+        _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
+        for ours, theirs in parts if r.has(moe + "shared_experts.gate_proj.weight") else ():
+            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
+        if dst + "mlp.shared.W_out" in w and cfg.moe_scale == 0.5:  # "average": (routed + shared) / 2
+            w[dst + "mlp.shared.W_out"] = w[dst + "mlp.shared.W_out"] * 0.5
+
+    return pairs_to_halves(llama_layout(sd, cfg, block, norms={"ln_attn": "input_layernorm"}), cfg)
+
+
 ADAPTERS = {
     "granite": (granite_config, granite_weights),
     "granitemoe": (granitemoe_config, granitemoe_weights),
     "granitemoeshared": (granitemoe_config, granitemoe_weights),
     "cohere": (cohere_config, cohere_weights),
     "cohere2": (cohere2_config, cohere_weights),
+    "cohere2_moe": (cohere2_moe_config, cohere2_moe_weights),
 }

@@ -31,7 +31,7 @@ KINDS = [
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
-    "hunyuan_moe", "granitemoeshared", "exaone4_5",
+    "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -173,6 +173,11 @@ def test_declared_features(pair):
                                  residual_scale=0.5, embed_scale=3.0, attn_scale=0.2, unembed_scale=0.25),
         "exaone4_5": dict(arch="exaone4", qk_norm="head", norm_position="post_sublayer", sliding_window=8,
                           sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False)),
+        "cohere2_moe": dict(rope_layers=(True, True, True, True, False),
+                            sliding_layers=(False, True, True, True, False),
+                            n_experts=4, moe_router="softmax", moe_renormalize=True, moe_scale=0.5, d_mlp=128,
+                            norm="layer", parallel_blocks=True, rope_pairs_reordered=True, unembed_scale=0.5),
+        "cohere2_moe_sigmoid": dict(moe_router="sigmoid", moe_renormalize=False, moe_scale=1.0, norm="rms"),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
