@@ -26,7 +26,7 @@ class ModelConfig:
         "qwen3_vl", "gpt_oss", "gemma3_embedding", "bart", "bart-decoder", "mbart", "mbart-decoder", "pegasus",
         "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3", "glm4_moe", "glm4_moe_lite", "dots1",
         "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open",
-        "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe",
+        "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe", "jais2",
     ]
     n_layers: int
     n_heads: int

@@ -212,6 +212,7 @@ ARCH_LABELS = {
     "youtu": "Youtu-LLM decoder (latent attention)",
     "mistral4": "Mistral 4 decoder (latent attention, mixture of experts)",
     "cohere2_moe": "Cohere 2 MoE decoder (mixture of experts)",
+    "jais2": "Jais 2 decoder",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

@@ -168,6 +168,8 @@ def tiny_recent(kind: str, base: dict):
             **variant, **ids, **{**base, "num_hidden_layers": 5, "intermediate_size": 48, "tie_word_embeddings": True},
         )  # fmt: skip
         return transformers.Cohere2MoeForCausalLM(cfg)
+    if kind == "jais2":  # LayerNorms with biases, biases on q/k/v/o and on its squared-ReLU up/down MLP
+        return transformers.Jais2ForCausalLM(transformers.Jais2Config(**ids, **base))
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

@@ -1,5 +1,5 @@
 """Hugging Face adapters for decoders with LayerNorm (and mostly biases): Phi (1, 1.5, 2), StableLM, StarCoder2,
-Falcon, Nemotron (RoPE) and BLOOM (ALiBi).
+Falcon, Nemotron, Jais 2 (RoPE) and BLOOM (ALiBi).
 
 Each is a (config, weights) pair like those in hf_adapters.py; the RoPE ones share hf_adapters_modern._decoder's
 config reader. What differs from a Llama, declared in the ModelConfig:
@@ -9,6 +9,7 @@ config reader. What differs from a Llama, declared in the ModelConfig:
 - StarCoder2: biases everywhere, a plain GELU MLP (c_fc, c_proj), a sliding window on every layer.
 - Falcon (7B: one norm, attention and MLP side by side, one key/value head; 40B, 180B, Falcon 2: two norms, grouped
   key/value heads): q, k and v fused, the layout by variant (_falcon_qkv); its ALiBi variant (falcon-rw) is refused.
+- Jais 2: Nemotron's squared-ReLU MLP with biases, ordinary LayerNorms with biases, biases on q, k, v and o.
 - Nemotron (Minitron, Nemotron-Mini): LayerNorm1P (weights stored as w, applied as 1 + w), partial rotary, a
   plain MLP with squared ReLU (relu2), no biases.
 - BLOOM: no position embedding and no RoPE: ALiBi (position_bias="alibi", slopes from the head count, no
@@ -58,6 +59,15 @@ def nemotron_config(hf: dict, name: str) -> ModelConfig:
     return _layernorm_decoder(
         hf, name, "nemotron", "norm_eps", gated_mlp=False, attn_bias=bool(hf.get("attention_bias")),
         mlp_bias=bool(hf.get("mlp_bias")),
+    )  # fmt: skip
+
+
+def jais2_config(hf: dict, name: str) -> ModelConfig:
+    """Jais 2: a Llama with LayerNorms (biases included), q/k/v/o biases and Nemotron's up/down MLP (squared ReLU),
+    with biases."""
+    return _layernorm_decoder(
+        hf, name, "jais2", "layer_norm_eps", gated_mlp=False, attn_bias=bool(hf.get("attention_bias", True)),
+        mlp_bias=bool(hf.get("mlp_bias", True)),
     )  # fmt: skip
 
 
@@ -125,6 +135,7 @@ _NAMES = {
     "stablelm": ("norm", "o_proj", None, None),
     "starcoder2": ("norm", "o_proj", "mlp.c_fc", "mlp.c_proj"),
     "nemotron": ("norm", "o_proj", "mlp.up_proj", "mlp.down_proj"),
+    "jais2": ("norm", "o_proj", "mlp.up_proj", "mlp.down_proj"),
 }
 
 
@@ -222,4 +233,5 @@ ADAPTERS = {
     "bloom": (bloom_config, bloom_weights),
     "falcon": (falcon_config, falcon_weights),
     "nemotron": (nemotron_config, nemotron_weights),
+    "jais2": (jais2_config, layernorm_decoder_weights),
 }
