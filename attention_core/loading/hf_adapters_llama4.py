@@ -30,7 +30,7 @@ from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, llama_layout
-from .hf_adapters_moe import _experts_count, _per_token, stacked_experts
+from .hf_adapters_moe import GATED, _experts_count, _per_token, shared_mlp, stacked_experts
 from .hf_adapters_recent import _defaults, _language_config
 
 
@@ -101,13 +101,13 @@ def _feed_forward(cfg: ModelConfig):
     def read(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         ff = src + "feed_forward."
         if not r.has(ff + "router.weight"):
-            for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
+            for ours, theirs in GATED:
                 w[f"{dst}mlp.{ours}"] = r.linear(f"{ff}{theirs}.weight")
             return
         w[dst + "mlp.router.W"] = r.linear(ff + "router.weight")  # [d_model, n_experts]
         stacked_experts(w, r, ff, dst, cfg.n_experts)  # (n_experts, d_model, 2·d_mlp) and (n_experts, d_mlp, d_model)
-        for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
-            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{ff}shared_expert.{theirs}.weight")
+        if not shared_mlp(w, r, ff + "shared_expert.", dst):
+            raise ModelLoadError(f"The checkpoint lacks {ff}shared_expert, which every Llama 4 mixture has.")
 
     return read
 

@@ -95,14 +95,26 @@ def olmoe_config(hf: dict, name: str) -> ModelConfig:
     return _moe_decoder(hf, name, "olmoe", qk_norm="full")
 
 
+GATED = (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj"))  # (ours, the checkpoint's)
+
+
+def shared_mlp(w: StateDict, r: _Reader, shared: str, dst: str) -> bool:
+    """The shared expert (one gated MLP every token uses) under the checkpoint's prefix `shared` (e.g.
+    "layers.3.mlp.shared_experts."), as mlp.shared.*, where the layer has one; whether it has."""
+    if not r.has(shared + "gate_proj.weight"):
+        return False
+    for ours, theirs in GATED:
+        w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{shared}{theirs}.weight")
+    return True
+
+
 def _experts(w: StateDict, r: _Reader, moe: str, dst: str, n: int, names: tuple[str, str, str]) -> None:
     """The router and n gated experts under the checkpoint's prefix `moe`; names: each expert's gate, up and
     down."""
     w[dst + "mlp.router.W"] = r.linear(moe + "gate.weight")  # [d_model, n_experts]
     if r.has(moe + "shared_expert_gate.weight"):  # Qwen2-MoE: one more expert, for every token
         w[dst + "mlp.shared_gate.W"] = r.linear(moe + "shared_expert_gate.weight")  # [d_model, 1]
-        for ours, theirs in zip(("W_gate", "W_in", "W_out"), names, strict=True):
-            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_expert.{theirs}.weight")
+        shared_mlp(w, r, moe + "shared_expert.", dst)
     for e in range(n):
         for ours, theirs in zip(("W_gate", "W_in", "W_out"), names, strict=True):
             w[f"{dst}mlp.experts.{e}.{ours}"] = r.linear(f"{moe}experts.{e}.{theirs}.weight")
@@ -195,9 +207,7 @@ def deepseek_mlp(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig)
     for bias in ("gate.e_score_correction_bias", "e_score_correction_bias"):  # EXAONE-MoE's sits beside the gate
         if r.has(moe + bias):
             w[dst + "mlp.router.b_choice"] = r.get(moe + bias)
-    for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
-        if r.has(f"{moe}shared_experts.{theirs}.weight"):
-            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
+    shared_mlp(w, r, moe + "shared_experts.", dst)
 
 
 def glm4_moe_config(hf: dict, name: str) -> ModelConfig:
@@ -258,7 +268,7 @@ def ernie4_5_moe_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("use_bias"):
         raise ModelLoadError("ERNIE 4.5 MoE checkpoints with biases (use_bias) are not supported yet.")
     hf = _defaults(hf, rope_theta=500000.0, num_experts=hf.get("moe_num_experts", 64),
-                   num_experts_per_tok=hf.get("moe_k", 6))  # Ernie4_5_MoeConfig's names and defaults  # fmt: skip
+                   num_experts_per_tok=hf.get("moe_k", 6))  # Ernie4_5_MoeConfig's names and defaults
     return _moe_decoder(hf, name, "ernie4_5_moe", rope_pairs_reordered=True, moe_renormalize=True)
 
 
@@ -273,9 +283,7 @@ def ernie4_5_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             return
         _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
         w[dst + "mlp.router.b_choice"] = r.get(moe + "moe_statics.e_score_correction_bias").reshape(-1)
-        if r.has(moe + "shared_experts.gate_proj.weight"):
-            for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
-                w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
+        shared_mlp(w, r, moe + "shared_experts.", dst)
 
     return pairs_to_halves(llama_layout(sd, cfg, block), cfg)
 
@@ -300,7 +308,6 @@ def hunyuan_moe_config(hf: dict, name: str) -> ModelConfig:
 
 def hunyuan_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """HunYuan dense's attention (query_layernorm, key_layernorm), the router mlp.gate.wg, experts, shared_mlp."""
-    parts = (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj"))
 
     def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         w[dst + "attn.q_norm.w"] = r.get(src + "self_attn.query_layernorm.weight")
@@ -309,10 +316,10 @@ def hunyuan_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         moe = src + "mlp."
         w[dst + "mlp.router.W"] = r.linear(moe + "gate.wg.weight")  # [d_model, n_experts]
         for e in range(cfg.n_experts):
-            for ours, theirs in parts:
+            for ours, theirs in GATED:
                 w[f"{dst}mlp.experts.{e}.{ours}"] = r.linear(f"{moe}experts.{e}.{theirs}.weight")
-        for ours, theirs in parts:
-            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_mlp.{theirs}.weight")
+        if not shared_mlp(w, r, moe + "shared_mlp.", dst):
+            raise ModelLoadError(f"The checkpoint lacks {moe}shared_mlp, which every HunYuan MoE layer has.")
 
     return llama_layout(sd, cfg, block)
 

@@ -33,7 +33,7 @@ from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _gated, _windows, llama_layout, qwen3_weights
-from .hf_adapters_moe import _experts, _experts_count, _moe_decoder, _per_token
+from .hf_adapters_moe import _experts, _experts_count, _moe_decoder, _per_token, shared_mlp
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -142,7 +142,6 @@ def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 def cohere2_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """Cohere's one norm; dense MLPs, or the router (mlp.gate), experts and shared experts, the shared ones' W_out
     halved where the model averages them with the routed ones (cfg.moe_scale halves those)."""
-    parts = (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj"))
 
     def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         moe = src + "mlp."
@@ -150,9 +149,7 @@ def cohere2_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             _gated(w, r, src, dst)
             return
         _experts(w, r, moe, dst, cfg.n_experts, ("gate_proj", "up_proj", "down_proj"))
-        for ours, theirs in parts if r.has(moe + "shared_experts.gate_proj.weight") else ():
-            w[f"{dst}mlp.shared.{ours}"] = r.linear(f"{moe}shared_experts.{theirs}.weight")
-        if dst + "mlp.shared.W_out" in w and cfg.moe_scale == 0.5:  # "average": (routed + shared) / 2
+        if shared_mlp(w, r, moe + "shared_experts.", dst) and cfg.moe_scale == 0.5:  # "average": (routed + shared) / 2
             w[dst + "mlp.shared.W_out"] = w[dst + "mlp.shared.W_out"] * 0.5
 
     return pairs_to_halves(llama_layout(sd, cfg, block, norms={"ln_attn": "input_layernorm"}), cfg)
