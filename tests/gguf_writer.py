@@ -200,6 +200,11 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_leading_dense_block_count(cfg.moe_layer_start_index)
         w.add_expert_shared_count(cfg.moe_num_shared_experts)
         w.add_expert_shared_feed_forward_length(cfg.intermediate_size // cfg.num_key_value_heads)  # as it writes it
+    if arch == "minimax-m2":  # llama.cpp's MiniMaxM2Model: its scoring function, the experts' width
+        import gguf
+
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+        w.add_expert_feed_forward_length(cfg.intermediate_size)
     if arch == "gpt-oss":  # llama.cpp's GptOssModel: the window, and the experts' width beside the dense one
         w.add_sliding_window(cfg.sliding_window)
         w.add_expert_feed_forward_length(cfg.intermediate_size)
@@ -337,6 +342,7 @@ def _split_experts(state: dict, arch: str):
         name = name.replace("block_sparse_moe.router.weight", "mlp.gate.weight").replace("block_sparse_moe.", "mlp.")
         # ERNIE 4.5 MoE's correction bias, under the name llama.cpp's converter gives it before mapping
         name = name.replace("mlp.gate.moe_statics.e_score_correction_bias", "mlp.moe_statics.e_score_correction.bias")
+        name = name.replace("mlp.e_score_correction_bias", "mlp.e_score_correction.bias")  # MiniMax-M2's likewise
         if name.endswith("experts.gate_up_proj"):
             gate, up = tensor.chunk(2, dim=1)
             yield name.replace("gate_up_proj", "gate_proj.weight"), gate

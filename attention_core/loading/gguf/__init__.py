@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from . import deepseek, encoders, ernie_moe, gemma, glm, gpt2, gpt_oss, layernorm, llama, llama4, scaled
+from . import deepseek, encoders, ernie_moe, gemma, glm, gpt2, gpt_oss, layernorm, llama, llama4, minimax, scaled
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
 from .tokenizer import split_note, tokenizer_from_gguf
 
@@ -65,6 +65,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "gptoss": (gpt_oss.gpt_oss_config, gpt_oss.gpt_oss_weights),  # the same as Ollama's converter writes it
     "llama4": (llama4.llama4_config, llama4.llama4_weights),  # Llama 4 Scout, Maverick (llama.cpp's and Ollama's)
     "ernie4_5-moe": (ernie_moe.ernie4_5_moe_config, ernie_moe.ernie4_5_moe_weights),  # a biased softmax router
+    "minimax-m2": (minimax.minimax_m2_config, minimax.minimax_m2_weights),
     # HunYuan dense: q/k norms after RoPE; llama.cpp's converter writes its NTK-alpha base stretched already
     "hunyuan-dense": (partial(llama.rope_config, arch="hunyuan_dense", qk_norm="head", qk_norm_after_rope=True),
                       llama.qwen2_weights),
