@@ -200,6 +200,9 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_leading_dense_block_count(cfg.moe_layer_start_index)
         w.add_expert_shared_count(cfg.moe_num_shared_experts)
         w.add_expert_shared_feed_forward_length(cfg.intermediate_size // cfg.num_key_value_heads)  # as it writes it
+    if arch in ("qwen3vl", "qwen3vlmoe"):  # llama.cpp's Qwen3VL text converters: the sections, the deepstack depth
+        w.add_rope_dimension_sections([*cfg.rope_parameters["mrope_section"], 0])
+        w.add_uint32(f"{arch}.n_deepstack_layers", 1)
     if arch == "minimax-m2":  # llama.cpp's MiniMaxM2Model: its scoring function, the experts' width
         import gguf
 
@@ -282,7 +285,7 @@ def write_gguf(
     import gguf
 
     arch_enum = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
-    cfg = hf.config
+    cfg = hf.config.get_text_config()  # a vision-language model's language model (llama.cpp writes its own file)
     n_layers = cfg.n_layer if arch in ("gpt2", "bloom", "starcoder") else cfg.num_hidden_layers
     names = gguf.get_tensor_name_map(arch_enum, n_layers)
     rng = np.random.default_rng(0)
@@ -339,6 +342,9 @@ def _split_experts(state: dict, arch: str):
         yield from gpt_oss_names(state)
         return
     for name, tensor in state.items():
+        if name.startswith("model.visual."):  # Qwen3-VL's vision tower: llama.cpp writes it to its mmproj file
+            continue
+        name = name.replace("model.language_model.", "model.")  # as llama.cpp's Qwen3VL converters name them
         name = name.replace("block_sparse_moe.router.weight", "mlp.gate.weight").replace("block_sparse_moe.", "mlp.")
         # ERNIE 4.5 MoE's correction bias, under the name llama.cpp's converter gives it before mapping
         name = name.replace("mlp.gate.moe_statics.e_score_correction_bias", "mlp.moe_statics.e_score_correction.bias")

@@ -65,10 +65,12 @@ def tiny_recent(kind: str, base: dict):
         config, model = ((transformers.Qwen3VLConfig, transformers.Qwen3VLForConditionalGeneration) if qwen3 else
                          (transformers.Qwen2_5_VLConfig, transformers.Qwen2_5_VLForConditionalGeneration))
         return model(config(text_config=text, vision_config=vision))
-    if kind == "qwen3_vl_moe":  # its language model: layer 0 dense (mlp_only_layers), layer 1 4 experts, 2 per token
+    if kind in ("qwen3_vl_moe", "qwen3_vl_moe_sparse"):  # its language model: layer 0 dense (mlp_only_layers; none
+        # in _sparse, as llama.cpp's qwen3vlmoe has none), layer 1 4 experts, 2 per token
         rope = dict(rope_type="default", rope_theta=1000.0, mrope_section=[2, 3, 3], mrope_interleaved=True)
+        dense = [0] if kind == "qwen3_vl_moe" else []
         text = dict(head_dim=16, rope_parameters=rope, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
-                    mlp_only_layers=[0], **ids, **base)  # fmt: skip
+                    mlp_only_layers=dense, **ids, **base)  # fmt: skip
         vision = dict(depth=1, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
                       deepstack_visual_indexes=[0])  # fmt: skip
         config = transformers.Qwen3VLMoeConfig(text_config=text, vision_config=vision)

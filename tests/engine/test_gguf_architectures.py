@@ -252,7 +252,8 @@ def _written_only(kind: str):
     if kind == "olmo":  # LayerNorms without weights; no attention biases (llama.cpp's olmo graph reads none)
         return t.OlmoForCausalLM(t.OlmoConfig(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
-                "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2"):  # fmt: skip
+                "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl",
+                "qwen3_vl_moe_sparse"):  # fmt: skip
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -270,11 +271,11 @@ def _written_only(kind: str):
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
                 "qwen2_moe", "olmoe", "glm4", "olmo", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
-                "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2"]
+                "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl", "qwen3_vl_moe_sparse"]
 GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2",
              "exaone4_hybrid": "exaone4", "hunyuan_alpha": "hunyuan-dense", "ernie4_5_moe": "ernie4_5-moe",
-             "minimax_m2": "minimax-m2"}  # fmt: skip
+             "minimax_m2": "minimax-m2", "qwen3_vl": "qwen3vl", "qwen3_vl_moe_sparse": "qwen3vlmoe"}  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", WRITTEN_ONLY)
@@ -298,9 +299,10 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     ours = load_model(str(path), device="cpu")
     _assert_matches(ours, hf.eval(), kind)
-    # a router's correction bias is a buffer in transformers, a weight here
+    # a router's correction bias is a buffer in transformers, a weight here; a vision tower is in no text file
     buffers = sum(b.numel() for name, b in hf.named_buffers() if name.endswith("e_score_correction_bias"))
-    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + buffers
+    params = sum(p.numel() for name, p in hf.named_parameters() if not name.startswith("model.visual."))
+    assert ours.parameter_counts()["total"] == params + buffers
     cfg = ours.config
     if kind == "phi2":
         assert "unembed.b_U" in ours.weights and cfg.shared_block_norm and cfg.rotary_dim == 8
@@ -330,6 +332,9 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         assert not cfg.gated_mlp and cfg.act == "relu2" and "blocks.0.mlp.W_gate" not in ours.weights
     elif kind == "ernie4_5":  # rows as Hugging Face's, which llama.cpp rotates in neighbouring pairs
         assert cfg.rope_pairs_reordered and cfg.rotary_dim is None
+    elif kind.startswith("qwen3_vl"):  # its M-RoPE is plain RoPE for a text: Qwen3's per-head q/k norms
+        assert cfg.qk_norm == "head" and cfg.arch == kind.removesuffix("_sparse")
+        assert (cfg.n_experts == 4) == ("moe" in kind)
     elif kind == "minimax_m2":  # q/k norms over the projection, half of each head rotating; a biased sigmoid router
         assert (cfg.qk_norm, cfg.rotary_dim, cfg.moe_router, cfg.moe_renormalize) == ("full", 8, "sigmoid", True)
         assert "blocks.1.mlp.router.b_choice" in ours.weights

@@ -32,6 +32,8 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "smollm3": (llama.smollm3_config, llama.llama_weights),
     "qwen3": (llama.qwen3_config, llama.qwen2_weights),
     "qwen3moe": (llama.qwen3_config, llama.qwen2_weights),
+    "qwen3vl": (llama.qwen3_config, llama.qwen2_weights),  # Qwen3-VL's language model (llama.cpp's text file)
+    "qwen3vlmoe": (llama.qwen3_config, llama.qwen2_weights),
     "qwen2moe": (llama.qwen2moe_config, llama.qwen2_weights),
     "olmoe": (llama.olmoe_config, llama.qwen2_weights),
     "gemma": (gemma.gemma1_config, llama.qwen2_weights),

@@ -135,10 +135,15 @@ def olmoe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     return rope_config(meta, name, tensor_names, arch="olmoe", qk_norm="full")
 
 
+_QWEN3 = {"qwen3moe": "qwen3_moe", "qwen3vl": "qwen3_vl", "qwen3vlmoe": "qwen3_vl_moe"}  # llama.cpp's: ours
+
+
 def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     """Qwen 3, dense or a mixture of experts (qwen3moe: every layer's MLP, each expert expert_feed_forward_length
-    wide): RMSNorm per head on q and k."""
-    arch = "qwen3_moe" if meta.arch == "qwen3moe" else "qwen3"
+    wide): RMSNorm per head on q and k. Qwen3-VL's language model (qwen3vl, qwen3vlmoe; its vision tower is a file of
+    its own, the mmproj) is the same for a text: its M-RoPE sections (rope.dimension_sections) all read one position,
+    which is NeoX RoPE, and its deepstack layers add nothing where there is no image."""
+    arch = _QWEN3.get(meta.arch, "qwen3")
     return rope_config(meta, name, tensor_names, arch=arch, qk_norm="head")
 
 
