@@ -203,6 +203,11 @@ def _metadata(w, arch: str, cfg) -> None:
     if arch in ("qwen3vl", "qwen3vlmoe"):  # llama.cpp's Qwen3VL text converters: the sections, the deepstack depth
         w.add_rope_dimension_sections([*cfg.rope_parameters["mrope_section"], 0])
         w.add_uint32(f"{arch}.n_deepstack_layers", 1)
+    if arch == "hunyuan-moe":  # llama.cpp's HunYuanMoEModel: its counts (moe_topk), the experts' and shared widths
+        w.add_expert_count(cfg.num_experts)
+        w.add_expert_used_count(cfg.moe_topk[0] if isinstance(cfg.moe_topk, list) else cfg.moe_topk)
+        w.add_expert_feed_forward_length(cfg.intermediate_size)
+        w.add_expert_shared_feed_forward_length(cfg.intermediate_size)
     if arch == "minimax-m2":  # llama.cpp's MiniMaxM2Model: its scoring function, the experts' width
         import gguf
 

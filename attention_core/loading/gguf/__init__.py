@@ -18,7 +18,21 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from . import deepseek, encoders, ernie_moe, gemma, glm, gpt2, gpt_oss, layernorm, llama, llama4, minimax, scaled
+from . import (
+    deepseek,
+    encoders,
+    ernie_moe,
+    gemma,
+    glm,
+    gpt2,
+    gpt_oss,
+    hunyuan,
+    layernorm,
+    llama,
+    llama4,
+    minimax,
+    scaled,
+)
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
 from .tokenizer import split_note, tokenizer_from_gguf
 
@@ -71,6 +85,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     # HunYuan dense: q/k norms after RoPE; llama.cpp's converter writes its NTK-alpha base stretched already
     "hunyuan-dense": (partial(llama.rope_config, arch="hunyuan_dense", qk_norm="head", qk_norm_after_rope=True),
                       llama.qwen2_weights),
+    "hunyuan-moe": (hunyuan.hunyuan_moe_config, hunyuan.hunyuan_moe_weights),  # a shared MLP beside its experts
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 
