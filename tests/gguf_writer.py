@@ -208,6 +208,16 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_expert_used_count(cfg.moe_topk[0] if isinstance(cfg.moe_topk, list) else cfg.moe_topk)
         w.add_expert_feed_forward_length(cfg.intermediate_size)
         w.add_expert_shared_feed_forward_length(cfg.intermediate_size)
+    if arch == "exaone-moe":  # llama.cpp's ExaoneMoE converter: window, pattern, the router's keys, the dense lead
+        import gguf
+
+        w.add_sliding_window(cfg.sliding_window)
+        w.add_sliding_window_pattern([t == "sliding_attention" for t in cfg.layer_types])
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+        w.add_expert_weights_norm(cfg.norm_topk_prob)
+        w.add_expert_weights_scale(cfg.routed_scaling_factor)
+        w.add_leading_dense_block_count(cfg.first_k_dense_replace)
+        w.add_expert_shared_count(cfg.num_shared_experts)
     if arch == "minimax-m2":  # llama.cpp's MiniMaxM2Model: its scoring function, the experts' width
         import gguf
 
@@ -353,7 +363,8 @@ def _split_experts(state: dict, arch: str):
         name = name.replace("block_sparse_moe.router.weight", "mlp.gate.weight").replace("block_sparse_moe.", "mlp.")
         # ERNIE 4.5 MoE's correction bias, under the name llama.cpp's converter gives it before mapping
         name = name.replace("mlp.gate.moe_statics.e_score_correction_bias", "mlp.moe_statics.e_score_correction.bias")
-        name = name.replace("mlp.e_score_correction_bias", "mlp.e_score_correction.bias")  # MiniMax-M2's likewise
+        if name.endswith("e_score_correction_bias"):  # MiniMax-M2's, K-EXAONE's likewise
+            name = name.removesuffix("_bias") + ".bias"
         if name.endswith("experts.gate_up_proj"):
             gate, up = tensor.chunk(2, dim=1)
             yield name.replace("gate_up_proj", "gate_proj.weight"), gate

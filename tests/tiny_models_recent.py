@@ -131,11 +131,13 @@ def tiny_recent(kind: str, base: dict):
             for layer in model.model.layers:
                 layer.mlp.gate.e_score_correction_bias.normal_(0.0, 0.5)
         return model
-    if kind == "exaone_moe":  # layers 0-2 slide (window 8) with RoPE, layer 3 full without; layer 0 dense, then 8
-        # experts in 4 groups (2 kept), 2 per token, scaled by 2.5, a shared expert, the correction bias drawn
+    if kind in ("exaone_moe", "exaone_moe_one_group"):  # layers 0-2 slide (window 8) with RoPE, layer 3 full
+        # without; layer 0 dense, then 8 experts in 4 groups (2 kept; _one_group: no groups, as the released model's
+        # and as llama.cpp reads it), 2 per token, scaled by 2.5, a shared expert, the correction bias drawn
+        groups = dict(n_group=4, topk_group=2) if kind == "exaone_moe" else dict(n_group=1, topk_group=1)
         cfg = transformers.ExaoneMoeConfig(head_dim=16, sliding_window=8, sliding_window_pattern=4, num_experts=8,
-                                           num_experts_per_tok=2, n_group=4, topk_group=2, moe_intermediate_size=48,
-                                           **ids, **{**base, "num_hidden_layers": 4})  # fmt: skip
+                                           num_experts_per_tok=2, moe_intermediate_size=48, **groups, **ids,
+                                           **{**base, "num_hidden_layers": 4})  # fmt: skip
         model = transformers.ExaoneMoeForCausalLM(cfg)
         with torch.no_grad():
             for layer in model.model.layers[1:]:

@@ -22,6 +22,7 @@ from . import (
     deepseek,
     encoders,
     ernie_moe,
+    exaone_moe,
     gemma,
     glm,
     gpt2,
@@ -86,6 +87,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "hunyuan-dense": (partial(llama.rope_config, arch="hunyuan_dense", qk_norm="head", qk_norm_after_rope=True),
                       llama.qwen2_weights),
     "hunyuan-moe": (hunyuan.hunyuan_moe_config, hunyuan.hunyuan_moe_weights),  # a shared MLP beside its experts
+    "exaone-moe": (exaone_moe.exaone_moe_config, exaone_moe.exaone_moe_weights),  # K-EXAONE
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 
