@@ -10,6 +10,8 @@ by its score:
   within its `kept` best groups, a group rated by its best score (softmax routers, V2) or by its best two summed
   (sigmoid routers, V3);
 - the chosen weights × moe_scale (DeepSeek's routed_scaling_factor);
+- SparseMixer (Phi-3.5-MoE, moe_router "sparsemixer"; `sparse_mixer`): the best expert, then the best of the rest,
+  each weighted by a softmax over the logits within a relative 2ε of its own (ε: moe_mixer_eps), not renormalised;
 - Llama 4 (moe_scales_input): the weight multiplies the token before its expert reads it, not the expert's output
   (a SwiGLU expert is not linear, so the two differ); its router is the sigmoid one, top-1, not renormalised.
 A shared expert (under shared.) adds to every token: scaled by sigmoid(x·shared_gate.W) where the model has that
@@ -47,9 +49,26 @@ def feed_forward(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> torch
     return linear(hidden, w[p + "W_out"], w.get(p + "b_out"))  # (..., n, d_model)
 
 
+def sparse_mixer(logits: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Phi-3.5-MoE's two experts per token at inference (transformers' sparsemixer, training branches aside): the top
+    logit's expert, weighted by a softmax over the logits s with (top − s) / max(|s|, top) ≤ 2ε; then the best of the
+    rest, weighted likewise around its own logit, the first left out. (weights, chosen), each (m, 2)."""
+    weights, chosen, rest = [], [], logits
+    for _ in range(2):
+        top, index = rest.max(dim=-1, keepdim=True)  # (m, 1) each
+        far = (top - logits) / logits.abs().clamp(min=top) > 2 * eps  # (m, n_experts): outside the top's reach
+        weights.append(torch.softmax(rest.masked_fill(far, float("-inf")), dim=-1).gather(1, index))
+        chosen.append(index)
+        rest = rest.scatter(-1, index, float("-inf"))  # the next round picks among the others
+    return torch.cat(weights, dim=-1), torch.cat(chosen, dim=-1)
+
+
 def route(flat: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Each token's chosen experts and their weights, both (m, experts_per_token), for tokens flat (m, d_model)."""
     logits = linear(flat, w[p + "router.W"], w.get(p + "router.b")).float()  # (m, n_experts)
+    if cfg.moe_router == "sparsemixer":
+        weights, chosen = sparse_mixer(logits, cfg.moe_mixer_eps)
+        return weights * cfg.moe_scale, chosen
     scores = torch.sigmoid(logits) if cfg.moe_router == "sigmoid" else torch.softmax(logits, dim=-1)
     choice = scores + w[p + "router.b_choice"].float() if p + "router.b_choice" in w else scores
     groups, kept = cfg.moe_groups

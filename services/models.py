@@ -213,6 +213,7 @@ ARCH_LABELS = {
     "mistral4": "Mistral 4 decoder (latent attention, mixture of experts)",
     "cohere2_moe": "Cohere 2 MoE decoder (mixture of experts)",
     "jais2": "Jais 2 decoder",
+    "phimoe": "Phi-3.5-MoE decoder (mixture of experts)",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

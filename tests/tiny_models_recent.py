@@ -174,6 +174,14 @@ def tiny_recent(kind: str, base: dict):
         return transformers.Cohere2MoeForCausalLM(cfg)
     if kind == "jais2":  # LayerNorms with biases, biases on q/k/v/o and on its squared-ReLU up/down MLP
         return transformers.Jais2ForCausalLM(transformers.Jais2Config(**ids, **base))
+    if kind == "phimoe":  # LayerNorms and biases everywhere (the unembedding's too); LongRoPE over an original 64
+        # tokens with its own short_mscale; 4 experts, SparseMixer's two, its ε 0.5 so that several logits share each
+        rope = dict(rope_type="longrope", rope_theta=1000.0, original_max_position_embeddings=64, short_mscale=1.2,
+                    long_mscale=1.3, short_factor=[1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.0, 4.0], long_factor=[2.0] * 8)
+        cfg = transformers.PhimoeConfig(num_local_experts=4, num_experts_per_tok=2, router_jitter_noise=0.5,
+                                        attention_bias=True, lm_head_bias=True, rope_parameters=rope, **ids,
+                                        **base)  # fmt: skip
+        return transformers.PhimoeForCausalLM(cfg)
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

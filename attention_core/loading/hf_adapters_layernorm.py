@@ -9,6 +9,10 @@ config reader. What differs from a Llama, declared in the ModelConfig:
 - StarCoder2: biases everywhere, a plain GELU MLP (c_fc, c_proj), a sliding window on every layer.
 - Falcon (7B: one norm, attention and MLP side by side, one key/value head; 40B, 180B, Falcon 2: two norms, grouped
   key/value heads): q, k and v fused, the layout by variant (_falcon_qkv); its ALiBi variant (falcon-rw) is refused.
+- Phi-3.5-MoE (phimoe): LayerNorms with biases (their epsilon named rms_norm_eps), q/k/v/o biases, LongRoPE whose
+  factor on cos and sin is the config's short_mscale (texts stay within the original context), an unembedding bias
+  where lm_head_bias; in every layer Mixtral's layout of experts behind SparseMixer's router (two experts, each
+  weighted by a softmax over the logits near its own: experts.sparse_mixer, ε = router_jitter_noise).
 - Jais 2: Nemotron's squared-ReLU MLP with biases, ordinary LayerNorms with biases, biases on q, k, v and o.
 - Nemotron (Minitron, Nemotron-Mini): LayerNorm1P (weights stored as w, applied as 1 + w), partial rotary, a
   plain MLP with squared ReLU (relu2), no biases.
@@ -23,6 +27,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _act, _Reader
 from .hf_adapters_modern import _decoder, _unembed, interleaved_qkv
+from .hf_adapters_moe import _experts, _experts_count, _per_token
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -69,6 +74,37 @@ def jais2_config(hf: dict, name: str) -> ModelConfig:
         hf, name, "jais2", "layer_norm_eps", gated_mlp=False, attn_bias=bool(hf.get("attention_bias", True)),
         mlp_bias=bool(hf.get("mlp_bias", True)),
     )  # fmt: skip
+
+
+def phimoe_config(hf: dict, name: str) -> ModelConfig:
+    rope = {**(hf.get("rope_scaling") or {}), **(hf.get("rope_parameters") or {})}
+    if rope.get("short_mscale") is not None:  # transformers' PhimoeRotaryEmbedding: this factor, within the original
+        hf = {**hf, "rope_scaling": None, "rope_parameters": {**rope, "attention_factor": rope["short_mscale"]}}
+    experts = _experts_count(hf)
+    if _per_token(hf, experts) != 2:
+        raise ModelLoadError("SparseMixer routes each token to two experts; this config.json says otherwise.")
+    return _decoder(
+        hf, name, "phimoe", norm="layer", norm_eps=float(hf.get("rms_norm_eps", 1e-5)),
+        attn_bias=bool(hf.get("attention_bias")), n_experts=experts, experts_per_token=2, moe_router="sparsemixer",
+        moe_mixer_eps=float(hf.get("router_jitter_noise", 0.01)), moe_renormalize=False,
+    )  # fmt: skip
+
+
+def phimoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Phi-3.5-MoE: LayerNorms with biases, attention biases, Mixtral's experts, the unembedding's bias."""
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
+    _layer_norm(w, r, "ln_final", "norm")
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        _attention(w, r, src, dst)
+        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
+        _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
+        _experts(w, r, src + "block_sparse_moe.", dst, cfg.n_experts, ("w1", "w3", "w2"))
+    _unembed(w, sd, cfg)
+    if "lm_head.bias" in sd:
+        w["unembed.b_U"] = sd["lm_head.bias"].float()
+    return w
 
 
 def falcon_config(hf: dict, name: str) -> ModelConfig:
@@ -234,4 +270,5 @@ ADAPTERS = {
     "falcon": (falcon_config, falcon_weights),
     "nemotron": (nemotron_config, nemotron_weights),
     "jais2": (jais2_config, layernorm_decoder_weights),
+    "phimoe": (phimoe_config, phimoe_weights),
 }

@@ -32,7 +32,7 @@ KINDS = [
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
-    "jais2",
+    "jais2", "phimoe",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -180,6 +180,8 @@ def test_declared_features(pair):
                             norm="layer", parallel_blocks=True, rope_pairs_reordered=True, unembed_scale=0.5),
         "cohere2_moe_sigmoid": dict(moe_router="sigmoid", moe_renormalize=False, moe_scale=1.0, norm="rms"),
         "jais2": dict(norm="layer", attn_bias=True, mlp_bias=True, gated_mlp=False, act="relu2"),
+        "phimoe": dict(norm="layer", attn_bias=True, moe_router="sparsemixer", moe_mixer_eps=0.5, n_experts=4,
+                       experts_per_token=2, n_ctx=64, rope_attention_factor=pytest.approx(1.2)),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
