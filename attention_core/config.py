@@ -27,6 +27,7 @@ class ModelConfig:
         "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3", "glm4_moe", "glm4_moe_lite", "dots1",
         "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open",
         "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe", "jais2", "phimoe",
+        "granite_swa",
     ]
     n_layers: int
     n_heads: int
@@ -79,6 +80,7 @@ class ModelConfig:
     final_softcap: float | None = None  # logits → cap·tanh(logits/cap) (Gemma 2)
     sliding_layers: tuple[bool, ...] = ()  # which layers use sliding_window; () = every layer (Mistral)
     rope_theta_local: float | None = None  # RoPE base of the sliding-window layers (Gemma 3)
+    rope_thetas: tuple[float, ...] = ()  # each layer's own RoPE base (Granite SWA's layer_rope_theta); (): as above
     # RoPE scaling, as llama.cpp stores it: one divisor per frequency ((rotary_dim or d_head) / 2 of them), so
     # frequency i is θ^(-2i/r) / divisors[i]. "linear" divides every frequency (≡ positions) by its factor;
     # "llama3" divides the low frequencies by its factor, leaves the high ones, interpolates between. () = none.
@@ -140,6 +142,7 @@ class ModelConfig:
         object.__setattr__(self, "rope_freq_divisors", tuple(float(d) for d in self.rope_freq_divisors))
         object.__setattr__(self, "rope_layers", tuple(bool(b) for b in self.rope_layers))
         object.__setattr__(self, "qk_norm_layers", tuple(bool(b) for b in self.qk_norm_layers))
+        object.__setattr__(self, "rope_thetas", tuple(float(t) for t in self.rope_thetas))
         object.__setattr__(self, "swiglu_clamp", tuple(float(x) for x in self.swiglu_clamp))
         object.__setattr__(self, "moe_groups", tuple(int(x) for x in self.moe_groups))
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
@@ -173,7 +176,10 @@ class ModelConfig:
         return self.qk_norm if not self.qk_norm_layers or self.qk_norm_layers[layer] else "none"
 
     def rope_base(self, layer: int) -> float | None:
-        """The RoPE base of `layer`: rope_theta_local on sliding-window layers where the model has one."""
+        """The RoPE base of `layer`: its own where the model gives one per layer, else rope_theta_local on
+        sliding-window layers where the model has one."""
+        if self.rope_thetas:
+            return self.rope_thetas[layer]
         if self.rope_theta_local is not None and self.window(layer) is not None:
             return self.rope_theta_local
         return self.rope_theta
@@ -270,6 +276,11 @@ class ModelConfig:
             out.append(f"grouped-query attention ({self.group_size} query heads per key/value head)")
         return out
 
+    def _layer_bases(self) -> list[str]:
+        """`features` of per-layer RoPE bases (Granite SWA): the distinct ones, in words."""
+        bases = sorted({b for i, b in enumerate(self.rope_thetas) if self.rotates(i)})
+        return [f"RoPE base per layer ({', '.join(f'{b:g}' for b in bases)})"] if len(bases) > 1 else []
+
     def _qk_norm_features(self) -> list[str]:
         """`features` of the norm on queries and keys: over what, where, with or without a weight, in which layers."""
         if self.qk_norm == "none":
@@ -287,6 +298,7 @@ class ModelConfig:
         out = []
         own_base = self.rope_theta_local is not None  # sliding layers keep their own, unscaled RoPE
         every = all(self.window(i) is not None for i in range(self.n_layers))
+        out += self._layer_bases()
         if own_base and every:
             out.append(f"RoPE base {self.rope_theta_local:g} (every layer slides)")
         elif own_base and self.rope_theta_local != self.rope_theta:

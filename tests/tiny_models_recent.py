@@ -182,6 +182,17 @@ def tiny_recent(kind: str, base: dict):
                                         attention_bias=True, lm_head_bias=True, rope_parameters=rope, **ids,
                                         **base)  # fmt: skip
         return transformers.PhimoeForCausalLM(cfg)
+    if kind == "granite_swa":  # Granite's multipliers; layers 1-3 slide (window 8), layer 0 full; a sink per head
+        # (drawn at std 1); RoPE bases per layer: 1000, 0 (no RoPE), 50, 1000
+        cfg = transformers.GraniteSWAConfig(
+            embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5, logits_scaling=4.0,
+            sliding_window=8, layer_rope_theta=[1000.0, 0, 50.0, 1000.0], **ids, **{**base, "num_hidden_layers": 4},
+        )  # fmt: skip
+        model = transformers.GraniteSWAForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers:
+                layer.self_attn.sinks.normal_(0.0, 1.0)
+        return model
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

@@ -8,6 +8,9 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
   (unembed_scale).
 - Granite MoE (granite3-moe 1B/3B): the same multipliers, and a mixture of experts in every layer whose router
   renormalises the chosen experts' probabilities; each expert's gate and up are fused (input_linear, gate first).
+- Granite SWA (granite_swa, granite-swash): Granite's multipliers, a sliding window on the layers layer_types names
+  (three of every four), an attention sink per head (GPT-OSS's: transformers scales each head's output by
+  sigmoid(logsumexp(scores) − sink), the same share), and a RoPE base per layer (layer_rope_theta; 0: no RoPE).
 - Granite MoE Shared (granitemoeshared): Granite MoE's, plus a shared MLP every token uses (shared_mlp, its gate and
   up fused as the experts' are), where shared_intermediate_size is not 0.
 - Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
@@ -32,8 +35,9 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _gated, _windows, llama_layout, qwen3_weights
+from .hf_adapters_modern import _decoder, _gated, _rope, _theta, _windows, llama_layout, qwen3_weights
 from .hf_adapters_moe import _experts, _experts_count, _moe_decoder, _per_token, shared_mlp
+from .rope_scaling import scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -51,6 +55,21 @@ def _granite_scales(hf: dict) -> dict:
 
 def granite_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "granite", **_granite_scales(hf))
+
+
+def granite_swa_config(hf: dict, name: str) -> ModelConfig:
+    n = int(hf["num_hidden_layers"])
+    if not hf.get("layer_types"):  # GraniteSWAConfig's default: a full layer every 4th, the first among them
+        hf = {**hf, "layer_types": ["full_attention" if i % 4 == 0 else "sliding_attention" for i in range(n)]}
+    theta = _theta(hf)
+    thetas = [float(t) for t in hf.get("layer_rope_theta") or [theta] * n]
+    if len(thetas) != n:
+        raise ModelLoadError(f"config.json's layer_rope_theta lists {len(thetas)} layers for {n}.")
+    if len(set(thetas) - {0.0}) > 1 and scaling_kind(_rope(hf)) != "default":
+        raise ModelLoadError("Granite SWA checkpoints with RoPE scaling and per-layer bases are not supported yet.")
+    rotates = tuple(t != 0.0 for t in thetas)
+    return _decoder(hf, name, "granite_swa", **_granite_scales(hf), attn_sinks=True, rope_layers=rotates,
+                    rope_thetas=tuple(t or theta for t in thetas))  # fmt: skip
 
 
 def granitemoe_config(hf: dict, name: str) -> ModelConfig:
@@ -139,6 +158,16 @@ def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return pairs_to_halves(llama_layout(sd, cfg, _gated, norms={"ln_attn": "input_layernorm"}), cfg)
 
 
+def granite_swa_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout with each layer's attention sinks, the residual multiplier folded in."""
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        _gated(w, r, src, dst)
+        w[dst + "attn.sinks"] = r.get(src + "self_attn.sinks")  # (n_heads,)
+
+    return fold_residual_scale(llama_layout(sd, cfg, block), cfg)
+
+
 def cohere2_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """Cohere's one norm; dense MLPs, or the router (mlp.gate), experts and shared experts, the shared ones' W_out
     halved where the model averages them with the routed ones (cfg.moe_scale halves those)."""
@@ -159,6 +188,7 @@ ADAPTERS = {
     "granite": (granite_config, granite_weights),
     "granitemoe": (granitemoe_config, granitemoe_weights),
     "granitemoeshared": (granitemoe_config, granitemoe_weights),
+    "granite_swa": (granite_swa_config, granite_swa_weights),
     "cohere": (cohere_config, cohere_weights),
     "cohere2": (cohere2_config, cohere_weights),
     "cohere2_moe": (cohere2_moe_config, cohere2_moe_weights),

@@ -32,7 +32,7 @@ KINDS = [
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
-    "jais2", "phimoe",
+    "jais2", "phimoe", "granite_swa",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -59,8 +59,10 @@ def test_patterns_logits_and_hidden_states_match(pair):
     with torch.inference_mode():
         out = hf(ids, output_attentions=True, output_hidden_states=True)
     for layer in range(ours.config.n_layers):
-        ref = out.attentions[layer][0]
-        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
+        ref, mine = out.attentions[layer][0], trace.layer_patterns(layer)
+        if kind == "granite_swa":  # transformers returns the softmax before the sink's share (it scales each head's
+            mine = mine / mine.sum(-1, keepdim=True)  # output by it instead): ours, whose rows sum to 1 − that share
+        diff = (mine - ref).abs().max().item()
         assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
         assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
         masked = ~trace.mask(layer)  # zero exactly there (an allowed weight may underflow to 0: GPT-Neo's unscaled)
@@ -182,6 +184,8 @@ def test_declared_features(pair):
         "jais2": dict(norm="layer", attn_bias=True, mlp_bias=True, gated_mlp=False, act="relu2"),
         "phimoe": dict(norm="layer", attn_bias=True, moe_router="sparsemixer", moe_mixer_eps=0.5, n_experts=4,
                        experts_per_token=2, n_ctx=64, rope_attention_factor=pytest.approx(1.2)),
+        "granite_swa": dict(attn_sinks=True, sliding_window=8, sliding_layers=(False, True, True, True),
+                            rope_layers=(True, False, True, True), residual_scale=0.5, attn_scale=0.2),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
@@ -203,6 +207,8 @@ def test_declared_features(pair):
         assert cfg.attn_scale == pytest.approx(24**-0.5) and cfg.act == "gelu_tanh"
     if kind == "gemma":  # Gemma 1: the scale is 1/√d_head, GeGLU
         assert cfg.attn_scale is None and cfg.act == "gelu_tanh" and cfg.final_softcap is None
+    if kind == "granite_swa":  # its own RoPE base per layer; layer 1's 0 means no RoPE
+        assert [cfg.rope_base(i) for i in (0, 2, 3)] == [1000.0, 50.0, 1000.0] and not cfg.rotates(1)
     if kind == "gemma3":  # sliding_window_pattern 2: layers 0 and 2 slide, 1 is global
         assert [cfg.window(i) for i in range(3)] == [8, None, 8]
         assert cfg.rope_base(0) == 10000.0 and cfg.rope_base(1) == 500000.0
