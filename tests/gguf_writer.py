@@ -133,7 +133,7 @@ def _falcon_kv_heads(cfg) -> int:
     return cfg.num_kv_heads if cfg.new_decoder_architecture else (1 if cfg.multi_query else cfg.num_attention_heads)
 
 
-LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "cohere2", "falcon", "gptneox", "nemotron")
+LAYERNORM_ARCHS = ("phi2", "stablelm", "starcoder2", "command-r", "cohere2", "falcon", "gptneox", "nemotron", "jais2")
 
 
 def _metadata(w, arch: str, cfg) -> None:

@@ -253,7 +253,7 @@ def _written_only(kind: str):
         return t.OlmoForCausalLM(t.OlmoConfig(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
                 "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl",
-                "qwen3_vl_moe_sparse", "hunyuan_moe", "exaone_moe_one_group"):  # fmt: skip
+                "qwen3_vl_moe_sparse", "hunyuan_moe", "exaone_moe_one_group", "jais2"):  # fmt: skip
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -272,7 +272,7 @@ WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
                 "qwen2_moe", "olmoe", "glm4", "olmo", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
                 "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl", "qwen3_vl_moe_sparse",
-                "hunyuan_moe", "exaone_moe_one_group"]
+                "hunyuan_moe", "exaone_moe_one_group", "jais2"]
 GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2",
              "exaone4_hybrid": "exaone4", "hunyuan_alpha": "hunyuan-dense", "ernie4_5_moe": "ernie4_5-moe",
@@ -340,6 +340,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "exaone_moe_one_group":  # 3 sliding layers with RoPE, a full one without; V3's router, ungrouped
         assert cfg.sliding_layers == cfg.rope_layers == (True, True, True, False) and cfg.sliding_window == 8
         assert (cfg.moe_router, cfg.moe_groups, cfg.moe_scale, cfg.norm_position) == ("sigmoid", (1, 1), 2.5, "pre")
+    elif kind == "jais2":  # LayerNorms and biases everywhere, a squared-ReLU MLP without a gate
+        assert cfg.norm == "layer" and cfg.attn_bias and cfg.mlp_bias and not cfg.gated_mlp and cfg.act == "relu2"
     elif kind == "hunyuan_moe":  # q/k norms after RoPE; a shared MLP beside 4 experts, 2 per token, renormalised
         assert cfg.qk_norm_after_rope and (cfg.n_experts, cfg.experts_per_token, cfg.moe_renormalize) == (4, 2, True)
         assert "blocks.1.mlp.shared.W_out" in ours.weights

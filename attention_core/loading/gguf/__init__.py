@@ -62,6 +62,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "falcon": (layernorm.falcon_config, layernorm.layernorm_weights),
     "gptneox": (layernorm.gptneox_config, layernorm.layernorm_weights),
     "nemotron": (layernorm.nemotron_config, layernorm.layernorm_weights),
+    "jais2": (layernorm.jais2_config, layernorm.layernorm_weights),
     "gpt2": (gpt2.gpt2_config, layernorm.layernorm_weights),
     "bloom": (gpt2.bloom_config, layernorm.layernorm_weights),
     "starcoder": (gpt2.starcoder_config, layernorm.layernorm_weights),

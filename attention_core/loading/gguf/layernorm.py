@@ -71,6 +71,13 @@ def nemotron_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfi
     return _layernorm_config(meta, name, tensor_names, arch="nemotron", act="relu2", gated_mlp=False)
 
 
+def jais2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Jais 2 (llama.cpp's jais2): LayerNorms with biases, biases on q, k, v and the output, NeoX RoPE (rows kept),
+    a plain squared-ReLU MLP with biases."""
+    return _layernorm_config(meta, name, tensor_names, arch="jais2", act="relu2", gated_mlp=False,
+                             mlp_bias="blk.0.ffn_up.bias" in tensor_names)  # fmt: skip
+
+
 def falcon_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     """Falcon: attention and MLP side by side, from one LayerNorm (7B) or two (40B: attn_norm_2 feeds attention,
     attn_norm the MLP, as llama.cpp runs them); no biases; a plain GELU MLP; q | k | v fused (llama.cpp regrouped
