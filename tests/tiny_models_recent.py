@@ -182,13 +182,18 @@ def tiny_recent(kind: str, base: dict):
                                         attention_bias=True, lm_head_bias=True, rope_parameters=rope, **ids,
                                         **base)  # fmt: skip
         return transformers.PhimoeForCausalLM(cfg)
-    if kind == "granite_swa":  # Granite's multipliers; layers 1-3 slide (window 8), layer 0 full; a sink per head
-        # (drawn at std 1); RoPE bases per layer: 1000, 0 (no RoPE), 50, 1000
-        cfg = transformers.GraniteSWAConfig(
+    if kind in ("granite_swa", "granitemoe_swa"):  # Granite's multipliers; layers 1-3 slide (window 8), layer 0
+        # full; a sink per head (drawn at std 1); RoPE bases per layer: 1000, 0 (no RoPE), 50, 1000; granitemoe_swa: 4
+        # experts, 2 per token, and a shared MLP
+        moe = kind == "granitemoe_swa"
+        config, model = ((transformers.GraniteMoeSWAConfig, transformers.GraniteMoeSWAForCausalLM) if moe else
+                         (transformers.GraniteSWAConfig, transformers.GraniteSWAForCausalLM))  # fmt: skip
+        cfg = config(
             embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5, logits_scaling=4.0,
             sliding_window=8, layer_rope_theta=[1000.0, 0, 50.0, 1000.0], **ids, **{**base, "num_hidden_layers": 4},
+            **(dict(num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=48) if moe else {}),
         )  # fmt: skip
-        model = transformers.GraniteSWAForCausalLM(cfg)
+        model = model(cfg)
         with torch.no_grad():
             for layer in model.model.layers:
                 layer.self_attn.sinks.normal_(0.0, 1.0)

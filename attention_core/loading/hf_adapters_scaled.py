@@ -11,6 +11,8 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
 - Granite SWA (granite_swa, granite-swash): Granite's multipliers, a sliding window on the layers layer_types names
   (three of every four), an attention sink per head (GPT-OSS's: transformers scales each head's output by
   sigmoid(logsumexp(scores) − sink), the same share), and a RoPE base per layer (layer_rope_theta; 0: no RoPE).
+- Granite MoE SWA (granitemoe_swa): that attention with a mixture in every layer (the top logits softmaxed among
+  themselves), its experts stacked as transformers holds them, and a shared MLP where shared_intermediate_size.
 - Granite MoE Shared (granitemoeshared): Granite MoE's, plus a shared MLP every token uses (shared_mlp, its gate and
   up fused as the experts' are), where shared_intermediate_size is not 0.
 - Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
@@ -36,7 +38,7 @@ from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _gated, _rope, _theta, _windows, llama_layout, qwen3_weights
-from .hf_adapters_moe import _experts, _experts_count, _moe_decoder, _per_token, shared_mlp
+from .hf_adapters_moe import _experts, _experts_count, _moe_decoder, _per_token, shared_mlp, stacked_experts
 from .rope_scaling import scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -70,6 +72,13 @@ def granite_swa_config(hf: dict, name: str) -> ModelConfig:
     rotates = tuple(t != 0.0 for t in thetas)
     return _decoder(hf, name, "granite_swa", **_granite_scales(hf), attn_sinks=True, rope_layers=rotates,
                     rope_thetas=tuple(t or theta for t in thetas))  # fmt: skip
+
+
+def granitemoe_swa_config(hf: dict, name: str) -> ModelConfig:
+    """Granite SWA's attention with a mixture in every layer: a softmax over the top logits (= renormalised)."""
+    experts = _experts_count(hf)
+    moe = dict(n_experts=experts, experts_per_token=_per_token(hf, experts), moe_renormalize=True)
+    return replace(granite_swa_config(hf, name), arch="granitemoe_swa", **moe)
 
 
 def granitemoe_config(hf: dict, name: str) -> ModelConfig:
@@ -139,9 +148,14 @@ def _granite_experts(w: StateDict, r: _Reader, src: str, dst: str) -> None:
 
 
 def _granite_shared(w: StateDict, r: _Reader, src: str, dst: str) -> None:
-    """Granite's experts, and the shared MLP where the layer has one: input_linear [2·d_shared, d_model] (gate, then
-    up), output_linear [d_model, d_shared]."""
+    """Granite's experts, and the shared MLP where the layer has one (_granite_shared_mlp)."""
     _granite_experts(w, r, src, dst)
+    _granite_shared_mlp(w, r, src, dst)
+
+
+def _granite_shared_mlp(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    """The shared MLP where the layer has one: input_linear [2·d_shared, d_model] (gate, then up), output_linear
+    [d_model, d_shared]."""
     if r.has(src + "shared_mlp.input_linear.weight"):
         gate, up = r.get(src + "shared_mlp.input_linear.weight").chunk(2)  # [d_shared, d_model] each
         w[dst + "mlp.shared.W_gate"], w[dst + "mlp.shared.W_in"] = gate.T.contiguous(), up.T.contiguous()
@@ -168,6 +182,20 @@ def granite_swa_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return fold_residual_scale(llama_layout(sd, cfg, block), cfg)
 
 
+def granitemoe_swa_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Granite SWA's attention (with sinks) and a mixture in every layer: the router, the experts stacked as
+    transformers holds them ([n, 2·d_mlp, d_model], [n, d_model, d_mlp]) and the shared MLP where it has one."""
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        moe = src + "block_sparse_moe."
+        w[dst + "mlp.router.W"] = r.linear(moe + "router.weight")  # [d_model, n_experts]
+        stacked_experts(w, r, moe, dst, cfg.n_experts, turned_width=cfg.d_model)
+        _granite_shared_mlp(w, r, src, dst)
+        w[dst + "attn.sinks"] = r.get(src + "self_attn.sinks")  # (n_heads,)
+
+    return fold_residual_scale(llama_layout(sd, cfg, block), cfg)
+
+
 def cohere2_moe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """Cohere's one norm; dense MLPs, or the router (mlp.gate), experts and shared experts, the shared ones' W_out
     halved where the model averages them with the routed ones (cfg.moe_scale halves those)."""
@@ -189,6 +217,7 @@ ADAPTERS = {
     "granitemoe": (granitemoe_config, granitemoe_weights),
     "granitemoeshared": (granitemoe_config, granitemoe_weights),
     "granite_swa": (granite_swa_config, granite_swa_weights),
+    "granitemoe_swa": (granitemoe_swa_config, granitemoe_swa_weights),
     "cohere": (cohere_config, cohere_weights),
     "cohere2": (cohere2_config, cohere_weights),
     "cohere2_moe": (cohere2_moe_config, cohere2_moe_weights),

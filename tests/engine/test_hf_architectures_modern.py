@@ -32,7 +32,7 @@ KINDS = [
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
-    "jais2", "phimoe", "granite_swa",
+    "jais2", "phimoe", "granite_swa", "granitemoe_swa",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -60,8 +60,8 @@ def test_patterns_logits_and_hidden_states_match(pair):
         out = hf(ids, output_attentions=True, output_hidden_states=True)
     for layer in range(ours.config.n_layers):
         ref, mine = out.attentions[layer][0], trace.layer_patterns(layer)
-        if kind == "granite_swa":  # transformers returns the softmax before the sink's share (it scales each head's
-            mine = mine / mine.sum(-1, keepdim=True)  # output by it instead): ours, whose rows sum to 1 − that share
+        if kind in ("granite_swa", "granitemoe_swa"):  # transformers returns the softmax before the sink's share (it
+            mine = mine / mine.sum(-1, keepdim=True)  # scales each head's output by it): ours, rows summing to 1 − it
         diff = (mine - ref).abs().max().item()
         assert diff <= PATTERN_TOL, f"{kind} layer {layer} pattern differs by {diff}"
         assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
@@ -186,6 +186,8 @@ def test_declared_features(pair):
                        experts_per_token=2, n_ctx=64, rope_attention_factor=pytest.approx(1.2)),
         "granite_swa": dict(attn_sinks=True, sliding_window=8, sliding_layers=(False, True, True, True),
                             rope_layers=(True, False, True, True), residual_scale=0.5, attn_scale=0.2),
+        "granitemoe_swa": dict(attn_sinks=True, n_experts=4, experts_per_token=2, moe_renormalize=True,
+                               rope_layers=(True, False, True, True)),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
