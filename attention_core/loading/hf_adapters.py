@@ -74,7 +74,7 @@ def bert_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("position_embedding_type", "absolute") != "absolute":
         raise ModelLoadError("Only absolute position embeddings are supported for BERT-style encoders.")
     d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
-    roberta = hf.get("model_type") in ("roberta", "xlm-roberta")
+    roberta = hf.get("model_type") in ("roberta", "xlm-roberta", "camembert")
     offset = int(hf.get("pad_token_id", 1)) + 1 if roberta else 0  # RoBERTa's first position id is padding_idx + 1
     return ModelConfig(
         name=name, arch="bert", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
@@ -286,6 +286,7 @@ ADAPTERS: dict[str, Adapter] = {
     "bert": (bert_config, encoder_weights),
     "roberta": (bert_config, encoder_weights),
     "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
+    "camembert": (bert_config, encoder_weights),  # RoBERTa's layout under its own model_type (French)
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
     "electra": (electra_config, electra_weights),
     "mpnet": (mpnet_config, partial(encoder_weights, names=MPNET_NAMES)),

@@ -51,6 +51,9 @@ def _make(kind: str):
     if kind == "xlm-roberta":  # RoBERTa's layout under its own model_type (the multilingual embedding models)
         cfg = transformers.XLMRobertaConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "camembert":  # RoBERTa's layout again, under its own model_type (CamemBERT, French)
+        cfg = transformers.CamembertConfig(pad_token_id=1, **bert_like)
+        return transformers.CamembertModel(cfg, add_pooling_layer=False), _wordpiece(V)
     if kind == "electra":  # BERT's layout under electra. (a discriminator, saved with its head)
         cfg = transformers.ElectraConfig(embedding_size=64, **bert_like)
         return transformers.ElectraForPreTraining(cfg), _wordpiece(V)
@@ -76,7 +79,7 @@ def _make(kind: str):
 
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert",
-         "electra", "electra_small"]
+         "electra", "electra_small", "camembert"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -165,11 +168,11 @@ def test_architecture_specifics(pair):
     cfg = ours.config
     assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
-    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small")
+    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert")
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *encoders))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
-    segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small")  # DistilBERT, MPNet: none
+    segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert")  # DistilBERT, MPNet: none
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
     assert ("embed.W_proj" in ours.weights) == (kind == "electra_small")
     if kind == "electra_small":
@@ -180,7 +183,7 @@ def test_architecture_specifics(pair):
         assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it
         trace = ours.trace(TEXT)
         assert trace.n_tokens > 8 and not trace.mask(1)[-1, : trace.n_tokens - 8].any()
-    if kind in ("roberta", "xlm-roberta", "mpnet"):
+    if kind in ("roberta", "xlm-roberta", "mpnet", "camembert"):
         assert cfg.pos_offset == 2
     if kind == "modernbert":  # layer 0 global, 1 and 2 local: |query − key| ≤ 4, both ways
         assert [cfg.window(i) for i in range(3)] == [None, 5, 5] and cfg.skip_first_attn_norm
