@@ -198,6 +198,8 @@ def tiny_recent(kind: str, base: dict):
             for layer in model.model.layers:
                 layer.self_attn.sinks.normal_(0.0, 1.0)
         return model
+    if kind == "eurobert":  # a Llama reading both ways, as EuroBertModel saves it (no head)
+        return transformers.EuroBertModel(transformers.EuroBertConfig(**ids, **base))
     if kind == "llama4_dense":  # MobileLLM-R1's layout: no experts, every layer full and rotating (q/k normalised);
         # a chunk size of 8 that no layer uses (layer_types all full), so a text past 8 tokens shows it does not cap
         text = transformers.Llama4TextConfig(

@@ -1,4 +1,4 @@
-"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3).
+"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT.
 
 A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
 - pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
@@ -31,7 +31,7 @@ import math
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, check_embedding_width, encoder_weights
-from .hf_adapters_modern import _rope, _scaling
+from .hf_adapters_modern import _decoder, _gated, _rope, _scaling, llama_layout
 
 
 def _layer_types(hf: dict, n_layers: int) -> list[str]:
@@ -193,7 +193,20 @@ def deberta_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return _relative_table(w, r, cfg)
 
 
+def eurobert_config(hf: dict, name: str) -> ModelConfig:
+    """EuroBERT: a Llama reading both ways (every key, no causal mask). Its masked-language-model head is not run, as
+    no encoder's is here, so the unembedding is not read (tie_embeddings)."""
+    return _decoder(hf, name, "eurobert", causal=False, attn_bias=bool(hf.get("attention_bias")), tie_embeddings=True)
+
+
+def eurobert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    if cfg.attn_bias or any(k.endswith("mlp.gate_proj.bias") for k in sd):
+        raise ModelLoadError("EuroBERT checkpoints with biases are not supported yet.")
+    return llama_layout(sd, cfg, _gated)
+
+
 ADAPTERS = {
+    "eurobert": (eurobert_config, eurobert_weights),
     "modernbert": (modernbert_config, modernbert_weights),
     "deberta-v2": (deberta_v2_config, deberta_v2_weights),
     "deberta": (deberta_config, deberta_weights),

@@ -51,6 +51,9 @@ def _make(kind: str):
     if kind == "xlm-roberta":  # RoBERTa's layout under its own model_type (the multilingual embedding models)
         cfg = transformers.XLMRobertaConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "eurobert":  # a Llama reading both ways (no masked-language-model head read)
+        cfg = transformers.EuroBertConfig(pad_token_id=0, bos_token_id=0, eos_token_id=0, **llama_like)
+        return transformers.EuroBertModel(cfg), _byte_bpe(V)
     if kind == "camembert":  # RoBERTa's layout again, under its own model_type (CamemBERT, French)
         cfg = transformers.CamembertConfig(pad_token_id=1, **bert_like)
         return transformers.CamembertModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -79,7 +82,7 @@ def _make(kind: str):
 
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert",
-         "electra", "electra_small", "camembert"]
+         "electra", "electra_small", "camembert", "eurobert"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -166,7 +169,7 @@ def test_parameter_counts_match(pair):
 def test_architecture_specifics(pair):
     kind, _, ours = pair
     cfg = ours.config
-    assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral") else 4)
+    assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral", "eurobert") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert")
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *encoders))
