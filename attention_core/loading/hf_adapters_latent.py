@@ -90,7 +90,7 @@ def mistral4_config(hf: dict, name: str) -> ModelConfig:
     """Mistral Small 4 (Mistral4ForCausalLM): V3's latent attention (YaRN with mscale_all_dim) and MLP layout with
     V2's softmax router, not grouped; past original_max_position_embeddings its queries are multiplied by Llama 4's
     1 + β·ln(1 + ⌊position / original⌋), which is 1 before: texts are capped there, as Ministral 3's."""
-    if int(hf.get("n_group") or 1) > 1:  # its groups are rated by their best two softmax scores, which no router
+    if int(hf.get("n_group") or 1) > 1:  # its groups rated by their best two softmax scores: not the engine's V2 rule
         raise ModelLoadError("Mistral 4 checkpoints that route within groups of experts are not supported yet.")
     cfg = _latent(hf, name, "mistral4", bool(hf.get("rope_interleave", True)), **deepseek_moe(hf, sigmoid=False))
     params = _rope(hf)

@@ -219,3 +219,17 @@ def test_deepseek_v32_is_capped_where_its_indexer_starts_to_drop_keys(tmp_path, 
         longer = hf(torch.tensor([ours.tokenizer.encode(TEXT, 20).ids]), output_attentions=True).attentions
     assert all((trace.layer_patterns(i) - cut[i][0]).abs().max() <= PATTERN_TOL for i in range(3))
     assert ((longer[0][0, :, -1] > 0).sum(-1) == 8).all()  # past the cap: 8 keys of 20, the rest dropped
+
+
+def test_a_mistral4_config_that_routes_within_groups_is_refused():
+    """Mistral 4 rates its groups of experts by their best two softmax scores, which the engine's grouped softmax
+    router (DeepSeek-V2's, rated by the best one) does not: such a config is refused clearly, not run wrongly."""
+    from attention_core.errors import ModelLoadError
+    from attention_core.loading.hf_adapters_latent import mistral4_config
+
+    hf = dict(model_type="mistral4", vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=4, q_lora_rank=24, kv_lora_rank=16, qk_nope_head_dim=8,
+              qk_rope_head_dim=8, v_head_dim=12, n_routed_experts=8, num_experts_per_tok=2, max_position_embeddings=128)
+    assert mistral4_config({**hf, "n_group": 1, "topk_group": 1}, "x").n_experts == 8
+    with pytest.raises(ModelLoadError, match="route within groups"):
+        mistral4_config({**hf, "n_group": 4, "topk_group": 2}, "x")
