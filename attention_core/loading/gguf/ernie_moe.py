@@ -14,17 +14,14 @@ from __future__ import annotations
 import torch
 
 from ...config import ModelConfig
-from ...errors import ModelLoadError
 from ..conventions import pairs_to_halves
 from .deepseek import routed_mlp
-from .llama import rope_config, separate_qkv_weights
+from .llama import expert_counts, rope_config, separate_qkv_weights
 from .reader import Meta, Tensors
 
 
 def ernie4_5_moe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    n_experts, used = meta.count("expert_count"), meta.count("expert_used_count")
-    if not 0 < used <= n_experts:
-        raise ModelLoadError(f"The file has each token use {used} of {n_experts} experts; it must be 1 to {n_experts}.")
+    n_experts, used = expert_counts(meta)
     experts = dict(n_experts=n_experts, experts_per_token=used, moe_router="softmax", moe_renormalize=True)
     return rope_config(meta, name, tensor_names, experts=experts, arch="ernie4_5_moe", rope_pairs_reordered=True)
 

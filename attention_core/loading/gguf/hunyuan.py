@@ -9,16 +9,13 @@ from __future__ import annotations
 import torch
 
 from ...config import ModelConfig
-from ...errors import ModelLoadError
 from .deepseek import routed_mlp
-from .llama import rope_config, separate_qkv_weights
+from .llama import expert_counts, rope_config, separate_qkv_weights
 from .reader import Meta, Tensors
 
 
 def hunyuan_moe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    n_experts, used = meta.count("expert_count"), meta.count("expert_used_count")
-    if not 0 < used <= n_experts:
-        raise ModelLoadError(f"The file has each token use {used} of {n_experts} experts; it must be 1 to {n_experts}.")
+    n_experts, used = expert_counts(meta)
     experts = dict(n_experts=n_experts, experts_per_token=used, moe_router="softmax", moe_renormalize=True)
     return rope_config(meta, name, tensor_names, experts=experts, arch="hunyuan_moe", qk_norm="head",
                        qk_norm_after_rope=True)  # fmt: skip

@@ -91,11 +91,16 @@ def moe_fields(meta: Meta, tensor_names: set[str]) -> dict:
     if meta.get("expert_gating_func", 1) != 1 or meta.get("expert_weights_scale", 0.0) not in (0.0, 1.0):
         raise ModelLoadError("Mixtures of experts with a gating other than softmax, or scaled expert weights, are not "
                              "supported yet.")  # fmt: skip
-    n = meta.count("expert_count")
-    used = meta.count("expert_used_count")
-    if used > n:
-        raise ModelLoadError(f"The file has each token use {used} of {n} experts.")
+    n, used = expert_counts(meta)
     return dict(n_experts=n, experts_per_token=used, moe_renormalize=meta.arch not in _NOT_RENORMALISED)
+
+
+def expert_counts(meta: Meta) -> tuple[int, int]:
+    """(expert_count, expert_used_count), each positive (Meta.count), checked to fit together."""
+    n, used = meta.count("expert_count"), meta.count("expert_used_count")
+    if used > n:
+        raise ModelLoadError(f"The file has each token use {used} of {n} experts; it must be 1 to {n}.")
+    return n, used
 
 
 def llama_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:

@@ -26,7 +26,7 @@ from ...errors import ModelLoadError
 from ..conventions import pairs_to_halves
 from ..hf_adapters_llama4 import text_cap
 from .deepseek import routed_mlp
-from .llama import rope_config, separate_qkv_weights, skip_rope_freqs, with_rope_freqs
+from .llama import expert_counts, rope_config, separate_qkv_weights, skip_rope_freqs, with_rope_freqs
 from .reader import Meta, Tensors
 
 PERIOD = 4  # llama.cpp's n_no_rope_layer_step and its chunked-layer pattern: every 4th layer full and without RoPE
@@ -37,9 +37,7 @@ def llama4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     if meta.get("attention.sliding_window", None) == 0:
         raise ModelLoadError("A llama4 file without chunked attention (attention.sliding_window 0, MobileLLM's "
                              "layout) is not supported yet.")  # fmt: skip
-    n_layers, n_experts, used = (meta.count(k) for k in ("block_count", "expert_count", "expert_used_count"))
-    if not 0 < used <= n_experts:
-        raise ModelLoadError(f"The file has each token use {used} of {n_experts} experts; it must be 1 to {n_experts}.")
+    n_layers, (n_experts, used) = meta.count("block_count"), expert_counts(meta)
     rotates = tuple((i + 1) % PERIOD != 0 for i in range(n_layers))
     qk_norm = meta.get("use_qk_norm", None)
     qk_norm = n_experts != 128 if qk_norm is None else bool(qk_norm)  # llama.cpp: all but the 128-expert model

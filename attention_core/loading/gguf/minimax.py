@@ -12,16 +12,14 @@ import torch
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from .deepseek import routed_mlp
-from .llama import rope_config, separate_qkv_weights
+from .llama import expert_counts, rope_config, separate_qkv_weights
 from .reader import Meta, Tensors
 
 _GATING = {1: "softmax", 2: "sigmoid"}  # llama.cpp's expert_gating_func values
 
 
 def minimax_m2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    n_experts, used = meta.count("expert_count"), meta.count("expert_used_count")
-    if not 0 < used <= n_experts:
-        raise ModelLoadError(f"The file has each token use {used} of {n_experts} experts; it must be 1 to {n_experts}.")
+    n_experts, used = expert_counts(meta)
     gating = meta.get("expert_gating_func", 2) or 2
     if gating not in _GATING:
         raise ModelLoadError(f"expert_gating_func {gating!r} is not one llama.cpp writes for MiniMax-M2 (1 or 2).")
