@@ -90,23 +90,6 @@ def phimoe_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
-def phimoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """Phi-3.5-MoE: LayerNorms with biases, attention biases, Mixtral's experts, the unembedding's bias."""
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
-    _layer_norm(w, r, "ln_final", "norm")
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        _attention(w, r, src, dst)
-        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
-        _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
-        _experts(w, r, src + "block_sparse_moe.", dst, cfg.n_experts, ("w1", "w3", "w2"))
-    _unembed(w, sd, cfg)
-    if "lm_head.bias" in sd:
-        w["unembed.b_U"] = sd["lm_head.bias"].float()
-    return w
-
-
 def falcon_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("alibi"):
         raise ModelLoadError("Falcon checkpoints with ALiBi (falcon-rw) are not supported yet.")
@@ -172,12 +155,14 @@ _NAMES = {
     "starcoder2": ("norm", "o_proj", "mlp.c_fc", "mlp.c_proj"),
     "nemotron": ("norm", "o_proj", "mlp.up_proj", "mlp.down_proj"),
     "jais2": ("norm", "o_proj", "mlp.up_proj", "mlp.down_proj"),
+    "phimoe": ("norm", "o_proj", None, None),  # its MLP: Mixtral's experts under block_sparse_moe
 }
 
 
 def layernorm_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """Phi, StableLM or StarCoder2: LayerNorms with biases, ln_mlp only where the block has a norm of its own for
-    the MLP (not with shared_block_norm), and the unembedding's bias where the checkpoint has one (Phi)."""
+    """Phi, StableLM, StarCoder2, Nemotron, Jais 2 or Phi-3.5-MoE: LayerNorms with biases, ln_mlp only where the block
+    has a norm of its own for the MLP (not with shared_block_norm), a mixture of experts (Phi-3.5-MoE: Mixtral's
+    layout), a gated MLP or a plain one, and the unembedding's bias where the checkpoint has one (Phi)."""
     final_norm, out, mlp_in, mlp_out = _NAMES[cfg.arch]
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
@@ -188,7 +173,9 @@ def layernorm_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
         if not cfg.shared_block_norm:
             _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
-        if cfg.gated_mlp:
+        if cfg.n_experts:
+            _experts(w, r, src + "block_sparse_moe.", dst, cfg.n_experts, ("w1", "w3", "w2"))
+        elif cfg.gated_mlp:
             for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
                 w[f"{dst}mlp.{ours}"] = r.linear(f"{src}mlp.{theirs}.weight")
         else:
@@ -270,5 +257,5 @@ ADAPTERS = {
     "falcon": (falcon_config, falcon_weights),
     "nemotron": (nemotron_config, nemotron_weights),
     "jais2": (jais2_config, layernorm_decoder_weights),
-    "phimoe": (phimoe_config, phimoe_weights),
+    "phimoe": (phimoe_config, layernorm_decoder_weights),
 }
