@@ -27,7 +27,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _act, _Reader
 from .hf_adapters_modern import _decoder, _unembed, interleaved_qkv
-from .hf_adapters_moe import _experts, _experts_count, _per_token
+from .hf_adapters_moe import _experts, moe_fields
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -80,14 +80,12 @@ def phimoe_config(hf: dict, name: str) -> ModelConfig:
     rope = {**(hf.get("rope_scaling") or {}), **(hf.get("rope_parameters") or {})}
     if rope.get("short_mscale") is not None:  # transformers' PhimoeRotaryEmbedding: this factor, within the original
         hf = {**hf, "rope_scaling": None, "rope_parameters": {**rope, "attention_factor": rope["short_mscale"]}}
-    experts = _experts_count(hf)
-    if _per_token(hf, experts) != 2:
+    moe = moe_fields(hf, moe_router="sparsemixer", moe_mixer_eps=float(hf.get("router_jitter_noise", 0.01)),
+                     moe_renormalize=False)  # fmt: skip
+    if moe["experts_per_token"] != 2:
         raise ModelLoadError("SparseMixer routes each token to two experts; this config.json says otherwise.")
-    return _decoder(
-        hf, name, "phimoe", norm="layer", norm_eps=float(hf.get("rms_norm_eps", 1e-5)),
-        attn_bias=bool(hf.get("attention_bias")), n_experts=experts, experts_per_token=2, moe_router="sparsemixer",
-        moe_mixer_eps=float(hf.get("router_jitter_noise", 0.01)), moe_renormalize=False,
-    )  # fmt: skip
+    return _decoder(hf, name, "phimoe", norm="layer", norm_eps=float(hf.get("rms_norm_eps", 1e-5)),
+                    attn_bias=bool(hf.get("attention_bias")), **moe)  # fmt: skip
 
 
 def falcon_config(hf: dict, name: str) -> ModelConfig:

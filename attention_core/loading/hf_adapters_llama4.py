@@ -30,7 +30,7 @@ from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, llama_layout
-from .hf_adapters_moe import GATED, _experts_count, _per_token, shared_mlp, stacked_experts
+from .hf_adapters_moe import GATED, moe_fields, shared_mlp, stacked_experts
 from .hf_adapters_recent import _defaults, _language_config
 
 
@@ -89,9 +89,7 @@ def llama4_config(hf: dict, name: str) -> ModelConfig:
 def _mixture(text: dict) -> dict:
     """The mixture of experts' ModelConfig fields: sigmoid weights of the top num_experts_per_tok logits, not
     renormalised, each multiplying its expert's input."""
-    experts = _experts_count(text)
-    return dict(n_experts=experts, experts_per_token=_per_token(text, experts), moe_router="sigmoid",
-                moe_renormalize=False, moe_scales_input=True)  # fmt: skip
+    return moe_fields(text, moe_router="sigmoid", moe_renormalize=False, moe_scales_input=True)
 
 
 def _feed_forward(cfg: ModelConfig):

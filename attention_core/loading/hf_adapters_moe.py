@@ -52,11 +52,12 @@ from .hf_adapters_recent import _attention_biases, _defaults, exaone4_config, hu
 
 
 def _experts_count(hf: dict) -> int:
-    """The experts per MoE layer: num_local_experts (Mixtral; Qwen3-MoE as transformers 5 saves it) or
-    num_experts (Qwen3-MoE's own config.json)."""
-    count = hf.get("num_local_experts") or hf.get("num_experts")
+    """The experts per MoE layer: num_local_experts (Mixtral; Qwen3-MoE as transformers 5 saves it), num_experts
+    (Qwen3-MoE's own config.json) or n_routed_experts (DeepSeek's)."""
+    count = hf.get("num_local_experts") or hf.get("num_experts") or hf.get("n_routed_experts")
     if not count:
-        raise ModelLoadError("config.json names no number of experts (num_local_experts or num_experts).")
+        raise ModelLoadError("config.json names no number of experts (num_local_experts, num_experts or "
+                             "n_routed_experts).")  # fmt: skip
     return int(count)
 
 
@@ -67,12 +68,17 @@ def _per_token(hf: dict, n_experts: int) -> int:
     return k
 
 
-def _moe_decoder(hf: dict, name: str, arch: str, **features) -> ModelConfig:
-    """A Llama-like decoder's config with its mixture of experts: how many, how many per token, and whether the
-    chosen ones' probabilities are renormalised (norm_topk_prob; Mixtral always does, via `features`)."""
+def moe_fields(hf: dict, **features) -> dict:
+    """A mixture of experts' ModelConfig fields: how many, how many per token, whether the chosen ones' probabilities
+    are renormalised (norm_topk_prob), then `features` (a model's own router: Mixtral always renormalises, ...)."""
     n = _experts_count(hf)
-    moe = dict(n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=bool(hf.get("norm_topk_prob")))
-    return _decoder(hf, name, arch, **(moe | features))
+    renormalise = bool(hf.get("norm_topk_prob"))
+    return dict(n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=renormalise) | features
+
+
+def _moe_decoder(hf: dict, name: str, arch: str, **features) -> ModelConfig:
+    """A Llama-like decoder's config with its mixture of experts (moe_fields) and any other `features`."""
+    return _decoder(hf, name, arch, **moe_fields(hf, **features))
 
 
 def mixtral_config(hf: dict, name: str) -> ModelConfig:
@@ -178,17 +184,15 @@ def deepseek_moe(hf: dict, sigmoid: bool) -> dict:
     """DeepSeek's router as ModelConfig fields (experts.route): n_routed_experts, num_experts_per_tok, sigmoid (V3) or
     softmax (V2) scores, groups (V3 always; V2 where topk_method is "group_limited_greedy"), routed_scaling_factor,
     norm_topk_prob."""
-    n = int(hf["n_routed_experts"])
+    fields = moe_fields(hf, moe_router="sigmoid" if sigmoid else "softmax",
+                        moe_scale=float(hf.get("routed_scaling_factor") or 1.0))  # fmt: skip
+    n = fields["n_experts"]
     groups = int(hf.get("n_group") or 1) if sigmoid or hf.get("topk_method") == "group_limited_greedy" else 1
     kept = int(hf.get("topk_group") or groups) if groups > 1 else 1
     if n % groups or not 0 < kept <= groups:
         raise ModelLoadError(f"{n} experts in {groups} groups, {kept} kept: the experts must split evenly into the "
                              "groups, and 1 to all of them kept.")  # fmt: skip
-    return dict(
-        n_experts=n, experts_per_token=_per_token(hf, n), moe_renormalize=bool(hf.get("norm_topk_prob")),
-        moe_router="sigmoid" if sigmoid else "softmax", moe_groups=(groups, kept),
-        moe_scale=float(hf.get("routed_scaling_factor") or 1.0),
-    )  # fmt: skip
+    return fields | dict(moe_groups=(groups, kept))
 
 
 def deepseek_mlp(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:

@@ -38,7 +38,7 @@ from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _gated, _rope, _theta, _windows, llama_layout, qwen3_weights
-from .hf_adapters_moe import _experts, _experts_count, _moe_decoder, _per_token, shared_mlp, stacked_experts
+from .hf_adapters_moe import _experts, _moe_decoder, moe_fields, shared_mlp, stacked_experts
 from .rope_scaling import scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -76,9 +76,7 @@ def granite_swa_config(hf: dict, name: str) -> ModelConfig:
 
 def granitemoe_swa_config(hf: dict, name: str) -> ModelConfig:
     """Granite SWA's attention with a mixture in every layer: a softmax over the top logits (= renormalised)."""
-    experts = _experts_count(hf)
-    moe = dict(n_experts=experts, experts_per_token=_per_token(hf, experts), moe_renormalize=True)
-    return replace(granite_swa_config(hf, name), arch="granitemoe_swa", **moe)
+    return replace(granite_swa_config(hf, name), arch="granitemoe_swa", **moe_fields(hf, moe_renormalize=True))
 
 
 def granitemoe_config(hf: dict, name: str) -> ModelConfig:
@@ -117,10 +115,8 @@ def cohere2_moe_config(hf: dict, name: str) -> ModelConfig:
     rotates = tuple(s or (forced and d) for s, d in zip(sliding, dense, strict=True))
     sigmoid = hf.get("expert_selection_fn", "softmax") == "sigmoid"
     halved = hf.get("shared_expert_combination_strategy", "average") == "average" and hf.get("num_shared_experts")
-    experts = _experts_count(hf)
-    moe = dict(n_experts=experts, experts_per_token=_per_token(hf, experts), moe_router="sigmoid" if sigmoid
-               else "softmax", moe_renormalize=bool(hf.get("norm_topk_prob", True)) or not sigmoid,
-               moe_scale=0.5 if halved else 1.0)  # fmt: skip
+    moe = moe_fields(hf, moe_router="sigmoid" if sigmoid else "softmax", moe_scale=0.5 if halved else 1.0,
+                     moe_renormalize=bool(hf.get("norm_topk_prob", True)) or not sigmoid)  # fmt: skip
     plain = {**hf, "rms_norm_eps": hf.get("rms_norm_eps") or 1e-6}  # None there means Cohere's LayerNorm
     cfg = replace(cohere_config(plain, name, "cohere2_moe", rope_layers=rotates), **moe)
     if hf.get("prefix_dense_intermediate_size") and any(dense):
