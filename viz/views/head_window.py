@@ -156,7 +156,7 @@ def qk_titles(steps: Any, rows: int | str, rope: str = "") -> dict[str, str]:
     d = steps.d_head
     if getattr(steps, "kv_input", None) is None:
         return {name: projection_title(name, steps.has_bias, steps.qk_norm, rows, d, rope, steps.qk_norm_after_rope,
-                                       getattr(steps, "qk_norm_weighted", True))
+                                       steps.qk_norm_weighted)
                 for name in "QK"}  # fmt: skip
     q_from = "E·W_Q" if steps.q_input is None else "c_Q·W_UQ"
     stage = f" {rope} RoPE" if rope else ""
