@@ -11,6 +11,8 @@
 - Seed-OSS: a Llama with biases on q, k and v (and on the output where attention_out_bias).
 - Arcee (AFM): a Llama with a plain up/down MLP and squared ReLU.
 - Ministral: Mistral's layers with a sliding window on the layers its layer_types name.
+- CWM (Meta's Code World Model): a Llama whose layers slide but every fourth (layer_types), with llama3 RoPE
+  scaling; transformers' defaults where config.json leaves them out.
 - Apertus: a Llama with per-head q/k RMSNorms, norms named attention_layernorm / feedforward_layernorm, and an
   ungated up/down MLP with xIELU (activations.xielu), whose two learned scalars per layer become weights.
 - HunYuan dense (V1): a Llama whose per-head q/k RMSNorms (query_layernorm, key_layernorm) come after RoPE
@@ -147,6 +149,19 @@ def nanochat_config(hf: dict, name: str) -> ModelConfig:
 
 def ministral_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "ministral")
+
+
+CWM_ROPE = {"rope_type": "llama3", "rope_theta": 1_000_000.0, "factor": 16.0, "high_freq_factor": 4.0,
+            "low_freq_factor": 1.0, "original_max_position_embeddings": 8192}  # CwmConfig's when none is given
+
+
+def cwm_config(hf: dict, name: str) -> ModelConfig:
+    n = int(hf["num_hidden_layers"])
+    types = ["full_attention" if i % 4 == 0 else "sliding_attention" for i in range(n)]  # CwmConfig's default
+    hf = _defaults(hf, sliding_window=8192, layer_types=types)
+    if not (hf.get("rope_parameters") or hf.get("rope_scaling") or hf.get("rope_theta")):
+        hf = {**hf, "rope_parameters": CWM_ROPE}
+    return _decoder(hf, name, "cwm")
 
 
 def ministral3_config(hf: dict, name: str) -> ModelConfig:
@@ -341,6 +356,7 @@ ADAPTERS = {
     "seed_oss": (seed_oss_config, llama_biased_weights),
     "arcee": (arcee_config, arcee_weights),
     "ministral": (ministral_config, llama_biased_weights),
+    "cwm": (cwm_config, llama_biased_weights),  # no biases: llama_biased_weights reads none
     "ministral3": (ministral3_config, llama_biased_weights),
     "mistral3": (mistral3_config, language_model_weights),  # the language model of Mistral3ForConditionalGeneration
     "qwen2_vl": (qwen_vl_config, language_model_weights),

@@ -33,6 +33,7 @@ KINDS = [
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
+    "cwm",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -188,6 +189,8 @@ def test_declared_features(pair):
                             rope_layers=(True, False, True, True), residual_scale=0.5, attn_scale=0.2),
         "granitemoe_swa": dict(attn_sinks=True, n_experts=4, experts_per_token=2, moe_renormalize=True,
                                rope_layers=(True, False, True, True)),
+        "cwm": dict(sliding_window=8, sliding_layers=(False, True, True, True), rope_scaling="llama3, factor 4",
+                    rope_freq_divisors=pytest.approx((1.0, 1.8624725) + (4.0,) * 6)),  # 2π·1000^(i/8) past 32: ×4
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
