@@ -27,7 +27,7 @@ class ModelConfig:
         "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3", "glm4_moe", "glm4_moe_lite", "dots1",
         "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open",
         "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe", "jais2", "phimoe",
-        "granite_swa", "granitemoe_swa", "eurobert", "cwm",
+        "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax",
     ]
     n_layers: int
     n_heads: int
@@ -115,7 +115,8 @@ class ModelConfig:
     rel_bias_per_layer: bool = False  # umT5: every layer its own table (blocks.{l}.attn.rel_bias), not the stack's
     unembed_scale: float = 1.0  # the final residual's factor before the unembedding (T5 tied: d_model^-0.5)
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
-    # b_O, W_out and b_out (so every per-head Δe is what the model adds); the pass never applies it again.
+    # b_O, W_out and b_out (so every per-head Δe is what the model adds), or into the norms on the sublayers'
+    # outputs where the model has them (HyperCLOVA X); the pass never applies it again.
     residual_scale: float = 1.0
     # Multi-head latent attention (DeepSeek-V2/V3, MiniCPM3; attention_core/latent.py): keys and values come up from
     # one shared latent of kv_latent_rank numbers per token (0 = ordinary attention), queries from one of
@@ -258,8 +259,9 @@ class ModelConfig:
                      if self.rel_max_distance else f"offsets exact, clamped at ±{self.rel_buckets}")
             out.append(f"disentangled attention: content→position and position→content terms beside q·k ({reach})")
         if self.residual_scale != 1.0:
-            out.append(f"each sublayer's output × {self.residual_scale:g} before it is added (in W_O and the MLP's "
-                       "W_out)")
+            folded = ("the weights of the norms on the sublayers' outputs"
+                      if self.norm_position in ("sandwich", "post_sublayer") else "W_O and the MLP's W_out")
+            out.append(f"each sublayer's output × {self.residual_scale:g} before it is added (in {folded})")
         if self.unembed_scale != 1.0:
             out.append(f"logits × {self.unembed_scale:.4g}")
         if self.n_experts:  # the MLP's, not attention's: said so the sidebar names every way the model differs

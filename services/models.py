@@ -218,6 +218,7 @@ ARCH_LABELS = {
     "granitemoe_swa": "Granite MoE SWA decoder (attention sinks, mixture of experts)",
     "eurobert": "EuroBERT encoder",
     "cwm": "CWM decoder (Code World Model)",
+    "hyperclovax": "HyperCLOVA X decoder",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

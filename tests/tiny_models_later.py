@@ -17,4 +17,12 @@ def tiny_later(kind: str, base: dict):
         cfg = transformers.CwmConfig(head_dim=16, sliding_window=8, rope_parameters=rope, **ids,
                                      **{**base, "num_hidden_layers": 4})  # fmt: skip
         return transformers.CwmForCausalLM(cfg)
+    if kind in ("hyperclovax", "hyperclovax_pre"):  # Granite's multipliers (the logits × 4), an RMSNorm on each
+        # sublayer's output before the residual multiplier (_pre: none, and q·k × 1/√d_head)
+        cfg = transformers.HyperCLOVAXConfig(
+            embedding_multiplier=3.0, residual_multiplier=0.5, logits_scaling=4.0,
+            **(dict(use_post_norm=False) if kind == "hyperclovax_pre" else dict(attention_multiplier=0.2)),
+            **ids, **base,
+        )  # fmt: skip
+        return transformers.HyperCLOVAXForCausalLM(cfg)
     raise ValueError(kind)

@@ -56,10 +56,14 @@ def last_pairs_to_halves(W: torch.Tensor, heads: int, rotary: int) -> torch.Tens
 
 def fold_residual_scale(w: Weights, cfg: ModelConfig) -> Weights:
     """W_O, b_O, W_out and b_out (every expert's) × cfg.residual_scale, in place: a sublayer's output (x·W + b) × s
-    is x·(W·s) + b·s. Returns `w`."""
+    is x·(W·s) + b·s. Where a norm follows each sublayer (HyperCLOVA X's peri-norms) it would undo that, so the
+    norm's weight and bias take the factor instead: norm(y)·s. Returns `w`."""
     if cfg.residual_scale == 1.0:
         return w
-    for key in w:  # W_O and b_O; the MLP's W_out and b_out, every expert's (a mixture's output is their sum) too
-        if key.startswith("blocks.") and key.endswith((".attn.W_O", ".attn.b_O", ".W_out", ".b_out")):
+    outputs = (".attn.W_O", ".attn.b_O", ".W_out", ".b_out")  # every expert's too (a mixture's output is their sum)
+    if cfg.norm_position in ("sandwich", "post_sublayer"):
+        outputs = (".ln_attn_out.w", ".ln_attn_out.b", ".ln_mlp_out.w", ".ln_mlp_out.b")
+    for key in w:
+        if key.startswith("blocks.") and key.endswith(outputs):
             w[key] = w[key] * cfg.residual_scale
     return w

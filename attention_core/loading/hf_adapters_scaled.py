@@ -15,6 +15,10 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
   themselves), its experts stacked as transformers holds them, and a shared MLP where shared_intermediate_size.
 - Granite MoE Shared (granitemoeshared): Granite MoE's, plus a shared MLP every token uses (shared_mlp, its gate and
   up fused as the experts' are), where shared_intermediate_size is not 0.
+- HyperCLOVA X (hyperclovax, HyperCLOVAX-SEED-Think): Granite's multipliers, but the logits × logits_scaling
+  (not ÷), q·k × 1/√d_head unless attention_multiplier is set, and an RMSNorm on each sublayer's output before the
+  multiplier and the add (use_post_norm, Peri-LN: norm_position "sandwich"), so the multiplier goes into that
+  norm's weight.
 - Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
   a gated SiLU MLP, the logits × logit_scale (unembed_scale), and RoPE over neighbouring pairs of dimensions (0, 1),
   (2, 3), … as GPT-J's, so W_Q's and W_K's columns are reordered to the engine's halves
@@ -37,7 +41,16 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _gated, _rope, _theta, _windows, llama_layout, qwen3_weights
+from .hf_adapters_modern import (
+    LLAMA_NORMS,
+    _decoder,
+    _gated,
+    _rope,
+    _theta,
+    _windows,
+    llama_layout,
+    qwen3_weights,
+)
 from .hf_adapters_moe import _experts, _moe_decoder, moe_fields, shared_mlp, stacked_experts
 from .rope_scaling import scaling_kind
 
@@ -57,6 +70,14 @@ def _granite_scales(hf: dict) -> dict:
 
 def granite_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "granite", **_granite_scales(hf))
+
+
+def hyperclovax_config(hf: dict, name: str) -> ModelConfig:
+    attention = hf.get("attention_multiplier")
+    scales = {**_granite_scales(hf), "attn_scale": float(attention) if attention is not None else None,
+              "unembed_scale": float(hf.get("logits_scaling", 1.0))}  # fmt: skip
+    sandwich = hf.get("use_post_norm", True)  # HyperCLOVAXConfig's default
+    return _decoder(hf, name, "hyperclovax", **scales, norm_position="sandwich" if sandwich else "pre")
 
 
 def granite_swa_config(hf: dict, name: str) -> ModelConfig:
@@ -129,6 +150,14 @@ def cohere2_moe_config(hf: dict, name: str) -> ModelConfig:
 def granite_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """A Llama's layout, with the residual multiplier folded in."""
     return fold_residual_scale(qwen3_weights(sd, cfg), cfg)
+
+
+def hyperclovax_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout with post_norm1 and post_norm2 on the sublayers' outputs (where it has them), the residual
+    multiplier folded into those norms."""
+    norms = {**LLAMA_NORMS, "ln_attn_out": "post_norm1", "ln_mlp_out": "post_norm2"}
+    return fold_residual_scale(llama_layout(sd, cfg, _gated, norms=norms if cfg.norm_position == "sandwich" else
+                                            LLAMA_NORMS), cfg)  # fmt: skip
 
 
 def _granite_experts(w: StateDict, r: _Reader, src: str, dst: str) -> None:
@@ -213,6 +242,7 @@ ADAPTERS = {
     "granitemoe": (granitemoe_config, granitemoe_weights),
     "granitemoeshared": (granitemoe_config, granitemoe_weights),
     "granite_swa": (granite_swa_config, granite_swa_weights),
+    "hyperclovax": (hyperclovax_config, hyperclovax_weights),
     "granitemoe_swa": (granitemoe_swa_config, granitemoe_swa_weights),
     "cohere": (cohere_config, cohere_weights),
     "cohere2": (cohere2_config, cohere_weights),

@@ -198,6 +198,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("cohere2_moe", ("no RoPE in 1 of 5 layers (layer 4)", "sliding window of 8 tokens (3 of 5 layers)",
                          "a mixture of 4 experts in the MLP, 2 per token")),
         ("cwm", ("sliding window of 8 tokens (3 of 4 layers)", "RoPE scaling: llama3, factor 4")),
+        ("hyperclovax", ("a norm on each sublayer's output", "each sublayer's output × 0.5 before it is added (in the "
+                         "weights of the norms on the sublayers' outputs)", "logits × 4")),
         ("jais2", ()),  # LayerNorms and biases, a squared-ReLU MLP: nothing in its attention differs from Llama's
         ("phimoe", ("a mixture of 4 experts in the MLP, 2 per token (SparseMixer", "RoPE scaling: longrope")),
         ("granite_swa", ("attention sinks: a learned logit per head takes a share of every row's weight",

@@ -33,7 +33,7 @@ KINDS = [
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
-    "cwm",
+    "cwm", "hyperclovax", "hyperclovax_pre",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -191,6 +191,10 @@ def test_declared_features(pair):
                                rope_layers=(True, False, True, True)),
         "cwm": dict(sliding_window=8, sliding_layers=(False, True, True, True), rope_scaling="llama3, factor 4",
                     rope_freq_divisors=pytest.approx((1.0, 1.8624725) + (4.0,) * 6)),  # 2π·1000^(i/8) past 32: ×4
+        "hyperclovax": dict(norm_position="sandwich", embed_scale=3.0, attn_scale=0.2, residual_scale=0.5,
+                            unembed_scale=4.0),
+        "hyperclovax_pre": dict(arch="hyperclovax", norm_position="pre", attn_scale=0.25,  # as saved: 16^-½
+                                unembed_scale=4.0),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
