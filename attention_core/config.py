@@ -27,7 +27,8 @@ class ModelConfig:
         "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3", "glm4_moe", "glm4_moe_lite", "dots1",
         "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open",
         "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe", "jais2", "phimoe",
-        "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax",
+        "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum",
+        "hy_v3",
     ]
     n_layers: int
     n_heads: int

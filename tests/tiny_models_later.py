@@ -4,6 +4,8 @@ norms, routers."""
 
 from __future__ import annotations
 
+import torch
+
 
 def tiny_later(kind: str, base: dict):
     """`base`: tests.tiny_models' shared sizes (d_model 64, 4 heads, 2 key/value heads, 2 layers)."""
@@ -25,4 +27,25 @@ def tiny_later(kind: str, base: dict):
             **ids, **base,
         )  # fmt: skip
         return transformers.HyperCLOVAXForCausalLM(cfg)
+    if kind == "mellum":  # layers 0-2 slide (window 8), layer 3 full, RoPE bases 50 and 1000 by type; layer 0 dense,
+        # then 4 experts, 2 per token, not renormalised
+        types = ["sliding_attention"] * 3 + ["full_attention"]
+        rope = {"full_attention": dict(rope_type="default", rope_theta=1000.0),
+                "sliding_attention": dict(rope_type="default", rope_theta=50.0)}  # fmt: skip
+        cfg = transformers.MellumConfig(
+            head_dim=16, sliding_window=8, layer_types=types, rope_parameters=rope, num_experts=4,
+            num_experts_per_tok=2, moe_intermediate_size=48, norm_topk_prob=False,
+            mlp_layer_types=["dense"] + ["sparse"] * 3, **ids, **{**base, "num_hidden_layers": 4},
+        )  # fmt: skip
+        return transformers.MellumForCausalLM(cfg)
+    if kind == "hy_v3":  # layer 0 dense, then 4 experts, 2 per token, behind a sigmoid router (its correction bias
+        # drawn) scaled by 2.5, and a shared MLP
+        cfg = transformers.HYV3Config(head_dim=16, num_experts=4, num_experts_per_tok=2, num_shared_experts=1,
+                                      moe_intermediate_size=48, router_scaling_factor=2.5, **ids,
+                                      **{**base, "num_hidden_layers": 3})  # fmt: skip
+        model = transformers.HYV3ForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers[1:]:
+                layer.mlp.e_score_correction_bias.normal_(0.0, 0.5)
+        return model
     raise ValueError(kind)

@@ -33,7 +33,7 @@ KINDS = [
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
-    "cwm", "hyperclovax", "hyperclovax_pre",
+    "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -195,6 +195,11 @@ def test_declared_features(pair):
                             unembed_scale=4.0),
         "hyperclovax_pre": dict(arch="hyperclovax", norm_position="pre", attn_scale=0.25,  # as saved: 16^-½
                                 unembed_scale=4.0),
+        "mellum": dict(qk_norm="head", sliding_window=8, sliding_layers=(True, True, True, False), rope_theta=1000.0,
+                       rope_theta_local=50.0, n_experts=4, experts_per_token=2, moe_router="softmax",
+                       moe_renormalize=False),
+        "hy_v3": dict(qk_norm="head", n_experts=4, experts_per_token=2, moe_router="sigmoid", moe_renormalize=True,
+                      moe_scale=2.5, moe_groups=(1, 1)),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
