@@ -38,6 +38,13 @@ def _tiny(kind: str):
                     mscale=1.0, mscale_all_dim=1.0, beta_fast=32.0, beta_slow=1.0)  # fmt: skip
         cfg = transformers.DeepseekV3Config(**_SHAPE, **_EXPERTS, norm_topk_prob=True, rope_parameters=rope)
         return transformers.DeepseekV3ForCausalLM(cfg)
+    if kind == "kimi_k25":  # deepseek_v3's language model inside Kimi K2.5 (a one-block vision tower)
+        text = dict(model_type="deepseek_v3", **_SHAPE, **_EXPERTS, norm_topk_prob=True)
+        vision = dict(num_hidden_layers=1, hidden_size=32, intermediate_size=48, num_attention_heads=2,
+                      patch_size=14, pos_emb_height=4, pos_emb_width=4, pos_emb_time=1)  # fmt: skip
+        config = transformers.Kimi_K25Config(text_config=text, vision_config=vision, projection_hidden_size=32,
+                                             tie_word_embeddings=False)  # fmt: skip
+        return transformers.Kimi_K25ForConditionalGeneration(config)
     if kind == "deepseek_v2":  # V2-Lite's layout: queries straight from the residual; softmax router, group-limited
         shape = _SHAPE | dict(q_lora_rank=None)
         cfg = transformers.DeepseekV2Config(**shape, **_EXPERTS, topk_method="group_limited_greedy")

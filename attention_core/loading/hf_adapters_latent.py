@@ -17,7 +17,9 @@ with a correction bias (e_score_correction_bias → router.b_choice) and groups 
 in groups rated by their best one where topk_method is "group_limited_greedy"; the chosen weights × the
 routed_scaling_factor, renormalised where norm_topk_prob says (experts.route). MiniCPM3 is dense, and scales like
 Granite: embeddings × scale_emb, each sublayer's output × scale_depth/√n_layers (folded into W_O and W_out), the
-final residual ÷ (hidden_size / dim_model_base) before the unembedding.
+final residual ÷ (hidden_size / dim_model_base) before the unembedding. Kimi K2.5 (kimi_k25): its language model, a
+DeepSeek-V3 (text_config, model_type deepseek_v3 or kimi_k2), under model.language_model. (language_model.model. as
+Moonshot saves it); the vision tower and projector are not read.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .conventions import fold_residual_scale, last_pairs_to_halves
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _rope, llama_layout
 from .hf_adapters_moe import deepseek_mlp, deepseek_moe
+from .hf_adapters_recent import _language_config
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -70,6 +73,10 @@ def deepseek_v3_config(hf: dict, name: str, arch: str = "deepseek_v3") -> ModelC
     """DeepSeek-V3 (Kimi K2, Moonlight), and GLM-4.7-Flash (`glm4_moe_lite`: V3's layers under GLM's name, its dense
     and sparse layers listed in mlp_layer_types; the weights say which is which)."""
     return _latent(hf, name, arch, bool(hf.get("rope_interleave", True)), **deepseek_moe(hf, sigmoid=True))
+
+
+def kimi_k25_config(hf: dict, name: str) -> ModelConfig:
+    return deepseek_v3_config(_language_config(hf), name)
 
 
 def deepseek_v32_config(hf: dict, name: str) -> ModelConfig:
@@ -171,14 +178,27 @@ def _latent_attention(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelCo
     store_latent_attention(w, dst + "attn.", cfg, parts)
 
 
-def latent_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """A Llama's layout with latent attention, dense or mixture-of-experts MLPs (a shared expert where the layer
-    has one), the residual scale folded in (MiniCPM3)."""
+def latent_weights(
+    sd: StateDict, cfg: ModelConfig, prefixes: tuple[str, ...] = ("model.",), lm_head: str = "lm_head.weight"
+) -> StateDict:
+    """A Llama's layout (under the first of `prefixes` the checkpoint uses) with latent attention, dense or
+    mixture-of-experts MLPs (a shared expert where the layer has one), the residual scale folded in (MiniCPM3)."""
+
     def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         _latent_attention(w, r, src, dst, cfg)
         deepseek_mlp(w, r, src, dst, cfg)
 
-    return fold_residual_scale(llama_layout(sd, cfg, block, attention=False), cfg)
+    return fold_residual_scale(llama_layout(sd, cfg, block, prefixes, lm_head, attention=False), cfg)
+
+
+def kimi_k25_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """The language model of a Kimi K2.5 checkpoint, under whichever prefix it was saved. Moonshot's files name its
+    layers language_model.model.layers.N; transformers' save_pretrained writes language_model.model.blocks.N (it
+    reverses the vision tower's rename of blocks to layers on every key): both are read."""
+    saved = "language_model.model.blocks."
+    sd = {"language_model.model.layers." + k[len(saved):] if k.startswith(saved) else k: v for k, v in sd.items()}
+    lm_head = next((k for k in ("language_model.lm_head.weight", "lm_head.weight") if k in sd), "lm_head.weight")
+    return latent_weights(sd, cfg, ("model.language_model.", "language_model.model."), lm_head)
 
 
 ADAPTERS = {
@@ -189,4 +209,5 @@ ADAPTERS = {
     "deepseek_v32": (deepseek_v32_config, latent_weights),
     "youtu": (youtu_config, latent_weights),
     "mistral4": (mistral4_config, latent_weights),
+    "kimi_k25": (kimi_k25_config, kimi_k25_weights),
 }

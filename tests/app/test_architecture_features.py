@@ -191,6 +191,8 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
                          "token")),
         ("deepseek_v32", ("multi-head latent attention", "Texts are capped at 64 tokens: past them each query attends "
                           "only to the 64 keys its indexer (DeepSeek Sparse Attention) picks")),
+        ("kimi_k25", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per token",
+                      "(sigmoid router), chosen within the best 2 of 4 groups")),
         ("youtu", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per token",)),
         ("mistral4", ("multi-head latent attention", "Texts are capped at 32 tokens: past them Mistral 4 also scales "
                       "its queries")),

@@ -25,7 +25,7 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 ROUTER_TOL = 1e-5  # an expert's weight (up to ~2.5 here, × routed_scaling_factor): float32 rounding
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 LATENT = ["deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3", "glm4_moe_lite", "deepseek_v32", "youtu",
-          "mistral4"]
+          "mistral4", "kimi_k25"]
 KINDS = [*LATENT, "glm4_moe", "dots1"]  # GLM-4.5, dots.llm1: DeepSeek-V3's router behind ordinary attention
 _LOADED: dict[str, tuple] = {}
 
@@ -38,6 +38,12 @@ def _load(kind: str, tmp_path_factory, monkeypatch) -> tuple:
         monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         _LOADED[kind] = kind, hf, load_model(str(folder), device="cpu")
     return _LOADED[kind]
+
+
+def _language_model(hf) -> torch.nn.Module:
+    """The decoder's layers: Kimi K2.5 keeps them in model.language_model, beside a vision tower the engine does not
+    read."""
+    return getattr(hf.model, "language_model", hf.model)
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -103,9 +109,11 @@ def test_parameter_counts_match(pair):
     """Every parameter, and V3's correction biases (buffers in transformers, read as weights here); V3.2's indexer,
     which these texts do not need (they are shorter than its index_topk), is not read."""
     _, hf, ours = pair
-    buffers = sum(b.numel() for name, b in hf.named_buffers() if name.endswith("e_score_correction_bias"))
-    indexer = sum(p.numel() for name, p in hf.named_parameters() if ".indexer." in name)
-    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + buffers - indexer
+    read = [_language_model(hf), hf.lm_head]  # Kimi K2.5's vision tower and projector are not read
+    buffers = sum(b.numel() for m in read for name, b in m.named_buffers() if name.endswith("e_score_correction_bias"))
+    indexer = sum(p.numel() for m in read for name, p in m.named_parameters() if ".indexer." in name)
+    total = sum(p.numel() for m in read for p in m.parameters())
+    assert ours.parameter_counts()["total"] == total + buffers - indexer
 
 
 def test_routers_choose_the_experts_transformers_chooses(pair):
@@ -121,7 +129,7 @@ def test_routers_choose_the_experts_transformers_chooses(pair):
     x = torch.randn(256, ours.config.d_model)
     for layer in range(1, ours.config.n_layers):
         with torch.inference_mode():
-            _, their_weights, their_chosen = hf.model.layers[layer].mlp.gate(x)
+            _, their_weights, their_chosen = _language_model(hf).layers[layer].mlp.gate(x)
         weights, chosen = experts.route(x, ours.weights, f"blocks.{layer}.mlp.", ours.config)
         assert torch.equal(chosen.sort(-1).values, their_chosen.sort(-1).values), f"{kind} layer {layer}"
         order, their_order = chosen.argsort(-1), their_chosen.argsort(-1)
@@ -136,7 +144,7 @@ def test_declared_features(latent):
     assert "RoPE on the last 8 of 16 dimensions per head, the key's shared by every head" in said
     assert ("queries from the residual" in said) == (kind == "deepseek_v2")
     assert ("neighbouring pairs" in said) == (kind != "minicpm3")
-    v3_router = kind.startswith("deepseek_v3") or kind == "glm4_moe_lite"  # deepseek_v32 too
+    v3_router = kind.startswith("deepseek_v3") or kind in ("glm4_moe_lite", "kimi_k25")  # deepseek_v32 too
     if kind == "mistral4":  # Llama 4's query scale past YaRN's original 32 tokens: capped there, and said
         assert ours.config.n_ctx == 32 and "Llama 4's attention temperature" in ours.config.conversion_notes[0]
     assert ("(sigmoid router), chosen within the best 2 of 4 groups" in said) == v3_router
@@ -233,3 +241,23 @@ def test_a_mistral4_config_that_routes_within_groups_is_refused():
     assert mistral4_config({**hf, "n_group": 1, "topk_group": 1}, "x").n_experts == 8
     with pytest.raises(ModelLoadError, match="route within groups"):
         mistral4_config({**hf, "n_group": 4, "topk_group": 2}, "x")
+
+
+def test_kimi_k25_reads_moonshots_key_names_as_well_as_transformers(tmp_path, monkeypatch):
+    """Moonshot's files name the layers language_model.model.layers.N; transformers' save_pretrained writes
+    language_model.model.blocks.N. The same weights under either name give the same trace."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_latent("kimi_k25", tmp_path / "saved")
+    shutil.copytree(tmp_path / "saved", tmp_path / "moonshot")
+    (file,) = (tmp_path / "moonshot").glob("*.safetensors")
+    state = load_file(file)
+    assert any(k.startswith("language_model.model.blocks.") for k in state)  # as transformers 5 writes it
+    old, new = "language_model.model.blocks.", "language_model.model.layers."
+    renamed = {k.replace(old, new, 1): v for k, v in state.items()}
+    save_file(renamed, str(file), metadata={"format": "pt"})
+    saved, moonshot = (load_model(str(tmp_path / name), device="cpu").trace(TEXT) for name in ("saved", "moonshot"))
+    assert torch.equal(saved.logits, moonshot.logits) and saved.n_tokens > 12
