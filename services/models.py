@@ -221,6 +221,7 @@ ARCH_LABELS = {
     "hyperclovax": "HyperCLOVA X decoder",
     "mellum": "Mellum decoder (mixture of experts)",
     "hy_v3": "HY 3 decoder (mixture of experts)",
+    "flint": "Flint decoder (attention sinks, mixture of experts)",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",

@@ -48,4 +48,15 @@ def tiny_later(kind: str, base: dict):
             for layer in model.model.layers[1:]:
                 layer.mlp.e_score_correction_bias.normal_(0.0, 0.5)
         return model
+    if kind == "flint":  # layers 0, 1 and 3 full without RoPE, layer 2 slides (window 8) and rotates; a sink per
+        # head (drawn at std 1); layers 0-1 dense, then 4 experts, 2 per token, sigmoid scores renormalised, a shared
+        # expert
+        cfg = transformers.FlintConfig(head_dim=16, sliding_window=8, num_experts=4, num_experts_per_tok=2,
+                                       moe_intermediate_size=48, shared_expert_intermediate_size=32, **ids,
+                                       **{**base, "num_hidden_layers": 4})  # fmt: skip
+        model = transformers.FlintForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers:
+                layer.self_attn.sinks.normal_(0.0, 1.0)
+        return model
     raise ValueError(kind)

@@ -11,6 +11,11 @@ the shared readers this file uses: moe_fields, deepseek_moe, deepseek_mlp).
   only, the chosen weights renormalised, × router_scaling_factor) and one shared MLP every token uses. Its
   checkpoints name them mlp.router.gate, mlp.expert_bias and mlp.shared_mlp (transformers renames them to mlp.gate,
   mlp.e_score_correction_bias and mlp.shared_experts when it loads, and back when it saves); either is read.
+- Flint (RecursiveSI): Qwen3-MoE's attention (per-head q/k RMSNorms) with an attention sink per head (GPT-OSS's;
+  self_attn.softmax_offset in its checkpoints, sinks in transformers'); the layers layer_types calls sliding rotate
+  q and k and see sliding_window tokens, the full ones rotate nothing (NoPE); after the dense layers
+  (mlp_only_layers), a router taking the top sigmoid scores (renormalised where norm_topk_prob), with no correction
+  bias, and a shared expert added without a gate.
 """
 
 from __future__ import annotations
@@ -57,9 +62,33 @@ def hy_v3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, block)
 
 
+def flint_config(hf: dict, name: str) -> ModelConfig:
+    n = int(hf["num_hidden_layers"])
+    types = ["full_attention" if i < 2 or i % 4 == 1 or i == n - 1 else "sliding_attention" for i in range(n)]
+    hf = _defaults(hf, layer_types=types, sliding_window=513)  # FlintConfig's defaults
+    rotates = tuple(t == "sliding_attention" and hf["sliding_window"] is not None for t in hf["layer_types"])
+    return _decoder(hf, name, "flint", qk_norm="head", attn_sinks=True, rope_layers=rotates,
+                    **moe_fields(hf, moe_router="sigmoid"))  # fmt: skip
+
+
+def flint_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout with per-head q/k norms and each layer's sinks; a dense layer's gated MLP, else the router,
+    the experts (one tensor each or stacked) and the shared expert."""
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        sinks = next((k for k in ("softmax_offset", "sinks") if r.has(f"{src}self_attn.{k}")), "softmax_offset")
+        w[dst + "attn.sinks"] = r.get(f"{src}self_attn.{sinks}")  # (n_heads,)
+        deepseek_mlp(w, r, src, dst, cfg)
+        if r.has(src + "mlp.gate.weight"):
+            shared_mlp(w, r, src + "mlp.shared_expert.", dst)
+
+    return llama_layout(sd, cfg, block)
+
+
 ADAPTERS = {
     # routed_weights: a Llama's layout (q/k norms) with DeepSeek's MLPs: a dense layer's gated MLP, else the router
     # (mlp.gate) and the experts (one tensor each or stacked)
     "mellum": (mellum_config, routed_weights),
     "hy_v3": (hy_v3_config, hy_v3_weights),
+    "flint": (flint_config, flint_weights),
 }

@@ -205,6 +205,9 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("mellum", ("sliding window of 8 tokens (3 of 4 layers)", "a mixture of 4 experts in the MLP, 2 per token")),
         ("hy_v3", ("RMSNorm on queries and keys per head", "a mixture of 4 experts in the MLP, 2 per token (sigmoid "
                    "router)")),
+        ("flint", ("attention sinks: a learned logit per head takes a share of every row's weight",
+                   "no RoPE in 3 of 4 layers (layers 0, 1, 3)", "sliding window of 8 tokens (1 of 4 layers)",
+                   "a mixture of 4 experts in the MLP, 2 per token (sigmoid router)")),
         ("jais2", ()),  # LayerNorms and biases, a squared-ReLU MLP: nothing in its attention differs from Llama's
         ("phimoe", ("a mixture of 4 experts in the MLP, 2 per token (SparseMixer", "RoPE scaling: longrope")),
         ("granite_swa", ("attention sinks: a learned logit per head takes a share of every row's weight",
