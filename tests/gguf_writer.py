@@ -104,7 +104,8 @@ def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo", "arcee")  # llama.cpp's llama converter's rule
+# llama.cpp's llama converter's rule (its Ministral3Model is a LlamaModel)
+PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo", "arcee", "mistral3")
 
 
 def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
@@ -190,6 +191,9 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
         w.add_rope_scaling_factor(rope["factor"])
         w.add_rope_scaling_orig_ctx_len(rope["original_max_position_embeddings"])
+    if arch == "mistral3":  # llama.cpp's Ministral3Model: mscale_all_dim as the log multiplier, Llama 4's β
+        w.add_rope_scaling_yarn_log_mul(rope["mscale_all_dim"])
+        w.add_attn_temperature_scale(rope["llama_4_scaling_beta"])
     if getattr(cfg, "num_experts_per_tok", None):  # a mixture of experts
         w.add_expert_count(getattr(cfg, "num_experts", None) or cfg.num_local_experts)
         w.add_expert_used_count(cfg.num_experts_per_tok)

@@ -36,12 +36,14 @@ def tiny_recent(kind: str, base: dict):
         types = ["sliding_attention", "full_attention"]
         cfg = transformers.MinistralConfig(head_dim=16, sliding_window=8, layer_types=types, **ids, **base)
         return transformers.MinistralForCausalLM(cfg)
-    if kind in ("ministral3", "mistral3"):  # YaRN ×4 over an original 32 tokens, Llama 4's query scale past them;
-        # mistral3: the same language model inside Mistral3ForConditionalGeneration, with a one-layer vision tower
+    if kind in ("ministral3", "mistral3", "ministral3_mscale"):  # YaRN ×4 over an original 32 tokens, Llama 4's
+        # query scale past them; mistral3: the same language model inside Mistral3ForConditionalGeneration, with a
+        # one-layer vision tower; _mscale: mscale and mscale_all_dim 1, as the released configs (cos and sin unscaled)
+        mscale = dict(mscale=1.0, mscale_all_dim=1.0) if kind == "ministral3_mscale" else {}
         rope = dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32,
-                    llama_4_scaling_beta=0.1)  # fmt: skip
+                    llama_4_scaling_beta=0.1, **mscale)  # fmt: skip
         text = transformers.Ministral3Config(head_dim=16, rope_parameters=rope, **ids, **base)
-        if kind == "ministral3":
+        if kind != "mistral3":
             return transformers.Ministral3ForCausalLM(text)
         vision = transformers.PixtralVisionConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=1,
                                                   num_attention_heads=2, image_size=32, patch_size=16, head_dim=16)

@@ -253,7 +253,8 @@ def _written_only(kind: str):
         return t.OlmoForCausalLM(t.OlmoConfig(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
                 "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl",
-                "qwen3_vl_moe_sparse", "hunyuan_moe", "exaone_moe_one_group", "jais2"):  # fmt: skip
+                "qwen3_vl_moe_sparse", "hunyuan_moe", "exaone_moe_one_group", "jais2",
+                "ministral3_mscale"):  # fmt: skip
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -272,8 +273,9 @@ WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
                 "qwen2_moe", "olmoe", "glm4", "olmo", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
                 "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl", "qwen3_vl_moe_sparse",
-                "hunyuan_moe", "exaone_moe_one_group", "jais2"]
-GGUF_ARCH = {"falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
+                "hunyuan_moe", "exaone_moe_one_group", "jais2", "ministral3_mscale"]
+GGUF_ARCH = {"ministral3_mscale": "mistral3",
+             "falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2",
              "exaone4_hybrid": "exaone4", "hunyuan_alpha": "hunyuan-dense", "ernie4_5_moe": "ernie4_5-moe",
              "minimax_m2": "minimax-m2", "qwen3_vl": "qwen3vl", "qwen3_vl_moe_sparse": "qwen3vlmoe",
@@ -366,6 +368,9 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         assert not cfg.norm_weights and cfg.norm == "layer" and "blocks.0.ln_attn.w" not in ours.weights
     elif kind == "glm4":  # llama.cpp rotates its rows as stored, in neighbouring pairs: reordered here
         assert cfg.rope_pairs_reordered and cfg.rotary_dim == 8 and cfg.norm_position == "sandwich" and cfg.attn_bias
+    elif kind == "ministral3_mscale":  # rows permuted; YaRN with cos and sin unscaled; capped below the query scale
+        assert cfg.arch == "ministral3" and cfg.n_ctx == 32 and cfg.rope_attention_factor == pytest.approx(1.0)
+        assert "texts up to 32 tokens, past which Ministral 3 also scales its queries" in cfg.rope_scaling
     elif kind == "olmo2":
         assert cfg.norm_position == "post_sublayer" and cfg.qk_norm == "full"
         assert "blocks.0.ln_attn.w" not in ours.weights  # no input norm

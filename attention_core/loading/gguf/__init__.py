@@ -45,6 +45,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "llama": (llama.llama_config, llama.llama_weights),
     "qwen2": (llama.rope_config, llama.qwen2_weights),
     "smollm3": (llama.smollm3_config, llama.llama_weights),
+    "mistral3": (llama.mistral3_config, llama.llama_weights),  # Ministral 3: YaRN, capped below its query scaling
     "qwen3": (llama.qwen3_config, llama.qwen2_weights),
     "qwen3moe": (llama.qwen3_config, llama.qwen2_weights),
     "qwen3vl": (llama.qwen3_config, llama.qwen2_weights),  # Qwen3-VL's language model (llama.cpp's text file)

@@ -1,6 +1,6 @@
 """GGUF llama-family decoders → canonical weights: llama (also Mistral, SmolLM and Mixtral, which llama.cpp writes as
-'llama'), qwen2 (q/k/v biases), qwen3 and qwen3moe (per-head q/k RMSNorm) and phi3 (fused QKV and gate+up); a
-block with a router (ffn_gate_inp) is a mixture of experts.
+'llama'; Ministral 3 as 'mistral3'), qwen2 (q/k/v biases), qwen3 and qwen3moe (per-head q/k RMSNorm) and phi3
+(fused QKV and gate+up); a block with a router (ffn_gate_inp) is a mixture of experts.
 
 Only llama.cpp's *llama* converter permutes the rows of W_Q and W_K (for its interleaved RoPE); qwen2, qwen3
 and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half already, so their rows are kept.
@@ -121,6 +121,19 @@ def with_rope_freqs(cfg: ModelConfig, meta: Meta) -> ModelConfig:
     low = float(freqs.max())
     return replace(cfg, rope_freq_divisors=tuple(float(f) for f in freqs),
                    rope_scaling=f"llama3 frequency divisors from the file (up to {low:g})")
+
+
+def mistral3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Ministral 3 (llama.cpp's mistral3: Ministral 3 3B/8B/14B, Mistral 3's language model): a llama file (rows
+    permuted alike) with YaRN; where attention.temperature_scale is set, llama.cpp's graph multiplies each query by
+    1 + β·ln(1 + ⌊position / n⌋) past n = rope.scaling.original_context_length (1 before it), so texts are capped
+    there, as the Hugging Face adapter caps them."""
+    cfg = replace(llama_config(meta, name, tensor_names), arch="ministral3")
+    if not meta.number("attention.temperature_scale", 0.0):
+        return cfg
+    floor = meta.count("rope.scaling.original_context_length", cfg.n_ctx)
+    scaled = f"; texts up to {floor} tokens, past which Ministral 3 also scales its queries"
+    return replace(cfg, n_ctx=min(cfg.n_ctx, floor), rope_scaling=(cfg.rope_scaling or "none") + scaled)
 
 
 def smollm3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
