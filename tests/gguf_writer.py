@@ -204,8 +204,9 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_leading_dense_block_count(cfg.moe_layer_start_index)
         w.add_expert_shared_count(cfg.moe_num_shared_experts)
         w.add_expert_shared_feed_forward_length(cfg.intermediate_size // cfg.num_key_value_heads)  # as it writes it
-    if arch in ("qwen3vl", "qwen3vlmoe"):  # llama.cpp's Qwen3VL text converters: the sections, the deepstack depth
+    if arch in ("qwen3vl", "qwen3vlmoe", "qwen2vl"):  # llama.cpp's Qwen2VL / Qwen3VL text converters: the sections
         w.add_rope_dimension_sections([*cfg.rope_parameters["mrope_section"], 0])
+    if arch in ("qwen3vl", "qwen3vlmoe"):  # and Qwen3-VL's deepstack depth
         w.add_uint32(f"{arch}.n_deepstack_layers", 1)
     if arch == "hunyuan-moe":  # llama.cpp's HunYuanMoEModel: its counts (moe_topk), the experts' and shared widths
         w.add_expert_count(cfg.num_experts)

@@ -97,17 +97,21 @@ def write_deepseek_gguf(hf, tokenizer, path: Path, split_kv: bool = True, qtype=
     return finish(w, path, _tensors(hf, split_kv), qtype, rng=np.random.default_rng(0))
 
 
-def write_glm4moe_gguf(hf, tokenizer, path: Path, nextn: bool = True) -> Path:
+def write_glm4moe_gguf(hf, tokenizer, path: Path, nextn: bool = True, arch: str = "glm4moe") -> Path:
     """`hf` (a tiny transformers GLM-4.5) and its byte-level BPE `tokenizer` as llama.cpp's converter writes a glm4moe
     file (Glm4MoeModel): rows as Hugging Face's, V3's correction bias as exp_probs_b.bias, the experts stacked, a
     sigmoid gating, no expert groups; `nextn`: one more block after the model's, as GLM-4.5's multi-token prediction
-    layer is written (block_count counts it; its own nextn.* tensors beside a whole layer's), random, never run."""
+    layer is written (block_count counts it; its own nextn.* tensors beside a whole layer's), random, never run.
+    arch "dots1": a dots.llm1 as llama.cpp's Dots1Model writes it, the same keys and names (its heads rotate
+    whole), without a prediction layer."""
     import gguf
 
     cfg = hf.config
     n_layers = cfg.num_hidden_layers
-    w = gguf.GGUFWriter(str(path), "glm4moe")
-    w.add_name("tiny-glm4moe")
+    nextn = nextn and arch == "glm4moe"
+    rotated = cfg.rope_parameters.get("partial_rotary_factor", 0.5 if arch == "glm4moe" else 1.0)  # GLM's default
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_name(f"tiny-{arch}")
     for add, value in [
         (w.add_context_length, cfg.max_position_embeddings), (w.add_embedding_length, cfg.hidden_size),
         (w.add_block_count, n_layers + nextn), (w.add_feed_forward_length, cfg.intermediate_size),
@@ -115,16 +119,18 @@ def write_glm4moe_gguf(hf, tokenizer, path: Path, nextn: bool = True) -> Path:
         (w.add_key_length, cfg.head_dim), (w.add_value_length, cfg.head_dim),
         (w.add_layer_norm_rms_eps, cfg.rms_norm_eps), (w.add_vocab_size, cfg.vocab_size),
         (w.add_rope_freq_base, float(cfg.rope_parameters.get("rope_theta", 10000.0))),
-        (w.add_rope_dimension_count, int(cfg.head_dim * cfg.rope_parameters.get("partial_rotary_factor", 0.5))),
+        (w.add_rope_dimension_count, int(cfg.head_dim * rotated)),
         (w.add_leading_dense_block_count, cfg.first_k_dense_replace),
         (w.add_expert_feed_forward_length, cfg.moe_intermediate_size), (w.add_expert_count, cfg.n_routed_experts),
         (w.add_expert_used_count, cfg.num_experts_per_tok), (w.add_expert_shared_count, cfg.n_shared_experts),
         (w.add_expert_weights_scale, cfg.routed_scaling_factor), (w.add_expert_weights_norm, cfg.norm_topk_prob),
-        (w.add_expert_gating_func, gguf.ExpertGatingFuncType.SIGMOID), (w.add_nextn_predict_layers, int(nextn)),
+        (w.add_expert_gating_func, gguf.ExpertGatingFuncType.SIGMOID),
+        *([(w.add_nextn_predict_layers, int(nextn))] if arch == "glm4moe" else []),
     ]:  # fmt: skip
         add(value)
     _tokenizer(w, tokenizer)
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GLM4_MOE, n_layers + 1)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GLM4_MOE if arch == "glm4moe" else gguf.MODEL_ARCH.DOTS1,
+                                     n_layers + 1)
     tensors = {}
     for hf_name, tensor in _split_experts(hf.state_dict(), "glm4moe"):
         base, suffix = hf_name.replace("e_score_correction_bias", "e_score_correction.bias").rsplit(".", 1)

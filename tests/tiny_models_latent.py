@@ -61,9 +61,12 @@ def _tiny(kind: str):
         cfg = transformers.Glm4MoeConfig(**shape, **(_EXPERTS | one_group), attention_bias=True,
                                          use_qk_norm=kind != "glm4_moe_air", norm_topk_prob=True)  # fmt: skip
         return transformers.Glm4MoeForCausalLM(cfg)
-    if kind == "dots1":  # dots.llm1: Qwen3's heads (q/k norms, no biases), V3's router
+    if kind.startswith("dots1"):  # dots.llm1: Qwen3's heads (q/k norms, no biases), V3's router; "dots1_one_group":
+        # its experts in one group, as dots.llm1's config has them (llama.cpp's dots1 never groups them)
         shape = {k: v for k, v in _SHAPE.items() if k not in _LATENT_ONLY} | dict(num_key_value_heads=2, head_dim=16)
-        return transformers.Dots1ForCausalLM(transformers.Dots1Config(**shape, **_EXPERTS, norm_topk_prob=True))
+        one_group = dict(n_group=1, topk_group=1) if kind == "dots1_one_group" else {}
+        cfg = transformers.Dots1Config(**shape, **(_EXPERTS | one_group), norm_topk_prob=True)
+        return transformers.Dots1ForCausalLM(cfg)
     if kind == "deepseek_v32":  # V3's layers with an indexer that keeps 64 keys: every key of these texts
         cfg = transformers.DeepseekV32Config(**_SHAPE, **_EXPERTS, index_topk=64, index_n_heads=2, index_head_dim=16)
         return transformers.DeepseekV32ForCausalLM(cfg)

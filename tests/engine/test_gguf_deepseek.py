@@ -105,3 +105,22 @@ def test_a_glm4moe_file_without_a_gating_key_routes_by_sigmoid(tmp_path, monkeyp
         trace = ours.trace(TEXT)
         tolerances = (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL)
         assert_matches_reference("glm4_moe_air", ours, trace, reference_run(hf, trace), tolerances)
+
+
+def test_dots1_files_match_the_model_written(tmp_path, monkeypatch):
+    """dots.llm1 as llama.cpp's Dots1Model writes it: Qwen3's heads (q/k norms, rows as Hugging Face's, every
+    dimension rotating), a dense first layer, then V3's router with its correction bias, ungrouped, and a shared
+    expert."""
+    hf = save_tiny_latent("dots1_one_group", tmp_path / "hf")
+    path = write_glm4moe_gguf(hf, byte_bpe(300), tmp_path / "dots1.gguf", arch="dots1")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    trace = ours.trace(TEXT)
+    assert_matches_reference("dots1", ours, trace, reference_run(hf, trace), (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
+    cfg = ours.config
+    assert (cfg.arch, cfg.qk_norm, cfg.rotary_dim, cfg.n_kv_heads, cfg.attn_bias) == ("dots1", "head", None, 2, False)
+    assert (cfg.moe_router, cfg.moe_groups, cfg.moe_scale, cfg.moe_renormalize) == ("sigmoid", (1, 1), 2.5, True)
+    assert "blocks.0.mlp.W_gate" in ours.weights and "blocks.2.mlp.shared.W_out" in ours.weights
+    assert "blocks.1.mlp.router.b_choice" in ours.weights
+    bias = sum(b.numel() for n, b in hf.named_buffers() if n.endswith("e_score_correction_bias"))  # a buffer there
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + bias

@@ -20,6 +20,7 @@ from ...config import ModelConfig
 from ...errors import ModelLoadError
 from . import (
     deepseek,
+    dots,
     encoders,
     ernie_moe,
     exaone_moe,
@@ -44,6 +45,9 @@ WeightsFn = Callable[[Tensors, ModelConfig], dict[str, torch.Tensor]]
 CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "llama": (llama.llama_config, llama.llama_weights),
     "qwen2": (llama.rope_config, llama.qwen2_weights),
+    # Qwen2-VL's and Qwen2.5-VL's language model (llama.cpp's text file): Qwen 2's layers; its M-RoPE sections all
+    # read one position for a text, which is NeoX RoPE (rows kept)
+    "qwen2vl": (partial(llama.rope_config, arch="qwen2_vl"), llama.qwen2_weights),
     "smollm3": (llama.smollm3_config, llama.llama_weights),
     "mistral3": (llama.mistral3_config, llama.llama_weights),  # Ministral 3: YaRN, capped below its query scaling
     "qwen3": (llama.qwen3_config, llama.qwen2_weights),
@@ -90,6 +94,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
                       llama.qwen2_weights),
     "hunyuan-moe": (hunyuan.hunyuan_moe_config, hunyuan.hunyuan_moe_weights),  # a shared MLP beside its experts
     "exaone-moe": (exaone_moe.exaone_moe_config, exaone_moe.exaone_moe_weights),  # K-EXAONE
+    "dots1": (dots.dots1_config, dots.dots1_weights),  # dots.llm1: Qwen3's heads, DeepSeek-V3's router ungrouped
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 
