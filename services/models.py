@@ -217,6 +217,7 @@ ARCH_LABELS = {
     "granite_swa": "Granite SWA decoder (attention sinks)",
     "granitemoe_swa": "Granite MoE SWA decoder (attention sinks, mixture of experts)",
     "eurobert": "EuroBERT encoder",
+    "ultrabert": "UltraBERT encoder",
     "cwm": "CWM decoder (Code World Model)",
     "hyperclovax": "HyperCLOVA X decoder",
     "mellum": "Mellum decoder (mixture of experts)",

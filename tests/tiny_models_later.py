@@ -59,4 +59,11 @@ def tiny_later(kind: str, base: dict):
             for layer in model.model.layers:
                 layer.self_attn.sinks.normal_(0.0, 1.0)
         return model
+    if kind == "ultrabert":  # EuroBERT's layers reading both ways; layers 0 and 1 see keys at most 3 positions away
+        # either side, layer 2 every key; RoPE bases 50 (local) and 5000 (global); saved without a head
+        rope = {"sliding_attention": dict(rope_type="default", rope_theta=50.0),
+                "full_attention": dict(rope_type="default", rope_theta=5000.0)}  # fmt: skip
+        cfg = transformers.UltrabertConfig(sliding_window=3, rope_parameters=rope, **ids,
+                                           **{**base, "num_hidden_layers": 3})  # fmt: skip
+        return transformers.UltrabertModel(cfg)
     raise ValueError(kind)

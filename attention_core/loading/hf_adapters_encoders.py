@@ -1,4 +1,4 @@
-"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT.
+"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT, UltraBERT.
 
 A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
 - pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
@@ -8,6 +8,8 @@ A (config, weights) pair like those in hf_adapters.py. What differs from BERT, d
   keys at most local_attention / 2 positions away either side (sliding_window = local_attention // 2 + 1, which the
   engine reads as |query − key| < sliding_window without the causal mask);
 - q, k and v fused in Wqkv (rows q | k | v); a GeGLU MLP whose fused Wi holds the activated half first.
+
+EuroBERT is a Llama reading both ways; UltraBERT adds local layers with their own RoPE base.
 
 DeBERTa-v2 and v3 keep BERT's post-norm layer, under their own names, and add disentangled attention
 (`position_bias="disentangled"`, attention_core/disentangled.py): a relative-position table for the whole encoder
@@ -31,7 +33,8 @@ import math
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, check_embedding_width, encoder_weights
-from .hf_adapters_modern import _decoder, _gated, _rope, _scaling, llama_layout
+from .hf_adapters_modern import _decoder, _gated, _rope, _scaling, _theta, llama_layout
+from .hf_adapters_recent import _defaults
 
 
 def _layer_types(hf: dict, n_layers: int) -> list[str]:
@@ -199,6 +202,25 @@ def eurobert_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "eurobert", causal=False, attn_bias=bool(hf.get("attention_bias")), tie_embeddings=True)
 
 
+ULTRABERT_ROPE = {"sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0},
+                  "full_attention": {"rope_type": "default", "rope_theta": 2_560_000.0}}  # UltrabertConfig's default
+
+
+def ultrabert_config(hf: dict, name: str) -> ModelConfig:
+    """UltraBERT: EuroBERT's layers, two of every three attending locally (layer_types; keys at most sliding_window
+    positions away either side, so the engine's window, |query − key| < window, is one more), each layer type with
+    its own RoPE base (rope_parameters["full_attention"], ["sliding_attention"]: rope_theta, rope_theta_local)."""
+    n = int(hf["num_hidden_layers"])
+    types = ["sliding_attention" if (i + 1) % 3 else "full_attention" for i in range(n)]  # UltrabertConfig's rule
+    hf = _defaults(hf, layer_types=types, sliding_window=128)
+    if not hf.get("rope_parameters"):
+        hf = {**hf, "rope_parameters": ULTRABERT_ROPE}
+    cfg = _decoder(hf, name, "ultrabert", causal=False, attn_bias=bool(hf.get("attention_bias")), tie_embeddings=True,
+                   rope_theta=_theta(hf, "full_attention", 2_560_000.0),
+                   rope_theta_local=_theta(hf, "sliding_attention", 10_000.0))  # fmt: skip
+    return dataclasses.replace(cfg, sliding_window=cfg.sliding_window + 1) if cfg.sliding_window else cfg
+
+
 def eurobert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     if cfg.attn_bias or any(k.endswith("mlp.gate_proj.bias") for k in sd):
         raise ModelLoadError("EuroBERT checkpoints with biases are not supported yet.")
@@ -207,6 +229,7 @@ def eurobert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 ADAPTERS = {
     "eurobert": (eurobert_config, eurobert_weights),
+    "ultrabert": (ultrabert_config, eurobert_weights),  # EuroBERT's tensors
     "modernbert": (modernbert_config, modernbert_weights),
     "deberta-v2": (deberta_v2_config, deberta_v2_weights),
     "deberta": (deberta_config, deberta_weights),

@@ -215,6 +215,7 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("granitemoe_swa", ("attention sinks", "a mixture of 4 experts in the MLP, 2 per token",
                             "RoPE base per layer (50, 1000)")),
         ("eurobert", ()),  # a Llama reading both ways: nothing in its attention differs but the mask
+        ("ultrabert", ("local attention: keys up to 3 tokens either side (2 of 3 layers)",)),
         ("nanochat", ("RoPE turning each pair the other way (by −position·θ)", "logits soft-capped at ±3",
                       "RMSNorm without learned weights or biases, on the embeddings too, before the first block",
                       "RMS normalisation (no learned weight) on queries and keys per head, after RoPE")),

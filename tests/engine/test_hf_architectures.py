@@ -54,6 +54,10 @@ def _make(kind: str):
     if kind == "eurobert":  # a Llama reading both ways (no masked-language-model head read)
         cfg = transformers.EuroBertConfig(pad_token_id=0, bos_token_id=0, eos_token_id=0, **llama_like)
         return transformers.EuroBertModel(cfg), _byte_bpe(V)
+    if kind == "ultrabert":  # EuroBERT's layers with local ones (tests/tiny_models_later.py)
+        from tests.tiny_models import _tiny_hf
+
+        return _tiny_hf("ultrabert"), _byte_bpe(V)
     if kind == "camembert":  # RoBERTa's layout again, under its own model_type (CamemBERT, French)
         cfg = transformers.CamembertConfig(pad_token_id=1, **bert_like)
         return transformers.CamembertModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -82,7 +86,7 @@ def _make(kind: str):
 
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert",
-         "electra", "electra_small", "camembert", "eurobert"]
+         "electra", "electra_small", "camembert", "eurobert", "ultrabert"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -169,7 +173,7 @@ def test_parameter_counts_match(pair):
 def test_architecture_specifics(pair):
     kind, _, ours = pair
     cfg = ours.config
-    assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral", "eurobert") else 4)
+    assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral", "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert")
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *encoders))
@@ -188,6 +192,10 @@ def test_architecture_specifics(pair):
         assert trace.n_tokens > 8 and not trace.mask(1)[-1, : trace.n_tokens - 8].any()
     if kind in ("roberta", "xlm-roberta", "mpnet", "camembert"):
         assert cfg.pos_offset == 2
+    if kind == "ultrabert":  # layers 0 and 1 local: |query − key| ≤ 3, both ways, at their own RoPE base
+        assert [cfg.window(i) for i in range(3)] == [4, 4, None]
+        assert (cfg.rope_theta, cfg.rope_theta_local) == (5000, 50)
+        assert cfg.rope_base(0) == 50 and cfg.rope_base(2) == 5000 and not cfg.has_lm_head
     if kind == "modernbert":  # layer 0 global, 1 and 2 local: |query − key| ≤ 4, both ways
         assert [cfg.window(i) for i in range(3)] == [None, 5, 5] and cfg.skip_first_attn_norm
         assert (cfg.rope_base(0), cfg.rope_base(1)) == (160000.0, 10000.0)
