@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from ui.context import require_trace
-from ui.head_projections import queries_and_keys
+from ui.head_projections import output_gate_step, queries_and_keys
 from ui.widgets import fixed_decimals, show_chart, show_token_strip, token_picker
 from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import matrix_heatmap, query_key_heatmap
@@ -300,6 +300,9 @@ with full:
         matrix_heatmap(w["z"], f"z = A·V  [{rows} × {dv}]", wl, None, "d_head", "query token", row_positions=pos),
         "mech_z",
     )
+    gated = s.gate is not None
+    if gated:  # AFMoE: each head's z is gated, per query and dimension, before W_O
+        output_gate_step(s, w, wl, rows, pos)
     st.subheader("7 · Value-up and the output matrix")
     st.caption(
         f"Head {s.head}'s value-up is its {dv} rows of the output matrix W_O. Stacking every head's value-up gives "
@@ -326,7 +329,8 @@ with full:
             ),
             "mech_WO_all",
         )
-    st.subheader("8 · Δe = z·W_O[head]: what this head adds to each embedding")
+    z_name = "(z ⊙ g)" if gated else "z"
+    st.subheader(f"8 · Δe = {z_name}·W_O[head]: what this head adds to each embedding")
     st.caption(
         f"Row i is head {s.head}'s change to token i's embedding. The layer's full update adds every head's Δe"
         + (" and the output bias b_O once" if trace.output_bias(ctx.layer) is not None else "")
@@ -334,7 +338,9 @@ with full:
     )
     show_chart(
         matrix_heatmap(
-            w["delta"], f"Δe = z·W_O[{s.head}]  [{rows} × {dm}]", wl, None, "dimension", "token", row_positions=pos
+            w["delta"], f"Δe = {z_name}·W_O[{s.head}]  [{rows} × {dm}]", wl, None, "dimension", "token",
+            row_positions=pos,
         ),
         "mech_delta",
     )
+

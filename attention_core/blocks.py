@@ -141,6 +141,16 @@ def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | 
     return q, k, v
 
 
+def output_gate(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor | None:
+    """σ(x·W_G + b_G) from the layer's attention input x (..., n, d_model), one gate per head, query and dimension:
+    (..., n_heads, n, d_head_v), which multiplies each head's z before W_O (AFMoE, Laguna); None without one."""
+    if not cfg.attn_output_gate:
+        return None
+    p = f"blocks.{layer}.attn."
+    g = torch.sigmoid(linear(x, w[p + "W_G"], w.get(p + "b_G")))  # (..., n, n_heads·d_head_v)
+    return g.unflatten(-1, (cfg.n_heads, cfg.d_value)).transpose(-3, -2)  # (..., n_heads, n, d_head_v)
+
+
 def head_norm(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, which: str) -> torch.Tensor:
     """The layer's RMSNorm over each head's d_head of q (which "q") or k, with its learned weight (none where the
     model's norm has none: Llama 4's L2 norm)."""

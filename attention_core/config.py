@@ -28,7 +28,7 @@ class ModelConfig:
         "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open",
         "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe", "jais2", "phimoe",
         "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum",
-        "hy_v3", "flint", "ultrabert",
+        "hy_v3", "flint", "ultrabert", "afmoe",
     ]
     n_layers: int
     n_heads: int
@@ -78,6 +78,9 @@ class ModelConfig:
     # GPT-OSS: a learned logit per head (weights attn.sinks, [n_heads]) joins each row's softmax as a key without a
     # value, so a row of the pattern sums to 1 − the sink's share (model.softmax_keys)
     attn_sinks: bool = False
+    # AFMoE, Laguna: each head's z multiplied, per dimension, by σ(E·W_G + b_G) before W_O (weights attn.W_G,
+    # [d_model, n_heads·d_head_v]): a gate the token at each query position sets for every head (blocks.output_gate)
+    attn_output_gate: bool = False
     final_softcap: float | None = None  # logits → cap·tanh(logits/cap) (Gemma 2)
     sliding_layers: tuple[bool, ...] = ()  # which layers use sliding_window; () = every layer (Mistral)
     rope_theta_local: float | None = None  # RoPE base of the sliding-window layers (Gemma 3)
@@ -242,6 +245,8 @@ class ModelConfig:
             out.append(f"logits soft-capped at ±{self.final_softcap:g}")
         if self.attn_sinks:
             out.append("attention sinks: a learned logit per head takes a share of every row's weight")
+        if self.attn_output_gate:
+            out.append("each head's output gated: z × σ(E·W_G), per query and dimension, before W_O")
         out += self._scale_features()
         out += self._qk_norm_features()
         out += self._rope_features()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from . import lens
 from .device import host_float
 
 if TYPE_CHECKING:
@@ -56,4 +57,6 @@ def _layer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Ten
     }
     if t.config.position_bias != "none":
         getters["attn.position_bias"] = lambda: host_float(t._bias(layer))
+    if t.config.attn_output_gate:
+        getters["attn.gate"] = lambda: host_float(lens.output_gate(t, layer))
     return getters

@@ -24,11 +24,13 @@ the threshold becomes an edge, and the residual it came from is traced in turn. 
 Post-norm models (BERT) normalise after the add, so the parts are those of the sum before the norm.
 Models that normalise a sublayer's output before adding it (Gemma 2, OLMo 2) have that norm linearised at
 the sublayer's whole output (its scale is fixed per position), so the parts still add up exactly. Ablations
-apply as in `Trace.contributions`. The output bias b_O is a part of the sum with no edge.
+apply as in `Trace.contributions`. The output bias b_O is a part of the sum with no edge. A model that gates its
+heads' outputs (AFMoE) sends c_j = Σ_h A_h[i, j] · (g_i ⊙ v_j) · W_O^h, the query's gate g_i in each part.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -151,10 +153,17 @@ class _AttentionPieces:
     bias: torch.Tensor  # (m, d_model) the output bias part (zeros where there is none)
     gain: torch.Tensor | None  # (m, 1, d_model) the linearised output norm's factor (sandwich models), or None
     centre: bool  # the output norm is a LayerNorm: parts are centred first
+    # a model that gates its heads' outputs: rows → (n_heads, m', n_k, d_head_v) what each key sends before W_O
+    # (lens.gated_sent), which the query's gate makes differ per row; None for the others
+    gated: Callable[[slice], torch.Tensor] | None = None
+    W_O: torch.Tensor | None = None  # (n_heads, d_head_v, d_model), with `gated`
 
     def sent(self, rows: slice) -> torch.Tensor:
         """(m', n_k, d_model) each source's part c_j at rows[rows]."""
-        c = torch.einsum("hmk,hkd->mkd", self.weights[:, rows], self.values_up)
+        if self.gated is not None:
+            c = torch.einsum("hmkd,hde->mke", self.gated(rows), self.W_O)
+        else:
+            c = torch.einsum("hmk,hkd->mkd", self.weights[:, rows], self.values_up)
         return self._normed(c, rows)
 
     def _normed(self, parts: torch.Tensor, rows: slice) -> torch.Tensor:
@@ -197,12 +206,17 @@ def _attention_pieces(trace: Trace, layer: int, rows: list[int], all_keys: bool 
     if b_O is not None and not zeroed:
         bias = bias + b_O.float()
     resid = trace.captured.resid_pre[layer][index].float()  # (m, d_model)
+    gated, W_O = None, None
+    if cfg.attn_output_gate:  # what a key sends depends on the query's gate: formed per chunk of rows
+        gate, W_O = lens.output_gate(trace, layer), trace._W_O_heads(layer).float()
+        gated = lambda part: lens.gated_sent(trace, layer, index[part], gate=gate).float()[..., :n_k, :]  # noqa: E731
     gain, centre = None, False
     if cfg.norm_position in ("sandwich", "post_sublayer"):  # the output is normalised before it is added
-        update = torch.einsum("hmk,hkd->md", a, values_up) + bias  # (m, d_model): the whole output
+        update = (torch.einsum("hmd,hde->me", trace._z(layer)[:, index].float(), W_O) if gated is not None
+                  else torch.einsum("hmk,hkd->md", a, values_up)) + bias  # (m, d_model): the whole output
         gain, centre, shift = _linearised_norm(update, trace, f"blocks.{layer}.ln_attn_out")
         bias = (bias - bias.mean(-1, keepdim=True) if centre else bias) * gain[:, 0] + shift
-    return _AttentionPieces(resid, a, values_up, bias, gain, centre)
+    return _AttentionPieces(resid, a, values_up, bias, gain, centre, gated, W_O)
 
 
 def attention_parts(trace: Trace, layer: int, rows: list[int]) -> torch.Tensor:
@@ -231,7 +245,7 @@ def _mid_at(trace: Trace, layer: int, index: torch.Tensor) -> torch.Tensor:
     cfg, w = trace.config, trace.context.pass_weights
     v = recompute.per_query_head(trace.captured.v[layer], cfg)  # (n_heads, n, d_head)
     a = lens.sent_patterns(trace, layer, index).to(v.dtype)  # (n_heads, m, n)
-    z = torch.bmm(a, v)  # (n_heads, m, d_head)
+    z = trace._z(layer)[:, index] if cfg.attn_output_gate else torch.bmm(a, v)  # (n_heads, m, d_head): gated
     attn = fwd.layer_attn_out(z, w, layer, iv.for_layer(trace.interventions, layer))  # (m, d_model)
     return blocks.after_attention(trace.captured.resid_pre[layer][index], attn, w, layer, cfg)
 

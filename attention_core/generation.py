@@ -124,11 +124,13 @@ def forward_chunk(
         cap.resid_pre.append(x)
         rope = ropes[layer]
         r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, rotary dims) each
-        q, k, v = blocks.qkv(blocks.attention_input(x, w, layer, cfg), w, layer, cfg, r)  # (heads, m, d_head)
+        x_in = blocks.attention_input(x, w, layer, cfg)  # (m, d_model)
+        q, k, v = blocks.qkv(x_in, w, layer, cfg, r)  # (heads, m, d_head)
         keys, values = cache.write(layer, start, k, v)  # (n_kv_heads, end, d_head)
         layer_ivs = iv.for_layer(ivs, layer)
         opts = fwd.AttnOptions.of(cfg, layer, bias, fwd.layer_sinks(w, layer))
-        z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start, opts=opts)  # (n_heads, m, d_head)
+        gate = blocks.output_gate(x_in, w, layer, cfg)  # (n_heads, m, d_head) or None
+        z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start, opts=opts, gate=gate)  # (heads, m, d)
         mid = blocks.after_attention(x, fwd.layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)
         x = blocks.after_mlp(mid, w, layer, cfg, x)  # (m, d_model)
         cap.q.append(q)

@@ -98,10 +98,13 @@ def value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
 
     A is the pattern this pass used; the ablations apply as in `Trace.contributions` (a zeroed head sends
     nothing; a mean-ablated head's weights are its pattern's column means). Since A[i,j] ≥ 0, the norm is
-    A[i,j]·‖v_j·W_O^h‖: one vector norm per key, scaled by the weight.
+    A[i,j]·‖v_j·W_O^h‖: one vector norm per key, scaled by the weight. A model that gates its heads' outputs
+    sends ‖A[i,j]·(g_i ⊙ v_j)·W_O^h‖ instead (`_gated_value_weighted`).
     """
     trace.check(layer, head)
     cfg = trace.config
+    if cfg.attn_output_gate:
+        return _gated_value_weighted(trace, layer, head)
     every_query = torch.arange(trace.n_tokens)
     a = host_float(sent_patterns(trace, layer, every_query, slice(head, head + 1))[0])  # [n_q, n_k]
     v = trace.captured.v[layer][cfg.kv_head(head)]  # (n_k, d_head)
@@ -134,12 +137,66 @@ def sent_patterns(trace: Trace, layer: int, rows: torch.Tensor, heads: slice = s
 
 
 def contributions(trace: Trace, layer: int, query: int, head: int | None = None) -> torch.Tensor:
-    """Per-source contributions A[i,j]·(v_j W_O) to query i's update (see Trace.contributions)."""
+    """Per-source contributions A[i,j]·(v_j W_O) to query i's update (see Trace.contributions); in a model that
+    gates its heads' outputs, A[i,j]·(g_i ⊙ v_j)·W_O."""
     trace.check(layer, head)
     if not 0 <= query < trace.n_tokens:
         raise IndexError(f"query {query} is out of range 0..{trace.n_tokens - 1}")
+    if trace.config.attn_output_gate:
+        sent = gated_sent(trace, layer, torch.tensor([query]))[:, 0]  # (n_heads, n_k, d_head_v)
+        out = torch.einsum("hkd,hde->hke", sent, trace._W_O_heads(layer).to(sent.dtype))  # (n_heads, n_k, d_model)
+        return host_float(out if head is None else out[head])
     a = sent_patterns(trace, layer, torch.tensor([query]))[:, 0]  # (n_heads, n_k)
     v = recompute.per_query_head(trace.captured.v[layer], trace.config)  # (n_heads, n_k, d_head)
     values_up = torch.bmm(v, trace._W_O_heads(layer))  # (n_heads, n_k, d_model)
     out = a[..., None] * values_up  # (n_heads, n_k, d_model)
     return host_float(out if head is None else out[head])
+
+
+# ── heads whose output is gated (AFMoE): what a source sends depends on the query's gate ──────────────────
+
+
+def output_gate(trace: Trace, layer: int) -> torch.Tensor | None:
+    """(n_heads, n, d_head_v) the layer's output gate σ(E·W_G) at every position (blocks.output_gate), on the
+    engine's device; None where the model has none."""
+    return fwd.resid_gate(trace.captured.resid_pre[layer], trace.context.pass_weights, layer, trace.config)
+
+
+def gated_sent(
+    trace: Trace, layer: int, rows: torch.Tensor, heads: slice = slice(None), gate: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(h, m, n_k, d_head_v) what each key sends to each query in `rows` through heads[heads], before W_O, in a
+    model that gates its heads' outputs: A[i,k]·(g_i ⊙ v_k), summing over k to the gated z. A zeroed head sends
+    nothing; a mean-ablated head, whose output is its gated z's mean over queries, sends every query
+    mean_i(A[i,k]·g_i) ⊙ v_k. `gate`: output_gate's, where the caller has it already."""
+    cfg = trace.config
+    gate = output_gate(trace, layer) if gate is None else gate  # (n_heads, n, d_head_v)
+    v = recompute.per_query_head(trace.captured.v[layer], cfg)[heads]  # (h, n_k, d_head_v)
+    a = sent_patterns(trace, layer, rows, heads).to(v.dtype)  # (h, m, n_k)
+    sent = a[..., None] * gate[heads][:, rows, None, :] * v[:, None]  # (h, m, n_k, d_head_v)
+    head_ids = range(trace.n_heads)[heads]
+    for item in iv.for_layer(trace.interventions, layer):
+        if item.kind == "mean_head" and item.head in head_ids:
+            clean = trace._patterns(layer, slice(item.head, item.head + 1), trace.causal)[0].to(v.dtype)  # (n, n_k)
+            at = head_ids.index(item.head)
+            mean = torch.einsum("ik,id->kd", clean, gate[item.head]) / clean.shape[0]  # (n_k, d_head_v)
+            sent[at] = (mean * v[at])[None]
+    return sent
+
+
+GATED_CHUNK = 1 << 22  # floats of (rows × keys × d_head_v) formed at once by _gated_value_weighted
+
+
+def _gated_value_weighted(trace: Trace, layer: int, head: int) -> torch.Tensor:
+    """value_weighted where the gate g_i depends on the query: ‖A[i,j]·(g_i ⊙ v_j)·W_O^h‖ for every pair, rows at a
+    time. With W_O^hᵀ = Q·R (Q's columns orthonormal), ‖x·W_O^h‖ = ‖x·Rᵀ‖: d_head_v² per pair, not d_head_v·d_model."""
+    W_O = trace._W_O_heads(layer)[head].float()  # (d_head_v, d_model)
+    r = torch.linalg.qr(W_O.T).R  # (d_head_v, d_head_v) where d_head_v ≤ d_model
+    gate, n = output_gate(trace, layer), trace.n_tokens
+    out = torch.empty(n, n)
+    step = max(1, GATED_CHUNK // (n * W_O.shape[0]))
+    for start in range(0, n, step):
+        rows = torch.arange(start, min(n, start + step))
+        sent = gated_sent(trace, layer, rows, slice(head, head + 1), gate)[0].float()  # (m, n_k, d_head_v)
+        out[start : start + len(rows)] = to_host(torch.linalg.vector_norm(sent @ r.T, dim=-1))  # (m, n_k)
+    return out

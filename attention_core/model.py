@@ -47,6 +47,7 @@ from .blocks import (
     layer_ropes,
     linear,
     normalize,
+    output_gate,
     qkv,
     stack_position_bias,
     unembedding,
@@ -279,18 +280,20 @@ def layer_z(
     layer_ivs: tuple[iv.Intervention, ...] = (),
     row_offset: int = 0,
     opts: AttnOptions = PLAIN,
+    gate: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One layer's z (n_heads, n_q, d_head), with this layer's interventions applied.
 
     q holds the queries at positions row_offset .. (generation with a key/value cache passes one query,
     the last position, against every cached key). Several queries start at 0. `opts`: the layer's scale,
-    soft-cap and window (AttnOptions.of(cfg, layer)).
+    soft-cap and window (AttnOptions.of(cfg, layer)). `gate`: the queries' output gate (blocks.output_gate),
+    which z is multiplied by before the head ablations, so they act on what W_O reads.
     """
     if row_offset and q.shape[-2] > 1:
         raise ValueError("a chunk of several queries must start at position 0")
     z = attend(q, k, v, causal, opts, row_offset)  # (n_heads, n_q, d_head)
     if not layer_ivs:
-        return z
+        return z if gate is None else z * gate
     group = q.shape[0] // k.shape[0]
     for head in range(q.shape[0]):
         override = iv.pattern_override(layer_ivs, head)
@@ -300,6 +303,8 @@ def layer_z(
             scores = layer_scores(q[head], k[kv], one)  # (n, n) for this head only
             pattern = iv.modified_pattern(scores, causal, override, row_offset, opts.window, one.sinks)  # (n, n)
             z[head] = pattern.to(v.dtype) @ v[kv]
+    if gate is not None:
+        z = z * gate  # (n_heads, n_q, d_head_v)
     for item in layer_ivs:
         if item.kind == "zero_layer":
             z.zero_()
@@ -308,6 +313,11 @@ def layer_z(
         elif item.kind == "mean_head":  # head_out is linear in z, so this sets it to its mean over positions
             z[item.head] = z[item.head].mean(0, keepdim=True)
     return z
+
+
+def resid_gate(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor | None:
+    """The output gate (blocks.output_gate) of `layer` from the residual entering it; None without one."""
+    return output_gate(attention_input(resid, w, layer, cfg), w, layer, cfg) if cfg.attn_output_gate else None
 
 
 def layer_attn_out(
@@ -345,13 +355,15 @@ def run(
     x = embed(ids, w, cfg)  # (n, d_model)
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
-        q, k, v = qkv(attention_input(x, w, layer, cfg), w, layer, cfg, ropes[layer])
+        x_in = attention_input(x, w, layer, cfg)  # (n, d_model)
+        q, k, v = qkv(x_in, w, layer, cfg, ropes[layer])
         cap.q.append(q)
         cap.k.append(k)
         cap.v.append(v)
         layer_ivs = iv.for_layer(interventions, layer)
         opts = AttnOptions.of(cfg, layer, layer_position_bias(bias, w, cfg, layer, q, k), layer_sinks(w, layer))
-        z = layer_z(q, k, v, causal, layer_ivs, opts=opts)  # (n_heads, n, d_head)
+        gate = output_gate(x_in, w, layer, cfg)  # (n_heads, n, d_head) or None
+        z = layer_z(q, k, v, causal, layer_ivs, opts=opts, gate=gate)  # (n_heads, n, d_head)
         mid = after_attention(x, layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)  # (n, d_model)
         x = after_mlp(mid, w, layer, cfg, x)  # (n, d_model)
         if on_layer is not None:

@@ -2,7 +2,8 @@
 
 E → Q = E·W_Q (+ b_Q), K = E·W_K (+ b_K) → (q/k RMSNorm: Qwen3, Gemma 3, OLMo 2) → RoPE (SmolLM2) → Q·Kᵀ
 → × scale (÷√d_head unless the model sets its own) → (soft-cap: Gemma 2) → (+ position bias: T5) → mask
-(−∞; causal and any sliding window) → softmax → V = E·W_V (+ b_V) → z = A·V → Δe = z·W_O[head].
+(−∞; causal and any sliding window) → softmax → V = E·W_V (+ b_V) → z = A·V → (× the output gate σ(E·W_G): AFMoE)
+→ Δe = z·W_O[head].
 
 The "after RoPE" q and k and the values are the ones the forward pass captured (what trace.scores
 uses); E and the "before RoPE" q and k are recomputed from the captured residual with the engine's own
@@ -62,7 +63,8 @@ class HeadSteps:
     pattern: np.ndarray  # [n_q, n_k] softmax over keys; rows sum to 1 (1 − the sink's share with a sink)
     v: np.ndarray  # [n, d_head_v] value-down of every token
     z: np.ndarray  # [n, d_head_v] pattern · v
-    delta: np.ndarray  # [n, d_model] z · W_O[head] = this head's Δe (b_O is added once per layer, not per head)
+    delta: np.ndarray  # [n, d_model] z · W_O[head] = this head's Δe (b_O is added once per layer, not per head);
+    # with an output gate, (z ⊙ gate) · W_O[head]
     attn_scale: float = 0.0  # the factor on q·k; 0 (unset) means 1/√d_head
     scale_multiple: int | None = None  # k where attn_scale is 1/√(k·d_head) (DeBERTa: 3), ModelConfig.scale_multiple
     softcap: float | None = None
@@ -89,6 +91,14 @@ class HeadSteps:
     q_input: np.ndarray | None = None  # [n, q_latent_rank] c_Q = RMSNorm(E·W_DQ); None: Q is read from E
     kv_input: np.ndarray | None = None  # [n, kv_latent_rank] c_KV = RMSNorm(E·W_DKV); None: ordinary attention
     W_KR: np.ndarray | None = None  # [d_model, d_rope] the rotated key's map, shared by every head
+    # A model that gates each head's output (AFMoE): z is multiplied by σ(E·W_G[head] (+ b_G)) before W_O
+    W_G: np.ndarray | None = None  # [d_model, d_head_v] this head's columns of the gate's map
+    gate: np.ndarray | None = None  # [n, d_head_v] σ(E·W_G[head] (+ b_G)): one gate per query and dimension
+
+    @property
+    def z_out(self) -> np.ndarray:
+        """[n, d_head_v] what W_O[head] reads: z, times the gate where the model has one."""
+        return self.z if self.gate is None else self.z * self.gate
 
     @property
     def n(self) -> int:
@@ -220,6 +230,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     sink = None if sinks is None else float(sinks[head])
     pattern = _softmax_rows(masked, sink)  # (n_q, n_k)
     z = pattern @ v  # (n_q, d_head)
+    W_G, gate = _output_gate(E, w, cfg, layer, head)  # None, None without an output gate
     return HeadSteps(
         layer=layer,
         head=head,
@@ -254,7 +265,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         pattern=pattern,
         v=v,
         z=z,
-        delta=z @ W_O_heads[head],  # (n, d_model)
+        delta=(z if gate is None else z * gate) @ W_O_heads[head],  # (n, d_model)
         attn_scale=cfg.scale,
         scale_multiple=cfg.scale_multiple,
         softcap=cfg.attn_softcap,
@@ -271,8 +282,24 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         norm_weights=cfg.norm_weights,
         sink=sink,
         d_value=cfg.d_value,
+        W_G=W_G,
+        gate=gate,
         **inputs,
     )
+
+
+def _output_gate(
+    E: np.ndarray, w: Mapping[str, torch.Tensor], cfg: ModelConfig, layer: int, head: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(W_G[head] [d_model, d_head_v], σ(E·W_G[head] + b_G[head]) [n, d_head_v]) in float64, or (None, None) for a
+    model without an output gate."""
+    if not cfg.attn_output_gate:
+        return None, None
+    d = cfg.d_value
+    W_G = _numpy(w[f"blocks.{layer}.attn.W_G"])[:, head * d : (head + 1) * d]  # (d_model, d_head_v)
+    b_G = _bias(w, f"blocks.{layer}.attn.b_G", head, d)
+    logits = E @ W_G if b_G is None else E @ W_G + b_G  # (n, d_head_v)
+    return W_G, 1.0 / (1.0 + np.exp(-logits))
 
 
 def rope_check(steps: HeadSteps, config: ModelConfig, weights: Mapping[str, torch.Tensor]) -> float:

@@ -45,6 +45,8 @@ def head_ablation_sweep(
         for layer in range(cfg.n_layers):
             opts = fwd.AttnOptions.of(cfg, layer, bias, fwd.layer_sinks(w, layer))
             z = fwd.attend(cap.q[layer], cap.k[layer], cap.v[layer], trace.causal, opts)  # (H, n, d_head)
+            gate = fwd.resid_gate(cap.resid_pre[layer], w, layer, cfg)  # (H, n, d_head) or None
+            z = z if gate is None else z * gate
             zb = z.expand(H, *z.shape).clone()  # (variant, H, n, d_head): variant b ablates head b
             zb[heads, heads] = 0.0 if mode == "zero" else z.mean(1, keepdim=True)
             x = cap.resid_pre[layer].expand(H, n, cfg.d_model)  # (variant, n, d_model)
@@ -55,6 +57,8 @@ def head_ablation_sweep(
                 q, k, v = blocks.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)
                 later_opts = fwd.AttnOptions.of(cfg, later, bias, fwd.layer_sinks(w, later))
                 z = fwd.attend(q, k, v, trace.causal, later_opts)
+                gate = blocks.output_gate(x_in, w, later, cfg)  # (variant, H, n, d_head) or None
+                z = z if gate is None else z * gate
                 attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
                 x = blocks.after_mlp(blocks.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
             logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg).float(), -1)[:, target_id]  # (variant,)

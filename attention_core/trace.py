@@ -21,7 +21,8 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.attn.mask        [n_q, n_k]               bool, True where a query may attend (causal and window)
     blocks.l.attn.masked_scores [n_heads, n_q, n_k]    scores with -inf where masked
     blocks.l.attn.pattern     [n_heads, n_q, n_k]      softmax of masked scores; rows sum to 1
-    blocks.l.attn.z           [n_heads, n, d_head]     pattern · v
+    blocks.l.attn.z           [n_heads, n, d_head]     pattern · v (× the gate where the model gates: what W_O reads)
+    blocks.l.attn.gate        [n_heads, n, d_head]     σ(E·W_G), the output gate (AFMoE); KeyError without one
     blocks.l.attn.head_out    [n_heads, n, d_model]    z · W_O (each head's slice), without b_O
     blocks.l.attn_out         [n, d_model]             Σ heads' outputs + b_O
     blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
@@ -173,7 +174,8 @@ class Trace:
         c = self.captured
         layer_ivs = iv.for_layer(self.interventions, layer)
         opts = self._opts(layer)
-        return fwd.layer_z(c.q[layer], c.k[layer], c.v[layer], self.causal, layer_ivs, opts=opts)  # (n_heads, n, d)
+        gate = lens.output_gate(self, layer)  # (n_heads, n, d_head) or None
+        return fwd.layer_z(c.q[layer], c.k[layer], c.v[layer], self.causal, layer_ivs, opts=opts, gate=gate)
 
     def _W_O_heads(self, layer: int) -> torch.Tensor:
         return blocks.W_O_heads(self.context.weights, self.config, layer)  # (n_heads, d_head_v, d_model)

@@ -218,6 +218,7 @@ ARCH_LABELS = {
     "granitemoe_swa": "Granite MoE SWA decoder (attention sinks, mixture of experts)",
     "eurobert": "EuroBERT encoder",
     "ultrabert": "UltraBERT encoder",
+    "afmoe": "AFMoE decoder (gated heads, mixture of experts)",
     "cwm": "CWM decoder (Code World Model)",
     "hyperclovax": "HyperCLOVA X decoder",
     "mellum": "Mellum decoder (mixture of experts)",

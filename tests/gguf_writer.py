@@ -223,6 +223,15 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_expert_weights_scale(cfg.routed_scaling_factor)
         w.add_leading_dense_block_count(cfg.first_k_dense_replace)
         w.add_expert_shared_count(cfg.num_shared_experts)
+    if arch == "afmoe":  # llama.cpp's afmoe keys: the window, the router's, the dense lead, the shared experts
+        import gguf
+
+        w.add_sliding_window(cfg.sliding_window)
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+        w.add_expert_weights_norm(True)
+        w.add_expert_weights_scale(cfg.route_scale)
+        w.add_leading_dense_block_count(cfg.num_dense_layers)
+        w.add_expert_shared_count(cfg.num_shared_experts)
     if arch == "minimax-m2":  # llama.cpp's MiniMaxM2Model: its scoring function, the experts' width
         import gguf
 
@@ -368,6 +377,8 @@ def _split_experts(state: dict, arch: str):
         name = name.replace("block_sparse_moe.router.weight", "mlp.gate.weight").replace("block_sparse_moe.", "mlp.")
         # ERNIE 4.5 MoE's correction bias, under the name llama.cpp's converter gives it before mapping
         name = name.replace("mlp.gate.moe_statics.e_score_correction_bias", "mlp.moe_statics.e_score_correction.bias")
+        if name.endswith("mlp.expert_bias"):  # AFMoE's correction bias: llama.cpp's exp_probs_b.bias
+            name += ".bias"
         if name.endswith("e_score_correction_bias"):  # MiniMax-M2's, K-EXAONE's likewise
             name = name.removesuffix("_bias") + ".bias"
         if name.endswith("experts.gate_up_proj"):

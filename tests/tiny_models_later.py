@@ -66,4 +66,18 @@ def tiny_later(kind: str, base: dict):
         cfg = transformers.UltrabertConfig(sliding_window=3, rope_parameters=rope, **ids,
                                            **{**base, "num_hidden_layers": 3})  # fmt: skip
         return transformers.UltrabertModel(cfg)
+    if kind in ("afmoe", "afmoe_every4"):  # heads gated by σ(E·W_G); layers 0 and 2 slide (window 8) and rotate, 1
+        # and 3 global without RoPE (_every4: layers 0-2 and 3, the released models' pattern, which llama.cpp fixes);
+        # a norm before and after each sublayer; layer 0 dense, then 4 experts, 2 per token (sigmoid scores, the
+        # correction bias drawn, × 2.5) and a shared expert; embeddings × 8 (muP)
+        cfg = transformers.AfmoeConfig(
+            head_dim=16, moe_intermediate_size=48, num_dense_layers=1, num_experts=4, num_experts_per_tok=2,
+            num_shared_experts=1, route_scale=2.5, global_attn_every_n_layers=4 if kind == "afmoe_every4" else 2,
+            sliding_window=8, mup_enabled=True, **ids, **{**base, "num_hidden_layers": 4},
+        )  # fmt: skip
+        model = transformers.AfmoeForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers[1:]:
+                layer.mlp.expert_bias.normal_(0.0, 0.5)
+        return model
     raise ValueError(kind)

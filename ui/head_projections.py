@@ -1,5 +1,6 @@
 """Inside one head's step 2, queries and keys: Q = E·W_Q and K = E·W_K (with the model's q/k norms and RoPE), or, for
-multi-head latent attention (DeepSeek, MiniCPM3: attention_core/latent.py), read up from the layer's latents."""
+multi-head latent attention (DeepSeek, MiniCPM3: attention_core/latent.py), read up from the layer's latents; and,
+for a model that gates each head's output (AFMoE), step 6½: the gate σ(E·W_G) and the gated z."""
 
 from __future__ import annotations
 
@@ -118,3 +119,28 @@ def _rotation(ctx: PageContext, s: Any, w: StepsWindow, wl: list[str], rows: str
         _token_chart(w["q"], after("Q"), wl, "d_head", "query token", "mech_Q", pos)
     with c2:
         _token_chart(w["k"], after("K"), wl, "d_head", "key token", "mech_K", pos)
+
+
+def output_gate_step(s: Any, w: StepsWindow, wl: list[str], rows: str, pos: np.ndarray | None) -> None:
+    """Step 6½ of a model that gates each head's output (AFMoE): g = σ(E·W_G[head]), and z ⊙ g, what W_O reads."""
+    dv = s.z.shape[1]
+    st.subheader("6½ · Output gate: z ⊙ σ(E·W_G[head])")
+    st.caption(
+        f"This model gates each head's output: every query token sets, from its own embedding, {dv} numbers between "
+        "0 and 1 for this head (g = σ(E·W_G), W_G is this head's own), and z is multiplied by them, dimension by "
+        "dimension, before value-up. A key's part in a query's update is then A[i, j]·(v_j ⊙ g_i)·W_O: the same "
+        "key sends more to one query than another."
+    )
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(
+            matrix_heatmap(w["gate"], f"g = σ(E·W_G[{s.head}])  [{rows} × {dv}]", wl, None, "d_head", "query token",
+                           row_positions=pos),  # fmt: skip
+            "mech_gate",
+        )
+    with c2:
+        show_chart(
+            matrix_heatmap(w["z_out"], f"z ⊙ g  [{rows} × {dv}]", wl, None, "d_head", "query token",
+                           row_positions=pos),  # fmt: skip
+            "mech_z_gated",
+        )

@@ -16,15 +16,23 @@ the shared readers this file uses: moe_fields, deepseek_moe, deepseek_mlp).
   q and k and see sliding_window tokens, the full ones rotate nothing (NoPE); after the dense layers
   (mlp_only_layers), a router taking the top sigmoid scores (renormalised where norm_topk_prob), with no correction
   bias, and a shared expert added without a gate.
+- AFMoE (Arcee's Trinity Mini, Nano): each head's output gated per dimension by σ(E·W_G) before W_O
+  (attn_output_gate: self_attn.gate_proj), per-head q/k norms, a norm before and after each sublayer (sandwich), the
+  sliding layers (three of every four, global_attn_every_n_layers) rotating and the global ones not (NoPE); after
+  num_dense_layers dense MLPs, HY 3's router (sigmoid scores, expert_bias in the choice only, renormalised, ×
+  route_scale) and shared experts; embeddings × √d_model where mup_enabled.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 from ..config import ModelConfig
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _theta, llama_layout
 from .hf_adapters_moe import GATED, deepseek_mlp, deepseek_moe, moe_fields, routed_weights, shared_mlp
-from .hf_adapters_recent import _defaults
+from .hf_adapters_recent import _attention_biases, _defaults
 
 MELLUM_ROPE = {"full_attention": {"rope_type": "default", "rope_theta": 500000.0},
                "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}  # MellumConfig's default
@@ -43,11 +51,12 @@ def hy_v3_config(hf: dict, name: str) -> ModelConfig:
     return _decoder(hf, name, "hy_v3", qk_norm="head", **deepseek_moe(hf, sigmoid=True) | {"moe_renormalize": True})
 
 
-def hy_v3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """A Llama's layout with per-head q/k norms; a dense layer's gated MLP, else the router, its correction bias,
-    the experts (one tensor each) and the shared MLP, under the checkpoint's names or transformers' own."""
+def _router_block(cfg: ModelConfig, shared: str) -> Callable[[StateDict, _Reader, str, str], None]:
+    """A block's MLP as HY 3's and AFMoE's checkpoints name it: a dense layer's gated MLP, else the router
+    (mlp.router.gate), its correction bias (mlp.expert_bias), the experts (one tensor each) and the shared MLP
+    (mlp.`shared`); saved under transformers' own names (mlp.gate, ...), DeepSeek's reader's."""
 
-    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    def read(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         moe = src + "mlp."
         if not r.has(moe + "router.gate.weight"):  # a dense layer, or saved under transformers' names
             deepseek_mlp(w, r, src, dst, cfg)
@@ -57,9 +66,42 @@ def hy_v3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         for e in range(cfg.n_experts):
             for ours, theirs in GATED:
                 w[f"{dst}mlp.experts.{e}.{ours}"] = r.linear(f"{moe}experts.{e}.{theirs}.weight")
-        shared_mlp(w, r, moe + "shared_mlp.", dst)
+        shared_mlp(w, r, moe + shared, dst)
 
-    return llama_layout(sd, cfg, block)
+    return read
+
+
+def hy_v3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout with per-head q/k norms and _router_block's MLPs (the shared one: mlp.shared_mlp)."""
+    return llama_layout(sd, cfg, _router_block(cfg, "shared_mlp."))
+
+
+def afmoe_config(hf: dict, name: str) -> ModelConfig:
+    n, every = int(hf["num_hidden_layers"]), int(hf.get("global_attn_every_n_layers") or 4)
+    types = ["sliding_attention" if (i + 1) % every else "full_attention" for i in range(n)]  # AfmoeConfig's rule
+    hf = _defaults(hf, layer_types=types, routed_scaling_factor=hf.get("route_scale", 1.0))
+    rotates = tuple(t == "sliding_attention" for t in hf["layer_types"])  # the global layers rotate nothing
+    scale = math.sqrt(int(hf["hidden_size"])) if hf.get("mup_enabled") else 1.0
+    return _decoder(hf, name, "afmoe", qk_norm="head", norm_position="sandwich", attn_output_gate=True,
+                    rope_layers=rotates, embed_scale=scale, attn_bias=bool(hf.get("attention_bias")),
+                    **deepseek_moe(hf, sigmoid=True) | {"moe_renormalize": True})  # fmt: skip
+
+
+AFMOE_NORMS = {"ln_attn": "input_layernorm", "ln_attn_out": "post_attention_layernorm", "ln_mlp": "pre_mlp_layernorm",
+               "ln_mlp_out": "post_mlp_layernorm"}  # (ours: the checkpoint's)
+
+
+def afmoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout with per-head q/k norms, the output gate (self_attn.gate_proj → attn.W_G), a norm before
+    and after each sublayer, and _router_block's MLPs (the shared one: mlp.shared_experts)."""
+    moe = _router_block(cfg, "shared_experts.")
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        w[dst + "attn.W_G"] = r.linear(src + "self_attn.gate_proj.weight")  # [d_model, n_heads·d_head]
+        _attention_biases(w, r, src, dst)
+        moe(w, r, src, dst)
+
+    return llama_layout(sd, cfg, block, norms=AFMOE_NORMS)
 
 
 def flint_config(hf: dict, name: str) -> ModelConfig:
@@ -91,4 +133,5 @@ ADAPTERS = {
     "mellum": (mellum_config, routed_weights),
     "hy_v3": (hy_v3_config, hy_v3_weights),
     "flint": (flint_config, flint_weights),
+    "afmoe": (afmoe_config, afmoe_weights),
 }

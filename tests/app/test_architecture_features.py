@@ -120,6 +120,19 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
     assert "soft-cap: 5·tanh(s / 5)" in quantities, quantities
 
 
+def test_inside_one_head_draws_the_output_gate_where_the_model_gates_its_heads(private_models, gemma2) -> None:
+    """AFMoE multiplies each head's z by σ(E·W_G) before W_O: Inside one head draws that step (the gate and the
+    gated z) and names Δe's product with it; a model without a gate (Gemma 2) has neither."""
+    at = opened_with("inside_head", tiny_folder(private_models, "afmoe"), layer="1", head="2")
+    assert not at.exception, [e.value for e in at.exception]
+    headers = [h.value for h in at.subheader]
+    assert "6½ · Output gate: z ⊙ σ(E·W_G[head])" in headers, headers
+    assert "8 · Δe = (z ⊙ g)·W_O[head]: what this head adds to each embedding" in headers, headers
+    plain = [h.value for h in opened_with("inside_head", gemma2).subheader]
+    assert not any("Output gate" in h for h in plain)
+    assert "8 · Δe = z·W_O[head]: what this head adds to each embedding" in plain, plain
+
+
 @pytest.mark.parametrize(
     ("kind", "named"),
     [
@@ -208,6 +221,9 @@ def test_inside_one_heads_vector_table_has_gemmas_own_scale_and_soft_cap(gemma2)
         ("flint", ("attention sinks: a learned logit per head takes a share of every row's weight",
                    "no RoPE in 3 of 4 layers (layers 0, 1, 3)", "sliding window of 8 tokens (1 of 4 layers)",
                    "a mixture of 4 experts in the MLP, 2 per token (sigmoid router)")),
+        ("afmoe", ("each head's output gated: z × σ(E·W_G), per query and dimension, before W_O",
+                   "no RoPE in 2 of 4 layers (layers 1, 3)",
+                   "a mixture of 4 experts in the MLP, 2 per token (sigmoid")),
         ("jais2", ()),  # LayerNorms and biases, a squared-ReLU MLP: nothing in its attention differs from Llama's
         ("phimoe", ("a mixture of 4 experts in the MLP, 2 per token (SparseMixer", "RoPE scaling: longrope")),
         ("granite_swa", ("attention sinks: a learned logit per head takes a share of every row's weight",

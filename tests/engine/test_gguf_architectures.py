@@ -254,7 +254,7 @@ def _written_only(kind: str):
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
                 "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl",
                 "qwen3_vl_moe_sparse", "hunyuan_moe", "exaone_moe_one_group", "jais2",
-                "ministral3_mscale", "qwen2_5_vl"):  # fmt: skip
+                "ministral3_mscale", "qwen2_5_vl", "afmoe_every4"):  # fmt: skip
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -273,8 +273,8 @@ WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
                 "qwen2_moe", "olmoe", "glm4", "olmo", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
                 "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl", "qwen3_vl_moe_sparse",
-                "hunyuan_moe", "exaone_moe_one_group", "jais2", "ministral3_mscale", "qwen2_5_vl"]
-GGUF_ARCH = {"ministral3_mscale": "mistral3", "qwen2_5_vl": "qwen2vl",
+                "hunyuan_moe", "exaone_moe_one_group", "jais2", "ministral3_mscale", "qwen2_5_vl", "afmoe_every4"]
+GGUF_ARCH = {"ministral3_mscale": "mistral3", "qwen2_5_vl": "qwen2vl", "afmoe_every4": "afmoe",
              "falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2",
              "exaone4_hybrid": "exaone4", "hunyuan_alpha": "hunyuan-dense", "ernie4_5_moe": "ernie4_5-moe",
@@ -368,6 +368,11 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         assert not cfg.norm_weights and cfg.norm == "layer" and "blocks.0.ln_attn.w" not in ours.weights
     elif kind == "glm4":  # llama.cpp rotates its rows as stored, in neighbouring pairs: reordered here
         assert cfg.rope_pairs_reordered and cfg.rotary_dim == 8 and cfg.norm_position == "sandwich" and cfg.attn_bias
+    elif kind == "afmoe_every4":  # gated heads, sandwich norms; 3 sliding layers with RoPE, a global one without
+        assert cfg.attn_output_gate and cfg.norm_position == "sandwich" and cfg.embed_scale == 8.0
+        assert cfg.sliding_layers == cfg.rope_layers == (True, True, True, False) and cfg.sliding_window == 8
+        assert (cfg.moe_router, cfg.moe_scale, cfg.moe_renormalize) == ("sigmoid", 2.5, True)
+        assert "blocks.1.mlp.router.b_choice" in ours.weights and "blocks.0.mlp.W_gate" in ours.weights
     elif kind == "qwen2_5_vl":  # Qwen 2's q/k/v biases, rows kept; the vision tower is in no text file
         assert cfg.arch == "qwen2_vl" and cfg.attn_bias and not cfg.rope_pairs_reordered and cfg.d_head == 16
     elif kind == "ministral3_mscale":  # rows permuted; YaRN with cos and sin unscaled; capped below the query scale

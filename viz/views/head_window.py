@@ -25,6 +25,7 @@ TOKEN_ROWS = ("E", "q_pre", "k_pre", "q", "k", "v", "z", "delta")  # [n, ·] one
 QUERY_KEY = ("dots", "scaled", "capped", "mask", "masked", "pattern")  # [n_q, n_k]
 BIAS_KEY = ("position_bias", "before_mask")  # [n_q, n_k], for a model with a position bias (T5) only
 LATENT_ROWS = ("q_input", "kv_input")  # [n, ·] latent attention's c_Q and c_KV, where the model has them
+GATE_ROWS = ("gate", "z_out")  # [n, d_head_v] the output gate and the gated z, where the model gates (AFMoE)
 
 
 def _span(n: int, centre_lo: int, centre_hi: int, size: int) -> tuple[int, int]:
@@ -109,6 +110,8 @@ def steps_window(steps: Any, positions: np.ndarray) -> StepsWindow:
         raise ValueError(f"positions must be ascending positions of the {n} tokens")
     arrays = {name: np.asarray(getattr(steps, name))[pos] for name in TOKEN_ROWS}
     arrays |= {name: np.asarray(x)[pos] for name in LATENT_ROWS if (x := getattr(steps, name, None)) is not None}
+    if getattr(steps, "gate", None) is not None:
+        arrays |= {name: np.asarray(getattr(steps, name))[pos] for name in GATE_ROWS}
     grid = np.ix_(pos, pos)
     arrays |= {name: np.asarray(getattr(steps, name))[grid] for name in QUERY_KEY}
     if getattr(steps, "position_bias", None) is not None:

@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from . import (
+    afmoe,
     deepseek,
     dots,
     encoders,
@@ -95,6 +96,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "hunyuan-moe": (hunyuan.hunyuan_moe_config, hunyuan.hunyuan_moe_weights),  # a shared MLP beside its experts
     "exaone-moe": (exaone_moe.exaone_moe_config, exaone_moe.exaone_moe_weights),  # K-EXAONE
     "dots1": (dots.dots1_config, dots.dots1_weights),  # dots.llm1: Qwen3's heads, DeepSeek-V3's router ungrouped
+    "afmoe": (afmoe.afmoe_config, afmoe.afmoe_weights),  # Trinity: gated heads, sandwich norms, a biased router
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
 
