@@ -19,6 +19,7 @@ from viz.views.common import display_tokens
 from viz.views.export import graph_csv
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view, lowest_threshold, strongest_sources
 from viz.views.heads import word_positions
+from viz.views.sent_words import sent_formula
 
 ctx = require_trace()
 trace = ctx.trace
@@ -27,7 +28,8 @@ st.caption(ctx.model_label)
 st.markdown(
     "Each block adds to a token's embedding: its attention adds what "
     + ("every earlier token sends " if trace.causal else "every token, before or after it, sends ")
-    + "(A[i,j]·v_j·W_O, summed over heads), its MLP adds what it computes from the token alone. Each part's "
+    + f"({sent_formula(trace.config.attn_output_gate)}, summed over heads), its MLP adds what it computes from the "
+    "token alone. Each part's "
     "**importance** is how much it pulls the sum towards where the sum ends up (its proximity "
     "‖y‖₁ − ‖y − part‖₁, as a share of all parts'; Ferrando & Voita 2024, the measure of the LLM "
     "Transparency Tool). Starting from the chosen token at the top, the graph keeps every part at or above "

@@ -25,6 +25,7 @@ from viz.labels import axis_labels, markdown_literal, plotly_escape, readable_to
 from viz.views.common import display_tokens
 from viz.views.heads import default_query_keys
 from viz.views.patterns import is_long
+from viz.views.sent_words import GATE_NOTE, value_up
 from viz.views.shifts import (
     ARROW_MAX,
     FIRST_TOKEN_OUTLIER,
@@ -58,6 +59,7 @@ if st.session_state.get(MOLE_HINT):  # set by the sidebar's mole examples (ui/si
 ctx = require_trace()
 trace = ctx.trace
 layer = ctx.layer
+gated = ctx.config.attn_output_gate  # AFMoE: each source's part carries the query's gate
 readable, labels = axis_labels(display_tokens(trace))
 n = trace.n_tokens
 long = is_long(n)
@@ -67,7 +69,8 @@ set_threads_for(n)
 st.header("How attention moves one token")
 st.caption(
     f"{ctx.model_label} · layer {layer} (pick it in the sidebar) · the update Δe that layer {layer}'s attention adds "
-    "to one token, split by the source token it came from: source j contributes Σ_heads A[i, j]·(v_j·W_O[head])."
+    "to one token, split by the source token it came from: source j contributes Σ_heads "
+    f"A[i, j]·({value_up(gated)}[head]).{' ' + GATE_NOTE if gated else ''}"
 )
 if long:
     with st.expander(f"The {n} tokens as {ctx.model_title} split them"):
@@ -87,7 +90,7 @@ st.caption(
 )
 with_bias = " with b_O" if split.has_bias else ""
 share_title = f"Each source's share of Δe (sums to {shares.sum() + split.bias_share():.3f}{with_bias})"
-heads_title = f"Per head: |A[i, j]·(v_j·W_O[head])| for query {plotly_escape(readable[query])}"
+heads_title = f"Per head: |A[i, j]·({value_up(gated)}[head])| for query {plotly_escape(readable[query])}"
 shown = drawn_sources(norms, split.allowed, query)  # None: every token fits
 if shown is not None:
     kept = float(norms[shown].sum() / max(norms.sum(), 1e-30))

@@ -53,6 +53,7 @@ from viz.views.patterns import (
     window_view,
 )
 from viz.views.score_terms import score_terms
+from viz.views.sent_words import sent_formula
 
 ctx = require_trace()
 trace = ctx.trace
@@ -157,7 +158,7 @@ def short_head(layer: int, head: int, base: str) -> object:
             "without a value, so that weight moves nothing. Per query, the weight it gives the sink:"
         )
         show_chart(sink_share_bars(tokens.plotly, sink_shares(view.pattern)), "sink_shares")
-    if st.toggle("Colour by what is sent: ‖A[i,j]·v_j·W_O‖", key="value_weighted"):  # issue 16, LENS
+    if st.toggle(f"Colour by what is sent: ‖{sent_formula(ctx.config.attn_output_gate)}‖", key="value_weighted"):
         value_weighted_view(key, trace, layer, head, view.pattern, tokens.plotly, orient)
     return view
 

@@ -55,6 +55,7 @@ from viz.views.heads import default_query_keys
 from viz.views.norm_words import first_block_input
 from viz.views.patterns import OVERVIEW_SIZE, head_view, is_long, layer_patterns, overview, tokens_of
 from viz.views.score_terms import score_terms
+from viz.views.sent_words import GATE_NOTE, value_up
 from viz.views.shifts import pairwise_cosines, word_trace
 from viz.views.sizes import context_lengths, pattern_bytes, sublayer_words
 
@@ -185,19 +186,23 @@ def draw_masking() -> None:
 
 def draw_values() -> None:
     s = head_steps(layer)
-    title = f"Δe = (A·V)·W_O[head {head}]  [{s.n} × {s.d_model}]"
+    gated = s.gate is not None  # AFMoE: z is gated per query before W_O, so every source's part carries the gate
+    title = f"Δe = ({'(A·V) ⊙ G' if gated else 'A·V'})·W_O[head {head}]  [{s.n} × {s.d_model}]"
     show_chart(matrix_heatmap(s.delta, title, labels, None, "dimension", "token"), "start_delta")
-    st.markdown("**One token's row, added up**: each source's value vector times the query's weight on it.")
+    st.markdown("**One token's row, added up**: each source's value vector times the query's weight on it."
+                + (f" {GATE_NOTE}" if gated else ""))  # fmt: skip
     q = token_picker("Query token", readable, default_query_keys(tokens.raw, trace.offsets)[0], "start_values_query")
-    parts = weighted_values(s.v, s.W_O, s.pattern[q], s.mask[q], q)
-    names = [f"{w:.3f} × v({labels[j]})·W_O" for j, w in zip(parts.sources, parts.weights, strict=True)]
+    values = s.v if s.gate is None else s.v * s.gate[q]  # (n, d_head): g_q ⊙ v_j in a gated head
+    parts = weighted_values(values, s.W_O, s.pattern[q], s.mask[q], q)
+    names = [f"{w:.3f} × {value_up(gated, f'v({labels[j]})', 'g')}"
+             for j, w in zip(parts.sources, parts.weights, strict=True)]  # fmt: skip
     rows = [parts.rows]
     if parts.rest is not None:
         names.append(f"the other {parts.n_rest} sources, weight {parts.rest_weight:.3f}")
         rows.append(parts.rest[None, :])
     figure = matrix_heatmap(
         np.vstack([*rows, parts.delta[None, :]]),
-        f"Δe of {labels[q]} = Σ_j A[{q}, j]·(v_j·W_O) ({counted(parts.n_seen, 'source')})",
+        f"Δe of {labels[q]} = Σ_j A[{q}, j]·({value_up(gated, gate='g')}) ({counted(parts.n_seen, 'source')})",
         [*names, f"= Δe of {labels[q]}"],
         None,
         "dimension",

@@ -26,6 +26,7 @@ from viz.views.lens import (
     sink_sentence,
 )
 from viz.views.patterns import head_view
+from viz.views.sent_words import sent_formula
 
 
 def lens_view(trace: Any) -> View:
@@ -51,8 +52,9 @@ def sent_view(trace: Any, layer: int, head: int, orient: Orientation) -> View:
     pattern = head_view(trace, layer, head).pattern
     sent = value_weighted_of(trace, layer, head)
     _, labels = axis_labels(display_tokens(trace))
-    figure = value_weighted_heatmap(sent, pattern, labels, orient)
-    figure.update_layout(title=dict(text=f"Layer {layer}, head {head}: what each key sends, ‖A[i,j]·v_j·W_O‖"))
+    gated = trace.config.attn_output_gate
+    figure = value_weighted_heatmap(sent, pattern, labels, orient, sent_formula(gated, short=True))
+    figure.update_layout(title=dict(text=f"Layer {layer}, head {head}: what each key sends, ‖{sent_formula(gated)}‖"))
     return View("sent", [figure], layer, head, note=sink_sentence(pattern, sent))
 
 

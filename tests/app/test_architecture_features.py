@@ -4,6 +4,7 @@ before and after the cap on the masking page, and the sidebar names both."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,33 @@ def test_inside_one_head_draws_the_output_gate_where_the_model_gates_its_heads(p
     plain = [h.value for h in opened_with("inside_head", gemma2).subheader]
     assert not any("Output gate" in h for h in plain)
     assert "8 · Δe = z·W_O[head]: what this head adds to each embedding" in plain, plain
+
+
+def test_start_heres_values_step_adds_up_a_gated_heads_delta(private_models) -> None:
+    """Start here's "one token's row, added up" sums each source's A[q, j]·v_j·W_O: in a model that gates its heads'
+    outputs, each of those carries the query's gate, or the sum is not the Δe drawn above it (it was not)."""
+    at = opened_with("start", tiny_folder(private_models, "afmoe"))
+    at.switch_page("app_pages/start_here.py")
+    at.session_state["start_step"] = "values"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    found = re.search(r"equals row \d+ of the Δe above (exactly|to within ([0-9.e+-]+))", said)
+    assert found and (found[1] == "exactly" or float(found[2].rstrip(".")) < 1e-6), said
+    assert "the query's gate g_i" in " ".join(m.value for m in at.markdown), "the step names the gate each row carries"
+
+
+def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_formula(private_models) -> None:
+    """Where a head's output is gated, what a key sends is A[i,j]·(g_i ⊙ v_j)·W_O: the value-weighted toggle, the
+    embedding shifts and the contribution graph say so, not A[i,j]·v_j·W_O."""
+    folder = tiny_folder(private_models, "afmoe")
+    at = opened_with("patterns", folder)
+    assert any(t.label == "Colour by what is sent: ‖A[i,j]·(g_i ⊙ v_j)·W_O‖" for t in at.toggle), [
+        t.label for t in at.toggle]
+    at = at.switch_page("app_pages/embedding_shifts.py").run()
+    assert "A[i, j]·((g_i ⊙ v_j)·W_O[head])" in " ".join(c.value for c in at.caption)
+    at = at.switch_page("app_pages/contribution_graph.py").run()
+    assert "(A[i,j]·(g_i ⊙ v_j)·W_O, summed over heads)" in " ".join(m.value for m in at.markdown)
 
 
 @pytest.mark.parametrize(

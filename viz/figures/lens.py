@@ -183,13 +183,16 @@ def candidates_figure(c: Candidates) -> go.Figure:
     return fig
 
 
-def value_weighted_heatmap(sent: np.ndarray, pattern: np.ndarray, labels: list[str], orient: str) -> go.Figure:
-    """One head's ‖A[i,j]·v_j·W_O^h‖ (what key j adds to query i), as the pattern heatmap lays it out."""
+def value_weighted_heatmap(
+    sent: np.ndarray, pattern: np.ndarray, labels: list[str], orient: str, formula: str = "A·v·W_O"
+) -> go.Figure:
+    """One head's ‖A[i,j]·v_j·W_O^h‖ (what key j adds to query i), as the pattern heatmap lays it out. `formula`: the
+    product's short name (viz.views.sent_words.sent_formula; a gated head's carries its query's gate)."""
     n = sent.shape[0]
-    hover = [[f"query {labels[i]} ← key {labels[j]}<br>sent ‖A·v·W_O‖ {sent[i, j]:.4g}<br>weight {pattern[i, j]:.4g}"
+    hover = [[f"query {labels[i]} ← key {labels[j]}<br>sent ‖{formula}‖ {sent[i, j]:.4g}<br>weight {pattern[i, j]:.4g}"
               for j in range(n)] for i in range(n)]  # fmt: skip
     z, text = (sent, hover) if orient == "rows" else (sent.T, [list(r) for r in zip(*hover, strict=True)])
     fig = go.Figure(go.Heatmap(z=z, text=text, hovertemplate="%{text}<extra></extra>", colorscale="Viridis",
-                               zmin=0.0, colorbar=dict(title=dict(text="‖A·v·W_O‖"))))  # fmt: skip
+                               zmin=0.0, colorbar=dict(title=dict(text=f"‖{formula}‖"))))  # fmt: skip
     rows_title, cols_title = ("query", "key") if orient == "rows" else ("key", "query")
     return token_matrix_layout(fig, token_axis(labels, cols_title), token_axis(labels, rows_title), matrix_height(n))
