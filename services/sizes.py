@@ -69,11 +69,12 @@ def share_text(part: int, total: int) -> str:
     return f"{share:.2g}%" if 0 < share < 0.05 else f"{share:.1f}%"
 
 
-# Attention's tensors in the order the pass reads them: the query's maps, the keys', the values', the output; latent
-# attention's (DeepSeek: latent.py) among them where they stand. Anything else follows, by name.
+# Attention's tensors in the order the pass reads them: the query's maps, the keys', the values', the output gate's
+# (AFMoE), the output; latent attention's (DeepSeek: latent.py) among them where they stand. Anything else follows, by
+# name.
 _ATTENTION_ORDER = (
     "W_Q", "b_Q", "W_DQ", "b_DQ", "q_latent_norm.w", "W_UQ", "W_K", "b_K", "W_DKV", "b_DKV", "kv_latent_norm.w", "W_KR",
-    "b_KR", "W_UK", "W_V", "b_V", "W_UV", "W_O", "b_O",
+    "b_KR", "W_UK", "W_V", "b_V", "W_UV", "W_G", "b_G", "W_O", "b_O",
 )  # fmt: skip
 
 

@@ -246,6 +246,9 @@ def test_loaded_breakdown_and_pattern_sizes(smollm) -> None:
         "attention.W_DQ", "attention.q_latent_norm.w", "attention.W_UQ", "attention.W_DKV",
         "attention.kv_latent_norm.w", "attention.W_KR", "attention.W_UK", "attention.W_UV", "attention.W_O", "mlp",
     ]
+    # AFMoE's output gate, which the pass multiplies z by before W_O, between the values and the output
+    gated = component_order(["attention.W_O", "attention.W_G", "attention.W_V", "attention.W_Q", "attention.W_K"])
+    assert gated == [f"attention.W_{m}" for m in "QKVGO"], gated
     assert share_text(1, 3) == "33.3%" and share_text(0, 5) == "0.0%" and share_text(1, 10**6) == "0.0001%"
     assert pattern_entries(30, 9, 1024) == 30 * 9 * 1024**2
     assert pattern_bytes(30, 9, 1024, 2) * 2 == pattern_bytes(30, 9, 1024, 4)
