@@ -128,7 +128,7 @@ def output_gate_step(s: Any, w: StepsWindow, wl: list[str], rows: str, pos: np.n
     st.caption(
         f"This model gates each head's output: every query token sets, from its own embedding, {dv} numbers between "
         "0 and 1 for this head (g = σ(E·W_G), W_G is this head's own), and z is multiplied by them, dimension by "
-        "dimension, before value-up. A key's part in a query's update is then A[i, j]·(v_j ⊙ g_i)·W_O: the same "
+        "dimension, before value-up. A key's part in a query's update is then A[i, j]·(g_i ⊙ v_j)·W_O: the same "
         "key sends more to one query than another."
     )
     c1, c2 = st.columns(2)
