@@ -28,7 +28,7 @@ class ModelConfig:
         "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open",
         "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe", "jais2", "phimoe",
         "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum",
-        "hy_v3", "flint", "ultrabert", "afmoe",
+        "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1",
     ]
     n_layers: int
     n_heads: int
@@ -133,7 +133,7 @@ class ModelConfig:
     # layer has one (mlp.router.b_choice; ERNIE 4.5 MoE adds one to its softmax); moe_groups (groups, kept): experts
     # in groups, a token choosing only within its best groups; moe_scale multiplies the chosen weights
     # (routed_scaling_factor)
-    moe_router: Literal["softmax", "sigmoid", "sparsemixer"] = "softmax"
+    moe_router: Literal["softmax", "sigmoid", "sigmoid_logits", "sparsemixer"] = "softmax"  # experts.route
     moe_mixer_eps: float = 0.0  # "sparsemixer" (Phi-3.5-MoE): the jitter ε of its threshold (router_jitter_noise)
     moe_groups: tuple[int, int] = (1, 1)
     moe_scale: float = 1.0
@@ -330,7 +330,8 @@ class ModelConfig:
 
     def _router_words(self) -> str:
         """How DeepSeek's routers differ from a softmax over every expert, for `features`."""
-        words = " (sigmoid router)" if self.moe_router == "sigmoid" else ""
+        words = {"sigmoid": " (sigmoid router)", "sigmoid_logits": " (sigmoid router, choosing by its logits)"}.get(
+            self.moe_router, "")
         if self.moe_router == "sparsemixer":  # experts.sparse_mixer
             words = " (SparseMixer: each of the two weighted by a softmax over the logits within 2ε of it)"
         if self.moe_scales_input:  # Llama 4: the weight goes in before the expert's SwiGLU, not on its output

@@ -6,6 +6,8 @@ by its score:
   ones where the model does (moe_renormalize);
 - sigmoid (DeepSeek-V3, Kimi K2): each expert's own sigmoid score; the choice adds a learned correction bias
   (router.b_choice) that the weights do not (ERNIE 4.5's MoE adds one to its softmax probabilities alike);
+  "sigmoid_logits" (Kolibri-1): the same weights, the choice made on the raw logits plus that bias (a bias shifts a
+  logit and a sigmoid score differently, so the two choose differently);
 - groups (DeepSeek-V2, V3: moe_groups = (groups, kept)): the experts sit in equal groups and a token chooses only
   within its `kept` best groups, a group rated by its best score (softmax routers, V2) or by its best two summed
   (sigmoid routers, V3);
@@ -69,8 +71,10 @@ def route(flat: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) -> tuple[tor
     if cfg.moe_router == "sparsemixer":
         weights, chosen = sparse_mixer(logits, cfg.moe_mixer_eps)
         return weights * cfg.moe_scale, chosen
-    scores = torch.sigmoid(logits) if cfg.moe_router == "sigmoid" else torch.softmax(logits, dim=-1)
-    choice = scores + w[p + "router.b_choice"].float() if p + "router.b_choice" in w else scores
+    sigmoid = cfg.moe_router in ("sigmoid", "sigmoid_logits")
+    scores = torch.sigmoid(logits) if sigmoid else torch.softmax(logits, dim=-1)
+    chosen_by = logits if cfg.moe_router == "sigmoid_logits" else scores
+    choice = chosen_by + w[p + "router.b_choice"].float() if p + "router.b_choice" in w else chosen_by
     groups, kept = cfg.moe_groups
     if groups > 1:
         grouped = choice.unflatten(-1, (groups, -1))  # (m, groups, experts per group)

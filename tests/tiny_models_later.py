@@ -80,4 +80,15 @@ def tiny_later(kind: str, base: dict):
             for layer in model.model.layers[1:]:
                 layer.mlp.expert_bias.normal_(0.0, 0.5)
         return model
+    if kind == "kolibri1":  # layers 0-3 slide (window 8) and rotate, layer 4 full without RoPE; a norm before and after
+        # each sublayer; in every layer 4 experts, 2 per token, chosen by their logits plus the correction bias (drawn),
+        # weighted by their sigmoids, renormalised, and a shared MLP
+        cfg = transformers.Kolibri1Config(head_dim=16, sliding_window=8, num_experts=4, num_experts_per_tok=2,
+                                          moe_intermediate_size=48, shared_expert_intermediate_size=32,
+                                          norm_topk_prob=True, **ids, **{**base, "num_hidden_layers": 5})  # fmt: skip
+        model = transformers.Kolibri1ForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers:
+                layer.mlp.gate.e_score_correction_bias.normal_(0.0, 2.0)
+        return model
     raise ValueError(kind)

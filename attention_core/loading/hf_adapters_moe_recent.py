@@ -21,6 +21,10 @@ the shared readers this file uses: moe_fields, deepseek_moe, deepseek_mlp).
   sliding layers (three of every four, global_attn_every_n_layers) rotating and the global ones not (NoPE); after
   num_dense_layers dense MLPs, HY 3's router (sigmoid scores, expert_bias in the choice only, renormalised, ×
   route_scale) and shared experts; embeddings × √d_model where mup_enabled.
+- Kolibri-1 (kolibri1, Aleph Alpha): EXAONE 4's attention (per-head q/k norms; the sliding layers, four of every five
+  by layer_types, rotate, the full ones not) in GLM-4's blocks (a norm before and after each sublayer), and in every
+  layer a router whose choice is the top logits plus a correction bias, weighted by their sigmoids (renormalised
+  where norm_topk_prob: moe_router "sigmoid_logits"), beside a shared MLP.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from collections.abc import Callable
 
 from ..config import ModelConfig
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _theta, llama_layout
+from .hf_adapters_modern import _decoder, _theta, _windows, llama_layout
 from .hf_adapters_moe import GATED, deepseek_mlp, deepseek_moe, moe_fields, routed_weights, shared_mlp
 from .hf_adapters_recent import _attention_biases, _defaults
 
@@ -127,6 +131,38 @@ def flint_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, block)
 
 
+def kolibri1_config(hf: dict, name: str) -> ModelConfig:
+    n = int(hf["num_hidden_layers"])
+    types = ["full_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(n)]  # Kolibri1Config's
+    hf = _defaults(hf, layer_types=types)
+    window, sliding = _windows(hf, n)
+    nope = dict(rope_layers=sliding) if window is not None and sliding else {}  # EXAONE 4's: full layers without RoPE
+    return _decoder(hf, name, "kolibri1", qk_norm="head", norm_position="sandwich", **nope,
+                    **moe_fields(hf, moe_router="sigmoid_logits"))  # fmt: skip
+
+
+def _first(r: _Reader, names: tuple[str, ...]) -> str:
+    """The first of `names` the checkpoint has (the last where it has none: its error names what is missing)."""
+    return next((name for name in names if r.has(name)), names[-1])
+
+
+def kolibri1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout with per-head q/k norms, the norms after each sublayer (post_attn_norm, post_ffn_norm in
+    Aleph Alpha's files; GLM-4's post_self_attn_layernorm, post_mlp_layernorm in transformers'), every layer's router
+    (mlp.gate), its correction bias (moe.router.expert_bias, or transformers' mlp.gate.e_score_correction_bias), the
+    experts (one tensor each or stacked) and the shared MLP (mlp.shared_experts)."""
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        for ours, theirs in (("ln_attn_out", ("post_attn_norm", "post_self_attn_layernorm")),
+                             ("ln_mlp_out", ("post_ffn_norm", "post_mlp_layernorm"))):  # fmt: skip
+            w[f"{dst}{ours}.w"] = r.get(_first(r, tuple(f"{src}{name}.weight" for name in theirs)))
+        deepseek_mlp(w, r, src, dst, cfg)
+        if r.has(src + "moe.router.expert_bias"):
+            w[dst + "mlp.router.b_choice"] = r.get(src + "moe.router.expert_bias")  # [n_experts]
+
+    return llama_layout(sd, cfg, block)
+
+
 ADAPTERS = {
     # routed_weights: a Llama's layout (q/k norms) with DeepSeek's MLPs: a dense layer's gated MLP, else the router
     # (mlp.gate) and the experts (one tensor each or stacked)
@@ -134,4 +170,5 @@ ADAPTERS = {
     "hy_v3": (hy_v3_config, hy_v3_weights),
     "flint": (flint_config, flint_weights),
     "afmoe": (afmoe_config, afmoe_weights),
+    "kolibri1": (kolibri1_config, kolibri1_weights),
 }

@@ -252,6 +252,8 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("afmoe", ("each head's output gated: z × σ(E·W_G), per query and dimension, before W_O",
                    "no RoPE in 2 of 4 layers (layers 1, 3)",
                    "a mixture of 4 experts in the MLP, 2 per token (sigmoid")),
+        ("kolibri1", ("no RoPE in 1 of 5 layers (layer 4)", "a norm on each sublayer's output",
+                      "a mixture of 4 experts in the MLP, 2 per token (sigmoid router, choosing by its logits)")),
         ("jais2", ()),  # LayerNorms and biases, a squared-ReLU MLP: nothing in its attention differs from Llama's
         ("phimoe", ("a mixture of 4 experts in the MLP, 2 per token (SparseMixer", "RoPE scaling: longrope")),
         ("granite_swa", ("attention sinks: a learned logit per head takes a share of every row's weight",
