@@ -143,7 +143,7 @@ def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | 
 
 def output_gate(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor | None:
     """σ(x·W_G + b_G) from the layer's attention input x (..., n, d_model), one gate per head, query and dimension:
-    (..., n_heads, n, d_head_v), which multiplies each head's z before W_O (AFMoE, Laguna); None without one."""
+    (..., n_heads, n, d_head_v), which multiplies each head's z before W_O (AFMoE); None without one."""
     if not cfg.attn_output_gate:
         return None
     p = f"blocks.{layer}.attn."

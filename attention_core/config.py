@@ -78,7 +78,7 @@ class ModelConfig:
     # GPT-OSS: a learned logit per head (weights attn.sinks, [n_heads]) joins each row's softmax as a key without a
     # value, so a row of the pattern sums to 1 − the sink's share (model.softmax_keys)
     attn_sinks: bool = False
-    # AFMoE, Laguna: each head's z multiplied, per dimension, by σ(E·W_G + b_G) before W_O (weights attn.W_G,
+    # AFMoE (Arcee Trinity): each head's z multiplied, per dimension, by σ(E·W_G + b_G) before W_O (weights attn.W_G,
     # [d_model, n_heads·d_head_v]): a gate the token at each query position sets for every head (blocks.output_gate)
     attn_output_gate: bool = False
     final_softcap: float | None = None  # logits → cap·tanh(logits/cap) (Gemma 2)

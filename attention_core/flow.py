@@ -209,7 +209,7 @@ def _attention_pieces(trace: Trace, layer: int, rows: list[int], all_keys: bool 
     gated, W_O = None, None
     if cfg.attn_output_gate:  # what a key sends depends on the query's gate: formed per chunk of rows
         gate, W_O = lens.output_gate(trace, layer), trace._W_O_heads(layer).float()
-        gated = lambda part: lens.gated_sent(trace, layer, index[part], gate=gate).float()[..., :n_k, :]  # noqa: E731
+        gated = lambda part: lens.gated_sent(trace, layer, index[part], gate=gate)[..., :n_k, :].float()  # noqa: E731
     gain, centre = None, False
     if cfg.norm_position in ("sandwich", "post_sublayer"):  # the output is normalised before it is added
         update = (torch.einsum("hmd,hde->me", trace._z(layer)[:, index].float(), W_O) if gated is not None
