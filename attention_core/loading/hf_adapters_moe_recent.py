@@ -117,13 +117,17 @@ def flint_config(hf: dict, name: str) -> ModelConfig:
                     **moe_fields(hf, moe_router="sigmoid"))  # fmt: skip
 
 
+def _first(r: _Reader, names: tuple[str, ...]) -> str:
+    """The first of `names` the checkpoint has (the last where it has none: its error names what is missing)."""
+    return next((name for name in names if r.has(name)), names[-1])
+
+
 def flint_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """A Llama's layout with per-head q/k norms and each layer's sinks; a dense layer's gated MLP, else the router,
     the experts (one tensor each or stacked) and the shared expert."""
 
     def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
-        sinks = next((k for k in ("softmax_offset", "sinks") if r.has(f"{src}self_attn.{k}")), "softmax_offset")
-        w[dst + "attn.sinks"] = r.get(f"{src}self_attn.{sinks}")  # (n_heads,)
+        w[dst + "attn.sinks"] = r.get(_first(r, (src + "self_attn.softmax_offset", src + "self_attn.sinks")))
         deepseek_mlp(w, r, src, dst, cfg)
         if r.has(src + "mlp.gate.weight"):
             shared_mlp(w, r, src + "mlp.shared_expert.", dst)
@@ -139,11 +143,6 @@ def kolibri1_config(hf: dict, name: str) -> ModelConfig:
     nope = dict(rope_layers=sliding) if window is not None and sliding else {}  # EXAONE 4's: full layers without RoPE
     return _decoder(hf, name, "kolibri1", qk_norm="head", norm_position="sandwich", **nope,
                     **moe_fields(hf, moe_router="sigmoid_logits"))  # fmt: skip
-
-
-def _first(r: _Reader, names: tuple[str, ...]) -> str:
-    """The first of `names` the checkpoint has (the last where it has none: its error names what is missing)."""
-    return next((name for name in names if r.has(name)), names[-1])
 
 
 def kolibri1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
