@@ -218,6 +218,7 @@ ARCH_LABELS = {
     "granitemoe_swa": "Granite MoE SWA decoder (attention sinks, mixture of experts)",
     "eurobert": "EuroBERT encoder",
     "ultrabert": "UltraBERT encoder",
+    "nomic_bert": "Nomic BERT encoder",
     "afmoe": "AFMoE decoder (gated heads, mixture of experts)",
     "kolibri1": "Kolibri-1 decoder (mixture of experts)",
     "cwm": "CWM decoder (Code World Model)",

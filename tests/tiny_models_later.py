@@ -91,4 +91,9 @@ def tiny_later(kind: str, base: dict):
             for layer in model.model.layers:
                 layer.mlp.gate.e_score_correction_bias.normal_(0.0, 2.0)
         return model
+    if kind == "nomic_bert":  # BERT's post-norm layers with RoPE (base 1000), SwiGLU, no biases; saved with Nomic's
+        # own tensor names (transformers writes them so)
+        cfg = transformers.NomicBertConfig(**{k: v for k, v in base.items() if k != "num_key_value_heads"},
+                                           pad_token_id=0)  # fmt: skip
+        return transformers.NomicBertModel(cfg)
     raise ValueError(kind)

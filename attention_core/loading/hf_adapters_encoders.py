@@ -1,4 +1,5 @@
-"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT, UltraBERT.
+"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT, UltraBERT,
+Nomic BERT.
 
 A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
 - pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
@@ -9,7 +10,12 @@ A (config, weights) pair like those in hf_adapters.py. What differs from BERT, d
   engine reads as |query − key| < sliding_window without the causal mask);
 - q, k and v fused in Wqkv (rows q | k | v); a GeGLU MLP whose fused Wi holds the activated half first.
 
-EuroBERT is a Llama reading both ways; UltraBERT adds local layers with their own RoPE base.
+EuroBERT is a Llama reading both ways; UltraBERT adds local layers with their own RoPE base. Nomic BERT
+(nomic-embed-text) keeps BERT's post-norm layers, its segment embeddings and embedding LayerNorm, but rotates q and k
+(RoPE, no position table), has no biases in attention or MLP, and a SwiGLU MLP; config.json may spell its fields as
+Nomic's own code does (n_embd, n_head, n_layer, n_inner, rotary_emb_base) or as transformers' NomicBertConfig does,
+and the checkpoint's tensors as Nomic's (encoder.layers.N.attn.Wqkv, mlp.fc11 up, fc12 gate, fc2, norm1, norm2,
+emb_ln) or transformers' (layers.N.self_attn.q_proj, ...).
 
 DeBERTa-v2 and v3 keep BERT's post-norm layer, under their own names, and add disentangled attention
 (`position_bias="disentangled"`, attention_core/disentangled.py): a relative-position table for the whole encoder
@@ -221,6 +227,52 @@ def ultrabert_config(hf: dict, name: str) -> ModelConfig:
     return dataclasses.replace(cfg, sliding_window=cfg.sliding_window + 1) if cfg.sliding_window else cfg
 
 
+_NOMIC_FIELDS = (("hidden_size", "n_embd"), ("num_attention_heads", "n_head"), ("num_hidden_layers", "n_layer"),
+                 ("intermediate_size", "n_inner"), ("max_position_embeddings", "n_positions"),
+                 ("layer_norm_eps", "layer_norm_epsilon"))  # (transformers' name, Nomic's)  # fmt: skip
+
+
+def nomic_bert_config(hf: dict, name: str) -> ModelConfig:
+    hf = {**hf, **{ours: hf[theirs] for ours, theirs in _NOMIC_FIELDS if hf.get(ours) is None and theirs in hf}}
+    if hf.get("rotary_emb_interleaved") or hf.get("prenorm") or hf.get("qkv_proj_bias") or hf.get("mlp_fc1_bias"):
+        raise ModelLoadError("Nomic BERT checkpoints with interleaved RoPE, pre-norm layers or biases are not "
+                             "supported yet.")  # fmt: skip
+    fraction = float(hf.get("rotary_emb_fraction", 1.0))
+    d_head = int(hf.get("head_dim") or int(hf["hidden_size"]) // int(hf["num_attention_heads"]))
+    theta = float(_rope(hf).get("rope_theta") or hf.get("rotary_emb_base") or 1000.0)  # NomicBertConfig's default
+    hf = _defaults(hf, max_position_embeddings=2048, rope_parameters={"rope_type": "default", "rope_theta": theta})
+    cfg = _decoder(hf, name, "nomic_bert", causal=False, norm="layer", norm_position="post",
+                   norm_eps=float(hf.get("layer_norm_eps", 1e-12)), n_token_types=int(hf.get("type_vocab_size", 2)),
+                   rope_theta=theta, tie_embeddings=True)  # fmt: skip
+    return dataclasses.replace(cfg, rotary_dim=int(d_head * fraction)) if fraction != 1.0 else cfg
+
+
+def nomic_bert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Token and segment embeddings, their LayerNorm; per layer q, k, v (Nomic's fused Wqkv, rows q | k | v, or
+    transformers' three), the output, the SwiGLU MLP and the two LayerNorms after each residual add."""
+    r = _Reader(sd, ("nomic_bert.", "bert.", "model.", ""))
+    nomic = r.has("encoder.layers.0.attn.Wqkv.weight")  # Nomic's own names
+    ln = "emb_ln." if nomic else "embeddings.LayerNorm."
+    w: StateDict = {"embed.W_E": r.get("embeddings.word_embeddings.weight"), "embed.ln.w": r.get(ln + "weight"),
+                    "embed.W_type": r.get("embeddings.token_type_embeddings.weight"), "embed.ln.b": r.get(ln + "bias")}
+    names = (("attn.W_O", "attn.out_proj"), ("mlp.W_in", "mlp.fc11"), ("mlp.W_gate", "mlp.fc12"),
+             ("mlp.W_out", "mlp.fc2"), ("ln_attn", "norm1"), ("ln_mlp", "norm2")) if nomic else (
+        ("attn.W_O", "self_attn.o_proj"), ("mlp.W_in", "mlp.up_proj"), ("mlp.W_gate", "mlp.gate_proj"),
+        ("mlp.W_out", "mlp.down_proj"), ("ln_attn", "post_attention_layernorm"), ("ln_mlp", "post_mlp_layernorm"))
+    for layer in range(cfg.n_layers):
+        src, dst = (f"encoder.layers.{layer}." if nomic else f"layers.{layer}."), f"blocks.{layer}."
+        qkv = r.linear(src + "attn.Wqkv.weight").chunk(3, dim=1) if nomic else [
+            r.linear(f"{src}self_attn.{part}_proj.weight") for part in "qkv"]  # [d_model, n_heads·d_head] each
+        for part, weight in zip("QKV", qkv, strict=True):
+            w[f"{dst}attn.W_{part}"] = weight.contiguous()
+        for ours, theirs in names:
+            if ours.startswith("ln_"):  # LayerNorms with biases
+                w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
+            else:
+                w[dst + ours] = r.linear(src + theirs + ".weight")
+    return w
+
+
 def eurobert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     if cfg.attn_bias or any(k.endswith("mlp.gate_proj.bias") for k in sd):
         raise ModelLoadError("EuroBERT checkpoints with biases are not supported yet.")
@@ -230,6 +282,7 @@ def eurobert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 ADAPTERS = {
     "eurobert": (eurobert_config, eurobert_weights),
     "ultrabert": (ultrabert_config, eurobert_weights),  # EuroBERT's tensors
+    "nomic_bert": (nomic_bert_config, nomic_bert_weights),
     "modernbert": (modernbert_config, modernbert_weights),
     "deberta-v2": (deberta_v2_config, deberta_v2_weights),
     "deberta": (deberta_config, deberta_weights),

@@ -54,10 +54,10 @@ def _make(kind: str):
     if kind == "eurobert":  # a Llama reading both ways (no masked-language-model head read)
         cfg = transformers.EuroBertConfig(pad_token_id=0, bos_token_id=0, eos_token_id=0, **llama_like)
         return transformers.EuroBertModel(cfg), _byte_bpe(V)
-    if kind == "ultrabert":  # EuroBERT's layers with local ones (tests/tiny_models_later.py)
-        from tests.tiny_models import _tiny_hf
+    if kind in ("ultrabert", "nomic_bert"):  # EuroBERT's layers with local ones; BERT's with RoPE and SwiGLU
+        from tests.tiny_models import _tiny_hf  # (tests/tiny_models_later.py)
 
-        return _tiny_hf("ultrabert"), _byte_bpe(V)
+        return _tiny_hf(kind), _wordpiece(V) if kind == "nomic_bert" else _byte_bpe(V)
     if kind == "camembert":  # RoBERTa's layout again, under its own model_type (CamemBERT, French)
         cfg = transformers.CamembertConfig(pad_token_id=1, **bert_like)
         return transformers.CamembertModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -86,7 +86,7 @@ def _make(kind: str):
 
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert",
-         "electra", "electra_small", "camembert", "eurobert", "ultrabert"]
+         "electra", "electra_small", "camembert", "eurobert", "ultrabert", "nomic_bert"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -179,7 +179,8 @@ def test_architecture_specifics(pair):
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *encoders))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
-    segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert")  # DistilBERT, MPNet: none
+    segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert")  # DistilBERT,
+    # MPNet: none
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
     assert ("embed.W_proj" in ours.weights) == (kind == "electra_small")
     if kind == "electra_small":
@@ -196,6 +197,9 @@ def test_architecture_specifics(pair):
         assert [cfg.window(i) for i in range(3)] == [4, 4, None]
         assert (cfg.rope_theta, cfg.rope_theta_local) == (5000, 50)
         assert cfg.rope_base(0) == 50 and cfg.rope_base(2) == 5000 and not cfg.has_lm_head
+    if kind == "nomic_bert":  # BERT's post-norm LayerNorms and segments, RoPE at base 1000 instead of positions
+        assert (cfg.norm, cfg.norm_position, cfg.rope_theta, cfg.gated_mlp) == ("layer", "post", 1000.0, True)
+        assert "embed.ln.b" in ours.weights and "blocks.0.attn.b_Q" not in ours.weights
     if kind == "modernbert":  # layer 0 global, 1 and 2 local: |query − key| ≤ 4, both ways
         assert [cfg.window(i) for i in range(3)] == [None, 5, 5] and cfg.skip_first_attn_norm
         assert (cfg.rope_base(0), cfg.rope_base(1)) == (160000.0, 10000.0)
