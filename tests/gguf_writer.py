@@ -148,7 +148,7 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_head_count_kv(1 if getattr(cfg, "multi_query", False) else cfg.n_head)  # StarCoder 1: one
         w.add_layer_norm_eps(cfg.layer_norm_epsilon)
         return
-    if arch == "bert":  # an encoder: post-norm LayerNorms, learned positions and segments
+    if arch in ("bert", "nomic-bert"):  # an encoder: post-norm LayerNorms, learned positions (or RoPE) and segments
         w.add_causal_attention(False)
         w.add_token_type_count(cfg.type_vocab_size)
     falcon = arch == "falcon"  # its config's own names
@@ -159,11 +159,11 @@ def _metadata(w, arch: str, cfg) -> None:
     w.add_feed_forward_length(cfg.ffn_hidden_size if falcon else cfg.intermediate_size)
     w.add_head_count(cfg.num_attention_heads)
     kv_heads = {"falcon": _falcon_kv_heads, "bert": lambda c: c.num_attention_heads,
-                "gptneox": lambda c: c.num_attention_heads}.get(arch)
+                "nomic-bert": lambda c: c.num_attention_heads, "gptneox": lambda c: c.num_attention_heads}.get(arch)
     w.add_head_count_kv(kv_heads(cfg) if kv_heads else cfg.num_key_value_heads)
     if arch == "olmo":  # llama.cpp's olmo converter: its LayerNorms' fixed epsilon
         w.add_layer_norm_eps(1e-5)
-    elif arch in LAYERNORM_ARCHS or arch == "bert":
+    elif arch in LAYERNORM_ARCHS or arch in ("bert", "nomic-bert"):
         names = ("layer_norm_eps", "layer_norm_epsilon", "norm_epsilon", "norm_eps")
         w.add_layer_norm_eps(next(getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None))
     else:

@@ -62,3 +62,38 @@ def test_transformers_tensor_names_give_the_same_trace_as_nomics(tmp_path, monke
     for layer in range(2):
         assert torch.equal(nomic.resid(layer + 1), theirs.resid(layer + 1))
         assert torch.equal(nomic.layer_patterns(layer), theirs.layer_patterns(layer))
+
+
+def test_a_nomic_bert_gguf_file_matches_the_model_written(tmp_path, monkeypatch):
+    """llama.cpp's nomic-bert (Ollama's nomic-embed-text), written from the checkpoint's own tensors as its converter
+    maps them (the fused Wqkv as attn_qkv, fc11 as ffn_up, fc12 as ffn_gate): transformers does not read the file,
+    so the reference is the model written, with its WordPiece vocabulary."""
+    from types import SimpleNamespace
+
+    import transformers
+    from safetensors.torch import load_file
+
+    from tests.gguf_writer import write_gguf
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    torch.manual_seed(0)
+    tokenizer = wordpiece(300)
+    cfg = transformers.NomicBertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=64, num_hidden_layers=2,
+                                       num_attention_heads=4, intermediate_size=96, max_position_embeddings=128)
+    hf = _peaked_and_saved(transformers.NomicBertModel(cfg), tmp_path / "hf", tokenizer, norms_too=True)
+    (file,) = (tmp_path / "hf").glob("*.safetensors")
+    saved = SimpleNamespace(config=hf.config, state_dict=lambda: load_file(file))  # Nomic's names, as converted
+    path = write_gguf(saved, tokenizer, tmp_path / "nomic.gguf", "nomic-bert")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    trace = ours.trace(TEXT)
+    assert trace.token_ids == tokenizer.encode(TEXT).ids and len(trace.token_ids) > 5
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(2):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= 1e-4, layer
+        assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= 1e-3, layer
+    c = ours.config
+    assert (c.arch, c.norm_position, c.uses_rope, c.rope_theta, c.gated_mlp, c.causal) == (
+        "nomic_bert", "post", True, 1000.0, True, False)
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())

@@ -2,11 +2,17 @@
 mxbai-embed-large, snowflake-arctic-embed). Post-norm blocks with LayerNorm and biases everywhere, learned positions
 and segment embeddings, a LayerNorm on the embeddings; q, k and v separate, rows as Hugging Face's.
 
+GGUF nomic-bert (Ollama's nomic-embed-text): the same post-norm blocks and embeddings without a position table: q and
+k rotate instead (RoPE, NeoX: rows kept, at rope.freq_base), q, k and v fused in attn_qkv (rows q | k | v), no biases
+but any on the output, and a SwiGLU MLP (ffn_up, ffn_gate, ffn_down).
+
 The MLP's GELU is the exact (erf) one BERT was trained with; llama.cpp runs its tanh approximation. A reranker's
 classification head (cls.*) is read and left out: the pages show the encoder, whose last layer it reads.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 
@@ -34,6 +40,41 @@ def bert_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
         uses_rope=False, n_token_types=types, attn_bias=True, mlp_bias=True, tie_embeddings=True,
         display_name=str(meta.key("general.name", name)),
     )  # fmt: skip
+
+
+def nomic_bert_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    cfg = bert_config(meta, name, tensor_names)
+    if "blk.0.attn_qkv.bias" in tensor_names or "blk.0.ffn_up.bias" in tensor_names:
+        raise ModelLoadError("A nomic-bert file with biases on q, k, v or its MLP is not supported yet.")
+    rotary = meta.count("rope.dimension_count", cfg.d_head)
+    return dataclasses.replace(
+        cfg, arch="nomic_bert", uses_rope=True, rope_theta=meta.number("rope.freq_base", 1000.0),
+        rotary_dim=rotary if rotary < cfg.d_head else None, act="silu", gated_mlp=True, attn_bias=False,
+        mlp_bias=False,
+    )  # fmt: skip
+
+
+def nomic_bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w: Weights = {"embed.W_E": _table(t, "token_embd.weight")}
+    if cfg.n_token_types:
+        w["embed.W_type"] = _table(t, "token_types.weight")
+    _norm(t, w, "embed.ln", "token_embd_norm")
+    width = cfg.n_heads * cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        fused = t.raw(src + "attn_qkv.weight")  # (3·width, d_model): q | k | v
+        if fused.shape[0] != 3 * width:
+            raise ModelLoadError(f"{src}attn_qkv.weight has {fused.shape[0]} rows; the metadata implies {3 * width}.")
+        for part, rows in zip("QKV", (fused[:width], fused[width : 2 * width], fused[2 * width :]), strict=True):
+            w[f"{dst}attn.W_{part}"] = matrix(rows)
+        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        if t.has(src + "attn_output.bias"):
+            w[dst + "attn.b_O"] = t.vector(src + "attn_output.bias")
+        _norm(t, w, dst + "ln_attn", src + "attn_output_norm")  # after attention's residual add (post-norm)
+        for ours, theirs in (("W_in", "ffn_up"), ("W_gate", "ffn_gate"), ("W_out", "ffn_down")):
+            w[f"{dst}mlp.{ours}"] = t.linear(f"{src}{theirs}.weight")
+        _norm(t, w, dst + "ln_mlp", src + "layer_output_norm")
+    return w
 
 
 def _norm(t: Tensors, w: Weights, ours: str, theirs: str) -> None:
