@@ -219,6 +219,7 @@ ARCH_LABELS = {
     "eurobert": "EuroBERT encoder",
     "ultrabert": "UltraBERT encoder",
     "nomic_bert": "Nomic BERT encoder",
+    "gte": "GTE encoder",
     "afmoe": "AFMoE decoder (gated heads, mixture of experts)",
     "kolibri1": "Kolibri-1 decoder (mixture of experts)",
     "cwm": "CWM decoder (Code World Model)",

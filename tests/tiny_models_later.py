@@ -96,4 +96,8 @@ def tiny_later(kind: str, base: dict):
         cfg = transformers.NomicBertConfig(**{k: v for k, v in base.items() if k != "num_key_value_heads"},
                                            pad_token_id=0)  # fmt: skip
         return transformers.NomicBertModel(cfg)
+    if kind == "gte":  # Nomic BERT's layers with biases on q, k, v, the output and the MLP's down map, a GeGLU MLP
+        # (exact GELU), RoPE at base 160000; saved with GTE's own tensor names (fused qkv_proj, up_gate_proj)
+        cfg = transformers.GteConfig(**{k: v for k, v in base.items() if k != "num_key_value_heads"}, pad_token_id=0)
+        return transformers.GteModel(cfg)
     raise ValueError(kind)

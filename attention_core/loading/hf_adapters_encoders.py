@@ -1,5 +1,5 @@
 """Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT, UltraBERT,
-Nomic BERT.
+Nomic BERT, GTE.
 
 A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
 - pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
@@ -41,6 +41,7 @@ from ..errors import ModelLoadError
 from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, check_embedding_width, encoder_weights
 from .hf_adapters_modern import _decoder, _gated, _rope, _scaling, _theta, llama_layout
 from .hf_adapters_recent import _defaults
+from .rope_scaling import scaling_kind
 
 
 def _layer_types(hf: dict, n_layers: int) -> list[str]:
@@ -247,30 +248,91 @@ def nomic_bert_config(hf: dict, name: str) -> ModelConfig:
     return dataclasses.replace(cfg, rotary_dim=int(d_head * fraction)) if fraction != 1.0 else cfg
 
 
-def nomic_bert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """Token and segment embeddings, their LayerNorm; per layer q, k, v (Nomic's fused Wqkv, rows q | k | v, or
-    transformers' three), the output, the SwiGLU MLP and the two LayerNorms after each residual add."""
-    r = _Reader(sd, ("nomic_bert.", "bert.", "model.", ""))
-    nomic = r.has("encoder.layers.0.attn.Wqkv.weight")  # Nomic's own names
-    ln = "emb_ln." if nomic else "embeddings.LayerNorm."
-    w: StateDict = {"embed.W_E": r.get("embeddings.word_embeddings.weight"), "embed.ln.w": r.get(ln + "weight"),
-                    "embed.W_type": r.get("embeddings.token_type_embeddings.weight"), "embed.ln.b": r.get(ln + "bias")}
-    names = (("attn.W_O", "attn.out_proj"), ("mlp.W_in", "mlp.fc11"), ("mlp.W_gate", "mlp.fc12"),
-             ("mlp.W_out", "mlp.fc2"), ("ln_attn", "norm1"), ("ln_mlp", "norm2")) if nomic else (
-        ("attn.W_O", "self_attn.o_proj"), ("mlp.W_in", "mlp.up_proj"), ("mlp.W_gate", "mlp.gate_proj"),
-        ("mlp.W_out", "mlp.down_proj"), ("ln_attn", "post_attention_layernorm"), ("ln_mlp", "post_mlp_layernorm"))
+@dataclasses.dataclass(frozen=True)
+class _RopeBertNames:
+    """Where a post-norm encoder with RoPE keeps its tensors (Nomic's, transformers' port of it, GTE's)."""
+
+    layer: str  # a layer's prefix, "{}" its index
+    qkv: str  # q, k and v fused, rows q | k | v; "" where they are three (q_proj, k_proj, v_proj under `split`)
+    split: str  # the three projections' prefix where not fused
+    linears: tuple[tuple[str, str], ...]  # (ours, theirs): the output and the MLP's maps
+    up_gate: str  # up and gate fused, rows up | gate (GTE); "" where separate
+    norms: tuple[str, str, str]  # the embeddings', then the two after each residual add
+
+
+NOMIC_NAMES = _RopeBertNames("encoder.layers.{}.", "attn.Wqkv", "", (("attn.O", "attn.out_proj"),
+                             ("mlp.in", "mlp.fc11"), ("mlp.gate", "mlp.fc12"), ("mlp.out", "mlp.fc2")), "",
+                             ("emb_ln", "norm1", "norm2"))  # fmt: skip
+NOMIC_PORT_NAMES = _RopeBertNames(
+    "layers.{}.", "", "self_attn.",
+    (("attn.O", "self_attn.o_proj"), ("mlp.in", "mlp.up_proj"), ("mlp.gate", "mlp.gate_proj"),
+     ("mlp.out", "mlp.down_proj")),
+    "", ("embeddings.LayerNorm", "post_attention_layernorm", "post_mlp_layernorm"),
+)  # fmt: skip
+GTE_NAMES = _RopeBertNames("encoder.layer.{}.", "attention.qkv_proj", "", (("attn.O", "attention.o_proj"),
+                           ("mlp.out", "mlp.down_proj")), "mlp.up_gate_proj",
+                           ("embeddings.LayerNorm", "attn_ln", "mlp_ln"))  # fmt: skip
+
+
+def rope_bert_weights(sd: StateDict, cfg: ModelConfig, names: _RopeBertNames) -> StateDict:
+    """Token (and segment) embeddings and their LayerNorm; per layer q, k, v, the output, the gated MLP (each with
+    the biases the checkpoint has) and the two LayerNorms after each residual add."""
+    r = _Reader(sd, ("nomic_bert.", "gte.", "new.", "bert.", "model.", ""))
+    emb, ln_attn, ln_mlp = names.norms
+    w: StateDict = {"embed.W_E": r.get("embeddings.word_embeddings.weight")}
+    if r.has("embeddings.token_type_embeddings.weight"):  # gte-base-en-v1.5 has none
+        w["embed.W_type"] = r.get("embeddings.token_type_embeddings.weight")
+    linears = [(f"attn.{p}", f"{names.split}{p.lower()}_proj") for p in "QKV"] if not names.qkv else []
     for layer in range(cfg.n_layers):
-        src, dst = (f"encoder.layers.{layer}." if nomic else f"layers.{layer}."), f"blocks.{layer}."
-        qkv = r.linear(src + "attn.Wqkv.weight").chunk(3, dim=1) if nomic else [
-            r.linear(f"{src}self_attn.{part}_proj.weight") for part in "qkv"]  # [d_model, n_heads·d_head] each
-        for part, weight in zip("QKV", qkv, strict=True):
-            w[f"{dst}attn.W_{part}"] = weight.contiguous()
-        for ours, theirs in names:
-            if ours.startswith("ln_"):  # LayerNorms with biases
-                w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
-            else:
-                w[dst + ours] = r.linear(src + theirs + ".weight")
+        src, dst = names.layer.format(layer), f"blocks.{layer}."
+        parts = dict(linears)
+        if names.qkv:  # fused: rows q | k | v
+            _fused(w, r, src + names.qkv, dst, ("attn.Q", "attn.K", "attn.V"))
+        if names.up_gate:  # fused: rows up | gate
+            _fused(w, r, src + names.up_gate, dst, ("mlp.in", "mlp.gate"))
+        for ours, theirs in (*parts.items(), *names.linears):
+            prefix, which = ours.rsplit(".", 1)
+            w[f"{dst}{prefix}.W_{which}"] = r.linear(f"{src}{theirs}.weight")
+            if r.has(f"{src}{theirs}.bias"):
+                w[f"{dst}{prefix}.b_{which}"] = r.get(f"{src}{theirs}.bias")
+        for ours, theirs in (("ln_attn", ln_attn), ("ln_mlp", ln_mlp)):
+            w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
+    w["embed.ln.w"], w["embed.ln.b"] = r.get(emb + ".weight"), r.get(emb + ".bias")
     return w
+
+
+def _fused(w: StateDict, r: _Reader, name: str, dst: str, ours: tuple[str, ...]) -> None:
+    """A projection stored as equal blocks of rows (q | k | v; up | gate), its bias alike, as `ours` ("attn.Q", ...)."""
+    for part, weight in zip(ours, r.linear(name + ".weight").chunk(len(ours), dim=1), strict=True):
+        prefix, which = part.rsplit(".", 1)
+        w[f"{dst}{prefix}.W_{which}"] = weight.contiguous()  # [d_model, width]
+    if r.has(name + ".bias"):
+        for part, bias in zip(ours, r.get(name + ".bias").chunk(len(ours)), strict=True):
+            prefix, which = part.rsplit(".", 1)
+            w[f"{dst}{prefix}.b_{which}"] = bias.contiguous()
+
+
+def nomic_bert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Nomic's fused Wqkv, fc11 (up), fc12 (gate), fc2, norm1, norm2, emb_ln; or transformers' port's names."""
+    nomic = any(k.endswith("encoder.layers.0.attn.Wqkv.weight") for k in sd)
+    return rope_bert_weights(sd, cfg, NOMIC_NAMES if nomic else NOMIC_PORT_NAMES)
+
+
+def gte_config(hf: dict, name: str) -> ModelConfig:
+    """GTE (transformers' gte: gte-multilingual-base): Nomic BERT's layers with biases on q, k, v, the output and the
+    MLP's down map, a GeGLU (or SwiGLU) MLP by hidden_act, one segment row (or none)."""
+    theta = float(_rope(hf).get("rope_theta") or hf.get("rope_theta") or 160_000.0)  # GteConfig's default
+    if scaling_kind(_rope(hf)) != "default":
+        raise ModelLoadError("GTE checkpoints with RoPE scaling are not supported yet.")
+    hf = _defaults(hf, max_position_embeddings=8192, rope_parameters={"rope_type": "default", "rope_theta": theta})
+    act = hf.get("hidden_act", "gelu")
+    return _decoder(hf, name, "gte", causal=False, norm="layer", norm_position="post", attn_bias=True,
+                    norm_eps=float(hf.get("layer_norm_eps", 1e-12)), n_token_types=int(hf.get("type_vocab_size", 1)),
+                    rope_theta=theta, tie_embeddings=True, act=_act(act))  # fmt: skip
+
+
+def gte_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    return rope_bert_weights(sd, cfg, GTE_NAMES)
 
 
 def eurobert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
@@ -283,6 +345,7 @@ ADAPTERS = {
     "eurobert": (eurobert_config, eurobert_weights),
     "ultrabert": (ultrabert_config, eurobert_weights),  # EuroBERT's tensors
     "nomic_bert": (nomic_bert_config, nomic_bert_weights),
+    "gte": (gte_config, gte_weights),
     "modernbert": (modernbert_config, modernbert_weights),
     "deberta-v2": (deberta_v2_config, deberta_v2_weights),
     "deberta": (deberta_config, deberta_weights),
