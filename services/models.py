@@ -220,6 +220,7 @@ ARCH_LABELS = {
     "ultrabert": "UltraBERT encoder",
     "nomic_bert": "Nomic BERT encoder",
     "gte": "GTE encoder",
+    "jina_v3": "Jina Embeddings v3 encoder",
     "afmoe": "AFMoE decoder (gated heads, mixture of experts)",
     "kolibri1": "Kolibri-1 decoder (mixture of experts)",
     "cwm": "CWM decoder (Code World Model)",

@@ -100,4 +100,8 @@ def tiny_later(kind: str, base: dict):
         # (exact GELU), RoPE at base 160000; saved with GTE's own tensor names (fused qkv_proj, up_gate_proj)
         cfg = transformers.GteConfig(**{k: v for k, v in base.items() if k != "num_key_value_heads"}, pad_token_id=0)
         return transformers.GteModel(cfg)
+    if kind == "jina_v3":  # XLM-RoBERTa's post-norm layers with RoPE (base 20000), biases, a plain GELU MLP; saved
+        # with Jina's own tensor names (mixer.Wqkv, fc1, fc2)
+        shape = {k: v for k, v in base.items() if k != "num_key_value_heads"}
+        return transformers.JinaEmbeddingsV3Model(transformers.JinaEmbeddingsV3Config(**shape, pad_token_id=0))
     raise ValueError(kind)

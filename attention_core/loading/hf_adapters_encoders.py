@@ -1,5 +1,6 @@
 """Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT, UltraBERT,
-Nomic BERT, GTE.
+Nomic BERT, GTE, Jina
+Embeddings v3.
 
 A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
 - pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
@@ -274,6 +275,12 @@ GTE_NAMES = _RopeBertNames("encoder.layer.{}.", "attention.qkv_proj", "", (("att
                            ("embeddings.LayerNorm", "attn_ln", "mlp_ln"))  # fmt: skip
 
 
+JINA_V3_NAMES = _RopeBertNames(
+    "encoder.layers.{}.", "mixer.Wqkv", "",
+    (("attn.O", "mixer.out_proj"), ("mlp.in", "mlp.fc1"), ("mlp.out", "mlp.fc2")), "", ("emb_ln", "norm1", "norm2"),
+)  # fmt: skip
+
+
 def rope_bert_weights(sd: StateDict, cfg: ModelConfig, names: _RopeBertNames) -> StateDict:
     """Token (and segment) embeddings and their LayerNorm; per layer q, k, v, the output, the gated MLP (each with
     the biases the checkpoint has) and the two LayerNorms after each residual add."""
@@ -331,6 +338,26 @@ def gte_config(hf: dict, name: str) -> ModelConfig:
                     rope_theta=theta, tie_embeddings=True, act=_act(act))  # fmt: skip
 
 
+def jina_v3_config(hf: dict, name: str) -> ModelConfig:
+    """Jina Embeddings v3 (transformers' jina_embeddings_v3): XLM-RoBERTa's post-norm layers with RoPE (base 20000)
+    instead of positions, biases everywhere and a plain GELU MLP."""
+    theta = float(_rope(hf).get("rope_theta") or hf.get("rope_theta") or 20_000.0)  # its config's default
+    if scaling_kind(_rope(hf)) != "default":
+        raise ModelLoadError("Jina Embeddings v3 checkpoints with RoPE scaling are not supported yet.")
+    hf = _defaults(hf, max_position_embeddings=8194, rope_parameters={"rope_type": "default", "rope_theta": theta})
+    return _decoder(hf, name, "jina_v3", causal=False, norm="layer", norm_position="post", attn_bias=True,
+                    mlp_bias=True, norm_eps=float(hf.get("layer_norm_eps", 1e-5)), gated_mlp=False,
+                    n_token_types=int(hf.get("type_vocab_size", 1)), rope_theta=theta, tie_embeddings=True,
+                    act=_act(hf.get("hidden_act", "gelu")))  # fmt: skip
+
+
+def jina_v3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    if any(".parametrizations." in k or "lora_" in k for k in sd):
+        raise ModelLoadError("This Jina Embeddings v3 checkpoint holds LoRA task adapters beside its weights; the "
+                             "engine reads transformers' port, whose weights are plain.")  # fmt: skip
+    return rope_bert_weights(sd, cfg, JINA_V3_NAMES)
+
+
 def gte_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return rope_bert_weights(sd, cfg, GTE_NAMES)
 
@@ -346,6 +373,7 @@ ADAPTERS = {
     "ultrabert": (ultrabert_config, eurobert_weights),  # EuroBERT's tensors
     "nomic_bert": (nomic_bert_config, nomic_bert_weights),
     "gte": (gte_config, gte_weights),
+    "jina_embeddings_v3": (jina_v3_config, jina_v3_weights),
     "modernbert": (modernbert_config, modernbert_weights),
     "deberta-v2": (deberta_v2_config, deberta_v2_weights),
     "deberta": (deberta_config, deberta_weights),

@@ -54,8 +54,8 @@ def _make(kind: str):
     if kind == "eurobert":  # a Llama reading both ways (no masked-language-model head read)
         cfg = transformers.EuroBertConfig(pad_token_id=0, bos_token_id=0, eos_token_id=0, **llama_like)
         return transformers.EuroBertModel(cfg), _byte_bpe(V)
-    if kind in ("ultrabert", "nomic_bert", "gte"):  # EuroBERT's layers with local ones; BERT's with RoPE and a GLU
-        from tests.tiny_models import _tiny_hf  # (tests/tiny_models_later.py)
+    if kind in ("ultrabert", "nomic_bert", "gte", "jina_v3"):  # EuroBERT's layers with local ones; post-norm BERTs
+        from tests.tiny_models import _tiny_hf  # with RoPE (tests/tiny_models_later.py)
 
         return _tiny_hf(kind), _byte_bpe(V) if kind == "ultrabert" else _wordpiece(V)
     if kind == "camembert":  # RoBERTa's layout again, under its own model_type (CamemBERT, French)
@@ -86,7 +86,7 @@ def _make(kind: str):
 
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "modernbert",
-         "electra", "electra_small", "camembert", "eurobert", "ultrabert", "nomic_bert", "gte"]
+         "electra", "electra_small", "camembert", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -164,7 +164,7 @@ def test_parameter_counts_match(pair):
     kind, hf, ours = pair
     expected = sum(p.numel() for p in hf.parameters())
     electra = "discriminator_predictions."  # not the encoder's: not read
-    head = {"bert": "pooler.", "electra": electra, "electra_small": electra}.get(kind)
+    head = {"bert": "pooler.", "jina_v3": "pooler.", "electra": electra, "electra_small": electra}.get(kind)
     if head:
         expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith(head))
     assert ours.parameter_counts()["total"] == expected
@@ -176,12 +176,12 @@ def test_architecture_specifics(pair):
     assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral", "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral"))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert")
-    biased = (*encoders, "gte")  # GTE: RoPE, no position table, but biases on q, k and v
+    biased = (*encoders, "gte", "jina_v3")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
-    segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte")  # not
-    # DistilBERT's, MPNet's
+    segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
+                "jina_v3")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
     assert ("embed.W_proj" in ours.weights) == (kind == "electra_small")
     if kind == "electra_small":
