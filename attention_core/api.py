@@ -365,7 +365,7 @@ def _convert_and_cache(source, folder: Path, report: Progress):
     config, weights, tokenizer = _convert(source, report, 0.05, 0.8)
     report(0.85, "Writing the converted-weight cache")
     try:
-        cache.write_entry(folder, config, weights, tokenizer)
+        cache.write_entry(folder, config, weights, tokenizer, source.path)
     except OSError as exc:  # a read-only or full disk costs speed next time, not correctness now
         warnings.warn(f"Could not write the weight cache at {folder}: {exc}", stacklevel=3)
         return config, weights, tokenizer

@@ -87,8 +87,12 @@ def _checksum(tensor: torch.Tensor) -> float:
     return float(values.where(finite, 0.0).sum()) + float(positions.sum()) + 0.5 * len(positions)
 
 
-def write_entry(folder: Path, config: ModelConfig, weights: dict[str, torch.Tensor], tokenizer: Tokenizer) -> None:
-    """Write into a temporary sibling folder, then rename it into place: readers never see half a cache."""
+def write_entry(
+    folder: Path, config: ModelConfig, weights: dict[str, torch.Tensor], tokenizer: Tokenizer,
+    source: Path | None = None,
+) -> None:  # fmt: skip
+    """Write into a temporary sibling folder, then rename it into place: readers never see half a cache. With the
+    `source` it was converted from, the entry records it and replaces that source's earlier entries (_remove_stale)."""
     from safetensors.torch import save_file
 
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +102,8 @@ def write_entry(folder: Path, config: ModelConfig, weights: dict[str, torch.Tens
         tokenizer.save(str(tmp / TOKENIZER))
         (tmp / CONFIG).write_text(config.to_json(), encoding="utf-8")
         manifest = {"format": FORMAT_VERSION, "checksums": _checksums(weights)}
+        if source is not None:
+            manifest["source"] = str(source.resolve())
         (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")  # written last: marks the folder complete
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)
@@ -110,6 +116,25 @@ def write_entry(folder: Path, config: ModelConfig, weights: dict[str, torch.Tens
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    if source is not None:
+        _remove_stale(folder, source)
+
+
+def _remove_stale(folder: Path, source: Path) -> None:
+    """Remove the entries `folder` replaces: the same model name's, converted from the same source file by other
+    converter code or from an earlier state of the file (each keys a new entry, and none was ever removed: a
+    development machine's cache grew to 70 GB of SmolLM2), and those written before entries recorded their source
+    (which may cost another source of the same name a conversion, never a wrong number)."""
+    name, here = folder.name.rsplit("-", 1)[0], str(source.resolve())
+    for other in folder.parent.glob(name + "-*"):
+        if other == folder or not other.is_dir() or other.name.rsplit("-", 1)[0] != name:
+            continue
+        try:
+            recorded = json.loads((other / MANIFEST).read_text(encoding="utf-8")).get("source")
+        except (OSError, ValueError):
+            recorded = None  # no manifest: a damaged entry, which read_entry would rebuild anyway
+        if recorded in (None, here):
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def read_entry(folder: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:

@@ -49,3 +49,41 @@ def test_the_entry_folder_moves_with_the_converters_code(tmp_path: Path, monkeyp
     assert cache.entry_dir("m", source) == first  # the same file and code: the same entry
     monkeypatch.setattr(cache, "converter_digest", lambda: "another-version")
     assert cache.entry_dir("m", source) != first
+
+
+def test_a_new_conversion_of_a_source_replaces_its_stale_entries(tmp_path: Path, monkeypatch) -> None:
+    """Each change to the converters' code (or to the source file) keys a new entry; the entries it replaces were
+    never removed, and a development machine's cache held 130 conversions of SmolLM2 (70 GB) until its disk was full.
+    Writing an entry now removes the earlier ones of the same source, and leaves another source's alone."""
+    from attention_core.loading.gguf import convert_gguf
+    from tests.gguf_writer import save_tiny_gguf
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    source, other = save_tiny_gguf(tmp_path / "model.gguf"), tmp_path / "other" / "model.gguf"
+    other.parent.mkdir()
+    shutil.copy(source, other)
+    config, weights, tokenizer = convert_gguf(source, "m")
+    written = []
+    for version in ("one", "two", "three"):
+        monkeypatch.setattr(cache, "converter_digest", lambda version=version: version)
+        written.append(cache.entry_dir("m", source))
+        cache.write_entry(written[-1], config, weights, tokenizer, source)
+    monkeypatch.setattr(cache, "converter_digest", lambda: "one")
+    kept = cache.entry_dir("m", other)  # the same name, another file: another model
+    cache.write_entry(kept, config, weights, tokenizer, other)
+    left = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert left == sorted([written[-1].name, kept.name]), left
+    assert cache.read_entry(written[-1])[0].n_layers == config.n_layers  # the entry kept still reads
+
+
+def test_loading_a_model_after_the_converters_changed_leaves_one_entry(tmp_path: Path, monkeypatch) -> None:
+    from attention_core import load_model
+    from tests.gguf_writer import save_tiny_gguf
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    path = save_tiny_gguf(tmp_path / "tiny.gguf")
+    for version in ("one", "two"):
+        monkeypatch.setattr(cache, "converter_digest", lambda version=version: version)
+        load_model(str(path), device="cpu")
+    entries = [p for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")]
+    assert [p.name for p in entries] == [cache.entry_dir("tiny", path).name], entries  # the second version's
