@@ -55,10 +55,7 @@ def nomic_bert_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelCon
 
 
 def nomic_bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
-    w: Weights = {"embed.W_E": _table(t, "token_embd.weight")}
-    if cfg.n_token_types:
-        w["embed.W_type"] = _table(t, "token_types.weight")
-    _norm(t, w, "embed.ln", "token_embd_norm")
+    w = _embeddings(t, cfg)
     width = cfg.n_heads * cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
@@ -96,11 +93,19 @@ def _table(t: Tensors, name: str) -> torch.Tensor:
     return torch.from_numpy(t.raw(name))
 
 
-def bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
-    w: Weights = {"embed.W_E": _table(t, "token_embd.weight"), "embed.W_pos": _table(t, "position_embd.weight")}
+def _embeddings(t: Tensors, cfg: ModelConfig) -> Weights:
+    """Token (and segment) embeddings and their LayerNorm; bert's learned positions (nomic-bert rotates instead)."""
+    w: Weights = {"embed.W_E": _table(t, "token_embd.weight")}
+    if cfg.arch == "bert":
+        w["embed.W_pos"] = _table(t, "position_embd.weight")
     if cfg.n_token_types:
         w["embed.W_type"] = _table(t, "token_types.weight")
     _norm(t, w, "embed.ln", "token_embd_norm")
+    return w
+
+
+def bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w = _embeddings(t, cfg)
     width = cfg.n_heads * cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
