@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -120,20 +121,25 @@ def write_entry(
         _remove_stale(folder, source)
 
 
+_ENTRY_NAME = re.compile(r"[^.].*-[0-9a-f]{16}")  # entry_dir's names: the model's, then its source's fingerprint
+
+
 def _remove_stale(folder: Path, source: Path) -> None:
-    """Remove the entries `folder` replaces: the same model name's, converted from the same source file by other
-    converter code or from an earlier state of the file (each keys a new entry, and none was ever removed: a
-    development machine's cache grew to 70 GB of SmolLM2), and those written before entries recorded their source
-    (which may cost another source of the same name a conversion, never a wrong number)."""
+    """Remove the entries `folder` makes useless: the same model name's, converted from the same source file by other
+    converter code or from an earlier state of the file, or written before entries recorded their source (which may
+    cost another source of that name a conversion, never a wrong number); and any entry whose source file is gone,
+    since its key holds the file's path and can never be met again. None was ever removed before: every converter
+    change keyed a new entry, and a development machine's cache grew to 70 GB of SmolLM2."""
     name, here = folder.name.rsplit("-", 1)[0], str(source.resolve())
-    for other in folder.parent.glob(name + "-*"):
-        if other == folder or not other.is_dir() or other.name.rsplit("-", 1)[0] != name:
-            continue
+    for other in folder.parent.iterdir():
+        if other == folder or not other.is_dir() or not _ENTRY_NAME.fullmatch(other.name):
+            continue  # the entry itself, a write in progress (.tmp-…), or not an entry (an atlas folder)
         try:
             recorded = json.loads((other / MANIFEST).read_text(encoding="utf-8")).get("source")
         except (OSError, ValueError):
             recorded = None  # no manifest: a damaged entry, which read_entry would rebuild anyway
-        if recorded in (None, here):
+        same_name = other.name.rsplit("-", 1)[0] == name
+        if (same_name and recorded in (None, here)) or (recorded is not None and not Path(recorded).exists()):
             shutil.rmtree(other, ignore_errors=True)
 
 

@@ -87,3 +87,23 @@ def test_loading_a_model_after_the_converters_changed_leaves_one_entry(tmp_path:
         load_model(str(path), device="cpu")
     entries = [p for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")]
     assert [p.name for p in entries] == [cache.entry_dir("tiny", path).name], entries  # the second version's
+
+
+def test_an_entry_whose_source_is_gone_is_removed_at_the_next_write(tmp_path: Path, monkeypatch) -> None:
+    """An entry's key holds its source's path: once that file is gone the entry can never be read again (the test
+    suite's tiny models, converted from temporary folders, were left behind by every run)."""
+    from attention_core.loading.gguf import convert_gguf
+    from tests.gguf_writer import save_tiny_gguf
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    gone, kept = save_tiny_gguf(tmp_path / "a" / "gone.gguf"), save_tiny_gguf(tmp_path / "b" / "kept.gguf")
+    config, weights, tokenizer = convert_gguf(gone, "m")
+    for name, source in (("gone", gone), ("kept", kept)):
+        cache.write_entry(cache.entry_dir(name, source), config, weights, tokenizer, source)
+    gone.unlink()
+    for other in ("atlas", "latest-notes"):  # not entries (the atlas folder lives here by default): left alone
+        (tmp_path / "cache" / other).mkdir()
+    latest = save_tiny_gguf(tmp_path / "c" / "latest.gguf")
+    cache.write_entry(cache.entry_dir("latest", latest), config, weights, tokenizer, latest)
+    left = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "cache").iterdir())
+    assert left == ["atlas", "kept", "latest", "latest"], left
