@@ -1,6 +1,6 @@
-"""Tiny random decoders of the architectures added after tests/tiny_models_recent.py's (save_tiny reaches them
-through `tiny_recent`). Each turns on what its adapter reads: windows per layer, per-type RoPE bases, sublayer
-norms, routers."""
+"""Tiny random models (decoders and encoders) of the architectures added after tests/tiny_models_recent.py's
+(save_tiny reaches them through `tiny_recent`). Each turns on what its adapter reads: windows per layer, per-type RoPE
+bases, sublayer norms, gates, routers, its checkpoints' own tensor names."""
 
 from __future__ import annotations
 
