@@ -221,6 +221,7 @@ ARCH_LABELS = {
     "nomic_bert": "Nomic BERT encoder",
     "gte": "GTE encoder",
     "jina_v3": "Jina Embeddings v3 encoder",
+    "glm_moe_dsa": "GLM-5 decoder (latent attention, mixture of experts)",
     "afmoe": "AFMoE decoder (gated heads, mixture of experts)",
     "kolibri1": "Kolibri-1 decoder (mixture of experts)",
     "cwm": "CWM decoder (Code World Model)",

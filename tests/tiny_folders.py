@@ -22,7 +22,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_deberta_v1(folder)
     elif kind == "umt5":
         save_tiny_umt5(folder)
-    elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25")):
+    elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa")):
         save_tiny_latent(kind, folder)
     else:
         save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)

@@ -67,6 +67,12 @@ def _tiny(kind: str):
         one_group = dict(n_group=1, topk_group=1) if kind == "dots1_one_group" else {}
         cfg = transformers.Dots1Config(**shape, **(_EXPERTS | one_group), norm_topk_prob=True)
         return transformers.Dots1ForCausalLM(cfg)
+    if kind == "glm_moe_dsa":  # GLM-5: V3.2's layers (an indexer keeping 64 keys: every key of these texts), its
+        # first layer dense, experts in one group
+        experts = _EXPERTS | dict(n_group=1, topk_group=1)
+        cfg = transformers.GlmMoeDsaConfig(**_SHAPE, **experts, index_topk=64, index_n_heads=2, index_head_dim=16,
+                                           norm_topk_prob=True)  # fmt: skip
+        return transformers.GlmMoeDsaForCausalLM(cfg)
     if kind == "deepseek_v32":  # V3's layers with an indexer that keeps 64 keys: every key of these texts
         cfg = transformers.DeepseekV32Config(**_SHAPE, **_EXPERTS, index_topk=64, index_n_heads=2, index_head_dim=16)
         return transformers.DeepseekV32ForCausalLM(cfg)

@@ -19,7 +19,7 @@ routed_scaling_factor, renormalised where norm_topk_prob says (experts.route). M
 Granite: embeddings × scale_emb, each sublayer's output × scale_depth/√n_layers (folded into W_O and W_out), the
 final residual ÷ (hidden_size / dim_model_base) before the unembedding. Kimi K2.5 (kimi_k25): its language model, a
 DeepSeek-V3 (text_config, model_type deepseek_v3 or kimi_k2), under model.language_model. (language_model.model. as
-Moonshot saves it); the vision tower and projector are not read.
+Moonshot saves it); the vision tower and projector are not read. GLM-5 (glm_moe_dsa): DeepSeek-V3.2's layers.
 """
 
 from __future__ import annotations
@@ -91,6 +91,13 @@ def deepseek_v32_config(hf: dict, name: str) -> ModelConfig:
             "indexer (DeepSeek Sparse Attention) picks, which this engine does not run; the indexer's weights are "
             "not read.")  # fmt: skip
     return replace(cfg, n_ctx=topk, conversion_notes=cfg.conversion_notes + (note,))
+
+
+def glm_moe_dsa_config(hf: dict, name: str) -> ModelConfig:
+    """GLM-5 (glm_moe_dsa): DeepSeek-V3.2's layers (latent attention, its indexer capped at index_topk tokens as V3.2's
+    is, the indexer's weights not read), whatever rope_interleave says: GLM-5's attention always rotates neighbouring
+    pairs."""
+    return replace(deepseek_v32_config({**hf, "rope_interleave": True}, name), arch="glm_moe_dsa")
 
 
 def mistral4_config(hf: dict, name: str) -> ModelConfig:
@@ -210,4 +217,5 @@ ADAPTERS = {
     "youtu": (youtu_config, latent_weights),
     "mistral4": (mistral4_config, latent_weights),
     "kimi_k25": (kimi_k25_config, kimi_k25_weights),
+    "glm_moe_dsa": (glm_moe_dsa_config, latent_weights),
 }

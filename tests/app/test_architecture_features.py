@@ -234,6 +234,8 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
                           "only to the 64 keys its indexer (DeepSeek Sparse Attention) picks")),
         ("kimi_k25", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per token",
                       "(sigmoid router), chosen within the best 2 of 4 groups")),
+        ("glm_moe_dsa", ("multi-head latent attention", "Texts are capped at 64 tokens: past them each query attends "
+                         "only to the 64 keys its indexer (DeepSeek Sparse Attention) picks")),
         ("youtu", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per token",)),
         ("mistral4", ("multi-head latent attention", "Texts are capped at 32 tokens: past them Mistral 4 also scales "
                       "its queries")),
