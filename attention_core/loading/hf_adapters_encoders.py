@@ -1,6 +1,6 @@
 """Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT, UltraBERT,
-Nomic BERT, GTE, Jina
-Embeddings v3.
+Nomic BERT, GTE,
+Jina Embeddings v3.
 
 A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
 - pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
@@ -241,12 +241,29 @@ def nomic_bert_config(hf: dict, name: str) -> ModelConfig:
                              "supported yet.")  # fmt: skip
     fraction = float(hf.get("rotary_emb_fraction", 1.0))
     d_head = int(hf.get("head_dim") or int(hf["hidden_size"]) // int(hf["num_attention_heads"]))
-    theta = float(_rope(hf).get("rope_theta") or hf.get("rotary_emb_base") or 1000.0)  # NomicBertConfig's default
-    hf = _defaults(hf, max_position_embeddings=2048, rope_parameters={"rope_type": "default", "rope_theta": theta})
-    cfg = _decoder(hf, name, "nomic_bert", causal=False, norm="layer", norm_position="post",
-                   norm_eps=float(hf.get("layer_norm_eps", 1e-12)), n_token_types=int(hf.get("type_vocab_size", 2)),
-                   rope_theta=theta, tie_embeddings=True)  # fmt: skip
+    theta = float(hf.get("rotary_emb_base") or 1000.0)  # Nomic's spelling, else NomicBertConfig's default
+    cfg = _rope_bert_config(hf, name, "nomic_bert", theta, n_ctx=2048, eps=1e-12, segments=2)
     return dataclasses.replace(cfg, rotary_dim=int(d_head * fraction)) if fraction != 1.0 else cfg
+
+
+def _rope_bert_config(
+    hf: dict, name: str, arch: str, theta: float, n_ctx: int, eps: float, segments: int, **features
+) -> ModelConfig:  # fmt: skip
+    """A post-norm encoder with RoPE (Nomic BERT, GTE, Jina v3): BERT's LayerNorms after each residual add and its
+    segment embeddings, no position table. `theta`, `n_ctx`, `eps`, `segments`: the model's own defaults where
+    config.json leaves out the RoPE base, the context, the norms' epsilon or the segment count; `features`: as in
+    _decoder."""
+    theta = float(_rope(hf).get("rope_theta") or hf.get("rope_theta") or theta)
+    hf = _defaults(hf, max_position_embeddings=n_ctx, rope_parameters={"rope_type": "default", "rope_theta": theta})
+    eps, segments = float(hf.get("layer_norm_eps", eps)), int(hf.get("type_vocab_size", segments))
+    return _decoder(hf, name, arch, causal=False, norm="layer", norm_position="post", rope_theta=theta, norm_eps=eps,
+                    n_token_types=segments, tie_embeddings=True, **features)  # fmt: skip
+
+
+def _plain_rope(hf: dict, model: str) -> None:
+    """Refuse RoPE scaling for a model whose checkpoints this reader was written against without any."""
+    if scaling_kind(_rope(hf)) != "default":
+        raise ModelLoadError(f"{model} checkpoints with RoPE scaling are not supported yet.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,15 +306,15 @@ def rope_bert_weights(sd: StateDict, cfg: ModelConfig, names: _RopeBertNames) ->
     w: StateDict = {"embed.W_E": r.get("embeddings.word_embeddings.weight")}
     if r.has("embeddings.token_type_embeddings.weight"):  # gte-base-en-v1.5 has none
         w["embed.W_type"] = r.get("embeddings.token_type_embeddings.weight")
-    linears = [(f"attn.{p}", f"{names.split}{p.lower()}_proj") for p in "QKV"] if not names.qkv else []
+    three = [] if names.qkv else [(f"attn.{p}", f"{names.split}{p.lower()}_proj") for p in "QKV"]  # q, k, v apart
+    linears = (*three, *names.linears)
     for layer in range(cfg.n_layers):
         src, dst = names.layer.format(layer), f"blocks.{layer}."
-        parts = dict(linears)
         if names.qkv:  # fused: rows q | k | v
             _fused(w, r, src + names.qkv, dst, ("attn.Q", "attn.K", "attn.V"))
         if names.up_gate:  # fused: rows up | gate
             _fused(w, r, src + names.up_gate, dst, ("mlp.in", "mlp.gate"))
-        for ours, theirs in (*parts.items(), *names.linears):
+        for ours, theirs in linears:
             prefix, which = ours.rsplit(".", 1)
             w[f"{dst}{prefix}.W_{which}"] = r.linear(f"{src}{theirs}.weight")
             if r.has(f"{src}{theirs}.bias"):
@@ -328,27 +345,17 @@ def nomic_bert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 def gte_config(hf: dict, name: str) -> ModelConfig:
     """GTE (transformers' gte: gte-multilingual-base): Nomic BERT's layers with biases on q, k, v, the output and the
     MLP's down map, a GeGLU (or SwiGLU) MLP by hidden_act, one segment row (or none)."""
-    theta = float(_rope(hf).get("rope_theta") or hf.get("rope_theta") or 160_000.0)  # GteConfig's default
-    if scaling_kind(_rope(hf)) != "default":
-        raise ModelLoadError("GTE checkpoints with RoPE scaling are not supported yet.")
-    hf = _defaults(hf, max_position_embeddings=8192, rope_parameters={"rope_type": "default", "rope_theta": theta})
-    act = hf.get("hidden_act", "gelu")
-    return _decoder(hf, name, "gte", causal=False, norm="layer", norm_position="post", attn_bias=True,
-                    norm_eps=float(hf.get("layer_norm_eps", 1e-12)), n_token_types=int(hf.get("type_vocab_size", 1)),
-                    rope_theta=theta, tie_embeddings=True, act=_act(act))  # fmt: skip
+    _plain_rope(hf, "GTE")
+    return _rope_bert_config(hf, name, "gte", 160_000.0, n_ctx=8192, eps=1e-12, segments=1, attn_bias=True,
+                             act=_act(hf.get("hidden_act", "gelu")))  # GteConfig's defaults  # fmt: skip
 
 
 def jina_v3_config(hf: dict, name: str) -> ModelConfig:
     """Jina Embeddings v3 (transformers' jina_embeddings_v3): XLM-RoBERTa's post-norm layers with RoPE (base 20000)
     instead of positions, biases everywhere and a plain GELU MLP."""
-    theta = float(_rope(hf).get("rope_theta") or hf.get("rope_theta") or 20_000.0)  # its config's default
-    if scaling_kind(_rope(hf)) != "default":
-        raise ModelLoadError("Jina Embeddings v3 checkpoints with RoPE scaling are not supported yet.")
-    hf = _defaults(hf, max_position_embeddings=8194, rope_parameters={"rope_type": "default", "rope_theta": theta})
-    return _decoder(hf, name, "jina_v3", causal=False, norm="layer", norm_position="post", attn_bias=True,
-                    mlp_bias=True, norm_eps=float(hf.get("layer_norm_eps", 1e-5)), gated_mlp=False,
-                    n_token_types=int(hf.get("type_vocab_size", 1)), rope_theta=theta, tie_embeddings=True,
-                    act=_act(hf.get("hidden_act", "gelu")))  # fmt: skip
+    _plain_rope(hf, "Jina Embeddings v3")
+    return _rope_bert_config(hf, name, "jina_v3", 20_000.0, n_ctx=8194, eps=1e-5, segments=1, attn_bias=True,
+                             mlp_bias=True, gated_mlp=False, act=_act(hf.get("hidden_act", "gelu")))  # fmt: skip
 
 
 def jina_v3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
