@@ -18,7 +18,7 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from .reader import Meta, Tensors, attention_shape, matrix
+from .reader import Meta, Tensors, attention_shape, matrix, split_rows
 
 Weights = dict[str, torch.Tensor]
 _HEAD = ("cls.weight", "cls.bias", "cls.output.weight", "cls.output.bias")  # a reranker's classifier
@@ -59,10 +59,8 @@ def nomic_bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     width = cfg.n_heads * cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
-        fused = t.raw(src + "attn_qkv.weight")  # (3·width, d_model): q | k | v
-        if fused.shape[0] != 3 * width:
-            raise ModelLoadError(f"{src}attn_qkv.weight has {fused.shape[0]} rows; the metadata implies {3 * width}.")
-        for part, rows in zip("QKV", (fused[:width], fused[width : 2 * width], fused[2 * width :]), strict=True):
+        qkv = split_rows(t.raw(src + "attn_qkv.weight"), [width] * 3, src + "attn_qkv.weight")  # q | k | v rows
+        for part, rows in zip("QKV", qkv, strict=True):
             w[f"{dst}attn.W_{part}"] = matrix(rows)
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
         if t.has(src + "attn_output.bias"):
