@@ -40,7 +40,7 @@ import math
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, check_embedding_width, encoder_weights
-from .hf_adapters_modern import _decoder, _gated, _rope, _scaling, _theta, llama_layout
+from .hf_adapters_modern import _decoder, _gated, _rope, _scaling, _theta, fused_qkv, llama_layout
 from .hf_adapters_recent import _defaults
 from .rope_scaling import scaling_kind
 
@@ -311,9 +311,9 @@ def rope_bert_weights(sd: StateDict, cfg: ModelConfig, names: _RopeBertNames) ->
     for layer in range(cfg.n_layers):
         src, dst = names.layer.format(layer), f"blocks.{layer}."
         if names.qkv:  # fused: rows q | k | v
-            _fused(w, r, src + names.qkv, dst, ("attn.Q", "attn.K", "attn.V"))
+            fused_qkv(w, r, src + names.qkv, dst, cfg, biases=r.has(f"{src}{names.qkv}.bias"))
         if names.up_gate:  # fused: rows up | gate
-            _fused(w, r, src + names.up_gate, dst, ("mlp.in", "mlp.gate"))
+            _up_gate(w, r, src + names.up_gate, dst)
         for ours, theirs in linears:
             prefix, which = ours.rsplit(".", 1)
             w[f"{dst}{prefix}.W_{which}"] = r.linear(f"{src}{theirs}.weight")
@@ -325,15 +325,13 @@ def rope_bert_weights(sd: StateDict, cfg: ModelConfig, names: _RopeBertNames) ->
     return w
 
 
-def _fused(w: StateDict, r: _Reader, name: str, dst: str, ours: tuple[str, ...]) -> None:
-    """A projection stored as equal blocks of rows (q | k | v; up | gate), its bias alike, as `ours` ("attn.Q", ...)."""
-    for part, weight in zip(ours, r.linear(name + ".weight").chunk(len(ours), dim=1), strict=True):
-        prefix, which = part.rsplit(".", 1)
-        w[f"{dst}{prefix}.W_{which}"] = weight.contiguous()  # [d_model, width]
+def _up_gate(w: StateDict, r: _Reader, name: str, dst: str) -> None:
+    """A gated MLP's up and gate maps stored as one projection, rows up | gate (GTE's up_gate_proj), biases alike."""
+    up, gate = r.linear(name + ".weight").chunk(2, dim=1)  # [d_model, d_mlp] each
+    w[dst + "mlp.W_in"], w[dst + "mlp.W_gate"] = up.contiguous(), gate.contiguous()
     if r.has(name + ".bias"):
-        for part, bias in zip(ours, r.get(name + ".bias").chunk(len(ours)), strict=True):
-            prefix, which = part.rsplit(".", 1)
-            w[f"{dst}{prefix}.b_{which}"] = bias.contiguous()
+        b_up, b_gate = r.get(name + ".bias").chunk(2)
+        w[dst + "mlp.b_in"], w[dst + "mlp.b_gate"] = b_up.contiguous(), b_gate.contiguous()
 
 
 def nomic_bert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
