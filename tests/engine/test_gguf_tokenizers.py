@@ -80,14 +80,14 @@ def test_the_split_regex_changes_the_tokens(tmp_path):
 def test_an_unknown_tokenizer_model_is_a_clear_message(tmp_path):
     import gguf
 
-    path = tmp_path / "t5.gguf"
+    path = tmp_path / "rwkv.gguf"
     w = gguf.GGUFWriter(str(path), "llama")
-    w.add_tokenizer_model("t5")
+    w.add_tokenizer_model("rwkv")
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    with pytest.raises(ModelLoadError, match="tokenizer model 't5' is not supported.*'gpt2'.*'llama'"):
+    with pytest.raises(ModelLoadError, match="tokenizer model 'rwkv' is not supported.*'gpt2'.*'llama'.*'t5'"):
         tokenizer_from_gguf(Meta(read_gguf(path)))
 
 

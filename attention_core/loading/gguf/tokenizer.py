@@ -7,10 +7,14 @@ builds it from the same file (our parity reference; it follows llama.cpp's conve
 - 'llama': SentencePiece BPE with byte fallback; merges from the file, or rebuilt from the vocabulary ranked
   by score (Gemma: by file order, its scores do not follow its merges). Spaces become '▁'; a leading '▁'
   is added (Llama, Mistral; Phi-3 by a normalizer) except for Gemma.
+- 't5': a SentencePiece unigram model (XLM-RoBERTa's, in bge-m3, multilingual-e5, snowflake-arctic-embed2): the
+  scores as log-probabilities, the file's own normaliser table (precompiled_charsmap), words split at whitespace,
+  each with a '▁' before it, as the original tokenizer (XLM-R's, T5's) splits text.
 Control tokens are special, user-defined ones are kept whole; BOS is prepended and EOS appended where the file
 says so (tokenizer.ggml.add_bos_token, add_eos_token; 'llama' vocabularies without the BOS flag add it, as
-llama.cpp does). tokenizer.ggml.add_space_prefix is not read: transformers ignores it (the '▁' prefix goes by
-architecture, as above), though llama.cpp honours it.
+llama.cpp does; 't5' ones add EOS alone unless the file says otherwise, as llama.cpp does).
+tokenizer.ggml.add_space_prefix is read for 't5' alone: transformers ignores it for the others (the '▁' prefix
+goes by architecture, as above), though llama.cpp honours it.
 """
 
 from __future__ import annotations
@@ -161,15 +165,18 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
         tokenizer = _sentencepiece(meta)
     elif kind == "bert":
         tokenizer = _wordpiece(meta)
+    elif kind == "t5":
+        tokenizer = _unigram(meta)
     else:
         raise ModelLoadError(
             f"GGUF tokenizer model {kind!r} is not supported; supported: 'gpt2' (byte-level BPE), 'llama' "
-            "(SentencePiece BPE) and 'bert' (WordPiece)."
+            "(SentencePiece BPE), 'bert' (WordPiece) and 't5' (SentencePiece unigram)."
         )
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
     types = per_token(meta, "tokenizer.ggml.token_type", "types", len(tokens), [1] * len(tokens))
+    special = (_CONTROL, _UNKNOWN) if kind == "t5" else (_CONTROL,)  # XLM-R's and T5's <unk> is typed whole
     tokenizer.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=True) if k == _CONTROL]
+        [AddedToken(t, special=True, normalized=False) for t, k in zip(tokens, types, strict=True) if k in special]
     )
     tokenizer.add_tokens(
         [
@@ -197,8 +204,9 @@ def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplatePro
         bos = bos if bos is not None else token_id(meta, "tokenizer.ggml.cls_token_id", len(tokens))
         sep = token_id(meta, "tokenizer.ggml.seperator_token_id", len(tokens))
         eos = sep if sep is not None else eos
-    before = [bos] if bos is not None and bool(meta.key("tokenizer.ggml.add_bos_token", kind != "gpt2")) else []
-    after = [eos] if eos is not None and bool(meta.key("tokenizer.ggml.add_eos_token", kind == "bert")) else []
+    bos_default, eos_default = kind not in ("gpt2", "t5"), kind in ("bert", "t5")  # llama.cpp's, by vocabulary
+    before = [bos] if bos is not None and bool(meta.key("tokenizer.ggml.add_bos_token", bos_default)) else []
+    after = [eos] if eos is not None and bool(meta.key("tokenizer.ggml.add_eos_token", eos_default)) else []
     if not before and not after:
         return None
     single = [*(f"{tokens[i]}:0" for i in before), "$A:0", *(f"{tokens[i]}:0" for i in after)]  # lists: a token
@@ -295,6 +303,32 @@ def _sentencepiece(meta: Meta) -> Tokenizer:
         tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement=SPACE, prepend_scheme="first", split=False)
         steps.append(decoders.Strip(" ", 1, 0))
     tokenizer.decoder = decoders.Sequence(steps)
+    return tokenizer
+
+
+def _unigram(meta: Meta) -> Tokenizer:
+    """llama.cpp's 't5' vocabulary (its UGM tokenizer) as the original tokenizer.json reads it: a unigram model
+    over the tokens and their scores, the file's normaliser table, words split at whitespace (runs of spaces count
+    as one, as the table's and XLM-R's own steps have it) with a '▁' before each unless add_space_prefix is false.
+    XLM-R's files hold the ids as the original's (fairseq's <s> <pad> </s> <unk> first); its converter writes the
+    last, <mask>, as an unused [PAD…] token, so a typed <mask> is split into pieces, as llama.cpp splits it."""
+    tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
+    scores = [float(s) for s in per_token(meta, "tokenizer.ggml.scores", "scores", len(tokens))]
+    unk = token_id(meta, "tokenizer.ggml.unknown_token_id", len(tokens))
+    unk = unk if unk is not None else 2  # llama.cpp's default for a 't5' vocabulary (T5's <unk>)
+    tokenizer = Tokenizer(models.Unigram(list(zip(tokens, scores, strict=True)), unk, False))
+    charsmap = meta.key("tokenizer.ggml.precompiled_charsmap", None)
+    if charsmap:
+        try:
+            tokenizer.normalizer = normalizers.Precompiled(bytes(int(b) & 0xFF for b in charsmap))
+        except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
+            raise ModelLoadError(f"tokenizer.ggml.precompiled_charsmap is not a readable normaliser table: {exc}") \
+                from exc
+    scheme = "always" if bool(meta.key("tokenizer.ggml.add_space_prefix", True)) else "never"
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(SPACE, scheme)]
+    )
+    tokenizer.decoder = decoders.Metaspace(SPACE, scheme)
     return tokenizer
 
 
