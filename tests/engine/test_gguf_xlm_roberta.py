@@ -1,6 +1,7 @@
 """XLM-RoBERTa encoders as llama.cpp writes them (bge-m3, multilingual-e5, snowflake-arctic-embed2 in Ollama): a
-'bert' file whose vocabulary is a SentencePiece unigram model ('t5'). transformers does not read such a file, so the
-reference is the model written and its own tokenizer (XLMRobertaTokenizer over the same sentencepiece.bpe.model).
+'bert' file whose vocabulary is a SentencePiece unigram model ('t5'); and Jina Embeddings v3 ('jina-bert-v3': XLM-R's
+layers with RoPE, q, k and v fused). transformers does not read such files, so the reference is the model written and
+its own tokenizer (XLMRobertaTokenizer over the same sentencepiece.bpe.model).
 
 The file is written as llama.cpp's converter writes it from a folder with sentencepiece.bpe.model: fairseq's <s>
 <pad> </s> <unk> first, then the model's pieces after its own first three, the last id (<mask>) an unused [PAD…]
@@ -74,15 +75,7 @@ def _write(hf, folder: Path, path: Path, prefix_space: bool = True) -> Path:
     cfg, offset = hf.config, hf.config.pad_token_id + 1
     w = gguf.GGUFWriter(str(path), "bert")
     w.add_name("tiny-xlm-roberta")
-    w.add_causal_attention(False)
-    w.add_token_type_count(cfg.type_vocab_size)
-    w.add_context_length(cfg.max_position_embeddings - offset)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_attention_heads)
-    w.add_layer_norm_eps(cfg.layer_norm_eps)
+    _shape(w, cfg, offset)
     _vocab(w, folder, cfg.vocab_size, prefix_space)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, cfg.num_hidden_layers)
     tensors = {}
@@ -93,6 +86,49 @@ def _write(hf, folder: Path, path: Path, prefix_space: bool = True) -> Path:
             data = data[offset:]  # the converter's cut: position 0 is XLM-R's row pad_token_id + 1
         tensors[f"{names.get_name(base)}.{suffix}"] = np.ascontiguousarray(data, dtype=np.float32)
     return finish(w, path, tensors)
+
+
+def _shape(w, cfg, offset: int) -> None:
+    w.add_causal_attention(False)
+    w.add_token_type_count(cfg.type_vocab_size)
+    w.add_context_length(cfg.max_position_embeddings - offset)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_attention_heads)
+    w.add_layer_norm_eps(cfg.layer_norm_eps)
+
+
+# transformers' Jina v3 port's names → llama.cpp's (q, k and v are fused into attn_qkv, rows q | k | v)
+_JINA = {"embeddings.word_embeddings": "token_embd", "embeddings.token_type_embeddings": "token_types",
+         "embeddings.LayerNorm": "token_embd_norm", "self_attn.o_proj": "attn_output",
+         "post_attention_layernorm": "attn_output_norm", "mlp.fc1": "ffn_up", "mlp.fc2": "ffn_down",
+         "post_mlp_layernorm": "layer_output_norm"}  # fmt: skip
+
+
+def _write_jina(hf, folder: Path, path: Path) -> Path:
+    import gguf
+
+    cfg = hf.config
+    w = gguf.GGUFWriter(str(path), "jina-bert-v3")
+    w.add_name("tiny-jina-v3")
+    _shape(w, cfg, cfg.pad_token_id + 1)
+    w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+    _vocab(w, folder, cfg.vocab_size, True)
+    state = {k: v.detach().float().numpy() for k, v in hf.state_dict().items() if not k.startswith("pooler.")}
+    tensors = {}
+    for hf_name, data in state.items():
+        base, suffix = hf_name.rsplit(".", 1)
+        layer, _, local = base.removeprefix("layers.").partition(".")
+        if base.startswith("layers.") and local.startswith("self_attn.q_proj"):
+            parts = [state[f"layers.{layer}.self_attn.{p}_proj.{suffix}"] for p in "qkv"]
+            tensors[f"blk.{layer}.attn_qkv.{suffix}"] = np.concatenate(parts, axis=0)
+        elif base.startswith("layers.") and local in _JINA:
+            tensors[f"blk.{layer}.{_JINA[local]}.{suffix}"] = data
+        elif base in _JINA:
+            tensors[f"{_JINA[base]}.{suffix}"] = data
+    return finish(w, path, {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()})
 
 
 @pytest.fixture
@@ -133,6 +169,31 @@ def test_an_xlm_r_file_matches_the_model_written(tiny):
         assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
         assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= HIDDEN_TOL, layer
     assert not ours.config.causal and ours.config.n_token_types == 1 and ours.config.n_ctx == 64
+
+
+def test_a_jina_v3_file_matches_the_model_written(tmp_path, monkeypatch):
+    """jina-bert-v3: RoPE (base 20000 from the file) in place of positions, q, k and v (and biases) fused."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = _folder(tmp_path)
+    reference = transformers.AutoTokenizer.from_pretrained(str(folder))
+    torch.manual_seed(1)
+    cfg = transformers.JinaEmbeddingsV3Config(
+        vocab_size=len(reference), hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, attn_implementation="eager",
+    )  # fmt: skip
+    hf = transformers.JinaEmbeddingsV3Model(cfg).eval()
+    randomize(hf)
+    ours = load_model(str(_write_jina(hf, folder, tmp_path / "jina.gguf")), device="cpu")
+    text = "the blue creature took a mole of the forest"
+    trace = ours.trace(text)
+    assert trace.token_ids == reference(text).input_ids
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(2):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+        assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= HIDDEN_TOL, layer
+    assert ours.config.arch == "jina_v3" and ours.config.uses_rope and ours.config.rope_theta == 20000.0
+    assert "embed.W_pos" not in ours.weights
 
 
 def test_add_space_prefix_false_is_honoured(tmp_path):

@@ -6,6 +6,9 @@ GGUF nomic-bert (Ollama's nomic-embed-text): the same post-norm blocks and embed
 k rotate instead (RoPE, NeoX: rows kept, at rope.freq_base), q, k and v fused in attn_qkv (rows q | k | v), no biases
 but any on the output, and a SwiGLU MLP (ffn_up, ffn_gate, ffn_down).
 
+GGUF jina-bert-v3 (Jina Embeddings v3 as llama.cpp's converter writes it, its task LoRAs in files of their own): bert's
+layers and embeddings with RoPE (NeoX) in place of the position table, q, k and v fused in attn_qkv with their biases.
+
 The MLP's GELU is the exact (erf) one BERT was trained with; llama.cpp runs its tanh approximation. A reranker's
 classification head (cls.*) is read and left out: the pages show the encoder, whose last layer it reads.
 """
@@ -54,6 +57,15 @@ def nomic_bert_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelCon
     )  # fmt: skip
 
 
+def jina_bert_v3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """XLM-RoBERTa's post-norm layers with RoPE; rope.freq_base as llama.cpp reads it (its default 10000 where the
+    file has none; Jina's converted files say 20000)."""
+    cfg = bert_config(meta, name, tensor_names)
+    rotary = meta.count("rope.dimension_count", cfg.d_head)
+    return dataclasses.replace(cfg, arch="jina_v3", uses_rope=True, rope_theta=meta.number("rope.freq_base", 10000.0),
+                               rotary_dim=rotary if rotary < cfg.d_head else None)  # fmt: skip
+
+
 def nomic_bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     w = _embeddings(t, cfg)
     width = cfg.n_heads * cfg.d_head
@@ -86,6 +98,14 @@ def _attention(t: Tensors, w: Weights, part: str, theirs: str, rows: int) -> Non
     w[f"{prefix}.W_{which}"], w[f"{prefix}.b_{which}"] = matrix(data), t.vector(theirs + ".bias")
 
 
+def _fused_qkv(t: Tensors, w: Weights, prefix: str, theirs: str, width: int) -> None:
+    """q, k and v from one tensor of rows q | k | v (each `width` wide), and their biases cut alike."""
+    rows = split_rows(t.raw(theirs + ".weight"), [width] * 3, theirs + ".weight")
+    biases = split_rows(t.raw(theirs + ".bias"), [width] * 3, theirs + ".bias")
+    for part, matrix_rows, bias in zip("QKV", rows, biases, strict=True):
+        w[f"{prefix}.W_{part}"], w[f"{prefix}.b_{part}"] = matrix(matrix_rows), torch.from_numpy(bias.copy())
+
+
 def _table(t: Tensors, name: str) -> torch.Tensor:
     """An embedding table as stored: one row per token, position or segment."""
     return torch.from_numpy(t.raw(name))
@@ -107,8 +127,11 @@ def bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     width = cfg.n_heads * cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
-        for part in "qkv":
-            _attention(t, w, f"{dst}attn.{part.upper()}", f"{src}attn_{part}", width)
+        if t.has(src + "attn_qkv.weight"):  # fused (jina-bert-v3; llama.cpp reads a bert file's so too)
+            _fused_qkv(t, w, dst + "attn", src + "attn_qkv", width)
+        else:
+            for part in "qkv":
+                _attention(t, w, f"{dst}attn.{part.upper()}", f"{src}attn_{part}", width)
         _attention(t, w, f"{dst}attn.O", f"{src}attn_output", cfg.d_model)
         _norm(t, w, dst + "ln_attn", src + "attn_output_norm")  # after attention's residual add (post-norm)
         w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = t.linear(src + "ffn_up.weight"), t.vector(src + "ffn_up.bias")
