@@ -79,6 +79,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "bert": (encoders.bert_config, encoders.bert_weights),
     "nomic-bert": (encoders.nomic_bert_config, encoders.nomic_bert_weights),  # Ollama's nomic-embed-text
     "jina-bert-v3": (encoders.jina_bert_v3_config, encoders.bert_weights),  # Jina Embeddings v3, without its LoRAs
+    "modern-bert": (encoders.modern_bert_config, encoders.modern_bert_weights),  # ModernBERT and its embedders
     "glm4": (glm.glm4_config, glm.glm4_weights),
     "glm4moe": (glm.glm4moe_config, glm.glm4moe_weights),  # DeepSeek-V3's router behind GLM's attention
     "deepseek2": (deepseek.deepseek2_config, deepseek.deepseek2_weights),  # latent attention (DeepSeek-V2, V3)

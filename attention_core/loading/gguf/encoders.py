@@ -9,6 +9,12 @@ but any on the output, and a SwiGLU MLP (ffn_up, ffn_gate, ffn_down).
 GGUF jina-bert-v3 (Jina Embeddings v3 as llama.cpp's converter writes it, its task LoRAs in files of their own): bert's
 layers and embeddings with RoPE (NeoX) in place of the position table, q, k and v fused in attn_qkv with their biases.
 
+GGUF modern-bert (ModernBERT, and the embedders built on it: granite-embedding r2, gte-modernbert): pre-norm blocks with
+LayerNorms without biases (none before layer 0's attention), a LayerNorm on the embeddings and one closing the stack;
+q, k and v fused in attn_qkv, RoPE (NeoX) at rope.freq_base on the global layers and rope.freq_base_swa on the local
+ones, which reach attention.sliding_window / 2 tokens both ways; every sliding_window_pattern-th layer from layer 0 is
+global; a GeGLU MLP whose ffn_up holds the activated half first. No biases anywhere.
+
 The MLP's GELU is the exact (erf) one BERT was trained with; llama.cpp runs its tanh approximation. A reranker's
 classification head (cls.*) is read and left out: the pages show the encoder, whose last layer it reads.
 """
@@ -21,7 +27,7 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from .reader import Meta, Tensors, attention_shape, matrix, split_rows
+from .reader import Meta, Tensors, attention_shape, matrix, sliding_layers, split_rows
 
 Weights = dict[str, torch.Tensor]
 _HEAD = ("cls.weight", "cls.bias", "cls.output.weight", "cls.output.bias")  # a reranker's classifier
@@ -64,6 +70,51 @@ def jina_bert_v3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelC
     rotary = meta.count("rope.dimension_count", cfg.d_head)
     return dataclasses.replace(cfg, arch="jina_v3", uses_rope=True, rope_theta=meta.number("rope.freq_base", 10000.0),
                                rotary_dim=rotary if rotary < cfg.d_head else None)  # fmt: skip
+
+
+def modern_bert_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
+    if n_kv_heads != n_heads:
+        raise ModelLoadError(f"A modern-bert file with {n_kv_heads} key/value heads for {n_heads} query heads is not "
+                             "supported.")  # fmt: skip
+    n_layers, window = meta.count("block_count"), int(meta.get("attention.sliding_window", 0))
+    sliding = sliding_layers(meta, n_layers, 3, global_first=True) if window > 0 else ()
+    theta = meta.number("rope.freq_base", 10000.0)
+    eps_key = "attention.layer_norm_epsilon" if meta.has("attention.layer_norm_epsilon") else \
+        "attention.layer_norm_rms_epsilon"  # the LayerNorms' epsilon, under the key a converter found it by
+    return ModelConfig(
+        name=name, arch="modernbert", n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
+        d_head=d_head, d_mlp=meta.count("feed_forward_length"), d_vocab=meta.vocab_size(),
+        n_ctx=meta.count("context_length"), causal=False, norm="layer", norm_eps=meta.number(eps_key),
+        norm_position="pre", act="gelu", gated_mlp=True, uses_rope=True, rope_theta=theta,
+        rope_theta_local=meta.number("rope.freq_base_swa", theta) if any(sliding) else None,
+        sliding_window=window // 2 + 1 if any(sliding) else None, sliding_layers=sliding if any(sliding) else (),
+        tie_embeddings=True, skip_first_attn_norm="blk.0.attn_norm.weight" not in tensor_names,
+        display_name=str(meta.key("general.name", name)),
+    )  # fmt: skip
+
+
+def modern_bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    w: Weights = {"embed.W_E": _table(t, "token_embd.weight"), "embed.ln.w": t.vector("token_embd_norm.weight"),
+                  "ln_final.w": t.vector("output_norm.weight")}  # fmt: skip
+    width = cfg.n_heads * cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        if not (layer == 0 and cfg.skip_first_attn_norm):
+            w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
+        qkv = split_rows(t.raw(src + "attn_qkv.weight"), [width] * 3, src + "attn_qkv.weight")  # q | k | v rows
+        for part, rows in zip("QKV", qkv, strict=True):
+            w[f"{dst}attn.W_{part}"] = matrix(rows)
+        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+        up = src + "ffn_up.weight"
+        activated, linear = split_rows(t.raw(up), [cfg.d_mlp] * 2, up)  # gelu(x·first) * (x·second)
+        w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = matrix(activated), matrix(linear)
+        w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
+    for name in ("cls.weight", "cls.norm.weight", "cls.output.weight", "cls.output.bias"):
+        if t.has(name):
+            t.raw(name)  # a classifier's or masked-LM head's: read, not run
+    return w
 
 
 def nomic_bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:

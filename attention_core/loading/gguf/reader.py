@@ -184,15 +184,18 @@ def attention_shape(meta: Meta) -> tuple[int, int, int, int]:
     return d_model, n_heads, n_kv, d_head
 
 
-def sliding_layers(meta: Meta, n_layers: int, period: int) -> tuple[bool, ...]:
+def sliding_layers(meta: Meta, n_layers: int, period: int, global_first: bool = False) -> tuple[bool, ...]:
     """Which layers slide: attention.sliding_window_pattern as one flag per layer (True = sliding window) or a period
-    (every period-th layer global, the others sliding), else the architecture's own `period`."""
+    (every period-th layer global, the others sliding: the last of each period, or the first where `global_first`,
+    as llama.cpp's set_swa_pattern has it), else the architecture's own `period`."""
     pattern = meta.get("attention.sliding_window_pattern", period)
     if isinstance(pattern, list):
         if len(pattern) != n_layers:
             raise ModelLoadError(f"sliding_window_pattern lists {len(pattern)} layers for {n_layers}.")
         return tuple(bool(p) for p in pattern)
     n = int(pattern)
+    if global_first:
+        return tuple(n > 0 and i % n != 0 for i in range(n_layers))
     return tuple(n > 0 and i % n < n - 1 for i in range(n_layers))
 
 
