@@ -123,7 +123,7 @@ def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
         return np.concatenate([part.reshape(-1, data.shape[-1]) for part in parts])
     if arch == "gpt2" and hf_name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight")):
         return data.T  # Conv1D is [in, out]; GGUF matrices are (out, in)
-    if arch in ("gemma", "gemma2", "gemma3", "nemotron") and hf_name.endswith("norm.weight"):
+    if arch in ("gemma", "gemma2", "gemma3", "gemma-embedding", "nemotron") and hf_name.endswith("norm.weight"):
         return data + 1.0  # llama.cpp stores Gemma's RMSNorm scale and Nemotron's LayerNorm1P weight as 1 + w
     return data
 
@@ -179,7 +179,7 @@ def _metadata(w, arch: str, cfg) -> None:
     if head_dim != cfg.hidden_size // cfg.num_attention_heads or arch.startswith("gemma") or arch == "qwen3":
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
-    if arch in ("gemma2", "gemma3"):
+    if arch in ("gemma2", "gemma3", "gemma-embedding"):
         w.add_sliding_window(cfg.sliding_window)
     if arch in ("olmo2", "exaone4") and getattr(cfg, "sliding_window", None):  # OLMo 3, EXAONE 4's hybrids, as
         # llama.cpp's Olmo2Model and Exaone4Model write them

@@ -60,6 +60,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "gemma": (gemma.gemma1_config, llama.qwen2_weights),
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
+    "gemma-embedding": (gemma.gemma_embedding_config, gemma.gemma_embedding_weights),  # EmbeddingGemma
     "olmo2": (gemma.olmo2_config, gemma.output_norm_weights),
     "phi3": (llama.phi3_config, llama.phi3_weights),
     "phi2": (layernorm.phi2_config, layernorm.layernorm_weights),

@@ -87,7 +87,7 @@ def modern_bert_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelCo
         d_head=d_head, d_mlp=meta.count("feed_forward_length"), d_vocab=meta.vocab_size(),
         n_ctx=meta.count("context_length"), causal=False, norm="layer", norm_eps=meta.number(eps_key),
         norm_position="pre", act="gelu", gated_mlp=True, uses_rope=True, rope_theta=theta,
-        rope_theta_local=meta.number("rope.freq_base_swa", theta) if any(sliding) else None,
+        rope_theta_local=meta.number("rope.freq_base_swa", 10000.0) if any(sliding) else None,  # llama.cpp's
         sliding_window=window // 2 + 1 if any(sliding) else None, sliding_layers=sliding if any(sliding) else (),
         tie_embeddings=True, skip_first_attn_norm="blk.0.attn_norm.weight" not in tensor_names,
         display_name=str(meta.key("general.name", name)),

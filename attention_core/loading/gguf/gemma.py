@@ -25,13 +25,13 @@ from .reader import Meta, Tensors, attention_shape, matrix, sliding_layers
 # layers of the 27B models, where llama.cpp scales queries by 1/√(d_model/n_heads) instead of 1/√d_head
 _BIG_LAYERS = {"gemma2": 46, "gemma3": 62}
 # every n-th layer attends globally, the others in a sliding window (where the file names no pattern)
-_PATTERN = {"olmo2": 4, "exaone4": 4, "gemma2": 2, "gemma3": 6}
+_PATTERN = {"olmo2": 4, "exaone4": 4, "gemma2": 2, "gemma3": 6, "gemma-embedding": 6}
 
 
 def _attn_scale(meta: Meta, d_model: int, n_heads: int, d_head: int, n_layers: int) -> float:
     if meta.has("attention.scale"):
         return meta.number("attention.scale")
-    if n_layers == _BIG_LAYERS[meta.arch]:
+    if n_layers == _BIG_LAYERS.get(meta.arch):
         return (d_model / n_heads) ** -0.5
     return d_head**-0.5
 
@@ -44,7 +44,7 @@ def gemma1_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 
 def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    gemma3 = meta.arch == "gemma3"
+    gemma3 = meta.arch in ("gemma3", "gemma-embedding")
     d_model, n_heads, _, d_head = attention_shape(meta)
     n_layers = meta.count("block_count")
     features = dict(
@@ -61,6 +61,26 @@ def gemma_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     if gemma3:  # llama.cpp's sliding-window layers keep RoPE base 10000 unless the file names another
         features.update(qk_norm="head", rope_theta_local=meta.number("rope.freq_base_swa", 10000.0))
     return rope_config(meta, name, tensor_names, **features)
+
+
+def gemma_embedding_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """EmbeddingGemma (gemma-embedding): Gemma 3's layers reading both ways, as llama.cpp runs them: the local
+    layers reach sliding_window / 2 tokens either side (transformers halves the config's window alike), queries
+    scaled by 1/√d_head whatever the file says, and no language-model head (the pages show the encoder)."""
+    cfg = gemma_config(meta, name, tensor_names)
+    window = meta.count("attention.sliding_window")
+    return replace(cfg, arch="gemma3_embedding", causal=False, attn_scale=cfg.d_head**-0.5,
+                   sliding_window=window // 2 + 1, final_softcap=None)  # fmt: skip
+
+
+def gemma_embedding_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """Gemma 3's tensors; the sentence-transformers projections a converter may add (dense_2, dense_3: pooled
+    embedding → 3072 → width) are read and not run."""
+    w = output_norm_weights(t, cfg)
+    for name in ("dense_2.weight", "dense_3.weight"):
+        if t.has(name):
+            t.raw(name)
+    return w
 
 
 def olmo2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
