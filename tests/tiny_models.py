@@ -270,9 +270,12 @@ def save_tiny_encoder(kind: str, folder: Path, seed: int = 0):
     return _peaked_and_saved(transformers.MPNetModel(cfg, add_pooling_layer=False), folder, wordpiece(300))
 
 
-def save_tiny_t5(folder: Path, feed_forward: str = "relu", seed: int = 3, model_type: str = "t5"):
+def save_tiny_t5(
+    folder: Path, feed_forward: str = "relu", seed: int = 3, model_type: str = "t5", vocab: int = 300,
+    max_distance: int = 16,
+):  # fmt: skip
     """A tiny T5ForConditionalGeneration (d_model 32, 2 + 2 layers, 4 heads of d_kv 8, 8 relative buckets up to
-    16 tokens) with a SentencePiece-style tokenizer, saved as safetensors; returns it.
+    `max_distance` tokens, `vocab` rows) with a SentencePiece-style tokenizer, saved as safetensors; returns it.
 
     feed_forward "relu": original T5 (tied embeddings, decoder output × d_model^-0.5). "gated-gelu": T5 v1.1 /
     Flan-T5 (GeGLU, tie_word_embeddings false: its own lm_head, no rescale), written out by hand, since
@@ -287,14 +290,14 @@ def save_tiny_t5(folder: Path, feed_forward: str = "relu", seed: int = 3, model_
     torch.manual_seed(seed)
     v1_1 = feed_forward != "relu"
     cfg = transformers.T5Config(
-        vocab_size=300, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_decoder_layers=2, num_heads=4,
-        relative_attention_num_buckets=8, relative_attention_max_distance=16, feed_forward_proj=feed_forward,
+        vocab_size=vocab, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_decoder_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=max_distance, feed_forward_proj=feed_forward,
         decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, dropout_rate=0.0,
     )  # fmt: skip
     hf = transformers.T5ForConditionalGeneration(cfg)
     hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
     if v1_1:  # an lm_head of its own, and no rescale of the decoder's output
-        hf.lm_head = torch.nn.Linear(32, 300, bias=False)
+        hf.lm_head = torch.nn.Linear(32, vocab, bias=False)
         hf.config.scale_decoder_outputs = False
     with torch.no_grad():
         for name, p in hf.named_parameters():
@@ -319,5 +322,5 @@ def save_tiny_t5(folder: Path, feed_forward: str = "relu", seed: int = 3, model_
     config.update(architectures=[architecture], model_type=model_type, tie_word_embeddings=not v1_1)
     config.pop("scale_decoder_outputs", None)  # checkpoints on the hub say it through tie_word_embeddings alone
     (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
-    sentencepiece_unigram(300).save(str(folder / "tokenizer.json"))
+    sentencepiece_unigram(vocab).save(str(folder / "tokenizer.json"))
     return hf.eval()

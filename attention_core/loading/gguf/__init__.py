@@ -35,6 +35,7 @@ from . import (
     llama4,
     minimax,
     scaled,
+    t5,
 )
 from .reader import Meta, Progress, Tensors, dequantize_all, read_gguf
 from .tokenizer import split_note, tokenizer_from_gguf
@@ -61,6 +62,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma-embedding": (gemma.gemma_embedding_config, gemma.gemma_embedding_weights),  # EmbeddingGemma
+    "t5": (t5.t5_config, t5.t5_weights),  # T5, Flan-T5, mT5, umT5: encoder-decoders
     "olmo2": (gemma.olmo2_config, gemma.output_norm_weights),
     "phi3": (llama.phi3_config, llama.phi3_weights),
     "phi2": (layernorm.phi2_config, layernorm.layernorm_weights),

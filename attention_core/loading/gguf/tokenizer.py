@@ -19,6 +19,8 @@ goes by architecture, as above), though llama.cpp honours it.
 
 from __future__ import annotations
 
+import re
+
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from ...errors import ModelLoadError
@@ -314,6 +316,7 @@ def _unigram(meta: Meta) -> Tokenizer:
     last, <mask>, as an unused [PAD…] token, so a typed <mask> is split into pieces, as llama.cpp splits it."""
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
     scores = [float(s) for s in per_token(meta, "tokenizer.ggml.scores", "scores", len(tokens))]
+    sentinels = _t5_sentinels(tokens) if meta.arch == "t5" else []
     unk = token_id(meta, "tokenizer.ggml.unknown_token_id", len(tokens))
     unk = unk if unk is not None else 2  # llama.cpp's default for a 't5' vocabulary (T5's <unk>)
     tokenizer = Tokenizer(models.Unigram(list(zip(tokens, scores, strict=True)), unk, False))
@@ -329,7 +332,21 @@ def _unigram(meta: Meta) -> Tokenizer:
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(SPACE, scheme)]
     )
     tokenizer.decoder = decoders.Metaspace(SPACE, scheme)
+    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in sentinels])
     return tokenizer
+
+
+T5_SENTINELS = 100  # T5's extra_ids: <extra_id_0> … <extra_id_99>
+
+
+def _t5_sentinels(tokens: list[str]) -> list[str]:
+    """T5's blanks (<extra_id_0> …), which llama.cpp's converter writes as unused [PAD…] tokens after the pieces:
+    the first 100 such are named back in place, the last <extra_id_0>, as transformers' T5 tokenizer numbers them
+    (and its GGUF reader renames them)."""
+    blanks = [i for i, t in enumerate(tokens) if re.fullmatch(r"\[PAD\d+\]", t)][:T5_SENTINELS]
+    for offset, i in enumerate(blanks):
+        tokens[i] = f"<extra_id_{T5_SENTINELS - 1 - offset}>"
+    return [tokens[i] for i in blanks]
 
 
 def _wordpiece(meta: Meta) -> Tokenizer:
