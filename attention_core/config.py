@@ -27,7 +27,7 @@ class ModelConfig:
         "pegasus-decoder", "deberta_v2", "deepseek_v2", "deepseek_v3", "minicpm3", "glm4_moe", "glm4_moe_lite", "dots1",
         "llama4", "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open",
         "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe", "jais2", "phimoe",
-        "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum",
+        "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum", "modernbert_decoder",
         "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1", "nomic_bert", "gte", "jina_v3", "glm_moe_dsa",
     ]
     n_layers: int
@@ -118,6 +118,9 @@ class ModelConfig:
     position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias
     rel_bias_per_layer: bool = False  # umT5: every layer its own table (blocks.{l}.attn.rel_bias), not the stack's
     unembed_scale: float = 1.0  # the final residual's factor before the unembedding (T5 tied: d_model^-0.5)
+    # A prediction head between the final norm and W_U (ModernBERT decoder): LayerNorm(act(x·W_head)), weights
+    # unembed.W_head [d_model, d_model] and unembed.ln; None: the final norm's output goes straight to W_U.
+    head_act: str | None = None
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds), or into the norms on the sublayers'
     # outputs where the model has them (HyperCLOVA X); the pass never applies it again.
@@ -250,26 +253,15 @@ class ModelConfig:
         out += self._scale_features()
         out += self._qk_norm_features()
         out += self._rope_features()
-        if self.position_bias == "alibi":
-            out.append("ALiBi: each head adds its own slope × the key's position to every score, no position "
-                       "embedding")
-        if self.position_bias == "t5":
-            kind = "causal" if self.causal else "bidirectional"
-            if self.is_encoder_decoder:
-                kind = "bidirectional in the encoder, causal in the decoder"
-            own = ", each layer its own" if self.rel_bias_per_layer else ""
-            out.append(f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
-                       f"tokens; {kind}{own})")
-        if self.position_bias == "disentangled":
-            reach = (f"offsets exact to ±{self.rel_buckets // 2}, then log buckets to {self.rel_max_distance}"
-                     if self.rel_max_distance else f"offsets exact, clamped at ±{self.rel_buckets}")
-            out.append(f"disentangled attention: content→position and position→content terms beside q·k ({reach})")
+        out += self._position_bias_features()
         if self.residual_scale != 1.0:
             folded = ("the weights of the norms on the sublayers' outputs"
                       if self.norm_position in ("sandwich", "post_sublayer") else "W_O and the MLP's W_out")
             out.append(f"each sublayer's output × {self.residual_scale:g} before it is added (in {folded})")
         if self.unembed_scale != 1.0:
             out.append(f"logits × {self.unembed_scale:.4g}")
+        if self.head_act is not None:
+            out.append(f"a prediction head (dense, {self.head_act}, LayerNorm) before the unembedding")
         if self.n_experts:  # the MLP's, not attention's: said so the sidebar names every way the model differs
             out.append(f"a mixture of {self.n_experts} experts in the MLP, {self.experts_per_token} per token"
                        + self._router_words())
@@ -283,6 +275,23 @@ class ModelConfig:
         if self.n_kv_heads < self.n_heads:
             out.append(f"grouped-query attention ({self.group_size} query heads per key/value head)")
         return out
+
+    def _position_bias_features(self) -> list[str]:
+        """`features` of a bias on the scores standing for position: ALiBi's slopes, T5's buckets, DeBERTa's terms."""
+        if self.position_bias == "alibi":
+            return ["ALiBi: each head adds its own slope × the key's position to every score, no position embedding"]
+        if self.position_bias == "t5":
+            kind = "causal" if self.causal else "bidirectional"
+            if self.is_encoder_decoder:
+                kind = "bidirectional in the encoder, causal in the decoder"
+            own = ", each layer its own" if self.rel_bias_per_layer else ""
+            return [f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
+                    f"tokens; {kind}{own})"]
+        if self.position_bias == "disentangled":
+            reach = (f"offsets exact to ±{self.rel_buckets // 2}, then log buckets to {self.rel_max_distance}"
+                     if self.rel_max_distance else f"offsets exact, clamped at ±{self.rel_buckets}")
+            return [f"disentangled attention: content→position and position→content terms beside q·k ({reach})"]
+        return []
 
     def _layer_bases(self) -> list[str]:
         """`features` of per-layer RoPE bases (Granite SWA): the distinct ones, in words."""

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from . import interventions as iv
+from .activations import activation
 from .blocks import (
     Weights,
     after_attention,
@@ -377,4 +378,7 @@ def unembed(resid_final: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Te
     x = normalize(resid_final, w, "ln_final", cfg) if "ln_final.w" in w or not cfg.norm_weights else resid_final
     if cfg.unembed_scale != 1.0:  # T5 with tied embeddings: d_model^-0.5
         x = x * cfg.unembed_scale
+    if cfg.head_act is not None:  # ModernBERT decoder's prediction head: LayerNorm(act(x·W_head))
+        x = normalize(activation(linear(x, w["unembed.W_head"], w.get("unembed.b_head")), cfg.head_act), w,
+                      "unembed.ln", cfg)  # fmt: skip
     return soft_cap(linear(x, unembedding(w), w.get("unembed.b_U")), cfg.final_softcap)  # Gemma 2 caps logits

@@ -146,6 +146,7 @@ ARCH_LABELS = {
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",
     "modernbert": "ModernBERT encoder",
+    "modernbert_decoder": "ModernBERT decoder (Ettin)",
     "deberta": "DeBERTa encoder (disentangled attention)",
     "deberta_v2": "DeBERTa-v2/v3 encoder (disentangled attention)",
     "marian": "Marian encoder-decoder",

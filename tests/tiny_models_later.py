@@ -104,4 +104,13 @@ def tiny_later(kind: str, base: dict):
         # with Jina's own tensor names (mixer.Wqkv, fc1, fc2)
         shape = {k: v for k, v in base.items() if k != "num_key_value_heads"}
         return transformers.JinaEmbeddingsV3Model(transformers.JinaEmbeddingsV3Config(**shape, pad_token_id=0))
+    if kind == "modernbert_decoder":  # Ettin: ModernBERT's layers, causal; layer 0 global, layers 1-2 local (the
+        # latest 8 keys: local_attention 16), RoPE bases 160000 and 10000; logits through a dense + GELU + LayerNorm
+        # head, then the tied embedding and a bias
+        shape = {k: v for k, v in base.items() if k not in ("num_key_value_heads", "tie_word_embeddings")}
+        cfg = transformers.ModernBertDecoderConfig(
+            **{**shape, "num_hidden_layers": 3, "intermediate_size": 48}, local_attention=16,
+            cls_token_id=0, sep_token_id=0, **ids,
+        )  # fmt: skip
+        return transformers.ModernBertDecoderForCausalLM(cfg)
     raise ValueError(kind)

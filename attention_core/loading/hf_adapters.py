@@ -304,6 +304,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_layernorm import ADAPTERS as LAYERNORM
     from .hf_adapters_llama4 import ADAPTERS as LLAMA4
     from .hf_adapters_modern import ADAPTERS as MODERN
+    from .hf_adapters_modernbert import ADAPTERS as MODERNBERT
     from .hf_adapters_moe import ADAPTERS as MOE
     from .hf_adapters_moe_recent import ADAPTERS as MOE_RECENT
     from .hf_adapters_recent import ADAPTERS as RECENT
@@ -312,7 +313,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_t5 import ADAPTERS as T5
 
     every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT, LLAMA4,
-             MOE_RECENT)
+             MOE_RECENT, MODERNBERT)
     return {kind: adapter for table in every for kind, adapter in table.items()}
 
 

@@ -1,19 +1,10 @@
-"""Hugging Face adapters for encoders beyond BERT's layout: ModernBERT, DeBERTa (v1, v2, v3), EuroBERT, UltraBERT,
-Nomic BERT, GTE,
-Jina Embeddings v3.
+"""Hugging Face adapters for encoders beyond BERT's layout: DeBERTa (v1, v2, v3), EuroBERT, UltraBERT, Nomic BERT,
+GTE, Jina Embeddings v3 (ModernBERT's are in hf_adapters_modernbert.py).
 
-A (config, weights) pair like those in hf_adapters.py. What differs from BERT, declared in the ModelConfig:
-- pre-norm blocks with bias-free LayerNorms (norm_bias false), a LayerNorm on the embeddings, none before layer 0's
-  attention (skip_first_attn_norm: it reads the normalised embeddings), a final LayerNorm;
-- no position table: RoPE, base `global_rope_theta` on the global layers and `local_rope_theta` on the others;
-- every `global_attn_every_n_layers`-th layer (from layer 0) attends to the whole text; the rest attend locally, to
-  keys at most local_attention / 2 positions away either side (sliding_window = local_attention // 2 + 1, which the
-  engine reads as |query − key| < sliding_window without the causal mask);
-- q, k and v fused in Wqkv (rows q | k | v); a GeGLU MLP whose fused Wi holds the activated half first.
-
-EuroBERT is a Llama reading both ways; UltraBERT adds local layers with their own RoPE base. Nomic BERT
-(nomic-embed-text) keeps BERT's post-norm layers, its segment embeddings and embedding LayerNorm, but rotates q and k
-(RoPE, no position table), has no biases in attention or MLP, and a SwiGLU MLP; config.json may spell its fields as
+A (config, weights) pair like those in hf_adapters.py. EuroBERT is a Llama reading both ways; UltraBERT adds local
+layers with their own RoPE base. Nomic BERT (nomic-embed-text) keeps BERT's post-norm layers, its segment embeddings
+and embedding LayerNorm, but rotates q and k (RoPE, no position table), has no biases in attention or MLP, and a
+SwiGLU MLP; config.json may spell its fields as
 Nomic's own code does (n_embd, n_head, n_layer, n_inner, rotary_emb_base) or as transformers' NomicBertConfig does,
 and the checkpoint's tensors as Nomic's (encoder.layers.N.attn.Wqkv, mlp.fc11 up, fc12 gate, fc2, norm1, norm2,
 emb_ln) or transformers' (layers.N.self_attn.q_proj, ...).
@@ -40,71 +31,9 @@ import math
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, check_embedding_width, encoder_weights
-from .hf_adapters_modern import _decoder, _gated, _rope, _scaling, _theta, fused_qkv, llama_layout
+from .hf_adapters_modern import _decoder, _gated, _rope, _theta, fused_qkv, llama_layout
 from .hf_adapters_recent import _defaults
 from .rope_scaling import scaling_kind
-
-
-def _layer_types(hf: dict, n_layers: int) -> list[str]:
-    types = hf.get("layer_types")
-    if types:
-        if len(types) != n_layers:
-            raise ModelLoadError(f"config.json lists {len(types)} layer types for {n_layers} layers.")
-        return list(types)
-    every = int(hf.get("global_attn_every_n_layers", 3))
-    return ["sliding_attention" if i % every else "full_attention" for i in range(n_layers)]
-
-
-def modernbert_config(hf: dict, name: str) -> ModelConfig:
-    if hf.get("mlp_bias"):
-        raise ModelLoadError("ModernBERT checkpoints with MLP biases are not supported yet.")
-    d_model, n_heads, n_layers = int(hf["hidden_size"]), int(hf["num_attention_heads"]), int(hf["num_hidden_layers"])
-    sliding = tuple(kind == "sliding_attention" for kind in _layer_types(hf, n_layers))
-    theta = float(_rope(hf, "full_attention").get("rope_theta") or hf.get("global_rope_theta") or 160000.0)
-    local = float(_rope(hf, "sliding_attention").get("rope_theta") or hf.get("local_rope_theta") or 10000.0)
-    return ModelConfig(
-        name=name, arch="modernbert", n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
-        d_head=d_model // n_heads, d_mlp=int(hf["intermediate_size"]), d_vocab=int(hf["vocab_size"]),
-        n_ctx=int(hf.get("max_position_embeddings", 8192)), causal=False, norm="layer",
-        norm_eps=float(hf.get("norm_eps", 1e-5)), norm_position="pre", act=_act(hf.get("hidden_activation", "gelu")),
-        gated_mlp=True, uses_rope=True, rope_theta=theta, rope_theta_local=local if any(sliding) else None,
-        sliding_window=int(hf.get("local_attention", 128)) // 2 + 1 if any(sliding) else None,
-        sliding_layers=sliding if any(sliding) else (), attn_bias=bool(hf.get("attention_bias")),
-        tie_embeddings=True, skip_first_attn_norm=True,
-        bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
-        display_name=str(hf.get("_name_or_path") or name), **_scaling(hf, theta, d_model // n_heads).fields(),
-    )  # fmt: skip
-
-
-def _norm(w: StateDict, r: _Reader, ours: str, theirs: str) -> None:
-    w[ours + ".w"] = r.get(theirs + ".weight")
-    if r.has(theirs + ".bias"):  # norm_bias true
-        w[ours + ".b"] = r.get(theirs + ".bias")
-
-
-def modernbert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embeddings.tok_embeddings.weight")}
-    _norm(w, r, "embed.ln", "embeddings.norm")
-    _norm(w, r, "ln_final", "final_norm")
-    width = cfg.n_heads * cfg.d_head
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        if layer > 0:  # layer 0 has none (an Identity in transformers)
-            _norm(w, r, dst + "ln_attn", src + "attn_norm")
-        _norm(w, r, dst + "ln_mlp", src + "mlp_norm")
-        qkv = r.get(src + "attn.Wqkv.weight").split(width)  # rows q | k | v, each [n_heads·d_head, d_model]
-        for part, W in zip("QKV", qkv, strict=True):
-            w[f"{dst}attn.W_{part}"] = W.T.contiguous()
-        w[dst + "attn.W_O"] = r.linear(src + "attn.Wo.weight")
-        activated, linear = r.get(src + "mlp.Wi.weight").chunk(2)  # [d_mlp, d_model] each: act(first) * second
-        w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = activated.T.contiguous(), linear.T.contiguous()
-        w[dst + "mlp.W_out"] = r.linear(src + "mlp.Wo.weight")
-        if cfg.attn_bias:
-            for part, b in zip("QKV", r.get(src + "attn.Wqkv.bias").split(width), strict=True):
-                w[f"{dst}attn.b_{part}"] = b.contiguous()
-            w[dst + "attn.b_O"] = r.get(src + "attn.Wo.bias")
-    return w
 
 
 def _pos_att_kinds(hf: dict) -> list[str]:
@@ -379,7 +308,6 @@ ADAPTERS = {
     "nomic_bert": (nomic_bert_config, nomic_bert_weights),
     "gte": (gte_config, gte_weights),
     "jina_embeddings_v3": (jina_v3_config, jina_v3_weights),
-    "modernbert": (modernbert_config, modernbert_weights),
     "deberta-v2": (deberta_v2_config, deberta_v2_weights),
     "deberta": (deberta_config, deberta_weights),
 }

@@ -267,6 +267,8 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("nomic_bert", ()),  # BERT's layers with RoPE for positions: nothing else in its attention differs
         ("gte", ()),  # Nomic BERT's, with biases
         ("jina_v3", ()),  # XLM-RoBERTa's with RoPE
+        ("modernbert_decoder", ("sliding window of 8 tokens (2 of 3 layers)", "RoPE base 10000 on sliding layers",
+                                "a prediction head (dense, gelu, LayerNorm) before the unembedding")),
         ("nanochat", ("RoPE turning each pair the other way (by −position·θ)", "logits soft-capped at ±3",
                       "RMSNorm without learned weights or biases, on the embeddings too, before the first block",
                       "RMS normalisation (no learned weight) on queries and keys per head, after RoPE")),

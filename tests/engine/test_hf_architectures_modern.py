@@ -33,7 +33,7 @@ KINDS = [
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
-    "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1",
+    "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "modernbert_decoder",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
@@ -210,6 +210,9 @@ def test_declared_features(pair):
         "kolibri1": dict(qk_norm="head", norm_position="sandwich", sliding_window=8,
                          sliding_layers=(True, True, True, True, False), rope_layers=(True, True, True, True, False),
                          n_experts=4, experts_per_token=2, moe_router="sigmoid_logits", moe_renormalize=True),
+        "modernbert_decoder": dict(causal=True, sliding_window=8, sliding_layers=(False, True, True), head_act="gelu",
+                                   skip_first_attn_norm=True, rope_theta=160000.0, rope_theta_local=10000.0,
+                                   norm="layer", tie_embeddings=True, gated_mlp=True),
         "hunyuan_alpha": dict(qk_norm_after_rope=True, rope_theta=pytest.approx(100.0 * 8.0 ** (16 / 14))),
         "ministral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294)),  # capped: Llama 4's scale
         "mistral3": dict(n_ctx=32, rope_attention_factor=pytest.approx(1.1386294), arch="ministral3"),
