@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer
 
@@ -20,6 +21,7 @@ from ...config import ModelConfig
 from ...errors import ModelLoadError
 from . import (
     afmoe,
+    apertus,
     deepseek,
     dots,
     encoders,
@@ -103,8 +105,12 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "exaone-moe": (exaone_moe.exaone_moe_config, exaone_moe.exaone_moe_weights),  # K-EXAONE
     "dots1": (dots.dots1_config, dots.dots1_weights),  # dots.llm1: Qwen3's heads, DeepSeek-V3's router ungrouped
     "afmoe": (afmoe.afmoe_config, afmoe.afmoe_weights),  # Trinity: gated heads, sandwich norms, a biased router
+    "apertus": (apertus.apertus_config, apertus.apertus_weights),  # xIELU MLPs, its numbers in the metadata
 }
 SUPPORTED = tuple(sorted(CONVERTERS))
+# Numbers an architecture's weights reader needs that its converter wrote as metadata, not tensors: handed over as
+# tensors of their own (Tensors.check_all_used then sees each read)
+METADATA_TENSORS: dict[str, Callable[[Meta], dict[str, np.ndarray]]] = {"apertus": apertus.xielu_tensors}
 
 
 def gguf_config_and_tokenizer(path: Path, name: str) -> tuple[ModelConfig, Tokenizer]:
@@ -157,7 +163,10 @@ def convert_gguf(
     meta, config, tokenizer = _config_and_tokenizer(reader, path, name)
     weights_fn = CONVERTERS[meta.arch][1]
     with _about(path):
-        tensors = Tensors(dequantize_all(reader, progress))
+        arrays = dequantize_all(reader, progress)
+        if meta.arch in METADATA_TENSORS:
+            arrays.update(METADATA_TENSORS[meta.arch](meta))
+        tensors = Tensors(arrays)
         weights = weights_fn(tensors, config)
         tensors.check_all_used()
         if weights["embed.W_E"].shape != (config.d_vocab, config.d_model):
