@@ -294,6 +294,7 @@ ADAPTERS: dict[str, Adapter] = {
     "llama": (llama_config, llama_weights),
     "mistral": (llama_config, llama_weights),
     "qwen2": (llama_config, llama_weights),
+    "iquestcoder": (llama_config, llama_weights),  # IQuest-Coder: transformers runs it as a Llama
 }
 
 
