@@ -57,7 +57,7 @@ if trace.n_tokens > LENS_WINDOW:
 with st.spinner("Reading every layer through the unembedding"):
     ids, probs = lens_grid(key, trace, 5, first, stop)
 grid = grid_view(ids, probs, shown[first:stop], trace.decode_token, first)
-st.markdown(grid_introduction(grid, 5))
+st.markdown(grid_introduction(grid, 5, prediction_head=ctx.config.head_act is not None))
 grid_figure = lens_grid_figure(grid)
 # On a phone a column keeps the width its cell text was cut for.
 show_token_heatmap(grid_figure, "lens_grid", grid.column_px)

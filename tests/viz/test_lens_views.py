@@ -152,3 +152,14 @@ def test_a_cell_of_punctuation_alone_is_written_large_and_bold():
         assert cell == f"{large}{shown}</b></span>", cell
     assert list(text[5:]) == ["␣the", "\\n", "␣", "ant"], "words, a named character and a lone space as they were"
     assert MARK_PX > lens_grid_figure(grid).data[0].textfont.size
+
+
+def test_the_introduction_names_a_prediction_head_where_the_model_has_one():
+    """The ModernBERT decoder reads its logits through a prediction head (dense, GELU, LayerNorm) between the final
+    norm and the unembedding: the logit lens sends each layer through it too, and the introduction says so."""
+    from viz.views.lens import grid_introduction
+
+    grid = lens_grid(np.ones((2, 3, 5), dtype=int), np.full((2, 3, 5), 0.2), ["t"] * 3, {1: "x"}.__getitem__)
+    plain, headed = grid_introduction(grid, 5), grid_introduction(grid, 5, prediction_head=True)
+    assert "final normalisation and unembedding" in plain and "prediction head" not in plain
+    assert "final normalisation, prediction head and unembedding" in headed

@@ -57,13 +57,15 @@ class LensGrid:
         return GRID_PLOT_PX / max(len(self.tokens), 1) if self.names_cells else 0.0
 
 
-def grid_introduction(grid: LensGrid, k: int) -> str:
+def grid_introduction(grid: LensGrid, k: int, prediction_head: bool = False) -> str:
     """The page's Markdown introduction to the grid, which says where a cell's token is read: in the cell, or, in a
-    grid too wide for text in its cells, in the hover."""
+    grid too wide for text in its cells, in the hover; `prediction_head`: the model reads its logits through one
+    (ModernBERT decoder), and so does the lens."""
+    through = "final normalisation, prediction head and unembedding" if prediction_head else (
+        "final normalisation and unembedding")
     lens = (
         "After every block the embedding at each position is still a vector in the same space the last block "
-        "writes to. The **logit lens** sends it through the model's own final normalisation and unembedding, as "
-        "if the model stopped there: "
+        f"writes to. The **logit lens** sends it through the model's own {through}, as if the model stopped there: "
     )
     if grid.names_cells:
         cells = (
