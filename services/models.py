@@ -143,6 +143,7 @@ def load(
 ARCH_LABELS = {
     "llama": "Llama-family decoder",
     "gpt2": "GPT-2 decoder",
+    "openai_gpt": "GPT-1 decoder (post-norm)",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",
     "modernbert": "ModernBERT encoder",

@@ -104,6 +104,9 @@ def tiny_later(kind: str, base: dict):
         # with Jina's own tensor names (mixer.Wqkv, fc1, fc2)
         shape = {k: v for k, v in base.items() if k != "num_key_value_heads"}
         return transformers.JinaEmbeddingsV3Model(transformers.JinaEmbeddingsV3Config(**shape, pad_token_id=0))
+    if kind == "openai_gpt":  # GPT-1: post-norm blocks, no final norm, learned positions, Conv1D, tanh GELU
+        cfg = transformers.OpenAIGPTConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_positions=128)
+        return transformers.OpenAIGPTLMHeadModel(cfg)
     if kind == "modernbert_decoder":  # Ettin: ModernBERT's layers, causal; layer 0 global, layers 1-2 local (the
         # latest 8 keys: local_attention 16), RoPE bases 160000 and 10000; logits through a dense + GELU + LayerNorm
         # head, then the tied embedding and a bias

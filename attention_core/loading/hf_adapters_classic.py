@@ -1,5 +1,5 @@
 """Hugging Face adapters for the open decoders from before Llama that interpretability work still reads: GPT-Neo,
-GPT-J, OPT and GPT-BigCode (StarCoder 1, SantaCoder).
+GPT-J, OPT and GPT-BigCode (StarCoder 1, SantaCoder), and the first GPT (OpenAI's GPT-1, openai-gpt).
 
 Each is a (config, weights) pair like those in hf_adapters.py. What differs from GPT-2, declared in the ModelConfig:
 - GPT-Neo: q·k is not scaled (attn_scale=1.0: no 1/√d_head); every other layer (as `attention_layers` lists them)
@@ -15,6 +15,8 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
   Conv1D.
 - OPT: learned positions numbered from 2 (pos_offset=2, as OPT's embedding adds its offset of 2), ReLU, biases
   everywhere. OPT-350m's post-norm blocks and its projected embeddings are refused.
+- GPT-1: post-norm blocks (LayerNorm after each residual add, as BERT's), no final LayerNorm, learned positions,
+  Conv1D weights as GPT-2's; its "gelu" is the tanh approximation (transformers' ACT_FNS for it).
 """
 
 from __future__ import annotations
@@ -182,7 +184,43 @@ def opt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+_GPT1_ACTS = {"gelu": "gelu_tanh", "relu": "relu", "silu": "silu", "swish": "silu"}  # transformers' openai ACT_FNS
+
+
+def openai_gpt_config(hf: dict, name: str) -> ModelConfig:
+    afn = str(hf.get("afn", "gelu"))
+    if afn not in _GPT1_ACTS:
+        raise ModelLoadError(f"GPT-1's afn {afn!r} is not one of {', '.join(_GPT1_ACTS)}.")
+    d_model = int(hf["n_embd"])
+    return _classic(
+        hf, name, "openai_gpt", d_model, int(hf["n_head"]), int(hf["n_layer"]), d_mlp=4 * d_model,
+        n_ctx=int(hf.get("n_positions", 512)), norm_position="post", act=_GPT1_ACTS[afn], attn_bias=True,
+        uses_rope=False, tie_embeddings=True,
+    )  # fmt: skip
+
+
+def openai_gpt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """tokens_embed, positions_embed; per block c_attn (q | k | v, Conv1D: [in, out]) and c_proj, ln_1 after
+    attention's residual add, the MLP, ln_2 after its add. No final norm: the last block's ln_2 is it."""
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("tokens_embed.weight"), "embed.W_pos": r.get("positions_embed.weight")}
+    d = cfg.d_model
+    for layer in range(cfg.n_layers):
+        src, dst = f"h.{layer}.", f"blocks.{layer}."
+        qkv_w, qkv_b = r.get(src + "attn.c_attn.weight"), r.get(src + "attn.c_attn.bias")
+        for i, part in enumerate("QKV"):
+            w[f"{dst}attn.W_{part}"] = qkv_w[:, i * d : (i + 1) * d].contiguous()
+            w[f"{dst}attn.b_{part}"] = qkv_b[i * d : (i + 1) * d].contiguous()
+        w[dst + "attn.W_O"], w[dst + "attn.b_O"] = r.get(src + "attn.c_proj.weight"), r.get(src + "attn.c_proj.bias")
+        _layer_norm(w, r, dst + "ln_attn", src + "ln_1")
+        w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = r.get(src + "mlp.c_fc.weight"), r.get(src + "mlp.c_fc.bias")
+        w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.get(src + "mlp.c_proj.weight"), r.get(src + "mlp.c_proj.bias")
+        _layer_norm(w, r, dst + "ln_mlp", src + "ln_2")
+    return w
+
+
 ADAPTERS = {
+    "openai-gpt": (openai_gpt_config, openai_gpt_weights),
     "gpt_neo": (gpt_neo_config, gpt_neo_weights),
     "gptj": (gptj_config, gptj_weights),
     "opt": (opt_config, opt_weights),

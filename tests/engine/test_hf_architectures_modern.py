@@ -34,9 +34,10 @@ KINDS = [
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
     "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "modernbert_decoder",
+    "openai_gpt",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
-LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha")
+LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha", "openai_gpt")
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -48,7 +49,9 @@ def pair(request, tmp_path_factory, monkeypatch_module):
 
 
 def _final_hidden(ours, trace) -> torch.Tensor:
-    """HF's last hidden state is after the final norm."""
+    """HF's last hidden state is after the final norm (GPT-1 has none: its last block's own norm ends it)."""
+    if ours.config.norm_weights and "ln_final.w" not in ours.weights:
+        return trace.resid(ours.config.n_layers)
     return blocks.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
 
 
@@ -210,6 +213,8 @@ def test_declared_features(pair):
         "kolibri1": dict(qk_norm="head", norm_position="sandwich", sliding_window=8,
                          sliding_layers=(True, True, True, True, False), rope_layers=(True, True, True, True, False),
                          n_experts=4, experts_per_token=2, moe_router="sigmoid_logits", moe_renormalize=True),
+        "openai_gpt": dict(norm_position="post", norm="layer", act="gelu_tanh", attn_bias=True, mlp_bias=True,
+                           uses_rope=False, tie_embeddings=True, d_mlp=256),
         "modernbert_decoder": dict(causal=True, sliding_window=8, sliding_layers=(False, True, True), head_act="gelu",
                                    skip_first_attn_norm=True, rope_theta=160000.0, rope_theta_local=10000.0,
                                    norm="layer", tie_embeddings=True, gated_mlp=True),
