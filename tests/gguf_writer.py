@@ -60,12 +60,15 @@ def quantize_q4_k(data: np.ndarray) -> np.ndarray:
     return blocks.reshape(*shape[:-1], shape[-1] // QK_K * 144)
 
 
-# Q5_K and Q6_K: no quantiser here or in gguf-py. Their tensors are random blocks whose f16 scale fields
-# are set so that values come out centred on 0 with a spread of about 0.15: the file's weights are then what
-# those blocks decode to, and a parity test compares both readers on them. Per type: (byte offset, value) of
-# each f16 field. Q5_K: value = d * scale * q - dmin * min (6-bit scale and min, 5-bit q), so dmin = 15.5 d
-# centres it; Q6_K: value = d * scale * (q - 32) (int8 scale, 6-bit q) is centred already.
-RANDOM_BLOCKS = {"Q5_K": ((0, 3e-4), (2, 15.5 * 3e-4)), "Q6_K": ((208, 1.5e-4),)}
+# Q2_K, Q3_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS: no quantiser here or in gguf-py. Their tensors are random blocks whose
+# f16 scale fields are set so that values come out centred on 0 with a spread of about 0.15: the file's weights are
+# then what those blocks decode to, and a parity test compares both readers on them. Per type: (byte offset, value)
+# of each f16 field. Q5_K: value = d * scale * q - dmin * min (6-bit scale and min, 5-bit q), so dmin = 15.5 d
+# centres it; Q2_K: the same with 4-bit scale and min and 2-bit q (d, dmin at bytes 80, 82), so dmin = 1.5 d; Q6_K:
+# value = d * scale * (q - 32) (int8 scale, 6-bit q) and Q3_K: d * (scale - 32) * q (6-bit scale, q in -4..3; d at
+# byte 108) are centred already, as are IQ4_NL (d · a table from -127 to 113) and IQ4_XS (d · (scale - 32) · it).
+RANDOM_BLOCKS = {"Q5_K": ((0, 3e-4), (2, 15.5 * 3e-4)), "Q6_K": ((208, 1.5e-4),), "Q2_K": ((80, 0.01), (82, 0.015)),
+                 "Q3_K": ((108, 3.5e-3),), "IQ4_NL": ((0, 2e-3),), "IQ4_XS": ((0, 1e-4),)}  # fmt: skip
 
 
 def random_blocks(shape: tuple[int, int], qtype, rng: np.random.Generator) -> np.ndarray:

@@ -3,8 +3,9 @@ message for the ones it cannot.
 
 Tolerances (max absolute difference, float32 CPU): patterns 1e-4; logits and hidden states 1e-3 (both readers
 dequantise the same blocks, so the numbers must agree as closely as for float32 files). Q8_0, Q4_0, Q4_1, F16
-and BF16 are quantised by gguf-py, Q4_K by tests/gguf_writer.py's quantiser (its round trip is checked here),
-Q5_K and Q6_K are random blocks (no quantiser exists for them in gguf-py).
+Q5_0, Q5_1 and BF16 are quantised by gguf-py, Q4_K by tests/gguf_writer.py's quantiser (its round trip is checked
+here); Q2_K, Q3_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS (the types of Q2_K, Q3_K_M and IQ4_XS files) are random blocks (no
+quantiser exists for them in gguf-py).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ pytestmark = pytest.mark.parity
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "one mole of carbon dioxide"
 V = 300
-TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K"]
-RANDOM_BLOCKS = ("Q5_K", "Q6_K")  # no quantiser: random blocks, so no original weight they are near
+TYPES = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
+         "IQ4_XS"]  # fmt: skip
+# no quantiser: random blocks, so no original weight they are near
+RANDOM_BLOCKS = ("Q2_K", "Q3_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS")
 
 
 @pytest.fixture(scope="module")
