@@ -104,6 +104,11 @@ def tiny_later(kind: str, base: dict):
         # with Jina's own tensor names (mixer.Wqkv, fc1, fc2)
         shape = {k: v for k, v in base.items() if k != "num_key_value_heads"}
         return transformers.JinaEmbeddingsV3Model(transformers.JinaEmbeddingsV3Config(**shape, pad_token_id=0))
+    if kind == "codegen":  # GPT-J's blocks (4 of each head's 8 dimensions rotating in neighbouring pairs), q, k and
+        # v fused in CodeGen's 4 groups (8 heads: 2 per group, so a wrong group order moves real weight)
+        cfg = transformers.CodeGenConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=8, n_positions=128, n_ctx=128,
+                                         rotary_dim=4, **ids)  # fmt: skip
+        return transformers.CodeGenForCausalLM(cfg)
     if kind == "openai_gpt":  # GPT-1: post-norm blocks, no final norm, learned positions, Conv1D, tanh GELU
         cfg = transformers.OpenAIGPTConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_positions=128)
         return transformers.OpenAIGPTLMHeadModel(cfg)

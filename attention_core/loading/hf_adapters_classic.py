@@ -1,5 +1,5 @@
 """Hugging Face adapters for the open decoders from before Llama that interpretability work still reads: GPT-Neo,
-GPT-J, OPT and GPT-BigCode (StarCoder 1, SantaCoder), and the first GPT (OpenAI's GPT-1, openai-gpt).
+GPT-J, CodeGen, OPT and GPT-BigCode (StarCoder 1, SantaCoder), and the first GPT (OpenAI's GPT-1, openai-gpt).
 
 Each is a (config, weights) pair like those in hf_adapters.py. What differs from GPT-2, declared in the ModelConfig:
 - GPT-Neo: q·k is not scaled (attn_scale=1.0: no 1/√d_head); every other layer (as `attention_layers` lists them)
@@ -10,6 +10,8 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
   rotates pairs of neighbouring dimensions (0, 1), (2, 3), …; the engine rotates halves (i, i + r/2), as Llama
   does, so W_Q's and W_K's columns are reordered to match (conventions.pairs_to_halves): q·k, every score and
   pattern are unchanged, and a head's q and k list the same numbers, the even dimensions first.
+- CodeGen (Salesforce): GPT-J's blocks, q, k and v fused in qkv_proj as its 4-way model-parallel code cut them: four
+  groups of rows, each holding a quarter of the heads' q, then v, then k (codegen_weights splits them apart).
 - GPT-BigCode: GPT-2's layout with one key/value head shared by every query head (multi_query: grouped-query
   attention with one group), q | k | v fused in c_attn (head by head without multi_query), Linear weights, not
   Conv1D.
@@ -21,6 +23,7 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from ..config import ModelConfig
@@ -78,6 +81,12 @@ def gptj_config(hf: dict, name: str) -> ModelConfig:
         rotary_dim=int(rotary) if rotary else None, rope_pairs_reordered=True, parallel_blocks=True,
         shared_block_norm=True, attn_bias=False, tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
     )  # fmt: skip
+
+
+def codegen_config(hf: dict, name: str) -> ModelConfig:
+    if int(hf["n_head"]) % CODEGEN_GROUPS:
+        raise ModelLoadError(f"CodeGen's {hf['n_head']} heads do not split into its {CODEGEN_GROUPS} groups.")
+    return dataclasses.replace(gptj_config(hf, name), arch="codegen")
 
 
 def gpt_bigcode_config(hf: dict, name: str) -> ModelConfig:
@@ -157,6 +166,20 @@ def gptj_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return pairs_to_halves(w, cfg)
 
 
+CODEGEN_GROUPS = 4  # mp_num: transformers' CodeGen attention fixes it
+
+
+def codegen_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """CodeGen's qkv_proj ([3·d_model, d_model]: 4 groups of rows, each q | v | k for a quarter of the heads) cut into
+    GPT-J's q_proj, k_proj, v_proj (heads in order), then read as GPT-J's."""
+    split = dict(sd)
+    for name in [k for k in sd if k.endswith("attn.qkv_proj.weight")]:
+        groups = split.pop(name).reshape(CODEGEN_GROUPS, 3, cfg.d_model // CODEGEN_GROUPS, cfg.d_model)
+        for i, part in enumerate("qvk"):  # (groups, rows per group, d_model) → heads in order
+            split[name.replace("qkv_proj", f"{part}_proj")] = groups[:, i].reshape(cfg.d_model, cfg.d_model)
+    return gptj_weights(split, cfg)
+
+
 def gpt_bigcode_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     def attention(w: StateDict, r: _Reader, src: str, dst: str) -> None:
         if cfg.n_kv_heads == cfg.n_heads:  # without multi_query: rows head by head, q, k and v of each in turn
@@ -223,6 +246,7 @@ ADAPTERS = {
     "openai-gpt": (openai_gpt_config, openai_gpt_weights),
     "gpt_neo": (gpt_neo_config, gpt_neo_weights),
     "gptj": (gptj_config, gptj_weights),
+    "codegen": (codegen_config, codegen_weights),
     "opt": (opt_config, opt_weights),
     "gpt_bigcode": (gpt_bigcode_config, gpt_bigcode_weights),
 }

@@ -34,7 +34,7 @@ KINDS = [
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
     "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "modernbert_decoder",
-    "openai_gpt",
+    "openai_gpt", "codegen",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha", "openai_gpt")
@@ -213,6 +213,8 @@ def test_declared_features(pair):
         "kolibri1": dict(qk_norm="head", norm_position="sandwich", sliding_window=8,
                          sliding_layers=(True, True, True, True, False), rope_layers=(True, True, True, True, False),
                          n_experts=4, experts_per_token=2, moe_router="sigmoid_logits", moe_renormalize=True),
+        "codegen": dict(rotary_dim=4, rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True,
+                        attn_bias=False, mlp_bias=True, n_heads=8, d_head=8),
         "openai_gpt": dict(norm_position="post", norm="layer", act="gelu_tanh", attn_bias=True, mlp_bias=True,
                            uses_rope=False, tie_embeddings=True, d_mlp=256),
         "modernbert_decoder": dict(causal=True, sliding_window=8, sliding_layers=(False, True, True), head_act="gelu",
@@ -506,3 +508,12 @@ def test_a_hunyuan_moe_config_whose_layers_use_different_counts_of_experts_is_re
     assert hunyuan_moe_config({**hf, "moe_topk": [2, 2]}, "x").experts_per_token == 2
     with pytest.raises(ModelLoadError, match=r"moe_topk differs between layers \(\[2, 1\]\)"):
         hunyuan_moe_config({**hf, "moe_topk": [2, 1]}, "x")
+
+
+def test_a_codegen_whose_heads_do_not_split_into_its_four_groups_is_refused():
+    from attention_core import ModelLoadError
+    from attention_core.loading.hf_adapters_classic import codegen_config
+
+    hf = dict(model_type="codegen", n_embd=48, n_head=6, n_layer=1, vocab_size=10, rotary_dim=4)
+    with pytest.raises(ModelLoadError, match="6 heads do not split into its 4 groups"):
+        codegen_config(hf, "x")
