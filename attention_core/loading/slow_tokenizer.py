@@ -50,6 +50,7 @@ CLASSES = {
     "ElectraTokenizer": TokenizerClass(*_WORDPIECE, _BERT, "bert"),
     "MPNetTokenizer": TokenizerClass(*_WORDPIECE, {**_ROBERTA, "unk_token": "[UNK]"}, "roberta", mask_lstrip=True),
     "GPT2Tokenizer": _GPT2,
+    "CodeGenTokenizer": _GPT2,  # GPT-2's byte-level BPE under CodeGen's name
     "RobertaTokenizer": TokenizerClass(*_BYTE_BPE, _ROBERTA, "roberta"),
     "BartTokenizer": TokenizerClass(*_BYTE_BPE, _ROBERTA, "roberta"),
     "DebertaTokenizer": TokenizerClass(*_BYTE_BPE, _DEBERTA, "bert"),
@@ -65,9 +66,9 @@ SLOW_FILES = ("vocab.txt", "vocab.json", "merges.txt", "spm.model", "spiece.mode
 # The class AutoTokenizer picks from config.json's model_type when tokenizer_config.json names none.
 BY_MODEL_TYPE = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer", "electra": "ElectraTokenizer",
                  "mpnet": "MPNetTokenizer", "gpt2": "GPT2Tokenizer", "opt": "GPT2Tokenizer",
-                 "roberta": "RobertaTokenizer", "bart": "BartTokenizer", "deberta": "DebertaTokenizer",
-                 "deberta-v2": "DebertaV2Tokenizer", "t5": "T5Tokenizer", "mt5": "T5Tokenizer",
-                 "xlm-roberta": "XLMRobertaTokenizer"}  # fmt: skip
+                 "codegen": "CodeGenTokenizer", "roberta": "RobertaTokenizer", "bart": "BartTokenizer",
+                 "deberta": "DebertaTokenizer", "deberta-v2": "DebertaV2Tokenizer", "t5": "T5Tokenizer",
+                 "mt5": "T5Tokenizer", "xlm-roberta": "XLMRobertaTokenizer"}  # fmt: skip
 # (not "llama": transformers then builds a generic tokenizer from tokenizer.model, not LlamaTokenizer; Llama folders
 # name their class in tokenizer_config.json)
 

@@ -84,6 +84,8 @@ CASES = {
     "by_model_type_roberta": (byte_bpe_folder, None, {}, "roberta"),
     "by_model_type_deberta": (byte_bpe_folder, {"do_lower_case": False, "vocab_type": "gpt2"}, {}, "deberta"),
     "by_model_type_gpt2": (byte_bpe_folder, None, {}, "gpt2"),
+    "codegen": (byte_bpe_folder, {"tokenizer_class": "CodeGenTokenizer"}, {}, None),
+    "by_model_type_codegen": (byte_bpe_folder, None, {}, "codegen"),
     "by_model_type_opt": (byte_bpe_folder, {"add_bos_token": True}, {}, "opt"),  # OPT: GPT-2's class, a BOS first
     "by_model_type_distilbert": (wordpiece_folder, None, {}, "distilbert"),
     "by_model_type_electra": (wordpiece_folder, None, {}, "electra"),
