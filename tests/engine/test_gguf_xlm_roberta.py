@@ -131,20 +131,39 @@ def _write_jina(hf, folder: Path, path: Path) -> Path:
     return finish(w, path, {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()})
 
 
+def _encoder(tmp_path, config_class, model_class, seed: int, **extra):
+    """(a tiny transformers encoder of `model_class` over _folder's vocabulary, its tokenizer, the folder)."""
+    folder = _folder(tmp_path)
+    reference = transformers.AutoTokenizer.from_pretrained(str(folder))
+    torch.manual_seed(seed)
+    cfg = config_class(
+        vocab_size=len(reference), hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, attn_implementation="eager",
+    )  # fmt: skip
+    hf = model_class(cfg, **extra)
+    randomize(hf)
+    return hf.eval(), reference, folder
+
+
+def _assert_parity(ours, hf, reference) -> None:
+    """The ids, every layer's patterns and hidden states as the transformers model written gives them."""
+    text = "the blue creature took a mole of the forest"
+    trace = ours.trace(text)
+    assert trace.token_ids == reference(text).input_ids and len(trace.token_ids) > 5
+    with torch.inference_mode():  # XLM-R numbers positions from pad_token_id + 1, the file's row 0
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(2):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+        assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= HIDDEN_TOL, layer
+
+
 @pytest.fixture
 def tiny(tmp_path, monkeypatch):
     """(the transformers model, its tokenizer, the GGUF written from them)."""
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    folder = _folder(tmp_path)
-    reference = transformers.AutoTokenizer.from_pretrained(str(folder))
-    torch.manual_seed(0)
-    cfg = transformers.XLMRobertaConfig(
-        vocab_size=len(reference), hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, attn_implementation="eager",
-    )  # fmt: skip
-    hf = transformers.XLMRobertaModel(cfg, add_pooling_layer=False)
-    randomize(hf)
-    return hf.eval(), reference, _write(hf, folder, tmp_path / "xlmr.gguf")
+    hf, reference, folder = _encoder(tmp_path, transformers.XLMRobertaConfig, transformers.XLMRobertaModel, 0,
+                                     add_pooling_layer=False)  # fmt: skip
+    return hf, reference, _write(hf, folder, tmp_path / "xlmr.gguf")
 
 
 def test_the_unigram_vocabulary_splits_text_as_xlm_r_does(tiny):
@@ -159,39 +178,17 @@ def test_the_unigram_vocabulary_splits_text_as_xlm_r_does(tiny):
 def test_an_xlm_r_file_matches_the_model_written(tiny):
     hf, reference, path = tiny
     ours = load_model(str(path), device="cpu")
-    text = "the blue creature took a mole of the forest"
-    trace = ours.trace(text)
-    assert trace.token_ids == reference(text).input_ids and len(trace.token_ids) > 5
-    ids = torch.tensor([trace.token_ids])
-    with torch.inference_mode():  # XLM-R numbers positions from pad_token_id + 1, the file's row 0
-        out = hf(ids, output_attentions=True, output_hidden_states=True)
-    for layer in range(2):
-        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
-        assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= HIDDEN_TOL, layer
+    _assert_parity(ours, hf, reference)
     assert not ours.config.causal and ours.config.n_token_types == 1 and ours.config.n_ctx == 64
 
 
 def test_a_jina_v3_file_matches_the_model_written(tmp_path, monkeypatch):
     """jina-bert-v3: RoPE (base 20000 from the file) in place of positions, q, k and v (and biases) fused."""
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    folder = _folder(tmp_path)
-    reference = transformers.AutoTokenizer.from_pretrained(str(folder))
-    torch.manual_seed(1)
-    cfg = transformers.JinaEmbeddingsV3Config(
-        vocab_size=len(reference), hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-        max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, attn_implementation="eager",
-    )  # fmt: skip
-    hf = transformers.JinaEmbeddingsV3Model(cfg).eval()
-    randomize(hf)
+    hf, reference, folder = _encoder(tmp_path, transformers.JinaEmbeddingsV3Config, transformers.JinaEmbeddingsV3Model,
+                                     1)  # fmt: skip
     ours = load_model(str(_write_jina(hf, folder, tmp_path / "jina.gguf")), device="cpu")
-    text = "the blue creature took a mole of the forest"
-    trace = ours.trace(text)
-    assert trace.token_ids == reference(text).input_ids
-    with torch.inference_mode():
-        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
-    for layer in range(2):
-        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
-        assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= HIDDEN_TOL, layer
+    _assert_parity(ours, hf, reference)
     assert ours.config.arch == "jina_v3" and ours.config.uses_rope and ours.config.rope_theta == 20000.0
     assert "embed.W_pos" not in ours.weights
 
