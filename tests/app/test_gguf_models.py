@@ -31,8 +31,9 @@ def load_through_the_sidebar(name: str) -> AppTest:
     return at.button(key="model_load").click().run()
 
 
-def check_described_and_drawn(at: AppTest, name: str, label: str) -> None:
-    """Selected, described with its exact parameter count, and its head 0 pattern drawn from the engine's."""
+def check_described_and_drawn(at: AppTest, name: str, label: str, causal: bool = True) -> None:
+    """Selected, described with its exact parameter count, and its head 0 pattern drawn from the engine's (with the
+    causal mask on: a decoder's own; an encoder's own is without)."""
     from attention_core import load_model
 
     assert not at.exception, [e.value for e in at.exception]
@@ -45,7 +46,7 @@ def check_described_and_drawn(at: AppTest, name: str, label: str) -> None:
     assert at.session_state["ctx"].model_label == label
     heatmap = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("head_heatmap"))
     z = decode(figure_spec(heatmap)["data"][0]["z"])
-    np.testing.assert_allclose(z, model.trace(TEXT, causal=True).pattern(0, 0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(z, model.trace(TEXT, causal=causal).pattern(0, 0).numpy(), atol=1e-6)
 
 
 def test_a_local_gguf_file_loads_and_is_described(env) -> None:
@@ -68,3 +69,47 @@ def test_an_ollama_model_loads_and_is_described(env) -> None:
     check_described_and_drawn(at, "ollama:tiny:q8", "`ollama:tiny:q8` (Gemma 2 decoder, 2 layers × 2 heads)")
     said = " ".join(c.value for c in at.sidebar.caption)
     assert "sliding window of 4 tokens (1 of 2 layers)" in said and "soft-capped" in said
+
+
+def _every_page_opens(at: AppTest, name: str) -> None:
+    from app_pages.registry import PAGES
+
+    for page in PAGES:
+        at = at.switch_page(page.path).run()
+        assert not at.exception, (page.name, [e.value for e in at.exception])
+        assert not at.error, (page.name, [e.value for e in at.error])
+        assert at.session_state["model"] == name, page.name
+
+
+def test_an_xlm_roberta_gguf_and_a_t5_gguf_open_every_page(env) -> None:
+    """A 'bert' file with XLM-R's unigram vocabulary (bge-m3's kind) and a 't5' encoder-decoder file: each loads
+    through the sidebar, is described, draws the engine's pattern, and every page draws without an error."""
+    import torch
+    import transformers
+
+    from tests.engine.test_gguf_architectures import randomize
+    from tests.gguf_writer_unigram import t5_folder, write_t5_gguf, write_xlm_roberta_gguf, xlm_r_folder
+    from tests.tiny_models import save_tiny_t5
+
+    for sub in ("spm", "t5", "models"):
+        (env / sub).mkdir(exist_ok=True)
+    folder = xlm_r_folder(env / "spm")
+    vocab = len(transformers.AutoTokenizer.from_pretrained(str(folder)))
+    torch.manual_seed(0)
+    cfg = transformers.XLMRobertaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                        intermediate_size=48, max_position_embeddings=66, pad_token_id=1)  # fmt: skip
+    encoder = transformers.XLMRobertaModel(cfg, add_pooling_layer=False)
+    randomize(encoder)
+    path = str(write_xlm_roberta_gguf(encoder, folder, env / "models" / "tiny-xlmr.gguf"))
+    at = load_through_the_sidebar(path)
+    check_described_and_drawn(at, path, "`tiny-xlmr` (BERT-style encoder, 2 layers × 2 heads)", causal=False)
+    _every_page_opens(at, path)
+
+    folder = t5_folder(env / "t5")
+    vocab = len(transformers.AutoTokenizer.from_pretrained(str(folder))) + 8
+    t5 = save_tiny_t5(env / "t5-hf", "gated-gelu", vocab=vocab, max_distance=128)
+    path = str(write_t5_gguf(t5, folder, env / "models" / "tiny-t5.gguf", tied=False))
+    at = load_through_the_sidebar(path)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["model"] == path and "T5 encoder-decoder" in at.session_state["ctx"].model_label
+    _every_page_opens(at, path)
