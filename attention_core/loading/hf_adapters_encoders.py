@@ -277,6 +277,21 @@ def gte_config(hf: dict, name: str) -> ModelConfig:
                              act=_act(hf.get("hidden_act", "gelu")))  # GteConfig's defaults  # fmt: skip
 
 
+def gte_remote_config(hf: dict, name: str) -> ModelConfig:
+    """GTE as Alibaba's own code ships it (model_type "new": gte-base-en-v1.5, gte-multilingual-base): the layers and
+    tensor names transformers' gte port reads, under NewConfig's field names and defaults (RoPE base 10000, 2048
+    positions). What the port leaves out is refused: RMSNorm layers, log-n attention scaling, learned positions."""
+    refused = {"layer_norm_type": (hf.get("layer_norm_type", "layer_norm"), "layer_norm"),
+               "position_embedding_type": (hf.get("position_embedding_type", "rope"), "rope"),
+               "logn_attention_scale": (bool(hf.get("logn_attention_scale", False)), False)}  # fmt: skip
+    for key, (value, supported) in refused.items():
+        if value != supported:
+            raise ModelLoadError(f"GTE (model_type 'new') with {key} {value!r} is not supported; only {supported!r}.")
+    _plain_rope(hf, "GTE")
+    return _rope_bert_config(hf, name, "gte", 10_000.0, n_ctx=2048, eps=1e-12, segments=1, attn_bias=True,
+                             act=_act(hf.get("hidden_act", "gelu")))  # NewConfig's defaults  # fmt: skip
+
+
 def jina_v3_config(hf: dict, name: str) -> ModelConfig:
     """Jina Embeddings v3 (transformers' jina_embeddings_v3): XLM-RoBERTa's post-norm layers with RoPE (base 20000)
     instead of positions, biases everywhere and a plain GELU MLP."""
@@ -307,6 +322,7 @@ ADAPTERS = {
     "ultrabert": (ultrabert_config, eurobert_weights),  # EuroBERT's tensors
     "nomic_bert": (nomic_bert_config, nomic_bert_weights),
     "gte": (gte_config, gte_weights),
+    "new": (gte_remote_config, gte_weights),  # GTE under Alibaba's own code (trust_remote_code)
     "jina_embeddings_v3": (jina_v3_config, jina_v3_weights),
     "deberta-v2": (deberta_v2_config, deberta_v2_weights),
     "deberta": (deberta_config, deberta_weights),
