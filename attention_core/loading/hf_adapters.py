@@ -219,22 +219,26 @@ def gpt2_config(hf: dict, name: str) -> ModelConfig:
 
 def gpt2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("transformer.",))
-    d = cfg.d_model
     w: StateDict = {"embed.W_E": r.get("wte.weight"), "embed.W_pos": r.get("wpe.weight")}
     for layer in range(cfg.n_layers):
-        src, dst = f"h.{layer}.", f"blocks.{layer}."
-        qkv_w, qkv_b = r.get(src + "attn.c_attn.weight"), r.get(src + "attn.c_attn.bias")  # Conv1D: already [in, out]
-        for i, part in enumerate("QKV"):
-            w[f"{dst}attn.W_{part}"] = qkv_w[:, i * d : (i + 1) * d].contiguous()
-            w[f"{dst}attn.b_{part}"] = qkv_b[i * d : (i + 1) * d].contiguous()
-        w[dst + "attn.W_O"] = r.get(src + "attn.c_proj.weight")
-        w[dst + "attn.b_O"] = r.get(src + "attn.c_proj.bias")
-        for ours, theirs in (("ln_attn", "ln_1"), ("ln_mlp", "ln_2")):
-            w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(src + theirs + ".weight"), r.get(src + theirs + ".bias")
-        w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = r.get(src + "mlp.c_fc.weight"), r.get(src + "mlp.c_fc.bias")
-        w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.get(src + "mlp.c_proj.weight"), r.get(src + "mlp.c_proj.bias")
+        conv1d_block(w, r, f"h.{layer}.", f"blocks.{layer}.", cfg.d_model)
     w["ln_final.w"], w["ln_final.b"] = r.get("ln_f.weight"), r.get("ln_f.bias")
     return w
+
+
+def conv1d_block(w: StateDict, r: _Reader, src: str, dst: str, d: int) -> None:
+    """One block of GPT-2's layout (GPT-1's too): q | k | v fused in c_attn and the MLP's c_fc, c_proj, as Conv1D
+    weights ([in, out] already), biases everywhere; its two LayerNorms ln_1 and ln_2 (where the block applies them
+    is the config's norm_position)."""
+    qkv_w, qkv_b = r.get(src + "attn.c_attn.weight"), r.get(src + "attn.c_attn.bias")
+    for i, part in enumerate("QKV"):
+        w[f"{dst}attn.W_{part}"] = qkv_w[:, i * d : (i + 1) * d].contiguous()
+        w[f"{dst}attn.b_{part}"] = qkv_b[i * d : (i + 1) * d].contiguous()
+    w[dst + "attn.W_O"], w[dst + "attn.b_O"] = r.get(src + "attn.c_proj.weight"), r.get(src + "attn.c_proj.bias")
+    for ours, theirs in (("ln_attn", "ln_1"), ("ln_mlp", "ln_2")):
+        w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(src + theirs + ".weight"), r.get(src + theirs + ".bias")
+    w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = r.get(src + "mlp.c_fc.weight"), r.get(src + "mlp.c_fc.bias")
+    w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.get(src + "mlp.c_proj.weight"), r.get(src + "mlp.c_proj.bias")
 
 
 # ── Llama family: Llama, SmolLM, Mistral, Qwen2 ──────────────────────────────────────────────────

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import pairs_to_halves
-from .hf_adapters import StateDict, _act, _Reader
+from .hf_adapters import StateDict, _act, _Reader, conv1d_block
 from .hf_adapters_layernorm import _layer_norm, _plain_mlp
 from .hf_adapters_modern import _unembed, fused_qkv, interleaved_qkv
 
@@ -227,18 +227,8 @@ def openai_gpt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     attention's residual add, the MLP, ln_2 after its add. No final norm: the last block's ln_2 is it."""
     r = _Reader(sd, ("transformer.",))
     w: StateDict = {"embed.W_E": r.get("tokens_embed.weight"), "embed.W_pos": r.get("positions_embed.weight")}
-    d = cfg.d_model
     for layer in range(cfg.n_layers):
-        src, dst = f"h.{layer}.", f"blocks.{layer}."
-        qkv_w, qkv_b = r.get(src + "attn.c_attn.weight"), r.get(src + "attn.c_attn.bias")
-        for i, part in enumerate("QKV"):
-            w[f"{dst}attn.W_{part}"] = qkv_w[:, i * d : (i + 1) * d].contiguous()
-            w[f"{dst}attn.b_{part}"] = qkv_b[i * d : (i + 1) * d].contiguous()
-        w[dst + "attn.W_O"], w[dst + "attn.b_O"] = r.get(src + "attn.c_proj.weight"), r.get(src + "attn.c_proj.bias")
-        _layer_norm(w, r, dst + "ln_attn", src + "ln_1")
-        w[dst + "mlp.W_in"], w[dst + "mlp.b_in"] = r.get(src + "mlp.c_fc.weight"), r.get(src + "mlp.c_fc.bias")
-        w[dst + "mlp.W_out"], w[dst + "mlp.b_out"] = r.get(src + "mlp.c_proj.weight"), r.get(src + "mlp.c_proj.bias")
-        _layer_norm(w, r, dst + "ln_mlp", src + "ln_2")
+        conv1d_block(w, r, f"h.{layer}.", f"blocks.{layer}.", cfg.d_model)
     return w
 
 
