@@ -2,11 +2,11 @@
 # make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
 #              whole test suite, browser tests included (three pytest workers: two each with its own app server
 #              and Chromium for half of the browser tests, one without a browser; CI runs this). A fresh clone's
-#              .ci/run on 2 shared cores (torch.mm 2048² float32 at ~210 GFLOP/s), 2026-12-05 20:42 UTC at 5d7ec04:
-#              8 min 57 s of tests (3,171 passed, 13 skipped: CUDA only), 9 min 46 s in all with the set-up from the
+#              .ci/run on 2 shared cores (torch.mm 2048² float32 at ~210 GFLOP/s), 2026-12-05 22:17 UTC at c7adc1a:
+#              8 min 26 s of tests (3,239 passed, 13 skipped: CUDA only), 9 min 14 s in all with the set-up from the
 #              package cache (the limit is 20). On a slower machine (torch.mm at ~46 GFLOP/s), 2026-12-04 17:34
 #              UTC at a0c2437: 22 min 29 s of tests (2,471 passed, 13 skipped), 24 min 37 s in all: over the limit.
-# make test-fast – the quick tier (793 tests in 22 s, in one checkout on 2 cores, 2026-12-05 21:07): ruff,
+# make test-fast – the quick tier (794 tests in 24 s, in one checkout on 2 cores, 2026-12-05 22:28): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
 #              local Ray; tiny random models only (tests/tiny_models.py). tests/conftest.py sets the
