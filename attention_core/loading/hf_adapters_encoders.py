@@ -278,18 +278,41 @@ def gte_config(hf: dict, name: str) -> ModelConfig:
 
 
 def gte_remote_config(hf: dict, name: str) -> ModelConfig:
-    """GTE as Alibaba's own code ships it (model_type "new": gte-base-en-v1.5, gte-multilingual-base): the layers and
-    tensor names transformers' gte port reads, under NewConfig's field names and defaults (RoPE base 10000, 2048
-    positions). What the port leaves out is refused: RMSNorm layers, log-n attention scaling, learned positions."""
+    """GTE as Alibaba's own code ships it (model_type "new": gte-base-en-v1.5, gte-large-en-v1.5,
+    gte-multilingual-base): the layers and tensor names transformers' gte port reads, under NewConfig's field names
+    and defaults (RoPE base 10000, 2048 positions), and its fixed NTK scaling (gte-large-en-v1.5: factor 2), which
+    the port lacks. What the remote code has beyond that is refused: RMSNorm layers, log-n attention scaling, learned
+    positions, NTK's mixed_b."""
     refused = {"layer_norm_type": (hf.get("layer_norm_type", "layer_norm"), "layer_norm"),
                "position_embedding_type": (hf.get("position_embedding_type", "rope"), "rope"),
                "logn_attention_scale": (bool(hf.get("logn_attention_scale", False)), False)}  # fmt: skip
     for key, (value, supported) in refused.items():
         if value != supported:
             raise ModelLoadError(f"GTE (model_type 'new') with {key} {value!r} is not supported; only {supported!r}.")
-    _plain_rope(hf, "GTE")
-    return _rope_bert_config(hf, name, "gte", 10_000.0, n_ctx=2048, eps=1e-12, segments=1, attn_bias=True,
-                             act=_act(hf.get("hidden_act", "gelu")))  # NewConfig's defaults  # fmt: skip
+    ntk = _gte_ntk_factor(hf.get("rope_scaling"))
+    cfg = _rope_bert_config({**hf, "rope_scaling": None}, name, "gte", 10_000.0, n_ctx=2048, eps=1e-12, segments=1,
+                            attn_bias=True, act=_act(hf.get("hidden_act", "gelu")))  # NewConfig's defaults  # fmt: skip
+    if ntk == 1.0:
+        return cfg
+    # NewModel's NTKScalingRotaryEmbedding (vLLM's reads alike): inv_freq_i = (θ·s)^(-2i/r) / s^(2/r), built once for
+    # every position: θ^(-2i/r) divided by s^((2i + 2)/r)
+    r = cfg.rotary_dim or cfg.d_head
+    divisors = tuple(ntk ** ((2 * i + 2) / r) for i in range(r // 2))
+    return dataclasses.replace(cfg, rope_freq_divisors=divisors, rope_scaling=f"fixed NTK, factor {ntk:g}")
+
+
+def _gte_ntk_factor(scaling: dict | None) -> float:
+    """The factor of NewConfig's rope_scaling ({"type": "ntk", "factor": s}), 1.0 without one."""
+    if not scaling:
+        return 1.0
+    kind = scaling.get("type") or scaling.get("rope_type")
+    if kind != "ntk" or scaling.get("mixed_b") is not None:
+        raise ModelLoadError(f"GTE's RoPE scaling {scaling!r} is not supported; only its fixed NTK ({{'type': 'ntk', "
+                             "'factor': …}) is.")  # fmt: skip
+    factor = float(scaling.get("factor", 1.0))
+    if not factor >= 1.0:
+        raise ModelLoadError(f"GTE's NTK factor {factor:g} is below 1.")
+    return factor
 
 
 def jina_v3_config(hf: dict, name: str) -> ModelConfig:
