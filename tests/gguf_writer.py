@@ -348,6 +348,22 @@ def write_gguf(
     return finish(w, path, tensors, qtype, experts_qtype, rng)
 
 
+def rope_decoder_shape(w, cfg, d_mlp: int) -> None:
+    """The keys llama.cpp's converters write for any RoPE decoder with explicit head widths (llama4, apertus): the
+    context, widths and counts, the RMSNorm epsilon, the RoPE base over whole heads; `d_mlp` the dense MLP's width."""
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(d_mlp)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_key_length(cfg.head_dim)
+    w.add_value_length(cfg.head_dim)
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+    w.add_rope_dimension_count(cfg.head_dim)
+
+
 def finish(w, path: Path, tensors: dict[str, np.ndarray], qtype=None, experts_qtype=None, rng=None) -> Path:
     """Add `tensors` to the GGUFWriter `w` (qtype, experts_qtype: write_gguf's) and write the file."""
     import gguf

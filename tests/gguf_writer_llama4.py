@@ -40,24 +40,14 @@ def write_llama4_gguf(hf, tokenizer, path: Path, ollama_keys: bool = False, qtyp
     import gguf
 
     from tests.engine.test_rope_scaling import llama_cpp_rope_freqs
-    from tests.gguf_writer import _tokenizer, finish
+    from tests.gguf_writer import _tokenizer, finish, rope_decoder_shape
 
     cfg = hf.config.get_text_config()
     w = gguf.GGUFWriter(str(path), "llama4")
     w.add_name("tiny-llama4")
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(cfg.intermediate_size_mlp)
+    rope_decoder_shape(w, cfg, cfg.intermediate_size_mlp)
     w.add_expert_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_key_length(cfg.head_dim)
-    w.add_value_length(cfg.head_dim)
-    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     rope = cfg.rope_parameters
-    w.add_rope_freq_base(rope["rope_theta"])
-    w.add_rope_dimension_count(cfg.head_dim)
     w.add_expert_count(cfg.num_local_experts)
     w.add_expert_used_count(cfg.num_experts_per_tok)
     w.add_interleave_moe_layer_step(cfg.interleave_moe_layer_step)

@@ -15,7 +15,7 @@ import torch
 
 from attention_core import ModelLoadError, load_model
 from tests.engine.test_rope_scaling import llama_cpp_rope_freqs
-from tests.gguf_writer import _tokenizer, finish
+from tests.gguf_writer import _tokenizer, finish, rope_decoder_shape
 from tests.tiny_models import byte_bpe, save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -32,18 +32,8 @@ def _write(hf, path, beta=None):
     cfg = hf.config
     w = gguf.GGUFWriter(str(path), "apertus")
     w.add_name("tiny-apertus")
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_key_length(cfg.head_dim)
-    w.add_value_length(cfg.head_dim)
-    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    rope_decoder_shape(w, cfg, cfg.intermediate_size)
     rope = cfg.rope_parameters
-    w.add_rope_freq_base(rope["rope_theta"])
-    w.add_rope_dimension_count(cfg.head_dim)
     acts = [layer.mlp.act_fn for layer in hf.model.layers]
     w.add_xielu_alpha_p([float(a.alpha_p) for a in acts])
     w.add_xielu_alpha_n([float(a.alpha_n) for a in acts])
