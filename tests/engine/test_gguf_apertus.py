@@ -35,8 +35,8 @@ def _write(hf, path, beta=None):
     rope_decoder_shape(w, cfg, cfg.intermediate_size)
     rope = cfg.rope_parameters
     acts = [layer.mlp.act_fn for layer in hf.model.layers]
-    w.add_xielu_alpha_p([float(a.alpha_p) for a in acts])
-    w.add_xielu_alpha_n([float(a.alpha_n) for a in acts])
+    w.add_xielu_alpha_p([a.alpha_p.item() for a in acts])  # the raw parameters, as the converter writes them
+    w.add_xielu_alpha_n([a.alpha_n.item() for a in acts])
     w.add_xielu_beta(beta or [float(a.beta) for a in acts])
     w.add_xielu_eps([float(a.eps) for a in acts])
     _tokenizer(w, byte_bpe(300))
