@@ -64,7 +64,9 @@ def _size(model_file: Path) -> int:
     return SentencePieceProcessor(model_file=str(model_file)).vocab_size()
 
 
-def _encoder_shape(w, cfg, offset: int) -> None:
+def encoder_shape(w, cfg, offset: int) -> None:
+    """A RoBERTa-family encoder's keys as llama.cpp's converter writes them: its context without the `offset` rows
+    cut from the position table."""
     w.add_causal_attention(False)
     w.add_token_type_count(cfg.type_vocab_size)
     w.add_context_length(cfg.max_position_embeddings - offset)
@@ -84,7 +86,7 @@ def write_xlm_roberta_gguf(hf, folder: Path, path: Path, prefix_space: bool = Tr
     cfg, offset = hf.config, hf.config.pad_token_id + 1
     w = gguf.GGUFWriter(str(path), "bert")
     w.add_name("tiny-xlm-roberta")
-    _encoder_shape(w, cfg, offset)
+    encoder_shape(w, cfg, offset)
     _xlm_r_vocab(w, folder, cfg.vocab_size, prefix_space)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, cfg.num_hidden_layers)
     tensors = {}
@@ -111,7 +113,7 @@ def write_jina_v3_gguf(hf, folder: Path, path: Path) -> Path:
     cfg = hf.config
     w = gguf.GGUFWriter(str(path), "jina-bert-v3")
     w.add_name("tiny-jina-v3")
-    _encoder_shape(w, cfg, cfg.pad_token_id + 1)
+    encoder_shape(w, cfg, cfg.pad_token_id + 1)
     w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
     _xlm_r_vocab(w, folder, cfg.vocab_size, True)
     state = {k: v.detach().float().numpy() for k, v in hf.state_dict().items() if not k.startswith("pooler.")}

@@ -1,7 +1,8 @@
 """XLM-RoBERTa encoders as llama.cpp writes them (bge-m3, multilingual-e5, snowflake-arctic-embed2 in Ollama): a
-'bert' file whose vocabulary is a SentencePiece unigram model ('t5'); and Jina Embeddings v3 ('jina-bert-v3': XLM-R's
-layers with RoPE, q, k and v fused). transformers does not read such files, so the reference is the model written and
-its own tokenizer (XLMRobertaTokenizer over the same sentencepiece.bpe.model).
+'bert' file whose vocabulary is a SentencePiece unigram model ('t5'); Jina Embeddings v3 ('jina-bert-v3': XLM-R's
+layers with RoPE, q, k and v fused); and RoBERTa's (granite-embedding's English models): a 'bert' file with a byte-level
+BPE vocabulary. transformers does not read such files, so the reference is the model written and its own tokenizer
+(XLMRobertaTokenizer over the same sentencepiece.bpe.model).
 
 The file is written as llama.cpp's converter writes it from a folder with sentencepiece.bpe.model: fairseq's <s>
 <pad> </s> <unk> first, then the model's pieces after its own first three, the last id (<mask>) an unused [PAD…]
@@ -20,7 +21,7 @@ from attention_core.loading.gguf.reader import Meta, read_gguf
 from attention_core.loading.gguf.tokenizer import tokenizer_from_gguf
 from tests.engine.test_gguf_architectures import randomize
 from tests.gguf_writer import rewrite_gguf
-from tests.gguf_writer_unigram import write_jina_v3_gguf, write_xlm_roberta_gguf, xlm_r_folder
+from tests.gguf_writer_unigram import encoder_shape, write_jina_v3_gguf, write_xlm_roberta_gguf, xlm_r_folder
 from tests.texts import TEXTS
 
 transformers = pytest.importorskip("transformers")
@@ -128,3 +129,47 @@ def test_an_unreadable_normaliser_table_is_refused_by_name(tiny, tmp_path):
     damaged = rewrite_gguf(path, tmp_path / "damaged.gguf", fields)
     with pytest.raises(ModelLoadError, match="precompiled_charsmap is not a readable normaliser table"):
         tokenizer_from_gguf(Meta(read_gguf(damaged)))
+
+
+def test_a_roberta_file_with_a_byte_level_vocabulary_matches_the_model_written(tmp_path, monkeypatch):
+    """llama.cpp's RobertaModel converter: 'bert' with RoBERTa's BPE ('gpt2', pre roberta-bpe), <s> text </s> as
+    its RobertaProcessing says, positions cut by pad_token_id + 1 rows."""
+    import gguf
+    import numpy as np
+
+    from tests.gguf_writer import _tokenizer, finish
+    from tests.tiny_models import byte_bpe
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(2)
+    cfg = transformers.RobertaConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=96, max_position_embeddings=68, pad_token_id=3,
+                                     attn_implementation="eager")  # fmt: skip
+    hf = transformers.RobertaModel(cfg, add_pooling_layer=False).eval()
+    randomize(hf)
+    written = tmp_path / "written.gguf"
+    w = gguf.GGUFWriter(str(written), "bert")
+    encoder_shape(w, cfg, cfg.pad_token_id + 1)
+    _tokenizer(w, byte_bpe(300), pre="roberta-bpe")
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, 2)
+    tensors = {}
+    for hf_name, tensor in hf.state_dict().items():
+        base, suffix = hf_name.rsplit(".", 1)
+        data = tensor.detach().float().numpy()
+        if hf_name == "embeddings.position_embeddings.weight":
+            data = data[cfg.pad_token_id + 1 :]
+        tensors[f"{names.get_name(base)}.{suffix}"] = np.ascontiguousarray(data, dtype=np.float32)
+    finish(w, written, tensors)
+    flags = {"tokenizer.ggml.bos_token_id": (1, gguf.GGUFValueType.UINT32),
+             "tokenizer.ggml.eos_token_id": (2, gguf.GGUFValueType.UINT32),
+             "tokenizer.ggml.add_bos_token": (True, gguf.GGUFValueType.BOOL),
+             "tokenizer.ggml.add_eos_token": (True, gguf.GGUFValueType.BOOL)}  # fmt: skip
+    ours = load_model(str(rewrite_gguf(written, tmp_path / "roberta.gguf", flags)), device="cpu")
+    text = "the blue creature took a mole of the forest"
+    trace = ours.trace(text)
+    assert trace.token_ids == [1, *byte_bpe(300).encode(text).ids, 2] and cfg.pad_token_id not in trace.token_ids
+    with torch.inference_mode():  # RoBERTa numbers positions from pad_token_id + 1, the file's row 0
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(2):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+        assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= HIDDEN_TOL, layer
