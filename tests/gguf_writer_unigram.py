@@ -146,12 +146,14 @@ def _t5_vocab(w, folder: Path, n_vocab: int) -> None:
     w.add_add_eos_token(True)
 
 
-def write_t5_gguf(hf, folder: Path, path: Path, tied: bool) -> Path:
-    """`hf` (a T5ForConditionalGeneration over `folder`'s vocabulary) as 't5'; `tied`: no output tensor."""
+def write_t5_gguf(hf, folder: Path, path: Path, tied: bool, encoder_only: bool = False) -> Path:
+    """`hf` (a T5ForConditionalGeneration over `folder`'s vocabulary) as 't5'; `tied`: no output tensor;
+    `encoder_only`: its encoder alone, as 't5encoder' (enc.* and token_embd)."""
     import gguf
 
     cfg = hf.config
-    w = gguf.GGUFWriter(str(path), "t5")
+    arch = "t5encoder" if encoder_only else "t5"
+    w = gguf.GGUFWriter(str(path), arch)
     w.add_name("tiny-t5")
     w.add_context_length(512)
     w.add_embedding_length(cfg.d_model)
@@ -169,7 +171,9 @@ def write_t5_gguf(hf, folder: Path, path: Path, tied: bool) -> Path:
     for hf_name, tensor in hf.state_dict().items():
         base, suffix = hf_name.rsplit(".", 1)
         gguf_name = names.get_name(base)
-        if gguf_name is None or (gguf_name == "output" and tied):
+        if gguf_name is None or (gguf_name == "output" and (tied or encoder_only)):
             continue  # the stacks' copies of the shared embedding; a tied head (llama.cpp writes none)
+        if encoder_only and gguf_name.startswith("dec."):
+            continue
         tensors[f"{gguf_name}.{suffix}"] = np.ascontiguousarray(tensor.float().numpy(), dtype=np.float32)
     return finish(w, path, tensors)

@@ -36,23 +36,29 @@ def _mlp_kind(hf: dict) -> tuple[str, bool]:
     return _act(act), len(parts) == 2
 
 
+ENCODER_ONLY = ("T5EncoderModel", "MT5EncoderModel", "UMT5EncoderModel")  # sentence-T5, GTR, image models' encoders
+
+
 def t5_config(hf: dict, name: str) -> ModelConfig:
+    """T5's encoder-decoder, or its encoder alone where config.json's architectures name a T5EncoderModel (no
+    decoder, no language-model head: arch "t5_encoder")."""
     d_model, n_heads, n_layers = int(hf["d_model"]), int(hf["num_heads"]), int(hf["num_layers"])
+    encoder_only = any(kind in ENCODER_ONLY for kind in hf.get("architectures") or ())
     act, gated = _mlp_kind(hf)
     # Original T5 ties its embeddings and rescales the decoder's output; v1.1 and Flan-T5 say
     # tie_word_embeddings: false and do not. transformers 5 saves that choice as scale_decoder_outputs.
     tied = hf.get("tie_word_embeddings", True) is not False
     scaled = hf.get("scale_decoder_outputs", tied)
     return ModelConfig(
-        name=name, arch="t5", n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
-        d_head=int(hf["d_kv"]), d_mlp=int(hf["d_ff"]), d_vocab=int(hf["vocab_size"]),
-        n_ctx=int(hf.get("n_positions") or 512), causal=False, norm="rms",
+        name=name, arch="t5_encoder" if encoder_only else "t5", n_layers=n_layers, n_heads=n_heads,
+        n_kv_heads=n_heads, d_model=d_model, d_head=int(hf["d_kv"]), d_mlp=int(hf["d_ff"]),
+        d_vocab=int(hf["vocab_size"]), n_ctx=int(hf.get("n_positions") or 512), causal=False, norm="rms",
         norm_eps=float(hf.get("layer_norm_epsilon", 1e-6)), norm_position="pre", act=act, gated_mlp=gated,
         uses_rope=False, attn_scale=1.0, position_bias="t5", rel_bias_per_layer=hf.get("model_type") == "umt5",
         rel_buckets=int(hf.get("relative_attention_num_buckets", 32)),
         rel_max_distance=int(hf.get("relative_attention_max_distance", 128)),
         unembed_scale=d_model**-0.5 if scaled else 1.0, tie_embeddings=tied,
-        n_decoder_layers=int(hf.get("num_decoder_layers") or n_layers),
+        n_decoder_layers=0 if encoder_only else int(hf.get("num_decoder_layers") or n_layers),
         decoder_start_token_id=int(hf.get("decoder_start_token_id") or 0), eos_token_id=hf.get("eos_token_id"),
         display_name=str(hf.get("_name_or_path") or name),
     )  # fmt: skip
@@ -62,14 +68,15 @@ def t5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ())
     embed = r.get("shared.weight") if r.has("shared.weight") else r.get("encoder.embed_tokens.weight")
     w: StateDict = {"embed.W_E": embed}
-    if r.has("lm_head.weight") and not cfg.tie_embeddings:
+    if r.has("lm_head.weight") and not cfg.tie_embeddings and cfg.is_encoder_decoder:
         w["unembed.W_U"] = r.linear("lm_head.weight")  # (d_model, d_vocab)
 
     def attention(dst: str, src: str) -> None:
         for ours, theirs in (("Q", "q"), ("K", "k"), ("V", "v"), ("O", "o")):
             w[f"{dst}.W_{ours}"] = r.linear(f"{src}.{theirs}.weight")  # no biases in T5
 
-    for stack, prefix, n_layers in (("encoder", "", cfg.n_layers), ("decoder", "dec.", cfg.n_decoder_layers)):
+    stacks = (("encoder", "", cfg.n_layers), ("decoder", "dec.", cfg.n_decoder_layers))
+    for stack, prefix, n_layers in stacks[: 2 if cfg.is_encoder_decoder else 1]:
         for layer in range(n_layers if cfg.rel_bias_per_layer else 1):  # umT5: a table in every layer
             table = r.get(f"{stack}.block.{layer}.layer.0.SelfAttention.relative_attention_bias.weight")
             if tuple(table.shape) != (cfg.rel_buckets, cfg.n_heads):

@@ -81,9 +81,10 @@ def _every_page_opens(at: AppTest, name: str) -> None:
         assert at.session_state["model"] == name, page.name
 
 
-def test_an_xlm_roberta_gguf_and_a_t5_gguf_open_every_page(env) -> None:
-    """A 'bert' file with XLM-R's unigram vocabulary (bge-m3's kind) and a 't5' encoder-decoder file: each loads
-    through the sidebar, is described, draws the engine's pattern, and every page draws without an error."""
+def test_an_xlm_roberta_gguf_and_t5_ggufs_open_every_page(env) -> None:
+    """A 'bert' file with XLM-R's unigram vocabulary (bge-m3's kind), a 't5' encoder-decoder file and a 't5encoder'
+    file (its encoder alone): each loads through the sidebar, is described, and every page draws without an error
+    (the encoder's pattern drawn is the engine's)."""
     import torch
     import transformers
 
@@ -108,8 +109,10 @@ def test_an_xlm_roberta_gguf_and_a_t5_gguf_open_every_page(env) -> None:
     folder = t5_folder(env / "t5")
     vocab = len(transformers.AutoTokenizer.from_pretrained(str(folder))) + 8
     t5 = save_tiny_t5(env / "t5-hf", "gated-gelu", vocab=vocab, max_distance=128)
-    path = str(write_t5_gguf(t5, folder, env / "models" / "tiny-t5.gguf", tied=False))
-    at = load_through_the_sidebar(path)
-    assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["model"] == path and "T5 encoder-decoder" in at.session_state["ctx"].model_label
-    _every_page_opens(at, path)
+    for encoder_only, label in ((False, "T5 encoder-decoder"), (True, "T5 encoder (no decoder)")):
+        name = "tiny-t5-encoder.gguf" if encoder_only else "tiny-t5.gguf"
+        path = str(write_t5_gguf(t5, folder, env / "models" / name, tied=False, encoder_only=encoder_only))
+        at = load_through_the_sidebar(path)
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.session_state["model"] == path and label in at.session_state["ctx"].model_label
+        _every_page_opens(at, path)

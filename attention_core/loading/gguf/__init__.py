@@ -65,6 +65,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma-embedding": (gemma.gemma_embedding_config, gemma.gemma_embedding_weights),  # EmbeddingGemma
     "t5": (t5.t5_config, t5.t5_weights),  # T5, Flan-T5, mT5, umT5: encoder-decoders
+    "t5encoder": (t5.t5_config, t5.t5_weights),  # T5's encoder alone
     "olmo2": (gemma.olmo2_config, gemma.output_norm_weights),
     "phi3": (llama.phi3_config, llama.phi3_weights),
     "phi2": (layernorm.phi2_config, layernorm.layernorm_weights),

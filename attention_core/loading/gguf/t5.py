@@ -10,6 +10,9 @@ What the file does not say, read as llama.cpp reads it:
   embedding, the decoder's output scaled by d_model^-0.5 as original T5's tied head is (transformers scales it;
   llama.cpp does not, so its logits are √d_model times these).
 Queries are not scaled (T5 folds 1/√d_head into W_Q).
+
+GGUF t5encoder: the encoder alone (the text encoders of image models, sentence-T5): `enc.*` and `token_embd`, no
+decoder and no language-model head (arch "t5_encoder"; an `output.weight` a converter may keep is read and not run).
 """
 
 from __future__ import annotations
@@ -29,18 +32,19 @@ def t5_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
     if n_kv_heads != n_heads:
         raise ModelLoadError(f"A t5 file with {n_kv_heads} key/value heads for {n_heads} query heads is not supported.")
-    n_layers = meta.count("block_count")
+    n_layers, encoder_only = meta.count("block_count"), meta.arch == "t5encoder"
     gated, tied = "enc.blk.0.ffn_gate.weight" in tensor_names, "output.weight" not in tensor_names
     n_tokens = meta.vocab_size()
     return ModelConfig(
-        name=name, arch="t5", n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model, d_head=d_head,
+        name=name, arch="t5_encoder" if encoder_only else "t5", n_layers=n_layers, n_heads=n_heads,
+        n_kv_heads=n_heads, d_model=d_model, d_head=d_head,
         d_mlp=meta.count("feed_forward_length"), d_vocab=n_tokens, n_ctx=meta.count("context_length"), causal=False,
         norm="rms", norm_eps=meta.number("attention.layer_norm_rms_epsilon"), norm_position="pre",
         act="gelu_tanh" if gated else "relu", gated_mlp=gated, uses_rope=False, attn_scale=1.0, position_bias="t5",
         rel_bias_per_layer=n_layers > 1 and "enc.blk.1.attn_rel_b.weight" in tensor_names,
         rel_buckets=meta.count("attention.relative_buckets_count"), rel_max_distance=T5_MAX_DISTANCE,
         unembed_scale=d_model**-0.5 if tied else 1.0, tie_embeddings=tied,
-        n_decoder_layers=meta.count("decoder_block_count", n_layers),
+        n_decoder_layers=0 if encoder_only else meta.count("decoder_block_count", n_layers),
         decoder_start_token_id=int(meta.get("decoder_start_token_id", 0)),
         eos_token_id=token_id(meta, "tokenizer.ggml.eos_token_id", n_tokens),
         display_name=str(meta.key("general.name", name)),
@@ -49,9 +53,12 @@ def t5_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 def t5_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     w: Weights = {"embed.W_E": torch.from_numpy(t.raw("token_embd.weight"))}
-    if not cfg.tie_embeddings:
+    if not cfg.tie_embeddings and cfg.is_encoder_decoder:
         w["unembed.W_U"] = t.linear("output.weight")  # (d_model, d_vocab)
-    for stack, prefix, n_layers in (("enc", "", cfg.n_layers), ("dec", "dec.", cfg.n_decoder_layers)):
+    elif t.has("output.weight"):
+        t.raw("output.weight")  # an encoder's: read, not run
+    stacks = (("enc", "", cfg.n_layers), ("dec", "dec.", cfg.n_decoder_layers))
+    for stack, prefix, n_layers in stacks[: 2 if cfg.is_encoder_decoder else 1]:
         for layer in range(n_layers if cfg.rel_bias_per_layer else 1):  # umT5: a table in every layer
             name = f"{stack}.blk.{layer}.attn_rel_b.weight"
             table = torch.from_numpy(t.raw(name))  # as stored: (n_buckets, n_heads)

@@ -316,7 +316,7 @@ def _unigram(meta: Meta) -> Tokenizer:
     last, <mask>, as an unused [PAD…] token, so a typed <mask> is split into pieces, as llama.cpp splits it."""
     tokens = [str(t) for t in meta.key("tokenizer.ggml.tokens")]
     scores = [float(s) for s in per_token(meta, "tokenizer.ggml.scores", "scores", len(tokens))]
-    sentinels = _t5_sentinels(tokens) if meta.arch == "t5" else []
+    sentinels = _t5_sentinels(tokens) if meta.arch in ("t5", "t5encoder") else []
     unk = token_id(meta, "tokenizer.ggml.unknown_token_id", len(tokens))
     unk = unk if unk is not None else 2  # llama.cpp's default for a 't5' vocabulary (T5's <unk>)
     tokenizer = Tokenizer(models.Unigram(list(zip(tokens, scores, strict=True)), unk, False))
