@@ -87,3 +87,18 @@ def test_betas_that_differ_between_layers_are_refused(tmp_path, monkeypatch):
     hf = save_tiny("apertus", tmp_path / "hf")
     with pytest.raises(ModelLoadError, match=r"xielu.beta differs between layers"):
         load_model(str(_write(hf, tmp_path / "apertus.gguf", beta=[0.5, 0.25])), device="cpu")
+
+
+def test_xielu_metadata_of_the_wrong_length_is_refused_by_name(tmp_path, monkeypatch):
+    import gguf
+
+    from tests.gguf_writer import rewrite_gguf
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    path = _write(save_tiny("apertus", tmp_path / "hf"), tmp_path / "apertus.gguf")
+    short = {"xielu.alpha_p": ([0.5], gguf.GGUFValueType.ARRAY, gguf.GGUFValueType.FLOAT32)}  # 1 value, 2 layers
+    with pytest.raises(ModelLoadError, match=r"xielu.alpha_p must be a number or a list of 2 numbers"):
+        load_model(str(rewrite_gguf(path, tmp_path / "short.gguf", short)), device="cpu")
+    one = {"xielu.alpha_p": (0.5, gguf.GGUFValueType.FLOAT32)}  # one number for every layer, as llama.cpp reads it
+    ours = load_model(str(rewrite_gguf(path, tmp_path / "one.gguf", one)), device="cpu")
+    assert float(ours.weights["blocks.0.mlp.act.alpha_p"]) == float(ours.weights["blocks.1.mlp.act.alpha_p"])
