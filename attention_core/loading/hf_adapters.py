@@ -248,7 +248,7 @@ def llama_config(hf: dict, name: str) -> ModelConfig:
     d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
     qwen = hf.get("model_type") == "qwen2"
     window = hf.get("sliding_window") if (hf.get("model_type") == "mistral" or hf.get("use_sliding_window")) else None
-    if hf.get("attention_bias") or hf.get("mlp_bias"):
+    if hf.get("attention_bias") or hf.get("mlp_bias") or hf.get("qkv_bias") or hf.get("bias"):  # InternLM3's names
         raise ModelLoadError("Llama checkpoints with attention/MLP biases are not supported yet.")
     d_head = int(hf.get("head_dim") or d_model // n_heads)
     return ModelConfig(
@@ -299,6 +299,7 @@ ADAPTERS: dict[str, Adapter] = {
     "mistral": (llama_config, llama_weights),
     "qwen2": (llama_config, llama_weights),
     "iquestcoder": (llama_config, llama_weights),  # IQuest-Coder: transformers runs it as a Llama
+    "internlm3": (llama_config, llama_weights),  # InternLM3: likewise (its qkv_bias and bias: refused above)
 }
 
 

@@ -36,8 +36,9 @@ def _make(kind: str):
         return transformers.LlamaForCausalLM(transformers.LlamaConfig(**llama_like)), _byte_bpe(V)
     if kind == "qwen2":
         return transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**llama_like)), _byte_bpe(V)
-    if kind == "iquestcoder":  # IQuest-Coder: a Llama under its own model_type (head_dim given, as its config)
-        cfg = transformers.IQuestCoderConfig(head_dim=16, **llama_like)
+    if kind in ("iquestcoder", "internlm3"):  # Llamas under their own model_type (head_dim given, as their configs)
+        config_class = transformers.IQuestCoderConfig if kind == "iquestcoder" else transformers.InternLM3Config
+        cfg = config_class(head_dim=16, **llama_like)
         return transformers.AutoModelForCausalLM.from_config(cfg), _byte_bpe(V)
     if kind == "mistral":
         cfg = transformers.MistralConfig(sliding_window=8, **llama_like)  # shorter than TEXT: the window bites
@@ -88,8 +89,9 @@ def _make(kind: str):
     raise ValueError(kind)
 
 
-KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "bert", "roberta", "xlm-roberta", "distilbert", "mpnet",
-         "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3"]
+KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta", "xlm-roberta",
+         "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert",
+         "nomic_bert", "gte", "jina_v3"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -176,8 +178,9 @@ def test_parameter_counts_match(pair):
 def test_architecture_specifics(pair):
     kind, _, ours = pair
     cfg = ours.config
-    assert cfg.n_kv_heads == (2 if kind in ("llama", "qwen2", "mistral", "iquestcoder", "eurobert", "ultrabert") else 4)
-    assert cfg.causal == (kind in ("gpt2", "llama", "qwen2", "mistral", "iquestcoder"))
+    llamas = ("llama", "qwen2", "mistral", "iquestcoder", "internlm3")
+    assert cfg.n_kv_heads == (2 if kind in (*llamas, "eurobert", "ultrabert") else 4)
+    assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert")
     biased = (*encoders, "gte", "jina_v3")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
