@@ -102,18 +102,14 @@ def modern_bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         if not (layer == 0 and cfg.skip_first_attn_norm):
             w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
-        qkv = split_rows(t.raw(src + "attn_qkv.weight"), [width] * 3, src + "attn_qkv.weight")  # q | k | v rows
-        for part, rows in zip("QKV", qkv, strict=True):
-            w[f"{dst}attn.W_{part}"] = matrix(rows)
+        _fused_qkv(t, w, dst + "attn", src + "attn_qkv", width, biased=False)
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
         w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
         up = src + "ffn_up.weight"
         activated, linear = split_rows(t.raw(up), [cfg.d_mlp] * 2, up)  # gelu(x·first) * (x·second)
         w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = matrix(activated), matrix(linear)
         w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
-    for name in ("cls.weight", "cls.norm.weight", "cls.output.weight", "cls.output.bias"):
-        if t.has(name):
-            t.raw(name)  # a classifier's or masked-LM head's: read, not run
+    t.skip(*_HEAD, "cls.norm.weight")  # a classifier's or masked-LM head's
     return w
 
 
@@ -122,9 +118,7 @@ def nomic_bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     width = cfg.n_heads * cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
-        qkv = split_rows(t.raw(src + "attn_qkv.weight"), [width] * 3, src + "attn_qkv.weight")  # q | k | v rows
-        for part, rows in zip("QKV", qkv, strict=True):
-            w[f"{dst}attn.W_{part}"] = matrix(rows)
+        _fused_qkv(t, w, dst + "attn", src + "attn_qkv", width, biased=False)
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
         if t.has(src + "attn_output.bias"):
             w[dst + "attn.b_O"] = t.vector(src + "attn_output.bias")
@@ -149,12 +143,14 @@ def _attention(t: Tensors, w: Weights, part: str, theirs: str, rows: int) -> Non
     w[f"{prefix}.W_{which}"], w[f"{prefix}.b_{which}"] = matrix(data), t.vector(theirs + ".bias")
 
 
-def _fused_qkv(t: Tensors, w: Weights, prefix: str, theirs: str, width: int) -> None:
-    """q, k and v from one tensor of rows q | k | v (each `width` wide), and their biases cut alike."""
+def _fused_qkv(t: Tensors, w: Weights, prefix: str, theirs: str, width: int, biased: bool = True) -> None:
+    """q, k and v from one tensor of rows q | k | v (each `width` wide), and, `biased`, their biases cut alike."""
     rows = split_rows(t.raw(theirs + ".weight"), [width] * 3, theirs + ".weight")
-    biases = split_rows(t.raw(theirs + ".bias"), [width] * 3, theirs + ".bias")
-    for part, matrix_rows, bias in zip("QKV", rows, biases, strict=True):
-        w[f"{prefix}.W_{part}"], w[f"{prefix}.b_{part}"] = matrix(matrix_rows), torch.from_numpy(bias.copy())
+    for part, matrix_rows in zip("QKV", rows, strict=True):
+        w[f"{prefix}.W_{part}"] = matrix(matrix_rows)
+    if biased:
+        for part, bias in zip("QKV", split_rows(t.raw(theirs + ".bias"), [width] * 3, theirs + ".bias"), strict=True):
+            w[f"{prefix}.b_{part}"] = torch.from_numpy(bias.copy())
 
 
 def _table(t: Tensors, name: str) -> torch.Tensor:
@@ -189,7 +185,5 @@ def bert_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         w[dst + "mlp.W_out"] = t.linear(src + "ffn_down.weight")
         w[dst + "mlp.b_out"] = t.vector(src + "ffn_down.bias")
         _norm(t, w, dst + "ln_mlp", src + "layer_output_norm")
-    for name in _HEAD:
-        if t.has(name):
-            t.raw(name)  # read, not run
+    t.skip(*_HEAD)
     return w

@@ -77,9 +77,7 @@ def gemma_embedding_weights(t: Tensors, cfg: ModelConfig) -> dict[str, torch.Ten
     """Gemma 3's tensors; the sentence-transformers projections a converter may add (dense_2, dense_3: pooled
     embedding → 3072 → width) are read and not run."""
     w = output_norm_weights(t, cfg)
-    for name in ("dense_2.weight", "dense_3.weight"):
-        if t.has(name):
-            t.raw(name)
+    t.skip("dense_2.weight", "dense_3.weight")
     return w
 
 

@@ -314,8 +314,7 @@ def olmo_weights(t: Tensors, cfg: ModelConfig) -> Weights:
 
 def skip_rope_freqs(t: Tensors) -> None:
     """Mark rope_freqs.weight read where the file has it: not a weight, llama_config made it the RoPE divisors."""
-    if t.has("rope_freqs.weight"):
-        t.raw("rope_freqs.weight")
+    t.skip("rope_freqs.weight")
 
 
 def llama_weights(t: Tensors, cfg: ModelConfig) -> Weights:
@@ -329,9 +328,8 @@ def qwen2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
 
 def phi3_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     """Phi-3 fuses Q, K and V into attn_qkv (rows q | k | v) and gate and up into ffn_up (rows gate | up)."""
-    for factors in ("rope_factors_short.weight", "rope_factors_long.weight"):
-        if t.has(factors):
-            t.raw(factors)  # not weights: phi3_config made the short ones the RoPE divisors; the long ones unused
+    # not weights: phi3_config made the short ones the RoPE divisors; the long ones unused
+    t.skip("rope_factors_short.weight", "rope_factors_long.weight")
     w = ends(t, cfg)
     q_rows, kv_rows = cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head
     for layer in range(cfg.n_layers):

@@ -272,6 +272,11 @@ class Tensors:
         """A (out, in) matrix turned [in, out] so that activations do x @ W."""
         return matrix(self.raw(name))
 
+    def skip(self, *names: str) -> None:
+        """Mark the named tensors the file holds read and not run (a classifier's head, sentence-transformers'
+        projections, RoPE factors the config already took in): check_all_used then lets them pass."""
+        self.used.update(name for name in names if name in self.arrays)
+
     def skip_blocks_from(self, first: int) -> None:
         """Mark every tensor of blocks `first` onwards read: blocks a file holds that the model does not run
         (GLM-4.5's multi-token prediction layer, which llama.cpp also loads and leaves out of its graph)."""

@@ -55,8 +55,8 @@ def t5_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     w: Weights = {"embed.W_E": torch.from_numpy(t.raw("token_embd.weight"))}
     if not cfg.tie_embeddings and cfg.is_encoder_decoder:
         w["unembed.W_U"] = t.linear("output.weight")  # (d_model, d_vocab)
-    elif t.has("output.weight"):
-        t.raw("output.weight")  # an encoder's: read, not run
+    else:
+        t.skip("output.weight")  # an encoder's (a tied head's is absent)
     stacks = (("enc", "", cfg.n_layers), ("dec", "dec.", cfg.n_decoder_layers))
     for stack, prefix, n_layers in stacks[: 2 if cfg.is_encoder_decoder else 1]:
         for layer in range(n_layers if cfg.rel_bias_per_layer else 1):  # umT5: a table in every layer
