@@ -20,7 +20,7 @@ import dataclasses
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _act, _Reader
-from .hf_adapters_modern import _rope, _scaling
+from .hf_adapters_modern import _rope, _scaling, fused_qkv
 
 
 def _layer_types(hf: dict, n_layers: int) -> list[str]:
@@ -65,13 +65,12 @@ def modernbert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     w: StateDict = {"embed.W_E": r.get("embeddings.tok_embeddings.weight")}
     _norm(w, r, "embed.ln", "embeddings.norm")
     _norm(w, r, "ln_final", "final_norm")
-    width = cfg.n_heads * cfg.d_head
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
         if layer > 0:  # layer 0 has none (an Identity in transformers)
             _norm(w, r, dst + "ln_attn", src + "attn_norm")
         _norm(w, r, dst + "ln_mlp", src + "mlp_norm")
-        _qkv(w, r, dst + "attn.", src + "attn.", width, cfg.attn_bias)
+        _qkv(w, r, src, dst, cfg)
         w[dst + "attn.W_O"] = r.linear(src + "attn.Wo.weight")
         activated, linear = r.get(src + "mlp.Wi.weight").chunk(2)  # [d_mlp, d_model] each: act(first) * second
         w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = activated.T.contiguous(), linear.T.contiguous()
@@ -81,19 +80,16 @@ def modernbert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
-def _qkv(w: StateDict, r: _Reader, ours: str, theirs: str, width: int, biased: bool) -> None:
-    """q, k and v (and their biases): fused in Wqkv, rows q | k | v (the encoder), or q_proj, k_proj, v_proj (the
-    decoder)."""
-    if r.has(theirs + "Wqkv.weight"):
-        parts = r.get(theirs + "Wqkv.weight").split(width)  # each [n_heads·d_head, d_model]
-        biases = r.get(theirs + "Wqkv.bias").split(width) if biased else (None,) * 3
-    else:
-        parts = [r.get(f"{theirs}{p}_proj.weight") for p in "qkv"]
-        biases = [r.get(f"{theirs}{p}_proj.bias") for p in "qkv"] if biased else [None] * 3
-    for part, W, b in zip("QKV", parts, biases, strict=True):
-        w[f"{ours}W_{part}"] = W.T.contiguous()
-        if b is not None:
-            w[f"{ours}b_{part}"] = b.contiguous()
+def _qkv(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """q, k and v (and their biases, with attention_bias): fused in Wqkv, rows q | k | v (the encoder), or q_proj,
+    k_proj, v_proj (the decoder)."""
+    if r.has(src + "attn.Wqkv.weight"):
+        fused_qkv(w, r, src + "attn.Wqkv", dst, cfg, biases=cfg.attn_bias)
+        return
+    for part in "qkv":
+        w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}attn.{part}_proj.weight")
+        if cfg.attn_bias:
+            w[f"{dst}attn.b_{part.upper()}"] = r.get(f"{src}attn.{part}_proj.bias")
 
 
 def modernbert_decoder_config(hf: dict, name: str) -> ModelConfig:
