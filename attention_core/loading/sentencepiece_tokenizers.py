@@ -69,22 +69,24 @@ def _deberta_v2(model: SentencePieceModel, vocab: list, settings: dict, names: d
 
 
 def _normalised_words(tokenizer: Tokenizer, model: SentencePieceModel, file: str, scheme: str) -> Tokenizer:
-    """T5's and XLM-R's steps around the unigram model: the model's own normaliser table, words split at whitespace,
-    ▁ for each word's start (`scheme`: prepended to every word, or never)."""
-    _precompiled(tokenizer, model, file)
+    return normalised_words(tokenizer, model.precompiled_charsmap, f"{file}'s normaliser table is not readable", scheme)
+
+
+def normalised_words(tokenizer: Tokenizer, charsmap: bytes, unreadable: str, scheme: str) -> Tokenizer:
+    """T5's and XLM-R's steps around the unigram model (a SentencePiece file's, or a GGUF's 't5' vocabulary): the
+    model's own normaliser table `charsmap` (none where empty; `unreadable` the message where the tokenizers library
+    cannot parse it), words split at whitespace, ▁ for each word's start (`scheme`: prepended to every word, or
+    never)."""
+    if charsmap:
+        try:
+            tokenizer.normalizer = normalizers.Precompiled(charsmap)
+        except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
+            raise ModelLoadError(f"{unreadable}: {exc}") from exc
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(METASPACE, scheme)]
     )
     tokenizer.decoder = decoders.Metaspace(METASPACE, scheme)
     return tokenizer
-
-
-def _precompiled(tokenizer: Tokenizer, model: SentencePieceModel, file: str) -> None:
-    if model.precompiled_charsmap:
-        try:
-            tokenizer.normalizer = normalizers.Precompiled(model.precompiled_charsmap)
-        except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
-            raise ModelLoadError(f"{file}'s normaliser table is not readable: {exc}") from exc
 
 
 def _llama(model: SentencePieceModel, settings: dict) -> Tokenizer:

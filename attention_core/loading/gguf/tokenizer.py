@@ -24,6 +24,7 @@ import re
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from ...errors import ModelLoadError
+from ..sentencepiece_tokenizers import normalised_words
 from .reader import Meta
 
 # GGUF token types (gguf.TokenType): CONTROL tokens are the special ones (<|im_start|>, ...).
@@ -320,18 +321,10 @@ def _unigram(meta: Meta) -> Tokenizer:
     unk = token_id(meta, "tokenizer.ggml.unknown_token_id", len(tokens))
     unk = unk if unk is not None else 2  # llama.cpp's default for a 't5' vocabulary (T5's <unk>)
     tokenizer = Tokenizer(models.Unigram(list(zip(tokens, scores, strict=True)), unk, False))
-    charsmap = meta.key("tokenizer.ggml.precompiled_charsmap", None)
-    if charsmap:
-        try:
-            tokenizer.normalizer = normalizers.Precompiled(bytes(int(b) & 0xFF for b in charsmap))
-        except Exception as exc:  # the tokenizers library raises a bare Exception for a table it cannot parse
-            raise ModelLoadError(f"tokenizer.ggml.precompiled_charsmap is not a readable normaliser table: {exc}") \
-                from exc
+    charsmap = bytes(int(b) & 0xFF for b in meta.key("tokenizer.ggml.precompiled_charsmap", None) or ())
     scheme = "always" if bool(meta.key("tokenizer.ggml.add_space_prefix", True)) else "never"
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(SPACE, scheme)]
-    )
-    tokenizer.decoder = decoders.Metaspace(SPACE, scheme)
+    normalised_words(tokenizer, charsmap, "tokenizer.ggml.precompiled_charsmap is not a readable normaliser table",
+                     scheme)  # fmt: skip
     tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in sentinels])
     return tokenizer
 
