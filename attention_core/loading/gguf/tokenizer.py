@@ -24,7 +24,7 @@ import re
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from ...errors import ModelLoadError
-from ..sentencepiece_tokenizers import normalised_words
+from ..sentencepiece_tokenizers import normalised_words, t5_sentinels
 from .reader import Meta
 
 # GGUF token types (gguf.TokenType): CONTROL tokens are the special ones (<|im_start|>, ...).
@@ -329,16 +329,14 @@ def _unigram(meta: Meta) -> Tokenizer:
     return tokenizer
 
 
-T5_SENTINELS = 100  # T5's extra_ids: <extra_id_0> … <extra_id_99>
-
-
 def _t5_sentinels(tokens: list[str]) -> list[str]:
-    """T5's blanks (<extra_id_0> …), which llama.cpp's converter writes as unused [PAD…] tokens after the pieces:
-    the first 100 such are named back in place, the last <extra_id_0>, as transformers' T5 tokenizer numbers them
-    (and its GGUF reader renames them)."""
-    blanks = [i for i, t in enumerate(tokens) if re.fullmatch(r"\[PAD\d+\]", t)][:T5_SENTINELS]
-    for offset, i in enumerate(blanks):
-        tokens[i] = f"<extra_id_{T5_SENTINELS - 1 - offset}>"
+    """T5's blanks (<extra_id_0> …, t5_sentinels: 100 of them), which llama.cpp's converter writes as unused [PAD…]
+    tokens after the pieces: the first 100 such are named back in place, the last <extra_id_0>, as transformers' T5
+    tokenizer numbers them (and its GGUF reader renames them)."""
+    names = t5_sentinels({})[::-1]  # <extra_id_99> … <extra_id_0>
+    blanks = [i for i, t in enumerate(tokens) if re.fullmatch(r"\[PAD\d+\]", t)][: len(names)]
+    for i, name in zip(blanks, names, strict=False):
+        tokens[i] = name
     return [tokens[i] for i in blanks]
 
 
