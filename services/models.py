@@ -243,6 +243,8 @@ ARCH_LABELS = {
     "mbart-decoder": "mBART decoder",
     "pegasus": "Pegasus encoder-decoder",
     "pegasus-decoder": "Pegasus decoder",
+    "m2m_100": "M2M100 / NLLB encoder-decoder",
+    "m2m_100-decoder": "M2M100 / NLLB decoder",
 }
 
 

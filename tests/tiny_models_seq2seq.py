@@ -1,6 +1,7 @@
-"""Tiny random encoder-decoders of the BART family (attention_core/loading/hf_adapters_seq2seq.py): BART, mBART and
-Pegasus, each saved as transformers saves it, with a byte-level tokenizer. Weights and biases at std 0.3 and norm
-weights moved off 1 (as tests.tiny_models draws them), so a wrong norm placement or position row shows."""
+"""Tiny random encoder-decoders of the BART family (attention_core/loading/hf_adapters_seq2seq.py): BART, mBART,
+Pegasus and M2M100 (NLLB's layout), each saved as transformers saves it, with a byte-level tokenizer. Weights and
+biases at std 0.3 and norm weights moved off 1 (as tests.tiny_models draws them), so a wrong norm placement or
+position row shows."""
 
 from __future__ import annotations
 
@@ -48,27 +49,37 @@ def _tiny(kind: str):
             decoder_start_token_id=0,
         )  # fmt: skip
         return transformers.PegasusForConditionalGeneration(cfg)
+    if kind == "m2m_100":  # NLLB-200's layout: pre-norm, fairseq sinusoids from row pad + 1 = 2, ReLU, embeddings
+        # × √d_model, no final_logits_bias; decoder starts at </s> (2), as NLLB's config says
+        cfg = transformers.M2M100Config(
+            **SHAPE, activation_function="relu", scale_embedding=True, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+            decoder_start_token_id=2,
+        )  # fmt: skip
+        return transformers.M2M100ForConditionalGeneration(cfg)
     raise ValueError(kind)
 
 
 def save_tiny_seq2seq(kind: str, folder: Path, seed: int = 5):
-    """A tiny `kind` ("bart", "mbart", "pegasus"): 2 encoder and 3 decoder layers, 4 heads, d_model 64; returns it."""
+    """A tiny `kind` ("bart", "mbart", "pegasus", "m2m_100"): 2 encoder and 3 decoder layers, 4 heads, d_model 64;
+    returns it."""
     torch.manual_seed(seed)
     hf = _tiny(kind)
     hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
     with torch.no_grad():
         for name, p in hf.named_parameters():
-            if "embed_positions" in name and kind == "pegasus":
+            if "embed_positions" in name and kind in ("pegasus", "m2m_100"):
                 continue  # fixed sinusoids, not weights
             if p.dim() >= 2 or name.endswith("bias"):
                 p.normal_(0.0, 0.3)
             elif "norm" in name:
                 p.add_(torch.randn_like(p) * 0.1)
-        hf.final_logits_bias.normal_(0.0, 0.3)
+        if kind != "m2m_100":  # M2M100 has none
+            hf.final_logits_bias.normal_(0.0, 0.3)
     if kind == "bart":  # transformers 5 keeps it in generation_config.json alone
         hf.generation_config.forced_bos_token_id = 0
     hf.save_pretrained(folder, safe_serialization=True)
-    (bart_tokenizer() if kind in ("bart", "mbart") else _byte_bpe()).save(str(Path(folder) / "tokenizer.json"))
+    tokenizer = bart_tokenizer() if kind in ("bart", "mbart", "m2m_100") else _byte_bpe()
+    tokenizer.save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
 
 

@@ -1,15 +1,17 @@
 """Hugging Face encoder-decoders of the BART family → the canonical encoder-decoder layout.
 
-Marian (opus-mt), BART, mBART and Pegasus share one layer layout (q/k/v/out_proj with biases, fc1 and fc2,
-LayerNorms with biases, one embedding shared by both stacks and the output, a `final_logits_bias`) and differ
-in four choices, each declared in `_FAMILIES` and read from transformers' own modeling files:
+Marian (opus-mt), BART, mBART, Pegasus and M2M100 (NLLB-200 too) share one layer layout (q/k/v/out_proj with
+biases, fc1 and fc2, LayerNorms with biases, one embedding shared by both stacks and the output, a `final_logits_bias`
+but in M2M100) and differ in four choices, each declared in `_FAMILIES` and read from transformers' own modeling files:
 
-- positions: Marian's and Pegasus's fixed sinusoids (computed, shared by both stacks), or BART's and mBART's
-  learned tables, one per stack, whose first two rows are never used (position p reads row p + 2);
-- where the norms sit: after each sublayer (Marian, BART) or before it (mBART, Pegasus), the pre-norm ones
+- positions: Marian's and Pegasus's fixed sinusoids (computed, shared by both stacks), M2M100's fairseq sinusoids
+  (computed: sines then cosines at frequencies 10000^(-i/(d/2 - 1)), position p at row pad + 1 + p, as fairseq
+  counts positions from past the padding id), or BART's and mBART's learned tables, one per stack, whose first two
+  rows are never used (position p reads row p + 2);
+- where the norms sit: after each sublayer (Marian, BART) or before it (mBART, Pegasus, M2M100), the pre-norm ones
   closing each stack with a final LayerNorm (`ln_final`, `dec.ln_final`);
 - a LayerNorm on the embeddings (BART, mBART: `layernorm_embedding`), per stack;
-- whether token embeddings are multiplied by √d_model (`scale_embedding`; Marian and Pegasus do).
+- whether token embeddings are multiplied by √d_model (`scale_embedding`; Marian, Pegasus and M2M100 do).
 
 The decoder's own position table and embedding norm are stored as `dec.embed.*`; the decoder reads them in
 place of the encoder's (attention_core/seq2seq.py `decoder_view`).
@@ -29,17 +31,19 @@ from .hf_adapters import StateDict, _act, _Reader
 
 @dataclass(frozen=True)
 class _Family:
-    learned_positions: bool  # BART, mBART: a learned table per stack, read from row 2 on
+    positions: str  # "learned": BART's, mBART's table per stack, read from row 2 on; "sinusoid": Marian's, Pegasus's;
+    # "fairseq": M2M100's sinusoids from row pad + 1 on
     pre_norm: bool  # mBART, Pegasus: a norm before each sublayer, and a final norm closing each stack
     embedding_norm: bool  # BART, mBART: layernorm_embedding after token + position
     default_act: str
 
 
 _FAMILIES = {
-    "marian": _Family(learned_positions=False, pre_norm=False, embedding_norm=False, default_act="swish"),
-    "bart": _Family(learned_positions=True, pre_norm=False, embedding_norm=True, default_act="gelu"),
-    "mbart": _Family(learned_positions=True, pre_norm=True, embedding_norm=True, default_act="gelu"),
-    "pegasus": _Family(learned_positions=False, pre_norm=True, embedding_norm=False, default_act="gelu"),
+    "marian": _Family(positions="sinusoid", pre_norm=False, embedding_norm=False, default_act="swish"),
+    "bart": _Family(positions="learned", pre_norm=False, embedding_norm=True, default_act="gelu"),
+    "mbart": _Family(positions="learned", pre_norm=True, embedding_norm=True, default_act="gelu"),
+    "pegasus": _Family(positions="sinusoid", pre_norm=True, embedding_norm=False, default_act="gelu"),
+    "m2m_100": _Family(positions="fairseq", pre_norm=True, embedding_norm=False, default_act="relu"),
 }
 _LEARNED_OFFSET = 2  # BartLearnedPositionalEmbedding: "BART is set up so that if padding_idx is specified then offset
 # the embedding ids by 2": position p is row p + 2 of a (max_position_embeddings + 2)-row table
@@ -62,7 +66,7 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
         n_ctx=int(hf["max_position_embeddings"]), causal=False, norm="layer", norm_eps=1e-5,
         norm_position="pre" if family.pre_norm else "post", act=_act(hf.get("activation_function", family.default_act)),
         gated_mlp=False, uses_rope=False, attn_bias=True, mlp_bias=True,
-        pos_offset=_LEARNED_OFFSET if family.learned_positions else 0,
+        pos_offset=_position_offset(hf, family),
         tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
         embed_scale=math.sqrt(d_model) if hf.get("scale_embedding") else 1.0,
         n_decoder_layers=int(hf["decoder_layers"]),
@@ -71,6 +75,26 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
         bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
         display_name=str(hf.get("_name_or_path") or name),
     )  # fmt: skip
+
+
+def _position_offset(hf: dict, family: _Family) -> int:
+    """The row of position 0 in the family's position table."""
+    if family.positions == "fairseq":  # M2M100SinusoidalPositionalEmbedding: position ids start at padding_idx + 1
+        return int(hf.get("pad_token_id", 1)) + 1
+    return _LEARNED_OFFSET if family.positions == "learned" else 0
+
+
+def fairseq_positions(n_pos: int, dim: int, padding_idx: int) -> torch.Tensor:
+    """fairseq's (tensor2tensor's) sinusoids, as M2M100 and XGLM compute them: sines of every frequency, then their
+    cosines, the frequencies 10000^(-i / (dim/2 - 1)); a zero column when dim is odd; the padding row all zeros.
+    In float32 as they compute it (float64 moves far rows by ~1e-5)."""
+    half = dim // 2
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32) * -(math.log(10000.0) / (half - 1)))  # (half,)
+    angles = torch.arange(n_pos, dtype=torch.float32)[:, None] * freqs[None, :]  # (n_pos, half)
+    out = torch.zeros(n_pos, dim, dtype=torch.float32)
+    out[:, :half], out[:, half : 2 * half] = torch.sin(angles), torch.cos(angles)
+    out[padding_idx] = 0.0  # never read: no position id is the padding's
+    return out
 
 
 def sinusoidal_positions(n_pos: int, dim: int) -> torch.Tensor:
@@ -90,8 +114,10 @@ def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.",))
     embed = r.get("shared.weight") if r.has("shared.weight") else r.get("encoder.embed_tokens.weight")
     w: StateDict = {"embed.W_E": embed}  # (d_vocab, d_model), shared by both stacks
-    if not family.learned_positions:
+    if family.positions == "sinusoid":
         w["embed.W_pos"] = sinusoidal_positions(cfg.n_ctx, cfg.d_model)  # fixed: computed, not read
+    if family.positions == "fairseq":  # (pad + 1 + n_ctx, d_model), computed; position p at row pad + 1 + p
+        w["embed.W_pos"] = fairseq_positions(cfg.pos_offset + cfg.n_ctx, cfg.d_model, cfg.pos_offset - 1)
     if "final_logits_bias" in sd:
         w["unembed.b_U"] = sd["final_logits_bias"].float().reshape(-1)  # (d_vocab,)
     if not cfg.tie_embeddings:
@@ -106,7 +132,7 @@ def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             w[f"{dst}.b_{ours}"] = r.get(f"{src}.{theirs}.bias")
 
     for stack, prefix, n_layers in (("encoder", "", cfg.n_layers), ("decoder", "dec.", cfg.n_decoder_layers)):
-        if family.learned_positions:
+        if family.positions == "learned":
             table = r.get(f"{stack}.embed_positions.weight")  # (max_position_embeddings + 2, d_model)
             if table.shape[0] != cfg.n_ctx + _LEARNED_OFFSET:
                 raise ModelLoadError(f"The {stack}'s position table has {table.shape[0]} rows, not {cfg.n_ctx} + 2.")

@@ -1,10 +1,12 @@
-"""BART, mBART and Pegasus against `transformers` on tiny random checkpoints (tests/tiny_models_seq2seq.py).
+"""BART, mBART, Pegasus and M2M100 (NLLB's layout) against `transformers` on tiny random checkpoints
+(tests/tiny_models_seq2seq.py).
 
 Tolerances (max absolute difference, float32 CPU): patterns 1e-4 (encoder, decoder self-attention and
-cross-attention); logits and hidden states 1e-3. The three differ from Marian (tests/engine/test_hf_architectures.py)
-in where their norms sit, how positions enter and whether the embeddings are normalised; each difference moves
-the numbers compared here (seen failing with BART's positions read from row 0, the decoder reading the encoder's
-position table, and mBART's norms placed after each sublayer).
+cross-attention); logits and hidden states 1e-3; M2M100's computed position table 1e-6. The four differ from Marian
+(tests/engine/test_hf_architectures.py) in where their norms sit, how positions enter and whether the embeddings
+are normalised; each difference moves the numbers compared here (seen failing with BART's positions read from row 0,
+the decoder reading the encoder's position table, mBART's norms placed after each sublayer, and M2M100's positions
+read from row 1 or as Marian's sinusoids).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ SOURCE = "the quick brown fox jumps over the lazy dog and a fluffy blue creature
 TARGET = "attention is all you need, said the paper, and one mole of carbon dioxide"
 
 
-@pytest.fixture(scope="module", params=["bart", "mbart", "pegasus"])
+@pytest.fixture(scope="module", params=["bart", "mbart", "pegasus", "m2m_100"])
 def seq2seq(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp(f"tiny-{request.param}")
     hf = save_tiny_seq2seq(request.param, folder)
@@ -59,29 +61,36 @@ def test_config_says_where_norms_and_positions_are(seq2seq):
     assert (cfg.arch, pair.decoder.config.arch) == (kind, f"{kind}-decoder")
     assert cfg.norm_position == ("post" if kind == "bart" else "pre")
     assert ("ln_final.w" in w) == ("dec.ln_final.w" in w) == (kind != "bart")  # pre-norm stacks end with a norm
-    assert ("embed.ln.w" in w) == ("dec.embed.ln.w" in w) == (kind != "pegasus")
+    assert ("embed.ln.w" in w) == ("dec.embed.ln.w" in w) == (kind in ("bart", "mbart"))
     assert cfg.absolute_positions and cfg.pos_offset == (0 if kind == "pegasus" else 2)
     if kind == "pegasus":  # fixed sinusoids, one copy for both stacks
         assert "dec.embed.W_pos" not in w
         assert torch.allclose(w["embed.W_pos"], hf.model.encoder.embed_positions.weight[: cfg.n_ctx], atol=1e-6)
+    elif kind == "m2m_100":  # fairseq's sinusoids, computed, one copy for both stacks: position p at row pad + 1 + p
+        assert "dec.embed.W_pos" not in w and w["embed.W_pos"].shape == (cfg.n_ctx + 2, cfg.d_model)
+        table = hf.model.encoder.embed_positions.weights  # (n_ctx + 2, d_model), a buffer
+        assert torch.allclose(w["embed.W_pos"], table[: cfg.n_ctx + 2], atol=1e-6) and not w["embed.W_pos"][1].any()
     else:  # a learned table per stack, position p at row p + 2
         assert w["embed.W_pos"].shape == w["dec.embed.W_pos"].shape == (cfg.n_ctx + 2, cfg.d_model)
         assert not torch.equal(w["embed.W_pos"], w["dec.embed.W_pos"])
     # The decoder starts from the config's start token; mBART's tiny config names none: it starts from </s>.
     assert pair.decoder.token_ids[0] == (0 if kind == "pegasus" else 2)
     assert cfg.embed_scale == (1.0 if kind == "bart" else pytest.approx(8.0))
+    assert ("unembed.b_U" in w) == (kind != "m2m_100")  # M2M100 has no final_logits_bias
 
 
 def test_parameter_count(seq2seq):
     """Every learned tensor once (the shared embedding is tied to both stacks and the output); Pegasus's two
-    fixed sinusoid tables, which transformers counts as parameters, are one computed table here; the
-    final_logits_bias is a buffer in transformers and a tensor here."""
+    fixed sinusoid tables, which transformers counts as parameters, are one computed table here, as M2M100's two
+    buffers are (its rows from 0, padding's included); the final_logits_bias is a buffer in transformers and a
+    tensor here (M2M100 has none)."""
     kind, hf, ours, _, _ = seq2seq
     learned = sum(p.numel() for n, p in hf.named_parameters() if kind != "pegasus" or "embed_positions" not in n)
-    fixed = ours.config.n_ctx * ours.config.d_model if kind == "pegasus" else 0
-    assert ours.parameter_counts()["total"] == learned + fixed + hf.final_logits_bias.numel()
+    rows = {"pegasus": ours.config.n_ctx, "m2m_100": ours.config.n_ctx + 2}.get(kind, 0)
+    bias = 0 if kind == "m2m_100" else hf.final_logits_bias.numel()
+    assert ours.parameter_counts()["total"] == learned + rows * ours.config.d_model + bias
     assert ours.parameter_counts()["cross_attention.W_Q"] == 3 * 64 * 64
-    if kind != "pegasus":  # the decoder's own position table is counted with the embeddings
+    if kind in ("bart", "mbart"):  # the decoder's own position table is counted with the embeddings
         assert ours.parameter_counts()["embedding"] >= 2 * (ours.config.n_ctx + 2) * 64
 
 
