@@ -8,7 +8,15 @@ import streamlit as st
 from services.models import InputError
 from services.traces import derived, short_trace_key
 from ui.context import page_context
-from ui.cross import SOURCE_KEY, TARGET_KEY, cross_view, write_target_button, written_note
+from ui.cross import (
+    SOURCE_KEY,
+    TARGET_KEY,
+    chosen_languages,
+    cross_view,
+    language_pickers,
+    write_target_button,
+    written_note,
+)
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.heatmaps import head_heatmap
 from viz.figures.mechanism import cross_attention_heatmap, layer_head_grid, matrix_heatmap
@@ -44,7 +52,7 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross) -> None:
     show_token_strip(display_tokens(cross.pair.encoder))
     st.caption("Target (decoder input: the start token, then the target; query i predicts target token i + 1):")
     show_token_strip(display_tokens(cross.pair.decoder))
-    note = written_note(cross.pair.decoder.token_ids, cross.pair.source, cross.pair.target)
+    note = written_note(cross.pair.decoder.token_ids, cross.pair.source, cross.pair.target, chosen_languages(ctx))
     if note:
         st.caption(note)
     patterns = cross.patterns()
@@ -90,6 +98,7 @@ own = ctx.config.is_encoder_decoder  # its own source and target, in any languag
 source = c1.text_input("Source text" if own else "Source text (English)", key=SOURCE_KEY)
 target = c2.text_input("Target text" if own else "Target text (French)", key=TARGET_KEY)
 if own:
+    language_pickers(ctx, c1, c2)
     write_target_button(ctx, c2)
 if not source.strip() or not target.strip():
     st.info("Type both a source and a target text.")

@@ -20,29 +20,22 @@ from .device import pick_device
 from .dtypes import dtype_name, resolve_dtype
 from .errors import InputError, ModelLoadError
 from .generation import Generation, prompt_text, run_generation
+from .languages import with_language
 from .loading import cache
 from .loading.gguf import convert_gguf
 from .loading.safetensors_hf import convert_hf_folder
+from .pairs import EncoderDecoderRuns
 from .params import count_per_layer, count_weights
 from .registry import resolve
-from .seq2seq import (
-    CrossAttention,
-    DecoderView,
-    GreedyTarget,
-    PairTrace,
-    decoder_trace,
-    decoder_view,
-    encoder_output,
-    greedy_target,
-)
-from .tokenizer import TextTokenizer
+from .seq2seq import DecoderView
+from .tokenizer import Encoding, TextTokenizer
 from .trace import Trace
 
 Progress = Callable[[float, str], None]
 DEFAULT_MAX_TOKENS = 4096
 
 
-class Model:
+class Model(EncoderDecoderRuns):
     """A loaded model: config, canonical weights on one device, tokenizer. Read-only once built."""
 
     def __init__(
@@ -116,10 +109,16 @@ class Model:
         `progress(fraction, message)` is called after each layer (long inputs take seconds).
         """
         ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads)
+        return self._trace_encoding(text, self._encoding(text, max_tokens), causal, ivs, progress)
+
+    def _encoding(self, text: str, max_tokens: int | None, language: str | None = None) -> Encoding:
+        """`text`'s tokens under the cap (default `self.max_tokens`), its language token `language` where given."""
         cap = self.max_tokens if max_tokens is None else max_tokens
         if not 1 <= cap <= self.config.n_ctx:
             raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
-        enc = self.tokenizer.encode(text, cap)
+        return with_language(self.tokenizer.encode(text, cap), self.tokenizer, language)
+
+    def _trace_encoding(self, text: str, enc: Encoding, causal: bool | None, ivs, progress: Progress | None) -> Trace:
         use_causal = self.config.causal if causal is None else bool(causal)
         on_layer = None
         if progress is not None:
@@ -230,38 +229,6 @@ class Model:
             trace.context is self.context and list(trace.token_ids) == list(ids) and trace.causal
             and not trace.interventions and not ivs
         )  # fmt: skip
-
-    def trace_pair(self, source: str, target: str, max_tokens: int | None = None) -> PairTrace:
-        """Encoder-decoders: run the encoder on `source` and the decoder on `target` (teacher forcing).
-
-        The decoder's inputs are the start token followed by the target's tokens, so query i predicts
-        target token i + 1; `trace.cross.pattern(l, h)` is [n_target, n_source].
-        """
-        encoder, enc_out = self._encode(source, max_tokens)
-        cap, view = self.max_tokens if max_tokens is None else max_tokens, self._decoder_view()
-        decoder = decoder_trace(view, enc_out, target, self.tokenizer.encode(target, cap - 1))
-        return PairTrace(source, target, encoder, decoder, CrossAttention(view, decoder.captured))
-
-    def greedy_target(self, source: str, max_new_tokens: int = 64, max_tokens: int | None = None) -> GreedyTarget:
-        """Encoder-decoders: the target the decoder writes itself for `source`, token by token (greedy, at most
-        `max_new_tokens`; seq2seq.greedy_target). trace_pair(source, result.text) then shows how it read the source."""
-        if not 1 <= int(max_new_tokens) <= (self.max_tokens if max_tokens is None else max_tokens) - 1:
-            raise InputError("The number of new tokens must be at least 1 and fit under the token cap.")
-        return greedy_target(self._decoder_view(), self._encode(source, max_tokens)[1], int(max_new_tokens))
-
-    def _encode(self, source: str, max_tokens: int | None) -> tuple[Trace, torch.Tensor]:
-        """The encoder's trace of `source`, and its output as the decoder's cross-attention reads it."""
-        if not self.config.is_encoder_decoder:
-            raise InputError(f"{self.name} is not an encoder-decoder: use trace(text).")
-        encoder = self.trace(source, max_tokens=max_tokens)
-        with torch.inference_mode():
-            return encoder, encoder_output(encoder.captured.resid_pre[-1], self.context.pass_weights, self.config)
-
-    def _decoder_view(self) -> DecoderView:
-        with self._twin_lock:
-            if self._decoder is None:
-                self._decoder = decoder_view(self.context)
-            return self._decoder
 
     def _run(self, ids: list[int], causal: bool, ivs, on_layer) -> fwd.Captured:
         with torch.inference_mode():

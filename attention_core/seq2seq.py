@@ -161,19 +161,22 @@ def _end_ids(cfg: fwd.ModelConfig) -> set[int]:
     return set() if eos is None else {int(e) for e in eos} if isinstance(eos, list) else {int(eos)}
 
 
-def greedy_target(view: DecoderView, enc_out: torch.Tensor, max_new_tokens: int) -> GreedyTarget:
+def greedy_target(
+    view: DecoderView, enc_out: torch.Tensor, max_new_tokens: int, first_token: int | None = None
+) -> GreedyTarget:
     """The target the decoder writes itself: at each step its most likely next token (argmax), the whole target so
     far read again (no cache: targets are short), until an end-of-sequence token or `max_new_tokens`. As
     transformers' greedy `generate` does, a config's forced first token (BART's `forced_bos_token_id`) is written
-    first. The start token is never written unless it is EOS: T5's, Marian's and Pegasus's is their padding (which
-    Marian's generation config bans)."""
+    first; `first_token` (a target language: NLLB's, mBART-50's) in its place where given. The start token is never
+    written unless it is EOS: T5's, Marian's and Pegasus's is their padding (which Marian's generation config bans)."""
     cfg, dw = view.context.config, view.context.pass_weights
     start, ends = cfg.decoder_start_token_id or 0, _end_ids(cfg)
+    forced = cfg.forced_bos_token_id if first_token is None else first_token
     ids = [start]
     with torch.inference_mode():
         while len(ids) <= max_new_tokens and not (len(ids) > 1 and ids[-1] in ends):
-            if len(ids) == 1 and cfg.forced_bos_token_id is not None:
-                ids.append(int(cfg.forced_bos_token_id))
+            if len(ids) == 1 and forced is not None:
+                ids.append(int(forced))
                 continue
             x = torch.tensor(ids, dtype=torch.long, device=enc_out.device)  # (n_written + 1,)
             captured = run_decoder(x, enc_out, dw, view.cross_weights, dw, cfg)

@@ -91,23 +91,28 @@ def short_trace_key(model: Model, text: str, causal: bool | None = None) -> tupl
     return trace_key(model, text, causal, short_cap(model))
 
 
-def get_pair(model: Model, source: str, target: str) -> PairTrace:
-    """An encoder-decoder's trace of a source and a target text (short cap). Raises InputError."""
+Languages = tuple[str | None, str | None]  # a translation model's source and target language tokens (None: default)
+
+
+def get_pair(model: Model, source: str, target: str, languages: Languages = (None, None)) -> PairTrace:
+    """An encoder-decoder's trace of a source and a target text (short cap), each marked with its language where
+    the model has `languages`. Raises InputError."""
     cap = short_cap(model)
-    key = ("pair", model.key, model.device.type, source, target, cap)
-    return RESULTS.get(key, lambda _progress: model.trace_pair(source, target, max_tokens=cap))
+    key = ("pair", model.key, model.device.type, source, target, cap, languages)
+    run = lambda _progress: model.trace_pair(source, target, cap, *languages)  # noqa: E731
+    return RESULTS.get(key, run)
 
 
 WRITTEN_TARGET_TOKENS = 64  # the most tokens an encoder-decoder writes for the cross-attention page
 
 
-def written_target(model: Model, source: str) -> GreedyTarget:
+def written_target(model: Model, source: str, languages: Languages = (None, None)) -> GreedyTarget:
     """The target an encoder-decoder writes itself for `source` (greedy; at most WRITTEN_TARGET_TOKENS, and within
-    the short cap). Raises InputError."""
+    the short cap), in the target language where the model has `languages`. Raises InputError."""
     cap = short_cap(model)
     n = min(WRITTEN_TARGET_TOKENS, cap - 1)
-    key = ("written_target", model.key, model.device.type, source, cap, n)
-    return RESULTS.get(key, lambda _progress: model.greedy_target(source, n, max_tokens=cap))
+    key = ("written_target", model.key, model.device.type, source, cap, n, languages)
+    return RESULTS.get(key, lambda _progress: model.greedy_target(source, n, cap, *languages))
 
 
 def _sweep_key(base_key: Hashable, target_id: int, mode: str, position: int, trace: Trace | None) -> tuple:

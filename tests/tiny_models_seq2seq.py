@@ -17,20 +17,36 @@ SHAPE = dict(
 )  # fmt: skip
 
 
-def bart_tokenizer(vocab_size: int = 300):
-    """A byte-level BPE laid out like BART's tokenizer.json: <s> 0, <pad> 1, </s> 2, <unk> 3, and RoBERTa's
-    post-processor wrapping every text in <s> … </s>."""
+def bart_tokenizer(vocab_size: int = 300, languages: tuple[str, ...] = ()):
+    """A byte-level BPE laid out like BART's tokenizer.json: <s> 0, <pad> 1, </s> 2, <unk> 3 (then `languages`, as
+    special tokens), and RoBERTa's post-processor wrapping every text in <s> … </s>."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    specials = ["<s>", "<pad>", "</s>", "<unk>", *languages]
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(CORPUS, trainer)
     tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=False)
+    return tok
+
+
+NLLB_LANGUAGES = ("eng_Latn", "fra_Latn", "deu_Latn")
+
+
+def nllb_tokenizer(vocab_size: int = 300):
+    """BART's byte-level BPE laid out as NLLB-200's tokenizer.json: <s> 0, <pad> 1, </s> 2, <unk> 3, then language
+    tokens (special added tokens, as NLLB's additional_special_tokens), and NLLB's post-processor marking every text
+    with the language it was saved with first: eng_Latn … </s>."""
+    from tokenizers import processors
+
+    tok = bart_tokenizer(vocab_size, languages=NLLB_LANGUAGES)
+    tok.post_processor = processors.TemplateProcessing(
+        single="eng_Latn $A </s>", special_tokens=[("eng_Latn", tok.token_to_id("eng_Latn")), ("</s>", 2)]
+    )
     return tok
 
 
@@ -78,7 +94,8 @@ def save_tiny_seq2seq(kind: str, folder: Path, seed: int = 5):
     if kind == "bart":  # transformers 5 keeps it in generation_config.json alone
         hf.generation_config.forced_bos_token_id = 0
     hf.save_pretrained(folder, safe_serialization=True)
-    tokenizer = bart_tokenizer() if kind in ("bart", "mbart", "m2m_100") else _byte_bpe()
+    tokenizers = {"bart": bart_tokenizer, "mbart": bart_tokenizer, "m2m_100": nllb_tokenizer}
+    tokenizer = tokenizers.get(kind, _byte_bpe)()
     tokenizer.save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
 

@@ -1,0 +1,99 @@
+"""What a Model does with an encoder-decoder (T5, BART, Marian, NLLB): run its encoder and decoder on a source and
+a target, let its decoder write the target, and mark each text with its language where the model has languages.
+
+A mixin of attention_core.api.Model, kept apart so that api.py stays one screenful per job: it uses the Model's
+config, tokenizer, context, `_encoding` (a text's tokens under a cap, with a language), `_trace_encoding` (a Trace
+of them), and the `_twin_lock` and `_decoder` it sets up.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import torch
+
+from .config import ModelConfig
+from .context import PassContext
+from .errors import InputError
+from .languages import default_language, language_id, language_tokens
+from .seq2seq import (
+    CrossAttention,
+    DecoderView,
+    GreedyTarget,
+    PairTrace,
+    decoder_trace,
+    decoder_view,
+    encoder_output,
+    greedy_target,
+)
+from .tokenizer import TextTokenizer
+from .trace import Trace
+
+
+class EncoderDecoderRuns:
+    """Model's encoder-decoder methods. They read the Model's attributes below and its `_encoding(text,
+    max_tokens, language)` (an Encoding) and `_trace_encoding(text, encoding, causal, interventions, progress)`."""
+
+    config: ModelConfig
+    tokenizer: TextTokenizer
+    context: PassContext
+    max_tokens: int
+    name: str
+    _twin_lock: threading.Lock
+    _decoder: DecoderView | None
+
+    @functools.cached_property
+    def languages(self) -> tuple[str, ...]:
+        """A multilingual translation model's language tokens ("eng_Latn", "fra_Latn", ...: NLLB-200, mBART-50),
+        which trace_pair's and greedy_target's source_language and target_language take; () for other models."""
+        return language_tokens(self.tokenizer) if self.config.is_encoder_decoder else ()
+
+    @property
+    def default_language(self) -> str | None:
+        """The language token the tokenizer marks every text with (None without `languages`)."""
+        return default_language(self.tokenizer) if self.languages else None
+
+    def trace_pair(
+        self, source: str, target: str, max_tokens: int | None = None,
+        source_language: str | None = None, target_language: str | None = None,
+    ) -> PairTrace:  # fmt: skip
+        """Encoder-decoders: run the encoder on `source` and the decoder on `target` (teacher forcing).
+
+        The decoder's inputs are the start token followed by the target's tokens, so query i predicts
+        target token i + 1; `trace.cross.pattern(l, h)` is [n_target, n_source]. Models with `languages`: each
+        text's language token is the one named (None: `default_language`), as transformers' tokenizer marks a
+        source with src_lang and a target with tgt_lang.
+        """
+        encoder, enc_out = self._encode(source, max_tokens, source_language)
+        cap, view = self.max_tokens if max_tokens is None else max_tokens, self._decoder_view()
+        decoder = decoder_trace(view, enc_out, target, self._encoding(target, cap - 1, target_language))
+        return PairTrace(source, target, encoder, decoder, CrossAttention(view, decoder.captured))
+
+    def greedy_target(
+        self, source: str, max_new_tokens: int = 64, max_tokens: int | None = None,
+        source_language: str | None = None, target_language: str | None = None,
+    ) -> GreedyTarget:  # fmt: skip
+        """Encoder-decoders: the target the decoder writes itself for `source`, token by token (greedy, at most
+        `max_new_tokens`; seq2seq.greedy_target). trace_pair(source, result.text) then shows how it read the source.
+        Models with `languages`: the source is marked `source_language`, and `target_language` is written first (as
+        transformers' forced_bos_token_id), in place of the config's own forced first token."""
+        if not 1 <= int(max_new_tokens) <= (self.max_tokens if max_tokens is None else max_tokens) - 1:
+            raise InputError("The number of new tokens must be at least 1 and fit under the token cap.")
+        first = None if target_language is None else language_id(self.tokenizer, target_language)
+        enc_out = self._encode(source, max_tokens, source_language)[1]
+        return greedy_target(self._decoder_view(), enc_out, int(max_new_tokens), first)
+
+    def _encode(self, source: str, max_tokens: int | None, language: str | None) -> tuple[Trace, torch.Tensor]:
+        """The encoder's trace of `source`, and its output as the decoder's cross-attention reads it."""
+        if not self.config.is_encoder_decoder:
+            raise InputError(f"{self.name} is not an encoder-decoder: use trace(text).")
+        encoder = self._trace_encoding(source, self._encoding(source, max_tokens, language), None, (), None)
+        with torch.inference_mode():
+            return encoder, encoder_output(encoder.captured.resid_pre[-1], self.context.pass_weights, self.config)
+
+    def _decoder_view(self) -> DecoderView:
+        with self._twin_lock:
+            if self._decoder is None:
+                self._decoder = decoder_view(self.context)
+            return self._decoder
