@@ -29,7 +29,7 @@ class ModelConfig:
         "exaone_moe", "hunyuan_moe", "deepseek_v32", "youtu", "mistral4", "cohere2_moe", "jais2", "phimoe",
         "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum", "modernbert_decoder",
         "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1", "nomic_bert", "gte", "jina_v3", "glm_moe_dsa", "openai_gpt",
-        "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder",
+        "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm",
     ]
     n_layers: int
     n_heads: int

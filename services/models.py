@@ -144,6 +144,7 @@ ARCH_LABELS = {
     "llama": "Llama-family decoder",
     "gpt2": "GPT-2 decoder",
     "openai_gpt": "GPT-1 decoder (post-norm)",
+    "xglm": "XGLM decoder",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

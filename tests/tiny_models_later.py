@@ -109,6 +109,10 @@ def tiny_later(kind: str, base: dict):
         cfg = transformers.CodeGenConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=8, n_positions=128, n_ctx=128,
                                          rotary_dim=4, **ids)  # fmt: skip
         return transformers.CodeGenForCausalLM(cfg)
+    if kind == "xglm":  # Meta's multilingual GPT: OPT's blocks, fairseq sinusoids from row 2, embeddings × √d_model
+        cfg = transformers.XGLMConfig(vocab_size=300, d_model=64, num_layers=2, attention_heads=4, ffn_dim=96,
+                                      max_position_embeddings=128, pad_token_id=1, bos_token_id=0, eos_token_id=2)
+        return transformers.XGLMForCausalLM(cfg)
     if kind == "openai_gpt":  # GPT-1: post-norm blocks, no final norm, learned positions, Conv1D, tanh GELU
         cfg = transformers.OpenAIGPTConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=4, n_positions=128)
         return transformers.OpenAIGPTLMHeadModel(cfg)

@@ -1,5 +1,5 @@
 """Hugging Face adapters for the open decoders from before Llama that interpretability work still reads: GPT-Neo,
-GPT-J, CodeGen, OPT and GPT-BigCode (StarCoder 1, SantaCoder), and the first GPT (OpenAI's GPT-1, openai-gpt).
+GPT-J, CodeGen, OPT, XGLM and GPT-BigCode (StarCoder 1, SantaCoder), and the first GPT (OpenAI's GPT-1, openai-gpt).
 
 Each is a (config, weights) pair like those in hf_adapters.py. What differs from GPT-2, declared in the ModelConfig:
 - GPT-Neo: q·k is not scaled (attn_scale=1.0: no 1/√d_head); every other layer (as `attention_layers` lists them)
@@ -17,6 +17,9 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
   Conv1D.
 - OPT: learned positions numbered from 2 (pos_offset=2, as OPT's embedding adds its offset of 2), ReLU, biases
   everywhere. OPT-350m's post-norm blocks and its projected embeddings are refused.
+- XGLM (Meta's multilingual GPT): OPT's layers under `model.`, a final `layer_norm`, token embeddings × √d_model, and
+  fairseq's sinusoids for positions (computed as M2M100's, hf_adapters_seq2seq.fairseq_positions; position p at row
+  p + 2, the padding's row 1 zero).
 - GPT-1: post-norm blocks (LayerNorm after each residual add, as BERT's), no final LayerNorm, learned positions,
   Conv1D weights as GPT-2's; its "gelu" is the tanh approximation (transformers' ACT_FNS for it).
 """
@@ -24,6 +27,7 @@ Each is a (config, weights) pair like those in hf_adapters.py. What differs from
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 
 from ..config import ModelConfig
@@ -32,6 +36,7 @@ from .conventions import pairs_to_halves
 from .hf_adapters import StateDict, _act, _Reader, conv1d_block
 from .hf_adapters_layernorm import _layer_norm, _plain_mlp
 from .hf_adapters_modern import _unembed, fused_qkv, interleaved_qkv
+from .hf_adapters_seq2seq import fairseq_positions
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -194,6 +199,15 @@ def gpt_bigcode_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 def opt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.decoder.", "decoder."))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "embed.W_pos": r.get("embed_positions.weight")}
+    _fairseq_layers(w, r, cfg)
+    if r.has("final_layer_norm.weight"):  # absent in checkpoints saved with _remove_final_layer_norm
+        _layer_norm(w, r, "ln_final", "final_layer_norm")
+    _unembed(w, sd, cfg)
+    return w
+
+
+def _fairseq_layers(w: StateDict, r: _Reader, cfg: ModelConfig) -> None:
+    """OPT's and XGLM's blocks: self_attn's q/k/v/out_proj, self_attn_layer_norm, fc1, fc2, final_layer_norm."""
     biases = "QKVO" if cfg.attn_bias else ""
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
@@ -201,8 +215,32 @@ def opt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         _layer_norm(w, r, dst + "ln_attn", src + "self_attn_layer_norm")
         _layer_norm(w, r, dst + "ln_mlp", src + "final_layer_norm")
         _plain_mlp(w, r, src, dst, "fc1", "fc2", biases=cfg.mlp_bias)
-    if r.has("final_layer_norm.weight"):  # absent in checkpoints saved with _remove_final_layer_norm
-        _layer_norm(w, r, "ln_final", "final_layer_norm")
+
+
+_XGLM_PADDING = 1  # the padding id whose row of XGLM's position table is zero (never read: positions start at 2)
+
+
+def xglm_config(hf: dict, name: str) -> ModelConfig:
+    if int(hf.get("pad_token_id", _XGLM_PADDING)) != _XGLM_PADDING:  # its row would be a position's, zeroed
+        pad = hf.get("pad_token_id")
+        raise ModelLoadError(f"XGLM with pad_token_id {pad} is not supported (its checkpoints' is 1).")
+    d_model = int(hf["d_model"])
+    return _classic(
+        hf, name, "xglm", d_model, int(hf["attention_heads"]), int(hf["num_layers"]), d_mlp=int(hf["ffn_dim"]),
+        n_ctx=int(hf["max_position_embeddings"]), uses_rope=False, pos_offset=2, attn_bias=True,
+        act=_act(hf.get("activation_function", "gelu")),
+        embed_scale=math.sqrt(d_model) if hf.get("scale_embedding", True) else 1.0,
+    )  # fmt: skip
+
+
+def xglm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {
+        "embed.W_E": r.get("embed_tokens.weight"),  # (d_vocab, d_model)
+        "embed.W_pos": fairseq_positions(cfg.n_ctx + 2, cfg.d_model, _XGLM_PADDING),  # (n_ctx + 2, d_model)
+    }
+    _fairseq_layers(w, r, cfg)
+    _layer_norm(w, r, "ln_final", "layer_norm")
     _unembed(w, sd, cfg)
     return w
 
@@ -238,5 +276,6 @@ ADAPTERS = {
     "gptj": (gptj_config, gptj_weights),
     "codegen": (codegen_config, codegen_weights),
     "opt": (opt_config, opt_weights),
+    "xglm": (xglm_config, xglm_weights),
     "gpt_bigcode": (gpt_bigcode_config, gpt_bigcode_weights),
 }

@@ -34,10 +34,10 @@ KINDS = [
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
     "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "modernbert_decoder",
-    "openai_gpt", "codegen",
+    "openai_gpt", "codegen", "xglm",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
-LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha", "openai_gpt")
+LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha", "openai_gpt", "xglm")  # XGLM's: computed
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -87,8 +87,10 @@ def test_parameter_counts_match(pair):
         language = [*hf.model.language_model.parameters(), *([] if ours.config.tie_embeddings else [hf.lm_head.weight])]
         assert ours.parameter_counts()["total"] == sum(p.numel() for p in language)
         return
-    # MiniMax-M2's correction biases are buffers in transformers, read as weights here (as DeepSeek-V3's)
-    buffers = sum(b.numel() for name, b in hf.named_buffers() if name.endswith("e_score_correction_bias"))
+    # MiniMax-M2's correction biases are buffers in transformers, read as weights here (as DeepSeek-V3's); so is
+    # XGLM's fixed position table, a computed tensor here
+    counted = ("e_score_correction_bias", "embed_positions.weights")
+    buffers = sum(b.numel() for name, b in hf.named_buffers() if name.endswith(counted))
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + buffers
 
 
@@ -217,6 +219,8 @@ def test_declared_features(pair):
                         attn_bias=False, mlp_bias=True, n_heads=8, d_head=8),
         "openai_gpt": dict(norm_position="post", norm="layer", act="gelu_tanh", attn_bias=True, mlp_bias=True,
                            uses_rope=False, tie_embeddings=True, d_mlp=256),
+        "xglm": dict(norm_position="pre", norm="layer", act="gelu", attn_bias=True, mlp_bias=True, uses_rope=False,
+                     tie_embeddings=True, pos_offset=2, embed_scale=8.0, d_mlp=96),
         "modernbert_decoder": dict(causal=True, sliding_window=8, sliding_layers=(False, True, True), head_act="gelu",
                                    skip_first_attn_norm=True, rope_theta=160000.0, rope_theta_local=10000.0,
                                    norm="layer", tie_embeddings=True, gated_mlp=True),
@@ -517,3 +521,16 @@ def test_a_codegen_whose_heads_do_not_split_into_its_four_groups_is_refused():
     hf = dict(model_type="codegen", n_embd=48, n_head=6, n_layer=1, vocab_size=10, rotary_dim=4)
     with pytest.raises(ModelLoadError, match="6 heads do not split into its 4 groups"):
         codegen_config(hf, "x")
+
+
+def test_an_xglm_whose_padding_would_zero_a_position_is_refused():
+    """transformers zeroes the padding id's row of XGLM's position table; with pad_token_id 1 (its checkpoints') that
+    row is never read, as positions start at row 2; with another it would be a position's."""
+    from attention_core import ModelLoadError
+    from attention_core.loading.hf_adapters_classic import xglm_config
+
+    hf = dict(model_type="xglm", d_model=64, attention_heads=4, num_layers=2, ffn_dim=96, vocab_size=300,
+              max_position_embeddings=128)  # fmt: skip
+    assert xglm_config({**hf, "pad_token_id": 1}, "x").pos_offset == 2
+    with pytest.raises(ModelLoadError, match="XGLM with pad_token_id 3 is not supported"):
+        xglm_config({**hf, "pad_token_id": 3}, "x")
