@@ -6,12 +6,34 @@ from __future__ import annotations
 
 import torch
 
+TEXT_SHAPE = dict(
+    vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+    num_key_value_heads=2, max_position_embeddings=128, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+)  # fmt: skip
+VISION_SHAPE = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=1, num_attention_heads=2, image_size=28,
+                    patch_size=14)  # fmt: skip
+
+
+def tiny_vision_language(kind: str):
+    """A tiny `kind` checkpoint: its default text architecture at TEXT_SHAPE, its vision tower at VISION_SHAPE."""
+    import transformers
+
+    config_class = transformers.CONFIG_MAPPING[kind]
+    default = config_class()
+    text = {"model_type": default.get_text_config().model_type, **TEXT_SHAPE}
+    vision = default.vision_config.to_dict() if getattr(default, "vision_config", None) is not None else None
+    small = {} if vision is None else {k: v for k, v in VISION_SHAPE.items() if k in vision}
+    extra = {} if vision is None else {"vision_config": {**vision, **small}}
+    return transformers.AutoModelForImageTextToText.from_config(config_class(text_config=text, **extra))
+
 
 def tiny_later(kind: str, base: dict):
     """`base`: tests.tiny_models' shared sizes (d_model 64, 4 heads, 2 key/value heads, 2 layers)."""
     import transformers
 
     ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
+    if kind in ("llava", "smolvlm"):  # the language model of a vision-language checkpoint (a Llama in both)
+        return tiny_vision_language(kind)
     if kind == "cwm":  # CwmConfig's own layer rule: layer 0 full, layers 1-3 slide (window 8); llama3 RoPE ×4 over
         # an original 32 tokens, so the text's positions reach the interpolated frequencies
         rope = dict(rope_type="llama3", rope_theta=1000.0, factor=4.0, high_freq_factor=4.0, low_freq_factor=1.0,

@@ -1,0 +1,63 @@
+"""The language model of a vision-language checkpoint whose text model is an architecture read here: LLaVA (1.5,
+NeXT, NeXT-Video, OneVision, ViP-LLaVA), Idefics2, Idefics3 and SmolVLM, InternVL, DeepSeek-VL and GOT-OCR 2.
+
+Each stores its language model whole beside a vision tower and a projector: the text model under
+`model.language_model.` (transformers 5's layout), `language_model.model.` (checkpoints saved before it) or
+`model.text_model.` (Idefics, SmolVLM), its unembedding as `lm_head.weight` or `language_model.lm_head.weight`. A
+text without images runs through that language model alone, so the adapter reads `text_config` with the text
+architecture's own adapter, renames the language model's tensors to that architecture's plain layout (`model.`,
+`lm_head.`) and hands them to its weights reader; the vision tower and projector are not read. (Gemma 3, Mistral 3,
+Llama 4, EXAONE 4.5 and the Qwen-VL family have their own adapters; PaliGemma, whose prompt is read both ways, and
+Mllama, whose text layers cross-attend to the image, are not this kind. Aya Vision and Command A Vision are left out:
+transformers runs their Cohere 2 language model without the logit_scale that Cohere2ForCausalLM, and vLLM's port of
+them, multiply the logits by, so which logits are theirs is not settled.)
+"""
+
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import StateDict, adapter_for
+from .hf_adapters_recent import _language_config
+
+VISION_LANGUAGE_TYPES = (
+    "llava", "llava_next", "llava_next_video", "llava_onevision", "vipllava", "idefics2", "idefics3", "smolvlm",
+    "internvl", "deepseek_vl", "got_ocr2",
+)  # fmt: skip
+_TEXT_MODEL = ("model.language_model.", "language_model.model.", "model.text_model.")  # → model.
+_HEAD = ("lm_head.weight", "language_model.lm_head.weight")  # → lm_head.weight
+
+
+def vision_language_config(hf: dict, name: str) -> ModelConfig:
+    """The language model's config, made by its own architecture's adapter from text_config."""
+    text = _language_config(hf)
+    kind, text_kind = hf.get("model_type"), text.get("model_type")
+    if not text_kind:
+        raise ModelLoadError(f"The {kind} checkpoint's config.json names no text_config.model_type.")
+    try:
+        make_config, make_weights = adapter_for(text)
+        cfg = make_config(text, name)
+        same_reader = adapter_for({"model_type": cfg.arch})[1] is make_weights  # what the weights step looks up
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"The language model of this {kind} checkpoint is {text_kind!r}: {exc}") from exc
+    if not same_reader:
+        raise ModelLoadError(f"The language model of a {kind} checkpoint is not read for {text_kind!r} models yet.")
+    return cfg
+
+
+def vision_language_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """The language model's tensors renamed to its architecture's plain layout, read by that architecture's reader
+    (the config step checked that cfg.arch names it)."""
+    plain: StateDict = {}
+    for key, tensor in sd.items():
+        prefix = next((p for p in _TEXT_MODEL if key.startswith(p)), None)
+        if prefix is not None:
+            plain["model." + key[len(prefix) :]] = tensor
+        elif key in _HEAD:
+            plain["lm_head.weight"] = tensor
+    if not plain:
+        raise ModelLoadError(f"The checkpoint holds no language model under {', '.join(_TEXT_MODEL)}.")
+    return adapter_for({"model_type": cfg.arch})[1](plain, cfg)
+
+
+ADAPTERS = {kind: (vision_language_config, vision_language_weights) for kind in VISION_LANGUAGE_TYPES}
