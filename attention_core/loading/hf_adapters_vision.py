@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, adapter_for
-from .hf_adapters_recent import _language_config
+from .hf_adapters_recent import _defaults, _language_config
 
 VISION_LANGUAGE_TYPES = (
     "llava", "llava_next", "llava_next_video", "llava_onevision", "vipllava", "idefics2", "idefics3", "smolvlm",
@@ -26,6 +26,12 @@ VISION_LANGUAGE_TYPES = (
 )  # fmt: skip
 _TEXT_MODEL = ("model.language_model.", "language_model.model.", "model.text_model.")  # → model.
 _HEAD = ("lm_head.weight", "language_model.lm_head.weight")  # → lm_head.weight
+# LlamaConfig's defaults: LLaVA 1.5's config.json (llava-hf/llava-1.5-7b-hf) names only the text model's vocabulary,
+# context and norm epsilon, and transformers fills in the rest from them (Vicuna-7B's sizes)
+_LLAMA_DEFAULTS = dict(
+    vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+    hidden_act="silu", max_position_embeddings=2048, rms_norm_eps=1e-6,
+)  # fmt: skip
 
 
 def vision_language_config(hf: dict, name: str) -> ModelConfig:
@@ -34,6 +40,8 @@ def vision_language_config(hf: dict, name: str) -> ModelConfig:
     kind, text_kind = hf.get("model_type"), text.get("model_type")
     if not text_kind:
         raise ModelLoadError(f"The {kind} checkpoint's config.json names no text_config.model_type.")
+    if text_kind == "llama":
+        text = _defaults(text, **_LLAMA_DEFAULTS)
     try:
         make_config, make_weights = adapter_for(text)
         cfg = make_config(text, name)

@@ -76,3 +76,17 @@ def test_a_language_model_of_an_architecture_not_read_here_is_refused(tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="The language model of this llava checkpoint is 'rwkv': model_type"):
         load_model(str(folder))
+
+
+def test_a_llava_1_5_config_that_names_only_some_sizes_gets_llama_config_defaults_for_the_rest():
+    """llava-hf/llava-1.5-7b-hf's text_config names its vocabulary, context and epsilon; transformers' LlamaConfig
+    fills in Vicuna-7B's sizes, as here."""
+    from attention_core.loading.hf_adapters_vision import vision_language_config
+
+    text = {"model_type": "llama", "vocab_size": 32064, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5}
+    cfg = vision_language_config({"model_type": "llava", "text_config": text}, "llava-1.5")
+    reference = transformers.LlamaConfig(**text)
+    assert (cfg.d_vocab, cfg.d_model, cfg.d_mlp, cfg.n_layers) == (32064, 4096, 11008, 32)
+    assert (cfg.d_model, cfg.d_mlp, cfg.n_layers) == (reference.hidden_size, reference.intermediate_size,
+                                                     reference.num_hidden_layers)  # fmt: skip
+    assert (cfg.n_heads, cfg.n_kv_heads, cfg.d_head, cfg.norm_eps) == (32, 32, 128, 1e-5)
