@@ -246,6 +246,10 @@ ARCH_LABELS = {
     "pegasus-decoder": "Pegasus decoder",
     "m2m_100": "M2M100 / NLLB encoder-decoder",
     "m2m_100-decoder": "M2M100 / NLLB decoder",
+    "plbart": "PLBART encoder-decoder",
+    "plbart-decoder": "PLBART decoder",
+    "blenderbot": "Blenderbot encoder-decoder",
+    "blenderbot-decoder": "Blenderbot decoder",
 }
 
 

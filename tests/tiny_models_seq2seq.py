@@ -65,6 +65,11 @@ def _tiny(kind: str):
             decoder_start_token_id=0,
         )  # fmt: skip
         return transformers.PegasusForConditionalGeneration(cfg)
+    if kind == "plbart":  # BART's layout under its own model_type (code: PLBART, uclanlp)
+        return transformers.PLBartForConditionalGeneration(transformers.PLBartConfig(**SHAPE, scale_embedding=True))
+    if kind == "blenderbot":  # pre-norm with a final norm per stack, learned positions from row 0, no embedding norm
+        cfg = transformers.BlenderbotConfig(**SHAPE, scale_embedding=True, decoder_start_token_id=1)
+        return transformers.BlenderbotForConditionalGeneration(cfg)
     if kind == "m2m_100":  # NLLB-200's layout: pre-norm, fairseq sinusoids from row pad + 1 = 2, ReLU, embeddings
         # × √d_model, no final_logits_bias; decoder starts at </s> (2), as NLLB's config says
         cfg = transformers.M2M100Config(
@@ -94,7 +99,7 @@ def save_tiny_seq2seq(kind: str, folder: Path, seed: int = 5):
     if kind == "bart":  # transformers 5 keeps it in generation_config.json alone
         hf.generation_config.forced_bos_token_id = 0
     hf.save_pretrained(folder, safe_serialization=True)
-    tokenizers = {"bart": bart_tokenizer, "mbart": bart_tokenizer, "m2m_100": nllb_tokenizer}
+    tokenizers = {"m2m_100": nllb_tokenizer, **dict.fromkeys(("bart", "mbart", "plbart", "blenderbot"), bart_tokenizer)}
     tokenizer = tokenizers.get(kind, _byte_bpe)()
     tokenizer.save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()

@@ -1,20 +1,23 @@
 """Hugging Face encoder-decoders of the BART family → the canonical encoder-decoder layout.
 
-Marian (opus-mt), BART, mBART, Pegasus and M2M100 (NLLB-200 too) share one layer layout (q/k/v/out_proj with
-biases, fc1 and fc2, LayerNorms with biases, one embedding shared by both stacks and the output, a `final_logits_bias`
-but in M2M100) and differ in four choices, each declared in `_FAMILIES` and read from transformers' own modeling files:
+Marian (opus-mt), BART, mBART, PLBART, Pegasus, Blenderbot and M2M100 (NLLB-200 too) share one layer layout
+(q/k/v/out_proj with biases, fc1 and fc2, LayerNorms with biases, one embedding shared by both stacks and the output,
+a `final_logits_bias` but in M2M100) and differ in four choices, each declared in `_FAMILIES` and read from
+transformers' own modeling files:
 
 - positions: Marian's and Pegasus's fixed sinusoids (computed, shared by both stacks), M2M100's fairseq sinusoids
   (computed: sines then cosines at frequencies 10000^(-i/(d/2 - 1)), position p at row pad + 1 + p, as fairseq
-  counts positions from past the padding id), or BART's and mBART's learned tables, one per stack, whose first two
-  rows are never used (position p reads row p + 2);
-- where the norms sit: after each sublayer (Marian, BART) or before it (mBART, Pegasus, M2M100), the pre-norm ones
+  counts positions from past the padding id), or BART's, mBART's and PLBART's learned tables, one per stack, whose
+  first two rows are never used (position p reads row p + 2), or Blenderbot's, read from row 0;
+- where the norms sit: after each sublayer (Marian, BART, PLBART) or before it (mBART, Pegasus, Blenderbot, M2M100),
+  the pre-norm ones
   closing each stack with a final LayerNorm (`ln_final`, `dec.ln_final`);
-- a LayerNorm on the embeddings (BART, mBART: `layernorm_embedding`), per stack;
+- a LayerNorm on the embeddings (BART, mBART, PLBART: `layernorm_embedding`), per stack;
 - whether token embeddings are multiplied by √d_model (`scale_embedding`; Marian, Pegasus and M2M100 do).
 
 The decoder's own position table and embedding norm are stored as `dec.embed.*`; the decoder reads them in
-place of the encoder's (attention_core/seq2seq.py `decoder_view`).
+place of the encoder's (attention_core/seq2seq.py `decoder_view`). Blenderbot Small is not read: its decoder
+normalises the token embeddings before adding the positions, which no other stack here does.
 """
 
 from __future__ import annotations
@@ -31,22 +34,25 @@ from .hf_adapters import StateDict, _act, _Reader
 
 @dataclass(frozen=True)
 class _Family:
-    positions: str  # "learned": BART's, mBART's table per stack, read from row 2 on; "sinusoid": Marian's, Pegasus's;
+    positions: str  # "learned": a table per stack (BART's, read from row 2 on); "sinusoid": Marian's, Pegasus's;
     # "fairseq": M2M100's sinusoids from row pad + 1 on
     pre_norm: bool  # mBART, Pegasus: a norm before each sublayer, and a final norm closing each stack
     embedding_norm: bool  # BART, mBART: layernorm_embedding after token + position
     default_act: str
+    learned_offset: int = 2  # the row of position 0 in a learned table (BART's 2; Blenderbot's 0)
 
 
 _FAMILIES = {
-    "marian": _Family(positions="sinusoid", pre_norm=False, embedding_norm=False, default_act="swish"),
-    "bart": _Family(positions="learned", pre_norm=False, embedding_norm=True, default_act="gelu"),
-    "mbart": _Family(positions="learned", pre_norm=True, embedding_norm=True, default_act="gelu"),
-    "pegasus": _Family(positions="sinusoid", pre_norm=True, embedding_norm=False, default_act="gelu"),
-    "m2m_100": _Family(positions="fairseq", pre_norm=True, embedding_norm=False, default_act="relu"),
+    "marian": _Family("sinusoid", pre_norm=False, embedding_norm=False, default_act="swish"),
+    "bart": _Family("learned", pre_norm=False, embedding_norm=True, default_act="gelu"),
+    "plbart": _Family("learned", pre_norm=False, embedding_norm=True, default_act="gelu"),  # BART's layout
+    "mbart": _Family("learned", pre_norm=True, embedding_norm=True, default_act="gelu"),
+    "pegasus": _Family("sinusoid", pre_norm=True, embedding_norm=False, default_act="gelu"),
+    "blenderbot": _Family("learned", pre_norm=True, embedding_norm=False, default_act="gelu", learned_offset=0),
+    "m2m_100": _Family("fairseq", pre_norm=True, embedding_norm=False, default_act="relu"),
 }
-_LEARNED_OFFSET = 2  # BartLearnedPositionalEmbedding: "BART is set up so that if padding_idx is specified then offset
-# the embedding ids by 2": position p is row p + 2 of a (max_position_embeddings + 2)-row table
+# BartLearnedPositionalEmbedding: "BART is set up so that if padding_idx is specified then offset the embedding ids by
+# 2": position p is row p + 2 of a (max_position_embeddings + 2)-row table; Blenderbot's reads row p of its own
 
 
 def seq2seq_config(hf: dict, name: str) -> ModelConfig:
@@ -58,8 +64,11 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
     if kind == "marian" and (hf.get("normalize_before") or not hf.get("share_encoder_decoder_embeddings", True)):
         raise ModelLoadError("Only post-norm Marian models with shared embeddings are supported.")
     # mBART's config may name no decoder start: its decoder then starts from the end-of-sequence token, as
-    # mBART-50's checkpoints say (decoder_start_token_id = eos) and mBART's shift_tokens_right does for cc25.
+    # mBART-50's checkpoints say (decoder_start_token_id = eos) and mBART's shift_tokens_right does for cc25. Another
+    # (PLBART's) starts from its <s>, as transformers' generate falls back to bos_token_id.
     start = hf.get("decoder_start_token_id")
+    if start is None:
+        start = hf.get("eos_token_id") if kind == "mbart" else hf.get("bos_token_id")
     return ModelConfig(
         name=name, arch=kind, n_layers=int(hf["encoder_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
         d_model=d_model, d_head=d_model // n_heads, d_mlp=int(hf["encoder_ffn_dim"]), d_vocab=int(hf["vocab_size"]),
@@ -70,7 +79,7 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
         tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
         embed_scale=math.sqrt(d_model) if hf.get("scale_embedding") else 1.0,
         n_decoder_layers=int(hf["decoder_layers"]),
-        decoder_start_token_id=start if start is not None or kind != "mbart" else hf.get("eos_token_id"),
+        decoder_start_token_id=start,
         forced_bos_token_id=hf.get("forced_bos_token_id"),
         bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
         display_name=str(hf.get("_name_or_path") or name),
@@ -81,7 +90,7 @@ def _position_offset(hf: dict, family: _Family) -> int:
     """The row of position 0 in the family's position table."""
     if family.positions == "fairseq":  # M2M100SinusoidalPositionalEmbedding: position ids start at padding_idx + 1
         return int(hf.get("pad_token_id", 1)) + 1
-    return _LEARNED_OFFSET if family.positions == "learned" else 0
+    return family.learned_offset if family.positions == "learned" else 0
 
 
 def fairseq_positions(n_pos: int, dim: int, padding_idx: int) -> torch.Tensor:
@@ -133,9 +142,11 @@ def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
     for stack, prefix, n_layers in (("encoder", "", cfg.n_layers), ("decoder", "dec.", cfg.n_decoder_layers)):
         if family.positions == "learned":
-            table = r.get(f"{stack}.embed_positions.weight")  # (max_position_embeddings + 2, d_model)
-            if table.shape[0] != cfg.n_ctx + _LEARNED_OFFSET:
-                raise ModelLoadError(f"The {stack}'s position table has {table.shape[0]} rows, not {cfg.n_ctx} + 2.")
+            table = r.get(f"{stack}.embed_positions.weight")  # (max_position_embeddings + offset, d_model)
+            if table.shape[0] != cfg.n_ctx + cfg.pos_offset:
+                raise ModelLoadError(
+                    f"The {stack}'s position table has {table.shape[0]} rows, not {cfg.n_ctx} + {cfg.pos_offset}."
+                )
             w[prefix + "embed.W_pos"] = table
         if family.embedding_norm:
             norm(prefix + "embed.ln", f"{stack}.layernorm_embedding")

@@ -31,7 +31,7 @@ def _saved(kind: str, folder):
     return save_tiny_seq2seq(kind, folder)
 
 
-@pytest.fixture(scope="module", params=["marian", "t5", "bart", "mbart", "pegasus", "m2m_100"])
+@pytest.fixture(scope="module", params=["marian", "t5", "bart", "mbart", "pegasus", "m2m_100", "plbart", "blenderbot"])
 def pair(request, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp(f"cache-{request.param}")))

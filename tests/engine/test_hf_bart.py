@@ -27,7 +27,14 @@ SOURCE = "the quick brown fox jumps over the lazy dog and a fluffy blue creature
 TARGET = "attention is all you need, said the paper, and one mole of carbon dioxide"
 
 
-@pytest.fixture(scope="module", params=["bart", "mbart", "pegasus", "m2m_100"])
+KINDS = ["bart", "mbart", "pegasus", "m2m_100", "plbart", "blenderbot"]
+POST_NORM = ("bart", "plbart")
+EMBEDDING_NORM = ("bart", "mbart", "plbart")
+FIXED_POSITIONS = ("pegasus", "m2m_100")  # computed, one table for both stacks
+ROW_OF_POSITION_0 = {"pegasus": 0, "blenderbot": 0}  # the rest: 2
+
+
+@pytest.fixture(scope="module", params=KINDS)
 def seq2seq(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp(f"tiny-{request.param}")
     hf = save_tiny_seq2seq(request.param, folder)
@@ -59,10 +66,10 @@ def test_config_says_where_norms_and_positions_are(seq2seq):
     kind, hf, ours, pair, _ = seq2seq
     cfg, w = ours.config, ours.weights
     assert (cfg.arch, pair.decoder.config.arch) == (kind, f"{kind}-decoder")
-    assert cfg.norm_position == ("post" if kind == "bart" else "pre")
-    assert ("ln_final.w" in w) == ("dec.ln_final.w" in w) == (kind != "bart")  # pre-norm stacks end with a norm
-    assert ("embed.ln.w" in w) == ("dec.embed.ln.w" in w) == (kind in ("bart", "mbart"))
-    assert cfg.absolute_positions and cfg.pos_offset == (0 if kind == "pegasus" else 2)
+    assert cfg.norm_position == ("post" if kind in POST_NORM else "pre")
+    assert ("ln_final.w" in w) == ("dec.ln_final.w" in w) == (kind not in POST_NORM)  # pre-norm stacks end with one
+    assert ("embed.ln.w" in w) == ("dec.embed.ln.w" in w) == (kind in EMBEDDING_NORM)
+    assert cfg.absolute_positions and cfg.pos_offset == ROW_OF_POSITION_0.get(kind, 2)
     if kind == "pegasus":  # fixed sinusoids, one copy for both stacks
         assert "dec.embed.W_pos" not in w
         assert torch.allclose(w["embed.W_pos"], hf.model.encoder.embed_positions.weight[: cfg.n_ctx], atol=1e-6)
@@ -70,11 +77,13 @@ def test_config_says_where_norms_and_positions_are(seq2seq):
         assert "dec.embed.W_pos" not in w and w["embed.W_pos"].shape == (cfg.n_ctx + 2, cfg.d_model)
         table = hf.model.encoder.embed_positions.weights  # (n_ctx + 2, d_model), a buffer
         assert torch.allclose(w["embed.W_pos"], table[: cfg.n_ctx + 2], atol=1e-6) and not w["embed.W_pos"][1].any()
-    else:  # a learned table per stack, position p at row p + 2
-        assert w["embed.W_pos"].shape == w["dec.embed.W_pos"].shape == (cfg.n_ctx + 2, cfg.d_model)
+    else:  # a learned table per stack, position p at row p + 2 (Blenderbot's: row p)
+        rows = cfg.n_ctx + cfg.pos_offset
+        assert w["embed.W_pos"].shape == w["dec.embed.W_pos"].shape == (rows, cfg.d_model)
         assert not torch.equal(w["embed.W_pos"], w["dec.embed.W_pos"])
-    # The decoder starts from the config's start token; mBART's tiny config names none: it starts from </s>.
-    assert pair.decoder.token_ids[0] == (0 if kind == "pegasus" else 2)
+    # The decoder starts from the config's start token; mBART's tiny config names none: it starts from </s>; PLBART's
+    # none either: from its <s>, as transformers' generate does
+    assert pair.decoder.token_ids[0] == {"pegasus": 0, "blenderbot": 1, "plbart": 0}.get(kind, 2)
     assert cfg.embed_scale == (1.0 if kind == "bart" else pytest.approx(8.0))
     assert ("unembed.b_U" in w) == (kind != "m2m_100")  # M2M100 has no final_logits_bias
 
@@ -86,12 +95,13 @@ def test_parameter_count(seq2seq):
     tensor here (M2M100 has none)."""
     kind, hf, ours, _, _ = seq2seq
     learned = sum(p.numel() for n, p in hf.named_parameters() if kind != "pegasus" or "embed_positions" not in n)
+    assert (kind in FIXED_POSITIONS) == ("dec.embed.W_pos" not in ours.weights)
     rows = {"pegasus": ours.config.n_ctx, "m2m_100": ours.config.n_ctx + 2}.get(kind, 0)
     bias = 0 if kind == "m2m_100" else hf.final_logits_bias.numel()
     assert ours.parameter_counts()["total"] == learned + rows * ours.config.d_model + bias
     assert ours.parameter_counts()["cross_attention.W_Q"] == 3 * 64 * 64
-    if kind in ("bart", "mbart"):  # the decoder's own position table is counted with the embeddings
-        assert ours.parameter_counts()["embedding"] >= 2 * (ours.config.n_ctx + 2) * 64
+    if kind not in FIXED_POSITIONS:  # the decoder's own position table is counted with the embeddings
+        assert ours.parameter_counts()["embedding"] >= 2 * (ours.config.n_ctx + ours.config.pos_offset) * 64
 
 
 def test_the_encoder_is_an_encoder_and_the_decoder_predicts(seq2seq):
