@@ -263,9 +263,15 @@ def position_bias(
     return table[buckets].permute(2, 0, 1).contiguous()  # (n_q, n_k, n_heads) → (n_heads, n_q, n_k)
 
 
-def alibi_slopes(n_heads: int) -> torch.Tensor:
-    """(n_heads,) ALiBi's slopes (BLOOM): a geometric sequence from 2^(−8/m) for the largest power of two m ≤
-    n_heads, then every other power of the next sequence for the heads beyond m."""
+def alibi_slopes(n_heads: int, bias_max: float | None = None) -> torch.Tensor:
+    """(n_heads,) ALiBi's slopes. BLOOM's (bias_max None): a geometric sequence from 2^(−8/m) for the largest power
+    of two m ≤ n_heads, then every other power of the next sequence for the heads beyond m. MPT's: 2^(−k·bias_max/m)
+    for k = 1..m, m the smallest power of two ≥ n_heads, the odd k first then the even ones where m > n_heads, the
+    first n_heads kept (transformers' build_mpt_alibi_tensor, in float32 as it computes them)."""
+    if bias_max is not None:
+        m = 2 ** math.ceil(math.log2(n_heads))
+        slopes = 1.0 / torch.pow(2, torch.arange(1, m + 1, dtype=torch.float32) * (bias_max / m))  # (m,)
+        return torch.cat([slopes[1::2], slopes[::2]])[:n_heads] if m != n_heads else slopes
     m = 2 ** math.floor(math.log2(n_heads))
     slopes = [(2 ** (-8 / m)) ** i for i in range(1, m + 1)]
     extra = min(m, n_heads - m)
@@ -278,12 +284,14 @@ def stack_position_bias(w: Weights, cfg: ModelConfig, n_q: int, n_k: int, row_of
     relative table, bidirectional buckets where the stack's own masking is (an encoder), causal ones in a
     decoder (the model's own rule, whatever mask a what-if run forces). ALiBi (BLOOM): slope_h × the key's
     position, as the model adds it (the query's own −slope_h × i would be the same in every entry of a row,
-    which the softmax ignores)."""
+    which the softmax ignores); MPT's: slope_h × (the key's position − the last key's), as it adds it."""
     if cfg.position_bias in ("none", "disentangled"):  # DeBERTa's terms are each layer's (disentangled.py)
         return None
     if cfg.position_bias == "alibi":
         keys = torch.arange(n_k, dtype=torch.float32)  # (n_k,)
-        bias = alibi_slopes(cfg.n_heads)[:, None, None] * keys[None, None, :]  # (n_heads, 1, n_k)
+        if cfg.alibi_bias_max is not None:  # MPT: 1 − n_k … 0
+            keys = keys - (n_k - 1)
+        bias = alibi_slopes(cfg.n_heads, cfg.alibi_bias_max)[:, None, None] * keys[None, None, :]  # (n_heads, 1, n_k)
         return bias.expand(cfg.n_heads, n_q, n_k).contiguous().to(w["embed.W_E"].device)
     return position_bias(w[REL_BIAS], n_q, n_k, not cfg.causal, cfg.rel_max_distance, row_offset)
 

@@ -31,7 +31,7 @@ class ModelConfig:
         "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum", "modernbert_decoder",
         "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1", "nomic_bert", "gte", "jina_v3", "glm_moe_dsa", "openai_gpt",
         "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm", "plbart", "plbart-decoder", "blenderbot",
-        "blenderbot-decoder",
+        "blenderbot-decoder", "mpt",
     ]
     n_layers: int
     n_heads: int
@@ -116,6 +116,9 @@ class ModelConfig:
     # bidirectional where the stack's own masking is (the encoder), causal where it is causal (the decoder).
     # alibi (BLOOM): slope_h × key position, no weights; disentangled (DeBERTa): attention_core/disentangled.py
     position_bias: Literal["none", "t5", "alibi", "disentangled"] = "none"
+    # MPT's ALiBi: slopes 2^(−k·max/m) for k = 1..m (m the next power of two ≥ n_heads; odd ones first where
+    # m > n_heads), added as slope × (key − last key); None: BLOOM's slopes, × the key's position
+    alibi_bias_max: float | None = None
     rel_buckets: int = 0
     rel_max_distance: int = 0
     position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias
@@ -220,138 +223,12 @@ class ModelConfig:
         k = 1.0 / (self.scale**2 * self.d_head)
         return round(k) if 2 <= round(k) <= 16 and abs(k - round(k)) < 1e-4 else None
 
-    def _scale_features(self) -> list[str]:
-        """The factor on q·k, where it is not 1/√d_head (Gemma's query_pre_attn_scalar is often head_dim: then it
-        is, and goes unsaid)."""
-        if self.attn_scale == 1.0:
-            return ["q·k not scaled (no 1/√d_head)"]
-        if not self.has_own_scale:
-            return []
-        by = f"1/√({self.scale_multiple}·d_head) = {self.scale:.4g}" if self.scale_multiple else f"{self.scale:.4g}"
-        return [f"scores scaled by {by} (not 1/√d_head = {self.d_head**-0.5:.4g})"]
-
     def features(self) -> list[str]:
         """Plain words for each declared feature of its layers (attention, norms, MLP) this model uses (the sidebar
-        shows them)."""
-        out = []
-        if self.kv_latent_rank:
-            queries = f"queries from one of {self.q_latent_rank}" if self.q_latent_rank else "queries from the residual"
-            out.append(f"multi-head latent attention: keys and values from one shared latent of {self.kv_latent_rank} "
-                       f"numbers per token, {queries}; values {self.d_value} wide")
-        if self.sliding_window is not None:
-            n = sum(self.window(i) is not None for i in range(self.n_layers))
-            where = "every layer" if n == self.n_layers else f"{n} of {self.n_layers} layers"
-            if self.causal:
-                out.append(f"sliding window of {self.sliding_window} tokens ({where})")
-            else:  # a bidirectional window reaches both ways: |query − key| < sliding_window
-                out.append(f"local attention: keys up to {self.sliding_window - 1} tokens either side ({where})")
-        if self.attn_softcap is not None:
-            out.append(f"attention scores soft-capped at ±{self.attn_softcap:g}")
-        if self.final_softcap is not None:
-            out.append(f"logits soft-capped at ±{self.final_softcap:g}")
-        if self.attn_sinks:
-            out.append("attention sinks: a learned logit per head takes a share of every row's weight")
-        if self.attn_output_gate:
-            out.append("each head's output gated: z × σ(E·W_G), per query and dimension, before W_O")
-        out += self._scale_features()
-        out += self._qk_norm_features()
-        out += self._rope_features()
-        out += self._position_bias_features()
-        if self.residual_scale != 1.0:
-            folded = ("the weights of the norms on the sublayers' outputs"
-                      if self.norm_position in ("sandwich", "post_sublayer") else "W_O and the MLP's W_out")
-            out.append(f"each sublayer's output × {self.residual_scale:g} before it is added (in {folded})")
-        if self.unembed_scale != 1.0:
-            out.append(f"logits × {self.unembed_scale:.4g}")
-        if self.head_act is not None:
-            out.append(f"a prediction head (dense, {self.head_act}, LayerNorm) before the unembedding")
-        if self.n_experts:  # the MLP's, not attention's: said so the sidebar names every way the model differs
-            out.append(f"a mixture of {self.n_experts} experts in the MLP, {self.experts_per_token} per token"
-                       + self._router_words())
-        if self.parallel_blocks:
-            out.append("attention and MLP in parallel" + (", from one norm" if self.shared_block_norm else ""))
-        if self.norm_position in ("sandwich", "post_sublayer"):
-            out.append("a norm on each sublayer's output")
-        if not self.norm_weights:
-            out.append(f"{'LayerNorm' if self.norm == 'layer' else 'RMSNorm'} without learned weights or biases"
-                       + (", on the embeddings too, before the first block" if self.embed_norm else ""))
-        if self.n_kv_heads < self.n_heads:
-            out.append(f"grouped-query attention ({self.group_size} query heads per key/value head)")
-        return out
+        shows them): attention_core/config_features.py."""
+        from .config_features import features
 
-    def _position_bias_features(self) -> list[str]:
-        """`features` of a bias on the scores standing for position: ALiBi's slopes, T5's buckets, DeBERTa's terms."""
-        if self.position_bias == "alibi":
-            return ["ALiBi: each head adds its own slope × the key's position to every score, no position embedding"]
-        if self.position_bias == "t5":
-            kind = "causal" if self.causal else "bidirectional"
-            if self.is_encoder_decoder:
-                kind = "bidirectional in the encoder, causal in the decoder"
-            own = ", each layer its own" if self.rel_bias_per_layer else ""
-            return [f"relative position bias, beside q·k ({self.rel_buckets} buckets to {self.rel_max_distance} "
-                    f"tokens; {kind}{own})"]
-        if self.position_bias == "disentangled":
-            reach = (f"offsets exact to ±{self.rel_buckets // 2}, then log buckets to {self.rel_max_distance}"
-                     if self.rel_max_distance else f"offsets exact, clamped at ±{self.rel_buckets}")
-            return [f"disentangled attention: content→position and position→content terms beside q·k ({reach})"]
-        return []
-
-    def _layer_bases(self) -> list[str]:
-        """`features` of per-layer RoPE bases (Granite SWA): the distinct ones, in words."""
-        bases = sorted({b for i, b in enumerate(self.rope_thetas) if self.rotates(i)})
-        return [f"RoPE base per layer ({', '.join(f'{b:g}' for b in bases)})"] if len(bases) > 1 else []
-
-    def _qk_norm_features(self) -> list[str]:
-        """`features` of the norm on queries and keys: over what, where, with or without a weight, in which layers."""
-        if self.qk_norm == "none":
-            return []
-        kind = "RMSNorm" if self.qk_norm_weights else "RMS normalisation (no learned weight)"
-        words = (f"{kind} on queries and keys" + (" per head" if self.qk_norm == "head" else "")
-                 + (", after RoPE" if self.qk_norm_after_rope else ""))  # fmt: skip
-        normed = [i for i in range(self.n_layers) if self.qk_norm_in(i) != "none"]
-        if len(normed) < self.n_layers:
-            words += f" in {len(normed)} of {self.n_layers} layers ({_listed(normed)})"
-        return [words]
-
-    def _rope_features(self) -> list[str]:
-        """`features` of the rotation: per-layer bases, scaling, layers without it, pair order, partial rotary."""
-        out = []
-        own_base = self.rope_theta_local is not None  # sliding layers keep their own, unscaled RoPE
-        every = all(self.window(i) is not None for i in range(self.n_layers))
-        out += self._layer_bases()
-        if own_base and every:
-            out.append(f"RoPE base {self.rope_theta_local:g} (every layer slides)")
-        elif own_base and self.rope_theta_local != self.rope_theta:
-            out.append(f"RoPE base {self.rope_theta_local:g} on sliding layers, {self.rope_theta:g} elsewhere")
-        if self.rope_scaling is not None:
-            some = own_base and not every and any(self.window(i) is not None for i in range(self.n_layers))
-            out.append(f"RoPE scaling: {self.rope_scaling}" + (" (full-attention layers only)" if some else ""))
-        plain = [i for i in range(self.n_layers) if self.uses_rope and not self.rotates(i)]
-        if plain:
-            out.append(f"no RoPE in {len(plain)} of {self.n_layers} layers ({_listed(plain)}): their scores see no "
-                       "position")
-        if self.rope_pairs_reordered:
-            out.append("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")
-        if self.rope_reversed:
-            out.append("RoPE turning each pair the other way (by −position·θ)")
-        if self.rotary_dim is not None and self.rotary_dim != self.d_head:
-            which = "the last " if self.kv_latent_rank else ""  # MLA: a head's rotated part follows its unrotated one
-            shared = ", the key's shared by every head" if self.kv_latent_rank else ""
-            out.append(f"RoPE on {which}{self.rotary_dim} of {self.d_head} dimensions per head{shared}")
-        return out
-
-    def _router_words(self) -> str:
-        """How DeepSeek's routers differ from a softmax over every expert, for `features`."""
-        words = {"sigmoid": " (sigmoid router)", "sigmoid_logits": " (sigmoid router, choosing by its logits)"}.get(
-            self.moe_router, "")
-        if self.moe_router == "sparsemixer":  # experts.sparse_mixer
-            words = " (SparseMixer: each of the two weighted by a softmax over the logits within 2ε of it)"
-        if self.moe_scales_input:  # Llama 4: the weight goes in before the expert's SwiGLU, not on its output
-            words += ", each chosen expert's weight multiplying its input"
-        groups, kept = self.moe_groups
-        if groups > 1:
-            words += f", chosen within the best {kept} of {groups} groups"
-        return words
+        return features(self)
 
     @property
     def absolute_positions(self) -> bool:
@@ -391,9 +268,3 @@ class ModelConfig:
         data = json.loads(text)
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _listed(layers: list[int], most: int = 4) -> str:
-    """The layers in words, the first `most` of them: "layers 3, 7, 11, 15, …"."""
-    shown = ", ".join(str(i) for i in layers[:most])
-    return ("layer " if len(layers) == 1 else "layers ") + shown + (", …" if len(layers) > most else "")

@@ -145,6 +145,7 @@ ARCH_LABELS = {
     "gpt2": "GPT-2 decoder",
     "openai_gpt": "GPT-1 decoder (post-norm)",
     "xglm": "XGLM decoder",
+    "mpt": "MPT decoder (ALiBi)",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

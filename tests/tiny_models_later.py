@@ -131,6 +131,9 @@ def tiny_later(kind: str, base: dict):
         cfg = transformers.CodeGenConfig(vocab_size=300, n_embd=64, n_layer=2, n_head=8, n_positions=128, n_ctx=128,
                                          rotary_dim=4, **ids)  # fmt: skip
         return transformers.CodeGenForCausalLM(cfg)
+    if kind == "mpt":  # MosaicML: ALiBi with its own slopes over 6 heads (8 slopes, the odd ones first), no biases
+        cfg = transformers.MptConfig(d_model=96, n_heads=6, n_layers=2, vocab_size=300, max_seq_len=128)
+        return transformers.MptForCausalLM(cfg)
     if kind == "xglm":  # Meta's multilingual GPT: OPT's blocks, fairseq sinusoids from row 2, embeddings × √d_model
         cfg = transformers.XGLMConfig(vocab_size=300, d_model=64, num_layers=2, attention_heads=4, ffn_dim=96,
                                       max_position_embeddings=128, pad_token_id=1, bos_token_id=0, eos_token_id=2)

@@ -1,5 +1,5 @@
 """Hugging Face adapters for decoders with LayerNorm (and mostly biases): Phi (1, 1.5, 2), StableLM, StarCoder2,
-Falcon, Nemotron, Jais 2 (RoPE) and BLOOM (ALiBi).
+Falcon, Nemotron, Jais 2 (RoPE), BLOOM and MPT (ALiBi).
 
 Each is a (config, weights) pair like those in hf_adapters.py; the RoPE ones share hf_adapters_modern._decoder's
 config reader. What differs from a Llama, declared in the ModelConfig:
@@ -18,6 +18,10 @@ config reader. What differs from a Llama, declared in the ModelConfig:
   plain MLP with squared ReLU (relu2), no biases.
 - BLOOM: no position embedding and no RoPE: ALiBi (position_bias="alibi", slopes from the head count, no
   weights); a LayerNorm on the embeddings; q, k, v fused head by head (as GPT-NeoX's); a plain GELU MLP.
+- MPT (MosaicML): ALiBi with its own slopes, added as slope × (key − last key) (alibi_bias_max); no biases anywhere,
+  LayerNorms without biases; q | k | v fused in Wqkv; an exact-GELU MLP 4 × d_model wide (transformers' MptMLP,
+  whatever expansion_ratio says: another is refused, as its weights would not fit). clip_qkv, q/k LayerNorms, an
+  own softmax_scale and learned positions beside ALiBi, which transformers' MPT does not run, are refused.
 Per-head q/k LayerNorms (Phi's and StableLM's qk_layernorm) are refused: the engine's q/k norms are RMSNorms.
 """
 
@@ -124,6 +128,28 @@ def bloom_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
+def mpt_config(hf: dict, name: str) -> ModelConfig:
+    attn = dict(hf.get("attn_config") or {})
+    refused = {
+        "clip_qkv": attn.get("clip_qkv") is not None, "qk_ln": bool(attn.get("qk_ln")),
+        "softmax_scale": attn.get("softmax_scale") is not None, "alibi false": not attn.get("alibi", True),
+        f"expansion_ratio {hf.get('expansion_ratio')}": int(hf.get("expansion_ratio", 4)) != 4,
+    }  # fmt: skip
+    for what, bad in refused.items():
+        if bad:
+            raise ModelLoadError(f"MPT checkpoints with {what} are not supported (transformers' MPT runs none).")
+    d_model, n_heads = int(hf["d_model"]), int(hf["n_heads"])
+    return ModelConfig(
+        name=name, arch="mpt", n_layers=int(hf["n_layers"]), n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
+        d_head=d_model // n_heads, d_mlp=4 * d_model, d_vocab=int(hf["vocab_size"]), n_ctx=int(hf["max_seq_len"]),
+        causal=True, norm="layer", norm_eps=float(hf.get("layer_norm_epsilon", 1e-5)), norm_position="pre",
+        act="gelu", gated_mlp=False, uses_rope=False, position_bias="alibi",
+        alibi_bias_max=float(attn.get("alibi_bias_max", 8)), attn_bias=False, mlp_bias=False, tie_embeddings=True,
+        bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
+        display_name=str(hf.get("_name_or_path") or name),
+    )  # fmt: skip
+
+
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -210,6 +236,21 @@ def bloom_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def mpt_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """wte; per block norm_1, attn.Wqkv (q | k | v rows), attn.out_proj, norm_2, ffn.up_proj, ffn.down_proj; norm_f.
+    No biases (LayerNorms included)."""
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("wte.weight"), "ln_final.w": r.get("norm_f.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"blocks.{layer}.", f"blocks.{layer}."
+        fused = r.linear(src + "attn.Wqkv.weight")  # (d_model, 3 · d_model): q | k | v columns
+        w[dst + "attn.W_Q"], w[dst + "attn.W_K"], w[dst + "attn.W_V"] = (t.contiguous() for t in fused.chunk(3, dim=1))
+        w[dst + "attn.W_O"] = r.linear(src + "attn.out_proj.weight")
+        w[dst + "ln_attn.w"], w[dst + "ln_mlp.w"] = r.get(src + "norm_1.weight"), r.get(src + "norm_2.weight")
+        _plain_mlp(w, r, src, dst, "ffn.up_proj", "ffn.down_proj", biases=False)
+    return w
+
+
 def _falcon_qkv(w: StateDict, r: _Reader, fused: str, dst: str, cfg: ModelConfig) -> None:
     """W_Q, W_K, W_V from Falcon's query_key_value: rows by key/value group, each its query heads then its key and
     value (one group of every query head in Falcon 7B's one key/value head, so [q heads | k | v]); or, with as many
@@ -252,6 +293,7 @@ ADAPTERS = {
     "stablelm": (stablelm_config, layernorm_decoder_weights),
     "starcoder2": (starcoder2_config, layernorm_decoder_weights),
     "bloom": (bloom_config, bloom_weights),
+    "mpt": (mpt_config, mpt_weights),
     "falcon": (falcon_config, falcon_weights),
     "nemotron": (nemotron_config, nemotron_weights),
     "jais2": (jais2_config, layernorm_decoder_weights),

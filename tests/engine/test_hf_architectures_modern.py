@@ -34,7 +34,7 @@ KINDS = [
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
     "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "modernbert_decoder",
-    "openai_gpt", "codegen", "xglm",
+    "openai_gpt", "codegen", "xglm", "mpt",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha", "openai_gpt", "xglm")  # XGLM's: computed
@@ -219,6 +219,8 @@ def test_declared_features(pair):
                         attn_bias=False, mlp_bias=True, n_heads=8, d_head=8),
         "openai_gpt": dict(norm_position="post", norm="layer", act="gelu_tanh", attn_bias=True, mlp_bias=True,
                            uses_rope=False, tie_embeddings=True, d_mlp=256),
+        "mpt": dict(position_bias="alibi", alibi_bias_max=8.0, n_heads=6, attn_bias=False, mlp_bias=False, act="gelu",
+                    uses_rope=False, tie_embeddings=True, d_mlp=384),
         "xglm": dict(norm_position="pre", norm="layer", act="gelu", attn_bias=True, mlp_bias=True, uses_rope=False,
                      tie_embeddings=True, pos_offset=2, embed_scale=8.0, d_mlp=96),
         "modernbert_decoder": dict(causal=True, sliding_window=8, sliding_layers=(False, True, True), head_act="gelu",
@@ -534,3 +536,19 @@ def test_an_xglm_whose_padding_would_zero_a_position_is_refused():
     assert xglm_config({**hf, "pad_token_id": 1}, "x").pos_offset == 2
     with pytest.raises(ModelLoadError, match="XGLM with pad_token_id 3 is not supported"):
         xglm_config({**hf, "pad_token_id": 3}, "x")
+
+
+def test_mpts_alibi_is_the_bias_transformers_adds(tmp_path, monkeypatch):
+    """MPT's ALiBi as the masking page draws it: slope_h × (key − last key), MPT's slopes (6 heads: 8 slopes, the odd
+    ones first), the same numbers as transformers' build_mpt_alibi_tensor (tolerance 1e-6)."""
+    from transformers.models.mpt.modeling_mpt import build_mpt_alibi_tensor
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny("mpt", tmp_path / "mpt")
+    trace = load_model(str(tmp_path / "mpt"), device="cpu").trace("the blue creature took a mole of the forest")
+    n = trace.n_tokens
+    reference = build_mpt_alibi_tensor(6, 128)[:, :, 128 - n :]  # (heads, 1, n): transformers slices the last n keys
+    for head in range(6):
+        bias = trace.position_bias(1, head)  # (n, n), every query row the same
+        assert (bias - reference[head]).abs().max() <= 1e-6, head
+    assert trace.position_bias(0, 0)[0, -1] == 0.0 and trace.position_bias(0, 5)[0, 0] < 0.0
