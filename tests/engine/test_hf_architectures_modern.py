@@ -552,3 +552,18 @@ def test_mpts_alibi_is_the_bias_transformers_adds(tmp_path, monkeypatch):
         bias = trace.position_bias(1, head)  # (n, n), every query row the same
         assert (bias - reference[head]).abs().max() <= 1e-6, head
     assert trace.position_bias(0, 0)[0, -1] == 0.0 and trace.position_bias(0, 5)[0, 0] < 0.0
+
+
+@pytest.mark.parametrize(
+    "attn, top, named",
+    [({"clip_qkv": 8}, {}, "clip_qkv"), ({"qk_ln": True}, {}, "qk_ln"), ({"softmax_scale": 0.1}, {}, "softmax_scale"),
+     ({"alibi": False}, {}, "alibi false"), ({}, {"expansion_ratio": 2}, "expansion_ratio 2")],
+)  # fmt: skip
+def test_an_mpt_with_what_transformers_mpt_does_not_run_is_refused(attn, top, named):
+    from attention_core import ModelLoadError
+    from attention_core.loading.hf_adapters_layernorm import mpt_config
+
+    hf = dict(model_type="mpt", d_model=64, n_heads=4, n_layers=2, vocab_size=300, max_seq_len=128)
+    assert mpt_config({**hf, "attn_config": {"alibi": True}}, "x").alibi_bias_max == 8.0
+    with pytest.raises(ModelLoadError, match=f"MPT checkpoints with {named} are not supported"):
+        mpt_config({**hf, **top, "attn_config": attn}, "x")
