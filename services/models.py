@@ -146,6 +146,7 @@ ARCH_LABELS = {
     "openai_gpt": "GPT-1 decoder (post-norm)",
     "xglm": "XGLM decoder",
     "mpt": "MPT decoder (ALiBi)",
+    "exaone": "EXAONE 3 decoder",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

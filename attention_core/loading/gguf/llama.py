@@ -2,8 +2,9 @@
 'llama'; Ministral 3 as 'mistral3'), qwen2 (q/k/v biases), qwen3 and qwen3moe (per-head q/k RMSNorm) and phi3
 (fused QKV and gate+up); a block with a router (ffn_gate_inp) is a mixture of experts.
 
-Only llama.cpp's *llama* converter permutes the rows of W_Q and W_K (for its interleaved RoPE); qwen2, qwen3
-and phi3 use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half already, so their rows are kept.
+Only llama.cpp's *llama* converter permutes the rows of W_Q and W_K (for its interleaved RoPE); qwen2, qwen3,
+phi3 and exaone (EXAONE 3, 3.5) use llama.cpp's NeoX rotation, which is Hugging Face's rotate-half already, so their
+rows are kept.
 """
 
 from __future__ import annotations
@@ -276,6 +277,17 @@ def arcee_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 def arcee_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     skip_rope_freqs(t)
     return separate_qkv_weights(t, cfg, permuted=True, mlp=plain_mlp)
+
+
+def exaone_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """EXAONE 3 and 3.5 (llama.cpp's exaone, Ollama's exaone3.5): a Llama whose rows llama.cpp rotates as Hugging Face
+    stores them (its NEOX RoPE: the converter permutes nothing), rope_freqs where its llama3 scaling has them."""
+    return replace(llama_config(meta, name, tensor_names), arch="exaone")
+
+
+def exaone_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    skip_rope_freqs(t)
+    return separate_qkv_weights(t, cfg, permuted=False)
 
 
 def ernie4_5_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:

@@ -1,0 +1,86 @@
+"""EXAONE 3 and 3.5 as llama.cpp writes them ('exaone'; Ollama's exaone3.5): a Llama (EXAONE's own Hugging Face code is
+remote, its layers a Llama's under other names) whose Q/K rows llama.cpp keeps as stored, as its NeoX rotation reads
+them, with Llama 3's RoPE scaling as rope_freqs (EXAONE 3.5's). transformers does not read such a file, so the
+reference is the transformers Llama written, and the config must be the one read from that model's own folder.
+Tolerances (max absolute, float32 CPU): patterns 1e-4, logits and hidden states 1e-3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from attention_core import load_model
+from tests.engine.test_rope_scaling import llama_cpp_rope_freqs
+from tests.gguf_writer import _tokenizer, finish, rope_decoder_shape
+from tests.tiny_models import byte_bpe
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
+TEXT = "the blue creature took a mole of the forest and the sea, and the fox jumps over the lazy dog"
+LLAMA3 = dict(rope_type="llama3", rope_theta=1000.0, factor=4.0, low_freq_factor=1.0, high_freq_factor=4.0,
+              original_max_position_embeddings=32)  # fmt: skip
+
+
+def _tiny_llama(folder):
+    torch.manual_seed(3)
+    cfg = transformers.LlamaConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=128, rope_parameters=LLAMA3,
+        tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, attn_implementation="eager",
+    )  # fmt: skip
+    hf = transformers.LlamaForCausalLM(cfg)
+    with torch.no_grad():
+        for p in hf.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.3)
+            else:
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(folder)
+    byte_bpe(300).save(str(folder / "tokenizer.json"))
+    return hf.eval()
+
+
+def _write(hf, path):
+    """As llama.cpp's exaone converter writes it: the Llama shape keys, rope_freqs, tensors under llama.cpp's names
+    with their rows as stored, a BPE vocabulary split as EXAONE's ('exaone': digits one by one, then GPT-2's)."""
+    import gguf
+
+    cfg = hf.config
+    w = gguf.GGUFWriter(str(path), "exaone")
+    w.add_name("tiny-exaone")
+    rope_decoder_shape(w, cfg, cfg.intermediate_size)
+    _tokenizer(w, byte_bpe(300), pre="exaone")
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.EXAONE, cfg.num_hidden_layers)
+    tensors = {"rope_freqs.weight": llama_cpp_rope_freqs(LLAMA3, LLAMA3["rope_theta"], cfg.head_dim)}
+    for hf_name, tensor in hf.state_dict().items():
+        base, suffix = hf_name.rsplit(".", 1)
+        tensors[f"{names.get_name(base)}.{suffix}"] = np.ascontiguousarray(tensor.float().numpy(), dtype=np.float32)
+    return finish(w, path, tensors)
+
+
+def test_an_exaone_file_matches_the_llama_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = _tiny_llama(tmp_path / "hf")
+    ours = load_model(str(_write(hf, tmp_path / "exaone.gguf")), device="cpu")
+    trace = ours.trace(TEXT)
+    assert trace.n_tokens > 32  # past the original context, where llama3's divisors change the rotation
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(2):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    from_folder = load_model(str(tmp_path / "hf"), device="cpu")
+    differs = {f.name for f in dataclasses.fields(ours.config)
+               if getattr(ours.config, f.name) != getattr(from_folder.config, f.name)}  # fmt: skip
+    # rope_scaling: its words (the file holds divisors, not llama3's factors); the divisors themselves, float32
+    assert differs <= {"name", "display_name", "arch", "rope_scaling", "norm_eps", "rope_freq_divisors"}, differs
+    assert (ours.config.arch, from_folder.config.arch) == ("exaone", "llama")
+    for field in ("norm_eps", "rope_freq_divisors"):
+        assert getattr(ours.config, field) == pytest.approx(getattr(from_folder.config, field), rel=1e-6), field
