@@ -31,7 +31,7 @@ class ModelConfig:
         "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum", "modernbert_decoder",
         "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1", "nomic_bert", "gte", "jina_v3", "glm_moe_dsa", "openai_gpt",
         "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm", "plbart", "plbart-decoder", "blenderbot",
-        "blenderbot-decoder", "mpt", "exaone",
+        "blenderbot-decoder", "mpt", "exaone", "internlm2",
     ]
     n_layers: int
     n_heads: int

@@ -147,6 +147,7 @@ ARCH_LABELS = {
     "xglm": "XGLM decoder",
     "mpt": "MPT decoder (ALiBi)",
     "exaone": "EXAONE 3 decoder",
+    "internlm2": "InternLM2 decoder",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

@@ -108,7 +108,7 @@ def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
 
 
 # llama.cpp's llama converter's rule (its Ministral3Model is a LlamaModel)
-PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo", "arcee", "mistral3")
+PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo", "arcee", "mistral3", "internlm2")
 
 
 def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:

@@ -94,6 +94,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "ernie4_5": (llama.ernie4_5_config, llama.ernie4_5_weights),
     "seed_oss": (partial(llama.rope_config, arch="seed_oss"), llama.seed_oss_weights),
     "exaone": (llama.exaone_config, llama.exaone_weights),  # EXAONE 3, 3.5: a Llama, rows kept
+    "internlm2": (llama.internlm2_config, llama.internlm2_weights),  # InternLM2, 2.5: a llama file
     "exaone4": (gemma.exaone4_config, gemma.exaone4_weights),
     "gpt-oss": (gpt_oss.gpt_oss_config, gpt_oss.gpt_oss_weights),  # OpenAI's GPT-OSS (llama.cpp's openai-moe)
     "gptoss": (gpt_oss.gpt_oss_config, gpt_oss.gpt_oss_weights),  # the same as Ollama's converter writes it

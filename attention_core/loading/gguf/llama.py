@@ -290,6 +290,17 @@ def exaone_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     return separate_qkv_weights(t, cfg, permuted=False)
 
 
+def internlm2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """InternLM2 and 2.5 (llama.cpp's internlm2, Ollama's internlm2): a llama file, its wqkv cut into attn_q, attn_k
+    and attn_v by the converter and their rows permuted alike. llama.cpp's graph reads no rope_freqs for it (its
+    dynamic NTK scaling starts past the trained context), so a file holding them is refused as unread."""
+    return rope_config(meta, name, tensor_names, arch="internlm2")
+
+
+def internlm2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    return separate_qkv_weights(t, cfg, permuted=True)
+
+
 def ernie4_5_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     """ERNIE 4.5 (dense): llama.cpp rotates its rows as Hugging Face stores them, in neighbouring pairs."""
     return rope_config(meta, name, tensor_names, arch="ernie4_5", rope_pairs_reordered=True)

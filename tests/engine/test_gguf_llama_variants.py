@@ -1,8 +1,8 @@
-"""EXAONE 3 and 3.5 as llama.cpp writes them ('exaone'; Ollama's exaone3.5): a Llama (EXAONE's own Hugging Face code is
-remote, its layers a Llama's under other names) whose Q/K rows llama.cpp keeps as stored, as its NeoX rotation reads
-them, with Llama 3's RoPE scaling as rope_freqs (EXAONE 3.5's). transformers does not read such a file, so the
-reference is the transformers Llama written, and the config must be the one read from that model's own folder.
-Tolerances (max absolute, float32 CPU): patterns 1e-4, logits and hidden states 1e-3.
+"""Llama files under other names, as llama.cpp writes them, whose own Hugging Face code is remote (transformers has no
+class for them), so the reference is the transformers Llama written: EXAONE 3 and 3.5 ('exaone'; Ollama's exaone3.5),
+whose Q/K rows llama.cpp keeps as stored for its NeoX rotation, with Llama 3's RoPE scaling as rope_freqs (EXAONE
+3.5's), its config the one read from that Llama's own folder; InternLM2 ('internlm2'), rows permuted as a llama
+file's. Tolerances (max absolute, float32 CPU): patterns 1e-4, logits and hidden states 1e-3.
 """
 
 from __future__ import annotations
@@ -84,3 +84,31 @@ def test_an_exaone_file_matches_the_llama_written(tmp_path, monkeypatch):
     assert (ours.config.arch, from_folder.config.arch) == ("exaone", "llama")
     for field in ("norm_eps", "rope_freq_divisors"):
         assert getattr(ours.config, field) == pytest.approx(getattr(from_folder.config, field), rel=1e-6), field
+
+
+def test_an_internlm2_file_matches_the_llama_written(tmp_path, monkeypatch):
+    """InternLM2 as llama.cpp writes it ('internlm2', Ollama's internlm2): a Llama (InternLM2's own Hugging Face code is
+    remote), wqkv cut into q, k, v with their rows permuted as a llama file's, a SentencePiece vocabulary; plain RoPE
+    (llama.cpp reads no rope_freqs for it)."""
+    from tests.gguf_writer import sentencepiece_vocab, write_gguf
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(4)
+    cfg = transformers.LlamaConfig(
+        vocab_size=len(sentencepiece_vocab()[0]), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, rope_theta=5000.0,
+        tie_word_embeddings=False, attn_implementation="eager",
+    )  # fmt: skip
+    hf = transformers.LlamaForCausalLM(cfg)
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.normal_(0.0, 0.3) if p.dim() == 2 else p.add_(torch.randn_like(p) * 0.1)
+    ours = load_model(str(write_gguf(hf.eval(), "sentencepiece", tmp_path / "internlm2.gguf", "internlm2")))
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(2):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    assert ours.config.arch == "internlm2" and ours.config.rope_theta == 5000.0 and not ours.config.rope_freq_divisors
