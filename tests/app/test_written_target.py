@@ -16,11 +16,14 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 SOURCE = "the quick brown fox jumps over the lazy dog"
 
 
-def opened_on_cross_attention(private_models: Path) -> tuple[AppTest, Path]:
+def opened_on_cross_attention(private_models: Path, kind: str = "t5") -> tuple[AppTest, Path]:
+    """The cross-attention page with a tiny `kind` loaded through the sidebar: T5 (its greedy output keeps changing
+    token: tests/engine/test_greedy_target.py), or a BART-family kind of tests/tiny_models_seq2seq.py."""
     from tests.tiny_models import save_tiny_t5
+    from tests.tiny_models_seq2seq import save_tiny_seq2seq
 
-    folder = private_models / "models" / "tiny-t5"
-    save_tiny_t5(folder, "gated-gelu")  # its greedy output keeps changing token (tests/engine/test_greedy_target.py)
+    folder = private_models / "models" / f"tiny-{kind}"
+    save_tiny_t5(folder, "gated-gelu") if kind == "t5" else save_tiny_seq2seq(kind, folder)
     at = AppTest.from_file(APP, default_timeout=180)
     at.query_params.update({"page": "cross_attention"})
     at.run()
@@ -78,16 +81,9 @@ def test_a_translation_model_reads_and_writes_the_languages_picked(private_model
     marked with the source language and the target with the target language; the written target starts with it."""
     from attention_core import load_model
     from services.traces import WRITTEN_TARGET_TOKENS, short_cap
-    from tests.tiny_models_seq2seq import NLLB_LANGUAGES, save_tiny_seq2seq
+    from tests.tiny_models_seq2seq import NLLB_LANGUAGES
 
-    folder = private_models / "models" / "tiny-nllb"
-    save_tiny_seq2seq("m2m_100", folder)
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params.update({"page": "cross_attention"})
-    at.run()
-    at.text_input(key="model_request").set_value(str(folder))
-    at = at.button(key="model_load").click().run()
-    assert not at.exception, [e.value for e in at.exception]
+    at, folder = opened_on_cross_attention(private_models, "m2m_100")
     source_box = at.selectbox(key="mech_cross_source_language")
     target_box = at.selectbox(key="mech_cross_target_language")
     assert tuple(source_box.options) == NLLB_LANGUAGES

@@ -14,6 +14,8 @@ import pytest
 import torch
 
 from attention_core import load_model
+from tests.engine.decoder_parity import assert_matches_reference, reference_run
+from tests.engine.test_gguf_llama4 import LLAMA3  # Llama 3's rule over an original 32 tokens
 from tests.engine.test_rope_scaling import llama_cpp_rope_freqs
 from tests.gguf_writer import _tokenizer, finish, rope_decoder_shape
 from tests.tiny_models import byte_bpe
@@ -23,8 +25,6 @@ pytestmark = pytest.mark.parity
 
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest and the sea, and the fox jumps over the lazy dog"
-LLAMA3 = dict(rope_type="llama3", rope_theta=1000.0, factor=4.0, low_freq_factor=1.0, high_freq_factor=4.0,
-              original_max_position_embeddings=32)  # fmt: skip
 
 
 def _tiny_llama(folder):
@@ -70,12 +70,7 @@ def test_an_exaone_file_matches_the_llama_written(tmp_path, monkeypatch):
     ours = load_model(str(_write(hf, tmp_path / "exaone.gguf")), device="cpu")
     trace = ours.trace(TEXT)
     assert trace.n_tokens > 32  # past the original context, where llama3's divisors change the rotation
-    with torch.inference_mode():
-        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
-    for layer in range(2):
-        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
-        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
-    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    assert_matches_reference("exaone", ours, trace, reference_run(hf, trace), (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
     from_folder = load_model(str(tmp_path / "hf"), device="cpu")
     differs = {f.name for f in dataclasses.fields(ours.config)
                if getattr(ours.config, f.name) != getattr(from_folder.config, f.name)}  # fmt: skip
@@ -105,10 +100,5 @@ def test_an_internlm2_file_matches_the_llama_written(tmp_path, monkeypatch):
             p.normal_(0.0, 0.3) if p.dim() == 2 else p.add_(torch.randn_like(p) * 0.1)
     ours = load_model(str(write_gguf(hf.eval(), "sentencepiece", tmp_path / "internlm2.gguf", "internlm2")))
     trace = ours.trace(TEXT)
-    with torch.inference_mode():
-        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
-    for layer in range(2):
-        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
-        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
-    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    assert_matches_reference("internlm2", ours, trace, reference_run(hf, trace), (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
     assert ours.config.arch == "internlm2" and ours.config.rope_theta == 5000.0 and not ours.config.rope_freq_divisors

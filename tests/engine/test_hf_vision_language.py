@@ -11,10 +11,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import ModelLoadError, blocks, load_model
+from attention_core import ModelLoadError, load_model
 from attention_core.loading.hf_adapters import adapter_for
 from attention_core.loading.hf_adapters_vision import VISION_LANGUAGE_TYPES
-from tests.tiny_models import byte_bpe
+from tests.engine.decoder_parity import assert_matches_reference, reference_run
+from tests.tiny_models import _peaked_and_saved, byte_bpe
 from tests.tiny_models_later import tiny_vision_language
 
 transformers = pytest.importorskip("transformers")
@@ -25,36 +26,18 @@ TEXT = "the blue creature took a mole of the forest"
 @pytest.fixture(scope="module", params=VISION_LANGUAGE_TYPES)
 def pair(request, tmp_path_factory, monkeypatch_module):
     torch.manual_seed(0)
-    hf = tiny_vision_language(request.param)
-    hf.set_attn_implementation("eager")
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() == 2 or name.endswith("bias"):
-                p.normal_(0.0, 0.3)
-            elif "norm" in name.lower():
-                p.add_(torch.randn_like(p) * 0.3)
     folder = tmp_path_factory.mktemp(request.param)
-    hf.save_pretrained(folder, safe_serialization=True)
-    byte_bpe(300).save(str(folder / "tokenizer.json"))
+    hf = _peaked_and_saved(tiny_vision_language(request.param), folder, byte_bpe(300), norms_too=True)
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    return request.param, hf.eval(), load_model(str(folder), device="cpu")
+    return request.param, hf, load_model(str(folder), device="cpu")
 
 
 def test_the_language_model_matches_the_checkpoint_run_on_a_text(pair):
     kind, hf, ours = pair
     trace = ours.trace(TEXT)
-    ids = torch.tensor([trace.token_ids])
-    with torch.inference_mode():
-        out = hf(input_ids=ids, output_attentions=True, output_hidden_states=True)
+    out = reference_run(hf, trace)  # the whole checkpoint, given ids and no image
     assert len(out.attentions) == ours.config.n_layers == 2
-    for layer in range(ours.config.n_layers):
-        ref = out.attentions[layer][0]
-        assert (trace.layer_patterns(layer) - ref).abs().max() <= PATTERN_TOL, (kind, layer)
-        assert ref[:, -1].max() > 3.0 / ids.shape[1], "random weights too small to make a peaked pattern"
-        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max() <= HIDDEN_TOL, (kind, layer)
-    final = blocks.normalize(trace.resid(2), ours.weights, "ln_final", ours.config)
-    assert (final - out.hidden_states[2][0]).abs().max() <= HIDDEN_TOL, kind
-    assert (trace.logits - out.logits[0]).abs().max() <= LOGIT_TOL, kind
+    assert_matches_reference(kind, ours, trace, out, (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
 
 
 def test_only_the_language_model_is_read(pair):
