@@ -10,8 +10,7 @@ transformers' own modeling files:
   counts positions from past the padding id), or BART's, mBART's and PLBART's learned tables, one per stack, whose
   first two rows are never used (position p reads row p + 2), or Blenderbot's, read from row 0;
 - where the norms sit: after each sublayer (Marian, BART, PLBART) or before it (mBART, Pegasus, Blenderbot, M2M100),
-  the pre-norm ones
-  closing each stack with a final LayerNorm (`ln_final`, `dec.ln_final`);
+  the pre-norm ones closing each stack with a final LayerNorm (`ln_final`, `dec.ln_final`);
 - a LayerNorm on the embeddings (BART, mBART, PLBART: `layernorm_embedding`), per stack;
 - whether token embeddings are multiplied by √d_model (`scale_embedding`; Marian, Pegasus and M2M100 do).
 
@@ -36,8 +35,8 @@ from .hf_adapters import StateDict, _act, _Reader
 class _Family:
     positions: str  # "learned": a table per stack (BART's, read from row 2 on); "sinusoid": Marian's, Pegasus's;
     # "fairseq": M2M100's sinusoids from row pad + 1 on
-    pre_norm: bool  # mBART, Pegasus: a norm before each sublayer, and a final norm closing each stack
-    embedding_norm: bool  # BART, mBART: layernorm_embedding after token + position
+    pre_norm: bool  # mBART, Pegasus, ...: a norm before each sublayer, and a final norm closing each stack
+    embedding_norm: bool  # BART, mBART, PLBART: layernorm_embedding after token + position
     default_act: str
     learned_offset: int = 2  # the row of position 0 in a learned table (BART's 2; Blenderbot's 0)
 
