@@ -20,8 +20,9 @@ config reader. What differs from a Llama, declared in the ModelConfig:
   weights); a LayerNorm on the embeddings; q, k, v fused head by head (as GPT-NeoX's); a plain GELU MLP.
 - MPT (MosaicML): ALiBi with its own slopes, added as slope × (key − last key) (alibi_bias_max); no biases anywhere,
   LayerNorms without biases; q | k | v fused in Wqkv; an exact-GELU MLP 4 × d_model wide (transformers' MptMLP,
-  whatever expansion_ratio says: another is refused, as its weights would not fit). clip_qkv, q/k LayerNorms, an
-  own softmax_scale and learned positions beside ALiBi, which transformers' MPT does not run, are refused.
+  whatever expansion_ratio says: another is refused, as its weights would not fit). clip_qkv, q/k LayerNorms and an
+  own softmax_scale, which transformers' MPT does not run, are refused, as is alibi off (MosaicML's code then adds
+  learned positions, which transformers' MPT neither reads nor adds).
 Per-head q/k LayerNorms (Phi's and StableLM's qk_layernorm) are refused: the engine's q/k norms are RMSNorms.
 """
 
