@@ -148,6 +148,8 @@ ARCH_LABELS = {
     "mpt": "MPT decoder (ALiBi)",
     "exaone": "EXAONE 3 decoder",
     "internlm2": "InternLM2 decoder",
+    "roberta-prelayernorm": "RoBERTa-PreLayerNorm encoder",
+    "xlm-roberta-xl": "XLM-RoBERTa-XL encoder (pre-norm)",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

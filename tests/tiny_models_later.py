@@ -34,6 +34,11 @@ def tiny_later(kind: str, base: dict):
     ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
     if kind in ("llava", "smolvlm"):  # the language model of a vision-language checkpoint (a Llama in both)
         return tiny_vision_language(kind)
+    if kind in ("roberta-prelayernorm", "xlm-roberta-xl"):  # pre-norm RoBERTa encoders
+        shape = dict(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+                     max_position_embeddings=130, pad_token_id=1)  # fmt: skip
+        config = transformers.AutoConfig.for_model(kind, **shape)
+        return transformers.AutoModel.from_config(config, add_pooling_layer=False)
     if kind == "cwm":  # CwmConfig's own layer rule: layer 0 full, layers 1-3 slide (window 8); llama3 RoPE ×4 over
         # an original 32 tokens, so the text's positions reach the interpolated frequencies
         rope = dict(rope_type="llama3", rope_theta=1000.0, factor=4.0, high_freq_factor=4.0, low_freq_factor=1.0,

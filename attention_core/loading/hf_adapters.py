@@ -74,7 +74,7 @@ def bert_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("position_embedding_type", "absolute") != "absolute":
         raise ModelLoadError("Only absolute position embeddings are supported for BERT-style encoders.")
     d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
-    roberta = hf.get("model_type") in ("roberta", "xlm-roberta", "camembert")
+    roberta = hf.get("model_type") in ("roberta", "xlm-roberta", "camembert", *PRE_NORM_ROBERTAS)
     offset = int(hf.get("pad_token_id", 1)) + 1 if roberta else 0  # RoBERTa's first position id is padding_idx + 1
     return ModelConfig(
         name=name, arch="bert", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
@@ -96,6 +96,8 @@ class _EncoderNames:
     linears: tuple[tuple[str, str], ...]  # (ours, theirs): attention's Q, K, V, O and the MLP's in and out
     norms: tuple[tuple[str, str], ...]  # (ours, theirs): the norms after attention's and the MLP's residual add
     rel_bias: str | None = None  # MPNet's relative position bias table, shared by every layer
+    embedding_norm: bool = True  # a LayerNorm on the embeddings (XLM-RoBERTa-XL has none)
+    final_norm: str | None = None  # pre-norm encoders: the LayerNorm closing the stack
 
 
 BERT_NAMES = _EncoderNames(
@@ -124,11 +126,9 @@ MPNET_NAMES = _EncoderNames(
 def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT_NAMES) -> StateDict:
     """BERT, RoBERTa or DistilBERT (no segment embeddings; its positions learned, or fixed sinusoids stored too)."""
     r = _Reader(sd, names.prefixes)
-    w: StateDict = {
-        "embed.W_E": r.get("embeddings.word_embeddings.weight"),
-        "embed.ln.w": r.get("embeddings.LayerNorm.weight"),
-        "embed.ln.b": r.get("embeddings.LayerNorm.bias"),
-    }
+    w: StateDict = {"embed.W_E": r.get("embeddings.word_embeddings.weight")}
+    if names.embedding_norm:  # all but XLM-RoBERTa-XL's
+        w["embed.ln.w"], w["embed.ln.b"] = r.get("embeddings.LayerNorm.weight"), r.get("embeddings.LayerNorm.bias")
     if cfg.absolute_positions:  # all but DeBERTa without position_biased_input
         w["embed.W_pos"] = r.get("embeddings.position_embeddings.weight")
     if cfg.n_token_types:  # BERT's segments
@@ -143,7 +143,32 @@ def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT
             w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
     if names.rel_bias is not None:
         w["blocks.0.attn.rel_bias"] = r.get(names.rel_bias)  # (n_buckets, n_heads): every layer reads it
+    if names.final_norm is not None:
+        w["ln_final.w"], w["ln_final.b"] = r.get(names.final_norm + ".weight"), r.get(names.final_norm + ".bias")
     return w
+
+
+# RoBERTa's layers with a LayerNorm before each sublayer instead of after it, and one closing the stack:
+# RoBERTa-PreLayerNorm (its embeddings normalised too) and XLM-RoBERTa-XL and -XXL (embeddings not normalised)
+PRE_NORM_ROBERTAS = ("roberta-prelayernorm", "xlm-roberta-xl")
+_PRE_NORM_NAMES = {
+    "roberta-prelayernorm": dataclasses.replace(
+        BERT_NAMES, prefixes=("roberta_prelayernorm.",), final_norm="LayerNorm",
+        norms=(("ln_attn", "attention.LayerNorm"), ("ln_mlp", "intermediate.LayerNorm")),
+    ),
+    "xlm-roberta-xl": dataclasses.replace(
+        BERT_NAMES, prefixes=("roberta.",), embedding_norm=False, final_norm="encoder.LayerNorm",
+        norms=(("ln_attn", "attention.self_attn_layer_norm"), ("ln_mlp", "LayerNorm")),
+    ),
+}  # fmt: skip
+
+
+def pre_norm_roberta_config(hf: dict, name: str) -> ModelConfig:
+    return dataclasses.replace(bert_config(hf, name), arch=str(hf["model_type"]), norm_position="pre")
+
+
+def pre_norm_roberta_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    return encoder_weights(sd, cfg, _PRE_NORM_NAMES[cfg.arch])
 
 
 ELECTRA_NAMES = dataclasses.replace(BERT_NAMES, prefixes=("electra.",))
@@ -291,6 +316,7 @@ ADAPTERS: dict[str, Adapter] = {
     "roberta": (bert_config, encoder_weights),
     "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
     "camembert": (bert_config, encoder_weights),  # RoBERTa's layout under its own model_type (French)
+    **dict.fromkeys(PRE_NORM_ROBERTAS, (pre_norm_roberta_config, pre_norm_roberta_weights)),
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
     "electra": (electra_config, electra_weights),
     "mpnet": (mpnet_config, partial(encoder_weights, names=MPNET_NAMES)),

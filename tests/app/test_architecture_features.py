@@ -273,6 +273,8 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("codegen", ("RoPE on 4 of 8 dimensions per head", "attention and MLP in parallel, from one norm")),
         ("openai_gpt", ()),  # GPT-1: GPT-2's parts in BERT's post-norm order; nothing in its attention differs
         ("xglm", ()),
+        ("xlm-roberta-xl", ()),  # RoBERTa's layers with their norms before each sublayer
+        ("roberta-prelayernorm", ()),
         ("mpt", ("ALiBi: each head adds its own slope × (the key's position − the last key's) to every score, no "
                  "position embedding",)),
         ("llava", ()),  # the language model of vision-language checkpoints: a Llama in both

@@ -62,6 +62,12 @@ def _make(kind: str):
         from tests.tiny_models import _tiny_hf  # with RoPE (tests/tiny_models_later.py)
 
         return _tiny_hf(kind), _byte_bpe(V) if kind == "ultrabert" else _wordpiece(V)
+    if kind == "roberta-prelayernorm":  # RoBERTa with a LayerNorm before each sublayer and one closing the stack
+        cfg = transformers.RobertaPreLayerNormConfig(pad_token_id=1, **bert_like)
+        return transformers.RobertaPreLayerNormModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "xlm-roberta-xl":  # the same, its embeddings not normalised (XLM-RoBERTa-XL and -XXL)
+        cfg = transformers.XLMRobertaXLConfig(pad_token_id=1, **bert_like)
+        return transformers.XLMRobertaXLModel(cfg, add_pooling_layer=False), _wordpiece(V)
     if kind == "camembert":  # RoBERTa's layout again, under its own model_type (CamemBERT, French)
         cfg = transformers.CamembertConfig(pad_token_id=1, **bert_like)
         return transformers.CamembertModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -91,7 +97,7 @@ def _make(kind: str):
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta", "xlm-roberta",
          "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert",
-         "nomic_bert", "gte", "jina_v3"]
+         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -181,13 +187,14 @@ def test_architecture_specifics(pair):
     llamas = ("llama", "qwen2", "mistral", "iquestcoder", "internlm3")
     assert cfg.n_kv_heads == (2 if kind in (*llamas, "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", *llamas))
-    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert")
+    encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
+                "roberta-prelayernorm", "xlm-roberta-xl")
     biased = (*encoders, "gte", "jina_v3")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
-                "jina_v3")  # not DistilBERT's, MPNet's
+                "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
     assert ("embed.W_proj" in ours.weights) == (kind == "electra_small")
     if kind == "electra_small":
@@ -198,8 +205,11 @@ def test_architecture_specifics(pair):
         assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it
         trace = ours.trace(TEXT)
         assert trace.n_tokens > 8 and not trace.mask(1)[-1, : trace.n_tokens - 8].any()
-    if kind in ("roberta", "xlm-roberta", "mpnet", "camembert"):
+    if kind in ("roberta", "xlm-roberta", "mpnet", "camembert", "roberta-prelayernorm", "xlm-roberta-xl"):
         assert cfg.pos_offset == 2
+    if kind in ("roberta-prelayernorm", "xlm-roberta-xl"):  # norms before each sublayer, one closing the stack
+        assert cfg.norm_position == "pre" and "ln_final.b" in ours.weights
+        assert ("embed.ln.w" in ours.weights) == (kind == "roberta-prelayernorm")
     if kind == "ultrabert":  # layers 0 and 1 local: |query − key| ≤ 3, both ways, at their own RoPE base
         assert [cfg.window(i) for i in range(3)] == [4, 4, None]
         assert (cfg.rope_theta, cfg.rope_theta_local) == (5000, 50)
