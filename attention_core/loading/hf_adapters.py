@@ -74,7 +74,7 @@ def bert_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("position_embedding_type", "absolute") != "absolute":
         raise ModelLoadError("Only absolute position embeddings are supported for BERT-style encoders.")
     d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
-    roberta = hf.get("model_type") in ("roberta", "xlm-roberta", "camembert", *PRE_NORM_ROBERTAS)
+    roberta = hf.get("model_type") in ("roberta", "xlm-roberta", "camembert", "data2vec-text", *PRE_NORM_ROBERTAS)
     offset = int(hf.get("pad_token_id", 1)) + 1 if roberta else 0  # RoBERTa's first position id is padding_idx + 1
     return ModelConfig(
         name=name, arch="bert", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
@@ -101,7 +101,7 @@ class _EncoderNames:
 
 
 BERT_NAMES = _EncoderNames(
-    ("bert.", "roberta.", "model."), "encoder.layer.{}.",
+    ("bert.", "roberta.", "data2vec_text.", "model."), "encoder.layer.{}.",
     (("attn.Q", "attention.self.query"), ("attn.K", "attention.self.key"), ("attn.V", "attention.self.value"),
      ("attn.O", "attention.output.dense"), ("mlp.in", "intermediate.dense"), ("mlp.out", "output.dense")),
     (("ln_attn", "attention.output.LayerNorm"), ("ln_mlp", "output.LayerNorm")),
@@ -316,6 +316,7 @@ ADAPTERS: dict[str, Adapter] = {
     "roberta": (bert_config, encoder_weights),
     "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
     "camembert": (bert_config, encoder_weights),  # RoBERTa's layout under its own model_type (French)
+    "data2vec-text": (bert_config, encoder_weights),  # data2vec's text model: RoBERTa's layout under data2vec_text.
     **dict.fromkeys(PRE_NORM_ROBERTAS, (pre_norm_roberta_config, pre_norm_roberta_weights)),
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
     "electra": (electra_config, electra_weights),

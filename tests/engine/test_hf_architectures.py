@@ -68,6 +68,9 @@ def _make(kind: str):
     if kind == "xlm-roberta-xl":  # the same, its embeddings not normalised (XLM-RoBERTa-XL and -XXL)
         cfg = transformers.XLMRobertaXLConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaXLModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "data2vec-text":  # RoBERTa's layout under data2vec_text. (saved with its masked-LM head, not read)
+        cfg = transformers.Data2VecTextConfig(pad_token_id=1, **bert_like)
+        return transformers.Data2VecTextForMaskedLM(cfg), _wordpiece(V)
     if kind == "camembert":  # RoBERTa's layout again, under its own model_type (CamemBERT, French)
         cfg = transformers.CamembertConfig(pad_token_id=1, **bert_like)
         return transformers.CamembertModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -97,7 +100,7 @@ def _make(kind: str):
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta", "xlm-roberta",
          "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert",
-         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl"]
+         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -175,7 +178,8 @@ def test_parameter_counts_match(pair):
     kind, hf, ours = pair
     expected = sum(p.numel() for p in hf.parameters())
     electra = "discriminator_predictions."  # not the encoder's: not read
-    head = {"bert": "pooler.", "jina_v3": "pooler.", "electra": electra, "electra_small": electra}.get(kind)
+    head = {"bert": "pooler.", "jina_v3": "pooler.", "electra": electra, "electra_small": electra,
+            "data2vec-text": "lm_head."}.get(kind)
     if head:
         expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith(head))
     assert ours.parameter_counts()["total"] == expected
@@ -188,13 +192,13 @@ def test_architecture_specifics(pair):
     assert cfg.n_kv_heads == (2 if kind in (*llamas, "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
-                "roberta-prelayernorm", "xlm-roberta-xl")
+                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text")
     biased = (*encoders, "gte", "jina_v3")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
-                "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl")  # not DistilBERT's, MPNet's
+                "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
     assert ("embed.W_proj" in ours.weights) == (kind == "electra_small")
     if kind == "electra_small":
@@ -205,7 +209,8 @@ def test_architecture_specifics(pair):
         assert cfg.window(0) == 8 and ours.max_tokens == 128  # the mask holds the window: no cap at it
         trace = ours.trace(TEXT)
         assert trace.n_tokens > 8 and not trace.mask(1)[-1, : trace.n_tokens - 8].any()
-    if kind in ("roberta", "xlm-roberta", "mpnet", "camembert", "roberta-prelayernorm", "xlm-roberta-xl"):
+    if kind in ("roberta", "xlm-roberta", "mpnet", "camembert", "roberta-prelayernorm", "xlm-roberta-xl",
+                "data2vec-text"):
         assert cfg.pos_offset == 2
     if kind in ("roberta-prelayernorm", "xlm-roberta-xl"):  # norms before each sublayer, one closing the stack
         assert cfg.norm_position == "pre" and "ln_final.b" in ours.weights
