@@ -46,6 +46,8 @@ def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> to
         x = x + w["embed.W_pos"][first : first + ids.shape[0]]
     if "embed.W_type" in w:  # every token is in segment 0
         x = x + w["embed.W_type"][0]
+    if "embed.W_task" in w:  # ERNIE's task types: every token is in task 0
+        x = x + w["embed.W_task"][0]
     projected = "embed.W_proj" in w  # (embedding_size, d_model): narrower embeddings up to the layers' width
     if projected and not cfg.embed_proj_after_norm:  # DeBERTa: projected, then normalised
         x = linear(x, w["embed.W_proj"], w.get("embed.b_proj"))  # (n, d_model)
@@ -57,8 +59,9 @@ def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> to
 
 
 def embedding_terms(w: Weights) -> tuple[str, ...]:
-    """What `embed` sums, in its order: "token", then "position" and "segment" where the model has them."""
-    return ("token",) + (("position",) if "embed.W_pos" in w else ()) + (("segment",) if "embed.W_type" in w else ())
+    """What `embed` sums, in its order: "token", then "position", "segment" and "task type" where the model has them."""
+    extra = (("position", "embed.W_pos"), ("segment", "embed.W_type"), ("task type", "embed.W_task"))
+    return ("token", *(term for term, key in extra if key in w))
 
 
 Rope = tuple[torch.Tensor, torch.Tensor]

@@ -150,6 +150,7 @@ ARCH_LABELS = {
     "internlm2": "InternLM2 decoder",
     "roberta-prelayernorm": "RoBERTa-PreLayerNorm encoder",
     "xlm-roberta-xl": "XLM-RoBERTa-XL encoder (pre-norm)",
+    "ernie": "ERNIE encoder",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

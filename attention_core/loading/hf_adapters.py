@@ -101,7 +101,7 @@ class _EncoderNames:
 
 
 BERT_NAMES = _EncoderNames(
-    ("bert.", "roberta.", "data2vec_text.", "model."), "encoder.layer.{}.",
+    ("bert.", "roberta.", "data2vec_text.", "ernie.", "model."), "encoder.layer.{}.",
     (("attn.Q", "attention.self.query"), ("attn.K", "attention.self.key"), ("attn.V", "attention.self.value"),
      ("attn.O", "attention.output.dense"), ("mlp.in", "intermediate.dense"), ("mlp.out", "output.dense")),
     (("ln_attn", "attention.output.LayerNorm"), ("ln_mlp", "output.LayerNorm")),
@@ -143,6 +143,8 @@ def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT
             w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
     if names.rel_bias is not None:
         w["blocks.0.attn.rel_bias"] = r.get(names.rel_bias)  # (n_buckets, n_heads): every layer reads it
+    if cfg.arch == "ernie" and r.has("embeddings.task_type_embeddings.weight"):  # use_task_id: a task per token too
+        w["embed.W_task"] = r.get("embeddings.task_type_embeddings.weight")  # (task_type_vocab_size, d_model)
     if names.final_norm is not None:
         w["ln_final.w"], w["ln_final.b"] = r.get(names.final_norm + ".weight"), r.get(names.final_norm + ".bias")
     return w
@@ -161,6 +163,12 @@ _PRE_NORM_NAMES = {
         norms=(("ln_attn", "attention.self_attn_layer_norm"), ("ln_mlp", "LayerNorm")),
     ),
 }  # fmt: skip
+
+
+def ernie_config(hf: dict, name: str) -> ModelConfig:
+    """ERNIE 1.0 to 3.0 (Baidu): BERT's encoder under `ernie.`, with use_task_id a task-type embedding added to every
+    token as well (task 0, as transformers' ErnieModel adds it when given no task_type_ids)."""
+    return dataclasses.replace(bert_config(hf, name), arch="ernie")
 
 
 def pre_norm_roberta_config(hf: dict, name: str) -> ModelConfig:
@@ -316,6 +324,7 @@ ADAPTERS: dict[str, Adapter] = {
     "roberta": (bert_config, encoder_weights),
     "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
     "camembert": (bert_config, encoder_weights),  # RoBERTa's layout under its own model_type (French)
+    "ernie": (ernie_config, encoder_weights),  # ERNIE 1.0-3.0: BERT, with a task-type embedding where use_task_id
     "data2vec-text": (bert_config, encoder_weights),  # data2vec's text model: RoBERTa's layout under data2vec_text.
     **dict.fromkeys(PRE_NORM_ROBERTAS, (pre_norm_roberta_config, pre_norm_roberta_weights)),
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),

@@ -68,6 +68,9 @@ def _make(kind: str):
     if kind == "xlm-roberta-xl":  # the same, its embeddings not normalised (XLM-RoBERTa-XL and -XXL)
         cfg = transformers.XLMRobertaXLConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaXLModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "ernie":  # BERT with a task-type embedding added to every token (ERNIE 3.0's use_task_id)
+        cfg = transformers.ErnieConfig(use_task_id=True, task_type_vocab_size=3, **bert_like)
+        return transformers.ErnieModel(cfg, add_pooling_layer=False), _wordpiece(V)
     if kind == "data2vec-text":  # RoBERTa's layout under data2vec_text. (saved with its masked-LM head, not read)
         cfg = transformers.Data2VecTextConfig(pad_token_id=1, **bert_like)
         return transformers.Data2VecTextForMaskedLM(cfg), _wordpiece(V)
@@ -100,7 +103,7 @@ def _make(kind: str):
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta", "xlm-roberta",
          "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert",
-         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text"]
+         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -192,13 +195,14 @@ def test_architecture_specifics(pair):
     assert cfg.n_kv_heads == (2 if kind in (*llamas, "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
-                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text")
+                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie")
     biased = (*encoders, "gte", "jina_v3")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
-                "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text")  # not DistilBERT's, MPNet's
+                "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
+                "ernie")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
     assert ("embed.W_proj" in ours.weights) == (kind == "electra_small")
     if kind == "electra_small":
@@ -212,6 +216,9 @@ def test_architecture_specifics(pair):
     if kind in ("roberta", "xlm-roberta", "mpnet", "camembert", "roberta-prelayernorm", "xlm-roberta-xl",
                 "data2vec-text"):
         assert cfg.pos_offset == 2
+    assert ("embed.W_task" in ours.weights) == (kind == "ernie")  # ERNIE's task types: task 0 added to every token
+    if kind == "ernie":
+        assert ours.trace(TEXT).head_steps(0, 0).embedding_terms == ("token", "position", "segment", "task type")
     if kind in ("roberta-prelayernorm", "xlm-roberta-xl"):  # norms before each sublayer, one closing the stack
         assert cfg.norm_position == "pre" and "ln_final.b" in ours.weights
         assert ("embed.ln.w" in ours.weights) == (kind == "roberta-prelayernorm")

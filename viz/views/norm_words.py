@@ -15,7 +15,7 @@ class HeadInputFacts(Protocol):
     layer: int
     norm_position: str  # "pre", "post", "sandwich", "post_sublayer"
     norm: str  # "rms" or "layer"
-    embedding_terms: tuple[str, ...]  # what blocks.embed sums: "token", then "position", "segment"
+    embedding_terms: tuple[str, ...]  # what blocks.embed sums: "token", then "position", "segment", "task type"
     embedding_norm: bool  # a LayerNorm on the embeddings (BERT)
     embed_scale: float  # the factor on the token embedding (Marian: √d_model)
     embedding_projection: str  # "": none; "before" / "after" the embedding norm (DeBERTa / ELECTRA-small)
