@@ -151,6 +151,7 @@ ARCH_LABELS = {
     "roberta-prelayernorm": "RoBERTa-PreLayerNorm encoder",
     "xlm-roberta-xl": "XLM-RoBERTa-XL encoder (pre-norm)",
     "ernie": "ERNIE encoder",
+    "longformer": "Longformer encoder (local windows)",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

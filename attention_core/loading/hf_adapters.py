@@ -74,7 +74,8 @@ def bert_config(hf: dict, name: str) -> ModelConfig:
     if hf.get("position_embedding_type", "absolute") != "absolute":
         raise ModelLoadError("Only absolute position embeddings are supported for BERT-style encoders.")
     d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
-    roberta = hf.get("model_type") in ("roberta", "xlm-roberta", "camembert", "data2vec-text", *PRE_NORM_ROBERTAS)
+    roberta = hf.get("model_type") in ("roberta", "xlm-roberta", "camembert", "data2vec-text", "longformer",
+                                       *PRE_NORM_ROBERTAS)  # fmt: skip
     offset = int(hf.get("pad_token_id", 1)) + 1 if roberta else 0  # RoBERTa's first position id is padding_idx + 1
     return ModelConfig(
         name=name, arch="bert", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
@@ -101,7 +102,7 @@ class _EncoderNames:
 
 
 BERT_NAMES = _EncoderNames(
-    ("bert.", "roberta.", "data2vec_text.", "ernie.", "model."), "encoder.layer.{}.",
+    ("bert.", "roberta.", "data2vec_text.", "ernie.", "longformer.", "model."), "encoder.layer.{}.",
     (("attn.Q", "attention.self.query"), ("attn.K", "attention.self.key"), ("attn.V", "attention.self.value"),
      ("attn.O", "attention.output.dense"), ("mlp.in", "intermediate.dense"), ("mlp.out", "output.dense")),
     (("ln_attn", "attention.output.LayerNorm"), ("ln_mlp", "output.LayerNorm")),
@@ -169,6 +170,17 @@ def ernie_config(hf: dict, name: str) -> ModelConfig:
     """ERNIE 1.0 to 3.0 (Baidu): BERT's encoder under `ernie.`, with use_task_id a task-type embedding added to every
     token as well (task 0, as transformers' ErnieModel adds it when given no task_type_ids)."""
     return dataclasses.replace(bert_config(hf, name), arch="ernie")
+
+
+def longformer_config(hf: dict, name: str) -> ModelConfig:
+    """Longformer (AllenAI): RoBERTa's layers, each query reading the keys within attention_window / 2 of it either
+    way, as LongformerModel runs a text given no global_attention_mask (its q/k/v_global projections, which task heads
+    turn on for chosen tokens, are not read). Windows that differ between layers are refused."""
+    windows = hf.get("attention_window", 512)
+    windows = windows if isinstance(windows, list) else [windows] * int(hf["num_hidden_layers"])
+    if len(set(windows)) != 1 or int(windows[0]) % 2:
+        raise ModelLoadError(f"Longformer with attention_window {windows} is not supported (one even window for all).")
+    return dataclasses.replace(bert_config(hf, name), arch="longformer", sliding_window=int(windows[0]) // 2 + 1)
 
 
 def pre_norm_roberta_config(hf: dict, name: str) -> ModelConfig:
@@ -325,6 +337,7 @@ ADAPTERS: dict[str, Adapter] = {
     "xlm-roberta": (bert_config, encoder_weights),  # multilingual-e5, bge-m3, paraphrase-multilingual
     "camembert": (bert_config, encoder_weights),  # RoBERTa's layout under its own model_type (French)
     "ernie": (ernie_config, encoder_weights),  # ERNIE 1.0-3.0: BERT, with a task-type embedding where use_task_id
+    "longformer": (longformer_config, encoder_weights),  # local windows both ways; no global attention
     "data2vec-text": (bert_config, encoder_weights),  # data2vec's text model: RoBERTa's layout under data2vec_text.
     **dict.fromkeys(PRE_NORM_ROBERTAS, (pre_norm_roberta_config, pre_norm_roberta_weights)),
     "distilbert": (distilbert_config, partial(encoder_weights, names=DISTILBERT_NAMES)),
