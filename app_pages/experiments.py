@@ -21,7 +21,7 @@ from ui.experiments import CHART_CONFIG, compare_panel, pick_spot, prediction_pa
 from ui.widgets import show_token_strip, token_picker, warn_untrained_masking
 from viz.figures.experiments import drift_figure, temperature_figure
 from viz.labels import plotly_token_labels, readable_token_labels
-from viz.views.common import display_tokens, no_prediction_sentence
+from viz.views.common import display_tokens, mask_words, no_prediction_sentence
 from viz.views.experiments import (
     CHANGES,
     EXP_MAX_TOKENS,
@@ -82,7 +82,7 @@ n = base.n_tokens
 
 st.title("Experiments")
 st.caption(
-    f"{ctx.model_label} · {'causal mask on' if causal else 'no mask (bidirectional)'} · selected head: "
+    f"{ctx.model_label} · {mask_words(causal, ctx.config.window(layer))} · selected head: "
     f"layer {layer}, head {head} (change it in the sidebar)"
 )
 if shell_trace.n_tokens > cap:

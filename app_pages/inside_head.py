@@ -13,7 +13,7 @@ from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import matrix_heatmap, query_key_heatmap
 from viz.figures.vectors import vector_strips
 from viz.labels import axis_labels, counted
-from viz.views.common import display_tokens
+from viz.views.common import display_tokens, mask_words
 from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
 from viz.views.head_window import (
     STEPS_FULL_MAX_TOKENS,
@@ -43,7 +43,7 @@ sums = "each row" if orient == "rows" else "each column"  # which way a pattern 
 
 st.caption(
     f"{ctx.model_label} · layer {s.layer}, head {s.head} (pick them in the sidebar) · "
-    f"{'causal mask on' if s.causal else 'no mask (bidirectional)'} · n = {counted(n, 'token')}, "
+    f"{mask_words(s.causal, ctx.config.window(s.layer))} · n = {counted(n, 'token')}, "
     f"d_model = {dm}, d_head = {d}" + (f", values {dv} wide" if dv != d else "")
 )
 if is_long(n):  # a wall of a thousand tokens would push everything else off the screen

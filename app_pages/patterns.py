@@ -38,6 +38,7 @@ from viz.figures.layout import image_config, orientation_caption
 from viz.figures.long_text import COLOUR_SCALES, pooled_heatmap, window_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.sinks import sink_share_bars
+from viz.views.common import mask_words
 from viz.views.export import export_basename, pattern_csv, pattern_npz, pooled_npz, window_csv
 from viz.views.patterns import (
     OVERVIEW_SIZE,
@@ -64,7 +65,7 @@ n = len(tokens)
 long = is_long(n)
 set_threads_for(n)
 digest = derived(key, "digest", compute=lambda: hashlib.sha1(trace.text.encode("utf-8")).hexdigest()[:10])
-mask_word = "causal mask on" if ctx.causal else "no mask (bidirectional)"
+mask_word = mask_words(ctx.causal, ctx.config.window(layer))
 terms = score_terms(trace)  # what this model's score is (T5 adds a position bias, Gemma 2 soft-caps): hover names it
 
 

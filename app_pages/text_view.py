@@ -14,6 +14,7 @@ from ui.context import require_trace
 from ui.progress import wait_with_progress
 from ui.widgets import show_cut_notice, warn_untrained_masking
 from viz.figures.text_view import Legend, text_view_html
+from viz.views.common import mask_words
 from viz.views.text_view import encode_both, head_matrix, text_pieces
 
 DIRECTIONS = {"query": "As a query: what it attends to", "key": "As a key: who attends to it"}
@@ -22,7 +23,7 @@ ctx = require_trace()
 trace, key = ctx.trace, ctx.trace_key
 n = trace.n_tokens
 set_threads_for(n)
-mask_word = "causal mask on" if ctx.causal else "no mask (bidirectional)"
+mask_word = mask_words(ctx.causal, ctx.config.window(ctx.layer))
 
 st.title("Text view")
 st.caption(f"{ctx.model_label} · {mask_word} · layer {ctx.layer} · {n} tokens")

@@ -575,3 +575,24 @@ def test_the_calculator_says_latent_attention_is_not_four_maps_per_head(private_
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.caption)
     assert "multi-head latent attention" in said and "not four d_model × d_head maps per head" in said, said
+
+
+@pytest.mark.parametrize("page", ["patterns", "text_view", "inside_head", "experiments"])
+def test_a_windowed_layers_header_names_its_window_not_no_mask(private_models, page) -> None:
+    """Longformer reads 4 keys either way in every layer (the tiny one): the pages' headers said "no mask
+    (bidirectional)" for it, as for an encoder that reads every key; a causal model with a window (Gemma 2's sliding
+    layers) says its window beside its causal mask."""
+    folder = tiny_folder(private_models, "longformer")
+    at = opened_with(page, folder, layer="1", head="0")
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "keys within 4 tokens either way" in said and "no mask (bidirectional)" not in said, said
+
+
+def test_a_causal_layers_header_names_its_sliding_window(gemma2) -> None:
+    at = opened_with("patterns", gemma2, layer="0", head="0")  # tiny Gemma 2: layer 0 slides, layer 1 is global
+    said = " ".join(c.value for c in at.caption)
+    assert "causal mask on, sliding window of 8 tokens" in said, said
+    at = opened_with("patterns", gemma2, layer="1", head="0")
+    said = " ".join(c.value for c in at.caption)
+    assert "causal mask on ·" in said and "sliding window" not in said.split("causal mask on")[1][:30], said

@@ -71,3 +71,13 @@ def no_prediction_sentence(model_label: str, encoder_decoder: bool) -> str:
         f"{model_label} is an encoder: it reads a whole text at once and predicts no next token (this app does not "
         "load a masked-language-model head, which a BERT-style checkpoint may carry)."
     )
+
+
+def mask_words(causal: bool, window: int | None) -> str:
+    """A page header's words for the mask a layer's scores get (the pass's causal mask or none, and the layer's own
+    window: ModelConfig.window, where a query sees at most `window` keys, itself included)."""
+    if window is None:
+        return "causal mask on" if causal else "no mask (bidirectional)"
+    if causal:
+        return f"causal mask on, sliding window of {window} tokens"
+    return f"local window: keys within {window - 1} tokens either way"
