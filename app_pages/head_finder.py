@@ -23,7 +23,7 @@ from viz.figures.heads import focus_heatmap
 from viz.figures.layout import orientation_caption
 from viz.figures.mechanism import layer_head_grid
 from viz.labels import axis_labels, markdown_code, percent, plotly_escape, plotly_tokens
-from viz.views.common import display_tokens
+from viz.views.common import display_tokens, model_mask_words
 from viz.views.head_focus import focus_span, focus_view
 from viz.views.heads import (
     CONTROL_TEXT,
@@ -217,7 +217,8 @@ def ranking_columns(per_key: list[str]) -> dict:
     })  # fmt: skip
 
 
-st.caption(f"{ctx.model_label} · {'causal mask on' if ctx.causal else 'no mask (bidirectional)'}")
+windows = [ctx.config.window(layer) for layer in range(ctx.config.n_layers)]
+st.caption(f"{ctx.model_label} · {model_mask_words(ctx.causal, windows)}")
 if is_long(n):
     with st.expander(f"The {n} tokens as {ctx.model_title} split them"):
         show_token_strip(display_tokens(trace))

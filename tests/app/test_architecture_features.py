@@ -577,7 +577,7 @@ def test_the_calculator_says_latent_attention_is_not_four_maps_per_head(private_
     assert "multi-head latent attention" in said and "not four d_model × d_head maps per head" in said, said
 
 
-@pytest.mark.parametrize("page", ["patterns", "text_view", "inside_head", "experiments"])
+@pytest.mark.parametrize("page", ["patterns", "text_view", "inside_head", "experiments", "head_finder"])
 def test_a_windowed_layers_header_names_its_window_not_no_mask(private_models, page) -> None:
     """Longformer reads 4 keys either way in every layer (the tiny one): the pages' headers said "no mask
     (bidirectional)" for it, as for an encoder that reads every key; a causal model with a window (Gemma 2's sliding
@@ -596,3 +596,10 @@ def test_a_causal_layers_header_names_its_sliding_window(gemma2) -> None:
     at = opened_with("patterns", gemma2, layer="1", head="0")
     said = " ".join(c.value for c in at.caption)
     assert "causal mask on ·" in said and "sliding window" not in said.split("causal mask on")[1][:30], said
+
+
+def test_the_head_finders_header_counts_the_windowed_layers(gemma2) -> None:
+    """The head finder ranks every layer's heads: its header says how many layers slide (tiny Gemma 2: 1 of 2)."""
+    at = opened_with("head_finder", gemma2)
+    said = " ".join(c.value for c in at.caption)
+    assert "causal mask on, sliding windows in 1 of 2 layers" in said, said

@@ -81,3 +81,13 @@ def mask_words(causal: bool, window: int | None) -> str:
     if causal:
         return f"causal mask on, sliding window of {window} tokens"
     return f"local window: keys within {window - 1} tokens either way"
+
+
+def model_mask_words(causal: bool, windows: list[int | None]) -> str:
+    """`mask_words` for a view of every layer (`windows`: each layer's ModelConfig.window): one window in every layer
+    is named as a layer's is; windows in some layers only are counted."""
+    used = [w for w in windows if w is not None]
+    if not used or (len(used) == len(windows) and len(set(used)) == 1):
+        return mask_words(causal, used[0] if used else None)
+    kind = "causal mask on, sliding windows" if causal else "bidirectional, local windows"
+    return f"{kind} in {len(used)} of {len(windows)} layers"
