@@ -152,6 +152,7 @@ ARCH_LABELS = {
     "xlm-roberta-xl": "XLM-RoBERTa-XL encoder (pre-norm)",
     "ernie": "ERNIE encoder",
     "longformer": "Longformer encoder (local windows)",
+    "roformer": "RoFormer encoder (RoPE)",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

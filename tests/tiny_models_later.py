@@ -34,6 +34,10 @@ def tiny_later(kind: str, base: dict):
     ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
     if kind in ("llava", "smolvlm"):  # the language model of a vision-language checkpoint (a Llama in both)
         return tiny_vision_language(kind)
+    if kind == "roformer":  # BERT's layers, RoPE in neighbouring pairs (its sinusoid table a fixed parameter)
+        cfg = transformers.RoFormerConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                          intermediate_size=96, max_position_embeddings=128)  # fmt: skip
+        return transformers.RoFormerModel(cfg)
     if kind == "longformer":  # RoBERTa's layers reading 4 keys either way (attention_window 8), no global attention
         cfg = transformers.LongformerConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                             intermediate_size=96, max_position_embeddings=130, attention_window=8,

@@ -1,5 +1,5 @@
-"""Hugging Face adapters for encoders beyond BERT's layout: DeBERTa (v1, v2, v3), EuroBERT, UltraBERT, Nomic BERT,
-GTE, Jina Embeddings v3 (ModernBERT's are in hf_adapters_modernbert.py).
+"""Hugging Face adapters for encoders beyond BERT's layout: DeBERTa (v1, v2, v3), RoFormer, EuroBERT, UltraBERT,
+Nomic BERT, GTE, Jina Embeddings v3 (ModernBERT's are in hf_adapters_modernbert.py).
 
 A (config, weights) pair like those in hf_adapters.py. EuroBERT is a Llama reading both ways; UltraBERT adds local
 layers with their own RoPE base. Nomic BERT (nomic-embed-text) keeps BERT's post-norm layers, its segment embeddings
@@ -30,6 +30,7 @@ import math
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from .conventions import pairs_to_halves
 from .hf_adapters import BERT_NAMES, StateDict, _act, _Reader, bert_config, check_embedding_width, encoder_weights
 from .hf_adapters_modern import _decoder, _gated, _rope, _theta, fused_qkv, llama_layout
 from .hf_adapters_recent import _defaults
@@ -340,7 +341,31 @@ def eurobert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, _gated)
 
 
+def roformer_config(hf: dict, name: str) -> ModelConfig:
+    """RoFormer (Su et al., the paper RoPE comes from): BERT's post-norm layers with no position table, q and k
+    rotated in neighbouring pairs at base 10000 (reordered to halves here, as GPT-J's), embeddings narrower than the
+    layers normalised then projected up (as ELECTRA-small's). Rotating the values too (rotary_value) is refused."""
+    if hf.get("rotary_value"):
+        raise ModelLoadError("RoFormer with rotary_value (values rotated too) is not supported.")
+    base = bert_config({**hf, "position_embedding_type": "absolute"}, name)
+    return dataclasses.replace(
+        base, arch="roformer", uses_rope=True, rope_theta=10000.0, rope_pairs_reordered=True, embed_proj_after_norm=True
+    )
+
+
+ROFORMER_NAMES = dataclasses.replace(BERT_NAMES, prefixes=("roformer.",))
+
+
+def roformer_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    w = encoder_weights(sd, cfg, ROFORMER_NAMES)
+    r = _Reader(sd, ROFORMER_NAMES.prefixes)
+    if r.has("embeddings_project.weight"):  # embedding_size < hidden_size
+        w["embed.W_proj"], w["embed.b_proj"] = r.linear("embeddings_project.weight"), r.get("embeddings_project.bias")
+    return pairs_to_halves(check_embedding_width(w, cfg), cfg)
+
+
 ADAPTERS = {
+    "roformer": (roformer_config, roformer_weights),
     "eurobert": (eurobert_config, eurobert_weights),
     "ultrabert": (ultrabert_config, eurobert_weights),  # EuroBERT's tensors
     "nomic_bert": (nomic_bert_config, nomic_bert_weights),

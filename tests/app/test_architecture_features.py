@@ -277,6 +277,7 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("roberta-prelayernorm", ()),
         ("ernie", ()),  # BERT's attention; its task-type embedding is added before layer 0
         ("longformer", ("local attention: keys up to 4 tokens either side (every layer)",)),
+        ("roformer", ("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)",)),
         ("mpt", ("ALiBi: each head adds its own slope × (the key's position − the last key's) to every score, no "
                  "position embedding",)),
         ("llava", ()),  # the language model of vision-language checkpoints: a Llama in both

@@ -68,6 +68,9 @@ def _make(kind: str):
     if kind == "xlm-roberta-xl":  # the same, its embeddings not normalised (XLM-RoBERTa-XL and -XXL)
         cfg = transformers.XLMRobertaXLConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaXLModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "roformer":  # BERT's layers with RoPE in neighbouring pairs; 32-wide embeddings projected up to 64
+        cfg = transformers.RoFormerConfig(embedding_size=32, **bert_like)
+        return transformers.RoFormerModel(cfg), _wordpiece(V)
     if kind == "ernie":  # BERT with a task-type embedding added to every token (ERNIE 3.0's use_task_id)
         cfg = transformers.ErnieConfig(use_task_id=True, task_type_vocab_size=3, **bert_like)
         return transformers.ErnieModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -103,7 +106,7 @@ def _make(kind: str):
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta", "xlm-roberta",
          "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert",
-         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie"]
+         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "roformer"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -113,6 +116,8 @@ def pair(request, tmp_path_factory, monkeypatch_module):
     hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
     with torch.no_grad():
         for name, p in hf.named_parameters():
+            if "embed_positions" in name:  # RoFormer's sinusoids: a fixed table stored as a parameter, not weights
+                continue
             if p.dim() == 2 or name.endswith("bias"):
                 p.normal_(0.0, 0.3)
             elif "norm" in name.lower():  # off their init: a norm applied where the model has none shows
@@ -182,7 +187,7 @@ def test_parameter_counts_match(pair):
     expected = sum(p.numel() for p in hf.parameters())
     electra = "discriminator_predictions."  # not the encoder's: not read
     head = {"bert": "pooler.", "jina_v3": "pooler.", "electra": electra, "electra_small": electra,
-            "data2vec-text": "lm_head."}.get(kind)
+            "data2vec-text": "lm_head.", "roformer": "encoder.embed_positions."}.get(kind)  # RoFormer: its sinusoids
     if head:
         expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith(head))
     assert ours.parameter_counts()["total"] == expected
@@ -196,15 +201,15 @@ def test_architecture_specifics(pair):
     assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
                 "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie")
-    biased = (*encoders, "gte", "jina_v3")  # RoPE, no position table, but biases on q, k and v
+    biased = (*encoders, "gte", "jina_v3", "roformer")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
                 "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
-                "ernie")  # not DistilBERT's, MPNet's
+                "ernie", "roformer")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
-    assert ("embed.W_proj" in ours.weights) == (kind == "electra_small")
+    assert ("embed.W_proj" in ours.weights) == (kind in ("electra_small", "roformer"))
     if kind == "electra_small":
         assert ours.weights["embed.W_proj"].shape == (32, 64) and ours.weights["embed.ln.w"].shape == (32,)
         assert ours.trace(TEXT).head_steps(0, 0).embedding_projection == "after"  # Inside one head says so
