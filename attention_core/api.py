@@ -116,7 +116,7 @@ class Model(EncoderDecoderRuns):
         cap = self.max_tokens if max_tokens is None else max_tokens
         if not 1 <= cap <= self.config.n_ctx:
             raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
-        return with_language(self.tokenizer.encode(text, cap), self.tokenizer, language)
+        return with_language(self.tokenizer.encode(text, cap), self.tokenizer, language, self.languages)
 
     def _trace_encoding(self, text: str, enc: Encoding, causal: bool | None, ivs, progress: Progress | None) -> Trace:
         use_causal = self.config.causal if causal is None else bool(causal)

@@ -22,9 +22,7 @@ def language_tokens(tokenizer: TextTokenizer) -> tuple[str, ...]:
     """The language tokens a text may be marked with, in vocabulary order; () when encodings start with none."""
     added = tokenizer.tokenizer.get_added_tokens_decoder()  # {id: AddedToken}
     codes = [added[i].content for i in sorted(added) if added[i].special and not _named(added[i].content)]
-    first = tokenizer.tokenizer.encode("a").ids[:1]
-    leading = tokenizer.tokenizer.id_to_token(first[0]) if first else None
-    return tuple(codes) if leading in codes else ()
+    return tuple(codes) if leading_token(tokenizer) in codes else ()
 
 
 def _named(token: str) -> bool:
@@ -32,27 +30,29 @@ def _named(token: str) -> bool:
     return token[:1] in "<[" and token[-1:] in ">]"
 
 
-def default_language(tokenizer: TextTokenizer) -> str | None:
-    """The language the tokenizer.json marks every text with (its post-processor's), or None without languages."""
-    if not language_tokens(tokenizer):
-        return None
-    return tokenizer.tokenizer.id_to_token(tokenizer.tokenizer.encode("a").ids[0])
+def leading_token(tokenizer: TextTokenizer) -> str | None:
+    """The token the tokenizer.json puts first in every text (None if a text gets none): a translation tokenizer's
+    default language (its post-processor's), where `language_tokens` lists it."""
+    first = tokenizer.tokenizer.encode("a").ids[:1]
+    return tokenizer.tokenizer.id_to_token(first[0]) if first else None
 
 
-def language_id(tokenizer: TextTokenizer, language: str) -> int:
-    """The id of the language token `language`. Raises InputError for one this tokenizer does not mark texts with."""
-    codes = language_tokens(tokenizer)
+def language_id(tokenizer: TextTokenizer, language: str, codes: tuple[str, ...]) -> int:
+    """The id of the language token `language`, one of `codes` (the tokenizer's `language_tokens`). Raises InputError
+    for one this tokenizer does not mark texts with."""
     if language not in codes:
         known = f"one of its {len(codes)} language tokens, such as {', '.join(codes[:3])}" if codes else "it has none"
         raise InputError(f"{language!r} is not a language this model's tokenizer marks texts with ({known}).")
     return int(tokenizer.tokenizer.token_to_id(language))
 
 
-def with_language(encoding: Encoding, tokenizer: TextTokenizer, language: str | None) -> Encoding:
-    """`encoding` with its leading language token replaced by `language` (None: left as the tokenizer put it).
-    Raises InputError for a language this tokenizer does not know."""
+def with_language(
+    encoding: Encoding, tokenizer: TextTokenizer, language: str | None, codes: tuple[str, ...]
+) -> Encoding:
+    """`encoding` with its leading language token replaced by `language` (None: left as the tokenizer put it), one of
+    `codes` (the tokenizer's `language_tokens`). Raises InputError for a language this tokenizer does not know."""
     if language is None:
         return encoding
-    token_id = language_id(tokenizer, language)
+    token_id = language_id(tokenizer, language, codes)
     ids, tokens = [token_id, *encoding.ids[1:]], [tokenizer.decode_token(token_id), *encoding.tokens[1:]]
     return dataclasses.replace(encoding, ids=ids, tokens=tokens)

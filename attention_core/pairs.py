@@ -16,7 +16,7 @@ import torch
 from .config import ModelConfig
 from .context import PassContext
 from .errors import InputError
-from .languages import default_language, language_id, language_tokens
+from .languages import language_id, language_tokens, leading_token
 from .seq2seq import (
     CrossAttention,
     DecoderView,
@@ -49,10 +49,10 @@ class EncoderDecoderRuns:
         which trace_pair's and greedy_target's source_language and target_language take; () for other models."""
         return language_tokens(self.tokenizer) if self.config.is_encoder_decoder else ()
 
-    @property
+    @functools.cached_property
     def default_language(self) -> str | None:
         """The language token the tokenizer marks every text with (None without `languages`)."""
-        return default_language(self.tokenizer) if self.languages else None
+        return leading_token(self.tokenizer) if self.languages else None
 
     def trace_pair(
         self, source: str, target: str, max_tokens: int | None = None,
@@ -80,7 +80,7 @@ class EncoderDecoderRuns:
         transformers' forced_bos_token_id), in place of the config's own forced first token."""
         if not 1 <= int(max_new_tokens) <= (self.max_tokens if max_tokens is None else max_tokens) - 1:
             raise InputError("The number of new tokens must be at least 1 and fit under the token cap.")
-        first = None if target_language is None else language_id(self.tokenizer, target_language)
+        first = None if target_language is None else language_id(self.tokenizer, target_language, self.languages)
         enc_out = self._encode(source, max_tokens, source_language)[1]
         return greedy_target(self._decoder_view(), enc_out, int(max_new_tokens), first)
 
