@@ -144,7 +144,7 @@ def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT
             w[f"{dst}{ours}.w"], w[f"{dst}{ours}.b"] = r.get(f"{src}{theirs}.weight"), r.get(f"{src}{theirs}.bias")
     if names.rel_bias is not None:
         w["blocks.0.attn.rel_bias"] = r.get(names.rel_bias)  # (n_buckets, n_heads): every layer reads it
-    if cfg.arch == "ernie" and r.has("embeddings.task_type_embeddings.weight"):  # use_task_id: a task per token too
+    if r.has("embeddings.task_type_embeddings.weight"):  # ERNIE's use_task_id: a task per token too
         w["embed.W_task"] = r.get("embeddings.task_type_embeddings.weight")  # (task_type_vocab_size, d_model)
     if names.final_norm is not None:
         w["ln_final.w"], w["ln_final.b"] = r.get(names.final_norm + ".weight"), r.get(names.final_norm + ".bias")
