@@ -87,6 +87,12 @@ if cfg.kv_latent_rank and values == loaded:  # DeepSeek: attention_core/latent.p
         f"{cfg.d_value} wide, so this calculator's count is the chapter's formula for its shape; its real count is "
         "below."
     )
+elif cfg.layer_weights and values == loaded:  # ALBERT: attention_core/shared_layers.py
+    st.caption(
+        f"{ctx.model_title}'s {cfg.n_layers} layers share their weights: they run "
+        + ("one block's" if cfg.stored_layers == 1 else f"{cfg.stored_layers} blocks'")
+        + " maps, stored once, so this calculator counts every layer's maps and its real count is lower; see below."
+    )
 elif cfg.n_kv_heads != cfg.n_heads and values == loaded:
     st.caption(
         f"{ctx.model_title} uses grouped-query attention: only {cfg.n_kv_heads} key and value-down maps per layer are "

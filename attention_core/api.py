@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -28,6 +28,7 @@ from .pairs import EncoderDecoderRuns
 from .params import count_per_layer, count_weights
 from .registry import resolve
 from .seq2seq import DecoderView
+from .shared_layers import share_layers
 from .tokenizer import Encoding, TextTokenizer
 from .trace import Trace
 
@@ -41,7 +42,7 @@ class Model(EncoderDecoderRuns):
     def __init__(
         self,
         config: ModelConfig,
-        weights: dict[str, torch.Tensor],
+        weights: Mapping[str, torch.Tensor],
         tokenizer: Tokenizer,
         device: torch.device,
         source: Path | None = None,
@@ -54,10 +55,11 @@ class Model(EncoderDecoderRuns):
         self.dtype = dtype  # the weights' and the pass's dtype; what a trace shows is float32 (dtypes.py)
         # Cast once, tensor by tensor, as each moves: a half-precision load never holds a second full copy.
         on_device = {k: v.to(device=device, dtype=dtype) for k, v in weights.items()}
-        pass_weights = backend.prepare_pass_weights(on_device, config, device, dtype)  # what the forward pass reads
+        fast = backend.prepare_pass_weights(on_device, config, device, dtype)  # what the forward pass reads
         # Canonical entries that the pass holds unpacked (views into its fused buffers) are kept from there:
-        # stored once.
-        self.weights = blocks.canonical_views(on_device, pass_weights)
+        # stored once. Layers that share weights (ALBERT) read them under their own names (shared_layers.py).
+        self.weights = share_layers(blocks.canonical_views(on_device, fast), config)
+        pass_weights = share_layers(fast, config)
         if backend.packs_on(device, dtype):  # the pass reads packed copies: the mapped cache file may leave memory
             backend.release_pages(self.weights.values())
         self.tokenizer = TextTokenizer(tokenizer)
@@ -271,7 +273,7 @@ class Model(EncoderDecoderRuns):
         return count_weights(self.weights)
 
     def parameter_counts_per_layer(self) -> list[dict[str, int]]:
-        return count_per_layer(self.weights, self.config.n_layers)
+        return count_per_layer(self.weights, self.config)
 
 
 _load_lock = threading.Lock()  # two sessions converting the same file at once would do the work twice

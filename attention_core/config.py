@@ -12,7 +12,7 @@ ENCODER_ARCHS = (
     "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
     "pegasus", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3", "t5_encoder", "m2m_100",
     "plbart", "blenderbot", "roberta-prelayernorm", "xlm-roberta-xl", "ernie",
-    "longformer", "roformer",
+    "longformer", "roformer", "albert",
 )  # fmt: skip
 
 
@@ -33,7 +33,7 @@ class ModelConfig:
         "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1", "nomic_bert", "gte", "jina_v3", "glm_moe_dsa", "openai_gpt",
         "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm", "plbart", "plbart-decoder", "blenderbot",
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
-        "ernie", "longformer", "roformer",
+        "ernie", "longformer", "roformer", "albert",
     ]
     n_layers: int
     n_heads: int
@@ -149,6 +149,9 @@ class ModelConfig:
     moe_groups: tuple[int, int] = (1, 1)
     moe_scale: float = 1.0
     moe_scales_input: bool = False  # Llama 4: an expert's weight multiplies its input, not its output
+    # ALBERT: the stored block whose weights each layer reads (layer i reads `blocks.{layer_weights[i]}.*`, several
+    # layers one block); () = every layer its own. attention_core/shared_layers.py resolves the names.
+    layer_weights: tuple[int, ...] = ()
     # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
     conversion_notes: tuple[str, ...] = ()
 
@@ -161,6 +164,7 @@ class ModelConfig:
         object.__setattr__(self, "rope_thetas", tuple(float(t) for t in self.rope_thetas))
         object.__setattr__(self, "swiglu_clamp", tuple(float(x) for x in self.swiglu_clamp))
         object.__setattr__(self, "moe_groups", tuple(int(x) for x in self.moe_groups))
+        object.__setattr__(self, "layer_weights", tuple(int(i) for i in self.layer_weights))
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
 
     @property
@@ -252,6 +256,11 @@ class ModelConfig:
         """Attention sublayers in the whole model: one per layer, and two per decoder layer of an encoder-decoder
         (its self- and cross-attention)."""
         return self.n_layers + 2 * self.n_decoder_layers
+
+    @property
+    def stored_layers(self) -> int:
+        """How many layers' weights the model stores: fewer than n_layers where layers share them (ALBERT)."""
+        return max(self.layer_weights) + 1 if self.layer_weights else self.n_layers
 
     @property
     def group_size(self) -> int:

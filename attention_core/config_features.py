@@ -65,6 +65,9 @@ def features(cfg: ModelConfig) -> list[str]:
     if not cfg.norm_weights:
         out.append(f"{'LayerNorm' if cfg.norm == 'layer' else 'RMSNorm'} without learned weights or biases"
                    + (", on the embeddings too, before the first block" if cfg.embed_norm else ""))
+    if cfg.layer_weights:  # ALBERT: one block's weights run in every layer (or a few blocks, each in a run of them)
+        blocks = "one block's weights" if cfg.stored_layers == 1 else f"{cfg.stored_layers} blocks' weights in turn"
+        out.append(f"weights shared across layers: its {cfg.n_layers} layers run {blocks}")
     if cfg.n_kv_heads < cfg.n_heads:
         out.append(f"grouped-query attention ({cfg.group_size} query heads per key/value head)")
     return out

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 import torch
+
+from .config import ModelConfig
 
 
 def attention_parameters(d_model: int, d_head: int, n_heads: int, n_layers: int, n_kv_heads: int | None = None) -> int:
@@ -81,7 +84,7 @@ GPT3 = {
 }
 
 
-def count_weights(weights: dict[str, torch.Tensor]) -> dict[str, int]:
+def count_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, int]:
     """A loaded model's exact count by component; sums to the total size of its tensors.
 
     Keys: embedding (tokens, positions, segments, embedding norm), per-layer attention matrices
@@ -106,11 +109,11 @@ def count_weights(weights: dict[str, torch.Tensor]) -> dict[str, int]:
     return dict(counts)
 
 
-def count_per_layer(weights: dict[str, torch.Tensor], n_layers: int) -> list[dict[str, int]]:
-    """Per block: each attention matrix, the MLP and the norms."""
+def count_per_layer(weights: Mapping[str, torch.Tensor], config: ModelConfig) -> list[dict[str, int]]:
+    """Per block: each attention matrix, the MLP and the norms (a block that layers share, ALBERT's, in each)."""
     rows = []
-    for layer in range(n_layers):
-        prefix = f"blocks.{layer}."
+    for layer in range(config.n_layers):
+        prefix = f"blocks.{config.layer_weights[layer] if config.layer_weights else layer}."
         row: dict[str, int] = defaultdict(int)
         for name, t in weights.items():
             if name.startswith(prefix):

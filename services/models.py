@@ -153,6 +153,7 @@ ARCH_LABELS = {
     "ernie": "ERNIE encoder",
     "longformer": "Longformer encoder (local windows)",
     "roformer": "RoFormer encoder (RoPE)",
+    "albert": "ALBERT encoder (layers share weights)",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

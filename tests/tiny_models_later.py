@@ -38,6 +38,10 @@ def tiny_later(kind: str, base: dict):
         cfg = transformers.RoFormerConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                           intermediate_size=96, max_position_embeddings=128)  # fmt: skip
         return transformers.RoFormerModel(cfg)
+    if kind == "albert":  # BERT's post-norm layers, all 3 running one block's weights; 32-wide embeddings projected up
+        shape = dict(vocab_size=300, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96)
+        cfg = transformers.AlbertConfig(embedding_size=32, max_position_embeddings=128, **shape)
+        return transformers.AlbertModel(cfg, add_pooling_layer=False)
     if kind == "longformer":  # RoBERTa's layers reading 4 keys either way (attention_window 8), no global attention
         cfg = transformers.LongformerConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                             intermediate_size=96, max_position_embeddings=130, attention_window=8,

@@ -134,7 +134,7 @@ def encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames = BERT
         w["embed.W_pos"] = r.get("embeddings.position_embeddings.weight")
     if cfg.n_token_types:  # BERT's segments
         w["embed.W_type"] = r.get("embeddings.token_type_embeddings.weight")
-    for layer in range(cfg.n_layers):
+    for layer in range(cfg.stored_layers):  # ALBERT: its groups' blocks, which its layers share
         src, dst = names.layer.format(layer), f"blocks.{layer}."
         for ours, theirs in names.linears:  # "attn.Q" → attn.W_Q and attn.b_Q
             part, name = ours.split(".")
@@ -353,7 +353,8 @@ ADAPTERS: dict[str, Adapter] = {
 
 
 def _every_adapter() -> dict[str, Adapter]:
-    from .hf_adapters_classic import ADAPTERS as CLASSIC  # these import this module's helpers: imported
+    from .hf_adapters_albert import ADAPTERS as ALBERT  # these import this module's helpers: imported
+    from .hf_adapters_classic import ADAPTERS as CLASSIC
     from .hf_adapters_encoders import ADAPTERS as ENCODERS  # here, not on top
     from .hf_adapters_latent import ADAPTERS as LATENT
     from .hf_adapters_layernorm import ADAPTERS as LAYERNORM
@@ -369,7 +370,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_vision import ADAPTERS as VISION
 
     every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT, LLAMA4,
-             MOE_RECENT, MODERNBERT, VISION)
+             MOE_RECENT, MODERNBERT, VISION, ALBERT)
     return {kind: adapter for table in every for kind, adapter in table.items()}
 
 

@@ -278,6 +278,7 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("ernie", ()),  # BERT's attention; its task-type embedding is added before layer 0
         ("longformer", ("local attention: keys up to 4 tokens either side (every layer)",)),
         ("roformer", ("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)",)),
+        ("albert", ("weights shared across layers: its 3 layers run one block's weights",)),
         ("mpt", ("ALiBi: each head adds its own slope × (the key's position − the last key's) to every score, no "
                  "position embedding",)),
         ("llava", ()),  # the language model of vision-language checkpoints: a Llama in both
@@ -576,6 +577,16 @@ def test_the_calculator_says_latent_attention_is_not_four_maps_per_head(private_
     assert not at.exception, [e.value for e in at.exception]
     said = " ".join(c.value for c in at.caption)
     assert "multi-head latent attention" in said and "not four d_model × d_head maps per head" in said, said
+
+
+def test_the_calculator_says_alberts_layers_share_their_maps(private_models) -> None:
+    """ALBERT's 3 layers (the tiny one) run one block's weights: the calculator's count for its shape is three
+    layers' maps, its real count (below) one layer's."""
+    at = opened_with("parameters", tiny_folder(private_models, "albert"))
+    at.button(key="mech_preset_loaded").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "3 layers share their weights: they run one block's maps, stored once" in said, said
 
 
 @pytest.mark.parametrize("page", ["patterns", "text_view", "inside_head", "experiments", "head_finder"])

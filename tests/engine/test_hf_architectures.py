@@ -71,6 +71,10 @@ def _make(kind: str):
     if kind == "roformer":  # BERT's layers with RoPE in neighbouring pairs; 32-wide embeddings projected up to 64
         cfg = transformers.RoFormerConfig(embedding_size=32, **bert_like)
         return transformers.RoFormerModel(cfg), _wordpiece(V)
+    if kind == "albert":  # BERT's post-norm layers, 3 of them reading 2 groups' weights; 32-wide embeddings
+        cfg = transformers.AlbertConfig(embedding_size=32, num_hidden_groups=2, hidden_act="gelu_new",
+                                        **{**bert_like, "num_hidden_layers": 3})  # fmt: skip
+        return transformers.AlbertModel(cfg), _wordpiece(V)
     if kind == "ernie":  # BERT with a task-type embedding added to every token (ERNIE 3.0's use_task_id)
         cfg = transformers.ErnieConfig(use_task_id=True, task_type_vocab_size=3, **bert_like)
         return transformers.ErnieModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -106,7 +110,8 @@ def _make(kind: str):
 
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta", "xlm-roberta",
          "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert",
-         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "roformer"]
+         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "roformer",
+         "albert"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -186,7 +191,7 @@ def test_parameter_counts_match(pair):
     kind, hf, ours = pair
     expected = sum(p.numel() for p in hf.parameters())
     electra = "discriminator_predictions."  # not the encoder's: not read
-    head = {"bert": "pooler.", "jina_v3": "pooler.", "electra": electra, "electra_small": electra,
+    head = {"bert": "pooler.", "jina_v3": "pooler.", "albert": "pooler.", "electra": electra, "electra_small": electra,
             "data2vec-text": "lm_head.", "roformer": "encoder.embed_positions."}.get(kind)  # RoFormer: its sinusoids
     if head:
         expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith(head))
@@ -200,16 +205,28 @@ def test_architecture_specifics(pair):
     assert cfg.n_kv_heads == (2 if kind in (*llamas, "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
-                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie")
+                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "albert")
     biased = (*encoders, "gte", "jina_v3", "roformer")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
                 "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
-                "ernie", "roformer")  # not DistilBERT's, MPNet's
+                "ernie", "roformer", "albert")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
-    assert ("embed.W_proj" in ours.weights) == (kind in ("electra_small", "roformer"))
+    assert ("embed.W_proj" in ours.weights) == (kind in ("electra_small", "roformer", "albert"))
+    if kind == "albert":  # layers 0 and 1 read group 0's weights, layer 2 group 1's (int(i / 1.5)): stored once
+        assert cfg.layer_weights == (0, 0, 1) and cfg.stored_layers == 2
+        assert ours.weights["blocks.1.attn.W_Q"] is ours.weights["blocks.0.attn.W_Q"]
+        assert not torch.equal(ours.weights["blocks.2.attn.W_Q"], ours.weights["blocks.0.attn.W_Q"])
+        # W and b of Q, K, V, O, in and out, w and b of 2 norms: 16 tensors in each of the 2 blocks
+        assert sum(name.startswith("blocks.") for name in ours.weights) == 2 * 16
+        assert ours.trace(TEXT).head_steps(2, 0).embedding_projection == "after"
+        rows = ours.parameter_counts_per_layer()  # a shared block counted in each layer that reads it
+        assert rows[0] == rows[1] == rows[2] and rows[0]["W_Q"] == 64 * 64
+        again = load_model(str(ours.source), device="cpu")  # from the converted-weight cache, stored once there too
+        assert torch.equal(again.trace(TEXT).resid(3), ours.trace(TEXT).resid(3))
+        assert len(again.weights) == len(ours.weights)
     if kind == "electra_small":
         assert ours.weights["embed.W_proj"].shape == (32, 64) and ours.weights["embed.ln.w"].shape == (32,)
         assert ours.trace(TEXT).head_steps(0, 0).embedding_projection == "after"  # Inside one head says so

@@ -1,0 +1,50 @@
+"""Hugging Face adapter for ALBERT ("A Lite BERT": albert-base-v2 to albert-xxlarge-v2): BERT's post-norm layers,
+one set of weights shared by every layer.
+
+AlbertTransformer keeps num_hidden_groups blocks (1 in every released checkpoint) and runs num_hidden_layers layers,
+layer i reading group int(i / (num_hidden_layers / num_hidden_groups)), as transformers picks it. The groups' blocks
+are stored once (`blocks.{g}.*`); `ModelConfig.layer_weights` says which each layer reads and the Model answers a
+layer's names with its group's tensors (attention_core/shared_layers.py). The embeddings (embedding_size wide, 128
+in the releases) are normalised at their own width, then projected up to the layers' (embedding_hidden_mapping_in →
+embed.W_proj), as ELECTRA-small's. The masked-LM, sentence-order and pooler heads are not read. Refused:
+inner_group_num ≠ 1 (several different layers inside each group; no released checkpoint has it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import BERT_NAMES, StateDict, _Reader, bert_config, check_embedding_width, encoder_weights
+
+ALBERT_NAMES = dataclasses.replace(
+    BERT_NAMES, prefixes=("albert.",), layer="encoder.albert_layer_groups.{}.albert_layers.0.",
+    linears=(("attn.Q", "attention.query"), ("attn.K", "attention.key"), ("attn.V", "attention.value"),
+             ("attn.O", "attention.dense"), ("mlp.in", "ffn"), ("mlp.out", "ffn_output")),
+    norms=(("ln_attn", "attention.LayerNorm"), ("ln_mlp", "full_layer_layer_norm")),
+)  # fmt: skip
+
+
+def albert_config(hf: dict, name: str) -> ModelConfig:
+    if int(hf.get("inner_group_num", 1)) != 1:
+        raise ModelLoadError(f"ALBERT with inner_group_num {hf['inner_group_num']} is not supported (1: one layer a "
+                             "group, as every released checkpoint).")  # fmt: skip
+    layers, groups = int(hf["num_hidden_layers"]), int(hf.get("num_hidden_groups", 1))
+    if not 1 <= groups <= layers:
+        raise ModelLoadError(f"ALBERT with {groups} groups of weights for {layers} layers is not supported.")
+    return dataclasses.replace(
+        bert_config({**hf, "hidden_act": hf.get("hidden_act", "gelu_new")}, name), arch="albert",
+        embed_proj_after_norm=True, layer_weights=tuple(int(i / (layers / groups)) for i in range(layers)),
+    )
+
+
+def albert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    w = encoder_weights(sd, cfg, ALBERT_NAMES)
+    r = _Reader(sd, ALBERT_NAMES.prefixes)
+    w["embed.W_proj"] = r.linear("encoder.embedding_hidden_mapping_in.weight")  # (embedding_size, hidden_size)
+    w["embed.b_proj"] = r.get("encoder.embedding_hidden_mapping_in.bias")
+    return check_embedding_width(w, cfg)
+
+
+ADAPTERS = {"albert": (albert_config, albert_weights)}
