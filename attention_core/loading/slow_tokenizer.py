@@ -17,6 +17,8 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre
 
 from ..errors import ModelLoadError
 from .json_file import read_json
+from .m2m100_tokenizer import FILES as M2M100_FILES
+from .m2m100_tokenizer import m2m100_tokenizer
 from .sentencepiece_model import read_sentencepiece
 from .sentencepiece_tokenizers import sentencepiece_tokenizer, spm_added_tokens, t5_sentinels
 
@@ -34,7 +36,8 @@ class TokenizerClass:
     where tokenizer_config.json asks for them, as GPT-2 and Llama; "t5": text </s>; "bos_eos": <s> text </s> by the
     bos and eos tokens, as XLM-R)."""
 
-    vocabulary: str  # "wordpiece", "byte_bpe" or "sentencepiece" (a SentencePiece model file)
+    vocabulary: str  # "wordpiece", "byte_bpe", "sentencepiece" (a SentencePiece model file) or "m2m100" (one and
+    # vocab.json)
     files: tuple[str, ...]
     special: dict[str, str]
     framing: str
@@ -58,6 +61,7 @@ CLASSES = {
     "T5Tokenizer": TokenizerClass("sentencepiece", ("spiece.model",),
                                   {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, "t5"),
     "XLMRobertaTokenizer": TokenizerClass("sentencepiece", ("sentencepiece.bpe.model",), _ROBERTA, "bos_eos"),
+    "M2M100Tokenizer": TokenizerClass("m2m100", M2M100_FILES, {}, "m2m100"),  # its own builder: m2m100_tokenizer.py
     "LlamaTokenizer": TokenizerClass("sentencepiece", ("tokenizer.model",),
                                      {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}, "bos"),
 }  # fmt: skip
@@ -68,7 +72,7 @@ BY_MODEL_TYPE = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer", "
                  "mpnet": "MPNetTokenizer", "gpt2": "GPT2Tokenizer", "opt": "GPT2Tokenizer",
                  "codegen": "CodeGenTokenizer", "roberta": "RobertaTokenizer", "bart": "BartTokenizer",
                  "deberta": "DebertaTokenizer", "deberta-v2": "DebertaV2Tokenizer", "t5": "T5Tokenizer",
-                 "mt5": "T5Tokenizer", "xlm-roberta": "XLMRobertaTokenizer"}  # fmt: skip
+                 "mt5": "T5Tokenizer", "xlm-roberta": "XLMRobertaTokenizer", "m2m_100": "M2M100Tokenizer"}  # fmt: skip
 # (not "llama": transformers then builds a generic tokenizer from tokenizer.model, not LlamaTokenizer; Llama folders
 # name their class in tokenizer_config.json)
 
@@ -97,6 +101,8 @@ def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer
 
 
 def _build(folder: Path, kind: TokenizerClass, settings: dict) -> Tokenizer:
+    if kind.vocabulary == "m2m100":  # pieces by a SentencePiece model, ids by fairseq's dictionary, languages after
+        return m2m100_tokenizer(folder, settings)
     if kind.vocabulary == "sentencepiece":
         pieces = read_sentencepiece(folder / kind.files[0])
         special = _special_tokens(folder, settings, kind, spm_added_tokens(pieces))
