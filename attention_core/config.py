@@ -12,7 +12,7 @@ ENCODER_ARCHS = (
     "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
     "pegasus", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3", "t5_encoder", "m2m_100",
     "plbart", "blenderbot", "roberta-prelayernorm", "xlm-roberta-xl", "ernie",
-    "longformer", "roformer", "albert",
+    "longformer", "roformer", "albert", "big_bird",
 )  # fmt: skip
 
 
@@ -33,7 +33,7 @@ class ModelConfig:
         "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1", "nomic_bert", "gte", "jina_v3", "glm_moe_dsa", "openai_gpt",
         "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm", "plbart", "plbart-decoder", "blenderbot",
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
-        "ernie", "longformer", "roformer", "albert",
+        "ernie", "longformer", "roformer", "albert", "big_bird",
     ]
     n_layers: int
     n_heads: int

@@ -154,6 +154,7 @@ ARCH_LABELS = {
     "longformer": "Longformer encoder (local windows)",
     "roformer": "RoFormer encoder (RoPE)",
     "albert": "ALBERT encoder (layers share weights)",
+    "big_bird": "BigBird encoder",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

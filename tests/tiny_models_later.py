@@ -42,6 +42,10 @@ def tiny_later(kind: str, base: dict):
         shape = dict(vocab_size=300, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96)
         cfg = transformers.AlbertConfig(embedding_size=32, max_position_embeddings=128, **shape)
         return transformers.AlbertModel(cfg, add_pooling_layer=False)
+    if kind == "big_bird":  # BERT's layers; full attention up to (5 + 2·1)·8 = 56 tokens, where texts are capped
+        shape = dict(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96)
+        cfg = transformers.BigBirdConfig(block_size=8, num_random_blocks=1, max_position_embeddings=128, **shape)
+        return transformers.BigBirdModel(cfg, add_pooling_layer=False)
     if kind == "longformer":  # RoBERTa's layers reading 4 keys either way (attention_window 8), no global attention
         cfg = transformers.LongformerConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                             intermediate_size=96, max_position_embeddings=130, attention_window=8,

@@ -353,7 +353,7 @@ ADAPTERS: dict[str, Adapter] = {
 
 
 def _every_adapter() -> dict[str, Adapter]:
-    from .hf_adapters_albert import ADAPTERS as ALBERT  # these import this module's helpers: imported
+    from .hf_adapters_bert_variants import ADAPTERS as BERT_VARIANTS  # these import this module's helpers: imported
     from .hf_adapters_classic import ADAPTERS as CLASSIC
     from .hf_adapters_encoders import ADAPTERS as ENCODERS  # here, not on top
     from .hf_adapters_latent import ADAPTERS as LATENT
@@ -370,7 +370,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_vision import ADAPTERS as VISION
 
     every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT, LLAMA4,
-             MOE_RECENT, MODERNBERT, VISION, ALBERT)
+             MOE_RECENT, MODERNBERT, VISION, BERT_VARIANTS)
     return {kind: adapter for table in every for kind, adapter in table.items()}
 
 

@@ -75,6 +75,13 @@ def _make(kind: str):
         cfg = transformers.AlbertConfig(embedding_size=32, num_hidden_groups=2, hidden_act="gelu_new",
                                         **{**bert_like, "num_hidden_layers": 3})  # fmt: skip
         return transformers.AlbertModel(cfg), _wordpiece(V)
+    if kind == "big_bird":  # BERT's layers, embeddings × √64; full attention up to (5 + 2·1)·4 = 28 tokens
+        cfg = transformers.BigBirdConfig(block_size=4, num_random_blocks=1, rescale_embeddings=True, **bert_like)
+        hf = transformers.BigBirdModel(cfg, add_pooling_layer=False)
+        # What its forward switches to on a text this short; set beforehand, as transformers 5 returns no patterns
+        # from a switch made inside the forward. config.json still says block_sparse.
+        hf.set_attention_type("original_full")
+        return hf, _wordpiece(V)
     if kind == "ernie":  # BERT with a task-type embedding added to every token (ERNIE 3.0's use_task_id)
         cfg = transformers.ErnieConfig(use_task_id=True, task_type_vocab_size=3, **bert_like)
         return transformers.ErnieModel(cfg, add_pooling_layer=False), _wordpiece(V)
@@ -111,7 +118,7 @@ def _make(kind: str):
 KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta", "xlm-roberta",
          "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert",
          "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "roformer",
-         "albert"]
+         "albert", "big_bird"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -205,14 +212,14 @@ def test_architecture_specifics(pair):
     assert cfg.n_kv_heads == (2 if kind in (*llamas, "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
-                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "albert")
+                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "albert", "big_bird")
     biased = (*encoders, "gte", "jina_v3", "roformer")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
                 "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
-                "ernie", "roformer", "albert")  # not DistilBERT's, MPNet's
+                "ernie", "roformer", "albert", "big_bird")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
     assert ("embed.W_proj" in ours.weights) == (kind in ("electra_small", "roformer", "albert"))
     if kind == "albert":  # layers 0 and 1 read group 0's weights, layer 2 group 1's (int(i / 1.5)): stored once
@@ -227,6 +234,8 @@ def test_architecture_specifics(pair):
         again = load_model(str(ours.source), device="cpu")  # from the converted-weight cache, stored once there too
         assert torch.equal(again.trace(TEXT).resid(3), ours.trace(TEXT).resid(3))
         assert len(again.weights) == len(ours.weights)
+    if kind == "big_bird":  # sparse past 28 tokens: capped there, and said
+        assert (cfg.n_ctx, ours.max_tokens, cfg.embed_scale) == (28, 28, 8.0) and "capped at 28 tokens" in ours.notes[0]
     if kind == "electra_small":
         assert ours.weights["embed.W_proj"].shape == (32, 64) and ours.weights["embed.ln.w"].shape == (32,)
         assert ours.trace(TEXT).head_steps(0, 0).embedding_projection == "after"  # Inside one head says so

@@ -1,5 +1,8 @@
-"""Hugging Face adapter for ALBERT ("A Lite BERT": albert-base-v2 to albert-xxlarge-v2): BERT's post-norm layers,
-one set of weights shared by every layer.
+"""Hugging Face adapters for encoders in BERT's layout with a twist: ALBERT, whose layers share their weights, and
+BigBird, whose sparse attention is full attention up to a length.
+
+ALBERT ("A Lite BERT": albert-base-v2 to albert-xxlarge-v2): BERT's post-norm layers, one set of weights shared by
+every layer.
 
 AlbertTransformer keeps num_hidden_groups blocks (1 in every released checkpoint) and runs num_hidden_layers layers,
 layer i reading group int(i / (num_hidden_layers / num_hidden_groups)), as transformers picks it. The groups' blocks
@@ -8,11 +11,17 @@ layer's names with its group's tensors (attention_core/shared_layers.py). The em
 in the releases) are normalised at their own width, then projected up to the layers' (embedding_hidden_mapping_in →
 embed.W_proj), as ELECTRA-small's. The masked-LM, sentence-order and pooler heads are not read. Refused:
 inner_group_num ≠ 1 (several different layers inside each group; no released checkpoint has it).
+
+BigBird (google/bigbird-roberta-base, -large): BERT's layers, positions from 0, embeddings × √d_model where
+rescale_embeddings says so. Its block-sparse attention (global, sliding and random blocks) is replaced by full
+attention, as transformers' BigBirdModel runs it, for texts up to (5 + 2·num_random_blocks)·block_size tokens (704 in
+the releases): texts are capped there, past which the random blocks would choose the keys.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
@@ -47,4 +56,25 @@ def albert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return check_embedding_width(w, cfg)
 
 
-ADAPTERS = {"albert": (albert_config, albert_weights)}
+def big_bird_config(hf: dict, name: str) -> ModelConfig:
+    if not hf.get("use_bias", True):
+        raise ModelLoadError("BigBird without biases on queries, keys and values (use_bias false) is not supported.")
+    d_model = int(hf["hidden_size"])
+    cfg = dataclasses.replace(
+        bert_config({**hf, "hidden_act": hf.get("hidden_act", "gelu_new")}, name), arch="big_bird",
+        embed_scale=math.sqrt(d_model) if hf.get("rescale_embeddings", False) else 1.0,
+    )  # fmt: skip
+    if hf.get("attention_type", "block_sparse") != "block_sparse":
+        return cfg
+    full = (5 + 2 * int(hf.get("num_random_blocks", 3))) * int(hf.get("block_size", 64))
+    if full >= cfg.n_ctx:
+        return cfg
+    note = (f"Texts are capped at {full:,} tokens: up to there BigBird attends to every key, past them to global, "
+            "sliding and random blocks, which this engine does not run.")  # fmt: skip
+    return dataclasses.replace(cfg, n_ctx=full, conversion_notes=(*cfg.conversion_notes, note))
+
+
+ADAPTERS = {
+    "albert": (albert_config, albert_weights),
+    "big_bird": (big_bird_config, encoder_weights),  # BERT's names under bert.
+}
