@@ -86,6 +86,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "nomic-bert": (encoders.nomic_bert_config, encoders.nomic_bert_weights),  # Ollama's nomic-embed-text
     "jina-bert-v3": (encoders.jina_bert_v3_config, encoders.bert_weights),  # Jina Embeddings v3, without its LoRAs
     "modern-bert": (encoders.modern_bert_config, encoders.modern_bert_weights),  # ModernBERT and its embedders
+    "chatglm": (glm.chatglm_config, glm.chatglm_weights),  # GLM-4-9B-Chat, CodeGeeX4 (Ollama's codegeex4)
     "glm4": (glm.glm4_config, glm.glm4_weights),
     "glm4moe": (glm.glm4moe_config, glm.glm4moe_weights),  # DeepSeek-V3's router behind GLM's attention
     "deepseek2": (deepseek.deepseek2_config, deepseek.deepseek2_weights),  # latent attention (DeepSeek-V2, V3)

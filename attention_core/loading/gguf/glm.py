@@ -1,5 +1,10 @@
-"""GGUF glm4 (GLM-4-0414, Ollama's glm4) and glm4moe (GLM-4.5, 4.6, their Air models) → canonical weights and
-config, read with llama.cpp's rules for them.
+"""GGUF chatglm (GLM-4-9B-Chat and CodeGeeX4, Ollama's codegeex4), glm4 (GLM-4-0414) and glm4moe (GLM-4.5,
+4.6, their Air models) → canonical weights and config, read with llama.cpp's rules for them.
+
+llama.cpp's chatglm graph: pre-norm RMSNorm blocks, q, k and v fused in attn_qkv (rows q | k | v, their biases
+alike; separate attn_q/k/v in files that have them), no bias on attn_output, the MLP's gate and up fused in ffn_up
+(rows gate | up), RoPE on the first rope.dimension_count dimensions in neighbouring pairs (its "normal" rotation, on
+the rows as ChatGLM's code keeps them): Hugging Face's glm (GlmForCausalLM), reordered to halves alike.
 
 llama.cpp's glm4 graph: an RMSNorm before and after each sublayer (attn_norm, post_attention_norm; ffn_norm,
 post_ffw_norm: the sandwich of Gemma 2, with plain weights), biases on q, k and v, the MLP's gate and up fused in
@@ -18,12 +23,45 @@ them, the model's layers are the ones before.
 
 from __future__ import annotations
 
+from functools import partial
+
+import torch
+
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..conventions import pairs_to_halves
 from .deepseek import experts, routed_mlp
-from .llama import Weights, fused_gated_mlp, rope_config, separate_qkv_weights
-from .reader import Meta, Tensors
+from .llama import Weights, ends, fused_gated_mlp, rope_config, separate_qkv_weights
+from .reader import Meta, Tensors, matrix, split_rows
+
+
+def chatglm_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    return rope_config(meta, name, tensor_names, arch="glm", rope_pairs_reordered=True)
+
+
+def chatglm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    mlp = partial(_fused_mlp, d_mlp=cfg.d_mlp)
+    if not t.has("blk.0.attn_qkv.weight"):  # llama.cpp reads separate attn_q, attn_k, attn_v where a file has them
+        return pairs_to_halves(separate_qkv_weights(t, cfg, permuted=False, mlp=mlp), cfg)
+    w = ends(t, cfg)
+    widths = [cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head]
+    for layer in range(cfg.n_layers):
+        src, dst = f"blk.{layer}.", f"blocks.{layer}."
+        w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
+        for part, rows in zip("QKV", split_rows(t.raw(src + "attn_qkv.weight"), widths, "attn_qkv"), strict=True):
+            w[f"{dst}attn.W_{part}"] = matrix(rows)
+        if cfg.attn_bias:
+            biases = split_rows(t.raw(src + "attn_qkv.bias"), widths, "attn_qkv.bias")
+            for part, bias in zip("QKV", biases, strict=True):
+                w[f"{dst}attn.b_{part}"] = torch.from_numpy(bias.copy())
+        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        mlp(t, w, src, dst)
+    return pairs_to_halves(w, cfg)
+
+
+def _fused_mlp(t: Tensors, w: Weights, src: str, dst: str, d_mlp: int) -> None:
+    w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+    fused_gated_mlp(t, w, src, dst, d_mlp)
 
 
 def glm4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:

@@ -194,6 +194,9 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
     return tokenizer
 
 
+NO_BOS_PRE = ("glm4", "chatglm-bpe")  # GLM-4's: its chat template writes [gMASK]<sop> first instead
+
+
 def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplateProcessing | None:
     """BOS before and EOS after the text where tokenizer.ggml.add_bos_token / add_eos_token ask (add_bos_token
     defaults to true for 'llama' vocabularies, as in llama.cpp and transformers; a 'bert' one adds [CLS] and [SEP]
@@ -202,6 +205,8 @@ def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplatePro
     the vocabulary is refused (transformers cannot load the file; llama.cpp warns and falls back to its default
     id): a BOS past the vocabulary cannot be embedded, and generation stops at EOS."""
     bos = token_id(meta, "tokenizer.ggml.bos_token_id", len(tokens))
+    if meta.key("tokenizer.ggml.pre", None) in NO_BOS_PRE:  # llama.cpp sets these vocabularies' BOS to none
+        bos = None
     eos = token_id(meta, "tokenizer.ggml.eos_token_id", len(tokens))
     if kind == "bert":  # [CLS] text [SEP]: older files name them cls_token_id and seperator_token_id (sic)
         bos = bos if bos is not None else token_id(meta, "tokenizer.ggml.cls_token_id", len(tokens))
