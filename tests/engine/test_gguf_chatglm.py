@@ -16,7 +16,7 @@ import torch
 from attention_core import load_model
 from tests.engine.decoder_parity import assert_matches_reference, reference_run
 from tests.gguf_writer import _tokenizer, finish
-from tests.tiny_models import byte_bpe
+from tests.tiny_models import _peaked_and_saved, byte_bpe
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
@@ -30,18 +30,9 @@ def _tiny_glm(folder):
     cfg = transformers.GlmConfig(
         vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, head_dim=16, max_position_embeddings=128, pad_token_id=0, bos_token_id=0,
-        eos_token_id=0, attn_implementation="eager",
+        eos_token_id=0,
     )  # fmt: skip
-    hf = transformers.GlmForCausalLM(cfg)
-    with torch.no_grad():
-        for p in hf.parameters():
-            if p.dim() == 2 or p.shape[0] != cfg.hidden_size:  # matrices and the q/k/v biases
-                p.normal_(0.0, 0.3)
-            else:
-                p.add_(torch.randn_like(p) * 0.1)
-    hf.save_pretrained(folder)
-    byte_bpe(300).save(str(folder / "tokenizer.json"))
-    return hf.eval()
+    return _peaked_and_saved(transformers.GlmForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)
 
 
 def _write(hf, path, fused: bool = True, add_bos: bool = False):
