@@ -30,7 +30,8 @@ def features(cfg: ModelConfig) -> list[str]:
                    f"numbers per token, {queries}; values {cfg.d_value} wide")
     if cfg.sliding_window is not None:
         n = sum(cfg.window(i) is not None for i in range(cfg.n_layers))
-        where = "every layer" if n == cfg.n_layers else f"{n} of {cfg.n_layers} layers"
+        stack = "encoder " if cfg.is_encoder_decoder else ""  # LED: its decoder reads every earlier key
+        where = f"every {stack}layer" if n == cfg.n_layers else f"{n} of {cfg.n_layers} {stack}layers"
         if cfg.causal:
             out.append(f"sliding window of {cfg.sliding_window} tokens ({where})")
         else:  # a bidirectional window reaches both ways: |query − key| < sliding_window

@@ -66,7 +66,8 @@ class EncoderDecoderRuns:
         source with src_lang and a target with tgt_lang.
         """
         encoder, enc_out = self._encode(source, max_tokens, source_language)
-        cap, view = self.max_tokens if max_tokens is None else max_tokens, self._decoder_view()
+        view = self._decoder_view()
+        cap = min(self.max_tokens if max_tokens is None else max_tokens, view.context.config.n_ctx)  # LED's: fewer
         decoder = decoder_trace(view, enc_out, target, self._encoding(target, cap - 1, target_language))
         return PairTrace(source, target, encoder, decoder, CrossAttention(view, decoder.captured))
 
@@ -78,7 +79,8 @@ class EncoderDecoderRuns:
         `max_new_tokens`; seq2seq.greedy_target). trace_pair(source, result.text) then shows how it read the source.
         Models with `languages`: the source is marked `source_language`, and `target_language` is written first (as
         transformers' forced_bos_token_id), in place of the config's own forced first token."""
-        if not 1 <= int(max_new_tokens) <= (self.max_tokens if max_tokens is None else max_tokens) - 1:
+        cap = min(self.max_tokens if max_tokens is None else max_tokens, self.config.decoder_positions)
+        if not 1 <= int(max_new_tokens) <= cap - 1:
             raise InputError("The number of new tokens must be at least 1 and fit under the token cap.")
         first = None if target_language is None else language_id(self.tokenizer, target_language, self.languages)
         enc_out = self._encode(source, max_tokens, source_language)[1]

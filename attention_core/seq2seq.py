@@ -43,7 +43,11 @@ class DecoderView:
 def decoder_view(model: PassContext) -> DecoderView:
     """The decoder's config and weights, split out of the whole encoder-decoder's context."""
     cfg = model.config
-    dec_cfg = dataclasses.replace(cfg, arch=f"{cfg.arch}-decoder", n_layers=cfg.n_decoder_layers, causal=True)
+    # The decoder reads every earlier key (LED's window is its encoder's), at positions up to its own table's.
+    dec_cfg = dataclasses.replace(
+        cfg, arch=f"{cfg.arch}-decoder", n_layers=cfg.n_decoder_layers, causal=True,
+        n_ctx=cfg.decoder_positions, decoder_n_ctx=0, sliding_window=None, sliding_layers=(),
+    )  # fmt: skip
     weights = {k: v for k, v in model.weights.items() if k.startswith(("embed.", "unembed."))}
     # The decoder's own parts, BART's position table and embedding norm among them, over the shared ones.
     weights.update({k[len("dec.") :]: v for k, v in model.weights.items() if k.startswith("dec.")})

@@ -260,6 +260,8 @@ ARCH_LABELS = {
     "plbart-decoder": "PLBART decoder",
     "blenderbot": "Blenderbot encoder-decoder",
     "blenderbot-decoder": "Blenderbot decoder",
+    "led": "LED encoder-decoder (local attention in the encoder)",
+    "led-decoder": "LED decoder",
 }
 
 

@@ -108,9 +108,10 @@ WRITTEN_TARGET_TOKENS = 64  # the most tokens an encoder-decoder writes for the 
 
 def written_target(model: Model, source: str, languages: Languages = (None, None)) -> GreedyTarget:
     """The target an encoder-decoder writes itself for `source` (greedy; at most WRITTEN_TARGET_TOKENS, and within
-    the short cap), in the target language where the model has `languages`. Raises InputError."""
+    the short cap and the decoder's positions), in the target language where the model has `languages`. Raises
+    InputError."""
     cap = short_cap(model)
-    n = min(WRITTEN_TARGET_TOKENS, cap - 1)
+    n = min(WRITTEN_TARGET_TOKENS, min(cap, model.config.decoder_positions) - 1)  # LED's decoder: fewer positions
     key = ("written_target", model.key, model.device.type, source, cap, n, languages)
     return RESULTS.get(key, lambda _progress: model.greedy_target(source, n, cap, *languages))
 

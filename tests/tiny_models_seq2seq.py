@@ -70,6 +70,11 @@ def _tiny(kind: str):
     if kind == "blenderbot":  # pre-norm with a final norm per stack, learned positions from row 0, no embedding norm
         cfg = transformers.BlenderbotConfig(**SHAPE, scale_embedding=True, decoder_start_token_id=1)
         return transformers.BlenderbotForConditionalGeneration(cfg)
+    if kind == "led":  # BART's post-norm stacks, positions from row 0; the encoder reads 4 keys either way
+        shape = {k: v for k, v in SHAPE.items() if k != "max_position_embeddings"}
+        cfg = transformers.LEDConfig(**shape, max_encoder_position_embeddings=128, max_decoder_position_embeddings=64,
+                                     attention_window=8, pad_token_id=1, bos_token_id=0, eos_token_id=2)  # fmt: skip
+        return transformers.LEDForConditionalGeneration(cfg)
     if kind == "m2m_100":  # NLLB-200's layout: pre-norm, fairseq sinusoids from row pad + 1 = 2, ReLU, embeddings
         # × √d_model, no final_logits_bias; decoder starts at </s> (2), as NLLB's config says
         cfg = transformers.M2M100Config(
@@ -99,7 +104,8 @@ def save_tiny_seq2seq(kind: str, folder: Path, seed: int = 5):
     if kind == "bart":  # transformers 5 keeps it in generation_config.json alone
         hf.generation_config.forced_bos_token_id = 0
     hf.save_pretrained(folder, safe_serialization=True)
-    tokenizers = {"m2m_100": nllb_tokenizer, **dict.fromkeys(("bart", "mbart", "plbart", "blenderbot"), bart_tokenizer)}
+    tokenizers = {"m2m_100": nllb_tokenizer,
+                  **dict.fromkeys(("bart", "mbart", "plbart", "blenderbot", "led"), bart_tokenizer)}  # fmt: skip
     tokenizer = tokenizers.get(kind, _byte_bpe)()
     tokenizer.save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()

@@ -1,6 +1,6 @@
 """Hugging Face encoder-decoders of the BART family → the canonical encoder-decoder layout.
 
-Marian (opus-mt), BART, mBART, PLBART, Pegasus, Blenderbot and M2M100 (NLLB-200 too) share one layer layout
+Marian (opus-mt), BART, mBART, PLBART, Pegasus, Blenderbot, M2M100 (NLLB-200 too) and LED share one layer layout
 (q/k/v/out_proj with biases, fc1 and fc2, LayerNorms with biases, one embedding shared by both stacks and the output,
 a `final_logits_bias` but in M2M100) and differ in four choices, each declared in `_FAMILIES` and read from
 transformers' own modeling files:
@@ -13,6 +13,11 @@ transformers' own modeling files:
   the pre-norm ones closing each stack with a final LayerNorm (`ln_final`, `dec.ln_final`);
 - a LayerNorm on the embeddings (BART, mBART, PLBART: `layernorm_embedding`), per stack;
 - whether token embeddings are multiplied by √d_model (`scale_embedding`; Marian, Pegasus and M2M100 do).
+
+LED (Longformer Encoder-Decoder, allenai/led-*) is BART's layout with positions from row 0, its stacks under `led.`,
+its encoder's queries reading the keys within attention_window / 2 either way (Longformer's local attention, as
+LEDForConditionalGeneration runs a text given no global_attention_mask; the global projections are not read) and a
+decoder position table shorter than the encoder's (`ModelConfig.decoder_n_ctx`: targets stop there).
 
 The decoder's own position table and embedding norm are stored as `dec.embed.*`; the decoder reads them in
 place of the encoder's (attention_core/seq2seq.py `decoder_view`). Blenderbot Small is not read: its decoder
@@ -39,6 +44,7 @@ class _Family:
     embedding_norm: bool  # BART, mBART, PLBART: layernorm_embedding after token + position
     default_act: str
     learned_offset: int = 2  # the row of position 0 in a learned table (BART's 2; Blenderbot's 0)
+    longformer_encoder: bool = False  # LED: the encoder's queries read keys within attention_window / 2 either way
 
 
 _FAMILIES = {
@@ -49,7 +55,9 @@ _FAMILIES = {
     "pegasus": _Family("sinusoid", pre_norm=True, embedding_norm=False, default_act="gelu"),
     "blenderbot": _Family("learned", pre_norm=True, embedding_norm=False, default_act="gelu", learned_offset=0),
     "m2m_100": _Family("fairseq", pre_norm=True, embedding_norm=False, default_act="relu"),
-}
+    "led": _Family("learned", pre_norm=False, embedding_norm=True, default_act="gelu", learned_offset=0,
+                   longformer_encoder=True),
+}  # fmt: skip
 # BartLearnedPositionalEmbedding: "BART is set up so that if padding_idx is specified then offset the embedding ids by
 # 2": position p is row p + 2 of a (max_position_embeddings + 2)-row table; Blenderbot's reads row p of its own
 
@@ -68,21 +76,40 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
     start = hf.get("decoder_start_token_id")
     if start is None:
         start = hf.get("eos_token_id") if kind == "mbart" else hf.get("bos_token_id")
+    encoder_positions, decoder_positions = _positions(hf)
     return ModelConfig(
         name=name, arch=kind, n_layers=int(hf["encoder_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
         d_model=d_model, d_head=d_model // n_heads, d_mlp=int(hf["encoder_ffn_dim"]), d_vocab=int(hf["vocab_size"]),
-        n_ctx=int(hf["max_position_embeddings"]), causal=False, norm="layer", norm_eps=1e-5,
+        n_ctx=encoder_positions, causal=False, norm="layer", norm_eps=1e-5,
         norm_position="pre" if family.pre_norm else "post", act=_act(hf.get("activation_function", family.default_act)),
         gated_mlp=False, uses_rope=False, attn_bias=True, mlp_bias=True,
         pos_offset=_position_offset(hf, family),
         tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
         embed_scale=math.sqrt(d_model) if hf.get("scale_embedding") else 1.0,
         n_decoder_layers=int(hf["decoder_layers"]),
-        decoder_start_token_id=start,
+        decoder_start_token_id=start, decoder_n_ctx=0 if decoder_positions == encoder_positions else decoder_positions,
+        sliding_window=_encoder_window(hf) if family.longformer_encoder else None,
         forced_bos_token_id=hf.get("forced_bos_token_id"),
         bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
         display_name=str(hf.get("_name_or_path") or name),
     )  # fmt: skip
+
+
+def _positions(hf: dict) -> tuple[int, int]:
+    """(the encoder's, the decoder's) positions: max_position_embeddings for both, or LED's two."""
+    if "max_encoder_position_embeddings" in hf:
+        return int(hf["max_encoder_position_embeddings"]), int(hf["max_decoder_position_embeddings"])
+    return int(hf["max_position_embeddings"]), int(hf["max_position_embeddings"])
+
+
+def _encoder_window(hf: dict) -> int:
+    """LED's encoder window as a sliding_window both ways (|query − key| ≤ attention_window / 2), one for all layers,
+    as its Longformer self-attention reads it given no global_attention_mask."""
+    windows = hf.get("attention_window", 512)
+    windows = windows if isinstance(windows, list) else [windows] * int(hf["encoder_layers"])
+    if len(set(windows)) != 1 or int(windows[0]) % 2 or int(windows[0]) <= 0:
+        raise ModelLoadError(f"LED with attention_window {windows} is not supported (one even window for all layers).")
+    return int(windows[0]) // 2 + 1
 
 
 def _position_offset(hf: dict, family: _Family) -> int:
@@ -119,7 +146,7 @@ def sinusoidal_positions(n_pos: int, dim: int) -> torch.Tensor:
 
 def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     family = _FAMILIES[cfg.arch]
-    r = _Reader(sd, ("model.",))
+    r = _Reader(sd, ("model.", "led."))  # LED keeps its stacks under led.
     embed = r.get("shared.weight") if r.has("shared.weight") else r.get("encoder.embed_tokens.weight")
     w: StateDict = {"embed.W_E": embed}  # (d_vocab, d_model), shared by both stacks
     if family.positions == "sinusoid":
@@ -139,21 +166,30 @@ def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             w[f"{dst}.W_{ours}"] = r.linear(f"{src}.{theirs}.weight")
             w[f"{dst}.b_{ours}"] = r.get(f"{src}.{theirs}.bias")
 
-    for stack, prefix, n_layers in (("encoder", "", cfg.n_layers), ("decoder", "dec.", cfg.n_decoder_layers)):
+    stacks = (("encoder", "", cfg.n_layers, cfg.n_ctx), ("decoder", "dec.", cfg.n_decoder_layers,
+                                                          cfg.decoder_positions))  # fmt: skip
+    def longformer_attention(dst: str, src: str) -> None:  # LED's encoder: its local projections (global ones unread)
+        for ours, theirs in (("Q", "longformer_self_attn.query"), ("K", "longformer_self_attn.key"),
+                             ("V", "longformer_self_attn.value"), ("O", "output")):  # fmt: skip
+            w[f"{dst}.W_{ours}"] = r.linear(f"{src}.{theirs}.weight")
+            w[f"{dst}.b_{ours}"] = r.get(f"{src}.{theirs}.bias")
+
+    for stack, prefix, n_layers, n_pos in stacks:
         if family.positions == "learned":
             table = r.get(f"{stack}.embed_positions.weight")  # (max_position_embeddings + offset, d_model)
-            if table.shape[0] != cfg.n_ctx + cfg.pos_offset:
+            if table.shape[0] != n_pos + cfg.pos_offset:
                 raise ModelLoadError(
-                    f"The {stack}'s position table has {table.shape[0]} rows, not {cfg.n_ctx} + {cfg.pos_offset}."
+                    f"The {stack}'s position table has {table.shape[0]} rows, not {n_pos} + {cfg.pos_offset}."
                 )
             w[prefix + "embed.W_pos"] = table
         if family.embedding_norm:
             norm(prefix + "embed.ln", f"{stack}.layernorm_embedding")
         if family.pre_norm:
             norm(prefix + "ln_final", f"{stack}.layer_norm")
+        longformer = family.longformer_encoder and stack == "encoder"
         for layer in range(n_layers):
             src, dst = f"{stack}.layers.{layer}", f"{prefix}blocks.{layer}"
-            attention(dst + ".attn", src + ".self_attn")
+            (longformer_attention if longformer else attention)(dst + ".attn", src + ".self_attn")
             norm(dst + ".ln_attn", src + ".self_attn_layer_norm")
             if stack == "decoder":
                 attention(dst + ".cross", src + ".encoder_attn")

@@ -162,3 +162,16 @@ def test_only_the_most_recent_owners_pins_count(results, tiny_gpt2):
     results.budget = 0  # everything unpinned must go at the next computation
     traces.get_trace(tiny_gpt2, "a newer text", None, 64)
     assert keys[0] not in results and keys[1] in results and keys[2] in results
+
+
+def test_the_written_target_fits_a_decoder_with_fewer_positions_than_its_encoder(results, tmp_path):
+    """LED's decoder has its own, shorter position table (the tiny one: 64 rows): the page's written target (at most
+    WRITTEN_TARGET_TOKENS = 64 new tokens) stops within it instead of asking for more than the decoder can read."""
+    from attention_core import load_model
+    from tests.tiny_models_seq2seq import save_tiny_seq2seq
+
+    save_tiny_seq2seq("led", tmp_path / "led")
+    led = load_model(str(tmp_path / "led"), device="cpu")
+    assert (led.config.n_ctx, led.config.decoder_positions) == (128, 64)
+    written = traces.written_target(led, TEXT)
+    assert 1 <= len(written.token_ids) <= 63
