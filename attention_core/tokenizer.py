@@ -27,6 +27,11 @@ def _byte_decoder() -> dict[str, int]:
     return {chr(c): b for b, c in zip(printable, chars, strict=True)}
 
 
+def byte_level_chars() -> dict[int, str]:
+    """GPT-2's bytes_to_unicode: the printable character byte-level BPE spells each byte (0-255) with."""
+    return {b: c for c, b in _byte_decoder().items()}
+
+
 def byte_level_text(token: str, byte_level: bool) -> str:
     """'Ġfluffy' → ' fluffy'; a token holding part of a multi-byte character shows its bytes ('\\xf0\\x9f')."""
     if not byte_level:

@@ -16,6 +16,7 @@ from pathlib import Path
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
 from ..errors import ModelLoadError
+from .byt5_tokenizer import byt5_tokenizer
 from .json_file import read_json
 from .m2m100_tokenizer import FILES as M2M100_FILES
 from .m2m100_tokenizer import m2m100_tokenizer
@@ -81,10 +82,12 @@ def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer
     """The folder's tokenizer from vocab.txt, vocab.json + merges.txt or a SentencePiece model; None when it has none
     of them."""
     present = {name for name in SLOW_FILES if (folder / name).is_file()}
-    if not present:
-        return None
     settings = read_json(folder / "tokenizer_config.json", optional=True)
     name = str(settings.get("tokenizer_class") or BY_MODEL_TYPE.get(model_type or "", "")).removesuffix("Fast")
+    if name == "ByT5Tokenizer":  # bytes: no vocabulary file to read
+        return byt5_tokenizer(settings)
+    if not present:
+        return None
     kind = CLASSES.get(name)
     if kind is None:
         raise ModelLoadError(
