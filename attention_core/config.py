@@ -12,7 +12,7 @@ ENCODER_ARCHS = (
     "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
     "pegasus", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3", "t5_encoder", "m2m_100",
     "plbart", "blenderbot", "roberta-prelayernorm", "xlm-roberta-xl", "ernie",
-    "longformer", "roformer", "albert", "big_bird", "led",
+    "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus",
 )  # fmt: skip
 
 
@@ -33,7 +33,8 @@ class ModelConfig:
         "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1", "nomic_bert", "gte", "jina_v3", "glm_moe_dsa", "openai_gpt",
         "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm", "plbart", "plbart-decoder", "blenderbot",
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
-        "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder",
+        "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
+        "bigbird_pegasus-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -65,7 +66,8 @@ class ModelConfig:
     embed_norm: bool = False  # a norm on the embeddings, with no weight of its own (NanoChat; BERT's has embed.ln.w)
     n_decoder_layers: int = 0  # > 0 for encoder-decoders; n_layers then counts the encoder's layers
     decoder_start_token_id: int | None = None
-    decoder_n_ctx: int = 0  # an encoder-decoder's decoder positions where fewer than its encoder's (LED); 0 = n_ctx
+    decoder_n_ctx: int = 0  # an encoder-decoder's decoder positions where they differ from its encoder's n_ctx (LED's
+    # fewer; BigBird-Pegasus's sources capped below them); 0 = n_ctx
     forced_bos_token_id: int | None = None  # BART: the decoder's first written token, whatever it predicts
     attn_bias: bool = False
     mlp_bias: bool = False
@@ -260,7 +262,7 @@ class ModelConfig:
 
     @property
     def decoder_positions(self) -> int:
-        """The positions an encoder-decoder's decoder reads: its own where fewer than the encoder's (LED)."""
+        """The positions an encoder-decoder's decoder reads: its own where they differ from the encoder's."""
         return self.decoder_n_ctx or self.n_ctx
 
     @property

@@ -262,6 +262,8 @@ ARCH_LABELS = {
     "blenderbot-decoder": "Blenderbot decoder",
     "led": "LED encoder-decoder (local attention in the encoder)",
     "led-decoder": "LED decoder",
+    "bigbird_pegasus": "BigBird-Pegasus encoder-decoder",
+    "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 
 

@@ -14,7 +14,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
 
     folder = private_models / "models" / f"tiny-{kind}"
     folder.mkdir(parents=True)
-    if kind in ("bart", "mbart", "pegasus", "m2m_100", "plbart", "blenderbot", "led"):
+    if kind in ("bart", "mbart", "pegasus", "m2m_100", "plbart", "blenderbot", "led", "bigbird_pegasus"):
         save_tiny_seq2seq(kind, folder)
     elif kind == "deberta":
         save_tiny_deberta(folder)

@@ -75,6 +75,13 @@ def _tiny(kind: str):
         cfg = transformers.LEDConfig(**shape, max_encoder_position_embeddings=128, max_decoder_position_embeddings=64,
                                      attention_window=8, pad_token_id=1, bos_token_id=0, eos_token_id=2)  # fmt: skip
         return transformers.LEDForConditionalGeneration(cfg)
+    if kind == "bigbird_pegasus":  # pre-norm, learned positions from 0, no attention biases; sources up to
+        # (5 + 2·1)·4 = 28 tokens, where its block-sparse encoder attends to every key
+        cfg = transformers.BigBirdPegasusConfig(**SHAPE, block_size=4, num_random_blocks=1, pad_token_id=0,
+                                                eos_token_id=1, bos_token_id=2, decoder_start_token_id=2)  # fmt: skip
+        hf = transformers.BigBirdPegasusForConditionalGeneration(cfg)
+        hf.model.encoder.set_attention_type("original_full")  # what its forward switches to on such sources, set
+        return hf  # beforehand: transformers 5 returns no patterns from a switch made inside the forward
     if kind == "m2m_100":  # NLLB-200's layout: pre-norm, fairseq sinusoids from row pad + 1 = 2, ReLU, embeddings
         # × √d_model, no final_logits_bias; decoder starts at </s> (2), as NLLB's config says
         cfg = transformers.M2M100Config(

@@ -56,6 +56,14 @@ def albert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return check_embedding_width(w, cfg)
 
 
+def full_attention_tokens(hf: dict) -> int | None:
+    """Up to how many tokens BigBird's block-sparse attention is full attention ((5 + 2·num_random_blocks)·block_size,
+    where transformers switches to full attention); None where the config asks for full attention throughout."""
+    if hf.get("attention_type", "block_sparse") != "block_sparse":
+        return None
+    return (5 + 2 * int(hf.get("num_random_blocks", 3))) * int(hf.get("block_size", 64))
+
+
 def big_bird_config(hf: dict, name: str) -> ModelConfig:
     if not hf.get("use_bias", True):
         raise ModelLoadError("BigBird without biases on queries, keys and values (use_bias false) is not supported.")
@@ -64,10 +72,8 @@ def big_bird_config(hf: dict, name: str) -> ModelConfig:
         bert_config({**hf, "hidden_act": hf.get("hidden_act", "gelu_new")}, name), arch="big_bird",
         embed_scale=math.sqrt(d_model) if hf.get("rescale_embeddings", False) else 1.0,
     )  # fmt: skip
-    if hf.get("attention_type", "block_sparse") != "block_sparse":
-        return cfg
-    full = (5 + 2 * int(hf.get("num_random_blocks", 3))) * int(hf.get("block_size", 64))
-    if full >= cfg.n_ctx:
+    full = full_attention_tokens(hf)
+    if full is None or full >= cfg.n_ctx:
         return cfg
     note = (f"Texts are capped at {full:,} tokens: up to there BigBird attends to every key, past them to global, "
             "sliding and random blocks, which this engine does not run.")  # fmt: skip

@@ -1,6 +1,7 @@
 """Hugging Face encoder-decoders of the BART family → the canonical encoder-decoder layout.
 
-Marian (opus-mt), BART, mBART, PLBART, Pegasus, Blenderbot, M2M100 (NLLB-200 too) and LED share one layer layout
+Marian (opus-mt), BART, mBART, PLBART, Pegasus, Blenderbot, M2M100 (NLLB-200 too), LED and BigBird-Pegasus share one
+layer layout
 (q/k/v/out_proj with biases, fc1 and fc2, LayerNorms with biases, one embedding shared by both stacks and the output,
 a `final_logits_bias` but in M2M100) and differ in four choices, each declared in `_FAMILIES` and read from
 transformers' own modeling files:
@@ -17,7 +18,11 @@ transformers' own modeling files:
 LED (Longformer Encoder-Decoder, allenai/led-*) is BART's layout with positions from row 0, its stacks under `led.`,
 its encoder's queries reading the keys within attention_window / 2 either way (Longformer's local attention, as
 LEDForConditionalGeneration runs a text given no global_attention_mask; the global projections are not read) and a
-decoder position table shorter than the encoder's (`ModelConfig.decoder_n_ctx`: targets stop there).
+decoder position table shorter than the encoder's (`ModelConfig.decoder_n_ctx`: targets stop there). BigBird-Pegasus
+(google/bigbird-pegasus-large-*) is Pegasus's pre-norm layout with learned positions from row 0, no attention biases
+(use_bias false), each stack closed by a norm it calls layernorm_embedding, and its encoder's block-sparse attention
+replaced by full attention, as transformers runs it, up to (5 + 2·num_random_blocks)·block_size tokens: texts are
+capped there (704 tokens in the releases).
 
 The decoder's own position table and embedding norm are stored as `dec.embed.*`; the decoder reads them in
 place of the encoder's (attention_core/seq2seq.py `decoder_view`). Blenderbot Small is not read: its decoder
@@ -34,6 +39,12 @@ import torch
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _act, _Reader
+from .hf_adapters_bert_variants import full_attention_tokens
+
+_BART_ATTENTION = ("q_proj", "k_proj", "v_proj", "out_proj")
+LONGFORMER_ATTENTION = ("longformer_self_attn.query", "longformer_self_attn.key", "longformer_self_attn.value",
+                        "output")  # LED's encoder: its local projections (the global ones not read)  # fmt: skip
+BIGBIRD_ATTENTION = ("self.query", "self.key", "self.value", "output")  # BigBird-Pegasus's encoder
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ class _Family:
     default_act: str
     learned_offset: int = 2  # the row of position 0 in a learned table (BART's 2; Blenderbot's 0)
     longformer_encoder: bool = False  # LED: the encoder's queries read keys within attention_window / 2 either way
+    encoder_attention: tuple[str, ...] = _BART_ATTENTION  # the encoder's Q, K, V, O under self_attn.
+    final_norm: str = "layer_norm"  # the pre-norm stacks' closing norm (BigBird-Pegasus's: layernorm_embedding)
 
 
 _FAMILIES = {
@@ -56,7 +69,9 @@ _FAMILIES = {
     "blenderbot": _Family("learned", pre_norm=True, embedding_norm=False, default_act="gelu", learned_offset=0),
     "m2m_100": _Family("fairseq", pre_norm=True, embedding_norm=False, default_act="relu"),
     "led": _Family("learned", pre_norm=False, embedding_norm=True, default_act="gelu", learned_offset=0,
-                   longformer_encoder=True),
+                   longformer_encoder=True, encoder_attention=LONGFORMER_ATTENTION),
+    "bigbird_pegasus": _Family("learned", pre_norm=True, embedding_norm=False, default_act="gelu_new",
+                               learned_offset=0, encoder_attention=BIGBIRD_ATTENTION, final_norm="layernorm_embedding"),
 }  # fmt: skip
 # BartLearnedPositionalEmbedding: "BART is set up so that if padding_idx is specified then offset the embedding ids by
 # 2": position p is row p + 2 of a (max_position_embeddings + 2)-row table; Blenderbot's reads row p of its own
@@ -82,7 +97,7 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
         d_model=d_model, d_head=d_model // n_heads, d_mlp=int(hf["encoder_ffn_dim"]), d_vocab=int(hf["vocab_size"]),
         n_ctx=encoder_positions, causal=False, norm="layer", norm_eps=1e-5,
         norm_position="pre" if family.pre_norm else "post", act=_act(hf.get("activation_function", family.default_act)),
-        gated_mlp=False, uses_rope=False, attn_bias=True, mlp_bias=True,
+        gated_mlp=False, uses_rope=False, attn_bias=bool(hf.get("use_bias", True)), mlp_bias=True,
         pos_offset=_position_offset(hf, family),
         tie_embeddings=bool(hf.get("tie_word_embeddings", True)),
         embed_scale=math.sqrt(d_model) if hf.get("scale_embedding") else 1.0,
@@ -91,15 +106,29 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
         sliding_window=_encoder_window(hf) if family.longformer_encoder else None,
         forced_bos_token_id=hf.get("forced_bos_token_id"),
         bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
-        display_name=str(hf.get("_name_or_path") or name),
+        display_name=str(hf.get("_name_or_path") or name), conversion_notes=_position_notes(hf, encoder_positions),
     )  # fmt: skip
 
 
 def _positions(hf: dict) -> tuple[int, int]:
-    """(the encoder's, the decoder's) positions: max_position_embeddings for both, or LED's two."""
+    """(the encoder's, the decoder's) positions: max_position_embeddings for both, LED's two, or BigBird-Pegasus's
+    with the encoder's capped where its block-sparse attention is still full attention."""
     if "max_encoder_position_embeddings" in hf:
         return int(hf["max_encoder_position_embeddings"]), int(hf["max_decoder_position_embeddings"])
+    if hf.get("model_type") == "bigbird_pegasus":
+        full = full_attention_tokens(hf)
+        n = int(hf["max_position_embeddings"])
+        return (n if full is None else min(full, n)), n
     return int(hf["max_position_embeddings"]), int(hf["max_position_embeddings"])
+
+
+def _position_notes(hf: dict, encoder_positions: int) -> tuple[str, ...]:
+    """What the sidebar says of texts capped below the encoder's positions (BigBird-Pegasus's: the model's cap, so its
+    targets' too)."""
+    if encoder_positions >= int(hf.get("max_position_embeddings", encoder_positions)):
+        return ()
+    return (f"Texts are capped at {encoder_positions:,} tokens: up to there BigBird-Pegasus's encoder attends to every "
+            "key, past them to global, sliding and random blocks, which this engine does not run.",)  # fmt: skip
 
 
 def _encoder_window(hf: dict) -> int:
@@ -144,6 +173,15 @@ def sinusoidal_positions(n_pos: int, dim: int) -> torch.Tensor:
     return out.float()
 
 
+def _position_table(r: _Reader, stack: str, n_pos: int, offset: int) -> torch.Tensor:
+    """A stack's learned position table, (n_pos + offset, d_model), or more rows where the stack's texts are capped
+    below its table (BigBird-Pegasus's encoder)."""
+    table = r.get(f"{stack}.embed_positions.weight")  # (max_position_embeddings + offset, d_model)
+    if table.shape[0] < n_pos + offset:
+        raise ModelLoadError(f"The {stack}'s position table has {table.shape[0]} rows, not {n_pos} + {offset}.")
+    return table
+
+
 def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     family = _FAMILIES[cfg.arch]
     r = _Reader(sd, ("model.", "led."))  # LED keeps its stacks under led.
@@ -161,35 +199,25 @@ def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     def norm(dst: str, src: str) -> None:
         w[dst + ".w"], w[dst + ".b"] = r.get(src + ".weight"), r.get(src + ".bias")
 
-    def attention(dst: str, src: str) -> None:
-        for ours, theirs in (("Q", "q_proj"), ("K", "k_proj"), ("V", "v_proj"), ("O", "out_proj")):
+    def attention(dst: str, src: str, names: tuple[str, ...] = _BART_ATTENTION) -> None:
+        for ours, theirs in zip("QKVO", names, strict=True):
             w[f"{dst}.W_{ours}"] = r.linear(f"{src}.{theirs}.weight")
-            w[f"{dst}.b_{ours}"] = r.get(f"{src}.{theirs}.bias")
+            if cfg.attn_bias:  # BigBird-Pegasus has none (use_bias false)
+                w[f"{dst}.b_{ours}"] = r.get(f"{src}.{theirs}.bias")
 
     stacks = (("encoder", "", cfg.n_layers, cfg.n_ctx), ("decoder", "dec.", cfg.n_decoder_layers,
                                                           cfg.decoder_positions))  # fmt: skip
-    def longformer_attention(dst: str, src: str) -> None:  # LED's encoder: its local projections (global ones unread)
-        for ours, theirs in (("Q", "longformer_self_attn.query"), ("K", "longformer_self_attn.key"),
-                             ("V", "longformer_self_attn.value"), ("O", "output")):  # fmt: skip
-            w[f"{dst}.W_{ours}"] = r.linear(f"{src}.{theirs}.weight")
-            w[f"{dst}.b_{ours}"] = r.get(f"{src}.{theirs}.bias")
-
     for stack, prefix, n_layers, n_pos in stacks:
+        self_attention = family.encoder_attention if stack == "encoder" else _BART_ATTENTION
         if family.positions == "learned":
-            table = r.get(f"{stack}.embed_positions.weight")  # (max_position_embeddings + offset, d_model)
-            if table.shape[0] != n_pos + cfg.pos_offset:
-                raise ModelLoadError(
-                    f"The {stack}'s position table has {table.shape[0]} rows, not {n_pos} + {cfg.pos_offset}."
-                )
-            w[prefix + "embed.W_pos"] = table
+            w[prefix + "embed.W_pos"] = _position_table(r, stack, n_pos, cfg.pos_offset)
         if family.embedding_norm:
             norm(prefix + "embed.ln", f"{stack}.layernorm_embedding")
         if family.pre_norm:
-            norm(prefix + "ln_final", f"{stack}.layer_norm")
-        longformer = family.longformer_encoder and stack == "encoder"
+            norm(prefix + "ln_final", f"{stack}.{family.final_norm}")
         for layer in range(n_layers):
             src, dst = f"{stack}.layers.{layer}", f"{prefix}blocks.{layer}"
-            (longformer_attention if longformer else attention)(dst + ".attn", src + ".self_attn")
+            attention(dst + ".attn", src + ".self_attn", self_attention)
             norm(dst + ".ln_attn", src + ".self_attn_layer_norm")
             if stack == "decoder":
                 attention(dst + ".cross", src + ".encoder_attn")
