@@ -1,10 +1,9 @@
 """Hugging Face encoder-decoders of the BART family → the canonical encoder-decoder layout.
 
 Marian (opus-mt), BART, mBART, PLBART, Pegasus, Blenderbot, M2M100 (NLLB-200 too), LED and BigBird-Pegasus share one
-layer layout
-(q/k/v/out_proj with biases, fc1 and fc2, LayerNorms with biases, one embedding shared by both stacks and the output,
-a `final_logits_bias` but in M2M100) and differ in four choices, each declared in `_FAMILIES` and read from
-transformers' own modeling files:
+layer layout (q/k/v/out_proj with biases, fc1 and fc2, LayerNorms with biases, one embedding shared by both stacks and
+the output, a `final_logits_bias` but in M2M100) and differ in four choices, each declared in `_FAMILIES` and read
+from transformers' own modeling files:
 
 - positions: Marian's and Pegasus's fixed sinusoids (computed, shared by both stacks), M2M100's fairseq sinusoids
   (computed: sines then cosines at frequencies 10000^(-i/(d/2 - 1)), position p at row pad + 1 + p, as fairseq
