@@ -263,6 +263,7 @@ ARCH_LABELS = {
     "led": "LED encoder-decoder (local attention in the encoder)",
     "led-decoder": "LED decoder",
     "bigbird_pegasus": "BigBird-Pegasus encoder-decoder",
+    "mllama": "Llama 3.2 Vision's language model (decoder)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 

@@ -27,6 +27,19 @@ def tiny_vision_language(kind: str):
     return transformers.AutoModelForImageTextToText.from_config(config_class(text_config=text, **extra))
 
 
+def tiny_mllama():
+    """A tiny Llama 3.2 Vision (Mllama): 4 text layers, layer 1 cross-attending to the image, a one-layer vision
+    tower; a text runs through layers 0, 2 and 3 alone."""
+    import transformers
+
+    default = transformers.MllamaConfig()
+    vision = {**default.vision_config.to_dict(), **VISION_SHAPE, "num_global_layers": 1,
+              "intermediate_layers_indices": [0]}  # fmt: skip
+    text = {**TEXT_SHAPE, "model_type": "mllama_text_model", "num_hidden_layers": 4, "cross_attention_layers": [1]}
+    config = transformers.MllamaConfig(text_config=text, vision_config=vision)
+    return transformers.MllamaForConditionalGeneration(config)
+
+
 def tiny_later(kind: str, base: dict):
     """`base`: tests.tiny_models' shared sizes (d_model 64, 4 heads, 2 key/value heads, 2 layers)."""
     import transformers
@@ -34,6 +47,8 @@ def tiny_later(kind: str, base: dict):
     ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
     if kind in ("llava", "smolvlm"):  # the language model of a vision-language checkpoint (a Llama in both)
         return tiny_vision_language(kind)
+    if kind == "mllama":
+        return tiny_mllama()
     if kind == "roformer":  # BERT's layers, RoPE in neighbouring pairs (its sinusoid table a fixed parameter)
         cfg = transformers.RoFormerConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                                           intermediate_size=96, max_position_embeddings=128)  # fmt: skip

@@ -1,6 +1,7 @@
 """The language model of a vision-language checkpoint whose text model is an architecture read here: LLaVA (1.5,
 NeXT, NeXT-Video, OneVision, ViP-LLaVA), Video-LLaVA, VideoLLaMA 3, Idefics2, Idefics3 and SmolVLM, InternVL,
-DeepSeek-VL (and its hybrid), Janus, Ovis2, GOT-OCR 2, LightOnOCR and HyperCLOVA X Vision.
+DeepSeek-VL (and its hybrid), Janus, Ovis2, GOT-OCR 2, LightOnOCR and HyperCLOVA X Vision; and Llama 3.2 Vision's
+(Mllama), whose cross-attention layers a text skips.
 
 Each stores its language model whole beside a vision tower and a projector: the text model under
 `model.language_model.` (transformers 5's layout), `language_model.model.` (checkpoints saved before it) or
@@ -8,17 +9,19 @@ Each stores its language model whole beside a vision tower and a projector: the 
 text without images runs through that language model alone, so the adapter reads `text_config` with the text
 architecture's own adapter, renames the language model's tensors to that architecture's plain layout (`model.`,
 `lm_head.`) and hands them to its weights reader; the vision tower and projector are not read. (Gemma 3, Mistral 3,
-Llama 4, EXAONE 4.5 and the Qwen-VL family have their own adapters; PaliGemma, whose prompt is read both ways, and
-Mllama, whose text layers cross-attend to the image, are not this kind. Aya Vision and Command A Vision are left out:
+Llama 4, EXAONE 4.5 and the Qwen-VL family have their own adapters; PaliGemma, whose prompt is read both ways, is not
+this kind. Aya Vision and Command A Vision are left out:
 transformers runs their Cohere 2 language model without the logit_scale that Cohere2ForCausalLM, and vLLM's port of
 them, multiply the logits by, so which logits are theirs is not settled.)
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .hf_adapters import StateDict, adapter_for
+from .hf_adapters import StateDict, adapter_for, llama_config, llama_weights
 from .hf_adapters_recent import _defaults, _language_config
 
 VISION_LANGUAGE_TYPES = (
@@ -58,6 +61,11 @@ def vision_language_config(hf: dict, name: str) -> ModelConfig:
 def vision_language_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """The language model's tensors renamed to its architecture's plain layout, read by that architecture's reader
     (the config step checked that cfg.arch names it)."""
+    return adapter_for({"model_type": cfg.arch})[1](_plain_language_model(sd), cfg)
+
+
+def _plain_language_model(sd: StateDict) -> StateDict:
+    """The language model's tensors under `model.` and `lm_head.weight`, the rest of the checkpoint left out."""
     plain: StateDict = {}
     for key, tensor in sd.items():
         prefix = next((p for p in _TEXT_MODEL if key.startswith(p)), None)
@@ -67,7 +75,48 @@ def vision_language_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             plain["lm_head.weight"] = tensor
     if not plain:
         raise ModelLoadError(f"The checkpoint holds no language model under {', '.join(_TEXT_MODEL)}.")
-    return adapter_for({"model_type": cfg.arch})[1](plain, cfg)
+    return plain
+
+
+# ── Mllama (Llama 3.2 Vision): its cross-attention layers are skipped on a text ──────────────────────────────────
+_MLLAMA_CROSS = [3, 8, 13, 18, 23, 28, 33, 38]  # MllamaTextConfig's default cross_attention_layers
+
+
+def _mllama_layers(text: dict) -> tuple[list[int], list[int]]:
+    """(the checkpoint's self-attention layers, in order; its cross-attention layers)."""
+    n = int(text["num_hidden_layers"])
+    cross = sorted(int(i) for i in (text.get("cross_attention_layers") or _MLLAMA_CROSS) if int(i) < n)
+    return [i for i in range(n) if i not in cross], cross
+
+
+def mllama_config(hf: dict, name: str) -> ModelConfig:
+    """Llama 3.2 Vision's language model on a text: MllamaTextModel skips each cross-attention layer when there is no
+    image (nothing for it to read), so a text runs through its self-attention layers alone, a Llama's. They are this
+    model's layers, renumbered from 0; the sidebar says so."""
+    text = _defaults(_language_config(hf), **_LLAMA_DEFAULTS)
+    kept, cross = _mllama_layers(text)
+    listed = f"layer {cross[0]}" if len(cross) == 1 else f"layers {', '.join(map(str, cross))}"
+    note = (f"Its cross-attention (the checkpoint's {listed}), which reads the image, is skipped on a text as "
+            f"transformers runs one: layers 0–{len(kept) - 1} here are its {len(kept)} self-attention layers, in "
+            "order.")  # fmt: skip
+    cfg = llama_config({**text, "model_type": "llama", "num_hidden_layers": len(kept)}, name)
+    return dataclasses.replace(cfg, arch="mllama", conversion_notes=(*cfg.conversion_notes, note))
+
+
+def mllama_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """The self-attention layers' tensors, renumbered 0 … n − 1 under a Llama's names; the embedding's 8 image-token
+    rows past the text vocabulary kept (no text token reads them)."""
+    plain = _plain_language_model(sd)
+    found = sorted({int(k.split(".")[2]) for k in plain if k.startswith("model.layers.")})
+    kept = [i for i in found if f"model.layers.{i}.self_attn.q_proj.weight" in plain]
+    if len(kept) != cfg.n_layers:
+        raise ModelLoadError(f"The checkpoint has {len(kept)} self-attention layers; the config says {cfg.n_layers}.")
+    renamed = {k: v for k, v in plain.items() if not k.startswith("model.layers.")}
+    for new, old in enumerate(kept):
+        prefix = f"model.layers.{old}."
+        renamed.update({f"model.layers.{new}.{k[len(prefix):]}": v for k, v in plain.items() if k.startswith(prefix)})
+    return llama_weights(renamed, cfg)
 
 
 ADAPTERS = {kind: (vision_language_config, vision_language_weights) for kind in VISION_LANGUAGE_TYPES}
+ADAPTERS["mllama"] = (mllama_config, mllama_weights)

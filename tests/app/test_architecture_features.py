@@ -285,6 +285,7 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("mpt", ("ALiBi: each head adds its own slope × (the key's position − the last key's) to every score, no "
                  "position embedding",)),
         ("llava", ()),  # the language model of vision-language checkpoints: a Llama in both
+        ("mllama", ("Its cross-attention (the checkpoint's layer 1), which reads the image, is skipped on a text",)),
         ("smolvlm", ()),  # OPT's blocks with fairseq's fixed sinusoids: nothing in its attention differs
         ("modernbert_decoder", ("sliding window of 8 tokens (2 of 3 layers)", "RoPE base 10000 on sliding layers",
                                 "a prediction head (dense, gelu, LayerNorm) before the unembedding")),

@@ -73,3 +73,23 @@ def test_a_llava_1_5_config_that_names_only_some_sizes_gets_llama_config_default
     assert (cfg.d_model, cfg.d_mlp, cfg.n_layers) == (reference.hidden_size, reference.intermediate_size,
                                                      reference.num_hidden_layers)  # fmt: skip
     assert (cfg.n_heads, cfg.n_kv_heads, cfg.d_head, cfg.norm_eps) == (32, 32, 128, 1e-5)
+
+
+def test_llama_3_2_visions_text_runs_through_its_self_attention_layers_as_transformers_runs_it(tmp_path, monkeypatch):
+    """Mllama (Llama 3.2 Vision): its text model skips each cross-attention layer when there is no image, so a text
+    runs through the self-attention layers alone; here they are the model's layers, renumbered (the tiny one: 4
+    layers, layer 1 cross-attention, so ours 0, 1, 2 are the checkpoint's 0, 2, 3), and the sidebar says so."""
+    from tests.tiny_models_later import tiny_mllama
+
+    torch.manual_seed(0)
+    checkpoint = tiny_mllama()
+    hf = _peaked_and_saved(checkpoint, tmp_path / "mllama", byte_bpe(300), norms_too=True)
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(tmp_path / "mllama"), device="cpu")
+    trace = ours.trace(TEXT)
+    out = reference_run(hf, trace)
+    assert len(out.attentions) == ours.config.n_layers == 3
+    assert_matches_reference("mllama", ours, trace, out, (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
+    assert "cross-attention (the checkpoint's layer 1), which reads the image, is skipped" in ours.notes[0]
+    language = hf.model.language_model
+    assert torch.equal(ours.weights["blocks.1.attn.W_Q"], language.layers[2].self_attn.q_proj.weight.T)
