@@ -15,6 +15,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from .not_yet import not_yet
 from .rope_scaling import rope_rule
 
 StateDict = dict[str, torch.Tensor]
@@ -382,6 +383,8 @@ def supported_model_types() -> tuple[str, ...]:
 def adapter_for(hf: dict) -> Adapter:
     table = _every_adapter()
     kind = hf.get("model_type")
+    if kind not in table and (why := not_yet(str(kind))) is not None:
+        raise ModelLoadError(f"model_type {kind!r} is not supported yet. {why}")
     if kind not in table:
         known = ", ".join(sorted(table))
         raise ModelLoadError(f"model_type {kind!r} is not supported; supported: {known}.")

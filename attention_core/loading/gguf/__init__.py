@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
+from ..not_yet import not_yet
 from . import (
     afmoe,
     apertus,
@@ -150,6 +151,8 @@ def _about(path: Path, malformed: bool = False) -> Iterator[None]:
 def _config_and_tokenizer(reader: Any, path: Path, name: str) -> tuple[Meta, ModelConfig, Tokenizer]:
     with _about(path, malformed=True):
         meta = Meta(reader)
+        if meta.arch not in CONVERTERS and (why := not_yet(meta.arch)) is not None:
+            raise ModelLoadError(f"GGUF architecture {meta.arch!r} ({path.name}) is not supported yet. {why}")
         if meta.arch not in CONVERTERS:
             raise ModelLoadError(
                 f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {', '.join(SUPPORTED)}."

@@ -1,0 +1,58 @@
+"""Architectures this engine cannot run yet, and why, so that loading one says so by name (a Hugging Face model_type
+or a GGUF architecture) instead of listing every supported one.
+
+Hybrids: some layers mix tokens without attention (short convolutions, state-space or linear-attention layers), and
+every view here, the forward pass's capture first, takes each layer to have attention heads. Recurrent models have
+no attention at all. Gemma 3n and Gemma 4 give layers different head widths and let later layers reuse earlier ones'
+keys and values, which the engine's one head width per model does not hold.
+"""
+
+from __future__ import annotations
+
+_HYBRID = "some of its layers mix tokens without attention ({}), and this tool's views need attention in every layer"
+_RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
+_WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones' keys and values, which this engine "
+           "does not run")  # fmt: skip
+
+_REASONS = {
+    "LFM2": _HYBRID.format("short convolutions"),
+    "LFM3": _HYBRID.format("short convolutions"),
+    "Qwen3.5": _HYBRID.format("Gated DeltaNet linear attention"),
+    "Qwen3-Next": _HYBRID.format("Gated DeltaNet linear attention"),
+    "Granite 4 (hybrid)": _HYBRID.format("Mamba-2 layers"),
+    "Jamba": _HYBRID.format("Mamba layers"),
+    "Bamba": _HYBRID.format("Mamba-2 layers"),
+    "Falcon-H1": _HYBRID.format("Mamba-2 heads beside attention"),
+    "Nemotron-H": _HYBRID.format("Mamba-2 layers"),
+    "Zamba": _HYBRID.format("Mamba layers"),
+    "OLMo Hybrid": _HYBRID.format("linear attention"),
+    "Kimi Linear": _HYBRID.format("Kimi Delta Attention"),
+    "MiniMax-01": _HYBRID.format("lightning attention"),
+    "Ling hybrid": _HYBRID.format("linear attention"),
+    "RecurrentGemma": _HYBRID.format("recurrent blocks"),
+    "PLaMo 2": _HYBRID.format("Mamba layers"),
+    "Mamba": _RECURRENT.format("state-space layers"),
+    "RWKV": _RECURRENT.format("RWKV's recurrent time mixing"),
+    "xLSTM": _RECURRENT.format("xLSTM's recurrent blocks"),
+    "Gemma 3n": _WIDTHS,
+    "Gemma 4": _WIDTHS,
+}
+# Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
+_NAMES = {
+    "lfm2": "LFM2", "lfm2_moe": "LFM2", "lfm2_vl": "LFM2", "lfm2moe": "LFM2", "lfm3": "LFM3", "lfm3_vl": "LFM3",
+    "qwen3_5": "Qwen3.5", "qwen3_5_text": "Qwen3.5", "qwen3_5_moe": "Qwen3.5", "qwen35": "Qwen3.5",
+    "qwen35moe": "Qwen3.5", "qwen3_next": "Qwen3-Next", "qwen3next": "Qwen3-Next",
+    "granitemoehybrid": "Granite 4 (hybrid)", "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",
+    "bamba": "Bamba", "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1", "nemotron_h": "Nemotron-H",
+    "zamba": "Zamba", "zamba2": "Zamba", "olmo_hybrid": "OLMo Hybrid", "kimi_linear": "Kimi Linear",
+    "kimi-linear": "Kimi Linear", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",
+    "recurrent_gemma": "RecurrentGemma", "plamo2": "PLaMo 2", "mamba": "Mamba", "mamba2": "Mamba",
+    "falcon_mamba": "Mamba", "rwkv": "RWKV", "rwkv6": "RWKV", "rwkv7": "RWKV", "xlstm": "xLSTM",
+    "gemma3n": "Gemma 3n", "gemma3n_text": "Gemma 3n", "gemma4": "Gemma 4", "gemma4_text": "Gemma 4",
+}  # fmt: skip
+
+
+def not_yet(kind: str) -> str | None:
+    """Why `kind` (a model_type or GGUF architecture) is not run yet, as a sentence; None for one not listed."""
+    family = _NAMES.get(kind)
+    return None if family is None else f"{family}: {_REASONS[family]}."

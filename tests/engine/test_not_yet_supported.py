@@ -1,0 +1,53 @@
+"""Architectures this engine cannot run yet say why, by name, instead of listing every supported model_type: the
+hybrids whose layers mix tokens without attention (LFM2, Qwen3.5, Qwen3-Next, Granite 4, Jamba, ...), models with no
+attention at all (Mamba, RWKV), and Gemma 3n and 4 (per-layer head widths, key/value sharing between layers)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from attention_core import ModelLoadError, load_model
+from tests.gguf_writer import _tokenizer, finish
+from tests.tiny_models import byte_bpe
+
+
+@pytest.mark.parametrize(
+    ("model_type", "said"),
+    [
+        ("lfm2", "LFM2: some of its layers mix tokens without attention"),
+        ("qwen3_5", "Qwen3.5: some of its layers mix tokens without attention"),
+        ("granitemoehybrid", "Granite 4 (hybrid): some of its layers mix tokens without attention"),
+        ("mamba", "Mamba: it has no attention layers"),
+        ("gemma3n", "Gemma 3n: its layers differ in head widths"),
+    ],
+)
+def test_a_folder_of_an_architecture_not_run_yet_says_why(tmp_path, model_type, said):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": model_type}))
+    with pytest.raises(ModelLoadError, match=re.escape(f"is not supported yet. {said}")) as caught:
+        load_model(str(tmp_path))
+    assert "supported:" not in str(caught.value)  # not the list of every model_type
+
+
+def test_a_gguf_file_of_an_architecture_not_run_yet_says_why(tmp_path):
+    import gguf
+
+    path = tmp_path / "lfm2.gguf"
+    w = gguf.GGUFWriter(str(path), "lfm2")
+    w.add_block_count(2)
+    _tokenizer(w, byte_bpe(300))
+    finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
+    with pytest.raises(ModelLoadError, match=r"GGUF architecture 'lfm2' .*is not supported yet\. LFM2: some of its"):
+        load_model(str(path))
+
+
+def test_no_architecture_listed_as_not_yet_run_is_run():
+    """A kind added to an adapter later must leave the list, or its message would be wrong (it is never shown then)."""
+    from attention_core.loading.gguf import CONVERTERS
+    from attention_core.loading.hf_adapters import supported_model_types
+    from attention_core.loading.not_yet import _NAMES
+
+    assert not set(_NAMES) & (set(supported_model_types()) | set(CONVERTERS))
