@@ -12,7 +12,7 @@ ENCODER_ARCHS = (
     "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
     "pegasus", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3", "t5_encoder", "m2m_100",
     "plbart", "blenderbot", "roberta-prelayernorm", "xlm-roberta-xl", "ernie",
-    "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus",
+    "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus", "t5gemma",
 )  # fmt: skip
 
 
@@ -34,7 +34,7 @@ class ModelConfig:
         "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm", "plbart", "plbart-decoder", "blenderbot",
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
-        "bigbird_pegasus-decoder", "mllama",
+        "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder",
     ]
     n_layers: int
     n_heads: int
@@ -68,6 +68,8 @@ class ModelConfig:
     decoder_start_token_id: int | None = None
     decoder_n_ctx: int = 0  # an encoder-decoder's decoder positions where they differ from its encoder's n_ctx (LED's
     # fewer; BigBird-Pegasus's sources capped below them); 0 = n_ctx
+    decoder_sliding_window: int | None = None  # an encoder-decoder's decoder window on its sliding layers (T5Gemma's,
+    # causal; sliding_window is then the encoder's, both ways); None: its decoder reads every earlier key
     forced_bos_token_id: int | None = None  # BART: the decoder's first written token, whatever it predicts
     attn_bias: bool = False
     mlp_bias: bool = False

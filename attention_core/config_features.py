@@ -36,6 +36,8 @@ def features(cfg: ModelConfig) -> list[str]:
             out.append(f"sliding window of {cfg.sliding_window} tokens ({where})")
         else:  # a bidirectional window reaches both ways: |query − key| < sliding_window
             out.append(f"local attention: keys up to {cfg.sliding_window - 1} tokens either side ({where})")
+    if cfg.decoder_sliding_window is not None:  # T5Gemma: the decoder's local layers are the encoder's, causal
+        out.append(f"the decoder's sliding window of {cfg.decoder_sliding_window} tokens (on the same layers)")
     if cfg.attn_softcap is not None:
         out.append(f"attention scores soft-capped at ±{cfg.attn_softcap:g}")
     if cfg.final_softcap is not None:

@@ -43,10 +43,12 @@ class DecoderView:
 def decoder_view(model: PassContext) -> DecoderView:
     """The decoder's config and weights, split out of the whole encoder-decoder's context."""
     cfg = model.config
-    # The decoder reads every earlier key (LED's window is its encoder's), at positions up to its own table's.
+    # The decoder reads every earlier key (LED's window is its encoder's) or its own window (T5Gemma's sliding layers,
+    # as the encoder's), at positions up to its own table's.
     dec_cfg = dataclasses.replace(
         cfg, arch=f"{cfg.arch}-decoder", n_layers=cfg.n_decoder_layers, causal=True,
-        n_ctx=cfg.decoder_positions, decoder_n_ctx=0, sliding_window=None, sliding_layers=(),
+        n_ctx=cfg.decoder_positions, decoder_n_ctx=0, sliding_window=cfg.decoder_sliding_window,
+        decoder_sliding_window=None, sliding_layers=cfg.sliding_layers if cfg.decoder_sliding_window else (),
     )  # fmt: skip
     weights = {k: v for k, v in model.weights.items() if k.startswith(("embed.", "unembed."))}
     # The decoder's own parts, BART's position table and embedding norm among them, over the shared ones.
@@ -86,8 +88,19 @@ def encoder_output(resid_final: torch.Tensor, w: Weights, cfg: fwd.ModelConfig) 
 
 
 def cross_options(cfg: fwd.ModelConfig) -> fwd.AttnOptions:
-    """Cross-attention's options: the model's scale on q·k (T5: none), and no mask, window or position bias."""
-    return fwd.AttnOptions(scale=cfg.attn_scale)
+    """Cross-attention's options: the model's scale on q·k (T5: none) and soft-cap (T5Gemma's), and no mask, window
+    or position bias."""
+    return fwd.AttnOptions(scale=cfg.attn_scale, softcap=cfg.attn_softcap)
+
+
+def after_cross(mid: torch.Tensor, cross: torch.Tensor, w: Weights, layer: int, cfg: fwd.ModelConfig) -> torch.Tensor:
+    """The residual after cross-attention: mid + cross (pre-norm: T5, mBART), normalised after the add (post-norm:
+    Marian, BART), or mid + its own norm of cross (sandwich: T5Gemma's ln_cross_out)."""
+    if cfg.norm_position == "post":
+        return blocks.normalize(mid + cross, w, f"blocks.{layer}.ln_cross", cfg)
+    if cfg.norm_position == "sandwich":
+        return mid + blocks.normalize(cross, w, f"blocks.{layer}.ln_cross_out", cfg)
+    return mid + cross
 
 
 def run_decoder(
@@ -101,11 +114,11 @@ def run_decoder(
     x = blocks.embed(ids, shared, cfg)  # (n_target, d_model)
     n = ids.shape[0]
     bias = blocks.stack_position_bias(dw, cfg, n, n)  # (n_heads, n_target, n_target) or None
-    pre = cfg.norm_position == "pre"
+    ropes = blocks.layer_ropes(n, cfg, ids.device)  # T5Gemma's decoder rotates; None per layer elsewhere
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
-        # q, k, v: (n_heads, n_target, d_head)
-        q, k, v = blocks.qkv(blocks.attention_input(x, dw, layer, cfg), dw, layer, cfg, None)
+        # q: (n_heads, n_target, d_head); k, v: (n_kv_heads, n_target, d_head)
+        q, k, v = blocks.qkv(blocks.attention_input(x, dw, layer, cfg), dw, layer, cfg, ropes[layer])
         cap.q.append(q)
         cap.k.append(k)
         cap.v.append(v)
@@ -113,17 +126,16 @@ def run_decoder(
         attn = fwd.attn_output(fwd.attend(q, k, v, True, opts), dw, layer)  # (n_target, d_model)
         mid = blocks.after_attention(x, attn, dw, layer, cfg)  # (n_target, d_model)
         cap.resid_cross.append(mid)
-        cross_in = blocks.normalize(mid, dw, f"blocks.{layer}.ln_cross", cfg) if pre else mid
+        cross_in = blocks.normalize(mid, dw, f"blocks.{layer}.ln_cross", cfg) if cfg.norm_position != "post" else mid
         p = f"blocks.{layer}.attn."
-        heads = cfg.n_heads
-        cq = project_heads(cross_in, cw[p + "W_Q"], cw.get(p + "b_Q"), heads)  # (n_heads, n_target, d_head)
-        ck = project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), heads)  # (n_heads, n_source, d_head)
-        cv = project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), heads)  # (n_heads, n_source, d_head)
+        cq = project_heads(cross_in, cw[p + "W_Q"], cw.get(p + "b_Q"), cfg.n_heads)  # (n_heads, n_target, d_head)
+        ck = project_heads(enc_out, cw[p + "W_K"], cw.get(p + "b_K"), cfg.n_kv_heads)  # (n_kv_heads, n_source, d_head)
+        cv = project_heads(enc_out, cw[p + "W_V"], cw.get(p + "b_V"), cfg.n_kv_heads)  # (n_kv_heads, n_source, d_head)
         cap.cross_q.append(cq)
         cap.cross_k.append(ck)
         cap.cross_v.append(cv)
         cross = fwd.attn_output(fwd.attend(cq, ck, cv, False, cross_options(cfg)), cw, layer)  # (n_target, d_model)
-        mid = mid + cross if pre else blocks.normalize(mid + cross, dw, f"blocks.{layer}.ln_cross", cfg)
+        mid = after_cross(mid, cross, dw, layer, cfg)  # (n_target, d_model)
         x = blocks.after_mlp(mid, dw, layer, cfg)  # (n_target, d_model)
     cap.resid_pre.append(x)
     return cap
@@ -172,7 +184,8 @@ def greedy_target(
     far read again (no cache: targets are short), until an end-of-sequence token or `max_new_tokens`. As
     transformers' greedy `generate` does, a config's forced first token (BART's `forced_bos_token_id`) is written
     first; `first_token` (a target language: NLLB's, mBART-50's) in its place where given. The start token is never
-    written unless it is EOS: T5's, Marian's and Pegasus's is their padding (which Marian's generation config bans)."""
+    written unless it is EOS or BOS (T5Gemma starts from its BOS, which transformers lets it write): T5's, Marian's and
+    Pegasus's is their padding (which Marian's generation config bans)."""
     cfg, dw = view.context.config, view.context.pass_weights
     start, ends = cfg.decoder_start_token_id or 0, _end_ids(cfg)
     forced = cfg.forced_bos_token_id if first_token is None else first_token
@@ -185,7 +198,7 @@ def greedy_target(
             x = torch.tensor(ids, dtype=torch.long, device=enc_out.device)  # (n_written + 1,)
             captured = run_decoder(x, enc_out, dw, view.cross_weights, dw, cfg)
             logits = fwd.unembed(captured.resid_pre[-1][-1:], dw, cfg)[0]  # (d_vocab,) after the last token
-            if start not in ends:
+            if start not in ends and start != cfg.bos_token_id:  # a padding start (T5, Marian, Pegasus)
                 logits[start] = -math.inf
             ids.append(int(logits.argmax()))
     written = tuple(ids[1:])
@@ -212,8 +225,10 @@ class CrossAttention:
         return cross_options(self.view.context.config)
 
     def scores(self, layer: int, head: int) -> torch.Tensor:
-        """[n_target, n_source] q·k times the model's scale (1/√d_head; T5: 1); no position bias."""
-        q, k = self.captured.cross_q[layer][head], self.captured.cross_k[layer][head]
+        """[n_target, n_source] q·k times the model's scale (1/√d_head; T5: 1), soft-capped where the model caps;
+        no position bias. A query head reads its key/value head's keys (T5Gemma's grouped-query cross-attention)."""
+        kv = self.view.context.config.kv_head(head)
+        q, k = self.captured.cross_q[layer][head], self.captured.cross_k[layer][kv]
         return to_host(fwd.layer_scores(q, k, self._opts))  # (n_target, n_source)
 
     def pattern(self, layer: int, head: int) -> torch.Tensor:
@@ -222,7 +237,8 @@ class CrossAttention:
 
     def layer_patterns(self, layer: int) -> torch.Tensor:
         """[n_heads, n_target, n_source]."""
-        q, k = self.captured.cross_q[layer], self.captured.cross_k[layer]
+        q, k = self.captured.cross_q[layer], self.captured.cross_k[layer]  # (n_heads | n_kv_heads, n, d_head)
+        k = k.repeat_interleave(q.shape[0] // k.shape[0], dim=0)  # (n_heads, n_source, d_head)
         return to_host(fwd.attention_pattern(fwd.layer_scores(q, k, self._opts), None))
 
     def z(self, layer: int) -> torch.Tensor:

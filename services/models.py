@@ -264,6 +264,8 @@ ARCH_LABELS = {
     "led-decoder": "LED decoder",
     "bigbird_pegasus": "BigBird-Pegasus encoder-decoder",
     "mllama": "Llama 3.2 Vision's language model (decoder)",
+    "t5gemma": "T5Gemma encoder-decoder (Gemma 2's layers)",
+    "t5gemma-decoder": "T5Gemma decoder",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 

@@ -10,7 +10,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
     under the allowed models folder."""
     from tests.tiny_models import save_tiny, save_tiny_deberta, save_tiny_deberta_v1, save_tiny_encoder
     from tests.tiny_models_latent import save_tiny_latent
-    from tests.tiny_models_seq2seq import save_tiny_seq2seq, save_tiny_umt5
+    from tests.tiny_models_seq2seq import save_tiny_seq2seq, save_tiny_t5gemma, save_tiny_umt5
 
     folder = private_models / "models" / f"tiny-{kind}"
     folder.mkdir(parents=True)
@@ -22,6 +22,8 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_deberta_v1(folder)
     elif kind == "umt5":
         save_tiny_umt5(folder)
+    elif kind == "t5gemma":
+        save_tiny_t5gemma(folder)
     elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa")):
         save_tiny_latent(kind, folder)
     else:

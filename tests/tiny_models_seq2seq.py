@@ -154,3 +154,26 @@ def save_tiny_umt5(folder: Path, seed: int = 4):
     hf.save_pretrained(folder, safe_serialization=True)
     sentencepiece_unigram(300).save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
+
+
+T5GEMMA_MODULE = dict(
+    vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4,
+    num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16, sliding_window=4, max_position_embeddings=128,
+    layer_types=["sliding_attention", "full_attention", "sliding_attention"], bos_token_id=2, eos_token_id=1,
+    pad_token_id=0,
+)  # fmt: skip
+
+
+def save_tiny_t5gemma(folder: Path, tie: bool = True):
+    """A tiny T5Gemma (3 + 3 of Gemma 2's layers, the middle one global, windows of 4; 4 heads over 2 key/value heads;
+    tied embeddings, or its own lm_head); returns it."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(7)
+    cfg = transformers.T5GemmaConfig(
+        encoder=T5GEMMA_MODULE, decoder={**T5GEMMA_MODULE, "cross_attention_hidden_size": 64}, vocab_size=300,
+        tie_word_embeddings=tie, bos_token_id=2, eos_token_id=1, pad_token_id=0,
+    )  # fmt: skip
+    return _peaked_and_saved(transformers.T5GemmaForConditionalGeneration(cfg), folder, byte_bpe(300), norms_too=True)

@@ -368,10 +368,11 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_scaled import ADAPTERS as SCALED
     from .hf_adapters_seq2seq import ADAPTERS as SEQ2SEQ
     from .hf_adapters_t5 import ADAPTERS as T5
+    from .hf_adapters_t5gemma import ADAPTERS as T5GEMMA
     from .hf_adapters_vision import ADAPTERS as VISION
 
     every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT, LLAMA4,
-             MOE_RECENT, MODERNBERT, VISION, BERT_VARIANTS)
+             MOE_RECENT, MODERNBERT, VISION, BERT_VARIANTS, T5GEMMA)
     return {kind: adapter for table in every for kind, adapter in table.items()}
 
 

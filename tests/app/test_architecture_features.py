@@ -202,6 +202,9 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("plbart", ()),  # BART's layout
         ("blenderbot", ()),  # pre-norm, learned positions from row 0
         ("led", ("local attention: keys up to 4 tokens either side (every encoder layer)",)),
+        ("t5gemma", ("local attention: keys up to 4 tokens either side (2 of 3 encoder layers)",
+                     "the decoder's sliding window of 4 tokens (on the same layers)",
+                     "attention scores soft-capped at ±50", "a norm on each sublayer's output")),
         ("bigbird_pegasus", ("Texts are capped at 28 tokens: up to there BigBird-Pegasus's encoder attends to every",)),
         ("umt5", ("relative position bias, beside q·k (8 buckets to 16 tokens; bidirectional in the encoder, causal in "
                   "the decoder, each layer its own)",)),
