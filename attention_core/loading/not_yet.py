@@ -4,13 +4,16 @@ or a GGUF architecture) instead of listing every supported one.
 Hybrids: some layers mix tokens without attention (short convolutions, state-space or linear-attention layers), and
 every view here, the forward pass's capture first, takes each layer to have attention heads. Recurrent models have
 no attention at all. Gemma 3n and Gemma 4 give layers different head widths and let later layers reuse earlier ones'
-keys and values, which the engine's one head width per model does not hold.
+keys and values, which the engine's one head width per model does not hold. Models that read audio or images (Whisper,
+wav2vec 2.0, ViT, CLIP, ...) are not text models: a text box has nothing to give them.
 """
 
 from __future__ import annotations
 
 _HYBRID = "some of its layers mix tokens without attention ({}), and this tool's views need attention in every layer"
 _RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
+_AUDIO = "it reads audio ({}), not text: a text box has nothing to give it"
+_IMAGES = "it reads images, not text: a text box has nothing to give it"
 _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones' keys and values, which this engine "
            "does not run")  # fmt: skip
 
@@ -36,6 +39,13 @@ _REASONS = {
     "xLSTM": _RECURRENT.format("xLSTM's recurrent blocks"),
     "Gemma 3n": _WIDTHS,
     "Gemma 4": _WIDTHS,
+    "BitNet": "its ternary weights multiply activations rounded to 8 bits per token, which this engine does not run",
+    "Whisper": _AUDIO.format("log-mel spectrograms"),
+    "wav2vec 2.0": _AUDIO.format("waveforms"),
+    **dict.fromkeys(("ViT", "DeiT", "BEiT", "DINOv2", "Swin", "ConvNeXt"), _IMAGES),
+    **dict.fromkeys(("CLIP", "SigLIP"), _IMAGES + " (beside a text tower this tool does not load alone)"),
+    "HuBERT": _AUDIO.format("waveforms"),
+    "WavLM": _AUDIO.format("waveforms"),
 }
 # Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
 _NAMES = {
@@ -49,6 +59,9 @@ _NAMES = {
     "recurrent_gemma": "RecurrentGemma", "plamo2": "PLaMo 2", "mamba": "Mamba", "mamba2": "Mamba",
     "falcon_mamba": "Mamba", "rwkv": "RWKV", "rwkv6": "RWKV", "rwkv7": "RWKV", "xlstm": "xLSTM",
     "gemma3n": "Gemma 3n", "gemma3n_text": "Gemma 3n", "gemma4": "Gemma 4", "gemma4_text": "Gemma 4",
+    "bitnet": "BitNet", "whisper": "Whisper", "wav2vec2": "wav2vec 2.0", "hubert": "HuBERT", "wavlm": "WavLM",
+    "vit": "ViT", "deit": "DeiT", "beit": "BEiT", "dinov2": "DINOv2", "swin": "Swin", "convnext": "ConvNeXt",
+    "clip": "CLIP", "siglip": "SigLIP",
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """Architectures this engine cannot run yet say why, by name, instead of listing every supported model_type: the
 hybrids whose layers mix tokens without attention (LFM2, Qwen3.5, Qwen3-Next, Granite 4, Jamba, ...), models with no
-attention at all (Mamba, RWKV), and Gemma 3n and 4 (per-layer head widths, key/value sharing between layers)."""
+attention at all (Mamba, RWKV), Gemma 3n and 4 (per-layer head widths, key/value sharing between layers), and models
+that read audio or images (Whisper, ViT)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from tests.tiny_models import byte_bpe
         ("granitemoehybrid", "Granite 4 (hybrid): some of its layers mix tokens without attention"),
         ("mamba", "Mamba: it has no attention layers"),
         ("gemma3n", "Gemma 3n: its layers differ in head widths"),
+        ("whisper", "Whisper: it reads audio (log-mel spectrograms), not text"),
+        ("vit", "ViT: it reads images, not text"),
     ],
 )
 def test_a_folder_of_an_architecture_not_run_yet_says_why(tmp_path, model_type, said):
