@@ -266,6 +266,7 @@ ARCH_LABELS = {
     "mllama": "Llama 3.2 Vision's language model (decoder)",
     "t5gemma": "T5Gemma encoder-decoder (Gemma 2's layers)",
     "t5gemma-decoder": "T5Gemma decoder",
+    "granitemoehybrid": "Granite 4 decoder (attention in every layer)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 

@@ -154,6 +154,16 @@ def tiny_recent(kind: str, base: dict):
             attention_multiplier=0.2, residual_multiplier=0.5, logits_scaling=4.0, **ids, **base,
         )  # fmt: skip
         return transformers.GraniteMoeSharedForCausalLM(cfg)
+    if kind in ("granitemoehybrid", "granitemoehybrid_moe"):  # Granite 4 with attention in every layer: dense with
+        # RoPE (granite-4.0-micro's layout), or with experts and no position encoding at all (NoPE)
+        moe = kind.endswith("_moe")
+        cfg = transformers.GraniteMoeHybridConfig(
+            num_local_experts=4 if moe else 0, num_experts_per_tok=2, shared_intermediate_size=48,
+            layer_types=["attention"] * base["num_hidden_layers"], position_embedding_type=None if moe else "rope",
+            embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5, logits_scaling=4.0,
+            **ids, **base,
+        )  # fmt: skip
+        return transformers.GraniteMoeHybridForCausalLM(cfg)
     if kind == "exaone4_5":  # the hybrid EXAONE 4 inside Exaone4_5_ForConditionalGeneration (a one-block vision tower)
         text = dict(model_type="exaone4", head_dim=16, sliding_window=8, sliding_window_pattern=4, **ids,
                     **{**base, "num_hidden_layers": 4})  # fmt: skip

@@ -15,6 +15,9 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
   themselves), its experts stacked as transformers holds them, and a shared MLP where shared_intermediate_size.
 - Granite MoE Shared (granitemoeshared): Granite MoE's, plus a shared MLP every token uses (shared_mlp, its gate and
   up fused as the experts' are), where shared_intermediate_size is not 0.
+- Granite 4 (granitemoehybrid) without Mamba layers (granite-4.0-micro and the like: every layer attention): Granite
+  MoE Shared's layers, dense where num_local_experts is 0 (the shared MLP is then the MLP), RoPE only where
+  position_embedding_type is "rope" (otherwise no layer rotates: NoPE). Its hybrids (Mamba-2 layers) are refused.
 - HyperCLOVA X (hyperclovax, HyperCLOVAX-SEED-Think): Granite's multipliers, but the logits × logits_scaling
   (not ÷), q·k × 1/√d_head unless attention_multiplier is set, and an RMSNorm on each sublayer's output before the
   multiplier and the add (use_post_norm, Peri-LN: norm_position "sandwich"), so the multiplier goes into that
@@ -52,6 +55,7 @@ from .hf_adapters_modern import (
     qwen3_weights,
 )
 from .hf_adapters_moe import _experts, _moe_decoder, moe_fields, shared_mlp, stacked_experts
+from .not_yet import not_yet
 from .rope_scaling import scaling_kind
 
 # ── config ─────────────────────────────────────────────────────────────────────────────────────────
@@ -122,6 +126,33 @@ def cohere2_config(hf: dict, name: str) -> ModelConfig:
     if window is None:
         raise ModelLoadError("A Cohere 2 checkpoint without sliding-window layers is not supported.")
     return cohere_config(hf, name, "cohere2", rope_layers=sliding)
+
+
+def granite_hybrid_config(hf: dict, name: str) -> ModelConfig:
+    n = int(hf["num_hidden_layers"])
+    types = hf.get("layer_types") or hf.get("layers_block_type") or ["mamba"] * n  # transformers' default: all Mamba
+    if any(t in ("mamba", "linear_attention") for t in types):
+        raise ModelLoadError(f"model_type 'granitemoehybrid' with Mamba layers is not supported yet. "
+                             f"{not_yet('granitehybrid')}")  # fmt: skip
+    if int(hf.get("num_local_experts") or 0) > 0:
+        cfg = granitemoe_config(hf, name)
+    else:  # dense: the shared MLP is the MLP
+        cfg = granite_config({**hf, "intermediate_size": int(hf["shared_intermediate_size"])}, name)
+    rotates = hf.get("position_embedding_type") == "rope"
+    return replace(cfg, arch="granitemoehybrid", rope_layers=() if rotates else (False,) * n)
+
+
+def granite_hybrid_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Granite MoE Shared's layout, or, dense, the shared MLP read as the MLP; the residual multiplier folded in."""
+    if cfg.n_experts:
+        return granitemoe_weights(sd, cfg)
+
+    def dense(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        gate, up = r.get(src + "shared_mlp.input_linear.weight").chunk(2)  # [d_mlp, d_model] each: gate first
+        w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = gate.T.contiguous(), up.T.contiguous()
+        w[dst + "mlp.W_out"] = r.linear(src + "shared_mlp.output_linear.weight")
+
+    return fold_residual_scale(llama_layout(sd, cfg, dense), cfg)
 
 
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
@@ -241,6 +272,7 @@ ADAPTERS = {
     "granite": (granite_config, granite_weights),
     "granitemoe": (granitemoe_config, granitemoe_weights),
     "granitemoeshared": (granitemoe_config, granitemoe_weights),
+    "granitemoehybrid": (granite_hybrid_config, granite_hybrid_weights),  # Granite 4 with attention in every layer
     "granite_swa": (granite_swa_config, granite_swa_weights),
     "hyperclovax": (hyperclovax_config, hyperclovax_weights),
     "granitemoe_swa": (granitemoe_swa_config, granitemoe_swa_weights),

@@ -52,7 +52,7 @@ _NAMES = {
     "lfm2": "LFM2", "lfm2_moe": "LFM2", "lfm2_vl": "LFM2", "lfm2moe": "LFM2", "lfm3": "LFM3", "lfm3_vl": "LFM3",
     "qwen3_5": "Qwen3.5", "qwen3_5_text": "Qwen3.5", "qwen3_5_moe": "Qwen3.5", "qwen35": "Qwen3.5",
     "qwen35moe": "Qwen3.5", "qwen3_next": "Qwen3-Next", "qwen3next": "Qwen3-Next",
-    "granitemoehybrid": "Granite 4 (hybrid)", "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",
+    "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",
     "bamba": "Bamba", "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1", "nemotron_h": "Nemotron-H",
     "zamba": "Zamba", "zamba2": "Zamba", "olmo_hybrid": "OLMo Hybrid", "kimi_linear": "Kimi Linear",
     "kimi-linear": "Kimi Linear", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",

@@ -268,6 +268,7 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("phimoe", ("a mixture of 4 experts in the MLP, 2 per token (SparseMixer", "RoPE scaling: longrope")),
         ("granite_swa", ("attention sinks: a learned logit per head takes a share of every row's weight",
                          "RoPE base per layer (50, 1000)", "no RoPE in 1 of 4 layers (layer 1)")),
+        ("granitemoehybrid_moe", ("no RoPE in 2 of 2 layers", "a mixture of 4 experts in the MLP, 2 per token")),
         ("granitemoe_swa", ("attention sinks", "a mixture of 4 experts in the MLP, 2 per token",
                             "RoPE base per layer (50, 1000)")),
         ("eurobert", ()),  # a Llama reading both ways: nothing in its attention differs but the mask

@@ -34,7 +34,7 @@ KINDS = [
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
     "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "modernbert_decoder",
-    "openai_gpt", "codegen", "xglm", "mpt",
+    "openai_gpt", "codegen", "xglm", "mpt", "granitemoehybrid", "granitemoehybrid_moe",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha", "openai_gpt", "xglm")  # XGLM's: computed
@@ -180,6 +180,9 @@ def test_declared_features(pair):
                             moe_renormalize=True),
         "granitemoeshared": dict(arch="granitemoe", n_experts=4, experts_per_token=2, moe_renormalize=True,
                                  residual_scale=0.5, embed_scale=3.0, attn_scale=0.2, unembed_scale=0.25),
+        "granitemoehybrid": dict(n_experts=0, d_mlp=48, residual_scale=0.5, embed_scale=3.0, attn_scale=0.2,
+                                 unembed_scale=0.25, rope_layers=()),
+        "granitemoehybrid_moe": dict(n_experts=4, experts_per_token=2, rope_layers=(False, False), residual_scale=0.5),
         "exaone4_5": dict(arch="exaone4", qk_norm="head", norm_position="post_sublayer", sliding_window=8,
                           sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False)),
         "cohere2_moe": dict(rope_layers=(True, True, True, True, False),
