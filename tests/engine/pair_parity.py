@@ -28,3 +28,19 @@ def assert_patterns_match(ours, pair, out, tol: float) -> None:
         assert cross.shape == (ours.config.n_heads, n_t, n_s)
         assert (cross - out.cross_attentions[layer][0]).abs().max() <= tol
     assert pair.encoder.layer_patterns(0).max() > 0.5 and pair.cross.layer_patterns(1).max() > 10 / n_s
+
+
+def assert_hidden_and_logits_match(pair, out, hidden_tol: float, logit_tol: float) -> None:
+    """Every residual of both stacks and the decoder's logits within the tolerances of transformers' run."""
+    for trace, hidden in ((pair.encoder, out.encoder_hidden_states), (pair.decoder, out.decoder_hidden_states)):
+        for layer in range(trace.n_layers):
+            assert (trace.resid(layer) - hidden[layer][0]).abs().max() <= hidden_tol, layer
+    assert (pair.logits - out.logits[0]).abs().max() <= logit_tol
+
+
+def greedy_reference(hf, ours, source: str, max_new_tokens: int) -> list[int]:
+    """The tokens transformers' greedy `generate` writes after the start token for `source` tokenised as ours does."""
+    ids = torch.tensor([ours.trace_pair(source, "x").encoder.token_ids])
+    with torch.inference_mode():
+        out = hf.generate(input_ids=ids, do_sample=False, num_beams=1, max_new_tokens=max_new_tokens, min_length=0)
+    return out[0, 1:].tolist()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from attention_core import load_model
-from tests.engine.pair_parity import assert_patterns_match, pair_and_reference
+from tests.engine.pair_parity import assert_hidden_and_logits_match, assert_patterns_match, pair_and_reference
 from tests.tiny_models_seq2seq import save_tiny_seq2seq
 
 transformers = pytest.importorskip("transformers")
@@ -35,10 +35,7 @@ def test_patterns_hidden_states_and_logits_match_transformers(bigbird_pegasus):
     hf, ours = bigbird_pegasus
     pair, out = pair_and_reference(hf, ours, SOURCE, TARGET)
     assert_patterns_match(ours, pair, out, PATTERN_TOL)
-    for trace, hidden in ((pair.encoder, out.encoder_hidden_states), (pair.decoder, out.decoder_hidden_states)):
-        for layer in range(trace.n_layers):
-            assert (trace.resid(layer) - hidden[layer][0]).abs().max() <= HIDDEN_TOL, layer
-    assert (pair.logits - out.logits[0]).abs().max() <= LOGIT_TOL
+    assert_hidden_and_logits_match(pair, out, HIDDEN_TOL, LOGIT_TOL)
 
 
 def test_texts_are_capped_where_the_encoder_attends_to_every_key(bigbird_pegasus):
