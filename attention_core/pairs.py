@@ -67,7 +67,7 @@ class EncoderDecoderRuns:
         """
         encoder, enc_out = self._encode(source, max_tokens, source_language)
         view = self._decoder_view()
-        cap = min(self.max_tokens if max_tokens is None else max_tokens, view.context.config.n_ctx)  # LED's: fewer
+        cap = min(self.max_tokens if max_tokens is None else max_tokens, self.config.decoder_positions)  # LED: fewer
         decoder = decoder_trace(view, enc_out, target, self._encoding(target, cap - 1, target_language))
         return PairTrace(source, target, encoder, decoder, CrossAttention(view, decoder.captured))
 

@@ -57,6 +57,7 @@ class _Family:
     longformer_encoder: bool = False  # LED: the encoder's queries read keys within attention_window / 2 either way
     encoder_attention: tuple[str, ...] = _BART_ATTENTION  # the encoder's Q, K, V, O under self_attn.
     final_norm: str = "layer_norm"  # the pre-norm stacks' closing norm (BigBird-Pegasus's: layernorm_embedding)
+    capped_encoder: bool = False  # BigBird-Pegasus: sources stop where its block-sparse attention is still full
 
 
 _FAMILIES = {
@@ -70,7 +71,8 @@ _FAMILIES = {
     "led": _Family("learned", pre_norm=False, embedding_norm=True, default_act="gelu", learned_offset=0,
                    longformer_encoder=True, encoder_attention=LONGFORMER_ATTENTION),
     "bigbird_pegasus": _Family("learned", pre_norm=True, embedding_norm=False, default_act="gelu_new",
-                               learned_offset=0, encoder_attention=BIGBIRD_ATTENTION, final_norm="layernorm_embedding"),
+                               learned_offset=0, encoder_attention=BIGBIRD_ATTENTION, final_norm="layernorm_embedding",
+                               capped_encoder=True),
 }  # fmt: skip
 # BartLearnedPositionalEmbedding: "BART is set up so that if padding_idx is specified then offset the embedding ids by
 # 2": position p is row p + 2 of a (max_position_embeddings + 2)-row table; Blenderbot's reads row p of its own
@@ -90,7 +92,7 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
     start = hf.get("decoder_start_token_id")
     if start is None:
         start = hf.get("eos_token_id") if kind == "mbart" else hf.get("bos_token_id")
-    encoder_positions, decoder_positions = _positions(hf)
+    encoder_positions, decoder_positions = _positions(hf, family)
     return ModelConfig(
         name=name, arch=kind, n_layers=int(hf["encoder_layers"]), n_heads=n_heads, n_kv_heads=n_heads,
         d_model=d_model, d_head=d_model // n_heads, d_mlp=int(hf["encoder_ffn_dim"]), d_vocab=int(hf["vocab_size"]),
@@ -109,16 +111,14 @@ def seq2seq_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
-def _positions(hf: dict) -> tuple[int, int]:
-    """(the encoder's, the decoder's) positions: max_position_embeddings for both, LED's two, or BigBird-Pegasus's
-    with the encoder's capped where its block-sparse attention is still full attention."""
+def _positions(hf: dict, family: _Family) -> tuple[int, int]:
+    """(the encoder's, the decoder's) positions: max_position_embeddings for both, LED's two, or, with a capped
+    encoder (BigBird-Pegasus's), the encoder's where its block-sparse attention is still full attention."""
     if "max_encoder_position_embeddings" in hf:
         return int(hf["max_encoder_position_embeddings"]), int(hf["max_decoder_position_embeddings"])
-    if hf.get("model_type") == "bigbird_pegasus":
-        full = full_attention_tokens(hf)
-        n = int(hf["max_position_embeddings"])
-        return (n if full is None else min(full, n)), n
-    return int(hf["max_position_embeddings"]), int(hf["max_position_embeddings"])
+    n = int(hf["max_position_embeddings"])
+    full = full_attention_tokens(hf) if family.capped_encoder else None
+    return (n if full is None else min(full, n)), n
 
 
 def _position_notes(hf: dict, encoder_positions: int) -> tuple[str, ...]:
@@ -172,11 +172,11 @@ def sinusoidal_positions(n_pos: int, dim: int) -> torch.Tensor:
     return out.float()
 
 
-def _position_table(r: _Reader, stack: str, n_pos: int, offset: int) -> torch.Tensor:
-    """A stack's learned position table, (n_pos + offset, d_model), or more rows where the stack's texts are capped
+def _position_table(r: _Reader, stack: str, n_pos: int, offset: int, capped: bool) -> torch.Tensor:
+    """A stack's learned position table: (n_pos + offset, d_model), or more rows where the stack's texts are `capped`
     below its table (BigBird-Pegasus's encoder)."""
     table = r.get(f"{stack}.embed_positions.weight")  # (max_position_embeddings + offset, d_model)
-    if table.shape[0] < n_pos + offset:
+    if table.shape[0] < n_pos + offset or (table.shape[0] != n_pos + offset and not capped):
         raise ModelLoadError(f"The {stack}'s position table has {table.shape[0]} rows, not {n_pos} + {offset}.")
     return table
 
@@ -209,7 +209,8 @@ def seq2seq_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     for stack, prefix, n_layers, n_pos in stacks:
         self_attention = family.encoder_attention if stack == "encoder" else _BART_ATTENTION
         if family.positions == "learned":
-            w[prefix + "embed.W_pos"] = _position_table(r, stack, n_pos, cfg.pos_offset)
+            capped = family.capped_encoder and stack == "encoder"
+            w[prefix + "embed.W_pos"] = _position_table(r, stack, n_pos, cfg.pos_offset, capped)
         if family.embedding_norm:
             norm(prefix + "embed.ln", f"{stack}.layernorm_embedding")
         if family.pre_norm:
