@@ -142,19 +142,6 @@ def granite_hybrid_config(hf: dict, name: str) -> ModelConfig:
     return replace(cfg, arch="granitemoehybrid", rope_layers=() if rotates else (False,) * n)
 
 
-def granite_hybrid_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """Granite MoE Shared's layout, or, dense, the shared MLP read as the MLP; the residual multiplier folded in."""
-    if cfg.n_experts:
-        return granitemoe_weights(sd, cfg)
-
-    def dense(w: StateDict, r: _Reader, src: str, dst: str) -> None:
-        gate, up = r.get(src + "shared_mlp.input_linear.weight").chunk(2)  # [d_mlp, d_model] each: gate first
-        w[dst + "mlp.W_gate"], w[dst + "mlp.W_in"] = gate.T.contiguous(), up.T.contiguous()
-        w[dst + "mlp.W_out"] = r.linear(src + "shared_mlp.output_linear.weight")
-
-    return fold_residual_scale(llama_layout(sd, cfg, dense), cfg)
-
-
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -213,14 +200,30 @@ def _granite_shared_mlp(w: StateDict, r: _Reader, src: str, dst: str) -> None:
     """The shared MLP where the layer has one: input_linear [2·d_shared, d_model] (gate, then up), output_linear
     [d_model, d_shared]."""
     if r.has(src + "shared_mlp.input_linear.weight"):
-        gate, up = r.get(src + "shared_mlp.input_linear.weight").chunk(2)  # [d_shared, d_model] each
-        w[dst + "mlp.shared.W_gate"], w[dst + "mlp.shared.W_in"] = gate.T.contiguous(), up.T.contiguous()
-        w[dst + "mlp.shared.W_out"] = r.linear(src + "shared_mlp.output_linear.weight")
+        _fused_gate_up(w, r, src + "shared_mlp.", dst + "mlp.shared.")
+
+
+def _fused_gate_up(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    """A gated MLP stored as Granite's: input_linear [2·d_mlp, d_model] (gate, then up), output_linear."""
+    gate, up = r.get(src + "input_linear.weight").chunk(2)  # [d_mlp, d_model] each
+    w[dst + "W_gate"], w[dst + "W_in"] = gate.T.contiguous(), up.T.contiguous()
+    w[dst + "W_out"] = r.linear(src + "output_linear.weight")
 
 
 def granitemoe_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     """A Llama's layout with Granite's experts (and shared MLPs), the residual multiplier folded in (every W_out)."""
     return fold_residual_scale(llama_layout(sd, cfg, _granite_shared), cfg)
+
+
+def granite_hybrid_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """Granite MoE Shared's layout, or, dense, the shared MLP read as the MLP; the residual multiplier folded in."""
+    if cfg.n_experts:
+        return granitemoe_weights(sd, cfg)
+
+    def dense(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        _fused_gate_up(w, r, src + "shared_mlp.", dst + "mlp.")
+
+    return fold_residual_scale(llama_layout(sd, cfg, dense), cfg)
 
 
 def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
