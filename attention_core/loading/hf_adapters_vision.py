@@ -10,9 +10,9 @@ text without images runs through that language model alone, so the adapter reads
 architecture's own adapter, renames the language model's tensors to that architecture's plain layout (`model.`,
 `lm_head.`) and hands them to its weights reader; the vision tower and projector are not read. (Gemma 3, Mistral 3,
 Llama 4, EXAONE 4.5 and the Qwen-VL family have their own adapters; PaliGemma, whose prompt is read both ways, is not
-this kind. Aya Vision and Command A Vision are left out:
-transformers runs their Cohere 2 language model without the logit_scale that Cohere2ForCausalLM, and vLLM's port of
-them, multiply the logits by, so which logits are theirs is not settled.)
+this kind. Aya Vision and Command A Vision are left out: transformers runs their Cohere 2 language model without the
+logit_scale that Cohere2ForCausalLM, and vLLM's port of them, multiply the logits by, so which logits are theirs is not
+settled.)
 """
 
 from __future__ import annotations

@@ -22,13 +22,11 @@ TARGET = "a fluffy blue creature"
 
 
 @pytest.fixture(scope="module")
-def bigbird_pegasus(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-bigbird-pegasus")))
+def bigbird_pegasus(tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-bigbird-pegasus")))
     folder = tmp_path_factory.mktemp("tiny-bigbird-pegasus")
     hf = save_tiny_seq2seq("bigbird_pegasus", folder)
-    yield hf, load_model(str(folder), device="cpu")
-    mp.undo()
+    return hf, load_model(str(folder), device="cpu")
 
 
 def test_patterns_hidden_states_and_logits_match_transformers(bigbird_pegasus):

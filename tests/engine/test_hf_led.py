@@ -28,9 +28,8 @@ WINDOW, DECODER_POSITIONS = 8, 24  # 4 keys either side of each source token; ta
 
 
 @pytest.fixture(scope="module")
-def led(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-led")))
+def led(tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-led")))
     folder = tmp_path_factory.mktemp("tiny-led")
     torch.manual_seed(6)
     cfg = transformers.LEDConfig(
@@ -40,8 +39,7 @@ def led(tmp_path_factory):
         eos_token_id=2, decoder_start_token_id=2,
     )  # fmt: skip
     hf = _peaked_and_saved(transformers.LEDForConditionalGeneration(cfg), folder, bart_tokenizer(), norms_too=True)
-    yield hf, load_model(str(folder), device="cpu")
-    mp.undo()
+    return hf, load_model(str(folder), device="cpu")
 
 
 def _full(band: torch.Tensor, n: int) -> torch.Tensor:

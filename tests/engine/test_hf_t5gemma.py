@@ -26,13 +26,11 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 SOURCE = "the quick brown fox jumps over the lazy dog"
 TARGET = "a fluffy blue creature roamed"
 @pytest.fixture(scope="module", params=[True, False], ids=["tied", "own_lm_head"])
-def t5gemma(request, tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-t5gemma")))
+def t5gemma(request, tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-t5gemma")))
     folder = tmp_path_factory.mktemp("tiny-t5gemma")
     hf = save_tiny_t5gemma(folder, request.param)
-    yield hf, load_model(str(folder), device="cpu")
-    mp.undo()
+    return hf, load_model(str(folder), device="cpu")
 
 
 def test_patterns_hidden_states_and_logits_match_transformers(t5gemma):
