@@ -110,7 +110,7 @@ class Model(EncoderDecoderRuns):
         `interventions` (see attention_core.interventions) change heads or layers during the pass.
         `progress(fraction, message)` is called after each layer (long inputs take seconds).
         """
-        ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads)
+        ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads, self.config.attention_layers)
         return self._trace_encoding(text, self._encoding(text, max_tokens), causal, ivs, progress)
 
     def _encoding(self, text: str, max_tokens: int | None, language: str | None = None) -> Encoding:
@@ -209,7 +209,7 @@ class Model(EncoderDecoderRuns):
             raise InputError(f"Generate between 1 and {self.max_tokens - 1} new tokens.")
         if not (temperature >= 0 and math.isfinite(temperature)):
             raise InputError("The temperature must be 0 (greedy) or a positive number.")
-        ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads)
+        ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads, self.config.attention_layers)
         room = self.max_tokens - int(max_new_tokens)  # the new tokens must fit after the prompt
         if max_tokens is not None and not 1 <= max_tokens <= self.config.n_ctx:
             raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")

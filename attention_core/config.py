@@ -15,6 +15,9 @@ ENCODER_ARCHS = (
     "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus", "t5gemma",
 )  # fmt: skip
 
+# A hybrid's token mixers (ModelConfig.mixers), in words
+MIXER_WORDS = {"attention": "attention", "short_conv": "short convolution"}
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -34,7 +37,7 @@ class ModelConfig:
         "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm", "plbart", "plbart-decoder", "blenderbot",
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
-        "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid",
+        "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2",
     ]
     n_layers: int
     n_heads: int
@@ -157,6 +160,11 @@ class ModelConfig:
     # ALBERT: the stored block whose weights each layer reads (layer i reads `blocks.{layer_weights[i]}.*`, several
     # layers one block); () = every layer its own. attention_core/shared_layers.py resolves the names.
     layer_weights: tuple[int, ...] = ()
+    # Hybrids: what mixes tokens in each layer, "attention" or "short_conv" (LFM2's gated causal convolution over
+    # the last conv_kernel tokens: attention_core/mixers.py); () = attention in every layer. A layer without
+    # attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
+    mixers: tuple[str, ...] = ()
+    conv_kernel: int = 0
     # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
     conversion_notes: tuple[str, ...] = ()
 
@@ -171,6 +179,7 @@ class ModelConfig:
         object.__setattr__(self, "moe_groups", tuple(int(x) for x in self.moe_groups))
         object.__setattr__(self, "layer_weights", tuple(int(i) for i in self.layer_weights))
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
+        object.__setattr__(self, "mixers", tuple(str(m) for m in self.mixers))
 
     @property
     def own_position_projections(self) -> bool:
@@ -191,6 +200,19 @@ class ModelConfig:
         if not self.sliding_layers or self.sliding_layers[layer]:
             return self.sliding_window
         return None
+
+    def attends(self, layer: int) -> bool:
+        """Whether `layer` mixes tokens by attention (every layer but a hybrid's convolution layers)."""
+        return not self.mixers or self.mixers[layer] == "attention"
+
+    @property
+    def attention_layers(self) -> tuple[int, ...]:
+        """The layers with attention heads, in order: every layer, except in a hybrid."""
+        return tuple(layer for layer in range(self.n_layers) if self.attends(layer))
+
+    def mixer_name(self, layer: int) -> str:
+        """What mixes tokens in `layer`, in words for a page ("attention", "short convolution")."""
+        return MIXER_WORDS[self.mixers[layer]] if self.mixers else "attention"
 
     def rotates(self, layer: int) -> bool:
         """Whether `layer` rotates its queries and keys (RoPE); a NoPE layer's scores see no position at all."""
@@ -258,9 +280,9 @@ class ModelConfig:
 
     @property
     def attention_sublayers(self) -> int:
-        """Attention sublayers in the whole model: one per layer, and two per decoder layer of an encoder-decoder
-        (its self- and cross-attention)."""
-        return self.n_layers + 2 * self.n_decoder_layers
+        """Attention sublayers in the whole model: one per layer (per attention layer of a hybrid), and two per
+        decoder layer of an encoder-decoder (its self- and cross-attention)."""
+        return len(self.attention_layers) + 2 * self.n_decoder_layers
 
     @property
     def decoder_positions(self) -> int:

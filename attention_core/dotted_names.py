@@ -1,5 +1,31 @@
-"""`trace["blocks.3.attn.pattern"]`: each dotted name of a Trace's tensors (listed with their shapes in
-attention_core/trace.py's docstring) and the method that computes it. Every tensor comes out float32 on the CPU."""
+"""`trace["blocks.3.attn.pattern"]`: each dotted name of a Trace's tensors and the method that computes it. Every
+tensor comes out float32 on the CPU.
+
+Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
+
+    blocks.l.resid_pre        [n, d_model]             residual stream entering block l
+    blocks.l.attn.q           [n_heads, n, d_head]     queries (after RoPE where used)
+    blocks.l.attn.k           [n_kv_heads, n, d_head]  keys (after RoPE where used)
+    blocks.l.attn.v           [n_kv_heads, n, d_head]  values
+    blocks.l.attn.scores      [n_heads, n_q, n_k]      q·k·scale (1/√d_head unless the model sets one), soft-capped
+                                                       where the model caps (Gemma 2), plus the position bias where
+                                                       the model has one (T5), before the mask
+    blocks.l.attn.uncapped_scores [n_heads, n_q, n_k]  q·k·scale alone: no soft-cap, no position bias
+    blocks.l.attn.position_bias [n_heads, n_q, n_k]    T5's relative position bias (every layer of a stack shares
+                                                       it), DeBERTa's position terms; KeyError without one
+    blocks.l.attn.mask        [n_q, n_k]               bool, True where a query may attend (causal and window)
+    blocks.l.attn.masked_scores [n_heads, n_q, n_k]    scores with -inf where masked
+    blocks.l.attn.pattern     [n_heads, n_q, n_k]      softmax of masked scores; rows sum to 1
+    blocks.l.attn.z           [n_heads, n, d_head]     pattern · v (× the gate where the model gates: what W_O reads)
+    blocks.l.attn.gate        [n_heads, n, d_head]     σ(E·W_G), the output gate (AFMoE); KeyError without one
+    blocks.l.attn.head_out    [n_heads, n, d_model]    z · W_O (each head's slice), without b_O
+    blocks.l.attn_out         [n, d_model]             Σ heads' outputs + b_O
+    blocks.l.conv_out         [n, d_model]             a hybrid's convolution layer (which has no attn.* names):
+                                                       the convolution's output (attention_core/mixers.py)
+    blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
+    blocks.l.resid_post       [n, d_model]             residual leaving block l
+    logits                    [n, d_vocab]             decoders only
+"""
 
 from __future__ import annotations
 
@@ -28,11 +54,21 @@ def lookup(trace: Trace, name: str) -> torch.Tensor:
         layer, rest = int(parts[1]), ".".join(parts[2:])
     except (AssertionError, IndexError, ValueError):
         raise KeyError(name) from None
-    trace.check(layer)
-    getters = _layer_getters(trace, layer)
+    trace.check_layer(layer)
+    getters = _layer_getters(trace, layer) if trace.config.attends(layer) else _mixer_getters(trace, layer)
     if rest not in getters:
         raise KeyError(name)
     return getters[rest]()
+
+
+def _mixer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Tensor]]:
+    """A hybrid's convolution layer: its residuals and what it mixes in (conv_out), no heads."""
+    return {
+        "resid_pre": lambda: trace.resid(layer),
+        "resid_post": lambda: trace.resid(layer + 1),
+        "resid_mid": lambda: trace.resid_mid(layer),
+        "conv_out": lambda: trace.attn_out(layer),
+    }
 
 
 def _layer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Tensor]]:

@@ -17,6 +17,8 @@ the threshold becomes an edge, and the residual it came from is traced in turn. 
 
     attention       pre(l, j) → mid(l, i)   what source j sent to i through block l's attention (all heads)
     residual_attn   pre(l, i) → mid(l, i)   the stream passing the attention sublayer unchanged
+    convolution     pre(l, j) → mid(l, i)   a hybrid's convolution layer in place of attention: what source j
+                                            (i itself or one of the few tokens before it) sent (mixers.py)
     mlp             mid(l, i) → pre(l+1, i) the MLP's output (a self-edge: the MLP reads only position i;
                                             parallel blocks (GPT-NeoX) read pre(l, i))
     residual_mlp    mid(l, i) → pre(l+1, i) the stream passing the MLP
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from . import blocks, lens, recompute
+from . import blocks, lens, mixers, recompute
 from . import interventions as iv
 from . import model as fwd
 from .device import host_float, to_host
@@ -44,7 +46,7 @@ from .device import host_float, to_host
 if TYPE_CHECKING:
     from .trace import Trace
 
-EdgeKind = Literal["attention", "residual_attn", "mlp", "residual_mlp"]
+EdgeKind = Literal["attention", "convolution", "residual_attn", "mlp", "residual_mlp"]
 # Parts formed at once in the attention step: rows × sources × d_model floats (64 MB), so a long text's
 # step runs in chunks of rows instead of one rows × n × d_model tensor.
 CHUNK_FLOATS = 1 << 24
@@ -128,6 +130,8 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
     pres: set[int] = set()
     if not rows:
         return pres
+    if not trace.config.attends(layer):
+        return _conv_step(trace, layer, rows, threshold, edges)
     pieces = _attention_pieces(trace, layer, rows)
     n_k = pieces.values_up.shape[1]
     chunk = max(1, CHUNK_FLOATS // (n_k * trace.config.d_model))
@@ -139,6 +143,27 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
                 pres.add(i)
             for j in torch.nonzero(share[r, 1:-1] >= threshold).flatten().tolist():
                 edges.append(FlowEdge(layer, "attention", j, i, float(share[r, 1 + j])))
+                pres.add(j)
+    return pres
+
+
+def _conv_step(trace: Trace, layer: int, rows: list[int], threshold: float, edges: list[FlowEdge]) -> set[int]:
+    """A convolution layer's split of resid_mid[i] = resid_pre[i] + Σ_j term_j + constant (pre-norm blocks, as
+    the hybrids are); returns the positions that carry on."""
+    pres: set[int] = set()
+    w = trace.context.weights
+    resid = trace.captured.resid_pre[layer]  # (n, d_model), the pass's dtype
+    x_in = blocks.attention_input(resid, w, layer, trace.config)  # (n, d_model)
+    for i in rows:
+        sources, terms = mixers.short_conv_sources(x_in, w, layer, i)  # (m,), (m, d_model)
+        constant = mixers.short_conv_constant(x_in, w, layer, i)  # (d_model,)
+        share = importances(torch.cat([resid[i, None], terms, constant[None]]).float())  # (1 + m + 1,)
+        if share[0] >= threshold:
+            edges.append(FlowEdge(layer, "residual_attn", i, i, float(share[0])))
+            pres.add(i)
+        for s, j in enumerate(sources.tolist()):
+            if share[1 + s] >= threshold:
+                edges.append(FlowEdge(layer, "convolution", j, i, float(share[1 + s])))
                 pres.add(j)
     return pres
 
@@ -243,6 +268,8 @@ def mlp_parts(trace: Trace, layer: int, rows: list[int]) -> tuple[torch.Tensor, 
 def _mid_at(trace: Trace, layer: int, index: torch.Tensor) -> torch.Tensor:
     """resid_mid at positions `index` alone (Trace.resid_mid computes every position's attention again)."""
     cfg, w = trace.config, trace.context.pass_weights
+    if not cfg.attends(layer):  # a convolution layer: cheap enough to mix every position
+        return blocks.after_attention(trace.captured.resid_pre[layer], trace._mixer_out(layer), w, layer, cfg)[index]
     v = recompute.per_query_head(trace.captured.v[layer], cfg)  # (n_heads, n, d_head)
     a = lens.sent_patterns(trace, layer, index).to(v.dtype)  # (n_heads, m, n)
     z = trace._z(layer)[:, index] if cfg.attn_output_gate else torch.bmm(a, v)  # (n_heads, m, d_head): gated

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import backend, blocks
+from . import backend, blocks, mixers
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -83,8 +83,11 @@ class KVCache:
     def __init__(self, cfg: ModelConfig, n_max: int, device: torch.device, dtype: torch.dtype):
         # in the pass's dtype: the keys and values are stored as computed; values may be narrower (MLA: d_head_v)
         k_shape, v_shape = (cfg.n_kv_heads, n_max, cfg.d_head), (cfg.n_kv_heads, n_max, cfg.d_value)
-        self.k = [torch.empty(k_shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
-        self.v = [torch.empty(v_shape, device=device, dtype=dtype) for _ in range(cfg.n_layers)]
+        attends = [cfg.attends(layer) for layer in range(cfg.n_layers)]
+        self.k = [torch.empty(k_shape, device=device, dtype=dtype) if a else None for a in attends]
+        self.v = [torch.empty(v_shape, device=device, dtype=dtype) if a else None for a in attends]
+        # a hybrid's convolution layers: each token's gated input u (mixers.conv_gates), which later tokens read
+        self.u = [None if a else torch.empty(n_max, cfg.d_model, device=device, dtype=dtype) for a in attends]
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (n_kv_heads, m, d_head) at positions start..; return every key and value so far."""
@@ -92,6 +95,13 @@ class KVCache:
         self.k[layer][:, start:end] = k
         self.v[layer][:, start:end] = v
         return self.k[layer][:, :end], self.v[layer][:, :end]  # (n_kv_heads, end, d_head) views
+
+    def convolve(self, layer: int, start: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """A convolution layer's output (m, d_model) for tokens at start.. (normalised input x_in), reading the
+        gated inputs the cache holds for the tokens before them and storing theirs."""
+        u, _ = mixers.conv_gates(x_in, w, layer)  # (m, d_model)
+        self.u[layer][start : start + u.shape[0]] = u
+        return mixers.short_conv(x_in, w, layer, before=self.u[layer][:start])
 
 
 def step_weights(ctx: PassContext) -> Mapping[str, torch.Tensor]:
@@ -125,6 +135,11 @@ def forward_chunk(
         rope = ropes[layer]
         r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, rotary dims) each
         x_in = blocks.attention_input(x, w, layer, cfg)  # (m, d_model)
+        if not cfg.attends(layer):  # a hybrid's convolution layer
+            x = blocks.after_mlp(blocks.after_attention(x, cache.convolve(layer, start, x_in, w), w, layer, cfg),
+                                 w, layer, cfg, x)  # fmt: skip
+            cap.q.append(None)
+            continue
         q, k, v = blocks.qkv(x_in, w, layer, cfg, r)  # (heads, m, d_head)
         keys, values = cache.write(layer, start, k, v)  # (n_kv_heads, end, d_head)
         layer_ivs = iv.for_layer(ivs, layer)
@@ -168,7 +183,7 @@ def run_generation(
     stopped = False
     with torch.inference_mode():
         if prompt_capture is not None and not full_rerun:
-            chunks = [_reuse_prompt(prompt_capture, cache)]
+            chunks = [_reuse_prompt(prompt_capture, cache, ctx)]
         else:
             chunks = [_first_chunk(ids, ctx, cache, ropes, ivs, full_rerun)]
         for _ in range(max_new):
@@ -208,13 +223,13 @@ def _choosing_rows(ctx: PassContext, captured: fwd.Captured, ids: list[int], ivs
         truncated=False, n_input_tokens=m, captured=captured, interventions=ivs,
     )  # fmt: skip
     return [host_float(one_pass._patterns(layer, slice(None), True, slice(m - 1, m))[:, 0])
+            if ctx.config.attends(layer) else torch.zeros(0, m)  # a convolution layer: no heads
             for layer in range(ctx.config.n_layers)]  # fmt: skip
 
 
 def _stack_rows(step_rows: list[list[torch.Tensor]], n_keys: int) -> list[torch.Tensor]:
     """Per layer (n_heads, n_steps, n_keys): the steps' rows, each zero past the keys its step saw."""
-    n_layers, n_heads = len(step_rows[0]), step_rows[0][0].shape[0]
-    stacked = [torch.zeros(n_heads, len(step_rows), n_keys) for _ in range(n_layers)]
+    stacked = [torch.zeros(row.shape[0], len(step_rows), n_keys) for row in step_rows[0]]
     for s, rows in enumerate(step_rows):
         for layer, row in enumerate(rows):
             stacked[layer][:, s, : row.shape[-1]] = row
@@ -228,11 +243,28 @@ def _first_chunk(ids, ctx, cache, ropes, ivs, full_rerun) -> fwd.Captured:
     return forward_chunk(ids_t, 0, ctx, cache, ropes, ivs)
 
 
-def _reuse_prompt(captured: fwd.Captured, cache: KVCache) -> fwd.Captured:
-    """The prompt's chunk from a trace of the prompt: its k, v into the cache, its residuals and queries kept."""
+def _reuse_prompt(captured: fwd.Captured, cache: KVCache, ctx: PassContext) -> fwd.Captured:
+    """The prompt's chunk from a trace of the prompt: its k, v into the cache (a convolution layer's gated inputs,
+    recomputed from its residual), its residuals and queries kept."""
+    w, cfg = ctx.pass_weights, ctx.config
     for layer, (k, v) in enumerate(zip(captured.k, captured.v, strict=True)):
+        if k is None:  # a hybrid's convolution layer
+            x_in = blocks.attention_input(captured.resid_pre[layer], w, layer, cfg)  # (n, d_model)
+            u, _ = mixers.conv_gates(x_in, w, layer)
+            cache.u[layer][: u.shape[0]] = u
+            continue
         cache.write(layer, 0, k, v)  # (n_kv_heads, n, d_head) each
     return fwd.Captured(resid_pre=list(captured.resid_pre), q=list(captured.q), k=[], v=[])
+
+
+def _joined(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """The chunks' queries of one layer along positions; None in a convolution layer."""
+    return None if parts[0] is None else torch.cat(parts, dim=1)
+
+
+def _kept(buffer: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """The first n positions of a cache buffer, copied (no spare room kept); None in a convolution layer."""
+    return None if buffer is None else buffer[:, :n].clone()
 
 
 def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], run, ivs, unfinished: int = 0):
@@ -246,9 +278,9 @@ def _trace(ctx, enc: Encoding, prompt: str, new_ids: list[int], run, ivs, unfini
         L = ctx.config.n_layers
         captured = fwd.Captured(
             resid_pre=[torch.cat([c.resid_pre[i] for c in chunks]) for i in range(L + 1)],  # (n, d_model)
-            q=[torch.cat([c.q[i] for c in chunks], dim=1) for i in range(L)],  # (n_heads, n, d_head)
-            k=[cache.k[i][:, :n].clone() for i in range(L)],  # (n_kv_heads, n, d_head), no spare buffer
-            v=[cache.v[i][:, :n].clone() for i in range(L)],
+            q=[_joined([c.q[i] for c in chunks]) for i in range(L)],  # (n_heads, n, d_head)
+            k=[_kept(cache.k[i], n) for i in range(L)],  # (n_kv_heads, n, d_head), no spare buffer
+            v=[_kept(cache.v[i], n) for i in range(L)],
         )
     decode = ctx.tokenizer.decode
     anchor = last_character_start(enc.offsets, unfinished)

@@ -53,14 +53,21 @@ def force_pattern(layer: int, head: int, to: Literal["previous", "self"]) -> Int
     return Intervention("previous_token" if to == "previous" else "self_only", layer, head)
 
 
-def validate(interventions: Iterable[Intervention] | None, n_layers: int, n_heads: int) -> tuple[Intervention, ...]:
-    """Check ranges once, up front, so a bad experiment is a clear error and not a wrong number."""
+def validate(
+    interventions: Iterable[Intervention] | None, n_layers: int, n_heads: int,
+    attention_layers: tuple[int, ...] | None = None,
+) -> tuple[Intervention, ...]:  # fmt: skip
+    """Check ranges once, up front, so a bad experiment is a clear error and not a wrong number.
+    `attention_layers`: the layers with heads (a hybrid's; None: every layer)."""
     out = []
     for iv in interventions or ():
         if not isinstance(iv, Intervention):
             raise TypeError(f"expected an Intervention, got {type(iv).__name__}")
         if not 0 <= iv.layer < n_layers:
             raise ValueError(f"Intervention layer {iv.layer} is out of range 0..{n_layers - 1}.")
+        if attention_layers is not None and iv.layer not in attention_layers:
+            raise ValueError(f"Intervention layer {iv.layer} has no attention heads (a convolution layer); its "
+                             f"attention layers are {', '.join(map(str, attention_layers))}.")  # fmt: skip
         if iv.kind != "zero_layer" and (iv.head is None or not 0 <= iv.head < n_heads):
             raise ValueError(f"Intervention head {iv.head} is out of range 0..{n_heads - 1}.")
         if iv.kind == "temperature" and not (iv.temperature > 0 and math.isfinite(iv.temperature)):

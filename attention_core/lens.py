@@ -43,7 +43,7 @@ def require_lm_head(trace: Trace) -> None:
 def lens_logits(trace: Trace, layer: int) -> torch.Tensor:
     """[n, d_vocab]: the residual after block `layer` → final norm → unembedding."""
     require_lm_head(trace)
-    trace.check(layer)
+    trace.check_layer(layer)
     resid = trace.captured.resid_pre[layer + 1]  # (n, d_model): what leaves block `layer`
     with torch.inference_mode():
         return host_float(fwd.unembed(resid, trace.context.pass_weights, trace.config))

@@ -56,6 +56,7 @@ from .blocks import (
 from .config import ModelConfig
 from .disentangled import layer_position_bias
 from .dtypes import wide
+from .mixers import short_conv
 
 
 @dataclass
@@ -63,9 +64,10 @@ class Captured:
     """What one forward pass keeps: enough to recompute every intermediate of attention."""
 
     resid_pre: list[torch.Tensor]  # n_layers + 1 entries, each (n, d_model); the last is the final residual
-    q: list[torch.Tensor]  # (n_heads, n, d_head), after RoPE where used
-    k: list[torch.Tensor]  # (n_kv_heads, n, d_head), after RoPE where used
-    v: list[torch.Tensor]  # (n_kv_heads, n, d_head)
+    # one entry per layer; None in a hybrid's layers without attention (ModelConfig.attends)
+    q: list[torch.Tensor | None]  # (n_heads, n, d_head), after RoPE where used
+    k: list[torch.Tensor | None]  # (n_kv_heads, n, d_head), after RoPE where used
+    v: list[torch.Tensor | None]  # (n_kv_heads, n, d_head)
 
 
 # ── attention: scores, masks, softmax (written out) and SDPA (fast) ───────────────────────────────
@@ -357,16 +359,20 @@ def run(
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
         x_in = attention_input(x, w, layer, cfg)  # (n, d_model)
-        q, k, v = qkv(x_in, w, layer, cfg, ropes[layer])
+        if cfg.attends(layer):
+            q, k, v = qkv(x_in, w, layer, cfg, ropes[layer])
+            layer_ivs = iv.for_layer(interventions, layer)
+            opts = AttnOptions.of(cfg, layer, layer_position_bias(bias, w, cfg, layer, q, k), layer_sinks(w, layer))
+            gate = output_gate(x_in, w, layer, cfg)  # (n_heads, n, d_head) or None
+            z = layer_z(q, k, v, causal, layer_ivs, opts=opts, gate=gate)  # (n_heads, n, d_head)
+            mixed = layer_attn_out(z, w, layer, layer_ivs)  # (n, d_model)
+        else:  # a hybrid's convolution layer: no heads, so no q, k or v to keep
+            q = k = v = None
+            mixed = short_conv(x_in, w, layer)  # (n, d_model)
         cap.q.append(q)
         cap.k.append(k)
         cap.v.append(v)
-        layer_ivs = iv.for_layer(interventions, layer)
-        opts = AttnOptions.of(cfg, layer, layer_position_bias(bias, w, cfg, layer, q, k), layer_sinks(w, layer))
-        gate = output_gate(x_in, w, layer, cfg)  # (n_heads, n, d_head) or None
-        z = layer_z(q, k, v, causal, layer_ivs, opts=opts, gate=gate)  # (n_heads, n, d_head)
-        mid = after_attention(x, layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)  # (n, d_model)
-        x = after_mlp(mid, w, layer, cfg, x)  # (n, d_model)
+        x = after_mlp(after_attention(x, mixed, w, layer, cfg), w, layer, cfg, x)  # (n, d_model)
         if on_layer is not None:
             on_layer(layer + 1, cfg.n_layers)
     cap.resid_pre.append(x)

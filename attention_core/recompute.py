@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def captured_nbytes(captured: fwd.Captured, *extra: torch.Tensor | None) -> int:
     """Bytes held by every tensor a pass captured (and `extra` ones), each buffer counted once: q and k
     of a model without RoPE are views into one fused projection output, which is what stays in memory."""
-    tensors = [t for f in dataclasses.fields(captured) for t in getattr(captured, f.name)]
+    tensors = [t for f in dataclasses.fields(captured) for t in getattr(captured, f.name) if t is not None]
     tensors += [t for t in extra if t is not None]
     buffers = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
     return sum(buffers.values())
@@ -140,7 +140,7 @@ def pooled_patterns(
     n_heads = len(range(trace.n_heads)[heads])
     width, s = pool_edges(n, size)
     chunk = max(1, rows_per_chunk)
-    device = trace.captured.q[0].device
+    device = trace.captured.resid_pre[0].device
     widths = torch.full((s,), float(width), device=device)
     widths[-1] = n - width * (s - 1)
     out = torch.zeros(len(layers), n_heads, s, s, device=device)
@@ -185,7 +185,7 @@ def pattern_row_sums(trace: Trace, layer: int, rows_per_chunk: int) -> dict[str,
     A chunk of query rows at a time, all heads together: the chunk's patterns stay in the CPU's cache
     while they are summed, and under a causal mask no key after the chunk's last row is computed."""
     trace.check(layer)
-    n, device = trace.n_tokens, trace.captured.q[0].device
+    n, device = trace.n_tokens, trace.captured.resid_pre[0].device
     totals = {name: torch.zeros(trace.n_heads, dtype=torch.float64, device=device) for name in ROW_SUM_NAMES}
     for r0 in range(0, n, max(1, rows_per_chunk)):
         r1 = min(n, r0 + max(1, rows_per_chunk))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from . import blocks
+from . import blocks, mixers
 from . import model as fwd
 from .device import to_host
 
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def head_ablation_sweep(
     trace: Trace, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero"
 ) -> torch.Tensor:
-    """[n_layers, n_heads]: change in log p(target_id) at `position` when each head alone is ablated.
+    """[n_layers, n_heads]: change in log p(target_id) at `position` when each head alone is ablated (NaN in a
+    hybrid's convolution layers, which have no heads).
 
     Negative values mean the head helped the prediction. Equals running `model.trace(text,
     interventions=[ablate_head(l, h, mode)])` for each head in turn. `trace.ablation_sweep` calls this.
@@ -43,6 +44,9 @@ def head_ablation_sweep(
     heads = torch.arange(H)
     with torch.inference_mode():
         for layer in range(cfg.n_layers):
+            if not cfg.attends(layer):  # a hybrid's convolution layer: no head to ablate
+                out[layer] = float("nan")
+                continue
             opts = fwd.AttnOptions.of(cfg, layer, bias, fwd.layer_sinks(w, layer))
             z = fwd.attend(cap.q[layer], cap.k[layer], cap.v[layer], trace.causal, opts)  # (H, n, d_head)
             gate = fwd.resid_gate(cap.resid_pre[layer], w, layer, cfg)  # (H, n, d_head) or None
@@ -54,6 +58,10 @@ def head_ablation_sweep(
             x = blocks.after_mlp(mid, w, layer, cfg, x)
             for later in range(layer + 1, cfg.n_layers):
                 x_in = blocks.attention_input(x, w, later, cfg)
+                if not cfg.attends(later):
+                    mixed = mixers.short_conv(x_in, w, later)  # (variant, n, d_model)
+                    x = blocks.after_mlp(blocks.after_attention(x, mixed, w, later, cfg), w, later, cfg, x)
+                    continue
                 q, k, v = blocks.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)
                 later_opts = fwd.AttnOptions.of(cfg, later, bias, fwd.layer_sinks(w, later))
                 z = fwd.attend(q, k, v, trace.causal, later_opts)

@@ -5,29 +5,7 @@ per-source contributions are recomputed from those with the same functions the p
 the numbers the model really computed: scores and patterns by model.attention_scores and
 model.attention_pattern, softmax attention written out. Every public tensor is float32 on the CPU.
 A trace holds the `PassContext` of the model that made it (config, weights, tokenizer), not the model.
-
-Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
-
-    blocks.l.resid_pre        [n, d_model]             residual stream entering block l
-    blocks.l.attn.q           [n_heads, n, d_head]     queries (after RoPE where used)
-    blocks.l.attn.k           [n_kv_heads, n, d_head]  keys (after RoPE where used)
-    blocks.l.attn.v           [n_kv_heads, n, d_head]  values
-    blocks.l.attn.scores      [n_heads, n_q, n_k]      q·k·scale (1/√d_head unless the model sets one), soft-capped
-                                                       where the model caps (Gemma 2), plus the position bias where
-                                                       the model has one (T5), before the mask
-    blocks.l.attn.uncapped_scores [n_heads, n_q, n_k]  q·k·scale alone: no soft-cap, no position bias
-    blocks.l.attn.position_bias [n_heads, n_q, n_k]    T5's relative position bias (every layer of a stack shares
-                                                       it), DeBERTa's position terms; KeyError without one
-    blocks.l.attn.mask        [n_q, n_k]               bool, True where a query may attend (causal and window)
-    blocks.l.attn.masked_scores [n_heads, n_q, n_k]    scores with -inf where masked
-    blocks.l.attn.pattern     [n_heads, n_q, n_k]      softmax of masked scores; rows sum to 1
-    blocks.l.attn.z           [n_heads, n, d_head]     pattern · v (× the gate where the model gates: what W_O reads)
-    blocks.l.attn.gate        [n_heads, n, d_head]     σ(E·W_G), the output gate (AFMoE); KeyError without one
-    blocks.l.attn.head_out    [n_heads, n, d_model]    z · W_O (each head's slice), without b_O
-    blocks.l.attn_out         [n, d_model]             Σ heads' outputs + b_O
-    blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
-    blocks.l.resid_post       [n, d_model]             residual leaving block l
-    logits                    [n, d_vocab]             decoders only
+Every tensor has a dotted name too (`trace["blocks.3.attn.pattern"]`), listed in attention_core/dotted_names.py.
 """
 
 from __future__ import annotations
@@ -37,7 +15,7 @@ from typing import Literal
 
 import torch
 
-from . import blocks, dotted_names, flow, lens, recompute, steps, sweep
+from . import blocks, dotted_names, flow, lens, mixers, recompute, steps, sweep
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -120,10 +98,25 @@ class Trace:
     def n_heads(self) -> int:
         return self.config.n_heads
 
-    def check(self, layer: int, head: int | None = None) -> None:
-        """Raise IndexError unless `layer` (and `head`, if given) exist in this model."""
+    @property
+    def attention_layers(self) -> tuple[int, ...]:
+        """The layers with attention heads: every layer, except a hybrid's convolution layers (config.mixers)."""
+        return self.config.attention_layers
+
+    def check_layer(self, layer: int) -> None:
+        """Raise IndexError unless `layer` exists in this model (with heads or not)."""
         if not 0 <= layer < self.n_layers:
             raise IndexError(f"layer {layer} is out of range 0..{self.n_layers - 1}")
+
+    def check(self, layer: int, head: int | None = None) -> None:
+        """Raise IndexError unless `layer` (and `head`, if given) exist in this model, ValueError where `layer` has
+        no attention heads (a hybrid's convolution layer)."""
+        self.check_layer(layer)
+        if not self.config.attends(layer):
+            listed = ", ".join(map(str, self.attention_layers))
+            mixer = self.config.mixer_name(layer)
+            raise ValueError(f"layer {layer} of {self.model_name} is a {mixer} layer: it has no attention heads "
+                             f"(its attention layers: {listed})")  # fmt: skip
         if head is not None and not 0 <= head < self.n_heads:
             raise IndexError(f"head {head} is out of range 0..{self.n_heads - 1}")
 
@@ -310,10 +303,18 @@ class Trace:
         return host_float(torch.bmm(z, W_O))  # (n_heads, n, d_model)
 
     def attn_out(self, layer: int) -> torch.Tensor:
-        """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O."""
-        self.check(layer)
-        layer_ivs = iv.for_layer(self.interventions, layer)
-        return host_float(fwd.layer_attn_out(self._z(layer), self.context.pass_weights, layer, layer_ivs))
+        """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O (a hybrid's convolution layer: the
+        convolution's output, what that layer mixes in instead)."""
+        self.check_layer(layer)
+        return host_float(self._mixer_out(layer))
+
+    def _mixer_out(self, layer: int) -> torch.Tensor:
+        """(n, d_model) what `layer` mixes into the residual, on the engine's device: attention or a convolution."""
+        w = self.context.pass_weights
+        if not self.config.attends(layer):
+            x_in = blocks.attention_input(self.captured.resid_pre[layer], w, layer, self.config)  # (n, d_model)
+            return mixers.short_conv(x_in, w, layer)
+        return fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
         """Per-source contributions A[i,j]·(v_j W_O) to query i's update.
@@ -331,11 +332,10 @@ class Trace:
         return host_float(self.captured.resid_pre[layer])
 
     def resid_mid(self, layer: int) -> torch.Tensor:
-        """[n, d_model] the residual stream after block `layer`'s attention, before its MLP."""
-        self.check(layer)
-        w = self.context.pass_weights
-        attn = fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
-        return host_float(blocks.after_attention(self.captured.resid_pre[layer], attn, w, layer, self.config))
+        """[n, d_model] the residual stream after block `layer`'s attention (or convolution), before its MLP."""
+        self.check_layer(layer)
+        w, mixed = self.context.pass_weights, self._mixer_out(layer)
+        return host_float(blocks.after_attention(self.captured.resid_pre[layer], mixed, w, layer, self.config))
 
     @property
     def logits(self) -> torch.Tensor | None:

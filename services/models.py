@@ -267,6 +267,7 @@ ARCH_LABELS = {
     "t5gemma": "T5Gemma encoder-decoder (Gemma 2's layers)",
     "t5gemma-decoder": "T5Gemma decoder",
     "granitemoehybrid": "Granite 4 decoder (attention in every layer)",
+    "lfm2": "LFM2 hybrid decoder (short convolutions beside attention)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 

@@ -130,7 +130,7 @@ class BatchStats:
         """Add one traced document (kind 'text') or repeated random sequence (kind 'induction', with its
         (start, period))."""
         ids = torch.tensor(trace.token_ids)
-        for layer in range(trace.n_layers):
+        for layer in trace.attention_layers:  # a hybrid's other layers have no heads, so no rows
             patterns = trace.layer_patterns(layer)  # [n_heads, n, n]: one layer at a time
             if induction is None:
                 found = st.text_statistics(patterns, ids, trace.causal)

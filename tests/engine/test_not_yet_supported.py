@@ -19,7 +19,8 @@ from tests.tiny_models import byte_bpe
 @pytest.mark.parametrize(
     ("model_type", "said"),
     [
-        ("lfm2", "LFM2: some of its layers mix tokens without attention"),
+        ("lfm2_moe", "LFM2 MoE: its mixture-of-experts MLPs are not read yet"),
+        ("lfm3", "LFM3: its convolution layers' output norms, gated heads"),
         ("qwen3_5", "Qwen3.5: some of its layers mix tokens without attention"),
         ("mamba", "Mamba: it has no attention layers"),
         ("gemma3n", "Gemma 3n: its layers differ in head widths"),
@@ -37,12 +38,12 @@ def test_a_folder_of_an_architecture_not_run_yet_says_why(tmp_path, model_type, 
 def test_a_gguf_file_of_an_architecture_not_run_yet_says_why(tmp_path):
     import gguf
 
-    path = tmp_path / "lfm2.gguf"
-    w = gguf.GGUFWriter(str(path), "lfm2")
+    path = tmp_path / "qwen35.gguf"
+    w = gguf.GGUFWriter(str(path), "qwen35")
     w.add_block_count(2)
     _tokenizer(w, byte_bpe(300))
     finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
-    with pytest.raises(ModelLoadError, match=r"GGUF architecture 'lfm2' .*is not supported yet\. LFM2: some of its"):
+    with pytest.raises(ModelLoadError, match=r"GGUF architecture 'qwen35' .*not supported yet\. Qwen3\.5: some of its"):
         load_model(str(path))
 
 

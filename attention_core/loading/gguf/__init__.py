@@ -33,6 +33,7 @@ from . import (
     gpt2,
     gpt_oss,
     hunyuan,
+    hybrid,
     layernorm,
     llama,
     llama4,
@@ -62,6 +63,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "qwen2moe": (llama.qwen2moe_config, llama.qwen2_weights),
     "olmoe": (llama.olmoe_config, llama.qwen2_weights),
     "gemma": (gemma.gemma1_config, llama.qwen2_weights),
+    "lfm2": (hybrid.lfm2_config, hybrid.lfm2_weights),  # LFM2: convolution layers beside attention
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma-embedding": (gemma.gemma_embedding_config, gemma.gemma_embedding_weights),  # EmbeddingGemma

@@ -25,12 +25,13 @@ Weights = dict[str, torch.Tensor]
 
 def rope_config(
     meta: Meta, name: str, tensor_names: set[str], *, scaling: str = "none", yarn_truncate: bool = True,
-    experts: dict | None = None, **overrides,
+    experts: dict | None = None, hybrid: bool = False, **overrides,
 ) -> ModelConfig:  # fmt: skip
     """What every RoPE decoder in GGUF shares: shapes, RMSNorm, SwiGLU, RoPE (linear or YaRN scaling where declared;
     `scaling` where the file names no rope.scaling.type; YaRN's ramp ends rounded unless `yarn_truncate` is False);
-    a mixture of experts' fields by moe_fields' rule unless `experts` gives them; `overrides` replace any field."""
-    d_model, n_heads, n_kv_heads, d_head = attention_shape(meta)
+    a mixture of experts' fields by moe_fields' rule unless `experts` gives them; `overrides` replace any field.
+    `hybrid`: layers without attention may count 0 key/value heads (reader.attention_shape)."""
+    d_model, n_heads, n_kv_heads, d_head = attention_shape(meta, hybrid)
     rotary = meta.count("rope.dimension_count", d_head)
     if not 0 < rotary <= d_head or rotary % 2:
         raise ModelLoadError(f"rope.dimension_count {rotary} does not fit a head of {d_head} dimensions.")

@@ -162,8 +162,9 @@ def positive(key: str, value: Any) -> int:
     return value
 
 
-def attention_shape(meta: Meta) -> tuple[int, int, int, int]:
-    """(d_model, n_heads, n_kv_heads, d_head) from the metadata, checked to be positive and to divide."""
+def attention_shape(meta: Meta, hybrid: bool = False) -> tuple[int, int, int, int]:
+    """(d_model, n_heads, n_kv_heads, d_head) from the metadata, checked to be positive and to divide. `hybrid`: a
+    per-layer head_count_kv may hold 0 for the layers without attention (llama.cpp's mark of a recurrent layer)."""
     d_model, n_heads = meta.count("embedding_length"), meta.count("attention.head_count")
     if meta.has("attention.key_length"):
         d_head = meta.count("attention.key_length")
@@ -173,6 +174,8 @@ def attention_shape(meta: Meta) -> tuple[int, int, int, int]:
     else:
         d_head = d_model // n_heads
     n_kv = meta.get("attention.head_count_kv", n_heads)
+    if isinstance(n_kv, list) and hybrid:
+        n_kv = [count for count in n_kv if count != 0] or [0]
     if isinstance(n_kv, list):  # a per-layer list in some files: we need one count for every layer
         if len(set(n_kv)) != 1:
             raise ModelLoadError(f"Per-layer key/value head counts {sorted(set(n_kv), key=str)} are not supported.")

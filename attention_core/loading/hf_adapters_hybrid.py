@@ -1,0 +1,84 @@
+"""Hugging Face adapters for hybrids: models whose layers mix tokens by attention in some layers and another way in
+the rest (ModelConfig.mixers; the other mixers are written out in attention_core/mixers.py).
+
+- LFM2 (Liquid AI's LFM2-350M … 2.6B): pre-norm blocks (operator_norm, ffn_norm) whose token mixer is, by layer_types
+  (or full_attn_idxs), either grouped-query attention with per-head q/k RMSNorms (q_layernorm, k_layernorm) before
+  RoPE, or a short convolution (conv.in_proj → B, C, x; a depthwise causal convolution of B ⊙ x over conv_L_cache
+  tokens; C ⊙ that → conv.out_proj); a SwiGLU MLP (feed_forward.w1 gate, w3 up, w2 down) whose width the config
+  shrinks to 2/3 and rounds up (block_auto_adjust_ff_dim), and a final norm transformers calls embedding_norm.
+"""
+
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+from .hf_adapters import StateDict, _Reader
+from .hf_adapters_modern import _decoder, _unembed
+
+
+def _lfm2_mixers(hf: dict, n_layers: int) -> tuple[str, ...]:
+    """Each layer's mixer from layer_types ("full_attention" / "conv"), or from full_attn_idxs where a config has
+    only those (every other layer a convolution)."""
+    types = hf.get("layer_types")
+    if types is None:
+        full = hf.get("full_attn_idxs")
+        full = set(range(n_layers)) if full is None else set(full)
+        types = ["full_attention" if i in full else "conv" for i in range(n_layers)]
+    if len(types) != n_layers or set(types) - {"full_attention", "conv"}:
+        raise ModelLoadError(f"LFM2: layer_types {types!r} do not give 'full_attention' or 'conv' to each layer.")
+    return tuple("attention" if t == "full_attention" else "short_conv" for t in types)
+
+
+def _lfm2_mlp_width(hf: dict) -> int:
+    """The MLP's width as transformers' Lfm2MLP sets it: intermediate_size (block_ff_dim), or with
+    block_auto_adjust_ff_dim 2/3 of it, × block_ffn_dim_multiplier, rounded up to block_multiple_of."""
+    width = int(hf.get("block_ff_dim") or hf["intermediate_size"])
+    if hf.get("block_auto_adjust_ff_dim", True):
+        width = int(2 * width / 3)
+        if (multiplier := hf.get("block_ffn_dim_multiplier", 1.0)) is not None:
+            step = int(hf.get("block_multiple_of", 256))
+            width = step * ((int(multiplier * width) + step - 1) // step)
+    return width
+
+
+def lfm2_config(hf: dict, name: str) -> ModelConfig:
+    n_layers = int(hf["num_hidden_layers"])
+    tie = hf.get("tie_word_embeddings", hf.get("tie_embedding", True))
+    hf = {"rope_theta": 1_000_000.0, **hf, "intermediate_size": _lfm2_mlp_width(hf)}
+    return _decoder(
+        hf, name, "lfm2", qk_norm="head", norm_eps=float(hf.get("norm_eps", 1e-5)), tie_embeddings=bool(tie),
+        mixers=_lfm2_mixers(hf, n_layers), conv_kernel=int(hf.get("conv_L_cache", 3)),
+    )  # fmt: skip
+
+
+def lfm2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("embedding_norm.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        if cfg.attends(layer):
+            for ours, theirs in (("Q", "q_proj"), ("K", "k_proj"), ("V", "v_proj"), ("O", "out_proj")):
+                w[f"{dst}attn.W_{ours}"] = r.linear(f"{src}self_attn.{theirs}.weight")
+            w[dst + "attn.q_norm.w"] = r.get(src + "self_attn.q_layernorm.weight")
+            w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.k_layernorm.weight")
+        else:
+            _short_conv(w, r, src + "conv.", dst + "conv.")
+        w[dst + "ln_attn.w"] = r.get(src + "operator_norm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "ffn_norm.weight")
+        w[dst + "mlp.W_gate"] = r.linear(src + "feed_forward.w1.weight")
+        w[dst + "mlp.W_in"] = r.linear(src + "feed_forward.w3.weight")
+        w[dst + "mlp.W_out"] = r.linear(src + "feed_forward.w2.weight")
+    _unembed(w, sd, cfg)
+    return w
+
+
+def _short_conv(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    """in_proj, the depthwise kernel (Conv1d's [d_model, 1, L] → [d_model, L]), out_proj; biases where present."""
+    w[dst + "W_in"], w[dst + "W_out"] = r.linear(src + "in_proj.weight"), r.linear(src + "out_proj.weight")
+    w[dst + "kernel"] = r.get(src + "conv.weight")[:, 0, :].contiguous()  # (d_model, L)
+    for ours, theirs in (("b_in", "in_proj.bias"), ("b_conv", "conv.bias"), ("b_out", "out_proj.bias")):
+        if r.has(src + theirs):
+            w[dst + ours] = r.get(src + theirs)
+
+
+ADAPTERS = {"lfm2": (lfm2_config, lfm2_weights)}

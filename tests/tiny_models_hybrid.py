@@ -1,0 +1,28 @@
+"""Tiny random hybrids (attention_core/loading/hf_adapters_hybrid.py): layers that attend beside layers that mix
+tokens another way, saved as safetensors with the byte-level tokenizer of tests.tiny_models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+# conv, attention, conv, attention: a convolution first (LFM2's own models start with two) and last but one
+LFM2_LAYERS = ["conv", "full_attention", "conv", "full_attention"]
+
+
+def save_tiny_lfm2(folder: Path, seed: int = 0, conv_bias: bool = False):
+    """LFM2 with a kernel of 3, grouped-query attention (4 heads over 2), and an MLP width the config rounds (96 × 2/3
+    × 1.3 = 83, up to a multiple of 32: 96), so a width read from intermediate_size alone would be wrong."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.Lfm2Config(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, layer_types=LFM2_LAYERS, conv_L_cache=3,
+        conv_bias=conv_bias, block_multiple_of=32, block_ffn_dim_multiplier=1.3, tie_word_embeddings=True,
+        pad_token_id=0, bos_token_id=0, eos_token_id=0, rope_parameters={"rope_type": "default", "rope_theta": 5000.0},
+    )  # fmt: skip
+    return _peaked_and_saved(transformers.Lfm2ForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)
