@@ -35,6 +35,15 @@ st.markdown(
     "Transparency Tool). Starting from the chosen token at the top, the graph keeps every part at or above "
     "the threshold, and follows it down to the token it came from."
 )
+cfg = trace.config
+hybrid = len(cfg.attention_layers) < cfg.n_layers
+if hybrid:  # attention_core/mixers.py: each source's term of the convolution is exact, as attention's are
+    st.markdown(
+        f"{ctx.model_title} is a hybrid: in {cfg.n_layers - len(cfg.attention_layers)} of its {cfg.n_layers} blocks "
+        f"a short convolution replaces attention. There the token receives from itself and the "
+        f"{cfg.conv_kernel - 1} tokens before it, each through its own tap of the kernel (C_i ⊙ kernel tap ⊙ B_j x_j, "
+        "then W_out): those parts add up to the convolution's output, and are drawn in green."
+    )
 warn_untrained_masking(ctx, "these contributions")
 shown = display_tokens(trace)  # byte pieces named by their character, as on every page
 labels = readable_token_labels(shown)
@@ -52,14 +61,17 @@ threshold = c2.slider(
 
 with st.spinner("Splitting every block's update into its parts"):
     edges = contribution_graph(ctx.trace_key, trace, token, threshold)
-view = flow_view(edges, shown, token, trace.n_layers, threshold)
+view = flow_view(edges, shown, token, trace.n_layers, threshold,
+                 [cfg.mixer_name(layer) for layer in range(cfg.n_layers)] if hybrid else ())  # fmt: skip
 show_chart(flow_figure(view), "flow_graph")
 reached = len(view.positions) - 1
 st.caption(
     f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other token"
     f"{'' if reached == 1 else 's'} reach {markdown_code(readable_token(shown[token]))} (position {token}). "
     "Blue: attention "
-    "(a curve in a token's own column is attention to itself); orange: the MLP; grey: the residual stream "
+    "(a curve in a token's own column is attention to itself); "
+    + ("green: the short convolution; " if hybrid else "")
+    + "orange: the MLP; grey: the residual stream "
     "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."
 )
 st.download_button(
@@ -80,7 +92,8 @@ elif trace.n_tokens == 1 or (trace.causal and token == 0):  # no lower threshold
     )  # fmt: skip
 else:
     st.info(
-        "No attention edge between two different tokens reaches this threshold: at this threshold the token's "
+        f"No {'attention or convolution' if hybrid else 'attention'} edge between two different tokens reaches "
+        "this threshold: at this threshold the token's "
         "embedding is built from itself. Lower the threshold to see weaker paths.",
         icon=":material/info:",
     )

@@ -65,7 +65,7 @@ layer, head = ctx.layer, ctx.head
 # Interventions belong to one model (layer/head ranges differ): a model switch starts a new experiment.
 if ss.get("exp_ivs_model") != ctx.model_name:
     ss.exp_ivs, ss.exp_ivs_model = [], ctx.model_name
-ivs = valid_interventions(ss.get("exp_ivs", []), L, H)
+ivs = valid_interventions(ss.get("exp_ivs", []), L, H, cfg.attention_layers)
 
 # Experiments use the shell's tokens, up to EXP_MAX_TOKENS (each change is another full forward pass).
 cap = min(shell_trace.n_tokens, EXP_MAX_TOKENS)

@@ -54,7 +54,7 @@ temperature = cols[1].number_input(
 seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed", help="Sampling draws from this seed.")
 ivs = ()
 if ss.get("exp_ivs_model") == ctx.model_name:
-    ivs = tuple(valid_interventions(ss.get("exp_ivs", []), ctx.n_layers, ctx.n_heads))
+    ivs = tuple(valid_interventions(ss.get("exp_ivs", []), ctx.n_layers, ctx.n_heads, ctx.config.attention_layers))
 if ivs and st.toggle("Apply the Experiments page's changes", value=True, key="gen_ivs"):
     st.caption("Generating with: " + "; ".join(item.describe() for item in ivs))
 else:

@@ -46,6 +46,7 @@ from viz.views.heads import (
     repeat_ranking,
     row_to_head,
     stats_table,
+    table_heads,
     trace_head_statistics,
 )
 from viz.views.patterns import is_long
@@ -59,10 +60,10 @@ RANKED_HEADS = "_ranked_"  # + a table's key: the (layer, head) of each of its r
 REPEAT_KEYS = {"induction": "mech_find_induction", "duplicate": "mech_find_duplicate"}  # their top-heads tables
 
 
-def open_from_stats_table(n_heads: int) -> None:
+def open_from_stats_table(heads: list[tuple[int, int]]) -> None:
     row = selected_row(TABLE_KEY)
-    if row is not None:
-        request_open_head(*row_to_head(row, n_heads))
+    if row is not None and row < len(heads):
+        request_open_head(*row_to_head(row, heads))
 
 
 def open_from_ranking(table: str) -> None:
@@ -270,12 +271,12 @@ else:
         )
     over_half = sum(h.weight > 0.5 for h in hits)
     st.caption(
-        f"{over_half} of {L * H} heads put more than half of this query's attention on these keys. Beside each head, "
-        "its previous-token and first-token share over the text (every query but the first): a high previous-token "
-        "share means the head "
+        f"{over_half} of {len(hits)} heads put more than half of this query's attention on these keys. Beside each "
+        "head, its previous-token and first-token share over the text (every query but the first): a high "
+        "previous-token share means the head "
         "mostly looks one token back, whatever the tokens are." + NO_PREVIOUS
     )
-    grid = np.array([[0.0] * H for _ in range(L)])
+    grid = np.full((L, H), np.nan)  # NaN stays where a hybrid's layer has no heads
     for h in hits:
         grid[h.layer, h.head] = h.weight
     c1, c2 = st.columns([5, 2])  # the ranking table has up to 7 columns; the grid needs ~250 px
@@ -337,7 +338,7 @@ st.dataframe(
     width="stretch",
     height=420,
     key=TABLE_KEY,
-    on_select=lambda: open_from_stats_table(H),
+    on_select=lambda: open_from_stats_table(table_heads(stats)),
     selection_mode="single-row",
     # Short headers, the full name in each one's tooltip: with the repeat columns the table was 814 px wide in a
     # 562 px column at 1024 px, and scrolled sideways to "mean distan…".

@@ -87,6 +87,14 @@ if cfg.kv_latent_rank and values == loaded:  # DeepSeek: attention_core/latent.p
         f"{cfg.d_value} wide, so this calculator's count is the chapter's formula for its shape; its real count is "
         "below."
     )
+elif len(cfg.attention_layers) < cfg.n_layers and values == loaded:  # a hybrid: attention_core/mixers.py
+    st.caption(
+        f"{ctx.model_title} is a hybrid: {len(cfg.attention_layers)} of its {cfg.n_layers} layers attend (layers "
+        f"{', '.join(map(str, cfg.attention_layers))}), so the calculator counts those; the others mix tokens by a "
+        "short convolution, whose weights are the 'convolution' row below"
+        + (", and its grouped-query attention stores fewer key and value-down maps than this counts." if
+           cfg.n_kv_heads != cfg.n_heads else ".")
+    )  # fmt: skip
 elif cfg.layer_weights and values == loaded:  # ALBERT: attention_core/shared_layers.py
     st.caption(
         f"{ctx.model_title}'s {cfg.n_layers} layers share their weights: they run "
@@ -114,9 +122,11 @@ n_ctx = cfg.n_ctx
 lengths = context_lengths(n_ctx)
 L, H = cfg.attention_sublayers, cfg.n_heads
 which = f"(its {sublayer_words(cfg.n_layers, cfg.n_decoder_layers)}, at one length) "
+if len(cfg.attention_layers) < cfg.n_layers:  # a hybrid's convolution layers have no pattern
+    which = f"(its {L} attention layers of {cfg.n_layers}) "
 st.caption(
     f"One pass computes one n × n pattern per head per layer: {L} × {H} × n² weights for {ctx.model_title} "
-    + (which if cfg.is_encoder_decoder else "")
+    + (which if cfg.is_encoder_decoder or L < cfg.n_layers else "")
     + f"(trained context {n_ctx:,} tokens). Memory if they were all kept at once:"
 )
 c1, c2 = st.columns(2)

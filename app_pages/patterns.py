@@ -360,11 +360,14 @@ st.session_state._patterns_full_run = True
 head_panel_fragment()
 
 st.subheader(f"Every layer × head ({ctx.n_layers} × {ctx.n_heads})")
+blank = [layer for layer in range(ctx.n_layers) if not ctx.config.attends(layer)]  # a hybrid's other layers
 st.caption(
     "Each thumbnail is one head's pattern, averaged over blocks of tokens for long texts (then on the colour "
     "scale picked above). "
     "Click one to select that layer and head."
-)
+    + (f" Layers {', '.join(map(str, blank))} mix tokens by a {ctx.config.mixer_name(blank[0])}, without heads: "
+       "their columns are blank." if blank else "")
+)  # fmt: skip
 ov_layer, ov_head = chart_anchor("overview", layer, head)  # as drawn while its own clicks come in (defect 11)
 overview_key = f"overview_L{ov_layer}_H{ov_head}"
 overview_swipe_hint()

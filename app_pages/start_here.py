@@ -47,8 +47,9 @@ from viz.figures.mechanism import context_growth, matrix_heatmap
 from viz.figures.overview import layer_small_multiples, overview_mosaic
 from viz.figures.shifts import layer_lines
 from viz.labels import axis_labels, counted, plotly_escape
-from viz.views.chapter import SLUGS, STEPS, facts_of, softmax_rows, step_index, step_named, step_text, weighted_values
+from viz.views.chapter import SLUGS, STEPS, facts_of, step_index, step_named, step_text
 from viz.views.chapter_notes import latent_keys_note, long_text_notice, prompt_cross_caption, shared_keys_note
+from viz.views.chapter_tables import softmax_rows, weighted_values
 from viz.views.cross import DEFAULT_SOURCE, DEFAULT_TARGET, block_axis_labels
 from viz.views.head_window import qk_titles
 from viz.views.heads import default_query_keys

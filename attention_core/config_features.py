@@ -24,6 +24,10 @@ def features(cfg: ModelConfig) -> list[str]:
     """Plain words for each declared feature of its layers (attention, norms, MLP) this model uses (the sidebar
     shows them)."""
     out = []
+    if cfg.mixers and len(cfg.attention_layers) < cfg.n_layers:  # a hybrid: attention_core/mixers.py
+        others = [i for i in range(cfg.n_layers) if not cfg.attends(i)]
+        out.append(f"a short convolution over {cfg.conv_kernel} tokens instead of attention in {len(others)} of "
+                   f"{cfg.n_layers} layers ({_listed(others)}): no heads there")  # fmt: skip
     if cfg.kv_latent_rank:
         queries = f"queries from one of {cfg.q_latent_rank}" if cfg.q_latent_rank else "queries from the residual"
         out.append(f"multi-head latent attention: keys and values from one shared latent of {cfg.kv_latent_rank} "

@@ -30,8 +30,9 @@ from viz.views.export import pattern_csv, pattern_npz
 from viz.views.patterns import head_view
 
 FORMATS = ("svg", "png", "html", "csv", "npz")
-# Short names for `attention-viz trace --tensors`: each stands for that tensor of every layer (attention_core/trace.py
-# documents the dotted names and shapes). A full dotted name (blocks.3.attn.pattern, logits) is taken as it is.
+# Short names for `attention-viz trace --tensors`: each stands for that tensor of every layer (of every attention
+# layer, for attention's own tensors in a hybrid; attention_core/dotted_names.py documents the dotted names and
+# shapes). A full dotted name (blocks.3.attn.pattern, logits) is taken as it is.
 SHORT_TENSORS = {
     "pattern": "attn.pattern",
     "scores": "attn.scores",
@@ -212,7 +213,9 @@ def tensor_names(trace: Any, wanted: Sequence[str]) -> list[str]:
         if not w:
             continue
         if w in SHORT_TENSORS:
-            names += [f"blocks.{layer}.{SHORT_TENSORS[w]}" for layer in range(trace.n_layers)]
+            attention_only = SHORT_TENSORS[w].startswith("attn")  # a hybrid's other layers have none
+            layers = trace.attention_layers if attention_only else range(trace.n_layers)
+            names += [f"blocks.{layer}.{SHORT_TENSORS[w]}" for layer in layers]
         elif w == "logits" or w.startswith("blocks."):
             names.append(w)
         else:

@@ -82,7 +82,9 @@ def contributions_view(trace: Any, threshold: float = DEFAULT_THRESHOLD) -> View
     """Where the last token's final embedding came from: every part at or above `threshold` of the sum it joins."""
     token = trace.n_tokens - 1
     edges = graph_columns(trace, token, threshold)
-    view = flow_view(edges, display_tokens(trace), token, trace.n_layers, threshold)
+    cfg = trace.config
+    mixers = [cfg.mixer_name(layer) for layer in range(cfg.n_layers)] if cfg.mixers else ()  # a hybrid's words
+    view = flow_view(edges, display_tokens(trace), token, trace.n_layers, threshold, mixers)
     reached = len(view.positions) - 1
     note = f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other tokens reach the last one."
     return View("contributions", [flow_figure(view)], 0, 0, note=note)

@@ -61,14 +61,19 @@ def require_whole_numbers(error: type[Exception] = ViewError, prefix: str = "", 
             raise error(f"{prefix}{what} must be a whole number, not {value!r}")
 
 
-def check_head(trace: Any, layer: int, head: int) -> None:
+def check_head(trace: Any, layer: int, head: int, of_heads: bool = True) -> None:
     """Raise ViewError with a one-line message unless (layer, head) is one of this trace's heads: all that one head's
-    pattern file (CSV, NPZ) needs, whatever the text's length."""
+    pattern file (CSV, NPZ) needs, whatever the text's length. of_heads=False: a view that does not read the layer's
+    heads (the lens, the contribution graph, the overview's frame) takes any layer of a hybrid."""
     require_whole_numbers(layer=layer, head=head)
     if not 0 <= layer < trace.n_layers:
         raise ViewError(f"layer {layer} is out of range: {trace.model_name} has layers 0..{trace.n_layers - 1}")
     if not 0 <= head < trace.n_heads:
         raise ViewError(f"head {head} is out of range: {trace.model_name} has heads 0..{trace.n_heads - 1}")
+    if of_heads and layer not in trace.attention_layers:  # a hybrid's layer that mixes tokens another way
+        listed = ", ".join(map(str, trace.attention_layers))
+        raise ViewError(f"layer {layer} of {trace.model_name} has no attention heads (a "
+                        f"{trace.config.mixer_name(layer)} layer); its attention layers are {listed}")  # fmt: skip
 
 
 def check_name_and_orient(name: str, orient: str) -> None:
@@ -81,7 +86,7 @@ def check_name_and_orient(name: str, orient: str) -> None:
 def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows") -> None:
     """Raise ViewError with a one-line message for arguments this trace cannot draw."""
     check_name_and_orient(name, orient)
-    check_head(trace, layer, head)
+    check_head(trace, layer, head, of_heads=name not in ("lens", "contributions", "overview"))
     if name == "lens" and not has_lens(trace):
         raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
     if is_long(trace.n_tokens) and name not in ("overview", "lens"):  # the lens reads the last 64 positions
@@ -122,12 +127,14 @@ def _layer_view(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orien
 
 
 def _overview_view(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orientation) -> View:
+    if layer not in trace.attention_layers:  # a hybrid's layer without heads: the large head is the first one's
+        layer = trace.attention_layers[0]
     pooled = overview(trace, size=OVERVIEW_SIZE, per_layer=False)  # [n_layers, n_heads, s, s] block means
     mosaic = overview_mosaic(pooled, (layer, head), orient)
     n = trace.n_tokens
     if is_long(n):
         return View("overview", [mosaic], layer, head, note=f"{n} tokens: the overview only (block means).")
-    pairs = [(lay, h) for lay in range(trace.n_layers) for h in range(trace.n_heads)]
+    pairs = [(lay, h) for lay in trace.attention_layers for h in range(trace.n_heads)]
     figures = [mosaic, head_figure(trace, tokens, layer, head, orient)]
     if len(pairs) * n * n > MAX_EMBEDDED_CELLS:
         note = (

@@ -30,11 +30,16 @@ def make_intervention(change: str, layer: int, head: int, T: float = 1.0) -> Int
     raise ValueError(f"unknown change {change!r}; expected one of {sorted(CHANGE_NAMES)}")
 
 
-def valid_interventions(items: Sequence[Any], n_layers: int, n_heads: int) -> tuple[Intervention, ...]:
-    """The interventions (from session state) that fit this model, in order, without duplicates."""
+def valid_interventions(
+    items: Sequence[Any], n_layers: int, n_heads: int, attention_layers: Sequence[int] | None = None
+) -> tuple[Intervention, ...]:
+    """The interventions (from session state) that fit this model, in order, without duplicates; a hybrid's
+    `attention_layers` (None: every layer) are the only ones with heads to change."""
     out: list[Intervention] = []
     for item in items:
         if not isinstance(item, Intervention) or not 0 <= item.layer < n_layers:
+            continue
+        if attention_layers is not None and item.layer not in attention_layers:
             continue
         if item.head is not None and not 0 <= item.head < n_heads:
             continue

@@ -268,6 +268,7 @@ ARCH_LABELS = {
     "t5gemma-decoder": "T5Gemma decoder",
     "granitemoehybrid": "Granite 4 decoder (attention in every layer)",
     "lfm2": "LFM2 hybrid decoder (short convolutions beside attention)",
+    "lfm2_moe": "LFM2 MoE hybrid decoder (short convolutions beside attention, a mixture of experts)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 
@@ -325,6 +326,8 @@ def label(model: Model) -> str:
         if cfg.is_encoder_decoder
         else f"{cfg.n_layers} layers"
     )
+    if len(cfg.attention_layers) < cfg.n_layers:  # a hybrid: heads in its attention layers alone
+        layers += f" ({len(cfg.attention_layers)} with attention)"
     return f"{model.name} ({ARCH_LABELS.get(cfg.arch, cfg.arch)}, {layers} × {cfg.n_heads} heads)"
 
 

@@ -22,7 +22,8 @@ def text_repeat_statistics(
     """Per head, the mean over the qualifying queries of `trace`'s text ([n_layers, n_heads] float64, NaN where
     none qualifies) of "duplicate" (weight on earlier copies of the query's own token, atlas `duplicate_token`) and
     "induction" (weight on the tokens that followed them, atlas `text_induction`); per layer, how many queries
-    qualified there ([n_layers] ints); and how many of the text's queries have such a key at all.
+    qualified there ([n_layers] ints; 0 in a hybrid's layers without heads); and how many of the text's queries have
+    such a key at all.
 
     A query qualifies in a layer only if that layer lets it see one of its keys (`Trace.mask`): in a sliding-window
     layer whose window hides every earlier copy (or its follower) the query's weight there is 0 by construction,
@@ -35,7 +36,7 @@ def text_repeat_statistics(
     counts = {name: np.zeros(trace.n_layers, dtype=np.int64) for name in keys}
     sums = {name: np.zeros((trace.n_layers, trace.n_heads)) for name in keys}
     qualifying = torch.nonzero(keys["duplicate"].any(dim=1) | keys["induction"].any(dim=1)).flatten()
-    for layer in range(trace.n_layers if len(qualifying) else 0):
+    for layer in trace.attention_layers if len(qualifying) else ():  # a hybrid's other layers: no heads, NaN
         if progress is not None:
             progress(layer / trace.n_layers, f"Duplicate-token and induction scores: layer {layer} of {trace.n_layers}")
         allowed = trace.mask(layer)  # [n, n] the keys each query sees in this layer (causal, sliding window)

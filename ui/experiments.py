@@ -265,7 +265,7 @@ def sweep_panel(
     if trace.n_tokens > SWEEP_MAX_TOKENS:
         st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {n_input}. Shorten the text.")
         return
-    L, H = trace.n_layers, trace.n_heads
+    L, H = len(trace.attention_layers), trace.n_heads  # a hybrid's other layers have no heads to zero
     where = "after the text" if spot.last else f"after {spot.place}"
     st.caption(
         f"Ablate (zero) each of the {L * H} heads alone, run the rest of the model, and measure the change in "

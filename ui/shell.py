@@ -8,7 +8,7 @@ in st.query_params, so a link restores the view.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import streamlit as st
 
@@ -130,15 +130,20 @@ def save_shell_state() -> None:
     st.session_state[SAVED] = {key: st.session_state[key] for key in SHELL_KEYS if key in st.session_state}
 
 
-def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
+def settle_layer_head(
+    n_layers: int, n_heads: int, model_name: str, attention_layers: Sequence[int] | None = None
+) -> None:
     """Layer and head inside the model's range: a link's values with a notice; after a model switch, the layer
-    and head last shown on that model, or the old ones brought into range, with a notice when that moved them."""
+    and head last shown on that model, or the old ones brought into range, with a notice when that moved them. A
+    hybrid's layer is one of its `attention_layers` (url.clamp_layer_head)."""
     ss = st.session_state
     left = ss.get(LAYER_HEAD_FOR)
     new_ranges = left != model_name
     ss[LAYER_HEAD_FOR] = model_name
+    heads_in = attention_layers if attention_layers is not None and len(attention_layers) < n_layers else None
     if URL_LAYER_HEAD in ss:
-        layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, _shown(model_name))
+        layer, head, notices = clamp_layer_head(*ss.pop(URL_LAYER_HEAD), n_layers, n_heads, _shown(model_name),
+                                                attention_layers=heads_in)  # fmt: skip
         ss.layer, ss.head = layer, head
         ss[NOTICES] = ss.get(NOTICES, []) + notices
         return
@@ -148,9 +153,11 @@ def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
         if model_name in places:  # back to a model seen before: its own layer and head (within its range)
             ss.layer, ss.head = places[model_name]
         else:
-            *_, moved = clamp_layer_head(
-                int(ss.get("layer", 0)), int(ss.get("head", 0)), n_layers, n_heads, _shown(model_name), nearest=True
-            )
+            layer, head, moved = clamp_layer_head(
+                int(ss.get("layer", 0)), int(ss.get("head", 0)), n_layers, n_heads, _shown(model_name), nearest=True,
+                attention_layers=heads_in,
+            )  # fmt: skip
+            ss.layer, ss.head = layer, head
             ss[NOTICES] = ss.get(NOTICES, []) + moved
     # Assigned when out of range, and once after a model switch even when in range: Streamlit resets a keyed
     # slider whose maximum changed to its minimum unless the value is set again. Not on every run: an
@@ -160,6 +167,10 @@ def settle_layer_head(n_layers: int, n_heads: int, model_name: str) -> None:
         value = min(max(int(ss.get(key, 0)), 0), top)
         if new_ranges or ss.get(key) != value:
             ss[key] = value
+    if heads_in and ss.layer not in heads_in:  # a hybrid opened on a layer without heads (the default 0, say)
+        ss.layer, _, moved = clamp_layer_head(ss.layer, 0, n_layers, n_heads, _shown(model_name),
+                                              attention_layers=heads_in)  # fmt: skip
+        ss[NOTICES] = ss.get(NOTICES, []) + moved
 
 
 def _shown(model_name: str) -> str:

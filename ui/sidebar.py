@@ -198,14 +198,25 @@ def _token_cap(model: models.Model) -> None:
     )
 
 
+def _hybrid_help(cfg) -> str:
+    """The layer picker's help on a hybrid: which layers it offers, and what the others do instead."""
+    others = sorted({cfg.mixer_name(layer) for layer in range(cfg.n_layers) if not cfg.attends(layer)})
+    return (f"Only the layers with attention heads: {len(cfg.attention_layers)} of {cfg.n_layers}. The others mix "
+            f"tokens by a {' or '.join(others)}, without heads (their residuals are on the Logit lens and "
+            "Contribution graph pages).")  # fmt: skip
+
+
 def draw_view_controls(model: models.Model) -> None:
     """Masking, token cap, layer, head and orientation for the loaded model, and a line describing it."""
     cfg = model.config
     st.divider()
     _masking_toggle(model)
-    shell.settle_layer_head(cfg.n_layers, cfg.n_heads, model.name)
+    shell.settle_layer_head(cfg.n_layers, cfg.n_heads, model.name, cfg.attention_layers)
     _token_cap(model)
-    st.slider("Layer", 0, cfg.n_layers - 1, key="layer")
+    if len(cfg.attention_layers) < cfg.n_layers:  # a hybrid: only the layers with heads can be picked
+        st.select_slider("Layer", cfg.attention_layers, key="layer", help=_hybrid_help(cfg))
+    else:
+        st.slider("Layer", 0, cfg.n_layers - 1, key="layer")
     st.slider("Head", 0, cfg.n_heads - 1, key="head")
     if st.session_state.get("orient") not in ORIENTATIONS:
         st.session_state.orient = "rows"

@@ -8,7 +8,7 @@ warning sentence the app shows, instead of an exception or a silently different 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from services.models import DEFAULT_DTYPE  # the weights' dtype a link without `dtype=` asks for
@@ -240,11 +240,13 @@ def _read_page(state: ViewState, page: str, known_pages: set[str]) -> None:
 
 
 def clamp_layer_head(
-    layer: int, head: int, n_layers: int, n_heads: int, model: str, nearest: bool = False
-) -> tuple[int, int, list[str]]:
+    layer: int, head: int, n_layers: int, n_heads: int, model: str, nearest: bool = False,
+    attention_layers: Sequence[int] | None = None,
+) -> tuple[int, int, list[str]]:  # fmt: skip
     """Bring layer/head inside the model's range; say so when that changed them. Out of range goes to 0 (a link's
     value, which means nothing in this model) or, with `nearest`, to the nearest that exists (a model switch: the
-    reader's place in a deeper model, kept as close as this one allows)."""
+    reader's place in a deeper model, kept as close as this one allows). A hybrid's layer without attention heads
+    (not in `attention_layers`) goes to the nearest that has them (the earlier of two as near)."""
     warnings: list[str] = []
     placed = []
     for name, value, count in (("layer", layer, n_layers), ("head", head, n_heads)):
@@ -254,6 +256,12 @@ def clamp_layer_head(
             warnings.append(f"{name.capitalize()} {value} does not exist in {model} {where}")
             value = shown
         placed.append(value)
+    if attention_layers and placed[0] not in attention_layers:
+        shown = min(attention_layers, key=lambda at: (abs(at - placed[0]), at))
+        listed = ", ".join(map(str, attention_layers))
+        warnings.append(f"Layer {placed[0]} of {model} mixes tokens without attention: it has no heads (its attention "
+                        f"layers are {listed}); showing layer {shown}.")  # fmt: skip
+        placed[0] = shown
     return placed[0], placed[1], warnings
 
 

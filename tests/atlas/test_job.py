@@ -186,3 +186,20 @@ def test_an_input_error_without_a_message_still_ends_the_job(monkeypatch):
 
     monkeypatch.setattr(job, "AtlasWorker", fails)
     assert job.RayAtlasWorker({}).error == "ValueError"
+
+
+def test_a_hybrids_atlas_has_rows_for_its_attention_layers_alone(tmp_path):
+    """LFM2 (tests.tiny_models_hybrid): layers 0 and 2 are short convolutions, without heads, so without rows; the
+    attention layers' values are their patterns' own."""
+    from tests.tiny_models_hybrid import save_tiny_lfm2
+
+    save_tiny_lfm2(tmp_path)
+    settings, docs = _settings(str(tmp_path)), _docs(3)
+    got, _ = _table(job.run_in_process(job.work_items(docs, settings), settings), len(docs), settings)
+    assert {layer for layer, _, _ in got} == {1, 3}
+    model = load_model(str(tmp_path))
+    sums = counts = 0
+    for d in docs:
+        pattern = model.trace(d.text, max_tokens=64).pattern(3, 1).numpy()
+        sums, counts = sums + float(np.diagonal(pattern, offset=-1).sum()), counts + pattern.shape[0] - 1
+    assert got[(3, 1, "previous_token")] == (pytest.approx(sums / counts, abs=1e-6), counts)

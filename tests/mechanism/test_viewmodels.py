@@ -20,6 +20,7 @@ from viz.views.heads import (
     rank_heads_by_attention,
     row_to_head,
     stats_table,
+    table_heads,
     trace_head_statistics,
 )
 from viz.views.shifts import (
@@ -174,7 +175,11 @@ def test_head_statistics_on_known_patterns() -> None:
     expected = np.mean([np.log2(k) for k in (2, 3, 4)])  # queries 1..3
     assert head_statistics(spread[None, None], causal=True)["entropy"][0, 0] == pytest.approx(expected)
     table = stats_table(stats)
-    assert table["layer"] == [0, 1, 2] and row_to_head(7, 3) == (2, 1)
+    assert table["layer"] == [0, 1, 2] and row_to_head(2, table_heads(stats)) == (2, 0)
+    wide = {key: np.arange(6.0).reshape(2, 3) for key in stats}  # 2 layers × 3 heads
+    assert row_to_head(4, table_heads(wide)) == (1, 1)
+    wide["entropy"][0] = np.nan  # a hybrid's layer without heads: no rows
+    assert table_heads(wide) == [(1, 0), (1, 1), (1, 2)] and stats_table(wide)["layer"] == [1, 1, 1]
 
 
 def test_trace_head_statistics_equal_those_of_the_whole_patterns(fluffy) -> None:

@@ -13,11 +13,10 @@ from viz.views.chapter import (
     SLUGS,
     STEPS,
     Facts,
-    softmax_rows,
     step_slug,
     step_text,
-    weighted_values,
 )
+from viz.views.chapter_tables import softmax_rows, weighted_values
 from viz.views.score_terms import ScoreTerms
 
 DECODER = Facts(

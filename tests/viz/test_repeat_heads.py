@@ -56,6 +56,7 @@ class PatternTrace:
     def __init__(self, token_ids: list[int], patterns: np.ndarray, window: int | None = None) -> None:
         self.token_ids, self.patterns = token_ids, torch.tensor(patterns, dtype=torch.float32)
         self.n_layers, self.n_heads, self.n_tokens = patterns.shape[0], patterns.shape[1], len(token_ids)
+        self.attention_layers = tuple(range(self.n_layers))  # every layer has heads
         self.causal, self.window = True, window  # every layer in the same sliding window, or none
         self.truncated, self.n_input_tokens = False, len(token_ids)  # the whole text, not cut by the token cap
 

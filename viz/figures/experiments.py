@@ -119,9 +119,10 @@ def drift_figure(
 
 
 def sweep_heatmap(sweep: np.ndarray, title: str, selected: tuple[int, int] | None = None) -> go.Figure:
-    """[n_layers, n_heads] change in log p(target) per ablated head; red = a drop (the head helped), blue = a rise."""
+    """[n_layers, n_heads] change in log p(target) per ablated head; red = a drop (the head helped), blue = a rise.
+    A hybrid's layers without heads (NaN) are blank rows, without hover."""
     L, H = sweep.shape
-    lim = float(max(np.max(np.abs(sweep)), 1e-6))
+    lim = float(max(np.nanmax(np.abs(sweep)), 1e-6))
     fig = go.Figure(
         go.Heatmap(
             z=sweep,
@@ -132,6 +133,7 @@ def sweep_heatmap(sweep: np.ndarray, title: str, selected: tuple[int, int] | Non
             colorscale="RdBu",  # Plotly's RdBu runs red (low) → blue (high): a drop is red, a rise blue
             colorbar=dict(title="Δ log p", thickness=12),
             hovertemplate="layer %{y}, head %{x}<br>Δ log p = %{z:.3f}<extra></extra>",
+            hoverongaps=False,
         )
     )
     if selected is not None:

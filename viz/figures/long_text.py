@@ -82,7 +82,8 @@ def thumbnail_colours(patterns: np.ndarray, scale: ColourScale) -> tuple[np.ndar
         return m, 0.0, top
     if scale == "row":
         row_max = np.nanmax(m, axis=-1, keepdims=True) if m.size else m
-        return np.divide(m, row_max, out=np.zeros_like(m), where=row_max > 0), 0.0, 1.0
+        shares = np.divide(m, row_max, out=np.zeros_like(m), where=row_max > 0)
+        return np.where(np.isnan(row_max), np.nan, shares), 0.0, 1.0  # NaN: a hybrid's layer without heads
     if scale == "log":
         with np.errstate(divide="ignore"):
             z = np.where(m > 0, np.log10(np.where(m > 0, m, 1.0)), np.nan)

@@ -247,9 +247,12 @@ def layer_head_grid(
     values: np.ndarray, title: str, colorbar: str, selected: tuple[int, int] | None = None
 ) -> go.Figure:
     """[n_layers, n_heads] as a heatmap: rows = layers, columns = heads. Each cell carries an invisible click
-    target whose customdata is (layer, head), as the overview's thumbnails do (viz.figures.layout.selected_point)."""
+    target whose customdata is (layer, head), as the overview's thumbnails do (viz.figures.layout.selected_point);
+    a NaN cell (a hybrid's layer without heads) is left blank, without one."""
     n_layers, n_heads = values.shape
     layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")  # (n_layers, n_heads) each
+    cells = ~np.isnan(np.asarray(values, dtype=np.float64))
+    layers, heads = layers[cells], heads[cells]  # (cells,) each
     fig = go.Figure(
         [
             go.Heatmap(
@@ -265,12 +268,12 @@ def layer_head_grid(
                 ygap=1,
             ),
             go.Scatter(
-                x=heads.ravel(),
-                y=layers.ravel(),
+                x=heads,
+                y=layers,
                 mode="markers",
                 marker=dict(size=12, color=TRANSPARENT),
-                customdata=np.stack([layers.ravel(), heads.ravel()], axis=1),
-                text=[f"{v:.4f}" for v in np.asarray(values, dtype=np.float64).ravel()],
+                customdata=np.stack([layers, heads], axis=1),
+                text=[f"{v:.4f}" for v in np.asarray(values, dtype=np.float64)[cells]],
                 hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>%{text}<extra></extra>",
                 showlegend=False,
             ),

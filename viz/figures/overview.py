@@ -213,6 +213,8 @@ def overview_mosaic(
     centres_x = [layer * cell + (s - 1) / 2 for layer in range(n_layers)]
     centres_y = [head * cell + (s - 1) / 2 for head in range(n_heads)]
     gx, gy = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    heads = ~np.isnan(pooled).all(axis=(2, 3))  # (n_layers, n_heads): False in a hybrid's layers without heads
+    gx, gy = gx[heads], gy[heads]  # click targets only where there is a head
     fig = _thumbnail_mosaic(
         z,
         zrange=(zmin, zmax),
@@ -222,19 +224,23 @@ def overview_mosaic(
         customdata=np.stack([gx.ravel(), gy.ravel()], axis=1),
         hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to select<extra></extra>",
     )
-    if selected is not None and 0 <= selected[0] < n_layers and 0 <= selected[1] < n_heads:
+    if selected is not None and 0 <= selected[0] < n_layers and 0 <= selected[1] < n_heads and heads[selected]:
         # The frame is the click targets' own "selected" style, not a shape: a click then moves it in the
         # browser at once, and the figure (so Streamlit's widget id) stays the same while the user clicks on.
         # A shape in the spec made every click a new widget, and clicks on the old one before the browser had
         # the new one were dropped (issue 19, defect 11).
         fig.update_traces(
             selector=dict(type="scatter"),
-            selectedpoints=[selected[0] * n_heads + selected[1]],
+            selectedpoints=[int(heads[: selected[0]].sum()) + int(heads[selected[0], : selected[1]].sum())],
             marker=dict(symbol="square-open", line=dict(width=2.5)),
             selected=dict(marker=dict(color=SELECTED_RED, opacity=1.0)),
             unselected=dict(marker=dict(opacity=0.0)),
         )
-    return _overview_layout(fig, centres_x, centres_y, cell, gap, meta)
+    fig = _overview_layout(fig, centres_x, centres_y, cell, gap, meta)
+    for layer in np.flatnonzero(~heads.any(axis=1)):  # a hybrid's layer without heads: say so in its blank column
+        fig.add_annotation(x=centres_x[layer], y=float(np.mean(centres_y)), text="no heads", textangle=-90,
+                           showarrow=False, font=dict(color="#888888", size=11))  # fmt: skip
+    return fig
 
 
 def _overview_height(n_layers: int, n_heads: int) -> int:

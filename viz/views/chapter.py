@@ -8,11 +8,8 @@ pages (app_pages/registry.py) that take a step further.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import numpy as np
 
 from viz.labels import counted
 from viz.views.chapter_notes import kv_sharing, own_matrices
@@ -98,6 +95,9 @@ class Facts:
     terms: ScoreTerms | None = None  # what the scores are (viz.views.score_terms); None: q·k/√d_head
     nope_layers: int = 0  # layers of a RoPE model that rotate nothing (SmolLM3's every 4th)
     bias_kind: str = "none"  # ModelConfig.position_bias: "t5" (a table), "alibi", "disentangled" (DeBERTa), "none"
+    # a hybrid: how many of its layers have heads (0: every layer), and what the others mix tokens with
+    heads_in_layers: int = 0
+    other_mixers: str = ""
 
 
 class PageSetting(Protocol):
@@ -142,6 +142,8 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
         terms=score_terms(ctx),  # from its config, as every page names the score
         nope_layers=sum(1 for i in range(cfg.n_layers) if cfg.uses_rope and not cfg.rotates(i)),
         bias_kind=str(cfg.position_bias),
+        heads_in_layers=len(cfg.attention_layers) if len(cfg.attention_layers) < cfg.n_layers else 0,
+        other_mixers=" or ".join(sorted({cfg.mixer_name(i) for i in range(cfg.n_layers) if not cfg.attends(i)})),
     )
 
 
@@ -299,6 +301,15 @@ def _one_head_texts(f: Facts) -> dict[str, str]:
     }
 
 
+def _all_heads(f: Facts) -> str:
+    """"all 30 × 9 heads", or a hybrid's: which of its layers have heads at all."""
+    if not f.heads_in_layers:
+        return f"all {f.n_layers} × {f.n_heads} heads"
+    return (f"{f.heads_in_layers} of them attend, with {f.n_heads} heads each (the other "
+            f"{f.n_layers - f.heads_in_layers} mix tokens by a {f.other_mixers}, without heads: their columns are "
+            f"blank below); all {f.heads_in_layers} × {f.n_heads} heads")  # fmt: skip
+
+
 def _many_heads_texts(f: Facts) -> dict[str, str]:
     """Many heads and layers, the moles, sizes and cross-attention."""
     return {
@@ -311,7 +322,7 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
         "layers": (
             "Data flows through many attention blocks, with multi-layer perceptrons between them. Each block's "
             "heads read embeddings that earlier blocks already changed, so later layers can encode higher-level "
-            f"ideas. {f.model} has **{f.n_layers} layers** (GPT-3: 96): all {f.n_layers} × {f.n_heads} heads "
+            f"ideas. {f.model} has **{f.n_layers} layers** (GPT-3: 96): {_all_heads(f)} "
             "on your text (click one to select it). Many heads put most of their weight on the first token, a "
             "dark stripe along its line: an *attention sink*, where a head with nothing relevant to find parks "
             "its weight (*Colour by what is sent* on *Attention patterns* shows how little that token sends):"
@@ -335,61 +346,3 @@ def _many_heads_texts(f: Facts) -> dict[str, str]:
         ),
         "cross-attention": _cross_text(f),
     }
-
-
-def softmax_rows(
-    scores: np.ndarray, mask: np.ndarray, weights: np.ndarray, tokens: Sequence[str], score_name: str = "scaled score"
-) -> list[dict]:
-    """One query's row for the softmax step: each key's score (named `score_name`: viz.views.score_terms), the score
-    the softmax saw (−∞ where masked; only where the row masks a key, else it would repeat the scores) and the
-    weight the model used (from the trace, not recomputed)."""
-    masks_some = not bool(np.all(mask))
-    return [
-        {"key token": f"{j}: {tok}", score_name: float(scores[j])}
-        | ({"score the softmax sees": float(scores[j]) if mask[j] else float("-inf")} if masks_some else {})
-        | {"weight": float(weights[j])}
-        for j, tok in enumerate(tokens)
-    ]
-
-
-@dataclass(frozen=True)
-class WeightedValues:
-    """One query's Δe for one head, as the chapter adds it up: Σ_j A[i, j]·(v_j·W_O), a row per source."""
-
-    query: int
-    sources: list[int]  # the sources drawn as their own row, in text order
-    weights: np.ndarray  # [k] A[query, j] of those sources
-    rows: np.ndarray  # [k, d_model] A[query, j]·(v_j·W_O[head]) of those sources
-    rest: np.ndarray | None  # [d_model] every other source the query sees, summed; None when all are drawn
-    n_rest: int  # how many sources `rest` holds
-    rest_weight: float  # their weights' sum
-    delta: np.ndarray  # [d_model] the sum of every row and `rest`: the head's Δe at the query
-
-    @property
-    def n_seen(self) -> int:
-        return len(self.sources) + self.n_rest
-
-
-def weighted_values(
-    v: np.ndarray, W_O: np.ndarray, pattern_row: np.ndarray, seen: np.ndarray, query: int, max_rows: int = 12
-) -> WeightedValues:
-    """v [n, d_head] value-down of every token, W_O [d_head, d_model] the head's value-up, pattern_row [n] the
-    query's weights, seen [n] bool the keys it may see. Past `max_rows` seen sources, the rows drawn are the
-    `max_rows` that add the most (|A·v·W_O|); the others are summed into `rest`, so the sum stays whole. One source
-    past `max_rows` is drawn as itself: a "sum" of one would hide which token it is."""
-    allowed = np.flatnonzero(np.asarray(seen, dtype=bool))
-    sent = pattern_row[allowed, None] * (v[allowed] @ W_O)  # [n_seen, d_model]
-    norms = np.linalg.norm(sent, axis=-1)
-    order = sorted(range(len(allowed)), key=lambda r: (-float(norms[r]), r))
-    drawn = sorted(order[:max_rows]) if len(allowed) > max_rows + 1 else list(range(len(allowed)))
-    others = sorted(set(range(len(allowed))) - set(drawn))
-    return WeightedValues(
-        query=query,
-        sources=[int(allowed[r]) for r in drawn],
-        weights=pattern_row[allowed[drawn]],
-        rows=sent[drawn],
-        rest=sent[others].sum(axis=0) if others else None,
-        n_rest=len(others),
-        rest_weight=float(pattern_row[allowed[others]].sum()) if others else 0.0,
-        delta=sent.sum(axis=0),
-    )

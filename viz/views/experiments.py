@@ -216,9 +216,10 @@ class HeadEffect:
 
 
 def rank_heads_by_effect(sweep: np.ndarray) -> list[HeadEffect]:
-    """Every head of an ablation sweep [n_layers, n_heads], largest drop in log p first (ties by layer, head)."""
+    """Every head of an ablation sweep [n_layers, n_heads], largest drop in log p first (ties by layer, head); a
+    hybrid's layers without heads (NaN) left out."""
     L, H = sweep.shape
-    order = sorted((float(sweep[l, h]), l, h) for l in range(L) for h in range(H))  # noqa: E741
+    order = sorted((float(sweep[l, h]), l, h) for l in range(L) for h in range(H) if not np.isnan(sweep[l, h]))  # noqa: E741
     return [HeadEffect(layer, head, d) for d, layer, head in order]
 
 

@@ -15,9 +15,11 @@ import numpy as np
 from viz.labels import plotly_escape, readable_token
 
 DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
-KINDS = ("attention", "residual_attn", "mlp", "residual_mlp")
+KINDS = ("attention", "convolution", "residual_attn", "mlp", "residual_mlp")
+TOKEN_MIXING = ("attention", "convolution")  # the kinds that move information between tokens
 KIND_NAMES = {
     "attention": "attention (from another token, or itself)",
+    "convolution": "short convolution (from itself or a few tokens before)",
     "residual_attn": "residual stream",
     "mlp": "MLP",
     "residual_mlp": "residual past the MLP",
@@ -64,26 +66,29 @@ def lowest_threshold(n_tokens: int) -> float:
     return 0.02 if n_tokens <= 256 else 0.03
 
 
-def level_name(row: int, n_layers: int) -> str:
-    """What row `row` of the graph is, in words."""
+def level_name(row: int, n_layers: int, mixers: Sequence[str] = ()) -> str:
+    """What row `row` of the graph is, in words; `mixers`: what mixes tokens in each block, where not attention in
+    every one (a hybrid's "short convolution")."""
     if row == 2 * n_layers:
         return "the final embedding"
     block, after_attention = divmod(row, 2)
-    return f"after block {block}'s attention" if after_attention else f"entering block {block}"
+    mixer = mixers[block] if mixers else "attention"
+    return f"after block {block}'s {mixer}" if after_attention else f"entering block {block}"
 
 
 def _rows(kind: str, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Source and target rows of edges of `kind` in blocks `layer`."""
-    if kind in ("attention", "residual_attn"):
+    if kind in ("attention", "convolution", "residual_attn"):
         return 2 * layer, 2 * layer + 1
     return 2 * layer + 1, 2 * layer + 2
 
 
 def flow_view(
-    edges: Mapping[str, np.ndarray], tokens: Sequence[str], target: int, n_layers: int, threshold: float
-) -> FlowView:
+    edges: Mapping[str, np.ndarray], tokens: Sequence[str], target: int, n_layers: int, threshold: float,
+    mixers: Sequence[str] = (),
+) -> FlowView:  # fmt: skip
     """The drawing of a graph's edge columns (layer, kind, source, target, importance); `tokens`: every token
-    of the text."""
+    of the text; `mixers`: a hybrid's token mixer per block, in words (level_name)."""
     positions = sorted({int(p) for p in edges["source"]} | {target})
     column = {p: c for c, p in enumerate(positions)}
     shown = [readable_token(tokens[p]) for p in positions]
@@ -107,7 +112,7 @@ def flow_view(
     ordered = sorted(nodes)
     node_x = np.array([x for x, _ in ordered])
     node_y = np.array([y for _, y in ordered])
-    node_hover = [f"{_name(shown, x, positions)}<br>{level_name(y, n_layers)}" for x, y in ordered]
+    node_hover = [f"{_name(shown, x, positions)}<br>{level_name(y, n_layers, mixers)}" for x, y in ordered]
     return FlowView(
         positions, shown, column[target], n_layers, lines, node_x, node_y, node_hover, float(threshold)
     )  # fmt: skip
@@ -118,13 +123,14 @@ def _name(shown: Sequence[str], col: int, positions: Sequence[int]) -> str:
 
 
 def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], top: int = 12) -> list[dict]:
-    """The attention edges from another token, strongest first: what the table under the graph lists."""
+    """The edges from another token (attention's, or a hybrid's convolution's), strongest first: what the table
+    under the graph lists."""
     rows = [
         {"block": int(lay), "from": f"{p}: {readable_token(tokens[p])}", "to": f"{q}: {readable_token(tokens[q])}",
          "importance": float(imp)}
         for lay, kind, p, q, imp in zip(
             edges["layer"], edges["kind"], edges["source"], edges["target"], edges["importance"], strict=True
         )
-        if kind == "attention" and p != q
+        if kind in TOKEN_MIXING and p != q
     ]  # fmt: skip
     return sorted(rows, key=lambda r: -r["importance"])[:top]

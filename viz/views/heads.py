@@ -13,9 +13,17 @@ from viz.views.common import to_numpy
 from viz.views.trace import TraceLike
 
 
+def per_layer(trace: TraceLike, layer_values: Callable[[int], np.ndarray]) -> np.ndarray:
+    """[n_layers, ...] `layer_values(layer)` of each layer with heads, stacked, NaN in a hybrid's layers without."""
+    kept = {layer: layer_values(layer) for layer in trace.attention_layers}
+    blank = np.full_like(next(iter(kept.values())), np.nan)
+    return np.stack([kept.get(layer, blank) for layer in range(trace.n_layers)])
+
+
 def all_patterns(trace: TraceLike) -> np.ndarray:
-    """[n_layers, n_heads, n_q, n_k] the patterns the pass used (n ≤ the app's token cap, so this is small)."""
-    return np.stack([to_numpy(trace.layer_patterns(layer), dtype=np.float32) for layer in range(trace.n_layers)])
+    """[n_layers, n_heads, n_q, n_k] the patterns the pass used (n ≤ the app's token cap, so this is small); NaN in
+    a hybrid's layers without heads."""
+    return per_layer(trace, lambda layer: to_numpy(trace.layer_patterns(layer), dtype=np.float32))
 
 
 @dataclass(frozen=True)
@@ -33,15 +41,16 @@ def rank_heads_by_attention(patterns: np.ndarray, query: int, keys: Sequence[int
 
 def query_rows(trace: TraceLike, query: int) -> np.ndarray:
     """[n_layers, n_heads, n_k] the weights `query` gives every key in every head: one row of each pattern,
-    computed alone (trace.pattern_window), so a long text never holds every head's full pattern."""
+    computed alone (trace.pattern_window), so a long text never holds every head's full pattern. NaN in a hybrid's
+    layers without heads."""
     rows, heads = slice(query, query + 1), range(trace.n_heads)
-    each = [[to_numpy(trace.pattern_window(layer, head, rows, slice(None)))[0] for head in heads]
-            for layer in range(trace.n_layers)]  # fmt: skip
-    return np.array(each, dtype=np.float32)
+    return per_layer(trace, lambda layer: np.array(
+        [to_numpy(trace.pattern_window(layer, head, rows, slice(None)))[0] for head in heads], dtype=np.float32))
 
 
 def rank_heads_by_rows(rows: np.ndarray, keys: Sequence[int]) -> list[HeadHit]:
-    """Every head, most attention to the `keys` (together) first, from one query's rows ([L, H, n_k])."""
+    """Every head, most attention to the `keys` (together) first, from one query's rows ([L, H, n_k]; a hybrid's
+    layers without heads, NaN, left out)."""
     keys = list(keys)
     sub = rows[:, :, keys].astype(np.float64)  # (L, H, len(keys))
     total = sub.sum(axis=-1)
@@ -50,6 +59,8 @@ def rank_heads_by_rows(rows: np.ndarray, keys: Sequence[int]) -> list[HeadHit]:
     hits = []
     for flat in order:
         layer, head = divmod(int(flat), n_heads)
+        if np.isnan(total[layer, head]):
+            continue
         hits.append(HeadHit(layer, head, float(total[layer, head]), tuple(float(x) for x in sub[layer, head])))
     return hits
 
@@ -84,8 +95,8 @@ def trace_head_statistics(
     out on whole patterns; tests hold the two equal."""
     n_layers = trace.n_layers
     names = {"entropy": "entropy", "prev": "previous", "first": "first", "distance": "distance"}
-    totals = {name: np.zeros((n_layers, trace.n_heads)) for name in names}
-    for layer in range(n_layers):
+    totals = {name: np.full((n_layers, trace.n_heads), np.nan) for name in names}  # NaN: a layer without heads
+    for layer in trace.attention_layers:
         if progress is not None:
             progress(layer / n_layers, f"Head statistics: layer {layer} of {n_layers}")
         sums = trace.pattern_row_sums(layer)
@@ -141,19 +152,24 @@ def _means(sums: dict[str, np.ndarray], n: int, causal: bool) -> dict[str, np.nd
 
 
 def stats_table(stats: dict[str, np.ndarray], repeats: RepeatScores | None = None) -> dict[str, list]:
-    """Columns for st.dataframe: one row per head, row r ↔ (layer, head) = divmod(r, n_heads); then the repeat
-    scores that some query of the text qualifies for (`RepeatScores.shown`: a score over no query is left out,
-    and `repeat_notes` says why)."""
-    n_layers, n_heads = stats["entropy"].shape
-    table: dict[str, list] = {
-        "layer": [layer for layer in range(n_layers) for _ in range(n_heads)],
-        "head": [head for _ in range(n_layers) for head in range(n_heads)],
-    }
+    """Columns for st.dataframe: one row per head, (layer, head) in the order `table_heads` lists them; then the
+    repeat scores that some query of the text qualifies for (`RepeatScores.shown`: a score over no query is left
+    out, and `repeat_notes` says why)."""
+    heads = table_heads(stats)
+    table: dict[str, list] = {"layer": [layer for layer, _ in heads], "head": [head for _, head in heads]}
     for key, label in STAT_COLUMNS.items():
-        table[label] = [float(x) for x in stats[key].reshape(-1)]
+        table[label] = [float(stats[key][at]) for at in heads]
     for key in repeats.shown if repeats is not None else []:
-        table[REPEAT_COLUMNS[key]] = [float(x) for x in repeats.values[key].reshape(-1)]
+        table[REPEAT_COLUMNS[key]] = [float(repeats.values[key][at]) for at in heads]
     return table
+
+
+def table_heads(stats: dict[str, np.ndarray]) -> list[tuple[int, int]]:
+    """The (layer, head) of each row of `stats_table`, layer by layer: every head, but those of a hybrid's layers
+    without heads (all NaN)."""
+    kept = ~np.isnan(stats["entropy"]).all(axis=1)  # (n_layers,)
+    n_layers, n_heads = stats["entropy"].shape
+    return [(layer, head) for layer in range(n_layers) if kept[layer] for head in range(n_heads)]
 
 
 # ── Repeats: the duplicate-token and induction heads of this text ─────────────────────────────────
@@ -293,9 +309,10 @@ def repeat_ranking(scores: RepeatScores, key: str, k: int = 10) -> list[dict]:
     ]
 
 
-def row_to_head(row: int, n_heads: int) -> tuple[int, int]:
-    """Table row (its position in the unsorted data, which is what a selection reports) → (layer, head)."""
-    return divmod(int(row), n_heads)
+def row_to_head(row: int, heads: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """Table row (its position in the unsorted data, which is what a selection reports) → (layer, head), by the
+    table's `table_heads`."""
+    return heads[int(row)]
 
 
 CONTROL_QUERY, CONTROL_KEYS = "creature", {"fluffy", "blue"}  # the showcase's question, which its control asks

@@ -86,21 +86,26 @@ OVERVIEW_SIZE = 16  # cells per side of a layer × head thumbnail: plenty for ~3
 
 
 def overview(trace: TraceLike, size: int = OVERVIEW_SIZE, progress: Any = None, per_layer: bool = True) -> np.ndarray:
-    """[n_layers, n_heads, s, s] block-mean-pooled patterns for the layer × head thumbnails.
+    """[n_layers, n_heads, s, s] block-mean-pooled patterns for the layer × head thumbnails; NaN in a hybrid's
+    layers without heads.
 
     Built one layer at a time (the engine pools blockwise inside a layer, so no full layer of n×n
     patterns is held), calling `progress(fraction, message)` after each: ~15 s at 4096 tokens on 2 cores.
     per_layer=False asks the engine for all layers in one call (less overhead for short texts).
     """
+    layers = list(trace.attention_layers)
     if not per_layer:
-        return to_numpy(trace.pooled_patterns(size=size), dtype=None)
-    n_layers = trace.n_layers
-    out = []
-    for layer in range(n_layers):
-        out.append(to_numpy(trace.pooled_patterns(size=size, layers=[layer]), dtype=None)[0])
+        pooled = to_numpy(trace.pooled_patterns(size=size, layers=layers), dtype=None)  # (attention layers, ...)
+        out = np.full((trace.n_layers, *pooled.shape[1:]), np.nan, dtype=pooled.dtype)
+        out[layers] = pooled
+        return out
+    rows: dict[int, np.ndarray] = {}
+    for done, layer in enumerate(layers, 1):
+        rows[layer] = to_numpy(trace.pooled_patterns(size=size, layers=[layer]), dtype=None)[0]
         if progress is not None:
-            progress((layer + 1) / n_layers, f"Pooling layer {layer + 1} of {n_layers}")
-    return np.stack(out)
+            progress(done / len(layers), f"Pooling layer {layer + 1} of {trace.n_layers}")
+    blank = np.full_like(rows[layers[0]], np.nan)
+    return np.stack([rows.get(layer, blank) for layer in range(trace.n_layers)])
 
 
 # ---------------------------------------------------------------------------------------------

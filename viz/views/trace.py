@@ -18,6 +18,7 @@ class TraceLike(Protocol):
     n_tokens: int
     n_layers: int
     n_heads: int
+    attention_layers: tuple[int, ...]  # the layers with heads (a hybrid has others)
 
     def scores(self, layer: int, head: int) -> Any: ...
     def mask(self, layer: int) -> Any: ...

@@ -1,0 +1,99 @@
+"""A hybrid in the app: a tiny LFM2 (tests.tiny_models_hybrid: layers 0 and 2 mix tokens by a short convolution, 1
+and 3 attend) loaded through *Another model*. Every page and every Start here step draws; the sidebar offers only
+the layers with heads, and a link to another layer lands on the nearest with a notice; the layer × head views leave
+the convolution layers blank and clickable nowhere; the head ranking and the ablation sweep count only real heads;
+the contribution graph draws the convolution's edges and names its levels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import chart, decode
+from tests.app.test_architecture_features import APP, TEXT
+from tests.tiny_folders import tiny_folder
+
+pytest.importorskip("transformers")
+
+ATTENTION, CONV = (1, 3), (0, 2)
+
+
+def opened(private_models, page: str, **params: str) -> AppTest:
+    folder = tiny_folder(private_models, "lfm2")
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": page, "text": TEXT, **params})
+    at.run()
+    at.text_input(key="model_request").set_value(str(folder))
+    at = at.button(key="model_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def clean(at: AppTest, where: str) -> None:
+    assert not at.exception, (where, [e.value for e in at.exception])
+    assert not at.error, (where, [e.value for e in at.error])
+
+
+def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models) -> None:
+    from app_pages.registry import PAGES
+    from viz.views.chapter import SLUGS
+
+    at = opened(private_models, "patterns")
+    picker = at.sidebar.select_slider(key="layer")
+    assert list(picker.options) == [str(layer) for layer in ATTENTION] and at.session_state["layer"] in ATTENTION
+    for page in PAGES:
+        at = at.switch_page(page.path).run()
+        clean(at, page.name)
+    at = at.switch_page("app_pages/start_here.py").run()
+    for step in SLUGS:
+        at.query_params["step"] = step
+        at = at.run()
+        clean(at, step)
+
+
+def test_a_link_to_a_convolution_layer_opens_the_nearest_attention_layer_and_says_so(private_models) -> None:
+    at = opened(private_models, "patterns", layer="2", head="1")
+    assert at.session_state["layer"] in (1, 3) and at.session_state["head"] == 1
+    said = " ".join(w.value for w in at.warning)
+    assert "Layer 2 of" in said and "mixes tokens without attention" in said and "attention layers are 1, 3" in said
+
+
+def test_the_overview_leaves_the_convolution_layers_blank_and_unclickable(private_models) -> None:
+    at = opened(private_models, "patterns", layer="3", head="2")
+    mosaic = chart(at, "overview")["data"]
+    image, targets = mosaic[0], mosaic[1]
+    clicks = decode(targets["customdata"]).reshape(-1, 2)
+    assert sorted({int(layer) for layer, _ in clicks}) == list(ATTENTION) and len(clicks) == 2 * 4
+    z = decode(image["z"])  # (heads × cells, layers × cells): each layer a band of columns
+    band = z.shape[1] // 4 + 1  # a thumbnail and its gap
+    for layer in range(4):
+        column = z[:, layer * band : layer * band + band - 1]
+        assert np.isnan(column).all() == (layer in CONV), layer
+    caption = " ".join(c.value for c in at.caption)
+    assert "Layers 0, 2 mix tokens by a short convolution, without heads" in caption
+
+
+def test_the_head_finder_and_the_sweep_rank_only_real_heads(private_models) -> None:
+    at = opened(private_models, "head_finder", layer="1")
+    every_head = next(t.value for t in at.dataframe if "entropy (bits)" in t.value.columns)  # the stats table
+    assert sorted(set(every_head["layer"])) == list(ATTENTION) and len(every_head) == 2 * 4
+    ranking = next(t.value for t in at.dataframe if "weight on keys" in t.value.columns)
+    assert set(ranking["layer"]) <= set(ATTENTION) and not ranking["weight on keys"].isna().any()
+    at = at.switch_page("app_pages/experiments.py").run()
+    at.button(key="exp_sweep").click().run()
+    clean(at, "sweep")
+    sweep = decode(chart(at, "exp_sweep_map")["data"][0]["z"])  # [layers, heads]
+    assert np.isnan(sweep[list(CONV)]).all() and not np.isnan(sweep[list(ATTENTION)]).any()
+    assert any("Ablate (zero) each of the 8 heads" in c.value for c in at.caption)
+
+
+def test_the_contribution_graph_draws_the_convolutions_edges(private_models) -> None:
+    at = opened(private_models, "contributions")
+    clean(at, "contributions")
+    figure = chart(at, "flow_graph")["data"]
+    names = {d.get("name") for d in figure}
+    assert "short convolution (from itself or a few tokens before)" in names
+    hovers = " ".join(h for d in figure for h in (d.get("hovertext") or d.get("text") or []) if isinstance(h, str))
+    assert "after block 0's short convolution" in hovers and "after block 1's attention" in hovers
+    assert any("a short convolution replaces attention" in m.value for m in at.markdown)

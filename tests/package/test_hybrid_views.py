@@ -1,0 +1,53 @@
+"""A hybrid in a notebook and on the command line: a tiny LFM2 (tests.tiny_models_hybrid: layers 0 and 2 mix tokens
+by a short convolution, 1 and 3 attend). The views that draw a layer's heads refuse a convolution layer by name;
+those that do not (lens, contribution graph, overview) take any; the overview leaves the convolution layers blank;
+a short tensor name exports attention's tensors of the attention layers alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attention_core import load_model
+from attention_viz import ViewError, build_view, collect, tensor_names
+from tests.app.helpers import decode
+
+pytest.importorskip("transformers")
+TEXT = "the blue creature took a mole of the forest"
+
+
+@pytest.fixture(scope="module")
+def trace(tmp_path_factory):
+    from tests.tiny_models_hybrid import save_tiny_lfm2
+
+    folder = tmp_path_factory.mktemp("lfm2")
+    save_tiny_lfm2(folder)
+    return load_model(str(folder), device="cpu").trace(TEXT)
+
+
+@pytest.mark.parametrize("name", ["head", "layer", "scores", "steps", "sent", "shifts"])
+def test_a_view_of_a_convolution_layers_heads_is_refused_by_name(trace, name) -> None:
+    with pytest.raises(ViewError, match="layer 2 of .* has no attention heads .*short convolution.*are 1, 3"):
+        build_view(trace, name, layer=2, head=0)
+    assert build_view(trace, name, layer=3, head=0).figures  # an attention layer draws
+
+
+def test_the_views_without_a_layers_heads_take_any_layer(trace) -> None:
+    for name in ("lens", "contributions"):
+        assert build_view(trace, name).figures, name  # layer 0, a convolution layer, is the default
+    view = build_view(trace, "overview", layer=0, head=2)
+    assert view.layer == 1 and view.head == 2  # the large head: the first attention layer's
+    image = view.figures[0].data[0]
+    z = np.asarray(decode(image.z) if isinstance(image.z, dict) else image.z, dtype=float)
+    band = z.shape[1] // 4 + 1  # one layer's thumbnails and the gap after them
+    assert [bool(np.isnan(z[:, at * band : at * band + band - 1]).all()) for at in range(4)] == [
+        True, False, True, False]  # fmt: skip
+    assert set(view.heads) == {f"{layer},{head}" for layer in (1, 3) for head in range(4)}  # clickable: real heads
+
+
+def test_short_tensor_names_export_attentions_tensors_of_the_attention_layers(trace) -> None:
+    names = tensor_names(trace, ["pattern", "resid", "attn_out"])
+    assert [n for n in names if ".attn." in n] == ["blocks.1.attn.pattern", "blocks.3.attn.pattern"]
+    assert [n for n in names if n.endswith("resid_pre")] == [f"blocks.{layer}.resid_pre" for layer in range(4)]
+    arrays = collect(trace, names + ["blocks.0.conv_out"])
+    assert arrays["blocks.0.conv_out"].shape == (trace.n_tokens, 64)
