@@ -26,3 +26,26 @@ def save_tiny_lfm2(folder: Path, seed: int = 0, conv_bias: bool = False):
         pad_token_id=0, bos_token_id=0, eos_token_id=0, rope_parameters={"rope_type": "default", "rope_theta": 5000.0},
     )  # fmt: skip
     return _peaked_and_saved(transformers.Lfm2ForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_lfm2_moe(folder: Path, seed: int = 0):
+    """LFM2 MoE: LFM2's layers (as save_tiny_lfm2's), the first dense (num_dense_layers 1, its MLP 96 wide), then 4
+    experts 24 wide (so no stacked tensor is square), 2 per token, chosen with a random expert bias (so a router without
+    it picks others), renormalised and scaled by 1.5."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.Lfm2MoeConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, moe_intermediate_size=24, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, layer_types=LFM2_LAYERS,
+        conv_L_cache=3, num_dense_layers=1, num_experts=4, num_experts_per_tok=2, routed_scaling_factor=1.5,
+        norm_topk_prob=True, use_expert_bias=True, tie_word_embeddings=True, pad_token_id=0, bos_token_id=0,
+        eos_token_id=0, rope_parameters={"rope_type": "default", "rope_theta": 5000.0},
+    )  # fmt: skip
+    model = transformers.Lfm2MoeForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in model.model.layers[1:]:
+            layer.feed_forward.expert_bias.copy_(torch.randn(4))  # a buffer: zeros unless drawn here
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

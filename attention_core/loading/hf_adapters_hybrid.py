@@ -6,6 +6,11 @@ the rest (ModelConfig.mixers; the other mixers are written out in attention_core
   RoPE, or a short convolution (conv.in_proj → B, C, x; a depthwise causal convolution of B ⊙ x over conv_L_cache
   tokens; C ⊙ that → conv.out_proj); a SwiGLU MLP (feed_forward.w1 gate, w3 up, w2 down) whose width the config
   shrinks to 2/3 and rounds up (block_auto_adjust_ff_dim), and a final norm transformers calls embedding_norm.
+- LFM2 MoE (LFM2-8B-A1B; lfm2_moe): LFM2's layers, with a mixture of experts after num_dense_layers dense MLPs (whose
+  width is intermediate_size as it stands): sigmoid scores, chosen with the expert_bias added where use_expert_bias,
+  renormalised where norm_topk_prob, × routed_scaling_factor (DeepSeek-V3's router without groups). Its experts are
+  read one by one (the Hub's experts.{e}.w1/w3/w2) or stacked (experts.gate_up_proj, down_proj: a transformers 5
+  save).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _unembed
+from .hf_adapters_moe import moe_fields, stacked_experts
 
 
 def _lfm2_mixers(hf: dict, n_layers: int) -> tuple[str, ...]:
@@ -51,6 +57,16 @@ def lfm2_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
+def lfm2_moe_config(hf: dict, name: str) -> ModelConfig:
+    n_layers = int(hf["num_hidden_layers"])
+    experts = moe_fields(hf, moe_router="sigmoid", moe_scale=float(hf.get("routed_scaling_factor") or 1.0))
+    return _decoder(
+        {"rope_theta": 1_000_000.0, **hf}, name, "lfm2_moe", qk_norm="head", norm_eps=float(hf.get("norm_eps", 1e-5)),
+        tie_embeddings=bool(hf.get("tie_word_embeddings", True)), mixers=_lfm2_mixers(hf, n_layers),
+        conv_kernel=int(hf.get("conv_L_cache", 3)), **experts,
+    )  # fmt: skip
+
+
 def lfm2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("embedding_norm.weight")}
@@ -65,11 +81,26 @@ def lfm2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             _short_conv(w, r, src + "conv.", dst + "conv.")
         w[dst + "ln_attn.w"] = r.get(src + "operator_norm.weight")
         w[dst + "ln_mlp.w"] = r.get(src + "ffn_norm.weight")
-        w[dst + "mlp.W_gate"] = r.linear(src + "feed_forward.w1.weight")
-        w[dst + "mlp.W_in"] = r.linear(src + "feed_forward.w3.weight")
-        w[dst + "mlp.W_out"] = r.linear(src + "feed_forward.w2.weight")
+        _feed_forward(w, r, src + "feed_forward.", dst, cfg)
     _unembed(w, sd, cfg)
     return w
+
+
+def _feed_forward(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """A SwiGLU MLP (w1 gate, w3 up, w2 down), or LFM2 MoE's router (gate, expert_bias) and experts."""
+    if not r.has(src + "gate.weight"):
+        for ours, theirs in (("W_gate", "w1"), ("W_in", "w3"), ("W_out", "w2")):
+            w[f"{dst}mlp.{ours}"] = r.linear(f"{src}{theirs}.weight")
+        return
+    w[dst + "mlp.router.W"] = r.linear(src + "gate.weight")  # [d_model, n_experts]
+    if r.has(src + "expert_bias"):  # use_expert_bias: added to the scores for the choice alone
+        w[dst + "mlp.router.b_choice"] = r.get(src + "expert_bias")
+    if r.has(src + "experts.gate_up_proj"):
+        stacked_experts(w, r, src, dst, cfg.n_experts, turned_width=cfg.d_model)
+        return
+    for e in range(cfg.n_experts):
+        for ours, theirs in (("W_gate", "w1"), ("W_in", "w3"), ("W_out", "w2")):
+            w[f"{dst}mlp.experts.{e}.{ours}"] = r.linear(f"{src}experts.{e}.{theirs}.weight")
 
 
 def _short_conv(w: StateDict, r: _Reader, src: str, dst: str) -> None:
@@ -81,4 +112,4 @@ def _short_conv(w: StateDict, r: _Reader, src: str, dst: str) -> None:
             w[dst + ours] = r.get(src + theirs)
 
 
-ADAPTERS = {"lfm2": (lfm2_config, lfm2_weights)}
+ADAPTERS = {"lfm2": (lfm2_config, lfm2_weights), "lfm2_moe": (lfm2_moe_config, lfm2_weights)}

@@ -81,3 +81,65 @@ def test_a_hostile_lfm2_file_is_refused_with_a_reason(hf, tmp_path, monkeypatch)
         load_model(str(_write(hf, tmp_path / "short.gguf", kv_heads=[0, 2, 0])), device="cpu")
     with pytest.raises(ModelLoadError, match="Per-layer key/value head counts"):
         load_model(str(_write(hf, tmp_path / "mixed.gguf", kv_heads=[0, 2, 0, 1])), device="cpu")
+
+
+def _write_moe(hf, path):
+    """LFM2 MoE as llama.cpp's converter writes it ('lfm2moe'): lfm2's keys and tensors, the experts stacked as
+    ffn_{gate,up,down}_exps, the router ffn_gate_inp, its bias exp_probs_b; sigmoid gating, the first block dense. The
+    converter writes no weights scale (llama.cpp then scales by 1); this file names the tiny model's 1.5."""
+    import gguf
+
+    cfg = hf.config
+    w = gguf.GGUFWriter(str(path), "lfm2moe")
+    w.add_name("tiny-lfm2moe")
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv([cfg.num_key_value_heads if t != "conv" else 0 for t in cfg.layer_types])
+    w.add_layer_norm_rms_eps(cfg.norm_eps)
+    w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+    w.add_shortconv_l_cache(cfg.conv_L_cache)
+    w.add_expert_count(cfg.num_experts)
+    w.add_expert_used_count(cfg.num_experts_per_tok)
+    w.add_expert_feed_forward_length(cfg.moe_intermediate_size)
+    w.add_leading_dense_block_count(cfg.num_dense_layers)
+    w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+    w.add_expert_weights_scale(cfg.routed_scaling_factor)
+    _tokenizer(w, byte_bpe(300))
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LFM2MOE, cfg.num_hidden_layers)
+    tensors = {}
+    for hf_name, tensor in hf.state_dict().items():
+        data = np.ascontiguousarray(tensor.float().numpy(), dtype=np.float32)
+        block = hf_name.split(".")[2] if hf_name.startswith("model.layers.") else ""
+        if hf_name == "lm_head.weight":
+            continue  # tied
+        if hf_name.endswith("experts.gate_up_proj"):  # (experts, 2·width, d_model): gate rows, then up rows
+            gate, up = np.split(data, 2, axis=1)
+            tensors[f"blk.{block}.ffn_gate_exps.weight"] = np.ascontiguousarray(gate)
+            tensors[f"blk.{block}.ffn_up_exps.weight"] = np.ascontiguousarray(up)
+        elif hf_name.endswith("experts.down_proj"):  # (experts, d_model, width)
+            tensors[f"blk.{block}.ffn_down_exps.weight"] = data
+        elif hf_name.endswith("expert_bias"):
+            tensors[f"blk.{block}.exp_probs_b.bias"] = data
+        else:
+            base, suffix = hf_name.rsplit(".", 1)
+            squeezed = np.ascontiguousarray(data[:, 0]) if base.endswith("conv.conv") else data
+            tensors[f"{names.get_name(base)}.{suffix}"] = squeezed
+    return finish(w, path, tensors)
+
+
+def test_an_lfm2_moe_file_matches_the_model_written(tmp_path, monkeypatch):
+    from tests.tiny_models_hybrid import save_tiny_lfm2_moe
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny_lfm2_moe(tmp_path / "hf").eval()
+    ours = load_model(str(_write_moe(hf, tmp_path / "lfm2moe.gguf")), device="cpu")
+    assert (ours.config.n_experts, ours.config.moe_router, ours.config.moe_scale) == (4, "sigmoid", 1.5)
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_hidden_states=True)
+    for layer in range(ours.config.n_layers):
+        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max() <= HIDDEN_TOL, layer
+    assert (trace.logits - out.logits[0]).abs().max() <= LOGIT_TOL

@@ -1,5 +1,6 @@
 """LFM2, the first hybrid: layers 0 and 2 mix tokens by a short convolution, 1 and 3 by attention
-(tests.tiny_models_hybrid). Parity with transformers' Lfm2ForCausalLM on a tiny random model saved as safetensors.
+(tests.tiny_models_hybrid). Parity with transformers' Lfm2ForCausalLM (with and without the convolution's biases) and
+Lfm2MoeForCausalLM (its experts chosen with a bias) on tiny random models saved as safetensors.
 
 Tolerances (max absolute difference, float32 CPU), as for the other decoders: patterns 1e-4; logits and hidden
 states 1e-3; a split into parts against the whole it adds up to, 1e-4.
@@ -14,7 +15,7 @@ from attention_core import ablate_head, blocks, load_model, mixers
 from attention_core.errors import ModelLoadError
 from attention_core.loading.hf_adapters_hybrid import lfm2_config
 from tests.engine.decoder_parity import assert_generation_matches_one_pass
-from tests.tiny_models_hybrid import save_tiny_lfm2
+from tests.tiny_models_hybrid import save_tiny_lfm2, save_tiny_lfm2_moe
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
@@ -24,10 +25,13 @@ TEXT = "the blue creature took a mole of the forest, and the fox jumps over the 
 CONV, ATTENTION = (0, 2), (1, 3)
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["no_bias", "conv_bias"])
+@pytest.fixture(scope="module", params=["no_bias", "conv_bias", "moe"])
 def pair(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp("lfm2")
-    hf = save_tiny_lfm2(folder, conv_bias=request.param)
+    if request.param == "moe":  # LFM2 MoE: the same layers, with a mixture of experts after the first
+        hf = save_tiny_lfm2_moe(folder)
+    else:
+        hf = save_tiny_lfm2(folder, conv_bias=request.param == "conv_bias")
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     return hf, load_model(str(folder), device="cpu")
 
@@ -37,7 +41,9 @@ def test_the_layers_are_read_as_the_config_names_them(pair):
     cfg = ours.config
     assert cfg.mixers == ("short_conv", "attention", "short_conv", "attention")
     assert cfg.attention_layers == ATTENTION and cfg.conv_kernel == 3
-    assert cfg.d_mlp == 96  # 96 × 2/3 × 1.3 = 83, rounded up to a multiple of 32
+    assert cfg.d_mlp == 96  # LFM2: 96 × 2/3 × 1.3 = 83, rounded up to a multiple of 32; LFM2 MoE: as it stands
+    if cfg.n_experts:
+        assert (cfg.n_experts, cfg.experts_per_token, cfg.moe_router, cfg.moe_scale) == (4, 2, "sigmoid", 1.5)
 
 
 def test_patterns_hidden_states_and_logits_match(pair):
@@ -139,7 +145,8 @@ def test_the_convolutions_parts_add_up_and_reach_back_its_kernel(pair):
 def test_parameter_counts_match(pair):
     hf, ours = pair
     counts = ours.parameter_counts()
-    assert counts["total"] == sum(p.numel() for p in hf.parameters())
+    biases = sum(b.numel() for name, b in hf.named_buffers() if name.endswith("expert_bias"))  # LFM2 MoE's: a buffer
+    assert counts["total"] == sum(p.numel() for p in hf.parameters()) + biases  # there, read as a weight here
     convs = [p.numel() for name, p in hf.named_parameters() if ".conv." in name]
     assert counts["convolution"] == sum(convs)
 

@@ -64,6 +64,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "olmoe": (llama.olmoe_config, llama.qwen2_weights),
     "gemma": (gemma.gemma1_config, llama.qwen2_weights),
     "lfm2": (hybrid.lfm2_config, hybrid.lfm2_weights),  # LFM2: convolution layers beside attention
+    "lfm2moe": (hybrid.lfm2_config, hybrid.lfm2_weights),  # and with a mixture of experts
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma-embedding": (gemma.gemma_embedding_config, gemma.gemma_embedding_weights),  # EmbeddingGemma

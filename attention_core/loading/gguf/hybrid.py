@@ -6,6 +6,9 @@
   convolution layer's shortconv.in_proj, shortconv.conv (the depthwise kernel, [d_model, L]: the converter squeezes
   Conv1d's middle axis) and shortconv.out_proj, its kernel length as shortconv.l_cache; the final norm named
   token_embd_norm (llama.cpp's name for transformers' embedding_norm, which LFM2 applies after the last layer).
+- lfm2moe (LFM2 MoE): lfm2's layers; after leading_dense_block_count dense MLPs a router (ffn_gate_inp) scored by
+  sigmoid, chosen with exp_probs_b, always renormalised (llama.cpp's graph normalises whatever the file says) and
+  scaled by expert_weights_scale where the file has it, over the stacked ffn_*_exps.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from .llama import Weights, _mlp, rope_config
+from .deepseek import experts, routed_mlp
+from .llama import Weights, rope_config
 from .reader import Meta, Tensors, matrix
 
 
@@ -28,9 +32,12 @@ def _mixers(meta: Meta, n_layers: int) -> tuple[str, ...]:
 
 def lfm2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     n_layers = meta.count("block_count")
+    routed = experts(meta, tensor_names, n_layers, gating_default=2, grouped=False)
+    if routed:  # lfm2moe: llama.cpp's graph renormalises the chosen experts' weights whatever the file says
+        routed["moe_renormalize"] = True
     return rope_config(
-        meta, name, tensor_names, hybrid=True, arch="lfm2", qk_norm="head", mixers=_mixers(meta, n_layers),
-        conv_kernel=meta.count("shortconv.l_cache"),
+        meta, name, tensor_names, hybrid=True, experts=routed, arch="lfm2_moe" if routed else "lfm2",
+        qk_norm="head", mixers=_mixers(meta, n_layers), conv_kernel=meta.count("shortconv.l_cache"),
     )  # fmt: skip
 
 
@@ -56,5 +63,5 @@ def lfm2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
             if tuple(w[dst + "conv.kernel"].shape) != (cfg.d_model, cfg.conv_kernel):
                 raise ModelLoadError(f"{src}shortconv.conv.weight is {tuple(w[dst + 'conv.kernel'].shape)}, not "
                                      f"({cfg.d_model}, {cfg.conv_kernel}) (d_model, shortconv.l_cache).")  # fmt: skip
-        _mlp(t, w, src, dst)
+        routed_mlp(t, w, src, dst)  # ffn_norm, then the dense MLP or the router and its experts
     return w
