@@ -21,6 +21,8 @@ def tiny_vision_language(kind: str):
     config_class = transformers.CONFIG_MAPPING[kind]
     default = config_class()
     text = {"model_type": default.get_text_config().model_type, **TEXT_SHAPE}
+    if kind == "lfm2_vl":  # LFM2's hybrid layers: a short convolution, then attention
+        text["layer_types"] = ["conv", "full_attention"]
     vision = default.vision_config.to_dict() if getattr(default, "vision_config", None) is not None else None
     small = {} if vision is None else {k: v for k, v in VISION_SHAPE.items() if k in vision}
     extra = {} if vision is None else {"vision_config": {**vision, **small}}

@@ -19,7 +19,6 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
            "does not run")  # fmt: skip
 
 _REASONS = {
-    "LFM2-VL": "its language model is not read out of the vision-language checkpoint yet (LFM2's text models are)",
     "LFM3": ("its convolution layers' output norms, gated heads and 'proportional' RoPE are not read yet (LFM2's "
              "layers run)"),
     "Qwen3.5": _HYBRID.format("Gated DeltaNet linear attention"),
@@ -51,7 +50,7 @@ _REASONS = {
 }
 # Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
 _NAMES = {
-    "lfm2_vl": "LFM2-VL", "lfm3": "LFM3", "lfm3_vl": "LFM3",
+    "lfm3": "LFM3", "lfm3_vl": "LFM3",
     "qwen3_5": "Qwen3.5", "qwen3_5_text": "Qwen3.5", "qwen3_5_moe": "Qwen3.5", "qwen35": "Qwen3.5",
     "qwen35moe": "Qwen3.5", "qwen3_next": "Qwen3-Next", "qwen3next": "Qwen3-Next",
     "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",

@@ -19,15 +19,17 @@ def assert_matches_reference(name: str, ours, trace, out, tols: tuple[float, flo
                              final: bool = True) -> None:  # fmt: skip
     """Every layer's pattern, the residual entering it, (`final`: the last hidden state, after the final norm) and the
     logits within `tols` (patterns, hidden states, logits) of transformers' `out`; `peaked`: the reference patterns
-    peaked enough that a wrong head, position or mask mapping would move real weight."""
+    peaked enough that a wrong head, position or mask mapping would move real weight. A hybrid's patterns are those
+    of its attention layers, which transformers returns alone, in order."""
     pattern_tol, hidden_tol, logit_tol = tols
     n_layers = ours.config.n_layers
-    for layer in range(n_layers):
-        ref = out.attentions[layer][0]
-        diff = (trace.layer_patterns(layer) - ref).abs().max().item()
+    assert len(out.attentions) == len(ours.config.attention_layers), name
+    for layer, ref in zip(ours.config.attention_layers, out.attentions, strict=True):
+        diff = (trace.layer_patterns(layer) - ref[0]).abs().max().item()
         assert diff <= pattern_tol, f"{name} layer {layer} pattern differs by {diff}"
         if peaked:
-            assert ref[:, -1].max() > 3.0 / trace.n_tokens, "random weights too small to make a peaked pattern"
+            assert ref[0][:, -1].max() > 3.0 / trace.n_tokens, "random weights too small to make a peaked pattern"
+    for layer in range(n_layers):
         diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
         assert diff <= hidden_tol, f"{name} hidden state {layer} differs by {diff}"
     if final:  # transformers' last hidden state is after the final norm

@@ -36,7 +36,7 @@ def test_the_language_model_matches_the_checkpoint_run_on_a_text(pair):
     kind, hf, ours = pair
     trace = ours.trace(TEXT)
     out = reference_run(hf, trace)  # the whole checkpoint, given ids and no image
-    assert len(out.attentions) == ours.config.n_layers == 2
+    assert ours.config.n_layers == 2  # (LFM2-VL's: a convolution layer, then attention; assert_matches_reference)
     assert_matches_reference(kind, ours, trace, out, (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
 
 
