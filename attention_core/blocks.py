@@ -151,6 +151,8 @@ def output_gate(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> to
         return None
     p = f"blocks.{layer}.attn."
     g = torch.sigmoid(linear(x, w[p + "W_G"], w.get(p + "b_G")))  # (..., n, n_heads·d_head_v)
+    if cfg.attn_gate_per_head:  # LFM3: (..., n, n_heads), one number a head, the same on each of its dimensions
+        g = g.repeat_interleave(cfg.d_value, dim=-1)  # (..., n, n_heads·d_head_v)
     return g.unflatten(-1, (cfg.n_heads, cfg.d_value)).transpose(-3, -2)  # (..., n_heads, n, d_head_v)
 
 

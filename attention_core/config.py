@@ -38,6 +38,7 @@ class ModelConfig:
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
+        "lfm3",
     ]
     n_layers: int
     n_heads: int
@@ -94,6 +95,7 @@ class ModelConfig:
     # AFMoE (Arcee Trinity): each head's z multiplied, per dimension, by σ(E·W_G + b_G) before W_O (weights attn.W_G,
     # [d_model, n_heads·d_head_v]): a gate the token at each query position sets for every head (blocks.output_gate)
     attn_output_gate: bool = False
+    attn_gate_per_head: bool = False  # LFM3: one gate a head and query (attn.W_G [d_model, n_heads]), on each dimension
     final_softcap: float | None = None  # logits → cap·tanh(logits/cap) (Gemma 2)
     sliding_layers: tuple[bool, ...] = ()  # which layers use sliding_window; () = every layer (Mistral)
     rope_theta_local: float | None = None  # RoPE base of the sliding-window layers (Gemma 3)
@@ -101,7 +103,9 @@ class ModelConfig:
     # RoPE scaling, as llama.cpp stores it: one divisor per frequency ((rotary_dim or d_head) / 2 of them), so
     # frequency i is θ^(-2i/r) / divisors[i]. "linear" divides every frequency (≡ positions) by its factor;
     # "llama3" divides the low frequencies by its factor, leaves the high ones, interpolates between. () = none.
-    # Applies to the layers at rope_theta (Gemma 3's sliding layers keep their own base unscaled).
+    # Applies to the layers at rope_theta (Gemma 3's sliding layers keep their own base unscaled). A divisor of inf
+    # makes a frequency 0, so its pair does not turn: proportional RoPE (LFM3's full layers) rotates only the first
+    # pairs of a whole head at θ^(-2i/d_head), the rest not at all.
     rope_freq_divisors: tuple[float, ...] = ()
     rope_scaling: str | None = None  # what the divisors came from, in words ("llama3, factor 8"), for the sidebar
     rope_attention_factor: float = 1.0  # LongRoPE: cos and sin × this where the divisors apply (q and k's rotated dims)

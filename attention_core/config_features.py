@@ -49,7 +49,8 @@ def features(cfg: ModelConfig) -> list[str]:
     if cfg.attn_sinks:
         out.append("attention sinks: a learned logit per head takes a share of every row's weight")
     if cfg.attn_output_gate:
-        out.append("each head's output gated: z × σ(E·W_G), per query and dimension, before W_O")
+        per = "one number per head and query" if cfg.attn_gate_per_head else "per query and dimension"
+        out.append(f"each head's output gated: z × σ(E·W_G), {per}, before W_O")
     out += _scale_features(cfg)
     out += _qk_norm_features(cfg)
     out += _rope_features(cfg)

@@ -148,16 +148,12 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
 
 
 def _conv_step(trace: Trace, layer: int, rows: list[int], threshold: float, edges: list[FlowEdge]) -> set[int]:
-    """A convolution layer's split of resid_mid[i] = resid_pre[i] + Σ_j term_j + constant (pre-norm blocks, as
-    the hybrids are); returns the positions that carry on."""
+    """A convolution layer's split of the sum behind resid_mid at `rows` (convolution_parts); returns the positions
+    that carry on."""
     pres: set[int] = set()
-    w = trace.context.weights
-    resid = trace.captured.resid_pre[layer]  # (n, d_model), the pass's dtype
-    x_in = blocks.attention_input(resid, w, layer, trace.config)  # (n, d_model)
     for i in rows:
-        sources, terms = mixers.short_conv_sources(x_in, w, layer, i)  # (m,), (m, d_model)
-        constant = mixers.short_conv_constant(x_in, w, layer, i)  # (d_model,)
-        share = importances(torch.cat([resid[i, None], terms, constant[None]]).float())  # (1 + m + 1,)
+        sources, parts = convolution_parts(trace, layer, i)
+        share = importances(parts)  # (1 + m + 1,)
         if share[0] >= threshold:
             edges.append(FlowEdge(layer, "residual_attn", i, i, float(share[0])))
             pres.add(i)
@@ -166,6 +162,24 @@ def _conv_step(trace: Trace, layer: int, rows: list[int], threshold: float, edge
                 edges.append(FlowEdge(layer, "convolution", j, i, float(share[1 + s])))
                 pres.add(j)
     return pres
+
+
+def convolution_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sources [m] positions, parts [1 + m + 1, d_model] float32) of a convolution layer at `row`: resid_pre[row],
+    each source's term (mixers.short_conv_sources), the part no token sends (its biases). They add up to
+    resid_mid[row]: where the model normalises the output before adding it (LFM3), through that norm linearised at
+    the whole output, as for attention."""
+    w = trace.context.weights
+    resid = trace.captured.resid_pre[layer]  # (n, d_model), the pass's dtype
+    x_in = blocks.attention_input(resid, w, layer, trace.config)  # (n, d_model)
+    sources, terms = mixers.short_conv_sources(x_in, w, layer, row)  # (m,), (m, d_model)
+    terms, constant = terms.float(), mixers.short_conv_constant(x_in, w, layer, row).float()  # (d_model,)
+    if trace.config.norm_position == "sandwich":
+        out = (terms.sum(0) + constant)[None]  # (1, d_model): the convolution's whole output at the row
+        gain, centre, shift = _linearised_norm(out, trace, f"blocks.{layer}.ln_attn_out")  # gain (1, 1, d_model)
+        terms = (terms - terms.mean(-1, keepdim=True) if centre else terms) * gain[0]
+        constant = (constant - constant.mean() if centre else constant) * gain[0, 0] + shift
+    return sources, torch.cat([resid[row, None].float(), terms, constant[None]])
 
 
 @dataclass(frozen=True)

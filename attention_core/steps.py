@@ -296,8 +296,12 @@ def _output_gate(
     if not cfg.attn_output_gate:
         return None, None
     d = cfg.d_value
-    W_G = _numpy(w[f"blocks.{layer}.attn.W_G"])[:, head * d : (head + 1) * d]  # (d_model, d_head_v)
-    b_G = _bias(w, f"blocks.{layer}.attn.b_G", head, d)
+    if cfg.attn_gate_per_head:  # LFM3: the head's one column, on each of its dimensions
+        W_G = np.repeat(_numpy(w[f"blocks.{layer}.attn.W_G"])[:, head : head + 1], d, axis=1)  # (d_model, d_head_v)
+        b_G = None if (b := _bias(w, f"blocks.{layer}.attn.b_G", head, 1)) is None else np.repeat(b, d)
+    else:
+        W_G = _numpy(w[f"blocks.{layer}.attn.W_G"])[:, head * d : (head + 1) * d]  # (d_model, d_head_v)
+        b_G = _bias(w, f"blocks.{layer}.attn.b_G", head, d)
     logits = E @ W_G if b_G is None else E @ W_G + b_G  # (n, d_head_v)
     return W_G, 1.0 / (1.0 + np.exp(-logits))
 

@@ -269,6 +269,7 @@ ARCH_LABELS = {
     "granitemoehybrid": "Granite 4 decoder (attention in every layer)",
     "lfm2": "LFM2 hybrid decoder (short convolutions beside attention)",
     "lfm2_moe": "LFM2 MoE hybrid decoder (short convolutions beside attention, a mixture of experts)",
+    "lfm3": "LFM3 hybrid decoder (short convolutions beside windowed and full attention)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 

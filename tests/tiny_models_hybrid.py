@@ -49,3 +49,24 @@ def save_tiny_lfm2_moe(folder: Path, seed: int = 0):
         for layer in model.model.layers[1:]:
             layer.feed_forward.expert_bias.copy_(torch.randn(4))  # a buffer: zeros unless drawn here
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_lfm3(folder: Path, seed: int = 0):
+    """LFM3: a convolution, a sliding-window layer (window 4, its own RoPE base of 100 over the whole head), a
+    convolution, a full layer (proportional RoPE: 4 of each head's 8 pairs turn, base 5000); each head's output
+    gated, a norm on each sublayer's output (drawn with the others: so a missing one shows)."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    rope = {"sliding_attention": {"rope_type": "default", "rope_theta": 100.0},
+            "full_attention": {"rope_type": "proportional", "rope_theta": 5000.0, "partial_rotary_factor": 0.5}}
+    cfg = transformers.Lfm3Config(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=128, conv_L_cache=3, sliding_window=4,
+        layer_types=["conv", "sliding_attention", "conv", "full_attention"], rope_parameters=rope,
+        use_sandwich_norm=True, use_attention_gate=True, tie_word_embeddings=True, pad_token_id=0, bos_token_id=0,
+        eos_token_id=0,
+    )  # fmt: skip
+    return _peaked_and_saved(transformers.Lfm3ForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)

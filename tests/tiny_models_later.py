@@ -21,11 +21,13 @@ def tiny_vision_language(kind: str):
     config_class = transformers.CONFIG_MAPPING[kind]
     default = config_class()
     text = {"model_type": default.get_text_config().model_type, **TEXT_SHAPE}
-    if kind == "lfm2_vl":  # LFM2's hybrid layers: a short convolution, then attention
+    if kind in ("lfm2_vl", "lfm3_vl"):  # LFM2's and LFM3's hybrid layers: a short convolution, then attention
         text["layer_types"] = ["conv", "full_attention"]
     vision = default.vision_config.to_dict() if getattr(default, "vision_config", None) is not None else None
     small = {} if vision is None else {k: v for k, v in VISION_SHAPE.items() if k in vision}
     extra = {} if vision is None else {"vision_config": {**vision, **small}}
+    if vision is not None and vision.get("layer_types"):  # LFM3-VL's tower lists a type per layer: keep its first
+        extra["vision_config"]["layer_types"] = vision["layer_types"][: small.get("num_hidden_layers", 1)]
     return transformers.AutoModelForImageTextToText.from_config(config_class(text_config=text, **extra))
 
 

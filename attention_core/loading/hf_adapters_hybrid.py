@@ -11,14 +11,23 @@ the rest (ModelConfig.mixers; the other mixers are written out in attention_core
   renormalised where norm_topk_prob, × routed_scaling_factor (DeepSeek-V3's router without groups). Its experts are
   read one by one (the Hub's experts.{e}.w1/w3/w2) or stacked (experts.gate_up_proj, down_proj: a transformers 5
   save).
+- LFM3: LFM2's mixers with three more kinds of layer by layer_types: "conv" (a kernel of conv_L_cache, 7 by default),
+  "sliding_attention" (a window of sliding_window; RoPE of its own base over the whole head) and "full_attention"
+  (proportional RoPE: the first partial_rotary_factor of each head's pairs turn at θ^(-2i/d_head), the rest not at
+  all); Qwen3's attention (per-head q/k RMSNorms, q_norm and k_norm), each head's output × σ(E·W_g) where
+  use_attention_gate (gate_proj, g_proj in transformers: one number per head and query, on each of its dimensions:
+  attn_gate_per_head); a norm on each
+  sublayer's output where use_sandwich_norm (post_operator_norm, post_ffn_norm); the MLP as wide as intermediate_size.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _unembed
+from .hf_adapters_modern import _decoder, _rope, _unembed
 from .hf_adapters_moe import moe_fields, stacked_experts
 
 
@@ -30,9 +39,10 @@ def _lfm2_mixers(hf: dict, n_layers: int) -> tuple[str, ...]:
         full = hf.get("full_attn_idxs")
         full = set(range(n_layers)) if full is None else set(full)
         types = ["full_attention" if i in full else "conv" for i in range(n_layers)]
-    if len(types) != n_layers or set(types) - {"full_attention", "conv"}:
-        raise ModelLoadError(f"LFM2: layer_types {types!r} do not give 'full_attention' or 'conv' to each layer.")
-    return tuple("attention" if t == "full_attention" else "short_conv" for t in types)
+    if len(types) != n_layers or set(types) - {"full_attention", "sliding_attention", "conv"}:
+        raise ModelLoadError(f"{hf.get('model_type', 'lfm2')}: layer_types {types!r} do not give 'full_attention', "
+                             "'sliding_attention' or 'conv' to each layer.")  # fmt: skip
+    return tuple("short_conv" if t == "conv" else "attention" for t in types)
 
 
 def _lfm2_mlp_width(hf: dict) -> int:
@@ -65,6 +75,79 @@ def lfm2_moe_config(hf: dict, name: str) -> ModelConfig:
         tie_embeddings=bool(hf.get("tie_word_embeddings", True)), mixers=_lfm2_mixers(hf, n_layers),
         conv_kernel=int(hf.get("conv_L_cache", 3)), **experts,
     )  # fmt: skip
+
+
+def _lfm3_types(hf: dict, n_layers: int) -> list[str]:
+    """layer_types, or Lfm3Config's default: full attention at i % 4 == 2, a window at i % 4 == 0 past the first."""
+    return hf.get("layer_types") or [
+        "full_attention" if i % 4 == 2 else "sliding_attention" if i % 4 == 0 and i > 0 else "conv"
+        for i in range(n_layers)
+    ]
+
+
+def _proportional(params: dict, d_head: int) -> tuple[float, ...]:
+    """Proportional RoPE as frequency divisors (ModelConfig.rope_freq_divisors) over a whole head: `factor` for the
+    first partial_rotary_factor of its pairs, inf (no turn) for the rest; () for the default rule."""
+    kind = params.get("rope_type", "default")
+    if kind not in ("default", "proportional"):
+        raise ModelLoadError(f"LFM3: RoPE type {kind!r} on its full layers is not supported yet.")
+    if kind == "default":
+        return ()
+    turning = int(float(params.get("partial_rotary_factor", 1.0)) * d_head // 2)
+    factor = float(params.get("factor", 1.0))
+    return (factor,) * turning + (float("inf"),) * (d_head // 2 - turning)
+
+
+def lfm3_config(hf: dict, name: str) -> ModelConfig:
+    n_layers = int(hf["num_hidden_layers"])
+    types = _lfm3_types(hf, n_layers)
+    full, local = _rope(hf, "full_attention"), _rope(hf, "sliding_attention")
+    if local.get("rope_type", "default") != "default" or float(local.get("partial_rotary_factor", 1.0)) != 1.0:
+        raise ModelLoadError("LFM3: RoPE scaling or partial rotary on its sliding layers is not supported yet.")
+    d_head = int(hf.get("head_dim") or int(hf["hidden_size"]) // int(hf["num_attention_heads"]))
+    plain = {**hf, "layer_types": types, "rope_parameters": {"rope_type": "default",
+                                                             "rope_theta": float(full.get("rope_theta", 1e6))}}
+    cfg = _decoder(
+        plain, name, "lfm3", qk_norm="head", norm_eps=float(hf.get("norm_eps", 1e-5)),
+        tie_embeddings=bool(hf.get("tie_word_embeddings", True)), mixers=_lfm2_mixers(plain, n_layers),
+        conv_kernel=int(hf.get("conv_L_cache", 7)), attn_output_gate=bool(hf.get("use_attention_gate", True)),
+        attn_gate_per_head=bool(hf.get("use_attention_gate", True)),
+        norm_position="sandwich" if hf.get("use_sandwich_norm", True) else "pre",
+    )  # fmt: skip
+    divisors = _proportional(full, d_head)
+    turning = sum(d != float("inf") for d in divisors)
+    # the sliding layers' own base, set even where it equals the full layers' so that their RoPE stays unscaled
+    local_theta = float(local.get("rope_theta", 10_000.0)) if cfg.sliding_window is not None else None
+    scaling = f"proportional: {turning} of each head's {d_head // 2} pairs turn" if divisors else None
+    return dataclasses.replace(cfg, rope_freq_divisors=divisors, rope_scaling=scaling, rope_theta_local=local_theta)
+
+
+def lfm3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """LFM2's layout with Qwen3's attention names (o_proj, q_norm, k_norm), the per-head gate (attn.W_G, one column
+    a head), and the output norms where the model has them."""
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("embedding_norm.weight")}
+    norms = {"ln_attn": "operator_norm", "ln_mlp": "ffn_norm", "ln_attn_out": "post_operator_norm",
+             "ln_mlp_out": "post_ffn_norm"}  # fmt: skip
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        if cfg.attends(layer):
+            for part in "qkvo":
+                w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
+            w[dst + "attn.q_norm.w"] = r.get(src + "self_attn.q_norm.weight")
+            w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.k_norm.weight")
+            if cfg.attn_output_gate:  # one gate a head (attn_gate_per_head). The Hub names it gate_proj
+                # (transformers renames it g_proj when it loads, and back when it saves)
+                name = "g_proj" if r.has(src + "self_attn.g_proj.weight") else "gate_proj"
+                w[dst + "attn.W_G"] = r.linear(f"{src}self_attn.{name}.weight")  # [d_model, n_heads]
+        else:
+            _short_conv(w, r, src + "conv.", dst + "conv.")
+        for ours, theirs in norms.items():
+            if ours in ("ln_attn", "ln_mlp") or cfg.norm_position == "sandwich":
+                w[f"{dst}{ours}.w"] = r.get(f"{src}{theirs}.weight")
+        _feed_forward(w, r, src + "feed_forward.", dst, cfg)
+    _unembed(w, sd, cfg)
+    return w
 
 
 def lfm2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
@@ -112,4 +195,8 @@ def _short_conv(w: StateDict, r: _Reader, src: str, dst: str) -> None:
             w[dst + ours] = r.get(src + theirs)
 
 
-ADAPTERS = {"lfm2": (lfm2_config, lfm2_weights), "lfm2_moe": (lfm2_moe_config, lfm2_weights)}
+ADAPTERS = {
+    "lfm2": (lfm2_config, lfm2_weights),
+    "lfm2_moe": (lfm2_moe_config, lfm2_weights),
+    "lfm3": (lfm3_config, lfm3_weights),
+}

@@ -1,7 +1,7 @@
 """Architectures this engine cannot run yet, and why, so that loading one says so by name (a Hugging Face model_type
 or a GGUF architecture) instead of listing every supported one.
 
-Hybrids: some layers mix tokens without attention. Of those mixers the engine runs LFM2's short convolution
+Hybrids: some layers mix tokens without attention. Of those mixers the engine runs LFM2's and LFM3's short convolution
 (attention_core/mixers.py); state-space (Mamba), linear-attention and recurrent layers are not written yet. Recurrent
 models have no attention at all. Gemma 3n and Gemma 4 give layers different head widths and let later layers reuse
 earlier ones' keys and values, which the engine's one head width per model does not hold. Models that read audio or
@@ -11,7 +11,7 @@ images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models: a text box ha
 from __future__ import annotations
 
 _HYBRID = ("some of its layers mix tokens without attention ({}), a kind of layer this engine does not run yet (of "
-           "the hybrids, it runs LFM2's short convolutions)")  # fmt: skip
+           "the hybrids, it runs LFM2's and LFM3's short convolutions)")  # fmt: skip
 _RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
 _AUDIO = "it reads audio ({}), not text: a text box has nothing to give it"
 _IMAGES = "it reads images, not text: a text box has nothing to give it"
@@ -19,8 +19,6 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
            "does not run")  # fmt: skip
 
 _REASONS = {
-    "LFM3": ("its convolution layers' output norms, gated heads and 'proportional' RoPE are not read yet (LFM2's "
-             "layers run)"),
     "Qwen3.5": _HYBRID.format("Gated DeltaNet linear attention"),
     "Qwen3-Next": _HYBRID.format("Gated DeltaNet linear attention"),
     "Granite 4 (hybrid)": _HYBRID.format("Mamba-2 layers"),
@@ -50,7 +48,7 @@ _REASONS = {
 }
 # Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
 _NAMES = {
-    "lfm3": "LFM3", "lfm3_vl": "LFM3",
+
     "qwen3_5": "Qwen3.5", "qwen3_5_text": "Qwen3.5", "qwen3_5_moe": "Qwen3.5", "qwen35": "Qwen3.5",
     "qwen35moe": "Qwen3.5", "qwen3_next": "Qwen3-Next", "qwen3next": "Qwen3-Next",
     "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",

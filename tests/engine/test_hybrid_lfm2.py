@@ -1,6 +1,7 @@
 """LFM2, the first hybrid: layers 0 and 2 mix tokens by a short convolution, 1 and 3 by attention
-(tests.tiny_models_hybrid). Parity with transformers' Lfm2ForCausalLM (with and without the convolution's biases) and
-Lfm2MoeForCausalLM (its experts chosen with a bias) on tiny random models saved as safetensors.
+(tests.tiny_models_hybrid). Parity with transformers' Lfm2ForCausalLM (with and without the convolution's biases),
+Lfm2MoeForCausalLM (its experts chosen with a bias) and Lfm3ForCausalLM (layer 1 sliding, layer 3 with proportional
+RoPE; gated heads; a norm on each sublayer's output) on tiny random models saved as safetensors.
 
 Tolerances (max absolute difference, float32 CPU), as for the other decoders: patterns 1e-4; logits and hidden
 states 1e-3; a split into parts against the whole it adds up to, 1e-4.
@@ -11,11 +12,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import ablate_head, blocks, load_model, mixers
+from attention_core import ablate_head, blocks, flow, load_model, mixers
 from attention_core.errors import ModelLoadError
 from attention_core.loading.hf_adapters_hybrid import lfm2_config
 from tests.engine.decoder_parity import assert_generation_matches_one_pass
-from tests.tiny_models_hybrid import save_tiny_lfm2, save_tiny_lfm2_moe
+from tests.tiny_models_hybrid import save_tiny_lfm2, save_tiny_lfm2_moe, save_tiny_lfm3
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
@@ -25,11 +26,13 @@ TEXT = "the blue creature took a mole of the forest, and the fox jumps over the 
 CONV, ATTENTION = (0, 2), (1, 3)
 
 
-@pytest.fixture(scope="module", params=["no_bias", "conv_bias", "moe"])
+@pytest.fixture(scope="module", params=["no_bias", "conv_bias", "moe", "lfm3"])
 def pair(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp("lfm2")
     if request.param == "moe":  # LFM2 MoE: the same layers, with a mixture of experts after the first
         hf = save_tiny_lfm2_moe(folder)
+    elif request.param == "lfm3":  # LFM3: a window and proportional RoPE, gated heads, norms on sublayer outputs
+        hf = save_tiny_lfm3(folder)
     else:
         hf = save_tiny_lfm2(folder, conv_bias=request.param == "conv_bias")
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
@@ -75,8 +78,13 @@ def test_a_convolution_layers_output_is_transformers_own(pair):
         hook.remove()
     assert (trace["blocks.2.conv_out"] - seen["out"]).abs().max() <= HIDDEN_TOL
     assert torch.equal(trace["blocks.2.conv_out"], trace.attn_out(2))
-    mid = trace.resid(2) + trace.attn_out(2)  # pre-norm: the block adds the convolution's output
-    assert (trace.resid_mid(2) - mid).abs().max() <= PARTS_TOL
+    out = trace.attn_out(2)  # what the block adds: the convolution's output, through LFM3's norm on it
+    if ours.config.norm_position == "sandwich":
+        out = blocks.normalize(out, ours.weights, "blocks.2.ln_attn_out", ours.config)
+    assert (trace.resid_mid(2) - (trace.resid(2) + out)).abs().max() <= PARTS_TOL
+    for row in (0, 5):  # the contribution graph's parts of it add up to it
+        _, parts = flow.convolution_parts(trace, 2, row)
+        assert (parts.sum(0) - trace.resid_mid(2)[row]).abs().max() <= PARTS_TOL
 
 
 def test_a_convolution_layer_has_no_heads_to_show(pair):

@@ -19,7 +19,6 @@ from tests.tiny_models import byte_bpe
 @pytest.mark.parametrize(
     ("model_type", "said"),
     [
-        ("lfm3", "LFM3: its convolution layers' output norms, gated heads"),
         ("qwen3_5", "Qwen3.5: some of its layers mix tokens without attention"),
         ("mamba", "Mamba: it has no attention layers"),
         ("gemma3n", "Gemma 3n: its layers differ in head widths"),
