@@ -1,8 +1,8 @@
 """A hybrid in the app: a tiny LFM2 (tests.tiny_models_hybrid: layers 0 and 2 mix tokens by a short convolution, 1
-and 3 attend) loaded through *Another model*. Every page and every Start here step draws; the sidebar offers only
-the layers with heads, and a link to another layer lands on the nearest with a notice; the layer × head views leave
-the convolution layers blank and clickable nowhere; the head ranking and the ablation sweep count only real heads;
-the contribution graph draws the convolution's edges and names its levels."""
+and 3 attend; and LFM3's, laid out alike) loaded through *Another model*. Every page and every Start here step draws;
+the sidebar offers only the layers with heads, and a link to another layer lands on the nearest with a notice; the
+layer × head views leave the convolution layers blank and clickable nowhere; the head ranking and the ablation sweep
+count only real heads; the contribution graph draws the convolution's edges and names its levels."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ pytest.importorskip("transformers")
 ATTENTION, CONV = (1, 3), (0, 2)
 
 
-def opened(private_models, page: str, **params: str) -> AppTest:
-    folder = tiny_folder(private_models, "lfm2")
+def opened(private_models, page: str, kind: str = "lfm2", **params: str) -> AppTest:
+    folder = tiny_folder(private_models, kind)
     at = AppTest.from_file(APP, default_timeout=180)
     at.query_params.update({"page": page, "text": TEXT, **params})
     at.run()
@@ -35,11 +35,12 @@ def clean(at: AppTest, where: str) -> None:
     assert not at.error, (where, [e.value for e in at.error])
 
 
-def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models) -> None:
+@pytest.mark.parametrize("kind", ["lfm2", "lfm3"])  # LFM3: a windowed layer, a gate per head, sublayer output norms
+def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind) -> None:
     from app_pages.registry import PAGES
     from viz.views.chapter import SLUGS
 
-    at = opened(private_models, "patterns")
+    at = opened(private_models, "patterns", kind)
     picker = at.sidebar.select_slider(key="layer")
     assert list(picker.options) == [str(layer) for layer in ATTENTION] and at.session_state["layer"] in ATTENTION
     for page in PAGES:
