@@ -94,6 +94,7 @@ class HeadSteps:
     # A model that gates each head's output (AFMoE): z is multiplied by σ(E·W_G[head] (+ b_G)) before W_O
     W_G: np.ndarray | None = None  # [d_model, d_head_v] this head's columns of the gate's map
     gate: np.ndarray | None = None  # [n, d_head_v] σ(E·W_G[head] (+ b_G)): one gate per query and dimension
+    gate_per_head: bool = False  # LFM3: one gate per query, the same in each dimension (W_G's columns all alike)
 
     @property
     def z_out(self) -> np.ndarray:
@@ -284,6 +285,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         d_value=cfg.d_value,
         W_G=W_G,
         gate=gate,
+        gate_per_head=cfg.attn_gate_per_head,
         **inputs,
     )
 

@@ -125,11 +125,14 @@ def output_gate_step(s: Any, w: StepsWindow, wl: list[str], rows: str, pos: np.n
     """Step 6½ of a model that gates each head's output (AFMoE): g = σ(E·W_G[head]), and z ⊙ g, what W_O reads."""
     dv = s.z.shape[1]
     st.subheader("6½ · Output gate: z ⊙ σ(E·W_G[head])")
+    sets = (f"one number between 0 and 1 for this head (g = σ(E·W_G), W_G's column for this head; drawn on each of the "
+            f"{dv} dimensions it multiplies), and z is multiplied by it" if s.gate_per_head else
+            f"{dv} numbers between 0 and 1 for this head (g = σ(E·W_G), W_G is this head's own), and z is multiplied "
+            "by them, dimension by dimension,")  # fmt: skip
     st.caption(
-        f"This model gates each head's output: every query token sets, from its own embedding, {dv} numbers between "
-        "0 and 1 for this head (g = σ(E·W_G), W_G is this head's own), and z is multiplied by them, dimension by "
-        "dimension, before value-up. A key's part in a query's update is then A[i, j]·(g_i ⊙ v_j)·W_O: the same "
-        "key sends more to one query than another."
+        f"This model gates each head's output: every query token sets, from its own embedding, {sets} before "
+        "value-up. A key's part in a query's update is then A[i, j]·(g_i ⊙ v_j)·W_O: the same key sends more to one "
+        "query than another."
     )
     c1, c2 = st.columns(2)
     with c1:

@@ -98,3 +98,12 @@ def test_the_contribution_graph_draws_the_convolutions_edges(private_models) -> 
     hovers = " ".join(h for d in figure for h in (d.get("hovertext") or d.get("text") or []) if isinstance(h, str))
     assert "after block 0's short convolution" in hovers and "after block 1's attention" in hovers
     assert any("a short convolution replaces attention" in m.value for m in at.markdown)
+
+
+def test_inside_one_head_says_lfm3s_gate_is_one_number_per_head(private_models) -> None:
+    at = opened(private_models, "inside_head", "lfm3", layer="3", head="1")
+    clean(at, "inside_head")
+    said = " ".join(c.value for c in at.caption)
+    assert "one number between 0 and 1 for this head" in said and "dimension by dimension" not in said
+    gate = decode(chart(at, "mech_gate")["data"][0]["z"])  # [queries, d_head]: one value across each row
+    assert np.allclose(gate, gate[:, :1]) and gate.std() > 0
