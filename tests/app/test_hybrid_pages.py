@@ -84,8 +84,11 @@ def test_the_head_finder_and_the_sweep_rank_only_real_heads(private_models) -> N
     at = at.switch_page("app_pages/experiments.py").run()
     at.button(key="exp_sweep").click().run()
     clean(at, "sweep")
-    sweep = decode(chart(at, "exp_sweep_map")["data"][0]["z"])  # [layers, heads]
+    figure = chart(at, "exp_sweep_map")
+    sweep = decode(figure["data"][0]["z"])  # [layers, heads]
     assert np.isnan(sweep[list(CONV)]).all() and not np.isnan(sweep[list(ATTENTION)]).any()
+    said = [(a["text"], a["y"]) for a in figure["layout"]["annotations"] if a["text"] == "no heads"]
+    assert sorted(y for _, y in said) == list(CONV)  # the blank rows say why
     assert any("Ablate (zero) each of the 8 heads" in c.value for c in at.caption)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import WEIGHT_SCALE, Orientation, axis_titles, oriented, tick_step
+from viz.figures.layout import WEIGHT_SCALE, Orientation, axis_titles, no_heads, oriented, tick_step
 from viz.labels import plotly_escape
 from viz.views.experiments import PredictionRow
 
@@ -141,6 +141,7 @@ def sweep_heatmap(sweep: np.ndarray, title: str, selected: tuple[int, int] | Non
         fig.add_shape(
             type="rect", x0=head - 0.5, x1=head + 0.5, y0=layer - 0.5, y1=layer + 0.5, line=dict(color="black", width=2)
         )
+    no_heads(fig, sweep)
     fig.update_xaxes(title="head", dtick=1)
     fig.update_yaxes(title="layer", autorange="reversed", dtick=max(1, L // 15))
     return _layout(fig, title, max(360, 80 + 16 * L))

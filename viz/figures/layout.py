@@ -292,3 +292,10 @@ def _get(obj: object, key: str) -> object:
     if isinstance(obj, dict):
         return obj.get(key)
     return getattr(obj, key, None)
+
+
+def no_heads(fig: go.Figure, values: np.ndarray) -> None:
+    """Write "no heads" across each all-NaN row of a [layers, heads] heatmap: a hybrid's layer without attention."""
+    for layer in np.flatnonzero(np.isnan(np.asarray(values, dtype=np.float64)).all(axis=1)):
+        fig.add_annotation(x=(values.shape[1] - 1) / 2, y=int(layer), text="no heads", showarrow=False,
+                           font=dict(color="#888888", size=11))  # fmt: skip

@@ -19,6 +19,7 @@ from viz.figures.layout import (
     auto_margins,
     axis_titles,
     log_axis,
+    no_heads,
     oriented,
     red_frame,
     si_bytes,
@@ -282,6 +283,7 @@ def layer_head_grid(
     if selected is not None:
         layer, head = selected
         fig.add_shape(red_frame(head - 0.5, head + 0.5, layer - 0.5, layer + 0.5, 3))
+    no_heads(fig, values)
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
         # Fixed ranges: the click targets' markers would otherwise pad the axes past the first and last cells.
