@@ -118,7 +118,7 @@ def lfm3_config(hf: dict, name: str) -> ModelConfig:
     turning = sum(d != float("inf") for d in divisors)
     # the sliding layers' own base, set even where it equals the full layers' so that their RoPE stays unscaled
     local_theta = float(local.get("rope_theta", 10_000.0)) if cfg.sliding_window is not None else None
-    scaling = f"proportional: {turning} of each head's {d_head // 2} pairs turn" if divisors else None
+    scaling = f"proportional ({turning} of each head's {d_head // 2} pairs turn)" if divisors else None
     return dataclasses.replace(cfg, rope_freq_divisors=divisors, rope_scaling=scaling, rope_theta_local=local_theta)
 
 

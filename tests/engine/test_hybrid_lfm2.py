@@ -47,6 +47,10 @@ def test_the_layers_are_read_as_the_config_names_them(pair):
     assert cfg.d_mlp == 96  # LFM2: 96 × 2/3 × 1.3 = 83, rounded up to a multiple of 32; LFM2 MoE: as it stands
     if cfg.n_experts:
         assert (cfg.n_experts, cfg.experts_per_token, cfg.moe_router, cfg.moe_scale) == (4, 2, "sigmoid", 1.5)
+    if cfg.arch == "lfm3":  # layer 1 slides with its own base; layer 3 turns 4 of its 8 pairs
+        assert [cfg.window(i) for i in ATTENTION] == [4, None] and cfg.rope_base(1) == 100.0
+        assert cfg.rope_divisors(1) == () and cfg.rope_divisors(3) == (1.0,) * 4 + (float("inf"),) * 4
+        assert "RoPE scaling: proportional (4 of each head's 8 pairs turn)" in " ".join(cfg.features())
 
 
 def test_patterns_hidden_states_and_logits_match(pair):
