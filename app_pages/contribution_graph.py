@@ -17,7 +17,7 @@ from viz.figures.flow import flow_figure
 from viz.labels import markdown_code, readable_token, readable_token_labels
 from viz.views.common import display_tokens
 from viz.views.export import graph_csv
-from viz.views.flow import DEFAULT_THRESHOLD, flow_view, lowest_threshold, strongest_sources
+from viz.views.flow import DEFAULT_THRESHOLD, flow_view, hybrid_words, lowest_threshold, strongest_sources
 from viz.views.heads import word_positions
 from viz.views.sent_words import sent_formula
 
@@ -37,13 +37,8 @@ st.markdown(
 )
 cfg = trace.config
 hybrid = len(cfg.attention_layers) < cfg.n_layers
-if hybrid:  # attention_core/mixers.py: each source's term of the convolution is exact, as attention's are
-    st.markdown(
-        f"{ctx.model_title} is a hybrid: in {cfg.n_layers - len(cfg.attention_layers)} of its {cfg.n_layers} blocks "
-        f"a short convolution replaces attention. There the token receives from itself and the "
-        f"{cfg.conv_kernel - 1} tokens before it, each through its own tap of the kernel (C_i ⊙ kernel tap ⊙ B_j x_j, "
-        "then W_out): those parts add up to the convolution's output, and are drawn in green."
-    )
+if hybrid:  # mixers.py, delta_net.py: each source's term of a convolution or a delta rule is exact, as attention's
+    st.markdown(hybrid_words(ctx.model_title, cfg))
 warn_untrained_masking(ctx, "these contributions")
 shown = display_tokens(trace)  # byte pieces named by their character, as on every page
 labels = readable_token_labels(shown)
@@ -70,7 +65,7 @@ st.caption(
     f"{'' if reached == 1 else 's'} reach {markdown_code(readable_token(shown[token]))} (position {token}). "
     "Blue: attention "
     "(a curve in a token's own column is attention to itself); "
-    + ("green: the short convolution; " if hybrid else "")
+    + ("green: a short convolution; purple: a gated delta rule; " if hybrid else "")
     + "orange: the MLP; grey: the residual stream "
     "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."
 )

@@ -16,7 +16,7 @@ ENCODER_ARCHS = (
 )  # fmt: skip
 
 # A hybrid's token mixers (ModelConfig.mixers), in words
-MIXER_WORDS = {"attention": "attention", "short_conv": "short convolution"}
+MIXER_WORDS = {"attention": "attention", "short_conv": "short convolution", "gated_delta": "gated delta rule"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ModelConfig:
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
-        "lfm3",
+        "lfm3", "qwen3_5_text",
     ]
     n_layers: int
     n_heads: int
@@ -164,11 +164,15 @@ class ModelConfig:
     # ALBERT: the stored block whose weights each layer reads (layer i reads `blocks.{layer_weights[i]}.*`, several
     # layers one block); () = every layer its own. attention_core/shared_layers.py resolves the names.
     layer_weights: tuple[int, ...] = ()
-    # Hybrids: what mixes tokens in each layer, "attention" or "short_conv" (LFM2's gated causal convolution over
-    # the last conv_kernel tokens: attention_core/mixers.py); () = attention in every layer. A layer without
-    # attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
+    # Hybrids: what mixes tokens in each layer, "attention", "short_conv" (LFM2's gated causal convolution over
+    # the last conv_kernel tokens: attention_core/mixers.py) or "gated_delta" (below); () = attention in every layer.
+    # A layer without attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
     mixers: tuple[str, ...] = ()
     conv_kernel: int = 0
+    # "gated_delta" layers (Qwen3.5's linear attention: attention_core/delta_net.py): (key heads, value heads) and
+    # (key width, value width) per head
+    delta_heads: tuple[int, int] = (0, 0)
+    delta_dims: tuple[int, int] = (0, 0)
     # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
     conversion_notes: tuple[str, ...] = ()
 
@@ -184,6 +188,8 @@ class ModelConfig:
         object.__setattr__(self, "layer_weights", tuple(int(i) for i in self.layer_weights))
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
         object.__setattr__(self, "mixers", tuple(str(m) for m in self.mixers))
+        object.__setattr__(self, "delta_heads", tuple(int(x) for x in self.delta_heads))
+        object.__setattr__(self, "delta_dims", tuple(int(x) for x in self.delta_dims))
 
     @property
     def own_position_projections(self) -> bool:

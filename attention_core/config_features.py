@@ -23,11 +23,7 @@ def _scale_features(cfg: ModelConfig) -> list[str]:
 def features(cfg: ModelConfig) -> list[str]:
     """Plain words for each declared feature of its layers (attention, norms, MLP) this model uses (the sidebar
     shows them)."""
-    out = []
-    if cfg.mixers and len(cfg.attention_layers) < cfg.n_layers:  # a hybrid: attention_core/mixers.py
-        others = [i for i in range(cfg.n_layers) if not cfg.attends(i)]
-        out.append(f"a short convolution over {cfg.conv_kernel} tokens instead of attention in {len(others)} of "
-                   f"{cfg.n_layers} layers ({_listed(others)}): no heads there")  # fmt: skip
+    out = _hybrid_features(cfg)
     if cfg.kv_latent_rank:
         queries = f"queries from one of {cfg.q_latent_rank}" if cfg.q_latent_rank else "queries from the residual"
         out.append(f"multi-head latent attention: keys and values from one shared latent of {cfg.kv_latent_rank} "
@@ -78,6 +74,18 @@ def features(cfg: ModelConfig) -> list[str]:
         out.append(f"weights shared across layers: its {cfg.n_layers} layers run {blocks}")
     if cfg.n_kv_heads < cfg.n_heads:
         out.append(f"grouped-query attention ({cfg.group_size} query heads per key/value head)")
+    return out
+
+
+def _hybrid_features(cfg: ModelConfig) -> list[str]:
+    """`features` of a hybrid's layers without attention: which mix tokens how (mixers.py, delta_net.py)."""
+    out = []
+    for mixer, words in (("short_conv", f"a short convolution over {cfg.conv_kernel} tokens"),
+                         ("gated_delta", "a gated delta rule (linear attention)")):  # fmt: skip
+        others = [i for i in range(cfg.n_layers) if cfg.mixers and cfg.mixers[i] == mixer]
+        if others:
+            out.append(f"{words} instead of attention in {len(others)} of {cfg.n_layers} layers ({_listed(others)}): "
+                       "no heads there")  # fmt: skip
     return out
 
 

@@ -22,6 +22,7 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.attn_out         [n, d_model]             Σ heads' outputs + b_O
     blocks.l.conv_out         [n, d_model]             a hybrid's convolution layer (which has no attn.* names):
                                                        the convolution's output (attention_core/mixers.py)
+    blocks.l.delta_out        [n, d_model]             a hybrid's gated delta rule layer: its output (delta_net.py)
     blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
     blocks.l.resid_post       [n, d_model]             residual leaving block l
     logits                    [n, d_vocab]             decoders only
@@ -62,12 +63,14 @@ def lookup(trace: Trace, name: str) -> torch.Tensor:
 
 
 def _mixer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Tensor]]:
-    """A hybrid's convolution layer: its residuals and what it mixes in (conv_out), no heads."""
+    """A hybrid's layer without attention: its residuals and what it mixes in (conv_out: a convolution's, delta_out: a
+    gated delta rule's), no heads."""
+    name = "delta_out" if trace.config.mixers[layer] == "gated_delta" else "conv_out"
     return {
         "resid_pre": lambda: trace.resid(layer),
         "resid_post": lambda: trace.resid(layer + 1),
         "resid_mid": lambda: trace.resid_mid(layer),
-        "conv_out": lambda: trace.attn_out(layer),
+        name: lambda: trace.attn_out(layer),
     }
 
 

@@ -19,6 +19,8 @@ the threshold becomes an edge, and the residual it came from is traced in turn. 
     residual_attn   pre(l, i) → mid(l, i)   the stream passing the attention sublayer unchanged
     convolution     pre(l, j) → mid(l, i)   a hybrid's convolution layer in place of attention: what source j
                                             (i itself or one of the few tokens before it) sent (mixers.py)
+    delta           pre(l, j) → mid(l, i)   a hybrid's gated delta rule (linear attention): what any earlier source
+                                            j sent through the layer's state (delta_net.py)
     mlp             mid(l, i) → pre(l+1, i) the MLP's output (a self-edge: the MLP reads only position i;
                                             parallel blocks (GPT-NeoX) read pre(l, i))
     residual_mlp    mid(l, i) → pre(l+1, i) the stream passing the MLP
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from . import blocks, lens, mixers, recompute
+from . import blocks, delta_net, lens, mixers, recompute
 from . import interventions as iv
 from . import model as fwd
 from .device import host_float, to_host
@@ -46,7 +48,7 @@ from .device import host_float, to_host
 if TYPE_CHECKING:
     from .trace import Trace
 
-EdgeKind = Literal["attention", "convolution", "residual_attn", "mlp", "residual_mlp"]
+EdgeKind = Literal["attention", "convolution", "delta", "residual_attn", "mlp", "residual_mlp"]
 # Parts formed at once in the attention step: rows × sources × d_model floats (64 MB), so a long text's
 # step runs in chunks of rows instead of one rows × n × d_model tensor.
 CHUNK_FLOATS = 1 << 24
@@ -148,32 +150,37 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
 
 
 def _conv_step(trace: Trace, layer: int, rows: list[int], threshold: float, edges: list[FlowEdge]) -> set[int]:
-    """A convolution layer's split of the sum behind resid_mid at `rows` (convolution_parts); returns the positions
+    """A layer without attention's split of the sum behind resid_mid at `rows` (mixer_parts); returns the positions
     that carry on."""
     pres: set[int] = set()
+    kind = "delta" if trace.config.mixers[layer] == "gated_delta" else "convolution"
     for i in rows:
-        sources, parts = convolution_parts(trace, layer, i)
+        sources, parts = mixer_parts(trace, layer, i)
         share = importances(parts)  # (1 + m + 1,)
         if share[0] >= threshold:
             edges.append(FlowEdge(layer, "residual_attn", i, i, float(share[0])))
             pres.add(i)
         for s, j in enumerate(sources.tolist()):
             if share[1 + s] >= threshold:
-                edges.append(FlowEdge(layer, "convolution", j, i, float(share[1 + s])))
+                edges.append(FlowEdge(layer, kind, j, i, float(share[1 + s])))
                 pres.add(j)
     return pres
 
 
-def convolution_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sources [m] positions, parts [1 + m + 1, d_model] float32) of a convolution layer at `row`: resid_pre[row],
-    each source's term (mixers.short_conv_sources), the part no token sends (its biases). They add up to
-    resid_mid[row]: where the model normalises the output before adding it (LFM3), through that norm linearised at
-    the whole output, as for attention."""
-    w = trace.context.weights
+def mixer_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sources [m] positions, parts [1 + m + 1, d_model] float32) of a layer without attention at `row`:
+    resid_pre[row], each source's term (mixers.short_conv_sources; delta_net.source_terms), the part no token sends
+    (a convolution's biases). They add up to resid_mid[row]: where the model normalises the output before adding it
+    (LFM3), through that norm linearised at the whole output, as for attention."""
+    w, cfg = trace.context.weights, trace.config
     resid = trace.captured.resid_pre[layer]  # (n, d_model), the pass's dtype
-    x_in = blocks.attention_input(resid, w, layer, trace.config)  # (n, d_model)
-    sources, terms = mixers.short_conv_sources(x_in, w, layer, row)  # (m,), (m, d_model)
-    terms, constant = terms.float(), mixers.short_conv_constant(x_in, w, layer, row).float()  # (d_model,)
+    x_in = blocks.attention_input(resid, w, layer, cfg)  # (n, d_model)
+    if cfg.mixers[layer] == "gated_delta":
+        sources, terms = delta_net.source_terms(x_in, w, layer, cfg, row)  # (m,), (m, d_model); no biases
+        constant = terms.new_zeros(cfg.d_model)
+    else:
+        sources, terms = mixers.short_conv_sources(x_in, w, layer, row)  # (m,), (m, d_model)
+        terms, constant = terms.float(), mixers.short_conv_constant(x_in, w, layer, row).float()  # (d_model,)
     if trace.config.norm_position == "sandwich":
         out = (terms.sum(0) + constant)[None]  # (1, d_model): the convolution's whole output at the row
         gain, centre, shift = _linearised_norm(out, trace, f"blocks.{layer}.ln_attn_out")  # gain (1, 1, d_model)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import backend, blocks, mixers
+from . import backend, blocks, delta_net, mixers
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -86,8 +86,11 @@ class KVCache:
         attends = [cfg.attends(layer) for layer in range(cfg.n_layers)]
         self.k = [torch.empty(k_shape, device=device, dtype=dtype) if a else None for a in attends]
         self.v = [torch.empty(v_shape, device=device, dtype=dtype) if a else None for a in attends]
-        # a hybrid's convolution layers: each token's gated input u (mixers.conv_gates), which later tokens read
-        self.u = [None if a else torch.empty(n_max, cfg.d_model, device=device, dtype=dtype) for a in attends]
+        # a hybrid's convolution layers: each token's gated input u (mixers.conv_gates), which later tokens read; its
+        # delta-rule layers: the state after the tokens so far (delta_net.DeltaState)
+        convolves = [cfg.mixers[layer] == "short_conv" if cfg.mixers else False for layer in range(cfg.n_layers)]
+        self.u = [torch.empty(n_max, cfg.d_model, device=device, dtype=dtype) if c else None for c in convolves]
+        self.delta: dict[int, delta_net.DeltaState] = {}
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (n_kv_heads, m, d_head) at positions start..; return every key and value so far."""
@@ -96,9 +99,13 @@ class KVCache:
         self.v[layer][:, start:end] = v
         return self.k[layer][:, :end], self.v[layer][:, :end]  # (n_kv_heads, end, d_head) views
 
-    def convolve(self, layer: int, start: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """A convolution layer's output (m, d_model) for tokens at start.. (normalised input x_in), reading the
-        gated inputs the cache holds for the tokens before them and storing theirs."""
+    def mix(self, layer: int, start: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor], cfg: ModelConfig):
+        """A layer without attention's output (m, d_model) for tokens at start.. (normalised input x_in), from what
+        the cache holds of the tokens before them, keeping what later tokens need: a convolution's gated inputs, a
+        delta rule's state."""
+        if self.u[layer] is None:  # a gated delta rule
+            out, self.delta[layer] = delta_net.delta_step(x_in, w, layer, cfg, self.delta.get(layer))
+            return out
         u, _ = mixers.conv_gates(x_in, w, layer)  # (m, d_model)
         self.u[layer][start : start + u.shape[0]] = u
         return mixers.short_conv(x_in, w, layer, before=self.u[layer][:start])
@@ -136,7 +143,7 @@ def forward_chunk(
         r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, rotary dims) each
         x_in = blocks.attention_input(x, w, layer, cfg)  # (m, d_model)
         if not cfg.attends(layer):  # a hybrid's convolution layer
-            x = blocks.after_mlp(blocks.after_attention(x, cache.convolve(layer, start, x_in, w), w, layer, cfg),
+            x = blocks.after_mlp(blocks.after_attention(x, cache.mix(layer, start, x_in, w, cfg), w, layer, cfg),
                                  w, layer, cfg, x)  # fmt: skip
             cap.q.append(None)
             continue
@@ -244,14 +251,12 @@ def _first_chunk(ids, ctx, cache, ropes, ivs, full_rerun) -> fwd.Captured:
 
 
 def _reuse_prompt(captured: fwd.Captured, cache: KVCache, ctx: PassContext) -> fwd.Captured:
-    """The prompt's chunk from a trace of the prompt: its k, v into the cache (a convolution layer's gated inputs,
-    recomputed from its residual), its residuals and queries kept."""
+    """The prompt's chunk from a trace of the prompt: its k, v into the cache (a convolution layer's gated inputs, a
+    delta rule's state, recomputed from its residual), its residuals and queries kept."""
     w, cfg = ctx.pass_weights, ctx.config
     for layer, (k, v) in enumerate(zip(captured.k, captured.v, strict=True)):
-        if k is None:  # a hybrid's convolution layer
-            x_in = blocks.attention_input(captured.resid_pre[layer], w, layer, cfg)  # (n, d_model)
-            u, _ = mixers.conv_gates(x_in, w, layer)
-            cache.u[layer][: u.shape[0]] = u
+        if k is None:  # a hybrid's other layer: what it keeps for later tokens, from its residual
+            cache.mix(layer, 0, blocks.attention_input(captured.resid_pre[layer], w, layer, cfg), w, cfg)
             continue
         cache.write(layer, 0, k, v)  # (n_kv_heads, n, d_head) each
     return fwd.Captured(resid_pre=list(captured.resid_pre), q=list(captured.q), k=[], v=[])

@@ -59,7 +59,7 @@ def head_ablation_sweep(
             for later in range(layer + 1, cfg.n_layers):
                 x_in = blocks.attention_input(x, w, later, cfg)
                 if not cfg.attends(later):
-                    mixed = mixers.short_conv(x_in, w, later)  # (variant, n, d_model)
+                    mixed = mixers.mix(x_in, w, later, cfg)  # (variant, n, d_model)
                     x = blocks.after_mlp(blocks.after_attention(x, mixed, w, later, cfg), w, later, cfg, x)
                     continue
                 q, k, v = blocks.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)

@@ -313,7 +313,7 @@ class Trace:
         w = self.context.pass_weights
         if not self.config.attends(layer):
             x_in = blocks.attention_input(self.captured.resid_pre[layer], w, layer, self.config)  # (n, d_model)
-            return mixers.short_conv(x_in, w, layer)
+            return mixers.mix(x_in, w, layer, self.config)
         return fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:

@@ -70,3 +70,27 @@ def save_tiny_lfm3(folder: Path, seed: int = 0):
         eos_token_id=0,
     )  # fmt: skip
     return _peaked_and_saved(transformers.Lfm3ForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_qwen3_5(folder: Path, seed: int = 0):
+    """Qwen3.5's language model: layers 0 and 2 run the gated delta rule (2 key heads of 8 over 4 value heads of
+    12, a kernel of 4), 1 and 3 Qwen3-Next's gated attention (4 heads of 16 over 2 key/value heads, RoPE on a quarter
+    of each head). A_log and dt_bias drawn too, so a wrong decay shows."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.Qwen3_5TextConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=128, linear_conv_kernel_dim=4,
+        linear_key_head_dim=8, linear_value_head_dim=12, linear_num_key_heads=2, linear_num_value_heads=4,
+        layer_types=["linear_attention", "full_attention", "linear_attention", "full_attention"],
+        pad_token_id=0, bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    model = transformers.Qwen3_5ForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in (model.model.layers[0], model.model.layers[2]):
+            layer.linear_attn.A_log.copy_(torch.randn(4) * 0.5)
+            layer.linear_attn.dt_bias.copy_(torch.randn(4) * 0.5)
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

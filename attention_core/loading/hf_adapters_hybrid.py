@@ -18,6 +18,11 @@ the rest (ModelConfig.mixers; the other mixers are written out in attention_core
   use_attention_gate (gate_proj, g_proj in transformers: one number per head and query, on each of its dimensions:
   attn_gate_per_head); a norm on each
   sublayer's output where use_sandwich_norm (post_operator_norm, post_ffn_norm); the MLP as wide as intermediate_size.
+- Qwen3.5 (qwen3_5_text; the language model of qwen3_5 checkpoints through hf_adapters_vision): by layer_types,
+  "linear_attention" layers run the gated delta rule (linear_attn.*: attention_core/delta_net.py) and
+  "full_attention" layers Qwen3-Next's attention: per-head q/k RMSNorms, RoPE on partial_rotary_factor of each head
+  (its M-RoPE sections read one position for a text: plain RoPE), each head's output × σ(its gate), which q_proj
+  computes beside the query (rows [q | gate] per head). Every RMSNorm but the delta rule's multiplies by 1 + w.
 """
 
 from __future__ import annotations
@@ -42,7 +47,14 @@ def _lfm2_mixers(hf: dict, n_layers: int) -> tuple[str, ...]:
     if len(types) != n_layers or set(types) - {"full_attention", "sliding_attention", "conv"}:
         raise ModelLoadError(f"{hf.get('model_type', 'lfm2')}: layer_types {types!r} do not give 'full_attention', "
                              "'sliding_attention' or 'conv' to each layer.")  # fmt: skip
-    return tuple("short_conv" if t == "conv" else "attention" for t in types)
+    return _some_attention(tuple("short_conv" if t == "conv" else "attention" for t in types), "LFM")
+
+
+def _some_attention(mixers: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    """The mixers, refused where no layer attends: such a model has no attention pattern anywhere to show."""
+    if "attention" not in mixers:
+        raise ModelLoadError(f"This {kind} model has no attention layer (layer_types): no attention pattern to show.")
+    return mixers
 
 
 def _lfm2_mlp_width(hf: dict) -> int:
@@ -150,6 +162,62 @@ def lfm3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def qwen3_5_config(hf: dict, name: str) -> ModelConfig:
+    n_layers = int(hf["num_hidden_layers"])
+    types = hf.get("layer_types") or ["linear_attention" if (i + 1) % int(hf.get("full_attention_interval", 4))
+                                      else "full_attention" for i in range(n_layers)]  # fmt: skip
+    if len(types) != n_layers or set(types) - {"linear_attention", "full_attention"}:
+        raise ModelLoadError(f"Qwen3.5: layer_types {types!r} do not give 'linear_attention' or 'full_attention' to "
+                             "each layer.")  # fmt: skip
+    heads = (int(hf.get("linear_num_key_heads", 16)), int(hf.get("linear_num_value_heads", 32)))
+    if heads[1] % heads[0]:
+        raise ModelLoadError(f"Qwen3.5: {heads[1]} value heads do not split into groups of its {heads[0]} key heads.")
+    return _decoder(
+        {**hf, "layer_types": None}, name, "qwen3_5_text", qk_norm="head", attn_output_gate=True,
+        tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+        mixers=_some_attention(tuple("attention" if t == "full_attention" else "gated_delta" for t in types),
+                               "Qwen3.5"),
+        conv_kernel=int(hf.get("linear_conv_kernel_dim", 4)), delta_heads=heads,
+        delta_dims=(int(hf.get("linear_key_head_dim", 128)), int(hf.get("linear_value_head_dim", 128))),
+    )  # fmt: skip
+
+
+def qwen3_5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.language_model.", "model."))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight") + 1.0}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight") + 1.0
+        w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight") + 1.0
+        (_gated_attention if cfg.attends(layer) else _delta_rule)(w, r, src, dst, cfg)
+        for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
+            w[f"{dst}mlp.{ours}"] = r.linear(f"{src}mlp.{theirs}.weight")
+    _unembed(w, sd, cfg)
+    return w
+
+
+def _gated_attention(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """Qwen3-Next's attention: q_proj's rows per head are [query | gate], split into W_Q and W_G."""
+    both = r.get(src + "self_attn.q_proj.weight").view(cfg.n_heads, 2, cfg.d_head, cfg.d_model)  # (h, q|gate, d, d)
+    w[dst + "attn.W_Q"] = both[:, 0].reshape(-1, cfg.d_model).T.contiguous()  # [d_model, n_heads·d_head]
+    w[dst + "attn.W_G"] = both[:, 1].reshape(-1, cfg.d_model).T.contiguous()
+    for part in "kvo":
+        w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
+    w[dst + "attn.q_norm.w"] = r.get(src + "self_attn.q_norm.weight") + 1.0
+    w[dst + "attn.k_norm.w"] = r.get(src + "self_attn.k_norm.weight") + 1.0
+
+
+def _delta_rule(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """The gated delta rule's maps, kernel, decay parameters and gated norm (delta_net.py's names)."""
+    src, dst = src + "linear_attn.", dst + "delta."
+    for ours, theirs in (("W_qkv", "in_proj_qkv"), ("W_z", "in_proj_z"), ("W_b", "in_proj_b"), ("W_a", "in_proj_a"),
+                         ("W_out", "out_proj")):  # fmt: skip
+        w[dst + ours] = r.linear(f"{src}{theirs}.weight")
+    w[dst + "kernel"] = r.get(src + "conv1d.weight")[:, 0, :].contiguous()  # (width, L)
+    w[dst + "A_log"], w[dst + "dt_bias"] = r.get(src + "A_log"), r.get(src + "dt_bias")
+    w[dst + "norm.w"] = r.get(src + "norm.weight")
+
+
 def lfm2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("embedding_norm.weight")}
@@ -199,4 +267,5 @@ ADAPTERS = {
     "lfm2": (lfm2_config, lfm2_weights),
     "lfm2_moe": (lfm2_moe_config, lfm2_weights),
     "lfm3": (lfm3_config, lfm3_weights),
+    "qwen3_5_text": (qwen3_5_config, qwen3_5_weights),
 }

@@ -2,7 +2,8 @@
 or a GGUF architecture) instead of listing every supported one.
 
 Hybrids: some layers mix tokens without attention. Of those mixers the engine runs LFM2's and LFM3's short convolution
-(attention_core/mixers.py); state-space (Mamba), linear-attention and recurrent layers are not written yet. Recurrent
+(attention_core/mixers.py) and Qwen3.5's gated delta rule (delta_net.py); state-space (Mamba), other linear-attention
+and recurrent layers are not written yet. Recurrent
 models have no attention at all. Gemma 3n and Gemma 4 give layers different head widths and let later layers reuse
 earlier ones' keys and values, which the engine's one head width per model does not hold. Models that read audio or
 images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models: a text box has nothing to give them.
@@ -11,7 +12,7 @@ images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models: a text box ha
 from __future__ import annotations
 
 _HYBRID = ("some of its layers mix tokens without attention ({}), a kind of layer this engine does not run yet (of "
-           "the hybrids, it runs LFM2's and LFM3's short convolutions)")  # fmt: skip
+           "the hybrids, it runs LFM2's and LFM3's short convolutions and Qwen3.5's gated delta rule)")  # fmt: skip
 _RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
 _AUDIO = "it reads audio ({}), not text: a text box has nothing to give it"
 _IMAGES = "it reads images, not text: a text box has nothing to give it"
@@ -19,8 +20,9 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
            "does not run")  # fmt: skip
 
 _REASONS = {
-    "Qwen3.5": _HYBRID.format("Gated DeltaNet linear attention"),
-    "Qwen3-Next": _HYBRID.format("Gated DeltaNet linear attention"),
+    "Qwen3.5 MoE": "its mixture of experts is not read yet (the dense Qwen3.5 models' folders are)",
+    "Qwen3.5 (GGUF)": "its GGUF file is not read yet (Qwen3.5's Hugging Face folders are)",
+    "Qwen3-Next": "its fused q, k, v, z projections are not read yet (Qwen3.5's gated delta rule is)",
     "Granite 4 (hybrid)": _HYBRID.format("Mamba-2 layers"),
     "Jamba": _HYBRID.format("Mamba layers"),
     "Bamba": _HYBRID.format("Mamba-2 layers"),
@@ -49,8 +51,8 @@ _REASONS = {
 # Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
 _NAMES = {
 
-    "qwen3_5": "Qwen3.5", "qwen3_5_text": "Qwen3.5", "qwen3_5_moe": "Qwen3.5", "qwen35": "Qwen3.5",
-    "qwen35moe": "Qwen3.5", "qwen3_next": "Qwen3-Next", "qwen3next": "Qwen3-Next",
+    "qwen3_5_moe": "Qwen3.5 MoE", "qwen35": "Qwen3.5 (GGUF)", "qwen35moe": "Qwen3.5 (GGUF)",
+    "qwen3_next": "Qwen3-Next", "qwen3next": "Qwen3-Next",
     "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",
     "bamba": "Bamba", "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1", "nemotron_h": "Nemotron-H",
     "zamba": "Zamba", "zamba2": "Zamba", "olmo_hybrid": "OLMo Hybrid", "kimi_linear": "Kimi Linear",

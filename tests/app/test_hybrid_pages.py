@@ -1,8 +1,9 @@
 """A hybrid in the app: a tiny LFM2 (tests.tiny_models_hybrid: layers 0 and 2 mix tokens by a short convolution, 1
-and 3 attend; and LFM3's, laid out alike) loaded through *Another model*. Every page and every Start here step draws;
-the sidebar offers only the layers with heads, and a link to another layer lands on the nearest with a notice; the
-layer × head views leave the convolution layers blank and clickable nowhere; the head ranking and the ablation sweep
-count only real heads; the contribution graph draws the convolution's edges and names its levels."""
+and 3 attend; and LFM3's and Qwen3.5's, laid out alike) loaded through *Another model*. Every page and every Start
+here step draws; the sidebar offers only the layers with heads, and a link to another layer lands on the nearest with
+a notice; the layer × head views leave the other layers blank and clickable nowhere; the head ranking and the
+ablation sweep count only real heads; the contribution graph draws the convolution's and the delta rule's edges and
+names each level's mixer."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def clean(at: AppTest, where: str) -> None:
     assert not at.error, (where, [e.value for e in at.error])
 
 
-@pytest.mark.parametrize("kind", ["lfm2", "lfm3"])  # LFM3: a windowed layer, a gate per head, sublayer output norms
+# LFM3: a windowed layer, a gate per head, sublayer output norms; Qwen3.5: the gated delta rule in layers 0 and 2
+@pytest.mark.parametrize("kind", ["lfm2", "lfm3", "qwen3_5"])
 def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind) -> None:
     from app_pages.registry import PAGES
     from viz.views.chapter import SLUGS
@@ -100,7 +102,8 @@ def test_the_contribution_graph_draws_the_convolutions_edges(private_models) -> 
     assert "short convolution (from itself or a few tokens before)" in names
     hovers = " ".join(h for d in figure for h in (d.get("hovertext") or d.get("text") or []) if isinstance(h, str))
     assert "after block 0's short convolution" in hovers and "after block 1's attention" in hovers
-    assert any("a short convolution replaces attention" in m.value for m in at.markdown)
+    assert any("In 2, a short convolution: the token receives from itself and the 2 tokens before it" in m.value
+               for m in at.markdown)  # fmt: skip
 
 
 def test_inside_one_head_says_lfm3s_gate_is_one_number_per_head(private_models) -> None:
@@ -110,3 +113,13 @@ def test_inside_one_head_says_lfm3s_gate_is_one_number_per_head(private_models) 
     assert "one number between 0 and 1 for this head" in said and "dimension by dimension" not in said
     gate = decode(chart(at, "mech_gate")["data"][0]["z"])  # [queries, d_head]: one value across each row
     assert np.allclose(gate, gate[:, :1]) and gate.std() > 0
+
+
+def test_the_contribution_graph_draws_a_delta_rules_edges_from_any_earlier_token(private_models) -> None:
+    at = opened(private_models, "contributions", "qwen3_5")
+    clean(at, "contributions")
+    names = {d.get("name") for d in chart(at, "flow_graph")["data"]}
+    assert "gated delta rule (linear attention, from any earlier token)" in names
+    assert any("In 2, a gated delta rule (linear attention)" in m.value for m in at.markdown)
+    rows = next(t.value for t in at.dataframe if "importance" in t.value.columns)  # moves between tokens
+    assert set(rows["block"]) & {0, 2}  # the delta rule's layers move information between tokens too

@@ -87,7 +87,7 @@ def test_a_convolution_layers_output_is_transformers_own(pair):
         out = blocks.normalize(out, ours.weights, "blocks.2.ln_attn_out", ours.config)
     assert (trace.resid_mid(2) - (trace.resid(2) + out)).abs().max() <= PARTS_TOL
     for row in (0, 5):  # the contribution graph's parts of it add up to it
-        _, parts = flow.convolution_parts(trace, 2, row)
+        _, parts = flow.mixer_parts(trace, 2, row)
         assert (parts.sum(0) - trace.resid_mid(2)[row]).abs().max() <= PARTS_TOL
 
 

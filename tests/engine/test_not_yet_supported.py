@@ -19,7 +19,8 @@ from tests.tiny_models import byte_bpe
 @pytest.mark.parametrize(
     ("model_type", "said"),
     [
-        ("qwen3_5", "Qwen3.5: some of its layers mix tokens without attention"),
+        ("qwen3_5_moe", "Qwen3.5 MoE: its mixture of experts is not read yet"),
+        ("jamba", "Jamba: some of its layers mix tokens without attention"),
         ("mamba", "Mamba: it has no attention layers"),
         ("gemma3n", "Gemma 3n: its layers differ in head widths"),
         ("whisper", "Whisper: it reads audio (log-mel spectrograms), not text"),
@@ -41,7 +42,8 @@ def test_a_gguf_file_of_an_architecture_not_run_yet_says_why(tmp_path):
     w.add_block_count(2)
     _tokenizer(w, byte_bpe(300))
     finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
-    with pytest.raises(ModelLoadError, match=r"GGUF architecture 'qwen35' .*not supported yet\. Qwen3\.5: some of its"):
+    said = r"GGUF architecture 'qwen35' .*not supported yet\. Qwen3\.5 \(GGUF\): its GGUF"
+    with pytest.raises(ModelLoadError, match=said):
         load_model(str(path))
 
 

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from viz.labels import plotly_escape, readable_token
 
 DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
-KINDS = ("attention", "convolution", "residual_attn", "mlp", "residual_mlp")
-TOKEN_MIXING = ("attention", "convolution")  # the kinds that move information between tokens
+KINDS = ("attention", "convolution", "delta", "residual_attn", "mlp", "residual_mlp")
+TOKEN_MIXING = ("attention", "convolution", "delta")  # the kinds that move information between tokens
 KIND_NAMES = {
     "attention": "attention (from another token, or itself)",
     "convolution": "short convolution (from itself or a few tokens before)",
+    "delta": "gated delta rule (linear attention, from any earlier token)",
     "residual_attn": "residual stream",
     "mlp": "MLP",
     "residual_mlp": "residual past the MLP",
@@ -78,7 +80,7 @@ def level_name(row: int, n_layers: int, mixers: Sequence[str] = ()) -> str:
 
 def _rows(kind: str, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Source and target rows of edges of `kind` in blocks `layer`."""
-    if kind in ("attention", "convolution", "residual_attn"):
+    if kind in ("attention", "convolution", "delta", "residual_attn"):
         return 2 * layer, 2 * layer + 1
     return 2 * layer + 1, 2 * layer + 2
 
@@ -134,3 +136,20 @@ def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], to
         if kind in TOKEN_MIXING and p != q
     ]  # fmt: skip
     return sorted(rows, key=lambda r: -r["importance"])[:top]
+
+
+def hybrid_words(model: str, cfg: Any) -> str:
+    """What the graph shows of a hybrid's layers without attention (cfg: the ModelConfig), a sentence per mixer."""
+    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta")}
+    said = [f"{model} is a hybrid: in {cfg.n_layers - len(cfg.attention_layers)} of its {cfg.n_layers} blocks "
+            "something else replaces attention."]  # fmt: skip
+    if counts["short_conv"]:
+        said.append(f"In {counts['short_conv']}, a short convolution: the token receives from itself and the "
+                    f"{cfg.conv_kernel - 1} tokens before it, each through its own tap of the kernel (C_i ⊙ kernel tap "
+                    "⊙ B_j x_j, then W_out); those parts add up to the convolution's output and are drawn in green.")
+    if counts["gated_delta"]:
+        said.append(f"In {counts['gated_delta']}, a gated delta rule (linear attention): the token's output is a sum "
+                    "over every earlier token of weight[i, j] · v_j per head, with weights that the rule's decay and "
+                    "overwriting set (neither positive nor summing to 1), through the head's gated norm and W_out; "
+                    "those parts add up to its output and are drawn in purple.")
+    return " ".join(said)

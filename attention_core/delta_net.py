@@ -1,0 +1,144 @@
+"""The gated delta rule (Gated DeltaNet, Qwen3.5's and Qwen3-Next's linear-attention layers), written out.
+
+From a block's normalised input E (n, d_model), per value head h (key heads shared by groups of value heads):
+
+    q, k, v = split(SiLU(causal depthwise conv over the last L tokens of E·W_qkv))
+    q, k → each head's vector over its L2 norm (ε 1e-6); q × 1/√d_k
+    β_t = σ(E_t·W_b),  α_t = exp(−exp(A_log) · softplus(E_t·W_a + dt_bias))     (a forget gate in (0, 1))
+    S_t = α_t (I − β_t k_t k_tᵀ) S_{t−1} + β_t k_t v_tᵀ                        (S: d_k × d_v, S_{−1} = 0)
+    o_t = S_tᵀ q_t
+    out_t = W_out · concat_h( RMSNorm(o_t,h) ⊙ w_norm ⊙ SiLU(E_t·W_z)_h )
+
+Unrolled, o_t = Σ_{s≤t} weight[t, s] · v_s with weight[t, s] = β_s k_sᵀ A_{s+1} ⋯ A_t q_t (A_r = α_r (I − β_r k_r k_rᵀ),
+symmetric): one number per query and source, as attention's pattern is, but neither positive nor summing to 1
+(`source_weights`). No softmax, so no head of this layer has a pattern on the pages; the contribution graph splits
+its output by source through these weights (the norm linearised at the whole output, as for attention's).
+
+Weights: blocks.{l}.delta.W_qkv [d_model, 2·n_k·d_k + n_v·d_v], .kernel [that width, L], .W_z [d_model, n_v·d_v],
+.W_b and .W_a [d_model, n_v], .A_log and .dt_bias [n_v], .norm.w [d_v], .W_out [n_v·d_v, d_model];
+ModelConfig.delta_heads (n_k, n_v) and delta_dims (d_k, d_v).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .config import ModelConfig
+from .linear import linear
+
+Weights = Mapping[str, torch.Tensor]
+
+
+@dataclass
+class DeltaState:
+    """What a delta-rule layer carries between chunks of a generation: the conv's last inputs and S."""
+
+    conv_inputs: torch.Tensor  # (≤ L − 1, width) E·W_qkv of the latest tokens
+    S: torch.Tensor  # (n_v, d_k, d_v) float32
+
+
+@dataclass(frozen=True)
+class DeltaInputs:
+    """One layer's per-token quantities, float32: q, k (n_v, n, d_k) normalised (q scaled), v (n_v, n, d_v), β and
+    α (n_v, n), the output gate SiLU(E·W_z) (n_v, n, d_v)."""
+
+    q: torch.Tensor
+    k: torch.Tensor
+    v: torch.Tensor
+    beta: torch.Tensor
+    alpha: torch.Tensor
+    gate: torch.Tensor
+
+
+def projected(x_in: torch.Tensor, w: Weights, layer: int) -> torch.Tensor:
+    """E·W_qkv (..., n, width): what the layer's convolution reads (and a generation caches)."""
+    return linear(x_in, w[f"blocks.{layer}.delta.W_qkv"], None)
+
+
+def inputs(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before: torch.Tensor | None = None):
+    """DeltaInputs for the tokens of x_in (n, d_model); `before`: E·W_qkv of the tokens before them (generation)."""
+    p = f"blocks.{layer}.delta."
+    (n_k, n_v), (d_k, d_v) = cfg.delta_heads, cfg.delta_dims
+    mixed = projected(x_in, w, layer)  # (n, width)
+    full = mixed if before is None else torch.cat([before, mixed])  # (earlier + n, width)
+    kernel = w[p + "kernel"]  # (width, L)
+    padded = F.pad(full.T.unsqueeze(0), (kernel.shape[-1] - 1, 0))  # zeros before the first token
+    conv = F.silu(F.conv1d(padded, kernel.unsqueeze(1).to(full.dtype), groups=kernel.shape[0])[0].T)  # (earlier + n, w)
+    conv = conv[-mixed.shape[0] :].float()  # (n, width)
+    q, k, v = conv.split([n_k * d_k, n_k * d_k, n_v * d_v], dim=-1)
+    q, k = (t.unflatten(-1, (n_k, d_k)).transpose(0, 1).repeat_interleave(n_v // n_k, dim=0) for t in (q, k))
+    q, k = (t * torch.rsqrt((t * t).sum(-1, keepdim=True) + 1e-6) for t in (q, k))  # (n_v, n, d_k) unit length
+    v = v.unflatten(-1, (n_v, d_v)).transpose(0, 1)  # (n_v, n, d_v)
+    beta = torch.sigmoid(linear(x_in, w[p + "W_b"], None).float()).T  # (n_v, n)
+    decay = -w[p + "A_log"].float().exp() * F.softplus(linear(x_in, w[p + "W_a"], None).float() + w[p + "dt_bias"])
+    gate = F.silu(linear(x_in, w[p + "W_z"], None).float()).unflatten(-1, (n_v, d_v)).transpose(0, 1)
+    return DeltaInputs(q * d_k**-0.5, k, v, beta, decay.exp().T, gate)
+
+
+def recur(d: DeltaInputs, S: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(o (n_v, n, d_v), the last S (n_v, d_k, d_v)): the delta rule over the tokens, one at a time, from S."""
+    n_v, n, d_k = d.k.shape
+    S = d.k.new_zeros(n_v, d_k, d.v.shape[-1]) if S is None else S
+    out = []
+    for t in range(n):
+        k_t, a_t, b_t = d.k[:, t], d.alpha[:, t, None, None], d.beta[:, t, None]  # (n_v, d_k), (n_v,1,1), (n_v,1)
+        S = a_t * S
+        S = S + k_t[..., None] * (b_t * (d.v[:, t] - (S * k_t[..., None]).sum(-2)))[:, None]  # (n_v, d_k, d_v)
+        out.append((S * d.q[:, t, :, None]).sum(-2))  # (n_v, d_v)
+    return torch.stack(out, 1), S
+
+
+def output(o: torch.Tensor, d: DeltaInputs, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
+    """(n, d_model): each head's o through its gated RMSNorm, heads side by side, through W_out."""
+    p = f"blocks.{layer}.delta."
+    normed = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + cfg.norm_eps) * w[p + "norm.w"].float()
+    z = (normed * d.gate).transpose(0, 1).flatten(-2)  # (n, n_v·d_v)
+    return linear(z.to(w[p + "W_out"].dtype), w[p + "W_out"], None)
+
+
+def delta_net(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
+    """The layer's output (..., n, d_model) for its normalised input x_in (..., n, d_model) (leading dims: the
+    ablation sweep's variants, each its own sequence)."""
+    if x_in.dim() > 2:
+        return torch.stack([delta_net(x, w, layer, cfg) for x in x_in])
+    d = inputs(x_in, w, layer, cfg)
+    return output(recur(d)[0], d, w, layer, cfg).to(x_in.dtype)
+
+
+def delta_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, state: DeltaState | None):
+    """(output (n, d_model), the state after these tokens) for tokens after those `state` carried (generation)."""
+    d = inputs(x_in, w, layer, cfg, None if state is None else state.conv_inputs)
+    o, S = recur(d, None if state is None else state.S)
+    keep = w[f"blocks.{layer}.delta.kernel"].shape[-1] - 1
+    mixed = projected(x_in, w, layer)
+    recent = mixed if state is None else torch.cat([state.conv_inputs, mixed])
+    return output(o, d, w, layer, cfg).to(x_in.dtype), DeltaState(recent[len(recent) - keep :], S)
+
+
+def source_weights(d: DeltaInputs, query: int) -> torch.Tensor:
+    """(n_v, query + 1) weight[query, s] of every source s ≤ query, per value head: o_query = Σ_s weight · v_s
+    (module docstring), from the query back, u ← A_s u."""
+    u = d.q[:, query]  # (n_v, d_k)
+    out = []
+    for s in range(query, -1, -1):
+        k_s = d.k[:, s]  # (n_v, d_k)
+        ku = (k_s * u).sum(-1, keepdim=True)  # (n_v, 1)
+        out.append(d.beta[:, s, None] * ku)
+        u = d.alpha[:, s, None] * (u - d.beta[:, s, None] * k_s * ku)
+    return torch.cat(out[::-1], dim=-1)  # (n_v, query + 1)
+
+
+def source_terms(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, query: int):
+    """(sources (m,) positions 0..query, terms (m, d_model) float32): what each source sends to `query`'s output,
+    W_out · concat_h(g_h ⊙ weight[query, s, h] · v_s,h), where g_h is the gated norm's factor at the query (its
+    RMS scale fixed at the whole o, × the norm's weight × SiLU(z)). They add up to the layer's output there."""
+    d = inputs(x_in[: query + 1], w, layer, cfg)  # the query and the tokens before it
+    o = recur(d)[0][:, query]  # (n_v, d_v)
+    p = f"blocks.{layer}.delta."
+    gain = torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + cfg.norm_eps) * w[p + "norm.w"].float() * d.gate[:, query]
+    sent = source_weights(d, query)[..., None] * d.v * gain[:, None]  # (n_v, m, d_v)
+    return torch.arange(query + 1), sent.transpose(0, 1).flatten(-2) @ w[p + "W_out"].float()  # (m, d_model)

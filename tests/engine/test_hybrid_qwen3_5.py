@@ -1,0 +1,113 @@
+"""Qwen3.5's language model, a hybrid of the gated delta rule (layers 0 and 2: attention_core/delta_net.py) and gated
+attention (1 and 3), against transformers' Qwen3_5ForCausalLM on a tiny random model (tests.tiny_models_hybrid).
+
+Tolerances (max absolute difference, float32 CPU): patterns 1e-4; logits and hidden states 1e-3 (transformers runs
+the delta rule in chunks on a prompt, this engine one token at a time: the same sums in another order); a split
+into parts against the whole it adds up to, 1e-4.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import ModelLoadError, ablate_head, blocks, delta_net, flow, load_model
+from attention_core.loading.hf_adapters_hybrid import qwen3_5_config
+from tests.engine.decoder_parity import assert_generation_matches_one_pass, assert_matches_reference, reference_run
+from tests.tiny_models_hybrid import save_tiny_qwen3_5
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL, PARTS_TOL = 1e-4, 1e-3, 1e-3, 1e-4
+TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
+DELTA, ATTENTION = (0, 2), (1, 3)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, monkeypatch_module):
+    folder = tmp_path_factory.mktemp("qwen3_5")
+    hf = save_tiny_qwen3_5(folder).eval()
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return hf, load_model(str(folder), device="cpu")
+
+
+def test_patterns_hidden_states_and_logits_match(pair):
+    hf, ours = pair
+    assert ours.config.attention_layers == ATTENTION and ours.config.rotary_dim == 4  # a quarter of 16
+    trace = ours.trace(TEXT)
+    assert_matches_reference("qwen3_5", ours, trace, reference_run(hf, trace), (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
+
+
+def test_the_delta_rules_output_is_transformers_own_and_its_sources_add_up_to_it(pair):
+    hf, ours = pair
+    trace = ours.trace(TEXT)
+    seen = {}
+    hook = hf.model.layers[2].linear_attn.register_forward_hook(lambda mod, args, out: seen.setdefault("out", out))
+    try:
+        with torch.inference_mode():
+            hf(torch.tensor([trace.token_ids]))
+    finally:
+        hook.remove()
+    assert (trace["blocks.2.delta_out"] - seen["out"][0]).abs().max() <= HIDDEN_TOL
+    x_in = blocks.attention_input(trace.captured.resid_pre[2], ours.weights, 2, ours.config)
+    d = delta_net.inputs(x_in, ours.weights, 2, ours.config)
+    o, _ = delta_net.recur(d)
+    for query in (0, 7, trace.n_tokens - 1):  # o = Σ_s weight[query, s] · v_s, per head: the unrolled rule
+        unrolled = (delta_net.source_weights(d, query)[..., None] * d.v[:, : query + 1]).sum(1)
+        assert (unrolled - o[:, query]).abs().max() <= PARTS_TOL, query
+        sources, parts = flow.mixer_parts(trace, 2, query)
+        assert sources.tolist() == list(range(query + 1))
+        assert (parts.sum(0) - trace.resid_mid(2)[query]).abs().max() <= PARTS_TOL, query
+    graph = trace.contribution_graph(token=trace.n_tokens - 1, threshold=0.02)
+    assert {e.layer for e in graph.edges if e.kind == "delta"} <= set(DELTA)
+    assert any(e.kind == "delta" and e.source != e.target for e in graph.edges)
+
+
+def test_a_delta_rule_layer_has_no_heads_to_show(pair):
+    _, ours = pair
+    trace = ours.trace(TEXT)
+    with pytest.raises(ValueError, match=r"layer 0 of .* is a gated delta rule layer: .*attention layers: 1, 3"):
+        trace.pattern(0, 0)
+    assert "a gated delta rule (linear attention) instead of attention in 2 of 4 layers" in " ".join(
+        ours.config.features())
+
+
+def test_generation_matches_transformers_and_one_pass(pair):
+    hf, ours = pair
+    prompt = "the blue creature took a mole of the forest"
+    gen = ours.generate(prompt, max_new_tokens=8)
+    ids = torch.tensor([ours.trace(prompt).token_ids])
+    with torch.inference_mode():
+        theirs = hf.generate(ids, max_new_tokens=8, do_sample=False)
+    assert gen.trace.token_ids == theirs[0].tolist()
+    assert_generation_matches_one_pass(ours, gen, HIDDEN_TOL)
+    reused = ours.generate(prompt, max_new_tokens=8, prompt_trace=ours.trace(prompt))  # the state rebuilt from the
+    assert reused.trace.token_ids == gen.trace.token_ids  # prompt's residuals
+    assert_generation_matches_one_pass(ours, reused, HIDDEN_TOL)
+
+
+def test_the_ablation_sweep_runs_the_delta_rule_in_its_reruns(pair):
+    _, ours = pair
+    trace = ours.trace(TEXT)
+    target = int(trace.logits[-1].argmax())
+    sweep = trace.ablation_sweep(target)
+    assert torch.isnan(sweep[list(DELTA)]).all() and not torch.isnan(sweep[list(ATTENTION)]).any()
+    ablated = ours.trace(TEXT, interventions=[ablate_head(1, 2)])  # the rerun passes through layer 2's delta rule
+    expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
+    assert abs(sweep[1, 2] - expected) <= 1e-4
+
+
+def test_parameter_counts_match(pair):
+    hf, ours = pair
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+
+
+def test_a_config_without_an_attention_layer_or_with_uneven_heads_is_refused():
+    base = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4, vocab_size=300)
+    with pytest.raises(ModelLoadError, match="no attention layer"):
+        qwen3_5_config({**base, "layer_types": ["linear_attention"] * 2}, "t")
+    with pytest.raises(ModelLoadError, match="3 value heads do not split into groups of its 2 key heads"):
+        qwen3_5_config({**base, "linear_num_key_heads": 2, "linear_num_value_heads": 3}, "t")
+    four = qwen3_5_config({**base, "num_hidden_layers": 4}, "t")  # transformers' default: every 4th layer attends
+    assert four.mixers == ("gated_delta",) * 3 + ("attention",)
