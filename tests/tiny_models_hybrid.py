@@ -94,3 +94,22 @@ def save_tiny_qwen3_5(folder: Path, seed: int = 0):
             layer.linear_attn.A_log.copy_(torch.randn(4) * 0.5)
             layer.linear_attn.dt_bias.copy_(torch.randn(4) * 0.5)
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_qwen3_5_moe(folder: Path, seed: int = 0):
+    """Qwen3.5 MoE's language model: save_tiny_qwen3_5's layers, each MLP 4 experts of 24 (2 a token, renormalised)
+    beside a shared expert of 32 behind its sigmoid gate."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.Qwen3_5MoeTextConfig(
+        vocab_size=300, hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+        head_dim=16, max_position_embeddings=128, linear_conv_kernel_dim=4, linear_key_head_dim=8,
+        linear_value_head_dim=12, linear_num_key_heads=2, linear_num_value_heads=4, num_experts=4,
+        num_experts_per_tok=2, moe_intermediate_size=24, shared_expert_intermediate_size=32,
+        layer_types=["linear_attention", "full_attention", "linear_attention", "full_attention"],
+        pad_token_id=0, bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    return _peaked_and_saved(transformers.Qwen3_5MoeForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)

@@ -23,9 +23,12 @@ def tiny_vision_language(kind: str):
     text = {"model_type": default.get_text_config().model_type, **TEXT_SHAPE}
     if kind in ("lfm2_vl", "lfm3_vl"):  # LFM2's and LFM3's hybrid layers: a short convolution, then attention
         text["layer_types"] = ["conv", "full_attention"]
-    if kind == "qwen3_5":  # Qwen3.5's: the gated delta rule, then gated attention
+    if kind in ("qwen3_5", "qwen3_5_moe"):  # Qwen3.5's: the gated delta rule, then gated attention
         text.update(layer_types=["linear_attention", "full_attention"], head_dim=16, linear_key_head_dim=8,
                     linear_value_head_dim=12, linear_num_key_heads=2, linear_num_value_heads=4)  # fmt: skip
+    if kind == "qwen3_5_moe":  # its MLPs: 4 experts of 24 (2 a token) beside a shared one of 32
+        del text["intermediate_size"]
+        text.update(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=24, shared_expert_intermediate_size=32)
     vision = default.vision_config.to_dict() if getattr(default, "vision_config", None) is not None else None
     small = {} if vision is None else {k: v for k, v in VISION_SHAPE.items() if k in vision}
     extra = {} if vision is None else {"vision_config": {**vision, **small}}

@@ -23,6 +23,9 @@ the rest (ModelConfig.mixers; the other mixers are written out in attention_core
   "full_attention" layers Qwen3-Next's attention: per-head q/k RMSNorms, RoPE on partial_rotary_factor of each head
   (its M-RoPE sections read one position for a text: plain RoPE), each head's output × σ(its gate), which q_proj
   computes beside the query (rows [q | gate] per head). Every RMSNorm but the delta rule's multiplies by 1 + w.
+  Qwen3.5 MoE (qwen3_5_moe_text; qwen3_5_moe checkpoints) has the same layers with a mixture of experts in every MLP:
+  the softmax's top num_experts_per_tok, always renormalised, and a shared expert behind a sigmoid gate (Qwen2-MoE's),
+  its experts stacked (experts.gate_up_proj, down_proj) or one by one.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _rope, _unembed
-from .hf_adapters_moe import moe_fields, stacked_experts
+from .hf_adapters_moe import GATED, moe_fields, shared_mlp, stacked_experts
 
 
 def _lfm2_mixers(hf: dict, n_layers: int) -> tuple[str, ...]:
@@ -182,6 +185,12 @@ def qwen3_5_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
+def qwen3_5_moe_config(hf: dict, name: str) -> ModelConfig:
+    width = int(hf.get("moe_intermediate_size") or 512)
+    cfg = qwen3_5_config({**hf, "intermediate_size": width}, name)
+    return dataclasses.replace(cfg, arch="qwen3_5_moe_text", **moe_fields(hf, moe_renormalize=True))
+
+
 def qwen3_5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.language_model.", "model."))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight") + 1.0}
@@ -190,10 +199,26 @@ def qwen3_5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight") + 1.0
         w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight") + 1.0
         (_gated_attention if cfg.attends(layer) else _delta_rule)(w, r, src, dst, cfg)
-        for ours, theirs in (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj")):
+        if cfg.n_experts:
+            _qwen_experts(w, r, src + "mlp.", dst, cfg)
+            continue
+        for ours, theirs in GATED:
             w[f"{dst}mlp.{ours}"] = r.linear(f"{src}mlp.{theirs}.weight")
     _unembed(w, sd, cfg)
     return w
+
+
+def _qwen_experts(w: StateDict, r: _Reader, moe: str, dst: str, cfg: ModelConfig) -> None:
+    """The router (gate), the experts (stacked or one by one) and the gated shared expert."""
+    w[dst + "mlp.router.W"] = r.linear(moe + "gate.weight")  # [d_model, n_experts]
+    if r.has(moe + "experts.gate_up_proj"):
+        stacked_experts(w, r, moe, dst, cfg.n_experts, turned_width=cfg.d_model)
+    else:
+        for e in range(cfg.n_experts):
+            for ours, theirs in GATED:
+                w[f"{dst}mlp.experts.{e}.{ours}"] = r.linear(f"{moe}experts.{e}.{theirs}.weight")
+    if shared_mlp(w, r, moe + "shared_expert.", dst):
+        w[dst + "mlp.shared_gate.W"] = r.linear(moe + "shared_expert_gate.weight")  # [d_model, 1]
 
 
 def _gated_attention(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
@@ -268,4 +293,5 @@ ADAPTERS = {
     "lfm2_moe": (lfm2_moe_config, lfm2_weights),
     "lfm3": (lfm3_config, lfm3_weights),
     "qwen3_5_text": (qwen3_5_config, qwen3_5_weights),
+    "qwen3_5_moe_text": (qwen3_5_moe_config, qwen3_5_weights),
 }

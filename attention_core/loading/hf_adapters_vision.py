@@ -28,7 +28,7 @@ from .hf_adapters_recent import _defaults, _language_config
 VISION_LANGUAGE_TYPES = (
     "llava", "llava_next", "llava_next_video", "llava_onevision", "vipllava", "idefics2", "idefics3", "smolvlm",
     "internvl", "deepseek_vl", "got_ocr2", "video_llava", "video_llama_3", "ovis2", "janus", "lighton_ocr",
-    "hyperclovax_vision_v2", "deepseek_vl_hybrid", "lfm2_vl", "lfm3_vl", "qwen3_5",
+    "hyperclovax_vision_v2", "deepseek_vl_hybrid", "lfm2_vl", "lfm3_vl", "qwen3_5", "qwen3_5_moe",
 )  # fmt: skip
 _TEXT_MODEL = ("model.language_model.", "language_model.model.", "model.text_model.")  # → model.
 _HEAD = ("lm_head.weight", "language_model.lm_head.weight")  # → lm_head.weight

@@ -20,7 +20,6 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
            "does not run")  # fmt: skip
 
 _REASONS = {
-    "Qwen3.5 MoE": "its mixture of experts is not read yet (the dense Qwen3.5 models' folders are)",
     "Qwen3.5 (GGUF)": "its GGUF file is not read yet (Qwen3.5's Hugging Face folders are)",
     "Qwen3-Next": "its fused q, k, v, z projections are not read yet (Qwen3.5's gated delta rule is)",
     "Granite 4 (hybrid)": _HYBRID.format("Mamba-2 layers"),
@@ -51,7 +50,7 @@ _REASONS = {
 # Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
 _NAMES = {
 
-    "qwen3_5_moe": "Qwen3.5 MoE", "qwen35": "Qwen3.5 (GGUF)", "qwen35moe": "Qwen3.5 (GGUF)",
+    "qwen35": "Qwen3.5 (GGUF)", "qwen35moe": "Qwen3.5 (GGUF)",
     "qwen3_next": "Qwen3-Next", "qwen3next": "Qwen3-Next",
     "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",
     "bamba": "Bamba", "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1", "nemotron_h": "Nemotron-H",

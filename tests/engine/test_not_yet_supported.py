@@ -19,7 +19,7 @@ from tests.tiny_models import byte_bpe
 @pytest.mark.parametrize(
     ("model_type", "said"),
     [
-        ("qwen3_5_moe", "Qwen3.5 MoE: its mixture of experts is not read yet"),
+        ("qwen3_next", "Qwen3-Next: its fused q, k, v, z projections are not read yet"),
         ("jamba", "Jamba: some of its layers mix tokens without attention"),
         ("mamba", "Mamba: it has no attention layers"),
         ("gemma3n", "Gemma 3n: its layers differ in head widths"),
