@@ -272,6 +272,7 @@ ARCH_LABELS = {
     "lfm3": "LFM3 hybrid decoder (short convolutions beside windowed and full attention)",
     "qwen3_5_text": "Qwen3.5 hybrid decoder (gated delta rule beside gated attention)",
     "qwen3_5_moe_text": "Qwen3.5 MoE hybrid decoder (gated delta rule beside gated attention, a mixture of experts)",
+    "qwen3_next": "Qwen3-Next hybrid decoder (gated delta rule beside gated attention, a mixture of experts)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 

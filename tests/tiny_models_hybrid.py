@@ -113,3 +113,23 @@ def save_tiny_qwen3_5_moe(folder: Path, seed: int = 0):
         pad_token_id=0, bos_token_id=0, eos_token_id=0,
     )  # fmt: skip
     return _peaked_and_saved(transformers.Qwen3_5MoeForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_qwen3_next(folder: Path, seed: int = 0):
+    """Qwen3-Next: save_tiny_qwen3_5_moe's layers with its delta rule's maps fused per key head, layer 0's MLP dense
+    (mlp_only_layers) and the others 4 experts (2 a token, renormalised) beside a gated shared expert."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.Qwen3NextConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=128, linear_conv_kernel_dim=4,
+        linear_key_head_dim=8, linear_value_head_dim=12, linear_num_key_heads=2, linear_num_value_heads=4,
+        num_experts=4, num_experts_per_tok=2, moe_intermediate_size=24, shared_expert_intermediate_size=32,
+        norm_topk_prob=True, mlp_only_layers=[0], decoder_sparse_step=1,
+        layer_types=["linear_attention", "full_attention", "linear_attention", "full_attention"],
+        pad_token_id=0, bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    return _peaked_and_saved(transformers.Qwen3NextForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)

@@ -26,11 +26,16 @@ the rest (ModelConfig.mixers; the other mixers are written out in attention_core
   Qwen3.5 MoE (qwen3_5_moe_text; qwen3_5_moe checkpoints) has the same layers with a mixture of experts in every MLP:
   the softmax's top num_experts_per_tok, always renormalised, and a shared expert behind a sigmoid gate (Qwen2-MoE's),
   its experts stacked (experts.gate_up_proj, down_proj) or one by one.
+- Qwen3-Next (qwen3_next): Qwen3.5 MoE's layers, its delta rule's maps fused per key head (in_proj_qkvz: [q, k, the
+  group's v, its z] for each key head; in_proj_ba: [b, a] likewise), read apart into Qwen3.5's; a layer in
+  mlp_only_layers or off decoder_sparse_step has a dense MLP, and the router renormalises where norm_topk_prob.
 """
 
 from __future__ import annotations
 
 import dataclasses
+
+import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
@@ -191,6 +196,12 @@ def qwen3_5_moe_config(hf: dict, name: str) -> ModelConfig:
     return dataclasses.replace(cfg, arch="qwen3_5_moe_text", **moe_fields(hf, moe_renormalize=True))
 
 
+def qwen3_next_config(hf: dict, name: str) -> ModelConfig:
+    cfg = qwen3_5_config({**hf, "intermediate_size": hf.get("intermediate_size") or 512}, name)
+    experts = moe_fields(hf, moe_renormalize=bool(hf.get("norm_topk_prob", True))) if hf.get("num_experts") else {}
+    return dataclasses.replace(cfg, arch="qwen3_next", **experts)
+
+
 def qwen3_5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.language_model.", "model."))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("norm.weight") + 1.0}
@@ -199,7 +210,7 @@ def qwen3_5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight") + 1.0
         w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight") + 1.0
         (_gated_attention if cfg.attends(layer) else _delta_rule)(w, r, src, dst, cfg)
-        if cfg.n_experts:
+        if r.has(src + "mlp.gate.weight"):  # a mixture of experts (Qwen3-Next: where its sparse layers are)
             _qwen_experts(w, r, src + "mlp.", dst, cfg)
             continue
         for ours, theirs in GATED:
@@ -235,12 +246,29 @@ def _gated_attention(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelCon
 def _delta_rule(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
     """The gated delta rule's maps, kernel, decay parameters and gated norm (delta_net.py's names)."""
     src, dst = src + "linear_attn.", dst + "delta."
-    for ours, theirs in (("W_qkv", "in_proj_qkv"), ("W_z", "in_proj_z"), ("W_b", "in_proj_b"), ("W_a", "in_proj_a"),
-                         ("W_out", "out_proj")):  # fmt: skip
-        w[dst + ours] = r.linear(f"{src}{theirs}.weight")
+    if r.has(src + "in_proj_qkvz.weight"):  # Qwen3-Next: fused per key head
+        _unfused_delta_maps(w, r, src, dst, cfg)
+    else:
+        for ours, theirs in (("W_qkv", "in_proj_qkv"), ("W_z", "in_proj_z"), ("W_b", "in_proj_b"),
+                             ("W_a", "in_proj_a")):  # fmt: skip
+            w[dst + ours] = r.linear(f"{src}{theirs}.weight")
+    w[dst + "W_out"] = r.linear(src + "out_proj.weight")
     w[dst + "kernel"] = r.get(src + "conv1d.weight")[:, 0, :].contiguous()  # (width, L)
     w[dst + "A_log"], w[dst + "dt_bias"] = r.get(src + "A_log"), r.get(src + "dt_bias")
     w[dst + "norm.w"] = r.get(src + "norm.weight")
+
+
+def _unfused_delta_maps(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """Qwen3-Next's in_proj_qkvz rows, per key head [q (d_k), k (d_k), v (g·d_v), z (g·d_v)] with g value heads a key
+    head, and in_proj_ba's [b (g), a (g)], regrouped as Qwen3.5's W_qkv [all q | all k | all v], W_z, W_b, W_a."""
+    (n_k, n_v), (d_k, d_v) = cfg.delta_heads, cfg.delta_dims
+    g = n_v // n_k
+    qkvz = r.get(src + "in_proj_qkvz.weight").view(n_k, 2 * d_k + 2 * g * d_v, cfg.d_model)
+    q, k, v, z = qkvz.split([d_k, d_k, g * d_v, g * d_v], dim=1)  # (n_k, rows, d_model) each
+    w[dst + "W_qkv"] = torch.cat([t.reshape(-1, cfg.d_model) for t in (q, k, v)]).T.contiguous()
+    w[dst + "W_z"] = z.reshape(-1, cfg.d_model).T.contiguous()
+    b, a = r.get(src + "in_proj_ba.weight").view(n_k, 2 * g, cfg.d_model).split([g, g], dim=1)
+    w[dst + "W_b"], w[dst + "W_a"] = (t.reshape(-1, cfg.d_model).T.contiguous() for t in (b, a))
 
 
 def lfm2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
@@ -294,4 +322,5 @@ ADAPTERS = {
     "lfm3": (lfm3_config, lfm3_weights),
     "qwen3_5_text": (qwen3_5_config, qwen3_5_weights),
     "qwen3_5_moe_text": (qwen3_5_moe_config, qwen3_5_weights),
+    "qwen3_next": (qwen3_next_config, qwen3_5_weights),
 }

@@ -21,7 +21,7 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
 
 _REASONS = {
     "Qwen3.5 (GGUF)": "its GGUF file is not read yet (Qwen3.5's Hugging Face folders are)",
-    "Qwen3-Next": "its fused q, k, v, z projections are not read yet (Qwen3.5's gated delta rule is)",
+    "Qwen3-Next (GGUF)": "its GGUF file is not read yet (Qwen3-Next's Hugging Face folders are)",
     "Granite 4 (hybrid)": _HYBRID.format("Mamba-2 layers"),
     "Jamba": _HYBRID.format("Mamba layers"),
     "Bamba": _HYBRID.format("Mamba-2 layers"),
@@ -51,7 +51,7 @@ _REASONS = {
 _NAMES = {
 
     "qwen35": "Qwen3.5 (GGUF)", "qwen35moe": "Qwen3.5 (GGUF)",
-    "qwen3_next": "Qwen3-Next", "qwen3next": "Qwen3-Next",
+    "qwen3next": "Qwen3-Next (GGUF)",
     "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",
     "bamba": "Bamba", "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1", "nemotron_h": "Nemotron-H",
     "zamba": "Zamba", "zamba2": "Zamba", "olmo_hybrid": "OLMo Hybrid", "kimi_linear": "Kimi Linear",

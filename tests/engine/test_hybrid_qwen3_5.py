@@ -1,6 +1,7 @@
 """Qwen3.5's language model, a hybrid of the gated delta rule (layers 0 and 2: attention_core/delta_net.py) and gated
-attention (1 and 3), against transformers' Qwen3_5ForCausalLM and Qwen3_5MoeForCausalLM (the same layers, each MLP a
-mixture of experts) on tiny random models (tests.tiny_models_hybrid).
+attention (1 and 3), against transformers' Qwen3_5ForCausalLM, Qwen3_5MoeForCausalLM (the same layers, each MLP a
+mixture of experts) and Qwen3NextForCausalLM (the delta rule's maps fused per key head, the first MLP dense) on tiny
+random models (tests.tiny_models_hybrid).
 
 Tolerances (max absolute difference, float32 CPU): patterns 1e-4; logits and hidden states 1e-3 (transformers runs
 the delta rule in chunks on a prompt, this engine one token at a time: the same sums in another order); a split
@@ -15,7 +16,7 @@ import torch
 from attention_core import ModelLoadError, ablate_head, blocks, delta_net, flow, load_model
 from attention_core.loading.hf_adapters_hybrid import qwen3_5_config
 from tests.engine.decoder_parity import assert_generation_matches_one_pass, assert_matches_reference, reference_run
-from tests.tiny_models_hybrid import save_tiny_qwen3_5, save_tiny_qwen3_5_moe
+from tests.tiny_models_hybrid import save_tiny_qwen3_5, save_tiny_qwen3_5_moe, save_tiny_qwen3_next
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
@@ -25,10 +26,11 @@ TEXT = "the blue creature took a mole of the forest, and the fox jumps over the 
 DELTA, ATTENTION = (0, 2), (1, 3)
 
 
-@pytest.fixture(scope="module", params=["dense", "moe"])
+@pytest.fixture(scope="module", params=["dense", "moe", "qwen3_next"])
 def pair(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp("qwen3_5")
-    hf = (save_tiny_qwen3_5 if request.param == "dense" else save_tiny_qwen3_5_moe)(folder).eval()
+    saved = {"dense": save_tiny_qwen3_5, "moe": save_tiny_qwen3_5_moe, "qwen3_next": save_tiny_qwen3_next}
+    hf = saved[request.param](folder).eval()
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     return hf, load_model(str(folder), device="cpu")
 

@@ -19,7 +19,6 @@ from tests.tiny_models import byte_bpe
 @pytest.mark.parametrize(
     ("model_type", "said"),
     [
-        ("qwen3_next", "Qwen3-Next: its fused q, k, v, z projections are not read yet"),
         ("jamba", "Jamba: some of its layers mix tokens without attention"),
         ("mamba", "Mamba: it has no attention layers"),
         ("gemma3n", "Gemma 3n: its layers differ in head widths"),
