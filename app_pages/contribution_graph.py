@@ -65,7 +65,7 @@ st.caption(
     f"{'' if reached == 1 else 's'} reach {markdown_code(readable_token(shown[token]))} (position {token}). "
     "Blue: attention "
     "(a curve in a token's own column is attention to itself); "
-    + ("green: a short convolution; purple: a gated delta rule; " if hybrid else "")
+    + ("green: a short convolution; purple: a gated delta rule; brown: a state-space scan; " if hybrid else "")
     + "orange: the MLP; grey: the residual stream "
     "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."
 )

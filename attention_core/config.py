@@ -16,7 +16,10 @@ ENCODER_ARCHS = (
 )  # fmt: skip
 
 # A hybrid's token mixers (ModelConfig.mixers), in words
-MIXER_WORDS = {"attention": "attention", "short_conv": "short convolution", "gated_delta": "gated delta rule"}
+MIXER_WORDS = {
+    "attention": "attention", "short_conv": "short convolution", "gated_delta": "gated delta rule",
+    "ssm": "Mamba-2 state-space scan",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ class ModelConfig:
     # layers one block); () = every layer its own. attention_core/shared_layers.py resolves the names.
     layer_weights: tuple[int, ...] = ()
     # Hybrids: what mixes tokens in each layer, "attention", "short_conv" (LFM2's gated causal convolution over
-    # the last conv_kernel tokens: attention_core/mixers.py) or "gated_delta" (below); () = attention in every layer.
+    # the last conv_kernel tokens: attention_core/mixers.py), "gated_delta" or "ssm" (below); () = attention in every
+    # layer.
     # A layer without attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
     mixers: tuple[str, ...] = ()
     conv_kernel: int = 0
@@ -173,6 +177,10 @@ class ModelConfig:
     # (key width, value width) per head
     delta_heads: tuple[int, int] = (0, 0)
     delta_dims: tuple[int, int] = (0, 0)
+    # "ssm" layers (Mamba-2: attention_core/mamba.py): (heads, channels a head, state size, groups of heads) and the
+    # clamp on each step Δ
+    ssm_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
+    ssm_dt_limit: tuple[float, float] = (0.0, float("inf"))
     # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
     conversion_notes: tuple[str, ...] = ()
 
@@ -190,6 +198,8 @@ class ModelConfig:
         object.__setattr__(self, "mixers", tuple(str(m) for m in self.mixers))
         object.__setattr__(self, "delta_heads", tuple(int(x) for x in self.delta_heads))
         object.__setattr__(self, "delta_dims", tuple(int(x) for x in self.delta_dims))
+        object.__setattr__(self, "ssm_shape", tuple(int(x) for x in self.ssm_shape))
+        object.__setattr__(self, "ssm_dt_limit", tuple(float(x) for x in self.ssm_dt_limit))
 
     @property
     def own_position_projections(self) -> bool:

@@ -81,7 +81,8 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
     """`features` of a hybrid's layers without attention: which mix tokens how (mixers.py, delta_net.py)."""
     out = []
     for mixer, words in (("short_conv", f"a short convolution over {cfg.conv_kernel} tokens"),
-                         ("gated_delta", "a gated delta rule (linear attention)")):  # fmt: skip
+                         ("gated_delta", "a gated delta rule (linear attention)"),
+                         ("ssm", "a Mamba-2 state-space scan")):  # fmt: skip
         others = [i for i in range(cfg.n_layers) if cfg.mixers and cfg.mixers[i] == mixer]
         if others:
             out.append(f"{words} instead of attention in {len(others)} of {cfg.n_layers} layers ({_listed(others)}): "
@@ -142,10 +143,11 @@ def _rope_features(cfg: ModelConfig) -> list[str]:
     if cfg.rope_scaling is not None:
         some = own_base and not every and any(cfg.window(i) is not None for i in range(cfg.n_layers))
         out.append(f"RoPE scaling: {cfg.rope_scaling}" + (" (full-attention layers only)" if some else ""))
-    plain = [i for i in range(cfg.n_layers) if cfg.uses_rope and not cfg.rotates(i)]
+    layers = cfg.attention_layers  # a hybrid's other layers have no scores to rotate
+    plain = [i for i in layers if cfg.uses_rope and not cfg.rotates(i)]
     if plain:
-        out.append(f"no RoPE in {len(plain)} of {cfg.n_layers} layers ({_listed(plain)}): their scores see no "
-                   "position")
+        out.append(f"no RoPE in {len(plain)} of {len(layers)} {'attention ' if cfg.mixers else ''}layers "
+                   f"({_listed(plain)}): their scores see no position")  # fmt: skip
     if cfg.rope_pairs_reordered:
         out.append("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")
     if cfg.rope_reversed:

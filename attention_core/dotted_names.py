@@ -23,6 +23,7 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.conv_out         [n, d_model]             a hybrid's convolution layer (which has no attn.* names):
                                                        the convolution's output (attention_core/mixers.py)
     blocks.l.delta_out        [n, d_model]             a hybrid's gated delta rule layer: its output (delta_net.py)
+    blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 layer: its output (mamba.py)
     blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
     blocks.l.resid_post       [n, d_model]             residual leaving block l
     logits                    [n, d_vocab]             decoders only
@@ -64,8 +65,8 @@ def lookup(trace: Trace, name: str) -> torch.Tensor:
 
 def _mixer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Tensor]]:
     """A hybrid's layer without attention: its residuals and what it mixes in (conv_out: a convolution's, delta_out: a
-    gated delta rule's), no heads."""
-    name = "delta_out" if trace.config.mixers[layer] == "gated_delta" else "conv_out"
+    gated delta rule's, ssm_out: a state-space scan's), no heads."""
+    name = {"gated_delta": "delta_out", "ssm": "ssm_out"}.get(trace.config.mixers[layer], "conv_out")
     return {
         "resid_pre": lambda: trace.resid(layer),
         "resid_post": lambda: trace.resid(layer + 1),

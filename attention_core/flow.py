@@ -21,6 +21,7 @@ the threshold becomes an edge, and the residual it came from is traced in turn. 
                                             (i itself or one of the few tokens before it) sent (mixers.py)
     delta           pre(l, j) → mid(l, i)   a hybrid's gated delta rule (linear attention): what any earlier source
                                             j sent through the layer's state (delta_net.py)
+    ssm             pre(l, j) → mid(l, i)   a hybrid's Mamba-2 scan: what any earlier source j sent (mamba.py)
     mlp             mid(l, i) → pre(l+1, i) the MLP's output (a self-edge: the MLP reads only position i;
                                             parallel blocks (GPT-NeoX) read pre(l, i))
     residual_mlp    mid(l, i) → pre(l+1, i) the stream passing the MLP
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from . import blocks, delta_net, lens, mixers, recompute
+from . import blocks, delta_net, lens, mamba, mixers, recompute
 from . import interventions as iv
 from . import model as fwd
 from .device import host_float, to_host
@@ -48,7 +49,7 @@ from .device import host_float, to_host
 if TYPE_CHECKING:
     from .trace import Trace
 
-EdgeKind = Literal["attention", "convolution", "delta", "residual_attn", "mlp", "residual_mlp"]
+EdgeKind = Literal["attention", "convolution", "delta", "ssm", "residual_attn", "mlp", "residual_mlp"]
 # Parts formed at once in the attention step: rows × sources × d_model floats (64 MB), so a long text's
 # step runs in chunks of rows instead of one rows × n × d_model tensor.
 CHUNK_FLOATS = 1 << 24
@@ -153,7 +154,7 @@ def _conv_step(trace: Trace, layer: int, rows: list[int], threshold: float, edge
     """A layer without attention's split of the sum behind resid_mid at `rows` (mixer_parts); returns the positions
     that carry on."""
     pres: set[int] = set()
-    kind = "delta" if trace.config.mixers[layer] == "gated_delta" else "convolution"
+    kind = {"gated_delta": "delta", "ssm": "ssm"}.get(trace.config.mixers[layer], "convolution")
     for i in rows:
         sources, parts = mixer_parts(trace, layer, i)
         share = importances(parts)  # (1 + m + 1,)
@@ -169,8 +170,8 @@ def _conv_step(trace: Trace, layer: int, rows: list[int], threshold: float, edge
 
 def mixer_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(sources [m] positions, parts [1 + m + 1, d_model] float32) of a layer without attention at `row`:
-    resid_pre[row], each source's term (mixers.short_conv_sources; delta_net.source_terms), the part no token sends
-    (a convolution's biases). They add up to resid_mid[row]: where the model normalises the output before adding it
+    resid_pre[row], each source's term (mixers.short_conv_sources; delta_net.source_terms; mamba.source_terms), the part
+    no token sends (the biases). They add up to resid_mid[row]: where the model normalises the output before adding it
     (LFM3), through that norm linearised at the whole output, as for attention."""
     w, cfg = trace.context.weights, trace.config
     resid = trace.captured.resid_pre[layer]  # (n, d_model), the pass's dtype
@@ -178,6 +179,8 @@ def mixer_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch
     if cfg.mixers[layer] == "gated_delta":
         sources, terms = delta_net.source_terms(x_in, w, layer, cfg, row)  # (m,), (m, d_model); no biases
         constant = terms.new_zeros(cfg.d_model)
+    elif cfg.mixers[layer] == "ssm":
+        sources, terms, constant = mamba.source_terms(x_in, w, layer, cfg, row)  # (m,), (m, d_model), (d_model,)
     else:
         sources, terms = mixers.short_conv_sources(x_in, w, layer, row)  # (m,), (m, d_model)
         terms, constant = terms.float(), mixers.short_conv_constant(x_in, w, layer, row).float()  # (d_model,)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import backend, blocks, delta_net, mixers
+from . import backend, blocks, delta_net, mamba, mixers
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -90,7 +90,7 @@ class KVCache:
         # delta-rule layers: the state after the tokens so far (delta_net.DeltaState)
         convolves = [cfg.mixers[layer] == "short_conv" if cfg.mixers else False for layer in range(cfg.n_layers)]
         self.u = [torch.empty(n_max, cfg.d_model, device=device, dtype=dtype) if c else None for c in convolves]
-        self.delta: dict[int, delta_net.DeltaState] = {}
+        self.delta: dict[int, delta_net.DeltaState | mamba.SsmState] = {}
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (n_kv_heads, m, d_head) at positions start..; return every key and value so far."""
@@ -103,8 +103,9 @@ class KVCache:
         """A layer without attention's output (m, d_model) for tokens at start.. (normalised input x_in), from what
         the cache holds of the tokens before them, keeping what later tokens need: a convolution's gated inputs, a
         delta rule's state."""
-        if self.u[layer] is None:  # a gated delta rule
-            out, self.delta[layer] = delta_net.delta_step(x_in, w, layer, cfg, self.delta.get(layer))
+        if self.u[layer] is None:  # a gated delta rule or a state-space scan
+            step = mamba.ssm_step if cfg.mixers[layer] == "ssm" else delta_net.delta_step
+            out, self.delta[layer] = step(x_in, w, layer, cfg, self.delta.get(layer))
             return out
         u, _ = mixers.conv_gates(x_in, w, layer)  # (m, d_model)
         self.u[layer][start : start + u.shape[0]] = u

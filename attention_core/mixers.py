@@ -26,15 +26,18 @@ import torch.nn.functional as F
 from .config import ModelConfig
 from .delta_net import delta_net
 from .linear import linear
+from .mamba import ssm
 
 Weights = Mapping[str, torch.Tensor]
 
 
 def mix(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
-    """What a layer without attention mixes in (..., n, d_model) from its normalised input x_in: its short convolution
-    or its gated delta rule (delta_net.py)."""
+    """What a layer without attention mixes in (..., n, d_model) from its normalised input x_in: its short convolution,
+    its gated delta rule (delta_net.py) or its state-space scan (mamba.py)."""
     if cfg.mixers[layer] == "gated_delta":
         return delta_net(x_in, w, layer, cfg)
+    if cfg.mixers[layer] == "ssm":
+        return ssm(x_in, w, layer, cfg)
     return short_conv(x_in, w, layer)
 
 

@@ -88,7 +88,8 @@ def count_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, int]:
     """A loaded model's exact count by component; sums to the total size of its tensors.
 
     Keys: embedding (tokens, positions, segments, embedding norm), per-layer attention matrices
-    (`attention.W_Q`, ...), `mlp`, `convolution` and `delta rule` (a hybrid's), `norms`, `unembedding`, and `total`.
+    (`attention.W_Q`, ...), `mlp`, `convolution`, `delta rule` and `state space` (a hybrid's), `norms`,
+    `unembedding`, and `total`.
     """
     counts: dict[str, int] = defaultdict(int)
     for name, t in weights.items():
@@ -107,6 +108,8 @@ def count_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, int]:
             counts["convolution"] += n
         elif ".delta." in name:  # a hybrid's gated delta rule layers (delta_net.py)
             counts["delta rule"] += n
+        elif ".ssm." in name:  # a hybrid's Mamba-2 layers (mamba.py)
+            counts["state space"] += n
         else:  # ln_attn, ln_mlp, ln_final
             counts["norms"] += n
     counts["total"] = sum(counts.values())

@@ -24,10 +24,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_umt5(folder)
     elif kind == "t5gemma":
         save_tiny_t5gemma(folder)
-    elif kind in ("lfm2", "lfm3", "qwen3_5"):
-        from tests.tiny_models_hybrid import save_tiny_lfm2, save_tiny_lfm3, save_tiny_qwen3_5
+    elif kind in ("lfm2", "lfm3", "qwen3_5", "granite_hybrid"):
+        from tests import tiny_models_hybrid as hybrid
 
-        {"lfm2": save_tiny_lfm2, "lfm3": save_tiny_lfm3, "qwen3_5": save_tiny_qwen3_5}[kind](folder)
+        getattr(hybrid, f"save_tiny_{kind}")(folder)
     elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa")):
         save_tiny_latent(kind, folder)
     else:

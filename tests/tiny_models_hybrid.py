@@ -133,3 +133,31 @@ def save_tiny_qwen3_next(folder: Path, seed: int = 0):
         pad_token_id=0, bos_token_id=0, eos_token_id=0,
     )  # fmt: skip
     return _peaked_and_saved(transformers.Qwen3NextForCausalLM(cfg), folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_granite_hybrid(folder: Path, seed: int = 0, experts: int = 0):
+    """Granite 4's hybrid (granitemoehybrid): layers 0 and 2 Mamba-2 (4 heads of 32 channels over 2 groups, a state of
+    8, a kernel of 4, conv bias), 1 and 3 attention without RoPE (NoPE, as Granite 4 H); Granite's multipliers away
+    from 1 so a missing one shows; the MLP dense (the shared MLP) or, with `experts`, a mixture beside it. A_log,
+    dt_bias and D drawn."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.GraniteMoeHybridConfig(
+        vocab_size=300, hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+        max_position_embeddings=128, shared_intermediate_size=96, intermediate_size=48, num_local_experts=experts,
+        num_experts_per_tok=2 if experts else 0, layer_types=["mamba", "attention", "mamba", "attention"],
+        mamba_n_heads=4, mamba_d_head=32, mamba_n_groups=2, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2,
+        mamba_conv_bias=True, position_embedding_type="nope", embedding_multiplier=2.0, residual_multiplier=0.5,
+        attention_multiplier=0.3, logits_scaling=2.0, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+        tie_word_embeddings=False,
+    )  # fmt: skip
+    model = transformers.GraniteMoeHybridForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in (model.model.layers[0], model.model.layers[2]):
+            layer.mamba.A_log.copy_(torch.randn(4) * 0.5)
+            layer.mamba.dt_bias.copy_(torch.randn(4) * 0.5)
+            layer.mamba.D.copy_(torch.randn(4))
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

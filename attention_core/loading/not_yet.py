@@ -2,8 +2,8 @@
 or a GGUF architecture) instead of listing every supported one.
 
 Hybrids: some layers mix tokens without attention. Of those mixers the engine runs LFM2's and LFM3's short convolution
-(attention_core/mixers.py) and Qwen3.5's gated delta rule (delta_net.py); state-space (Mamba), other linear-attention
-and recurrent layers are not written yet. Recurrent
+(attention_core/mixers.py), Qwen3.5's gated delta rule (delta_net.py) and Granite 4's Mamba-2 scan (mamba.py); other
+models' state-space (Mamba), linear-attention and recurrent layers are not read yet. Recurrent
 models have no attention at all. Gemma 3n and Gemma 4 give layers different head widths and let later layers reuse
 earlier ones' keys and values, which the engine's one head width per model does not hold. Models that read audio or
 images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models: a text box has nothing to give them.
@@ -11,8 +11,9 @@ images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models: a text box ha
 
 from __future__ import annotations
 
-_HYBRID = ("some of its layers mix tokens without attention ({}), a kind of layer this engine does not run yet (of "
-           "the hybrids, it runs LFM2's and LFM3's short convolutions and Qwen3.5's gated delta rule)")  # fmt: skip
+_HYBRID = ("some of its layers mix tokens without attention ({}), which are not read for this model yet (of the "
+           "hybrids, this engine runs LFM2's and LFM3's short convolutions, Qwen3.5's gated delta rule and Granite 4's "
+           "Mamba-2 layers)")  # fmt: skip
 _RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
 _AUDIO = "it reads audio ({}), not text: a text box has nothing to give it"
 _IMAGES = "it reads images, not text: a text box has nothing to give it"
@@ -22,7 +23,7 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
 _REASONS = {
     "Qwen3.5 (GGUF)": "its GGUF file is not read yet (Qwen3.5's Hugging Face folders are)",
     "Qwen3-Next (GGUF)": "its GGUF file is not read yet (Qwen3-Next's Hugging Face folders are)",
-    "Granite 4 (hybrid)": _HYBRID.format("Mamba-2 layers"),
+    "Granite 4 (hybrid GGUF)": "its GGUF file is not read yet (Granite 4's Hugging Face folders are, Mamba-2 and all)",
     "Jamba": _HYBRID.format("Mamba layers"),
     "Bamba": _HYBRID.format("Mamba-2 layers"),
     "Falcon-H1": _HYBRID.format("Mamba-2 heads beside attention"),
@@ -52,7 +53,7 @@ _NAMES = {
 
     "qwen35": "Qwen3.5 (GGUF)", "qwen35moe": "Qwen3.5 (GGUF)",
     "qwen3next": "Qwen3-Next (GGUF)",
-    "granitehybrid": "Granite 4 (hybrid)", "jamba": "Jamba",
+    "granitehybrid": "Granite 4 (hybrid GGUF)", "jamba": "Jamba",
     "bamba": "Bamba", "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1", "nemotron_h": "Nemotron-H",
     "zamba": "Zamba", "zamba2": "Zamba", "olmo_hybrid": "OLMo Hybrid", "kimi_linear": "Kimi Linear",
     "kimi-linear": "Kimi Linear", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",

@@ -1,9 +1,9 @@
 """A hybrid in the app: a tiny LFM2 (tests.tiny_models_hybrid: layers 0 and 2 mix tokens by a short convolution, 1
-and 3 attend; and LFM3's and Qwen3.5's, laid out alike) loaded through *Another model*. Every page and every Start
-here step draws; the sidebar offers only the layers with heads, and a link to another layer lands on the nearest with
-a notice; the layer × head views leave the other layers blank and clickable nowhere; the head ranking and the
-ablation sweep count only real heads; the contribution graph draws the convolution's and the delta rule's edges and
-names each level's mixer."""
+and 3 attend; and LFM3's, Qwen3.5's and Granite 4's, laid out alike) loaded through *Another model*. Every page and
+every Start here step draws; the sidebar offers only the layers with heads, and a link to another layer lands on the
+nearest with a notice; the layer × head views leave the other layers blank and clickable nowhere; the head ranking
+and the ablation sweep count only real heads; the contribution graph draws the convolution's and the delta rule's
+edges and names each level's mixer."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def clean(at: AppTest, where: str) -> None:
     assert not at.error, (where, [e.value for e in at.error])
 
 
-# LFM3: a windowed layer, a gate per head, sublayer output norms; Qwen3.5: the gated delta rule in layers 0 and 2
-@pytest.mark.parametrize("kind", ["lfm2", "lfm3", "qwen3_5"])
+# LFM3: a windowed layer, a gate per head, sublayer output norms; Qwen3.5: the gated delta rule in layers 0 and 2;
+# Granite 4's hybrid: Mamba-2 there, and attention without RoPE
+@pytest.mark.parametrize("kind", ["lfm2", "lfm3", "qwen3_5", "granite_hybrid"])
 def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind) -> None:
     from app_pages.registry import PAGES
     from viz.views.chapter import SLUGS

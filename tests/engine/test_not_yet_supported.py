@@ -55,10 +55,15 @@ def test_no_architecture_listed_as_not_yet_run_is_run():
     assert not set(_NAMES) & (set(supported_model_types()) | set(CONVERTERS))
 
 
-def test_a_granite_4_hybrid_with_mamba_layers_says_why(tmp_path):
-    """granitemoehybrid loads where every layer attends (granite-4.0-micro); its Mamba layers are refused by name."""
-    config = {"model_type": "granitemoehybrid", "num_hidden_layers": 2, "layer_types": ["mamba", "attention"]}
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    said = "with Mamba layers is not supported yet. Granite 4 (hybrid): some"
-    with pytest.raises(ModelLoadError, match=re.escape(said)):
-        load_model(str(tmp_path))
+def test_a_granite_4_hybrid_gguf_says_why(tmp_path):
+    """Granite 4's hybrids load from Hugging Face folders (tests/engine/test_hybrid_granite4.py); llama.cpp's
+    granitehybrid file is refused by name."""
+    import gguf
+
+    path = tmp_path / "granitehybrid.gguf"
+    w = gguf.GGUFWriter(str(path), "granitehybrid")
+    w.add_block_count(2)
+    _tokenizer(w, byte_bpe(300))
+    finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
+    with pytest.raises(ModelLoadError, match=r"Granite 4 \(hybrid GGUF\): its GGUF file is not read yet"):
+        load_model(str(path))

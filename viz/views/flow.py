@@ -16,12 +16,13 @@ import numpy as np
 from viz.labels import plotly_escape, readable_token
 
 DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
-KINDS = ("attention", "convolution", "delta", "residual_attn", "mlp", "residual_mlp")
-TOKEN_MIXING = ("attention", "convolution", "delta")  # the kinds that move information between tokens
+KINDS = ("attention", "convolution", "delta", "ssm", "residual_attn", "mlp", "residual_mlp")
+TOKEN_MIXING = ("attention", "convolution", "delta", "ssm")  # the kinds that move information between tokens
 KIND_NAMES = {
     "attention": "attention (from another token, or itself)",
     "convolution": "short convolution (from itself or a few tokens before)",
     "delta": "gated delta rule (linear attention, from any earlier token)",
+    "ssm": "Mamba-2 state-space scan (from any earlier token)",
     "residual_attn": "residual stream",
     "mlp": "MLP",
     "residual_mlp": "residual past the MLP",
@@ -80,7 +81,7 @@ def level_name(row: int, n_layers: int, mixers: Sequence[str] = ()) -> str:
 
 def _rows(kind: str, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Source and target rows of edges of `kind` in blocks `layer`."""
-    if kind in ("attention", "convolution", "delta", "residual_attn"):
+    if kind in ("attention", "convolution", "delta", "ssm", "residual_attn"):
         return 2 * layer, 2 * layer + 1
     return 2 * layer + 1, 2 * layer + 2
 
@@ -140,7 +141,7 @@ def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], to
 
 def hybrid_words(model: str, cfg: Any) -> str:
     """What the graph shows of a hybrid's layers without attention (cfg: the ModelConfig), a sentence per mixer."""
-    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta")}
+    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", "ssm")}
     said = [f"{model} is a hybrid: in {cfg.n_layers - len(cfg.attention_layers)} of its {cfg.n_layers} blocks "
             "something else replaces attention."]  # fmt: skip
     if counts["short_conv"]:
@@ -152,4 +153,9 @@ def hybrid_words(model: str, cfg: Any) -> str:
                     "over every earlier token of weight[i, j] · v_j per head, with weights that the rule's decay and "
                     "overwriting set (neither positive nor summing to 1), through the head's gated norm and W_out; "
                     "those parts add up to its output and are drawn in purple.")
+    if counts["ssm"]:
+        said.append(f"In {counts['ssm']}, a Mamba-2 state-space scan: the token's output is a sum over every earlier "
+                    "token of weight[i, j] · x_j per head (C_i·B_j, decayed by every step between them, × the step "
+                    "Δ_j), with the token's own D·x_i, through the gate and the group norm and W_out; those parts add "
+                    "up to its output and are drawn in brown.")
     return " ".join(said)

@@ -1,0 +1,146 @@
+"""Mamba-2's state-space layer (Granite 4's hybrids: granitemoehybrid's "mamba" layers), written out.
+
+From a block's normalised input E (n, d_model), with H heads of P channels, N state numbers and G groups of heads:
+
+    z, xBC, dt = split(E·W_in + b_in)
+    x, B, C = split(SiLU(causal depthwise conv over the last L tokens of xBC))     x: (H, P); B, C: (G, N) a token
+    Δ_t = clamp(softplus(dt_t + dt_bias)),  a_t = exp(Δ_t · A), A = −exp(A_log)   one each per head
+    h_t = a_t h_{t−1} + Δ_t x_t B_tᵀ                                               h: (P, N) per head, h_{−1} = 0
+    y_t = h_t C_t + D x_t
+    out_t = W_out · (w_norm ⊙ GroupRMSNorm(y_t ⊙ SiLU(z_t))) + b_out
+
+Unrolled, y_t = Σ_{s≤t} weight[t, s] · x_s + D x_t per head, weight[t, s] = (C_t·B_s) · exp(A·Σ_{r=s+1..t} Δ_r) · Δ_s:
+a causal matrix per head (Mamba-2's "state-space duality"), positive where C_t·B_s is, not summing to 1
+(`source_weights`). The contribution graph splits the layer's output by source through it, the norm linearised at
+the whole output as for attention.
+
+Weights: blocks.{l}.ssm.W_in [d_model, H·P + (H·P + 2·G·N) + H], .kernel [H·P + 2·G·N, L] (.b_conv), .dt_bias, .A_log,
+.D [H], .norm.w [H·P], .W_out [H·P, d_model] (.b_in, .b_out); ModelConfig.ssm_shape (H, P, N, G), ssm_dt_limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .config import ModelConfig
+from .linear import linear
+
+Weights = Mapping[str, torch.Tensor]
+
+
+@dataclass
+class SsmState:
+    """What a state-space layer carries between chunks of a generation: the conv's last inputs and h."""
+
+    conv_inputs: torch.Tensor  # (≤ L − 1, width) xBC of the latest tokens
+    h: torch.Tensor  # (H, P, N) float32
+
+
+@dataclass(frozen=True)
+class SsmInputs:
+    """One layer's per-token quantities, float32: x (H, n, P), B and C (H, n, N) (each head its group's), Δ (H, n),
+    log a = Δ·A (H, n), the gate z (n, H·P)."""
+
+    x: torch.Tensor
+    B: torch.Tensor
+    C: torch.Tensor
+    dt: torch.Tensor
+    log_decay: torch.Tensor
+    z: torch.Tensor
+
+
+def _split(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple[torch.Tensor, ...]:
+    """(z, xBC, dt) from E·W_in + b_in."""
+    H, P, N, G = cfg.ssm_shape
+    p = f"blocks.{layer}.ssm."
+    return linear(x_in, w[p + "W_in"], w.get(p + "b_in")).split([H * P, H * P + 2 * G * N, H], dim=-1)
+
+
+def inputs(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before: torch.Tensor | None = None):
+    """SsmInputs for the tokens of x_in (n, d_model); `before`: xBC of the tokens before them (generation)."""
+    H, P, N, G = cfg.ssm_shape
+    p = f"blocks.{layer}.ssm."
+    z, xbc, dt = _split(x_in, w, layer, cfg)
+    full = xbc if before is None else torch.cat([before, xbc])
+    kernel = w[p + "kernel"]  # (width, L)
+    padded = F.pad(full.T.unsqueeze(0), (kernel.shape[-1] - 1, 0))
+    conv = F.conv1d(padded, kernel.unsqueeze(1).to(full.dtype), w.get(p + "b_conv"), groups=kernel.shape[0])[0].T
+    conv = F.silu(conv[-xbc.shape[0] :]).float()  # (n, width)
+    x, B, C = conv.split([H * P, G * N, G * N], dim=-1)
+    x = x.unflatten(-1, (H, P)).transpose(0, 1)  # (H, n, P)
+    B, C = (t.unflatten(-1, (G, N)).transpose(0, 1).repeat_interleave(H // G, dim=0) for t in (B, C))  # (H, n, N)
+    low, high = cfg.ssm_dt_limit
+    delta = F.softplus(dt.float() + w[p + "dt_bias"].float()).clamp(low, high).T  # (H, n)
+    log_decay = delta * -w[p + "A_log"].float().exp()[:, None]  # (H, n): Δ·A
+    return SsmInputs(x, B, C, delta, log_decay, z.float())
+
+
+def recur(d: SsmInputs, h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(y without D's term (H, n, P), the last h (H, P, N)): the scan over the tokens, one at a time, from h."""
+    H, n, P = d.x.shape
+    h = d.x.new_zeros(H, P, d.B.shape[-1]) if h is None else h
+    out = []
+    for t in range(n):
+        h = d.log_decay[:, t, None, None].exp() * h + (d.dt[:, t, None] * d.x[:, t])[..., None] * d.B[:, t, None, :]
+        out.append((h * d.C[:, t, None, :]).sum(-1))  # (H, P)
+    return torch.stack(out, 1), h
+
+
+def output(y: torch.Tensor, d: SsmInputs, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
+    """(n, d_model): y plus D's term, heads side by side, gated by SiLU(z), group-normalised, through W_out."""
+    p = f"blocks.{layer}.ssm."
+    y = y + w[p + "D"].float()[:, None, None] * d.x  # (H, n, P)
+    gated = y.transpose(0, 1).flatten(-2) * F.silu(d.z)  # (n, H·P)
+    groups = gated.unflatten(-1, (cfg.ssm_shape[3], -1))  # (n, G, H·P / G)
+    normed = (groups * torch.rsqrt(groups.pow(2).mean(-1, keepdim=True) + cfg.norm_eps)).flatten(-2)
+    out = (normed * w[p + "norm.w"].float()).to(w[p + "W_out"].dtype)
+    return linear(out, w[p + "W_out"], w.get(p + "b_out"))
+
+
+def ssm(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
+    """The layer's output (..., n, d_model) for its normalised input x_in (..., n, d_model) (leading dims: the
+    ablation sweep's variants, each its own sequence)."""
+    if x_in.dim() > 2:
+        return torch.stack([ssm(x, w, layer, cfg) for x in x_in])
+    d = inputs(x_in, w, layer, cfg)
+    return output(recur(d)[0], d, w, layer, cfg).to(x_in.dtype)
+
+
+def ssm_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, state: SsmState | None):
+    """(output (n, d_model), the state after these tokens) for tokens after those `state` carried (generation)."""
+    d = inputs(x_in, w, layer, cfg, None if state is None else state.conv_inputs)
+    y, h = recur(d, None if state is None else state.h)
+    keep = w[f"blocks.{layer}.ssm.kernel"].shape[-1] - 1
+    xbc = _split(x_in, w, layer, cfg)[1]
+    recent = xbc if state is None else torch.cat([state.conv_inputs, xbc])
+    return output(y, d, w, layer, cfg).to(x_in.dtype), SsmState(recent[len(recent) - keep :], h)
+
+
+def source_weights(d: SsmInputs, query: int) -> torch.Tensor:
+    """(H, query + 1) weight[query, s] of every source s ≤ query, per head (module docstring)."""
+    log_decay = d.log_decay[:, : query + 1]  # (H, m): Δ_r·A
+    after = log_decay.flip(-1).cumsum(-1).flip(-1) - log_decay  # Σ_{r=s+1..query} Δ_r·A
+    return (d.C[:, query, None] * d.B[:, : query + 1]).sum(-1) * after.exp() * d.dt[:, : query + 1]
+
+
+def source_terms(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, query: int):
+    """(sources (m,) positions 0..query, terms (m, d_model) float32, the part no token sends (d_model,)): what each
+    source sends to `query`'s output, through the gate and the group norm fixed at their values there. The terms and
+    that part (b_out) add up to the layer's output at the query; D's term is the query's own."""
+    H, P, N, G = cfg.ssm_shape
+    p = f"blocks.{layer}.ssm."
+    d = inputs(x_in[: query + 1], w, layer, cfg)
+    y = recur(d)[0][:, query] + w[p + "D"].float()[:, None] * d.x[:, query]  # (H, P)
+    gated = y.flatten() * F.silu(d.z[query])  # (H·P,)
+    scale = torch.rsqrt(gated.unflatten(-1, (G, -1)).pow(2).mean(-1, keepdim=True) + cfg.norm_eps)  # (G, 1)
+    gain = (scale.expand(G, H * P // G).flatten() * w[p + "norm.w"].float() * F.silu(d.z[query])).unflatten(-1, (H, P))
+    sent = source_weights(d, query)[..., None] * d.x  # (H, m, P)
+    sent[:, query] += w[p + "D"].float()[:, None] * d.x[:, query]  # D x: the query sends it to itself
+    terms = (sent * gain[:, None]).transpose(0, 1).flatten(-2) @ w[p + "W_out"].float()  # (m, d_model)
+    bias = w.get(p + "b_out")
+    constant = terms.new_zeros(terms.shape[-1]) if bias is None else bias.float()
+    return torch.arange(query + 1), terms, constant
