@@ -41,7 +41,7 @@ class ModelConfig:
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
-        "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next",
+        "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba",
     ]
     n_layers: int
     n_heads: int

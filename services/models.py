@@ -273,6 +273,7 @@ ARCH_LABELS = {
     "qwen3_5_text": "Qwen3.5 hybrid decoder (gated delta rule beside gated attention)",
     "qwen3_5_moe_text": "Qwen3.5 MoE hybrid decoder (gated delta rule beside gated attention, a mixture of experts)",
     "qwen3_next": "Qwen3-Next hybrid decoder (gated delta rule beside gated attention, a mixture of experts)",
+    "bamba": "Bamba hybrid decoder (Mamba-2 layers beside attention)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 

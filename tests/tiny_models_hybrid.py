@@ -161,3 +161,26 @@ def save_tiny_granite_hybrid(folder: Path, seed: int = 0, experts: int = 0):
             layer.mamba.dt_bias.copy_(torch.randn(4) * 0.5)
             layer.mamba.D.copy_(torch.randn(4))
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_bamba(folder: Path, seed: int = 0):
+    """Bamba: layers 0 and 2 Mamba-2 (4 heads of 32 over 2 groups, a state of 8, a kernel of 4), 1 and 3 Llama
+    attention with RoPE on half of each head (attn_layer_indices); A_log, dt_bias and D drawn."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.BambaConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, attn_layer_indices=[1, 3], mamba_n_heads=4,
+        mamba_n_groups=2, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, pad_token_id=0, bos_token_id=0,
+        eos_token_id=0,
+    )  # fmt: skip
+    model = transformers.BambaForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in (model.model.layers[0], model.model.layers[2]):
+            layer.mamba.A_log.copy_(torch.randn(4) * 0.5)
+            layer.mamba.dt_bias.copy_(torch.randn(4) * 0.5)
+            layer.mamba.D.copy_(torch.randn(4))
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

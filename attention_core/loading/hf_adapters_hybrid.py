@@ -26,6 +26,9 @@ the rest (ModelConfig.mixers; the other mixers are written out in attention_core
   Qwen3.5 MoE (qwen3_5_moe_text; qwen3_5_moe checkpoints) has the same layers with a mixture of experts in every MLP:
   the softmax's top num_experts_per_tok, always renormalised, and a shared expert behind a sigmoid gate (Qwen2-MoE's),
   its experts stacked (experts.gate_up_proj, down_proj) or one by one.
+- Bamba (IBM's): Mamba-2 layers (mamba.*, mamba.py's scan, as Granite 4's) beside Llama attention (RoPE on
+  partial_rotary_factor of each head) on the layers attn_layer_indices names; a SwiGLU MLP (feed_forward) in every
+  layer after its pre_ff_layernorm; the final norm final_layernorm.
 - Qwen3-Next (qwen3_next): Qwen3.5 MoE's layers, its delta rule's maps fused per key head (in_proj_qkvz: [q, k, the
   group's v, its z] for each key head; in_proj_ba: [b, a] likewise), read apart into Qwen3.5's; a layer in
   mlp_only_layers or off decoder_sparse_step has a dense MLP, and the router renormalises where norm_topk_prob.
@@ -271,6 +274,71 @@ def _unfused_delta_maps(w: StateDict, r: _Reader, src: str, dst: str, cfg: Model
     w[dst + "W_b"], w[dst + "W_a"] = (t.reshape(-1, cfg.d_model).T.contiguous() for t in (b, a))
 
 
+def bamba_config(hf: dict, name: str) -> ModelConfig:
+    n = int(hf["num_hidden_layers"])
+    types = hf.get("layers_block_type") or hf.get("layer_types")
+    if not types:  # transformers derives them from attn_layer_indices
+        attending = set(hf.get("attn_layer_indices") or ())
+        types = ["full_attention" if i in attending else "mamba" for i in range(n)]
+    attends = tuple(t in ("attention", "full_attention") for t in types)
+    if len(types) != n:
+        raise ModelLoadError(f"Bamba: {len(types)} layer types for {n} layers.")
+    mixers = _some_attention(tuple("attention" if a else "ssm" for a in attends), "Bamba")
+    return _decoder({**hf, "layer_types": None}, name, "bamba", mixers=mixers, **mamba_fields(hf, "Bamba"))
+
+
+def bamba_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("final_layernorm.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "pre_ff_layernorm.weight")
+        if cfg.attends(layer):
+            for part in "qkvo":
+                w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
+        else:
+            mamba_weights(w, r, src + "mamba.", dst + "ssm.")
+        for ours, theirs in GATED:
+            w[f"{dst}mlp.{ours}"] = r.linear(f"{src}feed_forward.{theirs}.weight")
+    _unembed(w, sd, cfg)
+    return w
+
+
+def mamba_fields(hf: dict, kind: str) -> dict:
+    """Mamba-2 layers' ModelConfig fields (mamba.py) from the mamba_* keys (Granite 4's, Bamba's): heads, channels a
+    head (mamba_d_head, or "auto":
+    mamba_expand · d_model over the heads), state size, groups; the kernel; the clamp on Δ."""
+    d_model, heads = int(hf["hidden_size"]), int(hf.get("mamba_n_heads", 128))
+    width = int(hf.get("mamba_expand", 2)) * d_model
+    head = hf.get("mamba_d_head", "auto")
+    head = width // heads if head in (None, "auto") else int(head)
+    groups, state = int(hf.get("mamba_n_groups", 1)), int(hf.get("mamba_d_state", 256))
+    if head * heads != width or heads % groups:
+        raise ModelLoadError(f"{kind}: {heads} Mamba heads of {head} do not make mamba_expand · hidden_size = "
+                             f"{width}, or do not split into its {groups} groups.")  # fmt: skip
+    limit = [_number(x) for x in hf.get("time_step_limit") or (0.0, float("inf"))]
+    return dict(ssm_shape=(heads, head, state, groups), conv_kernel=int(hf.get("mamba_d_conv", 4)),
+                ssm_dt_limit=(limit[0], limit[1]))  # fmt: skip
+
+
+def _number(value: object) -> float:
+    """A number of config.json: plain, or as transformers 5 writes infinity ({"__float__": "Infinity"})."""
+    return float(value["__float__"] if isinstance(value, dict) else value)  # type: ignore[arg-type]
+
+
+def mamba_weights(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    """A Mamba-2 mixer (mamba.py's names): in_proj, the depthwise kernel, Δ's bias, A_log, D, the gated norm,
+    out_proj; biases where the checkpoint has them."""
+    w[dst + "W_in"], w[dst + "W_out"] = r.linear(src + "in_proj.weight"), r.linear(src + "out_proj.weight")
+    w[dst + "kernel"] = r.get(src + "conv1d.weight")[:, 0, :].contiguous()  # (width, L)
+    for ours, theirs in (("dt_bias", "dt_bias"), ("A_log", "A_log"), ("D", "D"), ("norm.w", "norm.weight")):
+        w[dst + ours] = r.get(src + theirs)
+    for ours, theirs in (("b_in", "in_proj.bias"), ("b_conv", "conv1d.bias"), ("b_out", "out_proj.bias")):
+        if r.has(src + theirs):
+            w[dst + ours] = r.get(src + theirs)
+
+
 def lfm2_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ("model.",))
     w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("embedding_norm.weight")}
@@ -323,4 +391,5 @@ ADAPTERS = {
     "qwen3_5_text": (qwen3_5_config, qwen3_5_weights),
     "qwen3_5_moe_text": (qwen3_5_moe_config, qwen3_5_weights),
     "qwen3_next": (qwen3_next_config, qwen3_5_weights),
+    "bamba": (bamba_config, bamba_weights),
 }

@@ -44,6 +44,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale, pairs_to_halves
 from .hf_adapters import StateDict, _Reader
+from .hf_adapters_hybrid import mamba_fields, mamba_weights
 from .hf_adapters_modern import (
     LLAMA_NORMS,
     _attn,
@@ -144,28 +145,7 @@ def granite_hybrid_config(hf: dict, name: str) -> ModelConfig:
     cfg = replace(cfg, arch="granitemoehybrid", rope_layers=() if rotates else (False,) * n)
     if all(attends):  # granite-4.0-micro: attention in every layer
         return cfg
-    return replace(cfg, mixers=tuple("attention" if a else "ssm" for a in attends), **_mamba_fields(hf))
-
-
-def _mamba_fields(hf: dict) -> dict:
-    """Granite 4's Mamba-2 layers as ModelConfig fields (mamba.py): heads, channels a head (mamba_d_head, or "auto":
-    mamba_expand · d_model over the heads), state size, groups; the kernel; the clamp on Δ."""
-    d_model, heads = int(hf["hidden_size"]), int(hf.get("mamba_n_heads", 128))
-    width = int(hf.get("mamba_expand", 2)) * d_model
-    head = hf.get("mamba_d_head", "auto")
-    head = width // heads if head in (None, "auto") else int(head)
-    groups, state = int(hf.get("mamba_n_groups", 1)), int(hf.get("mamba_d_state", 256))
-    if head * heads != width or heads % groups:
-        raise ModelLoadError(f"Granite 4: {heads} Mamba heads of {head} do not make mamba_expand · hidden_size = "
-                             f"{width}, or do not split into its {groups} groups.")  # fmt: skip
-    limit = [_number(x) for x in hf.get("time_step_limit") or (0.0, float("inf"))]
-    return dict(ssm_shape=(heads, head, state, groups), conv_kernel=int(hf.get("mamba_d_conv", 4)),
-                ssm_dt_limit=(limit[0], limit[1]))  # fmt: skip
-
-
-def _number(value: object) -> float:
-    """A number of config.json: plain, or as transformers 5 writes infinity ({"__float__": "Infinity"})."""
-    return float(value["__float__"] if isinstance(value, dict) else value)  # type: ignore[arg-type]
+    return replace(cfg, mixers=tuple("attention" if a else "ssm" for a in attends), **mamba_fields(hf, "Granite 4"))
 
 
 # ── weights ────────────────────────────────────────────────────────────────────────────────────────
@@ -249,25 +229,13 @@ def granite_hybrid_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         if cfg.attends(int(dst.split(".")[1])):
             _attn(w, r, src, dst)
         else:
-            _mamba(w, r, src + "mamba.", dst + "ssm.")
+            mamba_weights(w, r, src + "mamba.", dst + "ssm.")
         if cfg.n_experts:
             _granite_shared(w, r, src, dst)
         else:
             _fused_gate_up(w, r, src + "shared_mlp.", dst + "mlp.")
 
     return fold_residual_scale(llama_layout(sd, cfg, block, attention=False), cfg)
-
-
-def _mamba(w: StateDict, r: _Reader, src: str, dst: str) -> None:
-    """A Mamba-2 mixer (mamba.py's names): in_proj, the depthwise kernel, Δ's bias, A_log, D, the gated norm,
-    out_proj; biases where the checkpoint has them."""
-    w[dst + "W_in"], w[dst + "W_out"] = r.linear(src + "in_proj.weight"), r.linear(src + "out_proj.weight")
-    w[dst + "kernel"] = r.get(src + "conv1d.weight")[:, 0, :].contiguous()  # (width, L)
-    for ours, theirs in (("dt_bias", "dt_bias"), ("A_log", "A_log"), ("D", "D"), ("norm.w", "norm.weight")):
-        w[dst + ours] = r.get(src + theirs)
-    for ours, theirs in (("b_in", "in_proj.bias"), ("b_conv", "conv1d.bias"), ("b_out", "out_proj.bias")):
-        if r.has(src + theirs):
-            w[dst + ours] = r.get(src + theirs)
 
 
 def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

@@ -1,6 +1,7 @@
 """Granite 4's hybrids (granitemoehybrid with Mamba-2 layers, as granite-4.0-h-*): layers 0 and 2 run the state-space
 scan (attention_core/mamba.py), 1 and 3 attend without RoPE, against transformers' GraniteMoeHybridForCausalLM on tiny
-random models (tests.tiny_models_hybrid), dense and with a mixture of experts.
+random models (tests.tiny_models_hybrid), dense and with a mixture of experts; and Bamba's (the same scan beside Llama
+attention) against BambaForCausalLM.
 
 Tolerances (max absolute difference, float32 CPU): patterns 1e-4; logits and hidden states 1e-3 (transformers scans
 a prompt in chunks, this engine one token at a time: the same sums in another order); a split into parts against
@@ -15,7 +16,7 @@ import torch
 from attention_core import ModelLoadError, ablate_head, blocks, flow, load_model, mamba
 from attention_core.loading.hf_adapters_scaled import granite_hybrid_config
 from tests.engine.decoder_parity import assert_generation_matches_one_pass, assert_matches_reference, reference_run
-from tests.tiny_models_hybrid import save_tiny_granite_hybrid
+from tests.tiny_models_hybrid import save_tiny_bamba, save_tiny_granite_hybrid
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
@@ -25,10 +26,13 @@ TEXT = "the blue creature took a mole of the forest, and the fox jumps over the 
 SSM, ATTENTION = (0, 2), (1, 3)
 
 
-@pytest.fixture(scope="module", params=[0, 4], ids=["dense", "moe"])
+@pytest.fixture(scope="module", params=["dense", "moe", "bamba"])
 def pair(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp("granite_hybrid")
-    hf = save_tiny_granite_hybrid(folder, experts=request.param).eval()
+    if request.param == "bamba":  # Bamba: the same scan beside Llama attention with RoPE on half of each head
+        hf = save_tiny_bamba(folder).eval()
+    else:
+        hf = save_tiny_granite_hybrid(folder, experts=4 if request.param == "moe" else 0).eval()
     hf.set_attn_implementation("eager")  # so that it returns its attention weights
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     return hf, load_model(str(folder), device="cpu")
@@ -52,7 +56,8 @@ def test_the_scans_output_is_transformers_own_and_its_sources_add_up_to_it(pair)
     finally:
         hook.remove()
     scaled = trace["blocks.2.ssm_out"]  # × Granite's residual multiplier, folded into W_out (as into W_O)
-    assert (scaled - seen["out"][0] * hf.config.residual_multiplier).abs().max() <= HIDDEN_TOL
+    multiplier = getattr(hf.config, "residual_multiplier", 1.0)  # Bamba has none
+    assert (scaled - seen["out"][0] * multiplier).abs().max() <= HIDDEN_TOL
     x_in = blocks.attention_input(trace.captured.resid_pre[2], ours.weights, 2, ours.config)
     d = mamba.inputs(x_in, ours.weights, 2, ours.config)
     y, _ = mamba.recur(d)
