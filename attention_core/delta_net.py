@@ -29,16 +29,9 @@ import torch.nn.functional as F
 
 from .config import ModelConfig
 from .linear import linear
+from .recurrence import CarriedState, carried, causal_conv, each_sequence
 
 Weights = Mapping[str, torch.Tensor]
-
-
-@dataclass
-class DeltaState:
-    """What a delta-rule layer carries between chunks of a generation: the conv's last inputs and S."""
-
-    conv_inputs: torch.Tensor  # (≤ L − 1, width) E·W_qkv of the latest tokens
-    S: torch.Tensor  # (n_v, d_k, d_v) float32
 
 
 @dataclass(frozen=True)
@@ -65,10 +58,7 @@ def inputs(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before:
     (n_k, n_v), (d_k, d_v) = cfg.delta_heads, cfg.delta_dims
     mixed = projected(x_in, w, layer)  # (n, width)
     full = mixed if before is None else torch.cat([before, mixed])  # (earlier + n, width)
-    kernel = w[p + "kernel"]  # (width, L)
-    padded = F.pad(full.T.unsqueeze(0), (kernel.shape[-1] - 1, 0))  # zeros before the first token
-    conv = F.silu(F.conv1d(padded, kernel.unsqueeze(1).to(full.dtype), groups=kernel.shape[0])[0].T)  # (earlier + n, w)
-    conv = conv[-mixed.shape[0] :].float()  # (n, width)
+    conv = F.silu(causal_conv(full, w[p + "kernel"], None, mixed.shape[0])).float()  # (n, width)
     q, k, v = conv.split([n_k * d_k, n_k * d_k, n_v * d_v], dim=-1)
     q, k = (t.unflatten(-1, (n_k, d_k)).transpose(0, 1).repeat_interleave(n_v // n_k, dim=0) for t in (q, k))
     q, k = (t * torch.rsqrt((t * t).sum(-1, keepdim=True) + 1e-6) for t in (q, k))  # (n_v, n, d_k) unit length
@@ -103,20 +93,20 @@ def output(o: torch.Tensor, d: DeltaInputs, w: Weights, layer: int, cfg: ModelCo
 def delta_net(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """The layer's output (..., n, d_model) for its normalised input x_in (..., n, d_model) (leading dims: the
     ablation sweep's variants, each its own sequence)."""
-    if x_in.dim() > 2:
-        return torch.stack([delta_net(x, w, layer, cfg) for x in x_in])
-    d = inputs(x_in, w, layer, cfg)
-    return output(recur(d)[0], d, w, layer, cfg).to(x_in.dtype)
+
+    def one(x: torch.Tensor) -> torch.Tensor:
+        d = inputs(x, w, layer, cfg)
+        return output(recur(d)[0], d, w, layer, cfg).to(x.dtype)
+
+    return each_sequence(one, x_in)
 
 
-def delta_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, state: DeltaState | None):
-    """(output (n, d_model), the state after these tokens) for tokens after those `state` carried (generation)."""
-    d = inputs(x_in, w, layer, cfg, None if state is None else state.conv_inputs)
-    o, S = recur(d, None if state is None else state.S)
-    keep = w[f"blocks.{layer}.delta.kernel"].shape[-1] - 1
-    mixed = projected(x_in, w, layer)
-    recent = mixed if state is None else torch.cat([state.conv_inputs, mixed])
-    return output(o, d, w, layer, cfg).to(x_in.dtype), DeltaState(recent[len(recent) - keep :], S)
+def delta_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before: CarriedState | None):
+    """(output (n, d_model), the state after these tokens) for tokens after those `before` carried (generation)."""
+    d = inputs(x_in, w, layer, cfg, None if before is None else before.conv_inputs)
+    o, S = recur(d, None if before is None else before.state)
+    after = carried(before, projected(x_in, w, layer), w[f"blocks.{layer}.delta.kernel"], S)
+    return output(o, d, w, layer, cfg).to(x_in.dtype), after
 
 
 def source_weights(d: DeltaInputs, query: int) -> torch.Tensor:

@@ -32,6 +32,7 @@ from . import model as fwd
 from .config import ModelConfig
 from .context import PassContext
 from .device import host_float, to_host
+from .recurrence import CarriedState
 from .tokenizer import Encoding
 from .trace import Trace
 
@@ -90,7 +91,7 @@ class KVCache:
         # delta-rule layers: the state after the tokens so far (delta_net.DeltaState)
         convolves = [cfg.mixers[layer] == "short_conv" if cfg.mixers else False for layer in range(cfg.n_layers)]
         self.u = [torch.empty(n_max, cfg.d_model, device=device, dtype=dtype) if c else None for c in convolves]
-        self.delta: dict[int, delta_net.DeltaState | mamba.SsmState] = {}
+        self.delta: dict[int, CarriedState] = {}
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (n_kv_heads, m, d_head) at positions start..; return every key and value so far."""

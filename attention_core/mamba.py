@@ -28,16 +28,9 @@ import torch.nn.functional as F
 
 from .config import ModelConfig
 from .linear import linear
+from .recurrence import CarriedState, carried, causal_conv, each_sequence
 
 Weights = Mapping[str, torch.Tensor]
-
-
-@dataclass
-class SsmState:
-    """What a state-space layer carries between chunks of a generation: the conv's last inputs and h."""
-
-    conv_inputs: torch.Tensor  # (≤ L − 1, width) xBC of the latest tokens
-    h: torch.Tensor  # (H, P, N) float32
 
 
 @dataclass(frozen=True)
@@ -66,10 +59,7 @@ def inputs(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before:
     p = f"blocks.{layer}.ssm."
     z, xbc, dt = _split(x_in, w, layer, cfg)
     full = xbc if before is None else torch.cat([before, xbc])
-    kernel = w[p + "kernel"]  # (width, L)
-    padded = F.pad(full.T.unsqueeze(0), (kernel.shape[-1] - 1, 0))
-    conv = F.conv1d(padded, kernel.unsqueeze(1).to(full.dtype), w.get(p + "b_conv"), groups=kernel.shape[0])[0].T
-    conv = F.silu(conv[-xbc.shape[0] :]).float()  # (n, width)
+    conv = F.silu(causal_conv(full, w[p + "kernel"], w.get(p + "b_conv"), xbc.shape[0])).float()  # (n, width)
     x, B, C = conv.split([H * P, G * N, G * N], dim=-1)
     x = x.unflatten(-1, (H, P)).transpose(0, 1)  # (H, n, P)
     B, C = (t.unflatten(-1, (G, N)).transpose(0, 1).repeat_interleave(H // G, dim=0) for t in (B, C))  # (H, n, N)
@@ -104,20 +94,20 @@ def output(y: torch.Tensor, d: SsmInputs, w: Weights, layer: int, cfg: ModelConf
 def ssm(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """The layer's output (..., n, d_model) for its normalised input x_in (..., n, d_model) (leading dims: the
     ablation sweep's variants, each its own sequence)."""
-    if x_in.dim() > 2:
-        return torch.stack([ssm(x, w, layer, cfg) for x in x_in])
-    d = inputs(x_in, w, layer, cfg)
-    return output(recur(d)[0], d, w, layer, cfg).to(x_in.dtype)
+
+    def one(x: torch.Tensor) -> torch.Tensor:
+        d = inputs(x, w, layer, cfg)
+        return output(recur(d)[0], d, w, layer, cfg).to(x.dtype)
+
+    return each_sequence(one, x_in)
 
 
-def ssm_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, state: SsmState | None):
-    """(output (n, d_model), the state after these tokens) for tokens after those `state` carried (generation)."""
-    d = inputs(x_in, w, layer, cfg, None if state is None else state.conv_inputs)
-    y, h = recur(d, None if state is None else state.h)
-    keep = w[f"blocks.{layer}.ssm.kernel"].shape[-1] - 1
-    xbc = _split(x_in, w, layer, cfg)[1]
-    recent = xbc if state is None else torch.cat([state.conv_inputs, xbc])
-    return output(y, d, w, layer, cfg).to(x_in.dtype), SsmState(recent[len(recent) - keep :], h)
+def ssm_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before: CarriedState | None):
+    """(output (n, d_model), the state after these tokens) for tokens after those `before` carried (generation)."""
+    d = inputs(x_in, w, layer, cfg, None if before is None else before.conv_inputs)
+    y, h = recur(d, None if before is None else before.state)
+    after = carried(before, _split(x_in, w, layer, cfg)[1], w[f"blocks.{layer}.ssm.kernel"], h)
+    return output(y, d, w, layer, cfg).to(x_in.dtype), after
 
 
 def source_weights(d: SsmInputs, query: int) -> torch.Tensor:

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
 
 from .config import ModelConfig
 from .delta_net import delta_net
 from .linear import linear
 from .mamba import ssm
+from .recurrence import causal_conv
 
 Weights = Mapping[str, torch.Tensor]
 
@@ -52,12 +52,7 @@ def convolve(u: torch.Tensor, w: Weights, layer: int, n_out: int) -> torch.Tenso
     """y for the last n_out rows of u (..., m, d_model): each row the kernel over itself and the L − 1 rows before
     it (zeros before the first). u may start before the outputs (generation's earlier tokens)."""
     p = f"blocks.{layer}.conv."
-    kernel = w[p + "kernel"]  # (d_model, L)
-    L, d = kernel.shape[-1], kernel.shape[0]
-    rows = u.reshape(-1, *u.shape[-2:]).transpose(-1, -2)  # (b, d_model, m)
-    padded = F.pad(rows, (L - 1, 0))  # (b, d_model, L − 1 + m): zeros before the first token
-    y = F.conv1d(padded, kernel.unsqueeze(1).to(u.dtype), w.get(p + "b_conv"), groups=d)  # (b, d_model, m)
-    return y.transpose(-1, -2)[..., -n_out:, :].reshape(*u.shape[:-2], n_out, d)  # (..., n_out, d_model)
+    return causal_conv(u, w[p + "kernel"], w.get(p + "b_conv"), n_out)  # (..., n_out, d_model)
 
 
 def short_conv(x_in: torch.Tensor, w: Weights, layer: int, before: torch.Tensor | None = None) -> torch.Tensor:

@@ -89,10 +89,7 @@ def save_tiny_qwen3_5(folder: Path, seed: int = 0):
         pad_token_id=0, bos_token_id=0, eos_token_id=0,
     )  # fmt: skip
     model = transformers.Qwen3_5ForCausalLM(cfg)
-    with torch.no_grad():
-        for layer in (model.model.layers[0], model.model.layers[2]):
-            layer.linear_attn.A_log.copy_(torch.randn(4) * 0.5)
-            layer.linear_attn.dt_bias.copy_(torch.randn(4) * 0.5)
+    _draw_scan_parameters([layer.linear_attn for layer in model.model.layers[0::2]], ("A_log", "dt_bias"))
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
 
 
@@ -155,11 +152,7 @@ def save_tiny_granite_hybrid(folder: Path, seed: int = 0, experts: int = 0):
         tie_word_embeddings=False,
     )  # fmt: skip
     model = transformers.GraniteMoeHybridForCausalLM(cfg)
-    with torch.no_grad():
-        for layer in (model.model.layers[0], model.model.layers[2]):
-            layer.mamba.A_log.copy_(torch.randn(4) * 0.5)
-            layer.mamba.dt_bias.copy_(torch.randn(4) * 0.5)
-            layer.mamba.D.copy_(torch.randn(4))
+    _draw_scan_parameters([layer.mamba for layer in model.model.layers[0::2]], ("A_log", "dt_bias", "D"))
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
 
 
@@ -178,9 +171,15 @@ def save_tiny_bamba(folder: Path, seed: int = 0):
         eos_token_id=0,
     )  # fmt: skip
     model = transformers.BambaForCausalLM(cfg)
-    with torch.no_grad():
-        for layer in (model.model.layers[0], model.model.layers[2]):
-            layer.mamba.A_log.copy_(torch.randn(4) * 0.5)
-            layer.mamba.dt_bias.copy_(torch.randn(4) * 0.5)
-            layer.mamba.D.copy_(torch.randn(4))
+    _draw_scan_parameters([layer.mamba for layer in model.model.layers[0::2]], ("A_log", "dt_bias", "D"))
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def _draw_scan_parameters(modules, names: tuple[str, ...]) -> None:
+    """Random values for each module's per-head scan parameters `names` (their initial values are alike for every
+    head, so a mix-up of heads or a wrong decay would not show): N(0, 0.5²), D N(0, 1)."""
+    with torch.no_grad():
+        for module in modules:
+            for name in names:
+                tensor = getattr(module, name)
+                tensor.copy_(torch.randn_like(tensor) * (1.0 if name == "D" else 0.5))

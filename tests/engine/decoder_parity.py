@@ -49,3 +49,44 @@ def assert_generation_matches_one_pass(ours, gen, tol: float) -> None:
                 continue
             assert (mine[layer] - theirs[layer]).abs().max() <= tol, layer
         assert (gen.trace.resid(layer + 1) - full.resid_pre[layer + 1]).abs().max() <= tol, layer
+
+
+def layer_output(hf, module, ids: list[int]) -> torch.Tensor:
+    """What transformers' `module` (one of `hf`'s layers' mixers) returns on these ids: its first output's first row."""
+    seen = {}
+    hook = module.register_forward_hook(lambda mod, args, out: seen.setdefault("out", out))
+    try:
+        with torch.inference_mode():
+            hf(torch.tensor([ids]))
+    finally:
+        hook.remove()
+    out = seen["out"]
+    return (out[0] if isinstance(out, tuple) else out)[0]
+
+
+def assert_generates_as_transformers(hf, ours, prompt: str, tol: float, new: int = 8) -> None:
+    """Greedy generation: transformers' `generate` tokens, one pass's numbers, from scratch and from the prompt's own
+    trace (a hybrid's carried state rebuilt from its residuals)."""
+    gen = ours.generate(prompt, max_new_tokens=new)
+    with torch.inference_mode():
+        theirs = hf.generate(torch.tensor([ours.trace(prompt).token_ids]), max_new_tokens=new, do_sample=False)
+    assert gen.trace.token_ids == theirs[0].tolist()
+    assert_generation_matches_one_pass(ours, gen, tol)
+    reused = ours.generate(prompt, max_new_tokens=new, prompt_trace=ours.trace(prompt))
+    assert reused.trace.token_ids == gen.trace.token_ids
+    assert_generation_matches_one_pass(ours, reused, tol)
+
+
+def assert_sweep_skips_layers_without_heads(ours, text: str, without: tuple[int, ...], layer: int, head: int) -> None:
+    """The ablation sweep: NaN rows for the layers `without` heads, and (layer, head)'s number what one ablated trace
+    gives (its rerun passes through the other layers' own mixers)."""
+    from attention_core import ablate_head
+
+    trace = ours.trace(text)
+    target = int(trace.logits[-1].argmax())
+    sweep = trace.ablation_sweep(target)
+    heads = [i for i in range(ours.config.n_layers) if i not in without]
+    assert torch.isnan(sweep[list(without)]).all() and not torch.isnan(sweep[heads]).any()
+    ablated = ours.trace(text, interventions=[ablate_head(layer, head)])
+    expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
+    assert abs(sweep[layer, head] - expected) <= 1e-4

@@ -11,11 +11,16 @@ the whole it adds up to, 1e-4.
 from __future__ import annotations
 
 import pytest
-import torch
 
-from attention_core import ModelLoadError, ablate_head, blocks, flow, load_model, mamba
+from attention_core import ModelLoadError, blocks, flow, load_model, mamba
 from attention_core.loading.hf_adapters_scaled import granite_hybrid_config
-from tests.engine.decoder_parity import assert_generation_matches_one_pass, assert_matches_reference, reference_run
+from tests.engine.decoder_parity import (
+    assert_generates_as_transformers,
+    assert_matches_reference,
+    assert_sweep_skips_layers_without_heads,
+    layer_output,
+    reference_run,
+)
 from tests.tiny_models_hybrid import save_tiny_bamba, save_tiny_granite_hybrid
 
 transformers = pytest.importorskip("transformers")
@@ -48,16 +53,9 @@ def test_patterns_hidden_states_and_logits_match(pair):
 def test_the_scans_output_is_transformers_own_and_its_sources_add_up_to_it(pair):
     hf, ours = pair
     trace = ours.trace(TEXT)
-    seen = {}
-    hook = hf.model.layers[2].mamba.register_forward_hook(lambda mod, args, out: seen.setdefault("out", out))
-    try:
-        with torch.inference_mode():
-            hf(torch.tensor([trace.token_ids]))
-    finally:
-        hook.remove()
-    scaled = trace["blocks.2.ssm_out"]  # × Granite's residual multiplier, folded into W_out (as into W_O)
-    multiplier = getattr(hf.config, "residual_multiplier", 1.0)  # Bamba has none
-    assert (scaled - seen["out"][0] * multiplier).abs().max() <= HIDDEN_TOL
+    theirs = layer_output(hf, hf.model.layers[2].mamba, trace.token_ids)
+    multiplier = getattr(hf.config, "residual_multiplier", 1.0)  # Granite's, folded into W_out (as into W_O); Bamba's 1
+    assert (trace["blocks.2.ssm_out"] - theirs * multiplier).abs().max() <= HIDDEN_TOL
     x_in = blocks.attention_input(trace.captured.resid_pre[2], ours.weights, 2, ours.config)
     d = mamba.inputs(x_in, ours.weights, 2, ours.config)
     y, _ = mamba.recur(d)
@@ -73,27 +71,12 @@ def test_the_scans_output_is_transformers_own_and_its_sources_add_up_to_it(pair)
 
 def test_generation_matches_transformers_and_one_pass(pair):
     hf, ours = pair
-    prompt = "the blue creature took a mole of the forest"
-    gen = ours.generate(prompt, max_new_tokens=8)
-    ids = torch.tensor([ours.trace(prompt).token_ids])
-    with torch.inference_mode():
-        theirs = hf.generate(ids, max_new_tokens=8, do_sample=False)
-    assert gen.trace.token_ids == theirs[0].tolist()
-    assert_generation_matches_one_pass(ours, gen, HIDDEN_TOL)
-    reused = ours.generate(prompt, max_new_tokens=8, prompt_trace=ours.trace(prompt))
-    assert reused.trace.token_ids == gen.trace.token_ids
-    assert_generation_matches_one_pass(ours, reused, HIDDEN_TOL)
+    assert_generates_as_transformers(hf, ours, "the blue creature took a mole of the forest", HIDDEN_TOL)
 
 
 def test_the_sweep_and_the_parameter_count(pair):
     hf, ours = pair
-    trace = ours.trace(TEXT)
-    target = int(trace.logits[-1].argmax())
-    sweep = trace.ablation_sweep(target)
-    assert torch.isnan(sweep[list(SSM)]).all() and not torch.isnan(sweep[list(ATTENTION)]).any()
-    ablated = ours.trace(TEXT, interventions=[ablate_head(1, 2)])  # the rerun passes through layer 2's scan
-    expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
-    assert abs(sweep[1, 2] - expected) <= 1e-4
+    assert_sweep_skips_layers_without_heads(ours, TEXT, SSM, 1, 2)  # the rerun passes through layer 2's scan
     counts = ours.parameter_counts()
     assert counts["total"] == sum(p.numel() for p in hf.parameters())
     assert counts["state space"] == sum(p.numel() for name, p in hf.named_parameters() if ".mamba." in name)

@@ -15,7 +15,11 @@ import torch
 from attention_core import ablate_head, blocks, flow, load_model, mixers
 from attention_core.errors import ModelLoadError
 from attention_core.loading.hf_adapters_hybrid import lfm2_config
-from tests.engine.decoder_parity import assert_generation_matches_one_pass
+from tests.engine.decoder_parity import (
+    assert_generates_as_transformers,
+    assert_sweep_skips_layers_without_heads,
+    layer_output,
+)
 from tests.tiny_models_hybrid import save_tiny_lfm2, save_tiny_lfm2_moe, save_tiny_lfm3
 
 transformers = pytest.importorskip("transformers")
@@ -73,14 +77,8 @@ def test_patterns_hidden_states_and_logits_match(pair):
 def test_a_convolution_layers_output_is_transformers_own(pair):
     hf, ours = pair
     trace = ours.trace(TEXT)
-    seen = {}
-    hook = hf.model.layers[2].conv.register_forward_hook(lambda mod, args, out: seen.setdefault("out", out[0]))
-    try:
-        with torch.inference_mode():
-            hf(torch.tensor([trace.token_ids]))
-    finally:
-        hook.remove()
-    assert (trace["blocks.2.conv_out"] - seen["out"]).abs().max() <= HIDDEN_TOL
+    theirs = layer_output(hf, hf.model.layers[2].conv, trace.token_ids)
+    assert (trace["blocks.2.conv_out"] - theirs).abs().max() <= HIDDEN_TOL
     assert torch.equal(trace["blocks.2.conv_out"], trace.attn_out(2))
     out = trace.attn_out(2)  # what the block adds: the convolution's output, through LFM3's norm on it
     if ours.config.norm_position == "sandwich":
@@ -114,15 +112,8 @@ def test_the_convolution_reads_only_earlier_tokens_whatever_the_causal_switch(pa
 def test_generation_matches_transformers_and_one_pass(pair):
     hf, ours = pair
     prompt = "the blue creature took a mole of the forest"
+    assert_generates_as_transformers(hf, ours, prompt, HIDDEN_TOL)
     gen = ours.generate(prompt, max_new_tokens=8)
-    ids = torch.tensor([ours.trace(prompt).token_ids])
-    with torch.inference_mode():
-        theirs = hf.generate(ids, max_new_tokens=8, do_sample=False)
-    assert gen.trace.token_ids == theirs[0].tolist()
-    assert_generation_matches_one_pass(ours, gen, HIDDEN_TOL)
-    reused = ours.generate(prompt, max_new_tokens=8, prompt_trace=ours.trace(prompt))  # the prompt's convolution
-    assert reused.trace.token_ids == gen.trace.token_ids  # inputs rebuilt from its residuals
-    assert_generation_matches_one_pass(ours, reused, HIDDEN_TOL)
     with pytest.raises(ValueError, match="convolution layer"):
         gen.step_patterns(0)
     assert gen.step_patterns(3).shape == (4, 8, gen.trace.n_tokens - 1)
@@ -130,13 +121,7 @@ def test_generation_matches_transformers_and_one_pass(pair):
 
 def test_the_ablation_sweep_skips_the_convolution_layers(pair):
     _, ours = pair
-    trace = ours.trace(TEXT)
-    target = int(trace.logits[-1].argmax())
-    sweep = trace.ablation_sweep(target)
-    assert torch.isnan(sweep[list(CONV)]).all() and not torch.isnan(sweep[list(ATTENTION)]).any()
-    ablated = ours.trace(TEXT, interventions=[ablate_head(1, 2)])  # the rerun passes through layer 2's convolution
-    expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
-    assert abs(sweep[1, 2] - expected) <= 1e-4
+    assert_sweep_skips_layers_without_heads(ours, TEXT, CONV, 1, 2)  # the rerun passes through layer 2's convolution
 
 
 def test_the_convolutions_parts_add_up_and_reach_back_its_kernel(pair):

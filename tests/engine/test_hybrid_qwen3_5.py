@@ -11,11 +11,16 @@ into parts against the whole it adds up to, 1e-4.
 from __future__ import annotations
 
 import pytest
-import torch
 
-from attention_core import ModelLoadError, ablate_head, blocks, delta_net, flow, load_model
+from attention_core import ModelLoadError, blocks, delta_net, flow, load_model
 from attention_core.loading.hf_adapters_hybrid import qwen3_5_config
-from tests.engine.decoder_parity import assert_generation_matches_one_pass, assert_matches_reference, reference_run
+from tests.engine.decoder_parity import (
+    assert_generates_as_transformers,
+    assert_matches_reference,
+    assert_sweep_skips_layers_without_heads,
+    layer_output,
+    reference_run,
+)
 from tests.tiny_models_hybrid import save_tiny_qwen3_5, save_tiny_qwen3_5_moe, save_tiny_qwen3_next
 
 transformers = pytest.importorskip("transformers")
@@ -45,14 +50,8 @@ def test_patterns_hidden_states_and_logits_match(pair):
 def test_the_delta_rules_output_is_transformers_own_and_its_sources_add_up_to_it(pair):
     hf, ours = pair
     trace = ours.trace(TEXT)
-    seen = {}
-    hook = hf.model.layers[2].linear_attn.register_forward_hook(lambda mod, args, out: seen.setdefault("out", out))
-    try:
-        with torch.inference_mode():
-            hf(torch.tensor([trace.token_ids]))
-    finally:
-        hook.remove()
-    assert (trace["blocks.2.delta_out"] - seen["out"][0]).abs().max() <= HIDDEN_TOL
+    theirs = layer_output(hf, hf.model.layers[2].linear_attn, trace.token_ids)
+    assert (trace["blocks.2.delta_out"] - theirs).abs().max() <= HIDDEN_TOL
     x_in = blocks.attention_input(trace.captured.resid_pre[2], ours.weights, 2, ours.config)
     d = delta_net.inputs(x_in, ours.weights, 2, ours.config)
     o, _ = delta_net.recur(d)
@@ -80,27 +79,12 @@ def test_a_delta_rule_layer_has_no_heads_to_show(pair):
 
 def test_generation_matches_transformers_and_one_pass(pair):
     hf, ours = pair
-    prompt = "the blue creature took a mole of the forest"
-    gen = ours.generate(prompt, max_new_tokens=8)
-    ids = torch.tensor([ours.trace(prompt).token_ids])
-    with torch.inference_mode():
-        theirs = hf.generate(ids, max_new_tokens=8, do_sample=False)
-    assert gen.trace.token_ids == theirs[0].tolist()
-    assert_generation_matches_one_pass(ours, gen, HIDDEN_TOL)
-    reused = ours.generate(prompt, max_new_tokens=8, prompt_trace=ours.trace(prompt))  # the state rebuilt from the
-    assert reused.trace.token_ids == gen.trace.token_ids  # prompt's residuals
-    assert_generation_matches_one_pass(ours, reused, HIDDEN_TOL)
+    assert_generates_as_transformers(hf, ours, "the blue creature took a mole of the forest", HIDDEN_TOL)
 
 
 def test_the_ablation_sweep_runs_the_delta_rule_in_its_reruns(pair):
     _, ours = pair
-    trace = ours.trace(TEXT)
-    target = int(trace.logits[-1].argmax())
-    sweep = trace.ablation_sweep(target)
-    assert torch.isnan(sweep[list(DELTA)]).all() and not torch.isnan(sweep[list(ATTENTION)]).any()
-    ablated = ours.trace(TEXT, interventions=[ablate_head(1, 2)])  # the rerun passes through layer 2's delta rule
-    expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
-    assert abs(sweep[1, 2] - expected) <= 1e-4
+    assert_sweep_skips_layers_without_heads(ours, TEXT, DELTA, 1, 2)  # the rerun passes through layer 2's rule
 
 
 def test_parameter_counts_match(pair):
