@@ -123,7 +123,7 @@ n_ctx = cfg.n_ctx
 lengths = context_lengths(n_ctx)
 L, H = cfg.attention_sublayers, cfg.n_heads
 which = f"(its {sublayer_words(cfg.n_layers, cfg.n_decoder_layers)}, at one length) "
-if len(cfg.attention_layers) < cfg.n_layers:  # a hybrid's convolution layers have no pattern
+if len(cfg.attention_layers) < cfg.n_layers:  # a hybrid's other layers have no pattern
     which = f"(its {L} attention layers of {cfg.n_layers}) "
 st.caption(
     f"One pass computes one n × n pattern per head per layer: {L} × {H} × n² weights for {ctx.model_title} "

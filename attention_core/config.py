@@ -222,7 +222,7 @@ class ModelConfig:
         return None
 
     def attends(self, layer: int) -> bool:
-        """Whether `layer` mixes tokens by attention (every layer but a hybrid's convolution layers)."""
+        """Whether `layer` mixes tokens by attention (every layer but a hybrid's other layers)."""
         return not self.mixers or self.mixers[layer] == "attention"
 
     @property

@@ -134,7 +134,7 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
     if not rows:
         return pres
     if not trace.config.attends(layer):
-        return _conv_step(trace, layer, rows, threshold, edges)
+        return _mixer_step(trace, layer, rows, threshold, edges)
     pieces = _attention_pieces(trace, layer, rows)
     n_k = pieces.values_up.shape[1]
     chunk = max(1, CHUNK_FLOATS // (n_k * trace.config.d_model))
@@ -150,7 +150,7 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
     return pres
 
 
-def _conv_step(trace: Trace, layer: int, rows: list[int], threshold: float, edges: list[FlowEdge]) -> set[int]:
+def _mixer_step(trace: Trace, layer: int, rows: list[int], threshold: float, edges: list[FlowEdge]) -> set[int]:
     """A layer without attention's split of the sum behind resid_mid at `rows` (mixer_parts); returns the positions
     that carry on."""
     pres: set[int] = set()
@@ -185,7 +185,7 @@ def mixer_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch
         sources, terms = mixers.short_conv_sources(x_in, w, layer, row)  # (m,), (m, d_model)
         terms, constant = terms.float(), mixers.short_conv_constant(x_in, w, layer, row).float()  # (d_model,)
     if trace.config.norm_position == "sandwich":
-        out = (terms.sum(0) + constant)[None]  # (1, d_model): the convolution's whole output at the row
+        out = (terms.sum(0) + constant)[None]  # (1, d_model): the mixer's whole output at the row
         gain, centre, shift = _linearised_norm(out, trace, f"blocks.{layer}.ln_attn_out")  # gain (1, 1, d_model)
         terms = (terms - terms.mean(-1, keepdim=True) if centre else terms) * gain[0]
         constant = (constant - constant.mean() if centre else constant) * gain[0, 0] + shift
@@ -292,7 +292,7 @@ def mlp_parts(trace: Trace, layer: int, rows: list[int]) -> tuple[torch.Tensor, 
 def _mid_at(trace: Trace, layer: int, index: torch.Tensor) -> torch.Tensor:
     """resid_mid at positions `index` alone (Trace.resid_mid computes every position's attention again)."""
     cfg, w = trace.config, trace.context.pass_weights
-    if not cfg.attends(layer):  # a convolution layer: cheap enough to mix every position
+    if not cfg.attends(layer):  # a layer without attention: its output at every position, then the rows
         return blocks.after_attention(trace.captured.resid_pre[layer], trace._mixer_out(layer), w, layer, cfg)[index]
     v = recompute.per_query_head(trace.captured.v[layer], cfg)  # (n_heads, n, d_head)
     a = lens.sent_patterns(trace, layer, index).to(v.dtype)  # (n_heads, m, n)

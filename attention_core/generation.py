@@ -88,10 +88,10 @@ class KVCache:
         self.k = [torch.empty(k_shape, device=device, dtype=dtype) if a else None for a in attends]
         self.v = [torch.empty(v_shape, device=device, dtype=dtype) if a else None for a in attends]
         # a hybrid's convolution layers: each token's gated input u (mixers.conv_gates), which later tokens read; its
-        # delta-rule layers: the state after the tokens so far (delta_net.DeltaState)
+        # delta-rule and state-space layers: what they carry after the tokens so far (recurrence.CarriedState)
         convolves = [cfg.mixers[layer] == "short_conv" if cfg.mixers else False for layer in range(cfg.n_layers)]
         self.u = [torch.empty(n_max, cfg.d_model, device=device, dtype=dtype) if c else None for c in convolves]
-        self.delta: dict[int, CarriedState] = {}
+        self.carried: dict[int, CarriedState] = {}
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (n_kv_heads, m, d_head) at positions start..; return every key and value so far."""
@@ -103,10 +103,10 @@ class KVCache:
     def mix(self, layer: int, start: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor], cfg: ModelConfig):
         """A layer without attention's output (m, d_model) for tokens at start.. (normalised input x_in), from what
         the cache holds of the tokens before them, keeping what later tokens need: a convolution's gated inputs, a
-        delta rule's state."""
+        delta rule's or a scan's carried state."""
         if self.u[layer] is None:  # a gated delta rule or a state-space scan
             step = mamba.ssm_step if cfg.mixers[layer] == "ssm" else delta_net.delta_step
-            out, self.delta[layer] = step(x_in, w, layer, cfg, self.delta.get(layer))
+            out, self.carried[layer] = step(x_in, w, layer, cfg, self.carried.get(layer))
             return out
         u, _ = mixers.conv_gates(x_in, w, layer)  # (m, d_model)
         self.u[layer][start : start + u.shape[0]] = u
@@ -144,7 +144,7 @@ def forward_chunk(
         rope = ropes[layer]
         r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, rotary dims) each
         x_in = blocks.attention_input(x, w, layer, cfg)  # (m, d_model)
-        if not cfg.attends(layer):  # a hybrid's convolution layer
+        if not cfg.attends(layer):  # a hybrid's layer without attention
             x = blocks.after_mlp(blocks.after_attention(x, cache.mix(layer, start, x_in, w, cfg), w, layer, cfg),
                                  w, layer, cfg, x)  # fmt: skip
             cap.q.append(None)
@@ -232,7 +232,7 @@ def _choosing_rows(ctx: PassContext, captured: fwd.Captured, ids: list[int], ivs
         truncated=False, n_input_tokens=m, captured=captured, interventions=ivs,
     )  # fmt: skip
     return [host_float(one_pass._patterns(layer, slice(None), True, slice(m - 1, m))[:, 0])
-            if ctx.config.attends(layer) else torch.zeros(0, m)  # a convolution layer: no heads
+            if ctx.config.attends(layer) else torch.zeros(0, m)  # a layer without attention: no heads
             for layer in range(ctx.config.n_layers)]  # fmt: skip
 
 
@@ -265,12 +265,12 @@ def _reuse_prompt(captured: fwd.Captured, cache: KVCache, ctx: PassContext) -> f
 
 
 def _joined(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
-    """The chunks' queries of one layer along positions; None in a convolution layer."""
+    """The chunks' queries of one layer along positions; None in a layer without attention."""
     return None if parts[0] is None else torch.cat(parts, dim=1)
 
 
 def _kept(buffer: torch.Tensor | None, n: int) -> torch.Tensor | None:
-    """The first n positions of a cache buffer, copied (no spare room kept); None in a convolution layer."""
+    """The first n positions of a cache buffer, copied (no spare room kept); None in a layer without attention."""
     return None if buffer is None else buffer[:, :n].clone()
 
 

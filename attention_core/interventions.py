@@ -66,7 +66,7 @@ def validate(
         if not 0 <= iv.layer < n_layers:
             raise ValueError(f"Intervention layer {iv.layer} is out of range 0..{n_layers - 1}.")
         if attention_layers is not None and iv.layer not in attention_layers:
-            raise ValueError(f"Intervention layer {iv.layer} has no attention heads (a convolution layer); its "
+            raise ValueError(f"Intervention layer {iv.layer} has no attention heads (a hybrid's other layer); its "
                              f"attention layers are {', '.join(map(str, attention_layers))}.")  # fmt: skip
         if iv.kind != "zero_layer" and (iv.head is None or not 0 <= iv.head < n_heads):
             raise ValueError(f"Intervention head {iv.head} is out of range 0..{n_heads - 1}.")

@@ -14,6 +14,9 @@ switch says: that switch sets attention's mask, and a convolution has no mask, o
 
 Weights: blocks.{l}.conv.W_in [d_model, 3·d_model], conv.kernel [d_model, L], conv.W_out [d_model, d_model], and
 where the model has them conv.b_in, conv.b_conv, conv.b_out.
+
+The other mixers have modules of their own, Qwen3.5's gated delta rule (delta_net.py) and Mamba-2's scan (mamba.py);
+`mix` runs whichever a layer has.
 """
 
 from __future__ import annotations

@@ -366,7 +366,7 @@ def run(
             gate = output_gate(x_in, w, layer, cfg)  # (n_heads, n, d_head) or None
             z = layer_z(q, k, v, causal, layer_ivs, opts=opts, gate=gate)  # (n_heads, n, d_head)
             mixed = layer_attn_out(z, w, layer, layer_ivs)  # (n, d_model)
-        else:  # a hybrid's other layer (a convolution, a delta rule): no heads, so no q, k or v to keep
+        else:  # a hybrid's other layer (a convolution, a delta rule, a scan): no heads, so no q, k or v to keep
             q = k = v = None
             mixed = mix(x_in, w, layer, cfg)  # (n, d_model)
         cap.q.append(q)

@@ -22,7 +22,7 @@ def head_ablation_sweep(
     trace: Trace, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero"
 ) -> torch.Tensor:
     """[n_layers, n_heads]: change in log p(target_id) at `position` when each head alone is ablated (NaN in a
-    hybrid's convolution layers, which have no heads).
+    hybrid's other layers, which have no heads).
 
     Negative values mean the head helped the prediction. Equals running `model.trace(text,
     interventions=[ablate_head(l, h, mode)])` for each head in turn. `trace.ablation_sweep` calls this.
@@ -44,7 +44,7 @@ def head_ablation_sweep(
     heads = torch.arange(H)
     with torch.inference_mode():
         for layer in range(cfg.n_layers):
-            if not cfg.attends(layer):  # a hybrid's convolution layer: no head to ablate
+            if not cfg.attends(layer):  # a hybrid's layer without attention: no head to ablate
                 out[layer] = float("nan")
                 continue
             opts = fwd.AttnOptions.of(cfg, layer, bias, fwd.layer_sinks(w, layer))

@@ -100,7 +100,7 @@ class Trace:
 
     @property
     def attention_layers(self) -> tuple[int, ...]:
-        """The layers with attention heads: every layer, except a hybrid's convolution layers (config.mixers)."""
+        """The layers with attention heads: every layer, except a hybrid's other layers (config.mixers)."""
         return self.config.attention_layers
 
     def check_layer(self, layer: int) -> None:
@@ -110,7 +110,7 @@ class Trace:
 
     def check(self, layer: int, head: int | None = None) -> None:
         """Raise IndexError unless `layer` (and `head`, if given) exist in this model, ValueError where `layer` has
-        no attention heads (a hybrid's convolution layer)."""
+        no attention heads (a hybrid's other layers)."""
         self.check_layer(layer)
         if not self.config.attends(layer):
             listed = ", ".join(map(str, self.attention_layers))
@@ -303,13 +303,13 @@ class Trace:
         return host_float(torch.bmm(z, W_O))  # (n_heads, n, d_model)
 
     def attn_out(self, layer: int) -> torch.Tensor:
-        """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O (a hybrid's convolution layer: the
-        convolution's output, what that layer mixes in instead)."""
+        """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O (a hybrid's other layer: its
+        convolution's, delta rule's or scan's output, what that layer mixes in instead)."""
         self.check_layer(layer)
         return host_float(self._mixer_out(layer))
 
     def _mixer_out(self, layer: int) -> torch.Tensor:
-        """(n, d_model) what `layer` mixes into the residual, on the engine's device: attention or a convolution."""
+        """(n, d_model) what `layer` mixes into the residual, on the engine's device: attention or another mixer."""
         w = self.context.pass_weights
         if not self.config.attends(layer):
             x_in = blocks.attention_input(self.captured.resid_pre[layer], w, layer, self.config)  # (n, d_model)
@@ -332,7 +332,7 @@ class Trace:
         return host_float(self.captured.resid_pre[layer])
 
     def resid_mid(self, layer: int) -> torch.Tensor:
-        """[n, d_model] the residual stream after block `layer`'s attention (or convolution), before its MLP."""
+        """[n, d_model] the residual stream after block `layer`'s attention (or other mixer), before its MLP."""
         self.check_layer(layer)
         w, mixed = self.context.pass_weights, self._mixer_out(layer)
         return host_float(blocks.after_attention(self.captured.resid_pre[layer], mixed, w, layer, self.config))
