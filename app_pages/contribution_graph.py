@@ -17,7 +17,14 @@ from viz.figures.flow import flow_figure
 from viz.labels import markdown_code, readable_token, readable_token_labels
 from viz.views.common import display_tokens
 from viz.views.export import graph_csv
-from viz.views.flow import DEFAULT_THRESHOLD, flow_view, hybrid_words, lowest_threshold, strongest_sources
+from viz.views.flow import (
+    DEFAULT_THRESHOLD,
+    flow_view,
+    hybrid_words,
+    lowest_threshold,
+    mixer_colour_words,
+    strongest_sources,
+)
 from viz.views.heads import word_positions
 from viz.views.sent_words import sent_formula
 
@@ -65,7 +72,7 @@ st.caption(
     f"{'' if reached == 1 else 's'} reach {markdown_code(readable_token(shown[token]))} (position {token}). "
     "Blue: attention "
     "(a curve in a token's own column is attention to itself); "
-    + ("green: a short convolution; purple: a gated delta rule; brown: a state-space scan; " if hybrid else "")
+    + mixer_colour_words(cfg)
     + "orange: the MLP; grey: the residual stream "
     "passing a sublayer. Width: importance. Hover an edge's dot for its numbers."
 )
@@ -87,7 +94,7 @@ elif trace.n_tokens == 1 or (trace.causal and token == 0):  # no lower threshold
     )  # fmt: skip
 else:
     st.info(
-        f"No {'attention or convolution' if hybrid else 'attention'} edge between two different tokens reaches "
+        f"No {'edge' if hybrid else 'attention edge'} between two different tokens reaches "
         "this threshold: at this threshold the token's "
         "embedding is built from itself. Lower the threshold to see weaker paths.",
         icon=":material/info:",

@@ -105,6 +105,8 @@ def test_the_contribution_graph_draws_the_convolutions_edges(private_models) -> 
     assert "after block 0's short convolution" in hovers and "after block 1's attention" in hovers
     assert any("In 2, a short convolution: the token receives from itself and the 2 tokens before it" in m.value
                for m in at.markdown)  # fmt: skip
+    legend = next(c.value for c in at.caption if "orange: the MLP" in c.value)
+    assert "green: a short convolution;" in legend and "purple" not in legend  # the kinds this model has
 
 
 def test_inside_one_head_says_lfm3s_gate_is_one_number_per_head(private_models) -> None:

@@ -139,6 +139,15 @@ def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], to
     return sorted(rows, key=lambda r: -r["importance"])[:top]
 
 
+MIXER_COLOURS = {"short_conv": ("green", "a short convolution"), "gated_delta": ("purple", "a gated delta rule"),
+                 "ssm": ("brown", "a state-space scan")}  # as viz.figures.flow.COLOURS draws their edges
+
+
+def mixer_colour_words(cfg: Any) -> str:
+    """"green: a short convolution; " for each kind of layer without attention the model has (cfg: its config)."""
+    return "".join(f"{colour}: {words}; " for mixer, (colour, words) in MIXER_COLOURS.items() if mixer in cfg.mixers)
+
+
 def hybrid_words(model: str, cfg: Any) -> str:
     """What the graph shows of a hybrid's layers without attention (cfg: the ModelConfig), a sentence per mixer."""
     counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", "ssm")}
