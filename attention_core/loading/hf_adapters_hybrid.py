@@ -1,5 +1,6 @@
 """Hugging Face adapters for hybrids: models whose layers mix tokens by attention in some layers and another way in
-the rest (ModelConfig.mixers; the other mixers are written out in attention_core/mixers.py).
+the rest (ModelConfig.mixers; the other mixers are written out in attention_core/mixers.py, delta_net.py and mamba.py;
+Granite 4's hybrids are read in hf_adapters_scaled.py with this file's Mamba-2 readers).
 
 - LFM2 (Liquid AI's LFM2-350M … 2.6B): pre-norm blocks (operator_norm, ffn_norm) whose token mixer is, by layer_types
   (or full_attn_idxs), either grouped-query attention with per-head q/k RMSNorms (q_layernorm, k_layernorm) before
@@ -16,8 +17,8 @@ the rest (ModelConfig.mixers; the other mixers are written out in attention_core
   (proportional RoPE: the first partial_rotary_factor of each head's pairs turn at θ^(-2i/d_head), the rest not at
   all); Qwen3's attention (per-head q/k RMSNorms, q_norm and k_norm), each head's output × σ(E·W_g) where
   use_attention_gate (gate_proj, g_proj in transformers: one number per head and query, on each of its dimensions:
-  attn_gate_per_head); a norm on each
-  sublayer's output where use_sandwich_norm (post_operator_norm, post_ffn_norm); the MLP as wide as intermediate_size.
+  attn_gate_per_head); a norm on each sublayer's output where use_sandwich_norm (post_operator_norm, post_ffn_norm);
+  the MLP as wide as intermediate_size.
 - Qwen3.5 (qwen3_5_text; the language model of qwen3_5 checkpoints through hf_adapters_vision): by layer_types,
   "linear_attention" layers run the gated delta rule (linear_attn.*: attention_core/delta_net.py) and
   "full_attention" layers Qwen3-Next's attention: per-head q/k RMSNorms, RoPE on partial_rotary_factor of each head
