@@ -22,24 +22,34 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest and the sea"
 
 
-def _write(hf, path, kv_heads=None, kernel_cut=0):
-    """As llama.cpp's converter writes LFM2; `kv_heads` replaces the per-layer list, `kernel_cut` drops taps from
-    each kernel (hostile files)."""
+def _lfm2_keys(hf, path, arch: str, d_mlp: int, kv_heads=None):
+    """A GGUFWriter with the keys llama.cpp's converter writes for LFM2 (arch "lfm2" or "lfm2moe") and the byte-level
+    tokenizer: the per-layer key/value heads, 0 on a convolution layer (`kv_heads` replaces them)."""
     import gguf
 
     cfg = hf.config
-    w = gguf.GGUFWriter(str(path), "lfm2")
-    w.add_name("tiny-lfm2")
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_name(f"tiny-{arch}")
     w.add_context_length(cfg.max_position_embeddings)
     w.add_embedding_length(cfg.hidden_size)
     w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(hf.model.layers[0].feed_forward.w1.out_features)  # the width the config rounds to
+    w.add_feed_forward_length(d_mlp)
     w.add_head_count(cfg.num_attention_heads)
     w.add_head_count_kv(kv_heads or [cfg.num_key_value_heads if t != "conv" else 0 for t in cfg.layer_types])
     w.add_layer_norm_rms_eps(cfg.norm_eps)
     w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
     w.add_shortconv_l_cache(cfg.conv_L_cache)
     _tokenizer(w, byte_bpe(300))
+    return w
+
+
+def _write(hf, path, kv_heads=None, kernel_cut=0):
+    """As llama.cpp's converter writes LFM2; `kv_heads` replaces the per-layer list, `kernel_cut` drops taps from
+    each kernel (hostile files)."""
+    import gguf
+
+    cfg = hf.config
+    w = _lfm2_keys(hf, path, "lfm2", hf.model.layers[0].feed_forward.w1.out_features, kv_heads)  # the rounded width
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LFM2, cfg.num_hidden_layers)
     tensors = {}
     for hf_name, tensor in hf.state_dict().items():
@@ -90,24 +100,13 @@ def _write_moe(hf, path):
     import gguf
 
     cfg = hf.config
-    w = gguf.GGUFWriter(str(path), "lfm2moe")
-    w.add_name("tiny-lfm2moe")
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv([cfg.num_key_value_heads if t != "conv" else 0 for t in cfg.layer_types])
-    w.add_layer_norm_rms_eps(cfg.norm_eps)
-    w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
-    w.add_shortconv_l_cache(cfg.conv_L_cache)
+    w = _lfm2_keys(hf, path, "lfm2moe", cfg.intermediate_size)
     w.add_expert_count(cfg.num_experts)
     w.add_expert_used_count(cfg.num_experts_per_tok)
     w.add_expert_feed_forward_length(cfg.moe_intermediate_size)
     w.add_leading_dense_block_count(cfg.num_dense_layers)
     w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
     w.add_expert_weights_scale(cfg.routed_scaling_factor)
-    _tokenizer(w, byte_bpe(300))
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LFM2MOE, cfg.num_hidden_layers)
     tensors = {}
     for hf_name, tensor in hf.state_dict().items():
