@@ -90,9 +90,9 @@ if cfg.kv_latent_rank and values == loaded:  # DeepSeek: attention_core/latent.p
 elif len(cfg.attention_layers) < cfg.n_layers and values == loaded:  # a hybrid: attention_core/mixers.py
     st.caption(
         f"{ctx.model_title} is a hybrid: {len(cfg.attention_layers)} of its {cfg.n_layers} layers attend (layers "
-        f"{', '.join(map(str, cfg.attention_layers))}), so the calculator counts those; the others mix tokens by a "
-        + " or a ".join(sorted({cfg.mixer_name(i) for i in range(cfg.n_layers) if not cfg.attends(i)}))
-        + ", whose weights are their own row below"
+        f"{', '.join(map(str, cfg.attention_layers))}), so the calculator counts those; the others run "
+        + cfg.other_mixers_words()
+        + " instead, whose weights are counted in the rows below"
         + (", and its grouped-query attention stores fewer key and value-down maps than this counts." if
            cfg.n_kv_heads != cfg.n_heads else ".")
     )  # fmt: skip

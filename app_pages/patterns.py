@@ -365,8 +365,8 @@ st.caption(
     "Each thumbnail is one head's pattern, averaged over blocks of tokens for long texts (then on the colour "
     "scale picked above). "
     "Click one to select that layer and head."
-    + (f" Layers {', '.join(map(str, blank))} mix tokens by a {ctx.config.mixer_name(blank[0])}, without heads: "
-       "their columns are blank." if blank else "")
+    + (f" Layers {', '.join(map(str, blank))} run {ctx.config.other_mixers_words()} instead of attention, without "
+       "heads: their columns are blank." if blank else "")
 )  # fmt: skip
 ov_layer, ov_head = chart_anchor("overview", layer, head)  # as drawn while its own clicks come in (defect 11)
 overview_key = f"overview_L{ov_layer}_H{ov_head}"

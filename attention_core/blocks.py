@@ -185,8 +185,10 @@ def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tens
 
 
 def attention_input(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
-    """What q, k and v are computed from: the normalised residual (pre-norm, sandwich) or the residual itself."""
-    if cfg.norm_position in ("pre", "sandwich") and not (layer == 0 and cfg.skip_first_attn_norm):
+    """What q, k and v are computed from: the normalised residual (pre-norm, sandwich) or the residual itself (also
+    where the layer mixes no tokens: Nemotron-H's MLP-only layers have no norm before a mixer)."""
+    first_unnormed = layer == 0 and cfg.skip_first_attn_norm
+    if cfg.norm_position in ("pre", "sandwich") and not first_unnormed and cfg.mixes(layer):
         return normalize(resid, w, f"blocks.{layer}.ln_attn", cfg)
     return resid
 
@@ -194,7 +196,10 @@ def attention_input(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfi
 def after_attention(
     resid: torch.Tensor, attn_out: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig
 ) -> torch.Tensor:
-    """The residual stream between the attention and MLP sublayers (parallel blocks: resid + attention)."""
+    """The residual stream between the attention and MLP sublayers (parallel blocks: resid + attention); the block's
+    input itself where the layer mixes no tokens (Nemotron-H's MLP-only layers)."""
+    if not cfg.mixes(layer):
+        return resid
     if cfg.norm_position in ("sandwich", "post_sublayer"):  # the sublayer's output is normalised before its add
         return resid + normalize(attn_out, w, f"blocks.{layer}.ln_attn_out", cfg)
     mid = resid + attn_out
@@ -207,6 +212,8 @@ def after_mlp(
     """The residual leaving the block. Parallel blocks (GPT-NeoX) feed the MLP the block's input `resid`,
     not `mid`, so they need it; with one norm per block (Phi) the MLP reads the attention's ln_attn(resid)."""
     p = f"blocks.{layer}."
+    if not cfg.has_mlp(layer):  # Nemotron-H: a block that is a mixer alone
+        return mid
     if cfg.parallel_blocks:
         if resid is None:
             raise ValueError("parallel blocks compute the MLP from the block's input: pass resid")

@@ -18,7 +18,12 @@ ENCODER_ARCHS = (
 # A hybrid's token mixers (ModelConfig.mixers), in words
 MIXER_WORDS = {
     "attention": "attention", "short_conv": "short convolution", "gated_delta": "gated delta rule",
-    "ssm": "Mamba-2 state-space scan",
+    "ssm": "Mamba-2 state-space scan", "none": "MLP alone",
+}
+# ... and in a sentence, where they run instead of attention
+MIXER_PHRASES = {
+    "short_conv": "a short convolution", "gated_delta": "a gated delta rule", "ssm": "a Mamba-2 state-space scan",
+    "none": "an MLP alone, mixing no tokens",
 }  # fmt: skip
 
 
@@ -41,7 +46,7 @@ class ModelConfig:
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
-        "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba",
+        "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
     ]
     n_layers: int
     n_heads: int
@@ -169,9 +174,10 @@ class ModelConfig:
     layer_weights: tuple[int, ...] = ()
     # Hybrids: what mixes tokens in each layer, "attention", "short_conv" (LFM2's gated causal convolution over
     # the last conv_kernel tokens: attention_core/mixers.py), "gated_delta" or "ssm" (below); () = attention in every
-    # layer.
+    # layer; "none" (Nemotron-H's MLP-only layers): the layer mixes no tokens, its block an MLP alone.
     # A layer without attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
     mixers: tuple[str, ...] = ()
+    mlp_layers: tuple[bool, ...] = ()  # which layers have an MLP; () = every one (Nemotron-H: a mixer or an MLP)
     conv_kernel: int = 0
     # "gated_delta" layers (Qwen3.5's linear attention: attention_core/delta_net.py): (key heads, value heads) and
     # (key width, value width) per head
@@ -196,6 +202,7 @@ class ModelConfig:
         object.__setattr__(self, "layer_weights", tuple(int(i) for i in self.layer_weights))
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
         object.__setattr__(self, "mixers", tuple(str(m) for m in self.mixers))
+        object.__setattr__(self, "mlp_layers", tuple(bool(b) for b in self.mlp_layers))
         object.__setattr__(self, "delta_heads", tuple(int(x) for x in self.delta_heads))
         object.__setattr__(self, "delta_dims", tuple(int(x) for x in self.delta_dims))
         object.__setattr__(self, "ssm_shape", tuple(int(x) for x in self.ssm_shape))
@@ -225,6 +232,14 @@ class ModelConfig:
         """Whether `layer` mixes tokens by attention (every layer but a hybrid's other layers)."""
         return not self.mixers or self.mixers[layer] == "attention"
 
+    def mixes(self, layer: int) -> bool:
+        """Whether `layer` mixes tokens at all (not a Nemotron-H layer that is an MLP alone)."""
+        return not self.mixers or self.mixers[layer] != "none"
+
+    def has_mlp(self, layer: int) -> bool:
+        """Whether `layer`'s block has an MLP (not a Nemotron-H layer that is a mixer alone)."""
+        return not self.mlp_layers or self.mlp_layers[layer]
+
     @property
     def attention_layers(self) -> tuple[int, ...]:
         """The layers with attention heads, in order: every layer, except in a hybrid."""
@@ -233,6 +248,16 @@ class ModelConfig:
     def mixer_name(self, layer: int) -> str:
         """What mixes tokens in `layer`, in words for a page ("attention", "short convolution")."""
         return MIXER_WORDS[self.mixers[layer]] if self.mixers else "attention"
+
+    def mixer_phrase(self, layer: int) -> str:
+        """What `layer` runs, for a sentence ("attention", "a short convolution", "an MLP alone, mixing no tokens")."""
+        return MIXER_PHRASES[self.mixers[layer]] if self.mixers and self.mixers[layer] != "attention" else "attention"
+
+    def other_mixers_words(self) -> str:
+        """What a hybrid's layers without heads run instead of attention, for a sentence: "a short convolution", "a
+        Mamba-2 state-space scan or an MLP alone, mixing no tokens" (in the order they first come)."""
+        kinds = dict.fromkeys(m for m in self.mixers if m != "attention")
+        return " or ".join(MIXER_PHRASES[m] for m in kinds)
 
     def rotates(self, layer: int) -> bool:
         """Whether `layer` rotates its queries and keys (RoPE); a NoPE layer's scores see no position at all."""

@@ -87,6 +87,14 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
         if others:
             out.append(f"{words} instead of attention in {len(others)} of {cfg.n_layers} layers ({_listed(others)}): "
                        "no heads there")  # fmt: skip
+    mlp_only = [i for i in range(cfg.n_layers) if not cfg.mixes(i)]
+    if mlp_only:
+        out.append(f"{len(mlp_only)} of {cfg.n_layers} layers an MLP alone ({_listed(mlp_only)}): no token mixing, "
+                   "no heads there")  # fmt: skip
+    mixer_only = [i for i in range(cfg.n_layers) if not cfg.has_mlp(i)]
+    if mixer_only:
+        out.append(f"{len(mixer_only)} of {cfg.n_layers} layers a token mixer alone, without an MLP "
+                   f"({_listed(mixer_only)})")  # fmt: skip
     return out
 
 

@@ -24,6 +24,7 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
                                                        the convolution's output (attention_core/mixers.py)
     blocks.l.delta_out        [n, d_model]             a hybrid's gated delta rule layer: its output (delta_net.py)
     blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 layer: its output (mamba.py)
+                                                       (a layer that is an MLP alone, Nemotron-H's: residuals only)
     blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
     blocks.l.resid_post       [n, d_model]             residual leaving block l
     logits                    [n, d_vocab]             decoders only
@@ -65,14 +66,16 @@ def lookup(trace: Trace, name: str) -> torch.Tensor:
 
 def _mixer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Tensor]]:
     """A hybrid's layer without attention: its residuals and what it mixes in (conv_out: a convolution's, delta_out: a
-    gated delta rule's, ssm_out: a state-space scan's), no heads."""
-    name = {"gated_delta": "delta_out", "ssm": "ssm_out"}.get(trace.config.mixers[layer], "conv_out")
-    return {
+    gated delta rule's, ssm_out: a state-space scan's; nothing where the layer is an MLP alone), no heads."""
+    getters = {
         "resid_pre": lambda: trace.resid(layer),
         "resid_post": lambda: trace.resid(layer + 1),
         "resid_mid": lambda: trace.resid_mid(layer),
-        name: lambda: trace.attn_out(layer),
     }
+    if trace.config.mixes(layer):
+        name = {"gated_delta": "delta_out", "ssm": "ssm_out"}.get(trace.config.mixers[layer], "conv_out")
+        getters[name] = lambda: trace.attn_out(layer)
+    return getters
 
 
 def _layer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Tensor]]:

@@ -16,8 +16,9 @@ by its score:
   each weighted by a softmax over the logits within a relative 2ε of its own (ε: moe_mixer_eps), not renormalised;
 - Llama 4 (moe_scales_input): the weight multiplies the token before its expert reads it, not the expert's output
   (a SwiGLU expert is not linear, so the two differ); its router is the sigmoid one, top-1, not renormalised.
-A shared expert (under shared.) adds to every token: scaled by sigmoid(x·shared_gate.W) where the model has that
-gate (Qwen2-MoE), as it is otherwise (DeepSeek).
+Nemotron 3's experts may read and write a narrower latent (latent_in.W before them, latent_out.W after; the router
+and the shared expert read the token itself). A shared expert (under shared.) adds to every token: scaled by
+sigmoid(x·shared_gate.W) where the model has that gate (Qwen2-MoE), as it is otherwise (DeepSeek).
 """
 
 from __future__ import annotations
@@ -93,16 +94,20 @@ def mixture_of_experts(x: torch.Tensor, w: Weights, p: str, cfg: ModelConfig) ->
     `route` says, plus the shared expert where the model has one."""
     flat = x.reshape(-1, x.shape[-1])  # (m, d_model)
     weights, chosen = route(flat, w, p, cfg)  # (m, k) each
-    out = torch.zeros_like(flat)
+    latent = p + "latent_in.W" in w  # Nemotron 3: the experts read and write a narrower latent (m, d_latent)
+    read = linear(flat, w[p + "latent_in.W"], w.get(p + "latent_in.b")) if latent else flat
+    out = torch.zeros_like(read)
     for expert in range(cfg.n_experts):
         rows, slot = (chosen == expert).nonzero(as_tuple=True)  # the tokens that chose it, and in which place
         if rows.numel():
             weight = weights[rows, slot, None].to(flat.dtype)  # (r, 1)
             if cfg.moe_scales_input:  # Llama 4: the weight scales what the expert reads
-                out.index_add_(0, rows, feed_forward(flat[rows] * weight, w, f"{p}experts.{expert}.", cfg))
+                out.index_add_(0, rows, feed_forward(read[rows] * weight, w, f"{p}experts.{expert}.", cfg))
                 continue
-            part = feed_forward(flat[rows], w, f"{p}experts.{expert}.", cfg)  # (r, d_model)
+            part = feed_forward(read[rows], w, f"{p}experts.{expert}.", cfg)  # (r, d_model or d_latent)
             out.index_add_(0, rows, part * weight)
+    if latent:
+        out = linear(out, w[p + "latent_out.W"], w.get(p + "latent_out.b"))  # (m, d_model)
     if p + "shared.W_out" in w:
         shared = feed_forward(flat, w, p + "shared.", cfg)  # (m, d_model)
         if p + "shared_gate.W" in w:

@@ -154,6 +154,9 @@ def _mixer_step(trace: Trace, layer: int, rows: list[int], threshold: float, edg
     """A layer without attention's split of the sum behind resid_mid at `rows` (mixer_parts); returns the positions
     that carry on."""
     pres: set[int] = set()
+    if not trace.config.mixes(layer):  # an MLP-only layer: resid_mid is resid_pre, whole
+        edges.extend(FlowEdge(layer, "residual_attn", i, i, 1.0) for i in rows)
+        return set(rows)
     kind = {"gated_delta": "delta", "ssm": "ssm"}.get(trace.config.mixers[layer], "convolution")
     for i in rows:
         sources, parts = mixer_parts(trace, layer, i)

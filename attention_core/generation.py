@@ -104,6 +104,8 @@ class KVCache:
         """A layer without attention's output (m, d_model) for tokens at start.. (normalised input x_in), from what
         the cache holds of the tokens before them, keeping what later tokens need: a convolution's gated inputs, a
         delta rule's or a scan's carried state."""
+        if not cfg.mixes(layer):  # Nemotron-H's MLP-only layers: nothing to carry
+            return torch.zeros_like(x_in)
         if self.u[layer] is None:  # a gated delta rule or a state-space scan
             step = mamba.ssm_step if cfg.mixers[layer] == "ssm" else delta_net.delta_step
             out, self.carried[layer] = step(x_in, w, layer, cfg, self.carried.get(layer))

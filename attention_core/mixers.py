@@ -36,7 +36,9 @@ Weights = Mapping[str, torch.Tensor]
 
 def mix(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """What a layer without attention mixes in (..., n, d_model) from its normalised input x_in: its short convolution,
-    its gated delta rule (delta_net.py) or its state-space scan (mamba.py)."""
+    its gated delta rule (delta_net.py) or its state-space scan (mamba.py); nothing (zeros) where it mixes no tokens."""
+    if cfg.mixers[layer] == "none":  # Nemotron-H's MLP-only layers
+        return torch.zeros_like(x_in)
     if cfg.mixers[layer] == "gated_delta":
         return delta_net(x_in, w, layer, cfg)
     if cfg.mixers[layer] == "ssm":

@@ -114,8 +114,8 @@ class Trace:
         self.check_layer(layer)
         if not self.config.attends(layer):
             listed = ", ".join(map(str, self.attention_layers))
-            mixer = self.config.mixer_name(layer)
-            raise ValueError(f"layer {layer} of {self.model_name} is a {mixer} layer: it has no attention heads "
+            mixer = self.config.mixer_phrase(layer)
+            raise ValueError(f"layer {layer} of {self.model_name} runs {mixer}: it has no attention heads "
                              f"(its attention layers: {listed})")  # fmt: skip
         if head is not None and not 0 <= head < self.n_heads:
             raise IndexError(f"head {head} is out of range 0..{self.n_heads - 1}")

@@ -72,8 +72,8 @@ def check_head(trace: Any, layer: int, head: int, of_heads: bool = True) -> None
         raise ViewError(f"head {head} is out of range: {trace.model_name} has heads 0..{trace.n_heads - 1}")
     if of_heads and layer not in trace.attention_layers:  # a hybrid's layer that mixes tokens another way
         listed = ", ".join(map(str, trace.attention_layers))
-        raise ViewError(f"layer {layer} of {trace.model_name} has no attention heads (a "
-                        f"{trace.config.mixer_name(layer)} layer); its attention layers are {listed}")  # fmt: skip
+        raise ViewError(f"layer {layer} of {trace.model_name} has no attention heads (it runs "
+                        f"{trace.config.mixer_phrase(layer)}); its attention layers are {listed}")  # fmt: skip
 
 
 def check_name_and_orient(name: str, orient: str) -> None:

@@ -274,6 +274,7 @@ ARCH_LABELS = {
     "qwen3_5_moe_text": "Qwen3.5 MoE hybrid decoder (gated delta rule beside gated attention, a mixture of experts)",
     "qwen3_next": "Qwen3-Next hybrid decoder (gated delta rule beside gated attention, a mixture of experts)",
     "bamba": "Bamba hybrid decoder (Mamba-2 layers beside attention)",
+    "nemotron_h": "Nemotron-H hybrid decoder (Mamba-2, attention and MLP layers)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }
 

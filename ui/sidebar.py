@@ -200,9 +200,8 @@ def _token_cap(model: models.Model) -> None:
 
 def _hybrid_help(cfg) -> str:
     """The layer picker's help on a hybrid: which layers it offers, and what the others do instead."""
-    others = sorted({cfg.mixer_name(layer) for layer in range(cfg.n_layers) if not cfg.attends(layer)})
-    return (f"Only the layers with attention heads: {len(cfg.attention_layers)} of {cfg.n_layers}. The others mix "
-            f"tokens by a {' or '.join(others)}, without heads (their residuals are on the Logit lens and "
+    return (f"Only the layers with attention heads: {len(cfg.attention_layers)} of {cfg.n_layers}. The others run "
+            f"{cfg.other_mixers_words()} instead, without heads (their residuals are on the Logit lens and "
             "Contribution graph pages).")  # fmt: skip
 
 

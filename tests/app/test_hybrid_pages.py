@@ -37,15 +37,17 @@ def clean(at: AppTest, where: str) -> None:
 
 
 # LFM3: a windowed layer, a gate per head, sublayer output norms; Qwen3.5: the gated delta rule in layers 0 and 2;
-# Granite 4's hybrid: Mamba-2 there, and attention without RoPE
-@pytest.mark.parametrize("kind", ["lfm2", "lfm3", "qwen3_5", "granite_hybrid"])
-def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind) -> None:
+# Granite 4's hybrid: Mamba-2 there, and attention without RoPE; Nemotron-H: six layers, each a Mamba-2 scan, an
+# attention or an MLP alone (tests.tiny_models_hybrid.NEMOTRON_H_LAYERS)
+@pytest.mark.parametrize("kind, heads", [("lfm2", ATTENTION), ("lfm3", ATTENTION), ("qwen3_5", ATTENTION),
+                                         ("granite_hybrid", ATTENTION), ("nemotron_h", (2, 5))])  # fmt: skip
+def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind, heads):
     from app_pages.registry import PAGES
     from viz.views.chapter import SLUGS
 
     at = opened(private_models, "patterns", kind)
     picker = at.sidebar.select_slider(key="layer")
-    assert list(picker.options) == [str(layer) for layer in ATTENTION] and at.session_state["layer"] in ATTENTION
+    assert list(picker.options) == [str(layer) for layer in heads] and at.session_state["layer"] in heads
     for page in PAGES:
         at = at.switch_page(page.path).run()
         clean(at, page.name)
@@ -75,7 +77,7 @@ def test_the_overview_leaves_the_convolution_layers_blank_and_unclickable(privat
         column = z[:, layer * band : layer * band + band - 1]
         assert np.isnan(column).all() == (layer in CONV), layer
     caption = " ".join(c.value for c in at.caption)
-    assert "Layers 0, 2 mix tokens by a short convolution, without heads" in caption
+    assert "Layers 0, 2 run a short convolution instead of attention, without heads" in caption
 
 
 def test_the_head_finder_and_the_sweep_rank_only_real_heads(private_models) -> None:

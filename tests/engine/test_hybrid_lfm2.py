@@ -92,7 +92,7 @@ def test_a_convolution_layers_output_is_transformers_own(pair):
 def test_a_convolution_layer_has_no_heads_to_show(pair):
     _, ours = pair
     trace = ours.trace(TEXT)
-    with pytest.raises(ValueError, match=r"layer 0 of .* is a short convolution layer: .*attention layers: 1, 3"):
+    with pytest.raises(ValueError, match=r"layer 0 of .* runs a short convolution: .*attention layers: 1, 3"):
         trace.pattern(0, 1)
     for name in ("blocks.2.attn.pattern", "blocks.2.attn.q", "blocks.2.attn_out"):
         with pytest.raises(KeyError):
@@ -114,7 +114,7 @@ def test_generation_matches_transformers_and_one_pass(pair):
     prompt = "the blue creature took a mole of the forest"
     assert_generates_as_transformers(hf, ours, prompt, HIDDEN_TOL)
     gen = ours.generate(prompt, max_new_tokens=8)
-    with pytest.raises(ValueError, match="convolution layer"):
+    with pytest.raises(ValueError, match="runs a short convolution"):
         gen.step_patterns(0)
     assert gen.step_patterns(3).shape == (4, 8, gen.trace.n_tokens - 1)
 

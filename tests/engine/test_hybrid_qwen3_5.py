@@ -71,7 +71,7 @@ def test_the_delta_rules_output_is_transformers_own_and_its_sources_add_up_to_it
 def test_a_delta_rule_layer_has_no_heads_to_show(pair):
     _, ours = pair
     trace = ours.trace(TEXT)
-    with pytest.raises(ValueError, match=r"layer 0 of .* is a gated delta rule layer: .*attention layers: 1, 3"):
+    with pytest.raises(ValueError, match=r"layer 0 of .* runs a gated delta rule: .*attention layers: 1, 3"):
         trace.pattern(0, 0)
     assert "a gated delta rule (linear attention) instead of attention in 2 of 4 layers" in " ".join(
         ours.config.features())

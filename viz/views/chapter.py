@@ -143,7 +143,7 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
         nope_layers=sum(1 for i in range(cfg.n_layers) if cfg.uses_rope and not cfg.rotates(i)),
         bias_kind=str(cfg.position_bias),
         heads_in_layers=len(cfg.attention_layers) if len(cfg.attention_layers) < cfg.n_layers else 0,
-        other_mixers=" or ".join(sorted({cfg.mixer_name(i) for i in range(cfg.n_layers) if not cfg.attends(i)})),
+        other_mixers=cfg.other_mixers_words(),
     )
 
 
@@ -306,7 +306,7 @@ def _all_heads(f: Facts) -> str:
     if not f.heads_in_layers:
         return f"all {f.n_layers} × {f.n_heads} heads"
     return (f"{f.heads_in_layers} of them attend, with {f.n_heads} heads each (the other "
-            f"{f.n_layers - f.heads_in_layers} mix tokens by a {f.other_mixers}, without heads: their columns are "
+            f"{f.n_layers - f.heads_in_layers} run {f.other_mixers} instead, without heads: their columns are "
             f"blank below); all {f.heads_in_layers} × {f.n_heads} heads")  # fmt: skip
 
 
