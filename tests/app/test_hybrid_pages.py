@@ -62,7 +62,7 @@ def test_a_link_to_a_convolution_layer_opens_the_nearest_attention_layer_and_say
     at = opened(private_models, "patterns", layer="2", head="1")
     assert at.session_state["layer"] in (1, 3) and at.session_state["head"] == 1
     said = " ".join(w.value for w in at.warning)
-    assert "Layer 2 of" in said and "mixes tokens without attention" in said and "attention layers are 1, 3" in said
+    assert "Layer 2 of" in said and "has no attention heads" in said and "attention layers are 1, 3" in said
 
 
 def test_the_overview_leaves_the_convolution_layers_blank_and_unclickable(private_models) -> None:
@@ -128,3 +128,12 @@ def test_the_contribution_graph_draws_a_delta_rules_edges_from_any_earlier_token
     assert any("In 2, a gated delta rule (linear attention)" in m.value for m in at.markdown)
     rows = next(t.value for t in at.dataframe if "importance" in t.value.columns)  # moves between tokens
     assert set(rows["block"]) & {0, 2}  # the delta rule's layers move information between tokens too
+
+
+def test_the_contribution_graph_says_what_nemotron_hs_mlp_only_layers_do(private_models) -> None:
+    at = opened(private_models, "contributions", "nemotron_h")
+    clean(at, "contributions")
+    said = " ".join(m.value for m in at.markdown)
+    assert "In 2, nothing mixes tokens: the block is an MLP alone" in said and "4 blocks have no MLP" in said
+    rows = next(t.value for t in at.dataframe if "importance" in t.value.columns)  # moves between tokens
+    assert not set(rows["block"]) & {1, 3}  # an MLP alone moves nothing between tokens

@@ -150,7 +150,7 @@ def mixer_colour_words(cfg: Any) -> str:
 
 def hybrid_words(model: str, cfg: Any) -> str:
     """What the graph shows of a hybrid's layers without attention (cfg: the ModelConfig), a sentence per mixer."""
-    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", "ssm")}
+    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", "ssm", "none")}
     said = [f"{model} is a hybrid: in {cfg.n_layers - len(cfg.attention_layers)} of its {cfg.n_layers} blocks "
             "something else replaces attention."]  # fmt: skip
     if counts["short_conv"]:
@@ -167,4 +167,10 @@ def hybrid_words(model: str, cfg: Any) -> str:
                     "token of weight[i, j] · x_j per head (C_i·B_j, decayed by every step between them, × the step "
                     "Δ_j), with the token's own D·x_i, through the gate and the group norm and W_out; those parts add "
                     "up to its output and are drawn in brown.")
+    if counts["none"]:
+        said.append(f"In {counts['none']}, nothing mixes tokens: the block is an MLP alone, so each token's residual "
+                    "passes whole to its MLP (a grey residual edge) and no other token sends anything there.")
+    without_mlp = sum(1 for layer in range(cfg.n_layers) if not cfg.has_mlp(layer))
+    if without_mlp:
+        said.append(f"{without_mlp} blocks have no MLP: what their mixer leaves is the block's output.")
     return " ".join(said)
