@@ -18,6 +18,7 @@ from attention_viz.views import build_view
 from services.traces import derived, derived_job, set_threads_for
 from ui.context import require_trace
 from ui.figure_memo import memo_figure, memo_in_background
+from ui.implicit_weights import implicit_weights_section
 from ui.progress import result_in_box
 from ui.value_weighted import value_weighted_view
 from ui.widgets import (
@@ -394,4 +395,5 @@ show_clickable_chart(
     where=slot,
 )
 
+implicit_weights_section(key, trace, tokens.plotly, orient)  # a hybrid's scan and delta-rule layers
 prefetch_layer(layer)  # last: the page is drawn by now

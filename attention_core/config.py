@@ -23,7 +23,7 @@ MIXER_WORDS = {
 # ... and in a sentence, where they run instead of attention
 MIXER_PHRASES = {
     "short_conv": "a short convolution", "gated_delta": "a gated delta rule", "ssm": "a Mamba-2 state-space scan",
-    "none": "an MLP alone, mixing no tokens",
+    "none": "an MLP alone (mixing no tokens)",
 }  # fmt: skip
 
 
@@ -250,12 +250,12 @@ class ModelConfig:
         return MIXER_WORDS[self.mixers[layer]] if self.mixers else "attention"
 
     def mixer_phrase(self, layer: int) -> str:
-        """What `layer` runs, for a sentence ("attention", "a short convolution", "an MLP alone, mixing no tokens")."""
+        """What `layer` runs, for a sentence ("attention", "a short convolution", "an MLP alone (mixing no tokens)")."""
         return MIXER_PHRASES[self.mixers[layer]] if self.mixers and self.mixers[layer] != "attention" else "attention"
 
     def other_mixers_words(self) -> str:
         """What a hybrid's layers without heads run instead of attention, for a sentence: "a short convolution", "a
-        Mamba-2 state-space scan or an MLP alone, mixing no tokens" (in the order they first come)."""
+        Mamba-2 state-space scan or an MLP alone (mixing no tokens)" (in the order they first come)."""
         kinds = dict.fromkeys(m for m in self.mixers if m != "attention")
         return " or ".join(MIXER_PHRASES[m] for m in kinds)
 

@@ -122,6 +122,20 @@ def source_weights(d: DeltaInputs, query: int) -> torch.Tensor:
     return torch.cat(out[::-1], dim=-1)  # (n_v, query + 1)
 
 
+def weight_matrix(d: DeltaInputs) -> torch.Tensor:
+    """(n_v, n, n) weight[t, s] of every query t and source s, 0 where s > t: `source_weights` of every query at
+    once, one backward step a source. u[t] starts as q_t when the step reaches t and is then carried back."""
+    n_v, n, _ = d.q.shape
+    out = d.q.new_zeros(n_v, n, n)
+    u = d.q.clone()  # (n_v, n, d_k): row t is query t's vector, carried back to the current source
+    for s in range(n - 1, -1, -1):
+        k_s = d.k[:, s, None]  # (n_v, 1, d_k)
+        ku = (u[:, s:] * k_s).sum(-1)  # (n_v, n − s): k_s · u for the queries t ≥ s
+        out[:, s:, s] = d.beta[:, s, None] * ku
+        u[:, s:] = d.alpha[:, s, None, None] * (u[:, s:] - d.beta[:, s, None, None] * k_s * ku[..., None])
+    return out
+
+
 def source_terms(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, query: int):
     """(sources (m,) positions 0..query, terms (m, d_model) float32): what each source sends to `query`'s output,
     W_out · concat_h(g_h ⊙ weight[query, s, h] · v_s,h), where g_h is the gated norm's factor at the query (its

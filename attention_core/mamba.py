@@ -117,6 +117,17 @@ def source_weights(d: SsmInputs, query: int) -> torch.Tensor:
     return (d.C[:, query, None] * d.B[:, : query + 1]).sum(-1) * after.exp() * d.dt[:, : query + 1]
 
 
+def weight_matrix(d: SsmInputs) -> torch.Tensor:
+    """(H, n, n) weight[t, s] of every query t and source s, 0 where s > t (the scan reads no later token): each row
+    is `source_weights` of that query, all at once."""
+    n = d.log_decay.shape[-1]
+    total = d.log_decay.cumsum(-1)  # (H, n): Σ_{r≤t} Δ_r·A
+    gap = total[:, :, None] - total[:, None, :]  # (H, t, s): Σ_{r=s+1..t} Δ_r·A where s ≤ t
+    earlier = torch.ones(n, n, dtype=torch.bool, device=gap.device).tril()
+    decay = gap.masked_fill(~earlier, float("-inf")).exp()  # −∞ before exp: a later source's gap would overflow
+    return (d.C @ d.B.transpose(-1, -2)) * decay * d.dt[:, None, :]  # (H, n, n)
+
+
 def source_terms(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, query: int):
     """(sources (m,) positions 0..query, terms (m, d_model) float32, the part no token sends (d_model,)): what each
     source sends to `query`'s output, through the gate and the group norm fixed at their values there. The terms and

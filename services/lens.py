@@ -1,7 +1,8 @@
 """Layer-by-layer results of a trace (issue 16): the logit-lens grid, one position's chosen tokens across
-layers, value-weighted attention and one token's contribution graph. Each is derived from a cached trace and
-cached in its group (services.traces.derived), so it leaves the cache with that trace; each has an uncached twin
-(`lens_top`, `ranks_of`, `value_weighted_of`, `graph_columns`) for the notebook views (attention_viz). numpy out.
+layers, value-weighted attention, one token's contribution graph and a hybrid's scan or delta-rule weights. Each is
+derived from a cached trace and cached in its group (services.traces.derived), so it leaves the cache with that
+trace; each has an uncached twin (`lens_top`, `ranks_of`, `value_weighted_of`, `graph_columns`,
+`implicit_weights_of`) for the notebook views (attention_viz). numpy out.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from attention_core import Trace
+from attention_core.implicit import implicit_weights as _implicit_weights
+from attention_core.implicit import weighted_layers
 from services.traces import derived, set_threads_for
 
 __all__ = [
-    "contribution_graph", "graph_columns", "has_lens", "lens_grid", "lens_ranks", "lens_top", "ranks_of",
-    "value_weighted", "value_weighted_of",
+    "contribution_graph", "graph_columns", "has_lens", "implicit_weights", "implicit_weights_of", "lens_grid",
+    "lens_ranks", "lens_top", "ranks_of", "value_weighted", "value_weighted_of", "weighted_layers",
 ]  # fmt: skip
 
 
@@ -90,3 +93,15 @@ def graph_columns(trace: Trace, token: int, threshold: float) -> dict[str, np.nd
         "target": np.array([e.target for e in edges], dtype=np.int64),
         "importance": np.array([e.importance for e in edges], dtype=np.float64),
     }
+
+
+def implicit_weights(base_key: Hashable, trace: Trace, layer: int, n_max: int) -> np.ndarray:
+    """[heads, m, m] weight[t, s] of a hybrid's scan or delta rule over the first m ≤ n_max tokens, 0 where s > t
+    (attention_core/implicit.py; float64)."""
+    return derived(base_key, "implicit_weights", int(layer), int(n_max),
+                   compute=lambda: implicit_weights_of(trace, layer, n_max))  # fmt: skip
+
+
+def implicit_weights_of(trace: Trace, layer: int, n_max: int) -> np.ndarray:
+    """implicit_weights's array, uncached."""
+    return _implicit_weights(trace, int(layer), int(n_max)).numpy().astype(np.float64)

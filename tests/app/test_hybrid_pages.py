@@ -137,3 +137,27 @@ def test_the_contribution_graph_says_what_nemotron_hs_mlp_only_layers_do(private
     assert "In 2, nothing mixes tokens: the block is an MLP alone" in said and "4 blocks have no MLP" in said
     rows = next(t.value for t in at.dataframe if "importance" in t.value.columns)  # moves between tokens
     assert not set(rows["block"]) & {1, 3}  # an MLP alone moves nothing between tokens
+
+
+def test_the_patterns_page_draws_a_delta_rules_weights_and_an_lfm2_has_none_to_draw(private_models) -> None:
+    from services.lens import implicit_weights_of
+
+    at = opened(private_models, "patterns", "qwen3_5")
+    layer = at.selectbox(key="implicit_layer")
+    assert list(layer.options) == ["0: gated delta rule", "2: gated delta rule"]
+    at = layer.select(2).run()
+    at = at.selectbox(key="implicit_head").select(1).run()
+    clean(at, "implicit weights")
+    drawn = decode(chart(at, "implicit_heatmap")["data"][0]["z"])  # rows are queries; later sources blank
+    from attention_core import load_model  # the weights of a fresh trace of the same text, head 1 of layer 2
+
+    ours = load_model(str(private_models / "models" / "tiny-qwen3_5"), device="cpu").trace(TEXT)
+    expected = implicit_weights_of(ours, 2, 256)[1]
+    assert np.allclose(np.nan_to_num(drawn), expected, atol=1e-5) and np.isnan(drawn[0, 1])
+    said = " ".join(c.value for c in at.caption)
+    assert "Layers 0, 2 run a gated delta rule instead of attention" in said and "Row sums run from" in said
+    lfm2 = opened(private_models, "patterns")
+    assert not [s for s in lfm2.selectbox if s.key == "implicit_layer"]  # a convolution has no weight per head
+    nemotron = " ".join(c.value for c in opened(private_models, "patterns", "nemotron_h").caption)
+    assert "Layers 0, 4 run a Mamba-2 state-space scan instead of attention. A Mamba-2 head" in nemotron
+    assert "Layers 0, 1, 3, 4 run a Mamba-2 state-space scan or an MLP alone (mixing no tokens) instead" in nemotron

@@ -1,0 +1,55 @@
+"""A hybrid's scan or delta-rule weights for one head (services.lens.implicit_weights): the matrix and what sets it
+apart from an attention pattern, in numbers. numpy in, numpy and words out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ImplicitView:
+    """One head's weight[t, s] over the first m tokens (0 where s > t), with its labels and summary numbers."""
+
+    weights: np.ndarray  # (m, m)
+    labels: list[str]
+    layer: int
+    head: int
+    n_tokens: int  # the whole text's, m or more
+    row_sums: np.ndarray  # (m,): an attention pattern's are all 1
+    negative_share: float  # of the weights' total size |weight|, the part on negative weights
+    reach: float  # tokens back a query reads, averaged over queries, each source weighted by its |weight|
+
+    @property
+    def truncated(self) -> bool:
+        return self.n_tokens > len(self.labels)
+
+
+def implicit_view(weights: np.ndarray, head: int, labels: Sequence[str], layer: int, n_tokens: int) -> ImplicitView:
+    """The view of `head` from a layer's [heads, m, m] weights; labels: the text's tokens (the first m are drawn)."""
+    one = np.asarray(weights[head], dtype=np.float64)  # (m, m)
+    m = one.shape[0]
+    size = np.abs(one)
+    total = float(size.sum())
+    back = np.arange(m)[:, None] - np.arange(m)[None, :]  # (t, s): t − s, how far back the source is
+    per_row = size.sum(1)
+    rows = per_row > 0
+    reach = float(np.mean((size * back).sum(1)[rows] / per_row[rows])) if rows.any() else 0.0
+    return ImplicitView(
+        weights=one, labels=list(labels[:m]), layer=int(layer), head=int(head), n_tokens=int(n_tokens),
+        row_sums=one.sum(1), negative_share=float(size[one < 0].sum()) / total if total else 0.0, reach=reach,
+    )  # fmt: skip
+
+
+def implicit_sentence(view: ImplicitView) -> str:
+    """What this head's weights are and how they differ from a pattern, with its own numbers."""
+    low, high = float(view.row_sums.min()), float(view.row_sums.max())
+    said = (f"Row sums run from {low:.3g} to {high:.3g} (an attention pattern's are all 1); "
+            f"{view.negative_share:.0%} of the weights' total size is on negative weights (a pattern has none); "
+            f"weighted by size, a query reads {view.reach:.1f} tokens back on average (0: only itself).")  # fmt: skip
+    if view.truncated:
+        said += (f" Drawn for the first {len(view.labels)} of {view.n_tokens} tokens: exact there, as no token reads "
+                 "a later one.")  # fmt: skip
+    return said
