@@ -1,6 +1,7 @@
 """The layer-by-layer views of one trace, as the app's pages draw them: the logit lens (app_pages/logit_lens.py),
-what each key sends (the patterns page's value-weighted switch) and one token's contribution graph
-(app_pages/contribution_graph.py). The same services, view models and figure builders; nothing is cached here.
+what each key sends (the patterns page's value-weighted switch), one token's contribution graph
+(app_pages/contribution_graph.py) and a hybrid's scan or delta-rule weights (the patterns page's last section). The
+same services, view models and figure builders; nothing is cached here.
 """
 
 from __future__ import annotations
@@ -8,14 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from attention_viz.base import View, ViewError
-from services.lens import graph_columns, lens_top, ranks_of, value_weighted_of
+from services.lens import graph_columns, implicit_weights_of, lens_top, ranks_of, value_weighted_of, weighted_layers
 from viz.figures.flow import flow_figure
+from viz.figures.implicit import implicit_heatmap
 from viz.figures.layout import Orientation
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
 from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view
 from viz.views.generation import generation_cut_sentence, how_generated, step_attention
+from viz.views.implicit import implicit_sentence, implicit_view
 from viz.views.lens import (
     LENS_WINDOW,
     chosen_tokens,
@@ -88,3 +91,21 @@ def contributions_view(trace: Any, threshold: float = DEFAULT_THRESHOLD) -> View
     reached = len(view.positions) - 1
     note = f"{view.n_edges} edges at threshold {threshold:.2f}; {reached} other tokens reach the last one."
     return View("contributions", [flow_figure(view)], 0, 0, note=note)
+
+
+IMPLICIT_TOKENS = 256  # as the patterns page draws them (ui/implicit_weights.py)
+
+
+def implicit_view_of(trace: Any, layer: int, head: int, orient: Orientation) -> View:
+    """One head of a hybrid's Mamba-2 or gated-delta-rule layer: weight[t, s] for every earlier token s, signed."""
+    layers = weighted_layers(trace)
+    if layer not in layers:
+        raise ViewError(f"layer {layer} of {trace.model_name} runs {trace.config.mixer_phrase(layer)}: the implicit "
+                        f"view draws a Mamba-2 or gated-delta-rule layer ({list(layers) or 'this model has none'})")
+    weights = implicit_weights_of(trace, layer, IMPLICIT_TOKENS)  # (heads, m, m)
+    if not 0 <= head < weights.shape[0]:
+        raise ViewError(f"head {head} is out of range: layer {layer} has heads 0..{weights.shape[0] - 1}")
+    _, labels = axis_labels(display_tokens(trace))
+    view = implicit_view(weights, head, labels, layer, trace.n_tokens)
+    title = f"Layer {layer} ({trace.config.mixer_name(layer)}), head {head}: the weight each earlier token gets"
+    return View("implicit", [implicit_heatmap(view, orient, title)], layer, head, note=implicit_sentence(view))

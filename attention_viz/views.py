@@ -14,7 +14,14 @@ import numpy as np
 import plotly.graph_objects as go
 
 from attention_viz.base import View, ViewError
-from attention_viz.layer_views import contributions_view, generation_view, is_generation, lens_view, sent_view
+from attention_viz.layer_views import (
+    contributions_view,
+    generation_view,
+    implicit_view_of,
+    is_generation,
+    lens_view,
+    sent_view,
+)
 from attention_viz.pair_views import FROM_PAIR, is_pair, pair_view
 from services.lens import has_lens
 from viz.figures.heatmaps import head_heatmap, mask_comparison, scores_heatmap
@@ -42,6 +49,8 @@ VIEWS: dict[str, str] = {
     "lens": "logit lens: every layer's likeliest next token at the last 64 positions; the last one layer by layer",
     "sent": "what each key sends to each query in one head, ‖A[i,j]·v_j·W_O‖, laid out as the pattern",
     "contributions": "contribution graph: where the last token's final embedding came from (threshold 0.04)",
+    "implicit": "a hybrid's Mamba-2 or gated-delta-rule layer: the weight each of its heads gives each earlier token "
+    "(no softmax: signed), over the first 256 tokens",
     "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
     "cross": "of model.trace_pair(...)'s result (encoder-decoders): one decoder head's cross-attention over the "
     "source, then its self-attention over the target",
@@ -86,6 +95,9 @@ def check_name_and_orient(name: str, orient: str) -> None:
 def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows") -> None:
     """Raise ViewError with a one-line message for arguments this trace cannot draw."""
     check_name_and_orient(name, orient)
+    if name == "implicit":  # its own layers and heads: implicit_view_of checks them
+        require_whole_numbers(layer=layer, head=head)
+        return
     check_head(trace, layer, head, of_heads=name not in ("lens", "contributions", "overview"))
     if name == "lens" and not has_lens(trace):
         raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
@@ -240,6 +252,8 @@ def _build(trace: Any, generated: Any, name: str, layer: int, head: int, orient:
         return sent_view(trace, layer, head, orient)
     if name == "contributions":
         return contributions_view(trace)
+    if name == "implicit":
+        return implicit_view_of(trace, layer, head, orient)
     if name == "overview":
         return _overview_view(trace, tokens_of(trace), layer, head, orient)
     if name == "shifts":

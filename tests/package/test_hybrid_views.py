@@ -51,3 +51,36 @@ def test_short_tensor_names_export_attentions_tensors_of_the_attention_layers(tr
     assert [n for n in names if n.endswith("resid_pre")] == [f"blocks.{layer}.resid_pre" for layer in range(4)]
     arrays = collect(trace, names + ["blocks.0.conv_out"])
     assert arrays["blocks.0.conv_out"].shape == (trace.n_tokens, 64)
+
+
+@pytest.fixture(scope="module")
+def delta_folder(tmp_path_factory):
+    from tests.tiny_models_hybrid import save_tiny_qwen3_5
+
+    folder = tmp_path_factory.mktemp("qwen3_5")  # layers 0 and 2: the gated delta rule; 1 and 3 attend
+    save_tiny_qwen3_5(folder)
+    return folder
+
+
+def test_the_implicit_view_draws_a_delta_rules_head_and_refuses_other_layers(trace, delta_folder) -> None:
+    from services.lens import implicit_weights_of
+
+    delta = load_model(str(delta_folder), device="cpu").trace(TEXT)
+    view = build_view(delta, "implicit", layer=2, head=3)
+    z = decode(view.figures[0].data[0].z)
+    assert np.allclose(np.nan_to_num(z), implicit_weights_of(delta, 2, 256)[3]) and np.isnan(z[0, 1])
+    assert "Row sums run from" in view.note and "gated delta rule" in view.figures[0].layout.title.text
+    with pytest.raises(ViewError, match="layer 1 of .* runs attention: the implicit view draws .*\\[0, 2\\]"):
+        build_view(delta, "implicit", layer=1, head=0)
+    with pytest.raises(ViewError, match="head 4 is out of range: layer 2 has heads 0..3"):
+        build_view(delta, "implicit", layer=2, head=4)
+    with pytest.raises(ViewError, match="runs a short convolution: .*this model has none"):
+        build_view(trace, "implicit", layer=0, head=0)  # LFM2's convolution: no weight per head
+
+
+def test_the_cli_writes_the_implicit_view(delta_folder, tmp_path, capsys) -> None:
+    from attention_viz import cli
+
+    out = tmp_path / "delta.html"
+    argv = ["export", "--model", str(delta_folder), "--text", TEXT, "--view", "implicit", "--layer", "0", "-o", str(out)]
+    assert cli.main(argv) == 0 and "Row sums run from" in out.read_text()
