@@ -23,7 +23,6 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
 _REASONS = {
     "Qwen3.5 (GGUF)": "its GGUF file is not read yet (Qwen3.5's Hugging Face folders are)",
     "Qwen3-Next (GGUF)": "its GGUF file is not read yet (Qwen3-Next's Hugging Face folders are)",
-    "Granite 4 (hybrid GGUF)": "its GGUF file is not read yet (Granite 4's Hugging Face folders are, Mamba-2 and all)",
     "Jamba": _HYBRID.format("Mamba layers"),
     "Falcon-H1": _HYBRID.format("Mamba-2 heads beside attention"),
     "Zamba": _HYBRID.format("Mamba layers"),
@@ -51,7 +50,7 @@ _NAMES = {
 
     "qwen35": "Qwen3.5 (GGUF)", "qwen35moe": "Qwen3.5 (GGUF)",
     "qwen3next": "Qwen3-Next (GGUF)",
-    "granitehybrid": "Granite 4 (hybrid GGUF)", "jamba": "Jamba",
+    "jamba": "Jamba",
     "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1",
     "zamba": "Zamba", "zamba2": "Zamba", "olmo_hybrid": "OLMo Hybrid", "kimi_linear": "Kimi Linear",
     "kimi-linear": "Kimi Linear", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",

@@ -55,15 +55,15 @@ def test_no_architecture_listed_as_not_yet_run_is_run():
     assert not set(_NAMES) & (set(supported_model_types()) | set(CONVERTERS))
 
 
-def test_a_granite_4_hybrid_gguf_says_why(tmp_path):
-    """Granite 4's hybrids load from Hugging Face folders (tests/engine/test_hybrid_granite4.py); llama.cpp's
-    granitehybrid file is refused by name."""
+def test_a_qwen3_5_gguf_says_why(tmp_path):
+    """Qwen3.5 loads from Hugging Face folders (tests/engine/test_hybrid_qwen3_5.py); llama.cpp's qwen35 file is
+    refused by name (Granite 4's granitehybrid file is read: tests/engine/test_gguf_granite_hybrid.py)."""
     import gguf
 
-    path = tmp_path / "granitehybrid.gguf"
-    w = gguf.GGUFWriter(str(path), "granitehybrid")
+    path = tmp_path / "qwen35.gguf"
+    w = gguf.GGUFWriter(str(path), "qwen35")
     w.add_block_count(2)
     _tokenizer(w, byte_bpe(300))
     finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
-    with pytest.raises(ModelLoadError, match=r"Granite 4 \(hybrid GGUF\): its GGUF file is not read yet"):
+    with pytest.raises(ModelLoadError, match=r"Qwen3.5 \(GGUF\): its GGUF file is not read yet"):
         load_model(str(path))

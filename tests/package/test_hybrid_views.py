@@ -82,5 +82,6 @@ def test_the_cli_writes_the_implicit_view(delta_folder, tmp_path, capsys) -> Non
     from attention_viz import cli
 
     out = tmp_path / "delta.html"
-    argv = ["export", "--model", str(delta_folder), "--text", TEXT, "--view", "implicit", "--layer", "0", "-o", str(out)]
+    argv = ["export", "--model", str(delta_folder), "--text", TEXT, "--view", "implicit", "--layer", "0"]
+    argv += ["-o", str(out)]
     assert cli.main(argv) == 0 and "Row sums run from" in out.read_text()
