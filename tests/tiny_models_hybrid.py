@@ -189,9 +189,9 @@ def _draw_scan_parameters(modules, names: tuple[str, ...]) -> None:
 NEMOTRON_H_LAYERS = ["linear_attention", "mlp", "full_attention", "mlp", "linear_attention", "full_attention"]
 
 
-def save_tiny_nemotron_h(folder: Path, seed: int = 0, moe: bool = False, latent: bool = False):
-    """Nemotron-H (NEMOTRON_H_LAYERS; with `moe`, the MLP layers a mixture of 4 experts, 2 a token, in 2 groups of
-    which 1 is kept, beside a shared expert, its correction bias drawn; `latent`: the experts read a latent of 32).
+def save_tiny_nemotron_h(folder: Path, seed: int = 0, moe: bool = False, latent: bool = False, groups: int = 2):
+    """Nemotron-H (NEMOTRON_H_LAYERS; with `moe`, the MLP layers a mixture of 4 experts, 2 a token, in `groups` groups
+    of which 1 is kept, beside a shared expert, its correction bias drawn; `latent`: the experts read a latent of 32).
     Mamba-2: 4 heads of 32 channels over 2 groups, a state of 8, a kernel of 4; A_log, dt_bias and D drawn, one head's
     Δ under the clamp."""
     import transformers
@@ -203,7 +203,7 @@ def save_tiny_nemotron_h(folder: Path, seed: int = 0, moe: bool = False, latent:
     cfg = transformers.NemotronHConfig(
         vocab_size=300, hidden_size=64, layers_block_type=layers, num_attention_heads=4, num_key_value_heads=2,
         head_dim=16, max_position_embeddings=128, intermediate_size=96, mamba_num_heads=4, mamba_head_dim=32,
-        n_groups=2, ssm_state_size=8, conv_kernel=4, n_routed_experts=4, num_experts_per_tok=2, n_group=2,
+        n_groups=2, ssm_state_size=8, conv_kernel=4, n_routed_experts=4, num_experts_per_tok=2, n_group=groups,
         topk_group=1, moe_intermediate_size=48, moe_shared_expert_intermediate_size=40, routed_scaling_factor=1.5,
         moe_latent_size=32 if latent else None, pad_token_id=0, bos_token_id=0, eos_token_id=0,
         tie_word_embeddings=False,

@@ -38,6 +38,7 @@ from . import (
     llama,
     llama4,
     minimax,
+    nemotron_h,
     scaled,
     t5,
 )
@@ -66,6 +67,8 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "lfm2": (hybrid.lfm2_config, hybrid.lfm2_weights),  # LFM2: convolution layers beside attention
     "lfm2moe": (hybrid.lfm2_config, hybrid.lfm2_weights),  # and with a mixture of experts
     "granitehybrid": (hybrid.granite_hybrid_config, hybrid.granite_hybrid_weights),  # Granite 4 H, Bamba: Mamba-2
+    "nemotron_h": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),  # a scan, attention or MLP a layer
+    "nemotron_h_moe": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma-embedding": (gemma.gemma_embedding_config, gemma.gemma_embedding_weights),  # EmbeddingGemma
@@ -163,7 +166,7 @@ def _config_and_tokenizer(reader: Any, path: Path, name: str) -> tuple[Meta, Mod
             )
         config = CONVERTERS[meta.arch][0](meta, name, {t.name for t in reader.tensors})
         tokenizer, note = tokenizer_from_gguf(meta), split_note(meta)
-        return meta, replace(config, conversion_notes=(note,)) if note else config, tokenizer
+        return meta, replace(config, conversion_notes=config.conversion_notes + (note,)) if note else config, tokenizer
 
 
 def convert_gguf(

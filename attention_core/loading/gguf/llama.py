@@ -43,7 +43,7 @@ def rope_config(
         n_kv_heads=n_kv_heads,
         d_model=d_model,
         d_head=d_head,
-        d_mlp=meta.count("feed_forward_length"),
+        d_mlp=overrides["d_mlp"] if "d_mlp" in overrides else meta.count("feed_forward_length"),  # a list in some
         d_vocab=meta.vocab_size(),
         n_ctx=meta.count("context_length"),
         causal=True,
