@@ -21,7 +21,6 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
            "does not run")  # fmt: skip
 
 _REASONS = {
-    "Qwen3.5 (GGUF)": "its GGUF file is not read yet (Qwen3.5's Hugging Face folders are)",
     "Qwen3-Next (GGUF)": "its GGUF file is not read yet (Qwen3-Next's Hugging Face folders are)",
     "Jamba": _HYBRID.format("Mamba layers"),
     "Falcon-H1": _HYBRID.format("Mamba-2 heads beside attention"),
@@ -48,7 +47,6 @@ _REASONS = {
 # Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
 _NAMES = {
 
-    "qwen35": "Qwen3.5 (GGUF)", "qwen35moe": "Qwen3.5 (GGUF)",
     "qwen3next": "Qwen3-Next (GGUF)",
     "jamba": "Jamba",
     "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1",

@@ -55,15 +55,16 @@ def test_no_architecture_listed_as_not_yet_run_is_run():
     assert not set(_NAMES) & (set(supported_model_types()) | set(CONVERTERS))
 
 
-def test_a_qwen3_5_gguf_says_why(tmp_path):
-    """Qwen3.5 loads from Hugging Face folders (tests/engine/test_hybrid_qwen3_5.py); llama.cpp's qwen35 file is
-    refused by name (Granite 4's granitehybrid file is read: tests/engine/test_gguf_granite_hybrid.py)."""
+def test_a_qwen3_next_gguf_says_why(tmp_path):
+    """Qwen3-Next loads from Hugging Face folders (tests/engine/test_hybrid_qwen3_5.py); llama.cpp's qwen3next file
+    is refused by name (Qwen3.5's and Granite 4's hybrid files are read: tests/engine/test_gguf_qwen35.py,
+    test_gguf_granite_hybrid.py)."""
     import gguf
 
-    path = tmp_path / "qwen35.gguf"
-    w = gguf.GGUFWriter(str(path), "qwen35")
+    path = tmp_path / "qwen3next.gguf"
+    w = gguf.GGUFWriter(str(path), "qwen3next")
     w.add_block_count(2)
     _tokenizer(w, byte_bpe(300))
     finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
-    with pytest.raises(ModelLoadError, match=r"Qwen3.5 \(GGUF\): its GGUF file is not read yet"):
+    with pytest.raises(ModelLoadError, match=r"Qwen3-Next \(GGUF\): its GGUF file is not read yet"):
         load_model(str(path))

@@ -39,6 +39,7 @@ from . import (
     llama4,
     minimax,
     nemotron_h,
+    qwen35,
     scaled,
     t5,
 )
@@ -69,6 +70,8 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "granitehybrid": (hybrid.granite_hybrid_config, hybrid.granite_hybrid_weights),  # Granite 4 H, Bamba: Mamba-2
     "nemotron_h": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),  # a scan, attention or MLP a layer
     "nemotron_h_moe": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),
+    "qwen35": (qwen35.qwen35_config, qwen35.qwen35_weights),  # Qwen3.5: the gated delta rule beside attention
+    "qwen35moe": (qwen35.qwen35_config, qwen35.qwen35_weights),
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma-embedding": (gemma.gemma_embedding_config, gemma.gemma_embedding_weights),  # EmbeddingGemma

@@ -212,10 +212,11 @@ def gated_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
 MOE_PARTS = (("W_gate", "ffn_gate_exps"), ("W_in", "ffn_up_exps"), ("W_out", "ffn_down_exps"))  # (ours, llama.cpp's)
 
 
-def _mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
-    """ffn_norm, then the gated MLP, or a mixture of experts where the block has a router (ffn_gate_inp): the router
-    [d_model, n_experts] and each expert's W_gate, W_in, W_out from the 3-D ffn_*_exps (one slice per expert)."""
-    w[dst + "ln_mlp.w"] = t.vector(src + "ffn_norm.weight")
+def _mlp(t: Tensors, w: Weights, src: str, dst: str, norm: str = "ffn_norm") -> None:
+    """The MLP's input norm (`norm`: qwen35 calls it post_attention_norm), then the gated MLP, or a mixture of experts
+    where the block has a router (ffn_gate_inp): the router [d_model, n_experts] and each expert's W_gate, W_in,
+    W_out from the 3-D ffn_*_exps (one slice per expert)."""
+    w[dst + "ln_mlp.w"] = t.vector(f"{src}{norm}.weight")
     if not t.has(src + "ffn_gate_inp.weight"):
         gated_mlp(t, w, src, dst)
         return
