@@ -6,10 +6,15 @@ weight is one number per query and source, as attention's pattern is, but it com
 negative, and a row need not sum to 1. Drawn as a matrix it shows where such a head reads from (Mamba-2's
 "state-space duality"). A short convolution has no such number per head (each channel has its own taps), and an
 MLP-only layer reads no other token, so only those two mixers have one.
+
+A weight depends only on the tokens from its source to its query (the decays and overwrites between them), so a
+window of queries and sources [start, stop) is exact from that window's own per-token quantities (computed over the
+text up to `stop`, as the layer's convolution reads a few tokens back): a long text is drawn window by window.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 import torch
@@ -30,16 +35,24 @@ def weighted_layers(trace: Trace) -> tuple[int, ...]:
     return tuple(layer for layer in range(trace.n_layers) if mixers and mixers[layer] in WEIGHTED_MIXERS)
 
 
-def implicit_weights(trace: Trace, layer: int, n_max: int | None = None) -> torch.Tensor:
-    """[heads, m, m] float32 weight[t, s] of `layer`'s scan or delta rule over the first m = min(n, n_max) tokens, 0
-    where s > t. The first m tokens' weights are exact: neither mixer lets a token read a later one."""
+def implicit_weights(trace: Trace, layer: int, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    """[heads, m, m] float32 weight[t, s] of `layer`'s scan or delta rule for queries and sources in [start, stop)
+    (m = stop − start; default the whole text), 0 where s > t: exact, as module docstring says."""
     if layer not in weighted_layers(trace):
         raise ValueError(f"layer {layer} of {trace.model_name} runs {trace.config.mixer_phrase(layer)}: it has no "
                          f"weight per head and source (those layers: {list(weighted_layers(trace))})")  # fmt: skip
+    stop = trace.n_tokens if stop is None else int(stop)
+    if not 0 <= start < stop <= trace.n_tokens:
+        raise IndexError(f"window [{start}, {stop}) is not inside the text's {trace.n_tokens} tokens")
     w, cfg = trace.context.weights, trace.config
-    m = trace.n_tokens if n_max is None else min(trace.n_tokens, int(n_max))
     with torch.inference_mode():
-        x_in = blocks.attention_input(trace.captured.resid_pre[layer][:m], w, layer, cfg)  # (m, d_model)
-        if cfg.mixers[layer] == "ssm":
-            return host_float(mamba.weight_matrix(mamba.inputs(x_in, w, layer, cfg)))
-        return host_float(delta_net.weight_matrix(delta_net.inputs(x_in, w, layer, cfg)))
+        x_in = blocks.attention_input(trace.captured.resid_pre[layer][:stop], w, layer, cfg)  # (stop, d_model)
+        module = mamba if cfg.mixers[layer] == "ssm" else delta_net
+        d = module.inputs(x_in, w, layer, cfg)
+        window = {f.name: _from(getattr(d, f.name), start, f.name == "z") for f in fields(d)}
+        return host_float(module.weight_matrix(type(d)(**window)))
+
+
+def _from(t: torch.Tensor, start: int, tokens_first: bool) -> torch.Tensor:
+    """A per-token quantity from token `start` on: its token axis is the first (the scan's gate z) or the second."""
+    return t[start:] if tokens_first else t[:, start:]

@@ -102,7 +102,7 @@ def implicit_view_of(trace: Any, layer: int, head: int, orient: Orientation) -> 
     if layer not in layers:
         raise ViewError(f"layer {layer} of {trace.model_name} runs {trace.config.mixer_phrase(layer)}: the implicit "
                         f"view draws a Mamba-2 or gated-delta-rule layer ({list(layers) or 'this model has none'})")
-    weights = implicit_weights_of(trace, layer, IMPLICIT_TOKENS)  # (heads, m, m)
+    weights = implicit_weights_of(trace, layer, 0, min(trace.n_tokens, IMPLICIT_TOKENS))  # (heads, m, m)
     if not 0 <= head < weights.shape[0]:
         raise ViewError(f"head {head} is out of range: layer {layer} has heads 0..{weights.shape[0] - 1}")
     _, labels = axis_labels(display_tokens(trace))

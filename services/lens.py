@@ -95,13 +95,13 @@ def graph_columns(trace: Trace, token: int, threshold: float) -> dict[str, np.nd
     }
 
 
-def implicit_weights(base_key: Hashable, trace: Trace, layer: int, n_max: int) -> np.ndarray:
-    """[heads, m, m] weight[t, s] of a hybrid's scan or delta rule over the first m ≤ n_max tokens, 0 where s > t
-    (attention_core/implicit.py; float64)."""
-    return derived(base_key, "implicit_weights", int(layer), int(n_max),
-                   compute=lambda: implicit_weights_of(trace, layer, n_max))  # fmt: skip
+def implicit_weights(base_key: Hashable, trace: Trace, layer: int, start: int, stop: int) -> np.ndarray:
+    """[heads, m, m] weight[t, s] of a hybrid's scan or delta rule for the tokens start..stop − 1 (m of them), 0 where
+    s > t (attention_core/implicit.py; float64)."""
+    return derived(base_key, "implicit_weights", int(layer), int(start), int(stop),
+                   compute=lambda: implicit_weights_of(trace, layer, start, stop))  # fmt: skip
 
 
-def implicit_weights_of(trace: Trace, layer: int, n_max: int) -> np.ndarray:
+def implicit_weights_of(trace: Trace, layer: int, start: int, stop: int) -> np.ndarray:
     """implicit_weights's array, uncached."""
-    return _implicit_weights(trace, int(layer), int(n_max)).numpy().astype(np.float64)
+    return _implicit_weights(trace, int(layer), int(start), int(stop)).numpy().astype(np.float64)

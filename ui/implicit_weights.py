@@ -13,7 +13,7 @@ from ui.widgets import show_token_heatmap
 from viz.figures.implicit import implicit_heatmap
 from viz.views.implicit import implicit_sentence, implicit_view
 
-MAX_TOKENS = 256  # as the patterns page's own full-resolution limit: a cell each, with its own hover
+MAX_TOKENS = 256  # a window of a longer text: as the patterns page's full-resolution limit, a cell each with its hover
 
 FORMULAS = {
     "ssm": "A Mamba-2 head gives query t the output Σ_s weight[t, s] · x_s + D·x_t, with weight[t, s] = (C_t·B_s) · "
@@ -43,9 +43,20 @@ def implicit_weights_section(key: Hashable, trace: Any, labels: Sequence[str], o
     pick_layer, pick_head = st.columns(2)
     layer = pick_layer.selectbox("Layer", layers, key="implicit_layer",
                                  format_func=lambda at: f"{at}: {cfg.mixer_name(at)}")  # fmt: skip
+    first = _window_start(trace.n_tokens)
+    stop = min(trace.n_tokens, first + MAX_TOKENS)
     with st.spinner("Unrolling the layer into weights"):
-        weights = implicit_weights(key, trace, layer, MAX_TOKENS)  # (heads, m, m)
+        weights = implicit_weights(key, trace, layer, first, stop)  # (heads, m, m)
     head = pick_head.selectbox("Head", range(weights.shape[0]), key="implicit_head")
-    view = implicit_view(weights, int(head), labels, layer, trace.n_tokens)
+    view = implicit_view(weights, int(head), labels, layer, trace.n_tokens, first)
     show_token_heatmap(implicit_heatmap(view, orient), "implicit_heatmap")
     st.caption(implicit_sentence(view))
+
+
+def _window_start(n_tokens: int) -> int:
+    """The first token of the window drawn: 0 for a text of MAX_TOKENS or fewer, else picked on a slider."""
+    if n_tokens <= MAX_TOKENS:
+        return 0
+    return int(st.slider(f"Window of {MAX_TOKENS} tokens, from token", 0, n_tokens - MAX_TOKENS, 0,
+                         key="implicit_window", help="Sources and queries alike: each weight depends only on the "
+                         "tokens from its source to its query, so a window's weights are exact."))  # fmt: skip

@@ -152,7 +152,7 @@ def test_the_patterns_page_draws_a_delta_rules_weights_and_an_lfm2_has_none_to_d
     from attention_core import load_model  # the weights of a fresh trace of the same text, head 1 of layer 2
 
     ours = load_model(str(private_models / "models" / "tiny-qwen3_5"), device="cpu").trace(TEXT)
-    expected = implicit_weights_of(ours, 2, 256)[1]
+    expected = implicit_weights_of(ours, 2, 0, ours.n_tokens)[1]
     assert np.allclose(np.nan_to_num(drawn), expected, atol=1e-5) and np.isnan(drawn[0, 1])
     said = " ".join(c.value for c in at.caption)
     assert "Layers 0, 2 run a gated delta rule instead of attention" in said and "Row sums run from" in said
@@ -161,3 +161,20 @@ def test_the_patterns_page_draws_a_delta_rules_weights_and_an_lfm2_has_none_to_d
     nemotron = " ".join(c.value for c in opened(private_models, "patterns", "nemotron_h").caption)
     assert "Layers 0, 4 run a Mamba-2 state-space scan instead of attention. A Mamba-2 head" in nemotron
     assert "Layers 0, 1, 3, 4 run a Mamba-2 state-space scan or an MLP alone (mixing no tokens) instead" in nemotron
+
+
+def test_a_text_longer_than_the_window_draws_the_window_picked(private_models, monkeypatch) -> None:
+    """The window (256 tokens in the app; 8 here, as the tiny model reads at most 128) moves over a longer text."""
+    from services.lens import implicit_weights_of
+    from ui import implicit_weights as section
+
+    monkeypatch.setattr(section, "MAX_TOKENS", 8)
+    at = opened(private_models, "patterns", "qwen3_5")
+    at = at.slider(key="implicit_window").set_value(5).run()
+    clean(at, "implicit window")
+    drawn = decode(chart(at, "implicit_heatmap")["data"][0]["z"])
+    from attention_core import load_model
+
+    ours = load_model(str(private_models / "models" / "tiny-qwen3_5"), device="cpu").trace(TEXT)
+    assert drawn.shape == (8, 8) and np.allclose(np.nan_to_num(drawn), implicit_weights_of(ours, 0, 5, 13)[0])
+    assert any("Drawn for tokens 5–12 of" in c.value for c in at.caption)

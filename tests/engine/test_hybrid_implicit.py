@@ -4,7 +4,9 @@ graph already splits by (and through them to transformers' own outputs: test_hyb
 test_hybrid_qwen3_5.py), and to the layer's own recurrence: Σ_s weight[t, s] · x_s (+ D x_t) is the scan's y_t, the
 delta rule's o_t. Tiny random models (tests.tiny_models_hybrid).
 
-Tolerance: 1e-4 (float32; the matrix's cumulative sums against the one-token-at-a-time recurrence).
+A window of queries and sources is exact on its own (a weight depends only on the tokens from its source to its
+query): its matrix is the whole text's block. Tolerance: 1e-4 (float32; the matrix's cumulative sums against the
+one-token-at-a-time recurrence).
 """
 
 from __future__ import annotations
@@ -52,8 +54,10 @@ def test_each_row_is_that_querys_source_weights_and_they_rebuild_the_output(hybr
     assert (weights @ sent - out).abs().max() <= TOL  # Σ_s weight[t, s] · x_s for every query at once
     for query in (0, 6, trace.n_tokens - 1):
         assert (weights[:, query, : query + 1] - module.source_weights(d, query)).abs().max() <= TOL, query
-    first = implicit_weights(trace, layer, n_max=5)  # the first tokens alone: exact, as no token reads a later one
-    assert (first - weights[:, :5, :5]).abs().max() <= TOL
+    for start, stop in ((0, 5), (4, 11), (9, trace.n_tokens)):  # a window is exact: its own block of the whole
+        assert (implicit_weights(trace, layer, start, stop) - weights[:, start:stop, start:stop]).abs().max() <= TOL
+    with pytest.raises(IndexError, match="window \\[3, 3\\) is not inside"):
+        implicit_weights(trace, layer, 3, 3)
 
 
 def test_layers_without_such_weights_are_refused_by_name(hybrid, tmp_path_factory, monkeypatch_module):

@@ -68,7 +68,7 @@ def test_the_implicit_view_draws_a_delta_rules_head_and_refuses_other_layers(tra
     delta = load_model(str(delta_folder), device="cpu").trace(TEXT)
     view = build_view(delta, "implicit", layer=2, head=3)
     z = decode(view.figures[0].data[0].z)
-    assert np.allclose(np.nan_to_num(z), implicit_weights_of(delta, 2, 256)[3]) and np.isnan(z[0, 1])
+    assert np.allclose(np.nan_to_num(z), implicit_weights_of(delta, 2, 0, delta.n_tokens)[3]) and np.isnan(z[0, 1])
     assert "Row sums run from" in view.note and "gated delta rule" in view.figures[0].layout.title.text
     with pytest.raises(ViewError, match="layer 1 of .* runs attention: the implicit view draws .*\\[0, 2\\]"):
         build_view(delta, "implicit", layer=1, head=0)

@@ -14,20 +14,22 @@ HAND = np.array([[[0.5, 0.0, 0.0], [-1.0, 1.0, 0.0], [2.0, 0.0, -2.0]]])
 
 
 def test_the_numbers_a_pattern_would_not_have():
-    view = implicit_view(HAND, 0, ["a", "b", "c", "d"], layer=2, n_tokens=5)
-    assert view.labels == ["a", "b", "c"] and view.truncated
+    view = implicit_view(HAND, 0, ["a", "b", "c", "d", "e"], layer=2, n_tokens=5, first=1)
+    assert view.labels == ["b", "c", "d"] and view.truncated
     assert view.row_sums.tolist() == [0.5, 0.0, 0.0]
     assert view.negative_share == (1.0 + 2.0) / (0.5 + 1.0 + 1.0 + 2.0 + 2.0)
     # tokens back, weighted by |weight|, per query: 0; (1·1 + 1·0)/2; (2·2 + 2·0)/4 → mean of 0, 0.5, 1
     assert view.reach == 0.5
     said = implicit_sentence(view)
     assert "Row sums run from 0 to 0.5" in said and "46% of the weights' total size is on negative" in said
-    assert "reads 0.5 tokens back" in said and "Drawn for the first 3 of 5 tokens" in said
+    assert "reads 0.5 tokens back" in said and "Drawn for tokens 1–3 of 5, sources and queries alike" in said
+    heatmap = implicit_heatmap(view).data[0]  # positions as in the text: the window starts at 1
+    assert list(heatmap.x) == [1, 2, 3] and heatmap.text[0][0].startswith("query 1: b<br>key 1: b")
 
 
 def test_the_heatmap_leaves_later_sources_blank_and_centres_its_scale_at_zero():
     view = implicit_view(HAND, 0, ["a", "b", "c"], layer=0, n_tokens=3)
-    assert "Drawn for the first" not in implicit_sentence(view)
+    assert "Drawn for tokens" not in implicit_sentence(view)
     heatmap = implicit_heatmap(view).data[0]
     z = decode(heatmap.z)
     assert np.isnan(z[0, 1]) and np.isnan(z[1, 2]) and z[2, 0] == 2.0 and z[1, 0] == -1.0

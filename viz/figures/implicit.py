@@ -13,7 +13,7 @@ from viz.views.implicit import ImplicitView
 
 def implicit_heatmap(view: ImplicitView, orient: Orientation = "rows", title: str = "") -> go.Figure:
     """weight[t, s] of view's head: red positive, blue negative, white 0; grey where s > t."""
-    cells = Cells.square(view.labels)
+    cells = Cells(view.labels, view.labels, view.first, view.first)  # positions as in the text
     m = len(view.labels)
     later = np.triu(np.ones((m, m), dtype=bool), 1)
     shown = np.where(later, np.nan, view.weights)
