@@ -188,7 +188,7 @@ def attention_input(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfi
     """What q, k and v are computed from: the normalised residual (pre-norm, sandwich) or the residual itself (also
     where the layer mixes no tokens: Nemotron-H's MLP-only layers have no norm before a mixer)."""
     first_unnormed = layer == 0 and cfg.skip_first_attn_norm
-    if cfg.norm_position in ("pre", "sandwich") and not first_unnormed and cfg.mixes(layer):
+    if cfg.norm_at(layer) in ("pre", "sandwich") and not first_unnormed and cfg.mixes(layer):
         return normalize(resid, w, f"blocks.{layer}.ln_attn", cfg)
     return resid
 
@@ -200,10 +200,10 @@ def after_attention(
     input itself where the layer mixes no tokens (Nemotron-H's MLP-only layers)."""
     if not cfg.mixes(layer):
         return resid
-    if cfg.norm_position in ("sandwich", "post_sublayer"):  # the sublayer's output is normalised before its add
+    if cfg.norm_at(layer) in ("sandwich", "post_sublayer"):  # the sublayer's output is normalised before its add
         return resid + normalize(attn_out, w, f"blocks.{layer}.ln_attn_out", cfg)
     mid = resid + attn_out
-    return normalize(mid, w, f"blocks.{layer}.ln_attn", cfg) if cfg.norm_position == "post" else mid
+    return normalize(mid, w, f"blocks.{layer}.ln_attn", cfg) if cfg.norm_at(layer) == "post" else mid
 
 
 def after_mlp(
@@ -219,11 +219,12 @@ def after_mlp(
             raise ValueError("parallel blocks compute the MLP from the block's input: pass resid")
         norm = p + ("ln_attn" if cfg.shared_block_norm else "ln_mlp")
         return mid + mlp(normalize(resid, w, norm, cfg), w, layer, cfg)
-    if cfg.norm_position == "pre":
+    where = cfg.norm_at(layer)
+    if where == "pre":
         return mid + mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg)
-    if cfg.norm_position == "sandwich":
+    if where == "sandwich":
         return mid + normalize(mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg), w, p + "ln_mlp_out", cfg)
-    if cfg.norm_position == "post_sublayer":
+    if where == "post_sublayer":
         return mid + normalize(mlp(mid, w, layer, cfg), w, p + "ln_mlp_out", cfg)
     return normalize(mid + mlp(mid, w, layer, cfg), w, p + "ln_mlp", cfg)
 

@@ -47,6 +47,7 @@ class ModelConfig:
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
+        "olmo_hybrid",
     ]
     n_layers: int
     n_heads: int
@@ -178,11 +179,16 @@ class ModelConfig:
     # A layer without attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
     mixers: tuple[str, ...] = ()
     mlp_layers: tuple[bool, ...] = ()  # which layers have an MLP; () = every one (Nemotron-H: a mixer or an MLP)
+    # each layer's own norm_position where layers differ (OLMo Hybrid: its delta-rule layers pre-norm, its attention
+    # layers OLMo 3's norms on the sublayers' outputs); () = norm_position in every layer
+    norm_positions: tuple[str, ...] = ()
     conv_kernel: int = 0
     # "gated_delta" layers (Qwen3.5's linear attention: attention_core/delta_net.py): (key heads, value heads) and
     # (key width, value width) per head
     delta_heads: tuple[int, int] = (0, 0)
     delta_dims: tuple[int, int] = (0, 0)
+    delta_beta_scale: float = 1.0  # β = scale · σ(E·W_b): OLMo Hybrid's 2 lets the rule's eigenvalues go negative
+    delta_norm_eps: float | None = None  # the rule's gated norm's ε where it is not norm_eps (OLMo Hybrid: 1e-5)
     # "ssm" layers (Mamba-2: attention_core/mamba.py): (heads, channels a head, state size, groups of heads) and the
     # clamp on each step Δ
     ssm_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
@@ -203,6 +209,7 @@ class ModelConfig:
         object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
         object.__setattr__(self, "mixers", tuple(str(m) for m in self.mixers))
         object.__setattr__(self, "mlp_layers", tuple(bool(b) for b in self.mlp_layers))
+        object.__setattr__(self, "norm_positions", tuple(str(p) for p in self.norm_positions))
         object.__setattr__(self, "delta_heads", tuple(int(x) for x in self.delta_heads))
         object.__setattr__(self, "delta_dims", tuple(int(x) for x in self.delta_dims))
         object.__setattr__(self, "ssm_shape", tuple(int(x) for x in self.ssm_shape))
@@ -235,6 +242,10 @@ class ModelConfig:
     def mixes(self, layer: int) -> bool:
         """Whether `layer` mixes tokens at all (not a Nemotron-H layer that is an MLP alone)."""
         return not self.mixers or self.mixers[layer] != "none"
+
+    def norm_at(self, layer: int) -> str:
+        """Where `layer`'s norms sit ("pre", "post", "sandwich", "post_sublayer": norm_position's meanings)."""
+        return self.norm_positions[layer] if self.norm_positions else self.norm_position
 
     def has_mlp(self, layer: int) -> bool:
         """Whether `layer`'s block has an MLP (not a Nemotron-H layer that is a mixer alone)."""

@@ -91,6 +91,12 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
     if mlp_only:
         out.append(f"{len(mlp_only)} of {cfg.n_layers} layers an MLP alone ({_listed(mlp_only)}): no token mixing, "
                    "no heads there")  # fmt: skip
+    on_outputs = [i for i in range(cfg.n_layers) if cfg.norm_positions and cfg.norm_at(i) == "post_sublayer"]
+    if on_outputs:
+        out.append(f"a norm on each sublayer's output, not its input, in {len(on_outputs)} of {cfg.n_layers} layers "
+                   f"({_listed(on_outputs)})")  # fmt: skip
+    if cfg.delta_beta_scale != 1.0:
+        out.append(f"the delta rule's β up to {cfg.delta_beta_scale:g} (negative eigenvalues allowed)")
     mixer_only = [i for i in range(cfg.n_layers) if not cfg.has_mlp(i)]
     if mixer_only:
         out.append(f"{len(mixer_only)} of {cfg.n_layers} layers a token mixer alone, without an MLP "

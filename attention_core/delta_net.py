@@ -4,7 +4,7 @@ From a block's normalised input E (n, d_model), per value head h (key heads shar
 
     q, k, v = split(SiLU(causal depthwise conv over the last L tokens of E·W_qkv))
     q, k → each head's vector over its L2 norm (ε 1e-6); q × 1/√d_k
-    β_t = σ(E_t·W_b),  α_t = exp(−exp(A_log) · softplus(E_t·W_a + dt_bias))     (a forget gate in (0, 1))
+    β_t = c·σ(E_t·W_b),  α_t = exp(−exp(A_log) · softplus(E_t·W_a + dt_bias))    (c = 1, OLMo Hybrid's 2; α ∈ (0, 1))
     S_t = α_t (I − β_t k_t k_tᵀ) S_{t−1} + β_t k_t v_tᵀ                        (S: d_k × d_v, S_{−1} = 0)
     o_t = S_tᵀ q_t
     out_t = W_out · concat_h( RMSNorm(o_t,h) ⊙ w_norm ⊙ SiLU(E_t·W_z)_h )
@@ -63,7 +63,7 @@ def inputs(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before:
     q, k = (t.unflatten(-1, (n_k, d_k)).transpose(0, 1).repeat_interleave(n_v // n_k, dim=0) for t in (q, k))
     q, k = (t * torch.rsqrt((t * t).sum(-1, keepdim=True) + 1e-6) for t in (q, k))  # (n_v, n, d_k) unit length
     v = v.unflatten(-1, (n_v, d_v)).transpose(0, 1)  # (n_v, n, d_v)
-    beta = torch.sigmoid(linear(x_in, w[p + "W_b"], None).float()).T  # (n_v, n)
+    beta = cfg.delta_beta_scale * torch.sigmoid(linear(x_in, w[p + "W_b"], None).float()).T  # (n_v, n)
     decay = -w[p + "A_log"].float().exp() * F.softplus(linear(x_in, w[p + "W_a"], None).float() + w[p + "dt_bias"])
     gate = F.silu(linear(x_in, w[p + "W_z"], None).float()).unflatten(-1, (n_v, d_v)).transpose(0, 1)
     return DeltaInputs(q * d_k**-0.5, k, v, beta, decay.exp().T, gate)
@@ -85,7 +85,7 @@ def recur(d: DeltaInputs, S: torch.Tensor | None = None) -> tuple[torch.Tensor, 
 def output(o: torch.Tensor, d: DeltaInputs, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """(n, d_model): each head's o through its gated RMSNorm, heads side by side, through W_out."""
     p = f"blocks.{layer}.delta."
-    normed = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + cfg.norm_eps) * w[p + "norm.w"].float()
+    normed = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + _eps(cfg)) * w[p + "norm.w"].float()
     z = (normed * d.gate).transpose(0, 1).flatten(-2)  # (n, n_v·d_v)
     return linear(z.to(w[p + "W_out"].dtype), w[p + "W_out"], None)
 
@@ -107,6 +107,11 @@ def delta_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, bef
     o, S = recur(d, None if before is None else before.state)
     after = carried(before, projected(x_in, w, layer), w[f"blocks.{layer}.delta.kernel"], S)
     return output(o, d, w, layer, cfg).to(x_in.dtype), after
+
+
+def _eps(cfg: ModelConfig) -> float:
+    """The gated norm's ε: its own where the model sets one (OLMo Hybrid), else the model's."""
+    return cfg.norm_eps if cfg.delta_norm_eps is None else cfg.delta_norm_eps
 
 
 def source_weights(d: DeltaInputs, query: int) -> torch.Tensor:
@@ -143,6 +148,6 @@ def source_terms(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, q
     d = inputs(x_in[: query + 1], w, layer, cfg)  # the query and the tokens before it
     o = recur(d)[0][:, query]  # (n_v, d_v)
     p = f"blocks.{layer}.delta."
-    gain = torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + cfg.norm_eps) * w[p + "norm.w"].float() * d.gate[:, query]
+    gain = torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + _eps(cfg)) * w[p + "norm.w"].float() * d.gate[:, query]
     sent = source_weights(d, query)[..., None] * d.v * gain[:, None]  # (n_v, m, d_v)
     return torch.arange(query + 1), sent.transpose(0, 1).flatten(-2) @ w[p + "W_out"].float()  # (m, d_model)

@@ -187,7 +187,7 @@ def mixer_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch
     else:
         sources, terms = mixers.short_conv_sources(x_in, w, layer, row)  # (m,), (m, d_model)
         terms, constant = terms.float(), mixers.short_conv_constant(x_in, w, layer, row).float()  # (d_model,)
-    if trace.config.norm_position == "sandwich":
+    if trace.config.norm_at(layer) in ("sandwich", "post_sublayer"):
         out = (terms.sum(0) + constant)[None]  # (1, d_model): the mixer's whole output at the row
         gain, centre, shift = _linearised_norm(out, trace, f"blocks.{layer}.ln_attn_out")  # gain (1, 1, d_model)
         terms = (terms - terms.mean(-1, keepdim=True) if centre else terms) * gain[0]
@@ -263,7 +263,7 @@ def _attention_pieces(trace: Trace, layer: int, rows: list[int], all_keys: bool 
         gate, W_O = lens.output_gate(trace, layer), trace._W_O_heads(layer).float()
         gated = lambda part: lens.gated_sent(trace, layer, index[part], gate=gate)[..., :n_k, :].float()  # noqa: E731
     gain, centre = None, False
-    if cfg.norm_position in ("sandwich", "post_sublayer"):  # the output is normalised before it is added
+    if cfg.norm_at(layer) in ("sandwich", "post_sublayer"):  # the output is normalised before it is added
         update = (torch.einsum("hmd,hde->me", trace._z(layer)[:, index].float(), W_O) if gated is not None
                   else torch.einsum("hmk,hkd->md", a, values_up)) + bias  # (m, d_model): the whole output
         gain, centre, shift = _linearised_norm(update, trace, f"blocks.{layer}.ln_attn_out")
@@ -286,7 +286,7 @@ def mlp_parts(trace: Trace, layer: int, rows: list[int]) -> tuple[torch.Tensor, 
     cfg, w = trace.config, trace.context.pass_weights
     index = torch.tensor(rows)
     mid = _mid_at(trace, layer, index)  # (m, d_model), the pass's dtype
-    if cfg.norm_position == "post":  # resid_post = LN(mid + mlp(mid)): the MLP's output is not a difference
+    if cfg.norm_at(layer) == "post":  # resid_post = LN(mid + mlp(mid)): the MLP's output is not a difference
         return host_float(mid), host_float(blocks.mlp(mid, w, layer, cfg))
     post = trace.captured.resid_pre[layer + 1][index]  # (m, d_model)
     return host_float(mid), to_host(post.float() - mid.float())

@@ -243,7 +243,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         d_head=d,
         arch=cfg.arch,
         norm=cfg.norm,
-        norm_position=cfg.norm_position,
+        norm_position=cfg.norm_at(layer),
         uses_rope=cfg.rotates(layer),  # this head's layer: a NoPE layer (SmolLM3) does not rotate
         has_bias=b_Q is not None,
         causal=bool(trace.causal),

@@ -217,3 +217,25 @@ def save_tiny_nemotron_h(folder: Path, seed: int = 0, moe: bool = False, latent:
             if kind == "moe":  # a buffer, zero at init: drawn so that a choice without it would differ
                 layer.mixer.gate.e_score_correction_bias.copy_(torch.randn(4) * 0.3)
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_olmo_hybrid(folder: Path, seed: int = 0, rope: bool = False):
+    """OLMo Hybrid: layers 0 and 2 the gated delta rule in pre-norm blocks (2 key heads of 8 over 4 value heads of 12,
+    a kernel of 4, β up to 2), 1 and 3 OLMo 3 attention blocks (norms on the sublayers' outputs, q/k norms over the
+    whole projection; no RoPE as released, or with `rope` RoPE); A_log and dt_bias drawn."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.OlmoHybridConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, linear_conv_kernel_dim=4, linear_key_head_dim=8,
+        linear_value_head_dim=12, linear_num_key_heads=2, linear_num_value_heads=4,
+        layer_types=["linear_attention", "full_attention", "linear_attention", "full_attention"],
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0} if rope else None,
+        pad_token_id=0, bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    model = transformers.OlmoHybridForCausalLM(cfg)
+    _draw_scan_parameters([layer.linear_attn for layer in model.model.layers[0::2]], ("A_log", "dt_bias"))
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

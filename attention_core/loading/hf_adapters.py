@@ -366,6 +366,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_moe import ADAPTERS as MOE
     from .hf_adapters_moe_recent import ADAPTERS as MOE_RECENT
     from .hf_adapters_nemotron_h import ADAPTERS as NEMOTRON_H
+    from .hf_adapters_olmo_hybrid import ADAPTERS as OLMO_HYBRID
     from .hf_adapters_recent import ADAPTERS as RECENT
     from .hf_adapters_scaled import ADAPTERS as SCALED
     from .hf_adapters_seq2seq import ADAPTERS as SEQ2SEQ
@@ -374,7 +375,8 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_vision import ADAPTERS as VISION
 
     every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT, LLAMA4,
-             MOE_RECENT, MODERNBERT, VISION, BERT_VARIANTS, T5GEMMA, HYBRID, NEMOTRON_H)
+             MOE_RECENT, MODERNBERT, VISION, BERT_VARIANTS, T5GEMMA, HYBRID, NEMOTRON_H,
+             OLMO_HYBRID)
     return {kind: adapter for table in every for kind, adapter in table.items()}
 
 

@@ -2,8 +2,9 @@
 or a GGUF architecture) instead of listing every supported one.
 
 Hybrids: some layers mix tokens without attention. Of those mixers the engine runs LFM2's and LFM3's short convolution
-(attention_core/mixers.py), Qwen3.5's gated delta rule (delta_net.py) and the Mamba-2 scan of Granite 4, Bamba and
-Nemotron-H (mamba.py); other models' state-space (Mamba), linear-attention and recurrent layers are not read yet.
+(attention_core/mixers.py), the gated delta rule of Qwen3.5 and OLMo Hybrid (delta_net.py) and the Mamba-2 scan of
+Granite 4, Bamba and Nemotron-H (mamba.py); other models' state-space (Mamba), linear-attention and recurrent layers
+are not read yet.
 Recurrent models have no attention at all. Gemma 3n and Gemma 4 give layers different head widths and let later
 layers reuse earlier ones' keys and values, which the engine's one head width per model does not hold. Models that
 read audio or images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models: a text box has nothing to give them.
@@ -12,8 +13,8 @@ read audio or images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models:
 from __future__ import annotations
 
 _HYBRID = ("some of its layers mix tokens without attention ({}), which are not read for this model yet (of the "
-           "hybrids, this engine runs LFM2's and LFM3's short convolutions, Qwen3.5's gated delta rule and the Mamba-2 "
-           "layers of Granite 4, Bamba and Nemotron-H)")  # fmt: skip
+           "hybrids, this engine runs LFM2's and LFM3's short convolutions, the gated delta rule of Qwen3.5 and OLMo "
+           "Hybrid and the Mamba-2 layers of Granite 4, Bamba and Nemotron-H)")  # fmt: skip
 _RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
 _AUDIO = "it reads audio ({}), not text: a text box has nothing to give it"
 _IMAGES = "it reads images, not text: a text box has nothing to give it"
@@ -25,7 +26,6 @@ _REASONS = {
     "Jamba": _HYBRID.format("Mamba layers"),
     "Falcon-H1": _HYBRID.format("Mamba-2 heads beside attention"),
     "Zamba": _HYBRID.format("Mamba layers"),
-    "OLMo Hybrid": _HYBRID.format("linear attention"),
     "Kimi Linear": _HYBRID.format("Kimi Delta Attention"),
     "MiniMax-01": _HYBRID.format("lightning attention"),
     "Ling hybrid": _HYBRID.format("linear attention"),
@@ -50,7 +50,7 @@ _NAMES = {
     "qwen3next": "Qwen3-Next (GGUF)",
     "jamba": "Jamba",
     "falcon_h1": "Falcon-H1", "falcon-h1": "Falcon-H1",
-    "zamba": "Zamba", "zamba2": "Zamba", "olmo_hybrid": "OLMo Hybrid", "kimi_linear": "Kimi Linear",
+    "zamba": "Zamba", "zamba2": "Zamba", "kimi_linear": "Kimi Linear",
     "kimi-linear": "Kimi Linear", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",
     "recurrent_gemma": "RecurrentGemma", "plamo2": "PLaMo 2", "mamba": "Mamba", "mamba2": "Mamba",
     "falcon_mamba": "Mamba", "rwkv": "RWKV", "rwkv6": "RWKV", "rwkv7": "RWKV", "xlstm": "xLSTM",

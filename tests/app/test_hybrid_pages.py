@@ -38,9 +38,11 @@ def clean(at: AppTest, where: str) -> None:
 
 # LFM3: a windowed layer, a gate per head, sublayer output norms; Qwen3.5: the gated delta rule in layers 0 and 2;
 # Granite 4's hybrid: Mamba-2 there, and attention without RoPE; Nemotron-H: six layers, each a Mamba-2 scan, an
-# attention or an MLP alone (tests.tiny_models_hybrid.NEMOTRON_H_LAYERS)
+# attention or an MLP alone (tests.tiny_models_hybrid.NEMOTRON_H_LAYERS); OLMo Hybrid: the delta rule in pre-norm
+# blocks beside OLMo 3's attention blocks, whose norms sit on the sublayers' outputs
 @pytest.mark.parametrize("kind, heads", [("lfm2", ATTENTION), ("lfm3", ATTENTION), ("qwen3_5", ATTENTION),
-                                         ("granite_hybrid", ATTENTION), ("nemotron_h", (2, 5))])  # fmt: skip
+                                         ("granite_hybrid", ATTENTION), ("nemotron_h", (2, 5)),
+                                         ("olmo_hybrid", ATTENTION)])  # fmt: skip
 def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind, heads):
     from app_pages.registry import PAGES
     from viz.views.chapter import SLUGS
