@@ -102,6 +102,21 @@ def can_quantize(data: np.ndarray, qtype) -> bool:
 # ── the file ─────────────────────────────────────────────────────────────────────────────────────────
 
 
+def mamba2_as_llama_cpp(base: str, suffix: str, data: np.ndarray, groups: int) -> np.ndarray:
+    """A Mamba-2 mixer's tensor (Hugging Face name `base`.`suffix`) as llama.cpp's Mamba2Model converter writes it:
+    the conv kernel squeezed to (width, L), A = −exp(A_log) and D as (heads, 1), the gated norm's weight as (groups,
+    width / groups); any other tensor as it is."""
+    if base.endswith("conv1d") and suffix == "weight":
+        return data[:, 0, :]
+    if base.endswith(".A_log"):
+        return -np.exp(data)[:, None]
+    if base.endswith(".D"):
+        return data[:, None]
+    if base.endswith(("mamba.norm", "mixer.norm")):
+        return data.reshape(groups, -1)
+    return data
+
+
 def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     """llama.cpp's llama converter: each head's rows (half, i) reordered to (i, half) for its GPT-J rotation."""
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
