@@ -41,13 +41,13 @@ def implicit_weights_section(key: Hashable, trace: Any, labels: Sequence[str], o
         "does not change it: such a layer reads only earlier tokens."
     )  # fmt: skip
     pick_layer, pick_head = st.columns(2)
-    layer = pick_layer.selectbox("Layer", layers, key="implicit_layer",
+    layer = pick_layer.selectbox("Which of these layers", layers, key="implicit_layer",
                                  format_func=lambda at: f"{at}: {cfg.mixer_name(at)}")  # fmt: skip
     first = _window_start(trace.n_tokens)
     stop = min(trace.n_tokens, first + MAX_TOKENS)
     with st.spinner("Unrolling the layer into weights"):
         weights = implicit_weights(key, trace, layer, first, stop)  # (heads, m, m)
-    head = pick_head.selectbox("Head", range(weights.shape[0]), key="implicit_head")
+    head = pick_head.selectbox("Which of its heads", range(weights.shape[0]), key="implicit_head")
     view = implicit_view(weights, int(head), labels, layer, trace.n_tokens, first)
     show_token_heatmap(implicit_heatmap(view, orient), "implicit_heatmap")
     st.caption(implicit_sentence(view))
