@@ -146,3 +146,16 @@ def test_hostile_qwen35_files_are_refused_by_name(tmp_path, monkeypatch):
         path = tmp_path / f"bad{i}.gguf"
         with pytest.raises(ModelLoadError, match=message):
             load_model(str(finish(_keys(hf, path, **keys), path, data)), device="cpu")
+
+
+def test_experts_stored_fused_are_refused_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny_qwen3_5_moe(tmp_path / "hf")
+    tensors = _tensors(hf)
+    for layer in range(4):  # gate | up stacked into one tensor, as newer converters may write them
+        src = f"blk.{layer}."
+        tensors[src + "ffn_gate_up_exps.weight"] = np.concatenate(
+            [tensors.pop(src + "ffn_gate_exps.weight"), tensors.pop(src + "ffn_up_exps.weight")], axis=1)
+    path = tmp_path / "fused.gguf"
+    with pytest.raises(ModelLoadError, match="fused \\(ffn_gate_up_exps\\), which this reader does not read yet"):
+        load_model(str(finish(_keys(hf, path), path, tensors)), device="cpu")

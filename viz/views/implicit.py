@@ -11,7 +11,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ImplicitView:
-    """One head's weight[t, s] over the first m tokens (0 where s > t), with its labels and summary numbers."""
+    """One head's weight[t, s] over a window of m tokens (0 where s > t), with its labels and summary numbers."""
 
     weights: np.ndarray  # (m, m)
     labels: list[str]  # the window's tokens

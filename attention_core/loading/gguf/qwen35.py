@@ -62,6 +62,9 @@ def qwen35_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
         (_gated_attention if cfg.attends(layer) else _delta_rule)(t, w, src, dst, cfg)
+        if t.has(src + "ffn_gate_up_exps.weight"):
+            raise ModelLoadError("This qwen35moe file stores its experts' gate and up maps fused (ffn_gate_up_exps), "
+                                 "which this reader does not read yet; a file with ffn_gate_exps and ffn_up_exps is.")
         _mlp(t, w, src, dst, norm="post_attention_norm")
     return w
 
