@@ -26,21 +26,24 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest and the sea"
 
 
-def _keys(hf, path, moe: bool, ff=None, group_used: bool = False):
-    """A GGUFWriter with the keys llama.cpp's NemotronHModel writes (`ff` replaces the per-layer MLP widths)."""
+def _keys(hf, path, moe: bool, ff=None, group_used: bool = False, mtp: bool = False):
+    """A GGUFWriter with the keys llama.cpp's NemotronHModel writes (`ff` replaces the per-layer MLP widths; `mtp`:
+    one more block, the multi-token prediction head the converter folds in, with both heads and experts)."""
     import gguf
 
     cfg = hf.config
-    kinds = ["moe" if moe and k == "mlp" else k for k in NEMOTRON_H_LAYERS]
+    kinds = ["moe" if moe and k == "mlp" else k for k in NEMOTRON_H_LAYERS] + (["mtp"] if mtp else [])
     w = gguf.GGUFWriter(str(path), "nemotron_h_moe" if moe else "nemotron_h")
     w.add_name("tiny-nemotron-h")
     w.add_context_length(2**20)
     w.add_embedding_length(cfg.hidden_size)
     w.add_block_count(len(kinds))
     w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv([cfg.num_key_value_heads if k == "full_attention" else 0 for k in kinds])
+    w.add_head_count_kv([cfg.num_key_value_heads if k in ("full_attention", "mtp") else 0 for k in kinds])
     width = cfg.moe_intermediate_size if moe else cfg.intermediate_size
-    w.add_feed_forward_length(ff or [width if k in ("mlp", "moe") else 0 for k in kinds])
+    w.add_feed_forward_length(ff or [width if k in ("mlp", "moe", "mtp") else 0 for k in kinds])
+    if mtp:
+        w.add_nextn_predict_layers(1)
     w.add_key_length(cfg.head_dim)
     w.add_value_length(cfg.head_dim)
     w.add_layer_norm_rms_eps(cfg.layer_norm_epsilon)
@@ -137,3 +140,18 @@ def test_hostile_nemotron_h_files_are_refused_by_name(tmp_path, monkeypatch):
     path = tmp_path / "grouped.gguf"  # the same groups with the count of them a token chooses within: read
     ours = load_model(str(finish(_keys(grouped, path, True, group_used=True), path, _tensors(grouped))), device="cpu")
     assert ours.config.moe_groups == (2, 1)
+
+
+def test_a_multi_token_prediction_block_is_in_the_file_and_not_run(tmp_path, monkeypatch):
+    """Nemotron 3's MTP head, folded by the converter into one more block (attention and experts both): skipped."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    model = save_tiny_nemotron_h(tmp_path / "hf", moe=True, groups=1)
+    tensors = _tensors(model)
+    plain = load_model(str(finish(_keys(model, tmp_path / "a.gguf", True), tmp_path / "a.gguf", tensors)), device="cpu")
+    extra = {name.replace("blk.2.", "blk.6.", 1): data for name, data in tensors.items() if name.startswith("blk.2.")}
+    extra |= {name.replace("blk.1.", "blk.6.", 1): data for name, data in tensors.items() if name.startswith("blk.1.")}
+    extra["blk.6.nextn.eh_proj.weight"] = np.zeros((64, 128), dtype=np.float32)
+    path = tmp_path / "mtp.gguf"
+    ours = load_model(str(finish(_keys(model, path, True, mtp=True), path, {**tensors, **extra})), device="cpu")
+    assert ours.config.n_layers == 6 and ours.config.mixers == plain.config.mixers
+    assert (ours.trace(TEXT).logits - plain.trace(TEXT).logits).abs().max() == 0

@@ -15,6 +15,8 @@ number: a mixer's layer has no MLP, an MLP's mixes no tokens.
   expert_weights_scale; the experts ffn_up_exps, ffn_down_exps (ReLU², no gate), the shared expert *_shexp, and
   where the file has them ffn_latent_down / ffn_latent_up around the experts (Nemotron 3 Super's latent). Groups of
   experts need expert_group_used_count: without it a file with groups is refused rather than guessed.
+- The last nextn_predict_layers blocks (Nemotron 3's multi-token prediction head, folded by the converter into one
+  block with both attention and experts) are in the file but not run: the model's own layers are the ones before.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ UNCLAMPED = ("Δ (each Mamba-2 step) is not clamped at time_step_min here, as ll
 
 
 def _layer_kinds(meta: Meta, n_layers: int) -> tuple[tuple[str, ...], tuple[bool, ...]]:
-    """(each layer's mixer, whether it has an MLP) from the per-layer head_count_kv and feed_forward_length."""
-    kv, ff = meta.get("attention.head_count_kv"), meta.get("feed_forward_length")
-    if not (isinstance(kv, list) and isinstance(ff, list) and len(kv) == len(ff) == n_layers):
+    """(each layer's mixer, whether it has an MLP) from the per-layer head_count_kv and feed_forward_length (which
+    also list the prediction blocks after the `n_layers` the model runs)."""
+    kv, ff, blocks = meta.get("attention.head_count_kv"), meta.get("feed_forward_length"), meta.count("block_count")
+    if not (isinstance(kv, list) and isinstance(ff, list) and len(kv) == len(ff) == blocks):
         raise ModelLoadError(f"{meta.arch}.attention.head_count_kv and feed_forward_length must each list the "
-                             f"{n_layers} layers (0 where a layer has no heads, or no MLP).")  # fmt: skip
+                             f"{blocks} blocks (0 where a layer has no heads, or no MLP).")  # fmt: skip
+    kv, ff = kv[:n_layers], ff[:n_layers]
     if any(k and f for k, f in zip(kv, ff, strict=True)) or not any(kv):
         raise ModelLoadError("Each Nemotron-H layer has heads or an MLP, not both, and at least one has heads.")
     mixers = tuple("attention" if k else ("none" if f else "ssm") for k, f in zip(kv, ff, strict=True))
@@ -43,7 +47,9 @@ def _layer_kinds(meta: Meta, n_layers: int) -> tuple[tuple[str, ...], tuple[bool
 
 
 def nemotron_h_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    n_layers = meta.count("block_count")
+    n_layers = meta.count("block_count") - (meta.unless_zero("nextn_predict_layers", meta.count) or 0)
+    if n_layers < 1:
+        raise ModelLoadError(f"block_count {meta.count('block_count')} leaves no layer besides the prediction ones.")
     mixers, mlps = _layer_kinds(meta, n_layers)
     routed = experts(meta, tensor_names, n_layers, gating_default=2)
     if routed and routed["moe_groups"][0] > 1 and not meta.has("expert_group_used_count"):
@@ -53,13 +59,15 @@ def nemotron_h_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelCon
         routed["moe_router"] = "sigmoid"  # llama.cpp's graph: sigmoid, whatever expert_gating_func says
     return rope_config(
         meta, name, tensor_names, hybrid=True, experts=routed, arch="nemotron_h", act="relu2", gated_mlp=False,
-        d_mlp=max(meta.get("feed_forward_length")), rope_layers=(False,) * n_layers, mixers=mixers, mlp_layers=mlps,
+        n_layers=n_layers, d_mlp=max(meta.get("feed_forward_length")), rope_layers=(False,) * n_layers,
+        mixers=mixers, mlp_layers=mlps,
         attn_scale=meta.unless_zero("attention.scale", meta.number), conversion_notes=(UNCLAMPED,),
         **ssm_fields(meta),
     )  # fmt: skip
 
 
 def nemotron_h_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    t.skip_blocks_from(cfg.n_layers)  # the prediction blocks: in the file, not run
     w = ends(t, cfg)
     heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
     for layer in range(cfg.n_layers):
