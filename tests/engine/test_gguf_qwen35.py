@@ -25,9 +25,9 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest and the sea"
 
 
-def _keys(hf, path, interval: int = 2):
+def _keys(hf, path, interval: int = 2, mtp: bool = False):
     """A GGUFWriter with the keys llama.cpp's Qwen3.5 converter writes (full_attention_interval 2: layers 1 and 3
-    attend, as the tiny models' layer_types say)."""
+    attend, as the tiny models' layer_types say; `mtp`: one more block, the multi-token prediction layer)."""
     import gguf
 
     cfg = hf.config
@@ -36,7 +36,9 @@ def _keys(hf, path, interval: int = 2):
     w.add_name("tiny-qwen35")
     w.add_context_length(cfg.max_position_embeddings)
     w.add_embedding_length(cfg.hidden_size)
-    w.add_block_count(cfg.num_hidden_layers)
+    w.add_block_count(cfg.num_hidden_layers + mtp)
+    if mtp:
+        w.add_nextn_predict_layers(1)
     w.add_feed_forward_length(cfg.moe_intermediate_size if moe else cfg.intermediate_size)
     w.add_head_count(cfg.num_attention_heads)
     w.add_head_count_kv(cfg.num_key_value_heads)
@@ -159,3 +161,17 @@ def test_experts_stored_fused_are_refused_by_name(tmp_path, monkeypatch):
     path = tmp_path / "fused.gguf"
     with pytest.raises(ModelLoadError, match="fused \\(ffn_gate_up_exps\\), which this reader does not read yet"):
         load_model(str(finish(_keys(hf, path), path, tensors)), device="cpu")
+
+
+def test_a_multi_token_prediction_layer_is_in_the_file_and_not_run(tmp_path, monkeypatch):
+    """Qwen3.5's MTP layer, appended by the converter as one more block: skipped, the model's layers read alike."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny_qwen3_5(tmp_path / "hf")
+    tensors = _tensors(hf)
+    plain = load_model(str(finish(_keys(hf, tmp_path / "a.gguf"), tmp_path / "a.gguf", tensors)), device="cpu")
+    extra = {name.replace("blk.3.", "blk.4.", 1): data for name, data in tensors.items() if name.startswith("blk.3.")}
+    extra["blk.4.nextn.eh_proj.weight"] = np.zeros((64, 128), dtype=np.float32)
+    path = tmp_path / "mtp.gguf"
+    ours = load_model(str(finish(_keys(hf, path, mtp=True), path, {**tensors, **extra})), device="cpu")
+    assert ours.config.n_layers == 4 and ours.config.mixers == plain.config.mixers
+    assert (ours.trace(TEXT).logits - plain.trace(TEXT).logits).abs().max() == 0

@@ -13,7 +13,9 @@ What the converter changed, undone here:
 - attention's attn_q keeps each head's rows [query | gate], split into W_Q and W_G; no row permutation (NEOX RoPE
   on rope.dimension_count dims of each head; for a text its M-RoPE sections all read one position: plain RoPE).
 qwen35moe: the router, stacked experts and the shared expert behind its sigmoid gate (ffn_gate_inp_shexp), the chosen
-experts' weights renormalised (Qwen3.5's rule); experts stored fused as ffn_gate_up_exps are not read yet.
+experts' weights renormalised (Qwen3.5's rule); experts stored fused as ffn_gate_up_exps are not read yet. The last
+nextn_predict_layers blocks (Qwen3.5's multi-token prediction layer, which the converter appends unless told not to)
+are in the file but not run.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from .reader import Meta, Tensors, matrix
 
 
 def qwen35_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    n_layers, interval = meta.count("block_count"), meta.count("full_attention_interval", 4)
+    n_layers = meta.count("block_count") - (meta.unless_zero("nextn_predict_layers", meta.count) or 0)
+    interval = meta.count("full_attention_interval", 4)
+    if n_layers < 1:
+        raise ModelLoadError(f"block_count {meta.count('block_count')} leaves no layer besides the prediction ones.")
     n_k, n_v = meta.count("ssm.group_count"), meta.count("ssm.time_step_rank")
     d_k, width = meta.count("ssm.state_size"), meta.count("ssm.inner_size")
     if n_v % n_k or width % n_v:
@@ -42,8 +47,8 @@ def qwen35_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
         routed = dict(n_experts=n, experts_per_token=used, moe_renormalize=True)
     return rope_config(
         meta, name, tensor_names, experts=routed, arch="qwen3_5_moe_text" if routed else "qwen3_5_text",
-        qk_norm="head", attn_output_gate=True, mixers=mixers, conv_kernel=meta.count("ssm.conv_kernel"),
-        delta_heads=(n_k, n_v), delta_dims=(d_k, width // n_v),
+        n_layers=n_layers, qk_norm="head", attn_output_gate=True, mixers=mixers,
+        conv_kernel=meta.count("ssm.conv_kernel"), delta_heads=(n_k, n_v), delta_dims=(d_k, width // n_v),
     )  # fmt: skip
 
 
@@ -57,6 +62,7 @@ def _grouped(x: torch.Tensor, dim: int, cfg: ModelConfig, size: int) -> torch.Te
 
 
 def qwen35_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    t.skip_blocks_from(cfg.n_layers)  # the prediction layer: in the file, not run
     w = ends(t, cfg)  # output_norm already 1 + w
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
