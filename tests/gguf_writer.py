@@ -117,6 +117,18 @@ def mamba2_as_llama_cpp(base: str, suffix: str, data: np.ndarray, groups: int) -
     return data
 
 
+def mamba2_hybrid_tensor(names, base: str, suffix: str, data: np.ndarray, groups: int, heads: tuple[int, int]):
+    """(GGUF name, float32 array) of one tensor of a Mamba-2 hybrid (Granite 4 H, Nemotron-H) as llama.cpp's converter
+    writes it: mamba2_as_llama_cpp's reshapes, q and k rows permuted as a llama file's (heads: query, key/value),
+    renamed by the architecture's tensor map `names`."""
+    data = mamba2_as_llama_cpp(base, suffix, data, groups)
+    if base.endswith(("q_proj", "k_proj")):
+        data = permute_rope_rows(data, heads[0] if base.endswith("q_proj") else heads[1])
+    mapped = names.get_name(base)
+    assert mapped is not None, base
+    return (f"{mapped}.{suffix}" if suffix else mapped), np.ascontiguousarray(data, dtype=np.float32)
+
+
 def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     """llama.cpp's llama converter: each head's rows (half, i) reordered to (i, half) for its GPT-J rotation."""
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)

@@ -15,7 +15,7 @@ import torch
 
 from attention_core import ModelLoadError, load_model
 from tests.engine.decoder_parity import assert_matches_reference, layer_output, reference_run
-from tests.gguf_writer import _tokenizer, finish, mamba2_as_llama_cpp, permute_rope_rows
+from tests.gguf_writer import _tokenizer, finish, mamba2_hybrid_tensor
 from tests.tiny_models import byte_bpe
 from tests.tiny_models_hybrid import save_tiny_granite_hybrid
 
@@ -82,13 +82,8 @@ def _tensors(hf) -> dict[str, np.ndarray]:
         base, suffix = (hf_name, "") if hf_name.endswith((".A_log", ".D")) else hf_name.rsplit(".", 1)
         if hf_name.endswith(".dt_bias"):
             base, suffix = hf_name.replace(".dt_bias", ".dt_proj"), "bias"
-        data = mamba2_as_llama_cpp(base, suffix, data, cfg.mamba_n_groups)
-        if base.endswith(("q_proj", "k_proj")):
-            heads = cfg.num_attention_heads if base.endswith("q_proj") else cfg.num_key_value_heads
-            data = permute_rope_rows(data, heads)
-        mapped = names.get_name(base)
-        assert mapped is not None, hf_name
-        out[f"{mapped}.{suffix}" if suffix else mapped] = np.ascontiguousarray(data, dtype=np.float32)
+        heads = (cfg.num_attention_heads, cfg.num_key_value_heads)
+        out.update([mamba2_hybrid_tensor(names, base, suffix, data, cfg.mamba_n_groups, heads)])
     return out
 
 
