@@ -14,16 +14,13 @@ from dataclasses import replace
 import torch
 
 from ...config import ModelConfig
-from ...errors import ModelLoadError
 from .deepseek import experts, routed_mlp
 from .llama import rope_config, separate_qkv_weights, skip_rope_freqs
-from .reader import Meta, Tensors, sliding_layers
+from .reader import Meta, Tensors, layers_run, sliding_layers
 
 
 def exaone_moe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    n_layers = meta.count("block_count") - (meta.unless_zero("nextn_predict_layers", meta.count) or 0)
-    if n_layers < 1:
-        raise ModelLoadError(f"block_count {meta.count('block_count')} leaves no layer besides the prediction ones.")
+    n_layers = layers_run(meta)
     routed = experts(meta, tensor_names, n_layers, gating_default=2, grouped=False)
     cfg = rope_config(meta, name, tensor_names, experts=routed, arch="exaone_moe", qk_norm="head", n_layers=n_layers)
     sliding = sliding_layers(meta, n_layers, 4)

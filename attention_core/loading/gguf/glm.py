@@ -32,7 +32,7 @@ from ...errors import ModelLoadError
 from ..conventions import pairs_to_halves
 from .deepseek import experts, routed_mlp
 from .llama import Weights, ends, fused_gated_mlp, rope_config, separate_qkv_weights
-from .reader import Meta, Tensors, matrix, split_rows
+from .reader import Meta, Tensors, layers_run, matrix, split_rows
 
 
 def chatglm_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -85,9 +85,7 @@ def glm4_weights(t: Tensors, cfg: ModelConfig) -> Weights:
 def glm4moe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     if any(meta.get("rope.dimension_sections", [0])):
         raise ModelLoadError("GLM-4.5V files (M-RoPE sections) are not supported; GLM-4.5 text files are.")
-    n_layers = meta.count("block_count") - (meta.unless_zero("nextn_predict_layers", meta.count) or 0)
-    if n_layers < 1:
-        raise ModelLoadError(f"block_count {meta.count('block_count')} leaves no layer besides the prediction ones.")
+    n_layers = layers_run(meta)
     routed = experts(meta, tensor_names, n_layers, gating_default=2, grouped=False)  # llama.cpp: sigmoid, no groups
     qk_norm = "head" if "blk.0.attn_q_norm.weight" in tensor_names else "none"
     return rope_config(meta, name, tensor_names, arch="glm4_moe", n_layers=n_layers, qk_norm=qk_norm, experts=routed)

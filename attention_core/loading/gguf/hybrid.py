@@ -107,20 +107,34 @@ def granite_hybrid_config(meta: Meta, name: str, tensor_names: set[str]) -> Mode
 
 def granite_hybrid_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     w = ends(t, cfg)
-    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
         if cfg.attends(layer):
-            for part in "qkv":
-                rows = t.rows(f"{src}attn_{part}.weight", heads[part], cfg.d_head)
-                rows = rows if part == "v" else unpermute_rope_rows(rows, heads[part])  # the converter's llama order
-                w[f"{dst}attn.W_{part.upper()}"] = matrix(rows)
-            w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+            permuted_attention(t, w, src, dst, cfg)
         else:
             mamba_layer(t, w, src, dst + "ssm.", cfg)
         routed_mlp(t, w, src, dst)  # ffn_norm, then the dense MLP or the router, its experts and the shared one
     return fold_residual_scale(w, cfg)
+
+
+def permuted_attention(t: Tensors, w: Weights, src: str, dst: str, cfg: ModelConfig) -> None:
+    """A layer's attn_q, attn_k, attn_v and attn_output, q's and k's rows put back from the llama converter's order
+    (which the hybrids' converters keep, RoPE or not)."""
+    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
+    for part in "qkv":
+        rows = t.rows(f"{src}attn_{part}.weight", heads[part], cfg.d_head)
+        rows = rows if part == "v" else unpermute_rope_rows(rows, heads[part])
+        w[f"{dst}attn.W_{part.upper()}"] = matrix(rows)
+    w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+
+
+def a_log(t: Tensors, name: str, heads: int) -> torch.Tensor:
+    """A_log (heads,) from the tensor `name`, where the converter stored A = −exp(A_log): each must be negative."""
+    A = t.vector(name)
+    if A.numel() != heads or not bool((A < 0).all()):
+        raise ModelLoadError(f"{name} must hold {heads} negative numbers (A = −exp(A_log)).")
+    return torch.log(-A)
 
 
 def mamba_layer(t: Tensors, w: Weights, src: str, dst: str, cfg: ModelConfig) -> None:
@@ -134,8 +148,5 @@ def mamba_layer(t: Tensors, w: Weights, src: str, dst: str, cfg: ModelConfig) ->
     w[dst + "kernel"] = kernel
     if t.has(src + "ssm_conv1d.bias"):
         w[dst + "b_conv"] = t.vector(src + "ssm_conv1d.bias")
-    A = t.vector(src + "ssm_a")  # (H,): −exp(A_log), each negative
-    if A.numel() != H or not bool((A < 0).all()):
-        raise ModelLoadError(f"{src}ssm_a must hold {H} negative numbers (A = −exp(A_log)).")
-    w[dst + "A_log"], w[dst + "D"] = torch.log(-A), t.vector(src + "ssm_d")
+    w[dst + "A_log"], w[dst + "D"] = a_log(t, src + "ssm_a", H), t.vector(src + "ssm_d")
     w[dst + "dt_bias"], w[dst + "norm.w"] = t.vector(src + "ssm_dt.bias"), t.vector(src + "ssm_norm.weight")

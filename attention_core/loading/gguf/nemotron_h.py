@@ -24,9 +24,9 @@ from __future__ import annotations
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from .deepseek import experts
-from .hybrid import mamba_layer, ssm_fields
+from .hybrid import mamba_layer, permuted_attention, ssm_fields
 from .llama import Weights, ends, rope_config
-from .reader import Meta, Tensors, matrix, unpermute_rope_rows
+from .reader import Meta, Tensors, layers_run, matrix
 
 UNCLAMPED = ("Δ (each Mamba-2 step) is not clamped at time_step_min here, as llama.cpp runs this file; "
              "transformers clamps it, so a head whose step is that small differs a little from it there.")
@@ -47,9 +47,7 @@ def _layer_kinds(meta: Meta, n_layers: int) -> tuple[tuple[str, ...], tuple[bool
 
 
 def nemotron_h_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    n_layers = meta.count("block_count") - (meta.unless_zero("nextn_predict_layers", meta.count) or 0)
-    if n_layers < 1:
-        raise ModelLoadError(f"block_count {meta.count('block_count')} leaves no layer besides the prediction ones.")
+    n_layers = layers_run(meta)
     mixers, mlps = _layer_kinds(meta, n_layers)
     routed = experts(meta, tensor_names, n_layers, gating_default=2)
     if routed and routed["moe_groups"][0] > 1 and not meta.has("expert_group_used_count"):
@@ -69,7 +67,6 @@ def nemotron_h_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelCon
 def nemotron_h_weights(t: Tensors, cfg: ModelConfig) -> Weights:
     t.skip_blocks_from(cfg.n_layers)  # the prediction blocks: in the file, not run
     w = ends(t, cfg)
-    heads = {"q": cfg.n_heads, "k": cfg.n_kv_heads, "v": cfg.n_kv_heads}
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         norm = t.vector(src + "attn_norm.weight")  # every layer's one norm, before whichever sublayer
@@ -81,11 +78,7 @@ def nemotron_h_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         if not cfg.attends(layer):
             mamba_layer(t, w, src, dst + "ssm.", cfg)
             continue
-        for part in "qkv":
-            rows = t.rows(f"{src}attn_{part}.weight", heads[part], cfg.d_head)
-            rows = rows if part == "v" else unpermute_rope_rows(rows, heads[part])  # the converter's llama order
-            w[f"{dst}attn.W_{part.upper()}"] = matrix(rows)
-        w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        permuted_attention(t, w, src, dst, cfg)
     return w
 
 

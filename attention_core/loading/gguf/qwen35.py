@@ -24,15 +24,13 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
+from .hybrid import a_log
 from .llama import Weights, _mlp, ends, expert_counts, rope_config
-from .reader import Meta, Tensors, matrix
+from .reader import Meta, Tensors, layers_run, matrix
 
 
 def qwen35_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    n_layers = meta.count("block_count") - (meta.unless_zero("nextn_predict_layers", meta.count) or 0)
-    interval = meta.count("full_attention_interval", 4)
-    if n_layers < 1:
-        raise ModelLoadError(f"block_count {meta.count('block_count')} leaves no layer besides the prediction ones.")
+    n_layers, interval = layers_run(meta), meta.count("full_attention_interval", 4)
     n_k, n_v = meta.count("ssm.group_count"), meta.count("ssm.time_step_rank")
     d_k, width = meta.count("ssm.state_size"), meta.count("ssm.inner_size")
     if n_v % n_k or width % n_v:
@@ -100,10 +98,7 @@ def _delta_rule(t: Tensors, w: Weights, src: str, dst: str, cfg: ModelConfig) ->
     w[dst + "W_z"] = _grouped(t.linear(src + "attn_gate.weight"), 1, cfg, d_v)  # [d_model, n_v·d_v]
     w[dst + "W_b"] = _grouped(t.linear(src + "ssm_beta.weight"), 1, cfg, 1)  # [d_model, n_v]
     w[dst + "W_a"] = _grouped(t.linear(src + "ssm_alpha.weight"), 1, cfg, 1)
-    A = t.vector(src + "ssm_a")  # −exp(A_log), each negative
-    if A.numel() != n_v or not bool((A < 0).all()):
-        raise ModelLoadError(f"{src}ssm_a must hold {n_v} negative numbers (A = −exp(A_log)).")
-    w[dst + "A_log"] = _grouped(torch.log(-A), 0, cfg, 1)
+    w[dst + "A_log"] = _grouped(a_log(t, src + "ssm_a", n_v), 0, cfg, 1)
     w[dst + "dt_bias"] = _grouped(t.vector(src + "ssm_dt.bias"), 0, cfg, 1)
     w[dst + "norm.w"] = t.vector(src + "ssm_norm.weight")
     w[dst + "W_out"] = _grouped(t.linear(src + "ssm_out.weight"), 0, cfg, d_v)  # [n_v·d_v, d_model]: its rows

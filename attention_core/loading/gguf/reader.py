@@ -187,6 +187,15 @@ def attention_shape(meta: Meta, hybrid: bool = False) -> tuple[int, int, int, in
     return d_model, n_heads, n_kv, d_head
 
 
+def layers_run(meta: Meta) -> int:
+    """The layers the model runs: block_count less the last nextn_predict_layers blocks (multi-token prediction
+    layers, which some converters append: in the file, not run)."""
+    n_layers = meta.count("block_count") - (meta.unless_zero("nextn_predict_layers", meta.count) or 0)
+    if n_layers < 1:
+        raise ModelLoadError(f"block_count {meta.count('block_count')} leaves no layer besides the prediction ones.")
+    return n_layers
+
+
 def sliding_layers(meta: Meta, n_layers: int, period: int, global_first: bool = False) -> tuple[bool, ...]:
     """Which layers slide: attention.sliding_window_pattern as one flag per layer (True = sliding window) or a period
     (every period-th layer global, the others sliding: the last of each period, or the first where `global_first`,
