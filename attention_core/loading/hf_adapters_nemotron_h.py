@@ -20,8 +20,6 @@ has no MLP (ModelConfig.mlp_layers), an MLP or MoE layer mixes no tokens (mixer 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
@@ -52,18 +50,17 @@ def nemotron_h_config(hf: dict, name: str) -> ModelConfig:
     n, d_model = len(kinds), int(hf["hidden_size"])
     heads, head = int(hf.get("mamba_num_heads", 128)), int(hf.get("mamba_head_dim", 64))
     groups, state = int(hf.get("n_groups", hf.get("mamba_n_groups", 8))), int(hf.get("ssm_state_size", 128))
-    if heads % groups or (heads * head) % groups:
+    if heads % groups:
         raise ModelLoadError(f"Nemotron-H: {heads} Mamba heads do not split into its {groups} groups.")
     plain = {**hf, "num_hidden_layers": n, "rms_norm_eps": hf.get("layer_norm_epsilon", 1e-5),
              "intermediate_size": hf.get("intermediate_size") or hf.get("moe_intermediate_size") or 4 * d_model}
     moe = deepseek_moe(hf, sigmoid=True) if any(k in ("moe", "E") for k in kinds) else {}
-    cfg = _decoder(plain, name, "nemotron_h", act="relu2", gated_mlp=False, rope_layers=(False,) * n,
+    return _decoder(plain, name, "nemotron_h", act="relu2", gated_mlp=False, rope_layers=(False,) * n,
                    attn_bias=bool(hf.get("attention_bias")), mlp_bias=bool(hf.get("mlp_bias")),
                    mixers=_some_attention(tuple(KINDS[k][0] for k in kinds), "Nemotron-H"),
                    mlp_layers=tuple(KINDS[k][1] for k in kinds), ssm_shape=(heads, head, state, groups),
                    conv_kernel=int(hf.get("conv_kernel", 4)),
                    ssm_dt_limit=(float(hf.get("time_step_min", 0.001)), float("inf")), **moe)  # fmt: skip
-    return replace(cfg, tie_embeddings=bool(hf.get("tie_word_embeddings", False)))
 
 
 def nemotron_h_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
