@@ -180,3 +180,20 @@ def test_a_text_longer_than_the_window_draws_the_window_picked(private_models, m
     ours = load_model(str(private_models / "models" / "tiny-qwen3_5"), device="cpu").trace(TEXT)
     assert drawn.shape == (8, 8) and np.allclose(np.nan_to_num(drawn), implicit_weights_of(ours, 0, 5, 13)[0])
     assert any("Drawn for tokens 5–12 of" in c.value for c in at.caption)
+
+
+def test_the_window_follows_a_new_shorter_text(private_models, monkeypatch) -> None:
+    """The window's slider at the end of one text, then a shorter text: the section draws the new text's window."""
+    from ui import implicit_weights as section
+
+    monkeypatch.setattr(section, "MAX_TOKENS", 8)
+    at = opened(private_models, "patterns", "qwen3_5")
+    last = int(at.slider(key="implicit_window").max)
+    at = at.slider(key="implicit_window").set_value(last).run()
+    said = " ".join(c.value for c in at.caption)
+    assert f"Drawn for tokens {last}–{last + 7} of {last + 8}," in said, said
+    at = at.text_area(key="text").set_value("a short text here").run()
+    clean(at, "a shorter text")
+    said = " ".join(c.value for c in at.caption)
+    assert "Drawn for tokens 0–7 of 15," in said  # 15 byte-level tokens, the window back at their start
+    assert decode(chart(at, "implicit_heatmap")["data"][0]["z"]).shape == (8, 8)
