@@ -47,7 +47,7 @@ class ModelConfig:
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
-        "olmo_hybrid",
+        "olmo_hybrid", "falcon_h1",
     ]
     n_layers: int
     n_heads: int
@@ -193,6 +193,17 @@ class ModelConfig:
     # clamp on each step Δ
     ssm_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
     ssm_dt_limit: tuple[float, float] = (0.0, float("inf"))
+    # Mamba-2's gated RMSNorm (per group of heads): over y ⊙ SiLU(z) ("after_gate": Granite 4, Bamba, Nemotron-H), over
+    # y, then ⊙ SiLU(z) ("before_gate"), or none at all, y ⊙ SiLU(z) ("none"): Falcon-H1's mamba_rms_norm and
+    # mamba_norm_before_gate
+    ssm_norm: Literal["after_gate", "before_gate", "none"] = "after_gate"
+    # Falcon-H1: every attention layer also runs a Mamba-2 scan (the "ssm" fields, weights blocks.{l}.ssm.*) on the
+    # same normalised input, its output added beside the attention's (mixers.beside_attention). The attention's own
+    # output (Trace.attn_out) stays Σ heads + b_O; resid_mid holds both.
+    ssm_beside_attention: bool = False
+    # µP factors the model multiplies activations by, folded into the weights at load (Falcon-H1's multipliers: name →
+    # factor), kept so the sidebar can list them
+    folded_multipliers: tuple[tuple[str, float], ...] = ()
     # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
     conversion_notes: tuple[str, ...] = ()
 
@@ -214,6 +225,7 @@ class ModelConfig:
         object.__setattr__(self, "delta_dims", tuple(int(x) for x in self.delta_dims))
         object.__setattr__(self, "ssm_shape", tuple(int(x) for x in self.ssm_shape))
         object.__setattr__(self, "ssm_dt_limit", tuple(float(x) for x in self.ssm_dt_limit))
+        object.__setattr__(self, "folded_multipliers", tuple((str(k), float(v)) for k, v in self.folded_multipliers))
 
     @property
     def own_position_projections(self) -> bool:
@@ -242,6 +254,11 @@ class ModelConfig:
     def mixes(self, layer: int) -> bool:
         """Whether `layer` mixes tokens at all (not a Nemotron-H layer that is an MLP alone)."""
         return not self.mixers or self.mixers[layer] != "none"
+
+    def scans(self, layer: int) -> bool:
+        """Whether `layer` runs a Mamba-2 scan: in place of attention, or beside it (Falcon-H1)."""
+        return (self.mixers[layer] == "ssm" if self.mixers else False) or (
+            self.ssm_beside_attention and self.attends(layer))
 
     def norm_at(self, layer: int) -> str:
         """Where `layer`'s norms sit ("pre", "post", "sandwich", "post_sublayer": norm_position's meanings)."""

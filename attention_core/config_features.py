@@ -87,6 +87,11 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
         if others:
             out.append(f"{words} instead of attention in {len(others)} of {cfg.n_layers} layers ({_listed(others)}): "
                        "no heads there")  # fmt: skip
+    if cfg.ssm_beside_attention:
+        out.append("a Mamba-2 state-space scan beside attention in every layer, both outputs added")
+    if cfg.folded_multipliers:
+        factors = ", ".join(f"{name} {value:g}" for name, value in cfg.folded_multipliers if value != 1.0)
+        out.append(f"µP multipliers folded into the weights ({factors or 'all 1'})")
     mlp_only = [i for i in range(cfg.n_layers) if not cfg.mixes(i)]
     if mlp_only:
         out.append(f"{len(mlp_only)} of {cfg.n_layers} layers an MLP alone ({_listed(mlp_only)}): no token mixing, "

@@ -23,7 +23,8 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.conv_out         [n, d_model]             a hybrid's convolution layer (which has no attn.* names):
                                                        the convolution's output (attention_core/mixers.py)
     blocks.l.delta_out        [n, d_model]             a hybrid's gated delta rule layer: its output (delta_net.py)
-    blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 layer: its output (mamba.py)
+    blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 layer: its output (mamba.py); beside the
+                                                       heads (Falcon-H1): the scan's, which resid_mid adds too
                                                        (a layer that is an MLP alone, Nemotron-H's: residuals only)
     blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
     blocks.l.resid_post       [n, d_model]             residual leaving block l
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from . import lens
+from . import blocks, lens, mixers
 from .device import host_float
 
 if TYPE_CHECKING:
@@ -102,4 +103,12 @@ def _layer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Ten
         getters["attn.position_bias"] = lambda: host_float(t._bias(layer))
     if t.config.attn_output_gate:
         getters["attn.gate"] = lambda: host_float(lens.output_gate(t, layer))
+    if t.config.ssm_beside_attention:  # resid_mid = resid_pre + attn_out + ssm_out
+        getters["ssm_out"] = lambda: _scan_beside(t, layer)
     return getters
+
+
+def _scan_beside(trace: Trace, layer: int) -> torch.Tensor:
+    """[n, d_model] the output of the scan beside `layer`'s heads (Falcon-H1), from the block's normalised input."""
+    w, cfg = trace.context.pass_weights, trace.config
+    return host_float(mixers.ssm(blocks.attention_input(trace.captured.resid_pre[layer], w, layer, cfg), w, layer, cfg))

@@ -21,7 +21,8 @@ the threshold becomes an edge, and the residual it came from is traced in turn. 
                                             (i itself or one of the few tokens before it) sent (mixers.py)
     delta           pre(l, j) → mid(l, i)   a hybrid's gated delta rule (linear attention): what any earlier source
                                             j sent through the layer's state (delta_net.py)
-    ssm             pre(l, j) → mid(l, i)   a hybrid's Mamba-2 scan: what any earlier source j sent (mamba.py)
+    ssm             pre(l, j) → mid(l, i)   a hybrid's Mamba-2 scan: what any earlier source j sent (mamba.py), in
+                                            place of attention or beside its heads (Falcon-H1)
     mlp             mid(l, i) → pre(l+1, i) the MLP's output (a self-edge: the MLP reads only position i;
                                             parallel blocks (GPT-NeoX) read pre(l, i))
     residual_mlp    mid(l, i) → pre(l+1, i) the stream passing the MLP
@@ -133,7 +134,7 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
     pres: set[int] = set()
     if not rows:
         return pres
-    if not trace.config.attends(layer):
+    if not trace.config.attends(layer) or trace.config.ssm_beside_attention:
         return _mixer_step(trace, layer, rows, threshold, edges)
     pieces = _attention_pieces(trace, layer, rows)
     n_k = pieces.values_up.shape[1]
@@ -151,24 +152,45 @@ def _attention_step(trace: Trace, layer: int, rows: list[int], threshold: float,
 
 
 def _mixer_step(trace: Trace, layer: int, rows: list[int], threshold: float, edges: list[FlowEdge]) -> set[int]:
-    """A layer without attention's split of the sum behind resid_mid at `rows` (mixer_parts); returns the positions
-    that carry on."""
+    """The split of the sum behind resid_mid at `rows`, row by row, of a layer without attention (mixer_parts) or with
+    a scan beside its heads (beside_parts); returns the positions that carry on."""
     pres: set[int] = set()
     if not trace.config.mixes(layer):  # an MLP-only layer: resid_mid is resid_pre, whole
         edges.extend(FlowEdge(layer, "residual_attn", i, i, 1.0) for i in rows)
         return set(rows)
-    kind = {"gated_delta": "delta", "ssm": "ssm"}.get(trace.config.mixers[layer], "convolution")
     for i in rows:
-        sources, parts = mixer_parts(trace, layer, i)
-        share = importances(parts)  # (1 + m + 1,)
+        senders, parts = _senders_and_parts(trace, layer, i)
+        share = importances(parts)  # (1 + senders + 1,)
         if share[0] >= threshold:
             edges.append(FlowEdge(layer, "residual_attn", i, i, float(share[0])))
             pres.add(i)
-        for s, j in enumerate(sources.tolist()):
+        for s, (kind, j) in enumerate(senders):
             if share[1 + s] >= threshold:
                 edges.append(FlowEdge(layer, kind, j, i, float(share[1 + s])))
                 pres.add(j)
     return pres
+
+
+def _senders_and_parts(trace: Trace, layer: int, row: int) -> tuple[list[tuple[EdgeKind, int]], torch.Tensor]:
+    """(each sending part's (edge kind, source), the parts) of the sum behind resid_mid at `row`."""
+    if trace.config.attends(layer):  # a scan beside the heads (Falcon-H1)
+        senders: list[tuple[EdgeKind, int]] = [("attention", j) for j in range(trace.n_tokens)]
+        return senders + [("ssm", j) for j in range(row + 1)], beside_parts(trace, layer, row)
+    kind: EdgeKind = {"gated_delta": "delta", "ssm": "ssm"}.get(trace.config.mixers[layer], "convolution")  # type: ignore[assignment]
+    sources, parts = mixer_parts(trace, layer, row)
+    return [(kind, j) for j in sources.tolist()], parts
+
+
+def beside_parts(trace: Trace, layer: int, row: int) -> torch.Tensor:
+    """[1 + n + (row + 1) + 1, d_model] float32, a layer with a scan beside its heads (Falcon-H1, pre-norm) at `row`:
+    resid_pre[row], what each source sent through the heads (attention_parts), what each source 0..row sent through
+    the scan (mamba.source_terms), and the part no token sends (b_O and the scan's b_out). They add up to
+    resid_mid[row]."""
+    w, cfg = trace.context.weights, trace.config
+    attn = attention_parts(trace, layer, [row])[0]  # (1 + n + 1, d_model)
+    x_in = blocks.attention_input(trace.captured.resid_pre[layer], w, layer, cfg)  # (n, d_model)
+    _, terms, constant = mamba.source_terms(x_in, w, layer, cfg, row)  # (row + 1, d_model), (d_model,)
+    return torch.cat([attn[:-1], terms.to(attn.device), (attn[-1] + constant.to(attn.device))[None]])
 
 
 def mixer_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -301,6 +323,9 @@ def _mid_at(trace: Trace, layer: int, index: torch.Tensor) -> torch.Tensor:
     a = lens.sent_patterns(trace, layer, index).to(v.dtype)  # (n_heads, m, n)
     z = trace._z(layer)[:, index] if cfg.attn_output_gate else torch.bmm(a, v)  # (n_heads, m, d_head): gated
     attn = fwd.layer_attn_out(z, w, layer, iv.for_layer(trace.interventions, layer))  # (m, d_model)
+    if cfg.ssm_beside_attention:  # Falcon-H1: the scan's output at the rows, from every token up to them
+        x_in = blocks.attention_input(trace.captured.resid_pre[layer], w, layer, cfg)  # (n, d_model)
+        attn = attn + mixers.ssm(x_in, w, layer, cfg)[index]
     return blocks.after_attention(trace.captured.resid_pre[layer][index], attn, w, layer, cfg)
 
 

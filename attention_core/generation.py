@@ -115,6 +115,15 @@ class KVCache:
         return mixers.short_conv(x_in, w, layer, before=self.u[layer][:start])
 
 
+    def scan_beside(self, layer: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor], cfg: ModelConfig):
+        """The output (m, d_model) of the scan beside an attention layer's heads (Falcon-H1), run from, and extending,
+        the state the cache carries for the layer; None where the model has no such scan."""
+        if not cfg.ssm_beside_attention:
+            return None
+        out, self.carried[layer] = mamba.ssm_step(x_in, w, layer, cfg, self.carried.get(layer))
+        return out
+
+
 def step_weights(ctx: PassContext) -> Mapping[str, torch.Tensor]:
     """The matrices one-token steps multiply by. On one row, oneDNN's packed product is slower than a plain
     one (SmolLM2's fused W_gate|W_in: 3.1 ms packed, 0.9 ms plain, measured on this machine), so where the
@@ -157,7 +166,8 @@ def forward_chunk(
         opts = fwd.AttnOptions.of(cfg, layer, bias, fwd.layer_sinks(w, layer))
         gate = blocks.output_gate(x_in, w, layer, cfg)  # (n_heads, m, d_head) or None
         z = fwd.layer_z(q, keys, values, True, layer_ivs, row_offset=start, opts=opts, gate=gate)  # (heads, m, d)
-        mid = blocks.after_attention(x, fwd.layer_attn_out(z, w, layer, layer_ivs), w, layer, cfg)
+        mixed, scan = fwd.layer_attn_out(z, w, layer, layer_ivs), cache.scan_beside(layer, x_in, w, cfg)  # (m, d)
+        mid = blocks.after_attention(x, mixed if scan is None else mixed + scan, w, layer, cfg)
         x = blocks.after_mlp(mid, w, layer, cfg, x)  # (m, d_model)
         cap.q.append(q)
     cap.resid_pre.append(x)
@@ -256,13 +266,15 @@ def _first_chunk(ids, ctx, cache, ropes, ivs, full_rerun) -> fwd.Captured:
 
 def _reuse_prompt(captured: fwd.Captured, cache: KVCache, ctx: PassContext) -> fwd.Captured:
     """The prompt's chunk from a trace of the prompt: its k, v into the cache (a convolution layer's gated inputs, a
-    delta rule's state, recomputed from its residual), its residuals and queries kept."""
+    delta rule's or a scan's state, recomputed from its residual), its residuals and queries kept."""
     w, cfg = ctx.pass_weights, ctx.config
     for layer, (k, v) in enumerate(zip(captured.k, captured.v, strict=True)):
         if k is None:  # a hybrid's other layer: what it keeps for later tokens, from its residual
             cache.mix(layer, 0, blocks.attention_input(captured.resid_pre[layer], w, layer, cfg), w, cfg)
             continue
         cache.write(layer, 0, k, v)  # (n_kv_heads, n, d_head) each
+        if cfg.ssm_beside_attention:  # the scan beside the heads (Falcon-H1): its state after the prompt
+            cache.scan_beside(layer, blocks.attention_input(captured.resid_pre[layer], w, layer, cfg), w, cfg)
     return fwd.Captured(resid_pre=list(captured.resid_pre), q=list(captured.q), k=[], v=[])
 
 

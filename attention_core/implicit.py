@@ -25,14 +25,12 @@ from .device import host_float
 if TYPE_CHECKING:
     from .trace import Trace
 
-# the mixers (ModelConfig.mixers) whose layers have a weight per head, query and source
-WEIGHTED_MIXERS = ("ssm", "gated_delta")
-
-
 def weighted_layers(trace: Trace) -> tuple[int, ...]:
-    """The layers of `trace`'s model whose mixer has implicit weights (a scan or a delta rule), in order."""
-    mixers = trace.config.mixers
-    return tuple(layer for layer in range(trace.n_layers) if mixers and mixers[layer] in WEIGHTED_MIXERS)
+    """The layers of `trace`'s model with implicit weights, in order: a scan (in place of attention or, Falcon-H1's,
+    beside it) or a delta rule."""
+    cfg = trace.config
+    delta = tuple(m == "gated_delta" for m in cfg.mixers) or (False,) * cfg.n_layers
+    return tuple(layer for layer in range(trace.n_layers) if cfg.scans(layer) or delta[layer])
 
 
 def implicit_weights(trace: Trace, layer: int, start: int = 0, stop: int | None = None) -> torch.Tensor:
@@ -47,7 +45,7 @@ def implicit_weights(trace: Trace, layer: int, start: int = 0, stop: int | None 
     w, cfg = trace.context.weights, trace.config
     with torch.inference_mode():
         x_in = blocks.attention_input(trace.captured.resid_pre[layer][:stop], w, layer, cfg)  # (stop, d_model)
-        module = mamba if cfg.mixers[layer] == "ssm" else delta_net
+        module = mamba if cfg.scans(layer) else delta_net
         d = module.inputs(x_in, w, layer, cfg)
         window = {f.name: _from(getattr(d, f.name), start, f.name == "z") for f in fields(d)}
         return host_float(module.weight_matrix(type(d)(**window)))

@@ -8,6 +8,7 @@ From a block's normalised input E (n, d_model), with H heads of P channels, N st
     h_t = a_t h_{t−1} + Δ_t x_t B_tᵀ                                               h: (P, N) per head, h_{−1} = 0
     y_t = h_t C_t + D x_t
     out_t = W_out · (w_norm ⊙ GroupRMSNorm(y_t ⊙ SiLU(z_t))) + b_out
+    (Falcon-H1, ModelConfig.ssm_norm: w_norm ⊙ GroupRMSNorm(y_t) ⊙ SiLU(z_t), or no norm, y_t ⊙ SiLU(z_t))
 
 Unrolled, y_t = Σ_{s≤t} weight[t, s] · x_s + D x_t per head, weight[t, s] = (C_t·B_s) · exp(A·Σ_{r=s+1..t} Δ_r) · Δ_s:
 a causal matrix per head (Mamba-2's "state-space duality"), positive where C_t·B_s is, not summing to 1
@@ -15,7 +16,8 @@ a causal matrix per head (Mamba-2's "state-space duality"), positive where C_t·
 the whole output as for attention.
 
 Weights: blocks.{l}.ssm.W_in [d_model, H·P + (H·P + 2·G·N) + H], .kernel [H·P + 2·G·N, L] (.b_conv), .dt_bias, .A_log,
-.D [H], .norm.w [H·P], .W_out [H·P, d_model] (.b_in, .b_out); ModelConfig.ssm_shape (H, P, N, G), ssm_dt_limit.
+.D [H], .norm.w [H·P] (none without a norm), .W_out [H·P, d_model] (.b_in, .b_out); ModelConfig.ssm_shape (H, P,
+N, G), ssm_dt_limit, ssm_norm.
 """
 
 from __future__ import annotations
@@ -83,12 +85,27 @@ def recur(d: SsmInputs, h: torch.Tensor | None = None) -> tuple[torch.Tensor, to
 def output(y: torch.Tensor, d: SsmInputs, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """(n, d_model): y plus D's term, heads side by side, gated by SiLU(z), group-normalised, through W_out."""
     p = f"blocks.{layer}.ssm."
-    y = y + w[p + "D"].float()[:, None, None] * d.x  # (H, n, P)
-    gated = y.transpose(0, 1).flatten(-2) * F.silu(d.z)  # (n, H·P)
-    groups = gated.unflatten(-1, (cfg.ssm_shape[3], -1))  # (n, G, H·P / G)
-    normed = (groups * torch.rsqrt(groups.pow(2).mean(-1, keepdim=True) + cfg.norm_eps)).flatten(-2)
-    out = (normed * w[p + "norm.w"].float()).to(w[p + "W_out"].dtype)
-    return linear(out, w[p + "W_out"], w.get(p + "b_out"))
+    y = (y + w[p + "D"].float()[:, None, None] * d.x).transpose(0, 1).flatten(-2)  # (n, H·P)
+    gate = F.silu(d.z)  # (n, H·P)
+    if cfg.ssm_norm == "none":  # Falcon-H1 without mamba_rms_norm
+        out = y * gate
+    elif cfg.ssm_norm == "before_gate":
+        out = _group_rms(y, cfg) * w[p + "norm.w"].float() * gate
+    else:
+        out = _group_rms(y * gate, cfg) * w[p + "norm.w"].float()
+    return linear(out.to(w[p + "W_out"].dtype), w[p + "W_out"], w.get(p + "b_out"))
+
+
+def _group_rms(y: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """y (..., H·P) divided by its RMS over each group of heads (+ ε), no weight."""
+    return y * _group_scale(y, cfg)
+
+
+def _group_scale(y: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """(..., H·P) 1 / RMS of each group of heads of y (..., H·P), on each of its channels."""
+    groups = y.unflatten(-1, (cfg.ssm_shape[3], -1))  # (..., G, H·P / G)
+    scale = torch.rsqrt(groups.pow(2).mean(-1, keepdim=True) + cfg.norm_eps)  # (..., G, 1)
+    return scale.expand_as(groups).flatten(-2)
 
 
 def ssm(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
@@ -108,6 +125,15 @@ def ssm_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, befor
     y, h = recur(d, None if before is None else before.state)
     after = carried(before, _split(x_in, w, layer, cfg)[1], w[f"blocks.{layer}.ssm.kernel"], h)
     return output(y, d, w, layer, cfg).to(x_in.dtype), after
+
+
+def _fixed_gain(y: torch.Tensor, gate: torch.Tensor, norm_w: torch.Tensor | None, cfg: ModelConfig) -> torch.Tensor:
+    """(H·P,) what the query's y (H·P,) is multiplied by on its way to W_out: the gate, and the group norm's weight and
+    1/RMS where the layer has one (ModelConfig.ssm_norm), the RMS fixed at its value there."""
+    if norm_w is None:  # ModelConfig.ssm_norm "none": no norm, no weight
+        return gate
+    scale = _group_scale(y if cfg.ssm_norm == "before_gate" else y * gate, cfg)
+    return scale * norm_w.float() * gate
 
 
 def source_weights(d: SsmInputs, query: int) -> torch.Tensor:
@@ -136,9 +162,8 @@ def source_terms(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, q
     p = f"blocks.{layer}.ssm."
     d = inputs(x_in[: query + 1], w, layer, cfg)
     y = recur(d)[0][:, query] + w[p + "D"].float()[:, None] * d.x[:, query]  # (H, P)
-    gated = y.flatten() * F.silu(d.z[query])  # (H·P,)
-    scale = torch.rsqrt(gated.unflatten(-1, (G, -1)).pow(2).mean(-1, keepdim=True) + cfg.norm_eps)  # (G, 1)
-    gain = (scale.expand(G, H * P // G).flatten() * w[p + "norm.w"].float() * F.silu(d.z[query])).unflatten(-1, (H, P))
+    gate = F.silu(d.z[query])  # (H·P,)
+    gain = _fixed_gain(y.flatten(), gate, w.get(p + "norm.w"), cfg).unflatten(-1, (H, P))  # (H, P)
     sent = source_weights(d, query)[..., None] * d.x  # (H, m, P)
     sent[:, query] += w[p + "D"].float()[:, None] * d.x[:, query]  # D x: the query sends it to itself
     terms = (sent * gain[:, None]).transpose(0, 1).flatten(-2) @ w[p + "W_out"].float()  # (m, d_model)

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 
 import torch
 
+from . import blocks
 from .config import ModelConfig
 from .delta_net import delta_net
 from .linear import linear
@@ -44,6 +45,19 @@ def mix(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.T
     if cfg.mixers[layer] == "ssm":
         return ssm(x_in, w, layer, cfg)
     return short_conv(x_in, w, layer)
+
+
+def beside_attention(
+    attn_out: torch.Tensor, resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig,
+    x_in: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """What an attention layer mixes in (..., n, d_model): its attention output `attn_out`, plus, where the model runs
+    a Mamba-2 scan beside the heads (Falcon-H1: ModelConfig.ssm_beside_attention), the scan's output on the same
+    normalised input (x_in, computed from the block's input `resid` when not given)."""
+    if not cfg.ssm_beside_attention:
+        return attn_out
+    x_in = blocks.attention_input(resid, w, layer, cfg) if x_in is None else x_in
+    return attn_out + ssm(x_in, w, layer, cfg)
 
 
 def conv_gates(x_in: torch.Tensor, w: Weights, layer: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -56,7 +56,7 @@ from .blocks import (
 from .config import ModelConfig
 from .disentangled import layer_position_bias
 from .dtypes import wide
-from .mixers import mix
+from .mixers import beside_attention, mix
 
 
 @dataclass
@@ -365,7 +365,7 @@ def run(
             opts = AttnOptions.of(cfg, layer, layer_position_bias(bias, w, cfg, layer, q, k), layer_sinks(w, layer))
             gate = output_gate(x_in, w, layer, cfg)  # (n_heads, n, d_head) or None
             z = layer_z(q, k, v, causal, layer_ivs, opts=opts, gate=gate)  # (n_heads, n, d_head)
-            mixed = layer_attn_out(z, w, layer, layer_ivs)  # (n, d_model)
+            mixed = beside_attention(layer_attn_out(z, w, layer, layer_ivs), x, w, layer, cfg, x_in)  # (n, d_model)
         else:  # a hybrid's other layer (a convolution, a delta rule, a scan): no heads, so no q, k or v to keep
             q = k = v = None
             mixed = mix(x_in, w, layer, cfg)  # (n, d_model)

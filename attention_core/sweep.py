@@ -54,7 +54,8 @@ def head_ablation_sweep(
             zb = z.expand(H, *z.shape).clone()  # (variant, H, n, d_head): variant b ablates head b
             zb[heads, heads] = 0.0 if mode == "zero" else z.mean(1, keepdim=True)
             x = cap.resid_pre[layer].expand(H, n, cfg.d_model)  # (variant, n, d_model)
-            mid = blocks.after_attention(x, fwd.attn_output(zb, w, layer), w, layer, cfg)  # (variant, n, d_model)
+            attn = mixers.beside_attention(fwd.attn_output(zb, w, layer), cap.resid_pre[layer], w, layer, cfg)
+            mid = blocks.after_attention(x, attn, w, layer, cfg)  # (variant, n, d_model); a scan beside: unchanged
             x = blocks.after_mlp(mid, w, layer, cfg, x)
             for later in range(layer + 1, cfg.n_layers):
                 x_in = blocks.attention_input(x, w, later, cfg)
@@ -67,7 +68,7 @@ def head_ablation_sweep(
                 z = fwd.attend(q, k, v, trace.causal, later_opts)
                 gate = blocks.output_gate(x_in, w, later, cfg)  # (variant, H, n, d_head) or None
                 z = z if gate is None else z * gate
-                attn = fwd.attn_output(z, w, later)  # (variant, n, d_model)
+                attn = mixers.beside_attention(fwd.attn_output(z, w, later), x, w, later, cfg, x_in)  # (variant, n, d)
                 x = blocks.after_mlp(blocks.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
             logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg).float(), -1)[:, target_id]  # (variant,)
             out[layer] = to_host(logp - clean)

@@ -303,18 +303,18 @@ class Trace:
         return host_float(torch.bmm(z, W_O))  # (n_heads, n, d_model)
 
     def attn_out(self, layer: int) -> torch.Tensor:
-        """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O (a hybrid's other layer: its
-        convolution's, delta rule's or scan's output, what that layer mixes in instead)."""
+        """[n, d_model] the attention sublayer's output: Σ heads' outputs + b_O, without a scan beside the heads
+        (Falcon-H1's: blocks.l.ssm_out); a hybrid's other layer: its convolution's, delta rule's or scan's output."""
         self.check_layer(layer)
-        return host_float(self._mixer_out(layer))
+        return host_float(self._mixer_out(layer, beside=False))
 
-    def _mixer_out(self, layer: int) -> torch.Tensor:
-        """(n, d_model) what `layer` mixes into the residual, on the engine's device: attention or another mixer."""
-        w = self.context.pass_weights
+    def _mixer_out(self, layer: int, beside: bool = True) -> torch.Tensor:
+        """(n, d_model) what `layer` mixes in, on the engine's device: attention (+ a scan beside) or another mixer."""
+        w, resid = self.context.pass_weights, self.captured.resid_pre[layer]
         if not self.config.attends(layer):
-            x_in = blocks.attention_input(self.captured.resid_pre[layer], w, layer, self.config)  # (n, d_model)
-            return mixers.mix(x_in, w, layer, self.config)
-        return fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
+            return mixers.mix(blocks.attention_input(resid, w, layer, self.config), w, layer, self.config)
+        out = fwd.layer_attn_out(self._z(layer), w, layer, iv.for_layer(self.interventions, layer))
+        return mixers.beside_attention(out, resid, w, layer, self.config) if beside else out
 
     def contributions(self, layer: int, query: int, head: int | None = None) -> torch.Tensor:
         """Per-source contributions A[i,j]·(v_j W_O) to query i's update.

@@ -275,6 +275,7 @@ ARCH_LABELS = {
     "qwen3_next": "Qwen3-Next hybrid decoder (gated delta rule beside gated attention, a mixture of experts)",
     "bamba": "Bamba hybrid decoder (Mamba-2 layers beside attention)",
     "nemotron_h": "Nemotron-H hybrid decoder (Mamba-2, attention and MLP layers)",
+    "falcon_h1": "Falcon-H1 hybrid decoder (attention and a Mamba-2 scan side by side)",
     "olmo_hybrid": "OLMo Hybrid decoder (gated delta rule beside OLMo 3 attention)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }

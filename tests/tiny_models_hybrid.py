@@ -239,3 +239,29 @@ def save_tiny_olmo_hybrid(folder: Path, seed: int = 0, rope: bool = False):
     model = transformers.OlmoHybridForCausalLM(cfg)
     _draw_scan_parameters([layer.linear_attn for layer in model.model.layers[0::2]], ("A_log", "dt_bias"))
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_falcon_h1(folder: Path, seed: int = 0, norm: str = "none", tied: bool = False, biases: bool = False):
+    """Falcon-H1: 3 layers, each attention (4 heads of 16, 2 key/value heads, RoPE) beside a Mamba-2 scan (4 heads of
+    32 channels over 2 groups, mamba_d_ssm 128 ≠ 2 · d_model, a state of 8, a kernel of 4); the scan's norm `norm`
+    ("none": no mamba_rms_norm, as released; "before_gate", "after_gate"); with `biases`, every projection's bias
+    (attention, MLP, the scan's in and out); every µP multiplier away from 1 and from the others, so a missing or
+    misplaced fold shows; A_log, dt_bias and D drawn."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.FalconH1Config(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, max_position_embeddings=128, mamba_d_ssm=128, mamba_n_heads=4,
+        mamba_n_groups=2, mamba_d_state=8, mamba_d_conv=4, mamba_rms_norm=norm != "none",
+        mamba_norm_before_gate=norm == "before_gate", embedding_multiplier=2.0, lm_head_multiplier=0.5,
+        mlp_multipliers=[1.5, 0.7], key_multiplier=0.8, attention_in_multiplier=1.2, attention_out_multiplier=0.9,
+        ssm_multipliers=[1.1, 0.9, 1.3, 0.6, 1.4], ssm_in_multiplier=0.8, ssm_out_multiplier=1.3,
+        attention_bias=biases, mlp_bias=biases, mamba_proj_bias=biases, projectors_bias=biases,
+        pad_token_id=0, bos_token_id=0, eos_token_id=0, tie_word_embeddings=tied,
+    )  # fmt: skip
+    model = transformers.FalconH1ForCausalLM(cfg)
+    _draw_scan_parameters([layer.mamba for layer in model.model.layers], ("A_log", "dt_bias", "D"))
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

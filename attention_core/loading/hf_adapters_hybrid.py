@@ -328,12 +328,13 @@ def _number(value: object) -> float:
     return float(value["__float__"] if isinstance(value, dict) else value)  # type: ignore[arg-type]
 
 
-def mamba_weights(w: StateDict, r: _Reader, src: str, dst: str) -> None:
-    """A Mamba-2 mixer (mamba.py's names): in_proj, the depthwise kernel, Δ's bias, A_log, D, the gated norm,
-    out_proj; biases where the checkpoint has them."""
+def mamba_weights(w: StateDict, r: _Reader, src: str, dst: str, norm: bool = True) -> None:
+    """A Mamba-2 mixer (mamba.py's names): in_proj, the depthwise kernel, Δ's bias, A_log, D, the gated norm (unless
+    the model has none: Falcon-H1 without mamba_rms_norm), out_proj; biases where the checkpoint has them."""
     w[dst + "W_in"], w[dst + "W_out"] = r.linear(src + "in_proj.weight"), r.linear(src + "out_proj.weight")
     w[dst + "kernel"] = r.get(src + "conv1d.weight")[:, 0, :].contiguous()  # (width, L)
-    for ours, theirs in (("dt_bias", "dt_bias"), ("A_log", "A_log"), ("D", "D"), ("norm.w", "norm.weight")):
+    for ours, theirs in (("dt_bias", "dt_bias"), ("A_log", "A_log"), ("D", "D")) + ((("norm.w", "norm.weight"),)
+                                                                                  if norm else ()):  # fmt: skip
         w[dst + ours] = r.get(src + theirs)
     for ours, theirs in (("b_in", "in_proj.bias"), ("b_conv", "conv1d.bias"), ("b_out", "out_proj.bias")):
         if r.has(src + theirs):
