@@ -43,7 +43,7 @@ st.markdown(
     "the threshold, and follows it down to the token it came from."
 )
 cfg = trace.config
-hybrid = len(cfg.attention_layers) < cfg.n_layers
+hybrid = cfg.hybrid  # some layer mixes tokens by more than attention: another mixer, or a scan beside the heads
 if hybrid:  # mixers.py, delta_net.py: each source's term of a convolution or a delta rule is exact, as attention's
     st.markdown(hybrid_words(ctx.model_title, cfg))
 warn_untrained_masking(ctx, "these contributions")

@@ -148,7 +148,8 @@ st.dataframe(
 )
 
 st.subheader(f"Every token before and after layer {layer}'s attention")
-after_what = residual_after_attention_label(trace.config.norm_position, trace.config.norm)
+after_what = residual_after_attention_label(trace.config.norm_position, trace.config.norm,
+                                            trace.config.ssm_beside_attention)  # fmt: skip
 rn = derived(ctx.trace_key, "residual_norms", layer, compute=lambda: residual_norms(trace, layer))
 
 

@@ -273,8 +273,15 @@ class ModelConfig:
         """The layers with attention heads, in order: every layer, except in a hybrid."""
         return tuple(layer for layer in range(self.n_layers) if self.attends(layer))
 
+    @property
+    def hybrid(self) -> bool:
+        """Whether some layer mixes tokens by more than attention: a hybrid's other layers, or a scan beside heads."""
+        return len(self.attention_layers) < self.n_layers or self.ssm_beside_attention
+
     def mixer_name(self, layer: int) -> str:
         """What mixes tokens in `layer`, in words for a page ("attention", "short convolution")."""
+        if self.ssm_beside_attention and self.attends(layer):
+            return "attention and Mamba-2 scan"
         return MIXER_WORDS[self.mixers[layer]] if self.mixers else "attention"
 
     def mixer_phrase(self, layer: int) -> str:

@@ -90,7 +90,7 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
     if cfg.ssm_beside_attention:
         out.append("a Mamba-2 state-space scan beside attention in every layer, both outputs added")
     if cfg.folded_multipliers:
-        factors = ", ".join(f"{name} {value:g}" for name, value in cfg.folded_multipliers if value != 1.0)
+        factors = ", ".join(f"{_factor_words(key)} {value:g}" for key, value in cfg.folded_multipliers if value != 1)
         out.append(f"µP multipliers folded into the weights ({factors or 'all 1'})")
     mlp_only = [i for i in range(cfg.n_layers) if not cfg.mixes(i)]
     if mlp_only:
@@ -196,3 +196,10 @@ def _listed(layers: list[int], most: int = 4) -> str:
     """The layers in words, the first `most` of them: "layers 3, 7, 11, 15, …"."""
     shown = ", ".join(str(i) for i in layers[:most])
     return ("layer " if len(layers) == 1 else "layers ") + shown + (", …" if len(layers) > most else "")
+
+
+def _factor_words(name: str) -> str:
+    """A folded multiplier's config.json name, short: "attention_in_multiplier" → "attention in", "ssm_multipliers.z"
+    → "scan z"."""
+    words = name.replace("_multipliers.", " ").removesuffix("_multiplier").replace("_", " ")
+    return words.replace("ssm", "scan").replace("dt", "Δ")

@@ -31,14 +31,14 @@ def implicit_weights_section(key: Hashable, trace: Any, labels: Sequence[str], o
     if not layers:
         return
     cfg = trace.config
-    st.subheader("The layers without heads: what they weigh")
+    st.subheader("The scans beside the heads: what they weigh" if cfg.ssm_beside_attention else
+                 "The layers without heads: what they weigh")  # fmt: skip
     st.caption(
-        f"Layers {', '.join(map(str, layers))} run {' or '.join(dict.fromkeys(map(cfg.mixer_phrase, layers)))} "
-        "instead of attention. "
-        + " ".join(FORMULAS[kind] for kind in dict.fromkeys(cfg.mixers[layer] for layer in layers))
+        _what_runs(cfg, layers)
+        + " ".join(FORMULAS[kind] for kind in dict.fromkeys(_kind(cfg, at) for at in layers))
         + " That weight is one number per query and earlier token, as a pattern's is, but from no softmax: it can be "
         "negative and a row need not sum to 1, so red is positive, blue negative, white 0. The causal-mask switch "
-        "does not change it: such a layer reads only earlier tokens."
+        "does not change it: a scan or a delta rule reads only earlier tokens."
     )  # fmt: skip
     pick_layer, pick_head = st.columns(2)
     layer = pick_layer.selectbox("Which of these layers", layers, key="implicit_layer",
@@ -51,6 +51,20 @@ def implicit_weights_section(key: Hashable, trace: Any, labels: Sequence[str], o
     view = implicit_view(weights, int(head), labels, layer, trace.n_tokens, first)
     show_token_heatmap(implicit_heatmap(view, orient), "implicit_heatmap")
     st.caption(implicit_sentence(view))
+
+
+def _what_runs(cfg: Any, layers: Sequence[int]) -> str:
+    """The caption's first sentence: which layers run what, instead of attention or beside its heads."""
+    if cfg.ssm_beside_attention:
+        return ("Every layer runs a Mamba-2 state-space scan beside its attention heads, on the same normalised "
+                "input, and adds both outputs to the residual. ")  # fmt: skip
+    kinds = " or ".join(dict.fromkeys(map(cfg.mixer_phrase, layers)))
+    return f"Layers {', '.join(map(str, layers))} run {kinds} instead of attention. "
+
+
+def _kind(cfg: Any, layer: int) -> str:
+    """FORMULAS' key for `layer`: "ssm" for a scan (in place of attention or beside it), else its mixer."""
+    return "ssm" if cfg.scans(layer) else cfg.mixers[layer]
 
 
 def _window_start(n_tokens: int) -> int:

@@ -39,17 +39,21 @@ def clean(at: AppTest, where: str) -> None:
 # LFM3: a windowed layer, a gate per head, sublayer output norms; Qwen3.5: the gated delta rule in layers 0 and 2;
 # Granite 4's hybrid: Mamba-2 there, and attention without RoPE; Nemotron-H: six layers, each a Mamba-2 scan, an
 # attention or an MLP alone (tests.tiny_models_hybrid.NEMOTRON_H_LAYERS); OLMo Hybrid: the delta rule in pre-norm
-# blocks beside OLMo 3's attention blocks, whose norms sit on the sublayers' outputs
+# blocks beside OLMo 3's attention blocks, whose norms sit on the sublayers' outputs; Falcon-H1: heads in all three
+# layers, a Mamba-2 scan beside them
 @pytest.mark.parametrize("kind, heads", [("lfm2", ATTENTION), ("lfm3", ATTENTION), ("qwen3_5", ATTENTION),
                                          ("granite_hybrid", ATTENTION), ("nemotron_h", (2, 5)),
-                                         ("olmo_hybrid", ATTENTION)])  # fmt: skip
+                                         ("olmo_hybrid", ATTENTION), ("falcon_h1", (0, 1, 2))])  # fmt: skip
 def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind, heads):
     from app_pages.registry import PAGES
     from viz.views.chapter import SLUGS
 
     at = opened(private_models, "patterns", kind)
-    picker = at.sidebar.select_slider(key="layer")
-    assert list(picker.options) == [str(layer) for layer in heads] and at.session_state["layer"] in heads
+    if kind == "falcon_h1":  # every layer has heads: the plain layer slider
+        assert (at.sidebar.slider(key="layer").min, at.sidebar.slider(key="layer").max) == (0, 2)
+    else:
+        picker = at.sidebar.select_slider(key="layer")
+        assert list(picker.options) == [str(layer) for layer in heads] and at.session_state["layer"] in heads
     for page in PAGES:
         at = at.switch_page(page.path).run()
         clean(at, page.name)
@@ -139,6 +143,25 @@ def test_the_contribution_graph_says_what_nemotron_hs_mlp_only_layers_do(private
     assert "In 2, nothing mixes tokens: the block is an MLP alone" in said and "4 blocks have no MLP" in said
     rows = next(t.value for t in at.dataframe if "importance" in t.value.columns)  # moves between tokens
     assert not set(rows["block"]) & {1, 3}  # an MLP alone moves nothing between tokens
+
+
+def test_falcon_h1s_scan_beside_the_heads_is_drawn_and_said_on_each_page(private_models) -> None:
+    at = opened(private_models, "contributions", "falcon_h1")
+    clean(at, "contributions")
+    names = {d.get("name") for d in chart(at, "flow_graph")["data"]}
+    assert {"Mamba-2 state-space scan (from any earlier token)", "attention (from another token, or itself)"} <= names
+    assert any("runs a Mamba-2 state-space scan beside attention in every block" in m.value for m in at.markdown)
+    legend = next(c.value for c in at.caption if "orange: the MLP" in c.value)
+    assert "brown: a state-space scan;" in legend
+    at = at.switch_page("app_pages/patterns.py").run()
+    clean(at, "patterns")
+    assert any(s.value == "The scans beside the heads: what they weigh" for s in at.subheader)
+    assert [at.selectbox(key="implicit_layer").format_func(i) for i in (0, 1, 2)] == [
+        f"{i}: attention and Mamba-2 scan" for i in (0, 1, 2)]
+    at = at.switch_page("app_pages/embedding_shifts.py").run()
+    clean(at, "shifts")
+    assert any("before + Δe + the output of the Mamba-2 scan this model runs beside its heads" in c.value
+               for c in at.caption)  # fmt: skip
 
 
 def test_the_patterns_page_draws_a_delta_rules_weights_and_an_lfm2_has_none_to_draw(private_models) -> None:

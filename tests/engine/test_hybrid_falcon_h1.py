@@ -1,7 +1,8 @@
 """Falcon-H1 (falcon_h1): every layer runs attention and a Mamba-2 scan side by side on the same normalised input
 (ModelConfig.ssm_beside_attention), against transformers' FalconH1ForCausalLM on tiny random models
 (tests.tiny_models_hybrid): the scan without a norm (as released), with its gated RMSNorm before or after the gate (the
-latter with every projection's bias), and with tied embeddings. Every µP multiplier differs from 1, so a fold left out or put on the wrong weight shows.
+latter with every projection's bias), and with tied embeddings. Every µP multiplier differs from 1, so a fold left
+out or put on the wrong weight shows.
 
 Tolerances (max absolute difference, float32 CPU): patterns 1e-4; logits and hidden states 1e-3 (transformers scans
 a prompt in chunks, this engine one token at a time: the same sums in another order); a split into parts against

@@ -125,17 +125,23 @@ def _name(shown: Sequence[str], col: int, positions: Sequence[int]) -> str:
     return f"{plotly_escape(shown[col])} ({positions[col]})"
 
 
+THROUGH = {"attention": "attention", "convolution": "short convolution", "delta": "gated delta rule",
+           "ssm": "Mamba-2 scan"}  # a token-mixing edge's kind, in the table's words
+
+
 def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], top: int = 12) -> list[dict]:
     """The edges from another token (attention's, or a hybrid's convolution's), strongest first: what the table
-    under the graph lists."""
+    under the graph lists; where they run through more than attention, a column says through what."""
     rows = [
         {"block": int(lay), "from": f"{p}: {readable_token(tokens[p])}", "to": f"{q}: {readable_token(tokens[q])}",
-         "importance": float(imp)}
+         "through": THROUGH[kind], "importance": float(imp)}
         for lay, kind, p, q, imp in zip(
             edges["layer"], edges["kind"], edges["source"], edges["target"], edges["importance"], strict=True
         )
         if kind in TOKEN_MIXING and p != q
     ]  # fmt: skip
+    if all(row["through"] == "attention" for row in rows):
+        rows = [{k: v for k, v in row.items() if k != "through"} for row in rows]
     return sorted(rows, key=lambda r: -r["importance"])[:top]
 
 
@@ -145,11 +151,18 @@ MIXER_COLOURS = {"short_conv": ("green", "a short convolution"), "gated_delta": 
 
 def mixer_colour_words(cfg: Any) -> str:
     """"green: a short convolution; " for each kind of layer without attention the model has (cfg: its config)."""
-    return "".join(f"{colour}: {words}; " for mixer, (colour, words) in MIXER_COLOURS.items() if mixer in cfg.mixers)
+    had = set(cfg.mixers) | ({"ssm"} if cfg.ssm_beside_attention else set())
+    return "".join(f"{colour}: {words}; " for mixer, (colour, words) in MIXER_COLOURS.items() if mixer in had)
 
 
 def hybrid_words(model: str, cfg: Any) -> str:
     """What the graph shows of a hybrid's layers without attention (cfg: the ModelConfig), a sentence per mixer."""
+    if cfg.ssm_beside_attention:
+        return (f"{model} runs a Mamba-2 state-space scan beside attention in every block: both read the same "
+                "normalised residual and their outputs are added. Attention's part from each source is drawn in blue; "
+                "the scan's, a sum over every earlier token of weight[i, j] · x_j per head (C_i·B_j, decayed by every "
+                "step between them, × the step Δ_j) with the token's own D·x_i, through the gate"
+                + (" and the group norm" if cfg.ssm_norm != "none" else "") + " and W_out, in brown.")  # fmt: skip
     counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", "ssm", "none")}
     said = [f"{model} is a hybrid: in {cfg.n_layers - len(cfg.attention_layers)} of its {cfg.n_layers} blocks "
             "something else replaces attention."]  # fmt: skip

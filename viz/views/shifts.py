@@ -190,10 +190,13 @@ def top_positions(
     return sorted(ranked[: max(0, k)])
 
 
-def residual_after_attention_label(norm_position: str, norm: str) -> str:
+def residual_after_attention_label(norm_position: str, norm: str, scan_beside: bool = False) -> str:
     """What the residual after a layer's attention is, in terms of the residual before it and the attention's
-    update Δe, as `attention_core.blocks.after_attention` computes it for the model's norm position."""
+    update Δe, as `attention_core.blocks.after_attention` computes it for the model's norm position; `scan_beside`:
+    the model adds a scan's output beside its heads' (Falcon-H1)."""
     norm_name = "RMSNorm" if norm == "rms" else "LayerNorm"
+    if scan_beside:
+        return "before + Δe + the output of the Mamba-2 scan this model runs beside its heads"
     if norm_position == "pre":
         return "before + Δe"
     if norm_position == "post":
