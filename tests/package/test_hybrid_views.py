@@ -1,7 +1,8 @@
 """A hybrid in a notebook and on the command line: a tiny LFM2 (tests.tiny_models_hybrid: layers 0 and 2 mix tokens
 by a short convolution, 1 and 3 attend). The views that draw a layer's heads refuse a convolution layer by name;
 those that do not (lens, contribution graph, overview) take any; the overview leaves the convolution layers blank;
-a short tensor name exports attention's tensors of the attention layers alone."""
+a short tensor name exports attention's tensors of the attention layers alone. The implicit view draws a delta rule's
+head (Qwen3.5) and a scan's beside the heads (Falcon-H1)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,21 @@ def test_the_cli_writes_the_implicit_view(delta_folder, tmp_path, capsys) -> Non
     argv = ["export", "--model", str(delta_folder), "--text", TEXT, "--view", "implicit", "--layer", "0"]
     argv += ["-o", str(out)]
     assert cli.main(argv) == 0 and "Row sums run from" in out.read_text()
+
+
+def test_falcon_h1s_scans_beside_the_heads_in_a_notebook(tmp_path_factory) -> None:
+    from services.lens import implicit_weights_of
+    from tests.tiny_models_hybrid import save_tiny_falcon_h1
+
+    folder = tmp_path_factory.mktemp("falcon_h1")  # three layers, each attention beside a Mamba-2 scan
+    save_tiny_falcon_h1(folder)
+    falcon = load_model(str(folder), device="cpu").trace(TEXT)
+    view = build_view(falcon, "implicit", layer=1, head=2)  # every layer has a scan, and heads
+    drawn = np.nan_to_num(decode(view.figures[0].data[0].z))
+    assert np.allclose(drawn, implicit_weights_of(falcon, 1, 0, falcon.n_tokens)[2])
+    assert "attention and Mamba-2 scan" in view.figures[0].layout.title.text
+    hover = " ".join(str(h) for d in build_view(falcon, "contributions").figures[0].data for h in (d.hovertext or ()))
+    assert "after block 1's attention and Mamba-2 scan" in hover
+    arrays = collect(falcon, ["blocks.1.ssm_out", "blocks.1.attn_out", "blocks.1.resid_mid", "blocks.1.resid_pre"])
+    whole = arrays["blocks.1.resid_pre"] + arrays["blocks.1.attn_out"] + arrays["blocks.1.ssm_out"]
+    assert np.abs(whole - arrays["blocks.1.resid_mid"]).max() <= 1e-4  # the scan's part, apart from the heads'
