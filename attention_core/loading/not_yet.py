@@ -24,7 +24,6 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
 _REASONS = {
     "Qwen3-Next (GGUF)": "its GGUF file is not read yet (Qwen3-Next's Hugging Face folders are)",
     "Jamba": _HYBRID.format("Mamba layers"),
-    "Falcon-H1 (GGUF)": "its GGUF file is not read yet (Falcon-H1's Hugging Face folders are)",
     "Zamba": _HYBRID.format("Mamba layers"),
     "Kimi Linear": _HYBRID.format("Kimi Delta Attention"),
     "MiniMax-01": _HYBRID.format("lightning attention"),
@@ -49,7 +48,6 @@ _NAMES = {
 
     "qwen3next": "Qwen3-Next (GGUF)",
     "jamba": "Jamba",
-    "falcon-h1": "Falcon-H1 (GGUF)",
     "zamba": "Zamba", "zamba2": "Zamba", "kimi_linear": "Kimi Linear",
     "kimi-linear": "Kimi Linear", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",
     "recurrent_gemma": "RecurrentGemma", "plamo2": "PLaMo 2", "mamba": "Mamba", "mamba2": "Mamba",

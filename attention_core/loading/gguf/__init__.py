@@ -28,6 +28,7 @@ from . import (
     encoders,
     ernie_moe,
     exaone_moe,
+    falcon_h1,
     gemma,
     glm,
     gpt2,
@@ -68,6 +69,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "lfm2": (hybrid.lfm2_config, hybrid.lfm2_weights),  # LFM2: convolution layers beside attention
     "lfm2moe": (hybrid.lfm2_config, hybrid.lfm2_weights),  # and with a mixture of experts
     "granitehybrid": (hybrid.granite_hybrid_config, hybrid.granite_hybrid_weights),  # Granite 4 H, Bamba: Mamba-2
+    "falcon-h1": (falcon_h1.falcon_h1_config, falcon_h1.falcon_h1_weights),  # Falcon-H1: a scan beside the heads
     "nemotron_h": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),  # a scan, attention or MLP a layer
     "nemotron_h_moe": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),
     "qwen35": (qwen35.qwen35_config, qwen35.qwen35_weights),  # Qwen3.5: the gated delta rule beside attention

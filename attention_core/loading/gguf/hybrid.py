@@ -137,8 +137,9 @@ def a_log(t: Tensors, name: str, heads: int) -> torch.Tensor:
     return torch.log(-A)
 
 
-def mamba_layer(t: Tensors, w: Weights, src: str, dst: str, cfg: ModelConfig) -> None:
-    """A Mamba-2 layer's tensors as llama.cpp's converter wrote them, under mamba.py's names."""
+def mamba_layer(t: Tensors, w: Weights, src: str, dst: str, cfg: ModelConfig, norm: bool = True) -> None:
+    """A Mamba-2 layer's tensors as llama.cpp's converter wrote them, under mamba.py's names; its group norm unless
+    the model has none (`norm` False: Falcon-H1 without one)."""
     H, P, N, G = cfg.ssm_shape
     w[dst + "W_in"], w[dst + "W_out"] = t.linear(src + "ssm_in.weight"), t.linear(src + "ssm_out.weight")
     kernel = torch.from_numpy(t.raw(src + "ssm_conv1d.weight").copy())  # [H·P + 2·G·N, L]
@@ -149,4 +150,6 @@ def mamba_layer(t: Tensors, w: Weights, src: str, dst: str, cfg: ModelConfig) ->
     if t.has(src + "ssm_conv1d.bias"):
         w[dst + "b_conv"] = t.vector(src + "ssm_conv1d.bias")
     w[dst + "A_log"], w[dst + "D"] = a_log(t, src + "ssm_a", H), t.vector(src + "ssm_d")
-    w[dst + "dt_bias"], w[dst + "norm.w"] = t.vector(src + "ssm_dt.bias"), t.vector(src + "ssm_norm.weight")
+    w[dst + "dt_bias"] = t.vector(src + "ssm_dt.bias")
+    if norm:
+        w[dst + "norm.w"] = t.vector(src + "ssm_norm.weight")
