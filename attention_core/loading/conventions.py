@@ -9,6 +9,9 @@
 - `fold_residual_scale`: Granite multiplies each sublayer's output by residual_scale before its add; folded into
   W_O, b_O, W_out and b_out (every expert's, in a mixture of experts), the pass and every per-head Δe give the
   model's numbers without knowing of it.
+- `unfuse_qkvz`, `unfuse_ba`: Qwen3-Next fuses its delta rule's q, k, v and output gate z into one map, and β's and
+  α's into another, per key head; split into Qwen3.5's maps (delta_net.py's W_qkv, W_z, W_b, W_a), for its Hugging
+  Face folders and the GGUF files that keep them fused.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from ..config import ModelConfig
+from ..errors import ModelLoadError
 
 Weights = dict[str, torch.Tensor]
 
@@ -67,3 +71,25 @@ def fold_residual_scale(w: Weights, cfg: ModelConfig) -> Weights:
         if key.startswith("blocks.") and key.endswith(outputs):
             w[key] = w[key] * cfg.residual_scale
     return w
+
+
+def unfuse_qkvz(qkvz: torch.Tensor, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Qwen3-Next's in_proj_qkvz [rows, d_model], per key head [q (d_k), k (d_k), v (g·d_v), z (g·d_v)] with g value
+    heads a key head, as W_qkv [d_model, all q | all k | all v] and W_z [d_model, n_v·d_v]."""
+    (n_k, n_v), (d_k, d_v) = cfg.delta_heads, cfg.delta_dims
+    g = n_v // n_k
+    if tuple(qkvz.shape) != (n_k * (2 * d_k + 2 * g * d_v), cfg.d_model):
+        raise ModelLoadError(f"The delta rule's fused q, k, v, z map is {tuple(qkvz.shape)}, not "
+                             f"({n_k * (2 * d_k + 2 * g * d_v)}, {cfg.d_model}).")  # fmt: skip
+    q, k, v, z = qkvz.reshape(n_k, -1, cfg.d_model).split([d_k, d_k, g * d_v, g * d_v], dim=1)  # (n_k, rows, d) each
+    W_qkv = torch.cat([t.reshape(-1, cfg.d_model) for t in (q, k, v)]).T.contiguous()
+    return W_qkv, z.reshape(-1, cfg.d_model).T.contiguous()
+
+
+def unfuse_ba(ba: torch.Tensor, cfg: ModelConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Qwen3-Next's in_proj_ba [2·n_v, d_model], per key head [b (g), a (g)], as W_b and W_a [d_model, n_v]."""
+    n_k, n_v = cfg.delta_heads
+    if tuple(ba.shape) != (2 * n_v, cfg.d_model):
+        raise ModelLoadError(f"The delta rule's fused β, α map is {tuple(ba.shape)}, not ({2 * n_v}, {cfg.d_model}).")
+    b, a = ba.reshape(n_k, -1, cfg.d_model).chunk(2, dim=1)  # (n_k, g, d_model) each
+    return b.reshape(-1, cfg.d_model).T.contiguous(), a.reshape(-1, cfg.d_model).T.contiguous()

@@ -39,10 +39,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
-
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from .conventions import unfuse_ba, unfuse_qkvz
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _rope, _unembed
 from .hf_adapters_moe import GATED, moe_fields, shared_mlp, stacked_experts
@@ -263,16 +262,9 @@ def _delta_rule(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) 
 
 
 def _unfused_delta_maps(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
-    """Qwen3-Next's in_proj_qkvz rows, per key head [q (d_k), k (d_k), v (g·d_v), z (g·d_v)] with g value heads a key
-    head, and in_proj_ba's [b (g), a (g)], regrouped as Qwen3.5's W_qkv [all q | all k | all v], W_z, W_b, W_a."""
-    (n_k, n_v), (d_k, d_v) = cfg.delta_heads, cfg.delta_dims
-    g = n_v // n_k
-    qkvz = r.get(src + "in_proj_qkvz.weight").view(n_k, 2 * d_k + 2 * g * d_v, cfg.d_model)
-    q, k, v, z = qkvz.split([d_k, d_k, g * d_v, g * d_v], dim=1)  # (n_k, rows, d_model) each
-    w[dst + "W_qkv"] = torch.cat([t.reshape(-1, cfg.d_model) for t in (q, k, v)]).T.contiguous()
-    w[dst + "W_z"] = z.reshape(-1, cfg.d_model).T.contiguous()
-    b, a = r.get(src + "in_proj_ba.weight").view(n_k, 2 * g, cfg.d_model).split([g, g], dim=1)
-    w[dst + "W_b"], w[dst + "W_a"] = (t.reshape(-1, cfg.d_model).T.contiguous() for t in (b, a))
+    """Qwen3-Next's fused in_proj_qkvz and in_proj_ba, split into Qwen3.5's W_qkv, W_z, W_b, W_a (conventions.py)."""
+    w[dst + "W_qkv"], w[dst + "W_z"] = unfuse_qkvz(r.get(src + "in_proj_qkvz.weight"), cfg)
+    w[dst + "W_b"], w[dst + "W_a"] = unfuse_ba(r.get(src + "in_proj_ba.weight"), cfg)
 
 
 def bamba_config(hf: dict, name: str) -> ModelConfig:

@@ -55,16 +55,16 @@ def test_no_architecture_listed_as_not_yet_run_is_run():
     assert not set(_NAMES) & (set(supported_model_types()) | set(CONVERTERS))
 
 
-def test_a_qwen3_next_gguf_says_why(tmp_path):
-    """Qwen3-Next loads from Hugging Face folders (tests/engine/test_hybrid_qwen3_5.py); llama.cpp's qwen3next file
-    is refused by name (Qwen3.5's and Granite 4's hybrid files are read: tests/engine/test_gguf_qwen35.py,
-    test_gguf_granite_hybrid.py)."""
+def test_a_kimi_linear_gguf_says_why(tmp_path):
+    """llama.cpp's kimi-linear file (Kimi Delta Attention beside latent attention) is refused by name, before any
+    tensor is read (the hybrids' files that are read: tests/engine/test_gguf_qwen35.py, test_gguf_qwen3next.py,
+    test_gguf_granite_hybrid.py, test_gguf_nemotron_h.py, test_gguf_falcon_h1.py)."""
     import gguf
 
-    path = tmp_path / "qwen3next.gguf"
-    w = gguf.GGUFWriter(str(path), "qwen3next")
+    path = tmp_path / "kimi-linear.gguf"
+    w = gguf.GGUFWriter(str(path), "kimi-linear")
     w.add_block_count(2)
     _tokenizer(w, byte_bpe(300))
     finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
-    with pytest.raises(ModelLoadError, match=r"Qwen3-Next \(GGUF\): its GGUF file is not read yet"):
+    with pytest.raises(ModelLoadError, match=r"Kimi Linear: some of its layers mix tokens without attention"):
         load_model(str(path))

@@ -40,6 +40,7 @@ from . import (
     llama4,
     minimax,
     nemotron_h,
+    qwen3next,
     qwen35,
     scaled,
     t5,
@@ -74,6 +75,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "nemotron_h_moe": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),
     "qwen35": (qwen35.qwen35_config, qwen35.qwen35_weights),  # Qwen3.5: the gated delta rule beside attention
     "qwen35moe": (qwen35.qwen35_config, qwen35.qwen35_weights),
+    "qwen3next": (qwen3next.qwen3next_config, qwen3next.qwen3next_weights),  # Qwen3-Next: its maps fused
     "gemma2": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma3": (gemma.gemma_config, gemma.output_norm_weights),
     "gemma-embedding": (gemma.gemma_embedding_config, gemma.gemma_embedding_weights),  # EmbeddingGemma

@@ -20,6 +20,8 @@ are in the file but not run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ...config import ModelConfig
@@ -59,13 +61,16 @@ def _grouped(x: torch.Tensor, dim: int, cfg: ModelConfig, size: int) -> torch.Te
     return tiled.transpose(dim, dim + 1).reshape(shape)
 
 
-def qwen35_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+def qwen35_weights(t: Tensors, cfg: ModelConfig, delta_rule: Callable | None = None) -> Weights:
+    """The weights; `delta_rule` reads a delta-rule layer (qwen3next's, which keeps its value heads grouped and its
+    maps fused: qwen3next.py), by default qwen35's."""
+    delta_rule = _delta_rule if delta_rule is None else delta_rule
     t.skip_blocks_from(cfg.n_layers)  # the prediction layer: in the file, not run
     w = ends(t, cfg)  # output_norm already 1 + w
     for layer in range(cfg.n_layers):
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
-        (_gated_attention if cfg.attends(layer) else _delta_rule)(t, w, src, dst, cfg)
+        (_gated_attention if cfg.attends(layer) else delta_rule)(t, w, src, dst, cfg)
         if t.has(src + "ffn_gate_up_exps.weight"):
             raise ModelLoadError("This qwen35moe file stores its experts' gate and up maps fused (ffn_gate_up_exps), "
                                  "which this reader does not read yet; a file with ffn_gate_exps and ffn_up_exps is.")
