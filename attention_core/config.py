@@ -18,11 +18,12 @@ ENCODER_ARCHS = (
 # A hybrid's token mixers (ModelConfig.mixers), in words
 MIXER_WORDS = {
     "attention": "attention", "short_conv": "short convolution", "gated_delta": "gated delta rule",
-    "ssm": "Mamba-2 state-space scan", "none": "MLP alone",
+    "ssm": "Mamba-2 state-space scan", "selective_scan": "Mamba selective scan", "none": "MLP alone",
 }
 # ... and in a sentence, where they run instead of attention
 MIXER_PHRASES = {
     "short_conv": "a short convolution", "gated_delta": "a gated delta rule", "ssm": "a Mamba-2 state-space scan",
+    "selective_scan": "a Mamba selective state-space scan",
     "none": "an MLP alone (mixing no tokens)",
 }  # fmt: skip
 
@@ -47,7 +48,7 @@ class ModelConfig:
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
-        "olmo_hybrid", "falcon_h1",
+        "olmo_hybrid", "falcon_h1", "jamba",
     ]
     n_layers: int
     n_heads: int
@@ -174,7 +175,8 @@ class ModelConfig:
     # layers one block); () = every layer its own. attention_core/shared_layers.py resolves the names.
     layer_weights: tuple[int, ...] = ()
     # Hybrids: what mixes tokens in each layer, "attention", "short_conv" (LFM2's gated causal convolution over
-    # the last conv_kernel tokens: attention_core/mixers.py), "gated_delta" or "ssm" (below); () = attention in every
+    # the last conv_kernel tokens: attention_core/mixers.py), "gated_delta", "ssm" or "selective_scan" (below; the
+    # last is Jamba's Mamba, selective_scan.py); () = attention in every
     # layer; "none" (Nemotron-H's MLP-only layers): the layer mixes no tokens, its block an MLP alone.
     # A layer without attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
     mixers: tuple[str, ...] = ()
@@ -193,6 +195,7 @@ class ModelConfig:
     # clamp on each step Δ
     ssm_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
     ssm_dt_limit: tuple[float, float] = (0.0, float("inf"))
+    selective_shape: tuple[int, int, int] = (0, 0, 0)  # "selective_scan" layers (Jamba): channels, state, Δ rank
     # Mamba-2's gated RMSNorm (per group of heads): over y ⊙ SiLU(z) ("after_gate": Granite 4, Bamba, Nemotron-H), over
     # y, then ⊙ SiLU(z) ("before_gate"), or none at all, y ⊙ SiLU(z) ("none"): Falcon-H1's mamba_rms_norm and
     # mamba_norm_before_gate
@@ -225,6 +228,7 @@ class ModelConfig:
         object.__setattr__(self, "delta_dims", tuple(int(x) for x in self.delta_dims))
         object.__setattr__(self, "ssm_shape", tuple(int(x) for x in self.ssm_shape))
         object.__setattr__(self, "ssm_dt_limit", tuple(float(x) for x in self.ssm_dt_limit))
+        object.__setattr__(self, "selective_shape", tuple(int(x) for x in self.selective_shape))
         object.__setattr__(self, "folded_multipliers", tuple((str(k), float(v)) for k, v in self.folded_multipliers))
 
     @property

@@ -82,7 +82,8 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
     out = []
     for mixer, words in (("short_conv", f"a short convolution over {cfg.conv_kernel} tokens"),
                          ("gated_delta", "a gated delta rule (linear attention)"),
-                         ("ssm", "a Mamba-2 state-space scan")):  # fmt: skip
+                         ("ssm", "a Mamba-2 state-space scan"),
+                         ("selective_scan", "a Mamba selective state-space scan")):  # fmt: skip
         others = [i for i in range(cfg.n_layers) if cfg.mixers and cfg.mixers[i] == mixer]
         if others:
             out.append(f"{words} instead of attention in {len(others)} of {cfg.n_layers} layers ({_listed(others)}): "

@@ -23,7 +23,8 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.conv_out         [n, d_model]             a hybrid's convolution layer (which has no attn.* names):
                                                        the convolution's output (attention_core/mixers.py)
     blocks.l.delta_out        [n, d_model]             a hybrid's gated delta rule layer: its output (delta_net.py)
-    blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 layer: its output (mamba.py); beside the
+    blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 or Mamba layer: its output (mamba.py,
+                                                       selective_scan.py); beside the
                                                        heads (Falcon-H1): the scan's, which resid_mid adds too
                                                        (a layer that is an MLP alone, Nemotron-H's: residuals only)
     blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
@@ -74,7 +75,8 @@ def _mixer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Ten
         "resid_mid": lambda: trace.resid_mid(layer),
     }
     if trace.config.mixes(layer):
-        name = {"gated_delta": "delta_out", "ssm": "ssm_out"}.get(trace.config.mixers[layer], "conv_out")
+        name = {"gated_delta": "delta_out", "ssm": "ssm_out", "selective_scan": "ssm_out"}.get(
+            trace.config.mixers[layer], "conv_out")
         getters[name] = lambda: trace.attn_out(layer)
     return getters
 

@@ -22,7 +22,8 @@ the threshold becomes an edge, and the residual it came from is traced in turn. 
     delta           pre(l, j) → mid(l, i)   a hybrid's gated delta rule (linear attention): what any earlier source
                                             j sent through the layer's state (delta_net.py)
     ssm             pre(l, j) → mid(l, i)   a hybrid's Mamba-2 scan: what any earlier source j sent (mamba.py), in
-                                            place of attention or beside its heads (Falcon-H1)
+                                            place of attention or beside its heads (Falcon-H1); or Mamba's
+                                            selective scan (Jamba: selective_scan.py)
     mlp             mid(l, i) → pre(l+1, i) the MLP's output (a self-edge: the MLP reads only position i;
                                             parallel blocks (GPT-NeoX) read pre(l, i))
     residual_mlp    mid(l, i) → pre(l+1, i) the stream passing the MLP
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from . import blocks, delta_net, lens, mamba, mixers, recompute
+from . import blocks, delta_net, lens, mamba, mixers, recompute, selective_scan
 from . import interventions as iv
 from . import model as fwd
 from .device import host_float, to_host
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 EdgeKind = Literal["attention", "convolution", "delta", "ssm", "residual_attn", "mlp", "residual_mlp"]
+MIXER_EDGES = {"gated_delta": "delta", "ssm": "ssm", "selective_scan": "ssm"}  # a mixer's edges; else "convolution"
 # Parts formed at once in the attention step: rows × sources × d_model floats (64 MB), so a long text's
 # step runs in chunks of rows instead of one rows × n × d_model tensor.
 CHUNK_FLOATS = 1 << 24
@@ -176,7 +178,7 @@ def _senders_and_parts(trace: Trace, layer: int, row: int) -> tuple[list[tuple[E
     if trace.config.attends(layer):  # a scan beside the heads (Falcon-H1)
         senders: list[tuple[EdgeKind, int]] = [("attention", j) for j in range(trace.n_tokens)]
         return senders + [("ssm", j) for j in range(row + 1)], beside_parts(trace, layer, row)
-    kind: EdgeKind = {"gated_delta": "delta", "ssm": "ssm"}.get(trace.config.mixers[layer], "convolution")  # type: ignore[assignment]
+    kind: EdgeKind = MIXER_EDGES.get(trace.config.mixers[layer], "convolution")  # type: ignore[assignment]
     sources, parts = mixer_parts(trace, layer, row)
     return [(kind, j) for j in sources.tolist()], parts
 
@@ -204,8 +206,9 @@ def mixer_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch
     if cfg.mixers[layer] == "gated_delta":
         sources, terms = delta_net.source_terms(x_in, w, layer, cfg, row)  # (m,), (m, d_model); no biases
         constant = terms.new_zeros(cfg.d_model)
-    elif cfg.mixers[layer] == "ssm":
-        sources, terms, constant = mamba.source_terms(x_in, w, layer, cfg, row)  # (m,), (m, d_model), (d_model,)
+    elif cfg.mixers[layer] in ("ssm", "selective_scan"):  # (m,), (m, d_model), (d_model,)
+        scan = mamba if cfg.mixers[layer] == "ssm" else selective_scan
+        sources, terms, constant = scan.source_terms(x_in, w, layer, cfg, row)
     else:
         sources, terms = mixers.short_conv_sources(x_in, w, layer, row)  # (m,), (m, d_model)
         terms, constant = terms.float(), mixers.short_conv_constant(x_in, w, layer, row).float()  # (d_model,)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import backend, blocks, delta_net, mamba, mixers
+from . import backend, blocks, delta_net, mamba, mixers, selective_scan
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -107,7 +107,8 @@ class KVCache:
         if not cfg.mixes(layer):  # Nemotron-H's MLP-only layers: nothing to carry
             return torch.zeros_like(x_in)
         if self.u[layer] is None:  # a gated delta rule or a state-space scan
-            step = mamba.ssm_step if cfg.mixers[layer] == "ssm" else delta_net.delta_step
+            step = {"ssm": mamba.ssm_step, "selective_scan": selective_scan.selective_step}.get(
+                cfg.mixers[layer], delta_net.delta_step)
             out, self.carried[layer] = step(x_in, w, layer, cfg, self.carried.get(layer))
             return out
         u, _ = mixers.conv_gates(x_in, w, layer)  # (m, d_model)

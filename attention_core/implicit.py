@@ -4,8 +4,8 @@ Mamba-2's scan (mamba.py) and the gated delta rule (delta_net.py) are linear in 
 their gates are fixed: a head's output at query t is Σ_{s≤t} weight[t, s] · (x_s or v_s) (+ D x_t for the scan). That
 weight is one number per query and source, as attention's pattern is, but it comes from no softmax: it may be
 negative, and a row need not sum to 1. Drawn as a matrix it shows where such a head reads from (Mamba-2's
-"state-space duality"). A short convolution has no such number per head (each channel has its own taps), and an
-MLP-only layer reads no other token, so only those two mixers have one.
+"state-space duality"). A short convolution and Mamba's selective scan (Jamba) have no such number per head (each
+channel has its own taps or decays), and an MLP-only layer reads no other token, so only those two mixers have one.
 
 A weight depends only on the tokens from its source to its query (the decays and overwrites between them), so a
 window of queries and sources [start, stop) is exact from that window's own per-token quantities (computed over the

@@ -31,19 +31,23 @@ from .delta_net import delta_net
 from .linear import linear
 from .mamba import ssm
 from .recurrence import causal_conv
+from .selective_scan import selective_scan
 
 Weights = Mapping[str, torch.Tensor]
 
 
 def mix(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """What a layer without attention mixes in (..., n, d_model) from its normalised input x_in: its short convolution,
-    its gated delta rule (delta_net.py) or its state-space scan (mamba.py); nothing (zeros) where it mixes no tokens."""
+    its gated delta rule (delta_net.py), its state-space scan (mamba.py) or Mamba's selective scan
+    (selective_scan.py); nothing (zeros) where it mixes no tokens."""
     if cfg.mixers[layer] == "none":  # Nemotron-H's MLP-only layers
         return torch.zeros_like(x_in)
     if cfg.mixers[layer] == "gated_delta":
         return delta_net(x_in, w, layer, cfg)
     if cfg.mixers[layer] == "ssm":
         return ssm(x_in, w, layer, cfg)
+    if cfg.mixers[layer] == "selective_scan":
+        return selective_scan(x_in, w, layer, cfg)
     return short_conv(x_in, w, layer)
 
 

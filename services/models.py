@@ -276,6 +276,7 @@ ARCH_LABELS = {
     "bamba": "Bamba hybrid decoder (Mamba-2 layers beside attention)",
     "nemotron_h": "Nemotron-H hybrid decoder (Mamba-2, attention and MLP layers)",
     "falcon_h1": "Falcon-H1 hybrid decoder (attention and a Mamba-2 scan side by side)",
+    "jamba": "Jamba hybrid decoder (Mamba layers, attention and experts)",
     "olmo_hybrid": "OLMo Hybrid decoder (gated delta rule beside OLMo 3 attention)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }

@@ -265,3 +265,29 @@ def save_tiny_falcon_h1(folder: Path, seed: int = 0, norm: str = "none", tied: b
     model = transformers.FalconH1ForCausalLM(cfg)
     _draw_scan_parameters([layer.mamba for layer in model.model.layers], ("A_log", "dt_bias", "D"))
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_jamba(folder: Path, seed: int = 0, experts: int = 4):
+    """Jamba: 4 layers, Mamba (64 · 2 = 128 channels, a state of 8, Δ rank 4, a kernel of 4, its dt/B/C norms) in
+    0, 2 and 3, attention without position encoding (4 heads, 2 key/value heads) in 1 (attn_layer_period 4, offset
+    1); the MLP of layers 1 and 3 a mixture of `experts` experts (2 a token, not renormalised; 0: dense), the others
+    dense. A_log, dt_proj's bias and D drawn."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.JambaConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, attn_layer_period=4, attn_layer_offset=1,
+        expert_layer_period=2, expert_layer_offset=1, num_experts=experts or 1, num_experts_per_tok=2,
+        mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=4, use_mamba_kernels=False,
+        pad_token_id=0, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False,
+    )  # fmt: skip
+    model = transformers.JambaForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            if hasattr(layer, "mamba"):  # initial values alike in every channel, so a mix-up would not show
+                layer.mamba.A_log.copy_(torch.randn_like(layer.mamba.A_log) * 0.5)
+                layer.mamba.D.copy_(torch.randn_like(layer.mamba.D))
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

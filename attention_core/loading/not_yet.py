@@ -14,7 +14,8 @@ from __future__ import annotations
 
 _HYBRID = ("some of its layers mix tokens without attention ({}), which are not read for this model yet (of the "
            "hybrids, this engine runs LFM2's and LFM3's short convolutions, the gated delta rule of Qwen3.5 and OLMo "
-           "Hybrid and the Mamba-2 layers of Granite 4, Bamba, Nemotron-H and Falcon-H1)")  # fmt: skip
+           "Hybrid, the Mamba-2 layers of Granite 4, Bamba, Nemotron-H and Falcon-H1, and Jamba's Mamba "
+           "layers)")  # fmt: skip
 _RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
 _AUDIO = "it reads audio ({}), not text: a text box has nothing to give it"
 _IMAGES = "it reads images, not text: a text box has nothing to give it"
@@ -22,7 +23,6 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
            "does not run")  # fmt: skip
 
 _REASONS = {
-    "Jamba": _HYBRID.format("Mamba layers"),
     "Zamba": _HYBRID.format("Mamba layers"),
     "Kimi Linear": _HYBRID.format("Kimi Delta Attention"),
     "MiniMax-01": _HYBRID.format("lightning attention"),
@@ -45,7 +45,6 @@ _REASONS = {
 # Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
 _NAMES = {
 
-    "jamba": "Jamba",
     "zamba": "Zamba", "zamba2": "Zamba", "kimi_linear": "Kimi Linear",
     "kimi-linear": "Kimi Linear", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",
     "recurrent_gemma": "RecurrentGemma", "plamo2": "PLaMo 2", "mamba": "Mamba", "mamba2": "Mamba",

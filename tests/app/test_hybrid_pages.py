@@ -40,10 +40,11 @@ def clean(at: AppTest, where: str) -> None:
 # Granite 4's hybrid: Mamba-2 there, and attention without RoPE; Nemotron-H: six layers, each a Mamba-2 scan, an
 # attention or an MLP alone (tests.tiny_models_hybrid.NEMOTRON_H_LAYERS); OLMo Hybrid: the delta rule in pre-norm
 # blocks beside OLMo 3's attention blocks, whose norms sit on the sublayers' outputs; Falcon-H1: heads in all three
-# layers, a Mamba-2 scan beside them
+# layers, a Mamba-2 scan beside them; Jamba: Mamba's selective scan in layers 0, 2 and 3, experts in 1 and 3
 @pytest.mark.parametrize("kind, heads", [("lfm2", ATTENTION), ("lfm3", ATTENTION), ("qwen3_5", ATTENTION),
                                          ("granite_hybrid", ATTENTION), ("nemotron_h", (2, 5)),
-                                         ("olmo_hybrid", ATTENTION), ("falcon_h1", (0, 1, 2))])  # fmt: skip
+                                         ("olmo_hybrid", ATTENTION), ("falcon_h1", (0, 1, 2)),
+                                         ("jamba", (1,))])  # fmt: skip
 def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind, heads):
     from app_pages.registry import PAGES
     from viz.views.chapter import SLUGS
@@ -136,6 +137,19 @@ def test_the_contribution_graph_draws_a_delta_rules_edges_from_any_earlier_token
     assert set(rows["block"]) & {0, 2}  # the delta rule's layers move information between tokens too
 
 
+def test_the_contribution_graph_draws_jambas_scans_and_no_implicit_section(private_models) -> None:
+    at = opened(private_models, "contributions", "jamba")
+    clean(at, "contributions")
+    names = {d.get("name") for d in chart(at, "flow_graph")["data"]}
+    assert "Mamba state-space scan (from any earlier token)" in names
+    assert any("In 3, Mamba's selective scan" in m.value for m in at.markdown)
+    legend = next(c.value for c in at.caption if "orange: the MLP" in c.value)
+    assert "brown: a state-space scan;" in legend
+    at = at.switch_page("app_pages/patterns.py").run()
+    clean(at, "patterns")
+    assert not [s for s in at.selectbox if s.key == "implicit_layer"]  # a weight per channel, not per head: none
+
+
 def test_the_contribution_graph_says_what_nemotron_hs_mlp_only_layers_do(private_models) -> None:
     at = opened(private_models, "contributions", "nemotron_h")
     clean(at, "contributions")
@@ -149,7 +163,7 @@ def test_falcon_h1s_scan_beside_the_heads_is_drawn_and_said_on_each_page(private
     at = opened(private_models, "contributions", "falcon_h1")
     clean(at, "contributions")
     names = {d.get("name") for d in chart(at, "flow_graph")["data"]}
-    assert {"Mamba-2 state-space scan (from any earlier token)", "attention (from another token, or itself)"} <= names
+    assert {"Mamba state-space scan (from any earlier token)", "attention (from another token, or itself)"} <= names
     assert any("runs a Mamba-2 state-space scan beside attention in every block" in m.value for m in at.markdown)
     legend = next(c.value for c in at.caption if "orange: the MLP" in c.value)
     assert "brown: a state-space scan;" in legend

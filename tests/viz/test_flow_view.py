@@ -40,7 +40,7 @@ def test_strongest_sources_leave_out_self_and_residual() -> None:
 def test_strongest_sources_say_through_what_where_a_scan_moves_tokens_too() -> None:
     beside = {**EDGES, "kind": np.array(["residual_mlp", "mlp", "residual_attn", "attention", "ssm"], dtype=object)}
     rows = strongest_sources(beside, TOKENS)
-    assert [(r["from"], r["through"]) for r in rows] == [("2: ␣<b>cat</b>", "attention"), ("0: <s>", "Mamba-2 scan")]
+    assert [(r["from"], r["through"]) for r in rows] == [("2: ␣<b>cat</b>", "attention"), ("0: <s>", "Mamba scan")]
 
 
 def test_the_threshold_floor_grows_with_the_text() -> None:

@@ -22,7 +22,7 @@ KIND_NAMES = {
     "attention": "attention (from another token, or itself)",
     "convolution": "short convolution (from itself or a few tokens before)",
     "delta": "gated delta rule (linear attention, from any earlier token)",
-    "ssm": "Mamba-2 state-space scan (from any earlier token)",
+    "ssm": "Mamba state-space scan (from any earlier token)",
     "residual_attn": "residual stream",
     "mlp": "MLP",
     "residual_mlp": "residual past the MLP",
@@ -126,7 +126,7 @@ def _name(shown: Sequence[str], col: int, positions: Sequence[int]) -> str:
 
 
 THROUGH = {"attention": "attention", "convolution": "short convolution", "delta": "gated delta rule",
-           "ssm": "Mamba-2 scan"}  # a token-mixing edge's kind, in the table's words
+           "ssm": "Mamba scan"}  # a token-mixing edge's kind, in the table's words
 
 
 def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], top: int = 12) -> list[dict]:
@@ -147,11 +147,12 @@ def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], to
 
 MIXER_COLOURS = {"short_conv": ("green", "a short convolution"), "gated_delta": ("purple", "a gated delta rule"),
                  "ssm": ("brown", "a state-space scan")}  # as viz.figures.flow.COLOURS draws their edges
+SCANS = ("ssm", "selective_scan")  # the mixers whose edges are a state-space scan's (Mamba-2's, Mamba's)
 
 
 def mixer_colour_words(cfg: Any) -> str:
     """"green: a short convolution; " for each kind of layer without attention the model has (cfg: its config)."""
-    had = set(cfg.mixers) | ({"ssm"} if cfg.ssm_beside_attention else set())
+    had = set(cfg.mixers) | ({"ssm"} if cfg.ssm_beside_attention or set(SCANS) & set(cfg.mixers) else set())
     return "".join(f"{colour}: {words}; " for mixer, (colour, words) in MIXER_COLOURS.items() if mixer in had)
 
 
@@ -163,7 +164,7 @@ def hybrid_words(model: str, cfg: Any) -> str:
                 "the scan's, a sum over every earlier token of weight[i, j] · x_j per head (C_i·B_j, decayed by every "
                 "step between them, × the step Δ_j) with the token's own D·x_i, through the gate"
                 + (" and the group norm" if cfg.ssm_norm != "none" else "") + " and W_out, in brown.")  # fmt: skip
-    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", "ssm", "none")}
+    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", *SCANS, "none")}
     said = [f"{model} is a hybrid: in {cfg.n_layers - len(cfg.attention_layers)} of its {cfg.n_layers} blocks "
             "something else replaces attention."]  # fmt: skip
     if counts["short_conv"]:
@@ -180,6 +181,11 @@ def hybrid_words(model: str, cfg: Any) -> str:
                     "token of weight[i, j] · x_j per head (C_i·B_j, decayed by every step between them, × the step "
                     "Δ_j), with the token's own D·x_i, through the gate and the group norm and W_out; those parts add "
                     "up to its output and are drawn in brown.")
+    if counts["selective_scan"]:
+        said.append(f"In {counts['selective_scan']}, Mamba's selective scan: the token's output is a sum over every "
+                    "earlier token of what each channel kept of it (C_i·B_j per state number, decayed by every step "
+                    "between them, channel by channel, × the step Δ_j), with the token's own D·x_i, through the gate "
+                    "and W_out; those parts add up to its output and are drawn in brown.")
     if counts["none"]:
         said.append(f"In {counts['none']}, nothing mixes tokens: the block is an MLP alone, so each token's residual "
                     "passes whole to its MLP (a grey residual edge) and no other token sends anything there.")

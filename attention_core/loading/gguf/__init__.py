@@ -35,6 +35,7 @@ from . import (
     gpt_oss,
     hunyuan,
     hybrid,
+    jamba,
     layernorm,
     llama,
     llama4,
@@ -71,6 +72,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "lfm2moe": (hybrid.lfm2_config, hybrid.lfm2_weights),  # and with a mixture of experts
     "granitehybrid": (hybrid.granite_hybrid_config, hybrid.granite_hybrid_weights),  # Granite 4 H, Bamba: Mamba-2
     "falcon-h1": (falcon_h1.falcon_h1_config, falcon_h1.falcon_h1_weights),  # Falcon-H1: a scan beside the heads
+    "jamba": (jamba.jamba_config, jamba.jamba_weights),  # Jamba: Mamba's selective scan beside attention
     "nemotron_h": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),  # a scan, attention or MLP a layer
     "nemotron_h_moe": (nemotron_h.nemotron_h_config, nemotron_h.nemotron_h_weights),
     "qwen35": (qwen35.qwen35_config, qwen35.qwen35_weights),  # Qwen3.5: the gated delta rule beside attention
