@@ -24,8 +24,8 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
                                                        the convolution's output (attention_core/mixers.py)
     blocks.l.delta_out        [n, d_model]             a hybrid's gated delta rule layer: its output (delta_net.py)
     blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 or Mamba layer: its output (mamba.py,
-                                                       selective_scan.py); beside the
-                                                       heads (Falcon-H1): the scan's, which resid_mid adds too
+                                                       selective_scan.py); beside the heads (Falcon-H1): the
+                                                       scan's, which resid_mid adds too
                                                        (a layer that is an MLP alone, Nemotron-H's: residuals only)
     blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
     blocks.l.resid_post       [n, d_model]             residual leaving block l

@@ -115,7 +115,6 @@ class KVCache:
         self.u[layer][start : start + u.shape[0]] = u
         return mixers.short_conv(x_in, w, layer, before=self.u[layer][:start])
 
-
     def scan_beside(self, layer: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor], cfg: ModelConfig):
         """The output (m, d_model) of the scan beside an attention layer's heads (Falcon-H1), run from, and extending,
         the state the cache carries for the layer; None where the model has no such scan."""

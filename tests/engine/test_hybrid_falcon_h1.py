@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from attention_core import ModelLoadError, blocks, flow, implicit, load_model, mamba
+from attention_core import ModelLoadError, ablate_layer, blocks, flow, implicit, load_model, mamba
 from attention_core.loading.hf_adapters_falcon_h1 import falcon_h1_config
 from tests.engine.decoder_parity import (
     assert_generates_as_transformers,
@@ -65,6 +65,14 @@ def test_attention_and_the_scan_beside_it_are_transformers_own_and_add_up(pair):
         b_O = trace.output_bias(layer)
         heads = trace.head_out(layer).sum(0) + (0.0 if b_O is None else b_O)  # attn_out: the heads', no scan in it
         assert (heads - trace.attn_out(layer)).abs().max() <= PARTS_TOL, layer
+
+
+def test_ablating_a_layer_zeroes_its_heads_not_the_scan_beside_them(pair):
+    _, ours = pair
+    ablated = ours.trace(TEXT, interventions=[ablate_layer(1)])
+    assert ablated.attn_out(1).abs().max() == 0
+    added = ablated.resid_mid(1) - ablated.resid(1)
+    assert (added - ablated["blocks.1.ssm_out"]).abs().max() <= PARTS_TOL and added.abs().max() > 0
 
 
 def test_the_scans_sources_and_the_contribution_graph(pair):

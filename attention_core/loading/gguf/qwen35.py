@@ -72,7 +72,7 @@ def qwen35_weights(t: Tensors, cfg: ModelConfig, delta_rule: Callable | None = N
         w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
         (_gated_attention if cfg.attends(layer) else delta_rule)(t, w, src, dst, cfg)
         if t.has(src + "ffn_gate_up_exps.weight"):
-            raise ModelLoadError("This qwen35moe file stores its experts' gate and up maps fused (ffn_gate_up_exps), "
+            raise ModelLoadError("This file stores its experts' gate and up maps fused (ffn_gate_up_exps), "
                                  "which this reader does not read yet; a file with ffn_gate_exps and ffn_up_exps is.")
         _mlp(t, w, src, dst, norm="post_attention_norm")
     return w
