@@ -48,7 +48,7 @@ class ModelConfig:
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
-        "olmo_hybrid", "falcon_h1", "jamba",
+        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear",
     ]
     n_layers: int
     n_heads: int
@@ -191,6 +191,7 @@ class ModelConfig:
     delta_dims: tuple[int, int] = (0, 0)
     delta_beta_scale: float = 1.0  # β = scale · σ(E·W_b): OLMo Hybrid's 2 lets the rule's eigenvalues go negative
     delta_norm_eps: float | None = None  # the rule's gated norm's ε where it is not norm_eps (OLMo Hybrid: 1e-5)
+    delta_gate: Literal["silu", "sigmoid"] = "silu"  # the rule's output gate: SiLU(E·W_z), or Kimi's σ(E·W_ga·W_gb)
     # "ssm" layers (Mamba-2: attention_core/mamba.py): (heads, channels a head, state size, groups of heads) and the
     # clamp on each step Δ
     ssm_shape: tuple[int, int, int, int] = (0, 0, 0, 0)

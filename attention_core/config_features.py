@@ -88,6 +88,8 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
         if others:
             out.append(f"{words} instead of attention in {len(others)} of {cfg.n_layers} layers ({_listed(others)}): "
                        "no heads there")  # fmt: skip
+    if cfg.delta_gate == "sigmoid":
+        out.append("the delta rule as Kimi Delta Attention: a decay for every key channel, its output gated by σ")
     if cfg.ssm_beside_attention:
         out.append("a Mamba-2 state-space scan beside attention in every layer, both outputs added")
     if cfg.folded_multipliers:

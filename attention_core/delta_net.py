@@ -5,18 +5,24 @@ From a block's normalised input E (n, d_model), per value head h (key heads shar
     q, k, v = split(SiLU(causal depthwise conv over the last L tokens of E·W_qkv))
     q, k → each head's vector over its L2 norm (ε 1e-6); q × 1/√d_k
     β_t = c·σ(E_t·W_b),  α_t = exp(−exp(A_log) · softplus(E_t·W_a + dt_bias))    (c = 1, OLMo Hybrid's 2; α ∈ (0, 1))
-    S_t = α_t (I − β_t k_t k_tᵀ) S_{t−1} + β_t k_t v_tᵀ                        (S: d_k × d_v, S_{−1} = 0)
+    S_t = (I − β_t k_t k_tᵀ) diag(α_t) S_{t−1} + β_t k_t v_tᵀ                  (S: d_k × d_v, S_{−1} = 0)
     o_t = S_tᵀ q_t
     out_t = W_out · concat_h( RMSNorm(o_t,h) ⊙ w_norm ⊙ SiLU(E_t·W_z)_h )
 
-Unrolled, o_t = Σ_{s≤t} weight[t, s] · v_s with weight[t, s] = β_s k_sᵀ A_{s+1} ⋯ A_t q_t (A_r = α_r (I − β_r k_r k_rᵀ),
-symmetric): one number per query and source, as attention's pattern is, but neither positive nor summing to 1
+Kimi Delta Attention (Kimi Linear) decays every key channel at its own rate: α_t is a vector of d_k per head, from a
+low-rank forget gate (E·W_fa·W_fb in place of E·W_a, dt_bias one a channel), and the output gate is σ(E·W_ga·W_gb)
+(ModelConfig.delta_gate "sigmoid") instead of SiLU(E·W_z). Qwen3.5's α is one number a head: diag(α) = α I.
+
+Unrolled, o_t = Σ_{s≤t} weight[t, s] · v_s with weight[t, s] = β_s k_sᵀ A_{s+1} ⋯ A_t q_t (A_r = diag(α_r) (I − β_r
+k_r k_rᵀ), carried back from the query): one number per query and source, as attention's pattern is, but neither
+positive nor summing to 1
 (`source_weights`). No softmax, so no head of this layer has a pattern on the pages; the contribution graph splits
 its output by source through these weights (the norm linearised at the whole output, as for attention's).
 
 Weights: blocks.{l}.delta.W_qkv [d_model, 2·n_k·d_k + n_v·d_v], .kernel [that width, L], .W_z [d_model, n_v·d_v],
-.W_b and .W_a [d_model, n_v], .A_log and .dt_bias [n_v], .norm.w [d_v], .W_out [n_v·d_v, d_model];
-ModelConfig.delta_heads (n_k, n_v) and delta_dims (d_k, d_v).
+.W_b and .W_a [d_model, n_v], .A_log and .dt_bias [n_v], .norm.w [d_v], .W_out [n_v·d_v, d_model]; Kimi's
+.W_fa [d_model, d_k], .W_fb [d_k, n_v·d_k] and dt_bias [n_v·d_k] for W_a, .W_ga, .W_gb for W_z; ModelConfig.delta_heads
+(n_k, n_v), delta_dims (d_k, d_v), delta_gate.
 """
 
 from __future__ import annotations
@@ -36,8 +42,9 @@ Weights = Mapping[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class DeltaInputs:
-    """One layer's per-token quantities, float32: q, k (n_v, n, d_k) normalised (q scaled), v (n_v, n, d_v), β and
-    α (n_v, n), the output gate SiLU(E·W_z) (n_v, n, d_v)."""
+    """One layer's per-token quantities, float32: q, k (n_v, n, d_k) normalised (q scaled), v (n_v, n, d_v), β
+    (n_v, n), α (n_v, n, 1), or (n_v, n, d_k) where each key channel decays at its own rate (Kimi), the output gate
+    (n_v, n, d_v)."""
 
     q: torch.Tensor
     k: torch.Tensor
@@ -64,9 +71,18 @@ def inputs(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before:
     q, k = (t * torch.rsqrt((t * t).sum(-1, keepdim=True) + 1e-6) for t in (q, k))  # (n_v, n, d_k) unit length
     v = v.unflatten(-1, (n_v, d_v)).transpose(0, 1)  # (n_v, n, d_v)
     beta = cfg.delta_beta_scale * torch.sigmoid(linear(x_in, w[p + "W_b"], None).float()).T  # (n_v, n)
-    decay = -w[p + "A_log"].float().exp() * F.softplus(linear(x_in, w[p + "W_a"], None).float() + w[p + "dt_bias"])
-    gate = F.silu(linear(x_in, w[p + "W_z"], None).float()).unflatten(-1, (n_v, d_v)).transpose(0, 1)
-    return DeltaInputs(q * d_k**-0.5, k, v, beta, decay.exp().T, gate)
+    steps = F.softplus(_low_rank(x_in, w, p, "W_a", "W_fa", "W_fb") + w[p + "dt_bias"].float())  # (n, n_v·1 or ·d_k)
+    decay = -w[p + "A_log"].float().exp()[:, None] * steps.unflatten(-1, (n_v, -1))  # (n, n_v, 1 or d_k)
+    act = torch.sigmoid if cfg.delta_gate == "sigmoid" else F.silu
+    gate = act(_low_rank(x_in, w, p, "W_z", "W_ga", "W_gb")).unflatten(-1, (n_v, d_v)).transpose(0, 1)
+    return DeltaInputs(q * d_k**-0.5, k, v, beta, decay.exp().transpose(0, 1), gate)
+
+
+def _low_rank(x_in: torch.Tensor, w: Weights, p: str, full: str, down: str, up: str) -> torch.Tensor:
+    """x_in·W (float32), through the full map `full` or, where the layer has them instead (Kimi), `down` then `up`."""
+    if p + full in w:
+        return linear(x_in, w[p + full], None).float()
+    return linear(linear(x_in, w[p + down], None), w[p + up], None).float()
 
 
 def recur(d: DeltaInputs, S: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,7 +91,7 @@ def recur(d: DeltaInputs, S: torch.Tensor | None = None) -> tuple[torch.Tensor, 
     S = d.k.new_zeros(n_v, d_k, d.v.shape[-1]) if S is None else S
     out = []
     for t in range(n):
-        k_t, a_t, b_t = d.k[:, t], d.alpha[:, t, None, None], d.beta[:, t, None]  # (n_v, d_k), (n_v,1,1), (n_v,1)
+        k_t, a_t, b_t = d.k[:, t], d.alpha[:, t, :, None], d.beta[:, t, None]  # (n_v, d_k), (n_v, 1|d_k, 1), (n_v, 1)
         S = a_t * S
         S = S + k_t[..., None] * (b_t * (d.v[:, t] - (S * k_t[..., None]).sum(-2)))[:, None]  # (n_v, d_k, d_v)
         out.append((S * d.q[:, t, :, None]).sum(-2))  # (n_v, d_v)
@@ -123,7 +139,7 @@ def source_weights(d: DeltaInputs, query: int) -> torch.Tensor:
         k_s = d.k[:, s]  # (n_v, d_k)
         ku = (k_s * u).sum(-1, keepdim=True)  # (n_v, 1)
         out.append(d.beta[:, s, None] * ku)
-        u = d.alpha[:, s, None] * (u - d.beta[:, s, None] * k_s * ku)
+        u = d.alpha[:, s] * (u - d.beta[:, s, None] * k_s * ku)  # α (n_v, 1 or d_k)
     return torch.cat(out[::-1], dim=-1)  # (n_v, query + 1)
 
 
@@ -137,7 +153,7 @@ def weight_matrix(d: DeltaInputs) -> torch.Tensor:
         k_s = d.k[:, s, None]  # (n_v, 1, d_k)
         ku = (u[:, s:] * k_s).sum(-1)  # (n_v, n − s): k_s · u for the queries t ≥ s
         out[:, s:, s] = d.beta[:, s, None] * ku
-        u[:, s:] = d.alpha[:, s, None, None] * (u[:, s:] - d.beta[:, s, None, None] * k_s * ku[..., None])
+        u[:, s:] = d.alpha[:, s, None, :] * (u[:, s:] - d.beta[:, s, None, None] * k_s * ku[..., None])
     return out
 
 

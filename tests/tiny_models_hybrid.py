@@ -291,3 +291,33 @@ def save_tiny_jamba(folder: Path, seed: int = 0, experts: int = 4):
                 layer.mamba.A_log.copy_(torch.randn_like(layer.mamba.A_log) * 0.5)
                 layer.mamba.D.copy_(torch.randn_like(layer.mamba.D))
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_kimi_linear(folder: Path, seed: int = 0):
+    """Kimi Linear: 4 layers, Kimi Delta Attention (2 heads of 16, a kernel of 4) in 0, 1 and 2, latent attention
+    without position encoding (4 heads, q 8 + 4 wide, values 8, a key/value latent of 16) in 3; layer 0's MLP dense,
+    the others 4 experts (2 a token, in 2 groups of which 1 is kept, renormalised, × 1.5) beside a shared expert.
+    A_log, dt_bias and the router's correction bias drawn."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.KimiLinearConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, moe_intermediate_size=24, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=4, kv_lora_rank=16, q_lora_rank=None, qk_rope_head_dim=4,
+        qk_nope_head_dim=8, v_head_dim=8, num_local_experts=4, num_experts_per_tok=2, n_group=2, topk_group=1,
+        n_shared_experts=1, routed_scaling_factor=1.5, norm_topk_prob=True, max_position_embeddings=128,
+        layer_types=["linear_attention", "linear_attention", "linear_attention", "full_attention"],
+        mlp_layer_types=["dense", "sparse", "sparse", "sparse"], linear_head_dim=16, linear_num_heads=2,
+        linear_conv_kernel_dim=4, pad_token_id=0, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False,
+    )  # fmt: skip
+    model = transformers.KimiLinearForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in model.model.layers[:3]:
+            gate = layer.self_attn.forget_gate
+            gate.A_log.copy_(torch.randn_like(gate.A_log) * 0.5)
+            gate.dt_bias.copy_(torch.randn_like(gate.dt_bias) * 0.5)
+        for layer in model.model.layers[1:]:  # a buffer, zero at init: drawn so that a choice without it would differ
+            layer.mlp.gate.e_score_correction_bias.copy_(torch.randn(4) * 0.3)
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

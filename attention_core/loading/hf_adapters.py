@@ -360,6 +360,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_falcon_h1 import ADAPTERS as FALCON_H1
     from .hf_adapters_hybrid import ADAPTERS as HYBRID
     from .hf_adapters_jamba import ADAPTERS as JAMBA
+    from .hf_adapters_kimi_linear import ADAPTERS as KIMI_LINEAR
     from .hf_adapters_latent import ADAPTERS as LATENT
     from .hf_adapters_layernorm import ADAPTERS as LAYERNORM
     from .hf_adapters_llama4 import ADAPTERS as LLAMA4
@@ -378,7 +379,7 @@ def _every_adapter() -> dict[str, Adapter]:
 
     every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT, LLAMA4,
              MOE_RECENT, MODERNBERT, VISION, BERT_VARIANTS, T5GEMMA, HYBRID, NEMOTRON_H,
-             OLMO_HYBRID, FALCON_H1, JAMBA)
+             OLMO_HYBRID, FALCON_H1, JAMBA, KIMI_LINEAR)
     return {kind: adapter for table in every for kind, adapter in table.items()}
 
 

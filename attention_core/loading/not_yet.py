@@ -14,8 +14,8 @@ from __future__ import annotations
 
 _HYBRID = ("some of its layers mix tokens without attention ({}), which are not read for this model yet (of the "
            "hybrids, this engine runs LFM2's and LFM3's short convolutions, the gated delta rule of Qwen3.5 and OLMo "
-           "Hybrid, the Mamba-2 layers of Granite 4, Bamba, Nemotron-H and Falcon-H1, and Jamba's Mamba "
-           "layers)")  # fmt: skip
+           "Hybrid, Kimi Linear's delta attention, the Mamba-2 layers of Granite 4, Bamba, Nemotron-H and Falcon-H1, "
+           "and Jamba's Mamba layers)")  # fmt: skip
 _RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
 _AUDIO = "it reads audio ({}), not text: a text box has nothing to give it"
 _IMAGES = "it reads images, not text: a text box has nothing to give it"
@@ -24,7 +24,7 @@ _WIDTHS = ("its layers differ in head widths and later layers reuse earlier ones
 
 _REASONS = {
     "Zamba": _HYBRID.format("Mamba layers"),
-    "Kimi Linear": _HYBRID.format("Kimi Delta Attention"),
+    "Kimi Linear (GGUF)": "its GGUF file is not read yet (Kimi Linear's Hugging Face folders are)",
     "MiniMax-01": _HYBRID.format("lightning attention"),
     "Ling hybrid": _HYBRID.format("linear attention"),
     "RecurrentGemma": _HYBRID.format("recurrent blocks"),
@@ -45,8 +45,8 @@ _REASONS = {
 # Hugging Face model_types and GGUF architectures (llama.cpp's names) → the family's name above
 _NAMES = {
 
-    "zamba": "Zamba", "zamba2": "Zamba", "kimi_linear": "Kimi Linear",
-    "kimi-linear": "Kimi Linear", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",
+    "zamba": "Zamba", "zamba2": "Zamba",
+    "kimi-linear": "Kimi Linear (GGUF)", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",
     "recurrent_gemma": "RecurrentGemma", "plamo2": "PLaMo 2", "mamba": "Mamba", "mamba2": "Mamba",
     "falcon_mamba": "Mamba", "rwkv": "RWKV", "rwkv6": "RWKV", "rwkv7": "RWKV", "xlstm": "xLSTM",
     "gemma3n": "Gemma 3n", "gemma3n_text": "Gemma 3n", "gemma4": "Gemma 4", "gemma4_text": "Gemma 4",

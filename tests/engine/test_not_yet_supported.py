@@ -57,8 +57,9 @@ def test_no_architecture_listed_as_not_yet_run_is_run():
 
 def test_a_kimi_linear_gguf_says_why(tmp_path):
     """llama.cpp's kimi-linear file (Kimi Delta Attention beside latent attention) is refused by name, before any
-    tensor is read (the hybrids' files that are read: tests/engine/test_gguf_qwen35.py, test_gguf_qwen3next.py,
-    test_gguf_granite_hybrid.py, test_gguf_nemotron_h.py, test_gguf_falcon_h1.py)."""
+    tensor is read; its Hugging Face folders are read (tests/engine/test_hybrid_kimi_linear.py), as are the hybrids'
+    files of tests/engine/test_gguf_qwen35.py, test_gguf_qwen3next.py, test_gguf_granite_hybrid.py,
+    test_gguf_nemotron_h.py, test_gguf_falcon_h1.py and test_gguf_jamba.py."""
     import gguf
 
     path = tmp_path / "kimi-linear.gguf"
@@ -66,5 +67,5 @@ def test_a_kimi_linear_gguf_says_why(tmp_path):
     w.add_block_count(2)
     _tokenizer(w, byte_bpe(300))
     finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
-    with pytest.raises(ModelLoadError, match=r"Kimi Linear: some of its layers mix tokens without attention"):
+    with pytest.raises(ModelLoadError, match=r"Kimi Linear \(GGUF\): its GGUF file is not read yet"):
         load_model(str(path))
