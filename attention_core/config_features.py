@@ -174,10 +174,13 @@ def _rope_features(cfg: ModelConfig) -> list[str]:
         out.append("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")
     if cfg.rope_reversed:
         out.append("RoPE turning each pair the other way (by −position·θ)")
-    if cfg.rotary_dim is not None and cfg.rotary_dim != cfg.d_head:
+    if cfg.rotary_dim is not None and cfg.rotary_dim != cfg.d_head and any(map(cfg.rotates, layers)):
         which = "the last " if cfg.kv_latent_rank else ""  # MLA: a head's rotated part follows its unrotated one
         shared = ", the key's shared by every head" if cfg.kv_latent_rank else ""
         out.append(f"RoPE on {which}{cfg.rotary_dim} of {cfg.d_head} dimensions per head{shared}")
+    elif cfg.kv_latent_rank and cfg.rotary_dim:  # Kimi Linear: the shared part kept, never rotated
+        out.append(f"the last {cfg.rotary_dim} of {cfg.d_head} dimensions of every head's key shared by every head, "
+                   "unrotated")  # fmt: skip
     return out
 
 

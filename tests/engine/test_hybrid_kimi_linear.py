@@ -82,7 +82,8 @@ def test_the_sweep_and_the_parameter_count(pair):
     assert counts["total"] == sum(p.numel() for p in hf.parameters()) + buffers  # the correction bias: a buffer
     features = " ".join(ours.config.features())
     assert "a gated delta rule (linear attention) instead of attention in 3 of 4 layers" in features
-    assert "Kimi Delta Attention: a decay for every key channel" in features
+    assert "Kimi Delta Attention: a decay for every key channel" in features and "RoPE on" not in features
+    assert "the last 4 of 12 dimensions of every head's key shared by every head, unrotated" in features
 
 
 def test_a_hub_config_is_read_and_a_bad_one_refused():
