@@ -28,7 +28,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_hybrid import mamba_fields, mamba_weights
-from .hf_adapters_modern import _decoder, _unembed
+from .hf_adapters_modern import _decoder, pre_ff_layout
 
 # the µP factors folded into the weights (module docstring), as config.json names them; ssm_multipliers and
 # mlp_multipliers are lists, spelled out one factor a part
@@ -65,12 +65,7 @@ def _multipliers(hf: dict) -> tuple[tuple[str, float], ...]:
 
 
 def falcon_h1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("final_layernorm.weight")}
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
-        w[dst + "ln_mlp.w"] = r.get(src + "pre_ff_layernorm.weight")
+    def block(w: StateDict, r: _Reader, src: str, dst: str, layer: int) -> None:
         for ours, theirs in (("attn.W_Q", "self_attn.q_proj"), ("attn.W_K", "self_attn.k_proj"),
                              ("attn.W_V", "self_attn.v_proj"), ("attn.W_O", "self_attn.o_proj"),
                              ("mlp.W_gate", "feed_forward.gate_proj"), ("mlp.W_in", "feed_forward.up_proj"),
@@ -80,8 +75,8 @@ def falcon_h1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
                 w[dst + ours.replace(".W_", ".b_")] = r.get(f"{src}{theirs}.bias")
         mamba_weights(w, r, src + "mamba.", dst + "ssm.", norm=cfg.ssm_norm != "none")
         _fold(w, dst, cfg)
-    _unembed(w, sd, cfg)
-    return w
+
+    return pre_ff_layout(sd, cfg, block)
 
 
 def _fold(w: StateDict, dst: str, cfg: ModelConfig) -> None:

@@ -43,7 +43,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import unfuse_ba, unfuse_qkvz
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _rope, _unembed
+from .hf_adapters_modern import _decoder, _rope, _unembed, attention_maps, pre_ff_layout
 from .hf_adapters_moe import GATED, moe_fields, shared_mlp, stacked_experts
 
 
@@ -281,21 +281,15 @@ def bamba_config(hf: dict, name: str) -> ModelConfig:
 
 
 def bamba_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("final_layernorm.weight")}
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
-        w[dst + "ln_mlp.w"] = r.get(src + "pre_ff_layernorm.weight")
+    def block(w: StateDict, r: _Reader, src: str, dst: str, layer: int) -> None:
         if cfg.attends(layer):
-            for part in "qkvo":
-                w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
+            attention_maps(w, r, src, dst)
         else:
             mamba_weights(w, r, src + "mamba.", dst + "ssm.")
         for ours, theirs in GATED:
             w[f"{dst}mlp.{ours}"] = r.linear(f"{src}feed_forward.{theirs}.weight")
-    _unembed(w, sd, cfg)
-    return w
+
+    return pre_ff_layout(sd, cfg, block)
 
 
 def mamba_fields(hf: dict, kind: str) -> dict:

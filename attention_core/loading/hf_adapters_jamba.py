@@ -20,7 +20,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_hybrid import _some_attention
-from .hf_adapters_modern import _decoder, _unembed
+from .hf_adapters_modern import _decoder, attention_maps, pre_ff_layout
 from .hf_adapters_moe import GATED, moe_fields, stacked_experts
 
 
@@ -50,20 +50,14 @@ def jamba_config(hf: dict, name: str) -> ModelConfig:
 
 
 def jamba_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    r = _Reader(sd, ("model.",))
-    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("final_layernorm.weight")}
-    for layer in range(cfg.n_layers):
-        src, dst = f"layers.{layer}.", f"blocks.{layer}."
-        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
-        w[dst + "ln_mlp.w"] = r.get(src + "pre_ff_layernorm.weight")
+    def block(w: StateDict, r: _Reader, src: str, dst: str, layer: int) -> None:
         if cfg.attends(layer):
-            for part in "qkvo":
-                w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
+            attention_maps(w, r, src, dst)
         else:
             _selective(w, r, src + "mamba.", dst + "ssm.")
         _feed_forward(w, r, src + "feed_forward.", dst, cfg)
-    _unembed(w, sd, cfg)
-    return w
+
+    return pre_ff_layout(sd, cfg, block)
 
 
 def _selective(w: StateDict, r: _Reader, src: str, dst: str) -> None:

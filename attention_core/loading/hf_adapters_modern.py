@@ -257,6 +257,26 @@ def llama_layout(
     return w
 
 
+def pre_ff_layout(sd: StateDict, cfg: ModelConfig, block: Callable[[StateDict, _Reader, str, str, int], None]):
+    """The layout Bamba, Jamba and Falcon-H1 share under model.: embed_tokens, final_layernorm, each layer's
+    input_layernorm (ln_attn) and pre_ff_layernorm (ln_mlp), then `block(w, r, src, dst, layer)` the rest; lm_head."""
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight"), "ln_final.w": r.get("final_layernorm.weight")}
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
+        w[dst + "ln_mlp.w"] = r.get(src + "pre_ff_layernorm.weight")
+        block(w, r, src, dst, layer)
+    _unembed(w, sd, cfg)
+    return w
+
+
+def attention_maps(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+    """self_attn's q, k, v and o maps, without biases, as W_Q, W_K, W_V, W_O."""
+    for part in "qkvo":
+        w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
+
+
 def qwen3_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, _gated)
 
