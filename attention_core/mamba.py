@@ -161,11 +161,11 @@ def source_terms(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, q
     H, P, N, G = cfg.ssm_shape
     p = f"blocks.{layer}.ssm."
     d = inputs(x_in[: query + 1], w, layer, cfg)
-    y = recur(d)[0][:, query] + w[p + "D"].float()[:, None] * d.x[:, query]  # (H, P)
+    sent = source_weights(d, query)[..., None] * d.x  # (H, m, P): the unrolled scan, no token-by-token loop
+    sent[:, query] += w[p + "D"].float()[:, None] * d.x[:, query]  # D x: the query sends it to itself
+    y = sent.sum(1)  # (H, P): the scan's y at the query, D's term included
     gate = F.silu(d.z[query])  # (H·P,)
     gain = _fixed_gain(y.flatten(), gate, w.get(p + "norm.w"), cfg).unflatten(-1, (H, P))  # (H, P)
-    sent = source_weights(d, query)[..., None] * d.x  # (H, m, P)
-    sent[:, query] += w[p + "D"].float()[:, None] * d.x[:, query]  # D x: the query sends it to itself
     terms = (sent * gain[:, None]).transpose(0, 1).flatten(-2) @ w[p + "W_out"].float()  # (m, d_model)
     bias = w.get(p + "b_out")
     constant = terms.new_zeros(terms.shape[-1]) if bias is None else bias.float()
