@@ -1,12 +1,17 @@
 """A hybrid's forward pass: the engine's trace of a Qwen3.5-shaped language model (three gated delta rule layers and one
 attention layer at Qwen3.5-0.8B's widths: d_model 1024, 16 value heads of 128; random weights, a 300-token vocabulary)
-against transformers' forward pass on the same ids, in the same run.
+or of a Falcon-H1-shaped one (--shape falcon_h1: four layers of attention beside a Mamba-2 scan at Falcon-H1-0.5B's
+widths: d_model 1024, 8 heads of 64, a scan of 24 heads of 64 with a state of 128) against transformers' forward pass
+on the same ids, in the same run.
 
     python bench/hybrid.py
     python bench/hybrid.py --lengths 256 1024 2048 --repeats 3
+    python bench/hybrid.py --shape falcon_h1
 
-The engine runs the delta rule one token at a time (attention_core/delta_net.py); transformers, on a CPU without the
-fla kernels, its own chunked torch code. Per-token cost grows with the length, so the ratio is printed per length.
+The engine runs the delta rule one token at a time (attention_core/delta_net.py) and the Mamba-2 scan 64 tokens a step
+(mamba.scan); for the scan the same run also times the engine with its token-by-token twin (mamba.recur) in its
+place. transformers runs, on a CPU without the fla or mamba kernels, its own chunked torch code. Per-token cost grows
+with the length, so the ratio is printed per length.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ TEXT = "the quick brown fox jumps over the lazy dog " * 1000
 def build(folder: Path):
     """The Qwen3.5-shaped model, saved as a folder with a byte-level tokenizer of 300 tokens."""
     import transformers
-    from tokenizers import Tokenizer, models, pre_tokenizers
 
     torch.manual_seed(0)
     cfg = transformers.Qwen3_5TextConfig(
@@ -43,11 +47,33 @@ def build(folder: Path):
     )  # fmt: skip
     model = transformers.Qwen3_5ForCausalLM(cfg).eval()
     model.save_pretrained(folder)
+    _tokenizer(folder)
+    return model
+
+
+def build_falcon_h1(folder: Path):
+    """The Falcon-H1-shaped model, saved as a folder with the same byte-level tokenizer."""
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.FalconH1Config(
+        vocab_size=300, hidden_size=1024, intermediate_size=2048, num_hidden_layers=4, num_attention_heads=8,
+        num_key_value_heads=2, head_dim=64, max_position_embeddings=8192, mamba_d_ssm=1536, mamba_n_heads=24,
+        mamba_n_groups=1, mamba_d_state=128, mamba_d_conv=4, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    model = transformers.FalconH1ForCausalLM(cfg).eval()
+    model.save_pretrained(folder)
+    _tokenizer(folder)
+    return model
+
+
+def _tokenizer(folder: Path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
     vocab = {chr(i + 33): i for i in range(300)}  # one token a character: enough for timing
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=chr(33)))
     tokenizer.pre_tokenizer = pre_tokenizers.Split("", "isolated")
     tokenizer.save(str(folder / "tokenizer.json"))
-    return model
 
 
 def best(run, repeats: int) -> float:
@@ -63,24 +89,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--shape", choices=("qwen3_5", "falcon_h1"), default="qwen3_5")
     args = parser.parse_args()
+    scan = args.shape == "falcon_h1"
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "qwen3_5_shaped"
-        hf = build(folder)
+        folder = Path(tmp) / f"{args.shape}_shaped"
+        hf = (build_falcon_h1 if scan else build)(folder)
         ours = load_model(str(folder), device="cpu")
         ours.trace(TEXT, max_tokens=16)  # warm
-        rows = []
-        for n in args.lengths:
-            trace = ours.trace(TEXT, max_tokens=n)
-            ids = torch.tensor([trace.token_ids])
-            mine = best(lambda: ours.trace(TEXT, max_tokens=n), args.repeats)  # noqa: B023
-            with torch.inference_mode():
-                theirs = best(lambda: hf(ids), args.repeats)  # noqa: B023
-            rows.append((trace.n_tokens, mine, theirs))
-    print(f"{'tokens':>7} {'ours (s)':>9} {'transformers (s)':>17} {'ratio':>6}")
-    for n, mine, theirs in rows:
-        print(f"{n:>7} {mine:>9.2f} {theirs:>17.2f} {mine / theirs:>6.2f}")
-    print(f"(median ratio {statistics.median(m / t for _, m, t in rows):.2f}; torch {torch.__version__})")
+        rows = [_timed(ours, hf, n, args.repeats, scan) for n in args.lengths]
+    print(f"{'tokens':>7} {'ours (s)':>9} {'transformers (s)':>17} {'ratio':>6}"
+          + (f" {'token by token (s)':>19} {'ratio':>6}" if scan else ""))  # fmt: skip
+    for n, mine, theirs, plain in rows:
+        print(f"{n:>7} {mine:>9.2f} {theirs:>17.2f} {mine / theirs:>6.2f}"
+              + (f" {plain:>19.2f} {mine / plain:>6.2f}" if scan else ""))  # fmt: skip
+    print(f"(median ratio {statistics.median(r[1] / r[2] for r in rows):.2f}; torch {torch.__version__})")
+
+
+def _timed(ours, hf, n: int, repeats: int, scan: bool) -> tuple[int, float, float, float]:
+    """(tokens, our trace's best time, transformers' forward pass's, our trace's with the token-by-token scan)."""
+    from attention_core import mamba
+
+    trace = ours.trace(TEXT, max_tokens=n)
+    ids = torch.tensor([trace.token_ids])
+    mine = best(lambda: ours.trace(TEXT, max_tokens=n), repeats)
+    with torch.inference_mode():
+        theirs = best(lambda: hf(ids), repeats)
+    plain = float("nan")
+    if scan:  # the same pass with mamba.recur in mamba.scan's place: the reference for the chunked scan
+        chunked, mamba.scan = mamba.scan, lambda d, h=None: mamba.recur(d, h)
+        try:
+            plain = best(lambda: ours.trace(TEXT, max_tokens=n), repeats)
+        finally:
+            mamba.scan = chunked
+    return trace.n_tokens, mine, theirs, plain
 
 
 if __name__ == "__main__":

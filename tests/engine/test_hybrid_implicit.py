@@ -73,3 +73,18 @@ def test_layers_without_such_weights_are_refused_by_name(hybrid, tmp_path_factor
         assert weighted_layers(lfm2) == ()
         with pytest.raises(ValueError, match="runs a short convolution"):
             implicit_weights(lfm2, 0)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 500])
+def test_the_chunked_scan_the_pass_runs_is_the_token_by_token_recurrence(chunk) -> None:
+    """mamba.scan (the pass's, chunk tokens a step through the weight matrix and the carried state) against
+    mamba.recur (one token at a time), from a nonzero state, over a length no chunk size divides."""
+    torch.manual_seed(0)
+    H, n, P, N = 3, 150, 4, 5
+    dt = torch.rand(H, n) * 0.5
+    d = mamba.SsmInputs(torch.randn(H, n, P), torch.randn(H, n, N), torch.randn(H, n, N), dt,
+                        dt * -torch.rand(H, 1) * 2, torch.randn(n, H * P))  # fmt: skip
+    h0 = torch.randn(H, P, N)
+    want_y, want_h = mamba.recur(d, h0)
+    got_y, got_h = mamba.scan(d, h0, chunk=chunk)
+    assert (got_y - want_y).abs().max() <= TOL * want_y.abs().max() and (got_h - want_h).abs().max() <= TOL
