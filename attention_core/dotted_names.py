@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from . import blocks, lens, mixers
+from . import lens, mixers
 from .device import host_float
 
 if TYPE_CHECKING:
@@ -106,11 +106,6 @@ def _layer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Ten
     if t.config.attn_output_gate:
         getters["attn.gate"] = lambda: host_float(lens.output_gate(t, layer))
     if t.config.ssm_beside_attention:  # resid_mid = resid_pre + attn_out + ssm_out
-        getters["ssm_out"] = lambda: _scan_beside(t, layer)
+        getters["ssm_out"] = lambda: host_float(
+            mixers.scan_beside(cap.resid_pre[layer], t.context.pass_weights, layer, t.config))
     return getters
-
-
-def _scan_beside(trace: Trace, layer: int) -> torch.Tensor:
-    """[n, d_model] the output of the scan beside `layer`'s heads (Falcon-H1), from the block's normalised input."""
-    w, cfg = trace.context.pass_weights, trace.config
-    return host_float(mixers.ssm(blocks.attention_input(trace.captured.resid_pre[layer], w, layer, cfg), w, layer, cfg))

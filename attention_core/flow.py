@@ -326,9 +326,9 @@ def _mid_at(trace: Trace, layer: int, index: torch.Tensor) -> torch.Tensor:
     a = lens.sent_patterns(trace, layer, index).to(v.dtype)  # (n_heads, m, n)
     z = trace._z(layer)[:, index] if cfg.attn_output_gate else torch.bmm(a, v)  # (n_heads, m, d_head): gated
     attn = fwd.layer_attn_out(z, w, layer, iv.for_layer(trace.interventions, layer))  # (m, d_model)
-    if cfg.ssm_beside_attention:  # Falcon-H1: the scan's output at the rows, from every token up to them
-        x_in = blocks.attention_input(trace.captured.resid_pre[layer], w, layer, cfg)  # (n, d_model)
-        attn = attn + mixers.ssm(x_in, w, layer, cfg)[index]
+    scan = mixers.scan_beside(trace.captured.resid_pre[layer], w, layer, cfg)  # (n, d_model): Falcon-H1's, or None
+    if scan is not None:  # its output at the rows, from every token up to them
+        attn = attn + scan[index]
     return blocks.after_attention(trace.captured.resid_pre[layer][index], attn, w, layer, cfg)
 
 

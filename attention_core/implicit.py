@@ -29,8 +29,8 @@ def weighted_layers(trace: Trace) -> tuple[int, ...]:
     """The layers of `trace`'s model with implicit weights, in order: a scan (in place of attention or, Falcon-H1's,
     beside it) or a delta rule."""
     cfg = trace.config
-    delta = tuple(m == "gated_delta" for m in cfg.mixers) or (False,) * cfg.n_layers
-    return tuple(layer for layer in range(trace.n_layers) if cfg.scans(layer) or delta[layer])
+    delta = [bool(cfg.mixers) and cfg.mixers[layer] == "gated_delta" for layer in range(cfg.n_layers)]
+    return tuple(layer for layer in range(cfg.n_layers) if cfg.scans(layer) or delta[layer])
 
 
 def implicit_weights(trace: Trace, layer: int, start: int = 0, stop: int | None = None) -> torch.Tensor:

@@ -56,12 +56,21 @@ def beside_attention(
     x_in: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """What an attention layer mixes in (..., n, d_model): its attention output `attn_out`, plus, where the model runs
-    a Mamba-2 scan beside the heads (Falcon-H1: ModelConfig.ssm_beside_attention), the scan's output on the same
-    normalised input (x_in, computed from the block's input `resid` when not given)."""
+    a Mamba-2 scan beside the heads, that scan's output (`scan_beside`)."""
+    scan = scan_beside(resid, w, layer, cfg, x_in)
+    return attn_out if scan is None else attn_out + scan
+
+
+def scan_beside(
+    resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, x_in: torch.Tensor | None = None
+) -> torch.Tensor | None:
+    """(..., n, d_model) the output of the Mamba-2 scan beside `layer`'s heads (Falcon-H1:
+    ModelConfig.ssm_beside_attention) on the heads' normalised input (x_in, computed from the block's input `resid`
+    when not given); None where the model runs no such scan."""
     if not cfg.ssm_beside_attention:
-        return attn_out
+        return None
     x_in = blocks.attention_input(resid, w, layer, cfg) if x_in is None else x_in
-    return attn_out + ssm(x_in, w, layer, cfg)
+    return ssm(x_in, w, layer, cfg)
 
 
 def conv_gates(x_in: torch.Tensor, w: Weights, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
