@@ -129,6 +129,21 @@ def mamba2_hybrid_tensor(names, base: str, suffix: str, data: np.ndarray, groups
     return (f"{mapped}.{suffix}" if suffix else mapped), np.ascontiguousarray(data, dtype=np.float32)
 
 
+def stacked_experts_as_llama_cpp(hf_name: str, data, out: dict) -> bool:
+    """Experts stacked as transformers 5 holds them ((n, out, in) experts.gate_up_proj: gate rows, then up; and
+    experts.down_proj) written into `out` as llama.cpp's ffn_gate_exps, ffn_up_exps and ffn_down_exps; whether
+    hf_name was such a tensor."""
+    if ".experts.gate_up_proj" not in hf_name and ".experts.down_proj" not in hf_name:
+        return False
+    layer = hf_name.split(".")[2]
+    if hf_name.endswith("gate_up_proj"):
+        gate, up = data.chunk(2, dim=1)
+        out[f"blk.{layer}.ffn_gate_exps.weight"], out[f"blk.{layer}.ffn_up_exps.weight"] = gate, up
+    else:
+        out[f"blk.{layer}.ffn_down_exps.weight"] = data
+    return True
+
+
 def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     """llama.cpp's llama converter: each head's rows (half, i) reordered to (i, half) for its GPT-J rotation."""
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)

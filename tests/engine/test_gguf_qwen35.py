@@ -14,7 +14,7 @@ import torch
 
 from attention_core import ModelLoadError, load_model
 from tests.engine.decoder_parity import assert_matches_reference, layer_output, reference_run
-from tests.gguf_writer import _tokenizer, finish
+from tests.gguf_writer import _tokenizer, finish, stacked_experts_as_llama_cpp
 from tests.tiny_models import byte_bpe
 from tests.tiny_models_hybrid import save_tiny_qwen3_5, save_tiny_qwen3_5_moe
 
@@ -80,13 +80,7 @@ def _tensors(hf) -> dict[str, np.ndarray]:
         data = tensor.float()
         if hf_name == "lm_head.weight" and cfg.tie_word_embeddings:
             continue
-        if ".mlp.experts." in hf_name:  # stacked (n, out, in): gate | up rows, and down
-            layer = hf_name.split(".")[2]
-            if hf_name.endswith("gate_up_proj"):
-                gate, up = data.chunk(2, dim=1)
-                out[f"blk.{layer}.ffn_gate_exps.weight"], out[f"blk.{layer}.ffn_up_exps.weight"] = gate, up
-            else:
-                out[f"blk.{layer}.ffn_down_exps.weight"] = data
+        if stacked_experts_as_llama_cpp(hf_name, data, out):
             continue
         base, suffix = (hf_name, "") if hf_name.endswith(".A_log") else hf_name.rsplit(".", 1)
         if hf_name.endswith(".dt_bias"):

@@ -15,7 +15,7 @@ import torch
 
 from attention_core import ModelLoadError, load_model
 from tests.engine.decoder_parity import assert_matches_reference, layer_output, reference_run
-from tests.gguf_writer import _tokenizer, finish
+from tests.gguf_writer import _tokenizer, finish, stacked_experts_as_llama_cpp
 from tests.tiny_models import byte_bpe
 from tests.tiny_models_hybrid import save_tiny_qwen3_next
 
@@ -74,12 +74,7 @@ def _tensors(hf, fused: bool) -> dict[str, np.ndarray]:
     names, out = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN3NEXT, cfg.num_hidden_layers), {}
     for hf_name, tensor in hf.state_dict().items():
         data, layer = tensor.float(), hf_name.split(".")[2] if ".layers." in hf_name else ""
-        if ".mlp.experts." in hf_name:  # stacked (n, out, in): gate | up rows, and down
-            if hf_name.endswith("gate_up_proj"):
-                gate, up = data.chunk(2, dim=1)
-                out[f"blk.{layer}.ffn_gate_exps.weight"], out[f"blk.{layer}.ffn_up_exps.weight"] = gate, up
-            else:
-                out[f"blk.{layer}.ffn_down_exps.weight"] = data
+        if stacked_experts_as_llama_cpp(hf_name, data, out):
             continue
         if ".mlp." in hf_name and hf_name.endswith(("gate_proj.weight", "up_proj.weight", "down_proj.weight")) and (
                 "shared_expert" not in hf_name):  # layer 0's dense MLP (mlp_only_layers): llama.cpp's plain ffn_*
