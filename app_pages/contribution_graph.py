@@ -44,7 +44,7 @@ st.markdown(
 )
 cfg = trace.config
 hybrid = cfg.hybrid  # some layer mixes tokens by more than attention: another mixer, or a scan beside the heads
-if hybrid:  # mixers.py, delta_net.py: each source's term of a convolution or a delta rule is exact, as attention's
+if hybrid:  # short_conv.py, delta_net.py: each source's term of a convolution or a delta rule is exact, as attention's
     st.markdown(hybrid_words(ctx.model_title, cfg))
 warn_untrained_masking(ctx, "these contributions")
 shown = display_tokens(trace)  # byte pieces named by their character, as on every page

@@ -87,7 +87,7 @@ if cfg.kv_latent_rank and values == loaded:  # DeepSeek: attention_core/latent.p
         f"{cfg.d_value} wide, so this calculator's count is the chapter's formula for its shape; its real count is "
         "below."
     )
-elif len(cfg.attention_layers) < cfg.n_layers and values == loaded:  # a hybrid: attention_core/mixers.py
+elif len(cfg.attention_layers) < cfg.n_layers and values == loaded:  # a hybrid: attention_core/mixers.py KINDS
     st.caption(
         f"{ctx.model_title} is a hybrid: {len(cfg.attention_layers)} of its {cfg.n_layers} layers attend (layers "
         f"{', '.join(map(str, cfg.attention_layers))}), so the calculator counts those; the others run "

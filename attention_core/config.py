@@ -175,7 +175,7 @@ class ModelConfig:
     # layers one block); () = every layer its own. attention_core/shared_layers.py resolves the names.
     layer_weights: tuple[int, ...] = ()
     # Hybrids: what mixes tokens in each layer, "attention", "short_conv" (LFM2's gated causal convolution over
-    # the last conv_kernel tokens: attention_core/mixers.py), "gated_delta", "ssm" or "selective_scan" (below; the
+    # the last conv_kernel tokens: attention_core/short_conv.py), "gated_delta", "ssm" or "selective_scan" (below; the
     # last is Jamba's Mamba, selective_scan.py); () = attention in every
     # layer; "none" (Nemotron-H's MLP-only layers): the layer mixes no tokens, its block an MLP alone.
     # A layer without attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .config import MIXER_PHRASES
+
 if TYPE_CHECKING:
     from .config import ModelConfig
 
@@ -78,16 +80,14 @@ def features(cfg: ModelConfig) -> list[str]:
 
 
 def _hybrid_features(cfg: ModelConfig) -> list[str]:
-    """`features` of a hybrid's layers without attention: which mix tokens how (mixers.py, delta_net.py)."""
+    """`features` of a hybrid's layers without attention: which mix tokens how (mixers.KINDS)."""
     out = []
-    for mixer, words in (("short_conv", f"a short convolution over {cfg.conv_kernel} tokens"),
-                         ("gated_delta", "a gated delta rule (linear attention)"),
-                         ("ssm", "a Mamba-2 state-space scan"),
-                         ("selective_scan", "a Mamba selective state-space scan")):  # fmt: skip
-        others = [i for i in range(cfg.n_layers) if cfg.mixers and cfg.mixers[i] == mixer]
+    details = {"short_conv": f" over {cfg.conv_kernel} tokens", "gated_delta": " (linear attention)"}
+    for mixer, words in MIXER_PHRASES.items():
+        others = [i for i in range(cfg.n_layers) if cfg.mixers and cfg.mixers[i] == mixer and mixer != "none"]
         if others:
-            out.append(f"{words} instead of attention in {len(others)} of {cfg.n_layers} layers ({_listed(others)}): "
-                       "no heads there")  # fmt: skip
+            out.append(f"{words}{details.get(mixer, '')} instead of attention in {len(others)} of {cfg.n_layers} "
+                       f"layers ({_listed(others)}): no heads there")  # fmt: skip
     if cfg.delta_gate == "sigmoid":
         out.append("the delta rule as Kimi Delta Attention: a decay for every key channel, its output gated by σ")
     if cfg.ssm_beside_attention:

@@ -158,13 +158,15 @@ def weight_matrix(d: DeltaInputs) -> torch.Tensor:
 
 
 def source_terms(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, query: int):
-    """(sources (m,) positions 0..query, terms (m, d_model) float32): what each source sends to `query`'s output,
-    W_out · concat_h(g_h ⊙ weight[query, s, h] · v_s,h), where g_h is the gated norm's factor at the query (its
-    RMS scale fixed at the whole o, × the norm's weight × SiLU(z)). They add up to the layer's output there."""
+    """(sources (m,) positions 0..query, terms (m, d_model) float32, the part no token sends (d_model,): zeros, the
+    rule has no biases): what each source sends to `query`'s output, W_out · concat_h(g_h ⊙ weight[query, s, h] ·
+    v_s,h), where g_h is the gated norm's factor at the query (its RMS scale fixed at the whole o, × the norm's
+    weight × SiLU(z)). They add up to the layer's output there."""
     d = inputs(x_in[: query + 1], w, layer, cfg)  # the query and the tokens before it
     carried = source_weights(d, query)[..., None] * d.v  # (n_v, m, d_v): what each source leaves in o at the query
     o = carried.sum(1)  # (n_v, d_v): the rule's output there, without rerunning it token by token
     p = f"blocks.{layer}.delta."
     gain = torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + _eps(cfg)) * w[p + "norm.w"].float() * d.gate[:, query]
     sent = carried * gain[:, None]  # (n_v, m, d_v)
-    return torch.arange(query + 1), sent.transpose(0, 1).flatten(-2) @ w[p + "W_out"].float()  # (m, d_model)
+    terms = sent.transpose(0, 1).flatten(-2) @ w[p + "W_out"].float()  # (m, d_model)
+    return torch.arange(query + 1), terms, terms.new_zeros(terms.shape[-1])

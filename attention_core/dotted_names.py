@@ -21,7 +21,8 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.attn.head_out    [n_heads, n, d_model]    z · W_O (each head's slice), without b_O
     blocks.l.attn_out         [n, d_model]             Σ heads' outputs + b_O
     blocks.l.conv_out         [n, d_model]             a hybrid's convolution layer (which has no attn.* names):
-                                                       the convolution's output (attention_core/mixers.py)
+                                                       the convolution's output (short_conv.py; each kind's
+                                                       name: mixers.KINDS)
     blocks.l.delta_out        [n, d_model]             a hybrid's gated delta rule layer: its output (delta_net.py)
     blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 or Mamba layer: its output (mamba.py,
                                                        selective_scan.py); beside the heads (Falcon-H1): the
@@ -75,9 +76,7 @@ def _mixer_getters(trace: Trace, layer: int) -> dict[str, Callable[[], torch.Ten
         "resid_mid": lambda: trace.resid_mid(layer),
     }
     if trace.config.mixes(layer):
-        name = {"gated_delta": "delta_out", "ssm": "ssm_out", "selective_scan": "ssm_out"}.get(
-            trace.config.mixers[layer], "conv_out")
-        getters[name] = lambda: trace.attn_out(layer)
+        getters[mixers.kind(trace.config, layer).output] = lambda: trace.attn_out(layer)
     return getters
 
 

@@ -18,7 +18,7 @@ the threshold becomes an edge, and the residual it came from is traced in turn. 
     attention       pre(l, j) → mid(l, i)   what source j sent to i through block l's attention (all heads)
     residual_attn   pre(l, i) → mid(l, i)   the stream passing the attention sublayer unchanged
     convolution     pre(l, j) → mid(l, i)   a hybrid's convolution layer in place of attention: what source j
-                                            (i itself or one of the few tokens before it) sent (mixers.py)
+                                            (i itself or one of the few tokens before it) sent (short_conv.py)
     delta           pre(l, j) → mid(l, i)   a hybrid's gated delta rule (linear attention): what any earlier source
                                             j sent through the layer's state (delta_net.py)
     ssm             pre(l, j) → mid(l, i)   a hybrid's Mamba-2 scan: what any earlier source j sent (mamba.py), in
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from . import blocks, delta_net, lens, mamba, mixers, recompute, selective_scan
+from . import blocks, lens, mamba, mixers, recompute
 from . import interventions as iv
 from . import model as fwd
 from .device import host_float, to_host
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 EdgeKind = Literal["attention", "convolution", "delta", "ssm", "residual_attn", "mlp", "residual_mlp"]
-MIXER_EDGES = {"gated_delta": "delta", "ssm": "ssm", "selective_scan": "ssm"}  # a mixer's edges; else "convolution"
 # Parts formed at once in the attention step: rows × sources × d_model floats (64 MB), so a long text's
 # step runs in chunks of rows instead of one rows × n × d_model tensor.
 CHUNK_FLOATS = 1 << 24
@@ -178,7 +177,7 @@ def _senders_and_parts(trace: Trace, layer: int, row: int) -> tuple[list[tuple[E
     if trace.config.attends(layer):  # a scan beside the heads (Falcon-H1)
         senders: list[tuple[EdgeKind, int]] = [("attention", j) for j in range(trace.n_tokens)]
         return senders + [("ssm", j) for j in range(row + 1)], beside_parts(trace, layer, row)
-    kind: EdgeKind = MIXER_EDGES.get(trace.config.mixers[layer], "convolution")  # type: ignore[assignment]
+    kind: EdgeKind = mixers.kind(trace.config, layer).edge
     sources, parts = mixer_parts(trace, layer, row)
     return [(kind, j) for j in sources.tolist()], parts
 
@@ -197,21 +196,13 @@ def beside_parts(trace: Trace, layer: int, row: int) -> torch.Tensor:
 
 def mixer_parts(trace: Trace, layer: int, row: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(sources [m] positions, parts [1 + m + 1, d_model] float32) of a layer without attention at `row`:
-    resid_pre[row], each source's term (mixers.short_conv_sources; delta_net.source_terms; mamba.source_terms), the part
-    no token sends (the biases). They add up to resid_mid[row]: where the model normalises the output before adding it
-    (LFM3), through that norm linearised at the whole output, as for attention."""
+    resid_pre[row], each source's term (its kind's source_terms, mixers.KINDS), the part no token sends (the biases).
+    They add up to resid_mid[row]: where the model normalises the output before adding it (LFM3), through that norm
+    linearised at the whole output, as for attention."""
     w, cfg = trace.context.weights, trace.config
     resid = trace.captured.resid_pre[layer]  # (n, d_model), the pass's dtype
     x_in = blocks.attention_input(resid, w, layer, cfg)  # (n, d_model)
-    if cfg.mixers[layer] == "gated_delta":
-        sources, terms = delta_net.source_terms(x_in, w, layer, cfg, row)  # (m,), (m, d_model); no biases
-        constant = terms.new_zeros(cfg.d_model)
-    elif cfg.mixers[layer] in ("ssm", "selective_scan"):  # (m,), (m, d_model), (d_model,)
-        scan = mamba if cfg.mixers[layer] == "ssm" else selective_scan
-        sources, terms, constant = scan.source_terms(x_in, w, layer, cfg, row)
-    else:
-        sources, terms = mixers.short_conv_sources(x_in, w, layer, row)  # (m,), (m, d_model)
-        terms, constant = terms.float(), mixers.short_conv_constant(x_in, w, layer, row).float()  # (d_model,)
+    sources, terms, constant = mixers.kind(cfg, layer).source_terms(x_in, w, layer, cfg, row)  # (m,), (m, d), (d,)
     if trace.config.norm_at(layer) in ("sandwich", "post_sublayer"):
         out = (terms.sum(0) + constant)[None]  # (1, d_model): the mixer's whole output at the row
         gain, centre, shift = _linearised_norm(out, trace, f"blocks.{layer}.ln_attn_out")  # gain (1, 1, d_model)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import backend, blocks, delta_net, mamba, mixers, selective_scan
+from . import backend, blocks, mamba, mixers
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -87,10 +87,7 @@ class KVCache:
         attends = [cfg.attends(layer) for layer in range(cfg.n_layers)]
         self.k = [torch.empty(k_shape, device=device, dtype=dtype) if a else None for a in attends]
         self.v = [torch.empty(v_shape, device=device, dtype=dtype) if a else None for a in attends]
-        # a hybrid's convolution layers: each token's gated input u (mixers.conv_gates), which later tokens read; its
-        # delta-rule and state-space layers: what they carry after the tokens so far (recurrence.CarriedState)
-        convolves = [cfg.mixers[layer] == "short_conv" if cfg.mixers else False for layer in range(cfg.n_layers)]
-        self.u = [torch.empty(n_max, cfg.d_model, device=device, dtype=dtype) if c else None for c in convolves]
+        # a hybrid's layers without attention: what they carry after the tokens so far (recurrence.CarriedState)
         self.carried: dict[int, CarriedState] = {}
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,20 +97,14 @@ class KVCache:
         self.v[layer][:, start:end] = v
         return self.k[layer][:, :end], self.v[layer][:, :end]  # (n_kv_heads, end, d_head) views
 
-    def mix(self, layer: int, start: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor], cfg: ModelConfig):
-        """A layer without attention's output (m, d_model) for tokens at start.. (normalised input x_in), from what
-        the cache holds of the tokens before them, keeping what later tokens need: a convolution's gated inputs, a
-        delta rule's or a scan's carried state."""
+    def mix(self, layer: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor], cfg: ModelConfig):
+        """A layer without attention's output (m, d_model) for the next tokens (normalised input x_in), from what the
+        cache carries of the tokens before them, keeping what later tokens need (its kind's step, mixers.KINDS: a
+        convolution's latest inputs, a delta rule's or a scan's state)."""
         if not cfg.mixes(layer):  # Nemotron-H's MLP-only layers: nothing to carry
             return torch.zeros_like(x_in)
-        if self.u[layer] is None:  # a gated delta rule or a state-space scan
-            step = {"ssm": mamba.ssm_step, "selective_scan": selective_scan.selective_step}.get(
-                cfg.mixers[layer], delta_net.delta_step)
-            out, self.carried[layer] = step(x_in, w, layer, cfg, self.carried.get(layer))
-            return out
-        u, _ = mixers.conv_gates(x_in, w, layer)  # (m, d_model)
-        self.u[layer][start : start + u.shape[0]] = u
-        return mixers.short_conv(x_in, w, layer, before=self.u[layer][:start])
+        out, self.carried[layer] = mixers.kind(cfg, layer).step(x_in, w, layer, cfg, self.carried.get(layer))
+        return out
 
     def scan_beside(self, layer: int, x_in: torch.Tensor, w: Mapping[str, torch.Tensor], cfg: ModelConfig):
         """The output (m, d_model) of the scan beside an attention layer's heads (Falcon-H1), run from, and extending,
@@ -156,7 +147,7 @@ def forward_chunk(
         r = (rope[0][start:end], rope[1][start:end]) if rope is not None else None  # (m, rotary dims) each
         x_in = blocks.attention_input(x, w, layer, cfg)  # (m, d_model)
         if not cfg.attends(layer):  # a hybrid's layer without attention
-            x = blocks.after_mlp(blocks.after_attention(x, cache.mix(layer, start, x_in, w, cfg), w, layer, cfg),
+            x = blocks.after_mlp(blocks.after_attention(x, cache.mix(layer, x_in, w, cfg), w, layer, cfg),
                                  w, layer, cfg, x)  # fmt: skip
             cap.q.append(None)
             continue
@@ -265,12 +256,12 @@ def _first_chunk(ids, ctx, cache, ropes, ivs, full_rerun) -> fwd.Captured:
 
 
 def _reuse_prompt(captured: fwd.Captured, cache: KVCache, ctx: PassContext) -> fwd.Captured:
-    """The prompt's chunk from a trace of the prompt: its k, v into the cache (a convolution layer's gated inputs, a
+    """The prompt's chunk from a trace of the prompt: its k, v into the cache (a convolution layer's latest inputs, a
     delta rule's or a scan's state, recomputed from its residual), its residuals and queries kept."""
     w, cfg = ctx.pass_weights, ctx.config
     for layer, (k, v) in enumerate(zip(captured.k, captured.v, strict=True)):
         if k is None:  # a hybrid's other layer: what it keeps for later tokens, from its residual
-            cache.mix(layer, 0, blocks.attention_input(captured.resid_pre[layer], w, layer, cfg), w, cfg)
+            cache.mix(layer, blocks.attention_input(captured.resid_pre[layer], w, layer, cfg), w, cfg)
             continue
         cache.write(layer, 0, k, v)  # (n_kv_heads, n, d_head) each
         if cfg.ssm_beside_attention:  # the scan beside the heads (Falcon-H1): its state after the prompt

@@ -1,6 +1,6 @@
-"""What a hybrid's layers without attention share (mixers.py, delta_net.py, mamba.py): the causal depthwise
-convolution that feeds each of them, the state a generation carries for them between chunks of tokens, and running
-a batch of sequences (the ablation sweep's variants) one sequence at a time."""
+"""What a hybrid's layers without attention share (short_conv.py, delta_net.py, mamba.py, selective_scan.py): the
+causal depthwise convolution that feeds each of them, the state a generation carries for them between chunks of
+tokens, and running a batch of sequences (the ablation sweep's variants) one sequence at a time."""
 
 from __future__ import annotations
 

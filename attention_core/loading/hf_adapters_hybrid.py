@@ -1,6 +1,6 @@
 """Hugging Face adapters for hybrids: models whose layers mix tokens by attention in some layers and another way in
-the rest (ModelConfig.mixers; the other mixers are written out in attention_core/mixers.py, delta_net.py and mamba.py;
-Granite 4's hybrids are read in hf_adapters_scaled.py with this file's Mamba-2 readers).
+the rest (ModelConfig.mixers; the other mixers are written out in attention_core/short_conv.py, delta_net.py and
+mamba.py; Granite 4's hybrids are read in hf_adapters_scaled.py with this file's Mamba-2 readers).
 
 - LFM2 (Liquid AI's LFM2-350M … 2.6B): pre-norm blocks (operator_norm, ffn_norm) whose token mixer is, by layer_types
   (or full_attn_idxs), either grouped-query attention with per-head q/k RMSNorms (q_layernorm, k_layernorm) before

@@ -2,7 +2,7 @@
 or a GGUF architecture) instead of listing every supported one.
 
 Hybrids: some layers mix tokens without attention. Of those mixers the engine runs LFM2's and LFM3's short convolution
-(attention_core/mixers.py), the gated delta rule of Qwen3.5 and OLMo Hybrid (delta_net.py) and the Mamba-2 scan of
+(attention_core/short_conv.py), the gated delta rule of Qwen3.5 and OLMo Hybrid (delta_net.py) and the Mamba-2 scan of
 Granite 4, Bamba and Nemotron-H (mamba.py); other models' state-space (Mamba), linear-attention and recurrent layers
 are not read yet.
 Recurrent models have no attention at all. Gemma 3n and Gemma 4 give layers different head widths and let later

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import ablate_head, blocks, flow, load_model, mixers
+from attention_core import ablate_head, blocks, flow, load_model, short_conv
 from attention_core.errors import ModelLoadError
 from attention_core.loading.hf_adapters_hybrid import lfm2_config
 from tests.engine.decoder_parity import (
@@ -129,9 +129,9 @@ def test_the_convolutions_parts_add_up_and_reach_back_its_kernel(pair):
     trace = ours.trace(TEXT)
     x_in = blocks.attention_input(trace.captured.resid_pre[2], ours.weights, 2, ours.config)
     for query in (0, 1, 9):
-        sources, terms = mixers.short_conv_sources(x_in, ours.weights, 2, query)
+        sources, terms, constant = short_conv.source_terms(x_in, ours.weights, 2, ours.config, query)
         assert sources.tolist() == list(range(max(0, query - 2), query + 1))
-        whole = terms.sum(0) + mixers.short_conv_constant(x_in, ours.weights, 2, query)
+        whole = terms.sum(0) + constant
         assert (whole - trace.attn_out(2)[query]).abs().max() <= PARTS_TOL
     graph = trace.contribution_graph(token=trace.n_tokens - 1, threshold=0.01)
     conv = [e for e in graph.edges if e.kind == "convolution"]
