@@ -38,6 +38,8 @@ from .linear import linear
 from .recurrence import CarriedState, carried, causal_conv, each_sequence
 
 Weights = Mapping[str, torch.Tensor]
+CHUNK = 64  # tokens a step in `scan`
+TINY = torch.finfo(torch.float32).tiny  # the least decay `scan` takes a log of (α may underflow to 0)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,41 @@ def recur(d: DeltaInputs, S: torch.Tensor | None = None) -> tuple[torch.Tensor, 
     return torch.stack(out, 1), S
 
 
+def scan(d: DeltaInputs, S: torch.Tensor | None = None, chunk: int = CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+    """`recur`'s (o, last S), `chunk` tokens at a time where α is one number a head (Qwen3.5; the chunked form of
+    Gated DeltaNet). Within a chunk, with γ_t = α_1⋯α_t and S_0 the state entering it:
+
+        S_t = γ_t S_0 + Σ_{i≤t} (γ_t/γ_i) k_i u_iᵀ
+        u_t = β_t (v_t − γ_t S_0ᵀ k_t − Σ_{i<t} (γ_t/γ_i)(k_i·k_t) u_i)    all t at once: (I + L) U = R, triangular
+        o_t = γ_t S_0ᵀ q_t + Σ_{i≤t} (γ_t/γ_i)(k_i·q_t) u_i
+
+    (substituting S_{t−1} into the rule gives u_t). The same sums as the token-by-token loop, in fewer steps. The
+    ratios are taken as exp(log γ_t − log γ_i) ≤ 1, so a decay that underflows to 0 gives zeros, not 0/0. Where each
+    key channel decays at its own rate (Kimi) the ratios are matrices, and the loop runs instead."""
+    n_v, n, d_k = d.k.shape
+    if d.alpha.shape[-1] != 1:
+        return recur(d, S)
+    S = d.k.new_zeros(n_v, d_k, d.v.shape[-1]) if S is None else S
+    out = []
+    for start in range(0, n, chunk):
+        rows = slice(start, start + chunk)
+        q, k, v, beta = d.q[:, rows], d.k[:, rows], d.v[:, rows], d.beta[:, rows, None]  # (n_v, C, ·), β (n_v, C, 1)
+        # log γ_t in float64: a fast decay makes it large, and the ratios are differences of two such sums
+        log_g = d.alpha[:, rows, 0].clamp_min(TINY).log().double().cumsum(-1)  # (n_v, C)
+        earlier = torch.ones(q.shape[1], q.shape[1], dtype=torch.bool, device=q.device).tril()  # i ≤ t
+        gap = (log_g[:, :, None] - log_g[:, None, :]).masked_fill(~earlier, float("-inf"))  # (n_v, t, i)
+        fade = gap.exp().to(q.dtype)  # (n_v, t, i): γ_t/γ_i where i ≤ t, else 0
+        g = log_g.exp().to(q.dtype)[..., None]  # (n_v, C, 1): γ_t
+        L = (beta * fade * (k @ k.transpose(-1, -2))).tril(-1)  # (n_v, C, C), strictly below the diagonal
+        R = beta * (v - g * (k @ S))  # (n_v, C, d_v)
+        eye = torch.eye(q.shape[1], dtype=q.dtype, device=q.device)
+        U = torch.linalg.solve_triangular(eye + L, R, upper=False, unitriangular=True)  # (n_v, C, d_v)
+        out.append(g * (q @ S) + (fade * (q @ k.transpose(-1, -2))) @ U)  # (n_v, C, d_v)
+        to_end = (log_g[:, -1:] - log_g).exp().to(q.dtype)[..., None]  # (n_v, C, 1): γ_end/γ_i
+        S = g[:, -1:] * S + (k * to_end).transpose(-1, -2) @ U  # (n_v, d_k, d_v)
+    return torch.cat(out, 1), S
+
+
 def output(o: torch.Tensor, d: DeltaInputs, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
     """(n, d_model): each head's o through its gated RMSNorm, heads side by side, through W_out."""
     p = f"blocks.{layer}.delta."
@@ -112,7 +149,7 @@ def delta_net(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> t
 
     def one(x: torch.Tensor) -> torch.Tensor:
         d = inputs(x, w, layer, cfg)
-        return output(recur(d)[0], d, w, layer, cfg).to(x.dtype)
+        return output(scan(d)[0], d, w, layer, cfg).to(x.dtype)
 
     return each_sequence(one, x_in)
 
@@ -120,7 +157,7 @@ def delta_net(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> t
 def delta_step(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before: CarriedState | None):
     """(output (n, d_model), the state after these tokens) for tokens after those `before` carried (generation)."""
     d = inputs(x_in, w, layer, cfg, None if before is None else before.conv_inputs)
-    o, S = recur(d, None if before is None else before.state)
+    o, S = scan(d, None if before is None else before.state)
     after = carried(before, projected(x_in, w, layer), w[f"blocks.{layer}.delta.kernel"], S)
     return output(o, d, w, layer, cfg).to(x_in.dtype), after
 

@@ -93,10 +93,11 @@ def scan(d: SsmInputs, h: torch.Tensor | None = None, chunk: int = CHUNK) -> tup
     out = []
     for start in range(0, n, chunk):
         part = SsmInputs(*(t[:, start : start + chunk] for t in (d.x, d.B, d.C, d.dt, d.log_decay)), d.z)
-        total = part.log_decay.cumsum(-1)  # (H, L): Σ_{r≤t} Δ_r·A within the chunk
-        y = weight_matrix(part) @ part.x + total.exp()[..., None] * torch.einsum("hpn,hln->hlp", h, part.C)
-        to_end = (total[:, -1:] - total).exp() * part.dt  # (H, L): each token's Δ, faded to the chunk's end
-        h = total[:, -1, None, None].exp() * h + torch.einsum("hl,hlp,hln->hpn", to_end, part.x, part.B)
+        total = part.log_decay.double().cumsum(-1)  # (H, L): Σ_{r≤t} Δ_r·A within the chunk (float64: weight_matrix)
+        faded = total.exp().to(h.dtype)  # (H, L): what is left of the entering state at each token
+        y = weight_matrix(part) @ part.x + faded[..., None] * torch.einsum("hpn,hln->hlp", h, part.C)
+        to_end = (total[:, -1:] - total).exp().to(h.dtype) * part.dt  # (H, L): each token's Δ, faded to the end
+        h = faded[:, -1, None, None] * h + torch.einsum("hl,hlp,hln->hpn", to_end, part.x, part.B)
         out.append(y)  # (H, L, P)
     return torch.cat(out, 1), h
 
@@ -166,10 +167,12 @@ def weight_matrix(d: SsmInputs) -> torch.Tensor:
     """(H, n, n) weight[t, s] of every query t and source s, 0 where s > t (the scan reads no later token): each row
     is `source_weights` of that query, all at once."""
     n = d.log_decay.shape[-1]
-    total = d.log_decay.cumsum(-1)  # (H, n): Σ_{r≤t} Δ_r·A
+    # Σ_{r≤t} Δ_r·A in float64: a fast decay makes these sums large, and each gap is a difference of two of them
+    total = d.log_decay.double().cumsum(-1)  # (H, n)
     gap = total[:, :, None] - total[:, None, :]  # (H, t, s): Σ_{r=s+1..t} Δ_r·A where s ≤ t
     earlier = torch.ones(n, n, dtype=torch.bool, device=gap.device).tril()
-    decay = gap.masked_fill(~earlier, float("-inf")).exp()  # −∞ before exp: a later source's gap would overflow
+    # −∞ before exp: a later source's gap would overflow
+    decay = gap.masked_fill(~earlier, float("-inf")).exp().to(d.C.dtype)
     return (d.C @ d.B.transpose(-1, -2)) * decay * d.dt[:, None, :]  # (H, n, n)
 
 

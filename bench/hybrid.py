@@ -8,10 +8,10 @@ on the same ids, in the same run.
     python bench/hybrid.py --lengths 256 1024 2048 --repeats 3
     python bench/hybrid.py --shape falcon_h1
 
-The engine runs the delta rule one token at a time (attention_core/delta_net.py) and the Mamba-2 scan 64 tokens a step
-(mamba.scan); for the scan the same run also times the engine with its token-by-token twin (mamba.recur) in its
-place. transformers runs, on a CPU without the fla or mamba kernels, its own chunked torch code. Per-token cost grows
-with the length, so the ratio is printed per length.
+The engine runs the delta rule (delta_net.scan) and the Mamba-2 scan (mamba.scan) 64 tokens a step; for the scan the
+same run also times the engine with its token-by-token twin (mamba.recur) in its place. transformers runs, on a CPU
+without the fla or mamba kernels, its own chunked torch code. Per-token cost grows with the length, so the ratio is
+printed per length.
 """
 
 from __future__ import annotations

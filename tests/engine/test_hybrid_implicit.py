@@ -22,6 +22,10 @@ pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
 
 TOL = 1e-4
+# a chunked scan or delta rule against its loop, relative to the largest output: both are ~1.5e-7 from the float64
+# loop here, and taking the sums of log decays in float32 would put the chunked one 2e-5 away (which a tiny Qwen3.5's
+# later layers grow past the parity tests' 1e-3)
+SCAN_TOL = 1e-6
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 
 
@@ -76,15 +80,44 @@ def test_layers_without_such_weights_are_refused_by_name(hybrid, tmp_path_factor
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64, 500])
-def test_the_chunked_scan_the_pass_runs_is_the_token_by_token_recurrence(chunk) -> None:
+@pytest.mark.parametrize("decay", ["slow", "fast"])
+def test_the_chunked_scan_the_pass_runs_is_the_token_by_token_recurrence(chunk, decay) -> None:
     """mamba.scan (the pass's, chunk tokens a step through the weight matrix and the carried state) against
-    mamba.recur (one token at a time), from a nonzero state, over a length no chunk size divides."""
+    mamba.recur (one token at a time), from a nonzero state, over a length no chunk size divides; with some tokens
+    whose Δ·A is −70 among slow ones (the sums of Δ·A grow large, and the decays between the slow tokens after them,
+    differences of such sums, must stay exact)."""
     torch.manual_seed(0)
     H, n, P, N = 3, 150, 4, 5
     dt = torch.rand(H, n) * 0.5
-    d = mamba.SsmInputs(torch.randn(H, n, P), torch.randn(H, n, N), torch.randn(H, n, N), dt,
-                        dt * -torch.rand(H, 1) * 2, torch.randn(n, H * P))  # fmt: skip
+    log_decay = dt * -torch.rand(H, 1) * 2
+    if decay == "fast":
+        log_decay[torch.rand(H, n) < 0.2] = -70.0
+    d = mamba.SsmInputs(torch.randn(H, n, P), torch.randn(H, n, N), torch.randn(H, n, N), dt, log_decay,
+                        torch.randn(n, H * P))  # fmt: skip
     h0 = torch.randn(H, P, N)
     want_y, want_h = mamba.recur(d, h0)
     got_y, got_h = mamba.scan(d, h0, chunk=chunk)
-    assert (got_y - want_y).abs().max() <= TOL * want_y.abs().max() and (got_h - want_h).abs().max() <= TOL
+    assert (got_y - want_y).abs().max() <= SCAN_TOL * want_y.abs().max() and (got_h - want_h).abs().max() <= TOL
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 500])
+@pytest.mark.parametrize("decay", ["per_head", "fast", "underflowing", "per_channel"])
+def test_the_chunked_delta_rule_the_pass_runs_is_the_token_by_token_recurrence(chunk, decay) -> None:
+    """delta_net.scan (the pass's and generation's, chunk tokens a step through one triangular solve) against
+    delta_net.recur, from a nonzero state, over a length no chunk size divides: with α one number a head (Qwen3.5),
+    with some α as small as 1e-30 among slow ones (the tiny Qwen3.5's reach 1e-31: the log sums grow large, and the
+    ratios between the slow tokens after them, differences of such sums, must stay exact), with some α underflowing
+    to 0 (a state wiped at once), and with α per key channel (Kimi), where the loop runs."""
+    torch.manual_seed(0)
+    n_v, n, d_k, d_v = 3, 150, 8, 5
+    q, k = (torch.nn.functional.normalize(torch.randn(n_v, n, d_k), dim=-1) for _ in range(2))
+    alpha = torch.exp(-torch.rand(n_v, n, d_k if decay == "per_channel" else 1) * 0.7)
+    if decay == "fast":  # some tokens all but wipe the state: log γ's sums grow large between slow ones
+        alpha[torch.rand(n_v, n) < 0.2] = 1e-30
+    if decay == "underflowing":
+        alpha[:, 40::37] = 0.0
+    d = delta_net.DeltaInputs(q * d_k**-0.5, k, torch.randn(n_v, n, d_v), torch.rand(n_v, n), alpha, None)
+    S0 = torch.randn(n_v, d_k, d_v)
+    want_o, want_S = delta_net.recur(d, S0)
+    got_o, got_S = delta_net.scan(d, S0, chunk=chunk)
+    assert (got_o - want_o).abs().max() <= SCAN_TOL * want_o.abs().max() and (got_S - want_S).abs().max() <= TOL
