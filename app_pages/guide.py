@@ -73,7 +73,8 @@ parameters (**Parameters & context**).
 
 **Layers without heads.** Beyond the chapter: many recent models are *hybrids* that keep attention in a few
 layers and mix tokens another way in the rest: a short convolution over the last few tokens (LFM2), a gated delta
-rule, a kind of linear attention (Qwen3.5), or a Mamba state-space scan (Granite 4, Nemotron-H, Jamba); Nemotron-H also
+rule, a kind of linear attention (Qwen3.5), a Mamba state-space scan (Granite 4, Nemotron-H, Jamba) or a gated linear
+recurrence (RecurrentGemma); Nemotron-H also
 has layers that are an MLP alone, and Falcon-H1 keeps its heads in every layer and runs a scan beside them. Load one
 under **Another model**: the layer picker then offers the layers with heads, and the last section of **Attention
 patterns** unrolls a delta rule or a scan into the weight each earlier token gets, a matrix per head like a pattern

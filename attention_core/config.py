@@ -18,12 +18,13 @@ ENCODER_ARCHS = (
 # A hybrid's token mixers (ModelConfig.mixers), in words
 MIXER_WORDS = {
     "attention": "attention", "short_conv": "short convolution", "gated_delta": "gated delta rule",
-    "ssm": "Mamba-2 state-space scan", "selective_scan": "Mamba selective scan", "none": "MLP alone",
+    "ssm": "Mamba-2 state-space scan", "selective_scan": "Mamba selective scan", "rg_lru": "RG-LRU recurrence",
+    "none": "MLP alone",
 }
 # ... and in a sentence, where they run instead of attention
 MIXER_PHRASES = {
     "short_conv": "a short convolution", "gated_delta": "a gated delta rule", "ssm": "a Mamba-2 state-space scan",
-    "selective_scan": "a Mamba selective state-space scan",
+    "selective_scan": "a Mamba selective state-space scan", "rg_lru": "Griffin's gated linear recurrence (RG-LRU)",
     "none": "an MLP alone (mixing no tokens)",
 }  # fmt: skip
 
@@ -48,7 +49,7 @@ class ModelConfig:
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
-        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear",
+        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma",
     ]
     n_layers: int
     n_heads: int

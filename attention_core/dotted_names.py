@@ -27,6 +27,7 @@ Dotted names (TransformerLens style) for `trace[name]`, layer l, head h:
     blocks.l.ssm_out          [n, d_model]             a hybrid's Mamba-2 or Mamba layer: its output (mamba.py,
                                                        selective_scan.py); beside the heads (Falcon-H1): the
                                                        scan's, which resid_mid adds too
+    blocks.l.lru_out          [n, d_model]             a hybrid's RG-LRU layer (RecurrentGemma): its output (rg_lru.py)
                                                        (a layer that is an MLP alone, Nemotron-H's: residuals only)
     blocks.l.resid_mid        [n, d_model]             residual after the attention sublayer
     blocks.l.resid_post       [n, d_model]             residual leaving block l

@@ -24,6 +24,8 @@ the threshold becomes an edge, and the residual it came from is traced in turn. 
     ssm             pre(l, j) → mid(l, i)   a hybrid's Mamba-2 scan: what any earlier source j sent (mamba.py), in
                                             place of attention or beside its heads (Falcon-H1); or Mamba's
                                             selective scan (Jamba: selective_scan.py)
+    recurrence      pre(l, j) → mid(l, i)   a hybrid's RG-LRU (RecurrentGemma: rg_lru.py): what any earlier source j
+                                            left in the layer's per-channel state
     mlp             mid(l, i) → pre(l+1, i) the MLP's output (a self-edge: the MLP reads only position i;
                                             parallel blocks (GPT-NeoX) read pre(l, i))
     residual_mlp    mid(l, i) → pre(l+1, i) the stream passing the MLP
@@ -51,7 +53,9 @@ from .device import host_float, to_host
 if TYPE_CHECKING:
     from .trace import Trace
 
-EdgeKind = Literal["attention", "convolution", "delta", "ssm", "residual_attn", "mlp", "residual_mlp"]
+EdgeKind = Literal[
+    "attention", "convolution", "delta", "ssm", "recurrence", "residual_attn", "mlp", "residual_mlp"
+]
 # Parts formed at once in the attention step: rows × sources × d_model floats (64 MB), so a long text's
 # step runs in chunks of rows instead of one rows × n × d_model tensor.
 CHUNK_FLOATS = 1 << 24

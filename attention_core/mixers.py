@@ -1,8 +1,9 @@
 """The token mixers that are not attention, in one table: the other layers of a hybrid model (ModelConfig.mixers).
 
 Each kind has its maths in a module of its own: LFM2's short convolution (short_conv.py), the gated delta rule of
-Qwen3.5, Qwen3-Next, OLMo Hybrid and Kimi Linear (delta_net.py), Mamba-2's state-space scan (mamba.py) and Mamba's
-selective scan (selective_scan.py). `KINDS` says what each gives the rest of the engine:
+Qwen3.5, Qwen3-Next, OLMo Hybrid and Kimi Linear (delta_net.py), Mamba-2's state-space scan (mamba.py), Mamba's
+selective scan (selective_scan.py) and Griffin's RG-LRU (RecurrentGemma: rg_lru.py). `KINDS` says what each gives the
+rest of the engine:
 
     run           the pass, Trace.attn_out and the sweep's reruns: output (..., n, d_model) from the normalised input
     step          generation: the output of the next tokens and what the layer carries after them, from what it
@@ -25,7 +26,7 @@ from typing import Literal
 
 import torch
 
-from . import blocks, delta_net, mamba, selective_scan, short_conv
+from . import blocks, delta_net, mamba, rg_lru, selective_scan, short_conv
 from .config import ModelConfig
 from .recurrence import CarriedState
 
@@ -46,7 +47,7 @@ class MixerKind:
     step: Step
     source_terms: SourceTerms
     output: str
-    edge: Literal["convolution", "delta", "ssm"]
+    edge: Literal["convolution", "delta", "ssm", "recurrence"]
 
 
 KINDS: dict[str, MixerKind] = {
@@ -58,6 +59,7 @@ KINDS: dict[str, MixerKind] = {
     "selective_scan": MixerKind(
         selective_scan.selective_scan, selective_scan.selective_step, selective_scan.source_terms, "ssm_out", "ssm"
     ),
+    "rg_lru": MixerKind(rg_lru.rg_lru, rg_lru.lru_step, rg_lru.source_terms, "lru_out", "recurrence"),
 }
 
 

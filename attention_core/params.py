@@ -88,7 +88,7 @@ def count_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, int]:
     """A loaded model's exact count by component; sums to the total size of its tensors.
 
     Keys: embedding (tokens, positions, segments, embedding norm), per-layer attention matrices
-    (`attention.W_Q`, ...), `mlp`, `convolution`, `delta rule` and `state space` (a hybrid's), `norms`,
+    (`attention.W_Q`, ...), `mlp`, `convolution`, `delta rule`, `state space` and `recurrence` (a hybrid's), `norms`,
     `unembedding`, and `total`.
     """
     counts: dict[str, int] = defaultdict(int)
@@ -110,6 +110,8 @@ def count_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, int]:
             counts["delta rule"] += n
         elif ".ssm." in name:  # a hybrid's Mamba-2 layers (mamba.py)
             counts["state space"] += n
+        elif ".lru." in name:  # a hybrid's RG-LRU layers (rg_lru.py)
+            counts["recurrence"] += n
         else:  # ln_attn, ln_mlp, ln_final
             counts["norms"] += n
     counts["total"] = sum(counts.values())

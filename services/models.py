@@ -278,6 +278,7 @@ ARCH_LABELS = {
     "falcon_h1": "Falcon-H1 hybrid decoder (attention and a Mamba-2 scan side by side)",
     "jamba": "Jamba hybrid decoder (Mamba layers, attention and experts)",
     "kimi_linear": "Kimi Linear hybrid decoder (Kimi Delta Attention, latent attention and experts)",
+    "recurrent_gemma": "RecurrentGemma hybrid decoder (Griffin: RG-LRU recurrences beside local attention)",
     "olmo_hybrid": "OLMo Hybrid decoder (gated delta rule beside OLMo 3 attention)",
     "bigbird_pegasus-decoder": "BigBird-Pegasus decoder",
 }

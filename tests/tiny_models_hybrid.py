@@ -321,3 +321,26 @@ def save_tiny_kimi_linear(folder: Path, seed: int = 0):
         for layer in model.model.layers[1:]:  # a buffer, zero at init: drawn so that a choice without it would differ
             layer.mlp.gate.e_score_correction_bias.copy_(torch.randn(4) * 0.3)
     return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)
+
+
+def save_tiny_recurrent_gemma(folder: Path, seed: int = 0, attention_bias: bool = False):
+    """RecurrentGemma (Griffin): 4 layers, the recurrent block (96 channels in 4 blocks of 24, a kernel of 4) in 0, 1
+    and 3, local multi-query attention (4 heads of 16, 1 key/value head, a window of 8 tokens, RoPE on half of each
+    head) in 2; a gated MLP of 48; logits soft-capped at 30. recurrent_param drawn, so each channel decays at its own
+    rate."""
+    import transformers
+
+    from tests.tiny_models import _peaked_and_saved, byte_bpe
+
+    torch.manual_seed(seed)
+    cfg = transformers.RecurrentGemmaConfig(
+        vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4,
+        num_key_value_heads=1, lru_width=96, attention_window_size=8, conv1d_width=4, logits_soft_cap=30.0,
+        attention_bias=attention_bias, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    model = transformers.RecurrentGemmaForCausalLM(cfg)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            if hasattr(layer.temporal_block, "rg_lru"):
+                layer.temporal_block.rg_lru.recurrent_param.copy_(torch.randn(96) * 2.0)
+    return _peaked_and_saved(model, folder, byte_bpe(300), norms_too=True)

@@ -371,6 +371,7 @@ def _every_adapter() -> dict[str, Adapter]:
     from .hf_adapters_nemotron_h import ADAPTERS as NEMOTRON_H
     from .hf_adapters_olmo_hybrid import ADAPTERS as OLMO_HYBRID
     from .hf_adapters_recent import ADAPTERS as RECENT
+    from .hf_adapters_recurrent_gemma import ADAPTERS as RECURRENT_GEMMA
     from .hf_adapters_scaled import ADAPTERS as SCALED
     from .hf_adapters_seq2seq import ADAPTERS as SEQ2SEQ
     from .hf_adapters_t5 import ADAPTERS as T5
@@ -379,7 +380,7 @@ def _every_adapter() -> dict[str, Adapter]:
 
     every = (ADAPTERS, MODERN, LAYERNORM, CLASSIC, SCALED, MOE, ENCODERS, T5, SEQ2SEQ, RECENT, LATENT, LLAMA4,
              MOE_RECENT, MODERNBERT, VISION, BERT_VARIANTS, T5GEMMA, HYBRID, NEMOTRON_H,
-             OLMO_HYBRID, FALCON_H1, JAMBA, KIMI_LINEAR)
+             OLMO_HYBRID, FALCON_H1, JAMBA, KIMI_LINEAR, RECURRENT_GEMMA)
     return {kind: adapter for table in every for kind, adapter in table.items()}
 
 

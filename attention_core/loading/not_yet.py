@@ -2,9 +2,9 @@
 or a GGUF architecture) instead of listing every supported one.
 
 Hybrids: some layers mix tokens without attention. Of those mixers the engine runs LFM2's and LFM3's short convolution
-(attention_core/short_conv.py), the gated delta rule of Qwen3.5 and OLMo Hybrid (delta_net.py) and the Mamba-2 scan of
-Granite 4, Bamba and Nemotron-H (mamba.py); other models' state-space (Mamba), linear-attention and recurrent layers
-are not read yet.
+(attention_core/short_conv.py), the gated delta rule of Qwen3.5 and OLMo Hybrid (delta_net.py), the Mamba-2 scan of
+Granite 4, Bamba and Nemotron-H (mamba.py), Jamba's Mamba (selective_scan.py) and RecurrentGemma's RG-LRU
+(rg_lru.py); other models' state-space, linear-attention and recurrent layers are not read yet.
 Recurrent models have no attention at all. Gemma 3n and Gemma 4 give layers different head widths and let later
 layers reuse earlier ones' keys and values, which the engine's one head width per model does not hold. Models that
 read audio or images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models: a text box has nothing to give them.
@@ -15,7 +15,7 @@ from __future__ import annotations
 _HYBRID = ("some of its layers mix tokens without attention ({}), which are not read for this model yet (of the "
            "hybrids, this engine runs LFM2's and LFM3's short convolutions, the gated delta rule of Qwen3.5 and OLMo "
            "Hybrid, Kimi Linear's delta attention, the Mamba-2 layers of Granite 4, Bamba, Nemotron-H and Falcon-H1, "
-           "and Jamba's Mamba layers)")  # fmt: skip
+           "Jamba's Mamba layers and RecurrentGemma's recurrent blocks)")  # fmt: skip
 _RECURRENT = "it has no attention layers ({}), so it has no attention patterns to show"
 _AUDIO = "it reads audio ({}), not text: a text box has nothing to give it"
 _IMAGES = "it reads images, not text: a text box has nothing to give it"
@@ -27,7 +27,6 @@ _REASONS = {
     "Kimi Linear (GGUF)": "its GGUF file is not read yet (Kimi Linear's Hugging Face folders are)",
     "MiniMax-01": _HYBRID.format("lightning attention"),
     "Ling hybrid": _HYBRID.format("linear attention"),
-    "RecurrentGemma": _HYBRID.format("recurrent blocks"),
     "PLaMo 2": _HYBRID.format("Mamba layers"),
     "Mamba": _RECURRENT.format("state-space layers"),
     "RWKV": _RECURRENT.format("RWKV's recurrent time mixing"),
@@ -47,7 +46,7 @@ _NAMES = {
 
     "zamba": "Zamba", "zamba2": "Zamba",
     "kimi-linear": "Kimi Linear (GGUF)", "minimax": "MiniMax-01", "bailing_hybrid": "Ling hybrid",
-    "recurrent_gemma": "RecurrentGemma", "plamo2": "PLaMo 2", "mamba": "Mamba", "mamba2": "Mamba",
+    "plamo2": "PLaMo 2", "mamba": "Mamba", "mamba2": "Mamba",
     "falcon_mamba": "Mamba", "rwkv": "RWKV", "rwkv6": "RWKV", "rwkv7": "RWKV", "xlstm": "xLSTM",
     "gemma3n": "Gemma 3n", "gemma3n_text": "Gemma 3n", "gemma4": "Gemma 4", "gemma4_text": "Gemma 4",
     "bitnet": "BitNet", "whisper": "Whisper", "wav2vec2": "wav2vec 2.0", "hubert": "HuBERT", "wavlm": "WavLM",

@@ -41,11 +41,13 @@ def clean(at: AppTest, where: str) -> None:
 # attention or an MLP alone (tests.tiny_models_hybrid.NEMOTRON_H_LAYERS); OLMo Hybrid: the delta rule in pre-norm
 # blocks beside OLMo 3's attention blocks, whose norms sit on the sublayers' outputs; Falcon-H1: heads in all three
 # layers, a Mamba-2 scan beside them; Jamba: Mamba's selective scan in layers 0, 2 and 3, experts in 1 and 3; Kimi
-# Linear: Kimi Delta Attention in 0-2, latent attention in 3
+# Linear: Kimi Delta Attention in 0-2, latent attention in 3; RecurrentGemma: the RG-LRU in 0, 1 and 3, local attention
+# in 2
 @pytest.mark.parametrize("kind, heads", [("lfm2", ATTENTION), ("lfm3", ATTENTION), ("qwen3_5", ATTENTION),
                                          ("granite_hybrid", ATTENTION), ("nemotron_h", (2, 5)),
                                          ("olmo_hybrid", ATTENTION), ("falcon_h1", (0, 1, 2)),
-                                         ("jamba", (1,)), ("kimi_linear", (3,))])  # fmt: skip
+                                         ("jamba", (1,)), ("kimi_linear", (3,)),
+                                         ("recurrent_gemma", (2,))])  # fmt: skip
 def test_every_page_and_step_draws_and_the_layer_picker_offers_the_attention_layers(private_models, kind, heads):
     from app_pages.registry import PAGES
     from viz.views.chapter import SLUGS

@@ -10,13 +10,19 @@ import torch
 
 from attention_core import blocks, dotted_names, load_model, mixers
 from attention_core.config import MIXER_PHRASES, MIXER_WORDS
-from tests.tiny_models_hybrid import save_tiny_jamba, save_tiny_lfm2, save_tiny_nemotron_h, save_tiny_qwen3_5
+from tests.tiny_models_hybrid import (
+    save_tiny_jamba,
+    save_tiny_lfm2,
+    save_tiny_nemotron_h,
+    save_tiny_qwen3_5,
+    save_tiny_recurrent_gemma,
+)
 
 TOL = 1e-4
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 # a tiny model with each kind, by its builder
 MODELS = {"short_conv": save_tiny_lfm2, "gated_delta": save_tiny_qwen3_5, "ssm": save_tiny_nemotron_h,
-          "selective_scan": save_tiny_jamba}  # fmt: skip
+          "selective_scan": save_tiny_jamba, "rg_lru": save_tiny_recurrent_gemma}  # fmt: skip
 
 
 def test_every_kind_the_config_names_has_a_row_with_words_and_a_dotted_name():

@@ -9,10 +9,11 @@ import plotly.graph_objects as go
 
 from viz.figures.layout import tick_step
 from viz.labels import plotly_escape
-from viz.views.flow import KIND_NAMES, EdgeLines, FlowView
+from viz.views.flow import KIND_NAMES, TOKEN_MIXING, EdgeLines, FlowView
 
 COLOURS = {"attention": "#1f77b4", "convolution": "#2ca02c", "delta": "#9467bd", "ssm": "#8c564b",
-           "residual_attn": "#9e9e9e", "mlp": "#ff7f0e", "residual_mlp": "#9e9e9e"}  # fmt: skip
+           "recurrence": "#e377c2", "residual_attn": "#9e9e9e", "mlp": "#ff7f0e",
+           "residual_mlp": "#9e9e9e"}  # fmt: skip
 # Importance bins and the line width (px) each is drawn with: Plotly gives one width per trace.
 WIDTH_BINS = ((0.0, 1.2), (0.1, 2.5), (0.25, 4.5), (0.5, 7.0))
 BEND = 0.22  # how far (in columns) a self-edge bows out of its column
@@ -29,7 +30,7 @@ def _path(x0: float, y0: float, x1: float, y1: float, bend: float) -> tuple[list
 def _bend(line: EdgeLines, i: int) -> float:
     if line.x0[i] != line.x1[i]:
         return 0.0
-    return {"attention": -BEND, "convolution": -BEND, "delta": -BEND, "ssm": -BEND, "mlp": BEND}.get(line.kind, 0.0)
+    return BEND if line.kind == "mlp" else -BEND if line.kind in TOKEN_MIXING else 0.0
 
 
 def _edge_traces(line: EdgeLines) -> list[go.Scatter]:

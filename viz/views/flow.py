@@ -16,13 +16,15 @@ import numpy as np
 from viz.labels import plotly_escape, readable_token
 
 DEFAULT_THRESHOLD = 0.04  # the LLM Transparency Tool's default: sparse enough to read, dense enough to matter
-KINDS = ("attention", "convolution", "delta", "ssm", "residual_attn", "mlp", "residual_mlp")
-TOKEN_MIXING = ("attention", "convolution", "delta", "ssm")  # the kinds that move information between tokens
+KINDS = ("attention", "convolution", "delta", "ssm", "recurrence", "residual_attn", "mlp", "residual_mlp")
+# the kinds that move information between tokens
+TOKEN_MIXING = ("attention", "convolution", "delta", "ssm", "recurrence")
 KIND_NAMES = {
     "attention": "attention (from another token, or itself)",
     "convolution": "short convolution (from itself or a few tokens before)",
     "delta": "gated delta rule (linear attention, from any earlier token)",
     "ssm": "Mamba state-space scan (from any earlier token)",
+    "recurrence": "RG-LRU linear recurrence (from any earlier token)",
     "residual_attn": "residual stream",
     "mlp": "MLP",
     "residual_mlp": "residual past the MLP",
@@ -81,7 +83,7 @@ def level_name(row: int, n_layers: int, mixers: Sequence[str] = ()) -> str:
 
 def _rows(kind: str, layer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Source and target rows of edges of `kind` in blocks `layer`."""
-    if kind in ("attention", "convolution", "delta", "ssm", "residual_attn"):
+    if kind in (*TOKEN_MIXING, "residual_attn"):
         return 2 * layer, 2 * layer + 1
     return 2 * layer + 1, 2 * layer + 2
 
@@ -126,7 +128,7 @@ def _name(shown: Sequence[str], col: int, positions: Sequence[int]) -> str:
 
 
 THROUGH = {"attention": "attention", "convolution": "short convolution", "delta": "gated delta rule",
-           "ssm": "Mamba scan"}  # a token-mixing edge's kind, in the table's words
+           "ssm": "Mamba scan", "recurrence": "RG-LRU"}  # a token-mixing edge's kind, in the table's words
 
 
 def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], top: int = 12) -> list[dict]:
@@ -146,7 +148,8 @@ def strongest_sources(edges: Mapping[str, np.ndarray], tokens: Sequence[str], to
 
 
 MIXER_COLOURS = {"short_conv": ("green", "a short convolution"), "gated_delta": ("purple", "a gated delta rule"),
-                 "ssm": ("brown", "a state-space scan")}  # as viz.figures.flow.COLOURS draws their edges
+                 "ssm": ("brown", "a state-space scan"), "rg_lru": ("pink", "a linear recurrence")}  # fmt: skip
+# (as viz.figures.flow.COLOURS draws their edges)
 SCANS = ("ssm", "selective_scan")  # the mixers whose edges are a state-space scan's (Mamba-2's, Mamba's)
 
 
@@ -164,7 +167,7 @@ def hybrid_words(model: str, cfg: Any) -> str:
                 "the scan's, a sum over every earlier token of weight[i, j] · x_j per head (C_i·B_j, decayed by every "
                 "step between them, × the step Δ_j) with the token's own D·x_i, through the gate"
                 + (" and the group norm" if cfg.ssm_norm != "none" else "") + " and W_out, in brown.")  # fmt: skip
-    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", *SCANS, "none")}
+    counts = {m: sum(1 for x in cfg.mixers if x == m) for m in ("short_conv", "gated_delta", *SCANS, "rg_lru", "none")}
     said = [f"{model} is a hybrid: in {cfg.n_layers - len(cfg.attention_layers)} of its {cfg.n_layers} blocks "
             "something else replaces attention."]  # fmt: skip
     if counts["short_conv"]:
@@ -186,6 +189,11 @@ def hybrid_words(model: str, cfg: Any) -> str:
                     "earlier token of what each channel kept of it (C_i·B_j per state number, decayed by every step "
                     "between them, channel by channel, × the step Δ_j), with the token's own D·x_i, through the gate "
                     "and W_out; those parts add up to its output and are drawn in brown.")
+    if counts["rg_lru"]:
+        said.append(f"In {counts['rg_lru']}, Griffin's gated linear recurrence (RG-LRU): the token's output is a sum "
+                    "over every earlier token of what each channel kept of it (its gated input, decayed channel by "
+                    "channel by every step between them), through the token's own GeLU gate and W_out; those parts add "
+                    "up to its output and are drawn in pink.")
     if counts["none"]:
         said.append(f"In {counts['none']}, nothing mixes tokens: the block is an MLP alone, so each token's residual "
                     "passes whole to its MLP (a grey residual edge) and no other token sends anything there.")
