@@ -9,6 +9,7 @@ from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, loaded_breakdown,
 from ui.context import page_context
 from ui.widgets import fixed_decimals, right_aligned, show_chart
 from viz.figures.mechanism import context_growth, timing_figure
+from viz.labels import counted
 from viz.views.sizes import context_lengths, human_bytes, human_count, pattern_bytes, pattern_entries, sublayer_words
 
 # Token counts and pattern sizes with their thousands separators ("8,192", as the captions and the chart write them).
@@ -124,7 +125,7 @@ lengths = context_lengths(n_ctx)
 L, H = cfg.attention_sublayers, cfg.n_heads
 which = f"(its {sublayer_words(cfg.n_layers, cfg.n_decoder_layers)}, at one length) "
 if len(cfg.attention_layers) < cfg.n_layers:  # a hybrid's other layers have no pattern
-    which = f"(its {L} attention layers of {cfg.n_layers}) "
+    which = f"(its {counted(L, 'attention layer')} of {cfg.n_layers}) "
 st.caption(
     f"One pass computes one n × n pattern per head per layer: {L} × {H} × n² weights for {ctx.model_title} "
     + (which if cfg.is_encoder_decoder or L < cfg.n_layers else "")

@@ -82,7 +82,8 @@ def check_head(trace: Any, layer: int, head: int, of_heads: bool = True) -> None
     if of_heads and layer not in trace.attention_layers:  # a hybrid's layer that mixes tokens another way
         listed = ", ".join(map(str, trace.attention_layers))
         raise ViewError(f"layer {layer} of {trace.model_name} has no attention heads (it runs "
-                        f"{trace.config.mixer_phrase(layer)}); its attention layers are {listed}")  # fmt: skip
+                        f"{trace.config.mixer_phrase(layer)}); its attention "
+                        f"{'layers are' if len(trace.attention_layers) > 1 else 'layer is'} {listed}")  # fmt: skip
 
 
 def check_name_and_orient(name: str, orient: str) -> None:

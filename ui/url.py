@@ -259,7 +259,8 @@ def clamp_layer_head(
     if attention_layers and placed[0] not in attention_layers:
         shown = min(attention_layers, key=lambda at: (abs(at - placed[0]), at))
         listed = ", ".join(map(str, attention_layers))
-        warnings.append(f"Layer {placed[0]} of {model} has no attention heads (its attention layers are {listed}); "
+        are = "layers are" if len(attention_layers) > 1 else "layer is"
+        warnings.append(f"Layer {placed[0]} of {model} has no attention heads (its attention {are} {listed}); "
                         f"showing layer {shown}.")  # fmt: skip
         placed[0] = shown
     return placed[0], placed[1], warnings

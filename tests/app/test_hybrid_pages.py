@@ -75,6 +75,14 @@ def test_a_link_to_a_convolution_layer_opens_the_nearest_attention_layer_and_say
     assert "Layer 2 of" in said and "has no attention heads" in said and "attention layers are 1, 3" in said
 
 
+def test_a_model_with_one_attention_layer_says_so_in_the_singular(private_models) -> None:
+    """Review of RecurrentGemma's pages (one attention layer in four): "its attention layers are 2" and "its 1
+    attention layers of 4" read wrong."""
+    at = opened(private_models, "parameters", "recurrent_gemma", layer="0")
+    said = " ".join(w.value for w in at.warning) + " ".join(c.value for c in at.caption)
+    assert "its attention layer is 2" in said and "its 1 attention layer of 4" in said, said
+
+
 def test_the_overview_leaves_the_convolution_layers_blank_and_unclickable(private_models) -> None:
     at = opened(private_models, "patterns", layer="3", head="2")
     mosaic = chart(at, "overview")["data"]
