@@ -5,6 +5,7 @@ Only safetensors are read (never pickle), and no code from the folder is run.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tokenizers import Tokenizer
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from . import mxfp4
+from . import fp8, mxfp4
 from .json_file import read_json
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
@@ -107,6 +108,8 @@ def _float32_bytes(key: str, dtype: str, n: int) -> int:
         return 8 * n
     if dtype == "U8" and key.endswith("_scales"):
         return 0
+    if key.endswith(fp8.SCALES + fp8.DROPPED):  # an FP8 checkpoint's scales: no weights once decoded
+        return 0
     return 4 * n
 
 
@@ -141,22 +144,28 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     except (KeyError, TypeError, ValueError) as exc:
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
+    if _quant_method(hf) == "fp8":
+        config = dataclasses.replace(config, conversion_notes=(*config.conversion_notes, fp8.NOTE))
     return hf, config, read_tokenizer(folder, hf.get("model_type"))
 
 
-def _quant_method(hf: dict) -> str | None:
+def _quantization(hf: dict) -> dict | None:
+    """config.json's quantization_config (a multimodal model's text_config's), or None."""
     quant = hf.get("quantization_config") or (hf.get("text_config") or {}).get("quantization_config")
-    if not quant:
-        return None
-    return str(quant.get("quant_method", "unknown")) if isinstance(quant, dict) else "unknown"
+    return quant if isinstance(quant, dict) else ({} if quant else None)
+
+
+def _quant_method(hf: dict) -> str | None:
+    quant = _quantization(hf)
+    return None if quant is None else str(quant.get("quant_method", "unknown"))
 
 
 def _refuse_quantised(hf: dict, folder: Path) -> None:
-    """A quantised checkpoint's stored numbers are not its weights (FP8 needs its scales, GPTQ/AWQ/bitsandbytes
-    pack integers): refused by name rather than read as if they were. GPT-OSS's MXFP4 experts, as OpenAI ships
-    them, are decoded (mxfp4.py)."""
+    """A quantised checkpoint's stored numbers are not its weights (GPTQ/AWQ/bitsandbytes pack integers, with
+    their own zero points and groups): refused by name rather than read as if they were. GPT-OSS's MXFP4 experts, as
+    OpenAI ships them, are decoded (mxfp4.py), and FP8 weights with their block scales (fp8.py)."""
     method = _quant_method(hf)
-    if method is not None and not (method == "mxfp4" and hf.get("model_type") == "gpt_oss"):
+    if method is not None and method != "fp8" and not (method == "mxfp4" and hf.get("model_type") == "gpt_oss"):
         raise ModelLoadError(
             f"{folder.name} is quantised (quant_method {method!r}); the engine reads unquantised weights (float32, "
             "float16 or bfloat16). Load the unquantised checkpoint, or a GGUF file of the model."
@@ -192,6 +201,8 @@ def convert_hf_folder(
         state.update(read_safetensors(f))
     if _quant_method(hf) == "mxfp4":
         state = mxfp4.dequantize_experts(state, folder.name)
+    if _quant_method(hf) == "fp8":
+        state = fp8.dequantize_checkpoint(state, fp8.block_size(_quantization(hf) or {}), folder.name)
     _check_dtypes(state, folder)
     weights = make_weights(state, config)
     if progress is not None:

@@ -1,7 +1,8 @@
-"""Quantised Hugging Face checkpoints (FP8, GPTQ, AWQ, bitsandbytes; MXFP4 on any model but GPT-OSS, whose experts
-are decoded: test_mxfp4_checkpoints.py; config.json's quantization_config) are refused with a message that says so,
-never read as if their stored numbers were the weights: an FP8 matrix read with `.float()` and its scale ignored gave
-every score wrong, silently."""
+"""Quantised Hugging Face checkpoints the engine does not decode (GPTQ, AWQ, bitsandbytes; MXFP4 on any model but
+GPT-OSS, whose experts are decoded: test_mxfp4_checkpoints.py; config.json's quantization_config) are refused with a
+message that says so, never read as if their stored numbers were the weights: an FP8 matrix read with `.float()` and
+its scale ignored gave every score wrong, silently. FP8 checkpoints that declare themselves are decoded
+(test_fp8_checkpoints.py); FP8 tensors in a checkpoint that does not are refused here."""
 
 from __future__ import annotations
 
@@ -40,10 +41,23 @@ def _as_fp8(folder, with_config: bool) -> None:
         (folder / "config.json").write_text(json.dumps(config))
 
 
-def test_a_checkpoint_that_declares_its_quantisation_is_refused_by_name(tiny_folder):
-    _as_fp8(tiny_folder, with_config=True)
-    with pytest.raises(ModelLoadError, match=r"quantised \(quant_method 'fp8'\).*unquantised"):
+@pytest.mark.parametrize("method", ["gptq", "awq", "bitsandbytes"])
+def test_a_checkpoint_that_declares_a_quantisation_it_cannot_decode_is_refused_by_name(tiny_folder, method):
+    config = json.loads((tiny_folder / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": method, "bits": 4}
+    (tiny_folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=rf"quantised \(quant_method '{method}'\).*unquantised"):
         load_model(str(tiny_folder), device="cpu")
+
+
+def test_a_declared_fp8_checkpoint_with_one_scale_a_matrix_loads_near_its_unrounded_weights(tiny_folder):
+    from safetensors.torch import load_file
+
+    before = load_file(str(tiny_folder / "model.safetensors"))["model.layers.0.self_attn.q_proj.weight"]
+    _as_fp8(tiny_folder, with_config=True)
+    W_Q = load_model(str(tiny_folder), device="cpu").weights["blocks.0.attn.W_Q"]  # [d_model, n_heads·d_head]
+    # e4m3 keeps 3 bits of mantissa: each weight within 1/16 of itself, or of the scale's smallest step near 0
+    assert W_Q.dtype == torch.float32 and ((W_Q - before.T).abs() <= before.T.abs() / 16 + 1e-3).all()
 
 
 def test_fp8_weights_without_a_declaration_are_refused_too(tiny_folder):
