@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from . import fp8, mxfp4
+from . import compressed_tensors, fp8, mxfp4
 from .json_file import read_json
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
@@ -83,10 +83,11 @@ def safetensors_files(folder: Path) -> list[Path]:
 
 
 def safetensors_float32_bytes(files: list[Path]) -> int:
-    """Size of the checkpoint once converted to float32, from the safetensors headers alone."""
+    """Size of the checkpoint once converted to float32, from the safetensors headers alone (and, for packed
+    integers, the width config.json gives them)."""
     from safetensors import safe_open
 
-    total = 0
+    total, bits = 0, _packed_bits(files[0].parent / "config.json") if files else 4
     for f in files:
         try:
             with safe_open(str(f), "pt") as handle:
@@ -95,13 +96,22 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
                     n = 1
                     for dim in tensor.get_shape():
                         n *= dim
-                    total += _float32_bytes(key, tensor.get_dtype(), n)
+                    total += _float32_bytes(key, tensor.get_dtype(), n, bits)
         except Exception as exc:
             raise ModelLoadError(f"{f.name} is not a readable safetensors file (truncated or corrupt?): {exc}") from exc
     return total
 
 
-def _float32_bytes(key: str, dtype: str, n: int) -> int:
+def _packed_bits(config: Path) -> int:
+    """The width of a compressed-tensors checkpoint's packed integers (4 where config.json does not say)."""
+    try:
+        quant = _quantization(read_json(config)) if config.is_file() else None
+        return int(compressed_tensors.weight_settings(quant)[1].get("num_bits", 4)) if quant else 4
+    except (ModelLoadError, TypeError, ValueError):
+        return 4  # the loader says what is wrong with it; the memory check only needs a width
+
+
+def _float32_bytes(key: str, dtype: str, n: int, bits: int = 4) -> int:
     """A stored tensor's float32 size: MXFP4's (mxfp4.py) bytes of _blocks hold two values each, and its _scales
     are no weights once decoded."""
     if dtype == "U8" and key.endswith("_blocks"):
@@ -110,6 +120,8 @@ def _float32_bytes(key: str, dtype: str, n: int) -> int:
         return 0
     if key.endswith(fp8.SCALES + fp8.DROPPED):  # an FP8 checkpoint's scales: no weights once decoded
         return 0
+    if dtype == "I32" and key.endswith(".weight_packed"):  # compressed-tensors: 32 / bits values a word
+        return -(-4 * 32 * n // bits)
     return 4 * n
 
 
@@ -144,8 +156,9 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     except (KeyError, TypeError, ValueError) as exc:
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
-    if _quant_method(hf) == "fp8":
-        config = dataclasses.replace(config, conversion_notes=(*config.conversion_notes, fp8.NOTE))
+    note = {"fp8": fp8.NOTE, "compressed-tensors": compressed_tensors.NOTE}.get(_quant_method(hf) or "")
+    if note:
+        config = dataclasses.replace(config, conversion_notes=(*config.conversion_notes, note))
     return hf, config, read_tokenizer(folder, hf.get("model_type"))
 
 
@@ -163,9 +176,11 @@ def _quant_method(hf: dict) -> str | None:
 def _refuse_quantised(hf: dict, folder: Path) -> None:
     """A quantised checkpoint's stored numbers are not its weights (GPTQ/AWQ/bitsandbytes pack integers, with
     their own zero points and groups): refused by name rather than read as if they were. GPT-OSS's MXFP4 experts, as
-    OpenAI ships them, are decoded (mxfp4.py), and FP8 weights with their block scales (fp8.py)."""
+    OpenAI ships them, are decoded (mxfp4.py), FP8 weights with their block scales (fp8.py) and llm-compressor's
+    checkpoints (compressed_tensors.py)."""
     method = _quant_method(hf)
-    if method is not None and method != "fp8" and not (method == "mxfp4" and hf.get("model_type") == "gpt_oss"):
+    decoded = method in ("fp8", "compressed-tensors") or (method == "mxfp4" and hf.get("model_type") == "gpt_oss")
+    if method is not None and not decoded:
         raise ModelLoadError(
             f"{folder.name} is quantised (quant_method {method!r}); the engine reads unquantised weights (float32, "
             "float16 or bfloat16). Load the unquantised checkpoint, or a GGUF file of the model."
@@ -203,6 +218,8 @@ def convert_hf_folder(
         state = mxfp4.dequantize_experts(state, folder.name)
     if _quant_method(hf) == "fp8":
         state = fp8.dequantize_checkpoint(state, fp8.block_size(_quantization(hf) or {}), folder.name)
+    if _quant_method(hf) == "compressed-tensors":
+        state = compressed_tensors.decompress_checkpoint(state, _quantization(hf) or {}, folder.name)
     _check_dtypes(state, folder)
     weights = make_weights(state, config)
     if progress is not None:

@@ -1,0 +1,118 @@
+"""Checkpoints saved by llm-compressor in the compressed-tensors layout (config.json's quantization_config with
+quant_method "compressed-tensors": vLLM's W4A16, W8A8 and FP8 checkpoints) → float32.
+
+Each quantised linear keeps, instead of `<name>.weight`, what its format stores:
+
+    pack-quantized    weight_packed (int32 [..., out, ⌈in·b/32⌉]: b-bit integers packed densely, element i at bit
+                      i·b of its row, stored as value + 2^(b−1)), weight_shape, weight_scale and, where the
+                      quantisation is asymmetric, weight_zero_point (packed the same way down the rows)
+    int-quantized     weight (int8), weight_scale, weight_zero_point where asymmetric     (also "naive-quantized")
+    float-quantized   weight (float8), weight_scale
+
+and each weight is (q − zero point) × scale, computed in the scale's dtype as compressed-tensors' `dequantize` does,
+then widened to float32. The scale is one number (tensor), one a row (channel), one per row and group of group_size
+columns (group; with weight_g_idx, the group each column belongs to: activation order) or one per block
+(block_structure). Activation scales (input_scale, ...) are for kernels that round activations; the engine computes
+in float32, drops them and says so (NOTE). Other formats (NVFP4, MXFP4, 2:4 sparse) are refused by name.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import ModelLoadError
+
+FORMATS = ("pack-quantized", "int-quantized", "naive-quantized", "float-quantized", "dense")
+DROPPED = ("input_scale", "input_zero_point", "output_scale", "output_zero_point", "k_scale", "v_scale")
+NOTE = ("Weights decoded from llm-compressor's compressed-tensors layout ((q − zero point) × scale) to float32; "
+        "activations are not rounded as the quantised kernels round them, so their numbers may differ from this by "
+        "that rounding")  # fmt: skip
+
+
+def weight_settings(quant: dict) -> tuple[str, dict]:
+    """(the format, the weights' quantisation args) of a compressed-tensors quantization_config; one scheme for every
+    quantised layer, as llm-compressor's presets write them."""
+    schemes = [group.get("weights") or {} for group in (quant.get("config_groups") or {}).values()]
+    formats = {quant.get("format")} | {group.get("format") for group in (quant.get("config_groups") or {}).values()}
+    formats.discard(None)
+    if len(formats) != 1 or next(iter(formats)) not in FORMATS:
+        raise ModelLoadError(f"compressed-tensors format {sorted(formats) or 'none'} is not read yet (the engine "
+                             f"decodes {', '.join(FORMATS[:-1])}).")  # fmt: skip
+    bits = {int(s.get("num_bits", 8)) for s in schemes}
+    if len(bits) > 1:
+        raise ModelLoadError(f"compressed-tensors config_groups mix {sorted(bits)}-bit weights; one scheme is read.")
+    return formats.pop(), (schemes[0] if schemes else {})
+
+
+def unpack(packed: torch.Tensor, bits: int, count: int) -> torch.Tensor:
+    """int64 [..., rows, count]: the `bits`-bit integers packed densely in each row of `packed` (int32 [..., rows,
+    words]), element i at bit i·bits (spilling into the next word), each stored as value + 2^(bits − 1)."""
+    words = packed.to(torch.int64) & 0xFFFFFFFF  # unsigned 32-bit words
+    start = torch.arange(count) * bits
+    low, offset = start // 32, start % 32
+    values = words[..., low] >> offset
+    spill = offset + bits > 32  # an element that runs into the next word
+    if spill.any():
+        high = words[..., torch.clamp(low + 1, max=words.shape[-1] - 1)] << (32 - offset)
+        values = torch.where(spill, values | high, values)
+    return (values & ((1 << bits) - 1)) - (1 << (bits - 1))
+
+
+def _per_weight(t: torch.Tensor, shape: torch.Size, args: dict, g_idx: torch.Tensor | None) -> torch.Tensor:
+    """A scale or zero point (one number, one a row, one a row and group, or one a block) spread over `shape`."""
+    rows, cols = shape[-2:]
+    if t.numel() == 1:
+        return t.reshape(())
+    if args.get("strategy") == "block" or (t.shape[-2] != rows and t.dim() >= 2):
+        b0, b1 = args.get("block_structure") or (-(-rows // t.shape[-2]), -(-cols // t.shape[-1]))
+        return t.repeat_interleave(b0, dim=-2).repeat_interleave(b1, dim=-1)[..., :rows, :cols]
+    if t.shape[-1] == 1:  # channel: one a row
+        return t
+    if g_idx is not None:  # activation order: column j belongs to group g_idx[j]
+        return t[..., g_idx.long()]
+    size = int(args.get("group_size") or -(-cols // t.shape[-1]))
+    return t.repeat_interleave(size, dim=-1)[..., :cols]
+
+
+def dequantize_module(parts: dict[str, torch.Tensor], fmt: str, args: dict, name: str) -> torch.Tensor:
+    """One linear's float32 weight from its stored parts (weight_packed or weight, weight_scale, ...)."""
+    scale = parts["weight_scale"]
+    if fmt == "pack-quantized":
+        shape = torch.Size(parts["weight_shape"].tolist())
+        q = unpack(parts["weight_packed"], int(args.get("num_bits", 4)), shape[-1])
+    else:
+        q, shape = parts["weight"], parts["weight"].shape
+    zero = parts.get("weight_zero_point")
+    if zero is not None and fmt == "pack-quantized":  # packed down the rows: unpack along dim 0
+        zero = unpack(zero.transpose(-1, -2), int(args.get("num_bits", 4)), shape[-2]).transpose(-1, -2)
+    g_idx = parts.get("weight_g_idx")
+    dtype = scale.dtype if scale.dtype.is_floating_point else torch.float32
+    out = q.to(dtype)
+    if zero is not None:
+        out = out - _per_weight(zero, shape, args, g_idx).to(dtype)
+    try:
+        return (out * _per_weight(scale, shape, args, g_idx).to(dtype)).float()
+    except RuntimeError as exc:
+        raise ModelLoadError(f"{name}: compressed-tensors scales {tuple(scale.shape)} do not fit weights "
+                             f"{tuple(shape)}: {exc}") from exc  # fmt: skip
+
+
+PARTS = ("weight_packed", "weight_shape", "weight_scale", "weight_zero_point", "weight_g_idx")
+
+
+def decompress_checkpoint(state: dict[str, torch.Tensor], quant: dict, file_name: str) -> dict[str, torch.Tensor]:
+    """`state` with each quantised linear's stored parts replaced by its float32 `<name>.weight`, activation scales
+    dropped."""
+    fmt, args = weight_settings(quant)
+    if fmt != "dense":
+        for key in [k for k in state if k.endswith(".weight_scale")]:
+            base = key.removesuffix(".weight_scale")
+            parts = {part: state.pop(f"{base}.{part}") for part in PARTS if f"{base}.{part}" in state}
+            if "weight_packed" not in parts and base + ".weight" in state:
+                parts["weight"] = state.pop(base + ".weight")
+            if "weight_packed" not in parts and "weight" not in parts:
+                raise ModelLoadError(f"{file_name}: {key} has no weights beside it (weight_packed or weight).")
+            state[base + ".weight"] = dequantize_module(parts, fmt, args, base)
+    for key in [k for k in state if k.endswith(DROPPED)]:
+        del state[key]
+    return state

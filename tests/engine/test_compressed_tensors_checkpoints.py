@@ -1,0 +1,152 @@
+"""Checkpoints in llm-compressor's compressed-tensors layout (quant_method "compressed-tensors"), decoded to float32
+by attention_core/loading/compressed_tensors.py. The reference is transformers loading the same folder with
+CompressedTensorsConfig(dequantize=True), which calls the compressed-tensors library's own decompressors.
+
+The tiny checkpoints: tests/tiny_models.py's Qwen3, its attention and MLP maps quantised as llm-compressor's presets
+do, one scheme each: 4-bit groups of 16 (W4A16, bfloat16 scales), the same with zero points (asymmetric), 3-bit
+groups (elements that spill across the packed words), 8-bit integers a channel (W8A8) and FP8 a channel with a static
+activation scale; packed with the library's own pack_to_int32. Tolerances (max absolute difference, float32 CPU):
+decoded weights exact; patterns 1e-4; logits and hidden states 1e-3.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from attention_core import ModelLoadError, load_model
+from attention_core.loading import compressed_tensors as ct
+from attention_core.loading.safetensors_hf import safetensors_float32_bytes
+from tests.tiny_models import save_tiny
+
+transformers = pytest.importorskip("transformers")
+packing = pytest.importorskip("compressed_tensors.compressors.pack_quantized.helpers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
+TEXT = "the blue creature took a mole of the forest"
+GROUP = 16
+# scheme → (format, the weights' quantisation args)
+SCHEMES = {
+    "w4a16": ("pack-quantized", {"num_bits": 4, "type": "int", "strategy": "group", "group_size": GROUP,
+                                 "symmetric": True}),
+    "w4a16_asym": ("pack-quantized", {"num_bits": 4, "type": "int", "strategy": "group", "group_size": GROUP,
+                                      "symmetric": False}),
+    "w3_groups": ("pack-quantized", {"num_bits": 3, "type": "int", "strategy": "group", "group_size": GROUP,
+                                     "symmetric": True}),
+    "w8a8_int": ("int-quantized", {"num_bits": 8, "type": "int", "strategy": "channel", "symmetric": True}),
+    "fp8_channel": ("float-quantized", {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True}),
+}  # fmt: skip
+
+
+def _quantised(w: torch.Tensor, args: dict) -> dict[str, torch.Tensor]:
+    """One [out, in] matrix as its format stores it (the integers or floats, the scale, the zero point)."""
+    rows, cols = w.shape
+    groups = w.reshape(rows, -1, GROUP) if args["strategy"] == "group" else w.reshape(rows, 1, cols)
+    if args["type"] == "float":
+        scale = groups.abs().amax(-1) / 448.0  # (rows, 1)
+        return {"weight": (groups / scale[..., None]).reshape(rows, cols).to(torch.float8_e4m3fn),
+                "weight_scale": scale, "input_scale": torch.tensor([0.02])}  # fmt: skip
+    top = (1 << (args["num_bits"] - 1)) - 1  # 7 for 4 bits: integers −8..7
+    if args["symmetric"]:
+        scale, zero = groups.abs().amax(-1) / top, None
+    else:
+        low, high = groups.amin(-1), groups.amax(-1)
+        scale = (high - low) / (2 * top + 1)
+        zero = torch.round(-top - 1 - low / scale).clamp(-top - 1, top).to(torch.int8)  # (rows, groups)
+    q = torch.round(groups / scale[..., None]) + (0 if zero is None else zero[..., None])
+    q = q.clamp(-top - 1, top).reshape(rows, cols).to(torch.int8)
+    out = {"weight_scale": scale.to(torch.bfloat16)}
+    if args["num_bits"] == 8:
+        return {**out, "weight": q}
+    out.update(weight_packed=packing.pack_to_int32(q, args["num_bits"]), weight_shape=torch.tensor([rows, cols]))
+    if zero is not None:
+        out["weight_zero_point"] = packing.pack_to_int32(zero, args["num_bits"], packed_dim=0)
+    return out
+
+
+def as_compressed(folder, scheme: str) -> None:
+    """The folder's projection matrices stored as `scheme` has them, and config.json saying so."""
+    from safetensors.torch import load_file, save_file
+
+    fmt, args = SCHEMES[scheme]
+    state = load_file(str(folder / "model.safetensors"))
+    for key in [k for k in state if k.endswith("_proj.weight")]:
+        base = key.removesuffix(".weight")
+        state.update({f"{base}.{part}": t for part, t in _quantised(state.pop(key), args).items()})
+    save_file(state, str(folder / "model.safetensors"))
+    config = json.loads((folder / "config.json").read_text())
+    config["quantization_config"] = {
+        "quant_method": "compressed-tensors", "format": fmt, "quantization_status": "compressed", "ignore": ["lm_head"],
+        "config_groups": {"group_0": {"targets": ["Linear"], "weights": {**args, "dynamic": False}}},
+    }  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.fixture(scope="module", params=sorted(SCHEMES))
+def checkpoint(request, tmp_path_factory):
+    """(the scheme, the folder, transformers' model of it, ours)."""
+    folder = tmp_path_factory.mktemp(f"qwen3-{request.param}")
+    save_tiny("qwen3", folder)
+    as_compressed(folder, request.param)
+    reference = transformers.AutoModelForCausalLM.from_pretrained(
+        str(folder), quantization_config=transformers.CompressedTensorsConfig(dequantize=True), dtype=torch.float32,
+        attn_implementation="eager",
+    ).eval()  # fmt: skip
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield request.param, folder, reference, load_model(str(folder), device="cpu")
+    mp.undo()
+
+
+def test_the_decoded_weights_are_the_librarys_to_the_bit(checkpoint):
+    _, _, reference, ours = checkpoint
+    for layer, block in enumerate(reference.model.layers):
+        pairs = [("attn.W_Q", block.self_attn.q_proj), ("attn.W_V", block.self_attn.v_proj),
+                 ("mlp.W_in", block.mlp.up_proj), ("mlp.W_out", block.mlp.down_proj)]  # fmt: skip
+        for ours_name, theirs in pairs:
+            assert theirs.weight.abs().max() > 0.1  # decoded, not left at an initialiser's size
+            assert torch.equal(ours.weights[f"blocks.{layer}.{ours_name}"], theirs.weight.T), (layer, ours_name)
+
+
+def test_the_model_matches_transformers_and_says_how_it_was_read(checkpoint):
+    _, _, reference, ours = checkpoint
+    trace = ours.trace(TEXT)
+    with torch.inference_mode():
+        out = reference(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    for layer in range(ours.config.n_layers):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
+        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
+    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    assert ct.NOTE in ours.config.conversion_notes
+
+
+def test_the_memory_check_counts_each_packed_word_as_its_values(checkpoint):
+    """The memory check sizes a checkpoint from its headers (and config.json's width of the packed integers) before
+    reading it: never under the weights' float32 size, and over it only by the scales it counts too."""
+    _, folder, _, ours = checkpoint
+    weights = 4 * ours.parameter_counts()["total"]
+    assert weights <= safetensors_float32_bytes([folder / "model.safetensors"]) <= 1.25 * weights
+
+
+def test_activation_order_puts_each_column_in_its_own_group():
+    """weight_g_idx (GPTQ's activation order): column j takes the scale of group g_idx[j], not of j // group_size."""
+    q = torch.ones(2, 4, dtype=torch.int8)
+    parts = {"weight": q, "weight_scale": torch.tensor([[1.0, 10.0], [2.0, 20.0]]),
+             "weight_g_idx": torch.tensor([1, 0, 1, 0], dtype=torch.int32)}  # fmt: skip
+    out = ct.dequantize_module(parts, "int-quantized", {"num_bits": 8, "strategy": "group", "group_size": 2}, "w")
+    assert out.tolist() == [[10.0, 1.0, 10.0, 1.0], [20.0, 2.0, 20.0, 2.0]]
+
+
+def test_formats_and_mixtures_it_cannot_read_are_refused_by_name():
+    group = {"targets": ["Linear"], "weights": {"num_bits": 4}}
+    with pytest.raises(ModelLoadError, match=r"format \['nvfp4-pack-quantized'\] is not read yet"):
+        ct.weight_settings({"format": "nvfp4-pack-quantized", "config_groups": {"group_0": group}})
+    mixed = {"g0": group, "g1": {"targets": ["Linear"], "weights": {"num_bits": 8}}}
+    with pytest.raises(ModelLoadError, match=r"mix \[4, 8\]-bit weights"):
+        ct.weight_settings({"format": "pack-quantized", "config_groups": mixed})
+    with pytest.raises(ModelLoadError, match="has no weights beside it"):
+        ct.decompress_checkpoint({"m.q_proj.weight_scale": torch.ones(1)},
+                                 {"format": "pack-quantized", "config_groups": {"group_0": group}}, "model.safetensors")
