@@ -24,9 +24,8 @@ from ..errors import ModelLoadError
 
 FORMATS = ("pack-quantized", "int-quantized", "naive-quantized", "float-quantized", "dense")
 DROPPED = ("input_scale", "input_zero_point", "output_scale", "output_zero_point", "k_scale", "v_scale")
-NOTE = ("Weights decoded from llm-compressor's compressed-tensors layout ((q − zero point) × scale) to float32; "
-        "activations are not rounded as the quantised kernels round them, so their numbers may differ from this by "
-        "that rounding")  # fmt: skip
+NOTE = ("Quantised weights decoded ((q − zero point) × scale, compressed-tensors) and run in float32; a quantised "
+        "kernel also rounds the activations, so its numbers differ from these by that rounding.")  # fmt: skip
 
 
 def weight_settings(quant: dict) -> tuple[str, dict]:

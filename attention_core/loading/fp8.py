@@ -19,8 +19,8 @@ from .mxfp4 import SCALE_BIAS
 
 SCALES = ("weight_scale_inv",)
 DROPPED = ("input_scale", "activation_scale")  # a static activation scale: no weight, nothing the engine rounds by
-NOTE = ("FP8 weights decoded with their block scales to float32; activations are not rounded to FP8 as an FP8 GPU "
-        "kernel rounds them, so its numbers may differ from this by that rounding")  # fmt: skip
+NOTE = ("FP8 weights decoded with their block scales and run in float32; an FP8 kernel also rounds the activations "
+        "to FP8, so its numbers differ from these by that rounding.")  # fmt: skip
 
 
 def dequantize(weight: torch.Tensor, scale: torch.Tensor, block: tuple[int, int] | None, name: str) -> torch.Tensor:
