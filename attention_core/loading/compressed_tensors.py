@@ -8,12 +8,16 @@ Each quantised linear keeps, instead of `<name>.weight`, what its format stores:
                       quantisation is asymmetric, weight_zero_point (packed the same way down the rows)
     int-quantized     weight (int8), weight_scale, weight_zero_point where asymmetric     (also "naive-quantized")
     float-quantized   weight (float8), weight_scale
+    nvfp4-pack-quantized  weight_packed (uint8 [..., out, in/2]: two FP4 e2m1 values a byte, the low nibble first),
+                      weight_scale (float8, one per 16 columns) and weight_global_scale: each weight is its FP4 value
+                      × weight_scale / weight_global_scale, in float32
 
 and each weight is (q − zero point) × scale, computed in the scale's dtype as compressed-tensors' `dequantize` does,
 then widened to float32. The scale is one number (tensor), one a row (channel), one per row and group of group_size
 columns (group; with weight_g_idx, the group each column belongs to: activation order) or one per block
-(block_structure). Activation scales (input_scale, ...) are for kernels that round activations; the engine computes
-in float32, drops them and says so (NOTE). Other formats (NVFP4, MXFP4, 2:4 sparse) are refused by name.
+(block_structure). Activation scales (input_scale, input_global_scale, ...) are for kernels that round
+activations; the engine computes in float32, drops them and says so (NOTE). Other formats (MXFP4, 2:4 sparse) are
+refused by name.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from __future__ import annotations
 import torch
 
 from ..errors import ModelLoadError
+from .mxfp4 import FP4_VALUES
 
-FORMATS = ("pack-quantized", "int-quantized", "naive-quantized", "float-quantized", "dense")
-DROPPED = ("input_scale", "input_zero_point", "output_scale", "output_zero_point", "k_scale", "v_scale")
+FORMATS = ("pack-quantized", "int-quantized", "naive-quantized", "float-quantized", "nvfp4-pack-quantized", "dense")
+DROPPED = ("input_scale", "input_global_scale", "input_zero_point", "output_scale", "output_zero_point", "k_scale",
+           "v_scale")  # fmt: skip
 NOTE = ("Quantised weights decoded ((q − zero point) × scale, compressed-tensors) and run in float32; a quantised "
         "kernel also rounds the activations, so its numbers differ from these by that rounding.")  # fmt: skip
 
@@ -37,6 +43,8 @@ def weight_settings(quant: dict) -> tuple[str, dict]:
     if len(formats) != 1 or next(iter(formats)) not in FORMATS:
         raise ModelLoadError(f"compressed-tensors format {sorted(formats) or 'none'} is not read yet (the engine "
                              f"decodes {', '.join(FORMATS[:-1])}).")  # fmt: skip
+    if formats == {"nvfp4-pack-quantized"}:
+        return formats.pop(), (schemes[0] if schemes else {})
     bits = {int(s.get("num_bits", 8)) for s in schemes}
     if len(bits) > 1:
         raise ModelLoadError(f"compressed-tensors config_groups mix {sorted(bits)}-bit weights; one scheme is read.")
@@ -73,8 +81,21 @@ def _per_weight(t: torch.Tensor, shape: torch.Size, args: dict, g_idx: torch.Ten
     return t.repeat_interleave(size, dim=-1)[..., :cols]
 
 
+def nvfp4(parts: dict[str, torch.Tensor], name: str) -> torch.Tensor:
+    """An NVFP4 linear's float32 weight: each FP4 value × its group's scale / the global scale."""
+    packed, scale = parts["weight_packed"], parts["weight_scale"].float()
+    if packed.dtype != torch.uint8 or "weight_global_scale" not in parts:
+        raise ModelLoadError(f"{name}: NVFP4 weights are bytes (uint8) with a weight_global_scale beside them.")
+    lut = torch.tensor(FP4_VALUES, dtype=torch.float32)
+    values = torch.stack([lut[(packed & 0x0F).long()], lut[(packed >> 4).long()]], dim=-1).flatten(-2)  # [.., out, in]
+    per_value = scale.repeat_interleave(values.shape[-1] // scale.shape[-1], dim=-1)
+    return values * (per_value / parts["weight_global_scale"].float())
+
+
 def dequantize_module(parts: dict[str, torch.Tensor], fmt: str, args: dict, name: str) -> torch.Tensor:
     """One linear's float32 weight from its stored parts (weight_packed or weight, weight_scale, ...)."""
+    if fmt == "nvfp4-pack-quantized":
+        return nvfp4(parts, name)
     scale = parts["weight_scale"]
     if fmt == "pack-quantized":
         shape = torch.Size(parts["weight_shape"].tolist())
@@ -96,7 +117,7 @@ def dequantize_module(parts: dict[str, torch.Tensor], fmt: str, args: dict, name
                              f"{tuple(shape)}: {exc}") from exc  # fmt: skip
 
 
-PARTS = ("weight_packed", "weight_shape", "weight_scale", "weight_zero_point", "weight_g_idx")
+PARTS = ("weight_packed", "weight_shape", "weight_scale", "weight_zero_point", "weight_g_idx", "weight_global_scale")
 
 
 def decompress_checkpoint(state: dict[str, torch.Tensor], quant: dict, file_name: str) -> dict[str, torch.Tensor]:

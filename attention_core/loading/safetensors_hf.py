@@ -120,6 +120,8 @@ def _float32_bytes(key: str, dtype: str, n: int, bits: int = 4) -> int:
         return 0
     if key.endswith(fp8.SCALES + fp8.DROPPED):  # an FP8 checkpoint's scales: no weights once decoded
         return 0
+    if dtype == "U8" and key.endswith(".weight_packed"):  # compressed-tensors' NVFP4: two values a byte
+        return 8 * n
     if dtype == "I32" and key.endswith(".weight_packed"):  # compressed-tensors: 32 / bits values a word
         return -(-4 * 32 * n // bits)
     return 4 * n

@@ -5,12 +5,15 @@ CompressedTensorsConfig(dequantize=True), which calls the compressed-tensors lib
 The tiny checkpoints: tests/tiny_models.py's Qwen3, its attention and MLP maps quantised as llm-compressor's presets
 do, one scheme each: 4-bit groups of 16 (W4A16, bfloat16 scales), the same with zero points (asymmetric), 3-bit
 groups (elements that spill across the packed words), 8-bit integers a channel (W8A8) and FP8 a channel with a static
-activation scale; packed with the library's own pack_to_int32. Tolerances (max absolute difference, float32 CPU):
-decoded weights exact; patterns 1e-4; logits and hidden states 1e-3.
+activation scale, and NVFP4 (FP4 values, an FP8 scale per 16, a global scale); packed with the library's own
+pack_to_int32 and pack_fp4_to_uint8. Tolerances (max absolute difference, float32 CPU): decoded weights exact, but
+NVFP4's, which the library rounds to bfloat16 on its CPU path and the engine keeps in float32 (within 2^-8 of each
+weight); patterns 1e-4; logits and hidden states 1e-3.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -38,13 +41,25 @@ SCHEMES = {
                                      "symmetric": True}),
     "w8a8_int": ("int-quantized", {"num_bits": 8, "type": "int", "strategy": "channel", "symmetric": True}),
     "fp8_channel": ("float-quantized", {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True}),
+    "nvfp4": ("nvfp4-pack-quantized", {"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16,
+                                       "symmetric": True}),
 }  # fmt: skip
+FP4_MAX, E4M3_MAX = 6.0, 448.0
 
 
 def _quantised(w: torch.Tensor, args: dict) -> dict[str, torch.Tensor]:
     """One [out, in] matrix as its format stores it (the integers or floats, the scale, the zero point)."""
     rows, cols = w.shape
-    groups = w.reshape(rows, -1, GROUP) if args["strategy"] == "group" else w.reshape(rows, 1, cols)
+    groups = w.reshape(rows, -1, GROUP) if "group" in args["strategy"] else w.reshape(rows, 1, cols)
+    if args["strategy"] == "tensor_group":  # NVFP4: FP4 values, an FP8 scale a group, one float32 scale above them
+        nvfp4 = pytest.importorskip("compressed_tensors.compressors.nvfp4.helpers")
+        global_scale = FP4_MAX * E4M3_MAX / w.abs().max()
+        scale = (groups.abs().amax(-1) / FP4_MAX * global_scale).to(torch.float8_e4m3fn)  # (rows, groups)
+        ratio = groups / (scale.float() / global_scale)[..., None]
+        grid = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
+        nearest = grid[(ratio.abs()[..., None] - grid).abs().argmin(-1)] * ratio.sign()  # the nearest FP4 value
+        return {"weight_packed": nvfp4.pack_fp4_to_uint8(nearest.reshape(rows, cols)), "weight_scale": scale,
+                "weight_global_scale": global_scale.reshape(1)}  # fmt: skip
     if args["type"] == "float":
         scale = groups.abs().amax(-1) / 448.0  # (rows, 1)
         return {"weight": (groups / scale[..., None]).reshape(rows, cols).to(torch.float8_e4m3fn),
@@ -102,17 +117,31 @@ def checkpoint(request, tmp_path_factory):
 
 
 def test_the_decoded_weights_are_the_librarys_to_the_bit(checkpoint):
-    _, _, reference, ours = checkpoint
+    scheme, _, reference, ours = checkpoint
     for layer, block in enumerate(reference.model.layers):
         pairs = [("attn.W_Q", block.self_attn.q_proj), ("attn.W_V", block.self_attn.v_proj),
                  ("mlp.W_in", block.mlp.up_proj), ("mlp.W_out", block.mlp.down_proj)]  # fmt: skip
         for ours_name, theirs in pairs:
             assert theirs.weight.abs().max() > 0.1  # decoded, not left at an initialiser's size
-            assert torch.equal(ours.weights[f"blocks.{layer}.{ours_name}"], theirs.weight.T), (layer, ours_name)
+            mine = ours.weights[f"blocks.{layer}.{ours_name}"]
+            if scheme == "nvfp4":  # the library's CPU decoding ends in bfloat16 (module docstring)
+                assert torch.equal(mine.bfloat16().float(), theirs.weight.T), (layer, ours_name)
+                assert not torch.equal(mine, theirs.weight.T)  # ours are not rounded to bfloat16
+            else:
+                assert torch.equal(mine, theirs.weight.T), (layer, ours_name)
 
 
 def test_the_model_matches_transformers_and_says_how_it_was_read(checkpoint):
-    _, _, reference, ours = checkpoint
+    scheme, _, reference, ours = checkpoint
+    if scheme == "nvfp4":  # the same weights on both sides: the reference's are rounded to bfloat16 (module docstring)
+        reference = copy.deepcopy(reference)  # the fixture's stays as transformers decoded it
+        with torch.no_grad():
+            for layer, block in enumerate(reference.model.layers):
+                for theirs, name in ((block.self_attn.q_proj, "attn.W_Q"), (block.self_attn.k_proj, "attn.W_K"),
+                                     (block.self_attn.v_proj, "attn.W_V"), (block.self_attn.o_proj, "attn.W_O"),
+                                     (block.mlp.gate_proj, "mlp.W_gate"), (block.mlp.up_proj, "mlp.W_in"),
+                                     (block.mlp.down_proj, "mlp.W_out")):  # fmt: skip
+                    theirs.weight.copy_(ours.weights[f"blocks.{layer}.{name}"].T)
     trace = ours.trace(TEXT)
     with torch.inference_mode():
         out = reference(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
@@ -142,8 +171,8 @@ def test_activation_order_puts_each_column_in_its_own_group():
 
 def test_formats_and_mixtures_it_cannot_read_are_refused_by_name():
     group = {"targets": ["Linear"], "weights": {"num_bits": 4}}
-    with pytest.raises(ModelLoadError, match=r"format \['nvfp4-pack-quantized'\] is not read yet"):
-        ct.weight_settings({"format": "nvfp4-pack-quantized", "config_groups": {"group_0": group}})
+    with pytest.raises(ModelLoadError, match=r"format \['marlin-24'\] is not read yet"):
+        ct.weight_settings({"format": "marlin-24", "config_groups": {"group_0": group}})
     mixed = {"g0": group, "g1": {"targets": ["Linear"], "weights": {"num_bits": 8}}}
     with pytest.raises(ModelLoadError, match=r"mix \[4, 8\]-bit weights"):
         ct.weight_settings({"format": "pack-quantized", "config_groups": mixed})
