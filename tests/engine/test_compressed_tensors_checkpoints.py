@@ -22,6 +22,7 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core.loading import compressed_tensors as ct
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
+from tests.engine.decoder_parity import assert_matches_reference, reference_run
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -143,12 +144,8 @@ def test_the_model_matches_transformers_and_says_how_it_was_read(checkpoint):
                                      (block.mlp.down_proj, "mlp.W_out")):  # fmt: skip
                     theirs.weight.copy_(ours.weights[f"blocks.{layer}.{name}"].T)
     trace = ours.trace(TEXT)
-    with torch.inference_mode():
-        out = reference(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
-    for layer in range(ours.config.n_layers):
-        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
-        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
-    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    tols = (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL)
+    assert_matches_reference("compressed-tensors", ours, trace, reference_run(reference, trace), tols)
     assert ct.NOTE in ours.config.conversion_notes
 
 

@@ -18,6 +18,7 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core.loading import mxfp4
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
+from tests.engine.decoder_parity import assert_matches_reference, reference_run
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -76,12 +77,8 @@ def test_the_decoded_experts_are_transformers_to_the_bit(checkpoint):
 def test_an_mxfp4_checkpoint_matches_transformers(checkpoint):
     _, reference, ours = checkpoint
     trace = ours.trace(TEXT)
-    with torch.inference_mode():
-        out = reference(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
-    for layer in range(ours.config.n_layers):
-        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item() <= PATTERN_TOL, layer
-        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item() <= HIDDEN_TOL, layer
-    assert (trace.logits - out.logits[0]).abs().max().item() <= LOGIT_TOL
+    tols = (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL)
+    assert_matches_reference("mxfp4", ours, trace, reference_run(reference, trace), tols)
 
 
 def test_its_float32_size_counts_two_values_a_byte(checkpoint):
