@@ -90,3 +90,20 @@ def assert_sweep_skips_layers_without_heads(ours, text: str, without: tuple[int,
     ablated = ours.trace(text, interventions=[ablate_head(layer, head)])
     expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
     assert abs(sweep[layer, head] - expected) <= 1e-4
+
+
+def quantised_checkpoint(folder, tmp_path_factory, reference_class, quantization_config):
+    """Yields (folder, transformers' model of the quantised `folder` decoded by its `quantization_config` (a
+    dequantize=True one: its CPU path), ours), our converted-weight cache in a fresh folder: a module fixture's body."""
+    import pytest
+
+    from attention_core import load_model
+
+    reference = reference_class.from_pretrained(str(folder), quantization_config=quantization_config,
+                                                dtype=torch.float32, attn_implementation="eager").eval()  # fmt: skip
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    try:
+        yield folder, reference, load_model(str(folder), device="cpu")
+    finally:
+        mp.undo()

@@ -19,10 +19,10 @@ import json
 import pytest
 import torch
 
-from attention_core import ModelLoadError, load_model
+from attention_core import ModelLoadError
 from attention_core.loading import compressed_tensors as ct
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, reference_run
+from tests.engine.decoder_parity import assert_matches_reference, quantised_checkpoint, reference_run
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -107,14 +107,9 @@ def checkpoint(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"qwen3-{request.param}")
     save_tiny("qwen3", folder)
     as_compressed(folder, request.param)
-    reference = transformers.AutoModelForCausalLM.from_pretrained(
-        str(folder), quantization_config=transformers.CompressedTensorsConfig(dequantize=True), dtype=torch.float32,
-        attn_implementation="eager",
-    ).eval()  # fmt: skip
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield request.param, folder, reference, load_model(str(folder), device="cpu")
-    mp.undo()
+    config = transformers.CompressedTensorsConfig(dequantize=True)
+    for found in quantised_checkpoint(folder, tmp_path_factory, transformers.AutoModelForCausalLM, config):
+        yield request.param, *found
 
 
 def test_the_decoded_weights_are_the_librarys_to_the_bit(checkpoint):

@@ -18,7 +18,7 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core.loading import fp8
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, reference_run
+from tests.engine.decoder_parity import assert_matches_reference, quantised_checkpoint, reference_run
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -54,14 +54,8 @@ def checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("qwen3-fp8")
     save_tiny("qwen3", folder)
     as_fp8(folder)
-    reference = transformers.AutoModelForCausalLM.from_pretrained(
-        str(folder), quantization_config=transformers.FineGrainedFP8Config(dequantize=True), dtype=torch.float32,
-        attn_implementation="eager",
-    ).eval()  # fmt: skip
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield folder, reference, load_model(str(folder), device="cpu")
-    mp.undo()
+    config = transformers.FineGrainedFP8Config(dequantize=True)
+    yield from quantised_checkpoint(folder, tmp_path_factory, transformers.AutoModelForCausalLM, config)
 
 
 def test_the_decoded_weights_are_transformers_to_the_bit(checkpoint):

@@ -18,7 +18,7 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core.loading import mxfp4
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, reference_run
+from tests.engine.decoder_parity import assert_matches_reference, quantised_checkpoint, reference_run
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -52,14 +52,8 @@ def checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gpt-oss-mxfp4")
     save_tiny("gpt_oss", folder)
     as_mxfp4(folder)
-    reference = transformers.GptOssForCausalLM.from_pretrained(
-        str(folder), quantization_config=transformers.Mxfp4Config(dequantize=True), dtype=torch.float32,
-        attn_implementation="eager",
-    ).eval()  # fmt: skip
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    yield folder, reference, load_model(str(folder), device="cpu")
-    mp.undo()
+    config = transformers.Mxfp4Config(dequantize=True)
+    yield from quantised_checkpoint(folder, tmp_path_factory, transformers.GptOssForCausalLM, config)
 
 
 def test_the_decoded_experts_are_transformers_to_the_bit(checkpoint):
