@@ -2,13 +2,13 @@
 by attention_core/loading/compressed_tensors.py. The reference is transformers loading the same folder with
 CompressedTensorsConfig(dequantize=True), which calls the compressed-tensors library's own decompressors.
 
-The tiny checkpoints: tests/tiny_models.py's Qwen3, its attention and MLP maps quantised as llm-compressor's presets
-do, one scheme each: 4-bit groups of 16 (W4A16, bfloat16 scales), the same with zero points (asymmetric), 3-bit
-groups (elements that spill across the packed words), 8-bit integers a channel (W8A8) and FP8 a channel with a static
-activation scale, and NVFP4 (FP4 values, an FP8 scale per 16, a global scale); packed with the library's own
-pack_to_int32 and pack_fp4_to_uint8. Tolerances (max absolute difference, float32 CPU): decoded weights exact, but
-NVFP4's, which the library rounds to bfloat16 on its CPU path and the engine keeps in float32 (within 2^-8 of each
-weight); patterns 1e-4; logits and hidden states 1e-3.
+The tiny checkpoints: tests/tiny_models.py's Qwen3, its attention and MLP maps quantised as llm-compressor's presets do,
+one scheme each: 4-bit groups of 16 (W4A16, bfloat16 scales), the same with zero points (asymmetric), 3-bit groups
+(elements that spill across the packed words), 8-bit integers a channel (W8A8), with and without zero points, FP8 a
+channel with a static activation scale, FP8 in blocks of 16 × 16, and NVFP4 (FP4 values, an FP8 scale per 16, a global
+scale); packed with the library's own pack_to_int32 and pack_fp4_to_uint8. Tolerances (max absolute difference, float32
+CPU): decoded weights exact, but NVFP4's, which the library rounds to bfloat16 on its CPU path and the engine keeps in
+float32 (within 2^-8 of each weight); patterns 1e-4; logits and hidden states 1e-3.
 """
 
 from __future__ import annotations
@@ -41,7 +41,10 @@ SCHEMES = {
     "w3_groups": ("pack-quantized", {"num_bits": 3, "type": "int", "strategy": "group", "group_size": GROUP,
                                      "symmetric": True}),
     "w8a8_int": ("int-quantized", {"num_bits": 8, "type": "int", "strategy": "channel", "symmetric": True}),
+    "w8_asym": ("int-quantized", {"num_bits": 8, "type": "int", "strategy": "channel", "symmetric": False}),
     "fp8_channel": ("float-quantized", {"num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True}),
+    "fp8_block": ("float-quantized", {"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [16, 16],
+                                      "symmetric": True}),
     "nvfp4": ("nvfp4-pack-quantized", {"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16,
                                        "symmetric": True}),
 }  # fmt: skip
@@ -51,6 +54,11 @@ FP4_MAX, E4M3_MAX = 6.0, 448.0
 def _quantised(w: torch.Tensor, args: dict) -> dict[str, torch.Tensor]:
     """One [out, in] matrix as its format stores it (the integers or floats, the scale, the zero point)."""
     rows, cols = w.shape
+    if args["strategy"] == "block":  # FP8 in blocks of 16 × 16, DeepSeek's way: a scale a block
+        blocks = w.reshape(rows // 16, 16, cols // 16, 16)
+        scale = blocks.abs().amax(dim=(1, 3)) / 448.0  # (row blocks, column blocks)
+        return {"weight": (blocks / scale[:, None, :, None]).reshape(rows, cols).to(torch.float8_e4m3fn),
+                "weight_scale": scale}  # fmt: skip
     groups = w.reshape(rows, -1, GROUP) if "group" in args["strategy"] else w.reshape(rows, 1, cols)
     if args["strategy"] == "tensor_group":  # NVFP4: FP4 values, an FP8 scale a group, one float32 scale above them
         nvfp4 = pytest.importorskip("compressed_tensors.compressors.nvfp4.helpers")
@@ -76,7 +84,7 @@ def _quantised(w: torch.Tensor, args: dict) -> dict[str, torch.Tensor]:
     q = q.clamp(-top - 1, top).reshape(rows, cols).to(torch.int8)
     out = {"weight_scale": scale.to(torch.bfloat16)}
     if args["num_bits"] == 8:
-        return {**out, "weight": q}
+        return {**out, "weight": q, **({} if zero is None else {"weight_zero_point": zero})}
     out.update(weight_packed=packing.pack_to_int32(q, args["num_bits"]), weight_shape=torch.tensor([rows, cols]))
     if zero is not None:
         out["weight_zero_point"] = packing.pack_to_int32(zero, args["num_bits"], packed_dim=0)
