@@ -48,6 +48,8 @@ def weight_settings(quant: dict) -> tuple[str, dict]:
     bits = {int(s.get("num_bits", 8)) for s in schemes}
     if len(bits) > 1:
         raise ModelLoadError(f"compressed-tensors config_groups mix {sorted(bits)}-bit weights; one scheme is read.")
+    if bits and not 1 <= min(bits) <= max(bits) <= 8:
+        raise ModelLoadError(f"compressed-tensors weights of num_bits {bits.pop()}: the formats hold 1 to 8 bits.")
     return formats.pop(), (schemes[0] if schemes else {})
 
 
@@ -86,6 +88,9 @@ def nvfp4(parts: dict[str, torch.Tensor], name: str) -> torch.Tensor:
     packed, scale = parts["weight_packed"], parts["weight_scale"].float()
     if packed.dtype != torch.uint8 or "weight_global_scale" not in parts:
         raise ModelLoadError(f"{name}: NVFP4 weights are bytes (uint8) with a weight_global_scale beside them.")
+    if scale.dim() < 1 or (2 * packed.shape[-1]) % scale.shape[-1] or scale.shape[:-1] != packed.shape[:-1]:
+        raise ModelLoadError(f"{name}: NVFP4 scales {tuple(scale.shape)} do not fit weights {tuple(packed.shape[:-1])} "
+                             f"× {2 * packed.shape[-1]}.")  # fmt: skip
     lut = torch.tensor(FP4_VALUES, dtype=torch.float32)
     values = torch.stack([lut[(packed & 0x0F).long()], lut[(packed >> 4).long()]], dim=-1).flatten(-2)  # [.., out, in]
     per_value = scale.repeat_interleave(values.shape[-1] // scale.shape[-1], dim=-1)
@@ -98,8 +103,11 @@ def dequantize_module(parts: dict[str, torch.Tensor], fmt: str, args: dict, name
         return nvfp4(parts, name)
     scale = parts["weight_scale"]
     if fmt == "pack-quantized":
-        shape = torch.Size(parts["weight_shape"].tolist())
-        q = unpack(parts["weight_packed"], int(args.get("num_bits", 4)), shape[-1])
+        shape, bits = torch.Size(parts["weight_shape"].tolist()), int(args.get("num_bits", 4))
+        words = parts["weight_packed"].shape[-1]
+        if words != -(-shape[-1] * bits // 32):
+            raise ModelLoadError(f"{name}: {words} packed words a row cannot hold {shape[-1]} {bits}-bit values.")
+        q = unpack(parts["weight_packed"], bits, shape[-1])
     else:
         q, shape = parts["weight"], parts["weight"].shape
     zero = parts.get("weight_zero_point")
@@ -107,14 +115,12 @@ def dequantize_module(parts: dict[str, torch.Tensor], fmt: str, args: dict, name
         zero = unpack(zero.transpose(-1, -2), int(args.get("num_bits", 4)), shape[-2]).transpose(-1, -2)
     g_idx = parts.get("weight_g_idx")
     dtype = scale.dtype if scale.dtype.is_floating_point else torch.float32
-    out = q.to(dtype)
-    if zero is not None:
-        out = out - _per_weight(zero, shape, args, g_idx).to(dtype)
     try:
+        out = q.to(dtype) if zero is None else q.to(dtype) - _per_weight(zero, shape, args, g_idx).to(dtype)
         return (out * _per_weight(scale, shape, args, g_idx).to(dtype)).float()
-    except RuntimeError as exc:
-        raise ModelLoadError(f"{name}: compressed-tensors scales {tuple(scale.shape)} do not fit weights "
-                             f"{tuple(shape)}: {exc}") from exc  # fmt: skip
+    except (RuntimeError, IndexError) as exc:  # shapes that do not fit: a mangled or truncated checkpoint
+        raise ModelLoadError(f"{name}: compressed-tensors scales {tuple(scale.shape)} or zero points do not fit "
+                             f"weights {tuple(shape)}: {exc}") from exc  # fmt: skip
 
 
 PARTS = ("weight_packed", "weight_shape", "weight_scale", "weight_zero_point", "weight_g_idx", "weight_global_scale")

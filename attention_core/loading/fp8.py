@@ -32,7 +32,10 @@ def dequantize(weight: torch.Tensor, scale: torch.Tensor, block: tuple[int, int]
         return weight.float() * scale.reshape(())
     rows, cols = weight.shape[-2:]
     if block is None:  # no weight_block_size: the block that the scale grid gives, which must divide the matrix
-        block = (rows // scale.shape[-2], cols // scale.shape[-1])
+        block = (rows // max(1, scale.shape[-2]), cols // max(1, scale.shape[-1]))
+    if min(block) < 1:
+        raise ModelLoadError(f"{name}: FP8 scales {tuple(scale.shape)} outnumber the rows and columns of weights "
+                             f"{tuple(weight.shape)}.")  # fmt: skip
     grid = (-(-rows // block[0]), -(-cols // block[1]))  # ⌈rows / b0⌉, ⌈cols / b1⌉
     if tuple(scale.shape[-2:]) != grid or scale.shape[:-2] != weight.shape[:-2]:
         raise ModelLoadError(f"{name}: FP8 scales {tuple(scale.shape)} do not fit weights {tuple(weight.shape)} in "

@@ -179,3 +179,25 @@ def test_formats_and_mixtures_it_cannot_read_are_refused_by_name():
     with pytest.raises(ModelLoadError, match="has no weights beside it"):
         ct.decompress_checkpoint({"m.q_proj.weight_scale": torch.ones(1)},
                                  {"format": "pack-quantized", "config_groups": {"group_0": group}}, "model.safetensors")
+
+
+def test_mangled_parts_are_refused_by_name_not_with_a_traceback():
+    """A hostile or truncated checkpoint: a width outside 1..8, a shape the packed words cannot hold, NVFP4 scales
+    that do not divide the row."""
+    group = {"targets": ["Linear"], "weights": {"num_bits": 40}}
+    with pytest.raises(ModelLoadError, match="num_bits 40"):
+        ct.weight_settings({"format": "pack-quantized", "config_groups": {"group_0": group}})
+    args = {"num_bits": 4, "strategy": "group", "group_size": 16}
+    parts = {"weight_packed": torch.zeros(4, 2, dtype=torch.int32), "weight_shape": torch.tensor([4, 64]),
+             "weight_scale": torch.ones(4, 4)}  # fmt: skip
+    with pytest.raises(ModelLoadError, match=r"m\.q_proj: 2 packed words a row cannot hold 64 4-bit values"):
+        ct.dequantize_module(parts, "pack-quantized", args, "m.q_proj")
+    nv = {"weight_packed": torch.zeros(4, 8, dtype=torch.uint8), "weight_scale": torch.ones(4, 3),
+          "weight_global_scale": torch.ones(1)}  # fmt: skip
+    with pytest.raises(ModelLoadError, match=r"m\.k_proj: NVFP4 scales \(4, 3\) do not fit"):
+        ct.dequantize_module(nv, "nvfp4-pack-quantized", {}, "m.k_proj")
+    order = {"weight": torch.ones(2, 4, dtype=torch.int8), "weight_scale": torch.ones(2, 2),
+             "weight_g_idx": torch.tensor([0, 1, 5, 0])}  # fmt: skip
+    # column 2 in group 5, of 2
+    with pytest.raises(ModelLoadError, match=r"m\.v_proj: compressed-tensors scales \(2, 2\) or zero points do not"):
+        ct.dequantize_module(order, "int-quantized", {"num_bits": 8, "strategy": "group", "group_size": 2}, "m.v_proj")

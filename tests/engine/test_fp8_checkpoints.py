@@ -104,6 +104,8 @@ def test_scales_that_do_not_fit_or_stand_alone_are_refused():
         fp8.dequantize_checkpoint({"model.q_proj.weight_scale_inv": torch.ones(1, 1)}, (2, 2), "model.safetensors")
     with pytest.raises(ModelLoadError, match="weight_block_size"):
         fp8.block_size({"weight_block_size": [128]})
+    with pytest.raises(ModelLoadError, match=r"FP8 scales \(8, 1\) outnumber the rows and columns"):
+        fp8.dequantize(torch.ones(4, 4).to(torch.float8_e4m3fn), torch.ones(8, 1), None, "w")
 
 
 def test_an_fp8_weight_without_its_scale_is_refused(tmp_path, monkeypatch):
