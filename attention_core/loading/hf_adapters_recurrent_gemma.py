@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from ..config import ModelConfig
+from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_hybrid import _some_attention
 from .hf_adapters_modern import _decoder
@@ -25,6 +26,9 @@ from .hf_adapters_modern import _decoder
 def _kinds(hf: dict, n: int) -> list[str]:
     """Each layer's temporal block: block_types repeated over the layers (transformers' rule)."""
     types = list(hf.get("block_types") or ("recurrent", "recurrent", "attention"))
+    if set(types) - {"recurrent", "attention"}:
+        raise ModelLoadError(f"RecurrentGemma: block_types {types!r} is not 'recurrent' or 'attention' for each "
+                             "block.")  # fmt: skip
     return (types * (n // len(types) + 1))[:n]
 
 

@@ -88,6 +88,8 @@ def test_a_recurrent_gemma_config_the_engine_cannot_read_is_refused_and_a_real_o
     base = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, vocab_size=300, intermediate_size=96)
     with pytest.raises(ModelLoadError, match="This RecurrentGemma model has no attention layer"):
         recurrent_gemma_config({**base, "block_types": ["recurrent"]}, "t")
+    with pytest.raises(ModelLoadError, match=r"block_types \['attention', 'mamba'\] is not 'recurrent' or 'attention'"):
+        recurrent_gemma_config({**base, "block_types": ["attention", "mamba"]}, "t")
     # recurrentgemma-2b's fields: the embeddings' √2560 = 50.596 kept in bfloat16 as 50.5, layers 2, 5, ... attend
     real = recurrent_gemma_config({"hidden_size": 2560, "num_hidden_layers": 26, "num_attention_heads": 10,
                                    "num_key_value_heads": 1, "vocab_size": 256000, "intermediate_size": 15360,
