@@ -26,7 +26,6 @@ from tests.engine.decoder_parity import assert_matches_reference, quantised_chec
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
-packing = pytest.importorskip("compressed_tensors.compressors.pack_quantized.helpers")
 pytestmark = pytest.mark.parity
 
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
@@ -53,6 +52,8 @@ FP4_MAX, E4M3_MAX = 6.0, 448.0
 
 def _quantised(w: torch.Tensor, args: dict) -> dict[str, torch.Tensor]:
     """One [out, in] matrix as its format stores it (the integers or floats, the scale, the zero point)."""
+    # imported here, not on top: the library takes ~2 s to import, which the quick tier collects without running
+    packing = pytest.importorskip("compressed_tensors.compressors.pack_quantized.helpers")
     rows, cols = w.shape
     if args["strategy"] == "block":  # FP8 in blocks of 16 × 16, DeepSeek's way: a scale a block
         blocks = w.reshape(rows // 16, 16, cols // 16, 16)
