@@ -6,7 +6,7 @@
 #              8 min 26 s of tests (3,239 passed, 13 skipped: CUDA only), 9 min 14 s in all with the set-up from the
 #              package cache (the limit is 20). On a slower machine (torch.mm at ~46 GFLOP/s), 2026-12-04 17:34
 #              UTC at a0c2437: 22 min 29 s of tests (2,471 passed, 13 skipped), 24 min 37 s in all: over the limit.
-# make test-fast – the quick tier (820 tests: pytest 34 s, 38 s in all, in one checkout on 2 cores, 2026-12-06 14:25): ruff,
+# make test-fast – the quick tier (820 tests: pytest 34 s, 38 s in all, in one checkout on 2 cores, 2026-12-06 14:21): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
 #              local Ray; tiny random models only (tests/tiny_models.py). tests/conftest.py sets the
