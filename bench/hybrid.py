@@ -2,11 +2,14 @@
 attention layer at Qwen3.5-0.8B's widths: d_model 1024, 16 value heads of 128; random weights, a 300-token vocabulary)
 or of a Falcon-H1-shaped one (--shape falcon_h1: four layers of attention beside a Mamba-2 scan at Falcon-H1-0.5B's
 widths: d_model 1024, 8 heads of 64, a scan of 24 heads of 64 with a state of 128) against transformers' forward pass
-on the same ids, in the same run.
+on the same ids, in the same run; or of a RecurrentGemma-shaped one (--shape recurrent_gemma: two RG-LRU layers and one
+local attention layer at recurrentgemma-2b's widths: d_model 2560, 10 heads of 256 with one key/value head, a
+recurrence 2560 wide in 10 blocks).
 
     python bench/hybrid.py
     python bench/hybrid.py --lengths 256 1024 2048 --repeats 3
     python bench/hybrid.py --shape falcon_h1
+    python bench/hybrid.py --shape recurrent_gemma
 
 The engine runs the delta rule (delta_net.scan) and the Mamba-2 scan (mamba.scan) 64 tokens a step; for the scan the
 same run also times the engine with its token-by-token twin (mamba.recur) in its place. transformers runs, on a CPU
@@ -67,6 +70,25 @@ def build_falcon_h1(folder: Path):
     return model
 
 
+def build_recurrent_gemma(folder: Path):
+    """The RecurrentGemma-shaped model, saved as a folder with the same byte-level tokenizer."""
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.RecurrentGemmaConfig(
+        vocab_size=300, hidden_size=2560, intermediate_size=15360, num_hidden_layers=3, num_attention_heads=10,
+        num_key_value_heads=1, lru_width=2560, attention_window_size=2048, pad_token_id=0, bos_token_id=0,
+        eos_token_id=0,
+    )  # fmt: skip
+    model = transformers.RecurrentGemmaForCausalLM(cfg).eval()
+    model.save_pretrained(folder)
+    _tokenizer(folder)
+    return model
+
+
+SHAPES = {"qwen3_5": build, "falcon_h1": build_falcon_h1, "recurrent_gemma": build_recurrent_gemma}
+
+
 def _tokenizer(folder: Path) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
 
@@ -89,12 +111,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--shape", choices=("qwen3_5", "falcon_h1"), default="qwen3_5")
+    parser.add_argument("--shape", choices=tuple(SHAPES), default="qwen3_5")
     args = parser.parse_args()
     scan = args.shape == "falcon_h1"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / f"{args.shape}_shaped"
-        hf = (build_falcon_h1 if scan else build)(folder)
+        hf = SHAPES[args.shape](folder)
         ours = load_model(str(folder), device="cpu")
         ours.trace(TEXT, max_tokens=16)  # warm
         rows = [_timed(ours, hf, n, args.repeats, scan) for n in args.lengths]
