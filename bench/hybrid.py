@@ -48,10 +48,7 @@ def build(folder: Path):
         linear_key_head_dim=128, linear_value_head_dim=128, linear_num_key_heads=16, linear_num_value_heads=16,
         layer_types=["linear_attention"] * 3 + ["full_attention"], pad_token_id=0, bos_token_id=0, eos_token_id=0,
     )  # fmt: skip
-    model = transformers.Qwen3_5ForCausalLM(cfg).eval()
-    model.save_pretrained(folder)
-    _tokenizer(folder)
-    return model
+    return _saved(transformers.Qwen3_5ForCausalLM(cfg), folder)
 
 
 def build_falcon_h1(folder: Path):
@@ -64,10 +61,7 @@ def build_falcon_h1(folder: Path):
         num_key_value_heads=2, head_dim=64, max_position_embeddings=8192, mamba_d_ssm=1536, mamba_n_heads=24,
         mamba_n_groups=1, mamba_d_state=128, mamba_d_conv=4, pad_token_id=0, bos_token_id=0, eos_token_id=0,
     )  # fmt: skip
-    model = transformers.FalconH1ForCausalLM(cfg).eval()
-    model.save_pretrained(folder)
-    _tokenizer(folder)
-    return model
+    return _saved(transformers.FalconH1ForCausalLM(cfg), folder)
 
 
 def build_recurrent_gemma(folder: Path):
@@ -80,13 +74,17 @@ def build_recurrent_gemma(folder: Path):
         num_key_value_heads=1, lru_width=2560, attention_window_size=2048, pad_token_id=0, bos_token_id=0,
         eos_token_id=0,
     )  # fmt: skip
-    model = transformers.RecurrentGemmaForCausalLM(cfg).eval()
-    model.save_pretrained(folder)
-    _tokenizer(folder)
-    return model
+    return _saved(transformers.RecurrentGemmaForCausalLM(cfg), folder)
 
 
 SHAPES = {"qwen3_5": build, "falcon_h1": build_falcon_h1, "recurrent_gemma": build_recurrent_gemma}
+
+
+def _saved(model, folder: Path):
+    """`model` in eval mode, saved in `folder` with the byte-level tokenizer (`_tokenizer`)."""
+    model.eval().save_pretrained(folder)
+    _tokenizer(folder)
+    return model
 
 
 def _tokenizer(folder: Path) -> None:
