@@ -38,8 +38,9 @@ $(VENV)/.runtime: $(BIN)/python requirements.txt requirements-models.txt
 	$(COMPILE)
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-dev-nodeps.txt
 	$(PIP) -r requirements-dev.txt
+	$(PIP) --no-deps -r requirements-dev-nodeps.txt
 	$(COMPILE)
 	touch $@
 

@@ -55,7 +55,14 @@ def weight_settings(quant: dict) -> tuple[str, dict]:
 
 def unpack(packed: torch.Tensor, bits: int, count: int) -> torch.Tensor:
     """int64 [..., rows, count]: the `bits`-bit integers packed densely in each row of `packed` (int32 [..., rows,
-    words]), element i at bit i·bits (spilling into the next word), each stored as value + 2^(bits − 1)."""
+    words]), each stored as value + 2^(bits − 1)."""
+    return unpack_unsigned(packed, bits, count) - (1 << (bits - 1))
+
+
+def unpack_unsigned(packed: torch.Tensor, bits: int, count: int) -> torch.Tensor:
+    """int64 [..., rows, count]: the `bits`-bit unsigned integers packed densely in each row of `packed` (int32
+    [..., rows, words]), element i at bit i·bits of the row's words read as one little-endian stream (so with 3 or 5
+    bits an element spills into the next word). GPTQ packs the same way (gptq.py)."""
     words = packed.to(torch.int64) & 0xFFFFFFFF  # unsigned 32-bit words
     start = torch.arange(count) * bits
     low, offset = start // 32, start % 32
@@ -64,7 +71,7 @@ def unpack(packed: torch.Tensor, bits: int, count: int) -> torch.Tensor:
     if spill.any():
         high = words[..., torch.clamp(low + 1, max=words.shape[-1] - 1)] << (32 - offset)
         values = torch.where(spill, values | high, values)
-    return (values & ((1 << bits) - 1)) - (1 << (bits - 1))
+    return values & ((1 << bits) - 1)
 
 
 def _per_weight(t: torch.Tensor, shape: torch.Size, args: dict, g_idx: torch.Tensor | None) -> torch.Tensor:

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from . import compressed_tensors, fp8, mxfp4
+from . import awq, compressed_tensors, fp8, gptq, mxfp4
 from .json_file import read_json
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
@@ -106,6 +106,8 @@ def _packed_bits(config: Path) -> int:
     """The width of a compressed-tensors checkpoint's packed integers (4 where config.json does not say)."""
     try:
         quant = _quantization(read_json(config)) if config.is_file() else None
+        if quant and quant.get("quant_method") in ("gptq", "awq"):
+            return int(quant.get("bits", 4))
         return int(compressed_tensors.weight_settings(quant)[1].get("num_bits", 4)) if quant else 4
     except (ModelLoadError, TypeError, ValueError):
         return 4  # the loader says what is wrong with it; the memory check only needs a width
@@ -122,7 +124,7 @@ def _float32_bytes(key: str, dtype: str, n: int, bits: int = 4) -> int:
         return 0
     if dtype == "U8" and key.endswith(".weight_packed"):  # compressed-tensors' NVFP4: two values a byte
         return 8 * n
-    if dtype == "I32" and key.endswith(".weight_packed"):  # compressed-tensors: 32 / bits values a word
+    if dtype == "I32" and key.endswith((".weight_packed", ".qweight")):  # compressed-tensors, GPTQ, AWQ: 32 / bits
         return -(-4 * 32 * n // bits)
     return 4 * n
 
@@ -158,7 +160,7 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     except (KeyError, TypeError, ValueError) as exc:
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
-    note = {"fp8": fp8.NOTE, "compressed-tensors": compressed_tensors.NOTE}.get(_quant_method(hf) or "")
+    note = NOTES.get(_quant_method(hf) or "")
     if note:
         config = dataclasses.replace(config, conversion_notes=(*config.conversion_notes, note))
     return hf, config, read_tokenizer(folder, hf.get("model_type"))
@@ -176,18 +178,35 @@ def _quant_method(hf: dict) -> str | None:
 
 
 def _refuse_quantised(hf: dict, folder: Path) -> None:
-    """A quantised checkpoint's stored numbers are not its weights (GPTQ/AWQ/bitsandbytes pack integers, with
+    """A quantised checkpoint's stored numbers are not its weights (bitsandbytes, HQQ, ... pack integers with
     their own zero points and groups): refused by name rather than read as if they were. GPT-OSS's MXFP4 experts, as
-    OpenAI ships them, are decoded (mxfp4.py), FP8 weights with their block scales (fp8.py) and llm-compressor's
-    checkpoints (compressed_tensors.py)."""
+    OpenAI ships them, are decoded (mxfp4.py), FP8 weights with their block scales (fp8.py), llm-compressor's
+    checkpoints (compressed_tensors.py), GPTQ's (gptq.py) and AWQ's (awq.py); a setting of those the engine cannot
+    decode is refused here, before the weights are read."""
     method = _quant_method(hf)
-    decoded = method in ("fp8", "compressed-tensors") or (method == "mxfp4" and hf.get("model_type") == "gpt_oss")
+    if method == "gptq":
+        gptq.settings(_quantization(hf) or {})
+    if method == "awq":
+        awq.group_size(_quantization(hf) or {})
+    decoded = method in DECODERS and (method != "mxfp4" or hf.get("model_type") == "gpt_oss")
     if method is not None and not decoded:
         raise ModelLoadError(
             f"{folder.name} is quantised (quant_method {method!r}); the engine reads unquantised weights (float32, "
             "float16 or bfloat16). Load the unquantised checkpoint, or a GGUF file of the model."
         )
 
+
+# Each decoded quantisation method: (state, quantization_config, file name) → state with float32 weights; and what
+# the sidebar says of it (a decoded weight is not what a quantised kernel computes with).
+Decoder = Callable[[dict[str, torch.Tensor], dict, str], dict[str, torch.Tensor]]
+DECODERS: dict[str, Decoder] = {
+    "mxfp4": lambda state, quant, name: mxfp4.dequantize_experts(state, name),
+    "fp8": lambda state, quant, name: fp8.dequantize_checkpoint(state, fp8.block_size(quant), name),
+    "compressed-tensors": compressed_tensors.decompress_checkpoint,
+    "gptq": gptq.decompress_checkpoint,
+    "awq": awq.decompress_checkpoint,
+}
+NOTES = {"fp8": fp8.NOTE, "compressed-tensors": compressed_tensors.NOTE, "gptq": gptq.NOTE, "awq": awq.NOTE}
 
 _NOT_WEIGHTS = (torch.float8_e4m3fn, torch.float8_e5m2, torch.int8, torch.uint8)  # quantised storage
 
@@ -216,12 +235,9 @@ def convert_hf_folder(
         if progress is not None:
             progress(i / len(files), f"Reading {f.name}")
         state.update(read_safetensors(f))
-    if _quant_method(hf) == "mxfp4":
-        state = mxfp4.dequantize_experts(state, folder.name)
-    if _quant_method(hf) == "fp8":
-        state = fp8.dequantize_checkpoint(state, fp8.block_size(_quantization(hf) or {}), folder.name)
-    if _quant_method(hf) == "compressed-tensors":
-        state = compressed_tensors.decompress_checkpoint(state, _quantization(hf) or {}, folder.name)
+    decode = DECODERS.get(_quant_method(hf) or "")
+    if decode is not None:
+        state = decode(state, _quantization(hf) or {}, folder.name)
     _check_dtypes(state, folder)
     weights = make_weights(state, config)
     if progress is not None:
