@@ -71,6 +71,9 @@ def _tiny_hf(kind: str):
     )  # fmt: skip
     if kind == "qwen3":
         return transformers.Qwen3ForCausalLM(transformers.Qwen3Config(head_dim=16, rope_theta=5000.0, **base))
+    if kind == "qwen3_wide":  # every row a whole number of 64-value blocks (bitsandbytes: test_bnb_checkpoints.py)
+        cfg = transformers.Qwen3Config(head_dim=16, rope_theta=5000.0, **{**base, "intermediate_size": 128})
+        return transformers.Qwen3ForCausalLM(cfg)
     if kind == "qwen3_yarn":  # YaRN ×4 over an original 32 tokens: base 100 puts its ramp over frequencies 0..3
         rule = dict(rope_type="yarn", rope_theta=100.0, factor=4.0, original_max_position_embeddings=32)
         return transformers.Qwen3ForCausalLM(transformers.Qwen3Config(head_dim=16, rope_parameters=rule, **base))

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from . import awq, compressed_tensors, fp8, gptq, mxfp4
+from . import awq, bnb, compressed_tensors, fp8, gptq, mxfp4
 from .json_file import read_json
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
@@ -122,7 +122,7 @@ def _float32_bytes(key: str, dtype: str, n: int, bits: int = 4) -> int:
         return 0
     if key.endswith(fp8.SCALES + fp8.DROPPED):  # an FP8 checkpoint's scales: no weights once decoded
         return 0
-    if dtype == "U8" and key.endswith(".weight_packed"):  # compressed-tensors' NVFP4: two values a byte
+    if dtype == "U8" and key.endswith((".weight_packed", ".weight")):  # NVFP4, bitsandbytes' 4 bits: two values a byte
         return 8 * n
     if dtype == "I32" and key.endswith((".weight_packed", ".qweight")):  # compressed-tensors, GPTQ, AWQ: 32 / bits
         return -(-4 * 32 * n // bits)
@@ -178,16 +178,13 @@ def _quant_method(hf: dict) -> str | None:
 
 
 def _refuse_quantised(hf: dict, folder: Path) -> None:
-    """A quantised checkpoint's stored numbers are not its weights (bitsandbytes, HQQ, ... pack integers with
-    their own zero points and groups): refused by name rather than read as if they were. GPT-OSS's MXFP4 experts, as
-    OpenAI ships them, are decoded (mxfp4.py), FP8 weights with their block scales (fp8.py), llm-compressor's
-    checkpoints (compressed_tensors.py), GPTQ's (gptq.py) and AWQ's (awq.py); a setting of those the engine cannot
-    decode is refused here, before the weights are read."""
+    """A quantised checkpoint's stored numbers are not its weights (HQQ, AQLM, ... pack integers with their own zero
+    points and groups): refused by name rather than read as if they were. The methods in DECODERS are decoded
+    (GPT-OSS's MXFP4 experts only as OpenAI ships them); a setting of theirs the engine cannot decode is refused here
+    (SETTINGS), before the weights are read."""
     method = _quant_method(hf)
-    if method == "gptq":
-        gptq.settings(_quantization(hf) or {})
-    if method == "awq":
-        awq.group_size(_quantization(hf) or {})
+    if method in SETTINGS:
+        SETTINGS[method](_quantization(hf) or {})
     decoded = method in DECODERS and (method != "mxfp4" or hf.get("model_type") == "gpt_oss")
     if method is not None and not decoded:
         raise ModelLoadError(
@@ -205,8 +202,12 @@ DECODERS: dict[str, Decoder] = {
     "compressed-tensors": compressed_tensors.decompress_checkpoint,
     "gptq": gptq.decompress_checkpoint,
     "awq": awq.decompress_checkpoint,
+    "bitsandbytes": bnb.decompress_checkpoint,
 }
-NOTES = {"fp8": fp8.NOTE, "compressed-tensors": compressed_tensors.NOTE, "gptq": gptq.NOTE, "awq": awq.NOTE}
+NOTES = {"fp8": fp8.NOTE, "compressed-tensors": compressed_tensors.NOTE, "gptq": gptq.NOTE, "awq": awq.NOTE,
+         "bitsandbytes": bnb.NOTE}  # fmt: skip
+# The settings checked (and refused by name) before a weight is read.
+SETTINGS = {"gptq": gptq.settings, "awq": awq.group_size, "bitsandbytes": bnb.check_settings}
 
 _NOT_WEIGHTS = (torch.float8_e4m3fn, torch.float8_e5m2, torch.int8, torch.uint8)  # quantised storage
 
