@@ -188,7 +188,7 @@ def attention_input(resid: torch.Tensor, w: Weights, layer: int, cfg: ModelConfi
     """What q, k and v are computed from: the normalised residual (pre-norm, sandwich) or the residual itself (also
     where the layer mixes no tokens: Nemotron-H's MLP-only layers have no norm before a mixer)."""
     first_unnormed = layer == 0 and cfg.skip_first_attn_norm
-    if cfg.norm_at(layer) in ("pre", "sandwich") and not first_unnormed and cfg.mixes(layer):
+    if cfg.norm_at(layer) in ("pre", "sandwich", "pre_mlp_out") and not first_unnormed and cfg.mixes(layer):
         return normalize(resid, w, f"blocks.{layer}.ln_attn", cfg)
     return resid
 
@@ -222,7 +222,7 @@ def after_mlp(
     where = cfg.norm_at(layer)
     if where == "pre":
         return mid + mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg)
-    if where == "sandwich":
+    if where in ("sandwich", "pre_mlp_out"):  # A.X K1's sparse layers: the MLP's output alone normed before its add
         return mid + normalize(mlp(normalize(mid, w, p + "ln_mlp", cfg), w, layer, cfg), w, p + "ln_mlp_out", cfg)
     if where == "post_sublayer":
         return mid + normalize(mlp(mid, w, layer, cfg), w, p + "ln_mlp_out", cfg)

@@ -49,7 +49,7 @@ class ModelConfig:
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
-        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma",
+        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma", "axk1",
     ]
     n_layers: int
     n_heads: int
@@ -182,8 +182,8 @@ class ModelConfig:
     # A layer without attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
     mixers: tuple[str, ...] = ()
     mlp_layers: tuple[bool, ...] = ()  # which layers have an MLP; () = every one (Nemotron-H: a mixer or an MLP)
-    # each layer's own norm_position where layers differ (OLMo Hybrid: its delta-rule layers pre-norm, its attention
-    # layers OLMo 3's norms on the sublayers' outputs); () = norm_position in every layer
+    # each layer's own norm_position where layers differ (OLMo Hybrid: delta-rule layers pre, attention ones OLMo 3's
+    # post_sublayer; A.X K1's "pre_mlp_out": pre-norm, its MoE's output normed, ln_mlp_out); () = norm_position
     norm_positions: tuple[str, ...] = ()
     conv_kernel: int = 0
     # "gated_delta" layers (Qwen3.5's linear attention: attention_core/delta_net.py): (key heads, value heads) and

@@ -103,6 +103,10 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
     if on_outputs:
         out.append(f"a norm on each sublayer's output, not its input, in {len(on_outputs)} of {cfg.n_layers} layers "
                    f"({_listed(on_outputs)})")  # fmt: skip
+    mlp_out = [i for i in range(cfg.n_layers) if cfg.norm_positions and cfg.norm_at(i) == "pre_mlp_out"]
+    if mlp_out:
+        out.append(f"a norm on the MLP's output before it is added in {len(mlp_out)} of {cfg.n_layers} layers "
+                   f"({_listed(mlp_out)})")  # fmt: skip
     if cfg.delta_beta_scale != 1.0:
         out.append(f"the delta rule's β up to {cfg.delta_beta_scale:g} (negative eigenvalues allowed)")
     mixer_only = [i for i in range(cfg.n_layers) if not cfg.has_mlp(i)]

@@ -245,6 +245,7 @@ ARCH_LABELS = {
     "flint": "Flint decoder (attention sinks, mixture of experts)",
     "dots1": "dots.llm1 decoder (mixture of experts)",
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
+    "axk1": "A.X K1 decoder (latent attention, mixture of experts)",
     "t5": "T5 encoder-decoder",
     "t5_encoder": "T5 encoder (no decoder)",
     "t5-decoder": "T5 decoder",

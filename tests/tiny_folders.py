@@ -29,7 +29,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         from tests import tiny_models_hybrid as hybrid
 
         getattr(hybrid, f"save_tiny_{kind}")(folder)
-    elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa")):
+    elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa", "axk1")):
         save_tiny_latent(kind, folder)
     else:
         save_tiny_encoder(kind, folder) if kind in ("mpnet", "modernbert") else save_tiny(kind, folder)

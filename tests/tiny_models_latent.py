@@ -53,6 +53,10 @@ def _tiny(kind: str):
         lite = {k: v for k, v in (_SHAPE | _EXPERTS).items() if k != "first_k_dense_replace"}
         cfg = transformers.Glm4MoeLiteConfig(**lite, mlp_layer_types=["dense", "sparse", "sparse"])
         return transformers.Glm4MoeLiteForCausalLM(cfg)
+    if kind == "axk1":  # SK Telecom's A.X K1: V3's layers, a query latent always, dense and sparse layers listed
+        lite = {k: v for k, v in (_SHAPE | _EXPERTS).items() if k != "first_k_dense_replace"}
+        cfg = transformers.AXK1Config(**lite, mlp_layer_types=["dense", "sparse", "sparse"], norm_topk_prob=True)
+        return transformers.AXK1ForCausalLM(cfg)
     if kind.startswith("glm4_moe"):  # GLM-4.5: ordinary heads of 16, RoPE on the first half in halves, biases, q/k
         # norms; "glm4_moe_one_group": its experts in one group, as GLM-4.5's configs have them (llama.cpp's glm4moe
         # never groups them); "glm4_moe_air": that, without q/k norms (GLM-4.5-Air)

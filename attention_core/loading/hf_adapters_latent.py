@@ -208,6 +208,29 @@ def kimi_k25_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return latent_weights(sd, cfg, ("model.language_model.", "language_model.model."), lm_head)
 
 
+def axk1_config(hf: dict, name: str) -> ModelConfig:
+    """SK Telecom's A.X K1: DeepSeek-V3's layers, its sparse layers' mixture of experts followed by an RMSNorm on
+    their output (mlp.post_mlp_layernorm) before the add: norm position "pre_mlp_out" there. Which layers are sparse:
+    mlp_layer_types, or the older first_k_dense_replace and moe_layer_freq."""
+    first, every = int(hf.get("first_k_dense_replace", 1)), int(hf.get("moe_layer_freq", 1))
+    kinds = hf.get("mlp_layer_types") or ["sparse" if i >= first and i % every == 0 else "dense"
+                                          for i in range(int(hf["num_hidden_layers"]))]  # fmt: skip
+    positions = tuple("pre_mlp_out" if kind == "sparse" else "pre" for kind in kinds)
+    return replace(deepseek_v3_config(hf, name, arch="axk1"), norm_positions=positions)
+
+
+def axk1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """V3's weights, and each sparse layer's output norm (mlp.post_mlp_layernorm in transformers' files,
+    post_mlp_layernorm in SK Telecom's, which keep one in the dense layers too, unused)."""
+    w = latent_weights(sd, cfg)
+    for layer in range(cfg.n_layers):
+        if cfg.norm_at(layer) == "pre_mlp_out":
+            src = f"model.layers.{layer}."
+            names = (src + "mlp.post_mlp_layernorm.weight", src + "post_mlp_layernorm.weight")
+            w[f"blocks.{layer}.ln_mlp_out.w"] = sd[next((k for k in names if k in sd), names[0])]
+    return w
+
+
 ADAPTERS = {
     "deepseek_v2": (deepseek_v2_config, latent_weights),
     "deepseek_v3": (deepseek_v3_config, latent_weights),
@@ -218,4 +241,5 @@ ADAPTERS = {
     "mistral4": (mistral4_config, latent_weights),
     "kimi_k25": (kimi_k25_config, kimi_k25_weights),
     "glm_moe_dsa": (glm_moe_dsa_config, latent_weights),
+    "axk1": (axk1_config, axk1_weights),
 }

@@ -245,6 +245,8 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("glm_moe_dsa", ("multi-head latent attention", "Texts are capped at 64 tokens: past them each query attends "
                          "only to the 64 keys its indexer (DeepSeek Sparse Attention) picks")),
         ("youtu", ("multi-head latent attention: keys and values from one shared latent of 16 numbers per token",)),
+        ("axk1", ("multi-head latent attention", "a norm on the MLP's output before it is added in 2 of 3 layers "
+                  "(layers 1, 2)", "(sigmoid router), chosen within the best 2 of 4 groups")),
         ("mistral4", ("multi-head latent attention", "Texts are capped at 32 tokens: past them Mistral 4 also scales "
                       "its queries")),
         ("exaone4_5", ("no RoPE in 1 of 4 layers (layer 3)", "sliding window of 8 tokens (3 of 4 layers)")),

@@ -25,7 +25,7 @@ PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 ROUTER_TOL = 1e-5  # an expert's weight (up to ~2.5 here, × routed_scaling_factor): float32 rounding
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 LATENT = ["deepseek_v3", "deepseek_v3_yarn", "deepseek_v2", "minicpm3", "glm4_moe_lite", "deepseek_v32", "youtu",
-          "mistral4", "kimi_k25", "glm_moe_dsa"]
+          "mistral4", "kimi_k25", "glm_moe_dsa", "axk1"]
 KINDS = [*LATENT, "glm4_moe", "dots1"]  # GLM-4.5, dots.llm1: DeepSeek-V3's router behind ordinary attention
 _LOADED: dict[str, tuple] = {}
 
@@ -144,7 +144,7 @@ def test_declared_features(latent):
     assert "RoPE on the last 8 of 16 dimensions per head, the key's shared by every head" in said
     assert ("queries from the residual" in said) == (kind == "deepseek_v2")
     assert ("neighbouring pairs" in said) == (kind != "minicpm3")
-    v3_router = kind.startswith("deepseek_v3") or kind in ("glm4_moe_lite", "kimi_k25")  # deepseek_v32 too
+    v3_router = kind.startswith("deepseek_v3") or kind in ("glm4_moe_lite", "kimi_k25", "axk1")  # deepseek_v32 too
     if kind == "glm_moe_dsa":  # V3's router in one group, as GLM-5's config has it
         assert "(sigmoid router)" in said and "groups" not in said
         v3_router = False

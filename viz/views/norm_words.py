@@ -13,7 +13,7 @@ class HeadInputFacts(Protocol):
     """What the words need of a head's input: attention_core.steps.HeadSteps has these fields."""
 
     layer: int
-    norm_position: str  # "pre", "post", "sandwich", "post_sublayer"
+    norm_position: str  # "pre", "post", "sandwich", "post_sublayer", "pre_mlp_out" (attention's input as "pre")
     norm: str  # "rms" or "layer"
     embedding_terms: tuple[str, ...]  # what blocks.embed sums: "token", then "position", "segment", "task type"
     embedding_norm: bool  # a LayerNorm on the embeddings (BERT)
@@ -53,7 +53,7 @@ def first_block_input(s: HeadInputFacts) -> tuple[str, str]:
     the normalised residual for pre-norm and sandwich models, the residual itself for post-norm ones."""
     norm_position, norm, terms = s.norm_position, s.norm, s.embedding_terms
     summed = summed_embeddings(terms, s.embed_scale, s.d_model)
-    if norm_position in ("pre", "sandwich"):
+    if norm_position in ("pre", "sandwich", "pre_mlp_out"):
         if norm == "rms":
             scaled = " and scaled by a learned weight per dimension" if s.norm_weights else " (no learned weight)"
             return "RMS-normalised", (
@@ -94,7 +94,7 @@ def head_input_caption(s: HeadInputFacts) -> str:
     name = "RMSNorm" if norm == "rms" else "LayerNorm"
     summed = summed_embeddings(s.embedding_terms, s.embed_scale, s.d_model)
     rows = " One row per token, one column per dimension."
-    if norm_position in ("pre", "sandwich"):
+    if norm_position in ("pre", "sandwich", "pre_mlp_out"):
         weights = (("·w + b" if norm == "layer" else "·w") if s.norm_weights else ", without learned weights")
         return (
             f"E is what this head reads: the residual stream entering layer {layer}, normalised ({name}(x){weights}). "
