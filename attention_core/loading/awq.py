@@ -18,7 +18,6 @@ from __future__ import annotations
 import torch
 
 from ..errors import ModelLoadError
-from .compressed_tensors import unpack_unsigned
 from .gptq import packed_words
 
 BITS = 4
@@ -45,11 +44,10 @@ def group_size(quant: dict) -> int:
     return group
 
 
-def _natural_order(values: torch.Tensor) -> torch.Tensor:
-    """[rows, out]: unpacked nibbles (in stored order) put back in output order."""
-    inverse = torch.tensor([ORDER.index(j) for j in range(8)])  # the nibble that holds each output of a word
-    columns = (torch.arange(values.shape[-1]) // 8) * 8 + inverse.repeat(values.shape[-1] // 8)
-    return values[:, columns]
+def unpack(words: torch.Tensor) -> torch.Tensor:
+    """int32 [rows, 8·words]: each row's nibbles in output order (output j of a word from nibble ORDER.index(j))."""
+    shifts = torch.tensor([4 * ORDER.index(j) for j in range(8)], dtype=torch.int32)
+    return ((words[..., None] >> shifts) & 0xF).flatten(-2)  # the mask drops an arithmetic shift's sign bits
 
 
 def dequantize(parts: dict[str, torch.Tensor], group: int, name: str) -> torch.Tensor:
@@ -60,8 +58,7 @@ def dequantize(parts: dict[str, torch.Tensor], group: int, name: str) -> torch.T
     if qzeros.shape != (n_groups, qweight.shape[1]) or scales.shape != (n_groups, n_out):
         raise ModelLoadError(f"{name}: AWQ zero points {tuple(qzeros.shape)} and scales {tuple(scales.shape)} do not "
                              f"fit {n_in} inputs in groups of {group} and {n_out} outputs.")  # fmt: skip
-    q = _natural_order(unpack_unsigned(qweight, BITS, n_out))  # [in, out]
-    zero = _natural_order(unpack_unsigned(qzeros, BITS, n_out))  # [groups, out]
+    q, zero = unpack(qweight), unpack(qzeros)  # [in, out], [groups, out]
     g = torch.arange(n_in) // group
     dtype = scales.dtype if scales.dtype.is_floating_point else torch.float32
     return (scales[g].to(dtype) * (q - zero[g]).to(dtype)).T.float()

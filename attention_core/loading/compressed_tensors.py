@@ -59,10 +59,22 @@ def unpack(packed: torch.Tensor, bits: int, count: int) -> torch.Tensor:
     return unpack_unsigned(packed, bits, count) - (1 << (bits - 1))
 
 
-def unpack_unsigned(packed: torch.Tensor, bits: int, count: int) -> torch.Tensor:
-    """int64 [..., rows, count]: the `bits`-bit unsigned integers packed densely in each row of `packed` (int32
-    [..., rows, words]), element i at bit i·bits of the row's words read as one little-endian stream (so with 3 or 5
-    bits an element spills into the next word). GPTQ packs the same way (gptq.py)."""
+def unpack_unsigned(packed: torch.Tensor, bits: int, count: int, dim: int = -1) -> torch.Tensor:
+    """[..., rows, count] integers (int32 or int64): the `bits`-bit unsigned integers packed densely in each row of
+    `packed` (int32 [..., rows, words]), element i at bit i·bits of the row's words read as one little-endian stream
+    (so with 3 or 5 bits an element spills into the next word). `dim` 0: packed down each column of a matrix
+    instead ([words, columns] → [count, columns]), as GPTQ packs (gptq.py)."""
+    if 32 % bits == 0:  # 1, 2, 4, 8 bits: whole elements a word, unpacked by shifts alone, in int32
+        shifts = torch.arange(0, 32, bits, dtype=torch.int32)
+        words = packed.to(torch.int32)
+        # an arithmetic shift fills the top with sign bits; the mask keeps the element's own
+        if dim == 0:
+            values = (words[:, None, :] >> shifts[None, :, None]) & ((1 << bits) - 1)  # [words, 32 / bits, columns]
+            return values.flatten(0, 1)[:count]
+        values = (words[..., None] >> shifts) & ((1 << bits) - 1)  # [..., rows, words, 32 / bits]
+        return values.flatten(-2)[..., :count]
+    if dim == 0:
+        return unpack_unsigned(packed.T, bits, count).T
     words = packed.to(torch.int64) & 0xFFFFFFFF  # unsigned 32-bit words
     start = torch.arange(count) * bits
     low, offset = start // 32, start % 32

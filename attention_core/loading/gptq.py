@@ -83,10 +83,10 @@ def dequantize(parts: dict[str, torch.Tensor], bits: int, group: int, offset: in
         raise ModelLoadError(f"{name}: GPTQ scales {tuple(scales.shape)} do not fit {qzeros.shape[0]} groups of "
                              f"{n_out} outputs.")  # fmt: skip
     g_idx = _groups(parts, n_in, group, scales.shape[0], name)
-    q = unpack_unsigned(qweight.T, bits, n_in)  # [out, in]: each column's stream is one output's inputs
+    q = unpack_unsigned(qweight, bits, n_in, dim=0)  # [in, out]: each column's stream is one output's inputs
     zero = unpack_unsigned(qzeros, bits, n_out) + offset  # [groups, out]
     dtype = scales.dtype if scales.dtype.is_floating_point else torch.float32
-    return (scales[g_idx].T.to(dtype) * (q - zero[g_idx].T).to(dtype)).float()
+    return (scales[g_idx].to(dtype) * (q - zero[g_idx]).to(dtype)).float().T  # [out, in]
 
 
 def decompress_checkpoint(state: dict[str, torch.Tensor], quant: dict, file_name: str) -> dict[str, torch.Tensor]:
