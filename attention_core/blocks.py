@@ -132,9 +132,12 @@ def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | 
         q = F.rms_norm(q, (q.shape[-1],), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
         k = F.rms_norm(k, (k.shape[-1],), w[f"blocks.{layer}.attn.k_norm.w"], cfg.norm_eps)
     q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
-    k = k.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_kv_heads, n, d_head)
+    kv, repeats = stored_kv_heads(cfg, layer), cfg.n_kv_heads // stored_kv_heads(cfg, layer)
+    k = k.unflatten(-1, (kv, cfg.d_head)).transpose(-3, -2)  # (..., kv, n, d_head)
     # A copy, not a view: the trace keeps v, and a view would keep the whole fused output alive.
-    v = v.unflatten(-1, (cfg.n_kv_heads, cfg.d_head)).transpose(-3, -2).contiguous()  # (..., n_kv_heads, n, d_head)
+    v = v.unflatten(-1, (kv, cfg.d_value)).transpose(-3, -2).contiguous()  # (..., kv, n, d_value)
+    if repeats > 1:  # MiMo-V2-Flash's full layers: each head given to the queries of `repeats` heads of n_kv_heads
+        k, v = k.repeat_interleave(repeats, dim=-3), v.repeat_interleave(repeats, dim=-3)  # (..., n_kv_heads, n, ·)
     if norm == "head" and not cfg.qk_norm_after_rope:  # Qwen3, Gemma 3: an RMSNorm over each head's d_head
         q, k = head_norm(q, w, layer, cfg, "q"), head_norm(k, w, layer, cfg, "k")
     if rope is not None:
@@ -163,12 +166,19 @@ def head_norm(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, which: 
     return F.rms_norm(x, (cfg.d_head,), weight, cfg.norm_eps)
 
 
+def stored_kv_heads(cfg: ModelConfig, layer: int) -> int:
+    """The key/value heads `layer`'s weights hold: n_kv_heads, or the layer's own (kv_heads_layers)."""
+    return cfg.kv_heads_layers[layer] if cfg.kv_heads_layers else cfg.n_kv_heads
+
+
 def qkv_flat(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple[torch.Tensor, ...]:
-    """x (..., n, d_model) → q (..., n, n_heads·d_head), k and v (..., n, n_kv_heads·d_head), biases added."""
+    """x (..., n, d_model) → q (..., n, n_heads·d_head), k (..., n, kv·d_head) and v (..., n, kv·d_value: narrower
+    than the keys in MiMo-V2-Flash) for the layer's kv stored heads, biases added."""
     p = f"blocks.{layer}.attn."
     if p + "W_QKV" in w:  # one matrix product instead of three (see fast_weights)
-        y = linear(x, w[p + "W_QKV"], w.get(p + "b_QKV"))  # (..., n, (n_heads + 2·n_kv_heads)·d_head)
-        return y.split([cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head], -1)
+        y = linear(x, w[p + "W_QKV"], w.get(p + "b_QKV"))  # (..., n, n_heads·d_head + kv·(d_head + d_value))
+        kv = stored_kv_heads(cfg, layer)
+        return y.split([cfg.n_heads * cfg.d_head, kv * cfg.d_head, kv * cfg.d_value], -1)
     return tuple(linear(x, w[p + f"W_{c}"], w.get(p + f"b_{c}")) for c in "QKV")
 
 
@@ -379,10 +389,12 @@ def W_O_heads(w: Weights, cfg: ModelConfig, layer: int) -> torch.Tensor:
 
 
 def per_head_weight(w: Weights, cfg: ModelConfig, layer: int, name: str) -> torch.Tensor:
-    """One layer's W_Q/W_K/W_V as (heads, d_model, d_head) or W_O as (n_heads, d_head, d_model), on the CPU."""
+    """One layer's W_Q/W_K/W_V as (heads, d_model, d_head or d_value) or W_O as (n_heads, d_value, d_model), on the
+    CPU: W_K and W_V the key/value heads the layer stores (stored_kv_heads)."""
     if name == "W_O":
         return W_O_heads(w, cfg, layer).cpu()  # (n_heads, d_head_v, d_model)
     W = w[f"blocks.{layer}.attn.{name}"]
-    n_heads = cfg.n_heads if name == "W_Q" else cfg.n_kv_heads
+    n_heads = cfg.n_heads if name == "W_Q" else stored_kv_heads(cfg, layer)
+    width = cfg.d_value if name == "W_V" else cfg.d_head
     # W may be a column slice of the fused W_QKV, so unflatten (a view either way) rather than view().
-    return W.unflatten(1, (n_heads, cfg.d_head)).permute(1, 0, 2).cpu()  # (heads, d_model, d_head)
+    return W.unflatten(1, (n_heads, width)).permute(1, 0, 2).cpu()  # (heads, d_model, width)

@@ -49,7 +49,7 @@ class ModelConfig:
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
-        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma", "axk1",
+        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma", "axk1", "mimo_v2_flash",
     ]
     n_layers: int
     n_heads: int
@@ -175,26 +175,26 @@ class ModelConfig:
     # ALBERT: the stored block whose weights each layer reads (layer i reads `blocks.{layer_weights[i]}.*`, several
     # layers one block); () = every layer its own. attention_core/shared_layers.py resolves the names.
     layer_weights: tuple[int, ...] = ()
-    # Hybrids: what mixes tokens in each layer, "attention", "short_conv" (LFM2's gated causal convolution over
-    # the last conv_kernel tokens: attention_core/short_conv.py), "gated_delta", "ssm" or "selective_scan" (below; the
-    # last is Jamba's Mamba, selective_scan.py); () = attention in every
-    # layer; "none" (Nemotron-H's MLP-only layers): the layer mixes no tokens, its block an MLP alone.
+    # Hybrids: what mixes tokens in each layer, "attention", "short_conv" (LFM2's gated causal convolution over the last
+    # conv_kernel tokens: short_conv.py), "gated_delta", "ssm" or "selective_scan" (below; the last Jamba's Mamba,
+    # selective_scan.py); () = attention in every layer; "none" (Nemotron-H): no mixing, the block an MLP alone.
     # A layer without attention has no heads: no q, k, v or pattern, and the views keep to `attention_layers`.
     mixers: tuple[str, ...] = ()
     mlp_layers: tuple[bool, ...] = ()  # which layers have an MLP; () = every one (Nemotron-H: a mixer or an MLP)
     # each layer's own norm_position where layers differ (OLMo Hybrid: delta-rule layers pre, attention ones OLMo 3's
     # post_sublayer; A.X K1's "pre_mlp_out": pre-norm, its MoE's output normed, ln_mlp_out); () = norm_position
     norm_positions: tuple[str, ...] = ()
+    # each layer's own key/value heads where layers differ (MiMo-V2-Flash: its full layers half n_kv_heads); the pass
+    # repeats a layer's heads up to n_kv_heads (blocks.qkv), so every capture has n_kv_heads; () = n_kv_heads
+    kv_heads_layers: tuple[int, ...] = ()
     conv_kernel: int = 0
-    # "gated_delta" layers (Qwen3.5's linear attention: attention_core/delta_net.py): (key heads, value heads) and
-    # (key width, value width) per head
+    # "gated_delta" layers (Qwen3.5's: delta_net.py): (key heads, value heads) and (key width, value width) per head
     delta_heads: tuple[int, int] = (0, 0)
     delta_dims: tuple[int, int] = (0, 0)
     delta_beta_scale: float = 1.0  # β = scale · σ(E·W_b): OLMo Hybrid's 2 lets the rule's eigenvalues go negative
     delta_norm_eps: float | None = None  # the rule's gated norm's ε where it is not norm_eps (OLMo Hybrid: 1e-5)
     delta_gate: Literal["silu", "sigmoid"] = "silu"  # the rule's output gate: SiLU(E·W_z), or Kimi's σ(E·W_ga·W_gb)
-    # "ssm" layers (Mamba-2: attention_core/mamba.py): (heads, channels a head, state size, groups of heads) and the
-    # clamp on each step Δ
+    # "ssm" layers (Mamba-2: mamba.py): (heads, channels a head, state size, groups of heads), the clamp on each Δ
     ssm_shape: tuple[int, int, int, int] = (0, 0, 0, 0)
     ssm_dt_limit: tuple[float, float] = (0.0, float("inf"))
     selective_shape: tuple[int, int, int] = (0, 0, 0)  # "selective_scan" layers (Jamba): channels, state, Δ rank
@@ -206,8 +206,8 @@ class ModelConfig:
     # same normalised input, its output added beside the attention's (mixers.beside_attention). The attention's own
     # output (Trace.attn_out) stays Σ heads + b_O; resid_mid holds both.
     ssm_beside_attention: bool = False
-    # µP factors the model multiplies activations by, folded into the weights at load (Falcon-H1's multipliers: name →
-    # factor), kept so the sidebar can list them
+    # factors the model multiplies activations by, folded into the weights at load (Falcon-H1's µP multipliers,
+    # MiMo-V2-Flash's value scale: name → factor), kept so the sidebar can list them
     folded_multipliers: tuple[tuple[str, float], ...] = ()
     # What the user should know about how the file was read (a GGUF split we do not know); the sidebar shows each.
     conversion_notes: tuple[str, ...] = ()
@@ -226,6 +226,7 @@ class ModelConfig:
         object.__setattr__(self, "mixers", tuple(str(m) for m in self.mixers))
         object.__setattr__(self, "mlp_layers", tuple(bool(b) for b in self.mlp_layers))
         object.__setattr__(self, "norm_positions", tuple(str(p) for p in self.norm_positions))
+        object.__setattr__(self, "kv_heads_layers", tuple(int(n) for n in self.kv_heads_layers))
         object.__setattr__(self, "delta_heads", tuple(int(x) for x in self.delta_heads))
         object.__setattr__(self, "delta_dims", tuple(int(x) for x in self.delta_dims))
         object.__setattr__(self, "ssm_shape", tuple(int(x) for x in self.ssm_shape))

@@ -74,7 +74,11 @@ def features(cfg: ModelConfig) -> list[str]:
     if cfg.layer_weights:  # ALBERT: one block's weights run in every layer (or a few blocks, each in a run of them)
         blocks = "one block's weights" if cfg.stored_layers == 1 else f"{cfg.stored_layers} blocks' weights in turn"
         out.append(f"weights shared across layers: its {cfg.n_layers} layers run {blocks}")
-    if cfg.n_kv_heads < cfg.n_heads:
+    if cfg.kv_heads_layers:  # MiMo-V2-Flash: layers with fewer key/value heads than n_kv_heads
+        groups = sorted({cfg.n_heads // n for n in cfg.kv_heads_layers}, reverse=True)
+        out.append(f"grouped-query attention ({' or '.join(map(str, groups))} query heads per key/value head, by "
+                   "layer)")  # fmt: skip
+    elif cfg.n_kv_heads < cfg.n_heads:
         out.append(f"grouped-query attention ({cfg.group_size} query heads per key/value head)")
     return out
 
@@ -94,7 +98,7 @@ def _hybrid_features(cfg: ModelConfig) -> list[str]:
         out.append("a Mamba-2 state-space scan beside attention in every layer, both outputs added")
     if cfg.folded_multipliers:
         factors = ", ".join(f"{_factor_words(key)} {value:g}" for key, value in cfg.folded_multipliers if value != 1)
-        out.append(f"µP multipliers folded into the weights ({factors or 'all 1'})")
+        out.append(f"multipliers folded into the weights ({factors or 'all 1'})")
     mlp_only = [i for i in range(cfg.n_layers) if not cfg.mixes(i)]
     if mlp_only:
         out.append(f"{len(mlp_only)} of {cfg.n_layers} layers an MLP alone ({_listed(mlp_only)}): no token mixing, "

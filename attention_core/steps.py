@@ -190,7 +190,8 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     """
     cfg = trace.config
     trace.check(layer, head)  # the engine's own range check and message
-    kv = cfg.kv_head(head)
+    stored = blocks.stored_kv_heads(cfg, layer)  # the layer's own key/value heads (MiMo-V2-Flash's full: fewer)
+    kv, group = head // (cfg.n_heads // stored), cfg.n_heads // stored  # the stored head this query reads
     w = trace.context.weights
     with torch.inference_mode():
         resid = trace.captured.resid_pre[layer]  # (n, d_model) on the engine's device
@@ -218,8 +219,8 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         q_pre = _qk_norm(q_pre, E, w, cfg, layer, "q", head)
         k_pre = _qk_norm(k_pre, E, w, cfg, layer, "k", kv)
     q = _numpy(trace.captured.q[layer][head])  # (n, d_head) after RoPE: exactly what the pass used
-    k = _numpy(trace.captured.k[layer][kv])  # (n, d_head)
-    v = _numpy(trace.captured.v[layer][kv])  # (n, d_head)
+    k = _numpy(trace.captured.k[layer][cfg.kv_head(head)])  # (n, d_head): the captures hold n_kv_heads
+    v = _numpy(trace.captured.v[layer][cfg.kv_head(head)])  # (n, d_value)
     dots = q @ k.T  # (n_q, n_k)
     scaled = dots * cfg.scale
     capped = scaled if cfg.attn_softcap is None else cfg.attn_softcap * np.tanh(scaled / cfg.attn_softcap)
@@ -236,9 +237,9 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         layer=layer,
         head=head,
         kv_head=kv,
-        group_size=cfg.group_size,
+        group_size=group,
         n_heads=cfg.n_heads,
-        n_kv_heads=cfg.n_kv_heads,
+        n_kv_heads=stored,
         d_model=cfg.d_model,
         d_head=d,
         arch=cfg.arch,

@@ -131,6 +131,26 @@ def tiny_later(kind: str, base: dict):
             for layer in model.model.layers:
                 layer.self_attn.sinks.normal_(0.0, 1.0)
         return model
+    if kind == "mimo_v2_flash":  # layers 0 and 3 full (2 key/value heads), 1-2 slide (window 8, 4 key/value heads
+        # and a sink per head, drawn at std 1); q/k heads of 24, values of 16 × 0.6; RoPE on 8 of 24, bases 5000 and
+        # 50; layer 0 dense, then 4 experts in 2 groups (1 kept), 2 per token, V3's correction bias drawn
+        rope = {"full_attention": dict(rope_type="default", rope_theta=5000.0, partial_rotary_factor=0.334),
+                "sliding_attention": dict(rope_type="default", rope_theta=50.0, partial_rotary_factor=0.334)}
+        types = ["full_attention", "sliding_attention", "sliding_attention", "full_attention"]
+        cfg = transformers.MiMoV2FlashConfig(
+            head_dim=24, v_head_dim=16, sliding_window=8, layer_types=types, rope_parameters=rope,
+            attention_value_scale=0.6, mlp_layer_types=["dense", "sparse", "sparse", "sparse"], n_routed_experts=4,
+            num_experts_per_tok=2, moe_intermediate_size=32, n_group=2, topk_group=1, routed_scaling_factor=2.5,
+            **ids, **{**base, "num_hidden_layers": 4},
+        )  # fmt: skip
+        model = transformers.MiMoV2FlashForCausalLM(cfg)
+        with torch.no_grad():
+            for layer in model.model.layers:
+                if layer.self_attn.sinks is not None:
+                    layer.self_attn.sinks.normal_(0.0, 1.0)
+                if hasattr(layer.mlp, "gate"):
+                    layer.mlp.gate.e_score_correction_bias.normal_(0.0, 0.5)
+        return model
     if kind == "ultrabert":  # EuroBERT's layers reading both ways; layers 0 and 1 see keys at most 3 positions away
         # either side, layer 2 every key; RoPE bases 50 (local) and 5000 (global); saved without a head
         rope = {"sliding_attention": dict(rope_type="default", rope_theta=50.0),

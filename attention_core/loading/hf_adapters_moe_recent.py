@@ -25,6 +25,13 @@ the shared readers this file uses: moe_fields, deepseek_moe, deepseek_mlp).
   by layer_types, rotate, the full ones not) in GLM-4's blocks (a norm before and after each sublayer), and in every
   layer a router whose choice is the top logits plus a correction bias, weighted by their sigmoids (renormalised
   where norm_topk_prob: moe_router "sigmoid_logits"), beside a shared MLP.
+- MiMo-V2-Flash (mimo_v2_flash, Xiaomi): its sliding layers (five of every six, a window of sliding_window_size + 1)
+  have twice the full layers' key/value heads and a sink per head (GPT-OSS's; attention_sink_bias in Xiaomi's files
+  and transformers' saves, sinks in its modules); queries and keys are head_dim wide,
+  values v_head_dim, scaled by attention_value_scale (folded into W_V); RoPE on the first partial_rotary_factor of
+  each head, its base per layer type; after the dense first layer (mlp_layer_types), DeepSeek-V3's router without a
+  shared expert. Its layers' key/value head counts differ (ModelConfig.kv_heads_layers; n_kv_heads the sliding
+  layers'): the pass repeats a full layer's heads to that count.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import math
 from collections.abc import Callable
 
 from ..config import ModelConfig
+from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_modern import _decoder, _theta, _windows, llama_layout
 from .hf_adapters_moe import GATED, deepseek_mlp, deepseek_moe, moe_fields, routed_weights, shared_mlp
@@ -162,6 +170,52 @@ def kolibri1_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, block)
 
 
+MIMO_ROPE = {"full_attention": {"rope_type": "default", "rope_theta": 5_000_000.0, "partial_rotary_factor": 0.334},
+             "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0, "partial_rotary_factor": 0.334}}
+
+
+def mimo_v2_flash_config(hf: dict, name: str) -> ModelConfig:
+    """MiMoV2FlashConfig's defaults and rules (a full layer first and every sixth, the window one past
+    sliding_window_size; a full layer's num_key_value_heads, twice that in a sliding one)."""
+    n = int(hf["num_hidden_layers"])
+    types = ["full_attention" if i == 0 or (i + 1) % 6 == 0 else "sliding_attention" for i in range(n)]
+    hf = _defaults(hf, layer_types=types, rope_parameters=MIMO_ROPE, head_dim=192, v_head_dim=128, sliding_window=129,
+                   num_key_value_heads=4, attention_value_scale=0.707, norm_topk_prob=True)  # fmt: skip
+    if hf.get("sliding_window_size") is not None:
+        hf = {**hf, "sliding_window": int(hf["sliding_window_size"]) + 1}
+    if hf.get("attention_bias"):
+        raise ModelLoadError("MiMo-V2-Flash checkpoints with attention biases are not supported yet.")
+    partial = {float(MIMO_ROPE[t].get("partial_rotary_factor", 0.334)) if t not in hf["rope_parameters"] else
+               float(hf["rope_parameters"][t].get("partial_rotary_factor", 0.334)) for t in MIMO_ROPE}  # fmt: skip
+    if len(partial) != 1:
+        raise ModelLoadError("MiMo-V2-Flash's layer types rotate different parts of a head; one part is supported.")
+    kv = int(hf["num_key_value_heads"])
+    heads = tuple(kv if t == "full_attention" else 2 * kv for t in hf["layer_types"])
+    scale = float(hf["attention_value_scale"] if hf["attention_value_scale"] is not None else 1.0)
+    return _decoder({**hf, "num_key_value_heads": 2 * kv}, name, "mimo_v2_flash", attn_sinks=True,
+                    d_head_v=int(hf["v_head_dim"]), rotary_dim=int(int(hf["head_dim"]) * partial.pop()),
+                    rope_theta=_theta(hf, "full_attention"), rope_theta_local=_theta(hf, "sliding_attention"),
+                    folded_multipliers=(("attention_value_scale", scale),), kv_heads_layers=heads,
+                    **deepseek_moe(hf, sigmoid=True))  # fmt: skip
+
+
+def mimo_v2_flash_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout, every value map × attention_value_scale, each sliding layer's sinks; a dense layer's gated
+    MLP, else the router and the experts (no shared one)."""
+    sd, scale = dict(sd), dict(cfg.folded_multipliers)["attention_value_scale"]
+    for layer in range(cfg.n_layers):
+        v_proj = f"model.layers.{layer}.self_attn.v_proj.weight"
+        sd[v_proj] = sd[v_proj].float() * scale
+
+    def block(w: StateDict, r: _Reader, src: str, dst: str) -> None:
+        names = (src + "self_attn.attention_sink_bias", src + "self_attn.sinks")  # Xiaomi's name, transformers'
+        if any(r.has(name) for name in names):  # the sliding layers'
+            w[dst + "attn.sinks"] = r.get(_first(r, names))
+        deepseek_mlp(w, r, src, dst, cfg)
+
+    return llama_layout(sd, cfg, block)
+
+
 ADAPTERS = {
     # routed_weights: a Llama's layout (q/k norms) with DeepSeek's MLPs: a dense layer's gated MLP, else the router
     # (mlp.gate) and the experts (one tensor each or stacked)
@@ -170,4 +224,5 @@ ADAPTERS = {
     "flint": (flint_config, flint_weights),
     "afmoe": (afmoe_config, afmoe_weights),
     "kolibri1": (kolibri1_config, kolibri1_weights),
+    "mimo_v2_flash": (mimo_v2_flash_config, mimo_v2_flash_weights),
 }

@@ -266,6 +266,9 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
                    "a mixture of 4 experts in the MLP, 2 per token (sigmoid")),
         ("kolibri1", ("no RoPE in 1 of 5 layers (layer 4)", "a norm on each sublayer's output",
                       "a mixture of 4 experts in the MLP, 2 per token (sigmoid router, choosing by its logits)")),
+        ("mimo_v2_flash", ("attention sinks", "grouped-query attention (2 or 1 query heads per key/value head, by "
+                           "layer)", "multipliers folded into the weights (attention value scale 0.6)",
+                           "sliding window of 8 tokens (2 of 4 layers)")),
         ("jais2", ()),  # LayerNorms and biases, a squared-ReLU MLP: nothing in its attention differs from Llama's
         ("phimoe", ("a mixture of 4 experts in the MLP, 2 per token (SparseMixer", "RoPE scaling: longrope")),
         ("granite_swa", ("attention sinks: a learned logit per head takes a share of every row's weight",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,7 +34,8 @@ KINDS = [
     "nanochat", "minimax_m2", "qwen3_vl_moe", "vaultgemma", "ernie4_5_moe", "flex_olmo", "solar_open", "exaone_moe",
     "hunyuan_moe", "granitemoeshared", "exaone4_5", "cohere2_moe", "cohere2_moe_sigmoid",
     "jais2", "phimoe", "granite_swa", "granitemoe_swa",
-    "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "modernbert_decoder",
+    "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "mimo_v2_flash",
+    "modernbert_decoder",
     "openai_gpt", "codegen", "xglm", "mpt", "granitemoehybrid", "granitemoehybrid_moe",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
@@ -218,6 +220,11 @@ def test_declared_features(pair):
         "kolibri1": dict(qk_norm="head", norm_position="sandwich", sliding_window=8,
                          sliding_layers=(True, True, True, True, False), rope_layers=(True, True, True, True, False),
                          n_experts=4, experts_per_token=2, moe_router="sigmoid_logits", moe_renormalize=True),
+        "mimo_v2_flash": dict(attn_sinks=True, n_kv_heads=4, kv_heads_layers=(2, 4, 4, 2), d_head=24, d_head_v=16,
+                              rotary_dim=8, sliding_window=8,
+                              sliding_layers=(False, True, True, False), rope_theta=5000.0, rope_theta_local=50.0,
+                              n_experts=4, experts_per_token=2, moe_router="sigmoid", moe_groups=(2, 1),
+                              moe_scale=2.5, folded_multipliers=(("attention_value_scale", 0.6),)),
         "codegen": dict(rotary_dim=4, rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True,
                         attn_bias=False, mlp_bias=True, n_heads=8, d_head=8),
         "openai_gpt": dict(norm_position="post", norm="layer", act="gelu_tanh", attn_bias=True, mlp_bias=True,
@@ -570,3 +577,23 @@ def test_an_mpt_with_what_transformers_mpt_does_not_run_is_refused(attn, top, na
     assert mpt_config({**hf, "attn_config": {"alibi": True}}, "x").alibi_bias_max == 8.0
     with pytest.raises(ModelLoadError, match=f"MPT checkpoints with {named} are not supported"):
         mpt_config({**hf, **top, "attn_config": attn}, "x")
+
+
+def test_mimo_v2_flash_full_layers_keep_their_fewer_key_value_heads(tmp_path, monkeypatch):
+    """MiMo-V2-Flash's full layers hold 2 key/value heads, its sliding ones 4: the weights keep each layer's own (the
+    parameter count is the model's), the pass gives a full layer's head 0 to query heads 0-1 and head 1 to 2-3, and
+    Inside one head names the stored head and its group."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny("mimo_v2_flash", tmp_path / "mimo")
+    ours = load_model(str(tmp_path / "mimo"), device="cpu")
+    assert ours.weights["blocks.0.attn.W_K"].shape == (64, 2 * 24)  # [d_model, heads · d_head]
+    assert ours.weights["blocks.1.attn.W_K"].shape == (64, 4 * 24)
+    trace = ours.trace(TEXT)
+    k = trace.captured.k[0]  # (n_kv_heads, n, d_head): the stored heads repeated
+    assert k.shape[0] == 4 and torch.equal(k[0], k[1]) and torch.equal(k[2], k[3]) and not torch.equal(k[1], k[2])
+    steps = trace.head_steps(0, 3)
+    assert (steps.kv_head, steps.group_size, steps.n_kv_heads) == (1, 2, 2)
+    W_K = hf.model.layers[0].self_attn.k_proj.weight.detach()  # [2 · 24, 64]
+    np.testing.assert_allclose(steps.W_K, W_K[24:].T.double().numpy(), atol=1e-6)
+    assert abs(steps.pattern - trace.pattern(0, 3).double().numpy()).max() < 1e-6
+    assert (trace.head_steps(1, 3).kv_head, trace.head_steps(1, 3).group_size) == (3, 1)
