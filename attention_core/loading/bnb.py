@@ -72,6 +72,9 @@ def dequantize_4bit(parts: dict[str, torch.Tensor], name: str) -> torch.Tensor:
     try:
         shape, blocksize, dtype = torch.Size(state["shape"]), int(state["blocksize"]), getattr(torch, state["dtype"])
         absmax = parts["absmax"]
+        if absmax.dtype == torch.uint8 and "nested_absmax" not in parts:
+            raise ModelLoadError(f"{name}: its bitsandbytes scales are double-quantised codes (uint8) with no "
+                                 "nested_absmax and nested_quant_map beside them.")  # fmt: skip
         if "nested_absmax" in parts:
             absmax = _blockwise(absmax, parts["nested_quant_map"], parts["nested_absmax"],
                                 int(state["nested_blocksize"]), name) + float(state["nested_offset"])  # fmt: skip

@@ -54,7 +54,7 @@ def weight_settings(quant: dict) -> tuple[str, dict]:
 
 
 def unpack(packed: torch.Tensor, bits: int, count: int) -> torch.Tensor:
-    """int64 [..., rows, count]: the `bits`-bit integers packed densely in each row of `packed` (int32 [..., rows,
+    """[..., rows, count] integers: the `bits`-bit integers packed densely in each row of `packed` (int32 [..., rows,
     words]), each stored as value + 2^(bits − 1)."""
     return unpack_unsigned(packed, bits, count) - (1 << (bits - 1))
 

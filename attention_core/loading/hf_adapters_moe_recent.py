@@ -42,7 +42,7 @@ from collections.abc import Callable
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _theta, _windows, llama_layout
+from .hf_adapters_modern import _decoder, _rope, _theta, _windows, llama_layout
 from .hf_adapters_moe import GATED, deepseek_mlp, deepseek_moe, moe_fields, routed_weights, shared_mlp
 from .hf_adapters_recent import _attention_biases, _defaults
 
@@ -174,25 +174,51 @@ MIMO_ROPE = {"full_attention": {"rope_type": "default", "rope_theta": 5_000_000.
              "sliding_attention": {"rope_type": "default", "rope_theta": 10_000.0, "partial_rotary_factor": 0.334}}
 
 
+def _mimo_xiaomi_fields(hf: dict) -> dict:
+    """Xiaomi's own config.json names, as transformers' fields: hybrid_layer_pattern (1: a sliding layer),
+    layernorm_epsilon, flat rope_theta / swa_rope_theta / partial_rotary_factor, swa_num_key_value_heads."""
+    out = dict(hf)
+    if hf.get("hybrid_layer_pattern") and not hf.get("layer_types"):
+        out["layer_types"] = ["sliding_attention" if p else "full_attention" for p in hf["hybrid_layer_pattern"]]
+    if hf.get("layernorm_epsilon") is not None and hf.get("rms_norm_eps") is None:
+        out["rms_norm_eps"] = hf["layernorm_epsilon"]
+    if hf.get("rope_theta") is not None and not hf.get("rope_parameters"):
+        part = dict(rope_type="default", partial_rotary_factor=float(hf.get("partial_rotary_factor") or 0.334))
+        out["rope_parameters"] = {"full_attention": {**part, "rope_theta": float(hf["rope_theta"])},
+                                  "sliding_attention": {**part, "rope_theta": float(hf.get("swa_rope_theta") or 1e4)}}
+    for ours, theirs in (("num_attention_heads", "swa_num_attention_heads"), ("head_dim", "swa_head_dim"),
+                         ("v_head_dim", "swa_v_head_dim")):  # fmt: skip
+        if hf.get(theirs) is not None and hf.get(ours) is not None and int(hf[theirs]) != int(hf[ours]):
+            raise ModelLoadError(f"MiMo-V2-Flash's sliding layers with another {ours} ({hf[theirs]}, full layers "
+                                 f"{hf[ours]}) are not supported yet.")  # fmt: skip
+    return out
+
+
 def mimo_v2_flash_config(hf: dict, name: str) -> ModelConfig:
     """MiMoV2FlashConfig's defaults and rules (a full layer first and every sixth, the window one past
-    sliding_window_size; a full layer's num_key_value_heads, twice that in a sliding one)."""
+    sliding_window_size; a full layer's num_key_value_heads, twice that in a sliding one unless
+    swa_num_key_value_heads says), under transformers' names or Xiaomi's."""
     n = int(hf["num_hidden_layers"])
     types = ["full_attention" if i == 0 or (i + 1) % 6 == 0 else "sliding_attention" for i in range(n)]
-    hf = _defaults(hf, layer_types=types, rope_parameters=MIMO_ROPE, head_dim=192, v_head_dim=128, sliding_window=129,
-                   num_key_value_heads=4, attention_value_scale=0.707, norm_topk_prob=True)  # fmt: skip
+    hf = _defaults(_mimo_xiaomi_fields(hf), layer_types=types, rope_parameters=MIMO_ROPE, head_dim=192, v_head_dim=128,
+                   sliding_window=129, num_key_value_heads=4, attention_value_scale=0.707, norm_topk_prob=True,
+                   rms_norm_eps=1e-5)  # fmt: skip
     if hf.get("sliding_window_size") is not None:
         hf = {**hf, "sliding_window": int(hf["sliding_window_size"]) + 1}
     if hf.get("attention_bias"):
         raise ModelLoadError("MiMo-V2-Flash checkpoints with attention biases are not supported yet.")
-    partial = {float(MIMO_ROPE[t].get("partial_rotary_factor", 0.334)) if t not in hf["rope_parameters"] else
-               float(hf["rope_parameters"][t].get("partial_rotary_factor", 0.334)) for t in MIMO_ROPE}  # fmt: skip
+    partial = {float(_rope(hf, t).get("partial_rotary_factor", 0.334)) for t in MIMO_ROPE}
     if len(partial) != 1:
         raise ModelLoadError("MiMo-V2-Flash's layer types rotate different parts of a head; one part is supported.")
     kv = int(hf["num_key_value_heads"])
-    heads = tuple(kv if t == "full_attention" else 2 * kv for t in hf["layer_types"])
+    swa_kv = int(hf.get("swa_num_key_value_heads") or 2 * kv)
+    if swa_kv % kv or int(hf["num_attention_heads"]) % swa_kv:
+        raise ModelLoadError(f"MiMo-V2-Flash with {kv} key/value heads in its full layers and {swa_kv} in its sliding "
+                             "ones: the engine needs the sliding count a multiple of the full one, dividing the query "
+                             "heads.")  # fmt: skip
+    heads = tuple(kv if t == "full_attention" else swa_kv for t in hf["layer_types"])
     scale = float(hf["attention_value_scale"] if hf["attention_value_scale"] is not None else 1.0)
-    return _decoder({**hf, "num_key_value_heads": 2 * kv}, name, "mimo_v2_flash", attn_sinks=True,
+    return _decoder({**hf, "num_key_value_heads": max(heads)}, name, "mimo_v2_flash", attn_sinks=True,
                     d_head_v=int(hf["v_head_dim"]), rotary_dim=int(int(hf["head_dim"]) * partial.pop()),
                     rope_theta=_theta(hf, "full_attention"), rope_theta_local=_theta(hf, "sliding_attention"),
                     folded_multipliers=(("attention_value_scale", scale),), kv_heads_layers=heads,

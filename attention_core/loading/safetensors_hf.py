@@ -103,7 +103,8 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
 
 
 def _packed_bits(config: Path) -> int:
-    """The width of a compressed-tensors checkpoint's packed integers (4 where config.json does not say)."""
+    """The width of a compressed-tensors, GPTQ or AWQ checkpoint's packed integers (4 where config.json does not
+    say)."""
     try:
         quant = _quantization(read_json(config)) if config.is_file() else None
         if quant and quant.get("quant_method") in ("gptq", "awq"):

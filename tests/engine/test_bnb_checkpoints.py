@@ -125,6 +125,7 @@ def test_mangled_4bit_parts_are_refused_by_name(stored):
     assert bnb.dequantize_4bit(parts, q).shape == (64, 64)
     mangled = [
         ({**parts, "nested_absmax": parts["nested_absmax"][:0]}, "scales .* do not fit"),
+        ({k: v for k, v in parts.items() if not k.startswith("nested")}, "double-quantised codes"),
         ({**parts, "absmax": parts["absmax"][:3]}, "scales .* do not fit"),
         ({**parts, "quant_map": parts["quant_map"][:4]}, r"code table \(4 values\)"),
         ({**parts, "weight": parts["weight"][:100]}, "do not hold a"),

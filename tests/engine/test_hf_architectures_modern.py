@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from attention_core import blocks, load_model
+from attention_core import ModelLoadError, blocks, load_model
 from tests.engine.decoder_parity import assert_generation_matches_one_pass
 from tests.tiny_models import byte_bpe, save_tiny
 
@@ -597,3 +597,23 @@ def test_mimo_v2_flash_full_layers_keep_their_fewer_key_value_heads(tmp_path, mo
     np.testing.assert_allclose(steps.W_K, W_K[24:].T.double().numpy(), atol=1e-6)
     assert abs(steps.pattern - trace.pattern(0, 3).double().numpy()).max() < 1e-6
     assert (trace.head_steps(1, 3).kv_head, trace.head_steps(1, 3).group_size) == (3, 1)
+
+
+def test_mimo_v2_flash_reads_xiaomis_own_config_names():
+    """The hub's config.json names MiMo-V2-Flash's fields Xiaomi's way (hybrid_layer_pattern, swa_*, layernorm_epsilon,
+    flat RoPE bases), which transformers' config class does not read: the adapter reads them as they say."""
+    from attention_core.loading.hf_adapters_moe_recent import mimo_v2_flash_config
+
+    hf = dict(model_type="mimo_v2_flash", vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+              num_attention_heads=8, num_key_value_heads=2, swa_num_key_value_heads=8, head_dim=24, v_head_dim=16,
+              swa_head_dim=24, swa_v_head_dim=16, hybrid_layer_pattern=[0, 1, 1, 0], layernorm_epsilon=1e-5,
+              rope_theta=10_000_000.0, swa_rope_theta=10_000.0, partial_rotary_factor=0.334, sliding_window_size=128,
+              n_routed_experts=4, num_experts_per_tok=2)  # fmt: skip
+    cfg = mimo_v2_flash_config(hf, "mimo")
+    assert cfg.kv_heads_layers == (2, 8, 8, 2) and cfg.n_kv_heads == 8
+    assert cfg.sliding_layers == (False, True, True, False) and cfg.sliding_window == 129
+    assert (cfg.rope_theta, cfg.rope_theta_local, cfg.rotary_dim, cfg.norm_eps) == (1e7, 1e4, 8, 1e-5)
+    with pytest.raises(ModelLoadError, match="sliding layers with another head_dim"):
+        mimo_v2_flash_config({**hf, "swa_head_dim": 32}, "mimo")
+    with pytest.raises(ModelLoadError, match="3 in its sliding ones"):
+        mimo_v2_flash_config({**hf, "swa_num_key_value_heads": 3}, "mimo")
