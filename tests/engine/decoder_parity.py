@@ -95,15 +95,32 @@ def assert_sweep_skips_layers_without_heads(ours, text: str, without: tuple[int,
 def quantised_checkpoint(folder, tmp_path_factory, reference_class, quantization_config):
     """Yields (folder, transformers' model of the quantised `folder` decoded by its `quantization_config` (a
     dequantize=True one: its CPU path), ours), our converted-weight cache in a fresh folder: a module fixture's body."""
+    reference = reference_class.from_pretrained(str(folder), quantization_config=quantization_config,
+                                                dtype=torch.float32, attn_implementation="eager").eval()  # fmt: skip
+    yield from beside_ours(folder, reference, tmp_path_factory)
+
+
+def beside_ours(folder, reference, tmp_path_factory):
+    """Yields (folder, `reference`, ours: `folder` loaded by the engine with its converted-weight cache in a fresh
+    folder): the end of a module fixture's body."""
     import pytest
 
     from attention_core import load_model
 
-    reference = reference_class.from_pretrained(str(folder), quantization_config=quantization_config,
-                                                dtype=torch.float32, attn_implementation="eager").eval()  # fmt: skip
     mp = pytest.MonkeyPatch()
     mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     try:
         yield folder, reference, load_model(str(folder), device="cpu")
     finally:
         mp.undo()
+
+
+def assert_decoded_weights_equal(reference, ours) -> None:
+    """Each layer's W_Q, W_O, the MLP's gate and output maps: ours the reference model's decoded weights to the bit
+    (and decoded: not left at an initialiser's size)."""
+    for layer, block in enumerate(reference.model.layers):
+        pairs = [("attn.W_Q", block.self_attn.q_proj), ("attn.W_O", block.self_attn.o_proj),
+                 ("mlp.W_gate", block.mlp.gate_proj), ("mlp.W_out", block.mlp.down_proj)]  # fmt: skip
+        for ours_name, theirs in pairs:
+            assert theirs.weight.abs().max() > 0.1, (layer, ours_name)
+            assert torch.equal(ours.weights[f"blocks.{layer}.{ours_name}"], theirs.weight.T), (layer, ours_name)

@@ -22,7 +22,12 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core.loading import bnb
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, reference_run
+from tests.engine.decoder_parity import (
+    assert_decoded_weights_equal,
+    assert_matches_reference,
+    beside_ours,
+    reference_run,
+)
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -57,24 +62,12 @@ def checkpoint(request, tmp_path_factory):
     folder = root / request.param
     reference = transformers.AutoModelForCausalLM.from_pretrained(str(folder), device_map="cpu", dtype=torch.float32,
                                                                   attn_implementation="eager")  # fmt: skip
-    reference = reference.dequantize().float().eval()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    try:
-        yield folder, reference, load_model(str(folder), device="cpu")
-    finally:
-        mp.undo()
+    yield from beside_ours(folder, reference.dequantize().float().eval(), tmp_path_factory)
 
 
 def test_the_decoded_weights_are_bitsandbytes_to_the_bit(checkpoint):
     _, reference, ours = checkpoint
-    for layer, block in enumerate(reference.model.layers):
-        p = f"blocks.{layer}."
-        pairs = [("attn.W_Q", block.self_attn.q_proj), ("attn.W_O", block.self_attn.o_proj),
-                 ("mlp.W_gate", block.mlp.gate_proj), ("mlp.W_out", block.mlp.down_proj)]  # fmt: skip
-        for ours_name, theirs in pairs:
-            assert theirs.weight.abs().max() > 0.1  # decoded, not left at an initialiser's size
-            assert torch.equal(ours.weights[p + ours_name], theirs.weight.T), (layer, ours_name)
+    assert_decoded_weights_equal(reference, ours)
 
 
 def test_a_bitsandbytes_checkpoint_matches_transformers_and_says_how_it_was_read(checkpoint):

@@ -18,7 +18,12 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core.loading import fp8
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, quantised_checkpoint, reference_run
+from tests.engine.decoder_parity import (
+    assert_decoded_weights_equal,
+    assert_matches_reference,
+    quantised_checkpoint,
+    reference_run,
+)
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -60,13 +65,7 @@ def checkpoint(tmp_path_factory):
 
 def test_the_decoded_weights_are_transformers_to_the_bit(checkpoint):
     _, reference, ours = checkpoint
-    for layer, block in enumerate(reference.model.layers):
-        p = f"blocks.{layer}."
-        pairs = [("attn.W_Q", block.self_attn.q_proj), ("attn.W_O", block.self_attn.o_proj),
-                 ("mlp.W_gate", block.mlp.gate_proj), ("mlp.W_out", block.mlp.down_proj)]  # fmt: skip
-        for ours_name, theirs in pairs:
-            assert theirs.weight.abs().max() > 0.1  # decoded, not left at an initialiser's size
-            assert torch.equal(ours.weights[p + ours_name], theirs.weight.T), (layer, ours_name)
+    assert_decoded_weights_equal(reference, ours)
 
 
 def test_an_fp8_checkpoint_matches_transformers_and_says_how_it_was_read(checkpoint):

@@ -30,7 +30,7 @@ import torch
 from attention_core import ModelLoadError, load_model
 from attention_core.loading import awq, gptq
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, reference_run
+from tests.engine.decoder_parity import assert_matches_reference, beside_ours, reference_run
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -154,12 +154,8 @@ def _checkpoint(tmp_path_factory, kind: str, method: str, quant_config: dict, **
     save_file(decoded_state, str(float_folder / "model.safetensors"))  # transformers maps each key to its model
     reference = transformers.AutoModelForCausalLM.from_pretrained(str(float_folder), dtype=torch.float32,
                                                                   attn_implementation="eager").eval()  # fmt: skip
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    try:
-        yield folder, reference, load_model(str(folder), device="cpu"), decoded
-    finally:
-        mp.undo()
+    for found in beside_ours(folder, reference, tmp_path_factory):
+        yield *found, decoded
 
 
 GPTQ_CONFIG = {"bits": 4, "group_size": GROUP, "desc_act": True, "sym": False, "checkpoint_format": "gptq"}
