@@ -47,14 +47,26 @@ def check_settings(quant: dict) -> None:
         raise ModelLoadError(f"bitsandbytes 4-bit type {kind!r} is not read (the engine decodes NF4 and FP4).")
 
 
-def _blockwise(codes: torch.Tensor, table: torch.Tensor, absmax: torch.Tensor, blocksize: int, name: str):
-    """float32 table[code] × absmax[i // blocksize] over the flat `codes`."""
-    n = codes.numel()
-    if blocksize < 1 or absmax.numel() != -(-n // blocksize) or (n and table.numel() <= int(codes.max())):
+def _blockwise(values: torch.Tensor, absmax: torch.Tensor, blocksize: int, name: str, table_size: int = 0):
+    """float32 values[i] × absmax[i // blocksize] over the flat `values` (each code's value already looked up in a
+    table of `table_size`, for the message)."""
+    n = values.numel()
+    if blocksize < 1 or absmax.numel() != -(-n // blocksize):
         raise ModelLoadError(f"{name}: bitsandbytes scales ({absmax.numel()} for blocks of {blocksize}) or code table "
-                             f"({table.numel()} values) do not fit {n} codes.")  # fmt: skip
-    per_code = absmax.float().repeat_interleave(blocksize)[:n]
-    return table.float()[codes.long()] * per_code
+                             f"({table_size} values) do not fit {n} codes.")  # fmt: skip
+    if n % blocksize:  # a partial last block: padded to a whole one, then cut back
+        values = torch.nn.functional.pad(values, (0, absmax.numel() * blocksize - n))
+    scaled = values.float().view(-1, blocksize) * absmax.float()[:, None]  # [blocks, blocksize] × [blocks, 1]
+    return scaled.view(-1)[:n]
+
+
+def _codes(packed: torch.Tensor, table: torch.Tensor, name: str) -> torch.Tensor:
+    """float32 [2·bytes]: each byte's two 4-bit codes' values, the high nibble first, by one lookup a byte."""
+    if table.numel() < 16:
+        raise ModelLoadError(f"{name}: bitsandbytes code table ({table.numel()} values) is shorter than 4-bit codes.")
+    byte = torch.arange(256)
+    pairs = torch.stack([table.float()[byte >> 4], table.float()[byte & 0x0F]], dim=-1)  # [256, 2]
+    return torch.nn.functional.embedding(packed.int(), pairs).view(-1)
 
 
 def _state(parts: dict[str, torch.Tensor], name: str) -> dict:
@@ -68,22 +80,27 @@ def dequantize_4bit(parts: dict[str, torch.Tensor], name: str) -> torch.Tensor:
     """One linear's float32 weight from its packed codes, quant_map, absmax (nested or not) and quant_state."""
     state = _state(parts, name)
     packed = parts["weight"].contiguous().view(torch.uint8).reshape(-1)  # any storage dtype: its bytes
-    codes = torch.stack([packed >> 4, packed & 0x0F], dim=-1).reshape(-1)  # the high nibble first
     try:
         shape, blocksize, dtype = torch.Size(state["shape"]), int(state["blocksize"]), getattr(torch, state["dtype"])
         absmax = parts["absmax"]
         if absmax.dtype == torch.uint8 and "nested_absmax" not in parts:
             raise ModelLoadError(f"{name}: its bitsandbytes scales are double-quantised codes (uint8) with no "
                                  "nested_absmax and nested_quant_map beside them.")  # fmt: skip
-        if "nested_absmax" in parts:
-            absmax = _blockwise(absmax, parts["nested_quant_map"], parts["nested_absmax"],
-                                int(state["nested_blocksize"]), name) + float(state["nested_offset"])  # fmt: skip
+        if "nested_absmax" in parts:  # 8-bit codes of the scales, their own scales a block of nested_blocksize
+            table = parts["nested_quant_map"]
+            if absmax.numel() and table.numel() <= int(absmax.max()):
+                raise ModelLoadError(f"{name}: bitsandbytes nested code table ({table.numel()} values) does not "
+                                     "cover its scales' codes.")  # fmt: skip
+            absmax = _blockwise(table.float()[absmax.long()], parts["nested_absmax"], int(state["nested_blocksize"]),
+                                name, table.numel()) + float(state["nested_offset"])  # fmt: skip
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelLoadError(f"{name}: its bitsandbytes quant_state lacks or mangles {exc}.") from exc
-    if not isinstance(dtype, torch.dtype) or shape.numel() > codes.numel() or codes.numel() > shape.numel() + 1:
+    n_codes = 2 * packed.numel()
+    if not isinstance(dtype, torch.dtype) or shape.numel() > n_codes or n_codes > shape.numel() + 1:
         raise ModelLoadError(f"{name}: {packed.numel()} bytes of 4-bit codes do not hold a {tuple(shape)} weight.")
-    values = _blockwise(codes[: shape.numel()], parts["quant_map"], absmax, blocksize, name)
-    return values.reshape(shape).to(dtype).float()
+    values = _codes(packed, parts["quant_map"], name)[: shape.numel()]
+    weight = _blockwise(values, absmax, blocksize, name, parts["quant_map"].numel()).reshape(shape)
+    return weight if dtype == torch.float32 else weight.to(dtype).float()  # rounded to the state's dtype
 
 
 def dequantize_8bit(weight: torch.Tensor, scb: torch.Tensor, name: str) -> torch.Tensor:
