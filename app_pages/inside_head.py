@@ -18,6 +18,7 @@ from viz.views.head_vectors import KIND_NAMES, KINDS, picked_vectors
 from viz.views.head_window import (
     STEPS_FULL_MAX_TOKENS,
     STEPS_TOGGLE_MAX_TOKENS,
+    clipped,
     kv_head_name,
     plus_bias,
     sharing_note,
@@ -289,7 +290,8 @@ with full:
     with c2:
         show_chart(
             matrix_heatmap(
-                w["v"], f"V = {src}·{W_V}{plus_bias(s.has_bias, 'V')}  [{rows} × {dv}]", wl, None, "d_head",
+                w["v"], f"V = {clipped(src + '·' + W_V + plus_bias(s.has_bias, 'V'), s)}  [{rows} × {dv}]", wl, None,
+                "d_head",
                 "key token", row_positions=pos,
             ),
             "mech_V",

@@ -131,6 +131,8 @@ def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | 
     if norm == "full":  # OLMo 2: one RMSNorm over all heads' queries (keys), before splitting heads
         q = F.rms_norm(q, (q.shape[-1],), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
         k = F.rms_norm(k, (k.shape[-1],), w[f"blocks.{layer}.attn.k_norm.w"], cfg.norm_eps)
+    if cfg.qkv_clip is not None:  # OLMo's clip_qkv
+        q, k, v = (t.clamp(-cfg.qkv_clip, cfg.qkv_clip) for t in (q, k, v))
     q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)
     kv, repeats = stored_kv_heads(cfg, layer), cfg.n_kv_heads // stored_kv_heads(cfg, layer)
     k = k.unflatten(-1, (kv, cfg.d_head)).transpose(-3, -2)  # (..., kv, n, d_head)
@@ -172,8 +174,7 @@ def stored_kv_heads(cfg: ModelConfig, layer: int) -> int:
 
 
 def qkv_flat(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple[torch.Tensor, ...]:
-    """x (..., n, d_model) → q (..., n, n_heads·d_head), k (..., n, kv·d_head) and v (..., n, kv·d_value: narrower
-    than the keys in MiMo-V2-Flash) for the layer's kv stored heads, biases added."""
+    """x (..., n, d_model) → q (..., n, n_heads·d_head), k (..., n, kv·d_head), v (..., n, kv·d_value), biases added."""
     p = f"blocks.{layer}.attn."
     if p + "W_QKV" in w:  # one matrix product instead of three (see fast_weights)
         y = linear(x, w[p + "W_QKV"], w.get(p + "b_QKV"))  # (..., n, n_heads·d_head + kv·(d_head + d_value))
@@ -183,8 +184,7 @@ def qkv_flat(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple
 
 
 def mlp(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> torch.Tensor:
-    """The layer's MLP on x (..., n, d_model): one feed-forward network, or a mixture of experts where the layer
-    has a router (Mixtral, Qwen3-MoE)."""
+    """The layer's MLP on x (..., n, d_model): a feed-forward network, or a mixture of experts (a router: Mixtral)."""
     p = f"blocks.{layer}.mlp."
     if p + "router.W" in w:
         return mixture_of_experts(x, w, p, cfg)

@@ -100,6 +100,7 @@ class ModelConfig:
     qk_norm_weights: bool = True  # False: the q/k norm has no learned weight (Llama 4's L2 norm: x / rms(x))
     attn_scale: float | None = None  # the factor on q·k; None = 1/√d_head (Gemma: query_pre_attn_scalar^-0.5)
     attn_softcap: float | None = None  # scores → cap·tanh(scores/cap) before the mask (Gemma 2)
+    qkv_clip: float | None = None  # q, k, v clamped to ±clip after their maps (and OLMoE's q/k norm): OLMo, OLMoE
     # GPT-OSS: a learned logit per head (weights attn.sinks, [n_heads]) joins each row's softmax as a key without a
     # value, so a row of the pattern sums to 1 − the sink's share (model.softmax_keys)
     attn_sinks: bool = False
@@ -184,9 +185,7 @@ class ModelConfig:
     # each layer's own norm_position where layers differ (OLMo Hybrid: delta-rule layers pre, attention ones OLMo 3's
     # post_sublayer; A.X K1's "pre_mlp_out": pre-norm, its MoE's output normed, ln_mlp_out); () = norm_position
     norm_positions: tuple[str, ...] = ()
-    # each layer's own key/value heads where layers differ (MiMo-V2-Flash: its full layers half n_kv_heads); the pass
-    # repeats a layer's heads up to n_kv_heads (blocks.qkv), so every capture has n_kv_heads; () = n_kv_heads
-    kv_heads_layers: tuple[int, ...] = ()
+    kv_heads_layers: tuple[int, ...] = ()  # layers' own key/value heads (MiMo-V2-Flash), repeated to n_kv_heads in qkv
     conv_kernel: int = 0
     # "gated_delta" layers (Qwen3.5's: delta_net.py): (key heads, value heads) and (key width, value width) per head
     delta_heads: tuple[int, int] = (0, 0)

@@ -49,6 +49,8 @@ def features(cfg: ModelConfig) -> list[str]:
     if cfg.attn_output_gate:
         per = "one number per head and query" if cfg.attn_gate_per_head else "per query and dimension"
         out.append(f"each head's output gated: z × σ(E·W_G), {per}, before W_O")
+    if cfg.qkv_clip is not None:
+        out.append(f"q, k and v clamped to ±{cfg.qkv_clip:g} after their maps (clip_qkv)")
     out += _scale_features(cfg)
     out += _qk_norm_features(cfg)
     out += _rope_features(cfg)
@@ -74,13 +76,18 @@ def features(cfg: ModelConfig) -> list[str]:
     if cfg.layer_weights:  # ALBERT: one block's weights run in every layer (or a few blocks, each in a run of them)
         blocks = "one block's weights" if cfg.stored_layers == 1 else f"{cfg.stored_layers} blocks' weights in turn"
         out.append(f"weights shared across layers: its {cfg.n_layers} layers run {blocks}")
-    if cfg.kv_heads_layers:  # MiMo-V2-Flash: layers with fewer key/value heads than n_kv_heads
+    return out + _grouping_features(cfg)
+
+
+def _grouping_features(cfg: ModelConfig) -> list[str]:
+    """Grouped-query attention's words: how many query heads share each key/value head (by layer, where layers keep
+    their own key/value heads: MiMo-V2-Flash)."""
+    if cfg.kv_heads_layers:
         groups = sorted({cfg.n_heads // n for n in cfg.kv_heads_layers}, reverse=True)
-        out.append(f"grouped-query attention ({' or '.join(map(str, groups))} query heads per key/value head, by "
-                   "layer)")  # fmt: skip
-    elif cfg.n_kv_heads < cfg.n_heads:
-        out.append(f"grouped-query attention ({cfg.group_size} query heads per key/value head)")
-    return out
+        return [f"grouped-query attention ({' or '.join(map(str, groups))} query heads per key/value head, by layer)"]
+    if cfg.n_kv_heads < cfg.n_heads:
+        return [f"grouped-query attention ({cfg.group_size} query heads per key/value head)"]
+    return []
 
 
 def _hybrid_features(cfg: ModelConfig) -> list[str]:

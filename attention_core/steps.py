@@ -68,6 +68,7 @@ class HeadSteps:
     attn_scale: float = 0.0  # the factor on q·k; 0 (unset) means 1/√d_head
     scale_multiple: int | None = None  # k where attn_scale is 1/√(k·d_head) (DeBERTa: 3), ModelConfig.scale_multiple
     softcap: float | None = None
+    qkv_clip: float | None = None  # q, k and v clamped to ±this after their maps (OLMo's clip_qkv)
     window: int | None = None  # this layer's sliding window
     qk_norm: str = "none"
     qk_norm_after_rope: bool = False  # Hunyuan: q and k are normalised after RoPE (q_pre, k_pre are not)
@@ -218,6 +219,8 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
     if qk_norm != "none" and not cfg.qk_norm_after_rope:  # Hunyuan's comes after RoPE: see rope_check
         q_pre = _qk_norm(q_pre, E, w, cfg, layer, "q", head)
         k_pre = _qk_norm(k_pre, E, w, cfg, layer, "k", kv)
+    if cfg.qkv_clip is not None:  # after the maps and OLMoE's q/k norm, as blocks.qkv clamps them
+        q_pre, k_pre = np.clip(q_pre, -cfg.qkv_clip, cfg.qkv_clip), np.clip(k_pre, -cfg.qkv_clip, cfg.qkv_clip)
     q = _numpy(trace.captured.q[layer][head])  # (n, d_head) after RoPE: exactly what the pass used
     k = _numpy(trace.captured.k[layer][cfg.kv_head(head)])  # (n, d_head): the captures hold n_kv_heads
     v = _numpy(trace.captured.v[layer][cfg.kv_head(head)])  # (n, d_value)
@@ -271,6 +274,7 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         attn_scale=cfg.scale,
         scale_multiple=cfg.scale_multiple,
         softcap=cfg.attn_softcap,
+        qkv_clip=cfg.qkv_clip,
         window=cfg.window(layer),
         qk_norm=qk_norm,
         qk_norm_after_rope=cfg.qk_norm_after_rope and qk_norm != "none",

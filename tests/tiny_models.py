@@ -117,9 +117,11 @@ def _tiny_hf(kind: str):
             norm_topk_prob=False, **base,
         )  # fmt: skip
         return transformers.Qwen2MoeForCausalLM(cfg)
-    if kind == "olmoe":  # 4 experts, 2 per token, not renormalised; q/k RMSNorms over the whole projection
+    if kind in ("olmoe", "olmoe_clip"):  # 4 experts, 2 per token, not renormalised; q/k RMSNorms over the whole
+        # projection; olmoe_clip: then q, k and v clamped to ±1 (its normed q and k are near 1: the clamp bites)
+        clip = dict(clip_qkv=1.0) if kind == "olmoe_clip" else {}
         cfg = transformers.OlmoeConfig(num_experts=4, num_experts_per_tok=2, norm_topk_prob=False, pad_token_id=0,
-                                       **base)  # fmt: skip
+                                       **clip, **base)  # fmt: skip
         return transformers.OlmoeForCausalLM(cfg)
     if kind == "olmo2":
         return transformers.Olmo2ForCausalLM(transformers.Olmo2Config(pad_token_id=0, **base))

@@ -12,8 +12,10 @@ def tiny_recent(kind: str, base: dict):
     import transformers
 
     ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)  # inside the tiny vocabulary
-    if kind == "olmo":  # LayerNorms without weights; biases on q, k, v and the output
-        return transformers.OlmoForCausalLM(transformers.OlmoConfig(attention_bias=True, **ids, **base))
+    if kind in ("olmo", "olmo_clip"):  # LayerNorms without weights; biases on q, k, v and the output; olmo_clip: q, k
+        # and v clamped to ±2, which bites on these std-0.3 weights (OLMo 1.7's clip_qkv, there 8)
+        clip = dict(clip_qkv=2.0) if kind == "olmo_clip" else {}
+        return transformers.OlmoForCausalLM(transformers.OlmoConfig(attention_bias=True, **clip, **ids, **base))
     if kind in ("exaone4", "exaone4_hybrid"):  # hybrid: layers 0-2 slide (window 8) with RoPE, layer 3 full, NoPE
         hybrid = dict(sliding_window=8, sliding_window_pattern=4) if kind == "exaone4_hybrid" else dict(
             sliding_window=None, layer_types=["full_attention"] * 4)  # EXAONE 4.0 1.2B: every layer full, RoPE

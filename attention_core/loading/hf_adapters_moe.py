@@ -7,7 +7,8 @@ d_model]) becomes mlp.router.W ([d_model, n_experts]) and each expert a gated ML
   gate, up and down.
 - Qwen3-MoE: layers listed in mlp_only_layers, and all but every decoder_sparse_step-th, keep a dense MLP
   (intermediate_size); experts are moe_intermediate_size wide; norm_topk_prob says whether to renormalise.
-- OLMoE: every layer is MoE; an RMSNorm over the whole query (key) projection, as OLMo 2's; clip_qkv refused.
+- OLMoE: every layer is MoE; an RMSNorm over the whole query (key) projection, as OLMo 2's; then q, k, v clamped to
+  ±clip_qkv where the config sets it (qkv_clip).
 - Qwen2-MoE: as Qwen3-MoE with q/k/v biases instead of q/k norms, plus a shared expert every token uses, scaled by
   a sigmoid gate (mlp.shared. and mlp.shared_gate.W).
 - GLM-4.5 / 4.6 (glm4_moe): GLM's attention (partial rotary in halves, biases, q/k norms where use_qk_norm) with
@@ -96,9 +97,8 @@ def qwen2_moe_config(hf: dict, name: str) -> ModelConfig:
 
 
 def olmoe_config(hf: dict, name: str) -> ModelConfig:
-    if hf.get("clip_qkv") is not None:
-        raise ModelLoadError("OLMoE checkpoints that clip q, k and v (clip_qkv) are not supported yet.")
-    return _moe_decoder(hf, name, "olmoe", qk_norm="full")
+    clip = None if hf.get("clip_qkv") is None else float(hf["clip_qkv"])  # after the q/k norms, as blocks.qkv clamps
+    return _moe_decoder(hf, name, "olmoe", qk_norm="full", qkv_clip=clip)
 
 
 GATED = (("W_gate", "gate_proj"), ("W_in", "up_proj"), ("W_out", "down_proj"))  # (ours, the checkpoint's)

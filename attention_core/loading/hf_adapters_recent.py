@@ -1,6 +1,7 @@
 """Hugging Face adapters for Llama-like decoders that differ in a few declared features.
 
-- OLMo (1): LayerNorm without weights or biases (norm_weights=False), otherwise a Llama. clip_qkv is refused.
+- OLMo (1): LayerNorm without weights or biases (norm_weights=False), otherwise a Llama; q, k and v clamped to
+  ±clip_qkv where the config sets it (OLMo 1.7: qkv_clip).
 - EXAONE 4: OLMo 2's norms on each sublayer's output, per-head q/k RMSNorms; the hybrid models (32B) slide three
   layers of every four, and their full layers rotate nothing (NoPE, as Cohere 2's).
 - GLM and GLM-4: RoPE on the first half of each head (partial_rotary_factor), over neighbouring pairs of dimensions
@@ -72,10 +73,9 @@ def _no_gated_biases(hf: dict, arch: str) -> None:
 
 
 def olmo_config(hf: dict, name: str) -> ModelConfig:
-    if hf.get("clip_qkv") is not None:
-        raise ModelLoadError("OLMo checkpoints that clip q, k and v (clip_qkv) are not supported yet.")
+    clip = None if hf.get("clip_qkv") is None else float(hf["clip_qkv"])  # OLMo 1.7 (0424): ±8
     return _decoder(hf, name, "olmo", norm="layer", norm_eps=1e-5, norm_weights=False,
-                    attn_bias=bool(hf.get("attention_bias")))  # fmt: skip
+                    attn_bias=bool(hf.get("attention_bias")), qkv_clip=clip)  # fmt: skip
 
 
 def exaone4_config(hf: dict, name: str) -> ModelConfig:

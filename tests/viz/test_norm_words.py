@@ -67,6 +67,17 @@ def test_a_projection_is_titled_as_the_product_it_draws() -> None:
     assert projection_title("K", True, "head", 5, 64) == "K = RMSNorm(E·W_K + b_K)·w_k  [5 × 64]"
     full = projection_title("Q", False, "full", 5, 64, "before")
     assert full == "Q = RMSNorm(E·W_Q, all heads)·w_q  [5 × 64] before RoPE"
+    # OLMo's clip_qkv clamps the map (OLMoE's: after its norm); V's title says so too
+    clipped_q = projection_title("Q", True, "none", 5, 64, "before", clip=8.0)
+    assert clipped_q == "Q = clip(E·W_Q + b_Q, ±8)  [5 × 64] before RoPE"
+    olmoe_k = projection_title("K", False, "full", 5, 64, clip=1.0)
+    assert olmoe_k == "K = clip(RMSNorm(E·W_K, all heads)·w_k, ±1)  [5 × 64]"
+    from types import SimpleNamespace
+
+    from viz.views.head_window import clipped
+
+    assert clipped("E·W_V", SimpleNamespace(qkv_clip=8.0)) == "clip(E·W_V, ±8)"
+    assert clipped("E·W_V", SimpleNamespace(qkv_clip=None)) == "E·W_V"
     # Hunyuan normalises after the rotation: none before it, RMSNorm(RoPE(·)) after
     assert projection_title("Q", False, "head", 5, 64, "before", True) == "Q = E·W_Q  [5 × 64] before RoPE"
     rotated = projection_title("Q", False, "head", 5, 64, "after", True)

@@ -125,6 +125,12 @@ def plus_bias(has_bias: bool, name: str) -> str:
     return f" + b_{name}" if has_bias else ""
 
 
+def clipped(product: str, steps: Any) -> str:
+    """`product` wrapped in the model's clamp where it clips q, k and v (OLMo's clip_qkv): 'clip(E·W_V, ±8)'."""
+    clip = getattr(steps, "qkv_clip", None)
+    return product if clip is None else f"clip({product}, ±{clip:g})"
+
+
 def kv_head_name(group_size: int, head: int, kv_head: int) -> str:
     """Whose W_K / W_V these are: 'kv head 1' where grouped-query heads share them, else the head's own."""
     return f"kv head {kv_head}" if group_size > 1 else f"head {head}"
@@ -159,7 +165,7 @@ def qk_titles(steps: Any, rows: int | str, rope: str = "") -> dict[str, str]:
     d = steps.d_head
     if getattr(steps, "kv_input", None) is None:
         return {name: projection_title(name, steps.has_bias, steps.qk_norm, rows, d, rope, steps.qk_norm_after_rope,
-                                       steps.qk_norm_weighted)
+                                       steps.qk_norm_weighted, getattr(steps, "qkv_clip", None))
                 for name in "QK"}  # fmt: skip
     q_from = "E·W_Q" if steps.q_input is None else "c_Q·W_UQ"
     stage = f" {rope} RoPE" if rope else ""

@@ -114,12 +114,13 @@ def head_input_caption(s: HeadInputFacts) -> str:
 
 def projection_title(
     name: str, has_bias: bool, qk_norm: str, rows: int, d_head: int, rope: str = "", norm_after_rope: bool = False,
-    weighted: bool = True,
+    weighted: bool = True, clip: float | None = None,
 ) -> str:  # fmt: skip
     """Inside a head's (and Start here's) chart title for q (name "Q") or k ("K"): the product the chart draws, with
     the model's q/k RMSNorm where it has one (Qwen3, Gemma 3: per head; OLMo 2: over every head's projection;
     Hunyuan, Llama 4: per head, after RoPE), times its learned weight where it has one (`weighted`; Llama 4's has
-    none). `rope`: "before" (the chart before the rotation), "after" (after it), or "" (a layer without RoPE)."""
+    none). `rope`: "before" (the chart before the rotation), "after" (after it), or "" (a layer without RoPE).
+    `clip`: OLMo's clip_qkv, the clamp after the map (and OLMoE's norm)."""
     product = f"E·W_{name}" + (f" + b_{name}" if has_bias else "")
     weight = f"·w_{name.lower()}" if weighted else ""
     # short enough for a half-width chart at 1280 px (~55 characters); the section's caption says which norm
@@ -129,6 +130,8 @@ def projection_title(
         product = f"RMSNorm({product}){weight}"
     elif qk_norm == "full":  # over every head's projection at once; the chart shows this head's part
         product = f"RMSNorm({product}, all heads){weight}"
+    if clip is not None:
+        product = f"clip({product}, ±{clip:g})"
     return f"{name} = {product}  [{rows} × {d_head}]" + (f" {rope} RoPE" if rope else "")
 
 
