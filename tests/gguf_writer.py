@@ -206,8 +206,10 @@ def _metadata(w, arch: str, cfg) -> None:
     kv_heads = {"falcon": _falcon_kv_heads, "bert": lambda c: c.num_attention_heads,
                 "nomic-bert": lambda c: c.num_attention_heads, "gptneox": lambda c: c.num_attention_heads}.get(arch)
     w.add_head_count_kv(kv_heads(cfg) if kv_heads else cfg.num_key_value_heads)
-    if arch == "olmo":  # llama.cpp's olmo converter: its LayerNorms' fixed epsilon
+    if arch == "olmo":  # llama.cpp's olmo converter: its LayerNorms' fixed epsilon, and clip_qkv where set
         w.add_layer_norm_eps(1e-5)
+        if getattr(cfg, "clip_qkv", None) is not None:
+            w.add_clamp_kqv(float(cfg.clip_qkv))
     elif arch in LAYERNORM_ARCHS or arch in ("bert", "nomic-bert"):
         names = ("layer_norm_eps", "layer_norm_epsilon", "norm_epsilon", "norm_eps")
         w.add_layer_norm_eps(next(getattr(cfg, n) for n in names if getattr(cfg, n, None) is not None))

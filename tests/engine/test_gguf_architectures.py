@@ -249,8 +249,10 @@ def _written_only(kind: str):
         cfg = t.Qwen2MoeConfig(**LLAMA_LIKE, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
                                shared_expert_intermediate_size=64, norm_topk_prob=False, attn_implementation="eager")
         return t.Qwen2MoeForCausalLM(cfg)
-    if kind == "olmo":  # LayerNorms without weights; no attention biases (llama.cpp's olmo graph reads none)
-        return t.OlmoForCausalLM(t.OlmoConfig(**LLAMA_LIKE, pad_token_id=0, attn_implementation="eager"))
+    if kind in ("olmo", "olmo_clip"):  # LayerNorms without weights; no attention biases (llama.cpp's olmo graph reads
+        # none); olmo_clip: q, k, v clamped to ±2 (attention.clamp_kqv), which bites on these weights
+        clip = dict(clip_qkv=2.0) if kind == "olmo_clip" else {}
+        return t.OlmoForCausalLM(t.OlmoConfig(**LLAMA_LIKE, **clip, pad_token_id=0, attn_implementation="eager"))
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
                 "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl",
                 "qwen3_vl_moe_sparse", "hunyuan_moe", "exaone_moe_one_group", "jais2",
@@ -271,12 +273,12 @@ def _written_only(kind: str):
 
 WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "falcon_new", "gptneox",
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
-                "qwen2_moe", "olmoe", "glm4", "olmo", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
+                "qwen2_moe", "olmoe", "glm4", "olmo", "olmo_clip", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
                 "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl", "qwen3_vl_moe_sparse",
                 "hunyuan_moe", "exaone_moe_one_group", "jais2", "ministral3_mscale", "qwen2_5_vl", "afmoe_every4"]
 GGUF_ARCH = {"ministral3_mscale": "mistral3", "qwen2_5_vl": "qwen2vl", "afmoe_every4": "afmoe",
              "falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
-             "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2",
+             "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2", "olmo_clip": "olmo",
              "exaone4_hybrid": "exaone4", "hunyuan_alpha": "hunyuan-dense", "ernie4_5_moe": "ernie4_5-moe",
              "minimax_m2": "minimax-m2", "qwen3_vl": "qwen3vl", "qwen3_vl_moe_sparse": "qwen3vlmoe",
              "hunyuan_moe": "hunyuan-moe", "exaone_moe_one_group": "exaone-moe"}  # fmt: skip
@@ -364,8 +366,9 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         assert cfg.qk_norm_after_rope and cfg.rope_theta == pytest.approx(100.0 * 8.0 ** (16 / 14), rel=1e-6)
     elif kind == "seed_oss":  # biases on q, k, v and the output, rows as Hugging Face's
         assert cfg.attn_bias and "blocks.1.attn.b_O" in ours.weights and not cfg.rope_pairs_reordered
-    elif kind == "olmo":
+    elif kind in ("olmo", "olmo_clip"):
         assert not cfg.norm_weights and cfg.norm == "layer" and "blocks.0.ln_attn.w" not in ours.weights
+        assert cfg.qkv_clip == (2.0 if kind == "olmo_clip" else None)
     elif kind == "glm4":  # llama.cpp rotates its rows as stored, in neighbouring pairs: reordered here
         assert cfg.rope_pairs_reordered and cfg.rotary_dim == 8 and cfg.norm_position == "sandwich" and cfg.attn_bias
     elif kind == "afmoe_every4":  # gated heads, sandwich norms; 3 sliding layers with RoPE, a global one without
@@ -438,3 +441,21 @@ def test_an_older_bert_files_cls_key_and_bracketed_tokens_read_alike(tmp_path, m
     text = TEXT + " ☃"  # no such piece: [UNK], which the older vocabulary spells without a '▁' too
     ids = load_model(str(older), device="cpu").trace(text).token_ids
     assert ids == tokenizer.encode(text).ids and tokenizer.token_to_id("[UNK]") in ids
+
+
+def test_an_olmoe_file_that_clamps_q_k_and_v_is_refused(tmp_path, monkeypatch):
+    """transformers' OLMoE clamps q, k and v after its q/k norms; where llama.cpp's olmoe graph would clamp them is
+    not known here, so a file with attention.clamp_kqv is refused by name rather than read one way or the other."""
+    import gguf
+
+    from tests.gguf_writer import rewrite_gguf
+    from tests.tiny_models import _tiny_hf
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    path = write_gguf(_tiny_hf("olmoe"), byte_bpe(V), tmp_path / "olmoe.gguf", "olmoe")
+    clamp = {"olmoe.attention.clamp_kqv": (8.0, gguf.GGUFValueType.FLOAT32)}
+    clamped = rewrite_gguf(path, tmp_path / "clamped.gguf", clamp)
+    with pytest.raises(ModelLoadError, match="OLMoE files that clamp q, k and v"):
+        load_model(str(clamped), device="cpu")
+    assert load_model(str(path), device="cpu").config.qkv_clip is None

@@ -151,7 +151,11 @@ def qwen2moe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfi
 
 
 def olmoe_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    """OLMoE: RMSNorms over the whole query and key projections, a mixture of experts; rows kept (NeoX rotation)."""
+    """OLMoE: RMSNorms over the whole query and key projections, a mixture of experts; rows kept (NeoX rotation). A
+    file that clamps q, k and v (attention.clamp_kqv) is refused: where llama.cpp's graph clamps them is not known
+    here (transformers' OLMoE clamps after the norms)."""
+    if meta.unless_zero("attention.clamp_kqv", meta.number):
+        raise ModelLoadError("OLMoE files that clamp q, k and v (attention.clamp_kqv) are not supported yet.")
     return rope_config(meta, name, tensor_names, arch="olmoe", qk_norm="full")
 
 
@@ -324,11 +328,11 @@ def seed_oss_weights(t: Tensors, cfg: ModelConfig) -> Weights:
 
 
 def olmo_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    """OLMo (1) (llama.cpp's olmo): LayerNorms without weights or biases, rows permuted as a llama file's. A file
-    that clamps q, k and v (attention.clamp_kqv) is refused."""
-    if meta.unless_zero("attention.clamp_kqv", meta.number):
-        raise ModelLoadError("OLMo files that clamp q, k and v (attention.clamp_kqv) are not supported yet.")
-    return rope_config(meta, name, tensor_names, arch="olmo", norm="layer", norm_weights=False,
+    """OLMo (1) (llama.cpp's olmo): LayerNorms without weights or biases, rows permuted as a llama file's; q, k and v
+    clamped to ±attention.clamp_kqv right after their maps where the file sets it (OLMo 1.7), as llama.cpp's olmo
+    graph and transformers clamp them."""
+    clip = meta.unless_zero("attention.clamp_kqv", meta.number)
+    return rope_config(meta, name, tensor_names, arch="olmo", norm="layer", norm_weights=False, qkv_clip=clip,
                        norm_eps=meta.number("attention.layer_norm_epsilon"))  # fmt: skip
 
 
