@@ -247,6 +247,7 @@ ARCH_LABELS = {
     "glm4_moe_lite": "GLM-4.7-Flash decoder (latent attention, mixture of experts)",
     "axk1": "A.X K1 decoder (latent attention, mixture of experts)",
     "mimo_v2_flash": "MiMo-V2-Flash decoder (attention sinks, mixture of experts)",
+    "dbrx": "DBRX decoder (mixture of experts)",
     "t5": "T5 encoder-decoder",
     "t5_encoder": "T5 encoder (no decoder)",
     "t5-decoder": "T5 decoder",

@@ -151,6 +151,14 @@ def tiny_later(kind: str, base: dict):
                 if hasattr(layer.mlp, "gate"):
                     layer.mlp.gate.e_score_correction_bias.normal_(0.0, 0.5)
         return model
+    if kind == "dbrx":  # a fused Wqkv clamped to ±2 (which bites here), LayerNorms without biases; 4 experts stacked,
+        # 2 per token, renormalised
+        attn = dict(kv_n_heads=2, clip_qkv=2.0, rope_theta=5000.0)
+        ffn = dict(ffn_hidden_size=48, moe_num_experts=4, moe_top_k=2, moe_normalize_expert_weights=1.0)
+        rope = dict(rope_type="default", rope_theta=5000.0)  # transformers 5 reads the base here, not attn_config
+        cfg = transformers.DbrxConfig(d_model=64, n_heads=4, n_layers=2, max_seq_len=128, vocab_size=300,
+                                      attn_config=attn, ffn_config=ffn, rope_parameters=rope, **ids)  # fmt: skip
+        return transformers.DbrxForCausalLM(cfg)
     if kind == "ultrabert":  # EuroBERT's layers reading both ways; layers 0 and 1 see keys at most 3 positions away
         # either side, layer 2 every key; RoPE bases 50 (local) and 5000 (global); saved without a head
         rope = {"sliding_attention": dict(rope_type="default", rope_theta=50.0),

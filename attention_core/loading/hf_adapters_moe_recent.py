@@ -1,5 +1,5 @@
-"""Hugging Face adapters for mixture-of-experts decoders released after those in hf_adapters_moe.py (which keeps
-the shared readers this file uses: moe_fields, deepseek_moe, deepseek_mlp).
+"""Hugging Face adapters for mixture-of-experts decoders added after those in hf_adapters_moe.py (which keeps the
+shared readers this file uses: moe_fields, deepseek_moe, deepseek_mlp).
 
 - Mellum (JetBrains' Mellum 2): Qwen3-MoE's attention (per-head q/k RMSNorms) with a sliding window on the layers
   layer_types names and a RoPE base per layer type (rope_parameters["full_attention"], ["sliding_attention"]:
@@ -32,6 +32,9 @@ the shared readers this file uses: moe_fields, deepseek_moe, deepseek_mlp).
   each head, its base per layer type; after the dense first layer (mlp_layer_types), DeepSeek-V3's router without a
   shared expert. Its layers' key/value head counts differ (ModelConfig.kv_heads_layers; n_kv_heads the sliding
   layers'): the pass repeats a full layer's heads to that count.
+- DBRX (Databricks): LayerNorms without biases, one fused Wqkv whose output is clamped to ±clip_qkv (qkv_clip) before
+  it splits, RoPE; a softmax router over experts (the chosen weights divided by their p-norm,
+  moe_normalize_expert_weights: 1 renormalises) whose maps are stored stacked, w1, v1 and w2 [n_experts·ffn, d_model].
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from collections.abc import Callable
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
-from .hf_adapters_modern import _decoder, _rope, _theta, _windows, llama_layout
+from .hf_adapters_modern import _decoder, _rope, _theta, _unembed, _windows, llama_layout
 from .hf_adapters_moe import GATED, deepseek_mlp, deepseek_moe, moe_fields, routed_weights, shared_mlp
 from .hf_adapters_recent import _attention_biases, _defaults
 
@@ -242,6 +245,48 @@ def mimo_v2_flash_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return llama_layout(sd, cfg, block)
 
 
+def dbrx_config(hf: dict, name: str) -> ModelConfig:
+    attn, ffn = hf.get("attn_config") or {}, hf.get("ffn_config") or {}
+    act = (ffn.get("ffn_act_fn") or {"name": "silu"}).get("name")
+    p = ffn.get("moe_normalize_expert_weights", 1.0)
+    if act != "silu" or p not in (None, 1, 1.0):
+        raise ModelLoadError(f"DBRX checkpoints with experts of activation {act!r} or weights normalised by the "
+                             f"{p}-norm are not supported yet (silu and 1: renormalised).")  # fmt: skip
+    # transformers 5 saves (and runs) rope_parameters; Databricks' config.json has the base in attn_config
+    theta = (hf.get("rope_parameters") or {}).get("rope_theta") or attn.get("rope_theta") or 10000.0
+    fields = dict(hidden_size=hf["d_model"], num_attention_heads=hf["n_heads"], num_hidden_layers=hf["n_layers"],
+                  num_key_value_heads=attn.get("kv_n_heads", 1), intermediate_size=ffn.get("ffn_hidden_size", 3584),
+                  max_position_embeddings=hf.get("max_seq_len", 2048), rope_theta=theta, num_local_experts=ffn.get(
+                      "moe_num_experts", 4), num_experts_per_tok=ffn.get("moe_top_k", 1))  # fmt: skip
+    clip = None if attn.get("clip_qkv") is None else float(attn["clip_qkv"])
+    return _decoder({**hf, **fields, "rope_parameters": None}, name, "dbrx", norm="layer", norm_eps=1e-5,
+                    qkv_clip=clip, **moe_fields({**hf, **fields}, moe_renormalize=p is not None))  # fmt: skip
+
+
+def dbrx_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """transformer.wte, each block's norm_attn_norm (norm_1, attn.Wqkv, attn.out_proj, norm_2) and ffn (router.layer,
+    experts.mlp.w1 / v1 / w2, each expert a block of ffn rows), norm_f; lm_head."""
+    r = _Reader(sd, ("transformer.",))
+    w: StateDict = {"embed.W_E": r.get("wte.weight"), "ln_final.w": r.get("norm_f.weight")}
+    q, kv = cfg.n_heads * cfg.d_head, cfg.n_kv_heads * cfg.d_head
+    for layer in range(cfg.n_layers):
+        src, dst = f"blocks.{layer}.", f"blocks.{layer}."
+        block = src + "norm_attn_norm."
+        w[dst + "ln_attn.w"], w[dst + "ln_mlp.w"] = r.get(block + "norm_1.weight"), r.get(block + "norm_2.weight")
+        W_QKV = r.linear(block + "attn.Wqkv.weight")  # [d_model, q + 2·kv]
+        w[dst + "attn.W_Q"], w[dst + "attn.W_K"], w[dst + "attn.W_V"] = W_QKV.split([q, kv, kv], dim=1)
+        w[dst + "attn.W_O"] = r.linear(block + "attn.out_proj.weight")
+        w[dst + "mlp.router.W"] = r.linear(src + "ffn.router.layer.weight")  # [d_model, n_experts]
+        stacked = {name: r.get(f"{src}ffn.experts.mlp.{name}").unflatten(0, (cfg.n_experts, -1)) for name in
+                   ("w1", "v1", "w2")}  # [n_experts, ffn, d_model] each  # fmt: skip
+        for e in range(cfg.n_experts):
+            p = f"{dst}mlp.experts.{e}."
+            w[p + "W_gate"], w[p + "W_in"] = stacked["w1"][e].T.contiguous(), stacked["v1"][e].T.contiguous()
+            w[p + "W_out"] = stacked["w2"][e].contiguous()  # x·W_out: w2 is already [ffn, d_model]
+    _unembed(w, sd, cfg)
+    return w
+
+
 ADAPTERS = {
     # routed_weights: a Llama's layout (q/k norms) with DeepSeek's MLPs: a dense layer's gated MLP, else the router
     # (mlp.gate) and the experts (one tensor each or stacked)
@@ -251,4 +296,5 @@ ADAPTERS = {
     "afmoe": (afmoe_config, afmoe_weights),
     "kolibri1": (kolibri1_config, kolibri1_weights),
     "mimo_v2_flash": (mimo_v2_flash_config, mimo_v2_flash_weights),
+    "dbrx": (dbrx_config, dbrx_weights),
 }

@@ -270,6 +270,8 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
                            "layer)", "multipliers folded into the weights (attention value scale 0.6)",
                            "sliding window of 8 tokens (2 of 4 layers)")),
         ("olmo_clip", ("q, k and v clamped to ±2 after their maps (clip_qkv)",)),
+        ("dbrx", ("q, k and v clamped to ±2 after their maps (clip_qkv)", "a mixture of 4 experts in the MLP, 2 per "
+                  "token")),
         ("jais2", ()),  # LayerNorms and biases, a squared-ReLU MLP: nothing in its attention differs from Llama's
         ("phimoe", ("a mixture of 4 experts in the MLP, 2 per token (SparseMixer", "RoPE scaling: longrope")),
         ("granite_swa", ("attention sinks: a learned logit per head takes a share of every row's weight",

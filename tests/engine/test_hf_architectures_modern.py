@@ -28,7 +28,7 @@ KINDS = [
     "smollm3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "bloom", "bloom_5h", "falcon",
     "falcon_new", "gpt_neo", "gptj", "opt", "granite", "cohere", "gpt_bigcode", "gpt_bigcode_mha", "phi3_longrope",
     "granitemoe", "cohere2", "nemotron", "qwen3_yarn", "olmo3",
-    "olmo_clip", "olmoe_clip",
+    "olmo_clip", "olmoe_clip", "dbrx",
     "olmo", "exaone4", "exaone4_hybrid", "glm", "glm4", "helium", "ernie4_5", "seed_oss", "arcee", "ministral",
     "ministral3", "mistral3", "hunyuan", "hunyuan_alpha", "apertus",
     "qwen2_5_vl", "qwen3_vl", "gpt_oss", "llama4_text", "llama4", "llama4_dense",
@@ -142,6 +142,8 @@ def test_declared_features(pair):
                       qk_norm="full", norm_position="post_sublayer", rope_attention_factor=pytest.approx(1.1386294)),
         "olmo": dict(norm="layer", norm_weights=False, attn_bias=True),
         "olmo_clip": dict(arch="olmo", qkv_clip=2.0),
+        "dbrx": dict(norm="layer", qkv_clip=2.0, n_kv_heads=2, rope_theta=5000.0, n_experts=4, experts_per_token=2,
+                     moe_renormalize=True, d_mlp=48),
         "exaone4": dict(qk_norm="head", norm_position="post_sublayer", sliding_window=None, rope_layers=()),
         "exaone4_hybrid": dict(qk_norm="head", norm_position="post_sublayer", sliding_window=8,
                                sliding_layers=(True, True, True, False), rope_layers=(True, True, True, False)),
@@ -620,3 +622,15 @@ def test_mimo_v2_flash_reads_xiaomis_own_config_names():
         mimo_v2_flash_config({**hf, "swa_head_dim": 32}, "mimo")
     with pytest.raises(ModelLoadError, match="3 in its sliding ones"):
         mimo_v2_flash_config({**hf, "swa_num_key_value_heads": 3}, "mimo")
+
+
+@pytest.mark.parametrize(("ffn", "named"), [({"ffn_act_fn": {"name": "gelu"}}, "'gelu'"),
+                                            ({"moe_normalize_expert_weights": 2.0}, "2.0-norm")])  # fmt: skip
+def test_a_dbrx_whose_experts_the_engine_does_not_run_is_refused(ffn, named):
+    from attention_core.loading.hf_adapters_moe_recent import dbrx_config
+
+    hf = dict(model_type="dbrx", d_model=64, n_heads=4, n_layers=2, vocab_size=300, attn_config={"kv_n_heads": 2},
+              ffn_config={"ffn_hidden_size": 48, "moe_num_experts": 4, "moe_top_k": 2})  # fmt: skip
+    assert dbrx_config(hf, "x").moe_renormalize and dbrx_config(hf, "x").rope_theta == 10000.0
+    with pytest.raises(ModelLoadError, match=named):
+        dbrx_config({**hf, "ffn_config": {**hf["ffn_config"], **ffn}}, "x")
