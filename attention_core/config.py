@@ -100,7 +100,7 @@ class ModelConfig:
     qk_norm_weights: bool = True  # False: the q/k norm has no learned weight (Llama 4's L2 norm: x / rms(x))
     attn_scale: float | None = None  # the factor on q·k; None = 1/√d_head (Gemma: query_pre_attn_scalar^-0.5)
     attn_softcap: float | None = None  # scores → cap·tanh(scores/cap) before the mask (Gemma 2)
-    qkv_clip: float | None = None  # q, k, v clamped to ±clip after their maps (and OLMoE's q/k norm): OLMo, OLMoE
+    qkv_clip: float | None = None  # q, k, v clamped to ±clip after their maps (and OLMoE's q/k norm): OLMo, DBRX
     # GPT-OSS: a learned logit per head (weights attn.sinks, [n_heads]) joins each row's softmax as a key without a
     # value, so a row of the pattern sums to 1 − the sink's share (model.softmax_keys)
     attn_sinks: bool = False

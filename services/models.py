@@ -28,6 +28,7 @@ from attention_core.dtypes import DTYPES as ENGINE_DTYPES
 from attention_core.loading.gguf import SUPPORTED as GGUF_ARCHITECTURES
 from attention_core.loading.hf_adapters import supported_model_types
 from attention_core.loading.hub import looks_like_hub_id
+from attention_core.loading.safetensors_hf import DECODERS as QUANTISATIONS
 from attention_core.policy import check_model_request
 
 # Views that draw every (query, key) cell with its own hover text (the mechanism pages) cap their own
@@ -295,7 +296,9 @@ def formats_help() -> str:
     return (
         "A Hugging Face folder or hub id (config.json, safetensors, and tokenizer.json or a slow tokenizer's "
         f"vocab.txt, vocab.json + merges.txt or a SentencePiece model) whose model_type is one of "
-        f"{hf_types}; or a GGUF file from llama.cpp or LM Studio, or a model in Ollama's store as "
+        f"{hf_types} (checkpoints quantised by {', '.join(f'`{q}`' for q in QUANTISATIONS if q != 'mxfp4')} are "
+        "decoded to float32, and GPT-OSS's MXFP4 experts); "
+        "or a GGUF file from llama.cpp or LM Studio, or a model in Ollama's store as "
         f"`ollama:NAME[:TAG]`, whose architecture is one of {gguf_archs} (docs/gguf.md lists the quantisations). "
         "A hub id downloads those files once (no code, no pickles); a local file or folder, and Ollama's store, "
         "must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS)."
