@@ -43,22 +43,20 @@ def _projections(s: Any, w: StepsWindow, wl: list[str], rows: str, pos: np.ndarr
     kv = kv_head_name(s.group_size, s.head, s.kv_head)  # whose W_K, W_V: shared under grouped-query attention
     bias = " This model adds a bias to each: b_Q and b_K." if s.has_bias else ""
     norm = qk_norm_caption(s.qk_norm, s.uses_rope, s.qk_norm_after_rope, s.qk_norm_weighted)
+    clip = "" if s.qkv_clip is None else (f" This model clamps q, k and v to ±{s.qkv_clip:g} right after their maps "
+                                          "(clip_qkv): the charts below show them clamped.")  # fmt: skip
     st.caption(
         f'W_Q asks "what am I looking for?", W_K answers "what do I offer?". '
-        f"Both map d_model = {dm} to d_head = {d}.{bias}{norm}"
+        f"Both map d_model = {dm} to d_head = {d}.{bias}{norm}{clip}"
     )
-    rope_stage = "before" if s.uses_rope else ""
+    titles = qk_titles(s, rows, "before" if s.uses_rope else "")
     c1, c2 = st.columns(2)
     with c1:
         _weight_chart(s.W_Q, f"W_Q (head {s.head})  [{dm} × {d}]", "d_model", "d_head", "mech_WQ")
-        title = projection_title("Q", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope,
-                                 s.qk_norm_weighted)  # fmt: skip
-        _token_chart(w["q_pre"], title, wl, "d_head", "query token", "mech_Q_pre", pos)
+        _token_chart(w["q_pre"], titles["Q"], wl, "d_head", "query token", "mech_Q_pre", pos)
     with c2:
         _weight_chart(s.W_K, f"W_K ({kv})  [{dm} × {d}]", "d_model", "d_head", "mech_WK")
-        title = projection_title("K", s.has_bias, s.qk_norm, rows, d, rope_stage, s.qk_norm_after_rope,
-                                 s.qk_norm_weighted)  # fmt: skip
-        _token_chart(w["k_pre"], title, wl, "d_head", "key token", "mech_K_pre", pos)
+        _token_chart(w["k_pre"], titles["K"], wl, "d_head", "key token", "mech_K_pre", pos)
 
 
 def _latent_projections(
@@ -111,7 +109,8 @@ def _rotation(ctx: PageContext, s: Any, w: StepsWindow, wl: list[str], rows: str
 
     def after(name: str) -> str:  # the rotated q or k's title (Hunyuan's normalised after the rotation)
         if s.qk_norm_after_rope:
-            return projection_title(name, s.has_bias, s.qk_norm, rows, d, "after", True, s.qk_norm_weighted)
+            return projection_title(name, s.has_bias, s.qk_norm, rows, d, "after", True, s.qk_norm_weighted,
+                                    s.qkv_clip)  # fmt: skip
         return f"{name} after RoPE  [{rows} × {d}]"
 
     c1, c2 = st.columns(2)

@@ -106,6 +106,17 @@ def opened_with(page: str, folder: Path, **params: str) -> AppTest:
     return at.button(key="model_load").click().run()
 
 
+def test_inside_one_head_titles_clamped_q_k_and_v_as_clamped(private_models) -> None:
+    """OLMo 1.7 clamps q, k and v after their maps (clip_qkv): the charts drawing them say clip(·, ±c), and the
+    caption says the model clamps them (the Q and K titles read "E·W_Q + b_Q" over clamped numbers at first)."""
+    at = opened_with("inside_head", tiny_folder(private_models, "olmo_clip"), layer="1", head="0")
+    assert not at.exception, [e.value for e in at.exception]
+    titles = {key: chart(at, key)["layout"]["title"]["text"] for key in ("mech_Q_pre", "mech_K_pre", "mech_V")}
+    assert titles["mech_Q_pre"].startswith("Q = clip(E·W_Q + b_Q, ±2)"), titles
+    assert titles["mech_K_pre"].startswith("K = clip(E·W_K + b_K, ±2)") and "clip(E·W_V + b_V, ±2)" in titles["mech_V"]
+    assert any("clamps q, k and v to ±2" in c.value for c in at.caption)
+
+
 def test_inside_one_head_names_the_one_other_head_sharing_its_key_and_value(gemma2) -> None:
     """Two query heads per key/value head: the note read "which query heads 1 use too"."""
     at = opened_with("inside_head", gemma2)
