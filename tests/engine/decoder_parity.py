@@ -3,6 +3,9 @@ what the decoder parity tests share (each holds its own tolerances)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
 from attention_core import blocks
@@ -124,3 +127,25 @@ def assert_decoded_weights_equal(reference, ours) -> None:
         for ours_name, theirs in pairs:
             assert theirs.weight.abs().max() > 0.1, (layer, ours_name)
             assert torch.equal(ours.weights[f"blocks.{layer}.{ours_name}"], theirs.weight.T), (layer, ours_name)
+
+
+def declare_quantisation(folder: Path, quantization_config: dict) -> None:
+    """The folder's config.json saying its checkpoint is quantised as `quantization_config` says."""
+    config = json.loads((folder / "config.json").read_text())
+    config["quantization_config"] = quantization_config
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def assert_refused_before_reading(folder: Path, quantization_config: dict, message: str) -> None:
+    """A tiny Qwen3 saved in `folder` declaring `quantization_config`, its weights file bytes that are no safetensors:
+    loading it is refused with `message`, so before any weight is read."""
+    import pytest
+
+    from attention_core import ModelLoadError, load_model
+    from tests.tiny_models import save_tiny
+
+    save_tiny("qwen3", folder)
+    (folder / "model.safetensors").write_bytes(b"not read")
+    declare_quantisation(folder, quantization_config)
+    with pytest.raises(ModelLoadError, match=message):
+        load_model(str(folder), device="cpu")

@@ -19,12 +19,13 @@ import json
 import pytest
 import torch
 
-from attention_core import ModelLoadError, load_model
+from attention_core import ModelLoadError
 from attention_core.loading import bnb
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
 from tests.engine.decoder_parity import (
     assert_decoded_weights_equal,
     assert_matches_reference,
+    assert_refused_before_reading,
     beside_ours,
     reference_run,
 )
@@ -90,13 +91,7 @@ def test_a_bitsandbytes_checkpoint_matches_transformers_and_says_how_it_was_read
 def test_settings_the_engine_cannot_decode_are_refused_before_the_weights_are_read(settings, message, tmp_path,
                                                                                    monkeypatch):  # fmt: skip
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    save_tiny("qwen3", tmp_path / "qwen3")
-    (tmp_path / "qwen3" / "model.safetensors").write_bytes(b"not read")
-    config = json.loads((tmp_path / "qwen3" / "config.json").read_text())
-    config["quantization_config"] = {"quant_method": "bitsandbytes", **settings}
-    (tmp_path / "qwen3" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelLoadError, match=message):
-        load_model(str(tmp_path / "qwen3"), device="cpu")
+    assert_refused_before_reading(tmp_path / "qwen3", {"quant_method": "bitsandbytes", **settings}, message)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ float32 (within 2^-8 of each weight); patterns 1e-4; logits and hidden states 1e
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 import torch
@@ -22,7 +21,12 @@ import torch
 from attention_core import ModelLoadError
 from attention_core.loading import compressed_tensors as ct
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, quantised_checkpoint, reference_run
+from tests.engine.decoder_parity import (
+    assert_matches_reference,
+    declare_quantisation,
+    quantised_checkpoint,
+    reference_run,
+)
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -102,12 +106,10 @@ def as_compressed(folder, scheme: str) -> None:
         base = key.removesuffix(".weight")
         state.update({f"{base}.{part}": t for part, t in _quantised(state.pop(key), args).items()})
     save_file(state, str(folder / "model.safetensors"))
-    config = json.loads((folder / "config.json").read_text())
-    config["quantization_config"] = {
+    declare_quantisation(folder, {
         "quant_method": "compressed-tensors", "format": fmt, "quantization_status": "compressed", "ignore": ["lm_head"],
         "config_groups": {"group_0": {"targets": ["Linear"], "weights": {**args, "dynamic": False}}},
-    }  # fmt: skip
-    (folder / "config.json").write_text(json.dumps(config))
+    })  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=sorted(SCHEMES))

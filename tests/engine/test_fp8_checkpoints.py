@@ -10,8 +10,6 @@ exact; patterns 1e-4; logits and hidden states 1e-3.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -21,6 +19,7 @@ from attention_core.loading.safetensors_hf import safetensors_float32_bytes
 from tests.engine.decoder_parity import (
     assert_decoded_weights_equal,
     assert_matches_reference,
+    declare_quantisation,
     quantised_checkpoint,
     reference_run,
 )
@@ -47,10 +46,8 @@ def as_fp8(folder, block: int = BLOCK) -> None:
         state[key] = (blocks / scale[:, None, :, None]).reshape(rows, cols).to(torch.float8_e4m3fn)
         state[key + "_scale_inv"] = scale
     save_file(state, str(folder / "model.safetensors"))
-    config = json.loads((folder / "config.json").read_text())
-    config["quantization_config"] = {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
-                                     "weight_block_size": [block, block]}  # fmt: skip
-    (folder / "config.json").write_text(json.dumps(config))
+    declare_quantisation(folder, {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+                                  "weight_block_size": [block, block]})  # fmt: skip
 
 
 @pytest.fixture(scope="module")

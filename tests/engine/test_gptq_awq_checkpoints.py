@@ -20,17 +20,22 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import sys
 import types
 
 import pytest
 import torch
 
-from attention_core import ModelLoadError, load_model
+from attention_core import ModelLoadError
 from attention_core.loading import awq, gptq
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, beside_ours, reference_run
+from tests.engine.decoder_parity import (
+    assert_matches_reference,
+    assert_refused_before_reading,
+    beside_ours,
+    declare_quantisation,
+    reference_run,
+)
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -131,9 +136,7 @@ def _quantise_folder(folder, method: str, quant_config: dict, **kind) -> dict[st
             parts = {"qweight": layer.qweight, "qzeros": layer.qzeros, "scales": layer.scales}
         state.update({f"{base}.{name}": t.contiguous() for name, t in parts.items()})
     save_file(state, str(folder / "model.safetensors"))
-    config = json.loads((folder / "config.json").read_text())
-    config["quantization_config"] = {"quant_method": method, **quant_config}
-    (folder / "config.json").write_text(json.dumps(config))
+    declare_quantisation(folder, {"quant_method": method, **quant_config})
     return decoded
 
 
@@ -245,13 +248,7 @@ def test_settings_the_engine_cannot_decode_are_refused_before_the_weights_are_re
     method, settings, message, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    save_tiny("qwen3", tmp_path / "qwen3")
-    (tmp_path / "qwen3" / "model.safetensors").write_bytes(b"not read")
-    config = json.loads((tmp_path / "qwen3" / "config.json").read_text())
-    config["quantization_config"] = {"quant_method": method, **settings}
-    (tmp_path / "qwen3" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ModelLoadError, match=message):
-        load_model(str(tmp_path / "qwen3"), device="cpu")
+    assert_refused_before_reading(tmp_path / "qwen3", {"quant_method": method, **settings}, message)
 
 
 def _gptq_parts(bits: int = 4) -> dict[str, torch.Tensor]:

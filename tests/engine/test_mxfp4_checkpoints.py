@@ -10,15 +10,18 @@ as a real checkpoint's blocks. Tolerances (max absolute difference, float32 CPU)
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from attention_core import ModelLoadError, load_model
 from attention_core.loading import mxfp4
 from attention_core.loading.safetensors_hf import safetensors_float32_bytes
-from tests.engine.decoder_parity import assert_matches_reference, quantised_checkpoint, reference_run
+from tests.engine.decoder_parity import (
+    assert_matches_reference,
+    declare_quantisation,
+    quantised_checkpoint,
+    reference_run,
+)
 from tests.tiny_models import save_tiny
 
 transformers = pytest.importorskip("transformers")
@@ -41,9 +44,7 @@ def as_mxfp4(folder, seed: int = 1) -> None:
         state[key + "_blocks"] = torch.randint(0, 256, (*groups, 16), generator=g, dtype=torch.uint8)
         state[key + "_scales"] = torch.randint(120, 128, groups, generator=g, dtype=torch.uint8)
     save_file(state, str(folder / "model.safetensors"))
-    config = json.loads((folder / "config.json").read_text())
-    config["quantization_config"] = {"quant_method": "mxfp4", "modules_to_not_convert": KEEP_UNQUANTISED}
-    (folder / "config.json").write_text(json.dumps(config))
+    declare_quantisation(folder, {"quant_method": "mxfp4", "modules_to_not_convert": KEEP_UNQUANTISED})
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +102,6 @@ def test_mxfp4_is_refused_on_a_model_that_does_not_store_it(tmp_path, monkeypatc
     """Only GPT-OSS's experts are MXFP4 in the layout mxfp4.py reads; any other model saying so is refused."""
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     save_tiny("qwen3", tmp_path / "qwen3")
-    config = json.loads((tmp_path / "qwen3" / "config.json").read_text())
-    config["quantization_config"] = {"quant_method": "mxfp4"}
-    (tmp_path / "qwen3" / "config.json").write_text(json.dumps(config))
+    declare_quantisation(tmp_path / "qwen3", {"quant_method": "mxfp4"})
     with pytest.raises(ModelLoadError, match=r"quantised \(quant_method 'mxfp4'\)"):
         load_model(str(tmp_path / "qwen3"), device="cpu")

@@ -7,12 +7,11 @@ test_bnb_checkpoints.py); FP8 tensors in a checkpoint that does not declare them
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from attention_core import ModelLoadError, load_model
+from tests.engine.decoder_parity import declare_quantisation
 from tests.tiny_models import save_tiny
 
 pytestmark = pytest.mark.parity  # writes a tiny transformers model
@@ -37,16 +36,12 @@ def _as_fp8(folder, with_config: bool) -> None:
         state[key.replace(".weight", ".weight_scale_inv")] = scale.reshape(1, 1)
     save_file(state, str(folder / "model.safetensors"))
     if with_config:
-        config = json.loads((folder / "config.json").read_text())
-        config["quantization_config"] = {"quant_method": "fp8", "activation_scheme": "dynamic"}
-        (folder / "config.json").write_text(json.dumps(config))
+        declare_quantisation(folder, {"quant_method": "fp8", "activation_scheme": "dynamic"})
 
 
 @pytest.mark.parametrize("method", ["hqq", "aqlm", "quanto"])
 def test_a_checkpoint_that_declares_a_quantisation_it_cannot_decode_is_refused_by_name(tiny_folder, method):
-    config = json.loads((tiny_folder / "config.json").read_text())
-    config["quantization_config"] = {"quant_method": method, "bits": 4}
-    (tiny_folder / "config.json").write_text(json.dumps(config))
+    declare_quantisation(tiny_folder, {"quant_method": method, "bits": 4})
     with pytest.raises(ModelLoadError, match=rf"quantised \(quant_method '{method}'\).*unquantised"):
         load_model(str(tiny_folder), device="cpu")
 
