@@ -37,47 +37,32 @@ from attention_core import load_model  # noqa: E402
 TEXT = "the quick brown fox jumps over the lazy dog " * 1000
 
 
-def build(folder: Path):
-    """The Qwen3.5-shaped model, saved as a folder with a byte-level tokenizer of 300 tokens."""
+SAME_IDS = dict(vocab_size=300, pad_token_id=0, bos_token_id=0, eos_token_id=0)  # the byte-level tokenizer's
+# shape → (transformers' config class, its model class, the widths)
+SHAPES = {
+    "qwen3_5": ("Qwen3_5TextConfig", "Qwen3_5ForCausalLM", dict(
+        hidden_size=1024, intermediate_size=3584, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2,
+        head_dim=256, max_position_embeddings=8192, linear_conv_kernel_dim=4, linear_key_head_dim=128,
+        linear_value_head_dim=128, linear_num_key_heads=16, linear_num_value_heads=16,
+        layer_types=["linear_attention"] * 3 + ["full_attention"])),
+    "falcon_h1": ("FalconH1Config", "FalconH1ForCausalLM", dict(
+        hidden_size=1024, intermediate_size=2048, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2,
+        head_dim=64, max_position_embeddings=8192, mamba_d_ssm=1536, mamba_n_heads=24, mamba_n_groups=1,
+        mamba_d_state=128, mamba_d_conv=4)),
+    "recurrent_gemma": ("RecurrentGemmaConfig", "RecurrentGemmaForCausalLM", dict(
+        hidden_size=2560, intermediate_size=15360, num_hidden_layers=3, num_attention_heads=10, num_key_value_heads=1,
+        lru_width=2560, attention_window_size=2048)),
+}  # fmt: skip
+
+
+def build(folder: Path, shape: str = "qwen3_5"):
+    """The `shape`-shaped model (SHAPES), random weights, saved as a folder with the byte-level tokenizer."""
     import transformers
 
+    config_class, model_class, widths = SHAPES[shape]
     torch.manual_seed(0)
-    cfg = transformers.Qwen3_5TextConfig(
-        vocab_size=300, hidden_size=1024, intermediate_size=3584, num_hidden_layers=4, num_attention_heads=8,
-        num_key_value_heads=2, head_dim=256, max_position_embeddings=8192, linear_conv_kernel_dim=4,
-        linear_key_head_dim=128, linear_value_head_dim=128, linear_num_key_heads=16, linear_num_value_heads=16,
-        layer_types=["linear_attention"] * 3 + ["full_attention"], pad_token_id=0, bos_token_id=0, eos_token_id=0,
-    )  # fmt: skip
-    return _saved(transformers.Qwen3_5ForCausalLM(cfg), folder)
-
-
-def build_falcon_h1(folder: Path):
-    """The Falcon-H1-shaped model, saved as a folder with the same byte-level tokenizer."""
-    import transformers
-
-    torch.manual_seed(0)
-    cfg = transformers.FalconH1Config(
-        vocab_size=300, hidden_size=1024, intermediate_size=2048, num_hidden_layers=4, num_attention_heads=8,
-        num_key_value_heads=2, head_dim=64, max_position_embeddings=8192, mamba_d_ssm=1536, mamba_n_heads=24,
-        mamba_n_groups=1, mamba_d_state=128, mamba_d_conv=4, pad_token_id=0, bos_token_id=0, eos_token_id=0,
-    )  # fmt: skip
-    return _saved(transformers.FalconH1ForCausalLM(cfg), folder)
-
-
-def build_recurrent_gemma(folder: Path):
-    """The RecurrentGemma-shaped model, saved as a folder with the same byte-level tokenizer."""
-    import transformers
-
-    torch.manual_seed(0)
-    cfg = transformers.RecurrentGemmaConfig(
-        vocab_size=300, hidden_size=2560, intermediate_size=15360, num_hidden_layers=3, num_attention_heads=10,
-        num_key_value_heads=1, lru_width=2560, attention_window_size=2048, pad_token_id=0, bos_token_id=0,
-        eos_token_id=0,
-    )  # fmt: skip
-    return _saved(transformers.RecurrentGemmaForCausalLM(cfg), folder)
-
-
-SHAPES = {"qwen3_5": build, "falcon_h1": build_falcon_h1, "recurrent_gemma": build_recurrent_gemma}
+    config = getattr(transformers, config_class)(**widths, **SAME_IDS)
+    return _saved(getattr(transformers, model_class)(config), folder)
 
 
 def _saved(model, folder: Path):
@@ -114,7 +99,7 @@ def main() -> None:
     scan = args.shape == "falcon_h1"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / f"{args.shape}_shaped"
-        hf = SHAPES[args.shape](folder)
+        hf = build(folder, args.shape)
         ours = load_model(str(folder), device="cpu")
         ours.trace(TEXT, max_tokens=16)  # warm
         rows = [_timed(ours, hf, n, args.repeats, scan) for n in args.lengths]
