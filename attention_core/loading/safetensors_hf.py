@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from . import awq, bnb, compressed_tensors, fp8, gptq, mxfp4
+from . import awq, bnb, compressed_tensors, fp8, gptq, mlx_quantised, mxfp4
 from .json_file import read_json
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
@@ -107,7 +107,7 @@ def _packed_bits(config: Path) -> int:
     say)."""
     try:
         quant = _quantization(read_json(config)) if config.is_file() else None
-        if quant and quant.get("quant_method") in ("gptq", "awq"):
+        if quant and (quant.get("quant_method") in ("gptq", "awq") or "quant_method" not in quant):  # or MLX's
             return int(quant.get("bits", 4))
         return int(compressed_tensors.weight_settings(quant)[1].get("num_bits", 4)) if quant else 4
     except (ModelLoadError, TypeError, ValueError):
@@ -126,6 +126,8 @@ def _float32_bytes(key: str, dtype: str, n: int, bits: int = 4) -> int:
     if dtype == "U8" and key.endswith((".weight_packed", ".weight")):  # NVFP4, bitsandbytes' 4 bits: two values a byte
         return 8 * n
     if dtype == "I32" and key.endswith((".weight_packed", ".qweight")):  # compressed-tensors, GPTQ, AWQ: 32 / bits
+        return -(-4 * 32 * n // bits)
+    if dtype == "U32" and key.endswith(".weight"):  # MLX (its default width; a mixed recipe's own ones aside)
         return -(-4 * 32 * n // bits)
     return 4 * n
 
@@ -168,13 +170,17 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
 
 
 def _quantization(hf: dict) -> dict | None:
-    """config.json's quantization_config (a multimodal model's text_config's), or None."""
+    """config.json's quantization_config (a multimodal model's text_config's), MLX's `quantization` table, or None."""
+    if mlx_quantised.is_mlx(hf):
+        return hf["quantization"]
     quant = hf.get("quantization_config") or (hf.get("text_config") or {}).get("quantization_config")
     return quant if isinstance(quant, dict) else ({} if quant else None)
 
 
 def _quant_method(hf: dict) -> str | None:
     quant = _quantization(hf)
+    if quant is not None and mlx_quantised.is_mlx(hf):
+        return "mlx"
     return None if quant is None else str(quant.get("quant_method", "unknown"))
 
 
@@ -204,13 +210,15 @@ DECODERS: dict[str, Decoder] = {
     "gptq": gptq.decompress_checkpoint,
     "awq": awq.decompress_checkpoint,
     "bitsandbytes": bnb.decompress_checkpoint,
+    "mlx": mlx_quantised.decompress_checkpoint,
 }
 NOTES = {"fp8": fp8.NOTE, "compressed-tensors": compressed_tensors.NOTE, "gptq": gptq.NOTE, "awq": awq.NOTE,
-         "bitsandbytes": bnb.NOTE}  # fmt: skip
+         "bitsandbytes": bnb.NOTE, "mlx": mlx_quantised.NOTE}  # fmt: skip
 # The settings checked (and refused by name) before a weight is read.
-SETTINGS = {"gptq": gptq.settings, "awq": awq.group_size, "bitsandbytes": bnb.check_settings}
+SETTINGS = {"gptq": gptq.settings, "awq": awq.group_size, "bitsandbytes": bnb.check_settings,
+            "mlx": mlx_quantised.settings}  # fmt: skip
 
-_NOT_WEIGHTS = (torch.float8_e4m3fn, torch.float8_e5m2, torch.int8, torch.uint8)  # quantised storage
+_NOT_WEIGHTS = (torch.float8_e4m3fn, torch.float8_e5m2, torch.int8, torch.uint8, torch.uint32)  # quantised storage
 
 
 def _check_dtypes(state: dict[str, torch.Tensor], folder: Path) -> None:
