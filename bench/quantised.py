@@ -1,8 +1,10 @@
 """Decoding a quantised checkpoint's matrix to float32: the engine's decoders (attention_core/loading/gptq.py, awq.py,
-bnb.py) against each format's own library on the same stored parts, in the same run: AutoGPTQ's QuantLinear (its
-torch path, timed on one input row, so the time is its decoding), AutoAWQ's dequantize_gemm and bitsandbytes'
-dequantize_4bit (its CPU kernel). One matrix of Llama-2-7B's MLP shape by default (11008 × 4096), 4 bits, groups of
-128 (GPTQ, AWQ) or blocks of 64 (NF4); random weights.
+bnb.py, mlx_quantised.py) against each format's own library on the same stored parts, in the same run: AutoGPTQ's
+QuantLinear (its torch path, timed on one input row, so the time is its decoding), AutoAWQ's dequantize_gemm,
+bitsandbytes' dequantize_4bit (its CPU kernel) and mlx.core.dequantize (MLX's CPU backend, evaluated). One matrix of
+Llama-2-7B's MLP shape by default (11008 × 4096), 4 bits, groups of 128 (GPTQ, AWQ), blocks of 64 (NF4) or groups of
+64 with bfloat16 scales (MLX, as mlx-community's 4-bit models; and 3 bits, whose codes spill across words); random
+weights.
 
     python bench/quantised.py
     python bench/quantised.py --rows 4096 --cols 4096 --repeats 5
@@ -27,7 +29,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from attention_core.loading import awq, bnb, gptq  # noqa: E402
+from attention_core.loading import awq, bnb, gptq, mlx_quantised  # noqa: E402
 
 GROUP = 128
 
@@ -96,6 +98,23 @@ def nf4_case(weight: torch.Tensor):
     return (lambda: bnb.dequantize_4bit(parts, "w")), (lambda: F.dequantize_4bit(packed, state))
 
 
+def mlx_case(bits: int):
+    """(ours, MLX's) decoding of `weight` quantised by mlx.core.quantize (affine, groups of 64, bfloat16 scales)."""
+
+    def case(weight: torch.Tensor):
+        import mlx.core as mx
+        import numpy as np
+
+        stored = mx.quantize(mx.array(weight.numpy()).astype(mx.bfloat16), group_size=64, bits=bits)
+        mx.eval(stored)
+        as_torch = [torch.from_numpy(np.array(part.astype(mx.float32))).bfloat16() for part in stored[1:]]
+        parts = {"weight": torch.from_numpy(np.array(stored[0])), "scales": as_torch[0], "biases": as_torch[1]}
+        theirs = lambda: mx.eval(mx.dequantize(*stored, group_size=64, bits=bits))  # noqa: E731 (MLX is lazy)
+        return (lambda: mlx_quantised.dequantize(parts, "affine", bits, 64, "w")), theirs
+
+    return case
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=11008, help="the matrix's outputs")
@@ -107,7 +126,8 @@ def main() -> None:
     print(f"one {args.rows} x {args.cols} matrix, {torch.get_num_threads()} threads; median of {args.repeats}")
     print(f"{'format':<22}{'engine s':>10}{'library s':>11}{'ratio':>8}")
     for label, case in (("GPTQ 4-bit (AutoGPTQ)", gptq_case), ("AWQ 4-bit (AutoAWQ)", awq_case),
-                        ("NF4 (bitsandbytes)", nf4_case)):  # fmt: skip
+                        ("NF4 (bitsandbytes)", nf4_case), ("MLX 4-bit (mlx)", mlx_case(4)),
+                        ("MLX 3-bit (mlx)", mlx_case(3))):  # fmt: skip
         ours, theirs = case(weight)
         mine, ref = best_of(args.repeats, ours), best_of(args.repeats, theirs)
         print(f"{label:<22}{mine:>10.3f}{ref:>11.3f}{mine / ref:>8.2f}")

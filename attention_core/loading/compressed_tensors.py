@@ -22,6 +22,8 @@ refused by name.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..errors import ModelLoadError
@@ -75,15 +77,17 @@ def unpack_unsigned(packed: torch.Tensor, bits: int, count: int, dim: int = -1) 
         return values.flatten(-2)[..., :count]
     if dim == 0:
         return unpack_unsigned(packed.T, bits, count).T
-    words = packed.to(torch.int64) & 0xFFFFFFFF  # unsigned 32-bit words
-    start = torch.arange(count) * bits
-    low, offset = start // 32, start % 32
-    values = words[..., low] >> offset
-    spill = offset + bits > 32  # an element that runs into the next word
-    if spill.any():
-        high = words[..., torch.clamp(low + 1, max=words.shape[-1] - 1)] << (32 - offset)
-        values = torch.where(spill, values | high, values)
-    return values & ((1 << bits) - 1)
+    # 3, 5, 6, 7 bits: the stream repeats every lcm(bits, 8) bits, `per` elements in `width` bytes (3 bits: 8 in 3)
+    per, width = math.lcm(bits, 8) // bits, math.lcm(bits, 8) // 8
+    chunks = -(-count // per)
+    raw = packed.to(torch.int32).contiguous().view(torch.uint8)  # the words' bytes, little-endian as torch stores them
+    raw = torch.nn.functional.pad(raw, (0, max(0, chunks * width - raw.shape[-1])))[..., : chunks * width]
+    raw = raw.reshape(*raw.shape[:-1], chunks, width).to(torch.int64)
+    stream = raw[..., 0]
+    for byte in range(1, width):  # each chunk's bytes as one integer (at most 56 bits)
+        stream |= raw[..., byte] << (8 * byte)
+    values = (stream[..., None] >> (bits * torch.arange(per))) & ((1 << bits) - 1)  # [..., chunks, per]
+    return values.flatten(-2)[..., :count]
 
 
 def _per_weight(t: torch.Tensor, shape: torch.Size, args: dict, g_idx: torch.Tensor | None) -> torch.Tensor:
