@@ -1,4 +1,4 @@
-"""The forward pass's building blocks, shared by every architecture: embeddings, norms, RoPE, the linear
+"""The forward pass's building blocks, shared by every architecture: norms, RoPE, the linear
 maps that make q, k and v, the MLP, the residual stream's plumbing around the two sublayers, T5's relative
 position bias, and the weights the pass reads (fused, and on the CPU packed). `model.py` puts them together
 around attention, whose maths lives there.
@@ -24,7 +24,7 @@ from .linear import linear
 Weights = Mapping[str, torch.Tensor]
 
 
-# ── embeddings, norms and RoPE ────────────────────────────────────────────────────────────────────
+# ── norms and RoPE ────────────────────────────────────────────────────────────────────
 
 
 def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> torch.Tensor:
@@ -34,34 +34,6 @@ def normalize(x: torch.Tensor, w: Weights, prefix: str, cfg: ModelConfig) -> tor
     if cfg.norm == "rms":  # w · x / √(mean(x²) + ε), one fused kernel
         return F.rms_norm(x, x.shape[-1:], weight, cfg.norm_eps)
     return F.layer_norm(x, x.shape[-1:], weight, w.get(prefix + ".b"), cfg.norm_eps)
-
-
-def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> torch.Tensor:
-    """Token (and position) embeddings of ids (n,) at positions start .. start + n - 1."""
-    x = w["embed.W_E"][ids]  # (n, d_model)
-    if cfg.embed_scale != 1.0:
-        x = x * cfg.embed_scale
-    if "embed.W_pos" in w:  # learned absolute positions (BERT, GPT-2)
-        first = cfg.pos_offset + start
-        x = x + w["embed.W_pos"][first : first + ids.shape[0]]
-    if "embed.W_type" in w:  # every token is in segment 0
-        x = x + w["embed.W_type"][0]
-    if "embed.W_task" in w:  # ERNIE's task types: every token is in task 0
-        x = x + w["embed.W_task"][0]
-    projected = "embed.W_proj" in w  # (embedding_size, d_model): narrower embeddings up to the layers' width
-    if projected and not cfg.embed_proj_after_norm:  # DeBERTa: projected, then normalised
-        x = linear(x, w["embed.W_proj"], w.get("embed.b_proj"))  # (n, d_model)
-    if "embed.ln.w" in w or cfg.embed_norm:  # BERT normalises the embeddings; NanoChat too, with no weight
-        x = normalize(x, w, "embed.ln", cfg)
-    if projected and cfg.embed_proj_after_norm:  # ELECTRA-small: normalised, then projected
-        x = linear(x, w["embed.W_proj"], w.get("embed.b_proj"))  # (n, d_model)
-    return x
-
-
-def embedding_terms(w: Weights) -> tuple[str, ...]:
-    """What `embed` sums, in its order: "token", then "position", "segment" and "task type" where the model has them."""
-    extra = (("position", "embed.W_pos"), ("segment", "embed.W_type"), ("task type", "embed.W_task"))
-    return ("token", *(term for term, key in extra if key in w))
 
 
 Rope = tuple[torch.Tensor, torch.Tensor]

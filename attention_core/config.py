@@ -49,7 +49,7 @@ class ModelConfig:
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
-        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma", "axk1", "mimo_v2_flash", "dbrx",
+        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma", "axk1", "mimo_v2_flash", "dbrx", "esm",
     ]
     n_layers: int
     n_heads: int
@@ -75,6 +75,7 @@ class ModelConfig:
     sliding_window: int | None = None  # Mistral: a query sees at most this many keys (itself included); an encoder
     # (ModernBERT's local layers): keys with |query − key| < sliding_window, both ways
     embed_scale: float = 1.0  # Marian multiplies token embeddings by √d_model
+    token_dropout_id: int | None = None  # ESM: <mask>'s id, its embedding zeroed, the rest scaled (embeddings.py)
     # embeddings narrower than the layers, projected up by embed.W_proj (embed.b_proj): ELECTRA-small projects after
     # the embedding LayerNorm, DeBERTa before it
     embed_proj_after_norm: bool = False

@@ -49,6 +49,9 @@ def features(cfg: ModelConfig) -> list[str]:
     if cfg.attn_output_gate:
         per = "one number per head and query" if cfg.attn_gate_per_head else "per query and dimension"
         out.append(f"each head's output gated: z × σ(E·W_G), {per}, before W_O")
+    if cfg.token_dropout_id is not None:
+        out.append("token dropout: a <mask> token's embedding zeroed, the others × 0.88 / (1 − the text's share of "
+                   "<mask>), as ESM was trained")
     if cfg.qkv_clip is not None:
         out.append(f"q, k and v clamped to ±{cfg.qkv_clip:g} after their maps (clip_qkv)")
     out += _scale_features(cfg)

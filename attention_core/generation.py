@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import backend, blocks, mamba, mixers
+from . import backend, blocks, embeddings, mamba, mixers
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -140,7 +140,7 @@ def forward_chunk(
     end = start + ids.shape[0]
     cap = fwd.Captured(resid_pre=[], q=[], k=[], v=[])
     bias = blocks.stack_position_bias(w, cfg, end - start, end, row_offset=start)  # (H, m, end) or None (ALiBi)
-    x = blocks.embed(ids, w, cfg, start)  # (m, d_model)
+    x = embeddings.embed(ids, w, cfg, start)  # (m, d_model)
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
         rope = ropes[layer]

@@ -44,7 +44,6 @@ from .blocks import (
     after_attention,
     after_mlp,
     attention_input,
-    embed,
     layer_ropes,
     linear,
     normalize,
@@ -56,6 +55,7 @@ from .blocks import (
 from .config import ModelConfig
 from .disentangled import layer_position_bias
 from .dtypes import wide
+from .embeddings import embed
 from .mixers import beside_attention, mix
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import blocks
+from . import blocks, embeddings
 from . import model as fwd
 from .context import PassContext
 from .device import host_float, to_host
@@ -111,7 +111,7 @@ def run_decoder(
     `dw` holds the decoder's self-attention and MLP under the usual block names, `cw` its cross-attention
     under `blocks.{l}.attn.*`."""
     cap = CapturedDecoder(resid_pre=[], q=[], k=[], v=[], cross_q=[], cross_k=[], cross_v=[], resid_cross=[])
-    x = blocks.embed(ids, shared, cfg)  # (n_target, d_model)
+    x = embeddings.embed(ids, shared, cfg)  # (n_target, d_model)
     n = ids.shape[0]
     bias = blocks.stack_position_bias(dw, cfg, n, n)  # (n_heads, n_target, n_target) or None
     ropes = blocks.layer_ropes(n, cfg, ids.device)  # T5Gemma's decoder rotates; None per layer elsewhere

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from . import blocks, latent
+from . import blocks, embeddings, latent
 from .config import ModelConfig
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class HeadSteps:
     qk_norm_weighted: bool = True  # False: the q/k norm has no learned weight (Llama 4)
     position_bias: np.ndarray | None = None  # [n_q, n_k] T5: this head's relative position bias; None without
     position_kind: str = "none"  # ModelConfig.position_bias: "t5", "alibi", "disentangled" (DeBERTa's terms)
-    # what layer 0's residual is (blocks.embed): embed_scale·token (+ position) (+ segment), then a LayerNorm
+    # what layer 0's residual is (embeddings.embed): embed_scale·token (+ position) (+ segment), then a LayerNorm
     # where embedding_norm (BERT)
     embedding_terms: tuple[str, ...] = ("token",)
     embedding_norm: bool = False
@@ -281,10 +281,10 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         qk_norm_weighted=cfg.qk_norm_weights,
         position_bias=bias,
         position_kind=cfg.position_bias,
-        embedding_terms=blocks.embedding_terms(w),
+        embedding_terms=embeddings.embedding_terms(w),
         embedding_norm="embed.ln.w" in w or cfg.embed_norm,
         embedding_projection=("after" if cfg.embed_proj_after_norm else "before") if "embed.W_proj" in w else "",
-        embed_scale=cfg.embed_scale,
+        embed_scale=embeddings.token_scale(torch.tensor(trace.token_ids), cfg),  # ESM: its token dropout's
         norm_weights=cfg.norm_weights,
         sink=sink,
         d_value=cfg.d_value,

@@ -156,6 +156,7 @@ ARCH_LABELS = {
     "roformer": "RoFormer encoder (RoPE)",
     "albert": "ALBERT encoder (layers share weights)",
     "big_bird": "BigBird encoder",
+    "esm": "ESM protein encoder",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

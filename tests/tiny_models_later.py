@@ -229,3 +229,38 @@ def tiny_later(kind: str, base: dict):
         )  # fmt: skip
         return transformers.ModernBertDecoderForCausalLM(cfg)
     raise ValueError(kind)
+
+
+ESM_VOCAB = ("<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO.-", "<null_1>", "<mask>")  # ESM-2's
+
+
+def save_tiny_esm(folder, rotary: bool = True, head: bool = True, seed: int = 0):
+    """A tiny ESM protein model (2 layers, 4 heads, d_model 64) with ESM-2's vocab.txt and no tokenizer.json, as the
+    hub's ESM folders: ESM-2's layout (RoPE) or, `rotary` false, ESM-1b's (learned positions, normalised embeddings);
+    token dropout on. `head`: EsmForMaskedLM (tensors under esm., the LM and contact heads beside them), else EsmModel.
+    std 0.3 matrices and biases, norms moved off their init; returns the model, in eval mode."""
+    from pathlib import Path
+
+    import transformers
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(ESM_VOCAB) + "\n")
+    transformers.EsmTokenizer(str(folder / "vocab.txt")).save_pretrained(str(folder))
+    torch.manual_seed(seed)
+    cfg = transformers.EsmConfig(
+        vocab_size=len(ESM_VOCAB), hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+        max_position_embeddings=130, position_embedding_type="rotary" if rotary else "absolute",
+        emb_layer_norm_before=not rotary, token_dropout=True, mask_token_id=ESM_VOCAB.index("<mask>"), pad_token_id=1,
+        layer_norm_eps=1e-5, hidden_act="gelu",
+    )  # fmt: skip
+    hf = transformers.EsmForMaskedLM(cfg) if head else transformers.EsmModel(cfg, add_pooling_layer=False)
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() >= 2 or (name.endswith("bias") and "norm" not in name.lower()):
+                p.normal_(0.0, 0.3)
+            elif "norm" in name.lower():
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(folder, safe_serialization=True)
+    return hf.eval()

@@ -1,5 +1,5 @@
-"""Hugging Face adapters for encoders in BERT's layout with a twist: ALBERT, whose layers share their weights, and
-BigBird, whose sparse attention is full attention up to a length.
+"""Hugging Face adapters for encoders in BERT's layout with a twist: ALBERT, whose layers share their weights,
+BigBird, whose sparse attention is full attention up to a length, and ESM, Meta's protein language models.
 
 ALBERT ("A Lite BERT": albert-base-v2 to albert-xxlarge-v2): BERT's post-norm layers, one set of weights shared by
 every layer.
@@ -16,6 +16,14 @@ BigBird (google/bigbird-roberta-base, -large): BERT's layers, positions from 0, 
 rescale_embeddings says so. Its block-sparse attention (global, sliding and random blocks) is replaced by full
 attention, as transformers' BigBirdModel runs it, for texts up to (5 + 2·num_random_blocks)·block_size tokens (704 in
 the releases): texts are capped there, past which the random blocks would choose the keys.
+
+ESM (facebook/esm2_t6_8M_UR50D to esm2_t48_15B_UR50D; esm1b_t33_650M_UR50S): BERT's layers with a LayerNorm before
+each sublayer and one after the stack (emb_layer_norm_after), read by EsmModel's and EsmForMaskedLM's (esm.) names.
+ESM-2 rotates q and k (RoPE, base 10000, no position table); ESM-1b learns positions numbered from padding_idx + 1,
+as RoBERTa's, and normalises its embeddings. A text is a protein sequence, one token per amino-acid letter
+(esm_tokenizer.py). Token dropout (`ModelConfig.token_dropout_id`, embeddings.py): a <mask> token's embedding is zeroed
+and the others scaled by 0.88 / (1 − the text's share of <mask>), as EsmEmbeddings does. The masked-LM and contact
+heads are not read; ESMFold (is_folding_model) is refused.
 """
 
 from __future__ import annotations
@@ -80,7 +88,41 @@ def big_bird_config(hf: dict, name: str) -> ModelConfig:
     return dataclasses.replace(cfg, n_ctx=full, conversion_notes=(*cfg.conversion_notes, note))
 
 
+ESM_NAMES = dataclasses.replace(
+    BERT_NAMES, prefixes=("esm.",), embedding_norm=False, final_norm="encoder.emb_layer_norm_after",
+    norms=(("ln_attn", "attention.LayerNorm"), ("ln_mlp", "LayerNorm")),
+)  # fmt: skip
+
+
+ESM_TEXT = ("ESM reads protein sequences, one capital letter per amino acid (as MKTAYIAKQRQISFVKSHFSRQ); other "
+            "characters become <unk>.")  # fmt: skip
+
+
+def esm_config(hf: dict, name: str) -> ModelConfig:
+    positions = hf.get("position_embedding_type", "absolute")
+    if hf.get("is_folding_model") or positions not in ("rotary", "absolute"):
+        why = "ESMFold's folding trunk" if hf.get("is_folding_model") else f"{positions} positions"
+        raise ModelLoadError(f"ESM with {why} is not supported (ESM-2's rotary and ESM-1b's learned positions are).")
+    cfg = bert_config({**hf, "position_embedding_type": "absolute", "type_vocab_size": 0}, name)
+    rotary, offset = positions == "rotary", int(hf.get("pad_token_id", 1)) + 1  # positions from padding_idx + 1
+    return dataclasses.replace(
+        cfg, arch="esm", norm_position="pre", uses_rope=rotary, rope_theta=10000.0 if rotary else None,
+        pos_offset=0 if rotary else offset, n_ctx=cfg.n_ctx - (0 if rotary else offset),
+        token_dropout_id=int(hf["mask_token_id"]) if hf.get("token_dropout") else None,
+        conversion_notes=(*cfg.conversion_notes, ESM_TEXT),
+    )  # fmt: skip
+
+
+def esm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    w = encoder_weights(sd, cfg, ESM_NAMES)
+    r = _Reader(sd, ESM_NAMES.prefixes)
+    if r.has("embeddings.layer_norm.weight"):  # ESM-1b's emb_layer_norm_before
+        w["embed.ln.w"], w["embed.ln.b"] = r.get("embeddings.layer_norm.weight"), r.get("embeddings.layer_norm.bias")
+    return w
+
+
 ADAPTERS = {
+    "esm": (esm_config, esm_weights),
     "albert": (albert_config, albert_weights),
     "big_bird": (big_bird_config, encoder_weights),  # BERT's names under bert.
 }

@@ -231,6 +231,14 @@ def _check_dtypes(state: dict[str, torch.Tensor], folder: Path) -> None:
             )
 
 
+def _legacy_norm_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """LayerNorm.gamma and .beta under their names since, LayerNorm.weight and .bias: transformers renames them so on
+    loading any checkpoint (TensorFlow-era BERTs), and writes an ESM model's norms back as gamma and beta."""
+    legacy = {".gamma": ".weight", ".beta": ".bias"}
+    return {next((key.removesuffix(old) + new for old, new in legacy.items()
+                  if key.endswith("LayerNorm" + old)), key): t for key, t in state.items()}  # fmt: skip
+
+
 def convert_hf_folder(
     folder: Path, name: str, progress: Progress | None = None
 ) -> tuple[ModelConfig, dict[str, torch.Tensor], Tokenizer]:
@@ -249,7 +257,7 @@ def convert_hf_folder(
     if decode is not None:
         state = decode(state, _quantization(hf) or {}, folder.name)
     _check_dtypes(state, folder)
-    weights = make_weights(state, config)
+    weights = make_weights(_legacy_norm_names(state), config)
     if progress is not None:
         progress(1.0, f"Converted {hf.get('model_type')} weights")
     return config, weights, tokenizer

@@ -17,6 +17,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre
 
 from ..errors import ModelLoadError
 from .byt5_tokenizer import byt5_tokenizer
+from .esm_tokenizer import esm_tokenizer
 from .json_file import read_json
 from .m2m100_tokenizer import FILES as M2M100_FILES
 from .m2m100_tokenizer import m2m100_tokenizer
@@ -73,7 +74,8 @@ BY_MODEL_TYPE = {"bert": "BertTokenizer", "distilbert": "DistilBertTokenizer", "
                  "mpnet": "MPNetTokenizer", "gpt2": "GPT2Tokenizer", "opt": "GPT2Tokenizer",
                  "codegen": "CodeGenTokenizer", "roberta": "RobertaTokenizer", "bart": "BartTokenizer",
                  "deberta": "DebertaTokenizer", "deberta-v2": "DebertaV2Tokenizer", "t5": "T5Tokenizer",
-                 "mt5": "T5Tokenizer", "xlm-roberta": "XLMRobertaTokenizer", "m2m_100": "M2M100Tokenizer"}  # fmt: skip
+                 "mt5": "T5Tokenizer", "xlm-roberta": "XLMRobertaTokenizer", "m2m_100": "M2M100Tokenizer",
+                 "esm": "EsmTokenizer"}  # fmt: skip
 # (not "llama": transformers then builds a generic tokenizer from tokenizer.model, not LlamaTokenizer; Llama folders
 # name their class in tokenizer_config.json)
 
@@ -88,6 +90,8 @@ def tokenizer_from_slow_files(folder: Path, model_type: str | None) -> Tokenizer
         return byt5_tokenizer(settings)
     if not present:
         return None
+    if name == "EsmTokenizer" and "vocab.txt" in present:  # one token per amino acid: its own builder
+        return esm_tokenizer(folder, settings)
     kind = CLASSES.get(name)
     if kind is None:
         raise ModelLoadError(

@@ -1,0 +1,105 @@
+"""ESM, Meta's protein language models (ESM-2: RoPE; ESM-1b: learned positions, normalised embeddings), against
+transformers' EsmModel on tiny random checkpoints saved as transformers saves them (tests/tiny_models_later.py), and
+its tokenizer against transformers' EsmTokenizer built from the same vocab.txt.
+
+Tolerances (max absolute difference, float32 CPU): patterns 1e-4; hidden states 1e-4 (ESM scales q by 1/√d_head
+before rotating it, the engine the scores after: the same numbers up to rounding).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from attention_core import ModelLoadError, load_model
+from attention_core.loading.esm_tokenizer import esm_tokenizer
+from tests.tiny_models_later import ESM_VOCAB, save_tiny_esm
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+PATTERN_TOL, HIDDEN_TOL = 1e-4, 1e-4
+PROTEIN = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+MASKED = "MKTAY<mask>AKQRQ<mask>SFVKSH"
+
+
+@pytest.fixture(scope="module", params=["esm2", "esm1b", "esm2-no-head"])
+def esm(request, tmp_path_factory):
+    """(transformers' EsmModel, ours) of a tiny ESM-2 (EsmForMaskedLM's tensors under esm.), ESM-1b, or an
+    EsmModel saved without a head."""
+    folder = tmp_path_factory.mktemp(request.param)
+    hf = save_tiny_esm(folder, rotary=request.param != "esm1b", head=request.param != "esm2-no-head")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    try:
+        yield getattr(hf, "esm", hf), load_model(str(folder), device="cpu")
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("text", [PROTEIN, MASKED])
+def test_esm_matches_transformers(esm, text):
+    """Every layer's pattern and the residual entering it, and the last hidden state (after emb_layer_norm_after);
+    with <mask> tokens, whose embeddings token dropout zeroes while scaling the others by 0.88 / (1 − their share)."""
+    hf, ours = esm
+    trace = ours.trace(text)
+    with torch.inference_mode():
+        out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    assert trace.tokens[0] == "<cls>" and trace.tokens[-1] == "<eos>" and trace.tokens[1:4] == ["M", "K", "T"]
+    for layer in range(ours.config.n_layers):
+        ref = out.attentions[layer][0]
+        assert (trace.layer_patterns(layer) - ref).abs().max() <= PATTERN_TOL, layer
+        assert (trace.resid(layer) - out.hidden_states[layer][0]).abs().max() <= HIDDEN_TOL, layer
+        assert ref[:, -1].max() > 3.0 / trace.n_tokens, "random weights too small to make a peaked pattern"
+    from attention_core import blocks
+
+    last = blocks.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
+    assert (last - out.last_hidden_state[0]).abs().max() <= HIDDEN_TOL
+    if "<mask>" in text:
+        masked = [i for i, token in enumerate(trace.tokens) if token == "<mask>"]
+        assert len(masked) == 2 and torch.equal(trace.resid(0)[masked[0]], out.hidden_states[0][0][masked[0]])
+
+
+def test_the_tokenizer_splits_as_esms_own(tmp_path):
+    """Every letter a token, specials split out wherever they stand, any other run between whitespace one <unk>;
+    framed as <cls> … <eos>. Checked on fixed texts and on 200 random ones from letters, specials, lowercase, digits
+    and spaces."""
+    save_tiny_esm(tmp_path)
+    theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
+    ours = esm_tokenizer(tmp_path, json.loads((tmp_path / "tokenizer_config.json").read_text()))
+    pieces = [*ESM_VOCAB[4:29], "<mask>", "<cls>", "<eos>", "<unk>", "<pad>", "<null_1>", "m", "k", "1", " ", "  ",
+              "\t", "é", "<", ">", "mask"]  # fmt: skip
+    rng = random.Random(0)
+    texts = [PROTEIN, MASKED, "mkt AY", "A1B2", "hello world", "MKT<cls>A", "", "   ", "ÄMK", "M.K-A<null_1>"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(200)]
+    for text in texts:
+        assert ours.encode(text).ids == theirs(text)["input_ids"], text
+    assert ours.id_to_token(ours.encode(PROTEIN).ids[1]) == "M"
+
+
+def test_the_norms_load_under_either_name(tmp_path):
+    """transformers writes an ESM model's LayerNorms as gamma and beta (its legacy names, which it reads for any
+    model); the hub's ESM checkpoints have weight and bias: both load, to the same weights."""
+    from safetensors.torch import load_file, save_file
+
+    save_tiny_esm(tmp_path / "as-saved")
+    state = load_file(str(tmp_path / "as-saved" / "model.safetensors"))
+    assert any(key.endswith("LayerNorm.gamma") for key in state)
+    renamed = {key.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"): t
+               for key, t in state.items()}  # fmt: skip
+    save_tiny_esm(tmp_path / "hub")
+    save_file(renamed, str(tmp_path / "hub" / "model.safetensors"))
+    first, second = (load_model(str(tmp_path / name), device="cpu") for name in ("as-saved", "hub"))
+    assert first.weights.keys() == second.weights.keys()
+    assert all(torch.equal(first.weights[key], second.weights[key]) for key in first.weights)
+
+
+def test_esmfold_is_refused_by_name(tmp_path):
+    save_tiny_esm(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "is_folding_model": True}))
+    with pytest.raises(ModelLoadError, match="ESMFold's folding trunk"):
+        load_model(str(tmp_path), device="cpu")
