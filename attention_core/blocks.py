@@ -100,9 +100,8 @@ def qkv(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, rope: Rope | 
         return latent_qkv(x, w, layer, cfg, rope)
     q, k, v = qkv_flat(x, w, layer, cfg)
     norm = cfg.qk_norm_in(layer)  # Llama 4 normalises only in the layers that rotate
-    if norm == "full":  # OLMo 2: one RMSNorm over all heads' queries (keys), before splitting heads
-        q = F.rms_norm(q, (q.shape[-1],), w[f"blocks.{layer}.attn.q_norm.w"], cfg.norm_eps)
-        k = F.rms_norm(k, (k.shape[-1],), w[f"blocks.{layer}.attn.k_norm.w"], cfg.norm_eps)
+    if norm == "full":  # OLMo 2: one RMSNorm over all heads' queries (keys) before splitting heads; ESM C: LayerNorm
+        q, k = normalize(q, w, f"blocks.{layer}.attn.q_norm", cfg), normalize(k, w, f"blocks.{layer}.attn.k_norm", cfg)
     if cfg.qkv_clip is not None:  # OLMo's clip_qkv
         q, k, v = (t.clamp(-cfg.qkv_clip, cfg.qkv_clip) for t in (q, k, v))
     q = q.unflatten(-1, (cfg.n_heads, cfg.d_head)).transpose(-3, -2)  # (..., n_heads, n, d_head)

@@ -48,8 +48,8 @@ class ModelConfig:
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
-        "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h",
-        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma", "axk1", "mimo_v2_flash", "dbrx", "esm",
+        "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h", "esm", "esmc",
+        "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma", "axk1", "mimo_v2_flash", "dbrx",
     ]
     n_layers: int
     n_heads: int

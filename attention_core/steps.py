@@ -170,8 +170,9 @@ def _bias(weights: Mapping[str, torch.Tensor], name: str, index: int, d_head: in
 def _qk_norm(
     x: np.ndarray, E: np.ndarray, w: Mapping[str, torch.Tensor], cfg: ModelConfig, layer: int, which: str, index: int
 ) -> np.ndarray:
-    """One head's q (or k) (n, d_head) after the model's RMSNorm on queries (keys), in float64. "full" (OLMo 2)
-    normalises over every head's projection at once, so that is recomputed from E for all heads."""
+    """One head's q (or k) (n, d_head) after the model's norm on queries (keys), in float64. "full" normalises over
+    every head's projection at once (OLMo 2: RMSNorm; ESM C: LayerNorm, as the model's other norms), so that is
+    recomputed from E for all heads."""
     weight = _numpy(w[f"blocks.{layer}.attn.{which}_norm.w"]) if cfg.qk_norm_weights else 1.0
     d = cfg.d_head
     if cfg.qk_norm_in(layer) == "head":
@@ -180,7 +181,11 @@ def _qk_norm(
     full = E @ _numpy(w[f"blocks.{layer}.attn.W_{name}"])  # (n, heads · d_head)
     b = w.get(f"blocks.{layer}.attn.b_{name}")
     full = full if b is None else full + _numpy(b)
+    if cfg.norm == "layer":  # a LayerNorm centres first, and adds its bias (where it has one) after the weight
+        full = full - full.mean(-1, keepdims=True)
     normed = full / np.sqrt((full**2).mean(-1, keepdims=True) + cfg.norm_eps) * weight
+    shift = w.get(f"blocks.{layer}.attn.{which}_norm.b")
+    normed = normed if shift is None else normed + _numpy(shift)
     return normed[:, index * d : (index + 1) * d]
 
 

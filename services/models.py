@@ -157,6 +157,7 @@ ARCH_LABELS = {
     "albert": "ALBERT encoder (layers share weights)",
     "big_bird": "BigBird encoder",
     "esm": "ESM protein encoder",
+    "esmc": "ESM C protein encoder",
     "codegen": "CodeGen decoder",
     "bert": "BERT-style encoder",
     "mpnet": "MPNet encoder",

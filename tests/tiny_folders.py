@@ -29,10 +29,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         from tests import tiny_models_hybrid as hybrid
 
         getattr(hybrid, f"save_tiny_{kind}")(folder)
-    elif kind in ("esm", "esm1b"):  # ESM-2's layout, or ESM-1b's: protein models with their own vocab.txt
-        from tests.tiny_models_later import save_tiny_esm
+    elif kind in ("esm", "esm1b", "esmc"):  # ESM-2's layout, ESM-1b's, or ESM C's: protein models
+        from tests.tiny_models_later import save_tiny_esm, save_tiny_esmc
 
-        save_tiny_esm(folder, rotary=kind == "esm")
+        save_tiny_esmc(folder) if kind == "esmc" else save_tiny_esm(folder, rotary=kind == "esm")
     elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa", "axk1")):
         save_tiny_latent(kind, folder)
     else:

@@ -264,3 +264,28 @@ def save_tiny_esm(folder, rotary: bool = True, head: bool = True, seed: int = 0)
                 p.add_(torch.randn_like(p) * 0.1)
     hf.save_pretrained(folder, safe_serialization=True)
     return hf.eval()
+
+
+def save_tiny_esmc(folder, head: bool = True, seed: int = 0):
+    """A tiny ESM C (4 layers, so each sublayer's output is divided by √(4/36) = 1/3; 4 heads, d_model 64) with
+    transformers' EsmcTokenizer (its tokenizer.json): EsmcForMaskedLM (tensors under esmc.), or EsmcModel where not
+    `head`. std 0.3 matrices, norms (LayerNorms, the q/k ones over all heads) moved off their init; in eval mode."""
+    from pathlib import Path
+
+    import transformers
+
+    folder = Path(folder)
+    transformers.EsmcTokenizer().save_pretrained(str(folder))
+    torch.manual_seed(seed)
+    shape = dict(vocab_size=64, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4)
+    cfg = transformers.EsmcConfig(**shape, num_key_value_heads=4, max_position_embeddings=128)
+    hf = transformers.EsmcForMaskedLM(cfg) if head else transformers.EsmcModel(cfg)
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() >= 2:
+                p.normal_(0.0, 0.3)
+            elif "norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(folder, safe_serialization=True)
+    return hf.eval()

@@ -24,6 +24,12 @@ as RoBERTa's, and normalises its embeddings. A text is a protein sequence, one t
 (esm_tokenizer.py). Token dropout (`ModelConfig.token_dropout_id`, embeddings.py): a <mask> token's embedding is zeroed
 and the others scaled by 0.88 / (1 − the text's share of <mask>), as EsmEmbeddings does. The masked-LM and contact
 heads are not read; ESMFold (is_folding_model) is refused.
+
+ESM C (EvolutionaryScale's ESM Cambrian, transformers' `esmc`): a Llama reading both ways (SwiGLU, RoPE, no
+biases in its maps) with LayerNorms (ε 1e-5, fixed in its code): the blocks' with biases, the final one and the
+q/k norms without; q and k each normalised over all heads at once (`qk_norm="full"`) before RoPE; each sublayer's
+output divided by √(n_layers / 36) before it is added (ModelConfig.residual_scale, folded into W_O and W_out). Its
+tokenizer.json is ESM's alphabet (and | between chains); no token dropout. The masked-LM head is not read.
 """
 
 from __future__ import annotations
@@ -33,7 +39,9 @@ import math
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from .conventions import fold_residual_scale
 from .hf_adapters import BERT_NAMES, StateDict, _Reader, bert_config, check_embedding_width, encoder_weights
+from .hf_adapters_modern import _decoder, _gated, llama_layout
 
 ALBERT_NAMES = dataclasses.replace(
     BERT_NAMES, prefixes=("albert.",), layer="encoder.albert_layer_groups.{}.albert_layers.0.",
@@ -121,8 +129,28 @@ def esm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def esmc_config(hf: dict, name: str) -> ModelConfig:
+    if int(hf.get("num_key_value_heads") or hf["num_attention_heads"]) != int(hf["num_attention_heads"]):
+        raise ModelLoadError("ESM C with grouped-query attention is not supported (transformers refuses it too).")
+    scale = 1.0 / math.sqrt(int(hf["num_hidden_layers"]) / 36)  # each sublayer's output ÷ √(n_layers / 36)
+    return _decoder(hf, name, "esmc", causal=False, norm="layer", norm_eps=1e-5, qk_norm="full", tie_embeddings=True,
+                    residual_scale=scale, conversion_notes=(ESM_TEXT,))  # fmt: skip
+
+
+def esmc_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """A Llama's layout (under esmc. where saved with its head), plus the blocks' LayerNorm biases."""
+    norms = {"ln_attn": "input_layernorm", "ln_mlp": "post_attention_layernorm"}
+    w = llama_layout(sd, cfg, _gated, prefixes=("esmc.",), norms=norms)
+    r = _Reader(sd, ("esmc.",))
+    for layer in range(cfg.n_layers):
+        for ours, theirs in norms.items():
+            w[f"blocks.{layer}.{ours}.b"] = r.get(f"layers.{layer}.{theirs}.bias")
+    return fold_residual_scale(w, cfg)
+
+
 ADAPTERS = {
     "esm": (esm_config, esm_weights),
+    "esmc": (esmc_config, esmc_weights),
     "albert": (albert_config, albert_weights),
     "big_bird": (big_bird_config, encoder_weights),  # BERT's names under bert.
 }

@@ -1,9 +1,12 @@
 """ESM, Meta's protein language models (ESM-2: RoPE; ESM-1b: learned positions, normalised embeddings), against
 transformers' EsmModel on tiny random checkpoints saved as transformers saves them (tests/tiny_models_later.py), and
-its tokenizer against transformers' EsmTokenizer built from the same vocab.txt.
+its tokenizer against transformers' EsmTokenizer built from the same vocab.txt; and ESM C (EvolutionaryScale's:
+a Llama reading both ways with LayerNorms, q and k normalised over all heads, sublayer outputs scaled) against
+transformers' EsmcModel.
 
 Tolerances (max absolute difference, float32 CPU): patterns 1e-4; hidden states 1e-4 (ESM scales q by 1/√d_head
-before rotating it, the engine the scores after: the same numbers up to rounding).
+before rotating it, the engine the scores after: the same numbers up to rounding), times the largest magnitude where
+that is over 1 (ESM C's residual, its sublayers' outputs tripled, grows to a few hundred in the tiny model).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import torch
 
 from attention_core import ModelLoadError, load_model
 from attention_core.loading.esm_tokenizer import esm_tokenizer
-from tests.tiny_models_later import ESM_VOCAB, save_tiny_esm
+from tests.engine import decoder_parity
+from tests.tiny_models_later import ESM_VOCAB, save_tiny_esm, save_tiny_esmc
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
@@ -103,3 +107,35 @@ def test_esmfold_is_refused_by_name(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "is_folding_model": True}))
     with pytest.raises(ModelLoadError, match="ESMFold's folding trunk"):
         load_model(str(tmp_path), device="cpu")
+
+
+@pytest.mark.parametrize("head", [True, False], ids=["masked-lm", "model"])
+def test_esm_c_matches_transformers(head, tmp_path, monkeypatch):
+    """Patterns, the residual entering each layer and the last hidden state of a 4-layer ESM C (each sublayer's
+    output × 3 = 1/√(4/36)), saved with its masked-LM head (esmc.) or without; and Inside one head's q and k, which
+    recompute the LayerNorm over all heads from E, equal to transformers' q_norm and k_norm outputs."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny_esmc(tmp_path / "esmc", head=head)
+    ours = load_model(str(tmp_path / "esmc"), device="cpu")
+    trace = ours.trace(PROTEIN + "|" + PROTEIN[:9])  # | : the chain break, one token
+    with torch.inference_mode():
+        model = getattr(hf, "esmc", hf)
+        out = model(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
+    assert "|" in trace.tokens and trace.tokens[0] == "<cls>"
+    for layer in range(ours.config.n_layers):
+        assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max() <= PATTERN_TOL, layer
+        ref = out.hidden_states[layer][0]
+        assert (trace.resid(layer) - ref).abs().max() <= HIDDEN_TOL * max(1.0, ref.abs().max().item()), layer
+        assert out.attentions[layer][0][:, -1].max() > 3.0 / trace.n_tokens
+    from attention_core import blocks
+
+    last = blocks.normalize(trace.resid(ours.config.n_layers), ours.weights, "ln_final", ours.config)
+    assert (last - out.last_hidden_state[0]).abs().max() <= HIDDEN_TOL
+    attention = model.layers[1].self_attn  # its q and k LayerNorms' outputs, over all heads, before RoPE
+    normed = {which: decoder_parity.layer_output(model, getattr(attention, f"{which}_norm"), trace.token_ids)
+              for which in "qk"}  # fmt: skip
+    steps = trace.head_steps(1, 2)
+    for which, ours_pre in (("q", steps.q_pre), ("k", steps.k_pre)):
+        theirs = normed[which][:, 2 * ours.config.d_head : 3 * ours.config.d_head].numpy()
+        assert abs(ours_pre - theirs).max() <= 1e-4, which
+    assert steps.norm == "layer" and steps.qk_norm == "full"

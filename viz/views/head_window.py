@@ -164,8 +164,9 @@ def qk_titles(steps: Any, rows: int | str, rope: str = "") -> dict[str, str]:
     latent attention's ("Q = c_Q·W_UQ", "K = [c_KV·W_UK | E·W_KR]"). `rope`: "before", "after" or "" (no RoPE)."""
     d = steps.d_head
     if getattr(steps, "kv_input", None) is None:
+        full_norm = "LayerNorm" if getattr(steps, "norm", "rms") == "layer" else "RMSNorm"  # over all heads: ESM C's
         return {name: projection_title(name, steps.has_bias, steps.qk_norm, rows, d, rope, steps.qk_norm_after_rope,
-                                       steps.qk_norm_weighted, getattr(steps, "qkv_clip", None))
+                                       steps.qk_norm_weighted, getattr(steps, "qkv_clip", None), full_norm)
                 for name in "QK"}  # fmt: skip
     q_from = "E·W_Q" if steps.q_input is None else "c_Q·W_UQ"
     stage = f" {rope} RoPE" if rope else ""

@@ -1,5 +1,5 @@
 """What a head reads, in words that hold for each norm placement (pre, post, sandwich, post-sublayer) and each
-way a model makes its first residual (blocks.embed): Start here's step 2 and Inside a head's step 1."""
+way a model makes its first residual (embeddings.embed): Start here's step 2 and Inside a head's step 1."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class HeadInputFacts(Protocol):
     layer: int
     norm_position: str  # "pre", "post", "sandwich", "post_sublayer", "pre_mlp_out" (attention's input as "pre")
     norm: str  # "rms" or "layer"
-    embedding_terms: tuple[str, ...]  # what blocks.embed sums: "token", then "position", "segment", "task type"
+    embedding_terms: tuple[str, ...]  # what embeddings.embed sums: "token", then "position", "segment", "task type"
     embedding_norm: bool  # a LayerNorm on the embeddings (BERT)
     embed_scale: float  # the factor on the token embedding (Marian: √d_model)
     embedding_projection: str  # "": none; "before" / "after" the embedding norm (DeBERTa / ELECTRA-small)
@@ -114,13 +114,14 @@ def head_input_caption(s: HeadInputFacts) -> str:
 
 def projection_title(
     name: str, has_bias: bool, qk_norm: str, rows: int, d_head: int, rope: str = "", norm_after_rope: bool = False,
-    weighted: bool = True, clip: float | None = None,
+    weighted: bool = True, clip: float | None = None, full_norm: str = "RMSNorm",
 ) -> str:  # fmt: skip
     """Inside a head's (and Start here's) chart title for q (name "Q") or k ("K"): the product the chart draws, with
     the model's q/k RMSNorm where it has one (Qwen3, Gemma 3: per head; OLMo 2: over every head's projection;
     Hunyuan, Llama 4: per head, after RoPE), times its learned weight where it has one (`weighted`; Llama 4's has
     none). `rope`: "before" (the chart before the rotation), "after" (after it), or "" (a layer without RoPE).
-    `clip`: OLMo's clip_qkv, the clamp after the map (and OLMoE's norm)."""
+    `clip`: OLMo's clip_qkv, the clamp after the map (and OLMoE's norm). `full_norm`: the norm over every head's
+    projection ("LayerNorm" for ESM C)."""
     product = f"E·W_{name}" + (f" + b_{name}" if has_bias else "")
     weight = f"·w_{name.lower()}" if weighted else ""
     # short enough for a half-width chart at 1280 px (~55 characters); the section's caption says which norm
@@ -129,15 +130,16 @@ def projection_title(
     if qk_norm == "head" and not (rope == "before" and norm_after_rope):
         product = f"RMSNorm({product}){weight}"
     elif qk_norm == "full":  # over every head's projection at once; the chart shows this head's part
-        product = f"RMSNorm({product}, all heads){weight}"
+        product = f"{full_norm}({product}, all heads){weight}"
     if clip is not None:
         product = f"clip({product}, ±{clip:g})"
     return f"{name} = {product}  [{rows} × {d_head}]" + (f" {rope} RoPE" if rope else "")
 
 
-def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False, weighted: bool = True) -> str:
-    """Inside a head's words for the model's RMSNorm on queries and keys (`weighted`: with learned weights); '' where
-    it has none."""
+def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False, weighted: bool = True,
+                    layer_norm: bool = False) -> str:  # fmt: skip
+    """Inside a head's words for the model's RMSNorm on queries and keys (`weighted`: with learned weights;
+    `layer_norm`: a LayerNorm over all heads, ESM C's); '' where it has none."""
     if qk_norm == "none":
         return ""
     over = ("each head's q and k (d_head numbers)" if qk_norm == "head"
@@ -147,4 +149,6 @@ def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False, weighted
               else "the Q and K charts show them after that norm")  # fmt: skip
     scaled = ("and scaled per dimension by learned weights (q_norm, k_norm)" if weighted
               else "with no learned weight, so each has a root-mean-square of 1")  # fmt: skip
-    return f" This model then normalises {over}{when}: divided by their root-mean-square {scaled}; {charts}."
+    how = ("centred on their mean, divided by their standard deviation" if layer_norm
+           else "divided by their root-mean-square")  # fmt: skip
+    return f" This model then normalises {over}{when}: {how} {scaled}; {charts}."
