@@ -16,6 +16,7 @@ import streamlit as st
 from attention_viz.export import view_bytes
 from attention_viz.views import build_view
 from services.traces import derived, derived_job, set_threads_for
+from ui.contacts import contacts_section
 from ui.context import require_trace
 from ui.figure_memo import memo_figure, memo_in_background
 from ui.implicit_weights import implicit_weights_section
@@ -364,8 +365,7 @@ st.subheader(f"Every layer × head ({ctx.n_layers} × {ctx.n_heads})")
 blank = [layer for layer in range(ctx.n_layers) if not ctx.config.attends(layer)]  # a hybrid's other layers
 st.caption(
     "Each thumbnail is one head's pattern, averaged over blocks of tokens for long texts (then on the colour "
-    "scale picked above). "
-    "Click one to select that layer and head."
+    "scale picked above). Click one to select that layer and head."
     + (f" Layers {', '.join(map(str, blank))} run {ctx.config.other_mixers_words()} instead of attention, without "
        "heads: their columns are blank." if blank else "")
 )  # fmt: skip
@@ -396,4 +396,5 @@ show_clickable_chart(
 )
 
 implicit_weights_section(key, trace, tokens.plotly, orient)  # a hybrid's scan and delta-rule layers
+contacts_section(key, trace, tokens.raw, ctx.model_title)  # a protein model's contacts from its attention (ESM's)
 prefetch_layer(layer)  # last: the page is drawn by now

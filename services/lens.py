@@ -1,8 +1,9 @@
 """Layer-by-layer results of a trace (issue 16): the logit-lens grid, one position's chosen tokens across
-layers, value-weighted attention, one token's contribution graph and a hybrid's scan or delta-rule weights. Each is
+layers, value-weighted attention, one token's contribution graph, a hybrid's scan or delta-rule weights and a protein
+model's contacts predicted from its attention. Each is
 derived from a cached trace and cached in its group (services.traces.derived), so it leaves the cache with that
 trace; each has an uncached twin (`lens_top`, `ranks_of`, `value_weighted_of`, `graph_columns`,
-`implicit_weights_of`) for the notebook views (attention_viz). numpy out.
+`implicit_weights_of`, `contacts_of`) for the notebook views (attention_viz). numpy out.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from attention_core import Trace
+from attention_core.contacts import contact_probabilities
 from attention_core.implicit import implicit_weights as _implicit_weights
 from attention_core.implicit import weighted_layers
 from services.traces import derived, set_threads_for
 
 __all__ = [
-    "contribution_graph", "graph_columns", "has_lens", "implicit_weights", "implicit_weights_of", "lens_grid",
-    "lens_ranks", "lens_top", "ranks_of", "value_weighted", "value_weighted_of", "weighted_layers",
+    "contacts", "contacts_of", "contribution_graph", "graph_columns", "has_lens", "implicit_weights",
+    "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "ranks_of", "value_weighted", "value_weighted_of",
+    "weighted_layers",
 ]  # fmt: skip
 
 
@@ -105,3 +108,15 @@ def implicit_weights(base_key: Hashable, trace: Trace, layer: int, start: int, s
 def implicit_weights_of(trace: Trace, layer: int, start: int, stop: int) -> np.ndarray:
     """implicit_weights's array, uncached."""
     return _implicit_weights(trace, int(layer), int(start), int(stop)).numpy().astype(np.float64)
+
+
+def contacts(base_key: Hashable, trace: Trace) -> np.ndarray | None:
+    """[n − 2, n − 2] probabilities that two residues touch, from every head's pattern and the model's contact head
+    (ESM's; attention_core/contacts.py), float64; None where the model has none."""
+    return derived(base_key, "contacts", compute=lambda: contacts_of(trace))
+
+
+def contacts_of(trace: Trace) -> np.ndarray | None:
+    """contacts's array, uncached."""
+    found = contact_probabilities(trace)
+    return None if found is None else found.numpy().astype(np.float64)

@@ -22,8 +22,9 @@ each sublayer and one after the stack (emb_layer_norm_after), read by EsmModel's
 ESM-2 rotates q and k (RoPE, base 10000, no position table); ESM-1b learns positions numbered from padding_idx + 1,
 as RoBERTa's, and normalises its embeddings. A text is a protein sequence, one token per amino-acid letter
 (esm_tokenizer.py). Token dropout (`ModelConfig.token_dropout_id`, embeddings.py): a <mask> token's embedding is zeroed
-and the others scaled by 0.88 / (1 − the text's share of <mask>), as EsmEmbeddings does. The masked-LM and contact
-heads are not read; ESMFold (is_folding_model) is refused.
+and the others scaled by 0.88 / (1 − the text's share of <mask>), as EsmEmbeddings does. The contact head (a logistic
+regression over every head's pattern) is read for attention_core/contacts.py; the masked-LM head is not; ESMFold
+(is_folding_model) is refused.
 
 ESM C (EvolutionaryScale's ESM Cambrian, transformers' `esmc`): a Llama reading both ways (SwiGLU, RoPE, no
 biases in its maps) with LayerNorms (ε 1e-5, fixed in its code): the blocks' with biases, the final one and the
@@ -126,6 +127,9 @@ def esm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     r = _Reader(sd, ESM_NAMES.prefixes)
     if r.has("embeddings.layer_norm.weight"):  # ESM-1b's emb_layer_norm_before
         w["embed.ln.w"], w["embed.ln.b"] = r.get("embeddings.layer_norm.weight"), r.get("embeddings.layer_norm.bias")
+    if r.has("contact_head.regression.weight"):  # a weight per layer's head: contacts from attention (contacts.py)
+        w["contact.W"] = r.get("contact_head.regression.weight").flatten()  # (n_layers · n_heads,)
+        w["contact.b"] = r.get("contact_head.regression.bias")  # (1,)
     return w
 
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from attention_core import ModelLoadError, load_model
+from attention_core.contacts import contact_probabilities
 from attention_core.loading.esm_tokenizer import esm_tokenizer
 from tests.engine import decoder_parity
 from tests.tiny_models_later import ESM_VOCAB, save_tiny_esm, save_tiny_esmc
@@ -65,6 +66,21 @@ def test_esm_matches_transformers(esm, text):
     if "<mask>" in text:
         masked = [i for i, token in enumerate(trace.tokens) if token == "<mask>"]
         assert len(masked) == 2 and torch.equal(trace.resid(0)[masked[0]], out.hidden_states[0][0][masked[0]])
+
+
+@pytest.mark.parametrize("text", [PROTEIN, "MKT<eos>AYIAK<mask>RQISF"])
+def test_contacts_from_attention_match_transformers(esm, text):
+    """The contact head over every head's pattern (symmetrised, APC-corrected, one logistic regression), as
+    EsmModel.predict_contacts computes it; a typed <eos> zeroed in every pattern first."""
+    hf, ours = esm
+    trace = ours.trace(text)
+    ids = torch.tensor([trace.token_ids])
+    with torch.inference_mode():
+        theirs = hf.predict_contacts(ids, torch.ones_like(ids))[0]
+    ours_map = contact_probabilities(trace)
+    assert ours_map.shape == (trace.n_tokens - 2,) * 2 and theirs.std() > 0.01
+    assert (ours_map - theirs).abs().max() <= PATTERN_TOL
+    assert ours.parameter_counts()["contact head"] == ours.config.n_layers * ours.config.n_heads + 1
 
 
 def test_the_tokenizer_splits_as_esms_own(tmp_path):
@@ -139,3 +155,4 @@ def test_esm_c_matches_transformers(head, tmp_path, monkeypatch):
         theirs = normed[which][:, 2 * ours.config.d_head : 3 * ours.config.d_head].numpy()
         assert abs(ours_pre - theirs).max() <= 1e-4, which
     assert steps.norm == "layer" and steps.qk_norm == "full"
+    assert contact_probabilities(trace) is None  # ESM C has no contact head

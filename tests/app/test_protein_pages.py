@@ -1,0 +1,47 @@
+"""A protein model in the app: a tiny ESM-2 (tests.tiny_models_later.save_tiny_esm, its contact head included) loaded
+through *Another model* with a protein sequence as its text. The patterns page adds the contacts its contact head
+predicts from every head's pattern (attention_core/contacts.py): the residue × residue map, its words and the
+likeliest long-range pairs; ESM C, which has no contact head, gets no such section."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import chart, decode
+from tests.app.test_architecture_features import APP
+from tests.tiny_folders import tiny_folder
+
+pytest.importorskip("transformers")
+
+PROTEIN = "MKTAYIAKQRQISFVKSHFSRQ"
+
+
+def opened(private_models, kind: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "patterns", "text": PROTEIN})
+    at.run()
+    at.text_input(key="model_request").set_value(str(tiny_folder(private_models, kind)))
+    at = at.button(key="model_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_patterns_page_draws_the_contacts_esm_predicts_from_attention(private_models) -> None:
+    at = opened(private_models, "esm")
+    assert "Contacts predicted from attention" in [h.value for h in at.subheader]
+    fig = chart(at, "contact_map")
+    z = np.asarray(decode(fig["data"][0]["z"]), dtype=float)
+    assert z.shape == (len(PROTEIN),) * 2 and np.allclose(z, z.T, atol=1e-6) and 0 < z.min() <= z.max() < 1
+    assert fig["layout"]["xaxis"]["ticktext"][:3] == ["M1", "K2", "T3"]
+    said = " ".join(c.value for c in at.caption)
+    assert f"over the {len(PROTEIN)} residues" in said and "contacts expected in all" in said
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["residue", "with", "apart", "probability"] and len(table) == 10
+    assert (table["apart"] >= 6).all() and table["probability"].is_monotonic_decreasing
+
+
+def test_a_model_without_a_contact_head_draws_no_contacts(private_models) -> None:
+    at = opened(private_models, "esmc")
+    assert "Contacts predicted from attention" not in [h.value for h in at.subheader]

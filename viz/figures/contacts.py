@@ -1,0 +1,28 @@
+"""A protein model's contact map (viz.views.contacts) as a residue × residue heatmap: P(touching) from 0 to 1, the
+likeliest long-range pairs framed."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from viz.figures.layout import MATRIX_X_LABELS, WEIGHT_SCALE, matrix_height, red_frame, token_axis, token_matrix_layout
+from viz.views.contacts import ContactView
+
+
+def contact_heatmap(view: ContactView, title: str = "") -> go.Figure:
+    """P(residues i and j touch), residues along both axes (1 = the first after <cls>), the top pairs in red."""
+    m = len(view.labels)
+    p = view.probabilities
+    hover = [[f"{view.labels[i]} and {view.labels[j]}<br>{abs(i - j)} apart<br>P(contact) {p[i, j]:.3f}"
+              for j in range(m)] for i in range(m)]  # fmt: skip
+    positions = list(range(1, m + 1))
+    heatmap = go.Heatmap(
+        z=p, x=positions, y=positions, text=hover, hovertemplate="%{text}<extra></extra>",
+        colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0, colorbar=dict(title=dict(text="P(contact)")),
+        xgap=1 if m <= 40 else 0, ygap=1 if m <= 40 else 0,
+    )  # fmt: skip
+    fig = token_matrix_layout(go.Figure(heatmap), token_axis(view.labels, "residue", 1, max_labels=MATRIX_X_LABELS),
+                              token_axis(view.labels, "residue", 1), matrix_height(m), title)  # fmt: skip
+    frames = [red_frame(j + 0.5, j + 1.5, i + 0.5, i + 1.5, width=1) for i, j, _ in view.top]  # above the diagonal
+    fig.update_layout(shapes=frames)
+    return fig
