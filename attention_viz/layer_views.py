@@ -1,7 +1,7 @@
 """The layer-by-layer views of one trace, as the app's pages draw them: the logit lens (app_pages/logit_lens.py),
 what each key sends (the patterns page's value-weighted switch), one token's contribution graph
-(app_pages/contribution_graph.py) and a hybrid's scan or delta-rule weights (the patterns page's last section). The
-same services, view models and figure builders; nothing is cached here.
+(app_pages/contribution_graph.py), a hybrid's scan or delta-rule weights and a protein model's contacts (the patterns
+page's last sections). The same services, view models and figure builders; nothing is cached here.
 """
 
 from __future__ import annotations
@@ -9,13 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from attention_viz.base import View, ViewError
-from services.lens import graph_columns, implicit_weights_of, lens_top, ranks_of, value_weighted_of, weighted_layers
+from services.lens import (
+    contacts_of,
+    graph_columns,
+    implicit_weights_of,
+    lens_top,
+    ranks_of,
+    value_weighted_of,
+    weighted_layers,
+)
+from viz.figures.contacts import contact_heatmap
 from viz.figures.flow import flow_figure
 from viz.figures.implicit import implicit_heatmap
 from viz.figures.layout import Orientation
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
 from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
+from viz.views.contacts import contact_sentence, contact_view
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view
 from viz.views.generation import generation_cut_sentence, how_generated, step_attention
 from viz.views.implicit import implicit_sentence, implicit_view
@@ -109,3 +119,15 @@ def implicit_view_of(trace: Any, layer: int, head: int, orient: Orientation) -> 
     view = implicit_view(weights, head, labels, layer, trace.n_tokens)
     title = f"Layer {layer} ({trace.config.mixer_name(layer)}), head {head}: the weight each earlier token gets"
     return View("implicit", [implicit_heatmap(view, orient, title)], layer, head, note=implicit_sentence(view))
+
+
+def contacts_view(trace: Any) -> View:
+    """A protein model's contacts predicted from every head's pattern by its contact head (ESM-2's, ESM-1b's)."""
+    found = contacts_of(trace) if trace.n_tokens >= 4 else None
+    if found is None:
+        why = "no contact head" if trace.n_tokens >= 4 else "a text of fewer than two residues"
+        raise ViewError(f"{trace.model_name} has {why}: the contacts view draws an ESM-2 or ESM-1b model's contact "
+                        "head over a protein sequence")  # fmt: skip
+    view = contact_view(found, list(trace.tokens))
+    title = f"Contacts predicted from {trace.model_name}'s attention"
+    return View("contacts", [contact_heatmap(view, title)], 0, 0, note=contact_sentence(view, trace.model_name))

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from attention_viz.base import View, ViewError
 from attention_viz.layer_views import (
+    contacts_view,
     contributions_view,
     generation_view,
     implicit_view_of,
@@ -51,6 +52,7 @@ VIEWS: dict[str, str] = {
     "contributions": "contribution graph: where the last token's final embedding came from (threshold 0.04)",
     "implicit": "a hybrid's Mamba-2 or gated-delta-rule layer: the weight each of its heads gives each earlier token "
     "(no softmax: signed), over the first 256 tokens",
+    "contacts": "a protein model's contacts predicted from every head's pattern by its contact head (ESM-2, ESM-1b)",
     "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
     "cross": "of model.trace_pair(...)'s result (encoder-decoders): one decoder head's cross-attention over the "
     "source, then its self-attention over the target",
@@ -99,10 +101,10 @@ def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows
     if name == "implicit":  # its own layers and heads: implicit_view_of checks them
         require_whole_numbers(layer=layer, head=head)
         return
-    check_head(trace, layer, head, of_heads=name not in ("lens", "contributions", "overview"))
+    check_head(trace, layer, head, of_heads=name not in ("lens", "contributions", "overview", "contacts"))
     if name == "lens" and not has_lens(trace):
         raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
-    if is_long(trace.n_tokens) and name not in ("overview", "lens"):  # the lens reads the last 64 positions
+    if is_long(trace.n_tokens) and name not in ("overview", "lens", "contacts"):  # the lens reads the last 64 positions
         raise ViewError(
             f"{trace.n_tokens} tokens: views at full resolution take at most 256 tokens (the app draws longer texts "
             "as block means plus a window); shorten the text, or use the overview or the lens (CLI: --view overview)"
@@ -255,6 +257,8 @@ def _build(trace: Any, generated: Any, name: str, layer: int, head: int, orient:
         return contributions_view(trace)
     if name == "implicit":
         return implicit_view_of(trace, layer, head, orient)
+    if name == "contacts":
+        return contacts_view(trace)
     if name == "overview":
         return _overview_view(trace, tokens_of(trace), layer, head, orient)
     if name == "shifts":

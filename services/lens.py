@@ -1,9 +1,9 @@
 """Layer-by-layer results of a trace (issue 16): the logit-lens grid, one position's chosen tokens across
 layers, value-weighted attention, one token's contribution graph, a hybrid's scan or delta-rule weights and a protein
-model's contacts predicted from its attention. Each is
-derived from a cached trace and cached in its group (services.traces.derived), so it leaves the cache with that
-trace; each has an uncached twin (`lens_top`, `ranks_of`, `value_weighted_of`, `graph_columns`,
-`implicit_weights_of`, `contacts_of`) for the notebook views (attention_viz). numpy out.
+model's contacts predicted from its attention. Each is derived from a cached trace and cached in its group
+(services.traces.derived), so it leaves the cache with that trace; each has an uncached twin (`lens_top`, `ranks_of`,
+`value_weighted_of`, `graph_columns`, `implicit_weights_of`, `contacts_of`) for the notebook views (attention_viz).
+numpy out.
 """
 
 from __future__ import annotations

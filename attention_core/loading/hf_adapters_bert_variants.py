@@ -1,5 +1,5 @@
 """Hugging Face adapters for encoders in BERT's layout with a twist: ALBERT, whose layers share their weights,
-BigBird, whose sparse attention is full attention up to a length, and ESM, Meta's protein language models.
+BigBird, whose sparse attention is full attention up to a length, and the protein language models ESM and ESM C.
 
 ALBERT ("A Lite BERT": albert-base-v2 to albert-xxlarge-v2): BERT's post-norm layers, one set of weights shared by
 every layer.

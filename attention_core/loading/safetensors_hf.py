@@ -232,8 +232,8 @@ def _check_dtypes(state: dict[str, torch.Tensor], folder: Path) -> None:
 
 
 def _legacy_norm_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """LayerNorm.gamma and .beta under their names since, LayerNorm.weight and .bias: transformers renames them so on
-    loading any checkpoint (TensorFlow-era BERTs), and writes an ESM model's norms back as gamma and beta."""
+    """A checkpoint's LayerNorm.gamma and .beta renamed LayerNorm.weight and .bias, as transformers renames them when
+    it loads any checkpoint (TensorFlow-era BERTs); it writes an ESM model's norms under the old names."""
     legacy = {".gamma": ".weight", ".beta": ".bias"}
     return {next((key.removesuffix(old) + new for old, new in legacy.items()
                   if key.endswith("LayerNorm" + old)), key): t for key, t in state.items()}  # fmt: skip

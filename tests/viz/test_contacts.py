@@ -43,3 +43,15 @@ def test_the_heatmap_draws_every_pair_and_frames_the_likeliest():
     assert "T3 and K16<br>13 apart<br>P(contact) 0.800" == heatmap.text[2][15]
     frames = fig.layout.shapes
     assert len(frames) == TOP and (frames[0].x0, frames[0].y0) == (15.5, 2.5)  # residue 15's column, residue 2's row
+
+
+def test_a_long_proteins_map_hovers_by_position_without_a_string_per_cell():
+    """Past HOVER_TEXT_MAX residues, m² hover strings would weigh tens of MB: the hover reads the positions and z."""
+    from viz.figures.contacts import HOVER_TEXT_MAX
+
+    m = HOVER_TEXT_MAX + 1
+    tokens = ["<cls>", *("A" * m), "<eos>"]
+    fig = contact_heatmap(contact_view(np.full((m, m), 0.2), tokens))
+    heatmap = fig.data[0]
+    assert heatmap.text is None
+    assert heatmap.hovertemplate == "residues %{y} and %{x}<br>P(contact) %{z:.3f}<extra></extra>"

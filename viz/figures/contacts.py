@@ -8,16 +8,21 @@ import plotly.graph_objects as go
 from viz.figures.layout import MATRIX_X_LABELS, WEIGHT_SCALE, matrix_height, red_frame, token_axis, token_matrix_layout
 from viz.views.contacts import ContactView
 
+HOVER_TEXT_MAX = 256  # residues up to which every cell carries its own hover text (the patterns page's full-res limit)
+
 
 def contact_heatmap(view: ContactView, title: str = "") -> go.Figure:
     """P(residues i and j touch), residues along both axes (1 = the first after <cls>), the top pairs in red."""
     m = len(view.labels)
     p = view.probabilities
-    hover = [[f"{view.labels[i]} and {view.labels[j]}<br>{abs(i - j)} apart<br>P(contact) {p[i, j]:.3f}"
-              for j in range(m)] for i in range(m)]  # fmt: skip
     positions = list(range(1, m + 1))
+    if m <= HOVER_TEXT_MAX:  # each cell's own words; past that, m² strings would weigh tens of MB: positions only
+        hover = dict(text=[[f"{view.labels[i]} and {view.labels[j]}<br>{abs(i - j)} apart<br>P(contact) {p[i, j]:.3f}"
+                            for j in range(m)] for i in range(m)], hovertemplate="%{text}<extra></extra>")  # fmt: skip
+    else:
+        hover = dict(hovertemplate="residues %{y} and %{x}<br>P(contact) %{z:.3f}<extra></extra>")
     heatmap = go.Heatmap(
-        z=p, x=positions, y=positions, text=hover, hovertemplate="%{text}<extra></extra>",
+        z=p, x=positions, y=positions, **hover,
         colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0, colorbar=dict(title=dict(text="P(contact)")),
         xgap=1 if m <= 40 else 0, ygap=1 if m <= 40 else 0,
     )  # fmt: skip
