@@ -130,6 +130,10 @@ def esm_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     if r.has("contact_head.regression.weight"):  # a weight per layer's head: contacts from attention (contacts.py)
         w["contact.W"] = r.get("contact_head.regression.weight").flatten()  # (n_layers · n_heads,)
         w["contact.b"] = r.get("contact_head.regression.bias")  # (1,)
+        if w["contact.W"].numel() != cfg.n_layers * cfg.n_heads or w["contact.b"].numel() != 1:
+            raise ModelLoadError(f"ESM's contact head has {w['contact.W'].numel()} weights and "
+                                 f"{w['contact.b'].numel()} biases for {cfg.n_layers} × {cfg.n_heads} heads and one "
+                                 "bias: a mangled checkpoint.")  # fmt: skip
     return w
 
 

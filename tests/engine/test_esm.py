@@ -156,3 +156,14 @@ def test_esm_c_matches_transformers(head, tmp_path, monkeypatch):
         assert abs(ours_pre - theirs).max() <= 1e-4, which
     assert steps.norm == "layer" and steps.qk_norm == "full"
     assert contact_probabilities(trace) is None  # ESM C has no contact head
+
+
+def test_a_contact_head_that_does_not_fit_the_heads_is_refused_by_name(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    save_tiny_esm(tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    state["esm.contact_head.regression.weight"] = state["esm.contact_head.regression.weight"][:, :5].contiguous()
+    save_file(state, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ModelLoadError, match=r"contact head has 5 weights and 1 biases for 2 × 4 heads"):
+        load_model(str(tmp_path), device="cpu")
