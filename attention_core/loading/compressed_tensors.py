@@ -11,12 +11,15 @@ Each quantised linear keeps, instead of `<name>.weight`, what its format stores:
     nvfp4-pack-quantized  weight_packed (uint8 [..., out, in/2]: two FP4 e2m1 values a byte, the low nibble first),
                       weight_scale (float8, one per 16 columns) and weight_global_scale: each weight is its FP4 value
                       × weight_scale / weight_global_scale, in float32
+    mxfp4-pack-quantized  weight_packed as NVFP4's, weight_scale (uint8 E8M0, one per 32 columns): FP4 value × 2^(scale
+                      − 127), exact in float32
+    mxfp8-quantized   weight (float8 e4m3), weight_scale (uint8 E8M0, one per 32 columns): value × 2^(scale − 127)
 
 and each weight is (q − zero point) × scale, computed in the scale's dtype as compressed-tensors' `dequantize` does,
 then widened to float32. The scale is one number (tensor), one a row (channel), one per row and group of group_size
 columns (group; with weight_g_idx, the group each column belongs to: activation order) or one per block
 (block_structure). Activation scales (input_scale, input_global_scale, ...) are for kernels that round
-activations; the engine computes in float32, drops them and says so (NOTE). Other formats (MXFP4, 2:4 sparse) are
+activations; the engine computes in float32, drops them and says so (NOTE). Other formats (MXFP6, 2:4 sparse) are
 refused by name.
 """
 
@@ -27,9 +30,12 @@ import math
 import torch
 
 from ..errors import ModelLoadError
+from . import mxfp4
 from .mxfp4 import FP4_VALUES
 
-FORMATS = ("pack-quantized", "int-quantized", "naive-quantized", "float-quantized", "nvfp4-pack-quantized", "dense")
+FORMATS = ("pack-quantized", "int-quantized", "naive-quantized", "float-quantized", "nvfp4-pack-quantized",
+           "mxfp4-pack-quantized", "mxfp8-quantized", "dense")  # fmt: skip
+MX_GROUP = 32  # the MX formats' columns a power-of-two scale (E8M0)
 DROPPED = ("input_scale", "input_global_scale", "input_zero_point", "output_scale", "output_zero_point", "k_scale",
            "v_scale")  # fmt: skip
 NOTE = ("Quantised weights decoded ((q − zero point) × scale, compressed-tensors) and run in float32; a quantised "
@@ -120,10 +126,30 @@ def nvfp4(parts: dict[str, torch.Tensor], name: str) -> torch.Tensor:
     return values * (per_value / parts["weight_global_scale"].float())
 
 
+def microscaled(parts: dict[str, torch.Tensor], fmt: str, name: str) -> torch.Tensor:
+    """An MXFP4 or MXFP8 linear's float32 weight: each FP4 (two a byte, as NVFP4's) or FP8 e4m3 value × its group of
+    32 columns' power of two, 2^(weight_scale − 127)."""
+    scale = parts["weight_scale"]
+    stored = parts.get("weight_packed" if fmt == "mxfp4-pack-quantized" else "weight")
+    per_scale = MX_GROUP // 2 if fmt == "mxfp4-pack-quantized" else MX_GROUP  # stored elements a scale covers
+    wanted = torch.uint8 if fmt == "mxfp4-pack-quantized" else torch.float8_e4m3fn
+    if stored is None or stored.dtype != wanted or scale.dtype != torch.uint8 or stored.dim() < 1 or (
+            stored.shape[:-1] != scale.shape[:-1] or stored.shape[-1] != scale.shape[-1] * per_scale):  # fmt: skip
+        found = "nothing" if stored is None else f"{stored.dtype} {tuple(stored.shape)}"
+        raise ModelLoadError(f"{name}: {fmt} weights are {wanted} with a uint8 scale per {MX_GROUP} columns; the "
+                             f"checkpoint has {found} and scales {scale.dtype} {tuple(scale.shape)}.")  # fmt: skip
+    if fmt == "mxfp4-pack-quantized":  # GPT-OSS's MXFP4 blocks, laid out as 16 bytes a scale
+        return mxfp4.dequantize(stored.reshape(*scale.shape, per_scale), scale, name)
+    exponents = scale.to(torch.int32) - mxfp4.SCALE_BIAS
+    return torch.ldexp(stored.float(), exponents.repeat_interleave(MX_GROUP, dim=-1))
+
+
 def dequantize_module(parts: dict[str, torch.Tensor], fmt: str, args: dict, name: str) -> torch.Tensor:
     """One linear's float32 weight from its stored parts (weight_packed or weight, weight_scale, ...)."""
     if fmt == "nvfp4-pack-quantized":
         return nvfp4(parts, name)
+    if fmt in ("mxfp4-pack-quantized", "mxfp8-quantized"):
+        return microscaled(parts, fmt, name)
     scale = parts["weight_scale"]
     if fmt == "pack-quantized":
         shape, bits = torch.Size(parts["weight_shape"].tolist()), int(args.get("num_bits", 4))

@@ -5,10 +5,11 @@ CompressedTensorsConfig(dequantize=True), which calls the compressed-tensors lib
 The tiny checkpoints: tests/tiny_models.py's Qwen3, its attention and MLP maps quantised as llm-compressor's presets do,
 one scheme each: 4-bit groups of 16 (W4A16, bfloat16 scales), the same with zero points (asymmetric), 3-bit groups
 (elements that spill across the packed words), 8-bit integers a channel (W8A8), with and without zero points, FP8 a
-channel with a static activation scale, FP8 in blocks of 16 × 16, and NVFP4 (FP4 values, an FP8 scale per 16, a global
-scale); packed with the library's own pack_to_int32 and pack_fp4_to_uint8. Tolerances (max absolute difference, float32
-CPU): decoded weights exact, but NVFP4's, which the library rounds to bfloat16 on its CPU path and the engine keeps in
-float32 (within 2^-8 of each weight); patterns 1e-4; logits and hidden states 1e-3.
+channel with a static activation scale, FP8 in blocks of 16 × 16, NVFP4 (FP4 values, an FP8 scale per 16, a global
+scale), and MXFP4 and MXFP8 (FP4 or FP8 values, a power of two per 32); packed with the library's own pack_to_int32 and
+pack_fp4_to_uint8. Tolerances (max absolute difference, float32 CPU): decoded weights exact, but NVFP4's, which the
+library rounds to bfloat16 on its CPU path and the engine keeps in float32 (within 2^-8 of each weight; the MX formats'
+values times powers of two are exact in bfloat16); patterns 1e-4; logits and hidden states 1e-3.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ SCHEMES = {
                                       "symmetric": True}),
     "nvfp4": ("nvfp4-pack-quantized", {"num_bits": 4, "type": "float", "strategy": "tensor_group", "group_size": 16,
                                        "symmetric": True}),
+    "mxfp4": ("mxfp4-pack-quantized", {"num_bits": 4, "type": "float", "strategy": "group", "group_size": 32,
+                                       "symmetric": True, "scale_dtype": "torch.uint8"}),
+    "mxfp8": ("mxfp8-quantized", {"num_bits": 8, "type": "float", "strategy": "group", "group_size": 32,
+                                  "symmetric": True, "scale_dtype": "torch.uint8"}),
 }  # fmt: skip
+FP4_GRID = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])  # e2m1's magnitudes
 FP4_MAX, E4M3_MAX = 6.0, 448.0
 
 
@@ -64,14 +70,15 @@ def _quantised(w: torch.Tensor, args: dict) -> dict[str, torch.Tensor]:
         scale = blocks.abs().amax(dim=(1, 3)) / 448.0  # (row blocks, column blocks)
         return {"weight": (blocks / scale[:, None, :, None]).reshape(rows, cols).to(torch.float8_e4m3fn),
                 "weight_scale": scale}  # fmt: skip
+    if args.get("scale_dtype") == "torch.uint8":  # MXFP4, MXFP8: a power of two (E8M0) per 32 columns
+        return _microscaled(w, args["num_bits"])
     groups = w.reshape(rows, -1, GROUP) if "group" in args["strategy"] else w.reshape(rows, 1, cols)
     if args["strategy"] == "tensor_group":  # NVFP4: FP4 values, an FP8 scale a group, one float32 scale above them
         nvfp4 = pytest.importorskip("compressed_tensors.compressors.nvfp4.helpers")
         global_scale = FP4_MAX * E4M3_MAX / w.abs().max()
         scale = (groups.abs().amax(-1) / FP4_MAX * global_scale).to(torch.float8_e4m3fn)  # (rows, groups)
         ratio = groups / (scale.float() / global_scale)[..., None]
-        grid = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
-        nearest = grid[(ratio.abs()[..., None] - grid).abs().argmin(-1)] * ratio.sign()  # the nearest FP4 value
+        nearest = _nearest_fp4(ratio)
         return {"weight_packed": nvfp4.pack_fp4_to_uint8(nearest.reshape(rows, cols)), "weight_scale": scale,
                 "weight_global_scale": global_scale.reshape(1)}  # fmt: skip
     if args["type"] == "float":
@@ -94,6 +101,24 @@ def _quantised(w: torch.Tensor, args: dict) -> dict[str, torch.Tensor]:
     if zero is not None:
         out["weight_zero_point"] = packing.pack_to_int32(zero, args["num_bits"], packed_dim=0)
     return out
+
+
+def _nearest_fp4(ratio: torch.Tensor) -> torch.Tensor:
+    return FP4_GRID[(ratio.abs()[..., None] - FP4_GRID).abs().argmin(-1)] * ratio.sign()
+
+
+def _microscaled(w: torch.Tensor, bits: int) -> dict[str, torch.Tensor]:
+    """MXFP4 or MXFP8 parts of `w`: a group's scale 2^(⌊log2 of its largest magnitude⌋ − the element format's largest
+    exponent: 2 for FP4, 8 for FP8 e4m3), stored as that exponent + 127."""
+    nvfp4 = pytest.importorskip("compressed_tensors.compressors.nvfp4.helpers")
+    rows, cols = w.shape
+    groups = w.reshape(rows, -1, 32)
+    exponent = torch.floor(torch.log2(groups.abs().amax(-1))) - (2 if bits == 4 else 8)  # (rows, groups)
+    ratio = (groups / torch.exp2(exponent)[..., None]).reshape(rows, cols)
+    scale = (exponent + 127).to(torch.uint8)
+    if bits == 4:
+        return {"weight_packed": nvfp4.pack_fp4_to_uint8(_nearest_fp4(ratio)), "weight_scale": scale}
+    return {"weight": ratio.clamp(-448.0, 448.0).to(torch.float8_e4m3fn), "weight_scale": scale}
 
 
 def as_compressed(folder, scheme: str) -> None:
@@ -204,3 +229,18 @@ def test_mangled_parts_are_refused_by_name_not_with_a_traceback():
     # column 2 in group 5, of 2
     with pytest.raises(ModelLoadError, match=r"m\.v_proj: compressed-tensors scales \(2, 2\) or zero points do not"):
         ct.dequantize_module(order, "int-quantized", {"num_bits": 8, "strategy": "group", "group_size": 2}, "m.v_proj")
+
+
+@pytest.mark.parametrize(("fmt", "parts", "found"), [
+    ("mxfp4-pack-quantized", {"weight_packed": torch.zeros(4, 16, dtype=torch.uint8),
+                              "weight_scale": torch.ones(4, 2, dtype=torch.uint8)}, r"torch.uint8 \(4, 16\)"),
+    ("mxfp4-pack-quantized", {"weight_packed": torch.zeros(4, 16, dtype=torch.uint8),
+                              "weight_scale": torch.ones(4, 1)}, r"scales torch.float32"),
+    ("mxfp8-quantized", {"weight": torch.zeros(4, 32), "weight_scale": torch.ones(4, 1, dtype=torch.uint8)},
+     r"torch.float32 \(4, 32\)"),
+    ("mxfp8-quantized", {"weight_scale": torch.ones(4, 1, dtype=torch.uint8)}, "has nothing"),
+])  # fmt: skip
+def test_mangled_microscaled_parts_are_refused_by_name(fmt, parts, found):
+    """Scales that do not cover the row in groups of 32, values of another dtype, or none at all."""
+    with pytest.raises(ModelLoadError, match=rf"m\.o_proj: {fmt} weights are .*{found}"):
+        ct.dequantize_module(parts, fmt, {}, "m.o_proj")
