@@ -103,8 +103,10 @@ ESM_NAMES = dataclasses.replace(
 )  # fmt: skip
 
 
-ESM_TEXT = ("ESM reads protein sequences, one capital letter per amino acid (as MKTAYIAKQRQISFVKSHFSRQ); other "
-            "characters become <unk>.")  # fmt: skip
+ESM_TEXT = ("ESM reads protein sequences, one capital letter per amino acid (as MKTAYIAKQRQISFVKSHFSRQ); spaces and "
+            "line breaks are skipped, and each run of other characters becomes one <unk>.")  # fmt: skip
+ESMC_TEXT = ("ESM C reads protein sequences, one capital letter per amino acid (as MKTAYIAKQRQISFVKSHFSRQ; | between "
+             "chains); every other character, spaces and line breaks included, becomes an <unk>.")  # fmt: skip
 
 
 def esm_config(hf: dict, name: str) -> ModelConfig:
@@ -142,7 +144,7 @@ def esmc_config(hf: dict, name: str) -> ModelConfig:
         raise ModelLoadError("ESM C with grouped-query attention is not supported (transformers refuses it too).")
     scale = 1.0 / math.sqrt(int(hf["num_hidden_layers"]) / 36)  # each sublayer's output ÷ √(n_layers / 36)
     return _decoder(hf, name, "esmc", causal=False, norm="layer", norm_eps=1e-5, qk_norm="full", tie_embeddings=True,
-                    residual_scale=scale, conversion_notes=(ESM_TEXT,))  # fmt: skip
+                    residual_scale=scale, conversion_notes=(ESMC_TEXT,))  # fmt: skip
 
 
 def esmc_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:

@@ -308,7 +308,7 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("esm", ("token dropout: a <mask> token's embedding zeroed", "ESM reads protein sequences")),
         ("esm1b", ("token dropout: a <mask> token's embedding zeroed", "ESM reads protein sequences")),
         ("esmc", ("LayerNorm on queries and keys", "each sublayer's output × 3 before it is added",
-                  "ESM reads protein sequences")),
+                  "ESM C reads protein sequences")),
         ("mpt", ("ALiBi: each head adds its own slope × (the key's position − the last key's) to every score, no "
                  "position embedding",)),
         ("llava", ()),  # the language model of vision-language checkpoints: a Llama in both

@@ -54,6 +54,8 @@ def test_esm_matches_transformers(esm, text):
     with torch.inference_mode():
         out = hf(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
     assert trace.tokens[0] == "<cls>" and trace.tokens[-1] == "<eos>" and trace.tokens[1:4] == ["M", "K", "T"]
+    assert ours.trace("MK T\nab").tokens == ["<cls>", "M", "K", "T", "<unk>", "<eos>"]  # as its sidebar note says
+    assert any("spaces and line breaks are skipped" in note for note in ours.config.conversion_notes)
     for layer in range(ours.config.n_layers):
         ref = out.attentions[layer][0]
         assert (trace.layer_patterns(layer) - ref).abs().max() <= PATTERN_TOL, layer
@@ -138,6 +140,8 @@ def test_esm_c_matches_transformers(head, tmp_path, monkeypatch):
         model = getattr(hf, "esmc", hf)
         out = model(torch.tensor([trace.token_ids]), output_attentions=True, output_hidden_states=True)
     assert "|" in trace.tokens and trace.tokens[0] == "<cls>"
+    assert ours.trace("MK T").tokens == ["<cls>", "M", "K", "<unk>", "T", "<eos>"]  # a space is an <unk>, as it says
+    assert any("spaces and line breaks included, becomes an <unk>" in note for note in ours.config.conversion_notes)
     for layer in range(ours.config.n_layers):
         assert (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max() <= PATTERN_TOL, layer
         ref = out.hidden_states[layer][0]
