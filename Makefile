@@ -5,9 +5,9 @@
 #              .ci/run on 2 shared cores (torch.mm 2048² float32 at ~210 GFLOP/s), 2026-12-05 22:17 UTC at c7adc1a:
 #              8 min 26 s of tests (3,239 passed, 13 skipped: CUDA only), 9 min 14 s in all with the set-up from the
 #              package cache (the limit is 20). A fresh clone's make test on this project's 2-core machine,
-#              2026-12-06 16:57 UTC at 661b007: 12 min 4 s of tests (3,816 passed, 13 skipped), 13 min 12 s in all. On a slower machine (torch.mm at ~46 GFLOP/s), 2026-12-04 17:34
+#              2026-12-06 19:17 UTC at 8882b58: 14 min 23 s of tests (3,944 passed, 13 skipped), 15 min 39 s in all. On a slower machine (torch.mm at ~46 GFLOP/s), 2026-12-04 17:34
 #              UTC at a0c2437: 22 min 29 s of tests (2,471 passed, 13 skipped), 24 min 37 s in all: over the limit.
-# make test-fast – the quick tier (820 tests: pytest 34 s, 38 s in all, in one checkout on 2 cores, 2026-12-06 14:21): ruff,
+# make test-fast – the quick tier (825 tests: pytest 33 s, about 45 s in all, in one checkout on 2 cores, 2026-12-06 19:14): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
 #              local Ray; tiny random models only (tests/tiny_models.py). tests/conftest.py sets the
