@@ -307,6 +307,11 @@ def formats_help() -> str:
     )
 
 
+def reads_proteins(model: Model) -> bool:
+    """Whether the model reads protein sequences (one token per amino acid) rather than text: ESM's and ESM C's."""
+    return model.config.arch in ("esm", "esmc")
+
+
 def is_embedded(name: str) -> bool:
     return name in MODEL_NAMES
 

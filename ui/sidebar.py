@@ -205,9 +205,17 @@ def _hybrid_help(cfg) -> str:
             "Contribution graph pages).")  # fmt: skip
 
 
+# A protein model's one-click text (its sidebar note says what it reads): human ubiquitin, 76 residues (UniProt P0CG48)
+UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+
+
 def draw_view_controls(model: models.Model) -> None:
-    """Masking, token cap, layer, head and orientation for the loaded model, and a line describing it."""
+    """A protein model's example, then masking, token cap, layer, head and orientation for the loaded model, and a
+    line describing it."""
     cfg = model.config
+    if models.reads_proteins(model):  # the chapter's sentences are all <unk> to it
+        st.button("A protein: human ubiquitin (76 residues)", key="example_protein", on_click=_set_text,
+                  args=(UBIQUITIN,), width="stretch")  # fmt: skip
     st.divider()
     _masking_toggle(model)
     shell.settle_layer_head(cfg.n_layers, cfg.n_heads, model.name, cfg.attention_layers)

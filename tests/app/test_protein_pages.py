@@ -45,3 +45,16 @@ def test_the_patterns_page_draws_the_contacts_esm_predicts_from_attention(privat
 def test_a_model_without_a_contact_head_draws_no_contacts(private_models) -> None:
     at = opened(private_models, "esmc")
     assert "Contacts predicted from attention" not in [h.value for h in at.subheader]
+
+
+def test_a_protein_model_offers_a_protein_and_a_text_model_does_not(private_models) -> None:
+    """The chapter's examples are all <unk> to ESM: its sidebar offers human ubiquitin, whose 76 residues become 76
+    tokens between <cls> and <eos>; SmolLM2's sidebar has no such button."""
+    at = opened(private_models, "esm")
+    at = at.sidebar.button(key="example_protein").click().run()
+    assert not at.exception and at.session_state["text"].startswith("MQIFVKTLTG")
+    assert "over the 76 residues" in " ".join(c.value for c in at.caption)
+    plain = AppTest.from_file(APP, default_timeout=180)
+    plain.query_params.update({"page": "patterns"})
+    plain.run()
+    assert not any(b.key == "example_protein" for b in plain.sidebar.button)
