@@ -130,4 +130,5 @@ def contacts_view(trace: Any) -> View:
                         "head over a protein sequence")  # fmt: skip
     view = contact_view(found, list(trace.tokens))
     title = f"Contacts predicted from {trace.model_name}'s attention"
-    return View("contacts", [contact_heatmap(view, title)], 0, 0, note=contact_sentence(view, trace.model_name))
+    note = contact_sentence(view, trace.model_name, markdown=False)  # a note is plain text
+    return View("contacts", [contact_heatmap(view, title)], 0, 0, note=note)

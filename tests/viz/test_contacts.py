@@ -31,7 +31,8 @@ def test_the_view_lists_the_likeliest_long_range_pairs_first():
     rows = contact_rows(view)
     assert rows[0] == {"residue": "T3", "with": "K16", "apart": 13, "probability": 0.8}
     said = contact_sentence(view, "esm2")
-    assert "20 residues" in said and "T3 and K16, 0.800" in said and f"{view.expected:.1f} contacts" in said
+    assert "20 residues" in said and "`T3` and `K16`, 0.800" in said and f"{view.expected:.1f} contacts" in said
+    assert "T3 and K16, 0.800" in contact_sentence(view, "esm2", markdown=False)  # a notebook's plain note
 
 
 def test_the_heatmap_draws_every_pair_and_frames_the_likeliest():
@@ -55,3 +56,10 @@ def test_a_long_proteins_map_hovers_by_position_without_a_string_per_cell():
     heatmap = fig.data[0]
     assert heatmap.text is None
     assert heatmap.hovertemplate == "residues %{y} and %{x}<br>P(contact) %{z:.3f}<extra></extra>"
+
+
+def test_a_residue_the_tokenizer_did_not_know_is_shown_as_text_not_markup():
+    """An <unk> residue's label ("<unk>3") would be a tag to Plotly: the axis and the hover write it escaped."""
+    tokens = ["<cls>", "M", "K", "<unk>", *("A" * 8), "<eos>"]
+    fig = contact_heatmap(contact_view(np.full((11, 11), 0.3), tokens))
+    assert fig.layout.yaxis.ticktext[2] == "&lt;unk&gt;3" and fig.data[0].text[2][0].startswith("&lt;unk&gt;3 and M1")

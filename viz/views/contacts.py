@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from viz.labels import markdown_code
+
 LONG_RANGE = 6  # residues at least this far apart in the sequence: a contact the chain's own neighbours do not explain
 TOP = 10  # the most likely such contacts listed
 
@@ -39,8 +41,10 @@ def contact_rows(view: ContactView) -> list[dict[str, object]]:
             for i, j, p in view.top]  # fmt: skip
 
 
-def contact_sentence(view: ContactView, model: str) -> str:
-    """What the map is and its own numbers."""
+def contact_sentence(view: ContactView, model: str, markdown: bool = True) -> str:
+    """What the map is and its own numbers: as Markdown (`model` already Markdown-safe; each residue a code span, so
+    an "<unk>3" reads as text), or plain text (a notebook's note)."""
+    code = markdown_code if markdown else str
     m = len(view.labels)
     said = (f"{model}'s contact head reads every head's pattern over the {m} residues, made symmetric and corrected "
             "for the average product (APC), and weighs them with one logistic regression into the probability that "
@@ -48,6 +52,6 @@ def contact_sentence(view: ContactView, model: str) -> str:
             f"{view.expected:.1f} contacts expected in all.")  # fmt: skip
     if view.top:
         i, j, p = view.top[0]
-        said += (f" The likeliest pair at least {LONG_RANGE} residues apart: {view.labels[i]} and {view.labels[j]}, "
-                 f"{p:.3f}.")  # fmt: skip
+        said += (f" The likeliest pair at least {LONG_RANGE} residues apart: {code(view.labels[i])} and "
+                 f"{code(view.labels[j])}, {p:.3f}.")  # fmt: skip
     return said
