@@ -103,12 +103,15 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
 
 
 def _packed_bits(config: Path) -> int:
-    """The width of a compressed-tensors, GPTQ or AWQ checkpoint's packed integers (4 where config.json does not
+    """The width of a compressed-tensors, GPTQ, AWQ or MLX checkpoint's packed integers (4 where config.json does not
     say)."""
     try:
         quant = _quantization(read_json(config)) if config.is_file() else None
-        if quant and (quant.get("quant_method") in ("gptq", "awq") or "quant_method" not in quant):  # or MLX's
+        if quant and quant.get("quant_method") in ("gptq", "awq"):
             return int(quant.get("bits", 4))
+        if quant and "quant_method" not in quant:  # MLX's table: its narrowest width, so no module is undercounted
+            own = [entry["bits"] for entry in quant.values() if isinstance(entry, dict) and "bits" in entry]
+            return int(min([quant.get("bits", 4), *own]))
         return int(compressed_tensors.weight_settings(quant)[1].get("num_bits", 4)) if quant else 4
     except (ModelLoadError, TypeError, ValueError):
         return 4  # the loader says what is wrong with it; the memory check only needs a width
@@ -127,7 +130,7 @@ def _float32_bytes(key: str, dtype: str, n: int, bits: int = 4) -> int:
         return 8 * n
     if dtype == "I32" and key.endswith((".weight_packed", ".qweight")):  # compressed-tensors, GPTQ, AWQ: 32 / bits
         return -(-4 * 32 * n // bits)
-    if dtype == "U32" and key.endswith(".weight"):  # MLX (its default width; a mixed recipe's own ones aside)
+    if dtype == "U32" and key.endswith(".weight"):  # MLX (a mixed recipe's narrowest width: never undercounted)
         return -(-4 * 32 * n // bits)
     return 4 * n
 

@@ -234,3 +234,16 @@ def test_an_mlx_folder_is_told_from_a_quant_method_and_from_a_float_one():
     assert not mlx_quantised.is_mlx({"quantization_config": {**table, "quant_method": "awq"}})
     assert not mlx_quantised.is_mlx({"quantization": table, "quantization_config": {"quant_method": "gptq"}})
     assert not mlx_quantised.is_mlx({"model_type": "qwen3"})
+
+
+def test_the_memory_check_never_undercounts_a_mixed_recipes_narrowest_width(tmp_path):
+    """A module at 2 bits in a table whose default is 4: its words hold 16 weights each, and the size read from the
+    headers before loading counts them so (counted at the default, they were half their float32 size)."""
+    from safetensors.torch import save_file
+
+    words = torch.zeros(64, 4, dtype=torch.int32).view(torch.uint32)  # 64 rows of 4 words: 64 × 64 2-bit codes
+    save_file({"m.weight": words, "m.scales": torch.ones(64, 2), "m.biases": torch.ones(64, 2)},
+              str(tmp_path / "model.safetensors"))  # fmt: skip
+    table = {"group_size": 32, "bits": 4, "m": {"group_size": 32, "bits": 2}}
+    (tmp_path / "config.json").write_text(json.dumps({"quantization": table, "quantization_config": table}))
+    assert safetensors_float32_bytes([tmp_path / "model.safetensors"]) >= 4 * 64 * 64
