@@ -13,18 +13,20 @@ import torch
 from tests.tiny_tokenizers import CORPUS, byte_bpe, sentencepiece_unigram, wordpiece  # noqa: F401 (re-exported)
 
 
-def _peaked_and_saved(hf, folder: Path, tokenizer, norms_too: bool = False):
-    """`hf` with std 0.3 matrices and biases (and, with `norms_too`, 1-D norm weights moved off their init, so a
-    wrong (1 + w) convention shows), saved as safetensors with `tokenizer`; returns it, in eval mode."""
+def _peaked_and_saved(hf, folder: Path, tokenizer, norms_too: bool = False, norm_names: tuple[str, ...] = ("norm",)):
+    """`hf` with std 0.3 matrices and biases (and, with `norms_too`, 1-D norm weights, named with one of
+    `norm_names`, moved off their init, so a wrong (1 + w) convention shows), saved as safetensors with `tokenizer`
+    (None: the caller saved its tokenizer's files); returns it, in eval mode."""
     hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
     with torch.no_grad():
         for name, p in hf.named_parameters():
             if p.dim() >= 2 or name.endswith("bias"):  # 3-D: a MoE layer's experts, fused as transformers holds them
                 p.normal_(0.0, 0.3)
-            elif norms_too and "norm" in name:
+            elif norms_too and any(word in name for word in norm_names):
                 p.add_(torch.randn_like(p) * 0.1)
     hf.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save(str(Path(folder) / "tokenizer.json"))
+    if tokenizer is not None:
+        tokenizer.save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
 
 

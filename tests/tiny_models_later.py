@@ -238,10 +238,12 @@ def save_tiny_esm(folder, rotary: bool = True, head: bool = True, seed: int = 0)
     """A tiny ESM protein model (2 layers, 4 heads, d_model 64) with ESM-2's vocab.txt and no tokenizer.json, as the
     hub's ESM folders: ESM-2's layout (RoPE) or, `rotary` false, ESM-1b's (learned positions, normalised embeddings);
     token dropout on. `head`: EsmForMaskedLM (tensors under esm., the LM and contact heads beside them), else EsmModel.
-    std 0.3 matrices and biases, norms moved off their init; returns the model, in eval mode."""
+    tests.tiny_models._peaked_and_saved's weights; returns the model, in eval mode."""
     from pathlib import Path
 
     import transformers
+
+    from tests.tiny_models import _peaked_and_saved  # here: tests.tiny_models reaches this module in turn
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -255,24 +257,19 @@ def save_tiny_esm(folder, rotary: bool = True, head: bool = True, seed: int = 0)
         layer_norm_eps=1e-5, hidden_act="gelu",
     )  # fmt: skip
     hf = transformers.EsmForMaskedLM(cfg) if head else transformers.EsmModel(cfg, add_pooling_layer=False)
-    hf.set_attn_implementation("eager")
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() >= 2 or (name.endswith("bias") and "norm" not in name.lower()):
-                p.normal_(0.0, 0.3)
-            elif "norm" in name.lower():
-                p.add_(torch.randn_like(p) * 0.1)
-    hf.save_pretrained(folder, safe_serialization=True)
-    return hf.eval()
+    return _peaked_and_saved(hf, folder, None, norms_too=True, norm_names=("norm", "Norm"))  # its LayerNorms too
 
 
 def save_tiny_esmc(folder, head: bool = True, seed: int = 0):
     """A tiny ESM C (4 layers, so each sublayer's output is divided by √(4/36) = 1/3; 4 heads, d_model 64) with
     transformers' EsmcTokenizer (its tokenizer.json): EsmcForMaskedLM (tensors under esmc.), or EsmcModel where not
-    `head`. std 0.3 matrices, norms (LayerNorms, the q/k ones over all heads) moved off their init; in eval mode."""
+    `head`. tests.tiny_models._peaked_and_saved's weights (its LayerNorms, the q/k ones over all heads too); in eval
+    mode."""
     from pathlib import Path
 
     import transformers
+
+    from tests.tiny_models import _peaked_and_saved
 
     folder = Path(folder)
     transformers.EsmcTokenizer().save_pretrained(str(folder))
@@ -280,12 +277,4 @@ def save_tiny_esmc(folder, head: bool = True, seed: int = 0):
     shape = dict(vocab_size=64, hidden_size=64, intermediate_size=96, num_hidden_layers=4, num_attention_heads=4)
     cfg = transformers.EsmcConfig(**shape, num_key_value_heads=4, max_position_embeddings=128)
     hf = transformers.EsmcForMaskedLM(cfg) if head else transformers.EsmcModel(cfg)
-    hf.set_attn_implementation("eager")
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() >= 2:
-                p.normal_(0.0, 0.3)
-            elif "norm" in name:
-                p.add_(torch.randn_like(p) * 0.1)
-    hf.save_pretrained(folder, safe_serialization=True)
-    return hf.eval()
+    return _peaked_and_saved(hf, folder, None, norms_too=True)
