@@ -104,3 +104,16 @@ def test_narrower_embeddings_name_their_projection_where_it_sits() -> None:
     deberta = first("post", "layer", ("token",), embedding_norm=True, d_model=768, embedding_projection="before")
     assert deberta[0] == "LayerNorm((token embedding)·W_proj)" and "before their LayerNorm" in deberta[1]
     assert first("post", "layer", terms, embedding_norm=True)[1] == ""  # BERT: no projection, nothing to add
+
+
+def test_a_layernorm_over_all_heads_is_named_and_described_as_one():
+    """ESM C normalises all heads' queries (keys) by a LayerNorm, as its other norms: the title and the caption say
+    so; OLMo 2's RMSNorm over all heads, and any per-head norm, keep the root-mean-square's words."""
+    from viz.views.norm_words import full_norm_name, projection_title, qk_norm_caption
+
+    assert (full_norm_name("layer"), full_norm_name("rms")) == ("LayerNorm", "RMSNorm")
+    title = projection_title("Q", False, "full", 9, 16, "before", full_norm=full_norm_name("layer"))
+    assert title.startswith("Q = LayerNorm(E·W_Q, all heads)·w_q")
+    assert "centred on their mean" in qk_norm_caption("full", True, full_norm="LayerNorm")
+    assert "root-mean-square" in qk_norm_caption("full", True)
+    assert "centred" not in qk_norm_caption("head", True, full_norm="LayerNorm")

@@ -121,7 +121,7 @@ def projection_title(
     Hunyuan, Llama 4: per head, after RoPE), times its learned weight where it has one (`weighted`; Llama 4's has
     none). `rope`: "before" (the chart before the rotation), "after" (after it), or "" (a layer without RoPE).
     `clip`: OLMo's clip_qkv, the clamp after the map (and OLMoE's norm). `full_norm`: the norm over every head's
-    projection ("LayerNorm" for ESM C)."""
+    projection (full_norm_name's)."""
     product = f"E·W_{name}" + (f" + b_{name}" if has_bias else "")
     weight = f"·w_{name.lower()}" if weighted else ""
     # short enough for a half-width chart at 1280 px (~55 characters); the section's caption says which norm
@@ -136,10 +136,16 @@ def projection_title(
     return f"{name} = {product}  [{rows} × {d_head}]" + (f" {rope} RoPE" if rope else "")
 
 
+def full_norm_name(norm: str) -> str:
+    """The norm a model runs over all heads' queries (keys) at once (qk_norm "full"), of the kind of its other norms
+    (HeadSteps.norm): RMSNorm (OLMo 2) or LayerNorm (ESM C)."""
+    return "LayerNorm" if norm == "layer" else "RMSNorm"
+
+
 def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False, weighted: bool = True,
-                    layer_norm: bool = False) -> str:  # fmt: skip
-    """Inside a head's words for the model's RMSNorm on queries and keys (`weighted`: with learned weights;
-    `layer_norm`: a LayerNorm over all heads, ESM C's); '' where it has none."""
+                    full_norm: str = "RMSNorm") -> str:  # fmt: skip
+    """Inside a head's words for the model's norm on queries and keys (`weighted`: with learned weights; `full_norm`:
+    the norm over all heads, full_norm_name's); '' where it has none."""
     if qk_norm == "none":
         return ""
     over = ("each head's q and k (d_head numbers)" if qk_norm == "head"
@@ -149,6 +155,7 @@ def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False, weighted
               else "the Q and K charts show them after that norm")  # fmt: skip
     scaled = ("and scaled per dimension by learned weights (q_norm, k_norm)" if weighted
               else "with no learned weight, so each has a root-mean-square of 1")  # fmt: skip
-    how = ("centred on their mean, divided by their standard deviation" if layer_norm
+    centred = qk_norm == "full" and full_norm == "LayerNorm"
+    how = ("centred on their mean, divided by their standard deviation" if centred
            else "divided by their root-mean-square")  # fmt: skip
     return f" This model then normalises {over}{when}: {how} {scaled}; {charts}."
