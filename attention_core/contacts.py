@@ -33,9 +33,9 @@ def apc(features: torch.Tensor) -> torch.Tensor:
 
 def contact_probabilities(trace: Trace) -> torch.Tensor | None:
     """[n − 2, n − 2] probabilities that residues i and j (tokens i + 1 and j + 1) touch, from `trace`'s patterns and
-    the model's contact head; None where the model has none."""
+    the model's contact head; None where the model has none, or the text holds fewer than two residues."""
     w, cfg = trace.context.weights, trace.config
-    if not has_contact_head(w):
+    if not has_contact_head(w) or trace.n_tokens < 4:  # <cls>, <eos> and at least two residues
         return None
     ids = torch.tensor(trace.token_ids)
     keep = (ids != EOS_ID).float()

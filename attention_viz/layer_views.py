@@ -123,7 +123,7 @@ def implicit_view_of(trace: Any, layer: int, head: int, orient: Orientation) -> 
 
 def contacts_view(trace: Any) -> View:
     """A protein model's contacts predicted from every head's pattern by its contact head (ESM-2's, ESM-1b's)."""
-    found = contacts_of(trace) if trace.n_tokens >= 4 else None
+    found = contacts_of(trace)
     if found is None:
         why = "no contact head" if trace.n_tokens >= 4 else "a text of fewer than two residues"
         raise ViewError(f"{trace.model_name} has {why}: the contacts view draws an ESM-2 or ESM-1b model's contact "

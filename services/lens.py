@@ -112,7 +112,7 @@ def implicit_weights_of(trace: Trace, layer: int, start: int, stop: int) -> np.n
 
 def contacts(base_key: Hashable, trace: Trace) -> np.ndarray | None:
     """[n − 2, n − 2] probabilities that two residues touch, from every head's pattern and the model's contact head
-    (ESM's; attention_core/contacts.py), float64; None where the model has none."""
+    (ESM's; attention_core/contacts.py), float64; None where the model has none or the text fewer than two residues."""
     return derived(base_key, "contacts", compute=lambda: contacts_of(trace))
 
 

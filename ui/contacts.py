@@ -16,9 +16,7 @@ from viz.views.contacts import LONG_RANGE, contact_rows, contact_sentence, conta
 
 def contacts_section(key: Hashable, trace: Any, tokens: Sequence[str], model_title: str) -> None:
     """Draw the section where the model has a contact head and the text at least two residues."""
-    if trace.n_tokens < 4:  # <cls>, <eos> and at least two residues
-        return
-    found = contacts(key, trace)  # None at once without a contact head
+    found = contacts(key, trace)  # None at once without either
     if found is None:
         return
     view = contact_view(found, tokens)
