@@ -12,7 +12,7 @@ ENCODER_ARCHS = (
     "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
     "pegasus", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3", "t5_encoder", "m2m_100",
     "plbart", "blenderbot", "roberta-prelayernorm", "xlm-roberta-xl", "ernie",
-    "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus", "t5gemma",
+    "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus", "t5gemma", "esm", "esmc",
 )  # fmt: skip
 
 # A hybrid's token mixers (ModelConfig.mixers), in words
@@ -27,6 +27,13 @@ MIXER_PHRASES = {
     "selective_scan": "a Mamba selective state-space scan", "rg_lru": "Griffin's gated linear recurrence (RG-LRU)",
     "none": "an MLP alone (mixing no tokens)",
 }  # fmt: skip
+
+
+# The tuple fields and their elements' type (a config read back from JSON has lists: ModelConfig.__post_init__)
+_TUPLE_FIELDS = {"sliding_layers": bool, "rope_freq_divisors": float, "rope_layers": bool, "qk_norm_layers": bool,
+    "rope_thetas": float, "swiglu_clamp": float, "moe_groups": int, "layer_weights": int, "conversion_notes": str,
+    "mixers": str, "mlp_layers": bool, "norm_positions": str, "kv_heads_layers": int, "delta_heads": int,
+    "delta_dims": int, "ssm_shape": int, "ssm_dt_limit": float, "selective_shape": int}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -213,31 +220,16 @@ class ModelConfig:
     conversion_notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.causal and self.arch not in ENCODER_ARCHS:  # has_lm_head would take it for a decoder
+            raise ValueError(f"{self.arch} reads both ways: list it in ENCODER_ARCHS, as every encoder is.")
         # JSON has no tuples: a config read back from the cache gives a list, which would not hash.
-        object.__setattr__(self, "sliding_layers", tuple(bool(b) for b in self.sliding_layers))
-        object.__setattr__(self, "rope_freq_divisors", tuple(float(d) for d in self.rope_freq_divisors))
-        object.__setattr__(self, "rope_layers", tuple(bool(b) for b in self.rope_layers))
-        object.__setattr__(self, "qk_norm_layers", tuple(bool(b) for b in self.qk_norm_layers))
-        object.__setattr__(self, "rope_thetas", tuple(float(t) for t in self.rope_thetas))
-        object.__setattr__(self, "swiglu_clamp", tuple(float(x) for x in self.swiglu_clamp))
-        object.__setattr__(self, "moe_groups", tuple(int(x) for x in self.moe_groups))
-        object.__setattr__(self, "layer_weights", tuple(int(i) for i in self.layer_weights))
-        object.__setattr__(self, "conversion_notes", tuple(str(n) for n in self.conversion_notes))
-        object.__setattr__(self, "mixers", tuple(str(m) for m in self.mixers))
-        object.__setattr__(self, "mlp_layers", tuple(bool(b) for b in self.mlp_layers))
-        object.__setattr__(self, "norm_positions", tuple(str(p) for p in self.norm_positions))
-        object.__setattr__(self, "kv_heads_layers", tuple(int(n) for n in self.kv_heads_layers))
-        object.__setattr__(self, "delta_heads", tuple(int(x) for x in self.delta_heads))
-        object.__setattr__(self, "delta_dims", tuple(int(x) for x in self.delta_dims))
-        object.__setattr__(self, "ssm_shape", tuple(int(x) for x in self.ssm_shape))
-        object.__setattr__(self, "ssm_dt_limit", tuple(float(x) for x in self.ssm_dt_limit))
-        object.__setattr__(self, "selective_shape", tuple(int(x) for x in self.selective_shape))
+        for name, kind in _TUPLE_FIELDS.items():
+            object.__setattr__(self, name, tuple(kind(x) for x in getattr(self, name)))
         object.__setattr__(self, "folded_multipliers", tuple((str(k), float(v)) for k, v in self.folded_multipliers))
 
     @property
     def own_position_projections(self) -> bool:
-        """DeBERTa v1 projects its relative-position table with each layer's own pos_q_proj and pos_proj (W_pos_Q,
-        W_pos_K); v2 and v3 with the layer's W_Q and W_K (disentangled.position_projections, the captions)."""
+        """DeBERTa v1 projects its position table by each layer's own W_pos_Q and W_pos_K, v2 and v3 by W_Q and W_K."""
         return self.arch == "deberta"
 
     @property
@@ -336,16 +328,14 @@ class ModelConfig:
 
     @property
     def scale_multiple(self) -> int | None:
-        """k where the factor on q·k is 1/√(k·d_head) for a whole k from 2 to 16, so that pages can write it as
-        such: DeBERTa's 3 (q·k and its two position terms scaled together); None for any other factor."""
+        """k where the factor on q·k is 1/√(k·d_head), k whole in 2..16 (DeBERTa's 3: three terms), else None."""
         if not self.has_own_scale or self.scale <= 0:
             return None
         k = 1.0 / (self.scale**2 * self.d_head)
         return round(k) if 2 <= round(k) <= 16 and abs(k - round(k)) < 1e-4 else None
 
     def features(self) -> list[str]:
-        """Plain words for each declared feature of its layers (attention, norms, MLP) this model uses (the sidebar
-        shows them): attention_core/config_features.py."""
+        """Plain words for each feature of its layers this model uses, as the sidebar lists them (config_features)."""
         from .config_features import features
 
         return features(self)

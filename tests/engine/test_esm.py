@@ -171,3 +171,13 @@ def test_a_contact_head_that_does_not_fit_the_heads_is_refused_by_name(tmp_path)
     save_file(state, str(tmp_path / "model.safetensors"))
     with pytest.raises(ModelLoadError, match=r"contact head has 5 weights and 1 biases for 2 × 4 heads"):
         load_model(str(tmp_path), device="cpu")
+
+
+@pytest.mark.parametrize("saver", ["esm", "esmc"])
+def test_protein_encoders_without_their_head_predict_nothing(saver, tmp_path, monkeypatch):
+    """ESM and ESM C read both ways: without a head they had logits all the same (W_E's transpose on the final
+    residual), and so a logit lens and an experiments page of made-up predictions."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    (save_tiny_esm if saver == "esm" else save_tiny_esmc)(tmp_path / saver, head=False)
+    model = load_model(str(tmp_path / saver), device="cpu")
+    assert not model.config.has_lm_head and model.trace("MKTAYIAKQR").logits is None
