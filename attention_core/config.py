@@ -158,9 +158,13 @@ class ModelConfig:
     position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias
     rel_bias_per_layer: bool = False  # umT5: every layer its own table (blocks.{l}.attn.rel_bias), not the stack's
     unembed_scale: float = 1.0  # the final residual's factor before the unembedding (T5 tied: d_model^-0.5)
-    # A prediction head between the final norm and W_U (ModernBERT decoder): LayerNorm(act(x·W_head)), weights
-    # unembed.W_head [d_model, d_model] and unembed.ln; None: the final norm's output goes straight to W_U.
+    # A prediction head between the final norm and W_U (ModernBERT decoder, an encoder's masked-language-model head):
+    # LayerNorm(act(x·W_head + b_head)), weights unembed.W_head [d_model, d_out], unembed.b_head (where the model has
+    # it) and unembed.ln; None: the final norm's output goes straight to W_U.
     head_act: str | None = None
+    # An encoder whose masked-language-model head was read (loading/masked_lm.py, head_act its activation): it has
+    # logits, and those at a position are its guess for the token at that position, not for the next one.
+    masked_lm: bool = False
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds), or into the norms on the sublayers'
     # outputs where the model has them (HyperCLOVA X); the pass never applies it again.
@@ -234,7 +238,13 @@ class ModelConfig:
 
     @property
     def has_lm_head(self) -> bool:
-        """Decoders predict the next token; the encoders we load have no language-model head."""
+        """Whether the model has logits: decoders (the next token) and encoders loaded with their masked-language-model
+        head (the token at each position, `masked_lm`); an embedding model's encoder has none."""
+        return self.arch not in ENCODER_ARCHS or self.masked_lm
+
+    @property
+    def predicts_next_token(self) -> bool:
+        """Whether the logits at a position predict the token after it (decoders) rather than the token there."""
         return self.arch not in ENCODER_ARCHS
 
     def window(self, layer: int) -> int | None:

@@ -64,8 +64,7 @@ def features(cfg: ModelConfig) -> list[str]:
         out.append(f"each sublayer's output × {cfg.residual_scale:g} before it is added (in {folded})")
     if cfg.unembed_scale != 1.0:
         out.append(f"logits × {cfg.unembed_scale:.4g}")
-    if cfg.head_act is not None:
-        out.append(f"a prediction head (dense, {cfg.head_act}, LayerNorm) before the unembedding")
+    out += _head_features(cfg)
     if cfg.n_experts:  # the MLP's, not attention's: said so the sidebar names every way the model differs
         out.append(f"a mixture of {cfg.n_experts} experts in the MLP, {cfg.experts_per_token} per token"
                    + _router_words(cfg))
@@ -80,6 +79,17 @@ def features(cfg: ModelConfig) -> list[str]:
         blocks = "one block's weights" if cfg.stored_layers == 1 else f"{cfg.stored_layers} blocks' weights in turn"
         out.append(f"weights shared across layers: its {cfg.n_layers} layers run {blocks}")
     return out + _grouping_features(cfg)
+
+
+def _head_features(cfg: ModelConfig) -> list[str]:
+    """The prediction head before the unembedding: a masked-language model's (an encoder with the head it was trained
+    with, whose logits fill in masked tokens) or ModernBERT decoder's."""
+    if cfg.masked_lm:
+        return [f"a masked-language-model head (dense, {cfg.head_act}, LayerNorm, unembedding): its logits at a "
+                "position guess the token there"]  # fmt: skip
+    if cfg.head_act is None:
+        return []
+    return [f"a prediction head (dense, {cfg.head_act}, LayerNorm) before the unembedding"]
 
 
 def _grouping_features(cfg: ModelConfig) -> list[str]:

@@ -33,6 +33,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         from tests.tiny_models_later import save_tiny_esm, save_tiny_esmc
 
         save_tiny_esmc(folder) if kind == "esmc" else save_tiny_esm(folder, rotary=kind == "esm")
+    elif kind.startswith("mlm_"):  # a masked-language model: tests.tiny_masked_lms's kind after the prefix
+        from tests.tiny_masked_lms import save_tiny_masked_lm
+
+        save_tiny_masked_lm(kind.removeprefix("mlm_"), folder)
     elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa", "axk1")):
         save_tiny_latent(kind, folder)
     else:

@@ -16,8 +16,10 @@ Every converter is a pure function from a source file to `(ModelConfig, weights,
     blocks.{l}.mlp.W_in  [d_model, d_mlp]  .b_in      blocks.{l}.mlp.W_gate [d_model, d_mlp] (SwiGLU)
     blocks.{l}.mlp.W_out [d_mlp, d_model]  .b_out
     ln_final.w / .b      [d_model]              final norm (pre-norm models)
-    unembed.W_U          [d_model, d_vocab]     absent when tied to embed.W_E
-    unembed.b_U          [d_vocab]              the unembedding's bias (Phi)
+    unembed.W_head / .b_head  [d_model, d_out]  a prediction head before W_U (ModernBERT decoder; an encoder's
+    unembed.ln.w / .b    [d_out]                masked-language-model head, masked_lm.py): LayerNorm(act(x·W_head))
+    unembed.W_U          [d_out, d_vocab]       absent when tied to embed.W_E (d_out = d_model without a head)
+    unembed.b_U          [d_vocab]              the unembedding's bias (Phi, masked-language-model heads)
 
 Head h's rows of W_Q are columns h*d_head:(h+1)*d_head, in the order Hugging Face's RoPE
 (`rotate_half`) expects.

@@ -16,6 +16,7 @@ from ..config import ModelConfig
 from ..errors import ModelLoadError
 from . import awq, bnb, compressed_tensors, fp8, gptq, mlx_quantised, mxfp4
 from .json_file import read_json
+from .masked_lm import attach_masked_lm_head
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
 Progress = Callable[[float, str], None]
@@ -260,7 +261,9 @@ def convert_hf_folder(
     if decode is not None:
         state = decode(state, _quantization(hf) or {}, folder.name)
     _check_dtypes(state, folder)
-    weights = make_weights(_legacy_norm_names(state), config)
+    state = _legacy_norm_names(state)
+    weights = make_weights(state, config)
+    config, weights = attach_masked_lm_head(hf, state, config, weights)  # an encoder's, where the checkpoint has it
     if progress is not None:
         progress(1.0, f"Converted {hf.get('model_type')} weights")
     return config, weights, tokenizer

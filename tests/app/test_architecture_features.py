@@ -305,7 +305,10 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("roformer", ("RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)",)),
         ("albert", ("weights shared across layers: its 3 layers run one block's weights",)),
         ("big_bird", ("Texts are capped at 56 tokens: up to there BigBird attends to every key",)),
-        ("esm", ("token dropout: a <mask> token's embedding zeroed", "ESM reads protein sequences")),
+        ("esm", ("token dropout: a <mask> token's embedding zeroed", "ESM reads protein sequences",
+                 "a masked-language-model head (dense, gelu, LayerNorm, unembedding)")),
+        ("mlm_deberta_v2", ("a masked-language-model head (dense, gelu_tanh, LayerNorm, unembedding): its logits at a "
+                            "position guess the token there",)),  # fmt: skip
         ("esm1b", ("token dropout: a <mask> token's embedding zeroed", "ESM reads protein sequences")),
         ("esmc", ("LayerNorm on queries and keys", "each sublayer's output × 3 before it is added",
                   "ESM C reads protein sequences")),

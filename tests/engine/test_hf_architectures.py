@@ -55,7 +55,7 @@ def _make(kind: str):
     if kind == "xlm-roberta":  # RoBERTa's layout under its own model_type (the multilingual embedding models)
         cfg = transformers.XLMRobertaConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaModel(cfg, add_pooling_layer=False), _wordpiece(V)
-    if kind == "eurobert":  # a Llama reading both ways (no masked-language-model head read)
+    if kind == "eurobert":  # a Llama reading both ways (its masked-language-model head is not read)
         cfg = transformers.EuroBertConfig(pad_token_id=0, bos_token_id=0, eos_token_id=0, **llama_like)
         return transformers.EuroBertModel(cfg), _byte_bpe(V)
     if kind in ("ultrabert", "nomic_bert", "gte", "jina_v3"):  # EuroBERT's layers with local ones; post-norm BERTs
@@ -85,7 +85,7 @@ def _make(kind: str):
     if kind == "ernie":  # BERT with a task-type embedding added to every token (ERNIE 3.0's use_task_id)
         cfg = transformers.ErnieConfig(use_task_id=True, task_type_vocab_size=3, **bert_like)
         return transformers.ErnieModel(cfg, add_pooling_layer=False), _wordpiece(V)
-    if kind == "data2vec-text":  # RoBERTa's layout under data2vec_text. (saved with its masked-LM head, not read)
+    if kind == "data2vec-text":  # RoBERTa's layout under data2vec_text. (with its masked-LM head: logits compared)
         cfg = transformers.Data2VecTextConfig(pad_token_id=1, **bert_like)
         return transformers.Data2VecTextForMaskedLM(cfg), _wordpiece(V)
     if kind == "camembert":  # RoBERTa's layout again, under its own model_type (CamemBERT, French)
@@ -199,7 +199,7 @@ def test_parameter_counts_match(pair):
     expected = sum(p.numel() for p in hf.parameters())
     electra = "discriminator_predictions."  # not the encoder's: not read
     head = {"bert": "pooler.", "jina_v3": "pooler.", "albert": "pooler.", "electra": electra, "electra_small": electra,
-            "data2vec-text": "lm_head.", "roformer": "encoder.embed_positions."}.get(kind)  # RoFormer: its sinusoids
+            "roformer": "encoder.embed_positions."}.get(kind)  # RoFormer: its sinusoids
     if head:
         expected -= sum(p.numel() for n, p in hf.named_parameters() if n.startswith(head))
     assert ours.parameter_counts()["total"] == expected

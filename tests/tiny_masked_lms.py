@@ -1,0 +1,69 @@
+"""Tiny masked-language models of every family attention_core/loading/masked_lm.py reads, as transformers builds
+them (random weights, tests.tiny_models._peaked_and_saved's), saved locally with a WordPiece tokenizer; ESM's and ESM
+C's through their own savers (tests/tiny_models_later.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+V = 300
+BERT_LIKE = dict(vocab_size=V, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+                 max_position_embeddings=130)  # fmt: skip
+KINDS = ("bert", "bert_untied", "bert_pretraining", "roberta", "xlm-roberta", "distilbert", "albert",
+         "electra_generator", "mpnet", "modernbert", "deberta_v2", "deberta_v2_legacy", "esm", "esmc")  # fmt: skip
+
+
+def masked_lm(kind: str):
+    """transformers' masked-language model of `kind` with its initial weights (the head's activation, where the
+    family reads it from config.json, set off GELU, so the one named there must be the one used)."""
+    import transformers as tf
+
+    if kind in ("bert", "bert_untied"):  # untied: the decoder's own matrix, not the embeddings
+        return tf.BertForMaskedLM(tf.BertConfig(hidden_act="gelu_new", tie_word_embeddings=kind == "bert", **BERT_LIKE))
+    if kind == "bert_pretraining":  # cls.predictions beside the next-sentence head (bert-base-uncased's layout)
+        return tf.BertForPreTraining(tf.BertConfig(**BERT_LIKE))
+    if kind == "roberta":  # lm_head.*: GELU fixed in its code whatever hidden_act says
+        return tf.RobertaForMaskedLM(tf.RobertaConfig(pad_token_id=1, hidden_act="relu", **BERT_LIKE))
+    if kind == "xlm-roberta":
+        return tf.XLMRobertaForMaskedLM(tf.XLMRobertaConfig(pad_token_id=1, **BERT_LIKE))
+    if kind == "distilbert":
+        cfg = tf.DistilBertConfig(vocab_size=V, dim=64, n_layers=2, n_heads=4, hidden_dim=96,
+                                  max_position_embeddings=130, activation="relu")  # fmt: skip
+        return tf.DistilBertForMaskedLM(cfg)
+    if kind == "albert":  # the head maps 64 → the embeddings' 32, its LayerNorm and W_U at 32
+        cfg = tf.AlbertConfig(embedding_size=32, num_hidden_groups=2, hidden_act="gelu_new",
+                              **{**BERT_LIKE, "num_hidden_layers": 3})  # fmt: skip
+        return tf.AlbertForMaskedLM(cfg)
+    if kind == "electra_generator":  # ELECTRA's generator: embeddings 32 wide, projected up; its head back down
+        return tf.ElectraForMaskedLM(tf.ElectraConfig(embedding_size=32, **BERT_LIKE))
+    if kind == "mpnet":
+        return tf.MPNetForMaskedLM(tf.MPNetConfig(pad_token_id=1, **BERT_LIKE))
+    if kind == "modernbert":
+        return tf.ModernBertForMaskedLM(tf.ModernBertConfig(
+            vocab_size=V, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96,
+            max_position_embeddings=128, local_attention=8, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+            cls_token_id=2, sep_token_id=3, classifier_activation="silu",
+        ))  # fmt: skip
+    if kind in ("deberta_v2", "deberta_v2_legacy"):  # lm_predictions.lm_head (v3's), or the legacy cls.predictions
+        return tf.DebertaV2ForMaskedLM(tf.DebertaV2Config(
+            **BERT_LIKE, relative_attention=True, position_buckets=16, max_relative_positions=64,
+            pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
+            type_vocab_size=0, pad_token_id=0, legacy=kind.endswith("legacy"), hidden_act="gelu_new",
+        ))  # fmt: skip
+    raise ValueError(kind)
+
+
+def save_tiny_masked_lm(kind: str, folder: Path, seed: int = 0):
+    """A tiny masked-language model of `kind` (KINDS) saved in `folder` with a tokenizer; returns it, in eval mode.
+    ESM's head is tied to its embeddings; ESM C's decoder is its own, with a bias."""
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+    from tests.tiny_models_later import save_tiny_esm, save_tiny_esmc
+
+    torch.manual_seed(seed)
+    if kind in ("esm", "esmc"):
+        return (save_tiny_esm if kind == "esm" else save_tiny_esmc)(folder, head=True, seed=seed)
+    tokenizer = wordpiece(V)
+    tokenizer.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])  # as BERT's: "[MASK]" typed is one
+    return _peaked_and_saved(masked_lm(kind), folder, tokenizer, norms_too=True, norm_names=("norm", "Norm"))
