@@ -99,13 +99,13 @@ else:
 
 # ── 1. Next-token prediction ────────────────────────────────────────────────────────────────────
 st.header("What the model predicts next", divider="gray")
-spot = pick_spot(base, readable, cfg.has_lm_head)  # the position picker; None for a model without next-token logits
+spot = pick_spot(base, readable, cfg.has_lm_head and cfg.predicts_next_token)  # None: no next-token logits
 target_id: int | None = None
 if spot is None:
     st.info(
-        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder) + " So no prediction is shown. Its "
-        "embeddings are real, so the experiment below still shows how far each layer's embedding moves when you "
-        "change a head.",
+        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder, cfg.masked_lm) + " So no next-token "
+        "prediction is shown. Its embeddings are real, so the experiment below still shows how far each layer's "
+        "embedding moves when you change a head.",
         icon=":material/info:",
     )
 else:

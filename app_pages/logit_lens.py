@@ -9,20 +9,22 @@ from functools import partial
 
 import streamlit as st
 
-from services.lens import has_lens, lens_grid, lens_ranks
+from services.lens import fills_in, has_lens, lens_grid, lens_ranks, mask_token
 from ui.context import require_trace
 from ui.widgets import show_cut_notice, show_token_heatmap, token_picker, warn_untrained_masking
 from viz.figures.lens import lens_grid_figure, lens_track_figure
-from viz.labels import plotly_escape, readable_token
+from viz.labels import markdown_code, plotly_escape, readable_token
 from viz.views.common import display_tokens, no_prediction_sentence
 from viz.views.export import lens_csv
 from viz.views.lens import (
     LENS_WINDOW,
     chosen_tokens,
+    focus_position,
     grid_byte_note,
     grid_escape_note,
     grid_introduction,
     lens_track,
+    position_words,
     settle_caption,
 )
 from viz.views.lens import lens_grid as grid_view
@@ -33,7 +35,7 @@ st.caption(ctx.model_label)
 if not has_lens(ctx.trace):
     st.info(
         no_prediction_sentence(ctx.model_label, ctx.config.is_encoder_decoder)
-        + " So there is no unembedding to turn a layer's embedding into next-token probabilities here: no logit "
+        + " So there is no unembedding to turn a layer's embedding into token probabilities here: no logit "
         "lens to show. Pick SmolLM2 in the sidebar.",
         icon=":material/info:",
     )
@@ -41,6 +43,8 @@ if not has_lens(ctx.trace):
 warn_untrained_masking(ctx, "these predictions")  # without the mask a position reads the token it predicts
 
 trace, key = ctx.trace, ctx.trace_key
+here = fills_in(trace)  # a masked-language model's predictions are for the token at each position, not the next
+mask = mask_token(trace)  # the token it fills in ("[MASK]"), or None
 shown = display_tokens(trace)  # byte pieces named by their character, as on every page
 if trace.truncated:  # the last position's prediction is the one after the cut, not after the text's end
     show_cut_notice(trace, trace.n_tokens)
@@ -56,16 +60,20 @@ if trace.n_tokens > LENS_WINDOW:
 
 with st.spinner("Reading every layer through the unembedding"):
     ids, probs = lens_grid(key, trace, 5, first, stop)
-grid = grid_view(ids, probs, shown[first:stop], trace.decode_token, first)
-st.markdown(grid_introduction(grid, 5, prediction_head=ctx.config.head_act is not None))
+grid = grid_view(ids, probs, shown[first:stop], trace.decode_token, first, fills_in=here)
+st.markdown(grid_introduction(grid, 5, prediction_head=ctx.config.head_act is not None, mask=mask))
 grid_figure = lens_grid_figure(grid)
 # On a phone a column keeps the width its cell text was cut for.
 show_token_heatmap(grid_figure, "lens_grid", grid.column_px)
 
-last = stop - 1  # the last position shown (the text's last unless the window is moved back)
-final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
-where = "the last position" if last == trace.n_tokens - 1 else f"position {last}, the window's last,"
-st.caption(settle_caption(grid, last - first, f"‘{final}’", where))
+# The position followed first: a decoder's last (its prediction after the text), a masked-language model's first mask
+focus = focus_position(trace.tokens, first, stop, mask)
+final = readable_token(trace.decode_token(int(ids[-1, focus - first, 0])))
+if focus != stop - 1:
+    where = f"position {focus}, the first {markdown_code(mask or '')},"
+else:
+    where = "the last position" if focus == trace.n_tokens - 1 else f"position {focus}, the window's last,"
+st.caption(settle_caption(grid, focus - first, f"‘{final}’", where))
 for note in (grid_byte_note(ids, trace.decode_token), grid_escape_note(ids, shown[first:stop], trace.decode_token)):
     if note is not None:
         st.caption(note)
@@ -77,18 +85,21 @@ st.download_button(
 )  # fmt: skip
 
 st.subheader("One position, layer by layer")
-positions = [f"{i}: after ‘{grid.tokens[i - first]}’" for i in range(first, stop)]
-position = first + token_picker("Position", positions, last - first, "lens_position", first=first)  # follows a new text
-chosen = chosen_tokens(ids, position - first, trace.token_ids[first:])
+positions = [f"{i}: {position_words(f'‘{grid.tokens[i - first]}’', here)}" for i in range(first, stop)]
+position = first + token_picker("Position", positions, focus - first, "lens_position", first=first)  # a new text: anew
+mask_id = None if mask is None else trace.token_ids_for(mask)[0]
+chosen = chosen_tokens(ids, position - first, trace.token_ids[first:], mask_id=mask_id)
 p, r = lens_ranks(key, trace, position, chosen)
 track = lens_track(chosen, p, r, trace.decode_token)
 st.plotly_chart(
-    lens_track_figure(track, f"after ‘{plotly_escape(grid.tokens[position - first])}’ (position {position})"),
+    lens_track_figure(track, f"{position_words(f'‘{plotly_escape(grid.tokens[position - first])}’', here)} "
+                      f"(position {position})"),  # fmt: skip
     key="lens_track",
     theme=None,
 )
-st.caption(
-    "Followed: the final layer's top 3 at this position"
-    + (", and the token that actually comes next in the text." if position < trace.n_tokens - 1 else ".")
-    + " Rank 1 means the lens's most likely token after that block."
-)
+if here:
+    actual = ", and the token the text has here." if trace.tokens[position] != mask else " (the text hides this one)."
+else:
+    actual = ", and the token that actually comes next in the text." if position < trace.n_tokens - 1 else "."
+st.caption(f"Followed: the final layer's top 3 at this position{actual} Rank 1 means the lens's most likely token "
+           "after that block.")  # fmt: skip

@@ -46,6 +46,7 @@ def byte_level_text(token: str, byte_level: bool) -> str:
         return raw.decode("utf-8", errors="backslashreplace")
 
 
+MASK_TOKENS = ("[MASK]", "<mask>")  # every masked-language-model family loading/masked_lm.py reads uses one
 METASPACE = "\u2581"  # ▁: SentencePiece's word-start mark (Llama 2, Mistral, Gemma, Phi-3 vocabularies)
 
 
@@ -111,6 +112,12 @@ class TextTokenizer:
 
     def token_id(self, token: str) -> int | None:
         return self.tokenizer.token_to_id(token)
+
+    @property
+    def mask_token(self) -> str | None:
+        """The token a masked-language model fills in, as one types it ("[MASK]": BERT's kin; "<mask>": RoBERTa's
+        and ESM's), or None where the vocabulary has neither."""
+        return next((t for t in MASK_TOKENS if self.tokenizer.token_to_id(t) is not None), None)
 
     def decode(self, ids: list[int]) -> str:
         """The text of a sequence of ids (bytes of one character split over tokens join up again)."""

@@ -11,9 +11,11 @@ from typing import Any
 from attention_viz.base import View, ViewError
 from services.lens import (
     contacts_of,
+    fills_in,
     graph_columns,
     implicit_weights_of,
     lens_top,
+    mask_token,
     ranks_of,
     value_weighted_of,
     weighted_layers,
@@ -32,9 +34,11 @@ from viz.views.implicit import implicit_sentence, implicit_view
 from viz.views.lens import (
     LENS_WINDOW,
     chosen_tokens,
+    focus_position,
     grid_byte_note,
     lens_grid,
     lens_track,
+    position_words,
     settle_caption,
     sink_sentence,
 )
@@ -44,17 +48,22 @@ from viz.views.sent_words import sent_formula
 
 def lens_view(trace: Any) -> View:
     """Every layer's top-1 next token at the text's last (up to 64) positions, and the last position's final top 3
-    (and the next token of the text, where there is one) layer by layer. views.check_args refuses an encoder."""
+    (and the next token of the text, where there is one) layer by layer; for a masked-language model, its guesses
+    for the token at each position, followed at the first mask token (else the last position), with the token the
+    text has there. views.check_args refuses a model without logits."""
     stop = trace.n_tokens
     first = max(0, stop - LENS_WINDOW)
     ids, probs = lens_top(trace, 5, first, stop)
-    grid = lens_grid(ids, probs, display_tokens(trace)[first:stop], trace.decode_token, first)
-    last = stop - 1
-    chosen = chosen_tokens(ids, last - first, trace.token_ids[first:])
-    track = lens_track(chosen, *ranks_of(trace, last, chosen), trace.decode_token)
-    title = f"after ‘{plotly_escape(grid.tokens[-1])}’ (position {last})"
-    final = readable_token(trace.decode_token(int(ids[-1, last - first, 0])))
-    note = settle_caption(grid, last - first, f"‘{final}’", "the last position")
+    here, mask = fills_in(trace), mask_token(trace)
+    grid = lens_grid(ids, probs, display_tokens(trace)[first:stop], trace.decode_token, first, fills_in=here)
+    focus = focus_position(trace.tokens, first, stop, mask)
+    mask_id = None if mask is None else trace.token_ids_for(mask)[0]
+    chosen = chosen_tokens(ids, focus - first, trace.token_ids[first:], mask_id=mask_id)
+    track = lens_track(chosen, *ranks_of(trace, focus, chosen), trace.decode_token)
+    title = f"{position_words(f'‘{plotly_escape(grid.tokens[focus - first])}’', here)} (position {focus})"
+    final = readable_token(trace.decode_token(int(ids[-1, focus - first, 0])))
+    where = "the last position" if focus == stop - 1 else f"position {focus}, the first {mask},"
+    note = settle_caption(grid, focus - first, f"‘{final}’", where)
     byte_note = grid_byte_note(ids, trace.decode_token)  # why some cells show a bare byte, as the page says
     note = note if byte_note is None else f"{note} {byte_note}"
     return View("lens", [lens_grid_figure(grid), lens_track_figure(track, title)], 0, 0, note=note)

@@ -19,15 +19,27 @@ from attention_core.implicit import weighted_layers
 from services.traces import derived, set_threads_for
 
 __all__ = [
-    "contacts", "contacts_of", "contribution_graph", "graph_columns", "has_lens", "implicit_weights",
-    "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "ranks_of", "value_weighted", "value_weighted_of",
-    "weighted_layers",
+    "contacts", "contacts_of", "contribution_graph", "fills_in", "graph_columns", "has_lens", "implicit_weights",
+    "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "ranks_of", "value_weighted",
+    "value_weighted_of", "weighted_layers",
 ]  # fmt: skip
 
 
 def has_lens(trace: Trace) -> bool:
-    """Whether the model has an unembedding to read layers through (decoders; not MiniLM)."""
+    """Whether the model has an unembedding to read layers through (decoders, and encoders loaded with their
+    masked-language-model head; not MiniLM, an embedding model)."""
     return trace.config.has_lm_head
+
+
+def fills_in(trace: Trace) -> bool:
+    """Whether the model's prediction at a position is of the token there (a masked-language model's), not of the
+    next one."""
+    return trace.config.has_lm_head and not trace.config.predicts_next_token
+
+
+def mask_token(trace: Trace) -> str | None:
+    """The token a masked-language model fills in, as typed ("[MASK]", "<mask>"); None for any other model."""
+    return trace.context.tokenizer.mask_token if fills_in(trace) else None
 
 
 def lens_grid(

@@ -156,7 +156,7 @@ def test_head_ranking_matches_single_ablations(smollm) -> None:
 def test_encoder_says_plainly_it_cannot_predict_a_mask() -> None:
     at = open_page(model="minilm-l6", text="the cat sat on the [MASK]")
     text = " ".join(i.value for i in at.info)
-    assert "does not load a masked-language-model head" in text and "cls.predictions" not in text  # the app loads none
+    assert "carries no masked-language-model head" in text and "cls.predictions" not in text  # MiniLM's has none
     assert "exp_next" not in chart_keys(at)
     at.button(key="exp_add").click().run()
     assert_clean(at)

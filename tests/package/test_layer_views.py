@@ -33,6 +33,24 @@ def test_the_lens_view_shows_every_layers_top_token_and_the_last_position_layer_
     assert "the final answer is" in view.note
 
 
+def test_a_masked_language_models_lens_view_follows_its_mask(tmp_path, monkeypatch) -> None:
+    """A masked-language model's lens view follows the first [MASK] (not the [SEP] closing the text) and calls its
+    guesses the token at a position."""
+    pytest.importorskip("transformers")
+    from tests.tiny_masked_lms import save_tiny_masked_lm
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_masked_lm("bert", tmp_path / "bert")
+    trace = load_model(str(tmp_path / "bert")).trace("the fox sat on the [MASK] and ran")
+    where = trace.tokens.index("[MASK]")
+    view = build_view(trace, "lens")
+    _, track = view.figures
+    assert track.layout.title.text.startswith(f"at ‘[MASK]’ (position {where})")
+    final = trace.lens_top(5, 0, trace.n_tokens).ids[-1, where, :3].tolist()
+    np.testing.assert_allclose(np.asarray(track.data[0].y, dtype=float), trace.lens_ranks(where, final)[0][:, 0])
+    assert f"At position {where}, the first [MASK], the final answer is" in view.note
+
+
 def test_the_sent_view_is_the_heads_value_weighted_pattern(trace) -> None:
     view = build_view(trace, "sent", layer=1, head=2)
     z = decode(view.figures[0].to_plotly_json()["data"][0]["z"])

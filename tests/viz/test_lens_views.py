@@ -163,3 +163,24 @@ def test_the_introduction_names_a_prediction_head_where_the_model_has_one():
     plain, headed = grid_introduction(grid, 5), grid_introduction(grid, 5, prediction_head=True)
     assert "final normalisation and unembedding" in plain and "prediction head" not in plain
     assert "final normalisation, prediction head and unembedding" in headed
+
+
+def test_a_masked_language_models_grid_guesses_the_token_at_each_position():
+    """A masked-language model's logits at a position guess the token there: the hover says "at", not "after", the
+    followed tokens add the token the text has at the position (not the next one, and never the mask itself), and
+    the page follows the first mask first."""
+    from viz.views.lens import focus_position, grid_introduction
+
+    ids = np.zeros((2, 3, 5), dtype=int)
+    ids[-1, 1] = [10, 11, 12, 13, 14]
+    grid = lens_grid(ids, np.full((2, 3, 5), 0.2), ["[CLS]", "<b>", "[SEP]"], lambda i: f"t{i}", fills_in=True)
+    assert grid.hover[1][1].startswith("layer 1 · position 1, at &lt;b&gt;<br>top 5 tokens for this position")
+    said = grid_introduction(grid, 5, prediction_head=True, mask="[MASK]")
+    assert "most likely token for that position" in said and "Type `[MASK]` where a word is missing" in said
+    assert "next token" not in said and "Type" not in grid_introduction(grid, 5)
+    assert chosen_tokens(ids, 1, [2, 42, 3], mask_id=4) == [10, 11, 12, 42]  # the token there, not the next (3)
+    assert chosen_tokens(ids, 1, [2, 4, 3], mask_id=4) == [10, 11, 12]  # the text hides it: nothing to add
+    assert chosen_tokens(ids, 1, [2, 11, 3], mask_id=4) == [10, 11, 12]
+    tokens = ["[CLS]", "a", "[MASK]", "b", "[MASK]", "[SEP]"]
+    assert focus_position(tokens, 0, 6, "[MASK]") == 2 and focus_position(tokens, 3, 6, "[MASK]") == 4
+    assert focus_position(tokens, 0, 6, None) == 5 and focus_position(["a", "b"], 0, 2, "[MASK]") == 1

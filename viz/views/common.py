@@ -57,19 +57,28 @@ def display_tokens(trace: Any) -> list[str]:
     return name_byte_pieces(list(trace.tokens), list(trace.offsets), trace.text)
 
 
-def no_prediction_sentence(model_label: str, encoder_decoder: bool) -> str:
+def no_prediction_sentence(model_label: str, encoder_decoder: bool, masked_lm: bool = False) -> str:
     """Why the sidebar's text gets no next-token prediction from this model, for a page's notice (Markdown;
-    `model_label` already Markdown-safe). The engine loads no masked-language-model head, and an encoder-decoder's
-    decoder reads a target text of its own, which these pages do not run."""
+    `model_label` already Markdown-safe): an encoder-decoder's decoder reads a target text of its own, which these
+    pages do not run; a masked-language model (`masked_lm`) predicts the token at each position instead; an encoder
+    loaded without such a head predicts nothing."""
     if encoder_decoder:
         return (
             f"{model_label} is an encoder-decoder: the sidebar's text goes through its encoder, which predicts no "
             "token; its decoder predicts from a target text of its own (the Cross-attention page runs both), which "
             "this page does not run."
         )
+    if masked_lm:
+        return (
+            f"{model_label} is a masked-language model: it reads the whole text at once and predicts the token at "
+            "each position (where the text has its mask token, the missing one), not the next token. The Logit lens "
+            "page shows those predictions, layer by layer."
+        )
     return (
-        f"{model_label} is an encoder: it reads a whole text at once and predicts no next token (this app does not "
-        "load a masked-language-model head, which a BERT-style checkpoint may carry)."
+        f"{model_label} is an encoder: it reads a whole text at once and predicts no token, as this checkpoint "
+        "carries no masked-language-model head (an embedding model's checkpoint, as all-MiniLM-L6-v2's is; a "
+        "...ForMaskedLM checkpoint such as bert-base-uncased has one, and then the Logit lens page shows what it "
+        "fills in)."
     )
 
 

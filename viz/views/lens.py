@@ -1,5 +1,6 @@
-"""Logit-lens view models: the layer × position grid of each layer's most likely next token, where the
-prediction settles, and one position's chosen tokens across layers. numpy in (from services.lens), no engine.
+"""Logit-lens view models: the layer × position grid of each layer's most likely next token (or, for a
+masked-language model, `fills_in`, its most likely token at that position), where the prediction settles, and one
+position's chosen tokens across layers. numpy in (from services.lens), no engine.
 """
 
 from __future__ import annotations
@@ -57,28 +58,37 @@ class LensGrid:
         return GRID_PLOT_PX / max(len(self.tokens), 1) if self.names_cells else 0.0
 
 
-def grid_introduction(grid: LensGrid, k: int, prediction_head: bool = False) -> str:
+def grid_introduction(grid: LensGrid, k: int, prediction_head: bool = False, mask: str | None = None) -> str:
     """The page's Markdown introduction to the grid, which says where a cell's token is read: in the cell, or, in a
     grid too wide for text in its cells, in the hover; `prediction_head`: the model reads its logits through one
-    (ModernBERT decoder), and so does the lens."""
+    (ModernBERT decoder, a masked-language model's head), and so does the lens; `mask`: the model fills in that token
+    (a masked-language model's), so a cell is its guess for the token at its position, not the next one."""
     through = "final normalisation, prediction head and unembedding" if prediction_head else (
         "final normalisation and unembedding")
     lens = (
         "After every block the embedding at each position is still a vector in the same space the last block "
         f"writes to. The **logit lens** sends it through the model's own {through}, as if the model stopped there: "
     )
+    guess = "token for that position" if mask else "next token"
     if grid.names_cells:
         cells = (
-            "each cell is the most likely next token after that block, written in the cell and coloured by its "
+            f"each cell is the most likely {guess} after that block, written in the cell and coloured by its "
             f"probability; hover for the top {k}."
         )
     else:
         cells = (
-            "each cell is coloured by the probability of the most likely next token after that block; with "
+            f"each cell is coloured by the probability of the most likely {guess} after that block; with "
             f"{len(grid.tokens)} positions the cells are too narrow to write it in, so hover a cell for it and the "
             f"top {k}."
         )
-    return lens + cells + " The top row is the model's real prediction."
+    said = lens + cells + " The top row is the model's real prediction."
+    if mask:  # a fill-in model sees the very token it guesses, except where the text hides it
+        said += (
+            f" This model was trained to fill in masked tokens: it reads the whole text, the token at each position "
+            f"included, so most columns guess their own token. Type `{mask}` where a word is missing to see what it "
+            "puts there."
+        )
+    return said
 
 
 def settle_layers(top1: np.ndarray) -> np.ndarray:
@@ -118,10 +128,12 @@ def grid_escape_note(ids: np.ndarray, tokens: Sequence[str], decode: Callable[[i
 
 
 def lens_grid(
-    ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str], first: int = 0
+    ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str], first: int = 0,
+    fills_in: bool = False,
 ) -> LensGrid:
     """The grid from lens ids/probs [n_layers, n, k] at positions first..first + n - 1 (`tokens`: those n input
-    tokens); `decode(id)` is the model's token string."""
+    tokens); `decode(id)` is the model's token string; `fills_in`: a masked-language model's guesses for the token
+    at each position, not for the next one."""
     n_layers, n, k = ids.shape
     names = {int(i): predicted_token_label(decode(int(i))) for i in np.unique(ids)}  # a piece by its bytes
     shown = [readable_token(t) for t in tokens]
@@ -133,8 +145,9 @@ def lens_grid(
             cut = top[0] if len(top[0]) <= chars else top[0][: chars - 1] + "…"
             row_text.append(plotly_escape(cut))
             lines = [f"{plotly_escape(t)}  {p:.1%}" for t, p in zip(top, probs[layer, pos], strict=True)]
-            head = f"layer {layer} · position {first + pos}, after {plotly_escape(shown[pos])}"
-            row_hover.append("<br>".join([head, f"top {k} next tokens under this layer's lens:", *lines]))
+            head = f"layer {layer} · position {first + pos}, {position_words(plotly_escape(shown[pos]), fills_in)}"
+            guess = "tokens for this position" if fills_in else "next tokens"
+            row_hover.append("<br>".join([head, f"top {k} {guess} under this layer's lens:", *lines]))
         cell_text.append(row_text)
         hover.append(row_hover)
     top1 = ids[:, :, 0]  # (n_layers, n)
@@ -152,12 +165,30 @@ class LensTrack:
     ranks: np.ndarray  # [n_layers, t] 0 = the lens's top-1
 
 
-def chosen_tokens(ids: np.ndarray, position: int, token_ids: Sequence[int], n_final: int = 3) -> list[int]:
-    """The tokens to follow at `position`: the final layer's top `n_final`, then the text's actual next token."""
+def position_words(token: str, fills_in: bool) -> str:
+    """Where a prediction is made, `token` readable and Plotly-escaped: "after ‘tok’", or, for a masked-language
+    model's guess of the token there, "at ‘tok’"."""
+    return f"{'at' if fills_in else 'after'} {token}"
+
+
+def chosen_tokens(
+    ids: np.ndarray, position: int, token_ids: Sequence[int], n_final: int = 3, mask_id: int | None = None
+) -> list[int]:
+    """The tokens to follow at `position` (of `token_ids`, which start where ids' positions do): the final layer's
+    top `n_final`, then the text's actual next token; with `mask_id` (a masked-language model, which guesses the
+    token at each position), the token actually at `position`, unless it is the mask."""
     chosen = [int(i) for i in ids[-1, position, :n_final]]
-    if position + 1 < len(token_ids) and int(token_ids[position + 1]) not in chosen:
-        chosen.append(int(token_ids[position + 1]))
+    actual = position if mask_id is not None else position + 1
+    if actual < len(token_ids) and int(token_ids[actual]) not in (*chosen, mask_id):
+        chosen.append(int(token_ids[actual]))
     return chosen
+
+
+def focus_position(tokens: Sequence[str], first: int, stop: int, mask: str | None) -> int:
+    """The position a page first follows among first..stop-1: the first `mask` token there (what a masked-language
+    model is asked to fill in), else the last position (a decoder's prediction after the text)."""
+    masked = [i for i in range(first, stop) if mask is not None and tokens[i] == mask]
+    return masked[0] if masked else stop - 1
 
 
 def lens_track(
