@@ -77,15 +77,15 @@ def project_table(table: torch.Tensor, w: Weights, cfg: ModelConfig, W: str, b: 
 def disentangled_bias(
     w: Weights, cfg: ModelConfig, layer: int, q: torch.Tensor, k: torch.Tensor, row_offset: int = 0
 ) -> torch.Tensor:
-    """(n_heads, n_q, n_k) the layer's position terms, (q_i·K_pos[r] + k_j·Q_pos[r]) × attn_scale, for q
-    (n_heads, n_q, d_head) of the queries from row_offset on and k (n_heads, n_k, d_head)."""
+    """(..., n_heads, n_q, n_k) the layer's position terms, (q_i·K_pos[r] + k_j·Q_pos[r]) × attn_scale, for q
+    (..., n_heads, n_q, d_head) of the queries from row_offset on and k (..., n_heads, n_k, d_head) (a leading
+    batch: the ablation sweep's variants)."""
     q_pos, k_pos = (t.float() for t in position_projections(w, cfg, layer))
     dtype, q, k = q.dtype, q.float(), k.float()  # computed in float32, returned in the pass's dtype
     r = relative_index(cfg, q.shape[-2], k.shape[-2], row_offset, q.device)  # (n_q, n_k)
-    heads = q.shape[0]
-    c2p = torch.gather(q @ k_pos.transpose(-1, -2), -1, r.expand(heads, *r.shape))  # (n_heads, n_q, n_k)
-    p2c = torch.gather(k @ q_pos.transpose(-1, -2), -1, r.T.expand(heads, *r.T.shape))  # (n_heads, n_k, n_q)
-    return ((c2p + p2c.transpose(-1, -2)) * cfg.attn_scale).to(dtype)  # (n_heads, n_q, n_k)
+    c2p = torch.gather(q @ k_pos.transpose(-1, -2), -1, r.expand(*q.shape[:-2], *r.shape))  # (..., n_heads, n_q, n_k)
+    p2c = torch.gather(k @ q_pos.transpose(-1, -2), -1, r.T.expand(*k.shape[:-2], *r.T.shape))  # (..., n_k, n_q)
+    return ((c2p + p2c.transpose(-1, -2)) * cfg.attn_scale).to(dtype)  # (..., n_heads, n_q, n_k)
 
 
 def layer_position_bias(

@@ -13,6 +13,7 @@ import torch
 from . import blocks, mixers
 from . import model as fwd
 from .device import to_host
+from .disentangled import layer_position_bias
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -30,7 +31,7 @@ def head_ablation_sweep(
     cfg = trace.config
     w = trace.context.pass_weights  # what the clean pass read: fused (and, on the CPU, packed) weights
     if not cfg.has_lm_head:
-        raise ValueError("The ablation sweep needs a decoder's next-token logits.")
+        raise ValueError("The ablation sweep needs logits: a decoder's, or an encoder's masked-language-model head's.")
     if trace.interventions:
         raise ValueError("Run the sweep on a trace without interventions.")
     if cfg.is_encoder_decoder:  # its decoder also reads the encoder, which this rerun does not model
@@ -47,7 +48,8 @@ def head_ablation_sweep(
             if not cfg.attends(layer):  # a hybrid's layer without attention: no head to ablate
                 out[layer] = float("nan")
                 continue
-            opts = fwd.AttnOptions.of(cfg, layer, bias, fwd.layer_sinks(w, layer))
+            layer_bias = layer_position_bias(bias, w, cfg, layer, cap.q[layer], cap.k[layer])  # DeBERTa's: its q, k
+            opts = fwd.AttnOptions.of(cfg, layer, layer_bias, fwd.layer_sinks(w, layer))
             z = fwd.attend(cap.q[layer], cap.k[layer], cap.v[layer], trace.causal, opts)  # (H, n, d_head)
             gate = fwd.resid_gate(cap.resid_pre[layer], w, layer, cfg)  # (H, n, d_head) or None
             z = z if gate is None else z * gate
@@ -64,7 +66,8 @@ def head_ablation_sweep(
                     x = blocks.after_mlp(blocks.after_attention(x, mixed, w, later, cfg), w, later, cfg, x)
                     continue
                 q, k, v = blocks.qkv(x_in, w, later, cfg, ropes[later])  # (variant, heads, n, d_head)
-                later_opts = fwd.AttnOptions.of(cfg, later, bias, fwd.layer_sinks(w, later))
+                later_bias = layer_position_bias(bias, w, cfg, later, q, k)  # DeBERTa's: of each variant's q and k
+                later_opts = fwd.AttnOptions.of(cfg, later, later_bias, fwd.layer_sinks(w, later))
                 z = fwd.attend(q, k, v, trace.causal, later_opts)
                 gate = blocks.output_gate(x_in, w, later, cfg)  # (variant, H, n, d_head) or None
                 z = z if gate is None else z * gate

@@ -392,7 +392,7 @@ class Trace:
         self, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero"
     ) -> torch.Tensor:
         """[n_layers, n_heads] change in log p(target_id) at `position` when each head alone is ablated
-        (decoders, on a trace without interventions; see attention_core/sweep.py)."""
+        (decoders and masked-language models, on a trace without interventions: attention_core/sweep.py)."""
         return sweep.head_ablation_sweep(self, target_id, position, mode)
 
     # ── dotted names (attention_core/dotted_names.py; listed with shapes in this module's docstring) ──────────

@@ -97,3 +97,22 @@ def test_an_incomplete_or_misshapen_head_is_refused_by_name(tmp_path, monkeypatc
         load_model(_folder_with(tmp_path, "distilbert", _cut("vocab_projector.bias", 7)), device="cpu")
     with pytest.raises(ModelLoadError, match="shapes do not fit the encoder: dense 64 → 32"):
         load_model(_folder_with(tmp_path, "mpnet", _cut("lm_head.dense.weight", 32)), device="cpu")
+
+
+def test_the_ablation_sweep_scores_a_masked_position(pair):
+    """The sweep reruns the layers after each head, both ways as the encoder reads, and scores log p of a token at
+    a position through the head: each head's Δ log p equals a trace with that head ablated (zero and mean)."""
+    from attention_core import ablate_head
+
+    kind, _, ours = pair
+    text = "MKTAYIAK<mask>QRQISFVK" if kind.startswith("esm") else TEXT
+    trace = ours.trace(text)
+    where = 5
+    target = int(trace.logits[where].argmax())
+    clean = torch.log_softmax(trace.logits[where], -1)[target]
+    for mode in ("zero", "mean"):
+        sweep = trace.ablation_sweep(target, where, mode=mode)
+        for layer, head in ((0, 1), (ours.config.n_layers - 1, 3)):
+            ablated = ours.trace(text, interventions=[ablate_head(layer, head, mode)])
+            expected = torch.log_softmax(ablated.logits[where], -1)[target] - clean
+            assert abs(sweep[layer, head] - expected) <= 1e-4, (kind, mode, layer, head)
