@@ -1,7 +1,8 @@
 """Experiments: change one head of the real model and see what happens downstream.
 
 Four panels on the shell's text, model and selected head (sidebar): the prediction after a picked position
-(default: the text's last token, i.e. after the text; elsewhere scored on the token that comes next in it); an
+(default: the text's last token, i.e. after the text; elsewhere scored on the token that comes next in it), or, for
+a masked-language model, at it (default: the first mask; scored on the token the text has there); an
 experiment (a list of changes to heads) with that prediction before and after, the change in log p of a
 chosen token and how far each later layer's embedding of a chosen position moved; the heads ranked by
 how much ablating each alone lowers log p of the chosen token there; and a temperature slider on the selected
@@ -15,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from services.interventions import make_intervention, valid_interventions
+from services.lens import fills_in, mask_token
 from services.traces import get_trace, trace_key
 from ui.context import require_trace
 from ui.experiments import CHART_CONFIG, compare_panel, pick_spot, prediction_panel, prediction_sentence, sweep_panel
@@ -98,14 +100,15 @@ else:
     show_token_strip(shown_tokens)
 
 # ── 1. Next-token prediction ────────────────────────────────────────────────────────────────────
-st.header("What the model predicts next", divider="gray")
-spot = pick_spot(base, readable, cfg.has_lm_head and cfg.predicts_next_token)  # None: no next-token logits
+mask = (mask_token(base) or "") if fills_in(base) else None  # a masked-language model's: it fills in, not continues
+st.header("What the model predicts next" if mask is None else "What the model fills in", divider="gray")
+spot = pick_spot(base, readable, cfg.has_lm_head, mask)  # None: a model without logits
 target_id: int | None = None
 if spot is None:
     st.info(
-        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder, cfg.masked_lm) + " So no next-token "
-        "prediction is shown. Its embeddings are real, so the experiment below still shows how far each layer's "
-        "embedding moves when you change a head.",
+        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder) + " So no prediction is shown. Its "
+        "embeddings are real, so the experiment below still shows how far each layer's embedding moves when you "
+        "change a head.",
         icon=":material/info:",
     )
 else:
@@ -211,11 +214,12 @@ m2.metric(
 if spot is not None:
     hot_lp = spot.logprobs if hot is base else next_token_logprobs(hot, spot.position)
     top_hot = int(np.argmax(hot_lp))
-    where = "after the text" if spot.last else f"after token {spot.position} (the position picked above)"
+    guess, at = ("token", "at") if spot.mask is not None else ("next token", "after")
+    where = "after the text" if spot.last else f"{at} token {spot.position} (the position picked above)"
     m3.metric(
         f"Predicted at T = {T:g}",
         spot.quoted(top_hot),
-        help=f"The most likely next token {where}, p = {np.exp(hot_lp[top_hot]):.3f}; the whole model ran with "
+        help=f"The most likely {guess} {where}, p = {np.exp(hot_lp[top_hot]):.3f}; the whole model ran with "
         "this head at temperature T.",
     )
 q0 = 0 if n <= TEMPERATURE_FULL_MAX_TOKENS else n - TEMPERATURE_QUERIES  # the first query the map draws

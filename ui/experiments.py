@@ -20,7 +20,7 @@ from services.interventions import make_intervention
 from services.traces import get_sweep, has_sweep
 from ui.widgets import fixed_decimals, labels_digest, token_picker
 from viz.figures.experiments import prediction_bars, sweep_heatmap
-from viz.labels import plotly_escape, predicted_byte_note, predicted_token_label
+from viz.labels import markdown_code, plotly_escape, predicted_byte_note, predicted_token_label
 from viz.views.experiments import (
     SWEEP_MAX_TOKENS,
     TOP_K,
@@ -42,37 +42,58 @@ from viz.views.experiments import (
 CHART_CONFIG = {"displaylogo": False}
 TYPED = -1  # the token selectbox's "type another token" option
 NEXT_IN_TEXT = "the token that comes next in your text"
+HERE_IN_TEXT = "the token your text has here"
 ADDED = "the special token the tokenizer added after your text"
 
 
 @dataclass(frozen=True)
 class Spot:
-    """Where the page scores a prediction: after token `position` of `trace` (the clean trace)."""
+    """Where the page scores a prediction: after token `position` of `trace` (the clean trace), or, for a
+    masked-language model (`mask`: the token it fills in, "[MASK]"), at that position: its guess for the token
+    there."""
 
     trace: Any
     position: int
-    logprobs: np.ndarray  # [vocab] log p of the token after `position`, float64
+    logprobs: np.ndarray  # [vocab] log p of the token after `position` (at it, with `mask`), float64
+    mask: str | None = None
 
     @property
     def last(self) -> bool:
-        """After the text's last token: the prediction after the whole text (the page's default); a special token
-        the tokenizer appends after the text (an EOS) comes after that position."""
-        return self.position == text_end(self.trace)
+        """After the text's last token: the prediction after the whole text (a decoder's default); a special token
+        the tokenizer appends after the text (an EOS) comes after that position. Never, for a fill-in."""
+        return self.mask is None and self.position == text_end(self.trace)
 
     @property
     def place(self) -> str:
-        """“…the verdant forest” after the last token; “…and Mrs D” (token 28) elsewhere (for titles)."""
+        """“…the verdant forest” after the last token; “…and Mrs D” (token 28) elsewhere; for a fill-in, the token
+        there, ‘[MASK]’ (token 6) (for titles)."""
+        if self.mask is not None:
+            return f"{self.quoted(self.trace.token_ids[self.position])} (token {self.position})"
         return prediction_place(self.trace, self.position)
 
     @property
+    def where(self) -> str:
+        """Where the prediction is made, for a sentence: “after the text”, “after …” or, for a fill-in, “for …”."""
+        return "after the text" if self.last else f"{'for' if self.mask else 'after'} {self.place}"
+
+    @property
     def next_id(self) -> int | None:
-        """The token that comes next in the text after `position`; None after the text's last token."""
+        """The text's own answer: the token that comes next after `position` (None after the text's last token);
+        for a fill-in, the token the text has there (None where that is the mask)."""
+        if self.mask is not None:
+            there = int(self.trace.token_ids[self.position])
+            return None if self.trace.tokens[self.position] == self.mask else there
         return next_in_text(self.trace, self.position)
 
     @property
     def added_id(self) -> int | None:
         """The special token the tokenizer appended right after `position` (an EOS after the text), or None."""
-        return added_after(self.trace, self.position)
+        return None if self.mask is not None else added_after(self.trace, self.position)
+
+    @property
+    def in_text(self) -> str:
+        """What next_id is, in words."""
+        return NEXT_IN_TEXT if self.mask is None else HERE_IN_TEXT
 
     def quoted(self, token_id: int) -> str:
         """A token as plain text between quotes (a lone ',' or '␣' is easy to miss otherwise), a byte piece named by
@@ -81,7 +102,7 @@ class Spot:
 
     def named(self, token_id: int) -> str:
         """The token quoted, and, when it comes next in the text or the tokenizer appended it there, said so."""
-        said = NEXT_IN_TEXT if token_id == self.next_id else ADDED if token_id == self.added_id else ""
+        said = self.in_text if token_id == self.next_id else ADDED if token_id == self.added_id else ""
         return self.quoted(token_id) + (f" ({said})" if said else "")
 
 
@@ -95,20 +116,27 @@ def token_table(name: str, rows: Sequence[Any], table: list[dict[str, Any]], col
                      key=f"exp_{name}_table")  # every row: the chart beside it shows them all (up to 20)
 
 
-def pick_spot(trace: Any, readable: Sequence[str], has_lm_head: bool) -> Spot | None:
+def pick_spot(trace: Any, readable: Sequence[str], has_lm_head: bool, mask: str | None = None) -> Spot | None:
     """The position picker (default: the text's last token) and the prediction after it, computed there alone;
-    None for a model without next-token logits (`has_lm_head`: the model's config says so)."""
+    None for a model without logits (`has_lm_head`: the model's config says so). `mask`: a masked-language model's
+    mask token: the prediction is at the position picked (default: the first mask, else the text's last token)."""
     if not has_lm_head:
         return None
     where, _ = st.columns([2, 3])  # a token label is short: a full-width box read as a text field
-    position = token_picker("Predict the token after", readable, text_end(trace), "exp_predict_at", where=where)
+    default = text_end(trace)
+    if mask is not None and mask in trace.tokens:
+        default = list(trace.tokens).index(mask)
+    label = "Predict the token after" if mask is None else "Predict the token at"
+    position = token_picker(label, readable, default, "exp_predict_at", where=where)
     logprobs = next_token_logprobs(trace, position)
-    return None if logprobs is None else Spot(trace, position, logprobs)
+    return None if logprobs is None else Spot(trace, position, logprobs, mask)
 
 
 def prediction_sentence(spot: Spot, causal: bool) -> str:
     """What the top 10 below are: the prediction after the text, after a token in it, or after a token the
-    tokenizer appended to it."""
+    tokenizer appended to it; for a masked-language model, the guess for a token the text hides or has."""
+    if spot.mask is not None:
+        return fill_in_sentence(spot)
     end, added = text_end(spot.trace), spot.added_id
     if spot.last:
         logits = "its last position's logits" if added is None else (
@@ -134,13 +162,26 @@ def prediction_sentence(spot: Spot, causal: bool) -> str:
     )
 
 
+def fill_in_sentence(spot: Spot) -> str:
+    """What a masked-language model's top 10 below are: its guesses for the picked token, which the text hides (the
+    mask) or has (and so is in view)."""
+    said = (
+        f"A masked-language model guesses the token at each position from the whole text. These are the model's "
+        f"{TOP_K} most likely tokens for token {spot.position}, {spot.quoted(spot.trace.token_ids[spot.position])}"
+    )
+    if spot.next_id is None:
+        return said + ", which your text hides: what the model fills in."
+    typed = f": type {markdown_code(spot.mask)} in the text where a word is missing" if spot.mask else ""
+    return said + f". It reads that token too, so it mostly guesses it back{typed}. Chosen by default: {HERE_IN_TEXT}."
+
+
 def prediction_panel(spot: Spot) -> int | None:
     """The top-k after the picked position, the token chosen for Δ log p and the ranking; returns its id."""
     lp = spot.logprobs
     rows = compare_predictions(lp, lp, spot.trace.decode_token)
     c1, c2 = st.columns([3, 2], gap="medium")
     with c1:
-        title = f"Top {TOP_K} next tokens after {plotly_escape(spot.place)}"
+        title = f"Top {TOP_K} {'tokens for' if spot.mask else 'next tokens after'} {plotly_escape(spot.place)}"
         st.plotly_chart(prediction_bars(rows, title, False), key="exp_next", theme=None, config=CHART_CONFIG)
     with c2:
         target_id = _target_picker(spot)
@@ -176,7 +217,8 @@ def _target_picker(spot: Spot) -> int | None:
     def label(i: int) -> str:
         if i == TYPED:
             return "another token (type it)…"
-        mark = ", next in your text" if i == next_id else ", added by the tokenizer" if i == added_id else ""
+        here = ", next in your text" if spot.mask is None else ", in your text here"
+        mark = here if i == next_id else ", added by the tokenizer" if i == added_id else ""
         return f"{spot.quoted(i)}  (p = {probability_text(np.exp(lp[i]))}{mark})"
 
     # The key names what the box offers (position, ids, labels): a new text, position or model opens a new box on its
@@ -201,7 +243,7 @@ def compare_panel(spot: Spot, after: Any, target_id: int | None) -> None:
     top_before, top_after = int(np.argmax(before_lp)), int(np.argmax(after_lp))
     name_before, name_after = spot.quoted(top_before), spot.quoted(top_after)
     if not spot.last:
-        st.caption(f"The prediction after {spot.place}, as picked above.")
+        st.caption(f"The prediction {spot.where}, as picked above.")
     m1, m2, m3 = st.columns(3)
     if target_id is not None:
         m1.metric(
@@ -229,7 +271,7 @@ def compare_panel(spot: Spot, after: Any, target_id: int | None) -> None:
         st.caption(f"The top prediction is still {name_before}.")
     title = "Next-token p before and after the change"
     if not spot.last:
-        title = f"After token {spot.position}: p before and after the change"
+        title = f"{'Token' if spot.mask else 'After token'} {spot.position}: p before and after the change"
     c1, c2 = st.columns([2, 3], gap="medium")  # the table's six columns whole at 1280 px (a cut Δ log p misread)
     c1.plotly_chart(prediction_bars(both, title, True), key="exp_compare", theme=None, config=CHART_CONFIG)
     with c2:
@@ -266,7 +308,7 @@ def sweep_panel(
         st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {n_input}. Shorten the text.")
         return
     L, H = len(trace.attention_layers), trace.n_heads  # a hybrid's other layers have no heads to zero
-    where = "after the text" if spot.last else f"after {spot.place}"
+    where = spot.where
     st.caption(
         f"Ablate (zero) each of the {L * H} heads alone, run the rest of the model, and measure the change in "
         f"log p({spot.quoted(target_id)}) {where}. Batched: each layer's {H} variants run through the later layers "
@@ -288,7 +330,8 @@ def _sweep_result(
     layer, head = selected
     title = f"Change in log p({plotly_escape(name)}) when one head is zeroed"
     if not spot.last:
-        title = f"Δ log p({plotly_escape(name)}) after token {spot.position}, each head zeroed"
+        at = "at" if spot.mask else "after"
+        title = f"Δ log p({plotly_escape(name)}) {at} token {spot.position}, each head zeroed"
     c1, c2 = st.columns([3, 2], gap="medium")
     with c1:
         fig = sweep_heatmap(sweep, title, selected)

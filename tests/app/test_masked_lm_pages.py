@@ -62,12 +62,42 @@ def test_the_logit_lens_fills_in_the_mask_with_the_models_own_prediction(private
     assert probs.shape == (2, ids.shape[1]) and np.isclose(probs[-1, where], logits.softmax(-1).max().item(), atol=1e-4)
 
 
-@pytest.mark.parametrize("page", ["generate", "experiments"])
-def test_pages_that_need_a_next_token_say_what_a_masked_language_model_does(private_models, page) -> None:
-    at, _ = opened(private_models, page)
+def test_generate_says_what_a_masked_language_model_does_instead(private_models) -> None:
+    at, _ = opened(private_models, "generate")
     said = " ".join(i.value for i in at.info)
-    assert "is a masked-language model" in said and "The Logit lens page shows those predictions" in said, said
+    assert "is a masked-language model" in said and "The Logit lens and Experiments pages show those" in said, said
     assert not at.error
+
+
+def test_experiments_score_what_the_model_fills_in_and_rank_heads_for_it(private_models) -> None:
+    """The Experiments page of a masked-language model scores its guess at the first [MASK] (transformers' own
+    top-1 there), and the head ranking is the engine's sweep at that position."""
+    at, folder = opened(private_models, "experiments")
+    assert not at.error and "What the model fills in" in [h.value for h in at.header]
+    box = keyed(at, "selectbox", "exp_predict_at")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    ids = tokenizer(TEXT, return_tensors="pt")["input_ids"]
+    where = int((ids[0] == tokenizer.mask_token_id).nonzero()[0, 0])
+    assert box.label == "Predict the token at" and box.index == where
+    said = " ".join(c.value for c in at.caption)
+    assert f"most likely tokens for token {where}, ‘[MASK]’, which your text hides" in said, said
+    with torch.inference_mode():
+        logits = transformers.BertForMaskedLM.from_pretrained(folder).eval()(ids).logits[0, where]
+    bars = chart(at, "exp_next")
+    assert bars["layout"]["title"]["text"].startswith(f"Top 10 tokens for ‘[MASK]’ (token {where})")
+    top = int(logits.argmax())
+    expected = predicted_token_label(tokenizer.convert_ids_to_tokens(top) or "")
+    assert bars["layout"]["yaxis"]["ticktext"][0] == f"‘{expected}’"
+    assert np.isclose(decode(bars["data"][0]["x"])[0], logits.softmax(-1)[top].item(), atol=1e-5)
+    at = at.button(key="exp_sweep").click().run()
+    assert not at.exception and not at.error
+    sweep = chart(at, "exp_sweep_map")
+    z = np.asarray(decode(sweep["data"][0]["z"]), dtype=float)
+    from attention_core import load_model
+
+    trace = load_model(str(folder)).trace(TEXT)
+    swept = trace.ablation_sweep(top, where).numpy()
+    assert z.shape == swept.shape and np.allclose(z, swept, atol=1e-5)
 
 
 def test_an_embedding_models_encoder_says_it_carries_no_head(private_models) -> None:

@@ -72,7 +72,7 @@ def no_prediction_sentence(model_label: str, encoder_decoder: bool, masked_lm: b
         return (
             f"{model_label} is a masked-language model: it reads the whole text at once and predicts the token at "
             "each position (where the text has its mask token, the missing one), not the next token. The Logit lens "
-            "page shows those predictions, layer by layer."
+            "and Experiments pages show those predictions."
         )
     return (
         f"{model_label} is an encoder: it reads a whole text at once and predicts no token, as this checkpoint "
