@@ -70,7 +70,7 @@ show_token_heatmap(grid_figure, "lens_grid", grid.column_px)
 focus = focus_position(trace.tokens, first, stop, mask)
 final = readable_token(trace.decode_token(int(ids[-1, focus - first, 0])))
 if focus != stop - 1:
-    where = f"position {focus}, the first {markdown_code(mask or '')},"
+    where = f"position {focus} (the first {markdown_code(mask or '')}),"
 else:
     where = "the last position" if focus == trace.n_tokens - 1 else f"position {focus}, the window's last,"
 st.caption(settle_caption(grid, focus - first, f"‘{final}’", where))

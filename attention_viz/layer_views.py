@@ -62,7 +62,7 @@ def lens_view(trace: Any) -> View:
     track = lens_track(chosen, *ranks_of(trace, focus, chosen), trace.decode_token)
     title = f"{position_words(f'‘{plotly_escape(grid.tokens[focus - first])}’', here)} (position {focus})"
     final = readable_token(trace.decode_token(int(ids[-1, focus - first, 0])))
-    where = "the last position" if focus == stop - 1 else f"position {focus}, the first {mask},"
+    where = "the last position" if focus == stop - 1 else f"position {focus} (the first {mask}),"
     note = settle_caption(grid, focus - first, f"‘{final}’", where)
     byte_note = grid_byte_note(ids, trace.decode_token)  # why some cells show a bare byte, as the page says
     note = note if byte_note is None else f"{note} {byte_note}"

@@ -307,6 +307,11 @@ def formats_help() -> str:
     )
 
 
+def mask_token(model: Model) -> str | None:
+    """The token a masked-language model fills in ("[MASK]", "<mask>"), or None for any other model."""
+    return model.tokenizer.mask_token if model.config.masked_lm else None
+
+
 def reads_proteins(model: Model) -> bool:
     """Whether the model reads protein sequences (one token per amino acid) rather than text: ESM's and ESM C's."""
     return model.config.arch in ("esm", "esmc")

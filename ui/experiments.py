@@ -91,6 +91,11 @@ class Spot:
         return None if self.mask is not None else added_after(self.trace, self.position)
 
     @property
+    def guessed(self) -> str:
+        """What the prediction is of, for an axis: “the next token”, or a fill-in's “token 8”."""
+        return "the next token" if self.mask is None else f"token {self.position}"
+
+    @property
     def in_text(self) -> str:
         """What next_id is, in words."""
         return NEXT_IN_TEXT if self.mask is None else HERE_IN_TEXT
@@ -182,7 +187,8 @@ def prediction_panel(spot: Spot) -> int | None:
     c1, c2 = st.columns([3, 2], gap="medium")
     with c1:
         title = f"Top {TOP_K} {'tokens for' if spot.mask else 'next tokens after'} {plotly_escape(spot.place)}"
-        st.plotly_chart(prediction_bars(rows, title, False), key="exp_next", theme=None, config=CHART_CONFIG)
+        bars = prediction_bars(rows, title, False, spot.guessed)
+        st.plotly_chart(bars, key="exp_next", theme=None, config=CHART_CONFIG)
     with c2:
         target_id = _target_picker(spot)
         token_table(
@@ -273,7 +279,8 @@ def compare_panel(spot: Spot, after: Any, target_id: int | None) -> None:
     if not spot.last:
         title = f"{'Token' if spot.mask else 'After token'} {spot.position}: p before and after the change"
     c1, c2 = st.columns([2, 3], gap="medium")  # the table's six columns whole at 1280 px (a cut Δ log p misread)
-    c1.plotly_chart(prediction_bars(both, title, True), key="exp_compare", theme=None, config=CHART_CONFIG)
+    bars = prediction_bars(both, title, True, spot.guessed)
+    c1.plotly_chart(bars, key="exp_compare", theme=None, config=CHART_CONFIG)
     with c2:
         token_table(
             "compare",

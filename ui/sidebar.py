@@ -14,6 +14,7 @@ from ui import shell
 from ui.context import prose_title
 from viz.figures.layout import ORIENTATIONS
 from viz.labels import markdown_literal
+from viz.views.common import hide_a_word
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
@@ -216,6 +217,13 @@ def draw_view_controls(model: models.Model) -> None:
     if models.reads_proteins(model):  # the chapter's sentences are all <unk> to it
         st.button("A protein: human ubiquitin (76 residues)", key="example_protein", on_click=_set_text,
                   args=(UBIQUITIN,), width="stretch")  # fmt: skip
+    mask = models.mask_token(model)  # a masked-language model: one click asks it to fill in a word
+    hidden = None if mask is None else hide_a_word(str(st.session_state.get("text", "")), mask,
+                                                   models.reads_proteins(model))  # fmt: skip
+    if hidden is not None:
+        what = "the middle residue" if models.reads_proteins(model) else "the last word"
+        st.button(f"Hide {what} behind `{mask}`", key="example_mask", on_click=_set_text, args=(hidden,),
+                  width="stretch", help="The model guesses what the mask hides (Logit lens, Experiments).")  # fmt: skip
     st.divider()
     _masking_toggle(model)
     shell.settle_layer_head(cfg.n_layers, cfg.n_heads, model.name, cfg.attention_layers)

@@ -53,7 +53,7 @@ def test_the_logit_lens_fills_in_the_mask_with_the_models_own_prediction(private
                          "top 5 tokens for this position under this layer's lens:",
                          f"{expected}  {logits.softmax(-1).max().item():.1%}"]  # fmt: skip
     said = " ".join(c.value for c in at.caption)
-    assert f"At position {where}, the first `[MASK]`, the final answer is ‘{expected}’" in said
+    assert f"At position {where} (the first `[MASK]`), the final answer is ‘{expected}’" in said
     assert picked(at).startswith(f"{where}: at ‘[MASK]’")  # followed first
     track = chart(at, "lens_track")
     assert f"at ‘[MASK]’ (position {where})" in track["layout"]["title"]["text"]
@@ -85,6 +85,7 @@ def test_experiments_score_what_the_model_fills_in_and_rank_heads_for_it(private
         logits = transformers.BertForMaskedLM.from_pretrained(folder).eval()(ids).logits[0, where]
     bars = chart(at, "exp_next")
     assert bars["layout"]["title"]["text"].startswith(f"Top 10 tokens for ‘[MASK]’ (token {where})")
+    assert bars["layout"]["xaxis"]["title"]["text"] == f"probability of token {where}"
     top = int(logits.argmax())
     expected = predicted_token_label(tokenizer.convert_ids_to_tokens(top) or "")
     assert bars["layout"]["yaxis"]["ticktext"][0] == f"‘{expected}’"
@@ -110,3 +111,16 @@ def test_esms_lens_guesses_the_masked_residue(private_models) -> None:
     at, _ = opened(private_models, "logit_lens", kind="esm", text="MKTAYIAK<mask>QRQISFVK")
     assert picked(at).startswith("9: at ‘<mask>’")  # <cls> is position 0
     assert "Type `<mask>` where a word is missing" in " ".join(m.value for m in at.markdown)
+
+
+def test_the_sidebar_hides_a_word_behind_the_mask_in_one_click(private_models) -> None:
+    at, _ = opened(private_models, "logit_lens", text="the fox sat on the mat")
+    at = at.sidebar.button(key="example_mask").click().run()
+    assert not at.exception and at.session_state["text"] == "the fox sat on the [MASK]"
+    assert picked(at).endswith("at ‘[MASK]’")  # the page follows it at once
+    assert not any(b.key == "example_mask" for b in at.sidebar.button)  # hidden already: no button
+
+
+def test_a_model_without_a_masked_language_model_head_offers_no_mask_button(private_models) -> None:
+    at, _ = opened(private_models, "logit_lens", kind="mpnet")
+    assert not any(b.key == "example_mask" for b in at.sidebar.button)

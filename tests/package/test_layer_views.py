@@ -48,7 +48,7 @@ def test_a_masked_language_models_lens_view_follows_its_mask(tmp_path, monkeypat
     assert track.layout.title.text.startswith(f"at ‘[MASK]’ (position {where})")
     final = trace.lens_top(5, 0, trace.n_tokens).ids[-1, where, :3].tolist()
     np.testing.assert_allclose(np.asarray(track.data[0].y, dtype=float), trace.lens_ranks(where, final)[0][:, 0])
-    assert f"At position {where}, the first [MASK], the final answer is" in view.note
+    assert f"At position {where} (the first [MASK]), the final answer is" in view.note
 
 
 def test_the_sent_view_is_the_heads_value_weighted_pattern(trace) -> None:

@@ -175,6 +175,9 @@ def test_a_masked_language_models_grid_guesses_the_token_at_each_position():
     ids[-1, 1] = [10, 11, 12, 13, 14]
     grid = lens_grid(ids, np.full((2, 3, 5), 0.2), ["[CLS]", "<b>", "[SEP]"], lambda i: f"t{i}", fills_in=True)
     assert grid.hover[1][1].startswith("layer 1 · position 1, at &lt;b&gt;<br>top 5 tokens for this position")
+    from viz.figures.lens import lens_grid_figure
+
+    assert lens_grid_figure(grid).layout.xaxis.title.text == "position (the token guessed)"
     said = grid_introduction(grid, 5, prediction_head=True, mask="[MASK]")
     assert "most likely token for that position" in said and "Type `[MASK]` where a word is missing" in said
     assert "next token" not in said and "Type" not in grid_introduction(grid, 5)
@@ -184,3 +187,15 @@ def test_a_masked_language_models_grid_guesses_the_token_at_each_position():
     tokens = ["[CLS]", "a", "[MASK]", "b", "[MASK]", "[SEP]"]
     assert focus_position(tokens, 0, 6, "[MASK]") == 2 and focus_position(tokens, 3, 6, "[MASK]") == 4
     assert focus_position(tokens, 0, 6, None) == 5 and focus_position(["a", "b"], 0, 2, "[MASK]") == 1
+
+
+def test_hiding_a_word_behind_the_mask():
+    """The sidebar's one click for a masked-language model: the text's last word (a protein's middle residue) behind
+    the model's mask token; nothing to do where there is no word or the mask is already there."""
+    from viz.views.common import hide_a_word
+
+    assert hide_a_word("a fluffy blue creature roamed the verdant forest.", "[MASK]") == (
+        "a fluffy blue creature roamed the verdant [MASK].")  # fmt: skip
+    assert hide_a_word("MKTAYIAKQR", "<mask>", protein=True) == "MKTAY<mask>AKQR"
+    assert hide_a_word("the [MASK] sat", "[MASK]") is None and hide_a_word("...", "[MASK]") is None
+    assert hide_a_word("", "<mask>", protein=True) is None

@@ -29,8 +29,11 @@ def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
-def prediction_bars(rows: Sequence[PredictionRow], title: str, with_after: bool) -> go.Figure:
-    """Horizontal bars of next-token probabilities, most likely at the top; before (and after) side by side."""
+def prediction_bars(
+    rows: Sequence[PredictionRow], title: str, with_after: bool, guessed: str = "the next token"
+) -> go.Figure:
+    """Horizontal bars of next-token probabilities (`guessed`: what is predicted, for the axis: a masked-language
+    model's "the token at 8"), most likely at the top; before (and after) side by side."""
     labels = [f"‘{plotly_escape(r.token)}’" for r in rows]  # quoted: ',' or '.' alone is hard to see
     y = list(range(len(rows)))
     fig = go.Figure()
@@ -66,7 +69,7 @@ def prediction_bars(rows: Sequence[PredictionRow], title: str, with_after: bool)
     fig.update_yaxes(tickvals=y, ticktext=labels, autorange="reversed", title=None, tickfont=dict(size=13))
     # Room past the longest bar for its number (an axis stopped at 1.0 left none for a bar near 1: Plotly dropped the
     # label); ticks stop at 1, a probability's limit.
-    fig.update_xaxes(title="probability of the next token", range=[0, top * 1.25])
+    fig.update_xaxes(title=f"probability of {guessed}", range=[0, top * 1.25])
     if top * 1.25 > 1.0:
         fig.update_xaxes(tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     return _layout(fig, title, 120 + (34 if with_after else 24) * len(rows))

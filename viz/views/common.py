@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,20 @@ def no_prediction_sentence(model_label: str, encoder_decoder: bool, masked_lm: b
         "...ForMaskedLM checkpoint such as bert-base-uncased has one, and then the Logit lens page shows what it "
         "fills in)."
     )
+
+
+def hide_a_word(text: str, mask: str, protein: bool = False) -> str | None:
+    """`text` with its last word replaced by `mask`, for a masked-language model to fill in (a protein's middle
+    residue, as a protein sequence has no words); None when there is nothing to hide (no word, or `mask` already
+    in the text)."""
+    if mask in text:
+        return None
+    if protein:
+        letters = [i for i, ch in enumerate(text) if ch.isalpha()]
+        middle = letters[len(letters) // 2] if letters else None
+        return None if middle is None else text[:middle] + mask + text[middle + 1 :]
+    words = list(re.finditer(r"\w+", text))
+    return None if not words else text[: words[-1].start()] + mask + text[words[-1].end() :]
 
 
 def mask_words(causal: bool, window: int | None) -> str:

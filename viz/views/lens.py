@@ -45,6 +45,7 @@ class LensGrid:
     settles: np.ndarray  # [n] first layer from which the top-1 is the final layer's top-1 at every layer after
     first_shown: np.ndarray  # [n] first layer whose top-1 is the final layer's
     first: int = 0  # the text position of column 0
+    fills_in: bool = False  # a masked-language model's: each cell guesses the token at its position, not the next
 
     @property
     def names_cells(self) -> bool:
@@ -153,7 +154,7 @@ def lens_grid(
     top1 = ids[:, :, 0]  # (n_layers, n)
     first_shown = np.argmax(top1 == top1[-1:], axis=0)  # the final row matches itself, so argmax finds a match
     prob = np.asarray(probs[:, :, 0], dtype=np.float64)
-    return LensGrid(cell_text, prob, hover, shown, settle_layers(top1), first_shown, first)
+    return LensGrid(cell_text, prob, hover, shown, settle_layers(top1), first_shown, first, fills_in)
 
 
 @dataclass(frozen=True)
