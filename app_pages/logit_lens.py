@@ -15,6 +15,7 @@ from ui.widgets import show_cut_notice, show_token_heatmap, token_picker, warn_u
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import markdown_code, plotly_escape, readable_token
 from viz.views.common import display_tokens, no_prediction_sentence
+from viz.views.experiments import text_end
 from viz.views.export import lens_csv
 from viz.views.lens import (
     LENS_WINDOW,
@@ -67,10 +68,12 @@ grid_figure = lens_grid_figure(grid)
 show_token_heatmap(grid_figure, "lens_grid", grid.column_px)
 
 # The position followed first: a decoder's last (its prediction after the text), a masked-language model's first mask
-focus = focus_position(trace.tokens, first, stop, mask)
+focus = focus_position(trace.tokens, first, stop, mask, text_end(trace) if here else None)
 final = readable_token(trace.decode_token(int(ids[-1, focus - first, 0])))
-if focus != stop - 1:
-    where = f"position {focus} (the first {markdown_code(mask or '')}),"
+if mask is not None and trace.tokens[focus] == mask:
+    where = f"position {focus} (the first {markdown_code(mask)}),"
+elif focus != stop - 1:
+    where = f"position {focus}, the text's last token,"
 else:
     where = "the last position" if focus == trace.n_tokens - 1 else f"position {focus}, the window's last,"
 st.caption(settle_caption(grid, focus - first, f"‘{final}’", where))

@@ -28,6 +28,7 @@ from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention
 from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.contacts import contact_sentence, contact_view
+from viz.views.experiments import text_end
 from viz.views.flow import DEFAULT_THRESHOLD, flow_view
 from viz.views.generation import generation_cut_sentence, how_generated, step_attention
 from viz.views.implicit import implicit_sentence, implicit_view
@@ -56,13 +57,16 @@ def lens_view(trace: Any) -> View:
     ids, probs = lens_top(trace, 5, first, stop)
     here, mask = fills_in(trace), mask_token(trace)
     grid = lens_grid(ids, probs, display_tokens(trace)[first:stop], trace.decode_token, first, fills_in=here)
-    focus = focus_position(trace.tokens, first, stop, mask)
+    focus = focus_position(trace.tokens, first, stop, mask, text_end(trace) if here else None)
     mask_id = None if mask is None else trace.token_ids_for(mask)[0]
     chosen = chosen_tokens(ids, focus - first, trace.token_ids[first:], mask_id=mask_id)
     track = lens_track(chosen, *ranks_of(trace, focus, chosen), trace.decode_token)
     title = f"{position_words(f'‘{plotly_escape(grid.tokens[focus - first])}’', here)} (position {focus})"
     final = readable_token(trace.decode_token(int(ids[-1, focus - first, 0])))
-    where = "the last position" if focus == stop - 1 else f"position {focus} (the first {mask}),"
+    if mask is not None and trace.tokens[focus] == mask:
+        where = f"position {focus} (the first {mask}),"
+    else:
+        where = "the last position" if focus == stop - 1 else f"position {focus}, the text's last token,"
     note = settle_caption(grid, focus - first, f"‘{final}’", where)
     byte_note = grid_byte_note(ids, trace.decode_token)  # why some cells show a bare byte, as the page says
     note = note if byte_note is None else f"{note} {byte_note}"

@@ -176,7 +176,7 @@ def fill_in_sentence(spot: Spot) -> str:
     )
     if spot.next_id is None:
         return said + ", which your text hides: what the model fills in."
-    typed = f": type {markdown_code(spot.mask)} in the text where a word is missing" if spot.mask else ""
+    typed = f": type {markdown_code(spot.mask)} in the text to hide a token" if spot.mask else ""
     return said + f". It reads that token too, so it mostly guesses it back{typed}. Chosen by default: {HERE_IN_TEXT}."
 
 

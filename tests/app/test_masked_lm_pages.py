@@ -40,7 +40,7 @@ def picked(at: AppTest) -> str:
 def test_the_logit_lens_fills_in_the_mask_with_the_models_own_prediction(private_models) -> None:
     at, folder = opened(private_models, "logit_lens")
     intro = " ".join(m.value for m in at.markdown)
-    assert "most likely token for that position" in intro and "Type `[MASK]` where a word is missing" in intro
+    assert "most likely token for that position" in intro and "Type `[MASK]` in the text to hide a token" in intro
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
     ids = tokenizer(TEXT, return_tensors="pt")["input_ids"]
     where = int((ids[0] == tokenizer.mask_token_id).nonzero()[0, 0])
@@ -107,10 +107,16 @@ def test_an_embedding_models_encoder_says_it_carries_no_head(private_models) -> 
     assert "carries no masked-language-model head" in said and "no logit lens" in said, said
 
 
+def test_without_a_mask_the_lens_follows_the_texts_last_token(private_models) -> None:
+    at, _ = opened(private_models, "logit_lens", kind="esm", text="MKTAYIAKQR")
+    assert picked(at) == "10: at ‘R’"  # not the <eos> after it
+    assert "At position 10, the text's last token, the final answer is" in " ".join(c.value for c in at.caption)
+
+
 def test_esms_lens_guesses_the_masked_residue(private_models) -> None:
     at, _ = opened(private_models, "logit_lens", kind="esm", text="MKTAYIAK<mask>QRQISFVK")
     assert picked(at).startswith("9: at ‘<mask>’")  # <cls> is position 0
-    assert "Type `<mask>` where a word is missing" in " ".join(m.value for m in at.markdown)
+    assert "Type `<mask>` in the text to hide a token" in " ".join(m.value for m in at.markdown)
 
 
 def test_the_sidebar_hides_a_word_behind_the_mask_in_one_click(private_models) -> None:

@@ -179,7 +179,7 @@ def test_a_masked_language_models_grid_guesses_the_token_at_each_position():
 
     assert lens_grid_figure(grid).layout.xaxis.title.text == "position (the token guessed)"
     said = grid_introduction(grid, 5, prediction_head=True, mask="[MASK]")
-    assert "most likely token for that position" in said and "Type `[MASK]` where a word is missing" in said
+    assert "most likely token for that position" in said and "Type `[MASK]` in the text to hide a token" in said
     assert "next token" not in said and "Type" not in grid_introduction(grid, 5)
     assert chosen_tokens(ids, 1, [2, 42, 3], mask_id=4) == [10, 11, 12, 42]  # the token there, not the next (3)
     assert chosen_tokens(ids, 1, [2, 4, 3], mask_id=4) == [10, 11, 12]  # the text hides it: nothing to add
@@ -187,6 +187,8 @@ def test_a_masked_language_models_grid_guesses_the_token_at_each_position():
     tokens = ["[CLS]", "a", "[MASK]", "b", "[MASK]", "[SEP]"]
     assert focus_position(tokens, 0, 6, "[MASK]") == 2 and focus_position(tokens, 3, 6, "[MASK]") == 4
     assert focus_position(tokens, 0, 6, None) == 5 and focus_position(["a", "b"], 0, 2, "[MASK]") == 1
+    plain = ["[CLS]", "a", "b", "[SEP]"]  # no mask: the text's last token, not the [SEP] after it, if shown
+    assert focus_position(plain, 0, 4, "[MASK]", last_word=2) == 2 and focus_position(plain, 3, 4, "[MASK]", 2) == 3
 
 
 def test_hiding_a_word_behind_the_mask():

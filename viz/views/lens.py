@@ -86,8 +86,8 @@ def grid_introduction(grid: LensGrid, k: int, prediction_head: bool = False, mas
     if mask:  # a fill-in model sees the very token it guesses, except where the text hides it
         said += (
             f" This model was trained to fill in masked tokens: it reads the whole text, the token at each position "
-            f"included, so most columns guess their own token. Type `{mask}` where a word is missing to see what it "
-            "puts there."
+            f"included, so most columns guess their own token. Type `{mask}` in the text to hide a token and see "
+            "what the model puts there."
         )
     return said
 
@@ -185,11 +185,14 @@ def chosen_tokens(
     return chosen
 
 
-def focus_position(tokens: Sequence[str], first: int, stop: int, mask: str | None) -> int:
+def focus_position(tokens: Sequence[str], first: int, stop: int, mask: str | None, last_word: int | None = None) -> int:
     """The position a page first follows among first..stop-1: the first `mask` token there (what a masked-language
-    model is asked to fill in), else the last position (a decoder's prediction after the text)."""
+    model is asked to fill in), else `last_word` where given and shown (such a model's guess at the text's last
+    token, not at the [SEP] after it), else the last position (a decoder's prediction after the text)."""
     masked = [i for i in range(first, stop) if mask is not None and tokens[i] == mask]
-    return masked[0] if masked else stop - 1
+    if masked:
+        return masked[0]
+    return last_word if last_word is not None and first <= last_word < stop else stop - 1
 
 
 def lens_track(
