@@ -5,7 +5,8 @@ from __future__ import annotations
 import typing
 
 from attention_core.config import ModelConfig
-from services.models import ARCH_LABELS, name_title
+from services.arch_labels import ARCH_LABELS
+from services.models import name_title
 
 
 def test_every_declared_architecture_has_a_label():
