@@ -94,7 +94,7 @@ if current.url_path == home_alias.url_path:  # /start, once the link's state is 
 shell.keep_shell_state(page_name)
 
 with st.sidebar:
-    sidebar.draw_inputs()
+    text_notes = sidebar.draw_inputs()  # the slot under the text box, filled once the trace has run
 model = load_with_progress(ss.model, ss.device, ss.dtype)
 ss[shell.LAST_GOOD_MODEL] = ss.model
 for note in model.notes:  # e.g. a damaged weight cache that was detected and rebuilt on this load
@@ -104,6 +104,7 @@ with st.sidebar:
 shell.save_shell_state()  # now with the masking, layer and head this run settled
 shell.show_notices()
 
-build_page_context(model)  # runs the shell's trace of the sidebar's text, with progress
+context = build_page_context(model)  # runs the shell's trace of the sidebar's text, with progress
+sidebar.note_unknown_pieces(text_notes, context.trace)
 shell.mirror_to_url(page_name)
 current.run()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from tokenizers import Tokenizer, decoders
 
@@ -112,6 +112,17 @@ class TextTokenizer:
 
     def token_id(self, token: str) -> int | None:
         return self.tokenizer.token_to_id(token)
+
+    @cached_property
+    def unk_id(self) -> int | None:
+        """The id this tokenizer gives a piece its vocabulary lacks ([UNK], <unk>), or None where it has none (a
+        byte-level vocabulary covers every byte). Read once from its model's JSON: Unigram keeps an unk_id,
+        WordPiece, WordLevel and BPE an unk_token."""
+        model = json.loads(self.tokenizer.to_str()).get("model") or {}
+        if isinstance(model.get("unk_id"), int):
+            return model["unk_id"]
+        token = model.get("unk_token")
+        return self.tokenizer.token_to_id(token) if isinstance(token, str) and token else None
 
     @property
     def mask_token(self) -> str | None:

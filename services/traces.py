@@ -35,6 +35,7 @@ __all__ = [
     "short_trace_key",
     "trace_job",
     "trace_key",
+    "unknown_pieces",
     "written_target",
 ]
 
@@ -153,3 +154,14 @@ def derived(base_key: Hashable, name: str, *params: Hashable, compute: Callable[
 def derived_job(base_key: Hashable, name: str, *params: Hashable, compute: Callable[[Progress], Any]) -> Job:
     """Like `derived`, as a background job with progress (e.g. pooling every head of a long text)."""
     return RESULTS.job((name, base_key, *params), compute, group=base_key)
+
+
+def unknown_pieces(trace: Trace) -> tuple[list[str], str]:
+    """(the pieces of the text the model's vocabulary lacks, in order, each read as one unknown token; that token's
+    name, "[UNK]" or "<unk>"). Nothing for a byte-level vocabulary, which lacks nothing; a typed "[UNK]" is not one."""
+    unk = trace.context.tokenizer.unk_id
+    if unk is None:
+        return [], ""
+    name = trace.decode_token(unk)
+    pieces = [trace.text[a:b] for i, (a, b) in zip(trace.token_ids, trace.offsets, strict=True) if i == unk and b > a]
+    return [piece for piece in pieces if piece != name], name

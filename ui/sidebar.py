@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from services import models
+from services import models, traces
 from ui import shell
 from ui.context import prose_title
 from viz.figures.layout import ORIENTATIONS
 from viz.labels import markdown_literal
-from viz.views.common import hide_a_word
+from viz.views.common import hide_a_word, unknown_sentence
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
@@ -80,8 +81,9 @@ def _request_model() -> None:
         ss.model = name  # a callback runs before the script: the selectbox is not drawn yet
 
 
-def draw_inputs() -> None:
-    """Model (built-in and requested), device, text and the chapter's examples."""
+def draw_inputs() -> Any:
+    """Model (built-in and requested), device, text and the chapter's examples; returns the slot under the text box
+    for what the model made of the text (note_unknown_pieces fills it once the trace has run)."""
     ss = st.session_state
     custom = [m for m in ss.get(shell.CUSTOM_MODELS, []) if not models.is_embedded(m)]
     if not models.is_embedded(ss.model) and ss.model not in custom:  # e.g. restored after a page switch
@@ -120,6 +122,7 @@ def draw_inputs() -> None:
     st.selectbox("Device", devices, format_func=lambda d: models.DEVICE_LABELS.get(d, d), key="device")
     _weights_choice()
     st.text_area("Text", key="text", height=90, help="Press Ctrl+Enter (or click outside) to run the model.")
+    slot = st.empty()
     st.caption("Examples from 3Blue1Brown's chapter")
     for i, example in enumerate(load_examples()):
         st.button(
@@ -132,6 +135,15 @@ def draw_inputs() -> None:
         )
     if ss.pop(OPEN_MOLES, False):
         st.switch_page(MOLE_PAGE)
+    return slot
+
+
+def note_unknown_pieces(slot: Any, trace: Any) -> None:
+    """Under the text box (draw_inputs' slot): the pieces of the text the model's vocabulary lacks, which it reads
+    as one unknown token each (MiniLM's [UNK] for an emoji), so a learner knows what the model did not see."""
+    said = None if trace is None else unknown_sentence(*traces.unknown_pieces(trace))
+    if said is not None:
+        slot.warning(said, icon=":material/help:")
 
 
 def _weights_choice() -> None:

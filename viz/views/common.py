@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from viz.labels import name_byte_pieces
+from viz.labels import counted, markdown_code, name_byte_pieces
 
 
 def to_numpy(value: Any, dtype: DTypeLike | None = np.float64) -> np.ndarray:
@@ -80,6 +81,24 @@ def no_prediction_sentence(model_label: str, encoder_decoder: bool, masked_lm: b
         "carries no masked-language-model head (an embedding model's checkpoint, as all-MiniLM-L6-v2's is; a "
         "...ForMaskedLM checkpoint such as bert-base-uncased has one, and then the Logit lens page shows what it "
         "fills in)."
+    )
+
+
+UNKNOWN_SHOWN = 8  # distinct unknown pieces a notice quotes
+
+
+def unknown_sentence(pieces: Sequence[str], unk: str) -> str | None:
+    """Markdown: which pieces of the text the model's vocabulary lacks (services.traces.unknown_pieces), each quoted
+    as code (the user's text, shown as text), and what the model reads instead; None when there are none."""
+    if not pieces:
+        return None
+    distinct = list(dict.fromkeys(pieces))
+    quoted = ", ".join(markdown_code(piece) for piece in distinct[:UNKNOWN_SHOWN])
+    more = f" and {len(distinct) - UNKNOWN_SHOWN} more" if len(distinct) > UNKNOWN_SHOWN else ""
+    n, verb = len(pieces), "is" if len(pieces) == 1 else "are"
+    return (
+        f"{counted(n, 'piece')} of the text {verb} not in this model's vocabulary: {quoted}{more}. It reads each as "
+        f"one {markdown_code(unk)} token, all it sees of it."
     )
 
 
