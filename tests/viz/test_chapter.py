@@ -52,6 +52,9 @@ def test_masking_and_cross_attention_say_what_applies() -> None:
     # With the mask switched on in every layer, even the unmasked softmax reads inputs of an untrained pass.
     forced = step_text("masking", dataclasses.replace(ENCODER, causal=True))
     assert "model's own unmasked" not in forced and "never saw in training" in forced
+    filling_in = step_text("masking", dataclasses.replace(ENCODER, masked_lm=True))  # loaded with its head
+    assert "trained to fill in hidden tokens from the words on both sides, **without** a mask" in filling_in
+    assert "fill in" not in step_text("masking", ENCODER)
     assert "is an encoder only, so it" in step_text("cross-attention", ENCODER)
     assert "is a decoder only, so it" in step_text("cross-attention", DECODER)
     real = dataclasses.replace(DECODER, encoder_decoder=True)

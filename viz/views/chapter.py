@@ -98,6 +98,7 @@ class Facts:
     # a hybrid: how many of its layers have heads (0: every layer), and what the others mix tokens with
     heads_in_layers: int = 0
     other_mixers: str = ""
+    masked_lm: bool = False  # an encoder loaded with its masked-language-model head: it fills in hidden tokens
 
 
 class PageSetting(Protocol):
@@ -134,6 +135,7 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
         uses_rope=bool(cfg.uses_rope),
         absolute_positions=bool(cfg.absolute_positions),
         encoder_decoder=bool(cfg.is_encoder_decoder),
+        masked_lm=bool(cfg.masked_lm),
         layer=int(ctx.layer),
         head=int(ctx.head),
         n_text_tokens=int(n_text_tokens),
@@ -203,6 +205,9 @@ def _masking_text(f: Facts) -> str:
         f"{f.model} is an **encoder-decoder**, and the sidebar's text goes through its encoder, which was trained "
         "**without** a mask (its decoder has one)"
         if f.encoder_decoder
+        else f"{f.model} is an **encoder**: it was trained to fill in hidden tokens from the words on both sides, "
+        "**without** a mask"
+        if f.masked_lm
         else f"{f.model} is an **encoder**: it was trained **without** a mask"
     )
     return (
