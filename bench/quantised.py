@@ -1,7 +1,9 @@
 """Decoding a quantised checkpoint's matrix to float32: the engine's decoders (attention_core/loading/gptq.py, awq.py,
-bnb.py, mlx_quantised.py) against each format's own library on the same stored parts, in the same run: AutoGPTQ's
-QuantLinear (its torch path, timed on one input row, so the time is its decoding), AutoAWQ's dequantize_gemm,
-bitsandbytes' dequantize_4bit (its CPU kernel) and mlx.core.dequantize (MLX's CPU backend, evaluated). One matrix of
+bnb.py, mlx_quantised.py, aqlm.py) against each format's own library on the same stored parts, in the same run:
+AutoGPTQ's QuantLinear (its torch path, timed on one input row, so the time is its decoding), AutoAWQ's
+dequantize_gemm, bitsandbytes' dequantize_4bit (its CPU kernel), mlx.core.dequantize (MLX's CPU backend, evaluated)
+and AQLM's _dequantize_weight (its 1x16 layout: one 2^16-vector codebook of 8 weights a code, 2 bits a weight; random
+codes, as codebooks are learnt). One matrix of
 Llama-2-7B's MLP shape by default (11008 × 4096), 4 bits, groups of 128 (GPTQ, AWQ), blocks of 64 (NF4) or groups of
 64 with bfloat16 scales (MLX, as mlx-community's 4-bit models; and 3 bits, whose codes spill across words); random
 weights.
@@ -29,7 +31,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
-from attention_core.loading import awq, bnb, gptq, mlx_quantised  # noqa: E402
+from attention_core.loading import aqlm, awq, bnb, gptq, mlx_quantised  # noqa: E402
 
 GROUP = 128
 
@@ -115,6 +117,17 @@ def mlx_case(bits: int):
     return case
 
 
+def aqlm_case(weight: torch.Tensor):
+    """(ours, AQLM's) decoding of a 1x16 AQLM matrix of `weight`'s shape (random codes, float16 codebook and scales)."""
+    import aqlm.utils as lib
+
+    n_out, n_in = weight.shape
+    codes = lib.pack_int_data(torch.randint(0, 2**16, (n_out, n_in // 8, 1)), 16)
+    codebooks, scales = (torch.randn(1, 2**16, 1, 8) * 0.02).half(), (torch.rand(n_out, 1, 1, 1) + 0.5).half()
+    theirs = lambda: lib._dequantize_weight(lib.unpack_int_data(codes, 16), codebooks, scales).float()  # noqa: E731
+    return (lambda: aqlm.dequantize(codes, codebooks, scales, 16).float()), theirs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=11008, help="the matrix's outputs")
@@ -127,7 +140,7 @@ def main() -> None:
     print(f"{'format':<22}{'engine s':>10}{'library s':>11}{'ratio':>8}")
     for label, case in (("GPTQ 4-bit (AutoGPTQ)", gptq_case), ("AWQ 4-bit (AutoAWQ)", awq_case),
                         ("NF4 (bitsandbytes)", nf4_case), ("MLX 4-bit (mlx)", mlx_case(4)),
-                        ("MLX 3-bit (mlx)", mlx_case(3))):  # fmt: skip
+                        ("MLX 3-bit (mlx)", mlx_case(3)), ("AQLM 1x16 (aqlm)", aqlm_case)):  # fmt: skip
         ours, theirs = case(weight)
         mine, ref = best_of(args.repeats, ours), best_of(args.repeats, theirs)
         print(f"{label:<22}{mine:>10.3f}{ref:>11.3f}{mine / ref:>8.2f}")

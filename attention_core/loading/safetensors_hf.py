@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from . import awq, bnb, compressed_tensors, fp8, gptq, mlx_quantised, mxfp4
+from . import aqlm, awq, bnb, compressed_tensors, fp8, gptq, mlx_quantised, mxfp4
 from .json_file import read_json
 from .masked_lm import attach_masked_lm_head
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
@@ -89,6 +89,7 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
     from safetensors import safe_open
 
     total, bits = 0, _packed_bits(files[0].parent / "config.json") if files else 4
+    per_code = _values_per_code(files[0].parent / "config.json") if files else 8
     for f in files:
         try:
             with safe_open(str(f), "pt") as handle:
@@ -97,7 +98,7 @@ def safetensors_float32_bytes(files: list[Path]) -> int:
                     n = 1
                     for dim in tensor.get_shape():
                         n *= dim
-                    total += _float32_bytes(key, tensor.get_dtype(), n, bits)
+                    total += _float32_bytes(key, tensor.get_dtype(), n, bits, per_code)
         except Exception as exc:
             raise ModelLoadError(f"{f.name} is not a readable safetensors file (truncated or corrupt?): {exc}") from exc
     return total
@@ -118,9 +119,26 @@ def _packed_bits(config: Path) -> int:
         return 4  # the loader says what is wrong with it; the memory check only needs a width
 
 
-def _float32_bytes(key: str, dtype: str, n: int, bits: int = 4) -> int:
+def _values_per_code(config: Path) -> int:
+    """The weights one AQLM code stands for: a group of out_group_size × in_group_size values, shared among
+    num_codebooks codes (8 where config.json does not say: AQLM's 1x16 and 2x8 layouts)."""
+    try:
+        quant = _quantization(read_json(config)) if config.is_file() else None
+        if quant and quant.get("quant_method") == "aqlm":
+            in_group, out_group, books, _ = aqlm.settings(quant)
+            return max(1, in_group * out_group // books)
+    except (ModelLoadError, TypeError, ValueError):
+        pass  # the loader says what is wrong with it; the memory check only needs a count
+    return 8
+
+
+def _float32_bytes(key: str, dtype: str, n: int, bits: int = 4, per_code: int = 8) -> int:
     """A stored tensor's float32 size: MXFP4's (mxfp4.py) bytes of _blocks hold two values each, and its _scales
-    are no weights once decoded."""
+    are no weights once decoded; an AQLM code stands for `per_code` weights, its codebooks for none."""
+    if key.endswith(".codes") and dtype in ("I8", "I16", "I32"):
+        return 4 * n * per_code
+    if key.endswith(".codebooks"):  # AQLM's: no weights once decoded
+        return 0
     if dtype == "U8" and key.endswith("_blocks"):
         return 8 * n
     if dtype == "U8" and key.endswith("_scales"):
@@ -189,7 +207,7 @@ def _quant_method(hf: dict) -> str | None:
 
 
 def _refuse_quantised(hf: dict, folder: Path) -> None:
-    """A quantised checkpoint's stored numbers are not its weights (HQQ, AQLM, ... pack integers with their own zero
+    """A quantised checkpoint's stored numbers are not its weights (HQQ, Quanto, ... pack integers with their own zero
     points and groups): refused by name rather than read as if they were. The methods in DECODERS are decoded
     (GPT-OSS's MXFP4 experts only as OpenAI ships them); a setting of theirs the engine cannot decode is refused here
     (SETTINGS), before the weights are read."""
@@ -215,14 +233,15 @@ DECODERS: dict[str, Decoder] = {
     "awq": awq.decompress_checkpoint,
     "bitsandbytes": bnb.decompress_checkpoint,
     "mlx": mlx_quantised.decompress_checkpoint,
+    "aqlm": aqlm.decompress_checkpoint,
 }
 NOTES = {"fp8": fp8.NOTE, "compressed-tensors": compressed_tensors.NOTE, "gptq": gptq.NOTE, "awq": awq.NOTE,
-         "bitsandbytes": bnb.NOTE, "mlx": mlx_quantised.NOTE}  # fmt: skip
+         "bitsandbytes": bnb.NOTE, "mlx": mlx_quantised.NOTE, "aqlm": aqlm.NOTE}  # fmt: skip
 # The settings checked (and refused by name) before a weight is read.
 SETTINGS = {"gptq": gptq.settings, "awq": awq.group_size, "bitsandbytes": bnb.check_settings,
-            "mlx": mlx_quantised.settings}  # fmt: skip
+            "mlx": mlx_quantised.settings, "aqlm": aqlm.settings}  # fmt: skip
 
-_NOT_WEIGHTS = (torch.float8_e4m3fn, torch.float8_e5m2, torch.int8, torch.uint8, torch.uint32)  # quantised storage
+_NOT_WEIGHTS = (torch.float8_e4m3fn, torch.float8_e5m2, torch.int8, torch.int16, torch.uint8, torch.uint32)  # quantised
 
 
 def _check_dtypes(state: dict[str, torch.Tensor], folder: Path) -> None:

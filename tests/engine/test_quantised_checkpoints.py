@@ -1,9 +1,10 @@
-"""Quantised Hugging Face checkpoints the engine does not decode (HQQ, AQLM, Quanto; MXFP4 on any model but
+"""Quantised Hugging Face checkpoints the engine does not decode (HQQ, Quanto; MXFP4 on any model but
 GPT-OSS, whose experts are decoded: test_mxfp4_checkpoints.py; config.json's quantization_config) are refused with a
 message that says so, never read as if their stored numbers were the weights: an FP8 matrix read with `.float()` and
 its scale ignored gave every score wrong, silently. FP8 checkpoints that declare themselves are decoded
-(test_fp8_checkpoints.py), and so are GPTQ, AWQ and bitsandbytes (test_gptq_awq_checkpoints.py,
-test_bnb_checkpoints.py); FP8 tensors in a checkpoint that does not declare them are refused here."""
+(test_fp8_checkpoints.py), and so are GPTQ, AWQ, bitsandbytes and AQLM (test_gptq_awq_checkpoints.py,
+test_bnb_checkpoints.py, test_aqlm_checkpoints.py); FP8 tensors in a checkpoint that does not declare them are refused
+here."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _as_fp8(folder, with_config: bool) -> None:
         declare_quantisation(folder, {"quant_method": "fp8", "activation_scheme": "dynamic"})
 
 
-@pytest.mark.parametrize("method", ["hqq", "aqlm", "quanto"])
+@pytest.mark.parametrize("method", ["hqq", "quanto"])
 def test_a_checkpoint_that_declares_a_quantisation_it_cannot_decode_is_refused_by_name(tiny_folder, method):
     declare_quantisation(tiny_folder, {"quant_method": method, "bits": 4})
     with pytest.raises(ModelLoadError, match=rf"quantised \(quant_method '{method}'\).*unquantised"):
