@@ -11,6 +11,7 @@ import streamlit as st
 
 from services.lens import fills_in, has_lens, lens_grid, lens_ranks, mask_token
 from ui.context import require_trace
+from ui.residues import residues_section
 from ui.widgets import show_cut_notice, show_token_heatmap, token_picker, warn_untrained_masking
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import markdown_code, plotly_escape, readable_token
@@ -106,3 +107,5 @@ else:
     actual = ", and the token that actually comes next in the text." if position < trace.n_tokens - 1 else "."
 st.caption(f"Followed: the final layer's top 3 at this position{actual} Rank 1 means the lens's most likely token "
            "after that block.")  # fmt: skip
+
+residues_section(key, trace, trace.tokens, ctx.model_title, ctx.model_name)  # a protein model's, with its head

@@ -1,7 +1,8 @@
 """The layer-by-layer views of one trace, as the app's pages draw them: the logit lens (app_pages/logit_lens.py),
 what each key sends (the patterns page's value-weighted switch), one token's contribution graph
-(app_pages/contribution_graph.py), a hybrid's scan or delta-rule weights and a protein model's contacts (the patterns
-page's last sections). The same services, view models and figure builders; nothing is cached here.
+(app_pages/contribution_graph.py), a hybrid's scan or delta-rule weights, a protein model's contacts (the patterns
+page's last sections) and what it expects at each residue (the Logit lens page's last section). The same services,
+view models and figure builders; nothing is cached here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from attention_viz.base import View, ViewError
 from services.lens import (
+    AMINO_ACIDS,
     contacts_of,
     fills_in,
     graph_columns,
@@ -17,6 +19,7 @@ from services.lens import (
     lens_top,
     mask_token,
     ranks_of,
+    residue_logprobs_of,
     value_weighted_of,
     weighted_layers,
 )
@@ -25,6 +28,7 @@ from viz.figures.flow import flow_figure
 from viz.figures.implicit import implicit_heatmap
 from viz.figures.layout import Orientation
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
+from viz.figures.residues import residue_heatmap
 from viz.labels import axis_labels, plotly_escape, readable_token
 from viz.views.common import display_tokens
 from viz.views.contacts import contact_sentence, contact_view
@@ -44,6 +48,7 @@ from viz.views.lens import (
     sink_sentence,
 )
 from viz.views.patterns import head_view
+from viz.views.residues import residue_sentence, residue_view
 from viz.views.sent_words import sent_formula
 
 
@@ -145,3 +150,16 @@ def contacts_view(trace: Any) -> View:
     title = f"Contacts predicted from {trace.model_name}'s attention"
     note = contact_sentence(view, trace.model_name, markdown=False)  # a note is plain text
     return View("contacts", [contact_heatmap(view, title)], 0, 0, note=note)
+
+
+def residues_view(trace: Any) -> View:
+    """A protein model's log p of each amino acid at each residue, from its masked-language-model head (ESM, ESM C)."""
+    found = residue_logprobs_of(trace)
+    if found is None:
+        raise ViewError(f"{trace.model_name} is not a protein model loaded with its masked-language-model head, or "
+                        "the text has no residues: the residues view draws what ESM or ESM C expects at each "
+                        "residue")  # fmt: skip
+    view = residue_view(found[0], AMINO_ACIDS, list(trace.tokens), found[1])
+    title = f"What {trace.model_name} expects at each residue"
+    note = residue_sentence(view, trace.model_name, markdown=False)  # a note is plain text
+    return View("residues", [residue_heatmap(view, title)], 0, 0, note=note)

@@ -21,6 +21,7 @@ from attention_viz.layer_views import (
     implicit_view_of,
     is_generation,
     lens_view,
+    residues_view,
     sent_view,
 )
 from attention_viz.pair_views import FROM_PAIR, is_pair, pair_view
@@ -53,6 +54,7 @@ VIEWS: dict[str, str] = {
     "implicit": "a hybrid's Mamba-2 or gated-delta-rule layer: the weight each of its heads gives each earlier token "
     "(no softmax: signed), over the first 256 tokens",
     "contacts": "a protein model's contacts predicted from every head's pattern by its contact head (ESM-2, ESM-1b)",
+    "residues": "a protein model's log p of each amino acid at each residue, from its masked-language-model head",
     "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
     "cross": "of model.trace_pair(...)'s result (encoder-decoders): one decoder head's cross-attention over the "
     "source, then its self-attention over the target",
@@ -101,10 +103,10 @@ def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows
     if name == "implicit":  # its own layers and heads: implicit_view_of checks them
         require_whole_numbers(layer=layer, head=head)
         return
-    check_head(trace, layer, head, of_heads=name not in ("lens", "contributions", "overview", "contacts"))
+    check_head(trace, layer, head, of_heads=name not in ("lens", "contributions", "overview", "contacts", "residues"))
     if name == "lens" and not has_lens(trace):
         raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
-    if is_long(trace.n_tokens) and name not in ("overview", "lens", "contacts"):  # the lens reads the last 64 positions
+    if is_long(trace.n_tokens) and name not in ("overview", "lens", "contacts", "residues"):  # the lens: the last 64
         raise ViewError(
             f"{trace.n_tokens} tokens: views at full resolution take at most 256 tokens (the app draws longer texts "
             "as block means plus a window); shorten the text, or use the overview or the lens (CLI: --view overview)"
@@ -259,6 +261,8 @@ def _build(trace: Any, generated: Any, name: str, layer: int, head: int, orient:
         return implicit_view_of(trace, layer, head, orient)
     if name == "contacts":
         return contacts_view(trace)
+    if name == "residues":
+        return residues_view(trace)
     if name == "overview":
         return _overview_view(trace, tokens_of(trace), layer, head, orient)
     if name == "shifts":

@@ -1,8 +1,9 @@
 """Layer-by-layer results of a trace (issue 16): the logit-lens grid, one position's chosen tokens across
-layers, value-weighted attention, one token's contribution graph, a hybrid's scan or delta-rule weights and a protein
-model's contacts predicted from its attention. Each is derived from a cached trace and cached in its group
-(services.traces.derived), so it leaves the cache with that trace; each has an uncached twin (`lens_top`, `ranks_of`,
-`value_weighted_of`, `graph_columns`, `implicit_weights_of`, `contacts_of`) for the notebook views (attention_viz).
+layers, value-weighted attention, one token's contribution graph, a hybrid's scan or delta-rule weights, a protein
+model's contacts predicted from its attention and what it expects at each residue. Each is derived from a cached trace
+and cached in its group (services.traces.derived), so it leaves the cache with that trace; each has an uncached twin
+(`lens_top`, `ranks_of`, `value_weighted_of`, `graph_columns`, `implicit_weights_of`, `contacts_of`,
+`residue_logprobs_of`) for the notebook views (attention_viz).
 numpy out.
 """
 
@@ -19,9 +20,9 @@ from attention_core.implicit import weighted_layers
 from services.traces import derived, set_threads_for
 
 __all__ = [
-    "contacts", "contacts_of", "contribution_graph", "fills_in", "graph_columns", "has_lens", "implicit_weights",
-    "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "ranks_of", "value_weighted",
-    "value_weighted_of", "weighted_layers",
+    "AMINO_ACIDS", "contacts", "contacts_of", "contribution_graph", "fills_in", "graph_columns", "has_lens",
+    "implicit_weights", "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "ranks_of",
+    "residue_logprobs", "residue_logprobs_of", "value_weighted", "value_weighted_of", "weighted_layers",
 ]  # fmt: skip
 
 
@@ -132,3 +133,29 @@ def contacts_of(trace: Trace) -> np.ndarray | None:
     """contacts's array, uncached."""
     found = contact_probabilities(trace)
     return None if found is None else found.numpy().astype(np.float64)
+
+
+AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"  # the 20 standard amino acids, as protein language models spell them
+
+
+def residue_logprobs(base_key: Hashable, trace: Trace) -> tuple[np.ndarray, list[int]] | None:
+    """([m, 20] log p of each standard amino acid (AMINO_ACIDS) at each of the text's m residues, from the model's
+    own softmax over its whole vocabulary, float64; the residues' token positions), for a protein model loaded with
+    its masked-language-model head (ESM's, ESM C's); None for any other model or a text without residues."""
+    return derived(base_key, "residue_logprobs", compute=lambda: residue_logprobs_of(trace))
+
+
+def residue_logprobs_of(trace: Trace) -> tuple[np.ndarray, list[int]] | None:
+    """residue_logprobs's arrays, uncached."""
+    if trace.config.arch not in ("esm", "esmc") or trace.logits is None:
+        return None
+    ids = [trace.token_ids_for(letter) for letter in AMINO_ACIDS]
+    if any(len(found) != 1 for found in ids):  # a vocabulary without one token per amino acid
+        return None
+    positions = [i for i, (start, stop) in enumerate(trace.offsets) if stop > start]  # not <cls>, <eos>
+    if not positions:
+        return None
+    logits = trace.logits[positions].numpy().astype(np.float64)  # (m, vocabulary)
+    top = logits.max(axis=1, keepdims=True)
+    logp = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))  # log softmax over the vocabulary
+    return logp[:, [found[0] for found in ids]], positions

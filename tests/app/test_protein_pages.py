@@ -58,3 +58,39 @@ def test_a_protein_model_offers_a_protein_and_a_text_model_does_not(private_mode
     plain.query_params.update({"page": "patterns"})
     plain.run()
     assert not any(b.key == "example_protein" for b in plain.sidebar.button)
+
+
+def test_the_logit_lens_shows_what_esm_expects_at_each_residue(private_models) -> None:
+    """ESM's masked-language-model head at every residue: log p of the 20 amino acids, transformers' own numbers
+    (EsmForMaskedLM's log softmax), the residue's own amino acid ringed, the least expected listed."""
+    import torch
+    import transformers
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "logit_lens", "text": PROTEIN})
+    at.run()
+    folder = tiny_folder(private_models, "esm")
+    at.text_input(key="model_request").set_value(str(folder))
+    at = at.button(key="model_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "What the model expects at each residue" in [h.value for h in at.subheader]
+    fig = chart(at, "residue_map")
+    z = np.asarray(decode(fig["data"][0]["z"]), dtype=float)
+    tokenizer = transformers.EsmTokenizer.from_pretrained(str(folder))
+    ids = tokenizer(PROTEIN, return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        logp = transformers.EsmForMaskedLM.from_pretrained(str(folder)).eval()(ids).logits[0].log_softmax(-1)
+    letters = [tokenizer.convert_tokens_to_ids(a) for a in "ACDEFGHIKLMNPQRSTVWY"]
+    expected = logp[1:-1, letters].T.double().numpy()  # residues only: not <cls>, <eos>
+    assert z.shape == (20, len(PROTEIN)) and np.allclose(z, np.maximum(expected, -10.0), atol=1e-4)
+    assert list(fig["data"][1]["y"]) == list(PROTEIN)  # each residue's own amino acid ringed
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["residue", "p(own)", "expected", "p(expected)"] and len(table) == 10
+    assert table["p(own)"].is_monotonic_increasing
+
+
+def test_a_text_model_has_no_residue_section() -> None:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"page": "logit_lens"})
+    at.run()
+    assert not at.exception and "What the model expects at each residue" not in [h.value for h in at.subheader]

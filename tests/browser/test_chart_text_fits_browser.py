@@ -269,6 +269,7 @@ OTHER_MODELS_CHARTS = (
     ("bart", "cross_attention", "mech_cross_encdec_block"),
     ("deepseek_v3", "inside_head", "mech_cKV"),
     ("esm", "patterns", "contact_map"),
+    ("esm", "logit_lens", "residue_map"),
 )
 
 

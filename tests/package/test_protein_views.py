@@ -41,3 +41,16 @@ def test_the_contacts_view_refuses_what_it_cannot_draw(esm, tmp_path) -> None:
     save_tiny_esmc(tmp_path / "esmc")
     with pytest.raises(ViewError, match="has no contact head"):
         build_view(load_model(str(tmp_path / "esmc"), device="cpu").trace(PROTEIN), "contacts")
+
+
+def test_the_residues_view_draws_what_the_logit_lens_page_draws(esm, tiny_model) -> None:
+    from services.lens import residue_logprobs_of
+
+    trace = esm.trace(PROTEIN)
+    view = build_view(trace, "residues")
+    z = np.asarray(decode(view.figures[0].to_plotly_json()["data"][0]["z"]), dtype=float)
+    logp, positions = residue_logprobs_of(trace)
+    assert positions == list(range(1, len(PROTEIN) + 1)) and np.array_equal(z, np.maximum(logp.T, -10.0))
+    assert "masked-language-model head at each of the 22 residues" in view.note and "`" not in view.note
+    with pytest.raises(ViewError, match="not a protein model loaded with its masked-language-model head"):
+        build_view(load_model(tiny_model).trace("a fluffy creature"), "residues")  # a tiny GPT-2

@@ -1,5 +1,5 @@
 """Downloads: a head's pattern (CSV and NPZ for short texts, NPZ and window CSV for long ones), the logit lens's
-grid, a contribution graph's edges and a generation's candidates (CSV).
+grid, a contribution graph's edges, a generation's candidates and a protein model's log p at each residue (CSV).
 
 Rows are always queries in the pattern files, whatever the on-screen orientation, so a file's rows sum to 1 and
 match the engine's convention; the header says so. Numbers are written with repr(float): nothing is rounded.
@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from viz.views.patterns import HeadView, PooledView, Tokens, WindowView
+from viz.views.residues import ResidueView
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
@@ -133,3 +134,10 @@ def steps_csv(
                 yield [step + 1, rank + 1, int(token_id), decode(int(token_id)), repr(float(p)), int(chosen)]
 
     return csv_bytes(["step", "rank", "token_id", "token", "probability", "written"], rows())
+
+
+def residues_csv(view: ResidueView) -> bytes:
+    """A protein model's log p (natural) of each amino acid at each residue: one row per residue, its own amino acid
+    and position, then one column per amino acid."""
+    rows = ([k + 1, label, *(repr(float(x)) for x in view.logp[:, k])] for k, label in enumerate(view.labels))
+    return csv_bytes(["residue", "label", *(f"logp_{letter}" for letter in view.letters)], rows)
