@@ -54,7 +54,8 @@ VIEWS: dict[str, str] = {
     "implicit": "a hybrid's Mamba-2 or gated-delta-rule layer: the weight each of its heads gives each earlier token "
     "(no softmax: signed), over the first 256 tokens",
     "contacts": "a protein model's contacts predicted from every head's pattern by its contact head (ESM-2, ESM-1b)",
-    "residues": "a protein model's log p of each amino acid at each residue, from its masked-language-model head",
+    "residues": "a protein model's log p of each amino acid at each residue, from the head that fills in masked tokens "
+    "(ESM, ESM C)",
     "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
     "cross": "of model.trace_pair(...)'s result (encoder-decoders): one decoder head's cross-attention over the "
     "source, then its self-attention over the target",
