@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ModelLoadError
+from .packed_parts import quantised_linears
 
 PARTS = ("codes", "codebooks", "scales")
 FIELDS = ("in_group_size", "out_group_size", "num_codebooks", "nbits_per_codebook")
@@ -74,13 +75,8 @@ def decompress_checkpoint(state: dict[str, torch.Tensor], quant: dict, file_name
     """`state` with each quantised linear's codes, codebooks and scales replaced by its float32 `<name>.weight` (a
     bias stays as it is)."""
     shape = settings(quant)
-    for key in [k for k in state if k.endswith(".codes")]:
-        base = key.removesuffix(".codes")
-        parts = {part: state.pop(f"{base}.{part}") for part in PARTS if f"{base}.{part}" in state}
-        missing = [part for part in PARTS if part not in parts]
-        if missing:
-            raise ModelLoadError(f"{file_name}: {base} has no {' or '.join(missing)}; AQLM weights need their codes, "
-                                 "codebooks and scales.")  # fmt: skip
+    needs = "AQLM weights need their codes, codebooks and scales."
+    for base, parts in quantised_linears(state, "codes", PARTS, PARTS, needs, file_name):
         _checked(parts, shape, base)
         state[base + ".weight"] = dequantize(parts["codes"], parts["codebooks"], parts["scales"], shape[3]).float()
     return state

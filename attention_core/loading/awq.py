@@ -19,6 +19,7 @@ import torch
 
 from ..errors import ModelLoadError
 from .gptq import packed_words
+from .packed_parts import quantised_linears
 
 BITS = 4
 ORDER = (0, 2, 4, 6, 1, 3, 5, 7)  # ORDER[k]: the output (of a word's eight) that nibble k holds
@@ -68,12 +69,7 @@ def decompress_checkpoint(state: dict[str, torch.Tensor], quant: dict, file_name
     """`state` with each quantised linear's qweight, qzeros and scales replaced by its float32 `<name>.weight` (a
     bias stays as it is)."""
     group = group_size(quant)
-    for key in [k for k in state if k.endswith(".qweight")]:
-        base = key.removesuffix(".qweight")
-        parts = {part: state.pop(f"{base}.{part}") for part in PARTS if f"{base}.{part}" in state}
-        missing = [part for part in PARTS if part not in parts]
-        if missing:
-            raise ModelLoadError(f"{file_name}: {key} has no {' or '.join(missing)} beside it; AWQ weights need their "
-                                 "zero points and scales.")  # fmt: skip
+    needs = "AWQ weights need their zero points and scales."
+    for base, parts in quantised_linears(state, "qweight", PARTS, PARTS, needs, file_name):
         state[base + ".weight"] = dequantize(parts, group, base)
     return state

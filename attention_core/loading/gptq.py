@@ -24,6 +24,7 @@ import torch
 
 from ..errors import ModelLoadError
 from .compressed_tensors import unpack_unsigned
+from .packed_parts import quantised_linears
 
 BITS = (2, 3, 4, 8)
 ZERO_OFFSET = {"gptq": 1, "gptq_v2": 0}  # what each checkpoint format adds back to a stored zero point
@@ -93,12 +94,7 @@ def decompress_checkpoint(state: dict[str, torch.Tensor], quant: dict, file_name
     """`state` with each quantised linear's qweight, qzeros, scales and g_idx replaced by its float32 `<name>.weight`
     (a bias stays as it is)."""
     bits, group, offset = settings(quant)
-    for key in [k for k in state if k.endswith(".qweight")]:
-        base = key.removesuffix(".qweight")
-        parts = {part: state.pop(f"{base}.{part}") for part in PARTS if f"{base}.{part}" in state}
-        missing = [part for part in PARTS[:3] if part not in parts]
-        if missing:
-            raise ModelLoadError(f"{file_name}: {key} has no {' or '.join(missing)} beside it; GPTQ weights need "
-                                 "their zero points and scales.")  # fmt: skip
+    needs = "GPTQ weights need their zero points and scales."
+    for base, parts in quantised_linears(state, "qweight", PARTS, PARTS[:3], needs, file_name):
         state[base + ".weight"] = dequantize(parts, bits, group, offset, base)
     return state
