@@ -83,7 +83,7 @@ for note in (grid_byte_note(ids, trace.decode_token), grid_escape_note(ids, show
         st.caption(note)
 st.download_button(
     "Grid as CSV (each block's top 5 at each position)",
-    partial(lens_csv, ids, probs, shown[first:stop], trace.decode_token, first),
+    partial(lens_csv, ids, probs, shown[first:stop], trace.decode_token, first, fills_in=here),
     file_name=f"logit_lens_{ctx.model_name}_positions_{first}-{stop - 1}.csv", mime="text/csv",
     icon=":material/table:", on_click="ignore",
 )  # fmt: skip

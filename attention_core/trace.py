@@ -339,7 +339,7 @@ class Trace:
 
     @property
     def logits(self) -> torch.Tensor | None:
-        """[n, d_vocab] next-token logits at every position (decoders); None for encoders."""
+        """[n, d_vocab] logits at each position: the next token's, a masked LM's the token there; else None."""
         if not self.config.has_lm_head:
             return None
         if self._logits is None:
@@ -349,7 +349,7 @@ class Trace:
 
     def next_token_logits(self, position: int = -1) -> torch.Tensor | None:
         """[d_vocab] logits after the token at `position` (default: the last), without computing the other
-        positions (decoders). Raises IndexError outside -n..n-1."""
+        positions (a masked LM's: at `position`). Raises IndexError outside -n..n-1."""
         if not self.config.has_lm_head:
             return None
         i = range(self.n_tokens)[position]

@@ -18,6 +18,8 @@ def rows(data: bytes) -> list[dict]:
 def test_the_lens_csv_has_each_blocks_top_k_at_each_position() -> None:
     ids = np.array([[[5, 6], [7, 5]], [[6, 5], [5, 7]], [[6, 7], [5, 6]]])  # [3 blocks, 2 positions, top 2]
     probs = np.array([[[0.5, 0.25], [0.6, 0.1]], [[0.7, 0.2], [0.9, 0.05]], [[0.8, 0.1], [1 / 3, 0.3]]])
+    guessed = list(rows(lens_csv(ids, probs, [" the", ",x"], str, fills_in=True))[0])  # a fill-in model's columns
+    assert guessed[4:6] == ["guessed_token_id", "guessed_token"]
     got = rows(lens_csv(ids, probs, [" the", ",x"], lambda i: f"tok{i}", first=10))
     assert len(got) == 3 * 2 * 2
     last = got[-2]  # the last block, the last position, rank 1

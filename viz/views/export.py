@@ -94,10 +94,12 @@ def pooled_npz(view: PooledView, window: WindowView, tokens: Tokens, model_name:
 
 
 def lens_csv(
-    ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str], first: int = 0
+    ids: np.ndarray, probs: np.ndarray, tokens: Sequence[str], decode: Callable[[int], str], first: int = 0,
+    fills_in: bool = False,
 ) -> bytes:
     """The logit lens's top k at every (block, position): ids/probs [n_layers, n, k] at positions first.., `tokens`
-    the text's tokens there. One row per block, position and rank; the last block's rows are the model's own."""
+    the text's tokens there. One row per block, position and rank; the last block's rows are the model's own.
+    `fills_in`: a masked-language model's, whose predictions are of the token at each position, not the next."""
 
     def rows() -> Iterable[list]:
         n_layers, n, k = ids.shape
@@ -108,7 +110,8 @@ def lens_csv(
                     prob = repr(float(probs[layer, pos, rank]))
                     yield [layer, first + pos, tokens[pos], rank + 1, token_id, decode(token_id), prob]
 
-    return csv_bytes(["after_block", "position", "token", "rank", "next_token_id", "next_token", "probability"], rows())
+    guessed = "guessed_token" if fills_in else "next_token"
+    return csv_bytes(["after_block", "position", "token", "rank", f"{guessed}_id", guessed, "probability"], rows())
 
 
 def graph_csv(edges: Mapping[str, np.ndarray], tokens: Sequence[str]) -> bytes:
