@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from services.models import InputError
-from services.traces import derived, short_trace_key
+from services.traces import derived, pair_key, short_trace_key
 from ui.context import page_context
 from ui.cross import (
     SOURCE_KEY,
@@ -17,6 +17,7 @@ from ui.cross import (
     write_target_button,
     written_note,
 )
+from ui.decoder_lens import decoder_lens_section
 from ui.widgets import fixed_decimals, show_chart, show_token_strip
 from viz.figures.heatmaps import head_heatmap
 from viz.figures.mechanism import cross_attention_heatmap, layer_head_grid, matrix_heatmap
@@ -45,7 +46,7 @@ def show_decoder_self_attention(ctx, decoder, layer: int, head: int) -> None:
     show_chart(figure, key="mech_cross_encdec_self")
 
 
-def show_encoder_decoder(ctx, cross: EncoderDecoderCross) -> None:
+def show_encoder_decoder(ctx, cross: EncoderDecoderCross, key: tuple) -> None:
     """An encoder-decoder's own cross-attention sublayer: target queries × source keys, no mask."""
     st.caption(f"{ctx.model_label} is an encoder-decoder: this is its real cross-attention.")
     st.caption("Source (encoder input):")
@@ -76,6 +77,7 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross) -> None:
         layer_head_grid(spread, "Alignment spread of every cross-attention head", "spread", (layer, head)),
         key="mech_cross_encdec_grid",
     )
+    decoder_lens_section(key, cross.pair.decoder)  # `key`: the pair's, so the grid leaves the cache with it
 
 
 ctx = page_context()
@@ -109,7 +111,7 @@ except InputError as exc:
     st.info(str(exc))
     st.stop()
 if ctx.config.is_encoder_decoder:  # a real encoder-decoder: draw its cross-attention, then stop
-    show_encoder_decoder(ctx, cross)
+    show_encoder_decoder(ctx, cross, pair_key(ctx.model, source, target, chosen_languages(ctx)))
     st.stop()
 trace, prompt = cross.trace, cross.trace.text  # the prompt holding both texts, as the model read it
 if not cross.source or not cross.target:

@@ -27,6 +27,7 @@ __all__ = [
     "get_pair",
     "get_sweep",
     "get_trace",
+    "pair_key",
     "has_sweep",
     "pin_trace",
     "set_threads_for",
@@ -95,13 +96,17 @@ def short_trace_key(model: Model, text: str, causal: bool | None = None) -> tupl
 Languages = tuple[str | None, str | None]  # a translation model's source and target language tokens (None: default)
 
 
+def pair_key(model: Model, source: str, target: str, languages: Languages = (None, None)) -> tuple:
+    """The cache key of get_pair's trace: what a result derived from that pair is kept under (services.lens)."""
+    return ("pair", model.key, model.device.type, source, target, short_cap(model), languages)
+
+
 def get_pair(model: Model, source: str, target: str, languages: Languages = (None, None)) -> PairTrace:
     """An encoder-decoder's trace of a source and a target text (short cap), each marked with its language where
     the model has `languages`. Raises InputError."""
     cap = short_cap(model)
-    key = ("pair", model.key, model.device.type, source, target, cap, languages)
     run = lambda _progress: model.trace_pair(source, target, cap, *languages)  # noqa: E731
-    return RESULTS.get(key, run)
+    return RESULTS.get(pair_key(model, source, target, languages), run)
 
 
 WRITTEN_TARGET_TOKENS = 64  # the most tokens an encoder-decoder writes for the cross-attention page

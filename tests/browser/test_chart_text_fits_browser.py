@@ -259,14 +259,16 @@ def test_minilms_layer_head_grid_labels_its_heads_upright_and_apart(browser, app
 # chart its page draws there and SmolLM2's does not, so that it is drawn says the tiny model is loaded). DeBERTa: q·k
 # | + its position terms | = the scores, on the masking page and Inside one head; Gemma 2: soft-capped scores beside
 # the uncapped, its sliding window beside the causal mask; BART: the cross-attention page's encoder-decoder charts;
-# DeepSeek-V3: Inside one head's latent projections; ESM: the patterns page's contact map. (A chart SmolLM2 draws too
-# was found at once, hidden, before the tiny model was loaded: the test waited for it to show until it timed out.)
+# DeepSeek-V3: Inside one head's latent projections; ESM: the patterns page's contact map and the Logit lens page's
+# residue map. (A chart SmolLM2 draws too was found at once, hidden, before the tiny model was loaded: the test waited
+# for it to show until it timed out.)
 OTHER_MODELS_CHARTS = (
     ("deberta_v1", "masking", "position_bias"),
     ("deberta", "masking", "position_bias"),
     ("deberta", "inside_head", "mech_bias"),
     ("gemma2", "masking", "softcap"),
     ("bart", "cross_attention", "mech_cross_encdec_block"),
+    ("bart", "cross_attention", "cross_lens_grid"),
     ("deepseek_v3", "inside_head", "mech_cKV"),
     ("esm", "patterns", "contact_map"),
     ("esm", "logit_lens", "residue_map"),

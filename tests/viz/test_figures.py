@@ -481,3 +481,13 @@ def test_vector_strips_draw_vectors_of_different_lengths_side_by_side() -> None:
     np.testing.assert_array_equal(values[2, :12], v.astype(np.float32))
     assert np.isnan(values[2, 12:]).all() and np.isnan(qk[2]).all() and np.isnan(values[:2]).all()
     assert list(fig.layout.xaxis.range) == [-0.5, 15.5]
+
+
+@pytest.mark.parametrize(("n_heads", "step"), [(4, 1), (9, 1), (12, 2), (32, 4)])
+def test_the_layer_head_grid_labels_whole_heads_only(n_heads, step) -> None:
+    """Review (a tiny BART's 4 heads on the Cross-attention page at 1280 px): Plotly's own ticks fell every half head
+    and the whole-number format wrote them "−1 0 1 1 2 2 3 3 4". Ticks are whole heads from 0, every `step` so that a
+    model's many heads still stand upright and apart."""
+    fig = layer_head_grid(np.zeros((3, n_heads)), "t", "spread")
+    axis = fig.layout.xaxis
+    assert (axis.tickmode, axis.tick0, axis.dtick) == ("linear", 0, step)

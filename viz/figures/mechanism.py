@@ -3,6 +3,7 @@ source token, a value per layer × head (head finder, cross-attention), and cont
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -287,9 +288,11 @@ def layer_head_grid(
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
         # Fixed ranges: the click targets' markers would otherwise pad the axes past the first and last cells.
-        # Plotly's own tick spacing for the width drawn, upright: every head labelled (dtick 1) turned MiniLM's 12
-        # to 90° in a ~180 px grid, where they read as one string of digits. Hover names each cell's head.
-        xaxis=dict(title=dict(text="head"), tickformat="d", tickangle=0, range=[-0.5, n_heads - 0.5]) | CELL_AXIS,
+        # Whole heads only, upright, every ceil(n/10)-th: every head labelled turned MiniLM's 12 to 90° in a ~180 px
+        # grid, where they read as one string of digits; Plotly's own spacing put 4 heads' ticks every half head,
+        # written "−1 0 1 1 2 2 3 3 4". Hover names each cell's head.
+        xaxis=dict(title=dict(text="head"), tickmode="linear", tick0=0, dtick=max(1, math.ceil(n_heads / 10)),
+                   tickangle=0, range=[-0.5, n_heads - 0.5]) | CELL_AXIS,  # fmt: skip
         yaxis=dict(
             title=dict(text="layer"), range=[n_layers - 0.5, -0.5], tickmode="linear", dtick=max(1, n_layers // 15)
         )
