@@ -214,7 +214,7 @@ m2.metric(
 if spot is not None:
     hot_lp = spot.logprobs if hot is base else next_token_logprobs(hot, spot.position)
     top_hot = int(np.argmax(hot_lp))
-    guess, at = ("token", "at") if spot.mask is not None else ("next token", "after")
+    guess, at = ("token", "at") if spot.fills_in else ("next token", "after")
     where = "after the text" if spot.last else f"{at} token {spot.position} (the position picked above)"
     m3.metric(
         f"Predicted at T = {T:g}",

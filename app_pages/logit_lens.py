@@ -91,7 +91,8 @@ st.download_button(
 st.subheader("One position, layer by layer")
 positions = [f"{i}: {position_words(f'‘{grid.tokens[i - first]}’', here)}" for i in range(first, stop)]
 position = first + token_picker("Position", positions, focus - first, "lens_position", first=first)  # a new text: anew
-mask_id = None if mask is None else trace.token_ids_for(mask)[0]
+mask_ids = [] if mask is None else trace.token_ids_for(mask)
+mask_id = mask_ids[0] if len(mask_ids) == 1 else None  # the mask as the tokenizer reads it typed
 chosen = chosen_tokens(ids, position - first, trace.token_ids[first:], mask_id=mask_id)
 p, r = lens_ranks(key, trace, position, chosen)
 track = lens_track(chosen, p, r, trace.decode_token)

@@ -63,7 +63,8 @@ def lens_view(trace: Any) -> View:
     here, mask = fills_in(trace), mask_token(trace)
     grid = lens_grid(ids, probs, display_tokens(trace)[first:stop], trace.decode_token, first, fills_in=here)
     focus = focus_position(trace.tokens, first, stop, mask, text_end(trace) if here else None)
-    mask_id = None if mask is None else trace.token_ids_for(mask)[0]
+    mask_ids = [] if mask is None else trace.token_ids_for(mask)
+    mask_id = mask_ids[0] if len(mask_ids) == 1 else None
     chosen = chosen_tokens(ids, focus - first, trace.token_ids[first:], mask_id=mask_id)
     track = lens_track(chosen, *ranks_of(trace, focus, chosen), trace.decode_token)
     title = f"{position_words(f'‘{plotly_escape(grid.tokens[focus - first])}’', here)} (position {focus})"

@@ -58,6 +58,11 @@ class Spot:
     mask: str | None = None
 
     @property
+    def fills_in(self) -> bool:
+        """A masked-language model's guess at `position` (its vocabulary may lack a mask token: `mask` is "" then)."""
+        return self.mask is not None
+
+    @property
     def last(self) -> bool:
         """After the text's last token: the prediction after the whole text (a decoder's default); a special token
         the tokenizer appends after the text (an EOS) comes after that position. Never, for a fill-in."""
@@ -74,7 +79,7 @@ class Spot:
     @property
     def where(self) -> str:
         """Where the prediction is made, for a sentence: “after the text”, “after …” or, for a fill-in, “for …”."""
-        return "after the text" if self.last else f"{'for' if self.mask else 'after'} {self.place}"
+        return "after the text" if self.last else f"{'for' if self.fills_in else 'after'} {self.place}"
 
     @property
     def next_id(self) -> int | None:
@@ -140,7 +145,7 @@ def pick_spot(trace: Any, readable: Sequence[str], has_lm_head: bool, mask: str 
 def prediction_sentence(spot: Spot, causal: bool) -> str:
     """What the top 10 below are: the prediction after the text, after a token in it, or after a token the
     tokenizer appended to it; for a masked-language model, the guess for a token the text hides or has."""
-    if spot.mask is not None:
+    if spot.fills_in:
         return fill_in_sentence(spot)
     end, added = text_end(spot.trace), spot.added_id
     if spot.last:
@@ -186,7 +191,7 @@ def prediction_panel(spot: Spot) -> int | None:
     rows = compare_predictions(lp, lp, spot.trace.decode_token)
     c1, c2 = st.columns([3, 2], gap="medium")
     with c1:
-        title = f"Top {TOP_K} {'tokens for' if spot.mask else 'next tokens after'} {plotly_escape(spot.place)}"
+        title = f"Top {TOP_K} {'tokens for' if spot.fills_in else 'next tokens after'} {plotly_escape(spot.place)}"
         bars = prediction_bars(rows, title, False, spot.guessed)
         st.plotly_chart(bars, key="exp_next", theme=None, config=CHART_CONFIG)
     with c2:
@@ -277,7 +282,7 @@ def compare_panel(spot: Spot, after: Any, target_id: int | None) -> None:
         st.caption(f"The top prediction is still {name_before}.")
     title = "Next-token p before and after the change"
     if not spot.last:
-        title = f"{'Token' if spot.mask else 'After token'} {spot.position}: p before and after the change"
+        title = f"{'Token' if spot.fills_in else 'After token'} {spot.position}: p before and after the change"
     c1, c2 = st.columns([2, 3], gap="medium")  # the table's six columns whole at 1280 px (a cut Δ log p misread)
     bars = prediction_bars(both, title, True, spot.guessed)
     c1.plotly_chart(bars, key="exp_compare", theme=None, config=CHART_CONFIG)
@@ -337,7 +342,7 @@ def _sweep_result(
     layer, head = selected
     title = f"Change in log p({plotly_escape(name)}) when one head is zeroed"
     if not spot.last:
-        at = "at" if spot.mask else "after"
+        at = "at" if spot.fills_in else "after"
         title = f"Δ log p({plotly_escape(name)}) {at} token {spot.position}, each head zeroed"
     c1, c2 = st.columns([3, 2], gap="medium")
     with c1:
