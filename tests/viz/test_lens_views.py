@@ -180,7 +180,8 @@ def test_a_masked_language_models_grid_guesses_the_token_at_each_position():
     assert lens_grid_figure(grid).layout.xaxis.title.text == "position (the token guessed)"
     said = grid_introduction(grid, 5, prediction_head=True, mask="[MASK]")
     assert "most likely token for that position" in said and "Type `[MASK]` in the text to hide a token" in said
-    assert "next token" not in said and "Type" not in grid_introduction(grid, 5)
+    assert "next token" not in said and "Type" not in grid_introduction(grid, 5)  # no mask token to type
+    assert "trained to fill in masked tokens" in grid_introduction(grid, 5)  # the grid says what it guesses
     assert chosen_tokens(ids, 1, [2, 42, 3], mask_id=4) == [10, 11, 12, 42]  # the token there, not the next (3)
     assert chosen_tokens(ids, 1, [2, 4, 3], mask_id=4) == [10, 11, 12]  # the text hides it: nothing to add
     assert chosen_tokens(ids, 1, [2, 11, 3], mask_id=4) == [10, 11, 12]

@@ -62,15 +62,15 @@ class LensGrid:
 def grid_introduction(grid: LensGrid, k: int, prediction_head: bool = False, mask: str | None = None) -> str:
     """The page's Markdown introduction to the grid, which says where a cell's token is read: in the cell, or, in a
     grid too wide for text in its cells, in the hover; `prediction_head`: the model reads its logits through one
-    (ModernBERT decoder, a masked-language model's head), and so does the lens; `mask`: the model fills in that token
-    (a masked-language model's), so a cell is its guess for the token at its position, not the next one."""
+    (ModernBERT decoder, a masked-language model's head), and so does the lens. A masked-language model's grid
+    (`grid.fills_in`) guesses the token at each position, not the next one; `mask`: the token to type to hide one."""
     through = "final normalisation, prediction head and unembedding" if prediction_head else (
         "final normalisation and unembedding")
     lens = (
         "After every block the embedding at each position is still a vector in the same space the last block "
         f"writes to. The **logit lens** sends it through the model's own {through}, as if the model stopped there: "
     )
-    guess = "token for that position" if mask else "next token"
+    guess = "token for that position" if grid.fills_in else "next token"
     if grid.names_cells:
         cells = (
             f"each cell is the most likely {guess} after that block, written in the cell and coloured by its "
@@ -83,12 +83,11 @@ def grid_introduction(grid: LensGrid, k: int, prediction_head: bool = False, mas
             f"top {k}."
         )
     said = lens + cells + " The top row is the model's real prediction."
-    if mask:  # a fill-in model sees the very token it guesses, except where the text hides it
-        said += (
-            f" This model was trained to fill in masked tokens: it reads the whole text, the token at each position "
-            f"included, so most columns guess their own token. Type `{mask}` in the text to hide a token and see "
-            "what the model puts there."
-        )
+    if grid.fills_in:  # a fill-in model sees the very token it guesses, except where the text hides it
+        said += (" This model was trained to fill in masked tokens: it reads the whole text, the token at each "
+                 "position included, so most columns guess their own token.")  # fmt: skip
+    if grid.fills_in and mask:
+        said += f" Type `{mask}` in the text to hide a token and see what the model puts there."
     return said
 
 
