@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-# The encoders we load, and the encoder side of every encoder-decoder: no language-model head on their trace.
+# The encoders we load, and every encoder-decoder's encoder: no next-token head (a masked LM's predicts in place).
 ENCODER_ARCHS = (
     "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
     "pegasus", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3", "t5_encoder", "m2m_100",

@@ -9,7 +9,8 @@ layer i reading group int(i / (num_hidden_layers / num_hidden_groups)), as trans
 are stored once (`blocks.{g}.*`); `ModelConfig.layer_weights` says which each layer reads and the Model answers a
 layer's names with its group's tensors (attention_core/shared_layers.py). The embeddings (embedding_size wide, 128
 in the releases) are normalised at their own width, then projected up to the layers' (embedding_hidden_mapping_in →
-embed.W_proj), as ELECTRA-small's. The masked-LM, sentence-order and pooler heads are not read. Refused:
+embed.W_proj), as ELECTRA-small's. The masked-LM head is read where a checkpoint has one (masked_lm.py); the
+sentence-order and pooler heads are not. Refused:
 inner_group_num ≠ 1 (several different layers inside each group; no released checkpoint has it).
 
 BigBird (google/bigbird-roberta-base, -large): BERT's layers, positions from 0, embeddings × √d_model where
@@ -23,14 +24,15 @@ ESM-2 rotates q and k (RoPE, base 10000, no position table); ESM-1b learns posit
 as RoBERTa's, and normalises its embeddings. A text is a protein sequence, one token per amino-acid letter
 (esm_tokenizer.py). Token dropout (`ModelConfig.token_dropout_id`, embeddings.py): a <mask> token's embedding is zeroed
 and the others scaled by 0.88 / (1 − the text's share of <mask>), as EsmEmbeddings does. The contact head (a logistic
-regression over every head's pattern) is read for attention_core/contacts.py; the masked-LM head is not; ESMFold
-(is_folding_model) is refused.
+regression over every head's pattern) is read for attention_core/contacts.py, the masked-LM head by masked_lm.py;
+ESMFold (is_folding_model) is refused.
 
 ESM C (EvolutionaryScale's ESM Cambrian, transformers' `esmc`): a Llama reading both ways (SwiGLU, RoPE, no
 biases in its maps) with LayerNorms (ε 1e-5, fixed in its code): the blocks' with biases, the final one and the
 q/k norms without; q and k each normalised over all heads at once (`qk_norm="full"`) before RoPE; each sublayer's
 output divided by √(n_layers / 36) before it is added (ModelConfig.residual_scale, folded into W_O and W_out). Its
-tokenizer.json is ESM's alphabet (and | between chains); no token dropout. The masked-LM head is not read.
+tokenizer.json is ESM's alphabet (and | between chains); no token dropout. Its masked-LM head (an untied decoder with
+a bias) is read by masked_lm.py.
 """
 
 from __future__ import annotations

@@ -135,8 +135,8 @@ def deberta_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 
 def eurobert_config(hf: dict, name: str) -> ModelConfig:
-    """EuroBERT: a Llama reading both ways (every key, no causal mask). Its masked-language-model head is not run, as
-    no encoder's is here, so the unembedding is not read (tie_embeddings)."""
+    """EuroBERT: a Llama reading both ways (every key, no causal mask). Its masked-language-model head is not read
+    (masked_lm.py reads BERT's and RoBERTa's families' and ModernBERT's), so neither is the unembedding."""
     return _decoder(hf, name, "eurobert", causal=False, attn_bias=bool(hf.get("attention_bias")), tie_embeddings=True)
 
 
