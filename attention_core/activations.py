@@ -20,6 +20,8 @@ def activation(x: torch.Tensor, act: str) -> torch.Tensor:
         return F.relu(x)
     if act == "relu2":  # Nemotron: squared ReLU
         return F.relu(x).square()
+    if act == "tanh":  # a sequence classifier's pooler (BERT's, RoBERTa's)
+        return torch.tanh(x)
     return F.gelu(x, approximate="tanh" if act == "gelu_tanh" else "none")
 
 

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from .mixer_words import MIXER_PHRASES, MIXER_WORDS  # a hybrid's mixers in words (config.MIXER_WORDS, as before)
+
 # The encoders we load, and every encoder-decoder's encoder: no next-token head (a masked LM's predicts in place).
 ENCODER_ARCHS = (
     "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
@@ -15,25 +17,12 @@ ENCODER_ARCHS = (
     "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus", "t5gemma", "esm", "esmc",
 )  # fmt: skip
 
-# A hybrid's token mixers (ModelConfig.mixers), in words
-MIXER_WORDS = {
-    "attention": "attention", "short_conv": "short convolution", "gated_delta": "gated delta rule",
-    "ssm": "Mamba-2 state-space scan", "selective_scan": "Mamba selective scan", "rg_lru": "RG-LRU recurrence",
-    "none": "MLP alone",
-}
-# ... and in a sentence, where they run instead of attention
-MIXER_PHRASES = {
-    "short_conv": "a short convolution", "gated_delta": "a gated delta rule", "ssm": "a Mamba-2 state-space scan",
-    "selective_scan": "a Mamba selective state-space scan", "rg_lru": "Griffin's gated linear recurrence (RG-LRU)",
-    "none": "an MLP alone (mixing no tokens)",
-}  # fmt: skip
-
-
 # The tuple fields and their elements' type (a config read back from JSON has lists: ModelConfig.__post_init__)
 _TUPLE_FIELDS = {"sliding_layers": bool, "rope_freq_divisors": float, "rope_layers": bool, "qk_norm_layers": bool,
     "rope_thetas": float, "swiglu_clamp": float, "moe_groups": int, "layer_weights": int, "conversion_notes": str,
     "mixers": str, "mlp_layers": bool, "norm_positions": str, "kv_heads_layers": int, "delta_heads": int,
-    "delta_dims": int, "ssm_shape": int, "ssm_dt_limit": float, "selective_shape": int}  # fmt: skip
+    "delta_dims": int, "ssm_shape": int, "ssm_dt_limit": float, "selective_shape": int,
+    "class_labels": str}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -165,6 +154,11 @@ class ModelConfig:
     # An encoder whose masked-language-model head was read (loading/masked_lm.py, head_act its activation): it has
     # logits, and those at a position are its guess for the token at that position, not for the next one.
     masked_lm: bool = False
+    # A sequence classifier's head (loading/classifier_head.py): its labels in order, the activation of its pooler on
+    # the first token's final embedding, and how its logits read ("softmax"; "sigmoid": each label alone; "regression").
+    class_labels: tuple[str, ...] = ()
+    class_pool_act: str = "tanh"
+    class_problem: str = "softmax"
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds), or into the norms on the sublayers'
     # outputs where the model has them (HyperCLOVA X); the pass never applies it again.

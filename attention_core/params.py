@@ -89,7 +89,7 @@ def count_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, int]:
 
     Keys: embedding (tokens, positions, segments, embedding norm), per-layer attention matrices
     (`attention.W_Q`, ...), `mlp`, `convolution`, `delta rule`, `state space` and `recurrence` (a hybrid's), `norms`,
-    `unembedding`, `contact head` (ESM's), and `total`.
+    `unembedding`, `contact head` (ESM's), `classifier head` (a sequence classifier's), and `total`.
     """
     counts: dict[str, int] = defaultdict(int)
     for name, t in weights.items():
@@ -100,6 +100,8 @@ def count_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, int]:
             counts["unembedding"] += n
         elif name.startswith("contact."):  # ESM's contact head: a weight per layer's head (contacts.py)
             counts["contact head"] += n
+        elif name.startswith("classify."):  # a sequence classifier's pooler and labels (classify.py)
+            counts["classifier head"] += n
         elif ".attn." in name:  # W_Q, b_Q, W_K, ..., q_norm.w (not "w": k_norm.w is another), over all layers
             counts["attention." + name.split(".attn.", 1)[1]] += n
         elif ".cross." in name:  # encoder-decoders' cross-attention

@@ -1,6 +1,7 @@
-"""Tiny masked-language models of every family attention_core/loading/masked_lm.py reads, as transformers builds
-them (random weights, tests.tiny_models._peaked_and_saved's), saved locally with a WordPiece tokenizer; ESM's and ESM
-C's through their own savers (tests/tiny_models_later.py)."""
+"""Tiny encoders with a head, as transformers builds them (random weights, tests.tiny_models._peaked_and_saved's),
+saved locally with a WordPiece tokenizer: masked-language models of every family attention_core/loading/masked_lm.py
+reads (ESM's and ESM C's through their own savers, tests/tiny_models_later.py), and sequence classifiers of those
+attention_core/loading/classifier_head.py reads."""
 
 from __future__ import annotations
 
@@ -67,3 +68,43 @@ def save_tiny_masked_lm(kind: str, folder: Path, seed: int = 0):
     tokenizer = wordpiece(V)
     tokenizer.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])  # as BERT's: "[MASK]" typed is one
     return _peaked_and_saved(masked_lm(kind), folder, tokenizer, norms_too=True, norm_names=("norm", "Norm"))
+
+
+CLASSIFIER_LIKE = dict(**BERT_LIKE, num_labels=3, id2label={0: "negative", 1: "neutral", 2: "positive"},
+                       label2id={"negative": 0, "neutral": 1, "positive": 2})  # fmt: skip
+
+
+def classifier(kind: str):
+    """transformers' sequence classifier of `kind` (CLASSIFIER_KINDS), three labels, with its initial weights."""
+    import transformers as tf
+
+    if kind == "bert":
+        return tf.BertForSequenceClassification(tf.BertConfig(**CLASSIFIER_LIKE))
+    if kind == "roberta":
+        cfg = tf.RobertaConfig(pad_token_id=1, **CLASSIFIER_LIKE)
+        return tf.RobertaForSequenceClassification(cfg)
+    if kind == "distilbert":
+        labels = {key: CLASSIFIER_LIKE[key] for key in ("num_labels", "id2label", "label2id")}
+        cfg = tf.DistilBertConfig(vocab_size=V, dim=64, n_layers=2, n_heads=4, hidden_dim=96,
+                                  max_position_embeddings=130, **labels)  # fmt: skip
+        return tf.DistilBertForSequenceClassification(cfg)
+    if kind == "electra":  # ELECTRA's own head: dense, GELU, out_proj
+        return tf.ElectraForSequenceClassification(tf.ElectraConfig(embedding_size=64, **CLASSIFIER_LIKE))
+    if kind == "albert":
+        cfg = tf.AlbertConfig(embedding_size=32, num_hidden_groups=1, hidden_act="gelu_new", **CLASSIFIER_LIKE)
+        return tf.AlbertForSequenceClassification(cfg)
+    if kind == "multi_label":  # each label's own sigmoid
+        cfg = tf.BertConfig(problem_type="multi_label_classification", **CLASSIFIER_LIKE)
+        return tf.BertForSequenceClassification(cfg)
+    raise ValueError(kind)
+
+
+CLASSIFIER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "multi_label")
+
+
+def save_tiny_classifier(kind: str, folder: Path, seed: int = 0):
+    """A tiny sequence classifier of `kind` saved in `folder` with a WordPiece tokenizer; returns it, in eval mode."""
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    torch.manual_seed(seed)
+    return _peaked_and_saved(classifier(kind), folder, wordpiece(V), norms_too=True, norm_names=("norm", "Norm"))

@@ -15,6 +15,7 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from . import aqlm, awq, bnb, compressed_tensors, fp8, gptq, mlx_quantised, mxfp4
+from .classifier_head import attach_classifier_head
 from .json_file import read_json
 from .masked_lm import attach_masked_lm_head
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
@@ -283,6 +284,7 @@ def convert_hf_folder(
     state = _legacy_norm_names(state)
     weights = make_weights(state, config)
     config, weights = attach_masked_lm_head(hf, state, config, weights)  # an encoder's, where the checkpoint has it
+    config, weights = attach_classifier_head(hf, state, config, weights)  # a sequence classifier's, likewise
     if progress is not None:
         progress(1.0, f"Converted {hf.get('model_type')} weights")
     return config, weights, tokenizer
