@@ -106,7 +106,8 @@ spot = pick_spot(base, readable, cfg.has_lm_head, mask)  # None: a model without
 target_id: int | None = None
 if spot is None:
     st.info(
-        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder) + " So no prediction is shown. Its "
+        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder, classifier=bool(cfg.class_labels))
+        + " So no token prediction is shown. Its "
         "embeddings are real, so the experiment below still shows how far each layer's embedding moves when you "
         "change a head.",
         icon=":material/info:",

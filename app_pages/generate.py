@@ -36,7 +36,8 @@ st.title("Generate: continue the text")
 if not can_generate(ctx.model):  # no head to pick here: the subtitle names the model only
     st.caption(ctx.model_label)
     st.info(
-        no_prediction_sentence(ctx.model_label, ctx.config.is_encoder_decoder, ctx.config.masked_lm)
+        no_prediction_sentence(ctx.model_label, ctx.config.is_encoder_decoder, ctx.config.masked_lm,
+                               bool(ctx.config.class_labels))
         + " So it cannot continue the text here. Pick SmolLM2 in the sidebar.",
         icon=":material/info:",
     )

@@ -10,6 +10,7 @@ from functools import partial
 import streamlit as st
 
 from services.lens import fills_in, has_lens, lens_grid, lens_ranks, mask_token
+from ui.classes import classifier_section
 from ui.context import require_trace
 from ui.residues import residues_section
 from ui.widgets import show_cut_notice, show_token_heatmap, token_picker, warn_untrained_masking
@@ -34,6 +35,10 @@ from viz.views.lens import lens_grid as grid_view
 ctx = require_trace()
 st.title("Logit lens: the prediction, layer by layer")
 st.caption(ctx.model_label)
+classified = classifier_section(ctx.trace_key, ctx.trace, ctx.model_title)  # a sequence classifier's own prediction
+if not has_lens(ctx.trace) and classified:
+    st.caption("It has no unembedding over its vocabulary, so no token grid: its verdict above is what it predicts.")
+    st.stop()
 if not has_lens(ctx.trace):
     st.info(
         no_prediction_sentence(ctx.model_label, ctx.config.is_encoder_decoder)

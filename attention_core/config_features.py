@@ -82,8 +82,11 @@ def features(cfg: ModelConfig) -> list[str]:
 
 
 def _head_features(cfg: ModelConfig) -> list[str]:
-    """The prediction head before the unembedding: a masked-language model's (an encoder with the head it was trained
-    with, whose logits fill in masked tokens) or ModernBERT decoder's."""
+    """The model's prediction head: a sequence classifier's, a masked-language model's (an encoder with the head it was
+    trained with, whose logits fill in masked tokens) or ModernBERT decoder's before its unembedding."""
+    if cfg.class_labels:  # the labels are the checkpoint's own words: the pages quote them, the sidebar counts them
+        return [f"a sequence-classification head ({cfg.class_pool_act} pooler on the first token, "
+                f"{len(cfg.class_labels)} labels)"]  # fmt: skip
     if cfg.masked_lm:
         return [f"a masked-language-model head (dense, {cfg.head_act}, LayerNorm, unembedding): its logits at a "
                 "position guess the token there"]  # fmt: skip

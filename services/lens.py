@@ -1,10 +1,10 @@
 """Layer-by-layer results of a trace (issue 16): the logit-lens grid, one position's chosen tokens across
 layers, value-weighted attention, one token's contribution graph, a hybrid's scan or delta-rule weights, a protein
-model's contacts predicted from its attention and what it expects at each residue. Each is derived from a cached trace
-and cached in its group (services.traces.derived), so it leaves the cache with that trace; each has an uncached twin
-(`lens_top`, `ranks_of`, `value_weighted_of`, `graph_columns`, `implicit_weights_of`, `contacts_of`,
-`residue_logprobs_of`) for the notebook views (attention_viz).
-numpy out.
+model's contacts predicted from its attention and what it expects at each residue, and a sequence classifier's
+verdict after each block. Each is derived from a cached trace and cached in its group (services.traces.derived), so
+it leaves the cache with that trace; each has an uncached twin (`lens_top`, `ranks_of`, `value_weighted_of`,
+`graph_columns`, `implicit_weights_of`, `contacts_of`, `residue_logprobs_of`, `class_verdict_of`) for the notebook
+views (attention_viz). numpy out.
 """
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from attention_core import Trace
+from attention_core.classify import class_logits_by_layer, class_scores, has_classifier
 from attention_core.contacts import contact_probabilities
 from attention_core.implicit import implicit_weights as _implicit_weights
 from attention_core.implicit import weighted_layers
 from services.traces import derived, set_threads_for
 
 __all__ = [
-    "AMINO_ACIDS", "contacts", "contacts_of", "contribution_graph", "fills_in", "graph_columns", "has_lens",
-    "implicit_weights", "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "ranks_of",
-    "residue_logprobs", "residue_logprobs_of", "value_weighted", "value_weighted_of", "weighted_layers",
+    "AMINO_ACIDS", "class_verdict", "class_verdict_of", "contacts", "contacts_of", "contribution_graph", "fills_in",
+    "graph_columns", "has_lens", "implicit_weights", "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top",
+    "mask_token", "ranks_of", "residue_logprobs", "residue_logprobs_of", "value_weighted", "value_weighted_of",
+    "weighted_layers",
 ]  # fmt: skip
 
 
@@ -159,3 +161,19 @@ def residue_logprobs_of(trace: Trace) -> tuple[np.ndarray, list[int]] | None:
     top = logits.max(axis=1, keepdims=True)
     logp = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))  # log softmax over the vocabulary
     return logp[:, [found[0] for found in ids]], positions
+
+
+def class_verdict(base_key: Hashable, trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str] | None:
+    """([n_layers, n_labels] the classifier's scores read from the first token's embedding after each block, the last
+    row the model's own verdict; its labels; how its scores read: "softmax", "sigmoid" or "regression") for a model
+    loaded with a sequence-classification head; None for any other."""
+    return derived(base_key, "class_verdict", compute=lambda: class_verdict_of(trace))
+
+
+def class_verdict_of(trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str] | None:
+    """class_verdict's arrays, uncached."""
+    if not has_classifier(trace):
+        return None
+    problem = trace.config.class_problem
+    scores = class_scores(class_logits_by_layer(trace), problem)  # (n_layers, n_labels)
+    return scores.numpy().astype(np.float64), trace.config.class_labels, problem

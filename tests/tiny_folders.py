@@ -37,6 +37,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         from tests.tiny_masked_lms import save_tiny_masked_lm
 
         save_tiny_masked_lm(kind.removeprefix("mlm_"), folder)
+    elif kind.startswith("cls_"):  # a sequence classifier: tests.tiny_masked_lms's kind after the prefix
+        from tests.tiny_masked_lms import save_tiny_classifier
+
+        save_tiny_classifier(kind.removeprefix("cls_"), folder)
     elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa", "axk1")):
         save_tiny_latent(kind, folder)
     else:

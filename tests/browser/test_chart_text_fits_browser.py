@@ -272,6 +272,7 @@ OTHER_MODELS_CHARTS = (
     ("deepseek_v3", "inside_head", "mech_cKV"),
     ("esm", "patterns", "contact_map"),
     ("esm", "logit_lens", "residue_map"),
+    ("cls_roberta", "logit_lens", "class_track"),
 )
 
 

@@ -59,11 +59,13 @@ def display_tokens(trace: Any) -> list[str]:
     return name_byte_pieces(list(trace.tokens), list(trace.offsets), trace.text)
 
 
-def no_prediction_sentence(model_label: str, encoder_decoder: bool, masked_lm: bool = False) -> str:
+def no_prediction_sentence(
+    model_label: str, encoder_decoder: bool, masked_lm: bool = False, classifier: bool = False
+) -> str:
     """Why the sidebar's text gets no next-token prediction from this model, for a page's notice (Markdown;
     `model_label` already Markdown-safe): an encoder-decoder's decoder reads a target text of its own, which these
-    pages do not run; a masked-language model (`masked_lm`) predicts the token at each position instead; an encoder
-    loaded without such a head predicts nothing."""
+    pages do not run; a masked-language model (`masked_lm`) predicts the token at each position instead, a sequence
+    classifier (`classifier`) one label for the whole text; an encoder loaded without a head predicts nothing."""
     if encoder_decoder:
         return (
             f"{model_label} is an encoder-decoder: the sidebar's text goes through its encoder, which predicts no "
@@ -75,6 +77,11 @@ def no_prediction_sentence(model_label: str, encoder_decoder: bool, masked_lm: b
             f"{model_label} is a masked-language model: it reads the whole text at once and predicts the token at "
             "each position (where the text has its mask token, the missing one), not the next token. The Logit lens "
             "and Experiments pages show those predictions."
+        )
+    if classifier:
+        return (
+            f"{model_label} is a sequence classifier: it reads the whole text at once and gives it one label, and "
+            "predicts no token. The Logit lens page shows its verdict, layer by layer."
         )
     return (
         f"{model_label} is an encoder: it reads a whole text at once and predicts no token, as this checkpoint "
