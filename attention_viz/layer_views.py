@@ -12,6 +12,7 @@ from typing import Any
 from attention_viz.base import View, ViewError
 from services.lens import (
     AMINO_ACIDS,
+    class_verdict_of,
     contacts_of,
     fills_in,
     graph_columns,
@@ -23,6 +24,7 @@ from services.lens import (
     value_weighted_of,
     weighted_layers,
 )
+from viz.figures.classes import class_track_figure
 from viz.figures.contacts import contact_heatmap
 from viz.figures.flow import flow_figure
 from viz.figures.implicit import implicit_heatmap
@@ -30,6 +32,7 @@ from viz.figures.layout import Orientation
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
 from viz.figures.residues import residue_heatmap
 from viz.labels import axis_labels, plotly_escape, readable_token
+from viz.views.classes import class_sentence, class_view
 from viz.views.common import display_tokens
 from viz.views.contacts import contact_sentence, contact_view
 from viz.views.experiments import text_end
@@ -164,3 +167,14 @@ def residues_view(trace: Any) -> View:
     title = f"What {trace.model_name} expects at each residue"
     note = residue_sentence(view, trace.model_name, markdown=False)  # a note is plain text
     return View("residues", [residue_heatmap(view, title)], 0, 0, note=note)
+
+
+def classes_view(trace: Any) -> View:
+    """A sequence classifier's score for each label after every block (the Logit lens page's first section)."""
+    found = class_verdict_of(trace)
+    if found is None:
+        raise ViewError(f"{trace.model_name} has no sequence-classification head: the classes view draws a "
+                        "classifier's verdict")  # fmt: skip
+    view = class_view(*found)
+    title = f"{trace.model_name}'s verdict, layer by layer"
+    return View("classes", [class_track_figure(view, title)], 0, 0, note=class_sentence(view, trace.model_name, False))

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from attention_viz.base import View, ViewError
 from attention_viz.layer_views import (
+    classes_view,
     contacts_view,
     contributions_view,
     generation_view,
@@ -56,11 +57,13 @@ VIEWS: dict[str, str] = {
     "contacts": "a protein model's contacts predicted from every head's pattern by its contact head (ESM-2, ESM-1b)",
     "residues": "a protein model's log p of each amino acid at each residue, from the head that fills in masked tokens "
     "(ESM, ESM C)",
+    "classes": "a sequence classifier's score for each label, read from the first token after every block",
     "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
     "cross": "of model.trace_pair(...)'s result (encoder-decoders): one decoder head's cross-attention over the "
     "source, then its self-attention over the target",
 }
 FROM_GENERATION = ("generation",)  # views of a Generation, not of a trace (the CLI traces a text: not these)
+WHOLE_MODEL = ("lens", "contributions", "overview", "contacts", "residues", "classes")  # views of no one head
 
 # Clickable views embed one head heatmap per head: n² hover strings each. Past this many cells in all, the overview
 # embeds none (the file would pass tens of MB) and says so under the figure.
@@ -104,10 +107,10 @@ def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows
     if name == "implicit":  # its own layers and heads: implicit_view_of checks them
         require_whole_numbers(layer=layer, head=head)
         return
-    check_head(trace, layer, head, of_heads=name not in ("lens", "contributions", "overview", "contacts", "residues"))
+    check_head(trace, layer, head, of_heads=name not in WHOLE_MODEL)
     if name == "lens" and not has_lens(trace):
         raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
-    if is_long(trace.n_tokens) and name not in ("overview", "lens", "contacts", "residues"):  # the lens: the last 64
+    if is_long(trace.n_tokens) and name not in ("overview", "lens", "contacts", "residues", "classes"):
         raise ViewError(
             f"{trace.n_tokens} tokens: views at full resolution take at most 256 tokens (the app draws longer texts "
             "as block means plus a window); shorten the text, or use the overview or the lens (CLI: --view overview)"
@@ -264,6 +267,8 @@ def _build(trace: Any, generated: Any, name: str, layer: int, head: int, orient:
         return contacts_view(trace)
     if name == "residues":
         return residues_view(trace)
+    if name == "classes":
+        return classes_view(trace)
     if name == "overview":
         return _overview_view(trace, tokens_of(trace), layer, head, orient)
     if name == "shifts":

@@ -112,3 +112,20 @@ def test_the_cli_offers_no_view_it_cannot_draw_from_a_text(tiny_model, tmp_path,
     args = ["export", "--model", tiny_model, "--text", TEXT, "--view", "generation", "-o", str(tmp_path / "g.html")]
     assert cli.main(args) == 2
     assert "invalid choice: 'generation'" in capsys.readouterr().err
+
+
+def test_the_classes_view_draws_a_classifiers_verdict(tmp_path, monkeypatch, tiny_model) -> None:
+    pytest.importorskip("transformers")
+    from services.lens import class_verdict_of
+    from tests.tiny_masked_lms import save_tiny_classifier
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_classifier("distilbert", tmp_path / "cls")
+    trace = load_model(str(tmp_path / "cls"), device="cpu").trace("the fox sat on the mat")
+    view = build_view(trace, "classes")
+    scores, labels, _ = class_verdict_of(trace)
+    ys = [decode(t["y"]) for t in view.figures[0].to_plotly_json()["data"]]
+    assert np.allclose(np.stack(ys, axis=1), scores) and "Its verdict on this text:" in view.note
+    assert "`" not in view.note and labels == ("negative", "neutral", "positive")
+    with pytest.raises(ViewError, match="no sequence-classification head"):
+        build_view(load_model(tiny_model).trace("a fluffy creature"), "classes")

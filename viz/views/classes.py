@@ -37,10 +37,11 @@ def class_view(scores: np.ndarray, labels: Sequence[str], problem: str) -> Class
                      settles=int(settle_layers(top[:, None])[0]))  # fmt: skip
 
 
-def class_sentence(view: ClassView, model: str) -> str:
+def class_sentence(view: ClassView, model: str, markdown: bool = True) -> str:
     """The verdict and where it settles, in Markdown (`model` already Markdown-safe; labels as code: a model's own
-    names may hold anything)."""
-    label, score = markdown_code(view.labels[view.verdict]), view.scores[-1, view.verdict]
+    names may hold anything), or plain text (a notebook's note)."""
+    code = markdown_code if markdown else str
+    label, score = code(view.labels[view.verdict]), view.scores[-1, view.verdict]
     last = view.scores.shape[0] - 1
     kind = SCORE_WORDS.get(view.problem, "score")
     said = (f"{model} is a sequence classifier: its head reads the first token's final embedding (a pooler, then one "
