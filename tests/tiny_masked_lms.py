@@ -93,13 +93,26 @@ def classifier(kind: str):
     if kind == "albert":
         cfg = tf.AlbertConfig(embedding_size=32, num_hidden_groups=1, hidden_act="gelu_new", **CLASSIFIER_LIKE)
         return tf.AlbertForSequenceClassification(cfg)
+    if kind == "big_bird":  # its head's activation is hidden_act (set off GELU, so the wrong one shows; RoFormer's
+        # is too, by the same rule); its encoder's own pooler is saved but unused; full attention on a short text
+        cfg = tf.BigBirdConfig(block_size=4, num_random_blocks=1, hidden_act="relu", **CLASSIFIER_LIKE)
+        model = tf.BigBirdForSequenceClassification(cfg)
+        model.bert.set_attention_type("original_full")
+        return model
+    if kind == "deberta_v2":  # its ContextPooler's activation is pooler_hidden_act
+        cfg = tf.DebertaV2Config(
+            **CLASSIFIER_LIKE, relative_attention=True, position_buckets=16, max_relative_positions=64,
+            pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm", position_biased_input=False,
+            type_vocab_size=0, pad_token_id=0, pooler_hidden_act="relu",
+        )  # fmt: skip
+        return tf.DebertaV2ForSequenceClassification(cfg)
     if kind == "multi_label":  # each label's own sigmoid
         cfg = tf.BertConfig(problem_type="multi_label_classification", **CLASSIFIER_LIKE)
         return tf.BertForSequenceClassification(cfg)
     raise ValueError(kind)
 
 
-CLASSIFIER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "multi_label")
+CLASSIFIER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2", "multi_label")
 
 
 def save_tiny_classifier(kind: str, folder: Path, seed: int = 0):

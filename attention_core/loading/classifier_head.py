@@ -7,7 +7,8 @@ cardiffnlp's RoBERTa classifiers, an NLI model) reads the whole text's class fro
     logits = act(h_0 · W_pool + b_pool) · W_cls + b_cls
 
 BERT, ALBERT and their kin pool with the encoder's own `pooler` (tanh), RoBERTa's family and ELECTRA with the head's
-`classifier.dense` (tanh; ELECTRA's GELU), DistilBERT with `pre_classifier` (ReLU). The labels are config.json's
+`classifier.dense` (tanh; ELECTRA's GELU, RoFormer's and BigBird's hidden_act), DistilBERT with `pre_classifier`
+(ReLU), DeBERTa with its ContextPooler (`pooler.dense`, pooler_hidden_act). The labels are config.json's
 id2label; problem_type says how the logits read (softmax over the labels, a sigmoid each, or a regression's score).
 A checkpoint without such a head (an embedding model's) is left as it is.
 """
@@ -40,6 +41,9 @@ CLASSIFIERS = (
     ClassifierNames(("bert.pooler.dense", "albert.pooler", "ernie.pooler.dense", "pooler.dense"), "classifier",
                     "tanh"),  # BERT, ALBERT, ERNIE  # fmt: skip
 )
+# Families whose pooler's activation is not their layout's own: (the config.json field naming it, its default)
+POOLER_ACTS = {"electra": (None, "gelu"), "roformer": ("hidden_act", "gelu"), "big_bird": ("hidden_act", "gelu_new"),
+               "deberta": ("pooler_hidden_act", "gelu"), "deberta-v2": ("pooler_hidden_act", "gelu")}  # fmt: skip
 PROBLEMS = {"single_label_classification": "softmax", "multi_label_classification": "sigmoid",
             "regression": "regression"}  # fmt: skip
 
@@ -73,7 +77,12 @@ def attach_classifier_head(
     if head["classify.W_pool"].shape != (config.d_model, config.d_model) or head["classify.W_out"].shape[0] != (
             config.d_model) or head["classify.b_out"].shape != (n_labels,):  # fmt: skip
         raise ModelLoadError(f"The classification head's shapes do not fit the encoder's width {config.d_model}.")
-    act = "gelu" if hf.get("model_type") == "electra" else names.act  # ElectraClassificationHead's own GELU
+    act = names.act
+    if hf.get("model_type") in POOLER_ACTS:  # ELECTRA's head's own GELU, RoFormer's hidden_act, DeBERTa's ContextPooler
+        from .hf_adapters import _act  # hf_adapters imports the adapters, which import this module's callers
+
+        field, default = POOLER_ACTS[hf["model_type"]]
+        act = _act(str(hf.get(field, default) if field else default))
     problem = PROBLEMS.get(str(hf.get("problem_type") or ""), "regression" if n_labels == 1 else "softmax")
     return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=act,
                                class_problem=problem), {**weights, **head}  # fmt: skip
