@@ -44,6 +44,9 @@ CLASSIFIERS = (
 # Families whose pooler's activation is not their layout's own: (the config.json field naming it, its default)
 POOLER_ACTS = {"electra": (None, "gelu"), "roformer": ("hidden_act", "gelu"), "big_bird": ("hidden_act", "gelu_new"),
                "deberta": ("pooler_hidden_act", "gelu"), "deberta-v2": ("pooler_hidden_act", "gelu")}  # fmt: skip
+# Classifiers whose forward gives the first token global attention (Longformer's): their verdict comes from a pass with
+# that token reading and read by every position, which the engine's local windows do not run, so the head is not read.
+GLOBAL_FIRST_TOKEN = ("longformer",)
 PROBLEMS = {"single_label_classification": "softmax", "multi_label_classification": "sigmoid",
             "regression": "regression"}  # fmt: skip
 
@@ -64,6 +67,8 @@ def attach_classifier_head(
     b_pool, W_out and b_out; the config its labels, pooler activation and problem. Anything else unchanged."""
     found = classifier_names(state)
     if found is None or config.arch not in ENCODER_ARCHS or config.is_encoder_decoder or config.causal:
+        return config, weights
+    if hf.get("model_type") in GLOBAL_FIRST_TOKEN:  # its classifier's pass is not the one the engine runs
         return config, weights
     names, pool = found
     head = {f"classify.{ours}": state[f"{theirs}.{part}"].float() for ours, theirs, part in (

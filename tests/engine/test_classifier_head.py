@@ -86,3 +86,17 @@ def test_a_model_without_a_classifier_has_none(tmp_path, monkeypatch):
     save_file(state, path)
     with pytest.raises(ModelLoadError, match="classification head's shapes do not fit"):
         load_model(str(tmp_path / "bert"), device="cpu")
+
+
+def test_longformers_classifier_is_not_read(tmp_path, monkeypatch):
+    """LongformerForSequenceClassification gives the first token global attention in its own forward; the engine runs
+    Longformer's local windows alone, so a verdict read from its pass would not be the model's: no head is read."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    cfg = transformers.LongformerConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                        intermediate_size=96, max_position_embeddings=130, attention_window=8,
+                                        pad_token_id=1, num_labels=2)  # fmt: skip
+    _peaked_and_saved(transformers.LongformerForSequenceClassification(cfg), tmp_path / "lf", wordpiece(300))
+    model = load_model(str(tmp_path / "lf"), device="cpu")
+    assert model.config.arch == "longformer" and model.config.class_labels == ()
