@@ -32,7 +32,8 @@ def class_logits_by_layer(trace: Trace) -> torch.Tensor:
     if not has_classifier(trace):
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
     w, cfg = trace.context.pass_weights, trace.config
-    first = torch.stack([r[0] for r in trace.captured.resid_pre[1:]]).float()  # (n_layers, d_model): h_0 per block
+    dtype = w["classify.W_pool"].dtype  # the pass's (bfloat16 in half precision): the head runs as the model runs
+    first = torch.stack([r[0] for r in trace.captured.resid_pre[1:]]).to(dtype)  # (n_layers, d_model): h_0 per block
     if "ln_final.w" in w or not cfg.norm_weights:  # pre-norm encoders close the stack with a norm, as unembed does
         first = normalize(first, w, "ln_final", cfg)
     with torch.inference_mode():

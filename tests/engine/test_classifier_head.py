@@ -100,3 +100,12 @@ def test_longformers_classifier_is_not_read(tmp_path, monkeypatch):
     _peaked_and_saved(transformers.LongformerForSequenceClassification(cfg), tmp_path / "lf", wordpiece(300))
     model = load_model(str(tmp_path / "lf"), device="cpu")
     assert model.config.arch == "longformer" and model.config.class_labels == ()
+
+
+def test_the_verdict_runs_in_half_precision_too(tmp_path, monkeypatch):
+    """Loaded in bfloat16, the head runs in the pass's dtype (a float32 embedding times bfloat16 weights raised)."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_classifier("bert", tmp_path / "bert")
+    full = class_logits_by_layer(load_model(str(tmp_path / "bert"), device="cpu").trace(TEXT))
+    half = class_logits_by_layer(load_model(str(tmp_path / "bert"), device="cpu", dtype="bfloat16").trace(TEXT))
+    assert half.dtype == torch.float32 and (half - full).abs().max().item() < 0.25  # bfloat16's 8 bits of mantissa
