@@ -18,6 +18,7 @@ import streamlit as st
 from services.interventions import make_intervention, valid_interventions
 from services.lens import fills_in, mask_token
 from services.traces import get_trace, trace_key
+from ui.class_experiments import class_choice, class_compare, class_sweep_panel
 from ui.context import require_trace
 from ui.experiments import CHART_CONFIG, compare_panel, pick_spot, prediction_panel, prediction_sentence, sweep_panel
 from ui.widgets import show_token_strip, token_picker, warn_untrained_masking
@@ -101,10 +102,13 @@ else:
 
 # ── 1. Next-token prediction ────────────────────────────────────────────────────────────────────
 mask = (mask_token(base) or "") if fills_in(base) else None  # a masked-language model's: it fills in, not continues
-st.header("What the model predicts next" if mask is None else "What the model fills in", divider="gray")
+heading = "What the classifier decides" if cfg.class_labels else "What the model fills in" if mask is not None else (
+    "What the model predicts next")  # fmt: skip
+st.header(heading, divider="gray")
 spot = pick_spot(base, readable, cfg.has_lm_head, mask)  # None: a model without logits
 target_id: int | None = None
-if spot is None:
+label = class_choice(base_key, base, ctx.model_title)  # a sequence classifier's label to follow, else None
+if spot is None and label is None:
     st.info(
         no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder, classifier=bool(cfg.class_labels))
         + " So no token prediction is shown. Its "
@@ -112,7 +116,7 @@ if spot is None:
         "change a head.",
         icon=":material/info:",
     )
-else:
+elif spot is not None:
     st.caption(prediction_sentence(spot, causal))
     warn_untrained_masking(ctx, "these predictions")
     target_id = prediction_panel(spot)
@@ -122,7 +126,8 @@ st.header("Experiment: change heads, see what happens downstream", divider="gray
 st.caption(
     "The chapter says each head adds something to the embeddings. Take it out (or change how it attends) and "
     "run the whole model again: "
-    + ("the prediction and every later layer see the difference." if spot else "every later layer sees the difference.")
+    + ("the prediction and every later layer see the difference." if spot or label is not None else
+       "every later layer sees the difference.")  # fmt: skip
 )
 c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
 change = c1.selectbox(
@@ -152,6 +157,8 @@ else:
 
     if spot is not None:
         compare_panel(spot, after, target_id)
+    elif label is not None:
+        class_compare(base_key, base, after, label)
 
     position = token_picker(
         "Position whose embedding to follow", readable, n - 1 if spot is None else spot.position, "exp_position"
@@ -179,8 +186,12 @@ else:
 
 # ── 3. Most important heads ─────────────────────────────────────────────────────────────────────
 # An encoder has no chosen token (a browser review: the heading promised one under "predicts no next token").
-st.header("Most important heads for the chosen token" if spot else "Most important heads", divider="gray")
-sweep_panel(base_key, spot, target_id, (layer, head), shell_trace.n_input_tokens, add_intervention)
+st.header("Most important heads for the chosen token" if spot else "Most important heads for the chosen label" if (
+    label is not None) else "Most important heads", divider="gray")  # fmt: skip
+if label is not None:
+    class_sweep_panel(base_key, base, label, (layer, head), add_intervention)
+else:
+    sweep_panel(base_key, spot, target_id, (layer, head), shell_trace.n_input_tokens, add_intervention)
 
 # ── 4. Temperature ──────────────────────────────────────────────────────────────────────────────
 st.header(f"Temperature of layer {layer}, head {head}", divider="gray")

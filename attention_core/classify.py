@@ -9,15 +9,18 @@ class). Scores: softmax over the labels, a sigmoid each (a multi-label model's),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
 from .activations import activation
 from .blocks import normalize
+from .config import ModelConfig
 from .device import host_float
+from .sweep import head_ablation_sweep
 
 if TYPE_CHECKING:
+    from .blocks import Weights
     from .trace import Trace
 
 
@@ -31,14 +34,39 @@ def class_logits_by_layer(trace: Trace) -> torch.Tensor:
     the model's own). Raises ValueError for a model without a classifier."""
     if not has_classifier(trace):
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
-    w, cfg = trace.context.pass_weights, trace.config
-    dtype = w["classify.W_pool"].dtype  # the pass's (bfloat16 in half precision): the head runs as the model runs
-    first = torch.stack([r[0] for r in trace.captured.resid_pre[1:]]).to(dtype)  # (n_layers, d_model): h_0 per block
+    first = torch.stack([r[0] for r in trace.captured.resid_pre[1:]])  # (n_layers, d_model): h_0 per block
+    with torch.inference_mode():
+        return host_float(class_head(first, trace.context.pass_weights, trace.config))  # (n_layers, n_labels)
+
+
+def class_head(first: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
+    """[..., n_labels] logits of first-token embeddings [..., d_model] through the final norm (where the model has
+    one), the pooler and the classifier, in the pass's dtype (bfloat16 in half precision)."""
+    first = first.to(w["classify.W_pool"].dtype)
     if "ln_final.w" in w or not cfg.norm_weights:  # pre-norm encoders close the stack with a norm, as unembed does
         first = normalize(first, w, "ln_final", cfg)
-    with torch.inference_mode():
-        pooled = activation(first @ w["classify.W_pool"] + w["classify.b_pool"], cfg.class_pool_act)
-        return host_float(pooled @ w["classify.W_out"] + w["classify.b_out"])  # (n_layers, n_labels)
+    pooled = activation(first @ w["classify.W_pool"] + w["classify.b_pool"], cfg.class_pool_act)
+    return pooled @ w["classify.W_out"] + w["classify.b_out"]
+
+
+def log_scores(logits: torch.Tensor, problem: str) -> torch.Tensor:
+    """The log of class_scores (float32): log softmax, log sigmoid each, or a regression's score itself."""
+    logits = logits.float()
+    if problem == "sigmoid":
+        return torch.nn.functional.logsigmoid(logits)
+    return logits if problem == "regression" else torch.log_softmax(logits, dim=-1)
+
+
+def class_ablation_sweep(trace: Trace, label: int, mode: Literal["zero", "mean"] = "zero") -> torch.Tensor:
+    """[n_layers, n_heads]: change in log p(label) (a regression's score) when each head alone is ablated: the
+    ablation sweep (sweep.py) read through the classifier's head on the first token."""
+    if not has_classifier(trace):
+        raise ValueError(f"{trace.model_name} has no sequence-classification head.")
+    if not 0 <= label < len(trace.config.class_labels):
+        raise IndexError(f"label {label} is not one of the model's {len(trace.config.class_labels)}")
+    w, cfg = trace.context.pass_weights, trace.config
+    return head_ablation_sweep(trace, label, 0, mode, readout=lambda h: log_scores(class_head(h, w, cfg),
+                                                                                    cfg.class_problem))  # fmt: skip
 
 
 def class_scores(logits: torch.Tensor, problem: str) -> torch.Tensor:

@@ -6,12 +6,14 @@ clean trace's residual there; the n_heads variants then run through the remainin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import torch
 
 from . import blocks, mixers
 from . import model as fwd
+from .config import ModelConfig
 from .device import to_host
 from .disentangled import layer_position_bias
 
@@ -19,19 +21,30 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 
+Readout = Callable[[torch.Tensor], torch.Tensor]  # final residuals (..., d_model) → log scores (..., n_out), float32
+
+
+def _unembedding_readout(w: blocks.Weights, cfg: ModelConfig) -> Readout:
+    """The unembedding's log softmax: a decoder's next-token log p, or a masked LM's at a position."""
+    return lambda h: torch.log_softmax(fwd.unembed(h, w, cfg).float(), -1)
+
+
 def head_ablation_sweep(
-    trace: Trace, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero"
+    trace: Trace, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero",
+    readout: Readout | None = None,
 ) -> torch.Tensor:
     """[n_layers, n_heads]: change in log p(target_id) at `position` when each head alone is ablated (NaN in a
-    hybrid's other layers, which have no heads).
+    hybrid's other layers, which have no heads). `readout`: what the final residual at `position` is read through
+    (default: the unembedding's log softmax; a classifier's head on the first token: classify.class_ablation_sweep).
 
     Negative values mean the head helped the prediction. Equals running `model.trace(text,
     interventions=[ablate_head(l, h, mode)])` for each head in turn. `trace.ablation_sweep` calls this.
     """
     cfg = trace.config
     w = trace.context.pass_weights  # what the clean pass read: fused (and, on the CPU, packed) weights
-    if not cfg.has_lm_head:
+    if readout is None and not cfg.has_lm_head:
         raise ValueError("The ablation sweep needs logits: a decoder's, or an encoder's masked-language-model head's.")
+    readout = readout or _unembedding_readout(w, cfg)
     if trace.interventions:
         raise ValueError("Run the sweep on a trace without interventions.")
     if cfg.is_encoder_decoder:  # its decoder also reads the encoder, which this rerun does not model
@@ -40,7 +53,7 @@ def head_ablation_sweep(
     n, H = trace.n_tokens, cfg.n_heads
     ropes = blocks.layer_ropes(n, cfg, trace.context.device)
     bias = blocks.stack_position_bias(w, cfg, n, n)  # (H, n, n) or None: every layer's position bias
-    clean = torch.log_softmax(fwd.unembed(cap.resid_pre[-1][position], w, cfg).float(), -1)[target_id]  # float32
+    clean = readout(cap.resid_pre[-1][position])[target_id]  # float32
     out = torch.empty(cfg.n_layers, H)
     heads = torch.arange(H)
     with torch.inference_mode():
@@ -73,6 +86,6 @@ def head_ablation_sweep(
                 z = z if gate is None else z * gate
                 attn = mixers.beside_attention(fwd.attn_output(z, w, later), x, w, later, cfg, x_in)  # (variant, n, d)
                 x = blocks.after_mlp(blocks.after_attention(x, attn, w, later, cfg), w, later, cfg, x)
-            logp = torch.log_softmax(fwd.unembed(x[:, position], w, cfg).float(), -1)[:, target_id]  # (variant,)
+            logp = readout(x[:, position])[:, target_id]  # (variant,)
             out[layer] = to_host(logp - clean)
     return out

@@ -14,17 +14,18 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from attention_core import Trace
-from attention_core.classify import class_logits_by_layer, class_scores, has_classifier
+from attention_core.classify import class_ablation_sweep, class_logits_by_layer, class_scores, has_classifier
 from attention_core.contacts import contact_probabilities
 from attention_core.implicit import implicit_weights as _implicit_weights
 from attention_core.implicit import weighted_layers
+from services.cache import RESULTS
 from services.traces import derived, set_threads_for
 
 __all__ = [
-    "AMINO_ACIDS", "class_verdict", "class_verdict_of", "contacts", "contacts_of", "contribution_graph", "fills_in",
-    "graph_columns", "has_lens", "implicit_weights", "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top",
-    "mask_token", "ranks_of", "residue_logprobs", "residue_logprobs_of", "value_weighted", "value_weighted_of",
-    "weighted_layers",
+    "AMINO_ACIDS", "class_sweep", "class_verdict", "class_verdict_of", "contacts", "contacts_of",
+    "contribution_graph", "fills_in", "graph_columns", "has_class_sweep", "has_lens", "implicit_weights",
+    "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "ranks_of", "residue_logprobs",
+    "residue_logprobs_of", "value_weighted", "value_weighted_of", "weighted_layers",
 ]  # fmt: skip
 
 
@@ -177,3 +178,15 @@ def class_verdict_of(trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str] | 
     problem = trace.config.class_problem
     scores = class_scores(class_logits_by_layer(trace), problem)  # (n_layers, n_labels)
     return scores.numpy().astype(np.float64), trace.config.class_labels, problem
+
+
+def class_sweep(base_key: Hashable, trace: Trace, label: int) -> np.ndarray:
+    """[n_layers, n_heads] change in log p(label) (a regression's score) when each head alone is zeroed, read through
+    a sequence classifier's head (attention_core/classify.py), cached with the trace (float64)."""
+    return derived(base_key, "class_sweep", int(label),
+                   compute=lambda: class_ablation_sweep(trace, int(label)).numpy().astype(np.float64))  # fmt: skip
+
+
+def has_class_sweep(base_key: Hashable, label: int) -> bool:
+    """Whether class_sweep has that ranking cached (the page draws it again without a click)."""
+    return ("class_sweep", base_key, int(label)) in RESULTS

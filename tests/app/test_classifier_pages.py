@@ -34,7 +34,31 @@ def test_the_logit_lens_page_shows_the_classifiers_verdict_layer_by_layer(privat
     assert "no token grid: its verdict above is what it predicts" in said and not at.info
 
 
-@pytest.mark.parametrize("page", ["generate", "experiments"])
+def test_experiments_follow_a_label_and_rank_heads_for_it(private_models) -> None:
+    """The Experiments page of a classifier: its verdict, a label to follow (default: the verdict), each label's score
+    before and after zeroing a head, and the head ranking, the engine's sweep read through the classifier."""
+    from attention_core import load_model
+    from attention_core.classify import class_ablation_sweep
+
+    at, folder = opened(private_models, "experiments", kind="cls_roberta", text=TEXT)
+    assert not at.error and "What the classifier decides" in [h.value for h in at.header]
+    box = next(b for b in at.selectbox if str(b.key).startswith("exp_label_"))
+    trace = load_model(str(folder)).trace(TEXT)
+    with torch.inference_mode():
+        logits = transformers.RobertaForSequenceClassification.from_pretrained(folder).eval()(
+            torch.tensor([trace.token_ids])).logits[0]  # fmt: skip
+    assert box.index == int(logits.argmax())  # the verdict followed by default
+    at = at.button(key="exp_add").click().run()  # zero the sidebar's head (layer 0, head 0)
+    assert not at.exception and not at.error
+    table = at.dataframe[-1].value
+    assert list(table.columns) == ["label", "before", "after"]
+    assert np.allclose(table["before"], logits.softmax(-1).numpy(), atol=1e-4)
+    at = at.button(key="exp_sweep").click().run()
+    z = np.asarray(decode(chart(at, "exp_sweep_map")["data"][0]["z"]), dtype=float)
+    assert np.allclose(z, class_ablation_sweep(trace, box.index).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("page", ["generate"])
 def test_pages_that_need_a_token_say_what_a_classifier_does(private_models, page) -> None:
     at, _ = opened(private_models, page, kind="cls_roberta", text=TEXT)
     said = " ".join(i.value for i in at.info)
