@@ -9,7 +9,7 @@ from functools import partial
 
 import streamlit as st
 
-from services.lens import fills_in, has_lens, lens_grid, lens_ranks, mask_token
+from services.lens import fills_in, has_lens, lens_grid, lens_ranks, mask_token, mask_token_id
 from ui.classes import classifier_section
 from ui.context import require_trace
 from ui.residues import residues_section
@@ -22,6 +22,7 @@ from viz.views.export import lens_csv
 from viz.views.lens import (
     LENS_WINDOW,
     chosen_tokens,
+    focus_place,
     focus_position,
     grid_byte_note,
     grid_escape_note,
@@ -76,12 +77,8 @@ show_token_heatmap(grid_figure, "lens_grid", grid.column_px)
 # The position followed first: a decoder's last (its prediction after the text), a masked-language model's first mask
 focus = focus_position(trace.tokens, first, stop, mask, text_end(trace) if here else None)
 final = readable_token(trace.decode_token(int(ids[-1, focus - first, 0])))
-if mask is not None and trace.tokens[focus] == mask:
-    where = f"position {focus} (the first {markdown_code(mask)}),"
-elif focus != stop - 1:
-    where = f"position {focus}, the text's last token,"
-else:
-    where = "the last position" if focus == trace.n_tokens - 1 else f"position {focus}, the window's last,"
+at_mask = mask is not None and trace.tokens[focus] == mask
+where = focus_place(focus, stop, trace.n_tokens, markdown_code(mask) if at_mask else None)
 st.caption(settle_caption(grid, focus - first, f"‘{final}’", where))
 for note in (grid_byte_note(ids, trace.decode_token), grid_escape_note(ids, shown[first:stop], trace.decode_token)):
     if note is not None:
@@ -96,9 +93,7 @@ st.download_button(
 st.subheader("One position, layer by layer")
 positions = [f"{i}: {position_words(f'‘{grid.tokens[i - first]}’', here)}" for i in range(first, stop)]
 position = first + token_picker("Position", positions, focus - first, "lens_position", first=first)  # a new text: anew
-mask_ids = [] if mask is None else trace.token_ids_for(mask)
-mask_id = mask_ids[0] if len(mask_ids) == 1 else None  # the mask as the tokenizer reads it typed
-chosen = chosen_tokens(ids, position - first, trace.token_ids[first:], mask_id=mask_id)
+chosen = chosen_tokens(ids, position - first, trace.token_ids[first:], mask_id=mask_token_id(trace))
 p, r = lens_ranks(key, trace, position, chosen)
 track = lens_track(chosen, p, r, trace.decode_token)
 st.plotly_chart(

@@ -19,6 +19,7 @@ from services.lens import (
     implicit_weights_of,
     lens_top,
     mask_token,
+    mask_token_id,
     ranks_of,
     residue_logprobs_of,
     value_weighted_of,
@@ -42,6 +43,7 @@ from viz.views.implicit import implicit_sentence, implicit_view
 from viz.views.lens import (
     LENS_WINDOW,
     chosen_tokens,
+    focus_place,
     focus_position,
     grid_byte_note,
     lens_grid,
@@ -66,16 +68,11 @@ def lens_view(trace: Any) -> View:
     here, mask = fills_in(trace), mask_token(trace)
     grid = lens_grid(ids, probs, display_tokens(trace)[first:stop], trace.decode_token, first, fills_in=here)
     focus = focus_position(trace.tokens, first, stop, mask, text_end(trace) if here else None)
-    mask_ids = [] if mask is None else trace.token_ids_for(mask)
-    mask_id = mask_ids[0] if len(mask_ids) == 1 else None
-    chosen = chosen_tokens(ids, focus - first, trace.token_ids[first:], mask_id=mask_id)
+    chosen = chosen_tokens(ids, focus - first, trace.token_ids[first:], mask_id=mask_token_id(trace))
     track = lens_track(chosen, *ranks_of(trace, focus, chosen), trace.decode_token)
     title = f"{position_words(f'‘{plotly_escape(grid.tokens[focus - first])}’', here)} (position {focus})"
     final = readable_token(trace.decode_token(int(ids[-1, focus - first, 0])))
-    if mask is not None and trace.tokens[focus] == mask:
-        where = f"position {focus} (the first {mask}),"
-    else:
-        where = "the last position" if focus == stop - 1 else f"position {focus}, the text's last token,"
+    where = focus_place(focus, stop, stop, mask if mask is not None and trace.tokens[focus] == mask else None)
     note = settle_caption(grid, focus - first, f"‘{final}’", where)
     byte_note = grid_byte_note(ids, trace.decode_token)  # why some cells show a bare byte, as the page says
     note = note if byte_note is None else f"{note} {byte_note}"

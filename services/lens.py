@@ -24,8 +24,8 @@ from services.traces import derived, set_threads_for
 __all__ = [
     "AMINO_ACIDS", "class_sweep", "class_verdict", "class_verdict_of", "contacts", "contacts_of",
     "contribution_graph", "fills_in", "graph_columns", "has_class_sweep", "has_lens", "implicit_weights",
-    "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "ranks_of", "residue_logprobs",
-    "residue_logprobs_of", "value_weighted", "value_weighted_of", "weighted_layers",
+    "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "mask_token_id", "ranks_of",
+    "residue_logprobs", "residue_logprobs_of", "value_weighted", "value_weighted_of", "weighted_layers",
 ]  # fmt: skip
 
 
@@ -44,6 +44,13 @@ def fills_in(trace: Trace) -> bool:
 def mask_token(trace: Trace) -> str | None:
     """The token a masked-language model fills in, as typed ("[MASK]", "<mask>"); None for any other model."""
     return trace.context.tokenizer.mask_token if fills_in(trace) else None
+
+
+def mask_token_id(trace: Trace) -> int | None:
+    """The id of mask_token, where the tokenizer reads the typed mask as one token; None otherwise."""
+    mask = mask_token(trace)
+    ids = [] if mask is None else trace.token_ids_for(mask)
+    return ids[0] if len(ids) == 1 else None
 
 
 def lens_grid(

@@ -171,6 +171,17 @@ def position_words(token: str, fills_in: bool) -> str:
     return f"{'at' if fills_in else 'after'} {token}"
 
 
+def focus_place(focus: int, stop: int, n_tokens: int, mask: str | None = None) -> str:
+    """Where the followed position is, for settle_caption: `mask` (already quoted for where it is written) when it is
+    the first mask; the text's last token where a masked LM follows it before the window's end; else the last
+    position, or the window's last."""
+    if mask is not None:
+        return f"position {focus} (the first {mask}),"
+    if focus != stop - 1:
+        return f"position {focus}, the text's last token,"
+    return "the last position" if focus == n_tokens - 1 else f"position {focus}, the window's last,"
+
+
 def chosen_tokens(
     ids: np.ndarray, position: int, token_ids: Sequence[int], n_final: int = 3, mask_id: int | None = None
 ) -> list[int]:
