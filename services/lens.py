@@ -18,8 +18,8 @@ from attention_core.classify import class_ablation_sweep, class_logits_by_layer,
 from attention_core.contacts import contact_probabilities
 from attention_core.implicit import implicit_weights as _implicit_weights
 from attention_core.implicit import weighted_layers
-from services.cache import RESULTS
-from services.traces import derived, set_threads_for
+from services.models import PROTEIN_ARCHS
+from services.traces import derived, is_derived, set_threads_for
 
 __all__ = [
     "AMINO_ACIDS", "class_sweep", "class_verdict", "class_verdict_of", "contacts", "contacts_of",
@@ -157,7 +157,7 @@ def residue_logprobs(base_key: Hashable, trace: Trace) -> tuple[np.ndarray, list
 
 def residue_logprobs_of(trace: Trace) -> tuple[np.ndarray, list[int]] | None:
     """residue_logprobs's arrays, uncached."""
-    if trace.config.arch not in ("esm", "esmc") or trace.logits is None:
+    if trace.config.arch not in PROTEIN_ARCHS or trace.logits is None:
         return None
     ids = [trace.token_ids_for(letter) for letter in AMINO_ACIDS]
     if any(len(found) != 1 for found in ids):  # a vocabulary without one token per amino acid
@@ -196,4 +196,4 @@ def class_sweep(base_key: Hashable, trace: Trace, label: int) -> np.ndarray:
 
 def has_class_sweep(base_key: Hashable, label: int) -> bool:
     """Whether class_sweep has that ranking cached (the page draws it again without a click)."""
-    return ("class_sweep", base_key, int(label)) in RESULTS
+    return is_derived(base_key, "class_sweep", int(label))

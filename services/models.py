@@ -161,6 +161,9 @@ def formats_help() -> str:
     )
 
 
+PROTEIN_ARCHS = ("esm", "esmc")  # the protein language models: a token per amino acid
+
+
 def mask_token(model: Model) -> str | None:
     """The token a masked-language model fills in ("[MASK]", "<mask>"), or None for any other model."""
     return model.tokenizer.mask_token if model.config.masked_lm else None
@@ -168,7 +171,7 @@ def mask_token(model: Model) -> str | None:
 
 def reads_proteins(model: Model) -> bool:
     """Whether the model reads protein sequences (one token per amino acid) rather than text: ESM's and ESM C's."""
-    return model.config.arch in ("esm", "esmc")
+    return model.config.arch in PROTEIN_ARCHS
 
 
 def is_embedded(name: str) -> bool:

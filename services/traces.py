@@ -24,6 +24,7 @@ __all__ = [
     "WRITTEN_TARGET_TOKENS",
     "derived",
     "derived_job",
+    "is_derived",
     "get_pair",
     "get_sweep",
     "get_trace",
@@ -154,6 +155,11 @@ def derived(base_key: Hashable, name: str, *params: Hashable, compute: Callable[
     """Something computed from the trace `base_key` names (a view model, a pooled array), computed in this
     thread once and cached with that trace."""
     return RESULTS.get((name, base_key, *params), lambda _progress: compute(), group=base_key)
+
+
+def is_derived(base_key: Hashable, name: str, *params: Hashable) -> bool:
+    """Whether `derived` has that result cached (a page draws it again without a click)."""
+    return (name, base_key, *params) in RESULTS
 
 
 def derived_job(base_key: Hashable, name: str, *params: Hashable, compute: Callable[[Progress], Any]) -> Job:
