@@ -14,7 +14,13 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from attention_core import Trace
-from attention_core.classify import class_ablation_sweep, class_logits_by_layer, class_scores, has_classifier
+from attention_core.classify import (
+    class_ablation_sweep,
+    class_logits_by_layer,
+    class_scores,
+    has_classifier,
+    log_scores,
+)
 from attention_core.contacts import contact_probabilities
 from attention_core.implicit import implicit_weights as _implicit_weights
 from attention_core.implicit import weighted_layers
@@ -22,7 +28,7 @@ from services.models import PROTEIN_ARCHS
 from services.traces import derived, is_derived, set_threads_for
 
 __all__ = [
-    "AMINO_ACIDS", "class_sweep", "class_verdict", "class_verdict_of", "contacts", "contacts_of",
+    "AMINO_ACIDS", "class_log_scores_of", "class_sweep", "class_verdict", "class_verdict_of", "contacts", "contacts_of",
     "contribution_graph", "fills_in", "graph_columns", "has_class_sweep", "has_lens", "implicit_weights",
     "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "mask_token_id", "ranks_of",
     "residue_logprobs", "residue_logprobs_of", "value_weighted", "value_weighted_of", "weighted_layers",
@@ -185,6 +191,11 @@ def class_verdict_of(trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str] | 
     problem = trace.config.class_problem
     scores = class_scores(class_logits_by_layer(trace), problem)  # (n_layers, n_labels)
     return scores.numpy().astype(np.float64), trace.config.class_labels, problem
+
+
+def class_log_scores_of(trace: Trace) -> np.ndarray:
+    """[n_labels] the model's own log p of each label (a regression's score), what Δ log p is a difference of."""
+    return log_scores(class_logits_by_layer(trace)[-1], trace.config.class_problem).numpy().astype(np.float64)
 
 
 def class_sweep(base_key: Hashable, trace: Trace, label: int) -> np.ndarray:

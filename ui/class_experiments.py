@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-import numpy as np
 import streamlit as st
 
 from services.interventions import make_intervention
-from services.lens import class_sweep, class_verdict, class_verdict_of, has_class_sweep
+from services.lens import class_log_scores_of, class_sweep, class_verdict, class_verdict_of, has_class_sweep
 from ui.widgets import fixed_decimals, labels_digest
 from viz.figures.experiments import sweep_heatmap
 from viz.views.classes import class_sentence, class_view
@@ -33,16 +32,11 @@ def class_choice(base_key: Hashable, base: Any, model_title: str) -> int | None:
                                format_func=view.labels.__getitem__, key=f"exp_label_{labels_digest(view.labels)}"))
 
 
-def log_score(scores: np.ndarray, problem: str) -> np.ndarray:
-    """The log of probabilities (a regression's score as it is): what Δ log p is a difference of."""
-    return scores if problem == "regression" else np.log(np.maximum(scores, 1e-300))
-
-
 def class_compare(base_key: Hashable, base: Any, after: Any, label: int) -> None:
     """Each label's score before and after the experiment, and the chosen label's change."""
     before, labels, problem = class_verdict(base_key, base)
     now = class_verdict_of(after)[0]  # `after` is the cached experiment's trace; its verdict is one small matrix
-    change = float(log_score(now[-1], problem)[label] - log_score(before[-1], problem)[label])
+    change = float(class_log_scores_of(after)[label] - class_log_scores_of(base)[label])  # the engine's log scores
     what = "Δ log p of the chosen label" if problem != "regression" else "Δ score of the chosen label"
     st.metric(what, f"{change:+.3f}", help="Natural log. Negative: the changed heads were helping the model choose it.")
     table = [{"label": name, "before": float(before[-1, i]), "after": float(now[-1, i])} for i, name in
