@@ -5,6 +5,8 @@ embedding after a block, through the model's final norm where it has one, the po
 
 after the last block the model's own logits, after an earlier one the same head read early (a logit lens for the
 class). Scores: softmax over the labels, a sigmoid each (a multi-label model's), or the raw score (a regression's).
+A token classifier (a tagger) labels every position i the same way from its own embedding, logits_i = h_i · W_tag +
+b_tag, scored by the softmax over its labels.
 """
 
 from __future__ import annotations
@@ -42,11 +44,48 @@ def class_logits_by_layer(trace: Trace) -> torch.Tensor:
 def class_head(first: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """[..., n_labels] logits of first-token embeddings [..., d_model] through the final norm (where the model has
     one), the pooler and the classifier, in the pass's dtype (bfloat16 in half precision)."""
-    first = first.to(w["classify.W_pool"].dtype)
-    if "ln_final.w" in w or not cfg.norm_weights:  # pre-norm encoders close the stack with a norm, as unembed does
-        first = normalize(first, w, "ln_final", cfg)
+    first = _closing_norm(first.to(w["classify.W_pool"].dtype), w, cfg)
     pooled = activation(first @ w["classify.W_pool"] + w["classify.b_pool"], cfg.class_pool_act)
     return pooled @ w["classify.W_out"] + w["classify.b_out"]
+
+
+def _closing_norm(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
+    """Embeddings [..., d_model] through the final norm where the model has one: pre-norm encoders close the stack
+    with a norm, as unembed does; post-norm ones (BERT) end on a block's own norm."""
+    return normalize(h, w, "ln_final", cfg) if "ln_final.w" in w or not cfg.norm_weights else h
+
+
+def has_tagger(trace: Trace) -> bool:
+    """Whether the model was loaded with a token-classification head (a tagger's)."""
+    return bool(trace.config.tag_labels)
+
+
+def tag_logits_by_layer(trace: Trace) -> torch.Tensor:
+    """[n_layers, n_tokens, n_labels] the tagger's logits at every position from its embedding after each block (the
+    last block's the model's own). Raises ValueError for a model without a token-classification head."""
+    if not has_tagger(trace):
+        raise ValueError(f"{trace.model_name} has no token-classification head.")
+    every = torch.stack(list(trace.captured.resid_pre[1:]))  # (n_layers, n_tokens, d_model): after each block
+    with torch.inference_mode():
+        return host_float(tag_head(every, trace.context.pass_weights, trace.config))  # (n_layers, n, n_labels)
+
+
+def tag_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
+    """[..., n_labels] a tagger's logits of embeddings [..., d_model] through the final norm (where the model has one)
+    and its one linear map, in the pass's dtype."""
+    return _closing_norm(h.to(w["classify.W_tag"].dtype), w, cfg) @ w["classify.W_tag"] + w["classify.b_tag"]
+
+
+def tag_ablation_sweep(trace: Trace, label: int, position: int, mode: Literal["zero", "mean"] = "zero") -> torch.Tensor:
+    """[n_layers, n_heads]: change in log p(label) at `position` when each head alone is ablated: the ablation sweep
+    (sweep.py) read through the tagger's head at that position."""
+    if not has_tagger(trace):
+        raise ValueError(f"{trace.model_name} has no token-classification head.")
+    if not 0 <= label < len(trace.config.tag_labels):
+        raise IndexError(f"label {label} is not one of the model's {len(trace.config.tag_labels)}")
+    w, cfg = trace.context.pass_weights, trace.config
+    return head_ablation_sweep(trace, label, position, mode,
+                               readout=lambda h: torch.log_softmax(tag_head(h, w, cfg).float(), dim=-1))  # fmt: skip
 
 
 def log_scores(logits: torch.Tensor, problem: str) -> torch.Tensor:

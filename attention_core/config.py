@@ -22,7 +22,7 @@ _TUPLE_FIELDS = {"sliding_layers": bool, "rope_freq_divisors": float, "rope_laye
     "rope_thetas": float, "swiglu_clamp": float, "moe_groups": int, "layer_weights": int, "conversion_notes": str,
     "mixers": str, "mlp_layers": bool, "norm_positions": str, "kv_heads_layers": int, "delta_heads": int,
     "delta_dims": int, "ssm_shape": int, "ssm_dt_limit": float, "selective_shape": int,
-    "class_labels": str}  # fmt: skip
+    "class_labels": str, "tag_labels": str}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,7 @@ class ModelConfig:
     class_labels: tuple[str, ...] = ()
     class_pool_act: str = "tanh"
     class_problem: str = "softmax"
+    tag_labels: tuple[str, ...] = ()  # a token classifier's (a tagger's) labels: one per position, from its embedding
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds), or into the norms on the sublayers'
     # outputs where the model has them (HyperCLOVA X); the pass never applies it again.

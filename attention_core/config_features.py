@@ -82,11 +82,14 @@ def features(cfg: ModelConfig) -> list[str]:
 
 
 def _head_features(cfg: ModelConfig) -> list[str]:
-    """The model's prediction head: a sequence classifier's, a masked-language model's (an encoder with the head it was
-    trained with, whose logits fill in masked tokens) or ModernBERT decoder's before its unembedding."""
+    """The model's prediction head: a sequence classifier's, a token classifier's, a masked-language model's (an
+    encoder with the head it was trained with, whose logits fill in masked tokens) or ModernBERT decoder's before its
+    unembedding."""
     if cfg.class_labels:  # the labels are the checkpoint's own words: the pages quote them, the sidebar counts them
         return [f"a sequence-classification head ({cfg.class_pool_act} pooler on the first token, "
                 f"{len(cfg.class_labels)} labels)"]  # fmt: skip
+    if cfg.tag_labels:  # a tagger's (named entities, parts of speech): a label for every token
+        return [f"a token-classification head (each token's final embedding to one of {len(cfg.tag_labels)} labels)"]
     if cfg.masked_lm:
         return [f"a masked-language-model head (dense, {cfg.head_act}, LayerNorm, unembedding): its logits at a "
                 "position guess the token there"]  # fmt: skip

@@ -100,7 +100,7 @@ def count_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, int]:
             counts["unembedding"] += n
         elif name.startswith("contact."):  # ESM's contact head: a weight per layer's head (contacts.py)
             counts["contact head"] += n
-        elif name.startswith("classify."):  # a sequence classifier's pooler and labels (classify.py)
+        elif name.startswith("classify."):  # a sequence classifier's pooler and labels, a tagger's map (classify.py)
             counts["classifier head"] += n
         elif ".attn." in name:  # W_Q, b_Q, W_K, ..., q_norm.w (not "w": k_norm.w is another), over all layers
             counts["attention." + name.split(".attn.", 1)[1]] += n

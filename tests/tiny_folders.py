@@ -41,6 +41,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         from tests.tiny_masked_lms import save_tiny_classifier
 
         save_tiny_classifier(kind.removeprefix("cls_"), folder)
+    elif kind.startswith("tag_"):  # a token classifier (a named-entity tagger): tests.tiny_masked_lms's kind
+        from tests.tiny_masked_lms import save_tiny_tagger
+
+        save_tiny_tagger(kind.removeprefix("tag_"), folder)
     elif kind.startswith(("deepseek", "glm4_moe", "dots1", "youtu", "mistral4", "kimi_k25", "glm_moe_dsa", "axk1")):
         save_tiny_latent(kind, folder)
     else:

@@ -1,7 +1,7 @@
 """Tiny encoders with a head, as transformers builds them (random weights, tests.tiny_models._peaked_and_saved's),
 saved locally with a WordPiece tokenizer: masked-language models of every family attention_core/loading/masked_lm.py
-reads (ESM's and ESM C's through their own savers, tests/tiny_models_later.py), and sequence classifiers of those
-attention_core/loading/classifier_head.py reads."""
+reads (ESM's and ESM C's through their own savers, tests/tiny_models_later.py), and the sequence and token classifiers
+(named-entity taggers) attention_core/loading/classifier_head.py reads."""
 
 from __future__ import annotations
 
@@ -121,3 +121,44 @@ def save_tiny_classifier(kind: str, folder: Path, seed: int = 0):
 
     torch.manual_seed(seed)
     return _peaked_and_saved(classifier(kind), folder, wordpiece(V), norms_too=True, norm_names=("norm", "Norm"))
+
+
+TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")  # a named-entity tagger's labels
+TAGGER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2")
+
+
+def tagger(kind: str):
+    """transformers' token classifier of `kind` (TAGGER_KINDS), five labels (TAGS), with its initial weights; for
+    "multiple_choice", BertForMultipleChoice (a pooler and a one-score classifier, a sequence classifier's layout)."""
+    import transformers as tf
+
+    labels = dict(num_labels=len(TAGS), id2label=dict(enumerate(TAGS)), label2id={t: i for i, t in enumerate(TAGS)})
+    if kind == "multiple_choice":
+        return tf.BertForMultipleChoice(tf.BertConfig(**BERT_LIKE))
+    families = {"bert": (tf.BertConfig, tf.BertForTokenClassification, {}),
+                "roberta": (tf.RobertaConfig, tf.RobertaForTokenClassification, dict(pad_token_id=1)),
+                "electra": (tf.ElectraConfig, tf.ElectraForTokenClassification, dict(embedding_size=32)),
+                "albert": (tf.AlbertConfig, tf.AlbertForTokenClassification, dict(embedding_size=32)),
+                "big_bird": (tf.BigBirdConfig, tf.BigBirdForTokenClassification, dict(block_size=4,
+                                                                                      num_random_blocks=1)),
+                "deberta_v2": (tf.DebertaV2Config, tf.DebertaV2ForTokenClassification, dict(
+                    relative_attention=True, position_buckets=16, max_relative_positions=64,
+                    pos_att_type=["p2c", "c2p"], share_att_key=True, norm_rel_ebd="layer_norm",
+                    position_biased_input=False, type_vocab_size=0, pad_token_id=0))}  # fmt: skip
+    if kind == "distilbert":
+        cfg = tf.DistilBertConfig(vocab_size=V, dim=64, n_layers=2, n_heads=4, hidden_dim=96,
+                                  max_position_embeddings=130, **labels)  # fmt: skip
+        return tf.DistilBertForTokenClassification(cfg)
+    config_class, model_class, extra = families[kind]
+    model = model_class(config_class(**BERT_LIKE, **labels, **extra))
+    if kind == "big_bird":  # full attention on a short text
+        model.bert.set_attention_type("original_full")
+    return model
+
+
+def save_tiny_tagger(kind: str, folder: Path, seed: int = 0):
+    """A tiny token classifier of `kind` saved in `folder` with a WordPiece tokenizer; returns it, in eval mode."""
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    torch.manual_seed(seed)
+    return _peaked_and_saved(tagger(kind), folder, wordpiece(V), norms_too=True, norm_names=("norm", "Norm"))

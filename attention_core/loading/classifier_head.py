@@ -10,7 +10,11 @@ BERT, ALBERT and their kin pool with the encoder's own `pooler` (tanh), RoBERTa'
 `classifier.dense` (tanh; ELECTRA's GELU, RoFormer's and BigBird's hidden_act), DistilBERT with `pre_classifier`
 (ReLU), DeBERTa with its ContextPooler (`pooler.dense`, pooler_hidden_act). The labels are config.json's
 id2label; problem_type says how the logits read (softmax over the labels, a sigmoid each, or a regression's score).
-A checkpoint without such a head (an embedding model's) is left as it is.
+A ...ForTokenClassification checkpoint (a named-entity tagger such as dslim/bert-base-NER, a part-of-speech tagger)
+labels every position from its own final embedding with one linear map, `logits_i = h_i · W_tag + b_tag`, under
+`classifier` in every family read here. config.json's architectures tell the two apart where the tensors alone do not
+(a tagger converted with its encoder's pooler), and keep a multiple-choice model's one score (a pooler and a
+classifier too) from being read as a verdict. A checkpoint without such a head (an embedding model's) is left as it is.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ POOLER_ACTS = {"electra": (None, "gelu"), "roformer": ("hidden_act", "gelu"), "b
 # Classifiers whose forward gives the first token global attention (Longformer's): their verdict comes from a pass with
 # that token reading and read by every position, which the engine's local windows do not run, so the head is not read.
 GLOBAL_FIRST_TOKEN = ("longformer",)
+# config.json's architectures name the head: a class ending so is that task's (others: no classifier is read)
+TASKS = {"ForSequenceClassification": "sequence", "ForTokenClassification": "token", "ForMultipleChoice": "choice",
+         "ForQuestionAnswering": "answer"}  # fmt: skip
 PROBLEMS = {"single_label_classification": "softmax", "multi_label_classification": "sigmoid",
             "regression": "regression"}  # fmt: skip
 
@@ -65,9 +72,12 @@ def attach_classifier_head(
 ) -> tuple[ModelConfig, StateDict]:
     """(config, weights) with the encoder's classification head where `state` has one: weights gain classify.W_pool,
     b_pool, W_out and b_out; the config its labels, pooler activation and problem. Anything else unchanged."""
-    found = classifier_names(state)
-    if found is None or config.arch not in ENCODER_ARCHS or config.is_encoder_decoder or config.causal:
+    if config.arch not in ENCODER_ARCHS or config.is_encoder_decoder or config.causal:
         return config, weights
+    task = named_task(hf)
+    found = classifier_names(state) if task in (None, "sequence") else None
+    if found is None:
+        return attach_tagger(hf, state, config, weights) if task in (None, "token") else (config, weights)
     if hf.get("model_type") in GLOBAL_FIRST_TOKEN:  # its classifier's pass is not the one the engine runs
         return config, weights
     names, pool = found
@@ -91,6 +101,29 @@ def attach_classifier_head(
     problem = PROBLEMS.get(str(hf.get("problem_type") or ""), "regression" if n_labels == 1 else "softmax")
     return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=act,
                                class_problem=problem), {**weights, **head}  # fmt: skip
+
+
+def named_task(hf: dict) -> str | None:
+    """The task (TASKS) of the head config.json's architectures name, None where they name none of them."""
+    for name in hf.get("architectures") or ():
+        for suffix, task in TASKS.items():
+            if str(name).endswith(suffix):
+                return task
+    return None
+
+
+def attach_tagger(hf: dict, state: StateDict, config: ModelConfig, weights: StateDict) -> tuple[ModelConfig, StateDict]:
+    """(config, weights) with a token classifier's head where `state` has one (a `classifier` map from the encoder's
+    width to the labels, no pooler): weights gain classify.W_tag [d_model, n_labels] and b_tag; the config, labels."""
+    if "classifier.weight" not in state or state["classifier.weight"].dim() != 2 or "head.dense.weight" in state:
+        return config, weights  # ModernBERT's: a dense map, an activation and a norm before `classifier`, not read
+    if "classifier.bias" not in state:
+        raise ModelLoadError("The token-classification head is incomplete: classifier needs a weight and a bias.")
+    W_tag, b_tag = state["classifier.weight"].float().T.contiguous(), state["classifier.bias"].float()
+    if W_tag.shape[0] != config.d_model or b_tag.shape != (W_tag.shape[1],):
+        raise ModelLoadError(f"The token-classification head's shapes do not fit the encoder's width {config.d_model}.")
+    head = {"classify.W_tag": W_tag, "classify.b_tag": b_tag}
+    return dataclasses.replace(config, tag_labels=_labels(hf, W_tag.shape[1])), {**weights, **head}
 
 
 def _labels(hf: dict, n: int) -> tuple[str, ...]:
