@@ -102,15 +102,16 @@ else:
 
 # ── 1. Next-token prediction ────────────────────────────────────────────────────────────────────
 mask = (mask_token(base) or "") if fills_in(base) else None  # a masked-language model's: it fills in, not continues
-heading = "What the classifier decides" if cfg.class_labels else "What the model fills in" if mask is not None else (
-    "What the model predicts next")  # fmt: skip
+heading = "What the classifier decides" if cfg.class_labels else "How the tagger labels each token" if cfg.tag_labels \
+    else "What the model fills in" if mask is not None else "What the model predicts next"  # fmt: skip
 st.header(heading, divider="gray")
 spot = pick_spot(base, readable, cfg.has_lm_head, mask)  # None: a model without logits
 target_id: int | None = None
-label = class_choice(base_key, base, ctx.model_title)  # a sequence classifier's label to follow, else None
+label = class_choice(base_key, base, ctx.model_title, shown_tokens, readable)  # a classifier's label to follow
 if spot is None and label is None:
     st.info(
-        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder, classifier=bool(cfg.class_labels))
+        no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder, classifier=bool(cfg.class_labels),
+                               tagger=bool(cfg.tag_labels))
         + " So no token prediction is shown. Its "
         "embeddings are real, so the experiment below still shows how far each layer's embedding moves when you "
         "change a head.",
@@ -160,9 +161,8 @@ else:
     elif label is not None:
         class_compare(base_key, base, after, label)
 
-    position = token_picker(
-        "Position whose embedding to follow", readable, n - 1 if spot is None else spot.position, "exp_position"
-    )
+    followed = spot.position if spot else label.position if label and label.position is not None else n - 1
+    position = token_picker("Position whose embedding to follow", readable, followed, "exp_position")
     drift = residual_drift(base, after)
     first = min(iv.layer for iv in ivs)
     st.plotly_chart(

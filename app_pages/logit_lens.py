@@ -13,6 +13,7 @@ from services.lens import fills_in, has_lens, lens_grid, lens_ranks, mask_token,
 from ui.classes import classifier_section
 from ui.context import require_trace
 from ui.residues import residues_section
+from ui.tags import tagger_section
 from ui.widgets import show_cut_notice, show_token_heatmap, token_picker, warn_untrained_masking
 from viz.figures.lens import lens_grid_figure, lens_track_figure
 from viz.labels import markdown_code, plotly_escape, readable_token
@@ -37,8 +38,10 @@ ctx = require_trace()
 st.title("Logit lens: the prediction, layer by layer")
 st.caption(ctx.model_label)
 classified = classifier_section(ctx.trace_key, ctx.trace, ctx.model_title)  # a sequence classifier's own prediction
-if not has_lens(ctx.trace) and classified:
-    st.caption("It has no unembedding over its vocabulary, so no token grid: its verdict above is what it predicts.")
+tagged = tagger_section(ctx.trace_key, ctx.trace, display_tokens(ctx.trace), ctx.model_title, ctx.model_name)
+if not has_lens(ctx.trace) and (classified or tagged):
+    st.caption("It has no unembedding over its vocabulary, so no token grid: its "
+               f"{'verdict' if classified else 'labels'} above {'is' if classified else 'are'} what it predicts.")
     st.stop()
 if not has_lens(ctx.trace):
     st.info(

@@ -1,7 +1,8 @@
 """The layer-by-layer views of one trace, as the app's pages draw them: the logit lens (app_pages/logit_lens.py),
 what each key sends (the patterns page's value-weighted switch), one token's contribution graph
 (app_pages/contribution_graph.py), a hybrid's scan or delta-rule weights, a protein model's contacts (the patterns
-page's last sections) and what it expects at each residue (the Logit lens page's last section). The same services,
+page's last sections) and what it expects at each residue (the Logit lens page's last section), a classifier's
+verdict and a tagger's labels after every block (its first sections). The same services,
 view models and figure builders; nothing is cached here.
 """
 
@@ -22,6 +23,7 @@ from services.lens import (
     mask_token_id,
     ranks_of,
     residue_logprobs_of,
+    tag_grid_of,
     value_weighted_of,
     weighted_layers,
 )
@@ -55,6 +57,7 @@ from viz.views.lens import (
 from viz.views.patterns import head_view
 from viz.views.residues import residue_sentence, residue_view
 from viz.views.sent_words import sent_formula
+from viz.views.tags import tag_grid_view, tag_sentence
 
 
 def lens_view(trace: Any) -> View:
@@ -175,3 +178,18 @@ def classes_view(trace: Any) -> View:
     view = class_view(*found)
     title = f"{trace.model_name}'s verdict, layer by layer"
     return View("classes", [class_track_figure(view, title)], 0, 0, note=class_sentence(view, trace.model_name, False))
+
+
+def tags_view(trace: Any) -> View:
+    """A token classifier's label of each token after every block (the Logit lens page's section), at the text's first
+    (up to 64) positions; the note says where the labels settle."""
+    found = tag_grid_of(trace)
+    if found is None:
+        raise ViewError(f"{trace.model_name} has no token-classification head: the tags view draws a tagger's labels")
+    probs, labels = found
+    tokens = display_tokens(trace)
+    stop = min(len(tokens), LENS_WINDOW)
+    note = tag_sentence(probs, labels, tokens, trace.model_name, markdown=False)  # a note is plain text
+    if stop < len(tokens):
+        note += f" The grid shows the first {stop} of the {len(tokens)} tokens."
+    return View("tags", [lens_grid_figure(tag_grid_view(probs[:, :stop], labels, tokens[:stop]))], 0, 0, note=note)

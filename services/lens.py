@@ -1,10 +1,10 @@
 """Layer-by-layer results of a trace (issue 16): the logit-lens grid, one position's chosen tokens across
 layers, value-weighted attention, one token's contribution graph, a hybrid's scan or delta-rule weights, a protein
-model's contacts predicted from its attention and what it expects at each residue, and a sequence classifier's
-verdict after each block. Each is derived from a cached trace and cached in its group (services.traces.derived), so
-it leaves the cache with that trace; each has an uncached twin (`lens_top`, `ranks_of`, `value_weighted_of`,
-`graph_columns`, `implicit_weights_of`, `contacts_of`, `residue_logprobs_of`, `class_verdict_of`) for the notebook
-views (attention_viz). numpy out.
+model's contacts predicted from its attention and what it expects at each residue, a sequence classifier's
+verdict and a token classifier's labels after each block. Each is derived from a cached trace and cached in its group
+(services.traces.derived), so it leaves the cache with that trace; each has an uncached twin (`lens_top`, `ranks_of`,
+`value_weighted_of`, `graph_columns`, `implicit_weights_of`, `contacts_of`, `residue_logprobs_of`, `class_verdict_of`,
+`tag_grid_of`) for the notebook views (attention_viz). numpy out.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from attention_core.classify import (
     class_logits_by_layer,
     class_scores,
     has_classifier,
+    has_tagger,
     log_scores,
+    tag_ablation_sweep,
+    tag_logits_by_layer,
 )
 from attention_core.contacts import contact_probabilities
 from attention_core.implicit import implicit_weights as _implicit_weights
@@ -31,7 +34,9 @@ __all__ = [
     "AMINO_ACIDS", "class_log_scores_of", "class_sweep", "class_verdict", "class_verdict_of", "contacts", "contacts_of",
     "contribution_graph", "fills_in", "graph_columns", "has_class_sweep", "has_lens", "implicit_weights",
     "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "mask_token_id", "ranks_of",
-    "residue_logprobs", "residue_logprobs_of", "value_weighted", "value_weighted_of", "weighted_layers",
+    "residue_logprobs", "residue_logprobs_of", "tag_grid", "tag_grid_of", "tag_log_scores_of", "tag_sweep",
+    "has_tag_sweep",
+    "value_weighted", "value_weighted_of", "weighted_layers",
 ]  # fmt: skip
 
 
@@ -208,3 +213,34 @@ def class_sweep(base_key: Hashable, trace: Trace, label: int) -> np.ndarray:
 def has_class_sweep(base_key: Hashable, label: int) -> bool:
     """Whether class_sweep has that ranking cached (the page draws it again without a click)."""
     return is_derived(base_key, "class_sweep", int(label))
+
+
+def tag_grid(base_key: Hashable, trace: Trace) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """([n_layers, n_tokens, n_labels] a token classifier's probabilities of each label at every position, read from
+    that position's embedding after each block, the last block's the model's own; its labels) for a model loaded with
+    a token-classification head; None for any other."""
+    return derived(base_key, "tag_grid", compute=lambda: tag_grid_of(trace))
+
+
+def tag_grid_of(trace: Trace) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """tag_grid's arrays, uncached."""
+    if not has_tagger(trace):
+        return None
+    return class_scores(tag_logits_by_layer(trace), "softmax").numpy().astype(np.float64), trace.config.tag_labels
+
+
+def tag_log_scores_of(trace: Trace, position: int) -> np.ndarray:
+    """[n_labels] the tagger's own log p of each label at `position`, what its Δ log p is a difference of."""
+    return log_scores(tag_logits_by_layer(trace)[-1, position], "softmax").numpy().astype(np.float64)
+
+
+def tag_sweep(base_key: Hashable, trace: Trace, label: int, position: int) -> np.ndarray:
+    """[n_layers, n_heads] change in log p(label) at `position` when each head alone is zeroed, read through a token
+    classifier's head (attention_core/classify.py), cached with the trace (float64)."""
+    return derived(base_key, "tag_sweep", int(label), int(position), compute=lambda: tag_ablation_sweep(
+        trace, int(label), int(position)).numpy().astype(np.float64))  # fmt: skip
+
+
+def has_tag_sweep(base_key: Hashable, label: int, position: int) -> bool:
+    """Whether tag_sweep has that ranking cached (the page draws it again without a click)."""
+    return is_derived(base_key, "tag_sweep", int(label), int(position))

@@ -34,7 +34,7 @@ TOKEN_PICKERS: dict[str, dict[str, str]] = {
     "inside_head": {"query": "mech_cell_query", "key": "mech_cell_key"},
     "embedding_shifts": {"query": "mech_shift_query"},
     "head_finder": {"query": "mech_find_query"},
-    "experiments": {"after": "exp_predict_at", "follow": "exp_position"},
+    "experiments": {"after": "exp_predict_at", "follow": "exp_position", "tagged": "exp_tag_position"},
     "logit_lens": {"position": "lens_position"},
     "contributions": {"token": "flow_token"},
 }

@@ -260,8 +260,8 @@ def test_minilms_layer_head_grid_labels_its_heads_upright_and_apart(browser, app
 # | + its position terms | = the scores, on the masking page and Inside one head; Gemma 2: soft-capped scores beside
 # the uncapped, its sliding window beside the causal mask; BART: the cross-attention page's encoder-decoder charts;
 # DeepSeek-V3: Inside one head's latent projections; ESM: the patterns page's contact map and the Logit lens page's
-# residue map. (A chart SmolLM2 draws too was found at once, hidden, before the tiny model was loaded: the test waited
-# for it to show until it timed out.)
+# residue map; a classifier's verdict and a tagger's labels, layer by layer. (A chart SmolLM2 draws too was found at
+# once, hidden, before the tiny model was loaded: the test waited for it to show until it timed out.)
 OTHER_MODELS_CHARTS = (
     ("deberta_v1", "masking", "position_bias"),
     ("deberta", "masking", "position_bias"),
@@ -273,6 +273,7 @@ OTHER_MODELS_CHARTS = (
     ("esm", "patterns", "contact_map"),
     ("esm", "logit_lens", "residue_map"),
     ("cls_roberta", "logit_lens", "class_track"),
+    ("tag_bert", "logit_lens", "tag_grid"),
 )
 
 

@@ -129,3 +129,20 @@ def test_the_classes_view_draws_a_classifiers_verdict(tmp_path, monkeypatch, tin
     assert "`" not in view.note and labels == ("negative", "neutral", "positive")
     with pytest.raises(ViewError, match="no sequence-classification head"):
         build_view(load_model(tiny_model).trace("a fluffy creature"), "classes")
+
+
+def test_the_tags_view_draws_a_taggers_labels(tmp_path, monkeypatch, tiny_model) -> None:
+    pytest.importorskip("transformers")
+    from services.lens import tag_grid_of
+    from tests.tiny_masked_lms import TAGS, save_tiny_tagger
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_tagger("roberta", tmp_path / "tag")
+    trace = load_model(str(tmp_path / "tag"), device="cpu").trace("the fox sat on the mat")
+    view = build_view(trace, "tags")
+    probs, labels = tag_grid_of(trace)
+    grid = view.figures[0].to_plotly_json()["data"][0]
+    assert np.allclose(np.asarray(decode(grid["z"]), dtype=float), probs.max(axis=2)) and labels == TAGS
+    assert "is a token classifier" in view.note and "`" not in view.note  # a note is plain text
+    with pytest.raises(ViewError, match="no token-classification head"):
+        build_view(load_model(tiny_model).trace("a fluffy creature"), "tags")

@@ -44,7 +44,8 @@ def marked_cell(cell: str) -> str:
 
 def lens_grid_figure(grid: LensGrid) -> go.Figure:
     """Layers (bottom: block 0) × positions; each cell is that layer's top-1 next token (a masked-language model's:
-    its guess for the token there), coloured by its probability; the hover lists the top k."""
+    its guess for the token there; a tagger's: its label for it), coloured by its probability; the hover lists the top
+    k."""
     n_layers, n = grid.prob.shape
     heat = go.Heatmap(
         z=grid.prob, x=list(range(grid.first, grid.first + n)), y=list(range(n_layers)),
@@ -58,7 +59,8 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
     fig = go.Figure(heat)
     x_axis = token_axis(
         [plotly_escape(t) for t in grid.tokens],
-        "position (the token guessed)" if grid.fills_in else "position (the token the prediction follows)",
+        "position (the token labelled)" if grid.tagged else "position (the token guessed)" if grid.fills_in else
+        "position (the token the prediction follows)",
         start=grid.first,
         max_labels=MATRIX_X_LABELS,
     )

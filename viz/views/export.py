@@ -144,3 +144,12 @@ def residues_csv(view: ResidueView) -> bytes:
     and position, then one column per amino acid."""
     rows = ([k + 1, label, *(repr(float(x)) for x in view.logp[:, k])] for k, label in enumerate(view.labels))
     return csv_bytes(["residue", "label", *(f"logp_{letter}" for letter in view.letters)], rows)
+
+
+def tags_csv(probs: np.ndarray, labels: Sequence[str], tokens: Sequence[str]) -> bytes:
+    """A token classifier's probability of each label at every (block, position), read from that position's embedding
+    after the block (services.lens.tag_grid); the last block's rows are the model's own."""
+    n_layers, n, _ = probs.shape
+    rows = ([layer, pos, tokens[pos], *(repr(float(p)) for p in probs[layer, pos])]
+            for layer in range(n_layers) for pos in range(n))  # fmt: skip
+    return csv_bytes(["after_block", "position", "token", *(f"p_{label}" for label in labels)], rows)

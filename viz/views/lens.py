@@ -46,6 +46,7 @@ class LensGrid:
     first_shown: np.ndarray  # [n] first layer whose top-1 is the final layer's
     first: int = 0  # the text position of column 0
     fills_in: bool = False  # a masked-language model's: each cell guesses the token at its position, not the next
+    tagged: bool = False  # a token classifier's (viz.views.tags): each cell is a label of the token at its position
 
     @property
     def names_cells(self) -> bool:

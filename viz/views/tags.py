@@ -1,0 +1,73 @@
+"""A token classifier's labels (services.lens.tag_grid): the label of every token read from its embedding after
+every block, drawn as the logit lens's grid (viz.views.lens.LensGrid, tagged), where each token's label settles, and
+the model's own labels as a table. numpy in, words out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from viz.labels import markdown_code, plotly_escape, readable_token
+from viz.views.lens import LensGrid, cell_chars, settle_layers
+
+TOP_LABELS = 3  # the hover's labels per cell
+
+
+def tag_grid_view(probs: np.ndarray, labels: Sequence[str], tokens: Sequence[str], first: int = 0) -> LensGrid:
+    """The grid of probabilities [n_layers, n, n_labels] at positions first..first + n - 1 (`tokens`: those n input
+    tokens): each cell the top label after that block, coloured by its probability; the hover the top 3."""
+    n_layers, n, _ = probs.shape
+    order = np.argsort(-probs, axis=2, kind="stable")[:, :, :TOP_LABELS]  # (n_layers, n, ≤3)
+    shown, chars = [readable_token(t) for t in tokens], cell_chars(n)
+    names = [plotly_escape(str(label)) for label in labels]  # a checkpoint's own words: anything
+    cut = [plotly_escape(str(label) if len(str(label)) <= chars else str(label)[: chars - 1] + "…") for label in labels]
+    cell_text = [[cut[order[layer, pos, 0]] for pos in range(n)] for layer in range(n_layers)]
+    hover = [["<br>".join([f"layer {layer} · position {first + pos}, ‘{plotly_escape(shown[pos])}’",
+                           f"top {order.shape[2]} labels under this block's reading:",
+                           *(f"{names[i]}  {probs[layer, pos, i]:.1%}" for i in order[layer, pos])])
+              for pos in range(n)] for layer in range(n_layers)]  # fmt: skip
+    top1 = order[:, :, 0]
+    prob = np.take_along_axis(probs, top1[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+    first_shown = np.argmax(top1 == top1[-1:], axis=0)  # the final row matches itself, so argmax finds a match
+    return LensGrid(cell_text, prob, hover, shown, settle_layers(top1), first_shown, first, tagged=True)
+
+
+def tag_rows(probs: np.ndarray, labels: Sequence[str], tokens: Sequence[str], first: int = 0) -> list[dict]:
+    """The model's own labels (the last block's) as table rows: position, token, label, its probability, and the block
+    from which it stays on top."""
+    final = probs[-1]  # (n, n_labels)
+    top = np.argmax(final, axis=1)
+    settles = settle_layers(np.argmax(probs, axis=2))
+    return [{"position": first + pos, "token": readable_token(tokens[pos]), "label": str(labels[top[pos]]),
+             "probability": float(final[pos, top[pos]]), "on top from block": int(settles[pos])}
+            for pos in range(len(tokens))]  # fmt: skip
+
+
+def tag_sentence(probs: np.ndarray, labels: Sequence[str], tokens: Sequence[str], model: str,
+                 markdown: bool = True) -> str:  # fmt: skip
+    """What the tagger does and where its labels settle, in Markdown (`model` already Markdown-safe; labels and tokens
+    as code: a checkpoint's names and a typed text may hold anything), or plain text (a notebook's note)."""
+    code = markdown_code if markdown else (lambda text: f"‘{text}’")
+    top = np.argmax(probs, axis=2)  # (n_layers, n)
+    settles, last = settle_layers(top), probs.shape[0] - 1
+    counts = np.bincount(top[-1], minlength=len(labels))
+    common = int(np.argmax(counts))
+    said = (f"{model} is a token classifier: its head labels every token from that token's own final embedding, one "
+            f"of {len(labels)} labels. Read the same way after each block, each cell below is the top label at its "
+            f"position after that block; the top row is the model's own labelling. Here {int(counts[common])} of "
+            f"{top.shape[1]} tokens get {code(str(labels[common]))}")  # fmt: skip
+    late = int(np.argmax(settles))
+    if settles[late] == 0:
+        return said + ", and every token's final label is already on top after block 0."
+    token = code(readable_token(tokens[late]))
+    return said + (f"; the last to settle is {token} as {code(str(labels[top[-1, late]]))}, on top from block "
+                   f"{int(settles[late])} (of 0–{last}) on.")  # fmt: skip
+
+
+def first_uncommon(probs: np.ndarray) -> int:
+    """The first position whose final label is not the one most tokens get (a named entity among `O`s), else 0: what
+    a page follows first."""
+    top = np.argmax(probs[-1], axis=1)
+    uncommon = np.flatnonzero(top != np.argmax(np.bincount(top)))
+    return int(uncommon[0]) if uncommon.size else 0
