@@ -189,7 +189,8 @@ def tags_view(trace: Any) -> View:
     probs, labels = found
     tokens = display_tokens(trace)
     stop = min(len(tokens), LENS_WINDOW)
-    note = tag_sentence(probs, labels, tokens, trace.model_name, markdown=False)  # a note is plain text
+    note = tag_sentence(probs, labels, tokens, trace.model_name, markdown=False) + (  # a note is plain text
+        " Each cell is the top label at its position after that block.")  # fmt: skip
     if stop < len(tokens):
         note += f" The grid shows the first {stop} of the {len(tokens)} tokens."
     return View("tags", [lens_grid_figure(tag_grid_view(probs[:, :stop], labels, tokens[:stop]))], 0, 0, note=note)

@@ -25,7 +25,8 @@ def tagger_section(key: Hashable, trace: Any, tokens: Sequence[str], model_title
         return False
     probs, labels = found
     st.subheader("The tagger's labels, layer by layer")
-    st.caption(tag_sentence(probs, labels, tokens, model_title) + " Hover a cell for the top 3 labels there.")
+    st.caption(tag_sentence(probs, labels, tokens, model_title) + " Below, each cell is the top label at its position "
+               "after that block (the top row: the model's own labels); hover a cell for the top 3 there.")  # fmt: skip
     first, stop = 0, len(tokens)
     if len(tokens) > LENS_WINDOW:  # as the lens grid: 64 columns are as many as a screen can label
         first = st.slider(f"The text has {len(tokens)} tokens; the grid shows {LENS_WINDOW} at a time, from position",

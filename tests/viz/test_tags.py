@@ -44,8 +44,11 @@ def test_rows_name_each_tokens_own_label_and_where_it_settles() -> None:
 
 def test_the_sentence_names_the_commonest_label_and_the_last_to_settle() -> None:
     said = tag_sentence(_probs(), LABELS, TOKENS, "tiny")
-    assert "Here 3 of 5 tokens get `O`" in said
-    assert "the last to settle is `##lace` as `I-PER`, on top from block 2 (of 0–2) on" in said
+    assert "here 3 of 5 tokens get `O`." in said and "cell" not in said  # no grid on the Experiments page
+    assert "the latest to settle, on top only from block 2 (of 0–2) on: `##lace`." in said
+    four = _probs()
+    four[2, :, :] = [0.1, 0.1, 0.8]  # every token I-PER after the last block
+    assert "from block 2 (of 0–2) on: `[CLS]`, `Ada`, `Love` and 2 more." in tag_sentence(four, LABELS, TOKENS, "t")
     settled = np.repeat(_probs()[-1:], 3, axis=0)
     assert "already on top after block 0" in tag_sentence(settled, LABELS, TOKENS, "tiny")
     assert first_uncommon(_probs()) == 1 and first_uncommon(np.full((1, 4, 2), 0.5)) == 0

@@ -54,15 +54,16 @@ def tag_sentence(probs: np.ndarray, labels: Sequence[str], tokens: Sequence[str]
     counts = np.bincount(top[-1], minlength=len(labels))
     common = int(np.argmax(counts))
     said = (f"{model} is a token classifier: its head labels every token from that token's own final embedding, one "
-            f"of {len(labels)} labels. Read the same way after each block, each cell below is the top label at its "
-            f"position after that block; the top row is the model's own labelling. Here {int(counts[common])} of "
-            f"{top.shape[1]} tokens get {code(str(labels[common]))}")  # fmt: skip
-    late = int(np.argmax(settles))
-    if settles[late] == 0:
-        return said + ", and every token's final label is already on top after block 0."
-    token = code(readable_token(tokens[late]))
-    return said + (f"; the last to settle is {token} as {code(str(labels[top[-1, late]]))}, on top from block "
-                   f"{int(settles[late])} (of 0–{last}) on.")  # fmt: skip
+            f"of {len(labels)} labels; here {int(counts[common])} of {top.shape[1]} tokens get "
+            f"{code(str(labels[common]))}. Read the same way after each block (a logit lens for the labels), "
+            )  # fmt: skip
+    latest = int(settles.max())
+    if latest == 0:
+        return said + "every token's final label is already on top after block 0."
+    late = np.flatnonzero(settles == latest)
+    named = ", ".join(code(readable_token(tokens[i])) for i in late[:3]) + (
+        f" and {late.size - 3} more" if late.size > 3 else "")  # fmt: skip
+    return said + f"the latest to settle, on top only from block {latest} (of 0–{last}) on: {named}."
 
 
 def first_uncommon(probs: np.ndarray) -> int:
