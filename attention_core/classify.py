@@ -1,12 +1,13 @@
 """A sequence classifier's verdict on the whole text (loading/classifier_head.py reads its head): the first token's
-embedding after a block, through the model's final norm where it has one, the pooler and the classifier,
+embedding after a block (or, ModernBERT's classifier_pooling "mean", every token's averaged), through the model's final
+norm where it has one, the pooler (ModernBERT's with a LayerNorm after it) and the classifier,
 
     logits = act(h_0 · W_pool + b_pool) · W_out + b_out     [n_labels]
 
 after the last block the model's own logits, after an earlier one the same head read early (a logit lens for the
 class). Scores: softmax over the labels, a sigmoid each (a multi-label model's), or the raw score (a regression's).
 A token classifier (a tagger) labels every position i the same way from its own embedding, logits_i = h_i · W_tag +
-b_tag, scored by the softmax over its labels.
+b_tag (ModernBERT's head on h_i first), scored by the softmax over its labels.
 """
 
 from __future__ import annotations
@@ -36,17 +37,26 @@ def class_logits_by_layer(trace: Trace) -> torch.Tensor:
     the model's own). Raises ValueError for a model without a classifier."""
     if not has_classifier(trace):
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
-    first = torch.stack([r[0] for r in trace.captured.resid_pre[1:]])  # (n_layers, d_model): h_0 per block
+    every = torch.stack(list(trace.captured.resid_pre[1:]))  # (n_layers, n_tokens, d_model): after each block
     with torch.inference_mode():
-        return host_float(class_head(first, trace.context.pass_weights, trace.config))  # (n_layers, n_labels)
+        return host_float(class_head(every, trace.context.pass_weights, trace.config))  # (n_layers, n_labels)
 
 
-def class_head(first: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
-    """[..., n_labels] logits of first-token embeddings [..., d_model] through the final norm (where the model has
-    one), the pooler and the classifier, in the pass's dtype (bfloat16 in half precision)."""
-    first = _closing_norm(first.to(w["classify.W_pool"].dtype), w, cfg)
-    pooled = activation(first @ w["classify.W_pool"] + w["classify.b_pool"], cfg.class_pool_act)
-    return pooled @ w["classify.W_out"] + w["classify.b_out"]
+def class_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
+    """[..., n_labels] logits of a text's embeddings [..., n_tokens, d_model] through the final norm (where the model
+    has one), pooled (the first token, or the mean of all: cfg.class_pool), the pooler and the classifier, in the
+    pass's dtype (bfloat16 in half precision)."""
+    h = _closing_norm(h.to(w["classify.W_pool"].dtype), w, cfg)
+    pooled = h.mean(-2) if cfg.class_pool == "mean" else h[..., 0, :]  # (..., d_model)
+    return _pooler(pooled, w, cfg) @ w["classify.W_out"] + w["classify.b_out"]
+
+
+def _pooler(x: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
+    """act(x · W_pool + b_pool), then the pooler's LayerNorm where it has one (ModernBERT's head, whose bias is
+    optional)."""
+    x = x @ w["classify.W_pool"]
+    x = activation(x + w["classify.b_pool"] if "classify.b_pool" in w else x, cfg.class_pool_act)
+    return normalize(x, w, "classify.ln", cfg) if "classify.ln.w" in w else x
 
 
 def _closing_norm(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
@@ -71,9 +81,11 @@ def tag_logits_by_layer(trace: Trace) -> torch.Tensor:
 
 
 def tag_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
-    """[..., n_labels] a tagger's logits of embeddings [..., d_model] through the final norm (where the model has one)
-    and its one linear map, in the pass's dtype."""
-    return _closing_norm(h.to(w["classify.W_tag"].dtype), w, cfg) @ w["classify.W_tag"] + w["classify.b_tag"]
+    """[..., n_labels] a tagger's logits of embeddings [..., d_model] through the final norm (where the model has one),
+    ModernBERT's head (where read) and its one linear map, in the pass's dtype."""
+    h = _closing_norm(h.to(w["classify.W_tag"].dtype), w, cfg)
+    h = _pooler(h, w, cfg) if "classify.W_pool" in w else h  # ModernBERT's head on every token
+    return h @ w["classify.W_tag"] + w["classify.b_tag"]
 
 
 def tag_ablation_sweep(trace: Trace, label: int, position: int, mode: Literal["zero", "mean"] = "zero") -> torch.Tensor:
@@ -104,8 +116,8 @@ def class_ablation_sweep(trace: Trace, label: int, mode: Literal["zero", "mean"]
     if not 0 <= label < len(trace.config.class_labels):
         raise IndexError(f"label {label} is not one of the model's {len(trace.config.class_labels)}")
     w, cfg = trace.context.pass_weights, trace.config
-    return head_ablation_sweep(trace, label, 0, mode, readout=lambda h: log_scores(class_head(h, w, cfg),
-                                                                                    cfg.class_problem))  # fmt: skip
+    return head_ablation_sweep(trace, label, slice(None), mode,  # every position: the head pools them itself
+                               readout=lambda h: log_scores(class_head(h, w, cfg), cfg.class_problem))  # fmt: skip
 
 
 def class_scores(logits: torch.Tensor, problem: str) -> torch.Tensor:

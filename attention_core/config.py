@@ -159,6 +159,7 @@ class ModelConfig:
     class_labels: tuple[str, ...] = ()
     class_pool_act: str = "tanh"
     class_problem: str = "softmax"
+    class_pool: Literal["first", "mean"] = "first"  # what it reads: the first token, or all averaged (ModernBERT)
     tag_labels: tuple[str, ...] = ()  # a token classifier's (a tagger's) labels: one per position, from its embedding
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds), or into the norms on the sublayers'

@@ -30,12 +30,12 @@ def _unembedding_readout(w: blocks.Weights, cfg: ModelConfig) -> Readout:
 
 
 def head_ablation_sweep(
-    trace: Trace, target_id: int, position: int = -1, mode: Literal["zero", "mean"] = "zero",
+    trace: Trace, target_id: int, position: int | slice = -1, mode: Literal["zero", "mean"] = "zero",
     readout: Readout | None = None,
 ) -> torch.Tensor:
     """[n_layers, n_heads]: change in log p(target_id) at `position` when each head alone is ablated (NaN in a
     hybrid's other layers, which have no heads). `readout`: what the final residual at `position` is read through
-    (default: the unembedding's log softmax; a classifier's head on the first token: classify.class_ablation_sweep).
+    (default: the unembedding's log softmax); a classifier's (classify.py) passes `slice(None)` and pools itself.
 
     Negative values mean the head helped the prediction. Equals running `model.trace(text,
     interventions=[ablate_head(l, h, mode)])` for each head in turn. `trace.ablation_sweep` calls this.

@@ -12,6 +12,9 @@ import torch
 V = 300
 BERT_LIKE = dict(vocab_size=V, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
                  max_position_embeddings=130)  # fmt: skip
+MODERNBERT_LIKE = dict(vocab_size=V, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96,
+                       max_position_embeddings=128, local_attention=8, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+                       cls_token_id=2, sep_token_id=3, classifier_activation="silu")  # fmt: skip
 KINDS = ("bert", "bert_untied", "bert_pretraining", "roberta", "xlm-roberta", "distilbert", "albert",
          "electra_generator", "mpnet", "modernbert", "deberta_v2", "deberta_v2_legacy", "esm", "esmc")  # fmt: skip
 
@@ -42,11 +45,7 @@ def masked_lm(kind: str):
     if kind == "mpnet":
         return tf.MPNetForMaskedLM(tf.MPNetConfig(pad_token_id=1, **BERT_LIKE))
     if kind == "modernbert":
-        return tf.ModernBertForMaskedLM(tf.ModernBertConfig(
-            vocab_size=V, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96,
-            max_position_embeddings=128, local_attention=8, pad_token_id=0, bos_token_id=2, eos_token_id=3,
-            cls_token_id=2, sep_token_id=3, classifier_activation="silu",
-        ))  # fmt: skip
+        return tf.ModernBertForMaskedLM(tf.ModernBertConfig(**MODERNBERT_LIKE))
     if kind in ("deberta_v2", "deberta_v2_legacy"):  # lm_predictions.lm_head (v3's), or the legacy cls.predictions
         return tf.DebertaV2ForMaskedLM(tf.DebertaV2Config(
             **BERT_LIKE, relative_attention=True, position_buckets=16, max_relative_positions=64,
@@ -106,13 +105,18 @@ def classifier(kind: str):
             type_vocab_size=0, pad_token_id=0, pooler_hidden_act="relu",
         )  # fmt: skip
         return tf.DebertaV2ForSequenceClassification(cfg)
+    if kind.startswith("modernbert"):  # a head (dense, its classifier_activation, a norm) after cls or mean pooling
+        return tf.ModernBertForSequenceClassification(tf.ModernBertConfig(**MODERNBERT_LIKE, **{
+            key: CLASSIFIER_LIKE[key] for key in ("num_labels", "id2label", "label2id")},
+            classifier_pooling="mean" if kind.endswith("mean") else "cls", classifier_bias=kind.endswith("mean")))
     if kind == "multi_label":  # each label's own sigmoid
         cfg = tf.BertConfig(problem_type="multi_label_classification", **CLASSIFIER_LIKE)
         return tf.BertForSequenceClassification(cfg)
     raise ValueError(kind)
 
 
-CLASSIFIER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2", "multi_label")
+CLASSIFIER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2", "multi_label",
+                    "modernbert", "modernbert_mean")  # fmt: skip
 
 
 def save_tiny_classifier(kind: str, folder: Path, seed: int = 0):
@@ -124,7 +128,7 @@ def save_tiny_classifier(kind: str, folder: Path, seed: int = 0):
 
 
 TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")  # a named-entity tagger's labels
-TAGGER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2")
+TAGGER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2", "modernbert")
 
 
 def tagger(kind: str):
@@ -149,6 +153,8 @@ def tagger(kind: str):
         cfg = tf.DistilBertConfig(vocab_size=V, dim=64, n_layers=2, n_heads=4, hidden_dim=96,
                                   max_position_embeddings=130, **labels)  # fmt: skip
         return tf.DistilBertForTokenClassification(cfg)
+    if kind == "modernbert":  # its head (dense, classifier_activation, a norm) on every token before `classifier`
+        return tf.ModernBertForTokenClassification(tf.ModernBertConfig(**MODERNBERT_LIKE, **labels))
     config_class, model_class, extra = families[kind]
     model = model_class(config_class(**BERT_LIKE, **labels, **extra))
     if kind == "big_bird":  # full attention on a short text

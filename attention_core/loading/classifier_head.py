@@ -8,13 +8,17 @@ cardiffnlp's RoBERTa classifiers, an NLI model) reads the whole text's class fro
 
 BERT, ALBERT and their kin pool with the encoder's own `pooler` (tanh), RoBERTa's family and ELECTRA with the head's
 `classifier.dense` (tanh; ELECTRA's GELU, RoFormer's and BigBird's hidden_act), DistilBERT with `pre_classifier`
-(ReLU), DeBERTa with its ContextPooler (`pooler.dense`, pooler_hidden_act). The labels are config.json's
-id2label; problem_type says how the logits read (softmax over the labels, a sigmoid each, or a regression's score).
+(ReLU), DeBERTa with its ContextPooler (`pooler.dense`, pooler_hidden_act), ModernBERT with its `head` (dense,
+classifier_activation, then a LayerNorm) on the first token or on the mean of every position (classifier_pooling). The
+labels are config.json's id2label; problem_type says how the logits read (softmax over the labels, a sigmoid each, or a
+regression's score).
+
 A ...ForTokenClassification checkpoint (a named-entity tagger such as dslim/bert-base-NER, a part-of-speech tagger)
 labels every position from its own final embedding with one linear map, `logits_i = h_i · W_tag + b_tag`, under
-`classifier` in every family read here. config.json's architectures tell the two apart where the tensors alone do not
-(a tagger converted with its encoder's pooler), and keep a multiple-choice model's one score (a pooler and a
-classifier too) from being read as a verdict. A checkpoint without such a head (an embedding model's) is left as it is.
+`classifier` in every family read here (ModernBERT's `head` on each position first). config.json's architectures tell
+the two apart where the tensors alone do not (a tagger converted with its encoder's pooler; ModernBERT's two share
+their layout), and keep a multiple-choice model's one score (a pooler and a classifier too) from being read as a
+verdict. A checkpoint without such a head (an embedding model's) is left as it is.
 """
 
 from __future__ import annotations
@@ -37,17 +41,24 @@ class ClassifierNames:
     pool: tuple[str, ...]  # the pooler's dense map, under any of these names (the model's prefix varies)
     out: str  # the linear map to one logit per label
     act: str  # the pooler's activation
+    norm: str | None = None  # a LayerNorm after the activation (ModernBERT's head.norm)
+    pool_bias: bool = True  # False: the dense map may have no bias (ModernBERT's has one only with classifier_bias)
 
 
+# ModernBERT's head (dense, classifier_activation, a norm): after the first token or the mean of every position
+# (classifier_pooling) in a sequence classifier, on every token in a tagger
+MODERNBERT_HEAD = ClassifierNames(("head.dense",), "classifier", "gelu", norm="head.norm", pool_bias=False)
 CLASSIFIERS = (
     ClassifierNames(("classifier.dense",), "classifier.out_proj", "tanh"),  # RoBERTa, XLM-R, CamemBERT, ELECTRA
     ClassifierNames(("pre_classifier",), "classifier", "relu"),  # DistilBERT
     ClassifierNames(("bert.pooler.dense", "albert.pooler", "ernie.pooler.dense", "pooler.dense"), "classifier",
                     "tanh"),  # BERT, ALBERT, ERNIE  # fmt: skip
+    MODERNBERT_HEAD,
 )
 # Families whose pooler's activation is not their layout's own: (the config.json field naming it, its default)
 POOLER_ACTS = {"electra": (None, "gelu"), "roformer": ("hidden_act", "gelu"), "big_bird": ("hidden_act", "gelu_new"),
-               "deberta": ("pooler_hidden_act", "gelu"), "deberta-v2": ("pooler_hidden_act", "gelu")}  # fmt: skip
+               "deberta": ("pooler_hidden_act", "gelu"), "deberta-v2": ("pooler_hidden_act", "gelu"),
+               "modernbert": ("classifier_activation", "gelu")}  # fmt: skip
 # Classifiers whose forward gives the first token global attention (Longformer's): their verdict comes from a pass with
 # that token reading and read by every position, which the engine's local windows do not run, so the head is not read.
 GLOBAL_FIRST_TOKEN = ("longformer",)
@@ -81,26 +92,51 @@ def attach_classifier_head(
     if hf.get("model_type") in GLOBAL_FIRST_TOKEN:  # its classifier's pass is not the one the engine runs
         return config, weights
     names, pool = found
-    head = {f"classify.{ours}": state[f"{theirs}.{part}"].float() for ours, theirs, part in (
-        ("W_pool", pool, "weight"), ("b_pool", pool, "bias"), ("W_out", names.out, "weight"),
-        ("b_out", names.out, "bias")) if f"{theirs}.{part}" in state}  # fmt: skip
-    if len(head) != 4:
-        raise ModelLoadError(f"The classification head is incomplete: {pool} and {names.out} need a weight and a bias.")
-    head["classify.W_pool"] = head["classify.W_pool"].T.contiguous()  # [d_model, d_model]
-    head["classify.W_out"] = head["classify.W_out"].T.contiguous()  # [d_model, n_labels]
+    width = config.d_model
+    head = _pooler(state, names, pool, width) | _linear(state, names.out, "out", width, "classification")
     n_labels = head["classify.W_out"].shape[1]
-    if head["classify.W_pool"].shape != (config.d_model, config.d_model) or head["classify.W_out"].shape[0] != (
-            config.d_model) or head["classify.b_out"].shape != (n_labels,):  # fmt: skip
-        raise ModelLoadError(f"The classification head's shapes do not fit the encoder's width {config.d_model}.")
-    act = names.act
-    if hf.get("model_type") in POOLER_ACTS:  # ELECTRA's head's own GELU, RoFormer's hidden_act, DeBERTa's ContextPooler
-        from .hf_adapters import _act  # hf_adapters imports the adapters, which import this module's callers
-
-        field, default = POOLER_ACTS[hf["model_type"]]
-        act = _act(str(hf.get(field, default) if field else default))
     problem = PROBLEMS.get(str(hf.get("problem_type") or ""), "regression" if n_labels == 1 else "softmax")
-    return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=act,
-                               class_problem=problem), {**weights, **head}  # fmt: skip
+    return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=_pool_act(hf, names),
+                               class_problem=problem, class_pool="mean" if hf.get("classifier_pooling") == "mean"
+                               else "first"), {**weights, **head}  # fmt: skip
+
+
+def _pooler(state: StateDict, names: ClassifierNames, pool: str, width: int) -> StateDict:
+    """The pooler's classify.W_pool [width, width], b_pool (where the checkpoint has it: a family may leave it out)
+    and, where the family has one, its norm's classify.ln.w and ln.b."""
+    parts = {"classify.W_pool": state.get(pool + ".weight"), "classify.b_pool": state.get(pool + ".bias")}
+    if names.norm is not None:
+        parts |= {"classify.ln.w": state.get(names.norm + ".weight"), "classify.ln.b": state.get(names.norm + ".bias")}
+    optional = {"classify.ln.b"} | (set() if names.pool_bias else {"classify.b_pool"})
+    if any(v is None for k, v in parts.items() if k not in optional):
+        raise ModelLoadError(f"The classification head is incomplete: {pool} needs a weight and a bias"
+                             + (f", {names.norm} a weight." if names.norm else "."))  # fmt: skip
+    parts = {k: v.float() for k, v in parts.items() if v is not None}
+    parts["classify.W_pool"] = parts["classify.W_pool"].T.contiguous()  # [d_model, d_model]
+    if any(v.shape != ((width, width) if k == "classify.W_pool" else (width,)) for k, v in parts.items()):
+        raise ModelLoadError(f"The classification head's shapes do not fit the encoder's width {width}.")
+    return parts
+
+
+def _linear(state: StateDict, name: str, ours: str, width: int, what: str) -> StateDict:
+    """The map to one logit per label: classify.W_{ours} [width, n_labels] and b_{ours}; `what` names the head."""
+    if name + ".weight" not in state or name + ".bias" not in state:
+        raise ModelLoadError(f"The {what} head is incomplete: {name} needs a weight and a bias.")
+    W, b = state[name + ".weight"].float().T.contiguous(), state[name + ".bias"].float()
+    if W.dim() != 2 or W.shape[0] != width or b.shape != (W.shape[1],):
+        raise ModelLoadError(f"The {what} head's shapes do not fit the encoder's width {width}.")
+    return {f"classify.W_{ours}": W, f"classify.b_{ours}": b}
+
+
+def _pool_act(hf: dict, names: ClassifierNames) -> str:
+    """The pooler's activation: the family's own where config.json names it (ELECTRA's head's GELU, RoFormer's
+    hidden_act, DeBERTa's ContextPooler, ModernBERT's classifier_activation), else its layout's."""
+    if hf.get("model_type") not in POOLER_ACTS:
+        return names.act
+    from .hf_adapters import _act  # hf_adapters imports the adapters, which import this module's callers
+
+    field, default = POOLER_ACTS[hf["model_type"]]
+    return _act(str(hf.get(field, default) if field else default))
 
 
 def named_task(hf: dict) -> str | None:
@@ -114,16 +150,15 @@ def named_task(hf: dict) -> str | None:
 
 def attach_tagger(hf: dict, state: StateDict, config: ModelConfig, weights: StateDict) -> tuple[ModelConfig, StateDict]:
     """(config, weights) with a token classifier's head where `state` has one (a `classifier` map from the encoder's
-    width to the labels, no pooler): weights gain classify.W_tag [d_model, n_labels] and b_tag; the config, labels."""
-    if "classifier.weight" not in state or state["classifier.weight"].dim() != 2 or "head.dense.weight" in state:
-        return config, weights  # ModernBERT's: a dense map, an activation and a norm before `classifier`, not read
-    if "classifier.bias" not in state:
-        raise ModelLoadError("The token-classification head is incomplete: classifier needs a weight and a bias.")
-    W_tag, b_tag = state["classifier.weight"].float().T.contiguous(), state["classifier.bias"].float()
-    if W_tag.shape[0] != config.d_model or b_tag.shape != (W_tag.shape[1],):
-        raise ModelLoadError(f"The token-classification head's shapes do not fit the encoder's width {config.d_model}.")
-    head = {"classify.W_tag": W_tag, "classify.b_tag": b_tag}
-    return dataclasses.replace(config, tag_labels=_labels(hf, W_tag.shape[1])), {**weights, **head}
+    width to the labels, no pooler; ModernBERT's head before it): weights gain classify.W_tag [d_model, n_labels] and
+    b_tag (and ModernBERT's head as the pooler's classify.W_pool, b_pool and ln); the config, labels."""
+    if "classifier.weight" not in state or state["classifier.weight"].dim() != 2:
+        return config, weights
+    head = _linear(state, "classifier", "tag", config.d_model, "token-classification")
+    if "head.dense.weight" in state:  # ModernBERT's: dense, activation and norm on every token first
+        head |= _pooler(state, MODERNBERT_HEAD, "head.dense", config.d_model)
+        config = dataclasses.replace(config, class_pool_act=_pool_act(hf, MODERNBERT_HEAD))
+    return dataclasses.replace(config, tag_labels=_labels(hf, head["classify.W_tag"].shape[1])), {**weights, **head}
 
 
 def _labels(hf: dict, n: int) -> tuple[str, ...]:

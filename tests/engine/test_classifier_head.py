@@ -49,12 +49,13 @@ def test_the_classifiers_logits_and_labels_are_transformers(pair):
     scores = class_scores(by_layer[-1], ours.config.class_problem)
     reference = torch.sigmoid(expected) if kind == "multi_label" else torch.softmax(expected, -1)
     assert torch.allclose(scores, reference, atol=1e-4)
-    read = ("classifier",) if kind == "big_bird" else ("classifier", "pooler")  # BigBird's head skips its pooler
+    read = ("classifier",) if kind == "big_bird" else ("classifier", "head.") if kind.startswith("modernbert") else (
+        "classifier", "pooler")  # BigBird's head skips its pooler; ModernBERT's is its own  # fmt: skip
     assert ours.parameter_counts()["classifier head"] == sum(
         p.numel() for n, p in hf.named_parameters() if any(part in n for part in read))
 
 
-@pytest.mark.parametrize("kind", ["bert", "roberta"])
+@pytest.mark.parametrize("kind", ["bert", "roberta", "modernbert_mean"])
 def test_an_early_block_reads_through_the_same_head(kind, tmp_path, monkeypatch):
     """Block 0's row: the first token's embedding after block 0 through the same pooler and classifier (transformers'
     hidden state after layer 0 through the model's own head modules; BERT's pooler apart, RoBERTa's inside its head)."""
@@ -65,6 +66,8 @@ def test_an_early_block_reads_through_the_same_head(kind, tmp_path, monkeypatch)
         hidden = hf(torch.tensor([trace.token_ids]), output_hidden_states=True).hidden_states[1]  # after block 0
         if kind == "bert":
             expected = hf.classifier(hf.bert.pooler(hidden))[0]
+        elif kind == "modernbert_mean":  # every position through the final norm, averaged, then its head
+            expected = hf.classifier(hf.head(hf.model.final_norm(hidden).mean(1)))[0]
         else:
             expected = hf.classifier(hidden)[0]  # RobertaClassificationHead takes the first token itself
     assert (class_logits_by_layer(trace)[0] - expected).abs().max().item() <= LOGIT_TOL
@@ -111,7 +114,7 @@ def test_the_verdict_runs_in_half_precision_too(tmp_path, monkeypatch):
     assert half.dtype == torch.float32 and (half - full).abs().max().item() < 0.25  # bfloat16's 8 bits of mantissa
 
 
-@pytest.mark.parametrize("kind", ["bert", "multi_label"])
+@pytest.mark.parametrize("kind", ["bert", "multi_label", "modernbert_mean"])
 def test_the_class_sweep_equals_a_trace_with_each_head_ablated(kind, tmp_path, monkeypatch):
     """Each head's Δ log p(label) from the batched sweep read through the classifier equals a trace with that head
     ablated, read the same way (zero and mean; a multi-label model's log sigmoid)."""

@@ -9,8 +9,6 @@ more.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -66,6 +64,7 @@ def test_the_taggers_logits_and_labels_are_transformers(pair):
     kind, hf, ours = pair
     trace = ours.trace(TEXT)
     assert ours.config.tag_labels == TAGS and ours.config.class_labels == ()
+    assert (ours.config.class_pool_act == "silu") == (kind == "modernbert")  # its head's classifier_activation
     with torch.inference_mode():
         expected = hf(torch.tensor([trace.token_ids])).logits[0]  # [n, 5]
     assert expected.std() > 0.3, "random weights too small to tell a head read wrongly"
@@ -73,14 +72,14 @@ def test_the_taggers_logits_and_labels_are_transformers(pair):
     assert by_layer.shape == (ours.config.n_layers, trace.n_tokens, len(TAGS))
     assert (by_layer[-1] - expected).abs().max().item() <= LOGIT_TOL, kind
     assert ours.parameter_counts()["classifier head"] == sum(
-        p.numel() for n, p in hf.named_parameters() if n.startswith("classifier."))
+        p.numel() for n, p in hf.named_parameters() if n.startswith(("classifier.", "head.")))  # ModernBERT's head
     assert not ours.config.has_lm_head  # a tagger predicts no token: no logit lens over a vocabulary
 
 
-@pytest.mark.parametrize("kind", ["bert", "deberta_v2"])
+@pytest.mark.parametrize("kind", ["bert", "deberta_v2", "modernbert"])
 def test_an_early_block_reads_through_the_same_head(kind, tmp_path, monkeypatch):
     """Block 0's rows: every position's embedding after block 0 through the same classifier (transformers' hidden
-    state after layer 0 through the model's own `classifier` module)."""
+    state after layer 0 through the model's own modules: ModernBERT's final norm and head before its classifier)."""
     from attention_core.classify import tag_logits_by_layer
 
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
@@ -88,6 +87,8 @@ def test_an_early_block_reads_through_the_same_head(kind, tmp_path, monkeypatch)
     trace = ours.trace(TEXT)
     with torch.inference_mode():
         hidden = hf(torch.tensor([trace.token_ids]), output_hidden_states=True).hidden_states[1]  # after block 0
+        if kind == "modernbert":
+            hidden = hf.head(hf.model.final_norm(hidden))
         expected = hf.classifier(hidden)[0]
     assert (tag_logits_by_layer(trace)[0] - expected).abs().max().item() <= LOGIT_TOL
 
@@ -113,23 +114,6 @@ def test_a_misshapen_or_missing_head(tmp_path, monkeypatch):
     save_file(state, path)
     with pytest.raises(ModelLoadError, match="token-classification head's shapes do not fit"):
         load_model(str(tmp_path / "bert"), device="cpu")
-
-
-def test_modernberts_tagger_is_not_read_without_its_head(tmp_path, monkeypatch):
-    """ModernBERT's token classifier puts a dense map, an activation and a norm before `classifier`: the engine does not
-    read that head, so it reads no tags at all rather than `classifier` on the bare embedding."""
-    from tests.tiny_models import _peaked_and_saved, wordpiece
-
-    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    cfg = transformers.ModernBertConfig(
-        vocab_size=300, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96,
-        max_position_embeddings=128, local_attention=8, pad_token_id=0, bos_token_id=2, eos_token_id=3,
-        cls_token_id=2, sep_token_id=3, num_labels=5)  # fmt: skip
-    _peaked_and_saved(transformers.ModernBertForTokenClassification(cfg), tmp_path / "mb", wordpiece(300))
-    config = json.loads((tmp_path / "mb" / "config.json").read_text())
-    assert config["architectures"] == ["ModernBertForTokenClassification"]
-    model = load_model(str(tmp_path / "mb"), device="cpu")
-    assert model.config.arch == "modernbert" and model.config.tag_labels == ()
 
 
 @pytest.mark.parametrize("mode", ["zero", "mean"])
