@@ -142,9 +142,10 @@ def test_mangled_int8_parts_are_refused_by_name(stored):
 
 def test_rows_that_split_a_block_decode_as_bitsandbytes_quantised_them():
     """A 64 × 96 matrix: its 64-value blocks run across rows. The engine's decoding is bitsandbytes' PyTorch one
-    (blocks over the flattened matrix, as its quantiser takes them), and recovers the matrix within NF4's step;
-    the CPU kernel's decoding, which transformers' dequantize() calls, does not (the reason the checkpoints above
-    have rows of whole blocks)."""
+    (blocks over the flattened matrix, as its quantiser takes them), and recovers the matrix within NF4's step.
+    (On a CPU with AVX-512 the native kernel that transformers' dequantize() calls decodes such a matrix wrongly,
+    the reason the checkpoints above have rows of whole blocks; on one without, bitsandbytes decodes it rightly: a
+    fact of the machine, so no assertion here says which.)"""
     import bitsandbytes.functional as F
     from bitsandbytes.backends.default import ops
 
@@ -159,4 +160,3 @@ def test_rows_that_split_a_block_decode_as_bitsandbytes_quantised_them():
     # within half of NF4's widest gap between codes (0.30 of a block's absmax), each by its own block's absmax
     bound = 0.16 * state.absmax.repeat_interleave(64).reshape(64, 96)
     assert ((ours - weight).abs() <= bound).all()
-    assert ((F.dequantize_4bit(packed, state) - weight).abs() > bound).any()
