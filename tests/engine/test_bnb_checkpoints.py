@@ -143,9 +143,9 @@ def test_mangled_int8_parts_are_refused_by_name(stored):
 def test_rows_that_split_a_block_decode_as_bitsandbytes_quantised_them():
     """A 64 × 96 matrix: its 64-value blocks run across rows. The engine's decoding is bitsandbytes' PyTorch one
     (blocks over the flattened matrix, as its quantiser takes them), and recovers the matrix within NF4's step.
-    (On a CPU with AVX-512 the native kernel that transformers' dequantize() calls decodes such a matrix wrongly,
-    the reason the checkpoints above have rows of whole blocks; on one without, bitsandbytes decodes it rightly: a
-    fact of the machine, so no assertion here says which.)"""
+    (The CPU kernel that transformers' dequantize() calls decoded such a matrix wrongly on the machine this test was
+    written on, the reason the checkpoints above have rows of whole blocks; on a machine with AVX2 and no AVX-512 it
+    decodes it rightly: a fact of the machine, so no assertion here says which.)"""
     import bitsandbytes.functional as F
     from bitsandbytes.backends.default import ops
 
