@@ -18,7 +18,7 @@ import torch
 
 from .activations import activation
 from .blocks import normalize
-from .config import ModelConfig
+from .config import REPLACED_LABELS, ModelConfig
 from .device import host_float
 from .sweep import head_ablation_sweep
 
@@ -84,8 +84,11 @@ def tag_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """[..., n_labels] a tagger's logits of embeddings [..., d_model] through the final norm (where the model has one),
     ModernBERT's head (where read) and its one linear map, in the pass's dtype."""
     h = _closing_norm(h.to(w["classify.W_tag"].dtype), w, cfg)
-    h = _pooler(h, w, cfg) if "classify.W_pool" in w else h  # ModernBERT's head on every token
-    return h @ w["classify.W_tag"] + w["classify.b_tag"]
+    h = _pooler(h, w, cfg) if "classify.W_pool" in w else h  # ModernBERT's head, ELECTRA discriminator's dense map
+    logits = h @ w["classify.W_tag"] + w["classify.b_tag"]
+    if cfg.tag_labels == REPLACED_LABELS and logits.shape[-1] == 1:  # ELECTRA's discriminator: p(replaced) = σ(z)
+        logits = torch.cat([torch.zeros_like(logits), logits], dim=-1)  # = softmax((0, z))[1], exactly
+    return logits
 
 
 def tag_ablation_sweep(trace: Trace, label: int, position: int, mode: Literal["zero", "mean"] = "zero") -> torch.Tensor:

@@ -17,6 +17,7 @@ ENCODER_ARCHS = (
     "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus", "t5gemma", "esm", "esmc",
 )  # fmt: skip
 
+REPLACED_LABELS = ("original", "replaced")  # ELECTRA discriminator's tag_labels: its one logit z read as (0, z)
 # The tuple fields and their elements' type (a config read back from JSON has lists: ModelConfig.__post_init__)
 _TUPLE_FIELDS = {"sliding_layers": bool, "rope_freq_divisors": float, "rope_layers": bool, "qk_norm_layers": bool,
     "rope_thetas": float, "swiglu_clamp": float, "moe_groups": int, "layer_weights": int, "conversion_notes": str,

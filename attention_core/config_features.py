@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .config import MIXER_PHRASES
+from .config import MIXER_PHRASES, REPLACED_LABELS
 
 if TYPE_CHECKING:
     from .config import ModelConfig
@@ -88,6 +88,8 @@ def _head_features(cfg: ModelConfig) -> list[str]:
     if cfg.class_labels:  # the labels are the checkpoint's own words: the pages quote them, the sidebar counts them
         return [f"a sequence-classification head ({cfg.class_pool_act} pooler on the first token, "
                 f"{len(cfg.class_labels)} labels)"]  # fmt: skip
+    if cfg.tag_labels == REPLACED_LABELS:
+        return ["a replaced-token-detection head (ELECTRA's discriminator: is each token the text's own or replaced?)"]
     if cfg.tag_labels:  # a tagger's (named entities, parts of speech): a label for every token
         return [f"a token-classification head (each token's final embedding to one of {len(cfg.tag_labels)} labels)"]
     if cfg.masked_lm:

@@ -13,6 +13,7 @@ from typing import Any
 from attention_viz.base import View, ViewError
 from services.lens import (
     AMINO_ACIDS,
+    REPLACED_LABELS,
     class_verdict_of,
     contacts_of,
     fills_in,
@@ -189,8 +190,9 @@ def tags_view(trace: Any) -> View:
     probs, labels = found
     tokens = display_tokens(trace)
     stop = min(len(tokens), LENS_WINDOW)
-    note = tag_sentence(probs, labels, tokens, trace.model_name, markdown=False) + (  # a note is plain text
-        " Each cell is the top label at its position after that block.")  # fmt: skip
+    replaced = tuple(labels) == REPLACED_LABELS  # ELECTRA's discriminator
+    note = tag_sentence(probs, labels, tokens, trace.model_name, markdown=False, replaced=replaced)  # plain text
+    note += " Each cell is the top label at its position after that block."
     if stop < len(tokens):
         note += f" The grid shows the first {stop} of the {len(tokens)} tokens."
     return View("tags", [lens_grid_figure(tag_grid_view(probs[:, :stop], labels, tokens[:stop]))], 0, 0, note=note)

@@ -24,6 +24,7 @@ from attention_core.classify import (
     tag_ablation_sweep,
     tag_logits_by_layer,
 )
+from attention_core.config import REPLACED_LABELS
 from attention_core.contacts import contact_probabilities
 from attention_core.implicit import implicit_weights as _implicit_weights
 from attention_core.implicit import weighted_layers
@@ -31,7 +32,8 @@ from services.models import PROTEIN_ARCHS
 from services.traces import derived, is_derived, set_threads_for
 
 __all__ = [
-    "AMINO_ACIDS", "class_log_scores_of", "class_sweep", "class_verdict", "class_verdict_of", "contacts", "contacts_of",
+    "AMINO_ACIDS", "REPLACED_LABELS", "class_log_scores_of", "class_sweep", "class_verdict", "class_verdict_of",
+    "contacts", "contacts_of",
     "contribution_graph", "fills_in", "graph_columns", "has_class_sweep", "has_lens", "implicit_weights",
     "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "mask_token_id", "ranks_of",
     "residue_logprobs", "residue_logprobs_of", "tag_grid", "tag_grid_of", "tag_log_scores_of", "tag_sweep",

@@ -128,7 +128,9 @@ def save_tiny_classifier(kind: str, folder: Path, seed: int = 0):
 
 
 TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")  # a named-entity tagger's labels
-TAGGER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2", "modernbert")
+TAGGER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2", "modernbert", "esm",
+                "electra_discriminator")  # fmt: skip
+REPLACED = ("original", "replaced")  # ELECTRA's discriminator's two labels: its one logit is p(replaced) through σ
 
 
 def tagger(kind: str):
@@ -139,6 +141,8 @@ def tagger(kind: str):
     labels = dict(num_labels=len(TAGS), id2label=dict(enumerate(TAGS)), label2id={t: i for i, t in enumerate(TAGS)})
     if kind == "multiple_choice":
         return tf.BertForMultipleChoice(tf.BertConfig(**BERT_LIKE))
+    if kind == "electra_discriminator":  # ElectraForPreTraining: dense, hidden_act (off GELU), one logit per token
+        return tf.ElectraForPreTraining(tf.ElectraConfig(embedding_size=32, hidden_act="relu", **BERT_LIKE))
     families = {"bert": (tf.BertConfig, tf.BertForTokenClassification, {}),
                 "roberta": (tf.RobertaConfig, tf.RobertaForTokenClassification, dict(pad_token_id=1)),
                 "electra": (tf.ElectraConfig, tf.ElectraForTokenClassification, dict(embedding_size=32)),
@@ -167,4 +171,8 @@ def save_tiny_tagger(kind: str, folder: Path, seed: int = 0):
     from tests.tiny_models import _peaked_and_saved, wordpiece
 
     torch.manual_seed(seed)
+    if kind == "esm":  # a residue tagger: ESM-2's own vocabulary and saver
+        from tests.tiny_models_later import save_tiny_esm
+
+        return save_tiny_esm(folder, tags=TAGS, seed=seed)
     return _peaked_and_saved(tagger(kind), folder, wordpiece(V), norms_too=True, norm_names=("norm", "Norm"))

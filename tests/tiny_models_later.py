@@ -234,11 +234,12 @@ def tiny_later(kind: str, base: dict):
 ESM_VOCAB = ("<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO.-", "<null_1>", "<mask>")  # ESM-2's
 
 
-def save_tiny_esm(folder, rotary: bool = True, head: bool = True, seed: int = 0):
+def save_tiny_esm(folder, rotary: bool = True, head: bool = True, seed: int = 0, tags: tuple[str, ...] = ()):
     """A tiny ESM protein model (2 layers, 4 heads, d_model 64) with ESM-2's vocab.txt and no tokenizer.json, as the
     hub's ESM folders: ESM-2's layout (RoPE) or, `rotary` false, ESM-1b's (learned positions, normalised embeddings);
-    token dropout on. `head`: EsmForMaskedLM (tensors under esm., the LM and contact heads beside them), else EsmModel.
-    tests.tiny_models._peaked_and_saved's weights; returns the model, in eval mode."""
+    token dropout on. `head`: EsmForMaskedLM (tensors under esm., the LM and contact heads beside them), else EsmModel;
+    `tags`: EsmForTokenClassification with those labels (a residue tagger's). tests.tiny_models._peaked_and_saved's
+    weights; returns the model, in eval mode."""
     from pathlib import Path
 
     import transformers
@@ -256,7 +257,12 @@ def save_tiny_esm(folder, rotary: bool = True, head: bool = True, seed: int = 0)
         emb_layer_norm_before=not rotary, token_dropout=True, mask_token_id=ESM_VOCAB.index("<mask>"), pad_token_id=1,
         layer_norm_eps=1e-5, hidden_act="gelu",
     )  # fmt: skip
-    hf = transformers.EsmForMaskedLM(cfg) if head else transformers.EsmModel(cfg, add_pooling_layer=False)
+    if tags:
+        cfg.num_labels, cfg.id2label = len(tags), dict(enumerate(tags))
+        cfg.label2id = {t: i for i, t in enumerate(tags)}
+        hf = transformers.EsmForTokenClassification(cfg)
+    else:
+        hf = transformers.EsmForMaskedLM(cfg) if head else transformers.EsmModel(cfg, add_pooling_layer=False)
     return _peaked_and_saved(hf, folder, None, norms_too=True, norm_names=("norm", "Norm"))  # its LayerNorms too
 
 

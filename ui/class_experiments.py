@@ -13,6 +13,7 @@ import streamlit as st
 
 from services.interventions import make_intervention
 from services.lens import (
+    REPLACED_LABELS,
     class_log_scores_of,
     class_sweep,
     class_verdict,
@@ -64,7 +65,7 @@ def _tag_choice(base_key: Hashable, base: Any, model_title: str, tokens: Sequenc
     if found is None:
         return None
     probs, labels = found
-    st.caption(tag_sentence(probs, labels, tokens, model_title))
+    st.caption(tag_sentence(probs, labels, tokens, model_title, replaced=tuple(labels) == REPLACED_LABELS))
     token_column, label_column = st.columns(2)
     position = token_picker("Token whose label to follow", readable, first_uncommon(probs), "exp_tag_position",
                             where=token_column)  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from services.lens import tag_grid
+from services.lens import REPLACED_LABELS, tag_grid
 from ui.widgets import show_token_heatmap
 from viz.figures.lens import lens_grid_figure
 from viz.views.export import tags_csv
@@ -25,8 +25,10 @@ def tagger_section(key: Hashable, trace: Any, tokens: Sequence[str], model_title
         return False
     probs, labels = found
     st.subheader("The tagger's labels, layer by layer")
-    st.caption(tag_sentence(probs, labels, tokens, model_title) + " Below, each cell is the top label at its position "
-               "after that block (the top row: the model's own labels); hover a cell for the top 3 there.")  # fmt: skip
+    replaced = tuple(labels) == REPLACED_LABELS  # ELECTRA's discriminator
+    st.caption(tag_sentence(probs, labels, tokens, model_title, replaced=replaced) + " Below, each cell is the top "
+               "label at its position after that block (the top row: the model's own labels); hover a cell for the "
+               "top 3 there.")  # fmt: skip
     first, stop = 0, len(tokens)
     if len(tokens) > LENS_WINDOW:  # as the lens grid: 64 columns are as many as a screen can label
         first = st.slider(f"The text has {len(tokens)} tokens; the grid shows {LENS_WINDOW} at a time, from position",

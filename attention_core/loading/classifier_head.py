@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import ENCODER_ARCHS, ModelConfig
+from ..config import ENCODER_ARCHS, REPLACED_LABELS, ModelConfig
 from ..errors import ModelLoadError
 
 StateDict = dict[str, torch.Tensor]
@@ -62,6 +62,9 @@ POOLER_ACTS = {"electra": (None, "gelu"), "roformer": ("hidden_act", "gelu"), "b
 # Classifiers whose forward gives the first token global attention (Longformer's): their verdict comes from a pass with
 # that token reading and read by every position, which the engine's local windows do not run, so the head is not read.
 GLOBAL_FIRST_TOKEN = ("longformer",)
+# ELECTRA's discriminator (ElectraForPreTraining): dense, hidden_act, then one logit per token, p(replaced) = σ(logit)
+DISCRIMINATOR = ClassifierNames(("discriminator_predictions.dense",), "discriminator_predictions.dense_prediction",
+                                "gelu")  # fmt: skip
 # config.json's architectures name the head: a class ending so is that task's (others: no classifier is read)
 TASKS = {"ForSequenceClassification": "sequence", "ForTokenClassification": "token", "ForMultipleChoice": "choice",
          "ForQuestionAnswering": "answer"}  # fmt: skip
@@ -133,9 +136,13 @@ def _pool_act(hf: dict, names: ClassifierNames) -> str:
     hidden_act, DeBERTa's ContextPooler, ModernBERT's classifier_activation), else its layout's."""
     if hf.get("model_type") not in POOLER_ACTS:
         return names.act
+    return _config_act(hf, *POOLER_ACTS[hf["model_type"]])
+
+
+def _config_act(hf: dict, field: str | None, default: str) -> str:
+    """The engine's name of the activation config.json's `field` names (`default` where it names none)."""
     from .hf_adapters import _act  # hf_adapters imports the adapters, which import this module's callers
 
-    field, default = POOLER_ACTS[hf["model_type"]]
     return _act(str(hf.get(field, default) if field else default))
 
 
@@ -150,8 +157,14 @@ def named_task(hf: dict) -> str | None:
 
 def attach_tagger(hf: dict, state: StateDict, config: ModelConfig, weights: StateDict) -> tuple[ModelConfig, StateDict]:
     """(config, weights) with a token classifier's head where `state` has one (a `classifier` map from the encoder's
-    width to the labels, no pooler; ModernBERT's head before it): weights gain classify.W_tag [d_model, n_labels] and
-    b_tag (and ModernBERT's head as the pooler's classify.W_pool, b_pool and ln); the config, labels."""
+    width to the labels, no pooler; ModernBERT's head before it; ELECTRA's discriminator's two dense maps): weights
+    gain classify.W_tag [d_model, n_labels] and b_tag (and a head before it as the pooler's classify.W_pool, b_pool,
+    ln); the config, labels."""
+    if DISCRIMINATOR.out + ".weight" in state:  # ELECTRA's discriminator: is each token the text's own or replaced?
+        head = _pooler(state, DISCRIMINATOR, DISCRIMINATOR.pool[0], config.d_model)
+        head |= _linear(state, DISCRIMINATOR.out, "tag", config.d_model, "replaced-token-detection")
+        act = _config_act(hf, "hidden_act", DISCRIMINATOR.act)
+        return dataclasses.replace(config, tag_labels=REPLACED_LABELS, class_pool_act=act), {**weights, **head}
     if "classifier.weight" not in state or state["classifier.weight"].dim() != 2:
         return config, weights
     head = _linear(state, "classifier", "tag", config.d_model, "token-classification")

@@ -13,13 +13,14 @@ import pytest
 import torch
 
 from attention_core import load_model
-from tests.tiny_masked_lms import TAGGER_KINDS, TAGS, save_tiny_tagger
+from tests.tiny_masked_lms import REPLACED, TAGGER_KINDS, TAGS, save_tiny_tagger
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
 
 LOGIT_TOL = 1e-3
 TEXT = "the blue creature took a mole of the forest"
+PROTEIN = "MKTAYIAKQRQISFVKSHFSRQ"
 
 
 def _saved(kind: str, folder):
@@ -59,20 +60,26 @@ def pair(request, tmp_path_factory, monkeypatch_module):
 
 
 def test_the_taggers_logits_and_labels_are_transformers(pair):
+    """Each token's logits after the last block are transformers' (ELECTRA's discriminator's one logit z is read as
+    two labels, (0, z): softmax gives p(replaced) = σ(z), as the model's own sigmoid does)."""
     from attention_core.classify import tag_logits_by_layer
 
     kind, hf, ours = pair
-    trace = ours.trace(TEXT)
-    assert ours.config.tag_labels == TAGS and ours.config.class_labels == ()
-    assert (ours.config.class_pool_act == "silu") == (kind == "modernbert")  # its head's classifier_activation
+    trace = ours.trace(PROTEIN if kind == "esm" else TEXT)
+    assert ours.config.tag_labels == (REPLACED if kind == "electra_discriminator" else TAGS)
+    assert ours.config.class_labels == ()
+    assert ours.config.class_pool_act == {"modernbert": "silu", "electra_discriminator": "relu"}.get(kind, "tanh")
     with torch.inference_mode():
         expected = hf(torch.tensor([trace.token_ids])).logits[0]  # [n, 5]
     assert expected.std() > 0.3, "random weights too small to tell a head read wrongly"
     by_layer = tag_logits_by_layer(trace)
-    assert by_layer.shape == (ours.config.n_layers, trace.n_tokens, len(TAGS))
+    assert by_layer.shape == (ours.config.n_layers, trace.n_tokens, len(ours.config.tag_labels))
+    if kind == "electra_discriminator":
+        assert by_layer[..., 0].abs().max() == 0
+        by_layer, expected = by_layer[..., 1], expected  # [n]: its one logit
     assert (by_layer[-1] - expected).abs().max().item() <= LOGIT_TOL, kind
     assert ours.parameter_counts()["classifier head"] == sum(
-        p.numel() for n, p in hf.named_parameters() if n.startswith(("classifier.", "head.")))  # ModernBERT's head
+        p.numel() for n, p in hf.named_parameters() if n.startswith(("classifier.", "head.", "discriminator_")))
     assert not ours.config.has_lm_head  # a tagger predicts no token: no logit lens over a vocabulary
 
 

@@ -59,3 +59,13 @@ def test_the_csv_has_every_labels_probability_at_every_block_and_token() -> None
     assert rows[0] == ["after_block", "position", "token", "p_O", "p_<b>B-PER</b>", "p_I-PER"]
     assert len(rows) == 1 + 3 * 5 and rows[1 + 2 * 5 + 3][:3] == ["2", "3", "##lace"]
     assert float(rows[1 + 2 * 5 + 3][5]) == 0.8
+
+
+def test_electras_discriminator_is_said_as_what_it_spots() -> None:
+    probs = np.zeros((2, 3, 2))
+    probs[:, :, 0], probs[:, 1] = 0.9, [0.2, 0.8]  # the middle token replaced
+    probs[:, :, 1] = 1 - probs[:, :, 0]
+    said = tag_sentence(probs, ["original", "replaced"], ["a", "cat", "b"], "tiny", replaced=True)
+    assert said.startswith("tiny is ELECTRA's discriminator: trained to spot the tokens a small generator put in")
+    assert "here 2 of 3 tokens get `original`" in said and "already on top after block 0" in said
+    assert "`" not in tag_sentence(probs, ["original", "replaced"], ["a", "cat", "b"], "tiny", False, replaced=True)

@@ -45,18 +45,23 @@ def tag_rows(probs: np.ndarray, labels: Sequence[str], tokens: Sequence[str], fi
 
 
 def tag_sentence(probs: np.ndarray, labels: Sequence[str], tokens: Sequence[str], model: str,
-                 markdown: bool = True) -> str:  # fmt: skip
+                 markdown: bool = True, replaced: bool = False) -> str:  # fmt: skip
     """What the tagger does and where its labels settle, in Markdown (`model` already Markdown-safe; labels and tokens
-    as code: a checkpoint's names and a typed text may hold anything), or plain text (a notebook's note)."""
+    as code: a checkpoint's names and a typed text may hold anything), or plain text (a notebook's note). `replaced`:
+    ELECTRA's discriminator (services.lens.REPLACED_LABELS), said as what it was trained to spot."""
     code = markdown_code if markdown else (lambda text: f"‘{text}’")
     top = np.argmax(probs, axis=2)  # (n_layers, n)
     settles, last = settle_layers(top), probs.shape[0] - 1
     counts = np.bincount(top[-1], minlength=len(labels))
     common = int(np.argmax(counts))
-    said = (f"{model} is a token classifier: its head labels every token from that token's own final embedding, one "
-            f"of {len(labels)} labels; here {int(counts[common])} of {top.shape[1]} tokens get "
-            f"{code(str(labels[common]))}. Read the same way after each block (a logit lens for the labels), "
-            )  # fmt: skip
+    what = (f"{model} is ELECTRA's discriminator: trained to spot the tokens a small generator put in place of the "
+            "text's own, its head reads each token's final embedding and says whether that token is "
+            f"{code('original')} or {code('replaced')} (the sigmoid of its one logit is p({code('replaced')}))"
+            if replaced else
+            f"{model} is a token classifier: its head labels every token from that token's own final embedding, one "
+            f"of {len(labels)} labels")  # fmt: skip
+    said = (f"{what}; here {int(counts[common])} of {top.shape[1]} tokens get {code(str(labels[common]))}. Read the "
+            "same way after each block (a logit lens for the labels), ")  # fmt: skip
     latest = int(settles.max())
     if latest == 0:
         return said + "every token's final label is already on top after block 0."
