@@ -14,7 +14,7 @@ from ui.widgets import show_token_heatmap
 from viz.figures.lens import lens_grid_figure
 from viz.views.export import tags_csv
 from viz.views.lens import LENS_WINDOW
-from viz.views.tags import tag_grid_view, tag_rows, tag_sentence
+from viz.views.tags import tag_grid_view, tag_groups, tag_rows, tag_sentence
 
 
 def tagger_section(key: Hashable, trace: Any, tokens: Sequence[str], model_title: str, model_name: str) -> bool:
@@ -38,6 +38,15 @@ def tagger_section(key: Hashable, trace: Any, tokens: Sequence[str], model_title
     show_token_heatmap(lens_grid_figure(grid), "tag_grid", grid.column_px)
     st.dataframe(tag_rows(probs[:, first:stop], labels, tokens[first:stop], first), hide_index=True,
                  column_config={"probability": st.column_config.NumberColumn(format="%.3f")})  # fmt: skip
+    groups = [] if replaced else tag_groups(probs[-1], labels, trace.offsets, trace.text)
+    if groups:
+        st.markdown("**Entities**" if "O" in labels else "**Spans**")
+        st.caption("The model's own labels, adjacent tokens grouped as transformers' token-classification pipeline "
+                   "groups them (aggregation \"simple\": a `B-` label starts a group; the special tokens and `O` "
+                   "left out); a group's score is its tokens' mean probability.")  # fmt: skip
+        st.dataframe([{"label": g["entity"], "text": g["text"], "score": g["score"], "tokens": g["positions"]}
+                      for g in groups], hide_index=True,
+                     column_config={"score": st.column_config.NumberColumn(format="%.3f")})  # fmt: skip
     st.download_button(
         "Every block's label probabilities at every token as CSV", partial(tags_csv, probs, labels, tokens),
         file_name=f"tags_{model_name}.csv", mime="text/csv", icon=":material/table:", on_click="ignore",

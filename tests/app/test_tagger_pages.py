@@ -40,6 +40,13 @@ def test_the_logit_lens_page_shows_each_tokens_label_layer_by_layer(private_mode
     assert np.allclose(table["probability"], probs.max(-1), atol=1e-4)
     said = " ".join(c.value for c in at.caption)
     assert "is a token classifier" in said and "its labels above are what it predicts" in said and not at.info
+    groups = at.dataframe[1].value  # the labels grouped as the pipeline groups them (test_tag_groups.py)
+    pipe = transformers.pipeline("token-classification", aggregation_strategy="simple", device="cpu",
+                                 model=transformers.BertForTokenClassification.from_pretrained(folder).eval(),
+                                 tokenizer=transformers.PreTrainedTokenizerFast(
+                                     tokenizer_file=str(folder / "tokenizer.json")))(TEXT)  # fmt: skip
+    assert list(groups["label"]) == [g["entity_group"] for g in pipe] and len(pipe) > 0
+    assert list(groups["text"]) == [TEXT[g["start"]:g["end"]] for g in pipe]
 
 
 def test_experiments_follow_one_tokens_label_and_rank_heads_for_it(private_models) -> None:

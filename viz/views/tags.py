@@ -77,3 +77,41 @@ def first_uncommon(probs: np.ndarray) -> int:
     top = np.argmax(probs[-1], axis=1)
     uncommon = np.flatnonzero(top != np.argmax(np.bincount(top)))
     return int(uncommon[0]) if uncommon.size else 0
+
+
+def tag_groups(final: np.ndarray, labels: Sequence[str], offsets: Sequence[tuple[int, int]], text: str,
+               first: int = 0) -> list[dict]:  # fmt: skip
+    """The model's own labels grouped as transformers' token-classification pipeline groups them (aggregation
+    "simple"): from final probabilities [n, n_labels] at positions first.., tokens that span no text (the special
+    tokens a tokenizer adds) left out, each token's top label; adjacent tokens join while their label's type (the part
+    after "B-"/"I-", else the whole label) stays the same and the next is no "B-"; a group is named by its first
+    label's part after its first "-", scored by its tokens' mean probability, and spans text[start:end]. Groups named
+    "O" (outside any entity) are left out, as the pipeline's default leaves them."""
+    groups: list[dict] = []
+    for pos in range(final.shape[0]):
+        start, end = offsets[first + pos]
+        if end <= start:  # a special token ([CLS], [SEP], <s>)
+            continue
+        top = int(np.argmax(final[pos]))
+        label, score = str(labels[top]), float(final[pos, top])
+        begins, kind = _tag_parts(label)
+        if groups and not begins and kind == _tag_parts(groups[-1]["labels"][-1])[1]:
+            group = groups[-1]
+            group["labels"].append(label), group["scores"].append(score)
+            group["end"], group["last"] = end, first + pos
+        else:
+            groups.append({"labels": [label], "scores": [score], "start": start, "end": end, "first": first + pos,
+                           "last": first + pos})  # fmt: skip
+    rows = [{"entity": g["labels"][0].split("-", 1)[-1], "text": text[g["start"]:g["end"]],
+             "score": float(np.mean(g["scores"])), "start": g["start"], "end": g["end"],
+             "positions": f"{g['first']}–{g['last']}" if g["last"] > g["first"] else str(g["first"])}
+            for g in groups]  # fmt: skip
+    return [row for row in rows if row["entity"] != "O"]
+
+
+def _tag_parts(label: str) -> tuple[bool, str]:
+    """(whether the label begins an entity, its type): "B-PER" → (True, "PER"), "I-PER" → (False, "PER"); a label
+    without either prefix continues, and is its own type (the pipeline's get_tag)."""
+    if label.startswith(("B-", "I-")):
+        return label.startswith("B-"), label[2:]
+    return False, label
