@@ -308,7 +308,6 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("esm", ("token dropout: a <mask> token's embedding zeroed", "ESM reads protein sequences",
                  "a masked-language-model head (dense, gelu, LayerNorm, unembedding)")),
         ("cls_distilbert", ("a sequence-classification head (relu pooler on the first token, 3 labels)",)),
-        ("tag_electra", ("a token-classification head (each token's final embedding to one of 5 labels)",)),
         ("tag_electra_discriminator", ("a replaced-token-detection head (ELECTRA's discriminator: is each token the "
                                        "text's own or replaced?)",)),  # fmt: skip
         ("tag_esm", ("a token-classification head (each token's final embedding to one of 5 labels)",)),
