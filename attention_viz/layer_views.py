@@ -58,7 +58,7 @@ from viz.views.lens import (
 from viz.views.patterns import head_view
 from viz.views.residues import residue_sentence, residue_view
 from viz.views.sent_words import sent_formula
-from viz.views.tags import tag_grid_view, tag_sentence
+from viz.views.tags import groups_sentence, tag_grid_view, tag_groups, tag_sentence
 
 
 def lens_view(trace: Any) -> View:
@@ -183,7 +183,7 @@ def classes_view(trace: Any) -> View:
 
 def tags_view(trace: Any) -> View:
     """A token classifier's label of each token after every block (the Logit lens page's section), at the text's first
-    (up to 64) positions; the note says where the labels settle."""
+    (up to 64) positions; the note says where the labels settle and names the entities (tag_groups)."""
     found = tag_grid_of(trace)
     if found is None:
         raise ViewError(f"{trace.model_name} has no token-classification head: the tags view draws a tagger's labels")
@@ -195,4 +195,7 @@ def tags_view(trace: Any) -> View:
     note += " Each cell is the top label at its position after that block."
     if stop < len(tokens):
         note += f" The grid shows the first {stop} of the {len(tokens)} tokens."
+    if not replaced:
+        groups = tag_groups(probs[-1], labels, trace.offsets, trace.text)
+        note = " ".join(filter(None, (note, groups_sentence(groups, "O" in labels))))
     return View("tags", [lens_grid_figure(tag_grid_view(probs[:, :stop], labels, tokens[:stop]))], 0, 0, note=note)

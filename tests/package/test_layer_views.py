@@ -144,5 +144,9 @@ def test_the_tags_view_draws_a_taggers_labels(tmp_path, monkeypatch, tiny_model)
     grid = view.figures[0].to_plotly_json()["data"][0]
     assert np.allclose(np.asarray(decode(grid["z"]), dtype=float), probs.max(axis=2)) and labels == TAGS
     assert "is a token classifier" in view.note and "`" not in view.note  # a note is plain text
+    from viz.views.tags import tag_groups
+
+    groups = tag_groups(probs[-1], labels, trace.offsets, trace.text)
+    assert groups and f"{groups[0]['entity']} ‘{groups[0]['text']}’ {groups[0]['score']:.2f}" in view.note
     with pytest.raises(ViewError, match="no token-classification head"):
         build_view(load_model(tiny_model).trace("a fluffy creature"), "tags")

@@ -10,7 +10,7 @@ import pytest
 from attention_core import load_model
 from services.lens import tag_grid_of
 from tests.tiny_masked_lms import save_tiny_tagger
-from viz.views.tags import tag_groups
+from viz.views.tags import groups_sentence, tag_groups
 
 SCORE_TOL = 1e-4  # probabilities: the engine's logits are within 1e-3 of transformers' (test_token_classifier.py)
 
@@ -51,3 +51,6 @@ def test_the_pipelines_rules_by_hand() -> None:
         ("PER", "Ada Lovelace", "1–3"), ("LOC", "Ber", "5"), ("PER", "lin", "6"), ("LOC", "Rom", "7"),
         ("MISC", "x!", "8–9")]  # fmt: skip
     assert groups[0]["score"] == pytest.approx(0.8)
+    said = groups_sentence(groups, entities=True)
+    assert said.startswith("Entities, grouped as") and "PER ‘Ada Lovelace’ 0.80, LOC ‘Ber’ 0.80" in said
+    assert groups_sentence([], True) == "" and groups_sentence(groups * 3, False).endswith("and 5 more.")

@@ -109,6 +109,20 @@ def tag_groups(final: np.ndarray, labels: Sequence[str], offsets: Sequence[tuple
     return [row for row in rows if row["entity"] != "O"]
 
 
+GROUPS_NAMED = 10  # a note names at most this many groups
+
+
+def groups_sentence(groups: Sequence[dict], entities: bool) -> str:
+    """tag_groups' groups in one plain-text sentence (a notebook's note): each label, its text quoted, its score;
+    `entities`: the labels are entity tags (an "O" among them)."""
+    if not groups:
+        return ""
+    named = ", ".join(f"{g['entity']} ‘{g['text']}’ {g['score']:.2f}" for g in groups[:GROUPS_NAMED])
+    more = f" and {len(groups) - GROUPS_NAMED} more" if len(groups) > GROUPS_NAMED else ""
+    what = "Entities" if entities else "Spans"
+    return f"{what}, grouped as transformers' token-classification pipeline groups them: {named}{more}."
+
+
 def _tag_parts(label: str) -> tuple[bool, str]:
     """(whether the label begins an entity, its type): "B-PER" → (True, "PER"), "I-PER" → (False, "PER"); a label
     without either prefix continues, and is its own type (the pipeline's get_tag)."""
