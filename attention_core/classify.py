@@ -37,17 +37,20 @@ def class_logits_by_layer(trace: Trace) -> torch.Tensor:
     the model's own). Raises ValueError for a model without a classifier."""
     if not has_classifier(trace):
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
-    every = torch.stack(list(trace.captured.resid_pre[1:]))  # (n_layers, n_tokens, d_model): after each block
-    with torch.inference_mode():
-        return host_float(class_head(every, trace.context.pass_weights, trace.config))  # (n_layers, n_labels)
+    w, cfg = trace.context.pass_weights, trace.config
+    with torch.inference_mode():  # a block at a time: all of them at once would copy every residual (n_layers × n × d)
+        return host_float(torch.stack([class_head(h, w, cfg) for h in trace.captured.resid_pre[1:]]))  # (n_layers, L)
 
 
 def class_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """[..., n_labels] logits of a text's embeddings [..., n_tokens, d_model] through the final norm (where the model
     has one), pooled (the first token, or the mean of all: cfg.class_pool), the pooler and the classifier, in the
     pass's dtype (bfloat16 in half precision)."""
-    h = _closing_norm(h.to(w["classify.W_pool"].dtype), w, cfg)
-    pooled = h.mean(-2) if cfg.class_pool == "mean" else h[..., 0, :]  # (..., d_model)
+    h = h.to(w["classify.W_pool"].dtype)
+    if cfg.class_pool == "mean":  # each position through the norm, then their average
+        pooled = _closing_norm(h, w, cfg).mean(-2)  # (..., d_model)
+    else:  # the norm works a position at a time: the first token's alone
+        pooled = _closing_norm(h[..., 0, :], w, cfg)
     return _pooler(pooled, w, cfg) @ w["classify.W_out"] + w["classify.b_out"]
 
 
@@ -75,9 +78,9 @@ def tag_logits_by_layer(trace: Trace) -> torch.Tensor:
     last block's the model's own). Raises ValueError for a model without a token-classification head."""
     if not has_tagger(trace):
         raise ValueError(f"{trace.model_name} has no token-classification head.")
-    every = torch.stack(list(trace.captured.resid_pre[1:]))  # (n_layers, n_tokens, d_model): after each block
-    with torch.inference_mode():
-        return host_float(tag_head(every, trace.context.pass_weights, trace.config))  # (n_layers, n, n_labels)
+    w, cfg = trace.context.pass_weights, trace.config
+    with torch.inference_mode():  # a block at a time, as class_logits_by_layer
+        return host_float(torch.stack([tag_head(h, w, cfg) for h in trace.captured.resid_pre[1:]]))  # (n_layers, n, L)
 
 
 def tag_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
