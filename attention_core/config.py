@@ -156,7 +156,8 @@ class ModelConfig:
     # logits, and those at a position are its guess for the token at that position, not for the next one.
     masked_lm: bool = False
     # A sequence classifier's head (loading/classifier_head.py): its labels in order, the activation of its pooler on
-    # the first token's final embedding, and how its logits read ("softmax"; "sigmoid": each label alone; "regression").
+    # the first token's final embedding (a tagger's head's too), how its logits read ("softmax"; "sigmoid": each label
+    # alone; "regression").
     class_labels: tuple[str, ...] = ()
     class_pool_act: str = "tanh"
     class_problem: str = "softmax"

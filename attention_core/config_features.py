@@ -86,7 +86,8 @@ def _head_features(cfg: ModelConfig) -> list[str]:
     encoder with the head it was trained with, whose logits fill in masked tokens) or ModernBERT decoder's before its
     unembedding."""
     if cfg.class_labels:  # the labels are the checkpoint's own words: the pages quote them, the sidebar counts them
-        return [f"a sequence-classification head ({cfg.class_pool_act} pooler on the first token, "
+        read = "the first token" if cfg.class_pool == "first" else "the mean of every token"
+        return [f"a sequence-classification head ({cfg.class_pool_act} pooler on {read}, "
                 f"{len(cfg.class_labels)} labels)"]  # fmt: skip
     if cfg.tag_labels == REPLACED_LABELS:
         return ["a replaced-token-detection head (ELECTRA's discriminator: is each token the text's own or replaced?)"]

@@ -85,7 +85,8 @@ def attach_classifier_head(
     hf: dict, state: StateDict, config: ModelConfig, weights: StateDict
 ) -> tuple[ModelConfig, StateDict]:
     """(config, weights) with the encoder's classification head where `state` has one: weights gain classify.W_pool,
-    b_pool, W_out and b_out; the config its labels, pooler activation and problem. Anything else unchanged."""
+    b_pool, W_out and b_out (ModernBERT's norm as classify.ln); the config its labels, pooler activation, pooling and
+    problem. A tagger's head (attach_tagger) where config.json's architectures allow one; anything else unchanged."""
     if config.arch not in ENCODER_ARCHS or config.is_encoder_decoder or config.causal:
         return config, weights
     task = named_task(hf)

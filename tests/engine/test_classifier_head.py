@@ -40,6 +40,8 @@ def test_the_classifiers_logits_and_labels_are_transformers(pair):
     trace = ours.trace(TEXT)
     assert ours.config.class_labels == ("negative", "neutral", "positive")
     assert ours.config.class_problem == ("sigmoid" if kind == "multi_label" else "softmax")
+    read = "the mean of every token" if kind == "modernbert_mean" else "the first token"  # the sidebar's words
+    assert f"pooler on {read}, 3 labels)" in " ".join(ours.config.features())
     with torch.inference_mode():
         expected = hf(torch.tensor([trace.token_ids])).logits[0]  # [3]
     assert expected.std() > 0.3, "random weights too small to tell a head read wrongly"
