@@ -33,12 +33,10 @@ from services.traces import derived, is_derived, set_threads_for
 
 __all__ = [
     "AMINO_ACIDS", "REPLACED_LABELS", "class_log_scores_of", "class_sweep", "class_verdict", "class_verdict_of",
-    "contacts", "contacts_of",
-    "contribution_graph", "fills_in", "graph_columns", "has_class_sweep", "has_lens", "implicit_weights",
-    "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token", "mask_token_id", "ranks_of",
-    "residue_logprobs", "residue_logprobs_of", "tag_grid", "tag_grid_of", "tag_log_scores_of", "tag_sweep",
-    "has_tag_sweep",
-    "value_weighted", "value_weighted_of", "weighted_layers",
+    "contacts", "contacts_of", "contribution_graph", "fills_in", "graph_columns", "has_class_sweep", "has_lens",
+    "has_tag_sweep", "implicit_weights", "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token",
+    "mask_token_id", "ranks_of", "residue_logprobs", "residue_logprobs_of", "tag_grid", "tag_grid_of",
+    "tag_log_scores_of", "tag_sweep", "value_weighted", "value_weighted_of", "weighted_layers",
 ]  # fmt: skip
 
 
