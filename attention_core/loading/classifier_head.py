@@ -68,6 +68,8 @@ DISCRIMINATOR = ClassifierNames(("discriminator_predictions.dense",), "discrimin
 # config.json's architectures name the head: a class ending so is that task's (others: no classifier is read)
 TASKS = {"ForSequenceClassification": "sequence", "ForTokenClassification": "token", "ForMultipleChoice": "choice",
          "ForQuestionAnswering": "answer"}  # fmt: skip
+TASK_WORDS = {"sequence": "sequence classifier", "token": "token classifier", "choice": "multiple-choice model",
+              "answer": "question-answering model"}  # fmt: skip
 PROBLEMS = {"single_label_classification": "softmax", "multi_label_classification": "sigmoid",
             "regression": "regression"}  # fmt: skip
 
@@ -154,6 +156,21 @@ def named_task(hf: dict) -> str | None:
             if str(name).endswith(suffix):
                 return task
     return None
+
+
+def refuse_unread_head(hf: dict, config: ModelConfig) -> None:
+    """Raise ModelLoadError where config.json's architectures name a classifier's head (TASKS) on a model read as a
+    decoder or an encoder-decoder (a reward model, facebook/bart-large-mnli): that head is not read there, and the model
+    has no language-model head, so tied embeddings would stand in for one and its next-token logits be made up."""
+    task = named_task(hf)
+    if task is None or not (config.causal or config.is_encoder_decoder):
+        return
+    kind = "an encoder-decoder" if config.is_encoder_decoder else "a decoder"
+    names = ", ".join(map(str, hf["architectures"]))
+    raise ModelLoadError(
+        f"{names} is a {TASK_WORDS[task]} built on {kind}: this engine does not read its head yet, and without it the "
+        "model has no logits of its own (its embeddings would stand in for a language-model head it does not have). "
+        "Classifiers built on encoders are read: BERT, RoBERTa, DeBERTa, ModernBERT and their kin.")
 
 
 def attach_tagger(hf: dict, state: StateDict, config: ModelConfig, weights: StateDict) -> tuple[ModelConfig, StateDict]:

@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from . import aqlm, awq, bnb, compressed_tensors, fp8, gptq, mlx_quantised, mxfp4
-from .classifier_head import attach_classifier_head
+from .classifier_head import attach_classifier_head, refuse_unread_head
 from .json_file import read_json
 from .masked_lm import attach_masked_lm_head
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
@@ -270,6 +270,7 @@ def convert_hf_folder(
     from .hf_adapters import adapter_for
 
     hf, config, tokenizer = _read_config_and_tokenizer(folder, name)
+    refuse_unread_head(hf, config)  # a decoder's classifier: no logits of its own to show
     make_weights = adapter_for(hf)[1]
     files = safetensors_files(folder)
     state: dict[str, torch.Tensor] = {}

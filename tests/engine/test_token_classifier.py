@@ -143,3 +143,36 @@ def test_the_tag_sweep_equals_a_trace_with_each_head_ablated(mode, tmp_path, mon
     assert sweep.abs().max() > 1e-3  # the heads matter to the tag: the comparison can fail
     with pytest.raises(IndexError):
         tag_ablation_sweep(trace, len(TAGS), position)
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_a_decoders_classifier_is_refused_by_name(tied, tmp_path, monkeypatch):
+    """LlamaForSequenceClassification (a reward model's layout) has a `score` head on the last token and no
+    language-model head: with tied embeddings it loaded as a language model whose next-token logits came from its
+    embeddings, which the model never computes. Its head is not read yet, so loading says so, tied or not."""
+    from attention_core import ModelLoadError
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = transformers.LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                                   num_labels=2, pad_token_id=0, tie_word_embeddings=tied)  # fmt: skip
+    _peaked_and_saved(transformers.LlamaForSequenceClassification(cfg), tmp_path / "rm", wordpiece(300))
+    with pytest.raises(ModelLoadError, match="LlamaForSequenceClassification is a sequence classifier built on a "
+                                             "decoder: this engine does not read its head"):  # fmt: skip
+        load_model(str(tmp_path / "rm"), device="cpu")
+
+
+def test_an_encoder_decoders_classifier_is_refused_by_name(tmp_path, monkeypatch):
+    """BartForSequenceClassification (facebook/bart-large-mnli's layout) reads the last end-of-text token; its decoder
+    has no language-model head of its own, so the Cross-attention page's decoder lens would read made-up logits."""
+    from attention_core import ModelLoadError
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = transformers.BartConfig(vocab_size=300, d_model=64, encoder_layers=1, decoder_layers=1,
+                                  encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=96,
+                                  decoder_ffn_dim=96, max_position_embeddings=128, num_labels=3)  # fmt: skip
+    _peaked_and_saved(transformers.BartForSequenceClassification(cfg), tmp_path / "nli", wordpiece(300))
+    with pytest.raises(ModelLoadError, match="built on an encoder-decoder"):
+        load_model(str(tmp_path / "nli"), device="cpu")
