@@ -37,21 +37,32 @@ def class_logits_by_layer(trace: Trace) -> torch.Tensor:
     the model's own). Raises ValueError for a model without a classifier."""
     if not has_classifier(trace):
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
-    w, cfg = trace.context.pass_weights, trace.config
+    w, cfg, at = trace.context.pass_weights, trace.config, read_position(trace.token_ids, trace.config)
     with torch.inference_mode():  # a block at a time: all of them at once would copy every residual (n_layers × n × d)
-        return host_float(torch.stack([class_head(h, w, cfg) for h in trace.captured.resid_pre[1:]]))  # (n_layers, L)
+        rows = [class_head(h, w, cfg, at) for h in trace.captured.resid_pre[1:]]  # each (n_labels,)
+        return host_float(torch.stack(rows))  # (n_layers, n_labels)
 
 
-def class_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
+def read_position(token_ids: list[int], cfg: ModelConfig) -> int:
+    """The position a classifier reads: the first, or a decoder's last that is not its pad token (transformers' rule:
+    the rightmost such; position 0 where every token is the pad token). Unused for mean pooling."""
+    if cfg.class_pool != "last":
+        return 0
+    kept = [i for i, t in enumerate(token_ids) if t != cfg.class_pad_id]
+    return kept[-1] if kept else 0
+
+
+def class_head(h: torch.Tensor, w: Weights, cfg: ModelConfig, at: int = 0) -> torch.Tensor:
     """[..., n_labels] logits of a text's embeddings [..., n_tokens, d_model] through the final norm (where the model
-    has one), pooled (the first token, or the mean of all: cfg.class_pool), the pooler and the classifier, in the
-    pass's dtype (bfloat16 in half precision)."""
-    h = h.to(w["classify.W_pool"].dtype)
+    has one), pooled (the token at `at`, read_position's; or the mean of all: cfg.class_pool), the pooler (where it
+    has one: not a decoder's) and the classifier, in the pass's dtype (bfloat16 in half precision)."""
+    h = h.to(w["classify.W_out"].dtype)
     if cfg.class_pool == "mean":  # each position through the norm, then their average
         pooled = _closing_norm(h, w, cfg).mean(-2)  # (..., d_model)
-    else:  # the norm works a position at a time: the first token's alone
-        pooled = _closing_norm(h[..., 0, :], w, cfg)
-    return _pooler(pooled, w, cfg) @ w["classify.W_out"] + w["classify.b_out"]
+    else:  # the norm works a position at a time: the read token's alone
+        pooled = _closing_norm(h[..., at, :], w, cfg)
+    logits = (_pooler(pooled, w, cfg) if "classify.W_pool" in w else pooled) @ w["classify.W_out"]
+    return logits + w["classify.b_out"] if "classify.b_out" in w else logits
 
 
 def _pooler(x: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
@@ -121,9 +132,9 @@ def class_ablation_sweep(trace: Trace, label: int, mode: Literal["zero", "mean"]
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
     if not 0 <= label < len(trace.config.class_labels):
         raise IndexError(f"label {label} is not one of the model's {len(trace.config.class_labels)}")
-    w, cfg = trace.context.pass_weights, trace.config
+    w, cfg, at = trace.context.pass_weights, trace.config, read_position(trace.token_ids, trace.config)
     return head_ablation_sweep(trace, label, slice(None), mode,  # every position: the head pools them itself
-                               readout=lambda h: log_scores(class_head(h, w, cfg), cfg.class_problem))  # fmt: skip
+                               readout=lambda h: log_scores(class_head(h, w, cfg, at), cfg.class_problem))  # fmt: skip
 
 
 def class_scores(logits: torch.Tensor, problem: str) -> torch.Tensor:

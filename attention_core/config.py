@@ -161,7 +161,8 @@ class ModelConfig:
     class_labels: tuple[str, ...] = ()
     class_pool_act: str = "tanh"
     class_problem: str = "softmax"
-    class_pool: Literal["first", "mean"] = "first"  # what it reads: the first token, or all averaged (ModernBERT)
+    class_pool: Literal["first", "mean", "last"] = "first"  # the first token, all averaged (ModernBERT), or a decoder's
+    class_pad_id: int | None = None  # last token that is not this one (config.json's pad_token_id; None: the last)
     tag_labels: tuple[str, ...] = ()  # a token classifier's (a tagger's) labels: one per position, from its embedding
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds), or into the norms on the sublayers'
@@ -236,9 +237,9 @@ class ModelConfig:
 
     @property
     def has_lm_head(self) -> bool:
-        """Whether the model has logits: decoders (the next token) and encoders loaded with their masked-language-model
-        head (the token at each position, `masked_lm`); an embedding model's encoder has none."""
-        return self.arch not in ENCODER_ARCHS or self.masked_lm
+        """Whether the model has logits: decoders (the next token; not one with a classifier's head in its place) and
+        encoders loaded with their masked-language-model head (the token at each position, `masked_lm`)."""
+        return (self.arch not in ENCODER_ARCHS and not self.class_labels) or self.masked_lm
 
     @property
     def predicts_next_token(self) -> bool:

@@ -86,9 +86,9 @@ def _head_features(cfg: ModelConfig) -> list[str]:
     encoder with the head it was trained with, whose logits fill in masked tokens) or ModernBERT decoder's before its
     unembedding."""
     if cfg.class_labels:  # the labels are the checkpoint's own words: the pages quote them, the sidebar counts them
-        read = "the first token" if cfg.class_pool == "first" else "the mean of every token"
-        return [f"a sequence-classification head ({cfg.class_pool_act} pooler on {read}, "
-                f"{len(cfg.class_labels)} labels)"]  # fmt: skip
+        read = {"first": f"{cfg.class_pool_act} pooler on the first token", "last": "one linear map on the last token",
+                "mean": f"{cfg.class_pool_act} pooler on the mean of every token"}[cfg.class_pool]  # fmt: skip
+        return [f"a sequence-classification head ({read}, {len(cfg.class_labels)} labels)"]
     if cfg.tag_labels == REPLACED_LABELS:
         return ["a replaced-token-detection head (ELECTRA's discriminator: is each token the text's own or replaced?)"]
     if cfg.tag_labels:  # a tagger's (named entities, parts of speech): a label for every token

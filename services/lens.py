@@ -182,20 +182,21 @@ def residue_logprobs_of(trace: Trace) -> tuple[np.ndarray, list[int]] | None:
     return logp[:, [found[0] for found in ids]], positions
 
 
-def class_verdict(base_key: Hashable, trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str] | None:
-    """([n_layers, n_labels] the classifier's scores read from the first token's embedding after each block, the last
-    row the model's own verdict; its labels; how its scores read: "softmax", "sigmoid" or "regression") for a model
-    loaded with a sequence-classification head; None for any other."""
+def class_verdict(base_key: Hashable, trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str, str] | None:
+    """([n_layers, n_labels] the classifier's scores read from the text's embeddings after each block, the last row
+    the model's own verdict; its labels; how its scores read: "softmax", "sigmoid" or "regression"; what it reads:
+    "first", "mean" or "last" (ModelConfig.class_pool)) for a model loaded with a sequence-classification head; None
+    for any other."""
     return derived(base_key, "class_verdict", compute=lambda: class_verdict_of(trace))
 
 
-def class_verdict_of(trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str] | None:
+def class_verdict_of(trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str, str] | None:
     """class_verdict's arrays, uncached."""
     if not has_classifier(trace):
         return None
-    problem = trace.config.class_problem
-    scores = class_scores(class_logits_by_layer(trace), problem)  # (n_layers, n_labels)
-    return scores.numpy().astype(np.float64), trace.config.class_labels, problem
+    cfg = trace.config
+    scores = class_scores(class_logits_by_layer(trace), cfg.class_problem)  # (n_layers, n_labels)
+    return scores.numpy().astype(np.float64), cfg.class_labels, cfg.class_problem, cfg.class_pool
 
 
 def class_log_scores_of(trace: Trace) -> np.ndarray:

@@ -41,6 +41,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         from tests.tiny_masked_lms import save_tiny_classifier
 
         save_tiny_classifier(kind.removeprefix("cls_"), folder)
+    elif kind.startswith("clsdec_"):  # a decoder's sequence classifier (a reward model's layout)
+        from tests.tiny_masked_lms import save_tiny_decoder_classifier
+
+        save_tiny_decoder_classifier(kind.removeprefix("clsdec_"), folder)
     elif kind.startswith("tag_"):  # a token classifier (a named-entity tagger): tests.tiny_masked_lms's kind
         from tests.tiny_masked_lms import save_tiny_tagger
 

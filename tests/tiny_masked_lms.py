@@ -176,3 +176,31 @@ def save_tiny_tagger(kind: str, folder: Path, seed: int = 0):
 
         return save_tiny_esm(folder, tags=TAGS, seed=seed)
     return _peaked_and_saved(tagger(kind), folder, wordpiece(V), norms_too=True, norm_names=("norm", "Norm"))
+
+
+DECODER_CLASSIFIER_KINDS = ("llama", "llama_tied", "gpt2")
+DECODER_LABELS = dict(num_labels=2, id2label={0: "bad", 1: "good"}, label2id={"bad": 0, "good": 1})
+
+
+def save_tiny_decoder_classifier(kind: str, folder: Path, seed: int = 0, pad_last_of: str | None = None):
+    """A tiny decoder with a sequence-classification head (`score` on the last token that is not padding: a reward
+    model's layout) of `kind` (DECODER_CLASSIFIER_KINDS), two labels, saved in `folder` with a WordPiece tokenizer;
+    `pad_last_of`: a text whose last token is made the pad token. Returns the model, in eval mode."""
+    import transformers as tf
+
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    tokenizer = wordpiece(V)
+    pad = tokenizer.encode(pad_last_of).ids[-1] if pad_last_of else 0
+    torch.manual_seed(seed)
+    if kind.startswith("llama"):
+        model = tf.LlamaForSequenceClassification(tf.LlamaConfig(
+            vocab_size=V, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128, pad_token_id=pad,
+            tie_word_embeddings=kind == "llama_tied", **DECODER_LABELS))  # fmt: skip
+    elif kind == "gpt2":
+        model = tf.GPT2ForSequenceClassification(tf.GPT2Config(vocab_size=V, n_embd=64, n_layer=2, n_head=4,
+                                                               n_positions=128, pad_token_id=pad, **DECODER_LABELS))
+    else:
+        raise ValueError(kind)
+    return _peaked_and_saved(model, folder, tokenizer)

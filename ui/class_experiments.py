@@ -80,7 +80,7 @@ def class_compare(base_key: Hashable, base: Any, after: Any, followed: Followed)
     change."""
     label, at = followed.label, followed.position
     if at is None:
-        before, labels, problem = class_verdict(base_key, base)
+        before, labels, problem, _ = class_verdict(base_key, base)
         before, now = before[-1], class_verdict_of(after)[0][-1]  # `after`: the cached experiment's trace
         change = float(class_log_scores_of(after)[label] - class_log_scores_of(base)[label])  # the engine's log scores
     else:

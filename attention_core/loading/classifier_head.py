@@ -83,12 +83,22 @@ def classifier_names(state: StateDict) -> tuple[ClassifierNames, str] | None:
     return None
 
 
+def is_decoder_classifier(hf: dict, state: StateDict, config: ModelConfig) -> bool:
+    """Whether the checkpoint is a decoder's sequence classifier (a reward model: ...ForSequenceClassification with a
+    `score` map on its last token, and no language-model head)."""
+    decoder = config.causal and not config.is_encoder_decoder
+    return decoder and named_task(hf) == "sequence" and "score.weight" in state
+
+
 def attach_classifier_head(
     hf: dict, state: StateDict, config: ModelConfig, weights: StateDict
 ) -> tuple[ModelConfig, StateDict]:
     """(config, weights) with the encoder's classification head where `state` has one: weights gain classify.W_pool,
     b_pool, W_out and b_out (ModernBERT's norm as classify.ln); the config its labels, pooler activation, pooling and
-    problem. A tagger's head (attach_tagger) where config.json's architectures allow one; anything else unchanged."""
+    problem. A tagger's head (attach_tagger) where config.json's architectures allow one; a decoder's `score`
+    (attach_decoder_classifier); anything else unchanged."""
+    if is_decoder_classifier(hf, state, config):
+        return attach_decoder_classifier(hf, state, config, weights)
     if config.arch not in ENCODER_ARCHS or config.is_encoder_decoder or config.causal:
         return config, weights
     task = named_task(hf)
@@ -105,6 +115,20 @@ def attach_classifier_head(
     return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=_pool_act(hf, names),
                                class_problem=problem, class_pool="mean" if hf.get("classifier_pooling") == "mean"
                                else "first"), {**weights, **head}  # fmt: skip
+
+
+def attach_decoder_classifier(
+    hf: dict, state: StateDict, config: ModelConfig, weights: StateDict
+) -> tuple[ModelConfig, StateDict]:
+    """A decoder's sequence classifier: `score` (no bias where it has none) on the last token that is not the pad
+    token, through the final norm; its unembedding, which the adapter read as if tied, dropped (it has none)."""
+    head = _linear(state, "score", "out", config.d_model, "classification", bias=False)
+    n_labels = head["classify.W_out"].shape[1]
+    problem = PROBLEMS.get(str(hf.get("problem_type") or ""), "regression" if n_labels == 1 else "softmax")
+    pad = hf.get("pad_token_id")
+    kept = {k: v for k, v in weights.items() if not k.startswith("unembed.")}
+    return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_problem=problem, class_pool="last",
+                               class_pad_id=int(pad) if isinstance(pad, int) else None), {**kept, **head}  # fmt: skip
 
 
 def _pooler(state: StateDict, names: ClassifierNames, pool: str, width: int) -> StateDict:
@@ -124,14 +148,17 @@ def _pooler(state: StateDict, names: ClassifierNames, pool: str, width: int) -> 
     return parts
 
 
-def _linear(state: StateDict, name: str, ours: str, width: int, what: str) -> StateDict:
-    """The map to one logit per label: classify.W_{ours} [width, n_labels] and b_{ours}; `what` names the head."""
-    if name + ".weight" not in state or name + ".bias" not in state:
+def _linear(state: StateDict, name: str, ours: str, width: int, what: str, bias: bool = True) -> StateDict:
+    """The map to one logit per label: classify.W_{ours} [width, n_labels] and b_{ours} (`bias` false: where the
+    checkpoint has one; a decoder's `score` has none); `what` names the head."""
+    if name + ".weight" not in state or (bias and name + ".bias" not in state):
         raise ModelLoadError(f"The {what} head is incomplete: {name} needs a weight and a bias.")
-    W, b = state[name + ".weight"].float().T.contiguous(), state[name + ".bias"].float()
-    if W.dim() != 2 or W.shape[0] != width or b.shape != (W.shape[1],):
-        raise ModelLoadError(f"The {what} head's shapes do not fit the encoder's width {width}.")
-    return {f"classify.W_{ours}": W, f"classify.b_{ours}": b}
+    W = state[name + ".weight"].float().T.contiguous()
+    parts = {f"classify.W_{ours}": W} | ({f"classify.b_{ours}": state[name + ".bias"].float()}
+                                         if name + ".bias" in state else {})  # fmt: skip
+    if W.dim() != 2 or W.shape[0] != width or any(v.shape != (W.shape[1],) for v in list(parts.values())[1:]):
+        raise ModelLoadError(f"The {what} head's shapes do not fit the model's width {width}.")
+    return parts
 
 
 def _pool_act(hf: dict, names: ClassifierNames) -> str:
@@ -158,19 +185,21 @@ def named_task(hf: dict) -> str | None:
     return None
 
 
-def refuse_unread_head(hf: dict, config: ModelConfig) -> None:
+def refuse_unread_head(hf: dict, state: StateDict, config: ModelConfig) -> None:
     """Raise ModelLoadError where config.json's architectures name a classifier's head (TASKS) on a model read as a
-    decoder or an encoder-decoder (a reward model, facebook/bart-large-mnli): that head is not read there, and the model
-    has no language-model head, so tied embeddings would stand in for one and its next-token logits be made up."""
+    decoder or an encoder-decoder (facebook/bart-large-mnli, a decoder's token classifier), but for a decoder's
+    sequence classifier (is_decoder_classifier, read): that head is not read there, and the model has no language-model
+    head, so tied embeddings would stand in for one and its next-token logits be made up."""
     task = named_task(hf)
-    if task is None or not (config.causal or config.is_encoder_decoder):
+    if task is None or not (config.causal or config.is_encoder_decoder) or is_decoder_classifier(hf, state, config):
         return
     kind = "an encoder-decoder" if config.is_encoder_decoder else "a decoder"
     names = ", ".join(map(str, hf["architectures"]))
     raise ModelLoadError(
         f"{names} is a {TASK_WORDS[task]} built on {kind}: this engine does not read its head yet, and without it the "
         "model has no logits of its own (its embeddings would stand in for a language-model head it does not have). "
-        "Classifiers built on encoders are read: BERT, RoBERTa, DeBERTa, ModernBERT and their kin.")
+        "Read are the classifiers built on encoders (BERT, RoBERTa, DeBERTa, ModernBERT and kin) and decoders' "
+        "sequence classifiers (a `score` on the last token: reward models).")
 
 
 def attach_tagger(hf: dict, state: StateDict, config: ModelConfig, weights: StateDict) -> tuple[ModelConfig, StateDict]:

@@ -310,6 +310,7 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("cls_distilbert", ("a sequence-classification head (relu pooler on the first token, 3 labels)",)),
         ("tag_electra_discriminator", ("a replaced-token-detection head (ELECTRA's discriminator: is each token the "
                                        "text's own or replaced?)",)),  # fmt: skip
+        ("clsdec_llama", ("a sequence-classification head (one linear map on the last token, 2 labels)",)),
         ("tag_esm", ("a token-classification head (each token's final embedding to one of 5 labels)",)),
         ("mlm_deberta_v2", ("a masked-language-model head (dense, gelu_tanh, LayerNorm, unembedding): its logits at a "
                             "position guess the token there",)),  # fmt: skip

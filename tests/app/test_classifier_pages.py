@@ -64,3 +64,20 @@ def test_pages_that_need_a_token_say_what_a_classifier_does(private_models, page
     said = " ".join(i.value for i in at.info)
     assert "is a sequence classifier" in said and "The Logit lens page shows its verdict" in said, said
     assert not at.error
+
+
+def test_a_decoders_classifier_shows_its_verdict_and_no_next_token(private_models) -> None:
+    """A reward model's layout (LlamaForSequenceClassification: `score` on the last token, no language-model head):
+    the Logit lens page draws its verdict, transformers' own, and no token grid; Generate says it predicts no token."""
+    at, folder = opened(private_models, "logit_lens", kind="clsdec_llama", text=TEXT)
+    assert not at.error and "The classifier's verdict, layer by layer" in [h.value for h in at.subheader]
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
+    ids = torch.tensor([tokenizer(TEXT)["input_ids"]])
+    with torch.inference_mode():
+        probs = transformers.LlamaForSequenceClassification.from_pretrained(folder).eval()(ids).logits[0].softmax(-1)
+    finals = [decode(trace["y"])[-1] for trace in chart(at, "class_track")["data"]]
+    assert np.allclose(finals, probs.numpy(), atol=1e-4)
+    said = " ".join(c.value for c in at.caption)
+    assert "its head reads the last token's final embedding" in said and "no token grid" in said
+    at = at.switch_page("app_pages/generate.py").run()
+    assert "is a sequence classifier" in " ".join(i.value for i in at.info) and not at.error

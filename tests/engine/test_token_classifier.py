@@ -146,10 +146,10 @@ def test_the_tag_sweep_equals_a_trace_with_each_head_ablated(mode, tmp_path, mon
 
 
 @pytest.mark.parametrize("tied", [True, False])
-def test_a_decoders_classifier_is_refused_by_name(tied, tmp_path, monkeypatch):
-    """LlamaForSequenceClassification (a reward model's layout) has a `score` head on the last token and no
-    language-model head: with tied embeddings it loaded as a language model whose next-token logits came from its
-    embeddings, which the model never computes. Its head is not read yet, so loading says so, tied or not."""
+def test_a_decoders_token_classifier_is_refused_by_name(tied, tmp_path, monkeypatch):
+    """LlamaForTokenClassification has a `score` map on every token and no language-model head: with tied embeddings
+    it loaded as a language model whose next-token logits came from its embeddings, which the model never computes.
+    Its head is not read (a decoder's sequence classifier's is: test_decoder_classifier.py), so loading says so."""
     from attention_core import ModelLoadError
     from tests.tiny_models import _peaked_and_saved, wordpiece
 
@@ -157,8 +157,8 @@ def test_a_decoders_classifier_is_refused_by_name(tied, tmp_path, monkeypatch):
     cfg = transformers.LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                                    num_labels=2, pad_token_id=0, tie_word_embeddings=tied)  # fmt: skip
-    _peaked_and_saved(transformers.LlamaForSequenceClassification(cfg), tmp_path / "rm", wordpiece(300))
-    with pytest.raises(ModelLoadError, match="LlamaForSequenceClassification is a sequence classifier built on a "
+    _peaked_and_saved(transformers.LlamaForTokenClassification(cfg), tmp_path / "rm", wordpiece(300))
+    with pytest.raises(ModelLoadError, match="LlamaForTokenClassification is a token classifier built on a "
                                              "decoder: this engine does not read its head"):  # fmt: skip
         load_model(str(tmp_path / "rm"), device="cpu")
 

@@ -123,10 +123,10 @@ def test_the_classes_view_draws_a_classifiers_verdict(tmp_path, monkeypatch, tin
     save_tiny_classifier("distilbert", tmp_path / "cls")
     trace = load_model(str(tmp_path / "cls"), device="cpu").trace("the fox sat on the mat")
     view = build_view(trace, "classes")
-    scores, labels, _ = class_verdict_of(trace)
+    scores, labels, _, pool = class_verdict_of(trace)
     ys = [decode(t["y"]) for t in view.figures[0].to_plotly_json()["data"]]
     assert np.allclose(np.stack(ys, axis=1), scores) and "Its verdict on this text:" in view.note
-    assert "`" not in view.note and labels == ("negative", "neutral", "positive")
+    assert "`" not in view.note and labels == ("negative", "neutral", "positive") and pool == "first"
     with pytest.raises(ViewError, match="no sequence-classification head"):
         build_view(load_model(tiny_model).trace("a fluffy creature"), "classes")
 

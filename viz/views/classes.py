@@ -23,6 +23,7 @@ class ClassView:
     problem: str  # "softmax", "sigmoid" or "regression" (ModelConfig.class_problem)
     top: np.ndarray  # (n_layers,) the highest-scoring label after each block
     settles: int  # the first block from which the top label is the final one's at every block after
+    pool: str = "first"  # what its head reads: "first", "mean" or "last" (ModelConfig.class_pool)
 
     @property
     def verdict(self) -> int:
@@ -30,11 +31,17 @@ class ClassView:
         return int(self.top[-1])
 
 
-def class_view(scores: np.ndarray, labels: Sequence[str], problem: str) -> ClassView:
+# What a classifier's head reads, by ModelConfig.class_pool (a decoder's: transformers' last token not its pad token)
+READS = {"first": "the first token's final embedding (a pooler, then one score per label)",
+         "mean": "the mean of every token's final embedding (a pooler, then one score per label)",
+         "last": "the last token's final embedding (one score per label; the model predicts no next token)"}
+
+
+def class_view(scores: np.ndarray, labels: Sequence[str], problem: str, pool: str = "first") -> ClassView:
     table = np.asarray(scores, dtype=np.float64)
     top = np.argmax(table, axis=1)
     return ClassView(scores=table, labels=list(labels), problem=problem, top=top,
-                     settles=int(settle_layers(top[:, None])[0]))  # fmt: skip
+                     settles=int(settle_layers(top[:, None])[0]), pool=pool)  # fmt: skip
 
 
 def class_sentence(view: ClassView, model: str, markdown: bool = True) -> str:
@@ -44,9 +51,9 @@ def class_sentence(view: ClassView, model: str, markdown: bool = True) -> str:
     label, score = code(view.labels[view.verdict]), view.scores[-1, view.verdict]
     last = view.scores.shape[0] - 1
     kind = SCORE_WORDS.get(view.problem, "score")
-    said = (f"{model} is a sequence classifier: its head reads the first token's final embedding (a pooler, then one "
-            f"score per label). Its verdict on this text: {label}, {kind} {score:.3f}. Read the same way after each "
-            "block (a logit lens for the class), ")  # fmt: skip
+    said = (f"{model} is a sequence classifier: its head reads {READS.get(view.pool, READS['first'])}. Its verdict "
+            f"on this text: {label}, {kind} {score:.3f}. Read the same way after each block (a logit lens for the "
+            "class), ")  # fmt: skip
     if view.settles == 0:
         return said + "every block already gives that label the top score."
     if view.settles == last:

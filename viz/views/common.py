@@ -81,8 +81,8 @@ def no_prediction_sentence(
         )
     if classifier:
         return (
-            f"{model_label} is a sequence classifier: it reads the whole text at once and gives it one label, and "
-            "predicts no token. The Logit lens page shows its verdict, layer by layer."
+            f"{model_label} is a sequence classifier: it reads the whole text and gives it one label, and predicts no "
+            "token. The Logit lens page shows its verdict, layer by layer."
         )
     if tagger:
         return (
