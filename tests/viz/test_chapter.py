@@ -55,6 +55,10 @@ def test_masking_and_cross_attention_say_what_applies() -> None:
     filling_in = step_text("masking", dataclasses.replace(ENCODER, masked_lm=True))  # loaded with its head
     assert "trained to fill in hidden tokens from the words on both sides, **without** a mask" in filling_in
     assert "fill in" not in step_text("masking", ENCODER)
+    # A classifier built on a decoder (a reward model) keeps the mask but predicts no token: its verdict is read last
+    scorer = step_text("masking", dataclasses.replace(DECODER, classifier=True))
+    assert "−∞" in scorer and "predict the next token" not in scorer
+    assert "its verdict is read from the last token, the one that has seen them all" in scorer
     assert "is an encoder only, so it" in step_text("cross-attention", ENCODER)
     assert "is a decoder only, so it" in step_text("cross-attention", DECODER)
     real = dataclasses.replace(DECODER, encoder_decoder=True)

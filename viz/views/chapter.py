@@ -99,6 +99,7 @@ class Facts:
     heads_in_layers: int = 0
     other_mixers: str = ""
     masked_lm: bool = False  # an encoder loaded with its masked-language-model head: it fills in hidden tokens
+    classifier: bool = False  # loaded with a classifier's head (a sequence or a token classifier's): it predicts labels
 
 
 class PageSetting(Protocol):
@@ -136,6 +137,7 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
         absolute_positions=bool(cfg.absolute_positions),
         encoder_decoder=bool(cfg.is_encoder_decoder),
         masked_lm=bool(cfg.masked_lm),
+        classifier=bool(cfg.class_labels or cfg.tag_labels),
         layer=int(ctx.layer),
         head=int(ctx.head),
         n_text_tokens=int(n_text_tokens),
@@ -192,15 +194,22 @@ def _scale_words(f: Facts) -> str:
     )
 
 
+# What the masking step's three panels show, for a model trained with the mask
+MASK_PANELS = (
+    "The scores of later keys are set to **−∞** before the softmax, so their weights come out 0 and each query's "
+    "weights still sum to 1. Left: this head with the mask, middle: the same scores without it, right: the difference "
+    "(a masked query renormalises over fewer keys, so its remaining weights grow)."
+)
+
+
 def _masking_text(f: Facts) -> str:
+    if f.model_causal and f.classifier:  # a reward model: the decoder's mask, but a verdict instead of a next token
+        return (f"{f.model} is a classifier built on a decoder: it reads left to right, each token seeing only the "
+                "tokens before it, and its verdict is read from the last token, the one that has seen them all. "
+                + MASK_PANELS)  # fmt: skip
     if f.model_causal:
-        return (
-            f"{f.model} is trained to predict the next token at every position at once, so a later token must not "
-            "influence an earlier one: it would give the answer away. The scores of later keys are set to **−∞** "
-            "before the softmax, so their weights come out 0 and each query's weights still sum to 1. Left: this "
-            "head with the mask, middle: the same scores without it, right: the difference (a masked query "
-            "renormalises over fewer keys, so its remaining weights grow)."
-        )
+        return (f"{f.model} is trained to predict the next token at every position at once, so a later token must not "
+                "influence an earlier one: it would give the answer away. " + MASK_PANELS)  # fmt: skip
     who = (
         f"{f.model} is an **encoder-decoder**, and the sidebar's text goes through its encoder, which was trained "
         "**without** a mask (its decoder has one)"
