@@ -99,7 +99,8 @@ def tag_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     ModernBERT's head (where read) and its one linear map, in the pass's dtype."""
     h = _closing_norm(h.to(w["classify.W_tag"].dtype), w, cfg)
     h = _pooler(h, w, cfg) if "classify.W_pool" in w else h  # ModernBERT's head, ELECTRA discriminator's dense map
-    logits = h @ w["classify.W_tag"] + w["classify.b_tag"]
+    logits = h @ w["classify.W_tag"]
+    logits = logits + w["classify.b_tag"] if "classify.b_tag" in w else logits  # a decoder's `score` may have none
     if cfg.tag_labels == REPLACED_LABELS and logits.shape[-1] == 1:  # ELECTRA's discriminator: p(replaced) = σ(z)
         logits = torch.cat([torch.zeros_like(logits), logits], dim=-1)  # = softmax((0, z))[1], exactly
     return logits

@@ -239,7 +239,7 @@ class ModelConfig:
     def has_lm_head(self) -> bool:
         """Whether the model has logits: decoders (the next token; not one with a classifier's head in its place) and
         encoders loaded with their masked-language-model head (the token at each position, `masked_lm`)."""
-        return (self.arch not in ENCODER_ARCHS and not self.class_labels) or self.masked_lm
+        return (self.arch not in ENCODER_ARCHS and not self.class_labels and not self.tag_labels) or self.masked_lm
 
     @property
     def predicts_next_token(self) -> bool:

@@ -129,7 +129,7 @@ def save_tiny_classifier(kind: str, folder: Path, seed: int = 0):
 
 TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")  # a named-entity tagger's labels
 TAGGER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2", "modernbert", "esm",
-                "electra_discriminator")  # fmt: skip
+                "electra_discriminator", "llama")  # fmt: skip
 REPLACED = ("original", "replaced")  # ELECTRA's discriminator's two labels: its one logit is p(replaced) through σ
 
 
@@ -144,6 +144,7 @@ def tagger(kind: str):
     if kind == "electra_discriminator":  # ElectraForPreTraining: dense, hidden_act (off GELU), one logit per token
         return tf.ElectraForPreTraining(tf.ElectraConfig(embedding_size=32, hidden_act="relu", **BERT_LIKE))
     families = {"bert": (tf.BertConfig, tf.BertForTokenClassification, {}),
+                "llama": (tf.LlamaConfig, tf.LlamaForTokenClassification, dict(num_key_value_heads=2)),  # a decoder
                 "roberta": (tf.RobertaConfig, tf.RobertaForTokenClassification, dict(pad_token_id=1)),
                 "electra": (tf.ElectraConfig, tf.ElectraForTokenClassification, dict(embedding_size=32)),
                 "albert": (tf.AlbertConfig, tf.AlbertForTokenClassification, dict(embedding_size=32)),

@@ -84,10 +84,10 @@ def classifier_names(state: StateDict) -> tuple[ClassifierNames, str] | None:
 
 
 def is_decoder_classifier(hf: dict, state: StateDict, config: ModelConfig) -> bool:
-    """Whether the checkpoint is a decoder's sequence classifier (a reward model: ...ForSequenceClassification with a
-    `score` map on its last token, and no language-model head)."""
+    """Whether the checkpoint is a decoder's classifier: a sequence classifier (a reward model) with a `score` map on
+    its last token, or a token classifier with one on every token; either way without a language-model head."""
     decoder = config.causal and not config.is_encoder_decoder
-    return decoder and named_task(hf) == "sequence" and "score.weight" in state
+    return decoder and named_task(hf) in ("sequence", "token") and "score.weight" in state
 
 
 def attach_classifier_head(
@@ -121,12 +121,16 @@ def attach_decoder_classifier(
     hf: dict, state: StateDict, config: ModelConfig, weights: StateDict
 ) -> tuple[ModelConfig, StateDict]:
     """A decoder's sequence classifier: `score` (no bias where it has none) on the last token that is not the pad
-    token, through the final norm; its unembedding, which the adapter read as if tied, dropped (it has none)."""
+    token, through the final norm; or its token classifier: `score` on every token. Its unembedding, which the adapter
+    read as if tied, dropped (it has none)."""
+    kept = {k: v for k, v in weights.items() if not k.startswith("unembed.")}
+    if named_task(hf) == "token":
+        head = _linear(state, "score", "tag", config.d_model, "token-classification", bias=False)
+        return dataclasses.replace(config, tag_labels=_labels(hf, head["classify.W_tag"].shape[1])), {**kept, **head}
     head = _linear(state, "score", "out", config.d_model, "classification", bias=False)
     n_labels = head["classify.W_out"].shape[1]
     problem = PROBLEMS.get(str(hf.get("problem_type") or ""), "regression" if n_labels == 1 else "softmax")
     pad = hf.get("pad_token_id")
-    kept = {k: v for k, v in weights.items() if not k.startswith("unembed.")}
     return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_problem=problem, class_pool="last",
                                class_pad_id=int(pad) if isinstance(pad, int) else None), {**kept, **head}  # fmt: skip
 
@@ -187,9 +191,9 @@ def named_task(hf: dict) -> str | None:
 
 def refuse_unread_head(hf: dict, state: StateDict, config: ModelConfig) -> None:
     """Raise ModelLoadError where config.json's architectures name a classifier's head (TASKS) on a model read as a
-    decoder or an encoder-decoder (facebook/bart-large-mnli, a decoder's token classifier), but for a decoder's
-    sequence classifier (is_decoder_classifier, read): that head is not read there, and the model has no language-model
-    head, so tied embeddings would stand in for one and its next-token logits be made up."""
+    decoder or an encoder-decoder (facebook/bart-large-mnli, a decoder's question-answering head), but for a decoder's
+    sequence or token classifier (is_decoder_classifier, read): that head is not read there, and the model has no
+    language-model head, so tied embeddings would stand in for one and its next-token logits be made up."""
     task = named_task(hf)
     if task is None or not (config.causal or config.is_encoder_decoder) or is_decoder_classifier(hf, state, config):
         return
@@ -199,7 +203,7 @@ def refuse_unread_head(hf: dict, state: StateDict, config: ModelConfig) -> None:
         f"{names} is a {TASK_WORDS[task]} built on {kind}: this engine does not read its head yet, and without it the "
         "model has no logits of its own (its embeddings would stand in for a language-model head it does not have). "
         "Read are the classifiers built on encoders (BERT, RoBERTa, DeBERTa, ModernBERT and kin) and decoders' "
-        "sequence classifiers (a `score` on the last token: reward models).")
+        "sequence and token classifiers (a `score` map: reward models).")
 
 
 def attach_tagger(hf: dict, state: StateDict, config: ModelConfig, weights: StateDict) -> tuple[ModelConfig, StateDict]:

@@ -78,8 +78,9 @@ def test_the_taggers_logits_and_labels_are_transformers(pair):
         assert by_layer[..., 0].abs().max() == 0
         by_layer, expected = by_layer[..., 1], expected  # [n]: its one logit
     assert (by_layer[-1] - expected).abs().max().item() <= LOGIT_TOL, kind
+    heads = ("classifier.", "head.", "discriminator_", "score.")  # ModernBERT's head, ELECTRA's, a decoder's score
     assert ours.parameter_counts()["classifier head"] == sum(
-        p.numel() for n, p in hf.named_parameters() if n.startswith(("classifier.", "head.", "discriminator_")))
+        p.numel() for n, p in hf.named_parameters() if n.startswith(heads))
     assert not ours.config.has_lm_head  # a tagger predicts no token: no logit lens over a vocabulary
 
 
@@ -146,10 +147,10 @@ def test_the_tag_sweep_equals_a_trace_with_each_head_ablated(mode, tmp_path, mon
 
 
 @pytest.mark.parametrize("tied", [True, False])
-def test_a_decoders_token_classifier_is_refused_by_name(tied, tmp_path, monkeypatch):
-    """LlamaForTokenClassification has a `score` map on every token and no language-model head: with tied embeddings
-    it loaded as a language model whose next-token logits came from its embeddings, which the model never computes.
-    Its head is not read (a decoder's sequence classifier's is: test_decoder_classifier.py), so loading says so."""
+def test_a_decoders_question_answering_head_is_refused_by_name(tied, tmp_path, monkeypatch):
+    """LlamaForQuestionAnswering has `qa_outputs` (a span's start and end) and no language-model head: with tied
+    embeddings it loaded as a language model whose next-token logits came from its embeddings, which the model never
+    computes. Its head is not read (a decoder's classifiers' are), so loading says so."""
     from attention_core import ModelLoadError
     from tests.tiny_models import _peaked_and_saved, wordpiece
 
@@ -157,10 +158,10 @@ def test_a_decoders_token_classifier_is_refused_by_name(tied, tmp_path, monkeypa
     cfg = transformers.LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                                    num_labels=2, pad_token_id=0, tie_word_embeddings=tied)  # fmt: skip
-    _peaked_and_saved(transformers.LlamaForTokenClassification(cfg), tmp_path / "rm", wordpiece(300))
-    with pytest.raises(ModelLoadError, match="LlamaForTokenClassification is a token classifier built on a "
+    _peaked_and_saved(transformers.LlamaForQuestionAnswering(cfg), tmp_path / "qa", wordpiece(300))
+    with pytest.raises(ModelLoadError, match="LlamaForQuestionAnswering is a question-answering model built on a "
                                              "decoder: this engine does not read its head"):  # fmt: skip
-        load_model(str(tmp_path / "rm"), device="cpu")
+        load_model(str(tmp_path / "qa"), device="cpu")
 
 
 def test_an_encoder_decoders_classifier_is_refused_by_name(tmp_path, monkeypatch):
