@@ -56,9 +56,11 @@ def test_masking_and_cross_attention_say_what_applies() -> None:
     assert "trained to fill in hidden tokens from the words on both sides, **without** a mask" in filling_in
     assert "fill in" not in step_text("masking", ENCODER)
     # A classifier built on a decoder (a reward model) keeps the mask but predicts no token: its verdict is read last
-    scorer = step_text("masking", dataclasses.replace(DECODER, classifier=True))
+    scorer = step_text("masking", dataclasses.replace(DECODER, classifier="sequence"))
     assert "−∞" in scorer and "predict the next token" not in scorer
     assert "its verdict is read from the last token, the one that has seen them all" in scorer
+    tagger = step_text("masking", dataclasses.replace(DECODER, classifier="token"))  # a decoder's token classifier
+    assert "it labels each token from what that token has seen" in tagger and "verdict" not in tagger
     assert "is an encoder only, so it" in step_text("cross-attention", ENCODER)
     assert "is a decoder only, so it" in step_text("cross-attention", DECODER)
     real = dataclasses.replace(DECODER, encoder_decoder=True)

@@ -99,7 +99,7 @@ class Facts:
     heads_in_layers: int = 0
     other_mixers: str = ""
     masked_lm: bool = False  # an encoder loaded with its masked-language-model head: it fills in hidden tokens
-    classifier: bool = False  # loaded with a classifier's head (a sequence or a token classifier's): it predicts labels
+    classifier: str = ""  # loaded with a classifier's head: "sequence" (one label for the text) or "token" (a tagger)
 
 
 class PageSetting(Protocol):
@@ -137,7 +137,7 @@ def facts_of(ctx: PageSetting, n_tokens: int, n_text_tokens: int = 0, n_pass_tok
         absolute_positions=bool(cfg.absolute_positions),
         encoder_decoder=bool(cfg.is_encoder_decoder),
         masked_lm=bool(cfg.masked_lm),
-        classifier=bool(cfg.class_labels or cfg.tag_labels),
+        classifier="sequence" if cfg.class_labels else "token" if cfg.tag_labels else "",
         layer=int(ctx.layer),
         head=int(ctx.head),
         n_text_tokens=int(n_text_tokens),
@@ -203,10 +203,11 @@ MASK_PANELS = (
 
 
 def _masking_text(f: Facts) -> str:
-    if f.model_causal and f.classifier:  # a reward model: the decoder's mask, but a verdict instead of a next token
+    if f.model_causal and f.classifier:  # a reward model or a tagger: the decoder's mask, labels instead of tokens
+        read = ("its verdict is read from the last token, the one that has seen them all" if f.classifier == "sequence"
+                else "it labels each token from what that token has seen")  # fmt: skip
         return (f"{f.model} is a classifier built on a decoder: it reads left to right, each token seeing only the "
-                "tokens before it, and its verdict is read from the last token, the one that has seen them all. "
-                + MASK_PANELS)  # fmt: skip
+                f"tokens before it, and {read}. " + MASK_PANELS)  # fmt: skip
     if f.model_causal:
         return (f"{f.model} is trained to predict the next token at every position at once, so a later token must not "
                 "influence an earlier one: it would give the answer away. " + MASK_PANELS)  # fmt: skip
