@@ -38,7 +38,8 @@ ctx = require_trace()
 st.title("Logit lens: the prediction, layer by layer")
 st.caption(ctx.model_label)
 classified = classifier_section(ctx.trace_key, ctx.trace, ctx.model_title)  # a sequence classifier's own prediction
-tagged = tagger_section(ctx.trace_key, ctx.trace, display_tokens(ctx.trace), ctx.model_title, ctx.model_name)
+shown = display_tokens(ctx.trace)  # byte pieces named by their character, as on every page
+tagged = tagger_section(ctx.trace_key, ctx.trace, shown, ctx.model_title, ctx.model_name)
 if not has_lens(ctx.trace) and (classified or tagged):
     st.caption("It has no unembedding over its vocabulary, so no token grid: its "
                f"{'verdict' if classified else 'labels'} above {'is' if classified else 'are'} what it predicts.")
@@ -56,7 +57,6 @@ warn_untrained_masking(ctx, "these predictions")  # without the mask a position 
 trace, key = ctx.trace, ctx.trace_key
 here = fills_in(trace)  # a masked-language model's predictions are for the token at each position, not the next
 mask = mask_token(trace)  # the token it fills in ("[MASK]"), or None
-shown = display_tokens(trace)  # byte pieces named by their character, as on every page
 if trace.truncated:  # the last position's prediction is the one after the cut, not after the text's end
     show_cut_notice(trace, trace.n_tokens)
 first, stop = 0, trace.n_tokens

@@ -94,6 +94,15 @@ def tag_logits_by_layer(trace: Trace) -> torch.Tensor:
         return host_float(torch.stack([tag_head(h, w, cfg) for h in trace.captured.resid_pre[1:]]))  # (n_layers, n, L)
 
 
+def final_tag_logits(trace: Trace, position: int) -> torch.Tensor:
+    """[n_labels] the tagger's own logits at `position` (the last block's): tag_logits_by_layer's last row there,
+    without reading every block and position."""
+    if not has_tagger(trace):
+        raise ValueError(f"{trace.model_name} has no token-classification head.")
+    with torch.inference_mode():
+        return host_float(tag_head(trace.captured.resid_pre[-1][position], trace.context.pass_weights, trace.config))
+
+
 def tag_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """[..., n_labels] a tagger's logits of embeddings [..., d_model] through the final norm (where the model has one),
     ModernBERT's head (where read) and its one linear map, in the pass's dtype."""

@@ -18,6 +18,7 @@ from attention_core.classify import (
     class_ablation_sweep,
     class_logits_by_layer,
     class_scores,
+    final_tag_logits,
     has_classifier,
     has_tagger,
     log_scores,
@@ -232,7 +233,7 @@ def tag_grid_of(trace: Trace) -> tuple[np.ndarray, tuple[str, ...]] | None:
 
 def tag_log_scores_of(trace: Trace, position: int) -> np.ndarray:
     """[n_labels] the tagger's own log p of each label at `position`, what its Δ log p is a difference of."""
-    return log_scores(tag_logits_by_layer(trace)[-1, position], "softmax").numpy().astype(np.float64)
+    return log_scores(final_tag_logits(trace, position), "softmax").numpy().astype(np.float64)
 
 
 def tag_sweep(base_key: Hashable, trace: Trace, label: int, position: int) -> np.ndarray:

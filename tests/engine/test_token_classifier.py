@@ -78,6 +78,9 @@ def test_the_taggers_logits_and_labels_are_transformers(pair):
         assert by_layer[..., 0].abs().max() == 0
         by_layer, expected = by_layer[..., 1], expected  # [n]: its one logit
     assert (by_layer[-1] - expected).abs().max().item() <= LOGIT_TOL, kind
+    from attention_core.classify import final_tag_logits
+
+    assert torch.allclose(final_tag_logits(trace, 2), tag_logits_by_layer(trace)[-1, 2], atol=1e-6)  # one row alone
     heads = ("classifier.", "head.", "discriminator_", "score.")  # ModernBERT's head, ELECTRA's, a decoder's score
     assert ours.parameter_counts()["classifier head"] == sum(
         p.numel() for n, p in hf.named_parameters() if n.startswith(heads))
