@@ -165,6 +165,11 @@ def fluffy(smollm):
 # (one full run on three workers, 2026-12-02: 668 s and 487 s by the hash alone; xss and head-finder clicks,
 # 92 s, moved to the second; 2026-12-04 at e79bcd2, after the small-screen tests shrank: 458 s and 346 s, the first
 # group the suite's long pole in a 476 s run; token pickers and the thumbnails' toolbar, 53 s, moved too).
+# A module marked `one_worker` keeps its tests on one worker: shared out test by test, each worker that ran one of
+# them built the module's costly module-scoped fixtures again (a full run, 2026-12-07: tiny vision-language models
+# saved by transformers, a venv with the package installed, a notebook kernel, a 1,000-token AppTest, each built on
+# two to five workers, ~100 s of set-up in all). `one_worker("app-server")` joins the file's browser-test group,
+# for a module one of whose tests needs the browser.
 # xdist 3.8 groups by an "@group" suffix on the node id, which it writes to `item._nodeid`; pytest 9 keeps the
 # id in `item._id` and ignores that, so the suffix is written here (only on an xdist worker with loadgroup).
 XDIST_GROUPS = (("app_url", "app-server"), ("hf_smollm", "hf-smollm"), ("local_ray", "ray"))
@@ -181,6 +186,9 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     """The item's loadgroup name, or None when it may run on any worker."""
     fixtures = getattr(item, "fixturenames", ())
     group = next((name for fixture, name in XDIST_GROUPS if fixture in fixtures), None)
+    marker = item.get_closest_marker("one_worker") if hasattr(item, "get_closest_marker") else None
+    if group is None and marker is not None:  # the module's tests share a costly module-scoped fixture
+        group = marker.args[0] if marker.args else f"module-{item.path.stem}"
     if group == "app-server":
         # crc32, not hash(): the same split in every worker process (str hashes are salted per process).
         name = item.path.name

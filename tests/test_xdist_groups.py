@@ -34,3 +34,32 @@ def test_other_groups_and_ungrouped_tests() -> None:
     assert xdist_group_of(_item(here, "tiny", "local_ray")) == "ray"
     assert xdist_group_of(_item(here, "smollm", "tmp_path")) is None
     assert xdist_group_of(SimpleNamespace(path=here)) is None  # an item without fixtures (a doctest)
+
+
+def _marked(path: Path, *args: str, fixtures: tuple[str, ...] = ()) -> SimpleNamespace:
+    marker = SimpleNamespace(args=args)
+    return SimpleNamespace(path=path, fixturenames=list(fixtures), get_closest_marker=lambda name: marker)
+
+
+def test_a_one_worker_module_stays_on_one_worker_or_joins_its_browser_group() -> None:
+    here = Path(__file__)
+    assert xdist_group_of(_marked(here)) == "module-test_xdist_groups"
+    assert xdist_group_of(_marked(here, fixtures=("smollm",))) == "module-test_xdist_groups"
+    # A module with a browser test: its other tests join that test's app server.
+    browser_test = xdist_group_of(_item(here, "app_url"))
+    assert xdist_group_of(_marked(here, "app-server")) == browser_test
+    assert xdist_group_of(_marked(here, "app-server", fixtures=("app_url",))) == browser_test
+    # A shared fixture's own group comes first (transformers' SmolLM2 stays on its one worker).
+    assert xdist_group_of(_marked(here, fixtures=("hf_smollm",))) == "hf-smollm"
+
+
+def test_the_modules_marked_one_worker_build_a_module_scoped_fixture() -> None:
+    # The marker is for modules whose tests share a costly module-scoped fixture; a stale one would only
+    # unbalance the workers.
+    import re
+
+    root = Path(__file__).parent
+    marked = [p for p in root.rglob("test_*.py") if re.search(r"^pytestmark = .*mark\.one_worker", p.read_text(), re.M)]
+    assert len(marked) >= 6, marked
+    for path in marked:
+        assert re.search(r'@pytest\.fixture\(scope="module"', path.read_text()), path

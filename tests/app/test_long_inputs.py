@@ -31,6 +31,7 @@ from viz.views.patterns import (
 )
 
 TIMEOUT = 180
+pytestmark = pytest.mark.one_worker  # one 600-token trace for the module
 SENTENCE = "The keeper climbed the stairs of the lighthouse every night to light the lamp. "
 
 

@@ -19,6 +19,7 @@ from viz.views.shifts import ARROW_MAX, SOURCE_MAX
 TIMEOUT = 600  # a 1,000-token trace and every page's first run on 2 shared cores
 N = 1000
 SENTENCE = "The keeper climbed the stairs of the lighthouse every night to light the lamp. "
+pytestmark = pytest.mark.one_worker  # one 1,000-token app session for the module
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ BF16_MAX_TOL = 0.15
 BF16_MEAN_TOL = 3e-3
 ROW_SUM_TOL = 1e-3
 GiB = memory.GiB
+pytestmark = pytest.mark.one_worker  # SmolLM2 in bfloat16 loaded once
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from tests.tiny_models import _peaked_and_saved, byte_bpe
 from tests.tiny_models_later import tiny_vision_language
 
 transformers = pytest.importorskip("transformers")
-pytestmark = pytest.mark.parity
+pytestmark = [pytest.mark.parity, pytest.mark.one_worker]  # each tiny model saved once
 
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
 TEXT = "the blue creature took a mole of the forest"

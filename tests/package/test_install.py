@@ -20,7 +20,9 @@ import pytest
 
 from tests.package.conftest import ROOT, offline_page
 
-pytestmark = pytest.mark.real_model  # the installed CLI loads SmolLM2 (make test-fast leaves it out)
+# The installed CLI loads SmolLM2 (make test-fast leaves it out); the venv and the export are built once, on the
+# worker of the browser test that opens the HTML.
+pytestmark = [pytest.mark.real_model, pytest.mark.one_worker("app-server")]
 TEXT = "a fluffy blue creature"
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -14,6 +14,7 @@ import pytest
 from tests.package.conftest import ROOT, offline_page
 
 NOTEBOOK = ROOT / "examples" / "quickstart.ipynb"
+pytestmark = pytest.mark.one_worker("app-server")  # the notebook runs once, on its browser tests' worker
 
 
 @pytest.fixture(scope="module")
