@@ -217,7 +217,7 @@ def serve(port: int, address: str | None) -> int:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_script()), "--server.port", str(port)]
     cmd += ["--server.headless", "true", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     # .streamlit/config.toml's settings: Streamlit reads that file only from the folder it starts in (the repo root)
-    cmd += ["--client.toolbarMode", "viewer", "--runner.postScriptGC", "false"]
+    cmd += ["--client.toolbarMode", "viewer", "--runner.postScriptGC", "false", "--runner.magicEnabled", "false"]
     if address:
         cmd += ["--server.address", address]
     os.execv(sys.executable, cmd)
