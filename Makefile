@@ -7,7 +7,8 @@
 #              package cache (the limit is 20). A fresh clone's make test on this project's 2-core machine,
 #              2026-12-06 19:17 UTC at 8882b58: 14 min 23 s of tests (3,944 passed, 13 skipped), 15 min 39 s in all. On a slower machine (torch.mm at ~46 GFLOP/s), 2026-12-04 17:34
 #              UTC at a0c2437: 22 min 29 s of tests (2,471 passed, 13 skipped), 24 min 37 s in all: over the limit.
-# make test-fast – the quick tier (825 tests: pytest 46 s, 50 s in all, in one checkout on 2 cores, 2026-12-06 19:35): ruff,
+# make test-fast – the quick tier (855 tests on two pytest workers: pytest 43 s, 44 s in all, in one checkout on 2 cores,
+#              2026-12-07 03:50; on one worker it had grown to 53 s, 58 s in all, near its 60 s line): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
 #              and the tests that load the real models (SmolLM2, MiniLM), run the app through AppTest or start a
 #              local Ray; tiny random models only (tests/tiny_models.py). tests/conftest.py sets the
@@ -59,7 +60,7 @@ test: $(VENV)/.dev
 test-fast: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -m "not browser and not parity and not real_model and not ray"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup -m "not browser and not parity and not real_model and not ray"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
