@@ -261,25 +261,29 @@ def test_minilms_layer_head_grid_labels_its_heads_upright_and_apart(browser, app
 # the uncapped, its sliding window beside the causal mask; BART: the cross-attention page's encoder-decoder charts;
 # DeepSeek-V3: Inside one head's latent projections; ESM: the patterns page's contact map and the Logit lens page's
 # residue map; a classifier's verdict and a tagger's labels, layer by layer. (A chart SmolLM2 draws too was found at
-# once, hidden, before the tiny model was loaded: the test waited for it to show until it timed out.)
+# once, hidden, before the tiny model was loaded: the test waited for it to show until it timed out.) Every chart on
+# the page is checked, so a page is opened once for all the charts it draws.
 OTHER_MODELS_CHARTS = (
-    ("deberta_v1", "masking", "position_bias"),
-    ("deberta", "masking", "position_bias"),
-    ("deberta", "inside_head", "mech_bias"),
-    ("gemma2", "masking", "softcap"),
-    ("bart", "cross_attention", "mech_cross_encdec_block"),
-    ("bart", "cross_attention", "cross_lens_grid"),
-    ("deepseek_v3", "inside_head", "mech_cKV"),
-    ("esm", "patterns", "contact_map"),
-    ("esm", "logit_lens", "residue_map"),
-    ("cls_roberta", "logit_lens", "class_track"),
-    ("tag_bert", "logit_lens", "tag_grid"),
+    ("deberta_v1", "masking", ("position_bias",)),
+    ("deberta", "masking", ("position_bias",)),
+    ("deberta", "inside_head", ("mech_bias",)),
+    ("gemma2", "masking", ("softcap",)),
+    ("bart", "cross_attention", ("mech_cross_encdec_block", "cross_lens_grid")),
+    ("deepseek_v3", "inside_head", ("mech_cKV",)),
+    ("esm", "patterns", ("contact_map",)),
+    ("esm", "logit_lens", ("residue_map",)),
+    ("cls_roberta", "logit_lens", ("class_track",)),
+    ("tag_bert", "logit_lens", ("tag_grid",)),
 )
 
 
-@pytest.mark.parametrize(("kind", "name", "chart"), OTHER_MODELS_CHARTS)
+def _joined(value: str | tuple[str, ...]) -> str:
+    return "+".join(value) if isinstance(value, tuple) else value
+
+
+@pytest.mark.parametrize(("kind", "name", "charts"), OTHER_MODELS_CHARTS, ids=_joined)
 def test_other_models_charts_keep_their_text_whole_and_apart(
-    browser, app_url: str, browser_models, shots, kind: str, name: str, chart: str
+    browser, app_url: str, browser_models, shots, kind: str, name: str, charts: tuple[str, ...]
 ) -> None:
     """Side by side, DeBERTa's three panels' titles ran into each other at 1024 px ("+ position terms= scores (the
     softmax's input)") and all three on a phone. The pages above run SmolLM2, which adds nothing before the mask,
@@ -291,7 +295,8 @@ def test_other_models_charts_keep_their_text_whole_and_apart(
     with new_page(browser, height=HEIGHT, timeout_ms=LOAD_MS, animations=False, width=WIDTHS[0]) as page:
         page.goto(f"{app_url}/?page={name}&model={folder}&layer=1&head=2")
         page.locator("[data-testid='stSidebar'] button:has-text('Load')").first.click()  # the link fills the box
-        page.locator(f".st-key-{chart} .js-plotly-plot").wait_for(state="visible")
+        for chart in charts:
+            page.locator(f".st-key-{chart} .js-plotly-plot").wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1000)
         problems = [p for width in WIDTHS for p in _chart_text_problems(page, width, shots, f"{name}_{kind}")]
     assert not problems, "\n".join(problems)
