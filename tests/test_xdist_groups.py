@@ -3,6 +3,7 @@ tests that share transformers' copy of SmolLM2, or a local Ray, stay on one work
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -56,8 +57,6 @@ def test_a_one_worker_module_stays_on_one_worker_or_joins_its_browser_group() ->
 def test_the_modules_marked_one_worker_build_a_module_scoped_fixture() -> None:
     # The marker is for modules whose tests share a costly module-scoped fixture; a stale one would only
     # unbalance the workers.
-    import re
-
     root = Path(__file__).parent
     marked = [p for p in root.rglob("test_*.py") if re.search(r"^pytestmark = .*mark\.one_worker", p.read_text(), re.M)]
     assert len(marked) >= 6, marked
