@@ -9,7 +9,8 @@
 #              2026-12-07 at b0d9004 (torch.mm at ~166 GFLOP/s) 20 min 13 s of tests (4,109 passed), 21 min 42 s in all:
 #              over the limit; trimmed (tests/conftest.py's one_worker modules, a batched reference for the greedy
 #              parity, no Streamlit magic), 04:10 UTC at 189a0a8: 17 min 12 s of tests (4,113 passed, 13 skipped),
-#              18 min 59 s in all. On a slower machine (torch.mm at ~46 GFLOP/s), 2026-12-04 17:34
+#              18 min 59 s in all, and at d4abfee 18 min 24 s of tests, 20 min 15 s in all (runs here differ by a minute
+#              or so: at the limit, not safely under it). On a slower machine (torch.mm at ~46 GFLOP/s), 2026-12-04 17:34
 #              UTC at a0c2437: 22 min 29 s of tests (2,471 passed, 13 skipped), 24 min 37 s in all: over the limit.
 # make test-fast – the quick tier (855 tests on two pytest workers: pytest 43 s, 44 s in all, in one checkout on 2 cores,
 #              2026-12-07 03:50; on one worker it had grown to 53 s, 58 s in all, near its 60 s line): ruff,
