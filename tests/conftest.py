@@ -186,7 +186,7 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     """The item's loadgroup name, or None when it may run on any worker."""
     fixtures = getattr(item, "fixturenames", ())
     group = next((name for fixture, name in XDIST_GROUPS if fixture in fixtures), None)
-    marker = item.get_closest_marker("one_worker") if hasattr(item, "get_closest_marker") else None
+    marker = item.get_closest_marker("one_worker")
     if group is None and marker is not None:  # the module's tests share a costly module-scoped fixture
         group = marker.args[0] if marker.args else f"module-{item.path.stem}"
     if group == "app-server":

@@ -11,7 +11,7 @@ from tests.conftest import APP_SERVER_OF, BROWSER_DIR, xdist_group_of
 
 
 def _item(path: Path, *fixtures: str) -> SimpleNamespace:
-    return SimpleNamespace(path=path, fixturenames=list(fixtures))
+    return SimpleNamespace(path=path, fixturenames=list(fixtures), get_closest_marker=lambda name: None)
 
 
 def test_browser_files_are_split_between_two_app_servers_and_stay_whole() -> None:
@@ -34,7 +34,8 @@ def test_other_groups_and_ungrouped_tests() -> None:
     assert xdist_group_of(_item(here, "hf_smollm", "smollm")) == "hf-smollm"
     assert xdist_group_of(_item(here, "tiny", "local_ray")) == "ray"
     assert xdist_group_of(_item(here, "smollm", "tmp_path")) is None
-    assert xdist_group_of(SimpleNamespace(path=here)) is None  # an item without fixtures (a doctest)
+    doctest = SimpleNamespace(path=here, get_closest_marker=lambda name: None)  # an item without fixtures
+    assert xdist_group_of(doctest) is None
 
 
 def _marked(path: Path, *args: str, fixtures: tuple[str, ...] = ()) -> SimpleNamespace:
