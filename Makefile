@@ -1,17 +1,9 @@
 # make run   – create .venv, install everything, serve the app on http://localhost:8501
 # make test  – the same set-up plus test dependencies, then ruff, the import contracts (lint-imports) and the
 #              whole test suite, browser tests included (three pytest workers: two each with its own app server
-#              and Chromium for half of the browser tests, one without a browser; CI runs this). A fresh clone's
-#              .ci/run on 2 shared cores (torch.mm 2048² float32 at ~210 GFLOP/s), 2026-12-05 22:17 UTC at c7adc1a:
-#              8 min 26 s of tests (3,239 passed, 13 skipped: CUDA only), 9 min 14 s in all with the set-up from the
-#              package cache (the limit is 20). A fresh clone's make test on this project's 2-core machine,
-#              2026-12-06 19:17 UTC at 8882b58: 14 min 23 s of tests (3,944 passed, 13 skipped), 15 min 39 s in all;
-#              2026-12-07 at b0d9004 (torch.mm at ~166 GFLOP/s) 20 min 13 s of tests (4,109 passed), 21 min 42 s in all:
-#              over the limit; trimmed (tests/conftest.py's one_worker modules, a batched reference for the greedy
-#              parity, no Streamlit magic), 04:10 UTC at 189a0a8: 17 min 12 s of tests (4,113 passed, 13 skipped),
-#              18 min 59 s in all, and at d4abfee 18 min 24 s of tests, 20 min 15 s in all (runs here differ by a minute
-#              or so: at the limit, not safely under it). On a slower machine (torch.mm at ~46 GFLOP/s), 2026-12-04 17:34
-#              UTC at a0c2437: 22 min 29 s of tests (2,471 passed, 13 skipped), 24 min 37 s in all: over the limit.
+#              and Chromium for half of the browser tests, one without a browser; CI runs this). Its limit is 20
+#              minutes on a fresh clone; a fresh clone here took 19-20 min on 2026-12-07 (4,113 tests), CI 19 min 51 s.
+#              Every measured run, and where the time goes: docs/performance.md, "The test suite's time".
 # make test-fast – the quick tier (855 tests on two pytest workers: pytest 43 s, 44 s in all, in one checkout on 2 cores,
 #              2026-12-07 03:50; on one worker it had grown to 53 s, 58 s in all, near its 60 s line): ruff,
 #              lint-imports, and every test except the browser tests, the parity tests (transformers as reference)
