@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from viz.figures.layout import (
     DIVERGING_SCALE,
@@ -26,6 +25,7 @@ from viz.figures.layout import (
     token_matrix_layout,
     weight_colouring,
 )
+from viz.figures.panels import panel_row
 
 
 @dataclass(frozen=True)
@@ -210,21 +210,12 @@ def mask_comparison(
     win.check(unmasked)
     n = max(win.shape)
     diff = masked - unmasked
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        # Short titles: at 1024 px the three panels are ~180 px wide, and longer ones ran into each other.
-        subplot_titles=["with causal mask", "without mask", "with − without"],
-        horizontal_spacing=0.07,
-    )
     top = float(max(np.max(masked), np.max(unmasked), 1e-9))
     # All zero (one token, or a query the mask leaves alone): a ±1e-9 scale would read "1n" on its colour bar.
     bound = float(np.max(np.abs(diff)))
     bound = bound if bound > 1e-6 else 1.0
     panels = [(masked, "coloraxis", "weight"), (unmasked, "coloraxis", "weight"), (diff, "coloraxis2", "difference")]
-    for col, (matrix, colour_axis, what) in enumerate(panels, start=1):
-        _add_comparison_panel(fig, col, matrix, colour_axis, what, win, orient)
-    fig.update_layout(
+    layout = dict(
         # Two colour bars side by side, spaced so the first one's tick labels are not hidden by the second.
         coloraxis=dict(
             colorscale=WEIGHT_SCALE,
@@ -242,32 +233,35 @@ def mask_comparison(
         margin=dict(l=10, r=120, t=40, b=10),
         plot_bgcolor="white",
     )
-    return fig
+    return panel_row(
+        [_comparison_panel(col, matrix, colour_axis, what, win, orient) for col, (matrix, colour_axis, what) in
+         enumerate(panels, start=1)],
+        # Short titles: at 1024 px the three panels are ~180 px wide, and longer ones ran into each other.
+        titles=["with causal mask", "without mask", "with − without"],
+        spacing=0.07,
+        layout=layout,
+    )  # fmt: skip
 
 
-def _add_comparison_panel(
-    fig: go.Figure, col: int, matrix: np.ndarray, colour_axis: str, what: str, win: Cells, orient: Orientation
-) -> None:
-    """Panel `col` of the mask comparison: `matrix` on `colour_axis`; only the first panel labels rows."""
+def _comparison_panel(
+    col: int, matrix: np.ndarray, colour_axis: str, what: str, win: Cells, orient: Orientation
+) -> tuple[go.Heatmap, dict, dict]:
+    """Panel `col` of the mask comparison (its trace, x axis and y axis): `matrix` on `colour_axis`; only the first
+    panel labels rows."""
     n = max(win.shape)
     x_axis, y_axis = win.axes(orient, max_x=panel_x_labels(n))
     xs, ys = win.positions(orient)
-    fig.add_trace(
-        go.Heatmap(
-            z=oriented(matrix, orient),
-            x=xs,
-            y=ys,
-            text=_cell_hover(win, lambda i, j: f"{win.where(i, j)}<br>{what} {matrix[i, j]:.4g}", orient),
-            hovertemplate="%{text}<extra></extra>",
-            coloraxis=colour_axis,
-            xgap=1 if n <= 24 else 0,
-            ygap=1 if n <= 24 else 0,
-        ),
-        row=1,
-        col=col,
+    trace = go.Heatmap(
+        z=oriented(matrix, orient),
+        x=xs,
+        y=ys,
+        text=_cell_hover(win, lambda i, j: f"{win.where(i, j)}<br>{what} {matrix[i, j]:.4g}", orient),
+        hovertemplate="%{text}<extra></extra>",
+        coloraxis=colour_axis,
+        xgap=1 if n <= 24 else 0,
+        ygap=1 if n <= 24 else 0,
     )
-    fig.update_xaxes(dict(x_axis) | dict(tickangle=-60) | panel_x_font(n), row=1, col=col)
     y_axis = dict(y_axis) | dict(autorange="reversed")
     if col > 1:
         y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
-    fig.update_yaxes(y_axis, row=1, col=col)
+    return trace, dict(x_axis) | dict(tickangle=-60) | panel_x_font(n), y_axis

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from viz.figures.heatmaps import Cells, _cell_hover, _cells_of
 from viz.figures.layout import (
@@ -21,17 +20,18 @@ from viz.figures.layout import (
     panel_x_font,
     panel_x_labels,
 )
+from viz.figures.panels import panel_row
 
 ALLOWED, BLOCKED = "#2b6cb0", "#f2f2f2"  # a key the query may see / may not
 
 
-def _panel_axes(fig: go.Figure, col: int, win: Cells, orient: Orientation) -> None:
+def _panel_axes(col: int, win: Cells, orient: Orientation) -> tuple[dict, dict]:
+    """Panel `col`'s (x axis, y axis): only the first panel labels its rows."""
     x_axis, y_axis = win.axes(orient, max_x=panel_x_labels(max(win.shape)))
-    fig.update_xaxes(dict(x_axis) | dict(tickangle=-60) | panel_x_font(max(win.shape)), row=1, col=col)
     y_axis = dict(y_axis) | dict(autorange="reversed")
-    if col > 1:  # only the first panel labels its rows
+    if col > 1:
         y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
-    fig.update_yaxes(y_axis, row=1, col=col)
+    return dict(x_axis) | dict(tickangle=-60) | panel_x_font(max(win.shape)), y_axis
 
 
 def window_masks(
@@ -48,8 +48,8 @@ def window_masks(
     panels = [] if causal is None else [("causal: key ≤ query", causal)]
     used_title = "used: both" if causal is not None else "used: the window"
     panels += [(f"window: |query − key| < {window_size}", window), (used_title, used)]
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.05)
     small = max(win.shape) <= 40
+    drawn = []
     for col, (title, mask) in enumerate(panels, start=1):
         win.check(mask)
 
@@ -57,18 +57,15 @@ def window_masks(
             return f"{win.where(i, j)}<br>{title.split(':')[0]}: {'allowed' if mask[i, j] else 'masked'}"
 
         xs, ys = win.positions(orient)
-        fig.add_trace(
-            go.Heatmap(
-                z=oriented(mask.astype(float), orient), x=xs, y=ys, text=_cell_hover(win, hover, orient),
-                hovertemplate="%{text}<extra></extra>", zmin=0.0, zmax=1.0, showscale=False,
-                colorscale=[[0.0, BLOCKED], [1.0, ALLOWED]], xgap=1 if small else 0, ygap=1 if small else 0,
-            ),
-            row=1, col=col,
+        trace = go.Heatmap(
+            z=oriented(mask.astype(float), orient), x=xs, y=ys, text=_cell_hover(win, hover, orient),
+            hovertemplate="%{text}<extra></extra>", zmin=0.0, zmax=1.0, showscale=False,
+            colorscale=[[0.0, BLOCKED], [1.0, ALLOWED]], xgap=1 if small else 0, ygap=1 if small else 0,
         )  # fmt: skip
-        _panel_axes(fig, col, win, orient)
+        drawn.append((trace, *_panel_axes(col, win, orient)))
     n = max(win.shape)
-    fig.update_layout(height=max(360, min(640, 200 + 14 * n)), margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    layout = dict(height=max(360, min(640, 200 + 14 * n)), margin=dict(l=10, r=10, t=40, b=10))
+    return panel_row(drawn, titles=[t for t, _ in panels], spacing=0.05, layout=layout)
 
 
 def softcap_scores(
@@ -133,28 +130,25 @@ def _side_by_side(
     allowed = np.concatenate([m[mask] for m in matrices])
     bound = float(np.max(np.abs(allowed))) if allowed.size else 1.0
     wrapped = [_wrapped(t) for t in titles]
-    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=wrapped, horizontal_spacing=0.06)
-    fig.update_annotations(font_size=12)  # the subplot titles: three fit side by side on a phone
     small = max(win.shape) <= 40
 
     def hover(i: int, j: int) -> str:
         text = f"{win.where(i, j)}<br>{line(i, j)}"
         return text if mask[i, j] else text + f"<br>masked: {MINUS_INF} in the softmax"
 
+    drawn = []
     for col, matrix in enumerate(matrices, start=1):
         xs, ys = win.positions(orient)
-        fig.add_trace(
-            go.Heatmap(
-                z=oriented(np.where(mask, matrix, np.nan), orient), x=xs, y=ys,
-                text=_cell_hover(win, hover, orient), hovertemplate="%{text}<extra></extra>", coloraxis="coloraxis",
-                xgap=1 if small else 0, ygap=1 if small else 0, hoverongaps=False,
-            ),
-            row=1, col=col,
+        trace = go.Heatmap(
+            z=oriented(np.where(mask, matrix, np.nan), orient), x=xs, y=ys,
+            text=_cell_hover(win, hover, orient), hovertemplate="%{text}<extra></extra>", coloraxis="coloraxis",
+            xgap=1 if small else 0, ygap=1 if small else 0, hoverongaps=False,
         )  # fmt: skip
-        _panel_axes(fig, col, win, orient)
-    fig.update_layout(
+        drawn.append((trace, *_panel_axes(col, win, orient)))
+    layout = dict(
         coloraxis=dict(colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=dict(title=dict(text="score"))),
         height=max(380, min(700, 200 + 16 * max(win.shape))), margin=dict(l=10, r=10, t=56, b=10),  # 2-line titles
         plot_bgcolor=MASKED_GREY,
     )  # fmt: skip
-    return fig
+    # The subplot titles at 12 px: three fit side by side on a phone.
+    return panel_row(drawn, titles=wrapped, spacing=0.06, layout=layout, title_font=dict(size=12))

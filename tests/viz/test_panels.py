@@ -1,0 +1,61 @@
+"""viz.figures.panels builds a row of panels from plain dicts: the figure must be the one make_subplots and Plotly's
+update methods build, to the last key (the masking page's figures were moved onto it for speed, not for looks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from plotly.subplots import make_subplots
+
+from viz.figures.panels import merged, panel_row
+
+
+def _panels(n_panels: int) -> list[tuple[go.Heatmap, dict, dict]]:
+    rng = np.random.default_rng(n_panels)
+    return [
+        (
+            go.Heatmap(z=rng.random((3, 4)), coloraxis="coloraxis", text=[["a"] * 4] * 3),
+            dict(title=dict(text=f"key {col}"), tickangle=-60, tickvals=[0, 2], ticktext=["x", "y"]),
+            dict(autorange="reversed", title=dict(text="query" if col == 1 else "")),
+        )
+        for col in range(1, n_panels + 1)
+    ]
+
+
+@pytest.mark.parametrize(("n_panels", "spacing", "font"), [(1, None, None), (2, 0.05, None), (3, 0.07, dict(size=12))])
+def test_a_row_is_the_figure_make_subplots_builds(n_panels: int, spacing: float | None, font: dict | None) -> None:
+    titles = [f"panel {col}<br>second line" for col in range(1, n_panels + 1)]
+    layout = dict(height=400, margin=dict(l=10, t=56), coloraxis=dict(cmin=-1.0, cmax=1.0))
+    expected = make_subplots(rows=1, cols=n_panels, subplot_titles=titles, horizontal_spacing=spacing)
+    if font is not None:
+        expected.update_annotations(font=font)
+    for col, (trace, x_axis, y_axis) in enumerate(_panels(n_panels), start=1):
+        expected.add_trace(trace, row=1, col=col)
+        expected.update_xaxes(x_axis, row=1, col=col)
+        expected.update_yaxes(y_axis, row=1, col=col)
+    expected.update_layout(layout)
+    built = panel_row(_panels(n_panels), titles=titles, spacing=spacing, layout=layout, title_font=font)
+    assert built.to_dict() == expected.to_dict()
+
+
+def test_a_row_without_titles_has_no_annotations() -> None:
+    built = panel_row(_panels(2)).to_dict()
+    assert "annotations" not in built["layout"]
+    assert [(t["xaxis"], t["yaxis"]) for t in built["data"]] == [("x", "y"), ("x2", "y2")]
+
+
+def test_merged_merges_nested_dicts_and_leaves_both_inputs_alone() -> None:
+    base = dict(title=dict(text="a", font=dict(size=10)), range=[0, 1])
+    extra = dict(title=dict(font=dict(color="red")), range=[2, 3])
+    assert merged(base, extra) == dict(title=dict(text="a", font=dict(size=10, color="red")), range=[2, 3])
+    assert base == dict(title=dict(text="a", font=dict(size=10)), range=[0, 1])
+    assert extra == dict(title=dict(font=dict(color="red")), range=[2, 3])
+
+
+def test_each_row_gets_its_own_copy_of_the_cached_grid() -> None:
+    """The grid of a shape is made once and kept: a row that changes its titles' font must not change the next's."""
+    first = panel_row(_panels(2), titles=["a", "b"], title_font=dict(size=12))
+    second = panel_row(_panels(2), titles=["a", "b"])
+    assert [note.font.size for note in first.layout.annotations] == [12, 12]
+    assert [note.font.size for note in second.layout.annotations] == [16, 16]  # make_subplots' own
