@@ -129,11 +129,15 @@ def tick_reach(ticktext: Sequence[str], angle_deg: float) -> float:
 
 def fit_token_margins(fig: go.Figure, x_angle: float, title: bool) -> None:
     """Margins that hold the top x labels (rotated by `x_angle`) and left y labels, without automargin."""
-    x_ticks = fig.layout.xaxis.ticktext or ()
-    y_ticks = fig.layout.yaxis.ticktext or ()
+    margin = _token_margins(fig.layout.xaxis.ticktext or (), fig.layout.yaxis.ticktext or (), x_angle, title)
+    fig.update_layout(margin=margin, xaxis_automargin=False, yaxis_automargin=False)
+
+
+def _token_margins(x_ticks: Sequence[str], y_ticks: Sequence[str], x_angle: float, title: bool) -> dict:
+    """The top and left margins (px) that hold x labels on top, turned `x_angle`, and y labels on the left."""
     top = (30 if title else 0) + AXIS_TITLE_PX + tick_reach(x_ticks, x_angle) + 10
     left = AXIS_TITLE_PX + tick_reach(y_ticks, 90) + 12
-    fig.update_layout(margin=dict(t=int(top), l=int(left)), xaxis_automargin=False, yaxis_automargin=False)
+    return dict(t=int(top), l=int(left))
 
 
 def width_for_labels(fig: go.Figure, label_px: float) -> int:
@@ -161,6 +165,45 @@ def matrix_height(n: int) -> int:
     return int(max(460, min(900, 260 + 24 * n)))
 
 
+def token_matrix_frame(
+    x_axis: dict,
+    y_axis: dict,
+    height: int,
+    title: str | None = None,
+    plot_bgcolor: str = "white",
+    meta: dict | None = None,
+) -> dict:
+    """The layout of every query × key heatmap of the pattern pages: x labels on top at −45°, queries read
+    downwards, margins fitted to the labels. `title=None` leaves the figure untitled."""
+    margin = _token_margins(x_axis.get("ticktext") or (), y_axis.get("ticktext") or (), -45, bool(title))
+    layout = dict(
+        xaxis=x_axis | dict(side="top", tickangle=-45, automargin=False),
+        yaxis=y_axis | dict(autorange="reversed", automargin=False),
+        height=height,
+        margin=dict(l=margin["l"], r=10, t=margin["t"], b=10),
+        plot_bgcolor=plot_bgcolor,
+    )
+    if title is not None:
+        layout["title"] = dict(text=title)
+    if meta is not None:
+        layout["meta"] = meta
+    return layout
+
+
+def token_matrix_figure(
+    traces: Sequence[go.BaseTraceType],
+    x_axis: dict,
+    y_axis: dict,
+    height: int,
+    title: str | None = None,
+    plot_bgcolor: str = "white",
+    meta: dict | None = None,
+) -> go.Figure:
+    """`traces` in token_matrix_frame's layout, made in one go.Figure call: Plotly's update_layout on a built
+    figure took ~17 ms of the main heatmap's ~23 ms (18 tokens), the constructor given the same layout ~4 ms."""
+    return go.Figure(data=list(traces), layout=token_matrix_frame(x_axis, y_axis, height, title, plot_bgcolor, meta))
+
+
 def token_matrix_layout(
     fig: go.Figure,
     x_axis: dict,
@@ -170,20 +213,8 @@ def token_matrix_layout(
     plot_bgcolor: str = "white",
     meta: dict | None = None,
 ) -> go.Figure:
-    """The layout of every query × key heatmap of the pattern pages: x labels on top at −45°, queries
-    read downwards, margins fitted to the labels. `title=None` leaves the figure untitled."""
-    titled = dict(title=dict(text=title)) if title is not None else {}
-    fig.update_layout(
-        **titled,
-        xaxis=x_axis | dict(side="top", tickangle=-45),
-        yaxis=y_axis | dict(autorange="reversed"),
-        height=height,
-        margin=dict(l=10, r=10, t=110 if title else 90, b=10),
-        plot_bgcolor=plot_bgcolor,
-        meta=meta,
-    )
-    fit_token_margins(fig, -45, bool(title))
-    return fig
+    """`fig` (its traces and any shapes already added) given token_matrix_frame's layout."""
+    return fig.update_layout(token_matrix_frame(x_axis, y_axis, height, title, plot_bgcolor, meta))
 
 
 def weight_colouring(pattern: np.ndarray, small: bool) -> dict:

@@ -22,7 +22,7 @@ from viz.figures.layout import (
     one_two_five,
     tick_reach,
     token_axis,
-    token_matrix_layout,
+    token_matrix_figure,
 )
 from viz.labels import SPACE_MARK, plotly_escape
 from viz.views.generation import Candidates, StepAttention
@@ -194,7 +194,9 @@ def value_weighted_heatmap(
     hover = [[f"query {labels[i]} ← key {labels[j]}<br>sent ‖{formula}‖ {sent[i, j]:.4g}<br>weight {pattern[i, j]:.4g}"
               for j in range(n)] for i in range(n)]  # fmt: skip
     z, text = (sent, hover) if orient == "rows" else (sent.T, [list(r) for r in zip(*hover, strict=True)])
-    fig = go.Figure(go.Heatmap(z=z, text=text, hovertemplate="%{text}<extra></extra>", colorscale="Viridis",
-                               zmin=0.0, colorbar=dict(title=dict(text=f"‖{formula}‖"))))  # fmt: skip
+    heatmap = go.Heatmap(z=z, text=text, hovertemplate="%{text}<extra></extra>", colorscale="Viridis", zmin=0.0,
+                         colorbar=dict(title=dict(text=f"‖{formula}‖")))  # fmt: skip
     rows_title, cols_title = ("query", "key") if orient == "rows" else ("key", "query")
-    return token_matrix_layout(fig, token_axis(labels, cols_title), token_axis(labels, rows_title), matrix_height(n))
+    return token_matrix_figure(
+        [heatmap], token_axis(labels, cols_title), token_axis(labels, rows_title), matrix_height(n)
+    )

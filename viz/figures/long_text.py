@@ -20,6 +20,7 @@ from viz.figures.layout import (
     oriented,
     red_frame,
     tick_step,
+    token_matrix_figure,
     token_matrix_layout,
     weight_colouring,
 )
@@ -208,22 +209,20 @@ def window_heatmap(
     else:
         z, colours = scaled_colours(pattern, scale)
     hover_numbers = np.stack([pattern, scores], axis=-1).astype(np.float32)  # [n_q, n_k, 2]
-    fig = go.Figure(
-        go.Heatmap(
-            z=oriented(z, orient),
-            x=xs,
-            y=ys,
-            customdata=hover_numbers if orient == "rows" else hover_numbers.transpose(1, 0, 2),
-            hovertemplate=(
-                f"query %{{{q_var}}}<br>key %{{{k_var}}}<br>weight %{{customdata[0]:.4g}}<br>"
-                f"{score_label} %{{customdata[1]:.4g}}<extra></extra>"
-            ),
-            **colours,
-        )
+    heatmap = go.Heatmap(
+        z=oriented(z, orient),
+        x=xs,
+        y=ys,
+        customdata=hover_numbers if orient == "rows" else hover_numbers.transpose(1, 0, 2),
+        hovertemplate=(
+            f"query %{{{q_var}}}<br>key %{{{k_var}}}<br>weight %{{customdata[0]:.4g}}<br>"
+            f"{score_label} %{{customdata[1]:.4g}}<extra></extra>"
+        ),
+        **colours,
     )
     x_axis = _thinned_axis(xs, x_labels, x_title, x_max)
     y_axis = _thinned_axis(ys, y_labels, y_title, y_max)
-    return token_matrix_layout(fig, x_axis, y_axis, matrix_height(max(cells.shape)), meta=meta)
+    return token_matrix_figure([heatmap], x_axis, y_axis, matrix_height(max(cells.shape)), meta=meta)
 
 
 def _thinned_axis(names: list[str], labels: Sequence[str], title: str, max_labels: int = 64) -> dict:

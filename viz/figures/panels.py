@@ -5,7 +5,7 @@ Plotly's make_subplots, then add_trace(row=, col=), update_xaxes(row=, col=) and
 ~90 ms for the masking page's three 18 × 18 panels, where go.Figure given the same traces and layout at once took
 ~19 ms: each incremental call parses its property paths and copies the figure's state again. The grid is still
 make_subplots' own (its axis domains and its title annotations), made once per shape and copied;
-tests/viz/test_panels.py holds a row built here to the same row built through make_subplots.
+tests/viz/test_figures_built_at_once.py holds a row built here to the same row built through make_subplots.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""viz.figures.panels builds a row of panels from plain dicts: the figure must be the one make_subplots and Plotly's
-update methods build, to the last key (the masking page's figures were moved onto it for speed, not for looks)."""
+"""Figures built as plain dicts and one go.Figure call (for speed: Plotly's incremental updates cost 5-6 times as
+much) must be the figures the incremental calls built, to the last key: a row of panels (viz.figures.panels) the one
+make_subplots and the update methods build, a token × token heatmap (token_matrix_figure) the one update_layout and
+fit_token_margins built."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from plotly.subplots import make_subplots
 
+from viz.figures.layout import fit_token_margins, token_axis, token_matrix_figure
 from viz.figures.panels import merged, panel_row
 
 
@@ -59,3 +62,24 @@ def test_each_row_gets_its_own_copy_of_the_cached_grid() -> None:
     second = panel_row(_panels(2), titles=["a", "b"])
     assert [note.font.size for note in first.layout.annotations] == [12, 12]
     assert [note.font.size for note in second.layout.annotations] == [16, 16]  # make_subplots' own
+
+
+@pytest.mark.parametrize("title", [None, "", "Layer 3, head 1"])
+def test_a_token_matrix_is_the_figure_the_updates_built(title: str | None) -> None:
+    labels = ["a", "longer token", "the", "end"]
+    x_axis, y_axis = token_axis(labels, "key"), token_axis(labels, "query")
+    trace = dict(type="heatmap", z=np.eye(4), colorscale="Blues")
+    expected = go.Figure(go.Heatmap(trace))
+    expected.update_layout(
+        **(dict(title=dict(text=title)) if title is not None else {}),
+        xaxis=x_axis | dict(side="top", tickangle=-45),
+        yaxis=y_axis | dict(autorange="reversed"),
+        height=460,
+        margin=dict(l=10, r=10, t=110 if title else 90, b=10),
+        plot_bgcolor="#eeeeee",
+        meta=dict(head=1),
+    )
+    fit_token_margins(expected, -45, bool(title))
+    built = token_matrix_figure([go.Heatmap(trace)], x_axis, y_axis, 460, title, "#eeeeee", dict(head=1))
+    assert built.to_dict() == expected.to_dict()
+    assert built.layout.margin.t > 90 and built.layout.xaxis.automargin is False  # fitted to the labels
