@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from viz.figures.layout import MATRIX_X_LABELS, WEIGHT_SCALE, matrix_height, red_frame, token_axis, token_matrix_layout
+from viz.figures.layout import MATRIX_X_LABELS, WEIGHT_SCALE, matrix_height, red_frame, token_axis, token_matrix_frame
 from viz.labels import plotly_escape
 from viz.views.contacts import ContactView
 
@@ -28,8 +28,7 @@ def contact_heatmap(view: ContactView, title: str = "") -> go.Figure:
         colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0, colorbar=dict(title=dict(text="P(contact)")),
         xgap=1 if m <= 40 else 0, ygap=1 if m <= 40 else 0,
     )  # fmt: skip
-    fig = token_matrix_layout(go.Figure(heatmap), token_axis(labels, "residue", 1, max_labels=MATRIX_X_LABELS),
-                              token_axis(labels, "residue", 1), matrix_height(m), title)  # fmt: skip
     frames = [red_frame(j + 0.5, j + 1.5, i + 0.5, i + 1.5, width=1) for i, j, _ in view.top]  # above the diagonal
-    fig.update_layout(shapes=frames)
-    return fig
+    x_axis = token_axis(labels, "residue", 1, max_labels=MATRIX_X_LABELS)
+    frame = token_matrix_frame(x_axis, token_axis(labels, "residue", 1), matrix_height(m), title, shapes=frames)
+    return go.Figure(data=[heatmap], layout=frame)

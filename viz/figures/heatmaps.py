@@ -22,7 +22,7 @@ from viz.figures.layout import (
     panel_x_font,
     panel_x_labels,
     token_axis,
-    token_matrix_figure,
+    token_matrix_frame,
     weight_colouring,
 )
 from viz.figures.panels import panel_row
@@ -123,7 +123,8 @@ def head_heatmap(
         hovertemplate="%{text}<extra></extra>",
         **weight_colouring(pattern, max(win.shape) <= 40),
     )
-    return token_matrix_figure([heatmap], x_axis, y_axis, matrix_height(max(win.shape)), title, meta=meta)
+    frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(win.shape)), title, meta=meta)
+    return go.Figure(data=[heatmap], layout=frame)
 
 
 def scores_heatmap(
@@ -173,7 +174,8 @@ def scores_heatmap(
         # A few cells: write −∞ in each. A long text's window (128 × 128 by default) would get ~8,000 SVG markers,
         # too small to read and slow to draw; the grey cells and their hover say −∞ there.
         traces.append(_masked_cells(mask, text, win, orient))
-    return token_matrix_figure(traces, x_axis, y_axis, matrix_height(max(win.shape)), title, plot_bgcolor=MASKED_GREY)
+    frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(win.shape)), title, plot_bgcolor=MASKED_GREY)
+    return go.Figure(data=traces, layout=frame)
 
 
 def _masked_cells(mask: np.ndarray, text: list[list[str]], win: Cells, orient: Orientation) -> go.Scatter:

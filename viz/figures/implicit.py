@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.figures.heatmaps import Cells, _cell_hover
-from viz.figures.layout import DIVERGING_SCALE, MASKED_GREY, Orientation, matrix_height, oriented, token_matrix_figure
+from viz.figures.layout import DIVERGING_SCALE, MASKED_GREY, Orientation, matrix_height, oriented, token_matrix_frame
 from viz.views.implicit import ImplicitView
 
 
@@ -33,4 +33,5 @@ def implicit_heatmap(view: ImplicitView, orient: Orientation = "rows", title: st
         colorbar=dict(title=dict(text="weight")), xgap=1 if small else 0, ygap=1 if small else 0,
         hoverongaps=True,
     )  # fmt: skip
-    return token_matrix_figure([heatmap], x_axis, y_axis, matrix_height(m), title, plot_bgcolor=MASKED_GREY)
+    frame = token_matrix_frame(x_axis, y_axis, matrix_height(m), title, plot_bgcolor=MASKED_GREY)
+    return go.Figure(data=[heatmap], layout=frame)

@@ -154,7 +154,7 @@ def width_for_labels(fig: go.Figure, label_px: float) -> int:
 
 
 def tokens_along_top(fig: go.Figure) -> bool:
-    """Whether a figure is a heatmap labelled with tokens along its top (token_matrix_layout's, the lens grid's): on
+    """Whether a figure is a heatmap labelled with tokens along its top (token_matrix_frame's, the lens grid's): on
     a phone such a chart is drawn in ui.widgets.show_token_heatmap's box."""
     axis = fig.layout.xaxis
     return bool(fig.data) and fig.data[0].type == "heatmap" and axis.side == "top" and bool(axis.ticktext)
@@ -172,9 +172,12 @@ def token_matrix_frame(
     title: str | None = None,
     plot_bgcolor: str = "white",
     meta: dict | None = None,
+    shapes: Sequence[dict] | None = None,
 ) -> dict:
     """The layout of every query × key heatmap of the pattern pages: x labels on top at −45°, queries read
-    downwards, margins fitted to the labels. `title=None` leaves the figure untitled."""
+    downwards, margins fitted to the labels. `title=None` leaves the figure untitled; `shapes` (red frames) are drawn
+    over the cells. Given to go.Figure with the traces, in one call: Plotly's update_layout on a built figure took
+    ~17 ms of the main heatmap's ~23 ms (18 tokens), the constructor given the same layout ~4 ms."""
     margin = _token_margins(x_axis.get("ticktext") or (), y_axis.get("ticktext") or (), -45, bool(title))
     layout = dict(
         xaxis=x_axis | dict(side="top", tickangle=-45, automargin=False),
@@ -187,34 +190,9 @@ def token_matrix_frame(
         layout["title"] = dict(text=title)
     if meta is not None:
         layout["meta"] = meta
+    if shapes is not None:
+        layout["shapes"] = list(shapes)
     return layout
-
-
-def token_matrix_figure(
-    traces: Sequence[go.BaseTraceType],
-    x_axis: dict,
-    y_axis: dict,
-    height: int,
-    title: str | None = None,
-    plot_bgcolor: str = "white",
-    meta: dict | None = None,
-) -> go.Figure:
-    """`traces` in token_matrix_frame's layout, made in one go.Figure call: Plotly's update_layout on a built
-    figure took ~17 ms of the main heatmap's ~23 ms (18 tokens), the constructor given the same layout ~4 ms."""
-    return go.Figure(data=list(traces), layout=token_matrix_frame(x_axis, y_axis, height, title, plot_bgcolor, meta))
-
-
-def token_matrix_layout(
-    fig: go.Figure,
-    x_axis: dict,
-    y_axis: dict,
-    height: int,
-    title: str | None = None,
-    plot_bgcolor: str = "white",
-    meta: dict | None = None,
-) -> go.Figure:
-    """`fig` (its traces and any shapes already added) given token_matrix_frame's layout."""
-    return fig.update_layout(token_matrix_frame(x_axis, y_axis, height, title, plot_bgcolor, meta))
 
 
 def weight_colouring(pattern: np.ndarray, small: bool) -> dict:

@@ -22,7 +22,7 @@ from viz.figures.layout import (
     one_two_five,
     tick_reach,
     token_axis,
-    token_matrix_figure,
+    token_matrix_frame,
 )
 from viz.labels import SPACE_MARK, plotly_escape
 from viz.views.generation import Candidates, StepAttention
@@ -197,6 +197,5 @@ def value_weighted_heatmap(
     heatmap = go.Heatmap(z=z, text=text, hovertemplate="%{text}<extra></extra>", colorscale="Viridis", zmin=0.0,
                          colorbar=dict(title=dict(text=f"‖{formula}‖")))  # fmt: skip
     rows_title, cols_title = ("query", "key") if orient == "rows" else ("key", "query")
-    return token_matrix_figure(
-        [heatmap], token_axis(labels, cols_title), token_axis(labels, rows_title), matrix_height(n)
-    )
+    frame = token_matrix_frame(token_axis(labels, cols_title), token_axis(labels, rows_title), matrix_height(n))
+    return go.Figure(data=[heatmap], layout=frame)

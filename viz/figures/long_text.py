@@ -20,8 +20,7 @@ from viz.figures.layout import (
     oriented,
     red_frame,
     tick_step,
-    token_matrix_figure,
-    token_matrix_layout,
+    token_matrix_frame,
     weight_colouring,
 )
 
@@ -143,32 +142,27 @@ def pooled_heatmap(
     x_title, y_title = axis_titles(orient)
     q_name, k_name = ("y", "x") if orient == "rows" else ("x", "y")
     z, colours = scaled_colours(pooled, scale, "mean weight")
-    fig = go.Figure(
-        go.Heatmap(
-            z=oriented(z, orient),
-            x=names,
-            y=names,
-            customdata=oriented(np.asarray(pooled, dtype=np.float32), orient),
-            hovertemplate=(
-                f"queries %{{{q_name}}}<br>keys %{{{k_name}}}<br>mean weight %{{customdata:.4g}}<extra></extra>"
-            ),
-            **colours,
-        )
+    heatmap = go.Heatmap(
+        z=oriented(z, orient),
+        x=names,
+        y=names,
+        customdata=oriented(np.asarray(pooled, dtype=np.float32), orient),
+        hovertemplate=f"queries %{{{q_name}}}<br>keys %{{{k_name}}}<br>mean weight %{{customdata:.4g}}<extra></extra>",
+        **colours,
     )
-    if window is not None:
-        _outline_window(fig, window, block, orient)
     ticktext = [f"{starts[b]} {_short(labels[starts[b]])}" for b in range(s)]
     x_axis = _thinned_axis(names, ticktext, f"{x_title} position", POOLED_X_LABELS)
     y_axis = _thinned_axis(names, ticktext, f"{y_title} position", POOLED_Y_LABELS)
-    return token_matrix_layout(fig, x_axis, y_axis, 620, title, meta=meta)
+    outline = None if window is None else [_window_outline(window, block, orient)]
+    return go.Figure(data=[heatmap], layout=token_matrix_frame(x_axis, y_axis, 620, title, meta=meta, shapes=outline))
 
 
-def _outline_window(fig: go.Figure, window: tuple[int, int, int, int], block: int, orient: Orientation) -> None:
+def _window_outline(window: tuple[int, int, int, int], block: int, orient: Orientation) -> dict:
     """A red frame around the exact window (q0, q1, k0, k1) on the pooled heatmap."""
     q0, q1, k0, k1 = window
     (x0, x1), (y0, y1) = ((k0, k1), (q0, q1)) if orient == "rows" else ((q0, q1), (k0, k1))
     # Category b spans b-0.5..b+0.5 and holds tokens b·block..(b+1)·block-1: token p sits at p/block-0.5.
-    fig.add_shape(red_frame(x0 / block - 0.5, x1 / block - 0.5, y0 / block - 0.5, y1 / block - 0.5))
+    return red_frame(x0 / block - 0.5, x1 / block - 0.5, y0 / block - 0.5, y1 / block - 0.5)
 
 
 def window_heatmap(
@@ -222,7 +216,8 @@ def window_heatmap(
     )
     x_axis = _thinned_axis(xs, x_labels, x_title, x_max)
     y_axis = _thinned_axis(ys, y_labels, y_title, y_max)
-    return token_matrix_figure([heatmap], x_axis, y_axis, matrix_height(max(cells.shape)), meta=meta)
+    frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(cells.shape)), meta=meta)
+    return go.Figure(data=[heatmap], layout=frame)
 
 
 def _thinned_axis(names: list[str], labels: Sequence[str], title: str, max_labels: int = 64) -> dict:
