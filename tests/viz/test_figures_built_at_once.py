@@ -1,7 +1,7 @@
 """Figures built as plain dicts and one go.Figure call (for speed: Plotly's incremental updates cost 5-6 times as
 much) must be the figures the incremental calls built, to the last key: a row of panels (viz.figures.panels) the one
 make_subplots and the update methods build, a token × token heatmap (token_matrix_frame's layout) the one
-update_layout and fit_token_margins built."""
+update_layout calls built (the second fitting the margins to the tick labels)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import fit_token_margins, token_axis, token_matrix_frame
+from viz.figures.layout import token_axis, token_margins, token_matrix_frame
 from viz.figures.panels import merged, panel_row
 
 
@@ -79,7 +79,9 @@ def test_a_token_matrix_is_the_figure_the_updates_built(title: str | None) -> No
         plot_bgcolor="#eeeeee",
         meta=dict(head=1),
     )
-    fit_token_margins(expected, -45, bool(title))
+    ticks = (expected.layout.xaxis.ticktext or (), expected.layout.yaxis.ticktext or ())
+    fitted = token_margins(*ticks, -45, bool(title))
+    expected.update_layout(margin=fitted, xaxis_automargin=False, yaxis_automargin=False)
     frame = token_matrix_frame(x_axis, y_axis, 460, title, "#eeeeee", dict(head=1))
     built = go.Figure(data=[go.Heatmap(trace)], layout=frame)
     assert built.to_dict() == expected.to_dict()

@@ -127,13 +127,7 @@ def tick_reach(ticktext: Sequence[str], angle_deg: float) -> float:
     return longest * math.sin(a) + LINE_PX * math.cos(a)
 
 
-def fit_token_margins(fig: go.Figure, x_angle: float, title: bool) -> None:
-    """Margins that hold the top x labels (rotated by `x_angle`) and left y labels, without automargin."""
-    margin = _token_margins(fig.layout.xaxis.ticktext or (), fig.layout.yaxis.ticktext or (), x_angle, title)
-    fig.update_layout(margin=margin, xaxis_automargin=False, yaxis_automargin=False)
-
-
-def _token_margins(x_ticks: Sequence[str], y_ticks: Sequence[str], x_angle: float, title: bool) -> dict:
+def token_margins(x_ticks: Sequence[str], y_ticks: Sequence[str], x_angle: float, title: bool) -> dict:
     """The top and left margins (px) that hold x labels on top, turned `x_angle`, and y labels on the left."""
     top = (30 if title else 0) + AXIS_TITLE_PX + tick_reach(x_ticks, x_angle) + 10
     left = AXIS_TITLE_PX + tick_reach(y_ticks, 90) + 12
@@ -178,7 +172,7 @@ def token_matrix_frame(
     downwards, margins fitted to the labels. `title=None` leaves the figure untitled; `shapes` (red frames) are drawn
     over the cells. Given to go.Figure with the traces, in one call: Plotly's update_layout on a built figure took
     ~17 ms of the main heatmap's ~23 ms (18 tokens), the constructor given the same layout ~4 ms."""
-    margin = _token_margins(x_axis.get("ticktext") or (), y_axis.get("ticktext") or (), -45, bool(title))
+    margin = token_margins(x_axis.get("ticktext") or (), y_axis.get("ticktext") or (), -45, bool(title))
     layout = dict(
         xaxis=x_axis | dict(side="top", tickangle=-45, automargin=False),
         yaxis=y_axis | dict(autorange="reversed", automargin=False),
