@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.figures.layout import CELL_AXIS, DIVERGING_SCALE, auto_margins
+from viz.figures.layout import CELL_AXIS, DIVERGING_SCALE, PUSHES_MARGINS
 
 
 def vector_strips(
@@ -28,14 +28,14 @@ def vector_strips(
         m[row, : v.size] = v
     scales = list(scales) if scales is not None else [""] * len(rows)
     names = [label for label, _ in rows]
-    fig = go.Figure()
     groups = list(dict.fromkeys(scales))  # in first-seen order
+    traces, layout = [], {}
     for g, group in enumerate(groups):
         mine = np.array([scale == group for scale in scales])
         z = np.where(mine[:, None], m, np.nan)  # (rows, d): the other scales' rows left empty
         bound = float(max(np.nanmax(np.abs(m[mine])), 1e-12))
         axis = "coloraxis" if g == 0 else f"coloraxis{g + 1}"
-        fig.add_trace(
+        traces.append(
             go.Heatmap(
                 z=z.astype(np.float32),
                 x=np.arange(m.shape[1]),
@@ -48,17 +48,20 @@ def vector_strips(
             )
         )
         bar = _stacked_colour_bar(g, len(groups), group)
-        fig.update_layout({axis: dict(colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=bar)})
-    fig.update_layout(
+        layout[axis] = dict(colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=bar)
+    # One go.Figure call with the whole layout: Inside one head draws several of these a rerun, and each
+    # update_layout on a built figure costs more than the figure built at once (docs/performance.md).
+    layout |= dict(
         title=dict(text=title, font=dict(size=14)),
-        xaxis=dict(title=dict(text=x_title), range=[-0.5, m.shape[1] - 0.5]) | CELL_AXIS,
+        xaxis=dict(title=dict(text=x_title), range=[-0.5, m.shape[1] - 0.5]) | CELL_AXIS | PUSHES_MARGINS,
         yaxis=dict(tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
-        | CELL_AXIS,
+        | CELL_AXIS
+        | PUSHES_MARGINS,
         height=int(90 + 36 * len(names)),  # 36 px a row: two stacked colour bars need room for their ticks
         margin=dict(l=10, r=10, t=40, b=10),
         plot_bgcolor="white",
     )
-    return auto_margins(fig)
+    return go.Figure(data=traces, layout=layout)
 
 
 def _stacked_colour_bar(g: int, n_bars: int, title: str) -> dict:
