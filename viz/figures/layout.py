@@ -209,6 +209,13 @@ def weight_colouring(pattern: np.ndarray, small: bool) -> dict:
 PUSHES_MARGINS = dict(automargin=True)
 
 
+def pushing_margins(traces: Sequence[go.BaseTraceType], layout: dict) -> go.Figure:
+    """`traces` in `layout`, its x and y axes PUSHES_MARGINS: auto_margins' figure for one pair of axes, made in one
+    go.Figure call (update_layout and update_xaxes on a built figure cost more than the whole figure built at once)."""
+    axes = {axis: layout.get(axis, {}) | PUSHES_MARGINS for axis in ("xaxis", "yaxis")}
+    return go.Figure(data=list(traces), layout=layout | axes)
+
+
 def auto_margins(fig: go.Figure) -> go.Figure:
     """Tight margins everywhere, but every axis PUSHES_MARGINS. For the smaller figures, drawn once per rerun (a
     figure built at once gives its axes PUSHES_MARGINS itself: update_xaxes on a built figure costs more)."""

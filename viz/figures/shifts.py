@@ -9,7 +9,16 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.figures.label_places import label_boxes, label_positions, labelled_ranges
-from viz.figures.layout import CELL_AXIS, MASKED_GREY, PALETTE, SELECTED_RED, WEIGHT_SCALE, auto_margins, token_axis
+from viz.figures.layout import (
+    CELL_AXIS,
+    MASKED_GREY,
+    PALETTE,
+    SELECTED_RED,
+    WEIGHT_SCALE,
+    auto_margins,
+    pushing_margins,
+    token_axis,
+)
 from viz.figures.mechanism import MATRIX_MAX_LABELS
 
 
@@ -20,34 +29,29 @@ def shift_arrows(
     # Apart where tokens lie close, and off the arrows; the axes then hold every label (autorange holds markers).
     places = label_positions(before, labels, obstacles=after, lines=np.hstack([before, after]))
     x_range, y_range = labelled_ranges(before, label_boxes(before, labels, places, after), obstacles=after)
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=before[:, 0],
-            y=before[:, 1],
-            mode="markers+text",
-            text=list(labels),
-            textposition=places,
-            marker=dict(size=8, color="#7f7f7f"),
-            name="before (entering the layer)",
-            hovertemplate="%{text}<br>before<extra></extra>",
-        )
+    before_points = go.Scatter(
+        x=before[:, 0],
+        y=before[:, 1],
+        mode="markers+text",
+        text=list(labels),
+        textposition=places,
+        marker=dict(size=8, color="#7f7f7f"),
+        name="before (entering the layer)",
+        hovertemplate="%{text}<br>before<extra></extra>",
     )
-    fig.add_trace(
-        go.Scatter(
-            x=after[:, 0],
-            y=after[:, 1],
-            mode="markers",
-            text=list(labels),
-            marker=dict(size=9, color="#1f77b4", symbol="diamond"),
-            name="after attention (+ Δe)",
-            hovertemplate="%{text}<br>after<extra></extra>",
-        )
+    after_points = go.Scatter(
+        x=after[:, 0],
+        y=after[:, 1],
+        mode="markers",
+        text=list(labels),
+        marker=dict(size=9, color="#1f77b4", symbol="diamond"),
+        name="after attention (+ Δe)",
+        hovertemplate="%{text}<br>after<extra></extra>",
     )
     # One list of annotations set at once: fig.add_annotation in a loop re-validates the whole list each time
     # (quadratic; at 835 tokens building the figure alone took seconds).
-    fig.update_layout(annotations=_arrows(before, after, highlight))
-    fig.update_layout(
+    layout = dict(
+        annotations=_arrows(before, after, highlight),
         xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%} of variance)"), zeroline=False, range=x_range),
         yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%} of variance)"), zeroline=False, range=y_range),
         height=480,
@@ -55,7 +59,7 @@ def shift_arrows(
         plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
     )
-    return auto_margins(fig)
+    return pushing_margins([before_points, after_points], layout)
 
 
 def _arrows(before: np.ndarray, after: np.ndarray, highlight: int | None) -> list[dict]:
@@ -86,16 +90,14 @@ def named_source_bars(
 ) -> go.Figure:
     """One horizontal bar per named source token ("412: ␣the", already Plotly-escaped), for a chosen subset of
     a long text's sources: the names carry the true positions, so hover and ticks never show a subset index."""
-    fig = go.Figure(
-        go.Bar(
-            x=np.asarray(values, dtype=np.float64),
-            y=list(names),
-            orientation="h",
-            marker_color=[SELECTED_RED if name == highlight else "#1f77b4" for name in names],
-            hovertemplate="source %{y}<br>%{x:.4g}<extra></extra>",
-        )
+    bars = go.Bar(
+        x=np.asarray(values, dtype=np.float64),
+        y=list(names),
+        orientation="h",
+        marker_color=[SELECTED_RED if name == highlight else "#1f77b4" for name in names],
+        hovertemplate="source %{y}<br>%{x:.4g}<extra></extra>",
     )
-    fig.update_layout(
+    layout = dict(
         title=dict(text=title, font=dict(size=14)),
         xaxis=dict(title=dict(text=x_title), zeroline=True),
         yaxis=dict(type="category", title=dict(text="source token"), autorange="reversed"),
@@ -103,7 +105,7 @@ def named_source_bars(
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",
     )
-    return auto_margins(fig)
+    return pushing_margins([bars], layout)
 
 
 def named_head_sources(
@@ -122,23 +124,21 @@ def named_head_sources(
         ]
         for row in m
     ]
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.where(seen[None, :], m, np.nan).astype(np.float32),  # NaN: the grey background shows
-            x=list(names),
-            y=[f"head {h}" for h in range(m.shape[0])],
-            text=hover,
-            colorscale=WEIGHT_SCALE,
-            zmin=0.0,
-            zmax=float(max(np.max(m[:, seen]), 1e-9)) if seen.any() and m.size else 1.0,
-            hovertemplate="%{y}<br>source %{x}<br>%{text}<extra></extra>",
-            hoverongaps=True,
-            xgap=1 if m.shape[1] <= 40 else 0,  # cells apart, as the other token heatmaps draw them
-            ygap=1,
-            colorbar=dict(thickness=12),
-        )
+    heatmap = go.Heatmap(
+        z=np.where(seen[None, :], m, np.nan).astype(np.float32),  # NaN: the grey background shows
+        x=list(names),
+        y=[f"head {h}" for h in range(m.shape[0])],
+        text=hover,
+        colorscale=WEIGHT_SCALE,
+        zmin=0.0,
+        zmax=float(max(np.max(m[:, seen]), 1e-9)) if seen.any() and m.size else 1.0,
+        hovertemplate="%{y}<br>source %{x}<br>%{text}<extra></extra>",
+        hoverongaps=True,
+        xgap=1 if m.shape[1] <= 40 else 0,  # cells apart, as the other token heatmaps draw them
+        ygap=1,
+        colorbar=dict(thickness=12),
     )
-    fig.update_layout(
+    layout = dict(
         title=dict(text=title, font=dict(size=14)),
         xaxis=dict(type="category", title=dict(text="source token"), tickangle=-45, **CELL_AXIS),
         yaxis=dict(type="category", title=dict(text="head"), autorange="reversed", **CELL_AXIS),
@@ -146,7 +146,7 @@ def named_head_sources(
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor=MASKED_GREY if not seen.all() else "white",
     )
-    return auto_margins(fig)
+    return pushing_margins([heatmap], layout)
 
 
 # The residual entering layer l for l = 0..L−1; point L is the model's output, the residual leaving the last layer.
@@ -155,9 +155,9 @@ RESIDUAL_AXIS = "input of layer (last: output)"
 
 def layer_lines(series: dict[str, np.ndarray], title: str, y_title: str, x_title: str = RESIDUAL_AXIS) -> go.Figure:
     """One line per named series over layers 0..L (names must be Plotly-escaped)."""
-    fig = go.Figure()
+    lines = []
     for k, (name, ys) in enumerate(series.items()):
-        fig.add_trace(
+        lines.append(
             go.Scatter(
                 x=np.arange(len(ys)),
                 y=np.asarray(ys, dtype=np.float64),
@@ -168,7 +168,7 @@ def layer_lines(series: dict[str, np.ndarray], title: str, y_title: str, x_title
                 hovertemplate=f"{name}<br>layer %{{x}}: %{{y:.4f}}<extra></extra>",
             )
         )
-    fig.update_layout(
+    layout = dict(
         title=dict(text=title, font=dict(size=14)),
         xaxis=dict(title=dict(text=x_title)),
         yaxis=dict(title=dict(text=y_title)),
@@ -177,16 +177,16 @@ def layer_lines(series: dict[str, np.ndarray], title: str, y_title: str, x_title
         plot_bgcolor="white",
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
-    return auto_margins(fig)
+    return pushing_margins(lines, layout)
 
 
 def trajectories_figure(names: Sequence[str], coords: np.ndarray, explained: np.ndarray) -> go.Figure:
     """Each sentence's word embedding as a path over layers (joint 2-D PCA); first and last layers marked."""
-    fig = go.Figure()
     n_points = coords.shape[1]
+    paths, ends = [], []
     for k, name in enumerate(names):
         c = PALETTE[k % len(PALETTE)]
-        fig.add_trace(
+        paths.append(
             go.Scatter(
                 x=coords[k, :, 0],
                 y=coords[k, :, 1],
@@ -198,18 +198,19 @@ def trajectories_figure(names: Sequence[str], coords: np.ndarray, explained: np.
                 hovertemplate=f"{name}<br>layer %{{customdata}}<extra></extra>",
             )
         )
-        fig.add_annotation(
+        ends.append(dict(
             x=float(coords[k, -1, 0]),
             y=float(coords[k, -1, 1]),
             text=f"L{n_points - 1}",
             showarrow=False,
             yshift=10,
             font=dict(color=c, size=10),
-        )
-    fig.add_annotation(
+        ))  # fmt: skip
+    start = dict(
         x=float(coords[0, 0, 0]), y=float(coords[0, 0, 1]), text="L0", showarrow=False, yshift=10, font=dict(size=10)
     )
-    fig.update_layout(
+    layout = dict(
+        annotations=[*ends, start],
         xaxis=dict(title=dict(text=f"PC1 ({explained[0]:.0%})"), zeroline=False),
         yaxis=dict(title=dict(text=f"PC2 ({explained[1]:.0%})"), zeroline=False),
         height=420 + 22 * len(names),
@@ -217,7 +218,7 @@ def trajectories_figure(names: Sequence[str], coords: np.ndarray, explained: np.
         plot_bgcolor="white",
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
-    return auto_margins(fig)
+    return pushing_margins(paths, layout)
 
 
 def closest_sense_figure(
