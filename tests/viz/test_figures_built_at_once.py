@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import token_axis, token_margins, token_matrix_frame
+from viz.figures.layout import auto_margins, pushing_margins, token_axis, token_margins, token_matrix_frame
 from viz.figures.panels import merged, panel_row
 
 
@@ -86,3 +86,13 @@ def test_a_token_matrix_is_the_figure_the_updates_built(title: str | None) -> No
     built = go.Figure(data=[go.Heatmap(trace)], layout=frame)
     assert built.to_dict() == expected.to_dict()
     assert built.layout.margin.t > 90 and built.layout.xaxis.automargin is False  # fitted to the labels
+
+
+@pytest.mark.parametrize("axes", [{}, dict(xaxis=dict(title=dict(text="layer"))), dict(yaxis=dict(automargin=False))])
+def test_pushing_margins_is_auto_margins_built_at_once(axes: dict) -> None:
+    traces = [dict(type="scatter", x=[0, 1], y=[2, 3]), dict(type="bar", x=[1], y=[1])]
+    layout = dict(height=300, annotations=[dict(x=0, y=2, text="L0", showarrow=False)], **axes)
+    expected = auto_margins(go.Figure(data=[go.Scatter(traces[0]), go.Bar(traces[1])]).update_layout(layout))
+    built = pushing_margins([go.Scatter(traces[0]), go.Bar(traces[1])], layout)
+    assert built.to_dict() == expected.to_dict()
+    assert built.layout.xaxis.automargin and built.layout.yaxis.automargin
