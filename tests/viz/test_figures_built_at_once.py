@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import pytest
 from plotly.subplots import make_subplots
 
-from viz.figures.layout import auto_margins, pushing_margins, token_axis, token_margins, token_matrix_frame
-from viz.figures.panels import merged, panel_row
+from viz.figures.layout import auto_margins, merged, pushing_margins, token_axis, token_margins, token_matrix_frame
+from viz.figures.panels import panel_row
 
 
 def _panels(n_panels: int) -> list[tuple[go.Heatmap, dict, dict]]:

@@ -247,10 +247,8 @@ def mask_comparison(
 def _comparison_panel(
     col: int, matrix: np.ndarray, colour_axis: str, what: str, win: Cells, orient: Orientation
 ) -> tuple[go.Heatmap, dict, dict]:
-    """Panel `col` of the mask comparison (its trace, x axis and y axis): `matrix` on `colour_axis`; only the first
-    panel labels rows."""
+    """Panel `col` of the mask comparison (its trace, x axis and y axis): `matrix` on `colour_axis`."""
     n = max(win.shape)
-    x_axis, y_axis = win.axes(orient, max_x=panel_x_labels(n))
     xs, ys = win.positions(orient)
     trace = go.Heatmap(
         z=oriented(matrix, orient),
@@ -262,7 +260,14 @@ def _comparison_panel(
         xgap=1 if n <= 24 else 0,
         ygap=1 if n <= 24 else 0,
     )
+    return trace, *panel_axes(col, win, orient)
+
+
+def panel_axes(col: int, win: Cells, orient: Orientation) -> tuple[dict, dict]:
+    """(x axis, y axis) of panel `col` of a row of `win`'s matrices side by side: only the first labels its rows."""
+    n = max(win.shape)
+    x_axis, y_axis = win.axes(orient, max_x=panel_x_labels(n))
     y_axis = dict(y_axis) | dict(autorange="reversed")
     if col > 1:
         y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
-    return trace, dict(x_axis) | dict(tickangle=-60) | panel_x_font(n), y_axis
+    return dict(x_axis) | dict(tickangle=-60) | panel_x_font(n), y_axis

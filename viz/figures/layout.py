@@ -172,12 +172,12 @@ def token_matrix_frame(
     downwards, margins fitted to the labels. `title=None` leaves the figure untitled; `shapes` (red frames) are drawn
     over the cells. Given to go.Figure with the traces, in one call: Plotly's update_layout on a built figure took
     ~17 ms of the main heatmap's ~23 ms (18 tokens), the constructor given the same layout ~4 ms."""
-    margin = token_margins(x_axis.get("ticktext") or (), y_axis.get("ticktext") or (), -45, bool(title))
+    fitted = token_margins(x_axis.get("ticktext") or (), y_axis.get("ticktext") or (), -45, bool(title))
     layout = dict(
         xaxis=x_axis | dict(side="top", tickangle=-45, automargin=False),
         yaxis=y_axis | dict(autorange="reversed", automargin=False),
         height=height,
-        margin=dict(l=margin["l"], r=10, t=margin["t"], b=10),
+        margin=fitted | dict(r=10, b=10),
         plot_bgcolor=plot_bgcolor,
     )
     if title is not None:
@@ -207,6 +207,15 @@ def weight_colouring(pattern: np.ndarray, small: bool) -> dict:
 
 # An axis whose tick labels and title push the plot in instead of being clipped (long token labels, log-axis units).
 PUSHES_MARGINS = dict(automargin=True)
+
+
+def merged(base: dict, extra: dict) -> dict:
+    """`base` with `extra` merged in, a nested dict key by key, as Plotly's update methods merge."""
+    out = dict(base)
+    for key, value in extra.items():
+        old = out.get(key)
+        out[key] = merged(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
+    return out
 
 
 def pushing_margins(traces: Sequence[go.BaseTraceType], layout: dict) -> go.Figure:

@@ -10,28 +10,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.figures.heatmaps import Cells, _cell_hover, _cells_of
+from viz.figures.heatmaps import Cells, _cell_hover, _cells_of, panel_axes
 from viz.figures.layout import (
     DIVERGING_SCALE,
     MASKED_GREY,
     MINUS_INF,
     Orientation,
     oriented,
-    panel_x_font,
-    panel_x_labels,
 )
 from viz.figures.panels import panel_row
 
 ALLOWED, BLOCKED = "#2b6cb0", "#f2f2f2"  # a key the query may see / may not
-
-
-def _panel_axes(col: int, win: Cells, orient: Orientation) -> tuple[dict, dict]:
-    """Panel `col`'s (x axis, y axis): only the first panel labels its rows."""
-    x_axis, y_axis = win.axes(orient, max_x=panel_x_labels(max(win.shape)))
-    y_axis = dict(y_axis) | dict(autorange="reversed")
-    if col > 1:
-        y_axis.update(showticklabels=False, ticks="", title=dict(text=""))
-    return dict(x_axis) | dict(tickangle=-60) | panel_x_font(max(win.shape)), y_axis
 
 
 def window_masks(
@@ -62,7 +51,7 @@ def window_masks(
             hovertemplate="%{text}<extra></extra>", zmin=0.0, zmax=1.0, showscale=False,
             colorscale=[[0.0, BLOCKED], [1.0, ALLOWED]], xgap=1 if small else 0, ygap=1 if small else 0,
         )  # fmt: skip
-        drawn.append((trace, *_panel_axes(col, win, orient)))
+        drawn.append((trace, *panel_axes(col, win, orient)))
     n = max(win.shape)
     layout = dict(height=max(360, min(640, 200 + 14 * n)), margin=dict(l=10, r=10, t=40, b=10))
     return panel_row(drawn, titles=[t for t, _ in panels], spacing=0.05, layout=layout)
@@ -144,7 +133,7 @@ def _side_by_side(
             text=_cell_hover(win, hover, orient), hovertemplate="%{text}<extra></extra>", coloraxis="coloraxis",
             xgap=1 if small else 0, ygap=1 if small else 0, hoverongaps=False,
         )  # fmt: skip
-        drawn.append((trace, *_panel_axes(col, win, orient)))
+        drawn.append((trace, *panel_axes(col, win, orient)))
     layout = dict(
         coloraxis=dict(colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=dict(title=dict(text="score"))),
         height=max(380, min(700, 200 + 16 * max(win.shape))), margin=dict(l=10, r=10, t=56, b=10),  # 2-line titles

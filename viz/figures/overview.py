@@ -21,12 +21,12 @@ from viz.figures.layout import (
     TRANSPARENT,
     WEIGHT_SCALE,
     Orientation,
+    merged,
     oriented,
     red_frame,
     tick_reach,
 )
 from viz.figures.long_text import ColourScale, thumbnail_colours
-from viz.figures.panels import merged
 
 TOOLBAR_PX = 30  # the top margin: Plotly's toolbar shows on hover 2 px from the top, its buttons ~26 px tall
 OVERVIEW_BOTTOM_PX = int(AXIS_TITLE_PX + LINE_PX + 12)  # the overview's bottom margin: tick labels and axis title

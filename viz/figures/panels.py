@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from viz.figures.layout import merged
+
 
 @functools.lru_cache(maxsize=64)
 def _grid(cols: int, titles: tuple[str, ...], spacing: float | None) -> dict:
@@ -25,15 +27,6 @@ def _grid(cols: int, titles: tuple[str, ...], spacing: float | None) -> dict:
     grid = layout.to_dict()["layout"]
     grid.pop("template", None)  # go.Figure applies the default template itself
     return grid
-
-
-def merged(base: dict, extra: dict) -> dict:
-    """`base` with `extra` merged in, a nested dict key by key, as Plotly's update methods merge."""
-    out = dict(base)
-    for key, value in extra.items():
-        old = out.get(key)
-        out[key] = merged(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
-    return out
 
 
 def panel_row(

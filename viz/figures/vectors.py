@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.figures.layout import CELL_AXIS, DIVERGING_SCALE, PUSHES_MARGINS
+from viz.figures.layout import CELL_AXIS, DIVERGING_SCALE, pushing_margins
 
 
 def vector_strips(
@@ -49,19 +49,18 @@ def vector_strips(
         )
         bar = _stacked_colour_bar(g, len(groups), group)
         layout[axis] = dict(colorscale=DIVERGING_SCALE, cmin=-bound, cmax=bound, colorbar=bar)
-    # One go.Figure call with the whole layout: Inside one head draws several of these a rerun, and each
-    # update_layout on a built figure costs more than the figure built at once (docs/performance.md).
+    # Built at once (pushing_margins): Inside one head draws several of these a rerun, and each update_layout on a
+    # built figure costs more than the whole figure built in one call (docs/performance.md).
     layout |= dict(
         title=dict(text=title, font=dict(size=14)),
-        xaxis=dict(title=dict(text=x_title), range=[-0.5, m.shape[1] - 0.5]) | CELL_AXIS | PUSHES_MARGINS,
+        xaxis=dict(title=dict(text=x_title), range=[-0.5, m.shape[1] - 0.5]) | CELL_AXIS,
         yaxis=dict(tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
-        | CELL_AXIS
-        | PUSHES_MARGINS,
+        | CELL_AXIS,
         height=int(90 + 36 * len(names)),  # 36 px a row: two stacked colour bars need room for their ticks
         margin=dict(l=10, r=10, t=40, b=10),
         plot_bgcolor="white",
     )
-    return go.Figure(data=traces, layout=layout)
+    return pushing_margins(traces, layout)
 
 
 def _stacked_colour_bar(g: int, n_bars: int, title: str) -> dict:
