@@ -7,64 +7,59 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from viz.figures.layout import CELL_AXIS, SELECTED_RED, WEIGHT_SCALE, red_frame
+from viz.figures.layout import CELL_AXIS, SELECTED_RED, WEIGHT_SCALE, notes_and_shapes, pushing_margins, red_frame
+from viz.figures.panels import subplot_grid
 from viz.views.atlas import ExampleRow, HeadPoints, StatisticStanding
 
 
 def profile_figure(standings: Sequence[StatisticStanding], labels: dict[str, str]) -> go.Figure:
     """One row per statistic: every head's value as a grey dot, this head's as a red diamond."""
-    fig = make_subplots(rows=len(standings), cols=1, vertical_spacing=0.045)
+    layout = subplot_grid(len(standings), 1, vertical_spacing=0.045)
     rng = np.random.default_rng(0)  # a fixed vertical jitter so overlapping heads stay visible
+    traces = []
     for i, s in enumerate(standings, 1):
-        fig.add_trace(
-            go.Scatter(
-                x=s.all_values, y=rng.uniform(-0.3, 0.3, s.all_values.size), mode="markers",
-                marker=dict(size=5, color="rgba(120,120,120,0.45)"), hoverinfo="skip", showlegend=False,
-            ),
-            row=i, col=1,
-        )  # fmt: skip
+        axes = dict(xaxis=f"x{i if i > 1 else ''}", yaxis=f"y{i if i > 1 else ''}")
+        traces.append(go.Scatter(
+            x=s.all_values, y=rng.uniform(-0.3, 0.3, s.all_values.size), mode="markers",
+            marker=dict(size=5, color="rgba(120,120,120,0.45)"), hoverinfo="skip", showlegend=False, **axes,
+        ))  # fmt: skip
+        name = labels.get(s.statistic, s.statistic)
         if not np.isnan(s.value):
-            fig.add_trace(
-                go.Scatter(
-                    x=[s.value], y=[0], mode="markers", marker=dict(size=12, color=SELECTED_RED, symbol="diamond"),
-                    hovertemplate=f"{labels.get(s.statistic, s.statistic)}: %{{x:.4f}}, rank {s.rank} of {s.n_heads}"
-                    "<extra></extra>",
-                    showlegend=False,
-                ),
-                row=i, col=1,
-            )  # fmt: skip
-        fig.update_yaxes(
-            showticklabels=True, tickvals=[0], ticktext=[labels.get(s.statistic, s.statistic)], range=[-0.5, 0.5],
-            row=i, col=1,
-        )  # fmt: skip
-    fig.update_yaxes(automargin=True)  # the statistics' names are the row labels: never cut them
+            traces.append(go.Scatter(
+                x=[s.value], y=[0], mode="markers", marker=dict(size=12, color=SELECTED_RED, symbol="diamond"),
+                hovertemplate=f"{name}: %{{x:.4f}}, rank {s.rank} of {s.n_heads}<extra></extra>", showlegend=False,
+                **axes,
+            ))  # fmt: skip
+        # automargin: the statistics' names are the row labels, never cut them
+        row_axis = dict(showticklabels=True, tickvals=[0], ticktext=[name], range=[-0.5, 0.5], automargin=True)
+        layout[f"yaxis{i if i > 1 else ''}"] |= row_axis
     # b: the last row's tick labels hang below its axis (they were cut in half at the bottom edge)
-    fig.update_layout(height=52 * len(standings) + 80, margin=dict(l=10, r=10, t=10, b=30))
-    return fig
+    layout |= dict(height=52 * len(standings) + 80, margin=dict(l=10, r=10, t=10, b=30))
+    return go.Figure(data=traces, layout=layout)
 
 
 def example_figure(row: ExampleRow) -> go.Figure:
     """The window's tokens as one shaded row: the query's weight on each; the query's own cell outlined in red,
     the key the value is about dashed (a gap cell, blank, stands for the tokens between two windows)."""
-    fig = go.Figure(
-        go.Heatmap(
-            z=[row.weights], x=row.plotly, y=["weight"], colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0,
-            showscale=False, hovertemplate="%{x}: %{z:.4f}<extra></extra>", xgap=1, hoverongaps=False,
-        )
+    heatmap = go.Heatmap(
+        z=[row.weights], x=row.plotly, y=["weight"], colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0,
+        showscale=False, hovertemplate="%{x}: %{z:.4f}<extra></extra>", xgap=1, hoverongaps=False,
     )  # fmt: skip
+    shapes = []
     if row.focus_index is not None and row.focus_index != row.query_index:
-        fig.add_shape(
+        shapes.append(
             dict(type="rect", x0=row.focus_index - 0.5, x1=row.focus_index + 0.5, y0=-0.5, y1=0.5,
                  line=dict(color=SELECTED_RED, width=2, dash="dot"))
         )  # fmt: skip
     if row.query_index is not None:
-        fig.add_shape(red_frame(row.query_index - 0.5, row.query_index + 0.5, -0.5, 0.5))
-    fig.update_xaxes(tickangle=-45, type="category", automargin=True, **CELL_AXIS)  # every token, labelled
-    fig.update_layout(height=190, margin=dict(l=10, r=10, t=10, b=10),
-                      yaxis=dict(showticklabels=False, ticks="") | CELL_AXIS)  # one row: no label, no tick mark
-    return fig
+        shapes.append(red_frame(row.query_index - 0.5, row.query_index + 0.5, -0.5, 0.5))
+    layout = dict(
+        height=190, margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(tickangle=-45, type="category", automargin=True) | CELL_AXIS,  # every token, labelled
+        yaxis=dict(showticklabels=False, ticks="") | CELL_AXIS,  # one row: no label, no tick mark
+    )  # fmt: skip
+    return go.Figure(data=[heatmap], layout=layout | notes_and_shapes([], shapes))
 
 
 def head_scatter(points: HeadPoints, x_title: str, y_title: str, selected: tuple[int, int]) -> go.Figure:
@@ -72,24 +67,19 @@ def head_scatter(points: HeadPoints, x_title: str, y_title: str, selected: tuple
     as the grid's click targets), and the `selected` head is a red diamond."""
     custom = np.stack([points.layers, points.heads], axis=1)
     hover = f"layer %{{customdata[0]}}, head %{{customdata[1]}}<br>{x_title}: %{{x:.4f}}<br>{y_title}: %{{y:.4f}}"
-    fig = go.Figure(
-        go.Scatter(
-            x=points.x, y=points.y, mode="markers", customdata=custom, marker=dict(size=7, color="rgba(70,90,140,0.6)"),
-            hovertemplate=hover + "<extra></extra>", showlegend=False,
-        )
-    )  # fmt: skip
+    traces = [go.Scatter(
+        x=points.x, y=points.y, mode="markers", customdata=custom, marker=dict(size=7, color="rgba(70,90,140,0.6)"),
+        hovertemplate=hover + "<extra></extra>", showlegend=False,
+    )]  # fmt: skip
     mine = (points.layers == selected[0]) & (points.heads == selected[1])
     if mine.any():
-        fig.add_trace(
-            go.Scatter(
-                x=points.x[mine], y=points.y[mine], mode="markers", customdata=custom[mine],
-                marker=dict(size=13, color=SELECTED_RED, symbol="diamond"), hovertemplate=hover + "<extra></extra>",
-                showlegend=False,
-            )
-        )  # fmt: skip
-    fig.update_layout(
-        height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=x_title, yaxis_title=y_title, dragmode=False
-    )
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
-    return fig
+        traces.append(go.Scatter(
+            x=points.x[mine], y=points.y[mine], mode="markers", customdata=custom[mine],
+            marker=dict(size=13, color=SELECTED_RED, symbol="diamond"), hovertemplate=hover + "<extra></extra>",
+            showlegend=False,
+        ))  # fmt: skip
+    layout = dict(
+        height=380, margin=dict(l=10, r=10, t=10, b=10), dragmode=False,
+        xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text=y_title)),
+    )  # fmt: skip
+    return pushing_margins(traces, layout)

@@ -65,16 +65,14 @@ def _edge_traces(line: EdgeLines) -> list[go.Scatter]:
 
 def flow_figure(view: FlowView) -> go.Figure:
     """The graph; hover an edge's middle for its block, ends and importance, a node for its level."""
-    fig = go.Figure()
-    for line in view.lines:
-        fig.add_traces(_edge_traces(line))
-    fig.add_trace(go.Scatter(
+    traces = [trace for line in view.lines for trace in _edge_traces(line)]
+    traces.append(go.Scatter(
         x=view.node_x, y=view.node_y, mode="markers", marker=dict(size=4, color="#757575"),
         hovertext=view.node_hover, hoverinfo="text", name="residual stream", showlegend=False,
     ))  # fmt: skip
     top = 2 * view.n_layers
     chosen = plotly_escape(view.tokens[view.target_column])
-    fig.add_trace(go.Scatter(
+    traces.append(go.Scatter(
         x=[view.target_column], y=[top], mode="markers", marker=dict(size=14, color="#c62828", symbol="star"),
         hovertext=[f"{chosen}: the final embedding explained"], hoverinfo="text",
         name="the chosen token", showlegend=True,
@@ -83,7 +81,7 @@ def flow_figure(view: FlowView) -> go.Figure:
     cols = list(range(0, n_cols, tick_step(n_cols, 48)))
     col_labels = [f"{plotly_escape(view.tokens[c])} ({view.positions[c]})" for c in cols]
     blocks = list(range(0, view.n_layers, tick_step(view.n_layers, 16)))
-    fig.update_layout(
+    layout = dict(
         height=int(max(420, 150 + ROW_PX * (top + 1))),
         margin=dict(l=10, r=10, t=40, b=10),
         plot_bgcolor="white",
@@ -99,4 +97,4 @@ def flow_figure(view: FlowView) -> go.Figure:
             gridcolor="#f0f0f0", zeroline=False, automargin=True,
         ),
     )  # fmt: skip
-    return fig
+    return go.Figure(data=traces, layout=layout)

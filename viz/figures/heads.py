@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from viz.figures.heatmaps import Cells, head_heatmap
+from viz.figures.heatmaps import Cells, head_heatmap_parts
 from viz.figures.layout import SELECTED_RED, Orientation, red_frame
 from viz.views.head_focus import FocusView
 
@@ -27,18 +27,19 @@ def focus_heatmap(
     label (the window picks its own); positions are the tokens' positions in the text."""
     tokens = list(labels[view.start : view.stop])
     cells = Cells(tokens, tokens, view.start, view.start)
-    fig = head_heatmap(
+    heatmap, layout = head_heatmap_parts(
         view.pattern, view.scores, view.mask, labels, orient, title, cells=cells, score_label=score_label
     )
     lo, hi = view.start - 0.5, view.stop - 0.5
     band = (query - 0.5, query + 0.5)
     (x0, x1), (y0, y1) = ((lo, hi), band) if orient == "rows" else (band, (lo, hi))
-    fig.add_shape(red_frame(x0, x1, y0, y1))
+    layout["shapes"] = [*layout.get("shapes", []), red_frame(x0, x1, y0, y1)]
+    traces = [heatmap]
     shown = [k for k in keys if view.start <= k < view.stop]
     if shown:
         along, across = (shown, [query] * len(shown))
         xs, ys = (along, across) if orient == "rows" else (across, along)
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=xs,
                 y=ys,
@@ -49,4 +50,4 @@ def focus_heatmap(
                 name="chosen keys",
             )
         )
-    return fig
+    return go.Figure(data=traces, layout=layout)

@@ -219,18 +219,10 @@ def merged(base: dict, extra: dict) -> dict:
 
 
 def pushing_margins(traces: Sequence[go.BaseTraceType], layout: dict) -> go.Figure:
-    """`traces` in `layout`, its x and y axes PUSHES_MARGINS: auto_margins' figure for one pair of axes, made in one
+    """`traces` in `layout`, its x and y axes PUSHES_MARGINS (tick labels and titles never cut), made in one
     go.Figure call (update_layout and update_xaxes on a built figure cost more than the whole figure built at once)."""
     axes = {axis: layout.get(axis, {}) | PUSHES_MARGINS for axis in ("xaxis", "yaxis")}
     return go.Figure(data=list(traces), layout=layout | axes)
-
-
-def auto_margins(fig: go.Figure) -> go.Figure:
-    """Tight margins everywhere, but every axis PUSHES_MARGINS. For the smaller figures, drawn once per rerun (a
-    figure built at once gives its axes PUSHES_MARGINS itself: update_xaxes on a built figure costs more)."""
-    fig.update_xaxes(PUSHES_MARGINS)
-    fig.update_yaxes(PUSHES_MARGINS)
-    return fig
 
 
 def one_two_five(lo: float, hi: float) -> list[float]:
@@ -317,8 +309,24 @@ def _get(obj: object, key: str) -> object:
     return getattr(obj, key, None)
 
 
-def no_heads(fig: go.Figure, values: np.ndarray) -> None:
-    """Write "no heads" across each all-NaN row of a [layers, heads] heatmap: a hybrid's layer without attention."""
-    for layer in np.flatnonzero(np.isnan(np.asarray(values, dtype=np.float64)).all(axis=1)):
-        fig.add_annotation(x=(values.shape[1] - 1) / 2, y=int(layer), text="no heads", showarrow=False,
-                           font=dict(color="#888888", size=11))  # fmt: skip
+def no_heads(values: np.ndarray) -> list[dict]:
+    """The notes "no heads" across each all-NaN row of a [layers, heads] heatmap (a hybrid's layer without
+    attention), for the layout's annotations."""
+    rows = np.flatnonzero(np.isnan(np.asarray(values, dtype=np.float64)).all(axis=1))
+    return [dict(x=(values.shape[1] - 1) / 2, y=int(layer), text="no heads", showarrow=False,
+                 font=dict(color="#888888", size=11)) for layer in rows]  # fmt: skip
+
+
+def notes_and_shapes(annotations: Sequence[dict], shapes: Sequence[dict]) -> dict:
+    """A layout's annotations and shapes, each key only where there are some (as a figure without them has)."""
+    return ({"annotations": list(annotations)} if annotations else {}) | ({"shapes": list(shapes)} if shapes else {})
+
+
+def hline(y: float, line: dict) -> dict:
+    """A line across the whole plot at data height y (the shape fig.add_hline adds), for the layout's shapes."""
+    return dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y, line=line)
+
+
+def vline(x: float, line: dict) -> dict:
+    """A line up the whole plot at data position x (the shape fig.add_vline adds), for the layout's shapes."""
+    return dict(type="line", yref="y domain", y0=0, y1=1, xref="x", x0=x, x1=x, line=line)

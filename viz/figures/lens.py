@@ -8,7 +8,6 @@ import unicodedata
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from viz.figures.layout import (
     AXIS_TITLE_PX,
@@ -19,11 +18,14 @@ from viz.figures.layout import (
     WEIGHT_SCALE,
     labels_fitting,
     matrix_height,
+    merged,
     one_two_five,
     tick_reach,
     token_axis,
     token_matrix_frame,
+    vline,
 )
+from viz.figures.panels import subplot_grid
 from viz.labels import SPACE_MARK, plotly_escape
 from viz.views.generation import Candidates, StepAttention
 from viz.views.lens import LensGrid, LensTrack
@@ -56,15 +58,11 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
         hovertext=grid.hover, hoverinfo="text", xgap=1, ygap=1,
         colorbar=dict(title=dict(text="top-1<br>probability"), tickformat=".0%"),
     )  # fmt: skip
-    fig = go.Figure(heat)
+    guessed = "labelled" if grid.tagged else "guessed" if grid.fills_in else "the prediction follows"
     x_axis = token_axis(
-        [plotly_escape(t) for t in grid.tokens],
-        "position (the token labelled)" if grid.tagged else "position (the token guessed)" if grid.fills_in else
-        "position (the token the prediction follows)",
-        start=grid.first,
-        max_labels=MATRIX_X_LABELS,
+        [plotly_escape(t) for t in grid.tokens], f"position (the token {guessed})", grid.first, MATRIX_X_LABELS
     )
-    fig.update_layout(
+    layout = dict(
         xaxis=x_axis | dict(side="top", tickangle=-45),
         yaxis=dict(title=dict(text="after block (layer)"), dtick=1 if n_layers <= 32 else None, automargin=True)
         | CELL_AXIS,
@@ -72,13 +70,13 @@ def lens_grid_figure(grid: LensGrid) -> go.Figure:
         margin=dict(l=70, r=10, t=120, b=10),
         plot_bgcolor="white",
     )
-    return fig
+    return go.Figure(data=[heat], layout=layout)
 
 
 def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
     """Probability (left) and rank (right, log scale, 1 = top) of each chosen token after every block."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("probability", "rank (1 = top)"))
     layers = list(range(track.probs.shape[0]))
+    traces = []
     for t, label in enumerate(track.labels):
         name = f"‘{plotly_escape(label)}’"  # quoted, as Experiments quotes tokens: a bare "," is lost in a legend
         hover = [f"{name}<br>after block {k}: {p:.2%}, rank {r + 1}" for k, p, r in
@@ -86,24 +84,26 @@ def lens_track_figure(track: LensTrack, position_label: str) -> go.Figure:
         colour = PALETTE[t % len(PALETTE)]  # one colour per token on both charts: only the left one has a legend
         common = dict(mode="lines+markers", name=name, legendgroup=name, hovertext=hover, hoverinfo="text",
                       line=dict(color=colour), marker=dict(color=colour))  # fmt: skip
-        fig.add_trace(go.Scatter(x=layers, y=track.probs[:, t], **common), row=1, col=1)
+        traces.append(go.Scatter(x=layers, y=track.probs[:, t], xaxis="x", yaxis="y", **common))
         # Unclipped: rank 1 lies on the axis's top edge, and a clipped marker there would be cut in half.
-        fig.add_trace(go.Scatter(x=layers, y=track.ranks[:, t] + 1, showlegend=False, cliponaxis=False, **common),
-                      row=1, col=2)  # fmt: skip
-    fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=1)
+        traces.append(go.Scatter(x=layers, y=track.ranks[:, t] + 1, showlegend=False, cliponaxis=False, xaxis="x2",
+                                 yaxis="y2", **common))  # fmt: skip
     span = rank_range(track.ranks)  # reversed: its first end, the worst rank shown, is at the bottom
     ticks = rank_ticks(10 ** span[0])
-    fig.update_yaxes(type="log", range=span, tickmode="array", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks],
-                     row=1, col=2)  # fmt: skip
-    fig.update_xaxes(title_text="after block (layer)")
-    fig.update_xaxes(automargin=True)  # the axis titles under their ticks, above the legend's band
-    fig.update_yaxes(automargin=True)
-    fig.update_annotations(yshift=8)  # the subplot titles, clear of the unclipped markers at rank 1 and at 100%
+    layers_axis = dict(title=dict(text="after block (layer)"), automargin=True)  # titles under ticks, over the legend
+    axes = dict(
+        xaxis=layers_axis, xaxis2=layers_axis, yaxis=dict(tickformat=".0%", range=[0, 1], automargin=True),
+        yaxis2=dict(type="log", range=span, tickmode="array", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks],
+                    automargin=True),
+    )  # fmt: skip
+    grid = subplot_grid(1, 2, subplot_titles=("probability", "rank (1 = top)"))
+    # The subplot titles clear of the unclipped markers at rank 1 and at 100%.
+    grid["annotations"] = [note | dict(yshift=8) for note in grid["annotations"]]
     # The legend in its own band at the foot of the figure: placed under the plot (y=-0.2), its quoted tokens ran
     # into the axis titles at every width (tests/browser/test_chart_text_fits_browser.py).
-    fig.update_layout(height=450, margin=dict(l=70, r=10, t=70, b=40), title=dict(text=position_label),
-                      legend=dict(orientation="h", yref="container", yanchor="bottom", y=0))  # fmt: skip
-    return fig
+    frame = dict(height=450, margin=dict(l=70, r=10, t=70, b=40), title=dict(text=position_label),
+                 legend=dict(orientation="h", yref="container", yanchor="bottom", y=0))  # fmt: skip
+    return go.Figure(data=traces, layout=merged(merged(grid, axes), frame))
 
 
 def rank_range(ranks: np.ndarray) -> list[float]:
@@ -129,16 +129,15 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
               for j in range(n_keys)] for s in range(n_new)]  # fmt: skip
     seen = np.arange(first, first + n_keys)[None, :] <= view.n_prompt - 1 + np.arange(n_new)[:, None]
     masked = np.where(seen, w, np.nan)
-    fig = go.Figure(go.Heatmap(
+    heatmap = go.Heatmap(
         z=masked, x=np.arange(first, first + n_keys), colorscale=WEIGHT_SCALE, zmin=0.0, hovertext=hover,
         hoverinfo="text", colorbar=dict(title=dict(text="weight")),
-    ))  # fmt: skip
-    fig.add_vline(x=view.n_prompt - 0.5, line=dict(color="crimson", width=2, dash="dot"))
+    )  # fmt: skip
     y_axis = token_axis([plotly_escape(t) for t in view.rows], "generated token")
     # The row labels' room set here, not left to automargin: a phone's box for the chart is sized from the margins
     # (ui.widgets.show_token_heatmap), and the room automargin added was not in it, so it squeezed the keys.
     left = int(AXIS_TITLE_PX + tick_reach(y_axis["ticktext"], 90) + 12)
-    fig.update_layout(
+    layout = dict(
         title=dict(text=f"Layer {layer}, head {head}: where each step looked"),
         # Vertical labels, as many as fit apart in the plot's 388 px at 1024 px: a prompt and its continuation are
         # ~40 tokens, and at 45° (then 48 upright) their labels ran into each other on a 1024 px screen.
@@ -146,43 +145,42 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
                          max_labels=labels_fitting(388, 90)) | dict(side="top", tickangle=-90),
         yaxis=y_axis | dict(autorange="reversed"),
         height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=left, r=10, t=130, b=10), plot_bgcolor=MASKED_GREY,
-        title_y=0.99,
+        shapes=[vline(view.n_prompt - 0.5, dict(color="crimson", width=2, dash="dot"))],
     )  # fmt: skip
-    return fig
+    layout["title"]["y"] = 0.99
+    return go.Figure(data=[heatmap], layout=layout)
 
 
 def step_heads_figure(weights: np.ndarray, keys: list[str], layer: int, written: str, first: int = 0) -> go.Figure:
     """Every head of one layer (rows) over the earlier tokens (from position `first`) at one step."""
     hover = [[f"head {h} → {plotly_escape(keys[j])} (position {first + j}): {weights[h, j]:.3f}"
               for j in range(weights.shape[1])] for h in range(weights.shape[0])]  # fmt: skip
-    fig = go.Figure(go.Heatmap(z=weights, x=np.arange(first, first + weights.shape[1]), colorscale=WEIGHT_SCALE,
-                               zmin=0.0, hovertext=hover, hoverinfo="text",
-                               colorbar=dict(title=dict(text="weight"))))  # fmt: skip
+    heatmap = go.Heatmap(z=weights, x=np.arange(first, first + weights.shape[1]), colorscale=WEIGHT_SCALE, zmin=0.0,
+                         hovertext=hover, hoverinfo="text", colorbar=dict(title=dict(text="weight")))  # fmt: skip
     # As many 45° labels as fit apart in the plot's 339 px beside the candidates at 1280 px (23 ran together).
     x_axis = token_axis([plotly_escape(t) for t in keys], "earlier token", first, max_labels=labels_fitting(339, 45))
     # Above the plot: the title, the axis title and the longest label (a fixed 190 px left ~100 px of white over
     # short tokens); automargin grows it if the estimate falls short.
     top = int(TITLE_PX + AXIS_TITLE_PX + tick_reach(x_axis["ticktext"], 45) + 10)
-    fig.update_layout(
-        title=dict(text=f"Layer {layer}, every head, at the step that wrote ‘{plotly_escape(written)}’"),
+    layout = dict(
+        title=dict(text=f"Layer {layer}, every head, at the step that wrote ‘{plotly_escape(written)}’", y=0.99),
         xaxis=x_axis | dict(side="top", tickangle=-45),
         yaxis=dict(title=dict(text="head"), autorange="reversed", dtick=1, automargin=True),
-        height=top + 10 + 60 + 22 * weights.shape[0], margin=dict(l=60, r=10, t=top, b=10), title_y=0.99,
+        height=top + 10 + 60 + 22 * weights.shape[0], margin=dict(l=60, r=10, t=top, b=10),
     )  # fmt: skip
-    return fig
+    return go.Figure(data=[heatmap], layout=layout)
 
 
 def candidates_figure(c: Candidates) -> go.Figure:
     """One step's most likely tokens, the written one highlighted."""
     colours = ["crimson" if i == c.chosen else "steelblue" for i in range(len(c.labels))]
     labels = [f"{i + 1}. ‘{plotly_escape(t)}’" for i, t in enumerate(c.labels)]  # quoted: "1. ," read as punctuation
-    fig = go.Figure(go.Bar(x=c.probs, y=labels, orientation="h", marker_color=colours,
-                           hovertext=[f"{t}: {p:.2%}" for t, p in zip(labels, c.probs, strict=True)],
-                           hoverinfo="text"))  # fmt: skip
-    fig.update_layout(xaxis=dict(tickformat=".0%", title=dict(text="probability (temperature 1)"), automargin=True),
-                      yaxis=dict(autorange="reversed", automargin=True), height=int(120 + 26 * len(labels)),
-                      margin=dict(l=120, r=10, t=30, b=10))  # fmt: skip
-    return fig
+    hover = [f"{t}: {p:.2%}" for t, p in zip(labels, c.probs, strict=True)]
+    bars = go.Bar(x=c.probs, y=labels, orientation="h", marker_color=colours, hovertext=hover, hoverinfo="text")
+    layout = dict(xaxis=dict(tickformat=".0%", title=dict(text="probability (temperature 1)"), automargin=True),
+                  yaxis=dict(autorange="reversed", automargin=True), height=int(120 + 26 * len(labels)),
+                  margin=dict(l=120, r=10, t=30, b=10))  # fmt: skip
+    return go.Figure(data=[bars], layout=layout)
 
 
 def value_weighted_heatmap(

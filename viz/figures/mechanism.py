@@ -17,14 +17,17 @@ from viz.figures.layout import (
     TRANSPARENT,
     WEIGHT_SCALE,
     Orientation,
-    auto_margins,
     axis_titles,
+    hline,
     log_axis,
     no_heads,
+    notes_and_shapes,
     oriented,
+    pushing_margins,
     red_frame,
     si_bytes,
     token_axis,
+    vline,
 )
 from viz.figures.matrix_axes import MATRIX_MAX_LABELS, fitted_margins, row_axis
 from viz.labels import plotly_escape
@@ -67,20 +70,11 @@ def _cell_shapes(highlight: tuple[int, int] | None) -> list[dict]:
 
 def _band_shapes(n_rows: int, n_cols: int, row_bands: int, band_highlight: int | None) -> list[dict]:
     """A line every `row_bands` rows; a red frame round band `band_highlight`."""
-    shapes = [_hline(r - 0.5, dict(color="#555", width=0.5)) for r in range(row_bands, n_rows, row_bands)]
+    shapes = [hline(r - 0.5, dict(color="#555", width=0.5)) for r in range(row_bands, n_rows, row_bands)]
     if band_highlight is not None:
         y0 = band_highlight * row_bands - 0.5
         shapes.append(red_frame(-0.5, n_cols - 0.5, y0, y0 + row_bands))
     return shapes
-
-
-def _hline(y: float, line: dict) -> dict:
-    """A line across the whole plot at data height y (what fig.add_hline draws)."""
-    return dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=y, y1=y, line=line)
-
-
-def _vline(x: float, line: dict) -> dict:
-    return dict(type="line", yref="y domain", y0=0, y1=1, xref="x", x0=x, x1=x, line=line)
 
 
 def _positions_hover(
@@ -108,7 +102,7 @@ def _jump_shapes(row_positions: Sequence[int] | None, col_positions: Sequence[in
     """A dashed line before each row (column) where the positions jump: a window made of two runs of tokens."""
     line = dict(color="#333", width=1.5, dash="dash")
     shapes = []
-    for positions, shape in ((row_positions, _hline), (col_positions, _vline)):
+    for positions, shape in ((row_positions, hline), (col_positions, vline)):
         if positions is not None:
             shapes += [shape(float(i) - 0.5, line) for i in np.flatnonzero(np.diff(np.asarray(positions)) > 1) + 1]
     return shapes
@@ -225,24 +219,24 @@ def source_bars(labels: Sequence[str], values: np.ndarray, title: str, x_title: 
     """One horizontal bar per source token (signed values allowed)."""
     n = len(labels)
     colors = [SELECTED_RED if i == highlight else "#1f77b4" for i in range(n)]
-    fig = go.Figure(
-        go.Bar(
-            x=np.asarray(values, dtype=np.float64),
-            y=np.arange(n),
-            orientation="h",
-            marker_color=colors,
-            hovertemplate="source %{y}<br>%{x:.4g}<extra></extra>",
-        )
+    bars = go.Bar(
+        x=np.asarray(values, dtype=np.float64),
+        y=np.arange(n),
+        orientation="h",
+        marker_color=colors,
+        hovertemplate="source %{y}<br>%{x:.4g}<extra></extra>",
     )
-    fig.update_layout(
-        title=dict(text=title, font=dict(size=14)),
-        xaxis=dict(title=dict(text=x_title), zeroline=True),
-        yaxis=token_axis(labels, "source token", max_labels=MATRIX_MAX_LABELS) | dict(autorange="reversed"),
-        height=int(min(520, max(240, 80 + 22 * n))),
-        margin=dict(l=10, r=10, t=50, b=10),
-        plot_bgcolor="white",
+    return pushing_margins(
+        [bars],
+        dict(
+            title=dict(text=title, font=dict(size=14)),
+            xaxis=dict(title=dict(text=x_title), zeroline=True),
+            yaxis=token_axis(labels, "source token", max_labels=MATRIX_MAX_LABELS) | dict(autorange="reversed"),
+            height=int(min(520, max(240, 80 + 22 * n))),
+            margin=dict(l=10, r=10, t=50, b=10),
+            plot_bgcolor="white",
+        ),
     )
-    return auto_margins(fig)
 
 
 def layer_head_grid(
@@ -255,44 +249,47 @@ def layer_head_grid(
     layers, heads = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")  # (n_layers, n_heads) each
     cells = ~np.isnan(np.asarray(values, dtype=np.float64))
     layers, heads = layers[cells], heads[cells]  # (cells,) each
-    fig = go.Figure(
-        [
-            go.Heatmap(
-                z=np.asarray(values, dtype=np.float32),
-                x=np.arange(n_heads),
-                y=np.arange(n_layers),
-                colorscale=WEIGHT_SCALE,
-                zmin=0.0,
-                zmax=float(max(np.nanmax(values), 1e-9)),
-                colorbar=dict(title=dict(text=colorbar), thickness=12),
-                hoverinfo="skip",
-                xgap=1,
-                ygap=1,
-            ),
-            go.Scatter(
-                x=heads,
-                y=layers,
-                mode="markers",
-                marker=dict(size=12, color=TRANSPARENT),
-                customdata=np.stack([layers, heads], axis=1),
-                text=[f"{v:.4f}" for v in np.asarray(values, dtype=np.float64)[cells]],
-                hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>%{text}<extra></extra>",
-                showlegend=False,
-            ),
-        ]
-    )
-    if selected is not None:
-        layer, head = selected
-        fig.add_shape(red_frame(head - 0.5, head + 0.5, layer - 0.5, layer + 0.5, 3))
-    no_heads(fig, values)
-    fig.update_layout(
+    traces = [
+        go.Heatmap(
+            z=np.asarray(values, dtype=np.float32),
+            x=np.arange(n_heads),
+            y=np.arange(n_layers),
+            colorscale=WEIGHT_SCALE,
+            zmin=0.0,
+            zmax=float(max(np.nanmax(values), 1e-9)),
+            colorbar=dict(title=dict(text=colorbar), thickness=12),
+            hoverinfo="skip",
+            xgap=1,
+            ygap=1,
+        ),
+        go.Scatter(
+            x=heads,
+            y=layers,
+            mode="markers",
+            marker=dict(size=12, color=TRANSPARENT),
+            customdata=np.stack([layers, heads], axis=1),
+            text=[f"{v:.4f}" for v in np.asarray(values, dtype=np.float64)[cells]],
+            hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>%{text}<extra></extra>",
+            showlegend=False,
+        ),
+    ]
+    frame = [] if selected is None else [red_frame(selected[1] - 0.5, selected[1] + 0.5, selected[0] - 0.5,
+                                                   selected[0] + 0.5, 3)]  # fmt: skip
+    layout = dict(
         title=dict(text=title, font=dict(size=14)),
         # Fixed ranges: the click targets' markers would otherwise pad the axes past the first and last cells.
         # Whole heads only, upright, every ceil(n/10)-th: every head labelled turned MiniLM's 12 to 90° in a ~180 px
         # grid, where they read as one string of digits; Plotly's own spacing put 4 heads' ticks every half head,
         # written "−1 0 1 1 2 2 3 3 4". Hover names each cell's head.
-        xaxis=dict(title=dict(text="head"), tickmode="linear", tick0=0, dtick=max(1, math.ceil(n_heads / 10)),
-                   tickangle=0, range=[-0.5, n_heads - 0.5]) | CELL_AXIS,  # fmt: skip
+        xaxis=dict(
+            title=dict(text="head"),
+            tickmode="linear",
+            tick0=0,
+            dtick=max(1, math.ceil(n_heads / 10)),
+            tickangle=0,
+            range=[-0.5, n_heads - 0.5],
+        )
+        | CELL_AXIS,  # fmt: skip
         yaxis=dict(
             title=dict(text="layer"), range=[n_layers - 0.5, -0.5], tickmode="linear", dtick=max(1, n_layers // 15)
         )
@@ -301,26 +298,25 @@ def layer_head_grid(
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",
     )
-    return auto_margins(fig)
+    return pushing_margins(traces, layout | notes_and_shapes(no_heads(values), frame))
 
 
 def context_growth(
     lengths: Sequence[int], bytes_fp16: Sequence[float], bytes_fp32: Sequence[float], title: str
 ) -> go.Figure:
     """Memory of every attention pattern of one pass (layers × heads × n²) against context length."""
-    fig = go.Figure()
-    for name, ys, c in (("fp16 (2 bytes)", bytes_fp16, "#1f77b4"), ("fp32 (4 bytes)", bytes_fp32, "#d62728")):
-        fig.add_trace(
-            go.Scatter(
-                x=list(lengths),
-                y=list(ys),
-                mode="lines+markers",
-                name=name,
-                line=dict(color=c),
-                hovertemplate="n = %{x}<br>%{y:.3s}B<extra></extra>",
-            )
+    lines = [
+        go.Scatter(
+            x=list(lengths),
+            y=list(ys),
+            mode="lines+markers",
+            name=name,
+            line=dict(color=c),
+            hovertemplate="n = %{x}<br>%{y:.3s}B<extra></extra>",
         )
-    fig.update_layout(
+        for name, ys, c in (("fp16 (2 bytes)", bytes_fp16, "#1f77b4"), ("fp32 (4 bytes)", bytes_fp32, "#d62728"))
+    ]
+    layout = dict(
         title=dict(text=plotly_escape(title), font=dict(size=14)),
         xaxis=dict(title=dict(text="context length n (tokens)")) | log_axis(lengths),
         yaxis=dict(title=dict(text="bytes for all patterns")) | log_axis([*bytes_fp16, *bytes_fp32], si_bytes),
@@ -329,25 +325,23 @@ def context_growth(
         plot_bgcolor="white",
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
     )
-    return auto_margins(fig)
+    return pushing_margins(lines, layout)
 
 
 def timing_figure(lengths: Sequence[int], seconds: Sequence[float], title: str) -> go.Figure:
     """Measured seconds of one trace against its number of tokens (log-log)."""
-    fig = go.Figure(
-        go.Scatter(
-            x=list(lengths),
-            y=list(seconds),
-            mode="lines+markers+text",
-            text=[f"{s:.3f} s" for s in seconds],
-            # Left of each point but the first, whose label left of it ran past the axis and was cut (".61 s").
-            textposition=["bottom right"] + ["top left"] * (len(seconds) - 1),
-            cliponaxis=False,
-            line=dict(color="#2ca02c"),
-            hovertemplate="n = %{x}<br>%{y:.4f} s<extra></extra>",
-        )
+    line = go.Scatter(
+        x=list(lengths),
+        y=list(seconds),
+        mode="lines+markers+text",
+        text=[f"{s:.3f} s" for s in seconds],
+        # Left of each point but the first, whose label left of it ran past the axis and was cut (".61 s").
+        textposition=["bottom right"] + ["top left"] * (len(seconds) - 1),
+        cliponaxis=False,
+        line=dict(color="#2ca02c"),
+        hovertemplate="n = %{x}<br>%{y:.4f} s<extra></extra>",
     )
-    fig.update_layout(
+    layout = dict(
         title=dict(text=plotly_escape(title), font=dict(size=14)),
         xaxis=dict(title=dict(text="tokens")) | log_axis(lengths),
         yaxis=dict(title=dict(text="seconds (best of runs)")) | log_axis(seconds),
@@ -355,7 +349,7 @@ def timing_figure(lengths: Sequence[int], seconds: Sequence[float], title: str) 
         margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white",
     )
-    return auto_margins(fig)
+    return pushing_margins([line], layout)
 
 
 def cross_attention_heatmap(

@@ -21,12 +21,28 @@ from viz.figures.layout import merged
 
 
 @functools.lru_cache(maxsize=64)
-def _grid(cols: int, titles: tuple[str, ...], spacing: float | None) -> dict:
-    """make_subplots' layout for one row of `cols` panels (its domains, anchors and title annotations)."""
-    layout = make_subplots(rows=1, cols=cols, subplot_titles=titles or None, horizontal_spacing=spacing)
+def _grid(rows: int, cols: int, options: tuple[tuple[str, object], ...]) -> dict:
+    """make_subplots' layout for a grid of panels (its domains, anchors, shared axes and title annotations)."""
+    layout = make_subplots(rows=rows, cols=cols, **{key: _listed(value) for key, value in options})
     grid = layout.to_dict()["layout"]
     grid.pop("template", None)  # go.Figure applies the default template itself
     return grid
+
+
+def _listed(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _hashable(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def subplot_grid(rows: int, cols: int, **options: object) -> dict:
+    """A fresh copy of make_subplots(rows, cols, **options)'s layout without its template, for a figure built at
+    once: its panels' traces name their axes ("x", "y2", …, numbered row by row as make_subplots numbers them).
+    The grid is made once per shape and options (lists of numbers or titles in `options` are fine)."""
+    key = tuple(sorted((name, _hashable(value)) for name, value in options.items()))
+    return copy.deepcopy(_grid(rows, cols, key))
 
 
 def panel_row(
@@ -38,7 +54,7 @@ def panel_row(
 ) -> go.Figure:
     """One figure of `panels` side by side, each (trace, its x axis, its y axis), under `titles` (in `title_font`
     where given), `spacing` apart (make_subplots' horizontal_spacing; None: its default); `layout` merged last."""
-    grid = copy.deepcopy(_grid(len(panels), tuple(titles), spacing))
+    grid = subplot_grid(1, len(panels), subplot_titles=tuple(titles) or None, horizontal_spacing=spacing)
     if title_font is not None:
         grid["annotations"] = [merged(note, dict(font=title_font)) for note in grid.get("annotations", [])]
     data = []

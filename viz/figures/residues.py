@@ -37,11 +37,13 @@ def residue_heatmap(view: ResidueView, title: str = "") -> go.Figure:
         marker=dict(symbol="circle-open", size=9 if m <= 60 else 5, color="white", line=dict(width=2)),
         name="the residue's own amino acid", showlegend=False,
     )  # fmt: skip
-    fig = go.Figure([heatmap, rings])
-    fig.update_layout(
-        title=dict(text=title) if title else None,
+    layout = dict(
         xaxis=token_axis(labels, "residue", 1, max_labels=MATRIX_X_LABELS) | dict(tickangle=-45),
         yaxis=dict(title=dict(text="amino acid"), autorange="reversed", dtick=1),
-        height=520, margin=dict(l=60, r=10, t=40 if title else 20, b=90), plot_bgcolor="white",
+        height=520,
+        margin=dict(l=60, r=10, t=40 if title else 20, b=90),
+        plot_bgcolor="white",
     )
-    return fig
+    if title:
+        layout["title"] = dict(text=title)
+    return go.Figure(data=[heatmap, rings], layout=layout)

@@ -15,7 +15,6 @@ from viz.figures.layout import (
     PALETTE,
     SELECTED_RED,
     WEIGHT_SCALE,
-    auto_margins,
     pushing_margins,
     token_axis,
 )
@@ -232,23 +231,20 @@ def closest_sense_figure(
         c = PALETTE[idx % len(PALETTE)]
         colorscale += [[idx / k, c], [(idx + 1) / k, c]]
     hover = _sense_hover(sentences, senses, closest, similarity)
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.where(closest >= 0, closest + 0.5, np.nan),  # ties (-1) show the grey background
-            x=np.arange(n_layers),
-            y=np.arange(n_s),
-            zmin=0,
-            zmax=k,
-            colorscale=colorscale,
-            showscale=False,
-            text=hover,
-            hovertemplate="%{text}<extra></extra>",
-            xgap=1,
-            ygap=2,
-        )
+    heatmap = go.Heatmap(
+        z=np.where(closest >= 0, closest + 0.5, np.nan),  # ties (-1) show the grey background
+        x=np.arange(n_layers),
+        y=np.arange(n_s),
+        zmin=0,
+        zmax=k,
+        colorscale=colorscale,
+        showscale=False,
+        text=hover,
+        hovertemplate="%{text}<extra></extra>",
+        xgap=1,
+        ygap=2,
     )
-    _sense_legend(fig, senses, tie=bool((closest < 0).any()))
-    fig.update_layout(
+    layout = dict(
         xaxis=dict(title=dict(text=RESIDUAL_AXIS)) | CELL_AXIS,
         yaxis=token_axis(list(sentences), "", max_labels=MATRIX_MAX_LABELS) | dict(autorange="reversed"),
         height=int(120 + 40 * n_s),
@@ -256,7 +252,7 @@ def closest_sense_figure(
         plot_bgcolor=MASKED_GREY,
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, title=dict(text="closest sense:")),
     )
-    return auto_margins(fig)
+    return pushing_margins([heatmap, *_sense_legend(senses, tie=bool((closest < 0).any()))], layout)
 
 
 def _sense_hover(
@@ -275,10 +271,11 @@ def _sense_hover(
     ]
 
 
-def _sense_legend(fig: go.Figure, senses: Sequence[str], tie: bool) -> None:
+def _sense_legend(senses: Sequence[str], tie: bool) -> list[go.Scatter]:
     """A legend for the sense colours: one invisible marker per sense (and one for ties)."""
+    markers = []
     for idx, name in enumerate(senses):
-        fig.add_trace(
+        markers.append(
             go.Scatter(
                 x=[None],
                 y=[None],
@@ -288,7 +285,7 @@ def _sense_legend(fig: go.Figure, senses: Sequence[str], tie: bool) -> None:
             )
         )
     if tie:
-        fig.add_trace(
+        markers.append(
             go.Scatter(
                 x=[None],
                 y=[None],
@@ -297,3 +294,4 @@ def _sense_legend(fig: go.Figure, senses: Sequence[str], tie: bool) -> None:
                 name="tie (identical embeddings)",
             )
         )
+    return markers

@@ -16,20 +16,18 @@ def sink_share_bars(labels: Sequence[str], shares: np.ndarray) -> go.Figure:
     """One bar per query (its position, labelled with its token; `labels` escaped for Plotly): the weight it gives
     the head's sink, 1 − the sum of its row."""
     positions = list(range(len(shares)))
-    fig = go.Figure(
-        go.Bar(
-            x=positions,
-            y=shares,
-            marker_color=SINK_COLOUR,
-            customdata=list(labels),
-            hovertemplate="query %{x} %{customdata}: %{y:.4f} of its weight to the sink<extra></extra>",
-        )
+    bars = go.Bar(
+        x=positions,
+        y=shares,
+        marker_color=SINK_COLOUR,
+        customdata=list(labels),
+        hovertemplate="query %{x} %{customdata}: %{y:.4f} of its weight to the sink<extra></extra>",
     )
-    fig.update_layout(
+    layout = dict(
         height=240,
         margin=dict(l=60, r=20, t=10, b=70),
         xaxis=token_axis(labels, "query"),
         yaxis=dict(title=dict(text="to the sink"), range=[0, 1]),
         bargap=0.15,
     )
-    return fig
+    return go.Figure(data=[bars], layout=layout)
