@@ -94,33 +94,15 @@ def head_heatmap(
     row_share: np.ndarray | None = None,
     meta: dict | None = None,
     score_label: str = "score",
+    marks: tuple[Sequence[dict], Sequence[go.BaseTraceType]] = ((), ()),
 ) -> go.Figure:
     """One head's attention pattern as a large heatmap; hover: query, key, weight and score before the softmax.
 
     `cells` draws a window of a long text (rows/cols labels and start positions); `row_share` (the part
     of each query's weight that falls inside the window) is added to the hover then. `score_label` names the
-    score (viz.views.score_terms: not every model's is q·k/√d_head; the default names none).
+    score (viz.views.score_terms: not every model's is q·k/√d_head; the default names none). `marks`: shapes and
+    traces drawn over the cells (the head finder's frame and dots), in the same go.Figure call.
     """
-    heatmap, layout = head_heatmap_parts(
-        pattern, scores, mask, labels, orient, title, cells, row_share, meta, score_label
-    )
-    return go.Figure(data=[heatmap], layout=layout)
-
-
-def head_heatmap_parts(
-    pattern: np.ndarray,
-    scores: np.ndarray,
-    mask: np.ndarray,
-    labels: Sequence[str],
-    orient: Orientation = "rows",
-    title: str = "",
-    cells: Cells | None = None,
-    row_share: np.ndarray | None = None,
-    meta: dict | None = None,
-    score_label: str = "score",
-) -> tuple[go.Heatmap, dict]:
-    """head_heatmap's trace and layout dict, for a figure that adds its own marks (the head finder's) and is then
-    built at once."""
     win = _cells_of(labels, cells)
     win.check(pattern)
 
@@ -143,8 +125,9 @@ def head_heatmap_parts(
         hovertemplate="%{text}<extra></extra>",
         **weight_colouring(pattern, max(win.shape) <= 40),
     )
-    frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(win.shape)), title, meta=meta)
-    return heatmap, frame
+    shapes, traces = marks
+    frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(win.shape)), title, meta=meta, shapes=shapes or None)
+    return go.Figure(data=[heatmap, *traces], layout=frame)
 
 
 def scores_heatmap(
