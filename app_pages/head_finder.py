@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.registry import page_named
-from services.repeats import text_repeat_statistics
+from services.repeats import head_finder_statistics
 from services.traces import derived, derived_job, set_threads_for, short_trace, short_trace_key
 from ui.context import require_trace
 from ui.open_head import follow_open_request, request_open_head, selected_cell, selected_row
@@ -45,9 +45,9 @@ from viz.views.heads import (
     repeat_notes,
     repeat_ranking,
     row_to_head,
+    statistics_of_row_sums,
     stats_table,
     table_heads,
-    trace_head_statistics,
 )
 from viz.views.patterns import is_long
 from viz.views.score_terms import score_terms
@@ -175,15 +175,20 @@ readable, labels = axis_labels(display_tokens(trace))
 n = trace.n_tokens
 L, H = trace.n_layers, trace.n_heads
 set_threads_for(n)
-# Per head, over this text: entropy, previous- and first-token share, distance. Computed once per trace, a chunk
-# of query rows at a time (all the patterns of a 1,000-token text would be 1 GB), and cached with it.
+# Per head, over this text: entropy, previous- and first-token share, distance, and the duplicate-token and
+# induction share over the text's repeats (the head atlas's definitions). One pass over each layer's patterns, a
+# chunk of query rows at a time (all the patterns of a 1,000-token text would be 1 GB), cached with the trace.
 stats_job = derived_job(
-    ctx.trace_key, "head_statistics", compute=lambda progress: trace_head_statistics(trace, progress)
+    ctx.trace_key, "head_finder_statistics", compute=lambda progress: head_finder_statistics(trace, progress)
 )
-# Duplicate-token and induction share over the text's repeats, with the head atlas's definitions (services.repeats).
-repeats_job = derived_job(
-    ctx.trace_key, "repeat_statistics", compute=lambda progress: text_repeat_statistics(trace, progress)
-)
+
+
+def text_statistics() -> tuple[dict, RepeatScores]:
+    """The head statistics and the repeats' scores of this text (waiting for stats_job with a progress bar)."""
+    row_sums, repeat_statistics = wait_with_progress(stats_job, "Head statistics over the whole text")
+    return statistics_of_row_sums(row_sums, n, trace.causal), RepeatScores(*repeat_statistics)
+
+
 SHARE_PREV, SHARE_FIRST = "previous-token share", "first-token share"  # over the queries after the first
 SHORT_HEADERS = {"entropy": "entropy (bits)", "prev": "previous", "first": "first", "distance": "distance",
                  "induction": "induction", "duplicate": "duplicate"}  # fmt: skip
@@ -242,7 +247,7 @@ else:
     rows = derived(ctx.trace_key, "query_rows", query, compute=lambda: query_rows(trace, query))  # [L, H, n_k]
     hits = rank_heads_by_rows(rows, keys)
     best = hits[0]
-    stats = wait_with_progress(stats_job, "Head statistics over the whole text")
+    stats, _ = text_statistics()
     key_names = " + ".join(markdown_code(readable[k]) for k in keys)  # tokens are user text: never Markdown
     st.metric(
         f"Best head: layer {best.layer}, head {best.head}",
@@ -311,8 +316,7 @@ else:
         ):
             show_control(best.layer, best.head, best.weight)
 
-stats = wait_with_progress(stats_job, "Head statistics over the whole text")
-repeats = RepeatScores(*wait_with_progress(repeats_job, "Duplicate-token and induction scores"))
+stats, repeats = text_statistics()
 st.subheader("Every head at a glance")
 st.caption(
     # Each query's weights, not "each row": with columns as queries (the sidebar's orientation) a row is a key.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import torch
@@ -177,16 +178,23 @@ def pooled_columns(trace: Trace, layer: int, heads: slice, r0: int, r1: int, wid
 ROW_SUM_NAMES = ("entropy", "previous", "first", "distance")
 
 
-def pattern_row_sums(trace: Trace, layer: int, rows_per_chunk: int) -> dict[str, torch.Tensor]:
+def pattern_row_sums(
+    trace: Trace, layer: int, rows_per_chunk: int, marked: Mapping[str, torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
     """Per head of `layer`, sums over every query row of the used pattern A: the row's entropy
     −Σ_j A[i,j]·ln A[i,j] (nats; 0·ln 0 = 0), A[i, i−1] and A[i, 0] (rows i ≥ 1) and Σ_j A[i,j]·|i − j|:
-    [n_heads] float64 each, named as in ROW_SUM_NAMES (see Trace.pattern_row_sums).
+    [n_heads] float64 each, named as in ROW_SUM_NAMES (see Trace.pattern_row_sums); and for each [n, n] bool
+    `marked` keys, under its own name, Σ_j A[i,j] over the keys j it marks for query i (the head finder's repeats).
 
     A chunk of query rows at a time, all heads together: the chunk's patterns stay in the CPU's cache
     while they are summed, and under a causal mask no key after the chunk's last row is computed."""
     trace.check(layer)
+    marked = dict(marked or {})
+    if set(marked) & set(ROW_SUM_NAMES):
+        raise ValueError(f"marked keys may not take a row sum's name ({', '.join(ROW_SUM_NAMES)})")
     n, device = trace.n_tokens, trace.captured.resid_pre[0].device
-    totals = {name: torch.zeros(trace.n_heads, dtype=torch.float64, device=device) for name in ROW_SUM_NAMES}
+    names = (*ROW_SUM_NAMES, *marked)
+    totals = {name: torch.zeros(trace.n_heads, dtype=torch.float64, device=device) for name in names}
     for r0 in range(0, n, max(1, rows_per_chunk)):
         r1 = min(n, r0 + max(1, rows_per_chunk))
         n_keys = r1 if trace.causal else n  # causal: keys after the chunk's last row weigh 0
@@ -200,6 +208,8 @@ def pattern_row_sums(trace: Trace, layer: int, rows_per_chunk: int) -> dict[str,
             "first": p[:, max(0, 1 - r0) :, 0],  # (h, rows ≥ 1): query 0 sees only key 0 under a causal mask
             "distance": (p * distance).sum(-1),  # (h, r)
         }
+        for name, keys in marked.items():  # a causal chunk has no weight on the keys after n_keys
+            row_sums[name] = (p * keys[r0:r1, :n_keys].to(device)).sum(-1)  # (h, r)
         for name, sums in row_sums.items():
             totals[name] += sums.double().sum(-1)
     return {name: to_host(total) for name, total in totals.items()}

@@ -265,15 +265,15 @@ class Trace:
         self.check(layer, head)
         return self.pooled_patterns(size, layers=[layer], heads=slice(head, head + 1))[0, 0]
 
-    def pattern_row_sums(self, layer: int, rows_per_chunk: int = 64) -> dict[str, torch.Tensor]:
-        """Per head of `layer`, sums over every query row i of its used pattern A: "entropy" −Σ_j A[i,j]·ln A[i,j]
-        (nats), "previous" A[i, i−1] and "first" A[i, 0] (both over i ≥ 1, as the atlas counts them), "distance"
-        Σ_j A[i,j]·|i − j|; [n_heads] float64 each. The head finder's statistics are these ÷ the number of
-        queries counted. Computed a chunk of rows
-        at a time for all heads (like pooled_patterns), never holding a layer's n × n patterns: at 1,000
-        tokens on SmolLM2, 30 layers took 1.3 s with 64-row chunks (1.6 s with 128, 2.2 s with 256), against 5.6 s
-        through layer_patterns and numpy (2-core machine)."""
-        return recompute.pattern_row_sums(self, layer, rows_per_chunk)
+    def pattern_row_sums(
+        self, layer: int, rows_per_chunk: int = 64, marked: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Per head of `layer`, [n_heads] float64 sums over every query row i of its used pattern A: "entropy" −Σ_j
+        A[i,j]·ln A[i,j] (nats), "previous" A[i, i−1] and "first" A[i, 0] (i ≥ 1, as the atlas counts), "distance"
+        Σ_j A[i,j]·|i − j|, and Σ_j A[i,j] over the keys each [n, n] bool of `marked` marks, under its name. A chunk of
+        rows at a time for all heads, never a layer's n × n patterns (docs/performance.md: 1.3 s for SmolLM2's 30
+        layers at 1,000 tokens with 64-row chunks, 2.2 s with 256, 5.6 s through layer_patterns and numpy)."""
+        return recompute.pattern_row_sums(self, layer, rows_per_chunk, marked)
 
     def pattern_window(self, layer: int, head: int, rows: slice, cols: slice) -> torch.Tensor:
         """[rows, cols] exact weights of one head for a window of queries × keys (a zoomed view).

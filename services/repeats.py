@@ -1,24 +1,54 @@
 """Duplicate-token and induction scores of one text's heads (the head finder's), with the head atlas's own
-definitions: `attention_core.atlas.statistics` (`earlier_copies`, `induction_targets`, `weight_on`), so the head
-finder and the atlas cannot disagree on what the two statistics mean. numpy out, for the view models.
+definitions: `attention_core.atlas.statistics` (`earlier_copies`, `induction_targets`), so the head finder and the
+atlas cannot disagree on what the two statistics mean; read in the same pass over each layer's patterns as the
+head finder's other statistics (`Trace.pattern_row_sums`). numpy out, for the view models.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from attention_core import Trace
-from attention_core.atlas.statistics import earlier_copies, induction_targets, weight_on
+from attention_core.atlas.statistics import earlier_copies, induction_targets
+from attention_core.recompute import ROW_SUM_NAMES
 
-WEIGHTS_PER_CALL = 1 << 24  # at most this many weights (64 MB) asked of the engine at once
+RepeatStatistics = tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]
+ROWS_PER_CHUNK = 64  # query rows of every head at a time (Trace.pattern_row_sums)
+
+
+def head_finder_statistics(
+    trace: Trace, progress: Callable[[float, str], None] | None = None, rows_per_chunk: int = ROWS_PER_CHUNK
+) -> tuple[dict[str, np.ndarray], RepeatStatistics]:
+    """The head finder's numbers from one pass over each layer's patterns: the engine's row sums
+    (`Trace.pattern_row_sums`: entropy, previous, first, distance; [n_layers, n_heads] float64, NaN in a hybrid's
+    layers without heads: viz.views.heads.statistics_of_row_sums makes them means) and `text_repeat_statistics`.
+    Computing the patterns once for both halved the time at 1,000 tokens (docs/performance.md)."""
+    ids = torch.tensor(trace.token_ids)
+    keys = {"duplicate": earlier_copies(ids), "induction": induction_targets(ids)}
+    in_text = {name: int(marked.any(dim=1).sum()) for name, marked in keys.items()}
+    counts = {name: np.zeros(trace.n_layers, dtype=np.int64) for name in keys}
+    sums = {name: np.zeros((trace.n_layers, trace.n_heads)) for name in keys}
+    totals = {name: np.full((trace.n_layers, trace.n_heads), np.nan) for name in ROW_SUM_NAMES}
+    for layer in trace.attention_layers:  # a hybrid's other layers: no heads, NaN
+        if progress is not None:
+            progress(layer / trace.n_layers, f"Head statistics: layer {layer} of {trace.n_layers}")
+        allowed = trace.mask(layer)  # [n, n] the keys each query sees in this layer (causal, sliding window)
+        seen = {name: marked & allowed for name, marked in keys.items()}
+        for name, marked in seen.items():
+            counts[name][layer] = int(marked.any(dim=1).sum())
+        row_sums = trace.pattern_row_sums(layer, rows_per_chunk, marked=seen)
+        for name, values in row_sums.items():
+            (sums if name in keys else totals)[name][layer] = values.numpy()
+    means = {name: _means(sums[name], counts[name]) for name in keys}
+    return totals, (means, counts, in_text)
 
 
 def text_repeat_statistics(
-    trace: Trace, progress: Callable[[float, str], None] | None = None
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
+    trace: Trace, progress: Callable[[float, str], None] | None = None, rows_per_chunk: int = ROWS_PER_CHUNK
+) -> RepeatStatistics:
     """Per head, the mean over the qualifying queries of `trace`'s text ([n_layers, n_heads] float64, NaN where
     none qualifies) of "duplicate" (weight on earlier copies of the query's own token, atlas `duplicate_token`) and
     "induction" (weight on the tokens that followed them, atlas `text_induction`); per layer, how many queries
@@ -28,45 +58,11 @@ def text_repeat_statistics(
     A query qualifies in a layer only if that layer lets it see one of its keys (`Trace.mask`): in a sliding-window
     layer whose window hides every earlier copy (or its follower) the query's weight there is 0 by construction,
     so it is left out of that layer's mean rather than averaged in. Without windows every layer's count is the
-    text's (the atlas counts the text's on every layer: docs/atlas.md). Only the rows from the first qualifying
-    query on are read."""
-    ids = torch.tensor(trace.token_ids)
-    keys = {"duplicate": earlier_copies(ids), "induction": induction_targets(ids)}
-    in_text = {name: int(marked.any(dim=1).sum()) for name, marked in keys.items()}
-    counts = {name: np.zeros(trace.n_layers, dtype=np.int64) for name in keys}
-    sums = {name: np.zeros((trace.n_layers, trace.n_heads)) for name in keys}
-    qualifying = torch.nonzero(keys["duplicate"].any(dim=1) | keys["induction"].any(dim=1)).flatten()
-    for layer in trace.attention_layers if len(qualifying) else ():  # a hybrid's other layers: no heads, NaN
-        if progress is not None:
-            progress(layer / trace.n_layers, f"Duplicate-token and induction scores: layer {layer} of {trace.n_layers}")
-        allowed = trace.mask(layer)  # [n, n] the keys each query sees in this layer (causal, sliding window)
-        seen = {name: marked & allowed for name, marked in keys.items()}
-        for name, marked in seen.items():
-            counts[name][layer] = int(marked.any(dim=1).sum())
-        for rows, heads, patterns in _blocks(trace, layer, int(qualifying[0])):
-            for name, marked in seen.items():
-                sums[name][layer, heads] += weight_on(patterns, marked[rows]).sums.numpy()
-    means = {name: _means(sums[name], counts[name]) for name in keys}
-    return means, counts, in_text
+    text's (the atlas counts the text's on every layer: docs/atlas.md)."""
+    return head_finder_statistics(trace, progress, rows_per_chunk)[1]
 
 
 def _means(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """[n_layers, n_heads] sums ÷ each layer's count, NaN on a layer where no query qualified."""
     per_layer = counts[:, None].astype(np.float64)
     return np.divide(sums, per_layer, out=np.full_like(sums, np.nan), where=per_layer > 0)
-
-
-def _blocks(trace: Trace, layer: int, first: int) -> Iterator[tuple[slice, slice, torch.Tensor]]:
-    """(query rows, heads, their patterns [heads, rows, n]) covering the queries first … n − 1 of every head of
-    `layer`: the whole layer at once (`Trace.layer_patterns`, as the atlas reads it) when it holds at most
-    WEIGHTS_PER_CALL weights, else one head and a block of rows at a time (`Trace.pattern_window`), so a long
-    text never holds a layer's n × n patterns."""
-    n, n_heads = trace.n_tokens, trace.n_heads
-    if n_heads * n * n <= WEIGHTS_PER_CALL:
-        yield slice(first, n), slice(None), trace.layer_patterns(layer)[:, first:]
-        return
-    per_block = max(1, WEIGHTS_PER_CALL // n)
-    for head in range(n_heads):
-        for start in range(first, n, per_block):
-            rows = slice(start, min(n, start + per_block))
-            yield rows, slice(head, head + 1), trace.pattern_window(layer, head, rows, slice(None))[None]

@@ -221,6 +221,30 @@ def test_pattern_row_sums_add_up_the_whole_patterns(smollm, minilm, case):
         assert forced["first"][5].item() == pytest.approx(1.0, abs=1e-5)  # only query 1's previous is the first
 
 
+@pytest.mark.parametrize("model_name", ["smollm", "minilm"])
+def test_pattern_row_sums_add_up_the_weight_on_marked_keys(smollm, minilm, model_name):
+    """`marked`: Σ over rows of Σ_j A[i,j] over each mask's keys (the head finder's repeats), chunk by chunk, the
+    same as the whole patterns give; keys a causal chunk never computes (after its last row) weigh nothing."""
+    t = (smollm if model_name == "smollm" else minilm).trace(" ".join(f"word{i % 9}" for i in range(50)))
+    rng = torch.Generator().manual_seed(0)
+    marks = {
+        "some": torch.rand(t.n_tokens, t.n_tokens, generator=rng) < 0.3,
+        "none": torch.zeros(t.n_tokens, t.n_tokens, dtype=torch.bool),
+    }
+    for rows_per_chunk in (7, 64):
+        for layer in (0, t.n_layers - 1):
+            got = t.pattern_row_sums(layer, rows_per_chunk, marked=marks)
+            patterns = t.layer_patterns(layer).double()  # (h, n, n)
+            for name, keys in marks.items():
+                want = (patterns * keys).sum(dim=(-1, -2))
+                assert got[name].dtype == torch.float64 and got[name].shape == (t.n_heads,)
+                assert torch.allclose(got[name], want, rtol=1e-5, atol=1e-5), (name, layer, rows_per_chunk)
+            assert set(got) == {"entropy", "previous", "first", "distance", "some", "none"}
+    assert (t.pattern_row_sums(0, marked=marks)["none"] == 0).all()
+    with pytest.raises(ValueError, match="row sum's name"):
+        t.pattern_row_sums(0, marked={"entropy": marks["some"]})
+
+
 def test_single_head_pooling_and_windows_match_the_full_pattern(smollm, minilm):
     text = " ".join(f"token{i}" for i in range(120))
     for model in (smollm, minilm):

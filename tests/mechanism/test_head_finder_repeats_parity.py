@@ -11,7 +11,7 @@ from attention_core.atlas import statistics as st
 from attention_core.atlas.documents import induction_ids
 from services import repeats
 from services.repeats import text_repeat_statistics
-from viz.views.heads import REPEAT_EXAMPLE
+from viz.views.heads import REPEAT_EXAMPLE, statistics_of_row_sums, trace_head_statistics
 
 TOP = 10
 
@@ -62,16 +62,29 @@ def test_the_atlas_s_own_induction_sequence_scores_the_same_on_the_head_finder(s
     assert top_heads(values["induction"]) == top_heads(want)
 
 
-@pytest.mark.parametrize("rows_per_call", [1, 7])
-def test_a_long_text_s_blocks_give_the_whole_layer_s_scores(smollm, monkeypatch, rows_per_call: int) -> None:
-    """Past WEIGHTS_PER_CALL weights a layer is read one head and a block of rows at a time (Trace.pattern_window)."""
+@pytest.mark.parametrize("rows_per_chunk", [1, 7])
+def test_smaller_chunks_of_rows_give_the_same_scores(smollm, rows_per_chunk: int) -> None:
+    """The scores are summed a chunk of query rows at a time (Trace.pattern_row_sums, 64 rows by default)."""
     trace, _ = repeated_text(smollm)
     whole, counts, in_text = text_repeat_statistics(trace)
-    monkeypatch.setattr(repeats, "WEIGHTS_PER_CALL", rows_per_call * trace.n_tokens)
-    blocks, block_counts, block_in_text = text_repeat_statistics(trace)
-    assert block_in_text == in_text and all((block_counts[name] == counts[name]).all() for name in counts)
+    chunks, chunk_counts, chunk_in_text = text_repeat_statistics(trace, rows_per_chunk=rows_per_chunk)
+    assert chunk_in_text == in_text and all((chunk_counts[name] == counts[name]).all() for name in counts)
     for name in whole:
-        np.testing.assert_allclose(blocks[name], whole[name], atol=1e-6)
+        np.testing.assert_allclose(chunks[name], whole[name], atol=1e-6)
+
+
+def test_one_pass_gives_the_head_statistics_too(smollm) -> None:
+    """The page reads the head statistics from the same pass (services.repeats.head_finder_statistics): they are
+    trace_head_statistics' to the last bit."""
+    trace, _ = repeated_text(smollm)
+    row_sums, repeat_statistics = repeats.head_finder_statistics(trace)
+    got = statistics_of_row_sums(row_sums, trace.n_tokens, trace.causal)
+    for name, want in trace_head_statistics(trace).items():
+        np.testing.assert_array_equal(got[name], want)
+    for got_part, want_part in zip(repeat_statistics, text_repeat_statistics(trace), strict=True):
+        assert got_part.keys() == want_part.keys()
+        for name in got_part:
+            np.testing.assert_array_equal(got_part[name], want_part[name])
 
 
 def test_the_page_example_finds_the_atlas_s_top_induction_head(smollm) -> None:
