@@ -131,6 +131,9 @@ def _measure_length(page: Any, model: Any, passage: str, n: int, rep: int, switc
     for i in range(switches):
         prev, head = (head0 + i) % N_HEADS, (head0 + i + 1) % N_HEADS
         heads = page.locator(f"[class*='st-key-heads_L0_H{prev}'] .js-plotly-plot").first
+        # In view first: the grid's last row sat below the 2,000 px window once the page above it grew, and a click
+        # off the window lands nowhere (the bench then waited out its timeout for a head that was never picked).
+        heads.scroll_into_view_if_needed()
         pos = heads.evaluate(CLICK_TARGET_JS, [0, head])
         if pos is None:
             raise RuntimeError(f"no click target for head {head}")
