@@ -116,7 +116,8 @@ async def run_session(browser, url: str, session: int, n_texts: int, timeout_ms:
         page = await context.new_page()
         page.set_default_timeout(timeout_ms)
         page.on("dialog", lambda d: (result.errors.append(f"s{session}: dialog {d.message!r}"), d.dismiss()))
-        await page.goto(url)
+        # The patterns page by name: the app opens on Start here, which has no main heatmap to wait for.
+        await page.goto(f"{url}/patterns")
         await page.wait_for_selector("[class*='st-key-head_heatmap'] .js-plotly-plot")
         box = page.locator("[data-testid='stTextArea'] textarea")
         for text in texts_for(session, n_texts):
