@@ -15,8 +15,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench clean browser-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +51,12 @@ run: $(VENV)/.runtime
 # Three pytest workers with one torch thread each (tests/conftest.py says why three on two cores): with two threads
 # per worker, OpenMP's barrier waits spin against the other workers (attention_core/backend/threads.py measured
 # 5-10x slower traces under load).
-test: $(VENV)/.dev
+# The browser tests skip without Chromium (for a plain pytest run); `make test` is the whole suite, so it stops first
+# rather than pass with every browser test skipped. The path is devtools/browser.py's CHROMIUM.
+browser-check:
+	@test -x $(CHROMIUM) || { echo "make test runs the browser tests, and $(CHROMIUM) is missing: install Debian's chromium (apt-get install -y chromium fonts-dejavu-core; .ci/run does), or run make test-fast (no browser tests)." >&2; exit 1; }
+
+test: browser-check $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 3 --dist loadgroup
