@@ -3,7 +3,8 @@
 #              whole test suite, browser tests included (three pytest workers: two each with its own app server
 #              and Chromium for half of the browser tests, one without a browser; CI runs this). Its limit is 20
 #              minutes on a fresh clone; here on 2026-12-07: 19-20 min (4,113 tests; CI 19 min 51 s), 21 min 39 s on a
-#              slower host, then 17 min 01 s at 021f0c0 (4,125 tests) once the figures were built in one call each.
+#              slower host, then 17 min 01 s at 021f0c0 (4,125 tests) once the figures were built in one call each,
+#              15 min 30 s at 5f7fe85 (4,138 tests). It stops first if /usr/bin/chromium is missing (browser-check).
 #              Every measured run, and where the time goes: docs/performance.md, "The test suite's time".
 # make test-fast – the quick tier (855 tests on two pytest workers: pytest 43 s, 44 s in all, in one checkout on 2 cores,
 #              2026-12-07 03:50; on one worker it had grown to 53 s, 58 s in all, near its 60 s line): ruff,
