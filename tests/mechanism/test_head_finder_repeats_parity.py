@@ -11,7 +11,7 @@ from attention_core.atlas import statistics as st
 from attention_core.atlas.documents import induction_ids
 from services import repeats
 from services.repeats import text_repeat_statistics
-from viz.views.heads import REPEAT_EXAMPLE, statistics_of_row_sums, trace_head_statistics
+from viz.views.heads import REPEAT_EXAMPLE, all_patterns, head_statistics, statistics_of_row_sums
 
 TOP = 10
 
@@ -74,13 +74,14 @@ def test_smaller_chunks_of_rows_give_the_same_scores(smollm, rows_per_chunk: int
 
 
 def test_one_pass_gives_the_head_statistics_too(smollm) -> None:
-    """The page reads the head statistics from the same pass (services.repeats.head_finder_statistics): they are
-    trace_head_statistics' to the last bit."""
+    """The page reads the head statistics from the same pass as the repeats' scores
+    (services.repeats.head_finder_statistics): they are those of the whole patterns, and the repeats' scores are
+    text_repeat_statistics' to the last bit."""
     trace, _ = repeated_text(smollm)
     row_sums, repeat_statistics = repeats.head_finder_statistics(trace)
     got = statistics_of_row_sums(row_sums, trace.n_tokens, trace.causal)
-    for name, want in trace_head_statistics(trace).items():
-        np.testing.assert_array_equal(got[name], want)
+    for name, want in head_statistics(all_patterns(trace), causal=trace.causal).items():
+        np.testing.assert_allclose(got[name], want, rtol=1e-6, atol=1e-6, err_msg=name)
     for got_part, want_part in zip(repeat_statistics, text_repeat_statistics(trace), strict=True):
         assert got_part.keys() == want_part.keys()
         for name in got_part:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.repeats import head_finder_statistics
 from services.sizes import GPT3_PRESET, GPT3_TOTAL, breakdown, component_order, loaded_breakdown, share_text
 from tests.app.helpers import ROOT
 from tests.texts import FLUFFY
@@ -19,9 +20,9 @@ from viz.views.heads import (
     head_statistics,
     rank_heads_by_attention,
     row_to_head,
+    statistics_of_row_sums,
     stats_table,
     table_heads,
-    trace_head_statistics,
 )
 from viz.views.shifts import (
     FIRST_TOKEN_OUTLIER,
@@ -182,8 +183,11 @@ def test_head_statistics_on_known_patterns() -> None:
     assert table_heads(wide) == [(1, 0), (1, 1), (1, 2)] and stats_table(wide)["layer"] == [1, 1, 1]
 
 
-def test_trace_head_statistics_equal_those_of_the_whole_patterns(fluffy) -> None:
-    got, want = trace_head_statistics(fluffy), head_statistics(all_patterns(fluffy), causal=fluffy.causal)
+def test_the_head_finder_s_statistics_equal_those_of_the_whole_patterns(fluffy) -> None:
+    """The page's path: the engine's row sums a chunk of rows at a time, then their means."""
+    row_sums, _ = head_finder_statistics(fluffy)
+    got = statistics_of_row_sums(row_sums, fluffy.n_tokens, fluffy.causal)
+    want = head_statistics(all_patterns(fluffy), causal=fluffy.causal)
     for key in ("entropy", "prev", "first", "distance"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-6)
 

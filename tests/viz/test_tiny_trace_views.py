@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from services.repeats import head_finder_statistics
 from tests.engine import test_tiny_invariants as tiny
 from tests.engine.test_tiny_invariants import TEXT, row_sums, softmax_patterns
 from viz.views.experiments import residual_drift
@@ -25,7 +26,7 @@ from viz.views.heads import (
     query_rows,
     rank_heads_by_attention,
     rank_heads_by_rows,
-    trace_head_statistics,
+    statistics_of_row_sums,
 )
 
 pytest.importorskip("transformers")
@@ -66,7 +67,8 @@ def test_head_statistics_are_the_patterns_row_means_with_entropy_in_bits(llama, 
         "first": np.stack([s["first"].numpy() for s in sums]) / (n - 1),
         "distance": np.stack([s["distance"].numpy() for s in sums]) / counted,
     }
-    for got in (trace_head_statistics(t), head_statistics(all_patterns(t), t.causal)):
+    from_row_sums = statistics_of_row_sums(head_finder_statistics(t)[0], n, t.causal)  # the head finder's path
+    for got in (from_row_sums, head_statistics(all_patterns(t), t.causal)):
         for name, value in want.items():
             assert got[name].shape == (t.n_layers, t.n_heads)
             np.testing.assert_allclose(got[name], value, rtol=0, atol=TOL, err_msg=name)

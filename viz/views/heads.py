@@ -86,31 +86,15 @@ def head_statistics(patterns: np.ndarray, causal: bool) -> dict[str, np.ndarray]
     return _means(sums, patterns.shape[-2], causal)
 
 
-def trace_head_statistics(
-    trace: TraceLike, progress: Callable[[float, str], None] | None = None
-) -> dict[str, np.ndarray]:
-    """`head_statistics` of every head of `trace`, from the engine's row sums of each layer's patterns
-    (`Trace.pattern_row_sums`: a chunk of query rows at a time, so a long text never holds all its patterns,
-    which at 1,000 tokens are 1 GB: 30 layers × 9 heads × n²). `head_statistics` is the same maths written
-    out on whole patterns; tests hold the two equal. (The head finder reads these row sums in the same pass as its
-    repeats' scores: services.repeats.head_finder_statistics, then `statistics_of_row_sums`.)"""
-    n_layers = trace.n_layers
-    totals = {name: np.full((n_layers, trace.n_heads), np.nan) for name in ROW_SUMS}  # NaN: a layer without heads
-    for layer in trace.attention_layers:
-        if progress is not None:
-            progress(layer / n_layers, f"Head statistics: layer {layer} of {n_layers}")
-        sums = trace.pattern_row_sums(layer)
-        for name in ROW_SUMS:
-            totals[name][layer] = to_numpy(sums[name], dtype=np.float64)
-    return statistics_of_row_sums(totals, trace.n_tokens, trace.causal)
-
-
 ROW_SUMS = {"entropy": "entropy", "previous": "prev", "first": "first", "distance": "distance"}  # engine → ours
 
 
 def statistics_of_row_sums(totals: dict[str, np.ndarray], n_tokens: int, causal: bool) -> dict[str, np.ndarray]:
     """`head_statistics` from the engine's row sums of every layer ([n_layers, n_heads] each, named as
-    `Trace.pattern_row_sums` names them: entropy in nats; NaN in a hybrid's layers without heads)."""
+    `Trace.pattern_row_sums` names them: entropy in nats; NaN in a hybrid's layers without heads). The row sums are
+    computed a chunk of query rows at a time (services.repeats.head_finder_statistics), so a long text never holds
+    all its patterns, which at 1,000 tokens are 1 GB: 30 layers × 9 heads × n². `head_statistics` is the same maths
+    written out on whole patterns; tests hold the two equal."""
     sums = {ours: np.asarray(totals[engine], dtype=np.float64) for engine, ours in ROW_SUMS.items()}
     sums["entropy"] = sums["entropy"] / _LN2  # nats → bits
     return _means(sums, n_tokens, causal)
