@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from viz.figures.layout import CELL_AXIS, SELECTED_RED, WEIGHT_SCALE, notes_and_shapes, pushing_margins, red_frame
-from viz.figures.panels import subplot_grid
+from viz.figures.panels import axis_suffix, subplot_grid
 from viz.views.atlas import ExampleRow, HeadPoints, StatisticStanding
 
 
@@ -19,7 +19,7 @@ def profile_figure(standings: Sequence[StatisticStanding], labels: dict[str, str
     rng = np.random.default_rng(0)  # a fixed vertical jitter so overlapping heads stay visible
     traces = []
     for i, s in enumerate(standings, 1):
-        axes = dict(xaxis=f"x{i if i > 1 else ''}", yaxis=f"y{i if i > 1 else ''}")
+        axes = dict(xaxis=f"x{axis_suffix(i)}", yaxis=f"y{axis_suffix(i)}")
         traces.append(go.Scatter(
             x=s.all_values, y=rng.uniform(-0.3, 0.3, s.all_values.size), mode="markers",
             marker=dict(size=5, color="rgba(120,120,120,0.45)"), hoverinfo="skip", showlegend=False, **axes,
@@ -33,7 +33,7 @@ def profile_figure(standings: Sequence[StatisticStanding], labels: dict[str, str
             ))  # fmt: skip
         # automargin: the statistics' names are the row labels, never cut them
         row_axis = dict(showticklabels=True, tickvals=[0], ticktext=[name], range=[-0.5, 0.5], automargin=True)
-        layout[f"yaxis{i if i > 1 else ''}"] |= row_axis
+        layout[f"yaxis{axis_suffix(i)}"] |= row_axis
     # b: the last row's tick labels hang below its axis (they were cut in half at the bottom edge)
     layout |= dict(height=52 * len(standings) + 80, margin=dict(l=10, r=10, t=10, b=30))
     return go.Figure(data=traces, layout=layout)

@@ -27,8 +27,8 @@ def class_track_figure(view: ClassView, title: str = "") -> go.Figure:
         | (dict(range=[0, 1], tickformat=".0%") if probability else {}),
         xaxis=dict(title=dict(text="after block (layer)"), automargin=True)
         | (dict(dtick=1) if len(blocks) <= 32 else {}),
-        height=380, margin=dict(l=70, r=10, t=50, b=40), legend=dict(orientation="h", yref="container",
-        yanchor="bottom", y=0), plot_bgcolor="white",
+        height=380, margin=dict(l=70, r=10, t=50, b=40), plot_bgcolor="white",
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0),
     )  # fmt: skip
     if title:
         layout["title"] = dict(text=title)

@@ -138,7 +138,7 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
     # (ui.widgets.show_token_heatmap), and the room automargin added was not in it, so it squeezed the keys.
     left = int(AXIS_TITLE_PX + tick_reach(y_axis["ticktext"], 90) + 12)
     layout = dict(
-        title=dict(text=f"Layer {layer}, head {head}: where each step looked"),
+        title=dict(text=f"Layer {layer}, head {head}: where each step looked", y=0.99),
         # Vertical labels, as many as fit apart in the plot's 388 px at 1024 px: a prompt and its continuation are
         # ~40 tokens, and at 45° (then 48 upright) their labels ran into each other on a 1024 px screen.
         xaxis=token_axis([plotly_escape(t) for t in view.keys], "earlier token (red line: end of the prompt)", first,
@@ -147,7 +147,6 @@ def step_attention_figure(view: StepAttention, layer: int, head: int) -> go.Figu
         height=int(min(1000, 280 + 22 * n_new)), margin=dict(l=left, r=10, t=130, b=10), plot_bgcolor=MASKED_GREY,
         shapes=[vline(view.n_prompt - 0.5, dict(color="crimson", width=2, dash="dot"))],
     )  # fmt: skip
-    layout["title"]["y"] = 0.99
     return go.Figure(data=[heatmap], layout=layout)
 
 

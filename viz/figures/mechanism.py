@@ -289,7 +289,7 @@ def layer_head_grid(
             tickangle=0,
             range=[-0.5, n_heads - 0.5],
         )
-        | CELL_AXIS,  # fmt: skip
+        | CELL_AXIS,
         yaxis=dict(
             title=dict(text="layer"), range=[n_layers - 0.5, -0.5], tickmode="linear", dtick=max(1, n_layers // 15)
         )

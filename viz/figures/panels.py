@@ -45,6 +45,12 @@ def subplot_grid(rows: int, cols: int, **options: object) -> dict:
     return copy.deepcopy(_grid(rows, cols, key))
 
 
+def axis_suffix(index: int) -> str:
+    """Plotly's suffix for the axes of panel `index` (from 1, row by row): "" for the first ("x", "yaxis"), then
+    "2", "3", … ("x2", "yaxis2")."""
+    return "" if index == 1 else str(index)
+
+
 def panel_row(
     panels: Sequence[tuple[go.BaseTraceType, dict, dict]],
     titles: Sequence[str] = (),
@@ -59,7 +65,7 @@ def panel_row(
         grid["annotations"] = [merged(note, dict(font=title_font)) for note in grid.get("annotations", [])]
     data = []
     for index, (trace, x_axis, y_axis) in enumerate(panels, start=1):
-        suffix = "" if index == 1 else str(index)
+        suffix = axis_suffix(index)
         trace.update(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
         grid[f"xaxis{suffix}"] = merged(grid[f"xaxis{suffix}"], x_axis)
         grid[f"yaxis{suffix}"] = merged(grid[f"yaxis{suffix}"], y_axis)
