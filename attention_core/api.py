@@ -6,6 +6,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -29,7 +30,7 @@ from .params import count_per_layer, count_weights
 from .registry import resolve
 from .seq2seq import DecoderView
 from .shared_layers import share_layers
-from .tokenizer import Encoding, TextTokenizer
+from .tokenizer import PAIR_JOIN, Encoding, TextTokenizer
 from .trace import Trace
 
 Progress = Callable[[float, str], None]
@@ -102,6 +103,7 @@ class Model(EncoderDecoderRuns):
         max_tokens: int | None = None,
         interventions: list[iv.Intervention] | tuple[iv.Intervention, ...] = (),
         progress: Progress | None = None,
+        second_text: str | None = None,
     ) -> Trace:
         """Run the model on `text` and capture what attention needs.
 
@@ -109,16 +111,46 @@ class Model(EncoderDecoderRuns):
         Text longer than `max_tokens` (default `self.max_tokens`) is cut; `trace.truncated` says so.
         `interventions` (see attention_core.interventions) change heads or layers during the pass.
         `progress(fraction, message)` is called after each layer (long inputs take seconds).
+        `second_text`: an encoder's text pair (a cross-encoder's passage, an NLI hypothesis), laid out by the
+        tokenizer's pair template with its segments; the trace's text is then both, joined by a line break.
         """
         ivs = iv.validate(interventions, self.config.n_layers, self.config.n_heads, self.config.attention_layers)
-        return self._trace_encoding(text, self._encoding(text, max_tokens), causal, ivs, progress)
+        if second_text is None:
+            return self._trace_encoding(text, self._encoding(text, max_tokens), causal, ivs, progress)
+        if not self.reads_two_texts:
+            raise InputError(
+                f"{self.name} reads one text: a text pair is for an encoder (BERT's kin, a cross-encoder) whose "
+                "tokenizer has a pair template."
+            )
+        enc = self.tokenizer.encode_two_texts(text, second_text, self._cap(max_tokens))
+        return self._trace_encoding(text + PAIR_JOIN + second_text, self._model_segments(enc), causal, ivs, progress)
 
-    def _encoding(self, text: str, max_tokens: int | None, language: str | None = None) -> Encoding:
-        """`text`'s tokens under the cap (default `self.max_tokens`), its language token `language` where given."""
+    @property
+    def reads_two_texts(self) -> bool:
+        """Whether `trace` takes a `second_text`: an encoder (not a decoder, not an encoder-decoder) whose tokenizer
+        has a pair template."""
+        cfg = self.config
+        return not cfg.causal and not cfg.is_encoder_decoder and self.tokenizer.reads_two_texts
+
+    def _model_segments(self, enc: Encoding) -> Encoding:
+        """`enc` with the segments this model reads: a model with one segment embedding (RoBERTa's kin) puts every
+        token in segment 0, as transformers does (their tokenizers give such a model no type ids)."""
+        kinds = self.weights["embed.W_type"].shape[0] if "embed.W_type" in self.weights else 0
+        if enc.segments is None or max(enc.segments.ids) < kinds:
+            return enc
+        return replace(enc, segments=replace(enc.segments, ids=(0,) * len(enc.ids)))
+
+    def _cap(self, max_tokens: int | None) -> int:
+        """The token cap (default `self.max_tokens`), checked against the model's context."""
         cap = self.max_tokens if max_tokens is None else max_tokens
         if not 1 <= cap <= self.config.n_ctx:
             raise InputError(f"The token cap must be between 1 and {self.config.n_ctx} for {self.name}.")
-        return with_language(self.tokenizer.encode(text, cap), self.tokenizer, language, self.languages)
+        return cap
+
+    def _encoding(self, text: str, max_tokens: int | None, language: str | None = None) -> Encoding:
+        """`text`'s tokens under the cap (default `self.max_tokens`), its language token `language` where given."""
+        encoding = self.tokenizer.encode(text, self._cap(max_tokens))
+        return with_language(encoding, self.tokenizer, language, self.languages)
 
     def _trace_encoding(self, text: str, enc: Encoding, causal: bool | None, ivs, progress: Progress | None) -> Trace:
         use_causal = self.config.causal if causal is None else bool(causal)
@@ -126,14 +158,15 @@ class Model(EncoderDecoderRuns):
         if progress is not None:
             on_layer = lambda done, total: progress(done / total, f"Layer {done} of {total}")  # noqa: E731
         runner, notes = self, []
+        segments = None if enc.segments is None else enc.segments.ids
         try:
-            captured = self._run(enc.ids, use_causal, ivs, on_layer)
+            captured = self._run(enc.ids, use_causal, ivs, on_layer, segments)
         except torch.OutOfMemoryError:
             if self.device.type == "cpu":
                 raise InputError(f"Not enough memory for {len(enc.ids)} tokens: lower the token cap.") from None
             # The GPU is full (other users, a long text): finish this request on the CPU, and say so.
             runner = self._cpu_twin()
-            captured = runner._run(enc.ids, use_causal, ivs, on_layer)
+            captured = runner._run(enc.ids, use_causal, ivs, on_layer, segments)
             where = "the CPU" if self.dtype == torch.float32 else "the CPU (in float32)"
             notes.append(f"The {self.device.type.upper()} ran out of memory; this trace ran on {where} instead.")
         except RuntimeError as exc:  # the CPU allocator reports exhaustion as a RuntimeError
@@ -152,6 +185,7 @@ class Model(EncoderDecoderRuns):
             n_input_tokens=enc.n_input_tokens,
             captured=captured,
             interventions=ivs,
+            segments=enc.segments,
         )
 
     def trace_ids(self, token_ids: list[int], causal: bool | None = None) -> Trace:
@@ -232,10 +266,13 @@ class Model(EncoderDecoderRuns):
             and not trace.interventions and not ivs
         )  # fmt: skip
 
-    def _run(self, ids: list[int], causal: bool, ivs, on_layer) -> fwd.Captured:
+    def _run(
+        self, ids: list[int], causal: bool, ivs, on_layer, segments: tuple[int, ...] | None = None
+    ) -> fwd.Captured:
         with torch.inference_mode():
             ids_t = torch.tensor(ids, dtype=torch.long, device=self.device)
-            captured = fwd.run(ids_t, self.context.pass_weights, self.config, causal, ivs, on_layer)
+            kinds = None if segments is None else torch.tensor(segments, dtype=torch.long, device=self.device)
+            captured = fwd.run(ids_t, self.context.pass_weights, self.config, causal, ivs, on_layer, kinds)
         if len(ids) > 256:  # long passes leave tens of MB of freed heap behind: give it back (backend/heap.py)
             backend.trim_heap()
         return captured

@@ -21,8 +21,11 @@ def token_scale(ids: torch.Tensor, cfg: ModelConfig) -> float:
     return (1.0 - ESM_TRAINING_MASK_SHARE) / (1.0 - (ids == cfg.token_dropout_id).float().mean().item())
 
 
-def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> torch.Tensor:
-    """Token (and position) embeddings of ids (n,) at positions start .. start + n - 1."""
+def embed(
+    ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0, segments: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Token (and position) embeddings of ids (n,) at positions start .. start + n - 1; `segments` (n,): each
+    token's segment (a text pair's type ids), or None where every token is in segment 0."""
     x = w["embed.W_E"][ids]  # (n, d_model)
     if cfg.token_dropout_id is not None:  # ESM: a <mask> token's embedding is dropped (zeroed)
         x = x.masked_fill((ids == cfg.token_dropout_id)[:, None], 0.0)
@@ -32,8 +35,8 @@ def embed(ids: torch.Tensor, w: Weights, cfg: ModelConfig, start: int = 0) -> to
     if "embed.W_pos" in w:  # learned absolute positions (BERT, GPT-2)
         first = cfg.pos_offset + start
         x = x + w["embed.W_pos"][first : first + ids.shape[0]]
-    if "embed.W_type" in w:  # every token is in segment 0
-        x = x + w["embed.W_type"][0]
+    if "embed.W_type" in w:  # BERT's segments: a text pair's second text is segment 1
+        x = x + (w["embed.W_type"][0] if segments is None else w["embed.W_type"][segments])
     if "embed.W_task" in w:  # ERNIE's task types: every token is in task 0
         x = x + w["embed.W_task"][0]
     projected = "embed.W_proj" in w  # (embedding_size, d_model): narrower embeddings up to the layers' width

@@ -347,15 +347,17 @@ def run(
     causal: bool,
     interventions: tuple[iv.Intervention, ...] = (),
     on_layer: Callable[[int, int], None] | None = None,
+    segments: torch.Tensor | None = None,
 ) -> Captured:
     """Forward pass over token ids (n,), capturing each layer's residual input, q, k and v.
 
-    on_layer(done, n_layers) is called after each block, for progress bars on long inputs.
+    on_layer(done, n_layers) is called after each block, for progress bars on long inputs; `segments` (n,): a text
+    pair's segment per token (embeddings.embed), None for one text.
     """
     ropes = layer_ropes(ids.shape[0], cfg, ids.device)
     bias = stack_position_bias(w, cfg, ids.shape[0], ids.shape[0])  # (n_heads, n, n) or None: shared by layers
     cap = Captured(resid_pre=[], q=[], k=[], v=[])
-    x = embed(ids, w, cfg)  # (n, d_model)
+    x = embed(ids, w, cfg, segments=segments)  # (n, d_model)
     for layer in range(cfg.n_layers):
         cap.resid_pre.append(x)
         x_in = attention_input(x, w, layer, cfg)  # (n, d_model)

@@ -72,6 +72,24 @@ class Encoding:
     # Where the first token the cap left out ends (0 when none was): a piece of the last kept token's character
     # when it ends there too (generation.prompt_text).
     next_end: int = 0
+    segments: Segments | None = None  # a text pair's segments and where its second text starts (None: one text)
+
+
+PAIR_JOIN = "\n"  # between a pair's two texts in Trace.text, so every token's offsets index that one string
+
+
+@dataclass(frozen=True)
+class Segments:
+    """How a text pair (a cross-encoder's query and passage, an NLI premise and hypothesis) was laid out: the
+    tokenizer's pair template ([CLS] A [SEP] B [SEP]) with each token's segment (its type id)."""
+
+    ids: tuple[int, ...]  # per token: 0 in the first text and its framing, 1 in the second (BERT's token types)
+    second_token: int  # the second text's first token (its position in the trace)
+    second_char: int  # where the second text starts in the joined text (after the first and PAIR_JOIN)
+
+    def texts(self, joined: str) -> tuple[str, str]:
+        """The two texts the joined text was made of."""
+        return joined[: self.second_char - len(PAIR_JOIN)], joined[self.second_char :]
 
 
 class TextTokenizer:
@@ -83,13 +101,7 @@ class TextTokenizer:
         self.metaspace = not self.byte_level and uses_metaspace(tokenizer)
 
     def encode(self, text: str, max_tokens: int) -> Encoding:
-        if not isinstance(text, str):
-            raise InputError("The text must be a string.")
-        if not text.strip():
-            raise InputError("The text is empty: type a sentence to see its attention.")
-        # A lone surrogate (possible from a URL or JSON) is not valid Unicode; replace it rather than crash.
-        text = text.encode("utf-8", errors="replace").decode("utf-8")
-        enc = self.tokenizer.encode(text)
+        enc = self.tokenizer.encode(_checked(text, "The text is empty: type a sentence to see its attention."))
         ids, offsets = list(enc.ids), [tuple(o) for o in enc.offsets]
         if not ids:
             raise InputError("The text produced no tokens.")
@@ -105,6 +117,43 @@ class TextTokenizer:
         return Encoding(
             ids=ids, tokens=tokens, offsets=offsets, n_input_tokens=n_input, truncated=truncated, next_end=next_end
         )
+
+    @cached_property
+    def reads_two_texts(self) -> bool:
+        """Whether the post-processor has a pair template that marks where the second text starts (BERT's
+        [CLS] A [SEP] B [SEP], RoBERTa's <s> A </s></s> B </s>): a tokenizer without one would just run two texts
+        together."""
+        return self.tokenizer.num_special_tokens_to_add(True) > self.tokenizer.num_special_tokens_to_add(False)
+
+    def encode_two_texts(self, first: str, second: str, max_tokens: int) -> Encoding:
+        """Two texts as the tokenizer's pair template lays them out, with each token's segment, cut to `max_tokens`
+        as transformers' `tokenizer(first, second, truncation=True)` cuts them (longest first). The tokens' offsets
+        index `first + PAIR_JOIN + second`."""
+        a = self.tokenizer.encode(_checked(first, "The first text is empty."), add_special_tokens=False)
+        b = self.tokenizer.encode(_checked(second, "The second text is empty."), add_special_tokens=False)
+        budget = max_tokens - self.tokenizer.num_special_tokens_to_add(True)
+        if budget < 1:
+            raise InputError(f"A text pair needs a token cap of at least {max_tokens - budget + 1}.")
+        n_input = len(a.ids) + len(b.ids)
+        if n_input > budget:
+            a_len, b_len = _longest_first(len(a.ids), len(b.ids), budget)
+            a.truncate(a_len)
+            b.truncate(b_len)
+        enc = self.tokenizer.post_process(a, b, add_special_tokens=True)
+        ids, sequences = list(enc.ids), list(enc.sequence_ids)
+        shift = len(first) + len(PAIR_JOIN)
+        offsets = [  # the second text's spans moved past the first text and PAIR_JOIN; special tokens stay (0, 0)
+            (s + shift, e + shift) if seq == 1 and e > s else (s, e)
+            for (s, e), seq in zip(enc.offsets, sequences, strict=True)
+        ]
+        segments = Segments(
+            ids=tuple(enc.type_ids),
+            second_token=next((i for i, seq in enumerate(sequences) if seq == 1), len(ids)),
+            second_char=shift,
+        )
+        tokens = [self.decode_token(i) for i in ids]
+        n_specials = len(ids) - len(a.ids) - len(b.ids)
+        return Encoding(ids, tokens, offsets, n_input + n_specials, n_input > budget, segments=segments)
 
     def piece_ids(self, text: str) -> list[int]:
         """The ids of `text` on its own: no special tokens added, no cap (e.g. a token the user types)."""
@@ -138,6 +187,26 @@ class TextTokenizer:
         """One token as readable text: byte-level Ġ and SentencePiece ▁ shown as the space they stand for."""
         token = byte_level_text(self.tokenizer.id_to_token(token_id) or "", self.byte_level)
         return token.replace(METASPACE, " ") if self.metaspace else token
+
+
+def _checked(text: str, empty: str) -> str:
+    """`text` as the tokenizer takes it, or an InputError saying `empty` when there is nothing to read."""
+    if not isinstance(text, str):
+        raise InputError("The text must be a string.")
+    if not text.strip():
+        raise InputError(empty)
+    # A lone surrogate (possible from a URL or JSON) is not valid Unicode; replace it rather than crash.
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _longest_first(a_len: int, b_len: int, budget: int) -> tuple[int, int]:
+    """How many tokens of each text a pair keeps within `budget`: transformers' "longest_first" (the fast
+    tokenizers' rule: the shorter keeps up to half, the longer the rest; on a tie the first counts as shorter)."""
+    if a_len > b_len:
+        b_keep = min(b_len, budget // 2)
+        return budget - b_keep, b_keep
+    a_keep = min(a_len, budget // 2)
+    return a_keep, min(b_len, budget - a_keep)
 
 
 def _appended_tail(ids: list[int], special_mask: list[int]) -> list[int]:

@@ -24,6 +24,7 @@ from .device import host_float, to_host
 from .disentangled import layer_position_bias
 from .recompute import captured_nbytes, pool_edges
 from .steps import HeadSteps
+from .tokenizer import Segments
 
 __all__ = ["Trace", "causal_mask", "captured_nbytes", "pool_edges"]
 
@@ -46,6 +47,7 @@ class Trace:
     captured: fwd.Captured = field(repr=False)
     interventions: tuple[iv.Intervention, ...] = ()
     notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. a CPU fallback)
+    segments: Segments | None = None  # a text pair's: each token's segment, where the second text starts
     _logits: torch.Tensor | None = field(default=None, repr=False)
 
     # ── the model that made it ────────────────────────────────────────────────────────────────────
@@ -113,10 +115,8 @@ class Trace:
         no attention heads (a hybrid's other layers)."""
         self.check_layer(layer)
         if not self.config.attends(layer):
-            listed = ", ".join(map(str, self.attention_layers))
-            mixer = self.config.mixer_phrase(layer)
-            raise ValueError(f"layer {layer} of {self.model_name} runs {mixer}: it has no attention heads "
-                             f"(its attention layers: {listed})")  # fmt: skip
+            raise ValueError(f"layer {layer} of {self.model_name} runs {self.config.mixer_phrase(layer)}: it has no "
+                             f"attention heads (its attention layers: {', '.join(map(str, self.attention_layers))})")
         if head is not None and not 0 <= head < self.n_heads:
             raise IndexError(f"head {head} is out of range 0..{self.n_heads - 1}")
 

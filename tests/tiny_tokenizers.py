@@ -80,7 +80,7 @@ def _words(tok) -> Counter[str]:
 
 def wordpiece(vocab_size: int):
     """BERT's layout: [PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, [MASK] 4, lower-cased, '##' on a word's later pieces,
-    and [CLS] … [SEP] around every text."""
+    and [CLS] … [SEP] around every text ([CLS] A [SEP] B [SEP] around a pair, B in segment 1)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -91,7 +91,8 @@ def wordpiece(vocab_size: int):
     tok = Tokenizer(models.WordPiece({p: i for i, p in enumerate([*specials, *pieces])}, unk_token="[UNK]"))
     tok.normalizer, tok.pre_tokenizer = probe.normalizer, probe.pre_tokenizer
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")]
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")],
     )
     return tok
 
