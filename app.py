@@ -94,17 +94,19 @@ if current.url_path == home_alias.url_path:  # /start, once the link's state is 
 shell.keep_shell_state(page_name)
 
 with st.sidebar:
-    text_notes = sidebar.draw_inputs()  # the slot under the text box, filled once the trace has run
+    slots = sidebar.draw_inputs()  # places under the text box, filled once the model is loaded and has run
 model = load_with_progress(ss.model, ss.device, ss.dtype)
 ss[shell.LAST_GOOD_MODEL] = ss.model
 for note in model.notes:  # e.g. a damaged weight cache that was detected and rebuilt on this load
     st.sidebar.warning(note)
 with st.sidebar:
+    sidebar.draw_second_text(slots.second_text, model)
     sidebar.draw_view_controls(model)
 shell.save_shell_state()  # now with the masking, layer and head this run settled
 shell.show_notices()
 
 context = build_page_context(model)  # runs the shell's trace of the sidebar's text, with progress
-sidebar.note_unknown_pieces(text_notes, context.trace)
+sidebar.note_unknown_pieces(slots.notes, context.trace)
+sidebar.note_second_text(slots.second_text, context.trace)
 shell.mirror_to_url(page_name)
 current.run()

@@ -17,7 +17,7 @@ import streamlit as st
 
 from services.interventions import make_intervention, valid_interventions
 from services.lens import fills_in, mask_token
-from services.traces import get_trace, trace_key
+from services.traces import get_trace, input_texts, trace_key
 from ui.class_experiments import class_choice, class_compare, class_sweep_panel
 from ui.context import require_trace
 from ui.experiments import CHART_CONFIG, compare_panel, pick_spot, prediction_panel, prediction_sentence, sweep_panel
@@ -72,12 +72,13 @@ ivs = valid_interventions(ss.get("exp_ivs", []), L, H, cfg.attention_layers)
 
 # Experiments use the shell's tokens, up to EXP_MAX_TOKENS (each change is another full forward pass).
 cap = min(shell_trace.n_tokens, EXP_MAX_TOKENS)
+shell_texts = input_texts(shell_trace)  # the text, and an encoder's second text (None for one text)
 if shell_trace.n_tokens <= cap and not shell_trace.interventions:
     base, base_key = shell_trace, ctx.trace_key  # max_tokens=cap reproduces exactly these tokens
 else:
-    base = get_trace(model, shell_trace.text, shell_trace.causal, cap)
-    base_key = trace_key(model, shell_trace.text, shell_trace.causal, cap)
-text, causal = base.text, base.causal
+    base = get_trace(model, shell_texts[0], shell_trace.causal, cap, second_text=shell_texts[1])
+    base_key = trace_key(model, shell_texts[0], shell_trace.causal, cap, second_text=shell_texts[1])
+(text, second_text), causal = input_texts(base), base.causal
 shown_tokens = display_tokens(base)  # byte pieces named by their character
 labels = plotly_token_labels(shown_tokens)
 readable = readable_token_labels(shown_tokens)
@@ -154,7 +155,7 @@ else:
     st.button("Clear the experiment", key="exp_clear", on_click=clear_interventions)
 
     with st.spinner("Running the model with these changes…"):
-        after = get_trace(model, text, causal, cap, ivs)
+        after = get_trace(model, text, causal, cap, ivs, second_text)
 
     if spot is not None:
         compare_panel(spot, after, target_id)
@@ -210,7 +211,9 @@ c2.button(
     args=(make_intervention("temperature", layer, head, T),),
     disabled=T == 1.0,
 )
-hot = base if T == 1.0 else get_trace(model, text, causal, cap, (make_intervention("temperature", layer, head, T),))
+hot = base if T == 1.0 else get_trace(
+    model, text, causal, cap, (make_intervention("temperature", layer, head, T),), second_text
+)
 pattern_before = base.pattern(layer, head).double().numpy()
 pattern_T = hot.pattern(layer, head).double().numpy()
 ent_before, ent_T = row_entropy(pattern_before), row_entropy(pattern_T)

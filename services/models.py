@@ -169,6 +169,12 @@ def mask_token(model: Model) -> str | None:
     return model.tokenizer.mask_token if model.config.masked_lm else None
 
 
+def reads_two_texts(model: Model) -> bool:
+    """Whether the model reads a text pair (an encoder whose tokenizer has a pair template): the sidebar's second
+    text box."""
+    return model.reads_two_texts
+
+
 def reads_proteins(model: Model) -> bool:
     """Whether the model reads protein sequences (one token per amino acid) rather than text: ESM's and ESM C's."""
     return model.config.arch in PROTEIN_ARCHS

@@ -2,10 +2,11 @@
 encoder-decoder pairs, ablation sweeps and anything derived from a trace all go through the one
 bytes-bounded, single-flight cache in services.cache (RESULTS).
 
-A key names everything that changes a result: the model's weights (`model.key`), the device, the text,
-the masking, the token cap and the interventions. The forward pass is deterministic, so equal keys mean
-equal traces, even after a trace was evicted and computed again. Derived results (a pooled overview, a
-view model) are cached in their trace's group: they leave the cache together with it.
+A key names everything that changes a result: the model's weights (`model.key`), the device, the text
+(and an encoder's second text), the masking, the token cap and the interventions. The forward pass is
+deterministic, so equal keys mean equal traces, even after a trace was evicted and computed again. Derived
+results (a pooled overview, a view model) are cached in their trace's group: they leave the cache together
+with it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "get_trace",
     "pair_key",
     "has_sweep",
+    "input_texts",
     "pin_trace",
     "set_threads_for",
     "short_cap",
@@ -43,34 +45,49 @@ __all__ = [
 
 
 def trace_key(
-    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = ()
-) -> tuple:
-    """What identifies a trace: (model, device, text, masking, cap, interventions)."""
-    return ("trace", model.key, model.device.type, text, causal, int(cap), tuple(interventions))
+    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = (),
+    second_text: str | None = None,
+) -> tuple:  # fmt: skip
+    """What identifies a trace: (model, device, text, masking, cap, interventions, an encoder's second text)."""
+    return ("trace", model.key, model.device.type, text, causal, int(cap), tuple(interventions), second_text)
 
 
-def _run(model: Model, text: str, causal: bool | None, cap: int, ivs: tuple, progress: Progress | None) -> Trace:
-    set_threads_for(len(model.tokenizer.encode(text, cap).ids))
-    return model.trace(text, causal=causal, max_tokens=cap, interventions=ivs, progress=progress)
+def _run(
+    model: Model, text: str, causal: bool | None, cap: int, ivs: tuple, progress: Progress | None,
+    second_text: str | None = None,
+) -> Trace:  # fmt: skip
+    both = text if second_text is None else f"{text}\n{second_text}"  # a pair's token count, near enough for threads
+    set_threads_for(len(model.tokenizer.encode(both, cap).ids))
+    return model.trace(
+        text, causal=causal, max_tokens=cap, interventions=ivs, progress=progress, second_text=second_text
+    )
 
 
 def trace_job(
-    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = ()
-) -> Job:
+    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = (),
+    second_text: str | None = None,
+) -> Job:  # fmt: skip
     """The trace as a background job (its `key` is `trace_key(...)`): the caller draws its progress while
     it waits, and a rerun mid-trace waits on the same job instead of starting another."""
     ivs = tuple(interventions)
-    key = trace_key(model, text, causal, cap, ivs)
-    return RESULTS.job(key, lambda progress: _run(model, text, causal, cap, ivs, progress))
+    key = trace_key(model, text, causal, cap, ivs, second_text)
+    return RESULTS.job(key, lambda progress: _run(model, text, causal, cap, ivs, progress, second_text))
 
 
 def get_trace(
-    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = ()
-) -> Trace:
+    model: Model, text: str, causal: bool | None, cap: int, interventions: Sequence[Intervention] = (),
+    second_text: str | None = None,
+) -> Trace:  # fmt: skip
     """The trace, computed in this thread if it is not cached. Raises attention_core.InputError."""
     ivs = tuple(interventions)
-    key = trace_key(model, text, causal, cap, ivs)
-    return RESULTS.get(key, lambda _progress: _run(model, text, causal, cap, ivs, None))
+    key = trace_key(model, text, causal, cap, ivs, second_text)
+    return RESULTS.get(key, lambda _progress: _run(model, text, causal, cap, ivs, None, second_text))
+
+
+def input_texts(trace: Trace) -> tuple[str, str | None]:
+    """The text and the second text (None for one text) that `trace` was run on: what `get_trace` takes to run it
+    again (with interventions, under another cap)."""
+    return (trace.text, None) if trace.segments is None else trace.segments.texts(trace.text)
 
 
 def pin_trace(owner: Hashable, key: Hashable) -> None:

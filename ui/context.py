@@ -35,6 +35,7 @@ class PageContext:
     head: int
     orient: str  # "rows" or "cols": which axis holds the queries
     text: str
+    second_text: str | None  # an encoder's second text (a text pair), None for one text
     token_cap: int
     trace: Any | None  # attention_core.Trace; None when there is nothing to show, `message` says why
     message: str | None = None
@@ -75,10 +76,12 @@ def build_page_context(model: models.Model) -> PageContext:
     ss = st.session_state
     trace, trace_key, message = None, None, None
     token_cap = int(ss.max_tokens)
+    second = str(ss.get("second_text", "")) if models.reads_two_texts(model) else ""
+    second_text = second if second.strip() else None  # an empty box: one text
     if not ss.text.strip():
         message = "The text is empty: type a sentence in the sidebar (or pick an example) to see its attention."
     else:
-        job = traces.trace_job(model, ss.text, bool(ss.causal), token_cap)
+        job = traces.trace_job(model, ss.text, bool(ss.causal), token_cap, second_text=second_text)
         try:
             trace, trace_key = wait_with_progress(job, f"Running {models.title(model)}"), job.key
         except models.InputError as exc:
@@ -103,6 +106,7 @@ def build_page_context(model: models.Model) -> PageContext:
         head=int(ss.head),
         orient=ss.orient,
         text=ss.text,
+        second_text=second_text,
         token_cap=token_cap,
         trace=trace,
         message=message,

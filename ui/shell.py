@@ -25,7 +25,7 @@ from ui.url import (
 from viz.labels import markdown_code
 
 # The sidebar widgets whose values make the shell state, in the order they are drawn.
-SHELL_KEYS = ("model", "device", "dtype", "text", "causal", "max_tokens", "layer", "head", "orient")
+SHELL_KEYS = ("model", "device", "dtype", "text", "second_text", "causal", "max_tokens", "layer", "head", "orient")
 # The frame's own keys (never widgets):
 STARTED = "_started"  # the first run of a session has read the URL
 SAVED = "_shell_saved"  # a plain copy of the shell widgets' values (see keep_shell_state)
@@ -49,6 +49,7 @@ ATLAS_LOWEST = "atlas_lowest_choice"  # the Head atlas table ranked lowest first
 ATLAS_CORPUS_LINKED = "_atlas_corpus_linked"  # set when ATLAS_CORPUS came from a link: the page says if it is missing
 STEP = "start_step"  # the Start here page's step (a plain key, not a widget's: it outlives page switches)
 SHELL_PAGE = "_shell_page"  # the page the last run showed: the first run on another page re-sends the sidebar
+SECOND_TEXT_ON = "_second_text_on"  # the model reads a text pair: the second text box is drawn, the URL carries it
 CACHE_OWNER = "_cache_owner"  # this session's name for the result cache's pin on its trace (ui/context.py)
 URL_PICKS = "_url_picks"  # {token picker key: position} from the link, until each picker has checked it
 
@@ -74,7 +75,7 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
         dtypes=models.DTYPES,
         shown_page=current_page,
     )
-    ss.model, ss.text, ss.orient = url.model, url.text, url.orient
+    ss.model, ss.text, ss.second_text, ss.orient = url.model, url.text, url.second_text, url.orient
     if url.requested_model:
         ss[MODEL_REQUEST] = url.requested_model  # pre-filled under "Another model"; loads on Load
         ss[LINKED_MODEL] = (url.requested_model, url.model)
@@ -197,9 +198,10 @@ def shareable_params(page_name: str) -> dict[str, str]:
     dtype = ss.get("dtype", models.DEFAULT_DTYPE)
     pickers = TOKEN_PICKERS.get(page_name, {}).values()
     picks = {key: ss[picked_position_key(key)] for key in pickers if picked_position_key(key) in ss}
+    second = ss.get("second_text", "") if ss.get(SECOND_TEXT_ON) else ""  # a decoder reads one text: none to share
     params = to_params(
         ss.model, ss.text, int(ss.layer), int(ss.head), bool(ss.causal), ss.orient, page_name, step, stat, dtype,
-        corpus, picks, lowest,
+        corpus, picks, lowest, second,
     )  # fmt: skip
     linked = pending_linked_model()
     if linked is not None:  # not loaded yet: a copy of the address must ask for it again, not for the stand-in

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import streamlit as st
 
@@ -55,6 +55,7 @@ def mole_sentences() -> list[str]:
 
 def _set_text(text: str) -> None:
     st.session_state.text = text
+    st.session_state.second_text = ""  # an example is one sentence: not read as a pair with an earlier second text
     st.session_state.pop(MOLE_HINT, None)
 
 
@@ -81,9 +82,16 @@ def _request_model() -> None:
         ss.model = name  # a callback runs before the script: the selectbox is not drawn yet
 
 
-def draw_inputs() -> Any:
-    """Model (built-in and requested), device, text and the chapter's examples; returns the slot under the text box
-    for what the model made of the text (note_unknown_pieces fills it once the trace has run)."""
+class InputSlots(NamedTuple):
+    """Places under the text box that draw_inputs keeps for what needs the loaded model or its trace."""
+
+    second_text: Any  # the second text's box, drawn by draw_second_text for a model that reads a text pair
+    notes: Any  # what the model made of the text (note_unknown_pieces fills it once the trace has run)
+
+
+def draw_inputs() -> InputSlots:
+    """Model (built-in and requested), device, text and the chapter's examples; returns the places under the text
+    box that are filled once the model is loaded (InputSlots)."""
     ss = st.session_state
     custom = [m for m in ss.get(shell.CUSTOM_MODELS, []) if not models.is_embedded(m)]
     if not models.is_embedded(ss.model) and ss.model not in custom:  # e.g. restored after a page switch
@@ -122,7 +130,7 @@ def draw_inputs() -> Any:
     st.selectbox("Device", devices, format_func=lambda d: models.DEVICE_LABELS.get(d, d), key="device")
     _weights_choice()
     st.text_area("Text", key="text", height=90, help="Press Ctrl+Enter (or click outside) to run the model.")
-    slot = st.empty()
+    slots = InputSlots(second_text=st.container(), notes=st.empty())
     st.caption("Examples from 3Blue1Brown's chapter")
     for i, example in enumerate(load_examples()):
         st.button(
@@ -135,7 +143,35 @@ def draw_inputs() -> Any:
         )
     if ss.pop(OPEN_MOLES, False):
         st.switch_page(MOLE_PAGE)
-    return slot
+    return slots
+
+
+def draw_second_text(box: Any, model: models.Model) -> None:
+    """The second text's box (InputSlots.second_text), for an encoder whose tokenizer reads a text pair: a
+    cross-encoder's passage, an NLI hypothesis, BERT's second sentence. Other models read one text; what was
+    typed is kept for when the reader comes back to such a model."""
+    ss = st.session_state
+    ss[shell.SECOND_TEXT_ON] = models.reads_two_texts(model)
+    if ss[shell.SECOND_TEXT_ON]:
+        box.text_area(
+            "Second text (optional)", key="second_text", height=68, placeholder="Leave empty to read one text",
+            help="Read with the text above as a pair, as a cross-encoder or an NLI model reads a query and a passage: "
+            "the tokenizer puts it after the first text and a separator, and its tokens get the second segment "
+            "embedding.",
+        )  # fmt: skip
+
+
+def note_second_text(box: Any, trace: Any) -> None:
+    """Under the second text's box, once the trace has run: where the second text's tokens start."""
+    segments = None if trace is None else trace.segments
+    if segments is None:
+        return
+    first = segments.second_token
+    if first >= trace.n_tokens:
+        box.caption("Read as a pair, but the token cap left no token of the second text.")
+    else:
+        box.caption(f"Read as a pair: the first text is at positions 0–{first - 1} (with the special tokens around "
+                    f"it), the second from position {first} on.")  # fmt: skip
 
 
 def note_unknown_pieces(slot: Any, trace: Any) -> None:

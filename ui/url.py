@@ -39,7 +39,8 @@ TOKEN_PICKERS: dict[str, dict[str, str]] = {
     "contributions": {"token": "flow_token"},
 }
 # The fields parse_params reads besides the token pickers'.
-_FIELDS = ("model", "text", "layer", "head", "mask", "orient", "page", "step", "stat", "corpus", "end", "dtype")
+_FIELDS = ("model", "text", "second", "layer", "head", "mask", "orient", "page", "step", "stat", "corpus", "end",
+           "dtype")  # fmt: skip
 MAX_POSITION = 10**6  # far past any token cap; bounds what a link can ask for
 
 _TRUE = {"on", "true", "1", "yes", "causal"}
@@ -50,6 +51,7 @@ _FALSE = {"off", "false", "0", "no", "bidirectional"}
 class ViewState:
     model: str
     text: str = DEFAULT_TEXT
+    second_text: str = ""  # an encoder's second text (a text pair: `second=`), "" for one text
     layer: int = 0
     head: int = 0
     causal: bool | None = None  # None: the model's own masking
@@ -94,8 +96,10 @@ def parse_params(
     value = {name: _first(params.get(name)) for name in _FIELDS}
     if value["model"] is not None:
         _read_model(state, value["model"], list(model_names), default_model, requestable)
+    if value["second"] is not None:
+        state.second_text = _cut_text(state, value["second"], "second text")
     if value["text"] is not None:
-        _read_text(state, value["text"])
+        state.text = _cut_text(state, value["text"], "text")
     elif TEXT_OMITTED in params:
         state.warnings.append(
             "This link's text was too long to share in a URL: paste it into the sidebar (a link carries up to "
@@ -191,13 +195,13 @@ def _read_model(state: ViewState, model: str, models: list[str], default: str, r
         )
 
 
-def _read_text(state: ViewState, text: str) -> None:
+def _cut_text(state: ViewState, text: str, what: str) -> str:
+    """A text from the link (`what`: "text", "second text"), cut to MAX_TEXT_CHARS with a notice."""
     if len(text) > MAX_TEXT_CHARS:
         state.warnings.append(
-            f"The text in the link was {len(text)} characters; only the first {MAX_TEXT_CHARS} are used."
+            f"The {what} in the link was {len(text)} characters; only the first {MAX_TEXT_CHARS} are used."
         )
-        text = text[:MAX_TEXT_CHARS]
-    state.text = text
+    return text[:MAX_TEXT_CHARS]
 
 
 def _read_index(state: ViewState, name: str, raw: str) -> None:
@@ -280,6 +284,7 @@ def to_params(
     corpus: str | None = None,
     picks: Mapping[str, int] | None = None,
     lowest: bool = False,
+    second_text: str = "",
 ) -> dict[str, str]:
     """The shareable subset of the view, as strings for st.query_params.
 
@@ -289,6 +294,7 @@ def to_params(
     dtype is written only when it is not the default float32, so existing links stay as they were. `picks`:
     {token picker key: position}; those of `page`'s pickers (TOKEN_PICKERS) are written. `lowest`: the Head atlas
     table ranked lowest first, written as `end=lowest` (highest first, the default, writes nothing).
+    `second_text`: an encoder's second text, written as `second=` when there is one (a long one is left out too).
     """
     params = {
         "model": model,
@@ -312,7 +318,10 @@ def to_params(
             params[name] = str(picks[key])
     if dtype != DEFAULT_DTYPE:
         params["dtype"] = dtype
-    if len(text) > MAX_TEXT_CHARS:
+    if second_text:
+        params["second"] = second_text
+    if len(text) > MAX_TEXT_CHARS or len(second_text) > MAX_TEXT_CHARS:
         del params["text"]
+        params.pop("second", None)
         params[TEXT_OMITTED] = "1"  # so the recipient is told, rather than shown the default sentence unawares
     return params

@@ -1,0 +1,67 @@
+"""Text pairs in the app: for an encoder whose tokenizer has a pair template (MiniLM) the sidebar has a second text
+box; the shell's trace reads both texts, the URL carries the second (`second=`), the sidebar says where it starts,
+and Experiments' reruns keep the pair. A decoder (SmolLM2) has no such box, and a link's second text is not used."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.app.helpers import APP
+
+FIRST = "How many people live in Berlin?"
+SECOND = "Berlin has a population of 3.5 million."
+
+
+def _opened(page: str, model: str, second: str | None = SECOND) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"model": model, "text": FIRST, **({"second": second} if second is not None else {})})
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _second_box(at: AppTest):
+    return [t for t in at.sidebar.text_area if t.key == "second_text"]
+
+
+def test_an_encoders_second_text_is_read_as_a_pair_and_shared() -> None:
+    at = _opened("app_pages/patterns.py", "minilm-l6")
+    ctx = at.session_state["ctx"]
+    assert ctx.second_text == SECOND
+    trace = ctx.trace
+    assert trace.tokens[:9] == ["[CLS]", "how", "many", "people", "live", "in", "berlin", "?", "[SEP]"]
+    assert trace.tokens[9:11] == ["berlin", "has"] and trace.tokens[-1] == "[SEP]"
+    assert set(trace.segments.ids[9:]) == {1} and set(trace.segments.ids[:9]) == {0}
+    [box] = _second_box(at)
+    assert box.value == SECOND
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "Read as a pair: the first text is at positions 0–8" in captions
+    assert "the second from position 9 on." in captions
+    assert at.query_params["second"] == SECOND
+    # Emptied: one text again, and the link no longer carries a second text.
+    box.set_value("").run()
+    assert at.session_state["ctx"].trace.segments is None and "second" not in at.query_params
+    assert at.session_state["ctx"].trace.tokens[-1] == "[SEP]" and "berlin" in at.session_state["ctx"].trace.tokens
+
+
+def test_a_decoder_has_no_second_text_and_a_links_is_not_used() -> None:
+    at = _opened("app_pages/patterns.py", "smollm2-135m")
+    assert not _second_box(at)
+    ctx = at.session_state["ctx"]
+    assert ctx.second_text is None and ctx.trace.segments is None and ctx.message is None
+    assert "second" not in at.query_params
+
+
+def test_experiments_rerun_the_pair(monkeypatch) -> None:
+    from services import traces
+
+    at = _opened("app_pages/experiments.py", "minilm-l6")
+    assert traces.input_texts(at.session_state["ctx"].trace) == (FIRST, SECOND)
+    runs: list[tuple] = []
+    real = traces._run
+    monkeypatch.setattr(traces, "_run", lambda *a, **k: runs.append((a[1], a[4], a[6:])) or real(*a, **k))
+    at.button(key="exp_add").click().run()  # the default change, on the selected head
+    assert not at.exception, [e.value for e in at.exception]
+    [(text, interventions, rest)] = [run for run in runs if run[1]]
+    assert (text, rest) == (FIRST, (SECOND,)), "the rerun with the change must read the same pair"
