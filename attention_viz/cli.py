@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help="write a view's file" if name == "export" else "write a trace's tensors")
         s.add_argument("--model", default=DEFAULT_MODEL, help="smollm2-135m, minilm-l6 or a local model folder")
         s.add_argument("--text", required=True, help="the text to trace; - reads it from stdin (a pipe, a file)")
+        s.add_argument("--second-text", default=None, help="an encoder's second text: the two read as a text pair")
         s.add_argument(
             "--max-tokens", type=int, default=None,
             help="cut the text to its first N tokens (default: the model's context, up to 4096); the files say so",
@@ -139,7 +140,8 @@ def _trace(args: argparse.Namespace):
     for note in model.notes:  # how its file was read (the app's sidebar says the same), a rebuilt cache
         print(f"attention-viz: note: {note}", file=sys.stderr)
     try:
-        trace = model.trace(args.text, causal=_causal(args.causal), max_tokens=args.max_tokens)
+        second = None if args.second_text is None else _valid_text(args.second_text)
+        trace = model.trace(args.text, causal=_causal(args.causal), max_tokens=args.max_tokens, second_text=second)
     except models.InputError as exc:  # the engine's word on the text or --max-tokens: a bad argument
         raise UsageError(str(exc)) from None
     if trace.truncated:  # the files hold only what was traced: say so where the user looks (stdout may be piped)

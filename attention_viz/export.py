@@ -255,6 +255,9 @@ def manifest(trace: Any, arrays: dict[str, np.ndarray]) -> dict:
         "causal": bool(trace.causal),
         "truncated": bool(trace.truncated),  # the text was cut to the model's limit: tokens are what was traced
         "n_input_tokens": int(trace.n_input_tokens),
+        # A text pair's (the text is then both, joined by a line break): each token's segment, the second's first token
+        "segments": None if trace.segments is None else [int(s) for s in trace.segments.ids],
+        "second_text_token": None if trace.segments is None else int(trace.segments.second_token),
         "interventions": [iv.describe() for iv in trace.interventions],
         "tensors": [{"name": k, "shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()],
     }

@@ -130,6 +130,22 @@ def test_a_text_left_out_of_the_link_is_marked_and_the_recipient_told() -> None:
     assert state.parse_params({"text": "hi"}, MODELS, "smollm2-135m", PAGE_NAMES).warnings == []
 
 
+def test_a_second_text_travels_as_second_and_only_when_there_is_one() -> None:
+    params = state.to_params("minilm-l6", "Is it raining?", 0, 0, False, "rows", "patterns", second_text="a & b")
+    assert params["second"] == "a & b"
+    got = state.parse_params(params, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert (got.text, got.second_text, got.warnings) == ("Is it raining?", "a & b", [])
+    assert "second" not in state.to_params("minilm-l6", "hi", 0, 0, False, "rows", "patterns")
+    assert state.parse_params({"text": "hi"}, MODELS, "smollm2-135m", PAGE_NAMES).second_text == ""
+    long = "y" * (state.MAX_TEXT_CHARS + 5)
+    got = state.parse_params({"text": "hi", "second": long}, MODELS, "smollm2-135m", PAGE_NAMES)
+    assert got.second_text == long[: state.MAX_TEXT_CHARS]
+    assert got.warnings == [f"The second text in the link was {len(long)} characters; only the first "
+                            f"{state.MAX_TEXT_CHARS} are used."]  # fmt: skip
+    left_out = state.to_params("m", "hi", 0, 0, True, "rows", "patterns", second_text=long)
+    assert "text" not in left_out and "second" not in left_out and left_out[state.TEXT_OMITTED] == "1"
+
+
 # ── Picked token positions ──────────────────────────────────────────────────────────────────────
 def test_a_link_carries_the_tokens_picked_on_its_page() -> None:
     """A shared link reopened Inside one head on the last token, whatever query and key the sender had picked."""

@@ -69,6 +69,23 @@ def test_a_cut_text_is_said_on_stderr_and_in_the_manifest(tiny_model, tmp_path, 
     assert "cut to its first 128 tokens" in av.show(long, "head").view.note
 
 
+def test_second_text_reads_an_encoders_pair_and_a_decoder_refuses_it(tiny_model, tmp_path, capsys) -> None:
+    from tests.tiny_masked_lms import save_tiny_masked_lm
+
+    save_tiny_masked_lm("bert", tmp_path / "bert")
+    out = tmp_path / "pair.npz"
+    argv = ["trace", "--text", "the blue creature", "--second-text", "took a mole", "--out", str(out), "--tensors", "k"]
+    code, err = run_cli([*argv[:1], "--model", str(tmp_path / "bert"), *argv[1:]], capsys)
+    assert code == 0, err
+    with np.load(out, allow_pickle=False) as f:
+        man = json.loads(str(f["manifest"]))
+    assert man["text"] == "the blue creature\ntook a mole"
+    first = man["second_text_token"]
+    assert man["tokens"][first - 1] == "[SEP]" and set(man["segments"][first:]) == {1} and man["segments"][0] == 0
+    code, err = run_cli([*argv[:1], "--model", tiny_model, *argv[1:]], capsys)
+    assert code == 2 and "reads one text: a text pair is for an encoder" in err and err.count("\n") == 1, err
+
+
 def test_save_tensors_writes_what_the_suffix_says(tiny_model, tmp_path) -> None:
     trace = av.load(tiny_model).trace("hello there")
     with pytest.raises(ExportError, match=r"\.npz or \.parquet"):
