@@ -104,10 +104,10 @@ def head_figure(layer: int, head: int) -> object:
 
     def build() -> object:
         view = head_view(trace, layer, head)
-        meta = meta_of(layer, head)
         return head_heatmap(
-            view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta, score_label=terms.name
-        )
+            view.pattern, view.scores, view.mask, tokens.plotly, orient, meta=meta_of(layer, head),
+            score_label=terms.name, second_text_at=view.second_text_at,
+        )  # fmt: skip
 
     return figure("head", layer, head, orient, build=build)
 

@@ -170,8 +170,10 @@ def note_second_text(box: Any, trace: Any) -> None:
     if first >= trace.n_tokens:
         box.caption("Read as a pair, but the token cap left no token of the second text.")
     else:
-        box.caption(f"Read as a pair: the first text is at positions 0–{first - 1} (with the special tokens around "
-                    f"it), the second from position {first} on.")  # fmt: skip
+        box.caption(
+            f"Read as a pair: the first text is at positions 0–{first - 1} (with the special tokens around it), the "
+            f"second from position {first} on (a dashed orange line on the attention heatmap)."
+        )
 
 
 def note_unknown_pieces(slot: Any, trace: Any) -> None:

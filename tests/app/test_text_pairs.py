@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.app.helpers import APP
+from tests.app.helpers import APP, chart
 
 FIRST = "How many people live in Berlin?"
 SECOND = "Berlin has a population of 3.5 million."
@@ -25,6 +25,13 @@ def _second_box(at: AppTest):
     return [t for t in at.sidebar.text_area if t.key == "second_text"]
 
 
+def _split_lines(at: AppTest) -> list[tuple[str, float]]:
+    """The main heatmap's lines between a pair's texts: (axis, position)."""
+    shapes = chart(at, "head_heatmap")["layout"].get("shapes", [])
+    dashed = [s for s in shapes if s.get("type") == "line" and s.get("line", {}).get("dash") == "dash"]
+    return sorted(("x", s["x0"]) if s["xref"] == "x" else ("y", s["y0"]) for s in dashed)
+
+
 def test_an_encoders_second_text_is_read_as_a_pair_and_shared() -> None:
     at = _opened("app_pages/patterns.py", "minilm-l6")
     ctx = at.session_state["ctx"]
@@ -37,11 +44,13 @@ def test_an_encoders_second_text_is_read_as_a_pair_and_shared() -> None:
     assert box.value == SECOND
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "Read as a pair: the first text is at positions 0–8" in captions
-    assert "the second from position 9 on." in captions
+    assert "the second from position 9 on (a dashed orange line on the attention heatmap)." in captions
     assert at.query_params["second"] == SECOND
+    assert _split_lines(at) == [("x", 8.5), ("y", 8.5)]  # between "[SEP]" (8) and the second text's "berlin" (9)
     # Emptied: one text again, and the link no longer carries a second text.
     box.set_value("").run()
     assert at.session_state["ctx"].trace.segments is None and "second" not in at.query_params
+    assert _split_lines(at) == []
     assert at.session_state["ctx"].trace.tokens[-1] == "[SEP]" and "berlin" in at.session_state["ctx"].trace.tokens
 
 

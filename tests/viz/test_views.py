@@ -22,6 +22,7 @@ class FakeTrace:
     n_input_tokens = 5
     n_layers = 2
     n_heads = 3
+    segments = None  # one text
 
     def __init__(self) -> None:
         self._scores, self._mask, self._pattern = synthetic()

@@ -17,15 +17,19 @@ from viz.figures.layout import (
     WEIGHT_SCALE,
     Orientation,
     axis_titles,
+    hline,
     matrix_height,
     oriented,
     panel_x_font,
     panel_x_labels,
     token_axis,
     token_matrix_frame,
+    vline,
     weight_colouring,
 )
 from viz.figures.panels import panel_row
+
+PAIR_SPLIT_COLOUR = "#ff7f0e"  # between a text pair's two texts: orange, apart from the blues and a selection's red
 
 
 @dataclass(frozen=True)
@@ -95,13 +99,16 @@ def head_heatmap(
     meta: dict | None = None,
     score_label: str = "score",
     marks: tuple[Sequence[dict], Sequence[go.BaseTraceType]] = ((), ()),
+    second_text_at: int | None = None,
 ) -> go.Figure:
     """One head's attention pattern as a large heatmap; hover: query, key, weight and score before the softmax.
 
     `cells` draws a window of a long text (rows/cols labels and start positions); `row_share` (the part
     of each query's weight that falls inside the window) is added to the hover then. `score_label` names the
     score (viz.views.score_terms: not every model's is q·k/√d_head; the default names none). `marks`: shapes and
-    traces drawn over the cells (the head finder's frame and dots), in the same go.Figure call.
+    traces drawn over the cells (the head finder's frame and dots), in the same go.Figure call. `second_text_at`: a
+    text pair's second text's first position, drawn as a line across both axes (attention within each text, and
+    from one to the other, fall in its four blocks).
     """
     win = _cells_of(labels, cells)
     win.check(pattern)
@@ -126,6 +133,9 @@ def head_heatmap(
         **weight_colouring(pattern, max(win.shape) <= 40),
     )
     shapes, traces = marks
+    if second_text_at is not None and cells is None:  # a window of a long text: the whole matrix is not drawn
+        split = dict(color=PAIR_SPLIT_COLOUR, width=1.5, dash="dash")
+        shapes = [*shapes, vline(second_text_at - 0.5, split), hline(second_text_at - 0.5, split)]
     frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(win.shape)), title, meta=meta, shapes=shapes or None)
     return go.Figure(data=[heatmap, *traces], layout=frame)
 

@@ -56,6 +56,7 @@ class HeadView:
     pattern: np.ndarray  # softmax the forward pass used
     pattern_masked: np.ndarray  # softmax of the same scores with a causal mask
     pattern_unmasked: np.ndarray  # ... and without one
+    second_text_at: int | None = None  # a text pair's: the second text's first position (None: one text)
 
     @property
     def masked_scores(self) -> np.ndarray:
@@ -74,7 +75,15 @@ def head_view(trace: TraceLike, layer: int, head: int) -> HeadView:
         pattern=to_numpy(trace.pattern(layer, head), dtype=None),
         pattern_masked=to_numpy(trace.pattern(layer, head, masked=True), dtype=None),
         pattern_unmasked=to_numpy(trace.pattern(layer, head, masked=False), dtype=None),
+        second_text_at=second_text_at(trace),
     )
+
+
+def second_text_at(trace: TraceLike) -> int | None:
+    """Where a text pair's second text starts (its first token's position); None for one text, or when the token
+    cap left none of it."""
+    at = None if trace.segments is None else int(trace.segments.second_token)
+    return at if at is not None and at < trace.n_tokens else None
 
 
 def layer_patterns(trace: TraceLike, layer: int) -> np.ndarray:
