@@ -125,8 +125,9 @@ def head_figure(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orien
     meta = {"tokens": len(tokens.raw), "layer": layer, "head": head}
     title, label = head_title(layer, head), score_terms(trace).name
     return head_heatmap(
-        view.pattern, view.scores, view.mask, tokens.plotly, orient, title, meta=meta, score_label=label
-    )
+        view.pattern, view.scores, view.mask, tokens.plotly, orient, title, meta=meta, score_label=label,
+        second_text_at=view.second_text_at,
+    )  # fmt: skip
 
 
 def head_title(layer: int, head: int) -> str:

@@ -84,6 +84,11 @@ def test_second_text_reads_an_encoders_pair_and_a_decoder_refuses_it(tiny_model,
     assert man["tokens"][first - 1] == "[SEP]" and set(man["segments"][first:]) == {1} and man["segments"][0] == 0
     code, err = run_cli([*argv[:1], "--model", tiny_model, *argv[1:]], capsys)
     assert code == 2 and "reads one text: a text pair is for an encoder" in err and err.count("\n") == 1, err
+    pair = av.load(str(tmp_path / "bert")).trace("the blue creature", second_text="took a mole")
+    [figure] = av.show(pair, "head").view.figures
+    lines = [s for s in figure.layout.shapes if s.line.dash == "dash"]
+    at = pair.segments.second_token - 0.5
+    assert sorted((s.x0, s.y0) for s in lines) == sorted([(at, 0), (0, at)])  # the notebook's head view marks it
 
 
 def test_save_tensors_writes_what_the_suffix_says(tiny_model, tmp_path) -> None:
