@@ -249,6 +249,12 @@ def cut_note(trace: Any) -> str:
     """What a trace of a cut text says ("" when the text was traced whole)."""
     if not trace.truncated:
         return ""
+    if trace.segments is not None:
+        return (
+            f"The two texts are {trace.n_input_tokens} tokens together; they were cut to {trace.n_tokens} tokens, "
+            "from the end of the longer text first (transformers' truncation of a pair), and everything shown is "
+            "of those."
+        )
     return (
         f"The text is {trace.n_input_tokens} tokens; it was cut to its first {trace.n_tokens} tokens (the model's "
         "limit, or the max_tokens asked), and everything shown is of those."

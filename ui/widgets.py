@@ -25,6 +25,7 @@ from viz.views.patterns import (
     cut_position,
     default_window,
     is_long,
+    pair_cut,
 )
 
 
@@ -180,6 +181,15 @@ def show_clickable_chart(
 
 
 def show_cut_notice(trace: Any, n_shown: int) -> None:
+    if (pair := pair_cut(trace)) is not None:  # cut from the longer text's end first: no one place to mark
+        st.warning(
+            f"The two texts have {trace.n_input_tokens} tokens together; the token cap (sidebar) keeps {n_shown}, "
+            "cut from the end of the longer text first, as transformers' truncation cuts a pair. The trace reads "
+            f"{pair.first_read} of the first text's {pair.first_chars} characters and {pair.second_read} of the "
+            f"second's {pair.second_chars}.",
+            icon=":material/content_cut:",
+        )
+        return
     cut = cut_position(trace)
     st.warning(
         f"The text has {trace.n_input_tokens} tokens; the token cap (sidebar) keeps the first {n_shown}. "

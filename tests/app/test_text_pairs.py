@@ -74,3 +74,19 @@ def test_experiments_rerun_the_pair(monkeypatch) -> None:
     assert not at.exception, [e.value for e in at.exception]
     [(text, interventions, rest)] = [run for run in runs if run[1]]
     assert (text, rest) == (FIRST, (SECOND,)), "the rerun with the change must read the same pair"
+
+
+def test_a_pair_cut_by_the_token_cap_says_how_much_of_each_text_was_read() -> None:
+    at = _opened("app_pages/patterns.py", "minilm-l6")
+    at.number_input(key="max_tokens").set_value(12).run()  # the pair has 20 tokens: 7 + 10 of text, 3 added
+    assert not at.exception, [e.value for e in at.exception]
+    trace = at.session_state["ctx"].trace
+    # Longest first: the second text (10 tokens) gives up 5, the first (7) 3, leaving 4 + 5 (transformers' rule).
+    assert trace.tokens == ["[CLS]", "how", "many", "people", "live", "[SEP]", "berlin", "has", "a", "population",
+                            "of", "[SEP]"]  # fmt: skip
+    said = " ".join(w.value for w in at.warning)
+    assert "The two texts have 20 tokens together; the token cap (sidebar) keeps 12, cut from the end of the longer" \
+        in said, said  # fmt: skip
+    assert f"The trace reads 20 of the first text's {len(FIRST)} characters and 26 of the second's {len(SECOND)}." \
+        in said, said  # fmt: skip
+    assert "It was cut at character" not in said  # the one-text notice, which marks one place

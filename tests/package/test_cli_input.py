@@ -89,6 +89,8 @@ def test_second_text_reads_an_encoders_pair_and_a_decoder_refuses_it(tiny_model,
     lines = [s for s in figure.layout.shapes if s.line.dash == "dash"]
     at = pair.segments.second_token - 0.5
     assert sorted((s.x0, s.y0) for s in lines) == sorted([(at, 0), (0, at)])  # the notebook's head view marks it
+    cut = av.load(str(tmp_path / "bert")).trace("the blue creature", second_text="took a mole", max_tokens=6)
+    assert "cut to 6 tokens, from the end of the longer text first" in av.show(cut, "head").view.note
 
 
 def test_save_tensors_writes_what_the_suffix_says(tiny_model, tmp_path) -> None:

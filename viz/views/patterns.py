@@ -257,6 +257,28 @@ def cut_position(trace: TraceLike) -> int:
     return max((end for _start, end in trace.offsets), default=0)
 
 
+@dataclass(frozen=True)
+class PairCut:
+    """What the token cap left of each text of a pair (cut longest first, as transformers' truncation cuts)."""
+
+    first_read: int  # characters of the first text the trace read
+    first_chars: int  # of its length
+    second_read: int
+    second_chars: int
+
+
+def pair_cut(trace: TraceLike) -> PairCut | None:
+    """How much of each text a cut text pair's trace read; None for one text or a pair read whole."""
+    seg = trace.segments
+    if seg is None or not trace.truncated:
+        return None
+    first, second = seg.texts(trace.text)
+    spans = [(i, end) for i, (start, end) in enumerate(trace.offsets) if end > start]  # not the special tokens
+    first_read = max((end for i, end in spans if i < seg.second_token), default=0)
+    second_read = max((end - seg.second_char for i, end in spans if i >= seg.second_token), default=0)
+    return PairCut(first_read, len(first), second_read, len(second))
+
+
 def cut_excerpt(text: str, cut: int, context: int = 40) -> str:
     """'…before ⟂ after…' around the cut; newlines and control characters drawn as escapes (plain text)."""
 
