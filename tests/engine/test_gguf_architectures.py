@@ -421,6 +421,14 @@ def test_a_bert_file_matches_the_model_written_and_its_wordpiece(tmp_path, monke
         assert (trace.resid(layer + 1) - out.hidden_states[layer + 1][0]).abs().max().item() <= HIDDEN_TOL, layer
     assert not ours.config.causal and ours.config.n_token_types == 2 and trace.logits is None
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+    # A text pair (a reranker's query and passage) as BERT frames it: [CLS] A [SEP] B [SEP], B in segment 1.
+    pair = ours.trace(TEXT, second_text="took a mole")
+    expected = tokenizer.encode(TEXT, "took a mole")
+    assert pair.token_ids == expected.ids and list(pair.segments.ids) == expected.type_ids
+    with torch.inference_mode():
+        out = hf(torch.tensor([pair.token_ids]), token_type_ids=torch.tensor([expected.type_ids]),
+                 output_hidden_states=True)  # fmt: skip
+    assert (pair.resid(2) - out.hidden_states[2][0]).abs().max().item() <= HIDDEN_TOL
 
 
 def test_an_older_bert_files_cls_key_and_bracketed_tokens_read_alike(tmp_path, monkeypatch):

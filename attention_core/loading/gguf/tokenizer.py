@@ -200,10 +200,10 @@ NO_BOS_PRE = ("glm4", "chatglm-bpe")  # GLM-4's: its chat template writes [gMASK
 def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplateProcessing | None:
     """BOS before and EOS after the text where tokenizer.ggml.add_bos_token / add_eos_token ask (add_bos_token
     defaults to true for 'llama' vocabularies, as in llama.cpp and transformers; a 'bert' one adds [CLS] and [SEP]
-    unless the file says not, as llama.cpp's WordPiece does), framed as transformers frames
-    them (a pair: BOS A EOS BOS B EOS). A flag whose token id is absent adds nothing (transformers); an id outside
-    the vocabulary is refused (transformers cannot load the file; llama.cpp warns and falls back to its default
-    id): a BOS past the vocabulary cannot be embedded, and generation stops at EOS."""
+    unless the file says not, as llama.cpp's WordPiece does), framed as transformers frames them (a pair: BOS A EOS
+    BOS B EOS; BERT's [CLS] A [SEP] B [SEP], B in segment 1). A flag whose token id is absent adds nothing
+    (transformers); an id outside the vocabulary is refused (transformers cannot load the file; llama.cpp warns and
+    falls back to its default id): a BOS past the vocabulary cannot be embedded, and generation stops at EOS."""
     bos = token_id(meta, "tokenizer.ggml.bos_token_id", len(tokens))
     if meta.key("tokenizer.ggml.pre", None) in NO_BOS_PRE:  # llama.cpp sets these vocabularies' BOS to none
         bos = None
@@ -218,7 +218,8 @@ def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplatePro
     if not before and not after:
         return None
     single = [*(f"{tokens[i]}:0" for i in before), "$A:0", *(f"{tokens[i]}:0" for i in after)]  # lists: a token
-    second = [*(f"{tokens[i]}:1" for i in before), "$B:1", *(f"{tokens[i]}:1" for i in after)]  # may hold a space
+    opens = [] if kind == "bert" else before  # BERT's pair: [CLS] A [SEP] B [SEP], no second [CLS]
+    second = [*(f"{tokens[i]}:1" for i in opens), "$B:1", *(f"{tokens[i]}:1" for i in after)]  # may hold a space
     return processors.TemplateProcessing(
         single=single, pair=single + second, special_tokens=[(tokens[i], i) for i in {*before, *after}]
     )
