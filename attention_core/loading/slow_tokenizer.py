@@ -34,7 +34,8 @@ _ROBERTA = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_t
 @dataclass(frozen=True)
 class TokenizerClass:
     """What one of transformers' tokenizer classes builds: its vocabulary's kind and file(s), its default special
-    tokens and how it frames a text ("bert": [CLS] text [SEP]; "roberta": <s> text </s>; "bos": a BOS and an EOS
+    tokens and how it frames a text ("bert": [CLS] text [SEP]; "deberta": the same, a pair as [CLS] A [SEP] [SEP] B
+    [SEP] in segment 0, as transformers' DeBERTa (v1) class frames it; "roberta": <s> text </s>; "bos": a BOS and an EOS
     where tokenizer_config.json asks for them, as GPT-2 and Llama; "t5": text </s>; "bos_eos": <s> text </s> by the
     bos and eos tokens, as XLM-R)."""
 
@@ -58,7 +59,7 @@ CLASSES = {
     "CodeGenTokenizer": _GPT2,  # GPT-2's byte-level BPE under CodeGen's name
     "RobertaTokenizer": TokenizerClass(*_BYTE_BPE, _ROBERTA, "roberta"),
     "BartTokenizer": TokenizerClass(*_BYTE_BPE, _ROBERTA, "roberta"),
-    "DebertaTokenizer": TokenizerClass(*_BYTE_BPE, _DEBERTA, "bert"),
+    "DebertaTokenizer": TokenizerClass(*_BYTE_BPE, _DEBERTA, "deberta"),
     "DebertaV2Tokenizer": TokenizerClass("sentencepiece", ("spm.model",), _DEBERTA, "bert"),
     "T5Tokenizer": TokenizerClass("sentencepiece", ("spiece.model",),
                                   {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, "t5"),
@@ -241,10 +242,11 @@ def _framing(tokenizer: Tokenizer, kind: TokenizerClass, special: dict[str, Adde
     """The special tokens around a text: [CLS] text [SEP] (BERT, DeBERTa), <s> text </s> (RoBERTa, BART, MPNet) or,
     for GPT-2, a BOS only when tokenizer_config.json asks for one (add_bos_token)."""
     ids = {key: (token.content, tokenizer.token_to_id(token.content)) for key, token in special.items()}
-    if kind.framing == "bert":
+    if kind.framing in ("bert", "deberta"):
         (cls, cls_id), (sep, sep_id) = ids["cls_token"], ids["sep_token"]
+        second = f"$B:1 {sep}:1" if kind.framing == "bert" else f"{sep}:0 $B:0 {sep}:0"
         return processors.TemplateProcessing(
-            single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+            single=f"{cls}:0 $A:0 {sep}:0", pair=f"{cls}:0 $A:0 {sep}:0 {second}",
             special_tokens=[(cls, cls_id), (sep, sep_id)],
         )  # fmt: skip
     if kind.framing == "bos_eos":  # XLM-R: <s> text </s>, by the bos and eos tokens' names

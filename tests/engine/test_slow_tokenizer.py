@@ -125,6 +125,17 @@ def test_slow_files_split_text_as_transformers_does(tmp_path, case):
         assert got.ids == list(expected["input_ids"]), text
         assert [tuple(o) for o in got.offsets] == [tuple(o) for o in expected["offset_mapping"]], text
         assert ours.decode(got.ids, skip_special_tokens=False) == reference.decode(expected["input_ids"]), text
+    _pairs_split_as_transformers_does(ours, reference)
+
+
+def _pairs_split_as_transformers_does(ours, reference) -> None:
+    """A text pair (Model.trace's second_text) framed by the tokenizer's pair template as transformers' class frames
+    it: BERT's [CLS] A [SEP] B [SEP], RoBERTa's <s> A </s></s> B </s>, T5's A </s> B </s>, with its type ids."""
+    for first, second in zip(TEXTS, TEXTS[1:], strict=False):
+        expected, got = reference(first, second), ours.encode(first, second)
+        assert got.ids == list(expected["input_ids"]), (first, second)
+        if "token_type_ids" in expected:
+            assert got.type_ids == list(expected["token_type_ids"]), (first, second)
 
 
 SPM_CASES = {
@@ -182,6 +193,7 @@ def test_sentencepiece_models_split_text_as_transformers_does(tmp_path, case):
         assert got.ids == list(expected["input_ids"]), text
         assert [tuple(o) for o in got.offsets] == [tuple(o) for o in expected["offset_mapping"]], text
         assert ours.decode(got.ids, skip_special_tokens=False) == reference.decode(expected["input_ids"]), text
+    _pairs_split_as_transformers_does(ours, reference)
 
 
 @pytest.mark.parametrize("model_type", ["unigram", "bpe"])
