@@ -76,6 +76,8 @@ def test_the_unigram_vocabulary_splits_text_as_xlm_r_does(tiny):
         assert ours.encode(text).ids == reference(text).input_ids, text
     assert ours.get_vocab()["<unk>"] == reference.unk_token_id == 3
     assert ours.encode("ﬁ").ids == reference("fi").input_ids  # the normaliser table (NFKC) at work
+    for first, second in zip(TEXTS, TEXTS[1:], strict=False):  # a text pair (a reranker's): <s> A </s></s> B </s>
+        assert ours.encode(first, second).ids == reference(first, second).input_ids, (first, second)
 
 
 def test_an_xlm_r_file_matches_the_model_written(tiny):

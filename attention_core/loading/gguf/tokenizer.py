@@ -197,13 +197,19 @@ def tokenizer_from_gguf(meta: Meta) -> Tokenizer:
 NO_BOS_PRE = ("glm4", "chatglm-bpe")  # GLM-4's: its chat template writes [gMASK]<sop> first instead
 
 
+# Encoders whose unigram ('t5') or byte-level BPE ('gpt2') vocabulary is XLM-R's or RoBERTa's: their pair template is
+# RoBERTa's (bge-m3 and bge-reranker-v2-m3, multilingual-e5, granite-embedding, Jina Embeddings v3).
+ROBERTA_PAIRS = ("bert", "jina-bert-v3")
+
+
 def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplateProcessing | None:
     """BOS before and EOS after the text where tokenizer.ggml.add_bos_token / add_eos_token ask (add_bos_token
     defaults to true for 'llama' vocabularies, as in llama.cpp and transformers; a 'bert' one adds [CLS] and [SEP]
     unless the file says not, as llama.cpp's WordPiece does), framed as transformers frames them (a pair: BOS A EOS
-    BOS B EOS; BERT's [CLS] A [SEP] B [SEP], B in segment 1). A flag whose token id is absent adds nothing
-    (transformers); an id outside the vocabulary is refused (transformers cannot load the file; llama.cpp warns and
-    falls back to its default id): a BOS past the vocabulary cannot be embedded, and generation stops at EOS."""
+    BOS B EOS; BERT's and ModernBERT's [CLS] A [SEP] B [SEP], B in segment 1; XLM-R's <s> A </s></s> B </s>). A
+    flag whose token id is absent adds nothing (transformers); an id outside the vocabulary is refused (transformers
+    cannot load the file; llama.cpp warns and falls back to its default id): a BOS past the vocabulary cannot be
+    embedded, and generation stops at EOS."""
     bos = token_id(meta, "tokenizer.ggml.bos_token_id", len(tokens))
     if meta.key("tokenizer.ggml.pre", None) in NO_BOS_PRE:  # llama.cpp sets these vocabularies' BOS to none
         bos = None
@@ -218,7 +224,13 @@ def _framing(meta: Meta, tokens: list[str], kind: str) -> processors.TemplatePro
     if not before and not after:
         return None
     single = [*(f"{tokens[i]}:0" for i in before), "$A:0", *(f"{tokens[i]}:0" for i in after)]  # lists: a token
-    opens = [] if kind == "bert" else before  # BERT's pair: [CLS] A [SEP] B [SEP], no second [CLS]
+    arch = meta.key("general.architecture", "")
+    if kind == "bert" or arch == "modern-bert":  # [CLS] A [SEP] B [SEP]: no second [CLS]
+        opens = []
+    elif arch in ROBERTA_PAIRS:  # XLM-R's and RoBERTa's vocabularies on BERT's layers: <s> A </s></s> B </s>
+        opens = after
+    else:  # a decoder's (transformers' Llama class): BOS A EOS BOS B EOS
+        opens = before
     second = [*(f"{tokens[i]}:1" for i in opens), "$B:1", *(f"{tokens[i]}:1" for i in after)]  # may hold a space
     return processors.TemplateProcessing(
         single=single, pair=single + second, special_tokens=[(tokens[i], i) for i in {*before, *after}]
