@@ -62,6 +62,17 @@ def test_a_decoder_has_no_second_text_and_a_links_is_not_used() -> None:
     assert "second" not in at.query_params
 
 
+def test_the_second_text_waits_while_a_decoder_is_shown() -> None:
+    at = _opened("app_pages/patterns.py", "minilm-l6")
+    at.selectbox(key="model").set_value("smollm2-135m").run()
+    assert not _second_box(at) and at.session_state["ctx"].trace.segments is None
+    assert "second" not in at.query_params
+    at.selectbox(key="model").set_value("minilm-l6").run()
+    [box] = _second_box(at)
+    assert box.value == SECOND and at.session_state["ctx"].second_text == SECOND
+    assert at.session_state["ctx"].trace.segments is not None and at.query_params["second"] == SECOND
+
+
 def test_experiments_rerun_the_pair(monkeypatch) -> None:
     from services import traces
 
