@@ -58,3 +58,16 @@ def test_a_typed_text_is_text_on_every_page(params: dict[str, str]) -> None:
     assert at.text_area(key="text").value == EVIL  # the link's text is the one on screen
     assert raw_in_charts(at) == []
     assert raw_in_prose(at) == []
+
+
+@pytest.mark.parametrize("page", PAGE_NAMES)
+def test_a_typed_second_text_is_text_on_every_page(page: str) -> None:
+    """An encoder's second text (a text pair, `second=` in a link) goes wherever the first text's tokens go."""
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"model": "minilm-l6", "text": "is it raining", "second": EVIL, "page": page})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_area(key="second_text").value == EVIL
+    assert at.session_state["ctx"].trace.segments is not None  # read as a pair, not left out
+    assert raw_in_charts(at) == []
+    assert raw_in_prose(at) == []
