@@ -26,6 +26,8 @@ from viz.labels import axis_labels, markdown_code, percent, plotly_escape, plotl
 from viz.views.common import display_tokens, model_mask_words
 from viz.views.head_focus import focus_span, focus_view
 from viz.views.heads import (
+    ACROSS_COLUMN,
+    ACROSS_MEANING,
     CONTROL_TEXT,
     PREVIOUS_TOKEN_HEAD,
     REPEAT_COLUMNS,
@@ -333,6 +335,7 @@ st.caption(
         if repeats.shown
         else ""
     )
+    + ("; for the text pair, each query's weight on the other text" if "across" in repeats.values else "")
     + ". Click a column header to sort; click a row to open that head on the Attention patterns page."
     + NO_PREVIOUS
 )
@@ -349,6 +352,7 @@ st.dataframe(
     column_config={"layer": st.column_config.NumberColumn(width=52), "head": st.column_config.NumberColumn(width=52)}
     | short_headers({label: (SHORT_HEADERS[key], label) for key, label in STAT_COLUMNS.items()}, "%.3f")
     | short_headers({label: (SHORT_HEADERS[key], repeat_help(repeats, key)) for key, label in REPEAT_COLUMNS.items()},
-                    "%.3f"),
+                    "%.3f")
+    | short_headers({ACROSS_COLUMN: ("other text", ACROSS_MEANING)}, "%.3f"),
 )  # fmt: skip
 show_repeats(repeats)

@@ -24,10 +24,13 @@ def head_finder_statistics(
 ) -> tuple[dict[str, np.ndarray], RepeatStatistics]:
     """The head finder's numbers from one pass over each layer's patterns: the engine's row sums
     (`Trace.pattern_row_sums`: entropy, previous, first, distance; [n_layers, n_heads] float64, NaN in a hybrid's
-    layers without heads: viz.views.heads.statistics_of_row_sums makes them means) and `text_repeat_statistics`.
+    layers without heads: viz.views.heads.statistics_of_row_sums makes them means) and `text_repeat_statistics`,
+    with a text pair's "across" beside them (each query's weight on the other text: `other_text_keys`).
     Computing the patterns once for both halved the time at 1,000 tokens (docs/performance.md)."""
     ids = torch.tensor(trace.token_ids)
     keys = {"duplicate": earlier_copies(ids), "induction": induction_targets(ids)}
+    if (other := other_text_keys(trace)) is not None:  # a text pair's: the weight on the other text, same pass
+        keys["across"] = other
     in_text = {name: int(marked.any(dim=1).sum()) for name, marked in keys.items()}
     counts = {name: np.zeros(trace.n_layers, dtype=np.int64) for name in keys}
     sums = {name: np.zeros((trace.n_layers, trace.n_heads)) for name in keys}
@@ -44,6 +47,17 @@ def head_finder_statistics(
             (sums if name in keys else totals)[name][layer] = values.numpy()
     means = {name: _means(sums[name], counts[name]) for name in keys}
     return totals, (means, counts, in_text)
+
+
+def other_text_keys(trace: Trace) -> torch.Tensor | None:
+    """[n, n] bool for a text pair, True where key j is in the other text than query i (split where the second
+    text starts: the first text's [CLS] and [SEP] count with it, the last [SEP] with the second); None for one
+    text, or a pair whose second text the token cap left out."""
+    at = None if trace.segments is None else trace.segments.second_token
+    if at is None or at >= trace.n_tokens:
+        return None
+    second = torch.arange(trace.n_tokens) >= at  # [n]
+    return second[:, None] != second[None, :]
 
 
 def text_repeat_statistics(

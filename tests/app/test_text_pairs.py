@@ -4,6 +4,7 @@ and Experiments' reruns keep the pair. A decoder (SmolLM2) has no such box, and 
 
 from __future__ import annotations
 
+import torch
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import APP, chart
@@ -71,6 +72,21 @@ def test_the_second_text_waits_while_a_decoder_is_shown() -> None:
     [box] = _second_box(at)
     assert box.value == SECOND and at.session_state["ctx"].second_text == SECOND
     assert at.session_state["ctx"].trace.segments is not None and at.query_params["second"] == SECOND
+
+
+def test_the_head_finder_ranks_heads_by_their_weight_on_the_other_text() -> None:
+    at = _opened("app_pages/head_finder.py", "minilm-l6")
+    [table] = [df.value for df in at.dataframe if "other-text share" in df.value.columns]
+    trace = at.session_state["ctx"].trace
+    second = torch.arange(trace.n_tokens) >= trace.segments.second_token
+    other = second[:, None] != second[None, :]  # every query of MiniLM (bidirectional) sees the other text
+    row = table.iloc[5]
+    assert (int(row["layer"]), int(row["head"])) == (0, 5)
+    expected = float((trace.layer_patterns(0)[5].double() * other).sum(-1).mean())
+    assert abs(float(row["other-text share"]) - expected) <= 1e-6  # float64 sums of the same float32 weights
+    assert "for the text pair, each query's weight on the other text" in " ".join(c.value for c in at.caption)
+    one = _opened("app_pages/head_finder.py", "minilm-l6", second=None)
+    assert not [df for df in one.dataframe if "other-text share" in df.value.columns]
 
 
 def test_experiments_rerun_the_pair(monkeypatch) -> None:

@@ -57,6 +57,7 @@ class PatternTrace:
         self.n_layers, self.n_heads, self.n_tokens = patterns.shape[0], patterns.shape[1], len(token_ids)
         self.attention_layers = tuple(range(self.n_layers))  # every layer has heads
         self.causal, self.window = True, window  # every layer in the same sliding window, or none
+        self.segments = None  # one text (a pair adds the other-text share: tests/services/test_other_text_share.py)
         self.truncated, self.n_input_tokens = False, len(token_ids)  # the whole text, not cut by the token cap
 
     def mask(self, layer: int) -> torch.Tensor:

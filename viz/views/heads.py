@@ -146,11 +146,13 @@ def _means(sums: dict[str, np.ndarray], n: int, causal: bool) -> dict[str, np.nd
 
 
 def stats_table(stats: dict[str, np.ndarray], repeats: RepeatScores | None = None) -> dict[str, list]:
-    """Columns for st.dataframe: one row per head, (layer, head) in the order `table_heads` lists them; then the
-    repeat scores that some query of the text qualifies for (`RepeatScores.shown`: a score over no query is left
-    out, and `repeat_notes` says why)."""
+    """Columns for st.dataframe: one row per head, (layer, head) in the order `table_heads` lists them; a text
+    pair's other-text share; the statistics; then the repeat scores that some query of the text qualifies for
+    (`RepeatScores.shown`: a score over no query is left out, and `repeat_notes` says why)."""
     heads = table_heads(stats)
     table: dict[str, list] = {"layer": [layer for layer, _ in heads], "head": [head for _, head in heads]}
+    if repeats is not None and "across" in repeats.values:  # a text pair's, first: at 1024 px the last scroll away
+        table[ACROSS_COLUMN] = [float(repeats.values["across"][at]) for at in heads]
     for key, label in STAT_COLUMNS.items():
         table[label] = [float(stats[key][at]) for at in heads]
     for key in repeats.shown if repeats is not None else []:
@@ -181,6 +183,12 @@ REPEAT_MEANINGS = {
     "of itself (the second A on the first A; a copy at the first token does not count: weight there is the "
     "sink's). Averaged over those queries.",
 }
+ACROSS_COLUMN = "other-text share"  # a text pair's (services.repeats.other_text_keys)
+ACROSS_MEANING = (
+    "Other-text share (a text pair): the weight a query puts on the other text's tokens (a query of the first "
+    "text, its [CLS] and [SEP] included, on the second's; a query of the second on the first's), averaged over the "
+    "queries that see the other text. High in a head that reads across the pair, as a cross-encoder must."
+)
 FEW_QUERIES = 5  # a score averaged over fewer queries than this is said to be an anecdote
 REPEAT_EXAMPLE = (
     "The old lighthouse keeper climbed the winding stairs every night.\n"
