@@ -101,14 +101,14 @@ def short_cap(model: Model) -> int:
     return min(APP_MAX_TOKENS, model.max_tokens)
 
 
-def short_trace(model: Model, text: str, causal: bool | None = None) -> Trace:
-    """A page's own trace of a short text (the mole sentences, a prompt), capped at `short_cap`."""
-    return get_trace(model, text, causal, short_cap(model))
+def short_trace(model: Model, text: str, causal: bool | None = None, second_text: str | None = None) -> Trace:
+    """A page's own trace of a short text (the mole sentences, a prompt, a text pair), capped at `short_cap`."""
+    return get_trace(model, text, causal, short_cap(model), second_text=second_text)
 
 
-def short_trace_key(model: Model, text: str, causal: bool | None = None) -> tuple:
-    """The key of `short_trace(model, text, causal)`: what results derived from it are cached under."""
-    return trace_key(model, text, causal, short_cap(model))
+def short_trace_key(model: Model, text: str, causal: bool | None = None, second_text: str | None = None) -> tuple:
+    """The key of `short_trace(model, text, causal, second_text)`: what results derived from it are cached under."""
+    return trace_key(model, text, causal, short_cap(model), second_text=second_text)
 
 
 Languages = tuple[str | None, str | None]  # a translation model's source and target language tokens (None: default)

@@ -117,3 +117,18 @@ def test_a_pair_cut_by_the_token_cap_says_how_much_of_each_text_was_read() -> No
     assert f"The trace reads 20 of the first text's {len(FIRST)} characters and 26 of the second's {len(SECOND)}." \
         in said, said  # fmt: skip
     assert "It was cut at character" not in said  # the one-text notice, which marks one place
+
+
+def test_start_here_walks_through_a_long_pair_as_a_pair(monkeypatch) -> None:
+    from services import traces
+
+    runs: list[tuple] = []
+    real = traces._run
+    monkeypatch.setattr(traces, "_run", lambda *a, **k: runs.append((a[1], a[3], a[6:])) or real(*a, **k))
+    long_first = " ".join(["the forest was verdant and the creature was blue"] * 30)  # past the full-resolution cap
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"model": "minilm-l6", "text": long_first, "second": SECOND})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    model = at.session_state["ctx"].model
+    assert (long_first, traces.short_cap(model), (SECOND,)) in runs, "the walkthrough's short trace must be the pair"
