@@ -178,7 +178,8 @@ def classes_view(trace: Any) -> View:
                         "classifier's verdict")  # fmt: skip
     view = class_view(*found)
     title = f"{trace.model_name}'s verdict, layer by layer"
-    return View("classes", [class_track_figure(view, title)], 0, 0, note=class_sentence(view, trace.model_name, False))
+    note = class_sentence(view, trace.model_name, False, pair=trace.segments is not None)
+    return View("classes", [class_track_figure(view, title)], 0, 0, note=note)
 
 
 def tags_view(trace: Any) -> View:

@@ -52,7 +52,7 @@ def class_choice(base_key: Hashable, base: Any, model_title: str, tokens: Sequen
     if found is None:
         return _tag_choice(base_key, base, model_title, tokens, readable)
     view = class_view(*found)
-    st.caption(class_sentence(view, model_title))
+    st.caption(class_sentence(view, model_title, pair=base.segments is not None))
     where, _ = st.columns([2, 3])  # a label is short: a full-width box read as a text field
     return Followed(int(where.selectbox(LABEL_BOX, range(len(view.labels)), index=view.verdict,
                                         format_func=view.labels.__getitem__,

@@ -20,7 +20,7 @@ def classifier_section(key: Hashable, trace: Any, model_title: str) -> bool:
         return False
     view = class_view(*found)
     st.subheader("The classifier's verdict, layer by layer")
-    st.caption(class_sentence(view, model_title))
+    st.caption(class_sentence(view, model_title, pair=trace.segments is not None))
     st.plotly_chart(class_track_figure(view), key="class_track", theme=None)
     st.dataframe([{"label": label, "score": float(view.scores[-1, i])} for i, label in enumerate(view.labels)],
                  hide_index=True, column_config={"score": st.column_config.NumberColumn(format="%.4f")})  # fmt: skip

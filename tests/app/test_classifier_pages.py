@@ -34,6 +34,26 @@ def test_the_logit_lens_page_shows_the_classifiers_verdict_layer_by_layer(privat
     assert "no token grid: its verdict above is what it predicts" in said and not at.info
 
 
+def test_a_cross_encoders_verdict_on_a_text_pair_is_transformers(private_models) -> None:
+    """The second text box under the text: the classifier reads both as its tokenizer pairs them, segments and all."""
+    second = "a cat slept"
+    at, folder = opened(private_models, "logit_lens", kind="cls_roberta", text=TEXT)
+    at = at.text_area(key="second_text").set_value(second).run()
+    assert not at.exception, [e.value for e in at.exception]
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
+    enc = tokenizer(TEXT, second, return_tensors="pt", return_token_type_ids=True)
+    assert 1 in enc["token_type_ids"][0].tolist(), "the second text must be in segment 1, or this tells nothing"
+    with torch.inference_mode():
+        model = transformers.RobertaForSequenceClassification.from_pretrained(folder).eval()
+        expected = model(enc["input_ids"], token_type_ids=enc["token_type_ids"]).logits[0]
+    probs = expected.softmax(-1).numpy()
+    finals = [decode(trace["y"])[-1] for trace in chart(at, "class_track")["data"]]
+    assert np.allclose(finals, probs, atol=1e-4)
+    verdict = ["negative", "neutral", "positive"][int(np.argmax(probs))]
+    said = " ".join(c.value for c in at.caption)
+    assert f"Its verdict on this text pair: `{verdict}`, probability {probs.max():.3f}" in said
+
+
 def test_experiments_follow_a_label_and_rank_heads_for_it(private_models) -> None:
     """The Experiments page of a classifier: its verdict, a label to follow (default: the verdict), each label's score
     before and after zeroing a head, and the head ranking, the engine's sweep read through the classifier."""

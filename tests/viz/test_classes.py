@@ -15,6 +15,7 @@ def test_the_verdict_settles_where_the_top_label_stays() -> None:
     said = class_sentence(view, "tiny")
     assert "Its verdict on this text: `pos`, probability 0.800" in said and "from block 1 (of 0–3) on" in said
     assert "`*neg*`" not in said  # only the verdict is named; a label is always a code span, never Markdown
+    assert "Its verdict on this text pair: `pos`" in class_sentence(view, "tiny", pair=True)
     fig = class_track_figure(view)
     assert [t.name for t in fig.data] == ["‘*neg*’", "‘pos’"] and fig.layout.yaxis.tickformat == ".0%"
 

@@ -44,15 +44,16 @@ def class_view(scores: np.ndarray, labels: Sequence[str], problem: str, pool: st
                      settles=int(settle_layers(top[:, None])[0]), pool=pool)  # fmt: skip
 
 
-def class_sentence(view: ClassView, model: str, markdown: bool = True) -> str:
+def class_sentence(view: ClassView, model: str, markdown: bool = True, pair: bool = False) -> str:
     """The verdict and where it settles, in Markdown (`model` already Markdown-safe; labels as code: a model's own
-    names may hold anything), or plain text (a notebook's note)."""
+    names may hold anything), or plain text (a notebook's note); `pair`: on a text pair (a cross-encoder's, NLI)."""
     code = markdown_code if markdown else str
     label, score = code(view.labels[view.verdict]), view.scores[-1, view.verdict]
     last = view.scores.shape[0] - 1
     kind = SCORE_WORDS.get(view.problem, "score")
+    what = "text pair" if pair else "text"
     said = (f"{model} is a sequence classifier: its head reads {READS.get(view.pool, READS['first'])}. Its verdict "
-            f"on this text: {label}, {kind} {score:.3f}. Read the same way after each block (a logit lens for the "
+            f"on this {what}: {label}, {kind} {score:.3f}. Read the same way after each block (a logit lens for the "
             "class), ")  # fmt: skip
     if view.settles == 0:
         return said + "every block already gives that label the top score."
