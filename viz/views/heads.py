@@ -200,7 +200,8 @@ REPEAT_EXAMPLE = (
 class RepeatScores:
     """Per head, the mean over the text's qualifying queries of each repeat statistic ([n_layers, n_heads], NaN
     where none qualifies); per layer, how many queries each averages over ([n_layers]: fewer in a sliding-window
-    layer whose window hides some earlier copies); and how many of the text's queries qualify without a window."""
+    layer whose window hides some earlier copies); and how many of the text's queries qualify without a window.
+    A text pair's other-text share comes with them as "across" (not a repeat: its own column, ACROSS_COLUMN)."""
 
     values: dict[str, np.ndarray]
     n_queries: dict[str, np.ndarray]
