@@ -7,7 +7,8 @@ norm where it has one, the pooler (ModernBERT's with a LayerNorm after it) and t
 after the last block the model's own logits, after an earlier one the same head read early (a logit lens for the
 class). Scores: softmax over the labels, a sigmoid each (a multi-label model's), or the raw score (a regression's).
 A token classifier (a tagger) labels every position i the same way from its own embedding, logits_i = h_i · W_tag +
-b_tag (ModernBERT's head on h_i first), scored by the softmax over its labels.
+b_tag (ModernBERT's head on h_i first), scored by the softmax over its labels. An extractive question-answering head
+gives every position a start and an end logit, (s_i, e_i) = h_i · W_answer + b_answer: softmax over the positions.
 """
 
 from __future__ import annotations
@@ -125,6 +126,24 @@ def tag_ablation_sweep(trace: Trace, label: int, position: int, mode: Literal["z
     w, cfg = trace.context.pass_weights, trace.config
     return head_ablation_sweep(trace, label, position, mode,
                                readout=lambda h: torch.log_softmax(tag_head(h, w, cfg).float(), dim=-1))  # fmt: skip
+
+
+def has_answer_head(trace: Trace) -> bool:
+    """Whether the model was loaded with an extractive question-answering head."""
+    return trace.config.answer_head
+
+
+def answer_logits_by_layer(trace: Trace) -> torch.Tensor:
+    """[n_layers, n_tokens, 2] the question-answering head's start and end logits at every position, from its
+    embedding after each block through the final norm (where the model has one) and `qa_outputs` (the last block's
+    the model's own: transformers' start_logits and end_logits). Raises ValueError for a model without the head."""
+    if not has_answer_head(trace):
+        raise ValueError(f"{trace.model_name} has no question-answering head.")
+    w, cfg = trace.context.pass_weights, trace.config
+    with torch.inference_mode():  # a block at a time, as class_logits_by_layer
+        rows = [_closing_norm(h.to(w["classify.W_answer"].dtype), w, cfg) @ w["classify.W_answer"]
+                + w["classify.b_answer"] for h in trace.captured.resid_pre[1:]]  # fmt: skip
+        return host_float(torch.stack(rows))  # (n_layers, n, 2)
 
 
 def log_scores(logits: torch.Tensor, problem: str) -> torch.Tensor:

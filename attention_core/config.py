@@ -164,6 +164,7 @@ class ModelConfig:
     class_pool: Literal["first", "mean", "last"] = "first"  # the first token, all averaged (ModernBERT), or a decoder's
     class_pad_id: int | None = None  # last token that is not this one (config.json's pad_token_id; None: the last)
     tag_labels: tuple[str, ...] = ()  # a token classifier's (a tagger's) labels: one per position, from its embedding
+    answer_head: bool = False  # an extractive question-answering head: each token's start and end logits (classify.py)
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,
     # b_O, W_out and b_out (so every per-head Δe is what the model adds), or into the norms on the sublayers'
     # outputs where the model has them (HyperCLOVA X); the pass never applies it again.

@@ -89,6 +89,9 @@ def _head_features(cfg: ModelConfig) -> list[str]:
         read = {"first": f"{cfg.class_pool_act} pooler on the first token", "last": "one linear map on the last token",
                 "mean": f"{cfg.class_pool_act} pooler on the mean of every token"}[cfg.class_pool]  # fmt: skip
         return [f"a sequence-classification head ({read}, {len(cfg.class_labels)} labels)"]
+    if cfg.answer_head:
+        return ["a question-answering head (each token's final embedding to a start and an end logit: the answer's "
+                "span in the second text)"]
     if cfg.tag_labels == REPLACED_LABELS:
         return ["a replaced-token-detection head (ELECTRA's discriminator: is each token the text's own or replaced?)"]
     if cfg.tag_labels:  # a tagger's (named entities, parts of speech): a label for every token

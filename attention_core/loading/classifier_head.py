@@ -102,6 +102,8 @@ def attach_classifier_head(
     if config.arch not in ENCODER_ARCHS or config.is_encoder_decoder or config.causal:
         return config, weights
     task = named_task(hf)
+    if task == "answer":
+        return attach_answer_head(state, config, weights)
     found = classifier_names(state) if task in (None, "sequence") else None
     if found is None:
         return attach_tagger(hf, state, config, weights) if task in (None, "token") else (config, weights)
@@ -223,6 +225,19 @@ def attach_tagger(hf: dict, state: StateDict, config: ModelConfig, weights: Stat
         head |= _pooler(state, MODERNBERT_HEAD, "head.dense", config.d_model)
         config = dataclasses.replace(config, class_pool_act=_pool_act(hf, MODERNBERT_HEAD))
     return dataclasses.replace(config, tag_labels=_labels(hf, head["classify.W_tag"].shape[1])), {**weights, **head}
+
+
+def attach_answer_head(state: StateDict, config: ModelConfig, weights: StateDict) -> tuple[ModelConfig, StateDict]:
+    """(config, weights) with an extractive question-answering head where `state` has one (`qa_outputs`, from the
+    encoder's width to a start and an end logit per token: BERT's, RoBERTa's, DistilBERT's, ALBERT's, ELECTRA's,
+    DeBERTa's): weights gain classify.W_answer [d_model, 2] and b_answer. ModernBERT's, with a head of its own
+    before it, is not read (nor made up: the model runs as its encoder)."""
+    if "qa_outputs.weight" not in state or "head.dense.weight" in state:
+        return config, weights
+    head = _linear(state, "qa_outputs", "answer", config.d_model, "question-answering")
+    if head["classify.W_answer"].shape[1] != 2:
+        raise ModelLoadError("The question-answering head must give two logits per token (start and end).")
+    return dataclasses.replace(config, answer_head=True), {**weights, **head}
 
 
 def _labels(hf: dict, n: int) -> tuple[str, ...]:
