@@ -10,6 +10,7 @@ from functools import partial
 import streamlit as st
 
 from services.lens import fills_in, has_lens, lens_grid, lens_ranks, mask_token, mask_token_id
+from ui.answers import answer_section
 from ui.classes import classifier_section
 from ui.context import require_trace
 from ui.residues import residues_section
@@ -33,6 +34,7 @@ from viz.views.lens import (
     settle_caption,
 )
 from viz.views.lens import lens_grid as grid_view
+from viz.views.patterns import tokens_of
 
 ctx = require_trace()
 st.title("Logit lens: the prediction, layer by layer")
@@ -40,9 +42,10 @@ st.caption(ctx.model_label)
 classified = classifier_section(ctx.trace_key, ctx.trace, ctx.model_title)  # a sequence classifier's own prediction
 shown = display_tokens(ctx.trace)  # byte pieces named by their character, as on every page
 tagged = tagger_section(ctx.trace_key, ctx.trace, shown, ctx.model_title, ctx.model_name)
-if not has_lens(ctx.trace) and (classified or tagged):
-    st.caption("It has no unembedding over its vocabulary, so no token grid: its "
-               f"{'verdict' if classified else 'labels'} above {'is' if classified else 'are'} what it predicts.")
+answered = answer_section(ctx.trace_key, ctx.trace, tokens_of(ctx.trace), ctx.model_title)  # a reader's answer span
+if not has_lens(ctx.trace) and (classified or tagged or answered):
+    said = "verdict above is" if classified else "labels above are" if tagged else "answer above is"
+    st.caption(f"It has no unembedding over its vocabulary, so no token grid: its {said} what it predicts.")
     st.stop()
 if not has_lens(ctx.trace):
     st.info(

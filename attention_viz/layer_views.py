@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from attention_viz.base import View, ViewError
+from services.answers import answer_logits_of
 from services.lens import (
     AMINO_ACIDS,
     REPLACED_LABELS,
@@ -28,6 +29,7 @@ from services.lens import (
     value_weighted_of,
     weighted_layers,
 )
+from viz.figures.answers import answer_figure
 from viz.figures.classes import class_track_figure
 from viz.figures.contacts import contact_heatmap
 from viz.figures.flow import flow_figure
@@ -35,7 +37,8 @@ from viz.figures.implicit import implicit_heatmap
 from viz.figures.layout import Orientation
 from viz.figures.lens import lens_grid_figure, lens_track_figure, step_attention_figure, value_weighted_heatmap
 from viz.figures.residues import residue_heatmap
-from viz.labels import axis_labels, plotly_escape, readable_token
+from viz.labels import axis_labels, plotly_escape, plotly_tokens, readable_token
+from viz.views.answers import answer_sentence, answer_view, answer_window
 from viz.views.classes import class_sentence, class_view
 from viz.views.common import display_tokens
 from viz.views.contacts import contact_sentence, contact_view
@@ -200,3 +203,19 @@ def tags_view(trace: Any) -> View:
         groups = tag_groups(probs[-1], labels, trace.offsets, trace.text)
         note = " ".join(filter(None, (note, groups_sentence(groups, "O" in labels))))
     return View("tags", [lens_grid_figure(tag_grid_view(probs[:, :stop], labels, tokens[:stop]))], 0, 0, note=note)
+
+
+def answers_view(trace: Any) -> View:
+    """An extractive question-answering model's answer: each context token's p(start) and p(end) after the last
+    block, its answer after every block in the note (the Logit lens page's section)."""
+    logits = answer_logits_of(trace)
+    if logits is None:
+        raise ViewError(f"{trace.model_name} has no question-answering head: the answers view draws a reader's "
+                        "answer span")  # fmt: skip
+    second = None if trace.segments is None else trace.segments.second_token
+    view = answer_view(logits, trace.offsets, trace.text, second)
+    if view is None:
+        raise ViewError("The token cap left no token of the context to answer from: raise max_tokens.")
+    window = answer_window(view, LENS_WINDOW)
+    note = answer_sentence(view, trace.model_name, quote=lambda text: f"‘{text}’")
+    return View("answers", [answer_figure(view, plotly_tokens(display_tokens(trace)), window)], 0, 0, note=note)

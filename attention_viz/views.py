@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from attention_viz.base import View, ViewError
 from attention_viz.layer_views import (
+    answers_view,
     classes_view,
     contacts_view,
     contributions_view,
@@ -60,12 +61,15 @@ VIEWS: dict[str, str] = {
     "(ESM, ESM C)",
     "classes": "a sequence classifier's score for each label, read from the first token after every block",
     "tags": "a token classifier's label of each token (a named entity's kind, a part of speech) after every block",
+    "answers": "an extractive question-answering model's answer span in the second text: each token's p(start) and "
+    "p(end), the answer after every block",
     "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
     "cross": "of model.trace_pair(...)'s result (encoder-decoders): one decoder head's cross-attention over the "
     "source, then its self-attention over the target",
 }
 FROM_GENERATION = ("generation",)  # views of a Generation, not of a trace (the CLI traces a text: not these)
-WHOLE_MODEL = ("lens", "contributions", "overview", "contacts", "residues", "classes", "tags")  # views of no one head
+WHOLE_MODEL = ("lens", "contributions", "overview", "contacts", "residues", "classes", "tags", "answers")  # no one head
+ANY_LENGTH = ("overview", "lens", "contacts", "residues", "classes", "tags", "answers")  # drawn past 256 tokens too
 
 # Clickable views embed one head heatmap per head: n² hover strings each. Past this many cells in all, the overview
 # embeds none (the file would pass tens of MB) and says so under the figure.
@@ -112,7 +116,7 @@ def check_args(trace: Any, name: str, layer: int, head: int, orient: str = "rows
     check_head(trace, layer, head, of_heads=name not in WHOLE_MODEL)
     if name == "lens" and not has_lens(trace):
         raise ViewError(f"{trace.model_name} has no unembedding (an encoder): there is no logit lens to show")
-    if is_long(trace.n_tokens) and name not in ("overview", "lens", "contacts", "residues", "classes", "tags"):
+    if is_long(trace.n_tokens) and name not in ANY_LENGTH:
         raise ViewError(
             f"{trace.n_tokens} tokens: views at full resolution take at most 256 tokens (the app draws longer texts "
             "as block means plus a window); shorten the text, or use the overview or the lens (CLI: --view overview)"
@@ -280,6 +284,8 @@ def _build(trace: Any, generated: Any, name: str, layer: int, head: int, orient:
         return classes_view(trace)
     if name == "tags":
         return tags_view(trace)
+    if name == "answers":
+        return answers_view(trace)
     if name == "overview":
         return _overview_view(trace, tokens_of(trace), layer, head, orient)
     if name == "shifts":

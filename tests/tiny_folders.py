@@ -41,6 +41,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         from tests.tiny_masked_lms import save_tiny_classifier
 
         save_tiny_classifier(kind.removeprefix("cls_"), folder)
+    elif kind.startswith("qa_"):  # an extractive question-answering model: tests.tiny_masked_lms's kind
+        from tests.tiny_masked_lms import save_tiny_answerer
+
+        save_tiny_answerer(kind.removeprefix("qa_"), folder)
     elif kind.startswith("clsdec_"):  # a decoder's sequence classifier (a reward model's layout)
         from tests.tiny_masked_lms import save_tiny_decoder_classifier
 

@@ -127,6 +127,22 @@ def save_tiny_classifier(kind: str, folder: Path, seed: int = 0):
     return _peaked_and_saved(classifier(kind), folder, wordpiece(V), norms_too=True, norm_names=("norm", "Norm"))
 
 
+def save_tiny_answerer(kind: str, folder: Path, seed: int = 0):
+    """A tiny extractive question-answering model of `kind` (a CLASSIFIER_KINDS encoder's config with its
+    ...ForQuestionAnswering class: qa_outputs, a start and an end logit per token) saved in `folder` with a WordPiece
+    tokenizer; returns it, in eval mode."""
+    import transformers as tf
+
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    model = classifier(kind)
+    config, name = model.config, type(model).__name__.replace("ForSequenceClassification", "ForQuestionAnswering")
+    config.num_labels = 2  # qa_outputs: a start and an end logit
+    torch.manual_seed(seed)
+    return _peaked_and_saved(getattr(tf, name)(config), folder, wordpiece(V), norms_too=True,
+                             norm_names=("norm", "Norm"))  # fmt: skip
+
+
 TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC")  # a named-entity tagger's labels
 TAGGER_KINDS = ("bert", "roberta", "distilbert", "electra", "albert", "big_bird", "deberta_v2", "modernbert", "esm",
                 "electra_discriminator", "llama")  # fmt: skip

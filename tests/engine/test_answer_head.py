@@ -15,7 +15,7 @@ import torch
 
 from attention_core import load_model
 from attention_core.classify import answer_logits_by_layer, has_answer_head
-from tests.tiny_masked_lms import V, classifier
+from tests.tiny_masked_lms import save_tiny_answerer
 
 transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
@@ -25,22 +25,10 @@ QUESTION, CONTEXT = "where did the blue creature roam", "the blue creature took 
 KINDS = ["bert", "roberta", "distilbert", "electra", "albert", "deberta_v2"]
 
 
-def _saved_answerer(kind: str, folder):
-    """transformers' question-answering model of `kind` (the sequence classifier's config, its QA class), saved."""
-    from tests.tiny_models import _peaked_and_saved, wordpiece
-
-    model = classifier(kind)
-    config, name = model.config, type(model).__name__.replace("ForSequenceClassification", "ForQuestionAnswering")
-    config.num_labels = 2  # qa_outputs: a start and an end logit
-    torch.manual_seed(0)
-    hf = getattr(transformers, name)(config)
-    return _peaked_and_saved(hf, folder, wordpiece(V), norms_too=True, norm_names=("norm", "Norm"))
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_start_and_end_logits_are_transformers(kind, tmp_path, monkeypatch):
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    hf = _saved_answerer(kind, tmp_path / kind)
+    hf = save_tiny_answerer(kind, tmp_path / kind)
     ours = load_model(str(tmp_path / kind), device="cpu")
     trace = ours.trace(QUESTION, second_text=CONTEXT)
     assert has_answer_head(trace) and not ours.config.has_lm_head

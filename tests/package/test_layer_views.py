@@ -131,6 +131,25 @@ def test_the_classes_view_draws_a_classifiers_verdict(tmp_path, monkeypatch, tin
         build_view(load_model(tiny_model).trace("a fluffy creature"), "classes")
 
 
+def test_the_answers_view_draws_a_readers_answer_span(tmp_path, monkeypatch, tiny_model) -> None:
+    pytest.importorskip("transformers")
+    from services.answers import answer_logits_of
+    from tests.tiny_masked_lms import save_tiny_answerer
+    from viz.views.answers import answer_view
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_answerer("roberta", tmp_path / "qa")
+    trace = load_model(str(tmp_path / "qa"), device="cpu").trace("where is the fox", second_text="the fox sat on a mat")
+    view = build_view(trace, "answers")
+    expected = answer_view(answer_logits_of(trace), trace.offsets, trace.text, trace.segments.second_token)
+    bars = [decode(t["y"]) for t in view.figures[0].to_plotly_json()["data"]]
+    assert np.allclose(bars[0], expected.p_start[-1]) and np.allclose(bars[1], expected.p_end[-1])
+    assert f"Its answer: ‘{expected.spans[-1].text}’" in view.note and "`" not in view.note
+    assert expected.spans[-1].text in "the fox sat on a mat"  # from the context, never the question
+    with pytest.raises(ViewError, match="no question-answering head"):
+        build_view(load_model(tiny_model).trace("a fluffy creature"), "answers")
+
+
 def test_the_tags_view_draws_a_taggers_labels(tmp_path, monkeypatch, tiny_model) -> None:
     pytest.importorskip("transformers")
     from services.lens import tag_grid_of
