@@ -112,7 +112,7 @@ label = class_choice(base_key, base, ctx.model_title, shown_tokens, readable)  #
 if spot is None and label is None:
     st.info(
         no_prediction_sentence(ctx.model_label, cfg.is_encoder_decoder, classifier=bool(cfg.class_labels),
-                               tagger=bool(cfg.tag_labels))
+                               tagger=bool(cfg.tag_labels), answerer=cfg.answer_head)
         + " So no token prediction is shown. Its "
         "embeddings are real, so the experiment below still shows how far each layer's embedding moves when you "
         "change a head.",

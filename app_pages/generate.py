@@ -37,7 +37,7 @@ if not can_generate(ctx.model):  # no head to pick here: the subtitle names the 
     st.caption(ctx.model_label)
     st.info(
         no_prediction_sentence(ctx.model_label, ctx.config.is_encoder_decoder, ctx.config.masked_lm,
-                               bool(ctx.config.class_labels), bool(ctx.config.tag_labels))
+                               bool(ctx.config.class_labels), bool(ctx.config.tag_labels), ctx.config.answer_head)
         + " So it cannot continue the text here. Pick SmolLM2 in the sidebar.",
         icon=":material/info:",
     )

@@ -45,3 +45,12 @@ def test_the_logit_lens_page_shows_the_answer_span_of_the_context(private_models
     last = at.dataframe[-1].value.iloc[-1]
     assert last["answer"] == answer and abs(last["p(start) × p(end)"] - ps[i] * pe[j]) < 1e-4
     assert "no token grid: its answer above is what it predicts" in said
+
+
+def test_experiments_and_generate_say_what_such_a_model_predicts(private_models) -> None:
+    at, _ = opened(private_models, "experiments", kind="qa_bert", text=QUESTION)
+    said = " ".join(i.value for i in at.info)
+    assert "is an extractive question-answering model: it reads a question and a context" in said, said
+    at.switch_page("app_pages/generate.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "points at the answer's span in the context" in " ".join(i.value for i in at.info)

@@ -60,13 +60,15 @@ def display_tokens(trace: Any) -> list[str]:
 
 
 def no_prediction_sentence(
-    model_label: str, encoder_decoder: bool, masked_lm: bool = False, classifier: bool = False, tagger: bool = False
+    model_label: str, encoder_decoder: bool, masked_lm: bool = False, classifier: bool = False, tagger: bool = False,
+    answerer: bool = False,
 ) -> str:
     """Why the sidebar's text gets no next-token prediction from this model, for a page's notice (Markdown;
     `model_label` already Markdown-safe): an encoder-decoder's decoder reads a target text of its own, which these
     pages do not run; a masked-language model (`masked_lm`) predicts the token at each position instead, a sequence
-    classifier (`classifier`) one label for the whole text, a token classifier (`tagger`) one for each token; an
-    encoder loaded without a head predicts nothing."""
+    classifier (`classifier`) one label for the whole text, a token classifier (`tagger`) one for each token, an
+    extractive question-answering model (`answerer`) an answer's span; an encoder loaded without a head predicts
+    nothing."""
     if encoder_decoder:
         return (
             f"{model_label} is an encoder-decoder: the sidebar's text goes through its encoder, which predicts no "
@@ -89,6 +91,12 @@ def no_prediction_sentence(
             f"{model_label} is a token classifier: it reads the whole text at once and gives each token a label (a "
             "named entity's kind, a part of speech), and predicts no token. The Logit lens page shows its labels, "
             "layer by layer."
+        )
+    if answerer:
+        return (
+            f"{model_label} is an extractive question-answering model: it reads a question and a context (the "
+            "sidebar's text and second text) and points at the answer's span in the context, and predicts no token. "
+            "The Logit lens page shows its answer, layer by layer."
         )
     return (
         f"{model_label} is an encoder: it reads a whole text at once and predicts no token, as this checkpoint "
