@@ -18,6 +18,7 @@ import streamlit as st
 from services.interventions import make_intervention, valid_interventions
 from services.lens import fills_in, mask_token
 from services.traces import get_trace, input_texts, trace_key
+from ui.answers import answer_sweep_panel
 from ui.class_experiments import class_choice, class_compare, class_sweep_panel
 from ui.context import require_trace
 from ui.experiments import CHART_CONFIG, compare_panel, pick_spot, prediction_panel, prediction_sentence, sweep_panel
@@ -188,9 +189,12 @@ else:
 # ── 3. Most important heads ─────────────────────────────────────────────────────────────────────
 # An encoder has no chosen token (a browser review: the heading promised one under "predicts no next token").
 st.header("Most important heads for the chosen token" if spot else "Most important heads for the chosen label" if (
-    label is not None) else "Most important heads", divider="gray")  # fmt: skip
+    label is not None) else "Most important heads for the answer" if cfg.answer_head else "Most important heads",
+          divider="gray")  # fmt: skip
 if label is not None:
     class_sweep_panel(base_key, base, label, (layer, head), add_intervention)
+elif cfg.answer_head:  # an extractive question-answering model: its answer's span
+    answer_sweep_panel(base_key, base, (layer, head), add_intervention)
 else:
     sweep_panel(base_key, spot, target_id, (layer, head), shell_trace.n_input_tokens, add_intervention)
 

@@ -146,6 +146,30 @@ def answer_logits_by_layer(trace: Trace) -> torch.Tensor:
         return host_float(torch.stack(rows))  # (n_layers, n, 2)
 
 
+def answer_log_p(logits: torch.Tensor, candidates: torch.Tensor, start: int, end: int) -> torch.Tensor:
+    """[...] log p(start) + log p(end) of the span start..end (indices into `candidates`, the positions an answer may
+    cover) from start and end logits [..., n, 2]: each a log softmax over the candidates, as the answer is read."""
+    picked = logits[..., candidates, :].float()  # (..., m, 2)
+    return picked[..., 0].log_softmax(-1)[..., start] + picked[..., 1].log_softmax(-1)[..., end]
+
+
+def answer_ablation_sweep(
+    trace: Trace, candidates: list[int], start: int, end: int, mode: Literal["zero", "mean"] = "zero"
+) -> torch.Tensor:
+    """[n_layers, n_heads]: change in log p(start) + log p(end) of the answer span start..end (indices into
+    `candidates`) when each head alone is ablated: the ablation sweep (sweep.py) read through the question-answering
+    head at every position."""
+    if not has_answer_head(trace):
+        raise ValueError(f"{trace.model_name} has no question-answering head.")
+    w, cfg, at = trace.context.pass_weights, trace.config, torch.tensor(candidates, device=trace.context.device)
+
+    def readout(h: torch.Tensor) -> torch.Tensor:  # (..., n, d_model) → (..., 1)
+        logits = _closing_norm(h.to(w["classify.W_answer"].dtype), w, cfg) @ w["classify.W_answer"]
+        return answer_log_p(logits + w["classify.b_answer"], at, start, end)[..., None]
+
+    return head_ablation_sweep(trace, 0, slice(None), mode, readout=readout)
+
+
 def log_scores(logits: torch.Tensor, problem: str) -> torch.Tensor:
     """The log of class_scores (float32): log softmax, log sigmoid each, or a regression's score itself."""
     logits = logits.float()

@@ -3,13 +3,13 @@ with its trace (services.traces.derived) and, uncached, for the notebook. numpy 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
 from attention_core import Trace
-from attention_core.classify import answer_logits_by_layer, has_answer_head
-from services.traces import derived
+from attention_core.classify import answer_ablation_sweep, answer_logits_by_layer, has_answer_head
+from services.traces import derived, is_derived
 
 
 def answer_logits(base_key: Hashable, trace: Trace) -> np.ndarray | None:
@@ -21,3 +21,16 @@ def answer_logits(base_key: Hashable, trace: Trace) -> np.ndarray | None:
 def answer_logits_of(trace: Trace) -> np.ndarray | None:
     """answer_logits' array, uncached."""
     return answer_logits_by_layer(trace).numpy().astype(np.float64) if has_answer_head(trace) else None
+
+
+def answer_sweep(base_key: Hashable, trace: Trace, candidates: Sequence[int], start: int, end: int) -> np.ndarray:
+    """[n_layers, n_heads] change in log p(start) + log p(end) of the answer span start..end (indices into
+    `candidates`) when each head alone is zeroed, cached with the trace (float64)."""
+    params = (tuple(int(c) for c in candidates), int(start), int(end))
+    return derived(base_key, "answer_sweep", *params, compute=lambda: answer_ablation_sweep(
+        trace, list(params[0]), params[1], params[2]).numpy().astype(np.float64))  # fmt: skip
+
+
+def has_answer_sweep(base_key: Hashable, candidates: Sequence[int], start: int, end: int) -> bool:
+    """Whether answer_sweep has that ranking cached (the page draws it again without a click)."""
+    return is_derived(base_key, "answer_sweep", tuple(int(c) for c in candidates), int(start), int(end))

@@ -3,16 +3,19 @@ from every token's embedding after every block); nothing for a model without a q
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import streamlit as st
 
-from services.answers import answer_logits
+from services.answers import answer_logits, answer_sweep, has_answer_sweep
+from services.interventions import make_intervention
 from ui.widgets import show_chart
 from viz.figures.answers import answer_figure
+from viz.figures.experiments import sweep_heatmap
 from viz.labels import markdown_code
 from viz.views.answers import answer_rows, answer_sentence, answer_view, answer_window
+from viz.views.experiments import SWEEP_MAX_TOKENS, rank_heads_by_effect
 from viz.views.lens import LENS_WINDOW
 from viz.views.patterns import Tokens
 
@@ -36,3 +39,33 @@ def answer_section(key: Hashable, trace: Any, tokens: Tokens, model_title: str) 
     st.dataframe(answer_rows(view), hide_index=True, column_config={
         name: st.column_config.NumberColumn(format="%.3f") for name in ("p(start)", "p(end)", "p(start) × p(end)")})
     return True
+
+
+def answer_sweep_panel(key: Hashable, trace: Any, selected: tuple[int, int], add: Callable[[Any], None]) -> None:
+    """Experiments: every head ranked by how much zeroing it alone changes log p(start) + log p(end) of the model's
+    answer (after a click; drawn again without one once cached); one click adds the top head to the experiment."""
+    if trace.n_tokens > SWEEP_MAX_TOKENS:
+        st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {trace.n_tokens}.")
+        return
+    second = None if trace.segments is None else trace.segments.second_token
+    view = answer_view(answer_logits(key, trace), trace.offsets, trace.text, second)
+    if view is None:
+        st.info("The token cap left no token of the context to answer from: raise it in the sidebar.")
+        return
+    final, candidates = view.spans[-1], [int(c) for c in view.candidates]
+    span = (candidates.index(final.start), candidates.index(final.end))
+    n = len(trace.attention_layers) * trace.n_heads
+    st.caption(f"Zero each of the {n} heads alone, run the rest of the model and read its answer again: the change in "
+               f"log p(start) + log p(end) of {markdown_code(final.text)}, the model's answer (positions "
+               f"{final.start}–{final.end}). Batched as the token ranking is (bench/sweep.py).")  # fmt: skip
+    if not (has_answer_sweep(key, candidates, *span) or st.button(f"Rank all {n} heads", key="exp_sweep",
+                                                                    type="primary")):  # fmt: skip
+        return
+    with st.spinner(f"Zeroing each of {n} heads in turn…"):
+        sweep = answer_sweep(key, trace, candidates, *span)
+    best = rank_heads_by_effect(sweep)[0]
+    show_chart(sweep_heatmap(sweep, "Δ log p of the answer's span when one head is zeroed", selected), "exp_sweep_map")
+    st.metric(f"Most important: layer {best.layer}, head {best.head}", f"{best.dlogp:+.3f}",
+              help="Change in log p(start) + log p(end) of the answer when this head alone is zeroed.")  # fmt: skip
+    st.button(f"Add L{best.layer}H{best.head} (zeroed) to the experiment", key="exp_add_top", on_click=add,
+              args=(make_intervention("zero", best.layer, best.head),))  # fmt: skip

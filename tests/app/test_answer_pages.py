@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from attention_core.classify import answer_ablation_sweep, answer_logits_by_layer
 from tests.app.helpers import chart, decode
 from tests.app.test_masked_lm_pages import opened
-from viz.views.answers import MAX_ANSWER_TOKENS
+from viz.views.answers import MAX_ANSWER_TOKENS, answer_view
 
 transformers = pytest.importorskip("transformers")
 
@@ -51,6 +52,19 @@ def test_experiments_and_generate_say_what_such_a_model_predicts(private_models)
     at, _ = opened(private_models, "experiments", kind="qa_bert", text=QUESTION)
     said = " ".join(i.value for i in at.info)
     assert "is an extractive question-answering model: it reads a question and a context" in said, said
+    at = at.text_area(key="second_text").set_value(CONTEXT).run()
+    assert "Most important heads for the answer" in [h.value for h in at.header]
+    at = at.button(key="exp_sweep").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    trace = at.session_state["ctx"].trace
+    view = answer_view(answer_logits_by_layer(trace).double().numpy(), trace.offsets, trace.text,
+                       trace.segments.second_token)  # fmt: skip
+    cands = [int(c) for c in view.candidates]
+    sweep = answer_ablation_sweep(trace, cands, cands.index(view.spans[-1].start), cands.index(view.spans[-1].end))
+    layer, head = divmod(int(sweep.argmin()), sweep.shape[1])  # zeroing it lowers the answer's log p the most
+    [metric] = [m for m in at.metric if m.label.startswith("Most important")]
+    assert metric.label == f"Most important: layer {layer}, head {head}"
+    assert f"`{view.spans[-1].text}`, the model's answer" in " ".join(c.value for c in at.caption)
     at.switch_page("app_pages/generate.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "points at the answer's span in the context" in " ".join(i.value for i in at.info)

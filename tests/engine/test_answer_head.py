@@ -45,6 +45,33 @@ def test_the_start_and_end_logits_are_transformers(kind, tmp_path, monkeypatch):
     assert diff <= LOGIT_TOL, f"{kind}: start and end logits differ by {diff}"
 
 
+@pytest.mark.parametrize("kind", ["bert", "distilbert"])
+def test_the_answer_sweep_equals_a_trace_with_each_head_ablated(kind, tmp_path, monkeypatch):
+    """Each head's Δ (log p(start) + log p(end)) of the answer from the batched sweep equals a trace with that head
+    ablated, read the same way (zero and mean)."""
+    from attention_core import ablate_head
+    from attention_core.classify import answer_ablation_sweep, answer_log_p
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_answerer(kind, tmp_path / kind)
+    ours = load_model(str(tmp_path / kind), device="cpu")
+    trace = ours.trace(QUESTION, second_text=CONTEXT)
+    candidates = list(range(trace.segments.second_token, trace.n_tokens - 1))  # the context, without its [SEP]
+    span = (1, 3)
+
+    def read(t) -> float:
+        return float(answer_log_p(answer_logits_by_layer(t)[-1], torch.tensor(candidates), *span))
+
+    clean = read(trace)
+    for mode in ("zero", "mean"):
+        sweep = answer_ablation_sweep(trace, candidates, *span, mode)
+        assert sweep.shape == (ours.config.n_layers, ours.config.n_heads)
+        for layer, head in ((0, 1), (1, 3)):
+            ablated = ours.trace(QUESTION, second_text=CONTEXT, interventions=[ablate_head(layer, head, mode)])
+            assert abs(float(sweep[layer, head]) - (read(ablated) - clean)) <= 1e-4, (kind, mode, layer, head)
+    assert sweep.abs().max() > 1e-3  # the heads matter to the answer: the comparison can fail
+
+
 def test_a_model_without_the_head_has_none(minilm):
     trace = minilm.trace(QUESTION, second_text=CONTEXT)
     assert not has_answer_head(trace)
