@@ -18,7 +18,7 @@ import streamlit as st
 from services.interventions import make_intervention, valid_interventions
 from services.lens import fills_in, mask_token
 from services.traces import get_trace, input_texts, trace_key
-from ui.answers import answer_sweep_panel
+from ui.answers import answer_compare, answer_sweep_panel
 from ui.class_experiments import class_choice, class_compare, class_sweep_panel
 from ui.context import require_trace
 from ui.experiments import CHART_CONFIG, compare_panel, pick_spot, prediction_panel, prediction_sentence, sweep_panel
@@ -162,6 +162,8 @@ else:
         compare_panel(spot, after, target_id)
     elif label is not None:
         class_compare(base_key, base, after, label)
+    elif cfg.answer_head:
+        answer_compare(base_key, base, after)
 
     followed = spot.position if spot else label.position if label and label.position is not None else n - 1
     position = token_picker("Position whose embedding to follow", readable, followed, "exp_position")

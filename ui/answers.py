@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from services.answers import answer_logits, answer_sweep, has_answer_sweep
+from services.answers import answer_logits, answer_logits_of, answer_sweep, has_answer_sweep
 from services.interventions import make_intervention
 from ui.widgets import show_chart
 from viz.figures.answers import answer_figure
@@ -69,3 +69,19 @@ def answer_sweep_panel(key: Hashable, trace: Any, selected: tuple[int, int], add
               help="Change in log p(start) + log p(end) of the answer when this head alone is zeroed.")  # fmt: skip
     st.button(f"Add L{best.layer}H{best.head} (zeroed) to the experiment", key="exp_add_top", on_click=add,
               args=(make_intervention("zero", best.layer, best.head),))  # fmt: skip
+
+
+def answer_compare(key: Hashable, before: Any, after: Any) -> None:
+    """Experiments: the model's answer before and after the changes (the span, its p(start) × p(end))."""
+    second = None if before.segments is None else before.segments.second_token
+    views = [answer_view(logits, trace.offsets, trace.text, second)
+             for trace, logits in ((before, answer_logits(key, before)), (after, answer_logits_of(after)))]  # fmt: skip
+    if views[0] is None or views[1] is None:
+        return
+    rows = [{"": when, "answer": v.spans[-1].text, "tokens": f"{v.spans[-1].start}–{v.spans[-1].end}",
+             "p(start) × p(end)": v.spans[-1].score} for when, v in zip(("before", "after"), views, strict=True)]
+    st.dataframe(rows, hide_index=True, column_config={"p(start) × p(end)": st.column_config.NumberColumn(
+        format="%.3f")})  # fmt: skip
+    same = (rows[0]["tokens"] == rows[1]["tokens"])
+    st.caption("The answer is the same span after the changes." if same else "The changes moved the answer to "
+               f"another span: {markdown_code(rows[1]['answer'])}.")  # fmt: skip

@@ -65,6 +65,12 @@ def test_experiments_and_generate_say_what_such_a_model_predicts(private_models)
     [metric] = [m for m in at.metric if m.label.startswith("Most important")]
     assert metric.label == f"Most important: layer {layer}, head {head}"
     assert f"`{view.spans[-1].text}`, the model's answer" in " ".join(c.value for c in at.caption)
+    at = at.button(key="exp_add_top").click().run()  # the top head, zeroed: the experiment compares the answers
+    assert not at.exception, [e.value for e in at.exception]
+    [table] = [df.value for df in at.dataframe if "" in df.value.columns and "answer" in df.value.columns]
+    assert table[""].tolist() == ["before", "after"] and table["answer"][0] == view.spans[-1].text
+    drop = float(table["p(start) × p(end)"][1]) / float(table["p(start) × p(end)"][0])
+    assert drop < 1.0 or table["answer"][1] != table["answer"][0]  # the head mattered: the answer lost ground
     at.switch_page("app_pages/generate.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "points at the answer's span in the context" in " ".join(i.value for i in at.info)
