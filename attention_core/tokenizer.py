@@ -87,6 +87,11 @@ class Segments:
     second_token: int  # the second text's first token (its position in the trace)
     second_char: int  # where the second text starts in the joined text (after the first and PAIR_JOIN)
 
+    @property
+    def second_start(self) -> int | None:
+        """`second_token`, or None where the token cap left no token of the second text."""
+        return self.second_token if self.second_token < len(self.ids) else None
+
     def texts(self, joined: str) -> tuple[str, str]:
         """The two texts the joined text was made of."""
         return joined[: self.second_char - len(PAIR_JOIN)], joined[self.second_char :]

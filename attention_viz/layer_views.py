@@ -212,8 +212,7 @@ def answers_view(trace: Any) -> View:
     if logits is None:
         raise ViewError(f"{trace.model_name} has no question-answering head: the answers view draws a reader's "
                         "answer span")  # fmt: skip
-    second = None if trace.segments is None else trace.segments.second_token
-    view = answer_view(logits, trace.offsets, trace.text, second)
+    view = answer_view(logits, trace)
     if view is None:
         raise ViewError("The token cap left no token of the context to answer from: raise max_tokens.")
     window = answer_window(view, LENS_WINDOW)

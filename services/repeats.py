@@ -53,8 +53,8 @@ def other_text_keys(trace: Trace) -> torch.Tensor | None:
     """[n, n] bool for a text pair, True where key j is in the other text than query i (split where the second
     text starts: the first text's [CLS] and [SEP] count with it, the last [SEP] with the second); None for one
     text, or a pair whose second text the token cap left out."""
-    at = None if trace.segments is None else trace.segments.second_token
-    if at is None or at >= trace.n_tokens:
+    at = None if trace.segments is None else trace.segments.second_start
+    if at is None:
         return None
     second = torch.arange(trace.n_tokens) >= at  # [n]
     return second[:, None] != second[None, :]

@@ -18,6 +18,7 @@ import numpy as np
 
 from attention_core import GreedyTarget, Intervention, Model, PairTrace, Trace
 from attention_core.backend import set_threads_for
+from attention_core.tokenizer import PAIR_JOIN
 from services.cache import RESULTS, Job, Progress
 from services.models import APP_MAX_TOKENS
 
@@ -56,7 +57,7 @@ def _run(
     model: Model, text: str, causal: bool | None, cap: int, ivs: tuple, progress: Progress | None,
     second_text: str | None = None,
 ) -> Trace:  # fmt: skip
-    both = text if second_text is None else f"{text}\n{second_text}"  # a pair's token count, near enough for threads
+    both = text if second_text is None else text + PAIR_JOIN + second_text  # a pair's token count, near enough
     set_threads_for(len(model.tokenizer.encode(both, cap).ids))
     return model.trace(
         text, causal=causal, max_tokens=cap, interventions=ivs, progress=progress, second_text=second_text

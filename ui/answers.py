@@ -25,9 +25,8 @@ def answer_section(key: Hashable, trace: Any, tokens: Tokens, model_title: str) 
     logits = answer_logits(key, trace)  # None at once for any other model
     if logits is None:
         return False
-    second = None if trace.segments is None else trace.segments.second_token
     st.subheader("The answer, layer by layer")
-    view = answer_view(logits, trace.offsets, trace.text, second)
+    view = answer_view(logits, trace)
     if view is None:
         st.info("The token cap left no token of the context to answer from: raise it in the sidebar.")
         return True
@@ -47,8 +46,7 @@ def answer_sweep_panel(key: Hashable, trace: Any, selected: tuple[int, int], add
     if trace.n_tokens > SWEEP_MAX_TOKENS:
         st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {trace.n_tokens}.")
         return
-    second = None if trace.segments is None else trace.segments.second_token
-    view = answer_view(answer_logits(key, trace), trace.offsets, trace.text, second)
+    view = answer_view(answer_logits(key, trace), trace)
     if view is None:
         st.info("The token cap left no token of the context to answer from: raise it in the sidebar.")
         return
@@ -73,9 +71,7 @@ def answer_sweep_panel(key: Hashable, trace: Any, selected: tuple[int, int], add
 
 def answer_compare(key: Hashable, before: Any, after: Any) -> None:
     """Experiments: the model's answer before and after the changes (the span, its p(start) × p(end))."""
-    second = None if before.segments is None else before.segments.second_token
-    views = [answer_view(logits, trace.offsets, trace.text, second)
-             for trace, logits in ((before, answer_logits(key, before)), (after, answer_logits_of(after)))]  # fmt: skip
+    views = [answer_view(answer_logits(key, before), before), answer_view(answer_logits_of(after), after)]
     if views[0] is None or views[1] is None:
         return
     rows = [{"": when, "answer": v.spans[-1].text, "tokens": f"{v.spans[-1].start}–{v.spans[-1].end}",

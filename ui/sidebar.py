@@ -16,6 +16,7 @@ from ui.context import prose_title
 from viz.figures.layout import ORIENTATIONS
 from viz.labels import markdown_literal
 from viz.views.common import hide_a_word, unknown_sentence
+from viz.views.patterns import second_text_at
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
 ORIENT_LABELS = {"rows": "Rows are queries (BertViz, PyTorch)", "cols": "Columns are queries (3Blue1Brown)"}
@@ -163,11 +164,10 @@ def draw_second_text(box: Any, model: models.Model) -> None:
 
 def note_second_text(box: Any, trace: Any) -> None:
     """Under the second text's box, once the trace has run: where the second text's tokens start."""
-    segments = None if trace is None else trace.segments
-    if segments is None:
+    if trace is None or trace.segments is None:
         return
-    first = segments.second_token
-    if first >= trace.n_tokens:
+    first = second_text_at(trace)
+    if first is None:
         box.caption("Read as a pair, but the token cap left no token of the second text.")
     else:
         box.caption(

@@ -57,8 +57,7 @@ def test_experiments_and_generate_say_what_such_a_model_predicts(private_models)
     at = at.button(key="exp_sweep").click().run()
     assert not at.exception, [e.value for e in at.exception]
     trace = at.session_state["ctx"].trace
-    view = answer_view(answer_logits_by_layer(trace).double().numpy(), trace.offsets, trace.text,
-                       trace.segments.second_token)  # fmt: skip
+    view = answer_view(answer_logits_by_layer(trace).double().numpy(), trace)
     cands = [int(c) for c in view.candidates]
     sweep = answer_ablation_sweep(trace, cands, cands.index(view.spans[-1].start), cands.index(view.spans[-1].end))
     layer, head = divmod(int(sweep.argmin()), sweep.shape[1])  # zeroing it lowers the answer's log p the most

@@ -141,7 +141,7 @@ def test_the_answers_view_draws_a_readers_answer_span(tmp_path, monkeypatch, tin
     save_tiny_answerer("roberta", tmp_path / "qa")
     trace = load_model(str(tmp_path / "qa"), device="cpu").trace("where is the fox", second_text="the fox sat on a mat")
     view = build_view(trace, "answers")
-    expected = answer_view(answer_logits_of(trace), trace.offsets, trace.text, trace.segments.second_token)
+    expected = answer_view(answer_logits_of(trace), trace)
     bars = [decode(t["y"]) for t in view.figures[0].to_plotly_json()["data"]]
     assert np.allclose(bars[0], expected.p_start[-1]) and np.allclose(bars[1], expected.p_end[-1])
     assert f"Its answer: ‘{expected.spans[-1].text}’" in view.note and "`" not in view.note

@@ -3,9 +3,17 @@ the chart's window on a long context."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from viz.views.answers import MAX_ANSWER_TOKENS, answer_candidates, answer_view, answer_window, best_span
+
+
+def trace_of(text: str, offsets: list[tuple[int, int]], second_token: int | None) -> SimpleNamespace:
+    """What answer_view reads of a trace: its text, its tokens' offsets and a pair's segments (None: one text)."""
+    segments = None if second_token is None else SimpleNamespace(second_token=second_token)
+    return SimpleNamespace(text=text, offsets=offsets, segments=segments)
 
 
 def test_the_best_span_never_ends_before_it_starts_nor_runs_past_the_longest_answer() -> None:
@@ -35,10 +43,10 @@ def test_the_answer_after_each_block_and_where_it_settles() -> None:
     logits = np.zeros((3, 7, 2))
     logits[0, 3, 0] = logits[0, 3, 1] = 5.0  # block 0: "the"
     logits[1:, 4, 0] = logits[1:, 5, 1] = 5.0  # blocks 1 and 2: "cat sat"
-    view = answer_view(logits, offsets, text, second_token=3)
+    view = answer_view(logits, trace_of(text, offsets, 3))
     assert [s.text for s in view.spans] == ["the", "cat sat", "cat sat"] and view.settles == 1
     assert view.pair and np.allclose(view.p_start.sum(-1), 1.0)
-    assert answer_view(logits, offsets, text, second_token=7) is None  # the cap left no context token
+    assert answer_view(logits, trace_of(text, offsets, 7)) is None  # the cap left no context token
 
 
 def test_a_long_contexts_window_holds_the_answer() -> None:
@@ -46,7 +54,7 @@ def test_a_long_contexts_window_holds_the_answer() -> None:
     offsets = [(2 * i, 2 * i + 1) for i in range(200)]
     logits = np.zeros((1, 200, 2))
     logits[0, 150, 0] = logits[0, 152, 1] = 9.0
-    view = answer_view(logits, offsets, text, second_token=None)
+    view = answer_view(logits, trace_of(text, offsets, None))
     window = answer_window(view, 64)
     assert window.stop - window.start == 64 and window.start <= 150 < window.stop
-    assert answer_window(answer_view(logits[:, :20], offsets[:20], text, None), 64) == slice(0, 20)
+    assert answer_window(answer_view(logits[:, :20], trace_of(text, offsets[:20], None)), 64) == slice(0, 20)

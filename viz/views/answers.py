@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from viz.views.trace import TraceLike
+
 MAX_ANSWER_TOKENS = 15  # the pipeline's max_answer_len
 
 
@@ -68,10 +70,11 @@ def best_span(p_start: np.ndarray, p_end: np.ndarray, candidates: np.ndarray) ->
     return int(i), int(j)
 
 
-def answer_view(logits: np.ndarray, offsets: Sequence[tuple[int, int]], text: str, second_token: int | None
-                ) -> AnswerView | None:  # fmt: skip
-    """The answer after each block from [n_layers, n_tokens, 2] start and end logits; None when no token can hold
-    one (a context the token cap cut away)."""
+def answer_view(logits: np.ndarray, trace: TraceLike) -> AnswerView | None:
+    """The answer after each block from `trace`'s [n_layers, n_tokens, 2] start and end logits; None when no token
+    can hold one (a context the token cap cut away)."""
+    second_token = None if trace.segments is None else trace.segments.second_token
+    offsets, text = trace.offsets, trace.text
     candidates = answer_candidates(offsets, second_token)
     if candidates.size == 0:
         return None

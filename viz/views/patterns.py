@@ -82,8 +82,7 @@ def head_view(trace: TraceLike, layer: int, head: int) -> HeadView:
 def second_text_at(trace: TraceLike) -> int | None:
     """Where a text pair's second text starts (its first token's position); None for one text, or when the token
     cap left none of it."""
-    at = None if trace.segments is None else int(trace.segments.second_token)
-    return at if at is not None and at < trace.n_tokens else None
+    return None if trace.segments is None else trace.segments.second_start
 
 
 def layer_patterns(trace: TraceLike, layer: int) -> np.ndarray:

@@ -19,7 +19,7 @@ class TraceLike(Protocol):
     n_layers: int
     n_heads: int
     attention_layers: tuple[int, ...]  # the layers with heads (a hybrid has others)
-    segments: Any  # a text pair's (each token's segment, `.second_token` where the second starts), else None
+    segments: Any  # a text pair's (each token's segment, `.second_start` where the second starts), else None
 
     def scores(self, layer: int, head: int) -> Any: ...
     def mask(self, layer: int) -> Any: ...
