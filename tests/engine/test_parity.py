@@ -19,6 +19,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.engine.encoder_parity import assert_patterns_and_hidden_states
 from tests.texts import TEXTS
 
 pytestmark = pytest.mark.parity
@@ -67,12 +68,7 @@ def test_minilm_matches_transformers(text, minilm, hf_minilm):
     assert trace.token_ids == ids[0].tolist()
     with torch.inference_mode():
         out = hf(ids, output_attentions=True, output_hidden_states=True)
-    for layer in range(minilm.config.n_layers):
-        diff = (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item()
-        assert diff <= PATTERN_TOL, f"layer {layer} pattern differs by {diff}"
-    for layer in range(minilm.config.n_layers + 1):
-        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
-        assert diff <= MINILM_HIDDEN_TOL, f"hidden state {layer} differs by {diff}"
+    assert_patterns_and_hidden_states(trace, out, minilm.config.n_layers, PATTERN_TOL, MINILM_HIDDEN_TOL)
     assert trace.logits is None
 
 

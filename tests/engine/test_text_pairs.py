@@ -15,6 +15,7 @@ import torch
 from attention_core import InputError, ablate_head, load_model
 from attention_core.classify import class_logits_by_layer
 from attention_core.tokenizer import PAIR_JOIN
+from tests.engine.encoder_parity import assert_patterns_and_hidden_states
 from tests.tiny_masked_lms import save_tiny_classifier
 
 transformers = pytest.importorskip("transformers")
@@ -63,12 +64,7 @@ def test_minilm_on_a_pair_matches_transformers_with_its_token_types(minilm, hf_m
     with torch.inference_mode():
         out = hf(**enc, output_attentions=True, output_hidden_states=True)
         one_segment = hf(enc.input_ids, output_hidden_states=True)  # what the pass gave before: all in segment 0
-    for layer in range(minilm.config.n_layers):
-        diff = (trace.layer_patterns(layer) - out.attentions[layer][0]).abs().max().item()
-        assert diff <= PATTERN_TOL, f"layer {layer} pattern differs by {diff}"
-    for layer in range(minilm.config.n_layers + 1):
-        diff = (trace.resid(layer) - out.hidden_states[layer][0]).abs().max().item()
-        assert diff <= HIDDEN_TOL, f"hidden state {layer} differs by {diff}"
+    assert_patterns_and_hidden_states(trace, out, minilm.config.n_layers, PATTERN_TOL, HIDDEN_TOL)
     moved = (one_segment.hidden_states[-1][0] - out.hidden_states[-1][0]).abs().max().item()
     assert moved > 100 * HIDDEN_TOL, "the segments must move the hidden states, or this test tells nothing"
 
