@@ -69,8 +69,8 @@ ctx = require_trace()
 trace, key = ctx.trace, ctx.trace_key
 long_text = is_long(trace.n_tokens)
 if long_text:  # every view here draws each cell: walk through the text's first tokens instead
-    texts = (ctx.model, ctx.text, ctx.causal, ctx.second_text)  # a text pair stays a pair
-    trace, key = short_trace(*texts), short_trace_key(*texts)
+    shell = (ctx.model, ctx.text, ctx.causal, ctx.second_text)  # the shell's trace, short: a text pair stays a pair
+    trace, key = short_trace(*shell), short_trace_key(*shell)
 tokens = derived(key, "tokens", compute=lambda: tokens_of(trace))
 readable, labels = axis_labels(tokens.raw)
 layer, head, orient = ctx.layer, ctx.head, ctx.orient
