@@ -16,7 +16,9 @@ from services import models
 from ui.url import (
     ATLAS_PAGE,
     MAX_TEXT_CHARS,
+    OMITTED_SECOND,
     START_PAGE,
+    TEXT_OMITTED,
     TOKEN_PICKERS,
     clamp_layer_head,
     parse_params,
@@ -224,9 +226,11 @@ def mirror_to_url(page_name: str) -> Mapping[str, str]:
     """Write the shareable state into the address bar (strings only); returns what was written."""
     params = shareable_params(page_name)
     if "text" not in params:
+        second = params.get(TEXT_OMITTED) == OMITTED_SECOND  # a pair's second text was the one too long
         st.sidebar.caption(
-            f"This text is over {MAX_TEXT_CHARS} characters, too long for the page address: a shared link "
-            "keeps the model, layer, head and masking but not the text."
+            f"{'The second text' if second else 'This text'} is over {MAX_TEXT_CHARS} characters, too long for the "
+            f"page address: a shared link keeps the model, layer, head and masking but not the "
+            f"{'texts' if second else 'text'}."
         )
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)

@@ -25,6 +25,7 @@ DEFAULT_TEXT = "a fluffy blue creature roamed the verdant forest"
 MAX_TEXT_CHARS = 4000  # the engine cuts long inputs to its token cap anyway; this bounds URL abuse
 # Set in a link whose text was too long to carry: without it the recipient silently got the default sentence.
 TEXT_OMITTED = "text_omitted"
+OMITTED_SECOND = "second"  # TEXT_OMITTED's value when a pair's second text was the one too long
 
 # The token pickers (ui.widgets.token_picker) whose pick a link carries, by page: {URL field: picker key}. The
 # value is the picked token's position in the text. A page's new picker gets its field here.
@@ -101,9 +102,11 @@ def parse_params(
     if value["text"] is not None:
         state.text = _cut_text(state, value["text"], "text")
     elif TEXT_OMITTED in params:
+        second = _first(params.get(TEXT_OMITTED)) == OMITTED_SECOND
         state.warnings.append(
-            "This link's text was too long to share in a URL: paste it into the sidebar (a link carries up to "
-            f"{MAX_TEXT_CHARS:,} characters). The default sentence is shown meanwhile."
+            f"This link's {'second text' if second else 'text'} was too long to share in a URL: paste "
+            f"{'both texts' if second else 'it'} into the sidebar (a link carries up to {MAX_TEXT_CHARS:,} "
+            "characters). The default sentence is shown meanwhile."
         )
     for name in ("layer", "head"):
         if value[name] is not None:
@@ -321,7 +324,9 @@ def to_params(
     if second_text:
         params["second"] = second_text
     if len(text) > MAX_TEXT_CHARS or len(second_text) > MAX_TEXT_CHARS:
-        del params["text"]
+        del params["text"]  # a pair is one input: a link with only one of its texts would show another reading
         params.pop("second", None)
-        params[TEXT_OMITTED] = "1"  # so the recipient is told, rather than shown the default sentence unawares
+        # So the recipient is told, rather than shown the default sentence unawares; which text, when only the second
+        # is too long ("1" for the first, as links made before pairs say).
+        params[TEXT_OMITTED] = "1" if len(text) > MAX_TEXT_CHARS else OMITTED_SECOND
     return params

@@ -132,3 +132,21 @@ def test_start_here_walks_through_a_long_pair_as_a_pair(monkeypatch) -> None:
     assert not at.exception, [e.value for e in at.exception]
     model = at.session_state["ctx"].model
     assert (long_first, traces.short_cap(model), (SECOND,)) in runs, "the walkthrough's short trace must be the pair"
+
+
+def test_a_second_text_too_long_for_a_link_is_named_on_both_sides() -> None:
+    """A pair whose second text is over the link's limit: the sender's sidebar says the *second* text is too long
+    and that the link carries neither text (a pair is read as one input), and the recipient is told to paste both."""
+    sender = _opened("app_pages/patterns.py", "minilm-l6")
+    _second_box(sender)[0].set_value(SECOND * 120).run()  # ~4,900 characters; the first text is short
+    sent = dict(sender.query_params)
+    assert "text" not in sent and "second" not in sent
+    said = " ".join(c.value for c in sender.sidebar.caption)
+    assert "The second text is over 4000 characters, too long for the page address" in said, said
+    assert "not the texts" in said and "This text is over" not in said, said
+    recipient = AppTest.from_file(APP, default_timeout=180)
+    recipient.query_params.update(sent)
+    recipient.run()
+    assert not recipient.exception, [e.value for e in recipient.exception]
+    warned = " ".join(w.value for w in recipient.warning)
+    assert "This link's second text was too long to share in a URL: paste both texts into the sidebar" in warned

@@ -143,7 +143,7 @@ def test_a_second_text_travels_as_second_and_only_when_there_is_one() -> None:
     assert got.warnings == [f"The second text in the link was {len(long)} characters; only the first "
                             f"{state.MAX_TEXT_CHARS} are used."]  # fmt: skip
     left_out = state.to_params("m", "hi", 0, 0, True, "rows", "patterns", second_text=long)
-    assert "text" not in left_out and "second" not in left_out and left_out[state.TEXT_OMITTED] == "1"
+    assert "text" not in left_out and "second" not in left_out and left_out[state.TEXT_OMITTED] == state.OMITTED_SECOND
 
 
 # ── Picked token positions ──────────────────────────────────────────────────────────────────────
