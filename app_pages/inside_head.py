@@ -28,7 +28,7 @@ from viz.views.head_window import (
 )
 from viz.views.mask_parts import SINK_WORDS, softmax_share_lines
 from viz.views.norm_words import head_input_caption
-from viz.views.patterns import is_long
+from viz.views.patterns import is_long, second_text_at
 from viz.views.position_words import bias_words, position_bias_caption, vectors_order_note
 from viz.views.score_terms import score_stages, steps_terms
 
@@ -161,6 +161,7 @@ pos = None if w.complete else w.positions  # the window's positions, for hover a
 rows = f"{n}" if w.complete else f"{w.m} of {n}"  # the token side of a matrix's shape
 wl = [labels[p] for p in w.positions]  # the window's row labels ("976: ␣the")
 hl = (w.index(i), w.index(j))
+split = second_text_at(trace)  # a text pair's: a dashed orange line between its texts
 to_one = "sums to 1" if s.sink is None else "sums to 1 less the head's sink share"  # GPT-OSS's attention sinks
 summed = f"{sums} {to_one}" if w.complete else f"{sums}: its weights on these keys"
 if not w.complete:
@@ -171,6 +172,13 @@ if not w.complete:
         "to the share of that query's weight on the shown keys.",
         icon=":material/crop:",
     )
+
+
+
+def qk_matrix(matrix: np.ndarray, title: str, kind: str = "diverging"):
+    """One of the query × key steps, over the window's tokens, the picked entry framed."""
+    return query_key_heatmap(matrix, title, wl, orient, kind, highlight=hl, positions=pos, second_text_at=split)
+
 
 title = "The full matrices, every token at once" if w.complete else f"The matrices, for {w.describe()}"
 full = st.expander(f"{title} (fold them away)", expanded=True)
@@ -194,14 +202,9 @@ with full:
     shape = f"[{rows} × {rows}]" + ("" if orient == "rows" else ", transposed: queries across")
     c1, c2 = st.columns(2)
     with c1:
-        show_chart(query_key_heatmap(w["dots"], f"Q·Kᵀ  {shape}", wl, orient, highlight=hl, positions=pos), "mech_dots")
+        show_chart(qk_matrix(w["dots"], f"Q·Kᵀ  {shape}"), "mech_dots")
     with c2:
-        show_chart(
-            query_key_heatmap(
-                w["scaled"], f"{stage_titles['scaled']}  {shape}", wl, orient, highlight=hl, positions=pos
-            ),
-            "mech_scaled",
-        )
+        show_chart(qk_matrix(w["scaled"], f"{stage_titles['scaled']}  {shape}"), "mech_scaled")
     if s.softcap is not None:  # Gemma 2: its own step, so the masked scores below add nothing but the mask
         st.subheader("3b · Soft-capped: large scores pulled towards ±cap")
         st.caption(
@@ -212,7 +215,7 @@ with full:
         c1, _ = st.columns(2)
         with c1:
             title = f"{stage_titles['capped']}  {shape}"
-            show_chart(query_key_heatmap(w["capped"], title, wl, orient, highlight=hl, positions=pos), "mech_capped")
+            show_chart(qk_matrix(w["capped"], title), "mech_capped")
     if s.position_bias is not None:
         cfg = ctx.config
         added, shared = bias_words(cfg.position_bias, cfg.rel_bias_per_layer)
@@ -227,21 +230,10 @@ with full:
         )
         c1, c2 = st.columns(2)
         with c1:
-            show_chart(
-                query_key_heatmap(
-                    w["position_bias"],
-                    f"{stage_titles['position_bias']}  {shape}",
-                    wl,
-                    orient,
-                    highlight=hl,
-                    positions=pos,
-                ),
-                "mech_bias",
-            )
+            show_chart(qk_matrix(w["position_bias"], f"{stage_titles['position_bias']}  {shape}"), "mech_bias")
         with c2:
             title = f"{stage_titles['before_mask']}  {shape}"
-            biased = query_key_heatmap(w["before_mask"], title, wl, orient, highlight=hl, positions=pos)
-            show_chart(biased, "mech_biased")
+            show_chart(qk_matrix(w["before_mask"], title), "mech_biased")
     st.subheader("4 · Mask, then softmax")
     if s.causal:
         st.caption(
@@ -255,17 +247,9 @@ with full:
         )
     c1, c2 = st.columns(2)
     with c1:
-        show_chart(
-            query_key_heatmap(
-                w["masked"], f"masked scores  {shape}", wl, orient, kind="scores", highlight=hl, positions=pos
-            ),
-            "mech_masked",
-        )
+        show_chart(qk_matrix(w["masked"], f"masked scores  {shape}", "scores"), "mech_masked")
     with c2:
-        show_chart(
-            query_key_heatmap(w["pattern"], f"softmax → pattern A, {summed}  {shape}", wl, orient, "weight", hl, pos),
-            "mech_pattern",
-        )
+        show_chart(qk_matrix(w["pattern"], f"softmax → pattern A, {summed}  {shape}", "weight"), "mech_pattern")
 
     # ── 7–9. values → Δe ─────────────────────────────────────────────────────────────────────────────
     src, W_V, width = value_source(s)  # E and W_V, or latent attention's c_KV and W_UV

@@ -26,7 +26,15 @@ from viz.figures.layout import image_config, orientation_caption
 from viz.figures.mask_parts import bias_scores, softcap_scores, window_masks
 from viz.views.export import export_basename
 from viz.views.mask_parts import mask_parts, window_caption
-from viz.views.patterns import Window, head_view, is_long, tokens_of, window_mask_patterns, window_view
+from viz.views.patterns import (
+    Window,
+    head_view,
+    is_long,
+    second_text_at,
+    tokens_of,
+    window_mask_patterns,
+    window_view,
+)
 from viz.views.position_words import bias_words, position_bias_caption
 from viz.views.score_terms import score_terms
 
@@ -79,7 +87,9 @@ else:
         "to see the scores of later keys replaced by −∞."
     )
 st.caption(f"d_head = {ctx.d_head}. {how} {orientation_caption(ctx.orient).split('. ')[0]}.")  # which way, alone
-scores_figure = scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells, score_label=terms.name)
+split = second_text_at(trace)  # a text pair's: a dashed line between its texts
+scores_figure = scores_heatmap(scores, mask, tokens.plotly, ctx.orient, cells=cells, score_label=terms.name,
+                               second_text_at=split)  # fmt: skip
 show_token_heatmap(scores_figure, "scores", config=image_config(f"{base}_scores", fmt))
 
 if parts.has_window:
@@ -134,7 +144,7 @@ st.caption(
 )
 with wide_chart("compare"):  # below 1200 px the three panels keep their width and scroll
     st.plotly_chart(
-        mask_comparison(masked, unmasked, tokens.plotly, ctx.orient, cells=cells),
+        mask_comparison(masked, unmasked, tokens.plotly, ctx.orient, cells=cells, second_text_at=split),
         key="compare",
         config=image_config(f"{base}_mask_vs_no_mask", fmt),
         theme=None,

@@ -140,7 +140,8 @@ def draw_dot_products() -> None:
     view = one_head()
     masked = f" Grey cells marked −∞ are masked (see {step_named('masking')})." if not view.mask.all() else ""
     st.caption(orientation_caption(orient).split(". ")[0] + "." + masked)
-    figure = scores_heatmap(view.scores, view.mask, tokens.plotly, orient, score_label=score_name)
+    figure = scores_heatmap(view.scores, view.mask, tokens.plotly, orient, score_label=score_name,
+                            second_text_at=view.second_text_at)  # fmt: skip
     show_token_heatmap(figure, "start_scores")
 
 
@@ -172,7 +173,8 @@ def draw_softmax() -> None:
 def draw_pattern() -> None:
     view = one_head()
     st.caption(orientation_caption(orient, ctx.config.attn_sinks))
-    figure = head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, score_label=score_name)
+    figure = head_heatmap(view.pattern, view.scores, view.mask, tokens.plotly, orient, score_label=score_name,
+                          second_text_at=view.second_text_at)  # fmt: skip
     show_token_heatmap(figure, "start_pattern")
 
 
@@ -181,7 +183,8 @@ def draw_masking() -> None:
     st.caption(orientation_caption(orient, ctx.config.attn_sinks))
     if len(tokens) == 1:  # the comparison is still drawn: one cell, the same with and without
         st.caption("With one token there is nothing to mask: its only key is itself.")
-    figure = mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, orient)
+    figure = mask_comparison(view.pattern_masked, view.pattern_unmasked, tokens.plotly, orient,
+                             second_text_at=view.second_text_at)  # fmt: skip
     with wide_chart("start_masking"):
         st.plotly_chart(figure, key="start_masking", theme=None)
 

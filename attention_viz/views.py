@@ -38,7 +38,16 @@ from viz.figures.shifts import shift_arrows
 from viz.labels import axis_labels
 from viz.views.common import display_tokens
 from viz.views.mask_parts import mask_parts
-from viz.views.patterns import OVERVIEW_SIZE, Tokens, head_view, is_long, layer_patterns, overview, tokens_of
+from viz.views.patterns import (
+    OVERVIEW_SIZE,
+    Tokens,
+    head_view,
+    is_long,
+    layer_patterns,
+    overview,
+    second_text_at,
+    tokens_of,
+)
 from viz.views.score_terms import score_stages, score_terms, steps_terms
 from viz.views.shifts import ARROW_MAX, layer_shift
 
@@ -179,14 +188,16 @@ def _scores_view(trace: Any, tokens: Tokens, layer: int, head: int, orient: Orie
     v = head_view(trace, layer, head)
     terms = score_terms(trace)
     title = f"{terms.scores_title()}, layer {layer}, head {head}"
-    figures = [scores_heatmap(v.scores, v.mask, tokens.plotly, orient, title=title, score_label=terms.name)]
+    split = v.second_text_at  # a text pair's, drawn as on the app's pages
+    figures = [scores_heatmap(v.scores, v.mask, tokens.plotly, orient, title, score_label=terms.name,
+                              second_text_at=split)]  # fmt: skip
     everything = slice(0, trace.n_tokens)
     parts = mask_parts(trace, layer, head, everything, everything)
     if parts.has_bias:
         figures.append(bias_scores(parts.uncapped, parts.bias, parts.scores, v.mask, tokens.plotly, orient))
     if parts.has_softcap:
         figures.append(softcap_scores(parts.uncapped, parts.scores, v.mask, parts.softcap, tokens.plotly, orient))
-    figures.append(mask_comparison(v.pattern_masked, v.pattern_unmasked, tokens.plotly, orient))
+    figures.append(mask_comparison(v.pattern_masked, v.pattern_unmasked, tokens.plotly, orient, second_text_at=split))
     return View("scores", figures, layer, head)
 
 
@@ -195,9 +206,10 @@ def _steps_view(trace: Any, layer: int, head: int, orient: Orientation) -> View:
     model's own scale and draws any soft-cap or position bias as its own step), from trace.head_steps."""
     s = trace.head_steps(layer, head)
     _, labels = axis_labels(display_tokens(trace))
-    shape = f"[{s.n} × {s.n}]"
+    shape, split = f"[{s.n} × {s.n}]", second_text_at(trace)
     figures = [
-        query_key_heatmap(getattr(s, st.name), f"{st.title}  {shape}", labels, orient, kind=st.kind)
+        query_key_heatmap(getattr(s, st.name), f"{st.title}  {shape}", labels, orient, kind=st.kind,
+                          second_text_at=split)  # fmt: skip
         for st in score_stages(steps_terms(s))
     ]
     return View("steps", figures, layer, head)

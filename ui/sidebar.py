@@ -172,7 +172,7 @@ def note_second_text(box: Any, trace: Any) -> None:
     else:
         box.caption(
             f"Read as a pair: the first text is at positions 0–{first - 1} (with the special tokens around it), the "
-            f"second from position {first} on (a dashed orange line on the attention heatmap)."
+            f"second from position {first} on (a dashed orange line on the query × key matrices)."
         )
 
 

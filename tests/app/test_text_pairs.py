@@ -45,7 +45,7 @@ def test_an_encoders_second_text_is_read_as_a_pair_and_shared() -> None:
     assert box.value == SECOND
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "Read as a pair: the first text is at positions 0–8" in captions
-    assert "the second from position 9 on (a dashed orange line on the attention heatmap)." in captions
+    assert "the second from position 9 on (a dashed orange line on the query × key matrices)." in captions
     assert at.query_params["second"] == SECOND
     assert _split_lines(at) == [("x", 8.5), ("y", 8.5)]  # between "[SEP]" (8) and the second text's "berlin" (9)
     # Emptied: one text again, and the link no longer carries a second text.
@@ -150,3 +150,25 @@ def test_a_second_text_too_long_for_a_link_is_named_on_both_sides() -> None:
     assert not recipient.exception, [e.value for e in recipient.exception]
     warned = " ".join(w.value for w in recipient.warning)
     assert "This link's second text was too long to share in a URL: paste both texts into the sidebar" in warned
+
+
+def _orange_lines(figure: dict) -> list[tuple[str, float]]:
+    from viz.figures.layout import PAIR_SPLIT_COLOUR
+
+    shapes = figure["layout"].get("shapes", [])
+    lines = [s for s in shapes if s.get("line", {}).get("color") == PAIR_SPLIT_COLOUR]
+    return sorted(("x", s["x0"]) if s["yref"].endswith("domain") else ("y", s["y0"]) for s in lines)  # up or across
+
+
+def test_the_masking_and_inside_one_head_matrices_split_the_pair() -> None:
+    """The split the attention heatmap draws (between positions 8 and 9) is on the scores, on each of the mask
+    comparison's three panels, and on Inside one head's query × key steps (drawn by index: the same place here)."""
+    at = _opened("app_pages/masking.py", "minilm-l6")
+    assert _orange_lines(chart(at, "scores")) == [("x", 8.5), ("y", 8.5)]
+    assert _orange_lines(chart(at, "compare")) == [("x", 8.5)] * 3 + [("y", 8.5)] * 3
+    at.switch_page("app_pages/inside_head.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    for key in ("mech_dots", "mech_scaled", "mech_masked", "mech_pattern"):
+        assert _orange_lines(chart(at, key)) == [("x", 8.5), ("y", 8.5)], key
+    _second_box(at)[0].set_value("").run()  # one text again: no line
+    assert _orange_lines(chart(at, "mech_pattern")) == []

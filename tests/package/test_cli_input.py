@@ -71,6 +71,7 @@ def test_a_cut_text_is_said_on_stderr_and_in_the_manifest(tiny_model, tmp_path, 
 
 def test_second_text_reads_an_encoders_pair_and_a_decoder_refuses_it(tiny_model, tmp_path, capsys) -> None:
     from tests.tiny_masked_lms import save_tiny_masked_lm
+    from viz.figures.layout import PAIR_SPLIT_COLOUR
 
     save_tiny_masked_lm("bert", tmp_path / "bert")
     out = tmp_path / "pair.npz"
@@ -89,6 +90,10 @@ def test_second_text_reads_an_encoders_pair_and_a_decoder_refuses_it(tiny_model,
     lines = [s for s in figure.layout.shapes if s.line.dash == "dash"]
     at = pair.segments.second_token - 0.5
     assert sorted((s.x0, s.y0) for s in lines) == sorted([(at, 0), (0, at)])  # the notebook's head view marks it
+    for view in ("scores", "steps"):  # and every query × key matrix of the scores and steps views (three panels: 3×)
+        for figure in av.show(pair, view).view.figures:
+            lines = [s for s in figure.layout.shapes or () if s.line.color == PAIR_SPLIT_COLOUR]
+            assert {(s.x0, s.y0) for s in lines} == {(at, 0), (0, at)}, (view, figure.layout.title.text)
     cut = av.load(str(tmp_path / "bert")).trace("the blue creature", second_text="took a mole", max_tokens=6)
     assert "cut to 6 tokens, from the end of the longer text first" in av.show(cut, "head").view.note
 

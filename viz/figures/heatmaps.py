@@ -17,19 +17,16 @@ from viz.figures.layout import (
     WEIGHT_SCALE,
     Orientation,
     axis_titles,
-    hline,
     matrix_height,
     oriented,
+    pair_split_lines,
     panel_x_font,
     panel_x_labels,
     token_axis,
     token_matrix_frame,
-    vline,
     weight_colouring,
 )
 from viz.figures.panels import panel_row
-
-PAIR_SPLIT_COLOUR = "#ff7f0e"  # between a text pair's two texts: orange, apart from the blues and a selection's red
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ def head_heatmap(
     score (viz.views.score_terms: not every model's is q·k/√d_head; the default names none). `marks`: shapes and
     traces drawn over the cells (the head finder's frame and dots), in the same go.Figure call. `second_text_at`: a
     text pair's second text's first position, drawn as a line across both axes (attention within each text, and
-    from one to the other, fall in its four blocks).
+    from one to the other, fall in its four blocks), where it falls among the drawn tokens.
     """
     win = _cells_of(labels, cells)
     win.check(pattern)
@@ -133,9 +130,7 @@ def head_heatmap(
         **weight_colouring(pattern, max(win.shape) <= 40),
     )
     shapes, traces = marks
-    if second_text_at is not None and cells is None:  # a window of a long text: the whole matrix is not drawn
-        split = dict(color=PAIR_SPLIT_COLOUR, width=1.5, dash="dash")
-        shapes = [*shapes, vline(second_text_at - 0.5, split), hline(second_text_at - 0.5, split)]
+    shapes = [*shapes, *pair_split_lines(second_text_at, xs, ys)]
     frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(win.shape)), title, meta=meta, shapes=shapes or None)
     return go.Figure(data=[heatmap, *traces], layout=frame)
 
@@ -148,9 +143,10 @@ def scores_heatmap(
     title: str = "",
     cells: Cells | None = None,
     score_label: str = "score",
+    second_text_at: int | None = None,
 ) -> go.Figure:
     """Scores before the softmax (named by `score_label`, as in head_heatmap); masked cells are blank grey,
-    labelled −∞, not coloured as a value."""
+    labelled −∞, not coloured as a value. `second_text_at`: a text pair's split, as in head_heatmap."""
     win = _cells_of(labels, cells)
     win.check(scores)
     shown = np.where(mask, scores, np.nan)  # NaN → no colour: the grey plot background shows through
@@ -187,7 +183,9 @@ def scores_heatmap(
         # A few cells: write −∞ in each. A long text's window (128 × 128 by default) would get ~8,000 SVG markers,
         # too small to read and slow to draw; the grey cells and their hover say −∞ there.
         traces.append(_masked_cells(mask, text, win, orient))
-    frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(win.shape)), title, plot_bgcolor=MASKED_GREY)
+    split = pair_split_lines(second_text_at, xs, ys) or None
+    frame = token_matrix_frame(x_axis, y_axis, matrix_height(max(win.shape)), title, plot_bgcolor=MASKED_GREY,
+                               shapes=split)  # fmt: skip
     return go.Figure(data=traces, layout=frame)
 
 
@@ -217,8 +215,10 @@ def mask_comparison(
     labels: Sequence[str],
     orient: Orientation = "rows",
     cells: Cells | None = None,
+    second_text_at: int | None = None,
 ) -> go.Figure:
-    """Softmax of the same scores with and without the causal mask, and their difference."""
+    """Softmax of the same scores with and without the causal mask, and their difference; a text pair's split
+    (`second_text_at`, as in head_heatmap) on each panel."""
     win = _cells_of(labels, cells)
     win.check(masked)
     win.check(unmasked)
@@ -247,6 +247,9 @@ def mask_comparison(
         margin=dict(l=10, r=120, t=40, b=10),
         plot_bgcolor="white",
     )
+    xs, ys = win.positions(orient)
+    if split := [line for suffix in ("", "2", "3") for line in pair_split_lines(second_text_at, xs, ys, suffix=suffix)]:
+        layout["shapes"] = split
     return panel_row(
         [_comparison_panel(col, matrix, colour_axis, what, win, orient) for col, (matrix, colour_axis, what) in
          enumerate(panels, start=1)],

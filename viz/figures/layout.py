@@ -330,3 +330,36 @@ def hline(y: float, line: dict) -> dict:
 def vline(x: float, line: dict) -> dict:
     """A line up the whole plot at data position x (the shape fig.add_vline adds), for the layout's shapes."""
     return dict(type="line", yref="y domain", y0=0, y1=1, xref="x", x0=x, x1=x, line=line)
+
+
+PAIR_SPLIT_COLOUR = "#ff7f0e"  # between a text pair's two texts: orange, apart from the blues and a selection's red
+
+
+def pair_split_lines(
+    second_text_at: int | None,
+    x_positions: Sequence[int] | None,
+    y_positions: Sequence[int] | None,
+    by_index: bool = False,
+    suffix: str = "",
+) -> list[dict]:
+    """Dashed orange lines between a text pair's two texts, for a layout's shapes: on each token axis where the
+    second text (from position `second_text_at`; None: one text) starts among the drawn tokens.
+
+    `x_positions`/`y_positions`: the token position of each drawn column/row, ascending (None: not a token axis).
+    The cells sit at those positions (heatmaps.Cells) or, `by_index`, at 0, 1, 2, … (mechanism.matrix_heatmap,
+    whose windows may jump: the line then goes after the last drawn token of the first text). `suffix`: the axes
+    of a panel in a row of them ("2": x2 and y2).
+    """
+    line = dict(color=PAIR_SPLIT_COLOUR, width=1.5, dash="dash")
+    shapes = []
+    for axis, other, positions in (("x", "y", x_positions), ("y", "x", y_positions)):
+        if second_text_at is None or positions is None:
+            continue
+        drawn = np.asarray(positions)
+        first = int(np.searchsorted(drawn, second_text_at))  # the first drawn token of the second text
+        if 0 < first < drawn.size:  # tokens of both texts drawn on this axis
+            at = first - 0.5 if by_index else (float(drawn[first - 1]) + float(drawn[first])) / 2
+            along = {f"{axis}ref": f"{axis}{suffix}", f"{axis}0": at, f"{axis}1": at}
+            across = {f"{other}ref": f"{other}{suffix} domain", f"{other}0": 0, f"{other}1": 1}  # the whole plot
+            shapes.append({"type": "line", "line": line, **along, **across})
+    return shapes

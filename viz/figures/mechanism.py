@@ -23,6 +23,7 @@ from viz.figures.layout import (
     no_heads,
     notes_and_shapes,
     oriented,
+    pair_split_lines,
     pushing_margins,
     red_frame,
     si_bytes,
@@ -123,6 +124,7 @@ def matrix_heatmap(
     row_positions: Sequence[int] | None = None,
     col_positions: Sequence[int] | None = None,
     max_x_labels: int = MATRIX_MAX_LABELS,
+    second_text_at: int | None = None,
 ) -> go.Figure:
     """A labelled heatmap of any matrix (rows down, columns across), shape in the title.
 
@@ -130,6 +132,7 @@ def matrix_heatmap(
     row_bands: a line every `row_bands` rows (a stacked output matrix's heads); band_highlight: frame that band.
     row_positions / col_positions: the token positions the rows / columns hold when the matrix is a window of a
     longer text (viz.views.head_window): hover gives those positions, and a dashed line marks each jump.
+    second_text_at: a text pair's split, on both axes of a matrix of tokens × tokens (query_key_heatmap's).
 
     The layout is one dict, given to the figure once: Inside one head draws ~18 of these per rerun, and each
     update_layout / add_shape call runs Plotly's validation again (building them so took half the time).
@@ -151,7 +154,7 @@ def matrix_heatmap(
         colorbar=dict(thickness=12),
         **_positions_hover(n_rows, n_cols, row_positions, col_positions, x_title, y_title),
     )
-    shapes = _matrix_shapes(n_rows, n_cols, highlight, row_bands, band_highlight, row_positions, col_positions)
+    shapes = _matrix_shapes(m.shape, highlight, row_bands, band_highlight, row_positions, col_positions, second_text_at)
     x_axis = token_axis(col_labels, x_title, max_labels=max_x_labels, n=n_cols)
     x_axis |= dict(tickangle=-45) if col_labels is not None else {}
     height = height if height is not None else _default_height(n_rows, row_labels, col_labels)
@@ -169,19 +172,24 @@ def matrix_heatmap(
 
 
 def _matrix_shapes(
-    n_rows: int,
-    n_cols: int,
+    shape: tuple[int, int],
     highlight: tuple[int, int] | None,
     row_bands: int | None,
     band_highlight: int | None,
     row_positions: Sequence[int] | None,
     col_positions: Sequence[int] | None,
+    second_text_at: int | None,
 ) -> list[dict]:
-    """A matrix's shapes: the picked cell's frame first where there is one, then band lines and jump lines."""
+    """A matrix's shapes: the picked cell's frame first where there is one, then band lines, jump lines and a text
+    pair's split (on a tokens × tokens matrix: the whole text's where no positions are given)."""
+    n_rows, n_cols = shape
     shapes = _cell_shapes(highlight)
     if row_bands:
         shapes += _band_shapes(n_rows, n_cols, row_bands, band_highlight)
-    return shapes + _jump_shapes(row_positions, col_positions)
+    rows = range(n_rows) if row_positions is None else row_positions
+    cols = range(n_cols) if col_positions is None else col_positions
+    split = pair_split_lines(second_text_at, cols, rows, by_index=True)
+    return shapes + _jump_shapes(row_positions, col_positions) + split
 
 
 def query_key_heatmap(
@@ -192,11 +200,13 @@ def query_key_heatmap(
     kind: str = "diverging",
     highlight: tuple[int, int] | None = None,
     positions: Sequence[int] | None = None,
+    second_text_at: int | None = None,
 ) -> go.Figure:
     """A [n_q, n_k] matrix (scores, pattern) in the sidebar's orientation: "rows" draws queries down the side,
     "cols" along the top (3Blue1Brown's drawing). `highlight` is (query, key) either way, as row and column
     indices of `matrix`. `positions`: the token positions of its rows and columns (the same tokens on both
-    sides) when it is a window of a longer text."""
+    sides) when it is a window of a longer text. `second_text_at`: where a text pair's second text starts (a
+    dashed orange line on both axes)."""
     x_title, y_title = axis_titles(orient)
     if highlight is not None and orient == "cols":
         highlight = (highlight[1], highlight[0])  # drawn (row, column) = (key, query)
@@ -212,6 +222,7 @@ def query_key_heatmap(
         row_positions=positions,
         col_positions=positions,
         max_x_labels=QK_MAX_X_LABELS,
+        second_text_at=second_text_at,
     )
 
 
