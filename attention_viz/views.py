@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from attention_viz.ablation_view import ablation_view
 from attention_viz.base import View, ViewError
 from attention_viz.layer_views import (
     answers_view,
@@ -72,6 +73,8 @@ VIEWS: dict[str, str] = {
     "tags": "a token classifier's label of each token (a named entity's kind, a part of speech) after every block",
     "answers": "an extractive question-answering model's answer span in the second text: each token's p(start) and "
     "p(end), the answer after every block",
+    "ablation": "every head ranked by how much the model's prediction needs it: each head zeroed alone, the change in "
+    "log p of its answer, its label or its next token (the framed head: --layer, --head); up to 256 tokens",
     "generation": "of model.generate(...)'s result: where one head looked at each step that wrote a token",
     "cross": "of model.trace_pair(...)'s result (encoder-decoders): one decoder head's cross-attention over the "
     "source, then its self-attention over the target",
@@ -298,6 +301,8 @@ def _build(trace: Any, generated: Any, name: str, layer: int, head: int, orient:
         return tags_view(trace)
     if name == "answers":
         return answers_view(trace)
+    if name == "ablation":
+        return ablation_view(trace, layer, head)
     if name == "overview":
         return _overview_view(trace, tokens_of(trace), layer, head, orient)
     if name == "shifts":

@@ -27,8 +27,12 @@ def answer_sweep(base_key: Hashable, trace: Trace, candidates: Sequence[int], st
     """[n_layers, n_heads] change in log p(start) + log p(end) of the answer span start..end (indices into
     `candidates`) when each head alone is zeroed, cached with the trace (float64)."""
     params = (tuple(int(c) for c in candidates), int(start), int(end))
-    return derived(base_key, "answer_sweep", *params, compute=lambda: answer_ablation_sweep(
-        trace, list(params[0]), params[1], params[2]).numpy().astype(np.float64))  # fmt: skip
+    return derived(base_key, "answer_sweep", *params, compute=lambda: answer_sweep_of(trace, *params))
+
+
+def answer_sweep_of(trace: Trace, candidates: Sequence[int], start: int, end: int) -> np.ndarray:
+    """answer_sweep's array, uncached (the notebook's)."""
+    return answer_ablation_sweep(trace, [int(c) for c in candidates], int(start), int(end)).numpy().astype(np.float64)
 
 
 def has_answer_sweep(base_key: Hashable, candidates: Sequence[int], start: int, end: int) -> bool:

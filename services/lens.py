@@ -208,8 +208,12 @@ def class_log_scores_of(trace: Trace) -> np.ndarray:
 def class_sweep(base_key: Hashable, trace: Trace, label: int) -> np.ndarray:
     """[n_layers, n_heads] change in log p(label) (a regression's score) when each head alone is zeroed, read through
     a sequence classifier's head (attention_core/classify.py), cached with the trace (float64)."""
-    return derived(base_key, "class_sweep", int(label),
-                   compute=lambda: class_ablation_sweep(trace, int(label)).numpy().astype(np.float64))  # fmt: skip
+    return derived(base_key, "class_sweep", int(label), compute=lambda: class_sweep_of(trace, label))
+
+
+def class_sweep_of(trace: Trace, label: int) -> np.ndarray:
+    """class_sweep's array, uncached (the notebook's)."""
+    return class_ablation_sweep(trace, int(label)).numpy().astype(np.float64)
 
 
 def has_class_sweep(base_key: Hashable, label: int) -> bool:

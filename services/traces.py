@@ -156,9 +156,14 @@ def get_sweep(base_key: Hashable, trace: Trace, target_id: int, mode: str = "zer
     -1 and n - 1 are one entry."""
 
     def compute(_progress: Progress) -> np.ndarray:
-        return trace.ablation_sweep(int(target_id), position=int(position), mode=mode).numpy().astype(np.float64)
+        return sweep_of(trace, target_id, mode, position)
 
     return RESULTS.get(_sweep_key(base_key, target_id, mode, position, trace), compute, group=base_key)
+
+
+def sweep_of(trace: Trace, target_id: int, mode: str = "zero", position: int = -1) -> np.ndarray:
+    """get_sweep's array, uncached (the notebook's)."""
+    return trace.ablation_sweep(int(target_id), position=int(position), mode=mode).numpy().astype(np.float64)
 
 
 def has_sweep(
