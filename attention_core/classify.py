@@ -141,9 +141,15 @@ def answer_logits_by_layer(trace: Trace) -> torch.Tensor:
         raise ValueError(f"{trace.model_name} has no question-answering head.")
     w, cfg = trace.context.pass_weights, trace.config
     with torch.inference_mode():  # a block at a time, as class_logits_by_layer
-        rows = [_closing_norm(h.to(w["classify.W_answer"].dtype), w, cfg) @ w["classify.W_answer"]
-                + w["classify.b_answer"] for h in trace.captured.resid_pre[1:]]  # fmt: skip
-        return host_float(torch.stack(rows))  # (n_layers, n, 2)
+        return host_float(torch.stack([answer_head(h, w, cfg) for h in trace.captured.resid_pre[1:]]))  # (L, n, 2)
+
+
+def answer_head(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
+    """[..., 2] start and end logits of embeddings [..., d_model] through the final norm (where the model has one),
+    ModernBERT's head (where read) and `qa_outputs`, in the pass's dtype."""
+    h = _closing_norm(h.to(w["classify.W_answer"].dtype), w, cfg)
+    h = _pooler(h, w, cfg) if "classify.W_pool" in w else h  # ModernBERT's head on every token
+    return h @ w["classify.W_answer"] + w["classify.b_answer"]
 
 
 def answer_log_p(logits: torch.Tensor, candidates: torch.Tensor, start: int, end: int) -> torch.Tensor:
@@ -164,8 +170,7 @@ def answer_ablation_sweep(
     w, cfg, at = trace.context.pass_weights, trace.config, torch.tensor(candidates, device=trace.context.device)
 
     def readout(h: torch.Tensor) -> torch.Tensor:  # (..., n, d_model) → (..., 1)
-        logits = _closing_norm(h.to(w["classify.W_answer"].dtype), w, cfg) @ w["classify.W_answer"]
-        return answer_log_p(logits + w["classify.b_answer"], at, start, end)[..., None]
+        return answer_log_p(answer_head(h, w, cfg), at, start, end)[..., None]
 
     return head_ablation_sweep(trace, 0, slice(None), mode, readout=readout)
 

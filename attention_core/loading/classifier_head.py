@@ -103,7 +103,7 @@ def attach_classifier_head(
         return config, weights
     task = named_task(hf)
     if task == "answer":
-        return attach_answer_head(state, config, weights)
+        return attach_answer_head(hf, state, config, weights)
     found = classifier_names(state) if task in (None, "sequence") else None
     if found is None:
         return attach_tagger(hf, state, config, weights) if task in (None, "token") else (config, weights)
@@ -227,16 +227,24 @@ def attach_tagger(hf: dict, state: StateDict, config: ModelConfig, weights: Stat
     return dataclasses.replace(config, tag_labels=_labels(hf, head["classify.W_tag"].shape[1])), {**weights, **head}
 
 
-def attach_answer_head(state: StateDict, config: ModelConfig, weights: StateDict) -> tuple[ModelConfig, StateDict]:
+def attach_answer_head(
+    hf: dict, state: StateDict, config: ModelConfig, weights: StateDict
+) -> tuple[ModelConfig, StateDict]:
     """(config, weights) with an extractive question-answering head where `state` has one (`qa_outputs`, from the
     encoder's width to a start and an end logit per token: BERT's, RoBERTa's, DistilBERT's, ALBERT's, ELECTRA's,
-    DeBERTa's): weights gain classify.W_answer [d_model, 2] and b_answer. ModernBERT's, with a head of its own
-    before it, is not read (nor made up: the model runs as its encoder)."""
-    if "qa_outputs.weight" not in state or "head.dense.weight" in state:
+    DeBERTa's; ModernBERT's is its `classifier`, after a head of its own): weights gain classify.W_answer
+    [d_model, 2] and b_answer (ModernBERT's head, on every token, as the pooler's classify.W_pool, b_pool, ln, as a
+    tagger's). Called where config.json's architectures name a ...ForQuestionAnswering."""
+    modern = "head.dense.weight" in state
+    name = "classifier" if modern else "qa_outputs"
+    if name + ".weight" not in state:
         return config, weights
-    head = _linear(state, "qa_outputs", "answer", config.d_model, "question-answering")
+    head = _linear(state, name, "answer", config.d_model, "question-answering")
     if head["classify.W_answer"].shape[1] != 2:
         raise ModelLoadError("The question-answering head must give two logits per token (start and end).")
+    if modern:  # dense, activation and norm on every token first
+        head |= _pooler(state, MODERNBERT_HEAD, "head.dense", config.d_model)
+        config = dataclasses.replace(config, class_pool_act=_pool_act(hf, MODERNBERT_HEAD))
     return dataclasses.replace(config, answer_head=True), {**weights, **head}
 
 

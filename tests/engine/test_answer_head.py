@@ -22,7 +22,7 @@ pytestmark = pytest.mark.parity
 
 LOGIT_TOL = 1e-3
 QUESTION, CONTEXT = "where did the blue creature roam", "the blue creature took a mole of the forest"
-KINDS = ["bert", "roberta", "distilbert", "electra", "albert", "deberta_v2"]
+KINDS = ["bert", "roberta", "distilbert", "electra", "albert", "deberta_v2", "modernbert"]  # ModernBERT: a head first
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -45,7 +45,7 @@ def test_the_start_and_end_logits_are_transformers(kind, tmp_path, monkeypatch):
     assert diff <= LOGIT_TOL, f"{kind}: start and end logits differ by {diff}"
 
 
-@pytest.mark.parametrize("kind", ["bert", "distilbert"])
+@pytest.mark.parametrize("kind", ["bert", "distilbert", "modernbert"])
 def test_the_answer_sweep_equals_a_trace_with_each_head_ablated(kind, tmp_path, monkeypatch):
     """Each head's Δ (log p(start) + log p(end)) of the answer from the batched sweep equals a trace with that head
     ablated, read the same way (zero and mean)."""
