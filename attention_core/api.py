@@ -127,10 +127,10 @@ class Model(EncoderDecoderRuns):
 
     @property
     def reads_two_texts(self) -> bool:
-        """Whether `trace` takes a `second_text`: an encoder (not a decoder, not an encoder-decoder) whose tokenizer
-        has a pair template."""
-        cfg = self.config
-        return not cfg.causal and not cfg.is_encoder_decoder and self.tokenizer.reads_two_texts
+        """Whether `trace` takes a `second_text`: an encoder (not a decoder; an encoder-decoder only as BART's
+        classifier, an NLI model's) whose tokenizer has a pair template."""
+        cfg, classifier = self.config, self.config.class_pool == "decoder_eos"
+        return not cfg.causal and (not cfg.is_encoder_decoder or classifier) and self.tokenizer.reads_two_texts
 
     def _model_segments(self, enc: Encoding) -> Encoding:
         """`enc` with the segments this model reads: a model with one segment embedding (RoBERTa's kin) puts every
@@ -273,6 +273,7 @@ class Model(EncoderDecoderRuns):
             ids_t = torch.tensor(ids, dtype=torch.long, device=self.device)
             kinds = None if segments is None else torch.tensor(segments, dtype=torch.long, device=self.device)
             captured = fwd.run(ids_t, self.context.pass_weights, self.config, causal, ivs, on_layer, kinds)
+            self._read_decoder(ids_t, captured)  # BART's classifier reads its decoder (pairs.py)
         if len(ids) > 256:  # long passes leave tens of MB of freed heap behind: give it back (backend/heap.py)
             backend.trim_heap()
         return captured

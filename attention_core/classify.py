@@ -21,6 +21,7 @@ from .activations import activation
 from .blocks import normalize
 from .config import REPLACED_LABELS, ModelConfig
 from .device import host_float
+from .seq2seq_classify import DECODER_EOS
 from .sweep import head_ablation_sweep
 
 if TYPE_CHECKING:
@@ -39,8 +40,11 @@ def class_logits_by_layer(trace: Trace) -> torch.Tensor:
     if not has_classifier(trace):
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
     w, cfg, at = trace.context.pass_weights, trace.config, read_position(trace.token_ids, trace.config)
+    # BART's reads its decoder's blocks at the last </s> (seq2seq_classify.py), each (d_model,) as a one-token text
+    c = trace.captured
+    states = [h[None] for h in c.decoder_eos] if cfg.class_pool == DECODER_EOS else c.resid_pre
     with torch.inference_mode():  # a block at a time: all of them at once would copy every residual (n_layers × n × d)
-        rows = [class_head(h, w, cfg, at) for h in trace.captured.resid_pre[1:]]  # each (n_labels,)
+        rows = [class_head(h, w, cfg, at) for h in states[1:]]  # each (n_labels,)
         return host_float(torch.stack(rows))  # (n_layers, n_labels)
 
 
@@ -188,6 +192,8 @@ def class_ablation_sweep(trace: Trace, label: int, mode: Literal["zero", "mean"]
     ablation sweep (sweep.py) read through the classifier's head on the first token."""
     if not has_classifier(trace):
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
+    if trace.config.class_pool == DECODER_EOS:
+        raise ValueError(f"{trace.model_name}'s classifier reads its decoder: the sweep reruns the encoder alone.")
     if not 0 <= label < len(trace.config.class_labels):
         raise IndexError(f"label {label} is not one of the model's {len(trace.config.class_labels)}")
     w, cfg, at = trace.context.pass_weights, trace.config, read_position(trace.token_ids, trace.config)

@@ -155,14 +155,14 @@ class ModelConfig:
     # An encoder whose masked-language-model head was read (loading/masked_lm.py, head_act its activation): it has
     # logits, and those at a position are its guess for the token at that position, not for the next one.
     masked_lm: bool = False
-    # A sequence classifier's head (loading/classifier_head.py): its labels in order, the activation of its pooler on
-    # the first token's final embedding (a tagger's head's too), how its logits read ("softmax"; "sigmoid": each label
-    # alone; "regression").
+    # A sequence classifier's head (loading/classifier_head.py): its labels, its pooler's activation (a tagger's head's
+    # too), how its logits read ("softmax"; "sigmoid": each label alone; "regression"), what it reads ("decoder_eos":
+    # BART's decoder at the last </s>, seq2seq_classify.py).
     class_labels: tuple[str, ...] = ()
     class_pool_act: str = "tanh"
     class_problem: str = "softmax"
-    class_pool: Literal["first", "mean", "last"] = "first"  # the first token, all averaged (ModernBERT), or a decoder's
-    class_pad_id: int | None = None  # last token that is not this one (config.json's pad_token_id; None: the last)
+    class_pool: Literal["first", "mean", "last", "decoder_eos"] = "first"  # the first, the mean (ModernBERT), or a
+    class_pad_id: int | None = None  # decoder's last token not this one (config.json's pad_token_id; None: the last)
     tag_labels: tuple[str, ...] = ()  # a token classifier's (a tagger's) labels: one per position, from its embedding
     answer_head: bool = False  # an extractive question-answering head: each token's start and end logits (classify.py)
     # Granite multiplies each sublayer's output by this before its residual add. The converters fold it into W_O,

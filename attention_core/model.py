@@ -68,6 +68,8 @@ class Captured:
     q: list[torch.Tensor | None]  # (n_heads, n, d_head), after RoPE where used
     k: list[torch.Tensor | None]  # (n_kv_heads, n, d_head), after RoPE where used
     v: list[torch.Tensor | None]  # (n_kv_heads, n, d_head)
+    # BART's classifier (seq2seq_classify.py): its decoder's residual at the last </s>, (d_model,) × n_dec_layers + 1
+    decoder_eos: list[torch.Tensor] = field(default_factory=list, kw_only=True)
 
 
 # ── attention: scores, masks, softmax (written out) and SDPA (fast) ───────────────────────────────

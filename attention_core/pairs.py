@@ -17,6 +17,7 @@ from .config import ModelConfig
 from .context import PassContext
 from .errors import InputError
 from .languages import language_id, language_tokens, leading_token
+from .model import Captured
 from .seq2seq import (
     CrossAttention,
     DecoderView,
@@ -27,6 +28,7 @@ from .seq2seq import (
     encoder_output,
     greedy_target,
 )
+from .seq2seq_classify import DECODER_EOS, decoder_eos_states
 from .tokenizer import TextTokenizer
 from .trace import Trace
 
@@ -79,6 +81,8 @@ class EncoderDecoderRuns:
         `max_new_tokens`; seq2seq.greedy_target). trace_pair(source, result.text) then shows how it read the source.
         Models with `languages`: the source is marked `source_language`, and `target_language` is written first (as
         transformers' forced_bos_token_id), in place of the config's own forced first token."""
+        if self.config.class_labels:  # BART's classifier: its decoder feeds a classifier's head
+            raise InputError(f"{self.name} is a classifier: it writes no target (it has no language-model head).")
         cap = min(self.max_tokens if max_tokens is None else max_tokens, self.config.decoder_positions)
         if not 1 <= int(max_new_tokens) <= cap - 1:
             raise InputError("The number of new tokens must be at least 1 and fit under the token cap.")
@@ -93,6 +97,12 @@ class EncoderDecoderRuns:
         encoder = self._trace_encoding(source, self._encoding(source, max_tokens, language), None, (), None)
         with torch.inference_mode():
             return encoder, encoder_output(encoder.captured.resid_pre[-1], self.context.pass_weights, self.config)
+
+    def _read_decoder(self, ids: torch.Tensor, captured: Captured) -> None:
+        """After the encoder's pass on `ids`: BART's classifier's decoder run over them, its residual at the last </s>
+        kept in `captured` (seq2seq_classify.py); nothing for any other model."""
+        if self.config.class_pool == DECODER_EOS:
+            captured.decoder_eos = decoder_eos_states(self.context, self._decoder_view(), ids, captured)
 
     def _decoder_view(self) -> DecoderView:
         with self._twin_lock:

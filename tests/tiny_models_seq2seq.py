@@ -177,3 +177,27 @@ def save_tiny_t5gemma(folder: Path, tie: bool = True):
         tie_word_embeddings=tie, bos_token_id=2, eos_token_id=1, pad_token_id=0,
     )  # fmt: skip
     return _peaked_and_saved(transformers.T5GemmaForConditionalGeneration(cfg), folder, byte_bpe(300), norms_too=True)
+
+
+NLI_LABELS = ("contradiction", "neutral", "entailment")  # facebook/bart-large-mnli's, in its order
+
+
+def save_tiny_bart_classifier(folder: Path, seed: int = 6):
+    """A tiny BartForSequenceClassification (facebook/bart-large-mnli's layout: its decoder reads the text shifted
+    right, and a dense → tanh → out_proj head reads the decoder's last </s>), three NLI labels, drawn as
+    save_tiny_seq2seq draws its models, saved with BART's tokenizer (a pair: <s> A </s></s> B </s>); returns it."""
+    import transformers
+
+    torch.manual_seed(seed)
+    labels = dict(num_labels=3, id2label=dict(enumerate(NLI_LABELS)), label2id={n: i for i, n in enumerate(NLI_LABELS)})
+    hf = transformers.BartForSequenceClassification(transformers.BartConfig(**SHAPE, **labels))
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() >= 2 or name.endswith("bias"):
+                p.normal_(0.0, 0.3)
+            elif "norm" in name:
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(folder, safe_serialization=True)
+    bart_tokenizer().save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()

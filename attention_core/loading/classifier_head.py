@@ -70,6 +70,9 @@ TASKS = {"ForSequenceClassification": "sequence", "ForTokenClassification": "tok
          "ForQuestionAnswering": "answer"}  # fmt: skip
 TASK_WORDS = {"sequence": "sequence classifier", "token": "token classifier", "choice": "multiple-choice model",
               "answer": "question-answering model"}  # fmt: skip
+# An encoder-decoder's classifier (BartForSequenceClassification): dense → tanh → out_proj on the decoder's last </s>
+SEQ2SEQ_CLASSIFIER = ClassifierNames(("classification_head.dense",), "classification_head.out_proj", "tanh")
+SEQ2SEQ_CLASSIFIER_TYPES = ("bart",)
 PROBLEMS = {"single_label_classification": "softmax", "multi_label_classification": "sigmoid",
             "regression": "regression"}  # fmt: skip
 
@@ -99,6 +102,8 @@ def attach_classifier_head(
     (attach_decoder_classifier); anything else unchanged."""
     if is_decoder_classifier(hf, state, config):
         return attach_decoder_classifier(hf, state, config, weights)
+    if is_seq2seq_classifier(hf, state, config):
+        return attach_seq2seq_classifier(hf, state, config, weights)
     if config.arch not in ENCODER_ARCHS or config.is_encoder_decoder or config.causal:
         return config, weights
     task = named_task(hf)
@@ -117,6 +122,30 @@ def attach_classifier_head(
     return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=_pool_act(hf, names),
                                class_problem=problem, class_pool="mean" if hf.get("classifier_pooling") == "mean"
                                else "first"), {**weights, **head}  # fmt: skip
+
+
+def is_seq2seq_classifier(hf: dict, state: StateDict, config: ModelConfig) -> bool:
+    """Whether the checkpoint is an encoder-decoder's sequence classifier the engine reads (BART's:
+    facebook/bart-large-mnli). mBART's and PLBART's decoders read the text with its language token moved to the
+    front, not shifted after a start token: not read."""
+    return (config.is_encoder_decoder and hf.get("model_type") in SEQ2SEQ_CLASSIFIER_TYPES
+            and named_task(hf) == "sequence" and SEQ2SEQ_CLASSIFIER.out + ".weight" in state)  # fmt: skip
+
+
+def attach_seq2seq_classifier(
+    hf: dict, state: StateDict, config: ModelConfig, weights: StateDict
+) -> tuple[ModelConfig, StateDict]:
+    """BART's classification_head (dense → tanh → out_proj) as the pooler and classifier, read from the decoder's
+    residual at the text's last </s> (class_pool "decoder_eos": attention_core/seq2seq_classify.py); its unembedding,
+    which the adapter read as if tied, dropped (it has none)."""
+    kept = {k: v for k, v in weights.items() if not k.startswith("unembed.")}
+    dense = SEQ2SEQ_CLASSIFIER.pool[0]
+    head = _pooler(state, SEQ2SEQ_CLASSIFIER, dense, config.d_model)
+    head |= _linear(state, SEQ2SEQ_CLASSIFIER.out, "out", config.d_model, "classification")
+    n_labels = head["classify.W_out"].shape[1]
+    problem = PROBLEMS.get(str(hf.get("problem_type") or ""), "regression" if n_labels == 1 else "softmax")
+    return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=SEQ2SEQ_CLASSIFIER.act,
+                               class_problem=problem, class_pool="decoder_eos"), {**kept, **head}  # fmt: skip
 
 
 def attach_decoder_classifier(
@@ -198,6 +227,8 @@ def refuse_unread_head(hf: dict, state: StateDict, config: ModelConfig) -> None:
     language-model head, so tied embeddings would stand in for one and its next-token logits be made up."""
     task = named_task(hf)
     if task is None or not (config.causal or config.is_encoder_decoder) or is_decoder_classifier(hf, state, config):
+        return
+    if is_seq2seq_classifier(hf, state, config):
         return
     kind = "an encoder-decoder" if config.is_encoder_decoder else "a decoder"
     names = ", ".join(map(str, hf["architectures"]))

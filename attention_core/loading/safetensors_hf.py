@@ -15,7 +15,12 @@ from tokenizers import Tokenizer
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from . import aqlm, awq, bnb, compressed_tensors, fp8, gptq, mlx_quantised, mxfp4
-from .classifier_head import attach_classifier_head, is_decoder_classifier, refuse_unread_head
+from .classifier_head import (
+    attach_classifier_head,
+    is_decoder_classifier,
+    is_seq2seq_classifier,
+    refuse_unread_head,
+)
 from .json_file import read_json
 from .masked_lm import attach_masked_lm_head
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
@@ -284,7 +289,7 @@ def convert_hf_folder(
     state = _legacy_norm_names(state)
     refuse_unread_head(hf, state, config)  # an encoder-decoder's classifier: no logits of its own to show
     # A decoder's classifier has no language-model head: converted as if tied, none is looked for (then none is kept)
-    headless = is_decoder_classifier(hf, state, config)
+    headless = is_decoder_classifier(hf, state, config) or is_seq2seq_classifier(hf, state, config)
     weights = make_weights(state, dataclasses.replace(config, tie_embeddings=True) if headless else config)
     config, weights = attach_masked_lm_head(hf, state, config, weights)  # an encoder's, where the checkpoint has it
     config, weights = attach_classifier_head(hf, state, config, weights)  # a sequence classifier's, likewise

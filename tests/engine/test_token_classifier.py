@@ -165,18 +165,3 @@ def test_a_decoders_question_answering_head_is_refused_by_name(tied, tmp_path, m
     with pytest.raises(ModelLoadError, match="LlamaForQuestionAnswering is a question-answering model built on a "
                                              "decoder: this engine does not read its head"):  # fmt: skip
         load_model(str(tmp_path / "qa"), device="cpu")
-
-
-def test_an_encoder_decoders_classifier_is_refused_by_name(tmp_path, monkeypatch):
-    """BartForSequenceClassification (facebook/bart-large-mnli's layout) reads the last end-of-text token; its decoder
-    has no language-model head of its own, so the Cross-attention page's decoder lens would read made-up logits."""
-    from attention_core import ModelLoadError
-    from tests.tiny_models import _peaked_and_saved, wordpiece
-
-    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    cfg = transformers.BartConfig(vocab_size=300, d_model=64, encoder_layers=1, decoder_layers=1,
-                                  encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=96,
-                                  decoder_ffn_dim=96, max_position_embeddings=128, num_labels=3)  # fmt: skip
-    _peaked_and_saved(transformers.BartForSequenceClassification(cfg), tmp_path / "nli", wordpiece(300))
-    with pytest.raises(ModelLoadError, match="built on an encoder-decoder"):
-        load_model(str(tmp_path / "nli"), device="cpu")

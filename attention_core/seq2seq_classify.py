@@ -1,0 +1,41 @@
+"""An encoder-decoder's sequence classifier, BART's (facebook/bart-large-mnli; loading/classifier_head.py reads its
+head). transformers' BartForSequenceClassification runs the encoder on the text and the decoder on the same ids
+shifted right, after the decoder's start token (so decoder position i reads text token i − 1, and the encoder's
+whole text through cross-attention); its head reads the decoder's last hidden state at the text's last </s>:
+
+    logits = tanh(h_dec[eos] · W_pool + b_pool) · W_out + b_out     [n_labels]
+
+The pass keeps that one position's residual before each decoder block and after the last (Captured.decoder_eos);
+classify.py reads the head from each, the verdict layer by layer over the decoder's blocks.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .context import PassContext
+from .model import Captured
+from .seq2seq import DecoderView, encoder_output, run_decoder
+
+DECODER_EOS = "decoder_eos"  # ModelConfig.class_pool of such a classifier
+
+
+def decoder_eos_states(
+    model: PassContext, view: DecoderView, ids: torch.Tensor, captured: Captured
+) -> list[torch.Tensor]:
+    """(d_model,) × (n_decoder_layers + 1): the decoder's residual at the last </s> of `ids` (the encoder's input,
+    (n,)), before each decoder block and after the last, the decoder (`view`, split out of `model`) reading `ids`
+    shifted right over the encoder's output in `captured` (an intervention there reaches the verdict through it)."""
+    enc_out = encoder_output(captured.resid_pre[-1], model.pass_weights, model.config)  # (n, d_model)
+    dcfg, dw = view.context.config, view.context.pass_weights
+    shifted = torch.cat([ids.new_tensor([dcfg.decoder_start_token_id or 0]), ids[:-1]])  # (n,): shift_tokens_right
+    decoded = run_decoder(shifted, enc_out, dw, view.cross_weights, dw, dcfg)
+    at = eos_position(ids.tolist(), model.config.eos_token_id)
+    return [h[at] for h in decoded.resid_pre]
+
+
+def eos_position(ids: list[int], eos: int | list[int] | None) -> int:
+    """The last position holding the end-of-text token (the last position where none does)."""
+    ends = {int(e) for e in eos} if isinstance(eos, list) else set() if eos is None else {int(eos)}
+    found = [i for i, t in enumerate(ids) if t in ends]
+    return found[-1] if found else len(ids) - 1

@@ -1,0 +1,100 @@
+"""An encoder-decoder's sequence classifier, BART's (facebook/bart-large-mnli's layout: loading/classifier_head.py
+`attach_seq2seq_classifier`, attention_core/seq2seq_classify.py): the encoder reads the text (an NLI premise and
+hypothesis as a pair, <s> A </s></s> B </s>), the decoder the same ids shifted right after its start token, and a
+dense → tanh → out_proj head the decoder's residual at the last </s>. Held to transformers'
+BartForSequenceClassification on a tiny random model saved locally: its logits, the same head read from the decoder's
+earlier hidden states (the layer-by-layer verdict), and its logits with an encoder head zeroed (the Experiments page's
+intervention; transformers' head zeroed by its columns of out_proj).
+
+Tolerance (max absolute difference, float32 CPU): logits 1e-3, as in test_classifier_head.py; weights drawn with std
+0.3, so a head read from the wrong position, stack or shift moves them by far more.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from attention_core import InputError, ablate_head, load_model
+from attention_core.classify import class_logits_by_layer, has_classifier
+from tests.tiny_models_seq2seq import NLI_LABELS, save_tiny_bart_classifier
+
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.parity
+
+LOGIT_TOL = 1e-3
+PREMISE, HYPOTHESIS = "the blue creature roamed the forest", "a creature was in the forest"
+
+
+@pytest.fixture
+def nli(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny_bart_classifier(tmp_path / "nli")
+    return hf, load_model(str(tmp_path / "nli"), device="cpu")
+
+
+def _hf_logits(hf, ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """transformers' logits, and its head read from each decoder block's output at the last </s>."""
+    with torch.inference_mode():
+        out = hf(torch.tensor([ids]), output_hidden_states=True)
+        eos = max(i for i, t in enumerate(ids) if t == hf.config.eos_token_id)
+        early = torch.stack([hf.classification_head(h[0, eos]) for h in out.decoder_hidden_states[1:]])
+    return out.logits[0], early
+
+
+def test_the_verdict_on_a_pair_is_transformers_after_every_decoder_block(nli) -> None:
+    hf, ours = nli
+    trace = ours.trace(PREMISE, second_text=HYPOTHESIS)
+    assert has_classifier(trace) and ours.config.class_labels == NLI_LABELS and not ours.config.has_lm_head
+    ids = trace.token_ids
+    assert ids[0] == 0 and ids[-1] == 2 and ids.count(2) == 3  # <s> premise </s></s> hypothesis </s>
+    logits, early = _hf_logits(hf, ids)
+    assert logits.std() > 0.3, "random weights too small to tell a head read wrongly"
+    by_layer = class_logits_by_layer(trace)
+    assert by_layer.shape == (hf.config.decoder_layers, 3)
+    assert (by_layer[-1] - logits).abs().max().item() <= LOGIT_TOL
+    assert (by_layer - early).abs().max().item() <= LOGIT_TOL
+    one = ours.trace(PREMISE)  # one text: <s> premise </s>
+    assert (class_logits_by_layer(one)[-1] - _hf_logits(hf, one.token_ids)[0]).abs().max().item() <= LOGIT_TOL
+
+
+def test_a_zeroed_encoder_head_reaches_the_verdict_through_the_decoder(nli) -> None:
+    hf, ours = nli
+    layer, head, d_head = 1, 2, hf.config.d_model // hf.config.encoder_attention_heads
+    trace = ours.trace(PREMISE, second_text=HYPOTHESIS, interventions=[ablate_head(layer, head)])
+    with torch.no_grad():  # the head's output zeroed before W_O: its columns of out_proj
+        hf.model.encoder.layers[layer].self_attn.out_proj.weight[:, head * d_head : (head + 1) * d_head] = 0
+    logits, _ = _hf_logits(hf, trace.token_ids)
+    clean = class_logits_by_layer(ours.trace(PREMISE, second_text=HYPOTHESIS))[-1]
+    assert (clean - logits).abs().max().item() > 10 * LOGIT_TOL  # the head matters: the comparison can fail
+    assert (class_logits_by_layer(trace)[-1] - logits).abs().max().item() <= LOGIT_TOL
+
+
+def test_it_writes_no_target_and_ranks_no_heads(nli) -> None:
+    """It has no language-model head: no target written, no next-token logits, no lens; the head ranking, which
+    reruns the encoder alone, says it does not read a classifier that reads its decoder."""
+    from attention_core.classify import class_ablation_sweep
+
+    _, ours = nli
+    trace = ours.trace(PREMISE, second_text=HYPOTHESIS)
+    assert trace.next_token_logits() is None and trace.logits is None
+    with pytest.raises(InputError, match="a classifier: it writes no target"):
+        ours.greedy_target(PREMISE)
+    with pytest.raises(ValueError, match="reads its decoder"):
+        class_ablation_sweep(trace, 0)
+
+
+def test_mbarts_classifier_is_still_refused_by_name(tmp_path, monkeypatch) -> None:
+    """MBartForSequenceClassification's decoder reads its ids with the language token moved to the front, not shifted
+    after a start token as BART's: not read, and said so."""
+    from attention_core import ModelLoadError
+    from tests.tiny_models import _peaked_and_saved, wordpiece
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = transformers.MBartConfig(vocab_size=300, d_model=64, encoder_layers=1, decoder_layers=1,
+                                   encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=96,
+                                   decoder_ffn_dim=96, max_position_embeddings=128, num_labels=3)  # fmt: skip
+    _peaked_and_saved(transformers.MBartForSequenceClassification(cfg), tmp_path / "nli", wordpiece(300))
+    with pytest.raises(ModelLoadError, match="MBartForSequenceClassification is a sequence classifier built on an "
+                                             "encoder-decoder"):  # fmt: skip
+        load_model(str(tmp_path / "nli"), device="cpu")
