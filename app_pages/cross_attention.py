@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from services.lens import has_lens
 from services.models import InputError
 from services.traces import derived, pair_key, short_trace_key
 from ui.context import page_context
@@ -77,8 +78,15 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross, key: tuple) -> None:
         layer_head_grid(spread, "Alignment spread of every cross-attention head", "spread", (layer, head)),
         key="mech_cross_encdec_grid",
     )
-    decoder_lens_section(key, cross.pair.decoder)  # `key`: the pair's, so the grid leaves the cache with it
+    if has_lens(cross.pair.decoder):  # not a classifier's decoder (BART's), which has no unembedding
+        decoder_lens_section(key, cross.pair.decoder)  # `key`: the pair's, so the grid leaves the cache with it
 
+
+CLASSIFIER_DECODER_NOTE = (
+    "This model is a sequence classifier: its decoder reads the sidebar's text itself, shifted one place right, and "
+    "its head reads the decoder's last </s> (the verdict, layer by layer, is on the Logit lens page). It writes no "
+    "target and has no logit lens; below, its decoder's cross-attention over any source and target you type."
+)
 
 ctx = page_context()
 st.title("Cross-attention")
@@ -101,7 +109,10 @@ source = c1.text_input("Source text" if own else "Source text (English)", key=SO
 target = c2.text_input("Target text" if own else "Target text (French)", key=TARGET_KEY)
 if own:
     language_pickers(ctx, c1, c2)
-    write_target_button(ctx, c2)
+    if ctx.config.class_labels:  # BART's classifier (bart-large-mnli): its decoder feeds the head, not a vocabulary
+        st.caption(CLASSIFIER_DECODER_NOTE)
+    else:
+        write_target_button(ctx, c2)
 if not source.strip() or not target.strip():
     st.info("Type both a source and a target text.")
     st.stop()

@@ -87,7 +87,9 @@ def _head_features(cfg: ModelConfig) -> list[str]:
     unembedding."""
     if cfg.class_labels:  # the labels are the checkpoint's own words: the pages quote them, the sidebar counts them
         read = {"first": f"{cfg.class_pool_act} pooler on the first token", "last": "one linear map on the last token",
-                "mean": f"{cfg.class_pool_act} pooler on the mean of every token"}[cfg.class_pool]  # fmt: skip
+                "mean": f"{cfg.class_pool_act} pooler on the mean of every token",
+                "decoder_eos": f"{cfg.class_pool_act} pooler on the decoder's last </s>, the decoder reading the text "
+                               "shifted right"}[cfg.class_pool]  # fmt: skip
         return [f"a sequence-classification head ({read}, {len(cfg.class_labels)} labels)"]
     if cfg.answer_head:
         return ["a question-answering head (each token's final embedding to a start and an end logit: the answer's "

@@ -14,9 +14,10 @@ def class_track_figure(view: ClassView, title: str = "") -> go.Figure:
     traces = []
     blocks = list(range(view.scores.shape[0]))
     kind = SCORE_WORDS.get(view.problem, "score")
+    block = "decoder block" if view.pool == "decoder_eos" else "block"  # BART's head reads its decoder's
     for i, label in enumerate(view.labels):
         name = f"‘{plotly_escape(label)}’"  # quoted, as the lens quotes tokens
-        hover = [f"{name}<br>after block {b}: {kind} {s:.3f}" for b, s in zip(blocks, view.scores[:, i], strict=True)]
+        hover = [f"{name}<br>after {block} {b}: {kind} {s:.3f}" for b, s in zip(blocks, view.scores[:, i], strict=True)]
         colour = PALETTE[i % len(PALETTE)]
         traces.append(go.Scatter(x=blocks, y=view.scores[:, i], mode="lines+markers", name=name, hovertext=hover,
                                  hoverinfo="text", line=dict(color=colour), marker=dict(color=colour),
@@ -25,7 +26,7 @@ def class_track_figure(view: ClassView, title: str = "") -> go.Figure:
     layout = dict(
         yaxis=dict(title=dict(text=kind.split(",")[0]), automargin=True)
         | (dict(range=[0, 1], tickformat=".0%") if probability else {}),
-        xaxis=dict(title=dict(text="after block (layer)"), automargin=True)
+        xaxis=dict(title=dict(text=f"after {block} (layer)"), automargin=True)
         | (dict(dtick=1) if len(blocks) <= 32 else {}),
         height=380, margin=dict(l=70, r=10, t=50, b=40), plot_bgcolor="white",
         legend=dict(orientation="h", yref="container", yanchor="bottom", y=0),

@@ -34,7 +34,10 @@ class ClassView:
 # What a classifier's head reads, by ModelConfig.class_pool (a decoder's: transformers' last token not its pad token)
 READS = {"first": "the first token's final embedding (a pooler, then one score per label)",
          "mean": "the mean of every token's final embedding (a pooler, then one score per label)",
-         "last": "the last token's final embedding (one score per label; the model predicts no next token)"}
+         "last": "the last token's final embedding (one score per label; the model predicts no next token)",
+         "decoder_eos": "its decoder's final embedding at the text's last </s>, the decoder reading the text shifted "
+                        "right after its start token and the encoder's through cross-attention (a pooler, then one "
+                        "score per label; read after each decoder block below)"}
 
 
 def class_view(scores: np.ndarray, labels: Sequence[str], problem: str, pool: str = "first") -> ClassView:

@@ -69,6 +69,11 @@ def no_prediction_sentence(
     classifier (`classifier`) one label for the whole text, a token classifier (`tagger`) one for each token, an
     extractive question-answering model (`answerer`) an answer's span; an encoder loaded without a head predicts
     nothing."""
+    if classifier:  # an encoder-decoder's too (BART's: its decoder reads the text itself)
+        return (
+            f"{model_label} is a sequence classifier: it reads the whole text and gives it one label, and predicts no "
+            "token. The Logit lens page shows its verdict, layer by layer."
+        )
     if encoder_decoder:
         return (
             f"{model_label} is an encoder-decoder: the sidebar's text goes through its encoder, which predicts no "
@@ -80,11 +85,6 @@ def no_prediction_sentence(
             f"{model_label} is a masked-language model: it reads the whole text at once and predicts the token at "
             "each position (where the text has its mask token, the missing one), not the next token. The Logit lens "
             "and Experiments pages show those predictions."
-        )
-    if classifier:
-        return (
-            f"{model_label} is a sequence classifier: it reads the whole text and gives it one label, and predicts no "
-            "token. The Logit lens page shows its verdict, layer by layer."
         )
     if tagger:
         return (

@@ -1,0 +1,76 @@
+"""BART's sequence classifier in the app (facebook/bart-large-mnli's layout: a tiny random one from
+tests.tiny_models_seq2seq, loaded through *Another model*): the sidebar takes a hypothesis as the second text; the
+Logit lens page shows the verdict on the pair, transformers' own after the last decoder block (tolerance 1e-4 on
+probabilities, as test_classifier_pages.py); Experiments compare the verdict after a change but do not rank heads
+(the sweep reruns the encoder alone); Cross-attention shows its decoder's cross-attention without a lens or a target
+to write."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.app.helpers import chart, decode
+from tests.app.test_masked_lm_pages import opened
+from tests.tiny_models_seq2seq import NLI_LABELS
+
+transformers = pytest.importorskip("transformers")
+
+PREMISE, HYPOTHESIS = "the blue creature roamed the forest", "a creature was in the forest"
+
+
+def _nli(private_models, page: str):
+    at, folder = opened(private_models, page, kind="bart_nli", text=PREMISE)
+    at = at.text_area(key="second_text").set_value(HYPOTHESIS).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, folder
+
+
+def _expected(folder, zeroed: tuple[int, int] | None = None) -> np.ndarray:
+    """transformers' probabilities for the pair (an encoder head zeroed by its columns of out_proj)."""
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
+    ids = tokenizer(PREMISE, HYPOTHESIS, return_tensors="pt")["input_ids"]
+    assert ids[0].tolist().count(2) == 3  # <s> A </s></s> B </s>
+    hf = transformers.BartForSequenceClassification.from_pretrained(folder).eval()
+    if zeroed is not None:
+        layer, head = zeroed
+        d = hf.config.d_model // hf.config.encoder_attention_heads
+        with torch.no_grad():
+            hf.model.encoder.layers[layer].self_attn.out_proj.weight[:, head * d : (head + 1) * d] = 0
+    with torch.inference_mode():
+        return hf(ids).logits[0].softmax(-1).numpy()
+
+
+def test_the_logit_lens_page_shows_the_verdict_on_the_pair(private_models) -> None:
+    at, folder = _nli(private_models, "logit_lens")
+    probs = _expected(folder)
+    fig = chart(at, "class_track")
+    assert [trace["name"] for trace in fig["data"]] == [f"‘{label}’" for label in NLI_LABELS]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "after decoder block (layer)"  # its head reads the decoder
+    finals = [decode(trace["y"])[-1] for trace in fig["data"]]
+    assert np.allclose(finals, probs, atol=1e-4)
+    said = " ".join(c.value for c in at.caption)
+    verdict = NLI_LABELS[int(np.argmax(probs))]
+    assert f"Its verdict on this text pair: `{verdict}`, probability {probs.max():.3f}" in said
+    assert "its decoder's final embedding at the text's last </s>" in said
+
+
+def test_experiments_compare_the_verdict_and_say_why_heads_are_not_ranked(private_models) -> None:
+    at, folder = _nli(private_models, "experiments")
+    at = at.button(key="exp_add").click().run()  # zero the sidebar's head: layer 0, head 0
+    assert not at.exception and not at.error, [e.value for e in at.exception]
+    table = at.dataframe[-1].value
+    assert np.allclose(table["before"], _expected(folder), atol=1e-4)
+    assert np.allclose(table["after"], _expected(folder, zeroed=(0, 0)), atol=1e-4)
+    assert any("this classifier's head reads its decoder, so it is not ranked here" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "exp_sweep"]
+
+
+def test_the_cross_attention_page_writes_no_target_and_draws_no_lens(private_models) -> None:
+    at, _ = _nli(private_models, "cross_attention")
+    assert any("This model is a sequence classifier: its decoder reads the sidebar's text itself" in c.value
+               for c in at.caption)  # fmt: skip
+    assert not [b for b in at.button if b.key == "mech_cross_write"]
+    keys = {c.key for c in at.get("plotly_chart")}
+    assert "mech_cross_encdec_block" in str(keys) and "cross_lens_grid" not in str(keys)
