@@ -129,8 +129,8 @@ class Model(EncoderDecoderRuns):
     def reads_two_texts(self) -> bool:
         """Whether `trace` takes a `second_text`: an encoder (not a decoder; an encoder-decoder only as BART's
         classifier, an NLI model's) whose tokenizer has a pair template."""
-        cfg, classifier = self.config, self.config.class_pool == "decoder_eos"
-        return not cfg.causal and (not cfg.is_encoder_decoder or classifier) and self.tokenizer.reads_two_texts
+        cfg, tokenizer = self.config, self.tokenizer  # an encoder-decoder with labels: BART's (seq2seq_classify.py)
+        return not cfg.causal and (not cfg.is_encoder_decoder or bool(cfg.class_labels)) and tokenizer.reads_two_texts
 
     def _model_segments(self, enc: Encoding) -> Encoding:
         """`enc` with the segments this model reads: a model with one segment embedding (RoBERTa's kin) puts every

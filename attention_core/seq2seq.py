@@ -172,7 +172,8 @@ class GreedyTarget:
     finished: bool  # whether it wrote the end-of-sequence token within the budget
 
 
-def _end_ids(cfg: fwd.ModelConfig) -> set[int]:
+def end_ids(cfg: fwd.ModelConfig) -> set[int]:
+    """The end-of-sequence token ids config.json names (one, a list, or none)."""
     eos = cfg.eos_token_id
     return set() if eos is None else {int(e) for e in eos} if isinstance(eos, list) else {int(eos)}
 
@@ -187,7 +188,7 @@ def greedy_target(
     written unless it is EOS or BOS (T5Gemma starts from its BOS, which transformers lets it write): T5's, Marian's and
     Pegasus's is their padding (which Marian's generation config bans)."""
     cfg, dw = view.context.config, view.context.pass_weights
-    start, ends = cfg.decoder_start_token_id or 0, _end_ids(cfg)
+    start, ends = cfg.decoder_start_token_id or 0, end_ids(cfg)
     forced = cfg.forced_bos_token_id if first_token is None else first_token
     ids = [start]
     with torch.inference_mode():

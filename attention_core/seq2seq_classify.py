@@ -15,7 +15,7 @@ import torch
 
 from .context import PassContext
 from .model import Captured
-from .seq2seq import DecoderView, encoder_output, run_decoder
+from .seq2seq import DecoderView, encoder_output, end_ids, run_decoder
 
 DECODER_EOS = "decoder_eos"  # ModelConfig.class_pool of such a classifier
 
@@ -30,12 +30,6 @@ def decoder_eos_states(
     dcfg, dw = view.context.config, view.context.pass_weights
     shifted = torch.cat([ids.new_tensor([dcfg.decoder_start_token_id or 0]), ids[:-1]])  # (n,): shift_tokens_right
     decoded = run_decoder(shifted, enc_out, dw, view.cross_weights, dw, dcfg)
-    at = eos_position(ids.tolist(), model.config.eos_token_id)
-    return [h[at] for h in decoded.resid_pre]
-
-
-def eos_position(ids: list[int], eos: int | list[int] | None) -> int:
-    """The last position holding the end-of-text token (the last position where none does)."""
-    ends = {int(e) for e in eos} if isinstance(eos, list) else set() if eos is None else {int(eos)}
-    found = [i for i, t in enumerate(ids) if t in ends]
-    return found[-1] if found else len(ids) - 1
+    ends = end_ids(model.config)
+    at = max((i for i, t in enumerate(ids.tolist()) if t in ends), default=len(ids) - 1)  # the last </s>
+    return [h[at].clone() for h in decoded.resid_pre]  # a copy: a view would keep every (n, d_model) residual
