@@ -73,6 +73,7 @@ TASK_WORDS = {"sequence": "sequence classifier", "token": "token classifier", "c
 # An encoder-decoder's classifier (BartForSequenceClassification): dense → tanh → out_proj on the decoder's last </s>
 SEQ2SEQ_CLASSIFIER = ClassifierNames(("classification_head.dense",), "classification_head.out_proj", "tanh")
 SEQ2SEQ_CLASSIFIER_TYPES = ("bart",)
+BART_DECODER_START = 2  # transformers' BartConfig's decoder_start_token_id where config.json names none
 PROBLEMS = {"single_label_classification": "softmax", "multi_label_classification": "sigmoid",
             "regression": "regression"}  # fmt: skip
 
@@ -144,8 +145,12 @@ def attach_seq2seq_classifier(
     head |= _linear(state, SEQ2SEQ_CLASSIFIER.out, "out", config.d_model, "classification")
     n_labels = head["classify.W_out"].shape[1]
     problem = PROBLEMS.get(str(hf.get("problem_type") or ""), "regression" if n_labels == 1 else "softmax")
+    # Its shift reads config.decoder_start_token_id, which transformers' BartConfig sets to 2 where config.json names
+    # none (the adapter's fallback, bos, is generate's, not this forward's)
+    start = hf.get("decoder_start_token_id", BART_DECODER_START)
     return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=SEQ2SEQ_CLASSIFIER.act,
-                               class_problem=problem, class_pool="decoder_eos"), {**kept, **head}  # fmt: skip
+                               class_problem=problem, class_pool="decoder_eos", decoder_start_token_id=start), {
+        **kept, **head}  # fmt: skip
 
 
 def attach_decoder_classifier(

@@ -98,3 +98,18 @@ def test_mbarts_classifier_is_still_refused_by_name(tmp_path, monkeypatch) -> No
     with pytest.raises(ModelLoadError, match="MBartForSequenceClassification is a sequence classifier built on an "
                                              "encoder-decoder"):  # fmt: skip
         load_model(str(tmp_path / "nli"), device="cpu")
+
+
+def test_a_config_without_a_decoder_start_shifts_as_transformers_does(tmp_path, monkeypatch) -> None:
+    """A BART config.json naming no decoder_start_token_id: transformers' BartConfig defaults it to 2 (</s>), which
+    BartForSequenceClassification's shift reads; the verdict must be the same as with it named."""
+    import json
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    hf = save_tiny_bart_classifier(tmp_path / "nli")
+    config = json.loads((tmp_path / "nli" / "config.json").read_text())
+    assert config.pop("decoder_start_token_id") == 2
+    (tmp_path / "nli" / "config.json").write_text(json.dumps(config))
+    trace = load_model(str(tmp_path / "nli"), device="cpu").trace(PREMISE, second_text=HYPOTHESIS)
+    logits, _ = _hf_logits(hf, trace.token_ids)
+    assert (class_logits_by_layer(trace)[-1] - logits).abs().max().item() <= LOGIT_TOL
