@@ -148,9 +148,9 @@ def attach_seq2seq_classifier(
     # Its shift reads config.decoder_start_token_id, which transformers' BartConfig sets to 2 where config.json names
     # none (the adapter's fallback, bos, is generate's, not this forward's)
     start = hf.get("decoder_start_token_id", BART_DECODER_START)
-    return dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=SEQ2SEQ_CLASSIFIER.act,
-                               class_problem=problem, class_pool="decoder_eos", decoder_start_token_id=start), {
-        **kept, **head}  # fmt: skip
+    config = dataclasses.replace(config, class_labels=_labels(hf, n_labels), class_pool_act=SEQ2SEQ_CLASSIFIER.act,
+                                 class_problem=problem, class_pool="decoder_eos", decoder_start_token_id=start)
+    return config, {**kept, **head}
 
 
 def attach_decoder_classifier(
