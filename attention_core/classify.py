@@ -21,7 +21,7 @@ from .activations import activation
 from .blocks import normalize
 from .config import REPLACED_LABELS, ModelConfig
 from .device import host_float
-from .seq2seq_classify import DECODER_EOS
+from .seq2seq_classify import DECODER_EOS, decoder_readout
 from .sweep import head_ablation_sweep
 
 if TYPE_CHECKING:
@@ -192,13 +192,16 @@ def class_ablation_sweep(trace: Trace, label: int, mode: Literal["zero", "mean"]
     ablation sweep (sweep.py) read through the classifier's head on the first token."""
     if not has_classifier(trace):
         raise ValueError(f"{trace.model_name} has no sequence-classification head.")
-    if trace.config.class_pool == DECODER_EOS:
-        raise ValueError(f"{trace.model_name}'s classifier reads its decoder: the sweep reruns the encoder alone.")
     if not 0 <= label < len(trace.config.class_labels):
         raise IndexError(f"label {label} is not one of the model's {len(trace.config.class_labels)}")
     w, cfg, at = trace.context.pass_weights, trace.config, read_position(trace.token_ids, trace.config)
-    return head_ablation_sweep(trace, label, slice(None), mode,  # every position: the head pools them itself
-                               readout=lambda h: log_scores(class_head(h, w, cfg, at), cfg.class_problem))  # fmt: skip
+
+    def head(h: torch.Tensor) -> torch.Tensor:  # (..., n, d_model) → (..., n_labels)
+        return log_scores(class_head(h, w, cfg, at), cfg.class_problem)
+
+    # BART's: each variant's encoder output read by its decoder first (seq2seq_classify.py)
+    readout = decoder_readout(trace.context, trace.token_ids, head) if cfg.class_pool == DECODER_EOS else head
+    return head_ablation_sweep(trace, label, slice(None), mode, readout=readout)  # every position: pooled by the head
 
 
 def class_scores(logits: torch.Tensor, problem: str) -> torch.Tensor:

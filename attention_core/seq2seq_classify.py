@@ -11,11 +11,14 @@ classify.py reads the head from each, the verdict layer by layer over the decode
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from .context import PassContext
 from .model import Captured
-from .seq2seq import DecoderView, encoder_output, end_ids, run_decoder
+from .seq2seq import CapturedDecoder, DecoderView, decoder_view, encoder_output, end_ids, run_decoder
+from .sweep import Readout
 
 DECODER_EOS = "decoder_eos"  # ModelConfig.class_pool of such a classifier
 
@@ -26,10 +29,38 @@ def decoder_eos_states(
     """(d_model,) × (n_decoder_layers + 1): the decoder's residual at the last </s> of `ids` (the encoder's input,
     (n,)), before each decoder block and after the last, the decoder (`view`, split out of `model`) reading `ids`
     shifted right over the encoder's output in `captured` (an intervention there reaches the verdict through it)."""
-    enc_out = encoder_output(captured.resid_pre[-1], model.pass_weights, model.config)  # (n, d_model)
+    decoded, at = _decoded(model, view, ids, captured.resid_pre[-1])
+    return [h[at].clone() for h in decoded.resid_pre]  # a copy: a view would keep every (n, d_model) residual
+
+
+def decoder_readout(model: PassContext, ids: list[int], read: Callable[[torch.Tensor], torch.Tensor]) -> Readout:
+    """The head ranking's readout for such a classifier (sweep.py): each variant's final encoder residual
+    (..., n, d_model) read by the decoder, then its last-</s> residual (1, d_model) through `read` (the head's log
+    scores, (n_labels,)): (..., n_labels). One decoder pass per variant."""
+    view, ids_t = decoder_view(model), torch.tensor(ids, dtype=torch.long, device=model.device)
+
+    def readout(h: torch.Tensor) -> torch.Tensor:
+        flat = h.reshape(-1, *h.shape[-2:])  # (variants, n, d_model)
+        rows = [read(_final_state(model, view, ids_t, x)[None]) for x in flat]  # each (n_labels,)
+        return torch.stack(rows).reshape(*h.shape[:-2], -1)
+
+    return readout
+
+
+def _final_state(model: PassContext, view: DecoderView, ids: torch.Tensor, resid_final: torch.Tensor) -> torch.Tensor:
+    """(d_model,): the decoder's last residual at the last </s>, over an encoder that ended in `resid_final`."""
+    decoded, at = _decoded(model, view, ids, resid_final)
+    return decoded.resid_pre[-1][at]
+
+
+def _decoded(
+    model: PassContext, view: DecoderView, ids: torch.Tensor, resid_final: torch.Tensor
+) -> tuple[CapturedDecoder, int]:
+    """The decoder's pass over `ids` (n,) shifted right, reading the encoder's output from its final residual
+    (n, d_model); and the position of the last </s> in `ids`."""
+    enc_out = encoder_output(resid_final, model.pass_weights, model.config)  # (n, d_model)
     dcfg, dw = view.context.config, view.context.pass_weights
     shifted = torch.cat([ids.new_tensor([dcfg.decoder_start_token_id or 0]), ids[:-1]])  # (n,): shift_tokens_right
-    decoded = run_decoder(shifted, enc_out, dw, view.cross_weights, dw, dcfg)
     ends = end_ids(model.config)
     at = max((i for i, t in enumerate(ids.tolist()) if t in ends), default=len(ids) - 1)  # the last </s>
-    return [h[at].clone() for h in decoded.resid_pre]  # a copy: a view would keep every (n, d_model) residual
+    return run_decoder(shifted, enc_out, dw, view.cross_weights, dw, dcfg), at

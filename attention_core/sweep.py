@@ -47,7 +47,7 @@ def head_ablation_sweep(
     readout = readout or _unembedding_readout(w, cfg)
     if trace.interventions:
         raise ValueError("Run the sweep on a trace without interventions.")
-    if cfg.is_encoder_decoder:  # its decoder also reads the encoder, which this rerun does not model
+    if cfg.is_encoder_decoder and readout is None:  # its decoder reads the encoder: only a readout that runs it
         raise ValueError("The ablation sweep reruns a decoder-only model, not an encoder-decoder's decoder.")
     cap = trace.captured
     n, H = trace.n_tokens, cfg.n_heads

@@ -15,7 +15,7 @@ import numpy as np
 
 from attention_viz.base import View, ViewError
 from services.answers import answer_logits_of, answer_sweep_of
-from services.lens import class_sweep_of, class_verdict_of, fills_in, mask_token, ranks_class_heads, tag_grid_of
+from services.lens import class_sweep_of, class_verdict_of, fills_in, mask_token, tag_grid_of
 from services.traces import sweep_of
 from viz.figures.experiments import sweep_heatmap
 from viz.labels import plotly_escape, predicted_token_label
@@ -79,9 +79,6 @@ def _label(trace: Any) -> Ranked | None:
             raise ViewError(f"{trace.model_name} labels each token: rank heads for one token's label on the "
                             "app's Experiments page (this view ranks them for one prediction about the text)")
         return None
-    if not ranks_class_heads(trace):
-        raise ViewError(f"{trace.model_name}'s classifier reads its decoder: the ranking reruns the encoder alone, "
-                        "so it is not ranked (zero a head with ablate_head, and compare the classes view)")
     scores, labels, problem, _pool = found
     label = int(np.argmax(scores[-1]))
     sweep = class_sweep_of(trace, label)

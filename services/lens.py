@@ -29,13 +29,12 @@ from attention_core.config import REPLACED_LABELS
 from attention_core.contacts import contact_probabilities
 from attention_core.implicit import implicit_weights as _implicit_weights
 from attention_core.implicit import weighted_layers
-from attention_core.seq2seq_classify import DECODER_EOS
 from services.models import PROTEIN_ARCHS
 from services.traces import derived, is_derived, set_threads_for
 
 __all__ = [
     "AMINO_ACIDS", "REPLACED_LABELS", "class_log_scores_of", "class_sweep", "class_sweep_of", "class_verdict",
-    "class_verdict_of", "ranks_class_heads",
+    "class_verdict_of",
     "contacts", "contacts_of", "contribution_graph", "fills_in", "graph_columns", "has_class_sweep", "has_lens",
     "has_tag_sweep", "implicit_weights", "implicit_weights_of", "lens_grid", "lens_ranks", "lens_top", "mask_token",
     "mask_token_id", "ranks_of", "residue_logprobs", "residue_logprobs_of", "tag_grid", "tag_grid_of",
@@ -205,12 +204,6 @@ def class_verdict_of(trace: Trace) -> tuple[np.ndarray, tuple[str, ...], str, st
 def class_log_scores_of(trace: Trace) -> np.ndarray:
     """[n_labels] the model's own log p of each label (a regression's score), what Δ log p is a difference of."""
     return log_scores(class_logits_by_layer(trace)[-1], trace.config.class_problem).numpy().astype(np.float64)
-
-
-def ranks_class_heads(trace: Trace) -> bool:
-    """Whether class_sweep ranks heads for this model's classifier: not for BART's, whose head reads its decoder
-    (the sweep reruns the encoder alone)."""
-    return has_classifier(trace) and trace.config.class_pool != DECODER_EOS
 
 
 def class_sweep(base_key: Hashable, trace: Trace, label: int) -> np.ndarray:

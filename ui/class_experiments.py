@@ -20,7 +20,6 @@ from services.lens import (
     class_verdict_of,
     has_class_sweep,
     has_tag_sweep,
-    ranks_class_heads,
     tag_grid,
     tag_grid_of,
     tag_log_scores_of,
@@ -101,10 +100,6 @@ def class_sweep_panel(
     without one once cached); one click adds the top head to the experiment."""
     if base.n_tokens > SWEEP_MAX_TOKENS:
         st.info(f"The ranking runs on texts up to {SWEEP_MAX_TOKENS} tokens; this one has {base.n_tokens}.")
-        return
-    if followed.position is None and not ranks_class_heads(base):
-        st.info("The ranking reruns the encoder alone, from each head's layer on; this classifier's head reads its "
-                "decoder, so it is not ranked here. Zero a head above and compare the verdict instead.")  # fmt: skip
         return
     L, H = len(base.attention_layers), base.n_heads
     label, at = followed.label, followed.position

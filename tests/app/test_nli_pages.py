@@ -1,9 +1,9 @@
 """BART's sequence classifier in the app (facebook/bart-large-mnli's layout: a tiny random one from
 tests.tiny_models_seq2seq, loaded through *Another model*): the sidebar takes a hypothesis as the second text; the
 Logit lens page shows the verdict on the pair, transformers' own after the last decoder block (tolerance 1e-4 on
-probabilities, as test_classifier_pages.py); Experiments compare the verdict after a change but do not rank heads
-(the sweep reruns the encoder alone); Cross-attention shows its decoder's cross-attention without a lens or a target
-to write."""
+probabilities, as test_classifier_pages.py); Experiments compare the verdict after a change and rank the heads for it
+(the engine's sweep, its decoder rerun for each variant); Cross-attention shows its decoder's cross-attention without
+a lens or a target to write."""
 
 from __future__ import annotations
 
@@ -56,15 +56,22 @@ def test_the_logit_lens_page_shows_the_verdict_on_the_pair(private_models) -> No
     assert "its decoder's final embedding at the text's last </s>" in said
 
 
-def test_experiments_compare_the_verdict_and_say_why_heads_are_not_ranked(private_models) -> None:
+def test_experiments_compare_the_verdict_and_rank_the_heads_for_it(private_models) -> None:
+    from attention_core import load_model
+    from attention_core.classify import class_ablation_sweep
+
     at, folder = _nli(private_models, "experiments")
     at = at.button(key="exp_add").click().run()  # zero the sidebar's head: layer 0, head 0
     assert not at.exception and not at.error, [e.value for e in at.exception]
     table = at.dataframe[-1].value
     assert np.allclose(table["before"], _expected(folder), atol=1e-4)
     assert np.allclose(table["after"], _expected(folder, zeroed=(0, 0)), atol=1e-4)
-    assert any("this classifier's head reads its decoder, so it is not ranked here" in i.value for i in at.info)
-    assert not [b for b in at.button if b.key == "exp_sweep"]
+    at = at.button(key="exp_sweep").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    box = next(b for b in at.selectbox if str(b.key).startswith("exp_label_"))
+    trace = load_model(str(folder)).trace(PREMISE, second_text=HYPOTHESIS)
+    z = np.asarray(decode(chart(at, "exp_sweep_map")["data"][0]["z"]), dtype=float)
+    assert np.allclose(z, class_ablation_sweep(trace, box.index).numpy(), atol=1e-5)
 
 
 def test_the_cross_attention_page_writes_no_target_and_draws_no_lens(private_models) -> None:

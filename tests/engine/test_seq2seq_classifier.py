@@ -70,18 +70,35 @@ def test_a_zeroed_encoder_head_reaches_the_verdict_through_the_decoder(nli) -> N
     assert (class_logits_by_layer(trace)[-1] - logits).abs().max().item() <= LOGIT_TOL
 
 
-def test_it_writes_no_target_and_ranks_no_heads(nli) -> None:
-    """It has no language-model head: no target written, no next-token logits, no lens; the head ranking, which
-    reruns the encoder alone, says it does not read a classifier that reads its decoder."""
-    from attention_core.classify import class_ablation_sweep
-
+def test_it_writes_no_target(nli) -> None:
+    """It has no language-model head: no target written, no next-token logits, no lens."""
     _, ours = nli
     trace = ours.trace(PREMISE, second_text=HYPOTHESIS)
     assert trace.next_token_logits() is None and trace.logits is None
     with pytest.raises(InputError, match="a classifier: it writes no target"):
         ours.greedy_target(PREMISE)
-    with pytest.raises(ValueError, match="reads its decoder"):
-        class_ablation_sweep(trace, 0)
+
+
+def test_the_head_ranking_equals_a_trace_with_each_encoder_head_ablated(nli) -> None:
+    """The sweep reruns the encoder from each head's layer on (its variants batched) and the decoder over each
+    variant's output: each head's Δ log p(label) equals a trace with that head ablated (zero and mean)."""
+    from attention_core.classify import class_ablation_sweep, class_scores
+
+    _, ours = nli
+    trace = ours.trace(PREMISE, second_text=HYPOTHESIS)
+    label = int(class_logits_by_layer(trace)[-1].argmax())
+
+    def log_p(t) -> float:
+        return float(class_scores(class_logits_by_layer(t)[-1], "softmax").log()[label])
+
+    clean = log_p(trace)
+    for mode in ("zero", "mean"):
+        sweep = class_ablation_sweep(trace, label, mode)
+        assert sweep.shape == (ours.config.n_layers, ours.config.n_heads)
+        for layer, head in ((0, 1), (1, 3)):
+            ablated = ours.trace(PREMISE, second_text=HYPOTHESIS, interventions=[ablate_head(layer, head, mode)])
+            assert abs(float(sweep[layer, head]) - (log_p(ablated) - clean)) <= 1e-4, (mode, layer, head)
+    assert sweep.abs().max() > 1e-3  # the heads matter to the verdict: the comparison can fail
 
 
 def test_mbarts_classifier_is_still_refused_by_name(tmp_path, monkeypatch) -> None:

@@ -104,15 +104,16 @@ def test_the_cli_writes_the_ablation_view(tiny_model, tmp_path, capsys) -> None:
     assert "when one head is zeroed" in out.read_text()
 
 
-def test_barts_classifier_is_drawn_by_the_classes_view_and_not_ranked(tmp_path, monkeypatch) -> None:
-    """BART's classifier reads its decoder, which the sweep does not rerun: the ablation view says so; the classes
-    view draws its verdict on the pair."""
+def test_barts_classifier_is_drawn_by_the_classes_view_and_ranked_for_its_verdict(tmp_path, monkeypatch) -> None:
+    """BART's classifier reads its decoder (the sweep reruns it over each variant's encoder output): the classes view
+    draws its verdict on the pair, the ablation view ranks heads for it."""
     pytest.importorskip("transformers")
+    from services.lens import class_sweep_of, class_verdict_of
     from tests.tiny_models_seq2seq import save_tiny_bart_classifier
 
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     save_tiny_bart_classifier(tmp_path / "nli")
     trace = load_model(str(tmp_path / "nli")).trace("the fox sat on a mat", second_text="a fox sat")
     assert "Its verdict on this text pair:" in build_view(trace, "classes").note
-    with pytest.raises(ViewError, match="classifier reads its decoder: the ranking reruns the encoder alone"):
-        build_view(trace, "ablation")
+    label = int(np.argmax(class_verdict_of(trace)[0][-1]))
+    np.testing.assert_allclose(_grid(build_view(trace, "ablation")), class_sweep_of(trace, label), atol=1e-9)
