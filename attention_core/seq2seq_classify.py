@@ -6,7 +6,8 @@ whole text through cross-attention); its head reads the decoder's last hidden st
     logits = tanh(h_dec[eos] · W_pool + b_pool) · W_out + b_out     [n_labels]
 
 The pass keeps that one position's residual before each decoder block and after the last (Captured.decoder_eos);
-classify.py reads the head from each, the verdict layer by layer over the decoder's blocks.
+classify.py reads the head from each, the verdict layer by layer over the decoder's blocks. The head ranking (sweep.py)
+reruns the encoder for each ablated head and reads each variant through a decoder pass (`decoder_readout`).
 """
 
 from __future__ import annotations
