@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 
 import torch
 
@@ -29,7 +30,7 @@ from .seq2seq import (
     greedy_target,
 )
 from .seq2seq_classify import DECODER_EOS, decoder_eos_states
-from .tokenizer import TextTokenizer
+from .tokenizer import Encoding, TextTokenizer
 from .trace import Trace
 
 
@@ -44,6 +45,7 @@ class EncoderDecoderRuns:
     name: str
     _twin_lock: threading.Lock
     _decoder: DecoderView | None
+    trace: Callable[..., Trace]  # Model.trace (the classifier's pass starts with its encoder's trace)
 
     @functools.cached_property
     def languages(self) -> tuple[str, ...]:
@@ -89,6 +91,23 @@ class EncoderDecoderRuns:
         first = None if target_language is None else language_id(self.tokenizer, target_language, self.languages)
         enc_out = self._encode(source, max_tokens, source_language)[1]
         return greedy_target(self._decoder_view(), enc_out, int(max_new_tokens), first)
+
+    def trace_classifier_pass(
+        self, text: str, second_text: str | None = None, max_tokens: int | None = None
+    ) -> PairTrace:
+        """BART's sequence classifier: the pass its verdict reads, as a PairTrace: the encoder over `text` (with a
+        `second_text`, as trace takes one), the decoder over the same ids shifted right after its start token
+        (seq2seq_classify.py), whose residual at the last </s> the head reads."""
+        if self.config.class_pool != DECODER_EOS:
+            raise InputError(f"{self.name} is not a sequence classifier built on an encoder-decoder (BART's): use "
+                             "trace_pair(source, target).")  # fmt: skip
+        encoder = self.trace(text, max_tokens=max_tokens, second_text=second_text)
+        with torch.inference_mode():
+            enc_out = encoder_output(encoder.captured.resid_pre[-1], self.context.pass_weights, self.config)
+        e, view = encoder, self._decoder_view()
+        shifted = Encoding(e.token_ids[:-1], e.tokens[:-1], e.offsets[:-1], e.n_tokens - 1, truncated=False)
+        decoder = decoder_trace(view, enc_out, e.text, shifted)  # reads [start, *ids[:-1]]: shift_tokens_right
+        return PairTrace(e.text, e.text, encoder, decoder, CrossAttention(view, decoder.captured))
 
     def _encode(self, source: str, max_tokens: int | None, language: str | None) -> tuple[Trace, torch.Tensor]:
         """The encoder's trace of `source`, and its output as the decoder's cross-attention reads it."""

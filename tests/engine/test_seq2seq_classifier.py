@@ -130,3 +130,31 @@ def test_a_config_without_a_decoder_start_shifts_as_transformers_does(tmp_path, 
     trace = load_model(str(tmp_path / "nli"), device="cpu").trace(PREMISE, second_text=HYPOTHESIS)
     logits, _ = _hf_logits(hf, trace.token_ids)
     assert (class_logits_by_layer(trace)[-1] - logits).abs().max().item() <= LOGIT_TOL
+
+
+def test_the_pass_its_verdict_reads_as_a_pair_trace_is_transformers(nli) -> None:
+    """Model.trace_classifier_pass: the encoder over the text pair, the decoder over the same ids shifted right, as a
+    PairTrace (what the Cross-attention page draws): its decoder's self- and cross-attention patterns are
+    transformers' (1e-4, as every pattern), and its decoder's residual at the last </s> is the one the verdict reads."""
+    hf, ours = nli
+    pair = ours.trace_classifier_pass(PREMISE, second_text=HYPOTHESIS)
+    ids = pair.encoder.token_ids
+    assert pair.decoder.token_ids == [hf.config.decoder_start_token_id, *ids[:-1]]  # shift_tokens_right
+    with torch.inference_mode():
+        out = hf(torch.tensor([ids]), output_attentions=True)
+    for layer in range(hf.config.decoder_layers):
+        for head in range(hf.config.decoder_attention_heads):
+            cross = (pair.cross.pattern(layer, head) - out.cross_attentions[layer][0, head]).abs().max().item()
+            own = (pair.decoder.pattern(layer, head) - out.decoder_attentions[layer][0, head]).abs().max().item()
+            assert cross <= 1e-4 and own <= 1e-4, (layer, head, cross, own)
+    kept = ours.trace(PREMISE, second_text=HYPOTHESIS).captured.decoder_eos
+    assert torch.allclose(pair.decoder.captured.resid_pre[-1][len(ids) - 1], kept[-1], atol=1e-5)
+
+
+def test_a_translation_model_has_no_classifier_pass(tmp_path, monkeypatch) -> None:
+    from tests.tiny_models_seq2seq import save_tiny_seq2seq
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_seq2seq("bart", tmp_path / "bart")
+    with pytest.raises(InputError, match="is not a sequence classifier built on an encoder-decoder"):
+        load_model(str(tmp_path / "bart"), device="cpu").trace_classifier_pass(PREMISE)
