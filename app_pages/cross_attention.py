@@ -7,7 +7,7 @@ import streamlit as st
 
 from services.lens import has_lens
 from services.models import InputError
-from services.traces import derived, pair_key, short_trace_key
+from services.traces import classifier_pass_key, derived, get_classifier_pass, pair_key, short_trace_key
 from ui.context import page_context
 from ui.cross import (
     SOURCE_KEY,
@@ -52,10 +52,13 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross, key: tuple) -> None:
     st.caption(f"{ctx.model_label} is an encoder-decoder: this is its real cross-attention.")
     st.caption("Source (encoder input):")
     show_token_strip(display_tokens(cross.pair.encoder))
-    st.caption("Target (decoder input: the start token, then the target; query i predicts target token i + 1):")
+    classifier = bool(ctx.config.class_labels)  # BART's: the decoder reads the source itself (show_classifier_pass)
+    st.caption("Decoder input: its start token, then the same tokens shifted one place right; the head reads its "
+               "last position, the text's last </s>:" if classifier else "Target (decoder input: the start token, "
+               "then the target; query i predicts target token i + 1):")  # fmt: skip
     show_token_strip(display_tokens(cross.pair.decoder))
     note = written_note(cross.pair.decoder.token_ids, cross.pair.source, cross.pair.target, chosen_languages(ctx))
-    if note:
+    if note and not classifier:
         st.caption(note)
     patterns = cross.patterns()
     spread = cross.spread(patterns)
@@ -83,10 +86,25 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross, key: tuple) -> None:
 
 
 CLASSIFIER_DECODER_NOTE = (
-    "This model is a sequence classifier: its decoder reads the sidebar's text itself, shifted one place right, and "
-    "its head reads the decoder's last </s> (the verdict, layer by layer, is on the Logit lens page). It writes no "
-    "target and has no logit lens; below, its decoder's cross-attention over any source and target you type."
+    "This model is a sequence classifier: its encoder reads the sidebar's text (and its second text), its decoder the "
+    "same tokens shifted one place right, and its head reads the decoder's last position (the verdict, layer by "
+    "layer, is on the Logit lens page). Below, that pass: the decoder's cross-attention over the encoder and its own "
+    "self-attention. It writes no target and has no logit lens."
 )
+
+
+def show_classifier_pass(ctx) -> None:
+    """BART's classifier (bart-large-mnli): the pass its verdict reads, drawn as an encoder-decoder's, from the
+    sidebar's texts; no source and target boxes."""
+    st.caption(CLASSIFIER_DECODER_NOTE)
+    try:
+        pair = get_classifier_pass(ctx.model, ctx.text, ctx.second_text)
+    except InputError as exc:
+        st.info(str(exc))
+        st.stop()
+    if pair.encoder.truncated:
+        st.caption(f"Here the text is cut to {pair.encoder.n_tokens} tokens (this page's cap).")
+    show_encoder_decoder(ctx, EncoderDecoderCross(pair), classifier_pass_key(ctx.model, ctx.text, ctx.second_text))
 
 ctx = page_context()
 st.title("Cross-attention")
@@ -101,6 +119,9 @@ st.caption(
         "source."
     )
 )
+if ctx.config.is_encoder_decoder and ctx.config.class_labels:  # BART's classifier: its own pass, then stop
+    show_classifier_pass(ctx)
+    st.stop()
 c1, c2 = st.columns(2)
 st.session_state.setdefault(SOURCE_KEY, DEFAULT_SOURCE)  # set here, not as the boxes' value: the button below
 st.session_state.setdefault(TARGET_KEY, DEFAULT_TARGET)  # writes the target box through session state
@@ -109,10 +130,7 @@ source = c1.text_input("Source text" if own else "Source text (English)", key=SO
 target = c2.text_input("Target text" if own else "Target text (French)", key=TARGET_KEY)
 if own:
     language_pickers(ctx, c1, c2)
-    if ctx.config.class_labels:  # BART's classifier (bart-large-mnli): its decoder feeds the head, not a vocabulary
-        st.caption(CLASSIFIER_DECODER_NOTE)
-    else:
-        write_target_button(ctx, c2)
+    write_target_button(ctx, c2)
 if not source.strip() or not target.strip():
     st.info("Type both a source and a target text.")
     st.stop()

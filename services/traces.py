@@ -128,6 +128,18 @@ def get_pair(model: Model, source: str, target: str, languages: Languages = (Non
     return RESULTS.get(pair_key(model, source, target, languages), run)
 
 
+def classifier_pass_key(model: Model, text: str, second_text: str | None) -> tuple:
+    """The cache key of get_classifier_pass's trace (what a result derived from it is kept under)."""
+    return ("classifier_pass", model.key, model.device.type, text, second_text, short_cap(model))
+
+
+def get_classifier_pass(model: Model, text: str, second_text: str | None) -> PairTrace:
+    """BART's classifier's own pass over the sidebar's text (and second text) as a PairTrace (short cap): the
+    encoder over the text, the decoder over it shifted right (Model.trace_classifier_pass). Raises InputError."""
+    run = lambda _progress: model.trace_classifier_pass(text, second_text, short_cap(model))  # noqa: E731
+    return RESULTS.get(classifier_pass_key(model, text, second_text), run)
+
+
 WRITTEN_TARGET_TOKENS = 64  # the most tokens an encoder-decoder writes for the cross-attention page
 
 

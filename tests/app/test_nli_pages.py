@@ -74,10 +74,20 @@ def test_experiments_compare_the_verdict_and_rank_the_heads_for_it(private_model
     assert np.allclose(z, class_ablation_sweep(trace, box.index).numpy(), atol=1e-5)
 
 
-def test_the_cross_attention_page_writes_no_target_and_draws_no_lens(private_models) -> None:
-    at, _ = _nli(private_models, "cross_attention")
-    assert any("This model is a sequence classifier: its decoder reads the sidebar's text itself" in c.value
+def test_the_cross_attention_page_draws_the_pass_its_verdict_reads(private_models) -> None:
+    """No source and target boxes: the encoder over the sidebar's pair, the decoder over it shifted right (the
+    engine's trace_classifier_pass, its patterns held to transformers in tests/engine/test_seq2seq_classifier.py); no
+    lens, no target to write."""
+    from attention_core import load_model
+
+    at, folder = _nli(private_models, "cross_attention")
+    assert any("This model is a sequence classifier: its encoder reads the sidebar's text" in c.value
                for c in at.caption)  # fmt: skip
+    assert not [t for t in at.text_input if t.key in ("mech_cross_source", "mech_cross_target")]
     assert not [b for b in at.button if b.key == "mech_cross_write"]
-    keys = {c.key for c in at.get("plotly_chart")}
-    assert "mech_cross_encdec_block" in str(keys) and "cross_lens_grid" not in str(keys)
+    keys = str({c.key for c in at.get("plotly_chart")})
+    assert "mech_cross_encdec_block" in keys and "cross_lens_grid" not in keys
+    layer, head = at.selectbox(key="mech_cross_encdec_head").value
+    pair = load_model(str(folder)).trace_classifier_pass(PREMISE, second_text=HYPOTHESIS)
+    z = np.asarray(decode(chart(at, "mech_cross_encdec_block")["data"][0]["z"]), dtype=float)
+    assert np.allclose(z, pair.cross.pattern(layer, head).numpy(), atol=1e-6)
