@@ -65,8 +65,7 @@ def _answer(trace: Any) -> Ranked | None:
     view = answer_view(logits, trace)
     if view is None:
         raise ViewError("The token cap left no token of the context to answer from: raise max_tokens.")
-    final, candidates = view.spans[-1], [int(c) for c in view.candidates]
-    sweep = answer_sweep_of(trace, candidates, candidates.index(final.start), candidates.index(final.end))
+    final, sweep = view.spans[-1], answer_sweep_of(trace, *view.answer_span)
     said = f"the answer ‘{final.text}’ (tokens {final.start}–{final.end}, p(start) × p(end) = {final.score:.3f})"
     return Ranked(said, "log p(start) + log p(end) of the answer", sweep)
 

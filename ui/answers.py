@@ -50,17 +50,16 @@ def answer_sweep_panel(key: Hashable, trace: Any, selected: tuple[int, int], add
     if view is None:
         st.info("The token cap left no token of the context to answer from: raise it in the sidebar.")
         return
-    final, candidates = view.spans[-1], [int(c) for c in view.candidates]
-    span = (candidates.index(final.start), candidates.index(final.end))
+    final, answer = view.spans[-1], view.answer_span
     n = len(trace.attention_layers) * trace.n_heads
     st.caption(f"Zero each of the {n} heads alone, run the rest of the model and read its answer again: the change in "
                f"log p(start) + log p(end) of {markdown_code(final.text)}, the model's answer (positions "
                f"{final.start}–{final.end}). Batched as the token ranking is (bench/sweep.py).")  # fmt: skip
-    if not (has_answer_sweep(key, candidates, *span) or st.button(f"Rank all {n} heads", key="exp_sweep",
+    if not (has_answer_sweep(key, *answer) or st.button(f"Rank all {n} heads", key="exp_sweep",
                                                                     type="primary")):  # fmt: skip
         return
     with st.spinner(f"Zeroing each of {n} heads in turn…"):
-        sweep = answer_sweep(key, trace, candidates, *span)
+        sweep = answer_sweep(key, trace, *answer)
     best = rank_heads_by_effect(sweep)[0]
     show_chart(sweep_heatmap(sweep, "Δ log p of the answer's span when one head is zeroed", selected), "exp_sweep_map")
     st.metric(f"Most important: layer {best.layer}, head {best.head}", f"{best.dlogp:+.3f}",

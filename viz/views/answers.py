@@ -39,6 +39,13 @@ class AnswerView:
     pair: bool  # read from a text pair's second text (else from the whole text)
 
     @property
+    def answer_span(self) -> tuple[list[int], int, int]:
+        """(candidates, start, end): the model's answer as the head ranking takes it, its start and end as indices into
+        the candidate positions (services.answers.answer_sweep)."""
+        final, candidates = self.spans[-1], [int(c) for c in self.candidates]
+        return candidates, candidates.index(final.start), candidates.index(final.end)
+
+    @property
     def settles(self) -> int:
         """The first block from which every later block's best span is the model's own."""
         final = (self.spans[-1].start, self.spans[-1].end)
