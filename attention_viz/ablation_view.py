@@ -24,9 +24,9 @@ from viz.views.experiments import (
     SWEEP_MAX_TOKENS,
     next_token_logprobs,
     prediction_place,
+    prediction_position,
     probability_text,
     rank_heads_by_effect,
-    text_end,
 )
 
 TOP_HEADS = 3  # heads named in the note
@@ -89,9 +89,8 @@ def _label(trace: Any) -> Ranked | None:
 
 def _next_token(trace: Any) -> Ranked:
     """A language model's: its top token after the text (a masked-language model's at the first mask)."""
-    position, fills = text_end(trace), fills_in(trace)
-    if fills and mask_token(trace) in trace.tokens:
-        position = list(trace.tokens).index(mask_token(trace))
+    fills = fills_in(trace)
+    position = prediction_position(trace, mask_token(trace))  # mask_token: None but for a masked-language model
     logprobs = next_token_logprobs(trace, position)
     if logprobs is None:
         raise ViewError(f"{trace.model_name} makes no prediction to rank heads by (no language-model, classifier or "

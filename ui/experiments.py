@@ -30,6 +30,7 @@ from viz.views.experiments import (
     next_in_text,
     next_token_logprobs,
     prediction_place,
+    prediction_position,
     prediction_table,
     probability_text,
     rank_heads_by_effect,
@@ -133,9 +134,7 @@ def pick_spot(trace: Any, readable: Sequence[str], has_lm_head: bool, mask: str 
     if not has_lm_head:
         return None
     where, _ = st.columns([2, 3])  # a token label is short: a full-width box read as a text field
-    default = text_end(trace)
-    if mask is not None and mask in trace.tokens:
-        default = list(trace.tokens).index(mask)
+    default = prediction_position(trace, mask)
     label = "Predict the token after" if mask is None else "Predict the token at"
     position = token_picker(label, readable, default, "exp_predict_at", where=where)
     logprobs = next_token_logprobs(trace, position)

@@ -57,6 +57,13 @@ def text_end(trace: TraceLike) -> int:
     return spans[-1] if spans else trace.n_tokens - 1
 
 
+def prediction_position(trace: TraceLike, mask: str | None = None) -> int:
+    """Where a prediction is read by default: after the text's last token (text_end); for a masked-language model
+    (`mask`: its mask token), at the first mask the text holds, else at the text's last token."""
+    tokens = list(trace.tokens)
+    return tokens.index(mask) if mask is not None and mask in tokens else text_end(trace)
+
+
 def _index(trace: TraceLike, position: int) -> int:
     """`position` as an index 0..n-1 (a negative one counts from the end); IndexError outside the text."""
     return range(trace.n_tokens)[position]
