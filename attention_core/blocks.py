@@ -133,10 +133,18 @@ def output_gate(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> to
 
 
 def head_norm(x: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, which: str) -> torch.Tensor:
-    """The layer's RMSNorm over each head's d_head of q (which "q") or k, with its learned weight (none where the
-    model's norm has none: Llama 4's L2 norm)."""
-    weight = w[f"blocks.{layer}.attn.{which}_norm.w"] if cfg.qk_norm_weights else None
-    return F.rms_norm(x, (cfg.d_head,), weight, cfg.norm_eps)
+    """The layer's norm over each head's d_head of q (which "q", x (..., n_heads, n, d_head)) or k: an RMSNorm (Qwen3,
+    Gemma 3), or a LayerNorm in a model whose norms are LayerNorms (Phi, StableLM, Command R+, Persimmon); times its
+    learned weight (none: Llama 4's L2 norm), plus its bias where it has one. The weight (and bias) is [d_head],
+    shared by the heads, or [heads, d_head], each head's own (StableLM's, Command R+'s)."""
+    p = f"blocks.{layer}.attn.{which}_norm."
+    weight, bias = (w[p + "w"] if cfg.qk_norm_weights else None), w.get(p + "b")
+    d, eps = (cfg.d_head,), cfg.norm_eps
+    if weight is None or weight.dim() == 1:  # one norm for every head
+        return F.rms_norm(x, d, weight, eps) if cfg.norm == "rms" else F.layer_norm(x, d, weight, bias, eps)
+    x = F.rms_norm(x, d, eps=eps) if cfg.norm == "rms" else F.layer_norm(x, d, eps=eps)
+    x = x * weight[:, None, :]  # (heads, 1, d_head): each head's row, over all its queries (keys)
+    return x if bias is None else x + bias[:, None, :]
 
 
 def stored_kv_heads(cfg: ModelConfig, layer: int) -> int:

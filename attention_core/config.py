@@ -42,7 +42,7 @@ class ModelConfig:
         "granite_swa", "granitemoe_swa", "eurobert", "cwm", "hyperclovax", "mellum", "modernbert_decoder",
         "hy_v3", "flint", "ultrabert", "afmoe", "kolibri1", "nomic_bert", "gte", "jina_v3", "glm_moe_dsa", "openai_gpt",
         "codegen", "t5_encoder", "m2m_100", "m2m_100-decoder", "xglm", "plbart", "plbart-decoder", "blenderbot",
-        "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl",
+        "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl", "persimmon",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
         "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h", "esm", "esmc",

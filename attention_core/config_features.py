@@ -186,7 +186,7 @@ def _qk_norm_features(cfg: ModelConfig) -> list[str]:
     if cfg.qk_norm == "none":
         return []
     kind = "RMSNorm" if cfg.qk_norm_weights else "RMS normalisation (no learned weight)"
-    kind = "LayerNorm" if cfg.qk_norm == "full" and cfg.norm == "layer" else kind  # ESM C's, as its other norms
+    kind = "LayerNorm" if cfg.norm == "layer" else kind  # as its other norms: ESM C, Phi, StableLM, Command R+
     words = (f"{kind} on queries and keys" + (" per head" if cfg.qk_norm == "head" else "")
              + (", after RoPE" if cfg.qk_norm_after_rope else ""))  # fmt: skip
     normed = [i for i in range(cfg.n_layers) if cfg.qk_norm_in(i) != "none"]

@@ -73,6 +73,8 @@ class HeadSteps:
     qk_norm: str = "none"
     qk_norm_after_rope: bool = False  # Hunyuan: q and k are normalised after RoPE (q_pre, k_pre are not)
     qk_norm_weighted: bool = True  # False: the q/k norm has no learned weight (Llama 4)
+    qk_norm_per_head: bool = False  # each head its own q/k norm weight (StableLM, Command R+)
+    qk_norm_shifted: bool = False  # the q/k norm adds a learned bias (Phi, Persimmon)
     position_bias: np.ndarray | None = None  # [n_q, n_k] T5: this head's relative position bias; None without
     position_kind: str = "none"  # ModelConfig.position_bias: "t5", "alibi", "disentangled" (DeBERTa's terms)
     # what layer 0's residual is (embeddings.embed): embed_scale·token (+ position) (+ segment), then a LayerNorm
@@ -167,16 +169,25 @@ def _bias(weights: Mapping[str, torch.Tensor], name: str, index: int, d_head: in
     return _numpy(b)[index * d_head : (index + 1) * d_head]  # this head's slice of the layer's bias
 
 
+def _head_row(t: np.ndarray, index: int) -> np.ndarray:
+    """A q/k norm's weight (or bias) for head `index`: its row where each head has its own ([heads, d_head])."""
+    return t[index] if t.ndim == 2 else t
+
+
 def _qk_norm(
     x: np.ndarray, E: np.ndarray, w: Mapping[str, torch.Tensor], cfg: ModelConfig, layer: int, which: str, index: int
 ) -> np.ndarray:
-    """One head's q (or k) (n, d_head) after the model's norm on queries (keys), in float64. "full" normalises over
-    every head's projection at once (OLMo 2: RMSNorm; ESM C: LayerNorm, as the model's other norms), so that is
-    recomputed from E for all heads."""
+    """One head's q (or k) (n, d_head) after the model's norm on queries (keys), in float64, of the kind of the model's
+    other norms (RMSNorm; LayerNorm: Phi, StableLM, Command R+, Persimmon, ESM C). "head" normalises each head's
+    d_head (with a weight shared by the heads, or each head's own row: StableLM, Command R+); "full" every head's
+    projection at once (OLMo 2, ESM C), so that is recomputed from E for all heads."""
     weight = _numpy(w[f"blocks.{layer}.attn.{which}_norm.w"]) if cfg.qk_norm_weights else 1.0
+    shift = w.get(f"blocks.{layer}.attn.{which}_norm.b")
     d = cfg.d_head
     if cfg.qk_norm_in(layer) == "head":
-        return x / np.sqrt((x**2).mean(-1, keepdims=True) + cfg.norm_eps) * weight
+        x = x - x.mean(-1, keepdims=True) if cfg.norm == "layer" else x  # a LayerNorm centres first
+        normed = x / np.sqrt((x**2).mean(-1, keepdims=True) + cfg.norm_eps) * _head_row(np.asarray(weight), index)
+        return normed if shift is None else normed + _head_row(_numpy(shift), index)
     name = "Q" if which == "q" else "K"
     full = E @ _numpy(w[f"blocks.{layer}.attn.W_{name}"])  # (n, heads · d_head)
     b = w.get(f"blocks.{layer}.attn.b_{name}")
@@ -184,7 +195,6 @@ def _qk_norm(
     if cfg.norm == "layer":  # a LayerNorm centres first, and adds its bias (where it has one) after the weight
         full = full - full.mean(-1, keepdims=True)
     normed = full / np.sqrt((full**2).mean(-1, keepdims=True) + cfg.norm_eps) * weight
-    shift = w.get(f"blocks.{layer}.attn.{which}_norm.b")
     normed = normed if shift is None else normed + _numpy(shift)
     return normed[:, index * d : (index + 1) * d]
 
@@ -284,6 +294,8 @@ def head_steps(trace: Trace, layer: int, head: int) -> HeadSteps:
         qk_norm=qk_norm,
         qk_norm_after_rope=cfg.qk_norm_after_rope and qk_norm != "none",
         qk_norm_weighted=cfg.qk_norm_weights,
+        qk_norm_per_head=f"blocks.{layer}.attn.q_norm.w" in w and w[f"blocks.{layer}.attn.q_norm.w"].dim() == 2,
+        qk_norm_shifted=f"blocks.{layer}.attn.q_norm.b" in w,
         position_bias=bias,
         position_kind=cfg.position_bias,
         embedding_terms=embeddings.embedding_terms(w),

@@ -42,6 +42,7 @@ ARCH_LABELS = {
     "neox": "GPT-NeoX decoder",
     "phi": "Phi decoder",
     "stablelm": "StableLM decoder",
+    "persimmon": "Persimmon decoder",
     "starcoder2": "StarCoder2 decoder",
     "bloom": "BLOOM decoder (ALiBi)",
     "falcon": "Falcon decoder",

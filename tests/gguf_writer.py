@@ -426,6 +426,23 @@ def finish(w, path: Path, tensors: dict[str, np.ndarray], qtype=None, experts_qt
     return path
 
 
+def _stacked_head_norms(state: dict) -> dict:
+    """StableLM's per-head q/k LayerNorms (self_attn.q_layernorm.norms.{h}.weight) stacked into one [heads, d_head]
+    q_layernorm.weight, as llama.cpp's converter writes attn_q_norm; every other tensor as it is."""
+    out, stacks = {}, {}
+    for name, tensor in state.items():
+        if ".norms." in name and "_layernorm." in name:
+            base, head = name.split(".norms.")[0], int(name.split(".norms.")[1].split(".")[0])
+            stacks.setdefault(base + ".weight", {})[head] = tensor
+        else:
+            out[name] = tensor
+    import torch
+
+    for name, heads in stacks.items():
+        out[name] = torch.stack([heads[h] for h in sorted(heads)])
+    return out
+
+
 def _split_experts(state: dict, arch: str):
     """(name, tensor) pairs with a mixture of experts in the names llama.cpp's converter maps: the fused gate_up_proj
     [n_experts, 2·d_mlp, d_model] as gate_proj and up_proj, each [n_experts, d_mlp, d_model]; Granite MoE's
@@ -433,7 +450,7 @@ def _split_experts(state: dict, arch: str):
     if arch == "gpt-oss":
         yield from gpt_oss_names(state)
         return
-    for name, tensor in state.items():
+    for name, tensor in _stacked_head_norms(state).items():
         if name.startswith("model.visual."):  # Qwen3-VL's vision tower: llama.cpp writes it to its mmproj file
             continue
         name = name.replace("model.language_model.", "model.")  # as llama.cpp's Qwen3VL converters name them

@@ -20,7 +20,8 @@ def _peaked_and_saved(hf, folder: Path, tokenizer, norms_too: bool = False, norm
     hf.set_attn_implementation("eager")  # the only implementation that returns attention patterns
     with torch.no_grad():
         for name, p in hf.named_parameters():
-            if p.dim() >= 2 or name.endswith("bias"):  # 3-D: a MoE layer's experts, fused as transformers holds them
+            per_head_norm = p.dim() == 2 and name.endswith(("q_norm.weight", "k_norm.weight"))  # Command R+'s
+            if (p.dim() >= 2 or name.endswith("bias")) and not per_head_norm:  # 3-D: a MoE layer's experts, fused
                 p.normal_(0.0, 0.3)
             elif norms_too and any(word in name for word in norm_names):
                 p.add_(torch.randn_like(p) * 0.1)
@@ -143,9 +144,10 @@ def _tiny_hf(kind: str):
                                             logits_scaling=4.0, num_local_experts=4, num_experts_per_tok=2,
                                             **{**base, "intermediate_size": 48})  # fmt: skip
         return transformers.GraniteMoeForCausalLM(cfg)
-    if kind == "cohere":  # parallel blocks from one bias-free LayerNorm; RoPE in neighbouring pairs; logits × 0.5
+    if kind in ("cohere", "cohere_qk"):  # parallel blocks from one bias-free LayerNorm; RoPE in neighbouring pairs;
+        # logits × 0.5; cohere_qk: a bias-free LayerNorm with its own weights on each head's q and k (Command R+)
         cfg = transformers.CohereConfig(logit_scale=0.5, pad_token_id=0, bos_token_id=0, eos_token_id=0,
-                                        **{**base, "tie_word_embeddings": True})  # fmt: skip
+                                        use_qk_norm=kind == "cohere_qk", **{**base, "tie_word_embeddings": True})
         return transformers.CohereForCausalLM(cfg)
     if kind == "cohere2":  # Cohere's blocks; layers 0-2 slide (window 8) and rotate, layer 3 is global without RoPE
         ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)
@@ -172,12 +174,20 @@ def _tiny_hf_layernorm(kind: str, base: dict):
         return transformers.GemmaForCausalLM(cfg)
     if kind == "phi":  # one LayerNorm feeds attention and MLP side by side; partial rotary; lm_head with a bias
         return transformers.PhiForCausalLM(transformers.PhiConfig(partial_rotary_factor=0.5, **base))
-    if kind in ("stablelm", "stablelm_parallel"):
+    if kind == "phi_qk":  # Phi with qk_layernorm: one LayerNorm (weight and bias) over each head's d_head, shared
+        return transformers.PhiForCausalLM(transformers.PhiConfig(partial_rotary_factor=0.5, qk_layernorm=True, **base))
+    if kind in ("stablelm", "stablelm_parallel", "stablelm_qk"):  # stablelm_qk: a LayerNorm per head (StableLM 2 12B)
         cfg = transformers.StableLmConfig(
             partial_rotary_factor=0.25, use_qkv_bias=True, use_parallel_residual=kind == "stablelm_parallel",
-            **base,
+            qk_layernorm=kind == "stablelm_qk", **base,
         )  # fmt: skip
         return transformers.StableLmForCausalLM(cfg)
+    if kind == "persimmon":  # GPT-NeoX's fused q, k, v; one q/k LayerNorm shared by the heads; squared ReLU
+        cfg = transformers.PersimmonConfig(
+            vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+            max_position_embeddings=128, partial_rotary_factor=0.5, bos_token_id=0, eos_token_id=0,
+        )  # fmt: skip
+        return transformers.PersimmonForCausalLM(cfg)
     if kind in ("bloom", "bloom_5h"):  # ALiBi; 4 heads (a power of two), or 5: the slopes' second sequence
         heads = 5 if kind == "bloom_5h" else 4
         cfg = transformers.BloomConfig(vocab_size=300, hidden_size=16 * heads, n_layer=2, n_head=heads)

@@ -13,7 +13,7 @@ from ui.context import PageContext
 from ui.widgets import show_chart
 from viz.figures.mechanism import matrix_heatmap
 from viz.views.head_window import StepsWindow, kv_head_name, qk_titles
-from viz.views.norm_words import full_norm_name, projection_title, qk_norm_caption
+from viz.views.norm_words import projection_title, qk_norm_caption, qk_norm_name
 from viz.views.position_words import latent_caption, nope_caption, rope_caption
 
 
@@ -42,7 +42,8 @@ def _projections(s: Any, w: StepsWindow, wl: list[str], rows: str, pos: np.ndarr
     st.subheader("2 · Queries and keys: Q = E·W_Q, K = E·W_K")
     kv = kv_head_name(s.group_size, s.head, s.kv_head)  # whose W_K, W_V: shared under grouped-query attention
     bias = " This model adds a bias to each: b_Q and b_K." if s.has_bias else ""
-    norm = qk_norm_caption(s.qk_norm, s.uses_rope, s.qk_norm_after_rope, s.qk_norm_weighted, full_norm_name(s.norm))
+    norm = qk_norm_caption(s.qk_norm, s.uses_rope, s.qk_norm_after_rope, s.qk_norm_weighted, qk_norm_name(s.norm),
+                           s.qk_norm_per_head, s.qk_norm_shifted)
     clip = "" if s.qkv_clip is None else (f" This model clamps q, k and v to ±{s.qkv_clip:g} right after their maps "
                                           "(clip_qkv): the charts below show them clamped.")  # fmt: skip
     st.caption(

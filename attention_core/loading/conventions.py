@@ -46,6 +46,10 @@ def pairs_to_halves(w: Weights, cfg: ModelConfig) -> Weights:
             bias = f"blocks.{layer}.attn.b_{part}"
             if bias in w:  # a bias is one more row over the same columns
                 w[bias] = neighbours_to_halves(w[bias][None], heads, rotary)[0]
+            for key in (f"blocks.{layer}.attn.{part.lower()}_norm.{kind}" for kind in "wb"):
+                if key in w:  # a q/k norm's weight and bias scale the columns they sit over: moved with them
+                    t = w[key]  # [d_head] shared by the heads, or [heads, d_head] (Command R+), or all heads' (OLMo 2)
+                    w[key] = neighbours_to_halves(t.reshape(1, -1), t.numel() // cfg.d_head, rotary).reshape(t.shape)
     return w
 
 

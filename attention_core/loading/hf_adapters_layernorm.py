@@ -1,5 +1,5 @@
 """Hugging Face adapters for decoders with LayerNorm (and mostly biases): Phi (1, 1.5, 2), StableLM, StarCoder2,
-Falcon, Nemotron, Jais 2 (RoPE), BLOOM and MPT (ALiBi).
+Falcon, Nemotron, Jais 2, Persimmon (RoPE), BLOOM and MPT (ALiBi).
 
 Each is a (config, weights) pair like those in hf_adapters.py; the RoPE ones share hf_adapters_modern._decoder's
 config reader. What differs from a Llama, declared in the ModelConfig:
@@ -23,10 +23,16 @@ config reader. What differs from a Llama, declared in the ModelConfig:
   whatever expansion_ratio says: another is refused, as its weights would not fit). clip_qkv, q/k LayerNorms and an
   own softmax_scale, which transformers' MPT does not run, are refused, as is alibi off (MosaicML's code then adds
   learned positions, which transformers' MPT neither reads nor adds).
-Per-head q/k LayerNorms (Phi's and StableLM's qk_layernorm) are refused: the engine's q/k norms are RMSNorms.
+- Persimmon (Adept's Persimmon-8B, Fuyu's language model): GPT-NeoX's q, k, v fused head by head with biases,
+  sequential blocks, partial rotary, a plain MLP with squared ReLU, and a q/k LayerNorm.
+Phi's, StableLM's (qk_layernorm) and Persimmon's q/k LayerNorms run over each head's d_head before RoPE
+(qk_norm "head" in a LayerNorm model, blocks.head_norm): one norm with a bias for every head (Phi, Persimmon), or one
+per head without a bias (StableLM 2 12B: weights [heads, d_head]).
 """
 
 from __future__ import annotations
+
+import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
@@ -38,9 +44,8 @@ from .hf_adapters_moe import _experts, moe_fields
 
 
 def _layernorm_decoder(hf: dict, name: str, arch: str, eps_key: str, **features) -> ModelConfig:
-    if hf.get("qk_layernorm"):
-        raise ModelLoadError(f"{arch} checkpoints with q/k LayerNorms (qk_layernorm) are not supported yet.")
-    return _decoder(hf, name, arch, norm="layer", norm_eps=float(hf.get(eps_key, 1e-5)), **features)
+    qk_norm = "head" if hf.get("qk_layernorm") else "none"  # a LayerNorm over each head's q and k, before RoPE
+    return _decoder(hf, name, arch, norm="layer", norm_eps=float(hf.get(eps_key, 1e-5)), qk_norm=qk_norm, **features)
 
 
 def phi_config(hf: dict, name: str) -> ModelConfig:
@@ -55,6 +60,15 @@ def stablelm_config(hf: dict, name: str) -> ModelConfig:
     return _layernorm_decoder(
         hf, name, "stablelm", "layer_norm_eps", parallel_blocks=parallel, shared_block_norm=parallel,
         attn_bias=bool(hf.get("use_qkv_bias", False)),
+    )  # fmt: skip
+
+
+def persimmon_config(hf: dict, name: str) -> ModelConfig:
+    """Persimmon (Adept; Fuyu's language model): GPT-NeoX's fused q, k, v and biases, sequential blocks, partial
+    rotary, a q/k LayerNorm shared by the heads, a plain MLP with squared ReLU."""
+    return _layernorm_decoder(
+        {**hf, "num_key_value_heads": hf["num_attention_heads"]}, name, "persimmon", "layer_norm_eps",
+        gated_mlp=False, attn_bias=True, mlp_bias=True,
     )  # fmt: skip
 
 
@@ -162,6 +176,17 @@ def _attention(w: StateDict, r: _Reader, src: str, dst: str, out: str = "o_proj"
             w[f"{dst}attn.b_{part}"] = r.get(f"{src}self_attn.{theirs}.bias")
 
 
+def _qk_layernorms(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """The q and k LayerNorms where qk_layernorm: one for every head, with a bias (Phi, Persimmon), or one per head
+    without (StableLM's norms.{h}), stacked [heads, d_head]."""
+    for which, heads in (("q", cfg.n_heads), ("k", cfg.n_kv_heads)):
+        theirs = f"{src}self_attn.{which}_layernorm"
+        if r.has(theirs + ".weight"):
+            _layer_norm(w, r, f"{dst}attn.{which}_norm", theirs)
+        elif cfg.qk_norm == "head":
+            w[f"{dst}attn.{which}_norm.w"] = torch.stack([r.get(f"{theirs}.norms.{h}.weight") for h in range(heads)])
+
+
 def _layer_norm(w: StateDict, r: _Reader, ours: str, theirs: str) -> None:
     w[ours + ".w"], w[ours + ".b"] = r.get(theirs + ".weight"), r.get(theirs + ".bias")
 
@@ -195,6 +220,7 @@ def layernorm_decoder_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     for layer in range(cfg.n_layers):
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
         _attention(w, r, src, dst, out)
+        _qk_layernorms(w, r, src, dst, cfg)
         _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
         if not cfg.shared_block_norm:
             _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
@@ -216,6 +242,26 @@ def nemotron_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     w = layernorm_decoder_weights(sd, cfg)
     for key in [k for k in w if k.endswith(".w") and k.split(".")[-2].startswith("ln_")]:
         w[key] = w[key] + 1.0
+    return w
+
+
+def persimmon_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """GPT-NeoX's tensors under Llama's names: query_key_value (head by head), dense, input_layernorm,
+    post_attention_layernorm, mlp.dense_h_to_4h and dense_4h_to_h, final_layernorm; plus the q/k LayerNorms."""
+    r = _Reader(sd, ("model.",))
+    w: StateDict = {"embed.W_E": r.get("embed_tokens.weight")}
+    _layer_norm(w, r, "ln_final", "final_layernorm")
+    for layer in range(cfg.n_layers):
+        src, dst = f"layers.{layer}.", f"blocks.{layer}."
+        interleaved_qkv(w, r, src + "self_attn.query_key_value", dst, cfg)
+        w[dst + "attn.W_O"], w[dst + "attn.b_O"] = r.linear(src + "self_attn.dense.weight"), r.get(
+            src + "self_attn.dense.bias"
+        )
+        _qk_layernorms(w, r, src, dst, cfg)
+        _layer_norm(w, r, dst + "ln_attn", src + "input_layernorm")
+        _layer_norm(w, r, dst + "ln_mlp", src + "post_attention_layernorm")
+        _plain_mlp(w, r, src, dst, "mlp.dense_h_to_4h", "mlp.dense_4h_to_h")
+    _unembed(w, sd, cfg)
     return w
 
 
@@ -297,6 +343,7 @@ ADAPTERS = {
     "mpt": (mpt_config, mpt_weights),
     "falcon": (falcon_config, falcon_weights),
     "nemotron": (nemotron_config, nemotron_weights),
+    "persimmon": (persimmon_config, persimmon_weights),
     "jais2": (jais2_config, layernorm_decoder_weights),
     "phimoe": (phimoe_config, layernorm_decoder_weights),
 }

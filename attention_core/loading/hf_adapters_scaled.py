@@ -25,7 +25,9 @@ Each is a (config, weights) pair like those in hf_adapters.py, on hf_adapters_mo
 - Cohere: attention and MLP side by side from one LayerNorm without a bias (parallel_blocks + shared_block_norm),
   a gated SiLU MLP, the logits × logit_scale (unembed_scale), and RoPE over neighbouring pairs of dimensions (0, 1),
   (2, 3), … as GPT-J's, so W_Q's and W_K's columns are reordered to the engine's halves
-  (conventions.pairs_to_halves). Per-head q/k LayerNorms (use_qk_norm) and attention biases are refused.
+  (conventions.pairs_to_halves, which moves the q/k norms' weights with them). Where use_qk_norm (Command R+), a
+  LayerNorm without a bias over each head's q and k, each head its own weight ([heads, d_head]). Attention biases
+  are refused.
 - Cohere 2 (Command R7B): Cohere's, with a sliding window on three layers of every four and RoPE on those only: the
   global layers rotate nothing (rope_layers, as SmolLM3's NoPE layers).
 - Cohere 2 MoE (cohere2_moe, Command A+): Cohere 2's blocks (a LayerNorm without bias, or an RMSNorm where
@@ -110,8 +112,8 @@ def granitemoe_config(hf: dict, name: str) -> ModelConfig:
 
 
 def cohere_config(hf: dict, name: str, arch: str = "cohere", **features) -> ModelConfig:
-    if hf.get("use_qk_norm"):
-        raise ModelLoadError("Cohere checkpoints with q/k LayerNorms (use_qk_norm) are not supported yet.")
+    if hf.get("use_qk_norm"):  # Command R+: a bias-free LayerNorm over each head's q and k, each head its own weight
+        features = {"qk_norm": "head", **features}
     if hf.get("attention_bias"):
         raise ModelLoadError("Cohere checkpoints with attention biases are not supported yet.")
     return _decoder(
@@ -239,7 +241,8 @@ def granite_hybrid_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
 
 
 def cohere_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """One norm, no bias: attention's and the MLP's; RoPE pairs reordered to the engine's halves."""
+    """One norm, no bias: attention's and the MLP's; q/k norms where use_qk_norm ([heads, d_head] each: Command R+);
+    RoPE pairs reordered to the engine's halves."""
     return pairs_to_halves(llama_layout(sd, cfg, _gated, norms={"ln_attn": "input_layernorm"}), cfg)
 
 

@@ -176,6 +176,11 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
     ("kind", "named"),
     [
         ("phi", ("attention and MLP in parallel, from one norm", "RoPE on 8 of 16 dimensions per head")),
+        ("phi_qk", ("LayerNorm on queries and keys per head",)),
+        ("stablelm_qk", ("LayerNorm on queries and keys per head",)),
+        ("cohere_qk", ("LayerNorm on queries and keys per head",
+                       "RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")),
+        ("persimmon", ("LayerNorm on queries and keys per head", "RoPE on 8 of 16 dimensions per head")),
         ("starcoder2", ("sliding window of 8 tokens",)),
         ("mpnet", ("relative position bias, beside q·k (32 buckets to 128 tokens; bidirectional)",)),
         ("qwen3_moe", ("a mixture of 4 experts in the MLP, 2 per token",)),
@@ -507,11 +512,21 @@ def test_olmos_pages_do_not_give_its_norms_learned_weights(private_models) -> No
     assert "no learned scale or shift" in said and "by learned weights" not in said, said
 
 
-@pytest.mark.parametrize(("kind", "named"), [("qwen3", "Q = RMSNorm(E·W_Q)·w_q  ["),
-                                             ("olmo2", "Q = RMSNorm(E·W_Q, all heads)·w_q  [")])
-def test_inside_one_head_names_the_q_norm_in_what_it_draws(private_models, kind, named) -> None:
+@pytest.mark.parametrize(
+    ("kind", "named", "words"),
+    [
+        ("qwen3", "Q = RMSNorm(E·W_Q)·w_q  [", "divided by their root-mean-square"),
+        ("olmo2", "Q = RMSNorm(E·W_Q, all heads)·w_q  [", "divided by their root-mean-square"),
+        # a LayerNorm per head: each head its own weight (StableLM 2 12B), or one shared with a bias (Persimmon)
+        ("stablelm_qk", "Q = LayerNorm(E·W_Q + b_Q)·w_q  [", "centred on their mean"),
+        ("stablelm_qk", "Q = LayerNorm(E·W_Q + b_Q)·w_q  [", "(q_norm, k_norm, each head its own)"),
+        ("persimmon", "Q = LayerNorm(E·W_Q + b_Q)·w_q  [", "then shifted by learned biases"),
+    ],
+)  # fmt: skip
+def test_inside_one_head_names_the_q_norm_in_what_it_draws(private_models, kind, named, words) -> None:
     """Qwen3 and OLMo 2 normalise q and k before RoPE: Inside one head titled the normalised q "Q = E·W_Q" and
-    said nothing of the norm, so the numbers on screen were not the product the title named."""
+    said nothing of the norm, so the numbers on screen were not the product the title named. A LayerNorm model's
+    per-head q/k norm is a LayerNorm, which the title and the caption name."""
     from tests.app.helpers import chart
 
     at = opened_with("inside_head", tiny_folder(private_models, kind))
@@ -519,7 +534,7 @@ def test_inside_one_head_names_the_q_norm_in_what_it_draws(private_models, kind,
     title = chart(at, "mech_Q_pre")["layout"]["title"]["text"]
     assert named in title, title
     said = " ".join(c.value for c in at.caption)
-    assert "q_norm" in said and "before RoPE" in said, said
+    assert "q_norm" in said and "before RoPE" in said and words in said, said
 
 
 def test_inside_one_head_puts_hunyuans_q_norm_after_the_rotation(private_models) -> None:

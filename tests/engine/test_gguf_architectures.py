@@ -256,7 +256,7 @@ def _written_only(kind: str):
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
                 "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl",
                 "qwen3_vl_moe_sparse", "hunyuan_moe", "exaone_moe_one_group", "jais2",
-                "ministral3_mscale", "qwen2_5_vl", "afmoe_every4"):  # fmt: skip
+                "ministral3_mscale", "qwen2_5_vl", "afmoe_every4", "stablelm_qk", "cohere_qk"):  # fmt: skip
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -275,13 +275,15 @@ WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "
                 "gptneox_sequential", "phi3_longrope", "qwen3_moe", "granitemoe", "mixtral", "cohere2", "smollm3",
                 "qwen2_moe", "olmoe", "glm4", "olmo", "olmo_clip", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
                 "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl", "qwen3_vl_moe_sparse",
-                "hunyuan_moe", "exaone_moe_one_group", "jais2", "ministral3_mscale", "qwen2_5_vl", "afmoe_every4"]
+                "hunyuan_moe", "exaone_moe_one_group", "jais2", "ministral3_mscale", "qwen2_5_vl", "afmoe_every4",
+                "stablelm_qk", "cohere_qk"]
 GGUF_ARCH = {"ministral3_mscale": "mistral3", "qwen2_5_vl": "qwen2vl", "afmoe_every4": "afmoe",
              "falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2", "olmo_clip": "olmo",
              "exaone4_hybrid": "exaone4", "hunyuan_alpha": "hunyuan-dense", "ernie4_5_moe": "ernie4_5-moe",
              "minimax_m2": "minimax-m2", "qwen3_vl": "qwen3vl", "qwen3_vl_moe_sparse": "qwen3vlmoe",
-             "hunyuan_moe": "hunyuan-moe", "exaone_moe_one_group": "exaone-moe"}  # fmt: skip
+             "hunyuan_moe": "hunyuan-moe", "exaone_moe_one_group": "exaone-moe", "stablelm_qk": "stablelm",
+             "cohere_qk": "command-r"}  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", WRITTEN_ONLY)
@@ -295,8 +297,9 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
 
     arch = GGUF_ARCH.get(kind, kind)
     # else it belongs in KINDS, with transformers reading the file (it reads Falcon 7B's layout only, drops LongRoPE
-    # from a phi3 file and a mixture's renormalisation and expert width, and reads no experts in a llama file)
-    read_wrongly = ("falcon_new", "phi3_longrope", "qwen3_moe", "qwen2_moe", "mixtral")
+    # from a phi3 file and a mixture's renormalisation and expert width, reads no experts in a llama file, and no
+    # q/k norms in a stablelm file: StableLM 2 12B's logits 7.4 off on these weights)
+    read_wrongly = ("falcon_new", "phi3_longrope", "qwen3_moe", "qwen2_moe", "mixtral", "stablelm_qk")
     assert kind in read_wrongly or arch not in GGUF_SUPPORTED_ARCHITECTURES
     torch.manual_seed(0)
     hf = _written_only(kind)
@@ -319,6 +322,8 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
     elif kind == "smollm3":
         assert cfg.rope_layers == (True, True, True, False)
+    elif kind in ("stablelm_qk", "cohere_qk"):  # attn_q_norm [heads, d_head]: a LayerNorm per head
+        assert cfg.qk_norm == "head" and ours.weights["blocks.1.attn.q_norm.w"].shape == (cfg.n_heads, cfg.d_head)
     elif kind == "cohere2":  # llama.cpp's rule: three sliding layers with RoPE, then a global one without
         assert cfg.sliding_layers == cfg.rope_layers == (True, True, True, False) and cfg.sliding_window == 8
     elif kind in ("qwen3_moe", "granitemoe", "mixtral", "qwen2_moe", "olmoe"):

@@ -38,6 +38,7 @@ KINDS = [
     "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "mimo_v2_flash",
     "modernbert_decoder",
     "openai_gpt", "codegen", "xglm", "mpt", "granitemoehybrid", "granitemoehybrid_moe",
+    "phi_qk", "stablelm_qk", "cohere_qk", "persimmon",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha", "openai_gpt", "xglm")  # XGLM's: computed
@@ -253,6 +254,13 @@ def test_declared_features(pair):
         "granite": dict(embed_scale=3.0, attn_scale=0.2, residual_scale=0.5, unembed_scale=0.25),
         "cohere": dict(rope_pairs_reordered=True, parallel_blocks=True, shared_block_norm=True, norm="layer",
                        unembed_scale=0.5),
+        # per-head q/k LayerNorms: shared by the heads with a bias (Phi, Persimmon), or a weight per head (StableLM,
+        # Command R+: checked below)
+        "phi_qk": dict(qk_norm="head", norm="layer", rotary_dim=8, parallel_blocks=True),
+        "stablelm_qk": dict(qk_norm="head", norm="layer", rotary_dim=4, parallel_blocks=False),
+        "cohere_qk": dict(qk_norm="head", norm="layer", rope_pairs_reordered=True, parallel_blocks=True),
+        "persimmon": dict(qk_norm="head", norm="layer", act="relu2", gated_mlp=False, rotary_dim=8, attn_bias=True,
+                          mlp_bias=True, parallel_blocks=False, n_kv_heads=4),
     }[kind]
     for field, value in expected.items():
         assert getattr(cfg, field) == value, field
@@ -264,6 +272,11 @@ def test_declared_features(pair):
         assert cfg.attn_scale is None and cfg.act == "gelu_tanh" and cfg.final_softcap is None
     if kind == "granite_swa":  # its own RoPE base per layer; layer 1's 0 means no RoPE
         assert [cfg.rope_base(i) for i in (0, 2, 3)] == [1000.0, 50.0, 1000.0] and not cfg.rotates(1)
+    if kind in ("stablelm_qk", "cohere_qk"):  # one q norm weight per query head, one k norm per key/value head
+        assert ours.weights["blocks.0.attn.q_norm.w"].shape == (cfg.n_heads, cfg.d_head)
+        assert ours.weights["blocks.0.attn.k_norm.w"].shape == (cfg.n_kv_heads, cfg.d_head)
+    if kind in ("phi_qk", "persimmon"):  # one LayerNorm for every head, with its bias
+        assert ours.weights["blocks.0.attn.q_norm.w"].shape == ours.weights["blocks.0.attn.k_norm.b"].shape == (16,)
     if kind == "gemma3":  # sliding_window_pattern 2: layers 0 and 2 slide, 1 is global
         assert [cfg.window(i) for i in range(3)] == [8, None, 8]
         assert cfg.rope_base(0) == 10000.0 and cfg.rope_base(1) == 500000.0

@@ -108,12 +108,28 @@ def test_narrower_embeddings_name_their_projection_where_it_sits() -> None:
 
 def test_a_layernorm_over_all_heads_is_named_and_described_as_one():
     """ESM C normalises all heads' queries (keys) by a LayerNorm, as its other norms: the title and the caption say
-    so; OLMo 2's RMSNorm over all heads, and any per-head norm, keep the root-mean-square's words."""
-    from viz.views.norm_words import full_norm_name, projection_title, qk_norm_caption
+    so; OLMo 2's RMSNorm over all heads keeps the root-mean-square's words."""
+    from viz.views.norm_words import projection_title, qk_norm_caption, qk_norm_name
 
-    assert (full_norm_name("layer"), full_norm_name("rms")) == ("LayerNorm", "RMSNorm")
-    title = projection_title("Q", False, "full", 9, 16, "before", full_norm=full_norm_name("layer"))
+    assert (qk_norm_name("layer"), qk_norm_name("rms")) == ("LayerNorm", "RMSNorm")
+    title = projection_title("Q", False, "full", 9, 16, "before", norm_name=qk_norm_name("layer"))
     assert title.startswith("Q = LayerNorm(E·W_Q, all heads)·w_q")
-    assert "centred on their mean" in qk_norm_caption("full", True, full_norm="LayerNorm")
+    assert "centred on their mean" in qk_norm_caption("full", True, norm_name="LayerNorm")
     assert "root-mean-square" in qk_norm_caption("full", True)
-    assert "centred" not in qk_norm_caption("head", True, full_norm="LayerNorm")
+
+
+def test_a_layernorm_over_each_head_is_named_with_its_weights_and_biases():
+    """Phi, StableLM, Command R+ and Persimmon normalise each head's q and k by a LayerNorm (the kind of their other
+    norms): the title names it, the caption says it centres, and says whose weights (each head's own: StableLM,
+    Command R+) and biases (Phi, Persimmon) follow; Qwen3's per-head RMSNorm keeps its words."""
+    from viz.views.norm_words import projection_title, qk_norm_caption
+
+    title = projection_title("K", True, "head", 5, 64, "before", norm_name="LayerNorm")
+    assert title == "K = LayerNorm(E·W_K + b_K)·w_k  [5 × 64] before RoPE"
+    stablelm = qk_norm_caption("head", True, norm_name="LayerNorm", per_head=True)
+    assert "centred on their mean" in stablelm and "each head its own" in stablelm and "bias" not in stablelm
+    persimmon = qk_norm_caption("head", True, norm_name="LayerNorm", shifted=True)
+    assert "then shifted by learned biases" in persimmon and "each head its own" not in persimmon
+    qwen3 = qk_norm_caption("head", True)
+    assert "centred" not in qwen3 and "root-mean-square" in qwen3
+    assert projection_title("K", False, "head", 5, 64).startswith("K = RMSNorm(E·W_K)·w_k")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from viz.views.norm_words import full_norm_name, projection_title
+from viz.views.norm_words import projection_title, qk_norm_name
 
 STEPS_FULL_MAX_TOKENS = 64  # up to this many tokens every matrix shows every token (a learner's short sentence)
 STEPS_WINDOW_SIZE = 48  # past it, at most this many positions: every row keeps its own label (MATRIX_MAX_LABELS)
@@ -164,9 +164,9 @@ def qk_titles(steps: Any, rows: int | str, rope: str = "") -> dict[str, str]:
     latent attention's ("Q = c_Q·W_UQ", "K = [c_KV·W_UK | E·W_KR]"). `rope`: "before", "after" or "" (no RoPE)."""
     d = steps.d_head
     if getattr(steps, "kv_input", None) is None:
-        full_norm = full_norm_name(getattr(steps, "norm", "rms"))
+        norm_name = qk_norm_name(getattr(steps, "norm", "rms"))
         return {name: projection_title(name, steps.has_bias, steps.qk_norm, rows, d, rope, steps.qk_norm_after_rope,
-                                       steps.qk_norm_weighted, getattr(steps, "qkv_clip", None), full_norm)
+                                       steps.qk_norm_weighted, getattr(steps, "qkv_clip", None), norm_name)
                 for name in "QK"}  # fmt: skip
     q_from = "E·W_Q" if steps.q_input is None else "c_Q·W_UQ"
     stage = f" {rope} RoPE" if rope else ""

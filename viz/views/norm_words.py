@@ -114,38 +114,39 @@ def head_input_caption(s: HeadInputFacts) -> str:
 
 def projection_title(
     name: str, has_bias: bool, qk_norm: str, rows: int, d_head: int, rope: str = "", norm_after_rope: bool = False,
-    weighted: bool = True, clip: float | None = None, full_norm: str = "RMSNorm",
+    weighted: bool = True, clip: float | None = None, norm_name: str = "RMSNorm",
 ) -> str:  # fmt: skip
     """Inside a head's (and Start here's) chart title for q (name "Q") or k ("K"): the product the chart draws, with
-    the model's q/k RMSNorm where it has one (Qwen3, Gemma 3: per head; OLMo 2: over every head's projection;
+    the model's q/k norm where it has one (Qwen3, Gemma 3: per head; OLMo 2: over every head's projection;
     Hunyuan, Llama 4: per head, after RoPE), times its learned weight where it has one (`weighted`; Llama 4's has
     none). `rope`: "before" (the chart before the rotation), "after" (after it), or "" (a layer without RoPE).
-    `clip`: OLMo's clip_qkv, the clamp after the map (and OLMoE's norm). `full_norm`: the norm over every head's
-    projection (full_norm_name's)."""
+    `clip`: OLMo's clip_qkv, the clamp after the map (and OLMoE's norm). `norm_name`: the q/k norm's kind
+    (qk_norm_name's: a LayerNorm in Phi, StableLM, Command R+, Persimmon, ESM C)."""
     product = f"E·W_{name}" + (f" + b_{name}" if has_bias else "")
     weight = f"·w_{name.lower()}" if weighted else ""
     # short enough for a half-width chart at 1280 px (~55 characters); the section's caption says which norm
     if rope == "after" and norm_after_rope:
-        return f"{name} = RMSNorm(RoPE({product})){weight}  [{rows} × {d_head}]"
+        return f"{name} = {norm_name}(RoPE({product})){weight}  [{rows} × {d_head}]"
     if qk_norm == "head" and not (rope == "before" and norm_after_rope):
-        product = f"RMSNorm({product}){weight}"
+        product = f"{norm_name}({product}){weight}"
     elif qk_norm == "full":  # over every head's projection at once; the chart shows this head's part
-        product = f"{full_norm}({product}, all heads){weight}"
+        product = f"{norm_name}({product}, all heads){weight}"
     if clip is not None:
         product = f"clip({product}, ±{clip:g})"
     return f"{name} = {product}  [{rows} × {d_head}]" + (f" {rope} RoPE" if rope else "")
 
 
-def full_norm_name(norm: str) -> str:
-    """The norm a model runs over all heads' queries (keys) at once (qk_norm "full"), of the kind of its other norms
-    (HeadSteps.norm): RMSNorm (OLMo 2) or LayerNorm (ESM C)."""
+def qk_norm_name(norm: str) -> str:
+    """The kind of a model's norm on queries and keys, that of its other norms (HeadSteps.norm): RMSNorm (Qwen3,
+    OLMo 2) or LayerNorm (Phi, StableLM, Command R+, Persimmon; ESM C over all heads)."""
     return "LayerNorm" if norm == "layer" else "RMSNorm"
 
 
 def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False, weighted: bool = True,
-                    full_norm: str = "RMSNorm") -> str:  # fmt: skip
-    """Inside a head's words for the model's norm on queries and keys (`weighted`: with learned weights; `full_norm`:
-    the norm over all heads, full_norm_name's); '' where it has none."""
+                    norm_name: str = "RMSNorm", per_head: bool = False, shifted: bool = False) -> str:  # fmt: skip
+    """Inside a head's words for the model's norm on queries and keys (`weighted`: with learned weights, `per_head`:
+    each head its own (StableLM, Command R+), `shifted`: and learned biases (Phi, Persimmon); `norm_name`:
+    qk_norm_name's); '' where it has none."""
     if qk_norm == "none":
         return ""
     over = ("each head's q and k (d_head numbers)" if qk_norm == "head"
@@ -153,9 +154,11 @@ def qk_norm_caption(qk_norm: str, rope: bool, after_rope: bool = False, weighted
     when = (" after RoPE" if after_rope else " before RoPE") if rope else ""
     charts = ("the charts after RoPE show them normalised" if after_rope and rope
               else "the Q and K charts show them after that norm")  # fmt: skip
-    scaled = ("and scaled per dimension by learned weights (q_norm, k_norm)" if weighted
-              else "with no learned weight, so each has a root-mean-square of 1")  # fmt: skip
-    centred = qk_norm == "full" and full_norm == "LayerNorm"
-    how = ("centred on their mean, divided by their standard deviation" if centred
+    scaled = "with no learned weight, so each has a root-mean-square of 1"
+    if weighted:
+        own = ", each head its own" if per_head else ""
+        scaled = f"and scaled per dimension by learned weights (q_norm, k_norm{own})"
+        scaled += ", then shifted by learned biases" if shifted else ""
+    how = ("centred on their mean, divided by their standard deviation" if norm_name == "LayerNorm"
            else "divided by their root-mean-square")  # fmt: skip
     return f" This model then normalises {over}{when}: {how} {scaled}; {charts}."

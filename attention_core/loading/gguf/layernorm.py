@@ -8,7 +8,8 @@ What llama.cpp's files hold and how we read them:
   (attn_q/k/v) or fused (attn_qkv, rows q | k | v, older conversions); a plain GELU MLP (ffn_up, ffn_down) with
   biases; the unembedding has a bias (output.bias).
 - stablelm: a SwiGLU MLP; a block without ffn_norm is a parallel one (use_parallel_residual), its MLP reading
-  attn_norm's output, as llama.cpp decides it. Per-head q/k LayerNorms (attn_q_norm) are refused.
+  attn_norm's output, as llama.cpp decides it. StableLM 2 12B's attn_q_norm and attn_k_norm ([heads, d_head]) are a
+  LayerNorm over each head's q and k, each head its own weight (head_layernorms).
 - starcoder2: biases everywhere, a plain GELU MLP. llama.cpp's file keeps no sliding window, and llama.cpp
   attends to every earlier token; so do we.
 """
@@ -40,12 +41,11 @@ def phi2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 
 def stablelm_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    if "blk.0.attn_q_norm.weight" in tensor_names:
-        raise ModelLoadError("StableLM files with per-head q/k LayerNorms (attn_q_norm) are not supported yet.")
     parallel = "blk.0.ffn_norm.weight" not in tensor_names
     return _layernorm_config(
-        meta, name, tensor_names, arch="stablelm", parallel_blocks=parallel, shared_block_norm=parallel
-    )
+        meta, name, tensor_names, arch="stablelm", parallel_blocks=parallel, shared_block_norm=parallel,
+        qk_norm="head" if "blk.0.attn_q_norm.weight" in tensor_names else "none",
+    )  # fmt: skip
 
 
 def starcoder2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
@@ -134,6 +134,21 @@ def _attention(t: Tensors, w: Weights, cfg: ModelConfig, src: str, dst: str) -> 
         w[dst + "attn.b_O"] = t.vector(src + "attn_output.bias")
 
 
+def head_layernorms(t: Tensors, w: Weights, cfg: ModelConfig, src: str, dst: str) -> None:
+    """attn_q_norm and attn_k_norm, where the file has them: a LayerNorm over each head's q (k), each head its own
+    weight ([heads, d_head]: StableLM 2 12B, Command R+) or one for every head ([d_head]), and a bias if stored."""
+    for which, heads in (("q", cfg.n_heads), ("k", cfg.n_kv_heads)):
+        for part, ours in (("weight", "w"), ("bias", "b")):
+            name = f"{src}attn_{which}_norm.{part}"
+            if not t.has(name):
+                continue
+            data = t.raw(name)
+            if data.shape not in ((heads, cfg.d_head), (cfg.d_head,)):
+                raise ModelLoadError(f"{name} has shape {data.shape}; {heads} heads of {cfg.d_head} dimensions need "
+                                     f"({heads}, {cfg.d_head}) or ({cfg.d_head},).")  # fmt: skip
+            w[f"{dst}attn.{which}_norm.{ours}"] = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
+
+
 def _plain_mlp(t: Tensors, w: Weights, src: str, dst: str, biases: bool) -> None:
     """act(x W_in + b_in) W_out + b_out, the biases (required) where the config has them."""
     w[dst + "mlp.W_in"], w[dst + "mlp.W_out"] = t.linear(src + "ffn_up.weight"), t.linear(src + "ffn_down.weight")
@@ -153,6 +168,7 @@ def layernorm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
             attn_norm, mlp_norm = "attn_norm_2", "attn_norm"
         _layer_norm(t, w, dst + "ln_attn", src + attn_norm)
         _attention(t, w, cfg, src, dst)
+        head_layernorms(t, w, cfg, src, dst)
         if not cfg.shared_block_norm:
             _layer_norm(t, w, dst + "ln_mlp", src + mlp_norm)
         if cfg.gated_mlp:

@@ -8,8 +8,9 @@ its keys (granitemoe: granite with a mixture of experts in every layer, read as 
   whose `rope.scaling.finetuned` is false runs without RoPE in llama.cpp: refused.
 - command-r, cohere2: one LayerNorm without a bias feeds attention and MLP side by side; the logits × `logit_scale` (the
   same key as Granite's, multiplied here, as llama.cpp does); rows kept as Hugging Face's, which llama.cpp rotates
-  in neighbouring pairs: reordered to the engine's halves (conventions.pairs_to_halves). Per-head q/k norms
-  and attention biases are refused.
+  in neighbouring pairs: reordered to the engine's halves (conventions.pairs_to_halves, the q/k norms' weights with
+  them). Command R+'s attn_q_norm and attn_k_norm ([heads, d_head]): a LayerNorm over each head's q and k, each head
+  its own weight. Attention biases are refused.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import replace
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..conventions import fold_residual_scale, pairs_to_halves
+from .layernorm import head_layernorms
 from .llama import Weights, ends, gated_mlp, llama_config, llama_weights, rope_config
 from .reader import Meta, Tensors, matrix
 
@@ -51,12 +53,13 @@ def cohere2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
 
 
 def command_r_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    if "blk.0.attn_q_norm.weight" in tensor_names or "blk.0.attn_q.bias" in tensor_names:
-        raise ModelLoadError("Command R files with q/k norms or attention biases are not supported yet.")
+    if "blk.0.attn_q.bias" in tensor_names:
+        raise ModelLoadError("Command R files with attention biases are not supported yet.")
     return rope_config(
         meta, name, tensor_names, arch="cohere", norm="layer", norm_eps=meta.number("attention.layer_norm_epsilon"),
         parallel_blocks=True, shared_block_norm=True, rope_pairs_reordered=True,
         unembed_scale=meta.unless_zero("logit_scale", meta.number) or 1.0,
+        qk_norm="head" if "blk.0.attn_q_norm.weight" in tensor_names else "none",  # Command R+
     )  # fmt: skip
 
 
@@ -68,5 +71,6 @@ def command_r_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         for part, heads in (("q", cfg.n_heads), ("k", cfg.n_kv_heads), ("v", cfg.n_kv_heads)):
             w[f"{dst}attn.W_{part.upper()}"] = matrix(t.rows(f"{src}attn_{part}.weight", heads, cfg.d_head))
         w[dst + "attn.W_O"] = t.linear(src + "attn_output.weight")
+        head_layernorms(t, w, cfg, src, dst)
         gated_mlp(t, w, src, dst)
     return pairs_to_halves(w, cfg)
