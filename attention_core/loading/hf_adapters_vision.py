@@ -1,8 +1,8 @@
 """The language model of a vision-language checkpoint whose text model is an architecture read here: LLaVA (1.5,
 NeXT, NeXT-Video, OneVision, ViP-LLaVA), Video-LLaVA, VideoLLaMA 3, Idefics2, Idefics3 and SmolVLM, InternVL,
-DeepSeek-VL (and its hybrid), Janus, Ovis2, GOT-OCR 2, LightOnOCR, HyperCLOVA X Vision, LFM2-VL, LFM3-VL and
-Qwen3.5 (their hybrid layers); and Llama 3.2 Vision's
-(Mllama), whose cross-attention layers a text skips.
+DeepSeek-VL (and its hybrid), Janus, Ovis2, GOT-OCR 2, LightOnOCR, HyperCLOVA X Vision, Fuyu (its Persimmon),
+LFM2-VL, LFM3-VL and Qwen3.5 (their hybrid layers); and Llama 3.2 Vision's (Mllama), whose cross-attention layers a
+text skips.
 
 Each stores its language model whole beside a vision tower and a projector: the text model under
 `model.language_model.` (transformers 5's layout), `language_model.model.` (checkpoints saved before it) or
@@ -28,7 +28,7 @@ from .hf_adapters_recent import _defaults, _language_config
 VISION_LANGUAGE_TYPES = (
     "llava", "llava_next", "llava_next_video", "llava_onevision", "vipllava", "idefics2", "idefics3", "smolvlm",
     "internvl", "deepseek_vl", "got_ocr2", "video_llava", "video_llama_3", "ovis2", "janus", "lighton_ocr",
-    "hyperclovax_vision_v2", "deepseek_vl_hybrid", "lfm2_vl", "lfm3_vl", "qwen3_5", "qwen3_5_moe",
+    "hyperclovax_vision_v2", "deepseek_vl_hybrid", "lfm2_vl", "lfm3_vl", "qwen3_5", "qwen3_5_moe", "fuyu",
 )  # fmt: skip
 _TEXT_MODEL = ("model.language_model.", "language_model.model.", "model.text_model.")  # → model.
 _HEAD = ("lm_head.weight", "language_model.lm_head.weight")  # → lm_head.weight
