@@ -32,8 +32,9 @@ def _make(kind: str):
     if kind == "gpt2":
         cfg = transformers.GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=128, **common)
         return transformers.GPT2LMHeadModel(cfg), _byte_bpe(V)
-    if kind == "llama":
-        return transformers.LlamaForCausalLM(transformers.LlamaConfig(**llama_like)), _byte_bpe(V)
+    if kind in ("llama", "llama_biased"):  # llama_biased: q, k, v, o and the MLP's three maps with biases
+        biases = dict(attention_bias=True, mlp_bias=True) if kind == "llama_biased" else {}
+        return transformers.LlamaForCausalLM(transformers.LlamaConfig(**llama_like, **biases)), _byte_bpe(V)
     if kind == "qwen2":
         return transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**llama_like)), _byte_bpe(V)
     if kind in ("iquestcoder", "internlm3"):  # Llamas under their own model_type (head_dim given, as their configs)
@@ -115,10 +116,10 @@ def _make(kind: str):
     raise ValueError(kind)
 
 
-KINDS = ["gpt2", "llama", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta", "xlm-roberta",
-         "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert", "ultrabert",
-         "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "roformer",
-         "albert", "big_bird"]
+KINDS = ["gpt2", "llama", "llama_biased", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta",
+         "xlm-roberta", "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert",
+         "ultrabert", "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
+         "ernie", "roformer", "albert", "big_bird"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -208,13 +209,15 @@ def test_parameter_counts_match(pair):
 def test_architecture_specifics(pair):
     kind, _, ours = pair
     cfg = ours.config
-    llamas = ("llama", "qwen2", "mistral", "iquestcoder", "internlm3")
+    llamas = ("llama", "llama_biased", "qwen2", "mistral", "iquestcoder", "internlm3")
     assert cfg.n_kv_heads == (2 if kind in (*llamas, "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
                 "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "albert", "big_bird")
     biased = (*encoders, "gte", "jina_v3", "roformer")  # RoPE, no position table, but biases on q, k and v
-    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", *biased))
+    assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", "llama_biased", *biased))
+    if kind == "llama_biased":  # attention_bias: W_O's too; mlp_bias: the gate's, up's and down's
+        assert all(f"blocks.1.{name}" in ours.weights for name in ("attn.b_O", "mlp.b_gate", "mlp.b_in", "mlp.b_out"))
     # The embedding-shifts page says whether a word's layer-0 embedding depends on its position from this.
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
