@@ -294,22 +294,20 @@ def llama_config(hf: dict, name: str) -> ModelConfig:
     d_model, n_heads = int(hf["hidden_size"]), int(hf["num_attention_heads"])
     qwen = hf.get("model_type") == "qwen2"
     window = hf.get("sliding_window") if (hf.get("model_type") == "mistral" or hf.get("use_sliding_window")) else None
-    if hf.get("qkv_bias") or hf.get("bias"):  # InternLM3's names
-        raise ModelLoadError("InternLM3 checkpoints with attention biases are not supported yet.")
-    if qwen and (hf.get("attention_bias") or hf.get("mlp_bias")):
-        raise ModelLoadError("Qwen2 checkpoints with a bias on W_O or in the MLP are not supported yet.")
+    named = [key for key in ("qkv_bias", "bias", *(("attention_bias", "mlp_bias") if qwen else ())) if hf.get(key)]
+    if named:  # InternLM3's own bias fields; Qwen2's biases are on q, k and v alone
+        raise ModelLoadError(f"{hf.get('model_type')} checkpoints with {' and '.join(named)} are not supported yet.")
     d_head = int(hf.get("head_dim") or d_model // n_heads)
     return ModelConfig(
         name=name, arch="llama", n_layers=int(hf["num_hidden_layers"]), n_heads=n_heads,
         n_kv_heads=int(hf.get("num_key_value_heads") or n_heads), d_model=d_model, d_head=d_head,
-        d_mlp=int(hf["intermediate_size"]),
-        d_vocab=int(hf["vocab_size"]), causal=True, norm="rms", norm_eps=float(hf.get("rms_norm_eps", 1e-6)),
-        norm_position="pre", act=_act(hf.get("hidden_act", "silu")), gated_mlp=True, uses_rope=True,
-        rope_theta=_rope_theta(hf), attn_bias=qwen or bool(hf.get("attention_bias")),
-        mlp_bias=bool(hf.get("mlp_bias")),
-        tie_embeddings=bool(hf.get("tie_word_embeddings", False)), sliding_window=int(window) if window else None,
-        bos_token_id=hf.get("bos_token_id"), eos_token_id=hf.get("eos_token_id"),
-        display_name=str(hf.get("_name_or_path") or name), **_rope_scaling(hf, d_head),
+        d_mlp=int(hf["intermediate_size"]), d_vocab=int(hf["vocab_size"]), causal=True, norm="rms",
+        norm_eps=float(hf.get("rms_norm_eps", 1e-6)), norm_position="pre", act=_act(hf.get("hidden_act", "silu")),
+        gated_mlp=True, uses_rope=True, rope_theta=_rope_theta(hf), attn_bias=qwen or bool(hf.get("attention_bias")),
+        mlp_bias=bool(hf.get("mlp_bias")), tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+        sliding_window=int(window) if window else None, bos_token_id=hf.get("bos_token_id"),
+        eos_token_id=hf.get("eos_token_id"), display_name=str(hf.get("_name_or_path") or name),
+        **_rope_scaling(hf, d_head),
     )
 
 
@@ -320,8 +318,7 @@ def llama_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
         src, dst = f"layers.{layer}.", f"blocks.{layer}."
         for part in "qkvo":
             w[f"{dst}attn.W_{part.upper()}"] = r.linear(f"{src}self_attn.{part}_proj.weight")
-            # Qwen2: biases on q, k and v only; Llama's attention_bias: on o too
-            if cfg.attn_bias and (part != "o" or r.has(f"{src}self_attn.o_proj.bias")):
+            if cfg.attn_bias and (part != "o" or r.has(f"{src}self_attn.o_proj.bias")):  # Qwen2's: not on o
                 w[f"{dst}attn.b_{part.upper()}"] = r.get(f"{src}self_attn.{part}_proj.bias")
         w[dst + "ln_attn.w"] = r.get(src + "input_layernorm.weight")
         w[dst + "ln_mlp.w"] = r.get(src + "post_attention_layernorm.weight")
@@ -329,10 +326,8 @@ def llama_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
             w[f"{dst}mlp.W_{ours}"] = r.linear(f"{src}mlp.{theirs}.weight")
             if cfg.mlp_bias:  # Llama's mlp_bias
                 w[f"{dst}mlp.b_{ours}"] = r.get(f"{src}mlp.{theirs}.bias")
-    if not cfg.tie_embeddings:
-        if "lm_head.weight" not in sd:
-            raise ModelLoadError("The checkpoint lacks 'lm_head.weight' and does not tie its embeddings.")
-        w["unembed.W_U"] = sd["lm_head.weight"].float().T.contiguous()  # [d_model, d_vocab]
+    if not cfg.tie_embeddings:  # r.linear says which tensor a checkpoint lacks
+        w["unembed.W_U"] = _Reader(sd, ("",)).linear("lm_head.weight")  # [d_model, d_vocab]
     return w
 
 

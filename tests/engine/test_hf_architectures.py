@@ -286,6 +286,18 @@ def test_unsupported_architectures_are_refused(tmp_path):
         load_model(str(folder))
 
 
+@pytest.mark.parametrize(("kind", "fields", "named"), [("internlm3", {"qkv_bias": True}, "qkv_bias"),
+                                                     ("qwen2", {"mlp_bias": True}, "mlp_bias")])
+def test_biases_a_llama_family_adapter_does_not_read_are_refused_by_name(kind, fields, named):
+    """InternLM3's own bias fields, and biases a Qwen2 does not have where it has them (on W_O, in the MLP)."""
+    from attention_core.loading.hf_adapters import llama_config
+
+    hf = dict(model_type=kind, hidden_size=64, num_attention_heads=4, num_hidden_layers=2, intermediate_size=96,
+              vocab_size=300, **fields)  # fmt: skip
+    with pytest.raises(ModelLoadError, match=f"{kind} checkpoints with {named} are not supported yet"):
+        llama_config(hf, "x")
+
+
 def test_hub_id_offline_is_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
