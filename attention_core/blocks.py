@@ -286,14 +286,16 @@ def stack_position_bias(w: Weights, cfg: ModelConfig, n_q: int, n_k: int, row_of
     relative table, bidirectional buckets where the stack's own masking is (an encoder), causal ones in a
     decoder (the model's own rule, whatever mask a what-if run forces). ALiBi (BLOOM): slope_h × the key's
     position, as the model adds it (the query's own −slope_h × i would be the same in every entry of a row,
-    which the softmax ignores); MPT's: slope_h × (the key's position − the last key's), as it adds it."""
+    which the softmax ignores); MPT's: slope_h × (the key's position − the last key's), as it adds it; Falcon-RW's:
+    BLOOM's, times the scores' scale, as it adds the bias to q·k before scaling them."""
     if cfg.position_bias in ("none", "disentangled"):  # DeBERTa's terms are each layer's (disentangled.py)
         return None
     if cfg.position_bias == "alibi":
         keys = torch.arange(n_k, dtype=torch.float32)  # (n_k,)
         if cfg.alibi_bias_max is not None:  # MPT: 1 − n_k … 0
             keys = keys - (n_k - 1)
-        bias = alibi_slopes(cfg.n_heads, cfg.alibi_bias_max)[:, None, None] * keys[None, None, :]  # (n_heads, 1, n_k)
+        slopes = alibi_slopes(cfg.n_heads, cfg.alibi_bias_max) * (cfg.scale if cfg.alibi_scaled else 1.0)  # Falcon-RW
+        bias = slopes[:, None, None] * keys[None, None, :]  # (n_heads, 1, n_k)
         return bias.expand(cfg.n_heads, n_q, n_k).contiguous().to(w["embed.W_E"].device)
     return position_bias(w[REL_BIAS], n_q, n_k, not cfg.causal, cfg.rel_max_distance, row_offset)
 

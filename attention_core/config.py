@@ -134,15 +134,15 @@ class ModelConfig:
     xielu: tuple[float, float] = (0.5, -1e-6)  # act "xielu" (Apertus): its constants (beta, eps); see activations.py
     swiglu_clamp: tuple[float, float] = (7.0, 1.702)  # act "swiglu_clamped" (GPT-OSS): (limit, alpha)
     skip_first_attn_norm: bool = False  # ModernBERT: layer 0's attention reads the (normalised) embeddings as they are
-    # T5's relative position bias: a learned (rel_buckets, n_heads) table, one per stack (weights
-    # blocks.0.attn.rel_bias, dec.blocks.0.attn.rel_bias; every layer of the stack reads it), indexed by the
-    # bucket of key − query and added to the scores after q·k·scale, before the mask. Buckets are
-    # bidirectional where the stack's own masking is (the encoder), causal where it is causal (the decoder).
+    # T5's relative position bias: a learned (rel_buckets, n_heads) table per stack (blocks.0.attn.rel_bias and
+    # dec.blocks.0.attn.rel_bias, read by every layer of the stack) indexed by the bucket of key − query, added after
+    # q·k·scale, before the mask; buckets bidirectional in a stack that reads both ways (an encoder), else causal.
     # alibi (BLOOM): slope_h × key position, no weights; disentangled (DeBERTa): attention_core/disentangled.py
     position_bias: Literal["none", "t5", "alibi", "disentangled"] = "none"
     # MPT's ALiBi: slopes 2^(−k·max/m) for k = 1..m (m the next power of two ≥ n_heads; odd ones first where
     # m > n_heads), added as slope × (key − last key); None: BLOOM's slopes, × the key's position
     alibi_bias_max: float | None = None
+    alibi_scaled: bool = False  # Falcon-RW adds ALiBi to q·k before the scale, so the bias is scaled with it
     rel_buckets: int = 0
     rel_max_distance: int = 0
     position_table_too: bool = False  # MPNet: absolute position embeddings beside its relative position bias

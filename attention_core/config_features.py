@@ -160,7 +160,9 @@ def _position_bias_features(cfg: ModelConfig) -> list[str]:
         return ["ALiBi: each head adds its own slope × (the key's position − the last key's) to every score, no "
                 "position embedding"]  # fmt: skip
     if cfg.position_bias == "alibi":
-        return ["ALiBi: each head adds its own slope × the key's position to every score, no position embedding"]
+        scaled = "; the slopes ÷ √d_head, as the model adds them to q·k before its scale" if cfg.alibi_scaled else ""
+        return ["ALiBi: each head adds its own slope × the key's position to every score, no position embedding"
+                + scaled]
     if cfg.position_bias == "t5":
         kind = "causal" if cfg.causal else "bidirectional"
         if cfg.is_encoder_decoder:

@@ -192,6 +192,9 @@ def _tiny_hf_layernorm(kind: str, base: dict):
         heads = 5 if kind == "bloom_5h" else 4
         cfg = transformers.BloomConfig(vocab_size=300, hidden_size=16 * heads, n_layer=2, n_head=heads)
         return transformers.BloomForCausalLM(cfg)
+    if kind == "falcon_rw":  # Falcon-RW: ALiBi (added to q·k before the 1/√d_head), sequential blocks, biases
+        cfg = transformers.FalconConfig(alibi=True, parallel_attn=False, bias=True, multi_query=False, **falcon)
+        return transformers.FalconForCausalLM._from_config(cfg, attn_implementation="eager")
     if kind in ("falcon", "falcon_new"):  # Falcon's eager attention only at construction (set_attn_implementation
         # is refused): its SDPA path returns patterns without the causal mask
         layout = dict(multi_query=True) if kind == "falcon" else dict(new_decoder_architecture=True, num_kv_heads=2)

@@ -8,7 +8,8 @@ config reader. What differs from a Llama, declared in the ModelConfig:
 - StableLM: partial rotary, optional q/k/v biases, parallel blocks with one norm where use_parallel_residual.
 - StarCoder2: biases everywhere, a plain GELU MLP (c_fc, c_proj), a sliding window on every layer.
 - Falcon (7B: one norm, attention and MLP side by side, one key/value head; 40B, 180B, Falcon 2: two norms, grouped
-  key/value heads): q, k and v fused, the layout by variant (_falcon_qkv); its ALiBi variant (falcon-rw) is refused.
+  key/value heads): q, k and v fused, the layout by variant (_falcon_qkv). Falcon-RW (alibi): no RoPE, BLOOM's ALiBi
+  slopes, added to q·k before the 1/√d_head (ModelConfig.alibi_scaled), sequential blocks.
 - Phi-3.5-MoE (phimoe): LayerNorms with biases (their epsilon named rms_norm_eps), q/k/v/o biases, LongRoPE whose
   factor on cos and sin is the config's short_mscale (texts stay within the original context), an unembedding bias
   where lm_head_bias; in every layer Mixtral's layout of experts behind SparseMixer's router (two experts, each
@@ -108,8 +109,9 @@ def phimoe_config(hf: dict, name: str) -> ModelConfig:
 
 
 def falcon_config(hf: dict, name: str) -> ModelConfig:
-    if hf.get("alibi"):
-        raise ModelLoadError("Falcon checkpoints with ALiBi (falcon-rw) are not supported yet.")
+    """Falcon 7B's, 40B's (and 180B's, Falcon 2's) layouts with RoPE; Falcon-RW's (alibi): BLOOM's slopes added to
+    q·k before its 1/√d_head, so the bias is scaled with the scores (alibi_scaled), and no RoPE."""
+    alibi = dict(position_bias="alibi", alibi_scaled=True, uses_rope=False) if hf.get("alibi") else {}
     new, parallel = bool(hf.get("new_decoder_architecture")), bool(hf.get("parallel_attn", True))
     two_norms = new and int(hf.get("num_ln_in_parallel_attn") or 2) == 2
     heads = int(hf.get("num_attention_heads") or hf["n_head"])
@@ -123,7 +125,7 @@ def falcon_config(hf: dict, name: str) -> ModelConfig:
     return _layernorm_decoder(
         {**hf, **fields}, name, "falcon", "layer_norm_epsilon", gated_mlp=False, parallel_blocks=parallel or new,
         shared_block_norm=(parallel or new) and not two_norms, attn_bias=bool(hf.get("bias")),
-        mlp_bias=bool(hf.get("bias")),
+        mlp_bias=bool(hf.get("bias")), **alibi,
     )  # fmt: skip
 
 

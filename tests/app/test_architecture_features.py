@@ -181,6 +181,8 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("cohere_qk", ("LayerNorm on queries and keys per head",
                        "RoPE on neighbouring pairs of dimensions (q and k listed even dimensions first)")),
         ("persimmon", ("LayerNorm on queries and keys per head", "RoPE on 8 of 16 dimensions per head")),
+        ("falcon_rw", ("ALiBi: each head adds its own slope × the key's position to every score, no position "
+                       "embedding; the slopes ÷ √d_head, as the model adds them to q·k before its scale",)),
         ("starcoder2", ("sliding window of 8 tokens",)),
         ("mpnet", ("relative position bias, beside q·k (32 buckets to 128 tokens; bidirectional)",)),
         ("qwen3_moe", ("a mixture of 4 experts in the MLP, 2 per token",)),

@@ -38,16 +38,29 @@ KINDS = [
     "cwm", "hyperclovax", "hyperclovax_pre", "mellum", "hy_v3", "flint", "afmoe", "kolibri1", "mimo_v2_flash",
     "modernbert_decoder",
     "openai_gpt", "codegen", "xglm", "mpt", "granitemoehybrid", "granitemoehybrid_moe",
-    "phi_qk", "stablelm_qk", "cohere_qk", "persimmon",
+    "phi_qk", "stablelm_qk", "cohere_qk", "persimmon", "falcon_rw",
 ]
 # the rest: RoPE or ALiBi, positions inside attention
 LEARNED_POSITIONS = ("gpt_neo", "opt", "gpt_bigcode", "gpt_bigcode_mha", "openai_gpt", "xglm")  # XGLM's: computed
+
+
+def _alibi_once(hf) -> None:
+    """transformers 5's Falcon with ALiBi (Falcon-RW) puts alibi/√d_head into the mask its layers get, and its eager
+    path (the one that returns patterns) then adds alibi to q·k again before the scale: twice, where its default
+    SDPA path, and Falcon-RW as trained, add it once (test_falcon_rw_reference_is_transformers_default_path). Each
+    layer is handed zeros for its own alibi, so that the mask's copy is the only one."""
+    for block in hf.transformer.h:
+        block.self_attention.register_forward_pre_hook(
+            lambda _, args, kwargs: (args, {**kwargs, "alibi": torch.zeros_like(kwargs["alibi"])}), with_kwargs=True
+        )
 
 
 @pytest.fixture(scope="module", params=KINDS)
 def pair(request, tmp_path_factory, monkeypatch_module):
     folder = tmp_path_factory.mktemp(request.param)
     hf = save_tiny(request.param, folder)
+    if request.param == "falcon_rw":
+        _alibi_once(hf)
     monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     return request.param, hf, load_model(str(folder), device="cpu")
 
@@ -261,6 +274,8 @@ def test_declared_features(pair):
         "cohere_qk": dict(qk_norm="head", norm="layer", rope_pairs_reordered=True, parallel_blocks=True),
         "persimmon": dict(qk_norm="head", norm="layer", act="relu2", gated_mlp=False, rotary_dim=8, attn_bias=True,
                           mlp_bias=True, parallel_blocks=False, n_kv_heads=4),
+        "falcon_rw": dict(position_bias="alibi", alibi_scaled=True, uses_rope=False, parallel_blocks=False,
+                          attn_bias=True, mlp_bias=True, n_kv_heads=4),
     }[kind]
     for field, value in expected.items():
         assert getattr(cfg, field) == value, field
@@ -341,6 +356,22 @@ def test_steps_sweep_and_pooled_views_agree_with_the_trace(pair):
     ablated = ours.trace(TEXT, interventions=[ablate_head(0, 1)])
     expected = torch.log_softmax(ablated.logits[-1], -1)[target] - torch.log_softmax(trace.logits[-1], -1)[target]
     assert abs(sweep[0, 1] - expected) <= 1e-4
+
+
+def test_falcon_rw_reference_is_transformers_default_path(tmp_path, monkeypatch):
+    """The reference the parity tests hold Falcon-RW to (transformers' eager path, its ALiBi counted once: _alibi_once)
+    gives the logits of transformers' default SDPA path; the eager path as shipped does not (ALiBi twice)."""
+    hf = save_tiny("falcon_rw", tmp_path / "falcon_rw")
+    sdpa = transformers.FalconForCausalLM.from_pretrained(str(tmp_path / "falcon_rw"), attn_implementation="sdpa")
+    ids = torch.tensor([[5, 40, 77, 12, 200, 31, 9, 150, 64, 3, 18, 99]])
+    with torch.inference_mode():
+        default, twice = sdpa.eval()(ids).logits, hf(ids).logits
+        _alibi_once(hf)
+        once = hf(ids).logits
+    assert (once - default).abs().max().item() <= LOGIT_TOL < (twice - default).abs().max().item()
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(tmp_path / "falcon_rw"), device="cpu")
+    assert (ours.trace_ids(ids[0].tolist()).logits - default[0]).abs().max().item() <= LOGIT_TOL
 
 
 def test_gemma_configs_without_layer_types_follow_the_models_rule():
