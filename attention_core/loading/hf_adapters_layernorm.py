@@ -66,9 +66,11 @@ def stablelm_config(hf: dict, name: str) -> ModelConfig:
 
 def persimmon_config(hf: dict, name: str) -> ModelConfig:
     """Persimmon (Adept; Fuyu's language model): GPT-NeoX's fused q, k, v and biases, sequential blocks, partial
-    rotary, a q/k LayerNorm shared by the heads, a plain MLP with squared ReLU."""
+    rotary, a q/k LayerNorm shared by the heads, a plain MLP with squared ReLU (PersimmonConfig's defaults, where
+    config.json leaves them out)."""
+    own = {"qk_layernorm": True, "hidden_act": "relu2", "partial_rotary_factor": 0.5}
     return _layernorm_decoder(
-        {**hf, "num_key_value_heads": hf["num_attention_heads"]}, name, "persimmon", "layer_norm_eps",
+        {**own, **hf, "num_key_value_heads": hf["num_attention_heads"]}, name, "persimmon", "layer_norm_eps",
         gated_mlp=False, attn_bias=True, mlp_bias=True,
     )  # fmt: skip
 

@@ -534,6 +534,17 @@ def test_an_olmo3_config_without_layer_types_takes_transformers_defaults():
     assert cfg.sliding_layers == (True, True, True, False) and cfg.sliding_window == 4096
 
 
+def test_a_persimmon_config_that_names_only_its_sizes_takes_transformers_defaults():
+    """PersimmonConfig's defaults are its own: q/k LayerNorms on, squared ReLU, half of each head rotating."""
+    from attention_core.loading.hf_adapters_layernorm import persimmon_config
+
+    sizes = dict(vocab_size=300, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4)
+    reference = transformers.PersimmonConfig(**sizes)
+    cfg = persimmon_config({"model_type": "persimmon", **sizes}, "p")
+    assert reference.qk_layernorm and cfg.qk_norm == "head"
+    assert (cfg.act, cfg.rotary_dim) == (reference.hidden_act, 16 * reference.rope_parameters["partial_rotary_factor"])
+
+
 @pytest.mark.parametrize("kind", ["ernie4_5", "seed_oss", "helium", "glm4", "ministral3"])
 def test_a_config_without_head_dim_takes_transformers_default_of_128(kind):
     """These configs' head_dim is 128 unless config.json gives one (not d_model / n_heads, here 64 / 4 = 16); GLM's
