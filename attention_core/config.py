@@ -14,7 +14,7 @@ ENCODER_ARCHS = (
     "bert", "mpnet", "modernbert", "deberta", "deberta_v2", "marian", "t5", "gemma3_embedding", "bart", "mbart",
     "pegasus", "eurobert", "ultrabert", "nomic_bert", "gte", "jina_v3", "t5_encoder", "m2m_100",
     "plbart", "blenderbot", "roberta-prelayernorm", "xlm-roberta-xl", "ernie",
-    "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus", "t5gemma", "esm", "esmc",
+    "longformer", "roformer", "albert", "big_bird", "led", "bigbird_pegasus", "t5gemma", "esm", "esmc", "megatron-bert",
 )  # fmt: skip
 
 REPLACED_LABELS = ("original", "replaced")  # ELECTRA discriminator's tag_labels: its one logit z read as (0, z)
@@ -45,7 +45,7 @@ class ModelConfig:
         "blenderbot-decoder", "mpt", "exaone", "internlm2", "roberta-prelayernorm", "xlm-roberta-xl", "persimmon",
         "ernie", "longformer", "roformer", "albert", "big_bird", "led", "led-decoder", "bigbird_pegasus",
         "bigbird_pegasus-decoder", "mllama", "t5gemma", "t5gemma-decoder", "granitemoehybrid", "lfm2", "lfm2_moe",
-        "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h", "esm", "esmc",
+        "lfm3", "qwen3_5_text", "qwen3_5_moe_text", "qwen3_next", "bamba", "nemotron_h", "esm", "esmc", "megatron-bert",
         "olmo_hybrid", "falcon_h1", "jamba", "kimi_linear", "recurrent_gemma", "axk1", "mimo_v2_flash", "dbrx",
     ]
     n_layers: int

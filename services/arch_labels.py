@@ -11,6 +11,7 @@ ARCH_LABELS = {
     "internlm2": "InternLM2 decoder",
     "roberta-prelayernorm": "RoBERTa-PreLayerNorm encoder",
     "xlm-roberta-xl": "XLM-RoBERTa-XL encoder (pre-norm)",
+    "megatron-bert": "Megatron-BERT encoder (pre-norm)",
     "ernie": "ERNIE encoder",
     "longformer": "Longformer encoder (local windows)",
     "roformer": "RoFormer encoder (RoPE)",

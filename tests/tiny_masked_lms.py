@@ -16,7 +16,8 @@ MODERNBERT_LIKE = dict(vocab_size=V, hidden_size=64, num_hidden_layers=3, num_at
                        max_position_embeddings=128, local_attention=8, pad_token_id=0, bos_token_id=2, eos_token_id=3,
                        cls_token_id=2, sep_token_id=3, classifier_activation="silu")  # fmt: skip
 KINDS = ("bert", "bert_untied", "bert_pretraining", "roberta", "xlm-roberta", "distilbert", "albert",
-         "electra_generator", "mpnet", "modernbert", "deberta_v2", "deberta_v2_legacy", "esm", "esmc")  # fmt: skip
+         "electra_generator", "mpnet", "modernbert", "deberta_v2", "deberta_v2_legacy", "esm", "esmc",
+         "megatron-bert")  # fmt: skip
 
 
 def masked_lm(kind: str):
@@ -28,6 +29,8 @@ def masked_lm(kind: str):
         return tf.BertForMaskedLM(tf.BertConfig(hidden_act="gelu_new", tie_word_embeddings=kind == "bert", **BERT_LIKE))
     if kind == "bert_pretraining":  # cls.predictions beside the next-sentence head (bert-base-uncased's layout)
         return tf.BertForPreTraining(tf.BertConfig(**BERT_LIKE))
+    if kind == "megatron-bert":  # BERT's head (cls.predictions), read after the stack's closing LayerNorm
+        return tf.MegatronBertForMaskedLM(tf.MegatronBertConfig(hidden_act="gelu_new", **BERT_LIKE))
     if kind == "roberta":  # lm_head.*: GELU fixed in its code whatever hidden_act says
         return tf.RobertaForMaskedLM(tf.RobertaConfig(pad_token_id=1, hidden_act="relu", **BERT_LIKE))
     if kind == "xlm-roberta":

@@ -1,5 +1,6 @@
 """Hugging Face adapters for encoders in BERT's layout with a twist: ALBERT, whose layers share their weights,
-BigBird, whose sparse attention is full attention up to a length, and the protein language models ESM and ESM C.
+BigBird, whose sparse attention is full attention up to a length, Megatron-BERT, whose norms come before each
+sublayer, and the protein language models ESM and ESM C.
 
 ALBERT ("A Lite BERT": albert-base-v2 to albert-xxlarge-v2): BERT's post-norm layers, one set of weights shared by
 every layer.
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import partial
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
@@ -160,7 +162,20 @@ def esmc_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return fold_residual_scale(w, cfg)
 
 
+# NVIDIA's Megatron-BERT (and IDEA's Erlangshen-MegatronBert): XLM-RoBERTa-XL's layout under BERT's names and positions
+MEGATRON_BERT_NAMES = dataclasses.replace(
+    BERT_NAMES, prefixes=("bert.",), embedding_norm=False, final_norm="encoder.ln",
+    norms=(("ln_attn", "attention.ln"), ("ln_mlp", "ln")),
+)  # fmt: skip
+
+
+def megatron_bert_config(hf: dict, name: str) -> ModelConfig:
+    """A BERT with a LayerNorm before each sublayer and one closing the stack, none on the embeddings."""
+    return dataclasses.replace(bert_config(hf, name), arch="megatron-bert", norm_position="pre")
+
+
 ADAPTERS = {
+    "megatron-bert": (megatron_bert_config, partial(encoder_weights, names=MEGATRON_BERT_NAMES)),
     "esm": (esm_config, esm_weights),
     "esmc": (esmc_config, esmc_weights),
     "albert": (albert_config, albert_weights),

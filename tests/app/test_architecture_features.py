@@ -306,6 +306,7 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("openai_gpt", ()),  # GPT-1: GPT-2's parts in BERT's post-norm order; nothing in its attention differs
         ("xglm", ()),
         ("xlm-roberta-xl", ()),  # RoBERTa's layers with their norms before each sublayer
+        ("megatron-bert", ()),  # BERT's likewise
         ("roberta-prelayernorm", ()),
         ("ernie", ()),  # BERT's attention; its task-type embedding is added before layer 0
         ("longformer", ("local attention: keys up to 4 tokens either side (every layer)",)),

@@ -69,6 +69,10 @@ def _make(kind: str):
     if kind == "xlm-roberta-xl":  # the same, its embeddings not normalised (XLM-RoBERTa-XL and -XXL)
         cfg = transformers.XLMRobertaXLConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaXLModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "megatron-bert":  # BERT with a LayerNorm before each sublayer, one closing the stack, none on the
+        # embeddings (NVIDIA's Megatron-BERT, IDEA's Erlangshen-MegatronBert)
+        cfg = transformers.MegatronBertConfig(**bert_like)
+        return transformers.MegatronBertModel(cfg, add_pooling_layer=False), _wordpiece(V)
     if kind == "roformer":  # BERT's layers with RoPE in neighbouring pairs; 32-wide embeddings projected up to 64
         cfg = transformers.RoFormerConfig(embedding_size=32, **bert_like)
         return transformers.RoFormerModel(cfg), _wordpiece(V)
@@ -119,7 +123,7 @@ def _make(kind: str):
 KINDS = ["gpt2", "llama", "llama_biased", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta",
          "xlm-roberta", "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert",
          "ultrabert", "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
-         "ernie", "roformer", "albert", "big_bird"]
+         "ernie", "roformer", "albert", "big_bird", "megatron-bert"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -213,7 +217,8 @@ def test_architecture_specifics(pair):
     assert cfg.n_kv_heads == (2 if kind in (*llamas, "eurobert", "ultrabert") else 4)
     assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
-                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "albert", "big_bird")
+                "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "albert", "big_bird",
+                "megatron-bert")
     biased = (*encoders, "gte", "jina_v3", "roformer")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", "llama_biased", *biased))
     if kind == "llama_biased":  # attention_bias: W_O's too; mlp_bias: the gate's, up's and down's
@@ -222,7 +227,7 @@ def test_architecture_specifics(pair):
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
                 "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
-                "ernie", "roformer", "albert", "big_bird")  # not DistilBERT's, MPNet's
+                "ernie", "roformer", "albert", "big_bird", "megatron-bert")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
     assert ("embed.W_proj" in ours.weights) == (kind in ("electra_small", "roformer", "albert"))
     if kind == "albert":  # layers 0 and 1 read group 0's weights, layer 2 group 1's (int(i / 1.5)): stored once
@@ -253,9 +258,10 @@ def test_architecture_specifics(pair):
     assert ("embed.W_task" in ours.weights) == (kind == "ernie")  # ERNIE's task types: task 0 added to every token
     if kind == "ernie":
         assert ours.trace(TEXT).head_steps(0, 0).embedding_terms == ("token", "position", "segment", "task type")
-    if kind in ("roberta-prelayernorm", "xlm-roberta-xl"):  # norms before each sublayer, one closing the stack
-        assert cfg.norm_position == "pre" and "ln_final.b" in ours.weights
+    if kind in ("roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert"):  # norms before each sublayer, one
+        assert cfg.norm_position == "pre" and "ln_final.b" in ours.weights  # closing the stack
         assert ("embed.ln.w" in ours.weights) == (kind == "roberta-prelayernorm")
+        assert cfg.pos_offset == (0 if kind == "megatron-bert" else 2)  # BERT's positions from 0, RoBERTa's from 2
     if kind == "ultrabert":  # layers 0 and 1 local: |query − key| ≤ 3, both ways, at their own RoPE base
         assert [cfg.window(i) for i in range(3)] == [4, 4, None]
         assert (cfg.rope_theta, cfg.rope_theta_local) == (5000, 50)
