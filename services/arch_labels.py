@@ -12,6 +12,7 @@ ARCH_LABELS = {
     "roberta-prelayernorm": "RoBERTa-PreLayerNorm encoder",
     "xlm-roberta-xl": "XLM-RoBERTa-XL encoder (pre-norm)",
     "megatron-bert": "Megatron-BERT encoder (pre-norm)",
+    "rembert": "RemBERT encoder",
     "ernie": "ERNIE encoder",
     "longformer": "Longformer encoder (local windows)",
     "roformer": "RoFormer encoder (RoPE)",

@@ -17,7 +17,7 @@ MODERNBERT_LIKE = dict(vocab_size=V, hidden_size=64, num_hidden_layers=3, num_at
                        cls_token_id=2, sep_token_id=3, classifier_activation="silu")  # fmt: skip
 KINDS = ("bert", "bert_untied", "bert_pretraining", "roberta", "xlm-roberta", "distilbert", "albert",
          "electra_generator", "mpnet", "modernbert", "deberta_v2", "deberta_v2_legacy", "esm", "esmc",
-         "megatron-bert")  # fmt: skip
+         "megatron-bert", "rembert")  # fmt: skip
 
 
 def masked_lm(kind: str):
@@ -29,6 +29,9 @@ def masked_lm(kind: str):
         return tf.BertForMaskedLM(tf.BertConfig(hidden_act="gelu_new", tie_word_embeddings=kind == "bert", **BERT_LIKE))
     if kind == "bert_pretraining":  # cls.predictions beside the next-sentence head (bert-base-uncased's layout)
         return tf.BertForPreTraining(tf.BertConfig(**BERT_LIKE))
+    if kind == "rembert":  # BERT's head names, its decoder its own (output_embedding_size wide), never the inputs'
+        cfg = tf.RemBertConfig(input_embedding_size=32, output_embedding_size=48, hidden_act="gelu_new", **BERT_LIKE)
+        return tf.RemBertForMaskedLM(cfg)
     if kind == "megatron-bert":  # BERT's head (cls.predictions), read after the stack's closing LayerNorm
         return tf.MegatronBertForMaskedLM(tf.MegatronBertConfig(hidden_act="gelu_new", **BERT_LIKE))
     if kind == "roberta":  # lm_head.*: GELU fixed in its code whatever hidden_act says

@@ -79,6 +79,10 @@ def tiny_later(kind: str, base: dict):
     if kind == "ernie":  # BERT with a task-type embedding on every token (ERNIE 3.0's use_task_id)
         shape = dict(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96)
         return transformers.ErnieModel(transformers.ErnieConfig(use_task_id=True, **shape), add_pooling_layer=False)
+    if kind == "rembert":  # BERT's layers; embeddings 32 wide, normalised there, projected up to 64
+        shape = dict(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
+                     input_embedding_size=32, output_embedding_size=48)  # fmt: skip
+        return transformers.RemBertModel(transformers.RemBertConfig(**shape), add_pooling_layer=False)
     if kind in ("roberta-prelayernorm", "xlm-roberta-xl", "megatron-bert"):  # pre-norm RoBERTa and BERT encoders
         shape = dict(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
                      max_position_embeddings=130, pad_token_id=1)  # fmt: skip

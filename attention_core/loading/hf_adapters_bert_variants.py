@@ -1,6 +1,6 @@
 """Hugging Face adapters for encoders in BERT's layout with a twist: ALBERT, whose layers share their weights,
 BigBird, whose sparse attention is full attention up to a length, Megatron-BERT, whose norms come before each
-sublayer, and the protein language models ESM and ESM C.
+sublayer, RemBERT, whose narrow embeddings are projected up, and the protein language models ESM and ESM C.
 
 ALBERT ("A Lite BERT": albert-base-v2 to albert-xxlarge-v2): BERT's post-norm layers, one set of weights shared by
 every layer.
@@ -174,7 +174,26 @@ def megatron_bert_config(hf: dict, name: str) -> ModelConfig:
     return dataclasses.replace(bert_config(hf, name), arch="megatron-bert", norm_position="pre")
 
 
+REMBERT_NAMES = dataclasses.replace(BERT_NAMES, prefixes=("rembert.",))
+
+
+def rembert_config(hf: dict, name: str) -> ModelConfig:
+    """RemBERT (Google's): BERT's post-norm layers, its embeddings input_embedding_size wide, normalised at that width
+    and projected up to the layers' (encoder.embedding_hidden_mapping_in, as ALBERT's); the masked-language-model
+    head's own decoder (output_embedding_size wide) is read as BERT's."""
+    return dataclasses.replace(bert_config(hf, name), arch="rembert", embed_proj_after_norm=True)
+
+
+def rembert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    w = encoder_weights(sd, cfg, REMBERT_NAMES)
+    r = _Reader(sd, REMBERT_NAMES.prefixes)
+    w["embed.W_proj"] = r.linear("encoder.embedding_hidden_mapping_in.weight")  # (input_embedding_size, hidden_size)
+    w["embed.b_proj"] = r.get("encoder.embedding_hidden_mapping_in.bias")
+    return check_embedding_width(w, cfg)
+
+
 ADAPTERS = {
+    "rembert": (rembert_config, rembert_weights),
     "megatron-bert": (megatron_bert_config, partial(encoder_weights, names=MEGATRON_BERT_NAMES)),
     "esm": (esm_config, esm_weights),
     "esmc": (esmc_config, esmc_weights),

@@ -42,6 +42,8 @@ class HeadNames:
 HEADS = (
     HeadNames("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.decoder",
               "cls.predictions.bias", "hidden_act"),  # BERT, ERNIE, RoFormer, BigBird, DeBERTa's legacy layout
+    HeadNames("cls.predictions.dense", "cls.predictions.LayerNorm", "cls.predictions.decoder",
+              "cls.predictions.decoder.bias", "hidden_act"),  # RemBERT: to output_embedding_size, its own decoder
     HeadNames("lm_head.dense", "lm_head.layer_norm", "lm_head.decoder", "lm_head.bias",
               None),  # RoBERTa, ESM, ESM C, MPNet
     HeadNames("vocab_transform", "vocab_layer_norm", "vocab_projector", "vocab_projector.bias", "activation"),  # Distil

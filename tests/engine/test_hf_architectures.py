@@ -69,6 +69,9 @@ def _make(kind: str):
     if kind == "xlm-roberta-xl":  # the same, its embeddings not normalised (XLM-RoBERTa-XL and -XXL)
         cfg = transformers.XLMRobertaXLConfig(pad_token_id=1, **bert_like)
         return transformers.XLMRobertaXLModel(cfg, add_pooling_layer=False), _wordpiece(V)
+    if kind == "rembert":  # BERT's post-norm layers; embeddings 32 wide, normalised there, then projected up to 64
+        cfg = transformers.RemBertConfig(input_embedding_size=32, output_embedding_size=48, **bert_like)
+        return transformers.RemBertModel(cfg, add_pooling_layer=False), _wordpiece(V)
     if kind == "megatron-bert":  # BERT with a LayerNorm before each sublayer, one closing the stack, none on the
         # embeddings (NVIDIA's Megatron-BERT, IDEA's Erlangshen-MegatronBert)
         cfg = transformers.MegatronBertConfig(**bert_like)
@@ -123,7 +126,7 @@ def _make(kind: str):
 KINDS = ["gpt2", "llama", "llama_biased", "qwen2", "mistral", "iquestcoder", "internlm3", "bert", "roberta",
          "xlm-roberta", "distilbert", "mpnet", "modernbert", "electra", "electra_small", "camembert", "eurobert",
          "ultrabert", "nomic_bert", "gte", "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
-         "ernie", "roformer", "albert", "big_bird", "megatron-bert"]
+         "ernie", "roformer", "albert", "big_bird", "megatron-bert", "rembert"]
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -218,7 +221,7 @@ def test_architecture_specifics(pair):
     assert cfg.causal == (kind in ("gpt2", *llamas))
     encoders = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "electra", "electra_small", "camembert",
                 "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text", "ernie", "albert", "big_bird",
-                "megatron-bert")
+                "megatron-bert", "rembert")
     biased = (*encoders, "gte", "jina_v3", "roformer")  # RoPE, no position table, but biases on q, k and v
     assert ("blocks.0.attn.b_Q" in ours.weights) == (kind in ("gpt2", "qwen2", "llama_biased", *biased))
     if kind == "llama_biased":  # attention_bias: W_O's too; mlp_bias: the gate's, up's and down's
@@ -227,9 +230,11 @@ def test_architecture_specifics(pair):
     assert cfg.absolute_positions == ("embed.W_pos" in ours.weights) == (kind in ("gpt2", *encoders))
     segments = ("bert", "roberta", "xlm-roberta", "electra", "electra_small", "camembert", "nomic_bert", "gte",
                 "jina_v3", "roberta-prelayernorm", "xlm-roberta-xl", "data2vec-text",
-                "ernie", "roformer", "albert", "big_bird", "megatron-bert")  # not DistilBERT's, MPNet's
+                "ernie", "roformer", "albert", "big_bird", "megatron-bert", "rembert")  # not DistilBERT's, MPNet's
     # ELECTRA-small: 32-wide embeddings, normalised at that width, then projected up to the layers' 64
-    assert ("embed.W_proj" in ours.weights) == (kind in ("electra_small", "roformer", "albert"))
+    assert ("embed.W_proj" in ours.weights) == (kind in ("electra_small", "roformer", "albert", "rembert"))
+    if kind == "rembert":  # normalised at the embeddings' 32, then projected up to the layers' 64
+        assert ours.weights["embed.ln.w"].shape == (32,) and ours.weights["embed.W_proj"].shape == (32, 64)
     if kind == "albert":  # layers 0 and 1 read group 0's weights, layer 2 group 1's (int(i / 1.5)): stored once
         assert cfg.layer_weights == (0, 0, 1) and cfg.stored_layers == 2
         assert ours.weights["blocks.1.attn.W_Q"] is ours.weights["blocks.0.attn.W_Q"]
