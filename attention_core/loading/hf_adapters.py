@@ -15,7 +15,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
-from .not_yet import not_yet
+from .not_yet import not_read, not_yet
 from .rope_scaling import rope_rule
 
 StateDict = dict[str, torch.Tensor]
@@ -395,6 +395,5 @@ def adapter_for(hf: dict) -> Adapter:
     if kind not in table and (why := not_yet(str(kind))) is not None:
         raise ModelLoadError(f"model_type {kind!r} is not supported yet. {why}")
     if kind not in table:
-        known = ", ".join(sorted(table))
-        raise ModelLoadError(f"model_type {kind!r} is not supported; supported: {known}.")
+        raise ModelLoadError(not_read("model_type", str(kind), table))
     return table[kind]

@@ -12,6 +12,9 @@ read audio or images (Whisper, wav2vec 2.0, ViT, CLIP, ...) are not text models:
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection
+
 _HYBRID = ("some of its layers mix tokens without attention ({}), which are not read for this model yet (of the "
            "hybrids, this engine runs LFM2's and LFM3's short convolutions, the gated delta rule of Qwen3.5 and OLMo "
            "Hybrid, Kimi Linear's delta attention, the Mamba-2 layers of Granite 4, Bamba, Nemotron-H and Falcon-H1, "
@@ -59,3 +62,12 @@ def not_yet(kind: str) -> str | None:
     """Why `kind` (a model_type or GGUF architecture) is not run yet, as a sentence; None for one not listed."""
     family = _NAMES.get(kind)
     return None if family is None else f"{family}: {_REASONS[family]}."
+
+
+def not_read(what: str, kind: str, known: Collection[str]) -> str:
+    """The sentence refusing `kind` (a `what`: "model_type" or "GGUF architecture") that neither an adapter reads nor
+    not_yet names: the nearest of `known` where one is near (a typo, a size suffix), and where the whole list is, not
+    the list itself (~180 names)."""
+    near = difflib.get_close_matches(kind, sorted(known), n=1, cutoff=0.75)
+    guess = f" (is it {near[0]!r}?)" if near else ""
+    return f"{what} {kind!r} is not supported{guess}; the {len(known)} this engine reads are listed in docs/models.md."

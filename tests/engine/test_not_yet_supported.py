@@ -1,7 +1,8 @@
 """Architectures this engine cannot run yet say why, by name, instead of listing every supported model_type: the
 hybrids whose other layers this engine does not run (Zamba, Kimi Linear, ...), models with no
 attention at all (Mamba, RWKV), Gemma 3n and 4 (per-layer head widths, key/value sharing between layers), and models
-that read audio or images (Whisper, ViT)."""
+that read audio or images (Whisper, ViT). Any other unknown name is refused in one sentence naming the nearest known
+one, and docs/models.md, whose lists are held to the engine's adapters here."""
 
 from __future__ import annotations
 
@@ -69,3 +70,31 @@ def test_a_kimi_linear_gguf_says_why(tmp_path):
     finish(w, path, {"token_embd.weight": np.zeros((300, 8), dtype=np.float32)})
     with pytest.raises(ModelLoadError, match=r"Kimi Linear \(GGUF\): its GGUF file is not read yet"):
         load_model(str(path))
+
+
+@pytest.mark.parametrize(("model_type", "near"), [("xlm-roberta-xxl", "xlm-roberta-xl"), ("qwen2-moe", "qwen2_moe")])
+def test_an_unknown_model_type_is_refused_in_a_sentence_that_names_the_nearest_one(tmp_path, model_type, near):
+    """Not the list of every model_type the engine reads (~180 of them, a wall of text in the sidebar): the nearest
+    one where there is one, and where the whole list is (docs/models.md, which the next test holds to the engine)."""
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": model_type}))
+    with pytest.raises(ModelLoadError) as caught:
+        load_model(str(tmp_path))
+    said = str(caught.value)
+    assert f"model_type {model_type!r} is not supported (is it {near!r}?)" in said and "docs/models.md" in said
+    assert len(said) < 300, said
+
+
+def test_docs_models_lists_every_model_type_and_gguf_architecture_read():
+    """docs/models.md's two lists are the engine's own: a model_type or GGUF architecture added or removed there
+    without the other would leave the refusals above pointing at a wrong list."""
+    from pathlib import Path
+
+    from attention_core.loading.gguf import CONVERTERS
+    from attention_core.loading.hf_adapters import supported_model_types
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "models.md").read_text()
+    listed = {name: set(re.findall(r"`([^`]+)`", text.split(f"<!-- {name} -->")[1].split("<!-- end -->")[0]))
+              for name in ("model_types", "gguf_architectures")}  # fmt: skip
+    assert listed["model_types"] == set(supported_model_types())
+    assert listed["gguf_architectures"] == set(CONVERTERS)
+

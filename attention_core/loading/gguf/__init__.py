@@ -19,7 +19,7 @@ from tokenizers import Tokenizer
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
-from ..not_yet import not_yet
+from ..not_yet import not_read, not_yet
 from . import (
     afmoe,
     apertus,
@@ -170,9 +170,7 @@ def _config_and_tokenizer(reader: Any, path: Path, name: str) -> tuple[Meta, Mod
         if meta.arch not in CONVERTERS and (why := not_yet(meta.arch)) is not None:
             raise ModelLoadError(f"GGUF architecture {meta.arch!r} ({path.name}) is not supported yet. {why}")
         if meta.arch not in CONVERTERS:
-            raise ModelLoadError(
-                f"GGUF architecture {meta.arch!r} ({path.name}) is not supported; supported: {', '.join(SUPPORTED)}."
-            )
+            raise ModelLoadError(f"{path.name}: {not_read('GGUF architecture', meta.arch, CONVERTERS)}")
         config = CONVERTERS[meta.arch][0](meta, name, {t.name for t in reader.tensors})
         tokenizer, note = tokenizer_from_gguf(meta), split_note(meta)
         return meta, replace(config, conversion_notes=config.conversion_notes + (note,)) if note else config, tokenizer
