@@ -26,6 +26,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_deberta_v1(folder)
     elif kind == "umt5":
         save_tiny_umt5(folder)
+    elif kind == "switch":  # Switch Transformers: T5 with experts in every other layer
+        from tests.tiny_models_seq2seq import save_tiny_switch
+
+        save_tiny_switch(folder)
     elif kind == "t5gemma":
         save_tiny_t5gemma(folder)
     elif kind in ("lfm2", "lfm3", "qwen3_5", "granite_hybrid", "nemotron_h", "olmo_hybrid", "falcon_h1",

@@ -201,3 +201,38 @@ def save_tiny_bart_classifier(folder: Path, seed: int = 6):
     hf.save_pretrained(folder, safe_serialization=True)
     bart_tokenizer().save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
+
+
+def save_tiny_switch(folder: Path, seed: int = 5, capacity: int = 48):
+    """A tiny Switch Transformer (SwitchTransformersForConditionalGeneration: T5's layout with, in every other layer
+    of each stack, 4 ReLU experts behind a top-1 router; d_model 32, 4 + 4 layers, 4 heads of d_kv 8, 8 buckets up
+    to 16 tokens, tied embeddings), drawn as save_tiny_t5 draws T5, each router at std 1 so tokens spread over the
+    experts; `capacity` tokens an expert takes per text. Returns it."""
+    import transformers
+
+    from tests.tiny_models import sentencepiece_unigram
+
+    torch.manual_seed(seed)
+    cfg = transformers.SwitchTransformersConfig(
+        vocab_size=300, d_model=32, d_kv=8, d_ff=48, num_layers=4, num_decoder_layers=4, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=16, num_experts=4,
+        expert_capacity=capacity, encoder_sparse_step=2, decoder_sparse_step=2, decoder_start_token_id=0,
+        pad_token_id=0, eos_token_id=1, dropout_rate=0.0,
+    )  # fmt: skip
+    hf = transformers.SwitchTransformersForConditionalGeneration(cfg)
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if "relative_attention_bias" in name:
+                p.normal_(0.0, 2.0)
+            elif name.endswith((".q.weight", ".k.weight")):
+                p.normal_(0.0, 0.15)
+            elif "router" in name:
+                p.normal_(0.0, 1.0)
+            elif p.dim() == 2:
+                p.normal_(0.0, 0.3)
+            else:
+                p.add_(torch.randn_like(p) * 0.1)
+    hf.save_pretrained(folder, safe_serialization=True)
+    sentencepiece_unigram(300).save(str(Path(folder) / "tokenizer.json"))
+    return hf.eval()

@@ -20,6 +20,8 @@ ModelConfig:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _act, _Reader
@@ -64,7 +66,8 @@ def t5_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
-def t5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+def t5_weights(sd: StateDict, cfg: ModelConfig, sparse_ok: bool = False) -> StateDict:
+    """T5's tensors; `sparse_ok`: a layer without a dense MLP is a mixture its caller reads (Switch)."""
     r = _Reader(sd, ())
     embed = r.get("shared.weight") if r.has("shared.weight") else r.get("encoder.embed_tokens.weight")
     w: StateDict = {"embed.W_E": embed}
@@ -95,6 +98,8 @@ def t5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
                 w[dst + "ln_cross.w"] = r.get(src + "1.layer_norm.weight")
             w[dst + "ln_mlp.w"] = r.get(ff + "layer_norm.weight")
             dense = ff + "DenseReluDense."
+            if sparse_ok and not r.has(dense + "wo.weight"):
+                continue
             if cfg.gated_mlp:
                 w[dst + "mlp.W_gate"] = r.linear(dense + "wi_0.weight")  # act(x·W_gate) * (x·W_in)
                 w[dst + "mlp.W_in"] = r.linear(dense + "wi_1.weight")
@@ -105,5 +110,45 @@ def t5_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
     return w
 
 
+def switch_config(hf: dict, name: str) -> ModelConfig:
+    """Switch Transformers: T5 (ReLU, tied embeddings, dense_act_fn naming its activation) with, in every
+    sparse_step-th layer, experts behind a top-1 softmax router whose probability weighs the expert's output. An expert
+    takes at most expert_capacity tokens of a text, in order, and drops the rest (zero MLP output), which the engine
+    does not run: texts are capped there, where nothing is dropped."""
+    if hf.get("router_type", "tokens_masked") != "tokens_masked" or hf.get("router_bias"):
+        raise ModelLoadError("Switch Transformers with another router than top-1 tokens_masked without a bias are not "
+                             "supported.")  # fmt: skip
+    cfg = t5_config({**hf, "feed_forward_proj": hf.get("dense_act_fn") or "relu"}, name)
+    capacity = int(hf.get("expert_capacity", 64))
+    note = (f"Texts are capped at {capacity} tokens: past them Switch's experts drop the tokens beyond their "
+            "capacity, which this engine does not run.")  # fmt: skip
+    return replace(
+        cfg, n_experts=int(hf["num_experts"]), experts_per_token=1, moe_router="softmax", moe_renormalize=False,
+        n_ctx=min(cfg.n_ctx, capacity), conversion_notes=(*cfg.conversion_notes, note),
+    )  # fmt: skip
+
+
+def switch_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
+    """T5's tensors, the MLP under `mlp.` (not DenseReluDense.); a sparse layer's router (mlp.router.classifier) and
+    experts (mlp.experts.expert_{e}.wi, wo)."""
+    dense = {k.replace(".mlp.", ".DenseReluDense."): v for k, v in sd.items() if ".mlp.router." not in k}
+    w = t5_weights({k: v for k, v in dense.items() if ".experts." not in k}, cfg, sparse_ok=True)
+    r = _Reader(sd, ())
+    for stack, prefix, ff, n in (("encoder", "", "1", cfg.n_layers), ("decoder", "dec.", "2", cfg.n_decoder_layers)):
+        for layer in range(n):
+            src = f"{stack}.block.{layer}.layer.{ff}.mlp."
+            if not r.has(src + "router.classifier.weight"):
+                continue
+            dst = f"{prefix}blocks.{layer}.mlp."
+            w[dst + "router.W"] = r.linear(src + "router.classifier.weight")  # (d_model, n_experts)
+            for e in range(cfg.n_experts):
+                w[f"{dst}experts.{e}.W_in"] = r.linear(f"{src}experts.expert_{e}.wi.weight")
+                w[f"{dst}experts.{e}.W_out"] = r.linear(f"{src}experts.expert_{e}.wo.weight")
+    return w
+
+
 # mT5: T5 v1.1's layout, multilingual; umT5: the same with a relative position table in every layer
-ADAPTERS = {"t5": (t5_config, t5_weights), "mt5": (t5_config, t5_weights), "umt5": (t5_config, t5_weights)}
+ADAPTERS = {
+    "t5": (t5_config, t5_weights), "mt5": (t5_config, t5_weights), "umt5": (t5_config, t5_weights),
+    "switch_transformers": (switch_config, switch_weights),
+}  # fmt: skip

@@ -308,6 +308,7 @@ def test_the_pages_that_split_a_heads_output_by_source_name_the_gate_in_their_fo
         ("xlm-roberta-xl", ()),  # RoBERTa's layers with their norms before each sublayer
         ("megatron-bert", ()),  # BERT's likewise
         ("rembert", ()),  # BERT's layers; its narrow embeddings projected up
+        ("switch", ("a mixture of 4 experts in the MLP, 1 per token", "Texts are capped at 48 tokens")),
         ("roberta-prelayernorm", ()),
         ("ernie", ()),  # BERT's attention; its task-type embedding is added before layer 0
         ("longformer", ("local attention: keys up to 4 tokens either side (every layer)",)),
