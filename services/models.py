@@ -145,20 +145,27 @@ def load(
 
 
 def formats_help() -> str:
-    """What *Another model* reads, naming every architecture the engine has an adapter for (from its own tables,
-    so the list cannot fall behind them)."""
-    hf_types = ", ".join(f"`{t}`" for t in supported_model_types())
-    gguf_archs = ", ".join(f"`{a}`" for a in GGUF_ARCHITECTURES)
+    """What *Another model* reads, in a few sentences (the tooltip must fit a window: the names are in
+    formats_list, which the sidebar shows beside the box)."""
+    quantised = ", ".join(f"`{q}`" for q in QUANTISATIONS if q != "mxfp4")
     return (
         "A Hugging Face folder or hub id (config.json, safetensors, and tokenizer.json or a slow tokenizer's "
-        f"vocab.txt, vocab.json + merges.txt or a SentencePiece model) whose model_type is one of "
-        f"{hf_types} (checkpoints quantised by {', '.join(f'`{q}`' for q in QUANTISATIONS if q != 'mxfp4')} are "
-        "decoded to float32, and GPT-OSS's MXFP4 experts); "
-        "or a GGUF file from llama.cpp or LM Studio, or a model in Ollama's store as "
-        f"`ollama:NAME[:TAG]`, whose architecture is one of {gguf_archs} (docs/gguf.md lists the quantisations). "
+        f"vocab.txt, vocab.json + merges.txt or a SentencePiece model) of one of {len(supported_model_types())} "
+        "model types, or a GGUF file from llama.cpp or LM Studio, or a model in Ollama's store as "
+        f"`ollama:NAME[:TAG]`, of one of {len(GGUF_ARCHITECTURES)} architectures: *Which models load* lists them. "
+        f"Checkpoints quantised by {quantised} are decoded to float32, as are GPT-OSS's MXFP4 experts. "
         "A hub id downloads those files once (no code, no pickles); a local file or folder, and Ollama's store, "
         "must lie under a folder the operator allowed ($ATTN_ALLOWED_MODEL_DIRS)."
     )
+
+
+def formats_list() -> str:
+    """Every config.json model_type and GGUF architecture the engine has an adapter for, from its own tables (so the
+    list cannot fall behind them), as Markdown."""
+    hf_types = ", ".join(f"`{t}`" for t in supported_model_types())
+    gguf_archs = ", ".join(f"`{a}`" for a in GGUF_ARCHITECTURES)
+    return (f"**Hugging Face model types:** {hf_types}\n\n**GGUF architectures** (docs/gguf.md lists the "
+            f"quantisations): {gguf_archs}")  # fmt: skip
 
 
 PROTEIN_ARCHS = ("esm", "esmc")  # the protein language models: a token per amino acid
