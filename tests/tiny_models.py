@@ -290,6 +290,25 @@ def save_tiny_encoder(kind: str, folder: Path, seed: int = 0):
     return _peaked_and_saved(transformers.MPNetModel(cfg, add_pooling_layer=False), folder, wordpiece(300))
 
 
+def draw_like_t5(hf) -> None:
+    """A T5-layout model's weights drawn so that its numbers test something: the relative position tables at std 2
+    (a bias as large as q·k, so a wrong bucket moves real weight), W_Q and W_K at 0.15 (T5 does not scale q·k: smaller
+    maps keep it near the bias's size), routers (Switch's) at 1 (tokens spread over the experts), other matrices at
+    0.3, 1-D norm weights moved off 1 (a missing norm weight would show)."""
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if "relative_attention_bias" in name:
+                p.normal_(0.0, 2.0)
+            elif name.endswith((".q.weight", ".k.weight")):
+                p.normal_(0.0, 0.15)
+            elif "router" in name:
+                p.normal_(0.0, 1.0)
+            elif p.dim() == 2:
+                p.normal_(0.0, 0.3)
+            else:
+                p.add_(torch.randn_like(p) * 0.1)
+
+
 def save_tiny_t5(
     folder: Path, feed_forward: str = "relu", seed: int = 3, model_type: str = "t5", vocab: int = 300,
     max_distance: int = 16,
@@ -319,17 +338,9 @@ def save_tiny_t5(
     if v1_1:  # an lm_head of its own, and no rescale of the decoder's output
         hf.lm_head = torch.nn.Linear(32, vocab, bias=False)
         hf.config.scale_decoder_outputs = False
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if "relative_attention_bias" in name:
-                p.normal_(0.0, 2.0)  # a bias as large as q·k (below), so a wrong bucket moves real weight
-            elif name.endswith((".q.weight", ".k.weight")):
-                p.normal_(0.0, 0.15)  # T5 does not scale q·k: smaller W_Q, W_K keep it near the bias's size
-            elif p.dim() == 2:
-                p.normal_(0.0, 0.3)
-            else:  # 1-D norm weights: away from 1, so a missing norm weight would show
-                p.add_(torch.randn_like(p) * 0.1)
-        if v1_1:
+    draw_like_t5(hf)
+    if v1_1:
+        with torch.no_grad():
             hf.lm_head.weight.normal_(0.0, 0.3)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

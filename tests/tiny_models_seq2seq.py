@@ -131,7 +131,7 @@ def save_tiny_umt5(folder: Path, seed: int = 4):
     moves real weight); returns it."""
     import transformers
 
-    from tests.tiny_models import sentencepiece_unigram
+    from tests.tiny_models import draw_like_t5, sentencepiece_unigram
 
     torch.manual_seed(seed)
     cfg = transformers.UMT5Config(
@@ -141,16 +141,7 @@ def save_tiny_umt5(folder: Path, seed: int = 4):
     )  # fmt: skip
     hf = transformers.UMT5ForConditionalGeneration(cfg)
     hf.set_attn_implementation("eager")
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if "relative_attention_bias" in name:
-                p.normal_(0.0, 2.0)
-            elif name.endswith((".q.weight", ".k.weight")):
-                p.normal_(0.0, 0.15)
-            elif p.dim() == 2:
-                p.normal_(0.0, 0.3)
-            else:
-                p.add_(torch.randn_like(p) * 0.1)
+    draw_like_t5(hf)
     hf.save_pretrained(folder, safe_serialization=True)
     sentencepiece_unigram(300).save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
@@ -210,7 +201,7 @@ def save_tiny_switch(folder: Path, seed: int = 5, capacity: int = 48):
     experts; `capacity` tokens an expert takes per text. Returns it."""
     import transformers
 
-    from tests.tiny_models import sentencepiece_unigram
+    from tests.tiny_models import draw_like_t5, sentencepiece_unigram
 
     torch.manual_seed(seed)
     cfg = transformers.SwitchTransformersConfig(
@@ -221,18 +212,7 @@ def save_tiny_switch(folder: Path, seed: int = 5, capacity: int = 48):
     )  # fmt: skip
     hf = transformers.SwitchTransformersForConditionalGeneration(cfg)
     hf.set_attn_implementation("eager")
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if "relative_attention_bias" in name:
-                p.normal_(0.0, 2.0)
-            elif name.endswith((".q.weight", ".k.weight")):
-                p.normal_(0.0, 0.15)
-            elif "router" in name:
-                p.normal_(0.0, 1.0)
-            elif p.dim() == 2:
-                p.normal_(0.0, 0.3)
-            else:
-                p.add_(torch.randn_like(p) * 0.1)
+    draw_like_t5(hf)
     hf.save_pretrained(folder, safe_serialization=True)
     sentencepiece_unigram(300).save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()

@@ -45,7 +45,15 @@ from functools import partial
 from ..config import ModelConfig
 from ..errors import ModelLoadError
 from .conventions import fold_residual_scale
-from .hf_adapters import BERT_NAMES, StateDict, _Reader, bert_config, check_embedding_width, encoder_weights
+from .hf_adapters import (
+    BERT_NAMES,
+    StateDict,
+    _EncoderNames,
+    _Reader,
+    bert_config,
+    check_embedding_width,
+    encoder_weights,
+)  # fmt: skip
 from .hf_adapters_modern import _decoder, _gated, llama_layout
 
 ALBERT_NAMES = dataclasses.replace(
@@ -69,9 +77,11 @@ def albert_config(hf: dict, name: str) -> ModelConfig:
     )
 
 
-def albert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    w = encoder_weights(sd, cfg, ALBERT_NAMES)
-    r = _Reader(sd, ALBERT_NAMES.prefixes)
+def projected_encoder_weights(sd: StateDict, cfg: ModelConfig, names: _EncoderNames) -> StateDict:
+    """An encoder's tensors whose narrow embeddings are projected up to the layers by the encoder's
+    embedding_hidden_mapping_in (ALBERT, RemBERT) → embed.W_proj (embedding width, d_model), embed.b_proj."""
+    w = encoder_weights(sd, cfg, names)
+    r = _Reader(sd, names.prefixes)
     w["embed.W_proj"] = r.linear("encoder.embedding_hidden_mapping_in.weight")  # (embedding_size, hidden_size)
     w["embed.b_proj"] = r.get("encoder.embedding_hidden_mapping_in.bias")
     return check_embedding_width(w, cfg)
@@ -184,19 +194,11 @@ def rembert_config(hf: dict, name: str) -> ModelConfig:
     return dataclasses.replace(bert_config(hf, name), arch="rembert", embed_proj_after_norm=True)
 
 
-def rembert_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    w = encoder_weights(sd, cfg, REMBERT_NAMES)
-    r = _Reader(sd, REMBERT_NAMES.prefixes)
-    w["embed.W_proj"] = r.linear("encoder.embedding_hidden_mapping_in.weight")  # (input_embedding_size, hidden_size)
-    w["embed.b_proj"] = r.get("encoder.embedding_hidden_mapping_in.bias")
-    return check_embedding_width(w, cfg)
-
-
 ADAPTERS = {
-    "rembert": (rembert_config, rembert_weights),
+    "rembert": (rembert_config, partial(projected_encoder_weights, names=REMBERT_NAMES)),
     "megatron-bert": (megatron_bert_config, partial(encoder_weights, names=MEGATRON_BERT_NAMES)),
     "esm": (esm_config, esm_weights),
     "esmc": (esmc_config, esmc_weights),
-    "albert": (albert_config, albert_weights),
+    "albert": (albert_config, partial(projected_encoder_weights, names=ALBERT_NAMES)),
     "big_bird": (big_bird_config, encoder_weights),  # BERT's names under bert.
 }
