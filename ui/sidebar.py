@@ -113,7 +113,7 @@ def draw_inputs() -> InputSlots:
             help=models.formats_help(),
         )
         st.button("Load", key="model_load", on_click=_request_model, icon=":material/download:")
-        with st.popover("Which models load", icon=":material/list:", type="tertiary"):  # names too many for a tooltip
+        with st.popover("Supported architectures", icon=":material/list:", type="tertiary"):  # too many for a tooltip
             st.markdown(models.formats_list())
         linked = shell.pending_linked_model()
         if linked is not None:

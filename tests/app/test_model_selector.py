@@ -225,14 +225,14 @@ def test_every_architecture_the_engine_loads_is_listed_under_the_box() -> None:
     """The help under *Another model* listed "GPT-2, BERT/RoBERTa, Llama/SmolLM/Qwen2/Mistral and Marian" long after
     T5, Gemma, Phi-3 and the rest loaded: the list comes from the adapters' own tables. It grew to ~240 names in the
     box's tooltip, taller than a 1,000-pixel window, which cut off its last sentence (the folders a local model may
-    come from): the names are in *Which models load* beside the box, the tooltip says what the box takes."""
+    come from): the names are in *Supported architectures* beside the box, the tooltip says what the box takes."""
     from attention_core.loading.gguf import SUPPORTED as GGUF_ARCHITECTURES
     from attention_core.loading.hf_adapters import supported_model_types
 
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
     help_text = at.text_input(key="model_request").help
-    assert len(help_text) < 800 and "$ATTN_ALLOWED_MODEL_DIRS" in help_text and "Which models load" in help_text
+    assert len(help_text) < 800 and "$ATTN_ALLOWED_MODEL_DIRS" in help_text and "Supported architectures" in help_text
     listed = " ".join(m.value for m in at.sidebar.markdown)
     assert len(supported_model_types()) >= 20 and len(GGUF_ARCHITECTURES) >= 11
     for name in (*supported_model_types(), *GGUF_ARCHITECTURES):

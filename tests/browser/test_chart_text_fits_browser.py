@@ -294,7 +294,7 @@ def test_other_models_charts_keep_their_text_whole_and_apart(
         tiny_folder(browser_models, kind)
     with new_page(browser, height=HEIGHT, timeout_ms=LOAD_MS, animations=False, width=WIDTHS[0]) as page:
         page.goto(f"{app_url}/?page={name}&model={folder}&layer=1&head=2")
-        page.locator("[data-testid='stSidebar'] button:has-text('Load')").first.click()  # the link fills the box
+        page.locator(".st-key-model_load button").click()  # the link fills the box
         for chart in charts:
             page.locator(f".st-key-{chart} .js-plotly-plot").wait_for(state="visible")
         wait_rerun_done(page, before_ms=1000, after_ms=1000)
