@@ -21,6 +21,7 @@ ModelConfig:
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
@@ -66,8 +67,8 @@ def t5_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
-def t5_weights(sd: StateDict, cfg: ModelConfig, sparse_ok: bool = False) -> StateDict:
-    """T5's tensors; `sparse_ok`: a layer without a dense MLP is a mixture its caller reads (Switch)."""
+def t5_weights(sd: StateDict, cfg: ModelConfig, mlp: str = "DenseReluDense") -> StateDict:
+    """T5's tensors, each layer's MLP under `mlp` (Switch's: "mlp")."""
     r = _Reader(sd, ())
     embed = r.get("shared.weight") if r.has("shared.weight") else r.get("encoder.embed_tokens.weight")
     w: StateDict = {"embed.W_E": embed}
@@ -97,17 +98,26 @@ def t5_weights(sd: StateDict, cfg: ModelConfig, sparse_ok: bool = False) -> Stat
                 attention(dst + "cross", src + "1.EncDecAttention")
                 w[dst + "ln_cross.w"] = r.get(src + "1.layer_norm.weight")
             w[dst + "ln_mlp.w"] = r.get(ff + "layer_norm.weight")
-            dense = ff + "DenseReluDense."
-            if sparse_ok and not r.has(dense + "wo.weight"):
-                continue
-            if cfg.gated_mlp:
-                w[dst + "mlp.W_gate"] = r.linear(dense + "wi_0.weight")  # act(x·W_gate) * (x·W_in)
-                w[dst + "mlp.W_in"] = r.linear(dense + "wi_1.weight")
-            else:
-                w[dst + "mlp.W_in"] = r.linear(dense + "wi.weight")
-            w[dst + "mlp.W_out"] = r.linear(dense + "wo.weight")
+            _feed_forward(w, r, f"{ff}{mlp}.", dst + "mlp.", cfg)
         w[prefix + "ln_final.w"] = r.get(f"{stack}.final_layer_norm.weight")
     return w
+
+
+def _feed_forward(w: StateDict, r: _Reader, src: str, dst: str, cfg: ModelConfig) -> None:
+    """One layer's MLP: wi (or wi_0, the gate, and wi_1) and wo; or, where it has a router (a sparse layer of
+    Switch's), the router (router.classifier) and each expert's wi and wo (experts.expert_{e})."""
+    if r.has(src + "router.classifier.weight"):
+        w[dst + "router.W"] = r.linear(src + "router.classifier.weight")  # (d_model, n_experts)
+        for e in range(cfg.n_experts):
+            w[f"{dst}experts.{e}.W_in"] = r.linear(f"{src}experts.expert_{e}.wi.weight")
+            w[f"{dst}experts.{e}.W_out"] = r.linear(f"{src}experts.expert_{e}.wo.weight")
+        return
+    if cfg.gated_mlp:
+        w[dst + "W_gate"] = r.linear(src + "wi_0.weight")  # act(x·W_gate) * (x·W_in)
+        w[dst + "W_in"] = r.linear(src + "wi_1.weight")
+    else:
+        w[dst + "W_in"] = r.linear(src + "wi.weight")
+    w[dst + "W_out"] = r.linear(src + "wo.weight")
 
 
 def switch_config(hf: dict, name: str) -> ModelConfig:
@@ -128,27 +138,8 @@ def switch_config(hf: dict, name: str) -> ModelConfig:
     )  # fmt: skip
 
 
-def switch_weights(sd: StateDict, cfg: ModelConfig) -> StateDict:
-    """T5's tensors, the MLP under `mlp.` (not DenseReluDense.); a sparse layer's router (mlp.router.classifier) and
-    experts (mlp.experts.expert_{e}.wi, wo)."""
-    dense = {k.replace(".mlp.", ".DenseReluDense."): v for k, v in sd.items() if ".mlp.router." not in k}
-    w = t5_weights({k: v for k, v in dense.items() if ".experts." not in k}, cfg, sparse_ok=True)
-    r = _Reader(sd, ())
-    for stack, prefix, ff, n in (("encoder", "", "1", cfg.n_layers), ("decoder", "dec.", "2", cfg.n_decoder_layers)):
-        for layer in range(n):
-            src = f"{stack}.block.{layer}.layer.{ff}.mlp."
-            if not r.has(src + "router.classifier.weight"):
-                continue
-            dst = f"{prefix}blocks.{layer}.mlp."
-            w[dst + "router.W"] = r.linear(src + "router.classifier.weight")  # (d_model, n_experts)
-            for e in range(cfg.n_experts):
-                w[f"{dst}experts.{e}.W_in"] = r.linear(f"{src}experts.expert_{e}.wi.weight")
-                w[f"{dst}experts.{e}.W_out"] = r.linear(f"{src}experts.expert_{e}.wo.weight")
-    return w
-
-
 # mT5: T5 v1.1's layout, multilingual; umT5: the same with a relative position table in every layer
 ADAPTERS = {
     "t5": (t5_config, t5_weights), "mt5": (t5_config, t5_weights), "umt5": (t5_config, t5_weights),
-    "switch_transformers": (switch_config, switch_weights),
+    "switch_transformers": (switch_config, partial(t5_weights, mlp="mlp")),  # its sparse layers' experts: _feed_forward
 }  # fmt: skip
