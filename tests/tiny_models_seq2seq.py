@@ -124,6 +124,13 @@ def _byte_bpe():
     return byte_bpe(300)
 
 
+# The tiny T5-layout models' shape: d_model 32, 4 heads of d_kv 8, 8 relative buckets up to 16 tokens, 300 tokens
+T5_SHAPE = dict(
+    vocab_size=300, d_model=32, d_kv=8, d_ff=48, num_heads=4, relative_attention_num_buckets=8,
+    relative_attention_max_distance=16, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, dropout_rate=0.0,
+)  # fmt: skip
+
+
 def save_tiny_umt5(folder: Path, seed: int = 4):
     """A tiny umT5 (UMT5ForConditionalGeneration: T5 v1.1's layout with a relative position table in every layer;
     d_model 32, 2 + 2 layers, 4 heads of d_kv 8, 8 buckets up to 16 tokens, its own lm_head), drawn as
@@ -131,20 +138,10 @@ def save_tiny_umt5(folder: Path, seed: int = 4):
     moves real weight); returns it."""
     import transformers
 
-    from tests.tiny_models import draw_like_t5, sentencepiece_unigram
-
     torch.manual_seed(seed)
-    cfg = transformers.UMT5Config(
-        vocab_size=300, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_decoder_layers=2, num_heads=4,
-        relative_attention_num_buckets=8, relative_attention_max_distance=16, feed_forward_proj="gated-gelu",
-        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, dropout_rate=0.0, tie_word_embeddings=False,
-    )  # fmt: skip
-    hf = transformers.UMT5ForConditionalGeneration(cfg)
-    hf.set_attn_implementation("eager")
-    draw_like_t5(hf)
-    hf.save_pretrained(folder, safe_serialization=True)
-    sentencepiece_unigram(300).save(str(Path(folder) / "tokenizer.json"))
-    return hf.eval()
+    cfg = transformers.UMT5Config(num_layers=2, num_decoder_layers=2, feed_forward_proj="gated-gelu",
+                                  tie_word_embeddings=False, **T5_SHAPE)  # fmt: skip
+    return _drawn_and_saved_like_t5(transformers.UMT5ForConditionalGeneration(cfg), folder)
 
 
 T5GEMMA_MODULE = dict(
@@ -201,16 +198,19 @@ def save_tiny_switch(folder: Path, seed: int = 5, capacity: int = 48):
     experts; `capacity` tokens an expert takes per text. Returns it."""
     import transformers
 
-    from tests.tiny_models import draw_like_t5, sentencepiece_unigram
-
     torch.manual_seed(seed)
     cfg = transformers.SwitchTransformersConfig(
-        vocab_size=300, d_model=32, d_kv=8, d_ff=48, num_layers=4, num_decoder_layers=4, num_heads=4,
-        relative_attention_num_buckets=8, relative_attention_max_distance=16, num_experts=4,
-        expert_capacity=capacity, encoder_sparse_step=2, decoder_sparse_step=2, decoder_start_token_id=0,
-        pad_token_id=0, eos_token_id=1, dropout_rate=0.0,
+        num_layers=4, num_decoder_layers=4, num_experts=4, expert_capacity=capacity, encoder_sparse_step=2,
+        decoder_sparse_step=2, **T5_SHAPE,
     )  # fmt: skip
-    hf = transformers.SwitchTransformersForConditionalGeneration(cfg)
+    return _drawn_and_saved_like_t5(transformers.SwitchTransformersForConditionalGeneration(cfg), folder)
+
+
+def _drawn_and_saved_like_t5(hf, folder: Path):
+    """`hf` (a T5-layout model) with eager attention, drawn as tests.tiny_models.draw_like_t5 draws T5, saved with a
+    SentencePiece-style tokenizer; returns it, in eval mode."""
+    from tests.tiny_models import draw_like_t5, sentencepiece_unigram
+
     hf.set_attn_implementation("eager")
     draw_like_t5(hf)
     hf.save_pretrained(folder, safe_serialization=True)
