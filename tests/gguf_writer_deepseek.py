@@ -146,3 +146,36 @@ def write_glm4moe_gguf(hf, tokenizer, path: Path, nextn: bool = True, arch: str 
         for part, shape in (("eh_proj", (d, 2 * d)), ("enorm", (d,)), ("hnorm", (d,)), ("shared_head_norm", (d,))):
             tensors[f"blk.{n_layers}.nextn.{part}.weight"] = rng.normal(0, 1, shape).astype(np.float32)
     return finish(w, path, tensors, rng=np.random.default_rng(0))
+
+
+def write_minicpm3_gguf(hf, tokenizer, path: Path) -> Path:
+    """`hf` (a tiny transformers MiniCPM3) and its byte-level BPE `tokenizer` as llama.cpp's converter writes a
+    minicpm3 file (MiniCPM3Model): its own keys only (no value width, RoPE base, scales or original context), kv_b
+    whole, no rows permuted, LongRoPE's factors as rope_factors_long / rope_factors_short."""
+    import gguf
+
+    cfg = hf.config
+    w = gguf.GGUFWriter(str(path), "minicpm3")
+    w.add_name("tiny-minicpm3")
+    for add, value in [
+        (w.add_context_length, cfg.max_position_embeddings), (w.add_embedding_length, cfg.hidden_size),
+        (w.add_block_count, cfg.num_hidden_layers), (w.add_feed_forward_length, cfg.intermediate_size),
+        (w.add_head_count, cfg.num_attention_heads), (w.add_head_count_kv, cfg.num_key_value_heads),
+        (w.add_layer_norm_rms_eps, cfg.rms_norm_eps), (w.add_vocab_size, cfg.vocab_size),
+        (w.add_q_lora_rank, cfg.q_lora_rank), (w.add_kv_lora_rank, cfg.kv_lora_rank),
+        (w.add_key_length, cfg.qk_nope_head_dim + cfg.qk_rope_head_dim),
+        (w.add_rope_dimension_count, cfg.qk_rope_head_dim),
+    ]:  # fmt: skip
+        add(value)
+    _tokenizer(w, tokenizer)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MINICPM3, cfg.num_hidden_layers)
+    tensors = {}
+    rope = cfg.rope_parameters
+    if rope.get("short_factor"):
+        tensors["rope_factors_long.weight"] = np.asarray(rope["long_factor"], dtype=np.float32)
+        tensors["rope_factors_short.weight"] = np.asarray(rope["short_factor"], dtype=np.float32)
+    for hf_name, tensor in hf.state_dict().items():
+        base, suffix = hf_name.rsplit(".", 1)
+        if "rotary_emb" not in base:
+            tensors[f"{names.get_name(base)}.{suffix}"] = np.ascontiguousarray(tensor.detach().float().numpy())
+    return finish(w, path, tensors, rng=np.random.default_rng(0))

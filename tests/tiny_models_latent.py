@@ -92,6 +92,13 @@ def _tiny(kind: str):
     if kind == "minicpm3":  # dense; embeddings × 12, each sublayer × 1.4/√3, logits ÷ 64/16
         cfg = transformers.MiniCPM3Config(**_SHAPE, scale_emb=12.0, scale_depth=1.4, dim_model_base=16)
         return transformers.MiniCPM3ForCausalLM(cfg)
+    if kind == "minicpm3_4b_scales":  # MiniCPM3-4B's scales (12, 1.4, 256: the ones llama.cpp's minicpm3 graph
+        # fixes), values d_model / heads wide (llama.cpp's width where a file names none), LongRoPE's short factors
+        longrope = dict(rope_type="longrope", rope_theta=10000.0, original_max_position_embeddings=128,
+                        short_factor=[1.0, 1.5, 2.5, 4.0], long_factor=[2.0, 3.0, 5.0, 8.0])  # fmt: skip
+        cfg = transformers.MiniCPM3Config(**(_SHAPE | dict(v_head_dim=16)), scale_emb=12.0, scale_depth=1.4,
+                                          dim_model_base=256, rope_parameters=longrope)  # fmt: skip
+        return transformers.MiniCPM3ForCausalLM(cfg)
     raise ValueError(kind)
 
 

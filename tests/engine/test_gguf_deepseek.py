@@ -14,7 +14,7 @@ import pytest
 
 from attention_core import load_model
 from tests.engine.decoder_parity import assert_matches_reference, reference_run
-from tests.gguf_writer_deepseek import write_deepseek_gguf, write_glm4moe_gguf
+from tests.gguf_writer_deepseek import write_deepseek_gguf, write_glm4moe_gguf, write_minicpm3_gguf
 from tests.tiny_models import byte_bpe
 from tests.tiny_models_latent import save_tiny_latent
 
@@ -124,3 +124,23 @@ def test_dots1_files_match_the_model_written(tmp_path, monkeypatch):
     assert "blocks.1.mlp.router.b_choice" in ours.weights
     bias = sum(b.numel() for n, b in hf.named_buffers() if n.endswith("e_score_correction_bias"))  # a buffer there
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters()) + bias
+
+
+def test_minicpm3_files_match_the_model_written(tmp_path, monkeypatch):
+    """MiniCPM3 as llama.cpp's MiniCPM3Model writes it: latent attention with kv_b whole, rotating halves as stored,
+    LongRoPE's short factors within the context; the file keeps no value width, RoPE base or scales, so they are
+    llama.cpp's (d_model / heads, 10,000, and MiniCPM3-4B's 12, 1.4, 256, fixed in its minicpm3 graph), which the
+    model written has too."""
+    hf = save_tiny_latent("minicpm3_4b_scales", tmp_path / "hf")
+    path = write_minicpm3_gguf(hf, byte_bpe(300), tmp_path / "minicpm3.gguf")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    trace = ours.trace(TEXT)
+    tolerances = (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL)
+    assert_matches_reference("minicpm3", ours, trace, reference_run(hf, trace), tolerances)
+    cfg = ours.config
+    assert (cfg.arch, cfg.d_head, cfg.d_value, cfg.rotary_dim, cfg.n_ctx) == ("minicpm3", 16, 16, 8, 128)
+    assert (cfg.kv_latent_rank, cfg.q_latent_rank, cfg.rope_pairs_reordered) == (16, 24, False)
+    assert (cfg.embed_scale, cfg.unembed_scale) == (12.0, 4.0) and abs(cfg.residual_scale - 1.4 / 3**0.5) < 1e-12
+    assert cfg.rope_freq_divisors == (1.0, 1.5, 2.5, 4.0)
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())

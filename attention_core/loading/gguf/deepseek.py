@@ -1,5 +1,6 @@
 """GGUF `deepseek2` files (llama.cpp's DeepSeek-V2, V2-Lite, Coder-V2, V3, Kimi K2, Moonlight; Ollama's deepseek-v2
-and deepseek-coder-v2) → canonical latent attention (attention_core/latent.py) and DeepSeek's mixture of experts.
+and deepseek-coder-v2) → canonical latent attention (attention_core/latent.py) and DeepSeek's mixture of experts;
+`minicpm3` files (MiniCPM3-4B) → the same latent attention in a dense, scaled decoder (minicpm3_config).
 
 As llama.cpp's converter writes them (convert_hf_to_gguf.py, DeepseekV2Model):
 - attention: attn_q (no query latent) or attn_q_a, attn_q_a_norm, attn_q_b; attn_kv_a_mqa (the key/value latent's
@@ -25,8 +26,9 @@ import torch
 
 from ...config import ModelConfig
 from ...errors import ModelLoadError
+from ..conventions import fold_residual_scale
 from ..hf_adapters_latent import kv_up, store_latent_attention
-from ..rope_scaling import gguf_rule
+from ..rope_scaling import gguf_rule, longrope_rule
 from .llama import MOE_PARTS, Weights, ends, gated_mlp, yarn_keys
 from .reader import Meta, Tensors, matrix
 
@@ -141,3 +143,45 @@ def deepseek2_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         store_latent_attention(w, dst + "attn.", cfg, _attention(t, src, cfg))
         routed_mlp(t, w, src, dst)
     return w
+
+
+# llama.cpp's minicpm3 graph fixes these (MiniCPM3-4B's scale_emb, scale_depth, dim_model_base); no file stores them
+_MINICPM3_SCALES = (12.0, 1.4, 256)
+
+
+def minicpm3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """MiniCPM3 as llama.cpp's MiniCPM3Model writes it: the latent attention's ranks and widths, kv_b whole, the
+    rotated dimensions in halves as Hugging Face's (llama.cpp's NeoX rotation; no rows permuted). The file keeps no
+    value width, RoPE base, original context or scales, so they are llama.cpp's: values d_model / heads wide (unless
+    value_length says), θ 10,000, LongRoPE's short factors (rope_factors_short) up to context_length, embeddings
+    × 12, each sublayer's output × 1.4/√layers (folded into W_O and W_out) and the final residual × 256 / d_model."""
+    n_layers, n_heads, d_model = (meta.count(k) for k in ("block_count", "attention.head_count", "embedding_length"))
+    d_qk, rope = meta.count("attention.key_length"), meta.count("rope.dimension_count")
+    if not 0 < rope < d_qk or rope % 2:
+        raise ModelLoadError(f"rope.dimension_count {rope} must be even and below the heads' width {d_qk}.")
+    d_v = meta.count("attention.value_length") if meta.has("attention.value_length") else d_model // n_heads
+    embed, depth, base = _MINICPM3_SCALES
+    n_ctx, rule = meta.count("context_length"), {}
+    short = meta.tensor_f32("rope_factors_short.weight")
+    if short is not None:
+        if short.shape != (rope // 2,):
+            raise ModelLoadError(f"rope_factors_short.weight has {short.size} values; each RoPE frequency needs one.")
+        longrope = longrope_rule(tuple(float(f) for f in short), meta.number("rope.scaling.attn_factor", 1.0), n_ctx)
+        rule = longrope.fields()
+    return ModelConfig(
+        name=name, arch="minicpm3", n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
+        d_head=d_qk, d_mlp=meta.count("feed_forward_length"), d_vocab=meta.vocab_size(), n_ctx=n_ctx, causal=True,
+        norm="rms", norm_eps=meta.number("attention.layer_norm_rms_epsilon"), norm_position="pre", act="silu",
+        gated_mlp=True, uses_rope=True, rope_theta=meta.number("rope.freq_base", 10000.0), rotary_dim=rope,
+        kv_latent_rank=meta.count("attention.kv_lora_rank"), q_latent_rank=int(meta.get("attention.q_lora_rank", 0)),
+        d_head_v=d_v, tie_embeddings="output.weight" not in tensor_names, embed_scale=embed,
+        residual_scale=depth / math.sqrt(n_layers), unembed_scale=base / d_model,
+        bos_token_id=meta.maybe_int("tokenizer.ggml.bos_token_id"),
+        eos_token_id=meta.maybe_int("tokenizer.ggml.eos_token_id"), display_name=str(meta.key("general.name", name)),
+        **rule,
+    )  # fmt: skip
+
+
+def minicpm3_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    t.skip("rope_factors_short.weight", "rope_factors_long.weight")  # not weights: the config's RoPE divisors
+    return fold_residual_scale(deepseek2_weights(t, cfg), cfg)
