@@ -3,7 +3,8 @@ llama.cpp's convert_hf_to_gguf.py (DeepseekV2Model) writes them: the experts sta
 exp_probs_b.bias, MLA's kv_b split into k_b (transposed per head) and v_b with the heads' widths in the *_mla keys and
 head_count_kv 1 (`split_kv`, today's converter), or kept whole with the widths in key_length / value_length and
 head_count_kv = the heads (older files, as Ollama's deepseek-v2 and deepseek-coder-v2); no rows permuted; yarn's
-log multiplier written as 0.1·mscale_all_dim."""
+log multiplier written as 0.1·mscale_all_dim. A `mistral4` file (Mistral4Model: deepseek2's writer) keeps the experts
+as transformers 5 stacks them, gate and up fused in ffn_gate_up_exps (rows gate | up), and kv_b split."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.gguf_writer import _split_experts, _tokenizer, finish
+from tests.gguf_writer_gpt_oss import fused_gate_up
 
 
 def _metadata(w, cfg, split_kv: bool, sigmoid: bool) -> None:
@@ -53,18 +55,19 @@ def _metadata(w, cfg, split_kv: bool, sigmoid: bool) -> None:
         w.add_expert_group_count(cfg.n_group)
         w.add_expert_group_used_count(cfg.topk_group)
     rope_rule = cfg.rope_parameters
-    if rope_rule.get("rope_type") == "yarn":
+    if rope_rule.get("rope_type") == "yarn":  # as TextModel writes it, then DeepseekV2Model's log multiplier
         w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
         w.add_rope_scaling_factor(rope_rule["factor"])
         w.add_rope_scaling_orig_ctx_len(rope_rule["original_max_position_embeddings"])
         w.add_rope_scaling_yarn_log_mul(0.1 * rope_rule["mscale_all_dim"])
 
 
-def _tensors(hf, split_kv: bool) -> dict[str, np.ndarray]:
+def _tensors(hf, split_kv: bool, arch: str = "deepseek2") -> dict[str, np.ndarray]:
     import gguf
 
     cfg = hf.config
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.DEEPSEEK2, cfg.num_hidden_layers)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MISTRAL4 if arch == "mistral4" else gguf.MODEL_ARCH.DEEPSEEK2,
+                                     cfg.num_hidden_layers)  # fmt: skip
     H, nope, v = cfg.num_attention_heads, cfg.qk_nope_head_dim, cfg.v_head_dim
     tensors = {}
     for hf_name, tensor in _split_experts(hf.state_dict(), "deepseek2"):
@@ -83,18 +86,19 @@ def _tensors(hf, split_kv: bool) -> dict[str, np.ndarray]:
         if gguf_name is None:
             raise KeyError(f"gguf's deepseek2 name map has no entry for {hf_name}")
         tensors[f"{gguf_name}.{suffix}"] = np.ascontiguousarray(data, dtype=np.float32)
-    return tensors
+    return fused_gate_up(tensors) if arch == "mistral4" else tensors
 
 
-def write_deepseek_gguf(hf, tokenizer, path: Path, split_kv: bool = True, qtype=None) -> Path:
-    """`hf` (a tiny transformers DeepSeek-V2 or V3) and its byte-level BPE `tokenizer` as a deepseek2 GGUF file."""
+def write_deepseek_gguf(hf, tokenizer, path: Path, split_kv: bool = True, qtype=None, arch: str = "deepseek2") -> Path:
+    """`hf` (a tiny transformers DeepSeek-V2 or V3; Mistral 4 with `arch` "mistral4") and its byte-level BPE
+    `tokenizer` as a deepseek2 (mistral4) GGUF file."""
     import gguf
 
-    w = gguf.GGUFWriter(str(path), "deepseek2")
+    w = gguf.GGUFWriter(str(path), arch)
     w.add_name(f"tiny-{hf.config.model_type}")
     _metadata(w, hf.config, split_kv, sigmoid=hf.config.model_type == "deepseek_v3")
     _tokenizer(w, tokenizer)
-    return finish(w, path, _tensors(hf, split_kv), qtype, rng=np.random.default_rng(0))
+    return finish(w, path, _tensors(hf, split_kv, arch), qtype, rng=np.random.default_rng(0))
 
 
 def write_glm4moe_gguf(hf, tokenizer, path: Path, nextn: bool = True, arch: str = "glm4moe") -> Path:

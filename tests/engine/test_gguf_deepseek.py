@@ -144,3 +144,24 @@ def test_minicpm3_files_match_the_model_written(tmp_path, monkeypatch):
     assert (cfg.embed_scale, cfg.unembed_scale) == (12.0, 4.0) and abs(cfg.residual_scale - 1.4 / 3**0.5) < 1e-12
     assert cfg.rope_freq_divisors == (1.0, 1.5, 2.5, 4.0)
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+
+
+def test_mistral4_files_match_the_model_written(tmp_path, monkeypatch):
+    """Mistral 4 as llama.cpp's Mistral4Model writes it: deepseek2's keys and names, the experts' gate and up fused
+    (ffn_gate_up_exps), V2's softmax router ungrouped. The file does not say whether the model scales its queries
+    past YaRN's original context (Llama 4's attention temperature, as Mistral Small 4 does and llama.cpp's graph
+    does not), so texts are capped there, with a note; within it the file is the model written."""
+    hf = save_tiny_latent("mistral4", tmp_path / "hf")
+    path = write_deepseek_gguf(hf, byte_bpe(300), tmp_path / "mistral4.gguf", arch="mistral4")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    ours = load_model(str(path), device="cpu")
+    cfg = ours.config
+    assert (cfg.arch, cfg.n_ctx, cfg.moe_router, cfg.moe_groups, cfg.moe_renormalize) == (
+        "mistral4", 32, "softmax", (1, 1), True)
+    assert any("past them Mistral 4 may also scale its queries" in note for note in cfg.conversion_notes)
+    trace = ours.trace(TEXT + " " + TEXT)
+    assert trace.n_tokens == 32
+    tolerances = (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL)
+    assert_matches_reference("mistral4", ours, trace, reference_run(hf, trace), tolerances)
+    assert "blocks.0.mlp.experts.7.W_gate" in ours.weights and "blocks.0.mlp.shared.W_out" in ours.weights
+    assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())

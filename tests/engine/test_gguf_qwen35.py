@@ -144,17 +144,21 @@ def test_hostile_qwen35_files_are_refused_by_name(tmp_path, monkeypatch):
             load_model(str(finish(_keys(hf, path, **keys), path, data)), device="cpu")
 
 
-def test_experts_stored_fused_are_refused_by_name(tmp_path, monkeypatch):
+def test_experts_stored_fused_match_the_model_written(tmp_path, monkeypatch):
+    """Each expert's gate and up maps stacked into one ffn_gate_up_exps (rows gate | up), as newer converters may
+    write them: read apart, the same model."""
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     hf = save_tiny_qwen3_5_moe(tmp_path / "hf")
     tensors = _tensors(hf)
-    for layer in range(4):  # gate | up stacked into one tensor, as newer converters may write them
+    for layer in range(4):
         src = f"blk.{layer}."
         tensors[src + "ffn_gate_up_exps.weight"] = np.concatenate(
             [tensors.pop(src + "ffn_gate_exps.weight"), tensors.pop(src + "ffn_up_exps.weight")], axis=1)
     path = tmp_path / "fused.gguf"
-    with pytest.raises(ModelLoadError, match="fused \\(ffn_gate_up_exps\\), which this reader does not read yet"):
-        load_model(str(finish(_keys(hf, path), path, tensors)), device="cpu")
+    ours = load_model(str(finish(_keys(hf, path), path, tensors)), device="cpu")
+    trace = ours.trace(TEXT)
+    tolerances = (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL)
+    assert_matches_reference("qwen3_5_moe", ours, trace, reference_run(hf, trace), tolerances)
 
 
 def test_a_multi_token_prediction_layer_is_in_the_file_and_not_run(tmp_path, monkeypatch):

@@ -107,6 +107,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "glm4": (glm.glm4_config, glm.glm4_weights),
     "glm4moe": (glm.glm4moe_config, glm.glm4moe_weights),  # DeepSeek-V3's router behind GLM's attention
     "deepseek2": (deepseek.deepseek2_config, deepseek.deepseek2_weights),  # latent attention (DeepSeek-V2, V3)
+    "mistral4": (deepseek.mistral4_config, deepseek.deepseek2_weights),  # Mistral Small 4: deepseek2's layout
     "minicpm3": (deepseek.minicpm3_config, deepseek.minicpm3_weights),  # latent attention, scaled (MiniCPM3-4B)
     "olmo": (llama.olmo_config, llama.olmo_weights),
     "arcee": (llama.arcee_config, llama.arcee_weights),

@@ -1,6 +1,7 @@
 """GGUF `deepseek2` files (llama.cpp's DeepSeek-V2, V2-Lite, Coder-V2, V3, Kimi K2, Moonlight; Ollama's deepseek-v2
 and deepseek-coder-v2) → canonical latent attention (attention_core/latent.py) and DeepSeek's mixture of experts;
-`minicpm3` files (MiniCPM3-4B) → the same latent attention in a dense, scaled decoder (minicpm3_config).
+`mistral4` files (Mistral Small 4: deepseek2's, mistral4_config); `minicpm3` files (MiniCPM3-4B) → the same latent
+attention in a dense, scaled decoder (minicpm3_config).
 
 As llama.cpp's converter writes them (convert_hf_to_gguf.py, DeepseekV2Model):
 - attention: attn_q (no query latent) or attn_q_a, attn_q_a_norm, attn_q_b; attn_kv_a_mqa (the key/value latent's
@@ -13,7 +14,8 @@ As llama.cpp's converter writes them (convert_hf_to_gguf.py, DeepseekV2Model):
 - YaRN: rope.scaling.yarn_log_multiplier is 0.1·mscale_all_dim here (llama.cpp reads it so for this architecture
   only): q·k × (1 + log_mul·ln factor)², cos and sin unscaled, as llama.cpp's deepseek2 graph computes it.
 - MLP: the first leading_dense_block_count blocks dense, then ffn_gate_inp (router), the stacked ffn_*_exps, the
-  shared expert ffn_*_shexp (no gate), exp_probs_b (V3's correction bias); expert_gating_func 2 = sigmoid (1 or
+  shared expert ffn_*_shexp (no gate), exp_probs_b (V3's correction bias); the experts' gate and up maps apart or
+  fused in ffn_gate_up_exps (rows gate | up: Mistral 4's); expert_gating_func 2 = sigmoid (1 or
   absent: softmax, as for V2's older files), expert_weights_norm, expert_weights_scale, expert_group_count and
   expert_group_used_count (absent: no groups).
 """
@@ -21,6 +23,7 @@ As llama.cpp's converter writes them (convert_hf_to_gguf.py, DeepseekV2Model):
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
@@ -29,7 +32,7 @@ from ...errors import ModelLoadError
 from ..conventions import fold_residual_scale
 from ..hf_adapters_latent import kv_up, store_latent_attention
 from ..rope_scaling import gguf_rule, longrope_rule
-from .llama import MOE_PARTS, Weights, ends, gated_mlp, yarn_keys
+from .llama import MOE_PARTS, Weights, ends, expert_stacks, gated_mlp, yarn_keys
 from .reader import Meta, Tensors, matrix
 
 _GATING = {1: "softmax", 2: "sigmoid"}  # llama.cpp's expert_gating_func values
@@ -93,6 +96,21 @@ def deepseek2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConf
     )  # fmt: skip
 
 
+def mistral4_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """Mistral Small 4, which llama.cpp writes and runs as deepseek2. Past YaRN's original context the model also
+    multiplies its queries by Llama 4's 1 + β·ln(1 + ⌊position / original⌋) (its config's llama_4_scaling_beta),
+    which the file does not record and llama.cpp's graph does not run: texts are capped there, as from its
+    Hugging Face folder, where both agree."""
+    cfg = replace(deepseek2_config(meta, name, tensor_names), arch="mistral4")
+    original = int(meta.get("rope.scaling.original_context_length", 0) or 0)
+    if not 0 < original < cfg.n_ctx:
+        return cfg
+    note = (f"Texts are capped at {original:,} tokens: past them Mistral 4 may also scale its queries (Llama 4's "
+            "attention temperature, where its checkpoint sets llama_4_scaling_beta), which this file does not "
+            "record.")  # fmt: skip
+    return replace(cfg, n_ctx=original, conversion_notes=cfg.conversion_notes + (note,))
+
+
 def _attention(t: Tensors, src: str, cfg: ModelConfig) -> dict[str, torch.Tensor]:
     """One block's attention tensors, [in, out], in store_latent_attention's names."""
     if cfg.q_latent_rank:
@@ -126,10 +144,10 @@ def routed_mlp(t: Tensors, w: Weights, src: str, dst: str, norm: str = "ffn_norm
     w[dst + "mlp.router.W"] = t.linear(src + "ffn_gate_inp.weight")  # [d_model, n_experts]
     if t.has(src + "exp_probs_b.bias"):
         w[dst + "mlp.router.b_choice"] = t.vector(src + "exp_probs_b.bias")
-    for ours, theirs in MOE_PARTS:
-        stacked = t.raw(f"{src}{theirs}.weight")  # (n_experts, out, in)
+    for ours, stacked in expert_stacks(t, src):  # (n_experts, out, in)
         for e in range(stacked.shape[0]):
             w[f"{dst}mlp.experts.{e}.{ours}"] = matrix(stacked[e])
+    for ours, theirs in MOE_PARTS:
         shared = f"{src}{theirs.replace('_exps', '_shexp')}.weight"
         if t.has(shared):
             w[f"{dst}mlp.shared.{ours}"] = t.linear(shared)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import torch
 
 from ...config import ModelConfig
@@ -216,16 +217,30 @@ def gated_mlp(t: Tensors, w: Weights, src: str, dst: str) -> None:
 MOE_PARTS = (("W_gate", "ffn_gate_exps"), ("W_in", "ffn_up_exps"), ("W_out", "ffn_down_exps"))  # (ours, llama.cpp's)
 
 
+def expert_stacks(t: Tensors, src: str) -> list[tuple[str, np.ndarray]]:
+    """(our name, (n_experts, out, in)) for each expert matrix of the block: the three ffn_*_exps, or ffn_gate_exps
+    and ffn_up_exps fused in one ffn_gate_up_exps (rows gate | up, as transformers 5 stacks them; llama.cpp's graph
+    splits it so)."""
+    fused = src + "ffn_gate_up_exps.weight"
+    if not t.has(fused):
+        return [(ours, t.raw(f"{src}{theirs}.weight")) for ours, theirs in MOE_PARTS]
+    gate_up, down = t.raw(fused), t.raw(src + "ffn_down_exps.weight")
+    if gate_up.shape[1] != 2 * down.shape[2]:
+        raise ModelLoadError(f"{fused} has {gate_up.shape[1]} rows per expert; gate and up need {down.shape[2]} each.")
+    half = down.shape[2]
+    return [("W_gate", gate_up[:, :half]), ("W_in", gate_up[:, half:]), ("W_out", down)]
+
+
 def _mlp(t: Tensors, w: Weights, src: str, dst: str, norm: str = "ffn_norm") -> None:
     """The MLP's input norm (`norm`: qwen35 calls it post_attention_norm), then the gated MLP, or a mixture of experts
     where the block has a router (ffn_gate_inp): the router [d_model, n_experts] and each expert's W_gate, W_in,
-    W_out from the 3-D ffn_*_exps (one slice per expert)."""
+    W_out from the 3-D ffn_*_exps (one slice per expert; expert_stacks)."""
     w[dst + "ln_mlp.w"] = t.vector(f"{src}{norm}.weight")
     if not t.has(src + "ffn_gate_inp.weight"):
         gated_mlp(t, w, src, dst)
         return
     w[dst + "mlp.router.W"] = t.linear(src + "ffn_gate_inp.weight")  # [d_model, n_experts]
-    parts = [(ours, t.raw(f"{src}{theirs}.weight")) for ours, theirs in MOE_PARTS]  # (n_experts, out, in) each
+    parts = expert_stacks(t, src)  # (n_experts, out, in) each
     for e in range(parts[0][1].shape[0]):
         for ours, stacked in parts:
             w[f"{dst}mlp.experts.{e}.{ours}"] = matrix(stacked[e])

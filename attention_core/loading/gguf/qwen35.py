@@ -13,7 +13,7 @@ What the converter changed, undone here:
 - attention's attn_q keeps each head's rows [query | gate], split into W_Q and W_G; no row permutation (NEOX RoPE
   on rope.dimension_count dims of each head; for a text its M-RoPE sections all read one position: plain RoPE).
 qwen35moe: the router, stacked experts and the shared expert behind its sigmoid gate (ffn_gate_inp_shexp), the chosen
-experts' weights renormalised (Qwen3.5's rule); experts stored fused as ffn_gate_up_exps are not read yet. The last
+experts' weights renormalised (Qwen3.5's rule), their gate and up maps apart or fused (ffn_gate_up_exps). The last
 nextn_predict_layers blocks (Qwen3.5's multi-token prediction layer, which the converter appends unless told not to)
 are in the file but not run.
 """
@@ -71,9 +71,6 @@ def qwen35_weights(t: Tensors, cfg: ModelConfig, delta_rule: Callable | None = N
         src, dst = f"blk.{layer}.", f"blocks.{layer}."
         w[dst + "ln_attn.w"] = t.vector(src + "attn_norm.weight")
         (_gated_attention if cfg.attends(layer) else delta_rule)(t, w, src, dst, cfg)
-        if t.has(src + "ffn_gate_up_exps.weight"):
-            raise ModelLoadError("This file stores its experts' gate and up maps fused (ffn_gate_up_exps), "
-                                 "which this reader does not read yet; a file with ffn_gate_exps and ffn_up_exps is.")
         _mlp(t, w, src, dst, norm="post_attention_norm")
     return w
 
