@@ -76,6 +76,7 @@ ARCH_LABELS = {
     "gpt_oss": "GPT-OSS decoder (mixture of experts, attention sinks)",
     "deepseek_v2": "DeepSeek-V2 decoder (latent attention, mixture of experts)",
     "deepseek_v3": "DeepSeek-V3 decoder (latent attention, mixture of experts)",
+    "minicpm": "MiniCPM decoder (scaled)",
     "minicpm3": "MiniCPM3 decoder (latent attention)",
     "glm4_moe": "GLM-4.5 decoder (mixture of experts)",
     "llama4": "Llama 4 decoder",

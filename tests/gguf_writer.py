@@ -150,7 +150,7 @@ def permute_rope_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
 
 
 # llama.cpp's llama converter's rule (its Ministral3Model is a LlamaModel)
-PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo", "arcee", "mistral3", "internlm2")
+PERMUTED = ("llama", "granite", "granitemoe", "smollm3", "olmo", "arcee", "mistral3", "internlm2", "minicpm")
 
 
 def _tensor_data(arch: str, hf_name: str, data: np.ndarray, cfg) -> np.ndarray:
@@ -292,13 +292,22 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_attention_scale(cfg.attention_multiplier)
         w.add_residual_scale(cfg.residual_multiplier)
         w.add_logit_scale(cfg.logits_scaling)
+    if arch == "minicpm":  # llama.cpp's MiniCPMModel: scale_emb, scale_depth/√layers, hidden/dim_model_base; no
+        # attention scale, and of LongRoPE only the factors (below)
+        w.add_embedding_scale(cfg.embedding_multiplier)
+        w.add_residual_scale(cfg.residual_multiplier)
+        w.add_logit_scale(cfg.logits_scaling)
     if arch in ("command-r", "cohere2"):
         w.add_logit_scale(cfg.logit_scale)
     if arch == "cohere2":
         w.add_sliding_window(cfg.sliding_window)
     if arch == "gptneox":
         w.add_parallel_residual(cfg.use_parallel_residual)
-    if (getattr(cfg, "rope_parameters", None) or {}).get("rope_type") == "longrope":  # llama.cpp's Phi-3 converter
+    longrope = (getattr(cfg, "rope_parameters", None) or {}).get("rope_type") == "longrope"
+    if longrope and arch == "minicpm":
+        for which in ("long", "short"):
+            w.add_tensor(f"rope_factors_{which}.weight", np.array(cfg.rope_parameters[f"{which}_factor"], np.float32))
+    elif longrope:  # llama.cpp's Phi-3 converter
         original = cfg.rope_parameters["original_max_position_embeddings"]
         scale = cfg.max_position_embeddings / original
         w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(original)))

@@ -229,6 +229,15 @@ def _written_only(kind: str):
         cfg = t.GraniteConfig(**LLAMA_LIKE, embedding_multiplier=3.0, attention_multiplier=0.2, residual_multiplier=0.5,
                               logits_scaling=4.0, attn_implementation="eager")  # fmt: skip
         return t.GraniteForCausalLM(cfg)
+    if kind == "minicpm":  # MiniCPM 1, 2, 4 (llama.cpp's minicpm, run by its granite graph), as Granite: embeddings
+        # × 12, q·k × 1/√d_head (MiniCPM has no attention multiplier), sublayer outputs × 1.4/√2, logits ÷ 64/16;
+        # LongRoPE's short factors within the original context, as MiniCPM4
+        longrope = dict(rope_type="longrope", rope_theta=5000.0, original_max_position_embeddings=128,
+                        short_factor=[1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0], long_factor=[2.0] * 8)  # fmt: skip
+        cfg = t.GraniteConfig(**{**LLAMA_LIKE, "rope_parameters": longrope}, embedding_multiplier=12.0,
+                              attention_multiplier=16**-0.5, residual_multiplier=1.4 / 2**0.5, logits_scaling=4.0,
+                              attn_implementation="eager")  # fmt: skip
+        return t.GraniteForCausalLM(cfg)
     if kind == "falcon_new":  # Falcon 40B's layout: two norms, 2 key/value heads (llama.cpp regroups q | k | v)
         cfg = t.FalconConfig(vocab_size=V, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                              ffn_hidden_size=96, new_decoder_architecture=True, num_kv_heads=2)  # fmt: skip
@@ -278,7 +287,7 @@ WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "
                 "qwen2_moe", "olmoe", "glm4", "olmo", "olmo_clip", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
                 "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl", "qwen3_vl_moe_sparse",
                 "hunyuan_moe", "exaone_moe_one_group", "jais2", "ministral3_mscale", "qwen2_5_vl", "afmoe_every4",
-                "stablelm_qk", "cohere_qk"]
+                "stablelm_qk", "cohere_qk", "minicpm"]
 GGUF_ARCH = {"ministral3_mscale": "mistral3", "qwen2_5_vl": "qwen2vl", "afmoe_every4": "afmoe",
              "falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2", "olmo_clip": "olmo",
@@ -322,6 +331,11 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind == "minicpm":  # no attention.scale in the file: 1/√d_head; LongRoPE's short factors, factor 1
+        scales = (cfg.embed_scale, cfg.residual_scale, cfg.unembed_scale)
+        assert scales == pytest.approx((12, 1.4 / 2**0.5, 0.25)) and cfg.attn_scale is None and cfg.arch == "minicpm"
+        assert cfg.rope_freq_divisors == pytest.approx((1.0, 1.3, 1.7, 2.2, 2.9, 3.4, 4.0, 5.0)) and cfg.n_ctx == 128
+        assert cfg.rope_attention_factor == 1.0
     elif kind == "smollm3":
         assert cfg.rope_layers == (True, True, True, False)
     elif kind in ("stablelm_qk", "cohere_qk"):  # attn_q_norm [heads, d_head]: a LayerNorm per head

@@ -97,6 +97,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "starcoder": (gpt2.starcoder_config, layernorm.layernorm_weights),
     "granite": (scaled.granite_config, scaled.granite_weights),
     "granitemoe": (scaled.granite_config, scaled.granite_weights),
+    "minicpm": (scaled.minicpm_config, scaled.granite_weights),  # MiniCPM 1, 2, 4: Granite's scales
     "command-r": (scaled.command_r_config, scaled.command_r_weights),
     "cohere2": (scaled.cohere2_config, scaled.command_r_weights),
     "bert": (encoders.bert_config, encoders.bert_weights),

@@ -173,15 +173,20 @@ def qwen3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 
 
 def phi3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    """Phi-3, and Phi-3.5 / Phi-4-mini with LongRoPE: the short factors (rope_factors_short) divide the frequencies,
-    cos and sin take rope.scaling.attn_factor (else Hugging Face's default from the two context lengths), and texts
-    stop at rope.scaling.original_context_length, past which llama.cpp (and the model) switch to the long factors."""
+    """Phi-3, and Phi-3.5 / Phi-4-mini with LongRoPE (with_longrope)."""
     window = meta.unless_zero("attention.sliding_window", meta.count)
-    cfg = rope_config(meta, name, tensor_names, arch="phi3", sliding_window=window)
+    return with_longrope(meta, rope_config(meta, name, tensor_names, arch="phi3", sliding_window=window))
+
+
+def with_longrope(meta: Meta, cfg: ModelConfig) -> ModelConfig:
+    """`cfg` with LongRoPE where the file has its factors: the short ones (rope_factors_short) divide the
+    frequencies, cos and sin take rope.scaling.attn_factor (else Hugging Face's default from the two context
+    lengths), and texts stop at rope.scaling.original_context_length (else context_length, as llama.cpp reads a file
+    without it), past which llama.cpp (and the model) switch to the long factors."""
     short = meta.tensor_f32("rope_factors_short.weight")
     if short is None:
         return cfg
-    original = meta.count("rope.scaling.original_context_length")
+    original = int(meta.get("rope.scaling.original_context_length", 0) or 0) or cfg.n_ctx
     if short.shape != ((cfg.rotary_dim or cfg.d_head) // 2,):
         raise ModelLoadError(f"rope_factors_short.weight has {short.size} values; each RoPE frequency needs one.")
     default = longrope_attention_factor(cfg.n_ctx / original, original)

@@ -1,11 +1,12 @@
-"""GGUF granite, granitemoe and command-r → canonical weights: the decoders that scale what a Llama leaves alone
-(IBM's Granite: Ollama's granite3.x and granite3-moe; Cohere's Command R and Aya), read with llama.cpp's own rules for
-its keys (granitemoe: granite with a mixture of experts in every layer, read as llama's).
+"""GGUF granite, granitemoe, minicpm and command-r → canonical weights: the decoders that scale what a Llama leaves
+alone (IBM's Granite: Ollama's granite3.x and granite3-moe; openbmb's MiniCPM; Cohere's Command R and Aya), read with
+llama.cpp's own rules for its keys (granitemoe: granite with a mixture of experts in every layer, read as llama's).
 
 - granite: llama.cpp's llama converter wrote it, so W_Q's and W_K's rows are permuted as a llama file's. The
   embeddings × `embedding_scale`, q·k × `attention.scale` (0 or absent: 1/√d_head), each sublayer's output ×
   `residual_scale` (folded into W_O and W_out: conventions.fold_residual_scale), the logits ÷ `logit_scale`. A file
-  whose `rope.scaling.finetuned` is false runs without RoPE in llama.cpp: refused.
+  whose `rope.scaling.finetuned` is false runs without RoPE in llama.cpp: refused. minicpm: the same (llama.cpp
+  runs it with its granite graph), with LongRoPE's factors where MiniCPM4 has them.
 - command-r, cohere2: one LayerNorm without a bias feeds attention and MLP side by side; the logits × `logit_scale` (the
   same key as Granite's, multiplied here, as llama.cpp does); rows kept as Hugging Face's, which llama.cpp rotates
   in neighbouring pairs: reordered to the engine's halves (conventions.pairs_to_halves, the q/k norms' weights with
@@ -21,7 +22,7 @@ from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..conventions import fold_residual_scale, pairs_to_halves
 from .layernorm import head_layernorms
-from .llama import Weights, ends, gated_mlp, llama_config, llama_weights, rope_config
+from .llama import Weights, ends, gated_mlp, llama_config, llama_weights, rope_config, with_longrope
 from .reader import Meta, Tensors, matrix
 
 
@@ -40,7 +41,15 @@ def granite_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig
 
 
 def granite_weights(t: Tensors, cfg: ModelConfig) -> Weights:
+    t.skip("rope_factors_short.weight", "rope_factors_long.weight")  # a minicpm file's LongRoPE: not weights
     return fold_residual_scale(llama_weights(t, cfg), cfg)
+
+
+def minicpm_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """MiniCPM 1, 2 and 4 (openbmb's MiniCPM-2B, MiniCPM4 GGUF): a llama file that llama.cpp runs with its granite
+    graph, so granite's scales from the same keys (the converter writes no attention.scale: 1/√d_head), and LongRoPE
+    where the file has its factors (MiniCPM4)."""
+    return with_longrope(meta, replace(granite_config(meta, name, tensor_names), arch="minicpm"))
 
 
 def cohere2_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
