@@ -45,6 +45,7 @@ CUSTOM_MODELS = "_custom_models"  # hub ids / folders the user loaded, listed af
 MODEL_ERROR = "_model_error"  # why the last requested model was refused, shown under "Another model"
 MODEL_REQUEST = "model_request"  # the "Another model" text input
 LINKED_MODEL = "_linked_model"  # (hub id or folder a link named, the model shown meanwhile) until the user decides
+LINKED_NOTICE = "_linked_notice"  # the link's notice offering that model: stale once the user has decided
 ATLAS_STAT = "atlas_stat_choice"  # the Head atlas page's statistic (a plain key, like STEP)
 ATLAS_CORPUS = "atlas_corpus_choice"  # the tag of the uploaded corpus whose atlas it shows; None: the default one
 ATLAS_LOWEST = "atlas_lowest_choice"  # the Head atlas table ranked lowest first (a plain key, like ATLAS_STAT)
@@ -81,6 +82,7 @@ def restore_from_url(page_names: Collection[str], current_page: str) -> str | No
     if url.requested_model:
         ss[MODEL_REQUEST] = url.requested_model  # pre-filled under "Another model"; loads on Load
         ss[LINKED_MODEL] = (url.requested_model, url.model)
+        ss[LINKED_NOTICE] = url.model_notice
     ss[URL_LAYER_HEAD] = (url.layer, url.head)
     ss[URL_CAUSAL] = url.causal
     if url.dtype is not None:
@@ -183,10 +185,14 @@ def _shown(model_name: str) -> str:
 
 
 def show_notices() -> None:
-    """The link's warnings, once, on the view the link opened."""
-    for notice in st.session_state.get(NOTICES, []):
-        st.warning(notice, icon=":material/warning:")
-    st.session_state[NOTICES] = []
+    """The link's warnings, once, on the view the link opened; not the one offering a linked model once that is
+    decided (a Load click can stop the first run before it shows them)."""
+    ss = st.session_state
+    stale = ss.pop(LINKED_NOTICE, None) if pending_linked_model() is None else None
+    for notice in ss.get(NOTICES, []):
+        if notice != stale:
+            st.warning(notice, icon=":material/warning:")
+    ss[NOTICES] = []
 
 
 def shareable_params(page_name: str) -> dict[str, str]:

@@ -64,6 +64,7 @@ class ViewState:
     lowest: bool | None = None  # the Head atlas table ranked lowest first (`end=lowest`), None: not said
     warnings: list[str] = field(default_factory=list)
     requested_model: str | None = None  # a hub id / local folder the link names: loaded only if the user says so
+    model_notice: str | None = None  # the warning that offers requested_model (also in warnings)
     dtype: str | None = None  # the weights' dtype the link asks for (None: not said); the device decides if it runs
     picks: dict[str, int] = field(default_factory=dict)  # {token picker key: position} on the link's page
 
@@ -186,10 +187,11 @@ def _read_model(state: ViewState, model: str, models: list[str], default: str, r
         state.model = model
     elif requestable(model):
         state.requested_model = model
-        state.warnings.append(
+        state.model_notice = (
             f"The link names the model {markdown_literal(model)}, which is not built in: press **Load** under "
             f"*Another model* in the sidebar to load it. Showing {default!r} meanwhile."
         )
+        state.warnings.append(state.model_notice)
     else:
         known = " or ".join(repr(name) for name in models)
         state.warnings.append(

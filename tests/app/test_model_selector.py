@@ -164,6 +164,23 @@ def test_a_link_naming_a_hub_model_does_not_download_it(env) -> None:
     assert not any("The link asks for" in c.value for c in at.sidebar.caption)
 
 
+def test_a_linked_models_notice_is_not_shown_once_that_model_has_loaded(env) -> None:
+    """A Load click that stops a link's first run before its notices are shown (the page is still drawing) left
+    "press Load ... Showing 'smollm2-135m' meanwhile" above the loaded model's view on the next run; once the
+    linked model has loaded, that notice is dropped, and the link's other notices are still shown once."""
+    folder = tiny_gpt2(env)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"page": "patterns", "model": str(folder), "text": TEXT, "orient": "sideways"})
+    at.run()
+    notices = [w.value for w in at.warning]
+    assert any("press **Load**" in n for n in notices) and any("sideways" in n for n in notices), notices
+    at.session_state["_notices"] = notices  # as a first run stopped before show_notices leaves them
+    at.button(key="model_load").click().run()
+    assert not at.exception and at.session_state["model"] == str(folder)
+    shown = [w.value for w in at.warning]
+    assert not any("press **Load**" in n for n in shown) and any("sideways" in n for n in shown), shown
+
+
 def test_an_encoder_decoder_from_the_selector_drives_the_cross_attention_page(env) -> None:
     from tests.tiny_models import save_tiny_marian
 
