@@ -52,9 +52,10 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross, key: tuple) -> None:
     st.caption(f"{ctx.model_label} is an encoder-decoder: this is its real cross-attention.")
     st.caption("Source (encoder input):")
     show_token_strip(display_tokens(cross.pair.encoder))
-    classifier = bool(ctx.config.class_labels)  # BART's: the decoder reads the source itself (show_classifier_pass)
-    st.caption("Decoder input: its start token, then the same tokens shifted one place right; the head reads its "
-               "last position, the text's last </s>:" if classifier else "Target (decoder input: the start token, "
+    classifier = bool(ctx.config.class_labels)  # BART's, mBART's: the decoder reads the source (show_classifier_pass)
+    st.caption("Decoder input: its start token (mBART's and PLBART's: the text's last token, its language code), "
+               "then the same tokens shifted one place right; the head reads it where the text has its last </s>:"
+               if classifier else "Target (decoder input: the start token, "
                "then the target; query i predicts target token i + 1):")  # fmt: skip
     show_token_strip(display_tokens(cross.pair.decoder))
     note = written_note(cross.pair.decoder.token_ids, cross.pair.source, cross.pair.target, chosen_languages(ctx))
@@ -87,15 +88,16 @@ def show_encoder_decoder(ctx, cross: EncoderDecoderCross, key: tuple) -> None:
 
 CLASSIFIER_DECODER_NOTE = (
     "This model is a sequence classifier: its encoder reads the sidebar's text (and its second text), its decoder the "
-    "same tokens shifted one place right, and its head reads the decoder's last position (the verdict, layer by "
+    "same tokens shifted one place right, and its head reads the decoder where the text has its last </s> (the "
+    "verdict, layer by "
     "layer, is on the Logit lens page). Below, that pass: the decoder's cross-attention over the encoder and its own "
     "self-attention. It writes no target and has no logit lens."
 )
 
 
 def show_classifier_pass(ctx) -> None:
-    """BART's classifier (bart-large-mnli): the pass its verdict reads, drawn as an encoder-decoder's, from the
-    sidebar's texts; no source and target boxes."""
+    """An encoder-decoder's classifier (BART's bart-large-mnli, mBART's, PLBART's): the pass its verdict reads,
+    drawn as an encoder-decoder's, from the sidebar's texts; no source and target boxes."""
     st.caption(CLASSIFIER_DECODER_NOTE)
     try:
         pair = get_classifier_pass(ctx.model, ctx.text, ctx.second_text)

@@ -80,8 +80,10 @@ def _pooler(x: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
 
 def _closing_norm(h: torch.Tensor, w: Weights, cfg: ModelConfig) -> torch.Tensor:
     """Embeddings [..., d_model] through the final norm where the model has one: pre-norm encoders close the stack
-    with a norm, as unembed does; post-norm ones (BERT) end on a block's own norm."""
-    return normalize(h, w, "ln_final", cfg) if "ln_final.w" in w or not cfg.norm_weights else h
+    with a norm, as unembed does; post-norm ones (BERT) end on a block's own norm. An encoder-decoder's verdict
+    reads its decoder's stack, closed by the decoder's own norm (mBART's; BART's post-norm decoder has none)."""
+    name = "dec.ln_final" if cfg.class_pool == DECODER_EOS else "ln_final"
+    return normalize(h, w, name, cfg) if f"{name}.w" in w or not cfg.norm_weights else h
 
 
 def has_tagger(trace: Trace) -> bool:

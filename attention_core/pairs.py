@@ -29,7 +29,7 @@ from .seq2seq import (
     encoder_output,
     greedy_target,
 )
-from .seq2seq_classify import DECODER_EOS, decoder_eos_states
+from .seq2seq_classify import DECODER_EOS, decoder_eos_states, decoder_start
 from .tokenizer import Encoding, TextTokenizer
 from .trace import Trace
 
@@ -95,9 +95,10 @@ class EncoderDecoderRuns:
     def trace_classifier_pass(
         self, text: str, second_text: str | None = None, max_tokens: int | None = None
     ) -> PairTrace:
-        """BART's sequence classifier: the pass its verdict reads, as a PairTrace: the encoder over `text` (with a
-        `second_text`, as trace takes one), the decoder over the same ids shifted right after its start token
-        (seq2seq_classify.py), whose residual at the last </s> the head reads."""
+        """An encoder-decoder's sequence classifier (BART's, mBART's, PLBART's): the pass its verdict reads, as a
+        PairTrace: the encoder over `text` (with a `second_text`, as trace takes one), the decoder over the same ids
+        shifted right after its start token (seq2seq_classify.decoder_start), whose residual at the last </s> the head
+        reads."""
         if self.config.class_pool != DECODER_EOS:
             raise InputError(f"{self.name} is not a sequence classifier built on an encoder-decoder (BART's): use "
                              "trace_pair(source, target).")  # fmt: skip
@@ -106,7 +107,8 @@ class EncoderDecoderRuns:
             enc_out = encoder_output(encoder.captured.resid_pre[-1], self.context.pass_weights, self.config)
         e, view = encoder, self._decoder_view()
         shifted = Encoding(e.token_ids[:-1], e.tokens[:-1], e.offsets[:-1], e.n_tokens - 1, truncated=False)
-        decoder = decoder_trace(view, enc_out, e.text, shifted)  # reads [start, *ids[:-1]]: shift_tokens_right
+        start = decoder_start(self.config, e.token_ids)  # reads [start, *ids[:-1]]: shift_tokens_right
+        decoder = decoder_trace(view, enc_out, e.text, shifted, start)
         return PairTrace(e.text, e.text, encoder, decoder, CrossAttention(view, decoder.captured))
 
     def _encode(self, source: str, max_tokens: int | None, language: str | None) -> tuple[Trace, torch.Tensor]:

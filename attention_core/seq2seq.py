@@ -141,11 +141,13 @@ def run_decoder(
     return cap
 
 
-def decoder_trace(view: DecoderView, enc_out: torch.Tensor, target: str, tgt: Encoding) -> Trace:
-    """The decoder's Trace over `target` (tokenised as `tgt`), read after the start token (teacher forcing):
-    query i predicts target token i + 1."""
+def decoder_trace(
+    view: DecoderView, enc_out: torch.Tensor, target: str, tgt: Encoding, start: int | None = None
+) -> Trace:
+    """The decoder's Trace over `target` (tokenised as `tgt`), read after the start token (teacher forcing; `start`
+    where it is not the config's): query i predicts target token i + 1."""
     cfg = view.context.config
-    start = cfg.decoder_start_token_id or 0
+    start = cfg.decoder_start_token_id or 0 if start is None else start
     ids = torch.tensor([start, *tgt.ids], dtype=torch.long, device=enc_out.device)  # (n_target,)
     dw = view.context.pass_weights
     with torch.inference_mode():

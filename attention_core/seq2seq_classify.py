@@ -1,7 +1,9 @@
 """An encoder-decoder's sequence classifier, BART's (facebook/bart-large-mnli; loading/classifier_head.py reads its
-head). transformers' BartForSequenceClassification runs the encoder on the text and the decoder on the same ids
-shifted right, after the decoder's start token (so decoder position i reads text token i − 1, and the encoder's
-whole text through cross-attention); its head reads the decoder's last hidden state at the text's last </s>:
+head), mBART's and PLBART's. transformers' BartForSequenceClassification runs the encoder on the text and the decoder
+on the same ids shifted right, after the decoder's start token (so decoder position i reads text token i − 1, and the
+encoder's whole text through cross-attention); mBART's and PLBART's shift moves the text's last token (its language
+code, after the </s>) to the front instead (`decoder_start`). The head reads the decoder's last hidden state at the
+text's last </s>:
 
     logits = tanh(h_dec[eos] · W_pool + b_pool) · W_out + b_out     [n_labels]
 
@@ -16,12 +18,20 @@ from collections.abc import Callable
 
 import torch
 
+from .config import ModelConfig
 from .context import PassContext
 from .model import Captured
 from .seq2seq import CapturedDecoder, DecoderView, decoder_view, encoder_output, end_ids, run_decoder
 from .sweep import Readout
 
 DECODER_EOS = "decoder_eos"  # ModelConfig.class_pool of such a classifier
+WRAPPED = ("mbart", "plbart")  # archs whose shift_tokens_right starts the decoder with the text's last token
+
+
+def decoder_start(cfg: ModelConfig, ids: list[int]) -> int:
+    """The token the classifier's decoder reads first, before `ids` (the encoder's) shifted right: mBART's and
+    PLBART's, the last of them (their language code); else the decoder's start token."""
+    return ids[-1] if cfg.arch in WRAPPED else cfg.decoder_start_token_id or 0
 
 
 def decoder_eos_states(
@@ -61,7 +71,7 @@ def _decoded(
     (n, d_model); and the position of the last </s> in `ids`."""
     enc_out = encoder_output(resid_final, model.pass_weights, model.config)  # (n, d_model)
     dcfg, dw = view.context.config, view.context.pass_weights
-    shifted = torch.cat([ids.new_tensor([dcfg.decoder_start_token_id or 0]), ids[:-1]])  # (n,): shift_tokens_right
+    shifted = torch.cat([ids.new_tensor([decoder_start(model.config, ids.tolist())]), ids[:-1]])  # (n,)
     ends = end_ids(model.config)
     at = max((i for i, t in enumerate(ids.tolist()) if t in ends), default=len(ids) - 1)  # the last </s>
     return run_decoder(shifted, enc_out, dw, view.cross_weights, dw, dcfg), at

@@ -16,10 +16,10 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
     folder.mkdir(parents=True)
     if kind in ("bart", "mbart", "pegasus", "m2m_100", "plbart", "blenderbot", "led", "bigbird_pegasus"):
         save_tiny_seq2seq(kind, folder)
-    elif kind == "bart_nli":  # BART's sequence classifier (facebook/bart-large-mnli's layout)
+    elif kind in ("bart_nli", "mbart_nli"):  # BART's sequence classifier (facebook/bart-large-mnli's layout), mBART's
         from tests.tiny_models_seq2seq import save_tiny_bart_classifier
 
-        save_tiny_bart_classifier(folder)
+        save_tiny_bart_classifier(folder, kind=kind.removesuffix("_nli"))
     elif kind == "deberta":
         save_tiny_deberta(folder)
     elif kind == "deberta_v1":

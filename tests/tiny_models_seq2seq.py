@@ -170,15 +170,23 @@ def save_tiny_t5gemma(folder: Path, tie: bool = True):
 NLI_LABELS = ("contradiction", "neutral", "entailment")  # facebook/bart-large-mnli's, in its order
 
 
-def save_tiny_bart_classifier(folder: Path, seed: int = 6):
+def save_tiny_bart_classifier(folder: Path, seed: int = 6, kind: str = "bart"):
     """A tiny BartForSequenceClassification (facebook/bart-large-mnli's layout: its decoder reads the text shifted
     right, and a dense → tanh → out_proj head reads the decoder's last </s>), three NLI labels, drawn as
-    save_tiny_seq2seq draws its models, saved with BART's tokenizer (a pair: <s> A </s></s> B </s>); returns it."""
+    save_tiny_seq2seq draws its models, saved with BART's tokenizer (a pair: <s> A </s></s> B </s>); returns it.
+    `kind` "mbart" or "plbart": MBartForSequenceClassification or PLBartForSequenceClassification, whose tokenizer
+    ends a text with </s> and a language code (mBART's "en_XX", PLBART's "__java__"), which their decoder reads
+    first."""
     import transformers
 
     torch.manual_seed(seed)
     labels = dict(num_labels=3, id2label=dict(enumerate(NLI_LABELS)), label2id={n: i for i, n in enumerate(NLI_LABELS)})
-    hf = transformers.BartForSequenceClassification(transformers.BartConfig(**SHAPE, **labels))
+    classes = {"bart": ("BartForSequenceClassification", "BartConfig"),
+               "mbart": ("MBartForSequenceClassification", "MBartConfig"),
+               "plbart": ("PLBartForSequenceClassification", "PLBartConfig")}  # fmt: skip
+    model, config = (getattr(transformers, name) for name in classes[kind])
+    extra = dict(scale_embedding=True) if kind != "bart" else {}
+    hf = model(config(**SHAPE, **labels, **extra))
     hf.set_attn_implementation("eager")
     with torch.no_grad():
         for name, p in hf.named_parameters():
@@ -187,8 +195,20 @@ def save_tiny_bart_classifier(folder: Path, seed: int = 6):
             elif "norm" in name:
                 p.add_(torch.randn_like(p) * 0.1)
     hf.save_pretrained(folder, safe_serialization=True)
-    bart_tokenizer().save(str(Path(folder) / "tokenizer.json"))
+    tokenizer = bart_tokenizer() if kind == "bart" else _language_last("en_XX" if kind == "mbart" else "__java__")
+    tokenizer.save(str(Path(folder) / "tokenizer.json"))
     return hf.eval()
+
+
+def _language_last(language: str):
+    """BART's byte-level BPE with mBART's post-processor: every text ends </s> `language`."""
+    from tokenizers import processors
+
+    tok = bart_tokenizer(languages=(language,))
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"$A </s> {language}", special_tokens=[("</s>", 2), (language, tok.token_to_id(language))]
+    )
+    return tok
 
 
 def save_tiny_switch(folder: Path, seed: int = 5, capacity: int = 48):

@@ -72,7 +72,7 @@ TASK_WORDS = {"sequence": "sequence classifier", "token": "token classifier", "c
               "answer": "question-answering model"}  # fmt: skip
 # An encoder-decoder's classifier (BartForSequenceClassification): dense → tanh → out_proj on the decoder's last </s>
 SEQ2SEQ_CLASSIFIER = ClassifierNames(("classification_head.dense",), "classification_head.out_proj", "tanh")
-SEQ2SEQ_CLASSIFIER_TYPES = ("bart",)
+SEQ2SEQ_CLASSIFIER_TYPES = ("bart", "mbart", "plbart")
 BART_DECODER_START = 2  # transformers' BartConfig's decoder_start_token_id where config.json names none
 PROBLEMS = {"single_label_classification": "softmax", "multi_label_classification": "sigmoid",
             "regression": "regression"}  # fmt: skip
@@ -127,8 +127,7 @@ def attach_classifier_head(
 
 def is_seq2seq_classifier(hf: dict, state: StateDict, config: ModelConfig) -> bool:
     """Whether the checkpoint is an encoder-decoder's sequence classifier the engine reads (BART's:
-    facebook/bart-large-mnli). mBART's and PLBART's decoders read the text with its language token moved to the
-    front, not shifted after a start token: not read."""
+    facebook/bart-large-mnli; mBART's and PLBART's, whose decoders read the text's language code first)."""
     return (config.is_encoder_decoder and hf.get("model_type") in SEQ2SEQ_CLASSIFIER_TYPES
             and named_task(hf) == "sequence" and SEQ2SEQ_CLASSIFIER.out + ".weight" in state)  # fmt: skip
 

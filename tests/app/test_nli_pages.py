@@ -91,3 +91,22 @@ def test_the_cross_attention_page_draws_the_pass_its_verdict_reads(private_model
     pair = load_model(str(folder)).trace_classifier_pass(PREMISE, second_text=HYPOTHESIS)
     z = np.asarray(decode(chart(at, "mech_cross_encdec_block")["data"][0]["z"]), dtype=float)
     assert np.allclose(z, pair.cross.pattern(layer, head).numpy(), atol=1e-6)
+
+
+def test_an_mbart_classifiers_verdict_and_pass_on_the_pages(private_models) -> None:
+    """mBART's classifier (its text ends </s> en_XX, which its decoder reads first): the Logit lens page's verdict is
+    transformers' after the last decoder block; the Cross-attention page's decoder strip starts with the language
+    code and says where the head reads."""
+    at, folder = opened(private_models, "logit_lens", kind="mbart_nli", text=PREMISE)
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
+    ids = tokenizer(PREMISE, return_tensors="pt")["input_ids"]
+    hf = transformers.MBartForSequenceClassification.from_pretrained(folder).eval()
+    with torch.inference_mode():
+        probs = hf(ids).logits[0].softmax(-1).numpy()
+    finals = [decode(trace["y"])[-1] for trace in chart(at, "class_track")["data"]]
+    assert np.allclose(finals, probs, atol=1e-4)
+    at.switch_page("app_pages/cross_attention.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(c.value for c in at.caption)
+    assert "mBART's and PLBART's: the text's last token, its language code" in said
+    assert "where the text has its last </s>" in said

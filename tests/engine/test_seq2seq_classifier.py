@@ -34,11 +34,14 @@ def nli(tmp_path, monkeypatch):
 
 
 def _hf_logits(hf, ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """transformers' logits, and its head read from each decoder block's output at the last </s>."""
+    """transformers' logits, and its head read from each decoder block's output at the last </s>, through the
+    decoder's final norm where it has one (mBART's; transformers applies it to the last block's output alone)."""
+    norm = getattr(hf.model.decoder, "layer_norm", None) or (lambda h: h)
     with torch.inference_mode():
         out = hf(torch.tensor([ids]), output_hidden_states=True)
         eos = max(i for i, t in enumerate(ids) if t == hf.config.eos_token_id)
-        early = torch.stack([hf.classification_head(h[0, eos]) for h in out.decoder_hidden_states[1:]])
+        states = [norm(h) for h in out.decoder_hidden_states[1:-1]] + [out.decoder_hidden_states[-1]]
+        early = torch.stack([hf.classification_head(h[0, eos]) for h in states])
     return out.logits[0], early
 
 
@@ -101,20 +104,28 @@ def test_the_head_ranking_equals_a_trace_with_each_encoder_head_ablated(nli) -> 
     assert sweep.abs().max() > 1e-3  # the heads matter to the verdict: the comparison can fail
 
 
-def test_mbarts_classifier_is_still_refused_by_name(tmp_path, monkeypatch) -> None:
-    """MBartForSequenceClassification's decoder reads its ids with the language token moved to the front, not shifted
-    after a start token as BART's: not read, and said so."""
-    from attention_core import ModelLoadError
-    from tests.tiny_models import _peaked_and_saved, wordpiece
-
+@pytest.mark.parametrize("kind", ["mbart", "plbart"])
+def test_mbarts_and_plbarts_decoders_read_the_language_code_first(kind, tmp_path, monkeypatch) -> None:
+    """MBartForSequenceClassification and PLBartForSequenceClassification: the text ends </s> and a language code,
+    and their decoder reads the ids with that last token moved to the front (their shift_tokens_right), not after a
+    start token as BART's; the head reads the last </s>. The verdict after every decoder block, and the pass it reads
+    as a PairTrace, are transformers'."""
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
-    cfg = transformers.MBartConfig(vocab_size=300, d_model=64, encoder_layers=1, decoder_layers=1,
-                                   encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=96,
-                                   decoder_ffn_dim=96, max_position_embeddings=128, num_labels=3)  # fmt: skip
-    _peaked_and_saved(transformers.MBartForSequenceClassification(cfg), tmp_path / "nli", wordpiece(300))
-    with pytest.raises(ModelLoadError, match="MBartForSequenceClassification is a sequence classifier built on an "
-                                             "encoder-decoder"):  # fmt: skip
-        load_model(str(tmp_path / "nli"), device="cpu")
+    hf = save_tiny_bart_classifier(tmp_path / kind, kind=kind)
+    ours = load_model(str(tmp_path / kind), device="cpu")
+    trace = ours.trace(PREMISE)
+    ids = trace.token_ids
+    assert ids[-2] == 2 and ids[-1] > 3 and ours.config.class_labels == NLI_LABELS  # … </s> language
+    logits, early = _hf_logits(hf, ids)
+    by_layer = class_logits_by_layer(trace)
+    assert (by_layer[-1] - logits).abs().max().item() <= LOGIT_TOL
+    assert (by_layer - early).abs().max().item() <= LOGIT_TOL
+    pair = ours.trace_classifier_pass(PREMISE)
+    assert pair.decoder.token_ids == [ids[-1], *ids[:-1]]
+    with torch.inference_mode():
+        out = hf(torch.tensor([ids]), output_attentions=True)
+    for layer, ref in enumerate(out.decoder_attentions):
+        assert (pair.decoder.layer_patterns(layer) - ref[0]).abs().max().item() <= 1e-4
 
 
 def test_a_config_without_a_decoder_start_shifts_as_transformers_does(tmp_path, monkeypatch) -> None:

@@ -36,8 +36,9 @@ READS = {"first": "the first token's final embedding (a pooler, then one score p
          "mean": "the mean of every token's final embedding (a pooler, then one score per label)",
          "last": "the last token's final embedding (one score per label; the model predicts no next token)",
          "decoder_eos": "its decoder's final embedding at the text's last </s>, the decoder reading the text shifted "
-                        "right after its start token and the encoder's through cross-attention (a pooler, then one "
-                        "score per label; read after each decoder block below)"}
+                        "right after its start token (mBART's and PLBART's: after the text's language code) and the "
+                        "encoder's through cross-attention (a pooler, then one score per label; read after each "
+                        "decoder block below)"}
 
 
 def class_view(scores: np.ndarray, labels: Sequence[str], problem: str, pool: str = "first") -> ClassView:
