@@ -193,6 +193,15 @@ def _metadata(w, arch: str, cfg) -> None:
         w.add_head_count_kv(1 if getattr(cfg, "multi_query", False) else cfg.n_head)  # StarCoder 1: one
         w.add_layer_norm_eps(cfg.layer_norm_epsilon)
         return
+    if arch == "mpt":  # llama.cpp's MPTModel: its config's own names, ε 1e-5 whatever it says, ALiBi's bias max
+        w.add_context_length(cfg.max_seq_len)
+        w.add_embedding_length(cfg.d_model)
+        w.add_block_count(cfg.n_layers)
+        w.add_feed_forward_length(4 * cfg.d_model)
+        w.add_head_count(cfg.n_heads)
+        w.add_layer_norm_eps(1e-5)
+        w.add_max_alibi_bias(cfg.attn_config.alibi_bias_max)
+        return
     if arch in ("bert", "nomic-bert"):  # an encoder: post-norm LayerNorms, learned positions (or RoPE) and segments
         w.add_causal_attention(False)
         w.add_token_type_count(cfg.type_vocab_size)

@@ -267,7 +267,7 @@ def _written_only(kind: str):
     if kind in ("phi3_longrope", "granitemoe", "mixtral", "cohere2", "olmoe", "glm4", "arcee", "ernie4_5", "olmo3",
                 "seed_oss", "exaone4", "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl",
                 "qwen3_vl_moe_sparse", "hunyuan_moe", "exaone_moe_one_group", "jais2",
-                "ministral3_mscale", "qwen2_5_vl", "afmoe_every4", "stablelm_qk", "cohere_qk"):  # fmt: skip
+                "ministral3_mscale", "qwen2_5_vl", "afmoe_every4", "stablelm_qk", "cohere_qk", "mpt"):  # fmt: skip
         from tests.tiny_models import _tiny_hf
 
         hf = _tiny_hf(kind)
@@ -287,7 +287,7 @@ WRITTEN_ONLY = ["gemma", "phi2", "granite", "command-r", "olmo2", "starcoder", "
                 "qwen2_moe", "olmoe", "glm4", "olmo", "olmo_clip", "arcee", "ernie4_5", "olmo3", "seed_oss", "exaone4",
                 "exaone4_hybrid", "hunyuan_alpha", "ernie4_5_moe", "minimax_m2", "qwen3_vl", "qwen3_vl_moe_sparse",
                 "hunyuan_moe", "exaone_moe_one_group", "jais2", "ministral3_mscale", "qwen2_5_vl", "afmoe_every4",
-                "stablelm_qk", "cohere_qk", "minicpm"]
+                "stablelm_qk", "cohere_qk", "minicpm", "mpt"]
 GGUF_ARCH = {"ministral3_mscale": "mistral3", "qwen2_5_vl": "qwen2vl", "afmoe_every4": "afmoe",
              "falcon_new": "falcon", "gptneox_sequential": "gptneox", "phi3_longrope": "phi3", "qwen3_moe": "qwen3moe",
              "qwen2_moe": "qwen2moe", "mixtral": "llama", "olmo3": "olmo2", "olmo_clip": "olmo",
@@ -331,6 +331,10 @@ def test_files_transformers_cannot_read_match_the_model_written(kind, tmp_path, 
     elif kind == "granite":
         scales = (cfg.embed_scale, cfg.attn_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((3, 0.2, 0.5, 0.25))  # float32 keys
+    elif kind == "mpt":  # ALiBi over 6 heads (llama.cpp's slopes for a head count that is not a power of two are
+        # MPT's), LayerNorms without biases, q | k | v fused, the unembedding tied
+        assert (cfg.position_bias, cfg.alibi_bias_max, cfg.n_heads, cfg.arch) == ("alibi", 8.0, 6, "mpt")
+        assert cfg.tie_embeddings and not cfg.uses_rope and "blocks.0.ln_attn.b" not in ours.weights
     elif kind == "minicpm":  # no attention.scale in the file: 1/√d_head; LongRoPE's short factors, factor 1
         scales = (cfg.embed_scale, cfg.residual_scale, cfg.unembed_scale)
         assert scales == pytest.approx((12, 1.4 / 2**0.5, 0.25)) and cfg.attn_scale is None and cfg.arch == "minicpm"
@@ -488,3 +492,22 @@ def test_an_olmoe_file_that_clamps_q_k_and_v_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError, match="OLMoE files that clamp q, k and v"):
         load_model(str(clamped), device="cpu")
     assert load_model(str(path), device="cpu").config.qkv_clip is None
+
+
+def test_mpt_files_it_cannot_run_are_refused_by_name(tmp_path, monkeypatch):
+    """An MPT file whose q, k and v are clamped (attention.clamp_kqv), or without ALiBi (max_alibi_bias 0: MPT's
+    learned position table): refused, as from a Hugging Face folder, with what it has."""
+    import gguf
+
+    from tests.gguf_writer import rewrite_gguf
+
+    torch.manual_seed(0)
+    hf = _written_only("mpt")
+    written = write_gguf(hf, byte_bpe(V), tmp_path / "mpt.gguf", "mpt")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    cases = {"clamp_kqv": {"mpt.attention.clamp_kqv": (6.0, gguf.GGUFValueType.FLOAT32)},
+             "max_alibi_bias 0": {"mpt.attention.max_alibi_bias": (0.0, gguf.GGUFValueType.FLOAT32)}}  # fmt: skip
+    for i, (said, fields) in enumerate(cases.items()):
+        path = rewrite_gguf(written, tmp_path / f"bad{i}.gguf", fields)
+        with pytest.raises(ModelLoadError, match=f"MPT files .*{said}.* are not supported yet"):
+            load_model(str(path), device="cpu")

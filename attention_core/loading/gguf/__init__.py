@@ -94,6 +94,7 @@ CONVERTERS: dict[str, tuple[ConfigFn, WeightsFn]] = {
     "jais2": (layernorm.jais2_config, layernorm.layernorm_weights),
     "gpt2": (gpt2.gpt2_config, layernorm.layernorm_weights),
     "bloom": (gpt2.bloom_config, layernorm.layernorm_weights),
+    "mpt": (gpt2.mpt_config, layernorm.layernorm_weights),  # MPT-7B, 30B: ALiBi, no biases
     "starcoder": (gpt2.starcoder_config, layernorm.layernorm_weights),
     "granite": (scaled.granite_config, scaled.granite_weights),
     "granitemoe": (scaled.granite_config, scaled.granite_weights),

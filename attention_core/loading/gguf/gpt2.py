@@ -1,7 +1,7 @@
-"""GGUF gpt2, starcoder (StarCoder 1: GPT-2's layout with one key/value head) and bloom → config: LayerNorm with
-biases, fused attn_qkv (rows q | k | v), a plain GELU MLP; GPT-2 and StarCoder with learned positions, BLOOM with
-ALiBi and a LayerNorm on its embeddings (token_embd_norm). Their weights are read
-by layernorm.layernorm_weights, as phi2's, stablelm's and starcoder2's.
+"""GGUF gpt2, starcoder (StarCoder 1: GPT-2's layout with one key/value head), bloom and mpt → config: LayerNorm with
+biases (MPT's without), fused attn_qkv (rows q | k | v), a plain GELU MLP; GPT-2 and StarCoder with learned
+positions, BLOOM and MPT with ALiBi, BLOOM with a LayerNorm on its embeddings (token_embd_norm). Their weights are
+read by layernorm.layernorm_weights, as phi2's, stablelm's and starcoder2's.
 
 llama.cpp transposes GPT-2's Conv1D weights to the usual (out, in) when it writes the file, and regroups BLOOM's
 head-by-head query_key_value into q | k | v blocks, so both read alike.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...config import ModelConfig
+from ...errors import ModelLoadError
 from .reader import Meta, attention_shape
 
 
@@ -52,3 +53,20 @@ def bloom_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
 def starcoder_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
     """StarCoder 1 (Ollama's starcoder): GPT-2's layout, attn_qkv rows q | k | v with one key/value head."""
     return replace(gpt2_config(meta, name, tensor_names), arch="gpt_bigcode")
+
+
+def mpt_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
+    """MPT (MosaicML's MPT-7B and 30B, as llama.cpp's MPTModel writes them): GPT-2's layout without a position table
+    or a bias anywhere (LayerNorms included), ALiBi up to attention.max_alibi_bias (llama.cpp's slopes, which for a
+    head count that is not a power of two are MPT's own), the model's exact GELU, the unembedding tied. Refused, as
+    from a Hugging Face folder: q, k and v clamped (attention.clamp_kqv), per-head q/k norms (qk_ln), no ALiBi."""
+    bias_max = float(meta.get("attention.max_alibi_bias", 0.0) or 0.0)
+    refused = {"without ALiBi (max_alibi_bias 0: a learned position table)": bias_max <= 0,
+               "that clamp q, k and v (clamp_kqv)": meta.has("attention.clamp_kqv"),
+               "with q/k norms (qk_ln)": "blk.0.attn_q_norm.weight" in tensor_names}  # fmt: skip
+    for what, bad in refused.items():
+        if bad:
+            raise ModelLoadError(f"MPT files {what} are not supported yet.")
+    cfg = gpt2_config(meta, name, tensor_names)
+    return replace(cfg, arch="mpt", act="gelu", position_bias="alibi", alibi_bias_max=bias_max, attn_bias=False,
+                   mlp_bias=False)  # fmt: skip

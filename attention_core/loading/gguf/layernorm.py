@@ -1,5 +1,6 @@
 """GGUF decoders with LayerNorm (and mostly biases) → canonical weights: phi2 (Phi 1, 1.5, 2), stablelm, starcoder2,
-gptneox, falcon, nemotron (RoPE; their configs here), and gpt2, starcoder and bloom (configs in gpt2.py).
+gptneox, falcon, nemotron (RoPE; their configs here), and gpt2, starcoder, bloom and mpt (configs in gpt2.py; MPT's
+LayerNorms have no bias).
 
 What llama.cpp's files hold and how we read them:
 - Q/K rows are not permuted: llama.cpp rotates these models NeoX-style (Hugging Face's rotate-half), on the
@@ -25,6 +26,7 @@ from .llama import gated_mlp, rope_config
 from .reader import Meta, Tensors, matrix, split_rows
 
 Weights = dict[str, torch.Tensor]
+NO_NORM_BIAS = ("mpt",)  # architectures whose LayerNorms have no bias (the others' bias is required)
 
 
 def _layernorm_config(meta: Meta, name: str, tensor_names: set[str], **features) -> ModelConfig:
@@ -96,8 +98,8 @@ def _ends(t: Tensors, cfg: ModelConfig) -> Weights:
     if cfg.absolute_positions:  # GPT-2; the others' positions are RoPE's rotations or BLOOM's ALiBi slopes
         w["embed.W_pos"] = torch.from_numpy(t.raw("position_embd.weight"))
     if t.has("token_embd_norm.weight"):  # BLOOM normalises its embeddings
-        _layer_norm(t, w, "embed.ln", "token_embd_norm")
-    _layer_norm(t, w, "ln_final", "output_norm")
+        _layer_norm(t, w, "embed.ln", "token_embd_norm", cfg)
+    _layer_norm(t, w, "ln_final", "output_norm", cfg)
     if not cfg.tie_embeddings:
         w["unembed.W_U"] = t.linear("output.weight")  # [d_model, d_vocab]
     if t.has("output.bias"):
@@ -105,8 +107,10 @@ def _ends(t: Tensors, cfg: ModelConfig) -> Weights:
     return w
 
 
-def _layer_norm(t: Tensors, w: Weights, ours: str, theirs: str) -> None:
-    w[ours + ".w"], w[ours + ".b"] = t.vector(theirs + ".weight"), t.vector(theirs + ".bias")
+def _layer_norm(t: Tensors, w: Weights, ours: str, theirs: str, cfg: ModelConfig) -> None:
+    w[ours + ".w"] = t.vector(theirs + ".weight")
+    if cfg.arch not in NO_NORM_BIAS:
+        w[ours + ".b"] = t.vector(theirs + ".bias")
 
 
 def _qkv(t: Tensors, cfg: ModelConfig, src: str) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
@@ -166,11 +170,11 @@ def layernorm_weights(t: Tensors, cfg: ModelConfig) -> Weights:
         attn_norm, mlp_norm = "attn_norm", "ffn_norm"
         if t.has(src + "attn_norm_2.weight"):  # Falcon 40B: attn_norm_2 feeds attention, attn_norm the MLP
             attn_norm, mlp_norm = "attn_norm_2", "attn_norm"
-        _layer_norm(t, w, dst + "ln_attn", src + attn_norm)
+        _layer_norm(t, w, dst + "ln_attn", src + attn_norm, cfg)
         _attention(t, w, cfg, src, dst)
         head_layernorms(t, w, cfg, src, dst)
         if not cfg.shared_block_norm:
-            _layer_norm(t, w, dst + "ln_mlp", src + mlp_norm)
+            _layer_norm(t, w, dst + "ln_mlp", src + mlp_norm, cfg)
         if cfg.gated_mlp:
             gated_mlp(t, w, src, dst)
         else:
