@@ -31,8 +31,8 @@ from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..conventions import fold_residual_scale
 from ..hf_adapters_latent import kv_up, store_latent_attention
-from ..rope_scaling import gguf_rule, longrope_rule
-from .llama import MOE_PARTS, Weights, ends, expert_stacks, gated_mlp, yarn_keys
+from ..rope_scaling import gguf_rule
+from .llama import MOE_PARTS, Weights, ends, expert_stacks, gated_mlp, with_longrope, yarn_keys
 from .reader import Meta, Tensors, matrix
 
 _GATING = {1: "softmax", 2: "sigmoid"}  # llama.cpp's expert_gating_func values
@@ -171,7 +171,7 @@ def minicpm3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfi
     """MiniCPM3 as llama.cpp's MiniCPM3Model writes it: the latent attention's ranks and widths, kv_b whole, the
     rotated dimensions in halves as Hugging Face's (llama.cpp's NeoX rotation; no rows permuted). The file keeps no
     value width, RoPE base, original context or scales, so they are llama.cpp's: values d_model / heads wide (unless
-    value_length says), θ 10,000, LongRoPE's short factors (rope_factors_short) up to context_length, embeddings
+    value_length says), θ 10,000, LongRoPE's short factors up to context_length (llama.with_longrope), embeddings
     × 12, each sublayer's output × 1.4/√layers (folded into W_O and W_out) and the final residual × 256 / d_model."""
     n_layers, n_heads, d_model = (meta.count(k) for k in ("block_count", "attention.head_count", "embedding_length"))
     d_qk, rope = meta.count("attention.key_length"), meta.count("rope.dimension_count")
@@ -179,16 +179,10 @@ def minicpm3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfi
         raise ModelLoadError(f"rope.dimension_count {rope} must be even and below the heads' width {d_qk}.")
     d_v = meta.count("attention.value_length") if meta.has("attention.value_length") else d_model // n_heads
     embed, depth, base = _MINICPM3_SCALES
-    n_ctx, rule = meta.count("context_length"), {}
-    short = meta.tensor_f32("rope_factors_short.weight")
-    if short is not None:
-        if short.shape != (rope // 2,):
-            raise ModelLoadError(f"rope_factors_short.weight has {short.size} values; each RoPE frequency needs one.")
-        longrope = longrope_rule(tuple(float(f) for f in short), meta.number("rope.scaling.attn_factor", 1.0), n_ctx)
-        rule = longrope.fields()
-    return ModelConfig(
+    cfg = ModelConfig(
         name=name, arch="minicpm3", n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
-        d_head=d_qk, d_mlp=meta.count("feed_forward_length"), d_vocab=meta.vocab_size(), n_ctx=n_ctx, causal=True,
+        d_head=d_qk, d_mlp=meta.count("feed_forward_length"), d_vocab=meta.vocab_size(),
+        n_ctx=meta.count("context_length"), causal=True,
         norm="rms", norm_eps=meta.number("attention.layer_norm_rms_epsilon"), norm_position="pre", act="silu",
         gated_mlp=True, uses_rope=True, rope_theta=meta.number("rope.freq_base", 10000.0), rotary_dim=rope,
         kv_latent_rank=meta.count("attention.kv_lora_rank"), q_latent_rank=int(meta.get("attention.q_lora_rank", 0)),
@@ -196,8 +190,8 @@ def minicpm3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfi
         residual_scale=depth / math.sqrt(n_layers), unembed_scale=base / d_model,
         bos_token_id=meta.maybe_int("tokenizer.ggml.bos_token_id"),
         eos_token_id=meta.maybe_int("tokenizer.ggml.eos_token_id"), display_name=str(meta.key("general.name", name)),
-        **rule,
     )  # fmt: skip
+    return with_longrope(meta, cfg)
 
 
 def minicpm3_weights(t: Tensors, cfg: ModelConfig) -> Weights:
