@@ -165,3 +165,41 @@ def test_mistral4_files_match_the_model_written(tmp_path, monkeypatch):
     assert_matches_reference("mistral4", ours, trace, reference_run(hf, trace), tolerances)
     assert "blocks.0.mlp.experts.7.W_gate" in ours.weights and "blocks.0.mlp.shared.W_out" in ours.weights
     assert ours.parameter_counts()["total"] == sum(p.numel() for p in hf.parameters())
+
+
+def test_a_minicpm3_file_whose_values_are_not_d_model_over_heads_wide_is_refused_by_name(tmp_path, monkeypatch):
+    """llama.cpp's MiniCPM3 converter writes no value width, so a reader takes d_model / heads; a checkpoint whose
+    values are narrower (v_head_dim 12 here, 64 / 4 = 16) makes a file whose attn_kv_b does not fit that: refused,
+    naming the tensor and the width, not a reshape's traceback."""
+    import torch
+    import transformers
+
+    from attention_core import ModelLoadError
+    from tests.tiny_models import _peaked_and_saved
+    from tests.tiny_models_latent import _SHAPE
+
+    torch.manual_seed(0)
+    cfg = transformers.MiniCPM3Config(**_SHAPE, scale_emb=12.0, scale_depth=1.4, dim_model_base=256)
+    hf = _peaked_and_saved(transformers.MiniCPM3ForCausalLM(cfg), tmp_path / "hf", byte_bpe(300), norms_too=True)
+    path = write_minicpm3_gguf(hf, byte_bpe(300), tmp_path / "narrow.gguf")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(ModelLoadError, match=r"blk\.0\.attn_kv_b has .*values 16 wide"):
+        load_model(str(path), device="cpu")
+
+
+def test_a_reader_that_trips_on_a_tensor_says_which_file(tmp_path, monkeypatch):
+    """Whatever a reader's arithmetic trips on in a file whose tensors do not fit its metadata (a reshape, an
+    index), the load is refused with the file's name and the reason, never the exception's traceback."""
+    from attention_core import ModelLoadError
+    from attention_core.loading import gguf as gguf_loading
+
+    hf = save_tiny_latent("minicpm3_4b_scales", tmp_path / "hf")
+    path = write_minicpm3_gguf(hf, byte_bpe(300), tmp_path / "m.gguf")
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+
+    def trips(t, cfg):
+        raise RuntimeError("shape '[16, 4, 24]' is invalid for input of size 1280")
+
+    monkeypatch.setitem(gguf_loading.CONVERTERS, "minicpm3", (gguf_loading.CONVERTERS["minicpm3"][0], trips))
+    with pytest.raises(ModelLoadError, match=r"m\.gguf: its tensors do not fit its metadata: shape"):
+        load_model(str(path), device="cpu")

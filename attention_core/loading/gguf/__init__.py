@@ -192,11 +192,23 @@ def convert_gguf(
         if meta.arch in METADATA_TENSORS:
             arrays.update(METADATA_TENSORS[meta.arch](meta))
         tensors = Tensors(arrays)
-        weights = weights_fn(tensors, config)
+        weights = _read_weights(weights_fn, tensors, config)
         tensors.check_all_used()
         if weights["embed.W_E"].shape != (config.d_vocab, config.d_model):
             raise ModelLoadError("Token embedding shape does not match the GGUF metadata.")
     return config, weights, tokenizer
+
+
+def _read_weights(weights_fn: WeightsFn, tensors: Tensors, config: ModelConfig) -> dict[str, torch.Tensor]:
+    """The architecture's weights; what its arithmetic trips on (a reshape or an index over a tensor that does not
+    fit the metadata) refused with the reason, as a file that is not what its metadata says."""
+    try:
+        return weights_fn(tensors, config)
+    except ModelLoadError:
+        raise
+    except (RuntimeError, ValueError, IndexError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise ModelLoadError(f"its tensors do not fit its metadata: {detail}.") from exc
 
 
 __all__ = ["SUPPORTED", "convert_gguf", "gguf_config_and_tokenizer"]

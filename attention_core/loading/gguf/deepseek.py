@@ -127,7 +127,12 @@ def _attention(t: Tensors, src: str, cfg: ModelConfig) -> dict[str, torch.Tensor
         parts["W_UK"] = k_b.permute(1, 0, 2).reshape(r, -1).contiguous()  # (rank, H·nope)
         parts["W_UV"] = v_b.permute(2, 0, 1).reshape(r, -1).contiguous()  # (rank, H·d_v)
     else:
-        parts["W_UK"], parts["W_UV"] = kv_up(t.linear(src + "attn_kv_b.weight"), cfg)
+        up, nope = t.linear(src + "attn_kv_b.weight"), cfg.d_head - (cfg.rotary_dim or 0)  # [rank, H·(nope + v)]
+        if tuple(up.shape) != (cfg.kv_latent_rank, cfg.n_heads * (nope + cfg.d_value)):
+            raise ModelLoadError(f"{src}attn_kv_b has shape {tuple(up.shape)[::-1]}, not {cfg.n_heads} heads of {nope} "
+                                 f"key and values {cfg.d_value} wide over a latent of {cfg.kv_latent_rank} (a value "
+                                 "width the file does not state is taken as d_model / heads).")  # fmt: skip
+        parts["W_UK"], parts["W_UV"] = kv_up(up, cfg)
     parts["kv_a"] = t.linear(src + "attn_kv_a_mqa.weight")  # (d_model, rank + d_rope)
     parts["kv_latent_norm.w"] = t.vector(src + "attn_kv_a_norm.weight")
     parts["W_O"] = t.linear(src + "attn_output.weight")
