@@ -264,3 +264,19 @@ def test_kimi_k25_reads_moonshots_key_names_as_well_as_transformers(tmp_path, mo
     save_file(renamed, str(file), metadata={"format": "pt"})
     saved, moonshot = (load_model(str(tmp_path / name), device="cpu").trace(TEXT) for name in ("saved", "moonshot"))
     assert torch.equal(saved.logits, moonshot.logits) and saved.n_tokens > 12
+
+
+def test_a_checkpoint_whose_tensors_do_not_fit_its_config_is_refused_by_name(tmp_path, monkeypatch):
+    """A folder whose config.json says values 16 wide where kv_b_proj holds 12 (an edited or mismatched config): a
+    reader's reshape trips on it; the load is refused with the folder's name and the reason, not a traceback."""
+    import json
+
+    from attention_core import ModelLoadError
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    save_tiny_latent("minicpm3", tmp_path / "edited")
+    config = json.loads((tmp_path / "edited" / "config.json").read_text())
+    config["v_head_dim"] = 16
+    (tmp_path / "edited" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"edited: its tensors do not fit its config\.json: shape"):
+        load_model(str(tmp_path / "edited"), device="cpu")
