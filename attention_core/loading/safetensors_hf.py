@@ -23,6 +23,7 @@ from .classifier_head import (
 )
 from .json_file import read_json
 from .masked_lm import attach_masked_lm_head
+from .shape_check import check_shapes
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
 Progress = Callable[[float, str], None]
@@ -299,6 +300,7 @@ def convert_hf_folder(
         raise ModelLoadError(f"{folder.name}: its tensors do not fit its config.json: {detail}.") from exc
     config, weights = attach_masked_lm_head(hf, state, config, weights)  # an encoder's, where the checkpoint has it
     config, weights = attach_classifier_head(hf, state, config, weights)  # a sequence classifier's, likewise
+    check_shapes(config, weights, folder.name)
     if progress is not None:
         progress(1.0, f"Converted {hf.get('model_type')} weights")
     return config, weights, tokenizer

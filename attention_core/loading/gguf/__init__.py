@@ -20,6 +20,7 @@ from tokenizers import Tokenizer
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..not_yet import not_read, not_yet
+from ..shape_check import check_shapes
 from . import (
     afmoe,
     apertus,
@@ -194,8 +195,7 @@ def convert_gguf(
         tensors = Tensors(arrays)
         weights = _read_weights(weights_fn, tensors, config)
         tensors.check_all_used()
-        if weights["embed.W_E"].shape != (config.d_vocab, config.d_model):
-            raise ModelLoadError("Token embedding shape does not match the GGUF metadata.")
+        check_shapes(config, weights, path.name)
     return config, weights, tokenizer
 
 

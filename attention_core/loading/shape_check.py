@@ -1,0 +1,49 @@
+"""The converted weights held to the config they were read with, before any pass runs.
+
+A config.json (or a GGUF file's metadata) that misstates the model (an edited head count, a head width, a
+hidden size) used to load: its weights were read by their names, and the first trace tripped on a matrix of the
+wrong width inside the pass (a traceback in the app), or ran with the wrong number of heads. What every
+architecture's canonical weights share is checked here, by name, so such a model is refused with what does not fit:
+each attention layer's W_Q, W_K, W_V and W_O against the heads, their widths and d_model; the unembedding against
+the vocabulary, and the token embedding against d_model (or the width an embedding projection takes) and
+the vocabulary (its rows, where the model has no unembedding of its own). An MLP's widths vary too much between
+families (Granite 4's shared MLP, experts) to hold to one d_mlp.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import ModelConfig
+from ..errors import ModelLoadError
+
+
+def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: str) -> None:
+    """Raise ModelLoadError naming the first weight of `weights` whose shape `config` does not describe."""
+    cfg, d = config, config.d_model
+    want: dict[str, tuple[int, int]] = {}
+    for layer in range(cfg.n_layers):
+        p = f"blocks.{layer}.attn."
+        if p + "W_Q" in weights:  # standard attention (latent attention and other mixers keep other names)
+            kv = cfg.kv_heads_layers[layer] if cfg.kv_heads_layers else cfg.n_kv_heads  # the layer's own (MiMo)
+            want |= {p + "W_Q": (d, cfg.n_heads * cfg.d_head), p + "W_K": (d, kv * cfg.d_head),
+                     p + "W_V": (d, kv * cfg.d_value), p + "W_O": (cfg.n_heads * cfg.d_value, d)}  # fmt: skip
+    width = weights["embed.W_proj"].shape[0] if "embed.W_proj" in weights else d  # ALBERT's narrower embeddings
+    embed = weights["embed.W_E"]
+    # The vocabulary is the unembedding's (its rows are the width of what reads it: RemBERT's head narrows the
+    # residual first); an embedding may hold more rows (Llama 3.2 Vision's image tokens)
+    if "unembed.W_U" in weights:
+        want["unembed.W_U"] = (weights["unembed.W_U"].shape[0], cfg.d_vocab)
+    want["embed.W_E"] = (max(cfg.d_vocab, embed.shape[0]) if "unembed.W_U" in weights else cfg.d_vocab, width)
+    for name, shape in want.items():
+        found = weights.get(name)
+        if found is not None and tuple(found.shape) != shape:
+            raise ModelLoadError(
+                f"{source}: {name} is {_shape(found.shape)}, but its config ({cfg.n_heads} heads of {cfg.d_head} "
+                f"dimensions, d_model {d}, {cfg.d_vocab:,} tokens) needs {_shape(shape)}: the config does not "
+                "describe these weights."
+            )
+
+
+def _shape(shape) -> str:
+    return " × ".join(str(int(n)) for n in shape)
