@@ -2,7 +2,7 @@
 
 A config.json (or a GGUF file's metadata) that misstates the model (an edited head count, a head width, a
 hidden size) used to load: its weights were read by their names, and the first trace tripped on a matrix of the
-wrong width inside the pass (a traceback in the app), or ran with the wrong number of heads. What every
+wrong width inside the pass (a traceback in the app), or ran on a hidden size its weights do not have. What every
 architecture's canonical weights share is checked here, by name, so such a model is refused with what does not fit:
 each attention layer's W_Q, W_K, W_V and W_O against the heads, their widths and d_model; the unembedding against
 the vocabulary, and the token embedding against d_model (or the width an embedding projection takes) and

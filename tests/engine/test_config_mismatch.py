@@ -1,8 +1,8 @@
 """A config that misstates its weights is refused when the model loads, never at the first trace.
 
 A config.json edited (or mismatched with its safetensors) used to load: the weights were read by name, and the first
-trace tripped on a matrix of the wrong width inside the pass (a RuntimeError, a traceback in the app) or ran with a
-head count the weights do not have. Each case edits one number of a tiny model's config.json (or a GGUF file's
+trace tripped on a matrix of the wrong width inside the pass (a RuntimeError, a traceback in the app) or ran on a
+hidden size the weights do not have. Each case edits one number of a tiny model's config.json (or a GGUF file's
 metadata) and expects a ModelLoadError naming the weight that does not fit (attention_core/loading/shape_check.py).
 """
 
