@@ -4,7 +4,8 @@ A config.json (or a GGUF file's metadata) that misstates the model (an edited he
 hidden size) used to load: its weights were read by their names, and the first trace tripped on a matrix of the
 wrong width inside the pass (a traceback in the app), or ran on a hidden size its weights do not have. What every
 architecture's canonical weights share is checked here, by name, so such a model is refused with what does not fit:
-each attention layer's W_Q, W_K, W_V and W_O against the heads, their widths and d_model; the unembedding against
+each attention layer's W_Q, W_K, W_V and W_O against the heads, their widths and d_model, and a relative position
+table's columns against the heads; the unembedding against
 the vocabulary, and the token embedding against d_model (or the width an embedding projection takes) and
 the vocabulary (its rows, where the model has no unembedding of its own). An MLP's widths vary too much between
 families (Granite 4's shared MLP, experts) to hold to one d_mlp.
@@ -28,6 +29,8 @@ def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: 
             kv = cfg.kv_heads_layers[layer] if cfg.kv_heads_layers else cfg.n_kv_heads  # the layer's own (MiMo)
             want |= {p + "W_Q": (d, cfg.n_heads * cfg.d_head), p + "W_K": (d, kv * cfg.d_head),
                      p + "W_V": (d, kv * cfg.d_value), p + "W_O": (cfg.n_heads * cfg.d_value, d)}  # fmt: skip
+        if p + "rel_bias" in weights:  # a relative position table (MPNet's, T5's): one column per head
+            want[p + "rel_bias"] = (weights[p + "rel_bias"].shape[0], cfg.n_heads)
     width = weights["embed.W_proj"].shape[0] if "embed.W_proj" in weights else d  # ALBERT's narrower embeddings
     embed = weights["embed.W_E"]
     # The vocabulary is the unembedding's (its rows are the width of what reads it: RemBERT's head narrows the

@@ -63,3 +63,15 @@ def test_a_gguf_file_whose_metadata_misstates_its_width_is_refused_at_load(tmp_p
     path = rewrite_gguf(written, tmp_path / "wide.gguf", fields)
     with pytest.raises(ModelLoadError, match=r"wide\.gguf: blocks\.0\.attn\.W_Q is 64 × 64, but its config"):
         load_model(str(path), device="cpu")
+
+
+def test_a_head_count_its_relative_position_table_does_not_have_is_refused_at_load(tmp_path, monkeypatch):
+    """MPNet's heads share d_model either way (4 of 16 or 8 of 8), but its relative position table holds one column
+    per head: a config.json saying 8 heads over a 4-column table loaded, and the first trace failed adding it."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tiny_folder(tmp_path / "private", "mpnet")
+    config = json.loads((folder / "config.json").read_text())
+    config["num_attention_heads"] *= 2
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"blocks\.0\.attn\.rel_bias is \d+ × 4, but its config \(8 heads"):
+        load_model(str(folder), device="cpu")
