@@ -5,6 +5,18 @@ from __future__ import annotations
 
 import torch
 
+from attention_core import load_model
+
+
+def tiny_pair(tmp_path_factory, monkeypatch_module, name: str, save, source: str, target: str):
+    """(hf, ours, pair, out): the transformers model `save(folder)` writes and returns, ours loaded from that folder
+    (its own weight cache), and pair_and_reference's pair trace and transformers' run of source and target."""
+    folder = tmp_path_factory.mktemp(f"tiny-{name}")
+    hf = save(folder)
+    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp(f"cache-{name}")))
+    ours = load_model(str(folder), device="cpu")
+    return hf, ours, *pair_and_reference(hf, ours, source, target)
+
 
 def pair_and_reference(hf, ours, source: str, target: str):
     """(our pair trace of source and target, transformers' output on the same encoder and decoder ids, with every

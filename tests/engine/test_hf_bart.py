@@ -11,12 +11,13 @@ read from row 1 or as Marian's sinusoids).
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
-from attention_core import load_model
 from attention_core.seq2seq import encoder_output
-from tests.engine.pair_parity import assert_patterns_match, pair_and_reference
+from tests.engine.pair_parity import assert_patterns_match, tiny_pair
 from tests.tiny_models_seq2seq import save_tiny_seq2seq
 
 transformers = pytest.importorskip("transformers")
@@ -36,11 +37,8 @@ ROW_OF_POSITION_0 = {"pegasus": 0, "blenderbot": 0}  # the rest: 2
 
 @pytest.fixture(scope="module", params=KINDS)
 def seq2seq(request, tmp_path_factory, monkeypatch_module):
-    folder = tmp_path_factory.mktemp(f"tiny-{request.param}")
-    hf = save_tiny_seq2seq(request.param, folder)
-    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp(f"cache-{request.param}")))
-    ours = load_model(str(folder), device="cpu")
-    return request.param, hf, ours, *pair_and_reference(hf, ours, SOURCE, TARGET)
+    save = partial(save_tiny_seq2seq, request.param)
+    return request.param, *tiny_pair(tmp_path_factory, monkeypatch_module, request.param, save, SOURCE, TARGET)
 
 
 def test_patterns_match_transformers_in_every_kind_of_attention(seq2seq):

@@ -13,8 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import load_model
-from tests.engine.pair_parity import assert_patterns_match, pair_and_reference
+from tests.engine.pair_parity import assert_patterns_match, tiny_pair
 from tests.tiny_models_seq2seq import save_tiny_switch
 
 transformers = pytest.importorskip("transformers")
@@ -27,11 +26,7 @@ TARGET = "attention is all you need, said the paper, and one mole of carbon diox
 
 @pytest.fixture(scope="module")
 def switch(tmp_path_factory, monkeypatch_module):
-    folder = tmp_path_factory.mktemp("tiny-switch")
-    hf = save_tiny_switch(folder)
-    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-switch")))
-    ours = load_model(str(folder), device="cpu")
-    return hf, ours, *pair_and_reference(hf, ours, SOURCE, TARGET)
+    return tiny_pair(tmp_path_factory, monkeypatch_module, "switch", save_tiny_switch, SOURCE, TARGET)
 
 
 def test_patterns_and_logits_match_transformers(switch):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attention_core import load_model
-from tests.engine.pair_parity import assert_patterns_match, pair_and_reference
+from tests.engine.pair_parity import assert_patterns_match, tiny_pair
 from tests.tiny_models_seq2seq import save_tiny_umt5
 
 transformers = pytest.importorskip("transformers")
@@ -24,11 +23,7 @@ TARGET = "attention is all you need, said the paper, and one mole of carbon diox
 
 @pytest.fixture(scope="module")
 def umt5(tmp_path_factory, monkeypatch_module):
-    folder = tmp_path_factory.mktemp("tiny-umt5")
-    hf = save_tiny_umt5(folder)
-    monkeypatch_module.setenv("ATTN_CACHE_DIR", str(tmp_path_factory.mktemp("cache-umt5")))
-    ours = load_model(str(folder), device="cpu")
-    return hf, ours, *pair_and_reference(hf, ours, SOURCE, TARGET)
+    return tiny_pair(tmp_path_factory, monkeypatch_module, "umt5", save_tiny_umt5, SOURCE, TARGET)
 
 
 def test_patterns_and_logits_match_transformers(umt5):
