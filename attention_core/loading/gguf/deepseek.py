@@ -39,10 +39,14 @@ _GATING = {1: "softmax", 2: "sigmoid"}  # llama.cpp's expert_gating_func values
 
 
 def _head_widths(meta: Meta) -> tuple[int, int]:
-    """(q and k's width, v's width) per head: the *_mla keys where the file has them (kv_b split), else the plain."""
+    """(q and k's width, v's width) per head: the *_mla keys where the file has them (kv_b split), else the plain;
+    a value width the file does not state is d_model / heads, as llama.cpp reads it (MiniCPM3's converter writes
+    none)."""
     if meta.has("attention.key_length_mla"):
         return meta.count("attention.key_length_mla"), meta.count("attention.value_length_mla")
-    return meta.count("attention.key_length"), meta.count("attention.value_length")
+    if meta.has("attention.value_length"):
+        return meta.count("attention.key_length"), meta.count("attention.value_length")
+    return meta.count("attention.key_length"), meta.count("embedding_length") // meta.count("attention.head_count")
 
 
 def experts(meta: Meta, tensor_names: set[str], n_layers: int, gating_default: int = 1, grouped: bool = True) -> dict:
@@ -173,29 +177,16 @@ _MINICPM3_SCALES = (12.0, 1.4, 256)
 
 
 def minicpm3_config(meta: Meta, name: str, tensor_names: set[str]) -> ModelConfig:
-    """MiniCPM3 as llama.cpp's MiniCPM3Model writes it: the latent attention's ranks and widths, kv_b whole, the
+    """MiniCPM3 as llama.cpp's MiniCPM3Model writes it: deepseek2's latent attention, dense, kv_b whole, the
     rotated dimensions in halves as Hugging Face's (llama.cpp's NeoX rotation; no rows permuted). The file keeps no
     value width, RoPE base, original context or scales, so they are llama.cpp's: values d_model / heads wide (unless
-    value_length says), θ 10,000, LongRoPE's short factors up to context_length (llama.with_longrope), embeddings
-    × 12, each sublayer's output × 1.4/√layers (folded into W_O and W_out) and the final residual × 256 / d_model."""
-    n_layers, n_heads, d_model = (meta.count(k) for k in ("block_count", "attention.head_count", "embedding_length"))
-    d_qk, rope = meta.count("attention.key_length"), meta.count("rope.dimension_count")
-    if not 0 < rope < d_qk or rope % 2:
-        raise ModelLoadError(f"rope.dimension_count {rope} must be even and below the heads' width {d_qk}.")
-    d_v = meta.count("attention.value_length") if meta.has("attention.value_length") else d_model // n_heads
+    value_length says: _head_widths), θ 10,000, LongRoPE's short factors up to context_length (llama.with_longrope),
+    embeddings × 12, each sublayer's output × 1.4/√layers (folded into W_O and W_out) and the final residual × 256 /
+    d_model."""
+    cfg = deepseek2_config(meta, name, tensor_names)
     embed, depth, base = _MINICPM3_SCALES
-    cfg = ModelConfig(
-        name=name, arch="minicpm3", n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_heads, d_model=d_model,
-        d_head=d_qk, d_mlp=meta.count("feed_forward_length"), d_vocab=meta.vocab_size(),
-        n_ctx=meta.count("context_length"), causal=True,
-        norm="rms", norm_eps=meta.number("attention.layer_norm_rms_epsilon"), norm_position="pre", act="silu",
-        gated_mlp=True, uses_rope=True, rope_theta=meta.number("rope.freq_base", 10000.0), rotary_dim=rope,
-        kv_latent_rank=meta.count("attention.kv_lora_rank"), q_latent_rank=int(meta.get("attention.q_lora_rank", 0)),
-        d_head_v=d_v, tie_embeddings="output.weight" not in tensor_names, embed_scale=embed,
-        residual_scale=depth / math.sqrt(n_layers), unembed_scale=base / d_model,
-        bos_token_id=meta.maybe_int("tokenizer.ggml.bos_token_id"),
-        eos_token_id=meta.maybe_int("tokenizer.ggml.eos_token_id"), display_name=str(meta.key("general.name", name)),
-    )  # fmt: skip
+    cfg = replace(cfg, arch="minicpm3", rope_pairs_reordered=False, embed_scale=embed,
+                  residual_scale=depth / math.sqrt(cfg.n_layers), unembed_scale=base / cfg.d_model)  # fmt: skip
     return with_longrope(meta, cfg)
 
 
