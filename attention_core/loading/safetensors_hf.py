@@ -23,7 +23,7 @@ from .classifier_head import (
 )
 from .json_file import read_json
 from .masked_lm import attach_masked_lm_head
-from .shape_check import check_shapes
+from .shape_check import check_shapes, refusing_misfits
 from .slow_tokenizer import SLOW_FILES, tokenizer_from_slow_files
 
 Progress = Callable[[float, str], None]
@@ -291,13 +291,9 @@ def convert_hf_folder(
     refuse_unread_head(hf, state, config)  # an encoder-decoder's classifier: no logits of its own to show
     # A decoder's classifier has no language-model head: converted as if tied, none is looked for (then none is kept)
     headless = is_decoder_classifier(hf, state, config) or is_seq2seq_classifier(hf, state, config)
-    try:
-        weights = make_weights(state, dataclasses.replace(config, tie_embeddings=True) if headless else config)
-    except ModelLoadError:
-        raise
-    except (RuntimeError, ValueError, IndexError) as exc:  # a reshape or an index over a tensor config.json misstates
-        detail = " ".join(str(exc).split())[:200]
-        raise ModelLoadError(f"{folder.name}: its tensors do not fit its config.json: {detail}.") from exc
+    read_as = dataclasses.replace(config, tie_embeddings=True) if headless else config
+    weights = refusing_misfits(lambda: make_weights(state, read_as), f"{folder.name}: its tensors do not fit its "
+                               "config.json")  # fmt: skip
     config, weights = attach_masked_lm_head(hf, state, config, weights)  # an encoder's, where the checkpoint has it
     config, weights = attach_classifier_head(hf, state, config, weights)  # a sequence classifier's, likewise
     check_shapes(config, weights, folder.name)

@@ -13,6 +13,9 @@ families (Granite 4's shared MLP, experts) to hold to one d_mlp.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 
 from ..config import ModelConfig
@@ -46,6 +49,22 @@ def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: 
                 f"dimensions, d_model {d}, {cfg.d_vocab:,} tokens) needs {_shape(shape)}: the config does not "
                 "describe these weights."
             )
+
+
+Converted = TypeVar("Converted")
+
+
+def refusing_misfits(read: Callable[[], Converted], said: str) -> Converted:
+    """read() (an architecture's reader over the stored tensors); what its arithmetic trips on, a reshape or an index
+    over a tensor the config or metadata misstates (RuntimeError, ValueError, IndexError), refused as a
+    ModelLoadError: `said` ("its tensors do not fit its metadata"), then the reason."""
+    try:
+        return read()
+    except ModelLoadError:
+        raise
+    except (RuntimeError, ValueError, IndexError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise ModelLoadError(f"{said}: {detail}.") from exc
 
 
 def _shape(shape) -> str:

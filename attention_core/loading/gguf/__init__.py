@@ -20,7 +20,7 @@ from tokenizers import Tokenizer
 from ...config import ModelConfig
 from ...errors import ModelLoadError
 from ..not_yet import not_read, not_yet
-from ..shape_check import check_shapes
+from ..shape_check import check_shapes, refusing_misfits
 from . import (
     afmoe,
     apertus,
@@ -193,22 +193,10 @@ def convert_gguf(
         if meta.arch in METADATA_TENSORS:
             arrays.update(METADATA_TENSORS[meta.arch](meta))
         tensors = Tensors(arrays)
-        weights = _read_weights(weights_fn, tensors, config)
+        weights = refusing_misfits(lambda: weights_fn(tensors, config), "its tensors do not fit its metadata")
         tensors.check_all_used()
         check_shapes(config, weights, path.name)
     return config, weights, tokenizer
-
-
-def _read_weights(weights_fn: WeightsFn, tensors: Tensors, config: ModelConfig) -> dict[str, torch.Tensor]:
-    """The architecture's weights; what its arithmetic trips on (a reshape or an index over a tensor that does not
-    fit the metadata) refused with the reason, as a file that is not what its metadata says."""
-    try:
-        return weights_fn(tensors, config)
-    except ModelLoadError:
-        raise
-    except (RuntimeError, ValueError, IndexError) as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise ModelLoadError(f"its tensors do not fit its metadata: {detail}.") from exc
 
 
 __all__ = ["SUPPORTED", "convert_gguf", "gguf_config_and_tokenizer"]
