@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from .config_check import settle
 from .mixer_words import MIXER_PHRASES, MIXER_WORDS  # a hybrid's mixers in words (config.MIXER_WORDS, as before)
 
 # The encoders we load, and every encoder-decoder's encoder: no next-token head (a masked LM's predicts in place).
@@ -18,12 +19,6 @@ ENCODER_ARCHS = (
 )  # fmt: skip
 
 REPLACED_LABELS = ("original", "replaced")  # ELECTRA discriminator's tag_labels: its one logit z read as (0, z)
-# The tuple fields and their elements' type (a config read back from JSON has lists: ModelConfig.__post_init__)
-_TUPLE_FIELDS = {"sliding_layers": bool, "rope_freq_divisors": float, "rope_layers": bool, "qk_norm_layers": bool,
-    "rope_thetas": float, "swiglu_clamp": float, "moe_groups": int, "layer_weights": int, "conversion_notes": str,
-    "mixers": str, "mlp_layers": bool, "norm_positions": str, "kv_heads_layers": int, "delta_heads": int,
-    "delta_dims": int, "ssm_shape": int, "ssm_dt_limit": float, "selective_shape": int,
-    "class_labels": str, "tag_labels": str}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -226,10 +221,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if not self.causal and self.arch not in ENCODER_ARCHS:  # has_lm_head would take it for a decoder
             raise ValueError(f"{self.arch} reads both ways: list it in ENCODER_ARCHS, as every encoder is.")
-        # JSON has no tuples: a config read back from the cache gives a list, which would not hash.
-        for name, kind in _TUPLE_FIELDS.items():
-            object.__setattr__(self, name, tuple(kind(x) for x in getattr(self, name)))
-        object.__setattr__(self, "folded_multipliers", tuple((str(k), float(v)) for k, v in self.folded_multipliers))
+        settle(self)  # tuples from JSON's lists, and every number of its declared kind and in range (config_check.py)
 
     @property
     def own_position_projections(self) -> bool:

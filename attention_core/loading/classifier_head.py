@@ -285,5 +285,8 @@ def attach_answer_head(
 
 def _labels(hf: dict, n: int) -> tuple[str, ...]:
     """config.json's id2label in order (its keys are strings in the file), LABEL_i where it names none."""
-    named = {int(k): str(v) for k, v in (hf.get("id2label") or {}).items() if str(k).lstrip("-").isdigit()}
+    table = hf.get("id2label") or {}
+    if not isinstance(table, dict):
+        raise ModelLoadError(f"config.json's id2label is {table!r}, not a table of class ids and their labels.")
+    named = {int(k): str(v) for k, v in table.items() if str(k).lstrip("-").isdigit()}
     return tuple(named.get(i, f"LABEL_{i}") for i in range(n))

@@ -13,6 +13,7 @@ import torch
 from tokenizers import Tokenizer
 
 from ..config import ModelConfig
+from ..config_check import refuse_absurd_depth
 from ..errors import ModelLoadError
 from . import aqlm, awq, bnb, compressed_tensors, fp8, gptq, mlx_quantised, mxfp4
 from .classifier_head import (
@@ -186,16 +187,29 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     hf = read_json(folder / "config.json")
     _refuse_quantised(hf, folder)
     hf = {**_generation_fields(folder), **hf}
+    _refuse_absurd_depth(hf, folder)
+    if not isinstance(hf.get("model_type"), str):
+        raise ModelLoadError(f"{folder.name}: config.json's model_type is {hf.get('model_type')!r}, not a name.")
     make_config = adapter_for(hf)[0]  # an unsupported model_type is its own message, outside the try
     try:
         config = make_config(hf, name)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
     note = NOTES.get(_quant_method(hf) or "")
     if note:
         config = dataclasses.replace(config, conversion_notes=(*config.conversion_notes, note))
     return hf, config, read_tokenizer(folder, hf.get("model_type"))
+
+
+def _refuse_absurd_depth(hf: dict, folder: Path) -> None:
+    """config.json's layer count over config_check.MAX_LAYERS refused before an adapter lists each layer's kind."""
+    for table in (hf, hf.get("text_config")):
+        for key in ("num_hidden_layers", "n_layer", "num_layers", "n_layers"):
+            try:
+                refuse_absurd_depth(table.get(key) if isinstance(table, dict) else None, f"config.json's {key}")
+            except ValueError as exc:
+                raise ModelLoadError(f"{folder.name}: {exc}.") from exc
 
 
 def _quantization(hf: dict) -> dict | None:

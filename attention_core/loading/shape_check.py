@@ -5,7 +5,7 @@ hidden size) used to load: its weights were read by their names, and the first t
 wrong width inside the pass (a traceback in the app), or ran on a hidden size its weights do not have. What every
 architecture's canonical weights share is checked here, by name, so such a model is refused with what does not fit:
 each attention layer's W_Q, W_K, W_V and W_O against the heads, their widths and d_model, and a relative position
-table's columns against the heads; the unembedding against
+table's columns against the heads, a selective scan's x_proj against its state and Δ rank; the unembedding against
 the vocabulary, and the token embedding against d_model (or the width an embedding projection takes) and
 the vocabulary (its rows, where the model has no unembedding of its own). An MLP's widths vary too much between
 families (Granite 4's shared MLP, experts) to hold to one d_mlp.
@@ -25,6 +25,7 @@ from ..errors import ModelLoadError
 def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: str) -> None:
     """Raise ModelLoadError naming the first weight of `weights` whose shape `config` does not describe."""
     cfg, d = config, config.d_model
+    heads = f"{cfg.n_heads} heads of {cfg.d_head} dimensions, d_model {d}, {cfg.d_vocab:,} tokens"
     want: dict[str, tuple[int, int]] = {}
     for layer in range(cfg.n_layers):
         p = f"blocks.{layer}.attn."
@@ -41,13 +42,22 @@ def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: 
     if "unembed.W_U" in weights:
         want["unembed.W_U"] = (weights["unembed.W_U"].shape[0], cfg.d_vocab)
     want["embed.W_E"] = (max(cfg.d_vocab, embed.shape[0]) if "unembed.W_U" in weights else cfg.d_vocab, width)
+    _refuse_misfit(weights, want, heads, source)
+    if cfg.selective_shape[0]:  # Jamba's Mamba layers: x_proj splits into Δ's rank and B and C's states
+        D, N, R = cfg.selective_shape
+        scan = {f"blocks.{layer}.ssm.W_x": (D, R + 2 * N) for layer in range(cfg.n_layers)}
+        _refuse_misfit(weights, scan, f"a selective scan of {D} channels, state {N}, Δ rank {R}", source)
+
+
+def _refuse_misfit(weights: dict[str, torch.Tensor], want: dict[str, tuple[int, int]], described: str,
+                   source: str) -> None:  # fmt: skip
+    """Raise ModelLoadError naming the first weight in `want` whose shape is not the one wanted."""
     for name, shape in want.items():
         found = weights.get(name)
         if found is not None and tuple(found.shape) != shape:
             raise ModelLoadError(
-                f"{source}: {name} is {_shape(found.shape)}, but its config ({cfg.n_heads} heads of {cfg.d_head} "
-                f"dimensions, d_model {d}, {cfg.d_vocab:,} tokens) needs {_shape(shape)}: the config does not "
-                "describe these weights."
+                f"{source}: {name} is {_shape(found.shape)}, but its config ({described}) needs {_shape(shape)}: "
+                "the config does not describe these weights."
             )
 
 
@@ -56,12 +66,15 @@ Converted = TypeVar("Converted")
 
 def refusing_misfits(read: Callable[[], Converted], said: str) -> Converted:
     """read() (an architecture's reader over the stored tensors); what its arithmetic trips on, a reshape or an index
-    over a tensor the config or metadata misstates (RuntimeError, ValueError, IndexError), refused as a
-    ModelLoadError: `said` ("its tensors do not fit its metadata"), then the reason."""
+    over a tensor the config or metadata misstates (RuntimeError, ValueError, IndexError), or a tensor it names that
+    is not there (KeyError), refused as a ModelLoadError: `said` ("its tensors do not fit its metadata"), then the
+    reason."""
     try:
         return read()
     except ModelLoadError:
         raise
+    except KeyError as exc:  # a tensor the config says the model has (an untied head's, say) is not in the file
+        raise ModelLoadError(f"{said}: it has no tensor {exc.args[0]!r}.") from exc
     except (RuntimeError, ValueError, IndexError) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise ModelLoadError(f"{said}: {detail}.") from exc

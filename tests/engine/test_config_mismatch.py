@@ -20,7 +20,7 @@ pytest.importorskip("transformers")
 
 EDITS = {  # config.json's field: (its new value from the old, the weight named in the refusal)
     "num_attention_heads": (lambda n: 2 * n, "W_Q"),
-    "num_key_value_heads": (lambda n: 3, "W_K"),
+    "num_key_value_heads": (lambda n: 1 if n > 1 else 2, "W_K"),  # still dividing the heads (3 of 4: mangled_config)
     "hidden_size": (lambda n: n + 8, "W_Q"),
     "head_dim": (lambda n: 2 * n, "W_Q"),
     "vocab_size": (lambda n: n + 5, "(unembed.W_U|embed.W_E)"),

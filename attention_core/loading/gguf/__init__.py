@@ -18,6 +18,7 @@ import torch
 from tokenizers import Tokenizer
 
 from ...config import ModelConfig
+from ...config_check import refuse_absurd_depth
 from ...errors import ModelLoadError
 from ..not_yet import not_read, not_yet
 from ..shape_check import check_shapes, refusing_misfits
@@ -172,6 +173,7 @@ def _about(path: Path, malformed: bool = False) -> Iterator[None]:
 def _config_and_tokenizer(reader: Any, path: Path, name: str) -> tuple[Meta, ModelConfig, Tokenizer]:
     with _about(path, malformed=True):
         meta = Meta(reader)
+        refuse_absurd_depth(meta.get("block_count", None), f"{meta.arch}.block_count")  # before any layer is listed
         if meta.arch not in CONVERTERS and (why := not_yet(meta.arch)) is not None:
             raise ModelLoadError(f"GGUF architecture {meta.arch!r} ({path.name}) is not supported yet. {why}")
         if meta.arch not in CONVERTERS:

@@ -1,0 +1,82 @@
+"""A config.json with a mangled value is refused when the model loads, with a message, never a traceback.
+
+Found by editing one field of tiny models' config.json at a time (deleted, 0, -3, 10⁹, "x", null, 2.5, [1], true)
+and loading: most edits were refused by name or loaded a model that runs, but these raised a TypeError, a
+ZeroDivisionError, a KeyError or an AttributeError at load, filled the memory (10⁹ layers listed before a weight was
+read), or loaded a model whose first trace failed inside the pass (0 layers, a soft-cap that is text, a negative query
+scale's complex square root, positions numbered from a negative pad, one relative-position bucket, a Mamba state or
+Δ rank its x_proj does not have).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from attention_core import ModelLoadError, load_model
+from tests.tiny_folders import tiny_folder
+
+pytest.importorskip("transformers")
+
+CASES = [  # (tiny model, config.json field, the mangled value, what the refusal says)
+    ("qwen3", "model_type", ["qwen3"], "model_type"),
+    ("opt", "num_attention_heads", 0, "config.json lacks or mangles a field the opt adapter needs"),
+    ("opt", "num_hidden_layers", 0, "n_layers"),
+    ("qwen3", "num_key_value_heads", 3, r"n_heads \(4\) is not a multiple of n_kv_heads \(3\)"),
+    ("opt", "num_hidden_layers", -3, "n_layers"),
+    ("gemma2", "attn_logit_softcapping", "x", "attn_softcap"),
+    ("gemma2", "attn_logit_softcapping", [1], "attn_softcap"),
+    ("gemma2", "query_pre_attn_scalar", -3, "attn_scale"),
+    ("granite", "logits_scaling", 0, "division by zero"),
+    ("lfm2", "block_multiple_of", 0, "division"),
+    ("mpnet", "pad_token_id", -3, "pos_offset"),
+    ("bart", "tie_word_embeddings", False, "lm_head.weight"),
+    ("t5gemma", "tie_word_embeddings", None, "lm_head.out_proj.weight"),
+    ("jamba", "mamba_d_state", 4, r"ssm\.W_x is 128 × 20, but its config \(a selective scan of 128 channels, state 4"),
+    ("jamba", "mamba_dt_rank", 2, r"ssm\.W_x is 128 × 20, but its config \(a selective scan .* Δ rank 2\)"),
+    ("jamba", "num_hidden_layers", 10**9, "1,000,000,000 layers"),
+    ("cls_bert", "id2label", "x", "id2label"),
+    ("deberta", "position_buckets", 1, "rel_buckets"),
+]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("private")
+    return {kind: tiny_folder(root, kind) for kind in sorted({case[0] for case in CASES})}
+
+
+@pytest.mark.parametrize(("kind", "field", "value", "said"), CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+def test_a_mangled_config_value_is_refused_at_load(kind, field, value, said, folders, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / f"{kind}-{field}"
+    shutil.copytree(folders[kind], folder)
+    config = json.loads((folder / "config.json").read_text())
+    config[field] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=said):
+        load_model(str(folder), device="cpu")
+
+
+def test_every_case_still_loads_unedited(folders, tmp_path, monkeypatch):
+    """The tiny models themselves load and trace: each refusal above is the edit's."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    for kind, folder in folders.items():
+        model = load_model(str(folder), device="cpu")
+        trace = model.trace("Hello there")
+        assert trace.pattern(trace.attention_layers[0], 0).shape[-1] == len(trace.tokens), kind
+
+
+def test_a_gguf_header_saying_a_billion_layers_is_refused_before_it_fills_the_memory(tmp_path, monkeypatch):
+    """Gemma 2's reader lists each layer's window before a tensor is read: 10⁹ layers ran out of time and memory."""
+    import gguf
+
+    from tests.gguf_writer import rewrite_gguf, save_tiny_gguf
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    written = save_tiny_gguf(tmp_path / "tiny.gguf", arch="gemma2")
+    path = rewrite_gguf(written, tmp_path / "deep.gguf", {"gemma2.block_count": (10**9, gguf.GGUFValueType.UINT32)})
+    with pytest.raises(ModelLoadError, match=r"deep\.gguf .*gemma2\.block_count says 1,000,000,000 layers"):
+        load_model(str(path), device="cpu")
