@@ -46,6 +46,11 @@ def settle(config: Any) -> None:
             raise ValueError(f"{name} is {getattr(config, name)}; it cannot be negative")
     if config.rel_buckets == 1:  # half of them each way (T5) or ±half exact (DeBERTa): one bucket divides by zero
         raise ValueError("rel_buckets is 1; relative positions take at least 2 buckets, or none")
+    logarithmic = config.rel_max_distance or config.position_bias == "t5"  # DeBERTa's 0: offsets only clamped
+    if config.rel_buckets and logarithmic and config.rel_max_distance <= config.rel_buckets // 2:
+        # the buckets past the exact ones grow as log(distance / exact) / log(max_distance / exact): ≤ 0 or 1/0
+        raise ValueError(f"rel_max_distance is {config.rel_max_distance}; past the exact buckets it must exceed "
+                         f"half of rel_buckets ({config.rel_buckets})")  # fmt: skip
     if config.n_heads % config.n_kv_heads:
         raise ValueError(f"n_heads ({config.n_heads}) is not a multiple of n_kv_heads ({config.n_kv_heads})")
 

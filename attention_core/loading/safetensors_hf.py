@@ -193,7 +193,7 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     make_config = adapter_for(hf)[0]  # an unsupported model_type is its own message, outside the try
     try:
         config = make_config(hf, name)
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+    except (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError) as exc:  # a field's kind
         kind = hf.get("model_type")
         raise ModelLoadError(f"config.json lacks or mangles a field the {kind} adapter needs: {exc}") from exc
     note = NOTES.get(_quant_method(hf) or "")

@@ -5,10 +5,10 @@ hidden size) used to load: its weights were read by their names, and the first t
 wrong width inside the pass (a traceback in the app), or ran on a hidden size its weights do not have. What every
 architecture's canonical weights share is checked here, by name, so such a model is refused with what does not fit:
 each attention layer's W_Q, W_K, W_V and W_O against the heads, their widths and d_model, and a relative position
-table's columns against the heads, a selective scan's x_proj against its state and Δ rank; the unembedding against
-the vocabulary, and the token embedding against d_model (or the width an embedding projection takes) and
-the vocabulary (its rows, where the model has no unembedding of its own). An MLP's widths vary too much between
-families (Granite 4's shared MLP, experts) to hold to one d_mlp.
+table's columns against the heads, a Mamba or delta-rule layer's maps against its heads, state and Δ rank; the
+unembedding against the vocabulary, and the token embedding against d_model (or the width an embedding projection
+takes) and the vocabulary (its rows, where the model has no unembedding of its own). An MLP's widths vary too much
+between families (Granite 4's shared MLP, experts) to hold to one d_mlp.
 """
 
 from __future__ import annotations
@@ -43,10 +43,29 @@ def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: 
         want["unembed.W_U"] = (weights["unembed.W_U"].shape[0], cfg.d_vocab)
     want["embed.W_E"] = (max(cfg.d_vocab, embed.shape[0]) if "unembed.W_U" in weights else cfg.d_vocab, width)
     _refuse_misfit(weights, want, heads, source)
-    if cfg.selective_shape[0]:  # Jamba's Mamba layers: x_proj splits into Δ's rank and B and C's states
+    for scan, described in _scan_shapes(cfg):
+        _refuse_misfit(weights, scan, described, source)
+
+
+def _scan_shapes(cfg: ModelConfig) -> list[tuple[dict[str, tuple[int, int]], str]]:
+    """The shapes a scan's maps split by, and the config's words for them: Jamba's x_proj into Δ's rank and B's and
+    C's states (selective_scan.py), a Mamba-2 in_proj into z, x, B, C and Δ (mamba.py), a delta rule's q, k and v."""
+    scans, d = [], cfg.d_model
+    if "selective_scan" in cfg.mixers:  # gated on the layers, not the sizes: a mangled 0 is checked too
         D, N, R = cfg.selective_shape
         scan = {f"blocks.{layer}.ssm.W_x": (D, R + 2 * N) for layer in range(cfg.n_layers)}
-        _refuse_misfit(weights, scan, f"a selective scan of {D} channels, state {N}, Δ rank {R}", source)
+        scans.append((scan, f"a selective scan of {D} channels, state {N}, Δ rank {R}"))
+    if "ssm" in cfg.mixers or cfg.ssm_beside_attention:
+        H, P, N, G = cfg.ssm_shape
+        scan = {f"blocks.{layer}.ssm.{name}": shape for layer in range(cfg.n_layers)
+                for name, shape in (("W_in", (d, 2 * H * P + 2 * G * N + H)), ("W_out", (H * P, d)))}  # fmt: skip
+        scans.append((scan, f"a Mamba-2 scan of {H} heads of {P} dimensions, {G} groups of state {N}"))
+    if "gated_delta" in cfg.mixers:  # a delta rule's fused q, k, v (delta_net.py)
+        (n_k, n_v), (d_k, d_v) = cfg.delta_heads, cfg.delta_dims
+        scan = {f"blocks.{layer}.delta.{name}": shape for layer in range(cfg.n_layers)
+                for name, shape in (("W_qkv", (d, 2 * n_k * d_k + n_v * d_v)), ("W_out", (n_v * d_v, d)))}  # fmt: skip
+        scans.append((scan, f"a delta rule of {n_k} key heads of {d_k} dimensions, {n_v} value heads of {d_v}"))
+    return scans
 
 
 def _refuse_misfit(weights: dict[str, torch.Tensor], want: dict[str, tuple[int, int]], described: str,

@@ -4,8 +4,9 @@ Found by editing one field of tiny models' config.json at a time (deleted, 0, -3
 and loading: most edits were refused by name or loaded a model that runs, but these raised a TypeError, a
 ZeroDivisionError, a KeyError or an AttributeError at load, filled the memory (10⁹ layers listed before a weight was
 read), or loaded a model whose first trace failed inside the pass (0 layers, a soft-cap that is text, a negative query
-scale's complex square root, positions numbered from a negative pad, one relative-position bucket, a Mamba state or
-Δ rank its x_proj does not have).
+scale's complex square root, positions numbered from a negative pad, one relative-position bucket or a T5 maximum
+distance inside the exact buckets, a Mamba or Mamba-2 state, a head width or a delta rule's heads that its maps do
+not have). Falcon-H1 with a 10⁹ Mamba state filled the memory spelling out its µP factors.
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ CASES = [  # (tiny model, config.json field, the mangled value, what the refusal
     ("jamba", "mamba_d_state", 4, r"ssm\.W_x is 128 × 20, but its config \(a selective scan of 128 channels, state 4"),
     ("jamba", "mamba_dt_rank", 2, r"ssm\.W_x is 128 × 20, but its config \(a selective scan .* Δ rank 2\)"),
     ("jamba", "num_hidden_layers", 10**9, "1,000,000,000 layers"),
+    ("nemotron_h", "ssm_state_size", 4, r"ssm\.W_in is 64 × 292, but its config \(a Mamba-2 scan .* state 4"),
+    ("nemotron_h", "mamba_head_dim", 16, r"ssm\.W_in is 64 × 292, but its config \(a Mamba-2 scan of 4 heads of 16"),
+    ("qwen3_5", "linear_key_head_dim", 4, r"delta\.W_qkv is 64 × 80, but .*\(a delta rule of 2 key heads of 4 dim"),
+    ("olmo_hybrid", "linear_value_head_dim", 16, r"delta\.W_qkv is 64 × 80, but .* 4 value heads of 16\)"),
+    ("olmo_hybrid", "rope_parameters", 3, "config.json lacks or mangles a field"),
+    ("granite_hybrid", "time_step_limit", [1], "config.json lacks or mangles a field"),
+    ("falcon_h1", "mamba_d_state", 10**9, r"ssm\.W_in is \d+ × \d+, but its config \(a Mamba-2 scan"),
+    ("nemotron_h", "mamba_num_heads", 0, r"ssm\.W_in is 64 × 292, but its config \(a Mamba-2 scan of 0 heads"),
+    ("kimi_linear", "linear_num_heads", 0, r"delta\.W_qkv is \d+ × 96, but its config \(a delta rule of 0 key heads"),
+    ("umt5", "relative_attention_max_distance", 0, "rel_max_distance"),
+    ("umt5", "relative_attention_max_distance", 2, "rel_max_distance"),
     ("cls_bert", "id2label", "x", "id2label"),
     ("deberta", "position_buckets", 1, "rel_buckets"),
 ]
