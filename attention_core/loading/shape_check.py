@@ -5,10 +5,10 @@ hidden size) used to load: its weights were read by their names, and the first t
 wrong width inside the pass (a traceback in the app), or ran on a hidden size its weights do not have. What every
 architecture's canonical weights share is checked here, by name, so such a model is refused with what does not fit:
 each attention layer's W_Q, W_K, W_V and W_O against the heads, their widths and d_model, and a relative position
-table's columns against the heads, a Mamba or delta-rule layer's maps against its heads, state and Δ rank; the
-unembedding against the vocabulary, and the token embedding against d_model (or the width an embedding projection
-takes) and the vocabulary (its rows, where the model has no unembedding of its own). An MLP's widths vary too much
-between families (Granite 4's shared MLP, experts) to hold to one d_mlp.
+table's columns against the heads, a Mamba or delta-rule layer's maps against its heads, state and Δ rank, a router
+against the experts; the unembedding against the vocabulary, and the token embedding against d_model (or the width
+an embedding projection takes) and the vocabulary (its rows, where the model has no unembedding of its own). An
+MLP's widths vary too much between families (Granite 4's shared MLP, experts) to hold to one d_mlp.
 """
 
 from __future__ import annotations
@@ -43,13 +43,14 @@ def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: 
         want["unembed.W_U"] = (weights["unembed.W_U"].shape[0], cfg.d_vocab)
     want["embed.W_E"] = (max(cfg.d_vocab, embed.shape[0]) if "unembed.W_U" in weights else cfg.d_vocab, width)
     _refuse_misfit(weights, want, heads, source)
-    for scan, described in _scan_shapes(cfg):
+    for scan, described in _scan_shapes(cfg, weights):
         _refuse_misfit(weights, scan, described, source)
 
 
-def _scan_shapes(cfg: ModelConfig) -> list[tuple[dict[str, tuple[int, int]], str]]:
+def _scan_shapes(cfg: ModelConfig, weights: dict[str, torch.Tensor]) -> list[tuple[dict[str, tuple[int, int]], str]]:
     """The shapes a scan's maps split by, and the config's words for them: Jamba's x_proj into Δ's rank and B's and
-    C's states (selective_scan.py), a Mamba-2 in_proj into z, x, B, C and Δ (mamba.py), a delta rule's q, k and v."""
+    C's states (selective_scan.py), a Mamba-2 in_proj into z, x, B, C and Δ (mamba.py), a delta rule's q, k and v,
+    and a router's scores into the experts."""
     scans, d = [], cfg.d_model
     if "selective_scan" in cfg.mixers:  # gated on the layers, not the sizes: a mangled 0 is checked too
         D, N, R = cfg.selective_shape
@@ -65,7 +66,14 @@ def _scan_shapes(cfg: ModelConfig) -> list[tuple[dict[str, tuple[int, int]], str
         scan = {f"blocks.{layer}.delta.{name}": shape for layer in range(cfg.n_layers)
                 for name, shape in (("W_qkv", (d, 2 * n_k * d_k + n_v * d_v)), ("W_out", (n_v * d_v, d)))}  # fmt: skip
         scans.append((scan, f"a delta rule of {n_k} key heads of {d_k} dimensions, {n_v} value heads of {d_v}"))
+    if cfg.n_experts:  # a router scores each expert (experts.py): stacked experts are read whole, whatever the count
+        scans.append((_router_shapes(cfg, weights), f"{cfg.n_experts:,} experts"))
     return scans
+
+
+def _router_shapes(cfg: ModelConfig, weights: dict[str, torch.Tensor]) -> dict[str, tuple[int, int]]:
+    names = (f"blocks.{layer}.mlp.router.W" for layer in range(cfg.n_layers))
+    return {name: (weights[name].shape[0], cfg.n_experts) for name in names if name in weights}
 
 
 def _refuse_misfit(weights: dict[str, torch.Tensor], want: dict[str, tuple[int, int]], described: str,

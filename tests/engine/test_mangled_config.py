@@ -92,3 +92,18 @@ def test_a_gguf_header_saying_a_billion_layers_is_refused_before_it_fills_the_me
     path = rewrite_gguf(written, tmp_path / "deep.gguf", {"gemma2.block_count": (10**9, gguf.GGUFValueType.UINT32)})
     with pytest.raises(ModelLoadError, match=r"deep\.gguf .*gemma2\.block_count says 1,000,000,000 layers"):
         load_model(str(path), device="cpu")
+
+
+def test_more_experts_than_the_router_scores_are_refused_at_load(tmp_path, monkeypatch):
+    """A GGUF file of Mixtral saying 10⁹ experts (expert_count) over routers of 4 outputs loaded, since the stacked
+    experts are read whole, and its first trace looped over the 10⁹ (a config.json is refused at its fifth expert)."""
+    import gguf
+
+    from tests.gguf_writer import rewrite_gguf, write_gguf
+    from tests.tiny_models import _tiny_hf, byte_bpe
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    written = write_gguf(_tiny_hf("mixtral"), byte_bpe(300), tmp_path / "tiny.gguf", "llama")
+    path = rewrite_gguf(written, tmp_path / "wide.gguf", {"llama.expert_count": (10**9, gguf.GGUFValueType.UINT32)})
+    with pytest.raises(ModelLoadError, match=r"mlp\.router\.W is 64 × 4, but its config \(1,000,000,000 experts\)"):
+        load_model(str(path), device="cpu")
