@@ -43,14 +43,14 @@ def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: 
         want["unembed.W_U"] = (weights["unembed.W_U"].shape[0], cfg.d_vocab)
     want["embed.W_E"] = (max(cfg.d_vocab, embed.shape[0]) if "unembed.W_U" in weights else cfg.d_vocab, width)
     _refuse_misfit(weights, want, heads, source)
-    for scan, described in _scan_shapes(cfg, weights):
-        _refuse_misfit(weights, scan, described, source)
+    for split, described in _split_shapes(cfg, weights):
+        _refuse_misfit(weights, split, described, source)
 
 
-def _scan_shapes(cfg: ModelConfig, weights: dict[str, torch.Tensor]) -> list[tuple[dict[str, tuple[int, int]], str]]:
-    """The shapes a scan's maps split by, and the config's words for them: Jamba's x_proj into Δ's rank and B's and
-    C's states (selective_scan.py), a Mamba-2 in_proj into z, x, B, C and Δ (mamba.py), a delta rule's q, k and v,
-    and a router's scores into the experts."""
+def _split_shapes(cfg: ModelConfig, weights: dict[str, torch.Tensor]) -> list[tuple[dict[str, tuple[int, int]], str]]:
+    """The widths the pass splits other maps' outputs by, and the config's words for them: Jamba's x_proj into Δ's
+    rank and B's and C's states (selective_scan.py), a Mamba-2 in_proj into z, x, B, C and Δ (mamba.py), a delta
+    rule's W_qkv into q, k and v, a router's scores into the experts (experts.py)."""
     scans, d = [], cfg.d_model
     if "selective_scan" in cfg.mixers:  # gated on the layers, not the sizes: a mangled 0 is checked too
         D, N, R = cfg.selective_shape
