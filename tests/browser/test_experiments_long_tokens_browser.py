@@ -49,10 +49,14 @@ TOKEN_COLUMN_JS = """(canvas) => {
 PADDING = 8  # --gdg-cell-horizontal-padding: the text starts this far into its cell
 
 
-def token_column(page, name: str) -> dict:
+def token_column(page, name: str, token: str) -> dict:
+    """The token column of table `name` once a cell of it reads `token`: under load the grid may draw its cells a
+    moment after the rerun has finished (the make test run of 02c38ab read none)."""
     table = page.locator(f"[class*='st-key-exp_tokens_{name}_'] [data-testid='stDataFrame']").first
     table.scroll_into_view_if_needed()
-    return table.locator("canvas[data-testid='data-grid-canvas']").evaluate(TOKEN_COLUMN_JS)
+    canvas = table.locator("canvas[data-testid='data-grid-canvas']")
+    canvas.locator("td[aria-colindex='1']", has_text=token).first.wait_for(state="attached")
+    return canvas.evaluate(TOKEN_COLUMN_JS)
 
 
 @pytest.mark.parametrize("width", [1280, 1024])
@@ -70,7 +74,7 @@ def test_a_new_texts_long_token_shows_whole_in_both_tables(browser, app_url: str
         wait_rerun_done(page)
         assert page.locator("[data-testid='stException']").count() == 0
         for name in ["next", "compare"]:  # the top 10, the before/after table
-            column = token_column(page, name)
+            column = token_column(page, name, LONG_TOKEN)
             labels = [label for label, _ in column["tokens"]]
             assert LONG_TOKEN in labels, (name, labels)  # the cells hold the whole label
             assert column["border"] is not None, (name, column)
