@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 from tokenizers import Tokenizer, decoders
 
@@ -106,7 +107,7 @@ class TextTokenizer:
         self.metaspace = not self.byte_level and uses_metaspace(tokenizer)
 
     def encode(self, text: str, max_tokens: int) -> Encoding:
-        enc = self.tokenizer.encode(_checked(text, "The text is empty: type a sentence to see its attention."))
+        enc = _encoded(self.tokenizer, _checked(text, "The text is empty: type a sentence to see its attention."))
         ids, offsets = list(enc.ids), [tuple(o) for o in enc.offsets]
         if not ids:
             raise InputError("The text produced no tokens.")
@@ -134,8 +135,8 @@ class TextTokenizer:
         """Two texts as the tokenizer's pair template lays them out, with each token's segment, cut to `max_tokens`
         as transformers' `tokenizer(first, second, truncation=True)` cuts them (longest first). The tokens' offsets
         index `first + PAIR_JOIN + second`."""
-        a = self.tokenizer.encode(_checked(first, "The first text is empty."), add_special_tokens=False)
-        b = self.tokenizer.encode(_checked(second, "The second text is empty."), add_special_tokens=False)
+        a = _encoded(self.tokenizer, _checked(first, "The first text is empty."), add_special_tokens=False)
+        b = _encoded(self.tokenizer, _checked(second, "The second text is empty."), add_special_tokens=False)
         budget = max_tokens - self.tokenizer.num_special_tokens_to_add(True)
         if budget < 1:
             raise InputError(f"A text pair needs a token cap of at least {max_tokens - budget + 1}.")
@@ -162,7 +163,7 @@ class TextTokenizer:
 
     def piece_ids(self, text: str) -> list[int]:
         """The ids of `text` on its own: no special tokens added, no cap (e.g. a token the user types)."""
-        return list(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        return list(_encoded(self.tokenizer, text, add_special_tokens=False).ids)
 
     def token_id(self, token: str) -> int | None:
         return self.tokenizer.token_to_id(token)
@@ -202,6 +203,15 @@ def _checked(text: str, empty: str) -> str:
         raise InputError(empty)
     # A lone surrogate (possible from a URL or JSON) is not valid Unicode; replace it rather than crash.
     return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _encoded(tokenizer: Tokenizer, text: str, add_special_tokens: bool = True) -> Any:
+    """tokenizer.encode(text); what the tokenizers library raises where its tokenizer.json cannot encode the text (a
+    WordPiece vocabulary without its [UNK]: a bare Exception) as an InputError saying so."""
+    try:
+        return tokenizer.encode(text, add_special_tokens=add_special_tokens)
+    except Exception as exc:  # the library raises Exception itself, not a subclass
+        raise InputError(f"The model's tokenizer cannot encode this text: {exc}.") from exc
 
 
 def _longest_first(a_len: int, b_len: int, budget: int) -> tuple[int, int]:

@@ -107,3 +107,19 @@ def test_more_experts_than_the_router_scores_are_refused_at_load(tmp_path, monke
     path = rewrite_gguf(written, tmp_path / "wide.gguf", {"llama.expert_count": (10**9, gguf.GGUFValueType.UINT32)})
     with pytest.raises(ModelLoadError, match=r"mlp\.router\.W is 64 × 4, but its config \(1,000,000,000 experts\)"):
         load_model(str(path), device="cpu")
+
+
+def test_a_tokenizer_that_cannot_encode_the_text_says_so(folders, tmp_path, monkeypatch):
+    """A WordPiece tokenizer.json whose vocabulary lost its [UNK] loads (the tokenizers library checks nothing until
+    it encodes), and the text's first unknown word raised the library's bare Exception from the trace."""
+    from attention_core.errors import InputError
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "mpnet-no-unk"
+    shutil.copytree(folders["mpnet"], folder)
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    tokenizer["model"]["vocab"] = {}
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    model = load_model(str(folder), device="cpu")
+    with pytest.raises(InputError, match=r"The model's tokenizer cannot encode this text: .*\[UNK\]"):
+        model.trace("Hello there")
