@@ -29,6 +29,7 @@ from ..errors import ModelLoadError
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_hybrid import mamba_fields, mamba_weights
 from .hf_adapters_modern import _decoder, pre_ff_layout
+from .shape_check import mamba2_words, refuse_misfit
 
 # the µP factors folded into the weights (module docstring), as config.json names them; ssm_multipliers and
 # mlp_multipliers are lists, spelled out one factor a part
@@ -95,10 +96,8 @@ def _fold(w: StateDict, dst: str, cfg: ModelConfig) -> None:
             w[dst + name] = w[dst + name] * factor
     H, P, N, G = cfg.ssm_shape
     sizes = (H * P, H * P, G * N, G * N, H)  # W_in's columns: z, x, B, C, Δ
-    if w[dst + "ssm.W_in"].shape[-1] != sum(sizes):  # before a factor is spelled out for each (10⁹ of them: no memory)
-        raise ModelLoadError(f"{dst}ssm.W_in is {' × '.join(map(str, w[dst + 'ssm.W_in'].shape))}, but its config (a "
-                             f"Mamba-2 scan of {H} heads of {P} dimensions, {G} groups of state {N}) needs "
-                             f"{sum(sizes)} columns: the config does not describe these weights.")  # fmt: skip
+    # shape_check's test of W_in, before a factor is spelled out for each column (10⁹ of them: no memory)
+    refuse_misfit(w, {dst + "ssm.W_in": (cfg.d_model, sum(sizes))}, mamba2_words(cfg))
     by_column = torch.cat([torch.full((size,), m[f"ssm_multipliers.{part}"]) for size, part in
                            zip(sizes, SSM_PARTS, strict=True)])  # fmt: skip
     w[dst + "ssm.W_in"] = w[dst + "ssm.W_in"] * (by_column * m["ssm_in_multiplier"])  # [d_model, width] by column

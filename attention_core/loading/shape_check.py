@@ -42,9 +42,9 @@ def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: 
     if "unembed.W_U" in weights:
         want["unembed.W_U"] = (weights["unembed.W_U"].shape[0], cfg.d_vocab)
     want["embed.W_E"] = (max(cfg.d_vocab, embed.shape[0]) if "unembed.W_U" in weights else cfg.d_vocab, width)
-    _refuse_misfit(weights, want, heads, source)
+    refuse_misfit(weights, want, heads, source)
     for split, described in _split_shapes(cfg, weights):
-        _refuse_misfit(weights, split, described, source)
+        refuse_misfit(weights, split, described, source)
 
 
 def _split_shapes(cfg: ModelConfig, weights: dict[str, torch.Tensor]) -> list[tuple[dict[str, tuple[int, int]], str]]:
@@ -60,7 +60,7 @@ def _split_shapes(cfg: ModelConfig, weights: dict[str, torch.Tensor]) -> list[tu
         H, P, N, G = cfg.ssm_shape
         scan = {f"blocks.{layer}.ssm.{name}": shape for layer in range(cfg.n_layers)
                 for name, shape in (("W_in", (d, 2 * H * P + 2 * G * N + H)), ("W_out", (H * P, d)))}  # fmt: skip
-        scans.append((scan, f"a Mamba-2 scan of {H} heads of {P} dimensions, {G} groups of state {N}"))
+        scans.append((scan, mamba2_words(cfg)))
     if "gated_delta" in cfg.mixers:  # a delta rule's fused q, k, v (delta_net.py)
         (n_k, n_v), (d_k, d_v) = cfg.delta_heads, cfg.delta_dims
         scan = {f"blocks.{layer}.delta.{name}": shape for layer in range(cfg.n_layers)
@@ -76,15 +76,22 @@ def _router_shapes(cfg: ModelConfig, weights: dict[str, torch.Tensor]) -> dict[s
     return {name: (weights[name].shape[0], cfg.n_experts) for name in names if name in weights}
 
 
-def _refuse_misfit(weights: dict[str, torch.Tensor], want: dict[str, tuple[int, int]], described: str,
-                   source: str) -> None:  # fmt: skip
-    """Raise ModelLoadError naming the first weight in `want` whose shape is not the one wanted."""
+def mamba2_words(cfg: ModelConfig) -> str:
+    """A Mamba-2 scan's shape as the config states it (ModelConfig.ssm_shape), for a refusal's message."""
+    H, P, N, G = cfg.ssm_shape
+    return f"a Mamba-2 scan of {H} heads of {P} dimensions, {G} groups of state {N}"
+
+
+def refuse_misfit(weights: dict[str, torch.Tensor], want: dict[str, tuple[int, int]], described: str,
+                  source: str = "") -> None:  # fmt: skip
+    """Raise ModelLoadError naming the first weight in `want` whose shape is not the one wanted (`source`: the file,
+    named first where given)."""
     for name, shape in want.items():
         found = weights.get(name)
         if found is not None and tuple(found.shape) != shape:
             raise ModelLoadError(
-                f"{source}: {name} is {_shape(found.shape)}, but its config ({described}) needs {_shape(shape)}: "
-                "the config does not describe these weights."
+                f"{source + ': ' if source else ''}{name} is {_shape(found.shape)}, but its config ({described}) "
+                f"needs {_shape(shape)}: the config does not describe these weights."
             )
 
 
