@@ -49,11 +49,18 @@ class SsmInputs:
     z: torch.Tensor
 
 
+def in_widths(cfg: ModelConfig) -> tuple[int, int, int, int, int]:
+    """The widths of W_in's outputs, in order: z (H·P), x (H·P), B (G·N), C (G·N), Δ (H). The split below, the
+    loaders' shape check and Falcon-H1's µP fold (a factor per part) read them here."""
+    H, P, N, G = cfg.ssm_shape
+    return H * P, H * P, G * N, G * N, H
+
+
 def _split(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig) -> tuple[torch.Tensor, ...]:
     """(z, xBC, dt) from E·W_in + b_in."""
-    H, P, N, G = cfg.ssm_shape
+    z, x, B, C, dt = in_widths(cfg)
     p = f"blocks.{layer}.ssm."
-    return linear(x_in, w[p + "W_in"], w.get(p + "b_in")).split([H * P, H * P + 2 * G * N, H], dim=-1)
+    return linear(x_in, w[p + "W_in"], w.get(p + "b_in")).split([z, x + B + C, dt], dim=-1)
 
 
 def inputs(x_in: torch.Tensor, w: Weights, layer: int, cfg: ModelConfig, before: torch.Tensor | None = None):

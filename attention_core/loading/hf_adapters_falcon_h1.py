@@ -26,6 +26,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from ..mamba import in_widths
 from .hf_adapters import StateDict, _Reader
 from .hf_adapters_hybrid import mamba_fields, mamba_weights
 from .hf_adapters_modern import _decoder, pre_ff_layout
@@ -94,8 +95,7 @@ def _fold(w: StateDict, dst: str, cfg: ModelConfig) -> None:
     for name, factor in factors.items():
         if dst + name in w and factor != 1.0:
             w[dst + name] = w[dst + name] * factor
-    H, P, N, G = cfg.ssm_shape
-    sizes = (H * P, H * P, G * N, G * N, H)  # W_in's columns: z, x, B, C, Δ
+    sizes = in_widths(cfg)  # W_in's columns: z, x, B, C, Δ
     # shape_check's test of W_in, before a factor is spelled out for each column (10⁹ of them: no memory)
     refuse_misfit(w, {dst + "ssm.W_in": (cfg.d_model, sum(sizes))}, mamba2_words(cfg))
     by_column = torch.cat([torch.full((size,), m[f"ssm_multipliers.{part}"]) for size, part in

@@ -20,6 +20,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import ModelLoadError
+from ..mamba import in_widths
 
 
 def check_shapes(config: ModelConfig, weights: dict[str, torch.Tensor], source: str) -> None:
@@ -57,9 +58,9 @@ def _split_shapes(cfg: ModelConfig, weights: dict[str, torch.Tensor]) -> list[tu
         scan = {f"blocks.{layer}.ssm.W_x": (D, R + 2 * N) for layer in range(cfg.n_layers)}
         scans.append((scan, f"a selective scan of {D} channels, state {N}, Δ rank {R}"))
     if "ssm" in cfg.mixers or cfg.ssm_beside_attention:
-        H, P, N, G = cfg.ssm_shape
+        widths = in_widths(cfg)  # z, x, B, C, Δ
         scan = {f"blocks.{layer}.ssm.{name}": shape for layer in range(cfg.n_layers)
-                for name, shape in (("W_in", (d, 2 * H * P + 2 * G * N + H)), ("W_out", (H * P, d)))}  # fmt: skip
+                for name, shape in (("W_in", (d, sum(widths))), ("W_out", (widths[1], d)))}  # fmt: skip
         scans.append((scan, mamba2_words(cfg)))
     if "gated_delta" in cfg.mixers:  # a delta rule's fused q, k, v (delta_net.py)
         (n_k, n_v), (d_k, d_v) = cfg.delta_heads, cfg.delta_dims
