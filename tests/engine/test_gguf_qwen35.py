@@ -22,6 +22,10 @@ transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
 
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL = 1e-4, 1e-3, 1e-3
+# The residual stream against transformers: it grows to ~50 by the tiny MoE's last layer, where transformers' own
+# float32 pass (its chunked delta rule) drifts 2.8e-3 from a float64 run of itself on an AVX-512/AMX Xeon, ours 0.9e-3
+# (tests/engine/test_hybrid_qwen3_5.py); 1e-3 failed there, so the residual's is 4e-3.
+RESIDUAL_TOL = 4e-3
 TEXT = "the blue creature took a mole of the forest and the sea"
 
 
@@ -118,7 +122,7 @@ def test_a_qwen35_file_matches_the_model_written(hf, tmp_path, monkeypatch):
     assert cfg.mixers == ("gated_delta", "attention", "gated_delta", "attention") and cfg.delta_heads == (2, 4)
     trace = ours.trace(TEXT)
     assert_matches_reference("qwen35 gguf", ours, trace, reference_run(hf, trace),
-                             (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))  # fmt: skip
+                             (PATTERN_TOL, RESIDUAL_TOL, LOGIT_TOL))  # fmt: skip
     theirs = layer_output(hf, hf.model.layers[2].linear_attn, trace.token_ids)  # the delta rule's own output
     assert (trace["blocks.2.delta_out"] - theirs).abs().max() <= HIDDEN_TOL
     gen = ours.generate("the blue creature", max_new_tokens=4)
@@ -157,7 +161,7 @@ def test_experts_stored_fused_match_the_model_written(tmp_path, monkeypatch):
     path = tmp_path / "fused.gguf"
     ours = load_model(str(finish(_keys(hf, path), path, tensors)), device="cpu")
     trace = ours.trace(TEXT)
-    tolerances = (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL)
+    tolerances = (PATTERN_TOL, RESIDUAL_TOL, LOGIT_TOL)
     assert_matches_reference("qwen3_5_moe", ours, trace, reference_run(hf, trace), tolerances)
 
 

@@ -27,6 +27,10 @@ transformers = pytest.importorskip("transformers")
 pytestmark = pytest.mark.parity
 
 PATTERN_TOL, LOGIT_TOL, HIDDEN_TOL, PARTS_TOL = 1e-4, 1e-3, 1e-3, 1e-4
+# The residual stream against transformers: it grows to ~50 by the tiny MoE's last layer, where transformers' own
+# float32 pass (its chunked delta rule) drifts 2.8e-3 from a float64 run of itself on an AVX-512/AMX Xeon, ours 0.9e-3
+# (measured 2026-12-08: transformers run again with .double()); 1e-3 failed there, so the residual's is 4e-3.
+RESIDUAL_TOL = 4e-3
 TEXT = "the blue creature took a mole of the forest, and the fox jumps over the lazy dog"
 DELTA, ATTENTION = (0, 2), (1, 3)
 
@@ -44,7 +48,7 @@ def test_patterns_hidden_states_and_logits_match(pair):
     hf, ours = pair
     assert ours.config.attention_layers == ATTENTION and ours.config.rotary_dim == 4  # a quarter of 16
     trace = ours.trace(TEXT)
-    assert_matches_reference("qwen3_5", ours, trace, reference_run(hf, trace), (PATTERN_TOL, HIDDEN_TOL, LOGIT_TOL))
+    assert_matches_reference("qwen3_5", ours, trace, reference_run(hf, trace), (PATTERN_TOL, RESIDUAL_TOL, LOGIT_TOL))
 
 
 def test_the_delta_rules_output_is_transformers_own_and_its_sources_add_up_to_it(pair):
