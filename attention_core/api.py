@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from . import backend, blocks, memory
+from . import backend, blocks, first_pass, memory
 from . import interventions as iv
 from . import model as fwd
 from .config import ModelConfig
@@ -363,6 +363,7 @@ def load_model(
             config, weights, tokenizer = _convert_and_cache(source, folder, report)
     report(0.97, f"Moving weights to {target.type} in {dtype_name(weight_dtype)}")
     model = Model(config, weights, tokenizer, target, source.path, notes, weight_dtype)
+    first_pass.refuse_unrunnable(model, lambda: cache.remove_entry(folder))  # a config its weights do not back
     report(1.0, "Ready")
     return model
 

@@ -24,6 +24,13 @@ TUPLE_FIELDS = {"sliding_layers": bool, "rope_freq_divisors": float, "rope_layer
 # first (refuse_absurd_depth).
 MAX_LAYERS = 10_000
 
+# Wider than any head: a RoPE rule lists each rotated pair's frequency when the config is read, so a head_dim of 10⁹
+# would fill the memory there before the weights' widths refused it (loading/rope_scaling.py)
+MAX_HEAD_WIDTH = 65_536
+
+# Token ids the pass embeds itself, not from the tokenizer: an encoder-decoder's first decoder tokens (seq2seq.py)
+EMBEDDED_IDS = ("decoder_start_token_id", "forced_bos_token_id")
+
 # Sizes a model has at least one of (a pass over no layers or no heads shows nothing and fails at the first trace)
 AT_LEAST_ONE = ("n_layers", "n_heads", "n_kv_heads", "d_model", "d_head", "d_vocab", "n_ctx")
 NOT_NEGATIVE = ("d_mlp", "n_token_types", "pos_offset", "norm_eps")
@@ -51,6 +58,12 @@ def settle(config: Any) -> None:
         # the buckets past the exact ones grow as log(distance / exact) / log(max_distance / exact): ≤ 0 or 1/0
         raise ValueError(f"rel_max_distance is {config.rel_max_distance}; past the exact buckets it must exceed "
                          f"half of rel_buckets ({config.rel_buckets})")  # fmt: skip
+    for name in EMBEDDED_IDS:
+        if getattr(config, name) is not None and not 0 <= getattr(config, name) < config.d_vocab:
+            raise ValueError(f"{name} is {getattr(config, name)}; a token id runs from 0 to {config.d_vocab - 1:,}")
+    if config.rotary_dim is not None and not 0 <= config.rotary_dim <= config.d_head:
+        raise ValueError(f"rotary_dim is {config.rotary_dim}; a head rotates from none to all of its d_head "
+                         f"({config.d_head}) dimensions")  # fmt: skip
     if config.n_heads % config.n_kv_heads:
         raise ValueError(f"n_heads ({config.n_heads}) is not a multiple of n_kv_heads ({config.n_kv_heads})")
 

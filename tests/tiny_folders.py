@@ -32,7 +32,7 @@ def tiny_folder(private_models: Path, kind: str) -> Path:
         save_tiny_switch(folder)
     elif kind == "t5gemma":
         save_tiny_t5gemma(folder)
-    elif kind in ("lfm2", "lfm3", "qwen3_5", "granite_hybrid", "nemotron_h", "olmo_hybrid", "falcon_h1",
+    elif kind in ("lfm2", "lfm3", "qwen3_5", "granite_hybrid", "nemotron_h", "olmo_hybrid", "falcon_h1", "bamba",
                   "jamba", "kimi_linear", "recurrent_gemma"):
         from tests import tiny_models_hybrid as hybrid
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config_check import MAX_HEAD_WIDTH
 from ..errors import ModelLoadError
 
 SUPPORTED = ("linear", "llama3", "yarn", "longrope", "dynamic")
@@ -51,6 +52,7 @@ def rope_rule(params: dict, theta: float, rotary_dim: int, n_ctx: int) -> RopeRu
     kind = scaling_kind(params)
     if kind == "default":
         return RopeRule()
+    _refuse_odd_width(rotary_dim)
     if kind not in SUPPORTED:
         raise ModelLoadError(
             f"RoPE scaling {kind!r} is not supported yet; supported: {', '.join(SUPPORTED)} (and plain RoPE)."
@@ -65,6 +67,13 @@ def rope_rule(params: dict, theta: float, rotary_dim: int, n_ctx: int) -> RopeRu
     if kind == "linear":
         return _linear(factor, rotary_dim)
     return RopeRule(_llama3(params, factor, theta, rotary_dim), f"llama3, factor {factor:g}")
+
+
+def _refuse_odd_width(rotary_dim: int) -> None:
+    """Raise ValueError where `rotary_dim` is no head's width: the rules list a frequency per rotated pair, so a
+    mangled 10⁹ would fill the memory, and a negative one trips torch.arange."""
+    if not 1 <= rotary_dim <= MAX_HEAD_WIDTH:
+        raise ValueError(f"a rotary width of {rotary_dim} (head_dim, or the part of it that rotates) is not a head's")
 
 
 def _linear(factor: float, rotary_dim: int) -> RopeRule:
@@ -167,6 +176,7 @@ def gguf_rule(kind: str, factor: float, rotary_dim: int, theta: float, yarn: dic
     a ramp scaled by an ext_factor other than 1 is refused."""
     if kind in ("none", "") or factor == 1.0:
         return RopeRule()
+    _refuse_odd_width(rotary_dim)
     if kind == "linear":
         return _linear(factor, rotary_dim)
     if kind != "yarn":

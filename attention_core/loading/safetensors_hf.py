@@ -185,11 +185,10 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     if not folder.is_dir():
         raise ModelLoadError(f"Model folder not found: {folder}")
     hf = read_json(folder / "config.json")
+    _refuse_misshapen(hf, folder)
     _refuse_quantised(hf, folder)
     hf = {**_generation_fields(folder), **hf}
     _refuse_absurd_depth(hf, folder)
-    if not isinstance(hf.get("model_type"), str):
-        raise ModelLoadError(f"{folder.name}: config.json's model_type is {hf.get('model_type')!r}, not a name.")
     make_config = adapter_for(hf)[0]  # an unsupported model_type is its own message, outside the try
     try:
         config = make_config(hf, name)
@@ -200,6 +199,20 @@ def _read_config_and_tokenizer(folder: Path, name: str) -> tuple[dict, ModelConf
     if note:
         config = dataclasses.replace(config, conversion_notes=(*config.conversion_notes, note))
     return hf, config, read_tokenizer(folder, hf.get("model_type"))
+
+
+# config.json's fields read before an adapter's own reading (whose slips are refused as a mangled field): their kind
+# and, in words, what they must be
+OUTER_FIELDS = {"model_type": (str, "a name"), "architectures": (list, "a list of class names"),
+                "text_config": (dict, "a table")}  # fmt: skip
+
+
+def _refuse_misshapen(hf: dict, folder: Path) -> None:
+    """Raise ModelLoadError where a field in OUTER_FIELDS is not of its kind (model_type must be there)."""
+    for field, (kind, said) in OUTER_FIELDS.items():
+        value = hf.get(field)
+        if not isinstance(value, kind) and (field == "model_type" or value is not None):
+            raise ModelLoadError(f"{folder.name}: config.json's {field} is {value!r}, not {said}.")
 
 
 def _refuse_absurd_depth(hf: dict, folder: Path) -> None:
@@ -216,7 +229,8 @@ def _quantization(hf: dict) -> dict | None:
     """config.json's quantization_config (a multimodal model's text_config's), MLX's `quantization` table, or None."""
     if mlx_quantised.is_mlx(hf):
         return hf["quantization"]
-    quant = hf.get("quantization_config") or (hf.get("text_config") or {}).get("quantization_config")
+    text = hf.get("text_config")  # not a table: sized as unquantised here, refused by _refuse_misshapen at the read
+    quant = hf.get("quantization_config") or (text.get("quantization_config") if isinstance(text, dict) else None)
     return quant if isinstance(quant, dict) else ({} if quant else None)
 
 

@@ -23,6 +23,8 @@ pytest.importorskip("transformers")
 
 CASES = [  # (tiny model, config.json field, the mangled value, what the refusal says)
     ("qwen3", "model_type", ["qwen3"], "model_type"),
+    ("qwen3", "architectures", -3, r"config\.json's architectures is -3, not a list of class names"),
+    ("qwen3", "architectures", "Qwen3ForCausalLM", "not a list of class names"),
     ("opt", "num_attention_heads", 0, "config.json lacks or mangles a field the opt adapter needs"),
     ("opt", "num_hidden_layers", 0, "n_layers"),
     ("qwen3", "num_key_value_heads", 3, r"n_heads \(4\) is not a multiple of n_kv_heads \(3\)"),
@@ -51,6 +53,14 @@ CASES = [  # (tiny model, config.json field, the mangled value, what the refusal
     ("umt5", "relative_attention_max_distance", 2, "rel_max_distance"),
     ("cls_bert", "id2label", "x", "id2label"),
     ("deberta", "position_buckets", 1, "rel_buckets"),
+    ("bart_nli", "decoder_start_token_id", 10**9, r"decoder_start_token_id is 1000000000; .* 0 to 299"),
+    ("cohere", "use_qk_norm", True, r"a tensor 'blocks\.0\.attn\.q_norm\.w' that its weights lack"),
+    ("falcon_rw", "new_decoder_architecture", True, r"a tensor 'blocks\.0\.ln_mlp\.w' that its weights lack"),
+    ("kimi_k25", "text_config", 3, r"config\.json's text_config is 3, not a table"),
+    ("apertus", "head_dim", -3, "a rotary width of -3"),
+    ("apertus", "head_dim", 10**9, "a rotary width of 1000000000"),
+    ("bamba", "rope_parameters.partial_rotary_factor", -3, "rotary_dim is -48"),
+    ("bamba", "rope_parameters.partial_rotary_factor", 2.5, r"rotary_dim is 40; .* d_head \(16\)"),
 ]
 
 
@@ -66,7 +76,11 @@ def test_a_mangled_config_value_is_refused_at_load(kind, field, value, said, fol
     folder = tmp_path / f"{kind}-{field}"
     shutil.copytree(folders[kind], folder)
     config = json.loads((folder / "config.json").read_text())
-    config[field] = value
+    *outer, name = field.split(".")  # a dotted field: a value inside one of config.json's tables
+    table = config
+    for key in outer:
+        table = table[key]
+    table[name] = value
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match=said):
         load_model(str(folder), device="cpu")
