@@ -137,3 +137,18 @@ def test_a_tokenizer_that_cannot_encode_the_text_says_so(folders, tmp_path, monk
     model = load_model(str(folder), device="cpu")
     with pytest.raises(InputError, match=r"The model's tokenizer cannot encode this text: .*\[UNK\]"):
         model.trace("Hello there")
+
+
+def test_a_model_its_first_pass_refuses_leaves_no_converted_cache(folders, tmp_path, monkeypatch):
+    """The first pass runs after the weights were converted and cached: its refusal drops that cache, so the same
+    folder with config.json corrected loads from the corrected config, not the cache of the wrong one."""
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "cohere"
+    shutil.copytree(folders["cohere"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "use_qk_norm": True}))
+    with pytest.raises(ModelLoadError, match="q_norm"):
+        load_model(str(folder), device="cpu")
+    assert not list((tmp_path / "cache").rglob("*.safetensors"))
+    (folder / "config.json").write_text(json.dumps(config))
+    assert load_model(str(folder), device="cpu").config.qk_norm == "none"
