@@ -351,19 +351,19 @@ def load_model(
         report(0.0, f"Looking for converted weights of {source.name}")
         try:
             config, weights, tokenizer = cache.read_entry(folder)
-        except FileNotFoundError:
+        except (FileNotFoundError, cache.CacheCorrupt) as exc:
+            if isinstance(exc, cache.CacheCorrupt):
+                note = (f"The converted-weight cache at {folder} was damaged ({exc}); it was rebuilt from "
+                        f"{source.path.name}.")
+                warnings.warn(note, stacklevel=2)
+                notes.append(note)
+                cache.remove_entry(folder)
             config, weights, tokenizer = _convert_and_cache(source, folder, report)
-        except cache.CacheCorrupt as exc:
-            note = (
-                f"The converted-weight cache at {folder} was damaged ({exc}); it was rebuilt from {source.path.name}."
-            )
-            warnings.warn(note, stacklevel=2)
-            notes.append(note)
-            cache.remove_entry(folder)
-            config, weights, tokenizer = _convert_and_cache(source, folder, report)
+            converting = True
     report(0.97, f"Moving weights to {target.type} in {dtype_name(weight_dtype)}")
     model = Model(config, weights, tokenizer, target, source.path, notes, weight_dtype)
-    first_pass.refuse_unrunnable(model, lambda: cache.remove_entry(folder))  # a config its weights do not back
+    if converting:  # a config its weights do not back; an entry on disk passed this when it was written
+        first_pass.refuse_unrunnable(model, lambda: cache.remove_entry(folder))
     report(1.0, "Ready")
     return model
 

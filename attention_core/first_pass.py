@@ -3,7 +3,9 @@
 shape_check holds the maps every architecture shares to the config; what else a config can claim is as varied as
 the layouts (a norm Falcon's new_decoder_architecture adds, a q/k norm, a gate): a claim the weights do not back
 used to load and trip the first trace, a traceback in the app. The pass itself is the one complete list of what a
-config makes it read, so it is asked once, on token ids rather than a text (no tokenizer in the way)."""
+config makes it read, so it is asked once, on token ids rather than a text (no tokenizer in the way). It runs when a
+model is converted, not on a warm load: a converted entry on disk passed it when it was written, and one that fails
+it is dropped (an edited config.json is another source fingerprint, so it is converted and checked afresh)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ UNRUNNABLE = (KeyError, RuntimeError, IndexError, ValueError, ArithmeticError, T
 
 def refuse_unrunnable(model: Any, forget: Callable[[], None]) -> None:
     """Run `model` (an api.Model) over its first two token ids; where the pass fails, call `forget` (drop the
-    converted cache, so a corrected config.json is read afresh) and raise ModelLoadError saying what failed."""
+    converted cache, so the next load converts and runs this again rather than serving the entry unchecked) and raise
+    ModelLoadError saying what failed."""
     ids = list(range(min(2, model.config.n_ctx, model.config.d_vocab)))
     name = model.name
     try:

@@ -140,8 +140,9 @@ def test_a_tokenizer_that_cannot_encode_the_text_says_so(folders, tmp_path, monk
 
 
 def test_a_model_its_first_pass_refuses_leaves_no_converted_cache(folders, tmp_path, monkeypatch):
-    """The first pass runs after the weights were converted and cached: its refusal drops that cache, so the same
-    folder with config.json corrected loads from the corrected config, not the cache of the wrong one."""
+    """The first pass runs after the weights were converted and cached, and not on a warm load: its refusal drops
+    that cache, so loading the same folder again converts and refuses again rather than serving the entry unchecked;
+    corrected, the folder loads."""
     monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
     folder = tmp_path / "cohere"
     shutil.copytree(folders["cohere"], folder)
@@ -150,5 +151,20 @@ def test_a_model_its_first_pass_refuses_leaves_no_converted_cache(folders, tmp_p
     with pytest.raises(ModelLoadError, match="q_norm"):
         load_model(str(folder), device="cpu")
     assert not list((tmp_path / "cache").rglob("*.safetensors"))
+    with pytest.raises(ModelLoadError, match="q_norm"):
+        load_model(str(folder), device="cpu")
     (folder / "config.json").write_text(json.dumps(config))
     assert load_model(str(folder), device="cpu").config.qk_norm == "none"
+
+
+def test_the_first_pass_runs_when_a_model_is_converted_not_on_a_warm_load(folders, tmp_path, monkeypatch):
+    """A converted entry on disk passed the first pass when it was written: a warm load (every app start) skips it."""
+    from attention_core import first_pass
+
+    monkeypatch.setenv("ATTN_CACHE_DIR", str(tmp_path / "cache"))
+    runs = []
+    checked = first_pass.refuse_unrunnable
+    monkeypatch.setattr(first_pass, "refuse_unrunnable", lambda model, forget: runs.append(checked(model, forget)))
+    load_model(str(folders["opt"]), device="cpu")
+    load_model(str(folders["opt"]), device="cpu")
+    assert len(runs) == 1
